@@ -1,0 +1,52 @@
+"""One error hierarchy for the whole engine.
+
+Every message says what went wrong, the offending value, what was expected and, where it
+can, how to fix it.  The CLI prints ``str(err)`` on one line; a traceback only with ``--debug``.
+"""
+from __future__ import annotations
+
+
+class NodeflowError(Exception):
+    """Root of every error AudioChain raises on purpose."""
+
+
+class DefinitionError(NodeflowError):
+    """A node type is declared wrongly (a bug in a node pack, not a user mistake)."""
+
+
+class ParameterError(NodeflowError):
+    """A parameter value is of the wrong type or out of range."""
+
+
+class GraphError(NodeflowError):
+    """A graph is invalid; ``problems`` lists every problem found, not only the first."""
+
+    def __init__(self, problems: list[str] | str, source: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            msg = head + self.problems[0]
+        else:
+            msg = head + f"{len(self.problems)} problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(msg)
+
+
+class FileFormatError(NodeflowError):
+    """A graph file (or bundle) is malformed, too large, hostile or from an unknown format version."""
+
+
+class AudioError(NodeflowError):
+    """Audio data or an audio file cannot be used (missing, empty, corrupt, wrong shape)."""
+
+
+class ExecutionError(NodeflowError):
+    """A node failed while running; ``node_id`` names it and ``__cause__`` keeps the original error."""
+
+    def __init__(self, node_id: str, message: str):
+        self.node_id = node_id
+        super().__init__(f"node '{node_id}': {message}")
+
+
+class Cancelled(NodeflowError):
+    """The run was cancelled; raised inside nodes by ``ctx.check_cancelled()``."""

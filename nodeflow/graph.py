@@ -1,0 +1,358 @@
+"""Graph: node instances, links by port *name*, parameters, validation.
+
+The graph is plain data (what a file holds); node types are looked up in a
+:class:`~nodeflow.registry.Registry`.  A graph may hold node types the registry does not know
+(a file from a machine with another plug-in pack): they are kept and reported by
+:meth:`Graph.problems`, never dropped.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from typing import Any, Iterable
+
+import networkx as nx
+
+from .errors import GraphError, NodeflowError, ParameterError
+from .node import NodeSpec
+from .registry import Registry, default_registry
+from .types import link_mode, type_name
+
+__all__ = ["Graph", "NodeInstance", "Link", "NodeRef", "PortRef"]
+
+_NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+
+
+@dataclasses.dataclass
+class NodeInstance:
+    id: str
+    type: str
+    params: dict[str, Any]
+    version: int | None = None   # the type version the params were saved with
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Link:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PortRef:
+    node: str
+    port: str
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.port}"
+
+
+class NodeRef:
+    """A handle on a node in a graph; ``ref.out`` / ``ref["audio"]`` name its ports."""
+
+    def __init__(self, graph: "Graph", node_id: str):
+        self.graph, self.id = graph, node_id
+
+    def __getattr__(self, port: str) -> PortRef:
+        if port.startswith("_"):
+            raise AttributeError(port)
+        return PortRef(self.id, port)
+
+    def __getitem__(self, port: str) -> PortRef:
+        return PortRef(self.id, port)
+
+    def set(self, **params: Any) -> "NodeRef":
+        for k, v in params.items():
+            self.graph.set(self.id, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<node '{self.id}' ({self.graph.nodes[self.id].type})>"
+
+
+class Graph:
+    def __init__(self, registry: Registry | None = None):
+        self.registry = registry or default_registry()
+        self.nodes: dict[str, NodeInstance] = {}
+        self.links: list[Link] = []
+        self.metadata: dict[str, Any] = {}
+        self.editor: dict[str, Any] = {}
+        self.revision = 0  # bumped on every edit (the editor's autosave and views watch it)
+
+    # ------------------------------------------------------------------ editing
+    def _touch(self) -> None:
+        self.revision += 1
+
+    def spec(self, node_id: str) -> NodeSpec | None:
+        return self.registry.get(self.nodes[node_id].type)
+
+    def _new_id(self, base: str) -> str:
+        if base not in self.nodes:
+            return base
+        i = 2
+        while f"{base}_{i}" in self.nodes:
+            i += 1
+        return f"{base}_{i}"
+
+    def add(self, node_type: str | NodeSpec, id: str | None = None, **params: Any) -> NodeRef:
+        """Add a node of a registered type; parameters are validated now."""
+        spec = node_type if isinstance(node_type, NodeSpec) else self.registry[node_type]
+        if spec.id not in self.registry:
+            self.registry.add(spec)
+        node_id = id or self._new_id(spec.name)
+        if not _NODE_ID.match(node_id):
+            raise GraphError(f"node id {node_id!r} must be 1-64 letters, digits, '_' or '-', not starting with a digit")
+        if node_id in self.nodes:
+            raise GraphError(f"a node named '{node_id}' already exists; pick another id")
+        values = {name: p.default for name, p in spec.params.items()}
+        inst = NodeInstance(node_id, spec.id, values, spec.version)
+        self.nodes[node_id] = inst
+        try:
+            for k, v in params.items():
+                self.set(node_id, k, v)
+        except NodeflowError:
+            del self.nodes[node_id]
+            raise
+        self._touch()
+        return NodeRef(self, node_id)
+
+    def node(self, node_id: str) -> NodeRef:
+        if node_id not in self.nodes:
+            raise GraphError(f"no node named '{node_id}' in the graph")
+        return NodeRef(self, node_id)
+
+    def remove(self, node_id: str) -> None:
+        if node_id not in self.nodes:
+            raise GraphError(f"no node named '{node_id}' in the graph")
+        del self.nodes[node_id]
+        self.links = [l for l in self.links if node_id not in (l.src, l.dst)]
+        positions = self.editor.get("positions")
+        if isinstance(positions, dict):
+            positions.pop(node_id, None)
+        self._touch()
+
+    def rename(self, old: str, new: str) -> None:
+        if new in self.nodes or not _NODE_ID.match(new):
+            raise GraphError(f"cannot rename '{old}' to {new!r}: the id is taken or invalid")
+        inst = self.nodes.pop(old)
+        inst.id = new
+        self.nodes[new] = inst
+        self.links = [Link(new if l.src == old else l.src, l.src_port, new if l.dst == old else l.dst, l.dst_port)
+                      for l in self.links]
+        self._touch()
+
+    def set(self, node_id: str, param: str, value: Any) -> None:
+        """Set a parameter; the value is validated against the node's declaration."""
+        inst = self.nodes.get(node_id)
+        if inst is None:
+            raise GraphError(f"no node named '{node_id}' in the graph")
+        spec = self.registry.get(inst.type)
+        if spec is None:
+            inst.params[param] = value
+        else:
+            p = spec.params.get(param)
+            if p is None:
+                raise ParameterError(f"{node_id} ({spec.id}): no parameter '{param}'; "
+                                     f"parameters are: {', '.join(spec.params) or 'none'}")
+            try:
+                inst.params[param] = p.coerce(value)
+            except ParameterError as e:
+                raise ParameterError(f"{node_id} ({spec.id}): {e}") from None
+        self._touch()
+
+    def _port(self, ref: Any, direction: str) -> PortRef:
+        if isinstance(ref, PortRef):
+            return ref
+        if isinstance(ref, NodeRef):
+            ref = ref.id
+        if isinstance(ref, str):
+            node_id, _, port = ref.partition(".")
+            if node_id not in self.nodes:
+                raise GraphError(f"no node named '{node_id}' in the graph")
+            if port:
+                return PortRef(node_id, port)
+            spec = self.spec(node_id)
+            ports = list((spec.outputs if direction == "out" else spec.inputs) if spec else [])
+            if direction == "in":  # first free input, else the first
+                linked = {l.dst_port for l in self.links if l.dst == node_id}
+                ports = [p for p in ports if p not in linked] or ports
+            if not ports:
+                raise GraphError(f"node '{node_id}' has no {'outputs' if direction == 'out' else 'inputs'}")
+            return PortRef(node_id, ports[0])
+        raise GraphError(f"cannot connect {ref!r}: give 'node.port', a node or a port")
+
+    def connect(self, src: Any, dst: Any, *, check: bool = True) -> Link:
+        """Link an output to an input (by name). An input holds one link: a new one replaces it.
+
+        With ``check`` the port names and types are verified now, and a mismatch names both ends.
+        """
+        s, d = self._port(src, "out"), self._port(dst, "in")
+        for ref in (s, d):
+            if ref.node not in self.nodes:
+                raise GraphError(f"no node named '{ref.node}' in the graph")
+        link = Link(s.node, s.port, d.node, d.port)
+        if check:
+            problem = self._link_problem(link, self.output_types())
+            if problem:
+                raise GraphError(problem)
+            if s.node == d.node or nx.has_path(self.to_networkx(), d.node, s.node):
+                raise GraphError(f"linking {link} would make a cycle")
+        self.links = [l for l in self.links if not (l.dst == d.node and l.dst_port == d.port)]
+        self.links.append(link)
+        self._touch()
+        return link
+
+    def disconnect(self, dst: Any) -> bool:
+        d = self._port(dst, "in")
+        n = len(self.links)
+        self.links = [l for l in self.links if not (l.dst == d.node and l.dst_port == d.port)]
+        if len(self.links) != n:
+            self._touch()
+        return len(self.links) != n
+
+    def link_into(self, node_id: str, port: str) -> Link | None:
+        return next((l for l in self.links if l.dst == node_id and l.dst_port == port), None)
+
+    # ------------------------------------------------------------------ structure
+    def to_networkx(self) -> nx.MultiDiGraph:
+        g = nx.MultiDiGraph()
+        g.add_nodes_from(self.nodes)
+        for l in self.links:
+            if l.src in self.nodes and l.dst in self.nodes:
+                g.add_edge(l.src, l.dst, key=(l.src_port, l.dst_port))
+        return g
+
+    def required_for(self, targets: Iterable[str]) -> set[str]:
+        """The targets and every node they depend on."""
+        g = self.to_networkx()
+        need: set[str] = set()
+        for t in targets:
+            if t not in self.nodes:
+                raise GraphError(f"no node named '{t}' in the graph")
+            need.add(t)
+            need |= nx.ancestors(g, t)
+        return need
+
+    def output_types(self) -> dict[tuple[str, str], Any]:
+        """Effective type of every output port: a node mapped over a list outputs a list."""
+        types: dict[tuple[str, str], Any] = {}
+        g = self.to_networkx()
+        order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else list(self.nodes)
+        for nid in order:
+            spec = self.spec(nid)
+            if spec is None:
+                continue
+            mapped = any(self._mode(l, spec, types) == "map" for l in self.links if l.dst == nid)
+            for name, port in spec.outputs.items():
+                types[(nid, name)] = list[port.type] if mapped else port.type
+        return types
+
+    def _mode(self, link: Link, dst_spec: NodeSpec, types: dict) -> str | None:
+        src_t = types.get((link.src, link.src_port))
+        dst_port = dst_spec.inputs.get(link.dst_port)
+        if src_t is None or dst_port is None:
+            return None
+        return link_mode(src_t, dst_port.type)
+
+    def mapped_inputs(self, node_id: str, types: dict | None = None) -> set[str]:
+        types = types if types is not None else self.output_types()
+        spec = self.spec(node_id)
+        return {l.dst_port for l in self.links if l.dst == node_id and spec and self._mode(l, spec, types) == "map"}
+
+    def _link_problem(self, l: Link, types: dict) -> str | None:
+        src_spec, dst_spec = self.spec(l.src), self.spec(l.dst)
+        if src_spec is None or dst_spec is None:
+            return None  # reported as unknown node type
+        if l.src_port not in src_spec.outputs:
+            return (f"link {l}: node '{l.src}' ({src_spec.id}) has no output '{l.src_port}'; "
+                    f"outputs are: {', '.join(src_spec.outputs)}")
+        if l.dst_port not in dst_spec.inputs:
+            return (f"link {l}: node '{l.dst}' ({dst_spec.id}) has no input '{l.dst_port}'; "
+                    f"inputs are: {', '.join(dst_spec.inputs) or 'none'}")
+        src_t = types.get((l.src, l.src_port), src_spec.outputs[l.src_port].type)
+        dst_t = dst_spec.inputs[l.dst_port].type
+        if link_mode(src_t, dst_t) is None:
+            return (f"link {l}: type mismatch: '{l.src}.{l.src_port}' gives {type_name(src_t)} but "
+                    f"'{l.dst}.{l.dst_port}' takes {type_name(dst_t)}; insert a node that converts, "
+                    "or connect a matching port")
+        return None
+
+    # ------------------------------------------------------------------ validation
+    def problems(self, targets: Iterable[str] | None = None) -> list[str]:
+        """Every problem in the graph at once (empty list: the graph can run)."""
+        out: list[str] = []
+        scope = set(self.nodes) if targets is None else self.required_for(targets)
+        for nid in self.nodes:
+            inst = self.nodes[nid]
+            spec = self.registry.get(inst.type)
+            if spec is None:
+                out.append(f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type))
+                continue
+            if nid not in scope:
+                continue
+            if inst.version is not None and inst.version > spec.version:
+                out.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
+                           f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
+            for k, v in inst.params.items():
+                p = spec.params.get(k)
+                if p is None:
+                    out.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
+                    continue
+                try:
+                    p.coerce(v)
+                except ParameterError as e:
+                    out.append(f"node '{nid}' ({spec.id}): {e}")
+            linked = {l.dst_port for l in self.links if l.dst == nid}
+            for name, port in spec.inputs.items():
+                if port.required and name not in linked:
+                    out.append(f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) "
+                               "is not connected")
+        for l in self.links:
+            for end in (l.src, l.dst):
+                if end not in self.nodes:
+                    out.append(f"link {l}: no node named '{end}'")
+        g = self.to_networkx()
+        cycles = list(nx.simple_cycles(nx.DiGraph(g)))[:5]
+        for c in cycles:
+            out.append("cycle: " + " -> ".join(c + [c[0]]))
+        types = self.output_types()
+        seen_inputs: set[tuple[str, str]] = set()
+        for l in self.links:
+            if (l.dst, l.dst_port) in seen_inputs:
+                out.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
+            seen_inputs.add((l.dst, l.dst_port))
+            if l.src in self.nodes and l.dst in self.nodes:
+                p = self._link_problem(l, types)
+                if p:
+                    out.append(p)
+        return out
+
+    def check(self, targets: Iterable[str] | None = None, source: str | None = None) -> None:
+        problems = self.problems(targets)
+        if problems:
+            raise GraphError(problems, source)
+
+    # ------------------------------------------------------------------ values
+    def copy(self) -> "Graph":
+        g = Graph(self.registry)
+        g.nodes = {k: NodeInstance(v.id, v.type, dict(v.params), v.version) for k, v in self.nodes.items()}
+        g.links = list(self.links)
+        g.metadata = copy.deepcopy(self.metadata)
+        g.editor = copy.deepcopy(self.editor)
+        return g
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        mine = {k: (v.type, v.params) for k, v in self.nodes.items()}
+        theirs = {k: (v.type, v.params) for k, v in other.nodes.items()}
+        return (mine == theirs and sorted(self.links) == sorted(other.links)
+                and self.metadata == other.metadata and self.editor == other.editor)
+
+    def __repr__(self) -> str:
+        return f"<Graph {len(self.nodes)} nodes, {len(self.links)} links>"

@@ -1,0 +1,185 @@
+"""Declaring node types: the function signature *is* the schema.
+
+Data ports come before ``*``, parameters after it; annotations give port types and parameter
+specs; defaults make inputs optional; the first docstring line is the tooltip.  A node that
+reports progress or checks for cancellation takes a keyword-only ``ctx: Context``.
+
+>>> @node("dsp.gain", category="dsp", version=1)
+... def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60, 24, unit="dB")] = 0.0) -> Audio:
+...     '''Change the level by a number of decibels.'''
+...     return audio.replace(audio.samples * 10 ** (gain_db / 20))
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import threading
+import types as _pytypes
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Callable  # noqa: F401  (Annotated re-exported for node packs)
+
+from .audio import Audio  # noqa: F401
+from .errors import Cancelled, DefinitionError
+from .types import ParamSpec, PortSpec
+
+__all__ = ["node", "NodeSpec", "Context"]
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+class Context:
+    """What a running node may ask of the engine: progress, cancellation, paths and the graph.
+
+    Created by the executor for each node execution; a node gets it by declaring ``ctx: Context``.
+    """
+
+    def __init__(self, node_id: str = "node", *, emit: Callable[..., None] | None = None,
+                 cancel_event: threading.Event | None = None, base_dir: Path | None = None,
+                 output_dir: Path | None = None, graph: Any = None, protected_files: frozenset[Path] = frozenset(),
+                 device: str = "auto", item: tuple[int, int] | None = None):
+        self.node_id = node_id
+        self._emit = emit
+        self._cancel = cancel_event or threading.Event()
+        self.base_dir = Path(base_dir) if base_dir else Path.cwd()
+        self.output_dir = Path(output_dir) if output_dir else self.base_dir
+        self.graph = graph
+        self.protected_files = protected_files
+        self.device = device
+        self.item = item  # (index, count) while the node is mapped over a list
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if the run was cancelled; long nodes call this often."""
+        if self._cancel.is_set():
+            raise Cancelled(f"node '{self.node_id}' cancelled")
+
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        """Report progress (``done`` of ``total`` steps); also checks for cancellation."""
+        self.check_cancelled()
+        if self._emit is not None:
+            if self.item is not None:  # mapped: scale into the whole list's progress
+                i, n = self.item
+                done, total = i * total + done, n * total
+            self._emit("progress", self.node_id, done=done, total=total, message=message)
+
+    def resolve_input(self, path: str) -> Path:
+        """An input path, relative ones resolved against the graph file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def resolve_output(self, path: str) -> Path:
+        """An output path, relative ones resolved against the run's output folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.output_dir / p)
+
+
+@dataclasses.dataclass(eq=False)
+class NodeSpec:
+    """A declared node type. Calling it with parameters gives a chainable step (see ``chain``)."""
+    id: str
+    version: int
+    category: str
+    fn: Callable[..., Any]
+    inputs: dict[str, PortSpec]
+    outputs: dict[str, PortSpec]
+    params: dict[str, ParamSpec]
+    doc: str = ""
+    wants_ctx: bool = False
+    side_effect: bool = False
+    multi_output: bool = False
+    pack: str = ""
+    fingerprint: Callable[[dict[str, Any], "Context"], Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".", 1)[1]
+
+    @property
+    def tooltip(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def call(self, inputs: dict[str, Any], params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+        """Run the function once; returns ``{output_name: value}``."""
+        kwargs = dict(inputs)
+        kwargs.update(params)
+        if self.wants_ctx:
+            kwargs["ctx"] = ctx or Context(self.id)
+        result = self.fn(**kwargs)
+        if self.multi_output:
+            return {name: getattr(result, name) for name in self.outputs}
+        (name,) = self.outputs
+        return {name: result}
+
+    def __call__(self, **params: Any):
+        from .chain import Step
+        return Step(self, params)
+
+    def __repr__(self) -> str:
+        return f"<node {self.id} v{self.version}>"
+
+
+def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], bool]:
+    if ret is inspect.Signature.empty or ret is None:
+        raise DefinitionError(f"{where}: annotate the return type (an output port type or a NamedTuple)")
+    fields = getattr(ret, "__annotations__", None)
+    if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields") and fields:
+        return {n: PortSpec(n, fields[n]) for n in ret._fields}, True
+    return {out_name: PortSpec(out_name, ret)}, False
+
+
+def node(id: str, *, category: str | None = None, version: int = 1, output: str = "out",
+         side_effect: bool = False,
+         fingerprint: Callable[[dict[str, Any], Context], Any] | None = None) -> Callable[[Callable[..., Any]], NodeSpec]:
+    """Declare a node type from a function.
+
+    ``id`` is ``category.name`` and never changes; bump ``version`` when behaviour changes.
+    ``side_effect=True`` marks sinks (exports) that run on every run instead of being served
+    from the cache.  ``fingerprint(params, ctx)`` adds what the parameters alone do not pin down to
+    the node's cache key (e.g. a checkpoint's resolved revision, an adapter file's hash); it must
+    be cheap and return msgpack-able plain data.
+    """
+    if not _ID.match(id):
+        raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
+
+    def wrap(fn: Callable[..., Any]) -> NodeSpec:
+        where = f"node {id}"
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception as e:  # unresolved forward refs and the like
+            raise DefinitionError(f"{where}: cannot resolve annotations: {e}") from e
+        sig = inspect.signature(fn)
+        inputs: dict[str, PortSpec] = {}
+        params: dict[str, ParamSpec] = {}
+        wants_ctx = False
+        for p in sig.parameters.values():
+            ann = hints.get(p.name, inspect.Signature.empty)
+            if ann is inspect.Signature.empty:
+                raise DefinitionError(f"{where}: argument '{p.name}' needs a type annotation")
+            if p.name == "ctx" or ann is Context:
+                wants_ctx = True
+                continue
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
+                required = p.default is inspect.Parameter.empty
+                if not required and p.default is not None:
+                    raise DefinitionError(f"{where}: optional input '{p.name}' must default to None")
+                port_t = ann
+                if typing.get_origin(ann) in (typing.Union, _pytypes.UnionType):
+                    port_t = next(a for a in typing.get_args(ann) if a is not type(None))
+                inputs[p.name] = PortSpec(p.name, port_t, required)
+            elif p.kind == p.KEYWORD_ONLY:
+                default = None if p.default is inspect.Parameter.empty else p.default
+                params[p.name] = ParamSpec.from_annotation(p.name, ann, default, where)
+            else:
+                raise DefinitionError(f"{where}: *args/**kwargs are not supported ('{p.name}')")
+        outputs, multi = _outputs(hints.get("return", inspect.Signature.empty), where, output)
+        return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,
+                        inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
+                        wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
+                        pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint)
+
+    return wrap

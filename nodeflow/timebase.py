@@ -1,0 +1,119 @@
+"""Time <-> model tokens: the "token to time conversion" shared by tokenize-window and model nodes.
+
+A :class:`ModelProfile` says how a model sees time: its audio rate, its codec frame rate
+(tokens per second) and its context window.  All maths is exact (``fractions.Fraction``) and
+positions are computed from absolute indices, never accumulated, so an hour of windows lands
+on exactly the same samples as the first minute.
+
+>>> p = PROFILES["musicgen"]
+>>> p.seconds_to_tokens(1.0), p.generation_tokens(1.0), p.tokens_to_seconds(1500)
+(50, 53, Fraction(30, 1))
+>>> bars_to_seconds(4, bpm=120)
+Fraction(8, 1)
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+
+from .errors import ParameterError
+
+__all__ = ["ModelProfile", "PROFILES", "bars_to_seconds", "seconds_to_tokens", "tokens_to_seconds",
+           "profile_from_rates"]
+
+
+def _frac(x: float | int | Fraction) -> Fraction:
+    return x if isinstance(x, Fraction) else Fraction(x).limit_denominator(10**9) if isinstance(x, float) else Fraction(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelProfile:
+    """How a model sees time.
+
+    ``window_tokens`` is the most tokens one generate call produces, *including* ``delay_tokens``
+    (MusicGen's delay pattern adds ``num_codebooks - 1`` tokens that carry no audio of their own).
+    """
+    name: str
+    sample_rate: int
+    frame_rate: Fraction          # tokens per second
+    window_tokens: int
+    delay_tokens: int = 0
+    channels: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "frame_rate", _frac(self.frame_rate))
+        if self.sample_rate <= 0 or self.frame_rate <= 0 or self.window_tokens <= self.delay_tokens:
+            raise ParameterError(f"profile {self.name}: rate {self.sample_rate} Hz, {self.frame_rate} tokens/s and "
+                                 f"window {self.window_tokens} tokens must all be positive")
+
+    @property
+    def hop(self) -> Fraction:
+        """Audio samples per token (640 for MusicGen's 32 kHz EnCodec)."""
+        return Fraction(self.sample_rate) / self.frame_rate
+
+    @property
+    def audio_window_tokens(self) -> int:
+        return self.window_tokens - self.delay_tokens
+
+    @property
+    def window_s(self) -> Fraction:
+        """Longest audio one generate call makes (30 s for MusicGen)."""
+        return self.tokens_to_seconds(self.audio_window_tokens)
+
+    def tokens_to_seconds(self, tokens: int) -> Fraction:
+        return Fraction(tokens) / self.frame_rate
+
+    def seconds_to_tokens(self, seconds: float | Fraction, rounding: str = "nearest") -> int:
+        exact = _frac(seconds) * self.frame_rate
+        if rounding == "ceil":
+            return math.ceil(exact)
+        if rounding == "floor":
+            return math.floor(exact)
+        return round(exact)
+
+    def tokens_to_frames(self, tokens: int, sample_rate: int | None = None) -> int:
+        """Sample index of a token boundary at ``sample_rate`` (default: the model's)."""
+        rate = sample_rate or self.sample_rate
+        return round(Fraction(tokens) * rate / self.frame_rate)
+
+    def frames_to_tokens(self, frames: int, sample_rate: int | None = None) -> int:
+        """Tokens needed to cover ``frames`` samples (rounded up)."""
+        rate = sample_rate or self.sample_rate
+        return math.ceil(Fraction(frames) * self.frame_rate / rate)
+
+    def generation_tokens(self, seconds: float | Fraction) -> int:
+        """``max_new_tokens`` for ``seconds`` of audio: ``tokens + delay`` (53 for 1 s of MusicGen)."""
+        return self.seconds_to_tokens(seconds) + self.delay_tokens
+
+
+PROFILES: dict[str, ModelProfile] = {
+    # facebook/musicgen-*: EnCodec 32 kHz, hop 640 -> 50 tokens/s, 4 codebooks (delay 3), 1503 tokens = 30 s
+    "musicgen": ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
+    "musicgen_melody": ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
+    # suno/bark: EnCodec 24 kHz, hop 320 -> 75 tokens/s; one generate call is ~15 s
+    "bark": ModelProfile("bark", 24000, Fraction(75), 1125, 0),
+}
+
+
+def profile_from_rates(sample_rate: int, frame_rate: float, window_tokens: int, name: str = "custom",
+                       delay_tokens: int = 0) -> ModelProfile:
+    """A custom profile (e.g. read off a loaded model's config)."""
+    return ModelProfile(name, int(sample_rate), _frac(frame_rate), int(window_tokens), int(delay_tokens))
+
+
+def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4) -> Fraction:
+    """Duration of ``bars`` bars at ``bpm`` beats per minute."""
+    if bpm <= 0 or beats_per_bar <= 0:
+        raise ParameterError(f"bpm={bpm} and beats_per_bar={beats_per_bar} must be positive")
+    return _frac(bars) * beats_per_bar * 60 / _frac(bpm)
+
+
+def seconds_to_tokens(seconds: float, profile: str | ModelProfile = "musicgen") -> int:
+    p = PROFILES[profile] if isinstance(profile, str) else profile
+    return p.seconds_to_tokens(seconds)
+
+
+def tokens_to_seconds(tokens: int, profile: str | ModelProfile = "musicgen") -> Fraction:
+    p = PROFILES[profile] if isinstance(profile, str) else profile
+    return p.tokens_to_seconds(tokens)

@@ -1,0 +1,254 @@
+"""Port types and parameter specifications.
+
+Port types are plain Python types: :class:`~nodeflow.audio.Audio`, ``str``, ``float``, ``int``,
+``bool`` and ``list[T]`` of those.  A node that takes ``T`` may be fed a ``list[T]``: the engine
+then maps the node over the list (see :func:`link_mode`).
+
+Parameters are declared with ``typing.Annotated`` metadata, in the style of pedalboard
+(units in names, enums for choices, range errors that print the range with its unit)::
+
+    gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0
+    path: Annotated[str, FilePath(mode="read", exts=(".wav", ".flac"))] = ""
+    quality: Quality = Quality.HQ          # an Enum: the editor shows a combo box
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import types as _pytypes
+import typing
+from typing import Any
+
+from .audio import Audio
+from .errors import DefinitionError, ParameterError
+
+__all__ = ["Range", "FilePath", "Text", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
+           "link_mode", "ChoiceEnum"]
+
+MAX_TEXT = 100_000
+
+
+# ---------------------------------------------------------------------------------------- markers
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Numeric bounds (inclusive), optional step and unit for a parameter."""
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    unit: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class FilePath:
+    """A file path parameter. ``mode='read'`` files are inputs (hashed into cache keys and never
+    overwritten by exports); ``mode='write'`` files are outputs."""
+    mode: str = "read"
+    exts: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """Free text (a prompt, a template). ``multiline`` asks the editor for a text area."""
+    multiline: bool = False
+    max_len: int = MAX_TEXT
+
+
+class ChoiceEnum(str, enum.Enum):
+    """Base for parameter choices: members are strings, stored in files by value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# ---------------------------------------------------------------------------------------- port types
+def type_name(t: Any) -> str:
+    if typing.get_origin(t) is list:
+        return f"list[{type_name(item_type(t))}]"
+    return getattr(t, "__name__", str(t))
+
+
+def is_list(t: Any) -> bool:
+    return typing.get_origin(t) is list
+
+
+def item_type(t: Any) -> Any:
+    args = typing.get_args(t)
+    return args[0] if args else Any
+
+
+def _is_sub(src: Any, dst: Any) -> bool:
+    if src is dst or dst is Any:
+        return True
+    if src is int and dst is float:
+        return True
+    return isinstance(src, type) and isinstance(dst, type) and issubclass(src, dst)
+
+
+def link_mode(src: Any, dst: Any) -> str | None:
+    """How an output of type ``src`` can feed an input of type ``dst``.
+
+    ``'direct'`` (same type), ``'map'`` (a list feeding a per-item input: the engine maps the node),
+    ``'wrap'`` (one item feeding a list input: passed as a one-item list) or ``None`` (incompatible).
+    """
+    if is_list(src) and is_list(dst):
+        return "direct" if _is_sub(item_type(src), item_type(dst)) else None
+    if is_list(src):
+        inner = item_type(src)
+        return "map" if _is_sub(inner, dst) else None
+    if is_list(dst):
+        return "wrap" if _is_sub(src, item_type(dst)) else None
+    return "direct" if _is_sub(src, dst) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class PortSpec:
+    name: str
+    type: Any
+    required: bool = True
+    doc: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return type_name(self.type)
+
+
+# ---------------------------------------------------------------------------------------- parameters
+_KINDS = {float: "float", int: "int", bool: "bool", str: "str"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """Everything the engine, the CLI and the editor need to know about one parameter."""
+    name: str
+    kind: str                      # float | int | bool | str | enum | path
+    default: Any
+    optional: bool = False         # None is a valid value
+    range: Range | None = None
+    choices: type[enum.Enum] | None = None
+    path: FilePath | None = None
+    text: Text | None = None
+    doc: str = ""
+
+    # ---- declaration
+    @classmethod
+    def from_annotation(cls, name: str, annotation: Any, default: Any, where: str) -> "ParamSpec":
+        meta: list[Any] = []
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation, *meta = typing.get_args(annotation)
+        optional = False
+        if typing.get_origin(annotation) in (typing.Union, _pytypes.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                raise DefinitionError(f"{where}: parameter '{name}' has an unsupported union type {annotation}")
+            optional, annotation = True, args[0]
+            if typing.get_origin(annotation) is typing.Annotated:
+                annotation, *more = typing.get_args(annotation)
+                meta += more
+        rng = next((m for m in meta if isinstance(m, Range)), None)
+        fpath = next((m for m in meta if isinstance(m, FilePath)), None)
+        text = next((m for m in meta if isinstance(m, Text)), None)
+        doc = next((m for m in meta if isinstance(m, str)), "")
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            kind, choices = "enum", annotation
+        elif annotation in _KINDS:
+            kind, choices = _KINDS[annotation], None
+        else:
+            raise DefinitionError(f"{where}: parameter '{name}' has unsupported type {annotation!r}; "
+                                  "use float, int, bool, str, an Enum, or Annotated[...] of those")
+        if fpath is not None:
+            if kind != "str":
+                raise DefinitionError(f"{where}: FilePath parameter '{name}' must be a str")
+            kind = "path"
+        if rng is not None and kind not in ("float", "int"):
+            raise DefinitionError(f"{where}: Range on non-numeric parameter '{name}'")
+        spec = cls(name, kind, None, optional, rng, choices, fpath, text, doc)
+        if default is None and not optional:
+            raise DefinitionError(f"{where}: parameter '{name}' has no default; parameters after '*' need one")
+        try:
+            object.__setattr__(spec, "default", spec.coerce(default))
+        except ParameterError as e:
+            raise DefinitionError(f"{where}: default of '{name}' is invalid: {e}") from None
+        return spec
+
+    # ---- values
+    @property
+    def unit(self) -> str:
+        return self.range.unit if self.range else ""
+
+    def describe_range(self) -> str:
+        if self.kind == "enum":
+            return "one of " + ", ".join(str(m.value) for m in self.choices)
+        if self.range is None:
+            return ""
+        lo = "-inf" if self.range.min is None else f"{self.range.min:g}"
+        hi = "inf" if self.range.max is None else f"{self.range.max:g}"
+        return f"[{lo}, {hi}]" + (f" {self.range.unit}" if self.range.unit else "")
+
+    def coerce(self, value: Any) -> Any:
+        """Validate ``value`` (from code or a file) and return it in canonical form."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ParameterError(f"{self.name}: a value is required (got none)")
+        k = self.kind
+        if k == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParameterError(f"{self.name}={value!r}: expected a number")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ParameterError(f"{self.name}={value!r}: expected a finite number")
+        elif k == "int":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(f"{self.name}={value!r}: expected a whole number")
+        elif k == "bool":
+            if not isinstance(value, bool):
+                raise ParameterError(f"{self.name}={value!r}: expected true or false")
+        elif k in ("str", "path"):
+            if not isinstance(value, str):
+                raise ParameterError(f"{self.name}={value!r}: expected text")
+            limit = self.text.max_len if self.text else MAX_TEXT
+            if len(value) > limit:
+                raise ParameterError(f"{self.name}: text is {len(value)} characters long (limit {limit})")
+            if "\x00" in value:
+                raise ParameterError(f"{self.name}: text contains a NUL character")
+        elif k == "enum":
+            if isinstance(value, self.choices):
+                return value
+            if isinstance(value, str):
+                for m in self.choices:
+                    if value == m.value or value.lower() == m.name.lower():
+                        return m
+            raise ParameterError(f"{self.name}={value!r}: expected {self.describe_range()}")
+        if k in ("float", "int") and self.range is not None:
+            lo, hi = self.range.min, self.range.max
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ParameterError(f"{self.name}={value:g} is out of range {self.describe_range()}")
+        return value
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line string (``--set node.param=VALUE``) and coerce it."""
+        t = text.strip()
+        if self.optional and t.lower() in ("none", "null", ""):
+            return None
+        try:
+            if self.kind == "float":
+                return self.coerce(float(t))
+            if self.kind == "int":
+                return self.coerce(int(t))
+        except ValueError:
+            raise ParameterError(f"{self.name}={text!r}: expected a {'number' if self.kind == 'float' else 'whole number'}") from None
+        if self.kind == "bool":
+            low = t.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ParameterError(f"{self.name}={text!r}: expected true or false")
+        return self.coerce(text)
+
+    def to_plain(self, value: Any) -> Any:
+        """The value as stored in a graph file (enums by value)."""
+        return value.value if isinstance(value, enum.Enum) else value
