@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
 import networkx as nx
@@ -83,6 +85,8 @@ class Graph:
         self.metadata: dict[str, Any] = {}
         self.editor: dict[str, Any] = {}
         self.revision = 0  # bumped on every edit (the editor's autosave and views watch it)
+        self.saved_by: dict[str, Any] = {}  # provenance read from a file: AudioChain and pack versions
+        self.path = None   # the file it was loaded from / saved to (relative input paths resolve against it)
 
     # ------------------------------------------------------------------ editing
     def _touch(self) -> None:
@@ -238,18 +242,31 @@ class Graph:
             need |= nx.ancestors(g, t)
         return need
 
+    def links_by_dst(self) -> dict[str, list[Link]]:
+        """Links grouped by the node they feed (one pass; use instead of scanning per node)."""
+        out: dict[str, list[Link]] = {}
+        for l in self.links:
+            out.setdefault(l.dst, []).append(l)
+        return out
+
     def output_types(self) -> dict[tuple[str, str], Any]:
         """Effective type of every output port: a node mapped over a list outputs a list."""
+        stamp = (self.revision, len(self.nodes), tuple(self.links[-1:]), len(self.links), len(self.registry))
+        memo = getattr(self, "_types_memo", None)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
         types: dict[tuple[str, str], Any] = {}
         g = self.to_networkx()
         order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else list(self.nodes)
+        into = self.links_by_dst()
         for nid in order:
             spec = self.spec(nid)
             if spec is None:
                 continue
-            mapped = any(self._mode(l, spec, types) == "map" for l in self.links if l.dst == nid)
+            mapped = any(self._mode(l, spec, types) == "map" for l in into.get(nid, ()))
             for name, port in spec.outputs.items():
                 types[(nid, name)] = list[port.type] if mapped else port.type
+        self._types_memo = (stamp, types)
         return types
 
     def _mode(self, link: Link, dst_spec: NodeSpec, types: dict) -> str | None:
@@ -283,10 +300,28 @@ class Graph:
         return None
 
     # ------------------------------------------------------------------ validation
-    def problems(self, targets: Iterable[str] | None = None) -> list[str]:
+    def base_dir(self) -> Path:
+        """The folder relative input paths resolve against: the graph file's, else the cwd."""
+        return Path(self.path).resolve().parent if self.path else Path.cwd()
+
+    def input_files(self, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
+        """Every input file the graph reads: ``(node, param) -> resolved path``."""
+        base = Path(base_dir) if base_dir is not None else self.base_dir()
+        out = {}
+        for inst in self.nodes.values():
+            spec = self.registry.get(inst.type)
+            for name, p in (spec.params.items() if spec else ()):
+                value = inst.params.get(name)
+                if p.kind == "path" and p.path and p.path.mode == "read" and isinstance(value, str) and value:
+                    q = Path(value).expanduser()
+                    out[(inst.id, name)] = q if q.is_absolute() else base / q
+        return out
+
+    def problems(self, targets: Iterable[str] | None = None, base_dir: Path | None = None) -> list[str]:
         """Every problem in the graph at once (empty list: the graph can run)."""
         out: list[str] = []
         scope = set(self.nodes) if targets is None else self.required_for(targets)
+        into = self.links_by_dst()
         for nid in self.nodes:
             inst = self.nodes[nid]
             spec = self.registry.get(inst.type)
@@ -307,7 +342,7 @@ class Graph:
                     p.coerce(v)
                 except ParameterError as e:
                     out.append(f"node '{nid}' ({spec.id}): {e}")
-            linked = {l.dst_port for l in self.links if l.dst == nid}
+            linked = {l.dst_port for l in into.get(nid, ())}
             for name, port in spec.inputs.items():
                 if port.required and name not in linked:
                     out.append(f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) "
@@ -317,9 +352,13 @@ class Graph:
                 if end not in self.nodes:
                     out.append(f"link {l}: no node named '{end}'")
         g = self.to_networkx()
-        cycles = list(nx.simple_cycles(nx.DiGraph(g)))[:5]
-        for c in cycles:
-            out.append("cycle: " + " -> ".join(c + [c[0]]))
+        if not nx.is_directed_acyclic_graph(g):
+            for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
+                out.append("cycle: " + " -> ".join(c + [c[0]]))
+        for (nid, name), path in self.input_files(base_dir).items():
+            if nid in scope and not path.is_file():
+                out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' not found "
+                           f"(looked at {path})")
         types = self.output_types()
         seen_inputs: set[tuple[str, str]] = set()
         for l in self.links:
@@ -332,8 +371,9 @@ class Graph:
                     out.append(p)
         return out
 
-    def check(self, targets: Iterable[str] | None = None, source: str | None = None) -> None:
-        problems = self.problems(targets)
+    def check(self, targets: Iterable[str] | None = None, source: str | None = None,
+              base_dir: Path | None = None) -> None:
+        problems = self.problems(targets, base_dir)
         if problems:
             raise GraphError(problems, source)
 
@@ -344,6 +384,7 @@ class Graph:
         g.links = list(self.links)
         g.metadata = copy.deepcopy(self.metadata)
         g.editor = copy.deepcopy(self.editor)
+        g.path = self.path
         return g
 
     def __eq__(self, other: object) -> bool:

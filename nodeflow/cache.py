@@ -1,0 +1,144 @@
+"""Content keys and the in-memory output cache.
+
+A node's key is a hash of what determines its output: node type and version, its parameters,
+its fingerprint (e.g. a checkpoint revision), the content of the files it reads and the keys of
+the outputs feeding it.  Equal keys mean equal outputs, so identical nodes share one entry and
+a parameter change invalidates exactly that node and what depends on it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from .audio import Audio
+
+__all__ = ["content_key", "file_digest", "MemoryCache", "sizeof"]
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return [[str(k), _plain(v)] for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))]
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if hasattr(x, "value") and hasattr(x, "name"):  # enums
+        return x.value
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def content_key(*parts: Any) -> str:
+    """Stable hex digest of plain data (dicts are key-sorted)."""
+    return hashlib.blake2b(msgpack.packb(_plain(parts), use_bin_type=True), digest_size=20).hexdigest()
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+_digest_lock = threading.Lock()
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """Content hash of a file, memoised on (path, size, mtime) so unchanged files are read once."""
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except OSError:
+        return f"missing:{p}"
+    memo = (os.path.realpath(p), st.st_size, st.st_mtime_ns)
+    with _digest_lock:
+        if memo in _digests:
+            return _digests[memo]
+    h = hashlib.blake2b(digest_size=20)
+    try:
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return f"unreadable:{p}"
+    digest = h.hexdigest()
+    with _digest_lock:
+        _digests[memo] = digest
+    return digest
+
+
+def sizeof(value: Any) -> int:
+    """Approximate bytes held by a node output."""
+    if isinstance(value, Audio):
+        return value.nbytes + 256
+    if isinstance(value, np.ndarray):
+        return value.nbytes + 128
+    if isinstance(value, (list, tuple)):
+        return 64 + sum(sizeof(v) for v in value)
+    if isinstance(value, dict):
+        return 64 + sum(sizeof(v) for v in value.values())
+    if isinstance(value, (str, bytes)):
+        return 64 + len(value)
+    return 64
+
+
+@dataclasses.dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+
+
+class MemoryCache:
+    """LRU map from content key to node outputs, bounded by a byte budget (thread-safe)."""
+
+    def __init__(self, budget_bytes: int = 2 << 30):
+        self.budget_bytes = int(budget_bytes)
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.stats = CacheStats()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.stats.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.stats.hits += 1
+            return item[0]
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def put(self, key: str, value: Any) -> bool:
+        """Store ``value``; returns False when it alone exceeds the budget (then nothing is stored)."""
+        size = sizeof(value)
+        if size > self.budget_bytes:
+            return False
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.budget_bytes and self._items:
+                _, (_, s) = self._items.popitem(last=False)
+                self._bytes -= s
+                self.stats.evictions += 1
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def bytes_used(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,326 @@
+"""``audiochain``: run, validate, show and inspect graphs headless.
+
+User mistakes print one clear line (``error: ...``) and exit non-zero; ``--debug`` adds the
+traceback.  Progress comes only from the executor's events.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import Cancelled, NodeflowError, ParameterError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _load(path: str):
+    from .fileformat import load
+    return load(path)
+
+
+def apply_sets(graph, sets: Sequence[str]) -> None:
+    """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration."""
+    for item in sets or ():
+        target, eq, text = item.partition("=")
+        node_id, dot, param = target.partition(".")
+        if not eq or not dot or not node_id or not param:
+            raise ParameterError(f"--set {item!r}: expected NODE.PARAM=VALUE, e.g. --set gain.gain_db=-3")
+        if node_id not in graph.nodes:
+            raise ParameterError(f"--set {item!r}: no node '{node_id}'; nodes are: {', '.join(graph.nodes)}")
+        spec = graph.spec(node_id)
+        if spec is None:
+            raise ParameterError(f"--set {item!r}: node '{node_id}' has an unknown type '{graph.nodes[node_id].type}'")
+        p = spec.params.get(param)
+        if p is None:
+            raise ParameterError(f"--set {item!r}: node '{node_id}' ({spec.id}) has no parameter '{param}'; "
+                                 f"parameters are: {', '.join(spec.params) or 'none'}")
+        try:
+            graph.set(node_id, param, p.parse(text))
+        except ParameterError as e:
+            raise ParameterError(f"--set {item!r}: {e}") from None
+
+
+def _fmt_value(v: Any) -> str:
+    from .audio import Audio
+    if isinstance(v, Audio):
+        return f"audio {v.duration_s:.3f} s, {v.sample_rate} Hz, {v.channels} ch"
+    if isinstance(v, list):
+        return f"list of {len(v)}" + (f" ({_fmt_value(v[0])} ...)" if v else "")
+    if isinstance(v, str):
+        return v if len(v) < 100 else v[:97] + "..."
+    return repr(v)
+
+
+class Progress:
+    """Renders executor events on stderr: a live bar per running node on a terminal, lines otherwise."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started: dict[str, float] = {}
+        self._last_draw = 0.0
+        self._lock = threading.Lock()
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[2K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, ev) -> None:
+        if self.quiet:
+            return
+        with self._lock:
+            if ev.kind == "started":
+                self.started[ev.node_id] = time.perf_counter()
+                if not self.tty:
+                    self._line(f"  run    {ev.node_id}")
+            elif ev.kind == "cached":
+                self._line(f"  cached {ev.node_id}")
+            elif ev.kind == "progress" and self.tty and ev.total:
+                now = time.perf_counter()
+                if now - self._last_draw < 0.05 and ev.done < ev.total:
+                    return
+                self._last_draw = now
+                frac = max(0.0, min(1.0, ev.done / ev.total))
+                bar = "#" * int(frac * 30)
+                self.stream.write(f"\r\x1b[2K  {ev.node_id:<20} [{bar:<30}] {frac * 100:5.1f}% {ev.message}")
+                self.stream.flush()
+            elif ev.kind == "finished":
+                dt = time.perf_counter() - self.started.get(ev.node_id, time.perf_counter())
+                self._line(f"  done   {ev.node_id} ({dt:.2f} s)")
+            elif ev.kind == "failed":
+                self._line(f"  FAILED {ev.node_id}")
+            elif ev.kind == "cancelled":
+                self._line(f"  cancelled {ev.node_id}")
+
+
+# ---------------------------------------------------------------------------------------- commands
+def cmd_run(args) -> int:
+    from .executor import Executor
+    graph = _load(args.graph)
+    apply_sets(graph, args.set)
+    out_dir = Path(args.output) if args.output else Path.cwd()
+    ex = Executor()
+    progress = Progress(quiet=args.quiet)
+    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=progress)
+    try:
+        while not handle.done():
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        handle.cancel()
+        print("\ninterrupted: stopping...", file=sys.stderr)
+        try:
+            handle.result()
+        except Exception:
+            pass
+        return EXIT_INTERRUPTED
+    result = handle.result()
+    if not args.quiet:
+        print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
+              file=sys.stderr)
+    written = []
+    for nid, outs in result.outputs.items():
+        spec = graph.spec(nid)
+        if spec.side_effect:
+            for v in outs.values():
+                if isinstance(v, str):
+                    written.append(v)
+    leaves = [n for n in result.outputs if not any(l.src == n for l in graph.links)]
+    for nid in leaves:
+        if not graph.spec(nid).side_effect:
+            for port, v in result.outputs[nid].items():
+                print(f"{nid}.{port}: {_fmt_value(v)}")
+    for w in written:
+        print(f"wrote {w}")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    graph = _load(args.graph)
+    problems = graph.problems()
+    if problems:
+        print(f"{args.graph}: {len(problems)} problem(s):")
+        for p in problems:
+            print(f"  - {p}")
+        return EXIT_ERROR
+    print(f"{args.graph}: ok ({len(graph.nodes)} nodes, {len(graph.links)} links)")
+    return EXIT_OK
+
+
+def describe_graph(graph, name: str) -> str:
+    lines = [f"graph {name}"]
+    for k in ("title", "description"):
+        if graph.metadata.get(k):
+            lines.append(f"  {k}: {graph.metadata[k]}")
+    if graph.saved_by:
+        packs = ", ".join(f"{k} {v}" for k, v in graph.saved_by.get("packs", {}).items())
+        lines.append(f"  saved by: AudioChain {graph.saved_by.get('audiochain', '?')}" + (f" ({packs})" if packs else ""))
+    lines.append(f"  nodes ({len(graph.nodes)}):")
+    for inst in graph.nodes.values():
+        spec = graph.registry.get(inst.type)
+        shown = []
+        for k, v in inst.params.items():
+            default = spec.params[k].default if spec and k in spec.params else object()
+            if v != default:
+                unit = spec.params[k].unit if spec and k in spec.params else ""
+                val = spec.params[k].to_plain(v) if spec and k in spec.params else v
+                shown.append(f"{k}={val!r}" + (f" {unit}" if unit else ""))
+        flag = "" if spec else "  [unknown type]"
+        lines.append(f"    {inst.id:<18} {inst.type}{flag}" + (f"  {', '.join(shown)}" if shown else ""))
+    lines.append(f"  links ({len(graph.links)}):")
+    for l in graph.links:
+        lines.append(f"    {l}")
+    return "\n".join(lines)
+
+
+def cmd_show(args) -> int:
+    graph = _load(args.graph)
+    if args.json:
+        from .fileformat import to_document
+        print(json.dumps(to_document(graph), indent=2, default=str))
+    else:
+        print(describe_graph(graph, args.graph))
+    return EXIT_OK
+
+
+def describe_node(spec) -> dict:
+    return {
+        "id": spec.id, "version": spec.version, "category": spec.category, "pack": spec.pack, "doc": spec.tooltip,
+        "inputs": {n: {"type": p.type_name, "required": p.required} for n, p in spec.inputs.items()},
+        "outputs": {n: {"type": p.type_name} for n, p in spec.outputs.items()},
+        "params": {n: {"kind": p.kind, "default": p.to_plain(p.default), "range": p.describe_range(),
+                       "unit": p.unit, "optional": p.optional} for n, p in spec.params.items()},
+    }
+
+
+def cmd_nodes(args) -> int:
+    from .registry import default_registry
+    reg = default_registry()
+    specs = [s for s in reg if not args.type or s.id == args.type or s.category == args.type]
+    if args.type and not specs:
+        raise ParameterError(f"no node type or category '{args.type}'" + reg._hint(args.type))
+    if args.json:
+        print(json.dumps([describe_node(s) for s in specs], indent=2))
+    else:
+        for cat, group in reg.categories().items():
+            group = [s for s in group if s in specs]
+            if not group:
+                continue
+            print(f"[{cat}]")
+            for s in group:
+                ins = ", ".join(f"{n}: {p.type_name}" + ("" if p.required else "?") for n, p in s.inputs.items())
+                outs = ", ".join(f"{n}: {p.type_name}" for n, p in s.outputs.items())
+                print(f"  {s.id} v{s.version}  ({ins}) -> {outs}")
+                if s.tooltip:
+                    print(f"      {s.tooltip}")
+                for n, p in s.params.items():
+                    rng = p.describe_range()
+                    print(f"      --{n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
+    for name, err in reg.failed_packs.items():
+        print(f"warning: node pack '{name}' failed to load: {err}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_extract(args) -> int:
+    from .audiometa import read_embedded_graph
+    from .fileformat import loads, save
+    path = Path(args.audio)
+    if not path.is_file():
+        raise NodeflowError(f"{path}: no such file")
+    data = read_embedded_graph(path)
+    if data is None:
+        raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
+    graph = loads(data, str(path))
+    if args.output:
+        out = Path(args.output)
+        if out.exists() and not args.force:
+            raise NodeflowError(f"{out} exists; pass --force to overwrite it")
+        save(graph, out)
+        print(f"wrote {out}")
+    else:
+        print(describe_graph(graph, str(path)))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------- entry
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = argparse.ArgumentParser(prog="audiochain", description="Chain audio models and processing in time.")
+    ap.add_argument("--version", action="version", version=f"audiochain {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a graph headless")
+    p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
+    p.add_argument("-o", "--output", help="folder for exported files (default: the current folder)")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
+    p.add_argument("--target", action="append", metavar="NODE", help="compute only what NODE needs")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="device for model nodes")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("validate", help="list every problem in a graph")
+    p.add_argument("graph")
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("show", help="print a graph readably")
+    p.add_argument("graph")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_show)
+
+    p = sub.add_parser("nodes", help="list node types with ports and parameters")
+    p.add_argument("type", nargs="?", help="a node type id or category")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_nodes)
+
+    p = sub.add_parser("extract", help="get the graph embedded in an exported audio file")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", help="write it as a graph file")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_extract)
+
+    for module in ("checkpoints", "editor_cli"):
+        try:
+            mod = __import__(f"nodeflow.{module}", fromlist=["add_cli"])
+        except ImportError:
+            continue
+        if hasattr(mod, "add_cli"):
+            mod.add_cli(sub)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "fn", None):
+        ap.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.fn(args) or 0)
+    except Cancelled as e:
+        print(f"cancelled: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except NodeflowError as e:
+        if args.debug:
+            import traceback
+            traceback.print_exc()
+        msg = str(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

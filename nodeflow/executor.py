@@ -1,0 +1,359 @@
+"""Runs a graph: topological scheduling, a thread pool for independent branches, the content
+cache, events, targeted runs, cancellation and errors that name the node.
+
+>>> ex = Executor()
+>>> res = ex.run(graph)                       # doctest: +SKIP
+>>> res["export"]["out"], res.ran, res.cached  # doctest: +SKIP
+
+Events are the only way callers learn what happens: ``on_event(Event)`` is called (from worker
+threads) for every node: ``queued``, ``started``, ``progress``, ``cached``, ``finished``,
+``failed``, ``cancelled``.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import networkx as nx
+
+from .cache import MemoryCache, content_key, file_digest
+from .errors import Cancelled, ExecutionError, NodeflowError
+from .graph import Graph
+from .node import Context, NodeSpec
+
+__all__ = ["Executor", "Event", "RunResult", "RunHandle", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    kind: str                 # queued | started | progress | cached | finished | failed | cancelled
+    node_id: str
+    done: float | None = None
+    total: float | None = None
+    message: str = ""
+    error: BaseException | None = None
+    elapsed_s: float | None = None
+
+
+class RunResult(Mapping):
+    """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache."""
+
+    def __init__(self, outputs: dict[str, dict[str, Any]], ran: set[str], cached: set[str],
+                 keys: dict[str, str], elapsed_s: float):
+        self.outputs, self.ran, self.cached, self.keys, self.elapsed_s = outputs, ran, cached, keys, elapsed_s
+
+    def __getitem__(self, node_id: str) -> dict[str, Any]:
+        return self.outputs[node_id]
+
+    def __iter__(self):
+        return iter(self.outputs)
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    def __repr__(self) -> str:
+        return f"<RunResult {len(self.outputs)} nodes, ran {sorted(self.ran)}, cached {sorted(self.cached)}>"
+
+
+class RunHandle:
+    """A run in a background thread: ``cancel()``, ``done()``, ``result(timeout)``."""
+
+    def __init__(self, cancel_event: threading.Event):
+        self._cancel = cancel_event
+        self._future: cf.Future = cf.Future()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> RunResult:
+        return self._future.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._future.exception(timeout)
+
+
+@dataclasses.dataclass
+class _Plan:
+    order: list[str]
+    keys: dict[str, str]
+    to_run: list[str]
+    values: dict[str, dict[str, Any]]
+    inputs: dict[str, list[tuple[str, str, str, str]]]   # node -> [(dst_port, src, src_port, mode)]
+    protected: frozenset[Path]
+
+
+class Executor:
+    """Runs graphs against one output cache (so later runs reuse earlier work).
+
+    ``max_workers`` bounds concurrently running nodes (default: the CPU count).
+    """
+
+    def __init__(self, cache: MemoryCache | None = None, *, max_workers: int | None = None,
+                 cache_bytes: int = 2 << 30):
+        self.cache = cache if cache is not None else MemoryCache(cache_bytes)
+        self.max_workers = max_workers or max(2, os.cpu_count() or 2)
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _get_pool(self) -> cf.ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="nodeflow")
+            return self._pool
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+    # ------------------------------------------------------------------ planning
+    def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None) -> dict[str, str]:
+        """The content key of every node (what the cache is indexed by)."""
+        return self._keys(graph, list(nx.topological_sort(graph.to_networkx())), self._ctx_base(base_dir, graph))
+
+    @staticmethod
+    def _ctx_base(base_dir, graph: Graph) -> Path:
+        if base_dir is not None:
+            return Path(base_dir)
+        return graph.base_dir()
+
+    def _keys(self, graph: Graph, order: list[str], base: Path) -> dict[str, str]:
+        keys: dict[str, str] = {}
+        probe = Context(base_dir=base)
+        into = graph.links_by_dst()
+        inputs = graph.input_files(base)
+        for nid in order:
+            inst = graph.nodes[nid]
+            spec: NodeSpec = graph.registry[inst.type]
+            params = {k: spec.params[k].to_plain(v) for k, v in inst.params.items() if k in spec.params}
+            files = {name: file_digest(path) for (n, name), path in inputs.items() if n == nid}
+            fp = spec.fingerprint(params, probe) if spec.fingerprint else None
+            ups = sorted((l.dst_port, keys[l.src], l.src_port) for l in into.get(nid, ()))
+            keys[nid] = content_key(spec.id, spec.version, params, files, fp, ups)
+        return keys
+
+    def _plan(self, graph: Graph, targets: list[str] | None, base: Path) -> _Plan:
+        needed = graph.required_for(targets) if targets else set(graph.nodes)
+        order = [n for n in nx.topological_sort(graph.to_networkx()) if n in needed]
+        keys = self._keys(graph, order, base)
+        types = graph.output_types()
+        inputs: dict[str, list] = {n: [] for n in order}
+        consumers: dict[str, list[str]] = {n: [] for n in order}
+        for l in graph.links:
+            if l.dst in inputs:
+                spec = graph.spec(l.dst)
+                mode = graph._mode(l, spec, types)
+                inputs[l.dst].append((l.dst_port, l.src, l.src_port, mode))
+                consumers[l.src].append(l.dst)
+        want = set(targets) if targets else set(order)
+        to_run: set[str] = set()
+        values: dict[str, dict[str, Any]] = {}
+        for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
+            if nid not in want and not any(c in to_run for c in consumers[nid]):
+                continue
+            spec = graph.spec(nid)
+            hit = None if spec.side_effect else self.cache.get(keys[nid])
+            if hit is not None:
+                values[nid] = hit   # pinned for this run even if evicted meanwhile
+            else:
+                to_run.add(nid)
+        protected = {p.resolve() for p in graph.input_files(base).values()}
+        return _Plan(order, keys, [n for n in order if n in to_run], values, inputs, frozenset(protected))
+
+    # ------------------------------------------------------------------ running
+    def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
+            device: str = "auto", on_event: Callable[[Event], None] | None = None,
+            cancel_event: threading.Event | None = None) -> RunResult:
+        """Run ``graph`` (or only what ``targets`` need) and return every computed output.
+
+        Raises :class:`GraphError` listing every problem before anything runs,
+        :class:`ExecutionError` naming the failing node (its cause kept as ``__cause__``; results
+        computed so far stay cached) or :class:`Cancelled`.
+        """
+        t0 = time.perf_counter()
+        targets = list(targets) if targets is not None else None
+        base = self._ctx_base(base_dir, graph)
+        graph.check(targets, base_dir=base)
+        out_dir = Path(output_dir) if output_dir is not None else base
+        plan = self._plan(graph, targets, base)
+        cancel = cancel_event or threading.Event()
+        emit_lock = threading.Lock()
+
+        def emit(kind: str, node_id: str, **kw: Any) -> None:
+            if on_event is None:
+                return
+            try:
+                with emit_lock:
+                    on_event(Event(kind, node_id, **kw))
+            except Exception:  # a broken listener must not break the run
+                log.exception("event listener failed on %s %s", kind, node_id)
+
+        cached = {n for n in plan.order if n in plan.values}
+        for n in plan.order:
+            if n in cached:
+                emit("cached", n)
+        for n in plan.to_run:
+            emit("queued", n)
+
+        values = plan.values
+        remaining = {n: sum(1 for (_, src, _, _) in plan.inputs[n] if src in plan.to_run) for n in plan.to_run}
+        dependents: dict[str, list[str]] = {n: [] for n in plan.to_run}
+        for n in plan.to_run:
+            for (_, src, _, _) in plan.inputs[n]:
+                if src in dependents:
+                    dependents[src].append(n)
+        ready = [n for n in plan.to_run if remaining[n] == 0]
+        in_flight: dict[cf.Future, str] = {}
+        failure: BaseException | None = None
+        ran: set[str] = set()
+
+        def execute(nid: str) -> tuple[dict[str, Any], bool]:
+            if not graph.spec(nid).side_effect:   # an identical node may have finished meanwhile
+                hit = self.cache.get(plan.keys[nid])
+                if hit is not None:
+                    emit("cached", nid)
+                    return hit, True
+            return self._execute(graph, nid, plan, values, emit, cancel, base, out_dir, device), False
+
+        def finish(nid: str, result: tuple[dict[str, Any], bool]) -> None:
+            outputs, from_cache = result
+            values[nid] = outputs
+            (cached if from_cache else ran).add(nid)
+            if not from_cache and not graph.spec(nid).side_effect:
+                self.cache.put(plan.keys[nid], outputs)
+            for d in dependents[nid]:
+                remaining[d] -= 1
+                if remaining[d] == 0:
+                    ready.append(d)
+
+        while (ready or in_flight) and failure is None:
+            if cancel.is_set():
+                failure = Cancelled("run cancelled")
+                break
+            if ready and not in_flight and len(ready) == 1:
+                nid = ready.pop()      # a lone ready node runs inline: no pool hop on chains
+                try:
+                    finish(nid, execute(nid))
+                except BaseException as e:  # noqa: BLE001 - re-raised below after cleanup
+                    failure = e
+                continue
+            pool = self._get_pool()
+            while ready and len(in_flight) < self.max_workers:
+                nid = ready.pop(0)
+                in_flight[pool.submit(execute, nid)] = nid
+            done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                nid = in_flight.pop(fut)
+                try:
+                    finish(nid, fut.result())
+                except BaseException as e:  # noqa: BLE001
+                    failure = failure or e
+        if failure is not None:
+            if in_flight:  # let running nodes finish (their results stay cached), start nothing new
+                for fut in cf.as_completed(list(in_flight)):
+                    nid = in_flight[fut]
+                    if fut.exception() is None:
+                        finish(nid, fut.result())
+            raise failure
+        outputs = {n: values[n] for n in plan.order if n in values}
+        return RunResult(outputs, ran, cached, plan.keys, time.perf_counter() - t0)
+
+    def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
+        """Start :meth:`run` on a background thread; the handle cancels and collects it."""
+        cancel = kw.pop("cancel_event", None) or threading.Event()
+        handle = RunHandle(cancel)
+
+        def body():
+            try:
+                handle._future.set_result(self.run(graph, targets, cancel_event=cancel, **kw))
+            except BaseException as e:  # noqa: BLE001 - delivered through the handle
+                handle._future.set_exception(e)
+
+        handle._future.set_running_or_notify_cancel()
+        threading.Thread(target=body, name="nodeflow-run", daemon=True).start()
+        return handle
+
+    def _execute(self, graph: Graph, nid: str, plan: _Plan, values: dict, emit, cancel: threading.Event,
+                 base: Path, out_dir: Path, device: str) -> dict[str, Any]:
+        inst = graph.nodes[nid]
+        spec = graph.registry[inst.type]
+        if cancel.is_set():
+            emit("cancelled", nid)
+            raise Cancelled(f"node '{nid}' cancelled")
+        emit("started", nid)
+        t0 = time.perf_counter()
+        ctx_kw = dict(emit=lambda kind, node_id, **kw: emit(kind, node_id, **kw), cancel_event=cancel,
+                      base_dir=base, output_dir=out_dir, graph=graph, protected_files=plan.protected, device=device)
+        try:
+            args: dict[str, Any] = {}
+            mapped: dict[str, list] = {}
+            for (port, src, src_port, mode) in plan.inputs[nid]:
+                v = values[src][src_port]
+                if mode == "map":
+                    mapped[port] = list(v)
+                elif mode == "wrap":
+                    args[port] = [v]
+                else:
+                    args[port] = v
+            params = dict(inst.params)
+            if not mapped:
+                outputs = spec.call(args, params, Context(nid, **ctx_kw))
+            else:
+                lengths = {p: len(v) for p, v in mapped.items()}
+                if len(set(lengths.values())) > 1:
+                    raise ExecutionError(nid, "lists of different lengths feed one node: " +
+                                         ", ".join(f"{p}={n}" for p, n in lengths.items()))
+                n = next(iter(lengths.values()))
+                gathered: dict[str, list] = {name: [] for name in spec.outputs}
+                for i in range(n):
+                    if cancel.is_set():
+                        raise Cancelled(f"node '{nid}' cancelled")
+                    item_args = dict(args)
+                    item_args.update({p: v[i] for p, v in mapped.items()})
+                    res = spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw))
+                    for name, val in res.items():
+                        gathered[name].append(val)
+                    emit("progress", nid, done=i + 1, total=n)
+                outputs = gathered
+        except Cancelled as e:
+            emit("cancelled", nid)
+            raise e
+        except ExecutionError as e:
+            emit("failed", nid, error=e, message=str(e))
+            raise
+        except NodeflowError as e:
+            err = ExecutionError(nid, str(e))
+            emit("failed", nid, error=err, message=str(err))
+            raise err from e
+        except Exception as e:
+            err = ExecutionError(nid, f"{spec.id} failed: {type(e).__name__}: {e}")
+            emit("failed", nid, error=err, message=str(err))
+            raise err from e
+        emit("finished", nid, elapsed_s=time.perf_counter() - t0)
+        return outputs
+
+
+_default_executor: Executor | None = None
+
+
+def run(graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
+    """Run a graph with the process-wide executor (its cache persists across calls)."""
+    global _default_executor
+    if _default_executor is None:
+        _default_executor = Executor()
+    return _default_executor.run(graph, targets, **kw)
+
+

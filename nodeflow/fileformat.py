@@ -1,0 +1,276 @@
+"""Graph files: msgpack documents that people share, loaded safely from strangers.
+
+Layout (format ``audiochain.graph``, version :data:`VERSION`)::
+
+    {"format": "audiochain.graph", "version": 1,
+     "saved_by": {"audiochain": "0.1.0", "packs": {"builtin": "0.1.0"}},
+     "metadata": {"title": "...", "description": "..."},
+     "nodes": [{"id": "load", "type": "io.load", "version": 1, "params": {"path": "melody.wav"}}],
+     "links": [{"from": ["load", "out"], "to": ["resample", "audio"]}],
+     "editor": {"positions": {"load": [40.0, 80.0]}}}
+
+Loading never executes code or builds objects from the file: msgpack is decoded with size,
+length and nesting limits and no extension types, then every field is type-checked.  Any
+malformed input ends in one :class:`FileFormatError` naming the file and the bad field.
+Older format versions are upgraded by :data:`MIGRATIONS`; node parameters saved by an older
+node version are upgraded by the node pack's registered migrations.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import msgpack
+
+from .errors import FileFormatError
+from .graph import _NODE_ID, Graph, Link, NodeInstance
+from .registry import Registry, default_registry
+
+__all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document",
+           "from_document", "MAX_FILE_BYTES"]
+
+FORMAT = "audiochain.graph"
+VERSION = 1
+MAX_FILE_BYTES = 16 << 20
+MAX_NODES = 10_000
+MAX_LINKS = 50_000
+MAX_DEPTH = 24
+MAX_STR = 1 << 20
+
+# format version n -> function upgrading a document from n to n + 1
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+_AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+
+
+# ---------------------------------------------------------------------------------------- writing
+def to_document(graph: Graph) -> dict:
+    reg = graph.registry
+    nodes = []
+    for inst in graph.nodes.values():
+        spec = reg.get(inst.type)
+        params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
+        nodes.append({"id": inst.id, "type": inst.type,
+                      "version": spec.version if spec else (inst.version or 1), "params": params})
+    from . import __version__
+    used_packs = sorted({reg.get(i.type).pack for i in graph.nodes.values() if reg.get(i.type)} - {""})
+    return {
+        "format": FORMAT, "version": VERSION,
+        "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs}},
+        "metadata": graph.metadata,
+        "nodes": nodes,
+        "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
+        "editor": graph.editor,
+    }
+
+
+def dumps(graph: Graph) -> bytes:
+    """The graph as msgpack bytes (what :func:`save` writes and exports embed)."""
+    try:
+        return msgpack.packb(to_document(graph), use_bin_type=True, strict_types=False)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise FileFormatError(f"graph cannot be saved: {e} (metadata and editor data must be plain "
+                              "strings, numbers, lists and maps)") from e
+
+
+def save(graph: Graph, path: str | os.PathLike) -> Path:
+    """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
+    path = Path(path)
+    data = dumps(graph)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    graph.path = path
+    return path
+
+
+# ---------------------------------------------------------------------------------------- reading
+class _Bad(Exception):
+    pass
+
+
+def _check_plain(x: Any, where: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise _Bad(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if x is None or isinstance(x, (bool, int, str)):
+        return
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise _Bad(f"{where}: number {x} is not finite")
+        return
+    if isinstance(x, list):
+        for i, v in enumerate(x):
+            _check_plain(v, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if not isinstance(k, str):
+                raise _Bad(f"{where}: map keys must be text, got {type(k).__name__}")
+            _check_plain(v, f"{where}.{k}", depth + 1)
+        return
+    raise _Bad(f"{where}: unsupported value of type {type(x).__name__}")
+
+
+def _field(d: dict, key: str, typ: type | tuple, where: str, default: Any = ...) -> Any:
+    if key not in d:
+        if default is ...:
+            raise _Bad(f"{where}: missing field '{key}'")
+        return default
+    v = d[key]
+    if not isinstance(v, typ) or (isinstance(v, bool) and typ is int):
+        names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+        raise _Bad(f"{where}.{key}: expected {names}, got {type(v).__name__}")
+    return v
+
+
+def _unpack(data: bytes) -> Any:
+    if len(data) > MAX_FILE_BYTES:
+        raise _Bad(f"file is {len(data)} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")
+    if not data:
+        raise _Bad("file is empty")
+    if data.startswith(_AUDIO_MAGIC):
+        raise _Bad("this is an audio file, not a graph file; use `audiochain extract` to get its graph")
+    up = msgpack.Unpacker(raw=False, strict_map_key=True, use_list=True, max_buffer_size=MAX_FILE_BYTES,
+                          max_str_len=MAX_STR, max_bin_len=0, max_ext_len=0,
+                          max_array_len=MAX_LINKS, max_map_len=MAX_NODES)
+    up.feed(data)
+    try:
+        doc = up.unpack()
+    except msgpack.OutOfData:
+        raise _Bad("file is truncated") from None
+    except msgpack.StackError:
+        raise _Bad("data is nested too deeply") from None
+    except (msgpack.FormatError, ValueError, UnicodeDecodeError, TypeError) as e:
+        raise _Bad(f"not a valid graph file ({type(e).__name__}: {e})") from None
+    try:
+        up.unpack()
+    except msgpack.OutOfData:
+        return doc
+    except Exception:
+        pass
+    raise _Bad("unexpected data after the graph document (file corrupt or concatenated)")
+
+
+def from_document(doc: Any, registry: Registry | None = None) -> Graph:
+    """Build a Graph from a decoded document (raises ``_Bad`` with the field path)."""
+    if not isinstance(doc, dict):
+        raise _Bad(f"top level must be a map, got {type(doc).__name__}")
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise _Bad(f"not an AudioChain graph (format field is {fmt!r}, expected {FORMAT!r})")
+    version = _field(doc, "version", int, "header")
+    if version > VERSION:
+        raise _Bad(f"saved by a newer AudioChain (format version {version}; this one reads up to {VERSION}); "
+                   "upgrade AudioChain to open it")
+    if version < 1:
+        raise _Bad(f"format version {version} is not valid")
+    while version < VERSION:
+        doc = MIGRATIONS[version](doc)
+        version += 1
+    _check_plain(doc, "graph")
+    g = Graph(registry or default_registry())
+    g.metadata = _field(doc, "metadata", dict, "graph", {})
+    g.editor = _field(doc, "editor", dict, "graph", {})
+    g.saved_by = _field(doc, "saved_by", dict, "graph", {})
+    nodes = _field(doc, "nodes", list, "graph")
+    if len(nodes) > MAX_NODES:
+        raise _Bad(f"{len(nodes)} nodes; the limit is {MAX_NODES}")
+    for i, nd in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(nd, dict):
+            raise _Bad(f"{where}: expected a map, got {type(nd).__name__}")
+        nid = _field(nd, "id", str, where)
+        ntype = _field(nd, "type", str, where)
+        nver = _field(nd, "version", int, where, 1)
+        params = _field(nd, "params", dict, where, {})
+        if nid in g.nodes:
+            raise _Bad(f"{where}: duplicate node id '{nid}'")
+        if not _NODE_ID.match(nid):
+            raise _Bad(f"{where}.id: {nid!r} is not a valid node id")
+        for k, v in params.items():
+            if isinstance(v, (list, dict)):
+                raise _Bad(f"{where}.params.{k}: parameters must be single values, got {type(v).__name__}")
+        spec = g.registry.get(ntype)
+        values = dict(params)
+        if spec is not None:
+            if nver < spec.version:
+                values = g.registry.migrate_params(ntype, nver, values)
+            merged = {name: p.default for name, p in spec.params.items()}
+            for k, v in values.items():
+                p = spec.params.get(k)
+                if p is None:
+                    merged[k] = v  # kept and reported by validation
+                    continue
+                try:
+                    merged[k] = p.coerce(v)
+                except Exception:
+                    merged[k] = v  # out of range etc.: kept, reported by validation with the others
+            values = merged
+        g.nodes[nid] = NodeInstance(nid, ntype, values, nver)
+    links = _field(doc, "links", list, "graph", [])
+    for i, ln in enumerate(links):
+        where = f"links[{i}]"
+        if not isinstance(ln, dict):
+            raise _Bad(f"{where}: expected a map, got {type(ln).__name__}")
+        ends = []
+        for key in ("from", "to"):
+            end = _field(ln, key, list, where)
+            if len(end) != 2 or not all(isinstance(x, str) for x in end):
+                raise _Bad(f"{where}.{key}: expected [node, port]")
+            ends.append(end)
+        g.links.append(Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1]))
+    return g
+
+
+def loads(data: bytes, source: str = "<bytes>", registry: Registry | None = None) -> Graph:
+    """Parse graph bytes; any malformed input raises one :class:`FileFormatError` naming ``source``."""
+    try:
+        return from_document(_unpack(bytes(data)), registry)
+    except _Bad as e:
+        raise FileFormatError(f"{source}: {e}") from None
+    except RecursionError:
+        raise FileFormatError(f"{source}: data is nested too deeply") from None
+
+
+def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
+    """Load a graph file, or the graph embedded in an audio file AudioChain exported."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES and not _looks_like_audio(path):
+            raise FileFormatError(f"{path}: file is {size} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")
+        if _looks_like_audio(path):
+            from .audiometa import read_embedded_graph
+            data = read_embedded_graph(path)
+            if data is None:
+                raise FileFormatError(f"{path}: this audio file holds no AudioChain graph")
+        else:
+            data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FileFormatError(f"{path}: is a folder, not a graph file") from None
+    except PermissionError:
+        raise FileFormatError(f"{path}: permission denied") from None
+    g = loads(data, str(path), registry)
+    g.path = path
+    return g
+
+
+def _looks_like_audio(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4).startswith(_AUDIO_MAGIC)
+    except OSError:
+        return False

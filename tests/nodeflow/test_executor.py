@@ -1,0 +1,233 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from nodeflow import Cancelled, ExecutionError, Executor, Graph, GraphError
+from nodeflow.cache import MemoryCache
+from tests.nodeflow.stubs import CALLS, registry
+
+
+@pytest.fixture
+def reg():
+    CALLS.clear()
+    return registry()
+
+
+def chain(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.gain", id="gain", gain_db=-6.0)
+    g.add("test.stats", id="stats")
+    g.connect("tone", "gain")
+    g.connect("gain", "stats")
+    return g
+
+
+def events_of(ev, kind):
+    return {e.node_id for e in ev if e.kind == kind}
+
+
+def test_run_outputs_and_multi_output_ports(reg):
+    res = Executor().run(chain(reg))
+    assert res["stats"]["peak"] == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-3)
+    assert res["stats"]["rms"] == pytest.approx(0.5 * 10 ** (-6 / 20) / np.sqrt(2), rel=1e-2)
+
+
+def test_second_run_is_all_cached_and_param_change_reruns_only_downstream(reg):
+    g, ex = chain(reg), Executor()
+    ev = []
+    ex.run(g, on_event=ev.append)
+    assert events_of(ev, "finished") == {"tone", "gain", "stats"}
+    ev.clear()
+    res = ex.run(g, on_event=ev.append)
+    assert events_of(ev, "started") == set() and events_of(ev, "cached") == {"tone", "gain", "stats"}
+    assert res.ran == set()
+    g.set("gain", "gain_db", -12.0)
+    ev.clear()
+    res = ex.run(g, on_event=ev.append)
+    assert res.ran == {"gain", "stats"} and res.cached == {"tone"}
+    assert events_of(ev, "started") == {"gain", "stats"}
+    assert CALLS["tone"] == 1 and CALLS["gain"] == 2
+
+
+def test_target_computes_only_what_it_needs(reg):
+    g = chain(reg)
+    g.add("test.tone", id="other", freq_hz=1000.0)
+    res = Executor().run(g, targets=["gain"])
+    assert res.ran == {"tone", "gain"}
+    assert set(res.outputs) == {"tone", "gain"}
+
+
+def test_cached_target_needs_no_upstream(reg):
+    g, ex = chain(reg), Executor()
+    ex.run(g)
+    CALLS.clear()
+    res = ex.run(g, targets=["stats"])
+    assert res.ran == set() and res.cached == {"stats"} and sum(CALLS.values()) == 0
+
+
+def test_identical_nodes_share_cache_entries(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="a")
+    g.add("test.tone", id="b")
+    g.add("test.mix", id="m")
+    g.connect("a", "m.a")
+    g.connect("b", "m.b")
+    ex = Executor(max_workers=1)
+    ex.run(g)
+    assert CALLS["tone"] == 1
+    CALLS.clear()
+    g.add("test.tone", id="c")
+    ex.run(g, targets=["c"])
+    assert CALLS["tone"] == 0
+
+
+def test_failure_names_node_keeps_cause_and_cache(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.fail", id="bad", message="kaputt")
+    g.connect("tone", "bad")
+    ex, ev = Executor(), []
+    with pytest.raises(ExecutionError) as e:
+        ex.run(g, on_event=ev.append)
+    assert e.value.node_id == "bad" and "kaputt" in str(e.value) and "node 'bad'" in str(e.value)
+    assert isinstance(e.value.__cause__, RuntimeError)
+    assert events_of(ev, "failed") == {"bad"}
+    res = ex.run(g, targets=["tone"])
+    assert res.cached == {"tone"}  # computed before the failure, kept
+
+
+def test_invalid_graph_fails_before_anything_runs(reg):
+    g = Graph(reg)
+    g.add("test.gain", id="g")
+    g.add("test.tone", id="t")
+    with pytest.raises(GraphError, match="required input 'audio'"):
+        Executor().run(g)
+    assert CALLS["tone"] == 0
+
+
+def test_list_mapping_runs_node_per_item_and_gathers(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t", duration_s=1.0)
+    g.add("test.split", id="s", parts=4)
+    g.add("test.gain", id="g", gain_db=-6.0)
+    g.add("test.join", id="j")
+    g.connect("t", "s")
+    g.connect("s", "g")
+    g.connect("g", "j")
+    ev = []
+    res = Executor().run(g, on_event=ev.append)
+    assert CALLS["gain"] == 4
+    parts = res["g"]["out"]
+    assert [p.index for p in parts] == [0, 1, 2, 3]
+    joined = res["j"]["out"]
+    direct = res["t"]["out"].samples * 10 ** (-6 / 20)
+    np.testing.assert_allclose(joined.samples, direct, atol=1e-6)
+    prog = [e for e in ev if e.kind == "progress" and e.node_id == "g"]
+    assert [p.done for p in prog] == [1, 2, 3, 4] and prog[-1].total == 4
+
+
+def test_single_item_wrapped_into_list_input(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.join", id="j")
+    g.connect("t", "j")
+    res = Executor().run(g)
+    assert res["j"]["out"] == res["t"]["out"]
+
+
+def test_cancel_stops_long_node_promptly(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.slow", id="slow", steps=2000, step_s=0.005)
+    g.connect("t", "slow")
+    ex = Executor()
+    started = threading.Event()
+    h = ex.submit(g, on_event=lambda e: started.set() if e.kind == "progress" else None)
+    assert started.wait(10)
+    h.cancel()
+    with pytest.raises(Cancelled):
+        h.result(timeout=10)
+    assert CALLS["slow"] == 1
+    res = ex.run(g, targets=["t"])
+    assert res.cached == {"t"}
+
+
+def test_progress_events_from_node(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.slow", id="slow", steps=5, step_s=0.0)
+    g.connect("t", "slow")
+    ev = []
+    Executor().run(g, on_event=ev.append)
+    assert [e.done for e in ev if e.kind == "progress"] == [1, 2, 3, 4, 5]
+    kinds = [e.kind for e in ev if e.node_id == "slow"]
+    assert kinds[0] == "queued" and kinds[1] == "started" and kinds[-1] == "finished"
+
+
+def test_independent_branches_run_concurrently(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    for b in ("b1", "b2"):
+        g.add("test.busy", id=b, seconds=0.4 if b == "b1" else 0.41)
+        g.connect("t", b)
+    spans = {}
+    def on(e):
+        if e.kind in ("started", "finished"):
+            spans.setdefault(e.node_id, []).append(time.perf_counter())
+    Executor(max_workers=2).run(g, on_event=on)
+    (s1, e1), (s2, e2) = spans["b1"], spans["b2"]
+    assert s2 < e1 and s1 < e2  # the two busy nodes overlapped in time
+
+
+def test_side_effect_nodes_run_every_time(reg):
+    g = chain(reg)
+    g.add("test.sink", id="sink")
+    g.connect("gain", "sink")
+    ex = Executor()
+    ex.run(g)
+    res = ex.run(g)
+    assert res.ran == {"sink"} and CALLS["sink"] == 2
+
+
+def test_input_file_content_is_in_cache_key(reg, tmp_path):
+    f = tmp_path / "in.txt"
+    f.write_text("one")
+    g = Graph(reg)
+    g.add("test.read", id="r", path=str(f))
+    ex = Executor()
+    assert ex.run(g)["r"]["out"] == "one"
+    assert ex.run(g).cached == {"r"}
+    time.sleep(0.01)
+    f.write_text("two")
+    assert ex.run(g)["r"]["out"] == "two"
+
+
+def test_relative_input_path_resolves_against_graph_folder(reg, tmp_path):
+    (tmp_path / "in.txt").write_text("hello")
+    g = Graph(reg)
+    g.add("test.read", id="r", path="in.txt")
+    g.path = tmp_path / "g.msgpack"
+    assert Executor().run(g)["r"]["out"] == "hello"
+
+
+def test_lru_byte_budget_evicts_oldest():
+    c = MemoryCache(budget_bytes=10_000)
+    a = np.zeros(1000, np.float32)  # 4 KB each
+    c.put("a", a)
+    c.put("b", a)
+    assert c.get("a") is not None  # a is now most recent
+    c.put("c", a)
+    assert "b" not in c and "a" in c and "c" in c
+    assert c.bytes_used <= 10_000
+    assert not c.put("huge", np.zeros(10_000, np.float32))
+
+
+def test_eviction_recomputes_transparently(reg):
+    g = chain(reg)
+    ex = Executor(cache=MemoryCache(budget_bytes=1))  # nothing fits
+    ex.run(g)
+    res = ex.run(g)
+    assert res.ran == {"tone", "gain", "stats"}

@@ -1,0 +1,120 @@
+import pytest
+
+from nodeflow import Graph, GraphError, ParameterError
+from tests.nodeflow.stubs import registry
+
+
+@pytest.fixture
+def reg():
+    return registry()
+
+
+def test_add_connect_and_validate(reg):
+    g = Graph(reg)
+    t = g.add("test.tone", freq_hz=220.0)
+    s = g.add("test.gain", gain_db=-6.0)
+    g.connect(t.out, s.audio)
+    assert g.problems() == []
+    assert g.nodes["gain"].params["gain_db"] == -6.0
+
+
+def test_connect_by_name_and_replace_occupied_input(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="a")
+    g.add("test.tone", id="b")
+    g.add("test.gain", id="g")
+    g.connect("a.out", "g.audio")
+    g.connect("b", "g")  # first output -> first input: replaces the old link
+    assert [str(l) for l in g.links] == ["b.out -> g.audio"]
+
+
+def test_type_mismatch_names_both_ends_and_fix(reg):
+    g = Graph(reg)
+    g.add("test.stats", id="st")
+    g.add("test.gain", id="g")
+    g.add("test.tone", id="t")
+    g.connect("t.out", "st.audio")
+    with pytest.raises(GraphError) as e:
+        g.connect("st.peak", "g.audio")
+    msg = str(e.value)
+    assert "st.peak" in msg and "g.audio" in msg and "float" in msg and "Audio" in msg
+
+
+def test_cycle_is_refused_on_connect(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.gain", id="a")
+    g.add("test.gain", id="b")
+    g.connect("t.out", "a.audio")
+    g.connect("a.out", "b.audio")
+    with pytest.raises(GraphError, match="cycle"):
+        g.connect("b.out", "a.audio")
+
+
+def test_parameter_range_error_names_node_value_range_unit(reg):
+    g = Graph(reg)
+    g.add("test.gain", id="g")
+    with pytest.raises(ParameterError) as e:
+        g.set("g", "gain_db", 99.0)
+    assert str(e.value) == "g (test.gain): gain_db=99 is out of range [-60, 24] dB"
+    with pytest.raises(ParameterError, match="no parameter 'gian_db'"):
+        g.set("g", "gian_db", 1.0)
+    with pytest.raises(ParameterError, match="one of sine, square"):
+        g.add("test.tone", shape="triangle")
+
+
+def test_problems_reports_everything_at_once(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.gain", id="a")
+    g.add("test.gain", id="b")
+    g.add("test.stats", id="dangling")
+    g.add("test.number", id="n")
+    g.connect("t.out", "a.audio")
+    # written straight into the data, as a hostile or broken file would
+    from nodeflow.graph import Link, NodeInstance
+    g.links.append(Link("a", "out", "b", "audio"))
+    g.links.append(Link("b", "out", "a", "audio"))          # cycle (and a second link into a.audio)
+    g.links.append(Link("t", "out", "n", "x"))              # Audio into float
+    g.nodes["ghost"] = NodeInstance("ghost", "fx.reverb", {})
+    g.nodes["a"].params["gain_db"] = 1000.0
+    problems = g.problems()
+    text = "\n".join(problems)
+    assert "unknown node type 'fx.reverb'" in text
+    assert "cycle" in text
+    assert "type mismatch" in text
+    assert "required input 'audio' (Audio) is not connected" in text  # dangling
+    assert "gain_db=1000 is out of range" in text
+    assert len(problems) >= 5
+    with pytest.raises(GraphError) as e:
+        g.check()
+    assert len(e.value.problems) == len(problems)
+
+
+def test_list_output_maps_over_item_input(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.split", id="s")
+    g.add("test.gain", id="g")
+    g.add("test.join", id="j")
+    g.connect("t", "s")
+    g.connect("s", "g")
+    g.connect("g", "j")
+    types = g.output_types()
+    assert str(types[("g", "out")]) == "list[nodeflow.audio.Audio]"
+    assert g.problems() == []
+
+
+def test_remove_node_drops_its_links(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.gain", id="g")
+    g.connect("t", "g")
+    g.remove("t")
+    assert g.links == [] and "t" not in g.nodes
+
+
+def test_missing_input_file_is_a_problem(reg, tmp_path):
+    g = Graph(reg)
+    g.add("test.read", id="r", path=str(tmp_path / "nope.txt"))
+    assert any("input file path=" in p and "not found" in p for p in g.problems())
