@@ -1,0 +1,96 @@
+"""Bring clips to a common rate and channel count before they are joined or mixed.
+
+``resample_audio`` is the one place the node library resamples (soxr); ``conform`` is what
+two-input nodes (``dsp.crossfade``, ``dsp.mix``, ``time.stitch``...) call on their second input.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+
+__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform"]
+
+SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+
+
+def scale_frames(frames: int, from_rate: int, to_rate: int) -> int:
+    """A frame count or index at ``from_rate`` expressed at ``to_rate`` (exact, then rounded).
+
+    >>> scale_frames(44100, 44100, 32000), scale_frames(441, 44100, 32000)
+    (32000, 320)
+    """
+    return round(Fraction(frames * to_rate, from_rate))
+
+
+def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
+    """``audio`` at ``rate`` Hz through soxr, keeping its window placement.
+
+    The result has ``round(frames * rate / audio.sample_rate)`` frames; ``start_frame`` and
+    ``overlap_frames`` are scaled to the new rate the same way.  Same rate returns ``audio`` itself.
+
+    Parameters
+    ----------
+    audio : Audio
+        Clip to resample, ``[channels, frames]``.
+    rate : int
+        Target sample rate in Hz.
+    quality : str
+        soxr quality: one of ``QQ, LQ, MQ, HQ, VHQ``.
+
+    Examples
+    --------
+    >>> resample_audio(Audio(np.zeros(44100), 44100), 32000).frames
+    32000
+    """
+    import soxr
+
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ParameterError(f"resample: rate={rate!r} must be a positive whole number of Hz")
+    if quality not in SOXR_QUALITIES:
+        raise ParameterError(f"resample: quality={quality!r}; expected one of {', '.join(SOXR_QUALITIES)}")
+    rate = int(rate)
+    src = audio.sample_rate
+    if rate == src:
+        return audio
+    target = scale_frames(audio.frames, src, rate)
+    if audio.frames == 0:
+        samples = np.zeros((audio.channels, 0), np.float32)
+    else:
+        samples = soxr.resample(audio.samples.T, src, rate, quality=quality).T
+        samples = _fit_length(samples, target)
+    return audio.replace(samples, sample_rate=rate,
+                         start_frame=scale_frames(audio.start_frame, src, rate),
+                         overlap_frames=scale_frames(audio.overlap_frames, src, rate))
+
+
+def _fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
+    """Trim or zero-pad ``[channels, n]`` to exactly ``frames`` frames."""
+    have = samples.shape[1]
+    if have >= frames:
+        return samples[:, :frames]
+    return np.pad(samples, ((0, 0), (0, frames - have)))
+
+
+def match_channels(audio: Audio, channels: int, *, what: str = "audio") -> Audio:
+    """``audio`` with ``channels`` channels: unchanged if it has them, a mono clip copied to each."""
+    if audio.channels == channels:
+        return audio
+    if audio.channels == 1:
+        return audio.replace(np.repeat(audio.samples, channels, axis=0))
+    raise AudioError(f"{what} has {audio.channels} channels, expected {channels} (only mono is spread to "
+                     f"more channels automatically); add a dsp.channels node to convert it")
+
+
+def conform(a: Audio, b: Audio, *, what: str = "b") -> Audio:
+    """``b`` at ``a``'s sample rate and channel count (a mono ``b`` is copied to every channel).
+
+    >>> a = Audio(np.zeros((2, 48000)), 48000)
+    >>> conform(a, Audio(np.zeros(44100), 44100)).samples.shape
+    (2, 48000)
+    """
+    b = resample_audio(b, a.sample_rate)
+    return match_channels(b, a.channels, what=what)

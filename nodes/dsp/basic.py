@@ -1,0 +1,168 @@
+"""Everyday edits: gain, fades, trim, concatenate, mix and channel layout."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.node import node
+from nodeflow.types import ChoiceEnum, Range
+
+from ._conform import conform
+from ._curves import Curve, fade_in_gain, fade_out_gain
+
+__all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
+
+
+def db_to_amplitude(db: float) -> float:
+    """Linear amplitude factor of a level change in dB.
+
+    >>> round(db_to_amplitude(-6.0206), 4)
+    0.5
+    """
+    return 10.0 ** (db / 20.0)
+
+
+@node("dsp.gain", version=1)
+def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
+    """Change the level by `gain_db` decibels (+6 dB is about twice the amplitude).
+
+    Examples
+    --------
+    >>> gain.fn(Audio(np.full(4, 0.5), 32000), gain_db=6.0206).samples.round(3).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    """
+    if gain_db == 0.0:
+        return audio
+    return audio.replace(audio.samples * np.float32(db_to_amplitude(gain_db)))
+
+
+@node("dsp.fade", version=1)
+def fade(audio: Audio, *,
+         fade_in_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
+         fade_out_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
+         curve: Curve = Curve.LINEAR) -> Audio:
+    """Fade in from silence over `fade_in_s` and out to silence over `fade_out_s` seconds.
+
+    The first frame of a fade-in and the last frame of a fade-out are silent.  Fades longer than
+    half the clip overlap (their gains multiply).
+
+    Examples
+    --------
+    >>> fade.fn(Audio(np.ones(4), 4), fade_in_s=1.0).samples.tolist()
+    [[0.0, 0.25, 0.5, 0.75]]
+    """
+    for name, seconds in (("fade_in_s", fade_in_s), ("fade_out_s", fade_out_s)):
+        if audio.frames_at(seconds) > audio.frames:
+            raise ParameterError(f"fade: {name}={seconds:g} exceeds input length {audio.duration_s:.3f} s; "
+                                 "shorten the fade")
+    n_in, n_out = audio.frames_at(fade_in_s), audio.frames_at(fade_out_s)
+    if n_in == 0 and n_out == 0:
+        return audio
+    env = np.ones(audio.frames, np.float64)
+    env[:n_in] *= fade_in_gain(n_in, curve)
+    env[audio.frames - n_out:] *= fade_out_gain(n_out, curve)
+    return audio.replace((audio.samples * env).astype(np.float32))
+
+
+@node("dsp.trim", version=1)
+def trim(audio: Audio, *,
+         start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
+         end_s: Annotated[float | None, Range(0.0, None, unit="s")] = None) -> Audio:
+    """Keep the part from `start_s` to `end_s` seconds (`end_s` empty or past the end: to the end).
+
+    ``start_frame`` moves with the cut so the clip still knows where it sits in its source.
+
+    Examples
+    --------
+    >>> trim.fn(Audio(np.arange(10.0), 10), start_s=0.2, end_s=0.5).samples.tolist()
+    [[2.0, 3.0, 4.0]]
+    """
+    start = audio.frames_at(start_s)
+    if start >= audio.frames:
+        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {audio.duration_s:.3f} s; "
+                             "use a smaller start")
+    end = audio.frames if end_s is None else min(audio.frames_at(end_s), audio.frames)
+    if end <= start:
+        raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
+    return audio.replace(audio.samples[:, start:end], start_frame=audio.start_frame + start,
+                         overlap_frames=max(audio.overlap_frames - start, 0))
+
+
+@node("dsp.concat", version=1)
+def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0) -> Audio:
+    """Play `b` after `a`, with `gap_s` seconds of silence between them.
+
+    ``b`` is brought to ``a``'s rate and channel count.
+
+    Examples
+    --------
+    >>> concat.fn(Audio(np.ones(2), 4), Audio(np.ones(2), 4), gap_s=0.5).samples.tolist()
+    [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
+    """
+    b = conform(a, b, what="concat: b")
+    gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
+    return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1))
+
+
+@node("dsp.mix", version=1)
+def mix(a: Audio, b: Audio, *,
+        gain_a_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0,
+        gain_b_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
+    """Sum `a` and `b` (each with its own gain), as long as the longer one.
+
+    Both start together; the shorter is followed by silence.  ``b`` is brought to ``a``'s rate
+    and channel count.  The sum is not limited: lower the gains if it goes over full scale.
+
+    Examples
+    --------
+    >>> mix.fn(Audio(np.full(3, 0.25), 3), Audio(np.full(1, 0.5), 3)).samples.tolist()
+    [[0.75, 0.25, 0.25]]
+    """
+    b = conform(a, b, what="mix: b")
+    out = np.zeros((a.channels, max(a.frames, b.frames)), np.float32)
+    out[:, :a.frames] += a.samples * np.float32(db_to_amplitude(gain_a_db))
+    out[:, :b.frames] += b.samples * np.float32(db_to_amplitude(gain_b_db))
+    return a.replace(out)
+
+
+class ChannelMode(ChoiceEnum):
+    """Channel layout conversions."""
+    MONO = "mono"
+    STEREO = "stereo"
+    LEFT = "left"
+    RIGHT = "right"
+    SWAP = "swap"
+
+
+@node("dsp.channels", version=1)
+def channels(audio: Audio, *, mode: ChannelMode = ChannelMode.MONO) -> Audio:
+    """Convert the channel layout: mono (average), stereo, left, right or swap.
+
+    ``mono`` averages all channels; ``stereo`` copies a mono clip to two channels and keeps a
+    stereo one; ``left`` / ``right`` keep one channel of a stereo clip as mono (a mono clip is
+    both, so it passes through); ``swap`` exchanges left and right (mono passes through).
+
+    Examples
+    --------
+    >>> channels.fn(Audio(np.array([[1.0, 1.0], [0.0, 0.5]]), 2), mode="mono").samples.tolist()
+    [[0.5, 0.75]]
+    """
+    mode = ChannelMode(mode)
+    x, n = audio.samples, audio.channels
+    if mode is ChannelMode.MONO:
+        return audio if n == 1 else audio.replace(x.mean(axis=0, keepdims=True))
+    if n == 1:
+        return audio.replace(np.repeat(x, 2, axis=0)) if mode is ChannelMode.STEREO else audio
+    if n != 2:
+        raise AudioError(f"channels: mode={mode.value} needs a mono or stereo input; got {n} channels; "
+                         "use mode=mono to mix them down first")
+    if mode is ChannelMode.STEREO:
+        return audio
+    if mode is ChannelMode.LEFT:
+        return audio.replace(x[:1])
+    if mode is ChannelMode.RIGHT:
+        return audio.replace(x[1:])
+    return audio.replace(x[::-1])

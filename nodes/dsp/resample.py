@@ -1,0 +1,70 @@
+"""``dsp.resample``: change the sample rate (soxr), to a fixed rate or to a model's rate."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from nodeflow.audio import Audio
+from nodeflow.node import node
+from nodeflow.timebase import PROFILES
+from nodeflow.types import ChoiceEnum, Range
+
+from ._conform import resample_audio
+
+
+class RateProfile(ChoiceEnum):
+    """Where the target rate comes from: ``custom`` uses ``rate_hz``, the others a model's rate."""
+    CUSTOM = "custom"
+    MUSICGEN = "musicgen"
+    MUSICGEN_MELODY = "musicgen_melody"
+    BARK = "bark"
+
+
+class Quality(ChoiceEnum):
+    """soxr quality, from fastest to most accurate."""
+    QUICK = "quick"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+
+SOXR_QUALITY = {Quality.QUICK: "QQ", Quality.LOW: "LQ", Quality.MEDIUM: "MQ", Quality.HIGH: "HQ",
+                Quality.VERY_HIGH: "VHQ"}
+
+
+def target_rate(rate_hz: int, profile: RateProfile | str) -> int:
+    """The rate ``dsp.resample`` converts to: ``rate_hz``, or the profile's model rate."""
+    profile = RateProfile(profile)
+    return rate_hz if profile is RateProfile.CUSTOM else PROFILES[profile.value].sample_rate
+
+
+@node("dsp.resample", version=1)
+def resample(audio: Audio, *,
+             rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
+             profile: RateProfile = RateProfile.CUSTOM,
+             quality: Quality = Quality.HIGH) -> Audio:
+    """Change the sample rate to `rate_hz`, or to a model's rate (MusicGen 32 kHz, Bark 24 kHz).
+
+    Window placement (``start_frame``, ``overlap_frames``) is scaled to the new rate, so windows
+    resampled one by one still stitch back together.  A clip already at the target rate passes
+    through unchanged.
+
+    Parameters
+    ----------
+    audio : Audio
+        Clip (or, mapped by the engine, each window of a list).
+    rate_hz : int
+        Target rate in Hz, used when ``profile`` is ``custom``.
+    profile : RateProfile
+        ``custom``, or a model whose native rate becomes the target.
+    quality : Quality
+        soxr quality: quick, low, medium, high (default) or very_high.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resample.fn(Audio(np.zeros(44100), 44100), profile="bark").sample_rate
+    24000
+    """
+    rate = target_rate(rate_hz, profile)
+    return resample_audio(audio, rate, SOXR_QUALITY[Quality(quality)])

@@ -1,0 +1,70 @@
+"""Test signals generated on the fly, the measurements tests make on them, and their tolerances."""
+from __future__ import annotations
+
+import numpy as np
+
+from nodeflow.audio import Audio
+
+# What a user would notice, and how close is close enough.
+TOL = {
+    "passband_db": 0.01,        # level change of an in-band tone through a resampler (HQ)
+    "resample_snr_db": 100.0,   # resampled tone vs the same tone generated at the target rate (HQ)
+    "roundtrip": 1e-6,          # window -> stitch against the original, linear curve
+    "equal_power_db": 0.5,      # level wobble of uncorrelated noise through an equal-power crossfade
+    "pitch_rel": 0.01,          # fundamental after a pitch shift, relative to the asked one
+    "segment_invariance": 1e-6,  # resampled segment vs the same span of the resampled whole
+}
+
+# soxr quality -> (largest level change in dB, smallest SNR in dB) for a 1 kHz tone
+QUALITY_TOL = {
+    "quick": (0.1, 40.0),
+    "low": (0.01, 70.0),
+    "medium": (0.01, 100.0),
+    "high": (TOL["passband_db"], TOL["resample_snr_db"]),
+    "very_high": (TOL["passband_db"], 140.0),
+}
+
+
+def sine_samples(freq_hz: float, frames: int, rate: int, amp: float = 0.5, channels: int = 1) -> np.ndarray:
+    """``[channels, frames]`` float64 sine starting at phase 0 (the same on every channel)."""
+    t = np.arange(frames) / rate
+    return np.repeat((amp * np.sin(2 * np.pi * freq_hz * t))[None, :], channels, axis=0)
+
+
+def sine(freq_hz: float, seconds: float, rate: int, amp: float = 0.5, channels: int = 1) -> Audio:
+    return Audio(sine_samples(freq_hz, round(seconds * rate), rate, amp, channels), rate)
+
+
+def noise(seconds: float, rate: int, seed: int = 0, rms: float = 0.1, channels: int = 1) -> Audio:
+    """Seeded white Gaussian noise at ``rms`` (kept well inside [-1, 1])."""
+    x = np.random.default_rng(seed).standard_normal((channels, round(seconds * rate))) * rms
+    return Audio(np.clip(x, -1, 1), rate)
+
+
+def rms_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) + 1e-30))
+
+
+def block_rms_db(x: np.ndarray, block: int) -> np.ndarray:
+    """RMS level in dB of consecutive ``block``-frame blocks of a 1-D signal."""
+    n = len(x) // block
+    blocks = x[:n * block].astype(np.float64).reshape(n, block)
+    return 20 * np.log10(np.sqrt(np.mean(blocks ** 2, axis=1)) + 1e-30)
+
+
+def snr_db(signal: np.ndarray, reference: np.ndarray) -> float:
+    """Reference power over error power, in dB."""
+    err = signal.astype(np.float64) - reference
+    return float(10 * np.log10(np.mean(reference ** 2) / max(np.mean(err ** 2), 1e-300)))
+
+
+def fundamental_hz(x: np.ndarray, rate: int) -> float:
+    """Frequency of the strongest spectral peak (Hann window, parabolic interpolation on log magnitude)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=0)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)))) + 1e-30
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    a, b, c = np.log(spectrum[k - 1:k + 2])
+    offset = 0.5 * (a - c) / (a - 2 * b + c)
+    return (k + offset) * rate / len(x)

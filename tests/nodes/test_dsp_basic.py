@@ -1,0 +1,137 @@
+"""dsp.gain, dsp.fade, dsp.trim, dsp.concat, dsp.mix and dsp.channels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.nodes._signals import noise, rms_db, sine
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodes.dsp.basic import channels, concat, fade, gain, mix, trim
+
+RATE = 32000
+
+
+# ---------------------------------------------------------------------------------------- gain
+@pytest.mark.parametrize("gain_db", [-60.0, -6.0, 0.0, 3.5, 24.0])
+def test_gain_changes_level_by_the_asked_decibels(gain_db):
+    x = noise(0.2, RATE, rms=0.01, channels=2)
+    y = gain.fn(x, gain_db=gain_db)
+    assert rms_db(y.samples) - rms_db(x.samples) == pytest.approx(gain_db, abs=1e-4)
+
+
+def test_gain_keeps_window_placement():
+    w = noise(0.1, RATE).replace(start_frame=640, index=4, tokens=5, overlap_frames=64)
+    y = gain.fn(w, gain_db=-3.0)
+    assert (y.start_frame, y.index, y.tokens, y.overlap_frames) == (640, 4, 5, 64)
+
+
+# ---------------------------------------------------------------------------------------- fade
+@pytest.mark.parametrize("curve", ["linear", "equal_power"])
+def test_fades_start_and_end_silent_and_leave_the_middle_alone(curve):
+    x = Audio(np.ones((2, RATE)), RATE)
+    y = fade.fn(x, fade_in_s=0.25, fade_out_s=0.5, curve=curve).samples
+    assert not y[:, 0].any() and not y[:, -1].any()
+    np.testing.assert_array_equal(y[:, 8000:16000], 1.0)
+    assert np.all(np.diff(y[0, :8000]) >= 0) and np.all(np.diff(y[0, 16000:]) <= 0)
+
+
+def test_equal_power_fade_is_louder_halfway_than_linear():
+    x = Audio(np.ones(1000), 1000)
+    lin = fade.fn(x, fade_in_s=1.0, curve="linear").samples[0, 500]
+    pow_ = fade.fn(x, fade_in_s=1.0, curve="equal_power").samples[0, 500]
+    assert lin == pytest.approx(0.5) and pow_ == pytest.approx(np.sqrt(0.5))
+
+
+def test_fade_longer_than_the_clip_is_an_error():
+    with pytest.raises(ParameterError, match=r"fade_out_s=2 exceeds input length 1.000 s"):
+        fade.fn(noise(1.0, RATE), fade_out_s=2.0)
+
+
+# ---------------------------------------------------------------------------------------- trim
+def test_trim_keeps_the_asked_span_and_moves_placement():
+    x = noise(2.0, RATE).replace(start_frame=100, overlap_frames=8000)
+    y = trim.fn(x, start_s=0.125, end_s=1.5)
+    assert y.frames == RATE * 3 // 2 - 4000
+    np.testing.assert_array_equal(y.samples, x.samples[:, 4000:48000])
+    assert (y.start_frame, y.overlap_frames) == (4100, 4000)
+
+
+def test_trim_end_past_the_clip_or_unset_goes_to_the_end():
+    x = noise(1.0, RATE)
+    assert trim.fn(x, start_s=0.5).frames == trim.fn(x, start_s=0.5, end_s=9.0).frames == RATE // 2
+
+
+@pytest.mark.parametrize("params, needle", [
+    (dict(start_s=1.0), "start_s=1 is at or beyond the input length 1.000 s"),
+    (dict(start_s=0.5, end_s=0.5), "end_s=0.5 is not after start_s=0.5"),
+])
+def test_trim_errors(params, needle):
+    with pytest.raises(ParameterError, match=needle):
+        trim.fn(noise(1.0, RATE), **params)
+
+
+# ---------------------------------------------------------------------------------------- concat
+def test_concat_with_a_gap_of_silence():
+    a, b = noise(0.5, RATE, seed=1), noise(0.25, RATE, seed=2)
+    y = concat.fn(a, b, gap_s=0.1)
+    assert y.frames == a.frames + 3200 + b.frames
+    np.testing.assert_array_equal(y.samples[:, :a.frames], a.samples)
+    assert not y.samples[:, a.frames:a.frames + 3200].any()
+    np.testing.assert_array_equal(y.samples[:, a.frames + 3200:], b.samples)
+
+
+def test_concat_conforms_b():
+    y = concat.fn(noise(0.5, RATE, channels=2), sine(440.0, 0.5, 44100))
+    assert (y.sample_rate, y.channels, y.frames) == (RATE, 2, RATE)
+
+
+# ---------------------------------------------------------------------------------------- mix
+def test_mix_is_as_long_as_the_longer_input_and_applies_gains():
+    a, b = Audio(np.full(100, 0.5), 1000), Audio(np.full(300, 0.5), 1000)
+    y = mix.fn(a, b, gain_a_db=0.0, gain_b_db=-6.0206)
+    assert y.frames == 300
+    np.testing.assert_allclose(y.samples[0, :100], 0.75, atol=1e-6)
+    np.testing.assert_allclose(y.samples[0, 100:], 0.25, atol=1e-6)
+
+
+def test_mixing_a_signal_with_its_inverse_is_silence():
+    x = noise(0.5, RATE, seed=5, channels=2)
+    assert not mix.fn(x, x.replace(-x.samples)).samples.any()
+
+
+def test_mix_conforms_b():
+    y = mix.fn(Audio(np.zeros((2, 4800)), 48000), sine(440.0, 0.2, 24000))
+    assert (y.sample_rate, y.channels, y.frames) == (48000, 2, 9600)
+
+
+# ---------------------------------------------------------------------------------------- channels
+STEREO = Audio(np.array([[0.5, 0.5, 0.5], [0.1, 0.2, 0.3]]), 1000)
+MONO = Audio(np.array([0.1, 0.2, 0.3]), 1000)
+
+
+@pytest.mark.parametrize("source, mode, expected", [
+    (STEREO, "mono", [[0.3, 0.35, 0.4]]),
+    (STEREO, "stereo", STEREO.samples.tolist()),
+    (STEREO, "left", [[0.5, 0.5, 0.5]]),
+    (STEREO, "right", [[0.1, 0.2, 0.3]]),
+    (STEREO, "swap", [[0.1, 0.2, 0.3], [0.5, 0.5, 0.5]]),
+    (MONO, "mono", [[0.1, 0.2, 0.3]]),
+    (MONO, "stereo", [[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]]),
+    (MONO, "left", [[0.1, 0.2, 0.3]]),
+    (MONO, "right", [[0.1, 0.2, 0.3]]),
+    (MONO, "swap", [[0.1, 0.2, 0.3]]),
+])
+def test_channel_modes(source, mode, expected):
+    np.testing.assert_allclose(channels.fn(source, mode=mode).samples, expected, atol=1e-7)
+
+
+def test_mono_of_many_channels_is_their_average():
+    x = Audio(np.arange(6.0).reshape(6, 1) * np.ones((6, 4)), 1000)
+    np.testing.assert_allclose(channels.fn(x, mode="mono").samples, 2.5)
+
+
+@pytest.mark.parametrize("mode", ["stereo", "left", "right", "swap"])
+def test_channel_modes_other_than_mono_need_one_or_two_channels(mode):
+    with pytest.raises(AudioError, match=f"mode={mode} needs a mono or stereo input; got 6 channels"):
+        channels.fn(Audio(np.zeros((6, 10)), 1000), mode=mode)

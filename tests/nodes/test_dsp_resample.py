@@ -1,0 +1,117 @@
+"""dsp.resample and the shared resample/conform helpers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.nodes._signals import QUALITY_TOL, TOL, noise, rms_db, sine, sine_samples, snr_db
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.timebase import PROFILES
+from nodes.dsp._conform import conform, resample_audio, scale_frames
+from nodes.dsp.resample import resample
+
+RATE_PAIRS = [(44100, 32000), (48000, 32000), (32000, 48000), (22050, 24000), (44100, 24000), (8000, 44100)]
+LENGTHS_S = [0.25, 1.3]
+
+
+def _interior(x: np.ndarray, rate: int) -> np.ndarray:
+    """Drop 20 ms at both ends, where any resampler's filter sees the edge of the clip."""
+    edge = rate // 50
+    return x[..., edge:x.shape[-1] - edge]
+
+
+@pytest.mark.parametrize("src, dst", RATE_PAIRS)
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("seconds", LENGTHS_S)
+def test_tone_keeps_level_and_matches_tone_generated_at_target_rate(src, dst, channels, seconds):
+    x = Audio(sine_samples(1000.0, round(seconds * src) + 7, src, channels=channels), src)
+    y = resample.fn(x, rate_hz=dst)
+    assert y.sample_rate == dst
+    assert y.channels == channels
+    assert y.frames == round(x.frames * dst / src)
+    reference = sine_samples(1000.0, y.frames, dst, channels=channels)
+    got, want = _interior(y.samples, dst), _interior(reference, dst)
+    assert abs(rms_db(got) - rms_db(want)) < TOL["passband_db"]
+    assert snr_db(got, want) > TOL["resample_snr_db"]
+
+
+@pytest.mark.parametrize("quality", list(QUALITY_TOL))
+def test_every_quality_passes_an_in_band_tone(quality):
+    level_tol, min_snr = QUALITY_TOL[quality]
+    x = sine(1000.0, 0.5, 44100)
+    y = resample.fn(x, rate_hz=32000, quality=quality)
+    reference = sine_samples(1000.0, y.frames, 32000)
+    got, want = _interior(y.samples, 32000), _interior(reference, 32000)
+    assert abs(rms_db(got) - rms_db(want)) < level_tol
+    assert snr_db(got, want) > min_snr
+
+
+def test_tone_above_the_new_nyquist_is_removed():
+    y = resample.fn(sine(20000.0, 0.5, 48000), rate_hz=32000)
+    assert rms_db(_interior(y.samples, 32000)) < -90.0
+
+
+def test_resampling_does_not_depend_on_where_the_clip_was_cut():
+    x = noise(2.0, 44100, seed=3, channels=2)
+    whole = resample_audio(x, 32000).samples
+    start, length = 441 * 50, 441 * 80          # 441 frames at 44.1 kHz are exactly 320 at 32 kHz
+    part = resample_audio(x.replace(x.samples[:, start:start + length]), 32000).samples
+    same_span = whole[:, 320 * 50:320 * 50 + part.shape[1]]
+    edge = 100
+    assert np.abs(part[:, edge:-edge] - same_span[:, edge:-edge]).max() < TOL["segment_invariance"]
+
+
+def test_channels_are_resampled_independently():
+    x = noise(0.5, 48000, seed=4, channels=2)
+    both = resample_audio(x, 24000).samples
+    for c in range(2):
+        alone = resample_audio(Audio(x.samples[c], 48000), 24000).samples[0]
+        np.testing.assert_array_equal(both[c], alone)
+
+
+@pytest.mark.parametrize("profile", ["musicgen", "musicgen_melody", "bark"])
+def test_profile_sets_the_model_rate_and_overrides_rate_hz(profile):
+    y = resample.fn(sine(440.0, 0.2, 44100), rate_hz=96000, profile=profile)
+    assert y.sample_rate == PROFILES[profile].sample_rate
+
+
+def test_same_rate_returns_the_input_itself():
+    x = sine(440.0, 0.1, 32000)
+    assert resample.fn(x, rate_hz=32000) is x
+
+
+def test_window_placement_is_scaled_to_the_new_rate():
+    x = noise(0.5, 44100, seed=5).replace(start_frame=441_000, index=3, tokens=25, overlap_frames=4410)
+    y = resample.fn(x, rate_hz=32000)
+    assert (y.start_frame, y.overlap_frames, y.index, y.tokens) == (320_000, 3200, 3, 25)
+
+
+def test_empty_clip_resamples_to_empty_clip():
+    y = resample_audio(Audio(np.zeros((2, 0)), 44100), 32000)
+    assert y.samples.shape == (2, 0) and y.sample_rate == 32000
+
+
+def test_scale_frames_is_exact():
+    assert scale_frames(44100 * 3600, 44100, 32000) == 32000 * 3600
+    assert scale_frames(1, 3, 2) == 1   # 2/3 rounds to 1
+
+
+@pytest.mark.parametrize("rate, quality, needle", [(0, "HQ", "rate=0"), (32000.5, "HQ", "rate=32000.5"),
+                                                   (32000, "best", "quality='best'")])
+def test_resample_audio_rejects_bad_arguments(rate, quality, needle):
+    with pytest.raises(ParameterError, match=needle):
+        resample_audio(sine(440.0, 0.1, 44100), rate, quality)
+
+
+def test_conform_matches_rate_and_spreads_mono():
+    a = Audio(np.zeros((2, 4800)), 48000)
+    b = conform(a, sine(440.0, 0.1, 44100))
+    assert (b.sample_rate, b.channels, b.frames) == (48000, 2, 4800)
+    np.testing.assert_array_equal(b.samples[0], b.samples[1])
+
+
+def test_conform_refuses_to_guess_a_channel_mapping():
+    a = Audio(np.zeros((2, 100)), 32000)
+    with pytest.raises(AudioError, match="3 channels, expected 2.*dsp.channels"):
+        conform(a, Audio(np.zeros((3, 100)), 32000))

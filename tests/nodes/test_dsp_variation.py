@@ -1,0 +1,102 @@
+"""dsp.variation: transposition by semitones and by pattern, stretch, reverse, safety of the output."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.nodes._signals import TOL, fundamental_hz, noise, rms_db, sine
+from nodeflow.audio import Audio
+from nodeflow.errors import ParameterError
+from nodes.dsp.variation import parse_pattern, soft_limit, variation
+
+RATE = 32000
+
+
+def _pitch(audio: Audio) -> float:
+    """Fundamental of the middle of a clip (Rubber Band needs a few ms to settle at the edges)."""
+    edge = audio.frames // 8
+    return fundamental_hz(audio.samples[:, edge:audio.frames - edge], audio.sample_rate)
+
+
+@pytest.mark.parametrize("semitones", [-12.0, -5.0, 3.0, 7.0, 12.0])
+def test_transposes_a_tone_by_the_asked_semitones_and_keeps_its_level(semitones):
+    x = sine(440.0, 0.5, RATE)
+    y = variation.fn(x, semitones=semitones)
+    assert y.frames == x.frames
+    assert _pitch(y) == pytest.approx(440.0 * 2 ** (semitones / 12), rel=TOL["pitch_rel"])
+    assert abs(rms_db(y.samples[:, 4000:-4000]) - rms_db(x.samples)) < 0.5
+
+
+def test_pattern_steps_through_windows_by_index():
+    x = sine(440.0, 0.5, RATE)
+    for index, step in [(1, 5.0), (2, 7.0), (4, 0.0), (7, 3.0)]:        # "0 5 7 3" cycles: index 4 -> 0
+        y = variation.fn(x.replace(index=index), semitones=-2.0, pattern_semitones="0 5 7 3")
+        assert _pitch(y) == pytest.approx(440.0 * 2 ** ((step - 2.0) / 12), rel=TOL["pitch_rel"])
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.5, 2.0])
+def test_stretch_changes_length_by_the_ratio_and_not_the_pitch(ratio):
+    x = sine(440.0, 0.5, RATE)
+    y = variation.fn(x, stretch_ratio=ratio)
+    assert y.frames == round(x.frames * ratio)
+    assert _pitch(y) == pytest.approx(440.0, rel=TOL["pitch_rel"])
+
+
+def test_stretch_scales_window_placement():
+    w = noise(0.5, RATE, seed=1).replace(start_frame=16000, index=2, tokens=25, overlap_frames=3200)
+    y = variation.fn(w, stretch_ratio=2.0)
+    assert (y.start_frame, y.index, y.tokens, y.overlap_frames) == (32000, 2, 50, 6400)
+
+
+def test_pitch_shift_keeps_window_placement():
+    w = noise(0.5, RATE, seed=1).replace(start_frame=16000, index=2, tokens=25, overlap_frames=3200)
+    y = variation.fn(w, semitones=4.0)
+    assert (y.start_frame, y.index, y.tokens, y.overlap_frames, y.frames) == (16000, 2, 25, 3200, w.frames)
+
+
+def test_reverse_alone_plays_the_clip_backwards_exactly():
+    x = noise(0.1, RATE, seed=2, channels=2)
+    np.testing.assert_array_equal(variation.fn(x, reverse=True).samples, x.samples[:, ::-1])
+
+
+def test_default_settings_leave_the_clip_unchanged():
+    x = noise(0.1, RATE, seed=3)
+    np.testing.assert_array_equal(variation.fn(x).samples, x.samples)
+
+
+def test_octave_blend_adds_the_octave_and_stays_in_range():
+    x = sine(440.0, 0.5, RATE, amp=0.99, channels=2)
+    y = variation.fn(x, semitones=3.0, octave_blend=1.0)
+    assert np.isfinite(y.samples).all()
+    assert np.abs(y.samples).max() <= 1.0
+    spectrum = np.abs(np.fft.rfft(y.samples[0, 4000:-4000] * np.hanning(y.frames - 8000)))
+    freqs = np.fft.rfftfreq(y.frames - 8000, 1 / RATE)
+    shifted = 440.0 * 2 ** (3 / 12)
+    level = {f: spectrum[np.abs(freqs - f) < 10].max() for f in (shifted, 2 * shifted)}
+    assert 20 * np.log10(level[2 * shifted] / level[shifted]) > -6.0
+
+
+def test_very_short_windows_still_give_finite_output_of_the_right_length():
+    x = noise(0.003, RATE, seed=4)
+    y = variation.fn(x, semitones=5.0, stretch_ratio=1.5)
+    assert y.frames == round(x.frames * 1.5) and np.isfinite(y.samples).all()
+
+
+def test_soft_limit_is_transparent_below_the_knee_and_bounded_above():
+    x = np.linspace(-3, 3, 601, dtype=np.float32)
+    y = soft_limit(x)
+    quiet = np.abs(x) <= 0.9
+    np.testing.assert_array_equal(y[quiet], x[quiet])
+    assert np.abs(y).max() <= 1.0 and np.all(np.diff(y) >= 0)
+
+
+@pytest.mark.parametrize("text, steps", [("0 5 7 3", [0, 5, 7, 3]), ("-12, 7.5", [-12, 7.5]), ("  ", [])])
+def test_parse_pattern(text, steps):
+    assert parse_pattern(text) == steps
+
+
+@pytest.mark.parametrize("text, bad", [("0 x 7", "'x'"), ("0 30", "'30'"), ("nan", "'nan'")])
+def test_bad_pattern_names_the_parameter_and_the_item(text, bad):
+    with pytest.raises(ParameterError) as info:
+        variation.fn(sine(440.0, 0.1, RATE), pattern_semitones=text)
+    assert f"pattern_semitones={text!r}" in str(info.value) and bad in str(info.value)

@@ -1,0 +1,102 @@
+"""time.stitch: the window -> stitch law, concatenation, fixed fades and conforming."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.nodes._signals import TOL, block_rms_db, noise, sine
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError
+from nodes.timing.stitch import stitch
+from nodes.timing.window import tokenize_window
+
+RATES = [8000, 22050, 24000, 32000, 44100, 48000]
+# profile settings -> tokens per second; the custom one (EnCodec 44.1 kHz, hop 512) has a
+# token that is no whole number of samples at any of RATES
+PROFILES = {
+    "musicgen": (dict(profile="musicgen"), 50.0),
+    "bark": (dict(profile="bark"), 75.0),
+    "hop512": (dict(profile="custom", custom_rate_hz=44100, custom_tokens_per_s=44100 / 512,
+                    custom_window_tokens=100), 44100 / 512),
+}
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(rate=st.sampled_from(RATES), profile=st.sampled_from(sorted(PROFILES)),
+       channels=st.integers(1, 2), size_tokens=st.integers(1, 40), overlap_frac=st.floats(0.0, 0.95),
+       length_tokens=st.floats(0.02, 12.0), seed=st.integers(0, 2**16))
+def test_window_then_stitch_gives_back_the_input(rate, profile, channels, size_tokens, overlap_frac,
+                                                 length_tokens, seed):
+    overlap_tokens = min(int(size_tokens * overlap_frac), size_tokens - 1)
+    settings_, tokens_per_s = PROFILES[profile]
+    frames = max(1, round(length_tokens * size_tokens * rate / tokens_per_s))
+    x = Audio(np.random.default_rng(seed).uniform(-1, 1, (channels, frames)), rate)
+    wins = tokenize_window.fn(x, unit="tokens", size=size_tokens, overlap=overlap_tokens, **settings_)
+    y = stitch.fn(wins)
+    assert (y.sample_rate, y.channels, y.frames) == (rate, channels, frames)
+    if overlap_tokens == 0:
+        np.testing.assert_array_equal(y.samples, x.samples)
+    else:
+        assert np.abs(y.samples - x.samples).max() <= TOL["roundtrip"]
+
+
+def test_stitch_without_overlap_is_concatenation():
+    parts = [noise(0.3, 32000, seed=s) for s in range(3)]
+    y = stitch.fn(parts)
+    np.testing.assert_array_equal(y.samples, np.concatenate([p.samples for p in parts], axis=1))
+
+
+def test_windows_changed_one_by_one_still_join_without_a_gap():
+    x = sine(220.0, 3.0, 32000)
+    wins = tokenize_window.fn(x, size=1.0, overlap=0.25)
+    quieter = [w.replace(w.samples * 0.5) for w in wins]
+    y = stitch.fn(quieter)
+    assert y.frames == x.frames
+    np.testing.assert_allclose(y.samples, x.samples * 0.5, atol=TOL["roundtrip"])
+
+
+def test_fixed_fade_overlaps_clips_that_had_no_overlap():
+    a, b = Audio(np.ones(32000), 32000), Audio(np.ones(32000), 32000)
+    y = stitch.fn([a, b], fade_s=0.25)
+    assert y.frames == 2 * 32000 - 8000
+    np.testing.assert_allclose(y.samples, 1.0, atol=1e-6)   # identical material: seamless
+
+
+def test_equal_power_stitch_keeps_noise_level_through_the_joins():
+    parts = [noise(1.0, 32000, seed=s) for s in range(3)]
+    y = stitch.fn(parts, fade_s=0.5, curve="equal_power")
+    levels = block_rms_db(y.samples[0], 3200)
+    assert np.abs(levels - (-20.0)).max() < TOL["equal_power_db"]   # 0.1 rms noise is -20 dB; 100 ms blocks
+
+
+def test_fade_is_clamped_to_what_both_windows_have():
+    a = Audio(np.ones(100), 1000)
+    b = Audio(np.ones(40), 1000).replace(overlap_frames=500)
+    y = stitch.fn([a, b])
+    assert y.frames == 100
+
+
+def test_windows_are_conformed_to_the_first():
+    first = Audio(np.zeros((2, 4800)), 48000)
+    second = sine(440.0, 0.1, 44100)       # mono, other rate
+    y = stitch.fn([first, second])
+    assert (y.sample_rate, y.channels, y.frames) == (48000, 2, 9600)
+    np.testing.assert_array_equal(y.samples[0], y.samples[1])
+
+
+def test_result_is_one_clip_placed_where_the_first_window_was():
+    wins = tokenize_window.fn(noise(3.0, 32000).replace(start_frame=640), size=1.0)
+    y = stitch.fn(wins)
+    assert (y.start_frame, y.index, y.tokens, y.overlap_frames) == (640, 0, None, 0)
+
+
+def test_empty_list_is_an_error():
+    with pytest.raises(AudioError, match="windows is an empty list"):
+        stitch.fn([])
+
+
+def test_incompatible_channels_name_the_window():
+    with pytest.raises(AudioError, match="window 1 has 3 channels, expected 2"):
+        stitch.fn([Audio(np.zeros((2, 10)), 1000), Audio(np.zeros((3, 10)), 1000)])

@@ -1,0 +1,142 @@
+"""time.tokenize_window and window_bounds: sizes in whole tokens, exact positions, last-window policies."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tests.nodes._signals import noise
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.timebase import PROFILES, profile_from_rates
+from nodes.timing.window import window_bounds, tokenize_window
+
+# EnCodec-44.1k-like time base: hop 512 at 44.1 kHz, so a token is 557.28... samples at 48 kHz
+ODD_PROFILE = profile_from_rates(44100, Fraction(44100, 512), 2583)
+
+
+def _frame_of_token(token: int, rate: int, tokens_per_s: Fraction) -> int:
+    """The sample a token boundary falls on, computed from scratch: round(token * rate / tokens_per_s)."""
+    return round(Fraction(token * rate) / tokens_per_s)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+@pytest.mark.parametrize("profile, size_tokens, hop_tokens", [
+    (PROFILES["musicgen"], 1500, 900),     # 30 s windows, 12 s prompt overlap (audiocraft's extend)
+    (PROFILES["bark"], 1125, 1124),
+    (ODD_PROFILE, 2583, 1777),
+])
+def test_an_hour_of_windows_lands_on_exact_samples(rate, profile, size_tokens, hop_tokens):
+    n_frames = 3600 * rate + 12345
+    bounds = window_bounds(n_frames, rate, profile, size_tokens, hop_tokens)
+    for k, (start, end, tokens) in enumerate(bounds):
+        assert start == _frame_of_token(k * hop_tokens, rate, profile.frame_rate)
+        if k < len(bounds) - 1:
+            assert end == _frame_of_token(k * hop_tokens + size_tokens, rate, profile.frame_rate)
+            assert tokens == size_tokens
+    assert bounds[-1][1] == n_frames
+    assert bounds[-2][1] < n_frames          # the last window is the first to reach the end
+    hour_tokens = 3600 * profile.frame_rate
+    assert len(bounds) >= hour_tokens / hop_tokens - 1
+
+
+def test_window_bounds_accepts_a_profile_name():
+    assert window_bounds(32000, 32000, "musicgen", 25, 25) == [(0, 16000, 25), (16000, 32000, 25)]
+
+
+@pytest.mark.parametrize("last, expected", [
+    ("keep", [(0, 320000, 500), (320000, 640000, 500), (640000, 800000, 250)]),
+    ("pad", [(0, 320000, 500), (320000, 640000, 500), (640000, 960000, 500)]),
+    ("drop", [(0, 320000, 500), (320000, 640000, 500)]),
+])
+def test_last_window_policy_bounds(last, expected):
+    assert window_bounds(800000, 32000, "musicgen", 500, 500, last) == expected
+
+
+def test_keep_counts_the_tokens_that_cover_a_partial_last_window():
+    (_, (start, end, tokens)) = window_bounds(32000 + 1, 32000, "musicgen", 50, 50, "keep")
+    assert (start, end, tokens) == (32000, 32001, 1)
+
+
+def test_windows_carry_placement_and_samples():
+    x = noise(25.0, 44100, seed=1, channels=2).replace(start_frame=1000)
+    wins = tokenize_window.fn(x, size=10.0, overlap=2.0)
+    assert [w.index for w in wins] == [0, 1, 2]
+    assert [w.start_frame for w in wins] == [1000, 1000 + 8 * 44100, 1000 + 16 * 44100]
+    assert [w.frames for w in wins] == [441000, 441000, 9 * 44100]
+    assert [w.tokens for w in wins] == [500, 500, 450]
+    assert [w.overlap_frames for w in wins] == [0, 2 * 44100, 2 * 44100]
+    for w in wins:
+        assert w.sample_rate == 44100 and w.channels == 2
+        offset = w.start_frame - 1000
+        np.testing.assert_array_equal(w.samples, x.samples[:, offset:offset + w.frames])
+
+
+def test_pad_fills_the_last_window_with_silence():
+    x = noise(2.5, 32000, seed=2)
+    wins = tokenize_window.fn(x, size=1.0, last="pad")
+    assert [w.frames for w in wins] == [32000, 32000, 32000]
+    assert wins[-1].tokens == 50
+    np.testing.assert_array_equal(wins[-1].samples[:, :16000], x.samples[:, 64000:])
+    assert not wins[-1].samples[:, 16000:].any()
+
+
+def test_drop_leaves_out_a_partial_last_window():
+    wins = tokenize_window.fn(noise(2.5, 32000), size=1.0, last="drop")
+    assert [w.frames for w in wins] == [32000, 32000]
+
+
+def test_bars_at_a_tempo():
+    wins = tokenize_window.fn(noise(20.0, 44100), unit="bars", size=4, bpm=120, beats_per_bar=4)
+    assert wins[0].frames == 8 * 44100 and wins[0].tokens == 400
+    wins = tokenize_window.fn(noise(20.0, 48000), unit="bars", size=2, overlap=1, bpm=90, beats_per_bar=3)
+    assert wins[0].frames == 4 * 48000 and wins[1].overlap_frames == 2 * 48000
+
+
+@pytest.mark.parametrize("profile, seconds", [("musicgen", 30), ("musicgen_melody", 30), ("bark", 15)])
+def test_model_window_is_the_profile_longest_audio_window(profile, seconds):
+    wins = tokenize_window.fn(Audio(np.zeros(48000 * 40), 48000), profile=profile, unit="model_window", overlap=5.0)
+    assert wins[0].frames == seconds * 48000
+    assert wins[1].start_frame == (seconds - 5) * 48000
+    assert wins[0].tokens == PROFILES[profile].audio_window_tokens
+
+
+def test_sizes_in_tokens_and_custom_profile():
+    x = Audio(np.zeros(10000), 10000)
+    wins = tokenize_window.fn(x, profile="custom", custom_rate_hz=10000, custom_tokens_per_s=100.0,
+                              custom_window_tokens=300, unit="tokens", size=30, overlap=10)
+    assert [(w.start_frame, w.frames) for w in wins] == [(0, 3000), (2000, 3000), (4000, 3000), (6000, 3000),
+                                                         (8000, 2000)]
+
+
+def test_seconds_round_to_whole_tokens():
+    (w, *_) = tokenize_window.fn(noise(2.0, 32000), size=1.009)   # 50.45 tokens -> 50
+    assert w.tokens == 50 and w.frames == 32000
+
+
+@pytest.mark.parametrize("params, error, needles", [
+    (dict(size=40.0), ParameterError, ["size=40", "2000 tokens", "1500 tokens", "30 s"]),
+    (dict(profile="bark", unit="tokens", size=1200), ParameterError, ["size=1200", "1125 tokens"]),
+    (dict(size=2.0, overlap=2.0), ParameterError, ["overlap=2", "size of 100 tokens"]),
+    (dict(size=1.0, overlap=3.0), ParameterError, ["overlap=3"]),
+    (dict(size=0.001), ParameterError, ["size=0.001", "less than one token"]),
+    (dict(unit="tokens", size=10.5), ParameterError, ["size=10.5", "whole number"]),
+    (dict(size=5.0, last="drop"), AudioError, ["shorter than one window", "last=drop"]),
+])
+def test_bad_settings_give_clear_errors(params, error, needles):
+    with pytest.raises(error) as info:
+        tokenize_window.fn(noise(2.0, 32000), **params)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_empty_input_is_an_error():
+    with pytest.raises(AudioError, match="empty"):
+        tokenize_window.fn(Audio(np.zeros((1, 0)), 32000))
+
+
+@pytest.mark.parametrize("hop", [0, 11])
+def test_window_bounds_rejects_a_hop_outside_the_window(hop):
+    with pytest.raises(ParameterError, match=f"hop_tokens={hop}"):
+        window_bounds(1000, 32000, "musicgen", 10, hop)
