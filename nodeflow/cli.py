@@ -109,6 +109,10 @@ def cmd_run(args) -> int:
     graph = _load(args.graph)
     apply_sets(graph, args.set)
     out_dir = Path(args.output) if args.output else Path.cwd()
+    if args.sweep or (graph.sweep and not args.no_sweep):
+        return _run_sweep(args, graph, out_dir)
+    if args.executor == "ray":
+        raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
     ex = Executor()
     progress = Progress(quiet=args.quiet)
     handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=progress)
@@ -141,6 +145,69 @@ def cmd_run(args) -> int:
                 print(f"{nid}.{port}: {_fmt_value(v)}")
     for w in written:
         print(f"wrote {w}")
+    return EXIT_OK
+
+
+def _run_sweep(args, graph, out_dir: Path) -> int:
+    from .sweep import SweepReport, expand, parse_axis, run_sweep, sweep_from_graph, write_manifest
+    if args.sweep:
+        axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
+    else:
+        axes, mode = sweep_from_graph(graph)
+        mode = "zip" if args.zip else mode
+    variants = expand(axes, mode)
+    graph.check()
+    total = len(variants)
+    done = [0]
+
+    def on_variant(r) -> None:
+        done[0] += 1
+        if not args.quiet:
+            extra = f": {r.error}" if r.error else ""
+            print(f"[{done[0]}/{total}] {r.variant.name} {r.status} ({r.elapsed_s:.2f} s){extra}", file=sys.stderr)
+
+    if not args.quiet:
+        print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
+    if args.executor == "ray":
+        from .distributed import run_sweep_ray
+        results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
+                                on_variant=on_variant)
+    else:
+        results = run_sweep(graph, variants, out_dir, device=args.device, on_variant=on_variant)
+    report = SweepReport(str(Path(args.graph).resolve()), mode,
+                         [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
+                         results, executor=args.executor)
+    js, cs = write_manifest(report, out_dir)
+    failed = report.failed
+    print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
+    if failed:
+        for r in failed:
+            print(f"  {r.variant.name}: {r.status}: {r.error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_rerun(args) -> int:
+    """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
+    from .executor import Executor
+    from .sweep import Variant, run_variant
+    try:
+        doc = json.loads(Path(args.manifest).read_text())
+        row = next(r for r in doc["variants"] if r["index"] == args.row or r["name"] == str(args.row))
+    except FileNotFoundError:
+        raise NodeflowError(f"{args.manifest}: no such file") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({e})") from None
+    except StopIteration:
+        raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
+    graph = _load(args.graph or doc["graph"])
+    variant = Variant(int(row["index"]), tuple((k, v) for k, v in row["params"].items()))
+    out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
+    r = run_variant(Executor(), graph, variant, out, device=args.device)
+    if r.status != "ok":
+        raise NodeflowError(f"{variant.name}: {r.error}")
+    for f in r.outputs:
+        print(f"wrote {f}")
     return EXIT_OK
 
 
@@ -266,7 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", metavar="NODE", help="compute only what NODE needs")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="device for model nodes")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
+                   help="run a variant per value (several --sweep: every combination)")
+    p.add_argument("--zip", action="store_true", help="pair the sweeps' values instead of the full grid")
+    p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
+    p.add_argument("--executor", default="local", choices=["local", "ray"], help="where sweep variants run")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")
+    p.add_argument("manifest")
+    p.add_argument("row", type=int)
+    p.add_argument("--graph", help="graph file (default: the one the manifest names)")
+    p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(fn=cmd_rerun)
 
     p = sub.add_parser("validate", help="list every problem in a graph")
     p.add_argument("graph")

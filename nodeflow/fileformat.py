@@ -7,7 +7,8 @@ Layout (format ``audiochain.graph``, version :data:`VERSION`)::
      "metadata": {"title": "...", "description": "..."},
      "nodes": [{"id": "load", "type": "io.load", "version": 1, "params": {"path": "melody.wav"}}],
      "links": [{"from": ["load", "out"], "to": ["resample", "audio"]}],
-     "editor": {"positions": {"load": [40.0, 80.0]}}}
+     "editor": {"positions": {"load": [40.0, 80.0]}},
+     "sweep": {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-6, 0]}]}}   # optional
 
 Loading never executes code or builds objects from the file: msgpack is decoded with size,
 length and nesting limits and no extension types, then every field is type-checked.  Any
@@ -47,12 +48,35 @@ _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\
 
 
 # ---------------------------------------------------------------------------------------- writing
-def to_document(graph: Graph) -> dict:
+MAX_PARENT_HOPS = 2  # a path needing more "../" than this is stored absolute
+
+
+def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
+    """An input path re-expressed for a graph file living in ``new_base``: relative where it
+    can be (the file sits at most :data:`MAX_PARENT_HOPS` folders up), absolute otherwise."""
+    p = Path(value).expanduser()
+    target = p if p.is_absolute() else (old_base / p)
+    target = Path(os.path.normpath(target.absolute()))
+    try:
+        rel = Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute()))))
+    except ValueError:  # another drive (Windows)
+        return str(target)
+    hops = sum(1 for part in rel.parts if part == "..")
+    return rel.as_posix() if hops <= MAX_PARENT_HOPS else str(target)
+
+
+def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict:
+    """The file document; with ``base_dir``, input paths are rebased for a file saved there."""
     reg = graph.registry
     nodes = []
+    inputs = graph.input_files() if base_dir is not None else {}
+    old_base = graph.base_dir()
     for inst in graph.nodes.values():
         spec = reg.get(inst.type)
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
+        for (nid, name) in inputs:
+            if nid == inst.id:
+                params[name] = rebase_path(params[name], old_base, Path(base_dir))
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
@@ -64,13 +88,18 @@ def to_document(graph: Graph) -> dict:
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
         "editor": graph.editor,
+        **({"sweep": graph.sweep} if graph.sweep else {}),
     }
 
 
-def dumps(graph: Graph) -> bytes:
-    """The graph as msgpack bytes (what :func:`save` writes and exports embed)."""
+def dumps(graph: Graph, base_dir: str | os.PathLike | None = None) -> bytes:
+    """The graph as msgpack bytes (what :func:`save` writes and exports embed).
+
+    ``base_dir`` is where the bytes will live (a graph file's or an exported audio file's folder):
+    relative input paths are rebased so they still point at the same files from there.
+    """
     try:
-        return msgpack.packb(to_document(graph), use_bin_type=True, strict_types=False)
+        return msgpack.packb(to_document(graph, base_dir), use_bin_type=True, strict_types=False)
     except (TypeError, ValueError, OverflowError) as e:
         raise FileFormatError(f"graph cannot be saved: {e} (metadata and editor data must be plain "
                               "strings, numbers, lists and maps)") from e
@@ -79,7 +108,7 @@ def dumps(graph: Graph) -> bytes:
 def save(graph: Graph, path: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
     path = Path(path)
-    data = dumps(graph)
+    data = dumps(graph, path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -91,6 +120,10 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
+        # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
+        for (nid, name) in graph.input_files():
+            graph.nodes[nid].params[name] = rebase_path(graph.nodes[nid].params[name], graph.base_dir(), path.parent)
     graph.path = path
     return path
 
@@ -183,6 +216,7 @@ def from_document(doc: Any, registry: Registry | None = None) -> Graph:
     g.metadata = _field(doc, "metadata", dict, "graph", {})
     g.editor = _field(doc, "editor", dict, "graph", {})
     g.saved_by = _field(doc, "saved_by", dict, "graph", {})
+    g.sweep = _field(doc, "sweep", dict, "graph", {})
     nodes = _field(doc, "nodes", list, "graph")
     if len(nodes) > MAX_NODES:
         raise _Bad(f"{len(nodes)} nodes; the limit is {MAX_NODES}")

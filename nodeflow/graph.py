@@ -85,6 +85,7 @@ class Graph:
         self.metadata: dict[str, Any] = {}
         self.editor: dict[str, Any] = {}
         self.revision = 0  # bumped on every edit (the editor's autosave and views watch it)
+        self.sweep: dict[str, Any] = {}     # a saved sweep: {"mode": "grid"|"zip", "axes": [{"param", "values"}]}
         self.saved_by: dict[str, Any] = {}  # provenance read from a file: AudioChain and pack versions
         self.path = None   # the file it was loaded from / saved to (relative input paths resolve against it)
 
@@ -384,6 +385,7 @@ class Graph:
         g.links = list(self.links)
         g.metadata = copy.deepcopy(self.metadata)
         g.editor = copy.deepcopy(self.editor)
+        g.sweep = copy.deepcopy(self.sweep)
         g.path = self.path
         return g
 
@@ -393,7 +395,7 @@ class Graph:
         mine = {k: (v.type, v.params) for k, v in self.nodes.items()}
         theirs = {k: (v.type, v.params) for k, v in other.nodes.items()}
         return (mine == theirs and sorted(self.links) == sorted(other.links)
-                and self.metadata == other.metadata and self.editor == other.editor)
+                and self.metadata == other.metadata and self.editor == other.editor and self.sweep == other.sweep)
 
     def __repr__(self) -> str:
         return f"<Graph {len(self.nodes)} nodes, {len(self.links)} links>"

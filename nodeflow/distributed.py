@@ -1,0 +1,136 @@
+"""Sweeps on Ray: variants become Ray tasks, with the same results and manifest as a local run.
+
+Work shared by every variant (nodes whose content key is the same in all of them) is computed
+once on the driver and shipped to the tasks through Ray's object store, so a cluster does not
+repeat it per variant.  Each task rebuilds the graph from its file bytes, applies its overrides
+and runs it with the ordinary :class:`~nodeflow.executor.Executor`: the code path is the local
+one.  Tasks whose worker dies are retried by Ray (``max_retries``); a variant whose node fails is
+reported as failed in the manifest, never dropped.  Output folders must be on storage every
+worker sees (always true on a single machine).
+
+Needs the optional extra: ``pip install audiochain[distributed]``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import NodeflowError
+from .graph import Graph
+from .sweep import Variant, VariantResult, apply_overrides, summarize_outputs
+
+__all__ = ["run_sweep_ray", "shared_nodes"]
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise NodeflowError("the Ray executor needs Ray: pip install 'audiochain[distributed]'") from None
+    return ray
+
+
+def shared_nodes(graph: Graph, variants: Sequence[Variant]) -> set[str]:
+    """Non-sink nodes whose content key is identical in every variant."""
+    from .executor import Executor
+    probe = Executor()
+    keys = [probe.keys(apply_overrides(graph, v.overrides)) for v in variants]
+    first = keys[0]
+    return {n for n, k in first.items() if all(ks.get(n) == k for ks in keys[1:])
+            and not graph.spec(n).side_effect}
+
+
+def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, index: int, out_dir: str,
+                  device: str, shared: dict[str, Any], packs: tuple[str, ...]) -> dict[str, Any]:
+    """Runs in a Ray worker: one variant, through the ordinary executor."""
+    from .errors import Cancelled
+    from .executor import Executor
+    from .fileformat import loads
+    from .registry import default_registry
+    reg = default_registry()
+    for name in packs:
+        if name not in reg.packs:
+            reg.load_pack(name, importlib.import_module(name))
+    g = loads(graph_bytes, graph_path or "<sweep>", reg)
+    g.path = Path(graph_path) if graph_path else None
+    v = Variant(index, tuple(overrides))
+    vdir = Path(out_dir) / v.name
+    ex = Executor()
+    for key, outputs in shared.items():
+        ex.cache.put(key, outputs)
+    t0 = time.perf_counter()
+    try:
+        gv = apply_overrides(g, v.overrides)
+        res = ex.run(gv, output_dir=vdir, device=device)
+    except (NodeflowError, Cancelled) as e:
+        return {"status": "failed", "error": str(e), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
+    files, durations, prov = summarize_outputs(gv, res.outputs)
+    return {"status": "ok", "outputs": files, "durations_s": durations, "provenance": prov,
+            "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
+
+
+def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *,
+                  address: str | None = None, device: str = "auto", max_retries: int = 3,
+                  num_cpus: int | None = None, on_variant: Callable[[VariantResult], None] | None = None,
+                  packs: Sequence[str] = (), ray_init_kwargs: dict | None = None) -> list[VariantResult]:
+    """Run ``variants`` as Ray tasks; results come back in variant order.
+
+    ``address`` joins an existing cluster; without it a local Ray is started (and shut down after).
+    ``packs`` names extra node-pack modules the workers must register (plug-ins not installed
+    through entry points).
+    """
+    from .executor import Executor
+    from .fileformat import dumps
+    ray = _ray()
+    graph.check()
+    out = Path(out_dir).resolve()
+    started_here = False
+    if not ray.is_initialized():
+        kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        if address:
+            kw["address"] = address
+        elif num_cpus:
+            kw["num_cpus"] = num_cpus
+        kw.update(ray_init_kwargs or {})
+        ray.init(**kw)
+        started_here = True
+    try:
+        # shared upstream work, once, on the driver
+        shared = shared_nodes(graph, variants) if len(variants) > 1 else set()
+        shipped: dict[str, Any] = {}
+        if shared:
+            ex = Executor()
+            res = ex.run(graph, targets=sorted(shared), output_dir=out)
+            shipped = {res.keys[n]: res.outputs[n] for n in shared if n in res.outputs}
+        shared_ref = ray.put(shipped)
+        uses_models = any((graph.spec(n).category == "models") for n in graph.nodes)
+        gpus = ray.cluster_resources().get("GPU", 0) if uses_models else 0
+        task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=max_retries)(_variant_task)
+        data = dumps(graph)
+        gpath = str(Path(graph.path).resolve()) if graph.path else None
+        refs = {task.remote(data, gpath, tuple(v.overrides), v.index, str(out), device, shared_ref, tuple(packs)): v
+                for v in variants}
+        results: dict[int, VariantResult] = {}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                v = refs[ref]
+                vdir = str(out / v.name)
+                try:
+                    r = ray.get(ref)
+                except Exception as e:  # retries exhausted (worker died every time) or task error
+                    vr = VariantResult(v, "failed", vdir, error=f"ray task failed: {type(e).__name__}: {e}")
+                else:
+                    vr = VariantResult(v, r["status"], vdir, r.get("outputs", []), r.get("durations_s", {}),
+                                       r.get("provenance", {}), r["elapsed_s"], r.get("error", ""), r.get("ran", []))
+                results[v.index] = vr
+                if on_variant is not None:
+                    on_variant(vr)
+        return [results[v.index] for v in variants]
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,304 @@
+"""Sweeps and batches: run one graph under many parameter overrides, sharing upstream work.
+
+>>> axes = [parse_axis("vary.semitones=0,5,7", g), parse_axis("gen.seed=1..4", g)]  # doctest: +SKIP
+>>> variants = expand(axes, mode="grid")                                         # 12 variants
+>>> report = run_sweep(g, variants, out_dir="out/sweep")                         # doctest: +SKIP
+
+Each variant runs in its own output folder; one shared :class:`Executor` (and so one cache) means
+nodes whose inputs do not depend on the swept parameters are computed once for all variants.
+A manifest (``manifest.json`` and ``manifest.csv``) records every variant's parameters, seed,
+checkpoints, package versions, durations, output paths, status and error.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .audio import Audio
+from .errors import NodeflowError, ParameterError
+from .graph import Graph
+
+__all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "run_sweep", "batch", "VariantResult",
+           "SweepReport", "write_manifest", "package_versions", "sweep_from_graph"]
+
+MAX_VARIANTS = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    node: str
+    param: str
+    values: tuple[Any, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.node}.{self.param}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    index: int
+    overrides: tuple[tuple[str, Any], ...]   # (("node.param", value), ...)
+
+    @property
+    def name(self) -> str:
+        parts = [f"{k.split('.', 1)[1]}={_short(v)}" for k, v in self.overrides]
+        slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", "_".join(parts))[:80].strip("_")
+        return f"v{self.index:03d}" + (f"_{slug}" if slug else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.overrides)
+
+
+def _short(v: Any) -> str:
+    s = str(getattr(v, "value", v))
+    return s if len(s) <= 24 else s[:21] + "..."
+
+
+def _split_values(text: str) -> list[str]:
+    t = text.strip()
+    if t.startswith("["):
+        try:
+            items = json.loads(t)
+        except json.JSONDecodeError as e:
+            raise ParameterError(f"sweep values {text!r}: invalid JSON list ({e.msg})") from None
+        if not isinstance(items, list) or not items:
+            raise ParameterError(f"sweep values {text!r}: expected a non-empty JSON list")
+        return [json.dumps(i) if not isinstance(i, str) else i for i in items]
+    m = re.fullmatch(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*(?::\s*(\d+))?\s*", t)
+    if m:
+        a, b, step = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        if step <= 0 or b < a:
+            raise ParameterError(f"sweep range {text!r}: expected A..B with A <= B (and a positive :STEP)")
+        if (b - a) // step + 1 > MAX_VARIANTS:
+            raise ParameterError(f"sweep range {text!r} has more than {MAX_VARIANTS} values")
+        return [str(v) for v in range(a, b + 1, step)]
+    return [v for v in (p.strip() for p in t.split(",")) if v != ""]
+
+
+def parse_axis(spec: str, graph: Graph) -> Axis:
+    """Parse ``NODE.PARAM=v1,v2`` / ``NODE.PARAM=1..8`` / ``NODE.PARAM=["a, b", "c"]``."""
+    target, eq, text = spec.partition("=")
+    node_id, dot, param = target.strip().partition(".")
+    if not eq or not dot:
+        raise ParameterError(f"--sweep {spec!r}: expected NODE.PARAM=v1,v2,... or NODE.PARAM=1..8")
+    if node_id not in graph.nodes:
+        raise ParameterError(f"--sweep {spec!r}: no node '{node_id}'; nodes are: {', '.join(graph.nodes)}")
+    pspec = graph.spec(node_id)
+    if pspec is None or param not in pspec.params:
+        names = ", ".join(pspec.params) if pspec else "unknown node type"
+        raise ParameterError(f"--sweep {spec!r}: node '{node_id}' has no parameter '{param}' ({names})")
+    p = pspec.params[param]
+    values = []
+    for raw in _split_values(text):
+        try:
+            values.append(p.parse(raw))
+        except ParameterError as e:
+            raise ParameterError(f"--sweep {spec!r}: {e}") from None
+    if not values:
+        raise ParameterError(f"--sweep {spec!r}: no values given")
+    return Axis(node_id, param, tuple(values))
+
+
+def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:
+    """Every combination (``grid``) or paired values (``zip``, all axes the same length)."""
+    if not axes:
+        return [Variant(0, ())]
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"a parameter is swept twice: {', '.join(sorted(n for n in names if names.count(n) > 1))}")
+    if mode == "zip":
+        lengths = {a.name: len(a.values) for a in axes}
+        if len(set(lengths.values())) != 1:
+            raise ParameterError("--zip needs sweeps of equal length; got " +
+                                 ", ".join(f"{k}: {v}" for k, v in lengths.items()))
+        combos = list(zip(*(a.values for a in axes)))
+    elif mode == "grid":
+        total = 1
+        for a in axes:
+            total *= len(a.values)
+        if total > MAX_VARIANTS:
+            raise ParameterError(f"the sweep grid has {total} variants (limit {MAX_VARIANTS}); use --zip or fewer values")
+        combos = list(itertools.product(*(a.values for a in axes)))
+    else:
+        raise ParameterError(f"sweep mode {mode!r}: expected grid or zip")
+    return [Variant(i, tuple(zip(names, c))) for i, c in enumerate(combos)]
+
+
+def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str, Any]]) -> Graph:
+    """A copy of ``graph`` with ``{"node.param": value}`` applied (values validated)."""
+    g = graph.copy()
+    items = overrides.items() if isinstance(overrides, dict) else overrides
+    for key, value in items:
+        node_id, _, param = key.partition(".")
+        g.set(node_id, param, value)
+    return g
+
+
+def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
+    """The sweep saved in a graph file (its ``sweep`` section: axes and mode)."""
+    saved = getattr(graph, "sweep", None) or {}
+    axes = []
+    for i, ax in enumerate(saved.get("axes", [])):
+        if not isinstance(ax, dict) or not isinstance(ax.get("param"), str) or not isinstance(ax.get("values"), list):
+            raise ParameterError(f"saved sweep axis {i}: expected {{'param': 'node.param', 'values': [...]}}")
+        node_id, _, param = ax["param"].partition(".")
+        spec = graph.spec(node_id) if node_id in graph.nodes else None
+        if spec is None or param not in spec.params:
+            raise ParameterError(f"saved sweep axis {ax['param']!r}: no such node parameter")
+        axes.append(Axis(node_id, param, tuple(spec.params[param].coerce(v) for v in ax["values"])))
+    mode = saved.get("mode", "grid")
+    return axes, mode if mode in ("grid", "zip") else "grid"
+
+
+# ---------------------------------------------------------------------------------------- results
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+    out = {"python": sys.version.split()[0]}
+    for name in ("audiochain", "numpy", "soxr", "soundfile", "pedalboard", "torch", "transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclasses.dataclass
+class VariantResult:
+    variant: Variant
+    status: str                       # ok | failed | cancelled
+    output_dir: str
+    outputs: list[str] = dataclasses.field(default_factory=list)
+    durations_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    provenance: dict[str, str] = dataclasses.field(default_factory=dict)
+    elapsed_s: float = 0.0
+    error: str = ""
+    ran: list[str] = dataclasses.field(default_factory=list)
+    values: dict[str, dict[str, Any]] | None = None   # node outputs (Python API); not in the manifest
+
+    def row(self) -> dict[str, Any]:
+        params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
+        seeds = {k: v for k, v in params.items() if k.endswith(".seed")}
+        return {"index": self.variant.index, "name": self.variant.name, "status": self.status,
+                "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
+                "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
+                "nodes_ran": self.ran, "error": self.error}
+
+
+def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, float], dict[str, str]]:
+    """Written files (from side-effect nodes), audio durations, and provenance (checkpoints) of a run."""
+    files, durations, prov = [], {}, {}
+    for nid, outs in outputs.items():
+        spec = graph.spec(nid)
+        for port, v in outs.items():
+            items = v if isinstance(v, list) else [v]
+            for item in items:
+                if isinstance(item, Audio):
+                    durations[f"{nid}.{port}"] = round(item.duration_s, 6) if not isinstance(v, list) else \
+                        round(sum(a.duration_s for a in items), 6)
+                    for k, val in item.info:
+                        prov[f"{nid}.{k}"] = val
+                elif isinstance(item, str) and spec is not None and spec.side_effect:
+                    files.append(item)
+    return files, durations, prov
+
+
+@dataclasses.dataclass
+class SweepReport:
+    graph_path: str
+    mode: str
+    axes: list[dict[str, Any]]
+    results: list[VariantResult]
+    executor: str = "local"
+    versions: dict[str, str] = dataclasses.field(default_factory=package_versions)
+
+    @property
+    def failed(self) -> list[VariantResult]:
+        return [r for r in self.results if r.status != "ok"]
+
+    def document(self) -> dict[str, Any]:
+        return {"graph": self.graph_path, "mode": self.mode, "axes": self.axes, "executor": self.executor,
+                "versions": self.versions, "variants": [r.row() for r in self.results]}
+
+
+def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``manifest.json`` and ``manifest.csv`` atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = report.document()
+    js = json.dumps(doc, indent=2, default=str)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["index", "name", "status", "params", "seed", "checkpoints", "durations_s", "outputs",
+                "elapsed_s", "error", "versions"])
+    versions = json.dumps(report.versions, sort_keys=True)
+    for row in doc["variants"]:
+        w.writerow([row["index"], row["name"], row["status"], json.dumps(row["params"], default=str),
+                    json.dumps(row["seed"]), json.dumps(row["checkpoints"]), json.dumps(row["durations_s"]),
+                    ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions])
+    paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
+    for path, text in zip(paths, (js, buf.getvalue())):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=out_dir)
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return paths
+
+
+def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, device: str = "auto",
+                on_event: Callable | None = None, cancel_event=None, keep_values: bool = False) -> VariantResult:
+    """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised."""
+    from .errors import Cancelled
+    vdir = out_dir / variant.name
+    t0 = time.perf_counter()
+    try:
+        g = apply_overrides(graph, variant.overrides)
+        res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event)
+    except Cancelled as e:
+        return VariantResult(variant, "cancelled", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
+    except NodeflowError as e:
+        return VariantResult(variant, "failed", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
+    files, durations, prov = summarize_outputs(g, res.outputs)
+    return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
+                         ran=sorted(res.ran), values=res.outputs if keep_values else None)
+
+
+def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *, executor=None,
+              device: str = "auto", on_event: Callable | None = None, on_variant: Callable | None = None,
+              cancel_event=None, keep_values: bool = False) -> list[VariantResult]:
+    """Run variants one after another on one executor (shared cache) and return results in order."""
+    from .executor import Executor
+    ex = executor or Executor()
+    graph.check()
+    out = Path(out_dir)
+    results = []
+    for v in variants:
+        if cancel_event is not None and cancel_event.is_set():
+            results.append(VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled"))
+            continue
+        r = run_variant(ex, graph, v, out, device=device, on_event=on_event, cancel_event=cancel_event,
+                        keep_values=keep_values)
+        results.append(r)
+        if on_variant is not None:
+            on_variant(r)
+    return results
+
+
+def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike | None = None,
+          executor=None, device: str = "auto") -> list[VariantResult]:
+    """Run ``graph`` once per ``{"node.param": value}`` dict, in order, sharing upstream work.
+
+    Each result has ``status``, ``values`` (node outputs by id) and ``outputs`` (written files).
+    """
+    variants = [Variant(i, tuple(o.items())) for i, o in enumerate(overrides)]
+    base = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
+    return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True)
