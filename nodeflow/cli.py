@@ -318,6 +318,25 @@ def cmd_extract(args) -> int:
     return EXIT_OK
 
 
+def cmd_pack(args) -> int:
+    from .bundle import BUNDLE_SUFFIX, pack
+    graph = _load(args.graph)
+    out = Path(args.output) if args.output else Path(args.graph).with_suffix(BUNDLE_SUFFIX)
+    if out.exists() and not args.force:
+        raise NodeflowError(f"{out} exists; pass --force to replace it")
+    limit = int(args.max_mb * 2**20)
+    pack(graph, out, max_bytes=limit)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return EXIT_OK
+
+
+def cmd_unpack(args) -> int:
+    from .bundle import unpack
+    out = unpack(args.bundle, args.output)
+    print(f"unpacked to {out.parent}; graph: {out}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------------------- entry
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
@@ -368,6 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write it as a graph file")
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_extract)
+
+    p = sub.add_parser("pack", help="write a self-contained bundle: the graph plus its input files")
+    p.add_argument("graph")
+    p.add_argument("-o", "--output", help="bundle file (default: GRAPH.acbundle)")
+    p.add_argument("--max-mb", type=float, default=1024.0, help="refuse bundles larger than this (MiB)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_pack)
+
+    p = sub.add_parser("unpack", help="unpack a bundle (never overwrites existing files)")
+    p.add_argument("bundle")
+    p.add_argument("-o", "--output", help="target folder (default: next to the bundle)")
+    p.set_defaults(fn=cmd_unpack)
 
     for module in ("checkpoints", "editor_cli"):
         try:

@@ -80,10 +80,17 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
-    used_packs = sorted({reg.get(i.type).pack for i in graph.nodes.values() if reg.get(i.type)} - {""})
+    known = [reg.get(i.type) for i in graph.nodes.values() if reg.get(i.type)]
+    used_packs = sorted({s.pack for s in known} - {""})
+    node_packs = {s.id: s.pack for s in known if s.pack}
+    for t, p in (graph.saved_by.get("node_packs", {}) if isinstance(graph.saved_by, dict) else {}).items():
+        node_packs.setdefault(t, p)   # keep what we know about types from packs not installed here
+    sources = {f"{nid}.{name}": str(Path(os.path.normpath(path.absolute())))
+               for (nid, name), path in graph.input_files().items()}
     return {
         "format": FORMAT, "version": VERSION,
-        "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs}},
+        "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs},
+                     "node_packs": node_packs, "inputs": sources},
         "metadata": graph.metadata,
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
@@ -280,6 +287,9 @@ def loads(data: bytes, source: str = "<bytes>", registry: Registry | None = None
 def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
     """Load a graph file, or the graph embedded in an audio file AudioChain exported."""
     path = Path(path)
+    from .bundle import is_bundle, unpack
+    if is_bundle(path):
+        return load(unpack(path), registry)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES and not _looks_like_audio(path):

@@ -327,7 +327,14 @@ class Graph:
             inst = self.nodes[nid]
             spec = self.registry.get(inst.type)
             if spec is None:
-                out.append(f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type))
+                pack = self.saved_by.get("node_packs", {}).get(inst.type) if isinstance(self.saved_by, dict) else None
+                if pack and pack != "builtin" and pack not in self.registry.packs:
+                    version = self.saved_by.get("packs", {}).get(pack, "")
+                    out.append(f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
+                               + (f" {version}" if version else "") + ", which is not installed here; install it "
+                               f"(e.g. pip install {pack}) and open the graph again")
+                else:
+                    out.append(f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type))
                 continue
             if nid not in scope:
                 continue
@@ -343,6 +350,12 @@ class Graph:
                     p.coerce(v)
                 except ParameterError as e:
                     out.append(f"node '{nid}' ({spec.id}): {e}")
+            if spec.preflight is not None:
+                try:
+                    out.extend(f"node '{nid}' ({spec.id}): {msg}" for msg in
+                               spec.preflight(dict(inst.params), Path(base_dir) if base_dir else self.base_dir()))
+                except Exception as e:  # a broken check must not hide the other problems
+                    out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")
             linked = {l.dst_port for l in into.get(nid, ())}
             for name, port in spec.inputs.items():
                 if port.required and name not in linked:
@@ -357,9 +370,11 @@ class Graph:
             for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
                 out.append("cycle: " + " -> ".join(c + [c[0]]))
         for (nid, name), path in self.input_files(base_dir).items():
-            if nid in scope and not path.is_file():
+            if nid in scope and not path.exists():
+                sender = self.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(self.saved_by, dict) else None
+                had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
                 out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' not found "
-                           f"(looked at {path})")
+                           f"(looked at {path}{had}); put the file there or point the node at it")
         types = self.output_types()
         seen_inputs: set[tuple[str, str]] = set()
         for l in self.links:

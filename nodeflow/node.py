@@ -94,6 +94,7 @@ class NodeSpec:
     multi_output: bool = False
     pack: str = ""
     fingerprint: Callable[[dict[str, Any], "Context"], Any] | None = None
+    preflight: Callable[[dict[str, Any], Path], list[str]] | None = None
 
     @property
     def name(self) -> str:
@@ -134,14 +135,17 @@ def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], 
 
 def node(id: str, *, category: str | None = None, version: int = 1, output: str = "out",
          side_effect: bool = False,
-         fingerprint: Callable[[dict[str, Any], Context], Any] | None = None) -> Callable[[Callable[..., Any]], NodeSpec]:
+         fingerprint: Callable[[dict[str, Any], Context], Any] | None = None,
+         preflight: Callable[[dict[str, Any], Path], list[str]] | None = None) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
     ``id`` is ``category.name`` and never changes; bump ``version`` when behaviour changes.
     ``side_effect=True`` marks sinks (exports) that run on every run instead of being served
     from the cache.  ``fingerprint(params, ctx)`` adds what the parameters alone do not pin down to
     the node's cache key (e.g. a checkpoint's resolved revision, an adapter file's hash); it must
-    be cheap and return msgpack-able plain data.
+    be cheap and return msgpack-able plain data.  ``preflight(params, base_dir)`` lists what this
+    machine lacks to run the node (e.g. a checkpoint that is not downloaded) without running it;
+    validation reports those problems with every other one.
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -180,6 +184,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
         return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
-                        pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint)
+                        pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
+                        preflight=preflight)
 
     return wrap

@@ -1,0 +1,225 @@
+"""Sharing graphs: relative paths, bundles (pack/unpack, hostile archives), what is missing on the
+receiver's side, and old graph files that must load forever."""
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import FileFormatError, Graph, NodeflowError, load, save
+from nodeflow.bundle import pack, unpack
+from nodeflow.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "graphs"
+
+
+def make_project(root: Path) -> Path:
+    (root / "takes").mkdir(parents=True)
+    sr = 22050
+    t = np.arange(sr) / sr
+    sf.write(root / "takes" / "vox3.wav", 0.2 * np.sin(2 * np.pi * 220 * t), sr, subtype="PCM_24")
+    sf.write(root / "takes" / "loop.flac", 0.1 * np.sin(2 * np.pi * 110 * t), sr, subtype="PCM_16")
+    g = Graph()
+    g.path = root / "song.msgpack"
+    g.add("io.load", id="vox", path="takes/vox3.wav")
+    g.add("io.load", id="loop", path=str(root / "takes" / "loop.flac"))   # absolute on purpose
+    g.add("dsp.mix", id="mix")
+    g.add("io.export", id="out", path="mix.wav")
+    g.connect("vox", "mix.a")
+    g.connect("loop", "mix.b")
+    g.connect("mix", "out")
+    return save(g, g.path)
+
+
+def test_graph_moved_to_another_folder_keeps_working(tmp_path):
+    src = make_project(tmp_path / "ana")
+    shutil.copytree(tmp_path / "ana", tmp_path / "ben")
+    g = load(tmp_path / "ben" / "song.msgpack")
+    assert g.nodes["vox"].params["path"] == "takes/vox3.wav"
+    assert g.nodes["loop"].params["path"] == "takes/loop.flac"    # stored relative although given absolute
+    shutil.rmtree(tmp_path / "ana")
+    assert g.problems() == []
+    assert main(["run", str(tmp_path / "ben" / "song.msgpack"), "-o", str(tmp_path / "o"), "-q"]) == 0
+    del src
+
+
+def test_save_as_elsewhere_rebases_paths(tmp_path):
+    make_project(tmp_path / "ana")
+    g = load(tmp_path / "ana" / "song.msgpack")
+    save(g, tmp_path / "ana" / "versions" / "v2.msgpack")
+    assert g.nodes["vox"].params["path"] == "../takes/vox3.wav"
+    assert load(tmp_path / "ana" / "versions" / "v2.msgpack").problems() == []
+    far = tmp_path / "x" / "y" / "z" / "w" / "v3.msgpack"
+    save(g, far)
+    stored = load(far).nodes["vox"].params["path"]
+    assert stored == str((tmp_path / "ana" / "takes" / "vox3.wav").resolve())  # too far up: absolute
+
+
+def test_missing_things_listed_at_once_with_sender_paths(tmp_path, capsys):
+    make_project(tmp_path / "ana")
+    shutil.copy(tmp_path / "ana" / "song.msgpack", tmp_path / "song.msgpack")
+    import msgpack
+    doc = msgpack.unpackb((tmp_path / "song.msgpack").read_bytes())
+    doc["nodes"].append({"id": "verb", "type": "fxpack.reverb", "version": 1, "params": {}})
+    doc["saved_by"]["node_packs"]["fxpack.reverb"] = "fxpack"
+    doc["saved_by"]["packs"]["fxpack"] = "2.1"
+    (tmp_path / "song.msgpack").write_bytes(msgpack.packb(doc))
+    assert main(["validate", str(tmp_path / "song.msgpack")]) == 1
+    text = capsys.readouterr().out
+    assert "3 problem(s)" in text
+    assert f"where the graph was saved it was {tmp_path / 'ana' / 'takes' / 'vox3.wav'}" in text
+    assert "node pack 'fxpack' 2.1, which is not installed here" in text
+    assert main(["run", str(tmp_path / "song.msgpack"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "3 problems" in err and "vox3.wav" in err and "loop.flac" in err
+
+
+def test_newer_format_version_is_refused_clearly(tmp_path):
+    import msgpack
+    p = tmp_path / "future.msgpack"
+    p.write_bytes(msgpack.packb({"format": "audiochain.graph", "version": 7, "nodes": []}))
+    with pytest.raises(FileFormatError, match="newer AudioChain .*upgrade AudioChain"):
+        load(p)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.msgpack")))
+def test_every_released_format_version_loads_forever(name):
+    g = load(FIXTURES / name)
+    assert g.nodes and g.problems() == [] or all("not found" in p for p in g.problems())
+    assert g.saved_by.get("audiochain")
+
+
+def test_pack_unpack_roundtrip_bit_for_bit(tmp_path):
+    src = make_project(tmp_path / "ana")
+    bundle = tmp_path / "song.acbundle"
+    assert main(["pack", str(src), "-o", str(bundle)]) == 0
+    out = unpack(bundle, tmp_path / "ben")
+    g2 = load(out)
+    for nid, orig in (("vox", tmp_path / "ana" / "takes" / "vox3.wav"), ("loop", tmp_path / "ana" / "takes" / "loop.flac")):
+        p = out.parent / g2.nodes[nid].params["path"]
+        assert p.read_bytes() == orig.read_bytes()
+    assert g2.problems() == []
+    assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0  # running a bundle unpacks next to it
+    assert (tmp_path / "song" / "graph.msgpack").is_file()
+
+
+def test_pack_carries_folders_such_as_adapters(tmp_path):
+    from typing import Annotated
+
+    from nodeflow import Context, FilePath, Registry, node
+
+    @node("share.adapted")
+    def adapted(*, adapter: Annotated[str, FilePath(mode="read")] = "", ctx: Context = None) -> str:
+        return (ctx.resolve_input(adapter) / "adapter_config.json").read_text()
+
+    reg = Registry()
+    reg.add(adapted)
+    adapter = tmp_path / "ana" / "adapters" / "mine"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text('{"r": 8}')
+    (adapter / "adapter_model.safetensors").write_bytes(bytes(range(256)) * 40)
+    g = Graph(reg)
+    g.path = tmp_path / "ana" / "g.msgpack"
+    g.add("share.adapted", id="a", adapter="adapters/mine")
+    save(g, g.path)
+    pack(g, tmp_path / "g.acbundle")
+    out = unpack(tmp_path / "g.acbundle", tmp_path / "ben")
+    g2 = load(out, reg)
+    got = out.parent / g2.nodes["a"].params["adapter"]
+    assert (got / "adapter_model.safetensors").read_bytes() == (adapter / "adapter_model.safetensors").read_bytes()
+
+
+def test_unpack_never_overwrites_receivers_files(tmp_path):
+    src = make_project(tmp_path / "ana")
+    bundle = pack(load(src), tmp_path / "b.acbundle")
+    target = tmp_path / "ben"
+    (target / "files").mkdir(parents=True)
+    mine = target / "files" / "vox3.wav"
+    mine.write_bytes(b"the receiver's own take")
+    out = unpack(bundle, target)
+    assert mine.read_bytes() == b"the receiver's own take"
+    g = load(out)
+    assert g.nodes["vox"].params["path"] == "files/vox3 (2).wav"
+    assert (target / "files" / "vox3 (2).wav").read_bytes() == (tmp_path / "ana" / "takes" / "vox3.wav").read_bytes()
+    again = unpack(bundle, target)  # unpacking twice reuses identical files and the graph
+    assert again == out and not (target / "files" / "vox3 (3).wav").exists()
+
+
+def test_pack_refuses_past_size_limit(tmp_path):
+    src = make_project(tmp_path / "ana")
+    with pytest.raises(NodeflowError, match="over the 0 MiB limit"):
+        pack(load(src), tmp_path / "b.acbundle", max_bytes=1000)
+    assert not (tmp_path / "b.acbundle").exists()
+
+
+def hostile(tmp_path, members: dict[str, bytes], manifest: dict | None = None, tweak=None) -> Path:
+    import hashlib
+    p = tmp_path / "evil.acbundle"
+    g = Graph()
+    g.add("io.load", id="l", path="files/x.wav")
+    from nodeflow.fileformat import dumps
+    members = {"graph.msgpack": dumps(g), **members}
+    if manifest is None:
+        manifest = {"format": "audiochain.bundle", "version": 1,
+                    "members": {k: {"sha256": hashlib.sha256(v).hexdigest(), "size": len(v)} for k, v in members.items()}}
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("bundle.json", json.dumps(manifest))
+        for k, v in members.items():
+            info = zipfile.ZipInfo(k)
+            if tweak:
+                tweak(info)
+            z.writestr(info, v, compress_type=zipfile.ZIP_DEFLATED)
+    return p
+
+
+@pytest.mark.parametrize("members, tweak, message", [
+    ({"../escape.wav": b"x"}, None, "refusing member '../escape.wav'"),
+    ({"files/../../escape.wav": b"x"}, None, "refusing member"),
+    ({"/etc/evil": b"x"}, None, "refusing member '/etc/evil'"),
+    ({"files/link.wav": b"/etc/passwd"}, lambda i: setattr(i, "external_attr", (0o120777 << 16)), "links and folders"),
+    ({"files/bomb.wav": b"\0" * 5_000_000}, None, "expands"),
+])
+def test_hostile_bundles_refused_and_nothing_written_outside(tmp_path, members, tweak, message):
+    p = hostile(tmp_path, members, tweak=tweak)
+    target = tmp_path / "t"
+    before = sorted(x.name for x in tmp_path.iterdir())
+    with pytest.raises(FileFormatError, match=message):
+        unpack(p, target)
+    assert sorted(x.name for x in tmp_path.iterdir()) == before
+    assert not (tmp_path / "escape.wav").exists()
+
+
+def test_corrupt_truncated_and_lying_bundles(tmp_path):
+    good = hostile(tmp_path, {"files/x.wav": b"RIFF" + b"\1" * 100})
+    data = good.read_bytes()
+    trunc = tmp_path / "trunc.acbundle"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FileFormatError):
+        unpack(trunc, tmp_path / "t1")
+    lying = hostile(tmp_path, {"files/x.wav": b"abc"}, manifest={"format": "audiochain.bundle", "version": 1, "members": {
+        "graph.msgpack": {"sha256": "0" * 64, "size": 1}, "files/x.wav": {"sha256": "0" * 64, "size": 3}}})
+    with pytest.raises(FileFormatError, match="malformed or its size"):
+        unpack(lying, tmp_path / "t2")
+    import hashlib
+    from nodeflow.fileformat import dumps
+    g = Graph()
+    gb = dumps(g)
+    badhash = hostile(tmp_path, {"files/x.wav": b"abc"}, manifest={"format": "audiochain.bundle", "version": 1, "members": {
+        "graph.msgpack": {"sha256": hashlib.sha256(gb).hexdigest(), "size": len(gb)},
+        "files/x.wav": {"sha256": "0" * 64, "size": 3}}})
+    with pytest.raises(FileFormatError):
+        unpack(badhash, tmp_path / "t3")
+    assert not any((tmp_path / "t3").rglob("x.wav"))
+    with pytest.raises(FileFormatError, match="not a valid bundle"):
+        unpack(_write(tmp_path / "j.acbundle", b"PK\x03\x04junk"), tmp_path / "t4")
+    future = hostile(tmp_path, {}, manifest={"format": "audiochain.bundle", "version": 9, "members": {}})
+    with pytest.raises(FileFormatError, match="newer"):
+        unpack(future, tmp_path / "t5")
+
+
+def _write(p: Path, data: bytes) -> Path:
+    p.write_bytes(data)
+    return p
