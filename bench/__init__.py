@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured against a baseline in the same run, printed as `name: value (goal ...)`."""

@@ -1,0 +1,31 @@
+"""`make bench`: run every benchmark module and print one `name: value (goal ...)` line per measure."""
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+MODULES = ["bench.bench_engine", "bench.bench_models", "bench.bench_editor"]
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MODULES if not argv or any(a in m for a in argv)]
+    failed = 0
+    for name in chosen:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        print(f"# {name}", flush=True)
+        try:
+            mod.main()
+        except Exception:
+            failed += 1
+            traceback.print_exc()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

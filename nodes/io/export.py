@@ -1,0 +1,190 @@
+"""io.export: write audio to a file, mastered to a loudness and peak ceiling, with the graph inside."""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Iterator
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.node import Context, node
+from nodeflow.types import ChoiceEnum, FilePath, Range
+
+from ._master import db_to_gain, master
+
+
+class Format(ChoiceEnum):
+    AUTO = "auto"
+    WAV = "wav"
+    FLAC = "flac"
+    MP3 = "mp3"
+    OGG = "ogg"
+
+
+class BitDepth(ChoiceEnum):
+    PCM16 = "pcm16"
+    PCM24 = "pcm24"
+    FLOAT32 = "float32"
+
+
+EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
+_SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
+_LSB = {BitDepth.PCM16: 2.0 ** -15, BitDepth.PCM24: 2.0 ** -23}   # 1 / 2^(bits - 1)
+# lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
+_LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
+          "ogg": dict(subtype="VORBIS", compression_level=0.3)}
+
+
+@node("io.export", category="io", version=1, side_effect=True)
+def export(audio: Audio, *,
+           path: Annotated[str, FilePath(mode="write", exts=tuple(EXTENSIONS))] = "out.wav",
+           format: Format = Format.AUTO,
+           bit_depth: BitDepth = BitDepth.PCM24,
+           loudness_lufs: Annotated[float, Range(-70.0, 0.0, unit="LUFS")] | None = None,
+           peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBFS")] = -1.0,
+           dither: bool = True,
+           embed_graph: bool = True,
+           ctx: Context) -> str:
+    """Write audio to wav, flac, mp3 or ogg, normalised and peak-limited, with the graph embedded.
+
+    - ``format=auto`` takes the format from the extension; with an explicit format a path
+      without a known extension gets one.  Mapped over a list, item ``i`` of ``n`` is written to
+      ``name_<i>.ext`` (numbered from 1).
+    - ``bit_depth`` applies to wav (16/24-bit PCM or 32-bit float) and flac (16/24 only); mp3
+      is LAME VBR (~V2), ogg is Vorbis quality ~7.  ``dither`` adds TPDF dither to 16-bit PCM.
+    - ``loudness_lufs`` sets the integrated loudness (ITU-R BS.1770); ``peak_db`` is a sample-peak
+      ceiling held by a look-ahead limiter, and the loudness still lands within 0.5 LU of its
+      target.  For PCM the ceiling holds for the stored integers; lossy codecs may overshoot it.
+    - The file is written to a temporary name in the same folder and renamed into place, so a
+      failure leaves no partial file and an existing file untouched.  Input files of the graph
+      are never overwritten.  Tags hold the audio's provenance ``info``, the AudioChain version
+      and (``embed_graph``) the graph itself: ``audiochain extract FILE`` gets it back.
+
+    Returns the absolute path written.
+    """
+    import soundfile as sf
+
+    import nodeflow
+    from nodeflow import audiometa
+
+    dest, fmt = _destination(path, format, ctx)
+    _check_codec(audio, fmt, bit_depth)
+    _refuse_protected(dest, ctx)
+    pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
+    lsb = _LSB.get(bit_depth, 0.0) if pcm else 0.0
+    dithered = pcm and dither and bit_depth is BitDepth.PCM16
+    margin = (1.501 if dithered else 0.501) * lsb    # rounding (and dither) cannot cross the ceiling
+    ctx.check_cancelled()
+    samples = master(audio.samples, audio.sample_rate, loudness_lufs, db_to_gain(peak_db) - margin)
+    data = _quantise(samples, bit_depth, dithered) if pcm else np.ascontiguousarray(samples.T, np.float32)
+    ctx.progress(1, 3)
+    tags = {**dict(audio.info), "audiochain_version": nodeflow.__version__}
+    graph_bytes = None
+    if embed_graph and ctx.graph is not None:
+        from nodeflow.fileformat import dumps
+        graph_bytes = dumps(ctx.graph)
+    codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
+    with _atomic(dest) as tmp:
+        try:
+            sf.write(str(tmp), data, audio.sample_rate, format=fmt.upper(), **codec)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+            raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {audio.sample_rate} Hz, "
+                             f"{audio.channels} ch): {e}") from e
+        ctx.progress(2, 3)
+        audiometa.embed(tmp, graph_bytes, tags)
+        ctx.check_cancelled()
+    ctx.progress(3, 3)
+    return str(dest)
+
+
+def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
+    if not path.strip():
+        raise ParameterError("path is empty; give a file name such as out.wav")
+    dest = ctx.resolve_output(path).absolute()
+    ext = dest.suffix.lower()
+    if format is Format.AUTO:
+        if ext not in EXTENSIONS:
+            raise ParameterError(f"path={path!r}: cannot tell the format from "
+                                 f"{repr(ext) if ext else 'a name without extension'}; end it in "
+                                 ".wav, .flac, .mp3 or .ogg, or set format")
+        fmt = EXTENSIONS[ext]
+    else:
+        fmt = format.value
+        if ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
+            raise ParameterError(f"format={fmt} but path={path!r} ends in {ext}; change the extension to "
+                                 f".{fmt} or set format to auto")
+        if ext not in EXTENSIONS:
+            dest = dest.with_name(f"{dest.name}.{fmt}")
+    if ctx.item is not None and ctx.item[1] > 1:
+        i, n = ctx.item
+        dest = dest.with_name(f"{dest.stem}_{i + 1:0{len(str(n))}d}{dest.suffix}")
+    if dest.is_dir():
+        raise AudioError(f"{dest}: is a folder; give a file name (path={path!r})")
+    return dest, fmt
+
+
+def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
+    if audio.frames == 0:
+        raise AudioError("the audio is empty (0 frames); nothing to export")
+    if audio.channels > MAX_CHANNELS[fmt]:
+        raise AudioError(f"{fmt} holds at most {MAX_CHANNELS[fmt]} channels (got {audio.channels}); "
+                         "mix down first or export wav")
+    if fmt == "flac" and bit_depth is BitDepth.FLOAT32:
+        raise ParameterError("bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, "
+                             "or export wav for float")
+    if fmt == "mp3" and audio.sample_rate not in MP3_RATES:
+        raise AudioError(f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got "
+                         f"{audio.sample_rate}); resample first or export flac")
+
+
+def _quantise(samples: np.ndarray, bit_depth: BitDepth, dithered: bool) -> np.ndarray:
+    """Round to integers ourselves (libsndfile scales doubles by 2^23 - 1 on the way to 24-bit)."""
+    bits = 16 if bit_depth is BitDepth.PCM16 else 24
+    scale = 2.0 ** (bits - 1)
+    x = samples * scale
+    if dithered:  # TPDF: two uniform draws, +-1 LSB peak; seeded so exports are reproducible
+        rng = np.random.default_rng(0x5EED)
+        x += rng.random(x.shape) - rng.random(x.shape)
+    q = np.clip(np.rint(x), -scale, scale - 1).T
+    return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
+
+
+def _refuse_protected(dest: Path, ctx: Context) -> None:
+    target = dest.resolve()
+    for p in ctx.protected_files:
+        same = target == Path(p).resolve()
+        if not same and target.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(target, p)
+        if same:
+            raise AudioError(f"{dest}: refusing to overwrite an input file of this graph ({p}); "
+                             "export to another path")
+
+
+@contextlib.contextmanager
+def _atomic(dest: Path) -> Iterator[Path]:
+    """A fresh temporary path beside ``dest``, renamed onto it if the block succeeds, else removed."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}.part{dest.suffix}")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as e:
+        raise AudioError(f"{dest}: cannot write there ({e.strerror or e}); choose another path") from e
+    try:
+        yield tmp
+        try:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as e:
+            raise AudioError(f"{dest}: cannot move the finished file into place ({e.strerror or e})") from e
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -1,0 +1,68 @@
+"""io.load: read an audio file (or a video's soundtrack), whole or a span of it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.node import Context, node
+from nodeflow.types import FilePath, Range
+
+from ._decode import SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, read_ffmpeg, read_soundfile
+
+AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
+                                            ".mov", ".mkv", ".avi"}))
+
+
+@node("io.load", category="io", version=1)
+def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
+         start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
+         end_s: Annotated[float, Range(0.0, None, unit="s")] | None = None,
+         ctx: Context) -> Audio:
+    """Load an audio file (wav, flac, ogg, mp3; m4a, opus and video soundtracks through ffmpeg).
+
+    Reads frames ``[start_s, end_s)`` at the file's own sample rate and channel count, exactly:
+    the span is converted to frames once (``round(seconds * rate)``) and the decoder seeks to it
+    instead of decoding what comes before, where the format allows.  ``end_s`` past the end of
+    the file reads to the end; ``start_s`` past it is an error that gives the file's duration.
+    Relative paths are resolved against the graph file's folder.
+
+    Returns
+    -------
+    Audio
+        float32 ``[channels, frames]``; ``frames == round(end_s * rate) - round(start_s * rate)``.
+
+    Examples
+    --------
+    >>> load.fn(path="take.flac", start_s=1.5, end_s=4.0, ctx=Context())   # doctest: +SKIP
+    Audio(2 ch, 110250 frames, 44100 Hz, 2.500 s)
+    """
+    if not path.strip():
+        raise ParameterError("path is empty; choose an audio file to load")
+    file = ctx.resolve_input(path)
+    if not file.exists():
+        relative = not Path(path).expanduser().is_absolute()
+        where = f" (relative paths are resolved against {ctx.base_dir})" if relative else ""
+        raise AudioError(f"{file}: no such file{where}; check path={path!r}")
+    if not file.is_file():
+        raise AudioError(f"{file}: is a folder, not an audio file; check path={path!r}")
+    if file.stat().st_size == 0:
+        raise AudioError(f"{file}: file is empty (0 bytes); re-export or re-download it")
+    ctx.check_cancelled()
+    if file.suffix.lower() not in SOUNDFILE_EXTS:
+        return read_ffmpeg(file, start_s, end_s, ctx)
+    try:
+        return read_soundfile(file, start_s, end_s, ctx)
+    except Unreadable as e:
+        reason = str(e)
+    # libsndfile does not know this content (a wav holding mp3 or adpcm data, a renamed file...)
+    if ffmpeg_tools() is None:
+        raise AudioError(f"{file}: not an audio file libsndfile can read ({reason}); installing ffmpeg "
+                         "would let AudioChain try other codecs")
+    try:
+        return read_ffmpeg(file, start_s, end_s, ctx)
+    except NoAudio as e:
+        detail = str(e).removeprefix(f"{file}: ")
+        raise AudioError(f"{file}: not a readable audio file: neither libsndfile nor ffmpeg recognise its "
+                         f"content (ffmpeg: {detail})") from None

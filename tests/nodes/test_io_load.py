@@ -1,0 +1,181 @@
+"""io.load through real codecs: every format, channels, exact spans, and files that are not fit to load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nodeflow.errors import AudioError, ParameterError
+from nodes.io import _decode
+from nodes.io.load import load
+from tests.nodes._io_helpers import (LOSSLESS_TOL, LOSSY_MIN_CORR, RATE, best_lag, context, corr, encode, ffmpeg,
+                                     fundamental_hz, needs_ffmpeg, tones, write)
+
+SOUNDFILE_CASES = [("wav", "WAV", "PCM_16"), ("wav", "WAV", "PCM_24"), ("wav", "WAV", "FLOAT"),
+                   ("flac", "FLAC", "PCM_16"), ("flac", "FLAC", "PCM_24"),
+                   ("ogg", "OGG", "VORBIS"), ("mp3", "MP3", "MPEG_LAYER_III")]
+
+
+@pytest.mark.parametrize("ext,fmt,subtype", SOUNDFILE_CASES)
+def test_soundfile_formats_decode_to_the_source(tmp_path, ext, fmt, subtype):
+    src = tones(1.5)
+    write(tmp_path / f"a.{ext}", src, format=fmt, subtype=subtype)
+    a = load.fn(path=f"a.{ext}", ctx=context(tmp_path))
+    assert (a.channels, a.sample_rate, a.frames) == (2, RATE, src.shape[1])
+    assert a.samples.dtype == np.float32
+    if (fmt, subtype) in LOSSLESS_TOL:
+        assert np.abs(a.samples - src).max() <= LOSSLESS_TOL[(fmt, subtype)] * 1.0001
+    else:
+        assert corr(a.samples, src) > LOSSY_MIN_CORR
+        assert best_lag(a.samples[0], src[0]) == 0
+
+
+@pytest.mark.parametrize("ext,fmt,subtype,channels", [("wav", "WAV", "PCM_24", 6), ("flac", "FLAC", "PCM_24", 6),
+                                                      ("ogg", "OGG", "VORBIS", 4)])   # vorbis 5.1 low-passes LFE
+def test_multichannel_keeps_every_channel_apart(tmp_path, ext, fmt, subtype, channels):
+    src = tones(0.5, channels=channels)
+    write(tmp_path / f"many.{ext}", src, format=fmt, subtype=subtype)
+    a = load.fn(path=f"many.{ext}", ctx=context(tmp_path))
+    assert a.channels == channels and a.frames == src.shape[1]
+    for c in range(channels):
+        assert fundamental_hz(a.samples[c], RATE) == pytest.approx(fundamental_hz(src[c], RATE), abs=3)
+
+
+# a span against the same frames of the whole decode: identical, except that mpg123 (mono, MPEG-2)
+# may round its synthesis filter differently after a seek (+-1 float32 ulp)
+SPAN_ATOL = {"MP3": 1e-6}
+SPANS = [(0.0, 0.25), (0.123457, 0.9), (1.0, None), (0.5, 99.0), (1.9999, None)]
+
+
+@pytest.mark.parametrize("ext,fmt,subtype", SOUNDFILE_CASES[1::2] + [("mp3", "MP3", "MPEG_LAYER_III")])
+@pytest.mark.parametrize("start_s,end_s", SPANS)
+def test_span_is_exact_in_frames_and_samples(tmp_path, ext, fmt, subtype, start_s, end_s):
+    path = write(tmp_path / f"a.{ext}", tones(2.0), format=fmt, subtype=subtype)
+    ctx = context(tmp_path)
+    whole = load.fn(path=str(path), ctx=ctx).samples
+    part = load.fn(path=str(path), start_s=start_s, end_s=end_s, ctx=ctx)
+    start = round(start_s * RATE)
+    stop = whole.shape[1] if end_s is None else min(round(end_s * RATE), whole.shape[1])
+    assert part.frames == stop - start
+    np.testing.assert_allclose(part.samples, whole[:, start:stop], rtol=0, atol=SPAN_ATOL.get(fmt, 0.0))
+
+
+def test_long_mp3_spans_match_the_whole_decode(tmp_path):
+    """Longer than one read block: libsndfile garbles mp3 reads that stop inside a frame."""
+    path = write(tmp_path / "long.mp3", tones(7.0, channels=1), format="MP3")
+    ctx = context(tmp_path)
+    whole = load.fn(path="long.mp3", ctx=ctx).samples
+    assert whole.shape[1] == round(7.0 * RATE) and corr(whole, tones(7.0, channels=1)) > LOSSY_MIN_CORR
+    part = load.fn(path=str(path), start_s=3.3, end_s=6.9, ctx=ctx)
+    ref = whole[:, round(3.3 * RATE):round(6.9 * RATE)]
+    np.testing.assert_allclose(part.samples, ref, rtol=0, atol=SPAN_ATOL["MP3"])
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("ext,codec,exact", [("m4a", ("-c:a", "aac"), False), ("opus", ("-c:a", "libopus"), False),
+                                             ("mka", ("-c:a", "libvorbis"), True)])
+@pytest.mark.parametrize("start_s,end_s", [(0.0, 0.25), (0.31234, 1.2), (1.5, None)])
+def test_ffmpeg_span_is_exact_in_frames(tmp_path, ext, codec, exact, start_s, end_s):
+    """mp4/ogg seek by timestamp (decoders re-converge after a preroll); matroska decodes from 0."""
+    wav = write(tmp_path / "src.wav", tones(2.0, rate=48000), 48000)
+    path = encode(wav, tmp_path / f"a.{ext}", *codec)
+    ctx = context(tmp_path)
+    whole = load.fn(path=str(path), ctx=ctx).samples
+    part = load.fn(path=str(path), start_s=start_s, end_s=end_s, ctx=ctx)
+    start = round(start_s * 48000)
+    stop = whole.shape[1] if end_s is None else round(end_s * 48000)
+    assert part.frames == stop - start
+    ref = whole[:, start:stop]
+    if exact:
+        np.testing.assert_array_equal(part.samples, ref)
+    else:
+        assert best_lag(part.samples[0], ref[0], 256) == 0
+        assert np.abs(part.samples - ref).max() < 2e-3
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("ext,codec,rate", [("m4a", ("-c:a", "aac"), 44100), ("opus", ("-c:a", "libopus"), 48000)])
+def test_ffmpeg_formats_decode(tmp_path, ext, codec, rate):
+    wav = write(tmp_path / "src.wav", tones(1.0, rate=rate), rate)
+    a = load.fn(path=str(encode(wav, tmp_path / f"a.{ext}", *codec)), ctx=context(tmp_path))
+    assert (a.channels, a.sample_rate) == (2, rate)
+    assert abs(a.duration_s - 1.0) < 0.05           # aac keeps up to one frame of padding
+    for c, f0 in enumerate((220.0, 220.0 * 2 ** 0.25)):
+        assert fundamental_hz(a.samples[c], rate) == pytest.approx(f0, abs=2)
+
+
+@needs_ffmpeg
+def test_video_soundtrack(tmp_path):
+    path = tmp_path / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1.5", "-f", "lavfi",
+           "-i", "sine=frequency=300:duration=1.5:sample_rate=48000", "-shortest", "-c:v", "mpeg4",
+           "-c:a", "aac", str(path))
+    a = load.fn(path="clip.mp4", start_s=0.5, end_s=1.0, ctx=context(tmp_path))
+    assert (a.channels, a.sample_rate, a.frames) == (1, 48000, 24000)
+    assert fundamental_hz(a.samples[0], 48000) == pytest.approx(300, abs=2)
+
+
+def test_relative_paths_resolve_against_the_graph_folder(tmp_path):
+    (tmp_path / "sounds").mkdir()
+    write(tmp_path / "sounds" / "x.wav", tones(0.1), format="WAV", subtype="FLOAT")
+    assert load.fn(path="sounds/x.wav", ctx=context(tmp_path)).frames == round(0.1 * RATE)
+
+
+def _truncate(tmp_path, ext, fmt, subtype):
+    path = write(tmp_path / f"cut.{ext}", tones(2.0), format=fmt, subtype=subtype)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    return path.name
+
+
+def _text_as(name):
+    def make(d):
+        (d / name).write_text("just some notes, not audio\n" * 20)
+        return name
+    return make
+
+
+BAD_FILES = {
+    "missing": lambda d: "nothere.wav",
+    "empty": lambda d: (d / "empty.wav").write_bytes(b"") or "empty.wav",
+    "folder": lambda d: (d / "dir.wav").mkdir() or "dir.wav",
+    "text as wav": _text_as("notes.wav"),
+    "text as mp3": _text_as("notes.mp3"),
+    "text as flac": _text_as("notes.flac"),
+    "text as m4a": _text_as("notes.m4a"),
+    "truncated wav": lambda d: _truncate(d, "wav", "WAV", "PCM_16"),
+    "truncated flac": lambda d: _truncate(d, "flac", "FLAC", "PCM_16"),
+    "truncated ogg": lambda d: _truncate(d, "ogg", "OGG", "VORBIS"),
+    "truncated mp3": lambda d: _truncate(d, "mp3", "MP3", "MPEG_LAYER_III"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_unusable_files_give_one_clear_error_naming_the_file(tmp_path, case):
+    name = BAD_FILES[case](tmp_path)
+    with pytest.raises(AudioError) as err:
+        load.fn(path=name, ctx=context(tmp_path))
+    assert name in str(err.value)
+    assert "Traceback" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_start_past_the_end_reports_the_duration(tmp_path):
+    write(tmp_path / "a.flac", tones(1.5), format="FLAC", subtype="PCM_16")
+    with pytest.raises(AudioError, match=r"a\.flac.*start_s=2.*duration 1\.500 s"):
+        load.fn(path="a.flac", start_s=2.0, ctx=context(tmp_path))
+
+
+def test_end_before_start_is_a_parameter_error(tmp_path):
+    write(tmp_path / "a.wav", tones(1.0), format="WAV", subtype="PCM_16")
+    with pytest.raises(ParameterError, match="end_s=0.2 must be greater than start_s=0.5"):
+        load.fn(path="a.wav", start_s=0.5, end_s=0.2, ctx=context(tmp_path))
+    with pytest.raises(ParameterError, match="path is empty"):
+        load.fn(path=" ", ctx=context(tmp_path))
+
+
+@needs_ffmpeg
+def test_missing_ffmpeg_is_named_with_the_fix(tmp_path, monkeypatch):
+    wav = write(tmp_path / "src.wav", tones(0.3), RATE)
+    encode(wav, tmp_path / "a.m4a", "-c:a", "aac")
+    monkeypatch.setattr(_decode, "ffmpeg_tools", lambda: None)
+    with pytest.raises(AudioError, match=r"a\.m4a.*needs ffmpeg.*apt-get install ffmpeg"):
+        load.fn(path="a.m4a", ctx=context(tmp_path))
