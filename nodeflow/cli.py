@@ -400,14 +400,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="target folder (default: next to the bundle)")
     p.set_defaults(fn=cmd_unpack)
 
-    for module in ("checkpoints", "editor_cli"):
-        try:
-            mod = __import__(f"nodeflow.{module}", fromlist=["add_cli"])
-        except ImportError:
-            continue
-        if hasattr(mod, "add_cli"):
-            mod.add_cli(sub)
+    from .checkpoints import add_cli as add_models_cli
+    add_models_cli(sub)
+    _add_plugin_commands(sub)
     return ap
+
+
+CLI_ENTRY_POINT_GROUP = "audiochain.cli"
+
+
+def _add_plugin_commands(sub) -> None:
+    """Subcommands contributed by packages (entry-point group ``audiochain.cli``: a callable
+    ``add_cli(subparsers)``), e.g. ``edit`` and ``finetune``; a broken one is reported, not hidden."""
+    import importlib.metadata
+    for ep in sorted(importlib.metadata.entry_points(group=CLI_ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            ep.load()(sub)
+        except Exception as e:  # noqa: BLE001 - a broken plug-in must not take the CLI down
+            print(f"warning: command '{ep.name}' ({ep.value}) failed to load: {e}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
