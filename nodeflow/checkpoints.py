@@ -1,0 +1,386 @@
+"""Model checkpoints: the Hugging Face hub cache (safetensors only) or a local folder.
+
+A checkpoint is named by a hub id (``facebook/musicgen-small``, optionally ``@revision``) or a
+local folder (absolute, or relative to the graph file).  :func:`resolve` turns the name into a
+local folder plus a revision (the hub snapshot's commit hash, or a digest of a local folder's
+files) without touching the network when the checkpoint is cached.  With ``HF_HUB_OFFLINE=1`` a
+missing checkpoint is one clear error naming it and the command that fetches it.
+
+``audiochain models list | pull NAME | rm NAME | info NAME`` manage the cache (:func:`add_cli`).
+huggingface_hub is imported only inside the functions that need it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import NodeflowError
+from .timebase import ModelProfile, profile_from_rates
+
+__all__ = ["CheckpointError", "Resolved", "ALLOW_PATTERNS", "resolve", "fingerprint", "folder_digest", "pull",
+           "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
+
+# Everything a transformers audio checkpoint needs, and no pickles (.bin/.pt/.ckpt/.pth are skipped).
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.npy", "*.npz"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
+
+
+class CheckpointError(NodeflowError):
+    """A checkpoint is missing, unreadable or not in a format AudioChain loads."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    name: str         # as the user wrote it
+    path: Path        # local folder holding config.json and the weights
+    revision: str     # hub commit hash, or "local-<digest>"
+    source: str       # "hub" | "local"
+
+
+# ---------------------------------------------------------------------------------------- environment
+def hub_cache_dir() -> Path:
+    """The hub cache folder, read from the environment at call time (HF_HUB_CACHE, HF_HOME)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return Path("~/.cache/huggingface/hub").expanduser()
+
+
+def offline() -> bool:
+    """Whether HF_HUB_OFFLINE forbids downloads (read at call time)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _split(name: str) -> tuple[str, str | None]:
+    repo, _, rev = name.partition("@")
+    return repo, (rev or None)
+
+
+def _missing_message(name: str, cache: Path, why: str) -> str:
+    return (f"checkpoint '{name}' is not in the Hugging Face cache ({cache}) and {why}; on a machine with "
+            f"internet run `audiochain models pull {name}` (and copy that cache here), or give a local folder")
+
+
+# ---------------------------------------------------------------------------------------- resolution
+def _local_candidate(name: str, base_dir: Path | None) -> Path | None:
+    """The folder ``name`` names, None for a hub id; a path that is neither is an error."""
+    p = Path(name).expanduser()
+    if not p.is_absolute() and base_dir is not None and (base_dir / p).is_dir():
+        return base_dir / p
+    if p.is_dir():
+        return p
+    if _HUB_ID.match(name):
+        return None
+    where = p if p.is_absolute() or base_dir is None else base_dir / p
+    raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'facebook/musicgen-small'")
+
+
+def _check_folder(name: str, path: Path) -> None:
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"checkpoint '{name}': {path} has no config.json; "
+                              "is it a transformers checkpoint folder?")
+    if not any(path.glob("*.safetensors")):
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+        extra = f" (found {', '.join(pickles)})" if pickles else ""
+        raise CheckpointError(f"checkpoint '{name}' has no .safetensors weights{extra}; AudioChain loads safetensors "
+                              "only because pickle files can run code; convert it or pull a revision that has them")
+
+
+def folder_digest(path: Path) -> str:
+    """Cheap identity of a local checkpoint folder: config contents plus every file's name, size
+    and modification time (weights are not read)."""
+    h = hashlib.blake2b(digest_size=10)
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        st = f.stat()
+        h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        if f.suffix == ".json" and f.parent == Path(path) and st.st_size < 1 << 20:
+            h.update(f.read_bytes())
+    return "local-" + h.hexdigest()
+
+
+def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
+    repo_dir = cache / ("models--" + repo.replace("/", "--"))
+    ref = rev or "main"
+    commit = None
+    ref_file = repo_dir / "refs" / ref
+    if ref_file.is_file():
+        commit = ref_file.read_text().strip()
+    elif re.fullmatch(r"[0-9a-f]{40}", ref):
+        commit = ref
+    if commit is None:
+        return None
+    snap = repo_dir / "snapshots" / commit
+    return snap if (snap / "config.json").is_file() else None
+
+
+def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: bool | None = None,
+            cache_dir: str | os.PathLike | None = None) -> Resolved:
+    """The local folder and revision of checkpoint ``name`` (hub id, ``id@revision`` or folder).
+
+    A cached hub checkpoint resolves without the network.  A missing one is downloaded when
+    ``download`` is true, or when it is ``None`` and ``HF_HUB_OFFLINE`` is not set; otherwise (or
+    when the download fails) :class:`CheckpointError` names the checkpoint and
+    ``audiochain models pull NAME``.
+    """
+    name = str(name).strip()
+    if not name:
+        raise CheckpointError("checkpoint is empty; give a hub id like 'facebook/musicgen-small' or a local folder")
+    local = _local_candidate(name, Path(base_dir) if base_dir else None)
+    if local is not None:
+        _check_folder(name, local)
+        return Resolved(name, local.resolve(), folder_digest(local), "local")
+    repo, rev = _split(name)
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    snap = _cached_snapshot(repo, rev, cache)
+    if snap is None:
+        if download is None:
+            download = not offline()
+        if not download:
+            why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
+            raise CheckpointError(_missing_message(name, cache, why))
+        snap = _download(name, repo, rev, cache, progress=False)
+    _check_folder(name, snap)
+    return Resolved(name, snap, snap.name, "hub")
+
+
+def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool) -> Path:
+    import huggingface_hub
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+    if not progress:
+        disable_progress_bars()
+    try:
+        path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache),
+                                                 allow_patterns=ALLOW_PATTERNS)
+    except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
+        raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection, "
+                              f"or run `audiochain models pull {name}` on a machine with internet") from e
+    finally:
+        if not progress:
+            enable_progress_bars()
+    return Path(path)
+
+
+def fingerprint(name: str, base_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """What identifies ``name``'s weights, for cache keys; never raises and never downloads
+    (a missing checkpoint fingerprints as ``missing`` and fails with its message when run)."""
+    try:
+        r = resolve(name, base_dir=base_dir, download=False)
+        return {"checkpoint": name, "revision": r.revision}
+    except Exception as e:  # noqa: BLE001 - reported when the node runs
+        return {"checkpoint": name, "revision": f"unresolved:{type(e).__name__}"}
+
+
+# ---------------------------------------------------------------------------------------- profiles
+def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | None = None,
+                        name: str | None = None) -> ModelProfile | None:
+    """The time base of a checkpoint from its ``config.json`` (and ``generation_config.json``).
+
+    MusicGen: codec rate / prod(upsampling_ratios) tokens per second, a delay of
+    ``num_codebooks / audio_channels - 1`` tokens, and an audio window of the generation config's
+    ``max_length`` tokens (the 30 s it was trained on), capped by the position embeddings.
+    Bark: the codec's 75 tokens/s, a window of the whole seconds one semantic pass covers.
+    Returns None for other model types.
+    """
+    gen = generation or {}
+    kind = config.get("model_type", "")
+    if kind in ("musicgen", "musicgen_melody"):
+        codec, dec = config["audio_encoder"], config["decoder"]
+        rate = int(codec["sampling_rate"])
+        frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
+        channels = int(dec.get("audio_channels", 1))
+        delay = int(dec["num_codebooks"]) // channels - 1
+        limit = int(dec["max_position_embeddings"]) - 1 - delay
+        audio_window = int(gen.get("max_length") or limit)
+        audio_window = min(audio_window, limit)
+        p = profile_from_rates(rate, frame_rate, audio_window + delay, name or kind, delay)
+        return dataclasses.replace(p, channels=channels)
+    if kind == "bark":
+        codec = config["codec_config"]
+        rate = int(codec["sampling_rate"])
+        frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
+        sem = gen.get("semantic_config") or {}
+        tokens, per_s = Fraction(str(sem.get("max_new_tokens", 768))), Fraction(str(sem.get("semantic_rate_hz", 49.9)))
+        window_s = math.floor(tokens / per_s)
+        return profile_from_rates(rate, frame_rate, int(window_s * frame_rate), name or kind, 0)
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+# ---------------------------------------------------------------------------------------- cache management
+def _scan(cache: Path):
+    import huggingface_hub
+    if not cache.is_dir():
+        return None
+    return huggingface_hub.scan_cache_dir(cache)
+
+
+def list_cached(cache_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Cached model repos: id, size, revisions (commit hashes with their refs) and model type."""
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    scanned = _scan(cache)
+    out = []
+    for repo in sorted(scanned.repos if scanned else (), key=lambda r: r.repo_id):
+        if repo.repo_type != "model":
+            continue
+        revs = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
+        kind = _read_json(revs[0].snapshot_path / "config.json").get("model_type", "?") if revs else "?"
+        out.append({"name": repo.repo_id, "bytes": repo.size_on_disk, "model_type": kind,
+                    "revisions": [{"commit": r.commit_hash, "refs": sorted(r.refs)} for r in revs]})
+    return out
+
+
+def pull(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Resolved:
+    """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only."""
+    repo, rev = _split(name)
+    if not _HUB_ID.match(name):
+        raise CheckpointError(f"'{name}' is not a hub id like 'facebook/musicgen-small'")
+    if offline():
+        raise CheckpointError(f"cannot pull '{name}': HF_HUB_OFFLINE=1 is set; unset it on a machine with internet")
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    snap = _download(name, repo, rev, cache, progress=progress)
+    _check_folder(name, snap)
+    return Resolved(name, snap, snap.name, "hub")
+
+
+def remove(name: str, *, cache_dir: str | os.PathLike | None = None) -> int:
+    """Delete every cached revision of ``name``; returns the bytes freed."""
+    repo_id, _ = _split(name)
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    scanned = _scan(cache)
+    repos = scanned.repos if scanned else ()
+    repo = next((r for r in repos if r.repo_id == repo_id and r.repo_type == "model"), None)
+    if repo is None:
+        raise CheckpointError(f"checkpoint '{repo_id}' is not in the cache ({cache}); see `audiochain models list`")
+    strategy = scanned.delete_revisions(*[r.commit_hash for r in repo.revisions])
+    freed = strategy.expected_freed_size
+    strategy.execute()
+    return freed
+
+
+def info(name: str, *, base_dir: str | os.PathLike | None = None,
+         cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What a checkpoint is: where, which revision, size, model type, time base, voice presets."""
+    r = resolve(name, base_dir=base_dir, download=False, cache_dir=cache_dir)
+    files = sorted(p for p in r.path.rglob("*") if p.is_file())
+    cfg = _read_json(r.path / "config.json")
+    out: dict[str, Any] = {"name": name, "path": str(r.path), "revision": r.revision, "source": r.source,
+                           "bytes": sum(p.stat().st_size for p in files), "files": len(files),
+                           "model_type": cfg.get("model_type", "?")}
+    prof = profile_from_config(cfg, _read_json(r.path / "generation_config.json")) if cfg.get("model_type") else None
+    if prof is not None:
+        out.update(sample_rate=prof.sample_rate, tokens_per_s=float(prof.frame_rate), window_s=float(prof.window_s),
+                   channels=prof.channels)
+    voices = _read_json(r.path / "speaker_embeddings_path.json")
+    if voices:
+        out["voices"] = sorted(k for k in voices if k != "repo_or_path")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _cmd_list(args) -> int:
+    rows = list_cached(args.cache_dir)
+    if not rows:
+        print(f"no checkpoints cached in {args.cache_dir or hub_cache_dir()}")
+        return 0
+    for row in rows:
+        revs = ", ".join(r["commit"][:10] + (f" ({'/'.join(r['refs'])})" if r["refs"] else "")
+                         for r in row["revisions"])
+        print(f"{row['name']:40s} {_size(row['bytes']):>9s}  {row['model_type']:16s} {revs}")
+    return 0
+
+
+def _cmd_pull(args) -> int:
+    r = pull(args.name, cache_dir=args.cache_dir)
+    print(f"pulled {args.name} @ {r.revision[:12]} -> {r.path}")
+    return 0
+
+
+def _cmd_rm(args) -> int:
+    freed = remove(args.name, cache_dir=args.cache_dir)
+    print(f"removed {args.name} ({_size(freed)} freed)")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    data = info(args.name, cache_dir=args.cache_dir)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    for k, v in data.items():
+        if k == "bytes":
+            v = _size(v)
+        elif k == "voices":
+            v = f"{len(v)}: " + ", ".join(v[:8]) + (" ..." if len(v) > 8 else "")
+        print(f"{k:12s} {v}")
+    return 0
+
+
+def _guard(fn):
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except NodeflowError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    return run
+
+
+def add_cli(subparsers) -> argparse.ArgumentParser:
+    """Add ``models list|pull|rm|info`` to an argparse subparsers object; each command's ``fn(args)``
+    returns an exit code and prints one ``error: ...`` line on failure."""
+    p = subparsers.add_parser("models", help="manage model checkpoints in the Hugging Face cache")
+    p.set_defaults(fn=lambda args: (p.print_help(), 2)[1])
+    sub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--cache-dir", default=None,
+                        help="hub cache folder (default: HF_HUB_CACHE or ~/.cache/huggingface/hub)")
+    q = sub.add_parser("list", parents=[common], help="cached checkpoints with size and revisions")
+    q.set_defaults(fn=_guard(_cmd_list))
+    q = sub.add_parser("pull", parents=[common], help="download a checkpoint (safetensors only), with progress")
+    q.add_argument("name", help="hub id, e.g. facebook/musicgen-small (optionally @revision)")
+    q.set_defaults(fn=_guard(_cmd_pull))
+    q = sub.add_parser("rm", parents=[common], help="delete a cached checkpoint")
+    q.add_argument("name")
+    q.set_defaults(fn=_guard(_cmd_rm))
+    q = sub.add_parser("info", parents=[common], help="path, revision, size, time base and voices of a checkpoint")
+    q.add_argument("name", help="hub id or local folder")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(fn=_guard(_cmd_info))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nodeflow.checkpoints ACTION ...`` (the same as ``audiochain models ACTION ...``)."""
+    ap = argparse.ArgumentParser(prog="audiochain")
+    add_cli(ap.add_subparsers(dest="command"))
+    args = ap.parse_args(["models", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Where models run: device and precision choice.
+
+``auto`` picks CUDA, then Apple MPS, then the CPU.  Half precision is used only where it is safe:
+float16 on CUDA GPUs of compute capability 6.0 or newer (the MusicGen, EnCodec and Bark weights
+were published for and run fine in float16 there); MPS and CPU stay in float32.
+
+torch is imported only when a function needs it, so importing this module stays cheap.
+
+>>> resolve_device("cpu")
+'cpu'
+>>> resolve_dtype("auto", "cpu")
+'float32'
+"""
+from __future__ import annotations
+
+from .errors import ParameterError
+
+__all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "resolve_dtype", "torch_dtype",
+           "describe"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+
+
+def _cuda_ok() -> bool:
+    import torch
+    return bool(torch.cuda.is_available())
+
+
+def _mps_ok() -> bool:
+    import torch
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _base(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def resolve_device(name: str = "auto") -> str:
+    """A concrete torch device string for ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+
+    Raises :class:`ParameterError` (naming the alternatives) when the requested device is absent.
+    """
+    name = (str(name or "auto")).strip().lower()
+    base = _base(name)
+    if base not in DEVICES:
+        raise ParameterError(f"device={name!r}: expected one of {', '.join(DEVICES)} (or cuda:N)")
+    if base == "auto":
+        if _cuda_ok():
+            return "cuda"
+        if _mps_ok():
+            return "mps"
+        return "cpu"
+    if base == "cuda":
+        if not _cuda_ok():
+            raise ParameterError(f"device={name!r}: CUDA is not available on this machine; "
+                                 "use device 'auto' or 'cpu' (or `--device cpu`)")
+        if ":" in name:
+            import torch
+            idx = name.split(":", 1)[1]
+            if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
+                raise ParameterError(f"device={name!r}: this machine has {torch.cuda.device_count()} CUDA "
+                                     "device(s); use cuda:0 .. cuda:N-1")
+        return name
+    if base == "mps":
+        if not _mps_ok():
+            raise ParameterError(f"device={name!r}: Apple MPS is not available on this machine; "
+                                 "use device 'auto' or 'cpu'")
+        return "mps"
+    return "cpu"
+
+
+def pick_device(node_device: str = "auto", run_device: str = "auto") -> str:
+    """The device a model node uses: the run-wide ``--device`` wins when it is not ``auto``
+    (so a graph saved with ``device=cuda`` still runs with ``--device cpu`` elsewhere), then the
+    node's own parameter, then ``auto``."""
+    run = str(getattr(run_device, "value", run_device) or "auto")
+    own = str(getattr(node_device, "value", node_device) or "auto")
+    return resolve_device(run if run != "auto" else own)
+
+
+def resolve_dtype(precision: str, device: str) -> str:
+    """The dtype name for ``precision`` on ``device``; ``auto`` = float16 on capable CUDA GPUs,
+    float32 elsewhere.  Asking for a half type the device cannot run is a :class:`ParameterError`."""
+    precision = str(getattr(precision, "value", precision) or "auto").lower()
+    if precision not in PRECISIONS:
+        raise ParameterError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    base = _base(device)
+    if precision == "auto":
+        if base == "cuda":
+            import torch
+            major, _ = torch.cuda.get_device_capability(device)
+            return "float16" if major >= 6 else "float32"
+        return "float32"
+    if precision == "float16" and base == "cpu":
+        raise ParameterError("precision=float16 is not supported for generation on the CPU; use float32 or bfloat16")
+    if precision == "bfloat16" and base == "cuda":
+        import torch
+        if not torch.cuda.is_bf16_supported():
+            raise ParameterError(f"precision=bfloat16: this GPU ({device}) does not support bfloat16; use float16")
+    return precision
+
+
+def torch_dtype(name: str):
+    """The ``torch.dtype`` for a dtype name from :func:`resolve_dtype`."""
+    import torch
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+
+
+def describe() -> dict:
+    """What this machine offers (for ``audiochain models info`` and bug reports)."""
+    import torch
+    out: dict = {"torch": torch.__version__, "cuda": _cuda_ok(), "mps": _mps_ok(), "auto": resolve_device("auto")}
+    if out["cuda"]:
+        out["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return out

@@ -1,0 +1,190 @@
+"""Shared machinery of the transformers model nodes: loading through the model cache, device and
+precision, seeds, progress/cancellation inside ``generate`` and audio in the model's format.
+
+Everything heavy (torch, transformers, soxr) is imported inside functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from nodeflow import checkpoints, devices
+from nodeflow.audio import Audio
+from nodeflow.errors import ParameterError
+from nodeflow.modelcache import ModelKey, default_cache
+from nodeflow.node import Context
+from nodeflow.timebase import ModelProfile
+from nodeflow.types import ChoiceEnum
+
+__all__ = ["Device", "Precision", "Loaded", "using", "model_fingerprint", "checkpoint_preflight", "seeded",
+           "step_criterion", "profile_of", "to_model_audio", "EXPECTED_TYPES"]
+
+
+class Device(ChoiceEnum):
+    """Where the model runs; ``auto`` = CUDA, then Apple MPS, then CPU (a run's ``--device`` wins)."""
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class Precision(ChoiceEnum):
+    """Weights' dtype; ``auto`` = float16 on CUDA, float32 elsewhere."""
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+
+EXPECTED_TYPES = {"musicgen": "musicgen", "musicgen_melody": "musicgen_melody", "bark": "bark"}
+
+
+@dataclasses.dataclass(eq=False)
+class Loaded:
+    """A loaded checkpoint: the model, its tokenizer, its time base and where it came from."""
+    model: Any
+    tokenizer: Any
+    profile: ModelProfile
+    checkpoint: str
+    revision: str
+    path: Path
+    device: str
+    dtype: str
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def profile_of(model, name: str | None = None) -> ModelProfile:
+    """The time base of a *loaded* model, read from its own config (not from constants)."""
+    prof = checkpoints.profile_from_config(model.config.to_dict(), model.generation_config.to_dict(), name)
+    if prof is None:
+        raise ParameterError(f"no time base for model type {model.config.model_type!r}")
+    return prof
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _load(kind: str, res: checkpoints.Resolved, device: str, dtype: str) -> Loaded:
+    import transformers
+    cls = {"musicgen": transformers.MusicgenForConditionalGeneration,
+           "musicgen_melody": transformers.MusicgenMelodyForConditionalGeneration,
+           "bark": transformers.BarkModel}[kind]
+    model = cls.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
+                                dtype=devices.torch_dtype(dtype))
+    model = model.to(device).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
+    extra: dict[str, Any] = {}
+    if kind == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
+        pre = _read_json(res.path / "preprocessor_config.json")
+        extra["chroma"] = {"n_fft": int(pre.get("n_fft", 16384)), "hop_length": int(pre.get("hop_length", 4096))}
+    if kind == "bark":
+        extra["voices"] = _read_json(res.path / "speaker_embeddings_path.json")
+    return Loaded(model, tokenizer, profile_of(model, kind), res.name, res.revision, res.path, device, dtype, extra)
+
+
+def _placement(device_param: Any, precision: Any, ctx: Context) -> tuple[str, str]:
+    device = devices.pick_device(device_param, getattr(ctx, "device", "auto"))
+    return device, devices.resolve_dtype(precision, device)
+
+
+@contextlib.contextmanager
+def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precision: Any = "auto") -> Iterator[Loaded]:
+    """The loaded checkpoint from the process-wide model cache, pinned while the node uses it."""
+    res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
+    found = _read_json(res.path / "config.json").get("model_type")
+    if found != EXPECTED_TYPES[kind]:
+        raise ParameterError(f"checkpoint '{checkpoint}' is a {found!r} model; this node needs a "
+                             f"{EXPECTED_TYPES[kind]!r} checkpoint")
+    dev, dtype = _placement(device, precision, ctx)
+    key = ModelKey(kind, str(res.path), res.revision, dev, dtype)
+    with default_cache().use(key, lambda: _load(kind, res, dev, dtype)) as loaded:
+        yield loaded
+
+
+def _version(pkg: str) -> str:
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def model_fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Cache-key data the parameters do not pin down: the checkpoint's resolved revision, the
+    device and dtype it will run on, and the library versions that do the maths."""
+    fp: dict[str, Any] = checkpoints.fingerprint(params.get("checkpoint", ""), getattr(ctx, "base_dir", None))
+    try:
+        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
+    except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
+        fp["device"] = f"unavailable:{e}"
+    fp["torch"], fp["transformers"] = _version("torch"), _version("transformers")
+    return fp
+
+
+def checkpoint_preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
+    """What this machine lacks to run the node: a checkpoint that is neither a usable local folder
+    nor in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set)."""
+    try:
+        checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False)
+    except checkpoints.CheckpointError as e:
+        if checkpoints.offline() or "not in the Hugging Face cache" not in str(e):
+            return [str(e)]
+    return []
+
+
+# ---------------------------------------------------------------------------------------- sampling
+_GENERATION_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: str) -> Iterator[None]:
+    """Reproducible sampling: torch's generators are forked, seeded with ``seed`` and restored.
+
+    transformers samples from torch's global generator, so seeded generations are serialised
+    process-wide: two concurrent runs cannot interleave their random draws.
+    """
+    import torch
+    kind = device.split(":", 1)[0]
+    fork_devices = [torch.device(device).index or 0] if kind == "cuda" else []
+    with _GENERATION_LOCK, torch.inference_mode():
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(int(seed))
+            yield
+
+
+def step_criterion(on_step: Callable[[Any], None]):
+    """A transformers StoppingCriteria calling ``on_step(input_ids)`` after every generated token
+    (the full sequence so far); it never stops generation itself: ``on_step`` raises to cancel."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _Steps(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            on_step(input_ids)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return _Steps()
+
+
+# ---------------------------------------------------------------------------------------- audio
+def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
+    """``audio`` as float32 ``[channels, frames]`` at the model's rate: resampled with soxr (HQ),
+    downmixed to mono by averaging, mono duplicated for stereo models."""
+    x = audio.samples
+    if x.shape[0] != channels:
+        mono = x.mean(axis=0, keepdims=True)
+        x = mono if channels == 1 else np.repeat(mono, channels, axis=0)
+    if audio.sample_rate != sample_rate:
+        import soxr
+        x = soxr.resample(np.ascontiguousarray(x.T), audio.sample_rate, sample_rate, quality="HQ").T
+    return np.ascontiguousarray(x, dtype=np.float32)

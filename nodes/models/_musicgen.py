@@ -1,0 +1,200 @@
+"""MusicGen's long-form engine, shared by ``models.musicgen`` and ``models.musicgen_melody``.
+
+Work happens in token space, as in audiocraft: the model generates one window (its trained
+context, 30 s for the released checkpoints); every later window is prompted with the last
+``window - extend_stride`` tokens generated so far and adds ``extend_stride`` new ones.  The
+tokens are then decoded by EnCodec chunk by chunk with overlapping context and complementary
+crossfades, so a seam between windows is ordinary decoded audio, not a splice of two clips.
+
+Timing comes from the loaded model's profile: ``hop`` samples per token, ``delay`` extra steps
+of the codebook delay pattern, ``window`` audio tokens per call.  ``frames`` requested samples
+need ``ceil(frames / hop)`` tokens; the decoded audio is trimmed to exactly ``frames``.
+
+Codes are ``[K, T]`` (K codebooks; a stereo model interleaves left/right codebooks).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context
+from nodeflow.timebase import ModelProfile
+
+from ._hf import step_criterion
+
+__all__ = ["Window", "plan_windows", "encode_prompt", "generate_codes", "decode", "assemble", "sampling_kwargs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    start: int      # index (in the whole token timeline) of the window's first context token
+    context: int    # tokens of earlier audio the window is prompted with
+    new: int        # tokens it adds
+
+
+def plan_windows(prompt_tokens: int, new_tokens: int, window: int, stride: int) -> list[Window]:
+    """The generate calls that add ``new_tokens`` after ``prompt_tokens`` of context.
+
+    Each call sees at most ``window`` tokens; its context is the last ``window - stride`` tokens
+    so far (the first call's is the prompt, capped the same way).
+
+    >>> [(w.start, w.context, w.new) for w in plan_windows(0, 250, 100, 60)]
+    [(0, 0, 100), (60, 40, 60), (120, 40, 60), (180, 40, 30)]
+    """
+    if not 0 < stride <= window:
+        raise ParameterError(f"extend stride of {stride} tokens must be within the model's window of {window} tokens")
+    cap = window - stride
+    out, have, made = [], prompt_tokens, 0
+    while made < new_tokens:
+        ctx = min(have, cap)
+        n = min(window - ctx, new_tokens - made)
+        out.append(Window(have - ctx, ctx, n))
+        have, made = have + n, made + n
+    return out
+
+
+def sampling_kwargs(*, top_k: int, top_p: float, temperature: float, guidance_scale: float) -> dict[str, Any]:
+    """generate() settings; temperature 0 means greedy decoding."""
+    if temperature <= 0:
+        kw: dict[str, Any] = {"do_sample": False}
+    else:
+        kw = {"do_sample": True, "temperature": float(temperature), "top_k": int(top_k) if top_k > 0 else None,
+              "top_p": float(top_p) if 0 < top_p < 1 else None}
+    kw["guidance_scale"] = float(guidance_scale) if guidance_scale > 1 else None
+    return kw
+
+
+def _pad_id(model) -> int:
+    gc = model.generation_config
+    for v in (gc.decoder_start_token_id, gc.pad_token_id, model.config.decoder.pad_token_id):
+        if v is not None:
+            return int(v)
+    raise ParameterError("checkpoint has no decoder start/pad token id in its generation config")
+
+
+def encode_prompt(model, samples: np.ndarray, tokens: int):
+    """EnCodec codes ``[K, tokens]`` of the last ``tokens * hop`` samples of ``samples`` [C, N]."""
+    import torch
+    hop = int(math.prod(model.config.audio_encoder.upsampling_ratios))
+    seg = torch.from_numpy(np.ascontiguousarray(samples[:, samples.shape[1] - tokens * hop:]))
+    seg = seg.to(model.device, model.dtype)
+    per_channel = []
+    for c in range(seg.shape[0]):
+        codes = model.audio_encoder.encode(seg[None, c:c + 1]).audio_codes   # [1, 1, k, T]
+        per_channel.append(codes[0, 0, :, :tokens])
+    if len(per_channel) == 1:
+        return per_channel[0]
+    k = per_channel[0].shape[0]
+    out = per_channel[0].new_empty((2 * k, tokens))
+    out[0::2], out[1::2] = per_channel[0], per_channel[1]   # left/right interleaved, as MusicGen stereo
+    return out
+
+
+def _codes_from_sequence(model, initial, sequence):
+    """Undo the delay pattern of a finished ``generate`` sequence ([K, L], start token first)."""
+    pad = _pad_id(model)
+    _, mask = model.decoder.build_delay_pattern_mask(initial, pad_token_id=pad, max_length=sequence.shape[-1])
+    ids = model.decoder.apply_delay_pattern_mask(sequence, mask)
+    k = model.decoder.num_codebooks
+    return ids[ids != pad].reshape(k, -1)
+
+
+def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window], dict[str, Any]], *,
+                   prompt_codes, new_tokens: int, stride: int, sampling: dict[str, Any], ctx: Context):
+    """All codes ``[K, P + new_tokens]``: the prompt's ``P`` followed by the generated ones.
+
+    ``conditioning(window)`` gives the generate() inputs of a window (text ids, chroma...).
+    Progress counts every generated step; a cancelled run raises :class:`Cancelled` mid-window.
+    """
+    import torch
+    k = model.decoder.num_codebooks
+    pad, delay = _pad_id(model), profile.delay_tokens
+    codes = prompt_codes if prompt_codes is not None else torch.empty((k, 0), dtype=torch.long, device=model.device)
+    windows = plan_windows(codes.shape[1], new_tokens, profile.audio_window_tokens, stride)
+    total, done = sum(w.new + delay for w in windows), 0
+    for w in windows:
+        ctx.check_cancelled()
+        context = codes[:, codes.shape[1] - w.context:]
+        initial = torch.cat([torch.full((k, 1), pad, dtype=torch.long, device=model.device), context.long()], dim=1)
+        seen: dict[str, Any] = {}
+
+        def on_step(ids, _start=initial.shape[1], _done=done):
+            seen["ids"] = ids
+            ctx.progress(_done + ids.shape[-1] - _start, total, "generating")
+
+        model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
+                       stopping_criteria=[step_criterion(on_step)], **sampling)
+        if "ids" not in seen:
+            raise RuntimeError("generate() returned without producing a token")
+        got = _codes_from_sequence(model, initial, seen["ids"])
+        if got.shape[1] != w.context + w.new:
+            raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
+        codes = torch.cat([codes, got[:, w.context:]], dim=1)
+        done += w.new + delay
+    return codes
+
+
+def _decode_once(model, codes):
+    if model.decoder.config.audio_channels == 2:
+        parts = [model.audio_encoder.decode(codes[None, None, c::2], [None]).audio_values for c in (0, 1)]
+        return __import__("torch").cat(parts, dim=1)[0]
+    return model.audio_encoder.decode(codes[None, None], [None]).audio_values[0]
+
+
+def decode(model, codes, *, chunk: int, context: int) -> np.ndarray:
+    """EnCodec decode of ``codes`` [K, T] to float32 ``[C, T * hop]``.
+
+    Long code sequences are decoded ``chunk`` tokens at a time, each with ``context`` tokens of
+    neighbouring codes on both sides; neighbouring chunks overlap by ``context`` tokens around
+    each boundary and are crossfaded with complementary linear ramps (they sum to one).
+    """
+    hop = int(math.prod(model.config.audio_encoder.upsampling_ratios))
+    total = codes.shape[1]
+    if total <= chunk + 2 * context or context <= 0:
+        return _decode_once(model, codes).float().cpu().numpy()
+    half = context * hop // 2
+    bounds = list(range(0, total, chunk)) + [total]
+    out: np.ndarray | None = None
+    for i in range(len(bounds) - 1):
+        s, e = bounds[i], bounds[i + 1]
+        a, b = max(0, s - context), min(total, e + context)
+        y = _decode_once(model, codes[:, a:b]).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((y.shape[0], total * hop), np.float32)
+        lo = s * hop - (half if i else 0)
+        hi = e * hop + (half if i < len(bounds) - 2 else 0)
+        seg = y[:, lo - a * hop:hi - a * hop]
+        gain = np.ones(hi - lo, np.float32)
+        if i:  # fade in across [s*hop - half, s*hop + half)
+            gain[:2 * half] = (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
+        if i < len(bounds) - 2:
+            gain[-2 * half:] = 1.0 - (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
+        out[:, lo:hi] += seg * gain
+    return out
+
+
+def assemble(decoded: np.ndarray, *, prompt: np.ndarray | None, prompt_tokens: int, hop: int, frames: int,
+             keep_prompt: bool, crossfade: int) -> np.ndarray:
+    """The output clip from decoded codes ``[C, (P + n) * hop]``.
+
+    The new material starts at sample ``P * hop`` of ``decoded`` (the prompt's end) and is trimmed
+    to ``frames``.  With ``keep_prompt`` the user's own prompt samples come first, unchanged except
+    for their last ``crossfade`` samples, which fade into the decoded prompt so the continuation
+    (decoded together with that prompt) follows without a jump.
+    """
+    start = prompt_tokens * hop
+    new = decoded[:, start:start + frames]
+    if new.shape[1] != frames:
+        raise RuntimeError(f"decoded {new.shape[1]} samples of new audio, expected {frames}")
+    if prompt is None or not keep_prompt:
+        return np.ascontiguousarray(new)
+    head = prompt.copy()
+    n = min(crossfade, start, head.shape[1])
+    if n > 0:
+        ramp = (np.arange(n, dtype=np.float32) + 0.5) / n
+        head[:, -n:] = head[:, -n:] * (1.0 - ramp) + decoded[:, start - n:start] * ramp
+    return np.ascontiguousarray(np.concatenate([head, new], axis=1))

@@ -1,0 +1,190 @@
+"""``models.bark``: text -> speech (and sung lyrics) with Bark, any length, one consistent voice.
+
+Checkpoints: ``suno/bark-small``, ``suno/bark`` or a local folder in the transformers format.
+Lyrics between ``♪`` are sung: Bark was trained with that notation, so sung spans are passed
+through to the model with their ``♪`` marks (each sung line keeps them when text is split).
+
+Long text is split into sentences (one Bark pass covers at most ~15 s); every sentence is spoken
+with the same voice and the sentences are joined with short silences.  The voice is a preset from
+the checkpoint's speaker embeddings (``speaker_embeddings_path.json`` naming ``.npy`` arrays,
+read with ``numpy.load(allow_pickle=False)``: never pickle), or, with ``voice=""``, the voice
+Bark picks for the first sentence, carried over to the rest.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+
+from nodeflow.audio import Audio, seconds_to_frames
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context, node
+from nodeflow.types import Range, Text
+
+from ._hf import (Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, seeded, step_criterion,
+                  using)
+
+__all__ = ["bark", "split_text", "load_voice"]
+
+MAX_CHARS = 220          # Bark reads at most 256 text tokens per pass; keep sentences well inside
+EDGE_FADE_S = 0.005      # fade each sentence's first/last 5 ms so the pauses join without clicks
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f])\s+|\n+")
+_SUNG = re.compile("(\u266a[^\u266a]*(?:\u266a|$))")
+
+
+def _fit(piece: str, limit: int) -> list[str]:
+    """Split a sentence longer than ``limit`` characters at clause marks, then between words."""
+    if len(piece) <= limit:
+        return [piece]
+    out: list[str] = []
+    for clause in re.split(r"(?<=[,;:])\s+", piece):
+        words, cur = clause.split(), ""
+        for w in words:
+            if cur and len(cur) + 1 + len(w) > limit:
+                out.append(cur)
+                cur = w
+            else:
+                cur = f"{cur} {w}" if cur else w
+        if cur:
+            out.append(cur)
+    return out
+
+
+def split_text(text: str, max_chars: int = MAX_CHARS) -> list[str]:
+    """Sentences of ``text`` for one Bark pass each; sung spans (``♪ ... ♪``) stay sung.
+
+    >>> split_text("Hello there. How are you? \u266a la la la \u266a Bye!")
+    ['Hello there.', 'How are you?', '\u266a la la la \u266a', 'Bye!']
+    """
+    pieces: list[str] = []
+    for span in _SUNG.split(text):
+        sung = span.startswith("\u266a")
+        body = span.strip("\u266a \t\n") if sung else span
+        for sentence in _SENTENCE_END.split(body):
+            sentence = " ".join(sentence.split())
+            if not sentence:
+                continue
+            for part in _fit(sentence, max_chars - (4 if sung else 0)):
+                pieces.append(f"\u266a {part} \u266a" if sung else part)
+    return pieces
+
+
+def load_voice(loaded: Loaded, voice: str) -> dict[str, np.ndarray] | None:
+    """The arrays of voice preset ``voice`` from the checkpoint's speaker embeddings (no pickle)."""
+    if not voice:
+        return None
+    index = loaded.extra.get("voices") or {}
+    names = sorted(k for k in index if k != "repo_or_path")
+    if voice not in names:
+        listed = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "none"
+        raise ParameterError(f"voice={voice!r} is not a preset of checkpoint '{loaded.checkpoint}' "
+                             f"(presets: {listed}); use voice='' for the first sentence's voice")
+    root = Path(loaded.path).resolve()
+    arrays: dict[str, np.ndarray] = {}
+    for key, ndim in (("semantic_prompt", 1), ("coarse_prompt", 2), ("fine_prompt", 2)):
+        rel = index[voice].get(key) if isinstance(index[voice], dict) else None
+        path = (root / str(rel)).resolve() if rel else None
+        if path is None or os.path.commonpath([root, path]) != str(root) or not path.is_file():
+            raise ParameterError(f"voice {voice!r}: {key} file {rel!r} is missing or outside the checkpoint folder")
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.integer):
+            raise ParameterError(f"voice {voice!r}: {key} must be a {ndim}-D integer array; "
+                                 f"got {arr.dtype} {arr.shape}")
+        arrays[key] = arr.astype(np.int64)
+    return arrays
+
+
+def _configs(model, *, text_temperature: float, waveform_temperature: float, semantic_tokens: int):
+    from transformers.models.bark import generation_configuration_bark as bg
+    gc = model.generation_config
+    sem = dict(gc.semantic_config, temperature=text_temperature, do_sample=True, max_new_tokens=semantic_tokens)
+    coarse = dict(gc.coarse_acoustics_config, temperature=waveform_temperature, do_sample=True)
+    return (bg.BarkSemanticGenerationConfig(**sem), bg.BarkCoarseGenerationConfig(**coarse),
+            bg.BarkFineGenerationConfig(**gc.fine_acoustics_config), int(gc.codebook_size))
+
+
+def _speak(loaded: Loaded, sentence: str, history: dict[str, Any] | None, configs, stop) -> tuple[np.ndarray, dict]:
+    """One sentence through Bark's three stages; returns its audio and its tokens (a voice)."""
+    import torch
+    model, (sgc, cgc, fgc, codebook) = loaded.model, configs
+    enc = loaded.tokenizer(sentence, padding="max_length", max_length=sgc.max_input_semantic_length,
+                           truncation=True, add_special_tokens=False, return_attention_mask=True, return_tensors="pt")
+    hp = None if history is None else {k: torch.as_tensor(v, device=model.device) for k, v in history.items()}
+    ids, mask = enc["input_ids"].to(model.device), enc["attention_mask"].to(model.device)
+    sem = model.semantic.generate(ids, attention_mask=mask, history_prompt=hp, semantic_generation_config=sgc,
+                                  stopping_criteria=[stop])
+    sem = sem[0][sem[0] != sgc.semantic_pad_token]
+    if sem.numel() < 2:  # Bark ended the sentence at once: nothing to say
+        return np.zeros(0, np.float32), {}
+    coarse = model.coarse_acoustics.generate(sem[None].clone(), history_prompt=hp, semantic_generation_config=sgc,
+                                             coarse_generation_config=cgc, codebook_size=codebook,
+                                             stopping_criteria=[stop])
+    fine = model.fine_acoustics.generate(coarse, history_prompt=hp, semantic_generation_config=sgc,
+                                         coarse_generation_config=cgc, fine_generation_config=fgc,
+                                         codebook_size=codebook)
+    wave = model.codec_decode(fine).reshape(-1).float().cpu().numpy()
+    tokens = {"semantic_prompt": sem.cpu().numpy(), "coarse_prompt": fine[0, :2].cpu().numpy(),
+              "fine_prompt": fine[0].cpu().numpy()}
+    return wave, tokens
+
+
+@node("models.bark", category="models", version=1,
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+def bark(text: str | None = None, *,
+         prompt: Annotated[str, Text(multiline=True)] = "Hello! This is Bark. \u266a And this line is sung. \u266a",
+         checkpoint: str = "suno/bark-small",
+         voice: str = "",
+         seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+         text_temperature: Annotated[float, Range(0.05, 2.0)] = 0.7,
+         waveform_temperature: Annotated[float, Range(0.05, 2.0)] = 0.7,
+         pause_s: Annotated[float, Range(0.0, 5.0, unit="s")] = 0.25,
+         max_sentence_s: Annotated[float, Range(0.2, 15.0, unit="s")] = 15.0,
+         device: Device = Device.AUTO,
+         precision: Precision = Precision.AUTO,
+         ctx: Context) -> Audio:
+    """Speak (or, between ♪ marks, sing) text with Bark in one voice; long text sentence by sentence.
+
+    ``text`` (an input) replaces the ``prompt`` parameter when connected.  ``voice`` names a preset
+    of the checkpoint (``v2/en_speaker_6`` for suno/bark-small; ``audiochain models info`` lists
+    them) or is empty for the voice Bark picks for the first sentence.  Sentences are joined with
+    ``pause_s`` of silence; ``max_sentence_s`` caps each sentence's length (Bark sometimes
+    rambles past the end of a sentence).  ``text_temperature`` and ``waveform_temperature``
+    are Bark's semantic and coarse sampling temperatures.
+
+    Example::
+
+        g = Graph(); b = g.add("models.bark", prompt="Good morning. \u266a Sun is up \u266a", voice="v2/en_speaker_6")
+    """
+    words = prompt if text is None else text
+    sentences = split_text(words)
+    if not sentences:
+        raise ParameterError("models.bark: the text is empty; give something to say")
+    with using("bark", checkpoint, ctx, device, precision) as loaded:
+        model, rate = loaded.model, loaded.profile.sample_rate
+        sgc_max = int(model.generation_config.semantic_config.get("max_new_tokens", 768))
+        rate_hz = float(model.generation_config.semantic_config.get("semantic_rate_hz", 49.9))
+        configs = _configs(model, text_temperature=text_temperature, waveform_temperature=waveform_temperature,
+                           semantic_tokens=max(2, min(sgc_max, round(max_sentence_s * rate_hz))))
+        history = load_voice(loaded, voice)
+        stop = step_criterion(lambda ids: ctx.check_cancelled())
+        fade, gap = seconds_to_frames(EDGE_FADE_S, rate), np.zeros(seconds_to_frames(pause_s, rate), np.float32)
+        parts: list[np.ndarray] = []
+        with seeded(seed, loaded.device):
+            for i, sentence in enumerate(sentences):
+                ctx.progress(i, len(sentences), f"sentence {i + 1}/{len(sentences)}")
+                wave, tokens = _speak(loaded, sentence, history, configs, stop)
+                if history is None and tokens:
+                    history = tokens          # the first sentence's voice carries over
+                if wave.size:
+                    n = min(fade, wave.size // 2)
+                    ramp = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
+                    wave[:n] *= ramp
+                    wave[wave.size - n:] *= ramp[::-1]
+                    parts.extend([gap, wave] if parts else [wave])
+            ctx.progress(len(sentences), len(sentences))
+    if not parts:
+        raise ParameterError(f"models.bark: Bark produced no audio for {words[:60]!r}; try another seed or voice")
+    return Audio(np.concatenate(parts), rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision)

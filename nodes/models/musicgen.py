@@ -1,0 +1,120 @@
+"""``models.musicgen``: text (and optionally audio to continue) -> music of any length, with MusicGen.
+
+Checkpoints: ``facebook/musicgen-small|medium|large``, the ``-stereo-`` variants, or a local
+folder in the transformers format (safetensors).  See :mod:`nodes.models._musicgen` for the
+long-form engine and the token maths.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+
+from nodeflow.audio import Audio, seconds_to_frames
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context, node
+from nodeflow.types import Range, Text
+
+from . import _musicgen as engine
+from ._chroma import chroma
+from ._hf import (Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, seeded, to_model_audio,
+                  using)
+
+__all__ = ["musicgen", "generate_music"]
+
+PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over the last 20 ms
+
+
+def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, melody: Audio | None,
+                   duration_s: float, seed: int, top_k: int, top_p: float, temperature: float,
+                   guidance_scale: float, extend_stride_s: float, keep_prompt: bool, ctx: Context) -> Audio:
+    """Generate ``duration_s`` seconds of new music (plus the prompt when ``keep_prompt``).
+
+    The output has exactly ``round(duration_s * rate)`` new frames at the model's rate and channel
+    count; with a kept prompt, the prompt (resampled, in the model's channel layout) comes first.
+    ``melody`` (MusicGen-Melody only) is looped from the first generated sample onwards and each
+    window is conditioned on the chroma of the melody under it.
+    """
+    model, prof = loaded.model, loaded.profile
+    rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
+    frames = seconds_to_frames(duration_s, rate)
+    if frames < 1:
+        raise ParameterError(f"duration_s={duration_s:g} is shorter than one sample at {rate} Hz")
+    stride = prof.seconds_to_tokens(extend_stride_s)
+    if not 1 <= stride < window:
+        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
+                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms)")
+    prompt, prompt_tokens, prompt_codes = None, 0, None
+    if prompt_audio is not None:
+        prompt = to_model_audio(prompt_audio, rate, prof.channels)
+        prompt_tokens = min(prompt.shape[1] // hop, window - stride)
+        if prompt_tokens < 1:
+            raise ParameterError(f"prompt_audio is {prompt_audio.duration_s * 1000:.1f} ms long; continuing needs at "
+                                 f"least one token of audio ({hop / rate * 1000:g} ms)")
+    enc = loaded.tokenizer([text], return_tensors="pt", padding=True)
+    text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
+    if melody is not None:
+        tune = to_model_audio(melody, rate, 1)[0]
+        if tune.size == 0:
+            raise ParameterError("melody is empty")
+        if not np.any(tune):
+            raise ParameterError("melody is silent; chroma conditioning needs audible pitches")
+
+    def conditioning(w: engine.Window) -> dict[str, Any]:
+        if melody is None:
+            return dict(text_inputs)
+        first = (w.start - prompt_tokens) * hop          # melody time 0 = first generated sample
+        seg = tune[np.arange(first, first + window * hop) % tune.size]
+        settings = loaded.extra["chroma"]
+        feats = chroma(seg, rate, n_fft=settings["n_fft"], hop_length=settings["hop_length"],
+                       num_chroma=model.config.num_chroma)
+        return dict(text_inputs, input_features=feats[None].to(model.device, model.dtype))
+
+    sampling = engine.sampling_kwargs(top_k=top_k, top_p=top_p, temperature=temperature, guidance_scale=guidance_scale)
+    with seeded(seed, loaded.device):
+        if prompt is not None:
+            prompt_codes = engine.encode_prompt(model, prompt, prompt_tokens)
+        codes = engine.generate_codes(model, prof, conditioning, prompt_codes=prompt_codes,
+                                      new_tokens=math.ceil(frames / hop), stride=stride, sampling=sampling, ctx=ctx)
+        decoded = engine.decode(model, codes, chunk=window, context=max(1, window // 10))
+    ctx.check_cancelled()
+    out = engine.assemble(decoded, prompt=prompt, prompt_tokens=prompt_tokens, hop=hop, frames=frames,
+                          keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
+    return Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision)
+
+
+@node("models.musicgen", category="models", version=1,
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
+             prompt: Annotated[str, Text(multiline=True)] = "lofi hip hop beat with warm piano and soft drums",
+             checkpoint: str = "facebook/musicgen-small",
+             duration_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 10.0,
+             seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+             top_k: Annotated[int, Range(0, 2048)] = 250,
+             top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
+             temperature: Annotated[float, Range(0.0, 5.0)] = 1.0,
+             guidance_scale: Annotated[float, Range(1.0, 20.0)] = 3.0,
+             extend_stride_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 18.0,
+             keep_prompt: bool = True,
+             device: Device = Device.AUTO,
+             precision: Precision = Precision.AUTO,
+             ctx: Context) -> Audio:
+    """Generate music from a text description with MusicGen, any length, optionally continuing audio.
+
+    ``text`` (an input, e.g. from ``text.prompt_template``) replaces the ``prompt`` parameter when
+    connected.  ``prompt_audio`` is resampled to the model's rate and channel layout and continued;
+    the output then starts with it (``keep_prompt``) followed by ``duration_s`` seconds of new
+    music.  Past the model's window (30 s) generation continues window by window, each prompted
+    with the last ``window - extend_stride_s`` seconds.  ``top_k=0`` / ``top_p=0`` turn those
+    filters off; ``temperature=0`` is greedy; ``guidance_scale=1`` turns classifier-free guidance off.
+
+    Example::
+
+        g = Graph(); m = g.add("models.musicgen", prompt="80s synth pop", duration_s=45.0, seed=7)
+    """
+    with using("musicgen", checkpoint, ctx, device, precision) as loaded:
+        return generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=None,
+                              duration_s=duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
+                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
+                              keep_prompt=keep_prompt, ctx=ctx)

@@ -1,0 +1,53 @@
+"""``models.musicgen_melody``: variations of your own melody with MusicGen-Melody.
+
+The melody (any Audio: any rate, any channels) is downmixed, resampled to the model's rate and
+turned into one-hot chroma (12 pitch classes, computed without torchaudio, see
+:mod:`nodes.models._chroma`).  It is looped or trimmed to the requested duration, and every
+generation window is conditioned on the chroma of the part of the melody under it.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from nodeflow.audio import Audio
+from nodeflow.node import Context, node
+from nodeflow.types import Range, Text
+
+from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, using
+from .musicgen import generate_music
+
+__all__ = ["musicgen_melody"]
+
+
+@node("models.musicgen_melody", category="models", version=1,
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
+                    prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
+                    checkpoint: str = "facebook/musicgen-melody",
+                    duration_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 10.0,
+                    seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+                    top_k: Annotated[int, Range(0, 2048)] = 250,
+                    top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
+                    temperature: Annotated[float, Range(0.0, 5.0)] = 1.0,
+                    guidance_scale: Annotated[float, Range(1.0, 20.0)] = 3.0,
+                    extend_stride_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 18.0,
+                    keep_prompt: bool = True,
+                    device: Device = Device.AUTO,
+                    precision: Precision = Precision.AUTO,
+                    ctx: Context) -> Audio:
+    """Generate music that follows a melody (its chroma) and a text description, any length.
+
+    The melody starts with the first generated sample (after ``prompt_audio``, if connected) and
+    loops when shorter than ``duration_s``.  Every other port and parameter works as in
+    ``models.musicgen``.
+
+    Example::
+
+        g = Graph(); v = g.add("models.musicgen_melody", prompt="jazz trio", duration_s=20.0)
+        g.connect(hummed.out, v.melody)
+    """
+    with using("musicgen_melody", checkpoint, ctx, device, precision) as loaded:
+        return generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
+                              duration_s=duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
+                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
+                              keep_prompt=keep_prompt, ctx=ctx)
