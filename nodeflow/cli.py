@@ -307,6 +307,7 @@ def cmd_extract(args) -> int:
     if data is None:
         raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
     graph = loads(data, str(path))
+    graph.path = path   # its relative input paths are relative to the audio file's folder
     if args.output:
         out = Path(args.output)
         if out.exists() and not args.force:

@@ -23,6 +23,7 @@ HOLD_S = 0.040       # how long the gain stays down after a peak
 LOUDNESS_TOL_LU = 0.05   # iterate until this close; the promise is 0.5 LU
 MAX_ITER = 12
 MIN_LOUDNESS_S = 0.4     # one BS.1770 gating block
+MAX_GAIN_DB = 120.0      # past this the limiter's output no longer changes (an unreachable target)
 
 
 def db_to_gain(db: float) -> float:
@@ -97,7 +98,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
         slope = 1.0
         if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
             slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
-        gain_db += err / min(1.0, max(slope, 0.05))
+        gain_db = min(MAX_GAIN_DB, gain_db + err / min(1.0, max(slope, 0.05)))
     if best[0] <= 0.5:
         return best[1]
     raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under the "

@@ -39,6 +39,7 @@ _LSB = {BitDepth.PCM16: 2.0 ** -15, BitDepth.PCM24: 2.0 ** -23}   # 1 / 2^(bits 
 # lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
 _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
+LOSSY_PASSES = 4   # encodes at most, lowering the limiter's ceiling by the decoded overshoot each time
 
 
 @node("io.export", category="io", version=1, side_effect=True)
@@ -60,7 +61,8 @@ def export(audio: Audio, *,
       is LAME VBR (~V2), ogg is Vorbis quality ~7.  ``dither`` adds TPDF dither to 16-bit PCM.
     - ``loudness_lufs`` sets the integrated loudness (ITU-R BS.1770); ``peak_db`` is a sample-peak
       ceiling held by a look-ahead limiter, and the loudness still lands within 0.5 LU of its
-      target.  For PCM the ceiling holds for the stored integers; lossy codecs may overshoot it.
+      target.  For PCM the ceiling holds for the stored integers; mp3 and ogg are decoded after
+      encoding and, where the codec overshot the ceiling, limited lower and encoded again.
     - The file is written to a temporary name in the same folder and renamed into place, so a
       failure leaves no partial file and an existing file untouched.  Input files of the graph
       are never overwritten.  Tags hold the audio's provenance ``info``, the AudioChain version
@@ -81,21 +83,30 @@ def export(audio: Audio, *,
     dithered = pcm and dither and bit_depth is BitDepth.PCM16
     margin = (1.501 if dithered else 0.501) * lsb    # rounding (and dither) cannot cross the ceiling
     ctx.check_cancelled()
-    samples = master(audio.samples, audio.sample_rate, loudness_lufs, db_to_gain(peak_db) - margin)
-    data = _quantise(samples, bit_depth, dithered) if pcm else np.ascontiguousarray(samples.T, np.float32)
+    ceiling = db_to_gain(peak_db)
+    limit_at = ceiling - margin
+    samples = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
     ctx.progress(1, 3)
     tags = {**dict(audio.info), "audiochain_version": nodeflow.__version__}
-    graph_bytes = None
-    if embed_graph and ctx.graph is not None:
-        from nodeflow.fileformat import dumps
-        graph_bytes = dumps(ctx.graph)
+    graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
     with _atomic(dest) as tmp:
-        try:
-            sf.write(str(tmp), data, audio.sample_rate, format=fmt.upper(), **codec)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-            raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {audio.sample_rate} Hz, "
-                             f"{audio.channels} ch): {e}") from e
+        for attempt in range(LOSSY_PASSES):
+            data = _quantise(samples, bit_depth, dithered) if pcm else np.ascontiguousarray(samples.T, np.float32)
+            try:
+                sf.write(str(tmp), data, audio.sample_rate, format=fmt.upper(), **codec)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {audio.sample_rate} Hz, "
+                                 f"{audio.channels} ch): {e}") from e
+            if fmt not in _LOSSY:
+                break
+            # a lossy codec's decode can overshoot the limiter's ceiling: check it, limit lower, encode again
+            decoded_peak = _decoded_peak(tmp)
+            if decoded_peak <= ceiling or attempt == LOSSY_PASSES - 1:
+                break
+            ctx.check_cancelled()
+            limit_at *= ceiling / decoded_peak * 0.995
+            samples = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
         ctx.progress(2, 3)
         audiometa.embed(tmp, graph_bytes, tags)
         ctx.check_cancelled()
@@ -143,6 +154,17 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
                          f"{audio.sample_rate}); resample first or export flac")
 
 
+def _decoded_peak(path: Path) -> float:
+    """Largest sample magnitude of the file as a decoder plays it back."""
+    import soundfile as sf
+
+    peak = 0.0
+    with sf.SoundFile(str(path)) as f:
+        for block in f.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+            peak = max(peak, float(np.abs(block).max(initial=0.0)))
+    return peak
+
+
 def _quantise(samples: np.ndarray, bit_depth: BitDepth, dithered: bool) -> np.ndarray:
     """Round to integers ourselves (libsndfile scales doubles by 2^23 - 1 on the way to 24-bit)."""
     bits = 16 if bit_depth is BitDepth.PCM16 else 24
@@ -155,16 +177,37 @@ def _quantise(samples: np.ndarray, bit_depth: BitDepth, dithered: bool) -> np.nd
     return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
 
 
+def _graph_bytes(ctx: Context, dest: Path) -> bytes:
+    """The running graph as file bytes, its relative input paths rebased for ``dest``'s folder
+    (so ``audiochain run dest`` finds the same inputs wherever the export was written)."""
+    from nodeflow.fileformat import dumps
+
+    graph = ctx.graph
+    if graph.base_dir() != ctx.base_dir.resolve():   # the run resolved inputs against another folder
+        graph = graph.copy()
+        graph.path = ctx.base_dir.resolve() / "graph.msgpack"
+    return dumps(graph, dest.parent)
+
+
 def _refuse_protected(dest: Path, ctx: Context) -> None:
     target = dest.resolve()
+    source = getattr(ctx.graph, "path", None)
+    if source is not None and target.exists() and _same_file(target, Path(source)):
+        raise AudioError(f"{dest}: refusing to overwrite the file this graph was opened from; "
+                         "export to another path (e.g. audiochain run -o OTHER_FOLDER)")
     for p in ctx.protected_files:
-        same = target == Path(p).resolve()
-        if not same and target.exists():
-            with contextlib.suppress(OSError):
-                same = os.path.samefile(target, p)
-        if same:
+        if _same_file(target, Path(p)):
             raise AudioError(f"{dest}: refusing to overwrite an input file of this graph ({p}); "
                              "export to another path")
+
+
+def _same_file(target: Path, other: Path) -> bool:
+    """``target`` (resolved) is ``other``, by path or as the same file on disk (hard link, alias)."""
+    if target == other.resolve():
+        return True
+    with contextlib.suppress(OSError):
+        return target.exists() and os.path.samefile(target, other)
+    return False
 
 
 @contextlib.contextmanager

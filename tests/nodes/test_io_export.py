@@ -1,0 +1,345 @@
+"""io.export through real codecs: every format read back, bit depths, loudness and peak ceiling,
+atomic writes, protected inputs, and the graph embedded in the file reopening as the same graph."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Executor, Graph, load, save
+from nodeflow.audio import Audio
+from nodeflow.audiometa import read_embedded_graph, read_tags
+from nodeflow.cli import main
+from nodeflow.errors import AudioError, Cancelled, ExecutionError, ParameterError
+from nodeflow.fileformat import loads
+from nodeflow.node import Context
+from nodes.io.export import export
+from tests.nodes._io_helpers import LOSSY_MIN_CORR, RATE, best_lag, corr, tones
+
+ROOT = Path(__file__).resolve().parents[2]
+LSB16, LSB24 = 2.0 ** -15, 2.0 ** -23
+
+# (path, params) -> (libsndfile subtype read back, largest |decoded - source|; None: lossy, compare by correlation)
+# io.export rounds to the nearest integer itself: 0.5 LSB; TPDF dither (16-bit) adds up to 1 LSB more.
+FORMATS = [
+    ("a.wav", dict(bit_depth="pcm16", dither=False), "PCM_16", 0.5 * LSB16),
+    ("a.wav", dict(bit_depth="pcm16"), "PCM_16", 1.5 * LSB16),
+    ("a.wav", dict(bit_depth="pcm24"), "PCM_24", 0.5 * LSB24),
+    ("a.wav", dict(bit_depth="float32"), "FLOAT", 0.0),
+    ("a.flac", dict(bit_depth="pcm16", dither=False), "PCM_16", 0.5 * LSB16),
+    ("a.flac", dict(bit_depth="pcm24"), "PCM_24", 0.5 * LSB24),
+    ("a.mp3", {}, "MPEG_LAYER_III", None),
+    ("a.ogg", {}, "VORBIS", None),
+    ("a", dict(format="flac"), "PCM_24", 0.5 * LSB24),        # explicit format adds the extension
+]
+LOUDNESS_TOL_LU = 0.5     # the issue's promise, measured by pyloudnorm on the file as written
+
+
+def source_file(folder: Path, samples: np.ndarray, rate: int = RATE, name: str = "src.wav") -> Path:
+    """A float32 wav (lossless) holding ``samples[channels, frames]``: the graph's input."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(folder / name, samples.T, rate, subtype="FLOAT")
+    return folder / name
+
+
+def export_graph(src: Path, **params) -> Graph:
+    g = Graph()
+    g.path = src.parent / "g.msgpack"
+    g.add("io.load", id="load", path=src.name)
+    g.add("io.export", id="export", **params)
+    g.connect("load", "export")
+    return g
+
+
+def run_export(src: Path, out_dir: Path, **params) -> Path:
+    res = Executor().run(export_graph(src, **params), output_dir=out_dir)
+    return Path(res["export"]["out"])
+
+
+def transients(seconds: float, rate: int = RATE) -> np.ndarray:
+    """A quiet pad with loud percussive hits: a high crest factor, so loud targets need the limiter."""
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    x = 0.05 * np.sin(2 * np.pi * 110 * t)
+    rng = np.random.default_rng(7)
+    for start in range(0, n - rate // 4, rate // 4):
+        burst = rng.standard_normal(rate // 8) * np.exp(-np.arange(rate // 8) / (0.01 * rate))
+        x[start:start + rate // 8] += 0.9 * burst / np.abs(burst).max()
+    return np.stack([x, np.roll(x, 37)]).astype(np.float32) * 0.95 / np.abs(x).max()
+
+
+def lufs(path: Path) -> float:
+    import pyloudnorm
+    data, rate = sf.read(path, always_2d=True)
+    return float(pyloudnorm.Meter(rate).integrated_loudness(data))
+
+
+def peak_dbfs(path: Path) -> float:
+    data, _ = sf.read(path, always_2d=True)
+    return float(20 * np.log10(np.abs(data).max()))
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# ---------------------------------------------------------------------------------------- formats
+@pytest.mark.parametrize("path,params,subtype,tol", FORMATS, ids=lambda v: str(v) if isinstance(v, str) else None)
+def test_every_format_reads_back_through_its_codec(tmp_path, path, params, subtype, tol):
+    src = tones(1.5)
+    out = run_export(source_file(tmp_path, src), tmp_path / "out", path=path, **params)
+    info = sf.info(out)
+    assert out.suffix in (".wav", ".flac", ".mp3", ".ogg") and out.parent == tmp_path / "out"
+    assert (info.subtype, info.samplerate, info.channels, info.frames) == (subtype, RATE, 2, src.shape[1])
+    data, _ = sf.read(out, always_2d=True, dtype="float64")
+    if tol is not None:
+        assert np.abs(data.T - src).max() <= tol * 1.000001
+    else:
+        assert corr(data.T, src) > LOSSY_MIN_CORR and best_lag(data[:, 0], src[0]) == 0
+    assert listing(tmp_path / "out") == [out.name]          # no temporary file left behind
+    assert read_tags(out)["audiochain_version"]
+
+
+def test_24_bit_round_trip_is_within_one_lsb_and_stable(tmp_path):
+    """float -> 24-bit within 1 LSB; a 24-bit file loaded and exported again keeps every integer."""
+    x = np.clip(np.random.default_rng(3).standard_normal((2, RATE)) * 0.3, -0.999, 0.999).astype(np.float32)
+    first = run_export(source_file(tmp_path, x), tmp_path / "o1", path="a.wav", bit_depth="pcm24", peak_db=0.0)
+    back, _ = sf.read(first, always_2d=True, dtype="float64")
+    assert np.abs(back.T - x).max() <= LSB24
+    ints1, _ = sf.read(first, dtype="int32")
+    second = run_export(first, tmp_path / "o2", path="b.flac", bit_depth="pcm24", peak_db=0.0)
+    ints2, _ = sf.read(second, dtype="int32")
+    assert np.array_equal(ints1, ints2)
+    assert np.all(ints1 % 256 == 0)   # 24 significant bits
+
+
+def test_float32_wav_is_bit_exact_and_untouched_below_the_ceiling(tmp_path):
+    x = tones(1.0, amp=0.7)
+    out = run_export(source_file(tmp_path, x), tmp_path / "o", path="a.wav", bit_depth="float32", peak_db=-1.0)
+    data, _ = sf.read(out, always_2d=True, dtype="float32")
+    assert np.array_equal(data.T, x)
+
+
+def test_mono_and_multichannel_keep_their_channels(tmp_path):
+    for channels, path in ((1, "mono.mp3"), (6, "six.flac")):
+        x = tones(0.5, channels=channels)
+        out = run_export(source_file(tmp_path, x, name=f"src{channels}.wav"), tmp_path / "o", path=path)
+        assert sf.info(out).channels == channels
+
+
+def test_mapped_over_a_list_writes_numbered_files(tmp_path):
+    src = source_file(tmp_path, tones(2.0))
+    g = Graph()
+    g.path = tmp_path / "g.msgpack"
+    g.add("io.load", id="load", path=src.name)
+    g.add("time.tokenize_window", id="win", profile="custom", unit="seconds", size=0.5, overlap=0.0)
+    g.add("io.export", id="export", path="part.flac")
+    g.connect("load", "win")
+    g.connect("win", "export")
+    res = Executor().run(g, output_dir=tmp_path / "o")
+    files = [Path(p) for p in res["export"]["out"]]
+    assert [f.name for f in files] == ["part_1.flac", "part_2.flac", "part_3.flac", "part_4.flac"]
+    assert all(sf.info(f).frames == RATE // 2 for f in files)
+
+
+# ---------------------------------------------------------------------------------------- level
+@pytest.mark.parametrize("path,target,ceiling", [("a.wav", -23.0, -1.0), ("a.wav", -14.0, -1.0),
+                                                 ("a.flac", -9.0, -1.0), ("a.wav", -12.0, -6.0),
+                                                 ("a.mp3", -14.0, -1.0), ("a.ogg", -16.0, -1.0)])
+@pytest.mark.parametrize("signal", ["tones", "transients"])
+def test_loudness_lands_within_half_an_lu_under_the_ceiling(tmp_path, path, target, ceiling, signal):
+    x = tones(4.0) if signal == "tones" else transients(4.0)
+    out = run_export(source_file(tmp_path, x), tmp_path / "o", path=path, loudness_lufs=target, peak_db=ceiling)
+    assert lufs(out) == pytest.approx(target, abs=LOUDNESS_TOL_LU)
+    assert peak_dbfs(out) <= ceiling          # lossy too: the decoded file is checked and re-encoded
+
+
+def test_the_limiter_is_needed_and_holds_the_ceiling(tmp_path):
+    """-9 LUFS on transients is impossible by gain alone under -1 dBFS: the limiter must work."""
+    x = transients(4.0)
+    plain = run_export(source_file(tmp_path, x), tmp_path / "o1", path="a.wav", bit_depth="float32",
+                       peak_db=0.0)
+    gain_needed = -9.0 - lufs(plain)
+    assert 20 * np.log10(np.abs(x).max()) + gain_needed > 3.0   # plain gain would clip by > 3 dB
+    out = run_export(source_file(tmp_path, x), tmp_path / "o2", path="a.wav", bit_depth="pcm24",
+                     loudness_lufs=-9.0, peak_db=-1.0)
+    assert lufs(out) == pytest.approx(-9.0, abs=LOUDNESS_TOL_LU)
+    ints, _ = sf.read(out, dtype="int32")
+    assert np.abs(ints.astype(np.int64) >> 8).max() <= 2 ** 23 * 10 ** (-1 / 20)
+
+
+def test_lossy_codec_overshoot_is_caught_and_reencoded(tmp_path):
+    """mp3 turns limited percussive hits into peaks above the ceiling; the export checks its decode."""
+    x = transients(3.0)
+    for path in ("a.mp3", "a.ogg"):
+        out = run_export(source_file(tmp_path, x), tmp_path / "o", path=path, peak_db=-1.0)
+        assert peak_dbfs(out) <= -1.0
+        assert peak_dbfs(out) > -3.0             # held near the ceiling, not turned down wholesale
+
+
+@pytest.mark.parametrize("bit_depth", ["pcm16", "pcm24", "float32"])
+def test_peak_ceiling_without_a_loudness_target(tmp_path, bit_depth):
+    x = tones(1.0, amp=1.0)                      # full scale
+    out = run_export(source_file(tmp_path, x), tmp_path / "o", path="a.wav", bit_depth=bit_depth, peak_db=-3.0)
+    assert peak_dbfs(out) <= -3.0
+    assert peak_dbfs(out) > -3.5                 # limited, not turned down wholesale
+    data, _ = sf.read(out, always_2d=True)
+    quiet = np.abs(x).max(axis=0) < 10 ** (-3.0 / 20) * 0.5
+    assert np.abs(data.T[:, quiet] - x[:, quiet]).max() < 0.5 * np.abs(x).max() * (1 - 10 ** (-3 / 20))
+
+
+def test_a_loudness_beyond_the_ceiling_is_one_clear_error_and_no_file(tmp_path):
+    with pytest.raises(ExecutionError, match=r"loudness_lufs=-3 cannot be reached under the -20.0 dBFS peak ceiling"):
+        run_export(source_file(tmp_path, transients(2.0)), tmp_path / "o", path="a.wav",
+                   loudness_lufs=-3.0, peak_db=-20.0)
+    assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
+
+
+# ---------------------------------------------------------------------------------------- safety
+def test_failure_mid_write_leaves_no_partial_file_and_the_old_file_untouched(tmp_path):
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    (out_dir / "a.wav").write_bytes(b"yesterday's master")
+    cancel = threading.Event()
+
+    def emit(kind, node_id, **kw):   # cancel once the codec has written the temporary file
+        if kind == "progress" and kw["done"] == 1:
+            cancel.set()
+
+    ctx = Context("export", emit=emit, cancel_event=cancel, base_dir=tmp_path, output_dir=out_dir)
+    with pytest.raises(Cancelled):
+        export.fn(Audio(tones(1.0), RATE), path="a.wav", ctx=ctx,
+                  **{k: export.params[k].default for k in export.params if k != "path"})
+    assert listing(out_dir) == ["a.wav"]
+    assert (out_dir / "a.wav").read_bytes() == b"yesterday's master"
+
+
+def test_an_existing_output_is_replaced_whole(tmp_path):
+    src = source_file(tmp_path, tones(1.0))
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "a.flac").write_bytes(b"old" * 1000)
+    out = run_export(src, tmp_path / "o", path="a.flac")
+    assert sf.info(out).frames == RATE and listing(tmp_path / "o") == ["a.flac"]
+
+
+def test_refuses_to_overwrite_an_input_file_of_the_graph(tmp_path):
+    src = source_file(tmp_path, tones(1.0))
+    before = src.read_bytes()
+    os.link(src, tmp_path / "alias.wav")          # the same file under another name
+    for path in ("src.wav", str(src), "alias.wav"):
+        with pytest.raises(ExecutionError, match="refusing to overwrite an input file of this graph"):
+            run_export(src, tmp_path, path=path)
+    assert src.read_bytes() == before
+    assert sorted(listing(tmp_path)) == ["alias.wav", "src.wav"]
+
+
+def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
+    src = source_file(tmp_path, tones(0.5))
+    mono96 = source_file(tmp_path, tones(0.5, rate=96000, channels=1), 96000, name="hi.wav")
+    cases = [
+        (src, dict(path="a.flac", bit_depth="float32"), ParameterError, "flac stores 16- or 24-bit integers"),
+        (src, dict(path="a.wav", format="mp3"), ParameterError, r"format=mp3 but path='a.wav' ends in \.wav"),
+        (src, dict(path="a.aiff"), ParameterError, "cannot tell the format from '.aiff'"),
+        (src, dict(path="noext"), ParameterError, "a name without extension"),
+        (mono96, dict(path="a.mp3"), AudioError, r"mp3 supports sample rates .* \(got 96000\)"),
+        (src, dict(path="  "), ParameterError, "path is empty"),
+    ]
+    for s, params, kind, message in cases:
+        with pytest.raises(ExecutionError, match=message) as info:
+            run_export(s, tmp_path / "o", **params)
+        assert isinstance(info.value.__cause__, kind) and "node 'export'" in str(info.value)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ParameterError, match="peak_db"):
+        export_graph(src, path="a.wav", peak_db=3.0)           # out of range: refused when set
+    assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
+
+
+def test_impossible_params_through_the_cli_are_one_error_line(tmp_path, capsys):
+    g = export_graph(source_file(tmp_path, tones(0.5)), path="a.flac", bit_depth="float32")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: node 'export': bit_depth=float32")
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "o" / "a.flac").exists()
+
+
+# ---------------------------------------------------------------------------------------- provenance
+@pytest.mark.parametrize("path", ["song.wav", "song.flac", "song.mp3", "song.ogg"])
+def test_embedded_graph_reopens_as_the_same_graph(tmp_path, path):
+    src = source_file(tmp_path, tones(1.0))
+    g = export_graph(src, path=path, loudness_lufs=-16.0)
+    g.add("dsp.gain", id="gain", gain_db=-2.5)
+    g.disconnect("export.audio")
+    g.connect("load", "gain")
+    g.connect("gain", "export")
+    g.metadata = {"title": "take 3", "description": "äöü ♪"}
+    g.editor = {"positions": {"load": [10.0, 20.0]}}
+    save(g, tmp_path / "g.msgpack")
+    out = run_export_graph(g, tmp_path)              # written beside the graph file
+    again = loads(read_embedded_graph(out), str(out))
+    assert again == g
+    assert load(out) == g                            # load() opens audio files too
+
+
+def run_export_graph(g: Graph, out_dir: Path) -> Path:
+    res = Executor().run(g, output_dir=out_dir)
+    return Path(res["export"]["out"])
+
+
+def test_exported_file_elsewhere_reruns_and_extracts_with_the_same_inputs(tmp_path, capsys):
+    proj = tmp_path / "proj"
+    src = source_file(proj / "takes", tones(1.0))
+    g = Graph()
+    g.path = proj / "g.msgpack"
+    g.add("io.load", id="load", path="takes/src.wav")
+    g.add("dsp.gain", id="gain", gain_db=-4.0)
+    g.add("io.export", id="export", path="song.flac")
+    g.connect("load", "gain")
+    g.connect("gain", "export")
+    save(g, g.path)
+    far = tmp_path / "renders" / "monday"
+    assert main(["run", str(g.path), "-o", str(far), "-q"]) == 0
+    song = far / "song.flac"
+    # the embedded graph points at the same input from the exported file's folder
+    assert load(song).input_files()[("load", "path")].resolve() == src.resolve()
+    capsys.readouterr()
+    assert main(["extract", str(song)]) == 0
+    shown = capsys.readouterr().out
+    assert "gain_db=-4.0 dB" in shown and "io.export" in shown
+    assert main(["extract", str(song), "-o", str(tmp_path / "back.msgpack")]) == 0
+    back = load(tmp_path / "back.msgpack")
+    assert back.nodes["gain"].params == g.nodes["gain"].params and back.links == g.links
+    assert back.input_files()[("load", "path")].resolve() == src.resolve()
+    # `audiochain run song.flac` renders the same audio again (flac: bit for bit)
+    assert main(["run", str(song), "-o", str(tmp_path / "again"), "-q"]) == 0
+    assert np.array_equal(sf.read(tmp_path / "again" / "song.flac", dtype="int32")[0], sf.read(song, dtype="int32")[0])
+    # ... but never over itself
+    assert main(["run", str(song), "-o", str(far), "-q"]) == 1
+    assert "refusing to overwrite the file this graph was opened from" in capsys.readouterr().err
+
+
+def test_embed_graph_off_and_extract_of_a_plain_file(tmp_path, capsys):
+    out = run_export(source_file(tmp_path, tones(0.5)), tmp_path / "o", path="a.ogg", embed_graph=False)
+    assert read_embedded_graph(out) is None
+    assert main(["extract", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {out}: holds no AudioChain graph (was it exported with embed_graph on?)"]
+
+
+def test_extract_as_a_real_process(tmp_path):
+    g = export_graph(source_file(tmp_path, tones(0.5)), path="x.mp3")
+    save(g, tmp_path / "g.msgpack")
+    out = run_export_graph(g, tmp_path)
+    exe = ROOT / ".venv" / "bin" / "audiochain"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nodeflow.cli"]
+    p = subprocess.run(cmd + ["extract", str(out), "-o", str(tmp_path / "x.msgpack")], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert load(tmp_path / "x.msgpack") == g
