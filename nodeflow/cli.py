@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
             for v in outs.values():
                 if isinstance(v, str):
                     written.append(v)
-    leaves = [n for n in result.outputs if not any(l.src == n for l in graph.links)]
+    leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
     for nid in leaves:
         if not graph.spec(nid).side_effect:
             for port, v in result.outputs[nid].items():
@@ -404,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .checkpoints import add_cli as add_models_cli
     add_models_cli(sub)
     _add_plugin_commands(sub)
+    for p in sub.choices.values():   # `audiochain run G --debug` works as well as `audiochain --debug run G`
+        if "--debug" not in p._option_string_actions:
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return ap
 
 

@@ -1,0 +1,248 @@
+"""The ``audiochain`` CLI, in-process (``main([...])``) and as a real process: run (progress per node,
+summary, -o, --set, --target), validate, show, nodes, extract, and one clear line per user mistake."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Graph, load, save
+from nodeflow.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 22050
+
+
+@pytest.fixture
+def graph_file(tmp_path) -> Path:
+    """load (a 1 s, 0.5 peak sine) -> gain -> export, saved with a title; inputs relative to the file."""
+    t = np.arange(RATE) / RATE
+    sf.write(tmp_path / "in.wav", 0.5 * np.sin(2 * np.pi * 440 * t), RATE, subtype="FLOAT")
+    g = Graph()
+    g.path = tmp_path / "song.msgpack"
+    g.metadata = {"title": "Test song", "description": "a sine, quieter"}
+    g.add("io.load", id="load", path="in.wav")
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    g.add("io.export", id="export", path="take.wav", bit_depth="float32")
+    g.connect("load", "gain")
+    g.connect("gain", "export")
+    return save(g, g.path)
+
+
+def peak_db(path: Path) -> float:
+    return float(20 * np.log10(np.abs(sf.read(path)[0]).max()))
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def patch_doc(src: Path, dest: Path, edit) -> Path:
+    doc = msgpack.unpackb(src.read_bytes())
+    edit(doc)
+    dest.write_bytes(msgpack.packb(doc))
+    return dest
+
+
+# ---------------------------------------------------------------------------------------- run
+def test_run_reports_each_node_and_the_outputs(graph_file, tmp_path, capsys):
+    out = tmp_path / "renders"
+    assert main(["run", str(graph_file), "-o", str(out)]) == 0
+    cap = capsys.readouterr()
+    for nid in ("load", "gain", "export"):
+        assert f"  run    {nid}" in cap.err and f"  done   {nid} (" in cap.err
+    assert "ran 3 node(s), 0 from cache" in cap.err
+    assert cap.out.strip().splitlines() == [f"wrote {out / 'take.wav'}"]
+    assert sf.info(out / "take.wav").frames == RATE
+    assert peak_db(out / "take.wav") == pytest.approx(-6 - 6.0206, abs=0.01)
+
+
+def test_run_without_o_writes_to_the_current_folder(graph_file, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["run", str(graph_file), "-q"]) == 0
+    assert (work / "take.wav").is_file()
+    assert capsys.readouterr().err == ""     # -q: no progress
+
+
+def test_set_overrides_parameters_for_this_run_only(graph_file, tmp_path, capsys):
+    before = graph_file.read_bytes()
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q",
+                 "--set", "gain.gain_db=-12", "--set", "export.path=louder/x.flac", "--set", "export.bit_depth=pcm24"]) == 0
+    out = tmp_path / "o" / "louder" / "x.flac"
+    assert sf.info(out).subtype == "PCM_24"
+    assert peak_db(out) == pytest.approx(-12 - 6.0206, abs=0.01)
+    assert graph_file.read_bytes() == before          # the graph file is not changed
+
+
+def test_target_computes_only_what_the_node_needs(graph_file, tmp_path, capsys):
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "--target", "gain"]) == 0
+    cap = capsys.readouterr()
+    assert "ran 2 node(s)" in cap.err and "export" not in cap.err
+    assert cap.out.strip() == f"gain.out: audio 1.000 s, {RATE} Hz, 1 ch"
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_an_exported_file_renders_it_again(graph_file, tmp_path, capsys):
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert main(["run", str(tmp_path / "a" / "take.wav"), "-o", str(tmp_path / "b"), "-q"]) == 0
+    assert np.array_equal(sf.read(tmp_path / "a" / "take.wav")[0], sf.read(tmp_path / "b" / "take.wav")[0])
+
+
+# ---------------------------------------------------------------------------------------- validate / show
+def test_validate_ok(graph_file, capsys):
+    assert main(["validate", str(graph_file)]) == 0
+    assert capsys.readouterr().out.strip() == f"{graph_file}: ok (3 nodes, 2 links)"
+
+
+def test_validate_lists_every_problem_at_once(graph_file, tmp_path, capsys):
+    def edit(doc):
+        doc["nodes"][0]["params"]["path"] = "gone.wav"                   # missing input file
+        doc["nodes"][1]["params"]["gain_db"] = 99.0                     # out of range
+        doc["nodes"].append({"id": "verb", "type": "fx.reverbb", "version": 1, "params": {}})   # unknown type
+        doc["nodes"].append({"id": "fade", "type": "dsp.fade", "version": 1, "params": {}})     # input not connected
+        doc["links"].append({"from": ["export", "out"], "to": ["fade", "audio"]})             # str into Audio
+    bad = patch_doc(graph_file, tmp_path / "bad.msgpack", edit)
+    assert main(["validate", str(bad)]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith(f"{bad}: 4 problem(s):")
+    assert "gone.wav" in text and "not found" in text
+    assert "gain_db=99 is out of range [-60, 24] dB" in text
+    assert "unknown node type 'fx.reverbb'" in text
+    assert "type mismatch" in text and "'export.out' gives str" in text
+
+
+def test_show_is_readable_and_json_is_the_document(graph_file, capsys):
+    assert main(["show", str(graph_file)]) == 0
+    text = capsys.readouterr().out
+    assert "title: Test song" in text and "nodes (3):" in text and "links (2):" in text
+    assert "gain_db=-6.0 dB" in text and "load.out -> gain.audio" in text
+    assert main(["show", str(graph_file), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "audiochain.graph" and doc["metadata"]["title"] == "Test song"
+    assert [n["id"] for n in doc["nodes"]] == ["load", "gain", "export"]
+    assert doc["nodes"][1]["params"] == {"gain_db": -6.0}
+    assert {"from": ["gain", "out"], "to": ["export", "audio"]} in doc["links"]
+
+
+# ---------------------------------------------------------------------------------------- nodes
+def test_nodes_lists_every_type_with_ports_and_parameters(capsys):
+    assert main(["nodes"]) == 0
+    text = capsys.readouterr().out
+    for cat in ("[io]", "[dsp]"):
+        assert cat in text
+    for nid in ("io.load", "io.export", "dsp.resample", "dsp.gain", "dsp.crossfade", "time.tokenize_window"):
+        assert f"  {nid} v" in text
+    assert "--gain_db (float) = 0.0  [-60, 24] dB" in text
+
+
+def test_nodes_for_one_type_a_category_and_json(capsys):
+    assert main(["nodes", "io.export"]) == 0
+    text = capsys.readouterr().out
+    assert "io.export v1  (audio: Audio) -> out: str" in text and "io.load" not in text
+    assert "--loudness_lufs" in text and "--peak_db" in text
+    assert main(["nodes", "dsp", "--json"]) == 0
+    specs = json.loads(capsys.readouterr().out)
+    assert specs and all(s["category"] == "dsp" for s in specs)
+    gain = next(s for s in specs if s["id"] == "dsp.gain")
+    assert gain["inputs"] == {"audio": {"type": "Audio", "required": True}}
+    assert gain["params"]["gain_db"]["unit"] == "dB"
+
+
+# ---------------------------------------------------------------------------------------- extract
+def test_extract_refuses_to_overwrite_without_force(graph_file, tmp_path, capsys):
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q"]) == 0
+    dest = tmp_path / "back.msgpack"
+    dest.write_bytes(b"mine")
+    assert main(["extract", str(tmp_path / "o" / "take.wav"), "-o", str(dest)]) == 1
+    assert one_error_line(capsys.readouterr().err) == f"error: {dest} exists; pass --force to overwrite it"
+    assert dest.read_bytes() == b"mine"
+    assert main(["extract", str(tmp_path / "o" / "take.wav"), "-o", str(dest), "--force"]) == 0
+    assert load(dest).nodes["gain"].params["gain_db"] == -6.0
+
+
+# ---------------------------------------------------------------------------------------- mistakes
+MISTAKES = {
+    "missing graph file": (lambda d, g: ["run", str(d / "nope.msgpack")], "nope.msgpack: no such file"),
+    "graph is a folder": (lambda d, g: ["validate", str(d)], "is a folder"),
+    "corrupt graph file": (lambda d, g: ["run", str(_write(d / "c.msgpack", g.read_bytes()[:-7]))],
+                           "c.msgpack: file is truncated"),
+    "not a graph at all": (lambda d, g: ["show", str(_write(d / "t.msgpack", msgpack.packb([1, 2])))], "t.msgpack"),
+    "unknown node type": (lambda d, g: ["run", str(patch_doc(g, d / "u.msgpack",
+                                                             lambda doc: doc["nodes"][1].update(type="dsp.gainn")))],
+                          "node 'gain': unknown node type 'dsp.gainn'; did you mean 'dsp.gain'?"),
+    "out-of-range param in the file": (lambda d, g: ["run", str(patch_doc(
+        g, d / "r.msgpack", lambda doc: doc["nodes"][1]["params"].update(gain_db=99.0)))],
+        "node 'gain' (dsp.gain): gain_db=99 is out of range [-60, 24] dB"),
+    "bad --set value": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=loud"],
+                        "--set 'gain.gain_db=loud': gain_db='loud': expected a number"),
+    "out-of-range --set": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=40"],
+                           "gain_db=40 is out of range [-60, 24] dB"),
+    "--set on an unknown node": (lambda d, g: ["run", str(g), "--set", "gian.gain_db=1"], "no node 'gian'"),
+    "--set on an unknown param": (lambda d, g: ["run", str(g), "--set", "gain.db=1"],
+                                  "node 'gain' (dsp.gain) has no parameter 'db'; parameters are: gain_db"),
+    "--set without =": (lambda d, g: ["run", str(g), "--set", "gain.gain_db"], "expected NODE.PARAM=VALUE"),
+    "--target unknown": (lambda d, g: ["run", str(g), "--target", "mixx"], "mixx"),
+    "missing input file": (lambda d, g: ["run", str(patch_doc(
+        g, d / "m.msgpack", lambda doc: doc["nodes"][0]["params"].update(path="gone.wav")))], "gone.wav"),
+    "unknown node type to list": (lambda d, g: ["nodes", "io.lod"], "no node type or category 'io.lod'"),
+    "extract a missing file": (lambda d, g: ["extract", str(d / "x.wav")], "x.wav: no such file"),
+}
+
+
+def _write(p: Path, data: bytes) -> Path:
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize("case", list(MISTAKES))
+def test_user_mistakes_print_one_error_line_and_exit_1(graph_file, tmp_path, capsys, case):
+    argv, expected = MISTAKES[case]
+    argv = argv(tmp_path, graph_file)
+    assert main(argv + ["-o", str(tmp_path / "o")] if argv[0] == "run" else argv) == 1
+    cap = capsys.readouterr()
+    line = one_error_line(cap.err)
+    assert expected in line
+    assert not (tmp_path / "o").exists()    # nothing written
+
+
+def test_debug_adds_the_traceback_before_or_after_the_command(graph_file, tmp_path, capsys):
+    for argv in (["--debug", "run", str(graph_file), "--set", "gain.gain_db=40"],
+                 ["run", str(graph_file), "--set", "gain.gain_db=40", "--debug"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_no_command_prints_usage(capsys):
+    assert main([]) == 2
+    assert "usage: audiochain" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------- real process
+def _cli() -> list[str]:
+    exe = ROOT / ".venv" / "bin" / "audiochain"
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from nodeflow.cli import main; "
+                                                               "sys.exit(main())"]
+
+
+def test_the_installed_command_runs_a_graph_and_reports_a_mistake(graph_file, tmp_path):
+    p = subprocess.run(_cli() + ["run", str(graph_file), "-o", str(tmp_path / "o"), "--set", "gain.gain_db=-3"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "done   export" in p.stderr and p.stdout.strip() == f"wrote {tmp_path / 'o' / 'take.wav'}"
+    assert peak_db(tmp_path / "o" / "take.wav") == pytest.approx(-3 - 6.0206, abs=0.01)
+    p = subprocess.run(_cli() + ["run", str(tmp_path / "missing.msgpack")], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert p.returncode == 1 and p.stdout == ""
+    assert one_error_line(p.stderr) == f"error: {tmp_path / 'missing.msgpack'}: no such file"
