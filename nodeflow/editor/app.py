@@ -1,0 +1,405 @@
+"""The editor window: menus, shortcuts, the palette, the node canvas, the status bar, the main loop.
+
+``App`` wires the parts together and owns nothing but the :class:`~.document.Document` (a Graph
+and its undo history): :mod:`.view` draws the graph, :mod:`.widgets` builds parameter widgets from
+declarations, :mod:`.runner` runs the engine in the background, :mod:`.playback` auditions outputs,
+:mod:`.filemenu` opens, saves and recovers files.  Every frame :meth:`App.frame` applies what
+happened (engine events, finished runs, edits, node drags) and re-syncs the view when the graph's
+revision changed.  Tests and scripts drive the same object frame by frame (see :mod:`.scripting`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import NodeflowError
+from . import clipboard
+from .document import Document, EditRefused
+from .files import Autosaver, RecentFiles
+from .runner import Runner
+from .playback import Auditioner, preview_envelope
+from .widgets import Invalid
+
+__all__ = ["App", "FONT"]
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+TITLE = "AudioChain"
+
+
+class App:
+    """The editor. ``App(path).setup()`` opens the window; :meth:`loop` runs until quit.
+
+    Parameters
+    ----------
+    path
+        A graph file, bundle or exported audio file to open (None: an empty graph).
+    state_dir
+        Where recent files and recovery files live (default :func:`.files.state_dir`).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, state_dir: Path | None = None,
+                 width: int = 1280, height: int = 800):
+        self.start_path = Path(path) if path else None
+        self.state_dir = state_dir
+        self.size = (width, height)
+        self.doc = Document()
+        self.runner = Runner()
+        self.audition = Auditioner(self.runner)
+        self.autosaver = Autosaver(state_dir)
+        self.recent = RecentFiles(state_dir) if state_dir else RecentFiles()
+        self.status_text = ""
+        self.status_error = False
+        self.quitting = False
+        self.frame_count = 0
+        self._seen = (-1, -1)            # (graph revision, runner version) last drawn
+        self._clip: dict | None = None
+        self.problems: dict[str, list[str]] = {}
+        self.other_problems: list[str] = []
+        self.doc.listeners.append(self._on_edit)
+
+    # ------------------------------------------------------------------ window
+    def setup(self) -> "App":
+        import dearpygui.dearpygui as dpg
+        from .filemenu import FileActions
+        from .palette import Palette
+        from .view import GraphView
+        self.dpg = dpg
+        dpg.create_context()
+        dpg.configure_app(manual_callback_management=True)
+        if Path(FONT).exists():
+            with dpg.font_registry():
+                dpg.bind_font(dpg.add_font(FONT, 14))
+        dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=0, y_pos=0, vsync=False,
+                            decorated=False if os.environ.get("AUDIOCHAIN_EDITOR_UNDECORATED") else True,
+                            disable_close=True)
+        dpg.set_exit_callback(lambda: self.files.quit())
+        self.files = FileActions(self)
+        with dpg.window(tag="main", no_scrollbar=True):
+            self._menus()
+            with dpg.group(horizontal=True):
+                with dpg.child_window(width=150, height=-30, tag="palette"):
+                    self.palette = Palette("palette", self.doc.graph.registry, self.add_node)
+                with dpg.node_editor(tag="canvas", callback=self._on_link, delink_callback=self._on_delink,
+                                     minimap=True, minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
+                                     width=-1, height=-30):
+                    pass
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Run", tag="run_button", callback=self.run, width=60)
+                dpg.add_button(label="Stop", tag="stop_button", callback=self.stop, width=60)
+                dpg.add_text("", tag="status")
+        self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio)
+        self._shortcuts()
+        dpg.set_primary_window("main", True)
+        dpg.setup_dearpygui()
+        dpg.show_viewport()
+        self.files.start(self.start_path)
+        return self
+
+    def _menus(self) -> None:
+        dpg = self.dpg
+        with dpg.menu_bar():
+            with dpg.menu(label="File"):
+                dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.files.new())
+                dpg.add_menu_item(label="Open...", shortcut="Ctrl+O", callback=lambda: self.files.ask_open())
+                dpg.add_menu(label="Open recent", tag="menu_recent")
+                dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.files.save())
+                dpg.add_menu_item(label="Save as...", shortcut="Ctrl+Shift+S", callback=lambda: self.files.ask_save_as())
+                dpg.add_menu_item(label="Save as bundle...", callback=lambda: self.files.ask_bundle())
+                dpg.add_separator()
+                dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.files.quit())
+            with dpg.menu(label="Edit"):
+                dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=self.undo, tag="menu_undo")
+                dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo, tag="menu_redo")
+                dpg.add_separator()
+                dpg.add_menu_item(label="Copy", shortcut="Ctrl+C", callback=self.copy)
+                dpg.add_menu_item(label="Paste", shortcut="Ctrl+V", callback=self.paste)
+                dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=self.duplicate)
+                dpg.add_menu_item(label="Delete", shortcut="Del", callback=self.delete_selection)
+                dpg.add_separator()
+                dpg.add_menu_item(label="Add node...", shortcut="Ctrl+K", callback=self.open_search)
+            with dpg.menu(label="Graph"):
+                dpg.add_menu_item(label="Run", shortcut="F5", callback=self.run)
+                dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
+                dpg.add_menu_item(label="Validate", callback=self.validate)
+
+    def _shortcuts(self) -> None:
+        dpg = self.dpg
+        with dpg.handler_registry():
+            dpg.add_key_press_handler(callback=self._on_key)
+
+    def _on_key(self, sender: Any, key: int) -> None:
+        dpg = self.dpg
+        ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        typing = self._typing()
+        if self.palette.searching:
+            if key == dpg.mvKey_Return:
+                self.palette.pick()
+            elif key == dpg.mvKey_Escape:
+                self.palette.close_search()
+            return
+        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKR"}.get(key)
+        if ctrl and k == "K" or ctrl and key == dpg.mvKey_Spacebar:
+            self.open_search()
+        elif key == dpg.mvKey_F5 or (ctrl and k == "R"):
+            self.run()
+        elif ctrl and key == getattr(dpg, "mvKey_Period", -1):
+            self.stop()
+        elif ctrl and k == "S":
+            self.files.ask_save_as() if shift else self.files.save()
+        elif ctrl and k == "O":
+            self.files.ask_open()
+        elif ctrl and k == "N":
+            self.files.new()
+        elif ctrl and k == "Q":
+            self.files.quit()
+        elif typing:
+            return          # leave text editing keys to the text box
+        elif ctrl and (k == "Y" or (k == "Z" and shift)):
+            self.redo()
+        elif ctrl and k == "Z":
+            self.undo()
+        elif ctrl and k == "C":
+            self.copy()
+        elif ctrl and k == "V":
+            self.paste()
+        elif ctrl and k == "D":
+            self.duplicate()
+        elif key in (dpg.mvKey_Delete, getattr(dpg, "mvKey_Back", -1)):
+            self.delete_selection()
+
+    def _typing(self) -> bool:
+        """Whether a text box has the keyboard (its own undo, copy and delete apply then)."""
+        dpg = self.dpg
+        item = dpg.get_focused_item()
+        try:
+            return bool(item) and dpg.get_item_type(item).endswith("mvInputText") and dpg.is_item_active(item)
+        except SystemError:
+            return False
+
+    # ------------------------------------------------------------------ status
+    def say(self, text: str, error: bool = False) -> None:
+        self.status_text, self.status_error = text, error
+        if hasattr(self, "dpg"):
+            self.dpg.set_value("status", text.splitlines()[0] if text else "")
+            self.dpg.configure_item("status", color=(255, 110, 110) if error else (210, 210, 210))
+
+    # ------------------------------------------------------------------ edits
+    def _on_edit(self, label: str) -> None:
+        self.autosaver.changed(self.doc.graph, self.doc.path)
+
+    def _try(self, what: str, fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except NodeflowError as e:
+            self.say(f"{what} refused: {e}", True)
+            return None
+
+    def add_node(self, type_id: str, at_mouse: bool = False) -> str | None:
+        pos = self.canvas_pos(self.dpg.get_mouse_pos(local=False)) if at_mouse else self._free_spot()
+        nid = self._try("add node", self.doc.add_node, type_id, pos)
+        if nid:
+            self.say(f"added {nid}")
+        return nid
+
+    def on_param(self, nid: str, param: str, value: Any) -> None:
+        if isinstance(value, Invalid):
+            self.say(f"{nid}.{param}: {value.reason}", True)
+            return
+        try:
+            self.doc.set_param(nid, param, value)
+        except EditRefused as e:
+            self.say(str(e), True)
+            self.view.params.pop(nid, None)       # make the next sync put the graph's value back
+            self.view.params[nid] = {}
+            self._seen = (-1, self._seen[1])
+            return
+        self.say(f"{nid}.{param} = {value}")
+
+    def _on_link(self, sender: Any, app_data: tuple) -> None:
+        a, b = (self.view.port_of(x) for x in app_data)
+        if a is None or b is None:
+            return
+        if a[0] == "in":
+            a, b = b, a
+        try:
+            link = self.doc.connect(a[1], a[2], b[1], b[2])
+        except EditRefused as e:
+            self.say(f"link refused: {e}", True)
+            return
+        self.say(f"linked {link}")
+
+    def _on_delink(self, sender: Any, item: int) -> None:
+        link = self.view.link_of(item)
+        if link is not None:
+            self.doc.disconnect(link.dst, link.dst_port)
+            self.say(f"removed link {link}")
+
+    def undo(self) -> None:
+        label = self.doc.undo()
+        self.say(f"undid {label}" if label else "nothing to undo")
+
+    def redo(self) -> None:
+        label = self.doc.redo()
+        self.say(f"redid {label}" if label else "nothing to redo")
+
+    def copy(self) -> None:
+        ids = self.view.selected_nodes()
+        if ids:
+            self._clip = clipboard.copy_nodes(self.doc.graph, ids)
+            self.dpg.set_clipboard_text(clipboard.to_text(self._clip))
+            self.say(f"copied {len(ids)} node(s)")
+
+    def paste(self) -> None:
+        clip = clipboard.from_text(self.dpg.get_clipboard_text() or "") or self._clip
+        if clip:
+            ids = self._try("paste", clipboard.paste, self.doc, clip)
+            if ids:
+                self.say(f"pasted {', '.join(ids)}")
+
+    def duplicate(self) -> None:
+        ids = self.view.selected_nodes()
+        if ids:
+            new = self._try("duplicate", clipboard.duplicate, self.doc, ids)
+            self.say(f"duplicated as {', '.join(new or [])}")
+
+    def delete_selection(self) -> None:
+        nodes, links = self.view.selected_nodes(), self.view.selected_links()
+        if nodes or links:
+            self.doc.remove(nodes, links)
+            self.dpg.clear_selected_nodes(self.view.editor)
+            self.dpg.clear_selected_links(self.view.editor)
+            self.say(f"deleted {len(nodes)} node(s), {len(links)} link(s)")
+
+    def open_search(self) -> None:
+        self.palette.open_search(self.dpg.get_mouse_pos(local=False))
+
+    # ------------------------------------------------------------------ running and audition
+    def run(self) -> None:
+        if self.runner.running:
+            self.say("already running; press Stop first")
+            return
+        try:
+            self.runner.run(self.doc.graph)
+        except NodeflowError as e:
+            lines = str(e).splitlines()
+            self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0]), True)
+            return
+        self.say("running...")
+
+    def stop(self) -> None:
+        if self.runner.stop():
+            self.say("stopping...")
+        self.stop_audio()
+
+    def play(self, nid: str, port: str) -> None:
+        self.audition.play(self.doc.graph, nid, port)
+
+    def stop_audio(self, nid: str | None = None, port: str | None = None) -> None:
+        self.audition.stop()
+
+    def validate(self) -> None:
+        problems = self.doc.graph.problems()
+        self.say(f"{len(problems)} problem(s): " + problems[0] if problems else "no problems: the graph can run",
+                 bool(problems))
+
+    # ------------------------------------------------------------------ geometry
+    def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
+        """A viewport point in the canvas' node coordinates (accounts for panning)."""
+        from .view import NODE_PAD
+        for nid in self.view.nodes:
+            st = self.dpg.get_item_state(self.view.node_tag(nid))
+            if st.get("rect_min") and st.get("visible", True):
+                p = self.dpg.get_item_pos(self.view.node_tag(nid))
+                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD - 25
+                return float(screen[0] - ox), float(screen[1] - oy)
+        return float(screen[0]) - 210.0, float(screen[1]) - 30.0
+
+    def _free_spot(self) -> tuple[float, float]:
+        from .document import positions
+        pos = positions(self.doc.graph).values()
+        x = max((p[0] for p in pos), default=-200.0) + 260.0
+        return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos) + 260.0)
+
+    # ------------------------------------------------------------------ frames
+    def frame(self) -> None:
+        """Render one frame and apply everything that happened."""
+        dpg = self.dpg
+        dpg.render_dearpygui_frame()
+        dpg.run_callbacks(dpg.get_callback_queue())
+        self.frame_count += 1
+        for msg in self.runner.poll():
+            self.say(msg, msg.startswith("run failed"))
+        for text, err in self.audition.messages:
+            self.say(text, err)
+        self.audition.messages.clear()
+        if dpg.is_mouse_button_released(dpg.mvMouseButton_Left):
+            moved = self.view.read_positions()
+            if moved:
+                self.doc.move(moved)
+        self.files.tick()
+        g = self.doc.graph
+        if (g.revision, self.runner.version) != self._seen:
+            self.refresh()
+        head = self.audition.playhead()
+        for key in list(self.view.previews):
+            self.view.playhead(key[0], key[1], head[2] if head and head[:2] == key else None)
+
+    def refresh(self) -> None:
+        """Re-sync the view with the graph and the runner (after an edit or engine events)."""
+        g = self.doc.graph
+        changed_graph = g.revision != self._seen[0]
+        if changed_graph:
+            self.view.sync(g)
+            self.runner.forget_stale(g)
+            self.problems, self.other_problems = self.doc.problems_by_node()
+            self.files.update_title()
+            self.dpg.configure_item("menu_undo", label=f"Undo {self.doc.history.undo_label or ''}".strip())
+            self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
+        self._seen = (g.revision, self.runner.version)
+        keys = self.runner.current_keys(g) or {}
+        from .view import is_audio_type
+        types = g.output_types()
+        for nid, inst in g.nodes.items():
+            spec = g.registry.get(inst.type)
+            self.view.mark(nid, self.runner.states.get(nid), self.problems.get(nid, []), unknown=spec is None)
+            for port, ps in (spec.outputs.items() if spec else ()):
+                if is_audio_type(types.get((nid, port), ps.type)):
+                    value = self.runner.output(g, nid, port, keys)
+                    if value is None:
+                        self.view.show_preview(nid, port, None)
+                    elif self.view.previews.get((nid, port)) is not value:
+                        env = preview_envelope(value)
+                        if env is not None:
+                            self.view.show_preview(nid, port, env, source=value)
+
+    def loop(self) -> None:
+        while not self.quitting and self.dpg.is_dearpygui_running():
+            self.frame()
+        self.close()
+
+    def close(self) -> None:
+        self.audition.stop()
+        self.runner.close()
+        self.autosaver.close()
+        self.dpg.destroy_context()
+
+    # ------------------------------------------------------------------ state for tests and scripts
+    def state(self) -> dict[str, Any]:
+        """A JSON-able summary of what the editor shows (used by scripted tests)."""
+        g = self.doc.graph
+        from .document import positions
+        return {"path": str(self.doc.path) if self.doc.path else None, "dirty": self.doc.dirty,
+                "nodes": {n: {"type": i.type, "params": {k: getattr(v, "value", v) for k, v in i.params.items()}}
+                          for n, i in g.nodes.items()},
+                "links": [str(l) for l in g.links], "positions": positions(g),
+                "states": {n: s.describe() for n, s in self.runner.states.items()},
+                "kinds": {n: s.kind for n, s in self.runner.states.items()},
+                "status": self.status_text, "status_error": self.status_error,
+                "problems": self.problems, "previews": [f"{a}.{b}" for a, b in self.view.previews],
+                "undo": self.doc.history.undo_label, "redo": self.doc.history.redo_label,
+                "playing": ".".join(self.audition.now) if self.audition.now else None,
+                "title": self.dpg.get_viewport_title(), "frames": self.frame_count, "time": time.time()}
+

@@ -1,0 +1,202 @@
+"""The edited document: one :class:`~nodeflow.Graph`, its undo history and where it lives on disk.
+
+Every edit the editor makes goes through :meth:`Document.edit`, which snapshots the graph before
+and after the change and records the difference in the :class:`~.history.History`, so every edit is
+undoable by construction.  The editor holds no state of its own beyond the graph: node positions
+live in ``graph.editor["positions"]``.  This module does not import dearpygui; the GUI calls it and
+tests can drive it directly.
+
+>>> doc = Document()
+>>> a = doc.add_node("dsp.gain", (40, 40)); b = doc.add_node("dsp.fade", (260, 40))
+>>> _ = doc.connect(a, "out", b, "audio")
+>>> doc.undo(); len(doc.graph.links)
+'connect gain.out -> fade.audio'
+0
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Hashable, Iterable
+
+from ..errors import GraphError, NodeflowError
+from ..graph import Graph, Link
+from .history import History, snapshot
+
+__all__ = ["Document", "EditRefused", "positions"]
+
+
+class EditRefused(NodeflowError):
+    """An edit the graph does not allow (a type mismatch, a cycle, a bad value); the message says why."""
+
+
+def positions(graph: Graph) -> dict[str, list[float]]:
+    """The editor's node positions (created on first use), ``{node_id: [x, y]}``."""
+    pos = graph.editor.get("positions")
+    if not isinstance(pos, dict):
+        pos = graph.editor["positions"] = {}
+    return pos
+
+
+class Document:
+    """A graph being edited.
+
+    Parameters
+    ----------
+    graph
+        The graph to edit (a new empty one by default).
+    path
+        The graph file it was opened from; ``None`` for an untitled graph or one that must be saved
+        under a new name (e.g. a graph restored from an exported audio file).
+    """
+
+    def __init__(self, graph: Graph | None = None, path: str | Path | None = None):
+        self.graph = graph if graph is not None else Graph()
+        self.path: Path | None = Path(path) if path else None
+        self.history = History()
+        self.listeners: list[Callable[[str], None]] = []   # called with the edit's label after each edit
+
+    # ------------------------------------------------------------------ recording
+    @property
+    def dirty(self) -> bool:
+        return self.history.dirty
+
+    @property
+    def title(self) -> str:
+        return self.path.name if self.path else "untitled"
+
+    def edit(self, label: str, change: Callable[[], Any], merge_key: Hashable | None = None) -> Any:
+        """Apply ``change()`` to the graph as one undoable step.
+
+        A :class:`~nodeflow.NodeflowError` raised by ``change`` leaves the graph as it was and is
+        re-raised as :class:`EditRefused` with the same message.
+        """
+        before = snapshot(self.graph)
+        try:
+            result = change()
+        except NodeflowError as e:
+            # restore whatever the failed change may have half-done
+            from .history import Delta
+            Delta.between(snapshot(self.graph), before).apply(self.graph)
+            raise EditRefused(str(e)) from None
+        if self.history.record(label, before, snapshot(self.graph), merge_key):
+            self._changed(label)
+        return result
+
+    def _changed(self, label: str) -> None:
+        for fn in list(self.listeners):
+            fn(label)
+
+    def undo(self) -> str | None:
+        label = self.history.undo(self.graph)
+        if label:
+            self._changed("undo " + label)
+        return label
+
+    def redo(self) -> str | None:
+        label = self.history.redo(self.graph)
+        if label:
+            self._changed("redo " + label)
+        return label
+
+    # ------------------------------------------------------------------ edits
+    def add_node(self, node_type: str, pos: tuple[float, float] = (40.0, 40.0), node_id: str | None = None,
+                 **params: Any) -> str:
+        """Add a node of a registered type at ``pos``; returns its id."""
+        def change():
+            ref = self.graph.add(node_type, id=node_id, **params)
+            positions(self.graph)[ref.id] = [float(pos[0]), float(pos[1])]
+            return ref.id
+        spec = self.graph.registry.get(node_type)
+        return self.edit(f"add {spec.name if spec else node_type}", change)
+
+    def remove(self, node_ids: Iterable[str] = (), links: Iterable[Link] = ()) -> None:
+        """Delete several nodes and links as one step (links of deleted nodes go with them)."""
+        node_ids, links = [n for n in node_ids if n in self.graph.nodes], list(links)
+        if not node_ids and not links:
+            return
+
+        def change():
+            for l in links:
+                if l in self.graph.links:
+                    self.graph.disconnect(f"{l.dst}.{l.dst_port}")
+            for n in node_ids:
+                self.graph.remove(n)
+        what = [f"{len(node_ids)} node{'s' * (len(node_ids) != 1)}"] if node_ids else []
+        what += [f"{len(links)} link{'s' * (len(links) != 1)}"] if links else []
+        self.edit("delete " + " and ".join(what), change)
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> Link:
+        """Link an output to an input; an occupied input loses its old link.
+
+        Raises :class:`EditRefused` naming both ends when the types do not fit or the link would
+        make a cycle.
+        """
+        return self.edit(f"connect {src}.{src_port} -> {dst}.{dst_port}",
+                         lambda: self.graph.connect(f"{src}.{src_port}", f"{dst}.{dst_port}"))
+
+    def disconnect(self, dst: str, dst_port: str) -> None:
+        self.edit(f"disconnect {dst}.{dst_port}", lambda: self.graph.disconnect(f"{dst}.{dst_port}"))
+
+    def set_param(self, node_id: str, param: str, value: Any, merge: bool = True) -> None:
+        """Set a parameter; a stream of changes to the same parameter is one undo step."""
+        if node_id in self.graph.nodes and self.graph.nodes[node_id].params.get(param, object()) == value:
+            return
+        self.edit(f"set {node_id}.{param}", lambda: self.graph.set(node_id, param, value),
+                  merge_key=("param", node_id, param) if merge else None)
+
+    def move(self, moved: dict[str, tuple[float, float]]) -> bool:
+        """Record new node positions (after a drag); returns whether anything moved."""
+        pos = positions(self.graph)
+        changed = {n: [float(x), float(y)] for n, (x, y) in moved.items()
+                   if n in self.graph.nodes and pos.get(n) != [float(x), float(y)]}
+        if not changed:
+            return False
+
+        def change():
+            positions(self.graph).update(changed)
+            self.graph.revision += 1
+        label = f"move {next(iter(changed))}" if len(changed) == 1 else f"move {len(changed)} nodes"
+        self.edit(label, change)
+        return True
+
+    def rename(self, old: str, new: str) -> None:
+        def change():
+            self.graph.rename(old, new)
+            pos = positions(self.graph)
+            if old in pos:
+                pos[new] = pos.pop(old)
+        self.edit(f"rename {old} to {new}", change)
+
+    def set_metadata(self, key: str, value: Any) -> None:
+        def change():
+            self.graph.metadata[key] = value
+            self.graph.revision += 1
+        self.edit(f"set {key}", change, merge_key=("meta", key))
+
+    # ------------------------------------------------------------------ whole-document
+    def replace(self, graph: Graph, path: str | Path | None, *, dirty: bool = False) -> None:
+        """Swap in another graph (open/new/recover): a fresh history, clean unless ``dirty``."""
+        self.graph = graph
+        self.path = Path(path) if path else None
+        self.history = History()
+        if dirty:
+            self.history.mark_dirty()
+        self._changed("open")
+
+    def problems_by_node(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Validation problems grouped by the node they name, plus the ones that name no node."""
+        try:
+            problems = self.graph.problems()
+        except (GraphError, NodeflowError) as e:
+            return {}, [str(e)]
+        by_node: dict[str, list[str]] = {}
+        other: list[str] = []
+        for p in problems:
+            nid = None
+            if p.startswith("node '"):
+                nid = p[6:].split("'", 1)[0]
+            if nid in self.graph.nodes:
+                by_node.setdefault(nid, []).append(p)
+            else:
+                other.append(p)
+        return by_node, other

@@ -1,0 +1,232 @@
+"""The File menu's actions in the window: dialogs, the unsaved-changes guard and the recovery offer.
+
+The file logic itself (atomic saves, recovery files, recent files, audio and bundle opening) is in
+:mod:`.files`; this module puts it behind dearpygui dialogs.  Every action that would drop unsaved
+edits (new, open, quit) first asks *Save / Don't save / Cancel*.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import NodeflowError
+from ..graph import Graph
+from .files import GRAPH_SUFFIX, find_recovery, open_graph, save_graph
+
+__all__ = ["FileActions"]
+
+
+class FileActions:
+    def __init__(self, app: Any):
+        self.app = app
+        self.dpg = app.dpg
+        self.recovery = None
+        self._pending: Callable[[], None] | None = None
+        self._dialog_mode: Any = None
+        dpg = self.dpg
+        with dpg.window(label="Unsaved changes", tag="guard", modal=True, show=False, no_resize=True,
+                        no_saved_settings=True, width=440, no_close=True):
+            dpg.add_text("", tag="guard::text", wrap=420)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Save", tag="guard::save", width=100, callback=lambda: self._guard("save"))
+                dpg.add_button(label="Don't save", tag="guard::discard", width=100,
+                               callback=lambda: self._guard("discard"))
+                dpg.add_button(label="Cancel", tag="guard::cancel", width=100, callback=lambda: self._guard("cancel"))
+        with dpg.window(label="Recover unsaved work?", tag="recovery", modal=True, show=False, no_resize=True,
+                        no_saved_settings=True, width=480, no_close=True):
+            dpg.add_text("", tag="recovery::text", wrap=460)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Recover", tag="recovery::yes", width=120, callback=lambda: self._recover(True))
+                dpg.add_button(label="Discard", tag="recovery::no", width=120, callback=lambda: self._recover(False))
+
+    # ------------------------------------------------------------------ start
+    def start(self, path: Path | None) -> None:
+        if path is not None:
+            self.open(path)
+        rec = find_recovery(self.app.doc.path, self.app.state_dir)
+        if rec is not None:
+            self.recovery = rec
+            self.dpg.set_value("recovery::text", rec.describe())
+            self._show_centered("recovery", 480, 140)
+        self.update_recent()
+        self.update_title()
+
+    def _recover(self, accept: bool) -> None:
+        rec, self.recovery = self.recovery, None
+        self.dpg.configure_item("recovery", show=False)
+        if rec is None:
+            return
+        if accept:
+            self.app.doc.replace(rec.graph, rec.of, dirty=True)
+            self.app.say(f"recovered {len(rec.graph.nodes)} nodes; save to keep them")
+        else:
+            rec.file.unlink(missing_ok=True)
+            self.app.say("discarded the recovered changes")
+
+    def tick(self) -> None:
+        """Per-frame upkeep: an autosave error is shown once."""
+        err = self.app.autosaver.error
+        if err and err != getattr(self, "_shown_error", None):
+            self._shown_error = err
+            self.app.say(err, True)
+
+    # ------------------------------------------------------------------ guard
+    def guard(self, action: Callable[[], None], verb: str) -> None:
+        """Run ``action`` now, or after asking when there are unsaved edits."""
+        if not self.app.doc.dirty:
+            action()
+            return
+        self._pending = action
+        self.dpg.set_value("guard::text", f"{self.app.doc.title} has unsaved changes. Save them before you {verb}?")
+        self._show_centered("guard", 440, 120)
+
+    def _guard(self, choice: str) -> None:
+        self.dpg.configure_item("guard", show=False)
+        action, self._pending = self._pending, None
+        if choice == "cancel" or action is None:
+            return
+        if choice == "save":
+            if self.app.doc.path is None:
+                self.ask_save_as(then=action)
+                return
+            if not self.save():
+                return
+        else:
+            self.app.autosaver.discard(self.app.doc.path)
+        action()
+
+    def _show_centered(self, tag: str, w: int, h: int) -> None:
+        vw, vh = self.dpg.get_viewport_client_width(), self.dpg.get_viewport_client_height()
+        self.dpg.configure_item(tag, show=True, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
+
+    # ------------------------------------------------------------------ actions
+    def new(self) -> None:
+        def go():
+            self.app.doc.replace(Graph(self.app.doc.graph.registry), None)
+            self.app.say("new graph")
+        self.guard(go, "start a new graph")
+
+    def open(self, path: str | Path) -> bool:
+        try:
+            graph, save_path = open_graph(path)
+        except NodeflowError as e:
+            self.app.say(str(e), True)
+            return False
+        self.app.doc.replace(graph, save_path)
+        self.app.recent.add(path)
+        self.update_recent()
+        problems = graph.problems()
+        if save_path is None:
+            self.app.say(f"restored the graph embedded in {Path(path).name}; Save as... to keep it as a graph file")
+        elif problems:
+            self.app.say(f"opened {Path(path).name}: {len(problems)} problem(s), marked on the nodes: {problems[0]}",
+                         True)
+        else:
+            self.app.say(f"opened {Path(path).name}")
+        return True
+
+    def save(self) -> bool:
+        doc = self.app.doc
+        if doc.path is None:
+            self.ask_save_as()
+            return False
+        return self.save_as(doc.path)
+
+    def save_as(self, path: str | Path) -> bool:
+        doc = self.app.doc
+        old = doc.path
+        try:
+            written = save_graph(doc.graph, path)
+        except (NodeflowError, OSError) as e:
+            self.app.say(f"not saved: {e}", True)
+            return False
+        self.app.autosaver.discard(old)
+        doc.path = written
+        doc.history.mark_clean()
+        self.app.autosaver.discard(written)
+        self.app.recent.add(written)
+        self.update_recent()
+        self.update_title()
+        self.app.say(f"saved {written}")
+        return True
+
+    def bundle(self, path: str | Path) -> bool:
+        from ..bundle import BUNDLE_SUFFIX, pack
+        out = Path(path)
+        if out.suffix != BUNDLE_SUFFIX:
+            out = out.with_suffix(BUNDLE_SUFFIX)
+        try:
+            pack(self.app.doc.graph, out)
+        except (NodeflowError, OSError) as e:
+            self.app.say(f"bundle not written: {e}", True)
+            return False
+        self.app.say(f"wrote the bundle {out} (graph with its input files)")
+        return True
+
+    def quit(self) -> None:
+        def go():
+            self.app.autosaver.discard(self.app.doc.path)
+            self.app.quitting = True
+        self.guard(go, "quit")
+
+    # ------------------------------------------------------------------ dialogs
+    def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "") -> None:
+        dpg = self.dpg
+        self._dialog_mode = mode
+        if dpg.does_item_exist("filedialog"):
+            dpg.delete_item("filedialog")
+        base = self.app.doc.graph.base_dir()
+        with dpg.file_dialog(label=label, tag="filedialog", width=760, height=460, modal=True,
+                             default_path=str(base), default_filename=default or ".",
+                             callback=self._dialog_done, cancel_callback=lambda: None):
+            for e in exts:
+                dpg.add_file_extension(e)
+
+    def _dialog_done(self, sender: Any, data: dict) -> None:
+        path = data.get("file_path_name") if isinstance(data, dict) else None
+        mode, self._dialog_mode = self._dialog_mode, None
+        if not path:
+            return
+        if mode == "open":
+            self.open(path)
+        elif mode == "bundle":
+            self.bundle(path)
+        elif isinstance(mode, tuple) and mode[0] == "saveas":
+            if self.save_as(path) and mode[1] is not None:
+                mode[1]()
+        elif isinstance(mode, tuple) and mode[0] == "param":
+            self.app.on_param(mode[1], mode[2], path)
+
+    def ask_open(self) -> None:
+        self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file",
+                                        (GRAPH_SUFFIX, ".acbundle", ".wav", ".flac", ".mp3", ".ogg", ".*")), "open another")
+
+    def ask_save_as(self, then: Callable[[], None] | None = None) -> None:
+        name = self.app.doc.path.stem if self.app.doc.path else "untitled"
+        self._dialog(("saveas", then), "Save graph as", (GRAPH_SUFFIX,), name)
+
+    def ask_bundle(self) -> None:
+        name = self.app.doc.path.stem if self.app.doc.path else "untitled"
+        self._dialog("bundle", "Save as bundle (graph + its input files)", (".acbundle",), name)
+
+    def browse_param(self, nid: str, param: str, spec: Any) -> None:
+        exts = tuple(spec.path.exts) + (".*",) if spec.path and spec.path.exts else (".*",)
+        self._dialog(("param", nid, param), f"Choose {param} for {nid}", exts)
+
+    # ------------------------------------------------------------------ chrome
+    def update_title(self) -> None:
+        doc = self.app.doc
+        name = doc.title
+        if doc.path is None and doc.graph.path:
+            name = f"{Path(doc.graph.path).name} (unsaved graph)"
+        self.dpg.set_viewport_title(f"AudioChain - {name}{' *' if doc.dirty else ''}")
+
+    def update_recent(self) -> None:
+        dpg = self.dpg
+        dpg.delete_item("menu_recent", children_only=True)
+        items = self.app.recent.list()
+        for p in items:
+            dpg.add_menu_item(label=p, parent="menu_recent",
+                              callback=lambda s, a, u: self.guard(lambda: self.open(u), "open another"), user_data=p)
+        if not items:
+            dpg.add_menu_item(label="(none yet)", parent="menu_recent", enabled=False)

@@ -1,0 +1,147 @@
+"""Auditioning node outputs from the editor: compute what a node needs, then play it.
+
+Pressing *play* on an audio output plays the value from the last run when it still matches the
+graph (no engine work at all); otherwise the :class:`~.runner.Runner` runs the graph with
+``targets=[node]`` on its background thread (upstream results come from the cache) and playback
+starts when that finishes.  The sound goes through :mod:`nodeflow.editor.audition`'s process-wide
+player, so starting one preview stops the other.  A missing sound device is a message in the status
+bar, never a crash.  This module does not import dearpygui.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..audio import Audio
+from ..errors import NodeflowError
+from ..graph import Graph
+from .runner import Runner
+
+__all__ = ["Auditioner", "as_audio", "preview_envelope"]
+
+
+def as_audio(value: Any) -> Audio | None:
+    """An output value as one playable clip: ``Audio`` as is, a list of clips one after another."""
+    if isinstance(value, Audio):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Audio) for v in value):
+        rate = value[0].sample_rate
+        clips = [v for v in value if v.sample_rate == rate]
+        ch = max(v.samples.shape[0] for v in clips)
+        parts = [np.broadcast_to(v.samples, (ch, v.samples.shape[1])) if v.samples.shape[0] != ch else v.samples
+                 for v in clips]
+        return Audio(np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32), rate)
+    return None
+
+
+def preview_envelope(value: Any, points: int = 2000):
+    """``(times_s, mins, maxs)`` for a waveform preview, or None for a value that is not audio."""
+    audio = as_audio(value)
+    if audio is None or audio.samples.shape[1] == 0:
+        return None
+    from .audition import envelope
+    return envelope(audio, points=points)
+
+
+class Auditioner:
+    """Play/stop for audio outputs, with a status message for everything that happens.
+
+    Parameters
+    ----------
+    runner
+        The editor's runner (its executor cache serves auditions).
+    player
+        A callable returning the player (default: ``audition.default_player``).
+    """
+
+    def __init__(self, runner: Runner, player: Callable[[], Any] | None = None):
+        self.runner = runner
+        self._player_fn = player
+        self.messages: list[tuple[str, bool]] = []      # (text, is_error) for the status bar
+        self.now: tuple[str, str] | None = None         # the (node, port) playing or about to play
+        self.pending: tuple[str, str] | None = None     # waiting for its computation
+        self.last_press: float | None = None            # perf_counter when play was pressed
+        self.last_start: float | None = None            # perf_counter when play() returned
+
+    def player(self):
+        if self._player_fn is None:
+            from .audition import default_player
+            self._player_fn = default_player
+        return self._player_fn()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.messages.append((text, error))
+
+    def play(self, graph: Graph, nid: str, port: str) -> None:
+        """Play ``nid.port``: now from the last run's value, or after computing what it needs."""
+        self.last_press = time.perf_counter()
+        self.stop()
+        value = self.runner.output(graph, nid, port)
+        if value is not None:
+            self._start(nid, port, value)
+            return
+        try:
+            self.runner.run(graph, [nid], kind="audition",
+                            on_done=lambda res, err: self._computed(nid, port, res, err))
+        except NodeflowError as e:
+            self._say(f"cannot audition {nid}.{port}: " + str(e).splitlines()[0]
+                      + (" (and more; see Graph > Validate)" if "\n" in str(e) else ""), True)
+            return
+        self.pending = (nid, port)
+        self._say(f"computing {nid} to audition it...")
+
+    def _computed(self, nid: str, port: str, result: Any, err: BaseException | None) -> None:
+        if self.pending != (nid, port):
+            return       # stopped, or another preview was asked for meanwhile
+        self.pending = None
+        if err is not None:
+            self._say(f"cannot audition {nid}.{port}: {str(err).splitlines()[0]}", True)
+            return
+        self._start(nid, port, result[nid][port])
+
+    def _start(self, nid: str, port: str, value: Any) -> None:
+        audio = as_audio(value)
+        if audio is None:
+            self._say(f"{nid}.{port} is not audio", True)
+            return
+        try:
+            from .audition import AudioDeviceError
+        except ImportError as e:
+            self._say(f"audio playback is unavailable: {e}", True)
+            return
+        try:
+            self.player().play(audio)
+        except AudioDeviceError as e:
+            self._say(str(e), True)
+            return
+        except (NodeflowError, OSError) as e:
+            self._say(f"cannot play {nid}.{port}: {e}", True)
+            return
+        self.last_start = time.perf_counter()
+        self.now = (nid, port)
+        self._say(f"playing {nid}.{port} ({audio.samples.shape[1] / audio.sample_rate:.1f} s)")
+
+    def stop(self) -> None:
+        self.pending = None
+        if self.now is not None:
+            try:
+                self.player().stop()
+            except Exception:  # noqa: BLE001 - stopping must never fail the UI
+                pass
+        self.now = None
+
+    def playhead(self) -> tuple[str, str, float] | None:
+        """``(node, port, seconds)`` while something plays; clears ``now`` when it ended."""
+        if self.now is None:
+            return None
+        p = self.player()
+        if p.error:
+            self._say(f"playback stopped: {p.error}", True)
+            self.now = None
+            return None
+        if not p.playing:
+            self.now = None
+            return None
+        return self.now[0], self.now[1], float(p.position_s)

@@ -1,0 +1,186 @@
+"""Runs graphs for the editor on a background thread and keeps each node's state.
+
+The UI never waits for the engine: :meth:`Runner.run` hands a *copy* of the graph to
+:meth:`Executor.submit <nodeflow.Executor.submit>` (so the user may keep editing), executor events
+arrive on worker threads into a queue, and :meth:`Runner.poll`, called once per frame on the UI
+thread, folds them into :attr:`Runner.states`.  One executor (one cache) serves every run, so
+auditioning a node after a run, or re-running after a small edit, recomputes only what changed.
+
+Node states: ``queued``, ``running`` (with progress), ``cached``, ``done``, ``failed`` (with the
+error text), ``cancelled``; a state is tied to the node's content key, so an edit that changes what
+a node would compute makes :meth:`forget_stale` drop its state and its outputs.
+This module does not import dearpygui.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import time
+from typing import Any, Callable
+
+from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
+from ..executor import Event, Executor, RunHandle
+from ..graph import Graph
+
+__all__ = ["NodeState", "Runner", "Job"]
+
+
+@dataclasses.dataclass
+class NodeState:
+    kind: str                       # queued | running | cached | done | failed | cancelled
+    key: str | None = None          # the content key the state belongs to
+    done: float | None = None
+    total: float | None = None
+    message: str = ""
+    elapsed_s: float | None = None
+
+    def describe(self) -> str:
+        if self.kind == "running" and self.total:
+            pct = 100.0 * (self.done or 0.0) / self.total
+            return f"running {pct:.0f}%" + (f" {self.message}" if self.message else "")
+        if self.kind == "done" and self.elapsed_s is not None:
+            return f"done in {self.elapsed_s:.2f} s"
+        if self.kind == "failed":
+            return "failed: " + self.message
+        return self.kind
+
+
+@dataclasses.dataclass
+class Job:
+    kind: str                         # run | audition
+    handle: RunHandle
+    keys: dict[str, str]
+    targets: list[str] | None
+    on_done: Callable[[Any, BaseException | None], None] | None
+    started: float
+
+
+class Runner:
+    """Background runs with per-node states; one shared :class:`~nodeflow.Executor` and cache."""
+
+    def __init__(self, executor: Executor | None = None):
+        self.executor = executor or Executor()
+        self.states: dict[str, NodeState] = {}
+        self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
+        self.version = 0                   # bumped whenever states change (the view redraws then)
+        self.jobs: list[Job] = []
+        self._events: collections.deque[Event] = collections.deque()
+        self._job_keys: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ starting
+    @property
+    def running(self) -> bool:
+        return any(j.kind == "run" for j in self.jobs)
+
+    def run(self, graph: Graph, targets: list[str] | None = None, *, kind: str = "run",
+            on_done: Callable[[Any, BaseException | None], None] | None = None) -> Job:
+        """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
+
+        Raises :class:`~nodeflow.GraphError` at once (nothing starts) when the graph cannot run.
+        """
+        g = graph.copy()
+        g.check(targets)
+        keys = self.executor.keys(g)
+        self._job_keys.update(keys)
+        handle = self.executor.submit(g, targets, on_event=self._events.append)
+        job = Job(kind, handle, keys, targets, on_done, time.perf_counter())
+        self.jobs.append(job)
+        return job
+
+    def stop(self) -> bool:
+        """Cancel every job; running nodes stop at their next progress/cancel check."""
+        for j in self.jobs:
+            j.handle.cancel()
+        return bool(self.jobs)
+
+    # ------------------------------------------------------------------ polling (UI thread)
+    def poll(self) -> list[str]:
+        """Apply queued events and finish completed jobs; returns status-bar messages."""
+        changed = False
+        while self._events:
+            ev = self._events.popleft()
+            self._apply(ev)
+            changed = True
+        messages = []
+        for job in [j for j in self.jobs if j.handle.done()]:
+            self.jobs.remove(job)
+            changed = True
+            err = job.handle.exception()
+            result = None if err else job.handle.result()
+            if result is not None:
+                for nid, outs in result.outputs.items():
+                    self.outputs[nid] = (job.keys.get(nid, ""), outs)
+            if job.kind == "run":
+                messages.append(self._summary(job, result, err))
+            if job.on_done is not None:
+                job.on_done(result, err)
+        if changed:
+            self.version += 1
+        return [m for m in messages if m]
+
+    def _apply(self, ev: Event) -> None:
+        key = self._job_keys.get(ev.node_id)
+        st = self.states.get(ev.node_id)
+        if ev.kind == "progress":
+            if st is None or st.kind != "running":
+                st = self.states[ev.node_id] = NodeState("running", key)
+            st.done, st.total, st.message = ev.done, ev.total, ev.message
+            return
+        kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
+        self.states[ev.node_id] = NodeState(kind, key, message=ev.message, elapsed_s=ev.elapsed_s)
+
+    @staticmethod
+    def _summary(job: Job, result: Any, err: BaseException | None) -> str:
+        took = time.perf_counter() - job.started
+        if err is None:
+            return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
+                    f"{len(result.cached)} from cache")
+        if isinstance(err, Cancelled):
+            return "run stopped"
+        if isinstance(err, (ExecutionError, NodeflowError)):
+            return "run failed: " + str(err).splitlines()[0]
+        return f"run failed: {type(err).__name__}: {err}"
+
+    def wait(self, timeout: float = 60.0) -> list[str]:
+        """Block until every job is finished (tests and scripts); returns the messages."""
+        end = time.monotonic() + timeout
+        out: list[str] = []
+        while self.jobs and time.monotonic() < end:
+            time.sleep(0.01)
+            out += self.poll()
+        return out + self.poll()
+
+    # ------------------------------------------------------------------ staleness
+    def current_keys(self, graph: Graph) -> dict[str, str] | None:
+        """Content keys of ``graph`` now, or None when they cannot be computed (unknown types, cycles)."""
+        try:
+            return self.executor.keys(graph)
+        except (NodeflowError, GraphError, KeyError, Exception):  # noqa: BLE001 - an unrunnable graph has no keys
+            return None
+
+    def forget_stale(self, graph: Graph) -> set[str]:
+        """Drop states and outputs of nodes whose content changed since they ran; returns those ids."""
+        keys = self.current_keys(graph) or {}
+        gone = {n for n, st in self.states.items()
+                if st.kind not in ("queued", "running") and keys.get(n) != st.key}
+        gone |= {n for n, (k, _) in self.outputs.items() if keys.get(n) != k}
+        for n in gone:
+            self.states.pop(n, None)
+            self.outputs.pop(n, None)
+        if gone:
+            self.version += 1
+        return gone
+
+    def output(self, graph: Graph, node_id: str, port: str, keys: dict[str, str] | None = None) -> Any | None:
+        """The value of ``node_id.port`` from the last run, if it still matches the graph."""
+        item = self.outputs.get(node_id)
+        if item is None:
+            return None
+        keys = keys if keys is not None else (self.current_keys(graph) or {})
+        if keys.get(node_id) != item[0]:
+            return None
+        return item[1].get(port)
+
+    def close(self) -> None:
+        self.stop()
+        self.executor.close()

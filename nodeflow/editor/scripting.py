@@ -1,0 +1,130 @@
+"""Drive the real editor from a script: frames, screenshots, real X mouse and keyboard events.
+
+``audiochain edit FILE --script SCRIPT.py`` opens the window as usual, then calls ``main(app, drv)``
+from the script instead of the interactive loop.  The script advances the editor frame by frame
+(:meth:`Driver.frames`, :meth:`Driver.until`) and sends *real* input through ``xdotool`` to the X
+server the window lives on (under Xvfb in tests), so the editor sees exactly what a user's mouse
+would do.  Tests read the editor's state as JSON (:meth:`Driver.dump`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Driver", "run_script"]
+
+
+class Driver:
+    def __init__(self, app: Any):
+        self.app = app
+        self.dpg = app.dpg
+        self._origin: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ time
+    def frames(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.app.frame()
+
+    def until(self, cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Render frames until ``cond()`` is truthy; raises TimeoutError naming ``what``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.app.frame()
+            v = cond()
+            if v:
+                return v
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    # ------------------------------------------------------------------ screen
+    def window_origin(self) -> tuple[int, int]:
+        """The window's top-left corner on the X screen (from xdotool)."""
+        if self._origin is None:
+            out = subprocess.run(["xdotool", "search", "--name", "AudioChain"], capture_output=True, text=True).stdout
+            wid = out.split()[0]
+            geo = subprocess.run(["xdotool", "getwindowgeometry", wid], capture_output=True, text=True).stdout
+            x = y = 0
+            for line in geo.splitlines():
+                if "Position:" in line:
+                    x, y = (int(v) for v in line.split()[1].split(","))
+            self._origin = (x, y)
+            self.window_id = wid
+        return self._origin
+
+    def screen(self, p: tuple[float, float]) -> tuple[int, int]:
+        ox, oy = self.window_origin()
+        return int(round(ox + p[0])), int(round(oy + p[1]))
+
+    def xdo(self, *args: Any, frames: int = 2) -> None:
+        subprocess.run(["xdotool", *map(str, args)], check=True)
+        self.frames(frames)
+
+    def move(self, p: tuple[float, float]) -> None:
+        self.xdo("mousemove", *self.screen(p))
+
+    def click(self, p: tuple[float, float], button: int = 1) -> None:
+        self.move(p)
+        self.xdo("mousedown", button)
+        self.xdo("mouseup", button, frames=3)
+
+    def click_item(self, tag: str) -> None:
+        st = self.dpg.get_item_state(tag)
+        (x0, y0), (x1, y1) = st["rect_min"], st["rect_max"]
+        self.click(((x0 + x1) / 2, (y0 + y1) / 2))
+
+    def drag(self, a: tuple[float, float], b: tuple[float, float], steps: int = 20) -> None:
+        """Press at ``a``, move in ``steps`` steps to ``b``, release: a real mouse drag."""
+        self.move(a)
+        self.xdo("mousedown", 1)
+        for i in range(1, steps + 1):
+            self.move((a[0] + (b[0] - a[0]) * i / steps, a[1] + (b[1] - a[1]) * i / steps))
+        self.xdo("mouseup", 1, frames=5)
+
+    def drag_link(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
+        """Drag from an output pin to an input pin on the canvas."""
+        self.drag(self.app.view.pin_pos(src, src_port, "out"), self.app.view.pin_pos(dst, dst_port, "in"))
+
+    def key(self, combo: str) -> None:
+        """Press a key combination (``ctrl+z``) on the editor's window."""
+        self.window_origin()
+        self.xdo("key", "--clearmodifiers", combo, frames=4)
+
+    def screenshot(self, path: str | os.PathLike | None = None) -> np.ndarray:
+        """The window's pixels as an ``[h, w, 4]`` float array (and a PNG at ``path``)."""
+        grab: dict[str, np.ndarray] = {}
+        # copy inside the callback: keeping dearpygui's buffer object alive segfaults
+        self.dpg.output_frame_buffer(callback=lambda s, a: grab.setdefault("buf", np.array(a, dtype=np.float32)))
+        self.until(lambda: "buf" in grab, 10, "a screenshot")
+        h, w = self.dpg.get_viewport_client_height(), self.dpg.get_viewport_client_width()
+        px = grab["buf"].reshape(h, w, 4)
+        if path is not None:
+            self.dpg.output_frame_buffer(file=str(path))
+            self.frames(3)
+        return px
+
+    # ------------------------------------------------------------------ results
+    def dump(self, extra: dict | None = None, path: str | None = None) -> dict:
+        """Write the editor's state (plus ``extra``) as JSON to ``path`` or ``$AUDIOCHAIN_EDITOR_DUMP``."""
+        state = self.app.state()
+        state.update(extra or {})
+        out = path or os.environ.get("AUDIOCHAIN_EDITOR_DUMP")
+        if out:
+            Path(out).write_text(json.dumps(state, indent=1, default=str))
+        return state
+
+
+def run_script(app: Any, script: str | os.PathLike) -> int:
+    """Run ``main(app, driver)`` from a script file; the editor closes afterwards."""
+    ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
+    drv = Driver(app)
+    try:
+        rc = ns["main"](app, drv)
+    finally:
+        app.close()
+    return int(rc or 0)

@@ -1,0 +1,313 @@
+"""The graph as dearpygui node-editor items, kept in step with the :class:`~nodeflow.Graph`.
+
+:meth:`GraphView.sync` compares the graph with what is on screen and changes only the difference
+(nodes added or removed, parameter values, positions, links), so the same call serves opening a
+file, undo/redo, paste and a single slider move.  The view owns no document state: it maps dpg
+items back to ``(node, port)`` names for the app's callbacks and shows run states, problems and
+waveform previews handed to it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from ..audio import Audio
+from ..graph import Graph, Link
+from ..types import type_name
+from . import widgets
+from .document import positions
+
+__all__ = ["GraphView", "is_audio_type", "STATE_COLOURS"]
+
+NODE_PAD = 8   # imnodes' default node padding: pins sit this far outside the node's content rect
+
+STATE_COLOURS = {                      # title bar colour per run state
+    "queued": (70, 90, 140), "running": (200, 140, 30), "cached": (40, 130, 140),
+    "done": (50, 140, 70), "failed": (180, 50, 50), "cancelled": (110, 110, 110),
+    "broken": (150, 40, 90),
+}
+
+
+def is_audio_type(t: Any) -> bool:
+    """Outputs of these types get play/stop and a waveform preview."""
+    return t is Audio or type_name(t) == "list[Audio]"
+
+
+class GraphView:
+    """Node-editor items for one graph.
+
+    Parameters
+    ----------
+    editor
+        The ``dpg.node_editor`` item to fill.
+    on_param, on_browse
+        Passed to the parameter widgets (see :mod:`.widgets`).
+    on_play, on_stop
+        Called with ``(node_id, port)`` by an audio output's play/stop buttons.
+    """
+
+    def __init__(self, editor: int | str, on_param: Callable, on_browse: Callable, on_play: Callable,
+                 on_stop: Callable):
+        self.editor = editor
+        self.on_param, self.on_browse, self.on_play, self.on_stop = on_param, on_browse, on_play, on_stop
+        self.nodes: dict[str, str] = {}            # node id -> node type shown
+        self.params: dict[str, dict] = {}          # node id -> params shown
+        self.pos: dict[str, list[float]] = {}      # node id -> position last set or seen
+        self.links: dict[Link, int] = {}           # link -> dpg link item
+        self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
+        self.marks: dict[str, tuple] = {}          # node id -> (state text, problems) shown
+        self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
+        self.last_sync_revision = -1
+
+    @staticmethod
+    def _title_theme(colour: tuple[int, int, int]) -> int:
+        with dpg.theme() as th:
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, colour, category=dpg.mvThemeCat_Nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, tuple(min(255, c + 30) for c in colour),
+                                    category=dpg.mvThemeCat_Nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, tuple(min(255, c + 50) for c in colour),
+                                    category=dpg.mvThemeCat_Nodes)
+        return th
+
+    # ------------------------------------------------------------------ names
+    @staticmethod
+    def node_tag(nid: str) -> str:
+        return f"node::{nid}"
+
+    @staticmethod
+    def attr_tag(direction: str, nid: str, port: str) -> str:
+        return f"attr::{direction}::{nid}::{port}"
+
+    @staticmethod
+    def pin_label_tag(direction: str, nid: str, port: str) -> str:
+        return f"pinlabel::{direction}::{nid}::{port}"
+
+    def port_of(self, item: int | str) -> tuple[str, str, str] | None:
+        """``(direction, node, port)`` of an attribute item (id or tag)."""
+        alias = item if isinstance(item, str) else dpg.get_item_alias(item)
+        if not alias or not alias.startswith("attr::"):
+            return None
+        _, direction, nid, port = alias.split("::", 3)
+        return direction, nid, port
+
+    def node_of(self, item: int | str) -> str | None:
+        alias = item if isinstance(item, str) else dpg.get_item_alias(item)
+        return alias[6:] if alias and alias.startswith("node::") else None
+
+    def link_of(self, item: int) -> Link | None:
+        return next((l for l, i in self.links.items() if i == item), None)
+
+    def selected_nodes(self) -> list[str]:
+        return [n for n in (self.node_of(i) for i in dpg.get_selected_nodes(self.editor)) if n]
+
+    def selected_links(self) -> list[Link]:
+        return [l for l in (self.link_of(i) for i in dpg.get_selected_links(self.editor)) if l]
+
+    # ------------------------------------------------------------------ sync
+    def sync(self, graph: Graph) -> None:
+        """Make the items match ``graph`` (only what differs is touched)."""
+        self.last_sync_revision = graph.revision
+        pos = positions(graph)
+        for nid in [n for n in self.nodes if n not in graph.nodes or graph.nodes[n].type != self.nodes[n]]:
+            self._delete_node(nid)
+        for i, (nid, inst) in enumerate(graph.nodes.items()):
+            if nid not in self.nodes:
+                self._create_node(graph, nid, pos.get(nid) or [40.0 + 240.0 * (i % 5), 40.0 + 220.0 * (i // 5)])
+            elif self.params.get(nid) != inst.params:
+                spec = graph.registry.get(inst.type)
+                for name, value in inst.params.items():
+                    if spec and name in spec.params and self.params[nid].get(name, object()) != value:
+                        widgets.set_widget_value(nid, spec.params[name], value)
+                self.params[nid] = dict(inst.params)
+            want = pos.get(nid)
+            if want is not None and want != self.pos.get(nid):
+                dpg.set_item_pos(self.node_tag(nid), list(want))
+                self.pos[nid] = list(want)
+        want_links = set(graph.links)
+        for l in [l for l in self.links if l not in want_links]:
+            if dpg.does_item_exist(self.links[l]):
+                dpg.delete_item(self.links[l])
+            del self.links[l]
+        for l in graph.links:
+            if l not in self.links:
+                a, b = self.attr_tag("out", l.src, l.src_port), self.attr_tag("in", l.dst, l.dst_port)
+                if dpg.does_item_exist(a) and dpg.does_item_exist(b):
+                    self.links[l] = dpg.add_node_link(a, b, parent=self.editor)
+
+    def _delete_node(self, nid: str) -> None:
+        for l in [l for l in self.links if nid in (l.src, l.dst)]:
+            if dpg.does_item_exist(self.links[l]):
+                dpg.delete_item(self.links[l])
+            del self.links[l]
+        if dpg.does_item_exist(self.node_tag(nid)):
+            dpg.delete_item(self.node_tag(nid))
+        for d in (self.nodes, self.params, self.pos, self.marks):
+            d.pop(nid, None)
+        for k in [k for k in self.previews if k[0] == nid]:
+            del self.previews[k]
+
+    def _create_node(self, graph: Graph, nid: str, pos: list[float]) -> None:
+        inst = graph.nodes[nid]
+        spec = graph.registry.get(inst.type)
+        with dpg.node(label=nid, tag=self.node_tag(nid), parent=self.editor, pos=list(pos)):
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                dpg.add_text(inst.type, color=(150, 160, 190), tag=f"type::{nid}")
+                dpg.add_text("", tag=f"status::{nid}", show=False)
+                dpg.add_progress_bar(tag=f"progress::{nid}", width=widgets.WIDTH + 80, show=False)
+                dpg.add_text("", tag=f"problem::{nid}", wrap=widgets.WIDTH + 80, color=(255, 170, 80), show=False)
+            if spec is None:
+                self._create_unknown(graph, nid)
+            else:
+                for name, port in spec.inputs.items():
+                    with dpg.node_attribute(tag=self.attr_tag("in", nid, name)):
+                        dpg.add_text(f"{name}  ({port.type_name}{'' if port.required else ', optional'})",
+                                     tag=self.pin_label_tag("in", nid, name))
+                for name, p in spec.params.items():
+                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static) as attr:
+                        widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
+                                                 self.on_browse)
+                types = graph.output_types()
+                for name, port in spec.outputs.items():
+                    t = types.get((nid, name), port.type)
+                    self._create_output(nid, name, t)
+        if tooltip := (spec.tooltip if spec else ""):
+            with dpg.tooltip(f"type::{nid}"):
+                dpg.add_text(tooltip, wrap=320)
+        self.nodes[nid] = inst.type
+        self.params[nid] = dict(inst.params)
+        self.pos[nid] = list(pos)
+        self.marks[nid] = ("", ())
+
+    def _create_output(self, nid: str, port: str, t: Any) -> None:
+        with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output):
+            with dpg.group(horizontal=True):
+                if is_audio_type(t):
+                    dpg.add_button(label="play", tag=f"play::{nid}::{port}", small=True,
+                                   callback=lambda: self.on_play(nid, port))
+                    dpg.add_button(label="stop", tag=f"stop::{nid}::{port}", small=True,
+                                   callback=lambda: self.on_stop(nid, port))
+                dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
+        if is_audio_type(t):
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}", show=False):
+                with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
+                              no_mouse_pos=True, tag=f"plot::{nid}::{port}"):
+                    dpg.add_plot_axis(dpg.mvXAxis, no_tick_labels=True, tag=f"xaxis::{nid}::{port}")
+                    dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}")
+                    dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
+                                      thickness=2.0, show=False, no_inputs=True)
+
+    def _create_unknown(self, graph: Graph, nid: str) -> None:
+        """A node whose type is not installed: its ports as the links name them, its params as text."""
+        ins = sorted({l.dst_port for l in graph.links if l.dst == nid})
+        outs = sorted({l.src_port for l in graph.links if l.src == nid})
+        for p in ins:
+            with dpg.node_attribute(tag=self.attr_tag("in", nid, p)):
+                dpg.add_text(p, tag=self.pin_label_tag("in", nid, p))
+        with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+            for k, v in graph.nodes[nid].params.items():
+                dpg.add_text(f"{k} = {v!r}"[:60], color=(180, 180, 180))
+        for p in outs:
+            with dpg.node_attribute(tag=self.attr_tag("out", nid, p), attribute_type=dpg.mvNode_Attr_Output):
+                dpg.add_text(p, tag=self.pin_label_tag("out", nid, p))
+
+    # ------------------------------------------------------------------ marks
+    def mark(self, nid: str, state: Any | None, problems: list[str], unknown: bool = False) -> None:
+        """Show a node's run state (title colour, text, progress) and its validation problems."""
+        if nid not in self.nodes:
+            return
+        text = state.describe() if state is not None else ""
+        key = (text, tuple(problems), unknown)
+        if self.marks.get(nid) == key:
+            return
+        self.marks[nid] = key
+        kind = state.kind if state is not None else None
+        running = kind == "running"
+        dpg.configure_item(f"status::{nid}", show=bool(text) and not running,
+                           color=(255, 120, 120) if kind == "failed" else (200, 230, 200))
+        dpg.set_value(f"status::{nid}", text if not kind == "failed" else _wrap(text))
+        dpg.configure_item(f"progress::{nid}", show=running)
+        if running:
+            frac = (state.done or 0.0) / state.total if state.total else 0.0
+            dpg.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
+            dpg.configure_item(f"progress::{nid}", overlay=text)
+        dpg.set_value(f"problem::{nid}", "\n".join("! " + _short(p, nid) for p in problems[:4]))
+        dpg.configure_item(f"problem::{nid}", show=bool(problems))
+        theme = self._themes.get("broken" if unknown or _serious(problems) else (kind or ""))
+        dpg.bind_item_theme(self.node_tag(nid), theme if theme else 0)
+
+    # ------------------------------------------------------------------ previews
+    def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                     source: Any = None) -> None:
+        """Draw (or hide, with ``env=None``) the min/max envelope of an audio output."""
+        key = (nid, port)
+        tag = f"preview::{nid}::{port}"
+        if not dpg.does_item_exist(tag):
+            return
+        if env is None:
+            if key in self.previews:
+                dpg.configure_item(tag, show=False)
+                del self.previews[key]
+            return
+        if self.previews.get(key) is source and source is not None:
+            return
+        times, mins, maxs = env
+        yaxis = f"yaxis::{nid}::{port}"
+        dpg.delete_item(yaxis, children_only=True)
+        dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
+                             parent=yaxis)
+        if len(times):
+            dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), float(times[-1]) or 1.0)
+        peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
+        dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
+        dpg.configure_item(tag, show=True)
+        self.previews[key] = source
+
+    def playhead(self, nid: str, port: str, seconds: float | None) -> None:
+        tag = f"head::{nid}::{port}"
+        if dpg.does_item_exist(tag):
+            dpg.configure_item(tag, show=seconds is not None)
+            if seconds is not None:
+                dpg.set_value(tag, float(seconds))
+
+    # ------------------------------------------------------------------ geometry
+    def read_positions(self) -> dict[str, list[float]]:
+        """Positions of nodes the user moved since the last sync."""
+        moved = {}
+        for nid in self.nodes:
+            p = [float(v) for v in dpg.get_item_pos(self.node_tag(nid))]
+            if p != self.pos.get(nid):
+                moved[nid] = p
+                self.pos[nid] = p
+        return moved
+
+    def node_rect(self, nid: str) -> tuple[list[float], list[float]]:
+        st = dpg.get_item_state(self.node_tag(nid))
+        return st["rect_min"], st["rect_max"]
+
+    def pin_pos(self, nid: str, port: str, direction: str) -> tuple[float, float]:
+        """Where a port's pin is drawn, in viewport pixels (add the window origin for the screen)."""
+        nmin, nmax = self.node_rect(nid)
+        st = dpg.get_item_state(self.pin_label_tag(direction, nid, port))
+        y = (st["rect_min"][1] + st["rect_max"][1]) / 2
+        return (nmax[0] + NODE_PAD, y) if direction == "out" else (nmin[0] - NODE_PAD, y)
+
+
+def _short(problem: str, nid: str) -> str:
+    prefix = f"node '{nid}' "
+    p = problem[len(prefix):] if problem.startswith(prefix) else problem
+    if p.startswith("(") and "): " in p:
+        p = p.split("): ", 1)[1]
+    return p.lstrip(": ")
+
+
+def _serious(problems: list[str]) -> bool:
+    return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
+               for p in problems)
+
+
+def _wrap(text: str, width: int = 40) -> str:
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width)[:8])

@@ -1,0 +1,172 @@
+"""Parameter widgets built from a node's declaration (:class:`~nodeflow.types.ParamSpec`).
+
+* a number with a finite range: a slider over that range, the unit in the shown value
+  (``-6.0 dB``); ctrl+click types an exact value;
+* a number without bounds: an input box with the unit;
+* a choice (an Enum): a combo box of its values;
+* ``Text``: a text box (multi-line for prompts and templates);
+* ``FilePath``: a text box and a ``...`` button that opens the file dialog;
+* an optional value (``None`` allowed): a text box where empty means "none".
+
+The tooltip is the parameter's documentation and its range.  Every change calls
+``on_change(node_id, param, value)``; the app turns it into an undoable edit and puts the widget
+back when the value is refused.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import dearpygui.dearpygui as dpg
+
+from ..types import ParamSpec
+
+__all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH"]
+
+WIDTH = 104
+MAX_LABEL = 13
+_UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
+
+
+def widget_tag(node_id: str, param: str) -> str:
+    return f"param::{node_id}::{param}"
+
+
+def display_name(spec: ParamSpec) -> str:
+    """``gain_db`` with unit dB reads "gain"; underscores become spaces."""
+    name = spec.name
+    if spec.unit or spec.kind == "float":
+        for suf in _UNIT_SUFFIXES:
+            if name.endswith(suf) and len(name) > len(suf):
+                name = name[: -len(suf)]
+                break
+    name = name.replace("_", " ")
+    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1].rstrip() + "."
+
+
+def _unit(spec: ParamSpec) -> str:
+    if spec.unit:
+        return spec.unit
+    for suf, unit in (("_db", "dB"), ("_hz", "Hz"), ("_ms", "ms"), ("_s", "s"), ("_lufs", "LUFS"),
+                      ("_wpm", "wpm"), ("_semitones", "st")):
+        if spec.name.endswith(suf):
+            return unit
+    return ""
+
+
+def _tooltip(spec: ParamSpec) -> str:
+    bits = [spec.name] + ([spec.doc] if spec.doc else [])
+    rng = spec.describe_range()
+    if rng:
+        bits.append(("range " if spec.kind != "enum" else "") + rng)
+    if spec.optional:
+        bits.append("leave empty for none")
+    if spec.path is not None:
+        bits.append(("an input file" if spec.path.mode == "read" else "an output file")
+                    + (" (" + ", ".join(spec.path.exts) + ")" if spec.path.exts else ""))
+    return "\n".join(bits)
+
+
+def _plain(spec: ParamSpec, value: Any) -> Any:
+    if value is None:
+        return ""
+    return spec.to_plain(value)
+
+
+def _finite_range(spec: ParamSpec) -> tuple[float, float] | None:
+    r = spec.range
+    if r is None or r.min is None or r.max is None:
+        return None
+    if not (math.isfinite(r.min) and math.isfinite(r.max)):
+        return None
+    return r.min, r.max
+
+
+def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: Any,
+                     on_change: Callable[[str, str, Any], None],
+                     on_browse: Callable[[str, str, ParamSpec], None] | None = None,
+                     width: int = WIDTH) -> str:
+    """Add the widget for one parameter under ``parent``; returns its tag."""
+    tag = widget_tag(node_id, spec.name)
+    label = display_name(spec)
+    unit = _unit(spec)
+    cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
+    kw = dict(tag=tag, label=label, width=width, parent=parent)
+    if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
+        def parse(s, a, u):
+            try:
+                v = spec.parse(a)
+            except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
+                on_change(node_id, spec.name, _Invalid(str(e)))
+                return
+            on_change(node_id, spec.name, v)
+        dpg.add_input_text(default_value=str(_plain(spec, value)), hint="none" + (f" ({unit})" if unit else ""),
+                           on_enter=True, callback=parse, **kw)
+    elif spec.kind == "float":
+        rng = _finite_range(spec)
+        fmt = "%.3f" + (f" {unit}" if unit else "")
+        if rng and rng[1] - rng[0] <= 1e5:
+            dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+                                 callback=cb_value, clamped=True, **kw)
+        else:
+            dpg.add_input_float(default_value=float(value), format=fmt, step=0, callback=cb_value,
+                                on_enter=True, **kw)
+    elif spec.kind == "int":
+        rng = _finite_range(spec)
+        fmt = "%d" + (f" {unit}" if unit else "")
+        if rng and rng[1] - rng[0] <= 1000:
+            dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
+                               callback=cb_value, clamped=True, **kw)
+        else:
+            dpg.add_input_int(default_value=int(value), step=0, callback=cb_value, on_enter=True, **kw)
+    elif spec.kind == "bool":
+        kw.pop("width")
+        dpg.add_checkbox(default_value=bool(value), callback=cb_value, **kw)
+    elif spec.kind == "enum":
+        dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(_plain(spec, value)),
+                      callback=cb_value, **kw)
+    elif spec.kind == "path":
+        with dpg.group(horizontal=True, parent=parent):
+            kw.pop("parent")
+            kw["width"] = width - 28
+            dpg.add_input_text(default_value=str(value or ""), callback=cb_value, on_enter=True,
+                               hint="file" if spec.path.mode == "read" else "output file", **kw)
+            if on_browse is not None:
+                dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
+                               tag=f"browse::{node_id}::{spec.name}")
+    else:  # str / Text
+        multiline = bool(spec.text and spec.text.multiline)
+        dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=54 if multiline else 0,
+                           callback=cb_value, **kw)
+    with dpg.tooltip(tag):
+        dpg.add_text(_tooltip(spec), wrap=320)
+    return tag
+
+
+class _Invalid:
+    """A value the user typed that the parameter cannot take; carries the reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
+    """Show ``value`` in the parameter's widget (after undo, paste or a refused edit)."""
+    tag = widget_tag(node_id, spec.name)
+    if not dpg.does_item_exist(tag):
+        return
+    if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
+        shown: Any = "" if value is None else str(_plain(spec, value))
+    elif spec.kind == "float":
+        shown = float(value)
+    elif spec.kind == "int":
+        shown = int(value)
+    elif spec.kind == "bool":
+        shown = bool(value)
+    else:
+        shown = str(_plain(spec, value) or "")
+    if dpg.get_value(tag) != shown:
+        dpg.set_value(tag, shown)
+
+
+Invalid = _Invalid
