@@ -1,0 +1,41 @@
+"""Small graphs and signals for the editor tests, written to a temp folder (real files, real codecs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from nodeflow import Graph, save
+
+RATE = 48000          # the PulseAudio null sink's rate: no resampling between node and recording
+
+
+def tone_file(folder: Path, name: str = "tone.wav", freq_hz: float = 440.0, seconds: float = 1.5,
+              amp: float = 0.5) -> Path:
+    """A mono sine with 20 ms fades, as 24-bit WAV."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    x = amp * np.sin(2 * np.pi * freq_hz * t)
+    ramp = np.linspace(0, 1, int(0.02 * RATE))
+    x[: len(ramp)] *= ramp
+    x[-len(ramp):] *= ramp[::-1]
+    path = folder / name
+    sf.write(path, x.astype(np.float32), RATE, subtype="PCM_24")
+    return path
+
+
+def chain_graph(folder: Path, *, link_fade_to_load: bool = True) -> Path:
+    """load -> gain, load -> fade (fade's input occupied), and an export: laid out left to right."""
+    tone_file(folder)
+    g = Graph()
+    g.path = folder / "chain.msgpack"
+    g.add("io.load", id="load", path="tone.wav")
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    g.add("dsp.fade", id="fade", fade_in_s=0.0, fade_out_s=0.0)
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load.out", "gain.audio")
+    if link_fade_to_load:
+        g.connect("load.out", "fade.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "fade": [600.0, 260.0],
+                             "export": [20.0, 330.0]}
+    return save(g, folder / "chain.msgpack")

@@ -1,0 +1,160 @@
+"""The editor's document model without a window: edits, undo/redo, link rules, clipboard, files, runs."""
+from __future__ import annotations
+
+import os
+import time
+
+import msgpack
+import pytest
+
+from nodeflow import Graph, load
+from nodeflow.editor import clipboard
+from nodeflow.editor.document import Document, EditRefused
+from nodeflow.editor.files import (Autosaver, RecentFiles, find_recovery, open_graph, recovery_path,
+                                   save_graph)
+from nodeflow.editor.palette import search
+from nodeflow.editor.runner import Runner
+
+from ._graphs import chain_graph
+
+
+@pytest.fixture
+def doc(tmp_path):
+    g, path = open_graph(chain_graph(tmp_path))
+    return Document(g, path)
+
+
+def test_link_into_occupied_input_replaces_it_and_undo_restores(doc):
+    before = sorted(map(str, doc.graph.links))
+    doc.connect("gain", "out", "fade", "audio")
+    assert "gain.out -> fade.audio" in map(str, doc.graph.links)
+    assert "load.out -> fade.audio" not in map(str, doc.graph.links)
+    assert doc.undo() == "connect gain.out -> fade.audio"
+    assert sorted(map(str, doc.graph.links)) == before
+    doc.redo()
+    assert "gain.out -> fade.audio" in map(str, doc.graph.links)
+
+
+def test_type_mismatch_is_refused_with_both_ends_named(doc):
+    n = len(doc.history)
+    with pytest.raises(EditRefused, match=r"type mismatch: 'export.out' gives str but 'gain.audio' takes Audio"):
+        doc.connect("export", "out", "gain", "audio")
+    assert len(doc.history) == n and not doc.dirty
+
+
+def test_cycle_is_refused(doc):
+    doc.connect("gain", "out", "fade", "audio")
+    with pytest.raises(EditRefused, match="cycle"):
+        doc.connect("fade", "out", "gain", "audio")
+
+
+def test_slider_drag_is_one_undo_step_and_bad_values_are_refused(doc):
+    for v in (-5.0, -4.0, -3.0):
+        doc.set_param("gain", "gain_db", v)
+    assert doc.graph.nodes["gain"].params["gain_db"] == -3.0
+    doc.undo()
+    assert doc.graph.nodes["gain"].params["gain_db"] == -6.0 and not doc.dirty
+    with pytest.raises(EditRefused, match=r"gain_db=99 is out of range \[-60, 24\] dB"):
+        doc.set_param("gain", "gain_db", 99.0)
+    assert doc.graph.nodes["gain"].params["gain_db"] == -6.0
+
+
+def test_delete_several_and_move_are_undoable(doc):
+    doc.move({"gain": (500, 500), "fade": (10, 10)})
+    doc.remove(["gain", "fade"])
+    assert set(doc.graph.nodes) == {"load", "export"} and len(doc.graph.links) == 0
+    doc.undo()
+    assert {"gain", "fade"} <= set(doc.graph.nodes) and len(doc.graph.links) == 2
+    assert doc.graph.editor["positions"]["gain"] == [500.0, 500.0]
+    doc.undo()
+    assert doc.graph.editor["positions"]["gain"] == [300.0, 40.0]
+
+
+def test_copy_paste_duplicate_keep_params_and_inner_links(doc):
+    doc.set_param("gain", "gain_db", -12.0)
+    doc.connect("gain", "out", "fade", "audio")
+    clip = clipboard.from_text(clipboard.to_text(clipboard.copy_nodes(doc.graph, ["gain", "fade"])))
+    new = clipboard.paste(doc, clip)
+    assert new == ["gain_2", "fade_2"]
+    assert doc.graph.nodes["gain_2"].params["gain_db"] == -12.0
+    assert "gain_2.out -> fade_2.audio" in map(str, doc.graph.links)
+    assert doc.graph.editor["positions"]["gain_2"] == [340.0, 80.0]
+    doc.undo()
+    assert "gain_2" not in doc.graph.nodes
+    assert clipboard.duplicate(doc, ["load"]) == ["load_2"]
+
+
+def test_palette_search_ranks_names_first():
+    reg = Graph().registry
+    assert search(reg, "gain")[0].id == "dsp.gain"
+    assert search(reg, "cross")[0].id == "dsp.crossfade"
+    assert {s.id for s in search(reg, "music")} >= {"models.musicgen", "models.musicgen_melody"}
+    assert search(reg, "no such node at all") == []
+
+
+def test_autosave_recovery_round_trip_and_discard(tmp_path, doc):
+    state = tmp_path / "state"
+    saver = Autosaver(state)
+    doc.set_param("gain", "gain_db", -20.0)
+    saver.changed(doc.graph, doc.path)
+    saver.flush()
+    rec = find_recovery(doc.path, state)
+    assert rec is not None and rec.of == doc.path.resolve()
+    assert rec.graph.nodes["gain"].params["gain_db"] == -20.0
+    assert not [p for p in rec.graph.problems() if "not found" in p], "input paths must still resolve"
+    on_disk = load(doc.path)
+    assert on_disk.nodes["gain"].params["gain_db"] == -6.0      # the graph file itself is untouched
+    saver.discard(doc.path)
+    assert find_recovery(doc.path, state) is None
+    recovery_path(None, state).parent.mkdir(parents=True, exist_ok=True)
+    recovery_path(None, state).write_bytes(b"\x00garbage")
+    assert find_recovery(None, state) is None and not recovery_path(None, state).exists()
+    saver.close()
+
+
+def test_open_exported_audio_restores_graph_but_never_saves_over_it(tmp_path, doc):
+    from nodeflow import Executor
+    doc.connect("gain", "out", "export", "audio")
+    out = tmp_path / "render"
+    Executor().run(doc.graph, output_dir=out)
+    wav = out / "out.wav"
+    g, save_path = open_graph(wav)
+    assert save_path is None and set(g.nodes) == set(doc.graph.nodes)
+    with pytest.raises(Exception, match="is an audio file"):
+        save_graph(g, wav)
+    assert save_graph(g, tmp_path / "restored").name == "restored.msgpack"
+
+
+def test_recent_files_newest_first(tmp_path):
+    r = RecentFiles(tmp_path)
+    for name in ("a.msgpack", "b.msgpack", "a.msgpack"):
+        r.add(tmp_path / name)
+    assert [os.path.basename(p) for p in r.list()] == ["a.msgpack", "b.msgpack"]
+
+
+def test_runner_states_cache_and_staleness(doc):
+    r = Runner()
+    r.run(doc.graph, targets=["gain"])
+    r.wait()
+    assert r.states["load"].kind == "done" and r.states["gain"].kind == "done"
+    assert "fade" not in r.states, "only what the target needs runs"
+    assert r.output(doc.graph, "gain", "out").samples.shape[1] == 72000
+    r.run(doc.graph, targets=["gain"])
+    r.wait()
+    assert r.states["gain"].kind == "cached"
+    doc.set_param("gain", "gain_db", -3.0)
+    assert r.forget_stale(doc.graph) == {"gain"}
+    assert r.output(doc.graph, "gain", "out") is None and r.output(doc.graph, "load", "out") is not None
+    r.close()
+
+
+def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
+    doc.set_param("load", "path", "tone.wav")
+    (tmp_path / "tone.wav").write_bytes(b"not audio at all")
+    r = Runner()
+    r.run(doc.graph, targets=["gain"])
+    msgs = r.wait()
+    assert r.states["load"].kind == "failed"
+    assert "tone.wav" in r.states["load"].message
+    assert msgs and msgs[0].startswith("run failed: node 'load'")
+    r.close()
