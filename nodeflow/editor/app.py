@@ -188,7 +188,11 @@ class App:
 
     # ------------------------------------------------------------------ edits
     def _on_edit(self, label: str) -> None:
-        self.autosaver.changed(self.doc.graph, self.doc.path)
+        """Every change goes to the recovery file; back at the saved state there is nothing to recover."""
+        if self.doc.dirty:
+            self.autosaver.changed(self.doc.graph, self.doc.path)
+        elif label != "open":
+            self.autosaver.discard(self.doc.path)
 
     def _try(self, what: str, fn, *args) -> Any:
         try:

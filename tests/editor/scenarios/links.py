@@ -1,0 +1,27 @@
+"""Real mouse drags between pins (a replacing link, a type-mismatched one), then undo/redo by keyboard."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    drv.frames(8)
+    out = {"initial": sorted(app.state()["links"])}
+    drv.drag_link("gain", "out", "fade", "audio")          # fade.audio is taken by load.out: replaced
+    out["after_replace"] = sorted(app.state()["links"])
+    out["status_replace"] = app.status_text
+    drv.drag_link("export", "out", "gain", "audio")        # str -> Audio: refused
+    drv.frames(3)
+    out["after_mismatch"] = sorted(app.state()["links"])
+    out["status_mismatch"] = app.status_text
+    out["status_shown"] = app.dpg.get_value("status")
+    out["status_error"] = app.status_error
+    out["drawn_links"] = len(app.view.links)
+    drv.screenshot(tmp / "mismatch.png")
+    drv.key("ctrl+z")
+    out["after_undo"] = sorted(app.state()["links"])
+    out["dirty_after_undo"] = app.doc.dirty
+    drv.key("ctrl+shift+z")
+    out["after_redo"] = sorted(app.state()["links"])
+    out["drawn_after_redo"] = sorted(str(l) for l in app.view.links)
+    drv.dump(out)
