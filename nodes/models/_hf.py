@@ -99,8 +99,12 @@ def _placement(device_param: Any, precision: Any, ctx: Context) -> tuple[str, st
 
 
 @contextlib.contextmanager
-def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precision: Any = "auto") -> Iterator[Loaded]:
-    """The loaded checkpoint from the process-wide model cache, pinned while the node uses it."""
+def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precision: Any = "auto",
+          adapter: str = "") -> Iterator[Loaded]:
+    """The loaded checkpoint from the process-wide model cache, pinned while the node uses it.
+
+    With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted model is its own
+    cache entry, keyed by the adapter's content digest: base and adapted models never mix."""
     res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
     found = _read_json(res.path / "config.json").get("model_type")
     if found != EXPECTED_TYPES[kind]:
@@ -108,7 +112,13 @@ def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precis
                              f"{EXPECTED_TYPES[kind]!r} checkpoint")
     dev, dtype = _placement(device, precision, ctx)
     key = ModelKey(kind, str(res.path), res.revision, dev, dtype)
-    with default_cache().use(key, lambda: _load(kind, res, dev, dtype)) as loaded:
+    loader: Callable[[], Loaded] = lambda: _load(kind, res, dev, dtype)
+    if adapter:
+        from .finetune.adapter import read_adapter, with_adapter
+        lora = read_adapter(adapter, ctx.base_dir)
+        key = dataclasses.replace(key, kind=f"{kind}+lora", revision=f"{res.revision}+{lora.digest}")
+        loader = lambda: with_adapter(_load(kind, res, dev, dtype), lora)
+    with default_cache().use(key, loader) as loaded:
         yield loaded
 
 
@@ -128,6 +138,10 @@ def model_fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
         fp["device"] = f"unavailable:{e}"
     fp["torch"], fp["transformers"] = _version("torch"), _version("transformers")
+    if params.get("adapter"):
+        from .finetune.adapter import fingerprint as adapter_fingerprint
+        fp["adapter"] = adapter_fingerprint(params["adapter"], getattr(ctx, "base_dir", None))
+        fp["peft"] = _version("peft")
     return fp
 
 

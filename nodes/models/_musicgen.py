@@ -26,7 +26,8 @@ from nodeflow.timebase import ModelProfile
 
 from ._hf import step_criterion
 
-__all__ = ["Window", "plan_windows", "encode_prompt", "generate_codes", "decode", "assemble", "sampling_kwargs"]
+__all__ = ["Window", "plan_windows", "encode_prompt", "generate_codes", "decode", "decode_context", "assemble",
+           "sampling_kwargs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,13 +40,18 @@ class Window:
 def plan_windows(prompt_tokens: int, new_tokens: int, window: int, stride: int) -> list[Window]:
     """The generate calls that add ``new_tokens`` after ``prompt_tokens`` of context.
 
-    Each call sees at most ``window`` tokens; its context is the last ``window - stride`` tokens
-    so far (the first call's is the prompt, capped the same way).
+    When the prompt and the new tokens fit in one window, that is one call (``stride`` unused).
+    Otherwise each call sees at most ``window`` tokens; its context is the last ``window - stride``
+    tokens so far (the first call's is the prompt, capped the same way).
 
     >>> [(w.start, w.context, w.new) for w in plan_windows(0, 250, 100, 60)]
     [(0, 0, 100), (60, 40, 60), (120, 40, 60), (180, 40, 30)]
+    >>> plan_windows(30, 70, 100, 1000)
+    [Window(start=0, context=30, new=70)]
     """
-    if not 0 < stride <= window:
+    if prompt_tokens + new_tokens <= window:
+        return [Window(0, prompt_tokens, new_tokens)]
+    if not 0 < stride < window:
         raise ParameterError(f"extend stride of {stride} tokens must be within the model's window of {window} tokens")
     cap = window - stride
     out, have, made = [], prompt_tokens, 0
@@ -80,7 +86,7 @@ def encode_prompt(model, samples: np.ndarray, tokens: int):
     """EnCodec codes ``[K, tokens]`` of the last ``tokens * hop`` samples of ``samples`` [C, N]."""
     import torch
     hop = int(math.prod(model.config.audio_encoder.upsampling_ratios))
-    seg = torch.from_numpy(np.ascontiguousarray(samples[:, samples.shape[1] - tokens * hop:]))
+    seg = torch.from_numpy(np.array(samples[:, samples.shape[1] - tokens * hop:], np.float32))  # writable copy
     seg = seg.to(model.device, model.dtype)
     per_channel = []
     for c in range(seg.shape[0]):
@@ -145,6 +151,14 @@ def _decode_once(model, codes):
     return model.audio_encoder.decode(codes[None, None], [None]).audio_values[0]
 
 
+DECODE_CONTEXT_S = 1.0   # codes each side of a decode chunk boundary: EnCodec's LSTM settles well within it
+
+
+def decode_context(profile: ModelProfile) -> int:
+    """Tokens of neighbouring codes a decode chunk sees on each side (1 s, at most half a window)."""
+    return max(1, min(profile.seconds_to_tokens(DECODE_CONTEXT_S), profile.audio_window_tokens // 2))
+
+
 def decode(model, codes, *, chunk: int, context: int) -> np.ndarray:
     """EnCodec decode of ``codes`` [K, T] to float32 ``[C, T * hop]``.
 
@@ -157,7 +171,10 @@ def decode(model, codes, *, chunk: int, context: int) -> np.ndarray:
     if total <= chunk + 2 * context or context <= 0:
         return _decode_once(model, codes).float().cpu().numpy()
     half = context * hop // 2
-    bounds = list(range(0, total, chunk)) + [total]
+    starts = list(range(0, total, chunk))
+    if total - starts[-1] < context:   # a tail shorter than the fade joins the chunk before it
+        starts.pop()
+    bounds = starts + [total]
     out: np.ndarray | None = None
     for i in range(len(bounds) - 1):
         s, e = bounds[i], bounds[i + 1]

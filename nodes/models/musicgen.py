@@ -14,7 +14,7 @@ import numpy as np
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
-from nodeflow.types import Range, Text
+from nodeflow.types import FilePath, Range, Text
 
 from . import _musicgen as engine
 from ._chroma import chroma
@@ -41,17 +41,21 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     frames = seconds_to_frames(duration_s, rate)
     if frames < 1:
         raise ParameterError(f"duration_s={duration_s:g} is shorter than one sample at {rate} Hz")
+    new_tokens = math.ceil(frames / hop)
     stride = prof.seconds_to_tokens(extend_stride_s)
-    if not 1 <= stride < window:
-        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
-                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms)")
     prompt, prompt_tokens, prompt_codes = None, 0, None
     if prompt_audio is not None:
         prompt = to_model_audio(prompt_audio, rate, prof.channels)
-        prompt_tokens = min(prompt.shape[1] // hop, window - stride)
+        prompt_tokens = prompt.shape[1] // hop
         if prompt_tokens < 1:
             raise ParameterError(f"prompt_audio is {prompt_audio.duration_s * 1000:.1f} ms long; continuing needs at "
                                  f"least one token of audio ({hop / rate * 1000:g} ms)")
+    if prompt_tokens + new_tokens > window:       # past one window: chained continuations
+        if not 1 <= stride < window:
+            raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
+                                 f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
+                                 f"to generate {duration_s:g} s" + (" after the prompt" if prompt is not None else ""))
+        prompt_tokens = min(prompt_tokens, window - stride)
     enc = loaded.tokenizer([text], return_tensors="pt", padding=True)
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
     if melody is not None:
@@ -76,12 +80,13 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
         if prompt is not None:
             prompt_codes = engine.encode_prompt(model, prompt, prompt_tokens)
         codes = engine.generate_codes(model, prof, conditioning, prompt_codes=prompt_codes,
-                                      new_tokens=math.ceil(frames / hop), stride=stride, sampling=sampling, ctx=ctx)
-        decoded = engine.decode(model, codes, chunk=window, context=max(1, window // 10))
+                                      new_tokens=new_tokens, stride=stride, sampling=sampling, ctx=ctx)
+        decoded = engine.decode(model, codes, chunk=window, context=engine.decode_context(prof))
     ctx.check_cancelled()
     out = engine.assemble(decoded, prompt=prompt, prompt_tokens=prompt_tokens, hop=hop, frames=frames,
                           keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
-    return Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision)
+    return Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision,
+                                      **loaded.extra.get("info", {}))   # + adapter, adapter_digest
 
 
 @node("models.musicgen", category="models", version=1,
@@ -99,6 +104,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              keep_prompt: bool = True,
              device: Device = Device.AUTO,
              precision: Precision = Precision.AUTO,
+             adapter: Annotated[str, FilePath(mode="read", exts=(".safetensors",))] = "",
              ctx: Context) -> Audio:
     """Generate music from a text description with MusicGen, any length, optionally continuing audio.
 
@@ -108,12 +114,15 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
     music.  Past the model's window (30 s) generation continues window by window, each prompted
     with the last ``window - extend_stride_s`` seconds.  ``top_k=0`` / ``top_p=0`` turn those
     filters off; ``temperature=0`` is greedy; ``guidance_scale=1`` turns classifier-free guidance off.
+    ``adapter`` is a LoRA adapter from ``audiochain finetune`` (its output folder or
+    ``adapter_model.safetensors``), merged into the checkpoint's weights; its content digest is
+    part of the cache key and of the output's metadata (``adapter``, ``adapter_digest``).
 
     Example::
 
         g = Graph(); m = g.add("models.musicgen", prompt="80s synth pop", duration_s=45.0, seed=7)
     """
-    with using("musicgen", checkpoint, ctx, device, precision) as loaded:
+    with using("musicgen", checkpoint, ctx, device, precision, adapter=adapter) as loaded:
         return generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=None,
                               duration_s=duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                               guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,

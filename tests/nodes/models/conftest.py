@@ -25,6 +25,17 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     return tiny_models.build_all(tmp_path_factory.mktemp("tiny-checkpoints"))
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a shared 2-core machine torch's default thread
+    pool oversubscribes the cores and slows these tests down five-fold.  Restored afterwards."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def hub_cache(tmp_path, monkeypatch) -> Path:
     """An empty Hugging Face hub cache for this test (HF_HUB_CACHE points at it)."""

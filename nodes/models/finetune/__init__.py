@@ -1,0 +1,21 @@
+"""LoRA fine-tuning of MusicGen on a user's own recordings (``audiochain finetune``).
+
+- :func:`finetune` (in :mod:`.train`): the Python API, with a progress callback and a cancel event.
+- :mod:`.data`: audio files -> captioned windows -> codec tokens (cached on disk).
+- :mod:`.adapter`: the adapter file and loading it onto a model (``models.musicgen(adapter=...)``).
+- :mod:`.checkpoint`: resumable checkpoints (safetensors + JSON, no pickle).
+- :mod:`.cli`: ``audiochain finetune DIR --base ... --out ...``.
+
+Importing this package is cheap: torch, transformers and peft load when training starts.
+"""
+from __future__ import annotations
+
+from .errors import AdapterError, DataError, FinetuneError
+
+__all__ = ["finetune", "FinetuneError", "DataError", "AdapterError"]
+
+
+def finetune(*args, **kwargs):
+    """See :func:`nodes.models.finetune.train.finetune`."""
+    from .train import finetune as run
+    return run(*args, **kwargs)

@@ -1,0 +1,226 @@
+"""LoRA adapters for MusicGen: which modules get one, the adapter file, and loading it onto a model.
+
+An adapter is one safetensors file (``adapter_model.safetensors``) holding the LoRA weights
+under peft's names; its header metadata carries the LoRA settings and the base checkpoint, so
+the file alone is enough to use it.  ``audiochain finetune`` also writes peft's
+``adapter_config.json`` beside it (so ``peft.PeftModel.from_pretrained`` loads the folder too)
+and a ``manifest.json``.  Nothing here unpickles anything: configs are JSON, weights safetensors.
+
+The adapter's identity is the content hash of its weights file (:func:`adapter_digest`, the same
+digest the engine uses for input files); the model cache and node cache keys include it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import AdapterError
+
+__all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
+           "fingerprint", "with_adapter", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE", "META_KEY"]
+
+ADAPTER_FILE = "adapter_model.safetensors"
+CONFIG_FILE = "adapter_config.json"
+META_KEY = "audiochain.lora"
+FORMAT = "audiochain.lora/1"
+
+_LAYER = r"decoder\.model\.decoder\.layers\.\d+\."
+# Module groups of MusicGen's decoder (the T5 text encoder and EnCodec are never adapted).
+TARGETS: dict[str, str] = {
+    "self_attn": _LAYER + r"self_attn\.(q_proj|k_proj|v_proj|out_proj)",
+    "cross_attn": _LAYER + r"encoder_attn\.(q_proj|k_proj|v_proj|out_proj)",
+    "ffn": _LAYER + r"(fc1|fc2)",
+    "heads": r"decoder\.lm_heads\.\d+",
+}
+ALIASES = {"attention": ("self_attn", "cross_attn"), "attn": ("self_attn", "cross_attn"),
+           "feedforward": ("ffn",), "feed_forward": ("ffn",), "lm_heads": ("heads",)}
+DEFAULT_TARGETS = ("self_attn", "cross_attn", "ffn", "heads")
+_SAFE_CONFIG = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "bias", "fan_in_fan_out")
+
+
+def target_regex(targets: str | list[str] | tuple[str, ...] | None = None) -> str:
+    """peft's ``target_modules`` regex for module groups (``self_attn``, ``cross_attn``, ``ffn``,
+    ``heads``, or the aliases ``attention``, ``feedforward``) or ``re:REGEX`` for anything else.
+
+    >>> target_regex(["heads"])
+    '.*(?:decoder\\\\.lm_heads\\\\.\\\\d+)'
+    """
+    if targets is None:
+        targets = DEFAULT_TARGETS
+    if isinstance(targets, str):
+        targets = [t for t in re.split(r"[,\s]+", targets) if t]
+    parts: list[str] = []
+    for t in targets:
+        if t.startswith("re:"):
+            try:
+                re.compile(t[3:])
+            except re.error as e:
+                raise AdapterError(f"target_modules: {t!r} is not a valid regular expression ({e})") from None
+            parts.append(t[3:])
+            continue
+        names = ALIASES.get(t, (t,))
+        for n in names:
+            if n not in TARGETS:
+                raise AdapterError(f"target_modules: unknown module group {t!r}; use "
+                                   f"{', '.join(list(TARGETS) + list(ALIASES))} or re:REGEX")
+            if TARGETS[n] not in parts:
+                parts.append(TARGETS[n])
+    if not parts:
+        raise AdapterError("target_modules is empty; name at least one module group, e.g. self_attn,ffn,heads")
+    return ".*(?:" + "|".join(parts) + ")"
+
+
+def decoder_layout(model) -> dict[str, int]:
+    """What an adapter's shapes depend on."""
+    d = model.config.decoder
+    return {"hidden_size": int(d.hidden_size), "ffn_dim": int(d.ffn_dim), "num_hidden_layers": int(d.num_hidden_layers),
+            "num_codebooks": int(d.num_codebooks), "vocab_size": int(d.vocab_size),
+            "text_hidden_size": int(model.config.text_encoder.hidden_size)}
+
+
+def apply_lora(model, lora: dict[str, Any]):
+    """``model`` wrapped by peft with LoRA layers from ``lora`` (plain settings: r, lora_alpha,
+    lora_dropout, target_modules...).  A pattern matching no module is an :class:`AdapterError`."""
+    from peft import LoraConfig, get_peft_model
+    cfg = LoraConfig(**{k: v for k, v in lora.items() if k in _SAFE_CONFIG})
+    try:
+        return get_peft_model(model, cfg)
+    except ValueError as e:
+        if "not found" in str(e) or "target" in str(e).lower():
+            raise AdapterError(f"target_modules {lora.get('target_modules')!r} match no layer of this model's "
+                               f"decoder; use self_attn, cross_attn, ffn, heads or a regex that matches") from None
+        raise
+
+
+def lora_settings(peft_model) -> dict[str, Any]:
+    cfg = peft_model.peft_config["default"]
+    tm = cfg.target_modules
+    return {"r": int(cfg.r), "lora_alpha": float(cfg.lora_alpha), "lora_dropout": float(cfg.lora_dropout),
+            "target_modules": tm if isinstance(tm, str) else sorted(tm), "use_rslora": bool(cfg.use_rslora),
+            "bias": str(cfg.bias)}
+
+
+# ---------------------------------------------------------------------------------------- reading
+@dataclasses.dataclass(frozen=True)
+class Adapter:
+    """An adapter file found on disk: its path, content digest, LoRA settings and base model."""
+    path: Path
+    digest: str
+    lora: dict[str, Any]
+    base: dict[str, Any]
+    layout: dict[str, int] | None
+
+
+def _file_of(value: str, base_dir: Path | None) -> Path:
+    p = Path(str(value)).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    if p.is_dir():
+        p = p / ADAPTER_FILE
+        if not p.is_file():
+            raise AdapterError(f"adapter folder {p.parent} has no {ADAPTER_FILE}; point at the folder "
+                               f"`audiochain finetune --out` wrote, or at the .safetensors file itself")
+    elif not p.is_file():
+        raise AdapterError(f"adapter {p} not found; give the folder `audiochain finetune --out` wrote "
+                           f"or its {ADAPTER_FILE}")
+    if p.suffix != ".safetensors":
+        raise AdapterError(f"adapter {p} is not a .safetensors file; AudioChain loads adapters as safetensors "
+                           "only (pickled .bin/.pt files can run code)")
+    return p
+
+
+def adapter_digest(path: Path) -> str:
+    from nodeflow.cache import file_digest
+    return file_digest(path)
+
+
+def read_adapter(value: str, base_dir: Path | None = None) -> Adapter:
+    """The adapter ``value`` names (its folder or its .safetensors file), checked but not loaded."""
+    from safetensors import safe_open
+    path = _file_of(value, base_dir)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = list(f.keys())
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file
+        raise AdapterError(f"adapter {path} is not a readable safetensors file ({e}); re-run "
+                           "`audiochain finetune` or copy the file again") from None
+    if not keys or not all(".lora_" in k for k in keys):
+        raise AdapterError(f"adapter {path} holds no LoRA weights (tensors like '...lora_A.weight'); "
+                           "is it a LoRA adapter?")
+    if META_KEY in meta:
+        try:
+            info = json.loads(meta[META_KEY])
+            lora, base, layout = dict(info["lora"]), dict(info.get("base", {})), info.get("layout")
+        except (ValueError, KeyError, TypeError) as e:
+            raise AdapterError(f"adapter {path}: its header's {META_KEY} entry is malformed ({e})") from None
+    else:  # a plain peft adapter folder
+        cfg_file = path.parent / CONFIG_FILE
+        try:
+            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise AdapterError(f"adapter {path} has no LoRA settings in its header and {cfg_file} is missing "
+                               f"or not JSON ({e}); keep adapter_config.json beside it") from None
+        if str(cfg.get("peft_type", "LORA")).upper() != "LORA":
+            raise AdapterError(f"adapter {path} is a {cfg.get('peft_type')} adapter; only LoRA is supported")
+        lora = {k: cfg[k] for k in _SAFE_CONFIG if k in cfg}
+        base, layout = {"checkpoint": cfg.get("base_model_name_or_path") or "?"}, None
+    if not isinstance(lora.get("r"), int) or not isinstance(lora.get("target_modules"), (str, list)):
+        raise AdapterError(f"adapter {path}: LoRA settings lack a rank 'r' or 'target_modules'")
+    return Adapter(path, adapter_digest(path), lora, base, layout)
+
+
+def fingerprint(value: str, base_dir: Path | None = None) -> str:
+    """The adapter's content digest for cache keys; never raises (a bad adapter fails when run)."""
+    try:
+        return adapter_digest(_file_of(value, base_dir))
+    except Exception as e:  # noqa: BLE001
+        return f"unresolved:{type(e).__name__}"
+
+
+def with_adapter(loaded, adapter: Adapter):
+    """``loaded`` (a :class:`nodes.models._hf.Loaded` MusicGen) with ``adapter`` merged into its
+    decoder weights; the result is an ordinary transformers model again.  Its provenance (path,
+    digest, base) goes to ``loaded.extra['info']`` for the output audio's metadata."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    model = loaded.model
+    if adapter.layout is not None:
+        have = decoder_layout(model)
+        diff = {k: (v, have.get(k)) for k, v in adapter.layout.items() if have.get(k) != v}
+        if diff:
+            what = ", ".join(f"{k} {a} vs {b}" for k, (a, b) in diff.items())
+            raise AdapterError(f"adapter {adapter.path} was trained on {adapter.base.get('checkpoint', '?')}, whose "
+                               f"decoder differs from checkpoint '{loaded.checkpoint}' ({what}); use that base "
+                               "checkpoint or train an adapter for this one")
+    weights = load_file(str(adapter.path), device="cpu")
+    dtype = next(model.parameters()).dtype
+    peft_model = apply_lora(model, adapter.lora)
+    try:
+        result = set_peft_model_state_dict(peft_model, weights)
+    except RuntimeError as e:   # size mismatch
+        raise AdapterError(f"adapter {adapter.path} does not fit checkpoint '{loaded.checkpoint}': "
+                           f"{str(e).splitlines()[0]}; use the base checkpoint it was trained on "
+                           f"({adapter.base.get('checkpoint', '?')})") from None
+    unexpected = [k for k in getattr(result, "unexpected_keys", []) if ".lora_" in k]
+    missing = [k for k in getattr(result, "missing_keys", []) if ".lora_" in k]
+    if missing:
+        raise AdapterError(f"adapter {adapter.path} lacks weights its settings call for (e.g. {missing[0]}); "
+                           "the file is incomplete: copy it again or re-run `audiochain finetune`")
+    if unexpected:
+        raise AdapterError(f"adapter {adapter.path} has weights for layers checkpoint '{loaded.checkpoint}' lacks "
+                           f"(e.g. {unexpected[0]}); use the base checkpoint it was trained on")
+    with torch.no_grad():
+        merged = peft_model.merge_and_unload()
+    merged.to(dtype).eval()
+    loaded.model = merged
+    loaded.extra["info"] = {"adapter": adapter.path.name if adapter.path.name != ADAPTER_FILE
+                            else adapter.path.parent.name,
+                            "adapter_digest": adapter.digest,
+                            "adapter_base": f"{adapter.base.get('checkpoint', '?')}@{adapter.base.get('revision', '?')}"}
+    loaded.extra["adapter"] = adapter
+    return loaded

@@ -1,0 +1,422 @@
+"""``finetune()``: LoRA fine-tuning of MusicGen on a folder of recordings.
+
+>>> result = finetune("my-recordings", base="facebook/musicgen-small", out="adapters/mine",
+...                   steps=500, rank=8, learning_rate=1e-4)            # doctest: +SKIP
+>>> result.status, result.adapter, result.val_loss                     # doctest: +SKIP
+('finished', PosixPath('adapters/mine/adapter_model.safetensors'), 4.12)
+
+The decoder gets LoRA layers (attention, feed-forward and LM heads by default; the text encoder
+and EnCodec stay frozen); training runs on windows of codec tokens (:mod:`.data`), in float32 on
+the CPU and with mixed precision (bfloat16, else float16 with loss scaling) on CUDA.  A
+checkpoint is written every ``checkpoint_every`` steps, at the end, on Ctrl-C and on cancel;
+``resume=True`` continues from the latest one with the same optimizer, scheduler, random state
+and data order.  A finished run writes ``OUT/adapter_model.safetensors``, peft's
+``adapter_config.json`` and ``manifest.json`` (base checkpoint and revision, data fingerprint,
+hyperparameters, losses, the skipped-file report).  Use it with ``models.musicgen(adapter=OUT)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .adapter import ADAPTER_FILE, CONFIG_FILE, FORMAT, META_KEY, apply_lora, decoder_layout, lora_settings, \
+    target_regex
+from .errors import FinetuneError
+from .settings import FIXED_ON_RESUME, FinetuneResult, Hyperparameters, TrainEvent
+
+__all__ = ["Hyperparameters", "TrainEvent", "FinetuneResult", "finetune", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+OUR_FILES = (ADAPTER_FILE, CONFIG_FILE, MANIFEST, "checkpoints")
+
+
+# ---------------------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _no_interrupt() -> Any:
+    """Hold back SIGINT while the weights and optimizer change, so Ctrl-C never leaves half a step."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, lambda sig, frame: got.append(sig))
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        if callable(old):
+            old(signal.SIGINT, None)
+        raise KeyboardInterrupt
+
+
+def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FinetuneError(f"out={out} is a file; give a folder for the adapter")
+    contents = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if resume:
+        if force:
+            raise FinetuneError("--resume and --force contradict each other; --resume continues the training in "
+                                "out, --force starts over")
+        if not (out / "checkpoints").is_dir():
+            raise FinetuneError(f"nothing to resume in {out}: it has no checkpoints/ folder; start a new run "
+                                "without --resume")
+        return
+    if not contents:
+        return
+    if not force:
+        raise FinetuneError(f"out folder {out} already exists; use --resume to continue its training, --force to "
+                            "start over (it replaces the adapter there), or choose another --out")
+    foreign = [n for n in contents if n not in OUR_FILES and not n.startswith(".tmp-")]
+    if foreign:
+        raise FinetuneError(f"--force would replace a fine-tuning output, but {out} also holds other files "
+                            f"({', '.join(foreign[:5])}); choose another --out")
+    for n in contents:
+        p = out / n
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _base_model(base: str, base_dir: Path | None):
+    from nodeflow import checkpoints
+    res = checkpoints.resolve(base, base_dir=base_dir)
+    try:
+        kind = json.loads((res.path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        kind = None
+    if kind != "musicgen":
+        hint = " (MusicGen-Melody is not supported for fine-tuning yet)" if kind == "musicgen_melody" else ""
+        raise FinetuneError(f"base '{base}' is a {kind!r} model{hint}; fine-tuning needs a MusicGen checkpoint such "
+                            "as facebook/musicgen-small, -medium, -large or a local folder of one")
+    return res
+
+
+def _amp(precision: str, device: str):
+    import torch
+    if device.split(":")[0] != "cuda":
+        if precision not in ("auto", "float32"):
+            raise FinetuneError(f"precision={precision}: mixed precision training runs on CUDA only; "
+                                f"use float32 (or auto) on {device}")
+        return None
+    if precision == "float32":
+        return None
+    if precision == "bfloat16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
+        if not torch.cuda.is_bf16_supported():
+            raise FinetuneError(f"precision=bfloat16: this GPU ({device}) does not support bfloat16; use float16")
+        return torch.bfloat16
+    return torch.float16
+
+
+def _lr_lambda(hp: Hyperparameters, warmup: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / (warmup + 1)
+        if hp.lr_schedule == "constant":
+            return 1.0
+        frac = min(1.0, (step - warmup) / max(1, hp.steps - warmup))
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return f
+
+
+def _write_outputs(out: Path, peft_model, model, meta: dict[str, Any], manifest: dict[str, Any]) -> Path:
+    """Adapter, adapter_config.json and manifest.json, each to a temporary name then renamed;
+    the manifest (which names the adapter's digest) comes last."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+    from nodeflow.cache import file_digest
+    weights = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+    tmp = out / f".tmp-{ADAPTER_FILE}"
+    save_file(weights, str(tmp), metadata={"format": "pt", META_KEY: json.dumps(meta, sort_keys=True)})
+    os.replace(tmp, out / ADAPTER_FILE)
+    cfg = peft_model.peft_config["default"].to_dict()
+    cfg["base_model_name_or_path"] = meta["base"]["checkpoint"]
+    tmp = out / f".tmp-{CONFIG_FILE}"
+    tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set)
+                              else str(o)), encoding="utf-8")
+    os.replace(tmp, out / CONFIG_FILE)
+    path = out / ADAPTER_FILE
+    manifest["adapter"] = {"file": ADAPTER_FILE, "digest": file_digest(path), "bytes": path.stat().st_size}
+    from .checkpoint import write_json_atomic
+    write_json_atomic(out / MANIFEST, manifest)
+    return path
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+    out = {}
+    for pkg in ("audiochain", "torch", "transformers", "peft"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "?"
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the run
+def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-small", out: str | os.PathLike,
+             resume: bool = False, force: bool = False, device: str = "auto",
+             cache_dir: str | os.PathLike | None = None, base_dir: str | os.PathLike | None = None,
+             progress: Callable[[TrainEvent], None] | None = None, cancel: threading.Event | None = None,
+             **hyperparams: Any) -> FinetuneResult:
+    """Fine-tune MusicGen checkpoint ``base`` with LoRA on the recordings under ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder of audio files (any format ``io.load`` reads), searched recursively; optional
+        caption sidecars ``NAME.txt`` / ``NAME.json`` beside each file.
+    base : str
+        Hub id or local folder of a MusicGen checkpoint (safetensors).
+    out : path
+        Output folder; must not exist yet (or be empty) unless ``resume`` or ``force``.
+    resume, force
+        Continue the latest checkpoint in ``out`` / replace a previous run's output there.
+    device : str
+        ``auto`` (CUDA, MPS, CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    cache_dir : path, optional
+        Token cache folder (default :func:`.tokens.default_cache_dir`).
+    progress : callable, optional
+        Called with a :class:`TrainEvent` after each file read and each step; may raise
+        ``KeyboardInterrupt`` (treated as Ctrl-C).
+    cancel : threading.Event, optional
+        Set it to stop: a checkpoint is saved and the result's status is ``cancelled``.
+    **hyperparams
+        Fields of :class:`Hyperparameters` (steps, rank, alpha, learning_rate, batch_size,
+        grad_accum, target_modules, window_s, instance_prompt, checkpoint_every...).
+
+    Returns
+    -------
+    FinetuneResult
+    """
+    import torch
+    from nodeflow import devices
+    from .. import _hf
+    from . import checkpoint as ckpt
+    from .batches import Sampler, collate
+    from .data import prepare, window_settings
+    from .tokens import default_cache_dir
+    from .._musicgen import _pad_id
+
+    unknown = sorted(set(hyperparams) - {f.name for f in dataclasses.fields(Hyperparameters)})
+    if unknown:
+        raise FinetuneError(f"unknown setting(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(f.name for f in dataclasses.fields(Hyperparameters))}")
+    if isinstance(hyperparams.get("target_modules"), str):
+        hyperparams["target_modules"] = hyperparams["target_modules"].replace(",", " ").split()
+    if hyperparams.get("target_modules") is not None:
+        hyperparams["target_modules"] = tuple(hyperparams["target_modules"])
+    out = Path(out).expanduser()
+    _prepare_out(out, resume=resume, force=force)
+    state = None
+    if resume:
+        found = ckpt.latest(out / "checkpoints")
+        if found is None:
+            raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}")
+        state = ckpt.load(found)
+        saved = dict(state.meta["hyperparameters"])
+        saved["target_modules"] = tuple(saved["target_modules"])
+        clash = [f"{k}={hyperparams[k]!r} (checkpoint: {saved.get(k)!r})" for k in FIXED_ON_RESUME
+                 if k in hyperparams and hyperparams[k] != saved.get(k)]
+        if clash:
+            raise FinetuneError(f"--resume: {'; '.join(clash)} differ from the run being resumed; resume with the "
+                                "same settings (only steps, checkpoint_every and eval_every may change) or start "
+                                "over with --force")
+        hp = Hyperparameters(**{**saved, **hyperparams})
+        if hp.steps < state.step:
+            raise FinetuneError(f"--resume: steps={hp.steps} is below the checkpoint's step {state.step}; "
+                                f"give --steps {state.step} or more")
+    else:
+        hp = Hyperparameters(**hyperparams)
+    hp.check()
+    target = target_regex(hp.target_modules)
+    res = _base_model(base, Path(base_dir) if base_dir else None)
+    if state is not None and state.meta["base"]["revision"] != res.revision:
+        raise FinetuneError(f"--resume: the checkpoint was trained on '{state.meta['base']['checkpoint']}' revision "
+                            f"{state.meta['base']['revision']}, but '{base}' is now revision {res.revision}; resume "
+                            "with that base or start over with --force")
+    dev = devices.resolve_device(device)
+    amp = _amp(str(hp.precision), dev)
+    emit = progress or (lambda ev: None)
+
+    import transformers
+    model = transformers.MusicgenForConditionalGeneration.from_pretrained(
+        str(res.path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
+    model.eval()
+    profile = _hf.profile_of(model, "musicgen")
+    settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
+                               overlap_s=hp.overlap_s, silence_db=hp.silence_db)
+    data = prepare(data_dir, model, profile, settings, instance_prompt=hp.instance_prompt,
+                   val_fraction=hp.val_fraction, seed=hp.seed,
+                   cache_dir=Path(cache_dir).expanduser() if cache_dir else default_cache_dir(),
+                   progress=lambda i, n, msg: emit(TrainEvent("data", done=i, total=n, message=msg)), cancel=cancel)
+    if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
+        raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
+                            "removed, edited or re-captioned); restore it, or start over with --force")
+    out.mkdir(parents=True, exist_ok=True)
+
+    # LoRA, optimizer, schedule
+    torch.manual_seed(hp.seed)
+    lora = {"r": hp.rank, "lora_alpha": hp.alpha, "lora_dropout": hp.dropout, "target_modules": target}
+    pm = apply_lora(model, lora)
+    names = [n for n, p in pm.named_parameters() if p.requires_grad]
+    params = [p for p in pm.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    warmup = hp.warmup_steps if hp.warmup_steps is not None else min(100, hp.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(hp, warmup))
+    scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
+    data_gen = torch.Generator().manual_seed(hp.seed)
+    sampler = Sampler(len(data.train), data_gen)
+    history: list[dict[str, Any]] = []
+    step = 0
+    if state is not None:
+        from peft import set_peft_model_state_dict
+        if state.meta["param_names"] != names:
+            raise FinetuneError("--resume: the checkpoint's LoRA layers do not match this model; start over with --force")
+        set_peft_model_state_dict(pm, {k: v.to(dev) for k, v in state.adapter.items()})
+        ckpt.restore_optimizer(opt, state)
+        sched.load_state_dict(state.meta["scheduler"])
+        if scaler is not None and state.meta.get("scaler"):
+            scaler.load_state_dict(state.meta["scaler"])
+        ckpt.restore_rng(data_gen, state)
+        sampler = Sampler(len(data.train), data_gen, state.meta["sampler"]["order"], state.meta["sampler"]["pos"])
+        history, step = list(state.meta["history"]), state.step
+
+    channels, k = profile.channels, int(model.config.decoder.num_codebooks)
+    start_id = pad_id = _pad_id(model)
+    run_meta = {"base": {"checkpoint": base, "revision": res.revision, "model_type": "musicgen"},
+                "data_fingerprint": data.fingerprint, "hyperparameters": hp.plain(), "param_names": names}
+
+    def forward(examples, drop: bool):
+        ids, labels, n_tok = collate(examples, channels=channels, start_id=start_id, pad_id=pad_id)
+        enc = tokenizer([e.caption for e in examples], padding=True, return_tensors="pt")
+        mask = enc["attention_mask"].clone()
+        if drop and hp.cond_dropout > 0:   # classifier-free guidance needs the unconditional case too
+            mask[torch.rand(len(examples), generator=data_gen) < hp.cond_dropout] = 0
+        mask = mask.to(dev)
+        with torch.autocast(dev.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
+            with torch.no_grad():
+                hidden = model.text_encoder(input_ids=enc["input_ids"].to(dev), attention_mask=mask).last_hidden_state
+            loss = pm(encoder_outputs=(hidden,), attention_mask=mask, decoder_input_ids=ids.to(dev),
+                      labels=labels.to(dev)).loss
+        return loss, n_tok
+
+    def evaluate() -> float | None:
+        if not data.val:
+            return None
+        pm.eval()
+        total, tokens = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(data.val), hp.batch_size):
+                loss, n = forward(data.val[i:i + hp.batch_size], drop=False)
+                total, tokens = total + float(loss) * n, tokens + n
+        pm.train()
+        return total / max(tokens, 1)
+
+    def save_checkpoint() -> Path:
+        meta = dict(run_meta, history=history, sampler=sampler.state())
+        path = ckpt.save(out / "checkpoints", step=step, peft_model=pm, optimizer=opt, scheduler=sched,
+                         scaler=scaler, data_gen=data_gen, meta=meta, keep=hp.keep_checkpoints)
+        emit(TrainEvent("checkpoint", step=step, total_steps=hp.steps, message=str(path)))
+        return path
+
+    def result(status: str, checkpoint_path: Path | None, adapter_path: Path | None = None) -> FinetuneResult:
+        last = [h["loss"] for h in history[-10:]]
+        vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
+        return FinetuneResult(status, out, step, adapter_path, out / MANIFEST if adapter_path else None,
+                              checkpoint_path, sum(last) / len(last) if last else None, vals[-1] if vals else None,
+                              history, data.report, data.fingerprint, tok_rate(), data.report.encoded_windows)
+
+    eval_every = hp.eval_every or hp.checkpoint_every
+    timing = {"tokens": 0, "seconds": 0.0}
+
+    def tok_rate() -> float | None:
+        return timing["tokens"] / timing["seconds"] if timing["seconds"] > 0 else None
+
+    pm.train()
+    status, in_step, snapshot = "finished", False, None
+    try:
+        while step < hp.steps:
+            if cancel is not None and cancel.is_set():
+                status = "cancelled"
+                break
+            snapshot = (torch.get_rng_state(), data_gen.get_state(), sampler.state())
+            in_step = True
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss_sum, n_tokens = 0.0, 0
+            for _ in range(hp.grad_accum):
+                loss, n = forward([data.train[i] for i in sampler.take(hp.batch_size)], drop=True)
+                loss = loss / hp.grad_accum
+                (scaler.scale(loss) if scaler is not None else loss).backward()
+                loss_sum, n_tokens = loss_sum + float(loss.detach()), n_tokens + n
+            if not math.isfinite(loss_sum):
+                raise FinetuneError(f"the loss became {loss_sum} at step {step + 1}; lower the learning rate "
+                                    f"(learning_rate={hp.learning_rate:g}) or use precision=float32")
+            with _no_interrupt():
+                if scaler is not None:
+                    scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, hp.max_grad_norm)
+                if scaler is not None:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                sched.step()
+                step += 1
+                in_step = False
+                timing["tokens"] += n_tokens
+                timing["seconds"] += time.perf_counter() - t0
+                entry: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": sched.get_last_lr()[0]}
+                history.append(entry)
+            if step % eval_every == 0 or step == hp.steps:
+                entry["val_loss"] = evaluate()
+            vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
+            emit(TrainEvent("train", step=step, total_steps=hp.steps, loss=loss_sum,
+                            val_loss=vals[-1] if vals else None, lr=entry["lr"], tokens_per_s=tok_rate()))
+            if step % hp.checkpoint_every == 0 and step < hp.steps:
+                save_checkpoint()
+    except KeyboardInterrupt:
+        if in_step and snapshot is not None:   # the unfinished step is dropped; its draws are undone
+            torch.set_rng_state(snapshot[0])
+            data_gen.set_state(snapshot[1])
+            sampler = Sampler(len(data.train), data_gen, snapshot[2]["order"], snapshot[2]["pos"])
+        opt.zero_grad(set_to_none=True)
+        return result("interrupted", save_checkpoint())
+    path = save_checkpoint()
+    if status != "finished":
+        return result(status, path)
+    vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
+    last = [h["loss"] for h in history[-10:]]
+    meta = {"format": FORMAT, "lora": lora_settings(pm), "layout": decoder_layout(model), "base": run_meta["base"],
+            "data_fingerprint": data.fingerprint, "steps": step}
+    manifest = {"format": "audiochain.finetune.manifest/1", "status": "finished", "steps": step,
+                "base": run_meta["base"], "lora": meta["lora"],
+                "data": {"dir": str(Path(data_dir).expanduser().resolve()), "fingerprint": data.fingerprint,
+                         "codec": data.codec, "windows": {"train": len(data.train), "val": len(data.val)},
+                         "window": {"tokens": data.settings.size_tokens, "hop_tokens": data.settings.hop_tokens,
+                                    "min_tokens": data.settings.min_tokens, "silence_db": data.settings.silence_db,
+                                    "sample_rate": profile.sample_rate, "tokens_per_s": float(profile.frame_rate)},
+                         "report": data.report.to_dict()},
+                "hyperparameters": hp.plain(),
+                "losses": {"train": sum(last) / len(last) if last else None,
+                           "train_last_step": history[-1]["loss"] if history else None,
+                           "val": vals[-1] if vals else None,
+                           "history": history},
+                "tokens_per_s": tok_rate(), "device": dev, "mixed_precision": str(amp).replace("torch.", "") if amp
+                else None, "created_by": _versions()}
+    adapter_path = _write_outputs(out, pm, model, meta, manifest)
+    emit(TrainEvent("done", step=step, total_steps=hp.steps, message=str(adapter_path)))
+    return result("finished", path, adapter_path)
