@@ -200,6 +200,11 @@ def cmd_rerun(args) -> int:
         raise NodeflowError(f"{args.manifest}: not a sweep manifest ({e})") from None
     except StopIteration:
         raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
+    if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
+        from .sweep import file_sha256
+        if file_sha256(doc["graph"]) != doc["graph_sha256"]:
+            raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
+                                "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
     graph = _load(args.graph or doc["graph"])
     variant = Variant(int(row["index"]), tuple((k, v) for k, v in row["params"].items()))
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"

@@ -136,8 +136,13 @@ def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:
 
 
 def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str, Any]]) -> Graph:
-    """A copy of ``graph`` with ``{"node.param": value}`` applied (values validated)."""
+    """A copy of ``graph`` with ``{"node.param": value}`` applied (values validated).
+
+    The copy is one variant, so it carries no saved sweep: a file it exports embeds a graph
+    that re-renders that variant, not the whole sweep again.
+    """
     g = graph.copy()
+    g.sweep = {}
     items = overrides.items() if isinstance(overrides, dict) else overrides
     for key, value in items:
         node_id, _, param = key.partition(".")
@@ -221,14 +226,28 @@ class SweepReport:
     results: list[VariantResult]
     executor: str = "local"
     versions: dict[str, str] = dataclasses.field(default_factory=package_versions)
+    graph_sha256: str = ""            # of the graph file when the sweep ran; rerun checks it
+
+    def __post_init__(self) -> None:
+        if not self.graph_sha256 and self.graph_path and Path(self.graph_path).is_file():
+            self.graph_sha256 = file_sha256(self.graph_path)
 
     @property
     def failed(self) -> list[VariantResult]:
         return [r for r in self.results if r.status != "ok"]
 
     def document(self) -> dict[str, Any]:
-        return {"graph": self.graph_path, "mode": self.mode, "axes": self.axes, "executor": self.executor,
+        return {"graph": self.graph_path, "graph_sha256": self.graph_sha256, "mode": self.mode, "axes": self.axes, "executor": self.executor,
                 "versions": self.versions, "variants": [r.row() for r in self.results]}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:

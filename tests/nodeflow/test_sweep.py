@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,127 @@ def test_sweep_saved_in_graph_file(audio_graph, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q"]) == 0
     assert len(json.loads((out / "manifest.json").read_text())["variants"]) == 2
+
+
+# ---------------------------------------------------------------------------------------- audit additions
+def test_cli_grid_of_two_sweeps_and_zip(audio_graph, tmp_path, capsys):
+    out = tmp_path / "grid"
+    assert main(["run", str(audio_graph), "-o", str(out), "--sweep", "gain.gain_db=-6,0",
+                 "--sweep", "export.bit_depth=pcm16,pcm24,float32"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["mode"] == "grid" and len(doc["variants"]) == 6
+    assert {(r["params"]["gain.gain_db"], r["params"]["export.bit_depth"]) for r in doc["variants"]} == \
+        {(g, b) for g in (-6.0, 0.0) for b in ("pcm16", "pcm24", "float32")}
+    for r in doc["variants"]:   # each variant in its own, clearly named folder
+        assert Path(r["output_dir"]) == out / r["name"] and Path(r["outputs"][0]).parent == out / r["name"]
+        assert f"gain_db={r['params']['gain.gain_db']}" in r["name"]
+        assert sf.info(r["outputs"][0]).subtype == {"pcm16": "PCM_16", "pcm24": "PCM_24", "float32": "FLOAT"}[
+            r["params"]["export.bit_depth"]]
+    err = capsys.readouterr().err   # progress: one line per finished variant
+    assert "sweep: 6 variant(s) (grid)" in err and "[6/6] v005_" in err
+    out = tmp_path / "zip"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--zip", "--sweep", "gain.gain_db=-6,0",
+                 "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    rows = json.loads((out / "manifest.json").read_text())["variants"]
+    assert [r["params"] for r in rows] == [{"gain.gain_db": -6.0, "export.bit_depth": "pcm16"},
+                                           {"gain.gain_db": 0.0, "export.bit_depth": "pcm24"}]
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "bad"), "-q", "--zip", "--sweep", "gain.gain_db=-6,0",
+                 "--sweep", "export.bit_depth=pcm16,pcm24,float32"]) == 1
+    assert "equal length" in capsys.readouterr().err
+
+
+def test_manifest_records_seed_checkpoints_versions_durations_in_json_and_csv(tmp_path):
+    import csv
+    from typing import Annotated
+
+    from nodeflow import Audio, Range, Registry, node
+    from nodeflow.sweep import SweepReport, write_manifest
+
+    @node("gen.noise")
+    def noise(*, seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+              seconds: Annotated[float, Range(0.1, 10.0, unit="s")] = 0.5) -> Audio:
+        """Seeded noise that says which checkpoint made it (like a model node)."""
+        x = np.random.default_rng(seed).standard_normal(round(seconds * 8000)) * 0.1
+        return Audio(x, 8000).with_info(checkpoint="org/tiny-gen", revision=f"rev{seed % 2}")
+
+    reg = Registry()
+    reg.add(noise)
+    g = Graph(reg)
+    g.add("gen.noise", id="gen")
+    variants = expand([parse_axis("gen.seed=1..3", g), parse_axis("gen.seconds=0.5,1", g)])
+    results = run_sweep(g, variants, tmp_path)
+    report = SweepReport("g.msgpack", "grid", [{"param": "gen.seed", "values": [1, 2, 3]}], results)
+    js, cs = write_manifest(report, tmp_path)
+    rows = json.loads(js.read_text())["variants"]
+    assert len(rows) == 6 and rows[3]["seed"] == {"gen.seed": 2}
+    assert rows[3]["checkpoints"] == {"gen.checkpoint": "org/tiny-gen", "gen.revision": "rev0"}
+    assert rows[3]["durations_s"] == {"gen.out": 1.0} and rows[3]["status"] == "ok" and rows[3]["error"] == ""
+    table = list(csv.DictReader(cs.open()))
+    assert [r["name"] for r in table] == [r["name"] for r in rows]
+    row = table[3]
+    assert json.loads(row["params"]) == {"gen.seed": 2, "gen.seconds": 1.0} and json.loads(row["seed"]) == {"gen.seed": 2}
+    assert json.loads(row["checkpoints"])["gen.revision"] == "rev0"
+    assert json.loads(row["durations_s"]) == {"gen.out": 1.0} and row["status"] == "ok"
+    versions = json.loads(row["versions"])
+    assert versions["numpy"] == np.__version__ and versions["python"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".manifest")]   # written atomically
+
+
+def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    g = load(audio_graph)
+    g.set("gain", "gain_db", 3.0)      # not swept: a rerun would now sound different
+    save(g, audio_graph)
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has changed since this sweep ran" in err[0]
+    assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
+
+
+def test_an_exported_variant_reopens_as_that_variant_not_the_sweep(audio_graph, tmp_path, capsys):
+    g = load(audio_graph)
+    g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-9.0, 3.0]}]}
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q"]) == 0
+    take = Path(json.loads((out / "manifest.json").read_text())["variants"][1]["outputs"][0])
+    again = load(take)
+    assert again.sweep == {} and again.nodes["gain"].params["gain_db"] == 3.0
+    assert main(["run", str(take), "-o", str(tmp_path / "again"), "-q"]) == 0
+    assert not (tmp_path / "again" / "manifest.json").exists()
+    assert np.array_equal(sf.read(tmp_path / "again" / "take.wav")[0], sf.read(take)[0])
+    # --no-sweep runs the graph once; --sweep on the command line replaces the saved one
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "once"), "-q", "--no-sweep"]) == 0
+    assert (tmp_path / "once" / "take.wav").is_file() and not (tmp_path / "once" / "manifest.json").exists()
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "cli"), "-q", "--sweep", "gain.gain_db=-1,-2,-3"]) == 0
+    assert len(json.loads((tmp_path / "cli" / "manifest.json").read_text())["variants"]) == 3
+
+
+def test_prompt_template_variables_sweep_like_any_parameter(tmp_path, capsys):
+    g = Graph()
+    g.add("text.prompt_template", id="prompt", template="{genre} at {bpm} bpm with {fx}", variables="fx=tape echo")
+    res = batch(g, [{"prompt.genre": "dub", "prompt.bpm": 70}, {"prompt.genre": "jazz"},
+                    {"prompt.variables": "fx=spring reverb"}])
+    assert [r.values["prompt"]["out"] for r in res] == ["dub at 70 bpm with tape echo",
+                                                        "jazz at 90 bpm with tape echo",
+                                                        "lo-fi hip hop at 90 bpm with spring reverb"]
+    path = save(g, tmp_path / "p.msgpack")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q", "--sweep", "prompt.genre=dub,jazz",
+                 "--sweep", 'prompt.variables=["fx=echo; era=1970s", "fx=tape"]']) == 0
+    rows = json.loads((out / "manifest.json").read_text())["variants"]
+    assert [r["params"] for r in rows] == [{"prompt.genre": g_, "prompt.variables": v}
+                                           for g_ in ("dub", "jazz") for v in ("fx=echo; era=1970s", "fx=tape")]
+    assert all(r["status"] == "ok" for r in rows)
+
+
+def test_batch_keeps_going_past_a_failing_variant(stub_graph):
+    """A failure in one variant (here: its input file is missing) is reported in order; others run."""
+    g = Graph(stub_graph.registry)
+    g.add("test.read", id="read", path=__file__)
+    res = batch(g, [{}, {"read.path": "/nonexistent/file.txt"}, {}])
+    assert [r.status for r in res] == ["ok", "failed", "ok"]
+    assert "node 'read'" in res[1].error and "file.txt" in res[1].error and res[1].values is None
+    assert res[2].values["read"]["out"] == res[0].values["read"]["out"] == Path(__file__).read_text()
