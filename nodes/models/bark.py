@@ -169,11 +169,20 @@ def bark(text: str | None = None, *,
         configs = _configs(model, text_temperature=text_temperature, waveform_temperature=waveform_temperature,
                            semantic_tokens=max(2, min(sgc_max, round(max_sentence_s * rate_hz))))
         history = load_voice(loaded, voice)
-        stop = step_criterion(lambda ids: ctx.check_cancelled())
+        # progress: semantic steps, then coarse steps (~2 codebooks x 75/49.9 per semantic token)
+        budget = configs[0].max_new_tokens * (1 + 2 * 75 / rate_hz)
+        steps = [0, 0]   # sentence index, steps in it
+
+        def on_step(ids) -> None:
+            steps[1] += 1
+            ctx.progress(steps[0] + min(0.99, steps[1] / budget), len(sentences), f"sentence {steps[0] + 1}")
+
+        stop = step_criterion(on_step)
         fade, gap = seconds_to_frames(EDGE_FADE_S, rate), np.zeros(seconds_to_frames(pause_s, rate), np.float32)
         parts: list[np.ndarray] = []
         with seeded(seed, loaded.device):
             for i, sentence in enumerate(sentences):
+                steps[:] = [i, 0]
                 ctx.progress(i, len(sentences), f"sentence {i + 1}/{len(sentences)}")
                 wave, tokens = _speak(loaded, sentence, history, configs, stop)
                 if history is None and tokens:

@@ -84,7 +84,7 @@ def save(folder: Path, *, step: int, peft_model, optimizer, scheduler, scaler, d
         save_file(adapter, str(tmp / "adapter.safetensors"))
         opt_tensors, groups = _optimizer_parts(optimizer)
         save_file({**opt_tensors, **_rng_tensors(data_gen)}, str(tmp / "state.safetensors"))
-        sched = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+        sched = scheduler.state_dict()      # plain numbers; lr_lambdas is [None] for a function
         doc = dict(meta, format=FORMAT, step=int(step), optimizer_param_groups=groups, scheduler=sched,
                    scaler=scaler.state_dict() if scaler is not None else {})
         (tmp / "state.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str), encoding="utf-8")

@@ -34,7 +34,7 @@ from nodeflow.timebase import ModelProfile
 from .errors import DataError, FinetuneError
 from .tokens import TokenCache, codec_fingerprint, encode_windows
 
-__all__ = ["WindowSettings", "Example", "Report", "Dataset", "scan", "caption_for", "window_settings", "prepare"]
+__all__ = ["WindowSettings", "Example", "Report", "Dataset", "scan", "check_folder", "caption_for", "window_settings", "prepare"]
 
 CAPTION_KEYS = ("caption", "description", "text", "prompt")
 SIDECAR_EXTS = (".txt", ".json")
@@ -100,20 +100,34 @@ class Dataset:
 
 # ---------------------------------------------------------------------------------------- files
 def scan(data_dir: Path) -> tuple[list[Path], list[Path]]:
-    """``(audio files, other files)`` under ``data_dir``, sorted; hidden files and folders and
-    caption sidecars are left out."""
+    """``(audio files, other files)`` under ``data_dir``, sorted; hidden files and folders are left out."""
     from nodes.io.load import AUDIO_EXTS
     audio, other = [], []
     for p in sorted(data_dir.rglob("*")):
         rel = p.relative_to(data_dir)
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
             continue
-        ext = p.suffix.lower()
-        if ext in AUDIO_EXTS:
-            audio.append(p)
-        elif ext not in SIDECAR_EXTS:
-            other.append(p)
+        (audio if p.suffix.lower() in AUDIO_EXTS else other).append(p)
     return audio, other
+
+
+def check_folder(data_dir: str | Path) -> tuple[Path, list[Path], list[Path]]:
+    """``(folder, audio files, other files)``; :class:`DataError` for a missing or empty folder or
+    one without audio files (cheap: run before any model loads)."""
+    from nodes.io.load import AUDIO_EXTS
+    root = Path(data_dir).expanduser()
+    if not root.exists():
+        raise DataError(f"data folder {root} does not exist; give the folder holding your recordings")
+    if not root.is_dir():
+        raise DataError(f"{root} is a file; give the folder holding your recordings, not one file")
+    audio, other = scan(root)
+    if not audio and not other:
+        raise DataError(f"data folder {root} is empty; put your recordings (wav, flac, mp3, ogg, m4a...) in it")
+    if not audio:
+        names = ", ".join(p.relative_to(root).as_posix() for p in other[:5]) + (" ..." if len(other) > 5 else "")
+        raise DataError(f"data folder {root} has no audio files ({len(other)} other files: {names}); AudioChain "
+                        f"reads {', '.join(e.lstrip('.') for e in AUDIO_EXTS[:12])} ...")
+    return root, audio, other
 
 
 def name_words(stem: str) -> str:
@@ -248,25 +262,16 @@ def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: Window
     of them gives a usable window; unusable files are otherwise skipped and reported.
     """
     from .._hf import to_model_audio
-    from nodes.io.load import AUDIO_EXTS, load
-    root = Path(data_dir).expanduser()
-    if not root.exists():
-        raise DataError(f"data folder {root} does not exist; give the folder holding your recordings")
-    if not root.is_dir():
-        raise DataError(f"{root} is a file; give the folder holding your recordings, not one file")
-    audio, other = scan(root)
-    if not audio and not other:
-        raise DataError(f"data folder {root} is empty; put your recordings (wav, flac, mp3, ogg, m4a...) in it")
-    if not audio:
-        names = ", ".join(p.relative_to(root).as_posix() for p in other[:5]) + (" ..." if len(other) > 5 else "")
-        raise DataError(f"data folder {root} has no audio files ({len(other)} other files: {names}); AudioChain "
-                        f"reads {', '.join(e.lstrip('.') for e in AUDIO_EXTS[:12])} ...")
+    from nodes.io.load import load
+    root, audio, other = check_folder(data_dir)
+    stems = {p.with_suffix("") for p in audio}
     cancel = cancel or threading.Event()
     cache = TokenCache(cache_dir)
     codec = codec_fingerprint(model)
     rate, channels = profile.sample_rate, profile.channels
     k = int(model.config.decoder.num_codebooks)
-    report = Report(audio_files=len(audio), ignored=[p.relative_to(root).as_posix() for p in other])
+    report = Report(audio_files=len(audio), ignored=[p.relative_to(root).as_posix() for p in other
+                                                     if not (p.suffix in SIDECAR_EXTS and p.with_suffix("") in stems)])
     clips: list[tuple[str, str, list[Example]]] = []
     longest = 0.0
     for i, path in enumerate(audio):

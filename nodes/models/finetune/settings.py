@@ -101,6 +101,7 @@ class FinetuneResult:
     checkpoint: Path | None
     train_loss: float | None
     val_loss: float | None
+    val_loss_before: float | None
     history: list[dict[str, Any]]
     report: Any
     data_fingerprint: str

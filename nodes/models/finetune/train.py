@@ -200,14 +200,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     -------
     FinetuneResult
     """
-    import torch
-    from nodeflow import devices
-    from .. import _hf
     from . import checkpoint as ckpt
-    from .batches import Sampler, collate
-    from .data import prepare, window_settings
-    from .tokens import default_cache_dir
-    from .._musicgen import _pad_id
+    from .data import check_folder
 
     unknown = sorted(set(hyperparams) - {f.name for f in dataclasses.fields(Hyperparameters)})
     if unknown:
@@ -218,6 +212,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     if hyperparams.get("target_modules") is not None:
         hyperparams["target_modules"] = tuple(hyperparams["target_modules"])
     out = Path(out).expanduser()
+    check_folder(data_dir)   # cheap checks first: nothing heavy loads for a wrong folder
     _prepare_out(out, resume=resume, force=force)
     state = None
     if resume:
@@ -246,6 +241,13 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         raise FinetuneError(f"--resume: the checkpoint was trained on '{state.meta['base']['checkpoint']}' revision "
                             f"{state.meta['base']['revision']}, but '{base}' is now revision {res.revision}; resume "
                             "with that base or start over with --force")
+    import torch
+    from nodeflow import devices
+    from .. import _hf
+    from .._musicgen import _pad_id
+    from .batches import Sampler, collate
+    from .data import prepare, window_settings
+    from .tokens import default_cache_dir
     dev = devices.resolve_device(device)
     amp = _amp(str(hp.precision), dev)
     emit = progress or (lambda ev: None)
@@ -337,7 +339,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
         return FinetuneResult(status, out, step, adapter_path, out / MANIFEST if adapter_path else None,
                               checkpoint_path, sum(last) / len(last) if last else None, vals[-1] if vals else None,
-                              history, data.report, data.fingerprint, tok_rate(), data.report.encoded_windows)
+                              run_meta["val_loss_before"], history, data.report, data.fingerprint, tok_rate(), data.report.encoded_windows)
 
     eval_every = hp.eval_every or hp.checkpoint_every
     timing = {"tokens": 0, "seconds": 0.0}
@@ -346,6 +348,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         return timing["tokens"] / timing["seconds"] if timing["seconds"] > 0 else None
 
     pm.train()
+    run_meta["val_loss_before"] = state.meta.get("val_loss_before") if state is not None else evaluate()
     status, in_step, snapshot = "finished", False, None
     try:
         while step < hp.steps:
@@ -411,7 +414,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                                     "sample_rate": profile.sample_rate, "tokens_per_s": float(profile.frame_rate)},
                          "report": data.report.to_dict()},
                 "hyperparameters": hp.plain(),
-                "losses": {"train": sum(last) / len(last) if last else None,
+                "losses": {"val_before": run_meta["val_loss_before"],
+                           "train": sum(last) / len(last) if last else None,
                            "train_last_step": history[-1]["loss"] if history else None,
                            "val": vals[-1] if vals else None,
                            "history": history},

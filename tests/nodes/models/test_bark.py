@@ -1,0 +1,90 @@
+"""models.bark: long text sentence by sentence in one voice, sung lyrics, voice presets without pickle."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nodeflow.errors import ExecutionError
+from nodes.models.bark import split_text
+
+from .helpers import run_model
+
+RATE = 24000
+FAST = dict(max_sentence_s=0.4, pause_s=0.25)   # random weights never end a sentence: cap each at 0.4 s
+
+
+def _silent_runs(x: np.ndarray, at_least: int) -> list[tuple[int, int]]:
+    """(start, length) of runs of exact zeros at least ``at_least`` samples long."""
+    zero = np.concatenate([[False], x == 0.0, [False]])
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    return [(s, e - s) for s, e in zip(edges[::2], edges[1::2]) if e - s >= at_least]
+
+
+def test_split_text_sentences_and_sung_lines():
+    text = "Hello there. How are you today? \u266a la la la, sing along \u266a Goodbye!"
+    assert split_text(text) == ["Hello there.", "How are you today?", "\u266a la la la, sing along \u266a", "Goodbye!"]
+    long = " ".join(["word"] * 100) + "."
+    parts = split_text(long, max_chars=60)
+    assert all(len(p) <= 60 for p in parts) and " ".join(parts) == long
+
+
+def test_long_text_is_spoken_sentence_by_sentence_and_joined(tiny, tmp_path):
+    text = "Hello world. The music is calm. A happy song. Goodbye."
+    out = run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=text, voice="v2/en_speaker_0",
+                    seed=3, **FAST)
+    assert out.sample_rate == RATE and out.channels == 1
+    gap = round(0.25 * RATE)
+    gaps = _silent_runs(out.samples[0], gap)
+    assert [n for _, n in gaps] == [gap] * 3                   # four sentences, three pauses of exactly 0.25 s
+    sentence_max = round(0.4 * 75) * 320 / 49.9 * 75            # loose upper bound of one sentence in samples
+    assert out.frames <= 4 * 0.4 * 1.2 * RATE + 3 * gap + 4 * sentence_max
+    bounds = [0] + [s for s, _ in gaps] + [out.frames]
+    for a, b in zip(bounds[:-1], bounds[1:]):                  # every sentence is audible
+        seg = out.samples[0, a:b]
+        assert np.sqrt(np.mean(seg[seg != 0] ** 2)) > 1e-3
+
+
+def test_same_voice_and_seed_repeat_exactly_other_voice_differs(tiny, tmp_path):
+    kw = dict(checkpoint=str(tiny["bark"]), prompt="Hello world.", seed=5, **FAST)
+    a = run_model("models.bark", tmp_path, voice="v2/en_speaker_0", **kw)
+    b = run_model("models.bark", tmp_path, voice="v2/en_speaker_0", **kw)
+    c = run_model("models.bark", tmp_path, voice="v2/en_speaker_1", **kw)
+    assert a == b
+    assert a.frames != c.frames or np.abs(a.samples - c.samples).max() > 0.01
+
+
+def test_sung_lyrics_run_with_their_notes(tiny, tmp_path):
+    out = run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt="\u266a la la la \u266a",
+                    voice="", seed=1, **FAST)
+    assert out.frames > 0.1 * RATE and np.abs(out.samples).max() > 1e-3
+
+
+def test_voice_presets_are_read_without_pickle(tiny, tmp_path):
+    """A preset whose .npy holds pickled objects is refused with a message; nothing is unpickled."""
+    import shutil
+    ck = tmp_path / "bark-copy"
+    shutil.copytree(tiny["bark"], ck)
+    index = json.loads((ck / "speaker_embeddings_path.json").read_text())
+    evil = ck / "speaker_embeddings" / "evil_semantic_prompt.npy"
+    np.save(evil, np.array([{"boom": 1}], dtype=object), allow_pickle=True)
+    index["evil"] = dict(index["v2/en_speaker_0"], semantic_prompt="speaker_embeddings/evil_semantic_prompt.npy")
+    index["escape"] = dict(index["v2/en_speaker_0"], semantic_prompt="../../etc/passwd")
+    (ck / "speaker_embeddings_path.json").write_text(json.dumps(index))
+    with pytest.raises(ExecutionError) as e:
+        run_model("models.bark", tmp_path, checkpoint=str(ck), prompt="Hello.", voice="evil", **FAST)
+    assert "Object arrays cannot be loaded when allow_pickle=False" in str(e.value) or "pickle" in str(e.value)
+    with pytest.raises(ExecutionError, match="outside the checkpoint folder"):
+        run_model("models.bark", tmp_path, checkpoint=str(ck), prompt="Hello.", voice="escape", **FAST)
+
+
+def test_unknown_voice_lists_the_presets(tiny, tmp_path):
+    with pytest.raises(ExecutionError) as e:
+        run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt="Hi.", voice="v2/en_speaker_9", **FAST)
+    assert "voice='v2/en_speaker_9'" in str(e.value) and "v2/en_speaker_0, v2/en_speaker_1" in str(e.value)
+
+
+def test_empty_text_is_one_clear_error(tiny, tmp_path):
+    with pytest.raises(ExecutionError, match="the text is empty"):
+        run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=" \u266a \u266a ", **FAST)

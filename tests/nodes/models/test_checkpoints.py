@@ -1,0 +1,148 @@
+"""Checkpoints: the hub cache laid out as huggingface_hub does, offline resolution, the missing-checkpoint
+message, `audiochain models list|info|rm`, safetensors only, and the revision in cache keys and files."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import tiny_models
+from nodeflow import Executor, Graph, audiometa, checkpoints, cli
+from nodeflow.errors import ExecutionError, GraphError
+from nodeflow.timebase import PROFILES
+from nodes.models._hf import profile_of
+
+from .helpers import run_graph
+
+REPO = "facebook/musicgen-small"
+COMMIT_A = "a" * 40
+COMMIT_B = "b" * 40
+
+
+@pytest.fixture()
+def cached_small(tiny, hub_cache):
+    """The tiny 1 s-window MusicGen installed in the hub cache as facebook/musicgen-small."""
+    tiny_models.install_in_hub_cache(tiny["musicgen_short"], hub_cache, REPO, COMMIT_A)
+    return hub_cache
+
+
+def test_hub_id_resolves_offline_to_the_cached_snapshot(cached_small):
+    r = checkpoints.resolve(REPO)
+    assert (r.source, r.revision) == ("hub", COMMIT_A)
+    assert r.path == cached_small / "models--facebook--musicgen-small" / "snapshots" / COMMIT_A
+    assert checkpoints.resolve(f"{REPO}@{COMMIT_A}").path == r.path
+
+
+def test_missing_checkpoint_names_it_and_the_pull_command_offline(hub_cache, tmp_path):
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint="facebook/musicgen-medium", duration_s=1.0)
+    problems = g.problems()
+    assert len(problems) == 1
+    msg = problems[0]
+    assert "node 'music'" in msg and "'facebook/musicgen-medium'" in msg
+    assert "`audiochain models pull facebook/musicgen-medium`" in msg and "HF_HUB_OFFLINE=1" in msg
+    with pytest.raises(GraphError) as e:               # nothing runs: one message before any work
+        Executor().run(g)
+    assert "audiochain models pull facebook/musicgen-medium" in str(e.value)
+
+
+def test_online_a_missing_checkpoint_is_fetched_when_run_and_a_failed_fetch_says_how(hub_cache, monkeypatch):
+    """Without HF_HUB_OFFLINE validation passes (it would download); a download that fails (here:
+    an unreachable endpoint) is one error naming the checkpoint and the pull command."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "2")
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint="facebook/musicgen-medium", duration_s=1.0)
+    assert g.problems() == []
+    with pytest.raises(ExecutionError) as e:
+        Executor().run(g)
+    msg = str(e.value)
+    assert "node 'music'" in msg and "could not be downloaded" in msg
+    assert "audiochain models pull facebook/musicgen-medium" in msg
+
+
+def test_models_list_info_rm_on_a_hub_cache(cached_small, tiny, capsys):
+    tiny_models.install_in_hub_cache(tiny["bark"], cached_small, "suno/bark-small", COMMIT_B)
+    assert cli.main(["models", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == [REPO, "suno/bark-small"]
+    assert "musicgen" in out[0] and COMMIT_A[:10] in out[0] and "(main)" in out[0]
+
+    assert cli.main(["models", "info", REPO, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["revision"] == COMMIT_A and info["model_type"] == "musicgen"
+    assert (info["sample_rate"], info["tokens_per_s"], info["window_s"], info["channels"]) == (32000, 50.0, 1.0, 1)
+    assert cli.main(["models", "info", "suno/bark-small"]) == 0
+    assert "v2/en_speaker_0, v2/en_speaker_1" in capsys.readouterr().out
+
+    assert cli.main(["models", "rm", REPO]) == 0
+    assert "removed facebook/musicgen-small" in capsys.readouterr().out
+    assert not (cached_small / "models--facebook--musicgen-small" / "snapshots").exists() or \
+        not any((cached_small / "models--facebook--musicgen-small" / "snapshots").iterdir())
+    assert [r["name"] for r in checkpoints.list_cached()] == ["suno/bark-small"]
+    assert cli.main(["models", "rm", REPO]) == 1
+    assert capsys.readouterr().err.startswith("error: checkpoint 'facebook/musicgen-small' is not in the cache")
+
+
+def test_models_pull_offline_is_one_clear_error(hub_cache, capsys):
+    assert cli.main(["models", "pull", REPO]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: cannot pull 'facebook/musicgen-small'")
+    assert "HF_HUB_OFFLINE" in err
+
+
+def test_info_of_a_missing_checkpoint_says_how_to_get_it(hub_cache, capsys):
+    assert cli.main(["models", "info", "suno/bark"]) == 1
+    assert "audiochain models pull suno/bark" in capsys.readouterr().err
+
+
+def test_pickle_only_checkpoints_are_refused(tiny, tmp_path):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    shutil.copy(tiny["musicgen_short"] / "config.json", folder / "config.json")
+    (folder / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(checkpoints.CheckpointError, match="no .safetensors weights \\(found pytorch_model.bin\\)"):
+        checkpoints.resolve(str(folder))
+    with pytest.raises(checkpoints.CheckpointError, match="not a hub id"):
+        checkpoints.resolve(str(tmp_path / "nowhere"))
+
+
+def test_relative_folder_resolves_against_the_graph_folder(tiny, tmp_path):
+    shutil.copytree(tiny["musicgen_short"], tmp_path / "models" / "mine")
+    r = checkpoints.resolve("models/mine", base_dir=tmp_path)
+    assert r.source == "local" and r.path == (tmp_path / "models" / "mine").resolve()
+
+
+def test_revision_is_in_the_cache_key_and_in_exported_files(tiny, cached_small, tmp_path):
+    g = Graph()
+    m = g.add("models.musicgen", id="model", checkpoint=REPO, duration_s=0.5, seed=1)
+    e = g.add("io.export", id="export", path="take.flac")
+    g.connect(m.out, e.audio)
+    ex = Executor()
+    key_a = ex.keys(g)["model"]
+    out, res = run_graph(g, executor=ex)
+    tags = audiometa.read_tags(res["export"]["out"])
+    assert tags["checkpoint"] == REPO and tags["revision"] == COMMIT_A
+    # the hub moves main to another commit: a new key, so the old output is not served from the cache
+    tiny_models.install_in_hub_cache(tiny["musicgen_short"], cached_small, REPO, COMMIT_B)
+    key_b = ex.keys(g)["model"]
+    assert key_b != key_a
+    _, res2 = run_graph(g, executor=ex)
+    assert "model" in res2.ran
+    assert audiometa.read_tags(res2["export"]["out"])["revision"] == COMMIT_B
+    g.set("model", "checkpoint", f"{REPO}@{COMMIT_A}")            # pinning a revision: that one again
+    assert ex.keys(g)["model"] != key_b
+
+
+def test_profiles_read_from_checkpoints_match_the_shared_time_base(tiny):
+    """tokenize-window's profiles and the model nodes' timing agree for the real architectures."""
+    import transformers
+    mg = transformers.MusicgenForConditionalGeneration.from_pretrained(str(tiny["musicgen"]))
+    bark = transformers.BarkModel.from_pretrained(str(tiny["bark"]))
+    for model, name in ((mg, "musicgen"), (bark, "bark")):
+        got, want = profile_of(model, name), PROFILES[name]
+        assert (got.sample_rate, got.frame_rate, got.window_tokens, got.delay_tokens) == \
+            (want.sample_rate, want.frame_rate, want.window_tokens, want.delay_tokens)

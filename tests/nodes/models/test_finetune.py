@@ -1,0 +1,358 @@
+"""LoRA fine-tuning (issue 6): data -> tokens -> training -> adapter -> models.musicgen(adapter=...).
+
+A tiny random MusicGen of the real architecture is saved with save_pretrained and loaded through
+the real path; the training data are real FLAC/WAV/OGG files of looped melodies (learnable: each
+loop repeats every 0.8 s), plus a corrupt file, a too-short file and a non-audio file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import tiny_models  # tests/fixtures, put on sys.path by conftest.py
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from nodeflow import Executor, Graph  # noqa: E402
+from nodeflow.audiometa import read_tags  # noqa: E402
+from nodeflow.cache import file_digest  # noqa: E402
+from nodeflow.checkpoints import resolve  # noqa: E402
+from nodeflow.errors import ExecutionError, GraphError  # noqa: E402
+from nodes.models.finetune import AdapterError, DataError, FinetuneError  # noqa: E402
+from nodes.models.finetune.data import caption_for  # noqa: E402
+from nodes.models.finetune.train import finetune  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[3]
+RATE = 44100
+LN_VOCAB = float(np.log(2048))      # loss of a model that knows nothing: ln(codebook size)
+# small and fast: 1 s windows (50 tokens), constant learning rate, no warm-up
+FAST = dict(window_s=1.0, min_window_s=0.5, batch_size=4, learning_rate=1e-2, warmup_steps=0, lr_schedule="constant")
+
+
+def spread_codebooks(model, seed: int = 1, scale: float = 0.1) -> None:
+    """Random EnCodec codebook entries on the scale of the tiny encoder's outputs, so different
+    sounds get different codes (zero or huge codebooks map every frame to one code)."""
+    from transformers.models.encodec.modeling_encodec import EncodecEuclideanCodebook
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, EncodecEuclideanCodebook):
+                m.embed.copy_(torch.randn(m.embed.shape, generator=gen) * scale)
+                m.embed_avg.copy_(m.embed)
+
+
+def loop(notes_hz: list[float], seconds: float, rate: int = RATE, channels: int = 1) -> np.ndarray:
+    """``[channels, frames]``: the notes as a loop of 0.2 s tones (phase-continuous), amplitude 0.4."""
+    t = np.arange(round(seconds * rate)) / rate
+    f = np.asarray(notes_hz)[(t / 0.2).astype(int) % len(notes_hz)]
+    x = 0.4 * np.sin(2 * np.pi * np.cumsum(f) / rate)
+    return np.repeat(x[None], channels, axis=0).astype(np.float32)
+
+
+def write(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
+    sf.write(str(path), x.T, rate)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    model, tok = tiny_models.musicgen()
+    spread_codebooks(model)
+    folder = tmp_path_factory.mktemp("base") / "tiny-musicgen"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("recordings")
+    write(d / "01_warm-piano.flac", loop([220, 330, 440, 262], 3.0, channels=2))        # stereo: downmixed
+    write(d / "02_bass.wav", loop([110, 165, 147, 131], 3.0), rate=48000)
+    (d / "sub").mkdir()
+    sf.write(str(d / "sub" / "03.ogg"), loop([294, 392, 349, 523], 3.0).T, RATE, format="OGG", subtype="VORBIS")
+    write(d / "04_lead.flac", loop([440, 660, 587, 494], 3.0))
+    (d / "01_warm-piano.txt").write_text("warm piano loop\n")
+    (d / "02_bass.json").write_text(json.dumps({"description": "deep bass line", "bpm": 75}))
+    write(d / "blip.wav", loop([880], 0.3))                                            # too short
+    (d / "broken.flac").write_bytes(b"fLaC" + os.urandom(3000))                         # corrupt
+    (d / "notes.md").write_text("session notes, not audio")
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(base, data, tmp_path_factory):
+    """One 40-step run (shared by several tests): its result, its events and its folders."""
+    tmp = tmp_path_factory.mktemp("trained")
+    events = []
+    result = finetune(data, base=str(base), out=tmp / "adapter", cache_dir=tmp / "tokens", steps=40,
+                      checkpoint_every=20, val_fraction=0.25, instance_prompt="my band", progress=events.append, **FAST)
+    return result, events, tmp
+
+
+# ---------------------------------------------------------------------------------------- training
+def test_loss_falls_and_outputs_are_complete(trained, base):
+    result, events, tmp = trained
+    assert result.status == "finished" and result.step == 40
+    losses = [h["loss"] for h in result.history]
+    assert abs(losses[0] - LN_VOCAB) < 0.5                      # starts knowing nothing
+    assert np.mean(losses[-5:]) < 0.5 * losses[0]               # learns the loops
+    assert result.val_loss < result.val_loss_before - 1.0       # and the held-out recording improves too
+    train_events = [e for e in events if e.phase == "train"]
+    assert [e.step for e in train_events] == list(range(1, 41))
+    assert train_events[-1].val_loss == pytest.approx(result.val_loss) and train_events[-1].tokens_per_s > 0
+    out = tmp / "adapter"
+    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapter_model.safetensors",
+                                                    "checkpoints", "manifest.json"]
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["base"] == {"checkpoint": str(base), "revision": resolve(str(base)).revision, "model_type": "musicgen"}
+    assert man["adapter"]["digest"] == file_digest(out / "adapter_model.safetensors")
+    assert man["data"]["fingerprint"] == result.data_fingerprint
+    assert man["hyperparameters"]["rank"] == 8 and man["hyperparameters"]["steps"] == 40
+    assert man["losses"]["val"] == pytest.approx(result.val_loss)
+    assert man["data"]["windows"] == {"train": 9, "val": 3}     # 4 files x 3 s of 1 s windows, one file held out
+    skipped = {s["file"]: s["reason"] for s in man["data"]["report"]["skipped"]}
+    assert set(skipped) == {"blip.wav", "broken.flac"}
+    assert skipped["blip.wav"].startswith("too short (0.30 s") and skipped["broken.flac"].startswith("unreadable")
+    assert man["data"]["report"]["ignored"] == ["notes.md"]     # sidecars are not "ignored"
+    steps = sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir())
+    assert steps == ["step-0000020", "step-0000040"]
+
+
+def test_captions_from_sidecars_or_instance_prompt(data, tmp_path):
+    assert caption_for(data / "01_warm-piano.flac", "my band") == "warm piano loop"
+    assert caption_for(data / "02_bass.wav", "my band") == "deep bass line"
+    assert caption_for(data / "04_lead.flac", "my band") == "my band, lead"
+    assert caption_for(data / "sub" / "03.ogg", "") == ""
+    (tmp_path / "x.wav").write_bytes(b"")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(DataError, match="x.json is not valid JSON"):
+        caption_for(tmp_path / "x.wav")
+
+
+def test_training_layout_is_generations_delay_pattern(base):
+    """Training feeds the decoder exactly the sequence generate() builds: start token, then
+    codebook k delayed by k steps, pads around."""
+    import transformers
+    from nodes.models.finetune.batches import collate
+    from nodes.models.finetune.data import Example
+    model = transformers.MusicgenForConditionalGeneration.from_pretrained(str(base), local_files_only=True)
+    k, t = 4, 7
+    codes = np.random.default_rng(0).integers(0, 2048, (k, t))
+    ids, labels, n = collate([Example(codes.astype(np.int16), "", "x", 0.0)], channels=1, start_id=2048, pad_id=2048)
+    start = torch.full((k, 1), 2048)
+    _, seq = model.decoder.build_delay_pattern_mask(torch.cat([start, torch.from_numpy(codes)], 1), pad_token_id=2048,
+                                                    max_length=t + k)      # the whole delayed sequence
+    assert torch.equal(ids, seq[:, :-1])
+    target = seq[:, 1:].T
+    assert torch.equal(labels[0][labels[0] != -100], target[target != 2048]) and n == k * t
+
+
+def test_token_cache_is_reused(trained, base, data, tmp_path):
+    result, _, tmp = trained
+    assert result.encoded_windows == 12 and result.report.cached_files == 0
+    again = finetune(data, base=str(base), out=tmp_path / "again", cache_dir=tmp / "tokens", steps=1,
+                     val_fraction=0.25, instance_prompt="my band", **FAST)
+    assert again.encoded_windows == 0 and again.report.cached_files == 5      # 4 used + the too-short one
+    assert again.data_fingerprint == result.data_fingerprint
+    other = finetune(data, base=str(base), out=tmp_path / "other", cache_dir=tmp / "tokens", steps=1,
+                     **dict(FAST, window_s=0.5))
+    assert other.encoded_windows == 24 and other.data_fingerprint != result.data_fingerprint
+
+
+# ---------------------------------------------------------------------------------------- resume, Ctrl-C, cancel
+def _opt_tensors(folder: Path) -> dict:
+    from safetensors.torch import load_file
+    return {k: v for k, v in load_file(str(folder / "state.safetensors")).items() if k.startswith("opt.")}
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(base, data, tmp_path):
+    kw = dict(base=str(base), cache_dir=tmp_path / "tokens", steps=8, checkpoint_every=4, cond_dropout=0.5,
+              dropout=0.1, **dict(FAST, batch_size=2))
+    whole = finetune(data, out=tmp_path / "whole", **kw)
+
+    def ctrl_c(ev):
+        if ev.phase == "train" and ev.step == 5:
+            raise KeyboardInterrupt
+
+    cut = finetune(data, out=tmp_path / "cut", progress=ctrl_c, **kw)
+    assert cut.status == "interrupted" and cut.step == 5 and cut.adapter is None
+    assert cut.checkpoint == tmp_path / "cut" / "checkpoints" / "step-0000005"
+    assert not (tmp_path / "cut" / "adapter_model.safetensors").exists()        # no half-finished output
+    assert not (tmp_path / "cut" / "manifest.json").exists()
+    with pytest.raises(FinetuneError, match="already exists; use --resume"):
+        finetune(data, out=tmp_path / "cut", **kw)
+    resumed = finetune(data, out=tmp_path / "cut", resume=True, **kw)
+    assert resumed.status == "finished" and resumed.step == 8
+    assert [h["step"] for h in resumed.history] == list(range(1, 9))
+    np.testing.assert_allclose([h["loss"] for h in resumed.history], [h["loss"] for h in whole.history], rtol=1e-5)
+    from safetensors.torch import load_file
+    a = load_file(str(tmp_path / "whole" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    oa = _opt_tensors(tmp_path / "whole" / "checkpoints" / "step-0000008")
+    ob = _opt_tensors(tmp_path / "cut" / "checkpoints" / "step-0000008")
+    assert oa.keys() == ob.keys() and any(k.endswith("exp_avg_sq") for k in oa)
+    for name in oa:
+        torch.testing.assert_close(oa[name], ob[name], rtol=1e-5, atol=1e-7)
+    with pytest.raises(FinetuneError, match=r"rank=4 \(checkpoint: 8\)"):
+        finetune(data, out=tmp_path / "cut", resume=True, **dict(kw, rank=4, steps=12))
+
+
+def test_cancel_event_saves_a_checkpoint(base, data, tmp_path):
+    import threading
+    cancel = threading.Event()
+
+    def stop_at_3(ev):
+        if ev.phase == "train" and ev.step == 3:
+            cancel.set()
+
+    r = finetune(data, base=str(base), out=tmp_path / "o", cache_dir=tmp_path / "t", steps=50, progress=stop_at_3,
+                 cancel=cancel, **FAST)
+    assert r.status == "cancelled" and r.step == 3
+    assert json.loads((tmp_path / "o" / "checkpoints" / "latest.json").read_text())["step"] == 3
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_then_resume(base, data, tmp_path):
+    """A real SIGINT to `audiochain finetune`: exit status 130, a checkpoint, a hint to --resume."""
+    exe = Path(sys.executable).with_name("audiochain")
+    cmd = [str(exe), "finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
+           str(tmp_path / "t"), "--steps", "100000", "--window-s", "1", "--min-window-s", "0.5", "--batch-size", "1"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+    latest = tmp_path / "o" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if latest.is_dir():   # checkpoints/ is made when training starts: let it run a few steps
+            time.sleep(1.0)
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    text = err.decode()
+    assert "interrupted at step" in text and "--resume" in text and "Traceback" not in text
+    saved = json.loads((latest / "latest.json").read_text())
+    assert saved["step"] >= 1 and (latest / saved["path"] / "adapter.safetensors").is_file()
+    assert "warning: skipped broken.flac" in text
+
+
+# ---------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("case, match", [
+    ("missing", "does not exist"),
+    ("empty", "is empty"),
+    ("no_audio", r"has no audio files \(2 other files: a.txt, cover.png\)"),
+    ("too_short", "every audio file is too short: the shortest usable window is 0.5 s and the longest clip is 0.30 s"),
+    ("corrupt", "none of the 2 audio files could be used"),
+])
+def test_bad_data_folders(case, match, base, tmp_path):
+    d = tmp_path / "d"
+    if case != "missing":
+        d.mkdir()
+    if case == "no_audio":
+        (d / "a.txt").write_text("caption without audio")
+        (d / "cover.png").write_bytes(b"\x89PNG")
+    if case == "too_short":
+        write(d / "a.wav", loop([440], 0.3))
+        write(d / "b.flac", loop([330], 0.2))
+    if case == "corrupt":
+        (d / "a.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+        (d / "b.mp3").write_bytes(os.urandom(2000))
+    with pytest.raises(DataError, match=match) as info:
+        finetune(d, base=str(base), out=tmp_path / "o", cache_dir=tmp_path / "t", steps=1, **FAST)
+    if case == "corrupt":
+        assert "a.wav: unreadable" in str(info.value) and "b.mp3: unreadable" in str(info.value)
+    assert not (tmp_path / "o").exists()                     # nothing written for a mistake
+
+
+def test_bad_base_and_out_and_settings(base, data, tmp_path):
+    import transformers
+    other = tmp_path / "t5"
+    transformers.T5EncoderModel(transformers.T5Config(vocab_size=32, d_model=8, d_kv=4, d_ff=8, num_layers=1,
+                                                      num_heads=2)).save_pretrained(other)
+    common = dict(cache_dir=tmp_path / "t", steps=1, **FAST)
+    with pytest.raises(FinetuneError, match=r"base '.*t5' is a 't5' model; fine-tuning needs a MusicGen checkpoint"):
+        finetune(data, base=str(other), out=tmp_path / "o", **common)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "mine.txt").write_text("keep me")
+    with pytest.raises(FinetuneError, match="already exists; use --resume to continue its training, --force"):
+        finetune(data, base=str(base), out=tmp_path / "used", **common)
+    with pytest.raises(FinetuneError, match=r"also holds other files \(mine.txt\)"):
+        finetune(data, base=str(base), out=tmp_path / "used", force=True, **common)
+    assert (tmp_path / "used" / "mine.txt").read_text() == "keep me"
+    with pytest.raises(FinetuneError, match="nothing to resume"):
+        finetune(data, base=str(base), out=tmp_path / "fresh", resume=True, **common)
+    with pytest.raises(FinetuneError, match="rank=0 must be between 1 and 1024"):
+        finetune(data, base=str(base), out=tmp_path / "o", **dict(common, rank=0))
+    with pytest.raises(FinetuneError, match="mixed precision training runs on CUDA only"):
+        finetune(data, base=str(base), out=tmp_path / "o", device="cpu", **dict(common, precision="float16"))
+    with pytest.raises(AdapterError, match="unknown module group 'mlp'"):
+        finetune(data, base=str(base), out=tmp_path / "o", **dict(common, target_modules="self_attn,mlp"))
+
+
+def test_cli_prints_one_error_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([str(Path(sys.executable).with_name("audiochain")), "finetune", str(tmp_path / "empty"),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"error: data folder {tmp_path / 'empty'} is empty; put your recordings "
+                                             "(wav, flac, mp3, ogg, m4a...) in it"]
+
+
+def test_cli_trains_and_reports(base, data, tmp_path, capsys):
+    from nodeflow.cli import main
+    code = main(["finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
+                 str(tmp_path / "t"), "--steps", "3", "--window-s", "1", "--min-window-s", "0.5", "--lr", "1e-2",
+                 "--rank", "4", "--target-modules", "attention,heads"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "adapter: " in captured.out and "3 steps, training loss" in captured.out
+    assert "training" in captured.err and "warning: skipped blip.wav: too short" in captured.err
+    man = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert man["lora"]["r"] == 4 and "fc1" not in man["lora"]["target_modules"]
+
+
+# ---------------------------------------------------------------------------------------- using the adapter
+def _graph(base: Path, adapter: str = "", seed: int = 3):
+    g = Graph()
+    m = g.add("models.musicgen", checkpoint=str(base), prompt="warm piano loop", duration_s=0.5, seed=seed,
+              adapter=adapter)
+    return g, m
+
+
+def test_adapter_changes_output_and_is_in_metadata(trained, base, tmp_path, fresh_model_cache):
+    _, _, tmp = trained
+    adapter = tmp / "adapter"
+    ex = Executor()
+    g0, m0 = _graph(base)
+    plain = ex.run(g0, base_dir=tmp_path)[m0.id]["out"]
+    g1, m1 = _graph(base, str(adapter))
+    e = g1.add("io.export", path="adapted.flac")
+    g1.connect(m1.out, e.audio)
+    res = ex.run(g1, base_dir=tmp_path)
+    adapted = res[m1.id]["out"]
+    assert plain.frames == adapted.frames == 16000 and plain.sample_rate == 32000
+    diff_db = 20 * np.log10(np.sqrt(np.mean((plain.samples - adapted.samples) ** 2)) + 1e-12)
+    assert diff_db > -60, "the adapter did not change what the model makes"
+    info = dict(adapted.info)
+    digest = file_digest(adapter / "adapter_model.safetensors")
+    assert info["adapter_digest"] == digest and info["adapter"] == "adapter" and "adapter_digest" not in dict(plain.info)
+    tags = read_tags(res[e.id]["out"])
+    assert tags["adapter_digest"] == digest and tags["checkpoint"] == str(base)
+    keys = fresh_model_cache.keys()                            # base and adapted model never share an entry
+    assert sorted(k.kind for k in keys) == ["musicgen", "musicgen+lora"]
+    assert [k.revision.split("+")[1] for k in keys if k.kind == "musicgen+lora"] == [digest]

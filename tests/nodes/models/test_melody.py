@@ -1,0 +1,63 @@
+"""models.musicgen_melody: the melody's chroma conditions the music; any rate, looped, long-form."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nodeflow.errors import ExecutionError
+from nodes.models._chroma import chroma, chroma_frames
+
+from .helpers import run_model, sine
+
+RATE = 32000
+
+
+def _notes(freqs: list[float], note_s: float, rate: int) -> np.ndarray:
+    return np.concatenate([sine(f, note_s, rate) for f in freqs], axis=1)
+
+
+@pytest.mark.parametrize("freq,pitch_class", [(440.0, 9), (261.63, 0), (392.0, 7), (311.13, 3)])
+def test_chroma_names_the_pitch_class(freq, pitch_class):
+    c = chroma(sine(freq, 1.0, RATE)[0], RATE)
+    assert c.shape == (chroma_frames(RATE), 12)
+    assert np.all(c.numpy().argmax(-1) == pitch_class)
+    assert np.all(c.numpy().sum(-1) == 1.0)                    # one-hot per frame
+
+
+def test_real_window_has_the_checkpoints_chroma_length():
+    assert chroma_frames(30 * RATE) == 235                      # facebook/musicgen-melody: chroma_length=235
+
+
+def test_melody_conditioning_changes_the_output(tiny, tmp_path):
+    kw = dict(checkpoint=str(tiny["musicgen_melody_short"]), duration_s=1.0, seed=7, prompt="piano melody")
+    up = _notes([261.63, 329.63, 392.0, 523.25], 0.5, 44100)    # C E G C at 44.1 kHz: resampled by the node
+    down = _notes([493.88, 369.99, 293.66, 246.94], 0.5, 44100)  # B F# D B
+    a = run_model("models.musicgen_melody", tmp_path, audio={"melody": (up, 44100)}, **kw)
+    a2 = run_model("models.musicgen_melody", tmp_path, audio={"melody": (up, 44100)}, **kw)
+    b = run_model("models.musicgen_melody", tmp_path, audio={"melody": (down, 44100)}, **kw)
+    assert (a.sample_rate, a.frames) == (RATE, RATE)
+    assert np.array_equal(a.samples, a2.samples)
+    assert np.abs(a.samples - b.samples).max() > 0.05
+
+
+def test_melody_loops_under_a_long_form_piece(tiny, tmp_path):
+    """A 0.4 s stereo melody at 48 kHz under 2.6 s of music (several 1 s windows): exact length."""
+    melody = np.stack([sine(440.0, 0.4, 48000)[0], sine(660.0, 0.4, 48000)[0]])
+    out = run_model("models.musicgen_melody", tmp_path, audio={"melody": (melody, 48000)},
+                    checkpoint=str(tiny["musicgen_melody_short"]), duration_s=2.6, extend_stride_s=0.5, seed=1)
+    assert (out.sample_rate, out.channels, out.frames) == (RATE, 1, round(2.6 * RATE))
+
+
+def test_melody_with_a_prompt_to_continue(tiny, tmp_path):
+    prompt = sine(220.0, 0.5, RATE)
+    out = run_model("models.musicgen_melody", tmp_path,
+                    audio={"melody": (sine(330.0, 1.0, RATE), RATE), "prompt_audio": (prompt, RATE)},
+                    checkpoint=str(tiny["musicgen_melody_short"]), duration_s=0.8, extend_stride_s=0.5, seed=1)
+    assert out.frames == prompt.shape[1] + round(0.8 * RATE)
+    assert np.array_equal(out.samples[:, :RATE // 4], prompt[:, :RATE // 4])
+
+
+def test_silent_melody_is_one_clear_error(tiny, tmp_path):
+    with pytest.raises(ExecutionError, match="melody is silent"):
+        run_model("models.musicgen_melody", tmp_path, audio={"melody": (np.zeros((1, RATE), np.float32), RATE)},
+                  checkpoint=str(tiny["musicgen_melody_short"]), duration_s=0.5)

@@ -1,0 +1,170 @@
+"""Running models: the process-wide model cache (load once, LRU by bytes, unload, threads), devices
+(`auto` -> cpu here, `--device`), and cancelling mid-generation."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from nodeflow import Executor, cli, devices, fileformat
+from nodeflow.errors import Cancelled, ExecutionError, ParameterError
+from nodeflow.modelcache import ModelCache, ModelKey, nbytes_of
+
+from .helpers import model_graph, run_graph, run_model
+
+
+# ---------------------------------------------------------------------------------------- model cache
+def test_a_checkpoint_loads_once_across_runs_and_nodes(tiny, tmp_path, fresh_model_cache):
+    ck = str(tiny["musicgen_short"])
+    a = run_model("models.musicgen", tmp_path, checkpoint=ck, duration_s=0.3, seed=1)
+    b = run_model("models.musicgen", tmp_path, checkpoint=ck, duration_s=0.3, seed=2)   # another run, another seed
+    g = model_graph("models.musicgen", tmp_path, checkpoint=ck, duration_s=0.2, seed=3)
+    g.add("models.musicgen", id="second", checkpoint=ck, duration_s=0.2, seed=4)        # another node
+    run_graph(g)
+    assert not np.array_equal(a.samples, b.samples)
+    assert fresh_model_cache.loads() == 1
+    (key,) = fresh_model_cache.keys()
+    assert (key.kind, key.device, key.dtype) == ("musicgen", "cpu", "float32")
+    assert key.checkpoint == str(tiny["musicgen_short"].resolve()) and key.revision.startswith("local-")
+
+
+def _modules(n: int, width: int):
+    import torch
+    return [torch.nn.Linear(width, width) for _ in range(n)]
+
+
+def test_lru_eviction_by_byte_budget_and_unload():
+    a, b, c = _modules(3, 64)
+    size = nbytes_of(a)
+    assert size == (64 * 64 + 64) * 4
+    cache = ModelCache(budget_bytes=2 * size)
+    keys = [ModelKey("test", name, "r1", "cpu", "float32") for name in "abc"]
+    cache.get(keys[0], lambda: a)
+    cache.get(keys[1], lambda: b)
+    cache.get(keys[0], lambda: pytest.fail("a was evicted"))       # a is now the most recent
+    cache.get(keys[2], lambda: c)                                    # over budget: b (least recent) goes
+    assert cache.keys() == [keys[0], keys[2]]
+    assert cache.stats()["evictions"] == 1 and cache.stats()["bytes"] == 2 * size
+    assert cache.unload(keys[0]) and keys[0] not in cache and not cache.unload(keys[0])
+    cache.get(keys[0], lambda: a)
+    assert cache.loads(keys[0]) == 2 and cache.loads() == 4
+
+
+def test_a_model_in_use_is_not_evicted_and_a_smaller_budget_evicts_at_once():
+    a, b = _modules(2, 32)
+    cache = ModelCache(budget_bytes=nbytes_of(a))
+    ka, kb = (ModelKey("test", n, "r", "cpu", "float32") for n in "ab")
+    with cache.use(ka, lambda: a):
+        cache.get(kb, lambda: b)                  # over budget, but a is pinned: b (unpinned) goes instead
+        assert ka in cache and kb not in cache
+    cache.budget_bytes = 0
+    assert cache.keys() == []
+
+
+def test_concurrent_requests_load_once(tmp_path):
+    cache = ModelCache(budget_bytes=1 << 30)
+    key = ModelKey("test", "slow", "r", "cpu", "float32")
+    calls = []
+
+    def loader():
+        calls.append(1)
+        time.sleep(0.2)
+        return _modules(1, 16)[0]
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get(key, loader))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 6 and all(g is got[0] for g in got)
+
+
+def test_concurrent_runs_share_one_model_and_stay_reproducible(tiny, tmp_path, fresh_model_cache):
+    ck = str(tiny["musicgen_short"])
+    expected = {s: run_model("models.musicgen", tmp_path / str(s), checkpoint=ck, duration_s=0.4, seed=s)
+                for s in (1, 2, 3)}
+    handles = {s: Executor().submit(model_graph("models.musicgen", tmp_path / f"c{s}", checkpoint=ck,
+                                                duration_s=0.4, seed=s)) for s in (1, 2, 3)}
+    for s, h in handles.items():
+        assert h.result(timeout=120)["model"]["out"] == expected[s]
+    assert fresh_model_cache.loads() == 1
+
+
+# ---------------------------------------------------------------------------------------- devices
+def test_auto_device_is_the_cpu_here():
+    import torch
+    assert not torch.cuda.is_available()        # this test describes the CPU-only CI machine
+    assert devices.resolve_device("auto") == "cpu"
+    assert devices.resolve_dtype("auto", "cpu") == "float32"
+    assert devices.pick_device("cuda", "cpu") == "cpu"          # the run's --device wins over the node's
+    assert devices.pick_device("cpu", "auto") == "cpu"
+
+
+@pytest.mark.parametrize("name,words", [("cuda", "CUDA is not available"), ("mps", "MPS is not available"),
+                                        ("tpu", "expected one of auto, cpu, cuda, mps")])
+def test_an_absent_device_is_one_clear_error(name, words):
+    with pytest.raises(ParameterError, match=words):
+        devices.resolve_device(name)
+
+
+def test_float16_on_the_cpu_is_refused():
+    with pytest.raises(ParameterError, match="float16 is not supported for generation on the CPU"):
+        devices.resolve_dtype("float16", "cpu")
+
+
+def test_run_device_overrides_the_node_and_names_the_problem(tiny, tmp_path):
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2,
+                    device="cuda")
+    with pytest.raises(ExecutionError, match="node 'model': device='cuda': CUDA is not available"):
+        run_graph(g)
+    out, _ = run_graph(g, device="cpu")          # `--device cpu` runs a graph saved for a GPU machine
+    assert out.frames == round(0.2 * 32000)
+
+
+def test_cli_device_flag(tiny, tmp_path, capsys):
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
+    e = g.add("io.export", id="export", path="song.wav")
+    g.connect("model.out", e.audio)
+    fileformat.save(g, tmp_path / "g.msgpack")
+    assert cli.main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out"), "--device", "cpu", "-q"]) == 0
+    assert (tmp_path / "out" / "song.wav").is_file()
+    capsys.readouterr()
+    assert cli.main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out2"), "--device", "cuda",
+                     "-q", "--set", "model.seed=9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: node 'model': device='cuda': CUDA is not available") and err.count("\n") == 1
+    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
+
+
+# ---------------------------------------------------------------------------------------- cancel
+@pytest.mark.parametrize("node_type,params", [
+    ("models.musicgen", dict(checkpoint="musicgen_short", duration_s=4.0, extend_stride_s=0.5)),
+    ("models.bark", dict(checkpoint="bark", prompt="Hello world. A calm song. Goodbye.", max_sentence_s=2.0)),
+])
+def test_cancel_from_a_progress_event_stops_generation_promptly(tiny, tmp_path, node_type, params):
+    params = dict(params, checkpoint=str(tiny[params["checkpoint"]]))
+    g = model_graph(node_type, tmp_path, **params)
+    e = g.add("io.export", id="export", path="never.wav")
+    g.connect("model.out", e.audio)
+    cancel = threading.Event()
+    seen = []
+
+    def on_event(ev):
+        seen.append(ev)
+        if ev.kind == "progress" and ev.node_id == "model" and sum(e.kind == "progress" for e in seen) == 3:
+            cancel.set()       # the third step reported: mid-way through the first window/sentence
+
+    with pytest.raises(Cancelled):
+        run_graph(g, on_event=on_event, cancel_event=cancel)
+    kinds = [ev.kind for ev in seen if ev.node_id == "model"]
+    assert kinds[-1] == "cancelled" and "finished" not in kinds
+    progress = [ev for ev in seen if ev.kind == "progress"]
+    assert len(progress) == 3 and progress[-1].done < progress[-1].total / 4   # not one more step reported
+    assert not any(ev.node_id == "export" and ev.kind == "started" for ev in seen)
+    assert not (tmp_path / "never.wav").exists()
+    # the model is fine afterwards: the same graph runs to the end
+    out, _ = run_graph(g)
+    assert out.frames > 0
