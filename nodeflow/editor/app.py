@@ -53,7 +53,7 @@ class App:
         self.status_error = False
         self.quitting = False
         self.frame_count = 0
-        self._seen = (-1, -1)            # (graph revision, runner version) last drawn
+        self._seen = (None, -1, -1)      # (graph object, its revision, runner version) last drawn
         self._clip: dict | None = None
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
@@ -218,7 +218,7 @@ class App:
             self.say(str(e), True)
             self.view.params.pop(nid, None)       # make the next sync put the graph's value back
             self.view.params[nid] = {}
-            self._seen = (-1, self._seen[1])
+            self._seen = (None, -1, self._seen[2])
             return
         self.say(f"{nid}.{param} = {value}")
 
@@ -345,7 +345,7 @@ class App:
                 self.doc.move(moved)
         self.files.tick()
         g = self.doc.graph
-        if (g.revision, self.runner.version) != self._seen:
+        if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()
         head = self.audition.playhead()
         for key in list(self.view.previews):
@@ -354,7 +354,7 @@ class App:
     def refresh(self) -> None:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""
         g = self.doc.graph
-        changed_graph = g.revision != self._seen[0]
+        changed_graph = (id(g), g.revision) != self._seen[:2]
         if changed_graph:
             self.view.sync(g)
             self.runner.forget_stale(g)
@@ -362,7 +362,7 @@ class App:
             self.files.update_title()
             self.dpg.configure_item("menu_undo", label=f"Undo {self.doc.history.undo_label or ''}".strip())
             self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
-        self._seen = (g.revision, self.runner.version)
+        self._seen = (id(g), g.revision, self.runner.version)
         keys = self.runner.current_keys(g) or {}
         from .view import is_audio_type
         types = g.output_types()

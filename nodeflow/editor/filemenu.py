@@ -24,7 +24,8 @@ class FileActions:
         self._pending: Callable[[], None] | None = None
         self._dialog_mode: Any = None
         dpg = self.dpg
-        with dpg.window(label="Unsaved changes", tag="guard", modal=True, show=False, no_resize=True,
+        # modal while shown (see _show_centered)
+        with dpg.window(label="Unsaved changes", tag="guard", modal=False, show=False, no_resize=True,
                         no_saved_settings=True, width=440, no_close=True):
             dpg.add_text("", tag="guard::text", wrap=420)
             with dpg.group(horizontal=True):
@@ -32,7 +33,7 @@ class FileActions:
                 dpg.add_button(label="Don't save", tag="guard::discard", width=100,
                                callback=lambda: self._guard("discard"))
                 dpg.add_button(label="Cancel", tag="guard::cancel", width=100, callback=lambda: self._guard("cancel"))
-        with dpg.window(label="Recover unsaved work?", tag="recovery", modal=True, show=False, no_resize=True,
+        with dpg.window(label="Recover unsaved work?", tag="recovery", modal=False, show=False, no_resize=True,
                         no_saved_settings=True, width=480, no_close=True):
             dpg.add_text("", tag="recovery::text", wrap=460)
             with dpg.group(horizontal=True):
@@ -53,7 +54,7 @@ class FileActions:
 
     def _recover(self, accept: bool) -> None:
         rec, self.recovery = self.recovery, None
-        self.dpg.configure_item("recovery", show=False)
+        self._hide("recovery")
         if rec is None:
             return
         if accept:
@@ -81,7 +82,7 @@ class FileActions:
         self._show_centered("guard", 440, 120)
 
     def _guard(self, choice: str) -> None:
-        self.dpg.configure_item("guard", show=False)
+        self._hide("guard")
         action, self._pending = self._pending, None
         if choice == "cancel" or action is None:
             return
@@ -97,7 +98,10 @@ class FileActions:
 
     def _show_centered(self, tag: str, w: int, h: int) -> None:
         vw, vh = self.dpg.get_viewport_client_width(), self.dpg.get_viewport_client_height()
-        self.dpg.configure_item(tag, show=True, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
+        self.dpg.configure_item(tag, show=True, modal=True, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
+
+    def _hide(self, tag: str) -> None:
+        self.dpg.configure_item(tag, show=False, modal=False)
 
     # ------------------------------------------------------------------ actions
     def new(self) -> None:

@@ -36,7 +36,7 @@ def as_audio(value: Any) -> Audio | None:
     return None
 
 
-def preview_envelope(value: Any, points: int = 2000):
+def preview_envelope(value: Any, points: int = 600):
     """``(times_s, mins, maxs)`` for a waveform preview, or None for a value that is not audio."""
     audio = as_audio(value)
     if audio is None or audio.samples.shape[1] == 0:

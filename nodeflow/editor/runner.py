@@ -173,12 +173,14 @@ class Runner:
 
     def output(self, graph: Graph, node_id: str, port: str, keys: dict[str, str] | None = None) -> Any | None:
         """The value of ``node_id.port`` from the last run, if it still matches the graph."""
-        item = self.outputs.get(node_id)
-        if item is None:
-            return None
         keys = keys if keys is not None else (self.current_keys(graph) or {})
-        if keys.get(node_id) != item[0]:
-            return None
+        key = keys.get(node_id)
+        item = self.outputs.get(node_id)
+        if item is None or item[0] != key:
+            hit = self.executor.cache.get(key) if key else None   # e.g. finished before a failed run stopped
+            if hit is None:
+                return None
+            item = self.outputs[node_id] = (key, hit)
         return item[1].get(port)
 
     def close(self) -> None:

@@ -40,7 +40,7 @@ class Driver:
             v = cond()
             if v:
                 return v
-        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; status: {self.app.status_text!r}")
 
     # ------------------------------------------------------------------ screen
     def window_origin(self) -> tuple[int, int]:

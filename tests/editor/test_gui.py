@@ -46,3 +46,93 @@ def test_drags_make_replace_and_refuse_links_and_keys_undo_redo(editor):
     # ctrl+z / ctrl+shift+z through the keyboard
     assert st["after_undo"] == st["initial"] and st["dirty_after_undo"] is False
     assert st["after_redo"] == st["after_replace"] == st["drawn_after_redo"]
+
+
+def test_run_button_shows_node_states_progress_errors_and_stop(editor):
+    st = editor.run("run_states", chain_graph(editor.tmp))
+    assert st["refused"].startswith("cannot run: node 'export' (io.export): required input 'audio'")
+    assert st["after_delete"] == ["fade", "gain", "load"]          # clicked its title, pressed Delete
+    running = st["while_running"]
+    assert running["slow"].startswith("running ") and running["slow"].endswith("%")
+    assert running["load"].startswith("done") and running["gain"].startswith("done")
+    assert st["progress_shown"] and 0.05 < st["progress_value"] < 1.0
+    assert st["after_run"] == {"load": "done", "gain": "done", "fade": "done", "slow": "done"}
+    assert st["status_shown"]["slow"].startswith("done in ")
+    assert st["run_message"].endswith("4 node(s) ran, 0 from cache")
+    assert st["second_run"] == {"load": "cached", "gain": "cached", "fade": "cached", "slow": "cached"}
+    assert "slow" not in st["after_edit"], "an edited node's old state is dropped"
+    assert st["after_stop"]["slow"] == "cancelled" and st["stop_message"] == "run stopped"
+    assert st["failed"]["boom"] == "failed"
+    assert "ValueError: the boom node always fails" in st["boom_text"]
+    assert st["fail_message"].startswith("run failed: node 'boom'")
+
+
+def _analyse(recorded: np.ndarray, expected: np.ndarray, rate: int = 48000) -> dict:
+    """Align the recording with the node's output by cross-correlation and compare them."""
+    ref = expected.mean(axis=0).astype(np.float64)
+    rec = recorded.mean(axis=1).astype(np.float64)
+    n = len(rec) + len(ref)
+    xc = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)
+    lag = int(np.argmax(xc[: len(rec)]))
+    edge = int(0.1 * rate)                     # PulseAudio loses 30-80 ms at the edges
+    a = rec[lag + edge: lag + len(ref) - edge]
+    b = ref[edge: edge + len(a)]
+    corr = float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    level_db = 20 * np.log10(np.sqrt(np.mean(a ** 2)) / np.sqrt(np.mean(b ** 2)))
+    spec = np.abs(np.fft.rfft(a * np.hanning(len(a))))
+    peak_hz = float(np.fft.rfftfreq(len(a), 1 / rate)[spec.argmax()])
+    return {"corr": corr, "level_db": float(level_db), "peak_hz": peak_hz, "seconds": len(a) / rate}
+
+
+def test_audition_plays_the_node_output_through_the_sound_server(editor):
+    from .conftest import sound_skip_reason
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    editor.env["PULSE_SOURCE"] = "nullsink.monitor"
+    st = editor.run("audition", chain_graph(editor.tmp))
+    assert st["status_playing"] == "playing gain.out (1.5 s)"
+    assert st["states"] == {"load": "done", "gain": "done"}, "auditioning computes only what the node needs"
+    assert st["preview_shown"]
+    heads = st["heads"]
+    assert len(heads) >= 5 and heads == sorted(heads) and 0.0 <= heads[0] < heads[-1] <= 1.5
+    m = _analyse(np.load(editor.tmp / "recorded.npy"), np.load(editor.tmp / "expected.npy"))
+    assert m["seconds"] > 1.2
+    assert m["corr"] > 0.95, m
+    assert abs(m["level_db"]) < 1.0, m                      # -6 dB gain node: heard at its own level
+    assert abs(m["peak_hz"] - 440.0) < 3.0, m
+    assert st["one_at_a_time"] and st["after_stop"] is None and st["player_playing_after_stop"] is False
+
+
+def test_no_sound_device_is_a_message_not_a_crash(editor):
+    editor.env["PULSE_SERVER"] = f"unix:{editor.tmp}/no-such-server"
+    st = editor.run("no_device", chain_graph(editor.tmp))
+    assert st["shown"].startswith("no audio output device")
+    assert st["nodes"]["gain"]["params"]["gain_db"] == -3.0, "the editor kept working after the message"
+
+
+def test_sigkill_then_reopen_offers_and_recovers_the_unsaved_edit(editor):
+    import os
+    import signal
+    import time
+    graph = chain_graph(editor.tmp)
+    original = graph.read_bytes()
+    proc = editor.start("edit_then_hang", graph)
+    try:
+        end = time.monotonic() + 60
+        while not (editor.tmp / "edited").exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < end, "the editor never made its edit"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    assert graph.read_bytes() == original, "the graph file itself was never written"
+    st = editor.run("recover", graph)
+    assert st["offered"] and "Unsaved changes to chain.msgpack" in st["offer_text"]
+    assert st["before"] == ["load.out -> fade.audio", "load.out -> gain.audio"]
+    assert st["offer_closed"]
+    assert sorted(st["links"]) == ["gain.out -> fade.audio", "load.out -> gain.audio"] == st["drawn_links"]
+    assert st["nodes"]["gain"]["params"]["gain_db"] == -18.0
+    assert st["dirty"] and st["title"].endswith(" *") and st["path"].endswith("chain.msgpack")

@@ -1,0 +1,44 @@
+"""Click an output's play button (a real click), record the PulseAudio null sink's monitor meanwhile."""
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+
+def main(app, drv):
+    import sounddevice as sd
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    drv.frames(5)
+    chunks, started = [], threading.Event()
+
+    def cb(indata, frames, time_info, status):
+        chunks.append(indata.copy())
+        started.set()
+
+    out = {"heads": []}
+    with sd.InputStream(samplerate=48000, channels=2, dtype="float32", callback=cb):
+        assert started.wait(10), "no data from the null sink's monitor"
+        drv.click_item("play::gain::out")
+        out["status_pressed"] = app.status_text
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "playback to start")
+        out["status_playing"] = app.status_text
+        out["preview_shown"] = bool(app.dpg.is_item_shown("preview::gain::out"))
+        while app.audition.now is not None:
+            drv.frames(1)
+            if app.dpg.is_item_shown("head::gain::out"):
+                out["heads"].append(app.dpg.get_value("head::gain::out"))
+        drv.frames(20)                      # the tail of the sound reaches the monitor
+    out["states"] = app.state()["kinds"]
+    np.save(tmp / "recorded.npy", np.concatenate(chunks))
+    np.save(tmp / "expected.npy", app.runner.output(app.doc.graph, "gain", "out").samples)
+    # the other output's play stops this one: only one preview at a time
+    drv.click_item("play::load::out")
+    drv.until(lambda: app.audition.now == ("load", "out"), 10, "the second preview")
+    drv.click_item("play::gain::out")
+    drv.until(lambda: app.audition.now == ("gain", "out"), 10, "the third preview")
+    out["one_at_a_time"] = app.audition.player() is not None and app.audition.now == ("gain", "out")
+    drv.click_item("stop::gain::out")
+    out["after_stop"] = app.audition.now
+    out["player_playing_after_stop"] = app.audition.player().playing
+    drv.dump(out)
