@@ -63,7 +63,7 @@ class Auditioner:
         self.now: tuple[str, str] | None = None         # the (node, port) playing or about to play
         self.pending: tuple[str, str] | None = None     # waiting for its computation
         self.last_press: float | None = None            # perf_counter when play was pressed
-        self.last_start: float | None = None            # perf_counter when play() returned
+        self.last_call: float | None = None             # perf_counter just before player.play()
 
     def player(self):
         if self._player_fn is None:
@@ -78,6 +78,7 @@ class Auditioner:
         """Play ``nid.port``: now from the last run's value, or after computing what it needs."""
         self.last_press = time.perf_counter()
         self.stop()
+        self.last_call = None
         value = self.runner.output(graph, nid, port)
         if value is not None:
             self._start(nid, port, value)
@@ -112,16 +113,22 @@ class Auditioner:
             self._say(f"audio playback is unavailable: {e}", True)
             return
         try:
-            self.player().play(audio)
+            player = self.player()
+            self.last_call = time.perf_counter()
+            player.play(audio)
         except AudioDeviceError as e:
             self._say(str(e), True)
             return
         except (NodeflowError, OSError) as e:
             self._say(f"cannot play {nid}.{port}: {e}", True)
             return
-        self.last_start = time.perf_counter()
         self.now = (nid, port)
         self._say(f"playing {nid}.{port} ({audio.samples.shape[1] / audio.sample_rate:.1f} s)")
+
+    def press_to_first_buffer_s(self) -> float | None:
+        """Seconds from the last press of play to the first buffer handed to the sound device."""
+        fb = self.player().first_buffer_s if self.last_call is not None else None
+        return None if fb is None else (self.last_call - self.last_press) + fb
 
     def stop(self) -> None:
         self.pending = None
