@@ -40,12 +40,17 @@ LN_VOCAB = float(np.log(2048))      # loss of a model that knows nothing: ln(cod
 FAST = dict(window_s=1.0, min_window_s=0.5, batch_size=4, learning_rate=1e-2, warmup_steps=0, lr_schedule="constant")
 
 
-def spread_codebooks(model, seed: int = 1, scale: float = 0.1) -> None:
-    """Random EnCodec codebook entries on the scale of the tiny encoder's outputs, so different
-    sounds get different codes (zero or huge codebooks map every frame to one code)."""
+def informative_codec(model, seed: int = 1, gain: float = 1000.0, scale: float = 75.0) -> None:
+    """Make the tiny random EnCodec tell sounds apart in both directions: its encoder's last conv
+    is scaled up (outputs ~75 instead of ~0.075) and its codebooks drawn on that scale, so
+    different sounds get different codes *and* different codes decode to different sounds
+    (zero codebooks map every frame to one code; small ones decode every code alike)."""
     from transformers.models.encodec.modeling_encodec import EncodecEuclideanCodebook
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
+        last = model.audio_encoder.encoder.layers[-1].conv
+        last.parametrizations.weight.original0.mul_(gain)     # weight norm: g * v / |v|
+        last.bias.mul_(gain)
         for m in model.modules():
             if isinstance(m, EncodecEuclideanCodebook):
                 m.embed.copy_(torch.randn(m.embed.shape, generator=gen) * scale)
@@ -60,6 +65,10 @@ def loop(notes_hz: list[float], seconds: float, rate: int = RATE, channels: int 
     return np.repeat(x[None], channels, axis=0).astype(np.float32)
 
 
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
 def write(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
     sf.write(str(path), x.T, rate)
     return path
@@ -68,7 +77,7 @@ def write(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     model, tok = tiny_models.musicgen()
-    spread_codebooks(model)
+    informative_codec(model)
     folder = tmp_path_factory.mktemp("base") / "tiny-musicgen"
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -168,7 +177,9 @@ def test_token_cache_is_reused(trained, base, data, tmp_path):
     assert again.data_fingerprint == result.data_fingerprint
     other = finetune(data, base=str(base), out=tmp_path / "other", cache_dir=tmp / "tokens", steps=1,
                      **dict(FAST, window_s=0.5))
-    assert other.encoded_windows == 24 and other.data_fingerprint != result.data_fingerprint
+    windows = json.loads((tmp_path / "other" / "manifest.json").read_text())["data"]["windows"]
+    assert other.encoded_windows == windows["train"] + windows["val"] >= 22     # other windows: encoded afresh
+    assert other.data_fingerprint != result.data_fingerprint
 
 
 # ---------------------------------------------------------------------------------------- resume, Ctrl-C, cancel
@@ -346,8 +357,10 @@ def test_adapter_changes_output_and_is_in_metadata(trained, base, tmp_path, fres
     res = ex.run(g1, base_dir=tmp_path)
     adapted = res[m1.id]["out"]
     assert plain.frames == adapted.frames == 16000 and plain.sample_rate == 32000
-    diff_db = 20 * np.log10(np.sqrt(np.mean((plain.samples - adapted.samples) ** 2)) + 1e-12)
-    assert diff_db > -60, "the adapter did not change what the model makes"
+    again = ex.run(_graph(base, seed=3)[0], base_dir=tmp_path)
+    assert np.array_equal(next(iter(again.outputs.values()))["out"].samples, plain.samples)  # same seed, same music
+    rel_db = 20 * np.log10(rms(plain.samples - adapted.samples) / rms(plain.samples))
+    assert rel_db > -20, f"the adapter barely changed what the model makes ({rel_db:.1f} dB)"
     info = dict(adapted.info)
     digest = file_digest(adapter / "adapter_model.safetensors")
     assert info["adapter_digest"] == digest and info["adapter"] == "adapter" and "adapter_digest" not in dict(plain.info)
@@ -356,3 +369,68 @@ def test_adapter_changes_output_and_is_in_metadata(trained, base, tmp_path, fres
     keys = fresh_model_cache.keys()                            # base and adapted model never share an entry
     assert sorted(k.kind for k in keys) == ["musicgen", "musicgen+lora"]
     assert [k.revision.split("+")[1] for k in keys if k.kind == "musicgen+lora"] == [digest]
+
+
+def test_loaded_adapter_reproduces_the_training_losses(trained, base, data, tmp_path):
+    """The adapter merged by the node's loading path is the model training ended with: its loss on
+    the held-out windows is the run's final validation loss (and the base's is the initial one)."""
+    from nodeflow.node import Context
+    from nodes.models._hf import using
+    from nodes.models.finetune.batches import collate
+    from nodes.models.finetune.data import prepare, window_settings
+    result, _, tmp = trained
+
+    def val_loss(adapter: str) -> float:
+        with using("musicgen", str(base), Context(base_dir=tmp_path), "cpu", "float32", adapter=adapter) as loaded:
+            settings = window_settings(loaded.profile, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
+            ds = prepare(data, loaded.model, loaded.profile, settings, instance_prompt="my band", val_fraction=0.25,
+                         cache_dir=tmp / "tokens")
+            assert ds.report.encoded_windows == 0 and ds.fingerprint == result.data_fingerprint
+            ids, labels, _ = collate(ds.val, channels=1, start_id=2048, pad_id=2048)
+            enc = loaded.tokenizer([e.caption for e in ds.val], padding=True, return_tensors="pt")
+            with torch.no_grad():
+                return float(loaded.model(**enc, decoder_input_ids=ids, labels=labels).loss)
+
+    assert val_loss(str(tmp / "adapter" / "adapter_model.safetensors")) == pytest.approx(result.val_loss, rel=1e-3)
+    assert val_loss("") == pytest.approx(result.val_loss_before, rel=1e-3)
+
+
+def test_adapter_digest_is_in_the_node_cache_key(trained, base, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    _, _, tmp = trained
+    shutil.copytree(tmp / "adapter", tmp_path / "mine", ignore=shutil.ignore_patterns("checkpoints"))
+    g, m = _graph(base, "mine")                        # relative to the graph's folder
+    ex = Executor()
+    first = ex.run(g, base_dir=tmp_path)
+    assert m.id in first.ran
+    second = ex.run(g, base_dir=tmp_path)
+    assert m.id in second.cached and m.id not in second.ran
+    weights = tmp_path / "mine" / "adapter_model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:        # "retrain": new weights, same file name
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({k: v * 2 if "lora_B" in k else v for k, v in tensors.items()}, str(weights), metadata=meta)
+    third = ex.run(g, base_dir=tmp_path)
+    assert m.id in third.ran and third.keys[m.id] != first.keys[m.id]
+    assert not np.array_equal(third[m.id]["out"].samples, first[m.id]["out"].samples)
+    assert dict(third[m.id]["out"].info)["adapter_digest"] == file_digest(weights)
+
+
+def test_bad_adapters(trained, base, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    _, _, tmp = trained
+    with pytest.raises(GraphError, match="input file adapter='nowhere.safetensors' not found"):
+        Executor().run(_graph(base, "nowhere.safetensors")[0], base_dir=tmp_path)
+    save_file({"weight": torch.zeros(2, 2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ExecutionError, match="holds no LoRA weights"):
+        Executor().run(_graph(base, "other.safetensors")[0], base_dir=tmp_path)
+    src = tmp / "adapter" / "adapter_model.safetensors"
+    with safe_open(str(src), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    info = json.loads(meta["audiochain.lora"])
+    info["base"]["checkpoint"], info["layout"]["hidden_size"] = "facebook/musicgen-medium", 1536
+    save_file(tensors, str(tmp_path / "medium.safetensors"), metadata=dict(meta, **{"audiochain.lora": json.dumps(info)}))
+    with pytest.raises(ExecutionError, match=r"trained on facebook/musicgen-medium, whose decoder differs from "
+                                             r"checkpoint .* \(hidden_size 1536 vs 16\)"):
+        Executor().run(_graph(base, "medium.safetensors")[0], base_dir=tmp_path)
