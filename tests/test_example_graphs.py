@@ -1,0 +1,91 @@
+"""The example graphs in graphs/: each is what build.py makes, validates, names the checkpoints it
+needs, and runs: the offline ones as they are, the model ones on tiny checkpoints of the same
+architectures (their checkpoint parameters overridden, the way `audiochain run --set` would)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from nodeflow import Executor, audiometa, fileformat
+from nodeflow.cli import apply_sets
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAPHS = ROOT / "graphs"
+sys.path.insert(0, str(ROOT / "graphs"))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+
+import build  # noqa: E402  (graphs/build.py)
+
+# graph -> checkpoints it needs pulled once (none: runs offline on any machine)
+NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": ["facebook/musicgen-small"],
+         "melody_variations.msgpack": ["facebook/musicgen-melody"], "bark_vocals.msgpack": ["suno/bark-small"]}
+
+
+def test_every_graph_file_is_listed_and_built_from_code():
+    assert sorted(p.name for p in GRAPHS.glob("*.msgpack")) == sorted(NEEDS) == sorted(build.GRAPHS)
+    for name, make in build.GRAPHS.items():
+        saved = fileformat.load(GRAPHS / name)
+        assert saved == make(), f"graphs/{name} is stale: run python graphs/build.py"
+        assert saved.metadata["title"] and saved.metadata["description"]
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_every_graph_validates(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)          # online: checkpoints download when run
+    g = fileformat.load(GRAPHS / name)
+    assert g.problems() == []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")                     # offline: each missing checkpoint, by name
+    problems = g.problems()
+    assert all("audiochain models pull" in p for p in problems)
+    assert {ck for ck in NEEDS[name] if any(f"pull {ck}`" in p for p in problems)} == set(NEEDS[name])
+    assert g.metadata.get("checkpoints", []) == NEEDS[name] or name == "demo.msgpack"
+
+
+@pytest.mark.parametrize("name,seconds", [("speech_offline.msgpack", 3.0), ("demo.msgpack", 15.0)])
+def test_offline_graphs_render(name, seconds, tmp_path):
+    g = fileformat.load(GRAPHS / name)
+    res = Executor().run(g, output_dir=tmp_path)
+    written = Path(res["export"]["out"])
+    assert written.parent == tmp_path
+    import soundfile as sf
+    assert sf.info(str(written)).duration > seconds
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import tiny_models
+    return tiny_models.build_all(tmp_path_factory.mktemp("tiny"), ("musicgen_short", "musicgen_melody_short", "bark"))
+
+
+MODEL_RUNS = {
+    "longform.msgpack": ("musicgen_short", ["music.duration_s=2.6", "music.extend_stride_s=0.5",
+                                            "fade.fade_out_s=0.5"], 2.6),
+    "melody_variations.msgpack": ("musicgen_melody_short", ["jazz.duration_s=1.2", "strings.duration_s=1.2",
+                                                            "jazz.extend_stride_s=0.5", "strings.extend_stride_s=0.5",
+                                                            "join.duration_s=0.4"], 2.0),
+    "bark_vocals.msgpack": ("bark", ["vocals.voice=v2/en_speaker_0", "vocals.max_sentence_s=0.3"], 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_RUNS))
+def test_model_graphs_run_on_tiny_checkpoints(name, tiny_checkpoints, tmp_path):
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)      # tiny models: one thread is fastest on a shared machine
+    try:
+        tiny, sets, seconds = MODEL_RUNS[name]
+        g = fileformat.load(GRAPHS / name)
+        model_nodes = [n for n, inst in g.nodes.items() if inst.type.startswith("models.")]
+        apply_sets(g, sets + [f"{n}.checkpoint={tiny_checkpoints[tiny]}" for n in model_nodes])
+        res = Executor().run(g, output_dir=tmp_path, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    out = Path(res["export"]["out"])
+    import soundfile as sf
+    assert sf.info(str(out)).duration >= seconds
+    assert audiometa.read_tags(out)["checkpoint"] == str(tiny_checkpoints[tiny])
