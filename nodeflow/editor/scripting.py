@@ -95,6 +95,13 @@ class Driver:
         self.window_origin()
         self.xdo("key", "--clearmodifiers", combo, frames=4)
 
+    def type_text(self, text: str) -> None:
+        """Type ``text`` on the keyboard, one key per frame (the UI reads typed characters per frame)."""
+        for ch in text:
+            subprocess.run(["xdotool", "type", "--delay", "0", ch], check=True)
+            self.frames(1)
+        self.frames(2)
+
     def screenshot(self, path: str | os.PathLike | None = None) -> np.ndarray:
         """The window's pixels as an ``[h, w, 4]`` float array (and a PNG at ``path``)."""
         grab: dict[str, np.ndarray] = {}

@@ -158,6 +158,8 @@ class GraphView:
                 dpg.add_text("", tag=f"status::{nid}", show=False)
                 dpg.add_progress_bar(tag=f"progress::{nid}", width=widgets.WIDTH + 80, show=False)
                 dpg.add_text("", tag=f"problem::{nid}", wrap=widgets.WIDTH + 80, color=(255, 170, 80), show=False)
+                with dpg.tooltip(f"problem::{nid}"):
+                    dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)
             if spec is None:
                 self._create_unknown(graph, nid)
             else:
@@ -233,7 +235,8 @@ class GraphView:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
             dpg.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
             dpg.configure_item(f"progress::{nid}", overlay=text)
-        dpg.set_value(f"problem::{nid}", "\n".join("! " + _short(p, nid) for p in problems[:4]))
+        dpg.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
+        dpg.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         dpg.configure_item(f"problem::{nid}", show=bool(problems))
         theme = self._themes.get("broken" if unknown or _serious(problems) else (kind or ""))
         dpg.bind_item_theme(self.node_tag(nid), theme if theme else 0)
@@ -296,11 +299,18 @@ class GraphView:
 
 
 def _short(problem: str, nid: str) -> str:
-    prefix = f"node '{nid}' "
+    """A problem without its "node 'x' (type):" prefix (it is shown on that node)."""
+    prefix = f"node '{nid}'"
     p = problem[len(prefix):] if problem.startswith(prefix) else problem
-    if p.startswith("(") and "): " in p:
+    if p.startswith(" (") and "): " in p:
         p = p.split("): ", 1)[1]
     return p.lstrip(": ")
+
+
+def _headline(problem: str) -> str:
+    """The first clause of a problem (the node shows it; the tooltip has the whole message)."""
+    cut = min((i for i in (problem.find("; "), problem.find(" (")) if i > 0), default=len(problem))
+    return problem[:cut]
 
 
 def _serious(problems: list[str]) -> bool:

@@ -39,3 +39,25 @@ def chain_graph(folder: Path, *, link_fade_to_load: bool = True) -> Path:
     g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "fade": [600.0, 260.0],
                              "export": [20.0, 330.0]}
     return save(g, folder / "chain.msgpack")
+
+
+def shared_graph(folder: Path) -> Path:
+    """A graph from another machine: a missing input file, a node type from a pack that is not
+    installed (linked in the middle of the chain) and a model checkpoint that is not on disk."""
+    import msgpack
+
+    from nodeflow.fileformat import to_document
+    g = Graph()
+    g.add("io.load", id="vox", path="takes/vox3.wav")
+    g.add("dsp.gain", id="gain")
+    g.add("models.musicgen", id="gen", checkpoint="acme/musicgen-none")
+    g.editor["positions"] = {"vox": [20.0, 40.0], "verb": [300.0, 40.0], "gain": [560.0, 40.0], "gen": [20.0, 300.0]}
+    doc = to_document(g)
+    doc["nodes"].append({"id": "verb", "type": "acme.reverb", "version": 1, "params": {"room": 0.7}})
+    doc["links"] = [{"from": ["vox", "out"], "to": ["verb", "audio"]}, {"from": ["verb", "out"], "to": ["gain", "audio"]}]
+    doc["saved_by"]["node_packs"] = {"acme.reverb": "acme-verbs"}
+    doc["saved_by"]["packs"]["acme-verbs"] = "1.2.0"
+    doc["saved_by"]["inputs"] = {"vox.path": "/home/ana/takes/vox3.wav"}
+    path = folder / "shared.msgpack"
+    path.write_bytes(msgpack.packb(doc, use_bin_type=True))
+    return path

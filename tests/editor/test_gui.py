@@ -136,3 +136,33 @@ def test_sigkill_then_reopen_offers_and_recovers_the_unsaved_edit(editor):
     assert sorted(st["links"]) == ["gain.out -> fade.audio", "load.out -> gain.audio"] == st["drawn_links"]
     assert st["nodes"]["gain"]["params"]["gain_db"] == -18.0
     assert st["dirty"] and st["title"].endswith(" *") and st["path"].endswith("chain.msgpack")
+
+
+def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(editor):
+    from ._graphs import shared_graph, tone_file
+    (editor.tmp / "received").mkdir()
+    tone_file(editor.tmp / "received", "vox3.wav")
+    editor.env["HF_HUB_OFFLINE"] = "1"
+    st = editor.run("shared_graph", shared_graph(editor.tmp))
+    assert set(st["nodes"]) == {"vox", "verb", "gain", "gen"}, "nothing is dropped, not even the unknown type"
+    assert st["opened_error"] and st["opened_status"].startswith("opened shared.msgpack: 3 problem(s)")
+    text = st["problem_text"]
+    assert "acme-verbs" in text["verb"] and "not installed" in text["verb"]
+    assert text["vox"] == "! input file path='takes/vox3.wav' not found"
+    assert "where the graph was saved it was /home/ana/takes/vox3.wav" in st["problem_tip"]["vox"]
+    assert "acme/musicgen-none" in text["gen"]
+    assert st["problem_shown"] == {"vox": True, "gain": False, "gen": True, "verb": True}
+    assert st["broken_theme"] == {"vox": True, "gain": False, "gen": True, "verb": True}
+    assert st["verb_ports"] == ["attr::in::verb::audio", "attr::out::verb::out"]
+    assert st["drawn_links"] == ["verb.out -> gain.audio", "vox.out -> verb.audio"]
+    assert st["dialog_open"]
+    assert st["nodes"]["vox"]["params"]["path"] == str(editor.tmp / "received" / "vox3.wav")
+    assert st["after_shown_vox"] is False and st["after_problem_vox"] == "" and not st["vox_broken_after"]
+    assert st["dirty"] and st["undo"] == "set vox.path"
+    # Save as bundle: the graph with its (re-pointed) input inside, unpacked elsewhere bit for bit
+    assert st["bundled"] and st["bundle_status"].startswith(f"wrote the bundle {editor.tmp / 'gift.acbundle'}")
+    from nodeflow.bundle import unpack
+    import nodeflow
+    g = nodeflow.load(unpack(editor.tmp / "gift.acbundle", editor.tmp / "elsewhere"))
+    got = g.input_files()[("vox", "path")]
+    assert got.read_bytes() == (editor.tmp / "received" / "vox3.wav").read_bytes()

@@ -1,0 +1,35 @@
+"""Open a graph from another machine: what is missing is marked on the nodes; re-point the input file
+by typing its new path (real keyboard) after checking the '...' button opens the file dialog."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    drv.frames(6)
+    nodes = list(app.doc.graph.nodes)
+    out = {"opened_status": app.status_text, "opened_error": app.status_error,
+           "problem_text": {n: dpg.get_value(f"problem::{n}") for n in nodes},
+           "problem_tip": {n: dpg.get_value(f"problemtip::{n}") for n in nodes},
+           "problem_shown": {n: bool(dpg.is_item_shown(f"problem::{n}")) for n in nodes},
+           "verb_ports": [t for t in ("attr::in::verb::audio", "attr::out::verb::out") if dpg.does_item_exist(t)],
+           "drawn_links": sorted(str(l) for l in app.view.links),
+           "broken_theme": {n: dpg.get_item_theme(app.view.node_tag(n)) == app.view._themes["broken"] for n in nodes}}
+    drv.screenshot(tmp / "shared.png")
+    drv.click_item("browse::vox::path")
+    out["dialog_open"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
+    dpg.hide_item("filedialog")
+    drv.frames(3)
+    new = tmp / "received" / "vox3.wav"
+    drv.click_item("param::vox::path")
+    drv.key("ctrl+a")
+    drv.type_text(str(new))
+    drv.key("Return")
+    drv.frames(5)
+    out["after_problem_vox"] = dpg.get_value("problem::vox")
+    out["after_shown_vox"] = bool(dpg.is_item_shown("problem::vox"))
+    out["vox_broken_after"] = dpg.get_item_theme(app.view.node_tag("vox")) == app.view._themes["broken"]
+    out["bundled"] = app.files.bundle(tmp / "gift")          # File > Save as bundle... after the dialog
+    out["bundle_status"] = app.status_text
+    drv.dump(out)
