@@ -119,7 +119,7 @@ def test_relative_folder_resolves_against_the_graph_folder(tiny, tmp_path):
 def test_revision_is_in_the_cache_key_and_in_exported_files(tiny, cached_small, tmp_path):
     g = Graph()
     m = g.add("models.musicgen", id="model", checkpoint=REPO, duration_s=0.5, seed=1)
-    e = g.add("io.export", id="export", path="take.flac")
+    e = g.add("io.export", id="export", path=str(tmp_path / "take.flac"))
     g.connect(m.out, e.audio)
     ex = Executor()
     key_a = ex.keys(g)["model"]

@@ -147,7 +147,7 @@ def test_cli_device_flag(tiny, tmp_path, capsys):
 def test_cancel_from_a_progress_event_stops_generation_promptly(tiny, tmp_path, node_type, params):
     params = dict(params, checkpoint=str(tiny[params["checkpoint"]]))
     g = model_graph(node_type, tmp_path, **params)
-    e = g.add("io.export", id="export", path="never.wav")
+    e = g.add("io.export", id="export", path=str(tmp_path / "never.wav"))
     g.connect("model.out", e.audio)
     cancel = threading.Event()
     seen = []
