@@ -317,7 +317,7 @@ class App:
             st = self.dpg.get_item_state(self.view.node_tag(nid))
             if st.get("rect_min") and st.get("visible", True):
                 p = self.dpg.get_item_pos(self.view.node_tag(nid))
-                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD - 25
+                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD
                 return float(screen[0] - ox), float(screen[1] - oy)
         return float(screen[0]) - 210.0, float(screen[1]) - 30.0
 

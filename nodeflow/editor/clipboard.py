@@ -45,6 +45,13 @@ def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40
     if not items:
         return []
 
+    taken = {tuple(p) for p in positions(graph).values()}
+    k = 1
+    while k < 50 and any((float(i.get("pos", [40.0, 40.0])[0]) + k * offset[0],
+                          float(i.get("pos", [40.0, 40.0])[1]) + k * offset[1]) in taken for i in items):
+        k += 1          # paste again and again: each copy steps further instead of hiding the last one
+    offset = (k * offset[0], k * offset[1])
+
     def change() -> list[str]:
         new_ids: dict[str, str] = {}
         pos = positions(graph)

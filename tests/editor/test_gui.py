@@ -166,3 +166,23 @@ def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(e
     g = nodeflow.load(unpack(editor.tmp / "gift.acbundle", editor.tmp / "elsewhere"))
     got = g.input_files()[("vox", "path")]
     assert got.read_bytes() == (editor.tmp / "received" / "vox3.wav").read_bytes()
+
+
+def test_palette_search_move_select_duplicate_paste_delete(editor):
+    st = editor.run("palette_clipboard", chain_graph(editor.tmp))
+    assert st["search_open"] and st["search_hits"][0] == "dsp.gain" and st["search_closed"]
+    assert "gain_2" in st["after_search"]
+    x, y = st["new_pos"]                         # added where the mouse was (700, 600 in the window)
+    assert 500 < x < 560 and 540 < y < 600
+    assert st["filter_shown"] == {"dsp.fade": True, "dsp.gain": False, "io.load": False}
+    assert "fade_2" in st["after_panel"]
+    assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"
+    assert st["after_move_undo"] == [20.0, 40.0]
+    assert st["selected"] == ["gain"]
+    assert {"gain_3", "gain_4"} <= set(st["after_dup_paste"])
+    assert st["copied_params"]["gain_3"] == st["copied_params"]["gain_4"] == -9.0
+    assert st["positions"]["gain_3"] != st["positions"]["gain_4"], "a second paste does not hide the first"
+    assert {"load", "gain"} <= set(st["box_selected"])
+    assert "load" not in st["after_delete"] and "gain" not in st["after_delete"] and st["links_after_delete"] == []
+    assert st["after_delete_undo"] == st["after_dup_paste"]
+    assert st["links_after_undo"] == ["load.out -> fade.audio", "load.out -> gain.audio"]

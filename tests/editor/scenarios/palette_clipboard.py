@@ -1,0 +1,60 @@
+"""Add nodes from the palette (side panel filter and the Ctrl+K search), move a node by dragging its
+title, select with a click or a box, duplicate/copy/paste/delete with the keyboard, undo."""
+
+
+def main(app, drv):
+    dpg = app.dpg
+    drv.frames(6)
+    out = {}
+    # quick search at the mouse: Ctrl+K, type, Enter
+    drv.move((700, 600))
+    drv.key("ctrl+k")
+    out["search_open"] = app.palette.searching
+    drv.type_text("gain")
+    out["search_hits"] = [s.id for s in app.palette.results][:3]
+    drv.key("Return")
+    drv.frames(3)
+    out["after_search"] = sorted(app.doc.graph.nodes)
+    out["search_closed"] = not app.palette.searching
+    out["new_pos"] = app.doc.graph.editor["positions"].get("gain_2")
+    # side panel: filter, then click
+    drv.click_item("palette::filter")
+    drv.type_text("fade")
+    out["filter_shown"] = {t: bool(dpg.is_item_shown(f"palette::{t}")) for t in ("dsp.fade", "dsp.gain", "io.load")}
+    drv.click_item("palette::dsp.fade")
+    out["after_panel"] = sorted(app.doc.graph.nodes)
+    # drag a node by its title bar; undo puts it back
+    before = list(app.doc.graph.editor["positions"]["load"])
+    (x0, y0), _ = app.view.node_rect("load")
+    drv.drag((x0 + 30, y0 + 8), (x0 + 130, y0 + 58), steps=10)
+    out["moved"] = [before, list(app.doc.graph.editor["positions"]["load"])]
+    out["move_undo_label"] = app.doc.history.undo_label
+    drv.key("ctrl+z")
+    out["after_move_undo"] = list(app.doc.graph.editor["positions"]["load"])
+    # click-select gain, duplicate with Ctrl+D, copy/paste with Ctrl+C / Ctrl+V
+    app.doc.set_param("gain", "gain_db", -9.0)
+    drv.frames(2)
+    (x0, y0), _ = app.view.node_rect("gain")
+    drv.click((x0 + 40, y0 + 8))
+    out["selected"] = app.view.selected_nodes()
+    drv.key("ctrl+d")
+    drv.key("ctrl+c")
+    drv.key("ctrl+v")
+    out["after_dup_paste"] = sorted(app.doc.graph.nodes)
+    out["copied_params"] = {n: app.doc.graph.nodes[n].params["gain_db"] for n in app.doc.graph.nodes
+                            if n.startswith("gain")}
+    # box-select load and gain (drag on empty canvas around them), Delete, then undo
+    dpg.clear_selected_nodes("canvas")
+    drv.frames(2)
+    (lx0, ly0), (lx1, ly1) = app.view.node_rect("load")
+    (gx0, gy0), (gx1, gy1) = app.view.node_rect("gain")
+    drv.drag((lx0 - 15, ly0 - 15), (gx1 + 12, max(ly1, gy1) + 12), steps=10)
+    out["box_selected"] = sorted(app.view.selected_nodes())
+    drv.key("Delete")
+    out["after_delete"] = sorted(app.doc.graph.nodes)
+    out["links_after_delete"] = sorted(app.state()["links"])
+    drv.key("ctrl+z")
+    out["after_delete_undo"] = sorted(app.doc.graph.nodes)
+    out["links_after_undo"] = sorted(app.state()["links"])
+    drv.screenshot(__import__("os").environ["AUDIOCHAIN_TEST_TMP"] + "/palette.png")
+    drv.dump(out)
