@@ -184,7 +184,7 @@ def _pulse_reachable() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"pactl info failed: {e}"
     if p.returncode != 0:
-        return f"pactl info failed: {(p.stderr or p.stdout).strip()}"
+        return f"pactl info failed: {((p.stderr or p.stdout).strip().splitlines() or ['?'])[0]}"
     sources = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True, text=True, timeout=10)
     if "nullsink.monitor" not in sources.stdout:
         return "the PulseAudio server has no nullsink.monitor (start it the way scripts/run-tests.sh does)"
@@ -419,12 +419,20 @@ NO_SERVER = textwrap.dedent("""
 """)
 
 
+def _sounddevice_or_skip() -> None:
+    try:
+        import sounddevice  # noqa: F401
+    except (ImportError, OSError) as e:
+        pytest.skip(f"sounddevice/PortAudio is not installed here ({e}); apt-get install libportaudio2")
+
+
 def _run_script(script: str, *args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
                           timeout=120, cwd=ROOT, env=env)
 
 
 def test_no_sound_server_is_one_clear_error_not_a_crash_and_a_later_server_is_found():
+    _sounddevice_or_skip()
     env = dict(os.environ, PULSE_SERVER="unix:/nonexistent/audiochain/pulse", PYTHONPATH=ROOT)
     real = os.environ.get("PULSE_SERVER") if _pulse_reachable() is None else None
     p = _run_script(NO_SERVER, *([real] if real else []), env=env)
@@ -439,6 +447,7 @@ def test_no_sound_server_is_one_clear_error_not_a_crash_and_a_later_server_is_fo
 
 
 def test_a_missing_portaudio_library_is_one_clear_error():
+    _sounddevice_or_skip()
     script = "import ctypes.util; ctypes.util.find_library = lambda name: None\n" + NO_SERVER
     p = _run_script(script, env=dict(os.environ, PYTHONPATH=ROOT))
     assert p.returncode == 0, p.stdout + p.stderr
