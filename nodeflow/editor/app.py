@@ -55,6 +55,7 @@ class App:
         self.frame_count = 0
         self._seen = (None, -1, -1)      # (graph object, its revision, runner version) last drawn
         self._clip: dict | None = None
+        self._layout_pending = False
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.doc.listeners.append(self._on_edit)
@@ -123,6 +124,7 @@ class App:
                 dpg.add_menu_item(label="Run", shortcut="F5", callback=self.run)
                 dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
                 dpg.add_menu_item(label="Validate", callback=self.validate)
+                dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.arrange())
 
     def _shortcuts(self) -> None:
         dpg = self.dpg
@@ -140,7 +142,7 @@ class App:
             elif key == dpg.mvKey_Escape:
                 self.palette.close_search()
             return
-        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKR"}.get(key)
+        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKRL"}.get(key)
         if ctrl and k == "K" or ctrl and key == dpg.mvKey_Spacebar:
             self.open_search()
         elif key == dpg.mvKey_F5 or (ctrl and k == "R"):
@@ -161,6 +163,8 @@ class App:
             self.redo()
         elif ctrl and k == "Z":
             self.undo()
+        elif ctrl and k == "L":
+            self.arrange()
         elif ctrl and k == "C":
             self.copy()
         elif ctrl and k == "V":
@@ -189,6 +193,10 @@ class App:
     # ------------------------------------------------------------------ edits
     def _on_edit(self, label: str) -> None:
         """Every change goes to the recovery file; back at the saved state there is nothing to recover."""
+        if label == "open":
+            pos = self.doc.graph.editor.get("positions")
+            self._layout_pending = bool(self.doc.graph.nodes) and not (
+                isinstance(pos, dict) and all(n in pos for n in self.doc.graph.nodes))
         if self.doc.dirty:
             self.autosaver.changed(self.doc.graph, self.doc.path)
         elif label != "open":
@@ -321,6 +329,27 @@ class App:
                 return float(screen[0] - ox), float(screen[1] - oy)
         return float(screen[0]) - 210.0, float(screen[1]) - 30.0
 
+    def arrange(self, initial: bool = False) -> None:
+        """Lay the nodes out in columns by dependency depth, using their drawn sizes.
+
+        For a graph that came without positions this is part of opening it (not an undo step and
+        not an unsaved change); from the menu it is an ordinary, undoable edit.
+        """
+        from .layout import arrange
+        from .view import NODE_PAD
+        sizes = {}
+        for nid in self.doc.graph.nodes:
+            if nid in self.view.nodes:
+                (x0, y0), (x1, y1) = self.view.node_rect(nid)
+                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+        new = arrange(self.doc.graph, sizes)
+        if initial:
+            from .document import positions
+            positions(self.doc.graph).update(new)
+            self.doc.graph.revision += 1
+        elif self.doc.move(new):
+            self.say("arranged the nodes (Ctrl+Z puts them back)")
+
     def _free_spot(self) -> tuple[float, float]:
         from .document import positions
         pos = positions(self.doc.graph).values()
@@ -347,6 +376,9 @@ class App:
         g = self.doc.graph
         if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()
+        if self._layout_pending and self.frame_count > 1:
+            self._layout_pending = False
+            self.arrange(initial=True)
         head = self.audition.playhead()
         for key in list(self.view.previews):
             self.view.playhead(key[0], key[1], head[2] if head and head[:2] == key else None)

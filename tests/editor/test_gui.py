@@ -186,3 +186,19 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     assert "load" not in st["after_delete"] and "gain" not in st["after_delete"] and st["links_after_delete"] == []
     assert st["after_delete_undo"] == st["after_dup_paste"]
     assert st["links_after_undo"] == ["load.out -> fade.audio", "load.out -> gain.audio"]
+
+
+def test_graph_without_positions_is_laid_out_without_overlaps(editor):
+    import nodeflow
+    g = nodeflow.load(chain_graph(editor.tmp))
+    g.editor = {}
+    g.connect("gain.out", "export.audio")
+    nodeflow.save(g, editor.tmp / "bare.msgpack")
+    st = editor.run("layout", editor.tmp / "bare.msgpack")
+    assert not st["dirty"], "laying out a graph on open is not an unsaved change"
+    rects = list(st["rects"].items())
+    for i, (a, ((ax0, ay0), (ax1, ay1))) in enumerate(rects):
+        for b, ((bx0, by0), (bx1, by1)) in rects[i + 1:]:
+            assert ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0, f"{a} and {b} overlap"
+    x = {n: r[0][0] for n, r in st["rects"].items()}
+    assert x["load"] < x["gain"] < x["export"], "columns follow the links"
