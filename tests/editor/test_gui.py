@@ -202,3 +202,24 @@ def test_graph_without_positions_is_laid_out_without_overlaps(editor):
             assert ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0, f"{a} and {b} overlap"
     x = {n: r[0][0] for n, r in st["rects"].items()}
     assert x["load"] < x["gain"] < x["export"], "columns follow the links"
+
+
+def test_save_open_exported_audio_and_the_unsaved_changes_guard(editor):
+    import nodeflow
+    graph = chain_graph(editor.tmp)
+    g = nodeflow.load(graph)
+    g.connect("gain.out", "export.audio")
+    nodeflow.save(g, graph)
+    nodeflow.Executor().run(g, output_dir=editor.tmp / "render")        # out.wav with the graph inside
+    st = editor.run("files", graph)
+    assert st["title_dirty"] == "AudioChain - chain.msgpack *" and st["recovery_while_dirty"]
+    assert st["title_saved"] == "AudioChain - chain.msgpack" and not st["recovery_after_save"]
+    assert st["status_saved"].startswith("saved ")
+    assert st["audio_title"] == "AudioChain - out.wav (unsaved graph)" and st["audio_save_path"] is None
+    assert st["audio_status"].startswith("restored the graph embedded in out.wav")
+    assert st["audio_nodes"] == ["export", "fade", "gain", "load"]
+    assert st["guard_shown"] and "chain.msgpack has unsaved changes" in st["guard_text"]
+    assert st["after_cancel"] == {"quitting": False, "guard": False}
+    assert st["after_discard"] == {"quitting": True, "recovery": False}
+    on_disk = nodeflow.load(graph)
+    assert on_disk.nodes["gain"].params["gain_db"] == -12.0, "Ctrl+S saved; the discarded edit was not"
