@@ -55,10 +55,27 @@ def test_same_voice_and_seed_repeat_exactly_other_voice_differs(tiny, tmp_path):
     assert a.frames != c.frames or np.abs(a.samples - c.samples).max() > 0.01
 
 
-def test_sung_lyrics_run_with_their_notes(tiny, tmp_path):
-    out = run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt="\u266a la la la \u266a",
-                    voice="", seed=1, **FAST)
-    assert out.frames > 0.1 * RATE and np.abs(out.samples).max() > 1e-3
+def test_sung_lyrics_reach_the_model_with_their_notes(tiny, tmp_path, fresh_model_cache):
+    """The ♪ marks are handed to Bark's semantic model as tokens (that is how it was taught to sing),
+    and only for the sung line.  (A tiny random Bark cannot sing; what it is given can be checked.)"""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(tiny["bark"]))
+    note = tok.convert_tokens_to_ids("\u266a")
+    assert note != tok.unk_token_id
+    kw = dict(checkpoint=str(tiny["bark"]), voice="v2/en_speaker_1", seed=1, **FAST)
+    run_model("models.bark", tmp_path, prompt="Hello.", **kw)            # loads the model into the cache
+    (key,) = fresh_model_cache.keys()
+    model = fresh_model_cache.get(key, lambda: None).model
+    offset = model.generation_config.semantic_config["text_encoding_offset"]
+    looked_up: list = []
+    hook = model.semantic.input_embeds_layer.register_forward_hook(
+        lambda mod, args, out: looked_up.extend(args[0].flatten().tolist()))
+    try:
+        sung = run_model("models.bark", tmp_path, prompt="Spoken first. \u266a la la la \u266a", **kw)
+    finally:
+        hook.remove()
+    assert looked_up.count(note + offset) == 2                          # both marks, once, in the sung line
+    assert sung.frames > 0.1 * RATE and np.abs(sung.samples).max() > 1e-3
 
 
 def test_voice_presets_are_read_without_pickle(tiny, tmp_path):
