@@ -91,6 +91,8 @@ class App:
                 dpg.add_button(label="Stop", tag="stop_button", callback=self.stop, width=60)
                 dpg.add_text("", tag="status")
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio)
+        from .sweeps import SweepPanel
+        self.sweep = SweepPanel(self)
         self._shortcuts()
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -125,6 +127,8 @@ class App:
                 dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
                 dpg.add_menu_item(label="Validate", callback=self.validate)
                 dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.arrange())
+                dpg.add_separator()
+                dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
 
     def _shortcuts(self) -> None:
         dpg = self.dpg
@@ -373,6 +377,7 @@ class App:
             if moved:
                 self.doc.move(moved)
         self.files.tick()
+        self.sweep.tick()
         g = self.doc.graph
         if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()

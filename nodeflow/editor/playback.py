@@ -64,6 +64,8 @@ class Auditioner:
         self.pending: tuple[str, str] | None = None     # waiting for its computation
         self.last_press: float | None = None            # perf_counter when play was pressed
         self.last_call: float | None = None             # perf_counter just before player.play()
+        self.offset_s = 0.0                             # where in the clip playback started
+        self._warned: str | None = None
 
     def player(self):
         if self._player_fn is None:
@@ -102,8 +104,18 @@ class Auditioner:
             return
         self._start(nid, port, result[nid][port])
 
-    def _start(self, nid: str, port: str, value: Any) -> None:
+    def play_value(self, key: tuple[str, str], value: Any, start_s: float = 0.0) -> None:
+        """Play a value that is not a node's current output (a sweep variant), from ``start_s``."""
+        self.last_press = time.perf_counter()
+        self.stop()
+        self._start(key[0], key[1], value, start_s)
+
+    def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0) -> None:
         audio = as_audio(value)
+        if audio is not None and start_s > 0:
+            skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
+            audio = Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
+        self.offset_s = start_s if audio is not None else 0.0
         if audio is None:
             self._say(f"{nid}.{port} is not audio", True)
             return
@@ -144,11 +156,12 @@ class Auditioner:
         if self.now is None:
             return None
         p = self.player()
-        if p.error:
-            self._say(f"playback stopped: {p.error}", True)
-            self.now = None
-            return None
         if not p.playing:
+            if p.error:
+                self._say(f"playback stopped: {p.error}", True)
             self.now = None
             return None
-        return self.now[0], self.now[1], float(p.position_s)
+        if p.error and p.error != self._warned:
+            self._warned = p.error          # e.g. an underflow on a busy machine: say so, keep playing
+            self._say(p.error, True)
+        return self.now[0], self.now[1], self.offset_s + float(p.position_s)

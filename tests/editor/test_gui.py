@@ -223,3 +223,24 @@ def test_save_open_exported_audio_and_the_unsaved_changes_guard(editor):
     assert st["after_discard"] == {"quitting": True, "recovery": False}
     on_disk = nodeflow.load(graph)
     assert on_disk.nodes["gain"].params["gain_db"] == -12.0, "Ctrl+S saved; the discarded edit was not"
+
+
+def test_sweep_panel_runs_variants_and_switches_a_b_at_the_same_place(editor):
+    from .conftest import sound_skip_reason
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    editor.env["PULSE_SOURCE"] = "nullsink.monitor"
+    st = editor.run("sweep", chain_graph(editor.tmp))
+    assert st["listen_items"] == ["load.out", "gain.out", "fade.out"]
+    assert st["rows"] == [["v000_gain_db=-18.0", "ok"], ["v001_gain_db=0.0", "ok"]]
+    assert st["status"].startswith("sweep finished") and "2 ok, 0 failed" in st["status"]
+    assert st["manifest"] and st["files"] == ["v000_gain_db=-18.0/out.wav", "v001_gain_db=0.0/out.wav"]
+    assert st["ab_after_toggle"].endswith("now: B") and st["offset_s"] > 0.3
+    loud = st["loud_blocks_db"]
+    a, b = float(np.median(loud[1:5])), float(np.median(loud[-5:-1]))
+    assert abs(a - -27.0) < 1.5 and abs(b - -9.0) < 1.5, loud       # the tone at -6 dB -18 dB, then 0 dB
+    switch = next(i for i, v in enumerate(loud) if v > -18)
+    assert all(v < -18 for v in loud[:switch]) and all(v > -18 for v in loud[switch + 1:-1]), loud
+    heard_s = len(loud) * 0.05
+    assert heard_s < 1.5 + 0.35, f"B went on from where A was ({heard_s:.2f} s heard of a 1.5 s clip)"

@@ -1,0 +1,191 @@
+"""The sweep panel: define a sweep, run it in the background, audition the variants A/B.
+
+Axes use the CLI's syntax, one per line (``vary.semitones=0,5,7``, ``gen.seed=1..8``); the mode is
+grid (every combination) or zip (paired values).  The sweep runs through :func:`nodeflow.sweep.run_sweep`
+on the editor's own executor, so upstream work is shared with the editor's runs and between
+variants; each variant lands in its own folder and ``manifest.json``/``manifest.csv`` are written
+at the end.  The results list has *play* per variant and an A/B pair: *A/B* switches between the
+two at the same position in the clip, the way one compares takes.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import NodeflowError
+from ..sweep import SweepReport, expand, parse_axis, run_sweep, write_manifest
+
+__all__ = ["SweepPanel"]
+
+
+class SweepPanel:
+    def __init__(self, app: Any):
+        self.app, self.dpg = app, app.dpg
+        self.results: list[Any] = []
+        self.ab: dict[str, int | None] = {"A": None, "B": None}
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._incoming: list[Any] = []
+        self._done: tuple[str, bool] | None = None
+        self.out_dir: Path | None = None
+        dpg = self.dpg
+        with dpg.window(label="Sweep", tag="sweep", show=False, width=620, height=460, pos=[320, 80],
+                        no_saved_settings=True):
+            dpg.add_text("One axis per line: NODE.PARAM=v1,v2,v3  or  NODE.PARAM=1..8", color=(180, 180, 200))
+            dpg.add_input_text(tag="sweep::axes", multiline=True, height=60, width=-1)
+            with dpg.group(horizontal=True):
+                dpg.add_combo(["grid", "zip"], default_value="grid", tag="sweep::mode", width=70, label="mode")
+                dpg.add_combo([], tag="sweep::listen", width=200, label="listen to")
+            dpg.add_input_text(tag="sweep::out", width=-80, label="folder")
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Run sweep", tag="sweep::run", callback=self.run)
+                dpg.add_button(label="Stop", tag="sweep::stop", callback=self.stop)
+                dpg.add_button(label="A/B", tag="sweep::ab", callback=self.toggle_ab)
+                dpg.add_text("", tag="sweep::abtext")
+            dpg.add_text("", tag="sweep::status", wrap=600)
+            with dpg.table(tag="sweep::table", header_row=True, borders_innerH=True, resizable=True,
+                           scrollY=True, height=-1):
+                for name, w in (("variant", 3.0), ("status", 1.0), ("length", 0.8), ("", 1.6)):
+                    dpg.add_table_column(label=name, init_width_or_weight=w)
+
+    # ------------------------------------------------------------------ open
+    def open(self) -> None:
+        g = self.app.doc.graph
+        dpg = self.dpg
+        if not dpg.get_value("sweep::axes") and g.sweep:
+            lines = [f"{ax['param']}=" + ",".join(str(v) for v in ax.get("values", [])) for ax in g.sweep.get("axes", [])]
+            dpg.set_value("sweep::axes", "\n".join(lines))
+            dpg.set_value("sweep::mode", g.sweep.get("mode", "grid"))
+        outs = self.audio_outputs()
+        dpg.configure_item("sweep::listen", items=outs)
+        if dpg.get_value("sweep::listen") not in outs:
+            dpg.set_value("sweep::listen", outs[-1] if outs else "")
+        if not dpg.get_value("sweep::out"):
+            dpg.set_value("sweep::out", str(g.base_dir() / "out" / f"sweep-{self.app.doc.title.split('.')[0]}"))
+        dpg.configure_item("sweep", show=True)
+
+    def audio_outputs(self) -> list[str]:
+        from .view import is_audio_type
+        g = self.app.doc.graph
+        types = g.output_types()
+        return [f"{n}.{p}" for (n, p), t in types.items() if is_audio_type(t)]
+
+    # ------------------------------------------------------------------ run
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        if self.running:
+            return self._say("a sweep is running; Stop it first", True)
+        dpg, g = self.dpg, self.app.doc.graph
+        try:
+            axes = [parse_axis(line, g) for line in dpg.get_value("sweep::axes").splitlines() if line.strip()]
+            if not axes:
+                raise NodeflowError("write at least one axis, e.g. gain.gain_db=-12,-6,0")
+            variants = expand(axes, dpg.get_value("sweep::mode") or "grid")
+            g.check()
+        except NodeflowError as e:
+            return self._say(str(e).splitlines()[0] if "\n" not in str(e) else str(e).splitlines()[1].strip(" -"), True)
+        self.out_dir = Path(dpg.get_value("sweep::out")).expanduser()
+        self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
+        self.mode = dpg.get_value("sweep::mode") or "grid"
+        self.results, self.ab = [], {"A": None, "B": None}
+        dpg.delete_item("sweep::table", children_only=True, slot=1)
+        self._cancel.clear()
+        snapshot, executor = g.copy(), self.app.runner.executor
+        self._say(f"running {len(variants)} variants into {self.out_dir} ...")
+
+        def body():
+            t0 = time.perf_counter()
+            try:
+                res = run_sweep(snapshot, variants, self.out_dir, executor=executor, keep_values=True,
+                                on_variant=self._incoming.append, cancel_event=self._cancel)
+                report = SweepReport(str(snapshot.path or ""), self.mode, self.axes_doc, res)
+                write_manifest(report, self.out_dir)
+                bad = len(report.failed)
+                self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
+                              f"failed or stopped; manifest in {self.out_dir}", bad > 0)
+            except (NodeflowError, OSError) as e:
+                self._done = (f"sweep failed: {e}", True)
+        self._thread = threading.Thread(target=body, name="audiochain-sweep", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._cancel.set()
+        self.app.stop_audio()
+
+    def tick(self) -> None:
+        """Per frame: add rows for finished variants, report the end of the sweep."""
+        while self._incoming:
+            self._add_row(self._incoming.pop(0))
+        if self._done is not None and not self.running:
+            text, err = self._done
+            self._done = None
+            self._say(text, err)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.dpg.set_value("sweep::status", text)
+        self.dpg.configure_item("sweep::status", color=(255, 110, 110) if error else (210, 210, 210))
+        self.app.say(text, error)
+
+    # ------------------------------------------------------------------ results
+    def _add_row(self, r: Any) -> None:
+        dpg = self.dpg
+        i = len(self.results)
+        self.results.append(r)
+        length = ""
+        value = self._value(r)
+        if value is not None:
+            from .playback import as_audio
+            a = as_audio(value)
+            length = f"{a.samples.shape[1] / a.sample_rate:.1f} s" if a is not None else ""
+        with dpg.table_row(parent="sweep::table"):
+            dpg.add_text(r.variant.name)
+            dpg.add_text(r.status, color=(150, 230, 150) if r.status == "ok" else (255, 120, 120))
+            dpg.add_text(length)
+            with dpg.group(horizontal=True):
+                if value is not None:
+                    dpg.add_button(label="play", tag=f"sweep::play::{i}", small=True, callback=lambda: self.play(i))
+                    dpg.add_button(label="A", tag=f"sweep::A::{i}", small=True, callback=lambda: self.pick("A", i))
+                    dpg.add_button(label="B", tag=f"sweep::B::{i}", small=True, callback=lambda: self.pick("B", i))
+                elif r.error:
+                    dpg.add_text(r.error.splitlines()[0][:60], color=(255, 120, 120))
+        if r.status == "ok" and value is not None:
+            for side in ("A", "B"):
+                if self.ab[side] is None:
+                    self.ab[side] = i
+                    break
+        self._show_ab()
+
+    def _value(self, r: Any) -> Any:
+        listen = self.dpg.get_value("sweep::listen") or ""
+        node, _, port = listen.partition(".")
+        if r.values is None or node not in r.values:
+            return None
+        return r.values[node].get(port)
+
+    def play(self, i: int, start_s: float = 0.0) -> None:
+        r = self.results[i]
+        self.app.audition.play_value(("sweep", r.variant.name), self._value(r), start_s)
+
+    def pick(self, side: str, i: int) -> None:
+        self.ab[side] = i
+        self._show_ab()
+
+    def _show_ab(self) -> None:
+        names = {s: (self.results[i].variant.name if i is not None else "-") for s, i in self.ab.items()}
+        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}")
+
+    def toggle_ab(self) -> None:
+        """Switch between A and B at the same position in the clip (start with A)."""
+        if self.ab["A"] is None or self.ab["B"] is None:
+            return self._say("pick an A and a B in the list first", True)
+        head = self.app.audition.playhead()
+        names = {s: self.results[i].variant.name for s, i in self.ab.items()}
+        playing = head[1] if head and head[0] == "sweep" else None
+        side = "B" if playing == names["A"] else "A"
+        self.play(self.ab[side], head[2] if playing else 0.0)
+        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}")

@@ -1,0 +1,55 @@
+"""Define a sweep in the panel (typed), run it, audition variants A/B while recording the sink."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(app, drv):
+    import sounddevice as sd
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    app.doc.connect("gain", "out", "export", "audio")
+    drv.frames(5)
+    app.sweep.open()
+    drv.frames(3)
+    out = {"listen_items": dpg.get_item_configuration("sweep::listen")["items"]}
+    dpg.set_value("sweep::listen", "gain.out")
+    dpg.set_value("sweep::out", str(tmp / "sweep"))
+    drv.click_item("sweep::axes")
+    drv.type_text("gain.gain_db=-18,0")
+    drv.frames(2)
+    drv.click_item("sweep::run")
+    drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
+    drv.frames(3)
+    out["status"] = dpg.get_value("sweep::status")
+    out["rows"] = [(r.variant.name, r.status) for r in app.sweep.results]
+    out["ab"] = dpg.get_value("sweep::abtext")
+    chunks, started = [], threading.Event()
+
+    def cb(indata, frames, time_info, status):
+        chunks.append((time.perf_counter(), indata.copy()))
+        started.set()
+
+    with sd.InputStream(samplerate=48000, channels=2, dtype="float32", callback=cb):
+        assert started.wait(10)
+        drv.click_item("sweep::ab")                       # A: -18 dB
+        drv.until(lambda: app.audition.now is not None, 10, "A to play")
+        end = time.perf_counter() + 0.6
+        while time.perf_counter() < end:
+            drv.frames(1)
+        drv.click_item("sweep::ab")                       # B: 0 dB, from the same place
+        out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
+        out["offset_s"] = app.audition.offset_s
+        drv.until(lambda: app.audition.now is None, 10, "B to end")
+        drv.frames(10)
+    rec = np.concatenate([c for _, c in chunks])[:, 0].astype(np.float64)
+    blk = 2400                                             # 50 ms blocks of the recording, in order
+    levels = [float(20 * np.log10(np.sqrt(np.mean(rec[i:i + blk] ** 2)) + 1e-12)) for i in range(0, len(rec), blk)]
+    out["loud_blocks_db"] = [round(v, 2) for v in levels if v > -60]
+    out["manifest"] = (tmp / "sweep" / "manifest.json").exists() and (tmp / "sweep" / "manifest.csv").exists()
+    out["files"] = sorted(str(p.relative_to(tmp / "sweep")) for p in (tmp / "sweep").rglob("*.wav"))
+    drv.screenshot(tmp / "sweep.png")
+    drv.dump(out)
