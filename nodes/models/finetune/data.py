@@ -114,7 +114,6 @@ def scan(data_dir: Path) -> tuple[list[Path], list[Path]]:
 def check_folder(data_dir: str | Path) -> tuple[Path, list[Path], list[Path]]:
     """``(folder, audio files, other files)``; :class:`DataError` for a missing or empty folder or
     one without audio files (cheap: run before any model loads)."""
-    from nodes.io.load import AUDIO_EXTS
     root = Path(data_dir).expanduser()
     if not root.exists():
         raise DataError(f"data folder {root} does not exist; give the folder holding your recordings")
@@ -126,7 +125,7 @@ def check_folder(data_dir: str | Path) -> tuple[Path, list[Path], list[Path]]:
     if not audio:
         names = ", ".join(p.relative_to(root).as_posix() for p in other[:5]) + (" ..." if len(other) > 5 else "")
         raise DataError(f"data folder {root} has no audio files ({len(other)} other files: {names}); AudioChain "
-                        f"reads {', '.join(e.lstrip('.') for e in AUDIO_EXTS[:12])} ...")
+                        "reads wav, flac, mp3, ogg, opus, m4a, aiff and the soundtrack of mp4, mov and mkv videos")
     return root, audio, other
 
 

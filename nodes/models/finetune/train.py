@@ -63,7 +63,9 @@ def _no_interrupt() -> Any:
         raise KeyboardInterrupt
 
 
-def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:
+def _check_out(out: Path, *, resume: bool, force: bool) -> list[Path]:
+    """Refuse an output folder that is in use; returns what ``force`` will delete once training
+    is about to start (so a mistake found later deletes nothing)."""
     if out.exists() and not out.is_dir():
         raise FinetuneError(f"out={out} is a file; give a folder for the adapter")
     contents = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
@@ -74,9 +76,9 @@ def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:
         if not (out / "checkpoints").is_dir():
             raise FinetuneError(f"nothing to resume in {out}: it has no checkpoints/ folder; start a new run "
                                 "without --resume")
-        return
+        return []
     if not contents:
-        return
+        return []
     if not force:
         raise FinetuneError(f"out folder {out} already exists; use --resume to continue its training, --force to "
                             "start over (it replaces the adapter there), or choose another --out")
@@ -84,9 +86,7 @@ def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:
     if foreign:
         raise FinetuneError(f"--force would replace a fine-tuning output, but {out} also holds other files "
                             f"({', '.join(foreign[:5])}); choose another --out")
-    for n in contents:
-        p = out / n
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return [out / n for n in contents]
 
 
 def _base_model(base: str, base_dir: Path | None):
@@ -213,14 +213,15 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         hyperparams["target_modules"] = tuple(hyperparams["target_modules"])
     out = Path(out).expanduser()
     check_folder(data_dir)   # cheap checks first: nothing heavy loads for a wrong folder
-    _prepare_out(out, resume=resume, force=force)
+    replaced = _check_out(out, resume=resume, force=force)
     state = None
     if resume:
         found = ckpt.latest(out / "checkpoints")
         if found is None:
             raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}")
         state = ckpt.load(found)
-        saved = dict(state.meta["hyperparameters"])
+        known = {f.name for f in dataclasses.fields(Hyperparameters)}
+        saved = {k: v for k, v in state.meta["hyperparameters"].items() if k in known}
         saved["target_modules"] = tuple(saved["target_modules"])
         clash = [f"{k}={hyperparams[k]!r} (checkpoint: {saved.get(k)!r})" for k in FIXED_ON_RESUME
                  if k in hyperparams and hyperparams[k] != saved.get(k)]
@@ -267,6 +268,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
         raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
                             "removed, edited or re-captioned); restore it, or start over with --force")
+    for p in replaced:     # --force: the previous run's output goes now that this one can start
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
     # LoRA, optimizer, schedule
@@ -308,9 +311,9 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         if drop and hp.cond_dropout > 0:   # classifier-free guidance needs the unconditional case too
             mask[torch.rand(len(examples), generator=data_gen) < hp.cond_dropout] = 0
         mask = mask.to(dev)
+        with torch.no_grad():   # frozen, and kept in float32 (T5 overflows in float16)
+            hidden = model.text_encoder(input_ids=enc["input_ids"].to(dev), attention_mask=mask).last_hidden_state
         with torch.autocast(dev.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
-            with torch.no_grad():
-                hidden = model.text_encoder(input_ids=enc["input_ids"].to(dev), attention_mask=mask).last_hidden_state
             loss = pm(encoder_outputs=(hidden,), attention_mask=mask, decoder_input_ids=ids.to(dev),
                       labels=labels.to(dev)).loss
         return loss, n_tok

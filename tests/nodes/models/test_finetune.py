@@ -150,19 +150,20 @@ def test_captions_from_sidecars_or_instance_prompt(data, tmp_path):
         caption_for(tmp_path / "x.wav")
 
 
-def test_training_layout_is_generations_delay_pattern(base):
+@pytest.mark.parametrize("stereo", [False, True])
+def test_training_layout_is_generations_delay_pattern(stereo):
     """Training feeds the decoder exactly the sequence generate() builds: start token, then
-    codebook k delayed by k steps, pads around."""
-    import transformers
+    codebook k delayed by k steps (a stereo model's left/right pair k by k), pads around."""
     from nodes.models.finetune.batches import collate
     from nodes.models.finetune.data import Example
-    model = transformers.MusicgenForConditionalGeneration.from_pretrained(str(base), local_files_only=True)
-    k, t = 4, 7
+    model, _ = tiny_models.musicgen(stereo=stereo)
+    k, t, ch = (8, 7, 2) if stereo else (4, 7, 1)
     codes = np.random.default_rng(0).integers(0, 2048, (k, t))
-    ids, labels, n = collate([Example(codes.astype(np.int16), "", "x", 0.0)], channels=1, start_id=2048, pad_id=2048)
+    ids, labels, n = collate([Example(codes.astype(np.int16), "", "x", 0.0)], channels=ch, start_id=2048, pad_id=2048)
     start = torch.full((k, 1), 2048)
+    delay = k // ch - 1
     _, seq = model.decoder.build_delay_pattern_mask(torch.cat([start, torch.from_numpy(codes)], 1), pad_token_id=2048,
-                                                    max_length=t + k)      # the whole delayed sequence
+                                                    max_length=t + delay + 1)      # the whole delayed sequence
     assert torch.equal(ids, seq[:, :-1])
     target = seq[:, 1:].T
     assert torch.equal(labels[0][labels[0] != -100], target[target != 2048]) and n == k * t
@@ -238,7 +239,7 @@ def test_cancel_event_saves_a_checkpoint(base, data, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_ctrl_c_then_resume(base, data, tmp_path):
+def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
     """A real SIGINT to `audiochain finetune`: exit status 130, a checkpoint, a hint to --resume."""
     exe = Path(sys.executable).with_name("audiochain")
     cmd = [str(exe), "finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
@@ -305,6 +306,14 @@ def test_bad_base_and_out_and_settings(base, data, tmp_path):
     with pytest.raises(FinetuneError, match=r"also holds other files \(mine.txt\)"):
         finetune(data, base=str(base), out=tmp_path / "used", force=True, **common)
     assert (tmp_path / "used" / "mine.txt").read_text() == "keep me"
+    prev = tmp_path / "prev"                                   # a finished run's output, replaced with --force
+    assert finetune(data, base=str(base), out=prev, **common).status == "finished"
+    before = (prev / "manifest.json").read_bytes()
+    with pytest.raises(FinetuneError, match="is a 't5' model"):
+        finetune(data, base=str(other), out=prev, force=True, **common)
+    assert (prev / "manifest.json").read_bytes() == before     # a failed start deletes nothing
+    assert finetune(data, base=str(base), out=prev, force=True, **dict(common, steps=2)).step == 2
+    assert json.loads((prev / "manifest.json").read_text())["steps"] == 2
     with pytest.raises(FinetuneError, match="nothing to resume"):
         finetune(data, base=str(base), out=tmp_path / "fresh", resume=True, **common)
     with pytest.raises(FinetuneError, match="rank=0 must be between 1 and 1024"):
