@@ -120,9 +120,10 @@ class Executor:
                 self._pool = None
 
     # ------------------------------------------------------------------ planning
-    def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None) -> dict[str, str]:
-        """The content key of every node (what the cache is indexed by)."""
-        return self._keys(graph, list(nx.topological_sort(graph.to_networkx())), self._ctx_base(base_dir, graph))
+    def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None, device: str = "auto") -> dict[str, str]:
+        """The content key of every node (what the cache is indexed by) for a run on ``device``."""
+        return self._keys(graph, list(nx.topological_sort(graph.to_networkx())), self._ctx_base(base_dir, graph),
+                          device)
 
     @staticmethod
     def _ctx_base(base_dir, graph: Graph) -> Path:
@@ -130,9 +131,9 @@ class Executor:
             return Path(base_dir)
         return graph.base_dir()
 
-    def _keys(self, graph: Graph, order: list[str], base: Path) -> dict[str, str]:
+    def _keys(self, graph: Graph, order: list[str], base: Path, device: str = "auto") -> dict[str, str]:
         keys: dict[str, str] = {}
-        probe = Context(base_dir=base)
+        probe = Context(base_dir=base, device=device)   # fingerprints see the run's device (--device)
         into = graph.links_by_dst()
         inputs = graph.input_files(base)
         for nid in order:
@@ -145,10 +146,10 @@ class Executor:
             keys[nid] = content_key(spec.id, spec.version, params, files, fp, ups)
         return keys
 
-    def _plan(self, graph: Graph, targets: list[str] | None, base: Path) -> _Plan:
+    def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto") -> _Plan:
         needed = graph.required_for(targets) if targets else set(graph.nodes)
         order = [n for n in nx.topological_sort(graph.to_networkx()) if n in needed]
-        keys = self._keys(graph, order, base)
+        keys = self._keys(graph, order, base, device)
         types = graph.output_types()
         inputs: dict[str, list] = {n: [] for n in order}
         consumers: dict[str, list[str]] = {n: [] for n in order}
@@ -188,7 +189,7 @@ class Executor:
         base = self._ctx_base(base_dir, graph)
         graph.check(targets, base_dir=base)
         out_dir = Path(output_dir) if output_dir is not None else base
-        plan = self._plan(graph, targets, base)
+        plan = self._plan(graph, targets, base, device)
         cancel = cancel_event or threading.Event()
         emit_lock = threading.Lock()
 

@@ -124,6 +124,13 @@ def test_run_device_overrides_the_node_and_names_the_problem(tiny, tmp_path):
     assert out.frames == round(0.2 * 32000)
 
 
+def test_the_cache_key_follows_the_device_the_run_uses(tiny, tmp_path):
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
+    ex = Executor()
+    assert ex.keys(g, device="auto")["model"] == ex.keys(g, device="cpu")["model"]   # auto is the cpu here
+    assert ex.keys(g, device="cuda")["model"] != ex.keys(g, device="cpu")["model"]
+
+
 def test_cli_device_flag(tiny, tmp_path, capsys):
     g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
     e = g.add("io.export", id="export", path="song.wav")
