@@ -22,7 +22,7 @@ from .errors import NodeflowError
 from .graph import Graph
 from .sweep import Variant, VariantResult, apply_overrides, summarize_outputs
 
-__all__ = ["run_sweep_ray", "shared_nodes"]
+__all__ = ["run_sweep_ray", "shared_nodes", "task_resources"]
 
 
 def _ray():
@@ -33,6 +33,21 @@ def _ray():
     return ray
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a wrong ``host:port`` (``ray.init`` would wait for it for minutes)."""
+    import socket
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return   # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise NodeflowError(f"--address {address}: no Ray cluster answers there ({e.strerror or e}); check the "
+                            "address (`ray status` on the head node prints it) or leave --address out to start "
+                            "a local Ray") from None
+
+
 def shared_nodes(graph: Graph, variants: Sequence[Variant]) -> set[str]:
     """Non-sink nodes whose content key is identical in every variant."""
     from .executor import Executor
@@ -41,6 +56,13 @@ def shared_nodes(graph: Graph, variants: Sequence[Variant]) -> set[str]:
     first = keys[0]
     return {n for n, k in first.items() if all(ks.get(n) == k for ks in keys[1:])
             and not graph.spec(n).side_effect}
+
+
+def task_resources(graph: Graph, cluster: dict[str, float]) -> dict[str, float]:
+    """What one variant's task asks Ray for: a CPU, and a GPU when the graph has model nodes and
+    the cluster has GPUs (so model variants spread over the GPUs, one each)."""
+    uses_models = any(graph.spec(n) is not None and graph.spec(n).category == "models" for n in graph.nodes)
+    return {"num_cpus": 1, "num_gpus": 1 if uses_models and cluster.get("GPU", 0) >= 1 else 0}
 
 
 def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, index: int, out_dir: str,
@@ -91,11 +113,18 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
     if not ray.is_initialized():
         kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         if address:
+            _check_reachable(address)
             kw["address"] = address
         elif num_cpus:
             kw["num_cpus"] = num_cpus
         kw.update(ray_init_kwargs or {})
-        ray.init(**kw)
+        try:
+            ray.init(**kw)
+        except Exception as e:  # noqa: BLE001 - ConnectionError, OSError, RuntimeError, ValueError...
+            where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+            raise NodeflowError(f"could not {where}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
+                                + ("; check the address (ray status on the head node prints it)" if address else
+                                   "; point RAY_TMPDIR at a short, writable folder")) from e
         started_here = True
     try:
         # shared upstream work, once, on the driver
@@ -106,9 +135,7 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
             res = ex.run(graph, targets=sorted(shared), output_dir=out)
             shipped = {res.keys[n]: res.outputs[n] for n in shared if n in res.outputs}
         shared_ref = ray.put(shipped)
-        uses_models = any((graph.spec(n).category == "models") for n in graph.nodes)
-        gpus = ray.cluster_resources().get("GPU", 0) if uses_models else 0
-        task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=max_retries)(_variant_task)
+        task = ray.remote(**task_resources(graph, ray.cluster_resources()), max_retries=max_retries)(_variant_task)
         data = dumps(graph)
         gpath = str(Path(graph.path).resolve()) if graph.path else None
         refs = {task.remote(data, gpath, tuple(v.overrides), v.index, str(out), device, shared_ref, tuple(packs)): v

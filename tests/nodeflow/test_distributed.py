@@ -3,6 +3,8 @@ killed mid-sweep is retried, never dropped."""
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -105,3 +107,125 @@ def test_killed_worker_is_retried(ray_cluster, graph_file, tmp_path):
     assert len(runs_of_b) == 2 and f"b.{killed[0]}" in runs_of_b  # ran again in another worker
     for r in results:
         assert Path(r.outputs[0]).is_file()
+
+
+# ---------------------------------------------------------------------------------------- audit additions
+def _kill_when_started(pids: Path, tag: str, killed: list[int]) -> threading.Thread:
+    def killer():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for f in pids.iterdir():
+                if f.name.startswith(f"{tag}."):
+                    pid = int(f.name.split(".")[1])
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+            time.sleep(0.05)
+    th = threading.Thread(target=killer)
+    th.start()
+    return th
+
+
+def test_a_worker_that_dies_every_time_is_reported_not_dropped(ray_cluster, graph_file, tmp_path):
+    from nodeflow.distributed import run_sweep_ray
+    from nodeflow.fileformat import load
+    from nodeflow.registry import default_registry
+    from tests.nodeflow import raypack
+    reg = default_registry()
+    if "raytest" not in reg.packs:
+        reg.load_pack("raytest", raypack)
+    g = load(graph_file)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    g.add("raytest.marked", id="mark", pid_dir=str(pids), hold_s=3.0)
+    g.disconnect("export.audio")
+    g.connect("vary", "mark")
+    g.connect("mark", "export")
+    killed: list[int] = []
+    th = _kill_when_started(pids, "b", killed)
+    results = run_sweep_ray(g, expand([parse_axis("mark.tag=a,b,c", g)]), tmp_path / "out", max_retries=0,
+                            packs=["tests.nodeflow.raypack"])
+    th.join()
+    assert killed
+    assert [r.status for r in results] == ["ok", "failed", "ok"]
+    assert results[1].error.startswith("ray task failed") and results[1].variant.as_dict() == {"mark.tag": "b"}
+    assert Path(results[0].outputs[0]).is_file() and Path(results[2].outputs[0]).is_file()
+
+
+def test_cli_aggregates_ray_progress(ray_cluster, graph_file, tmp_path, capsys):
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "--executor", "ray",
+                 "--sweep", "vary.semitones=-2,2", "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    cap = capsys.readouterr()
+    assert "sweep: 4 variant(s) (grid) on the ray executor" in cap.err
+    assert sorted(int(l.split("/")[0].strip("[")) for l in cap.err.splitlines() if l.startswith("[")) == [1, 2, 3, 4]
+    assert "4/4 variant(s) ok" in cap.out
+
+
+def _cli_env(ray_dir: Path) -> dict:
+    return dict(os.environ, HOME=str(ray_dir), RAY_TMPDIR=str(ray_dir),
+                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def _cli() -> list[str]:
+    exe = ROOT / ".venv" / "bin" / "audiochain"
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from nodeflow.cli import main; "
+                                                               "sys.exit(main())"]
+
+
+def test_cli_joins_a_cluster_by_address(ray_cluster, graph_file, tmp_path):
+    """A separate process joins the running cluster with --address and leaves it running."""
+    address = ray.get_runtime_context().gcs_address
+    p = subprocess.run(_cli() + ["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--executor", "ray",
+                                 "--address", address, "--sweep", "vary.semitones=0,3"],
+                       capture_output=True, text=True, timeout=180, env=_cli_env(Path(os.environ["HOME"])))
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = json.loads((tmp_path / "o" / "manifest.json").read_text())["variants"]
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(Path(r["outputs"][0]).is_file() for r in rows)
+    assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 2   # the cluster is still up
+
+
+def test_cli_without_address_starts_and_stops_a_local_ray(graph_file, tmp_path):
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))   # Ray's unix socket paths must stay under 107 bytes
+    p = subprocess.run(_cli() + ["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--executor", "ray",
+                                 "--sweep", "vary.semitones=0,3"],
+                       capture_output=True, text=True, timeout=180, env=_cli_env(d))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "2/2 variant(s) ok" in p.stdout
+    assert any(d.rglob("session_*"))        # its own Ray, under the temp dir it was pointed at
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_without_ray_installed_one_clear_error(graph_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)     # `import ray` now raises ImportError
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--executor", "ray",
+                 "--sweep", "vary.semitones=0,3"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: the Ray executor needs Ray: pip install 'audiochain[distributed]'"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_model_variants_ask_for_a_gpu_only_where_the_cluster_has_one(graph_file):
+    from nodeflow.distributed import task_resources
+    from nodeflow.fileformat import load
+    g = load(graph_file)
+    assert task_resources(g, {"CPU": 8, "GPU": 2}) == {"num_cpus": 1, "num_gpus": 0}   # no model node
+    g.add("models.musicgen", id="gen")
+    assert task_resources(g, {"CPU": 8, "GPU": 2}) == {"num_cpus": 1, "num_gpus": 1}
+    assert task_resources(g, {"CPU": 8}) == {"num_cpus": 1, "num_gpus": 0}
+
+
+def test_a_wrong_address_fails_fast_with_one_error(graph_file, tmp_path):
+    """Ray itself waits minutes for a cluster that is not there; the CLI says so at once."""
+    import socket
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.run(_cli() + ["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--executor", "ray",
+                                 "--address", f"127.0.0.1:{port}", "--sweep", "vary.semitones=0,3"],
+                       capture_output=True, text=True, timeout=60, env=_cli_env(tmp_path))
+    assert p.returncode == 1
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --address 127.0.0.1:{port}: no Ray cluster answers there")
+    assert not (tmp_path / "o").exists()
