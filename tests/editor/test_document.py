@@ -158,3 +158,17 @@ def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
     assert "tone.wav" in r.states["load"].message
     assert msgs and msgs[0].startswith("run failed: node 'load'")
     r.close()
+
+
+def test_edit_without_a_display_says_so_and_exits_1(tmp_path):
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    p = subprocess.run([sys.executable, "-m", "nodeflow.cli", "edit", "graphs/demo.msgpack"], env=env,
+                       capture_output=True, text=True, timeout=60,
+                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("error: no display: the editor needs a graphical session and DISPLAY is not set")
+    p = subprocess.run([sys.executable, "-m", "nodeflow.cli", "edit", str(tmp_path / "nope.msgpack")],
+                       env=dict(env, DISPLAY=":1234"), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.startswith("error: no X server answers on DISPLAY=:1234")

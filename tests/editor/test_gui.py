@@ -46,6 +46,8 @@ def test_drags_make_replace_and_refuse_links_and_keys_undo_redo(editor):
     # ctrl+z / ctrl+shift+z through the keyboard
     assert st["after_undo"] == st["initial"] and st["dirty_after_undo"] is False
     assert st["after_redo"] == st["after_replace"] == st["drawn_after_redo"]
+    assert -6.0 < st["slider_value"] <= 24.0 and st["slider_undo_label"] == "set gain.gain_db"
+    assert st["slider_after_undo"] == [-6.0, -6.0]
 
 
 def test_run_button_shows_node_states_progress_errors_and_stop(editor):
@@ -244,3 +246,28 @@ def test_sweep_panel_runs_variants_and_switches_a_b_at_the_same_place(editor):
     assert all(v < -18 for v in loud[:switch]) and all(v > -18 for v in loud[switch + 1:-1]), loud
     heard_s = len(loud) * 0.05
     assert heard_s < 1.5 + 0.35, f"B went on from where A was ({heard_s:.2f} s heard of a 1.5 s clip)"
+
+
+def test_audiochain_edit_runs_its_window_loop_and_quits_with_ctrl_q(editor):
+    import subprocess
+    import sys
+    import time
+    env = dict(editor.env)
+    p = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "edit", str(chain_graph(editor.tmp))], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 30
+        wid = ""
+        while not wid and time.monotonic() < end and p.poll() is None:
+            wid = subprocess.run(["xdotool", "search", "--name", "AudioChain - chain.msgpack"], capture_output=True,
+                                 text=True, env=env).stdout.strip()
+            time.sleep(0.2)
+        assert wid, f"no editor window appeared: {p.stderr.read() if p.poll() is not None else ''}"
+        time.sleep(1.0)
+        subprocess.run(["xdotool", "mousemove", "600", "500"], env=env, check=True)
+        subprocess.run(["xdotool", "key", "ctrl+q"], env=env, check=True)
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert not (editor.state_dir / "recovery").exists() or not any((editor.state_dir / "recovery").iterdir())

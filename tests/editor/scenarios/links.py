@@ -24,4 +24,12 @@ def main(app, drv):
     drv.key("ctrl+shift+z")
     out["after_redo"] = sorted(app.state()["links"])
     out["drawn_after_redo"] = sorted(str(l) for l in app.view.links)
+    # a real slider drag changes the parameter (one undo step however far it moved); undo puts it back
+    st = app.dpg.get_item_state("param::gain::gain_db")
+    (x0, y0), (x1, y1) = st["rect_min"], st["rect_max"]
+    drv.drag(((x0 + x1) / 2, (y0 + y1) / 2), ((x0 + x1) / 2 + 40, (y0 + y1) / 2), steps=8)
+    out["slider_value"] = app.doc.graph.nodes["gain"].params["gain_db"]
+    out["slider_undo_label"] = app.doc.history.undo_label
+    drv.key("ctrl+z")
+    out["slider_after_undo"] = [app.doc.graph.nodes["gain"].params["gain_db"], app.dpg.get_value("param::gain::gain_db")]
     drv.dump(out)
