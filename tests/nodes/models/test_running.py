@@ -149,7 +149,7 @@ def test_cli_device_flag(tiny, tmp_path, capsys):
 # ---------------------------------------------------------------------------------------- cancel
 @pytest.mark.parametrize("node_type,params", [
     ("models.musicgen", dict(checkpoint="musicgen_short", duration_s=4.0, extend_stride_s=0.5)),
-    ("models.bark", dict(checkpoint="bark", prompt="Hello world. A calm song. Goodbye.", max_sentence_s=2.0)),
+    ("models.bark", dict(checkpoint="bark", prompt="Hello world. A calm song. Goodbye.", max_sentence_s=0.6)),
 ])
 def test_cancel_from_a_progress_event_stops_generation_promptly(tiny, tmp_path, node_type, params):
     params = dict(params, checkpoint=str(tiny[params["checkpoint"]]))
