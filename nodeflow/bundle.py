@@ -251,6 +251,8 @@ def _same(a: Path, b: Path) -> bool:
 def _place(staged: Path, wanted: Path, root: Path) -> str:
     """Move a staged member into place without overwriting; returns its path relative to root."""
     wanted.parent.mkdir(parents=True, exist_ok=True)
+    if wanted.parent.resolve() != root / wanted.parent.relative_to(root):
+        raise FileFormatError(f"{wanted.parent} leads outside {root} (a link); unpack into another folder")
     dest, i = wanted, 2
     while dest.exists() or dest.is_symlink():
         if not dest.is_symlink() and _same(staged, dest):

@@ -223,3 +223,136 @@ def test_corrupt_truncated_and_lying_bundles(tmp_path):
 def _write(p: Path, data: bytes) -> Path:
     p.write_bytes(data)
     return p
+
+
+# ---------------------------------------------------------------------------------------- audit additions
+def test_missing_file_checkpoint_and_pack_are_listed_together(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import msgpack
+    make_project(tmp_path / "ana")
+    g = load(tmp_path / "ana" / "song.msgpack")
+    g.add("models.musicgen", id="gen", checkpoint="ana/my-finetune-v3")
+    g.add("dsp.mix", id="mix2")
+    g.connect("gen", "mix2.a")
+    g.connect("mix", "mix2.b")
+    g.disconnect("out.audio")
+    g.connect("mix2", "out")
+    save(g, tmp_path / "ana" / "song.msgpack")
+    doc = msgpack.unpackb((tmp_path / "ana" / "song.msgpack").read_bytes())
+    doc["nodes"].append({"id": "verb", "type": "fxpack.reverb", "version": 1, "params": {}})
+    doc["saved_by"]["node_packs"]["fxpack.reverb"] = "fxpack"
+    doc["saved_by"]["packs"]["fxpack"] = "2.1"
+    (tmp_path / "ben").mkdir()
+    received = tmp_path / "ben" / "song.msgpack"
+    received.write_bytes(msgpack.packb(doc))           # the receiver got the graph file only
+    assert main(["validate", str(received)]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith(f"{received}: 4 problem(s):")
+    assert f"where the graph was saved it was {tmp_path / 'ana' / 'takes' / 'vox3.wav'}" in text
+    assert f"where the graph was saved it was {tmp_path / 'ana' / 'takes' / 'loop.flac'}" in text
+    assert "audiochain models pull ana/my-finetune-v3" in text
+    assert "node pack 'fxpack' 2.1, which is not installed here" in text
+    assert main(["run", str(received), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {received}: 4 problems:") or "4 problems" in err.splitlines()[0]
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_graph_file_records_audiochain_and_pack_versions(tmp_path):
+    from nodeflow import Audio, Registry, __version__, node
+    from nodeflow.registry import default_registry
+
+    @node("fxpack.reverb")
+    def reverb(audio: Audio) -> Audio:
+        """A plug-in node."""
+        return audio
+
+    reg = Registry()
+    for spec in default_registry():
+        reg.add(spec)
+    reg.load_pack("fxpack", lambda r: r.add(reverb), "2.1")
+    g = Graph(reg)
+    g.add("io.load", id="l", path="x.wav")
+    g.add("fxpack.reverb", id="verb")
+    g.connect("l", "verb")
+    doc = __import__("msgpack").unpackb(save(g, tmp_path / "g.msgpack").read_bytes())
+    assert doc["saved_by"]["audiochain"] == __version__
+    assert doc["saved_by"]["packs"]["fxpack"] == "2.1" and doc["saved_by"]["node_packs"]["fxpack.reverb"] == "fxpack"
+    assert load(tmp_path / "g.msgpack", reg).saved_by["packs"]["fxpack"] == "2.1"
+
+
+def test_pack_and_unpack_from_the_cli(tmp_path, capsys):
+    src = make_project(tmp_path / "ana")
+    bundle = tmp_path / "song.acbundle"
+    assert main(["pack", str(src), "-o", str(bundle)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {bundle}")
+    assert main(["pack", str(src), "-o", str(bundle)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {bundle} exists; pass --force to replace it"
+    assert main(["pack", str(src), "-o", str(tmp_path / "small.acbundle"), "--max-mb", "0.01"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "over the 0 MiB limit" in err[0] and not (tmp_path / "small.acbundle").exists()
+    assert main(["unpack", str(bundle), "-o", str(tmp_path / "ben")]) == 0
+    assert capsys.readouterr().out.strip() == f"unpacked to {tmp_path / 'ben'}; graph: {tmp_path / 'ben' / 'graph.msgpack'}"
+    assert load(tmp_path / "ben" / "graph.msgpack").problems() == []
+    evil = hostile(tmp_path, {"../escape.wav": b"x"})
+    assert main(["unpack", str(evil), "-o", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "refusing member '../escape.wav'" in err[0]
+
+
+def test_opening_a_bundle_unpacks_beside_it_once(tmp_path):
+    src = make_project(tmp_path / "ana")
+    bundle = pack(load(src), tmp_path / "share" / "song.acbundle")
+    g = load(bundle)
+    assert g.path == tmp_path / "share" / "song" / "graph.msgpack" and g.problems() == []
+    again = load(bundle)
+    assert again.path == g.path and sorted(p.name for p in (tmp_path / "share" / "song").iterdir()) == [
+        "files", "graph.msgpack"]
+
+
+@pytest.mark.parametrize("limit, members, tweak, message", [
+    ("MAX_BUNDLE_BYTES", {"files/a.wav": b"\1" * 3000}, None, "members add up to"),
+    ("MAX_MEMBERS", {f"files/{i}.wav": b"x" for i in range(5)}, None, "members; bundles are limited to"),
+    (None, {"files/a.wav": b"x"}, "encrypt", "encrypted member"),
+])
+def test_oversized_crowded_and_encrypted_bundles_are_refused(tmp_path, monkeypatch, limit, members, tweak, message):
+    import nodeflow.bundle as bundle_mod
+    if limit:
+        monkeypatch.setattr(bundle_mod, limit, 2000 if limit == "MAX_BUNDLE_BYTES" else 4)
+    p = hostile(tmp_path, members)
+    if tweak == "encrypt":   # set the "encrypted" flag bit in every central directory entry
+        data = bytearray(p.read_bytes())
+        at = data.find(b"PK\x01\x02")
+        while at != -1:
+            data[at + 8] |= 0x1
+            at = data.find(b"PK\x01\x02", at + 4)
+        p.write_bytes(bytes(data))
+    with pytest.raises(FileFormatError, match=message):
+        unpack(p, tmp_path / "t")
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").rglob("*.wav"))
+
+
+def test_unlisted_member_is_refused(tmp_path):
+    import hashlib
+    from nodeflow.fileformat import dumps
+    gb = dumps(Graph())
+    p = hostile(tmp_path, {"files/x.wav": b"abc", "files/extra.wav": b"def"}, manifest={
+        "format": "audiochain.bundle", "version": 1, "members": {
+            "graph.msgpack": {"sha256": hashlib.sha256(gb).hexdigest(), "size": len(gb)},
+            "files/x.wav": {"sha256": hashlib.sha256(b"abc").hexdigest(), "size": 3}}})
+    with pytest.raises(FileFormatError, match="does not list exactly the members present"):
+        unpack(p, tmp_path / "t")
+
+
+def test_unpack_does_not_follow_a_link_out_of_the_target(tmp_path):
+    src = make_project(tmp_path / "ana")
+    bundle = pack(load(src), tmp_path / "b.acbundle")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "ben"
+    target.mkdir()
+    (target / "files").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(FileFormatError, match="leads outside"):
+        unpack(bundle, target)
+    assert list(outside.iterdir()) == []
