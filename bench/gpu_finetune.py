@@ -12,7 +12,6 @@ the same process on the same model, LoRA layers, batch shape and mixed precision
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time

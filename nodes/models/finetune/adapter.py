@@ -218,9 +218,8 @@ def with_adapter(loaded, adapter: Adapter):
         merged = peft_model.merge_and_unload()
     merged.to(dtype).eval()
     loaded.model = merged
-    loaded.extra["info"] = {"adapter": adapter.path.name if adapter.path.name != ADAPTER_FILE
-                            else adapter.path.parent.name,
-                            "adapter_digest": adapter.digest,
-                            "adapter_base": f"{adapter.base.get('checkpoint', '?')}@{adapter.base.get('revision', '?')}"}
+    name = adapter.path.parent.name if adapter.path.name == ADAPTER_FILE else adapter.path.name
+    base = f"{adapter.base.get('checkpoint', '?')}@{adapter.base.get('revision', '?')}"
+    loaded.extra["info"] = {"adapter": name, "adapter_digest": adapter.digest, "adapter_base": base}
     loaded.extra["adapter"] = adapter
     return loaded

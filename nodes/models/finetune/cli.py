@@ -85,7 +85,13 @@ class _Bar:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import warnings
+
+    import transformers
     from .train import finetune
+    transformers.utils.logging.set_verbosity_error()       # config lint and loading bars: not the user's business
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     kwargs = {key: getattr(args, key) for _, key, _, _ in _HP if getattr(args, key) is not None}
     bar = _Bar(args.quiet)
     try:
@@ -102,7 +108,9 @@ def _run(args: argparse.Namespace) -> int:
               f"continue with: {again}", file=sys.stderr)
         return 130
     val = f", validation loss {result.val_loss:.4f}" if result.val_loss is not None else " (no validation split)"
-    print(f"adapter: {result.adapter}\n{result.step} steps, training loss {result.train_loss:.4f}{val}\n"
+    n = min(10, len(result.history))
+    print(f"adapter: {result.adapter}\n"
+          f"{result.step} steps, training loss {result.train_loss:.4f} (last {n} steps){val}\n"
           f"use it: models.musicgen with adapter={result.out}")
     return 0
 

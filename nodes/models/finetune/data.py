@@ -34,7 +34,8 @@ from nodeflow.timebase import ModelProfile
 from .errors import DataError, FinetuneError
 from .tokens import TokenCache, codec_fingerprint, encode_windows
 
-__all__ = ["WindowSettings", "Example", "Report", "Dataset", "scan", "check_folder", "caption_for", "window_settings", "prepare"]
+__all__ = ["WindowSettings", "Example", "Report", "Dataset", "scan", "check_folder", "caption_for", "window_settings",
+           "prepare"]
 
 CAPTION_KEYS = ("caption", "description", "text", "prompt")
 SIDECAR_EXTS = (".txt", ".json")

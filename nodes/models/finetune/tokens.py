@@ -99,7 +99,8 @@ class TokenCache:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=p.parent)
         os.close(fd)
         try:
-            save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, tmp, metadata={"audiochain": json.dumps(meta)})
+            save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, tmp,
+                      metadata={"audiochain": json.dumps(meta)})
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -226,7 +226,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         clash = [f"{k}={hyperparams[k]!r} (checkpoint: {saved.get(k)!r})" for k in FIXED_ON_RESUME
                  if k in hyperparams and hyperparams[k] != saved.get(k)]
         if clash:
-            raise FinetuneError(f"--resume: {'; '.join(clash)} differ from the run being resumed; resume with the "
+            raise FinetuneError(f"--resume: {'; '.join(clash)} {'differ' if len(clash) > 1 else 'differs'} from the "
+                                "run being resumed; resume with the "
                                 "same settings (only steps, checkpoint_every and eval_every may change) or start "
                                 "over with --force")
         hp = Hyperparameters(**{**saved, **hyperparams})
@@ -289,7 +290,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     if state is not None:
         from peft import set_peft_model_state_dict
         if state.meta["param_names"] != names:
-            raise FinetuneError("--resume: the checkpoint's LoRA layers do not match this model; start over with --force")
+            raise FinetuneError("--resume: the checkpoint's LoRA layers do not match this model; "
+                                "start over with --force")
         set_peft_model_state_dict(pm, {k: v.to(dev) for k, v in state.adapter.items()})
         ckpt.restore_optimizer(opt, state)
         sched.load_state_dict(state.meta["scheduler"])
@@ -342,7 +344,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
         return FinetuneResult(status, out, step, adapter_path, out / MANIFEST if adapter_path else None,
                               checkpoint_path, sum(last) / len(last) if last else None, vals[-1] if vals else None,
-                              run_meta["val_loss_before"], history, data.report, data.fingerprint, tok_rate(), data.report.encoded_windows)
+                              run_meta["val_loss_before"], history, data.report, data.fingerprint, tok_rate(),
+                              data.report.encoded_windows)
 
     eval_every = hp.eval_every or hp.checkpoint_every
     timing = {"tokens": 0, "seconds": 0.0}

@@ -372,7 +372,8 @@ def test_adapter_changes_output_and_is_in_metadata(trained, base, tmp_path, fres
     assert rel_db > -20, f"the adapter barely changed what the model makes ({rel_db:.1f} dB)"
     info = dict(adapted.info)
     digest = file_digest(adapter / "adapter_model.safetensors")
-    assert info["adapter_digest"] == digest and info["adapter"] == "adapter" and "adapter_digest" not in dict(plain.info)
+    assert info["adapter_digest"] == digest and info["adapter"] == "adapter"
+    assert "adapter_digest" not in dict(plain.info)
     tags = read_tags(res[e.id]["out"])
     assert tags["adapter_digest"] == digest and tags["checkpoint"] == str(base)
     keys = fresh_model_cache.keys()                            # base and adapted model never share an entry
@@ -439,7 +440,8 @@ def test_bad_adapters(trained, base, tmp_path):
         meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     info = json.loads(meta["audiochain.lora"])
     info["base"]["checkpoint"], info["layout"]["hidden_size"] = "facebook/musicgen-medium", 1536
-    save_file(tensors, str(tmp_path / "medium.safetensors"), metadata=dict(meta, **{"audiochain.lora": json.dumps(info)}))
+    meta = dict(meta, **{"audiochain.lora": json.dumps(info)})
+    save_file(tensors, str(tmp_path / "medium.safetensors"), metadata=meta)
     with pytest.raises(ExecutionError, match=r"trained on facebook/musicgen-medium, whose decoder differs from "
                                              r"checkpoint .* \(hidden_size 1536 vs 16\)"):
         Executor().run(_graph(base, "medium.safetensors")[0], base_dir=tmp_path)
