@@ -56,6 +56,7 @@ class App:
         self._seen = (None, -1, -1)      # (graph object, its revision, runner version) last drawn
         self._clip: dict | None = None
         self._layout_pending = False
+        self._head_key: tuple[str, str] | None = None
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.doc.listeners.append(self._on_edit)
@@ -385,8 +386,12 @@ class App:
             self._layout_pending = False
             self.arrange(initial=True)
         head = self.audition.playhead()
-        for key in list(self.view.previews):
-            self.view.playhead(key[0], key[1], head[2] if head and head[:2] == key else None)
+        key = head[:2] if head else None
+        if self._head_key is not None and self._head_key != key:
+            self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
+        if key is not None:
+            self.view.playhead(key[0], key[1], head[2])
+        self._head_key = key
 
     def refresh(self) -> None:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""

@@ -173,6 +173,13 @@ class Document:
             self.graph.revision += 1
         self.edit(f"set {key}", change, merge_key=("meta", key))
 
+    def set_sweep(self, sweep: dict) -> None:
+        """Keep a sweep in the graph file (``{"mode": ..., "axes": [{"param", "values"}]}``)."""
+        def change():
+            self.graph.sweep = sweep
+            self.graph.revision += 1
+        self.edit("keep sweep in graph" if sweep else "remove sweep", change)
+
     # ------------------------------------------------------------------ whole-document
     def replace(self, graph: Graph, path: str | Path | None, *, dirty: bool = False) -> None:
         """Swap in another graph (open/new/recover): a fresh history, clean unless ``dirty``."""

@@ -2,7 +2,7 @@
 
 Every edit the editor makes is recorded the same way: a :class:`Snapshot` of the graph before and
 after the edit, reduced to a :class:`Delta` that holds only what changed (the nodes that were added,
-removed or edited, and the link list, editor section, metadata or node order when those changed).
+removed or edited, and the link list, editor section, metadata or node order or saved sweep when those changed).
 Undo applies the delta backwards, redo forwards, in place on the same :class:`~nodeflow.Graph`
 object, and bumps ``graph.revision`` so views and autosave notice.  Recording by state rather than
 by hand-written inverse operations makes every edit undoable by construction, including the ones
@@ -54,12 +54,13 @@ class Snapshot:
     links: tuple[Link, ...]
     editor: dict
     metadata: dict
+    sweep: dict = dataclasses.field(default_factory=dict)
 
 
 def snapshot(graph: Graph) -> Snapshot:
     """Copy the editable state of ``graph`` (O(size of the graph); ~0.2 ms for 200 nodes)."""
     return Snapshot(tuple(graph.nodes), {k: _copy_node(v) for k, v in graph.nodes.items()},
-                    tuple(graph.links), clone(graph.editor), clone(graph.metadata))
+                    tuple(graph.links), clone(graph.editor), clone(graph.metadata), clone(getattr(graph, "sweep", {})))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Delta:
     editor: tuple[dict, dict] | None = None
     metadata: tuple[dict, dict] | None = None
     order: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    sweep: tuple[dict, dict] | None = None
 
     @classmethod
     def between(cls, a: Snapshot, b: Snapshot) -> "Delta":
@@ -83,12 +85,13 @@ class Delta:
                    (a.links, b.links) if a.links != b.links else None,
                    (a.editor, b.editor) if a.editor != b.editor else None,
                    (a.metadata, b.metadata) if a.metadata != b.metadata else None,
-                   (a.order, b.order) if a.order != b.order else None)
+                   (a.order, b.order) if a.order != b.order else None,
+                   (a.sweep, b.sweep) if a.sweep != b.sweep else None)
 
     @property
     def empty(self) -> bool:
         return not self.nodes and self.links is None and self.editor is None and self.metadata is None \
-            and self.order is None
+            and self.order is None and self.sweep is None
 
     def apply(self, graph: Graph, forward: bool = True) -> None:
         """Move ``graph`` from the delta's before-state to its after-state (or back)."""
@@ -107,6 +110,8 @@ class Delta:
             graph.editor = clone(self.editor[side])
         if self.metadata is not None:
             graph.metadata = clone(self.metadata[side])
+        if self.sweep is not None:
+            graph.sweep = clone(self.sweep[side])
         graph.revision += 1
 
     def touched_nodes(self) -> set[str]:

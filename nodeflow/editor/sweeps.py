@@ -42,6 +42,7 @@ class SweepPanel:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Run sweep", tag="sweep::run", callback=self.run)
                 dpg.add_button(label="Stop", tag="sweep::stop", callback=self.stop)
+                dpg.add_button(label="Keep in graph", tag="sweep::keep", callback=self.keep)
                 dpg.add_button(label="A/B", tag="sweep::ab", callback=self.toggle_ab)
                 dpg.add_text("", tag="sweep::abtext")
             dpg.add_text("", tag="sweep::status", wrap=600)
@@ -71,6 +72,18 @@ class SweepPanel:
         g = self.app.doc.graph
         types = g.output_types()
         return [f"{n}.{p}" for (n, p), t in types.items() if is_audio_type(t)]
+
+    def keep(self) -> None:
+        """Save the sweep in the graph file (an undoable edit), so `audiochain run` can run it too."""
+        g = self.app.doc.graph
+        try:
+            axes = [parse_axis(line, g) for line in self.dpg.get_value("sweep::axes").splitlines() if line.strip()]
+        except NodeflowError as e:
+            return self._say(str(e), True)
+        doc = {"mode": self.dpg.get_value("sweep::mode") or "grid",
+               "axes": [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]}
+        self.app.doc.set_sweep(doc if axes else {})
+        self._say(f"the sweep ({len(axes)} axes) is kept in the graph; save the graph to keep it in the file")
 
     # ------------------------------------------------------------------ run
     @property

@@ -172,3 +172,13 @@ def test_edit_without_a_display_says_so_and_exits_1(tmp_path):
     p = subprocess.run([sys.executable, "-m", "nodeflow.cli", "edit", str(tmp_path / "nope.msgpack")],
                        env=dict(env, DISPLAY=":1234"), capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("error: no X server answers on DISPLAY=:1234")
+
+
+def test_keeping_a_sweep_in_the_graph_is_an_undoable_edit(doc, tmp_path):
+    sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-6.0, 0.0]}]}
+    doc.set_sweep(sweep)
+    assert doc.graph.sweep == sweep and doc.dirty
+    save_graph(doc.graph, tmp_path / "swept.msgpack")
+    assert load(tmp_path / "swept.msgpack").sweep == sweep
+    doc.undo()
+    assert doc.graph.sweep == {}

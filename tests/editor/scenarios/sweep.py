@@ -51,5 +51,7 @@ def main(app, drv):
     out["loud_blocks_db"] = [round(v, 2) for v in levels if v > -60]
     out["manifest"] = (tmp / "sweep" / "manifest.json").exists() and (tmp / "sweep" / "manifest.csv").exists()
     out["files"] = sorted(str(p.relative_to(tmp / "sweep")) for p in (tmp / "sweep").rglob("*.wav"))
+    drv.click_item("sweep::keep")
+    out["kept"] = app.doc.graph.sweep
     drv.screenshot(tmp / "sweep.png")
     drv.dump(out)
