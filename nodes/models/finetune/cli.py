@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     n = min(10, len(result.history))
     print(f"adapter: {result.adapter}\n"
           f"{result.step} steps, training loss {result.train_loss:.4f} (last {n} steps){val}\n"
-          f"use it: models.musicgen with adapter={result.out}")
+          f"use it: models.musicgen with adapter={result.adapter} (the file alone is enough to share)")
     return 0
 
 
