@@ -412,7 +412,9 @@ class App:
             spec = g.registry.get(inst.type)
             self.view.mark(nid, self.runner.states.get(nid), self.problems.get(nid, []), unknown=spec is None)
             for port, ps in (spec.outputs.items() if spec else ()):
-                if is_audio_type(types.get((nid, port), ps.type)):
+                if not is_audio_type(types.get((nid, port), ps.type)):
+                    self.view.show_value(nid, port, self.runner.output(g, nid, port, keys))
+                else:
                     value = self.runner.output(g, nid, port, keys)
                     if value is None:
                         self.view.show_preview(nid, port, None)

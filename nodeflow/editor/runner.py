@@ -66,6 +66,7 @@ class Runner:
         self.jobs: list[Job] = []
         self._events: collections.deque[Event] = collections.deque()
         self._job_keys: dict[str, str] = {}
+        self._keys_memo: tuple[tuple[int, int] | None, dict[str, str] | None] = (None, None)
 
     # ------------------------------------------------------------------ starting
     @property
@@ -152,9 +153,17 @@ class Runner:
 
     # ------------------------------------------------------------------ staleness
     def current_keys(self, graph: Graph) -> dict[str, str] | None:
-        """Content keys of ``graph`` now, or None when they cannot be computed (unknown types, cycles)."""
+        """Content keys of ``graph`` now, or None when they cannot be computed (unknown types, cycles).
+
+        Memoised per graph revision (input files are re-hashed only when their size or mtime changes).
+        """
+        stamp = (id(graph), graph.revision)
+        if self._keys_memo[0] == stamp:
+            return self._keys_memo[1]
         try:
-            return self.executor.keys(graph)
+            keys = self.executor.keys(graph)
+            self._keys_memo = (stamp, keys)
+            return keys
         except (NodeflowError, GraphError, KeyError, Exception):  # noqa: BLE001 - an unrunnable graph has no keys
             return None
 

@@ -59,6 +59,11 @@ class GraphView:
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
         self.marks: dict[str, tuple] = {}          # node id -> (state text, problems) shown
         self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
+        with dpg.theme() as self._wave_theme:
+            with dpg.theme_component(dpg.mvShadeSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 220), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
+        self.values: dict[tuple[str, str], str] = {}   # (node, port) -> text shown for a non-audio output
         self.last_sync_revision = -1
 
     @staticmethod
@@ -146,8 +151,9 @@ class GraphView:
             dpg.delete_item(self.node_tag(nid))
         for d in (self.nodes, self.params, self.pos, self.marks):
             d.pop(nid, None)
-        for k in [k for k in self.previews if k[0] == nid]:
-            del self.previews[k]
+        for d in (self.previews, self.values):
+            for k in [k for k in d if k[0] == nid]:
+                del d[k]
 
     def _create_node(self, graph: Graph, nid: str, pos: list[float]) -> None:
         inst = graph.nodes[nid]
@@ -192,7 +198,10 @@ class GraphView:
                     dpg.add_button(label="stop", tag=f"stop::{nid}::{port}", small=True,
                                    callback=lambda: self.on_stop(nid, port))
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
-        if is_audio_type(t):
+        if not is_audio_type(t):
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}", show=False):
+                dpg.add_text("", tag=f"value::{nid}::{port}", wrap=widgets.WIDTH + 80, color=(190, 210, 240))
+        else:
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}", show=False):
                 with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
                               no_mouse_pos=True, tag=f"plot::{nid}::{port}"):
@@ -259,14 +268,24 @@ class GraphView:
         times, mins, maxs = env
         yaxis = f"yaxis::{nid}::{port}"
         dpg.delete_item(yaxis, children_only=True)
-        dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
-                             parent=yaxis)
+        series = dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
+                                      parent=yaxis)
+        dpg.bind_item_theme(series, self._wave_theme)
         if len(times):
             dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), float(times[-1]) or 1.0)
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
         dpg.configure_item(tag, show=True)
         self.previews[key] = source
+
+    def show_value(self, nid: str, port: str, value: object | None) -> None:
+        """Show a computed non-audio output (a prompt, a written file's path) under its pin."""
+        text = "" if value is None else (str(value) if len(str(value)) <= 300 else str(value)[:297] + "...")
+        if self.values.get((nid, port), "") == text or not dpg.does_item_exist(f"value::{nid}::{port}"):
+            return
+        self.values[(nid, port)] = text
+        dpg.set_value(f"value::{nid}::{port}", text)
+        dpg.configure_item(f"valueattr::{nid}::{port}", show=bool(text))
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
         tag = f"head::{nid}::{port}"
