@@ -110,11 +110,15 @@ def _codes_from_sequence(model, initial, sequence):
 
 
 def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window], dict[str, Any]], *,
-                   prompt_codes, new_tokens: int, stride: int, sampling: dict[str, Any], ctx: Context):
+                   prompt_codes, new_tokens: int, stride: int, sampling: dict[str, Any], ctx: Context,
+                   single_window_audio: dict[str, Any] | None = None):
     """All codes ``[K, P + new_tokens]``: the prompt's ``P`` followed by the generated ones.
 
     ``conditioning(window)`` gives the generate() inputs of a window (text ids, chroma...).
     Progress counts every generated step; a cancelled run raises :class:`Cancelled` mid-window.
+    When everything fits in one window, ``generate()`` has already decoded exactly these codes:
+    that audio (float32 ``[C, (P + new_tokens) * hop]``) is put in ``single_window_audio["audio"]``
+    so it need not be decoded again.
     """
     import torch
     k = model.decoder.num_codebooks
@@ -132,8 +136,8 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
             seen["ids"] = ids
             ctx.progress(_done + ids.shape[-1] - _start, total, "generating")
 
-        model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
-                       stopping_criteria=[step_criterion(on_step)], **sampling)
+        audio = model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
+                               stopping_criteria=[step_criterion(on_step)], **sampling)
         if "ids" not in seen:
             raise RuntimeError("generate() returned without producing a token")
         got = _codes_from_sequence(model, initial, seen["ids"])
@@ -141,6 +145,8 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
             raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
         codes = torch.cat([codes, got[:, w.context:]], dim=1)
         done += w.new + delay
+        if single_window_audio is not None and len(windows) == 1 and w.context == codes.shape[1] - w.new:
+            single_window_audio["audio"] = audio[0].float().cpu().numpy()     # [C, codes * hop]
     return codes
 
 

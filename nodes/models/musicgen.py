@@ -79,9 +79,12 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     with seeded(seed, loaded.device):
         if prompt is not None:
             prompt_codes = engine.encode_prompt(model, prompt, prompt_tokens)
-        codes = engine.generate_codes(model, prof, conditioning, prompt_codes=prompt_codes,
-                                      new_tokens=new_tokens, stride=stride, sampling=sampling, ctx=ctx)
-        decoded = engine.decode(model, codes, chunk=window, context=engine.decode_context(prof))
+        once: dict[str, Any] = {}
+        codes = engine.generate_codes(model, prof, conditioning, prompt_codes=prompt_codes, new_tokens=new_tokens,
+                                      stride=stride, sampling=sampling, ctx=ctx, single_window_audio=once)
+        decoded = once.get("audio")
+        if decoded is None or decoded.shape[1] != codes.shape[1] * hop:
+            decoded = engine.decode(model, codes, chunk=window, context=engine.decode_context(prof))
     ctx.check_cancelled()
     out = engine.assemble(decoded, prompt=prompt, prompt_tokens=prompt_tokens, hop=hop, frames=frames,
                           keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
