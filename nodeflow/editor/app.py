@@ -302,7 +302,8 @@ class App:
             self.runner.run(self.doc.graph)
         except NodeflowError as e:
             lines = str(e).splitlines()
-            self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0]), True)
+            self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0])
+                     + (f" (and {len(lines) - 2} more: Graph > Validate lists them)" if len(lines) > 2 else ""), True)
             return
         self.say("running...")
 
@@ -318,9 +319,19 @@ class App:
         self.audition.stop()
 
     def validate(self) -> None:
+        """Every problem at once, in a window (and the count in the status bar)."""
+        dpg = self.dpg
         problems = self.doc.graph.problems()
-        self.say(f"{len(problems)} problem(s): " + problems[0] if problems else "no problems: the graph can run",
-                 bool(problems))
+        if not dpg.does_item_exist("problems"):
+            with dpg.window(label="Problems", tag="problems", width=640, height=260, pos=[300, 420],
+                            no_saved_settings=True):
+                dpg.add_child_window(tag="problems::list", height=-1)
+        dpg.delete_item("problems::list", children_only=True)
+        for p in problems or ["No problems: the graph can run."]:
+            dpg.add_text(p, parent="problems::list", wrap=600, color=(255, 170, 80) if problems else (150, 230, 150))
+        dpg.configure_item("problems", show=True)
+        self.say(f"{len(problems)} problem(s), listed in the Problems window" if problems
+                 else "no problems: the graph can run", bool(problems))
 
     # ------------------------------------------------------------------ geometry
     def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:

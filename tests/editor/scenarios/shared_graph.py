@@ -17,6 +17,10 @@ def main(app, drv):
            "drawn_links": sorted(str(l) for l in app.view.links),
            "broken_theme": {n: dpg.get_item_theme(app.view.node_tag(n)) == app.view._themes["broken"] for n in nodes}}
     drv.screenshot(tmp / "shared.png")
+    app.validate()                                          # Graph > Validate
+    drv.frames(2)
+    out["validate_listed"] = [dpg.get_value(i) for i in dpg.get_item_children("problems::list", 1)]
+    dpg.hide_item("problems")
     drv.click_item("browse::vox::path")
     out["dialog_open"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
     dpg.hide_item("filedialog")
