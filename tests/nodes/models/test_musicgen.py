@@ -172,3 +172,25 @@ def test_stride_outside_the_window_is_one_clear_error(tiny, tmp_path, params, wo
 def test_a_checkpoint_of_another_model_is_refused(tiny, tmp_path):
     with pytest.raises(ExecutionError, match="is a 'bark' model; this node needs a 'musicgen' checkpoint"):
         run_model("models.musicgen", tmp_path, checkpoint=str(tiny["bark"]), duration_s=0.2)
+
+
+def test_one_window_reuses_generates_own_decode_exactly(tiny):
+    """Within one window the audio generate() decoded is used as is: it equals decoding the codes."""
+    import torch
+    import transformers
+
+    from nodeflow.node import Context
+    from nodes.models._hf import profile_of
+    model = transformers.MusicgenForConditionalGeneration.from_pretrained(str(tiny["musicgen_short"])).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(str(tiny["musicgen_short"]))
+    enc = dict(tok(["calm piano"], return_tensors="pt"))
+    prompt = engine.encode_prompt(model, sine(300.0, 0.2, RATE), 10)
+    once: dict = {}
+    with torch.inference_mode():
+        codes = engine.generate_codes(model, profile_of(model), lambda w: enc, prompt_codes=prompt, new_tokens=30,
+                                      stride=25, sampling=engine.sampling_kwargs(top_k=250, top_p=0.0,
+                                                                                 temperature=1.0, guidance_scale=3.0),
+                                      ctx=Context(), single_window_audio=once)
+        again = engine._decode_once(model, codes).numpy()
+    assert codes.shape == (4, 40) and torch.equal(codes[:, :10], prompt)
+    np.testing.assert_array_equal(once["audio"], again)
