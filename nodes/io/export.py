@@ -85,16 +85,19 @@ def export(audio: Audio, *,
     ctx.check_cancelled()
     ceiling = db_to_gain(peak_db)
     limit_at = ceiling - margin
-    samples = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
+    mastered = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
     ctx.progress(1, 3)
     tags = {**dict(audio.info), "audiochain_version": nodeflow.__version__}
     graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
     with _atomic(dest) as tmp:
         for attempt in range(LOSSY_PASSES):
-            data = _quantise(samples, bit_depth, dithered) if pcm else np.ascontiguousarray(samples.T, np.float32)
             try:
-                sf.write(str(tmp), data, audio.sample_rate, format=fmt.upper(), **codec)
+                with sf.SoundFile(str(tmp), "w", audio.sample_rate, audio.channels, format=fmt.upper(), **codec) as f:
+                    rng = np.random.default_rng(0x5EED) if dithered else None   # seeded: reproducible exports
+                    for _, block in mastered.blocks():
+                        ctx.check_cancelled()
+                        f.write(_quantise(block, bit_depth, rng) if pcm else np.ascontiguousarray(block.T, np.float32))
             except (sf.LibsndfileError, RuntimeError, ValueError) as e:
                 raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {audio.sample_rate} Hz, "
                                  f"{audio.channels} ch): {e}") from e
@@ -106,7 +109,7 @@ def export(audio: Audio, *,
                 break
             ctx.check_cancelled()
             limit_at *= ceiling / decoded_peak * 0.995
-            samples = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
+            mastered = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
         ctx.progress(2, 3)
         audiometa.embed(tmp, graph_bytes, tags)
         ctx.check_cancelled()
@@ -165,15 +168,16 @@ def _decoded_peak(path: Path) -> float:
     return peak
 
 
-def _quantise(samples: np.ndarray, bit_depth: BitDepth, dithered: bool) -> np.ndarray:
-    """Round to integers ourselves (libsndfile scales doubles by 2^23 - 1 on the way to 24-bit)."""
+def _quantise(block: np.ndarray, bit_depth: BitDepth, rng: np.random.Generator | None) -> np.ndarray:
+    """``[channels, n]`` floats to interleaved integers, rounded here (libsndfile would scale doubles
+    by 2^23 - 1 on the way to 24-bit); ``rng`` adds TPDF dither (two uniform draws, +-1 LSB peak)."""
     bits = 16 if bit_depth is BitDepth.PCM16 else 24
     scale = 2.0 ** (bits - 1)
-    x = samples * scale
-    if dithered:  # TPDF: two uniform draws, +-1 LSB peak; seeded so exports are reproducible
-        rng = np.random.default_rng(0x5EED)
-        x += rng.random(x.shape) - rng.random(x.shape)
-    q = np.clip(np.rint(x), -scale, scale - 1).T
+    x = block * scale
+    if rng is not None:
+        x += rng.random(x.shape)
+        x -= rng.random(x.shape)
+    q = np.clip(np.rint(x, out=x), -scale, scale - 1, out=x).T
     return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
 
 

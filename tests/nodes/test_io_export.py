@@ -343,3 +343,29 @@ def test_extract_as_a_real_process(tmp_path):
                        text=True, timeout=120, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert load(tmp_path / "x.msgpack") == g
+
+
+# ---------------------------------------------------------------------------------------- mastering maths
+@pytest.mark.parametrize("rate,channels,seconds", [(44100, 2, 3.0), (48000, 1, 0.4), (32000, 5, 7.3),
+                                                   (22050, 2, 1.2345), (8000, 1, 13.0)])
+def test_streamed_loudness_equals_pyloudnorm(rate, channels, seconds):
+    import pyloudnorm
+
+    from nodes.io._master import integrated_lufs
+    n = round(rate * seconds)
+    x = np.random.default_rng(channels).standard_normal((channels, n)) * np.linspace(0.001, 0.3, n)
+    x[:, :n // 3] *= 1e-4                        # a quiet third: the gates have work to do
+    assert integrated_lufs(x, rate) == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(x.T.copy()),
+                                                     abs=1e-9)
+
+
+def test_limiting_and_loudness_do_not_depend_on_the_block_size(monkeypatch):
+    from nodes.io import _master
+    x = transients(7.0)                           # longer than one block (2^18 frames)
+    whole = _master.master(x, RATE, -9.0, 10 ** (-1 / 20))
+    reference, gain = whole.array(), whole.gain
+    monkeypatch.setattr(_master, "BLOCK", 9973)   # a prime: block edges fall everywhere
+    small = _master.Mastered(x, RATE, 10 ** (-1 / 20), gain)
+    np.testing.assert_allclose(small.array(), reference, rtol=0, atol=1e-9)   # cumsum rounding only
+    assert small.loudness() == pytest.approx(whole.loudness(), abs=1e-9)
+    assert np.abs(reference).max() <= 10 ** (-1 / 20)
