@@ -242,6 +242,7 @@ def test_sweep_panel_runs_variants_and_switches_a_b_at_the_same_place(editor):
     assert st["ab_after_toggle"].endswith("now: B") and st["offset_s"] > 0.3
     assert st["kept"] == {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-18.0, 0.0]}]}
     loud = st["loud_blocks_db"]
+    assert any(v > -18 for v in loud), f"B was never heard: {st['status_after_toggle']!r}, {st['status_after_b']!r}"
     a, b = float(np.median(loud[1:5])), float(np.median(loud[-5:-1]))
     assert abs(a - -27.0) < 1.5 and abs(b - -9.0) < 1.5, loud       # the tone at -6 dB -18 dB, then 0 dB
     switch = next(i for i, v in enumerate(loud) if v > -18)

@@ -1,6 +1,7 @@
 """Click an output's play button (a real click), record the PulseAudio null sink's monitor meanwhile."""
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,13 @@ def main(app, drv):
             drv.frames(1)
             if app.dpg.is_item_shown("head::gain::out"):
                 out["heads"].append(app.dpg.get_value("head::gain::out"))
-        drv.frames(20)                      # the tail of the sound reaches the monitor
+        end = time.monotonic() + 5          # the tail of the sound reaches the monitor: wait for 0.3 s of silence
+        while time.monotonic() < end:
+            x = np.concatenate(chunks)[:, 0]
+            loud = np.flatnonzero(np.abs(x) > 1e-3)
+            if len(loud) and len(x) - loud[-1] > 0.3 * 48000:
+                break
+            drv.frames(1)
     out["states"] = app.state()["kinds"]
     np.save(tmp / "recorded.npy", np.concatenate(chunks))
     np.save(tmp / "expected.npy", app.runner.output(app.doc.graph, "gain", "out").samples)

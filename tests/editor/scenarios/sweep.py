@@ -43,11 +43,24 @@ def main(app, drv):
         drv.click_item("sweep::ab")                       # B: 0 dB, from the same place
         out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
         out["offset_s"] = app.audition.offset_s
+        out["status_after_toggle"] = app.status_text
         drv.until(lambda: app.audition.now is None, 10, "B to end")
-        drv.frames(10)
-    rec = np.concatenate([c for _, c in chunks])[:, 0].astype(np.float64)
-    blk = 2400                                             # 50 ms blocks of the recording, in order
-    levels = [float(20 * np.log10(np.sqrt(np.mean(rec[i:i + blk] ** 2)) + 1e-12)) for i in range(0, len(rec), blk)]
+        out["status_after_b"] = app.status_text
+
+        def levels():
+            rec = np.concatenate([c for _, c in chunks])[:, 0].astype(np.float64)
+            blk = 2400                                     # 50 ms blocks of the recording, in order
+            return [float(20 * np.log10(np.sqrt(np.mean(rec[i:i + blk] ** 2)) + 1e-12))
+                    for i in range(0, len(rec) - blk + 1, blk)]
+
+        def b_heard_and_done():                            # B's level, then 0.3 s of silence
+            lv = levels()
+            loud = [i for i, v in enumerate(lv) if v > -18]
+            return bool(loud) and len(lv) - 1 - loud[-1] >= 6
+        end = time.monotonic() + 5                         # the sound server's latency, on a busy machine
+        while time.monotonic() < end and not b_heard_and_done():
+            drv.frames(1)
+    levels = levels()
     out["loud_blocks_db"] = [round(v, 2) for v in levels if v > -60]
     out["manifest"] = (tmp / "sweep" / "manifest.json").exists() and (tmp / "sweep" / "manifest.csv").exists()
     out["files"] = sorted(str(p.relative_to(tmp / "sweep")) for p in (tmp / "sweep").rglob("*.wav"))
