@@ -409,10 +409,18 @@ def build_parser() -> argparse.ArgumentParser:
     from .checkpoints import add_cli as add_models_cli
     add_models_cli(sub)
     _add_plugin_commands(sub)
-    for p in sub.choices.values():   # `audiochain run G --debug` works as well as `audiochain --debug run G`
+    _debug_everywhere(sub)
+    return ap
+
+
+def _debug_everywhere(sub) -> None:
+    """`audiochain run G --debug` works as well as `audiochain --debug run G` (nested commands too)."""
+    for p in sub.choices.values():
         if "--debug" not in p._option_string_actions:
             p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    return ap
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _debug_everywhere(action)
 
 
 CLI_ENTRY_POINT_GROUP = "audiochain.cli"
