@@ -189,7 +189,8 @@ def main(app=None, drv=None) -> int | None:
             report("editor_frame_while_running_vs_idle", r["busy"] / r["idle"],
                    f"goal <= 2 (UI never freezes); worst frame {r['busy_max'] * 1e3:.0f} ms over "
                    f"{r['frames']} frames, idle {r['idle'] * 1e3:.1f} ms")
-            pulse = _start_pulse(tmp / "pulse") if (tmp / "pulse").mkdir() is None else None
+            (tmp / "pulse").mkdir()
+            pulse = _start_pulse(tmp / "pulse")
             if pulse is None:
                 print("editor_play_to_first_buffer_ms: skipped (PulseAudio is not installed or did not start)")
             else:
