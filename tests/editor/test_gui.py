@@ -274,3 +274,16 @@ def test_audiochain_edit_runs_its_window_loop_and_quits_with_ctrl_q(editor):
         if p.poll() is None:
             p.kill()
     assert not (editor.state_dir / "recovery").exists() or not any((editor.state_dir / "recovery").iterdir())
+
+
+def test_file_dialog_actions_save_as_bundle_browse_new_open(editor):
+    st = editor.run("dialogs", chain_graph(editor.tmp))
+    assert st["saveas_shown"] and st["saveas"] == ["copy.msgpack", False, "AudioChain - copy.msgpack"]
+    assert st["bundle_shown"] and st["bundle_exists"]
+    assert st["browse_shown"] and st["browse_status"].startswith("load.path = ")
+    assert "not found" in st["load_problem"], "a missing file picked in the dialog is marked at once"
+    assert st["guard_on_new"] and st["after_new"] == [[], None, "AudioChain - untitled"]
+    assert st["open_shown"]
+    assert st["reopened"][0] == ["export", "fade", "gain", "load"]
+    assert st["reopened"][1:] == [-4.0, "tone2.wav"], "saved with the edit; the picked file stored relative"
+    assert st["recent"][:2] == ["copy.msgpack", "chain.msgpack"]
