@@ -27,6 +27,10 @@ def main(app, drv):
     drv.frames(3)
     new = tmp / "received" / "vox3.wav"
     drv.click_item("param::vox::path")
+    out["selected_while_typing"] = app.view.selected_nodes()
+    drv.key("BackSpace")                                    # edits the text, never deletes the node
+    drv.key("Delete")
+    out["nodes_while_typing"] = sorted(app.doc.graph.nodes)
     drv.key("ctrl+a")
     drv.type_text(str(new))
     drv.key("Return")
