@@ -1,6 +1,7 @@
 """LoRA fine-tuning throughput (issue 6) on the tiny random MusicGen, on the CPU.
 
-- ``finetune_tokens_per_s_tiny_cpu``: label tokens (frames x codebooks) per second of training steps.
+- ``finetune_tokens_per_s_tiny_cpu``: label tokens (frames x codebooks) per second of a training
+  step (median over the steps, best of two runs: a shared machine's spikes do not count).
 - ``finetune_vs_bare_peft_loop``: that against a bare peft loop measured here on the same model,
   the same LoRA layers, batches of the same shape and the same optimizer (no data pipeline, no
   text-encoder caching, no checkpoints, no progress): how much AudioChain's loop costs.
@@ -20,7 +21,7 @@ import numpy as np
 from bench._util import report
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS, BATCH, WINDOW_S = 30, 4, 1.0
+STEPS, BATCH, WINDOW_S, REPEAT = 20, 4, 1.0, 2
 
 
 def _setup(tmp: Path) -> tuple[Path, Path]:
@@ -43,8 +44,8 @@ def _setup(tmp: Path) -> tuple[Path, Path]:
 
 def bare_loop(base: Path, steps: int, *, batch: int = BATCH, tokens: int = round(WINDOW_S * 50), device: str = "cpu",
               amp=None) -> float:
-    """tokens/s of the plainest peft loop: random codes in the delay layout through transformers'
-    ``labels=`` path, same LoRA layers (rank 8), AdamW, gradient clipping; 2 warm-up steps."""
+    """Median tokens/s per step of the plainest peft loop: random codes in the delay layout through
+    transformers' ``labels=`` path, same LoRA layers (rank 8), AdamW, gradient clipping."""
     import torch
     import transformers
     from peft import LoraConfig, get_peft_model
@@ -62,8 +63,8 @@ def bare_loop(base: Path, steps: int, *, batch: int = BATCH, tokens: int = round
         labels[:, c:c + tokens, c] = torch.randint(0, 2048, (batch, tokens))
     labels = labels.to(device)
     text = {n: v.to(device) for n, v in tok(["warm piano"] * batch, return_tensors="pt", padding=True).items()}
-    done, seconds = 0, 0.0
-    for step in range(steps + 2):
+    rates = []
+    for _ in range(steps):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -74,11 +75,9 @@ def bare_loop(base: Path, steps: int, *, batch: int = BATCH, tokens: int = round
         opt.step()
         opt.zero_grad(set_to_none=True)
         float(loss.detach())   # wait for the device, as a training loop reading its loss does
-        if step >= 2:
-            seconds += time.perf_counter() - t0
-            done += batch * tokens * k
+        rates.append(batch * tokens * k / (time.perf_counter() - t0))
     del pm, model, opt
-    return done / seconds
+    return float(np.median(rates))
 
 
 def main() -> None:
@@ -105,12 +104,16 @@ def main() -> None:
 
         first = finetune(data, out=tmp / "a", steps=2, progress=timer, **kw)
         first_data = marks["data1"] - marks["data0"]
-        ours = finetune(data, out=tmp / "b", steps=STEPS, progress=timer, **kw)
-        second_data = marks["data1"] - marks["data0"]
-        bare = bare_loop(base, STEPS)
-    assert first.encoded_windows > 0 and ours.encoded_windows == 0
-    report("finetune_tokens_per_s_tiny_cpu", ours.tokens_per_s, "info; bigger is better", "{:.0f}")
-    report("finetune_vs_bare_peft_loop", ours.tokens_per_s / bare, "goal >= 0.8; 1.0 = no overhead over bare peft")
+        ours, bare = 0.0, 0.0
+        for i in range(REPEAT):     # alternated, best of each: the least disturbed by a busy machine
+            run = finetune(data, out=tmp / f"b{i}", steps=STEPS, progress=timer, **kw)
+            assert run.encoded_windows == 0
+            second_data = marks["data1"] - marks["data0"]
+            median = float(np.median([h["tokens"] / h["seconds"] for h in run.history]))
+            ours, bare = max(ours, median), max(bare, bare_loop(base, STEPS))
+    assert first.encoded_windows > 0
+    report("finetune_tokens_per_s_tiny_cpu", ours, "info; bigger is better", "{:.0f}")
+    report("finetune_vs_bare_peft_loop", ours / bare, "goal >= 0.8; 1.0 = no overhead over bare peft")
     report("finetune_second_run_data_s_vs_first", second_data / first_data,
            "goal <= 0.5; the token cache skips decoding and encoding", "{:.3f}")
 

@@ -386,9 +386,11 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                 sched.step()
                 step += 1
                 in_step = False
+                took = time.perf_counter() - t0
                 timing["tokens"] += n_tokens
-                timing["seconds"] += time.perf_counter() - t0
-                entry: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": sched.get_last_lr()[0]}
+                timing["seconds"] += took
+                entry: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": sched.get_last_lr()[0],
+                                         "seconds": took, "tokens": n_tokens}
                 history.append(entry)
             if step % eval_every == 0 or step == hp.steps:
                 entry["val_loss"] = evaluate()
