@@ -66,7 +66,7 @@ def task_resources(graph: Graph, cluster: dict[str, float]) -> dict[str, float]:
 
 
 def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, index: int, out_dir: str,
-                  device: str, shared: dict[str, Any], packs: tuple[str, ...]) -> dict[str, Any]:
+                  device: str, shared: dict[str, Any], packs: tuple[str, ...], base_dir: str) -> dict[str, Any]:
     """Runs in a Ray worker: one variant, through the ordinary executor."""
     from .errors import Cancelled
     from .executor import Executor
@@ -86,7 +86,7 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, 
     t0 = time.perf_counter()
     try:
         gv = apply_overrides(g, v.overrides)
-        res = ex.run(gv, output_dir=vdir, device=device)
+        res = ex.run(gv, base_dir=base_dir, output_dir=vdir, device=device)   # the driver's base, not the worker's cwd
     except (NodeflowError, Cancelled) as e:
         return {"status": "failed", "error": str(e), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
     files, durations, prov = summarize_outputs(gv, res.outputs)
@@ -122,9 +122,10 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
             ray.init(**kw)
         except Exception as e:  # noqa: BLE001 - ConnectionError, OSError, RuntimeError, ValueError...
             where = f"join the Ray cluster at {address}" if address else "start a local Ray"
-            raise NodeflowError(f"could not {where}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
-                                + ("; check the address (ray status on the head node prints it)" if address else
-                                   "; point RAY_TMPDIR at a short, writable folder")) from e
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            fix = ("check the address (`ray status` on the head node prints it)" if address else
+                   "point RAY_TMPDIR at a short, writable folder")
+            raise NodeflowError(f"could not {where}: {type(e).__name__}: {first}; {fix}") from e
         started_here = True
     try:
         # shared upstream work, once, on the driver
@@ -138,8 +139,9 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
         task = ray.remote(**task_resources(graph, ray.cluster_resources()), max_retries=max_retries)(_variant_task)
         data = dumps(graph)
         gpath = str(Path(graph.path).resolve()) if graph.path else None
-        refs = {task.remote(data, gpath, tuple(v.overrides), v.index, str(out), device, shared_ref, tuple(packs)): v
-                for v in variants}
+        base = str(graph.base_dir())
+        refs = {task.remote(data, gpath, tuple(v.overrides), v.index, str(out), device, shared_ref, tuple(packs),
+                            base): v for v in variants}
         results: dict[int, VariantResult] = {}
         pending = list(refs)
         while pending:

@@ -78,7 +78,8 @@ def test_run_without_o_writes_to_the_current_folder(graph_file, tmp_path, capsys
 def test_set_overrides_parameters_for_this_run_only(graph_file, tmp_path, capsys):
     before = graph_file.read_bytes()
     assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q",
-                 "--set", "gain.gain_db=-12", "--set", "export.path=louder/x.flac", "--set", "export.bit_depth=pcm24"]) == 0
+                 "--set", "gain.gain_db=-12", "--set", "export.path=louder/x.flac",
+                 "--set", "export.bit_depth=pcm24"]) == 0
     out = tmp_path / "o" / "louder" / "x.flac"
     assert sf.info(out).subtype == "PCM_24"
     assert peak_db(out) == pytest.approx(-12 - 6.0206, abs=0.01)

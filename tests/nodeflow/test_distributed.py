@@ -229,3 +229,15 @@ def test_a_wrong_address_fails_fast_with_one_error(graph_file, tmp_path):
     err = p.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: --address 127.0.0.1:{port}: no Ray cluster answers there")
     assert not (tmp_path / "o").exists()
+
+
+def test_an_unsaved_graph_resolves_relative_inputs_like_the_driver(ray_cluster, graph_file, tmp_path, monkeypatch):
+    """A graph built in Python (no file) reads relative paths from the driver's current folder,
+    wherever Ray's workers happen to run."""
+    from nodeflow.distributed import run_sweep_ray
+    from nodeflow.fileformat import load
+    g = load(graph_file)
+    g.path = None
+    monkeypatch.chdir(graph_file.parent)          # in.wav is here
+    results = run_sweep_ray(g, expand([parse_axis("vary.semitones=0,2", g)]), tmp_path / "out")
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]

@@ -293,7 +293,8 @@ def test_pack_and_unpack_from_the_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "over the 0 MiB limit" in err[0] and not (tmp_path / "small.acbundle").exists()
     assert main(["unpack", str(bundle), "-o", str(tmp_path / "ben")]) == 0
-    assert capsys.readouterr().out.strip() == f"unpacked to {tmp_path / 'ben'}; graph: {tmp_path / 'ben' / 'graph.msgpack'}"
+    assert capsys.readouterr().out.strip() == (f"unpacked to {tmp_path / 'ben'}; "
+                                               f"graph: {tmp_path / 'ben' / 'graph.msgpack'}")
     assert load(tmp_path / "ben" / "graph.msgpack").problems() == []
     evil = hostile(tmp_path, {"../escape.wav": b"x"})
     assert main(["unpack", str(evil), "-o", str(tmp_path / "t")]) == 1
