@@ -71,7 +71,7 @@ class App:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
         if Path(FONT).exists():
-            with dpg.font_registry():
+            with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
                 dpg.bind_font(dpg.add_font(FONT, 14))
         dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=0, y_pos=0, vsync=False,
                             decorated=False if os.environ.get("AUDIOCHAIN_EDITOR_UNDECORATED") else True,

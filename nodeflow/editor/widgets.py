@@ -136,6 +136,8 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                                tag=f"browse::{node_id}::{spec.name}")
     else:  # str / Text
         multiline = bool(spec.text and spec.text.multiline)
+        if multiline:
+            kw["width"] = width + 76        # prompts and templates get room to be read
         dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=54 if multiline else 0,
                            callback=cb_value, **kw)
     with dpg.tooltip(tag):

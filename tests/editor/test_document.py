@@ -182,3 +182,23 @@ def test_keeping_a_sweep_in_the_graph_is_an_undoable_edit(doc, tmp_path):
     assert load(tmp_path / "swept.msgpack").sweep == sweep
     doc.undo()
     assert doc.graph.sweep == {}
+
+
+def test_layout_puts_columns_in_link_order_without_overlaps(doc):
+    from nodeflow.editor.layout import arrange
+    doc.connect("gain", "out", "export", "audio")
+    sizes = {n: (180.0, 120.0 + 40 * i) for i, n in enumerate(doc.graph.nodes)}
+    pos = arrange(doc.graph, sizes)
+    assert pos["load"][0] < pos["gain"][0] < pos["export"][0] and pos["gain"][0] == pos["fade"][0]
+    boxes = [(x, y, x + sizes[n][0], y + sizes[n][1]) for n, (x, y) in pos.items()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
+    pytest.importorskip("dearpygui")
+    from nodeflow.editor.widgets import display_name
+    specs = Graph().registry["dsp.gain"].params, Graph().registry["dsp.fade"].params
+    assert display_name(specs[0]["gain_db"]) == "gain"
+    assert display_name(specs[1]["fade_in_s"]) == "fade in"
