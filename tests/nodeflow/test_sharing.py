@@ -300,6 +300,11 @@ def test_pack_and_unpack_from_the_cli(tmp_path, capsys):
     assert main(["unpack", str(evil), "-o", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "refusing member '../escape.wav'" in err[0]
+    for command in ("run", "validate", "show"):          # opening a bad bundle: the same one-line refusal
+        assert main([command, str(evil)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "refusing member '../escape.wav'" in err[0]
+    assert not (tmp_path / "escape.wav").exists()
 
 
 def test_opening_a_bundle_unpacks_beside_it_once(tmp_path):
