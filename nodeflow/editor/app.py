@@ -434,9 +434,15 @@ class App:
                         if env is not None:
                             self.view.show_preview(nid, port, env, source=value)
 
-    def loop(self) -> None:
+    def loop(self, max_fps: float = 60.0) -> None:
+        """Run until quit, at most ``max_fps`` frames a second (an idle editor must not spin a core)."""
+        budget = 1.0 / max_fps
         while not self.quitting and self.dpg.is_dearpygui_running():
+            t0 = time.perf_counter()
             self.frame()
+            spare = budget - (time.perf_counter() - t0)
+            if spare > 0:
+                time.sleep(spare)
         self.close()
 
     def close(self) -> None:
