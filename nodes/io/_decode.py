@@ -83,11 +83,11 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
         start, stop = frame_range(path, start_s, end_s, rate, total)
         n = stop - start
         try:
-            out = _read_mp3(f, start, n) if is_mp3 else _read_blocks(f, start, n, ctx)
+            out = _read_mp3(f, start, n).T if is_mp3 else _read_blocks(f, start, n, ctx)   # [channels, frames]
         except sf.LibsndfileError as e:
             raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
                              "the file may be truncated or damaged") from e
-    done = len(out)
+    done = out.shape[1]
     ctx.progress(done, n)
     if done < n:
         if not (is_mp3 and stop == total and n - done <= _MP3_SLACK):   # not an mp3 length estimate
@@ -95,20 +95,23 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
                              f"({total / rate:.3f} s) but decoding stops at frame {start + done}")
         if done == 0:
             raise past_end(path, start_s, start, rate)
-    return Audio(out.T, rate)
+    return Audio(out, rate)
 
 
 def _read_blocks(f, start: int, n: int, ctx: Context) -> np.ndarray:
+    """``[channels, frames]`` float32, de-interleaved block by block (no second full-size copy)."""
     f.seek(start)
-    out = np.empty((n, f.channels), np.float32)
+    out = np.empty((f.channels, n), np.float32)
+    buf = np.empty((min(_BLOCK, n), f.channels), np.float32)
     done = 0
     while done < n:
-        got = len(f.read(dtype="float32", out=out[done:done + min(_BLOCK, n - done)]))
+        got = len(f.read(dtype="float32", out=buf[:min(_BLOCK, n - done)]))
         if got == 0:
             break
+        out[:, done:done + got] = buf[:got].T
         done += got
         ctx.progress(done, n)
-    return out[:done]
+    return out[:, :done]
 
 
 def _read_mp3(f, start: int, n: int) -> np.ndarray:
