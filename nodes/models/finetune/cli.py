@@ -92,7 +92,8 @@ def _run(args: argparse.Namespace) -> int:
     transformers.utils.logging.set_verbosity_error()       # config lint and loading bars: not the user's business
     transformers.utils.logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-    kwargs = {key: getattr(args, key) for _, key, _, _ in _HP if getattr(args, key) is not None}
+    keys = [key for _, key, _, _ in _HP] + ["gradient_checkpointing"]
+    kwargs = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     bar = _Bar(args.quiet)
     try:
         result = finetune(args.data_dir, base=args.base, out=args.out, resume=args.resume, force=args.force,
@@ -134,5 +135,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     for flag, key, typ, help_ in _HP:
         p.add_argument(flag, dest=key, type=typ, default=None, help=help_)
+    p.add_argument("--gradient-checkpointing", dest="gradient_checkpointing", action="store_const", const=True,
+                   default=None, help="recompute activations in the backward pass: less GPU memory, slower")
     p.set_defaults(fn=_run)
     return p

@@ -43,6 +43,7 @@ class Hyperparameters:
     keep_checkpoints: int = 2
     seed: int = 0
     precision: str = "auto"
+    gradient_checkpointing: bool = False
 
     def check(self) -> None:
         def need(ok: bool, msg: str) -> None:

@@ -275,6 +275,11 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
 
     # LoRA, optimizer, schedule
     torch.manual_seed(hp.seed)
+    if hp.gradient_checkpointing:   # recompute decoder activations in backward: less memory, ~30% more time
+        if hasattr(model, "activation_checkpointing_enable"):     # transformers >= 5.2x
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = {"r": hp.rank, "lora_alpha": hp.alpha, "lora_dropout": hp.dropout, "target_modules": target}
     pm = apply_lora(model, lora)
     names = [n for n, p in pm.named_parameters() if p.requires_grad]

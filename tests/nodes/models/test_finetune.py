@@ -238,6 +238,26 @@ def test_cancel_event_saves_a_checkpoint(base, data, tmp_path):
     assert json.loads((tmp_path / "o" / "checkpoints" / "latest.json").read_text())["step"] == 3
 
 
+def test_gradient_checkpointing_recomputes_and_learns_the_same(base, data, tmp_path, monkeypatch):
+    from transformers.models.musicgen import modeling_musicgen as mm
+    calls = []                              # attention calls: self + cross per decoder layer and pass
+    forward = mm.MusicgenAttention.forward
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(mm.MusicgenAttention, "forward", counting)
+    runs = {}
+    for on in (False, True):
+        calls.clear()
+        r = finetune(data, base=str(base), out=tmp_path / str(on), cache_dir=tmp_path / "t", steps=2, val_fraction=0.0,
+                     gradient_checkpointing=on, **FAST)
+        runs[on] = (len(calls), [h["loss"] for h in r.history])
+    assert runs[False][0] == 2 * 2 * 2 and runs[True][0] == 2 * runs[False][0]   # 2 steps x 2 layers x 2; recomputed
+    np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
     """A real SIGINT to `audiochain finetune`: exit status 130, a checkpoint, a hint to --resume."""
