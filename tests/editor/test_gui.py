@@ -48,6 +48,8 @@ def test_drags_make_replace_and_refuse_links_and_keys_undo_redo(editor):
     assert st["after_redo"] == st["after_replace"] == st["drawn_after_redo"]
     assert -6.0 < st["slider_value"] <= 24.0 and st["slider_undo_label"] == "set gain.gain_db"
     assert st["slider_after_undo"] == [-6.0, -6.0]
+    assert st["link_selected"] == ["load.out -> gain.audio"]
+    assert st["after_link_delete"] == ["gain.out -> fade.audio"]
 
 
 def test_run_button_shows_node_states_progress_errors_and_stop(editor):
@@ -61,6 +63,8 @@ def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     assert st["after_run"] == {"load": "done", "gain": "done", "fade": "done", "slow": "done"}
     assert st["status_shown"]["slow"].startswith("done in ")
     assert st["run_message"].endswith("4 node(s) ran, 0 from cache")
+    assert st["previews"] == ["fade.out", "gain.out", "load.out", "slow.out"]
+    assert st["wave_blue"] > 0.15, "the gain node's waveform is drawn in its preview"
     assert st["second_run"] == {"load": "cached", "gain": "cached", "fade": "cached", "slow": "cached"}
     assert "slow" not in st["after_edit"], "an edited node's old state is dropped"
     assert st["after_stop"]["slow"] == "cancelled" and st["stop_message"] == "run stopped"

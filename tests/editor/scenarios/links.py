@@ -32,4 +32,11 @@ def main(app, drv):
     out["slider_undo_label"] = app.doc.history.undo_label
     drv.key("ctrl+z")
     out["slider_after_undo"] = [app.doc.graph.nodes["gain"].params["gain_db"], app.dpg.get_value("param::gain::gain_db")]
+    # click on a link's curve (its middle) to select it, Delete removes just that link
+    a, b = app.view.pin_pos("load", "out", "out"), app.view.pin_pos("gain", "audio", "in")
+    app.dpg.clear_selected_nodes("canvas")
+    drv.click(((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+    out["link_selected"] = [str(l) for l in app.view.selected_links()]
+    drv.key("Delete")
+    out["after_link_delete"] = sorted(app.state()["links"])
     drv.dump(out)

@@ -53,6 +53,11 @@ def main(app, drv):
     out["after_run"] = app.state()["kinds"]
     out["status_shown"] = {n: app.dpg.get_value(f"status::{n}") for n in app.doc.graph.nodes}
     out["run_message"] = app.status_text
+    out["previews"] = sorted(app.state()["previews"])
+    px = drv.screenshot()
+    (x0, y0), (x1, y1) = app.dpg.get_item_rect_min("plot::gain::out"), app.dpg.get_item_rect_max("plot::gain::out")
+    box = px[y0:y1, x0:x1, :3]
+    out["wave_blue"] = float(((box[..., 2] > box[..., 0] + 0.2) & (box[..., 2] > 0.4)).mean())
     drv.click_item("run_button")
     drv.until(lambda: not app.runner.jobs, 30, "the second run")
     drv.frames(2)
