@@ -59,14 +59,16 @@ def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     running = st["while_running"]
     assert running["slow"].startswith("running ") and running["slow"].endswith("%")
     assert running["load"].startswith("done") and running["gain"].startswith("done")
+    assert running["after"] == "queued", "a node waiting for the slow one shows it is queued"
     assert st["progress_shown"] and 0.05 < st["progress_value"] < 1.0
-    assert st["after_run"] == {"load": "done", "gain": "done", "fade": "done", "slow": "done"}
+    assert st["after_run"] == {"load": "done", "gain": "done", "fade": "done", "slow": "done", "after": "done"}
     assert st["status_shown"]["slow"].startswith("done in ")
-    assert st["run_message"].endswith("4 node(s) ran, 0 from cache")
-    assert st["previews"] == ["fade.out", "gain.out", "load.out", "slow.out"]
+    assert st["run_message"].endswith("5 node(s) ran, 0 from cache")
+    assert st["previews"] == ["after.out", "fade.out", "gain.out", "load.out", "slow.out"]
     assert st["wave_blue"] > 0.15, "the gain node's waveform is drawn in its preview"
-    assert st["second_run"] == {"load": "cached", "gain": "cached", "fade": "cached", "slow": "cached"}
-    assert "slow" not in st["after_edit"], "an edited node's old state is dropped"
+    assert st["second_run"] == {"load": "cached", "gain": "cached", "fade": "cached", "slow": "cached",
+                                "after": "cached"}
+    assert "slow" not in st["after_edit"] and "after" not in st["after_edit"], "edited and downstream states go"
     assert st["after_stop"]["slow"] == "cancelled" and st["stop_message"] == "run stopped"
     assert st["failed"]["boom"] == "failed"
     assert "ValueError: the boom node always fails" in st["boom_text"]

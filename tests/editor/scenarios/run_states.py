@@ -39,6 +39,8 @@ def main(app, drv):
     out["after_delete"] = sorted(app.doc.graph.nodes)
     app.doc.add_node("test.slow", (600, 40), node_id="slow")
     app.doc.connect("gain", "out", "slow", "audio")
+    app.doc.add_node("dsp.gain", (900, 40), node_id="after")
+    app.doc.connect("slow", "out", "after", "audio")
     drv.frames(3)
     drv.click_item("run_button")
     drv.until(lambda: app.runner.states.get("slow") and app.runner.states["slow"].kind == "running"
