@@ -325,6 +325,11 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                       labels=labels.to(dev)).loss
         return loss, n_tok
 
+    def train_mode() -> None:
+        pm.train()
+        model.text_encoder.eval()    # frozen: its dropout stays off, the conditioning is deterministic
+        model.audio_encoder.eval()
+
     def evaluate() -> float | None:
         if not data.val:
             return None
@@ -334,7 +339,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
             for i in range(0, len(data.val), hp.batch_size):
                 loss, n = forward(data.val[i:i + hp.batch_size], drop=False)
                 total, tokens = total + float(loss) * n, tokens + n
-        pm.train()
+        train_mode()
         return total / max(tokens, 1)
 
     def save_checkpoint() -> Path:
@@ -358,7 +363,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     def tok_rate() -> float | None:
         return timing["tokens"] / timing["seconds"] if timing["seconds"] > 0 else None
 
-    pm.train()
+    train_mode()
     run_meta["val_loss_before"] = state.meta.get("val_loss_before") if state is not None else evaluate()
     status, in_step, snapshot = "finished", False, None
     try:
@@ -371,9 +376,11 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             loss_sum, n_tokens = 0.0, 0
-            for _ in range(hp.grad_accum):
-                loss, n = forward([data.train[i] for i in sampler.take(hp.batch_size)], drop=True)
-                loss = loss / hp.grad_accum
+            micro = [[data.train[i] for i in sampler.take(hp.batch_size)] for _ in range(hp.grad_accum)]
+            frames = [sum(e.codes.shape[1] for e in b) for b in micro]
+            for batch, f in zip(micro, frames):   # weighted by tokens: the same as one batch of them all
+                loss, n = forward(batch, drop=True)
+                loss = loss * (f / sum(frames))
                 (scaler.scale(loss) if scaler is not None else loss).backward()
                 loss_sum, n_tokens = loss_sum + float(loss.detach()), n_tokens + n
             if not math.isfinite(loss_sum):

@@ -183,6 +183,36 @@ def test_token_cache_is_reused(trained, base, data, tmp_path):
     assert other.data_fingerprint != result.data_fingerprint
 
 
+def test_windows_drop_silence_and_short_leftovers():
+    from nodeflow.timebase import PROFILES
+    from nodes.models.finetune.data import cut, window_settings
+    p = PROFILES["musicgen"]
+    s = window_settings(p, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
+    tone = loop([440], 2.0, 32000)
+    x = np.concatenate([tone, np.zeros((1, 32000), np.float32), tone[:, :9600]], axis=1)   # 2 s, 1 s silence, 0.3 s
+    segs, starts, short, silent = cut(x, 32000, p, s)
+    assert [g.shape[1] for g in segs] == [32000, 32000] and starts == [0, 32000] and (short, silent) == (1, 1)
+    s = window_settings(p, window_s=1.0, min_window_s=0.2, overlap_s=0.5, silence_db=-60.0)
+    segs, starts, short, silent = cut(x, 32000, p, s)        # 0.5 s hop; the 0.3 s tail is kept (>= 0.2 s)
+    assert starts == [0, 16000, 32000, 48000, 80000] and silent == 1        # 2.0-3.0 s is silence
+    assert segs[-1].shape[1] == 25600                                         # 2.5-3.3 s: a shorter last window
+
+
+def test_gradient_accumulation_matches_a_bigger_batch(base, data, tmp_path):
+    """Micro-batches are weighted by their tokens (windows differ in length), so 2 x 2 windows
+    train exactly like 4 (with the decoder's dropout off: it draws random numbers per shape)."""
+    no_dropout = tmp_path / "base"
+    shutil.copytree(base, no_dropout)
+    cfg = json.loads((no_dropout / "config.json").read_text())
+    cfg["decoder"]["dropout"] = 0.0
+    (no_dropout / "config.json").write_text(json.dumps(cfg))
+    kw = dict(base=str(no_dropout), cache_dir=tmp_path / "t", steps=3, cond_dropout=0.0, val_fraction=0.0, **FAST)
+    big = finetune(data, out=tmp_path / "big", **dict(kw, batch_size=4))
+    acc = finetune(data, out=tmp_path / "acc", **dict(kw, batch_size=2, grad_accum=2))
+    np.testing.assert_allclose([h["loss"] for h in acc.history], [h["loss"] for h in big.history], rtol=1e-4)
+    assert [h["tokens"] for h in acc.history] == [h["tokens"] for h in big.history]
+
+
 # ---------------------------------------------------------------------------------------- resume, Ctrl-C, cancel
 def _opt_tensors(folder: Path) -> dict:
     from safetensors.torch import load_file
@@ -292,6 +322,7 @@ def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
     ("no_audio", r"has no audio files \(2 other files: a.txt, cover.png\)"),
     ("too_short", "every audio file is too short: the shortest usable window is 0.5 s and the longest clip is 0.30 s"),
     ("corrupt", "none of the 2 audio files could be used"),
+    ("silent", r"all audio is silent \(below -60 dBFS\)"),
 ])
 def test_bad_data_folders(case, match, base, tmp_path):
     d = tmp_path / "d"
@@ -303,6 +334,9 @@ def test_bad_data_folders(case, match, base, tmp_path):
     if case == "too_short":
         write(d / "a.wav", loop([440], 0.3))
         write(d / "b.flac", loop([330], 0.2))
+    if case == "silent":
+        write(d / "a.wav", np.zeros((1, RATE * 2), np.float32))
+        write(d / "b.wav", loop([440], 2.0) * 1e-4)                          # -88 dBFS
     if case == "corrupt":
         (d / "a.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
         (d / "b.mp3").write_bytes(os.urandom(2000))
