@@ -10,10 +10,18 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import node
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform
+from ._conform import conform, match_channels
 from ._curves import Curve, fade_in_gain, fade_out_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
+
+
+def _pair(a: Audio, b: Audio, what: str) -> tuple[Audio, Audio]:
+    """``a`` and ``b`` ready to join: ``b`` at ``a``'s rate; a mono side spread to the other's channels
+    (a mono melody mixed with a stereo loop gives stereo, whichever input it is on)."""
+    if a.channels == 1 and b.channels > 1:
+        a = match_channels(a, b.channels)
+    return a, conform(a, b, what=what)
 
 
 def db_to_amplitude(db: float) -> float:
@@ -95,14 +103,14 @@ def trim(audio: Audio, *,
 def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0) -> Audio:
     """Play `b` after `a`, with `gap_s` seconds of silence between them.
 
-    ``b`` is brought to ``a``'s rate and channel count.
+    ``b`` is brought to ``a``'s rate; a mono input is spread to the other's channels.
 
     Examples
     --------
     >>> concat.fn(Audio(np.ones(2), 4), Audio(np.ones(2), 4), gap_s=0.5).samples.tolist()
     [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
     """
-    b = conform(a, b, what="concat: b")
+    a, b = _pair(a, b, "concat: b")
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
     return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1))
 
@@ -113,15 +121,15 @@ def mix(a: Audio, b: Audio, *,
         gain_b_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
     """Sum `a` and `b` (each with its own gain), as long as the longer one.
 
-    Both start together; the shorter is followed by silence.  ``b`` is brought to ``a``'s rate
-    and channel count.  The sum is not limited: lower the gains if it goes over full scale.
+    Both start together; the shorter is followed by silence.  ``b`` is brought to ``a``'s rate;
+    a mono input is spread to the other's channels.  The sum is not limited: lower the gains if it goes over full scale.
 
     Examples
     --------
     >>> mix.fn(Audio(np.full(3, 0.25), 3), Audio(np.full(1, 0.5), 3)).samples.tolist()
     [[0.75, 0.25, 0.25]]
     """
-    b = conform(a, b, what="mix: b")
+    a, b = _pair(a, b, "mix: b")
     out = np.zeros((a.channels, max(a.frames, b.frames)), np.float32)
     out[:, :a.frames] += a.samples * np.float32(db_to_amplitude(gain_a_db))
     out[:, :b.frames] += b.samples * np.float32(db_to_amplitude(gain_b_db))

@@ -105,6 +105,28 @@ def test_mix_conforms_b():
     assert (y.sample_rate, y.channels, y.frames) == (48000, 2, 9600)
 
 
+@pytest.mark.parametrize("join", [mix, concat])
+def test_a_mono_first_input_joins_a_stereo_second_as_stereo(join):
+    # the README's branch example mixes a mono melody with a stereo loop (it used to be refused)
+    a = sine(440.0, 0.25, 44100)
+    b = Audio(np.zeros((2, 11025)), 44100).replace(np.vstack([noise(0.25, 44100, seed=3).samples, np.zeros((1, 11025))]))
+    y = join.fn(a, b)
+    assert (y.sample_rate, y.channels) == (44100, 2)
+    assert y.frames == (11025 if join is mix else 22050)
+    # the melody sits on both sides at its own level; the loop's silent right side stays the melody alone
+    head = y.samples[:, :11025]
+    np.testing.assert_allclose(head[1], a.samples[0], atol=1e-7)
+    assert abs(rms_db(head[1]) - rms_db(a.samples)) < 0.01
+    if join is concat:
+        np.testing.assert_array_equal(head[0], head[1])
+        np.testing.assert_array_equal(y.samples[:, 11025:], b.samples)
+
+
+def test_two_multichannel_inputs_that_differ_are_still_refused():
+    with pytest.raises(AudioError, match="mix: b has 2 channels, expected 3"):
+        mix.fn(Audio(np.zeros((3, 100)), 1000), Audio(np.zeros((2, 100)), 1000))
+
+
 # ---------------------------------------------------------------------------------------- channels
 STEREO = Audio(np.array([[0.5, 0.5, 0.5], [0.1, 0.2, 0.3]]), 1000)
 MONO = Audio(np.array([0.1, 0.2, 0.3]), 1000)
