@@ -20,12 +20,26 @@ import numpy as np
 
 from .audio import Audio
 
-__all__ = ["content_key", "file_digest", "MemoryCache", "sizeof"]
+__all__ = ["content_key", "node_key", "file_digest", "MemoryCache", "sizeof"]
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None), bytes))
+_NUMBERS = frozenset((int, float, bool, type(None)))
+
+
+def _str_key(kv: tuple[Any, Any]) -> str:
+    return str(kv[0])
 
 
 def _plain(x: Any) -> Any:
+    """``x`` as msgpack-able plain data: dicts as key-sorted ``[key, value]`` pairs, enums by value."""
+    t = type(x)
+    if t in _SCALARS:           # the common case first: this runs for every value of every node key
+        return x
+    if t is list or t is tuple:
+        return [v if type(v) in _SCALARS else _plain(v) for v in x]
     if isinstance(x, dict):
-        return [[str(k), _plain(v)] for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))]
+        return [[str(k), v if type(v) in _SCALARS else _plain(v)] for k, v in sorted(x.items(), key=_str_key)]
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
     if hasattr(x, "value") and hasattr(x, "name"):  # enums
@@ -38,6 +52,16 @@ def _plain(x: Any) -> Any:
 def content_key(*parts: Any) -> str:
     """Stable hex digest of plain data (dicts are key-sorted)."""
     return hashlib.blake2b(msgpack.packb(_plain(parts), use_bin_type=True), digest_size=20).hexdigest()
+
+
+def node_key(type_id: str, version: int, params: dict[str, Any], files: dict[str, str], fingerprint: Any,
+             upstream: list[tuple[str, str, str]]) -> str:
+    """A node's content key: the same digest as ``content_key(type_id, version, params, files,
+    fingerprint, upstream)``, made without walking the ``upstream`` triples (``(port, key, port)``
+    strings, which msgpack writes as arrays just like lists), because every node of every run needs one.
+    """
+    doc = [type_id, version, _plain(params), _plain(files) if files else [], _plain(fingerprint), upstream]
+    return hashlib.blake2b(msgpack.packb(doc, use_bin_type=True), digest_size=20).hexdigest()
 
 
 _digests: dict[tuple[str, int, int], str] = {}
@@ -70,6 +94,8 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def sizeof(value: Any) -> int:
     """Approximate bytes held by a node output."""
+    if type(value) in _NUMBERS:
+        return 64
     if isinstance(value, Audio):
         return value.nbytes + 256
     if isinstance(value, np.ndarray):

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 import networkx as nx
 
-from .cache import MemoryCache, content_key, file_digest
+from .cache import MemoryCache, file_digest, node_key
 from .errors import Cancelled, ExecutionError, NodeflowError
 from .graph import Graph
 from .node import Context, NodeSpec
@@ -92,6 +92,7 @@ class _Plan:
     values: dict[str, dict[str, Any]]
     inputs: dict[str, list[tuple[str, str, str, str]]]   # node -> [(dst_port, src, src_port, mode)]
     protected: frozenset[Path]
+    specs: dict[str, NodeSpec]                            # node -> its type, looked up once per run
 
 
 class Executor:
@@ -133,17 +134,27 @@ class Executor:
 
     def _keys(self, graph: Graph, order: list[str], base: Path, device: str = "auto") -> dict[str, str]:
         keys: dict[str, str] = {}
-        probe = Context(base_dir=base, device=device)   # fingerprints see the run's device (--device)
+        probe = None    # fingerprints see the run's device (--device); made once, when a node has one
         into = graph.links_by_dst()
-        inputs = graph.input_files(base)
+        wanted = set(order)
+        files_of: dict[str, dict[str, str]] = {}
+        for (n, name), path in graph.input_files(base).items():
+            if n in wanted:
+                files_of.setdefault(n, {})[name] = file_digest(path)
+        no_files: dict[str, str] = {}
         for nid in order:
             inst = graph.nodes[nid]
             spec: NodeSpec = graph.registry[inst.type]
-            params = {k: spec.params[k].to_plain(v) for k, v in inst.params.items() if k in spec.params}
-            files = {name: file_digest(path) for (n, name), path in inputs.items() if n == nid}
-            fp = spec.fingerprint(params, probe) if spec.fingerprint else None
-            ups = sorted((l.dst_port, keys[l.src], l.src_port) for l in into.get(nid, ()))
-            keys[nid] = content_key(spec.id, spec.version, params, files, fp, ups)
+            sp = spec.params
+            params = {k: sp[k].to_plain(v) for k, v in inst.params.items() if k in sp}
+            fp = None
+            if spec.fingerprint:
+                if probe is None:
+                    probe = Context(base_dir=base, device=device)
+                fp = spec.fingerprint(params, probe)
+            links = into.get(nid)
+            ups = sorted([(l.dst_port, keys[l.src], l.src_port) for l in links]) if links else []
+            keys[nid] = node_key(spec.id, spec.version, params, files_of.get(nid, no_files), fp, ups)
         return keys
 
     def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto") -> _Plan:
@@ -151,12 +162,12 @@ class Executor:
         order = [n for n in nx.topological_sort(graph.to_networkx()) if n in needed]
         keys = self._keys(graph, order, base, device)
         types = graph.output_types()
+        specs = {n: graph.registry[graph.nodes[n].type] for n in order}
         inputs: dict[str, list] = {n: [] for n in order}
         consumers: dict[str, list[str]] = {n: [] for n in order}
         for l in graph.links:
             if l.dst in inputs:
-                spec = graph.spec(l.dst)
-                mode = graph._mode(l, spec, types)
+                mode = graph._mode(l, specs[l.dst], types)
                 inputs[l.dst].append((l.dst_port, l.src, l.src_port, mode))
                 consumers[l.src].append(l.dst)
         want = set(targets) if targets else set(order)
@@ -165,14 +176,13 @@ class Executor:
         for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
             if nid not in want and not any(c in to_run for c in consumers[nid]):
                 continue
-            spec = graph.spec(nid)
-            hit = None if spec.side_effect else self.cache.get(keys[nid])
+            hit = None if specs[nid].side_effect else self.cache.get(keys[nid])
             if hit is not None:
                 values[nid] = hit   # pinned for this run even if evicted meanwhile
             else:
                 to_run.add(nid)
         protected = {p.resolve() for p in graph.input_files(base).values()}
-        return _Plan(order, keys, [n for n in order if n in to_run], values, inputs, frozenset(protected))
+        return _Plan(order, keys, [n for n in order if n in to_run], values, inputs, frozenset(protected), specs)
 
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
@@ -194,13 +204,14 @@ class Executor:
         emit_lock = threading.Lock()
 
         def emit(kind: str, node_id: str, **kw: Any) -> None:
-            if on_event is None:
-                return
             try:
                 with emit_lock:
                     on_event(Event(kind, node_id, **kw))
             except Exception:  # a broken listener must not break the run
                 log.exception("event listener failed on %s %s", kind, node_id)
+
+        if on_event is None:
+            emit = _no_listener
 
         cached = {n for n in plan.order if n in plan.values}
         for n in plan.order:
@@ -210,31 +221,36 @@ class Executor:
             emit("queued", n)
 
         values = plan.values
-        remaining = {n: sum(1 for (_, src, _, _) in plan.inputs[n] if src in plan.to_run) for n in plan.to_run}
-        dependents: dict[str, list[str]] = {n: [] for n in plan.to_run}
+        specs, keys = plan.specs, plan.keys
+        dependents: dict[str, list[str]] = {n: [] for n in plan.to_run}   # only nodes that run
+        remaining = dict.fromkeys(plan.to_run, 0)
         for n in plan.to_run:
             for (_, src, _, _) in plan.inputs[n]:
                 if src in dependents:
                     dependents[src].append(n)
+                    remaining[n] += 1
         ready = [n for n in plan.to_run if remaining[n] == 0]
         in_flight: dict[cf.Future, str] = {}
         failure: BaseException | None = None
         ran: set[str] = set()
 
+        ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
+                      protected_files=plan.protected, device=device)
+
         def execute(nid: str) -> tuple[dict[str, Any], bool]:
-            if not graph.spec(nid).side_effect:   # an identical node may have finished meanwhile
-                hit = self.cache.get(plan.keys[nid])
+            if not specs[nid].side_effect:   # an identical node may have finished meanwhile
+                hit = self.cache.get(keys[nid])
                 if hit is not None:
                     emit("cached", nid)
                     return hit, True
-            return self._execute(graph, nid, plan, values, emit, cancel, base, out_dir, device), False
+            return self._execute(graph, nid, plan, values, emit, cancel, ctx_kw), False
 
         def finish(nid: str, result: tuple[dict[str, Any], bool]) -> None:
             outputs, from_cache = result
             values[nid] = outputs
             (cached if from_cache else ran).add(nid)
-            if not from_cache and not graph.spec(nid).side_effect:
-                self.cache.put(plan.keys[nid], outputs)
+            if not from_cache and not specs[nid].side_effect:
+                self.cache.put(keys[nid], outputs)
             for d in dependents[nid]:
                 remaining[d] -= 1
                 if remaining[d] == 0:
@@ -287,17 +303,16 @@ class Executor:
         threading.Thread(target=body, name="nodeflow-run", daemon=True).start()
         return handle
 
-    def _execute(self, graph: Graph, nid: str, plan: _Plan, values: dict, emit, cancel: threading.Event,
-                 base: Path, out_dir: Path, device: str) -> dict[str, Any]:
-        inst = graph.nodes[nid]
-        spec = graph.registry[inst.type]
+    @staticmethod
+    def _execute(graph: Graph, nid: str, plan: _Plan, values: dict, emit, cancel: threading.Event,
+                 ctx_kw: dict[str, Any]) -> dict[str, Any]:
+        spec = plan.specs[nid]
         if cancel.is_set():
             emit("cancelled", nid)
             raise Cancelled(f"node '{nid}' cancelled")
         emit("started", nid)
         t0 = time.perf_counter()
-        ctx_kw = dict(emit=lambda kind, node_id, **kw: emit(kind, node_id, **kw), cancel_event=cancel,
-                      base_dir=base, output_dir=out_dir, graph=graph, protected_files=plan.protected, device=device)
+        wants_ctx = spec.wants_ctx   # a Context is only built for nodes that declare one
         try:
             args: dict[str, Any] = {}
             mapped: dict[str, list] = {}
@@ -309,9 +324,9 @@ class Executor:
                     args[port] = [v]
                 else:
                     args[port] = v
-            params = dict(inst.params)
+            params = dict(graph.nodes[nid].params)
             if not mapped:
-                outputs = spec.call(args, params, Context(nid, **ctx_kw))
+                outputs = spec.call(args, params, Context(nid, **ctx_kw) if wants_ctx else None)
             else:
                 lengths = {p: len(v) for p, v in mapped.items()}
                 if len(set(lengths.values())) > 1:
@@ -324,7 +339,7 @@ class Executor:
                         raise Cancelled(f"node '{nid}' cancelled")
                     item_args = dict(args)
                     item_args.update({p: v[i] for p, v in mapped.items()})
-                    res = spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw))
+                    res = spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw) if wants_ctx else None)
                     for name, val in res.items():
                         gathered[name].append(val)
                     emit("progress", nid, done=i + 1, total=n)
@@ -345,6 +360,10 @@ class Executor:
             raise err from e
         emit("finished", nid, elapsed_s=time.perf_counter() - t0)
         return outputs
+
+
+def _no_listener(kind: str, node_id: str, **kw: Any) -> None:
+    """``emit`` for a run nobody listens to."""
 
 
 _default_executor: Executor | None = None

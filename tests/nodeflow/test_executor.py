@@ -1,11 +1,12 @@
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nodeflow import Cancelled, ExecutionError, Executor, Graph, GraphError
-from nodeflow.cache import MemoryCache
+from nodeflow import Audio, Cancelled, ChoiceEnum, ExecutionError, Executor, Graph, GraphError, node
+from nodeflow.cache import MemoryCache, content_key, node_key
 from tests.nodeflow.stubs import CALLS, registry
 
 
@@ -231,3 +232,82 @@ def test_eviction_recomputes_transparently(reg):
     ex.run(g)
     res = ex.run(g)
     assert res.ran == {"tone", "gain", "stats"}
+
+
+# ---------------------------------------------------------------- concurrency, proven from event order
+_rendezvous = threading.Barrier(2)
+
+
+@node("test.rendezvous")
+def _rendezvous_node(audio: Audio, *, name: str = "x") -> Audio:
+    """Returns only once two of these are running at the same time (a sequential executor fails it)."""
+    try:
+        _rendezvous.wait(timeout=20)
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"{name}: the other branch never ran at the same time as this one") from None
+    return audio
+
+
+def test_two_independent_branches_overlap_from_event_order(reg):
+    _rendezvous.reset()
+    reg.add(_rendezvous_node)
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    for b in ("left", "right"):
+        g.add("test.rendezvous", id=b, name=b)
+        g.connect("t", b)
+        g.add("test.gain", id=f"{b}_gain", gain_db=-3.0)
+        g.connect(b, f"{b}_gain")
+    ev = []
+    res = Executor(max_workers=2).run(g, on_event=ev.append)
+    assert res.ran == {"t", "left", "right", "left_gain", "right_gain"}
+    order = [(e.kind, e.node_id) for e in ev if e.kind in ("started", "finished")]
+    first_finish = min(order.index(("finished", b)) for b in ("left", "right"))
+    assert order.index(("started", "left")) < first_finish and order.index(("started", "right")) < first_finish
+    # each branch's tail starts only after its own head finished
+    for b in ("left", "right"):
+        assert order.index(("finished", b)) < order.index(("started", f"{b}_gain"))
+
+
+def test_one_worker_runs_branches_one_after_the_other(reg):
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    for b in ("b1", "b2"):
+        g.add("test.gain", id=b, gain_db=-1.0 if b == "b1" else -2.0)
+        g.connect("t", b)
+    ev = []
+    Executor(max_workers=1).run(g, on_event=ev.append)
+    spans = [(e.kind, e.node_id) for e in ev if e.kind in ("started", "finished") and e.node_id != "t"]
+    assert spans[0][0] == "started" and spans[1] == ("finished", spans[0][1])   # no overlap with one worker
+
+
+# ---------------------------------------------------------------- cache keys
+class _Colour(ChoiceEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@pytest.mark.parametrize("params, files, fingerprint, upstream", [
+    ({}, {}, None, []),
+    ({"gain_db": -6.0, "n": 3, "on": True, "name": "x", "none": None}, {}, None, [("audio", "k" * 40, "out")]),
+    ({"colour": _Colour.BLUE, "path": Path("/tmp/a.wav"), "list": [1, _Colour.RED, (2.5, "y")],
+      "nested": {"b": 1, "a": [None, {"z": _Colour.RED}]}}, {"path": "d" * 40},
+     {"revision": "abc", "device": "cpu"}, [("b", "k2", "out"), ("a", "k1", "peak")]),
+])
+def test_node_key_is_the_documented_content_key(params, files, fingerprint, upstream):
+    assert node_key("test.x", 2, params, files, fingerprint, upstream) == \
+        content_key("test.x", 2, params, files, fingerprint, upstream)
+
+
+def test_node_keys_follow_type_version_params_and_upstream(reg):
+    g = chain(reg)
+    ex = Executor()
+    k1 = ex.keys(g)
+    assert len(set(k1.values())) == 3
+    g.set("gain", "gain_db", -7.0)
+    k2 = ex.keys(g)
+    assert k2["tone"] == k1["tone"] and k2["gain"] != k1["gain"] and k2["stats"] != k1["stats"]
+    g.set("gain", "gain_db", -6.0)
+    assert ex.keys(g) == k1                    # the same content gives the same keys again
+    g2 = chain(reg)                            # a separate but equal graph shares them
+    assert Executor().keys(g2) == k1
