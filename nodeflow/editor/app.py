@@ -56,6 +56,7 @@ class App:
         self._seen = (None, -1, -1)      # (graph object, its revision, runner version) last drawn
         self._clip: dict | None = None
         self._layout_pending = False
+        self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
         self._head_key: tuple[str, str] | None = None
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
@@ -99,6 +100,8 @@ class App:
         dpg.setup_dearpygui()
         dpg.show_viewport()
         self.files.start(self.start_path)
+        from .tools import Tools
+        self.tools = Tools(self).load()
         return self
 
     def _menus(self) -> None:
@@ -130,6 +133,7 @@ class App:
                 dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.arrange())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
+            dpg.add_menu(label="Tools", tag="menu_tools")      # filled by plug-ins (see .tools)
 
     def _shortcuts(self) -> None:
         dpg = self.dpg
@@ -199,6 +203,7 @@ class App:
     def _on_edit(self, label: str) -> None:
         """Every change goes to the recovery file; back at the saved state there is nothing to recover."""
         if label == "open":
+            self._fit_pending = self.frame_count + 3      # once the nodes are drawn and measured
             pos = self.doc.graph.editor.get("positions")
             self._layout_pending = bool(self.doc.graph.nodes) and not (
                 isinstance(pos, dict) and all(n in pos for n in self.doc.graph.nodes))
@@ -352,19 +357,36 @@ class App:
         not an unsaved change); from the menu it is an ordinary, undoable edit.
         """
         from .layout import arrange
-        from .view import NODE_PAD
-        sizes = {}
-        for nid in self.doc.graph.nodes:
-            if nid in self.view.nodes:
-                (x0, y0), (x1, y1) = self.view.node_rect(nid)
-                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
-        new = arrange(self.doc.graph, sizes)
+        new = arrange(self.doc.graph, self._node_sizes(), max_width=self.dpg.get_item_rect_size("canvas")[0] - 10)
         if initial:
             from .document import positions
             positions(self.doc.graph).update(new)
             self.doc.graph.revision += 1
         elif self.doc.move(new):
             self.say("arranged the nodes (Ctrl+Z puts them back)")
+
+    def _node_sizes(self) -> dict[str, tuple[float, float]]:
+        from .view import NODE_PAD
+        sizes = {}
+        for nid in self.doc.graph.nodes:
+            if nid in self.view.nodes:
+                (x0, y0), (x1, y1) = self.view.node_rect(nid)
+                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+        return sizes
+
+    def fit_to_window(self) -> bool:
+        """Part of opening a graph: when some node lies outside the canvas, move the layout into
+        view, or arrange it in bands when it is wider than the window (not an undo step)."""
+        from .document import positions
+        from .layout import fit
+        new = fit(self.doc.graph, positions(self.doc.graph), self._node_sizes(),
+                  tuple(self.dpg.get_item_rect_size("canvas")))
+        if new:
+            positions(self.doc.graph).update(new)
+            self.doc.graph.revision += 1
+            self.say(f"{self.status_text}; moved its nodes to fit this window (Ctrl+L arranges them)"
+                     if self.status_text else "moved the nodes to fit this window", self.status_error)
+        return bool(new)
 
     def _free_spot(self) -> tuple[float, float]:
         from .document import positions
@@ -390,12 +412,16 @@ class App:
                 self.doc.move(moved)
         self.files.tick()
         self.sweep.tick()
+        self.tools.tick()
         g = self.doc.graph
         if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count > 1:
             self._layout_pending = False
             self.arrange(initial=True)
+        elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
+            self._fit_pending = 0
+            self.fit_to_window()
         head = self.audition.playhead()
         key = head[:2] if head else None
         if self._head_key is not None and self._head_key != key:
@@ -446,6 +472,8 @@ class App:
         self.close()
 
     def close(self) -> None:
+        if getattr(self, "tools", None) is not None:
+            self.tools.close()
         self.audition.stop()
         self.runner.close()
         self.autosaver.close()
