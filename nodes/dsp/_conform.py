@@ -31,6 +31,8 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
 
     The result has ``round(frames * rate / audio.sample_rate)`` frames; ``start_frame`` and
     ``overlap_frames`` are scaled to the new rate the same way.  Same rate returns ``audio`` itself.
+    Each channel streams through soxr block by block straight into the result (the same samples
+    as a one-shot ``soxr.resample``), so the only full-size buffer made is the output itself.
 
     Parameters
     ----------
@@ -57,22 +59,27 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
     if rate == src:
         return audio
     target = scale_frames(audio.frames, src, rate)
-    if audio.frames == 0:
-        samples = np.zeros((audio.channels, 0), np.float32)
-    else:
-        samples = soxr.resample(audio.samples.T, src, rate, quality=quality).T
-        samples = _fit_length(samples, target)
+    samples = np.empty((audio.channels, target), np.float32)
+    for c in range(audio.channels):
+        _stream_channel(soxr.ResampleStream(src, rate, 1, dtype="float32", quality=quality),
+                        audio.samples[c], samples[c])
     return audio.replace(samples, sample_rate=rate,
                          start_frame=scale_frames(audio.start_frame, src, rate),
                          overlap_frames=scale_frames(audio.overlap_frames, src, rate))
 
 
-def _fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
-    """Trim or zero-pad ``[channels, n]`` to exactly ``frames`` frames."""
-    have = samples.shape[1]
-    if have >= frames:
-        return samples[:, :frames]
-    return np.pad(samples, ((0, 0), (0, frames - have)))
+_BLOCK_FRAMES = 1 << 17   # input frames per soxr call: 512 KiB of float32, far below any clip worth streaming
+
+
+def _stream_channel(stream, x: np.ndarray, out: np.ndarray) -> None:
+    """Resample the 1-D channel ``x`` into ``out``: trimmed to its length, zero-padded if soxr gives less."""
+    pos, n = 0, x.shape[0]
+    for i in range(0, n, _BLOCK_FRAMES):
+        y = stream.resample_chunk(x[i:i + _BLOCK_FRAMES], last=i + _BLOCK_FRAMES >= n)
+        take = min(y.shape[0], out.shape[0] - pos)
+        out[pos:pos + take] = y[:take]
+        pos += take
+    out[pos:] = 0.0
 
 
 def match_channels(audio: Audio, channels: int, *, what: str = "audio") -> Audio:

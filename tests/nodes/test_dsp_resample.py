@@ -1,6 +1,11 @@
 """dsp.resample and the shared resample/conform helpers."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -115,3 +120,59 @@ def test_conform_refuses_to_guess_a_channel_mapping():
     a = Audio(np.zeros((2, 100)), 32000)
     with pytest.raises(AudioError, match="3 channels, expected 2.*dsp.channels"):
         conform(a, Audio(np.zeros((3, 100)), 32000))
+
+
+# ---------------------------------------------------------------- streaming into the output
+def _one_shot(x: Audio, rate: int, quality: str) -> np.ndarray:
+    """What a single ``soxr.resample`` call gives, trimmed or zero-padded to the node's length."""
+    import soxr
+    y = soxr.resample(np.ascontiguousarray(x.samples.T), x.sample_rate, rate, quality=quality).T
+    frames = scale_frames(x.frames, x.sample_rate, rate)
+    return np.pad(y[:, :frames], ((0, 0), (0, max(0, frames - y.shape[1]))))
+
+
+@pytest.mark.parametrize("src, dst", [(48000, 44100), (44100, 32000), (22050, 48000), (8000, 44100)])
+@pytest.mark.parametrize("quality", ["QQ", "HQ", "VHQ"])
+@pytest.mark.parametrize("frames", [1, 37, 131071, 131072 * 2 + 5])   # below, at and across the block size
+def test_streamed_resampling_equals_one_shot_soxr(src, dst, quality, frames):
+    x = Audio(noise(frames / src + 1, src, seed=frames, channels=3).samples[:, :frames], src)
+    y = resample_audio(x, dst, quality)
+    want = _one_shot(x, dst, quality)
+    assert y.samples.shape == want.shape
+    np.testing.assert_allclose(y.samples, want, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("block", [1000, 4096, 50_001])
+def test_resampling_does_not_depend_on_the_block_size(monkeypatch, block):
+    import nodes.dsp._conform as conform_mod
+    x = noise(3.0, 44100, seed=8, channels=2)
+    whole = resample_audio(x, 48000).samples
+    monkeypatch.setattr(conform_mod, "_BLOCK_FRAMES", block)
+    np.testing.assert_allclose(resample_audio(x, 48000).samples, whole, rtol=0, atol=1e-7)
+
+
+_PEAK_SCRIPT = """
+import resource, sys
+import numpy as np
+from nodeflow.audio import Audio
+from nodes.dsp._conform import resample_audio
+buf = np.empty((2, 48000 * 150), np.float32)
+rng = np.random.default_rng(0)
+for i in range(0, buf.shape[1], 1 << 18):
+    buf[:, i:i + (1 << 18)] = rng.standard_normal((2, buf[:, i:i + (1 << 18)].shape[1]), dtype=np.float32) * 0.1
+x = Audio(buf, 48000)
+del buf
+resample_audio(Audio(x.samples[:, :4800], 48000), 44100)   # soxr's own set-up, outside the measure
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+y = resample_audio(x, 44100)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / y.samples.nbytes)
+"""
+
+
+def test_resampling_a_long_clip_allocates_about_one_output(tmp_path):
+    """2.5 min of stereo: the peak grows by ~the output alone (no interleaved or transposed full copies)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    r = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True, check=True,
+                       cwd=str(tmp_path), env=env)
+    growth = float(r.stdout.strip().splitlines()[-1])
+    assert growth < 1.5, f"resampling grew the peak by {growth:.2f}x the output size"
