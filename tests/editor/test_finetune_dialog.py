@@ -99,3 +99,54 @@ def test_dialog_trains_shows_progress_and_puts_the_adapter_in_the_graph(ft_edito
     assert st["checkpoints"] == ["latest.json", f"step-{n:07d}"], "the engine's cancel checkpoint, no adapter yet"
     assert st["continued"]["phase"] == "finished", st["continued"]["message"]
     assert st["continued"]["steps"] == [n + 1, n + 2, n + 3], "continue picks up at the saved step"
+
+
+def broken_plugins(folder: Path) -> Path:
+    """Two installed (dist-info) editor tools that fail: one names a missing module, one raises."""
+    info = folder / "acme_tools-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[audiochain.editor_tools]\nacme_missing = acme_no_such_module:add_tool\n"
+                                           "acme_raises = acme_raising_tool:add_tool\n")
+    (folder / "acme_raising_tool.py").write_text(
+        "def add_tool(editor):\n    raise RuntimeError('acme tools need a licence key in ~/.acme')\n")
+    return folder
+
+
+def test_mistakes_are_shown_in_the_dialog_and_broken_tools_in_the_status_bar(ft_editor):
+    import os
+    ed = ft_editor
+    ed.env["PYTHONPATH"] = str(broken_plugins(ed.tmp / "plugins")) + os.pathsep + ed.env["PYTHONPATH"]
+    (ed.tmp / "empty").mkdir()
+    tones(ed.tmp / "recordings", n=1, seconds=1.0)
+    bark = ed.tmp / "not-musicgen"                  # a transformers checkpoint of another model
+    bark.mkdir()
+    (bark / "config.json").write_text(json.dumps({"model_type": "bark"}))
+    (bark / "model.safetensors").write_bytes(b"\0" * 16)
+    (ed.tmp / "used").mkdir()
+    (ed.tmp / "used" / "adapter_model.safetensors").write_bytes(b"\0" * 16)
+    st = ed.run("finetune_errors", timeout=120)
+
+    # the editor works and its own tool loaded; the two broken ones are named with their reasons
+    assert st["loaded"] == ["finetune"] and set(st["failed"]) == {"acme_missing", "acme_raises"}
+    assert st["failed"]["acme_missing"] == "ModuleNotFoundError: No module named 'acme_no_such_module'"
+    assert st["failed"]["acme_raises"] == "RuntimeError: acme tools need a licence key in ~/.acme"
+    assert st["status_error_at_start"] and st["status_at_start"].startswith("editor tool(s) failed to load: "
+                                                                            "'acme_missing' (ModuleNotFoundError")
+    assert "licence key" in st["failed_items"]["acme_raises"]
+
+    red = [255, 120, 120]
+    empty = st["empty"]
+    assert empty["message"] == f"data folder {ed.tmp / 'empty'} is empty; put your recordings (wav, flac, mp3, ogg, " \
+                               "m4a...) in it"
+    assert empty["color"] == red and empty["status_error"] and empty["status"] == "fine-tuning: " + empty["message"]
+    assert not empty["out_exists"] and not empty["use_shown"] and empty["overlay"] == "not started"
+    assert st["no_folder"]["message"] == "choose the data folder: the folder holding your recordings"
+    msg = st["not_musicgen"]["message"]
+    assert msg.startswith(f"base '{bark}' is a 'bark' model; fine-tuning needs a MusicGen checkpoint")
+    assert not st["not_musicgen"]["out_exists"]
+    used = st["out_in_use"]["message"]
+    assert used.startswith(f"out folder {ed.tmp / 'used'} already exists; use 'continue' to continue its training, "
+                           "'replace' to start over") and used.endswith("or choose another output folder")
+    assert (ed.tmp / "used" / "adapter_model.safetensors").read_bytes() == b"\0" * 16, "nothing was touched"
+    assert st["nodes"] == []

@@ -29,7 +29,8 @@ TAG = "finetune"
 WIDTH, HEIGHT = 660, 430
 GREEN, RED, GREY, WHITE = (150, 230, 150), (255, 120, 120), (170, 170, 190), (215, 215, 215)
 # the engine's messages name CLI flags; in the dialog they are these fields
-_FIELDS = {"--resume": "'continue'", "--force": "'replace'", "--out": "the output folder", "--steps": "steps"}
+_FIELDS = {"--resume": "'continue'", "--force": "'replace'", "another --out": "another output folder",
+           "--out": "the output folder", "--steps": "steps"}
 
 
 def add_tool(editor: Any) -> "FinetuneDialog":
