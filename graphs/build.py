@@ -38,8 +38,8 @@ def demo() -> Graph:
     g.connect("to_model_rate.out", "into_variations.a")
     g.connect("stitch.out", "into_variations.b")
     g.connect("into_variations", "export")
-    _layout(g, {"melody": (20, 40), "to_model_rate": (220, 40), "bars": (440, 40), "vary": (660, 40),
-                "stitch": (880, 40), "into_variations": (880, 260), "export": (1100, 260)})
+    _layout(g, {"melody": (20, 40), "to_model_rate": (20, 200), "bars": (220, 40), "vary": (460, 40),
+                "stitch": (700, 40), "into_variations": (700, 220), "export": (900, 220)})
     return g
 
 
@@ -63,7 +63,7 @@ def longform() -> Graph:
     g.connect("prompt.out", "music.text")
     g.connect("music", "fade")
     g.connect("fade", "export")
-    _layout(g, {"prompt": (20, 40), "music": (260, 40), "fade": (500, 40), "export": (720, 40)})
+    _layout(g, {"prompt": (20, 40), "music": (290, 40), "fade": (580, 40), "export": (800, 40)})
     return g
 
 
@@ -89,8 +89,8 @@ def melody_variations() -> Graph:
     g.connect("jazz.out", "join.a")
     g.connect("strings.out", "join.b")
     g.connect("join", "export")
-    _layout(g, {"melody": (20, 120), "jazz": (260, 20), "strings": (260, 240), "join": (520, 120),
-                "export": (740, 120)})
+    _layout(g, {"melody": (20, 120), "jazz": (200, 20), "strings": (470, 20), "join": (740, 120),
+                "export": (740, 300)})
     return g
 
 
@@ -138,8 +138,8 @@ def speech_offline() -> Graph:
     g.connect("loop.out", "mix.b")
     g.connect("mix", "fade")
     g.connect("fade", "export")
-    _layout(g, {"speech": (20, 20), "stereo": (240, 20), "loop": (240, 200), "mix": (460, 100),
-                "fade": (660, 100), "export": (860, 100)})
+    _layout(g, {"speech": (20, 20), "stereo": (270, 20), "loop": (270, 200), "mix": (470, 100),
+                "fade": (670, 100), "export": (870, 100)})
     return g
 
 

@@ -384,7 +384,7 @@ class App:
         if new:
             positions(self.doc.graph).update(new)
             self.doc.graph.revision += 1
-            self.say(f"{self.status_text}; moved its nodes to fit this window (Ctrl+L arranges them)"
+            self.say(f"{self.status_text}; moved its nodes to fit this window"
                      if self.status_text else "moved the nodes to fit this window", self.status_error)
         return bool(new)
 

@@ -196,6 +196,24 @@ def test_layout_puts_columns_in_link_order_without_overlaps(doc):
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
 
 
+def test_layout_wraps_into_bands_that_fit_the_window_and_fit_leaves_a_visible_layout_alone(doc):
+    from nodeflow.editor.layout import arrange, bounds, fit
+    doc.connect("gain", "out", "export", "audio")
+    sizes = {n: (300.0, 150.0) for n in doc.graph.nodes}
+    pos = arrange(doc.graph, sizes, max_width=700)
+    assert bounds(pos, sizes)[2] <= 700, "no column ends past the window's width"
+    assert pos["load"][0] < pos["gain"][0] and pos["export"][1] > pos["load"][1], "the third column wraps below"
+    assert fit(doc.graph, pos, sizes, (700, 600)) is None, "a layout that shows whole is not touched"
+    # saved on a wider screen: moved (not rearranged) when it fits as a whole, arranged when it does not
+    far = {n: [p[0] + 2000.0, p[1]] for n, p in pos.items()}
+    assert fit(doc.graph, far, sizes, (700, 600)) == pos
+    wide = {n: [i * 400.0, 40.0] for i, n in enumerate(doc.graph.nodes)}
+    new = fit(doc.graph, wide, sizes, (700, 600))
+    x0, y0, x1, y1 = bounds(new, sizes)
+    assert x0 >= 0 and y0 >= 0 and x1 <= 700 and y1 <= 600
+    assert fit(doc.graph, wide, sizes, (250, 150)) is None, "nothing fits: left for the user to pan"
+
+
 def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
     pytest.importorskip("dearpygui")
     from nodeflow.editor.widgets import display_name

@@ -10,6 +10,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.gui
 
+CANVAS = ((165, 28), (1272, 762))   # the node canvas in the 1280x800 window: right of the palette, above Run
+
 
 def test_demo_graph_opens_and_its_nodes_are_drawn(editor):
     st = editor.run("open_demo", ROOT / "graphs" / "demo.msgpack")
@@ -19,17 +21,15 @@ def test_demo_graph_opens_and_its_nodes_are_drawn(editor):
     px = np.load(editor.tmp / "demo.npy").astype(float)
     canvas = px[30:760, 170:1270]
     bg = np.median(canvas.reshape(-1, 3), axis=0)
-    visible = 0
+    (cx0, cy0), (cx1, cy1) = CANVAS
     for nid, ((x0, y0), (x1, y1)) in st["rects"].items():
-        if x1 > 1270 or y1 > 760:
-            continue          # the canvas pans; nodes past its right edge are not on the screenshot
-        visible += 1
+        # the whole demo is on screen at 1280x800 when it opens (its export node used to be cut off)
+        assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, f"node {nid} is outside the window"
         box = px[y0:y1, x0:x1]
         body = (np.abs(box - bg).max(-1) > 4).mean()
         text = (box.max(-1) > bg.max() + 60).mean()
         assert body > 0.6, f"node {nid}: its box is not drawn where the editor says ({body:.2f} differs)"
         assert text > 0.03, f"node {nid}: no readable text in its box ({text:.3f})"
-    assert visible >= 6
     empty = px[610:710, 190:470]          # below 'melody', left of the minimap: bare canvas
     assert (np.abs(empty - bg).max(-1) > 4).mean() < 0.2 and (empty.max(-1) > bg.max() + 60).mean() < 0.002
 
@@ -294,3 +294,20 @@ def test_file_dialog_actions_save_as_bundle_browse_new_open(editor):
     assert st["reopened"][0] == ["export", "fade", "gain", "load"]
     assert st["reopened"][1:] == [-4.0, "tone2.wav"], "saved with the edit; the picked file stored relative"
     assert st["recent"][:2] == ["copy.msgpack", "chain.msgpack"]
+
+
+def test_a_graph_saved_wider_than_the_window_opens_with_every_node_in_view(editor):
+    import nodeflow
+    g = nodeflow.load(chain_graph(editor.tmp))
+    g.connect("gain.out", "export.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [700.0, 40.0], "fade": [1400.0, 40.0],
+                             "export": [2100.0, 300.0]}          # laid out on a much wider screen
+    nodeflow.save(g, editor.tmp / "wide.msgpack")
+    st = editor.run("open_demo", editor.tmp / "wide.msgpack")
+    (cx0, cy0), (cx1, cy1) = CANVAS
+    for nid, ((x0, y0), (x1, y1)) in st["rects"].items():
+        assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, f"node {nid} is outside the window"
+    assert not st["dirty"], "fitting the layout on open is not an unsaved change"
+    assert st["status"] == "opened wide.msgpack; moved its nodes to fit this window"
+    x = {n: r[0][0] for n, r in st["rects"].items()}
+    assert x["load"] < x["gain"] and x["load"] < x["fade"], "the layout still reads from the inputs on"
