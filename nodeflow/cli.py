@@ -194,10 +194,15 @@ def cmd_rerun(args) -> int:
     try:
         doc = json.loads(Path(args.manifest).read_text())
         row = next(r for r in doc["variants"] if r["index"] == args.row or r["name"] == str(args.row))
+        variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
     except FileNotFoundError:
         raise NodeflowError(f"{args.manifest}: no such file") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({e})") from None
+    except OSError as e:
+        raise NodeflowError(f"{args.manifest}: cannot read it ({e.strerror or e}); give the manifest.json a sweep "
+                            "wrote") from None
+    except (ValueError, KeyError, TypeError) as e:   # bad JSON, not UTF-8 text (a graph, audio), wrong shape
+        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({type(e).__name__}: {str(e)[:120]}); give "
+                            "the manifest.json a sweep wrote") from None
     except StopIteration:
         raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
@@ -206,7 +211,6 @@ def cmd_rerun(args) -> int:
             raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
                                 "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
     graph = _load(args.graph or doc["graph"])
-    variant = Variant(int(row["index"]), tuple((k, v) for k, v in row["params"].items()))
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
     r = run_variant(Executor(), graph, variant, out, device=args.device)
     if r.status != "ok":

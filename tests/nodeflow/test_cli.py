@@ -201,6 +201,11 @@ MISTAKES = {
         g, d / "m.msgpack", lambda doc: doc["nodes"][0]["params"].update(path="gone.wav")))], "gone.wav"),
     "unknown node type to list": (lambda d, g: ["nodes", "io.lod"], "no node type or category 'io.lod'"),
     "extract a missing file": (lambda d, g: ["extract", str(d / "x.wav")], "x.wav: no such file"),
+    # rerun given something other than a manifest (each used to end in a traceback)
+    "rerun a graph file": (lambda d, g: ["rerun", str(g), "1"], "song.msgpack: not a sweep manifest (UnicodeDecodeError"),
+    "rerun a folder": (lambda d, g: ["rerun", str(d), "1"], "cannot read it (Is a directory)"),
+    "rerun a manifest with a bad row": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
+        {"variants": [{"index": 1, "name": "v001", "params": [1, 2]}]}).encode())), "1"], "m.json: not a sweep manifest"),
 }
 
 
