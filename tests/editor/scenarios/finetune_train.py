@@ -20,11 +20,14 @@ def main(app, drv):
     out["default_out"] = dpg.get_value("finetune::out")
     out["default_base"] = dpg.get_value("finetune::base")
 
-    drv.click_item("finetune::data::browse")             # the folder dialog; its OK hands us the folder
-    drv.frames(2)
+    # Browse opens the folder dialog at the nearest existing folder of what the box holds; a real
+    # click on its OK button (bottom left of the centred 760x460 dialog) puts that folder in the box
+    dpg.set_value("finetune::data", str(tmp / "recordings" / "not-yet"))
+    drv.click_item("finetune::data::browse")
+    drv.frames(3)
     out["browse_shown"] = bool(dpg.does_item_exist("tools::filedialog") and dpg.is_item_shown("tools::filedialog"))
-    dpg.hide_item("tools::filedialog")
-    app.tools.api.path_chosen("tools::filedialog", {"file_path_name": str(tmp / "recordings")})
+    vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+    drv.click(((vw - 760) / 2 + 20, (vh - 460) / 2 + 442))
     drv.frames(2)
     out["data_field"] = dpg.get_value("finetune::data")
     dpg.set_value("finetune::base", str(tmp / "tiny-musicgen"))
