@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import FileFormatError, NodeflowError
-from .fileformat import dumps, loads
+from .fileformat import dumps, loads, shared_mode
 from .graph import Graph
 
 __all__ = ["pack", "unpack", "is_bundle", "BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
@@ -101,6 +101,7 @@ def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BY
     manifest["members"]["graph.msgpack"] = {"sha256": hashlib.sha256(graph_bytes).hexdigest(), "size": len(graph_bytes)}
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.fchmod(fd, shared_mode(out))
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:

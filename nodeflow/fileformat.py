@@ -112,6 +112,18 @@ def dumps(graph: Graph, base_dir: str | os.PathLike | None = None) -> bytes:
                               "strings, numbers, lists and maps)") from e
 
 
+def shared_mode(path: Path) -> int:
+    """Permissions for a file written atomically at ``path``: those of the file it replaces, else
+    what a plain ``open()`` gives (0o666 less the umask).  ``mkstemp`` alone makes every saved
+    graph, bundle and manifest private (0o600), so a graph put in a shared folder could not be read."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def save(graph: Graph, path: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
     path = Path(path)
@@ -119,6 +131,7 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, shared_mode(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

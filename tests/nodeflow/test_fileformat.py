@@ -53,6 +53,21 @@ def test_save_is_atomic_and_leaves_no_temp(tmp_path):
     assert [x.name for x in tmp_path.iterdir()] == ["g.msgpack"]
 
 
+def test_saved_graphs_are_readable_by_others_like_any_file_and_keep_a_replaced_files_mode(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        p = ff.save(sample_graph(), tmp_path / "shared.msgpack")
+        assert p.stat().st_mode & 0o777 == 0o644, "a new graph file gets 0o666 less the umask (was 0o600)"
+        p.chmod(0o640)
+        ff.save(sample_graph(), p)
+        assert p.stat().st_mode & 0o777 == 0o640, "saving over a file keeps its permissions"
+        os.umask(0o077)
+        assert ff.save(sample_graph(), tmp_path / "private.msgpack").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
 def doc_bytes(mutate):
     doc = msgpack.unpackb(ff.dumps(sample_graph()))
     mutate(doc)

@@ -1,6 +1,7 @@
 """Sharing graphs: relative paths, bundles (pack/unpack, hostile archives), what is missing on the
 receiver's side, and old graph files that must load forever."""
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -104,6 +105,11 @@ def test_pack_unpack_roundtrip_bit_for_bit(tmp_path):
     assert g2.problems() == []
     assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0  # running a bundle unpacks next to it
     assert (tmp_path / "song" / "graph.msgpack").is_file()
+    # a bundle and the graph it unpacks are files to share: not private to the sender (umask 022 here)
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in (bundle, out, tmp_path / "song" / "graph.msgpack"):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
 
 
 def test_pack_carries_folders_such_as_adapters(tmp_path):

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,10 @@ def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     levels = [np.abs(sf.read(f)[0]).max() for f in files]
     assert levels[1] == pytest.approx(0.3, rel=1e-3) and levels[2] == pytest.approx(0.3 * 10 ** 0.3, rel=1e-3)
     assert (out / "manifest.csv").read_text().count("\n") == 4
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("manifest.json", "manifest.csv"):        # readable like the audio beside it (was 0o600)
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
     assert main(["rerun", str(out / "manifest.json"), "2", "-o", str(tmp_path / "again")]) == 0
     again = tmp_path / "again" / doc["variants"][2]["name"] / "take.wav"
     assert np.array_equal(sf.read(again)[0], sf.read(files[2])[0])
