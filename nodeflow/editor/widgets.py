@@ -2,7 +2,9 @@
 
 * a number with a finite range: a slider over that range, the unit in the shown value
   (``-6.0 dB``); ctrl+click types an exact value;
-* a number without bounds: an input box with the unit;
+* a number without bounds: an input box (a wide whole-number range with a unit, such as a sample
+  rate: a drag box showing the unit);
+* an optional number: a text box showing the value with its unit ("-14.0 LUFS"; empty means none);
 * a choice (an Enum): a combo box of its values;
 * ``Text``: a text box (multi-line for prompts and templates);
 * ``FilePath``: a text box and a ``...`` button that opens the file dialog;
@@ -95,12 +97,12 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
         def parse(s, a, u):
             try:
-                v = spec.parse(a)
+                v = spec.parse(_strip_unit(spec, a))
             except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
                 on_change(node_id, spec.name, _Invalid(str(e)))
                 return
             on_change(node_id, spec.name, v)
-        dpg.add_input_text(default_value=str(_plain(spec, value)), hint="none" + (f" ({unit})" if unit else ""),
+        dpg.add_input_text(default_value=_boxed(spec, value), hint="none" + (f" ({unit})" if unit else ""),
                            on_enter=True, callback=parse, **kw)
     elif spec.kind == "float":
         rng = _finite_range(spec)
@@ -117,6 +119,9 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         if rng and rng[1] - rng[0] <= 1000:
             dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
                                callback=cb_value, clamped=True, **kw)
+        elif rng and unit:     # e.g. a sample rate: the unit stays in view (an input box cannot show one)
+            dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
+                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=True, callback=cb_value, **kw)
         else:
             dpg.add_input_int(default_value=int(value), step=0, callback=cb_value, on_enter=True, **kw)
     elif spec.kind == "bool":
@@ -145,6 +150,22 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     return tag
 
 
+def _boxed(spec: ParamSpec, value: Any) -> str:
+    """An optional value as its text box shows it: empty for none, a number with its unit."""
+    if value is None:
+        return ""
+    unit = _unit(spec) if spec.kind in ("float", "int") else ""
+    return f"{_plain(spec, value)} {unit}" if unit else str(_plain(spec, value))
+
+
+def _strip_unit(spec: ParamSpec, text: Any) -> Any:
+    """What the user typed or left in a box, without the unit it shows ("-14.0 LUFS" -> "-14.0")."""
+    unit = _unit(spec) if spec.kind in ("float", "int") else ""
+    if unit and isinstance(text, str) and text.strip().lower().endswith(unit.lower()):
+        return text.strip()[: -len(unit)].strip()
+    return text
+
+
 class _Invalid:
     """A value the user typed that the parameter cannot take; carries the reason."""
 
@@ -158,7 +179,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     if not dpg.does_item_exist(tag):
         return
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
-        shown: Any = "" if value is None else str(_plain(spec, value))
+        shown: Any = _boxed(spec, value)
     elif spec.kind == "float":
         shown = float(value)
     elif spec.kind == "int":

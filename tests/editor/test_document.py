@@ -220,3 +220,16 @@ def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
     specs = Graph().registry["dsp.gain"].params, Graph().registry["dsp.fade"].params
     assert display_name(specs[0]["gain_db"]) == "gain"
     assert display_name(specs[1]["fade_in_s"]) == "fade in"
+
+
+def test_optional_numbers_show_their_unit_in_the_box_and_read_back_with_or_without_it():
+    pytest.importorskip("dearpygui")
+    from nodeflow.editor.widgets import _boxed, _strip_unit
+    export, trim = Graph().registry["io.export"].params, Graph().registry["dsp.trim"].params
+    loud, end = export["loudness_lufs"], trim["end_s"]
+    assert _boxed(loud, -16.0) == "-16.0 LUFS" and _boxed(end, 2.5) == "2.5 s" and _boxed(end, None) == ""
+    for typed, value in (("-14.0 LUFS", -14.0), ("-14", -14.0), (" -9.5 lufs ", -9.5)):
+        assert loud.parse(_strip_unit(loud, typed)) == value
+    assert end.parse(_strip_unit(end, "")) is None          # emptied: back to none
+    assert _boxed(export["path"], "a.wav") == "a.wav"        # not a number: no unit added
+
