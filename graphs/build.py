@@ -38,8 +38,9 @@ def demo() -> Graph:
     g.connect("to_model_rate.out", "into_variations.a")
     g.connect("stitch.out", "into_variations.b")
     g.connect("into_variations", "export")
-    _layout(g, {"melody": (20, 40), "to_model_rate": (20, 200), "bars": (220, 40), "vary": (460, 40),
-                "stitch": (700, 40), "into_variations": (700, 220), "export": (900, 220)})
+    # fits 1280x800 also after a run, when each audio node has grown a waveform preview
+    _layout(g, {"melody": (20, 20), "to_model_rate": (20, 290), "bars": (240, 20), "vary": (470, 20),
+                "stitch": (695, 20), "into_variations": (470, 360), "export": (695, 290)})
     return g
 
 
