@@ -92,6 +92,8 @@ class App:
                 dpg.add_button(label="Run", tag="run_button", callback=self.run, width=60)
                 dpg.add_button(label="Stop", tag="stop_button", callback=self.stop, width=60)
                 dpg.add_text("", tag="status")
+                with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
+                    dpg.add_text("", tag="status_tip", wrap=700)
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio)
         from .sweeps import SweepPanel
         self.sweep = SweepPanel(self)
@@ -197,6 +199,7 @@ class App:
         self.status_text, self.status_error = text, error
         if hasattr(self, "dpg"):
             self.dpg.set_value("status", text.splitlines()[0] if text else "")
+            self.dpg.set_value("status_tip", text)
             self.dpg.configure_item("status", color=(255, 110, 110) if error else (210, 210, 210))
 
     # ------------------------------------------------------------------ edits

@@ -8,6 +8,7 @@ waveform previews handed to it.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -327,9 +328,11 @@ def _short(problem: str, nid: str) -> str:
 
 
 def _headline(problem: str) -> str:
-    """The first clause of a problem (the node shows it; the tooltip has the whole message)."""
+    """The first clause of a problem (the node shows it; the tooltip has the whole message), and
+    the command that fixes it when the message names one (``audiochain models pull NAME``)."""
     cut = min((i for i in (problem.find("; "), problem.find(" (")) if i > 0), default=len(problem))
-    return problem[:cut]
+    fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])
+    return problem[:cut] + (f"\n  fix: {fix.group(1)}" if fix else "")
 
 
 def _serious(problems: list[str]) -> bool:

@@ -159,6 +159,8 @@ def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(e
     assert text["vox"] == "! input file path='takes/vox3.wav' not found"
     assert "where the graph was saved it was /home/ana/takes/vox3.wav" in st["problem_tip"]["vox"]
     assert "acme/musicgen-none" in text["gen"]
+    assert text["gen"].endswith("\n  fix: audiochain models pull acme/musicgen-none"), "the node names the fix"
+    assert st["status_tip"] == st["opened_status"], "the status bar's tooltip has the whole message"
     assert st["problem_shown"] == {"vox": True, "gain": False, "gen": True, "verb": True}
     assert st["broken_theme"] == {"vox": True, "gain": False, "gen": True, "verb": True}
     assert st["verb_ports"] == ["attr::in::verb::audio", "attr::out::verb::out"]
