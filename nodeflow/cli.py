@@ -110,6 +110,10 @@ def cmd_run(args) -> int:
     apply_sets(graph, args.set)
     out_dir = Path(args.output) if args.output else Path.cwd()
     if args.sweep or (graph.sweep and not args.no_sweep):
+        if args.target:   # a sweep renders whole variants; it used to ignore --target silently
+            raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "
+                                 "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
+                                 "saves a sweep")
         return _run_sweep(args, graph, out_dir)
     if args.executor == "ray":
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")

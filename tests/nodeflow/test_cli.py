@@ -201,6 +201,8 @@ MISTAKES = {
         g, d / "m.msgpack", lambda doc: doc["nodes"][0]["params"].update(path="gone.wav")))], "gone.wav"),
     "unknown node type to list": (lambda d, g: ["nodes", "io.lod"], "no node type or category 'io.lod'"),
     "extract a missing file": (lambda d, g: ["extract", str(d / "x.wav")], "x.wav: no such file"),
+    "--target with a sweep": (lambda d, g: ["run", str(g), "--sweep", "gain.gain_db=-6,0", "--target", "gain"],
+                              "--target gain applies to a single run, not to a sweep"),
     # rerun given something other than a manifest (each used to end in a traceback)
     "rerun a graph file": (lambda d, g: ["rerun", str(g), "1"], "song.msgpack: not a sweep manifest (UnicodeDecodeError"),
     "rerun a folder": (lambda d, g: ["rerun", str(d), "1"], "cannot read it (Is a directory)"),
