@@ -47,6 +47,20 @@ def apply_sets(graph, sets: Sequence[str]) -> None:
             raise ParameterError(f"--set {item!r}: {e}") from None
 
 
+def _refuse_overwriting_inputs(out: Path, inputs: Sequence[Path], flag: str) -> None:
+    """``--force`` replaces an earlier output, never the file being read (the graph, audio it uses)."""
+    if not out.exists():
+        return
+    for src in inputs:
+        try:
+            same = src.exists() and os.path.samefile(out, src)
+        except OSError:
+            same = False
+        if same:
+            raise NodeflowError(f"{out} is an input of this command ({src}); {flag} replaces earlier outputs, never "
+                                "an input: choose another output path")
+
+
 def _fmt_value(v: Any) -> str:
     from .audio import Audio
     if isinstance(v, Audio):
@@ -323,6 +337,7 @@ def cmd_extract(args) -> int:
     graph.path = path   # its relative input paths are relative to the audio file's folder
     if args.output:
         out = Path(args.output)
+        _refuse_overwriting_inputs(out, [path, *graph.input_files().values()], "--force")
         if out.exists() and not args.force:
             raise NodeflowError(f"{out} exists; pass --force to overwrite it")
         save(graph, out)
@@ -336,6 +351,7 @@ def cmd_pack(args) -> int:
     from .bundle import BUNDLE_SUFFIX, pack
     graph = _load(args.graph)
     out = Path(args.output) if args.output else Path(args.graph).with_suffix(BUNDLE_SUFFIX)
+    _refuse_overwriting_inputs(out, [Path(args.graph), *graph.input_files().values()], "--force")
     if out.exists() and not args.force:
         raise NodeflowError(f"{out} exists; pass --force to replace it")
     limit = int(args.max_mb * 2**20)

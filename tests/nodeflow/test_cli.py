@@ -201,6 +201,13 @@ MISTAKES = {
         g, d / "m.msgpack", lambda doc: doc["nodes"][0]["params"].update(path="gone.wav")))], "gone.wav"),
     "unknown node type to list": (lambda d, g: ["nodes", "io.lod"], "no node type or category 'io.lod'"),
     "extract a missing file": (lambda d, g: ["extract", str(d / "x.wav")], "x.wav: no such file"),
+    "extract over the audio it reads": (lambda d, g: ["extract", str(_exported(d, g)), "-o", str(d / "o" / "take.wav"),
+                                                      "--force"], "take.wav is an input of this command"),
+    "extract over the graph's input": (lambda d, g: ["extract", str(_exported(d, g)), "-o", str(d / "in.wav"),
+                                                     "--force"], "in.wav is an input of this command"),
+    "pack over the graph": (lambda d, g: ["pack", str(g), "-o", str(g), "--force"], "song.msgpack is an input"),
+    "pack over its input audio": (lambda d, g: ["pack", str(g), "-o", str(d / "in.wav"), "--force"],
+                                  "in.wav is an input of this command"),
     "--target with a sweep": (lambda d, g: ["run", str(g), "--sweep", "gain.gain_db=-6,0", "--target", "gain"],
                               "--target gain applies to a single run, not to a sweep"),
     # rerun given something other than a manifest (each used to end in a traceback)
@@ -209,6 +216,12 @@ MISTAKES = {
     "rerun a manifest with a bad row": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
         {"variants": [{"index": 1, "name": "v001", "params": [1, 2]}]}).encode())), "1"], "m.json: not a sweep manifest"),
 }
+
+
+def _exported(d: Path, g: Path) -> Path:
+    """The graph rendered to ``d/o/take.wav`` (which embeds it)."""
+    assert main(["run", str(g), "-o", str(d / "o"), "-q"]) == 0
+    return d / "o" / "take.wav"
 
 
 def _write(p: Path, data: bytes) -> Path:
@@ -224,7 +237,14 @@ def test_user_mistakes_print_one_error_line_and_exit_1(graph_file, tmp_path, cap
     cap = capsys.readouterr()
     line = one_error_line(cap.err)
     assert expected in line
-    assert not (tmp_path / "o").exists()    # nothing written
+    if " over " in case:      # the file that was read is untouched
+        read = {"audio it reads": "o/take.wav", "input": "in.wav"}
+        for key, name in read.items():
+            if key in case:
+                assert sf.info(tmp_path / name).frames == RATE
+        assert load(graph_file).nodes["gain"].params["gain_db"] == -6.0
+    else:
+        assert not (tmp_path / "o").exists()    # nothing written
 
 
 def test_debug_adds_the_traceback_before_or_after_the_command(graph_file, tmp_path, capsys):
