@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,19 @@ def _source(*, seconds: float = 120.0) -> Audio:
     return Audio((np.random.default_rng(1).standard_normal((2, int(44100 * seconds))) * 0.1).astype(np.float32), 44100)
 
 
-def bench_parallel_branches() -> None:
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def bench_parallel_branches(repeat: int = 4) -> None:
+    """Two GIL-free heavy branches (VHQ soxr) with 2 workers vs 1 worker, runs alternated.
+
+    The two settings alternate (1, 2, 1, 2, ...) so that load from other processes hits both alike,
+    and the best of each is compared.  The report also says how many cores of CPU time the
+    2-worker runs got (below ~2, other processes held the CPUs and no executor can reach the goal)
+    and whether the two branches overlapped, judged from the executor's own started/finished events.
+    """
     reg = Registry()
     reg.add_all([_heavy, _source])
     g = Graph(reg)
@@ -108,17 +121,45 @@ def bench_parallel_branches() -> None:
     for i, rate in enumerate((47999, 48001)):
         g.add("bench.heavy", id=f"b{i}", rate_hz=rate)
         g.connect("src", f"b{i}")
-    def timed(workers):
-        def go():
+    source = {"out": _source.fn()}
+    best = {1: float("inf"), 2: float("inf")}
+    cores, overlapped = 0.0, []
+    for _ in range(repeat):
+        for workers in (1, 2):
             ex = Executor(max_workers=workers)
-            ex.cache.put(ex.keys(g)["src"], {"out": _source.fn()})  # both runs start from the cached source
-            ex.run(g)
-        return best_of(go, 3)
-    report("parallel_branches_speedup", timed(1) / timed(2), f"goal >= 1.6x on 2 cores (this machine: {os.cpu_count()})")
+            ex.cache.put(ex.keys(g)["src"], source)  # both settings start from the cached source
+            events: list[tuple[str, str]] = []
+            t0, c0 = time.perf_counter(), _cpu_s()
+            ex.run(g, on_event=lambda e: events.append((e.kind, e.node_id)))
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+            ex.close()
+            if wall < best[workers]:
+                best[workers] = wall
+                if workers == 2:
+                    cores = cpu / wall
+            if workers == 2:
+                first_end = min(events.index(("finished", b)) for b in ("b0", "b1"))
+                overlapped.append(all(events.index(("started", b)) < first_end for b in ("b0", "b1")))
+    report("parallel_branches_speedup", best[1] / best[2],
+           f"goal >= 1.6x on 2 cores; this machine: {os.cpu_count()} cores; the best 2-worker run got "
+           f"{cores:.2f} cores of CPU time; branches overlapped (from events) in {sum(overlapped)}/{len(overlapped)} runs")
 
 
-PEAK_SCRIPT = textwrap.dedent("""
-    import resource, sys
+# The child's own peak: VmHWM belongs to the process image made by exec.  ru_maxrss would not do:
+# Linux carries the parent's resident size at fork into the child's ru_maxrss, so after the other
+# benchmarks have grown this process, base and peak both start from that floor and the ratio shrinks.
+PEAK_RSS = textwrap.dedent("""
+    def peak_rss():
+        try:
+            with open("/proc/self/status") as f:
+                return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+        except (OSError, StopIteration):
+            import resource
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+""")
+
+PEAK_SCRIPT = PEAK_RSS + textwrap.dedent("""
+    import sys
     from nodeflow import Graph, Executor
     g = Graph()
     g.add("io.load", id="load", path=sys.argv[1])
@@ -126,7 +167,7 @@ PEAK_SCRIPT = textwrap.dedent("""
     g.add("io.export", id="out", path=sys.argv[2], bit_depth="pcm24", embed_graph=False)
     g.connect("load", "rs"); g.connect("rs", "out")
     Executor().run(g, output_dir=sys.argv[3])
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(peak_rss())
 """)
 
 
@@ -138,9 +179,8 @@ def bench_peak_memory(minutes: float = 60.0) -> None:
             block = (np.random.default_rng(0).standard_normal((rate * 10, ch)) * 0.1).astype(np.float32)
             for _ in range(int(minutes * 6)):
                 f.write(block)
-        base = subprocess.run([sys.executable, "-c", "import resource, nodeflow, nodes, soundfile, soxr, pyloudnorm;"
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"],
-                              capture_output=True, text=True, check=True)
+        base = subprocess.run([sys.executable, "-c", PEAK_RSS + "import nodeflow, nodes, soundfile, soxr, pyloudnorm\n"
+                               "print(peak_rss())"], capture_output=True, text=True, check=True)
         r = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(src), "hour_out.wav", d],
                            capture_output=True, text=True)
         if r.returncode:
