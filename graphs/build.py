@@ -18,10 +18,10 @@ def demo() -> Graph:
     g = Graph()
     g.path = HERE / "demo.msgpack"  # input paths below are relative to this folder
     g.metadata = {"title": "Melody variations (demo)",
-                  "description": "An 8-second melody is cut into 2-bar windows sized for MusicGen, each window "
-                                 "is transposed along a progression (0, +5, -2, +7 semitones) with Rubber Band, "
-                                 "the variations are stitched with short equal-power fades, and the original "
-                                 "crossfades into them: a ~20 s piece, offline, in seconds."}
+                  "description": "An 8-second melody is cut into three overlapping 2-bar windows sized for "
+                                 "MusicGen, each window is transposed by the next step of the pattern 0, +5, -2, +7 "
+                                 "semitones with Rubber Band, the variations are stitched with short equal-power "
+                                 "fades, and the original crossfades into them: an 18.5 s piece, offline, in seconds."}
     g.add("io.load", id="melody", path="../assets/melody.flac")
     g.add("dsp.resample", id="to_model_rate", profile="musicgen", quality="high")
     g.add("time.tokenize_window", id="bars", profile="musicgen", unit="bars", size=2.0, overlap=1.0,

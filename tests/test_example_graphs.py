@@ -54,6 +54,17 @@ def test_offline_graphs_render(name, seconds, tmp_path):
     assert sf.info(str(written)).duration > seconds
 
 
+def test_the_demo_is_what_its_description_says(tmp_path):
+    g = fileformat.load(GRAPHS / "demo.msgpack")
+    res = Executor().run(g, output_dir=tmp_path)
+    desc = g.metadata["description"]
+    windows = res["bars"]["out"]
+    assert "three overlapping 2-bar windows" in desc and len(windows) == 3
+    import soundfile as sf
+    # it said "a ~20 s piece" and promised a +7 step that no window takes
+    assert "an 18.5 s piece" in desc and sf.info(res["export"]["out"]).duration == pytest.approx(18.5, abs=1e-3)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     pytest.importorskip("torch")
