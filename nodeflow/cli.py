@@ -123,6 +123,9 @@ def cmd_run(args) -> int:
     graph = _load(args.graph)
     apply_sets(graph, args.set)
     out_dir = Path(args.output) if args.output else Path.cwd()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"-o {args.output}: is a file, not a folder; -o names the folder exported files go "
+                             "to (their names come from each export node's path)")
     if args.sweep or (graph.sweep and not args.no_sweep):
         if args.target:   # a sweep renders whole variants; it used to ignore --target silently
             raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "

@@ -121,6 +121,9 @@ def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
     dest = ctx.resolve_output(path).absolute()
+    if path.rstrip().endswith(("/", os.sep)) or dest.is_dir():   # not "folder" + ".wav" beside it
+        raise AudioError(f"path={path!r} names a folder ({dest}); give a file name, e.g. "
+                         f"{path.rstrip('/' + os.sep)}/out.{'wav' if format is Format.AUTO else format.value}")
     ext = dest.suffix.lower()
     if format is Format.AUTO:
         if ext not in EXTENSIONS:

@@ -208,6 +208,7 @@ MISTAKES = {
     "pack over the graph": (lambda d, g: ["pack", str(g), "-o", str(g), "--force"], "song.msgpack is an input"),
     "pack over its input audio": (lambda d, g: ["pack", str(g), "-o", str(d / "in.wav"), "--force"],
                                   "in.wav is an input of this command"),
+    "-o names a file": (lambda d, g: ["run", str(g), "-o", str(d / "in.wav")], "in.wav: is a file, not a folder"),
     "--target with a sweep": (lambda d, g: ["run", str(g), "--sweep", "gain.gain_db=-6,0", "--target", "gain"],
                               "--target gain applies to a single run, not to a sweep"),
     # rerun given something other than a manifest (each used to end in a traceback)
@@ -233,7 +234,7 @@ def _write(p: Path, data: bytes) -> Path:
 def test_user_mistakes_print_one_error_line_and_exit_1(graph_file, tmp_path, capsys, case):
     argv, expected = MISTAKES[case]
     argv = argv(tmp_path, graph_file)
-    assert main(argv + ["-o", str(tmp_path / "o")] if argv[0] == "run" else argv) == 1
+    assert main(argv + ["-o", str(tmp_path / "o")] if argv[0] == "run" and "-o" not in argv else argv) == 1
     cap = capsys.readouterr()
     line = one_error_line(cap.err)
     assert expected in line

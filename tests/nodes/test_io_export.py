@@ -249,6 +249,9 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
         (src, dict(path="noext"), ParameterError, "a name without extension"),
         (mono96, dict(path="a.mp3"), AudioError, r"mp3 supports sample rates .* \(got 96000\)"),
         (src, dict(path="  "), ParameterError, "path is empty"),
+        # a folder (named with a trailing slash, or existing) is refused; it used to write "<folder>.wav" beside it
+        (src, dict(path="takes/", format="wav"), AudioError, r"path='takes/' names a folder .*; give a file name, e\.g\. takes/out\.wav"),
+        (src, dict(path=str(tmp_path), format="flac"), AudioError, "names a folder"),
     ]
     for s, params, kind, message in cases:
         with pytest.raises(ExecutionError, match=message) as info:
@@ -258,6 +261,7 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
     with pytest.raises(ParameterError, match="peak_db"):
         export_graph(src, path="a.wav", peak_db=3.0)           # out of range: refused when set
     assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
+    assert not (tmp_path / "o" / "takes.wav").exists() and not (tmp_path.parent / f"{tmp_path.name}.flac").exists()
 
 
 def test_impossible_params_through_the_cli_are_one_error_line(tmp_path, capsys):
