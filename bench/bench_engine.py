@@ -69,8 +69,8 @@ def bench_executor_overhead() -> None:
         nxt = g.add("bench.inc")
         g.connect(prev.out, nxt.x, check=False)
         prev = nxt
-    direct = best_of(lambda: [_inc.fn(float(i)) for i in range(1000)])
-    t = best_of(lambda: Executor().run(g))
+    direct = best_of(lambda: [_inc.fn(float(i)) for i in range(1000)], 7)
+    t = best_of(lambda: Executor().run(g), 7)   # ~35 ms a run: 7 tries find a quiet moment on a shared machine
     report("executor_overhead_per_node_us", (t - direct) / 1000 * 1e6, "goal < 50 us, 1000-node chain, cold cache")
 
 
