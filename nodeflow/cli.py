@@ -321,7 +321,9 @@ def cmd_nodes(args) -> int:
                     print(f"      {s.tooltip}")
                 for n, p in s.params.items():
                     rng = p.describe_range()
-                    print(f"      --{n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
+                    print(f"      {n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
+        # the listing used to show parameters as "--gain_db", flags `run` does not take
+        print("set a parameter for one run with: audiochain run GRAPH --set NODE_ID.PARAM=VALUE")
     for name, err in reg.failed_packs.items():
         print(f"warning: node pack '{name}' failed to load: {err}", file=sys.stderr)
     return EXIT_OK

@@ -144,14 +144,15 @@ def test_nodes_lists_every_type_with_ports_and_parameters(capsys):
         assert cat in text
     for nid in ("io.load", "io.export", "dsp.resample", "dsp.gain", "dsp.crossfade", "time.tokenize_window"):
         assert f"  {nid} v" in text
-    assert "--gain_db (float) = 0.0  [-60, 24] dB" in text
+    assert "      gain_db (float) = 0.0  [-60, 24] dB" in text and "--gain_db" not in text   # not a run flag
+    assert text.rstrip().endswith("set a parameter for one run with: audiochain run GRAPH --set NODE_ID.PARAM=VALUE")
 
 
 def test_nodes_for_one_type_a_category_and_json(capsys):
     assert main(["nodes", "io.export"]) == 0
     text = capsys.readouterr().out
     assert "io.export v1  (audio: Audio) -> out: str" in text and "io.load" not in text
-    assert "--loudness_lufs" in text and "--peak_db" in text
+    assert "      loudness_lufs (float)" in text and "      peak_db (float)" in text
     assert main(["nodes", "dsp", "--json"]) == 0
     specs = json.loads(capsys.readouterr().out)
     assert specs and all(s["category"] == "dsp" for s in specs)
