@@ -153,7 +153,7 @@ def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: b
     return Resolved(name, snap, snap.name, "hub")
 
 
-def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool) -> Path:
+def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False) -> Path:
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
     if not progress:
@@ -163,8 +163,9 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
                                                  allow_patterns=ALLOW_PATTERNS)
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
         raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection, "
-                              f"or run `audiochain models pull {name}` on a machine with internet") from e
+                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
+                              + ("" if pulling else  # `models pull` itself would be told to run itself
+                                 f", or run `audiochain models pull {name}` on a machine with internet")) from e
     finally:
         if not progress:
             enable_progress_bars()
@@ -254,7 +255,7 @@ def pull(name: str, *, cache_dir: str | os.PathLike | None = None, progress: boo
     if offline():
         raise CheckpointError(f"cannot pull '{name}': HF_HUB_OFFLINE=1 is set; unset it on a machine with internet")
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
-    snap = _download(name, repo, rev, cache, progress=progress)
+    snap = _download(name, repo, rev, cache, progress=progress, pulling=True)
     _check_folder(name, snap)
     return Resolved(name, snap, snap.name, "hub")
 

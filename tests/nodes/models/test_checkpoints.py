@@ -94,6 +94,16 @@ def test_models_pull_offline_is_one_clear_error(hub_cache, capsys):
     assert "HF_HUB_OFFLINE" in err
 
 
+def test_a_failed_pull_does_not_tell_the_user_to_run_pull(hub_cache, capsys, monkeypatch):
+    import huggingface_hub.constants
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)   # fails at once, no network
+    assert cli.main(["models", "pull", "facebook/musicgen-medium"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint 'facebook/musicgen-medium' could not be downloaded" in err
+    assert err.rstrip().endswith("check the name and the connection") and "models pull" not in err
+
+
 def test_info_of_a_missing_checkpoint_says_how_to_get_it(hub_cache, capsys):
     assert cli.main(["models", "info", "suno/bark"]) == 1
     assert "audiochain models pull suno/bark" in capsys.readouterr().err
