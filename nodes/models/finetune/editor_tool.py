@@ -217,6 +217,8 @@ class FinetuneDialog:
     def close(self) -> None:
         """The editor is closing: stop a run and let the engine save its checkpoint."""
         if self.running:
+            import sys
+            print("stopping the fine-tuning run: saving a checkpoint ('continue' resumes it) ...", file=sys.stderr)
             self._cancel.set()
             self._thread.join(120)
 
@@ -264,8 +266,8 @@ class FinetuneDialog:
         self.dpg.configure_item(f"{TAG}::progress", overlay=overlay)
 
     def _losses(self, loss: float | None, val: float | None, rate: float | None = None) -> str:
-        parts = [f"loss {loss:.4f}" if loss is not None else "loss -",
-                 f"val loss {val:.4f}" if val is not None else "val loss - (not measured yet)"]
+        parts = [f"loss {loss:.4g}" if loss is not None else "loss -",
+                 f"val loss {val:.4g}" if val is not None else "val loss - (not measured yet)"]
         if rate:
             parts.append(f"{rate:,.0f} tokens/s")
         return "    ".join(parts)
@@ -282,7 +284,7 @@ class FinetuneDialog:
             self.phase = "finished"
             self._progress(1.0, overlay=f"done: {r.step} steps")
             dpg.set_value(f"{TAG}::loss", self._losses(r.train_loss, r.val_loss) + (
-                f"    (val loss before: {r.val_loss_before:.4f})" if r.val_loss_before is not None else ""))
+                f"    (val loss before: {r.val_loss_before:.4g})" if r.val_loss_before is not None else ""))
             self._show(f"finished. Adapter: {r.adapter}\nUse in graph adds a MusicGen node that uses it." + skipped,
                        GREEN)
             dpg.configure_item(f"{TAG}::use", show=True)
