@@ -38,6 +38,30 @@ class CheckpointError(NodeflowError):
     """A checkpoint is missing, unreadable or not in a format AudioChain loads."""
 
 
+MODEL_PACKAGES = ("huggingface_hub", "torch", "transformers")   # what the 'models' extra installs
+
+
+def missing_model_packages(names: tuple[str, ...] = MODEL_PACKAGES) -> list[str]:
+    """Which of the packages model nodes need are not installed (checked without importing them)."""
+    import importlib.util
+    out = []
+    for n in names:
+        if n in sys.modules:
+            if sys.modules[n] is None:      # blocked on purpose
+                out.append(n)
+        elif importlib.util.find_spec(n) is None:
+            out.append(n)
+    return out
+
+
+def require_model_packages(names: tuple[str, ...] = MODEL_PACKAGES) -> None:
+    """One clear error when the 'models' extra is not installed (a core install, e.g. after ``make demo``)."""
+    missing = missing_model_packages(names)
+    if missing:
+        raise CheckpointError(f"model nodes need the 'models' extra ({', '.join(missing)} not installed here): "
+                              "pip install -e '.[models]' (or pip install 'audiochain[models]')")
+
+
 @dataclasses.dataclass(frozen=True)
 class Resolved:
     name: str         # as the user wrote it
@@ -154,6 +178,7 @@ def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: b
 
 
 def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False) -> Path:
+    require_model_packages(("huggingface_hub",))
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
     if not progress:
@@ -226,6 +251,7 @@ def _read_json(path: Path) -> dict:
 
 # ---------------------------------------------------------------------------------------- cache management
 def _scan(cache: Path):
+    require_model_packages(("huggingface_hub",))
     import huggingface_hub
     if not cache.is_dir():
         return None

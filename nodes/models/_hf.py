@@ -105,6 +105,7 @@ def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precis
 
     With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted model is its own
     cache entry, keyed by the adapter's content digest: base and adapted models never mix."""
+    checkpoints.require_model_packages()
     res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
     found = _read_json(res.path / "config.json").get("model_type")
     if found != EXPECTED_TYPES[kind]:
@@ -147,7 +148,12 @@ def model_fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 def checkpoint_preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
     """What this machine lacks to run the node: a checkpoint that is neither a usable local folder
-    nor in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set)."""
+    nor in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set), or the
+    'models' extra itself."""
+    try:
+        checkpoints.require_model_packages()
+    except checkpoints.CheckpointError as e:
+        return [str(e)]
     try:
         checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False)
     except checkpoints.CheckpointError as e:

@@ -156,3 +156,20 @@ def test_profiles_read_from_checkpoints_match_the_shared_time_base(tiny):
         got, want = profile_of(model, name), PROFILES[name]
         assert (got.sample_rate, got.frame_rate, got.window_tokens, got.delay_tokens) == \
             (want.sample_rate, want.frame_rate, want.window_tokens, want.delay_tokens)
+
+
+def test_a_core_install_without_the_models_extra_says_which_extra_to_install(cached_small, tmp_path, capsys, monkeypatch):
+    """`make demo` installs the core only: `models list` was a traceback, a model graph validated 'ok'
+    and failed with 'ModuleNotFoundError'.  Blocked imports stand in for the packages not installed."""
+    monkeypatch.setitem(__import__("sys").modules, "huggingface_hub", None)
+    assert cli.main(["models", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model nodes need the 'models' extra (huggingface_hub not installed here)" in err
+    assert "pip install -e '.[models]'" in err
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint=REPO, duration_s=1.0)
+    problems = g.problems()
+    assert len(problems) == 1 and "'models' extra (huggingface_hub, torch not installed here)" in problems[0]
+    with pytest.raises(GraphError, match="pip install -e '.\\[models\\]'"):
+        Executor().run(g)
