@@ -133,7 +133,7 @@ def _one_shot(x: Audio, rate: int, quality: str) -> np.ndarray:
 
 @pytest.mark.parametrize("src, dst", [(48000, 44100), (44100, 32000), (22050, 48000), (8000, 44100)])
 @pytest.mark.parametrize("quality", ["QQ", "HQ", "VHQ"])
-@pytest.mark.parametrize("frames", [1, 37, 131071, 131072 * 2 + 5])   # below, at and across the block size
+@pytest.mark.parametrize("frames", [1, 37, 131072, 131073, 131072 * 2 + 5])  # one call; streamed in blocks
 def test_streamed_resampling_equals_one_shot_soxr(src, dst, quality, frames):
     x = Audio(noise(frames / src + 1, src, seed=frames, channels=3).samples[:, :frames], src)
     y = resample_audio(x, dst, quality)
