@@ -139,8 +139,8 @@ def speech_offline() -> Graph:
     g.connect("loop.out", "mix.b")
     g.connect("mix", "fade")
     g.connect("fade", "export")
-    _layout(g, {"speech": (20, 20), "stereo": (270, 20), "loop": (270, 200), "mix": (470, 100),
-                "fade": (670, 100), "export": (870, 100)})
+    _layout(g, {"speech": (20, 20), "stereo": (270, 20), "loop": (270, 250), "mix": (495, 60),
+                "fade": (720, 60), "export": (700, 320)})      # room for the waveforms a run adds
     return g
 
 

@@ -320,3 +320,22 @@ def test_a_graph_saved_wider_than_the_window_opens_with_every_node_in_view(edito
     assert st["status"] == "opened wide.msgpack; moved its nodes to fit this window"
     x = {n: r[0][0] for n, r in st["rects"].items()}
     assert x["load"] < x["gain"] and x["load"] < x["fade"], "the layout still reads from the inputs on"
+
+
+@pytest.mark.parametrize("name", ["demo.msgpack", "speech_offline.msgpack"])
+def test_offline_example_graphs_stay_readable_after_a_run(editor, name):
+    import shutil
+    # a copy beside the assets, so the run writes its export into the test folder
+    (editor.tmp / "graphs").mkdir()
+    shutil.copytree(ROOT / "assets", editor.tmp / "assets")
+    shutil.copy(ROOT / "graphs" / name, editor.tmp / "graphs" / name)
+    st = editor.run("run_layout", editor.tmp / "graphs" / name, timeout=180)
+    assert set(st["states"].values()) == {"done"}, st["states"]
+    (cx0, cy0), (cx1, cy1) = CANVAS
+    rects = list(st["rects"].items())
+    for i, (a, ((ax0, ay0), (ax1, ay1))) in enumerate(rects):
+        assert cx0 <= ax0 and ax1 <= cx1 and cy0 <= ay0 and ay1 <= cy1, f"node {a} is outside the window"
+        for b, ((bx0, by0), (bx1, by1)) in rects[i + 1:]:
+            # the nodes grew waveforms; they used to cover each other's pins and previews
+            assert ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0, f"{a} and {b} overlap after the run"
+
