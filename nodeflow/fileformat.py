@@ -127,6 +127,11 @@ def shared_mode(path: Path) -> int:
 def save(graph: Graph, path: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
     path = Path(path)
+    if path.exists():
+        for (nid, name), src in graph.input_files().items():
+            if src.exists() and os.path.samefile(src, path):
+                raise FileFormatError(f"{path}: refusing to save the graph over its own input file "
+                                      f"(node '{nid}' reads it as {name}); save the graph under another name")
     data = dumps(graph, path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -68,6 +68,17 @@ def test_saved_graphs_are_readable_by_others_like_any_file_and_keep_a_replaced_f
         os.umask(old)
 
 
+def test_saving_a_graph_over_its_own_input_file_is_refused_and_the_file_kept(tmp_path):
+    audio = tmp_path / "take.flac"
+    audio.write_bytes(b"fLaC not really, but the user's")
+    g = Graph()
+    g.add("io.load", id="vox", path=str(audio))
+    with pytest.raises(FileFormatError, match="refusing to save the graph over its own input file .*node 'vox'"):
+        ff.save(g, tmp_path / "take.flac")        # e.g. chain.save() given the clip's name by mistake
+    assert audio.read_bytes() == b"fLaC not really, but the user's"
+    assert ff.save(g, tmp_path / "take.msgpack").is_file()
+
+
 def doc_bytes(mutate):
     doc = msgpack.unpackb(ff.dumps(sample_graph()))
     mutate(doc)
