@@ -26,7 +26,10 @@ from ..types import ParamSpec
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH"]
 
 WIDTH = 104
-MAX_LABEL = 13
+MAX_LABEL = 14
+# shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
+_ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
+                  ("temperature", "temp."), ("preserve", "keep"))
 _UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
 
 
@@ -43,6 +46,10 @@ def display_name(spec: ParamSpec) -> str:
                 name = name[: -len(suf)]
                 break
     name = name.replace("_", " ")
+    for long, short in _ABBREVIATIONS:
+        if len(name) <= MAX_LABEL:
+            break
+        name = name.replace(long, short)
     return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1].rstrip() + "."
 
 

@@ -222,6 +222,20 @@ def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
     assert display_name(specs[1]["fade_in_s"]) == "fade in"
 
 
+def test_long_parameter_names_are_abbreviated_by_words_not_cut_mid_word():
+    pytest.importorskip("dearpygui")
+    from nodeflow.editor.widgets import MAX_LABEL, display_name
+    reg = Graph().registry
+    names = {(s.id, n): display_name(p) for s in reg for n, p in s.params.items()}
+    assert names[("time.tokenize_window", "custom_window_tokens")] == "custom window"   # was "custom windo."
+    assert names[("time.tokenize_window", "custom_tokens_per_s")] == "custom tok/s"     # was "custom token."
+    assert names[("dsp.variation", "preserve_formants")] == "keep formants"             # was "preserve for."
+    assert names[("models.musicgen", "guidance_scale")] == "guidance scale"             # was "guidance sca."
+    assert names[("models.bark", "waveform_temperature")] == "waveform temp."
+    assert all(len(d) <= MAX_LABEL for d in names.values())
+    assert [k for k, d in names.items() if d.endswith(".") and not d.endswith("temp.")] == []
+
+
 def test_optional_numbers_show_their_unit_in_the_box_and_read_back_with_or_without_it():
     pytest.importorskip("dearpygui")
     from nodeflow.editor.widgets import _boxed, _strip_unit
