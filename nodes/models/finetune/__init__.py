@@ -12,10 +12,23 @@ from __future__ import annotations
 
 from .errors import AdapterError, DataError, FinetuneError
 
-__all__ = ["finetune", "FinetuneError", "DataError", "AdapterError"]
+__all__ = ["finetune", "FinetuneError", "DataError", "AdapterError", "require_packages"]
+
+PACKAGES = ("torch", "transformers", "huggingface_hub", "peft")   # the 'models' and 'finetune' extras
+
+
+def require_packages() -> None:
+    """One clear error when the extras fine-tuning needs are not installed (e.g. after ``make demo``)."""
+    from nodeflow.checkpoints import missing_model_packages
+    missing = missing_model_packages(PACKAGES)
+    if missing:
+        raise FinetuneError(f"fine-tuning needs the 'models' and 'finetune' extras ({', '.join(missing)} not "
+                            "installed here): pip install -e '.[models,finetune]' (or pip install "
+                            "'audiochain[models,finetune]')")
 
 
 def finetune(*args, **kwargs):
     """See :func:`nodes.models.finetune.train.finetune`."""
+    require_packages()
     from .train import finetune as run
     return run(*args, **kwargs)

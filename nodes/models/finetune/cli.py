@@ -87,6 +87,8 @@ class _Bar:
 def _run(args: argparse.Namespace) -> int:
     import warnings
 
+    from . import require_packages
+    require_packages()
     import transformers
     from .train import finetune
     transformers.utils.logging.set_verbosity_error()       # config lint and loading bars: not the user's business

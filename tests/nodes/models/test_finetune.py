@@ -501,3 +501,18 @@ def test_bad_adapters(trained, base, tmp_path):
     with pytest.raises(ExecutionError, match=r"trained on facebook/musicgen-medium, whose decoder differs from "
                                              r"checkpoint .* \(hidden_size 1536 vs 16\)"):
         Executor().run(_graph(base, "medium.safetensors")[0], base_dir=tmp_path)
+
+
+def test_a_core_install_without_the_extras_says_which_to_install(tmp_path, capsys, monkeypatch):
+    """After `make demo` (core install only) `audiochain finetune` was a ModuleNotFoundError traceback.
+    A blocked import stands in for the package not installed."""
+    from nodeflow import cli
+    from nodes.models.finetune import finetune
+    monkeypatch.setitem(sys.modules, "peft", None)
+    (tmp_path / "data").mkdir()
+    assert cli.main(["finetune", str(tmp_path / "data"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fine-tuning needs the 'models' and 'finetune' extras (peft not installed" in err
+    assert "pip install -e '.[models,finetune]'" in err and not (tmp_path / "out").exists()
+    with pytest.raises(FinetuneError, match="peft not installed"):
+        finetune(tmp_path / "data", out=tmp_path / "out")
