@@ -18,6 +18,9 @@ last two lines.
 """
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
@@ -31,6 +34,7 @@ MAX_ITER = 12
 MIN_LOUDNESS_S = 0.4     # one BS.1770 gating block
 MAX_GAIN_DB = 120.0      # past this the limiter's output no longer changes (an unreachable target)
 BLOCK = 1 << 18          # frames processed at a time
+MEMO_BYTES = 64 << 20    # limited audio up to this size is kept from the loudness search for the write
 _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)   # BS.1770: L, R, C, Ls, Rs
 
 
@@ -70,6 +74,7 @@ class Mastered:
         self._frame_peak: np.ndarray | None = None
         self._held_peak: np.ndarray | None = None
         self._plain_energies: np.ndarray | None = None
+        self._memo: tuple[float, list[tuple[int, np.ndarray]]] | None = None   # (gain, limited blocks)
 
     def limiting(self, gain: float) -> bool:
         return self.peak * gain > self.ceiling
@@ -86,6 +91,9 @@ class Mastered:
         """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
         g = self.gain if gain is None else float(gain)
         limit = limit and self.limiting(g)
+        if limit and self._memo is not None and self._memo[0] == g:
+            yield from self._memo[1]      # measured by the loudness search at this very gain
+            return
         if limit:
             frame_peak, held_peak = self._peaks()
         c, ramp = self.ceiling, self.ramp
@@ -125,10 +133,53 @@ class Mastered:
         """
         g = self.gain if gain is None else float(gain)
         if limit and self.limiting(g):
-            return _gate(_block_energies(self.blocks(g, True), self.frames, self.x.shape[0], self.rate))
+            blocks = self.blocks(g, True)
+            if self.x.size * 8 <= MEMO_BYTES:   # short audio: keep the blocks, the write will want them
+                self._memo = None
+                blocks = list(blocks)
+                self._memo = (g, blocks)
+            return _gate(_block_energies(iter(blocks), self.frames, self.x.shape[0], self.rate))
         if self._plain_energies is None:
-            self._plain_energies = _block_energies(self.blocks(1.0, False), self.frames, self.x.shape[0], self.rate)
+            self._plain_energies = _remembered_energies(self.x, self.rate)
+            if self._plain_energies is None:
+                self._plain_energies = _block_energies(self.blocks(1.0, False), self.frames, self.x.shape[0],
+                                                       self.rate)
+                _remember_energies(self.x, self.rate, self._plain_energies)
         return _gate(self._plain_energies * (g * g))
+
+
+# Re-exporting the same audio (a cached upstream output, e.g. while a user tries export settings)
+# need not measure it again: the K-weighted block energies of the last few arrays are kept, keyed by
+# the array's identity and dropped when the array is freed.  Audio samples are never changed in place.
+_ENERGIES: OrderedDict[int, tuple[weakref.ref, int, np.ndarray]] = OrderedDict()
+_ENERGIES_LOCK = threading.Lock()
+_ENERGIES_KEPT = 8
+
+
+def _remembered_energies(x: np.ndarray, rate: int) -> np.ndarray | None:
+    with _ENERGIES_LOCK:
+        hit = _ENERGIES.get(id(x))
+        if hit is None or hit[0]() is not x or hit[1] != rate:
+            return None
+        _ENERGIES.move_to_end(id(x))
+        return hit[2]
+
+
+def _remember_energies(x: np.ndarray, rate: int, energies: np.ndarray) -> None:
+    try:
+        ref = weakref.ref(x, lambda _r, key=id(x): _forget(key, _r))
+    except TypeError:      # not weak-referenceable (a view of a foreign buffer): do not keep
+        return
+    with _ENERGIES_LOCK:
+        _ENERGIES[id(x)] = (ref, rate, energies)
+        while len(_ENERGIES) > _ENERGIES_KEPT:
+            _ENERGIES.popitem(last=False)
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    with _ENERGIES_LOCK:
+        if key in _ENERGIES and _ENERGIES[key][0] is ref:
+            del _ENERGIES[key]
 
 
 def integrated_lufs(x: np.ndarray, rate: int) -> float:

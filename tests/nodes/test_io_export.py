@@ -373,3 +373,30 @@ def test_limiting_and_loudness_do_not_depend_on_the_block_size(monkeypatch):
     np.testing.assert_allclose(small.array(), reference, rtol=0, atol=1e-9)   # cumsum rounding only
     assert small.loudness() == pytest.approx(whole.loudness(), abs=1e-9)
     assert np.abs(reference).max() <= 10 ** (-1 / 20)
+
+
+def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_one(monkeypatch):
+    """Tweaking export settings on a cached output measures the audio once; the results are the same
+    as a fresh measurement, limited (memoised blocks) or not, and the memo dies with the array."""
+    import gc
+
+    from nodes.io import _master
+    x = transients(3.0)
+    x.setflags(write=False)                       # as Audio keeps its samples
+    calls = []
+    real = _master._block_energies
+    monkeypatch.setattr(_master, "_block_energies", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
+    n_first = len(calls)
+    again = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
+    assert n_first >= 1 and len(calls) - n_first == n_first - 1   # only the plain measurement is remembered
+    np.testing.assert_array_equal(again.array(), first.array())
+    fresh = _master.master(x.copy(), RATE, -9.0, 10 ** (-1 / 20))          # limiting: blocks kept for the write
+    limited = _master.master(x, RATE, -9.0, 10 ** (-1 / 20))
+    np.testing.assert_array_equal(limited.array(), fresh.array())
+    assert _master.integrated_lufs(limited.array(), RATE) == pytest.approx(-9.0, abs=0.05)
+    key = id(x)
+    assert key in _master._ENERGIES
+    del x, first, again, limited
+    gc.collect()
+    assert key not in _master._ENERGIES or _master._ENERGIES[key][0]() is not None
