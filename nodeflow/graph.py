@@ -401,6 +401,7 @@ class Graph:
         g.metadata = copy.deepcopy(self.metadata)
         g.editor = copy.deepcopy(self.editor)
         g.sweep = copy.deepcopy(self.sweep)
+        g.saved_by = copy.deepcopy(self.saved_by)   # provenance: sender paths and packs in problem messages
         g.path = self.path
         return g
 

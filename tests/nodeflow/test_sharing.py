@@ -368,3 +368,13 @@ def test_unpack_does_not_follow_a_link_out_of_the_target(tmp_path):
     with pytest.raises(FileFormatError, match="leads outside"):
         unpack(bundle, target)
     assert list(outside.iterdir()) == []
+
+
+def test_a_copy_of_a_received_graph_keeps_what_the_sender_had(tmp_path):
+    """The editor runs a copy of the graph: its problems must still name the sender's path."""
+    make_project(tmp_path / "ana")
+    shutil.copy(tmp_path / "ana" / "song.msgpack", tmp_path / "song.msgpack")
+    g = load(tmp_path / "song.msgpack")
+    sender = str(tmp_path / "ana" / "takes" / "vox3.wav")
+    assert any(sender in p for p in g.problems())
+    assert g.copy().problems() == g.problems()
