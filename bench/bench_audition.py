@@ -58,7 +58,8 @@ def _measure_play() -> dict:
     """Runs inside the subprocess whose environment points at the private PulseAudio."""
     import sounddevice as sd
 
-    from nodeflow.editor.audition import Player, audition
+    from nodeflow.editor.audition import audition
+    from nodeflow.editor.player import Player
     reg = Registry()
     reg.add(_long_tone)
     g = Graph(reg)

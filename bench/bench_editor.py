@@ -135,7 +135,7 @@ def _measure_running(app, drv) -> dict:
 def _measure_play(app, drv) -> dict:
     import numpy as np
 
-    from nodeflow.editor.audition import Player
+    from nodeflow.editor.player import Player
     g = app.doc
     x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * 2) / 48000)).astype(np.float32)
     import soundfile as sf

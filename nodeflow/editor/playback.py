@@ -69,7 +69,7 @@ class Auditioner:
 
     def player(self):
         if self._player_fn is None:
-            from .audition import default_player
+            from .player import default_player
             self._player_fn = default_player
         return self._player_fn()
 
@@ -120,7 +120,7 @@ class Auditioner:
             self._say(f"{nid}.{port} is not audio", True)
             return
         try:
-            from .audition import AudioDeviceError
+            from .player import AudioDeviceError
         except ImportError as e:
             self._say(f"audio playback is unavailable: {e}", True)
             return
