@@ -20,8 +20,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .atomic import atomic_path
 from .errors import FileFormatError, NodeflowError
-from .fileformat import dumps, loads, shared_mode
+from .fileformat import dumps, loads
 from .graph import Graph
 
 __all__ = ["pack", "unpack", "is_bundle", "BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
@@ -99,20 +100,11 @@ def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BY
     manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
                 "members": {name: {"sha256": _sha256(f), "size": f.stat().st_size} for name, f in members}}
     manifest["members"]["graph.msgpack"] = {"sha256": hashlib.sha256(graph_bytes).hexdigest(), "size": len(graph_bytes)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.fchmod(fd, shared_mode(out))
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-            z.writestr("bundle.json", json.dumps(manifest, indent=1))
-            z.writestr("graph.msgpack", graph_bytes)
-            for name, f in members:
-                z.write(f, name)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("bundle.json", json.dumps(manifest, indent=1))
+        z.writestr("graph.msgpack", graph_bytes)
+        for name, f in members:
+            z.write(f, name)
     return out
 
 

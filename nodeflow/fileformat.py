@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import msgpack
 
+from .atomic import shared_mode, write_atomic  # noqa: F401 - shared_mode: kept importable from here
 from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
 from .registry import Registry, default_registry
@@ -112,18 +112,6 @@ def dumps(graph: Graph, base_dir: str | os.PathLike | None = None) -> bytes:
                               "strings, numbers, lists and maps)") from e
 
 
-def shared_mode(path: Path) -> int:
-    """Permissions for a file written atomically at ``path``: those of the file it replaces, else
-    what a plain ``open()`` gives (0o666 less the umask).  ``mkstemp`` alone makes every saved
-    graph, bundle and manifest private (0o600), so a graph put in a shared folder could not be read."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
 def save(graph: Graph, path: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
     path = Path(path)
@@ -132,19 +120,7 @@ def save(graph: Graph, path: str | os.PathLike) -> Path:
             if src.exists() and os.path.samefile(src, path):
                 raise FileFormatError(f"{path}: refusing to save the graph over its own input file "
                                       f"(node '{nid}' reads it as {name}); save the graph under another name")
-    data = dumps(graph, path.parent)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, shared_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, dumps(graph, path.parent))
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
         for (nid, name) in graph.input_files():

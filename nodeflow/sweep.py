@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .atomic import write_atomic
 from .audio import Audio
 from .errors import NodeflowError, ParameterError
-from . import fileformat
 from .graph import Graph
 
 __all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "run_sweep", "batch", "VariantResult",
@@ -267,11 +267,7 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
                     ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions])
     paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
     for path, text in zip(paths, (js, buf.getvalue())):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=out_dir)
-        os.fchmod(fd, fileformat.shared_mode(path))
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text.encode("utf-8"), fsync=False)
     return paths
 
 

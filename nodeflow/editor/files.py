@@ -16,13 +16,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import msgpack
 
+from ..atomic import write_atomic
 from ..errors import FileFormatError
 from ..fileformat import _looks_like_audio, dumps, load, loads
 from ..graph import Graph
@@ -33,6 +33,7 @@ __all__ = ["state_dir", "RecentFiles", "Recovery", "Autosaver", "open_graph", "s
 GRAPH_SUFFIX = ".msgpack"
 RECOVERY_FORMAT = "audiochain.recovery"
 MAX_RECENT = 10
+STATE_MODE = 0o600      # recovery files hold unsaved work: readable by their user only
 
 
 def state_dir() -> Path:
@@ -44,18 +45,8 @@ def state_dir() -> Path:
 
 
 def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a state file (recent list, recovery) atomically; private to the user (0o600)."""
+    write_atomic(path, data, fsync=fsync, mode=STATE_MODE)
 
 
 # ---------------------------------------------------------------------------------------- open / save
