@@ -61,3 +61,51 @@ def test_silent_melody_is_one_clear_error(tiny, tmp_path):
     with pytest.raises(ExecutionError, match="melody is silent"):
         run_model("models.musicgen_melody", tmp_path, audio={"melody": (np.zeros((1, RATE), np.float32), RATE)},
                   checkpoint=str(tiny["musicgen_melody_short"]), duration_s=0.5)
+
+
+
+def _spy_on_chroma(monkeypatch) -> list[np.ndarray]:
+    """Record the melody segment each generation window is conditioned on (the real chroma still
+    runs).  The tiny random model is too weakly conditioned for its output to show which part of
+    the melody a window heard, so the test looks at what the node hands to the chroma."""
+    from nodes.models import musicgen as node_module
+    seen: list[np.ndarray] = []
+    real = node_module.chroma
+
+    def recording(wave, *args, **kwargs):
+        seen.append(np.array(wave, copy=True))
+        return real(wave, *args, **kwargs)
+
+    monkeypatch.setattr(node_module, "chroma", recording)
+    return seen
+
+
+def test_a_short_melody_is_looped_under_every_window(tiny, tmp_path, monkeypatch):
+    """A 0.4 s riff under 2.6 s of music (six 1 s windows, 0.5 s stride): each window hears the riff
+    repeated end to end, starting where that window starts in the piece."""
+    from nodes.models import _musicgen as engine
+    seen = _spy_on_chroma(monkeypatch)
+    riff = _notes([261.63, 392.0], 0.2, RATE)[0]                   # 12800 samples at the model's rate
+    out = run_model("models.musicgen_melody", tmp_path, audio={"melody": (riff[None], RATE)},
+                    checkpoint=str(tiny["musicgen_melody_short"]), duration_s=2.6, extend_stride_s=0.5, seed=2)
+    assert out.frames == round(2.6 * RATE)
+    windows = engine.plan_windows(0, 130, 50, 25)
+    assert len(seen) == len(windows) == 5
+    looped = np.tile(riff, 10)
+    for w, seg in zip(windows, seen):
+        start = w.start * 640
+        assert seg.size == RATE                                    # one whole 1 s window of melody
+        np.testing.assert_allclose(seg, looped[start:start + RATE], atol=1e-6)
+    assert not np.allclose(seen[1], seen[0], atol=1e-3)            # later windows hear later melody
+
+
+def test_a_long_melody_is_trimmed_to_the_piece(tiny, tmp_path, monkeypatch):
+    """0.8 s of music in one 1 s window: only the melody's first second conditions it, and the
+    music does not get longer because the melody is."""
+    seen = _spy_on_chroma(monkeypatch)
+    melody = _notes([329.63, 440.0, 392.0, 523.25, 293.66, 246.94], 0.5, RATE)    # 3 s
+    out = run_model("models.musicgen_melody", tmp_path, audio={"melody": (melody, RATE)},
+                    checkpoint=str(tiny["musicgen_melody_short"]), duration_s=0.8, seed=4)
+    assert out.frames == round(0.8 * RATE)
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], melody[0, :RATE], atol=1e-6)
