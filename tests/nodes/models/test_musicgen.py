@@ -194,3 +194,20 @@ def test_one_window_reuses_generates_own_decode_exactly(tiny):
         again = engine._decode_once(model, codes).numpy()
     assert codes.shape == (4, 40) and torch.equal(codes[:, :10], prompt)
     np.testing.assert_array_equal(once["audio"], again)
+
+
+def test_sampling_settings_reach_the_model(tiny, tmp_path):
+    """top_k=1 and a tiny top_p leave one candidate token: the seed stops mattering and the music is
+    the greedy one; guidance_scale changes the distribution sampled from (same seed, other music)."""
+    kw = dict(checkpoint=str(tiny["musicgen_short"]), duration_s=0.4)
+    greedy = run_model("models.musicgen", tmp_path, temperature=0.0, seed=1, **kw)
+    for seed in (1, 2):
+        assert np.array_equal(run_model("models.musicgen", tmp_path, top_k=1, seed=seed, **kw).samples,
+                              greedy.samples)
+    assert np.array_equal(run_model("models.musicgen", tmp_path, top_k=0, top_p=1e-6, seed=5, **kw).samples,
+                          greedy.samples)
+    sampled = run_model("models.musicgen", tmp_path, seed=1, **kw)                 # top_k=250 by default
+    assert np.abs(sampled.samples - greedy.samples).max() > 0.05
+    unguided = run_model("models.musicgen", tmp_path, guidance_scale=1.0, seed=1, **kw)
+    # the tiny random model's text conditioning is weak: a few tokens change, not the whole clip
+    assert np.abs(unguided.samples - sampled.samples).max() > 0.01
