@@ -137,6 +137,16 @@ def test_loss_falls_and_outputs_are_complete(trained, base):
     assert man["data"]["report"]["ignored"] == ["notes.md"]     # sidecars are not "ignored"
     steps = sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir())
     assert steps == ["step-0000020", "step-0000040"]
+    # by default attention, feed-forward and LM heads are adapted, in every decoder layer; nothing else
+    from safetensors import safe_open
+    with safe_open(str(out / "adapter_model.safetensors"), framework="pt") as f:
+        adapted = {k.split(".lora_")[0] for k in f.keys() if ".lora_A" in k}
+    groups = {"self_attn.": 0, "encoder_attn.": 0, ".fc1": 0, ".fc2": 0, "lm_heads.": 0}
+    for name in adapted:
+        assert "text_encoder" not in name and "audio_encoder" not in name, name
+        for g in groups:
+            groups[g] += g in name
+    assert groups == {"self_attn.": 2 * 4, "encoder_attn.": 2 * 4, ".fc1": 2, ".fc2": 2, "lm_heads.": 4}, groups
 
 
 def test_captions_from_sidecars_or_instance_prompt(data, tmp_path):
