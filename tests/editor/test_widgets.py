@@ -1,0 +1,47 @@
+"""Each node's widgets come from its declaration (issue 4): sliders with ranges and units, combo
+boxes for choices, text boxes for prompts (multi-line), a file picker for paths."""
+from __future__ import annotations
+
+import pytest
+
+import nodeflow
+from nodeflow import Graph
+
+from ._graphs import tone_file
+
+pytestmark = pytest.mark.gui
+
+
+def test_widgets_follow_each_parameters_declaration(editor):
+    tone_file(editor.tmp)
+    g = Graph()
+    g.path = editor.tmp / "widgets.msgpack"
+    g.add("io.load", id="load", path="tone.wav")
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    g.add("text.prompt_template", id="prompt")
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load.out", "gain.audio")
+    g.connect("gain.out", "export.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "prompt": [20.0, 300.0],
+                             "export": [600.0, 40.0]}
+    nodeflow.save(g, g.path)
+    st = editor.run("widgets", g.path)
+    w = st["widgets"]
+    specs = {(nid, name): g.spec(nid).params[name] for nid in g.nodes for name in g.spec(nid).params}
+    assert all(w[f"{nid}.{name}"] is not None for nid, name in specs), "a declared parameter has no widget"
+    gain = w["gain.gain_db"]                                       # Range(-60, 24, unit dB)
+    assert gain["type"] == "mvSliderFloat" and (gain["min_value"], gain["max_value"]) == (-60.0, 24.0)
+    assert gain["format"].endswith(" dB")
+    bpm = w["prompt.bpm"]                                          # an int range with a unit
+    assert bpm["type"] == "mvSliderInt" and (bpm["min_value"], bpm["max_value"]) == (20, 300)
+    assert bpm["format"].endswith(" bpm")
+    fmt = w["export.format"]                                       # an Enum: a combo of its values
+    assert fmt["type"] == "mvCombo"
+    assert fmt["items"] == [str(m.value) for m in specs[("export", "format")].choices] and len(fmt["items"]) >= 2
+    assert w["prompt.template"]["type"] == "mvInputText" and w["prompt.template"]["multiline"] is True
+    assert w["prompt.genre"]["type"] == "mvInputText" and w["prompt.genre"]["multiline"] is False
+    assert w["export.dither"]["type"] == "mvCheckbox"
+    for path_param in ("load.path", "export.path"):                # a text box and a "..." file picker
+        assert w[path_param]["type"] == "mvInputText" and w[path_param]["browse"] is True
+    assert not w["gain.gain_db"]["browse"]
+    assert not st["dialog_before"] and st["dialog_after_click"], "the '...' button did not open the file dialog"
