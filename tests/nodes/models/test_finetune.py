@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -403,13 +404,22 @@ def test_cli_trains_and_reports(base, data, tmp_path, capsys):
     from nodeflow.cli import main
     code = main(["finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
                  str(tmp_path / "t"), "--steps", "3", "--window-s", "1", "--min-window-s", "0.5", "--lr", "1e-2",
-                 "--rank", "4", "--target-modules", "attention,heads"])
+                 "--rank", "4", "--alpha", "6", "--batch-size", "2", "--grad-accum", "2", "--checkpoint-every", "2",
+                 "--eval-every", "1", "--target-modules", "attention,heads"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "adapter: " in captured.out and "3 steps, training loss" in captured.out
     assert "training" in captured.err and "warning: skipped blip.wav: too short" in captured.err
+    bar = captured.err.replace("\r", "\n")                  # tqdm redraws its line: step, loss, validation loss
+    assert re.search(r"training.*3/3.*loss=\d+\.\d{4}.*val=\d+\.\d{4}", bar), bar[-600:]
     man = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert man["lora"]["r"] == 4 and "fc1" not in man["lora"]["target_modules"]
+    assert man["lora"]["lora_alpha"] == 6
+    hp = man["hyperparameters"]
+    assert (hp["rank"], hp["alpha"], hp["batch_size"], hp["grad_accum"], hp["learning_rate"], hp["steps"]) == \
+        (4, 6.0, 2, 2, 1e-2, 3)
+    assert sorted(p.name for p in (tmp_path / "o" / "checkpoints").iterdir() if p.is_dir()) == \
+        ["step-0000002", "step-0000003"]
 
 
 # ---------------------------------------------------------------------------------------- using the adapter
