@@ -536,3 +536,30 @@ def test_a_core_install_without_the_extras_says_which_to_install(tmp_path, capsy
     assert "pip install -e '.[models,finetune]'" in err and not (tmp_path / "out").exists()
     with pytest.raises(FinetuneError, match="peft not installed"):
         finetune(tmp_path / "data", out=tmp_path / "out")
+
+
+def test_recordings_are_laid_out_in_the_channels_the_model_needs(base, tmp_path):
+    """A mono model trains on the downmix (a stereo file whose channels cancel is silence to it);
+    a stereo model keeps both channels (8 codebooks: left/right pairs) and the mono file is used too."""
+    from nodeflow.node import Context
+    from nodes.models._hf import using
+    from nodes.models.finetune.data import prepare, window_settings
+    d = tmp_path / "d"
+    d.mkdir()
+    tone = loop([220, 330], 3.0)
+    write(d / "wide.wav", np.concatenate([tone, -tone]))                 # L = -R: the downmix is silent
+    write(d / "mono.flac", loop([440, 660], 3.0, 48000), rate=48000)
+    model, tok = tiny_models.musicgen(stereo=True)
+    stereo_base = tmp_path / "stereo"
+    model.save_pretrained(stereo_base)
+    tok.save_pretrained(stereo_base)
+    got = {}
+    for name, ckpt in (("mono", base), ("stereo", stereo_base)):
+        with using("musicgen", str(ckpt), Context(base_dir=tmp_path), "cpu", "float32") as loaded:
+            settings = window_settings(loaded.profile, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
+            ds = prepare(d, loaded.model, loaded.profile, settings, val_fraction=0.0, cache_dir=tmp_path / "t" / name)
+        got[name] = sorted((e.source, e.codes.shape) for e in ds.train + ds.val)
+    assert [s for s, _ in got["mono"]] == ["mono.flac"] * 3                 # wide.wav: 3 silent windows dropped
+    assert {shape for _, shape in got["mono"]} == {(4, 50)}
+    assert sorted({s for s, _ in got["stereo"]}) == ["mono.flac", "wide.wav"] and len(got["stereo"]) == 6
+    assert {shape for _, shape in got["stereo"]} == {(8, 50)}
