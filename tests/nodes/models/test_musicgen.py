@@ -211,3 +211,33 @@ def test_sampling_settings_reach_the_model(tiny, tmp_path):
     unguided = run_model("models.musicgen", tmp_path, guidance_scale=1.0, seed=1, **kw)
     # the tiny random model's text conditioning is weak: a few tokens change, not the whole clip
     assert np.abs(unguided.samples - sampled.samples).max() > 0.01
+
+
+def test_timing_comes_from_the_checkpoints_own_config(tmp_path):
+    """A MusicGen whose codec runs at 24 kHz with a 320-sample hop (75 tokens/s) and a 40-token
+    window: lengths, the long-form plan and the output rate follow that checkpoint, not 32 kHz/50 Hz."""
+    import torch
+    import transformers as tf
+
+    import tiny_models
+    torch.manual_seed(0)
+    tok = tiny_models.t5_tokenizer()
+    dec = tf.MusicgenDecoderConfig(vocab_size=2048, num_codebooks=4, hidden_size=16, ffn_dim=32, num_hidden_layers=2,
+                                   num_attention_heads=2, max_position_embeddings=2048, pad_token_id=2048,
+                                   bos_token_id=2048, decoder_start_token_id=2048)
+    cfg = tf.MusicgenConfig(text_encoder=tiny_models._t5_config(len(tok)),
+                            audio_encoder=tiny_models._encodec(24000, [8, 5, 4, 2], [4.0], 2048), decoder=dec)
+    model = tf.MusicgenForConditionalGeneration(cfg)
+    tiny_models.randomize_codebooks(model)
+    tiny_models._generation_defaults(model.eval(), 40)
+    folder = tmp_path / "musicgen-24k"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    events = []
+    out = run_model("models.musicgen", tmp_path, checkpoint=str(folder), duration_s=1.3, extend_stride_s=0.2,
+                    seed=1, on_event=events.append)
+    assert (out.sample_rate, out.channels, out.frames) == (24000, 1, 31200)      # 97.5 tokens, trimmed to the sample
+    assert np.sqrt(np.mean(out.samples ** 2)) > 1e-3
+    windows = engine.plan_windows(0, 98, 40, 15)                                  # 0.2 s = 15 tokens of stride
+    progress = [e for e in events if e.kind == "progress" and e.node_id == "model"]
+    assert len(windows) > 3 and progress[-1].done == sum(w.new + 3 for w in windows)
