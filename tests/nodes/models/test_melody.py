@@ -109,3 +109,17 @@ def test_a_long_melody_is_trimmed_to_the_piece(tiny, tmp_path, monkeypatch):
     assert out.frames == round(0.8 * RATE)
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], melody[0, :RATE], atol=1e-6)
+
+
+def test_different_melodies_give_different_music(tiny, tmp_path):
+    """Not one lucky pair: three melodies in different keys, same text, three different pieces.  Greedy
+    decoding, because a random tiny model's logits are nearly flat: sampled, its tokens follow the seed's
+    draws far more than the model (temperature 1 hides a conditioning that greedy decoding shows)."""
+    kw = dict(checkpoint=str(tiny["musicgen_melody_short"]), duration_s=1.0, temperature=0.0, prompt="piano melody")
+    outs = [run_model("models.musicgen_melody", tmp_path / str(i), audio={"melody": (_notes(f, 0.25, RATE), RATE)},
+                      **kw).samples
+            for i, f in enumerate(([261.63, 329.63, 392.0, 329.63], [369.99, 466.16, 277.18, 466.16],
+                                   [440.0, 349.23, 293.66, 349.23]))]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.abs(outs[i] - outs[j]).max() > 0.05, (i, j)
