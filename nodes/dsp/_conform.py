@@ -6,6 +6,7 @@ two-input nodes (``dsp.crossfade``, ``dsp.mix``, ``time.stitch``...) call on the
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Callable
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def scale_frames(frames: int, from_rate: int, to_rate: int) -> int:
     return round(Fraction(frames * to_rate, from_rate))
 
 
-def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
+def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable[[], None] | None = None) -> Audio:
     """``audio`` at ``rate`` Hz through soxr, keeping its window placement.
 
     The result has ``round(frames * rate / audio.sample_rate)`` frames; ``start_frame`` and
@@ -43,6 +44,9 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
         Target sample rate in Hz.
     quality : str
         soxr quality: one of ``QQ, LQ, MQ, HQ, VHQ``.
+    check : callable, optional
+        Called between blocks of a long clip (e.g. ``ctx.check_cancelled``: a cancelled run stops
+        within one block instead of after the whole clip).
 
     Examples
     --------
@@ -67,7 +71,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ") -> Audio:
     else:
         for c in range(audio.channels):
             _stream_channel(soxr.ResampleStream(src, rate, 1, dtype="float32", quality=quality),
-                            audio.samples[c], samples[c])
+                            audio.samples[c], samples[c], check)
     return audio.replace(samples, sample_rate=rate,
                          start_frame=scale_frames(audio.start_frame, src, rate),
                          overlap_frames=scale_frames(audio.overlap_frames, src, rate))
@@ -83,10 +87,12 @@ def _put(out: np.ndarray, pos: int, y: np.ndarray) -> int:
     return pos + take
 
 
-def _stream_channel(stream, x: np.ndarray, out: np.ndarray) -> None:
+def _stream_channel(stream, x: np.ndarray, out: np.ndarray, check: Callable[[], None] | None = None) -> None:
     """Resample the 1-D channel ``x`` into ``out``: trimmed to its length, zero-padded if soxr gives less."""
     pos, n = 0, x.shape[0]
     for i in range(0, n, _BLOCK_FRAMES):
+        if check is not None:
+            check()
         pos = _put(out, pos, stream.resample_chunk(x[i:i + _BLOCK_FRAMES], last=i + _BLOCK_FRAMES >= n))
     out[pos:] = 0.0
 

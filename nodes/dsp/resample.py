@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from nodeflow.audio import Audio
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.timebase import PROFILES
 from nodeflow.types import ChoiceEnum, Range
 
@@ -42,7 +42,8 @@ def target_rate(rate_hz: int, profile: RateProfile | str) -> int:
 def resample(audio: Audio, *,
              rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
              profile: RateProfile = RateProfile.CUSTOM,
-             quality: Quality = Quality.HIGH) -> Audio:
+             quality: Quality = Quality.HIGH,
+             ctx: Context | None = None) -> Audio:
     """Change the sample rate to `rate_hz`, or to a model's rate (MusicGen 32 kHz, Bark 24 kHz).
 
     Window placement (``start_frame``, ``overlap_frames``) is scaled to the new rate, so windows
@@ -67,4 +68,4 @@ def resample(audio: Audio, *,
     24000
     """
     rate = target_rate(rate_hz, profile)
-    return resample_audio(audio, rate, SOXR_QUALITY[Quality(quality)])
+    return resample_audio(audio, rate, SOXR_QUALITY[Quality(quality)], ctx.check_cancelled if ctx else None)

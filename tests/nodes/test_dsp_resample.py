@@ -176,3 +176,33 @@ def test_resampling_a_long_clip_allocates_about_one_output(tmp_path):
                        cwd=str(tmp_path), env=env)
     growth = float(r.stdout.strip().splitlines()[-1])
     assert growth < 1.5, f"resampling grew the peak by {growth:.2f}x the output size"
+
+
+def test_a_cancelled_run_stops_a_long_resample_between_blocks():
+    """An hour of audio must not hold a cancelled run for the whole soxr pass: it stops within a block."""
+    import threading
+
+    from nodeflow.errors import Cancelled
+    from nodeflow.node import Context
+    from nodes.dsp import _conform
+    from nodes.dsp.resample import resample
+    stop = threading.Event()
+    blocks = []
+
+    def check():
+        blocks.append(1)
+        if len(blocks) == 3:
+            stop.set()
+        ctx.check_cancelled()
+
+    ctx = Context("rs", cancel_event=stop)
+    x = Audio(np.zeros((2, 10 * _conform._BLOCK_FRAMES), np.float32), 48000)
+    with pytest.raises(Cancelled):
+        _conform.resample_audio(x, 32000, "HQ", check)
+    assert len(blocks) == 3                      # stopped at the third block, not after all twenty
+    stop.clear()
+    ok = resample.fn(x, rate_hz=32000, ctx=Context("rs", cancel_event=stop))
+    assert ok.frames == round(x.frames * 32000 / 48000)
+    stop.set()
+    with pytest.raises(Cancelled):
+        resample.fn(x, rate_hz=32000, ctx=Context("rs", cancel_event=stop))
