@@ -29,7 +29,7 @@ def main(app, drv):
             drv.frames(1)
             if app.dpg.is_item_shown("head::gain::out"):
                 out["heads"].append(app.dpg.get_value("head::gain::out"))
-        end = time.monotonic() + 5          # the tail of the sound reaches the monitor: wait for 0.3 s of silence
+        end = time.monotonic() + 30         # the tail of the sound reaches the monitor: wait for 0.3 s of silence
         while time.monotonic() < end:
             x = np.concatenate(chunks)[:, 0]
             loud = np.flatnonzero(np.abs(x) > 1e-3)

@@ -44,7 +44,7 @@ def main(app, drv):
         out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
         out["offset_s"] = app.audition.offset_s
         out["status_after_toggle"] = app.status_text
-        drv.until(lambda: app.audition.now is None, 10, "B to end")
+        drv.until(lambda: app.audition.now is None, 30, "B to end")
         out["status_after_b"] = app.status_text
 
         def levels():
@@ -57,7 +57,7 @@ def main(app, drv):
             lv = levels()
             loud = [i for i, v in enumerate(lv) if v > -18]
             return bool(loud) and len(lv) - 1 - loud[-1] >= 6
-        end = time.monotonic() + 5                         # the sound server's latency, on a busy machine
+        end = time.monotonic() + 30                        # the sound server's latency, on a busy machine
         while time.monotonic() < end and not b_heard_and_done():
             drv.frames(1)
     levels = levels()
