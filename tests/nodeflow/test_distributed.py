@@ -70,6 +70,24 @@ def test_ray_sweep_matches_local_bit_for_bit(ray_cluster, graph_file, tmp_path):
 
 def test_killed_worker_is_retried(ray_cluster, graph_file, tmp_path):
     from nodeflow.distributed import run_sweep_ray
+    g, pids = _marked_graph(graph_file, tmp_path)
+    variants = expand([parse_axis("mark.tag=a,b,c", g)])
+    killed: list[int] = []
+    th = _kill_when_started(pids, "b", killed)
+    results = run_sweep_ray(g, variants, tmp_path / "out", packs=["tests.nodeflow.raypack"])
+    th.join()
+    assert killed, "the test never saw variant b start"
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    runs_of_b = sorted(f.name for f in pids.iterdir() if f.name.startswith("b."))
+    assert len(runs_of_b) == 2 and f"b.{killed[0]}" in runs_of_b  # ran again in another worker
+    for r in results:
+        assert Path(r.outputs[0]).is_file()
+
+
+# ---------------------------------------------------------------------------------------- audit additions
+def _marked_graph(graph_file: Path, tmp_path: Path):
+    """The sweep graph with a ``raytest.marked`` node before the export: each run of it leaves a
+    ``TAG.PID`` file in the returned folder and holds for 3 s, so a test can kill its worker."""
     from nodeflow.fileformat import load
     from nodeflow.registry import default_registry
     from tests.nodeflow import raypack
@@ -83,33 +101,9 @@ def test_killed_worker_is_retried(ray_cluster, graph_file, tmp_path):
     g.disconnect("export.audio")
     g.connect("vary", "mark")
     g.connect("mark", "export")
-    variants = expand([parse_axis("mark.tag=a,b,c", g)])
-    killed: list[int] = []
-
-    def killer():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed:
-            for f in pids.iterdir():
-                if f.name.startswith("b."):
-                    pid = int(f.name.split(".")[1])
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-            time.sleep(0.05)
-
-    th = threading.Thread(target=killer)
-    th.start()
-    results = run_sweep_ray(g, variants, tmp_path / "out", packs=["tests.nodeflow.raypack"])
-    th.join()
-    assert killed, "the test never saw variant b start"
-    assert [r.status for r in results] == ["ok", "ok", "ok"]
-    runs_of_b = sorted(f.name for f in pids.iterdir() if f.name.startswith("b."))
-    assert len(runs_of_b) == 2 and f"b.{killed[0]}" in runs_of_b  # ran again in another worker
-    for r in results:
-        assert Path(r.outputs[0]).is_file()
+    return g, pids
 
 
-# ---------------------------------------------------------------------------------------- audit additions
 def _kill_when_started(pids: Path, tag: str, killed: list[int]) -> threading.Thread:
     def killer():
         deadline = time.monotonic() + 60
@@ -128,19 +122,7 @@ def _kill_when_started(pids: Path, tag: str, killed: list[int]) -> threading.Thr
 
 def test_a_worker_that_dies_every_time_is_reported_not_dropped(ray_cluster, graph_file, tmp_path):
     from nodeflow.distributed import run_sweep_ray
-    from nodeflow.fileformat import load
-    from nodeflow.registry import default_registry
-    from tests.nodeflow import raypack
-    reg = default_registry()
-    if "raytest" not in reg.packs:
-        reg.load_pack("raytest", raypack)
-    g = load(graph_file)
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    g.add("raytest.marked", id="mark", pid_dir=str(pids), hold_s=3.0)
-    g.disconnect("export.audio")
-    g.connect("vary", "mark")
-    g.connect("mark", "export")
+    g, pids = _marked_graph(graph_file, tmp_path)
     killed: list[int] = []
     th = _kill_when_started(pids, "b", killed)
     results = run_sweep_ray(g, expand([parse_axis("mark.tag=a,b,c", g)]), tmp_path / "out", max_retries=0,
