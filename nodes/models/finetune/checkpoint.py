@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from nodeflow.atomic import write_atomic
+
 from .errors import FinetuneError
 
 __all__ = ["TrainState", "save", "load", "latest", "write_json_atomic"]
@@ -40,9 +42,7 @@ class TrainState:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode("utf-8"), fsync=False)
 
 
 def _optimizer_parts(optimizer) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -14,11 +14,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nodeflow.atomic import atomic_path
 
 __all__ = ["default_cache_dir", "codec_fingerprint", "TokenCache", "CachedFile", "encode_windows", "hop_of"]
 
@@ -96,15 +97,9 @@ class TokenCache:
         meta = dict(info, format=FORMAT, lengths=[int(c.shape[1]) for c in codes], starts=[int(s) for s in starts])
         k = int(info.get("codebooks", 0))
         flat = np.concatenate(codes, axis=1) if codes else np.zeros((k, 0), np.int16)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=p.parent)
-        os.close(fd)
-        try:
-            save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, tmp,
+        with atomic_path(p, mode=0o600) as tmp:       # private, as the cache always was
+            save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, str(tmp),
                       metadata={"audiochain": json.dumps(meta)})
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def encode_windows(model, segments: list[np.ndarray], *, batch_size: int = 8) -> list[np.ndarray]:

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from nodeflow.atomic import atomic_path, write_atomic
+
 from .adapter import ADAPTER_FILE, CONFIG_FILE, FORMAT, META_KEY, apply_lora, decoder_layout, lora_settings, \
     target_regex
 from .errors import FinetuneError
@@ -37,6 +39,12 @@ __all__ = ["Hyperparameters", "TrainEvent", "FinetuneResult", "finetune", "MANIF
 
 MANIFEST = "manifest.json"
 OUR_FILES = (ADAPTER_FILE, CONFIG_FILE, MANIFEST, "checkpoints")
+
+
+def _our_temp_file(name: str) -> bool:
+    """A temp file a crashed write of ours left behind (``nodeflow.atomic``'s ``.NAME.XXXX.tmp``, or
+    the ``.tmp-`` names of older runs)."""
+    return name.startswith(".tmp-") or (name.endswith(".tmp") and any(name.startswith(f".{f}.") for f in OUR_FILES))
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -82,7 +90,7 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> list[Path]:
     if not force:
         raise FinetuneError(f"out folder {out} already exists; use --resume to continue its training, --force to "
                             "start over (it replaces the adapter there), or choose another --out")
-    foreign = [n for n in contents if n not in OUR_FILES and not n.startswith(".tmp-")]
+    foreign = [n for n in contents if n not in OUR_FILES and not _our_temp_file(n)]
     if foreign:
         raise FinetuneError(f"--force would replace a fine-tuning output, but {out} also holds other files "
                             f"({', '.join(foreign[:5])}); choose another --out")
@@ -137,15 +145,12 @@ def _write_outputs(out: Path, peft_model, model, meta: dict[str, Any], manifest:
     from safetensors.torch import save_file
     from nodeflow.cache import file_digest
     weights = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
-    tmp = out / f".tmp-{ADAPTER_FILE}"
-    save_file(weights, str(tmp), metadata={"format": "pt", META_KEY: json.dumps(meta, sort_keys=True)})
-    os.replace(tmp, out / ADAPTER_FILE)
+    with atomic_path(out / ADAPTER_FILE) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "pt", META_KEY: json.dumps(meta, sort_keys=True)})
     cfg = peft_model.peft_config["default"].to_dict()
     cfg["base_model_name_or_path"] = meta["base"]["checkpoint"]
-    tmp = out / f".tmp-{CONFIG_FILE}"
-    tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set)
-                              else str(o)), encoding="utf-8")
-    os.replace(tmp, out / CONFIG_FILE)
+    text = json.dumps(cfg, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set) else str(o))
+    write_atomic(out / CONFIG_FILE, text.encode("utf-8"), fsync=False)
     path = out / ADAPTER_FILE
     manifest["adapter"] = {"file": ADAPTER_FILE, "digest": file_digest(path), "bytes": path.stat().st_size}
     from .checkpoint import write_json_atomic
