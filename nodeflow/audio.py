@@ -6,7 +6,10 @@ A clip cut from a longer source (a *window*) also knows where it came from: ``st
 list of windows), ``tokens`` (model tokens it spans) and ``overlap_frames`` (how many of its
 leading frames overlap the previous window).  Nodes that transform a clip keep that
 placement with :meth:`Audio.replace`.  ``info`` carries provenance (checkpoint id and revision,
-adapter hash...) as ``(key, value)`` pairs that exports write into the file's tags.
+adapter hash...) and musical facts (``bpm``, ``meter``, ``key``, a source file's ``title``,
+``artist``, ``time_reference``...) as ``(key, value)`` pairs that exports write into the file's
+tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitched windows),
+written as cue markers by exports.
 """
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ class Audio:
     tokens: int | None = None
     overlap_frames: int = 0
     info: tuple[tuple[str, str], ...] = ()
+    markers: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self):
         x = np.asarray(self.samples)

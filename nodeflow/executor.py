@@ -150,7 +150,7 @@ class Executor:
             fp = None
             if spec.fingerprint:
                 if probe is None:
-                    probe = Context(base_dir=base, device=device)
+                    probe = Context(base_dir=base, device=device, graph=graph)
                 fp = spec.fingerprint(params, probe)
             links = into.get(nid)
             ups = sorted([(l.dst_port, keys[l.src], l.src_port) for l in links]) if links else []

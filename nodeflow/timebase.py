@@ -19,8 +19,8 @@ from fractions import Fraction
 
 from .errors import ParameterError
 
-__all__ = ["ModelProfile", "PROFILES", "bars_to_seconds", "seconds_to_tokens", "tokens_to_seconds",
-           "profile_from_rates"]
+__all__ = ["ModelProfile", "PROFILES", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
+           "tokens_to_seconds", "profile_from_rates", "parse_meter"]
 
 
 def _frac(x: float | int | Fraction) -> Fraction:
@@ -103,10 +103,50 @@ def profile_from_rates(sample_rate: int, frame_rate: float, window_tokens: int, 
 
 
 def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4) -> Fraction:
-    """Duration of ``bars`` bars at ``bpm`` beats per minute."""
+    """Duration of ``bars`` bars at ``bpm`` beats per minute, exact (``bpm=97.5`` is 195/2).
+
+    >>> bars_to_seconds(1, bpm=128)
+    Fraction(15, 8)
+    """
     if bpm <= 0 or beats_per_bar <= 0:
         raise ParameterError(f"bpm={bpm} and beats_per_bar={beats_per_bar} must be positive")
     return _frac(bars) * beats_per_bar * 60 / _frac(bpm)
+
+
+def beats_to_seconds(beats: float, bpm: float) -> Fraction:
+    """Duration of ``beats`` beats at ``bpm`` beats per minute, exact.
+
+    >>> beats_to_seconds(3, bpm=90)
+    Fraction(2, 1)
+    """
+    return bars_to_seconds(beats, bpm, 1)
+
+
+def grid_frame(position_s: Fraction, sample_rate: int) -> int:
+    """The sample a grid position falls on: ``round(position_s * sample_rate)``, exact (no float drift).
+
+    Every window start, seam and marker on the bar grid goes through here, from its *absolute*
+    position: bar 10,000 at 133 bpm lands where ``10000 * bar`` says, with no accumulated error.
+
+    >>> grid_frame(64 * bars_to_seconds(1, bpm=128), 32000)
+    3840000
+    """
+    return round(Fraction(position_s) * sample_rate)
+
+
+def parse_meter(meter: str) -> tuple[int, int]:
+    """``"3/4"`` -> ``(3, 4)``; raises :class:`ParameterError` with the expected form otherwise.
+
+    >>> parse_meter("6/8")
+    (6, 8)
+    """
+    try:
+        num, den = (int(p) for p in str(meter).strip().split("/"))
+    except ValueError:
+        raise ParameterError(f"meter={meter!r}: expected beats/note value such as 4/4, 3/4 or 6/8") from None
+    if not (1 <= num <= 64 and den in (1, 2, 4, 8, 16, 32)):
+        raise ParameterError(f"meter={meter!r}: expected 1-64 beats over a note value of 1, 2, 4, 8, 16 or 32")
+    return num, den
 
 
 def seconds_to_tokens(seconds: float, profile: str | ModelProfile = "musicgen") -> int:

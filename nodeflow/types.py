@@ -23,7 +23,7 @@ from typing import Any
 from .audio import Audio
 from .errors import DefinitionError, ParameterError
 
-__all__ = ["Range", "FilePath", "Text", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
+__all__ = ["Range", "FilePath", "Text", "Auto", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
            "link_mode", "ChoiceEnum"]
 
 MAX_TEXT = 100_000
@@ -52,6 +52,13 @@ class Text:
     """Free text (a prompt, a template). ``multiline`` asks the editor for a text area."""
     multiline: bool = False
     max_len: int = MAX_TEXT
+
+
+@dataclasses.dataclass(frozen=True)
+class Auto:
+    """On an optional parameter: ``None`` means "work it out from the input", and the word ``auto``
+    (in a graph file, ``--set`` or the editor) is accepted for it, e.g. ``bpm="auto"``."""
+    word: str = "auto"
 
 
 class ChoiceEnum(str, enum.Enum):
@@ -129,6 +136,7 @@ class ParamSpec:
     path: FilePath | None = None
     text: Text | None = None
     doc: str = ""
+    auto: bool = False             # None is shown and accepted as "auto"
 
     # ---- declaration
     @classmethod
@@ -149,6 +157,9 @@ class ParamSpec:
         fpath = next((m for m in meta if isinstance(m, FilePath)), None)
         text = next((m for m in meta if isinstance(m, Text)), None)
         doc = next((m for m in meta if isinstance(m, str)), "")
+        auto = any(isinstance(m, Auto) for m in meta)
+        if auto and not optional:
+            raise DefinitionError(f"{where}: Auto parameter '{name}' must be optional (None means auto)")
         if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             kind, choices = "enum", annotation
         elif annotation in _KINDS:
@@ -162,7 +173,7 @@ class ParamSpec:
             kind = "path"
         if rng is not None and kind not in ("float", "int"):
             raise DefinitionError(f"{where}: Range on non-numeric parameter '{name}'")
-        spec = cls(name, kind, None, optional, rng, choices, fpath, text, doc)
+        spec = cls(name, kind, None, optional, rng, choices, fpath, text, doc, auto)
         if default is None and not optional:
             raise DefinitionError(f"{where}: parameter '{name}' has no default; parameters after '*' need one")
         try:
@@ -187,6 +198,8 @@ class ParamSpec:
 
     def coerce(self, value: Any) -> Any:
         """Validate ``value`` (from code or a file) and return it in canonical form."""
+        if self.auto and isinstance(value, str) and value.strip().lower() == "auto":
+            value = None
         if value is None:
             if self.optional:
                 return None
@@ -194,7 +207,7 @@ class ParamSpec:
         k = self.kind
         if k == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ParameterError(f"{self.name}={value!r}: expected a number")
+                raise ParameterError(f"{self.name}={value!r}: expected a number" + (" or auto" if self.auto else ""))
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(f"{self.name}={value!r}: expected a finite number")
@@ -231,7 +244,7 @@ class ParamSpec:
     def parse(self, text: str) -> Any:
         """Parse a command-line string (``--set node.param=VALUE``) and coerce it."""
         t = text.strip()
-        if self.optional and t.lower() in ("none", "null", ""):
+        if self.optional and t.lower() in ("none", "null", "") or (self.auto and t.lower() == "auto"):
             return None
         try:
             if self.kind == "float":

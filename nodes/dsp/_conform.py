@@ -13,7 +13,10 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 
-__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform"]
+__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform", "conform_all",
+           "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
+
+PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
 
 SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 
@@ -74,7 +77,8 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
                             audio.samples[c], samples[c], check)
     return audio.replace(samples, sample_rate=rate,
                          start_frame=scale_frames(audio.start_frame, src, rate),
-                         overlap_frames=scale_frames(audio.overlap_frames, src, rate))
+                         overlap_frames=scale_frames(audio.overlap_frames, src, rate),
+                         markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
 
 
 _BLOCK_FRAMES = 1 << 17   # input frames per soxr call: 512 KiB of float32, far below any clip worth streaming
@@ -116,3 +120,46 @@ def conform(a: Audio, b: Audio, *, what: str = "b") -> Audio:
     """
     b = resample_audio(b, a.sample_rate)
     return match_channels(b, a.channels, what=what)
+
+
+def conform_all(clips: list[Audio], *, rate: int | None = None, what: str | list[str] = "input") -> list[Audio]:
+    """``clips`` at one rate and channel count, for nodes that join or mix them.
+
+    The rate is ``rate`` (a graph's project rate) when given, else the *highest* rate among the
+    clips: joining a 44.1 kHz loop with 22.05 kHz speech never throws away the loop's top octave.
+    Channels: the most any clip has; mono clips are copied to every channel.  ``what`` names the
+    clips in errors: a list of names, or a prefix numbered from 0.
+
+    >>> a, b = Audio(np.zeros(22050), 22050), Audio(np.zeros((2, 44100)), 44100)
+    >>> [(c.sample_rate, c.channels, c.frames) for c in conform_all([a, b])]
+    [(44100, 2, 44100), (44100, 2, 44100)]
+    """
+    target = rate or max(c.sample_rate for c in clips)
+    channels = max(c.channels for c in clips)
+    names = what if isinstance(what, list) else [f"{what} {i}" for i in range(len(clips))]
+    multi = sorted({c.channels for c in clips} - {1})
+    if len(multi) > 1:
+        counts = ", ".join(f"{n} has {c.channels}" for n, c in zip(names, clips) if c.channels > 1)
+        raise AudioError(f"channel counts do not match ({counts} channels; only mono is spread to more channels "
+                         "automatically); add a dsp.channels node to convert one of them")
+    return [match_channels(resample_audio(c, target), channels, what=name) for c, name in zip(clips, names)]
+
+
+def project_rate(ctx) -> int | None:
+    """The graph's project sample rate (``graph.metadata["sample_rate"]``), or ``None`` when unset."""
+    graph = getattr(ctx, "graph", None)
+    value = (getattr(graph, "metadata", None) or {}).get(PROJECT_RATE_KEY)
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1000 <= value <= 768000:
+        raise ParameterError(f"graph metadata {PROJECT_RATE_KEY}={value!r}: expected a project sample rate in Hz "
+                             "(e.g. 44100 or 48000) or nothing")
+    return int(value)
+
+
+def project_rate_fingerprint(params: dict, ctx) -> int | None:
+    """Cache-key part of nodes that conform to the project rate: a new project rate re-runs them."""
+    try:
+        return project_rate(ctx)
+    except ParameterError:
+        return None

@@ -7,21 +7,21 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform, match_channels
+from ._conform import conform_all, project_rate, project_rate_fingerprint
 from ._curves import Curve, fade_in_gain, fade_out_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
 
 
-def _pair(a: Audio, b: Audio, what: str) -> tuple[Audio, Audio]:
-    """``a`` and ``b`` ready to join: ``b`` at ``a``'s rate; a mono side spread to the other's channels
-    (a mono melody mixed with a stereo loop gives stereo, whichever input it is on)."""
-    if a.channels == 1 and b.channels > 1:
-        a = match_channels(a, b.channels)
-    return a, conform(a, b, what=what)
+def _pair(a: Audio, b: Audio, what: str, ctx: Context | None) -> tuple[Audio, Audio]:
+    """``a`` and ``b`` ready to join: both at the higher rate (or the graph's project rate); a mono
+    side spread to the other's channels (a mono melody mixed with a stereo loop gives stereo,
+    whichever input it is on)."""
+    a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"])
+    return a, b
 
 
 def db_to_amplitude(db: float) -> float:
@@ -99,37 +99,41 @@ def trim(audio: Audio, *,
                          overlap_frames=max(audio.overlap_frames - start, 0))
 
 
-@node("dsp.concat", version=1)
-def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0) -> Audio:
+@node("dsp.concat", version=2, fingerprint=project_rate_fingerprint)
+def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
+           ctx: Context | None = None) -> Audio:
     """Play `b` after `a`, with `gap_s` seconds of silence between them.
 
-    ``b`` is brought to ``a``'s rate; a mono input is spread to the other's channels.
+    Both are brought to the higher of their rates (or the graph's project rate, graph metadata
+    ``sample_rate``); a mono input is spread to the other's channels.
 
     Examples
     --------
     >>> concat.fn(Audio(np.ones(2), 4), Audio(np.ones(2), 4), gap_s=0.5).samples.tolist()
     [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
     """
-    a, b = _pair(a, b, "concat: b")
+    a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
     return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1))
 
 
-@node("dsp.mix", version=1)
+@node("dsp.mix", version=2, fingerprint=project_rate_fingerprint)
 def mix(a: Audio, b: Audio, *,
         gain_a_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0,
-        gain_b_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
+        gain_b_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0,
+        ctx: Context | None = None) -> Audio:
     """Sum `a` and `b` (each with its own gain), as long as the longer one.
 
-    Both start together; the shorter is followed by silence.  ``b`` is brought to ``a``'s rate;
-    a mono input is spread to the other's channels.  The sum is not limited: lower the gains if it goes over full scale.
+    Both start together; the shorter is followed by silence.  Both are brought to the higher of
+    their rates (or the graph's project rate, graph metadata ``sample_rate``), never down to the
+    lower one; a mono input is spread to the other's channels.  The sum is not limited: lower the gains if it goes over full scale.
 
     Examples
     --------
     >>> mix.fn(Audio(np.full(3, 0.25), 3), Audio(np.full(1, 0.5), 3)).samples.tolist()
     [[0.75, 0.25, 0.25]]
     """
-    a, b = _pair(a, b, "mix: b")
+    a, b = _pair(a, b, "mix", ctx)
     out = np.zeros((a.channels, max(a.frames, b.frames)), np.float32)
     out[:, :a.frames] += a.samples * np.float32(db_to_amplitude(gain_a_db))
     out[:, :b.frames] += b.samples * np.float32(db_to_amplitude(gain_b_db))

@@ -7,22 +7,24 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.types import Range
 
-from ._conform import conform
+from ._conform import conform_all, project_rate, project_rate_fingerprint
 from ._curves import Curve, blend
 
 
-@node("dsp.crossfade", version=1)
+@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint)
 def crossfade(a: Audio, b: Audio, *,
               duration_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 1.0,
-              curve: Curve = Curve.EQUAL_POWER) -> Audio:
+              curve: Curve = Curve.EQUAL_POWER,
+              ctx: Context | None = None) -> Audio:
     """Crossfade the tail of `a` into the head of `b` over `duration_s` seconds.
 
     The clips overlap by the fade, so the result is ``duration_s`` shorter than ``a`` and ``b``
-    played back to back; ``duration_s=0`` is plain concatenation.  ``b`` is brought to ``a``'s
-    rate and channel count (a mono ``b`` is copied to every channel).
+    played back to back; ``duration_s=0`` is plain concatenation.  Both are brought to the higher
+    of their rates (or the graph's project rate) and channel counts (a mono clip is copied to
+    every channel).
 
     Parameters
     ----------
@@ -40,7 +42,7 @@ def crossfade(a: Audio, b: Audio, *,
     >>> crossfade.fn(one, one, duration_s=0.25).duration_s
     1.75
     """
-    b = conform(a, b, what="crossfade: b")
+    a, b = conform_all([a, b], rate=project_rate(ctx), what=["crossfade: a", "crossfade: b"])
     n = a.frames_at(duration_s)
     if n > a.frames or n > b.frames:
         raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths (a {a.duration_s:.3f} s, "

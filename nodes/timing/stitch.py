@@ -1,4 +1,15 @@
-"""``time.stitch``: join windows back into one clip, crossfading where they overlap."""
+"""``time.stitch``: put windows back together at their original positions, seams crossfaded.
+
+Each window is placed where it came from (its ``start_frame``, set by ``time.tokenize_window``
+and kept by every node that transforms a window), so the result has the source's length and
+every bar stays on its beat, whatever the windows went through.  Clips without a placement (a
+plain list of takes) are laid end to end, overlapping by their ``overlap_frames``.
+
+A seam's crossfade is *centred* on the seam: windows that overlap fade across the middle of
+their overlap; windows cut without overlap fade over ``fade_s`` around the cut, each side
+continued past its end by its own mirror image (a continuation with no jump in level), so no
+material moves in time and the seam does not click.
+"""
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,64 +18,133 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.types import Range
 
-from nodes.dsp._conform import conform
-from nodes.dsp._curves import Curve, blend
+from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint
+from nodes.dsp._curves import Curve, crossfade_gains
 
-__all__ = ["stitch", "join_windows"]
+__all__ = ["stitch", "join_windows", "place_windows", "SEAM_FADE_S"]
 
-
-def _fade_lengths(windows: list[Audio], fade_frames: int | None) -> list[int]:
-    """Frames each window shares with the output so far (0 for the first), clamped to what both have."""
-    lengths = [0]
-    total = windows[0].frames
-    for w in windows[1:]:
-        wanted = w.overlap_frames if fade_frames is None else fade_frames
-        n = max(0, min(wanted, w.frames, total))
-        lengths.append(n)
-        total += w.frames - n
-    return lengths
+SEAM_FADE_S = 0.01     # default crossfade at a seam between windows that do not overlap (5 ms each side)
 
 
-def join_windows(windows: list[Audio], fade_frames: int | None = None,
-                 curve: Curve | str = Curve.LINEAR) -> np.ndarray:
-    """Samples ``[channels, frames]`` of ``windows`` (same rate and channels) joined in order.
+def place_windows(windows: list[Audio]) -> list[int]:
+    """Frame offset of each window in the joined result (the first at 0).
 
-    Each window's first ``n`` frames are crossfaded with the last ``n`` frames written so far,
-    where ``n`` is its ``overlap_frames`` (or ``fade_frames`` when given), clamped to the lengths
-    of both sides.  The output is allocated once, so an hour of windows costs one copy.
+    Windows whose ``start_frame`` increases go where they came from; otherwise each clip starts
+    where the previous ends, less its ``overlap_frames`` (clamped to what both clips have).
     """
-    lengths = _fade_lengths(windows, fade_frames)
-    total = sum(w.frames for w in windows) - sum(lengths)
-    out = np.empty((windows[0].channels, total), np.float32)
-    pos = 0
-    for w, n in zip(windows, lengths):
-        if n:
-            out[:, pos - n:pos] = blend(out[:, pos - n:pos], w.samples[:, :n], curve)
-        out[:, pos:pos + w.frames - n] = w.samples[:, n:]
-        pos += w.frames - n
+    starts = [w.start_frame for w in windows]
+    if len(windows) > 1 and all(b > a for a, b in zip(starts, starts[1:])):
+        return [s - starts[0] for s in starts]
+    positions, end = [0], windows[0].frames
+    for w in windows[1:]:
+        pos = end - max(0, min(w.overlap_frames, w.frames, end))
+        positions.append(pos)
+        end = pos + w.frames
+    return positions
+
+
+def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None,
+           default_frames: int) -> list[tuple[int, int]]:
+    """``(start, length)`` of the crossfade at each seam, centred on it and never overlapping another."""
+    regions: list[tuple[int, int]] = []
+    prev_end = 0
+    for k in range(1, len(windows)):
+        a1 = positions[k - 1] + windows[k - 1].frames      # where the earlier window ends
+        b0 = positions[k]                                  # where the later one starts
+        centre = (a1 + b0) // 2
+        overlap = a1 - b0
+        wanted = fade_frames if fade_frames is not None else (overlap if overlap > 0 else default_frames)
+        nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + windows[k].frames
+        room = min(centre - prev_end, max(0, (nxt - centre) // 2), windows[k - 1].frames, windows[k].frames)
+        length = max(0, min(wanted, 2 * max(room, 0)))
+        start = centre - length // 2
+        regions.append((start, length))
+        prev_end = start + length
+    return regions
+
+
+def _extended(w: Audio, position: int, lo: int, hi: int) -> np.ndarray:
+    """Samples of ``w`` (placed at ``position``) over output frames ``[lo, hi)``; past either end the
+    window continues as its mirror image (``x[n-1], x[n-2], ...``), then silence."""
+    n = w.frames
+    i = np.arange(lo - position, hi - position)
+    i = np.where(i >= n, 2 * n - 1 - i, i)
+    i = np.where(i < 0, -1 - i, i)
+    valid = (i >= 0) & (i < n)
+    out = np.zeros((w.channels, hi - lo), np.float64)
+    out[:, valid] = w.samples[:, i[valid]]
     return out
 
 
-@node("time.stitch", category="time", version=1)
+def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | None = None,
+                 curve: Curve | str = Curve.LINEAR, default_frames: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Samples ``[channels, frames]`` of ``windows`` (same rate and channels) placed at ``positions``,
+    and the frame of each seam's centre.
+
+    The output ends where the last window ends.  At each seam the two sides are crossfaded over
+    ``fade_frames`` (``None``: the overlap, or ``default_frames`` where windows do not overlap),
+    centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  The output is
+    allocated once, so an hour of windows costs one copy.
+    """
+    total = positions[-1] + windows[-1].frames
+    out = np.zeros((windows[0].channels, total), np.float32)
+    seams = _seams(windows, positions, fade_frames, default_frames)
+    bounds = [(0, 0)] + seams + [(total, 0)]
+    for k, w in enumerate(windows):
+        lo, hi = bounds[k][0] + bounds[k][1], bounds[k + 1][0]      # where this window plays alone
+        if hi > lo:
+            a, b = max(lo, positions[k]), min(hi, positions[k] + w.frames)
+            if b > a:
+                out[:, a:b] = w.samples[:, a - positions[k]:b - positions[k]]
+            if a > lo or b < hi:       # a gap between placed windows: the mirrored continuation, then silence
+                out[:, lo:a] = _extended(w, positions[k], lo, max(lo, a))
+                out[:, max(b, lo):hi] = _extended(w, positions[k], max(b, lo), hi)
+    for k, (start, length) in enumerate(seams, 1):
+        if length:
+            fade_out, fade_in = crossfade_gains(length, curve)
+            tail = _extended(windows[k - 1], positions[k - 1], start, start + length)
+            head = _extended(windows[k], positions[k], start, start + length)
+            out[:, start:start + length] = tail * fade_out + head * fade_in
+    return out, [start + length // 2 for start, length in seams]
+
+
+def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
+    """Cue labels of the seams: the bar they fall on when the tempo is known, else the window number."""
+    info = dict(first.info)
+    try:
+        bpm = float(info.get("bpm", ""))
+        beats = int(str(info.get("meter", "4/4")).split("/")[0])
+        bar_frames = beats * 60.0 / bpm * first.sample_rate
+    except ValueError:
+        bar_frames = None
+    return tuple((c, f"bar {round(c / bar_frames) + 1}" if bar_frames else f"window {k + 2}")
+                 for k, c in enumerate(centres))
+
+
+@node("time.stitch", category="time", version=2, fingerprint=project_rate_fingerprint)
 def stitch(windows: list[Audio], *,
            fade_s: Annotated[float | None, Range(0.0, 60.0, unit="s")] = None,
-           curve: Curve = Curve.LINEAR) -> Audio:
-    """Join windows in order into one clip, crossfading each window's overlap with the previous one.
+           curve: Curve = Curve.LINEAR,
+           ctx: Context | None = None) -> Audio:
+    """Join windows at their original positions, crossfading each seam (centred on it).
 
-    The fade over each join is the window's ``overlap_frames`` (set by ``time.tokenize_window``),
-    or ``fade_s`` seconds when set.  With the ``linear`` curve, windows cut with overlap and not
-    changed stitch back to the original exactly; with no overlap, stitching is concatenation.
-    Windows are brought to the first window's rate and channel count.
+    Windows from ``time.tokenize_window`` go back where they were cut, so the result is as long
+    as the source and every bar keeps its time, with or without a fade.  Each seam is crossfaded
+    over the windows' overlap, or over ``fade_s`` seconds when set (0: cut at the seam), or by
+    default over 10 ms around a seam without overlap, which keeps transposed or regenerated
+    windows from clicking.  With the ``linear`` curve, windows cut with overlap and not changed
+    stitch back to the original exactly.  Windows are brought to the highest rate among them (or
+    the graph's project rate) and the most channels.  The result carries a cue marker at each seam.
 
     Parameters
     ----------
     windows : list[Audio]
         Windows in playing order.
     fade_s : float or None
-        Fixed crossfade length in seconds for every join; ``None`` uses each window's overlap.
+        Crossfade length in seconds at every seam; ``None``: each window's overlap, or 10 ms.
     curve : Curve
         ``linear`` (seamless for identical material) or ``equal_power`` (for different material).
 
@@ -75,12 +155,15 @@ def stitch(windows: list[Audio], *,
     >>> y = stitch.fn(tokenize_window.fn(x, size=1.0, overlap=0.5))
     >>> float(np.abs(y.samples - x.samples).max()) < 1e-6
     True
+    >>> stitch.fn(tokenize_window.fn(x, size=1.0), fade_s=0.25).frames   # no music lost
+    96000
     """
     if not windows:
         raise AudioError("stitch: windows is an empty list; connect the output of time.tokenize_window "
                          "(or another list of clips)")
-    first = windows[0]
-    same = [first] + [conform(first, w, what=f"stitch: window {i}") for i, w in enumerate(windows[1:], 1)]
+    same = conform_all(list(windows), rate=project_rate(ctx), what="stitch: window")
+    first = same[0]
+    positions = place_windows(same)
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
-    samples = join_windows(same, fade_frames, Curve(curve))
-    return first.replace(samples, index=0, tokens=None, overlap_frames=0)
+    samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S))
+    return first.replace(samples, index=0, tokens=None, overlap_frames=0, markers=_labels(first, centres))

@@ -1,9 +1,17 @@
-"""``time.tokenize_window``: cut audio into windows sized in whole model tokens.
+"""``time.tokenize_window``: cut audio into windows on the musical grid, sized for a model.
 
-Positions are counted in tokens and converted to sample indices from the *absolute* token
-index with exact fractions (``ModelProfile.tokens_to_frames``): nothing is accumulated, so window
-1000 of a long file starts on exactly the sample window 1 predicts, even where a token is not a
-whole number of samples (a 44.1 kHz EnCodec token, 512/44100 s, is 557.28... samples at 48 kHz).
+Two grids, both exact and never accumulated (positions come from the *absolute* window index
+with ``fractions.Fraction``, so window 10,000 starts where ``10,000 * hop`` says):
+
+- **Time grid** (``unit`` = seconds, bars or beats): window ``k`` starts at
+  ``round(k * hop_s * rate)`` at the audio's own rate, whatever the tempo (``bpm=133`` or
+  ``97.5``), meter and length.  A window then spans a fractional number of model tokens; its
+  ``tokens`` is the count that *covers* it (rounded up), so a model generates that many and the
+  model node trims its output to the window's exact length (the fraction of the last token is
+  cut off, never the music).
+- **Token grid** (``unit`` = tokens or model_window): windows are whole tokens and start on token
+  boundaries (``ModelProfile.tokens_to_frames``), for chaining model generations token-exactly
+  (a 44.1 kHz EnCodec token, 512/44100 s, is 557.28... samples at 48 kHz).
 """
 from __future__ import annotations
 
@@ -13,11 +21,15 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
-from nodeflow.node import node
-from nodeflow.timebase import PROFILES, ModelProfile, bars_to_seconds, profile_from_rates
-from nodeflow.types import ChoiceEnum, Range
+from fractions import Fraction
 
-__all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "tokenize_window"]
+from nodeflow.node import node
+from nodeflow.timebase import PROFILES, ModelProfile, bars_to_seconds, beats_to_seconds, grid_frame, profile_from_rates
+from nodeflow.types import Auto, ChoiceEnum, Range
+
+from .tempo import audio_tempo
+
+__all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
 
 
 class WindowProfile(ChoiceEnum):
@@ -32,6 +44,7 @@ class Unit(ChoiceEnum):
     """Unit of ``size`` and ``overlap``."""
     SECONDS = "seconds"
     BARS = "bars"
+    BEATS = "beats"
     TOKENS = "tokens"
     MODEL_WINDOW = "model_window"
 
@@ -100,29 +113,72 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
         k += 1
 
 
+def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, size_s: Fraction, hop_s: Fraction,
+                last: Last | str = Last.KEEP) -> list[tuple[int, int, int]]:
+    """Sample bounds ``[(start, end, tokens), ...]`` of windows on a time grid over ``n_frames`` frames.
+
+    Window ``k`` spans ``[round(k * hop_s * rate), round((k * hop_s + size_s) * rate))``, computed
+    from ``k`` exactly, so no error accumulates over any length.  ``tokens`` is the number of the
+    model's tokens that covers the window (rounded up).  ``last`` is as for :func:`window_bounds`.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> bar = Fraction(15, 8)                      # one 4/4 bar at 128 bpm
+    >>> grid_bounds(32000 * 8, 32000, "musicgen", bar, bar)[:2]
+    [(0, 60000, 94), (60000, 120000, 94)]
+    """
+    p = PROFILES[profile] if isinstance(profile, str) else profile
+    last = Last(last)
+    if n_frames <= 0:
+        raise AudioError(f"tokenize_window: the input is empty ({n_frames} frames); connect audio that has samples")
+    if not 0 < hop_s <= size_s:
+        raise ParameterError(f"tokenize_window: the hop ({float(hop_s):g} s) must be positive and at most the "
+                             f"window size ({float(size_s):g} s); make the overlap smaller than the size")
+    full = p.frames_to_tokens(grid_frame(size_s, sample_rate), sample_rate)
+    bounds: list[tuple[int, int, int]] = []
+    k = 0
+    while True:
+        start, end = grid_frame(k * hop_s, sample_rate), grid_frame(k * hop_s + size_s, sample_rate)
+        if start >= n_frames:
+            return bounds
+        if end <= n_frames or last is Last.PAD:
+            bounds.append((start, end, p.frames_to_tokens(end - start, sample_rate) if end <= n_frames else full))
+        elif last is Last.KEEP:
+            bounds.append((start, n_frames, p.frames_to_tokens(n_frames - start, sample_rate)))
+        if end >= n_frames:
+            return bounds
+        k += 1
+
+
 def _profile(profile: WindowProfile, rate_hz: int, tokens_per_s: float, window_tokens: int) -> ModelProfile:
     if profile is WindowProfile.CUSTOM:
         return profile_from_rates(rate_hz, tokens_per_s, window_tokens)
     return PROFILES[profile.value]
 
 
-def _to_tokens(name: str, value: float, unit: Unit, p: ModelProfile, bpm: float, beats_per_bar: int) -> int:
-    """``value`` (a size or an overlap) in whole tokens."""
-    if unit is Unit.TOKENS:
-        if not float(value).is_integer():
-            raise ParameterError(f"tokenize_window: {name}={value:g} tokens is not a whole number of tokens; "
-                                 f"use {round(value)}")
-        return int(value)
+def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int) -> Fraction:
+    """A size or an overlap given in seconds, bars or beats, as exact seconds."""
     if unit is Unit.BARS:
-        return p.seconds_to_tokens(bars_to_seconds(value, bpm, beats_per_bar))
-    return p.seconds_to_tokens(value)
+        return bars_to_seconds(value, bpm, beats_per_bar)
+    if unit is Unit.BEATS:
+        return beats_to_seconds(value, bpm)
+    return Fraction(value).limit_denominator(10**9)
+
+
+def _to_tokens(name: str, value: float, p: ModelProfile) -> int:
+    """``value`` tokens as a whole number (unit=tokens)."""
+    if not float(value).is_integer():
+        raise ParameterError(f"tokenize_window: {name}={value:g} tokens is not a whole number of tokens; "
+                             f"use {round(value)}")
+    return int(value)
 
 
 def _describe(tokens: int, p: ModelProfile) -> str:
     return f"{tokens} tokens ({float(p.tokens_to_seconds(tokens)):g} s)"
 
 
-@node("time.tokenize_window", category="time", version=1)
+@node("time.tokenize_window", category="time", version=2)
 def tokenize_window(audio: Audio, *,
                     profile: WindowProfile = WindowProfile.MUSICGEN,
                     custom_rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
@@ -131,17 +187,23 @@ def tokenize_window(audio: Audio, *,
                     unit: Unit = Unit.SECONDS,
                     size: Annotated[float, Range(0.0, 1_000_000.0)] = 10.0,
                     overlap: Annotated[float, Range(0.0, 1_000_000.0)] = 0.0,
-                    bpm: Annotated[float, Range(20.0, 400.0, unit="bpm")] = 120.0,
-                    beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats")] = 4,
+                    bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = 120.0,
+                    beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = 4,
                     last: Last = Last.KEEP) -> list[Audio]:
-    """Cut audio into windows of whole model tokens (e.g. 30 s for MusicGen), optionally overlapping.
+    """Cut audio into windows on the bar grid (or in seconds or model tokens), sized for a model.
 
     ``size`` and ``overlap`` are in ``unit``: seconds, bars (at ``bpm`` and ``beats_per_bar``),
-    tokens, or ``model_window`` (size = the profile's longest audio window, 1500 tokens = 30 s for
-    MusicGen; overlap then in seconds).  Sizes are rounded to whole tokens.  Each window knows
-    ``start_frame`` (at the input's rate, offset by the input's own ``start_frame``), ``index``,
-    ``tokens`` and ``overlap_frames`` (frames shared with the previous window), so ``time.stitch``
-    can put them back together.
+    beats (at ``bpm``), tokens, or ``model_window`` (size = the profile's longest audio window,
+    1500 tokens = 30 s for MusicGen; overlap then in seconds).  In seconds, bars and beats window
+    ``k`` starts exactly at ``round(k * (size - overlap) * rate)`` (the grid starts at the clip's
+    first sample: trim to the first downbeat) and ``tokens`` counts the tokens that cover it; in
+    tokens and model_window, windows are whole tokens on the token grid.  ``bpm=auto`` takes the
+    tempo the audio carries (from ``time.detect_tempo`` or the source file's BPM tag) or detects it
+    (needs ``pip install 'audiochain[tempo]'``); ``beats_per_bar=auto`` takes the audio's meter.
+    Each window knows ``start_frame`` (at the input's rate, offset by the input's own
+    ``start_frame``), ``index``, ``tokens`` and ``overlap_frames`` (frames shared with the previous
+    window), and carries the tempo and meter in its ``info``, so ``time.stitch`` puts windows back
+    at their original positions and exports can label them.
 
     Parameters
     ----------
@@ -160,31 +222,49 @@ def tokenize_window(audio: Audio, *,
     >>> wins = tokenize_window.fn(Audio(np.zeros(32000 * 25), 32000), size=10.0, overlap=2.0)
     >>> [(w.start_frame, w.frames, w.tokens, w.overlap_frames) for w in wins]
     [(0, 320000, 500, 0), (256000, 320000, 500, 64000), (512000, 288000, 450, 64000)]
+    >>> wins = tokenize_window.fn(Audio(np.zeros(32000 * 140), 32000), unit="bars", size=1, bpm=128)
+    >>> wins[64].start_frame            # bar 64 at 128 bpm: 64 * 1.875 s * 32 kHz, exactly
+    3840000
     """
     profile, unit, last = WindowProfile(profile), Unit(unit), Last(last)
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
     limit = p.audio_window_tokens
-    if unit is Unit.MODEL_WINDOW:
-        size_tokens = limit
-        overlap_tokens = _to_tokens("overlap", overlap, Unit.SECONDS, p, bpm, beats_per_bar)
+    tempo: dict[str, str] = {}
+    if unit in (Unit.BARS, Unit.BEATS) or bpm is None or beats_per_bar is None:
+        bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="tokenize_window")
+    if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
+        if unit is Unit.MODEL_WINDOW:
+            size_tokens = limit
+            overlap_tokens = p.seconds_to_tokens(_seconds(overlap, Unit.SECONDS, bpm, beats_per_bar))
+        else:
+            size_tokens, overlap_tokens = _to_tokens("size", size, p), _to_tokens("overlap", overlap, p)
+        _check_sizes(size, overlap, unit, size_tokens, overlap_tokens, limit, p)
+        bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last)
     else:
-        size_tokens = _to_tokens("size", size, unit, p, bpm, beats_per_bar)
-        overlap_tokens = _to_tokens("overlap", overlap, unit, p, bpm, beats_per_bar)
-    if size_tokens < 1:
+        size_s, overlap_s = _seconds(size, unit, bpm, beats_per_bar), _seconds(overlap, unit, bpm, beats_per_bar)
+        size_tokens = p.frames_to_tokens(grid_frame(size_s, audio.sample_rate), audio.sample_rate)
+        whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
+        _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,
+                     None if overlap_s < size_s else size_tokens, limit, p)
+        bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last)
+    if not bounds:
+        raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
+                         f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
+    return _cut(audio.with_info(**tempo) if tempo else audio, bounds)
+
+
+def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, overlap_tokens: int | None,
+                 limit: int, p: ModelProfile) -> None:
+    if size_tokens < 1 or size <= 0:
         raise ParameterError(f"tokenize_window: size={size:g} {unit.value} is less than one token "
                              f"({float(p.tokens_to_seconds(1)):g} s for {p.name}); make the window longer")
     if size_tokens > limit:
         raise ParameterError(f"tokenize_window: size={size:g} {unit.value} is {_describe(size_tokens, p)}, more "
                              f"than the {p.name} window of {_describe(limit, p)}; use a smaller size or "
                              f"unit=model_window")
-    if overlap_tokens >= size_tokens:
-        raise ParameterError(f"tokenize_window: overlap={overlap:g} is {_describe(overlap_tokens, p)}, not less "
-                             f"than the window size of {_describe(size_tokens, p)}; make the overlap smaller")
-    bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last)
-    if not bounds:
-        raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
-                         f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
-    return _cut(audio, bounds)
+    if overlap_tokens is not None and overlap_tokens >= size_tokens:
+        raise ParameterError(f"tokenize_window: overlap={overlap:g} {unit.value} is not less than the window size "
+                             f"of {size:g} {unit.value} ({_describe(size_tokens, p)}); make the overlap smaller")
 
 
 def _cut(audio: Audio, bounds: list[tuple[int, int, int]]) -> list[Audio]:

@@ -8,6 +8,7 @@ from tests.nodes._signals import noise, rms_db, sine
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodes.dsp.basic import channels, concat, fade, gain, mix, trim
+from nodes.dsp.crossfade import crossfade
 
 RATE = 32000
 
@@ -81,9 +82,27 @@ def test_concat_with_a_gap_of_silence():
     np.testing.assert_array_equal(y.samples[:, a.frames + 3200:], b.samples)
 
 
-def test_concat_conforms_b():
+def test_concat_conforms_both_to_the_higher_rate():
     y = concat.fn(noise(0.5, RATE, channels=2), sine(440.0, 0.5, 44100))
-    assert (y.sample_rate, y.channels, y.frames) == (RATE, 2, RATE)
+    assert (y.sample_rate, y.channels, y.frames) == (44100, 2, 44100)
+
+
+@pytest.mark.parametrize("join", [mix, concat, crossfade])
+def test_joins_never_go_down_to_the_lower_rate(join):
+    """The shipped espeak example mixed a 44.1 kHz loop with 22.05 kHz speech and got 22.05 kHz."""
+    speech, loop = sine(300.0, 1.0, 22050), noise(1.0, 44100, seed=2, channels=2)
+    for a, b in ((speech, loop), (loop, speech)):
+        y = join.fn(a, b)
+        assert (y.sample_rate, y.channels) == (44100, 2)
+
+
+def test_a_graph_project_rate_wins_over_both_inputs():
+    from nodeflow import Graph
+    from nodeflow.node import Context
+    g = Graph()
+    g.metadata["sample_rate"] = 48000
+    y = mix.fn(sine(440.0, 0.5, 44100), sine(220.0, 0.5, 32000), ctx=Context(graph=g))
+    assert (y.sample_rate, y.frames) == (48000, 24000)
 
 
 # ---------------------------------------------------------------------------------------- mix
@@ -123,7 +142,7 @@ def test_a_mono_first_input_joins_a_stereo_second_as_stereo(join):
 
 
 def test_two_multichannel_inputs_that_differ_are_still_refused():
-    with pytest.raises(AudioError, match="mix: b has 2 channels, expected 3"):
+    with pytest.raises(AudioError, match="mix: a has 3, mix: b has 2 channels"):
         mix.fn(Audio(np.zeros((3, 100)), 1000), Audio(np.zeros((2, 100)), 1000))
 
 

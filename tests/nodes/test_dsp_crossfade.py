@@ -50,10 +50,10 @@ def test_zero_length_fade_is_concatenation():
     assert crossfade.fn(a, b, duration_s=0.0) == concat.fn(a, b)
 
 
-def test_b_is_conformed_to_a():
+def test_both_are_conformed_to_the_higher_rate():
     a = noise(1.0, RATE, seed=1, channels=2)
     y = crossfade.fn(a, sine(440.0, 1.0, 48000), duration_s=0.25)
-    assert (y.sample_rate, y.channels, y.frames) == (RATE, 2, 2 * RATE - RATE // 4)
+    assert (y.sample_rate, y.channels, y.frames) == (48000, 2, 2 * 48000 - 48000 // 4)
 
 
 def test_fade_longer_than_an_input_names_both_lengths():
@@ -64,7 +64,7 @@ def test_fade_longer_than_an_input_names_both_lengths():
 
 
 def test_channel_counts_that_cannot_be_matched_are_an_error():
-    with pytest.raises(AudioError, match="crossfade: b has 3 channels"):
+    with pytest.raises(AudioError, match="crossfade: a has 2, crossfade: b has 3 channels"):
         crossfade.fn(noise(1.0, RATE, channels=2), noise(1.0, RATE, channels=3))
 
 

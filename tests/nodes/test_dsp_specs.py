@@ -58,7 +58,7 @@ def test_enum_choices_are_the_documented_values(registry):
     assert values("dsp.resample", "profile") == ["custom", "musicgen", "musicgen_melody", "bark"]
     assert values("dsp.resample", "quality") == ["quick", "low", "medium", "high", "very_high"]
     assert values("time.tokenize_window", "profile") == ["musicgen", "musicgen_melody", "bark", "custom"]
-    assert values("time.tokenize_window", "unit") == ["seconds", "bars", "tokens", "model_window"]
+    assert values("time.tokenize_window", "unit") == ["seconds", "bars", "beats", "tokens", "model_window"]
     assert values("time.tokenize_window", "last") == ["keep", "pad", "drop"]
     assert values("time.stitch", "curve") == values("dsp.crossfade", "curve") == ["linear", "equal_power"]
     assert values("dsp.channels", "mode") == ["mono", "stereo", "left", "right", "swap"]

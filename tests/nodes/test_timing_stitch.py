@@ -34,7 +34,7 @@ def test_window_then_stitch_gives_back_the_input(rate, profile, channels, size_t
     frames = max(1, round(length_tokens * size_tokens * rate / tokens_per_s))
     x = Audio(np.random.default_rng(seed).uniform(-1, 1, (channels, frames)), rate)
     wins = tokenize_window.fn(x, unit="tokens", size=size_tokens, overlap=overlap_tokens, **settings_)
-    y = stitch.fn(wins)
+    y = stitch.fn(wins, fade_s=0.0 if overlap_tokens == 0 else None)
     assert (y.sample_rate, y.channels, y.frames) == (rate, channels, frames)
     if overlap_tokens == 0:
         np.testing.assert_array_equal(y.samples, x.samples)
@@ -42,10 +42,20 @@ def test_window_then_stitch_gives_back_the_input(rate, profile, channels, size_t
         assert np.abs(y.samples - x.samples).max() <= TOL["roundtrip"]
 
 
-def test_stitch_without_overlap_is_concatenation():
+def test_stitch_without_overlap_and_without_fade_is_concatenation():
+    parts = [noise(0.3, 32000, seed=s) for s in range(3)]
+    y = stitch.fn(parts, fade_s=0.0)
+    np.testing.assert_array_equal(y.samples, np.concatenate([p.samples for p in parts], axis=1))
+
+
+def test_default_stitch_of_clips_without_overlap_touches_only_5_ms_around_each_seam():
     parts = [noise(0.3, 32000, seed=s) for s in range(3)]
     y = stitch.fn(parts)
-    np.testing.assert_array_equal(y.samples, np.concatenate([p.samples for p in parts], axis=1))
+    joined = np.concatenate([p.samples for p in parts], axis=1)
+    assert y.frames == joined.shape[1]
+    changed = np.flatnonzero(np.abs(y.samples[0] - joined[0]) > 0)
+    seams = np.array([9600, 19200])
+    assert np.abs(changed[:, None] - seams[None, :]).min(axis=1).max() <= 160   # 5 ms at 32 kHz
 
 
 def test_windows_changed_one_by_one_still_join_without_a_gap():
@@ -57,11 +67,12 @@ def test_windows_changed_one_by_one_still_join_without_a_gap():
     np.testing.assert_allclose(y.samples, x.samples * 0.5, atol=TOL["roundtrip"])
 
 
-def test_fixed_fade_overlaps_clips_that_had_no_overlap():
+def test_fixed_fade_between_clips_without_overlap_keeps_their_length():
     a, b = Audio(np.ones(32000), 32000), Audio(np.ones(32000), 32000)
     y = stitch.fn([a, b], fade_s=0.25)
-    assert y.frames == 2 * 32000 - 8000
+    assert y.frames == 2 * 32000                               # centred on the seam: nothing dropped
     np.testing.assert_allclose(y.samples, 1.0, atol=1e-6)   # identical material: seamless
+    assert y.markers == ((32000, "window 2"),)
 
 
 def test_equal_power_stitch_keeps_noise_level_through_the_joins():
@@ -98,5 +109,5 @@ def test_empty_list_is_an_error():
 
 
 def test_incompatible_channels_name_the_window():
-    with pytest.raises(AudioError, match="window 1 has 3 channels, expected 2"):
+    with pytest.raises(AudioError, match="window 0 has 2, stitch: window 1 has 3 channels"):
         stitch.fn([Audio(np.zeros((2, 10)), 1000), Audio(np.zeros((3, 10)), 1000)])

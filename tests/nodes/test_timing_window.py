@@ -110,15 +110,15 @@ def test_sizes_in_tokens_and_custom_profile():
                                                          (8000, 2000)]
 
 
-def test_seconds_round_to_whole_tokens():
-    (w, *_) = tokenize_window.fn(noise(2.0, 32000), size=1.009)   # 50.45 tokens -> 50
-    assert w.tokens == 50 and w.frames == 32000
+def test_seconds_are_exact_and_tokens_cover_the_window():
+    (w, *_) = tokenize_window.fn(noise(2.0, 32000), size=1.009)   # 50.45 tokens: the model makes 51, trimmed
+    assert w.frames == 32288 and w.tokens == 51
 
 
 @pytest.mark.parametrize("params, error, needles", [
     (dict(size=40.0), ParameterError, ["size=40", "2000 tokens", "1500 tokens", "30 s"]),
     (dict(profile="bark", unit="tokens", size=1200), ParameterError, ["size=1200", "1125 tokens"]),
-    (dict(size=2.0, overlap=2.0), ParameterError, ["overlap=2", "size of 100 tokens"]),
+    (dict(size=2.0, overlap=2.0), ParameterError, ["overlap=2", "100 tokens"]),
     (dict(size=1.0, overlap=3.0), ParameterError, ["overlap=3"]),
     (dict(size=0.001), ParameterError, ["size=0.001", "less than one token"]),
     (dict(unit="tokens", size=10.5), ParameterError, ["size=10.5", "whole number"]),

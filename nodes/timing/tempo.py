@@ -1,0 +1,149 @@
+"""``time.detect_tempo``: find a clip's tempo and meter, so bar grids need not be typed.
+
+The tempo and meter travel with the audio in its ``info`` (``bpm``, ``meter``): windows, stitches
+and exports downstream use them (``bpm=auto`` in ``time.tokenize_window``, the BPM and meter
+written into exported files, the tempo of a DAW project).  A file whose tags carry a BPM brings it
+along from ``io.load`` the same way.
+
+Tempo comes from librosa's beat tracker (an optional extra: ``pip install 'audiochain[tempo]'``).
+The meter is estimated from the accents on the tracked beats: the grouping (3 or 4 beats) whose
+first beat stands out most from the others wins, 4 unless 3 is clearly stronger (2/4 and 4/4 look
+alike to an accent count, and 4/4 is the common case).  Both can be overridden by parameters.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError, ParameterError
+from nodeflow.node import node
+from nodeflow.timebase import parse_meter
+from nodeflow.types import Auto, Range
+
+__all__ = ["detect_tempo", "estimate_tempo", "audio_tempo", "TEMPO_RANGE"]
+
+TEMPO_RANGE = (40.0, 240.0)     # what the detector reports; octave errors are folded into it
+_MIN_S = 4.0                     # shorter clips hold too few beats to say
+_MAX_S = 240.0                   # beat tracking reads at most this much (from the start)
+_ANALYSIS_RATE = 22050
+_THREE_OVER_FOUR = 1.15          # how much stronger a 3-grouping must be to beat 4
+
+
+def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0) -> tuple[float, int]:
+    """``(bpm, beats_per_bar)`` of ``audio`` (the first four minutes are analysed).
+
+    Raises :class:`AudioError` for a clip too short or too quiet to hold a beat, and
+    :class:`ParameterError` naming the extra to install when librosa is missing.
+    """
+    try:
+        import librosa
+    except ModuleNotFoundError:
+        raise ParameterError("bpm=auto needs librosa's beat tracker: pip install 'audiochain[tempo]' "
+                             "(or type the tempo: bpm=120)") from None
+    from nodes.dsp._conform import resample_audio
+
+    if audio.duration_s < _MIN_S:
+        raise AudioError(f"detect_tempo: the clip is {audio.duration_s:.2f} s long; at least {_MIN_S:g} s are "
+                         "needed to find a beat; type the tempo instead (bpm=...)")
+    head = audio.replace(audio.samples[:, :round(_MAX_S * audio.sample_rate)])
+    mono = resample_audio(head.replace(head.samples.mean(axis=0, keepdims=True)), _ANALYSIS_RATE).samples[0]
+    if float(np.sqrt(np.mean(np.square(mono, dtype=np.float64)))) < 1e-4:
+        raise AudioError("detect_tempo: the clip is (nearly) silent, so it has no beat to find; "
+                         "type the tempo instead (bpm=...)")
+    hop = 512
+    onset = librosa.onset.onset_strength(y=mono, sr=_ANALYSIS_RATE, hop_length=hop)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=_ANALYSIS_RATE, hop_length=hop,
+                                           start_bpm=start_bpm, units="frames")
+    bpm = float(np.atleast_1d(tempo)[0])
+    if not np.isfinite(bpm) or bpm <= 0 or len(beats) < 8:
+        raise AudioError("detect_tempo: no steady beat found in the clip; type the tempo instead (bpm=...)")
+    bpm = _refine(onset, beats, hop, bpm)
+    while bpm < TEMPO_RANGE[0]:
+        bpm *= 2
+    while bpm > TEMPO_RANGE[1]:
+        bpm /= 2
+    return round(bpm, 2), _meter(onset, beats)
+
+
+def _refine(onset: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> float:
+    """The tempo from a straight line through the tracked beats (finer than the tempogram's bins)."""
+    if len(beats) < 16:
+        return bpm
+    times = beats * hop / _ANALYSIS_RATE
+    period = float(np.polyfit(np.arange(len(times)), times, 1)[0])
+    fitted = 60.0 / period if period > 0 else bpm
+    return fitted if abs(fitted - bpm) / bpm < 0.04 else bpm
+
+
+def _meter(onset: np.ndarray, beats: np.ndarray) -> int:
+    """Beats per bar (3 or 4) from how much one beat in each group outweighs the others."""
+    strength = onset[np.clip(beats, 0, len(onset) - 1)]
+    scores = {}
+    for group in (3, 4):
+        n = len(strength) // group * group
+        if n < 2 * group:
+            return 4
+        means = strength[:n].reshape(-1, group).mean(axis=0)       # mean accent of each beat position
+        if group == 4:                                               # 4 vs 2: accents on 1 and 3 count as 4
+            means = np.concatenate([means, [means[[0, 2]].mean(), means[[1, 3]].mean()]])
+        scores[group] = float(means.max() / max(np.median(means), 1e-9))
+    return 3 if scores[3] > scores[4] * _THREE_OVER_FOUR else 4
+
+
+def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
+                what: str = "node") -> tuple[float, int, dict[str, str]]:
+    """The tempo and beats per bar to use for ``audio``, and the ``info`` to give the result.
+
+    ``None`` means auto: the value the audio carries (``info`` ``bpm`` / ``meter``), else detected.
+    """
+    info = dict(audio.info)
+    carried_meter = None
+    if info.get("meter"):
+        try:
+            carried_meter = parse_meter(info["meter"])
+        except ParameterError:
+            carried_meter = None
+    detected_bar = None
+    if bpm is None:
+        carried = _number(info.get("bpm"))
+        if carried is not None:
+            bpm = carried
+        else:
+            bpm, detected_bar = estimate_tempo(audio)
+    if beats_per_bar is None:
+        beats_per_bar = carried_meter[0] if carried_meter else detected_bar or 4
+    if not 20.0 <= bpm <= 400.0:
+        raise ParameterError(f"{what}: bpm={bpm:g} is outside 20-400 bpm; set bpm explicitly")
+    meter = (f"{carried_meter[0]}/{carried_meter[1]}" if carried_meter and carried_meter[0] == beats_per_bar
+             else f"{beats_per_bar}/4")
+    return float(bpm), int(beats_per_bar), {"bpm": f"{bpm:g}", "meter": meter}
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and 20.0 <= value <= 400.0 else None
+
+
+@node("time.detect_tempo", category="time", version=1)
+def detect_tempo(audio: Audio, *,
+                 bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = None,
+                 beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = None) -> Audio:
+    """Find the clip's tempo and meter and attach them to it (later nodes and exports use them).
+
+    ``bpm`` and ``beats_per_bar`` override what is detected (``auto``: detect; a tempo the clip
+    already carries, e.g. a source file's BPM tag, is re-detected only when it is missing).
+    The samples pass through unchanged; the result's ``info`` holds ``bpm`` and ``meter``.
+
+    Examples
+    --------
+    >>> clip = Audio(np.zeros(44100 * 8), 44100).with_info(bpm="97.5")
+    >>> dict(detect_tempo.fn(clip, beats_per_bar=3).info)
+    {'bpm': '97.5', 'meter': '3/4'}
+    """
+    bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="detect_tempo")
+    return audio.with_info(**tempo)
