@@ -15,7 +15,7 @@ AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".m
                                             ".mov", ".mkv", ".avi"}))
 
 
-@node("io.load", category="io", version=1)
+@node("io.load", category="io", version=2)
 def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
          start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
          end_s: Annotated[float, Range(0.0, None, unit="s")] | None = None,
@@ -27,6 +27,11 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     instead of decoding what comes before, where the format allows.  ``end_s`` past the end of
     the file reads to the end; ``start_s`` past it is an error that gives the file's duration.
     Relative paths are resolved against the graph file's folder.
+
+    What the file says about itself (WAV INFO/bext/iXML, FLAC/OGG comments, MP3 ID3) comes along in
+    ``info``: ``title``, ``artist``, ``album``, ``comment``, ``genre``, ``bpm``, ``key``, ``meter``, and
+    ``time_reference`` (BWF placement in samples, plus ``start_frame`` for a span) with
+    ``time_reference_rate``, so an export keeps them (see :mod:`nodeflow.audiometa`).
 
     Returns
     -------
@@ -50,6 +55,27 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     if file.stat().st_size == 0:
         raise AudioError(f"{file}: file is empty (0 bytes); re-export or re-download it")
     ctx.check_cancelled()
+    return with_file_info(_read_audio(file, start_s, end_s, ctx), file, start_s)
+
+
+def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
+    """``audio`` with the source file's metadata (:data:`nodeflow.audiometa.LOAD_KEYS`) in ``info``."""
+    from nodeflow.audiometa import LOAD_KEYS, read_metadata
+
+    try:
+        meta = read_metadata(file)
+    except AudioError:
+        return audio
+    items = dict(meta.to_info(keys=LOAD_KEYS, include_extra=False))
+    if meta.time_reference is not None:     # the span's first sample sits start_frame later
+        rate = meta.time_reference_rate or audio.sample_rate
+        items["time_reference"] = str(meta.time_reference + round(round(start_s * audio.sample_rate) * rate
+                                                                  / audio.sample_rate))
+        items["time_reference_rate"] = str(rate)
+    return audio.with_info(**items) if items else audio
+
+
+def _read_audio(file: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:
     if file.suffix.lower() not in SOUNDFILE_EXTS:
         return read_ffmpeg(file, start_s, end_s, ctx)
     try:

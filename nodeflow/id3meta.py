@@ -1,0 +1,185 @@
+"""ID3v2.4 metadata (MP3 files, and ID3 chunks other tools put in WAV files).
+
+Frames written: TIT2 title, TPE1 artist, TALB album, COMM comment (language ``eng``, no
+description), TCON genre, TDRC date, TBPM (rounded to an integer, as ID3 requires) with the exact
+value in ``TXXX:BPM``, TKEY (when the key reads as ID3's ``A#m``/``Eb``/``o`` notation) and the
+user's text in ``TXXX:KEY``, ``TXXX:METER``, ``TXXX:TIME_REFERENCE`` (samples at the file's rate),
+``TXXX:DESCRIPTION``, markers as ``CHAP`` frames (milliseconds, a ``TIT2`` label each) under one
+``CTOC`` (ffmpeg lists them as chapters), provenance as ``TXXX:<key>``, and the graph as
+``GEOB:audiochain-graph`` (binary; tag viewers do not print it).
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from .errors import AudioError
+
+GEOB_DESC = "audiochain-graph"
+MAX_ID3 = 64 << 20
+_TXXX = {"bpm": "bpm", "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
+         "timereference": "time_reference", "description": "description"}
+_TEXT = {"TIT2": "title", "TPE1": "artist", "TALB": "album", "TCON": "genre", "TDRC": "date", "TBPM": "bpm",
+         "TKEY": "key"}
+_KEY = re.compile(r"([A-Ga-g])\s*([#b♯♭]?)\s*(m|min|minor|maj|major)?", re.I)
+
+
+def id3_key(key: str) -> str | None:
+    """ID3's TKEY notation for a key ("F# minor" -> "F#m", "Bb major" -> "Bb"), or None."""
+    m = _KEY.fullmatch(key.strip())
+    if key.strip().lower() in ("o", "off", "off key"):
+        return "o"
+    if not m:
+        return None
+    acc = {"♯": "#", "♭": "b", "B": "b"}.get(m.group(2), m.group(2))
+    minor = (m.group(3) or "").lower() in ("m", "min", "minor") and m.group(3) != "M"
+    return m.group(1).upper() + acc + ("m" if minor else "")
+
+
+def id3_parts(data: bytes | None, tags=None, rate: int = 0) -> tuple[dict, list, dict]:
+    """``(fields, markers, extra)`` from ID3 tag bytes (or a loaded mutagen ``ID3``)."""
+    if tags is None:
+        tags = _load(data)
+    fields: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    markers = []
+    if tags is None:
+        return fields, markers, extra
+    for frame in tags.values():
+        fid = frame.FrameID
+        if fid == "TXXX":
+            desc, text = frame.desc.strip().lower(), "; ".join(map(str, frame.text))
+            if desc in _TXXX:
+                fields[_TXXX[desc]] = text          # exact values win over TBPM / TKEY
+            elif desc and len(desc) <= 200:
+                extra[desc] = text[:4096]
+        elif fid in _TEXT:
+            fields.setdefault(_TEXT[fid], "; ".join(map(str, frame.text)))
+        elif fid == "COMM" and not frame.desc and frame.text:
+            fields.setdefault("comment", "; ".join(map(str, frame.text)))
+        elif fid == "CHAP" and rate:
+            label = next((str(s.text[0]) for s in frame.sub_frames.values() if s.FrameID == "TIT2" and s.text), "")
+            markers.append((round(frame.start_time * rate / 1000), label))
+    if fields.get("key") and len(fields["key"]) > 200:
+        del fields["key"]
+    return fields, sorted(markers), extra
+
+
+def id3_graph(data: bytes | None, tags=None) -> bytes | None:
+    if tags is None:
+        tags = _load(data)
+    frames = tags.getall(f"GEOB:{GEOB_DESC}") if tags is not None else []
+    return bytes(frames[0].data) if frames else None
+
+
+def _load(data: bytes):
+    from mutagen.id3 import ID3
+
+    try:
+        return ID3(fileobj=io.BytesIO(data))
+    except Exception:  # mutagen's ID3NoHeaderError, struct errors...: a damaged tag is no tag
+        return None
+
+
+def _file_tags(path: Path):
+    """``(tags, rate)`` of an MP3 file; tags None when it has none (or a too large one)."""
+    from mutagen.mp3 import MP3
+
+    from .audiometa import _syncsafe
+
+    with open(path, "rb") as f:
+        head = f.read(10)
+    if head[:3] == b"ID3" and _syncsafe(head[6:10]) > MAX_ID3:
+        return None, 0
+    try:
+        audio = MP3(path)
+    except Exception:
+        return None, 0
+    return audio.tags, audio.info.sample_rate
+
+
+def read_id3_file(path: Path) -> tuple[dict, list, dict]:
+    from .audiometa import clean_fields
+
+    tags, rate = _file_tags(path)
+    fields, markers, extra = id3_parts(None, tags=tags, rate=rate) if tags is not None else ({}, [], {})
+    if "time_reference" in fields and rate:
+        fields["time_reference_rate"] = str(rate)
+    return clean_fields(fields), markers, extra
+
+
+def read_id3_graph(path: Path) -> bytes | None:
+    tags, _ = _file_tags(path)
+    return id3_graph(None, tags=tags)
+
+
+def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]:
+    from mutagen.id3 import CHAP, COMM, CTOC, GEOB, TBPM, TENC, TXXX, CTOCFlags, Encoding
+    from mutagen.id3 import Frames
+    from mutagen.mp3 import MP3
+
+    from .audiometa import format_bpm
+
+    audio = MP3(path)
+    if audio.tags is None:
+        audio.add_tags()
+    tags, rate = audio.tags, audio.info.sample_rate
+    utf8 = Encoding.UTF8
+
+    def text(fid: str, value: str) -> None:
+        tags.delall(fid)
+        tags.add(Frames[fid](encoding=utf8, text=[value]))
+
+    def txxx(desc: str, value: str) -> None:
+        for old in [k for k in tags.keys() if k.lower() == f"txxx:{desc.lower()}"]:
+            del tags[old]
+        tags.add(TXXX(encoding=utf8, desc=desc, text=[value]))
+
+    for fid, name in (("TIT2", "title"), ("TPE1", "artist"), ("TALB", "album"), ("TCON", "genre"), ("TDRC", "date")):
+        if getattr(meta, name):
+            text(fid, getattr(meta, name))
+    if meta.comment:
+        tags.delall("COMM::eng")
+        tags.add(COMM(encoding=utf8, lang="eng", desc="", text=[meta.comment]))
+    if meta.description:
+        txxx("DESCRIPTION", meta.description)
+    if meta.bpm is not None:
+        tags.delall("TBPM")
+        tags.add(TBPM(encoding=utf8, text=[str(max(1, round(meta.bpm)))]))
+        txxx("BPM", format_bpm(meta.bpm))
+    if meta.key:
+        if id3_key(meta.key):
+            text("TKEY", id3_key(meta.key))
+        txxx("KEY", meta.key)
+    if meta.meter:
+        txxx("METER", meta.meter)
+    tr = meta.time_reference_at(rate)
+    if tr is not None:
+        txxx("TIME_REFERENCE", str(tr))
+    tags.delall("TENC")
+    tags.add(TENC(encoding=utf8, text=[software]))
+    if meta.markers:
+        tags.delall("CHAP")
+        tags.delall("CTOC")
+        end_ms = round(audio.info.length * 1000)
+        ids = []
+        for i, (frame, label) in enumerate(meta.markers, 1):
+            start = round(frame * 1000 / rate)
+            stop = round(meta.markers[i][0] * 1000 / rate) if i < len(meta.markers) else max(start, end_ms)
+            ids.append(f"m{i}")
+            tags.add(CHAP(element_id=f"m{i}", start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
+                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"])]))
+        tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                      sub_frames=[]))
+    for k, v in meta.extra:
+        txxx(k, v)
+    tags.delall(f"GEOB:{GEOB_DESC}")
+    if graph is not None:
+        tags.add(GEOB(encoding=utf8, mime="application/x-audiochain-graph", filename="graph.audiochain",
+                      desc=GEOB_DESC, data=graph))
+    try:
+        audio.save(v2_version=4)
+    except Exception as e:
+        raise AudioError(f"{path}: could not write ID3 tags: {e}") from e
+    return []

@@ -1,0 +1,268 @@
+"""FLAC and Ogg Vorbis metadata: Vorbis comments for the tags, a binary place for the graph.
+
+Vorbis comments written (keys upper case, values UTF-8): TITLE, ARTIST, ALBUM, COMMENT, DESCRIPTION,
+GENRE, DATE, BPM (``120`` / ``92.5``), KEY and INITIALKEY (the same text), METER (``3/4``),
+TIME_REFERENCE (samples at the file's rate; the key ffmpeg gives a WAV's bext time reference),
+ENCODER (AudioChain and its version), markers as the chapter extension ``CHAPTER001=00:00:01.500``
++ ``CHAPTER001NAME=label`` (millisecond precision; ffmpeg lists them as chapters), provenance
+under its own lower-case keys.
+
+The graph:
+
+- FLAC: an APPLICATION metadata block (type 2) with application id ``ACgr``; decoders and tag
+  viewers skip application blocks they do not know.  At most 16 MiB - 5 bytes.
+- Ogg Vorbis: after the framing bit of the comment header packet, where decoders stop reading
+  (mutagen keeps its padding there): ``AudioChainGraph\\x01`` + length (u32 LE) + bytes + CRC-32.
+  libvorbis, ffmpeg and libsndfile decode such files unchanged; ``ffprobe`` at its default
+  verbosity prints an information line "N bytes of comment header remain" (as for any file
+  mutagen padded).  A tag editor that rewrites the comment header drops the graph.
+
+Reading parses FLAC blocks and Ogg pages directly, with bounded sizes, not through mutagen.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+import zlib
+from pathlib import Path
+
+from .errors import AudioError
+
+APP_ID = b"ACgr"
+OGG_MAGIC = b"AudioChainGraph\x01"
+_FLAC_MAX_BLOCK = (1 << 24) - 1
+_MAX_BLOCKS = 1024
+_MAX_PAGES = 2048
+_MAX_PACKET = (17 << 20)
+_BAD_KEY = re.compile(r"[^\x20-\x3c\x3e-\x7d]")          # printable ASCII except "="
+_CHAPTER = re.compile(r"^chapter(\d{3})(name)?$")
+_FIELDS = {"title": "title", "artist": "artist", "album": "album", "comment": "comment",
+           "description": "description", "genre": "genre", "date": "date", "bpm": "bpm", "tempo": "bpm",
+           "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
+           "timereference": "time_reference"}
+_SKIP = {"encoder", "vendor"}
+
+
+# ---------------------------------------------------------------------------------------- reading
+def read_xiph(path: Path, fmt: str) -> tuple[dict, list, dict]:
+    from .audiometa import GRAPH_KEY, clean_fields
+
+    comments, rate, _ = (_flac_scan if fmt == "flac" else _ogg_scan)(path)
+    fields: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    chapters: dict[str, dict[str, str]] = {}
+    for key, value in comments:
+        k = key.lower()
+        m = _CHAPTER.match(k)
+        if m:
+            chapters.setdefault(m.group(1), {})["name" if m.group(2) else "time"] = value
+        elif k in _FIELDS:
+            fields.setdefault(_FIELDS[k], value)
+        elif k not in _SKIP and k != GRAPH_KEY and len(k) <= 200:
+            extra.setdefault(k, value[:4096])
+    markers = []
+    for ch in chapters.values():
+        t = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", ch.get("time", "").strip())
+        if t and rate:
+            seconds = int(t.group(1)) * 3600 + int(t.group(2)) * 60 + float(t.group(3))
+            markers.append((round(seconds * rate), ch.get("name", "")))
+    if "time_reference" in fields and rate:
+        fields["time_reference_rate"] = str(rate)
+    return clean_fields(fields), sorted(markers), extra
+
+
+def read_xiph_graph(path: Path, fmt: str) -> bytes | None:
+    from .audiometa import GRAPH_KEY
+
+    comments, _, graph = (_flac_scan if fmt == "flac" else _ogg_scan)(path, want_graph=True)
+    if graph is not None:
+        return graph
+    for key, value in comments:                       # AudioChain before 2026-12: base64 comment
+        if key.lower() == GRAPH_KEY:
+            try:
+                return base64.b64decode("".join(value.split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise AudioError(f"{path}: the embedded AudioChain graph is damaged (bad base64 in "
+                                 f"'{GRAPH_KEY}'); re-export the file") from None
+    return None
+
+
+def parse_comments(data: bytes) -> tuple[list[tuple[str, str]], int]:
+    """``([(key, value)...], end offset)`` of a Vorbis comment structure (no packet type header)."""
+    pos = 4 + int.from_bytes(data[:4], "little")
+    count = int.from_bytes(data[pos:pos + 4], "little")
+    pos += 4
+    out = []
+    for _ in range(count):
+        if pos + 4 > len(data):
+            break
+        n = int.from_bytes(data[pos:pos + 4], "little")
+        raw = data[pos + 4:pos + 4 + n]
+        pos += 4 + n
+        if len(raw) < n:
+            break
+        key, sep, value = raw.decode("utf-8", "replace").partition("=")
+        if sep:
+            out.append((key, value))
+    return out, pos
+
+
+def _flac_scan(path: Path, want_graph: bool = False):
+    comments, rate, graph = [], 0, None
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3":
+            from .audiometa import _syncsafe
+            start = 10 + _syncsafe(head[6:10]) + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        if f.read(4) != b"fLaC":
+            return comments, rate, graph
+        for _ in range(_MAX_BLOCKS):
+            head = f.read(4)
+            if len(head) < 4:
+                break
+            last, kind, n = head[0] & 0x80, head[0] & 0x7F, int.from_bytes(head[1:4], "big")
+            if kind == 0 and n >= 18:
+                info = f.read(n)
+                rate = int.from_bytes(info[10:13], "big") >> 4
+            elif kind == 4:
+                comments, _ = parse_comments(f.read(n))
+            elif kind == 2 and want_graph and graph is None:
+                body = f.read(n)
+                if body[:4] == APP_ID:
+                    graph = body[4:]
+                    if len(graph) != n - 4:
+                        raise AudioError(f"{path}: the embedded AudioChain graph is damaged (truncated "
+                                         "FLAC application block); re-export the file")
+            else:
+                f.seek(n, 1)
+            if last:
+                break
+    return comments, rate, graph
+
+
+def _ogg_packets(f, wanted: int):
+    """The first ``wanted`` packets of the first logical stream (bounded page and packet sizes)."""
+    packets, current, serial = [], b"", None
+    for _ in range(_MAX_PAGES):
+        head = f.read(27)
+        if len(head) < 27 or head[:4] != b"OggS":
+            break
+        page_serial, nseg = struct.unpack_from("<I", head, 14)[0], head[26]
+        lacing = f.read(nseg)
+        body = f.read(sum(lacing))
+        if serial is None:
+            serial = page_serial
+        if page_serial != serial:
+            continue
+        pos = 0
+        for lace in lacing:
+            current += body[pos:pos + lace]
+            pos += lace
+            if len(current) > _MAX_PACKET:
+                return packets
+            if lace < 255:
+                packets.append(current)
+                current = b""
+                if len(packets) >= wanted:
+                    return packets
+    return packets
+
+
+def _ogg_scan(path: Path, want_graph: bool = False):
+    comments, rate, graph = [], 0, None
+    with open(path, "rb") as f:
+        packets = _ogg_packets(f, 2)
+    if packets and packets[0][:7] == b"\x01vorbis" and len(packets[0]) >= 16:
+        rate = int.from_bytes(packets[0][12:16], "little")
+    if len(packets) > 1 and packets[1][:7] == b"\x03vorbis":
+        comments, end = parse_comments(packets[1][7:])
+        tail = packets[1][7 + end + 1:]              # after the framing byte
+        if want_graph and tail[:len(OGG_MAGIC)] == OGG_MAGIC:
+            n = int.from_bytes(tail[16:20], "little")
+            graph, crc = tail[20:20 + n], tail[20 + n:24 + n]
+            if len(graph) != n or len(crc) != 4 or zlib.crc32(graph) != int.from_bytes(crc, "little"):
+                raise AudioError(f"{path}: the embedded AudioChain graph is damaged (checksum mismatch in "
+                                 "the Ogg comment header); re-export the file")
+    return comments, rate, graph
+
+
+# ---------------------------------------------------------------------------------------- writing
+def vorbis_items(meta, rate: int, software: str) -> dict[str, list[str]]:
+    from .audiometa import format_bpm
+
+    items: dict[str, list[str]] = {}
+    for key, name in (("TITLE", "title"), ("ARTIST", "artist"), ("ALBUM", "album"), ("COMMENT", "comment"),
+                      ("DESCRIPTION", "description"), ("GENRE", "genre"), ("DATE", "date"),
+                      ("KEY", "key"), ("INITIALKEY", "key"), ("METER", "meter")):
+        if getattr(meta, name):
+            items[key] = [getattr(meta, name)]
+    if meta.bpm is not None:
+        items["BPM"] = [format_bpm(meta.bpm)]
+    tr = meta.time_reference_at(rate)
+    if tr is not None:
+        items["TIME_REFERENCE"] = [str(tr)]
+    items["ENCODER"] = [software]
+    for i, (frame, label) in enumerate(meta.markers[:999], 1):
+        ms = round(frame * 1000 / rate)
+        items[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
+        items[f"CHAPTER{i:03d}NAME"] = [label or f"marker {i}"]
+    for k, v in meta.extra:
+        items[_BAD_KEY.sub("_", k) or "_"] = [v]
+    return items
+
+
+def write_xiph(path: Path, fmt: str, meta, graph: bytes | None, software: str) -> list[str]:
+    from mutagen.flac import FLAC, MetadataBlock
+    from mutagen.oggvorbis import OggVorbis
+
+    from .audiometa import GRAPH_KEY
+
+    audio = FLAC(path) if fmt == "flac" else OggVorbis(path)
+    if audio.tags is None:
+        audio.add_tags()
+    items = vorbis_items(meta, audio.info.sample_rate, software)
+    stale = {GRAPH_KEY} | ({k for k in map(str.lower, audio.tags.keys()) if _CHAPTER.match(k)} if meta.markers else set())
+    for key in [k for k in audio.tags.keys() if k.lower() in stale]:
+        del audio.tags[key]
+    for key, values in items.items():
+        audio.tags[key] = values
+    if fmt == "flac":
+        audio.metadata_blocks[:] = [b for b in audio.metadata_blocks
+                                    if not (b.code == 2 and getattr(b, "data", b"")[:4] == APP_ID)]
+        if graph is not None:
+            if len(graph) + 4 > _FLAC_MAX_BLOCK:
+                raise AudioError(f"{path}: the graph ({len(graph)} bytes) does not fit in a FLAC metadata block "
+                                 f"(at most {_FLAC_MAX_BLOCK - 4} bytes); export wav or mp3, or turn embed_graph off")
+            block = MetadataBlock(APP_ID + graph)
+            block.code = 2
+            audio.metadata_blocks.append(block)
+        audio.save()
+        return []
+    audio.save(padding=lambda info: 0)
+    if graph is not None:
+        _ogg_append(path, OGG_MAGIC + len(graph).to_bytes(4, "little") + graph
+                    + zlib.crc32(graph).to_bytes(4, "little"))
+    return []
+
+
+def _ogg_append(path: Path, trailer: bytes) -> None:
+    """Put ``trailer`` after the framing bit of the Vorbis comment packet (pages renumbered)."""
+    from mutagen.ogg import OggPage
+
+    with open(path, "rb+") as f:
+        page = OggPage(f)
+        while not page.packets or not page.packets[0].startswith(b"\x03vorbis"):
+            page = OggPage(f)
+        old = [page]
+        while not (old[-1].complete or len(old[-1].packets) > 1):
+            page = OggPage(f)
+            if page.serial == old[0].serial:
+                old.append(page)
+        packets = OggPage.to_packets(old, strict=False)
+        _, end = parse_comments(packets[0][7:])
+        packets[0] = packets[0][:7 + end + 1] + trailer
+        OggPage.replace(f, old, OggPage._from_packets_try_preserve(packets, old))
