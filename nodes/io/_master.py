@@ -1,23 +1,34 @@
-"""Final level for exports: integrated loudness (ITU-R BS.1770, as pyloudnorm measures it) and a
-sample-peak ceiling held by a look-ahead brickwall limiter, computed in blocks so that an hour of
-audio costs no full-length float64 copies.
+"""Final level for exports: integrated loudness (ITU-R BS.1770-4, metered as libebur128 does; see
+``_loudness``) and a TRUE-peak ceiling held by a two-stage look-ahead limiter, computed in blocks
+so that an hour of audio costs no full-length float64 copies.
 
 Why not ``pedalboard.Limiter``: it is JUCE's limiter, whose first stage compresses everything
 above -10 dBFS (4:1) whatever the threshold, then adds make-up gain and hard-clips.  A file
-already under the ceiling would still be changed.  The limiter here touches only the samples
-that need it, and its gain is provably at or below the gain each sample needs:
+already under the ceiling would still be changed.  The limiter here touches only the frames
+that need it, and its gain is provably at or below the gain each frame needs.  With ``tp[n]`` the
+per-frame true-peak envelope (4x oversampled, the instants around frame ``n``, all channels):
 
-    need[n] = min(1, ceiling / (g * peak[n]))            peak[n] = max_channel |x[n]|
-    hold[k] = min(need[k - HOLD .. k + RAMP - 1])        (look ahead RAMP, hold HOLD)
-            = min(1, ceiling / (g * M[k]))               M = sliding max of peak (computed once)
-    gain[n] = mean(hold[n - RAMP + 1 .. n])              (a linear RAMP-long attack/release)
+    need[n]  = min(1, c / (g * tp[n]))
+    slow[n]  = mean over RAMP1 of min(1, c * KNEE / (g * M1[k]))   M1 = sliding max of tp
+                                                                   (hold HOLD1, look-ahead RAMP1)
+    fast[n]  = mean over RAMP2 of min(1, c / M2[k])                M2 = sliding max of
+                                                                   g * slow * tp (HOLD2, RAMP2)
+    gain[n]  = min(slow[n] * fast[n], need[n])
 
-Every ``hold[k]`` averaged into ``gain[n]`` covers frame ``n``, so ``gain[n] <= need[n]``.
-``M`` does not depend on the make-up gain ``g``, so the loudness search re-runs only the cheap
-last two lines.
+The slow stage rides the level with a 10 ms ramp and a 50 ms hold and leaves peaks up to KNEE dB
+above the ceiling to the fast stage (1.5 ms ramp, 4 ms hold), which therefore never takes more than
+KNEE dB.  The knee is program-dependent: 0 dB (the slow stage does everything, the fast stage only
+mops up) unless the target needs more, then 3 and 6 dB (:data:`KNEES_DB`).  Loud targets come from many short, shallow reductions instead of one long dip per
+transient, so loudness keeps rising with gain (a limiter with only the slow stage saturates).
+Every ``hold`` averaged into a gain covers the frame it is applied to, so ``gain[n] <= need[n]``
+without the final ``min`` (which only absorbs rounding).  The true peak of the gain-modulated
+output can still differ from ``g * gain * tp`` by a little: :func:`master` measures the result
+and lowers its internal target by the overshoot (:data:`TP_PASSES` at most).
+``M1`` and ``tp`` do not depend on the make-up gain ``g``; the loudness search re-runs the rest.
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -27,15 +38,22 @@ import numpy as np
 
 from nodeflow.errors import AudioError, ParameterError
 
-RAMP_S = 0.005       # attack (look-ahead) and release ramp
-HOLD_S = 0.040       # how long the gain stays down after a peak
-LOUDNESS_TOL_LU = 0.05   # iterate until this close; the promise is 0.5 LU
-MAX_ITER = 12
-MIN_LOUDNESS_S = 0.4     # one BS.1770 gating block
-MAX_GAIN_DB = 120.0      # past this the limiter's output no longer changes (an unreachable target)
-BLOCK = 1 << 18          # frames processed at a time
-MEMO_BYTES = 64 << 20    # limited audio up to this size is kept from the loudness search for the write
-_CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)   # BS.1770: L, R, C, Ls, Rs
+from ._loudness import (BLOCK as METER_BLOCK, LoudnessMeter, Measurement, TruePeakMeter, block_energies, gated_loudness,
+                        integrated_lufs, measure, measure_blocks, to_db)
+
+__all__ = ["Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure"]
+
+SLOW_RAMP_S, SLOW_HOLD_S = 0.010, 0.050    # gain riding: attack (look-ahead) = release ramp, hold
+FAST_RAMP_S, FAST_HOLD_S = 0.0015, 0.004   # brickwall on what the slow stage leaves
+KNEES_DB = (0.0, 3.0, 6.0)   # the most the fast stage takes: the gentlest that reaches the target wins
+LOUDNESS_TOL_LU = 0.05    # iterate until this close; the promise is 0.5 LU
+REACH_TOL_LU = 0.5
+MAX_ITER = 14
+TP_PASSES = 4             # measure the output's true peak, lower the target by the overshoot
+MIN_LOUDNESS_S = 0.4      # one BS.1770 gating block
+MAX_GAIN_DB = 120.0       # past this the limiter's output no longer changes (an unreachable target)
+BLOCK = 1 << 18           # frames processed at a time
+MEMO_BYTES = 64 << 20     # limited audio up to this size is kept from the loudness search for the write
 
 
 def db_to_gain(db: float) -> float:
@@ -61,61 +79,96 @@ def _sliding_max(x: np.ndarray, before: int, after: int) -> np.ndarray:
     return out
 
 
+def _slice(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``x[lo:hi]`` with zeros where the range leaves ``x``."""
+    n = len(x)
+    seg = x[max(lo, 0):max(min(hi, n), 0)]
+    if lo >= 0 and hi <= n:
+        return seg
+    return np.concatenate([np.zeros(max(0, min(-lo, hi - lo)), x.dtype), seg, np.zeros(max(0, hi - max(lo, n)), x.dtype)])
+
+
+def _moving_mean(held: np.ndarray, ramp: int) -> np.ndarray:
+    """``out[i] = mean(held[i .. i + ramp - 1])`` for ``len(held) - ramp + 1`` outputs."""
+    csum = np.concatenate([[0.0], np.cumsum(held, dtype=np.float64)])
+    return (csum[ramp:] - csum[:-ramp]) / ramp
+
+
+def true_peak_envelope(x: np.ndarray, rate: int) -> np.ndarray:
+    """Per-frame true-peak envelope of ``x[channels, frames]`` (float32, see ``TruePeakMeter``)."""
+    meter = TruePeakMeter(rate, x.shape[0])
+    env = np.empty(x.shape[1], np.float32)
+    done = 0
+    for a in range(0, x.shape[1], METER_BLOCK):
+        for part in (meter.add(x[:, a:a + METER_BLOCK]), meter.finish() if a + METER_BLOCK >= x.shape[1] else None):
+            if part is not None:
+                take = min(len(part), len(env) - done)
+                env[done:done + take] = part[:take]
+                done += take
+    return env
+
+
 class Mastered:
-    """``x[channels, frames]`` times a make-up ``gain``, brickwall-limited to ``ceiling`` (linear),
-    produced block by block (:meth:`blocks`) so that long audio is never copied whole."""
+    """``x[channels, frames]`` times a make-up ``gain``, limited to the true-peak ``ceiling``
+    (linear), produced block by block (:meth:`blocks`) so that long audio is never copied whole."""
 
     def __init__(self, x: np.ndarray, rate: int, ceiling: float, gain: float = 1.0):
         self.x, self.rate, self.ceiling, self.gain = x, rate, float(ceiling), float(gain)
-        self.ramp, self.hold = max(1, round(RAMP_S * rate)), round(HOLD_S * rate)
         self.frames = x.shape[1]
-        self.peak = max((float(np.abs(x[:, a:a + BLOCK]).max(initial=0.0)) for a in range(0, self.frames, BLOCK)),
-                        default=0.0)
-        self._frame_peak: np.ndarray | None = None
-        self._held_peak: np.ndarray | None = None
+        self.r1, self.h1 = max(1, round(SLOW_RAMP_S * rate)), round(SLOW_HOLD_S * rate)
+        self.r2, self.h2 = max(1, round(FAST_RAMP_S * rate)), round(FAST_HOLD_S * rate)
+        self.knee = 1.0
+        self._tp: np.ndarray | None = None
+        self._slow_max: np.ndarray | None = None
         self._plain_energies: np.ndarray | None = None
-        self._memo: tuple[float, list[tuple[int, np.ndarray]]] | None = None   # (gain, limited blocks)
+        self._memo: tuple[float, float, float, list[tuple[int, np.ndarray]]] | None = None  # gain, ceiling, knee, blocks
+        self.measurement: Measurement | None = None    # of the written file, set by the caller
+
+    @property
+    def peak(self) -> float:
+        """True peak of the input (linear)."""
+        return float(self._envelope().max(initial=0.0))
 
     def limiting(self, gain: float) -> bool:
         return self.peak * gain > self.ceiling
 
-    def _peaks(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._held_peak is None:
-            self._frame_peak = np.empty(self.frames, np.float32)
-            for a in range(0, self.frames, BLOCK):
-                self._frame_peak[a:a + BLOCK] = np.abs(self.x[:, a:a + BLOCK]).max(axis=0)
-            self._held_peak = _sliding_max(self._frame_peak, self.hold, self.ramp - 1)
-        return self._frame_peak, self._held_peak
+    def _envelope(self) -> np.ndarray:
+        if self._tp is None:
+            self._tp = true_peak_envelope(self.x, self.rate)
+        return self._tp
+
+    def _slow(self) -> np.ndarray:
+        if self._slow_max is None:
+            self._slow_max = _sliding_max(self._envelope(), self.h1, self.r1 - 1)
+        return self._slow_max
+
+    def _gain(self, a: int, b: int, g: float) -> np.ndarray:
+        """Limiter gain for frames ``[a, b)`` at make-up gain ``g`` (float64)."""
+        c, r1, r2, h2 = self.ceiling, self.r1, self.r2, self.h2
+        lo2, hi = a - (r2 - 1) - h2, b + r2 - 1          # frames the fast stage looks at
+        lo1 = lo2 - (r1 - 1)                               # ... and the slow holds they average
+        with np.errstate(divide="ignore"):
+            hold1 = np.minimum(1.0, np.divide(c * self.knee / g, _slice(self._slow(), lo1, hi), dtype=np.float64))
+            slow = _moving_mean(hold1, r1)                 # frames [lo2, hi)
+            resid = (g * slow * _slice(self._envelope(), lo2, hi)).astype(np.float32)
+            held = _sliding_max(resid, h2, r2 - 1)[h2:]    # frames [a - r2 + 1, hi)
+            fast = _moving_mean(np.minimum(1.0, np.divide(c, held[:b - a + r2 - 1], dtype=np.float64)), r2)
+            need = np.minimum(1.0, np.divide(c / g, self._envelope()[a:b], dtype=np.float64))
+        return np.minimum(slow[h2 + r2 - 1:h2 + r2 - 1 + b - a] * fast, need)
 
     def blocks(self, gain: float | None = None, limit: bool = True) -> Iterator[tuple[int, np.ndarray]]:
         """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
         g = self.gain if gain is None else float(gain)
         limit = limit and self.limiting(g)
-        if limit and self._memo is not None and self._memo[0] == g:
-            yield from self._memo[1]      # measured by the loudness search at this very gain
+        if limit and self._memo is not None and self._memo[:3] == (g, self.ceiling, self.knee):
+            yield from self._memo[3]      # measured by the loudness search at this very gain
             return
-        if limit:
-            frame_peak, held_peak = self._peaks()
-        c, ramp = self.ceiling, self.ramp
-        threshold = c / g if g > 0 else np.inf      # need = min(1, threshold / peak); peak 0 -> inf -> 1
         for a in range(0, self.frames, BLOCK):
             b = min(self.frames, a + BLOCK)
             y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
             if limit:
-                lo = a - (ramp - 1)
-                with np.errstate(divide="ignore"):
-                    held = np.minimum(1.0, np.divide(threshold, held_peak[max(lo, 0):b], dtype=np.float64))
-                    need = np.minimum(1.0, np.divide(threshold, frame_peak[a:b], dtype=np.float64))
-                if lo < 0:
-                    held = np.concatenate([np.ones(-lo), held])
-                csum = np.cumsum(held)
-                env = np.empty(b - a)
-                env[0] = csum[ramp - 1]
-                np.subtract(csum[ramp:], csum[:-ramp], out=env[1:])
-                env /= ramp
-                np.minimum(env, need, out=env)  # the min only absorbs the cumulative sum's rounding
-                y *= env
-                np.clip(y, -c, c, out=y)
+                y *= self._gain(a, b, g)
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
             yield a, y
 
     def array(self) -> np.ndarray:
@@ -128,28 +181,42 @@ class Mastered:
     def loudness(self, gain: float | None = None, limit: bool = True) -> float:
         """Integrated loudness in LUFS of the audio :meth:`blocks` would give (``-inf``: all gated).
 
-        Without limiting, the K-weighting filters are linear, so block energies scale with
+        Without limiting, the K-weighting filters are linear, so chunk energies scale with
         ``gain**2``: they are measured once and re-gated for each gain.
         """
         g = self.gain if gain is None else float(gain)
+        chunk = (self.rate + 5) // 10
         if limit and self.limiting(g):
             blocks = self.blocks(g, True)
             if self.x.size * 8 <= MEMO_BYTES:   # short audio: keep the blocks, the write will want them
                 self._memo = None
                 blocks = list(blocks)
-                self._memo = (g, blocks)
-            return _gate(_block_energies(iter(blocks), self.frames, self.x.shape[0], self.rate))
+                self._memo = (g, self.ceiling, self.knee, blocks)
+            return gated_loudness(block_energies(_block_energies(iter(blocks), self.frames, self.x.shape[0],
+                                                                self.rate), chunk))
         if self._plain_energies is None:
             self._plain_energies = _remembered_energies(self.x, self.rate)
             if self._plain_energies is None:
                 self._plain_energies = _block_energies(self.blocks(1.0, False), self.frames, self.x.shape[0],
                                                        self.rate)
                 _remember_energies(self.x, self.rate, self._plain_energies)
-        return _gate(self._plain_energies * (g * g))
+        return gated_loudness(block_energies(self._plain_energies, chunk), g * g)
+
+    def true_peak(self, gain: float | None = None) -> float:
+        """True peak (linear) of the audio :meth:`blocks` would give."""
+        meter = TruePeakMeter(self.rate, self.x.shape[0])
+        for _, y in self.blocks(gain):
+            meter.add(y)
+        meter.finish()
+        return meter.true_peak()
+
+    def measure(self) -> Measurement:
+        """Loudness, LRA and peaks of the mastered audio (before any codec)."""
+        return measure_blocks((y for _, y in self.blocks()), self.rate, self.x.shape[0])
 
 
 # Re-exporting the same audio (a cached upstream output, e.g. while a user tries export settings)
-# need not measure it again: the K-weighted block energies of the last few arrays are kept, keyed by
+# need not measure it again: the K-weighted chunk energies of the last few arrays are kept, keyed by
 # the array's identity and dropped when the array is freed.  Audio samples are never changed in place.
 _ENERGIES: OrderedDict[int, tuple[weakref.ref, int, np.ndarray]] = OrderedDict()
 _ENERGIES_LOCK = threading.Lock()
@@ -182,102 +249,90 @@ def _forget(key: int, ref: weakref.ref) -> None:
             del _ENERGIES[key]
 
 
-def integrated_lufs(x: np.ndarray, rate: int) -> float:
-    """Integrated loudness of ``x[channels, frames]`` in LUFS (``-inf`` when all below the gate)."""
-    blocks = ((a, x[:, a:a + BLOCK]) for a in range(0, x.shape[1], BLOCK))
-    return _gate(_block_energies(blocks, x.shape[1], x.shape[0], rate))
-
-
 def _block_energies(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: int, rate: int) -> np.ndarray:
-    """Mean square of the K-weighted signal in each BS.1770 gating block, ``[channels, blocks]``.
-
-    The same arithmetic as ``pyloudnorm.Meter(rate).integrated_loudness`` (its K-weighting
-    biquads, its 400 ms blocks every 100 ms with the same frame bounds) but streamed: the
-    filters carry their state across blocks and energies come from running sums.
-    """
-    import pyloudnorm
-    from scipy.signal import sosfilt
-
+    """Channel-weighted K-weighted energy of each 100 ms chunk of the streamed audio."""
     if frames < round(MIN_LOUDNESS_S * rate):
         raise ParameterError(f"loudness_lufs needs at least {MIN_LOUDNESS_S} s of audio to measure "
                              f"(got {frames / rate:.3f} s); clear loudness_lufs for short clips")
-    if channels > 5:
-        raise ParameterError(f"loudness_lufs: BS.1770 weights cover up to 5 channels (got {channels}); "
-                             "clear loudness_lufs or mix down first")
-    meter = pyloudnorm.Meter(rate)
-    sos = np.array([np.concatenate([f.b * f.passband_gain, f.a]) for f in meter._filters.values()])
-    t_g, step = meter.block_size, 1.0 - meter.overlap
-    count = int(np.round(((frames / rate - t_g) / (t_g * step)))) + 1
-    lower = np.array([int(t_g * (k * step) * rate) for k in range(count)])     # pyloudnorm's exact bounds
-    upper = np.minimum([int(t_g * (k * step + 1) * rate) for k in range(count)], frames)
-    points = np.unique(np.concatenate([[0], lower, upper]))
-    prefix = np.zeros((len(points), channels))   # sum of squares of frames [0, p) for each p in points
-    running = np.zeros(channels)
-    zi = np.zeros((sos.shape[0], 2, channels))
-    done = 1                                       # points[0] == 0 is known
-    for a, y in blocks:
-        filtered, zi = sosfilt(sos, y.T, axis=0, zi=zi)
-        b = a + y.shape[1]
-        stop = np.searchsorted(points, b, side="right")
-        cuts = points[done:stop] - a                      # in (0, len(filtered)]
-        starts = np.concatenate([[0], cuts[cuts < len(filtered)]])
-        acc = running + np.cumsum(np.add.reduceat(filtered * filtered, starts, axis=0), axis=0)
-        prefix[done:stop] = acc[:len(cuts)]               # sums of the segments ending at each cut
-        running = acc[-1]
-        done = stop
-    index = {int(p): i for i, p in enumerate(points)}
-    z = prefix[[index[int(u)] for u in upper]] - prefix[[index[int(lo)] for lo in lower]]
-    return z.T / (t_g * rate)
+    meter = LoudnessMeter(rate, channels)
+    for _, y in blocks:
+        meter.add(y)
+    return meter.energies()
 
 
-def _gate(z: np.ndarray) -> float:
-    """BS.1770-4 gated loudness from block energies ``z[channels, blocks]`` (pyloudnorm's rules)."""
-    weights = np.array(_CHANNEL_WEIGHTS[:z.shape[0]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        block_lufs = -0.691 + 10.0 * np.log10(weights @ z)
-        loud = block_lufs >= -70.0
-        if not loud.any():
-            return float("-inf")
-        gamma_r = -0.691 + 10.0 * np.log10(weights @ z[:, loud].mean(axis=1)) - 10.0
-        gated = (block_lufs > gamma_r) & (block_lufs > -70.0)
-        if not gated.any():
-            return float("-inf")
-        return float(-0.691 + 10.0 * np.log10(weights @ z[:, gated].mean(axis=1)))
-
-
-def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float) -> Mastered:
-    """Gain to ``loudness_lufs`` (if given) and hold the sample peak at or below ``ceiling``.
-
-    With a loudness target the limiter lowers the loudness, so the gain is searched (secant
-    steps) until the limited result measures within :data:`LOUDNESS_TOL_LU` of the target.
-    Returns a :class:`Mastered` (its ``blocks()`` give the audio); input already within bounds
-    comes back unchanged.
-    """
-    m = Mastered(samples, rate, ceiling)
-    if loudness_lufs is None:
-        return m
-    measured = m.loudness(1.0, limit=False)
-    if not np.isfinite(measured):
-        raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
-                         "so there is no loudness to normalise; clear loudness_lufs")
-    gain_db = loudness_lufs - measured
+def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
+    """Secant search for the make-up gain whose limited result measures ``target`` LUFS; returns
+    ``(gain, loudness)`` of the closest try."""
     tried: list[tuple[float, float]] = []
     best: tuple[float, float, float] | None = None     # (|error|, gain, its loudness)
     for _ in range(MAX_ITER):
         got = m.loudness(db_to_gain(gain_db))
-        err = loudness_lufs - got
+        err = target - got
         if best is None or abs(err) < best[0]:
             best = (abs(err), db_to_gain(gain_db), got)
-        if abs(err) <= LOUDNESS_TOL_LU:
+        if abs(err) <= LOUDNESS_TOL_LU or (gain_db >= MAX_GAIN_DB and err > 0):
             break
         tried.append((gain_db, got))
         slope = 1.0
         if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
             slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
         gain_db = min(MAX_GAIN_DB, gain_db + err / min(1.0, max(slope, 0.05)))
-    if best[0] > 0.5:
-        raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under the "
-                             f"{20 * np.log10(ceiling):.1f} dBFS peak ceiling (the limiter reaches about "
-                             f"{best[2]:.1f} LUFS); lower loudness_lufs or raise peak_db")
-    m.gain = best[1]
+    return best[1], best[2]
+
+
+def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
+           peak_db: float | None = None, reason: str = "") -> Mastered:
+    """Gain to ``loudness_lufs`` (if given) and hold the TRUE peak at or below ``ceiling`` (linear).
+
+    With a loudness target the limiter lowers the loudness, so the gain is searched (secant
+    steps) until the limited result measures within :data:`LOUDNESS_TOL_LU` of the target; then
+    the result's true peak is measured and, where the gain modulation overshot the ceiling, the
+    limiter's target is lowered by the overshoot and the search repeated.  Returns a
+    :class:`Mastered` (its ``blocks()`` give the audio); input already within bounds comes back
+    unchanged.  An unreachable target raises :class:`ParameterError` in the user's terms:
+    ``peak_db`` (default: the ceiling in dB) is the ceiling the user set, ``reason`` a note on
+    why the limiter works below it (e.g. a codec's overshoot).
+    """
+    user_db = to_db(ceiling) if peak_db is None else peak_db
+    m = Mastered(samples, rate, ceiling)
+    if loudness_lufs is None:
+        for _ in range(TP_PASSES):
+            tp = m.true_peak() if m.limiting(1.0) else 0.0
+            if tp <= ceiling:
+                break
+            m.ceiling *= ceiling / tp * 0.9999
+        return m
+    measured = m.loudness(1.0, limit=False)
+    if not np.isfinite(measured):
+        raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
+                         "so there is no loudness to normalise; clear loudness_lufs")
+    gain_db = loudness_lufs - measured
+    for _ in range(TP_PASSES):
+        gain, got = _escalate(m, loudness_lufs, gain_db)
+        if abs(got - loudness_lufs) > REACH_TOL_LU:
+            reach = math.floor(got * 10.0) / 10.0
+            raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under peak_db={user_db:g} dBTP "
+                                 f"on this audio: limited to that true peak it reaches about {reach:.1f} LUFS{reason}; "
+                                 f"lower loudness_lufs to {reach:.1f} or raise peak_db")
+        m.gain = gain
+        gain_db = 20.0 * math.log10(gain)
+        tp = m.true_peak() if m.limiting(gain) else 0.0
+        if tp <= ceiling:
+            break
+        m.ceiling *= ceiling / tp * 0.9999
     return m
+
+
+def _escalate(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
+    """:func:`_search` with the gentlest fast-stage knee (:data:`KNEES_DB`) that reaches ``target``."""
+    best = None
+    for knee_db in KNEES_DB:
+        m.knee = db_to_gain(knee_db)
+        gain, got = _search(m, target, gain_db)
+        if best is None or abs(got - target) < abs(best[1] - target):
+            best = (gain, got, m.knee)
+        if abs(got - target) <= 2 * LOUDNESS_TOL_LU:
+            break
+        gain_db = 20.0 * math.log10(gain) if got < target else gain_db
+    m.knee = best[2]
+    return best[0], best[1]

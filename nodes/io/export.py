@@ -7,14 +7,12 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Iterator
 
-import numpy as np
-
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, FilePath, Range
 
-from ._master import db_to_gain, master
+from ._encode import write_mastered
 
 
 class Format(ChoiceEnum):
@@ -35,11 +33,10 @@ EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".o
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
 _SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
-_LSB = {BitDepth.PCM16: 2.0 ** -15, BitDepth.PCM24: 2.0 ** -23}   # 1 / 2^(bits - 1)
+_BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
 # lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
 _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
-LOSSY_PASSES = 4   # encodes at most, lowering the limiter's ceiling by the decoded overshoot each time
 
 
 @node("io.export", category="io", version=1, side_effect=True)
@@ -48,7 +45,7 @@ def export(audio: Audio, *,
            format: Format = Format.AUTO,
            bit_depth: BitDepth = BitDepth.PCM24,
            loudness_lufs: Annotated[float, Range(-70.0, 0.0, unit="LUFS")] | None = None,
-           peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBFS")] = -1.0,
+           peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBTP")] = -1.0,
            dither: bool = True,
            embed_graph: bool = True,
            ctx: Context) -> str:
@@ -59,10 +56,13 @@ def export(audio: Audio, *,
       ``name_<i>.ext`` (numbered from 1).
     - ``bit_depth`` applies to wav (16/24-bit PCM or 32-bit float) and flac (16/24 only); mp3
       is LAME VBR (~V2), ogg is Vorbis quality ~7.  ``dither`` adds TPDF dither to 16-bit PCM.
-    - ``loudness_lufs`` sets the integrated loudness (ITU-R BS.1770); ``peak_db`` is a sample-peak
-      ceiling held by a look-ahead limiter, and the loudness still lands within 0.5 LU of its
-      target.  For PCM the ceiling holds for the stored integers; mp3 and ogg are decoded after
-      encoding and, where the codec overshot the ceiling, limited lower and encoded again.
+    - ``loudness_lufs`` sets the integrated loudness (ITU-R BS.1770-4, as libebur128 meters it);
+      ``peak_db`` is a TRUE-peak ceiling in dBTP (4x oversampled) held by a two-stage look-ahead
+      limiter, and the loudness still lands within 0.5 LU of its target; a target the limiter cannot
+      reach under ``peak_db`` is refused with the loudness it can reach.  For PCM the ceiling holds
+      for the stored integers; mp3 and ogg are decoded after encoding and, where the codec overshot
+      the ceiling, limited lower and encoded again.  The written file's loudness, loudness range and
+      true peak are reported in the progress message.
     - The file is written to a temporary name in the same folder and renamed into place, so a
       failure leaves no partial file and an existing file untouched.  Input files of the graph
       are never overwritten.  Tags hold the audio's provenance ``info``, the AudioChain version
@@ -70,8 +70,6 @@ def export(audio: Audio, *,
 
     Returns the absolute path written.
     """
-    import soundfile as sf
-
     import nodeflow
     from nodeflow import audiometa
 
@@ -79,38 +77,15 @@ def export(audio: Audio, *,
     _check_codec(audio, fmt, bit_depth)
     _refuse_protected(dest, ctx)
     pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
-    lsb = _LSB.get(bit_depth, 0.0) if pcm else 0.0
-    dithered = pcm and dither and bit_depth is BitDepth.PCM16
-    margin = (1.501 if dithered else 0.501) * lsb    # rounding (and dither) cannot cross the ceiling
     ctx.check_cancelled()
-    ceiling = db_to_gain(peak_db)
-    limit_at = ceiling - margin
-    mastered = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
-    ctx.progress(1, 3)
     tags = {**dict(audio.info), "audiochain_version": nodeflow.__version__}
     graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
     with _atomic(dest) as tmp:
-        for attempt in range(LOSSY_PASSES):
-            try:
-                with sf.SoundFile(str(tmp), "w", audio.sample_rate, audio.channels, format=fmt.upper(), **codec) as f:
-                    rng = np.random.default_rng(0x5EED) if dithered else None   # seeded: reproducible exports
-                    for _, block in mastered.blocks():
-                        ctx.check_cancelled()
-                        f.write(_quantise(block, bit_depth, rng) if pcm else np.ascontiguousarray(block.T, np.float32))
-            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-                raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {audio.sample_rate} Hz, "
-                                 f"{audio.channels} ch): {e}") from e
-            if fmt not in _LOSSY:
-                break
-            # a lossy codec's decode can overshoot the limiter's ceiling: check it, limit lower, encode again
-            decoded_peak = _decoded_peak(tmp)
-            if decoded_peak <= ceiling or attempt == LOSSY_PASSES - 1:
-                break
-            ctx.check_cancelled()
-            limit_at *= ceiling / decoded_peak * 0.995
-            mastered = master(audio.samples, audio.sample_rate, loudness_lufs, limit_at)
-        ctx.progress(2, 3)
+        report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec, loudness_lufs=loudness_lufs,
+                                peak_db=peak_db, bits=_BITS.get(bit_depth) if pcm else None, dither=dither,
+                                check=ctx.check_cancelled, mastered=lambda: ctx.progress(1, 3), dest=dest)
+        ctx.progress(2, 3, report.summary())
         audiometa.embed(tmp, graph_bytes, tags)
         ctx.check_cancelled()
     ctx.progress(3, 3)
@@ -158,30 +133,6 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
     if fmt == "mp3" and audio.sample_rate not in MP3_RATES:
         raise AudioError(f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got "
                          f"{audio.sample_rate}); resample first or export flac")
-
-
-def _decoded_peak(path: Path) -> float:
-    """Largest sample magnitude of the file as a decoder plays it back."""
-    import soundfile as sf
-
-    peak = 0.0
-    with sf.SoundFile(str(path)) as f:
-        for block in f.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-            peak = max(peak, float(np.abs(block).max(initial=0.0)))
-    return peak
-
-
-def _quantise(block: np.ndarray, bit_depth: BitDepth, rng: np.random.Generator | None) -> np.ndarray:
-    """``[channels, n]`` floats to interleaved integers, rounded here (libsndfile would scale doubles
-    by 2^23 - 1 on the way to 24-bit); ``rng`` adds TPDF dither (two uniform draws, +-1 LSB peak)."""
-    bits = 16 if bit_depth is BitDepth.PCM16 else 24
-    scale = 2.0 ** (bits - 1)
-    x = block * scale
-    if rng is not None:
-        x += rng.random(x.shape)
-        x -= rng.random(x.shape)
-    q = np.clip(np.rint(x, out=x), -scale, scale - 1, out=x).T
-    return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
 
 
 def _graph_bytes(ctx: Context, dest: Path) -> bytes:
