@@ -294,6 +294,10 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     fields are skipped, never fatal.  Formats without tags AudioChain knows give ``Metadata()``
     with an empty ``originator``."""
     fields, markers, extra = _read_parts(Path(path))
+    for k in [k for k in extra if k in INFO_KEYS or k == GRAPH_KEY or not k]:   # e.g. ID3 TXXX:comment
+        value = extra.pop(k)
+        if k in INFO_KEYS and k not in fields:
+            fields.update(clean_fields({k: value}))
     fields.setdefault("originator", "")
     return Metadata(**fields, markers=tuple(markers), extra=tuple(extra.items()))
 

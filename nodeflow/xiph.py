@@ -70,6 +70,8 @@ def read_xiph(path: Path, fmt: str) -> tuple[dict, list, dict]:
             markers.append((round(seconds * rate), ch.get("name", "")))
     if "time_reference" in fields and rate:
         fields["time_reference_rate"] = str(rate)
+    if "description" in fields:                      # ffmpeg writes a WAV's comment as DESCRIPTION
+        fields.setdefault("comment", fields["description"])
     return clean_fields(fields), sorted(markers), extra
 
 
