@@ -6,6 +6,7 @@ traceback.  Progress comes only from the executor's events.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -126,6 +127,7 @@ def cmd_run(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"-o {args.output}: is a file, not a folder; -o names the folder exported files go "
                              "to (their names come from each export node's path)")
+    _check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):
         if args.target:   # a sweep renders whole variants; it used to ignore --target silently
             raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "
@@ -166,6 +168,7 @@ def cmd_run(args) -> int:
                 print(f"{nid}.{port}: {_fmt_value(v)}")
     for w in written:
         print(f"wrote {w}")
+    _write_daw(args, graph, [_daw_part(graph, result.outputs)])
     return EXIT_OK
 
 
@@ -189,23 +192,97 @@ def _run_sweep(args, graph, out_dir: Path) -> int:
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
+    daw_parts: list = []   # --daw: each variant's tracks (a local sweep only; _check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
                                 on_variant=on_variant)
     else:
-        results = run_sweep(graph, variants, out_dir, device=args.device, on_variant=on_variant)
+        results = run_sweep(graph, variants, out_dir, device=args.device, keep_values=bool(args.daw),
+                            on_variant=_daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
                          results, executor=args.executor)
     js, cs = write_manifest(report, out_dir)
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
+    _write_daw(args, graph, daw_parts)
     if failed:
         for r in failed:
             print(f"  {r.variant.name}: {r.status}: {r.error}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _check_daw(args, graph) -> None:
+    """``--daw PATH``, checked before anything renders: a ``.dawproject`` name in a folder that can be
+    written (missing folders are created, as for ``-o``), not an input, and an export to place."""
+    if not getattr(args, "daw", None):
+        return
+    from .dawproject import EXPORT_NODE, SUFFIX
+    path = Path(args.daw)
+    if path.suffix.lower() != SUFFIX:
+        raise ParameterError(f"--daw {args.daw}: a DAWproject file's name ends in {SUFFIX} (DAWs open it by its "
+                             f"extension); e.g. --daw {path.with_suffix(SUFFIX)}")
+    if path.is_dir():
+        raise ParameterError(f"--daw {args.daw}: is a folder; give a file name, e.g. --daw {path / ('song' + SUFFIX)}")
+    if args.executor == "ray":
+        raise ParameterError("--daw places each clip where its audio sat, which Ray variants do not send back; "
+                             "run the sweep with --executor local, or drop --daw")
+    if not any(inst.type == EXPORT_NODE for inst in graph.nodes.values()):
+        raise ParameterError(f"--daw {args.daw}: the graph has no {EXPORT_NODE} node, so there are no files to "
+                             f"place; add an export node (its files become the project's clips)")
+    _refuse_overwriting_inputs(path, [Path(args.graph), *graph.input_files().values()], "--daw")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ParameterError(f"--daw {args.daw}: {folder} is a file, not a folder; choose a path in a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(f"--daw {args.daw}: cannot write in {folder} (permission denied); choose a folder "
+                             "you can write to")
+
+
+def _daw_part(graph, outputs, name: str = ""):
+    """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
+    from .dawproject import clips_from_run, tempo_and_meter
+    tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
+    if name and len(tracks) == 1:
+        tracks[0] = dataclasses.replace(tracks[0], name=name)
+    return (tracks, *tempo_and_meter(graph, outputs))
+
+
+def _daw_collector(args, graph, on_variant, parts: list):
+    """``on_variant`` that, with ``--daw``, first takes each finished variant's clips (then drops its values)."""
+    if not args.daw:
+        return on_variant
+    from .sweep import apply_overrides
+
+    def collect(r) -> None:
+        if r.status == "ok" and r.values is not None:
+            parts.append(_daw_part(apply_overrides(graph, r.variant.overrides), r.values, r.variant.name))
+        r.values = None   # kept only for this; a long sweep must not hold every variant's audio
+        on_variant(r)
+    return collect
+
+
+def _write_daw(args, graph, parts) -> None:
+    """Write the ``--daw`` project: every part's tracks, at the first part's tempo and meter."""
+    if not getattr(args, "daw", None):
+        return
+    from .dawproject import write_dawproject
+    if not parts:   # a sweep whose variants all failed (they are listed next)
+        print("no DAW project written: no variant succeeded", file=sys.stderr)
+        return
+    tracks = [t for part in parts for t in part[0]]
+    if not any(t.clips for t in tracks):
+        raise NodeflowError(f"--daw {args.daw}: no export wrote a file, so there is nothing to place; no DAW "
+                            "project written")
+    bpm, meter = parts[0][1], parts[0][2]
+    title = str(graph.metadata.get("title") or Path(args.graph).stem)
+    path = write_dawproject(Path(args.daw), tracks, bpm=bpm, meter=meter, title=title)
+    print(f"wrote {path} (DAW project: {len(tracks)} track(s), {sum(len(t.clips) for t in tracks)} clip(s), "
+          f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
 
 
 def cmd_rerun(args) -> int:
@@ -393,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where sweep variants run")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--daw", metavar="PATH", help="also write a DAWproject file (Bitwig, Studio One, Cubase): a "
+                   "track per export (and sweep variant), each clip at its bar")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")

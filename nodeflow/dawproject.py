@@ -428,17 +428,19 @@ def _export_inputs(graph, result) -> list[tuple[str, list[str], list[Any]]]:
     """``(export node id, written paths, the Audio values that fed them)`` per export node that ran."""
     out = []
     for nid, inst in graph.nodes.items():
-        if inst.type != EXPORT_NODE or nid not in result.outputs:
+        if inst.type != EXPORT_NODE or nid not in result:
             continue
-        paths = [p for p in _as_list(result.outputs[nid].get("out")) if isinstance(p, str)]
+        paths = [p for p in _as_list(result[nid].get("out")) if isinstance(p, str)]
         link = next((l for l in graph.links if l.dst == nid and l.dst_port == "audio"), None)
-        fed = result.outputs.get(link.src, {}).get(link.src_port) if link is not None else None
+        fed = (result.get(link.src) or {}).get(link.src_port) if link is not None else None
         out.append((nid, paths, _as_list(fed) if fed is not None else []))
     return out
 
 
 def clips_from_run(graph, result, track_prefix: str = "") -> list[Track]:
     """One :class:`Track` per export node of a finished run, its clips where the audio sat.
+
+    ``result`` maps node ids to their outputs: a ``RunResult``, or a sweep variant's ``values``.
 
     A clip's position is its audio's ``start_frame / sample_rate`` (windows cut from a longer
     piece carry where they started) and its duration ``frames / sample_rate``.  Where the audio
