@@ -56,7 +56,7 @@ class Clip:
     """
 
     file: PurePath
-    start_s: float
+    start_s: float          # a Fraction keeps it exact (clips_from_run gives start_frame / sample_rate)
     duration_s: float
     name: str = ""
     sample_rate: int = 0
@@ -318,7 +318,7 @@ def read_dawproject(path: str | Path, *, extract_to: str | Path | None = None,
     except (zipfile.BadZipFile, OSError) as e:
         raise FileFormatError(f"{source}: not a DAWproject file (not a readable zip: {e})") from None
     with z:
-        names = z.namelist()
+        names = set(z.namelist())
         if len(names) > MAX_ENTRIES:
             raise FileFormatError(f"{source}: {len(names)} entries (limit {MAX_ENTRIES})")
         root = _read_xml(z, "project.xml", source)
