@@ -16,6 +16,9 @@ Layout of a file :func:`write_wav` rewrites (chunks it does not own are kept, in
 - ``cue `` + ``LIST/adtl``: one cue point per marker (id 1..n, sample offset), a ``labl`` with its label.
 - ``acgr``: the graph file bytes (tag viewers list no unknown chunk).
 
+Text is written as UTF-8 (as ffmpeg and Reaper do; ffprobe shows it correctly, mediainfo decodes
+INFO as Latin-1 and so garbles non-ASCII titles).  Reading decodes UTF-8, falling back to Latin-1.
+
 Reading also takes the ``acid`` chunk's tempo and meter (ACIDized loops), an ID3 chunk (``id3 ``
 or ``ID3 ``, what taggers and older AudioChain versions wrote), and ``SPEED`` placement from iXML.
 Text chunks over :data:`MAX_TEXT_CHUNK` bytes are skipped, at most :data:`MAX_CHUNKS` chunk headers

@@ -328,3 +328,23 @@ def test_audiochain_extract_gets_the_graph_back(tmp_path, fmt, capsys):
     path, _ = written(tmp_path, fmt, graph=dumps(g, tmp_path))
     assert main(["extract", str(path)]) == 0
     assert "gain_db=-3.0 dB" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_damaged_files_give_partial_metadata_or_a_clear_error_never_a_crash(tmp_path, fmt):
+    path, _ = written(tmp_path, fmt)
+    good = path.read_bytes()
+    rng = np.random.default_rng(7)
+    bad = tmp_path / f"bad.{fmt}"
+    for i in range(40):
+        data = bytearray(good[:int(rng.integers(12, len(good)))] if i % 2 else good)
+        for pos in rng.integers(0, min(len(data), 20000), size=8):   # where the metadata lives
+            data[pos] = int(rng.integers(0, 256))
+        bad.write_bytes(bytes(data))
+        assert isinstance(read_metadata(bad), Metadata)
+        try:
+            graph = read_embedded_graph(bad)
+        except AudioError as e:
+            assert "damaged" in str(e) or "not an audio file" in str(e)
+        else:
+            assert graph is None or isinstance(graph, bytes)
