@@ -7,6 +7,7 @@ long-form engine and the token maths.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Annotated, Any
 
 import numpy as np
@@ -27,7 +28,7 @@ PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over
 
 
 def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, melody: Audio | None,
-                   duration_s: float, seed: int, top_k: int, top_p: float, temperature: float,
+                   duration_s: float | Fraction, seed: int, top_k: int, top_p: float, temperature: float,
                    guidance_scale: float, extend_stride_s: float, keep_prompt: bool, ctx: Context) -> Audio:
     """Generate ``duration_s`` seconds of new music (plus the prompt when ``keep_prompt``).
 
@@ -40,7 +41,7 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
     frames = seconds_to_frames(duration_s, rate)
     if frames < 1:
-        raise ParameterError(f"duration_s={duration_s:g} is shorter than one sample at {rate} Hz")
+        raise ParameterError(f"duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
     new_tokens = math.ceil(frames / hop)
     stride = prof.seconds_to_tokens(extend_stride_s)
     prompt, prompt_tokens, prompt_codes = None, 0, None
@@ -54,7 +55,7 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
         if not 1 <= stride < window:
             raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
                                  f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
-                                 f"to generate {duration_s:g} s" + (" after the prompt" if prompt is not None else ""))
+                                 f"to generate {float(duration_s):g} s" + (" after the prompt" if prompt is not None else ""))
         prompt_tokens = min(prompt_tokens, window - stride)
     enc = loaded.tokenizer([text], return_tensors="pt", padding=True)
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}

@@ -7,24 +7,40 @@ generation window is conditioned on the chroma of the part of the melody under i
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Annotated
 
 from nodeflow.audio import Audio
 from nodeflow.node import Context, node
-from nodeflow.types import Range, Text
+from nodeflow.types import Auto, Range, Text
+
+from nodes.dsp._conform import scale_frames
 
 from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, using
 from .musicgen import generate_music
 
-__all__ = ["musicgen_melody"]
+__all__ = ["musicgen_melody", "placed_like"]
+
+MUSICAL_INFO = ("bpm", "meter", "key")     # what a generated variation keeps of its melody's info
 
 
-@node("models.musicgen_melody", category="models", version=1,
+def placed_like(out: Audio, source: Audio) -> Audio:
+    """``out`` (generated from the window ``source``) at ``source``'s place in the piece: its
+    ``start_frame``, ``index``, ``overlap_frames`` and ``markers`` at ``out``'s rate, and its tempo,
+    meter and key, so stitching puts each variation back on the bar it came from."""
+    src, rate = source.sample_rate, out.sample_rate
+    musical = {k: v for k, v in source.info if k in MUSICAL_INFO}
+    return out.replace(start_frame=scale_frames(source.start_frame, src, rate), index=source.index,
+                       overlap_frames=min(scale_frames(source.overlap_frames, src, rate), out.frames),
+                       tokens=source.tokens).with_info(**musical)
+
+
+@node("models.musicgen_melody", category="models", version=2,
       fingerprint=model_fingerprint, preflight=checkpoint_preflight)
 def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
                     prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
                     checkpoint: str = "facebook/musicgen-melody",
-                    duration_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 10.0,
+                    duration_s: Annotated[float, Range(0.1, 600.0, unit="s"), Auto()] | None = 10.0,
                     seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
                     top_k: Annotated[int, Range(0, 2048)] = 250,
                     top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
@@ -38,8 +54,10 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
     """Generate music that follows a melody (its chroma) and a text description, any length.
 
     The melody starts with the first generated sample (after ``prompt_audio``, if connected) and
-    loops when shorter than ``duration_s``.  Every other port and parameter works as in
-    ``models.musicgen``.
+    loops when shorter than ``duration_s``; ``duration_s=auto`` generates exactly the melody's
+    length.  Mapped over windows from ``time.tokenize_window`` (use ``duration_s=auto``), each
+    variation keeps its window's place, tempo and meter, so ``time.stitch`` puts it back on the
+    bar it came from.  Every other port and parameter works as in ``models.musicgen``.
 
     Example::
 
@@ -47,7 +65,8 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
         g.connect(hummed.out, v.melody)
     """
     with using("musicgen_melody", checkpoint, ctx, device, precision) as loaded:
-        return generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
-                              duration_s=duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
-                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
-                              keep_prompt=keep_prompt, ctx=ctx)
+        out = generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
+                             duration_s=Fraction(melody.frames, melody.sample_rate) if duration_s is None else duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
+                             guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
+                             keep_prompt=keep_prompt, ctx=ctx)
+    return out if prompt_audio is not None and keep_prompt else placed_like(out, melody)

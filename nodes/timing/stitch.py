@@ -54,8 +54,8 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None,
     for k in range(1, len(windows)):
         a1 = positions[k - 1] + windows[k - 1].frames      # where the earlier window ends
         b0 = positions[k]                                  # where the later one starts
-        centre = (a1 + b0) // 2
         overlap = a1 - b0
+        centre = (a1 + b0) // 2 if overlap > 0 else b0     # no overlap: the later window's start is the seam
         wanted = fade_frames if fade_frames is not None else (overlap if overlap > 0 else default_frames)
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + windows[k].frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), windows[k - 1].frames, windows[k].frames)

@@ -6,9 +6,10 @@ written into exported files, the tempo of a DAW project).  A file whose tags car
 along from ``io.load`` the same way.
 
 Tempo comes from librosa's beat tracker (an optional extra: ``pip install 'audiochain[tempo]'``).
-The meter is estimated from the accents on the tracked beats: the grouping (3 or 4 beats) whose
-first beat stands out most from the others wins, 4 unless 3 is clearly stronger (2/4 and 4/4 look
-alike to an accent count, and 4/4 is the common case).  Both can be overridden by parameters.
+The meter is estimated from where the music changes: bass notes and harmony tend to move on the
+bar line, so the beat position (in groups of 2, 3 or 4 beats) at which the low-band spectrum and
+the chroma change most recurs every bar.  4/4 wins unless another grouping clearly stands out.
+Both can be overridden by parameters.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ TEMPO_RANGE = (40.0, 240.0)     # what the detector reports; octave errors are f
 _MIN_S = 4.0                     # shorter clips hold too few beats to say
 _MAX_S = 240.0                   # beat tracking reads at most this much (from the start)
 _ANALYSIS_RATE = 22050
-_THREE_OVER_FOUR = 1.15          # how much stronger a 3-grouping must be to beat 4
+_CLEARLY = 1.15                  # how much more a 2- or 3-beat grouping must stand out to beat 4
 
 
 def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0) -> tuple[float, int]:
@@ -64,7 +65,7 @@ def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0) -> tuple[float, in
         bpm *= 2
     while bpm > TEMPO_RANGE[1]:
         bpm /= 2
-    return round(bpm, 2), _meter(onset, beats)
+    return round(bpm, 2), _meter(mono, beats, hop)
 
 
 def _refine(onset: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> float:
@@ -77,27 +78,40 @@ def _refine(onset: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> float
     return fitted if abs(fitted - bpm) / bpm < 0.04 else bpm
 
 
-def _meter(onset: np.ndarray, beats: np.ndarray) -> int:
-    """Beats per bar (3 or 4) from how much one beat in each group outweighs the others."""
-    strength = onset[np.clip(beats, 0, len(onset) - 1)]
+def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
+    """Beats per bar (2, 3 or 4): bass notes and harmony tend to change on the bar line, so the beat
+    position where the low-band spectrum and the chroma change most recurs every bar."""
+    import librosa
+
+    if len(beats) < 12:
+        return 4
+    power = np.abs(librosa.stft(y, n_fft=4096, hop_length=hop)) ** 2
+    freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=4096)
+    novelty = np.zeros(len(beats) + 1)
+    for feature in (power[(freqs > 25) & (freqs < 300)], librosa.feature.chroma_stft(S=power, sr=_ANALYSIS_RATE)):
+        synced = librosa.util.sync(feature, beats, aggregate=np.mean)
+        synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
+        novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
     scores = {}
-    for group in (3, 4):
-        n = len(strength) // group * group
-        if n < 2 * group:
-            return 4
-        means = strength[:n].reshape(-1, group).mean(axis=0)       # mean accent of each beat position
-        if group == 4:                                               # 4 vs 2: accents on 1 and 3 count as 4
-            means = np.concatenate([means, [means[[0, 2]].mean(), means[[1, 3]].mean()]])
-        scores[group] = float(means.max() / max(np.median(means), 1e-9))
-    return 3 if scores[3] > scores[4] * _THREE_OVER_FOUR else 4
+    for group in (2, 3, 4):
+        n = len(novelty) // group * group
+        means = novelty[:n].reshape(-1, group).mean(axis=0)        # mean change at each beat position
+        scores[group] = float(means.max() / (np.delete(means, means.argmax()).mean() + 1e-9))
+    best = max(scores, key=scores.get)
+    if best == 4 or scores[best] < _CLEARLY * scores[4] or scores[best] < _CLEARLY:
+        return 4          # 4/4 unless another grouping clearly stands out
+    return best
 
 
 def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
                 what: str = "node") -> tuple[float, int, dict[str, str]]:
     """The tempo and beats per bar to use for ``audio``, and the ``info`` to give the result.
 
-    ``None`` means auto: the value the audio carries (``info`` ``bpm`` / ``meter``), else detected.
+    ``None`` (or ``"auto"``) means auto: the value the audio carries (``info`` ``bpm`` / ``meter``),
+    else detected.
     """
+    bpm, beats_per_bar = (None if isinstance(v, str) and v.strip().lower() == "auto" else v
+                          for v in (bpm, beats_per_bar))
     info = dict(audio.info)
     carried_meter = None
     if info.get("meter"):

@@ -230,7 +230,7 @@ def tokenize_window(audio: Audio, *,
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
     limit = p.audio_window_tokens
     tempo: dict[str, str] = {}
-    if unit in (Unit.BARS, Unit.BEATS) or bpm is None or beats_per_bar is None:
+    if unit in (Unit.BARS, Unit.BEATS) or not isinstance(bpm, (int, float)) or not isinstance(beats_per_bar, int):
         bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="tokenize_window")
     if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
         if unit is Unit.MODEL_WINDOW:

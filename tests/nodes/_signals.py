@@ -68,3 +68,39 @@ def fundamental_hz(x: np.ndarray, rate: int) -> float:
     a, b, c = np.log(spectrum[k - 1:k + 2])
     offset = 0.5 * (a - c) / (a - 2 * b + c)
     return (k + offset) * rate / len(x)
+
+
+def music(bpm: float, beats_per_bar: int, seconds: float, rate: int, seed: int = 0, channels: int = 2) -> Audio:
+    """A music-like piece rendered as from a score: a kick on every beat (louder on each bar's
+    first), a noise hat on the off-beats, a bass note per bar and a harmonic melody note per beat
+    whose pitch follows a seeded walk through a major scale.  Notes start on the exact beat times."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    out = np.zeros(n)
+    beat = 60.0 / bpm
+    scale = [0, 2, 4, 5, 7, 9, 11, 12]
+    degree = 0
+    for k in range(int(seconds / beat) + 1):
+        t0 = round(k * beat * rate)
+        if t0 >= n:
+            break
+        downbeat = k % beats_per_bar == 0
+        kick_len = min(round(0.12 * rate), n - t0)
+        t = np.arange(kick_len) / rate
+        out[t0:t0 + kick_len] += (0.6 if downbeat else 0.35) * np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 40)) * t) \
+            * np.exp(-t * 25)
+        hat0 = round((k + 0.5) * beat * rate)
+        hat_len = max(0, min(round(0.03 * rate), n - hat0))
+        out[hat0:hat0 + hat_len] += 0.08 * rng.standard_normal(hat_len) * np.exp(-np.arange(hat_len) / rate * 150)
+        degree = int(np.clip(degree + rng.integers(-2, 3), 0, len(scale) - 1))
+        freq = 440.0 * 2 ** (scale[degree] / 12)
+        note_len = min(round(beat * 0.9 * rate), n - t0)
+        t = np.arange(note_len) / rate
+        env = np.minimum(1.0, t / 0.01) * np.exp(-t * 3)
+        out[t0:t0 + note_len] += 0.15 * env * sum(np.sin(2 * np.pi * freq * h * t) / h for h in (1, 2, 3))
+        if downbeat:
+            bass_len = min(round(beat * beats_per_bar * rate), n - t0)
+            t = np.arange(bass_len) / rate
+            out[t0:t0 + bass_len] += 0.2 * np.sin(2 * np.pi * freq / 4 * t) * np.minimum(1.0, t / 0.01)
+    stereo = np.stack([out, np.roll(out, 7)])[:channels]
+    return Audio(np.clip(stereo, -1, 1), rate)

@@ -123,3 +123,34 @@ def test_different_melodies_give_different_music(tiny, tmp_path):
     for i in range(3):
         for j in range(i + 1, 3):
             assert np.abs(outs[i] - outs[j]).max() > 0.05, (i, j)
+
+
+def test_variations_of_bar_windows_stitch_back_on_the_grid(tiny, tmp_path):
+    """2-bar windows of a 3/4 melody at 97 bpm (44.1 kHz), each varied by MusicGen-Melody with
+    duration_s=auto, stitched: every variation lands on the bar it came from, the piece keeps its length."""
+    from fractions import Fraction
+
+    from nodeflow import Executor, Graph
+    from tests.nodes.models.helpers import write_clip
+
+    melody = _notes([261.63, 329.63, 392.0, 523.25, 392.0, 329.63], 1.0, 44100)[:, :round(5.3 * 44100)]
+    src = write_clip(tmp_path / "melody.wav", melody, 44100)
+    g = Graph()
+    load = g.add("io.load", path=str(src))
+    bars = g.add("time.tokenize_window", profile="musicgen_melody", unit="bars", size=1, bpm=97.0, beats_per_bar=3)
+    gen = g.add("models.musicgen_melody", checkpoint=str(tiny["musicgen_melody_short"]), duration_s="auto", seed=3, extend_stride_s=0.5,
+                prompt="strings")
+    st = g.add("time.stitch")
+    g.connect(load.out, bars.audio)
+    g.connect(bars.out, gen.melody)
+    g.connect(gen.out, st.windows)
+    res = Executor().run(g)
+    variations, piece = res[gen.id]["out"], res[st.id]["out"]
+    bar = Fraction(3 * 60) / Fraction(97)
+    assert len(variations) == 3
+    for k, v in enumerate(variations):
+        assert v.sample_rate == RATE and v.index == k
+        assert v.start_frame == round(k * bar * RATE)                    # on the bar grid at the model's rate
+        assert dict(v.info)["bpm"] == "97" and dict(v.info)["meter"] == "3/4"
+    assert piece.frames == round(Fraction(melody.shape[1], 44100) * RATE)
+    assert [m[0] for m in piece.markers] == [round(k * bar * RATE) for k in (1, 2)]

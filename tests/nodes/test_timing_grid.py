@@ -1,0 +1,126 @@
+"""Musical time: bar windows on the exact grid at any tempo, stitches that keep length and positions,
+seams that do not click, and the README's chain keeping a 60 s piece 60 s long."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.nodes._signals import music, noise
+from nodeflow.audio import Audio
+from nodes.dsp.variation import variation
+from nodes.timing.stitch import stitch
+from nodes.timing.window import grid_bounds, tokenize_window
+
+RATES = [8000, 22050, 32000, 44100, 48000, 96000]
+tempi = st.floats(40.0, 240.0).map(lambda b: round(b, 3))       # fractional bpm, as typed (97.125)
+
+
+def _bar_frame(k: int, bars: float, bpm: float, beats: int, rate: int) -> int:
+    """Where bar window ``k`` must start, from scratch: round(k * bars * beats * 60 / bpm * rate)."""
+    return round(Fraction(k) * Fraction(bars) * beats * 60 * rate / Fraction(bpm))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(bpm=tempi, beats=st.integers(2, 7), bars=st.sampled_from([1, 2, 4, 0.5]), rate=st.sampled_from(RATES),
+       seconds=st.floats(1.0, 3600.0))
+def test_every_bar_window_starts_on_the_exact_grid_frame_for_up_to_an_hour(bpm, beats, bars, rate, seconds):
+    n = round(seconds * rate)
+    size = Fraction(bars) * beats * 60 / Fraction(bpm)
+    bounds = grid_bounds(n, rate, "musicgen", size, size)
+    for k, (start, end, tokens) in enumerate(bounds):
+        assert start == _bar_frame(k, bars, bpm, beats, rate)
+        assert end == min(n, _bar_frame(k + 1, bars, bpm, beats, rate))
+        assert tokens == -(-(end - start) * 50 // rate)            # the tokens that cover the window
+    assert bounds[-1][1] == n
+
+
+@pytest.mark.parametrize("bpm, beats, rate", [(128, 4, 32000), (133, 4, 32000), (97, 3, 44100), (174, 4, 48000),
+                                              (80, 2, 44100), (150.5, 4, 22050)])
+def test_the_node_cuts_bar_windows_on_the_grid(bpm, beats, rate):
+    x = noise(1.0, rate).replace(np.zeros((1, rate * 300)))      # five minutes of frames
+    wins = tokenize_window.fn(x, unit="bars", size=2, bpm=bpm, beats_per_bar=beats)
+    for k, w in enumerate(wins):
+        assert w.start_frame == _bar_frame(k, 2, bpm, beats, rate)
+        assert dict(w.info) == {"bpm": f"{bpm:g}", "meter": f"{beats}/4"}
+    assert sum(w.frames for w in wins) == x.frames
+    if (bpm, rate) == (128, 32000):
+        assert wins[32].start_frame == 3840000             # bar 64: was 6,999,552-style drift before (320 ms late)
+
+
+@pytest.mark.parametrize("unit, size, overlap", [("beats", 3, 1), ("bars", 1, 0.25)])
+def test_beats_and_overlaps_are_on_the_grid_too(unit, size, overlap):
+    x = Audio(np.zeros(44100 * 20), 44100)
+    wins = tokenize_window.fn(x, unit=unit, size=size, overlap=overlap, bpm=133.0, beats_per_bar=4)
+    beats = size - overlap if unit == "beats" else (size - overlap) * 4
+    for k, w in enumerate(wins):
+        assert w.start_frame == round(Fraction(k) * Fraction(beats) * 60 * 44100 / 133)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(bpm=tempi, beats=st.integers(2, 7), rate=st.sampled_from([8000, 22050, 32000]),
+       seconds=st.floats(2.0, 90.0), fade=st.sampled_from([None, 0.0, 0.005, 0.05, 0.25, 1.0]),
+       seed=st.integers(0, 1000))
+def test_windows_without_overlap_stitch_back_to_the_input_length_and_positions(bpm, beats, rate, seconds, fade, seed):
+    x = noise(seconds, rate, seed=seed)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=bpm, beats_per_bar=beats)
+    y = stitch.fn(wins, fade_s=fade)
+    assert (y.frames, y.start_frame) == (x.frames, x.start_frame)
+    half = (0 if fade == 0.0 else x.frames_at(0.01 if fade is None else fade)) // 2 + 1
+    keep = np.ones(x.frames, bool)                # away from every seam's fade, each sample is where it was
+    for w in wins[1:]:
+        keep[max(0, w.start_frame - half):w.start_frame + half] = False
+    np.testing.assert_array_equal(y.samples[:, keep], x.samples[:, keep])
+    assert [m for m, _ in y.markers] == [w.start_frame for w in wins[1:]]
+
+
+def _clicks(y: Audio, windows: list[Audio], seams: list[int]) -> int:
+    """Seams where the stitched clip jumps from one sample to the next by more than either window's own
+    material does within 2 ms of its edge (a musical attack on the downbeat is not a click)."""
+    w = y.sample_rate // 500
+    d = np.abs(np.diff(y.samples, axis=1)).max(axis=0)
+    count = 0
+    for k, s in enumerate(seams, 1):
+        own = max(np.abs(np.diff(windows[k - 1].samples[:, -w:], axis=1)).max(),
+                  np.abs(np.diff(windows[k].samples[:, :w], axis=1)).max())
+        count += d[max(0, s - w):s + w].max() > own * 1.01
+    return count
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bpm, beats, seed", [(97.0, 4, 3), (133.0, 4, 2), (150.0, 3, 5)])
+def test_transposed_bar_windows_stitch_without_clicks(bpm, beats, seed):
+    """24 seams of a piece whose 1-bar windows are transposed one by one (Rubber Band): the default
+    stitch adds no jump at any seam; a hard cut does at most of them (so this test can fail)."""
+    rate = 32000
+    x = music(bpm, beats, 60.0, rate, seed=seed, channels=1)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=bpm, beats_per_bar=beats)[:25]
+    varied = [variation.fn(w, pattern_semitones="0 5 -2 7 3") for w in wins]
+    seams = [w.start_frame for w in wins[1:]]
+    assert _clicks(stitch.fn(varied), varied, seams) == 0
+    assert _clicks(stitch.fn(varied, fade_s=0.0), varied, seams) >= 12
+
+
+@pytest.mark.slow
+def test_the_readme_chain_keeps_a_60_s_piece_60_s_long(tmp_path):
+    """load -> resample(musicgen) -> 2-bar windows -> per-window transposition -> stitch(0.25 s) -> export:
+    the exported file is 60 s at 32 kHz, and each varied window starts where its bars were."""
+    import soundfile as sf
+
+    from nodes.dsp.resample import resample
+    from nodes.io.export import export
+    from nodes.io.load import load
+    from nodes.timing.window import tokenize_window as tw
+
+    src = tmp_path / "joplin-ish.wav"
+    piece = music(100.0, 2, 60.0, 44100, seed=1)
+    sf.write(src, piece.samples.T, 44100, subtype="PCM_24")
+    chain = (load(path=str(src)) | resample(profile="musicgen") | tw(unit="bars", size=2, bpm=100, beats_per_bar=2)
+             | variation(pattern_semitones="0 5 -2 7") | stitch(fade_s=0.25, curve="equal_power")
+             | export(path=str(tmp_path / "out.flac"), loudness_lufs=-14))
+    chain.run()
+    info = sf.info(str(tmp_path / "out.flac"))
+    assert (info.samplerate, info.frames) == (32000, 60 * 32000)
