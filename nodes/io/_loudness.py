@@ -17,7 +17,8 @@ Ls Rs; 6 or more: L R C LFE Ls Rs [Lb Rb ...] with the LFE (channel 4) excluded 
 after it weighted 1.41 (5.1 and 7.1 per BS.1770-4).
 
 True peak (BS.1770-4 Annex 2) is read from the signal oversampled 4x below 96 kHz and 2x below
-192 kHz by a polyphase windowed-sinc interpolator (16 taps a phase, Kaiser window), whose zero
+192 kHz by a polyphase windowed-sinc interpolator (64 taps a phase, Kaiser window: shorter ones, such as
+libebur128's 49-tap filter, read peaks from content near Nyquist up to 0.5 dB low where ffmpeg does not), whose zero
 phase is the input itself, so the true peak is never below the sample peak.
 """
 from __future__ import annotations
@@ -29,8 +30,8 @@ import numpy as np
 
 BLOCK = 1 << 16           # frames measured at a time
 ABS_GATE_LUFS = -70.0
-TP_TAPS_PER_PHASE = 16    # interpolator length in input frames (even)
-TP_KAISER_BETA = 8.0      # ~80 dB stopband
+TP_TAPS_PER_PHASE = 64    # interpolator length in input frames (even): near-Nyquist peaks need a long one
+TP_KAISER_BETA = 12.0     # ~120 dB stopband
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,190 @@
+"""io.export masters to delivery specs: loud, transient-rich material exported at -14 and -9 LUFS to
+every format, the WRITTEN file decoded and metered by ffmpeg (an independent tool): true peak under
+peak_db (dBTP), loudness within 0.5 LU; lossy files included; 5.1 normalised; impossible targets
+explained in one line."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow.audio import Audio
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context
+from nodes.io.export import export
+from tests.nodes._io_helpers import needs_ffmpeg
+
+RATE = 44100
+LOUDNESS_TOL_LU = 0.5
+# ffmpeg's ebur128 estimates true peak from its own resampler (to 192 kHz, swresample's filter) and
+# prints it rounded to 0.1 dB: rounding alone reads a file held exactly at the ceiling up to 0.05 dB
+# high, and on full-band material (noise hats, limiter gain changes) its interpolator and ours differ
+# by up to 0.1 dB more (two reconstruction filters disagree near Nyquist).  Allow that and no more.
+FFMPEG_TP_TOL_DB = 0.15
+FORMATS = {"wav16": ("a.wav", dict(bit_depth="pcm16")), "wav24": ("a.wav", dict(bit_depth="pcm24")),
+           "float": ("a.wav", dict(bit_depth="float32")), "flac": ("a.flac", dict(bit_depth="pcm24")),
+           "mp3": ("a.mp3", {}), "ogg": ("a.ogg", {})}
+
+
+def drum_loop(seconds: float = 6.0, rate: int = RATE, seed: int = 3) -> np.ndarray:
+    """Drum and bass at 174 bpm: pitched kicks, noisy snares, a saw bass, noise hats; stereo."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    beat = 60 / 174
+    x = 0.35 * (2 * ((np.cumsum(np.where((t / beat) % 8 < 4, 55.0, 41.2)) / rate) % 1) - 1)   # saw bass
+
+    def hit(at_s: float, sig: np.ndarray) -> None:
+        a = round(at_s * rate)
+        x[a:a + len(sig)] += sig[:max(0, n - a)]
+
+    tk = np.arange(round(0.25 * rate)) / rate
+    kick = 0.9 * np.sin(2 * np.pi * (50 * tk + 4 * (1 - np.exp(-tk * 30)))) * np.exp(-tk * 12)
+    ts = np.arange(round(0.2 * rate)) / rate
+    th = np.arange(round(0.05 * rate)) / rate
+    for i in range(int(seconds / beat)):
+        if i % 4 == 0 or i % 8 == 5:
+            hit(i * beat, kick)
+        if i % 4 == 2:
+            hit(i * beat, 0.7 * (rng.standard_normal(len(ts)) + 0.5 * np.sin(2 * np.pi * 200 * ts)) * np.exp(-ts * 25))
+        for half in (0, 1):
+            hit((i + half / 2) * beat, 0.25 * rng.standard_normal(len(th)) * np.exp(-th * 80))
+    out = np.stack([x, np.roll(x, 23) + 0.02 * rng.standard_normal(n)])
+    return (out / np.abs(out).max() * 0.98).astype(np.float32)
+
+
+def square_synth(seconds: float = 5.0, rate: int = RATE) -> np.ndarray:
+    """Square-ish lead (odd harmonics to 8 kHz: many inter-sample peaks) with note changes, stereo."""
+    t = np.arange(round(seconds * rate)) / rate
+    f0 = np.where((t * 2).astype(int) % 2 == 0, 220.0, 330.0)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    x = sum(np.sin(h * phase) / h for h in range(1, 36, 2) if h * 330 < 8000)
+    x *= np.minimum(1.0, (t * 2) % 1 * 50)       # an attack on every note
+    return np.stack([x, 0.9 * x]).astype(np.float32) * 0.98 / np.abs(x).max()
+
+
+def dense_mix(seconds: float = 5.0, rate: int = RATE, seed: int = 4) -> np.ndarray:
+    """Dense pop-ish mix: square chord pad, noise bed and a kick every half second, stereo."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    x = sum(0.12 * np.sign(np.sin(2 * np.pi * f * t + rng.uniform(0, 6))) for f in (220, 277.2, 329.6, 440, 554.4))
+    x = np.stack([x, 0.8 * x]) + 0.15 * rng.standard_normal((2, n))
+    kt = t % 0.5
+    x += 0.8 * np.sin(2 * np.pi * 60 * kt) * np.exp(-kt * 20)
+    return (x / np.abs(x).max() * 0.98).astype(np.float32)
+
+
+def speech(tmp_path: Path) -> tuple[np.ndarray, int]:
+    """espeak-ng speech (bursts with silent gaps), peaking at 0 dBFS."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Delivery specs matter. Loud, clear, and never clipped, "
+                    "even on cheap speakers."], check=True, capture_output=True)
+    x, rate = sf.read(wav, always_2d=True, dtype="float32")
+    return (x.T / np.abs(x).max()).astype(np.float32), rate
+
+
+def faded(x: np.ndarray, rate: int) -> np.ndarray:
+    """10 ms fades: a master starts and ends at silence.  (ffmpeg's 192 kHz resampler reads an abrupt
+    first sample as a peak up to 0.6 dB above the band-limited signal's, an artefact of its start.)"""
+    n = x.shape[1]
+    ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.01 * rate))
+    return (x * ramp).astype(np.float32)
+
+
+def run(tmp_path: Path, x: np.ndarray, rate: int, path: str, **params) -> Path:
+    x = faded(x, rate)
+    args = {k: export.params[k].default for k in export.params}
+    args.update(path=path, embed_graph=False, **params)
+    return Path(export.fn(Audio(x, rate), ctx=Context("export", base_dir=tmp_path, output_dir=tmp_path / "o"),
+                          **args))
+
+
+def ffmpeg_ebur128(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of a file as ffmpeg decodes and meters it."""
+    p = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+                        "-f", "null", "-"], capture_output=True, text=True, check=True)
+    summary = p.stderr[p.stderr.rindex("Summary:"):]
+    return (float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1)),
+            float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1)))
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("target", [-14.0, -9.0])
+@pytest.mark.parametrize("signal", ["drum_loop", "dense_mix"])
+def test_loud_masters_hold_the_true_peak_in_every_format(tmp_path, signal, target):
+    x = {"drum_loop": drum_loop, "dense_mix": dense_mix}[signal]()
+    for name, (path, params) in FORMATS.items():
+        out = run(tmp_path / name, x, RATE, path, loudness_lufs=target, peak_db=-1.0, **params)
+        lufs, tp = ffmpeg_ebur128(out)
+        assert tp <= -1.0 + FFMPEG_TP_TOL_DB, (name, tp)
+        assert lufs == pytest.approx(target, abs=LOUDNESS_TOL_LU), name
+
+
+@needs_ffmpeg
+def test_speech_and_a_square_synth_at_minus_14(tmp_path):
+    voice, voice_rate = speech(tmp_path)
+    for x, rate in ((voice, voice_rate), (square_synth(), RATE)):
+        for path in ("a.wav", "a.mp3"):
+            out = run(tmp_path / f"{rate}{path}", x, rate, path, loudness_lufs=-14.0, peak_db=-1.0)
+            lufs, tp = ffmpeg_ebur128(out)
+            assert tp <= -1.0 + FFMPEG_TP_TOL_DB and lufs == pytest.approx(-14.0, abs=LOUDNESS_TOL_LU), (rate, path)
+
+
+@needs_ffmpeg
+def test_mp3_at_minus_12_is_written_and_never_above_the_ceiling(tmp_path):
+    """It used to be refused, naming a -3.1 dBFS ceiling the user never set."""
+    out = run(tmp_path, drum_loop(), RATE, "a.mp3", loudness_lufs=-12.0, peak_db=-1.0)
+    lufs, tp = ffmpeg_ebur128(out)
+    assert tp <= -1.0 + FFMPEG_TP_TOL_DB and lufs == pytest.approx(-12.0, abs=LOUDNESS_TOL_LU)
+    from nodes.io._loudness import measure_file
+    assert measure_file(out).true_peak_dbtp <= -1.0        # our own meter on libsndfile's decode: no tolerance
+
+
+@needs_ffmpeg
+def test_a_5_1_file_is_normalised_with_its_lfe_excluded(tmp_path):
+    base = dense_mix(6.0)
+    lfe = np.sin(2 * np.pi * 50 * np.arange(base.shape[1]) / RATE).astype(np.float32) * 0.9
+    x = np.stack([base[0], base[1], 0.5 * (base[0] + base[1]), lfe, 0.5 * base[0], 0.5 * base[1]]) * 0.5
+    out = run(tmp_path, x, RATE, "six.wav", loudness_lufs=-16.0, peak_db=-1.0)
+    assert sf.info(out).channels == 6
+    lufs, tp = ffmpeg_ebur128(out)
+    assert lufs == pytest.approx(-16.0, abs=LOUDNESS_TOL_LU) and tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
+def test_material_under_the_ceiling_is_untouched(tmp_path):
+    t = np.arange(RATE * 2) / RATE
+    x = np.tile(0.5 * np.sin(2 * np.pi * 440 * t), (2, 1)).astype(np.float32)   # -6 dBTP
+    out = run(tmp_path, x, RATE, "a.wav", bit_depth="float32", peak_db=-1.0)
+    np.testing.assert_array_equal(sf.read(out, always_2d=True, dtype="float32")[0].T, faded(x, RATE))
+
+
+@pytest.mark.parametrize("make,expected", [("sine", -4.1), ("clicks", None)])
+def test_an_impossible_target_is_one_line_in_the_users_terms(tmp_path, make, expected):
+    t = np.arange(RATE * 3) / RATE
+    if make == "sine":
+        x = (0.5 * np.sin(2 * np.pi * 1000 * t))[None].astype(np.float32)    # mono: -4 LUFS at -1 dBTP at most
+    else:
+        x = np.zeros((1, len(t)), np.float32)
+        x[0, ::RATE // 2] = 1.0
+        x += 1e-3 * np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    with pytest.raises(ParameterError) as info:
+        run(tmp_path, x, RATE, "a.wav", loudness_lufs=-3.0, peak_db=-1.0)
+    msg = str(info.value)
+    assert "\n" not in msg and "dBFS" not in msg
+    reach = re.fullmatch(r"loudness_lufs=-3 cannot be reached under peak_db=-1 dBTP on this audio: limited to that "
+                         r"true peak it reaches about (-[\d.]+) LUFS; lower loudness_lufs to (-[\d.]+) or raise peak_db",
+                         msg)
+    assert reach and reach.group(1) == reach.group(2)
+    if expected is not None:
+        assert float(reach.group(1)) == pytest.approx(expected, abs=0.1)
+    # the suggested target works
+    out = run(tmp_path, x, RATE, "b.wav", loudness_lufs=float(reach.group(1)), peak_db=-1.0)
+    assert sf.info(out).frames == x.shape[1]
