@@ -18,16 +18,18 @@ def demo() -> Graph:
     g = Graph()
     g.path = HERE / "demo.msgpack"  # input paths below are relative to this folder
     g.metadata = {"title": "Melody variations (demo)",
-                  "description": "An 8-second melody is cut into three overlapping 2-bar windows sized for "
-                                 "MusicGen, each window is transposed by the next step of the pattern 0, +5, -2, +7 "
-                                 "semitones with Rubber Band, the variations are stitched with short equal-power "
-                                 "fades, and the original crossfades into them: an 18.5 s piece, offline, in seconds."}
+                  "description": "An 8-second melody at 120 bpm is cut into four 1-bar windows on the bar grid, "
+                                 "sized for MusicGen; each window is transposed by the next step of the pattern 0, +5, "
+                                 "-2, +7 semitones with Rubber Band; the variations are stitched back on the bar grid "
+                                 "with 50 ms equal-power crossfades centred on each bar line, and the original "
+                                 "crossfades into them: a 15 s piece, offline, in seconds.",
+                  "artist": "AudioChain demo"}
     g.add("io.load", id="melody", path="../assets/melody.flac")
     g.add("dsp.resample", id="to_model_rate", profile="musicgen", quality="high")
-    g.add("time.tokenize_window", id="bars", profile="musicgen", unit="bars", size=2.0, overlap=1.0,
+    g.add("time.tokenize_window", id="bars", profile="musicgen", unit="bars", size=1.0, overlap=0.0,
           bpm=120.0, beats_per_bar=4, last="keep")
     g.add("dsp.variation", id="vary", pattern_semitones="0 5 -2 7")
-    g.add("time.stitch", id="stitch", fade_s=0.25, curve="equal_power")
+    g.add("time.stitch", id="stitch", fade_s=0.05, curve="equal_power")
     g.add("dsp.crossfade", id="into_variations", duration_s=1.0, curve="equal_power")
     g.add("io.export", id="export", path="demo.wav", format="wav", bit_depth="pcm24", loudness_lufs=-16.0,
           peak_db=-1.0)

@@ -65,8 +65,23 @@ def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
     return rel.as_posix() if hops <= MAX_PARENT_HOPS else str(target)
 
 
-def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict:
-    """The file document; with ``base_dir``, input paths are rebased for a file saved there."""
+def _portable(value: Any) -> Any:
+    """A parameter value fit for a file that leaves this machine: an absolute path (a local
+    checkpoint folder, an input too far up to be relative) is reduced to its last part."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("~") or os.path.isabs(text):
+            return Path(text).name or text
+    return value
+
+
+def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> dict:
+    """The file document; with ``base_dir``, input paths are rebased for a file saved there.
+
+    ``portable`` (exported audio files): no absolute path of this machine anywhere: inputs are
+    relative to ``base_dir`` where they can be, else named by file name (the receiver puts them
+    beside the file), local checkpoints by folder name, and ``saved_by`` names no input paths.
+    """
     reg = graph.registry
     nodes = []
     inputs = graph.input_files() if base_dir is not None else {}
@@ -77,6 +92,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict
         for (nid, name) in inputs:
             if nid == inst.id:
                 params[name] = rebase_path(params[name], old_base, Path(base_dir))
+        if portable:
+            params = {k: _portable(v) for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
@@ -85,8 +102,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict
     node_packs = {s.id: s.pack for s in known if s.pack}
     for t, p in (graph.saved_by.get("node_packs", {}) if isinstance(graph.saved_by, dict) else {}).items():
         node_packs.setdefault(t, p)   # keep what we know about types from packs not installed here
-    sources = {f"{nid}.{name}": str(Path(os.path.normpath(path.absolute())))
-               for (nid, name), path in graph.input_files().items()}
+    sources = {} if portable else {f"{nid}.{name}": str(Path(os.path.normpath(path.absolute())))
+                                   for (nid, name), path in graph.input_files().items()}
     return {
         "format": FORMAT, "version": VERSION,
         "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs},
@@ -99,14 +116,14 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None) -> dict
     }
 
 
-def dumps(graph: Graph, base_dir: str | os.PathLike | None = None) -> bytes:
+def dumps(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> bytes:
     """The graph as msgpack bytes (what :func:`save` writes and exports embed).
 
     ``base_dir`` is where the bytes will live (a graph file's or an exported audio file's folder):
     relative input paths are rebased so they still point at the same files from there.
     """
     try:
-        return msgpack.packb(to_document(graph, base_dir), use_bin_type=True, strict_types=False)
+        return msgpack.packb(to_document(graph, base_dir, portable=portable), use_bin_type=True, strict_types=False)
     except (TypeError, ValueError, OverflowError) as e:
         raise FileFormatError(f"graph cannot be saved: {e} (metadata and editor data must be plain "
                               "strings, numbers, lists and maps)") from e

@@ -14,7 +14,7 @@ from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform", "conform_all",
-           "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
+           "merged_info", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
 
@@ -143,6 +143,12 @@ def conform_all(clips: list[Audio], *, rate: int | None = None, what: str | list
         raise AudioError(f"channel counts do not match ({counts} channels; only mono is spread to more channels "
                          "automatically); add a dsp.channels node to convert one of them")
     return [match_channels(resample_audio(c, target), channels, what=name) for c, name in zip(clips, names)]
+
+
+def merged_info(a: Audio, b: Audio) -> tuple[tuple[str, str], ...]:
+    """The ``info`` of a clip joined from ``a`` and ``b``: both, ``a``'s values winning (a tempo
+    found on either side still reaches the export)."""
+    return tuple(sorted({**dict(b.info), **dict(a.info)}.items()))
 
 
 def project_rate(ctx) -> int | None:

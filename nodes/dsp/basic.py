@@ -10,7 +10,7 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform_all, project_rate, project_rate_fingerprint
+from ._conform import conform_all, merged_info, project_rate, project_rate_fingerprint
 from ._curves import Curve, fade_in_gain, fade_out_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
@@ -21,7 +21,7 @@ def _pair(a: Audio, b: Audio, what: str, ctx: Context | None) -> tuple[Audio, Au
     side spread to the other's channels (a mono melody mixed with a stereo loop gives stereo,
     whichever input it is on)."""
     a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"])
-    return a, b
+    return a.replace(info=merged_info(a, b)), b
 
 
 def db_to_amplitude(db: float) -> float:

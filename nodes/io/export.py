@@ -10,9 +10,10 @@ from typing import Annotated, Iterator
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
-from nodeflow.types import ChoiceEnum, FilePath, Range
+from nodeflow.types import ChoiceEnum, FilePath, Range, Text
 
 from ._encode import write_mastered
+from ._layout import Channels, SampleRate, conform_for_export, export_metadata
 
 
 class Format(ChoiceEnum):
@@ -39,14 +40,24 @@ _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compres
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
 
 
-@node("io.export", category="io", version=1, side_effect=True)
+@node("io.export", category="io", version=2, side_effect=True)
 def export(audio: Audio, *,
            path: Annotated[str, FilePath(mode="write", exts=tuple(EXTENSIONS))] = "out.wav",
            format: Format = Format.AUTO,
            bit_depth: BitDepth = BitDepth.PCM24,
+           sample_rate: SampleRate = SampleRate.KEEP,
+           channels: Channels = Channels.KEEP,
            loudness_lufs: Annotated[float, Range(-70.0, 0.0, unit="LUFS")] | None = None,
            peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBTP")] = -1.0,
            dither: bool = True,
+           title: Annotated[str, Text(max_len=1000)] = "",
+           artist: Annotated[str, Text(max_len=1000)] = "",
+           album: Annotated[str, Text(max_len=1000)] = "",
+           comment: Annotated[str, Text(multiline=True, max_len=10000)] = "",
+           bpm: Annotated[float, Range(1.0, 999.0, unit="bpm")] | None = None,
+           key: Annotated[str, Text(max_len=40)] = "",
+           meter: Annotated[str, Text(max_len=8)] = "",
+           markers: bool = True,
            embed_graph: bool = True,
            ctx: Context) -> str:
     """Write audio to wav, flac, mp3 or ogg, normalised and peak-limited, with the graph embedded.
@@ -63,10 +74,22 @@ def export(audio: Audio, *,
       for the stored integers; mp3 and ogg are decoded after encoding and, where the codec overshot
       the ceiling, limited lower and encoded again.  The written file's loudness, loudness range and
       true peak are reported in the progress message.
+    - ``sample_rate`` (keep, 44.1, 48, 88.2 or 96 kHz) and ``channels`` (keep, mono, stereo; 5.1
+      and 7.1 fold down to stereo with ITU-R BS.775 gains, the LFE left out) convert for a DAW
+      session before mastering.
+    - Labels a DAW reads, in each format's own fields (WAV LIST/INFO, BWF bext and iXML; FLAC/OGG
+      Vorbis comments; MP3 ID3): ``title``, ``artist``, ``album``, ``comment``, ``bpm``, ``key``
+      and ``meter``.  Each empty one comes from the graph's metadata, else from the audio (a
+      source file's tags survive load -> export; a detected or typed tempo travels with windows).
+      The BWF time reference is the clip's place in its source (plus the source's own time
+      reference), so a window exported on its own drops into place with "insert at original
+      time".  ``markers`` writes a cue marker at each stitched window's seam.
     - The file is written to a temporary name in the same folder and renamed into place, so a
       failure leaves no partial file and an existing file untouched.  Input files of the graph
-      are never overwritten.  Tags hold the audio's provenance ``info``, the AudioChain version
-      and (``embed_graph``) the graph itself: ``audiochain extract FILE`` gets it back.
+      are never overwritten.  Provenance (checkpoint, adapter digest, AudioChain version) goes
+      into the tags, and (``embed_graph``) the graph itself, where tag viewers do not show it:
+      ``audiochain extract FILE`` gets it back.  No absolute path of this machine is written:
+      inputs are relative to the file, or named by file name.
 
     Returns the absolute path written.
     """
@@ -74,11 +97,14 @@ def export(audio: Audio, *,
     from nodeflow import audiometa
 
     dest, fmt = _destination(path, format, ctx)
+    audio = conform_for_export(audio, SampleRate(sample_rate), Channels(channels), check=ctx.check_cancelled)
     _check_codec(audio, fmt, bit_depth)
     _refuse_protected(dest, ctx)
+    meta = export_metadata(audio, ctx.graph, dict(title=title, artist=artist, album=album, comment=comment,
+                                                  bpm=bpm, key=key, meter=meter), markers=markers,
+                           version=nodeflow.__version__)
     pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
     ctx.check_cancelled()
-    tags = {**dict(audio.info), "audiochain_version": nodeflow.__version__}
     graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
     with _atomic(dest) as tmp:
@@ -86,7 +112,7 @@ def export(audio: Audio, *,
                                 peak_db=peak_db, bits=_BITS.get(bit_depth) if pcm else None, dither=dither,
                                 check=ctx.check_cancelled, mastered=lambda: ctx.progress(1, 3), dest=dest)
         ctx.progress(2, 3, report.summary())
-        audiometa.embed(tmp, graph_bytes, tags)
+        audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
     ctx.progress(3, 3)
     return str(dest)
@@ -144,7 +170,7 @@ def _graph_bytes(ctx: Context, dest: Path) -> bytes:
     if graph.base_dir() != ctx.base_dir.resolve():   # the run resolved inputs against another folder
         graph = graph.copy()
         graph.path = ctx.base_dir.resolve() / "graph.msgpack"
-    return dumps(graph, dest.parent)
+    return dumps(graph, dest.parent, portable=True)
 
 
 def _refuse_protected(dest: Path, ctx: Context) -> None:

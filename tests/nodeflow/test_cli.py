@@ -151,7 +151,7 @@ def test_nodes_lists_every_type_with_ports_and_parameters(capsys):
 def test_nodes_for_one_type_a_category_and_json(capsys):
     assert main(["nodes", "io.export"]) == 0
     text = capsys.readouterr().out
-    assert "io.export v1  (audio: Audio) -> out: str" in text and "io.load" not in text
+    assert "io.export v2  (audio: Audio) -> out: str" in text and "io.load" not in text
     assert "      loudness_lufs (float)" in text and "      peak_db (float)" in text
     assert main(["nodes", "dsp", "--json"]) == 0
     specs = json.loads(capsys.readouterr().out)

@@ -1,0 +1,110 @@
+"""What io.export does before mastering: the DAW session's rate and channel layout, and the labels
+(title, artist, tempo, placement, markers, provenance) a DAW reads, merged from the node's
+parameters, the graph's metadata and the audio itself, with no path of this machine in them."""
+from __future__ import annotations
+
+import os
+from pathlib import PurePath
+from typing import Any, Callable
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import AudioError
+from nodeflow.types import ChoiceEnum
+
+from nodes.dsp._conform import resample_audio
+
+__all__ = ["SampleRate", "Channels", "conform_for_export", "export_metadata", "portable_text"]
+
+
+class SampleRate(ChoiceEnum):
+    """Sample rate of the written file: the audio's own, or a DAW session rate."""
+    KEEP = "keep"
+    HZ_44100 = "44100"
+    HZ_48000 = "48000"
+    HZ_88200 = "88200"
+    HZ_96000 = "96000"
+
+
+class Channels(ChoiceEnum):
+    """Channel layout of the written file."""
+    KEEP = "keep"
+    MONO = "mono"
+    STEREO = "stereo"
+
+
+# ITU-R BS.775 fold-down of 5.1 / 7.1 (WAV order L R C LFE Ls Rs [Lb Rb]) to stereo; the LFE is left out
+_SURROUND = 0.7071
+_FOLD = {6: ([0, 2, 4], [1, 2, 5]), 8: ([0, 2, 4, 6], [1, 2, 5, 7])}
+
+
+def _stereo(x: np.ndarray) -> np.ndarray:
+    n = x.shape[0]
+    if n == 1:
+        return np.repeat(x, 2, axis=0)
+    if n == 2:
+        return x
+    if n not in _FOLD:
+        raise AudioError(f"channels=stereo: cannot fold {n} channels to stereo (5.1 and 7.1 can); "
+                         "use a dsp.channels node or channels=keep")
+    left, right = _FOLD[n]
+    gains = lambda idx: np.array([1.0 if i in (0, 1) else _SURROUND for i in idx])[:, None]
+    out = np.stack([(x[left] * gains(left)).sum(axis=0), (x[right] * gains(right)).sum(axis=0)])
+    return out / (1.0 + _SURROUND * (len(left) - 1))       # full-scale in every speaker stays in range
+
+
+def conform_for_export(audio: Audio, rate: SampleRate, channels: Channels,
+                       check: Callable[[], None] | None = None) -> Audio:
+    """``audio`` in the layout asked for (channels first, then the rate: fewer channels to resample).
+
+    >>> conform_for_export(Audio(np.zeros(32000), 32000), SampleRate.HZ_48000, Channels.STEREO).samples.shape
+    (2, 48000)
+    """
+    x = audio.samples
+    if channels is Channels.MONO and audio.channels > 1:
+        x = (_stereo(x) if audio.channels in _FOLD else x).mean(axis=0, keepdims=True)
+    elif channels is Channels.STEREO and audio.channels != 2:
+        x = _stereo(x)
+    if x is not audio.samples:
+        audio = audio.replace(np.asarray(x, np.float32))
+    if rate is not SampleRate.KEEP:
+        audio = resample_audio(audio, int(rate.value), "VHQ", check=check)
+    return audio
+
+
+def portable_text(value: str) -> str:
+    """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
+    files never show this machine's folder layout."""
+    text = str(value).strip()
+    if text.startswith("~") or os.path.isabs(text) or PurePath(text).drive:
+        return PurePath(text.replace("\\", "/")).name or text
+    return value
+
+
+def _graph_fields(graph: Any) -> dict[str, Any]:
+    meta = getattr(graph, "metadata", None) or {}
+    out = {}
+    for k in ("title", "artist", "album", "comment", "description", "genre", "key", "meter", "bpm"):
+        v = meta.get(k)
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "":
+            out[k] = str(v)
+    return out
+
+
+def export_metadata(audio: Audio, graph: Any, params: dict[str, Any], *, markers: bool, version: str):
+    """The :class:`~nodeflow.audiometa.Metadata` to write: node parameters over the graph's metadata
+    over the audio's ``info``; the BWF time reference at the clip's place in its source; the seams
+    as markers; provenance with paths reduced to names."""
+    from nodeflow.audiometa import Metadata
+
+    base = Metadata.from_info(tuple((k, portable_text(v)) for k, v in audio.info))
+    over = Metadata.from_info({k: str(v) for k, v in params.items() if v not in ("", None)})
+    meta = base.merge(Metadata.from_info(_graph_fields(graph))).merge(over)
+    placement = (meta.time_reference_at(audio.sample_rate) or 0) + audio.start_frame
+    fields = dict(time_reference=placement, time_reference_rate=audio.sample_rate,
+                  extra=(("audiochain_version", version),))
+    import dataclasses
+    meta = dataclasses.replace(meta.merge(Metadata(**fields)),
+                               markers=tuple(m for m in audio.markers if 0 <= m[0] < audio.frames) if markers else ())
+    return meta
