@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import Cancelled, NodeflowError, ParameterError
+from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -150,7 +150,11 @@ def cmd_run(args) -> int:
         except Exception:
             pass
         return EXIT_INTERRUPTED
-    result = handle.result()
+    failures = []
+    try:
+        result = handle.result()
+    except ExportsFailed as e:      # the other exports were written: list them, then every failure
+        result, failures = e.result, e.failures
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
               file=sys.stderr)
@@ -159,8 +163,7 @@ def cmd_run(args) -> int:
         spec = graph.spec(nid)
         if spec.side_effect:
             for v in outs.values():
-                if isinstance(v, str):
-                    written.append(v)
+                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
     leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
     for nid in leaves:
         if not graph.spec(nid).side_effect:
@@ -169,6 +172,11 @@ def cmd_run(args) -> int:
     for w in written:
         print(f"wrote {w}")
     _write_daw(args, graph, [_daw_part(graph, result.outputs)])
+    for f in failures:
+        print(f"error: {f}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

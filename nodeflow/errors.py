@@ -48,5 +48,19 @@ class ExecutionError(NodeflowError):
         super().__init__(f"node '{node_id}': {message}")
 
 
+class ExportsFailed(ExecutionError):
+    """Side-effect nodes (exports) failed while the rest of the run went on: ``failures`` holds each
+    one's :class:`ExecutionError`, ``result`` the :class:`~nodeflow.executor.RunResult` of everything
+    that did run (the other exports were written)."""
+
+    def __init__(self, failures: list[ExecutionError], result=None):
+        self.failures, self.result = list(failures), result
+        first = self.failures[0]
+        self.node_id = first.node_id
+        more = f" (and {len(self.failures) - 1} more export(s) failed)" if len(self.failures) > 1 else ""
+        NodeflowError.__init__(self, str(first) + more)
+        self.__cause__ = first.__cause__
+
+
 class Cancelled(NodeflowError):
     """The run was cancelled; raised inside nodes by ``ctx.check_cancelled()``."""

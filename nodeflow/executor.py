@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import networkx as nx
 
 from .cache import MemoryCache, file_digest, node_key
-from .errors import Cancelled, ExecutionError, NodeflowError
+from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError
 from .graph import Graph
 from .node import Context, NodeSpec
 
@@ -192,7 +192,9 @@ class Executor:
 
         Raises :class:`GraphError` listing every problem before anything runs,
         :class:`ExecutionError` naming the failing node (its cause kept as ``__cause__``; results
-        computed so far stay cached) or :class:`Cancelled`.
+        computed so far stay cached) or :class:`Cancelled`.  A failing export (a side-effect node)
+        does not stop the run: every other node still runs, and the run then raises
+        :class:`ExportsFailed` listing each failed export, with the results of the rest.
         """
         t0 = time.perf_counter()
         targets = list(targets) if targets is not None else None
@@ -232,7 +234,15 @@ class Executor:
         ready = [n for n in plan.to_run if remaining[n] == 0]
         in_flight: dict[cf.Future, str] = {}
         failure: BaseException | None = None
+        failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
         ran: set[str] = set()
+
+        def failed(nid: str, e: BaseException) -> BaseException | None:
+            """The error that stops the run, or None when ``nid`` is an export that may fail alone."""
+            if specs[nid].side_effect and isinstance(e, ExecutionError) and not cancel.is_set():
+                failed_sinks.append(e)
+                return None
+            return e
 
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
                       protected_files=plan.protected, device=device)
@@ -265,7 +275,7 @@ class Executor:
                 try:
                     finish(nid, execute(nid))
                 except BaseException as e:  # noqa: BLE001 - re-raised below after cleanup
-                    failure = e
+                    failure = failed(nid, e)
                 continue
             pool = self._get_pool()
             while ready and len(in_flight) < self.max_workers:
@@ -277,7 +287,7 @@ class Executor:
                 try:
                     finish(nid, fut.result())
                 except BaseException as e:  # noqa: BLE001
-                    failure = failure or e
+                    failure = failure or failed(nid, e)
         if failure is not None:
             if in_flight:  # let running nodes finish (their results stay cached), start nothing new
                 for fut in cf.as_completed(list(in_flight)):
@@ -286,7 +296,10 @@ class Executor:
                         finish(nid, fut.result())
             raise failure
         outputs = {n: values[n] for n in plan.order if n in values}
-        return RunResult(outputs, ran, cached, plan.keys, time.perf_counter() - t0)
+        result = RunResult(outputs, ran, cached, plan.keys, time.perf_counter() - t0)
+        if failed_sinks:
+            raise ExportsFailed(failed_sinks, result)
+        return result
 
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""

@@ -1,0 +1,174 @@
+"""io.export as a DAW user meets it: labels from the source and the graph in ffprobe and mediainfo,
+windows placed by their BWF time reference, seams as cue markers, session rates and layouts, no path
+of this machine in any byte, and one failing export never stopping the others."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.nodes._signals import music
+from nodeflow import Executor, ExportsFailed, Graph, save
+from nodeflow.cli import main
+
+pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffmpeg's ffprobe")
+
+
+def ffprobe(path: Path) -> dict:
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_chapters", "-show_streams", "-of", "json",
+                        str(path)], capture_output=True, check=True, timeout=60)
+    return json.loads(r.stdout)
+
+
+def tags(doc: dict) -> dict[str, str]:
+    out = {k.lower(): v for k, v in doc["format"].get("tags", {}).items()}
+    for s in doc.get("streams", []):                     # ogg keeps its comments on the stream
+        out.update({k.lower(): v for k, v in s.get("tags", {}).items()})
+    return out
+
+
+def tagged_source(tmp_path: Path, ext: str = "wav") -> Path:
+    """A 97 bpm piece tagged by ffmpeg (not by AudioChain): title, artist, a time reference (WAV: bext;
+    FLAC: the TIME_REFERENCE comment) and, in FLAC, a BPM comment (WAV has no field ffmpeg writes it to)."""
+    plain = tmp_path / "plain.wav"
+    sf.write(plain, music(97.0, 4, 12.0, 48000, seed=1).samples.T, 48000, subtype="PCM_24")
+    src = tmp_path / f"source.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(plain), *(["-c", "copy", "-write_bext", "1"] if ext == "wav"
+                                                                       else []),
+                    "-metadata", "title=Night Train", "-metadata", "artist=The Sleepers", "-metadata", "BPM=97",
+                    "-metadata", "time_reference=480000", str(src)], check=True, timeout=60)
+    return src
+
+
+def run_graph(g: Graph, tmp_path: Path):
+    return Executor().run(g, output_dir=tmp_path / "out")
+
+
+@pytest.mark.parametrize("source", ["wav", "flac"])
+@pytest.mark.parametrize("ext", ["wav", "flac", "mp3", "ogg"])
+def test_source_labels_survive_load_to_export(tmp_path, source, ext):
+    g = Graph()
+    load = g.add("io.load", path=str(tagged_source(tmp_path, source)))
+    exp = g.add("io.export", path=f"master.{ext}", loudness_lufs=-14.0)
+    g.connect(load.out, exp.audio)
+    out = Path(run_graph(g, tmp_path)[exp.id]["out"])
+    t = tags(ffprobe(out))
+    assert t["title"] == "Night Train" and t["artist"] == "The Sleepers"
+    assert int(t["time_reference"]) == 480000                # still placed where the source was
+    if source == "flac":                                     # the tempo came along too
+        if ext == "wav":
+            assert b"<tempo>97</tempo>" in out.read_bytes()  # iXML (ASWG); ffprobe shows no WAV tempo field
+        else:
+            assert t.get("bpm", t.get("tbpm")) == "97"
+    assert all(len(v) < 200 for v in t.values())            # no graph in any tag view
+    if shutil.which("mediainfo"):
+        doc = json.loads(subprocess.run(["mediainfo", "--Output=JSON", str(out)], capture_output=True,
+                                        check=True, timeout=60).stdout)
+        general = doc["media"]["track"][0]
+        assert general["Title"] == "Night Train"
+        assert all(len(str(v)) < 200 for v in general.values())
+
+
+def test_parameters_and_graph_metadata_override_the_source(tmp_path):
+    g = Graph()
+    g.metadata.update(title="Graph title", artist="Graph artist")
+    load = g.add("io.load", path=str(tagged_source(tmp_path)))
+    exp = g.add("io.export", path="x.mp3", title="Param title", bpm=98.5, key="F#m", meter="6/8")
+    g.connect(load.out, exp.audio)
+    t = tags(ffprobe(Path(run_graph(g, tmp_path)[exp.id]["out"])))
+    assert (t["title"], t["artist"], t["tbpm"], t["tkey"]) == ("Param title", "Graph artist", "98", "F#m")
+    assert t["bpm"] == "98.5" and t["meter"] == "6/8"
+
+
+def test_windows_exported_on_their_own_carry_their_place_and_the_stitch_its_seams(tmp_path):
+    """Each 1-bar window's bext time reference is the source's plus the window's start, so "insert at
+    original time" drops it in place; the stitched file has a cue marker on every bar line."""
+    g = Graph()
+    load = g.add("io.load", path=str(tagged_source(tmp_path)))
+    bars = g.add("time.tokenize_window", unit="bars", size=1, bpm=97.0, beats_per_bar=4)
+    each = g.add("io.export", path="bar.wav")
+    st = g.add("time.stitch")
+    whole = g.add("io.export", path="whole.wav")
+    g.connect(load.out, bars.audio)
+    g.connect(bars.out, each.audio)
+    g.connect(bars.out, st.windows)
+    g.connect(st.out, whole.audio)
+    res = run_graph(g, tmp_path)
+    windows = res[bars.id]["out"]
+    paths = [Path(p) for p in res[each.id]["out"]]
+    assert len(paths) == len(windows) == 5                 # 12 s at 97 bpm: 4.85 bars
+    bar = 4 * 60 / 97 * 48000
+    for k, (w, p) in enumerate(zip(windows, paths)):
+        assert w.start_frame == round(k * bar)
+        assert int(tags(ffprobe(p))["time_reference"]) == 480000 + w.start_frame
+    chapters = ffprobe(Path(res[whole.id]["out"]))["chapters"]
+    assert [round(float(c["start_time"]) * 48000) for c in chapters] == [round(k * bar) for k in range(1, 5)]
+    assert [c["tags"]["title"] for c in chapters] == ["bar 2", "bar 3", "bar 4", "bar 5"]
+
+
+@pytest.mark.parametrize("rate, layout, channels_in, expected", [("48000", "stereo", 1, (48000, 2)),
+                                                                 ("44100", "keep", 2, (44100, 2)),
+                                                                 ("96000", "mono", 2, (96000, 1)),
+                                                                 ("keep", "stereo", 6, (32000, 2))])
+def test_session_rate_and_layout(tmp_path, rate, layout, channels_in, expected):
+    src = tmp_path / "model-rate.wav"
+    x = music(120.0, 4, 4.0, 32000, channels=1).samples
+    sf.write(src, np.repeat(x, channels_in, axis=0).T * 0.5, 32000, subtype="FLOAT")
+    g = Graph()
+    load = g.add("io.load", path=str(src))
+    exp = g.add("io.export", path="out.flac", sample_rate=rate, channels=layout, loudness_lufs=-16.0)
+    g.connect(load.out, exp.audio)
+    out = Path(run_graph(g, tmp_path)[exp.id]["out"])
+    stream = ffprobe(out)["streams"][0]
+    assert (int(stream["sample_rate"]), stream["channels"]) == expected
+    assert sf.info(str(out)).frames == 4 * expected[0]
+
+
+def test_no_path_of_this_machine_in_any_exported_byte(tmp_path):
+    deep = tmp_path / "home" / "alice" / "private" / "takes"
+    deep.mkdir(parents=True)
+    src = deep / "take.wav"
+    sf.write(src, music(100.0, 4, 3.0, 44100).samples.T, 44100)
+    graph_dir = tmp_path / "projects" / "songs" / "a" / "b"
+    g = Graph()
+    load = g.add("io.load", path=str(src))
+    exp = g.add("io.export", path="master.wav")
+    g.connect(load.out, exp.audio)
+    save(g, graph_dir / "song.msgpack")
+    for ext in ("wav", "flac", "mp3", "ogg"):
+        assert main(["run", str(graph_dir / "song.msgpack"), "-o", str(tmp_path / "o"), "-q",
+                     "--set", f"{exp.id}.path=master.{ext}"]) == 0
+        data = (tmp_path / "o" / f"master.{ext}").read_bytes()
+        assert str(tmp_path).encode() not in data and b"/tmp/" not in data       # relative paths only
+        from nodeflow.audiometa import read_embedded_graph
+        assert read_embedded_graph(tmp_path / "o" / f"master.{ext}")     # the graph is still inside
+
+
+def test_a_failing_export_does_not_stop_the_others(tmp_path, capsys):
+    src = tmp_path / "in.wav"
+    sf.write(src, music(120.0, 4, 2.0, 44100).samples.T, 44100)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "blocked").write_text("a file where a folder should be")
+    g = Graph()
+    load = g.add("io.load", path=str(src))
+    ids = []
+    for name in ("a.wav", "blocked/b.wav", "c.flac", "d.mp3"):
+        exp = g.add("io.export", path=name, loudness_lufs=-3.0 if name == "d.mp3" else None)
+        g.connect(load.out, exp.audio)
+        ids.append(exp.id)
+    with pytest.raises(ExportsFailed) as info:
+        run_graph(g, tmp_path)
+    assert sorted(f.node_id for f in info.value.failures) == [ids[1], ids[3]]
+    assert (tmp_path / "out" / "a.wav").exists() and (tmp_path / "out" / "c.flac").exists()
+    save(g, tmp_path / "g.msgpack")
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out")]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("wrote ") == 2
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and any("blocked" in e for e in errors) and any("loudness_lufs=-3" in e for e in errors)
