@@ -23,7 +23,7 @@ from typing import Any
 from .audio import Audio
 from .errors import DefinitionError, ParameterError
 
-__all__ = ["Range", "FilePath", "Text", "Auto", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
+__all__ = ["Range", "FilePath", "Text", "Auto", "Group", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
            "link_mode", "ChoiceEnum"]
 
 MAX_TEXT = 100_000
@@ -52,6 +52,13 @@ class Text:
     """Free text (a prompt, a template). ``multiline`` asks the editor for a text area."""
     multiline: bool = False
     max_len: int = MAX_TEXT
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Puts a parameter in a named group the editor shows folded (e.g. an export's DAW labels), so
+    nodes with many rarely changed settings stay small on the canvas."""
+    name: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +144,7 @@ class ParamSpec:
     text: Text | None = None
     doc: str = ""
     auto: bool = False             # None is shown and accepted as "auto"
+    group: str = ""                # the editor folds grouped parameters under this name
 
     # ---- declaration
     @classmethod
@@ -158,6 +166,7 @@ class ParamSpec:
         text = next((m for m in meta if isinstance(m, Text)), None)
         doc = next((m for m in meta if isinstance(m, str)), "")
         auto = any(isinstance(m, Auto) for m in meta)
+        group = next((m.name for m in meta if isinstance(m, Group)), "")
         if auto and not optional:
             raise DefinitionError(f"{where}: Auto parameter '{name}' must be optional (None means auto)")
         if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -173,7 +182,7 @@ class ParamSpec:
             kind = "path"
         if rng is not None and kind not in ("float", "int"):
             raise DefinitionError(f"{where}: Range on non-numeric parameter '{name}'")
-        spec = cls(name, kind, None, optional, rng, choices, fpath, text, doc, auto)
+        spec = cls(name, kind, None, optional, rng, choices, fpath, text, doc, auto, group)
         if default is None and not optional:
             raise DefinitionError(f"{where}: parameter '{name}' has no default; parameters after '*' need one")
         try:

@@ -116,6 +116,7 @@ class App:
                 dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.files.save())
                 dpg.add_menu_item(label="Save as...", shortcut="Ctrl+Shift+S", callback=lambda: self.files.ask_save_as())
                 dpg.add_menu_item(label="Save as bundle...", callback=lambda: self.files.ask_bundle())
+                dpg.add_menu_item(label="Export DAW project...", callback=lambda: self.files.ask_daw())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.files.quit())
             with dpg.menu(label="Edit"):

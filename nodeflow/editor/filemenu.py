@@ -167,6 +167,30 @@ class FileActions:
         self.app.say(f"wrote the bundle {out} (graph with its input files)")
         return True
 
+    def daw(self, path: str | Path) -> bool:
+        """File > Export DAW project...: the exports of the last run as a DAWproject file (a track per
+        export, each clip at its bar, the tempo and meter of the music), as ``audiochain run --daw``."""
+        from ..dawproject import SUFFIX, clips_from_run, tempo_and_meter, write_dawproject
+        out = Path(path)
+        if out.suffix != SUFFIX:
+            out = out.with_suffix(SUFFIX)
+        graph = self.app.doc.graph
+        outputs = {n: outs for n, (_, outs) in self.app.runner.outputs.items() if n in graph.nodes}
+        from ..executor import RunResult
+        run = RunResult(outputs, set(), set(), {}, 0.0)
+        try:
+            tracks = [t for t in clips_from_run(graph, run) if t.clips]
+            if not tracks:
+                self.app.say("no DAW project written: run the graph first (Run, F5) so its exports have files", True)
+                return False
+            bpm, meter = tempo_and_meter(graph, run)
+            write_dawproject(out, tracks, bpm=bpm, meter=meter, title=str(graph.metadata.get("title", "")))
+        except (NodeflowError, OSError) as e:
+            self.app.say(f"DAW project not written: {e}", True)
+            return False
+        self.app.say(f"wrote the DAW project {out} ({len(tracks)} track(s), {bpm:g} bpm {meter[0]}/{meter[1]})")
+        return True
+
     def quit(self) -> None:
         def go():
             self.app.autosaver.discard(self.app.doc.path)
@@ -195,6 +219,8 @@ class FileActions:
             self.open(path)
         elif mode == "bundle":
             self.bundle(path)
+        elif mode == "daw":
+            self.daw(path)
         elif isinstance(mode, tuple) and mode[0] == "saveas":
             if self.save_as(path) and mode[1] is not None:
                 mode[1]()
@@ -212,6 +238,10 @@ class FileActions:
     def ask_bundle(self) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
         self._dialog("bundle", "Save as bundle (graph + its input files)", (".acbundle",), name)
+
+    def ask_daw(self) -> None:
+        name = self.app.doc.path.stem if self.app.doc.path else "untitled"
+        self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name)
 
     def browse_param(self, nid: str, param: str, spec: Any) -> None:
         exts = tuple(spec.path.exts) + (".*",) if spec.path and spec.path.exts else (".*",)

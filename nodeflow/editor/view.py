@@ -174,10 +174,20 @@ class GraphView:
                     with dpg.node_attribute(tag=self.attr_tag("in", nid, name)):
                         dpg.add_text(f"{name}  ({port.type_name}{'' if port.required else ', optional'})",
                                      tag=self.pin_label_tag("in", nid, name))
+                folded: dict[str, list] = {}
                 for name, p in spec.params.items():
+                    if p.group:
+                        folded.setdefault(p.group, []).append(p)
+                        continue
                     with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static) as attr:
                         widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
                                                  self.on_browse)
+                for group, params in folded.items():     # rarely changed settings, folded until opened
+                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                        with dpg.tree_node(label=group, default_open=False, tag=f"group::{nid}::{group}") as tree:
+                            for p in params:
+                                widgets.add_param_widget(tree, nid, p, inst.params.get(p.name, p.default),
+                                                         self.on_param, self.on_browse)
                 types = graph.output_types()
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)

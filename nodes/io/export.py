@@ -10,7 +10,7 @@ from typing import Annotated, Iterator
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
-from nodeflow.types import ChoiceEnum, FilePath, Range, Text
+from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import write_mastered
 from ._layout import Channels, SampleRate, conform_for_export, export_metadata
@@ -30,6 +30,7 @@ class BitDepth(ChoiceEnum):
     FLOAT32 = "float32"
 
 
+LABELS = Group("labels for the DAW")
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
@@ -50,14 +51,14 @@ def export(audio: Audio, *,
            loudness_lufs: Annotated[float, Range(-70.0, 0.0, unit="LUFS")] | None = None,
            peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBTP")] = -1.0,
            dither: bool = True,
-           title: Annotated[str, Text(max_len=1000)] = "",
-           artist: Annotated[str, Text(max_len=1000)] = "",
-           album: Annotated[str, Text(max_len=1000)] = "",
-           comment: Annotated[str, Text(multiline=True, max_len=10000)] = "",
-           bpm: Annotated[float, Range(1.0, 999.0, unit="bpm")] | None = None,
-           key: Annotated[str, Text(max_len=40)] = "",
-           meter: Annotated[str, Text(max_len=8)] = "",
-           markers: bool = True,
+           title: Annotated[str, Text(max_len=1000), LABELS] = "",
+           artist: Annotated[str, Text(max_len=1000), LABELS] = "",
+           album: Annotated[str, Text(max_len=1000), LABELS] = "",
+           comment: Annotated[str, Text(max_len=10000), LABELS] = "",
+           bpm: Annotated[float, Range(1.0, 999.0, unit="bpm"), LABELS] | None = None,
+           key: Annotated[str, Text(max_len=40), LABELS] = "",
+           meter: Annotated[str, Text(max_len=8), LABELS] = "",
+           markers: Annotated[bool, LABELS] = True,
            embed_graph: bool = True,
            ctx: Context) -> str:
     """Write audio to wav, flac, mp3 or ogg, normalised and peak-limited, with the graph embedded.

@@ -339,3 +339,26 @@ def test_offline_example_graphs_stay_readable_after_a_run(editor, name):
             # the nodes grew waveforms; they used to cover each other's pins and previews
             assert ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0, f"{a} and {b} overlap after the run"
 
+
+
+def test_file_export_daw_project_after_a_run(editor, tmp_path):
+    import shutil
+
+    import soundfile as sf
+
+    from nodeflow.dawproject import read_dawproject
+    work = editor.tmp / "demo"
+    shutil.copytree(ROOT / "assets", editor.tmp / "assets")
+    work.mkdir()
+    shutil.copy(ROOT / "graphs" / "demo.msgpack", work / "demo.msgpack")
+    st = editor.run("daw_project", work / "demo.msgpack", timeout=150)
+    assert st["before_run"] is False and "run the graph first" in st["before_status"]
+    assert st["dialog_open"] and st["written"]
+    assert st["status"].startswith("wrote the DAW project") and "120 bpm 4/4" in st["status"]
+    bpm, meter, tracks = read_dawproject(editor.tmp / "demo-project.dawproject", extract_to=tmp_path / "x")
+    assert (bpm, meter) == (120.0, (4, 4)) and [t.name for t in tracks] == ["export"]
+    (clip,) = tracks[0].clips
+    assert clip.start_s == 0 and abs(clip.duration_s - 15.0) < 1e-6
+    got, _ = sf.read(clip.file)
+    want, _ = sf.read(editor.tmp / "exported-copy.wav")
+    assert got.shape == want.shape and (got == want).all()
