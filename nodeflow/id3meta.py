@@ -114,17 +114,13 @@ def read_id3_graph(path: Path) -> bytes | None:
     return id3_graph(None, tags=tags)
 
 
-def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]:
-    from mutagen.id3 import CHAP, COMM, CTOC, GEOB, TBPM, TENC, TXXX, CTOCFlags, Encoding
-    from mutagen.id3 import Frames
-    from mutagen.mp3 import MP3
+def _fill_text(tags, meta):
+    """Set ``meta``'s text frames (title, artist, album, genre, date, comment, tempo, key, meter) in
+    the ID3 ``tags``; returns the ``txxx(desc, value)`` setter for more."""
+    from mutagen.id3 import COMM, TBPM, TXXX, Encoding, Frames
 
     from .audiometa import format_bpm
 
-    audio = MP3(path)
-    if audio.tags is None:
-        audio.add_tags()
-    tags, rate = audio.tags, audio.info.sample_rate
     utf8 = Encoding.UTF8
 
     def text(fid: str, value: str) -> None:
@@ -154,6 +150,34 @@ def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]
         txxx("KEY", meta.key)
     if meta.meter:
         txxx("METER", meta.meter)
+    return txxx
+
+
+def wav_id3_chunk(meta) -> bytes:
+    """An ID3v2.4 tag holding only ``meta``'s labels, for a WAV's ``id3 `` chunk: what Apple Music,
+    DJ software, ffprobe and mediainfo read for a WAV's title, artist and BPM (RIFF INFO has no BPM)."""
+    import io
+
+    from mutagen.id3 import ID3
+
+    tags = ID3()
+    _fill_text(tags, meta)
+    buf = io.BytesIO()
+    tags.save(buf, v2_version=4, padding=lambda info: 0)
+    return buf.getvalue()
+
+
+def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]:
+    from mutagen.id3 import CHAP, CTOC, GEOB, TENC, CTOCFlags, Encoding
+    from mutagen.id3 import Frames
+    from mutagen.mp3 import MP3
+
+    audio = MP3(path)
+    if audio.tags is None:
+        audio.add_tags()
+    tags, rate = audio.tags, audio.info.sample_rate
+    utf8 = Encoding.UTF8
+    txxx = _fill_text(tags, meta)
     tr = meta.time_reference_at(rate)
     if tr is not None:
         txxx("TIME_REFERENCE", str(tr))

@@ -4,7 +4,10 @@ Layout of a file :func:`write_wav` rewrites (chunks it does not own are kept, in
 
     RIFF WAVE  fmt  bext  [other chunks]  iXML  LIST/INFO  data  cue  LIST/adtl  acgr
 
-- ``LIST/INFO``: INAM title, IART artist, IPRD album, ICMT comment, IGNR genre, ICRD date, ISFT software.
+- ``LIST/INFO``: INAM title, IART artist, IPRD album, ICMT comment, IGNR genre, ICRD date, ISFT software,
+  IBPM tempo (not in the 1991 INFO list; ffprobe shows it as ``IBPM``).
+- ``id3 ``: an ID3v2.4 tag with the labels only (TIT2 TPE1 TALB TBPM TKEY...), where mediainfo, Apple
+  Music and DJ software look for a WAV's tempo and key.
 - ``bext`` (EBU Tech 3285 version 1, 602 bytes + CodingHistory): Description (description, else
   comment), Originator, OriginationDate/Time (``date``, else the time of writing),
   TimeReference = ``time_reference`` in samples at the file's rate, UMID zero, CodingHistory
@@ -247,6 +250,9 @@ def write_wav(path: Path, meta, graph: bytes | None, software: str) -> list[str]
         if meta.markers:
             marks = [(fr, label) for fr, label in meta.markers if fr <= frames and fr < 1 << 32]
             back += [_chunk(b"cue ", _cue(marks)), _chunk(b"LIST", b"adtl" + _adtl(marks))]
+        if any((meta.title, meta.artist, meta.album, meta.bpm, meta.key)):
+            from .id3meta import wav_id3_chunk
+            front.append(_chunk(b"id3 ", wav_id3_chunk(meta)))    # BPM and key where ffprobe/mediainfo look
         if graph is not None:
             back.append(_chunk(GRAPH_CHUNK, graph))
         body = 4 + sum(8 + n + (n & 1) for _, _, n in keep) + len(bext) + sum(map(len, front + back)) \
@@ -327,6 +333,9 @@ def _bext(meta, when: tuple[str, str], tr: int | None, coding: bytes) -> bytes:
 def _info(meta, when: tuple[str, str], software: str) -> bytes:
     items = [(cid, getattr(meta, name)) for name, cid in _INFO.items() if name != "date"]
     items += [(b"ICRD", meta.date or when[0]), (b"ISFT", software)]
+    if meta.bpm is not None:      # IBPM: the INFO tempo some taggers (ExifTool's BeatsPerMinute) read
+        from .audiometa import format_bpm
+        items.append((b"IBPM", format_bpm(meta.bpm)))
     return b"".join(_chunk(cid, _zstr(value)) for cid, value in items if value)
 
 

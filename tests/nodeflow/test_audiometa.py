@@ -220,8 +220,11 @@ def test_files_from_older_audiochain_still_give_their_graph(tmp_path):
     w.tags.add(TXXX(encoding=3, desc="checkpoint", text=["old-ckpt"]))
     w.save()
     assert read_embedded_graph(wav) == GRAPH and read_tags(wav)["checkpoint"] == "old-ckpt"
-    write_metadata(wav, "wav", Metadata(title="new"), GRAPH)       # new files: no ID3 chunk left
-    assert b"id3 " not in wav.read_bytes() and read_embedded_graph(wav) == GRAPH
+    write_metadata(wav, "wav", Metadata(title="new"), GRAPH)       # new files: the ID3 chunk holds labels only
+    data = wav.read_bytes()
+    assert b"audiochain-graph" not in data and b"old-ckpt" not in data and read_embedded_graph(wav) == GRAPH
+    from mutagen.wave import WAVE as W
+    assert str(W(wav).tags["TIT2"]) == "new"
     flac = tmp_path / "old.flac"
     sf.write(flac, tone(0.2), RATE)
     f = FLAC(flac)
