@@ -96,7 +96,8 @@ def trim(audio: Audio, *,
     if end <= start:
         raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
     return audio.replace(audio.samples[:, start:end], start_frame=audio.start_frame + start,
-                         overlap_frames=max(audio.overlap_frames - start, 0))
+                         overlap_frames=max(audio.overlap_frames - start, 0),
+                         markers=tuple((f - start, label) for f, label in audio.markers if start <= f < end))
 
 
 @node("dsp.concat", version=2, fingerprint=project_rate_fingerprint)

@@ -176,3 +176,27 @@ def test_mono_of_many_channels_is_their_average():
 def test_channel_modes_other_than_mono_need_one_or_two_channels(mode):
     with pytest.raises(AudioError, match=f"mode={mode} needs a mono or stereo input; got 6 channels"):
         channels.fn(Audio(np.zeros((6, 10)), 1000), mode=mode)
+
+
+def test_trim_keeps_the_cut_placed_in_its_source_and_its_markers():
+    x = Audio(np.zeros(1000), 1000).replace(start_frame=5000, markers=((100, "bar 2"), (600, "bar 3")))
+    y = trim.fn(x, start_s=0.2, end_s=0.9)
+    assert (y.start_frame, y.markers) == (5200, ((400, "bar 3"),))
+
+
+def test_changing_the_graph_project_rate_re_runs_the_joins(tmp_path):
+    import soundfile as sf
+
+    from nodeflow import Executor, Graph
+    sf.write(tmp_path / "a.wav", sine(440.0, 0.5, 22050).samples.T, 22050)
+    sf.write(tmp_path / "b.wav", sine(220.0, 0.5, 44100).samples.T, 44100)
+    g = Graph()
+    a, b = g.add("io.load", path=str(tmp_path / "a.wav")), g.add("io.load", path=str(tmp_path / "b.wav"))
+    m = g.add("dsp.mix")
+    g.connect(a.out, m.a)
+    g.connect(b.out, m.b)
+    ex = Executor()
+    assert ex.run(g)[m.id]["out"].sample_rate == 44100            # the higher rate, not the first input's
+    g.metadata["sample_rate"] = 48000
+    res = ex.run(g)
+    assert res[m.id]["out"].sample_rate == 48000 and m.id in res.ran and a.id in res.cached
