@@ -175,7 +175,8 @@ def cmd_run(args) -> int:
     for f in failures:
         print(f"error: {f}", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
+        if (written or len(failures) > 1) and not args.quiet:
+            print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 
