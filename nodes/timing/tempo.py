@@ -88,7 +88,7 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
     power = np.abs(librosa.stft(y, n_fft=4096, hop_length=hop)) ** 2
     freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=4096)
     novelty = np.zeros(len(beats) + 1)
-    for feature in (power[(freqs > 25) & (freqs < 300)], librosa.feature.chroma_stft(S=power, sr=_ANALYSIS_RATE)):
+    for feature in (power[(freqs > 25) & (freqs < 300)], librosa.feature.chroma_stft(S=power, sr=_ANALYSIS_RATE, tuning=0.0)):
         synced = librosa.util.sync(feature, beats, aggregate=np.mean)
         synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
         novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
