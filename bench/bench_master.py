@@ -3,26 +3,14 @@ metering vs a plain read, as ratios against baselines run here (wall and CPU tim
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile as sf
 
-from bench._util import report
+from bench._util import best_times as _times, report
 from nodeflow.audio import Audio
 from nodeflow.node import Context
-
-
-def _times(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
-    """Best (wall, CPU) seconds of ``repeat`` calls."""
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall, cpu = min(wall, time.perf_counter() - w), min(cpu, time.process_time() - c)
-    return wall, cpu
 
 
 def _music(seconds: float, rate: int) -> np.ndarray:

@@ -3,23 +3,11 @@ at their bars (seam-centred crossfades) against plain concatenation of the same 
 measured here (wall and CPU time)."""
 from __future__ import annotations
 
-import time
-from typing import Callable
 
 import numpy as np
 
-from bench._util import report
+from bench._util import best_times as _times, report
 from nodeflow.audio import Audio
-
-
-def _times(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
-    """Best (wall, CPU) seconds of ``repeat`` calls."""
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall, cpu = min(wall, time.perf_counter() - w), min(cpu, time.process_time() - c)
-    return wall, cpu
 
 
 def _piece(bpm: float, seconds: float, rate: int) -> Audio:

@@ -3,6 +3,7 @@
 parameters, the graph's metadata and the audio itself, with no path of this machine in them."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import PurePath
 from typing import Any, Callable
@@ -104,7 +105,6 @@ def export_metadata(audio: Audio, graph: Any, params: dict[str, Any], *, markers
     placement = (meta.time_reference_at(audio.sample_rate) or 0) + audio.start_frame
     fields = dict(time_reference=placement, time_reference_rate=audio.sample_rate,
                   extra=(("audiochain_version", version),))
-    import dataclasses
     meta = dataclasses.replace(meta.merge(Metadata(**fields)),
                                markers=tuple(m for m in audio.markers if 0 <= m[0] < audio.frames) if markers else ())
     return meta
