@@ -22,7 +22,8 @@ def demo() -> Graph:
                                  "sized for MusicGen; each window is transposed by the next step of the pattern 0, +5, "
                                  "-2, +7 semitones with Rubber Band; the variations are stitched back on the bar grid "
                                  "with 50 ms equal-power crossfades centred on each bar line, and the original "
-                                 "crossfades into them: a 15 s piece, offline, in seconds.",
+                                 "crossfades into them over its last bar, so the variations start on bar 4: a 14 s "
+                                 "piece on the bar grid, offline, in seconds.",
                   "artist": "AudioChain demo"}
     g.add("io.load", id="melody", path="../assets/melody.flac")
     g.add("dsp.resample", id="to_model_rate", profile="musicgen", quality="high")
@@ -30,7 +31,7 @@ def demo() -> Graph:
           bpm=120.0, beats_per_bar=4, last="keep")
     g.add("dsp.variation", id="vary", pattern_semitones="0 5 -2 7")
     g.add("time.stitch", id="stitch", fade_s=0.05, curve="equal_power")
-    g.add("dsp.crossfade", id="into_variations", duration_s=1.0, curve="equal_power")
+    g.add("dsp.crossfade", id="into_variations", duration_s=2.0, curve="equal_power")
     g.add("io.export", id="export", path="demo.wav", format="wav", bit_depth="pcm24", loudness_lufs=-16.0,
           peak_db=-1.0)
     g.connect("melody", "to_model_rate")

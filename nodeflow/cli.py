@@ -170,7 +170,9 @@ def cmd_run(args) -> int:
             for port, v in result.outputs[nid].items():
                 print(f"{nid}.{port}: {_fmt_value(v)}")
     for w in written:
-        print(f"wrote {w}")
+        print(f"wrote {w}", flush=True)
+        if not args.quiet:
+            _print_levels(w)
     _write_daw(args, graph, [_daw_part(graph, result.outputs)])
     for f in failures:
         print(f"error: {f}", file=sys.stderr)
@@ -179,6 +181,17 @@ def cmd_run(args) -> int:
             print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _print_levels(path: str) -> None:
+    """The written file's loudness, loudness range and true peak (from its tags), on stderr."""
+    from .audiometa import read_tags
+    try:
+        t = read_tags(path)
+        print(f"  {float(t['loudness_integrated_lufs']):.1f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
+              f"true peak {float(t['true_peak_dbtp']):.2f} dBTP", file=sys.stderr)
+    except (NodeflowError, KeyError, ValueError, OSError):
+        pass      # not an audio file AudioChain measured
 
 
 def _run_sweep(args, graph, out_dir: Path) -> int:

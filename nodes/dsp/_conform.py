@@ -14,7 +14,7 @@ from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform", "conform_all",
-           "merged_info", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
+           "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
 
@@ -149,6 +149,11 @@ def merged_info(a: Audio, b: Audio) -> tuple[tuple[str, str], ...]:
     """The ``info`` of a clip joined from ``a`` and ``b``: both, ``a``'s values winning (a tempo
     found on either side still reaches the export)."""
     return tuple(sorted({**dict(b.info), **dict(a.info)}.items()))
+
+
+def joined_markers(a: Audio, b: Audio, offset: int) -> tuple[tuple[int, str], ...]:
+    """Markers of a clip where ``b`` (same rate as ``a``) starts ``offset`` frames into ``a``."""
+    return tuple(sorted(a.markers + tuple((f + offset, label) for f, label in b.markers)))
 
 
 def project_rate(ctx) -> int | None:

@@ -10,7 +10,7 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform_all, merged_info, project_rate, project_rate_fingerprint
+from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
 from ._curves import Curve, fade_in_gain, fade_out_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
@@ -115,7 +115,8 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
     """
     a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
-    return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1))
+    return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1),
+                     markers=joined_markers(a, b, a.frames + gap.shape[1]))
 
 
 @node("dsp.mix", version=2, fingerprint=project_rate_fingerprint)
@@ -138,7 +139,7 @@ def mix(a: Audio, b: Audio, *,
     out = np.zeros((a.channels, max(a.frames, b.frames)), np.float32)
     out[:, :a.frames] += a.samples * np.float32(db_to_amplitude(gain_a_db))
     out[:, :b.frames] += b.samples * np.float32(db_to_amplitude(gain_b_db))
-    return a.replace(out)
+    return a.replace(out, markers=joined_markers(a, b, 0))
 
 
 class ChannelMode(ChoiceEnum):

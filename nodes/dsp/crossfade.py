@@ -10,7 +10,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import Range
 
-from ._conform import conform_all, merged_info, project_rate, project_rate_fingerprint
+from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
 from ._curves import Curve, blend
 
 
@@ -50,4 +50,5 @@ def crossfade(a: Audio, b: Audio, *,
                              f"{min(a.duration_s, b.duration_s):.3f} s or pad the inputs")
     head = a.samples[:, :a.frames - n]
     mixed = blend(a.samples[:, a.frames - n:], b.samples[:, :n], curve)
-    return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b))
+    return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b),
+                     markers=joined_markers(a, b, a.frames - n))

@@ -105,6 +105,15 @@ def export_metadata(audio: Audio, graph: Any, params: dict[str, Any], *, markers
     placement = (meta.time_reference_at(audio.sample_rate) or 0) + audio.start_frame
     fields = dict(time_reference=placement, time_reference_rate=audio.sample_rate,
                   extra=(("audiochain_version", version),))
-    meta = dataclasses.replace(meta.merge(Metadata(**fields)),
-                               markers=tuple(m for m in audio.markers if 0 <= m[0] < audio.frames) if markers else ())
-    return meta
+    kept = tuple(m for m in audio.markers if 0 <= m[0] < audio.frames) if markers else ()
+    return dataclasses.replace(meta.merge(Metadata(**fields)), markers=_bar_labels(kept, meta, audio.sample_rate))
+
+
+def _bar_labels(markers: tuple, meta, rate: int) -> tuple:
+    """Seams labelled ``bar N`` where they sit in the exported piece (a stitched clip may have been
+    placed after other material since it was labelled)."""
+    if meta.bpm is None:
+        return markers
+    beats = int(meta.meter.split("/")[0]) if meta.meter else 4
+    bar = beats * 60.0 / meta.bpm * rate
+    return tuple((f, f"bar {round(f / bar) + 1}" if label.startswith("bar ") else label) for f, label in markers)

@@ -358,7 +358,7 @@ def test_file_export_daw_project_after_a_run(editor, tmp_path):
     bpm, meter, tracks = read_dawproject(editor.tmp / "demo-project.dawproject", extract_to=tmp_path / "x")
     assert (bpm, meter) == (120.0, (4, 4)) and [t.name for t in tracks] == ["export"]
     (clip,) = tracks[0].clips
-    assert clip.start_s == 0 and abs(clip.duration_s - 15.0) < 1e-6
+    assert clip.start_s == 0 and abs(clip.duration_s - 14.0) < 1e-6
     got, _ = sf.read(clip.file)
     want, _ = sf.read(editor.tmp / "exported-copy.wav")
     assert got.shape == want.shape and (got == want).all()

@@ -80,3 +80,10 @@ def test_gain_laws():
     out_pow, in_pow = crossfade_gains(64, Curve.EQUAL_POWER)
     np.testing.assert_allclose(out_lin + in_lin, 1.0, atol=1e-15)
     np.testing.assert_allclose(out_pow ** 2 + in_pow ** 2, 1.0, atol=1e-15)
+
+
+def test_the_later_clips_markers_move_with_it():
+    a = noise(1.0, RATE, seed=1).replace(markers=((100, "a"),))
+    b = noise(1.0, RATE, seed=2).replace(markers=((0, "bar 1"), (RATE // 2, "bar 2")))
+    y = crossfade.fn(a, b, duration_s=0.25)
+    assert y.markers == ((100, "a"), (RATE - RATE // 4, "bar 1"), (RATE - RATE // 4 + RATE // 2, "bar 2"))
