@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
+from .term import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -168,14 +169,14 @@ def cmd_run(args) -> int:
     for nid in leaves:
         if not graph.spec(nid).side_effect:
             for port, v in result.outputs[nid].items():
-                print(f"{nid}.{port}: {_fmt_value(v)}")
+                print(f"{nid}.{port}: {printable(_fmt_value(v))}")
     for w in written:
-        print(f"wrote {w}", flush=True)
+        print(f"wrote {printable(w)}", flush=True)
         if not args.quiet:
             _print_levels(w)
     _write_daw(args, graph, [_daw_part(graph, result.outputs)])
     for f in failures:
-        print(f"error: {f}", file=sys.stderr)
+        print(f"error: {printable(f)}", file=sys.stderr)
     if failures:
         if (written or len(failures) > 1) and not args.quiet:
             print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
@@ -209,7 +210,7 @@ def _run_sweep(args, graph, out_dir: Path) -> int:
     def on_variant(r) -> None:
         done[0] += 1
         if not args.quiet:
-            extra = f": {r.error}" if r.error else ""
+            extra = f": {printable(r.error)}" if r.error else ""
             print(f"[{done[0]}/{total}] {r.variant.name} {r.status} ({r.elapsed_s:.2f} s){extra}", file=sys.stderr)
 
     if not args.quiet:
@@ -231,7 +232,7 @@ def _run_sweep(args, graph, out_dir: Path) -> int:
     _write_daw(args, graph, daw_parts)
     if failed:
         for r in failed:
-            print(f"  {r.variant.name}: {r.status}: {r.error}", file=sys.stderr)
+            print(f"  {r.variant.name}: {r.status}: {printable(r.error)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 
@@ -346,7 +347,7 @@ def cmd_validate(args) -> int:
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
         for p in problems:
-            print(f"  - {p}")
+            print(f"  - {printable(p)}")
         return EXIT_ERROR
     print(f"{args.graph}: ok ({len(graph.nodes)} nodes, {len(graph.links)} links)")
     return EXIT_OK
@@ -384,7 +385,7 @@ def cmd_show(args) -> int:
         from .fileformat import to_document
         print(json.dumps(to_document(graph), indent=2, default=str))
     else:
-        print(describe_graph(graph, args.graph))
+        print(printable(describe_graph(graph, args.graph), keep_newlines=True))
     return EXIT_OK
 
 
@@ -447,7 +448,7 @@ def cmd_extract(args) -> int:
         save(graph, out)
         print(f"wrote {out}")
     else:
-        print(describe_graph(graph, str(path)))
+        print(printable(describe_graph(graph, str(path)), keep_newlines=True))
     return EXIT_OK
 
 
@@ -582,8 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             import traceback
             traceback.print_exc()
-        msg = str(e)
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"error: {printable(e, keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -1,0 +1,31 @@
+"""Text from files, shown in a terminal: control characters escaped.
+
+A graph, bundle or audio file from elsewhere can hold text (node parameters, metadata, paths) with
+terminal escape sequences that would move the cursor, recolour or hide what follows, e.g. an export
+path hidden behind ``ESC[8m``.  Everything the CLI prints that came from a file goes through
+:func:`printable`.
+
+>>> printable("out.wav\\x1b[8m/home/victim/master.wav")
+'out.wav\\\\x1b[8m/home/victim/master.wav'
+>>> printable("two\\nlines", keep_newlines=True)
+'two\\nlines'
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["printable"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """``text`` with C0/C1 control characters (and bidirectional overrides) shown as ``\\xNN``
+    escapes; tabs stay, newlines too when ``keep_newlines`` (multi-line listings)."""
+    s = str(text)
+    return _CONTROL.sub(_escape, s if keep_newlines else s.replace("\n", "\\n"))

@@ -1,0 +1,39 @@
+"""Text from files never reaches the terminal raw: escape sequences in a stranger's graph (title,
+paths, parameters) are shown escaped by show, validate, run and in error lines."""
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+from nodeflow import Graph, save
+from nodeflow.cli import main
+
+HIDE = "\x1b[8m"          # 'conceal': what follows would be invisible in a terminal
+
+
+def _graph(tmp_path, export_path: str):
+    sf.write(tmp_path / "in.wav", np.zeros(4410), 44100)
+    g = Graph()
+    g.metadata["title"] = f"free sample{HIDE}/home/victim"
+    a = g.add("io.load", path="in.wav")
+    e = g.add("io.export", path=export_path)
+    g.connect(a.out, e.audio)
+    return save(g, tmp_path / "g.msgpack")
+
+
+def test_show_validate_and_run_escape_control_characters(tmp_path, capsys):
+    path = _graph(tmp_path, f"out{HIDE}.wav")
+    main(["show", str(path)])
+    main(["validate", str(path)])
+    main(["run", str(path), "-o", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err
+    assert "\\x1b[8m" in out + err                       # shown, escaped, so the user sees it
+
+
+def test_error_lines_escape_control_characters(tmp_path, capsys):
+    path = _graph(tmp_path, f"missing{HIDE}/x.flac")
+    (tmp_path / "in.wav").unlink()
+    assert main(["run", str(path), "-o", str(tmp_path / "o")]) == 1
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and err.startswith("error: ")
