@@ -225,7 +225,8 @@ def clean_fields(raw: dict[str, str]) -> dict:
 # ---------------------------------------------------------------------------------------- public API
 def detect_format(path: str | os.PathLike) -> str | None:
     """"wav", "rf64", "flac", "ogg", "mp3" from the file's first bytes, or None."""
-    with open(path, "rb") as f:
+    from .safeio import open_regular
+    with open_regular(path) as f:
         head = f.read(12)
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
             return "wav"
@@ -354,11 +355,18 @@ def _read_parts(path: Path) -> tuple[dict, list, dict]:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if not path.is_file():
-        raise AudioError(f"{path}: is not a file")
-    if path.stat().st_size == 0:
+    """A regular, non-empty file (a FIFO, a device or a symlink loop is refused, never opened)."""
+    from .safeio import NotRegularFile, check_regular, describe
+    try:
+        st = check_regular(path)
+    except NotRegularFile as e:
+        reason = e.strerror or str(e)
+        if reason == "no such file":
+            raise AudioError(f"{path}: no such file") from None
+        if reason.startswith("is a folder"):
+            raise AudioError(f"{path}: is not a file") from None
+        raise AudioError(describe(path, reason)) from None
+    if st.st_size == 0:
         raise AudioError(f"{path}: file is empty (0 bytes)")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -69,19 +70,27 @@ _digest_lock = threading.Lock()
 
 
 def file_digest(path: str | os.PathLike) -> str:
-    """Content hash of a file, memoised on (path, size, mtime) so unchanged files are read once."""
+    """Content hash of a file, memoised on (path, size, mtime) so unchanged files are read once.
+
+    Only a regular file is read: a FIFO, a device (``/dev/zero`` would be read forever) or a
+    folder gets a ``special:`` key at once, never opened; the node that reads it says what is wrong."""
     p = os.fspath(path)
     try:
         st = os.stat(p)
     except OSError:
         return f"missing:{p}"
+    except ValueError:
+        return f"unreadable:{p}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"special:{stat.S_IFMT(st.st_mode):o}:{p}"
     memo = (os.path.realpath(p), st.st_size, st.st_mtime_ns)
     with _digest_lock:
         if memo in _digests:
             return _digests[memo]
     h = hashlib.blake2b(digest_size=20)
     try:
-        with open(p, "rb") as f:
+        from .safeio import open_regular
+        with open_regular(p) as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     except OSError:

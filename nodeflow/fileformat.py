@@ -300,13 +300,23 @@ def loads(data: bytes, source: str = "<bytes>", registry: Registry | None = None
 
 
 def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
-    """Load a graph file, or the graph embedded in an audio file AudioChain exported."""
+    """Load a graph file, or the graph embedded in an audio file AudioChain exported.
+
+    Only a regular file is read: a FIFO, a device, a socket or a symlink loop is refused at once
+    (:mod:`nodeflow.safeio`), so a path a stranger chose can never block or read forever."""
+    from .safeio import NotRegularFile, check_regular, describe, read_regular
     path = Path(path)
+    try:
+        size = check_regular(path).st_size
+    except NotRegularFile as e:
+        reason = e.strerror or str(e)
+        if reason.startswith("is a folder"):
+            raise FileFormatError(f"{path}: is a folder, not a graph file") from None
+        raise FileFormatError(describe(path, reason)) from None
     from .bundle import is_bundle, unpack
     if is_bundle(path):
         return load(unpack(path), registry)
     try:
-        size = path.stat().st_size
         if size > MAX_FILE_BYTES and not _looks_like_audio(path):
             raise FileFormatError(f"{path}: file is {size} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")
         if _looks_like_audio(path):
@@ -315,21 +325,26 @@ def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
             if data is None:
                 raise FileFormatError(f"{path}: this audio file holds no AudioChain graph")
         else:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_FILE_BYTES)
+    except NotRegularFile as e:
+        raise FileFormatError(describe(path, e.strerror or str(e))) from None
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise FileFormatError(f"{path}: is a folder, not a graph file") from None
     except PermissionError:
         raise FileFormatError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise FileFormatError(f"{path}: cannot be read ({e.strerror or e})") from None
     g = loads(data, str(path), registry)
     g.path = path
     return g
 
 
 def _looks_like_audio(path: Path) -> bool:
+    from .safeio import open_regular
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return f.read(4).startswith(_AUDIO_MAGIC)
     except OSError:
         return False

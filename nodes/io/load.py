@@ -7,6 +7,7 @@ from typing import Annotated
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
+from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
 from ._decode import SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, read_ffmpeg, read_soundfile
@@ -46,12 +47,15 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     if not path.strip():
         raise ParameterError("path is empty; choose an audio file to load")
     file = ctx.resolve_input(path)
-    if not file.exists():
+    why = special_file(file)        # a FIFO, /dev/zero or a symlink loop is refused, never opened
+    if why == "no such file":
         relative = not Path(path).expanduser().is_absolute()
         where = f" (relative paths are resolved against {ctx.base_dir})" if relative else ""
         raise AudioError(f"{file}: no such file{where}; check path={path!r}")
-    if not file.is_file():
+    if why is not None and why.startswith("is a folder"):
         raise AudioError(f"{file}: is a folder, not an audio file; check path={path!r}")
+    if why is not None:
+        raise AudioError(f"{describe(file, why)}; check path={path!r}")
     if file.stat().st_size == 0:
         raise AudioError(f"{file}: file is empty (0 bytes); re-export or re-download it")
     ctx.check_cancelled()
