@@ -385,6 +385,9 @@ class Graph:
                 p = self._link_problem(l, types)
                 if p:
                     out.append(p)
+        if nx.is_directed_acyclic_graph(g):   # what the run would cost, from parameters and file headers
+            from .costs import cost_problems
+            out.extend(cost_problems(self, scope, base_dir))
         return out
 
     def check(self, targets: Iterable[str] | None = None, source: str | None = None,

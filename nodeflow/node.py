@@ -95,6 +95,7 @@ class NodeSpec:
     pack: str = ""
     fingerprint: Callable[[dict[str, Any], "Context"], Any] | None = None
     preflight: Callable[[dict[str, Any], Path], list[str]] | None = None
+    estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -136,7 +137,9 @@ def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], 
 def node(id: str, *, category: str | None = None, version: int = 1, output: str = "out",
          side_effect: bool = False,
          fingerprint: Callable[[dict[str, Any], Context], Any] | None = None,
-         preflight: Callable[[dict[str, Any], Path], list[str]] | None = None) -> Callable[[Callable[..., Any]], NodeSpec]:
+         preflight: Callable[[dict[str, Any], Path], list[str]] | None = None,
+         estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+         ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
     ``id`` is ``category.name`` and never changes; bump ``version`` when behaviour changes.
@@ -145,7 +148,11 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     the node's cache key (e.g. a checkpoint's resolved revision, an adapter file's hash); it must
     be cheap and return msgpack-able plain data.  ``preflight(params, base_dir)`` lists what this
     machine lacks to run the node (e.g. a checkpoint that is not downloaded) without running it;
-    validation reports those problems with every other one.
+    validation reports those problems with every other one.  ``estimate(inputs, params)`` says what
+    the node would make without running it: it takes and returns :class:`nodeflow.costs.Shape` by
+    port name (frames, channels, rate, list length), so validation can refuse a graph whose memory,
+    file count or work exceeds the limits (see :mod:`nodeflow.costs`; without one the node passes its
+    first audio input's shape through).
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -185,6 +192,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
-                        preflight=preflight)
+                        preflight=preflight, estimate=estimate)
 
     return wrap

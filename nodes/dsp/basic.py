@@ -6,6 +6,7 @@ from typing import Annotated
 import numpy as np
 
 from nodeflow.audio import Audio
+from nodeflow.costs import Shape, join_rate
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, Range
@@ -75,7 +76,33 @@ def fade(audio: Audio, *,
     return audio.replace((audio.samples * env).astype(np.float32))
 
 
-@node("dsp.trim", version=1)
+def _trim_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    a = inputs["audio"]
+    start, end = round(params["start_s"] * a.rate), a.frames
+    if params.get("end_s") is not None:
+        end = min(end, round(params["end_s"] * a.rate))
+    return {"out": Shape(max(end - start, 0), a.channels, a.rate)}
+
+
+def _join_estimate(kind: str):
+    """Estimates of the joins: both inputs at the join rate, the output as long as the join makes it."""
+    def estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+        known = [s for s in (inputs.get("a"), inputs.get("b")) if s is not None and s.rate]
+        rate = join_rate(*known)
+        ch = max(s.channels for s in known)
+        a, b = (s.at(rate, ch) if s is not None and s.rate else Shape(0, ch, rate)
+                for s in (inputs.get("a"), inputs.get("b")))
+        if kind == "concat":
+            frames = a.frames + round(params["gap_s"] * rate) + b.frames
+        elif kind == "mix":
+            frames = max(a.frames, b.frames)
+        else:   # crossfade
+            frames = a.frames + b.frames - min(round(params["duration_s"] * rate), a.frames, b.frames)
+        return {"out": Shape(frames, ch, rate)}
+    return estimate
+
+
+@node("dsp.trim", version=1, estimate=_trim_estimate)
 def trim(audio: Audio, *,
          start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
          end_s: Annotated[float | None, Range(0.0, None, unit="s")] = None) -> Audio:
@@ -100,7 +127,7 @@ def trim(audio: Audio, *,
                          markers=tuple((f - start, label) for f, label in audio.markers if start <= f < end))
 
 
-@node("dsp.concat", version=2, fingerprint=project_rate_fingerprint)
+@node("dsp.concat", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
 def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
            ctx: Context | None = None) -> Audio:
     """Play `b` after `a`, with `gap_s` seconds of silence between them.
@@ -119,7 +146,7 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
                      markers=joined_markers(a, b, a.frames + gap.shape[1]))
 
 
-@node("dsp.mix", version=2, fingerprint=project_rate_fingerprint)
+@node("dsp.mix", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("mix"))
 def mix(a: Audio, b: Audio, *,
         gain_a_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0,
         gain_b_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0,

@@ -10,11 +10,12 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import Range
 
+from .basic import _join_estimate
 from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
 from ._curves import Curve, blend
 
 
-@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint)
+@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("crossfade"))
 def crossfade(a: Audio, b: Audio, *,
               duration_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 1.0,
               curve: Curve = Curve.EQUAL_POWER,

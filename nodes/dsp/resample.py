@@ -1,9 +1,11 @@
 """``dsp.resample``: change the sample rate (soxr), to a fixed rate or to a model's rate."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from nodeflow.audio import Audio
+from nodeflow.costs import Shape
 from nodeflow.node import Context, node
 from nodeflow.timebase import PROFILES
 from nodeflow.types import ChoiceEnum, Range
@@ -38,7 +40,13 @@ def target_rate(rate_hz: int, profile: RateProfile | str) -> int:
     return rate_hz if profile is RateProfile.CUSTOM else PROFILES[profile.value].sample_rate
 
 
-@node("dsp.resample", version=1)
+def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    a = inputs["audio"]
+    out = a.at(target_rate(params["rate_hz"], params["profile"]))
+    return {"out": dataclasses.replace(out, work_s=(a.samples + out.samples) / 20e6)}   # soxr HQ
+
+
+@node("dsp.resample", version=1, estimate=_estimate)
 def resample(audio: Audio, *,
              rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
              profile: RateProfile = RateProfile.CUSTOM,

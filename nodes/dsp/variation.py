@@ -75,7 +75,17 @@ def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: flo
     return np.pad(out, ((0, 0), (0, frames - out.shape[1])))
 
 
-@node("dsp.variation", version=1)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """``stretch_ratio`` times as long; Rubber Band's work, twice with ``octave_blend``."""
+    from nodeflow.costs import Shape
+    a = inputs["audio"]
+    out = Shape(math.ceil(a.frames * params["stretch_ratio"]), a.channels, a.rate)
+    passes = (params["semitones"] != 0 or params["stretch_ratio"] != 1.0 or bool(params["pattern_semitones"])) \
+        + (params["octave_blend"] > 0)
+    return {"out": Shape(out.frames, out.channels, out.rate, work_s=(a.samples + out.samples) * passes / 2e6 + 0.01)}
+
+
+@node("dsp.variation", version=1, estimate=_estimate)
 def variation(audio: Audio, *,
               semitones: Annotated[float, Range(-24.0, 24.0, unit="st")] = 0.0,
               pattern_semitones: str = "",

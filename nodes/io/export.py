@@ -41,7 +41,27 @@ _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compres
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
 
 
-@node("io.export", category="io", version=2, side_effect=True)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """The file this export writes (per item when mapped): its size and the mastering work."""
+    from nodeflow.costs import Shape
+    a = inputs.get("audio")
+    if a is None or not a.rate:
+        return None
+    rate = a.rate if str(getattr(params.get("sample_rate"), "value", params.get("sample_rate"))) == "keep" \
+        else int(getattr(params["sample_rate"], "value", params["sample_rate"]))
+    layout = str(getattr(params.get("channels"), "value", params.get("channels")))
+    ch = {"mono": 1, "stereo": 2}.get(layout, a.channels)
+    frames = a.frames * rate // a.rate
+    fmt = str(getattr(params.get("format"), "value", params.get("format")))
+    ext = Path(str(params.get("path", ""))).suffix.lower()
+    fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
+    depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
+    size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
+    return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
+                         work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2)}
+
+
+@node("io.export", category="io", version=2, side_effect=True, estimate=_estimate)
 def export(audio: Audio, *,
            path: Annotated[str, FilePath(mode="write", exts=tuple(EXTENSIONS))] = "out.wav",
            format: Format = Format.AUTO,

@@ -12,6 +12,7 @@ Bark picks for the first sentence, carried over to the rest.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
+from nodeflow.timebase import PROFILES
 from nodeflow.types import Range, Text
 
 from ._hf import (Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, seeded, step_criterion,
@@ -131,8 +133,19 @@ def _speak(loaded: Loaded, sentence: str, history: dict[str, Any] | None, config
     return wave, tokens
 
 
+def _estimate(inputs: dict, params: dict) -> dict:
+    """At most ``max_sentence_s`` (+ the pause) per sentence of ``MAX_CHARS``; Bark's CPU work ~10x that."""
+    from nodeflow.costs import Shape
+    text = inputs.get("text")
+    chars = text.chars if text is not None else len(params.get("prompt", ""))
+    sentences = max(1, math.ceil(chars / 40))            # a short sentence is ~40 characters
+    seconds = min(sentences * (params["max_sentence_s"] + params["pause_s"]), chars / 8 + sentences * params["pause_s"])
+    rate = PROFILES["bark"].sample_rate
+    return {"out": Shape(math.ceil(seconds * rate), 1, rate, work_s=10.0 * seconds + 2.0)}
+
+
 @node("models.bark", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
 def bark(text: str | None = None, *,
          prompt: Annotated[str, Text(multiline=True)] = "Hello! This is Bark. \u266a And this line is sung. \u266a",
          checkpoint: str = "suno/bark-small",

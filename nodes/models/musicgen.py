@@ -15,6 +15,7 @@ import numpy as np
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
+from nodeflow.timebase import PROFILES
 from nodeflow.types import FilePath, Range, Text
 
 from . import _musicgen as engine
@@ -93,8 +94,32 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
                                       **loaded.extra.get("info", {}))   # + adapter, adapter_digest
 
 
+# seconds of CPU work per second of music generated, by checkpoint size (a GPU is several times faster)
+_CPU_S_PER_S = {"small": 3.0, "medium": 10.0, "large": 25.0, "melody": 10.0}
+
+
+def estimate_generation(params: dict, prompt: Any, new_s: float) -> Any:
+    """The shape of ``new_s`` seconds generated (plus a kept prompt) and the CPU work it takes:
+    continuation windows past 30 s each re-read the last ``30 - extend_stride_s`` seconds."""
+    from nodeflow.costs import Shape
+    p = PROFILES["musicgen"]
+    rate, name = p.sample_rate, str(params.get("checkpoint", "")).lower()
+    channels = 2 if "stereo" in name else 1
+    kept = prompt.at(rate).frames if prompt is not None and prompt.rate and params.get("keep_prompt", True) else 0
+    prompt_s = prompt.seconds if prompt is not None else 0.0
+    window_s, stride = float(p.window_s), min(max(params.get("extend_stride_s", 18.0), 0.02), float(p.window_s))
+    windows = 1 if prompt_s + new_s <= window_s else math.ceil((prompt_s + new_s - window_s) / stride) + 1
+    factor = next((v for k, v in _CPU_S_PER_S.items() if k in name), _CPU_S_PER_S["medium"])
+    return Shape(kept + math.ceil(new_s * rate), channels, rate,
+                 work_s=factor * (new_s + 0.05 * windows * (window_s - stride)) + 1.0)
+
+
+def _estimate(inputs: dict, params: dict) -> dict:
+    return {"out": estimate_generation(params, inputs.get("prompt_audio"), params["duration_s"])}
+
+
 @node("models.musicgen", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
 def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              prompt: Annotated[str, Text(multiline=True)] = "lofi hip hop beat with warm piano and soft drums",
              checkpoint: str = "facebook/musicgen-small",

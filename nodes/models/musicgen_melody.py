@@ -17,7 +17,7 @@ from nodeflow.types import Auto, Range, Text
 from nodes.dsp._conform import scale_frames
 
 from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, using
-from .musicgen import generate_music
+from .musicgen import estimate_generation, generate_music
 
 __all__ = ["musicgen_melody", "placed_like"]
 
@@ -35,8 +35,14 @@ def placed_like(out: Audio, source: Audio) -> Audio:
                        tokens=source.tokens).with_info(**musical)
 
 
+def _estimate(inputs: dict, params: dict) -> dict:
+    melody = inputs.get("melody")
+    new_s = params["duration_s"] if params.get("duration_s") is not None else (melody.seconds if melody else None)
+    return None if new_s is None else {"out": estimate_generation(params, inputs.get("prompt_audio"), new_s)}
+
+
 @node("models.musicgen_melody", category="models", version=2,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight)
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
 def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
                     prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
                     checkpoint: str = "facebook/musicgen-melody",

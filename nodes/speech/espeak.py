@@ -8,6 +8,7 @@ list what is installed.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import shutil
 import subprocess
@@ -24,7 +25,15 @@ _INSTALL = "install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `brew
 _OTHER_LANGS = re.compile(r"\(([^\s()]+) \d+\)")
 
 
-@node("speech.espeak", category="speech", version=1)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """Words (~6 characters each) at ``speed_wpm``, plus pauses."""
+    from nodeflow.costs import Shape
+    seconds = 1.0 + len(params.get("text", "")) / 6.0 * 60.0 / params["speed_wpm"] * 1.3
+    rate = params.get("sample_rate_hz") or 22050
+    return {"out": Shape(math.ceil(seconds * rate), 1, rate, work_s=0.05 + seconds / 50)}
+
+
+@node("speech.espeak", category="speech", version=1, estimate=_estimate)
 def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChain.",
            voice: str = "en",
            speed_wpm: Annotated[int, Range(80, 450, unit="wpm")] = 175,

@@ -20,7 +20,12 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TEMPLATE = "{genre} track with {instrument}, {mood} mood, {bpm} bpm, in {key}"
 
 
-@node("text.prompt_template", category="text", version=1)
+def _estimate(inputs: dict, params: dict) -> dict:
+    from nodeflow.costs import Shape
+    return {"out": Shape(chars=sum(len(str(v)) for v in params.values()), work_s=0.0)}
+
+
+@node("text.prompt_template", category="text", version=1, estimate=_estimate)
 def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_TEMPLATE,
                     genre: str = "lo-fi hip hop",
                     mood: str = "relaxed",

@@ -12,6 +12,7 @@ material moves in time and the seam does not click.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import numpy as np
@@ -124,7 +125,16 @@ def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
                  for k, c in enumerate(centres))
 
 
-@node("time.stitch", category="time", version=2, fingerprint=project_rate_fingerprint)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """The piece the windows came from (their span), else the windows end to end."""
+    from nodeflow.costs import Shape, join_rate
+    w = inputs["windows"]
+    rate = join_rate(w)
+    frames = w.span if w.span is not None else w.frames * (w.items or 1)
+    return {"out": Shape(math.ceil(frames * rate / w.rate), w.channels, rate)}
+
+
+@node("time.stitch", category="time", version=2, fingerprint=project_rate_fingerprint, estimate=_estimate)
 def stitch(windows: list[Audio], *,
            fade_s: Annotated[float | None, Range(0.0, 60.0, unit="s")] = None,
            curve: Curve = Curve.LINEAR,

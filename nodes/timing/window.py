@@ -15,6 +15,7 @@ with ``fractions.Fraction``, so window 10,000 starts where ``10,000 * hop`` says
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import numpy as np
@@ -178,7 +179,31 @@ def _describe(tokens: int, p: ModelProfile) -> str:
     return f"{tokens} tokens ({float(p.tokens_to_seconds(tokens)):g} s)"
 
 
-@node("time.tokenize_window", category="time", version=2)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """How many windows, how long: from the input's length and the size and overlap (``bpm=auto``:
+    the fastest tempo, 400 bpm, so the count is an upper bound)."""
+    from nodeflow.costs import Shape
+    a = inputs["audio"]
+    unit = Unit(params["unit"])
+    p = _profile(WindowProfile(params["profile"]), params["custom_rate_hz"], params["custom_tokens_per_s"],
+                 params["custom_window_tokens"])
+    bpm = params.get("bpm") if isinstance(params.get("bpm"), (int, float)) else 400.0
+    beats = params.get("beats_per_bar") if isinstance(params.get("beats_per_bar"), int) else 1
+    if unit is Unit.TOKENS:
+        size_s, overlap_s = params["size"] / float(p.frame_rate), params["overlap"] / float(p.frame_rate)
+    elif unit is Unit.MODEL_WINDOW:
+        size_s, overlap_s = float(p.window_s), params["overlap"]
+    else:
+        size_s, overlap_s = (float(_seconds(params[k], unit, bpm, beats)) for k in ("size", "overlap"))
+    size_s = max(size_s, 1 / float(p.frame_rate))       # less than a token is refused when it runs
+    hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate))
+    length_s = a.frames / a.rate
+    items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1
+    return {"out": Shape(min(round(size_s * a.rate), max(a.frames, 1)) if Last(params["last"]) is not Last.PAD
+                         else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames)}
+
+
+@node("time.tokenize_window", category="time", version=2, estimate=_estimate)
 def tokenize_window(audio: Audio, *,
                     profile: WindowProfile = WindowProfile.MUSICGEN,
                     custom_rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,

@@ -1,0 +1,341 @@
+"""What a run would cost, known before it runs: output sizes, peak memory, files and work.
+
+Each node may declare ``estimate(inputs, params) -> {output: Shape}`` in ``@node``: from the
+:class:`Shape` of its inputs (frames, channels, rate; list length) and its parameters it says what it
+would make, without touching samples (``io.load`` reads the file header only).  :func:`estimate`
+propagates shapes through the graph in topological order (a node mapped over a list is estimated
+once per item and its output has the list's length), sums what the run holds in memory (the
+executor keeps every output of a run until it ends), counts the files exports write and the seconds
+of work, and :func:`cost_problems` turns what exceeds the :class:`Limits` into one line per problem.
+
+A node without an ``estimate`` passes its first audio input's shape through (right for gains,
+fades, filters; a node that makes audio from nothing without an estimate is not counted).  Model
+weights are not counted, only audio.  Estimates err on the large side: a list of windows is counted
+as copies, ``bpm=auto`` as the fastest tempo.
+
+>>> Shape(frames=48000 * 60, channels=2, rate=48000).nbytes       # a minute of stereo at 48 kHz
+23040000
+"""
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = ["Shape", "Limits", "Estimate", "estimate", "cost_problems", "project_rate", "human_bytes",
+           "duration_class"]
+
+SAMPLE_BYTES = 4            # float32, what Audio holds
+DSP_SAMPLES_PER_S = 50e6    # default work: plain numpy passes over the samples
+CALL_OVERHEAD_S = 2e-4      # per node call (a mapped node is called once per item)
+_PROJECT_RATE: contextvars.ContextVar[int | None] = contextvars.ContextVar("project_rate", default=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """The size of a value a node makes (an estimate, never the value).
+
+    ``frames``/``channels``/``rate`` describe one clip (for a list: its largest item); ``items`` is the
+    list length (``None``: not a list); ``span`` the frames of the piece a list of windows covers
+    (what ``stitch`` puts back together); ``chars`` the length of text.  ``file_bytes`` is what a
+    writer writes per file; ``work_s`` the seconds of work to make one value (``None``: the default,
+    proportional to the samples read and written); ``work_bytes`` memory the node needs while it
+    runs beyond its output (``None``: one more copy of its output).
+    """
+    frames: int = 0
+    channels: int = 0
+    rate: int = 0
+    items: int | None = None
+    span: int | None = None
+    chars: int = 0
+    file_bytes: int = 0
+    work_s: float | None = None
+    work_bytes: int | None = None
+    note: str = ""
+
+    @property
+    def samples(self) -> int:
+        return max(int(self.frames), 0) * max(int(self.channels), 0) * (self.items if self.items is not None else 1)
+
+    @property
+    def nbytes(self) -> int:
+        return self.samples * SAMPLE_BYTES + self.chars * (self.items or 1)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate if self.rate else 0.0
+
+    def at(self, rate: int, channels: int | None = None) -> "Shape":
+        """This clip converted to ``rate`` (and ``channels``), as the joins conform their inputs."""
+        frames = math.ceil(self.frames * rate / self.rate) if self.rate else self.frames
+        return Shape(frames, channels or self.channels, rate)
+
+    def describe(self) -> str:
+        if not self.rate:
+            return f"{self.chars} characters" if self.chars else "nothing measurable"
+        clip = f"{_seconds(self.seconds)} of {self.channels} ch at {self.rate / 1000:g} kHz"
+        if self.items is not None:
+            return f"{self.items:,} items of up to {clip} ({human_bytes(self.nbytes)})"
+        return f"{clip} ({human_bytes(self.nbytes)})"
+
+
+def project_rate() -> int | None:
+    """The graph's project rate (``metadata["sample_rate"]``) while an estimate runs, else None."""
+    return _PROJECT_RATE.get()
+
+
+def join_rate(*shapes: Shape) -> int:
+    """The rate the joins bring their inputs to: the highest, or the project rate."""
+    return project_rate() or max(s.rate for s in shapes)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"   # pragma: no cover
+
+
+def _seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    return f"{s / 3600:,.3g} h"
+
+
+def duration_class(seconds: float) -> str:
+    """``seconds``, ``minutes`` or ``hours``: how long the work is expected to take on a CPU."""
+    return "seconds" if seconds < 60 else "minutes" if seconds < 3600 else "hours"
+
+
+# ---------------------------------------------------------------------------------------- limits
+def _ram_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):   # not POSIX: assume a modest machine
+        return 8 * 1024 ** 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What a run may use.  Defaults follow the machine; each has an environment variable:
+    ``AUDIOCHAIN_MAX_MEMORY_GB`` (peak memory, default half the RAM), ``AUDIOCHAIN_MAX_FILES``
+    (files written per run, 1000), ``AUDIOCHAIN_MAX_FILE_GB`` (size of one written file, 4),
+    ``AUDIOCHAIN_MAX_ITEMS`` (length of a list of windows, 100000), ``AUDIOCHAIN_MAX_HOURS``
+    (estimated work, 24)."""
+    memory_bytes: int
+    files: int = 1000
+    file_bytes: int = 4 * 1024 ** 3
+    items: int = 100_000
+    hours: float = 24.0
+    memory_source: str = "half the RAM"
+
+    ENV = {"memory_bytes": "AUDIOCHAIN_MAX_MEMORY_GB", "files": "AUDIOCHAIN_MAX_FILES",
+           "file_bytes": "AUDIOCHAIN_MAX_FILE_GB", "items": "AUDIOCHAIN_MAX_ITEMS", "hours": "AUDIOCHAIN_MAX_HOURS"}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> tuple["Limits", list[str]]:
+        """The limits for this machine and environment, and one problem line per unreadable variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"memory_bytes": _ram_bytes() // 2}
+        problems = []
+        for field, var in cls.ENV.items():
+            text = env.get(var, "").strip()
+            if not text:
+                continue
+            try:
+                number = float(text)
+                if not math.isfinite(number) or number <= 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{var}={text!r} is not a positive number; unset it or give e.g. {var}=8")
+                continue
+            if field.endswith("_bytes"):
+                values[field] = int(number * 1024 ** 3)
+                if field == "memory_bytes":
+                    values["memory_source"] = var
+            elif field == "hours":
+                values[field] = number
+            else:
+                values[field] = int(number)
+        return cls(**values), problems
+
+
+# ---------------------------------------------------------------------------------------- propagation
+@dataclasses.dataclass
+class NodeCost:
+    node: str
+    type: str
+    shapes: dict[str, Shape]
+    calls: int = 1                 # items when mapped
+    files: int = 0
+    file_bytes: int = 0
+    work_s: float = 0.0
+    work_bytes: int = 0
+
+    @property
+    def out_bytes(self) -> int:
+        return sum(s.nbytes for s in self.shapes.values())
+
+
+@dataclasses.dataclass
+class Estimate:
+    nodes: dict[str, NodeCost]
+    peak_bytes: int
+    work_s: float
+    files: int
+
+    @property
+    def duration(self) -> str:
+        return duration_class(self.work_s)
+
+    def summary(self) -> str:
+        return (f"peak memory about {human_bytes(self.peak_bytes)}, {self.files} file(s) written, "
+                f"work: {self.duration} (about {_seconds(self.work_s)} on a CPU)")
+
+
+def _is_list(t: Any) -> bool:
+    import typing
+    return typing.get_origin(t) is list
+
+
+def _default(inputs: dict[str, Shape], outputs: Iterable[str]) -> dict[str, Shape] | None:
+    first = next((s for s in inputs.values() if s is not None and s.rate), None)
+    return None if first is None else {o: Shape(first.frames, first.channels, first.rate, first.items, first.span)
+                                       for o in outputs}
+
+
+def _collapse(s: Shape) -> Shape:
+    """A list shape given to a single-valued output: the whole piece, once."""
+    if s.items is None:
+        return s
+    frames = s.span if s.span is not None else s.frames * s.items
+    return dataclasses.replace(s, frames=frames, items=None, span=None)
+
+
+def _params_for_estimate(graph, inst, spec, base_dir: Path) -> dict[str, Any]:
+    params = {k: v for k, v in inst.params.items()}
+    for name, p in spec.params.items():      # input files as absolute paths (io.load reads the header)
+        value = params.get(name)
+        if p.kind == "path" and p.path and p.path.mode == "read" and isinstance(value, str) and value:
+            q = Path(value).expanduser()
+            params[name] = str(q if q.is_absolute() else base_dir / q)
+    return params
+
+
+def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
+    """Shapes of every node's outputs in ``scope`` (default: all), the run's peak memory, files and work."""
+    import networkx as nx
+
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    scope = set(graph.nodes if scope is None else scope)
+    g = graph.to_networkx()
+    order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else []
+    types = graph.output_types()
+    into = graph.links_by_dst()
+    rate = graph.metadata.get("sample_rate") if isinstance(graph.metadata, dict) else None
+    token = _PROJECT_RATE.set(int(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0
+                              else None)
+    shapes: dict[tuple[str, str], Shape] = {}
+    costs: dict[str, NodeCost] = {}
+    try:
+        for nid in order:
+            spec = graph.spec(nid)
+            if nid not in scope or spec is None:
+                continue
+            links = [l for l in into.get(nid, ()) if l.dst_port in spec.inputs]
+            mapped = graph.mapped_inputs(nid, types)
+            inputs = {l.dst_port: shapes.get((l.src, l.src_port)) for l in links}
+            counts = [inputs[p].items for p in mapped if inputs.get(p) is not None and inputs[p].items is not None]
+            calls = max(counts) if counts else 1
+            item_inputs = {p: (dataclasses.replace(s, items=None, span=None) if p in mapped and s is not None else s)
+                           for p, s in inputs.items()}
+            try:
+                params = _params_for_estimate(graph, graph.nodes[nid], spec, base)
+                got = spec.estimate(item_inputs, params) if spec.estimate else _default(item_inputs, spec.outputs)
+            except Exception:   # noqa: BLE001 - a failing estimate leaves the node uncounted, never hides problems
+                got = None
+            outs: dict[str, Shape] = {}
+            for port, s in (got or {}).items():
+                if port not in spec.outputs or s is None:
+                    continue
+                if not _is_list(spec.outputs[port].type):
+                    s = _collapse(s)
+                if mapped:
+                    src = next((inputs[p] for p in mapped if inputs.get(p) is not None), None)
+                    span = None
+                    if src is not None and src.span is not None and src.frames:
+                        span = round(src.span * s.frames / src.frames)
+                    s = dataclasses.replace(s, items=calls if counts else None, span=span)
+                outs[port] = s
+                shapes[(nid, port)] = s
+            cost = NodeCost(nid, spec.id, outs, calls=calls)
+            read = sum(s.samples for s in inputs.values() if s is not None)
+            for s in outs.values():
+                per_call = s.work_s if s.work_s is not None else (
+                    (read / calls + s.samples / (s.items or 1)) / DSP_SAMPLES_PER_S)
+                cost.work_s += per_call * calls + CALL_OVERHEAD_S * calls
+                cost.work_bytes = max(cost.work_bytes, s.work_bytes if s.work_bytes is not None
+                                      else s.nbytes // (s.items or 1) if s.items is not None else s.nbytes)
+                if spec.side_effect:
+                    cost.file_bytes = max(cost.file_bytes, s.file_bytes)
+            if spec.side_effect and any(p.kind == "path" and p.path and p.path.mode == "write"
+                                        for p in spec.params.values()):
+                cost.files = calls
+            costs[nid] = cost
+    finally:
+        _PROJECT_RATE.reset(token)
+    held = sum(c.out_bytes for c in costs.values())
+    peak = held + max((c.work_bytes for c in costs.values()), default=0)
+    return Estimate(costs, peak, sum(c.work_s for c in costs.values()), sum(c.files for c in costs.values()))
+
+
+# ---------------------------------------------------------------------------------------- problems
+def _node(graph, nid: str) -> str:
+    return f"node '{nid}' ({graph.nodes[nid].type})"
+
+
+def cost_problems(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
+                  limits: Limits | None = None) -> list[str]:
+    """One line per limit the run would exceed, naming the node, the estimate, the limit and the fix."""
+    out: list[str] = []
+    if limits is None:
+        limits, out = Limits.from_env()
+    est = estimate(graph, scope, base_dir)
+    if not est.nodes:
+        return out
+    for c in est.nodes.values():
+        for port, s in c.shapes.items():
+            if s.items is not None and s.items > limits.items:
+                out.append(f"{_node(graph, c.node)}: would make a list of {s.items:,} items; the limit is "
+                           f"{limits.items:,} ({Limits.ENV['items']}); make the windows longer or the audio shorter")
+        if c.file_bytes > limits.file_bytes:
+            out.append(f"{_node(graph, c.node)}: would write files of about {human_bytes(c.file_bytes)} each; the "
+                       f"limit is {human_bytes(limits.file_bytes)} per file ({Limits.ENV['file_bytes']}); shorten the "
+                       "audio, lower the rate or bit depth, or use FLAC")
+    if est.files > limits.files:
+        writers = sorted((c for c in est.nodes.values() if c.files), key=lambda c: -c.files)
+        top = writers[0]
+        what = f"{top.files:,} files (mapped over {top.calls:,} items)" if top.calls > 1 else f"{top.files:,} file(s)"
+        others = f", {est.files:,} in the whole run" if est.files != top.files else ""
+        out.append(f"{_node(graph, top.node)}: would write {what}{others}; the limit is {limits.files:,} files per run "
+                   f"({Limits.ENV['files']} or --max-files); stitch the windows before exporting, use fewer windows, "
+                   "or raise the limit")
+    if est.peak_bytes > limits.memory_bytes:
+        top = max(est.nodes.values(), key=lambda c: c.out_bytes)
+        made = "; ".join(s.describe() for s in top.shapes.values()) or "nothing measurable"
+        out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
+                   f"peak (this node makes {made}); the limit is {human_bytes(limits.memory_bytes)} "
+                   f"({limits.memory_source}; {Limits.ENV['memory_bytes']} or --max-memory-gb); shorten the audio, "
+                   "lower the rate, or split the graph")
+    if est.work_s > limits.hours * 3600:
+        top = max(est.nodes.values(), key=lambda c: c.work_s)
+        out.append(f"{_node(graph, top.node)}: the run would take about {_seconds(est.work_s)} of work "
+                   f"(this node {_seconds(top.work_s)}); the limit is {limits.hours:g} h ({Limits.ENV['hours']}); "
+                   "shorten the audio or the generation, or use fewer windows")
+    return out
