@@ -2,69 +2,546 @@
 
 A bundle is a zip archive (stored, not recompressed: audio stays bit-exact) holding
 ``bundle.json`` (format, version, a sha256 and size for every member), ``graph.msgpack`` (the
-graph, its input paths pointing into ``files/``) and ``files/...``.  Unpacking is as careful as
-graph loading: member names are checked (no absolute paths, no ``..``, no links, only the
-listed members), sizes and compression ratios are bounded, hashes are verified, and nothing
-is written outside the target folder or over a receiver's file: a name that exists with other
-content gets a new name, and the graph points at it.
+graph, its input paths pointing into ``files/``) and ``files/...``.
+
+Bundles come from strangers, so reading one trusts nothing: member names are checked (only
+``files/...`` in a portable alphabet: no absolute paths, ``..``, backslashes, NULs, duplicates),
+links, folders, encryption and odd compression methods are refused, declared sizes and ratios
+are bounded before a byte is inflated, and every member is streamed through its CRC, size and
+sha256.  Any damage is one :class:`~nodeflow.FileFormatError`.
+
+* :func:`read_bundle` inspects a bundle in place (``validate``, ``show``): nothing is written.
+* :func:`extracted` unpacks into a fresh private temp folder for a run and removes it after.
+* :func:`unpack` writes next to the bundle (or into a target folder): everything is staged and
+  verified first, then moved into place without following links or overwriting anything (a name
+  that exists with other content gets a new name, and the graph points at it).
+
+:func:`pack` takes only what a graph needs to run elsewhere: regular files that decode as audio,
+and safetensors adapters (a file, or the ``adapter_model.safetensors``/``adapter_config.json`` of
+an adapter folder).  Anything else a graph names (``~/.ssh/id_rsa``...) is refused by name.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
 import hashlib
 import json
+import lzma
 import os
 import re
+import secrets
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
+from typing import Iterator
 
 from .atomic import atomic_path
 from .errors import FileFormatError, NodeflowError
-from .fileformat import dumps, loads
 from .graph import Graph
 
-__all__ = ["pack", "unpack", "is_bundle", "BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
+__all__ = ["pack", "unpack", "read_bundle", "in_place_probe", "extracted", "is_bundle", "BUNDLE_FORMAT",
+           "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
 
 BUNDLE_FORMAT = "audiochain.bundle"
 BUNDLE_VERSION = 1
 BUNDLE_SUFFIX = ".acbundle"
 MAX_BUNDLE_BYTES = 1 << 30       # refuse to pack or unpack more than 1 GiB of members
 MAX_MEMBERS = 2000
-MAX_RATIO = 200                  # uncompressed / compressed, per member (zip bombs)
+MAX_RATIO = 200                  # uncompressed / compressed, per member larger than RATIO_FLOOR (zip bombs)
+RATIO_FLOOR = 1 << 16
+MAX_JSON_BYTES = 1 << 20         # bundle.json, adapter_config.json
 _SAFE = re.compile(r"^files/[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,120}(/[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,120}){0,8}$")
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_BLOCK = 1 << 20
+# what a damaged archive raises from zipfile/zlib (bad CRC, truncation, lying headers, odd methods)
+_DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError, NotImplementedError,
+           RuntimeError, struct.error, OverflowError, KeyError, IndexError)
+# media containers io.load reads through ffmpeg (soundfile reads WAV/FLAC/OGG/MP3 itself)
+_MEDIA_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"), (0, b"OggS"))
 
 
 def is_bundle(path: str | os.PathLike) -> bool:
+    """True for a regular file starting like a zip (never opens a FIFO or a device: that could hang)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             return f.read(4) == b"PK\x03\x04"
+    except (OSError, ValueError):
+        return False
+
+
+def _why(e: OSError) -> str:
+    """A user's words for an OSError, with what to do."""
+    hint = {errno.ENOSPC: "the disk is full; free some space or choose another folder",
+            errno.EDQUOT: "the disk quota is used up; free some space or choose another folder",
+            errno.EROFS: "the folder is on a read-only file system; choose another folder",
+            errno.EACCES: "permission denied; choose a folder you can write to",
+            errno.EPERM: "operation not permitted; choose a folder you can write to",
+            errno.ENOENT: "a file or folder vanished while it was being used; try again",
+            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno)
+    return hint or (e.strerror or str(e))
+
+
+# ---------------------------------------------------------------------------------------- reading
+@contextlib.contextmanager
+def _reading(src: str) -> Iterator[None]:
+    """Turn whatever a damaged archive raises into one FileFormatError naming the bundle."""
+    try:
+        yield
+    except FileFormatError:
+        raise
+    except _DAMAGE as e:
+        raise FileFormatError(f"{src}: damaged bundle ({e}); ask the sender for a new copy") from None
+    except OSError as e:
+        raise FileFormatError(f"{src}: cannot read it ({_why(e)})") from None
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    src = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileFormatError(f"{src}: no such file") from None
+    except OSError as e:
+        raise FileFormatError(f"{src}: cannot read it ({_why(e)})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise FileFormatError(f"{src}: not a regular file (a folder, FIFO or device); a bundle is a .acbundle file")
+    with _reading(src):
+        try:
+            with open(path, "rb") as f:       # count entries before zipfile reads the whole directory
+                end = zipfile._EndRecData(f)
+        except AttributeError:                # pragma: no cover - zipfile internals moved
+            end = None
+        if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
+            raise FileFormatError(f"{src}: {end[zipfile._ECD_ENTRIES_TOTAL]} members; bundles are limited to "
+                                  f"{MAX_MEMBERS}")
+        try:
+            return zipfile.ZipFile(path)
+        except zipfile.BadZipFile as e:
+            raise FileFormatError(f"{src}: not a valid bundle ({e})") from None
+
+
+def _check_members(z: zipfile.ZipFile, src: str, archive_size: int) -> None:
+    infos = z.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise FileFormatError(f"{src}: {len(infos)} members; bundles are limited to {MAX_MEMBERS}")
+    names = [i.filename.lower() for i in infos]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise FileFormatError(f"{src}: duplicate member name {dup!r}; refusing")
+    total = 0
+    for i in infos:
+        mode = (i.external_attr >> 16) & 0xFFFF
+        if i.orig_filename != i.filename or (i.filename not in ("bundle.json", "graph.msgpack")
+                                             and not _SAFE.match(i.filename)):
+            raise FileFormatError(f"{src}: refusing member {i.orig_filename!r} (only files/... names are allowed; "
+                                  "no absolute paths, '..', backslashes or odd characters)")
+        if stat.S_ISLNK(mode) or i.is_dir() or (stat.S_IFMT(mode) and not stat.S_ISREG(mode)):
+            raise FileFormatError(f"{src}: refusing member {i.filename!r} (links and folders are not allowed)")
+        if i.flag_bits & 0x1:
+            raise FileFormatError(f"{src}: encrypted member {i.filename!r}")
+        if i.compress_type not in _METHODS:
+            raise FileFormatError(f"{src}: member {i.filename!r} uses compression method {i.compress_type}; "
+                                  "bundles are stored or deflated")
+        if i.header_offset + i.compress_size > archive_size:
+            raise FileFormatError(f"{src}: member {i.filename!r} runs past the end of the file (truncated?)")
+        if i.file_size > RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+            raise FileFormatError(f"{src}: member {i.filename!r} expands "
+                                  f"{i.file_size // max(i.compress_size, 1)}x; refusing")
+        total += i.file_size
+    if total > MAX_BUNDLE_BYTES:
+        raise FileFormatError(f"{src}: members add up to {total / 2**20:.0f} MiB (limit {MAX_BUNDLE_BYTES >> 20} MiB)")
+
+
+def _read_manifest(z: zipfile.ZipFile, src: str) -> dict:
+    with _reading(src):
+        _check_members(z, src, os.fstat(z.fp.fileno()).st_size if z.fp else 1 << 62)
+        names = {i.filename for i in z.infolist()}
+        if "bundle.json" not in names or "graph.msgpack" not in names:
+            raise FileFormatError(f"{src}: not an AudioChain bundle (bundle.json or graph.msgpack missing)")
+        if z.getinfo("bundle.json").file_size > MAX_JSON_BYTES:
+            raise FileFormatError(f"{src}: bundle.json is too large")
+        raw = z.read("bundle.json")
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise FileFormatError(f"{src}: bundle.json is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise FileFormatError(f"{src}: not an AudioChain bundle")
+    if not isinstance(manifest.get("version"), int) or manifest["version"] > BUNDLE_VERSION:
+        raise FileFormatError(f"{src}: bundle version {manifest.get('version')!r} is newer than this AudioChain reads "
+                              f"({BUNDLE_VERSION}); upgrade AudioChain")
+    members = manifest.get("members")
+    if not isinstance(members, dict) or set(members) != names - {"bundle.json"}:
+        raise FileFormatError(f"{src}: bundle.json does not list exactly the members present")
+    for name, m in members.items():
+        if not (isinstance(m, dict) and isinstance(m.get("sha256"), str) and type(m.get("size")) is int
+                and z.getinfo(name).file_size == m["size"]):
+            raise FileFormatError(f"{src}: bundle.json entry for {name!r} is malformed or its size does not match")
+    return members
+
+
+def _stream(z: zipfile.ZipFile, name: str, expect: dict, src: str, sink=None) -> bytes | None:
+    """Stream one member through its CRC (zipfile), size and sha256; ``sink`` gets each block.
+    Without a sink the bytes of a small member are returned (graph.msgpack)."""
+    h, n, keep = hashlib.sha256(), 0, []
+    with _reading(src):
+        f = z.open(name)
+    with f:
+        while True:
+            with _reading(src):
+                block = f.read(_BLOCK)
+            if not block:
+                break
+            n += len(block)
+            if n > expect["size"]:
+                raise FileFormatError(f"{src}: member {name!r} is larger than declared")
+            h.update(block)
+            if sink is not None:
+                sink(block)
+            elif name == "graph.msgpack":
+                keep.append(block)
+    if n != expect["size"] or h.hexdigest() != expect["sha256"]:
+        raise FileFormatError(f"{src}: member {name!r} is corrupt (hash or size mismatch)")
+    return b"".join(keep) if sink is None else None
+
+
+def _tops(members) -> list[str]:
+    return sorted({"/".join(n.split("/")[:2]) for n in members if n.startswith("files/")})
+
+
+def _graph_of(z: zipfile.ZipFile, members: dict, src: str, registry=None) -> Graph:
+    """The bundle's graph; every file it reads must be one the bundle carries."""
+    from .fileformat import loads
+    graph = loads(_stream(z, "graph.msgpack", members["graph.msgpack"], src), f"{src}:graph.msgpack", registry)
+    tops = set(_tops(members))
+    for (nid, param), _ in graph.input_files(Path("/")).items():
+        value = graph.nodes[nid].params[param]
+        if value not in tops:
+            raise FileFormatError(f"{src}: node '{nid}' reads {param}={value!r}, which the bundle does not carry; "
+                                  "a bundle's graph may only read its own files/ (refusing)")
+    return graph
+
+
+@dataclasses.dataclass
+class Inspected:
+    graph: Graph          # its input paths are the bundle's "files/..." names; graph.path is None
+    members: dict         # name -> {"sha256", "size"}
+
+
+def read_bundle(bundle: str | os.PathLike, registry=None) -> Inspected:
+    """Inspect a bundle in place: every check :func:`unpack` makes, every member streamed through
+    its CRC and hash in memory, nothing written anywhere."""
+    path = Path(bundle)
+    src = str(path)
+    with _open_zip(path) as z:
+        members = _read_manifest(z, src)
+        graph = _graph_of(z, members, src, registry)
+        for name in sorted(members):
+            if name != "graph.msgpack":
+                _stream(z, name, members[name], src, sink=lambda b: None)
+    return Inspected(graph, members)
+
+
+def in_place_probe(graph: Graph) -> Graph:
+    """A copy of a graph :func:`read_bundle` returned, for ``validate``: the inputs naming the
+    bundle's own ``files/...`` (verified inside the zip) are blanked, so ``problems()`` does not look
+    for them on disk; every other check applies as to any graph."""
+    probe = graph.copy()
+    for (nid, param) in graph.input_files(Path("/")):
+        if str(graph.nodes[nid].params[param]).startswith("files/"):
+            probe.nodes[nid].params[param] = ""
+    return probe
+
+
+@contextlib.contextmanager
+def extracted(bundle: str | os.PathLike) -> Iterator[Path]:
+    """Unpack into a fresh private temp folder (never a fixed one a link could sit at); yields the
+    graph file and removes the folder afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="audiochain-bundle-"))
+    try:
+        yield unpack(bundle, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------- unpacking
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _subdir(fd: int, parts: list[str], shown: Path, *, create: bool) -> int:
+    """Open (creating) ``parts`` below the folder ``fd`` without following any link; a new fd."""
+    fd = os.dup(fd)
+    for part in parts:
+        shown = shown / part
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=fd)
+        try:
+            nfd = os.open(part, _DIR, dir_fd=fd)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise FileFormatError(f"{shown} is a link or a file, not a folder; unpack never follows links "
+                                      "(a link here leads outside the target folder, or could): remove it or unpack "
+                                      "elsewhere") from None
+            raise
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Same content, comparing regular files only (a link, FIFO or device is never 'the same')."""
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
     except OSError:
         return False
+    if stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode):
+        return sa.st_size == sb.st_size and _sha256(a) == _sha256(b)
+    if not (stat.S_ISDIR(sa.st_mode) and stat.S_ISDIR(sb.st_mode)):
+        return False
+    na, nb = sorted(os.listdir(a)), sorted(os.listdir(b))
+    return na == nb and all(_same(a / n, b / n) for n in na)
 
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        for block in iter(lambda: f.read(_BLOCK), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _free_name(name: str, i: int, is_file: bool) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem} ({i}).{ext}" if is_file and dot and stem else f"{name} ({i})"
+
+
+def _place(sfd: int, tfd: int, name: str, staged: Path, shown: Path, placed: list[tuple[int, str]]) -> tuple[str, bool]:
+    """Move ``name`` from the staging folder into the target folder without overwriting anything:
+    an identical existing file is reused, another name is found otherwise.  Returns (name used, new)."""
+    is_file = stat.S_ISREG(os.lstat(staged / name).st_mode)
+    cand, i = name, 2
+    while True:
+        try:
+            os.stat(cand, dir_fd=tfd, follow_symlinks=False)
+        except FileNotFoundError:
+            try:
+                if is_file:   # link(2) never replaces an existing name: no overwrite even in a race
+                    os.link(name, cand, src_dir_fd=sfd, dst_dir_fd=tfd, follow_symlinks=False)
+                else:
+                    os.rename(name, cand, src_dir_fd=sfd, dst_dir_fd=tfd)
+            except FileExistsError:
+                pass
+            else:
+                placed.append((tfd, cand))
+                return cand, True
+        else:
+            if _same(staged / name, shown / cand):
+                return cand, False   # the receiver already has this exact file
+        cand, i = _free_name(name, i, is_file), i + 1
+
+
+def unpack(bundle: str | os.PathLike, target: str | os.PathLike | None = None, *,
+           report: list[str] | None = None) -> Path:
+    """Unpack next to the bundle (or into ``target``); returns the graph file written.
+
+    Existing files are never overwritten (identical ones are reused, others get a new name) and
+    no link at or inside the target is followed.  Every member is staged and verified before
+    anything is moved into place; on any failure nothing new is left in the target.
+    ``report`` (a list) receives one line per file written or reused.
+    """
+    from .fileformat import dumps
+    bundle = Path(bundle)
+    src = str(bundle)
+    target = Path(target) if target is not None else bundle.with_suffix("")
+    with _open_zip(bundle) as z:
+        members = _read_manifest(z, src)
+        graph = _graph_of(z, members, src)
+        need = sum(m["size"] for m in members.values())
+        if os.path.islink(target):
+            raise FileFormatError(f"{target} is a link; unpack never follows links (it could lead outside the "
+                                  "folder you meant): remove it or unpack elsewhere (-o FOLDER)")
+        try:
+            return _unpack_into(z, members, graph, target, src, need, report, dumps)
+        except OSError as e:
+            raise NodeflowError(f"cannot unpack into {target}: {_why(e)} (nothing was left there)") from None
+
+
+def _unpack_into(z, members, graph, target: Path, src: str, need: int, report, dumps) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(target).free
+    if need > free:
+        raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "
+                            f"{free / 2**20:.1f} MiB are free; free some space or unpack elsewhere")
+    try:
+        tfd = os.open(target, _DIR)   # a link put there since the check above is not followed either
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise FileFormatError(f"{target} is a link or a file; unpack never follows links: unpack elsewhere") from None
+        raise
+    stage = f".unpack-{secrets.token_hex(6)}"
+    os.mkdir(stage, 0o700, dir_fd=tfd)
+    placed: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fds = [tfd]
+    try:
+        sfd = _subdir(tfd, [stage], target, create=False)
+        fds.append(sfd)
+        for name in sorted(n for n in members if n.startswith("files/")):
+            *dirs, leaf = name.split("/")
+            dfd = _subdir(sfd, dirs, target / stage, create=True)
+            try:
+                fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dfd)
+                with os.fdopen(fd, "wb") as out:
+                    _stream(z, name, members[name], src, sink=out.write)
+            finally:
+                os.close(dfd)
+        renamed: dict[str, str] = {}
+        tops = _tops(members)
+        if tops:
+            ffd = _subdir(tfd, ["files"], target, create=True)
+            fds.append(ffd)
+            sffd = _subdir(sfd, ["files"], target / stage, create=False)
+            fds.append(sffd)
+            for top in tops:
+                used, new = _place(sffd, ffd, top[len("files/"):], target / stage / "files", target / "files", placed)
+                renamed[top] = f"files/{used}"
+                lines.append(f"{'wrote' if new else 'kept (identical)'} {target / renamed[top]}")
+        for nid, inst in graph.nodes.items():
+            for k, v in list(inst.params.items()):
+                if isinstance(v, str) and v in renamed:
+                    inst.params[k] = renamed[v]
+        graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
+        data = dumps(graph, target)
+        fd = os.open("graph.msgpack", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=sfd)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        name, new = _place(sfd, tfd, "graph.msgpack", target / stage, target, placed)
+        graph.path = target / name
+        lines.append(f"{'wrote' if new else 'kept (identical)'} {graph.path}")
+    except BaseException:
+        for fd, name in reversed(placed):   # leave nothing new behind
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    shutil.rmtree(name, dir_fd=fd)
+                else:
+                    os.unlink(name, dir_fd=fd)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(stage, dir_fd=tfd)
+        for fd in fds:
+            os.close(fd)
+    if report is not None:
+        report.extend(lines)
+    return graph.path
+
+
+# ---------------------------------------------------------------------------------------- packing
 def _member_name(path: Path, taken: set[str]) -> str:
     stem = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", path.name).lstrip("._ ") or "file"
     name, i = stem, 2
     while name.lower() in taken:
-        base, dot, ext = stem.rpartition(".")
-        name = f"{base} ({i}).{ext}" if dot else f"{stem} ({i})"
+        name = _free_name(stem, i, True)
         i += 1
     taken.add(name.lower())
     return name
 
 
-def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Path:
-    """Write ``graph`` with every input file (and folder, e.g. an adapter) it reads into ``out``."""
+def _head(path: Path, n: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return b""
+        return f.read(n)
+
+
+def _is_audio(path: Path) -> bool:
+    """Decodes as audio: libsndfile reads its header, or it is a media container io.load hands to ffmpeg."""
+    import soundfile as sf
+    try:
+        info = sf.info(str(path))
+        if info.samplerate > 0 and info.channels > 0:
+            return True
+    except Exception:  # noqa: BLE001 - libsndfile's errors for any foreign file
+        pass
+    head = _head(path, 16)
+    return any(head[at:at + len(magic)] == magic for at, magic in _MEDIA_MAGIC)
+
+
+def _is_safetensors(path: Path) -> bool:
+    """A well-formed safetensors header whose tensors fill the file exactly (no trailing payload)."""
+    try:
+        size = path.stat().st_size
+        head = _head(path, 8)
+        if len(head) < 8:
+            return False
+        n = struct.unpack("<Q", head)[0]
+        if not 2 <= n <= min(size - 8, 100 << 20):
+            return False
+        header = json.loads(_head(path, 8 + n)[8:])
+        ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+        return isinstance(header, dict) and all(isinstance(e, int) for e in ends) and 8 + n + max(ends, default=0) == size
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
+        return False
+
+
+def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], list[str], str | None]:
+    """What pack takes from ``src``: ([(relative member path, file)], [left out], refusal reason)."""
+    st = os.stat(src)
+    if stat.S_ISDIR(st.st_mode):
+        if exts and ".safetensors" not in exts:
+            return [], [], "is a folder; pack takes folders only for adapters"
+        take, left = [], []
+        for f in sorted(src.rglob("*")):
+            rel = f.relative_to(src).as_posix()
+            if f.is_symlink() or not f.is_file():
+                left.append(rel) if not f.is_dir() else None
+            elif f.suffix == ".safetensors" and _is_safetensors(f):
+                take.append((rel, f))
+            elif f.name == "adapter_config.json" and f.stat().st_size <= MAX_JSON_BYTES and _json_ok(f):
+                take.append((rel, f))
+            else:
+                left.append(rel)
+        if not any(f.suffix == ".safetensors" for _, f in take):
+            return [], [], "holds no safetensors adapter"
+        return take, left, None
+    if not stat.S_ISREG(st.st_mode):
+        return [], [], "is not a regular file (a FIFO or a device)"
+    if exts and src.suffix.lower() not in exts:
+        return [], [], f"is not a {'/'.join(exts[:6])}{'...' if len(exts) > 6 else ''} file"
+    if src.suffix.lower() == ".safetensors":
+        return ([("", src)], [], None) if _is_safetensors(src) else ([], [], "is not a valid safetensors file")
+    return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
+
+
+def _json_ok(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_bytes()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BYTES,
+         report: list[str] | None = None) -> Path:
+    """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
+
+    Only regular files that decode as audio, and safetensors adapters, are taken; a graph naming
+    anything else (a key, a config, a document) is refused with one line naming the node, the
+    parameter and the file.  ``report`` (a list) receives one line per file included or left out.
+    The bundle is written atomically: a full disk or a read-only folder leaves nothing at ``out``.
+    """
     out = Path(out)
     problems = [p for p in graph.problems() if "not found" in p]
     if problems:
@@ -73,186 +550,69 @@ def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BY
     members: list[tuple[str, Path]] = []   # (member name, source file)
     taken: set[str] = set()
     by_source: dict[Path, str] = {}
-    for (nid, param), src in graph.input_files().items():
-        src = src.resolve()
-        if src not in by_source:
-            top = _member_name(src, taken)
-            by_source[src] = top
-            if src.is_dir():
-                for f in sorted(p for p in src.rglob("*") if p.is_file() and not p.is_symlink()):
-                    members.append((f"files/{top}/{f.relative_to(src).as_posix()}", f))
-            else:
-                members.append((f"files/{top}", src))
-        g.nodes[nid].params[param] = f"files/{by_source[src]}"
-    total = sum(f.stat().st_size for _, f in members)
-    if total > max_bytes:
-        raise NodeflowError(f"cannot bundle: the inputs add up to {total / 2**20:.1f} MiB, over the "
-                            f"{max_bytes / 2**20:.0f} MiB limit; share the large files separately")
+    refused, lines = [], []
+    try:
+        for (nid, param), src in graph.input_files().items():
+            value = graph.nodes[nid].params[param]
+            spec = graph.registry.get(graph.nodes[nid].type)
+            exts = tuple(e.lower() for e in (spec.params[param].path.exts or ()))
+            src = src.resolve()
+            if src not in by_source:
+                take, left, why = _admit(src, exts)
+                if why:
+                    refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
+                    continue
+                top = by_source[src] = _member_name(src, taken)
+                for rel, f in take:
+                    name = f"files/{top}/{rel}" if rel else f"files/{top}"
+                    members.append((name, f))
+                    lines.append(f"included {name} ({f.stat().st_size / 2**20:.2f} MiB, node '{nid}' {param})")
+                lines.extend(f"left out {src / rel} (not needed to run node '{nid}')" for rel in left)
+            g.nodes[nid].params[param] = f"files/{by_source[src]}"
+    except OSError as e:
+        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {_why(e)}") from None
+    if refused:
+        raise NodeflowError("cannot bundle: " + "; ".join(refused))
     for name, _ in members:
         if not _SAFE.match(name):
             raise NodeflowError(f"cannot bundle: input file name {name!r} is not portable; rename it")
-    g.path = None
+    try:
+        total = sum(f.stat().st_size for _, f in members)
+        if total > max_bytes:
+            raise NodeflowError(f"cannot bundle: the inputs add up to {total / 2**20:.1f} MiB, over the "
+                                f"{max_bytes / 2**20:.0f} MiB limit; share the large files separately")
+        _write_bundle(g, out, members, max_bytes)
+    except OSError as e:
+        where = e.filename if e.filename and not str(e.filename).startswith(str(out.parent)) else out
+        raise NodeflowError(f"cannot write {out}: {_why(e)} ({where}); nothing was written") from None
+    if report is not None:
+        report.extend(lines)
+    return out
+
+
+def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_bytes: int) -> None:
     import msgpack
     from .fileformat import to_document
-    doc = to_document(g)
-    doc["saved_by"]["inputs"] = {f"{n}.{p}": str(path.resolve()) for (n, p), path in graph.input_files().items()}
+    g.path = None
+    doc = to_document(g, portable=True)   # no path of this machine in what is shared
     graph_bytes = msgpack.packb(doc, use_bin_type=True)
-    manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
-                "members": {name: {"sha256": _sha256(f), "size": f.stat().st_size} for name, f in members}}
-    manifest["members"]["graph.msgpack"] = {"sha256": hashlib.sha256(graph_bytes).hexdigest(), "size": len(graph_bytes)}
-    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("bundle.json", json.dumps(manifest, indent=1))
-        z.writestr("graph.msgpack", graph_bytes)
-        for name, f in members:
-            z.write(f, name)
-    return out
-
-
-def _read_manifest(z: zipfile.ZipFile, src: str) -> dict:
-    infos = z.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise FileFormatError(f"{src}: {len(infos)} members; bundles are limited to {MAX_MEMBERS}")
-    names = [i.filename for i in infos]
-    if len(set(names)) != len(names):
-        raise FileFormatError(f"{src}: duplicate member names")
+    listed = {"graph.msgpack": {"sha256": hashlib.sha256(graph_bytes).hexdigest(), "size": len(graph_bytes)}}
     total = 0
-    for i in infos:
-        mode = (i.external_attr >> 16) & 0xFFFF
-        if i.filename not in ("bundle.json", "graph.msgpack") and not _SAFE.match(i.filename):
-            raise FileFormatError(f"{src}: refusing member {i.filename!r} (only files/... names are allowed; "
-                                  "no absolute paths, '..' or odd characters)")
-        if stat.S_ISLNK(mode) or i.is_dir():
-            raise FileFormatError(f"{src}: refusing member {i.filename!r} (links and folders are not allowed)")
-        if i.flag_bits & 0x1:
-            raise FileFormatError(f"{src}: encrypted member {i.filename!r}")
-        total += i.file_size
-        if i.compress_size and i.file_size / i.compress_size > MAX_RATIO:
-            raise FileFormatError(f"{src}: member {i.filename!r} expands {i.file_size // i.compress_size}x; refusing")
-    if total > MAX_BUNDLE_BYTES:
-        raise FileFormatError(f"{src}: members add up to {total / 2**20:.0f} MiB (limit {MAX_BUNDLE_BYTES >> 20} MiB)")
-    if "bundle.json" not in names or "graph.msgpack" not in names:
-        raise FileFormatError(f"{src}: not an AudioChain bundle (bundle.json or graph.msgpack missing)")
-    if z.getinfo("bundle.json").file_size > 1 << 20:
-        raise FileFormatError(f"{src}: bundle.json is too large")
-    try:
-        manifest = json.loads(z.read("bundle.json"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"{src}: bundle.json is not valid JSON ({e})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise FileFormatError(f"{src}: not an AudioChain bundle")
-    if not isinstance(manifest.get("version"), int) or manifest["version"] > BUNDLE_VERSION:
-        raise FileFormatError(f"{src}: bundle version {manifest.get('version')!r} is newer than this AudioChain reads "
-                              f"({BUNDLE_VERSION}); upgrade AudioChain")
-    members = manifest.get("members")
-    if not isinstance(members, dict) or set(members) != set(names) - {"bundle.json"}:
-        raise FileFormatError(f"{src}: bundle.json does not list exactly the members present")
-    for name, m in members.items():
-        if not (isinstance(m, dict) and isinstance(m.get("sha256"), str) and isinstance(m.get("size"), int)
-                and z.getinfo(name).file_size == m["size"]):
-            raise FileFormatError(f"{src}: bundle.json entry for {name!r} is malformed or its size does not match")
-    return members
-
-
-def _extract(z: zipfile.ZipFile, name: str, expect: dict, dest: Path, src: str) -> None:
-    """Copy one member to ``dest`` (a new file), verifying size and hash as it streams."""
-    h = hashlib.sha256()
-    n = 0
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never replaces anything
-    try:
-        with os.fdopen(fd, "wb") as out, z.open(name) as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                n += len(block)
-                if n > expect["size"]:
-                    raise FileFormatError(f"{src}: member {name!r} is larger than declared")
-                h.update(block)
-                out.write(block)
-        if n != expect["size"] or h.hexdigest() != expect["sha256"]:
-            raise FileFormatError(f"{src}: member {name!r} is corrupt (hash or size mismatch)")
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-
-
-def unpack(bundle: str | os.PathLike, target: str | os.PathLike | None = None) -> Path:
-    """Unpack next to the bundle (or into ``target``); returns the graph file written.
-
-    Existing files are never overwritten: identical ones are reused, others get a new name.
-    """
-    bundle = Path(bundle)
-    src = str(bundle)
-    target = Path(target) if target is not None else bundle.with_suffix("")
-    try:
-        z = zipfile.ZipFile(bundle)
-    except FileNotFoundError:
-        raise FileFormatError(f"{src}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise FileFormatError(f"{src}: not a valid bundle ({e})") from None
-    with z:
-        members = _read_manifest(z, src)
-        try:
-            graph = loads(z.read("graph.msgpack"), f"{src}:graph.msgpack")
-        except zipfile.BadZipFile as e:
-            raise FileFormatError(f"{src}: corrupt ({e})") from None
-        if hashlib.sha256(z.read("graph.msgpack")).hexdigest() != members["graph.msgpack"]["sha256"]:
-            raise FileFormatError(f"{src}: graph.msgpack is corrupt (hash mismatch)")
-        target.mkdir(parents=True, exist_ok=True)
-        root = target.resolve()
-        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
-        try:
-            renamed: dict[str, str] = {}   # top-level member ("files/x") -> path relative to target
-            tops = sorted({"/".join(n.split("/")[:2]) for n in members if n.startswith("files/")})
-            for top in tops:
-                parts = [n for n in members if n == top or n.startswith(top + "/")]
-                stage_top = staging / top
-                for name in parts:
-                    dest = (staging / name).resolve()
-                    if root not in dest.parents:
-                        raise FileFormatError(f"{src}: member {name!r} escapes the target folder")
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    _extract(z, name, members[name], dest, src)
-                renamed[top] = _place(stage_top, root / top, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    for nid, inst in graph.nodes.items():
-        for k, v in list(inst.params.items()):
-            if isinstance(v, str) and v in renamed:
-                inst.params[k] = renamed[v]
-    from .fileformat import save
-    out, i = root / "graph.msgpack", 2
-    graph.path = out  # the input paths above are relative to the target folder
-    data = dumps(graph)
-    while out.exists():
-        if out.is_file() and out.read_bytes() == data:
-            return out   # unpacked before: reuse it
-        out = root / f"graph ({i}).msgpack"
-        i += 1
-    graph.path = out
-    save(graph, out)
-    return out
-
-
-def _same(a: Path, b: Path) -> bool:
-    if a.is_dir() != b.is_dir():
-        return False
-    if a.is_file():
-        return a.stat().st_size == b.stat().st_size and _sha256(a) == _sha256(b)
-    fa = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    fb = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and not p.is_symlink())
-    return fa == fb and all(_same(a / p, b / p) for p in fa)
-
-
-def _place(staged: Path, wanted: Path, root: Path) -> str:
-    """Move a staged member into place without overwriting; returns its path relative to root."""
-    wanted.parent.mkdir(parents=True, exist_ok=True)
-    if wanted.parent.resolve() != root / wanted.parent.relative_to(root):
-        raise FileFormatError(f"{wanted.parent} leads outside {root} (a link); unpack into another folder")
-    dest, i = wanted, 2
-    while dest.exists() or dest.is_symlink():
-        if not dest.is_symlink() and _same(staged, dest):
-            return dest.relative_to(root).as_posix()   # the receiver already has this exact file
-        stem, dot, ext = wanted.name.rpartition(".") if wanted.is_file() or staged.is_file() else (wanted.name, "", "")
-        name = f"{stem} ({i}).{ext}" if dot and stem else f"{wanted.name} ({i})"
-        dest = wanted.with_name(name)
-        i += 1
-    os.rename(staged, dest)
-    return dest.relative_to(root).as_posix()
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, f in members:   # hashed as written: a file changing meanwhile cannot mislead the manifest
+            h, n = hashlib.sha256(), 0
+            fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK)
+            big = os.fstat(fd).st_size > 1 << 30
+            with os.fdopen(fd, "rb") as src, z.open(name, "w", force_zip64=big) as dst:
+                for block in iter(lambda: src.read(_BLOCK), b""):
+                    n += len(block)
+                    total += len(block)
+                    if total > max_bytes:
+                        raise NodeflowError(f"cannot bundle: {f} grew while packing; the inputs are now over the "
+                                            f"{max_bytes / 2**20:.0f} MiB limit")
+                    h.update(block)
+                    dst.write(block)
+            listed[name] = {"sha256": h.hexdigest(), "size": n}
+        z.writestr("graph.msgpack", graph_bytes)
+        z.writestr("bundle.json", json.dumps({"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+                                              "members": listed}, indent=1))

@@ -121,6 +121,10 @@ class Progress:
 
 # ---------------------------------------------------------------------------------------- commands
 def cmd_run(args) -> int:
+    from .bundle import extracted, is_bundle
+    if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
+        with extracted(args.graph) as graph_file:
+            return cmd_run(argparse.Namespace(**{**vars(args), "graph": str(graph_file)}))
     from .executor import Executor
     graph = _load(args.graph)
     apply_sets(graph, args.set)
@@ -343,6 +347,9 @@ def cmd_rerun(args) -> int:
 
 def cmd_validate(args) -> int:
     graph = _load(args.graph)
+    from .bundle import in_place_probe, is_bundle
+    if is_bundle(args.graph):   # inspected in place: its files/ were verified inside the zip, not looked up on disk
+        graph = in_place_probe(graph)
     problems = graph.problems()
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
@@ -460,15 +467,21 @@ def cmd_pack(args) -> int:
     if out.exists() and not args.force:
         raise NodeflowError(f"{out} exists; pass --force to replace it")
     limit = int(args.max_mb * 2**20)
-    pack(graph, out, max_bytes=limit)
+    report: list[str] = []
+    pack(graph, out, max_bytes=limit, report=report)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    for line in report:   # what leaves the machine: every file included (and any left out)
+        print(f"  {printable(line)}")
     return EXIT_OK
 
 
 def cmd_unpack(args) -> int:
     from .bundle import unpack
-    out = unpack(args.bundle, args.output)
+    report: list[str] = []
+    out = unpack(args.bundle, args.output, report=report)
     print(f"unpacked to {out.parent}; graph: {out}")
+    for line in report:
+        print(f"  {printable(line)}")
     return EXIT_OK
 
 

@@ -313,9 +313,9 @@ def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
         if reason.startswith("is a folder"):
             raise FileFormatError(f"{path}: is a folder, not a graph file") from None
         raise FileFormatError(describe(path, reason)) from None
-    from .bundle import is_bundle, unpack
-    if is_bundle(path):
-        return load(unpack(path), registry)
+    from .bundle import is_bundle, read_bundle
+    if is_bundle(path):   # inspected in place, nothing written; input paths are the bundle's files/...
+        return read_bundle(path, registry).graph
     try:
         if size > MAX_FILE_BYTES and not _looks_like_audio(path):
             raise FileFormatError(f"{path}: file is {size} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")

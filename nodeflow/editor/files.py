@@ -58,6 +58,9 @@ def open_graph(path: str | os.PathLike) -> tuple[Graph, Path | None]:
     Raises :class:`~nodeflow.FileFormatError` with one clear message for anything unreadable.
     """
     p = Path(path).expanduser()
+    from ..bundle import is_bundle, unpack
+    if is_bundle(p):   # editing a bundle: unpacked beside it (verified, never overwriting, no link followed)
+        p = unpack(p)
     graph = load(p)
     if _looks_like_audio(p):
         return graph, None

@@ -103,12 +103,13 @@ def test_pack_unpack_roundtrip_bit_for_bit(tmp_path):
         p = out.parent / g2.nodes[nid].params["path"]
         assert p.read_bytes() == orig.read_bytes()
     assert g2.problems() == []
-    assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0  # running a bundle unpacks next to it
-    assert (tmp_path / "song" / "graph.msgpack").is_file()
+    # running a bundle unpacks into a private temp folder, removed afterwards: nothing beside the bundle
+    assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0
+    assert not (tmp_path / "song").exists() and (tmp_path / "o" / "mix.wav").is_file()
     # a bundle and the graph it unpacks are files to share: not private to the sender (umask 022 here)
     umask = os.umask(0)
     os.umask(umask)
-    for f in (bundle, out, tmp_path / "song" / "graph.msgpack"):
+    for f in (bundle, out, out.parent / "files" / "vox3.wav"):
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
 
 
@@ -126,7 +127,10 @@ def test_pack_carries_folders_such_as_adapters(tmp_path):
     adapter = tmp_path / "ana" / "adapters" / "mine"
     adapter.mkdir(parents=True)
     (adapter / "adapter_config.json").write_text('{"r": 8}')
-    (adapter / "adapter_model.safetensors").write_bytes(bytes(range(256)) * 40)
+    weights = bytes(range(256)) * 40   # a well-formed safetensors file: pack checks the header
+    header = json.dumps({"x.lora_A.weight": {"dtype": "F32", "shape": [2560], "data_offsets": [0, len(weights)]}})
+    (adapter / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header.encode() + weights)
+    (adapter / "notes.txt").write_text("not needed to run: left out")
     g = Graph(reg)
     g.path = tmp_path / "ana" / "g.msgpack"
     g.add("share.adapted", id="a", adapter="adapters/mine")
@@ -136,6 +140,7 @@ def test_pack_carries_folders_such_as_adapters(tmp_path):
     g2 = load(out, reg)
     got = out.parent / g2.nodes["a"].params["adapter"]
     assert (got / "adapter_model.safetensors").read_bytes() == (adapter / "adapter_model.safetensors").read_bytes()
+    assert sorted(p.name for p in got.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
 
 
 def test_unpack_never_overwrites_receivers_files(tmp_path):
@@ -299,8 +304,10 @@ def test_pack_and_unpack_from_the_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "over the 0 MiB limit" in err[0] and not (tmp_path / "small.acbundle").exists()
     assert main(["unpack", str(bundle), "-o", str(tmp_path / "ben")]) == 0
-    assert capsys.readouterr().out.strip() == (f"unpacked to {tmp_path / 'ben'}; "
-                                               f"graph: {tmp_path / 'ben' / 'graph.msgpack'}")
+    lines = capsys.readouterr().out.strip().splitlines()   # then what it wrote, one line each
+    assert lines[0] == f"unpacked to {tmp_path / 'ben'}; graph: {tmp_path / 'ben' / 'graph.msgpack'}"
+    assert sorted(lines[1:]) == [f"  wrote {tmp_path / 'ben' / n}" for n in ("files/loop.flac", "files/vox3.wav",
+                                                                             "graph.msgpack")]
     assert load(tmp_path / "ben" / "graph.msgpack").problems() == []
     evil = hostile(tmp_path, {"../escape.wav": b"x"})
     assert main(["unpack", str(evil), "-o", str(tmp_path / "t")]) == 1
@@ -314,11 +321,15 @@ def test_pack_and_unpack_from_the_cli(tmp_path, capsys):
 
 
 def test_opening_a_bundle_unpacks_beside_it_once(tmp_path):
+    from nodeflow.editor.files import open_graph
     src = make_project(tmp_path / "ana")
     bundle = pack(load(src), tmp_path / "share" / "song.acbundle")
-    g = load(bundle)
+    inspected = load(bundle)     # loading inspects in place (validate, show): nothing is written
+    assert inspected.path is None and inspected.nodes["vox"].params["path"] == "files/vox3.wav"
+    assert sorted(p.name for p in (tmp_path / "share").iterdir()) == ["song.acbundle"]
+    g, _ = open_graph(bundle)    # opening it to edit unpacks it beside it, once
     assert g.path == tmp_path / "share" / "song" / "graph.msgpack" and g.problems() == []
-    again = load(bundle)
+    again, _ = open_graph(bundle)
     assert again.path == g.path and sorted(p.name for p in (tmp_path / "share" / "song").iterdir()) == [
         "files", "graph.msgpack"]
 
