@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from .errors import ParameterError
 
-__all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "resolve_dtype", "torch_dtype",
-           "describe"]
+__all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_problem", "resolve_dtype",
+           "torch_dtype", "describe"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
@@ -69,6 +69,23 @@ def resolve_device(name: str = "auto") -> str:
                                  "use device 'auto' or 'cpu'")
         return "mps"
     return "cpu"
+
+
+def device_problem(name: str = "auto") -> str | None:
+    """Why ``name`` cannot be used on this machine (None: it can), without running anything.
+
+    ``auto`` and ``cpu`` never import torch; other devices need it to be checked.
+    """
+    name = str(getattr(name, "value", name) or "auto").strip().lower()
+    if _base(name) in ("auto", "cpu") and name in ("auto", "cpu"):
+        return None
+    try:
+        resolve_device(name)
+    except ParameterError as e:
+        return str(e)
+    except ImportError:
+        return f"device={name!r}: torch is not installed, so no GPU can be used; pip install -e '.[models]'"
+    return None
 
 
 def pick_device(node_device: str = "auto", run_device: str = "auto") -> str:

@@ -187,8 +187,11 @@ class Executor:
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
-            cancel_event: threading.Event | None = None) -> RunResult:
+            cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = ()) -> RunResult:
         """Run ``graph`` (or only what ``targets`` need) and return every computed output.
+
+        Files are written only inside ``output_dir`` (default: the graph's folder) unless the user
+        set the path or it lies under a folder in ``allow_outside`` (see :mod:`nodeflow.outputs`).
 
         Raises :class:`GraphError` listing every problem before anything runs,
         :class:`ExecutionError` naming the failing node (its cause kept as ``__cause__``; results
@@ -199,8 +202,9 @@ class Executor:
         t0 = time.perf_counter()
         targets = list(targets) if targets is not None else None
         base = self._ctx_base(base_dir, graph)
-        graph.check(targets, base_dir=base)
         out_dir = Path(output_dir) if output_dir is not None else base
+        allow_outside = tuple(allow_outside)
+        graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
         plan = self._plan(graph, targets, base, device)
         cancel = cancel_event or threading.Event()
         emit_lock = threading.Lock()
@@ -245,7 +249,7 @@ class Executor:
             return e
 
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
-                      protected_files=plan.protected, device=device)
+                      protected_files=plan.protected, device=device, allow_outside=allow_outside)
 
         def execute(nid: str) -> tuple[dict[str, Any], bool]:
             if not specs[nid].side_effect:   # an identical node may have finished meanwhile

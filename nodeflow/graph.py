@@ -88,6 +88,9 @@ class Graph:
         self.sweep: dict[str, Any] = {}     # a saved sweep: {"mode": "grid"|"zip", "axes": [{"param", "values"}]}
         self.saved_by: dict[str, Any] = {}  # provenance read from a file: AudioChain and pack versions
         self.path = None   # the file it was loaded from / saved to (relative input paths resolve against it)
+        # write paths the user set this session (code, --set, the editor), not read from a file: a run
+        # may write them anywhere (see nodeflow.outputs); {(node, param): value}, never saved
+        self.own_paths: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ editing
     def _touch(self) -> None:
@@ -147,12 +150,17 @@ class Graph:
         inst = self.nodes.pop(old)
         inst.id = new
         self.nodes[new] = inst
+        self.own_paths = {((new if n == old else n), p): v for (n, p), v in self.own_paths.items()}
         self.links = [Link(new if l.src == old else l.src, l.src_port, new if l.dst == old else l.dst, l.dst_port)
                       for l in self.links]
         self._touch()
 
-    def set(self, node_id: str, param: str, value: Any) -> None:
-        """Set a parameter; the value is validated against the node's declaration."""
+    def set(self, node_id: str, param: str, value: Any, *, own: bool = True) -> None:
+        """Set a parameter; the value is validated against the node's declaration.
+
+        A write path set here is the user's own (``own``) and may point outside the output folder;
+        pass ``own=False`` for values that come from a file (a saved sweep).
+        """
         inst = self.nodes.get(node_id)
         if inst is None:
             raise GraphError(f"no node named '{node_id}' in the graph")
@@ -168,6 +176,10 @@ class Graph:
                 inst.params[param] = p.coerce(value)
             except ParameterError as e:
                 raise ParameterError(f"{node_id} ({spec.id}): {e}") from None
+            if own and p.kind == "path" and p.path and p.path.mode == "write":
+                self.own_paths[(node_id, param)] = inst.params[param]
+            else:
+                self.own_paths.pop((node_id, param), None)
         self._touch()
 
     def _port(self, ref: Any, direction: str) -> PortRef:
@@ -318,8 +330,36 @@ class Graph:
                     out[(inst.id, name)] = q if q.is_absolute() else base / q
         return out
 
-    def problems(self, targets: Iterable[str] | None = None, base_dir: Path | None = None) -> list[str]:
-        """Every problem in the graph at once (empty list: the graph can run)."""
+    def write_paths(self) -> dict[tuple[str, str], str]:
+        """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
+        out = {}
+        for inst in self.nodes.values():
+            spec = self.registry.get(inst.type)
+            for name, p in (spec.params.items() if spec else ()):
+                value = inst.params.get(name)
+                if p.kind == "path" and p.path and p.path.mode == "write" and isinstance(value, str) and value.strip():
+                    out[(inst.id, name)] = value
+        return out
+
+    def is_own_path(self, node_id: str, param: str) -> bool:
+        """The write path ``node_id.param`` was set by the user this session (not read from a file)."""
+        inst = self.nodes.get(node_id)
+        return (inst is not None and (node_id, param) in self.own_paths
+                and self.own_paths[(node_id, param)] == inst.params.get(param))
+
+    def problems(self, targets: Iterable[str] | None = None, base_dir: Path | None = None, *,
+                 output_dir: Path | None = None, allow_outside: Iterable[Any] = (),
+                 device: str = "auto") -> list[str]:
+        """Every problem in the graph at once (empty list: the graph can run).
+
+        Checks what a run into ``output_dir`` (default: ``base_dir``, else the graph's folder) on
+        ``device`` would refuse, without running or writing anything: input files that are missing,
+        not regular files or unreadable; write paths outside the output folder or over a file
+        AudioChain did not export (unless set by the user or under ``allow_outside``, see
+        :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
+        """
+        from .devices import device_problem
+        from .outputs import resolve, write_problem
         out: list[str] = []
         scope = set(self.nodes) if targets is None else self.required_for(targets)
         into = self.links_by_dst()
@@ -375,6 +415,24 @@ class Graph:
                 had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
                 out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' not found "
                            f"(looked at {path}{had}); put the file there or point the node at it")
+            elif nid in scope and (why := _unreadable(path)):
+                out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' {why}")
+        out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else self.base_dir())
+        allow = tuple(allow_outside)
+        for (nid, name), value in self.write_paths().items():
+            if nid in scope:
+                why = write_problem(resolve(value, out_dir), out_dir, allow, own=self.is_own_path(nid, name),
+                                    value=value)
+                if why:
+                    out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}")
+        for nid in sorted(scope):
+            spec = self.registry.get(self.nodes[nid].type) if nid in self.nodes else None
+            if spec is not None and "device" in spec.params:
+                own = getattr(self.nodes[nid].params.get("device"), "value", self.nodes[nid].params.get("device"))
+                run = str(getattr(device, "value", device) or "auto")
+                why = device_problem(run if run != "auto" else str(own or "auto"))
+                if why:
+                    out.append(f"node '{nid}' ({spec.id}): {why}" + (" (from --device)" if run != "auto" else ""))
         types = self.output_types()
         seen_inputs: set[tuple[str, str]] = set()
         for l in self.links:
@@ -391,8 +449,9 @@ class Graph:
         return out
 
     def check(self, targets: Iterable[str] | None = None, source: str | None = None,
-              base_dir: Path | None = None) -> None:
-        problems = self.problems(targets, base_dir)
+              base_dir: Path | None = None, **kw: Any) -> None:
+        """Raise :class:`GraphError` listing :meth:`problems` (same keywords), if there are any."""
+        problems = self.problems(targets, base_dir, **kw)
         if problems:
             raise GraphError(problems, source)
 
@@ -406,6 +465,7 @@ class Graph:
         g.sweep = copy.deepcopy(self.sweep)
         g.saved_by = copy.deepcopy(self.saved_by)   # provenance: sender paths and packs in problem messages
         g.path = self.path
+        g.own_paths = dict(self.own_paths)
         return g
 
     def __eq__(self, other: object) -> bool:
@@ -418,3 +478,24 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<Graph {len(self.nodes)} nodes, {len(self.links)} links>"
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why an existing input cannot be read (None: it can): only regular files are opened, so a
+    FIFO or a device never blocks validation."""
+    import os
+    import stat
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return f"cannot be examined ({e.strerror or e}); check the path"
+    if stat.S_ISDIR(st.st_mode):
+        return f"is a folder ({path}), not a file; point the node at a file"
+    if not stat.S_ISREG(st.st_mode):
+        return f"is not a regular file ({path}: a FIFO, device or socket); point the node at an audio file"
+    try:
+        with open(path, "rb") as f:
+            f.read(16)
+    except OSError as e:
+        return f"cannot be read ({path}: {e.strerror or e}); check its permissions"
+    return None

@@ -38,7 +38,7 @@ class Context:
     def __init__(self, node_id: str = "node", *, emit: Callable[..., None] | None = None,
                  cancel_event: threading.Event | None = None, base_dir: Path | None = None,
                  output_dir: Path | None = None, graph: Any = None, protected_files: frozenset[Path] = frozenset(),
-                 device: str = "auto", item: tuple[int, int] | None = None):
+                 device: str = "auto", item: tuple[int, int] | None = None, allow_outside: tuple = ()):
         self.node_id = node_id
         self._emit = emit
         self._cancel = cancel_event or threading.Event()
@@ -48,6 +48,7 @@ class Context:
         self.protected_files = protected_files
         self.device = device
         self.item = item  # (index, count) while the node is mapped over a list
+        self.allow_outside = tuple(allow_outside)   # folders the user allowed writes under (--allow-outside)
 
     @property
     def cancelled(self) -> bool:
@@ -72,10 +73,21 @@ class Context:
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
-    def resolve_output(self, path: str) -> Path:
-        """An output path, relative ones resolved against the run's output folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.output_dir / p)
+    def resolve_output(self, path: str, *, param: str = "path") -> Path:
+        """An output path, relative ones resolved against the run's output folder.
+
+        Raises :class:`~nodeflow.errors.ParameterError` when the file may not be written there (see
+        :mod:`nodeflow.outputs`): outside the output folder, or over a file AudioChain did not
+        export, unless this node's ``param`` was set by the user or the place is allowed.
+        """
+        from .errors import ParameterError
+        from .outputs import resolve, write_problem
+        dest = resolve(path, self.output_dir)
+        own = self.graph is not None and hasattr(self.graph, "is_own_path") and self.graph.is_own_path(self.node_id, param)
+        why = write_problem(dest, self.output_dir, self.allow_outside, own=own or self.graph is None, value=path)
+        if why:
+            raise ParameterError(why)
+        return dest
 
 
 @dataclasses.dataclass(eq=False)

@@ -140,14 +140,15 @@ def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str
     """A copy of ``graph`` with ``{"node.param": value}`` applied (values validated).
 
     The copy is one variant, so it carries no saved sweep: a file it exports embeds a graph
-    that re-renders that variant, not the whole sweep again.
+    that re-renders that variant, not the whole sweep again.  Values may come from a file (a
+    saved sweep), so a write path set here stays inside the output folder (``allow_outside``).
     """
     g = graph.copy()
     g.sweep = {}
     items = overrides.items() if isinstance(overrides, dict) else overrides
     for key, value in items:
         node_id, _, param = key.partition(".")
-        g.set(node_id, param, value)
+        g.set(node_id, param, value, own=False)
     return g
 
 
@@ -272,14 +273,16 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
 
 
 def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, device: str = "auto",
-                on_event: Callable | None = None, cancel_event=None, keep_values: bool = False) -> VariantResult:
+                on_event: Callable | None = None, cancel_event=None, keep_values: bool = False,
+                allow_outside: Sequence[Any] = ()) -> VariantResult:
     """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised."""
     from .errors import Cancelled
     vdir = out_dir / variant.name
     t0 = time.perf_counter()
     try:
         g = apply_overrides(graph, variant.overrides)
-        res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event)
+        res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
+                           allow_outside=allow_outside)
     except Cancelled as e:
         return VariantResult(variant, "cancelled", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
     except NodeflowError as e:
@@ -291,19 +294,19 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
 
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *, executor=None,
               device: str = "auto", on_event: Callable | None = None, on_variant: Callable | None = None,
-              cancel_event=None, keep_values: bool = False) -> list[VariantResult]:
+              cancel_event=None, keep_values: bool = False, allow_outside: Sequence[Any] = ()) -> list[VariantResult]:
     """Run variants one after another on one executor (shared cache) and return results in order."""
     from .executor import Executor
     ex = executor or Executor()
-    graph.check()
     out = Path(out_dir)
+    graph.check(output_dir=out / variants[0].name if variants else out, allow_outside=allow_outside, device=device)
     results = []
     for v in variants:
         if cancel_event is not None and cancel_event.is_set():
             results.append(VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled"))
             continue
         r = run_variant(ex, graph, v, out, device=device, on_event=on_event, cancel_event=cancel_event,
-                        keep_values=keep_values)
+                        keep_values=keep_values, allow_outside=allow_outside)
         results.append(r)
         if on_variant is not None:
             on_variant(r)

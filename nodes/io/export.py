@@ -9,6 +9,7 @@ from typing import Annotated, Iterator
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
+from nodeflow.outputs import resolve
 from nodeflow.node import Context, node
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
@@ -40,6 +41,39 @@ _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
 _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
 
+def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str]:
+    """The file name an export writes for ``path`` and ``format`` (an extension added where the
+    format is explicit and the name has none) and the format; raises :class:`ParameterError` for
+    an empty path or an extension that does not fit.  Validation and the node both use it."""
+    format = Format(getattr(format, "value", format))
+    if not path.strip():
+        raise ParameterError("path is empty; give a file name such as out.wav")
+    ext = Path(path).suffix.lower()
+    if format is Format.AUTO:
+        if ext not in EXTENSIONS:
+            raise ParameterError(f"path={path!r}: cannot tell the format from "
+                                 f"{repr(ext) if ext else 'a name without extension'}; end it in "
+                                 ".wav, .flac, .mp3 or .ogg, or set format")
+        return path, EXTENSIONS[ext]
+    fmt = format.value
+    if ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
+        raise ParameterError(f"format={fmt} but path={path!r} ends in {ext}; change the extension to "
+                             f".{fmt} or set format to auto")
+    return (path if ext in EXTENSIONS else f"{path}.{fmt}"), fmt
+
+
+def _preflight(params: dict, base_dir: Path) -> list[str]:
+    """What validation reports without writing: the name and format (see :func:`target_name`)."""
+    path, format = params.get("path"), params.get("format", Format.AUTO)
+    if not isinstance(path, str) or path.rstrip().endswith(("/", os.sep)):
+        return []     # a folder name: the node says so with the folder it resolved to
+    try:
+        target_name(path, format)
+    except (ParameterError, ValueError) as e:
+        return [str(e)]
+    return []
+
+
 
 def _estimate(inputs: dict, params: dict) -> dict:
     """The file this export writes (per item when mapped): its size and the mastering work."""
@@ -61,7 +95,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
                          work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2)}
 
 
-@node("io.export", category="io", version=2, side_effect=True, estimate=_estimate)
+@node("io.export", category="io", version=2, side_effect=True, preflight=_preflight, estimate=_estimate)
 def export(audio: Audio, *,
            path: Annotated[str, FilePath(mode="write", exts=tuple(EXTENSIONS))] = "out.wav",
            format: Format = Format.AUTO,
@@ -142,27 +176,16 @@ def export(audio: Audio, *,
 def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
-    dest = ctx.resolve_output(path).absolute()
-    if path.rstrip().endswith(("/", os.sep)) or dest.is_dir():   # not "folder" + ".wav" beside it
+    if path.rstrip().endswith(("/", os.sep)) or resolve(path, ctx.output_dir).is_dir():   # not "folder" + ".wav"
+        dest = resolve(path, ctx.output_dir).absolute()
         raise AudioError(f"path={path!r} names a folder ({dest}); give a file name, e.g. "
                          f"{path.rstrip('/' + os.sep)}/out.{'wav' if format is Format.AUTO else format.value}")
-    ext = dest.suffix.lower()
-    if format is Format.AUTO:
-        if ext not in EXTENSIONS:
-            raise ParameterError(f"path={path!r}: cannot tell the format from "
-                                 f"{repr(ext) if ext else 'a name without extension'}; end it in "
-                                 ".wav, .flac, .mp3 or .ogg, or set format")
-        fmt = EXTENSIONS[ext]
-    else:
-        fmt = format.value
-        if ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
-            raise ParameterError(f"format={fmt} but path={path!r} ends in {ext}; change the extension to "
-                                 f".{fmt} or set format to auto")
-        if ext not in EXTENSIONS:
-            dest = dest.with_name(f"{dest.name}.{fmt}")
+    name, fmt = target_name(path, format)
     if ctx.item is not None and ctx.item[1] > 1:
         i, n = ctx.item
-        dest = dest.with_name(f"{dest.stem}_{i + 1:0{len(str(n))}d}{dest.suffix}")
+        p = Path(name)
+        name = str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{p.suffix}"))
+    dest = Path(os.path.abspath(ctx.resolve_output(name)))   # refuses places outside the output folder
     if dest.is_dir():
         raise AudioError(f"{dest}: is a folder; give a file name (path={path!r})")
     return dest, fmt
