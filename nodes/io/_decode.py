@@ -10,10 +10,18 @@ decoding what comes before when the format allows a sample-exact seek:
 - ffmpeg seeks exactly in containers with sample timestamps (mp4/m4a/mov, ogg/opus), again with a
   preroll for the decoder to settle.  Other containers (matroska/webm keep millisecond
   timestamps, avi...) are decoded from the start and the frames before ``start`` dropped.
+
+Declared lengths are never trusted for memory: both decoders read in blocks until the decoder
+stops, growing the output as audio actually arrives, so a streamed FLAC of unknown length decodes
+and a header claiming terabytes allocates only what the file holds.  Decoded audio is capped at
+:func:`max_decode_bytes` (``AUDIOCHAIN_MAX_DECODE_GB``, default 4 GiB of float32, over 3 hours of
+48 kHz stereo): a decompression bomb stops there with one line naming the file, the size reached
+and the limit.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +40,38 @@ FFMPEG_PREROLL = 8192             # the same for ffmpeg's decoders (aac priming,
 _MP3_SLACK = 4 * 1152             # an mp3 length estimated from the file size may be this far off
 _BLOCK = 1 << 17                  # frames per read; progress and cancellation between blocks
 _EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg"})
+_UNKNOWN_LENGTH = 1 << 62         # libsndfile reports SF_COUNT_MAX for a stream of unknown length
+_MP3_FRAMES_PER_BYTE = 16         # mp3 holds at most 8 frames per byte (8 kbps at 8 kHz); twice that
+_PLAUSIBLE_FRAMES_PER_BYTE = 64   # first allocation: a header promising more than this grows as decoded
+MAX_DECODE_ENV = "AUDIOCHAIN_MAX_DECODE_GB"
+DEFAULT_MAX_DECODE_GB = 4.0
+
+
+def max_decode_bytes() -> int:
+    """The most float32 bytes one load may decode: ``AUDIOCHAIN_MAX_DECODE_GB`` GiB (default 4)."""
+    text = os.environ.get(MAX_DECODE_ENV, "").strip()
+    if not text:
+        return int(DEFAULT_MAX_DECODE_GB * 2**30)
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = float("nan")
+    if not gb > 0 or gb == float("inf"):
+        raise ParameterError(f"{MAX_DECODE_ENV}={text!r} is not a positive number of GiB; "
+                             f"e.g. {MAX_DECODE_ENV}=8 (default {DEFAULT_MAX_DECODE_GB:g})")
+    return max(1, int(gb * 2**30))
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit / 2**30:g} GiB" if limit >= 2**30 // 1000 else f"{limit} bytes"
+
+
+def too_big(path: Path, frames: int, channels: int, rate: int, limit: int) -> AudioError:
+    """The one line for a decode that reached the limit (a decompression bomb, or a very long file)."""
+    got = frames * channels * 4
+    return AudioError(f"{path}: decodes to more than the limit of {_limit_text(limit)} of audio (stopped at "
+                      f"{got / 2**30:.2f} GiB, {frames / rate:.0f} s of {channels} ch at {rate} Hz); load a span "
+                      f"with start_s/end_s, or raise the limit with {MAX_DECODE_ENV} if the file is trusted")
 
 
 class Unreadable(Exception):
@@ -67,12 +107,13 @@ def past_end(path: Path, start_s: float, total: int, rate: int) -> AudioError:
 def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:
     import soundfile as sf
 
+    limit = max_decode_bytes()
     try:
         f = sf.SoundFile(str(path))
     except sf.LibsndfileError as e:
         raise Unreadable(str(e).split(": ", 1)[-1]) from None
     with f:
-        rate, total, is_mp3 = f.samplerate, f.frames, f.format == "MP3"
+        rate, total, is_mp3, channels = f.samplerate, f.frames, f.format == "MP3", f.channels
         missing = _wav_missing_bytes(path) if f.format == "WAV" else 0
         if missing:
             raise AudioError(f"{path}: file is truncated: its data chunk is {missing} bytes short; "
@@ -80,14 +121,32 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
         if total <= 0:
             raise AudioError(f"{path}: contains no audio frames ({f.format} {f.subtype}); "
                              "the file may be truncated or damaged")
-        start, stop = frame_range(path, start_s, end_s, rate, total)
-        n = stop - start
+        known = total < _UNKNOWN_LENGTH          # a streamed FLAC leaves its length unset
+        start, stop = frame_range(path, start_s, end_s, rate, total if known else None)
+        n = None if stop is None else stop - start
+        size = path.stat().st_size
+        limit_frames = limit // (4 * channels)
         try:
-            out = _read_mp3(f, start, n).T if is_mp3 else _read_blocks(f, start, n, ctx)   # [channels, frames]
+            if is_mp3:
+                out = _read_mp3(f, start, min(limit_frames + 1 if n is None else n, _MP3_FRAMES_PER_BYTE * size,
+                                                limit_frames + 1)).T
+            else:
+                first = max(_BLOCK, _PLAUSIBLE_FRAMES_PER_BYTE * size // channels)
+                out = _read_blocks(f, start, n, min(first, limit_frames + 1), limit_frames + 1, ctx,
+                                   integer=f.format == "FLAC")
         except sf.LibsndfileError as e:
-            raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
-                             "the file may be truncated or damaged") from e
-    done = out.shape[1]
+            if not known and start > 0:        # a seek past the end of a stream of unknown length
+                out = np.empty((channels, 0), np.float32)
+            else:
+                raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
+                                 "the file may be truncated or damaged") from e
+        done = out.shape[1]
+        if done > limit_frames:
+            raise too_big(path, done, channels, rate, limit)
+        if not known and done == 0 and start > 0:
+            raise past_end(path, start_s, _count_frames(path, limit_frames), rate)
+    if n is None or not known:              # a stream of unknown length ends where decoding stops
+        n = done
     ctx.progress(done, n)
     if done < n:
         if not (is_mp3 and stop == total and n - done <= _MP3_SLACK):   # not an mp3 length estimate
@@ -95,23 +154,82 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
                              f"({total / rate:.3f} s) but decoding stops at frame {start + done}")
         if done == 0:
             raise past_end(path, start_s, start, rate)
+    if done == 0:
+        raise AudioError(f"{path}: contains no audio frames; the file may be truncated or damaged")
     return Audio(out, rate)
 
 
-def _read_blocks(f, start: int, n: int, ctx: Context) -> np.ndarray:
-    """``[channels, frames]`` float32, de-interleaved block by block (no second full-size copy)."""
+def _read_blocks(f, start: int, n: int | None, first: int, cap: int, ctx: Context,
+                 integer: bool = False) -> np.ndarray:
+    """``[channels, frames]`` float32 of ``n`` frames from ``start`` (None: to the end), at most ``cap``.
+
+    De-interleaved block by block (no second full-size copy).  The output starts at ``min(n,
+    first)`` frames and doubles as audio actually arrives, so a header that lies about its length
+    (or a stream that has none) costs only what the file decodes to.
+
+    ``integer`` (FLAC): libsndfile 1.2.2 fills the last block of a FLAC stream that ends before
+    its header's length (unknown, or a lie) and then reports an error ("psf_fseek() failed"); the
+    block is pre-filled with NaN, which integer audio never decodes to, so the frames it did
+    decode are kept and the stream's end is where decoding stopped."""
+    import soundfile as sf
+
     f.seek(start)
-    out = np.empty((f.channels, n), np.float32)
-    buf = np.empty((min(_BLOCK, n), f.channels), np.float32)
+    want = cap if n is None else min(n, cap)
+    out = np.empty((f.channels, min(want, first)), np.float32)
+    buf = np.empty((min(_BLOCK, want), f.channels), np.float32)
     done = 0
-    while done < n:
-        got = len(f.read(dtype="float32", out=buf[:min(_BLOCK, n - done)]))
+    while done < want:
+        if done == out.shape[1]:                 # more audio than the first guess: grow
+            grown = np.empty((f.channels, min(want, 2 * out.shape[1])), np.float32)
+            grown[:, :done] = out[:, :done]
+            out = grown
+        part = buf[:min(_BLOCK, want - done, out.shape[1] - done)]
+        if integer:
+            part.fill(np.nan)
+        try:
+            got = len(f.read(dtype="float32", out=part))
+        except sf.LibsndfileError:
+            if not integer:
+                raise
+            filled = np.isnan(part[:, 0])
+            got = int(filled.argmax()) if filled.any() else len(part)
+            out[:, done:done + got] = part[:got].T
+            done += got
+            break
         if got == 0:
             break
         out[:, done:done + got] = buf[:got].T
         done += got
-        ctx.progress(done, n)
+        ctx.progress(done, n if n is not None else max(done, out.shape[1]))
+    if done < out.shape[1] // 2:                 # give back what a lying header made us reserve
+        return out[:, :done].copy()
     return out[:, :done]
+
+
+def _count_frames(path: Path, cap: int) -> int:
+    """Frames in a FLAC stream of unknown length (decoded from the start), at most ``cap + 1``."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:      # a fresh handle: a failed seek leaves the old one unusable
+        return _count_open(f, cap)
+
+
+def _count_open(f, cap: int) -> int:
+    import soundfile as sf
+
+    buf = np.empty((_BLOCK, f.channels), np.float32)
+    total = 0
+    while total <= cap:
+        buf.fill(np.nan)
+        try:
+            got = len(f.read(dtype="float32", out=buf))
+        except sf.LibsndfileError:      # see _read_blocks: the last block, then an error
+            filled = np.isnan(buf[:, 0])
+            return total + (int(filled.argmax()) if filled.any() else len(buf))
+        if got == 0:
+            break
+        total += got
+    return total
 
 
 def _read_mp3(f, start: int, n: int) -> np.ndarray:
@@ -191,8 +309,9 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         cmd += ["-t", f"{(stop - seek) / rate + 1.0:.6f}"]
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
     frame_bytes = 4 * channels
+    limit = max_decode_bytes()
     skip, need = preroll * frame_bytes, None if stop is None else (stop - start) * frame_bytes
-    chunks: list[bytes] = []
+    raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)
     got, stopped_early = 0, False
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                            stderr=err) as proc:
@@ -204,8 +323,10 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
                 if skip:
                     dropped = min(skip, len(data))
                     skip, data = skip - dropped, data[dropped:]
-                chunks.append(data)
+                raw += data
                 got += len(data)
+                if got > limit and (need is None or need > limit):
+                    raise too_big(path, got // frame_bytes, channels, rate, limit)
                 ctx.progress(got, need or max(got, (duration or 0) * rate * frame_bytes))
             stopped_early = proc.poll() is None
         finally:
@@ -215,7 +336,6 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         if proc.returncode != 0 and not stopped_early:
             err.seek(0)
             raise AudioError(f"{path}: ffmpeg could not decode the file ({_last_line(err.read())})")
-    raw = b"".join(chunks)
     frames = len(raw) // frame_bytes
     if need is not None:
         frames = min(frames, need // frame_bytes)
