@@ -1,7 +1,9 @@
 """Atomic file writes: a temp file next to the target, renamed over it only once it is complete.
 
 A crash, a full disk or an exception while writing never leaves a half-written file and never
-changes the file being replaced; the temp file (``.<name>.<random>.tmp``) is removed on failure.
+changes the file being replaced; the temp file (``.<name>.<pid>-<random>.tmp``) is removed on
+failure.  A process killed mid-write (kill -9, power loss) cannot remove it: the next atomic write
+into the same folder does (:func:`remove_stale`: temp files whose writing process is gone).
 
 >>> from pathlib import Path
 >>> from nodeflow.atomic import atomic_path, write_atomic
@@ -16,11 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "shared_mode", "write_atomic"]
+__all__ = ["atomic_path", "new_temp", "remove_stale", "shared_mode", "write_atomic"]
+
+_TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
+_LEGACY = re.compile(r"^\..+\.[0-9a-f]{8}\.(part(\.[A-Za-z0-9]+)?|meta)$")   # temp names of earlier versions
+LEGACY_IDLE_S = 600.0      # an old-style temp file untouched this long belongs to no live writer
 
 
 def shared_mode(path: Path) -> int:
@@ -33,6 +41,66 @@ def shared_mode(path: Path) -> int:
         mask = os.umask(0o022)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def _writer_alive(pid: int, mtime: float) -> bool:
+    """Whether process ``pid`` still runs and is the one that wrote a file last modified at ``mtime``
+    (a pid reused by a process started later is not)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:        # another user's live process
+        return True
+    try:
+        return os.stat(f"/proc/{pid}").st_ctime <= mtime + 1.0
+    except OSError:
+        return True                # no /proc (not Linux): trust the pid
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove temp files of atomic writes in ``folder`` whose writer is gone; returns them."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for e in entries:
+        m = _TEMP.match(e.name)
+        legacy = m is None and _LEGACY.match(e.name)
+        if not (m or legacy):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if not e.is_file(follow_symlinks=False):
+                continue
+            stale = (not _writer_alive(int(m.group(1)), st.st_mtime)) if m else now - st.st_mtime > LEGACY_IDLE_S
+            if stale:
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except OSError:
+            continue
+    return removed
+
+
+def new_temp(path: Path, *, suffix: str = "", mode: int | None = None) -> Path:
+    """A new empty temp file beside ``path`` (``.<name>.<pid>-<random>.tmp<suffix>``), after clearing
+    the stale temp files of dead writers from that folder; its folder is created if missing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        os.fchmod(fd, shared_mode(path) if mode is None else mode)
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return Path(tmp)
 
 
 @contextlib.contextmanager
@@ -51,14 +119,9 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
     was and the exception propagates.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = new_temp(path, mode=mode)
     try:
-        try:
-            os.fchmod(fd, shared_mode(path) if mode is None else mode)
-        finally:
-            os.close(fd)
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -6,6 +6,7 @@ traceback.  Progress comes only from the executor's events.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -120,6 +121,27 @@ class Progress:
 
 
 # ---------------------------------------------------------------------------------------- commands
+@contextlib.contextmanager
+def _limit_flags(args):
+    """``--max-memory-gb`` / ``--max-files``: the AUDIOCHAIN_MAX_* limits for this command only."""
+    saved = dict(os.environ)
+    for flag, var in (("max_memory_gb", "AUDIOCHAIN_MAX_MEMORY_GB"), ("max_files", "AUDIOCHAIN_MAX_FILES")):
+        if getattr(args, flag, None) is not None:
+            os.environ[var] = str(getattr(args, flag))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _add_limit_flags(p) -> None:
+    p.add_argument("--max-memory-gb", type=float, metavar="GB",
+                   help="refuse a run estimated to need more memory (default: half the RAM; AUDIOCHAIN_MAX_MEMORY_GB)")
+    p.add_argument("--max-files", type=int, metavar="N",
+                   help="refuse a run that would write more files (default 1000; AUDIOCHAIN_MAX_FILES)")
+
+
 def cmd_run(args) -> int:
     from .bundle import extracted, is_bundle
     if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
@@ -383,7 +405,24 @@ def describe_graph(graph, name: str) -> str:
     lines.append(f"  links ({len(graph.links)}):")
     for l in graph.links:
         lines.append(f"    {l}")
+    lines += describe_costs(graph)
     return "\n".join(lines)
+
+
+def describe_costs(graph) -> list[str]:
+    """The estimate validation checks against the limits: each node's output, the peak, the work."""
+    from .costs import estimate, human_bytes
+    try:
+        est = estimate(graph)
+    except Exception:   # noqa: BLE001 - a graph that cannot be estimated (a cycle...) still shows
+        return []
+    lines = [f"  estimate (before running): {est.summary()}"]
+    for c in est.nodes.values():
+        made = "; ".join(f"{port} {s.describe()}" for port, s in c.shapes.items() if s.rate)
+        files = f"writes {c.files:,} file(s) of up to {human_bytes(c.file_bytes)}" if c.files else ""
+        if made or files:
+            lines.append(f"    {c.node:<18} {'; '.join(x for x in (made, files) if x)}")
+    return lines
 
 
 def cmd_show(args) -> int:
@@ -495,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a graph headless")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
+    _add_limit_flags(p)
     p.add_argument("-o", "--output", help="folder for exported files (default: the current folder)")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
     p.add_argument("--target", action="append", metavar="NODE", help="compute only what NODE needs")
@@ -520,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="list every problem in a graph")
     p.add_argument("graph")
+    _add_limit_flags(p)
     p.set_defaults(fn=cmd_validate)
 
     p = sub.add_parser("show", help="print a graph readably")
@@ -588,7 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.print_help()
         return EXIT_USAGE
     try:
-        return int(args.fn(args) or 0)
+        with _limit_flags(args):
+            return int(args.fn(args) or 0)
     except Cancelled as e:
         print(f"cancelled: {e}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -105,7 +105,7 @@ def _seconds(s: float) -> str:
         return f"{s:.3g} s"
     if s < 7200:
         return f"{s / 60:.3g} min"
-    return f"{s / 3600:,.3g} h"
+    return f"{s / 3600:,.3g} h" if s < 3.6e6 else f"{s / 3600:,.0f} h"
 
 
 def duration_class(seconds: float) -> str:
@@ -158,7 +158,7 @@ class Limits:
             if field.endswith("_bytes"):
                 values[field] = int(number * 1024 ** 3)
                 if field == "memory_bytes":
-                    values["memory_source"] = var
+                    values["memory_source"] = f"set by {var}"
             elif field == "hours":
                 values[field] = number
             else:
@@ -313,29 +313,29 @@ def cost_problems(graph, scope: Iterable[str] | None = None, base_dir: Path | No
         for port, s in c.shapes.items():
             if s.items is not None and s.items > limits.items:
                 out.append(f"{_node(graph, c.node)}: would make a list of {s.items:,} items; the limit is "
-                           f"{limits.items:,} ({Limits.ENV['items']}); make the windows longer or the audio shorter")
+                           f"{limits.items:,} per list; make the windows longer or the audio shorter, or raise {Limits.ENV['items']}")
         if c.file_bytes > limits.file_bytes:
             out.append(f"{_node(graph, c.node)}: would write files of about {human_bytes(c.file_bytes)} each; the "
-                       f"limit is {human_bytes(limits.file_bytes)} per file ({Limits.ENV['file_bytes']}); shorten the "
-                       "audio, lower the rate or bit depth, or use FLAC")
+                       f"limit is {human_bytes(limits.file_bytes)} per file; shorten the audio, lower the rate or bit "
+                       f"depth, use FLAC, or raise {Limits.ENV['file_bytes']}")
     if est.files > limits.files:
         writers = sorted((c for c in est.nodes.values() if c.files), key=lambda c: -c.files)
         top = writers[0]
         what = f"{top.files:,} files (mapped over {top.calls:,} items)" if top.calls > 1 else f"{top.files:,} file(s)"
         others = f", {est.files:,} in the whole run" if est.files != top.files else ""
-        out.append(f"{_node(graph, top.node)}: would write {what}{others}; the limit is {limits.files:,} files per run "
-                   f"({Limits.ENV['files']} or --max-files); stitch the windows before exporting, use fewer windows, "
-                   "or raise the limit")
+        out.append(f"{_node(graph, top.node)}: would write {what}{others}; the limit is {limits.files:,} files per run"
+                   "; stitch the windows before exporting or use fewer windows, or raise the limit with --max-files or "
+                   f"{Limits.ENV['files']}")
     if est.peak_bytes > limits.memory_bytes:
         top = max(est.nodes.values(), key=lambda c: c.out_bytes)
         made = "; ".join(s.describe() for s in top.shapes.values()) or "nothing measurable"
         out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
                    f"peak (this node makes {made}); the limit is {human_bytes(limits.memory_bytes)} "
-                   f"({limits.memory_source}; {Limits.ENV['memory_bytes']} or --max-memory-gb); shorten the audio, "
-                   "lower the rate, or split the graph")
+                   f"({limits.memory_source}); shorten the audio, lower the rate or split the graph, or raise the limit "
+                   f"with --max-memory-gb or {Limits.ENV['memory_bytes']}")
     if est.work_s > limits.hours * 3600:
         top = max(est.nodes.values(), key=lambda c: c.work_s)
         out.append(f"{_node(graph, top.node)}: the run would take about {_seconds(est.work_s)} of work "
-                   f"(this node {_seconds(top.work_s)}); the limit is {limits.hours:g} h ({Limits.ENV['hours']}); "
-                   "shorten the audio or the generation, or use fewer windows")
+                   f"on a CPU (this node {_seconds(top.work_s)}); the limit is {limits.hours:g} h; shorten the audio or "
+                   f"the generation or use fewer windows, or raise {Limits.ENV['hours']}")
     return out

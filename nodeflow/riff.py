@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import secrets
 import shutil
 import struct
 import xml.etree.ElementTree as ET
@@ -259,7 +258,8 @@ def write_wav(path: Path, meta, graph: bytes | None, software: str) -> list[str]
             + 8 + data[1] + (data[1] & 1)
         if body >= 1 << 32:
             return [f"{path.name}: the metadata would take the file past the 4 GiB RIFF limit; not written"]
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.meta")
+        from .atomic import new_temp
+        tmp = new_temp(path)
         try:
             with open(tmp, "wb") as out:
                 out.write(b"RIFF" + body.to_bytes(4, "little") + b"WAVE")

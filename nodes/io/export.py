@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 from typing import Annotated, Iterator
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
-from nodeflow.outputs import resolve
 from nodeflow.node import Context, node
+from nodeflow.outputs import resolve
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import write_mastered
@@ -40,6 +39,7 @@ _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
 # lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
 _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
+
 
 def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str]:
     """The file name an export writes for ``path`` and ``format`` (an extension added where the
@@ -72,7 +72,6 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
     except (ParameterError, ValueError) as e:
         return [str(e)]
     return []
-
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
@@ -240,11 +239,12 @@ def _same_file(target: Path, other: Path) -> bool:
 
 @contextlib.contextmanager
 def _atomic(dest: Path) -> Iterator[Path]:
-    """A fresh temporary path beside ``dest``, renamed onto it if the block succeeds, else removed."""
+    """A fresh temp file beside ``dest`` (:func:`nodeflow.atomic.new_temp`, which also clears temp
+    files that killed runs left there), synced and renamed onto it if the block succeeds, else removed."""
+    from nodeflow.atomic import new_temp
+
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}.part{dest.suffix}")
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        tmp = new_temp(dest, suffix=dest.suffix)
     except OSError as e:
         raise AudioError(f"{dest}: cannot write there ({e.strerror or e}); choose another path") from e
     try:

@@ -1,0 +1,194 @@
+"""Costs known before running: resource bombs are refused by validate and run from the estimate alone.
+
+Each bomb is a small graph file whose run would need far more memory, files or time than the machine
+has; validation estimates it from parameters and file headers (nothing is decoded or rendered) and
+refuses it in one line naming the node, the estimate and the limit, exit 1, nothing written.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Graph
+from nodeflow.cli import main
+from nodeflow.costs import Limits, Shape, estimate
+from nodeflow.fileformat import load, save
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """One second of a quiet 440 Hz tone, mono, 8 kHz."""
+    path = tmp_path / "graph" / "tone.wav"
+    path.parent.mkdir()
+    sf.write(path, 0.1 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), 8000)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def limits(monkeypatch):
+    """The same limits on every machine (the defaults follow the RAM)."""
+    monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", "8")
+    for var in ("AUDIOCHAIN_MAX_FILES", "AUDIOCHAIN_MAX_FILE_GB", "AUDIOCHAIN_MAX_ITEMS", "AUDIOCHAIN_MAX_HOURS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def silences(clip: Path, n: int = 8) -> Graph:
+    """The tone at 384 kHz, then ``n`` concatenations each adding 600 s of silence and the tone."""
+    g = Graph()
+    src = g.add("io.load", path=str(clip))
+    prev = g.add("dsp.resample", rate_hz=384000)
+    g.connect(src.out, prev.audio)
+    for _ in range(n):
+        c = g.add("dsp.concat", gap_s=600.0)
+        g.connect(prev.out, c.a)
+        g.connect(src.out, c.b)
+        prev = c
+    g.connect(prev.out, g.add("io.export", path="silences.wav").audio)
+    return g
+
+
+def doubling(clip: Path, depth: int = 40) -> Graph:
+    """Each concat fed the previous one twice: 2**depth copies of the clip."""
+    g = Graph()
+    prev = g.add("io.load", path=str(clip))
+    for _ in range(depth):
+        c = g.add("dsp.concat")
+        g.connect(prev.out, c.a)
+        g.connect(prev.out, c.b)
+        prev = c
+    g.connect(prev.out, g.add("io.export", path="doubled.wav").audio)
+    return g
+
+
+def many_windows(clip: Path) -> Graph:
+    """600 s cut into 6 ms windows (100,000 of them), each exported on its own."""
+    g = Graph()
+    src = g.add("io.load", path=str(clip))
+    long = g.add("dsp.concat", gap_s=598.0)
+    g.connect(src.out, long.a)
+    g.connect(src.out, long.b)
+    win = g.add("time.tokenize_window", profile="custom", custom_tokens_per_s=200.0, unit="seconds", size=0.006)
+    g.connect(long.out, win.audio)
+    g.connect(win.out, g.add("io.export", path="window.wav").audio)
+    return g
+
+
+BOMBS = {
+    "silences": (silences, "concat_8", ["memory", "GiB", "the limit is 8.0 GiB"]),
+    "doubling": (doubling, "concat_40", ["memory", "PiB", "the limit is 8.0 GiB"]),
+    "windows": (many_windows, "export", ["100,000 files", "mapped over 100,000 items", "limit is 1,000 files"]),
+}
+
+
+def _sizes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")}
+
+
+def _run_capped(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``audiochain ARGS`` in a child limited to 4 GiB of address space and 120 s: a bomb that got
+    through would fail there instead of taking the machine down."""
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 1024 ** 3, 4 * 1024 ** 3))
+    return subprocess.run([sys.executable, "-m", "nodeflow.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, preexec_fn=cap, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_bombs_are_refused_by_validate_before_anything_runs(name, clip, capsys):
+    build, node, expected = BOMBS[name]
+    path = clip.parent / f"{name}.msgpack"
+    save(build(clip), path)
+    before = _sizes(clip.parent)
+    t0 = time.perf_counter()
+    assert main(["validate", str(path)]) == 1
+    elapsed = time.perf_counter() - t0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if f"node '{node}'" in line]
+    print(f"{name}: refused in {elapsed:.3f} s: {lines}")
+    assert len(lines) == 1, out
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert _sizes(clip.parent) == before
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_bombs_are_refused_by_run_and_nothing_is_written(name, clip, tmp_path):
+    build, node, expected = BOMBS[name]
+    path = clip.parent / f"{name}.msgpack"
+    save(build(clip), path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    t0 = time.perf_counter()
+    r = _run_capped(["run", str(path), "-o", str(out_dir), "-q"], cwd=tmp_path)
+    elapsed = time.perf_counter() - t0
+    print(f"{name}: run refused in {elapsed:.2f} s (a fresh interpreter included): {r.stderr.strip()}")
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert f"node '{node}'" in r.stderr and expected[0] in r.stderr
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_higher_limit_lets_the_same_graph_through(clip, capsys):
+    path = clip.parent / "silences.msgpack"
+    save(silences(clip, n=1), path)           # 600 s at 384 kHz: about 0.9 GiB per copy
+    assert main(["validate", str(path), "--max-memory-gb", "0.5"]) == 1
+    assert "the limit is 512.0 MiB" in capsys.readouterr().out
+    assert main(["validate", str(path), "--max-memory-gb", "64"]) == 0
+    assert os.environ["AUDIOCHAIN_MAX_MEMORY_GB"] == "8"       # the flag held for that command only
+
+
+def test_the_estimate_follows_the_graph(clip):
+    est = estimate(many_windows(clip), base_dir=clip.parent)
+    win = est.nodes["tokenize_window"].shapes["out"]
+    assert (win.items, win.frames, win.rate, win.span) == (100_000, 48, 8000, 600 * 8000)
+    assert est.nodes["export"].files == 100_000
+    est = estimate(doubling(clip, depth=10), base_dir=clip.parent)
+    assert est.nodes["concat_10"].shapes["out"].frames == 8000 * 2 ** 10
+    est = estimate(silences(clip, n=2), base_dir=clip.parent)
+    assert est.nodes["concat_2"].shapes["out"] == Shape(384000 * 1203, 1, 384000)   # tone, 600 s, tone, 600 s, tone
+
+
+def test_windows_through_a_mapped_node_stitch_back_to_the_piece(clip):
+    g = Graph()
+    src = g.add("io.load", path=str(clip))
+    win = g.add("time.tokenize_window", size=0.25)
+    var = g.add("dsp.variation", stretch_ratio=2.0)
+    st = g.add("time.stitch")
+    g.connect(src.out, win.audio)
+    g.connect(win.out, var.audio)
+    g.connect(var.out, st.windows)
+    est = estimate(g, base_dir=clip.parent)
+    assert est.nodes["variation"].shapes["out"].items == 4
+    assert est.nodes["stitch"].shapes["out"].frames == 16000       # twice the second it came from
+
+
+def test_limits_default_to_the_machine():
+    limits, problems = Limits.from_env({})
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert (limits.memory_bytes, limits.files, limits.file_bytes, problems) == (ram // 2, 1000, 4 * 1024 ** 3, [])
+    limits, problems = Limits.from_env({"AUDIOCHAIN_MAX_FILES": "lots"})
+    assert limits.files == 1000 and problems == ["AUDIOCHAIN_MAX_FILES='lots' is not a positive number; unset it or "
+                                                 "give e.g. AUDIOCHAIN_MAX_FILES=8"]
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(str(ROOT / "graphs" / "*.msgpack"))), ids=os.path.basename)
+def test_example_graphs_validate_with_sensible_estimates(path, capsys, monkeypatch):
+    monkeypatch.delenv("AUDIOCHAIN_MAX_MEMORY_GB")
+    g = load(path)
+    est = estimate(g)
+    assert 100_000 < est.peak_bytes < 200 * 1024 ** 2
+    assert est.files == 1 and est.duration in ("seconds", "minutes")
+    assert not [p for p in g.problems() if "would" in p]
+    assert main(["show", path]) == 0
+    assert "estimate (before running): peak memory about" in capsys.readouterr().out
