@@ -1,0 +1,310 @@
+"""Writes are contained: whatever a graph file, bundle or embedded graph says, a run writes only
+inside its output folder, over nothing AudioChain did not export, unless the user says otherwise
+(``--allow-outside PATH``, or a path they typed with ``--set``).  And ``validate`` refuses what
+``run`` refuses, without running or writing."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Executor, Graph, GraphError, load, save
+from nodeflow.audiometa import embed, read_tags
+from nodeflow.bundle import pack
+from nodeflow.cli import main
+from nodeflow.fileformat import dumps, loads
+
+RATE = 8000
+
+
+def tone(path: Path, seconds: float = 0.25) -> Path:
+    t = np.arange(int(RATE * seconds)) / RATE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), RATE)
+    return path
+
+
+def export_graph(folder: Path, export_path: str, name: str = "g.msgpack", **export_params) -> Path:
+    """A graph file (as a stranger would send it): load in.wav -> export to ``export_path``."""
+    tone(folder / "in.wav")
+    g = Graph()
+    g.path = folder / name
+    g.add("io.load", id="load", path="in.wav")
+    g.add("io.export", id="export", path=export_path, **export_params)
+    g.connect("load", "export")
+    return save(g, g.path)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fake home folder holding the user's own files, and a work folder the commands run in."""
+    h = tmp_path / "home"
+    (h / "victim").mkdir(parents=True)
+    (h / "victim" / "my_master.wav").write_bytes(b"RIFF my own master, not AudioChain's" * 100)
+    tone(h / "Music" / "my-master.flac")
+    monkeypatch.setenv("HOME", str(h))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return h
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root``: its bytes and mtime (ns)."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath) / f
+            out[str(p.relative_to(root))] = (p.read_bytes(), p.stat().st_mtime_ns)
+    return out
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, list[str], list[str]]:
+    rc = main(["run", *argv, "-q"] if argv[0] != "validate" else list(argv))
+    cap = capsys.readouterr()
+    return rc, cap.out.strip().splitlines(), cap.err.strip().splitlines()
+
+
+def assert_refused(capsys, home: Path, argv: list[str], *needles: str) -> str:
+    before = snapshot(home)
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 1, (out, err)
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    for n in needles:
+        assert n in err[0], err[0]
+    assert snapshot(home) == before
+    return err[0]
+
+
+ESCAPES = {"absolute": lambda h: str(h / "victim" / "my_master.wav"),
+           "dotdot": lambda h: "../../home/victim/my_master.wav",
+           "home": lambda h: "~/Music/my-master.flac"}
+
+
+# ------------------------------------------------------------------ from a graph file, a WAV, a bundle
+@pytest.mark.parametrize("kind", list(ESCAPES))
+def test_graph_file_cannot_write_outside_the_output_folder(home, capsys, kind):
+    g = export_graph(home.parent / "downloads", ESCAPES[kind](home))
+    line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "writes outside the output folder",
+                          "--allow-outside")
+    assert "my_master.wav" in line or "my-master.flac" in line
+    assert not any(Path("rendered").glob("**/*.wav"))
+
+
+def test_validate_reports_what_run_refuses(home, capsys):
+    g = export_graph(home.parent / "downloads", str(home / "victim" / "my_master.wav"))
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "writes outside the output folder" in "\n".join(out)
+    assert not Path("rendered").exists()      # validate writes nothing
+
+
+def test_embedded_graph_in_a_downloaded_wav_cannot_write_outside(home, capsys):
+    """`audiochain run free_sample.wav -o rendered` re-runs the graph in the file: that graph's
+    export path is relative to `rendered`, and an absolute one is refused."""
+    dl = home.parent / "downloads"
+    for kind, path in ESCAPES.items():
+        g = load(export_graph(dl, path(home), name=f"{kind}.msgpack"))
+        sample = tone(dl / f"free_sample_{kind}.wav")
+        embed(sample, dumps(g), {})          # a crafted file: the graph as the sender wrote it
+        assert_refused(capsys, home, [str(sample), "-o", "rendered"], "writes outside the output folder")
+        rc, out, _ = run_cli(capsys, "validate", str(sample), "-o", "rendered")
+        assert rc == 1 and "writes outside" in "\n".join(out)
+
+
+def hostile_bundle(bundle: Path, export_path: str) -> Path:
+    """``bundle`` with its graph's export path replaced (and its manifest entry to match): what a
+    stranger can send, since ``pack`` itself stores export paths by name only."""
+    import hashlib
+    import json
+    import zipfile
+    with zipfile.ZipFile(bundle) as z:
+        members = {i.filename: z.read(i.filename) for i in z.infolist()}
+    g = loads(members["graph.msgpack"])
+    g.nodes["export"].params["path"] = export_path
+    members["graph.msgpack"] = data = dumps(g)
+    manifest = json.loads(members["bundle.json"])
+    manifest["members"]["graph.msgpack"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    members["bundle.json"] = json.dumps(manifest).encode()
+    out = bundle.with_name("hostile.acbundle")
+    with zipfile.ZipFile(out, "w") as z:
+        for name, b in members.items():
+            z.writestr(name, b)
+    return out
+
+
+def test_packed_bundles_store_export_paths_by_name(home, capsys):
+    src = export_graph(home.parent / "downloads", str(home / "Music" / "my-master.flac"))
+    bundle = pack(load(src), home.parent / "downloads" / "song.acbundle")
+    rc, out, err = run_cli(capsys, str(bundle), "-o", "rendered")
+    assert rc == 0 and out == [f"wrote {Path('rendered').resolve() / 'my-master.flac'}"], (out, err)
+
+
+@pytest.mark.parametrize("kind", list(ESCAPES))
+def test_bundle_cannot_write_outside(home, capsys, kind):
+    src = export_graph(home.parent / "downloads", "mix.wav")
+    bundle = hostile_bundle(pack(load(src), home.parent / "downloads" / "song.acbundle"), ESCAPES[kind](home))
+    assert_refused(capsys, home, [str(bundle), "-o", "rendered"], "writes outside the output folder")
+    rc, out, _ = run_cli(capsys, "validate", str(bundle), "-o", "rendered")
+    assert rc == 1 and "writes outside" in "\n".join(out)
+
+
+def test_symlink_inside_the_output_folder_pointing_out_is_refused(home, capsys):
+    g = export_graph(home.parent / "downloads", "link/my_master.wav")
+    Path("rendered").mkdir()
+    os.symlink(home / "victim", "rendered/link")
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "through a symlink")
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "through a symlink" in "\n".join(out)
+
+
+# ------------------------------------------------------------------ what lets a write through
+def test_allow_outside_lets_it_through(home, capsys):
+    target = home / "victim" / "render.wav"
+    g = export_graph(home.parent / "downloads", str(target))
+    rc, out, err = run_cli(capsys, str(g), "-o", "rendered", "--allow-outside", str(home / "victim"))
+    assert rc == 0, err
+    assert out == [f"wrote {target}"] and sf.info(target).frames == RATE // 4
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered", "--allow-outside", str(home / "victim"))
+    assert rc == 0, out
+
+
+def test_allow_outside_covers_only_its_folder(home, capsys):
+    g = export_graph(home.parent / "downloads", str(home / "Music" / "x.wav"))
+    assert_refused(capsys, home, [str(g), "-o", "rendered", "--allow-outside", str(home / "victim")],
+                   "writes outside")
+
+
+def test_a_path_typed_with_set_is_the_users_own(home, capsys):
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    target = home / "victim" / "typed.wav"
+    rc, out, err = run_cli(capsys, str(g), "-o", "rendered", "--set", f"export.path={target}")
+    assert rc == 0, err
+    assert out == [f"wrote {target}"]
+
+
+def test_a_saved_sweep_cannot_write_outside(home, capsys):
+    dl = home.parent / "downloads"
+    g = load(export_graph(dl, "a.wav"))
+    g.sweep = {"mode": "grid", "axes": [{"param": "export.path", "values": ["a.wav", str(home / "victim" / "b.wav")]}]}
+    save(g, dl / "g.msgpack")
+    before = snapshot(home)
+    rc, _, err = run_cli(capsys, str(dl / "g.msgpack"), "-o", "rendered")
+    assert rc == 1 and "writes outside" in "\n".join(err)
+    assert snapshot(home) == before
+
+
+# ------------------------------------------------------------------ existing files at the target
+def test_rerunning_into_the_same_folder_replaces_its_own_exports(home, capsys):
+    g = export_graph(home.parent / "downloads", "takes/mix.wav")
+    assert run_cli(capsys, str(g), "-o", "rendered")[0] == 0
+    first = Path("rendered/takes/mix.wav")
+    assert read_tags(first).get("audiochain_version")
+    os.utime(first, ns=(1, 1))
+    rc, out, err = run_cli(capsys, str(g), "-o", "rendered")
+    assert rc == 0, err
+    assert first.stat().st_mtime_ns != 1 and sf.info(first).frames == RATE // 4
+
+
+def test_an_existing_file_audiochain_did_not_export_is_refused(home, capsys):
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    Path("rendered").mkdir()
+    Path("rendered/mix.wav").write_bytes(b"the user's own recording")
+    before = snapshot(Path("rendered"))
+    line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'",
+                          "an existing file AudioChain did not export", "--allow-outside")
+    assert snapshot(Path("rendered")) == before
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "AudioChain did not export" in "\n".join(out)
+    # allowing that very file lets the run replace it
+    rc, _, err = run_cli(capsys, str(g), "-o", "rendered", "--allow-outside", str(Path("rendered/mix.wav").resolve()))
+    assert rc == 0, err
+    assert line
+
+
+def test_the_engine_refuses_before_anything_runs(home):
+    """Executor.run (Python) with a loaded graph: GraphError before any node runs, nothing written."""
+    g = load(export_graph(home.parent / "downloads", str(home / "victim" / "my_master.wav")))
+    before = snapshot(home)
+    events = []
+    with pytest.raises(GraphError, match="writes outside the output folder"):
+        Executor().run(g, output_dir=home.parent / "out", on_event=events.append)
+    assert events == [] and snapshot(home) == before
+
+
+def test_graphs_built_in_code_write_where_their_code_says(tmp_path):
+    """Paths set from Python (Graph.add / set) are the user's own, as before."""
+    tone(tmp_path / "in.wav")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path=str(tmp_path / "elsewhere" / "x.wav"))
+    g.connect("load", "export")
+    res = Executor().run(g, output_dir=tmp_path / "out")
+    assert res["export"]["out"] == str(tmp_path / "elsewhere" / "x.wav")
+
+
+# ------------------------------------------------------------------ validate checks what run checks
+def test_empty_output_folder_is_refused(home, capsys):
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    for argv in ([str(g), "-o", ""], ["validate", str(g), "-o", ""]):
+        rc, out, err = run_cli(capsys, *argv)
+        assert rc == 1 and len(err) == 1 and err[0].startswith('error: -o ""'), err
+    assert list(Path.cwd().iterdir()) == []
+
+
+def test_validate_reports_a_special_or_unreadable_input(home, capsys):
+    dl = home.parent / "downloads"
+    g = export_graph(dl, "mix.wav")
+    (dl / "in.wav").unlink()
+    os.mkfifo(dl / "in.wav")                     # must not hang
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "is not a regular file" in "\n".join(out)
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "is not a regular file")
+    (dl / "in.wav").unlink()
+    (dl / "in.wav").mkdir()
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "is a folder" in "\n".join(out)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_validate_reports_an_input_without_read_permission(home, capsys):
+    dl = home.parent / "downloads"
+    g = export_graph(dl, "mix.wav")
+    (dl / "in.wav").chmod(0)
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "cannot be read" in "\n".join(out)
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "cannot be read")
+
+
+def test_validate_reports_a_device_this_machine_lacks(home, capsys):
+    pytest.importorskip("torch")
+    dl = home.parent / "downloads"
+    g = Graph()
+    g.path = dl / "gen.msgpack"
+    g.add("models.musicgen", id="gen", device="mps")    # Apple MPS: never on Linux
+    dl.mkdir(parents=True, exist_ok=True)
+    save(g, g.path)
+    rc, out, _ = run_cli(capsys, "validate", str(g.path), "-o", "rendered")
+    assert rc == 1 and any("node 'gen'" in l and "MPS is not available" in l for l in out), out
+    g.nodes["gen"].params["device"] = "auto"
+    save(g, g.path)
+    rc, out, _ = run_cli(capsys, "validate", str(g.path), "-o", "rendered", "--device", "mps")
+    assert rc == 1 and any("MPS is not available" in l and "--device" in l for l in out), out
+    rc, _, err = run_cli(capsys, str(g.path), "-o", "rendered", "--device", "mps")
+    assert rc == 1 and "MPS is not available" in "\n".join(err)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(path="mix.aiff"), "cannot tell the format from '.aiff'"),
+    (dict(path="mix.wav", format="flac"), "format=flac but path='mix.wav' ends in .wav"),
+])
+def test_validate_reports_a_bad_export_name(home, capsys, params, message):
+    params = dict(params)
+    path = params.pop("path")
+    g = export_graph(home.parent / "downloads", path, **params)
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and any(message in l for l in out), out
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], message)
+    assert not Path("rendered").exists()
