@@ -178,7 +178,14 @@ class ChannelMode(ChoiceEnum):
     SWAP = "swap"
 
 
-@node("dsp.channels", version=1)
+def _channels_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    a, mode = inputs["audio"], ChannelMode(params["mode"])
+    ch = {ChannelMode.MONO: 1, ChannelMode.STEREO: 2 if a.channels == 1 else a.channels}.get(mode, a.channels)
+    ch = 1 if mode in (ChannelMode.LEFT, ChannelMode.RIGHT) else ch
+    return {"out": Shape(a.frames, ch, a.rate)}
+
+
+@node("dsp.channels", version=1, estimate=_channels_estimate)
 def channels(audio: Audio, *, mode: ChannelMode = ChannelMode.MONO) -> Audio:
     """Convert the channel layout: mono (average), stereo, left, right or swap.
 

@@ -52,7 +52,7 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
                     top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
                     temperature: Annotated[float, Range(0.0, 5.0)] = 1.0,
                     guidance_scale: Annotated[float, Range(1.0, 20.0)] = 3.0,
-                    extend_stride_s: Annotated[float, Range(0.1, 600.0, unit="s")] = 18.0,
+                    extend_stride_s: Annotated[float, Range(0.1, 30.0, unit="s")] = 18.0,   # within the 30 s window
                     keep_prompt: bool = True,
                     device: Device = Device.AUTO,
                     precision: Precision = Precision.AUTO,

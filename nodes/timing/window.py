@@ -207,8 +207,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
 def tokenize_window(audio: Audio, *,
                     profile: WindowProfile = WindowProfile.MUSICGEN,
                     custom_rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
-                    custom_tokens_per_s: Annotated[float, Range(1.0, 1000.0, unit="tokens/s")] = 50.0,
-                    custom_window_tokens: Annotated[int, Range(1, 1_000_000, step=1, unit="tokens")] = 1500,
+                    custom_tokens_per_s: Annotated[float, Range(1.0, 200.0, unit="tokens/s")] = 50.0,   # codecs: 12.5-86
+                    custom_window_tokens: Annotated[int, Range(1, 100_000, step=1, unit="tokens")] = 1500,
                     unit: Unit = Unit.SECONDS,
                     size: Annotated[float, Range(0.0, 1_000_000.0)] = 10.0,
                     overlap: Annotated[float, Range(0.0, 1_000_000.0)] = 0.0,
