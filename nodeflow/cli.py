@@ -28,6 +28,12 @@ def _load(path: str):
     return load(path)
 
 
+def _print_external_reads(graph, stream) -> None:
+    """One line per file or folder the graph reads outside its own folder (``Graph.external_reads``)."""
+    for nid, param, path in graph.external_reads():
+        print(f"reads outside its folder: {printable(nid)}.{printable(param)} -> {printable(path)}", file=stream)
+
+
 def apply_sets(graph, sets: Sequence[str]) -> None:
     """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration."""
     for item in sets or ():
@@ -150,6 +156,7 @@ def cmd_run(args) -> int:
     from .executor import Executor
     graph = _load(args.graph)
     apply_sets(graph, args.set)
+    _print_external_reads(graph, sys.stderr)
     out_dir = Path(args.output) if args.output else Path.cwd()
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"-o {args.output}: is a file, not a folder; -o names the folder exported files go "
@@ -373,6 +380,7 @@ def cmd_validate(args) -> int:
     if is_bundle(args.graph):   # inspected in place: its files/ were verified inside the zip, not looked up on disk
         graph = in_place_probe(graph)
     problems = graph.problems()
+    _print_external_reads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
         for p in problems:
@@ -432,6 +440,7 @@ def cmd_show(args) -> int:
         print(json.dumps(to_document(graph), indent=2, default=str))
     else:
         print(printable(describe_graph(graph, args.graph), keep_newlines=True))
+    _print_external_reads(graph, sys.stderr if args.json else sys.stdout)
     return EXIT_OK
 
 

@@ -330,6 +330,36 @@ class Graph:
                     out[(inst.id, name)] = q if q.is_absolute() else base / q
         return out
 
+    def external_reads(self, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
+        """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
+        folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
+        symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
+        import os
+
+        from .checkpoints import _local_candidate
+        base = Path(base_dir) if base_dir is not None else self.base_dir()
+        named = [(nid, name, path) for (nid, name), path in self.input_files(base).items()]
+        for inst in self.nodes.values():
+            value = inst.params.get("checkpoint")
+            if isinstance(value, str) and value.strip() and self.registry.get(inst.type):
+                try:
+                    local = _local_candidate(value.strip(), base)
+                except (NodeflowError, OSError, ValueError):
+                    local = None
+                if local is not None:
+                    named.append((inst.id, "checkpoint", local))
+        root = os.path.realpath(base)
+        out = []
+        for nid, name, path in named:
+            real = os.path.realpath(path)
+            try:
+                inside = os.path.commonpath([root, real]) == root
+            except ValueError:      # another drive
+                inside = False
+            if not inside:
+                out.append((nid, name, Path(real)))
+        return out
+
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
         out = {}

@@ -1,0 +1,320 @@
+"""Hostile inputs are read safely: special files refused at once, lying headers and decompression
+bombs cost only what is decoded, and the files a graph reads outside its folder are listed."""
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Graph
+from nodeflow.cache import file_digest
+from nodeflow.errors import AudioError, FileFormatError, ParameterError
+from nodeflow.fileformat import load as load_graph, save
+from nodes.io import _decode
+from nodes.io.load import load
+from tests.nodes._io_helpers import context, needs_ffmpeg, tones, write
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI_TIMEOUT_S = 20
+RATE = 8000
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+
+
+def _cli() -> list[str]:
+    exe = ROOT / ".venv" / "bin" / "audiochain"
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from nodeflow.cli import main; "
+                                                               "sys.exit(main())"]
+
+
+def _run_cli(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess; a hang fails the test (TimeoutExpired) instead of the suite."""
+    return subprocess.run(_cli() + args, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=cwd,
+                          env={**os.environ, **env})
+
+
+def _one_error_line(err: str) -> str:
+    lines = [l for l in err.strip().splitlines() if not l.startswith("reads outside its folder: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def _special(tmp_path: Path, kind: str) -> Path:
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "pipe.msgpack")
+        return tmp_path / "pipe.msgpack"
+    if kind == "dev-zero":
+        return Path("/dev/zero")
+    a, b = tmp_path / "loop_a.msgpack", tmp_path / "loop_b.msgpack"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    return a
+
+
+SPECIAL = ["fifo", "dev-zero", "symlink-loop"]
+EXPECT = {"fifo": "FIFO", "dev-zero": "character device", "symlink-loop": "symlink loop"}
+
+
+# ------------------------------------------------------------------------------ special files
+@needs_fifo
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("command", ["validate", "show", "run"])
+def test_special_file_as_graph_file_is_refused_at_once(tmp_path, kind, command):
+    path = _special(tmp_path, kind)
+    p = _run_cli([command, str(path)], tmp_path)
+    assert p.returncode == 1
+    line = _one_error_line(p.stderr)
+    assert str(path) in line and EXPECT[kind] in line
+
+
+@needs_fifo
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_special_file_as_graph_file_in_python(tmp_path, kind):
+    path = _special(tmp_path, kind)
+    with pytest.raises(FileFormatError, match=EXPECT[kind]):
+        load_graph(path)
+
+
+def _graph_reading(tmp_path: Path, target: str) -> Path:
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / target))     # saved relative to the graph file
+    return save(g, tmp_path / "g.msgpack")
+
+
+@needs_fifo
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_special_file_as_input_is_refused_by_validate_and_run_and_shown_by_show(tmp_path, kind):
+    target = _special(tmp_path, kind)
+    graph_file = _graph_reading(tmp_path, str(target))
+    p = _run_cli(["validate", str(graph_file)], tmp_path)
+    assert p.returncode == 1 and "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
+    p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out")], tmp_path)
+    assert p.returncode == 1
+    assert "load" in _one_error_line(p.stderr)
+    p = _run_cli(["show", str(graph_file)], tmp_path)   # show reads no input: it finishes and lists the node
+    assert p.returncode == 0 and "io.load" in p.stdout, p.stderr
+
+
+@needs_fifo
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_io_load_refuses_special_files_in_one_line(tmp_path, kind):
+    target = _special(tmp_path, kind)
+    with pytest.raises(AudioError) as err:
+        load.fn(path=str(target), ctx=context(tmp_path))
+    msg = str(err.value)
+    assert EXPECT[kind] in msg and str(target) in msg and "\n" not in msg
+
+
+@needs_fifo
+def test_fingerprint_never_opens_a_special_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe.wav")
+    assert file_digest(tmp_path / "pipe.wav").startswith("special:")
+    assert file_digest("/dev/zero").startswith("special:")
+    (tmp_path / "x").symlink_to(tmp_path / "y")
+    (tmp_path / "y").symlink_to(tmp_path / "x")
+    assert file_digest(tmp_path / "x").startswith("missing:")
+
+
+# ------------------------------------------------------------------------------ streams and lying headers
+def _flac(tmp_path: Path, seconds: float = 2.0, name: str = "a.flac") -> tuple[Path, np.ndarray]:
+    src = tones(seconds, rate=RATE, channels=2)
+    return write(tmp_path / name, src, rate=RATE, format="FLAC", subtype="PCM_16"), src
+
+
+def _set_flac_total(path: Path, total: int) -> Path:
+    """Rewrite STREAMINFO's 36-bit total-samples field (0 = unknown, allowed by the FLAC spec)."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0          # STREAMINFO comes first
+    i = 8 + 13
+    data[i] = (data[i] & 0xF0) | ((total >> 32) & 0x0F)
+    data[i + 1:i + 5] = (total & 0xFFFFFFFF).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _reference(path: Path) -> np.ndarray:
+    return sf.read(str(path), dtype="float32", always_2d=True)[0].T
+
+
+SPANS = [(0.0, None), (0.5, 1.25), (1.5, None), (1.5, 9.0)]
+
+
+@pytest.mark.parametrize("start_s,end_s", SPANS)
+def test_flac_of_unknown_length_decodes_to_the_right_samples(tmp_path, start_s, end_s):
+    path, _ = _flac(tmp_path)
+    whole = _reference(path)
+    _set_flac_total(path, 0)
+    a = load.fn(path=path.name, start_s=start_s, end_s=end_s, ctx=context(tmp_path))
+    start = round(start_s * RATE)
+    stop = whole.shape[1] if end_s is None else min(round(end_s * RATE), whole.shape[1])
+    assert (a.channels, a.sample_rate, a.frames) == (2, RATE, stop - start)
+    np.testing.assert_array_equal(a.samples, whole[:, start:stop])
+
+
+def test_flac_of_unknown_length_start_past_the_end_gives_the_duration(tmp_path):
+    path, _ = _flac(tmp_path)
+    _set_flac_total(path, 0)
+    with pytest.raises(AudioError, match=r"past the end of the file \(duration 2\.000 s, 16000 frames"):
+        load.fn(path=path.name, start_s=2.5, ctx=context(tmp_path))
+
+
+@needs_ffmpeg
+def test_flac_streamed_by_ffmpeg_to_a_pipe_decodes(tmp_path):
+    path, _ = _flac(tmp_path)
+    whole = _reference(path)
+    with open(tmp_path / "streamed.flac", "wb") as out:
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "flac", "pipe:1"],
+                       stdout=out, check=True, timeout=60)
+    assert sf.info(str(tmp_path / "streamed.flac")).frames > 1 << 62      # libsndfile: length unknown
+    a = load.fn(path="streamed.flac", ctx=context(tmp_path))
+    np.testing.assert_array_equal(a.samples, whole)
+
+
+def _peak_traced(fn) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001 - the caller checks what it was
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("claimed", [(1 << 36) - 1, 1 << 33])
+def test_flac_header_claiming_a_huge_length_costs_only_what_it_holds(tmp_path, claimed):
+    path, _ = _flac(tmp_path)
+    whole = _reference(path)
+    _set_flac_total(path, claimed)
+    err, peak = _peak_traced(lambda: load.fn(path=path.name, ctx=context(tmp_path)))
+    assert isinstance(err, AudioError) and "\n" not in str(err)
+    assert f"promises {claimed} frames" in str(err) and "decoding stops at frame 16000" in str(err)
+    assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"          # was a 256 GiB-1 TiB allocation attempt
+    part = load.fn(path=path.name, start_s=0.5, end_s=1.0, ctx=context(tmp_path))   # a span inside is fine
+    np.testing.assert_array_equal(part.samples, whole[:, 4000:8000])
+
+
+def test_wav_header_claiming_a_huge_data_chunk_is_refused_without_allocating(tmp_path):
+    path = write(tmp_path / "a.wav", tones(1.0, rate=RATE), rate=RATE, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    i = data.find(b"data")
+    data[i + 4:i + 8] = struct.pack("<I", 0xFFFFFFF0)
+    path.write_bytes(bytes(data))
+    err, peak = _peak_traced(lambda: load.fn(path=path.name, ctx=context(tmp_path)))
+    assert isinstance(err, AudioError) and "truncated" in str(err) and "\n" not in str(err)
+    assert peak < 16 << 20
+
+
+# ------------------------------------------------------------------------------ decompression bombs
+BOMB_SECONDS, BOMB_RATE = 30, 384000        # 11.5 M frames of silence: ~44 MiB of float32 from ~100 KiB
+
+
+def _bomb(tmp_path: Path, name: str = "silence.flac") -> Path:
+    path = tmp_path / name
+    block = np.zeros(BOMB_RATE, np.float32)
+    with sf.SoundFile(str(path), "w", BOMB_RATE, 1, format="FLAC", subtype="PCM_16") as f:
+        for _ in range(BOMB_SECONDS):
+            f.write(block)
+    return path
+
+
+def test_decompression_bomb_stops_at_the_limit_in_one_line(tmp_path, monkeypatch):
+    path = _bomb(tmp_path)
+    assert path.stat().st_size < 1 << 20
+    monkeypatch.setenv(_decode.MAX_DECODE_ENV, "0.01")               # 10.24 MiB of float32
+    err, peak = _peak_traced(lambda: load.fn(path=path.name, ctx=context(tmp_path)))
+    assert isinstance(err, AudioError), err
+    msg = str(err)
+    assert "\n" not in msg and str(path) in msg and _decode.MAX_DECODE_ENV in msg
+    assert "limit of 10.2 MiB" in msg and "stopped at 10.2 MiB" in msg
+    assert peak < 3 * (0.01 * 2**30), f"peak {peak / 2**20:.1f} MiB"
+    # a span under the limit still loads, exactly
+    a = load.fn(path=path.name, start_s=10.0, end_s=12.0, ctx=context(tmp_path))
+    assert a.frames == 2 * BOMB_RATE and not a.samples.any()
+
+
+def test_the_limit_is_not_reached_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv(_decode.MAX_DECODE_ENV, raising=False)
+    a = load.fn(path=_bomb(tmp_path).name, ctx=context(tmp_path))
+    assert a.frames == BOMB_SECONDS * BOMB_RATE
+
+
+@needs_ffmpeg
+def test_decompression_bomb_through_ffmpeg_stops_at_the_limit(tmp_path, monkeypatch):
+    path = _bomb(tmp_path)
+    mka = tmp_path / "silence.mka"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-c:a", "copy", str(mka)], check=True,
+                   timeout=60)
+    monkeypatch.setenv(_decode.MAX_DECODE_ENV, "0.01")
+    with pytest.raises(AudioError, match=_decode.MAX_DECODE_ENV) as err:
+        load.fn(path=mka.name, ctx=context(tmp_path))
+    assert str(mka) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_decompression_bomb_through_the_cli_is_one_error_line(tmp_path):
+    _bomb(tmp_path)
+    graph_file = _graph_reading(tmp_path, "silence.flac")
+    p = _run_cli(["run", "-q", str(graph_file), "-o", str(tmp_path / "out")], tmp_path,
+                 **{_decode.MAX_DECODE_ENV: "0.01"})
+    assert p.returncode == 1
+    assert "silence.flac" in _one_error_line(p.stderr) and "limit" in p.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots", "inf"])
+def test_a_bad_limit_is_named_with_an_example(monkeypatch, value):
+    monkeypatch.setenv(_decode.MAX_DECODE_ENV, value)
+    with pytest.raises(ParameterError, match=f"{_decode.MAX_DECODE_ENV}=.*e.g."):
+        _decode.max_decode_bytes()
+
+
+# ------------------------------------------------------------------------------ reads are visible
+def test_external_reads_lists_what_lies_outside_the_graph_folder(tmp_path):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    _flac(project, 0.5, "inside.flac")
+    _flac(elsewhere, 0.5, "outside.flac")
+    (project / "sneaky.flac").symlink_to(elsewhere / "outside.flac")     # inside by name, outside in fact
+    g = Graph()
+    g.add("io.load", id="inside", path=str(project / "inside.flac"))
+    g.add("io.load", id="climbs", path=str(elsewhere / "outside.flac"))
+    g.add("io.load", id="link", path=str(project / "sneaky.flac"))
+    graph_file = save(g, project / "g.msgpack")
+    loaded = load_graph(graph_file)
+    real = (elsewhere / "outside.flac").resolve()
+    assert loaded.external_reads() == [("climbs", "path", real), ("link", "path", real)]
+    for command in ("validate", "show"):
+        p = _run_cli([command, str(graph_file)], tmp_path)
+        assert p.returncode == 0, p.stdout + p.stderr
+        listed = [l for l in p.stdout.splitlines() if l.startswith("reads outside its folder: ")]
+        assert listed == [f"reads outside its folder: climbs.path -> {real}",
+                          f"reads outside its folder: link.path -> {real}"]
+    p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("reads outside its folder: ") == 2
+
+
+def test_external_reads_escapes_control_characters(tmp_path):
+    odd = tmp_path / "odd\x1b[8mname.flac"
+    _flac(tmp_path, 0.5, odd.name)
+    (tmp_path / "project").mkdir()
+    g = Graph()
+    g.add("io.load", id="load", path=str(odd))
+    graph_file = save(g, tmp_path / "project" / "g.msgpack")
+    p = _run_cli(["validate", str(graph_file)], tmp_path)
+    assert "\x1b" not in p.stdout and "odd\\x1b[8mname.flac" in p.stdout
+
+
+def test_a_graph_reading_only_its_own_folder_lists_nothing(tmp_path):
+    _flac(tmp_path, 0.5, "take.flac")
+    graph_file = _graph_reading(tmp_path, "take.flac")
+    assert load_graph(graph_file).external_reads() == []
+    p = _run_cli(["validate", str(graph_file)], tmp_path)
+    assert p.returncode == 0 and "reads outside" not in p.stdout
