@@ -229,6 +229,13 @@ def _print_levels(path: str) -> None:
 
 
 def _run_sweep(args, graph, out_dir: Path) -> int:
+    """A sweep holds its output folder (one sweep at a time: manifests never lose rows)."""
+    from .sweep import output_lock
+    with output_lock(out_dir):
+        return _run_sweep_locked(args, graph, out_dir)
+
+
+def _run_sweep_locked(args, graph, out_dir: Path) -> int:
     from .sweep import SweepReport, expand, parse_axis, run_sweep, sweep_from_graph, write_manifest
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
@@ -359,6 +366,7 @@ def cmd_rerun(args) -> int:
                             "the manifest.json a sweep wrote") from None
     except StopIteration:
         raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
+    doc["graph"] = str(Path(args.manifest).resolve().parent / doc["graph"])   # stored relative to the manifest
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
         from .sweep import file_sha256
         if file_sha256(doc["graph"]) != doc["graph_sha256"]:

@@ -11,6 +11,7 @@ checkpoints, package versions, durations, output paths, status and error.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -252,10 +253,60 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``manifest.json`` and ``manifest.csv`` atomically."""
+_ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\",;:()\[\]{}<>|]+)")
+
+
+def portable_path(path: str, base: Path) -> str:
+    """``path`` as the manifest stores it: relative to ``base`` (the output folder) when it is within
+    a few folders of it, else by file name: a shared manifest shows no one's folder layout."""
+    p = Path(path)
+    if not p.is_absolute():
+        return path
+    try:
+        rel = Path(os.path.relpath(p, base.resolve()))
+    except ValueError:
+        return p.name
+    return rel.as_posix() if sum(part == ".." for part in rel.parts) <= 2 else p.name
+
+
+def portable(doc: Any, base: Path) -> Any:
+    """``doc`` with every absolute path in its strings made portable (:func:`portable_path`)."""
+    if isinstance(doc, dict):
+        return {k: portable(v, base) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [portable(v, base) for v in doc]
+    if isinstance(doc, str) and "/" in doc:
+        return _ABS_PATH.sub(lambda m: portable_path(m.group(), base), doc)
+    return doc
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path):
+    """Hold the output folder for one sweep at a time: a second sweep into the same folder is refused
+    (its manifest would replace the running one's rows) with one line."""
+    import fcntl
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = report.document()
+    lock = out_dir / ".audiochain-sweep.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise NodeflowError(f"{out_dir}: another sweep is writing into this folder; wait for it to finish "
+                                "or choose another -o (two sweeps' manifests would overwrite each other)") from None
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``manifest.json`` and ``manifest.csv`` atomically; paths in them are relative to
+    ``out_dir`` (or file names), never absolute."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = portable(report.document(), out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)

@@ -64,7 +64,7 @@ def test_ray_sweep_matches_local_bit_for_bit(ray_cluster, graph_file, tmp_path):
     assert remote["executor"] == "ray"
     for a, b in zip(local["variants"], remote["variants"]):
         assert (a["name"], a["status"], a["params"], a["durations_s"]) == (b["name"], b["status"], b["params"], b["durations_s"])
-        assert Path(a["outputs"][0]).read_bytes() == Path(b["outputs"][0]).read_bytes()
+        assert (tmp_path / "local" / a["outputs"][0]).read_bytes() == (tmp_path / "ray" / b["outputs"][0]).read_bytes()
         assert "rs" not in b["nodes_ran"]  # shared upstream came from the driver, not recomputed per task
 
 
@@ -162,7 +162,7 @@ def test_cli_joins_a_cluster_by_address(ray_cluster, graph_file, tmp_path):
                        capture_output=True, text=True, timeout=180, env=_cli_env(Path(os.environ["HOME"])))
     assert p.returncode == 0, p.stderr[-3000:]
     rows = json.loads((tmp_path / "o" / "manifest.json").read_text())["variants"]
-    assert [r["status"] for r in rows] == ["ok", "ok"] and all(Path(r["outputs"][0]).is_file() for r in rows)
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all((tmp_path / "o" / r["outputs"][0]).is_file() for r in rows)
     assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 2   # the cluster is still up
 
 

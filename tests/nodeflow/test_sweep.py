@@ -86,8 +86,9 @@ def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     row = doc["variants"][2]
     assert row["params"] == {"gain.gain_db": 6.0} and row["durations_s"]["gain.out"] == 1.0
     assert doc["versions"]["numpy"] and doc["axes"] == [{"param": "gain.gain_db", "values": [-6.0, 0.0, 6.0]}]
-    files = [r["outputs"][0] for r in doc["variants"]]
+    files = [str(out / r["outputs"][0]) for r in doc["variants"]]       # stored relative to the manifest
     assert len(set(files)) == 3 and all(f.endswith("take.wav") for f in files)
+    assert str(tmp_path) not in (out / "manifest.json").read_text() + (out / "manifest.csv").read_text()
     levels = [np.abs(sf.read(f)[0]).max() for f in files]
     assert levels[1] == pytest.approx(0.3, rel=1e-3) and levels[2] == pytest.approx(0.3 * 10 ** 0.3, rel=1e-3)
     assert (out / "manifest.csv").read_text().count("\n") == 4
@@ -137,10 +138,10 @@ def test_cli_grid_of_two_sweeps_and_zip(audio_graph, tmp_path, capsys):
     assert doc["mode"] == "grid" and len(doc["variants"]) == 6
     assert {(r["params"]["gain.gain_db"], r["params"]["export.bit_depth"]) for r in doc["variants"]} == \
         {(g, b) for g in (-6.0, 0.0) for b in ("pcm16", "pcm24", "float32")}
-    for r in doc["variants"]:   # each variant in its own, clearly named folder
-        assert Path(r["output_dir"]) == out / r["name"] and Path(r["outputs"][0]).parent == out / r["name"]
+    for r in doc["variants"]:   # each variant in its own, clearly named folder (relative to the manifest)
+        assert Path(r["output_dir"]) == Path(r["name"]) and Path(r["outputs"][0]).parent == Path(r["name"])
         assert f"gain_db={r['params']['gain.gain_db']}" in r["name"]
-        assert sf.info(r["outputs"][0]).subtype == {"pcm16": "PCM_16", "pcm24": "PCM_24", "float32": "FLOAT"}[
+        assert sf.info(str(out / r["outputs"][0])).subtype == {"pcm16": "PCM_16", "pcm24": "PCM_24", "float32": "FLOAT"}[
             r["params"]["export.bit_depth"]]
     err = capsys.readouterr().err   # progress: one line per finished variant
     assert "sweep: 6 variant(s) (grid)" in err and "[6/6] v005_" in err
@@ -211,7 +212,7 @@ def test_an_exported_variant_reopens_as_that_variant_not_the_sweep(audio_graph, 
     save(g, audio_graph)
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q"]) == 0
-    take = Path(json.loads((out / "manifest.json").read_text())["variants"][1]["outputs"][0])
+    take = out / json.loads((out / "manifest.json").read_text())["variants"][1]["outputs"][0]
     again = load(take)
     assert again.sweep == {} and again.nodes["gain"].params["gain_db"] == 3.0
     assert main(["run", str(take), "-o", str(tmp_path / "again"), "-q"]) == 0
@@ -250,3 +251,15 @@ def test_batch_keeps_going_past_a_failing_variant(stub_graph):
     assert [r.status for r in res] == ["ok", "failed", "ok"]
     assert "node 'read'" in res[1].error and "file.txt" in res[1].error and res[1].values is None
     assert res[2].values["read"]["out"] == res[0].values["read"]["out"] == Path(__file__).read_text()
+
+
+def test_a_second_sweep_into_a_busy_folder_is_refused_and_no_rows_are_lost(audio_graph, tmp_path, capsys):
+    from nodeflow.sweep import output_lock
+    out = tmp_path / "out"
+    with output_lock(out):                        # a sweep is writing there (another process, another window)
+        assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another sweep is writing into this folder" in err[0]
+    assert not (out / "manifest.json").exists() and not any(out.iterdir())      # nothing written, lock gone
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
+    assert len(json.loads((out / "manifest.json").read_text())["variants"]) == 2
