@@ -377,7 +377,18 @@ def unpack(bundle: str | os.PathLike, target: str | os.PathLike | None = None, *
 
 
 def _unpack_into(z, members, graph, target: Path, src: str, need: int, report, dumps) -> Path:
+    made = [p for p in [target, *target.parents] if not os.path.lexists(p)]   # removed again on failure
     target.mkdir(parents=True, exist_ok=True)
+    try:
+        return _unpack_here(z, members, graph, target, src, need, report, dumps)
+    except BaseException:
+        for p in made:
+            with contextlib.suppress(OSError):
+                p.rmdir()   # only if empty: never anything that appeared meanwhile
+        raise
+
+
+def _unpack_here(z, members, graph, target: Path, src: str, need: int, report, dumps) -> Path:
     free = shutil.disk_usage(target).free
     if need > free:
         raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "

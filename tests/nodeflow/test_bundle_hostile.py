@@ -1,0 +1,524 @@
+"""Bundles from strangers, and pack/unpack on a bad day.
+
+Every hostile bundle is generated here (bad CRCs anywhere, truncation, zip-slip, absolute,
+backslash and NUL names, duplicates, links and FIFOs as members, size and ratio bombs, too many
+entries, lying or broken ``bundle.json``) and fed to ``pack``, ``unpack``, ``validate``, ``show``,
+``run`` and ``extract``: each must exit 1 with exactly one ``error:`` line, no traceback, and leave
+every file outside the output folder as it was (a fake home folder, the bundle's own folder and
+the temp folder are snapshotted before and after).  ``pack`` must refuse what is not audio or an
+adapter (a graph naming ``~/.ssh/id_rsa``), and every OSError (full disk, read-only folder, a file
+that vanished) must end in one line and leave no partial file at the target.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import nodeflow.bundle as bundle_mod
+from nodeflow import Graph, load, save
+from nodeflow.bundle import pack
+from nodeflow.cli import main
+from nodeflow.fileformat import dumps
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = ("validate", "show", "run", "unpack", "extract", "pack")
+RESULTS: dict[str, bool] = {}     # case -> refused cleanly by every command
+pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name")   # zipfile warns while we build such a bundle
+
+
+# ---------------------------------------------------------------------------------------- sandbox
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """home/ (HOME, with ~/.ssh and ~/Music), inbox/ (where bundles arrive), tmp/ (TMPDIR) and out/
+    (the output folder, also the cwd).  Only out/ may change."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    (home / ".ssh" / "config").write_text("Host *\n  User me\n")
+    (home / "Music").mkdir()
+    _sine(home / "Music" / "my-master.flac")
+    for d in ("inbox", "tmp", "out"):
+        (tmp_path / d).mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.chdir(tmp_path / "out")
+    return tmp_path
+
+
+def _sine(path: Path, seconds: float = 0.25, rate: int = 22050) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 330 * t), rate, subtype="PCM_16")
+    return path
+
+
+def snapshot(root: Path, skip: Path) -> dict[str, tuple]:
+    """Every path under ``root`` except ``skip``: (kind, size, mtime_ns, link target)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        if Path(dirpath) == skip or skip in Path(dirpath).parents:
+            dirs[:] = []
+            continue
+        for name in dirs + files:
+            p = Path(dirpath) / name
+            if p == skip:
+                continue
+            st = os.lstat(p)
+            folder = p.is_dir() and not p.is_symlink()   # a folder's entries are compared one by one
+            out[str(p.relative_to(root))] = (st.st_mode >> 12, None if folder else st.st_size,
+                                             None if folder else st.st_mtime_ns,
+                                             os.readlink(p) if p.is_symlink() else None)
+    return out
+
+
+def cli(argv, capsys) -> tuple[int, str, str]:
+    rc = main(argv)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def refused_cleanly(rc: int, out: str, err: str) -> bool:
+    lines = [line for line in err.splitlines() if line.strip()]
+    return (rc == 1 and len(lines) == 1 and lines[0].startswith("error: ")
+            and "Traceback" not in out + err)
+
+
+# ---------------------------------------------------------------------------------------- building bundles
+def _graph_bytes(path_param: str = "files/x.wav") -> bytes:
+    g = Graph()
+    g.add("io.load", id="l", path=path_param)
+    g.add("io.export", id="e", path="x-out.wav")
+    g.connect("l", "e")
+    return dumps(g)
+
+
+def _wav_bytes() -> bytes:
+    p = Path(tempfile.mkdtemp()) / "x.wav"
+    _sine(p)
+    data = p.read_bytes()
+    p.unlink()
+    p.parent.rmdir()
+    return data
+
+
+def build(members: dict[str, bytes] | None = None, *, manifest=None, method=zipfile.ZIP_STORED,
+          attrs: dict[str, int] | None = None, graph: bytes | None = None, extra: list | None = None) -> bytes:
+    """A bundle as bytes; ``manifest`` may be a dict, bytes (written as is) or a function of the right one."""
+    files = {"graph.msgpack": graph if graph is not None else _graph_bytes(), **(members if members is not None
+                                                                                  else {"files/x.wav": WAV})}
+    right = {"format": "audiochain.bundle", "version": 1,
+             "members": {k: {"sha256": hashlib.sha256(v).hexdigest(), "size": len(v)} for k, v in files.items()}}
+    if callable(manifest):
+        manifest = manifest(right)
+    man = manifest if isinstance(manifest, bytes) else json.dumps(right if manifest is None else manifest).encode()
+    import io
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("bundle.json"), man, compress_type=zipfile.ZIP_STORED)
+        for name, data in [*files.items(), *(extra or [])]:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (attrs or {}).get(name, 0o100644 << 16)
+            z.writestr(info, data, compress_type=method)
+    return buf.getvalue()
+
+
+def _central(data: bytes):
+    """(offset, name) of every central directory record."""
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        n = struct.unpack_from("<H", data, at + 28)[0]
+        yield at, data[at + 46: at + 46 + n]
+        at = data.find(b"PK\x01\x02", at + 46 + n)
+
+
+def patch_central(data: bytes, name: bytes, offset: int, fmt: str, value) -> bytes:
+    b = bytearray(data)
+    for at, n in _central(data):
+        if n == name:
+            struct.pack_into(fmt, b, at + offset, value)
+    return bytes(b)
+
+
+def flip_in_member(data: bytes, name: str, where: float) -> bytes:
+    """Flip one byte inside a member's stored data (its CRC no longer matches)."""
+    z = zipfile.ZipFile(__import__("io").BytesIO(data))
+    info = z.getinfo(name)
+    n, e = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + n + e
+    at = start + min(int(where * info.compress_size), info.compress_size - 1)
+    b = bytearray(data)
+    b[at] ^= 0x5A
+    return bytes(b)
+
+
+WAV = _wav_bytes()
+
+
+def _cases() -> dict[str, callable]:
+    good = build()
+    c: dict[str, callable] = {}
+    for i, where in enumerate((0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99)):      # bad CRCs in the audio
+        c[f"crc-audio-{i}"] = lambda where=where: flip_in_member(good, "files/x.wav", where)
+    for i, where in enumerate((0.0, 0.2, 0.4, 0.6, 0.8, 0.99)):            # ... in bundle.json
+        c[f"crc-manifest-{i}"] = lambda where=where: flip_in_member(good, "bundle.json", where)
+    for i, where in enumerate((0.0, 0.5, 0.99)):                           # ... in the graph
+        c[f"crc-graph-{i}"] = lambda where=where: flip_in_member(good, "graph.msgpack", where)
+    deflated = build(method=zipfile.ZIP_DEFLATED)
+    for i, where in enumerate((0.1, 0.5, 0.9)):                            # ... in a deflate stream
+        c[f"crc-deflated-{i}"] = lambda where=where: flip_in_member(deflated, "files/x.wav", where)
+    c["crc-field-lies"] = lambda: patch_central(good, b"files/x.wav", 16, "<I", 0xDEADBEEF)
+    for frac in (0.05, 0.3, 0.6, 0.95):
+        c[f"truncated-{frac}"] = lambda frac=frac: good[: int(len(good) * frac)]
+    c["truncated-eocd"] = lambda: good[:-5]
+    c["empty"] = lambda: b""
+    c["junk-after-magic"] = lambda: b"PK\x03\x04" + os.urandom(200)
+    c["not-a-zip"] = lambda: b"\x00" * 1000
+    for name in ("../escape.wav", "files/../../escape.wav", "/etc/evil.wav", "files/a\\..\\..\\evil.wav",
+                 "files\\evil.wav", "C:/evil.wav", "files/./x.wav", "files/.hidden", "files/a\x00/../../escape.wav",
+                 "files/\u00e9t\u00e9.wav", "files/" + "a" * 300 + ".wav", "extra.txt"):
+        c[f"name-{name[:24]!r}"] = lambda name=name: build({"files/x.wav": WAV, name: b"x"})
+    c["duplicate-names"] = lambda: build(extra=[("files/x.wav", b"second copy")])
+    c["duplicate-case"] = lambda: build(extra=[("files/X.WAV", b"second copy")])
+    c["symlink-member"] = lambda: build({"files/x.wav": b"/home/me/.ssh/id_rsa"},
+                                        attrs={"files/x.wav": 0o120777 << 16})
+    c["fifo-member"] = lambda: build(attrs={"files/x.wav": 0o010644 << 16})
+    c["folder-member"] = lambda: build(extra=[("files/dir/", b"")])
+    c["ratio-bomb"] = lambda: build({"files/x.wav": b"\0" * 8_000_000}, method=zipfile.ZIP_DEFLATED)
+    c["declared-huge"] = lambda: patch_central(good, b"files/x.wav", 24, "<I", 0xFFFFFFF0)
+    c["declared-small"] = lambda: patch_central(build(method=zipfile.ZIP_DEFLATED), b"files/x.wav", 24, "<I", 10)
+    c["compressed-past-end"] = lambda: patch_central(good, b"files/x.wav", 20, "<I", 0x7FFFFFF0)
+    c["too-many-entries"] = lambda: build({f"files/{i}.wav": b"x" for i in range(2100)})
+    c["encrypted-flag"] = lambda: patch_central(good, b"files/x.wav", 8, "<H", 0x1)
+    c["bzip2-method"] = lambda: build(method=zipfile.ZIP_BZIP2)
+    c["unknown-method"] = lambda: patch_central(good, b"files/x.wav", 10, "<H", 99)
+    c["manifest-not-json"] = lambda: build(manifest=b"{not json")
+    c["manifest-not-utf8"] = lambda: build(manifest=b"\xff\xfe\x00{")
+    c["manifest-list"] = lambda: build(manifest=[1, 2, 3])
+    c["manifest-deep"] = lambda: build(manifest=b"[" * 100_000 + b"]" * 100_000)
+    c["manifest-huge"] = lambda: build(manifest=b" " * (2 << 20) + b"{}")
+    c["manifest-wrong-format"] = lambda: build(manifest=lambda m: {**m, "format": "other"})
+    c["manifest-future"] = lambda: build(manifest=lambda m: {**m, "version": 99})
+    c["manifest-missing-member"] = lambda: build(manifest=lambda m: {**m, "members": {
+        **m["members"], "files/ghost.wav": {"sha256": "0" * 64, "size": 1}}})
+    c["manifest-unlisted-member"] = lambda: build(manifest=lambda m: {**m, "members": {
+        k: v for k, v in m["members"].items() if k != "files/x.wav"}})
+    c["manifest-bad-hash"] = lambda: build(manifest=lambda m: {**m, "members": {
+        **m["members"], "files/x.wav": {"sha256": "0" * 64, "size": len(WAV)}}})
+    c["manifest-bad-size"] = lambda: build(manifest=lambda m: {**m, "members": {
+        **m["members"], "files/x.wav": {"sha256": m["members"]["files/x.wav"]["sha256"], "size": 3}}})
+    c["manifest-size-bool"] = lambda: build(manifest=lambda m: {**m, "members": {
+        **m["members"], "files/x.wav": {"sha256": "0" * 64, "size": True}}})
+    c["no-manifest"] = lambda: _without(good, "bundle.json")
+    c["no-graph"] = lambda: _without(good, "graph.msgpack")
+    c["graph-garbage"] = lambda: build(graph=os.urandom(300))
+    c["graph-reads-ssh-key"] = lambda: build(graph=_graph_bytes(str(Path.home() / ".ssh" / "id_rsa")))
+    c["graph-reads-tilde"] = lambda: build(graph=_graph_bytes("~/.ssh/id_rsa"))
+    c["graph-reads-missing-member"] = lambda: build(graph=_graph_bytes("files/ghost.wav"))
+    return c
+
+
+def _without(data: bytes, name: str) -> bytes:
+    import io
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for info in src.infolist():
+            if info.filename != name:
+                z.writestr(info, src.read(info))
+    return buf.getvalue()
+
+
+CASES = _cases()
+
+
+def run_case(name: str, root: Path, capsys) -> list[str]:
+    """Every command on the hostile bundle ``name``; returns what went wrong (empty: refused cleanly)."""
+    inbox, out = root / "inbox", root / "out"
+    bundle = inbox / f"{name.strip(chr(39)).replace('/', '_').replace(chr(92), '_').replace(chr(0), '_')[:40]}.acbundle"
+    bundle.write_bytes(CASES[name]())
+    before = snapshot(root, out)
+    wrong = []
+    for command in COMMANDS:
+        argv = {"validate": ["validate", str(bundle)], "show": ["show", str(bundle)],
+                "run": ["run", str(bundle), "-o", str(out / "run"), "-q"],
+                "unpack": ["unpack", str(bundle), "-o", str(out / "unpacked")],
+                "extract": ["extract", str(bundle), "-o", str(out / "extracted.msgpack")],
+                "pack": ["pack", str(bundle), "-o", str(out / "repacked.acbundle")]}[command]
+        rc, o, e = cli(argv, capsys)
+        if not refused_cleanly(rc, o, e):
+            wrong.append(f"{command}: rc={rc} stderr={e!r} stdout={o[:200]!r}")
+    after = snapshot(root, out)
+    if after != before:
+        wrong.append(f"changed outside out/: {sorted(set(after.items()) ^ set(before.items()))[:5]}")
+    if (out / "unpacked").exists() and any(p.is_file() for p in (out / "unpacked").rglob("*")):
+        wrong.append(f"unpack left files: {sorted(map(str, (out / 'unpacked').rglob('*')))[:5]}")
+    RESULTS[name] = not wrong
+    return wrong
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_bundle_is_refused_cleanly_everywhere(name, sandbox, capsys):
+    assert run_case(name, sandbox, capsys) == []
+
+
+def test_bad_crc_is_one_line_from_a_real_process(sandbox):
+    bundle = sandbox / "inbox" / "crc.acbundle"
+    bundle.write_bytes(CASES["crc-audio-3"]())
+    before = snapshot(sandbox, sandbox / "out")
+    for command in ("validate", "unpack"):
+        p = subprocess.run([sys.executable, "-m", "nodeflow.cli", command, str(bundle)], capture_output=True,
+                           text=True, cwd=sandbox / "out", env={**os.environ}, timeout=120)
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.strip().splitlines() == [p.stderr.strip()] and p.stderr.startswith("error: ")
+        assert "Bad CRC-32" in p.stderr or "corrupt" in p.stderr
+    assert snapshot(sandbox, sandbox / "out") == before
+
+
+# ---------------------------------------------------------------------------------------- in place, private temp
+def make_project(root: Path) -> Path:
+    (root / "takes").mkdir(parents=True)
+    _sine(root / "takes" / "vox.wav")
+    g = Graph()
+    g.path = root / "song.msgpack"
+    g.add("io.load", id="vox", path="takes/vox.wav")
+    g.add("dsp.gain", id="gain", gain_db=-3.0)
+    g.add("io.export", id="out", path="mix.wav")
+    g.connect("vox", "gain")
+    g.connect("gain", "out")
+    return save(g, g.path)
+
+
+def test_validate_and_show_write_nothing_and_ignore_a_link_at_the_unpack_folder(sandbox, capsys):
+    src = make_project(sandbox / "home" / "proj")
+    bundle = pack(load(src), sandbox / "inbox" / "song.acbundle")
+    (sandbox / "inbox" / "song").symlink_to(sandbox / "home" / "Music", target_is_directory=True)
+    before = snapshot(sandbox, sandbox / "nothing")   # out/ and tmp/ included: nothing may change anywhere
+    rc, out, err = cli(["validate", str(bundle)], capsys)
+    assert rc == 0 and out.strip() == f"{bundle}: ok (3 nodes, 2 links)" and err == ""
+    rc, out, err = cli(["show", str(bundle)], capsys)
+    assert rc == 0 and "files/vox.wav" in out and err == ""
+    assert snapshot(sandbox, sandbox / "nothing") == before
+    # run: extracted into a private temp folder (not the link), removed afterwards
+    rc, out, err = cli(["run", str(bundle), "-o", str(sandbox / "out"), "-q"], capsys)
+    assert rc == 0, err
+    assert list((sandbox / "tmp").iterdir()) == [] and sorted(os.listdir(sandbox / "home" / "Music")) == [
+        "my-master.flac"]
+    assert sf.info(sandbox / "out" / "mix.wav").frames == sf.info(src.parent / "takes" / "vox.wav").frames
+    # unpack to the default folder: the link sitting there is refused, not followed
+    rc, out, err = cli(["unpack", str(bundle)], capsys)
+    assert refused_cleanly(rc, out, err) and "is a link" in err
+    assert sorted(os.listdir(sandbox / "home" / "Music")) == ["my-master.flac"]
+
+
+def test_validate_reads_the_graph_from_the_bundle_and_reports_its_problems(sandbox, capsys):
+    bundle = sandbox / "inbox" / "dangling.acbundle"
+    g = Graph()
+    g.add("io.load", id="l", path="files/x.wav")
+    g.add("dsp.gain", id="gain")            # its input is not connected
+    bundle.write_bytes(build(graph=dumps(g)))
+    rc, out, err = cli(["validate", str(bundle)], capsys)
+    assert rc == 1 and "1 problem(s)" in out and "required input 'audio'" in out and "files/x.wav" not in out
+
+
+def test_unpack_lists_what_it_wrote_and_keeps_the_receivers_files(sandbox, capsys):
+    src = make_project(sandbox / "home" / "proj")
+    bundle = pack(load(src), sandbox / "inbox" / "song.acbundle")
+    target = sandbox / "out" / "song"
+    (target / "files").mkdir(parents=True)
+    (target / "files" / "vox.wav").write_bytes(b"mine")
+    rc, out, err = cli(["unpack", str(bundle), "-o", str(target)], capsys)
+    assert rc == 0, err
+    assert out.splitlines()[1:] == [f"  wrote {target / 'files' / 'vox (2).wav'}", f"  wrote {target / 'graph.msgpack'}"]
+    assert (target / "files" / "vox.wav").read_bytes() == b"mine"
+    assert sorted(os.listdir(target)) == ["files", "graph.msgpack"]   # no staging folder left
+    rc, out, err = cli(["unpack", str(bundle), "-o", str(target)], capsys)
+    assert rc == 0 and all(line.startswith("  kept (identical)") for line in out.splitlines()[1:])
+
+
+# ---------------------------------------------------------------------------------------- pack takes audio only
+def _stranger_graph(root: Path, path_value: str, connected: bool = False) -> Path:
+    g = Graph()
+    g.path = root / "free-beat.msgpack"
+    _sine(root / "beat.wav")
+    g.add("io.load", id="beat", path="beat.wav")
+    g.add("io.load", id="sneaky", path=path_value)     # not connected to anything
+    g.add("io.export", id="out", path="beat-out.wav")
+    g.connect("beat", "out")
+    if connected:
+        g.add("dsp.mix", id="mix")
+    return save(g, g.path)
+
+
+@pytest.mark.parametrize("value, why", [
+    ("~/.ssh/id_rsa", "is not a"),
+    ("{home}/.ssh/id_rsa", "is not a"),
+    ("{home}/.ssh", "is a folder"),
+    ("{home}/.ssh/key.wav", "is not an audio file"),
+    ("{home}/.ssh/link.wav", "id_rsa is not a"),      # a link is judged by what it points at
+    ("{home}/.ssh/adapter.safetensors", "is not a"),
+])
+def test_pack_refuses_what_is_not_audio(sandbox, capsys, value, why):
+    home = sandbox / "home"
+    (home / ".ssh" / "key.wav").write_bytes((home / ".ssh" / "id_rsa").read_bytes())
+    (home / ".ssh" / "link.wav").symlink_to(home / ".ssh" / "id_rsa")
+    (home / ".ssh" / "adapter.safetensors").write_bytes(b"\x10" + b"\0" * 7 + b"{}" + b"x" * 30)
+    src = _stranger_graph(sandbox / "inbox", value.format(home=home))
+    before = snapshot(sandbox, sandbox / "out")
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err), err
+    assert "node 'sneaky' path=" in err and why in err and "pack refuses to include it" in err
+    assert not (sandbox / "out" / "gift.acbundle").exists() and os.listdir(sandbox / "out") == []
+    assert snapshot(sandbox, sandbox / "out") == before
+
+
+def test_pack_refuses_a_fifo(sandbox, capsys):
+    fifo = sandbox / "inbox" / "pipe.wav"
+    os.mkfifo(fifo)
+    src = _stranger_graph(sandbox / "inbox", str(fifo))
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err) and "not a regular file" in err
+
+
+def test_pack_lists_what_it_includes_and_no_path_of_this_machine(sandbox, capsys):
+    src = make_project(sandbox / "home" / "proj")
+    out_file = sandbox / "out" / "song.acbundle"
+    rc, out, err = cli(["pack", str(src), "-o", str(out_file)], capsys)
+    assert rc == 0, err
+    assert out.splitlines()[1].startswith("  included files/vox.wav (") and "node 'vox' path" in out
+    assert str(sandbox).encode() not in out_file.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------- disks and folders
+def _fail_zip_write(code):
+    real = zipfile._ZipWriteFile.write
+    calls = [0]
+
+    def write(self, data):
+        calls[0] += 1
+        if calls[0] > 1:
+            raise OSError(code, os.strerror(code))
+        return real(self, data)
+    return write
+
+
+@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "the disk is full"), (errno.EDQUOT, "quota")])
+def test_pack_on_a_full_disk_leaves_nothing(sandbox, capsys, monkeypatch, code, words):
+    src = make_project(sandbox / "home" / "proj")
+    (src.parent / "takes" / "vox.wav").write_bytes(b"")   # replaced by a longer take: several blocks
+    _sine(src.parent / "takes" / "vox.wav", seconds=60)
+    monkeypatch.setattr(zipfile._ZipWriteFile, "write", _fail_zip_write(code))
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "song.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err) and words in err and "nothing was written" in err
+    assert os.listdir(sandbox / "out") == []   # neither the bundle nor a temp file
+
+
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied")])
+def test_pack_and_unpack_into_a_read_only_folder(sandbox, capsys, monkeypatch, code, words):
+    # the tests run as root, for whom chmod does not stop writes: the kernel's answer is injected where
+    # the file would be created (mkstemp for pack's atomic write, mkdir/open for unpack)
+    src = make_project(sandbox / "home" / "proj")
+    bundle = pack(load(src), sandbox / "inbox" / "song.acbundle")
+    real_mkstemp, real_mkdir = tempfile.mkstemp, os.mkdir
+
+    def refuse(*a, **k):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: refuse() if "out" in str(k.get("dir")) else
+                        real_mkstemp(*a, **k))
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "song.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err) and words in err
+    monkeypatch.setattr(os, "mkdir", lambda p, *a, **k: refuse() if str(p).startswith(".unpack") else
+                        real_mkdir(p, *a, **k))
+    rc, out, err = cli(["unpack", str(bundle), "-o", str(sandbox / "out" / "u")], capsys)
+    assert refused_cleanly(rc, out, err) and words in err
+    assert [p for p in (sandbox / "out").rglob("*") if p.is_file()] == []
+
+
+def test_unpack_failing_midway_rolls_back(sandbox, capsys, monkeypatch):
+    src = make_project(sandbox / "home" / "proj")
+    g = load(src)
+    _sine(src.parent / "takes" / "b.wav")
+    g.add("io.load", id="b", path="takes/b.wav")
+    bundle = pack(g, sandbox / "inbox" / "song.acbundle")
+    real_link = os.link
+    n = [0]
+
+    def link(*a, **k):   # the second file cannot be placed: the first must not stay behind
+        n[0] += 1
+        if n[0] == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_link(*a, **k)
+    monkeypatch.setattr(os, "link", link)
+    target = sandbox / "out" / "u"
+    rc, out, err = cli(["unpack", str(bundle), "-o", str(target)], capsys)
+    assert refused_cleanly(rc, out, err) and "the disk is full" in err
+    assert [p for p in target.rglob("*") if not p.is_dir()] == []
+
+
+def test_unpack_refuses_when_the_disk_is_too_small(sandbox, capsys, monkeypatch):
+    src = make_project(sandbox / "home" / "proj")
+    bundle = pack(load(src), sandbox / "inbox" / "song.acbundle")
+    import shutil
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10 << 30, 10 << 30, 1000))
+    rc, out, err = cli(["unpack", str(bundle), "-o", str(sandbox / "out" / "u")], capsys)
+    assert refused_cleanly(rc, out, err) and "are free" in err
+
+
+def test_pack_of_a_file_that_vanishes(sandbox, capsys, monkeypatch):
+    src = make_project(sandbox / "home" / "proj")
+    real = bundle_mod._is_audio
+
+    def vanish(path):
+        ok = real(path)
+        path.unlink()
+        return ok
+    monkeypatch.setattr(bundle_mod, "_is_audio", vanish)
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "song.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err) and "vanished" in err
+    assert os.listdir(sandbox / "out") == []
+
+
+def test_pack_onto_a_real_tiny_disk(sandbox, capsys):
+    """A 64 KiB tmpfs, when this machine lets us mount one: the kernel's own ENOSPC."""
+    disk = sandbox / "out" / "tiny"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        src = make_project(sandbox / "home" / "proj")
+        _sine(src.parent / "takes" / "vox.wav", seconds=10)     # ~430 KiB
+        rc, out, err = cli(["pack", str(src), "-o", str(disk / "song.acbundle")], capsys)
+        assert refused_cleanly(rc, out, err) and "the disk is full" in err
+        assert os.listdir(disk) == []
+        small = pack(load(make_project(sandbox / "home" / "p2")), sandbox / "inbox" / "s.acbundle")
+        _sine(sandbox / "home" / "p2" / "takes" / "vox.wav", seconds=10)
+        big = pack(load(sandbox / "home" / "p2" / "song.msgpack"), sandbox / "inbox" / "big.acbundle")
+        rc, out, err = cli(["unpack", str(big), "-o", str(disk / "u")], capsys)
+        assert refused_cleanly(rc, out, err) and ("the disk is full" in err or "are free" in err)
+        assert [p for p in disk.rglob("*") if p.is_file()] == []
+        del small
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+# ---------------------------------------------------------------------------------------- counts
+def test_zz_fuzz_summary(sandbox, capsys):
+    """Prints the counts (running any case the parametrised test did not, e.g. when run alone)."""
+    for name in CASES:
+        if name not in RESULTS:
+            run_case(name, sandbox, capsys)
+    clean = sum(RESULTS.values())
+    with capsys.disabled():
+        print(f"\nbundle fuzz: {len(RESULTS)} cases x {len(COMMANDS)} commands, {clean} refused cleanly")
+    assert clean == len(RESULTS) == len(CASES)
