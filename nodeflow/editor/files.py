@@ -101,13 +101,44 @@ class RecentFiles:
 
 
 # ---------------------------------------------------------------------------------------- recovery
-def recovery_path(doc_path: str | os.PathLike | None, folder: Path | None = None) -> Path:
-    """Where the recovery file of a document lives (one per graph file, one for untitled)."""
+def recovery_path(doc_path: str | os.PathLike | None, folder: Path | None = None, pid: int | None = None) -> Path:
+    """Where this window's recovery file of a document lives: one per graph file (one for untitled)
+    *and per editor process*, so two windows on one graph never overwrite each other's unsaved work."""
     base = (folder or state_dir()) / "recovery"
+    return base / f"{_recovery_stem(doc_path)}.{os.getpid() if pid is None else pid}.msgpack"
+
+
+def _recovery_stem(doc_path: str | os.PathLike | None) -> str:
     if doc_path is None:
-        return base / "untitled.msgpack"
+        return "untitled"
     key = hashlib.sha1(str(Path(doc_path).expanduser().resolve()).encode()).hexdigest()[:16]
-    return base / f"{Path(doc_path).stem[:40]}-{key}.msgpack"
+    return f"{Path(doc_path).stem[:40]}-{key}"
+
+
+def _recovery_candidates(doc_path: str | os.PathLike | None, folder: Path | None) -> list[Path]:
+    """Recovery files of ``doc_path`` that this window may offer: its own, and those of editors that
+    are gone (crashed, killed), newest first; a window still open keeps its own to itself."""
+    from ..atomic import _writer_alive
+
+    base = (folder or state_dir()) / "recovery"
+    stem = _recovery_stem(doc_path)
+    found = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return []
+    for f in entries:
+        name = f.name
+        if not (name.startswith(stem + ".") and name.endswith(".msgpack")):
+            continue
+        pid = name[len(stem) + 1:-len(".msgpack")]
+        try:
+            mtime = f.stat().st_mtime
+        except OSError:
+            continue
+        if pid == "" or (pid.isdigit() and (int(pid) == os.getpid() or not _writer_alive(int(pid), mtime))):
+            found.append((mtime, f))                 # pid "": a file from before per-window recovery
+    return [f for _, f in sorted(found, reverse=True)]
 
 
 def _absolute_inputs(graph: Graph) -> bytes:
@@ -137,7 +168,10 @@ def find_recovery(doc_path: str | os.PathLike | None, folder: Path | None = None
 
     A recovery file that is unreadable is removed (it cannot help) and ``None`` is returned.
     """
-    f = recovery_path(doc_path, folder)
+    candidates = _recovery_candidates(doc_path, folder)
+    if not candidates:
+        return None
+    f = candidates[0]
     try:
         raw = f.read_bytes()
     except OSError:

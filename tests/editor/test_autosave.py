@@ -40,3 +40,33 @@ def test_every_change_replaces_the_recovery_file_whole_and_leaves_no_temporary_f
         for f, _ in held:
             f.close()
         saver.close()
+
+
+def test_each_window_has_its_own_recovery_file_and_only_a_dead_windows_is_offered(tmp_path):
+    """Two editors on one graph used to share one recovery file (one window's edit was lost)."""
+    import shutil
+    import subprocess
+    import sys
+
+    g, path = open_graph(chain_graph(tmp_path))
+    state = tmp_path / "state"
+    saver = Autosaver(state)
+    try:
+        doc = Document(g, path)
+        doc.set_param("gain", "gain_db", -20.0)
+        saver.changed(doc.graph, doc.path)
+        saver.flush()
+        mine = recovery_path(path, state)
+        other_live = recovery_path(path, state, pid=os.getppid())          # another window, still open
+        shutil.copy(mine, other_live)
+        assert mine != other_live and mine.exists() and other_live.exists()
+        saver.discard(doc.path)                                             # this window saved: its file goes
+        assert not mine.exists() and other_live.exists()
+        assert find_recovery(path, state) is None                           # a live window's work is its own
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        other_live.rename(recovery_path(path, state, pid=int(gone)))       # that window crashed
+        found = find_recovery(path, state)
+        assert found is not None and found.graph.nodes["gain"].params["gain_db"] == -20.0
+    finally:
+        saver.close()
