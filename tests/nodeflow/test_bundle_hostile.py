@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import nodeflow.bundle as bundle_mod
+import nodeflow.packing as packing_mod
 from nodeflow import Graph, load, save
 from nodeflow.bundle import pack
 from nodeflow.cli import main
@@ -477,13 +477,13 @@ def test_unpack_refuses_when_the_disk_is_too_small(sandbox, capsys, monkeypatch)
 
 def test_pack_of_a_file_that_vanishes(sandbox, capsys, monkeypatch):
     src = make_project(sandbox / "home" / "proj")
-    real = bundle_mod._is_audio
+    real = packing_mod._is_audio
 
     def vanish(path):
         ok = real(path)
         path.unlink()
         return ok
-    monkeypatch.setattr(bundle_mod, "_is_audio", vanish)
+    monkeypatch.setattr(packing_mod, "_is_audio", vanish)
     rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "song.acbundle")], capsys)
     assert refused_cleanly(rc, out, err) and "vanished" in err
     assert os.listdir(sandbox / "out") == []

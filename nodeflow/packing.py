@@ -1,0 +1,195 @@
+"""Packing a bundle: only what a graph needs to run elsewhere, and a list of it.
+
+Regular files that decode as audio (libsndfile reads the header, or a media container io.load hands
+to ffmpeg) and safetensors adapters (the header parsed; in an adapter folder only the
+``.safetensors`` files and ``adapter_config.json``) are taken.  Anything else a graph names
+(``~/.ssh/id_rsa``, a folder, a FIFO, a link to a key) is refused with one line naming the node, the
+parameter and the file.  Reading a bundle is :mod:`nodeflow.bundle`'s job.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import struct
+import zipfile
+from pathlib import Path
+
+from .atomic import atomic_path
+from .bundle import (_BLOCK, _MEDIA_MAGIC, _SAFE, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
+                     _free_name, _why)
+from .errors import NodeflowError
+from .graph import Graph
+
+__all__ = ["pack"]
+
+
+def _member_name(path: Path, taken: set[str]) -> str:
+    stem = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", path.name).lstrip("._ ") or "file"
+    name, i = stem, 2
+    while name.lower() in taken:
+        name = _free_name(stem, i, True)
+        i += 1
+    taken.add(name.lower())
+    return name
+
+
+def _head(path: Path, n: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return b""
+        return f.read(n)
+
+
+def _is_audio(path: Path) -> bool:
+    """Decodes as audio: libsndfile reads its header, or it is a media container io.load hands to ffmpeg."""
+    import soundfile as sf
+    try:
+        info = sf.info(str(path))
+        if info.samplerate > 0 and info.channels > 0:
+            return True
+    except Exception:  # noqa: BLE001 - libsndfile's errors for any foreign file
+        pass
+    head = _head(path, 16)
+    return any(head[at:at + len(magic)] == magic for at, magic in _MEDIA_MAGIC)
+
+
+def _is_safetensors(path: Path) -> bool:
+    """A well-formed safetensors header whose tensors fill the file exactly (no trailing payload)."""
+    try:
+        size = path.stat().st_size
+        head = _head(path, 8)
+        if len(head) < 8:
+            return False
+        n = struct.unpack("<Q", head)[0]
+        if not 2 <= n <= min(size - 8, 100 << 20):
+            return False
+        header = json.loads(_head(path, 8 + n)[8:])
+        ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+        return isinstance(header, dict) and all(isinstance(e, int) for e in ends) and 8 + n + max(ends, default=0) == size
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
+        return False
+
+
+def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], list[str], str | None]:
+    """What pack takes from ``src``: ([(relative member path, file)], [left out], refusal reason)."""
+    st = os.stat(src)
+    if stat.S_ISDIR(st.st_mode):
+        if exts and ".safetensors" not in exts:
+            return [], [], "is a folder; pack takes folders only for adapters"
+        take, left = [], []
+        for f in sorted(src.rglob("*")):
+            rel = f.relative_to(src).as_posix()
+            if f.is_symlink() or not f.is_file():
+                left.append(rel) if not f.is_dir() else None
+            elif f.suffix == ".safetensors" and _is_safetensors(f):
+                take.append((rel, f))
+            elif f.name == "adapter_config.json" and f.stat().st_size <= MAX_JSON_BYTES and _json_ok(f):
+                take.append((rel, f))
+            else:
+                left.append(rel)
+        if not any(f.suffix == ".safetensors" for _, f in take):
+            return [], [], "holds no safetensors adapter"
+        return take, left, None
+    if not stat.S_ISREG(st.st_mode):
+        return [], [], "is not a regular file (a FIFO or a device)"
+    if exts and src.suffix.lower() not in exts:
+        return [], [], f"is not a {'/'.join(exts[:6])}{'...' if len(exts) > 6 else ''} file"
+    if src.suffix.lower() == ".safetensors":
+        return ([("", src)], [], None) if _is_safetensors(src) else ([], [], "is not a valid safetensors file")
+    return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
+
+
+def _json_ok(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_bytes()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BYTES,
+         report: list[str] | None = None) -> Path:
+    """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
+
+    Only regular files that decode as audio, and safetensors adapters, are taken; a graph naming
+    anything else (a key, a config, a document) is refused with one line naming the node, the
+    parameter and the file.  ``report`` (a list) receives one line per file included or left out.
+    The bundle is written atomically: a full disk or a read-only folder leaves nothing at ``out``.
+    """
+    out = Path(out)
+    problems = [p for p in graph.problems() if "not found" in p]
+    if problems:
+        raise NodeflowError("cannot bundle: " + "; ".join(problems))
+    g = graph.copy()
+    members: list[tuple[str, Path]] = []   # (member name, source file)
+    taken: set[str] = set()
+    by_source: dict[Path, str] = {}
+    refused, lines = [], []
+    try:
+        for (nid, param), src in graph.input_files().items():
+            value = graph.nodes[nid].params[param]
+            spec = graph.registry.get(graph.nodes[nid].type)
+            exts = tuple(e.lower() for e in (spec.params[param].path.exts or ()))
+            src = src.resolve()
+            if src not in by_source:
+                take, left, why = _admit(src, exts)
+                if why:
+                    refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
+                    continue
+                top = by_source[src] = _member_name(src, taken)
+                for rel, f in take:
+                    name = f"files/{top}/{rel}" if rel else f"files/{top}"
+                    members.append((name, f))
+                    lines.append(f"included {name} ({f.stat().st_size / 2**20:.2f} MiB, node '{nid}' {param})")
+                lines.extend(f"left out {src / rel} (not needed to run node '{nid}')" for rel in left)
+            g.nodes[nid].params[param] = f"files/{by_source[src]}"
+    except OSError as e:
+        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {_why(e)}") from None
+    if refused:
+        raise NodeflowError("cannot bundle: " + "; ".join(refused))
+    for name, _ in members:
+        if not _SAFE.match(name):
+            raise NodeflowError(f"cannot bundle: input file name {name!r} is not portable; rename it")
+    try:
+        total = sum(f.stat().st_size for _, f in members)
+        if total > max_bytes:
+            raise NodeflowError(f"cannot bundle: the inputs add up to {total / 2**20:.1f} MiB, over the "
+                                f"{max_bytes / 2**20:.0f} MiB limit; share the large files separately")
+        _write_bundle(g, out, members, max_bytes)
+    except OSError as e:
+        where = e.filename if e.filename and not str(e.filename).startswith(str(out.parent)) else out
+        raise NodeflowError(f"cannot write {out}: {_why(e)} ({where}); nothing was written") from None
+    if report is not None:
+        report.extend(lines)
+    return out
+
+
+def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_bytes: int) -> None:
+    import msgpack
+    from .fileformat import to_document
+    g.path = None
+    doc = to_document(g, portable=True)   # no path of this machine in what is shared
+    graph_bytes = msgpack.packb(doc, use_bin_type=True)
+    listed = {"graph.msgpack": {"sha256": hashlib.sha256(graph_bytes).hexdigest(), "size": len(graph_bytes)}}
+    total = 0
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, f in members:   # hashed as written: a file changing meanwhile cannot mislead the manifest
+            h, n = hashlib.sha256(), 0
+            fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK)
+            big = os.fstat(fd).st_size > 1 << 30
+            with os.fdopen(fd, "rb") as src, z.open(name, "w", force_zip64=big) as dst:
+                for block in iter(lambda: src.read(_BLOCK), b""):
+                    n += len(block)
+                    total += len(block)
+                    if total > max_bytes:
+                        raise NodeflowError(f"cannot bundle: {f} grew while packing; the inputs are now over the "
+                                            f"{max_bytes / 2**20:.0f} MiB limit")
+                    h.update(block)
+                    dst.write(block)
+            listed[name] = {"sha256": h.hexdigest(), "size": n}
+        z.writestr("graph.msgpack", graph_bytes)
+        z.writestr("bundle.json", json.dumps({"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+                                              "members": listed}, indent=1))
