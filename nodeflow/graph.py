@@ -389,7 +389,7 @@ class Graph:
         :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
         """
         from .devices import device_problem
-        from .outputs import resolve, write_problem
+        from .outputs import refused_writes
         out: list[str] = []
         scope = set(self.nodes) if targets is None else self.required_for(targets)
         into = self.links_by_dst()
@@ -448,13 +448,8 @@ class Graph:
             elif nid in scope and (why := _unreadable(path)):
                 out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' {why}")
         out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else self.base_dir())
-        allow = tuple(allow_outside)
-        for (nid, name), value in self.write_paths().items():
-            if nid in scope:
-                why = write_problem(resolve(value, out_dir), out_dir, allow, own=self.is_own_path(nid, name),
-                                    value=value)
-                if why:
-                    out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}")
+        for nid, _, _, why in refused_writes(self, out_dir, allow_outside, scope):
+            out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}")
         for nid in sorted(scope):
             spec = self.registry.get(self.nodes[nid].type) if nid in self.nodes else None
             if spec is not None and "device" in spec.params:

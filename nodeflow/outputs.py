@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["resolve", "write_problem", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
+__all__ = ["resolve", "write_problem", "refused_writes", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 
@@ -94,3 +94,19 @@ def write_problem(dest: Path, out_dir: Path, allow: Iterable[str | os.PathLike] 
 def _quote(p: Path) -> str:
     s = str(p)
     return f"'{s}'" if any(c.isspace() or c in "'\"$`\\;&|<>*?" for c in s) else s
+
+
+def refused_writes(graph, out_dir: Path, allow: Iterable[str | os.PathLike] = (),
+                   scope: Iterable[str] | None = None) -> list[tuple[str, str, Path, str]]:
+    """The writes a run of ``graph`` into ``out_dir`` would refuse: ``(node, param, target, why)``
+    for each write path of the nodes in ``scope`` (default: all).  Validation reports these; the
+    editor lists them in its *Allow once* dialog."""
+    allow, out = tuple(allow), []
+    scope = set(graph.nodes) if scope is None else set(scope)
+    for (nid, name), value in graph.write_paths().items():
+        if nid in scope:
+            dest = resolve(value, out_dir)
+            why = write_problem(dest, out_dir, allow, own=graph.is_own_path(nid, name), value=value)
+            if why:
+                out.append((nid, name, _real(dest), why))
+    return out

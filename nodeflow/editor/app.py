@@ -79,6 +79,15 @@ class App:
                             disable_close=True)
         dpg.set_exit_callback(lambda: self.files.quit())
         self.files = FileActions(self)
+        self._outside: tuple = ()      # the places the Allow once dialog lists
+        with dpg.window(label="Writes outside the output folder", tag="outside", modal=False, show=False,
+                        no_resize=True, no_saved_settings=True, width=560, no_close=True):
+            dpg.add_text("", tag="outside::text", wrap=540)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Allow once", tag="outside::allow", width=120,
+                               callback=lambda: self._answer_outside(True))
+                dpg.add_button(label="Cancel", tag="outside::cancel", width=120,
+                               callback=lambda: self._answer_outside(False))
         with dpg.window(tag="main", no_scrollbar=True):
             self._menus()
             with dpg.group(horizontal=True):
@@ -304,11 +313,35 @@ class App:
 
     # ------------------------------------------------------------------ running and audition
     def run(self) -> None:
+        """Run the graph; one that writes outside its output folder (the graph's folder) or over
+        files AudioChain did not export asks first (the Allow once dialog)."""
+        from ..outputs import refused_writes
         if self.runner.running:
             self.say("already running; press Stop first")
             return
+        graph = self.doc.graph
+        refused = refused_writes(graph, graph.base_dir())
+        if refused:
+            self._outside = tuple(str(dest) for _, _, dest, _ in refused)
+            self.dpg.set_value("outside::text", f"This graph writes outside its output folder ({graph.base_dir()}) "
+                               "or over files AudioChain did not export:\n" + "\n".join(
+                                   f"  node '{nid}': {dest}" for nid, _, dest, _ in refused)
+                               + "\n\nAllow these writes for this run?")
+            self.files._show_centered("outside", 560, 120 + 18 * len(refused))
+            return
+        self._start_run(())
+
+    def _answer_outside(self, allow: bool) -> None:
+        self.files._hide("outside")
+        places, self._outside = self._outside, ()
+        if allow:
+            self._start_run(places)
+        else:
+            self.say("run cancelled: the graph writes outside its output folder")
+
+    def _start_run(self, allow_outside: tuple) -> None:
         try:
-            self.runner.run(self.doc.graph)
+            self.runner.run(self.doc.graph, allow_outside=allow_outside)
         except NodeflowError as e:
             lines = str(e).splitlines()
             self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0])

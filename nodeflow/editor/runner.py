@@ -74,16 +74,19 @@ class Runner:
         return any(j.kind == "run" for j in self.jobs)
 
     def run(self, graph: Graph, targets: list[str] | None = None, *, kind: str = "run",
-            on_done: Callable[[Any, BaseException | None], None] | None = None) -> Job:
+            on_done: Callable[[Any, BaseException | None], None] | None = None,
+            allow_outside: tuple = ()) -> Job:
         """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
 
-        Raises :class:`~nodeflow.GraphError` at once (nothing starts) when the graph cannot run.
+        Exports write into the graph's folder; ``allow_outside`` lists places outside it the user
+        allowed for this run (the app's *Allow once*).  Raises :class:`~nodeflow.GraphError` at
+        once (nothing starts) when the graph cannot run.
         """
         g = graph.copy()
-        g.check(targets)
+        g.check(targets, allow_outside=allow_outside)
         keys = self.executor.keys(g)
         self._job_keys.update(keys)
-        handle = self.executor.submit(g, targets, on_event=self._events.append)
+        handle = self.executor.submit(g, targets, on_event=self._events.append, allow_outside=allow_outside)
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter())
         self.jobs.append(job)
         return job

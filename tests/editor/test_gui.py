@@ -362,3 +362,20 @@ def test_file_export_daw_project_after_a_run(editor, tmp_path):
     got, _ = sf.read(clip.file)
     want, _ = sf.read(editor.tmp / "exported-copy.wav")
     assert got.shape == want.shape and (got == want).all()
+
+
+def test_a_graph_writing_outside_its_folder_asks_before_running(editor):
+    """The Blender way: a graph from elsewhere that writes outside its folder runs only after Allow once."""
+    import nodeflow
+    (editor.tmp / "downloads").mkdir()
+    graph = chain_graph(editor.tmp / "downloads")
+    g = nodeflow.load(graph)
+    g.connect("gain.out", "export.audio")
+    g.nodes["export"].params["path"] = str(editor.tmp / "victim" / "elsewhere.wav")   # as a file would hold it
+    nodeflow.save(g, graph)
+    st = editor.run("outside_writes", graph)
+    assert st["shown"] and "writes outside its output folder" in st["text"], st["status0"]
+    assert f"node 'export': {editor.tmp / 'victim' / 'elsewhere.wav'}" in st["text"]
+    assert st["after_cancel"] == {"shown": False, "status": "run cancelled: the graph writes outside its output folder",
+                                  "written": False, "running": False}
+    assert st["after_allow"]["written"] and not st["after_allow"]["shown"]
