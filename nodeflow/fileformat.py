@@ -48,39 +48,36 @@ _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\
 
 
 # ---------------------------------------------------------------------------------------- writing
-MAX_PARENT_HOPS = 2  # a path needing more "../" than this is stored absolute
-
-
 def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
-    """An input path re-expressed for a graph file living in ``new_base``: relative where it
-    can be (the file sits at most :data:`MAX_PARENT_HOPS` folders up), absolute otherwise."""
+    """An input path re-expressed for a graph file living in ``new_base``: always relative (a saved or
+    shared file never holds an absolute path of this machine), absolute only across drives (Windows)."""
     p = Path(value).expanduser()
     target = p if p.is_absolute() else (old_base / p)
     target = Path(os.path.normpath(target.absolute()))
     try:
-        rel = Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute()))))
+        return Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute())))).as_posix()
     except ValueError:  # another drive (Windows)
         return str(target)
-    hops = sum(1 for part in rel.parts if part == "..")
-    return rel.as_posix() if hops <= MAX_PARENT_HOPS else str(target)
 
 
-def _portable(value: Any) -> Any:
-    """A parameter value fit for a file that leaves this machine: an absolute path (a local
-    checkpoint folder, an input too far up to be relative) is reduced to its last part."""
+def _portable(value: Any, base: Path | None) -> Any:
+    """A parameter value fit for a file: an absolute path (a local checkpoint folder, say) becomes
+    relative to ``base`` (the file's folder), or just its last part when there is no ``base``."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("~") or os.path.isabs(text):
-            return Path(text).name or text
+            if base is None:
+                return Path(text).name or text
+            return rebase_path(text, base, base)
     return value
 
 
 def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> dict:
-    """The file document; with ``base_dir``, input paths are rebased for a file saved there.
-
-    ``portable`` (exported audio files): no absolute path of this machine anywhere: inputs are
-    relative to ``base_dir`` where they can be, else named by file name (the receiver puts them
-    beside the file), local checkpoints by folder name, and ``saved_by`` names no input paths.
+    """The file document; with ``base_dir`` (a file saved there: a graph file, an exported audio file),
+    input paths are rebased to be relative to it, and so is any other absolute path in a parameter
+    (a local checkpoint folder): no absolute path of this machine is written.  ``portable`` without
+    ``base_dir`` (a bundle's graph) reduces absolute paths to their last part.  In memory only
+    (``base_dir=None``, not portable: recovery files, Ray tasks), paths stay as they are.
     """
     reg = graph.registry
     nodes = []
@@ -92,8 +89,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, port
         for (nid, name) in inputs:
             if nid == inst.id:
                 params[name] = rebase_path(params[name], old_base, Path(base_dir))
-        if portable:
-            params = {k: _portable(v) for k, v in params.items()}
+        if portable or base_dir is not None:
+            params = {k: _portable(v, None if base_dir is None else Path(base_dir)) for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
@@ -102,7 +99,7 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, port
     node_packs = {s.id: s.pack for s in known if s.pack}
     for t, p in (graph.saved_by.get("node_packs", {}) if isinstance(graph.saved_by, dict) else {}).items():
         node_packs.setdefault(t, p)   # keep what we know about types from packs not installed here
-    sources = {} if portable else {f"{nid}.{name}": str(Path(os.path.normpath(path.absolute())))
+    sources = {} if portable or base_dir is not None else {f"{nid}.{name}": str(Path(os.path.normpath(path.absolute())))
                                    for (nid, name), path in graph.input_files().items()}
     return {
         "format": FORMAT, "version": VERSION,
