@@ -35,7 +35,10 @@ def _print_external_reads(graph, stream) -> None:
 
 
 def apply_sets(graph, sets: Sequence[str]) -> None:
-    """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration."""
+    """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration.
+
+    A path typed here is the user's own: an export path may point anywhere (``Graph.own_paths``).
+    """
     for item in sets or ():
         target, eq, text = item.partition("=")
         node_id, dot, param = target.partition(".")
@@ -51,7 +54,7 @@ def apply_sets(graph, sets: Sequence[str]) -> None:
             raise ParameterError(f"--set {item!r}: node '{node_id}' ({spec.id}) has no parameter '{param}'; "
                                  f"parameters are: {', '.join(spec.params) or 'none'}")
         try:
-            graph.set(node_id, param, p.parse(text))
+            graph.set(node_id, param, p.parse(text), own=True)
         except ParameterError as e:
             raise ParameterError(f"--set {item!r}: {e}") from None
 
@@ -148,6 +151,18 @@ def _add_limit_flags(p) -> None:
                    help="refuse a run that would write more files (default 1000; AUDIOCHAIN_MAX_FILES)")
 
 
+def _output_dir(args) -> Path:
+    """``-o`` (default: the current folder); an empty ``-o ""`` is refused, not taken as the current folder."""
+    if args.output is not None and not args.output.strip():
+        raise ParameterError('-o "": empty output folder; give a folder (-o out), or leave -o out to write into '
+                             "the current folder")
+    out_dir = Path(args.output) if args.output else Path.cwd()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"-o {args.output}: is a file, not a folder; -o names the folder exported files go "
+                             "to (their names come from each export node's path)")
+    return out_dir
+
+
 def cmd_run(args) -> int:
     from .bundle import extracted, is_bundle
     if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
@@ -157,10 +172,7 @@ def cmd_run(args) -> int:
     graph = _load(args.graph)
     apply_sets(graph, args.set)
     _print_external_reads(graph, sys.stderr)
-    out_dir = Path(args.output) if args.output else Path.cwd()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError(f"-o {args.output}: is a file, not a folder; -o names the folder exported files go "
-                             "to (their names come from each export node's path)")
+    out_dir = _output_dir(args)
     _check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):
         if args.target:   # a sweep renders whole variants; it used to ignore --target silently
@@ -172,7 +184,8 @@ def cmd_run(args) -> int:
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
     ex = Executor()
     progress = Progress(quiet=args.quiet)
-    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=progress)
+    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=progress,
+                       allow_outside=args.allow_outside)
     try:
         while not handle.done():
             time.sleep(0.05)
@@ -243,7 +256,8 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
         axes, mode = sweep_from_graph(graph)
         mode = "zip" if args.zip else mode
     variants = expand(axes, mode)
-    graph.check()
+    graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
+                device=args.device)
     total = len(variants)
     done = [0]
 
@@ -262,6 +276,7 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
                                 on_variant=on_variant)
     else:
         results = run_sweep(graph, variants, out_dir, device=args.device, keep_values=bool(args.daw),
+                            allow_outside=args.allow_outside,
                             on_variant=_daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
@@ -374,7 +389,7 @@ def cmd_rerun(args) -> int:
                                 "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
     graph = _load(args.graph or doc["graph"])
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
-    r = run_variant(Executor(), graph, variant, out, device=args.device)
+    r = run_variant(Executor(), graph, variant, out, device=args.device, allow_outside=args.allow_outside)
     if r.status != "ok":
         raise NodeflowError(f"{variant.name}: {r.error}")
     for f in r.outputs:
@@ -383,11 +398,13 @@ def cmd_rerun(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """What ``run`` with the same options would refuse, found without running or writing anything."""
     graph = _load(args.graph)
+    apply_sets(graph, args.set)
     from .bundle import in_place_probe, is_bundle
     if is_bundle(args.graph):   # inspected in place: its files/ were verified inside the zip, not looked up on disk
         graph = in_place_probe(graph)
-    problems = graph.problems()
+    problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     _print_external_reads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
@@ -565,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--daw", metavar="PATH", help="also write a DAWproject file (Bitwig, Studio One, Cubase): a "
                    "track per export (and sweep variant), each clip at its bar")
+    _add_allow_outside(p)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")
@@ -573,11 +591,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", help="graph file (default: the one the manifest names)")
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    _add_allow_outside(p)
     p.set_defaults(fn=cmd_rerun)
 
-    p = sub.add_parser("validate", help="list every problem in a graph")
+    p = sub.add_parser("validate", help="list every problem in a graph (what `run` with these options refuses)")
     p.add_argument("graph")
     _add_limit_flags(p)
+    p.add_argument("-o", "--output", help="the output folder the run would use (default: the current folder)")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="device for model nodes")
+    _add_allow_outside(p)
     p.set_defaults(fn=cmd_validate)
 
     p = sub.add_parser("show", help="print a graph readably")
@@ -613,6 +636,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin_commands(sub)
     _debug_everywhere(sub)
     return ap
+
+
+def _add_allow_outside(p) -> None:
+    p.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
+                   help="let the graph write under PATH, outside the output folder, and replace files there "
+                   "(paths given with --set are always allowed)")
 
 
 def _debug_everywhere(sub) -> None:
