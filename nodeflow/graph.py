@@ -99,6 +99,11 @@ class Graph:
     def spec(self, node_id: str) -> NodeSpec | None:
         return self.registry.get(self.nodes[node_id].type)
 
+    def _accepts_folder(self, node_id: str, param: str) -> bool:
+        spec = self.spec(node_id)
+        p = spec.params.get(param) if spec else None
+        return bool(p is not None and p.path is not None and p.path.folder)
+
     def _new_id(self, base: str) -> str:
         if base not in self.nodes:
             return base
@@ -445,7 +450,7 @@ class Graph:
                 had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
                 out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' not found "
                            f"(looked at {path}{had}); put the file there or point the node at it")
-            elif nid in scope and (why := _unreadable(path)):
+            elif nid in scope and (why := _unreadable(path, self._accepts_folder(nid, name))):
                 out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' {why}")
         out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else self.base_dir())
         for nid, _, _, why in refused_writes(self, out_dir, allow_outside, scope):
@@ -505,9 +510,9 @@ class Graph:
         return f"<Graph {len(self.nodes)} nodes, {len(self.links)} links>"
 
 
-def _unreadable(path: Path) -> str | None:
+def _unreadable(path: Path, folder_ok: bool = False) -> str | None:
     """Why an existing input cannot be read (None: it can): only regular files are opened, so a
-    FIFO or a device never blocks validation."""
+    FIFO or a device never blocks validation; a folder only where the parameter takes one."""
     import os
     import stat
     try:
@@ -515,7 +520,7 @@ def _unreadable(path: Path) -> str | None:
     except OSError as e:
         return f"cannot be examined ({e.strerror or e}); check the path"
     if stat.S_ISDIR(st.st_mode):
-        return f"is a folder ({path}), not a file; point the node at a file"
+        return None if folder_ok else f"is a folder ({path}), not a file; point the node at a file"
     if not stat.S_ISREG(st.st_mode):
         return f"is not a regular file ({path}: a FIFO, device or socket); point the node at an audio file"
     try:

@@ -42,9 +42,11 @@ class Range:
 @dataclasses.dataclass(frozen=True)
 class FilePath:
     """A file path parameter. ``mode='read'`` files are inputs (hashed into cache keys and never
-    overwritten by exports); ``mode='write'`` files are outputs."""
+    overwritten by exports); ``mode='write'`` files are outputs.  ``folder=True``: a folder is a valid
+    input too (e.g. a LoRA adapter folder)."""
     mode: str = "read"
     exts: tuple[str, ...] = ()
+    folder: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

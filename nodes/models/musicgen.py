@@ -133,7 +133,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              keep_prompt: bool = True,
              device: Device = Device.AUTO,
              precision: Precision = Precision.AUTO,
-             adapter: Annotated[str, FilePath(mode="read", exts=(".safetensors",))] = "",
+             adapter: Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True)] = "",
              ctx: Context) -> Audio:
     """Generate music from a text description with MusicGen, any length, optionally continuing audio.
 

@@ -10,6 +10,7 @@ torch and safetensors are imported inside the functions that need them.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from nodeflow.atomic import atomic_path
+from nodeflow.errors import NodeflowError
 
 __all__ = ["default_cache_dir", "codec_fingerprint", "TokenCache", "CachedFile", "encode_windows", "hop_of"]
 
@@ -70,8 +72,12 @@ class TokenCache:
 
     def get(self, key: str) -> CachedFile | None:
         """The entry for ``key``, or None (missing, or unreadable: it is then re-encoded)."""
+        return self.get_file(self._path(key))
+
+    @staticmethod
+    def get_file(p: Path) -> CachedFile | None:
+        """The entry stored in the file ``p``, or None when it is missing or not whole."""
         from safetensors import safe_open
-        p = self._path(key)
         if not p.is_file():
             return None
         try:
@@ -97,9 +103,18 @@ class TokenCache:
         meta = dict(info, format=FORMAT, lengths=[int(c.shape[1]) for c in codes], starts=[int(s) for s in starts])
         k = int(info.get("codebooks", 0))
         flat = np.concatenate(codes, axis=1) if codes else np.zeros((k, 0), np.int16)
-        with atomic_path(p, mode=0o600) as tmp:       # private, as the cache always was
-            save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, str(tmp),
-                      metadata={"audiochain": json.dumps(meta)})
+        try:
+            with atomic_path(p, mode=0o600) as tmp:       # private, as the cache always was
+                save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, str(tmp),
+                          metadata={"audiochain": json.dumps(meta)})
+                with open(tmp, "rb+") as f:               # a full disk shows here at the latest
+                    os.fsync(f.fileno())
+                if self.get_file(tmp) is None:
+                    raise OSError(errno.EIO, "the written entry does not read back whole")
+        except Exception as e:  # noqa: BLE001 - OSError, or safetensors' own error for a failed write
+            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise NodeflowError(f"token cache {self.root}: cannot store an encoded file ({reason}); free some disk "
+                                "space or point --cache-dir at another folder") from e
 
 
 def encode_windows(model, segments: list[np.ndarray], *, batch_size: int = 8) -> list[np.ndarray]:
