@@ -63,4 +63,9 @@ class ExportsFailed(ExecutionError):
 
 
 class Cancelled(NodeflowError):
-    """The run was cancelled; raised inside nodes by ``ctx.check_cancelled()``."""
+    """The run was cancelled; raised inside nodes by ``ctx.check_cancelled()``.
+
+    Raised by a run, ``result`` is the :class:`~nodeflow.executor.RunResult` of what finished
+    before it stopped (``ran``, ``cached``, outputs such as the files exports wrote)."""
+
+    result = None

@@ -292,12 +292,17 @@ class Executor:
                     finish(nid, fut.result())
                 except BaseException as e:  # noqa: BLE001
                     failure = failure or failed(nid, e)
+        if failure is None and cancel.is_set():   # the last node finished after Stop: still cancelled
+            failure = Cancelled("run cancelled")
         if failure is not None:
             if in_flight:  # let running nodes finish (their results stay cached), start nothing new
                 for fut in cf.as_completed(list(in_flight)):
                     nid = in_flight[fut]
                     if fut.exception() is None:
                         finish(nid, fut.result())
+            if isinstance(failure, Cancelled):    # what finished before Stop (the CLI lists it)
+                failure.result = RunResult({n: values[n] for n in plan.order if n in values}, ran, cached,
+                                           plan.keys, time.perf_counter() - t0)
             raise failure
         outputs = {n: values[n] for n in plan.order if n in values}
         result = RunResult(outputs, ran, cached, plan.keys, time.perf_counter() - t0)

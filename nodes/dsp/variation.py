@@ -14,12 +14,15 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.types import Range
 
 __all__ = ["variation", "parse_pattern", "soft_limit"]
 
 KNEE = 0.9            # soft_limit is the identity up to this level
+# Rubber Band is one uninterruptible call: clips up to this many output samples (all channels; about
+# 0.2 s of work) run in this process, longer ones in a worker process that a cancelled run ends at once.
+INLINE_SAMPLES = 1 << 18
 
 
 def parse_pattern(text: str) -> list[float]:
@@ -59,20 +62,36 @@ def soft_limit(x: np.ndarray) -> np.ndarray:
 
 
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
-             preserve_formants: bool) -> np.ndarray:
-    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames."""
-    from pedalboard import time_stretch
+             preserve_formants: bool, check=None) -> np.ndarray:
+    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames.
 
+    With ``check`` (``ctx.check_cancelled``), a long clip is stretched in a worker process that
+    ``check`` can end (:func:`nodeflow.worker.call_in_worker`): the same samples, cancellable.
+    """
     frames = round(samples.shape[1] * length_ratio)
     if samples.shape[1] == 0:
         return np.zeros((samples.shape[0], frames), np.float32)
-    # pedalboard's stretch_factor is a *speed* factor: 2.0 plays twice as fast (half the length).
-    out = time_stretch(np.ascontiguousarray(samples), float(rate), stretch_factor=1.0 / length_ratio,
-                       pitch_shift_in_semitones=float(semitones), preserve_formants=preserve_formants)
+    args = (np.ascontiguousarray(samples, np.float32), float(rate), length_ratio, float(semitones),
+            bool(preserve_formants))
+    if check is None or samples.shape[0] * max(samples.shape[1], frames) <= INLINE_SAMPLES:
+        out = _rubberband(*args)
+    else:
+        from nodeflow.worker import call_in_worker
+        out = call_in_worker(_rubberband, args, check=check, what="dsp.variation")
     out = np.nan_to_num(np.asarray(out, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if out.shape[1] >= frames:
         return out[:, :frames]
     return np.pad(out, ((0, 0), (0, frames - out.shape[1])))
+
+
+def _rubberband(samples: np.ndarray, rate: float, length_ratio: float, semitones: float,
+                preserve_formants: bool) -> np.ndarray:
+    """One ``pedalboard.time_stretch`` call (in this process or a worker's)."""
+    from pedalboard import time_stretch
+
+    # pedalboard's stretch_factor is a *speed* factor: 2.0 plays twice as fast (half the length).
+    return time_stretch(samples, rate, stretch_factor=1.0 / length_ratio, pitch_shift_in_semitones=semitones,
+                        preserve_formants=preserve_formants)
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
@@ -92,10 +111,12 @@ def variation(audio: Audio, *,
               stretch_ratio: Annotated[float, Range(0.25, 4.0, unit="x")] = 1.0,
               reverse: bool = False,
               octave_blend: Annotated[float, Range(0.0, 1.0)] = 0.0,
-              preserve_formants: bool = False) -> Audio:
+              preserve_formants: bool = False,
+              ctx: Context | None = None) -> Audio:
     """Transpose, time-stretch, reverse or thicken a clip; map it over windows for per-window variation.
 
-    Pitch and tempo change independently (Rubber Band through pedalboard).  Output samples stay
+    Pitch and tempo change independently (Rubber Band through pedalboard; a long clip in a worker
+    process, so Stop ends it at once).  Output samples stay
     within [-1, 1] (a soft knee above -0.9 dBFS) and finite.  Window placement is kept; with a
     stretch, ``start_frame``, ``overlap_frames`` and ``tokens`` scale with the new length so
     stretched windows still stitch.
@@ -130,10 +151,11 @@ def variation(audio: Audio, *,
     steps = parse_pattern(pattern_semitones)
     shift = semitones + (steps[audio.index % len(steps)] if steps else 0.0)
     x = audio.samples
+    check = ctx.check_cancelled if ctx is not None else None
     if shift != 0.0 or stretch_ratio != 1.0:
-        x = _stretch(x, audio.sample_rate, stretch_ratio, shift, preserve_formants)
+        x = _stretch(x, audio.sample_rate, stretch_ratio, shift, preserve_formants, check)
     if octave_blend > 0.0:
-        x = x + octave_blend * _stretch(x, audio.sample_rate, 1.0, 12.0, preserve_formants)
+        x = x + octave_blend * _stretch(x, audio.sample_rate, 1.0, 12.0, preserve_formants, check)
     if reverse:
         x = x[:, ::-1]
     placement = {}
