@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Iterator
 __all__ = ["atomic_path", "new_temp", "remove_stale", "shared_mode", "write_atomic"]
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
+_STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
 _LEGACY = re.compile(r"^\..+\.[0-9a-f]{8}\.(part(\.[A-Za-z0-9]+)?|meta)$")   # temp names of earlier versions
 LEGACY_IDLE_S = 600.0      # an old-style temp file untouched this long belongs to no live writer
 
@@ -61,7 +63,8 @@ def _writer_alive(pid: int, mtime: float) -> bool:
 
 
 def remove_stale(folder: Path) -> list[Path]:
-    """Remove temp files of atomic writes in ``folder`` whose writer is gone; returns them."""
+    """Remove temp files of atomic writes (and unpack staging folders) in ``folder`` whose writer is
+    gone; returns them."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -71,6 +74,14 @@ def remove_stale(folder: Path) -> list[Path]:
     for e in entries:
         m = _TEMP.match(e.name)
         legacy = m is None and _LEGACY.match(e.name)
+        staging = _STAGING.match(e.name)
+        if staging:
+            with contextlib.suppress(OSError):
+                st = e.stat(follow_symlinks=False)
+                if e.is_dir(follow_symlinks=False) and not _writer_alive(int(staging.group(1)), st.st_mtime):
+                    shutil.rmtree(e.path)
+                    removed.append(Path(e.path))
+            continue
         if not (m or legacy):
             continue
         try:

@@ -398,7 +398,9 @@ def _unpack_here(z, members, graph, target: Path, src: str, need: int, report, d
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
             raise FileFormatError(f"{target} is a link or a file; unpack never follows links: unpack elsewhere") from None
         raise
-    stage = f".unpack-{secrets.token_hex(6)}"
+    from .atomic import remove_stale
+    remove_stale(target)          # staging folders and temp files a killed unpack or export left here
+    stage = f".unpack-{os.getpid()}-{secrets.token_hex(6)}"
     os.mkdir(stage, 0o700, dir_fd=tfd)
     placed: list[tuple[int, str]] = []
     lines: list[str] = []

@@ -52,7 +52,8 @@ def _complete_audio(path: Path, frames: int) -> None:
 
 
 def _temps(folder: Path) -> list[str]:
-    return sorted(n for n in os.listdir(folder) if n.startswith(".") and (".tmp" in n or ".part" in n))
+    return sorted(n for n in os.listdir(folder) if n.startswith(".") and (".tmp" in n or ".part" in n
+                                                                          or n.startswith(".unpack-")))
 
 
 @pytest.mark.slow
@@ -84,14 +85,17 @@ def test_kill_9_never_leaves_a_partial_target(kind, tmp_path):
         elif kind == "pack":
             with zipfile.ZipFile(target) as z:
                 assert z.testzip() is None
-        else:
-            load(target)
-            for f in target.parent.iterdir():
+        else:                                   # each file it placed is whole
+            placed = [f for f in target.rglob("*") if f.is_file() and not any(p.startswith(".") for p in
+                                                                                 f.relative_to(target).parts)]
+            for f in placed:
                 if f.suffix == ".wav":
                     _complete_audio(f, len(x))
+                elif f.suffix == ".msgpack":
+                    load(f)
     print(f"kill -9 during {kind}: {KILLS} kills, target absent {seen['absent']}, complete {seen['complete']}, "
           "partial 0")
-    folder = {"export": tmp_path / "out", "pack": tmp_path, "unpack": target.parent if target else tmp_path}[kind]
+    folder = {"export": tmp_path / "out", "pack": tmp_path, "unpack": target or tmp_path / "again"}[kind]
     folder.mkdir(exist_ok=True)
     # the next run into the same folder clears what the killed ones left
     if kind == "export":
