@@ -122,13 +122,15 @@ def conform(a: Audio, b: Audio, *, what: str = "b") -> Audio:
     return match_channels(b, a.channels, what=what)
 
 
-def conform_all(clips: list[Audio], *, rate: int | None = None, what: str | list[str] = "input") -> list[Audio]:
+def conform_all(clips: list[Audio], *, rate: int | None = None, what: str | list[str] = "input",
+                check: Callable[[], None] | None = None) -> list[Audio]:
     """``clips`` at one rate and channel count, for nodes that join or mix them.
 
     The rate is ``rate`` (a graph's project rate) when given, else the *highest* rate among the
     clips: joining a 44.1 kHz loop with 22.05 kHz speech never throws away the loop's top octave.
     Channels: the most any clip has; mono clips are copied to every channel.  ``what`` names the
-    clips in errors: a list of names, or a prefix numbered from 0.
+    clips in errors: a list of names, or a prefix numbered from 0.  ``check`` (``ctx.check_cancelled``)
+    runs between clips and between blocks of a long resampling.
 
     >>> a, b = Audio(np.zeros(22050), 22050), Audio(np.zeros((2, 44100)), 44100)
     >>> [(c.sample_rate, c.channels, c.frames) for c in conform_all([a, b])]
@@ -142,7 +144,12 @@ def conform_all(clips: list[Audio], *, rate: int | None = None, what: str | list
         counts = ", ".join(f"{n} has {c.channels}" for n, c in zip(names, clips) if c.channels > 1)
         raise AudioError(f"channel counts do not match ({counts} channels; only mono is spread to more channels "
                          "automatically); add a dsp.channels node to convert one of them")
-    return [match_channels(resample_audio(c, target), channels, what=name) for c, name in zip(clips, names)]
+    out = []
+    for i, (c, name) in enumerate(zip(clips, names)):
+        if check is not None and i % 256 == 0:
+            check()
+        out.append(match_channels(resample_audio(c, target, check=check), channels, what=name))
+    return out
 
 
 def merged_info(a: Audio, b: Audio) -> tuple[tuple[str, str], ...]:

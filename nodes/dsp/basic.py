@@ -21,7 +21,8 @@ def _pair(a: Audio, b: Audio, what: str, ctx: Context | None) -> tuple[Audio, Au
     """``a`` and ``b`` ready to join: both at the higher rate (or the graph's project rate); a mono
     side spread to the other's channels (a mono melody mixed with a stereo loop gives stereo,
     whichever input it is on)."""
-    a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"])
+    a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"],
+                       check=ctx.check_cancelled if ctx is not None else None)
     return a.replace(info=merged_info(a, b)), b
 
 

@@ -43,7 +43,8 @@ def crossfade(a: Audio, b: Audio, *,
     >>> crossfade.fn(one, one, duration_s=0.25).duration_s
     1.75
     """
-    a, b = conform_all([a, b], rate=project_rate(ctx), what=["crossfade: a", "crossfade: b"])
+    a, b = conform_all([a, b], rate=project_rate(ctx), what=["crossfade: a", "crossfade: b"],
+                       check=ctx.check_cancelled if ctx is not None else None)
     n = a.frames_at(duration_s)
     if n > a.frames or n > b.frames:
         raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths (a {a.duration_s:.3f} s, "

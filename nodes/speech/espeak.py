@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -64,13 +65,9 @@ def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChai
     with tempfile.TemporaryDirectory(prefix="audiochain-espeak-") as tmp:
         wav = Path(tmp) / "speech.wav"
         cmd = [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-b", "1", "-w", str(wav), "--stdin"]
-        try:
-            r = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True,
-                               timeout=60 + len(text) / 100, check=False)
-        except subprocess.TimeoutExpired:
-            raise AudioError(f"espeak-ng did not finish speaking {len(text)} characters in time") from None
-        if r.returncode != 0 or not wav.is_file() or wav.stat().st_size == 0:
-            msg = r.stderr.decode("utf-8", "replace").strip() or f"exit status {r.returncode}"
+        returncode, stderr = _speak(cmd, text.encode("utf-8"), 60 + len(text) / 100, ctx)
+        if returncode != 0 or not wav.is_file() or wav.stat().st_size == 0:
+            msg = stderr.decode("utf-8", "replace").strip() or f"exit status {returncode}"
             raise AudioError(f"espeak-ng failed (voice={voice!r}): {msg}")
         samples, rate = sf.read(str(wav), dtype="float32", always_2d=True)
     ctx.check_cancelled()
@@ -81,6 +78,27 @@ def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChai
         import soxr
         audio = Audio(soxr.resample(samples, rate, sample_rate_hz, quality="HQ").T, sample_rate_hz)
     return audio.with_info(speech_engine=f"espeak-ng {_version(exe)}", speech_voice=voice)
+
+
+def _speak(cmd: list[str], text: bytes, timeout_s: float, ctx: Context) -> tuple[int, bytes]:
+    """Run espeak-ng on ``text`` (stdin); a cancelled run ends it at once.  ``(exit status, stderr)``."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    pending: bytes | None = text
+    try:
+        while True:
+            try:
+                _, err = proc.communicate(pending, timeout=0.05)
+                return proc.returncode, err
+            except subprocess.TimeoutExpired:
+                pending = None          # sent with the first call; later calls only wait
+            ctx.check_cancelled()
+            if time.monotonic() > deadline:
+                raise AudioError(f"espeak-ng did not finish speaking {len(text)} bytes of text in time")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _resolve_voice(exe: str, voice: str) -> str:

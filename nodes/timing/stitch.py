@@ -81,20 +81,24 @@ def _extended(w: Audio, position: int, lo: int, hi: int) -> np.ndarray:
 
 
 def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | None = None,
-                 curve: Curve | str = Curve.LINEAR, default_frames: int = 0) -> tuple[np.ndarray, list[int]]:
+                 curve: Curve | str = Curve.LINEAR, default_frames: int = 0,
+                 check=None) -> tuple[np.ndarray, list[int]]:
     """Samples ``[channels, frames]`` of ``windows`` (same rate and channels) placed at ``positions``,
     and the frame of each seam's centre.
 
     The output ends where the last window ends.  At each seam the two sides are crossfaded over
     ``fade_frames`` (``None``: the overlap, or ``default_frames`` where windows do not overlap),
     centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  The output is
-    allocated once, so an hour of windows costs one copy.
+    allocated once, so an hour of windows costs one copy.  ``check`` (``ctx.check_cancelled``)
+    runs every few hundred windows.
     """
     total = positions[-1] + windows[-1].frames
     out = np.zeros((windows[0].channels, total), np.float32)
     seams = _seams(windows, positions, fade_frames, default_frames)
     bounds = [(0, 0)] + seams + [(total, 0)]
     for k, w in enumerate(windows):
+        if check is not None and k % 256 == 0:
+            check()
         lo, hi = bounds[k][0] + bounds[k][1], bounds[k + 1][0]      # where this window plays alone
         if hi > lo:
             a, b = max(lo, positions[k]), min(hi, positions[k] + w.frames)
@@ -104,6 +108,8 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
                 out[:, lo:a] = _extended(w, positions[k], lo, max(lo, a))
                 out[:, max(b, lo):hi] = _extended(w, positions[k], max(b, lo), hi)
     for k, (start, length) in enumerate(seams, 1):
+        if check is not None and k % 256 == 0:
+            check()
         if length:
             fade_out, fade_in = crossfade_gains(length, curve)
             tail = _extended(windows[k - 1], positions[k - 1], start, start + length)
@@ -171,9 +177,10 @@ def stitch(windows: list[Audio], *,
     if not windows:
         raise AudioError("stitch: windows is an empty list; connect the output of time.tokenize_window "
                          "(or another list of clips)")
-    same = conform_all(list(windows), rate=project_rate(ctx), what="stitch: window")
+    check = ctx.check_cancelled if ctx is not None else None
+    same = conform_all(list(windows), rate=project_rate(ctx), what="stitch: window", check=check)
     first = same[0]
     positions = place_windows(same)
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
-    samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S))
+    samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
     return first.replace(samples, index=0, tokens=None, overlap_frames=0, markers=_labels(first, centres))

@@ -19,7 +19,7 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.timebase import parse_meter
 from nodeflow.types import Auto, Range
 
@@ -32,27 +32,39 @@ _ANALYSIS_RATE = 22050
 _CLEARLY = 1.15                  # how much more a 2- or 3-beat grouping must stand out to beat 4
 
 
-def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0) -> tuple[float, int]:
+def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0, check=None) -> tuple[float, int]:
     """``(bpm, beats_per_bar)`` of ``audio`` (the first four minutes are analysed).
 
+    With ``check`` (``ctx.check_cancelled``) the analysis runs in a worker process that ``check``
+    can end (librosa's first beat tracking in a process compiles for seconds, uninterruptibly).
     Raises :class:`AudioError` for a clip too short or too quiet to hold a beat, and
     :class:`ParameterError` naming the extra to install when librosa is missing.
     """
-    try:
-        import librosa
-    except ModuleNotFoundError:
+    import importlib.util
+    if importlib.util.find_spec("librosa") is None:
         raise ParameterError("bpm=auto needs librosa's beat tracker: pip install 'audiochain[tempo]' "
-                             "(or type the tempo: bpm=120)") from None
+                             "(or type the tempo: bpm=120)")
     from nodes.dsp._conform import resample_audio
 
     if audio.duration_s < _MIN_S:
         raise AudioError(f"detect_tempo: the clip is {audio.duration_s:.2f} s long; at least {_MIN_S:g} s are "
                          "needed to find a beat; type the tempo instead (bpm=...)")
     head = audio.replace(audio.samples[:, :round(_MAX_S * audio.sample_rate)])
-    mono = resample_audio(head.replace(head.samples.mean(axis=0, keepdims=True)), _ANALYSIS_RATE).samples[0]
+    mono = resample_audio(head.replace(head.samples.mean(axis=0, keepdims=True)), _ANALYSIS_RATE,
+                          check=check).samples[0]
     if float(np.sqrt(np.mean(np.square(mono, dtype=np.float64)))) < 1e-4:
         raise AudioError("detect_tempo: the clip is (nearly) silent, so it has no beat to find; "
                          "type the tempo instead (bpm=...)")
+    if check is None:
+        return _analyse(mono, start_bpm)
+    from nodeflow.worker import call_in_worker
+    return call_in_worker(_analyse, (mono, float(start_bpm)), check=check, what="time.detect_tempo")
+
+
+def _analyse(mono: np.ndarray, start_bpm: float) -> tuple[float, int]:
+    """Beat tracking and meter of ``mono`` at ``_ANALYSIS_RATE`` (in this process or a worker's)."""
+    import librosa
+
     hop = 512
     onset = librosa.onset.onset_strength(y=mono, sr=_ANALYSIS_RATE, hop_length=hop)
     tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=_ANALYSIS_RATE, hop_length=hop,
@@ -104,7 +116,7 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
 
 
 def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
-                what: str = "node") -> tuple[float, int, dict[str, str]]:
+                what: str = "node", check=None) -> tuple[float, int, dict[str, str]]:
     """The tempo and beats per bar to use for ``audio``, and the ``info`` to give the result.
 
     ``None`` (or ``"auto"``) means auto: the value the audio carries (``info`` ``bpm`` / ``meter``),
@@ -125,7 +137,7 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
         if carried is not None:
             bpm = carried
         else:
-            bpm, detected_bar = estimate_tempo(audio)
+            bpm, detected_bar = estimate_tempo(audio, check=check)
     if beats_per_bar is None:
         beats_per_bar = carried_meter[0] if carried_meter else detected_bar or 4
     if not 20.0 <= bpm <= 400.0:
@@ -146,7 +158,8 @@ def _number(text: str | None) -> float | None:
 @node("time.detect_tempo", category="time", version=1)
 def detect_tempo(audio: Audio, *,
                  bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = None,
-                 beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = None) -> Audio:
+                 beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = None,
+                 ctx: Context | None = None) -> Audio:
     """Find the clip's tempo and meter and attach them to it (later nodes and exports use them).
 
     ``bpm`` and ``beats_per_bar`` override what is detected (``auto``: detect; a tempo the clip
@@ -159,5 +172,6 @@ def detect_tempo(audio: Audio, *,
     >>> dict(detect_tempo.fn(clip, beats_per_bar=3).info)
     {'bpm': '97.5', 'meter': '3/4'}
     """
-    bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="detect_tempo")
+    bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="detect_tempo",
+                                            check=ctx.check_cancelled if ctx is not None else None)
     return audio.with_info(**tempo)

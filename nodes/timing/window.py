@@ -24,7 +24,7 @@ from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from fractions import Fraction
 
-from nodeflow.node import node
+from nodeflow.node import Context, node
 from nodeflow.timebase import PROFILES, ModelProfile, bars_to_seconds, beats_to_seconds, grid_frame, profile_from_rates
 from nodeflow.types import Auto, ChoiceEnum, Range
 
@@ -214,7 +214,8 @@ def tokenize_window(audio: Audio, *,
                     overlap: Annotated[float, Range(0.0, 1_000_000.0)] = 0.0,
                     bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = 120.0,
                     beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = 4,
-                    last: Last = Last.KEEP) -> list[Audio]:
+                    last: Last = Last.KEEP,
+                    ctx: Context | None = None) -> list[Audio]:
     """Cut audio into windows on the bar grid (or in seconds or model tokens), sized for a model.
 
     ``size`` and ``overlap`` are in ``unit``: seconds, bars (at ``bpm`` and ``beats_per_bar``),
@@ -252,11 +253,12 @@ def tokenize_window(audio: Audio, *,
     3840000
     """
     profile, unit, last = WindowProfile(profile), Unit(unit), Last(last)
+    check = ctx.check_cancelled if ctx is not None else None
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
     limit = p.audio_window_tokens
     tempo: dict[str, str] = {}
     if unit in (Unit.BARS, Unit.BEATS) or not isinstance(bpm, (int, float)) or not isinstance(beats_per_bar, int):
-        bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="tokenize_window")
+        bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="tokenize_window", check=check)
     if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
         if unit is Unit.MODEL_WINDOW:
             size_tokens = limit
@@ -275,7 +277,7 @@ def tokenize_window(audio: Audio, *,
     if not bounds:
         raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
                          f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
-    return _cut(audio.with_info(**tempo) if tempo else audio, bounds)
+    return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check)
 
 
 def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, overlap_tokens: int | None,
@@ -292,10 +294,12 @@ def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, over
                              f"of {size:g} {unit.value} ({_describe(size_tokens, p)}); make the overlap smaller")
 
 
-def _cut(audio: Audio, bounds: list[tuple[int, int, int]]) -> list[Audio]:
+def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[Audio]:
     windows = []
     prev_end = 0
     for index, (start, end, tokens) in enumerate(bounds):
+        if check is not None and index % 256 == 0:      # tens of thousands of windows take seconds
+            check()
         samples = audio.samples[:, start:min(end, audio.frames)]
         if end > audio.frames:
             samples = np.pad(samples, ((0, 0), (0, end - audio.frames)))
