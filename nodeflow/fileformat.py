@@ -72,6 +72,20 @@ def _portable(value: Any, base: Path | None) -> Any:
     return value
 
 
+def _clean_saved_by(saved_by: dict) -> dict:
+    """Provenance from a file, kept only where well-formed (it is informative, never trusted): the
+    AudioChain version text and maps of text to text; anything else from a damaged or crafted file
+    is dropped instead of failing later (in the editor, in messages)."""
+    clean: dict[str, Any] = {}
+    if isinstance(saved_by.get("audiochain"), str):
+        clean["audiochain"] = saved_by["audiochain"][:100]
+    for key in ("packs", "node_packs", "inputs"):
+        value = saved_by.get(key)
+        if isinstance(value, dict):
+            clean[key] = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    return clean
+
+
 def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> dict:
     """The file document; with ``base_dir`` (a file saved there: a graph file, an exported audio file),
     input paths are rebased to be relative to it, and so is any other absolute path in a parameter
@@ -234,7 +248,7 @@ def from_document(doc: Any, registry: Registry | None = None) -> Graph:
     g = Graph(registry or default_registry())
     g.metadata = _field(doc, "metadata", dict, "graph", {})
     g.editor = _field(doc, "editor", dict, "graph", {})
-    g.saved_by = _field(doc, "saved_by", dict, "graph", {})
+    g.saved_by = _clean_saved_by(_field(doc, "saved_by", dict, "graph", {}))
     g.sweep = _field(doc, "sweep", dict, "graph", {})
     nodes = _field(doc, "nodes", list, "graph")
     if len(nodes) > MAX_NODES:
