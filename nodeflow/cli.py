@@ -184,19 +184,20 @@ def cmd_run(args) -> int:
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
     ex = Executor()
     progress = Progress(quiet=args.quiet)
-    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=progress,
+    finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
+
+    def on_event(ev) -> None:
+        if ev.kind in ("finished", "cached"):
+            finished.append(ev.node_id)
+        progress(ev)
+
+    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=on_event,
                        allow_outside=args.allow_outside)
     try:
         while not handle.done():
             time.sleep(0.05)
     except KeyboardInterrupt:
-        handle.cancel()
-        print("\ninterrupted: stopping...", file=sys.stderr)
-        try:
-            handle.result()
-        except Exception:
-            pass
-        return EXIT_INTERRUPTED
+        return _interrupted(graph, handle, finished)
     failures = []
     try:
         result = handle.result()
@@ -228,6 +229,52 @@ def cmd_run(args) -> int:
             print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+STOP_WAIT_S = 0.8      # after Ctrl-C, how long the run may take to stop before the process quits anyway
+
+
+def _interrupted(graph, handle, finished: list[str]) -> int:
+    """Ctrl-C during ``audiochain run``: cancel, wait at most ``STOP_WAIT_S``, say what finished
+    (nodes, files written) and exit 130; a second Ctrl-C quits at once."""
+    handle.cancel()
+    print("\ninterrupted: stopping (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+    result = None
+    try:
+        try:
+            handle.result(STOP_WAIT_S)
+        except Cancelled as e:
+            result = e.result
+        except Exception:  # noqa: BLE001 - timed out, or a node failed while stopping
+            pass
+    except KeyboardInterrupt:
+        _quit_now()
+    done = set(result.ran | result.cached) if result is not None else set(finished)
+    done_ids = [n for n in graph.nodes if n in done]        # in graph order
+    written: list[str] = []
+    for nid, outs in (result.outputs.items() if result is not None else ()):
+        if graph.spec(nid).side_effect:
+            for v in outs.values():
+                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
+    names = ", ".join(done_ids) if done_ids else "none"
+    files = ("wrote " + ", ".join(written)) if written else "no file written"
+    print(printable(f"stopped: {len(done_ids)} of {len(graph.nodes)} node(s) finished ({names}); {files}"),
+          file=sys.stderr, flush=True)
+    if not handle.done():      # a node that does not check for cancellation: do not wait for it
+        _quit_now()
+    return EXIT_INTERRUPTED
+
+
+def _quit_now() -> None:
+    """Exit 130 at once, even with a node still running (its worker processes are killed)."""
+    from .worker import end_all_workers
+    end_all_workers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _print_levels(path: str) -> None:
@@ -690,6 +737,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:       # a full disk, a read-only folder, a vanished file: one line, never a traceback
+        if args.debug:
+            import traceback
+            traceback.print_exc()
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {printable(where)}{e.strerror or e}; free some space, check the folder's permissions or "
+              "choose another path", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ HIDE = "\x1b[8m"          # 'conceal': what follows would be invisible in a term
 def _graph(tmp_path, export_path: str):
     sf.write(tmp_path / "in.wav", np.zeros(4410), 44100)
     g = Graph()
+    g.path = tmp_path / "g.msgpack"
     g.metadata["title"] = f"free sample{HIDE}/home/victim"
     a = g.add("io.load", path="in.wav")
     e = g.add("io.export", path=export_path)
@@ -36,4 +37,24 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
     (tmp_path / "in.wav").unlink()
     assert main(["run", str(path), "-o", str(tmp_path / "o")]) == 1
     out, err = capsys.readouterr()
-    assert "\x1b" not in out + err and err.startswith("error: ")
+    assert "\x1b" not in out + err and [line for line in err.splitlines() if line.startswith("error: ")]
+
+
+def test_an_os_error_anywhere_in_a_command_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import nodeflow.fileformat as ff
+    path = _graph(tmp_path, "out.wav")
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "copy.msgpack"))
+    monkeypatch.setattr(ff, "write_atomic", full_disk)
+    from nodeflow import load
+    song = tmp_path / "o"
+    assert main(["run", str(path), "-o", str(song), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["extract", str(song / "out.wav"), "-o", str(tmp_path / "copy.msgpack")]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("error: ") and "No space left on device" in err
+    assert "Traceback" not in out + err and not (tmp_path / "copy.msgpack").exists()
+    del load
