@@ -88,18 +88,18 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
     """
     ceiling = db_to_gain(peak_db)
     limit_at = ceiling - margin(rate, ceiling, bits, dither and bits == 16)
-    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db)
+    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
     mastered()
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
-        measured = measure_file(tmp)
+        measured = measure_file(tmp, check)
         over_db = measured.true_peak_dbtp - peak_db
         if fmt not in LOSSY or over_db <= 0.0 or attempt == LOSSY_PASSES:
             break
         # the codec's decode overshot the ceiling: limit lower by the overshoot and encode again
         check()
         limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA)
-        result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db,
+        result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check,
                           reason=f" once the {fmt} encoder's {over_db:.1f} dB overshoot is allowed for")
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), attempt)

@@ -275,13 +275,20 @@ def measure(samples: np.ndarray, rate: int) -> Measurement:
     return measure_blocks(_split(x), rate, x.shape[0])
 
 
-def measure_file(path) -> Measurement:
-    """:func:`measure` of an audio file as a decoder plays it back, read in blocks."""
+def measure_file(path, check=None) -> Measurement:
+    """:func:`measure` of an audio file as a decoder plays it back, read in blocks (``check`` between
+    them: ``ctx.check_cancelled`` raises to cancel)."""
     import soundfile as sf
+
+    def checked(blocks):
+        for b in blocks:
+            if check is not None:
+                check()
+            yield b
 
     with sf.SoundFile(str(path)) as f:
         blocks = (b.T for b in f.blocks(blocksize=BLOCK, dtype="float32", always_2d=True))
-        return measure_blocks(blocks, f.samplerate, f.channels)
+        return measure_blocks(checked(blocks), f.samplerate, f.channels)
 
 
 def integrated_lufs(x: np.ndarray, rate: int) -> float:

@@ -32,7 +32,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -94,12 +94,14 @@ def _moving_mean(held: np.ndarray, ramp: int) -> np.ndarray:
     return (csum[ramp:] - csum[:-ramp]) / ramp
 
 
-def true_peak_envelope(x: np.ndarray, rate: int) -> np.ndarray:
+def true_peak_envelope(x: np.ndarray, rate: int, check: Callable[[], None] | None = None) -> np.ndarray:
     """Per-frame true-peak envelope of ``x[channels, frames]`` (float32, see ``TruePeakMeter``)."""
     meter = TruePeakMeter(rate, x.shape[0])
     env = np.empty(x.shape[1], np.float32)
     done = 0
     for a in range(0, x.shape[1], METER_BLOCK):
+        if check is not None:
+            check()
         for part in (meter.add(x[:, a:a + METER_BLOCK]), meter.finish() if a + METER_BLOCK >= x.shape[1] else None):
             if part is not None:
                 take = min(len(part), len(env) - done)
@@ -112,8 +114,10 @@ class Mastered:
     """``x[channels, frames]`` times a make-up ``gain``, limited to the true-peak ``ceiling``
     (linear), produced block by block (:meth:`blocks`) so that long audio is never copied whole."""
 
-    def __init__(self, x: np.ndarray, rate: int, ceiling: float, gain: float = 1.0):
+    def __init__(self, x: np.ndarray, rate: int, ceiling: float, gain: float = 1.0,
+                 check: Callable[[], None] | None = None):
         self.x, self.rate, self.ceiling, self.gain = x, rate, float(ceiling), float(gain)
+        self.check = check          # called between blocks (``ctx.check_cancelled``: raises to cancel)
         self.frames = x.shape[1]
         self.r1, self.h1 = max(1, round(SLOW_RAMP_S * rate)), round(SLOW_HOLD_S * rate)
         self.r2, self.h2 = max(1, round(FAST_RAMP_S * rate)), round(FAST_HOLD_S * rate)
@@ -134,7 +138,7 @@ class Mastered:
 
     def _envelope(self) -> np.ndarray:
         if self._tp is None:
-            self._tp = true_peak_envelope(self.x, self.rate)
+            self._tp = true_peak_envelope(self.x, self.rate, self.check)
         return self._tp
 
     def _slow(self) -> np.ndarray:
@@ -164,6 +168,8 @@ class Mastered:
             yield from self._memo[3]      # measured by the loudness search at this very gain
             return
         for a in range(0, self.frames, BLOCK):
+            if self.check is not None:
+                self.check()
             b = min(self.frames, a + BLOCK)
             y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
             if limit:
@@ -281,7 +287,7 @@ def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
 
 
 def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
-           peak_db: float | None = None, reason: str = "") -> Mastered:
+           peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None) -> Mastered:
     """Gain to ``loudness_lufs`` (if given) and hold the TRUE peak at or below ``ceiling`` (linear).
 
     With a loudness target the limiter lowers the loudness, so the gain is searched (secant
@@ -291,10 +297,11 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     :class:`Mastered` (its ``blocks()`` give the audio); input already within bounds comes back
     unchanged.  An unreachable target raises :class:`ParameterError` in the user's terms:
     ``peak_db`` (default: the ceiling in dB) is the ceiling the user set, ``reason`` a note on
-    why the limiter works below it (e.g. a codec's overshoot).
+    why the limiter works below it (e.g. a codec's overshoot).  ``check`` is called between blocks
+    of every pass (it raises to cancel).
     """
     user_db = to_db(ceiling) if peak_db is None else peak_db
-    m = Mastered(samples, rate, ceiling)
+    m = Mastered(samples, rate, ceiling, check=check)
     if loudness_lufs is None:
         for _ in range(TP_PASSES):
             tp = m.true_peak() if m.limiting(1.0) else 0.0
