@@ -171,7 +171,8 @@ def cmd_run(args) -> int:
     from .executor import Executor
     graph = _load(args.graph)
     apply_sets(graph, args.set)
-    _print_external_reads(graph, sys.stderr)
+    if not args.quiet:
+        _print_external_reads(graph, sys.stderr)
     out_dir = _output_dir(args)
     _check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):

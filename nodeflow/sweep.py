@@ -286,6 +286,7 @@ def output_lock(out_dir: Path):
     (its manifest would replace the running one's rows) with one line."""
     import fcntl
 
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = out_dir / ".audiochain-sweep.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -300,6 +301,9 @@ def output_lock(out_dir: Path):
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
+        if created:                     # a sweep that wrote nothing leaves no folder behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
 
 
 def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:

@@ -260,6 +260,6 @@ def test_a_second_sweep_into_a_busy_folder_is_refused_and_no_rows_are_lost(audio
         assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "another sweep is writing into this folder" in err[0]
-    assert not (out / "manifest.json").exists() and not any(out.iterdir())      # nothing written, lock gone
+    assert not out.exists() or not any(out.iterdir())                  # nothing written, lock gone
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
     assert len(json.loads((out / "manifest.json").read_text())["variants"]) == 2

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -309,14 +310,22 @@ def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path)
     latest = tmp_path / "o" / "checkpoints"
+    seen = bytearray()
+
+    def read_stderr() -> None:
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            seen.extend(chunk)
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (tmp_path / "o").is_dir():   # made when training starts: let it run a few steps
-            time.sleep(1.5)
-            break
-        time.sleep(0.1)
+    while time.monotonic() < deadline and proc.poll() is None and b"loss" not in seen:
+        time.sleep(0.1)                 # until the progress bar shows training steps (a loaded machine is slow)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = bytes(seen)
     assert proc.returncode == 130, err.decode()
     text = err.decode()
     assert "interrupted at step" in text and "--resume" in text and "Traceback" not in text

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nodeflow import Executor, cli, devices, fileformat
-from nodeflow.errors import Cancelled, ExecutionError, ParameterError
+from nodeflow.errors import NodeflowError, Cancelled, ExecutionError, ParameterError
 from nodeflow.modelcache import ModelCache, ModelKey, nbytes_of
 
 from .helpers import model_graph, run_graph, run_model
@@ -118,8 +118,8 @@ def test_float16_on_the_cpu_is_refused():
 def test_run_device_overrides_the_node_and_names_the_problem(tiny, tmp_path):
     g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2,
                     device="cuda")
-    with pytest.raises(ExecutionError, match="node 'model': device='cuda': CUDA is not available"):
-        run_graph(g)
+    with pytest.raises(NodeflowError, match="node 'model'.*device='cuda': CUDA is not available"):
+        run_graph(g)                             # refused before anything runs (validation checks devices)
     out, _ = run_graph(g, device="cpu")          # `--device cpu` runs a graph saved for a GPU machine
     assert out.frames == round(0.2 * 32000)
 
@@ -142,7 +142,8 @@ def test_cli_device_flag(tiny, tmp_path, capsys):
     assert cli.main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out2"), "--device", "cuda",
                      "-q", "--set", "model.seed=9"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: node 'model': device='cuda': CUDA is not available") and err.count("\n") == 1
+    assert err.startswith("error: node 'model' (models.musicgen): device='cuda': CUDA is not available")
+    assert err.count("\n") == 1
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
 
 
