@@ -97,18 +97,21 @@ class TokenCache:
 
     def put(self, key: str, codes: list[np.ndarray], starts: list[int], info: dict[str, Any]) -> None:
         """Store a file's windows atomically (a crash leaves the old entry or none)."""
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         meta = dict(info, format=FORMAT, lengths=[int(c.shape[1]) for c in codes], starts=[int(s) for s in starts])
         k = int(info.get("codebooks", 0))
         flat = np.concatenate(codes, axis=1) if codes else np.zeros((k, 0), np.int16)
         try:
+            # serialised here and written through our own temp file: safetensors' save_file makes a
+            # temp file of its own (".tmpXXXXXX") that a killed process would leave behind
+            data = save({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, metadata={"audiochain": json.dumps(meta)})
             with atomic_path(p, mode=0o600) as tmp:       # private, as the cache always was
-                save_file({"codes": np.ascontiguousarray(flat, dtype=np.int16)}, str(tmp),
-                          metadata={"audiochain": json.dumps(meta)})
-                with open(tmp, "rb+") as f:               # a full disk shows here at the latest
-                    os.fsync(f.fileno())
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())                  # a full disk shows here at the latest
                 if self.get_file(tmp) is None:
                     raise OSError(errno.EIO, "the written entry does not read back whole")
         except Exception as e:  # noqa: BLE001 - OSError, or safetensors' own error for a failed write
