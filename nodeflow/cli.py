@@ -561,9 +561,9 @@ def cmd_extract(args) -> int:
     from .audiometa import read_embedded_graph
     from .fileformat import loads, save
     path = Path(args.audio)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise NodeflowError(f"{path}: no such file")
-    data = read_embedded_graph(path)
+    data = read_embedded_graph(path)          # a FIFO, a device or a folder is refused there, by name
     if data is None:
         raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
     graph = loads(data, str(path))

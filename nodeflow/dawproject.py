@@ -106,9 +106,19 @@ def _num(x: float | Fraction) -> str:
     return repr(float(x))
 
 
-def _beats(seconds: float | Fraction, bpm: float) -> str:
-    """Seconds to beats, rounded once (``Fraction`` holds the float inputs exactly)."""
-    return _num(Fraction(seconds) * Fraction(bpm) / 60)
+PPQ = 960        # the finest beat grid a position is snapped to (DAWs' pulses per quarter note)
+
+
+def _beats(seconds: float | Fraction, bpm: float, rate: int | None = None) -> str:
+    """Seconds to beats, rounded once (``Fraction`` holds the float inputs exactly).  With the audio's
+    ``rate``, a position within half a sample of a 1/960-beat grid point is that point: a clip cut
+    on bar 3 starts at beat 6.0 in the DAW, not 5.99999622 (its first sample was rounded to a frame)."""
+    beats = Fraction(seconds) * Fraction(bpm) / 60
+    if rate:
+        snapped = Fraction(round(beats * PPQ), PPQ)
+        if abs(snapped - beats) * 60 / Fraction(bpm) * rate <= Fraction(1, 2):
+            beats = snapped
+    return _num(beats)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -178,7 +188,8 @@ def _project_xml(placed: list[tuple[Track, list[tuple[Clip, str, tuple[float, in
         lane = _sub(lanes, "Lanes", id=nid(), track=t.get("id"))
         timeline = _sub(lane, "Clips", id=nid())
         for clip, member, (file_s, rate, chans) in clips:
-            c = _sub(timeline, "Clip", time=_beats(clip.start_s, bpm), duration=_beats(clip.duration_s, bpm),
+            c = _sub(timeline, "Clip", time=_beats(clip.start_s, bpm, rate),
+                     duration=_beats(clip.duration_s, bpm, rate),
                      contentTimeUnit="seconds", playStart="0.0", playStop=_num(clip.duration_s),
                      name=clip.name or Path(clip.file).stem)
             audio = _sub(c, "Audio", id=nid(), timeUnit="seconds", duration=_num(file_s), sampleRate=rate,

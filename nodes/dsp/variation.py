@@ -61,6 +61,9 @@ def soft_limit(x: np.ndarray) -> np.ndarray:
     return np.where(over, np.sign(x) * limited, x).astype(np.float32)
 
 
+EDGE_S = 0.05      # mirrored context each side of a clip, so Rubber Band's edge transients are cut off
+
+
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
              preserve_formants: bool, check=None) -> np.ndarray:
     """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames.
@@ -71,14 +74,20 @@ def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: flo
     frames = round(samples.shape[1] * length_ratio)
     if samples.shape[1] == 0:
         return np.zeros((samples.shape[0], frames), np.float32)
-    args = (np.ascontiguousarray(samples, np.float32), float(rate), length_ratio, float(semitones),
+    # Rubber Band's first and last milliseconds are transients of its own (a step of 0.06 just before
+    # a window's end, audible as a click at the seam): stretch the clip with its mirror image around
+    # it and keep the middle, so those edges fall outside what is returned.
+    pad = min(samples.shape[1] - 1, round(EDGE_S * rate)) if samples.shape[1] > 1 else 0
+    padded = np.pad(samples, ((0, 0), (pad, pad)), mode="reflect") if pad else samples
+    lead = round(pad * length_ratio)
+    args = (np.ascontiguousarray(padded, np.float32), float(rate), length_ratio, float(semitones),
             bool(preserve_formants))
     if check is None or samples.shape[0] * max(samples.shape[1], frames) <= INLINE_SAMPLES:
         out = _rubberband(*args)
     else:
         from nodeflow.worker import call_in_worker
         out = call_in_worker(_rubberband, args, check=check, what="dsp.variation")
-    out = np.nan_to_num(np.asarray(out, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.nan_to_num(np.asarray(out, np.float32), nan=0.0, posinf=0.0, neginf=0.0)[:, lead:]
     if out.shape[1] >= frames:
         return out[:, :frames]
     return np.pad(out, ((0, 0), (0, frames - out.shape[1])))

@@ -5,7 +5,10 @@ and exports downstream use them (``bpm=auto`` in ``time.tokenize_window``, the B
 written into exported files, the tempo of a DAW project).  A file whose tags carry a BPM brings it
 along from ``io.load`` the same way.
 
-Tempo comes from librosa's beat tracker (an optional extra: ``pip install 'audiochain[tempo]'``).
+Tempo comes from librosa's beat tracker (an optional extra: ``pip install 'audiochain[tempo]'``),
+refined by a straight line through the tracked beats; a result within 0.1 bpm of a whole number is
+taken as that number (produced music is mostly at whole tempi, and 0.01 bpm off drifts the bar grid
+by samples every bar).
 The meter is estimated from where the music changes: bass notes and harmony tend to move on the
 bar line, so the beat position (in groups of 2, 3 or 4 beats) at which the low-band spectrum and
 the chroma change most recurs every bar.  4/4 wins unless another grouping clearly stands out.
@@ -29,6 +32,7 @@ TEMPO_RANGE = (40.0, 240.0)     # what the detector reports; octave errors are f
 _MIN_S = 4.0                     # shorter clips hold too few beats to say
 _MAX_S = 240.0                   # beat tracking reads at most this much (from the start)
 _ANALYSIS_RATE = 22050
+_SNAP_BPM = 0.1                  # a tempo this close to a whole number is taken as that number
 _CLEARLY = 1.15                  # how much more a 2- or 3-beat grouping must stand out to beat 4
 
 
@@ -77,6 +81,8 @@ def _analyse(mono: np.ndarray, start_bpm: float) -> tuple[float, int]:
         bpm *= 2
     while bpm > TEMPO_RANGE[1]:
         bpm /= 2
+    if abs(bpm - round(bpm)) <= _SNAP_BPM:
+        bpm = float(round(bpm))      # a beat tracker reads 132.99 for 133: 0.01 bpm drifts 6 samples a bar
     return round(bpm, 2), _meter(mono, beats, hop)
 
 

@@ -341,3 +341,20 @@ def test_reading_refuses_malformed_files(tmp_path):
         z.writestr("metadata.xml", "<MetaData/>")
     with pytest.raises(FileFormatError, match="no project.xml inside"):
         read_dawproject(tmp_path / "e.dawproject")
+
+
+def test_clips_cut_on_bars_at_48_khz_sit_on_whole_beats(tmp_path):
+    """A bar at 97 bpm is no whole number of samples at 48 kHz: the clip's first sample is rounded to a
+    frame, and its position still reads as the bar's beat (6.0, not 5.99999622)."""
+    from fractions import Fraction
+    bar = Fraction(3 * 60, 97)
+    f = tmp_path / "w.wav"
+    sf.write(f, np.zeros((48000, 2)), 48000)
+    start = Fraction(round(2 * bar * 48000), 48000)                 # bar 3, rounded to a frame
+    off = Fraction(round(2 * bar * 48000) + 3, 48000)              # 3 samples late: not snapped
+    write_dawproject(tmp_path / "p.dawproject", [Track("t", [Clip(f, start, 1.0), Clip(f, off, 1.0)])],
+                     bpm=97, meter=(3, 4))
+    with zipfile.ZipFile(tmp_path / "p.dawproject") as z:
+        clips = ET.fromstring(z.read("project.xml")).iter("Clip")
+        times = [c.get("time") for c in clips]
+    assert times[0] == "6.0" and float(times[1]) != 6.0

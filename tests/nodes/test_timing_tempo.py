@@ -22,6 +22,8 @@ def test_tempo_and_meter_are_found_in_music(bpm, beats, rate):
     clip = detect_tempo.fn(music(bpm, beats, 30.0, rate, seed=2))
     info = dict(clip.info)
     assert abs(float(info["bpm"]) - bpm) / bpm < 0.005
+    if float(bpm).is_integer():
+        assert float(info["bpm"]) == bpm          # whole tempi exactly: no drift of the bar grid
     assert info["meter"] == f"{beats}/4"
 
 
