@@ -4,6 +4,8 @@ Layout of a file :func:`write_wav` rewrites (chunks it does not own are kept, in
 
     RIFF WAVE  fmt  bext  [other chunks]  iXML  LIST/INFO  data  cue  LIST/adtl  acgr
 
+- ``bext``: version 2 with the loudness fields (integrated, range, max true peak) when the export
+  measured them, else version 1.
 - ``LIST/INFO``: INAM title, IART artist, IPRD album, ICMT comment, IGNR genre, ICRD date, ISFT software,
   IBPM tempo (not in the 1991 INFO list; ffprobe shows it as ``IBPM``).
 - ``id3 ``: an ID3v2.4 tag with the labels only (TIT2 TPE1 TALB TBPM TKEY...), where mediainfo, Apple
@@ -323,11 +325,30 @@ def _coding_history(tag: int, rate: int, bits: int, channels: int, software: str
     return f"A={kind},F={rate},W={bits}{mode},T={software}\r\n".encode("ascii", "replace")
 
 
+_UNUSED = 0x7FFF      # bext v2: a loudness field that was not measured
+
+
+def _loudness(meta) -> bytes | None:
+    """bext v2 loudness fields (LoudnessValue, LoudnessRange, MaxTruePeakLevel, MaxMomentaryLoudness,
+    MaxShortTermLoudness; hundredths of LUFS/LU/dBTP) from the export's measurement, if it has one."""
+    extra = dict(meta.extra)
+    values = []
+    for key in ("loudness_integrated_lufs", "loudness_range_lu", "true_peak_dbtp", "", ""):
+        try:
+            v = round(float(extra[key]) * 100)
+            values.append(v if -32768 <= v < _UNUSED else _UNUSED)
+        except (KeyError, ValueError, OverflowError):
+            values.append(_UNUSED)
+    return None if values[0] == _UNUSED else struct.pack("<5h", *values)
+
+
 def _bext(meta, when: tuple[str, str], tr: int | None, coding: bytes) -> bytes:
     tr = tr or 0
+    loudness = _loudness(meta)
     return _BEXT.pack(_fixed(meta.description or meta.comment, 256), _fixed(meta.originator, 32), b"",
                       when[0].encode("ascii", "replace")[:10], when[1].encode("ascii", "replace")[:8],
-                      tr & 0xFFFFFFFF, tr >> 32 & 0xFFFFFFFF, 1, bytes(64), bytes(10), bytes(180)) + coding
+                      tr & 0xFFFFFFFF, tr >> 32 & 0xFFFFFFFF, 1 if loudness is None else 2, bytes(64),
+                      loudness or bytes(10), bytes(180)) + coding
 
 
 def _info(meta, when: tuple[str, str], software: str) -> bytes:

@@ -77,6 +77,10 @@ def test_source_labels_survive_load_to_export(tmp_path, source, ext):
         general = doc["media"]["track"][0]
         assert general["Title"] == "Night Train"
         assert general["BPM"] in ("97", "97 / 97")
+        if ext == "wav":                                    # BWF v2 loudness fields, as mediainfo reads them
+            bext = doc["media"]["track"][1]["extra"]
+            assert abs(float(bext["LoudnessValue"]) + 14.0) < 0.1 and float(bext["MaxTruePeakLevel"]) <= -1.0
+            assert float(bext["LoudnessRange"]) >= 0.0
         assert all(len(str(v)) < 200 for v in general.values())
 
 
