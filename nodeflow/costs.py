@@ -230,12 +230,9 @@ def _params_for_estimate(graph, inst, spec, base_dir: Path) -> dict[str, Any]:
 
 def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
     """Shapes of every node's outputs in ``scope`` (default: all), the run's peak memory, files and work."""
-    import networkx as nx
-
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     scope = set(graph.nodes if scope is None else scope)
-    g = graph.to_networkx()
-    order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else []
+    order = graph.topological_order() or []
     types = graph.output_types()
     into = graph.links_by_dst()
     rate = graph.metadata.get("sample_rate") if isinstance(graph.metadata, dict) else None

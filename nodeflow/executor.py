@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import networkx as nx
-
 from .cache import MemoryCache, file_digest, node_key
 from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError
 from .graph import Graph
@@ -123,7 +121,7 @@ class Executor:
     # ------------------------------------------------------------------ planning
     def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None, device: str = "auto") -> dict[str, str]:
         """The content key of every node (what the cache is indexed by) for a run on ``device``."""
-        return self._keys(graph, list(nx.topological_sort(graph.to_networkx())), self._ctx_base(base_dir, graph),
+        return self._keys(graph, graph.run_order(), self._ctx_base(base_dir, graph),
                           device)
 
     @staticmethod
@@ -159,7 +157,7 @@ class Executor:
 
     def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto") -> _Plan:
         needed = graph.required_for(targets) if targets else set(graph.nodes)
-        order = [n for n in nx.topological_sort(graph.to_networkx()) if n in needed]
+        order = [n for n in graph.run_order() if n in needed]
         keys = self._keys(graph, order, base, device)
         types = graph.output_types()
         specs = {n: graph.registry[graph.nodes[n].type] for n in order}

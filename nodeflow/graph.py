@@ -12,16 +12,17 @@ import dataclasses
 import itertools
 import re
 from pathlib import Path
-from typing import Any, Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import GraphError, NodeflowError, ParameterError
 from .node import NodeSpec
 from .registry import Registry, default_registry
 from .types import link_mode, type_name
 
-__all__ = ["Graph", "NodeInstance", "Link", "NodeRef", "PortRef"]
+if TYPE_CHECKING:   # networkx costs ~0.2 s to import; only cycle listing and the editor's layout need it
+    import networkx as nx
+
+__all__ = ["Graph", "NodeInstance", "Link", "NodeRef", "PortRef", "topological_order"]
 
 _NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
@@ -222,7 +223,7 @@ class Graph:
             problem = self._link_problem(link, self.output_types())
             if problem:
                 raise GraphError(problem)
-            if s.node == d.node or nx.has_path(self.to_networkx(), d.node, s.node):
+            if s.node == d.node or s.node in self._reach([d.node], downstream=True):
                 raise GraphError(f"linking {link} would make a cycle")
         self.links = [l for l in self.links if not (l.dst == d.node and l.dst_port == d.port)]
         self.links.append(link)
@@ -241,7 +242,9 @@ class Graph:
         return next((l for l in self.links if l.dst == node_id and l.dst_port == port), None)
 
     # ------------------------------------------------------------------ structure
-    def to_networkx(self) -> nx.MultiDiGraph:
+    def to_networkx(self) -> "nx.MultiDiGraph":
+        import networkx as nx
+
         g = nx.MultiDiGraph()
         g.add_nodes_from(self.nodes)
         for l in self.links:
@@ -251,14 +254,39 @@ class Graph:
 
     def required_for(self, targets: Iterable[str]) -> set[str]:
         """The targets and every node they depend on."""
-        g = self.to_networkx()
-        need: set[str] = set()
+        targets = list(targets)
         for t in targets:
             if t not in self.nodes:
                 raise GraphError(f"no node named '{t}' in the graph")
-            need.add(t)
-            need |= nx.ancestors(g, t)
-        return need
+        return self._reach(targets, downstream=False)
+
+    def _reach(self, start: Iterable[str], *, downstream: bool) -> set[str]:
+        """``start`` and every node reachable from it along links (``downstream``) or against them."""
+        step: dict[str, list[str]] = {}
+        for l in self.links:
+            if l.src in self.nodes and l.dst in self.nodes:
+                a, b = (l.src, l.dst) if downstream else (l.dst, l.src)
+                step.setdefault(a, []).append(b)
+        seen, todo = set(start), list(start)
+        while todo:
+            for nxt in step.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    def topological_order(self) -> list[str] | None:
+        """Node ids with every node after the nodes feeding it, or ``None`` when the links make a
+        cycle (:meth:`problems` lists the cycles).  See :func:`topological_order`."""
+        return topological_order(self.nodes, [(l.src, l.dst) for l in self.links
+                                              if l.src in self.nodes and l.dst in self.nodes])
+
+    def run_order(self) -> list[str]:
+        """:meth:`topological_order`, raising :class:`GraphError` (naming the cycles) if there is none."""
+        order = self.topological_order()
+        if order is None:
+            raise GraphError([p for p in self.problems() if p.startswith("cycle: ")] or ["the links make a cycle"])
+        return order
 
     def links_by_dst(self) -> dict[str, list[Link]]:
         """Links grouped by the node they feed (one pass; use instead of scanning per node)."""
@@ -274,8 +302,7 @@ class Graph:
         if memo is not None and memo[0] == stamp:
             return memo[1]
         types: dict[tuple[str, str], Any] = {}
-        g = self.to_networkx()
-        order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else list(self.nodes)
+        order = self.topological_order() or list(self.nodes)
         into = self.links_by_dst()
         for nid in order:
             spec = self.spec(nid)
@@ -440,8 +467,11 @@ class Graph:
             for end in (l.src, l.dst):
                 if end not in self.nodes:
                     out.append(f"link {l}: no node named '{end}'")
-        g = self.to_networkx()
-        if not nx.is_directed_acyclic_graph(g):
+        acyclic = self.topological_order() is not None
+        if not acyclic:
+            import networkx as nx
+
+            g = self.to_networkx()
             for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
                 out.append("cycle: " + " -> ".join(c + [c[0]]))
         for (nid, name), path in self.input_files(base_dir).items():
@@ -473,7 +503,7 @@ class Graph:
                 p = self._link_problem(l, types)
                 if p:
                     out.append(p)
-        if nx.is_directed_acyclic_graph(g):   # what the run would cost, from parameters and file headers
+        if acyclic:   # what the run would cost, from parameters and file headers
             from .costs import cost_problems
             out.extend(cost_problems(self, scope, base_dir))
         return out
@@ -529,3 +559,33 @@ def _unreadable(path: Path, folder_ok: bool = False) -> str | None:
     except OSError as e:
         return f"cannot be read ({path}: {e.strerror or e}); check its permissions"
     return None
+
+
+def topological_order(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str] | None:
+    """Kahn's algorithm over ``edges`` (``(src, dst)`` pairs, repeats allowed): ``nodes`` ordered so
+    that every edge points forward, or ``None`` if the edges make a cycle.
+
+    The order is networkx's ``topological_sort`` on the same multigraph (generation by generation,
+    each in the order nodes and first edges were added), so runs schedule as they did with it.
+
+    >>> topological_order(["c", "a", "b"], [("a", "b"), ("b", "c")])
+    ['a', 'b', 'c']
+    """
+    nodes = list(dict.fromkeys(nodes))
+    succ: dict[str, dict[str, int]] = {n: {} for n in nodes}
+    indegree = dict.fromkeys(nodes, 0)
+    for a, b in edges:
+        succ[a][b] = succ[a].get(b, 0) + 1
+        indegree[b] += 1
+    generation = [n for n in nodes if indegree[n] == 0]
+    order: list[str] = []
+    while generation:
+        order.extend(generation)
+        following = []
+        for n in generation:
+            for child, count in succ[n].items():
+                indegree[child] -= count
+                if indegree[child] == 0:
+                    following.append(child)
+        generation = following
+    return order if len(order) == len(nodes) else None
