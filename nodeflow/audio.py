@@ -41,6 +41,9 @@ def frames_to_seconds(frames: int, sample_rate: int) -> float:
     return frames / sample_rate
 
 
+_CHECK_BLOCK = 1 << 20     # samples checked for NaN/inf at a time (a 1 MiB boolean temporary at most)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Audio:
     """Float32 audio ``samples[channels, frames]`` at ``sample_rate`` Hz.
@@ -75,8 +78,10 @@ class Audio:
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
             raise AudioError(f"audio samples must be real numbers; got dtype {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if not np.isfinite(x).all():
-            raise AudioError("audio contains NaN or infinite samples")
+        flat = x.reshape(-1)
+        for i in range(0, flat.size, _CHECK_BLOCK):    # in blocks: no full-size temporary
+            if not np.isfinite(flat[i:i + _CHECK_BLOCK]).all():
+                raise AudioError("audio contains NaN or infinite samples")
         x.setflags(write=False)
         try:
             rate = int(self.sample_rate)
@@ -114,16 +119,32 @@ class Audio:
 
     # ------------------------------------------------------------------ construction helpers
     def replace(self, samples: np.ndarray | None = None, **changes) -> "Audio":
-        """A copy with new samples (and/or fields), keeping the window placement."""
-        if samples is not None:
+        """A copy with new samples (and/or fields), keeping the window placement.
+
+        Samples that are this clip's own (``None``, or ``self.samples`` itself) are shared, not
+        copied or checked again: they were validated when this clip was made."""
+        if samples is not None and samples is not self.samples:
             changes["samples"] = samples
-        return dataclasses.replace(self, **changes)
+            return dataclasses.replace(self, **changes)
+        return self._with(**changes)
+
+    def _with(self, **changes) -> "Audio":
+        """``dataclasses.replace`` keeping these (validated, read-only) samples."""
+        unknown = set(changes) - _FIELDS
+        if unknown:
+            raise TypeError(f"Audio has no field(s) {sorted(unknown)}; fields: {sorted(_FIELDS)}")
+        if "sample_rate" in changes:
+            return dataclasses.replace(self, **changes)   # validates the new rate
+        new = object.__new__(type(self))
+        for f in _FIELD_LIST:
+            object.__setattr__(new, f, changes[f] if f in changes else getattr(self, f))
+        return new
 
     def with_info(self, **items: str) -> "Audio":
         """A copy whose provenance ``info`` also holds ``items`` (later values win)."""
         merged = dict(self.info)
         merged.update({k: str(v) for k, v in items.items()})
-        return dataclasses.replace(self, info=tuple(sorted(merged.items())))
+        return self._with(info=tuple(sorted(merged.items())))
 
     @classmethod
     def silence(cls, seconds: float, sample_rate: int, channels: int = 1) -> "Audio":
@@ -140,3 +161,7 @@ class Audio:
                 and bool(np.array_equal(self.samples, other.samples)))
 
     __hash__ = None  # mutable-looking value semantics; never a dict key
+
+
+_FIELD_LIST = tuple(f.name for f in dataclasses.fields(Audio))
+_FIELDS = frozenset(_FIELD_LIST) - {"samples"}

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import NodeflowError
 from .graph import Graph
-from .sweep import Variant, VariantResult, apply_overrides, summarize_outputs
+from .sweep import OutputSummary, Variant, VariantResult, apply_overrides
 
 __all__ = ["run_sweep_ray", "shared_nodes", "task_resources"]
 
@@ -86,10 +86,12 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, 
     t0 = time.perf_counter()
     try:
         gv = apply_overrides(g, v.overrides)
-        res = ex.run(gv, base_dir=base_dir, output_dir=vdir, device=device)   # the driver's base, not the worker's cwd
+        summary = OutputSummary(gv)
+        res = ex.run(gv, base_dir=base_dir, output_dir=vdir, device=device,   # the driver's base, not the worker's cwd
+                     on_output=summary)
     except (NodeflowError, Cancelled) as e:
         return {"status": "failed", "error": str(e), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
-    files, durations, prov = summarize_outputs(gv, res.outputs)
+    files, durations, prov = summary.merged(res.keys)
     return {"status": "ok", "outputs": files, "durations_s": durations, "provenance": prov,
             "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
 

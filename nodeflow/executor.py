@@ -185,8 +185,18 @@ class Executor:
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
-            cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = ()) -> RunResult:
-        """Run ``graph`` (or only what ``targets`` need) and return every computed output.
+            cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
+            keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None
+            ) -> RunResult:
+        """Run ``graph`` (or only what ``targets`` need) and return the outputs asked for.
+
+        The result holds the outputs of ``targets`` (default: the graph's leaves), of side-effect
+        nodes (exports: the paths they wrote) and of the nodes feeding them (what an export wrote,
+        which DAWproject clips place), plus any node listed in ``keep`` (``keep="all"``: every
+        node).  Any other value is released as soon as its last consumer in the run has finished,
+        so a long chain holds a few values at a time, not all of them; the executor's cache keeps
+        its own reference within its byte budget.  ``on_output(node_id, outputs)`` sees every
+        node's outputs (computed or from the cache) before they may be released.
 
         Files are written only inside ``output_dir`` (default: the graph's folder) unless the user
         set the path or it lies under a folder in ``allow_outside`` (see :mod:`nodeflow.outputs`).
@@ -226,6 +236,16 @@ class Executor:
 
         values = plan.values
         specs, keys = plan.specs, plan.keys
+        kept = self._kept(graph, plan, targets, keep)
+        uses: dict[str, int] = {}            # links from a value into nodes that have yet to finish
+        for n in plan.to_run:
+            for (_, src, _, _) in plan.inputs[n]:
+                uses[src] = uses.get(src, 0) + 1
+        for n in list(values):               # cache hits: seen, then dropped unless something takes them
+            if on_output is not None:
+                on_output(n, values[n])
+            if kept is not None and n not in kept and not uses.get(n):
+                del values[n]
         dependents: dict[str, list[str]] = {n: [] for n in plan.to_run}   # only nodes that run
         remaining = dict.fromkeys(plan.to_run, 0)
         for n in plan.to_run:
@@ -263,6 +283,15 @@ class Executor:
             (cached if from_cache else ran).add(nid)
             if not from_cache and not specs[nid].side_effect:
                 self.cache.put(keys[nid], outputs)
+            if on_output is not None:
+                on_output(nid, outputs)
+            if kept is not None:             # release what no node still to finish needs
+                for (_, src, _, _) in plan.inputs[nid]:
+                    uses[src] -= 1
+                    if not uses[src] and src not in kept:
+                        values.pop(src, None)
+                if nid not in kept and not uses.get(nid):
+                    values.pop(nid, None)
             for d in dependents[nid]:
                 remaining[d] -= 1
                 if remaining[d] == 0:
@@ -290,6 +319,7 @@ class Executor:
                     finish(nid, fut.result())
                 except BaseException as e:  # noqa: BLE001
                     failure = failure or failed(nid, e)
+            done = fut = None                # a finished future holds its outputs: let released ones go
         if failure is None and cancel.is_set():   # the last node finished after Stop: still cancelled
             failure = Cancelled("run cancelled")
         if failure is not None:
@@ -307,6 +337,25 @@ class Executor:
         if failed_sinks:
             raise ExportsFailed(failed_sinks, result)
         return result
+
+    @staticmethod
+    def _kept(graph: Graph, plan: _Plan, targets: list[str] | None, keep: Iterable[str] | str) -> set[str] | None:
+        """Nodes whose outputs the result returns (None: all of them, nothing is released)."""
+        if isinstance(keep, str):
+            if keep != "all":
+                raise ValueError(f"keep={keep!r}: pass node ids or 'all'")
+            return None
+        kept = set(keep)
+        if targets:
+            kept.update(targets)
+        else:
+            feeds = {l.src for l in graph.links}
+            kept.update(n for n in plan.order if n not in feeds)
+        for n in plan.order:
+            if plan.specs[n].side_effect:
+                kept.add(n)
+                kept.update(src for (_, src, _, _) in plan.inputs[n])
+        return kept
 
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""

@@ -221,6 +221,28 @@ def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple
     return files, durations, prov
 
 
+class OutputSummary:
+    """``on_output`` for :meth:`Executor.run`: summarises each node's outputs as the run makes them
+    (the run releases intermediate values early), then :meth:`merged` gives what
+    :func:`summarize_outputs` gives for all of them, in the run's node order."""
+
+    def __init__(self, graph: Graph):
+        self.graph, self.per_node = graph, {}
+
+    def __call__(self, nid: str, outputs: dict[str, Any]) -> None:
+        self.per_node[nid] = summarize_outputs(self.graph, {nid: outputs})
+
+    def merged(self, order) -> tuple[list[str], dict[str, float], dict[str, str]]:
+        files, durations, prov = [], {}, {}
+        for nid in order:
+            if nid in self.per_node:
+                f, d, p = self.per_node[nid]
+                files += f
+                durations.update(d)
+                prov.update(p)
+        return files, durations, prov
+
+
 @dataclasses.dataclass
 class SweepReport:
     graph_path: str
@@ -336,13 +358,14 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
     t0 = time.perf_counter()
     try:
         g = apply_overrides(graph, variant.overrides)
+        summary = OutputSummary(g)
         res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
-                           allow_outside=allow_outside)
+                           allow_outside=allow_outside, on_output=summary, keep="all" if keep_values else ())
     except Cancelled as e:
         return VariantResult(variant, "cancelled", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
     except NodeflowError as e:
         return VariantResult(variant, "failed", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
-    files, durations, prov = summarize_outputs(g, res.outputs)
+    files, durations, prov = summary.merged(res.keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None)
 

@@ -58,7 +58,7 @@ def test_target_computes_only_what_it_needs(reg):
     g.add("test.tone", id="other", freq_hz=1000.0)
     res = Executor().run(g, targets=["gain"])
     assert res.ran == {"tone", "gain"}
-    assert set(res.outputs) == {"tone", "gain"}
+    assert set(res.outputs) == {"gain"}            # intermediates are released; keep= asks for them
 
 
 def test_cached_target_needs_no_upstream(reg):
@@ -119,7 +119,7 @@ def test_list_mapping_runs_node_per_item_and_gathers(reg):
     g.connect("s", "g")
     g.connect("g", "j")
     ev = []
-    res = Executor().run(g, on_event=ev.append)
+    res = Executor().run(g, on_event=ev.append, keep=["g", "t"])
     assert CALLS["gain"] == 4
     parts = res["g"]["out"]
     assert [p.index for p in parts] == [0, 1, 2, 3]
@@ -135,7 +135,7 @@ def test_single_item_wrapped_into_list_input(reg):
     g.add("test.tone", id="t")
     g.add("test.join", id="j")
     g.connect("t", "j")
-    res = Executor().run(g)
+    res = Executor().run(g, keep="all")
     assert res["j"]["out"] == res["t"]["out"]
 
 
@@ -311,3 +311,77 @@ def test_node_keys_follow_type_version_params_and_upstream(reg):
     assert ex.keys(g) == k1                    # the same content gives the same keys again
     g2 = chain(reg)                            # a separate but equal graph shares them
     assert Executor().keys(g2) == k1
+
+
+# ------------------------------------------------------------------ values released during the run
+def _release_probe_registry():
+    import gc
+    import weakref
+    from typing import Annotated
+
+    from nodeflow import Range, Registry
+    made: dict[str, weakref.ref] = {}
+    alive_when: dict[str, bool] = {}
+
+    @node("probe.source")
+    def source() -> Audio:
+        """A clip whose object the probe watches."""
+        a = Audio(np.zeros((2, 4000), np.float32), 8000)
+        made["source"] = weakref.ref(a)
+        return a
+
+    @node("probe.step")
+    def step(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
+        """A new clip each time; records whether the source clip is still alive."""
+        gc.collect()
+        alive_when[f"step{abs(gain_db):g}"] = made["source"]() is not None
+        return audio.replace(audio.samples * 10 ** (gain_db / 20))
+
+    reg = Registry()
+    reg.add(source)
+    reg.add(step)
+    return reg, made, alive_when
+
+
+def _probe_chain(reg, steps=4):
+    g = Graph(reg)
+    g.add("probe.source", id="src")
+    prev = "src"
+    for i in range(steps):
+        g.add("probe.step", id=f"s{i}", gain_db=-float(i))
+        g.connect(prev, f"s{i}")
+        prev = f"s{i}"
+    return g
+
+
+def test_intermediate_value_is_freed_once_its_last_consumer_finished():
+    reg, made, alive = _release_probe_registry()
+    res = Executor(cache_bytes=0).run(_probe_chain(reg))       # a cache too small to hold anything
+    # s0 takes the source; once s0 finished, nothing holds it while s1.. run
+    assert alive == {"step0": True, "step1": False, "step2": False, "step3": False}
+    assert set(res.outputs) == {"s3"}                           # the leaf: what the run was for
+
+
+def test_kept_and_cached_values_stay_alive():
+    reg, made, alive = _release_probe_registry()
+    res = Executor(cache_bytes=0).run(_probe_chain(reg), keep=["src"])
+    assert all(alive.values()) and res["src"]["out"] is made["source"]()
+    reg, made, alive = _release_probe_registry()
+    ex = Executor()                                              # the cache holds its own reference
+    ex.run(_probe_chain(reg))
+    assert all(alive.values()) and made["source"]() is not None
+
+
+def test_parallel_branches_release_a_value_after_its_last_consumer():
+    reg, made, alive = _release_probe_registry()
+    g = Graph(reg)
+    g.add("probe.source", id="src")
+    g.add("probe.step", id="a", gain_db=-1.0)
+    g.add("probe.step", id="b", gain_db=-2.0)
+    g.add("probe.step", id="c", gain_db=-3.0)
+    g.connect("src", "a")
+    g.connect("src", "b")
+    g.connect("b", "c")
+    res = Executor(cache_bytes=0, max_workers=1).run(g)
+    assert alive["step1"] and alive["step2"] and not alive["step3"]
+    assert set(res.outputs) == {"a", "c"}

@@ -1,0 +1,44 @@
+"""The Audio value: validated once where it is made, in bounded memory; copies share checked samples."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio
+from nodeflow.audio import _CHECK_BLOCK
+from nodeflow.errors import AudioError
+
+
+@pytest.mark.parametrize("where", [0, _CHECK_BLOCK - 1, _CHECK_BLOCK, 3 * _CHECK_BLOCK + 5])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_sample_in_any_block_is_refused(where, bad):
+    x = np.zeros((2, (3 * _CHECK_BLOCK + 6) // 2), np.float32)
+    x.reshape(-1)[where] = bad
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        Audio(x, 48000)
+
+
+def test_finiteness_check_needs_no_full_size_temporary():
+    x = np.zeros((2, 8 * _CHECK_BLOCK), np.float32)        # 64 MiB of float32: a full bool mask is 16 MiB
+    tracemalloc.start()
+    try:
+        Audio(x, 48000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * _CHECK_BLOCK                           # one block's mask, not x.size bytes
+
+
+def test_replace_with_the_same_samples_shares_them_and_keeps_fields():
+    a = Audio(np.ones((2, 100), np.float32) * 0.5, 8000, start_frame=40, index=2, info=(("bpm", "120"),))
+    for b in (a.replace(index=5), a.replace(a.samples, index=5), a.with_info(key="C"), a.replace()):
+        assert b.samples is a.samples and b.sample_rate == 8000 and b.start_frame == 40
+    assert a.replace(index=5).index == 5 and dict(a.with_info(key="C").info) == {"bpm": "120", "key": "C"}
+    with pytest.raises(TypeError, match="no field"):
+        a.replace(frames=3)
+    with pytest.raises(AudioError, match="sample_rate"):
+        a.replace(sample_rate=0)
+    c = a.replace(a.samples * 2)                             # new samples are validated and made read-only
+    assert c.samples is not a.samples and not c.samples.flags.writeable
+    with pytest.raises(AudioError, match="NaN"):
+        a.replace(np.full((2, 100), np.nan))
