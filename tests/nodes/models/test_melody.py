@@ -144,7 +144,7 @@ def test_variations_of_bar_windows_stitch_back_on_the_grid(tiny, tmp_path):
     g.connect(load.out, bars.audio)
     g.connect(bars.out, gen.melody)
     g.connect(gen.out, st.windows)
-    res = Executor().run(g)
+    res = Executor().run(g, keep=[gen.id])          # an intermediate: kept on request
     variations, piece = res[gen.id]["out"], res[st.id]["out"]
     bar = Fraction(3 * 60) / Fraction(97)
     assert len(variations) == 3
