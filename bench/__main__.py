@@ -5,7 +5,7 @@ import importlib
 import sys
 import traceback
 
-MODULES = ["bench.bench_engine", "bench.bench_time", "bench.bench_sweep", "bench.bench_models", "bench.bench_finetune", "bench.bench_editor", "bench.bench_audition", "bench.bench_master", "bench.bench_cancel", "bench.bench_startup", "bench.bench_memory"]
+MODULES = ["bench.bench_engine", "bench.bench_time", "bench.bench_sweep", "bench.bench_models", "bench.bench_finetune", "bench.bench_editor", "bench.bench_audition", "bench.bench_master", "bench.bench_cancel", "bench.bench_memory", "bench.bench_cache", "bench.bench_startup"]
 
 
 def main(argv: list[str]) -> int:

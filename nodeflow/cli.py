@@ -183,7 +183,7 @@ def cmd_run(args) -> int:
         return _run_sweep(args, graph, out_dir)
     if args.executor == "ray":
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
-    ex = Executor()
+    ex = Executor(disk_cache=None) if args.no_cache else Executor()
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
 
@@ -626,6 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a variant per value (several --sweep: every combination)")
     p.add_argument("--zip", action="store_true", help="pair the sweeps' values instead of the full grid")
     p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
+                   "(see `audiochain cache info`)")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where sweep variants run")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--daw", metavar="PATH", help="also write a DAWproject file (Bitwig, Studio One, Cubase): a "
@@ -681,6 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .checkpoints import add_cli as add_models_cli
     add_models_cli(sub)
+    from .diskcache import add_cli as add_cache_cli
+    add_cache_cli(sub)
     _add_plugin_commands(sub)
     _debug_everywhere(sub)
     return ap

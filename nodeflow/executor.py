@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .cache import MemoryCache, file_digest, node_key
+from .cache import MemoryCache, file_digest, node_key, sizeof
+from .diskcache import DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError
 from .graph import Graph
 from .node import Context, NodeSpec
@@ -97,11 +98,15 @@ class Executor:
     """Runs graphs against one output cache (so later runs reuse earlier work).
 
     ``max_workers`` bounds concurrently running nodes (default: the CPU count).
+    ``disk_cache``: the on-disk store behind the memory cache (see :mod:`nodeflow.diskcache`),
+    shared by every process on the machine; by default the user's cache folder unless
+    ``AUDIOCHAIN_CACHE=off``; None: this executor remembers only in memory.
     """
 
     def __init__(self, cache: MemoryCache | None = None, *, max_workers: int | None = None,
-                 cache_bytes: int = 2 << 30):
+                 cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default"):
         self.cache = cache if cache is not None else MemoryCache(cache_bytes)
+        self.disk_cache: DiskCache | None = default_cache() if isinstance(disk_cache, str) else disk_cache
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
         self._pool: cf.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -174,13 +179,36 @@ class Executor:
         for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
             if nid not in want and not any(c in to_run for c in consumers[nid]):
                 continue
-            hit = None if specs[nid].side_effect else self.cache.get(keys[nid])
+            hit = None if specs[nid].side_effect else self._lookup(keys[nid])
             if hit is not None:
                 values[nid] = hit   # pinned for this run even if evicted meanwhile
             else:
                 to_run.add(nid)
         protected = {p.resolve() for p in graph.input_files(base).values()}
         return _Plan(order, keys, [n for n in order if n in to_run], values, inputs, frozenset(protected), specs)
+
+    def _lookup(self, key: str) -> dict[str, Any] | None:
+        """Outputs under ``key`` from memory, else from disk (then kept in memory too)."""
+        hit = self.cache.get(key)
+        if hit is None and self.disk_cache is not None:
+            try:
+                hit = self.disk_cache.get(key)
+            except Exception:  # noqa: BLE001 - a broken cache is a miss, never a failed run
+                log.exception("value cache read failed for %s", key)
+                hit = None
+            if hit is not None:
+                self.cache.put(key, hit)
+        return hit
+
+    def _persist(self, spec: NodeSpec, key: str, outputs: dict[str, Any], elapsed_s: float) -> None:
+        """Write ``outputs`` to the disk cache when :func:`worth_keeping` says so; failures only log."""
+        if self.disk_cache is None or not worth_keeping(spec, elapsed_s, sizeof(outputs)):
+            return
+        try:
+            self.disk_cache.put(key, outputs, node=spec.id)
+        except Exception as e:  # noqa: BLE001 - a full disk must not fail the run
+            self.disk_cache.stats.write_errors += 1
+            log.warning("value cache: could not store %s (%s): %s", spec.id, key, e)
 
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
@@ -275,7 +303,11 @@ class Executor:
                 if hit is not None:
                     emit("cached", nid)
                     return hit, True
-            return self._execute(graph, nid, plan, values, emit, cancel, ctx_kw), False
+            t_node = time.perf_counter()
+            outputs = self._execute(graph, nid, plan, values, emit, cancel, ctx_kw)
+            if not specs[nid].side_effect:
+                self._persist(specs[nid], keys[nid], outputs, time.perf_counter() - t_node)
+            return outputs, False
 
         def finish(nid: str, result: tuple[dict[str, Any], bool]) -> None:
             outputs, from_cache = result

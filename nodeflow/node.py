@@ -108,6 +108,7 @@ class NodeSpec:
     fingerprint: Callable[[dict[str, Any], "Context"], Any] | None = None
     preflight: Callable[[dict[str, Any], Path], list[str]] | None = None
     estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    persist: bool | None = None
 
     @property
     def name(self) -> str:
@@ -151,6 +152,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          fingerprint: Callable[[dict[str, Any], Context], Any] | None = None,
          preflight: Callable[[dict[str, Any], Path], list[str]] | None = None,
          estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+         persist: bool | None = None,
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
@@ -164,7 +166,9 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     the node would make without running it: it takes and returns :class:`nodeflow.costs.Shape` by
     port name (frames, channels, rate, list length), so validation can refuse a graph whose memory,
     file count or work exceeds the limits (see :mod:`nodeflow.costs`; without one the node passes its
-    first audio input's shape through).
+    first audio input's shape through).  ``persist`` says whether outputs go to the on-disk value
+    cache: True always, False never, None (default) by :func:`nodeflow.diskcache.worth_keeping`
+    (model nodes always, others when computing them took clearly longer than reading them back).
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -204,6 +208,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
-                        preflight=preflight, estimate=estimate)
+                        preflight=preflight, estimate=estimate, persist=persist)
 
     return wrap

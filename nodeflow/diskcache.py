@@ -1,0 +1,436 @@
+"""The persistent value cache: node outputs on disk, by content key, shared by every process on a machine.
+
+The in-memory :class:`~nodeflow.cache.MemoryCache` lives as long as one process; this store keeps the
+values worth keeping (see :func:`worth_keeping`) across ``audiochain run`` calls, the editor and sweeps,
+so changing the last node of a long graph in a new process reruns only that node.
+
+Folder: ``$AUDIOCHAIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/audiochain/values``, else
+``~/.cache/audiochain/values``.  Size bound: ``$AUDIOCHAIN_CACHE_GB`` (default 10 GiB); the least
+recently used entries go first (a hit touches the entry's mtime).  ``AUDIOCHAIN_CACHE=off`` turns the
+store off for ``Executor()``; ``audiochain run --no-cache`` for one run.
+
+An entry is one file ``<folder>/<key[:2]>/<key>.acv``; never pickle, only this layout::
+
+    b"ACVALUE1"                 8 bytes magic
+    blake2b-256 digest          32 bytes, of everything that follows
+    header length               8 bytes, little-endian
+    header                      UTF-8 JSON: key, node type, payload size, {port: value description}
+    padding                     to a multiple of 16 bytes
+    payload                     raw arrays (Audio samples as float32 [channels, frames]), each 16-aligned
+
+An Audio is described by ``rate, channels, frames, start_frame, index, tokens, overlap_frames, info,
+markers`` plus its array's place in the payload; str, int, float, bool and None are stored in the JSON;
+lists, tuples and str-keyed dicts of those (and of Audio and numeric arrays) nest.  A value of any
+other type makes the entry unstorable (the node is simply recomputed next time).
+
+The digest covers header and payload, so a flipped or truncated entry is detected on read, removed and
+recomputed.  Writes go through :func:`nodeflow.atomic.atomic_path` (a temp file renamed over the
+entry), so readers in other processes see a whole entry or none; no fsync: a torn entry after a power
+loss fails its digest like any other corrupt one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path, remove_stale
+from .audio import Audio
+
+__all__ = ["DiskCache", "default_dir", "default_budget_bytes", "enabled_by_default", "worth_keeping",
+           "encode", "decode", "CorruptEntry", "PERSIST_MIN_S", "PERSIST_S_PER_MB"]
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"ACVALUE1"
+_PREFIX = len(MAGIC) + 32 + 8
+_ALIGN = 16
+SUFFIX = ".acv"
+DEFAULT_GB = 10.0
+PERSIST_MIN_S = 0.1        # a node that computes faster than this is not worth a disk entry...
+PERSIST_S_PER_MB = 0.01    # ...nor one that takes less than this per MiB of output (reading back costs ~1-2 ms/MiB)
+
+
+class CorruptEntry(ValueError):
+    """An entry whose digest, length or header does not check out."""
+
+
+# ---------------------------------------------------------------------------------------- settings
+def default_dir() -> Path:
+    """``$AUDIOCHAIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/audiochain/values``, else ``~/.cache/audiochain/values``."""
+    d = os.environ.get("AUDIOCHAIN_CACHE_DIR")
+    if d:
+        return Path(d).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "audiochain" / "values"
+
+
+def default_budget_bytes() -> int:
+    """``$AUDIOCHAIN_CACHE_GB`` GiB (default 10)."""
+    raw = os.environ.get("AUDIOCHAIN_CACHE_GB", "")
+    try:
+        gb = float(raw) if raw else DEFAULT_GB
+    except ValueError:
+        log.warning("AUDIOCHAIN_CACHE_GB=%r is not a number; using %s GiB", raw, DEFAULT_GB)
+        gb = DEFAULT_GB
+    return max(0, int(gb * (1 << 30)))
+
+
+def enabled_by_default() -> bool:
+    """False when ``$AUDIOCHAIN_CACHE`` is ``off``, ``0``, ``no`` or ``false``."""
+    return os.environ.get("AUDIOCHAIN_CACHE", "on").strip().lower() not in ("off", "0", "no", "false")
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def worth_keeping(spec: Any, elapsed_s: float | None, nbytes: int) -> bool:
+    """Whether a node's outputs go to disk.
+
+    Exports (side-effect nodes) never; a node declared ``persist=True``/``False`` as it says; model
+    nodes (category ``models``) always; any other node when computing it took at least
+    ``PERSIST_MIN_S`` (0.1 s) plus ``PERSIST_S_PER_MB`` (0.01 s) per MiB of output, i.e. when it
+    costs clearly more than reading the entry back.  ``$AUDIOCHAIN_CACHE_MIN_S`` overrides the floor
+    (0: keep every value that can be stored).
+    """
+    if spec.side_effect:
+        return False
+    persist = getattr(spec, "persist", None)
+    if persist is not None:
+        return bool(persist)
+    if spec.category == "models":
+        return True
+    if elapsed_s is None:
+        return False
+    floor = _env_float("AUDIOCHAIN_CACHE_MIN_S", PERSIST_MIN_S)
+    if floor <= 0:
+        return True
+    return elapsed_s >= floor + PERSIST_S_PER_MB * nbytes / (1 << 20)
+
+
+# ---------------------------------------------------------------------------------------- format
+class _Unstorable(Exception):
+    pass
+
+
+def _describe(v: Any, arrays: list[np.ndarray], offset: list[int]) -> Any:
+    def place(a: np.ndarray) -> dict[str, int]:
+        a = np.ascontiguousarray(a)
+        start = offset[0]
+        arrays.append(a)
+        offset[0] = start + a.nbytes + (-a.nbytes) % _ALIGN
+        return {"offset": start, "nbytes": a.nbytes}
+
+    t = type(v)
+    if v is None or t in (bool, str, int, float):
+        if t is float and not np.isfinite(v):
+            return {"t": "float", "v": repr(v)}
+        return {"t": "json", "v": v}
+    if t is Audio:
+        return {"t": "audio", "rate": v.sample_rate, "channels": v.channels, "frames": v.frames,
+                "start_frame": int(v.start_frame), "index": int(v.index),
+                "tokens": None if v.tokens is None else int(v.tokens), "overlap_frames": int(v.overlap_frames),
+                "info": [[str(k), str(x)] for k, x in v.info], "markers": [[int(f), str(l)] for f, l in v.markers],
+                **place(v.samples)}
+    if t is np.ndarray:
+        if v.dtype.kind not in "biuf" or v.dtype.byteorder == ">":
+            raise _Unstorable(f"array of dtype {v.dtype}")
+        return {"t": "array", "dtype": v.dtype.str, "shape": list(v.shape), **place(v)}
+    if t is list or t is tuple:
+        return {"t": t.__name__, "items": [_describe(x, arrays, offset) for x in v]}
+    if t is dict and all(type(k) is str for k in v):
+        return {"t": "dict", "items": {k: _describe(x, arrays, offset) for k, x in v.items()}}
+    raise _Unstorable(f"value of type {t.__name__}")
+
+
+def encode(key: str, outputs: dict[str, Any], node: str = "") -> list[bytes | memoryview] | None:
+    """An entry's bytes as chunks (prefix first), or None when a value cannot be stored safely."""
+    arrays: list[np.ndarray] = []
+    offset = [0]
+    try:
+        desc = {str(port): _describe(v, arrays, offset) for port, v in outputs.items()}
+    except _Unstorable as e:
+        log.debug("not storing %s (%s): %s", key, node, e)
+        return None
+    header = json.dumps({"key": key, "node": node, "payload_bytes": offset[0], "outputs": desc},
+                        separators=(",", ":")).encode()
+    header += b" " * ((-(_PREFIX + len(header))) % _ALIGN)     # JSON ignores trailing spaces
+    body: list[bytes | memoryview] = [header]
+    for a in arrays:
+        body.append(memoryview(a).cast("B"))
+        if a.nbytes % _ALIGN:
+            body.append(b"\0" * ((-a.nbytes) % _ALIGN))
+    h = hashlib.blake2b(digest_size=32)
+    for c in body:
+        h.update(c)
+    return [MAGIC + h.digest() + struct.pack("<Q", len(header)), *body]
+
+
+def _build(d: Any, data: bytes, base: int) -> Any:
+    t = d["t"]
+    if t == "json":
+        return d["v"]
+    if t == "float":
+        return float(d["v"])
+    if t in ("list", "tuple"):
+        items = [_build(x, data, base) for x in d["items"]]
+        return items if t == "list" else tuple(items)
+    if t == "dict":
+        return {k: _build(x, data, base) for k, x in d["items"].items()}
+    if t == "audio":
+        n = d["channels"] * d["frames"]
+        if n * 4 != d["nbytes"]:
+            raise CorruptEntry("audio size does not match its header")
+        x = np.frombuffer(data, np.float32, n, base + d["offset"]).reshape(d["channels"], d["frames"])
+        return Audio(x, d["rate"], start_frame=d["start_frame"], index=d["index"], tokens=d["tokens"],
+                     overlap_frames=d["overlap_frames"], info=tuple((k, v) for k, v in d["info"]),
+                     markers=tuple((int(f), l) for f, l in d["markers"]))
+    if t == "array":
+        dt = np.dtype(d["dtype"])
+        shape = tuple(d["shape"])
+        n = int(np.prod(shape, dtype=np.int64))
+        if n * dt.itemsize != d["nbytes"]:
+            raise CorruptEntry("array size does not match its header")
+        return np.frombuffer(data, dt, n, base + d["offset"]).reshape(shape)
+    raise CorruptEntry(f"unknown value kind {t!r}")
+
+
+def decode(data: bytes, key: str | None = None) -> dict[str, Any]:
+    """Outputs from an entry's bytes; raises :class:`CorruptEntry` unless every check passes."""
+    if len(data) < _PREFIX or data[:len(MAGIC)] != MAGIC:
+        raise CorruptEntry("not a value entry (bad magic or too short)")
+    digest = data[len(MAGIC):len(MAGIC) + 32]
+    if hashlib.blake2b(memoryview(data)[_PREFIX:], digest_size=32).digest() != digest:
+        raise CorruptEntry("checksum mismatch (corrupt or truncated)")
+    (hlen,) = struct.unpack_from("<Q", data, len(MAGIC) + 32)
+    try:
+        header = json.loads(data[_PREFIX:_PREFIX + hlen])
+        if key is not None and header["key"] != key:
+            raise CorruptEntry(f"entry holds key {header['key']}, not {key}")
+        base = _PREFIX + hlen
+        if len(data) != base + header["payload_bytes"]:
+            raise CorruptEntry("payload length does not match its header")
+        return {port: _build(d, data, base) for port, d in header["outputs"].items()}
+    except CorruptEntry:
+        raise
+    except Exception as e:   # a header that passed the digest but not the reader: a bug or a foreign file
+        raise CorruptEntry(f"unreadable header: {type(e).__name__}: {e}") from e
+
+
+# ---------------------------------------------------------------------------------------- store
+@dataclasses.dataclass
+class DiskStats:
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    corrupt: int = 0
+    evictions: int = 0
+    write_errors: int = 0
+
+
+class DiskCache:
+    """Content-addressed, size-bounded (LRU by mtime) store of node outputs in ``folder``.
+
+    Safe across threads and processes: entries appear by atomic rename, readers verify the digest, and
+    an entry that vanishes (evicted by another process) is a miss.
+
+    >>> dc = DiskCache("/tmp/values", budget_bytes=1 << 30)    # doctest: +SKIP
+    >>> dc.put(key, {"out": audio}, node="dsp.gain"); dc.get(key)["out"]   # doctest: +SKIP
+    """
+
+    RESCAN_S = 30.0     # the size of the folder is re-measured this often (other processes write too)
+
+    def __init__(self, folder: str | os.PathLike | None = None, budget_bytes: int | None = None):
+        self.folder = Path(folder) if folder is not None else default_dir()
+        self.budget_bytes = default_budget_bytes() if budget_bytes is None else int(budget_bytes)
+        self.stats = DiskStats()
+        self._lock = threading.Lock()
+        self._bytes: int | None = None       # size of the folder at the last scan plus what we wrote since
+        self._scanned_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"<DiskCache {self.folder} budget {self.budget_bytes / (1 << 30):.1f} GiB>"
+
+    def path(self, key: str) -> Path:
+        if not key or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"cache key must be lowercase hex; got {key!r}")
+        return self.folder / key[:2] / (key + SUFFIX)
+
+    # ------------------------------------------------------------------ get / put
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed)."""
+        p = self.path(key)
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except OSError:
+            self.stats.misses += 1
+            return None
+        try:
+            outputs = decode(data, key)
+        except (CorruptEntry, ValueError) as e:     # ValueError: Audio refused what the header says
+            log.warning("value cache: removing corrupt entry %s: %s", p, e)
+            self.stats.corrupt += 1
+            self.stats.misses += 1
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+            return None
+        try:
+            os.utime(p)      # least recently used goes first
+        except OSError:
+            pass
+        self.stats.hits += 1
+        return outputs
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put(self, key: str, outputs: dict[str, Any], node: str = "") -> bool:
+        """Store ``outputs``; False when a value cannot be stored or the entry alone exceeds the budget."""
+        chunks = encode(key, outputs, node)
+        if chunks is None:
+            return False
+        size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)
+        if size > self.budget_bytes:
+            return False
+        p = self.path(key)
+        with atomic_path(p) as tmp:
+            with open(tmp, "wb") as f:
+                for c in chunks:
+                    f.write(c)
+        self.stats.writes += 1
+        with self._lock:
+            if self._bytes is not None:
+                self._bytes += size
+            due = self._bytes is None or self._bytes > self.budget_bytes or \
+                time.monotonic() - self._scanned_at > self.RESCAN_S
+        if due:
+            self.evict()
+        return True
+
+    # ------------------------------------------------------------------ size and eviction
+    def entries(self) -> list[tuple[float, int, Path]]:
+        """``(mtime, size, path)`` of every entry."""
+        out = []
+        try:
+            shards = [e for e in os.scandir(self.folder) if e.is_dir(follow_symlinks=False) and len(e.name) == 2]
+        except OSError:
+            return out
+        for shard in shards:
+            try:
+                for e in os.scandir(shard.path):
+                    if e.name.endswith(SUFFIX) and not e.name.startswith("."):
+                        try:
+                            st = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        out.append((st.st_mtime, st.st_size, Path(e.path)))
+            except OSError:
+                continue
+        return out
+
+    def evict(self, target_bytes: int | None = None) -> int:
+        """Remove the least recently used entries until the folder holds at most ``target_bytes``
+        (default: the budget, then down to 90% of it so that eviction does not run on every write)."""
+        ents = self.entries()
+        total = sum(s for _, s, _ in ents)
+        removed = 0
+        if target_bytes is None:
+            target_bytes = int(self.budget_bytes * 0.9) if total > self.budget_bytes else total
+        if total > target_bytes:
+            for _, size, p in sorted(ents, key=lambda e: e[0]):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    continue
+                total -= size
+                removed += 1
+                if total <= target_bytes:
+                    break
+        with self._lock:
+            self._bytes, self._scanned_at = total, time.monotonic()
+            self.stats.evictions += removed
+        return removed
+
+    def info(self) -> dict[str, Any]:
+        """Folder, entry count, bytes used and the budget."""
+        ents = self.entries()
+        return {"folder": str(self.folder), "entries": len(ents), "bytes": sum(s for _, s, _ in ents),
+                "budget_bytes": self.budget_bytes,
+                "oldest": min((m for m, _, _ in ents), default=None), "newest": max((m for m, _, _ in ents), default=None)}
+
+    def clear(self) -> int:
+        """Remove every entry (and temp files of dead writers); returns the number of entries removed."""
+        n = 0
+        for _, _, p in self.entries():
+            try:
+                os.unlink(p)
+                n += 1
+            except OSError:
+                pass
+        try:
+            shards = [Path(e.path) for e in os.scandir(self.folder) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            shards = []
+        for s in shards:
+            remove_stale(s)
+            try:
+                s.rmdir()       # only when empty (a live writer's temp file keeps it)
+            except OSError:
+                pass
+        with self._lock:
+            self._bytes, self._scanned_at = 0, time.monotonic()
+        return n
+
+
+def default_cache() -> DiskCache | None:
+    """The store ``Executor()`` uses: :func:`default_dir` unless ``AUDIOCHAIN_CACHE=off``."""
+    return DiskCache() if enabled_by_default() else None
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GiB"
+
+
+def cmd_cache(args) -> int:
+    from .term import printable
+    dc = DiskCache()
+    if args.action == "clear":
+        n = dc.clear()
+        print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")
+        return 0
+    i = dc.info()
+    print(f"folder:  {printable(i['folder'])}")
+    print(f"entries: {i['entries']}")
+    print(f"size:    {_human(i['bytes'])} of {_human(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
+    if not enabled_by_default():
+        print("state:   off (AUDIOCHAIN_CACHE=off)")
+    return 0
+
+
+def add_cli(sub) -> None:
+    """``audiochain cache info|clear``."""
+    p = sub.add_parser("cache", help="the on-disk value cache: info (folder, entries, size) or clear")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.set_defaults(fn=cmd_cache)

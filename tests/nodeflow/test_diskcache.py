@@ -1,0 +1,234 @@
+"""The on-disk value cache: entries survive a new process, corrupt or truncated entries are recomputed,
+two processes share one folder safely, LRU eviction keeps the bound, `cache info|clear`, `--no-cache`."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Audio, Graph, save
+from nodeflow.cli import main
+from nodeflow.diskcache import DiskCache, decode, encode, worth_keeping
+from nodeflow.executor import Executor
+
+
+from .stubs import CALLS, registry
+
+REGISTRY = registry()
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 22050
+
+
+def tone(seconds=0.5, rate=RATE, channels=2, seed=0) -> Audio:
+    rng = np.random.default_rng(seed)
+    return Audio(rng.uniform(-0.5, 0.5, (channels, round(seconds * rate))), rate, start_frame=7, index=2,
+                 tokens=11, overlap_frames=3, info=(("bpm", "120"), ("title", "täst")), markers=((5, "seam 1"),))
+
+
+def same_audio(a: Audio, b: Audio) -> bool:
+    return (a == b and a.start_frame == b.start_frame and a.index == b.index and a.tokens == b.tokens
+            and a.overlap_frames == b.overlap_frames and a.info == b.info and a.markers == b.markers)
+
+
+# ---------------------------------------------------------------------------------------- format
+def test_values_round_trip_through_an_entry():
+    a, b = tone(seed=1), tone(0.1, 8000, 1, seed=2)
+    outs = {"out": a, "parts": [a, b], "peak": 0.5, "n": 3, "ok": True, "none": None, "name": "x",
+            "pair": (1.5, "s"), "nan": float("nan"), "arr": np.arange(6, dtype=np.int16).reshape(2, 3),
+            "d": {"k": [1, 2]}}
+    key = "ab" * 20
+    back = decode(b"".join(bytes(c) for c in encode(key, outs, "test.x")), key)
+    assert same_audio(back["out"], a) and same_audio(back["parts"][1], b) and len(back["parts"]) == 2
+    assert back["peak"] == 0.5 and back["n"] == 3 and back["ok"] is True and back["none"] is None
+    assert back["pair"] == (1.5, "s") and np.isnan(back["nan"]) and back["d"] == {"k": [1, 2]}
+    assert back["arr"].dtype == np.int16 and back["arr"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_values_of_other_types_are_not_stored(tmp_path):
+    dc = DiskCache(tmp_path, 1 << 30)
+    assert dc.put("cd" * 20, {"out": object()}) is False
+    assert dc.put("cd" * 20, {"out": Path("x")}) is False
+    assert dc.info()["entries"] == 0
+
+
+# ---------------------------------------------------------------------------------------- damage
+@pytest.mark.parametrize("damage", ["flip_payload", "flip_header", "truncate", "empty"])
+def test_a_damaged_entry_is_a_miss_removed_and_recomputed(tmp_path, damage, monkeypatch):
+    dc = DiskCache(tmp_path / "values", 1 << 30)
+    g = Graph(REGISTRY)
+    g.add("test.tone", id="t", duration_s=0.5)
+    g.add("test.gain", id="g", gain_db=-6.0)
+    g.connect("t", "g")
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")      # keep every value
+    first = Executor(disk_cache=dc).run(g, keep="all")
+    key = first.keys["g"]
+    p = dc.path(key)
+    data = bytearray(p.read_bytes())
+    if damage == "flip_payload":
+        data[-100] ^= 0xFF
+    elif damage == "flip_header":
+        data[60] ^= 0x01
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data = bytearray()
+    p.write_bytes(bytes(data))
+    CALLS.clear()
+    second = Executor(disk_cache=dc).run(g)
+    assert second.ran == {"g"} and second.cached == {"t"}
+    assert CALLS["gain"] == 1 and dc.stats.corrupt == 1
+    assert second["g"]["out"] == first["g"]["out"]
+    assert decode(p.read_bytes(), key)["out"] == first["g"]["out"]     # replaced by a whole entry
+
+
+# ---------------------------------------------------------------------------------------- policy
+def test_policy_models_always_exports_never_fast_dsp_not(monkeypatch):
+    monkeypatch.delenv("AUDIOCHAIN_CACHE_MIN_S", raising=False)
+    spec = REGISTRY["test.gain"]
+    assert not worth_keeping(spec, 0.001, 1 << 20)          # 1 ms for a MiB: reading back costs as much
+    assert worth_keeping(spec, 2.0, 1 << 20)
+    assert not worth_keeping(spec, 0.15, 100 << 20)         # 0.15 s for 100 MiB: not worth the disk
+    model = type("S", (), {"side_effect": False, "persist": None, "category": "models"})
+    export = type("S", (), {"side_effect": True, "persist": True, "category": "io"})
+    never = type("S", (), {"side_effect": False, "persist": False, "category": "models"})
+    assert worth_keeping(model, 0.0, 1 << 30) and not worth_keeping(export, 99.0, 1)
+    assert not worth_keeping(never, 99.0, 1)
+
+
+def test_fast_nodes_stay_in_memory_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIOCHAIN_CACHE_MIN_S", raising=False)
+    dc = DiskCache(tmp_path, 1 << 30)
+    g = Graph(REGISTRY)
+    g.add("test.tone", id="t", duration_s=0.01)
+    Executor(disk_cache=dc).run(g)
+    assert dc.info()["entries"] == 0
+
+
+# ---------------------------------------------------------------------------------------- eviction
+def test_lru_eviction_keeps_the_folder_under_its_bound(tmp_path):
+    one = tone(0.5, RATE, 2)                      # ~86 KiB per entry
+    size = len(b"".join(bytes(c) for c in encode("00" * 20, {"out": one})))
+    dc = DiskCache(tmp_path, budget_bytes=10 * size)
+    keys = [f"{i:040x}" for i in range(30)]
+    for i, k in enumerate(keys):
+        assert dc.put(k, {"out": one})
+        if i == 3:
+            os.utime(dc.path(keys[0]), (1e9, 1e9))   # used long ago...
+        if i >= 4:
+            assert dc.get(keys[1]) is not None      # ...while keys[1] keeps being read
+        assert dc.info()["bytes"] <= dc.budget_bytes
+    assert dc.get(keys[0]) is None and dc.get(keys[1]) is not None and dc.get(keys[-1]) is not None
+    assert dc.stats.evictions >= 20
+    assert dc.put("ff" * 20, {"out": tone(6.0)}) is False      # alone larger than the bound
+
+
+# ---------------------------------------------------------------------------------------- processes
+WRITER = textwrap.dedent("""
+    import sys, numpy as np
+    from nodeflow import Audio
+    from nodeflow.diskcache import DiskCache
+    dc = DiskCache(sys.argv[1], budget_bytes=int(sys.argv[2]))
+    bad = 0
+    for round in range(15):
+        for i in range(12):
+            key = f"{i:040x}"
+            want = Audio(np.full((2, 4000 + i), i / 100, np.float32), 8000, index=i)
+            if (round + i) % 2:
+                dc.put(key, {"out": want, "i": i})
+            got = dc.get(key)
+            if got is not None and not (got["out"] == want and got["i"] == i and got["out"].index == i):
+                bad += 1
+    print("bad", bad, "corrupt", dc.stats.corrupt, "hits", dc.stats.hits)
+""")
+
+
+def test_two_processes_share_one_folder_consistently(tmp_path):
+    budget = 8 * 2 * 4100 * 4          # room for 8 of the 12 entries: both processes also evict
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(budget)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        words = out.split()
+        assert words[1] == "0" and words[3] == "0", out       # every hit whole and right, nothing corrupt
+        assert int(words[5]) > 0, out
+    assert not [p for p in tmp_path.rglob(".*.tmp")]           # no temp file left behind
+    assert DiskCache(tmp_path, budget).info()["bytes"] <= budget * 1.2
+
+
+# ---------------------------------------------------------------------------------------- CLI
+@pytest.fixture
+def chain_file(tmp_path) -> Path:
+    """load -> gain a -> gain b -> export."""
+    t = np.arange(RATE) / RATE
+    sf.write(tmp_path / "in.wav", 0.5 * np.sin(2 * np.pi * 440 * t), RATE, subtype="FLOAT")
+    g = Graph()
+    g.path = tmp_path / "song.msgpack"
+    g.add("io.load", id="load", path="in.wav")
+    g.add("dsp.gain", id="a", gain_db=-6.0)
+    g.add("dsp.gain", id="b", gain_db=-1.0)
+    g.add("io.export", id="export", path="take.wav", bit_depth="float32")
+    g.connect("load", "a")
+    g.connect("a", "b")
+    g.connect("b", "export")
+    return save(g, g.path)
+
+
+def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, AUDIOCHAIN_CACHE_MIN_S="0", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())", *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+def test_a_new_process_reruns_only_the_changed_node(chain_file, tmp_path):
+    out = tmp_path / "o"
+    first = _cli("run", str(chain_file), "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "ran 4 node(s), 0 from cache" in first.stderr
+    second = _cli("run", str(chain_file), "-o", str(out), "--set", "b.gain_db=-3")
+    assert second.returncode == 0, second.stderr
+    assert "ran 2 node(s), 2 from cache" in second.stderr     # b and the export; load and a from disk
+    assert "cached a" in second.stderr and "cached load" in second.stderr
+    assert abs(20 * np.log10(np.abs(sf.read(out / "take.wav")[0]).max()) - (-6 - 3 - 6.02)) < 0.01
+    no_cache = _cli("run", str(chain_file), "-o", str(out), "--set", "b.gain_db=-3", "--no-cache")
+    assert no_cache.returncode == 0, no_cache.stderr
+    assert "ran 4 node(s), 0 from cache" in no_cache.stderr
+    off = _cli("run", str(chain_file), "-o", str(out), env_extra={"AUDIOCHAIN_CACHE": "off"})
+    assert "ran 4 node(s), 0 from cache" in off.stderr
+
+
+def test_cache_info_and_clear(chain_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")
+    folder = Path(os.environ["AUDIOCHAIN_CACHE_DIR"])
+    assert main(["run", str(chain_file), "-o", str(tmp_path / "o"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"folder:  {folder}" in out and "entries: 3" in out and "of 10.00 GiB" in out
+    assert main(["cache", "clear"]) == 0
+    assert "removed 3 entries" in capsys.readouterr().out
+    assert main(["cache", "info"]) == 0
+    assert "entries: 0" in capsys.readouterr().out and not list(folder.rglob("*.acv"))
+
+
+def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
+    from nodeflow.diskcache import default_budget_bytes, default_dir
+    monkeypatch.delenv("AUDIOCHAIN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_dir() == tmp_path / "audiochain" / "values"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_dir() == Path.home() / ".cache" / "audiochain" / "values"
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_GB", "0.5")
+    assert default_budget_bytes() == 1 << 29
+    monkeypatch.setenv("AUDIOCHAIN_CACHE", "off")
+    assert Executor().disk_cache is None
+
+
+
