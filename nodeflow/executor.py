@@ -160,7 +160,8 @@ class Executor:
             keys[nid] = node_key(spec.id, spec.version, params, files_of.get(nid, no_files), fp, ups)
         return keys
 
-    def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto") -> _Plan:
+    def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto",
+              keep: Iterable[str] | str = "all") -> _Plan:
         needed = graph.required_for(targets) if targets else set(graph.nodes)
         order = [n for n in graph.run_order() if n in needed]
         keys = self._keys(graph, order, base, device)
@@ -173,7 +174,13 @@ class Executor:
                 mode = graph._mode(l, specs[l.dst], types)
                 inputs[l.dst].append((l.dst_port, l.src, l.src_port, mode))
                 consumers[l.src].append(l.dst)
-        want = set(targets) if targets else set(order)
+        if targets:
+            want = set(targets)
+        elif keep == "all":
+            want = set(order)
+        else:   # what the result returns: leaves, exports, kept nodes; upstream of a cached one need not run
+            feeds = {l.src for l in graph.links}
+            want = {n for n in order if n not in feeds or specs[n].side_effect} | (set(keep) & set(order))
         to_run: set[str] = set()
         values: dict[str, dict[str, Any]] = {}
         for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
@@ -241,7 +248,7 @@ class Executor:
         out_dir = Path(output_dir) if output_dir is not None else base
         allow_outside = tuple(allow_outside)
         graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
-        plan = self._plan(graph, targets, base, device)
+        plan = self._plan(graph, targets, base, device, keep)
         cancel = cancel_event or threading.Event()
         emit_lock = threading.Lock()
 

@@ -86,7 +86,8 @@ class Runner:
         g.check(targets, allow_outside=allow_outside)
         keys = self.executor.keys(g)
         self._job_keys.update(keys)
-        handle = self.executor.submit(g, targets, on_event=self._events.append, allow_outside=allow_outside)
+        handle = self.executor.submit(g, targets, on_event=self._events.append, allow_outside=allow_outside,
+                                      keep="all")      # every node's value: previews, audition, states
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter())
         self.jobs.append(job)
         return job
