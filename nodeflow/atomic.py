@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "new_temp", "remove_stale", "shared_mode", "write_atomic"]
+__all__ = ["atomic_path", "new_temp", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic"]
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
 _STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
@@ -94,6 +94,18 @@ def remove_stale(folder: Path) -> list[Path]:
                 removed.append(Path(e.path))
         except OSError:
             continue
+    return removed
+
+
+def remove_stale_tree(root: Path) -> list[Path]:
+    """:func:`remove_stale` in ``root`` and each folder directly under it (a cache's key-prefix folders)."""
+    removed = remove_stale(root)
+    try:
+        subdirs = [e.path for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return removed
+    for d in subdirs:
+        removed += remove_stale(Path(d))
     return removed
 
 

@@ -261,6 +261,7 @@ class DiskCache:
         self._lock = threading.Lock()
         self._bytes: int | None = None       # size of the folder at the last scan plus what we wrote since
         self._scanned_at = 0.0
+        self._swept = False                  # temp files of killed writers: cleared before the first write
 
     def __repr__(self) -> str:
         return f"<DiskCache {self.folder} budget {self.budget_bytes / (1 << 30):.1f} GiB>"
@@ -310,6 +311,10 @@ class DiskCache:
         if size > self.budget_bytes:
             return False
         p = self.path(key)
+        if not self._swept:
+            from .atomic import remove_stale_tree
+            remove_stale_tree(self.folder)
+            self._swept = True
         with atomic_path(p) as tmp:
             with open(tmp, "wb") as f:
                 for c in chunks:

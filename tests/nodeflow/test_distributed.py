@@ -63,7 +63,9 @@ def test_ray_sweep_matches_local_bit_for_bit(ray_cluster, graph_file, tmp_path):
     remote = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert remote["executor"] == "ray"
     for a, b in zip(local["variants"], remote["variants"]):
-        assert (a["name"], a["status"], a["params"], a["durations_s"]) == (b["name"], b["status"], b["params"], b["durations_s"])
+        assert (a["name"], a["status"], a["params"]) == (b["name"], b["status"], b["params"])
+        common = set(a["durations_s"]) & set(b["durations_s"])      # Ray's driver computes the shared upstream
+        assert "vary.out" in common and all(a["durations_s"][k] == b["durations_s"][k] for k in common)
         assert (tmp_path / "local" / a["outputs"][0]).read_bytes() == (tmp_path / "ray" / b["outputs"][0]).read_bytes()
         assert "rs" not in b["nodes_ran"]  # shared upstream came from the driver, not recomputed per task
 

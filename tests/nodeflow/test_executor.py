@@ -371,7 +371,7 @@ def test_kept_and_cached_values_stay_alive():
     res = Executor(cache_bytes=0).run(_probe_chain(reg), keep=["src"])
     assert all(alive.values()) and res["src"]["out"] is made["source"]()
     reg, made, alive = _release_probe_registry()
-    ex = Executor()                                              # the cache holds its own reference
+    ex = Executor(disk_cache=None)                               # the cache holds its own reference
     ex.run(_probe_chain(reg))
     assert all(alive.values()) and made["source"]() is not None
 

@@ -127,5 +127,6 @@ def _kill_cache_writes(tmp_path: Path, rng: random.Random) -> None:
           f"partial 0; {len(entries)} entries all whole")
     info = {"codebooks": 4, "dropped_short": 0, "dropped_silent": 0, "seconds": 1.0}
     import numpy as np
-    cache.put("f" * 40, [np.zeros((4, 10), np.int16)], [0], info)          # the next write clears leftovers
+    TokenCache(tmp_path / "cache").put("f" * 40, [np.zeros((4, 10), np.int16)], [0], info)   # the next run clears
+
     assert [p.name for f in (tmp_path / "cache").iterdir() for p in f.iterdir() if p.name.startswith(".")] == []

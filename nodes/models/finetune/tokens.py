@@ -65,7 +65,9 @@ class TokenCache:
     """Content-addressed store of encoded files under ``root`` (``<key[:2]>/<key>.safetensors``)."""
 
     def __init__(self, root: str | os.PathLike):
+        from nodeflow.atomic import remove_stale_tree
         self.root = Path(root)
+        remove_stale_tree(self.root)       # temp files a killed run left in any key folder
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.safetensors"
