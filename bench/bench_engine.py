@@ -74,6 +74,29 @@ def bench_executor_overhead() -> None:
     report("executor_overhead_per_node_us", (t - direct) / 1000 * 1e6, "goal < 50 us, 1000-node chain, cold cache")
 
 
+def _inc_chain(n: int) -> Graph:
+    reg = Registry()
+    reg.add_all([_one, _inc])
+    g = Graph(reg)
+    prev = g.add("bench.one")
+    for _ in range(n - 1):
+        nxt = g.add("bench.inc")
+        g.connect(prev.out, nxt.x, check=False)
+        prev = nxt
+    return g
+
+
+def bench_cached_rerun() -> None:
+    """A fully cached re-run (validation, planning, keys, lookups) of 1,000 and 10,000 nodes."""
+    per_node = {}
+    for n in (1000, 10000):
+        g, ex = _inc_chain(n), Executor(disk_cache=None)
+        ex.run(g)
+        per_node[n] = best_of(lambda: ex.run(g), 5) / n
+    report("cached_rerun_1000_nodes_ms", per_node[1000] * 1000 * 1000, "goal < 5 ms (20 ms as landed)")
+    report("cached_rerun_per_node_10000_vs_1000", per_node[10000] / per_node[1000], "goal <= 1.2 (linear)")
+
+
 def bench_demo_rerun() -> None:
     with tempfile.TemporaryDirectory() as out:
         g = load(ROOT / "graphs" / "demo.msgpack")
@@ -194,6 +217,7 @@ def bench_peak_memory(minutes: float = 60.0) -> None:
 
 def main() -> None:
     bench_executor_overhead()
+    bench_cached_rerun()
     bench_resample()
     bench_demo_rerun()
     bench_parallel_branches()

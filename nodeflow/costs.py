@@ -246,7 +246,7 @@ def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = 
             if nid not in scope or spec is None:
                 continue
             links = [l for l in into.get(nid, ()) if l.dst_port in spec.inputs]
-            mapped = graph.mapped_inputs(nid, types)
+            mapped = {l.dst_port for l in links if graph._mode(l, spec, types) == "map"}   # O(links in)
             inputs = {l.dst_port: shapes.get((l.src, l.src_port)) for l in links}
             counts = [inputs[p].items for p in mapped if inputs.get(p) is not None and inputs[p].items is not None]
             calls = max(counts) if counts else 1

@@ -324,7 +324,8 @@ class Graph:
     def mapped_inputs(self, node_id: str, types: dict | None = None) -> set[str]:
         types = types if types is not None else self.output_types()
         spec = self.spec(node_id)
-        return {l.dst_port for l in self.links if l.dst == node_id and spec and self._mode(l, spec, types) == "map"}
+        into = self.links_by_dst().get(node_id, ())
+        return {l.dst_port for l in into if spec and self._mode(l, spec, types) == "map"}
 
     def _link_problem(self, l: Link, types: dict) -> str | None:
         src_spec, dst_spec = self.spec(l.src), self.spec(l.dst)

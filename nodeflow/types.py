@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import types as _pytypes
 import typing
@@ -102,11 +103,20 @@ def _is_sub(src: Any, dst: Any) -> bool:
 
 
 def link_mode(src: Any, dst: Any) -> str | None:
-    """How an output of type ``src`` can feed an input of type ``dst``.
+    """How an output of type ``src`` can feed an input of type ``dst`` (memoised: a few type pairs
+    recur across every link of a graph).
 
     ``'direct'`` (same type), ``'map'`` (a list feeding a per-item input: the engine maps the node),
     ``'wrap'`` (one item feeding a list input: passed as a one-item list) or ``None`` (incompatible).
     """
+    try:
+        return _link_mode(src, dst)
+    except TypeError:          # an unhashable annotation: work it out each time
+        return _link_mode.__wrapped__(src, dst)
+
+
+@functools.lru_cache(maxsize=1024)
+def _link_mode(src: Any, dst: Any) -> str | None:
     if is_list(src) and is_list(dst):
         return "direct" if _is_sub(item_type(src), item_type(dst)) else None
     if is_list(src):
