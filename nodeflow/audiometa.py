@@ -326,8 +326,7 @@ def read_embedded_graph(path: str | os.PathLike) -> bytes | None:
 def read_tags(path: str | os.PathLike) -> dict[str, str]:
     """Text tags as a flat dict with lower-case keys: the :class:`Metadata` fields that are set
     and the provenance/other keys (``extra``); the graph is never included."""
-    _check_file(Path(path))
-    return dict(read_metadata(path).to_info())
+    return dict(read_metadata(path).to_info())     # read_metadata checks the file (once)
 
 
 def embed(path: str | os.PathLike, graph_bytes: bytes | None, tags: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from .errors import NodeflowError
 from .timebase import ModelProfile, profile_from_rates
+from .term import format_bytes
 
 __all__ = ["CheckpointError", "Resolved", "ALLOW_PATTERNS", "resolve", "fingerprint", "folder_digest", "pull",
            "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
@@ -321,14 +322,6 @@ def info(name: str, *, base_dir: str | os.PathLike | None = None,
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 def _cmd_list(args) -> int:
     rows = list_cached(args.cache_dir)
     if not rows:
@@ -337,7 +330,7 @@ def _cmd_list(args) -> int:
     for row in rows:
         revs = ", ".join(r["commit"][:10] + (f" ({'/'.join(r['refs'])})" if r["refs"] else "")
                          for r in row["revisions"])
-        print(f"{row['name']:40s} {_size(row['bytes']):>9s}  {row['model_type']:16s} {revs}")
+        print(f"{row['name']:40s} {format_bytes(row['bytes']):>9s}  {row['model_type']:16s} {revs}")
     return 0
 
 
@@ -349,7 +342,7 @@ def _cmd_pull(args) -> int:
 
 def _cmd_rm(args) -> int:
     freed = remove(args.name, cache_dir=args.cache_dir)
-    print(f"removed {args.name} ({_size(freed)} freed)")
+    print(f"removed {args.name} ({format_bytes(freed)} freed)")
     return 0
 
 
@@ -360,7 +353,7 @@ def _cmd_info(args) -> int:
         return 0
     for k, v in data.items():
         if k == "bytes":
-            v = _size(v)
+            v = format_bytes(v)
         elif k == "voices":
             v = f"{len(v)}: " + ", ".join(v[:8]) + (" ..." if len(v) > 8 else "")
         print(f"{k:12s} {v}")

@@ -410,16 +410,8 @@ def default_cache() -> DiskCache | None:
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n:.2f} GiB"
-
-
 def cmd_cache(args) -> int:
-    from .term import printable
+    from .term import format_bytes, printable
     dc = DiskCache()
     if args.action == "clear":
         n = dc.clear()
@@ -428,7 +420,7 @@ def cmd_cache(args) -> int:
     i = dc.info()
     print(f"folder:  {printable(i['folder'])}")
     print(f"entries: {i['entries']}")
-    print(f"size:    {_human(i['bytes'])} of {_human(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
+    print(f"size:    {format_bytes(i['bytes'])} of {format_bytes(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
     if not enabled_by_default():
         print("state:   off (AUDIOCHAIN_CACHE=off)")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["printable", "format_bytes"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -29,3 +29,16 @@ def printable(text: object, keep_newlines: bool = False) -> str:
     escapes; tabs stay, newlines too when ``keep_newlines`` (multi-line listings)."""
     s = str(text)
     return _CONTROL.sub(_escape, s if keep_newlines else s.replace("\n", "\\n"))
+
+
+def format_bytes(n: float) -> str:
+    """A size for people: ``512 B``, ``10.2 MiB``, ``10.00 GiB`` (binary units).
+
+    >>> format_bytes(10 * 2**30), format_bytes(0.01 * 2**30), format_bytes(512)
+    ('10.00 GiB', '10.2 MiB', '512 B')
+    """
+    for unit, decimals in (("B", 0), ("KiB", 1), ("MiB", 1)):
+        if n < 1024:
+            return f"{n:.{decimals}f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GiB"

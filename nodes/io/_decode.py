@@ -32,6 +32,7 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
+from nodeflow.term import format_bytes
 
 SOUNDFILE_EXTS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc",
                             ".au", ".snd", ".caf", ".w64"})
@@ -62,15 +63,11 @@ def max_decode_bytes() -> int:
     return max(1, int(gb * 2**30))
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
 def too_big(path: Path, frames: int, channels: int, rate: int, limit: int) -> AudioError:
     """The one line for a decode that reached the limit (a decompression bomb, or a very long file)."""
     got = frames * channels * 4
-    return AudioError(f"{path}: decodes to more than the limit of {_size(limit)} of audio (stopped at "
-                      f"{_size(got)}, {frames / rate:.0f} s of {channels} ch at {rate} Hz); load a span "
+    return AudioError(f"{path}: decodes to more than the limit of {format_bytes(limit)} of audio (stopped at "
+                      f"{format_bytes(got)}, {frames / rate:.0f} s of {channels} ch at {rate} Hz); load a span "
                       f"with start_s/end_s, or raise the limit with {MAX_DECODE_ENV} if the file is trusted")
 
 
