@@ -20,7 +20,7 @@ from fractions import Fraction
 from .errors import ParameterError
 
 __all__ = ["ModelProfile", "PROFILES", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
-           "tokens_to_seconds", "profile_from_rates", "parse_meter"]
+           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label"]
 
 
 def _frac(x: float | int | Fraction) -> Fraction:
@@ -132,6 +132,15 @@ def grid_frame(position_s: Fraction, sample_rate: int) -> int:
     3840000
     """
     return round(Fraction(position_s) * sample_rate)
+
+
+def bar_label(frame: int, sample_rate: int, bpm: float, beats_per_bar: int = 4) -> str:
+    """``"bar N"``: the bar (counted from 1) whose start is nearest to ``frame``, for cue markers.
+
+    >>> bar_label(96000, 48000, bpm=120)
+    'bar 2'
+    """
+    return f"bar {round(frame / (beats_per_bar * 60.0 / bpm * sample_rate)) + 1}"
 
 
 def parse_meter(meter: str) -> tuple[int, int]:

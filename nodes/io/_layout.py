@@ -12,6 +12,7 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError
+from nodeflow.timebase import bar_label
 from nodeflow.types import ChoiceEnum
 
 from nodes.dsp._conform import resample_audio
@@ -115,5 +116,4 @@ def _bar_labels(markers: tuple, meta, rate: int) -> tuple:
     if meta.bpm is None:
         return markers
     beats = int(meta.meter.split("/")[0]) if meta.meter else 4
-    bar = beats * 60.0 / meta.bpm * rate
-    return tuple((f, f"bar {round(f / bar) + 1}" if label.startswith("bar ") else label) for f, label in markers)
+    return tuple((f, bar_label(f, rate, meta.bpm, beats) if label.startswith("bar ") else label) for f, label in markers)

@@ -20,6 +20,7 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError
 from nodeflow.node import Context, node
+from nodeflow.timebase import bar_label
 from nodeflow.types import Range
 
 from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint
@@ -122,13 +123,10 @@ def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
     """Cue labels of the seams: the bar they fall on when the tempo is known, else the window number."""
     info = dict(first.info)
     try:
-        bpm = float(info.get("bpm", ""))
-        beats = int(str(info.get("meter", "4/4")).split("/")[0])
-        bar_frames = beats * 60.0 / bpm * first.sample_rate
+        bpm, beats = float(info.get("bpm", "")), int(str(info.get("meter", "4/4")).split("/")[0])
     except ValueError:
-        bar_frames = None
-    return tuple((c, f"bar {round(c / bar_frames) + 1}" if bar_frames else f"window {k + 2}")
-                 for k, c in enumerate(centres))
+        return tuple((c, f"window {k + 2}") for k, c in enumerate(centres))
+    return tuple((c, bar_label(c, first.sample_rate, bpm, beats)) for c in centres)
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
