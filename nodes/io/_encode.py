@@ -17,6 +17,10 @@ from ._loudness import Measurement, measure_file, quantisation_gain, to_db
 from ._master import Mastered, db_to_gain, master
 
 LOSSY = ("mp3", "ogg")
+# True-peak meters disagree by their interpolators (BS.1770-4 leaves the filter open): ffmpeg's
+# ebur128 reads full-band, limited material up to ~0.1 dB above ours.  The limiter aims this far under
+# the user's ceiling so a file held at -1 dBTP also reads <= -1.0 dBTP on the meter a platform uses.
+METER_MARGIN_DB = 0.15
 LOSSY_PASSES = 6      # encodes at most, lowering the limiter's target by the decoded overshoot each time
 LOSSY_EXTRA = 1.1     # lower by 10 % more (in dB) than the overshoot measured: codecs overshoot more at lower levels
 
@@ -87,14 +91,14 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
     measurement is of the written file read back.
     """
     ceiling = db_to_gain(peak_db)
-    limit_at = ceiling - margin(rate, ceiling, bits, dither and bits == 16)
+    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither and bits == 16)
     result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
     mastered()
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
         measured = measure_file(tmp, check)
-        over_db = measured.true_peak_dbtp - peak_db
+        over_db = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
         if fmt not in LOSSY or over_db <= 0.0 or attempt == LOSSY_PASSES:
             break
         # the codec's decode overshot the ceiling: limit lower by the overshoot and encode again

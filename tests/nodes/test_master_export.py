@@ -23,9 +23,9 @@ RATE = 44100
 LOUDNESS_TOL_LU = 0.5
 # ffmpeg's ebur128 estimates true peak from its own resampler (to 192 kHz, swresample's filter) and
 # prints it rounded to 0.1 dB: rounding alone reads a file held exactly at the ceiling up to 0.05 dB
-# high, and on full-band material (noise hats, limiter gain changes) its interpolator and ours differ
-# by up to 0.1 dB more (two reconstruction filters disagree near Nyquist).  Allow that and no more.
-FFMPEG_TP_TOL_DB = 0.15
+# high.  Its interpolator and ours differ by up to 0.1 dB on full-band material, which the export's
+# 0.15 dB meter margin (nodes/io/_encode.py METER_MARGIN_DB) absorbs: allow the print rounding only.
+FFMPEG_TP_TOL_DB = 0.05
 FORMATS = {"wav16": ("a.wav", dict(bit_depth="pcm16")), "wav24": ("a.wav", dict(bit_depth="pcm24")),
            "float": ("a.wav", dict(bit_depth="float32")), "flac": ("a.flac", dict(bit_depth="pcm24")),
            "mp3": ("a.mp3", {}), "ogg": ("a.ogg", {})}
@@ -166,7 +166,8 @@ def test_material_under_the_ceiling_is_untouched(tmp_path):
     np.testing.assert_array_equal(sf.read(out, always_2d=True, dtype="float32")[0].T, faded(x, RATE))
 
 
-@pytest.mark.parametrize("make,expected", [("sine", -4.1), ("clicks", None)])
+@pytest.mark.parametrize("make,expected", [("sine", -4.25), ("clicks", None)])   # -4.1 at -1 dBTP, less the
+                                                                                  # 0.15 dB meter margin
 def test_an_impossible_target_is_one_line_in_the_users_terms(tmp_path, make, expected):
     t = np.arange(RATE * 3) / RATE
     if make == "sine":
