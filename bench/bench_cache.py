@@ -57,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         graph = _graph(folder)
-        env = dict(os.environ, AUDIOCHAIN_CACHE_DIR=str(folder / "values"))
+        env = dict(os.environ, AUDIOCHAIN_CACHE="on", AUDIOCHAIN_CACHE_DIR=str(folder / "values"))
         cold, cold_wall, cold_err = _run(graph, env)
         warm, warm_wall, err = _run(graph, env, "--set", "fade.fade_out_s=4.0")
         if "cached vary" not in err:
