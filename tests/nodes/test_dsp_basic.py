@@ -37,6 +37,21 @@ def test_fades_start_and_end_silent_and_leave_the_middle_alone(curve):
     assert np.all(np.diff(y[0, :8000]) >= 0) and np.all(np.diff(y[0, 16000:]) <= 0)
 
 
+@pytest.mark.parametrize("curve", ["linear", "equal_power"])
+@pytest.mark.parametrize("frames,fade_in_s,fade_out_s", [(10, 0.003, 0.004), (1000, 0.5, 0.7), (200_001, 3.0, 0.4),
+                                                          (200_001, 150.0, 100.0), (200_001, 0.0, 200.001)])
+def test_fade_in_blocks_equals_one_whole_clip_envelope(curve, frames, fade_in_s, fade_out_s):
+    """Only the fades are computed (no full-length float64 envelope), bit-identical to one envelope."""
+    from nodes.dsp._curves import fade_in_gain, fade_out_gain
+    x = Audio(np.random.default_rng(frames).standard_normal((2, frames)).astype(np.float32), 1000)
+    n_in, n_out = x.frames_at(fade_in_s), x.frames_at(fade_out_s)
+    env = np.ones(frames)
+    env[:n_in] *= fade_in_gain(n_in, curve)
+    env[frames - n_out:] *= fade_out_gain(n_out, curve)
+    got = fade.fn(x, fade_in_s=fade_in_s, fade_out_s=fade_out_s, curve=curve).samples
+    assert np.array_equal(got, (x.samples * env).astype(np.float32))
+
+
 def test_equal_power_fade_is_louder_halfway_than_linear():
     x = Audio(np.ones(1000), 1000)
     lin = fade.fn(x, fade_in_s=1.0, curve="linear").samples[0, 500]
