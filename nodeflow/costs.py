@@ -297,13 +297,34 @@ def _node(graph, nid: str) -> str:
     return f"node '{nid}' ({graph.nodes[nid].type})"
 
 
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def remembered_estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
+                        version: int | None = None) -> Estimate:
+    """:func:`estimate`, remembered per graph content (:meth:`Graph.derived`) and state of the input
+    files it reads (size, mtime, inode), so a re-run of an unchanged graph does not estimate again."""
+    scope_key = None if scope is None else frozenset(scope)
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    files = graph.input_files(base)
+    signature = tuple(sorted((k, _file_signature(p)) for k, p in files.items()
+                             if scope_key is None or k[0] in scope_key))
+    return graph.derived("estimate", (scope_key, str(base), signature),
+                         lambda: estimate(graph, scope, base), version)
+
+
 def cost_problems(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
-                  limits: Limits | None = None) -> list[str]:
+                  limits: Limits | None = None, version: int | None = None) -> list[str]:
     """One line per limit the run would exceed, naming the node, the estimate, the limit and the fix."""
     out: list[str] = []
     if limits is None:
         limits, out = Limits.from_env()
-    est = estimate(graph, scope, base_dir)
+    est = remembered_estimate(graph, scope, base_dir, version)
     if not est.nodes:
         return out
     for c in est.nodes.values():

@@ -92,6 +92,50 @@ class _Plan:
     inputs: dict[str, list[tuple[str, str, str, str]]]   # node -> [(dst_port, src, src_port, mode)]
     protected: frozenset[Path]
     specs: dict[str, NodeSpec]                            # node -> its type, looked up once per run
+    structure: "_Structure"
+
+
+@dataclasses.dataclass
+class _Structure:
+    """The part of a run's plan that depends only on the graph's content (see ``Graph.derived``)."""
+    order: list[str]
+    wanted_set: set[str]
+    specs: dict[str, NodeSpec]
+    inputs: dict[str, list[tuple[str, str, str, str]]]
+    consumers: dict[str, list[str]]
+    ups: dict[str, list[tuple[str, str, str]]]             # node -> [(dst_port, src, src_port)]
+    plain: dict[str, dict[str, Any]]                       # node -> parameters as plain values (for keys)
+    ends: set[str]                                         # leaves and side-effect nodes
+    leaves: set[str]
+    exported: set[str]                                     # side-effect nodes and the nodes feeding them
+    fingerprinted: list[str]
+    keys_memo: dict[Any, dict[str, str]]
+
+    @classmethod
+    def of(cls, graph: Graph, targets: list[str] | None) -> "_Structure":
+        needed = graph.required_for(targets) if targets else set(graph.nodes)
+        order = [n for n in graph.run_order() if n in needed]
+        types = graph.output_types()
+        specs = {n: graph.registry[graph.nodes[n].type] for n in order}
+        inputs: dict[str, list] = {n: [] for n in order}
+        consumers: dict[str, list[str]] = {n: [] for n in order}
+        ups: dict[str, list] = {n: [] for n in order}
+        for l in graph.links:
+            if l.dst in inputs:
+                mode = graph._mode(l, specs[l.dst], types)
+                inputs[l.dst].append((l.dst_port, l.src, l.src_port, mode))
+                ups[l.dst].append((l.dst_port, l.src, l.src_port))
+                consumers[l.src].append(l.dst)
+        plain = {}
+        for n in order:
+            sp = specs[n].params
+            plain[n] = {k: sp[k].to_plain(v) for k, v in graph.nodes[n].params.items() if k in sp}
+        feeds = {l.src for l in graph.links}
+        leaves = {n for n in order if n not in feeds}
+        sinks = {n for n in order if specs[n].side_effect}
+        exported = sinks | {src for n in sinks for (_, src, _, _) in inputs[n]}
+        return cls(order, set(order), specs, inputs, consumers, ups, plain, leaves | sinks, leaves, exported,
+                   [n for n in order if specs[n].fingerprint], {})
 
 
 class Executor:
@@ -126,8 +170,7 @@ class Executor:
     # ------------------------------------------------------------------ planning
     def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None, device: str = "auto") -> dict[str, str]:
         """The content key of every node (what the cache is indexed by) for a run on ``device``."""
-        return self._keys(graph, graph.run_order(), self._ctx_base(base_dir, graph),
-                          device)
+        return dict(self._keys(graph, self._structure(graph, None), self._ctx_base(base_dir, graph), device))
 
     @staticmethod
     def _ctx_base(base_dir, graph: Graph) -> Path:
@@ -135,52 +178,51 @@ class Executor:
             return Path(base_dir)
         return graph.base_dir()
 
-    def _keys(self, graph: Graph, order: list[str], base: Path, device: str = "auto") -> dict[str, str]:
-        keys: dict[str, str] = {}
-        probe = None    # fingerprints see the run's device (--device); made once, when a node has one
-        into = graph.links_by_dst()
-        wanted = set(order)
+    @staticmethod
+    def _structure(graph: Graph, targets: list[str] | None) -> "_Structure":
+        """What a run of ``targets`` needs from the graph's content alone, remembered per content version."""
+        key = None if not targets else tuple(targets)
+        return graph.derived("executor.structure", key, lambda: _Structure.of(graph, targets))
+
+    @staticmethod
+    def _keys(graph: Graph, st: "_Structure", base: Path, device: str = "auto") -> dict[str, str]:
+        """Content keys of the nodes in ``st.order``: computed once per content, input file state,
+        device and model fingerprints (the parts that can change between runs are checked each time)."""
         files_of: dict[str, dict[str, str]] = {}
         for (n, name), path in graph.input_files(base).items():
-            if n in wanted:
+            if n in st.wanted_set:
                 files_of.setdefault(n, {})[name] = file_digest(path)
-        no_files: dict[str, str] = {}
-        for nid in order:
-            inst = graph.nodes[nid]
-            spec: NodeSpec = graph.registry[inst.type]
-            sp = spec.params
-            params = {k: sp[k].to_plain(v) for k, v in inst.params.items() if k in sp}
-            fp = None
-            if spec.fingerprint:
-                if probe is None:
-                    probe = Context(base_dir=base, device=device, graph=graph)
-                fp = spec.fingerprint(params, probe)
-            links = into.get(nid)
-            ups = sorted([(l.dst_port, keys[l.src], l.src_port) for l in links]) if links else []
-            keys[nid] = node_key(spec.id, spec.version, params, files_of.get(nid, no_files), fp, ups)
+        fps: dict[str, Any] = {}
+        if st.fingerprinted:   # fingerprints see the run's device (--device); a probe is made only then
+            probe = Context(base_dir=base, device=device, graph=graph)
+            for nid in st.fingerprinted:
+                fps[nid] = st.specs[nid].fingerprint(st.plain[nid], probe)
+        memo_key = (str(base), device, repr(sorted(files_of.items())), repr(sorted(fps.items())))
+        keys = st.keys_memo.get(memo_key)
+        if keys is None:
+            keys = {}
+            no_files: dict[str, str] = {}
+            for nid in st.order:
+                spec = st.specs[nid]
+                ups = sorted([(port, keys[src], src_port) for (port, src, src_port) in st.ups[nid]])
+                keys[nid] = node_key(spec.id, spec.version, st.plain[nid], files_of.get(nid, no_files),
+                                     fps.get(nid), ups)
+            if len(st.keys_memo) >= 8:
+                st.keys_memo.pop(next(iter(st.keys_memo)))
+            st.keys_memo[memo_key] = keys
         return keys
 
     def _plan(self, graph: Graph, targets: list[str] | None, base: Path, device: str = "auto",
               keep: Iterable[str] | str = "all") -> _Plan:
-        needed = graph.required_for(targets) if targets else set(graph.nodes)
-        order = [n for n in graph.run_order() if n in needed]
-        keys = self._keys(graph, order, base, device)
-        types = graph.output_types()
-        specs = {n: graph.registry[graph.nodes[n].type] for n in order}
-        inputs: dict[str, list] = {n: [] for n in order}
-        consumers: dict[str, list[str]] = {n: [] for n in order}
-        for l in graph.links:
-            if l.dst in inputs:
-                mode = graph._mode(l, specs[l.dst], types)
-                inputs[l.dst].append((l.dst_port, l.src, l.src_port, mode))
-                consumers[l.src].append(l.dst)
+        st = self._structure(graph, targets)
+        order, specs, consumers = st.order, st.specs, st.consumers
+        keys = self._keys(graph, st, base, device)
         if targets:
             want = set(targets)
         elif keep == "all":
-            want = set(order)
+            want = st.wanted_set
         else:   # what the result returns: leaves, exports, kept nodes; upstream of a cached one need not run
-            feeds = {l.src for l in graph.links}
-            want = {n for n in order if n not in feeds or specs[n].side_effect} | (set(keep) & set(order))
+            want = st.ends | (set(keep) & st.wanted_set)
         to_run: set[str] = set()
         values: dict[str, dict[str, Any]] = {}
         for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
@@ -192,7 +234,8 @@ class Executor:
             else:
                 to_run.add(nid)
         protected = {p.resolve() for p in graph.input_files(base).values()}
-        return _Plan(order, keys, [n for n in order if n in to_run], values, inputs, frozenset(protected), specs)
+        return _Plan(order, dict(keys), [n for n in order if n in to_run], values, st.inputs, frozenset(protected), specs,
+                     st)
 
     def _lookup(self, key: str) -> dict[str, Any] | None:
         """Outputs under ``key`` from memory, else from disk (then kept in memory too)."""
@@ -247,8 +290,9 @@ class Executor:
         base = self._ctx_base(base_dir, graph)
         out_dir = Path(output_dir) if output_dir is not None else base
         allow_outside = tuple(allow_outside)
-        graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
-        plan = self._plan(graph, targets, base, device, keep)
+        with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
+            graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
+            plan = self._plan(graph, targets, base, device, keep)
         cancel = cancel_event or threading.Event()
         emit_lock = threading.Lock()
 
@@ -385,15 +429,8 @@ class Executor:
                 raise ValueError(f"keep={keep!r}: pass node ids or 'all'")
             return None
         kept = set(keep)
-        if targets:
-            kept.update(targets)
-        else:
-            feeds = {l.src for l in graph.links}
-            kept.update(n for n in plan.order if n not in feeds)
-        for n in plan.order:
-            if plan.specs[n].side_effect:
-                kept.add(n)
-                kept.update(src for (_, src, _, _) in plan.inputs[n])
+        kept.update(targets if targets else plan.structure.leaves)
+        kept.update(plan.structure.exported)
         return kept
 
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:

@@ -7,9 +7,11 @@ The graph is plain data (what a file holds); node types are looked up in a
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import itertools
+import operator
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -295,6 +297,69 @@ class Graph:
             out.setdefault(l.dst, []).append(l)
         return out
 
+    def content_version(self) -> int:
+        """A number that changes whenever the graph's content changes: nodes, their types and
+        parameters, links, metadata or the registry, whether edited through the API or by changing
+        ``nodes``/``links`` directly.  What is derived from the content (validation, run order,
+        cache keys, cost estimates) is remembered per version (:meth:`derived`), so a re-run of an
+        unchanged graph costs a comparison per node instead of whole-graph work.
+
+        The comparison is by identity for node instances and links (links are immutable) and by
+        value for parameters (a shallow copy is kept: a list parameter changed in place is not
+        seen; assign a new list)."""
+        pinned = self.__dict__.get("_pinned")
+        if pinned is not None:
+            return pinned
+        nodes = list(self.nodes.values())
+        reg = (id(self.registry), len(self.registry._specs))
+        snap = self.__dict__.get("_snapshot")
+        if snap is not None:
+            s_nodes, s_ids, s_types, s_params, s_links, s_reg, s_meta, version = snap
+            if (len(nodes) == len(s_nodes) and all(map(operator.is_, nodes, s_nodes))
+                    and len(self.links) == len(s_links) and all(map(operator.is_, self.links, s_links))
+                    and s_reg == reg and list(self.nodes) == s_ids
+                    and [(i.id, i.type, i.version) for i in nodes] == s_types
+                    and [i.params for i in nodes] == s_params and self.metadata == s_meta):
+                return version
+            version += 1
+        else:
+            version = 0
+        self._snapshot = (nodes, list(self.nodes), [(i.id, i.type, i.version) for i in nodes],
+                          [dict(i.params) for i in nodes], list(self.links), reg, copy.deepcopy(self.metadata),
+                          version)
+        self._derived_memo = {}
+        return version
+
+    @contextlib.contextmanager
+    def pinned(self):
+        """Compare the content once for a block of work (a run's validation and planning): inside,
+        :meth:`content_version` returns the version found on entry without comparing again.
+        Do not edit the graph inside the block."""
+        if self.__dict__.get("_pinned") is not None:
+            yield self._pinned
+            return
+        self._pinned = self.content_version()
+        try:
+            yield self._pinned
+        finally:
+            self._pinned = None
+
+    def derived(self, name: str, key: Any, make, version: int | None = None) -> Any:
+        """``make()``, remembered under ``(name, key)`` until the content changes.
+
+        Pass ``version`` (from :meth:`content_version`) when several values are looked up for one
+        run, so the content is compared once."""
+        if version is None:
+            version = self.content_version()
+        elif self.__dict__.get("_snapshot") is None or self._snapshot[-1] != version:
+            version = self.content_version()
+        memo = self.__dict__.setdefault("_derived_memo", {})
+        try:
+            return memo[(name, key)]
+        except KeyError:
+            value = memo[(name, key)] = make()
+            return value
+
     def output_types(self) -> dict[tuple[str, str], Any]:
         """Effective type of every output port: a node mapped over a list outputs a list."""
         stamp = (self.revision, len(self.nodes), tuple(self.links[-1:]), len(self.links), len(self.registry))
@@ -354,13 +419,21 @@ class Graph:
         """Every input file the graph reads: ``(node, param) -> resolved path``."""
         base = Path(base_dir) if base_dir is not None else self.base_dir()
         out = {}
+        for nid, name, value in self.derived("path_params", "read", lambda: self._path_params("read")):
+            q = Path(value).expanduser()
+            out[(nid, name)] = q if q.is_absolute() else base / q
+        return out
+
+    def _path_params(self, mode: str) -> list[tuple[str, str, str]]:
+        """``(node, param, value)`` of every non-empty path parameter opened for ``mode``."""
+        out = []
         for inst in self.nodes.values():
             spec = self.registry.get(inst.type)
             for name, p in (spec.params.items() if spec else ()):
                 value = inst.params.get(name)
-                if p.kind == "path" and p.path and p.path.mode == "read" and isinstance(value, str) and value:
-                    q = Path(value).expanduser()
-                    out[(inst.id, name)] = q if q.is_absolute() else base / q
+                if p.kind == "path" and p.path and p.path.mode == mode and isinstance(value, str) \
+                        and (value.strip() if mode == "write" else value):
+                    out.append((inst.id, name, value))
         return out
 
     def external_reads(self, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
@@ -395,14 +468,8 @@ class Graph:
 
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
-        out = {}
-        for inst in self.nodes.values():
-            spec = self.registry.get(inst.type)
-            for name, p in (spec.params.items() if spec else ()):
-                value = inst.params.get(name)
-                if p.kind == "path" and p.path and p.path.mode == "write" and isinstance(value, str) and value.strip():
-                    out[(inst.id, name)] = value
-        return out
+        return {(nid, name): value for nid, name, value in
+                self.derived("path_params", "write", lambda: self._path_params("write"))}
 
     def is_own_path(self, node_id: str, param: str) -> bool:
         """The write path ``node_id.param`` was set by the user this session (not read from a file)."""
@@ -412,7 +479,7 @@ class Graph:
 
     def problems(self, targets: Iterable[str] | None = None, base_dir: Path | None = None, *,
                  output_dir: Path | None = None, allow_outside: Iterable[Any] = (),
-                 device: str = "auto") -> list[str]:
+                 device: str = "auto", version: int | None = None) -> list[str]:
         """Every problem in the graph at once (empty list: the graph can run).
 
         Checks what a run into ``output_dir`` (default: ``base_dir``, else the graph's folder) on
@@ -420,61 +487,31 @@ class Graph:
         not regular files or unreadable; write paths outside the output folder or over a file
         AudioChain did not export (unless set by the user or under ``allow_outside``, see
         :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
+
+        Incremental: what depends only on the graph's content (parameters, links, types, cycles)
+        is checked once per :meth:`content_version`; what depends on the world (files, devices,
+        checkpoints, limits) is checked on every call, for the few nodes it concerns.
         """
         from .devices import device_problem
         from .outputs import refused_writes
+        version = self.content_version() if version is None else version
+        scope_key = None if targets is None else tuple(sorted(set(targets)))
+        st = self.derived("problems", scope_key, lambda: self._static_problems(targets), version)
+        scope = st["scope"]
+        base = Path(base_dir) if base_dir else self.base_dir()
         out: list[str] = []
-        scope = set(self.nodes) if targets is None else self.required_for(targets)
-        into = self.links_by_dst()
-        for nid in self.nodes:
-            inst = self.nodes[nid]
-            spec = self.registry.get(inst.type)
-            if spec is None:
-                pack = self.saved_by.get("node_packs", {}).get(inst.type) if isinstance(self.saved_by, dict) else None
-                if pack and pack != "builtin" and pack not in self.registry.packs:
-                    version = self.saved_by.get("packs", {}).get(pack, "")
-                    out.append(f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
-                               + (f" {version}" if version else "") + ", which is not installed here; install it "
-                               f"(e.g. pip install {pack}) and open the graph again")
-                else:
-                    out.append(f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type))
-                continue
-            if nid not in scope:
-                continue
-            if inst.version is not None and inst.version > spec.version:
-                out.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
-                           f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
-            for k, v in inst.params.items():
-                p = spec.params.get(k)
-                if p is None:
-                    out.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
-                    continue
+        for nid in st["unknown"]:
+            out.append(self._unknown_type_problem(nid))
+        for nid, before, after in st["per_node"]:
+            out.extend(before)
+            if nid in st["preflight"]:
+                inst, spec = self.nodes[nid], self.registry[self.nodes[nid].type]
                 try:
-                    p.coerce(v)
-                except ParameterError as e:
-                    out.append(f"node '{nid}' ({spec.id}): {e}")
-            if spec.preflight is not None:
-                try:
-                    out.extend(f"node '{nid}' ({spec.id}): {msg}" for msg in
-                               spec.preflight(dict(inst.params), Path(base_dir) if base_dir else self.base_dir()))
+                    out.extend(f"node '{nid}' ({spec.id}): {msg}" for msg in spec.preflight(dict(inst.params), base))
                 except Exception as e:  # a broken check must not hide the other problems
                     out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")
-            linked = {l.dst_port for l in into.get(nid, ())}
-            for name, port in spec.inputs.items():
-                if port.required and name not in linked:
-                    out.append(f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) "
-                               "is not connected")
-        for l in self.links:
-            for end in (l.src, l.dst):
-                if end not in self.nodes:
-                    out.append(f"link {l}: no node named '{end}'")
-        acyclic = self.topological_order() is not None
-        if not acyclic:
-            import networkx as nx
-
-            g = self.to_networkx()
-            for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
-                out.append("cycle: " + " -> ".join(c + [c[0]]))
+            out.extend(after)
+        out.extend(st["structure"])
         for (nid, name), path in self.input_files(base_dir).items():
             if nid in scope and not path.exists():
                 sender = self.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(self.saved_by, dict) else None
@@ -486,28 +523,83 @@ class Graph:
         out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else self.base_dir())
         for nid, _, _, why in refused_writes(self, out_dir, allow_outside, scope):
             out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}")
-        for nid in sorted(scope):
-            spec = self.registry.get(self.nodes[nid].type) if nid in self.nodes else None
-            if spec is not None and "device" in spec.params:
-                own = getattr(self.nodes[nid].params.get("device"), "value", self.nodes[nid].params.get("device"))
-                run = str(getattr(device, "value", device) or "auto")
-                why = device_problem(run if run != "auto" else str(own or "auto"))
-                if why:
-                    out.append(f"node '{nid}' ({spec.id}): {why}" + (" (from --device)" if run != "auto" else ""))
+        run = str(getattr(device, "value", device) or "auto")
+        for nid in st["devices"]:
+            own = getattr(self.nodes[nid].params.get("device"), "value", self.nodes[nid].params.get("device"))
+            why = device_problem(run if run != "auto" else str(own or "auto"))
+            if why:
+                out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}" + (" (from --device)" if run != "auto" else ""))
+        out.extend(st["links"])
+        if st["acyclic"]:   # what the run would cost, from parameters and file headers
+            from .costs import cost_problems
+            out.extend(cost_problems(self, scope, base_dir, version=version))
+        return out
+
+    def _unknown_type_problem(self, nid: str) -> str:
+        inst = self.nodes[nid]
+        pack = self.saved_by.get("node_packs", {}).get(inst.type) if isinstance(self.saved_by, dict) else None
+        if pack and pack != "builtin" and pack not in self.registry.packs:
+            version = self.saved_by.get("packs", {}).get(pack, "")
+            return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
+                    + (f" {version}" if version else "") + ", which is not installed here; install it "
+                    f"(e.g. pip install {pack}) and open the graph again")
+        return f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type)
+
+    def _static_problems(self, targets: Iterable[str] | None) -> dict[str, Any]:
+        """The problems that depend only on the graph's content, and which nodes need world checks."""
+        scope = set(self.nodes) if targets is None else self.required_for(targets)
+        into = self.links_by_dst()
+        unknown, per_node, preflight, devices = [], [], set(), []
+        for nid, inst in self.nodes.items():
+            spec = self.registry.get(inst.type)
+            if spec is None:
+                unknown.append(nid)
+                continue
+            if nid not in scope:
+                continue
+            before: list[str] = []
+            if inst.version is not None and inst.version > spec.version:
+                before.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
+                              f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
+            for k, v in inst.params.items():
+                p = spec.params.get(k)
+                if p is None:
+                    before.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
+                    continue
+                try:
+                    p.coerce(v)
+                except ParameterError as e:
+                    before.append(f"node '{nid}' ({spec.id}): {e}")
+            linked = {l.dst_port for l in into.get(nid, ())}
+            after = [f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) is not connected"
+                     for name, port in spec.inputs.items() if port.required and name not in linked]
+            per_node.append((nid, before, after))
+            if spec.preflight is not None:
+                preflight.add(nid)
+            if "device" in spec.params:
+                devices.append(nid)
+        structure = [f"link {l}: no node named '{end}'" for l in self.links for end in (l.src, l.dst)
+                     if end not in self.nodes]
+        acyclic = self.topological_order() is not None
+        if not acyclic:
+            import networkx as nx
+
+            g = self.to_networkx()
+            for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
+                structure.append("cycle: " + " -> ".join(c + [c[0]]))
         types = self.output_types()
+        links: list[str] = []
         seen_inputs: set[tuple[str, str]] = set()
         for l in self.links:
             if (l.dst, l.dst_port) in seen_inputs:
-                out.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
+                links.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
             seen_inputs.add((l.dst, l.dst_port))
             if l.src in self.nodes and l.dst in self.nodes:
                 p = self._link_problem(l, types)
                 if p:
-                    out.append(p)
-        if acyclic:   # what the run would cost, from parameters and file headers
-            from .costs import cost_problems
-            out.extend(cost_problems(self, scope, base_dir))
-        return out
+                    links.append(p)
+        return {"scope": frozenset(scope), "unknown": unknown, "per_node": per_node, "preflight": preflight,
+                "devices": sorted(devices), "structure": structure, "links": links, "acyclic": acyclic}
 
     def check(self, targets: Iterable[str] | None = None, source: str | None = None,
               base_dir: Path | None = None, **kw: Any) -> None:
