@@ -189,6 +189,8 @@ class Estimate:
     peak_bytes: int
     work_s: float
     files: int
+    max_items: int | None = dataclasses.field(default=None, compare=False, repr=False)
+    max_file_bytes: int = dataclasses.field(default=0, compare=False, repr=False)
 
     @property
     def duration(self) -> str:
@@ -327,7 +329,10 @@ def cost_problems(graph, scope: Iterable[str] | None = None, base_dir: Path | No
     est = remembered_estimate(graph, scope, base_dir, version)
     if not est.nodes:
         return out
-    for c in est.nodes.values():
+    if est.max_items is None:   # what every run compares against the limits, found once per estimate
+        est.max_items = max((s.items or 0 for c in est.nodes.values() for s in c.shapes.values()), default=0)
+        est.max_file_bytes = max((c.file_bytes for c in est.nodes.values()), default=0)
+    for c in (est.nodes.values() if est.max_items > limits.items or est.max_file_bytes > limits.file_bytes else ()):
         for port, s in c.shapes.items():
             if s.items is not None and s.items > limits.items:
                 out.append(f"{_node(graph, c.node)}: would make a list of {s.items:,} items; the limit is "

@@ -226,7 +226,7 @@ class Executor:
         to_run: set[str] = set()
         values: dict[str, dict[str, Any]] = {}
         for nid in reversed(order):  # a node is needed if it is wanted or feeds a node that runs
-            if nid not in want and not any(c in to_run for c in consumers[nid]):
+            if nid not in want and to_run.isdisjoint(consumers[nid]):
                 continue
             hit = None if specs[nid].side_effect else self._lookup(keys[nid])
             if hit is not None:

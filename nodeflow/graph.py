@@ -318,13 +318,15 @@ class Graph:
             if (len(nodes) == len(s_nodes) and all(map(operator.is_, nodes, s_nodes))
                     and len(self.links) == len(s_links) and all(map(operator.is_, self.links, s_links))
                     and s_reg == reg and list(self.nodes) == s_ids
-                    and [(i.id, i.type, i.version) for i in nodes] == s_types
+                    and [i.id for i in nodes] == s_types[0] and [i.type for i in nodes] == s_types[1]
+                    and [i.version for i in nodes] == s_types[2]
                     and [i.params for i in nodes] == s_params and self.metadata == s_meta):
                 return version
             version += 1
         else:
             version = 0
-        self._snapshot = (nodes, list(self.nodes), [(i.id, i.type, i.version) for i in nodes],
+        self._snapshot = (nodes, list(self.nodes),   # no tuple per node: a pass must not wake the collector
+                          ([i.id for i in nodes], [i.type for i in nodes], [i.version for i in nodes]),
                           [dict(i.params) for i in nodes], list(self.links), reg, copy.deepcopy(self.metadata),
                           version)
         self._derived_memo = {}
@@ -573,7 +575,8 @@ class Graph:
             linked = {l.dst_port for l in into.get(nid, ())}
             after = [f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) is not connected"
                      for name, port in spec.inputs.items() if port.required and name not in linked]
-            per_node.append((nid, before, after))
+            if before or after or spec.preflight is not None:    # nodes with nothing to say are not kept
+                per_node.append((nid, before, after))
             if spec.preflight is not None:
                 preflight.add(nid)
             if "device" in spec.params:
