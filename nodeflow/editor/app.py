@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NodeflowError
-from . import clipboard
+from . import clipboard, items
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .runner import Runner
@@ -60,6 +60,7 @@ class App:
         self._head_key: tuple[str, str] | None = None
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
+        self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
         self.doc.listeners.append(self._on_edit)
 
     # ------------------------------------------------------------------ window
@@ -196,13 +197,11 @@ class App:
             self.delete_selection()
 
     def _typing(self) -> bool:
-        """Whether a text box has the keyboard (its own undo, copy and delete apply then)."""
-        dpg = self.dpg
-        item = dpg.get_focused_item()
-        try:
-            return bool(item) and dpg.get_item_type(item).endswith("mvInputText") and dpg.is_item_active(item)
-        except SystemError:
-            return False
+        """Whether a text box has the keyboard (its own undo, copy and delete apply then).  The last
+        focused widget may have been deleted since (its node was): then nothing is being typed."""
+        item = items.focused()
+        return (item is not None and items.item_type(item).endswith("mvInputText")
+                and bool(items.call(self.dpg.is_item_active, item, default=False)))
 
     # ------------------------------------------------------------------ status
     def say(self, text: str, error: bool = False) -> None:
@@ -247,8 +246,8 @@ class App:
             self.doc.set_param(nid, param, value)
         except EditRefused as e:
             self.say(str(e), True)
-            self.view.params.pop(nid, None)       # make the next sync put the graph's value back
-            self.view.params[nid] = {}
+            if nid in self.view.nodes:            # make the next sync put the graph's value back
+                self.view.params[nid] = {}
             self._seen = (None, -1, self._seen[2])
             return
         self.say(f"{nid}.{param} = {value}")
@@ -288,7 +287,7 @@ class App:
             self.say(f"copied {len(ids)} node(s)")
 
     def paste(self) -> None:
-        clip = clipboard.from_text(self.dpg.get_clipboard_text() or "") or self._clip
+        clip = clipboard.from_text(items.clipboard_text()) or self._clip
         if clip:
             ids = self._try("paste", clipboard.paste, self.doc, clip)
             if ids:
@@ -380,9 +379,9 @@ class App:
         """A viewport point in the canvas' node coordinates (accounts for panning)."""
         from .view import NODE_PAD
         for nid in self.view.nodes:
-            st = self.dpg.get_item_state(self.view.node_tag(nid))
-            if st.get("rect_min") and st.get("visible", True):
-                p = self.dpg.get_item_pos(self.view.node_tag(nid))
+            st = items.state(self.view.node_tag(nid))
+            p = items.pos(self.view.node_tag(nid))
+            if st.get("rect_min") and st.get("visible", True) and p is not None:
                 ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD
                 return float(screen[0] - ox), float(screen[1] - oy)
         return float(screen[0]) - 210.0, float(screen[1]) - 30.0
@@ -406,8 +405,9 @@ class App:
         from .view import NODE_PAD
         sizes = {}
         for nid in self.doc.graph.nodes:
-            if nid in self.view.nodes:
-                (x0, y0), (x1, y1) = self.view.node_rect(nid)
+            r = self.view.node_rect(nid) if nid in self.view.nodes else None
+            if r is not None:
+                (x0, y0), (x1, y1) = r
                 sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
         return sizes
 
@@ -433,11 +433,34 @@ class App:
 
     # ------------------------------------------------------------------ frames
     def frame(self) -> None:
-        """Render one frame and apply everything that happened."""
+        """Render one frame and apply everything that happened.
+
+        An exception in a callback or in the upkeep below is reported (status bar, log,
+        :attr:`errors`) and the editor keeps running: the window never vanishes with the work in it.
+        """
         dpg = self.dpg
         dpg.render_dearpygui_frame()
-        dpg.run_callbacks(dpg.get_callback_queue())
         self.frame_count += 1
+        items.run_callbacks(dpg.get_callback_queue(), self._failed)
+        try:
+            self._upkeep()
+        except Exception as e:  # noqa: BLE001 - reported; the next frame tries again
+            self._failed(self._upkeep, e)
+
+    def _failed(self, where: Any, exc: BaseException) -> None:
+        """An internal error: logged with its traceback, shown once in the status bar, kept in
+        :attr:`errors`; the document is untouched (a refused edit never half-applies)."""
+        name = getattr(where, "__qualname__", None) or repr(where)
+        text = f"{name}: {type(exc).__name__}: {exc}".replace("\n", " ")
+        if text not in self.errors:
+            items.log.error("editor: internal error in %s", name, exc_info=exc)
+            self.errors.append(text)
+            del self.errors[:-50]
+        self.say(f"internal error ({text[:160]}); the editor keeps running, your graph is safe: "
+                 "please report it with the log", True)
+
+    def _upkeep(self) -> None:
+        dpg = self.dpg
         for msg in self.runner.poll():
             self.say(msg, msg.startswith("run failed"))
         for text, err in self.audition.messages:
@@ -531,5 +554,6 @@ class App:
                 "problems": self.problems, "previews": [f"{a}.{b}" for a, b in self.view.previews],
                 "undo": self.doc.history.undo_label, "redo": self.doc.history.redo_label,
                 "playing": ".".join(self.audition.now) if self.audition.now else None,
-                "title": self.dpg.get_viewport_title(), "frames": self.frame_count, "time": time.time()}
+                "title": self.dpg.get_viewport_title(), "frames": self.frame_count, "time": time.time(),
+                "errors": list(self.errors)}
 

@@ -74,8 +74,11 @@ class Driver:
         self.xdo("mouseup", button, frames=3)
 
     def click_item(self, tag: str) -> None:
-        st = self.dpg.get_item_state(tag)
-        (x0, y0), (x1, y1) = st["rect_min"], st["rect_max"]
+        from . import items
+        r = items.rect(tag)
+        if r is None:
+            raise LookupError(f"cannot click {tag!r}: it is not on screen (deleted, hidden or not drawn yet)")
+        (x0, y0), (x1, y1) = r
         self.click(((x0 + x1) / 2, (y0 + y1) / 2))
 
     def drag(self, a: tuple[float, float], b: tuple[float, float], steps: int = 20) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from ..audio import Audio
 from ..graph import Graph, Link
 from ..types import type_name
-from . import widgets
+from . import items, widgets
 from .document import positions
 
 __all__ = ["GraphView", "is_audio_type", "STATE_COLOURS"]
@@ -93,21 +93,22 @@ class GraphView:
 
     def port_of(self, item: int | str) -> tuple[str, str, str] | None:
         """``(direction, node, port)`` of an attribute item (id or tag)."""
-        alias = item if isinstance(item, str) else dpg.get_item_alias(item)
+        alias = item if isinstance(item, str) else items.alias(item)
         if not alias or not alias.startswith("attr::"):
             return None
         _, direction, nid, port = alias.split("::", 3)
         return direction, nid, port
 
     def node_of(self, item: int | str) -> str | None:
-        alias = item if isinstance(item, str) else dpg.get_item_alias(item)
+        alias = item if isinstance(item, str) else items.alias(item)
         return alias[6:] if alias and alias.startswith("node::") else None
 
     def link_of(self, item: int) -> Link | None:
         return next((l for l, i in self.links.items() if i == item), None)
 
     def selected_nodes(self) -> list[str]:
-        return [n for n in (self.node_of(i) for i in dpg.get_selected_nodes(self.editor)) if n]
+        """Selected nodes that are still in the view (the selection may name deleted items)."""
+        return [n for n in (self.node_of(i) for i in dpg.get_selected_nodes(self.editor)) if n in self.nodes]
 
     def selected_links(self) -> list[Link]:
         return [l for l in (self.link_of(i) for i in dpg.get_selected_links(self.editor)) if l]
@@ -130,26 +131,23 @@ class GraphView:
                 self.params[nid] = dict(inst.params)
             want = pos.get(nid)
             if want is not None and want != self.pos.get(nid):
-                dpg.set_item_pos(self.node_tag(nid), list(want))
+                items.set_pos(self.node_tag(nid), want)
                 self.pos[nid] = list(want)
         want_links = set(graph.links)
         for l in [l for l in self.links if l not in want_links]:
-            if dpg.does_item_exist(self.links[l]):
-                dpg.delete_item(self.links[l])
+            items.delete(self.links[l])
             del self.links[l]
         for l in graph.links:
-            if l not in self.links:
+            if l not in self.links or not items.exists(self.links[l]):
                 a, b = self.attr_tag("out", l.src, l.src_port), self.attr_tag("in", l.dst, l.dst_port)
-                if dpg.does_item_exist(a) and dpg.does_item_exist(b):
+                if items.exists(a) and items.exists(b):
                     self.links[l] = dpg.add_node_link(a, b, parent=self.editor)
 
     def _delete_node(self, nid: str) -> None:
         for l in [l for l in self.links if nid in (l.src, l.dst)]:
-            if dpg.does_item_exist(self.links[l]):
-                dpg.delete_item(self.links[l])
+            items.delete(self.links[l])
             del self.links[l]
-        if dpg.does_item_exist(self.node_tag(nid)):
-            dpg.delete_item(self.node_tag(nid))
+        items.delete(self.node_tag(nid))
         for d in (self.nodes, self.params, self.pos, self.marks):
             d.pop(nid, None)
         for d in (self.previews, self.values):
@@ -247,19 +245,19 @@ class GraphView:
         self.marks[nid] = key
         kind = state.kind if state is not None else None
         running = kind == "running"
-        dpg.configure_item(f"status::{nid}", show=bool(text) and not running,
-                           color=(255, 120, 120) if kind == "failed" else (200, 230, 200))
-        dpg.set_value(f"status::{nid}", text if not kind == "failed" else _wrap(text))
-        dpg.configure_item(f"progress::{nid}", show=running)
+        items.configure(f"status::{nid}", show=bool(text) and not running,
+                        color=(255, 120, 120) if kind == "failed" else (200, 230, 200))
+        items.set_value(f"status::{nid}", text if not kind == "failed" else _wrap(text))
+        items.configure(f"progress::{nid}", show=running)
         if running:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
-            dpg.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
-            dpg.configure_item(f"progress::{nid}", overlay=text)
-        dpg.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
-        dpg.set_value(f"problemtip::{nid}", "\n\n".join(problems))
-        dpg.configure_item(f"problem::{nid}", show=bool(problems))
+            items.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
+            items.configure(f"progress::{nid}", overlay=text)
+        items.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
+        items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
+        items.configure(f"problem::{nid}", show=bool(problems))
         theme = self._themes.get("broken" if unknown or _serious(problems) else (kind or ""))
-        dpg.bind_item_theme(self.node_tag(nid), theme if theme else 0)
+        items.bind_theme(self.node_tag(nid), theme if theme else 0)
 
     # ------------------------------------------------------------------ previews
     def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
@@ -267,18 +265,18 @@ class GraphView:
         """Draw (or hide, with ``env=None``) the min/max envelope of an audio output."""
         key = (nid, port)
         tag = f"preview::{nid}::{port}"
-        if not dpg.does_item_exist(tag):
+        if not items.exists(tag):
             return
         if env is None:
             if key in self.previews:
-                dpg.configure_item(tag, show=False)
+                items.configure(tag, show=False)
                 del self.previews[key]
             return
         if self.previews.get(key) is source and source is not None:
             return
         times, mins, maxs = env
         yaxis = f"yaxis::{nid}::{port}"
-        dpg.delete_item(yaxis, children_only=True)
+        items.delete(yaxis, children_only=True)
         series = dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
                                       parent=yaxis)
         dpg.bind_item_theme(series, self._wave_theme)
@@ -286,45 +284,45 @@ class GraphView:
             dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), float(times[-1]) or 1.0)
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
-        dpg.configure_item(tag, show=True)
+        items.configure(tag, show=True)
         self.previews[key] = source
 
     def show_value(self, nid: str, port: str, value: object | None) -> None:
         """Show a computed non-audio output (a prompt, a written file's path) under its pin."""
         text = "" if value is None else (str(value) if len(str(value)) <= 300 else str(value)[:297] + "...")
-        if self.values.get((nid, port), "") == text or not dpg.does_item_exist(f"value::{nid}::{port}"):
+        if self.values.get((nid, port), "") == text or not items.exists(f"value::{nid}::{port}"):
             return
         self.values[(nid, port)] = text
-        dpg.set_value(f"value::{nid}::{port}", text)
-        dpg.configure_item(f"valueattr::{nid}::{port}", show=bool(text))
+        items.set_value(f"value::{nid}::{port}", text)
+        items.configure(f"valueattr::{nid}::{port}", show=bool(text))
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
         tag = f"head::{nid}::{port}"
-        if dpg.does_item_exist(tag):
-            dpg.configure_item(tag, show=seconds is not None)
-            if seconds is not None:
-                dpg.set_value(tag, float(seconds))
+        if items.configure(tag, show=seconds is not None) and seconds is not None:
+            items.set_value(tag, float(seconds))
 
     # ------------------------------------------------------------------ geometry
     def read_positions(self) -> dict[str, list[float]]:
         """Positions of nodes the user moved since the last sync."""
         moved = {}
         for nid in self.nodes:
-            p = [float(v) for v in dpg.get_item_pos(self.node_tag(nid))]
-            if p != self.pos.get(nid):
+            p = items.pos(self.node_tag(nid))
+            if p is not None and p != self.pos.get(nid):
                 moved[nid] = p
                 self.pos[nid] = p
         return moved
 
-    def node_rect(self, nid: str) -> tuple[list[float], list[float]]:
-        st = dpg.get_item_state(self.node_tag(nid))
-        return st["rect_min"], st["rect_max"]
+    def node_rect(self, nid: str) -> tuple[list[float], list[float]] | None:
+        """The node's content rectangle in viewport pixels; None when it is gone or not drawn yet."""
+        return items.rect(self.node_tag(nid))
 
-    def pin_pos(self, nid: str, port: str, direction: str) -> tuple[float, float]:
+    def pin_pos(self, nid: str, port: str, direction: str) -> tuple[float, float] | None:
         """Where a port's pin is drawn, in viewport pixels (add the window origin for the screen)."""
-        nmin, nmax = self.node_rect(nid)
-        st = dpg.get_item_state(self.pin_label_tag(direction, nid, port))
-        y = (st["rect_min"][1] + st["rect_max"][1]) / 2
+        node, label = self.node_rect(nid), items.rect(self.pin_label_tag(direction, nid, port))
+        if node is None or label is None:
+            return None
+        nmin, nmax = node
+        y = (label[0][1] + label[1][1]) / 2
         return (nmax[0] + NODE_PAD, y) if direction == "out" else (nmin[0] - NODE_PAD, y)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from ..types import ParamSpec
+from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH"]
 
@@ -183,7 +184,7 @@ class _Invalid:
 def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     """Show ``value`` in the parameter's widget (after undo, paste or a refused edit)."""
     tag = widget_tag(node_id, spec.name)
-    if not dpg.does_item_exist(tag):
+    if not items.exists(tag):
         return
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
         shown: Any = _boxed(spec, value)
@@ -195,8 +196,8 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         shown = bool(value)
     else:
         shown = str(_plain(spec, value) or "")
-    if dpg.get_value(tag) != shown:
-        dpg.set_value(tag, shown)
+    if items.value(tag) != shown:
+        items.set_value(tag, shown)
 
 
 Invalid = _Invalid
