@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["Audio", "seconds_to_frames", "frames_to_seconds"]
+__all__ = ["Audio", "StreamedAudio", "check_finite", "seconds_to_frames", "frames_to_seconds"]
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:
@@ -42,6 +42,15 @@ def frames_to_seconds(frames: int, sample_rate: int) -> float:
 
 
 _CHECK_BLOCK = 1 << 20     # samples checked for NaN/inf at a time (a 1 MiB boolean temporary at most)
+
+
+def check_finite(x: np.ndarray) -> None:
+    """Raise :class:`AudioError` if the C-contiguous float array ``x`` holds NaN or infinity (checked
+    in blocks: no full-size temporary).  Streams check each block with it as :class:`Audio` does."""
+    flat = x.reshape(-1)
+    for i in range(0, flat.size, _CHECK_BLOCK):
+        if not np.isfinite(flat[i:i + _CHECK_BLOCK]).all():
+            raise AudioError("audio contains NaN or infinite samples")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -78,10 +87,7 @@ class Audio:
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
             raise AudioError(f"audio samples must be real numbers; got dtype {x.dtype}")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        flat = x.reshape(-1)
-        for i in range(0, flat.size, _CHECK_BLOCK):    # in blocks: no full-size temporary
-            if not np.isfinite(flat[i:i + _CHECK_BLOCK]).all():
-                raise AudioError("audio contains NaN or infinite samples")
+        check_finite(x)
         x.setflags(write=False)
         try:
             rate = int(self.sample_rate)
@@ -165,3 +171,81 @@ class Audio:
 
 _FIELD_LIST = tuple(f.name for f in dataclasses.fields(Audio))
 _FIELDS = frozenset(_FIELD_LIST) - {"samples"}
+
+
+class StreamedAudio(Audio):
+    """An audio value described without its samples: rate, channels, frames, window placement,
+    ``info`` and ``markers``, as :class:`Audio` has them.
+
+    What a streamed chain (:mod:`nodeflow.streaming`) passes between its nodes before the blocks
+    flow, and what a run returns for a value that streamed straight into an export (the DAWproject
+    clip still knows where it sits and how long it is).  Reading ``samples`` raises
+    :class:`AudioError` naming the node: run with ``keep=[node]`` to get the samples.
+
+    >>> h = StreamedAudio.describe(48000, 2, 96000, node="load")
+    >>> h.channels, h.frames, h.duration_s
+    (2, 96000, 2.0)
+    """
+
+    def __init__(self, *args, **kwargs):    # noqa: D107 - built with describe()
+        raise TypeError("StreamedAudio is made with StreamedAudio.describe(rate, channels, frames, ...)")
+
+    @classmethod
+    def describe(cls, sample_rate: int, channels: int, frames: int, *, node: str = "", **fields) -> "StreamedAudio":
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise TypeError(f"Audio has no field(s) {sorted(unknown)}; fields: {sorted(_FIELDS)}")
+        rate = int(sample_rate)
+        if rate != sample_rate or rate <= 0:
+            raise AudioError(f"sample_rate must be a positive integer; got {sample_rate!r}")
+        new = object.__new__(cls)
+        for f in _FIELD_LIST[1:]:
+            object.__setattr__(new, f, fields.get(f, _DEFAULTS[f]))
+        object.__setattr__(new, "sample_rate", rate)
+        object.__setattr__(new, "_shape", (int(channels), int(frames)))
+        object.__setattr__(new, "_node", node)
+        return new
+
+    @property
+    def samples(self):      # noqa: D102
+        raise AudioError(f"the samples of node '{self._node}' were streamed, not kept ({self!r}); "
+                         f"run with keep=['{self._node}'] to get them")
+
+    @property
+    def channels(self) -> int:
+        return self._shape[0]
+
+    @property
+    def frames(self) -> int:
+        return self._shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+    def replace(self, samples=None, **changes) -> "StreamedAudio":
+        """A description with changed fields; ``channels=`` and ``frames=`` change the shape."""
+        if samples is not None:
+            raise TypeError("a StreamedAudio holds no samples")
+        return self._with(**changes)
+
+    def _with(self, **changes) -> "StreamedAudio":
+        fields = {f: getattr(self, f) for f in _FIELD_LIST[1:]}
+        shape = {"channels": changes.pop("channels", self.channels), "frames": changes.pop("frames", self.frames)}
+        node = changes.pop("node", self._node)
+        fields.update(changes)
+        rate = fields.pop("sample_rate")
+        return StreamedAudio.describe(rate, shape["channels"], shape["frames"], node=node, **fields)
+
+    def __repr__(self) -> str:
+        return "Streamed" + super().__repr__()
+
+    def __eq__(self, other):
+        if not isinstance(other, StreamedAudio):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _FIELD_LIST[1:]) and self._shape == other._shape
+
+    __hash__ = None
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Audio) if f.name != "samples"}

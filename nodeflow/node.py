@@ -109,6 +109,7 @@ class NodeSpec:
     preflight: Callable[[dict[str, Any], Path], list[str]] | None = None
     estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
     persist: bool | None = None
+    stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
 
     @property
     def name(self) -> str:
@@ -153,6 +154,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          preflight: Callable[[dict[str, Any], Path], list[str]] | None = None,
          estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
          persist: bool | None = None,
+         stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
@@ -169,6 +171,10 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     first audio input's shape through).  ``persist`` says whether outputs go to the on-disk value
     cache: True always, False never, None (default) by :func:`nodeflow.diskcache.worth_keeping`
     (model nodes always, others when computing them took clearly longer than reading them back).
+    ``stream(inputs, params, ctx)`` is the node's streaming form, which long audio flows through in
+    blocks when the executor fuses a chain of such nodes (see :mod:`nodeflow.streaming`): it takes
+    ``{port: Stream}`` and returns a ``Stream`` (a sink: its output value), exactly the samples the
+    function gives, or raises ``NotStreamable``.
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -208,6 +214,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
-                        preflight=preflight, estimate=estimate, persist=persist)
+                        preflight=preflight, estimate=estimate, persist=persist, stream=stream)
 
     return wrap

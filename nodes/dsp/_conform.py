@@ -58,11 +58,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
     """
     import soxr
 
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ParameterError(f"resample: rate={rate!r} must be a positive whole number of Hz")
-    if quality not in SOXR_QUALITIES:
-        raise ParameterError(f"resample: quality={quality!r}; expected one of {', '.join(SOXR_QUALITIES)}")
-    rate = int(rate)
+    rate = _checked(rate, quality)
     src = audio.sample_rate
     if rate == src:
         return audio
@@ -75,10 +71,58 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
         for c in range(audio.channels):
             _stream_channel(soxr.ResampleStream(src, rate, 1, dtype="float32", quality=quality),
                             audio.samples[c], samples[c], check)
-    return audio.replace(samples, sample_rate=rate,
-                         start_frame=scale_frames(audio.start_frame, src, rate),
-                         overlap_frames=scale_frames(audio.overlap_frames, src, rate),
-                         markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
+    return audio.replace(samples, **_placement_at(audio, rate))
+
+
+def _checked(rate, quality: str) -> int:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ParameterError(f"resample: rate={rate!r} must be a positive whole number of Hz")
+    if quality not in SOXR_QUALITIES:
+        raise ParameterError(f"resample: quality={quality!r}; expected one of {', '.join(SOXR_QUALITIES)}")
+    return int(rate)
+
+
+def _placement_at(audio: Audio, rate: int) -> dict:
+    src = audio.sample_rate
+    return dict(sample_rate=rate, start_frame=scale_frames(audio.start_frame, src, rate),
+                overlap_frames=scale_frames(audio.overlap_frames, src, rate),
+                markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
+
+
+def resample_stream(stream, rate: int, quality: str = "HQ"):
+    """:func:`resample_audio` of a :class:`nodeflow.streaming.Stream`: one multichannel
+    ``soxr.ResampleStream`` fed the blocks as they come, the output cut (or zero-padded) to
+    ``round(frames * rate / rate_in)`` frames.  soxr's output does not depend on how its input is
+    split or on resampling channels together or apart, so the samples are the ones
+    :func:`resample_audio` gives (tests/nodes/test_dsp_resample.py checks it bit for bit)."""
+    from nodeflow.streaming import Stream
+
+    rate = _checked(rate, quality)
+    h = stream.head
+    src = h.sample_rate
+    if rate == src:
+        return stream
+    target = scale_frames(h.frames, src, rate)
+
+    def blocks():
+        import soxr
+
+        rs = soxr.ResampleStream(src, rate, h.channels, dtype="float32", quality=quality)
+        pos = 0
+        for b in stream.blocks:
+            y = rs.resample_chunk(np.ascontiguousarray(b.T), last=False)
+            take = min(len(y), target - pos)
+            if take > 0:
+                yield y[:take].T
+                pos += take
+        y = rs.resample_chunk(np.zeros((0, h.channels), np.float32), last=True)
+        take = min(len(y), target - pos)
+        if take > 0:
+            yield y[:take].T
+            pos += take
+        if pos < target:
+            yield np.zeros((h.channels, target - pos), np.float32)
+    return Stream(h.replace(frames=target, **_placement_at(h, rate)), blocks())
 
 
 _BLOCK_FRAMES = 1 << 17   # input frames per soxr call: 512 KiB of float32, far below any clip worth streaming

@@ -9,6 +9,7 @@ from nodeflow.audio import Audio
 from nodeflow.costs import Shape, join_rate
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
+from nodeflow.streaming import Stream
 from nodeflow.types import ChoiceEnum, Range
 
 from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
@@ -35,7 +36,15 @@ def db_to_amplitude(db: float) -> float:
     return 10.0 ** (db / 20.0)
 
 
-@node("dsp.gain", version=1)
+def _gain_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
+    s = inputs["audio"]
+    if params["gain_db"] == 0.0:
+        return s
+    k = np.float32(db_to_amplitude(params["gain_db"]))
+    return s.map(lambda b: b * k)
+
+
+@node("dsp.gain", version=1, stream=_gain_stream)
 def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
     """Change the level by `gain_db` decibels (+6 dB is about twice the amplitude).
 
@@ -49,36 +58,28 @@ def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB"
     return audio.replace(audio.samples * np.float32(db_to_amplitude(gain_db)))
 
 
-@node("dsp.fade", version=1)
-def fade(audio: Audio, *,
-         fade_in_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
-         fade_out_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
-         curve: Curve = Curve.LINEAR) -> Audio:
-    """Fade in from silence over `fade_in_s` and out to silence over `fade_out_s` seconds.
-
-    The first frame of a fade-in and the last frame of a fade-out are silent.  Fades longer than
-    half the clip overlap (their gains multiply).
-
-    Examples
-    --------
-    >>> fade.fn(Audio(np.ones(4), 4), fade_in_s=1.0).samples.tolist()
-    [[0.0, 0.25, 0.5, 0.75]]
-    """
+def _fade_frames(audio: Audio, fade_in_s: float, fade_out_s: float) -> tuple[int, int]:
     for name, seconds in (("fade_in_s", fade_in_s), ("fade_out_s", fade_out_s)):
         if audio.frames_at(seconds) > audio.frames:
             raise ParameterError(f"fade: {name}={seconds:g} exceeds input length {audio.duration_s:.3f} s; "
                                  "shorten the fade")
-    n_in, n_out = audio.frames_at(fade_in_s), audio.frames_at(fade_out_s)
+    return audio.frames_at(fade_in_s), audio.frames_at(fade_out_s)
+
+
+def _fade_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
+    s = inputs["audio"]
+    n_in, n_out = _fade_frames(s.head, params["fade_in_s"], params["fade_out_s"])
     if n_in == 0 and n_out == 0:
-        return audio
-    x, frames = audio.samples, audio.frames
-    out = np.array(x)                     # the middle passes unchanged: only the fades are computed
-    spans = [(0, n_in), (frames - n_out, frames)] if frames - n_out > n_in else [(0, frames)]
-    for lo, hi in spans:
-        for a in range(lo, hi, _FADE_BLOCK):
-            b = min(hi, a + _FADE_BLOCK)
-            out[:, a:b] = fade_block(x[:, a:b], a, frames, n_in, n_out, curve)
-    return audio.replace(out)
+        return s
+    frames, curve = s.head.frames, params["curve"]
+
+    def blocks():
+        pos = 0
+        for b in s.blocks:
+            n = b.shape[1]
+            yield fade_block(b, pos, frames, n_in, n_out, curve) if pos < n_in or pos + n > frames - n_out else b
+            pos += n
+    return Stream(s.head, blocks())
 
 
 _FADE_BLOCK = 1 << 16     # frames of a fade computed at a time (float64 temporaries of this size only)
@@ -97,6 +98,34 @@ def fade_block(x: np.ndarray, a: int, frames: int, n_in: int, n_out: int, curve:
     if hi > lo and n_out:
         env[lo - a:] *= curve_gain(np.arange(frames - 1 - lo, frames - 1 - hi, -1, dtype=np.float64) / n_out, curve)
     return (x * env).astype(np.float32)
+
+
+@node("dsp.fade", version=1, stream=_fade_stream)
+def fade(audio: Audio, *,
+         fade_in_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
+         fade_out_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
+         curve: Curve = Curve.LINEAR) -> Audio:
+    """Fade in from silence over `fade_in_s` and out to silence over `fade_out_s` seconds.
+
+    The first frame of a fade-in and the last frame of a fade-out are silent.  Fades longer than
+    half the clip overlap (their gains multiply).
+
+    Examples
+    --------
+    >>> fade.fn(Audio(np.ones(4), 4), fade_in_s=1.0).samples.tolist()
+    [[0.0, 0.25, 0.5, 0.75]]
+    """
+    n_in, n_out = _fade_frames(audio, fade_in_s, fade_out_s)
+    if n_in == 0 and n_out == 0:
+        return audio
+    x, frames = audio.samples, audio.frames
+    out = np.array(x)                     # the middle passes unchanged: only the fades are computed
+    spans = [(0, n_in), (frames - n_out, frames)] if frames - n_out > n_in else [(0, frames)]
+    for lo, hi in spans:
+        for a in range(lo, hi, _FADE_BLOCK):
+            b = min(hi, a + _FADE_BLOCK)
+            out[:, a:b] = fade_block(x[:, a:b], a, frames, n_in, n_out, curve)
+    return audio.replace(out)
 
 
 def _trim_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
@@ -125,7 +154,39 @@ def _join_estimate(kind: str):
     return estimate
 
 
-@node("dsp.trim", version=1, estimate=_trim_estimate)
+def _trim_frames(audio: Audio, start_s: float, end_s: float | None) -> tuple[int, int]:
+    start = audio.frames_at(start_s)
+    if start >= audio.frames:
+        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {audio.duration_s:.3f} s; "
+                             "use a smaller start")
+    end = audio.frames if end_s is None else min(audio.frames_at(end_s), audio.frames)
+    if end <= start:
+        raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
+    return start, end
+
+
+def _trim_placement(audio: Audio, start: int, end: int) -> dict:
+    return dict(start_frame=audio.start_frame + start, overlap_frames=max(audio.overlap_frames - start, 0),
+                markers=tuple((f - start, label) for f, label in audio.markers if start <= f < end))
+
+
+def _trim_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
+    s = inputs["audio"]
+    start, end = _trim_frames(s.head, params["start_s"], params["end_s"])
+
+    def blocks():
+        pos = 0
+        for b in s.blocks:
+            a, z = max(start - pos, 0), min(end - pos, b.shape[1])
+            if z > a:
+                yield b[:, a:z]
+            pos += b.shape[1]
+            if pos >= end:
+                return
+    return Stream(s.head.replace(frames=end - start, **_trim_placement(s.head, start, end)), blocks())
+
+
+@node("dsp.trim", version=1, estimate=_trim_estimate, stream=_trim_stream)
 def trim(audio: Audio, *,
          start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
          end_s: Annotated[float | None, Range(0.0, None, unit="s")] = None) -> Audio:
@@ -138,16 +199,8 @@ def trim(audio: Audio, *,
     >>> trim.fn(Audio(np.arange(10.0), 10), start_s=0.2, end_s=0.5).samples.tolist()
     [[2.0, 3.0, 4.0]]
     """
-    start = audio.frames_at(start_s)
-    if start >= audio.frames:
-        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {audio.duration_s:.3f} s; "
-                             "use a smaller start")
-    end = audio.frames if end_s is None else min(audio.frames_at(end_s), audio.frames)
-    if end <= start:
-        raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
-    return audio.replace(audio.samples[:, start:end], start_frame=audio.start_frame + start,
-                         overlap_frames=max(audio.overlap_frames - start, 0),
-                         markers=tuple((f - start, label) for f, label in audio.markers if start <= f < end))
+    start, end = _trim_frames(audio, start_s, end_s)
+    return audio.replace(audio.samples[:, start:end], **_trim_placement(audio, start, end))
 
 
 @node("dsp.concat", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
@@ -208,7 +261,28 @@ def _channels_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shap
     return {"out": Shape(a.frames, ch, a.rate)}
 
 
-@node("dsp.channels", version=1, estimate=_channels_estimate)
+def _channels_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
+    s = inputs["audio"]
+    fn, n = _channel_op(ChannelMode(params["mode"]), s.head.channels)
+    if fn is None:
+        return s
+    return s.map(fn, s.head.replace(channels=n))
+
+
+def _channel_op(mode: "ChannelMode", n: int):
+    """``(fn, channels out)``: what ``mode`` does to ``[n, frames]`` samples (fn None: nothing)."""
+    if mode is ChannelMode.MONO:
+        return (None, n) if n == 1 else (lambda x: x.mean(axis=0, keepdims=True), 1)
+    if n == 1:
+        return (lambda x: np.repeat(x, 2, axis=0), 2) if mode is ChannelMode.STEREO else (None, n)
+    if n != 2:
+        raise AudioError(f"channels: mode={mode.value} needs a mono or stereo input; got {n} channels; "
+                         "use mode=mono to mix them down first")
+    return {ChannelMode.STEREO: (None, 2), ChannelMode.LEFT: (lambda x: x[:1], 1),
+            ChannelMode.RIGHT: (lambda x: x[1:], 1), ChannelMode.SWAP: (lambda x: x[::-1], 2)}[mode]
+
+
+@node("dsp.channels", version=1, estimate=_channels_estimate, stream=_channels_stream)
 def channels(audio: Audio, *, mode: ChannelMode = ChannelMode.MONO) -> Audio:
     """Convert the channel layout: mono (average), stereo, left, right or swap.
 
@@ -221,19 +295,5 @@ def channels(audio: Audio, *, mode: ChannelMode = ChannelMode.MONO) -> Audio:
     >>> channels.fn(Audio(np.array([[1.0, 1.0], [0.0, 0.5]]), 2), mode="mono").samples.tolist()
     [[0.5, 0.75]]
     """
-    mode = ChannelMode(mode)
-    x, n = audio.samples, audio.channels
-    if mode is ChannelMode.MONO:
-        return audio if n == 1 else audio.replace(x.mean(axis=0, keepdims=True))
-    if n == 1:
-        return audio.replace(np.repeat(x, 2, axis=0)) if mode is ChannelMode.STEREO else audio
-    if n != 2:
-        raise AudioError(f"channels: mode={mode.value} needs a mono or stereo input; got {n} channels; "
-                         "use mode=mono to mix them down first")
-    if mode is ChannelMode.STEREO:
-        return audio
-    if mode is ChannelMode.LEFT:
-        return audio.replace(x[:1])
-    if mode is ChannelMode.RIGHT:
-        return audio.replace(x[1:])
-    return audio.replace(x[::-1])
+    fn, _ = _channel_op(ChannelMode(mode), audio.channels)
+    return audio if fn is None else audio.replace(fn(audio.samples))

@@ -10,7 +10,7 @@ from nodeflow.node import Context, node
 from nodeflow.timebase import PROFILES
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import resample_audio
+from ._conform import resample_audio, resample_stream
 
 
 class RateProfile(ChoiceEnum):
@@ -46,7 +46,12 @@ def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
     return {"out": dataclasses.replace(out, work_s=(a.samples + out.samples) / 20e6)}   # soxr HQ
 
 
-@node("dsp.resample", version=1, estimate=_estimate)
+def _stream(inputs: dict, params: dict, ctx: Context):
+    rate = target_rate(params["rate_hz"], params["profile"])
+    return resample_stream(inputs["audio"], rate, SOXR_QUALITY[Quality(params["quality"])])
+
+
+@node("dsp.resample", version=1, estimate=_estimate, stream=_stream)
 def resample(audio: Audio, *,
              rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
              profile: RateProfile = RateProfile.CUSTOM,

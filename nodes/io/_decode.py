@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, StreamedAudio, check_finite
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 from nodeflow.term import format_bytes
@@ -154,6 +154,69 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
     if done == 0:
         raise AudioError(f"{path}: contains no audio frames; the file may be truncated or damaged")
     return Audio(out, rate)
+
+
+def stream_soundfile(path: Path, start_s: float, end_s: float | None):
+    """``(head, blocks)``: what :func:`read_soundfile` reads, described from the header and decoded in
+    blocks of :data:`_BLOCK` frames when iterated (the same samples, the same errors).  Raises
+    :class:`~nodeflow.streaming.NotStreamable` for mp3 (read in one call, see :func:`_read_mp3`),
+    a stream of unknown length and a file libsndfile does not read (ffmpeg may)."""
+    import soundfile as sf
+    from nodeflow.streaming import NotStreamable
+
+    limit = max_decode_bytes()
+    try:
+        f = sf.SoundFile(str(path))
+    except sf.LibsndfileError as e:
+        raise NotStreamable(f"libsndfile does not read it ({e})") from None
+    with f:
+        rate, total, channels, fmt = f.samplerate, f.frames, f.channels, f.format
+        if fmt == "MP3" or total >= _UNKNOWN_LENGTH:
+            raise NotStreamable("mp3, or a stream of unknown length")
+        missing = _wav_missing_bytes(path) if fmt == "WAV" else 0
+        if missing:
+            raise AudioError(f"{path}: file is truncated: its data chunk is {missing} bytes short; "
+                             "re-export or re-download it")
+        if total <= 0:
+            raise AudioError(f"{path}: contains no audio frames ({f.format} {f.subtype}); "
+                             "the file may be truncated or damaged")
+    start, stop = frame_range(path, start_s, end_s, rate, total)
+    n = stop - start
+    limit_frames = limit // (4 * channels)
+    if n > limit_frames:
+        raise too_big(path, limit_frames + 1, channels, rate, limit)
+
+    def blocks():
+        integer = fmt == "FLAC"
+        with sf.SoundFile(str(path)) as f:
+            f.seek(start)
+            buf = np.empty((min(_BLOCK, n), channels), np.float32)
+            done = 0
+            while done < n:
+                part = buf[:min(_BLOCK, n - done)]
+                if integer:
+                    part.fill(np.nan)
+                stop_here = False
+                try:
+                    got = len(f.read(dtype="float32", out=part))
+                except sf.LibsndfileError as e:   # see _read_blocks: FLAC fills its last block, then fails
+                    if not integer:
+                        raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
+                                         "the file may be truncated or damaged") from e
+                    filled = np.isnan(part[:, 0])
+                    got = int(filled.argmax()) if filled.any() else len(part)
+                    stop_here = True
+                if got:
+                    x = np.ascontiguousarray(part[:got].T)
+                    check_finite(x)
+                    done += got
+                    yield x
+                if got == 0 or stop_here:
+                    break
+        if done < n:
+            raise AudioError(f"{path}: file is truncated or damaged: its header promises {total} frames "
+                             f"({total / rate:.3f} s) but decoding stops at frame {start + done}")
+    return StreamedAudio.describe(rate, channels, n), blocks()
 
 
 def _read_blocks(f, start: int, n: int | None, first: int, cap: int, ctx: Context,

@@ -13,8 +13,8 @@ import numpy as np
 
 from nodeflow.errors import AudioError
 
-from ._loudness import Measurement, measure_file, quantisation_gain, to_db
-from ._master import Mastered, db_to_gain, master
+from ._loudness import BLOCK as METER_BLOCK, Measurement, TruePeakMeter, measure_file, quantisation_gain, to_db
+from ._master import BLOCK as MASTER_BLOCK, Mastered, db_to_gain, master
 
 LOSSY = ("mp3", "ogg")
 # True-peak meters disagree by their interpolators (BS.1770-4 leaves the filter open): ffmpeg's
@@ -107,3 +107,42 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
         result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check,
                           reason=f" once the {fmt} encoder's {over_db:.1f} dB overshoot is allowed for")
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), attempt)
+
+
+def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec: dict[str, Any], *, peak_db: float,
+                   bits: int | None = None, dither: bool = False, check: Callable[[], None] = lambda: None,
+                   mastered: Callable[[], None] = lambda: None, dest: Path | None = None) -> MasterReport:
+    """:func:`write_mastered` without a loudness target, for audio arriving as ``[channels, n]`` blocks
+    (wav and flac): the same file, bit for bit, written as the blocks come.  The input's true peak is
+    metered on the way (in the blocks :func:`write_mastered` meters, so to the same value); if it turns
+    out to need the limiter, :class:`~nodeflow.streaming.NotStreamable` is raised once the stream has
+    ended (the caller removes the partial file and exports the whole value).  The written file is
+    then read back and measured, as :func:`write_mastered` does."""
+    import soundfile as sf
+    from nodeflow.streaming import NotStreamable, reblock
+
+    ceiling = db_to_gain(peak_db)
+    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither and bits == 16)
+    meter = TruePeakMeter(rate, channels)
+    mastered()
+    where = dest or tmp
+    try:
+        f = sf.SoundFile(str(tmp), "w", rate, channels, format=fmt.upper(), **codec)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+        raise AudioError(f"{where}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): {e}") from e
+    with f:
+        rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # as _encode: the same draws
+        for block in reblock(blocks, channels, MASTER_BLOCK):
+            check()
+            for a in range(0, block.shape[1], METER_BLOCK):
+                meter.add(block[:, a:a + METER_BLOCK])
+            y = np.multiply(block, 1.0, dtype=np.float64)
+            try:
+                f.write(_quantise(y, bits, rng) if bits else np.ascontiguousarray(y.T, np.float32))
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                raise AudioError(f"{where}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): "
+                                 f"{e}") from e
+    meter.finish()
+    if meter.peak > limit_at:
+        raise NotStreamable(f"true peak {to_db(meter.peak):.2f} dBTP needs the limiter")
+    return MasterReport(measure_file(tmp, check), to_db(1.0), to_db(limit_at), 1)

@@ -75,6 +75,25 @@ def conform_for_export(audio: Audio, rate: SampleRate, channels: Channels,
     return audio
 
 
+def conform_stream(stream, rate: SampleRate, channels: Channels):
+    """:func:`conform_for_export` of a :class:`nodeflow.streaming.Stream`, block by block (channel
+    folds work frame by frame; the rate through :func:`nodes.dsp._conform.resample_stream`)."""
+    from nodes.dsp._conform import resample_stream
+
+    h = stream.head
+    fold = None
+    if channels is Channels.MONO and h.channels > 1:
+        fold, n = (lambda x: (_stereo(x) if h.channels in _FOLD else x).mean(axis=0, keepdims=True)), 1
+    elif channels is Channels.STEREO and h.channels != 2:
+        fold, n = _stereo, 2
+        _stereo(np.zeros((h.channels, 0), np.float32))     # refuses a layout it cannot fold, before a block flows
+    if fold is not None:
+        stream = stream.map(lambda b: np.asarray(fold(b), np.float32), h.replace(channels=n))
+    if rate is not SampleRate.KEEP:
+        stream = resample_stream(stream, int(rate.value), "VHQ")
+    return stream
+
+
 def portable_text(value: str) -> str:
     """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
     files never show this machine's folder layout."""

@@ -9,11 +9,12 @@ from typing import Annotated, Iterator
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
+from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import resolve
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
-from ._encode import write_mastered
-from ._layout import Channels, SampleRate, conform_for_export, export_metadata
+from ._encode import write_mastered, write_streamed
+from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
 class Format(ChoiceEnum):
@@ -94,7 +95,18 @@ def _estimate(inputs: dict, params: dict) -> dict:
                          work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2)}
 
 
-@node("io.export", category="io", version=2, side_effect=True, preflight=_preflight, estimate=_estimate)
+def _stream(inputs: dict, params: dict, ctx: Context) -> str:
+    """Write the audio as it arrives: wav and flac without a loudness target.  Lossy formats (decoded
+    and re-encoded until the codec keeps the ceiling) and loudness targets (measured on the whole
+    first) are exported whole; audio whose true peak needs the limiter is found out only at the end,
+    and then exported whole too (:class:`NotStreamable`, the partial file removed)."""
+    if params["loudness_lufs"] is not None:
+        raise NotStreamable("a loudness target is measured on the whole audio first")
+    return _export(inputs["audio"], params, ctx)
+
+
+@node("io.export", category="io", version=2, side_effect=True, preflight=_preflight, estimate=_estimate,
+      stream=_stream)
 def export(audio: Audio, *,
            path: Annotated[str, FilePath(mode="write", exts=tuple(EXTENSIONS))] = "out.wav",
            format: Format = Format.AUTO,
@@ -147,24 +159,49 @@ def export(audio: Audio, *,
 
     Returns the absolute path written.
     """
+    params = dict(path=path, format=format, bit_depth=bit_depth, sample_rate=sample_rate, channels=channels,
+                  loudness_lufs=loudness_lufs, peak_db=peak_db, dither=dither, title=title, artist=artist,
+                  album=album, comment=comment, bpm=bpm, key=key, meter=meter, markers=markers,
+                  embed_graph=embed_graph)
+    return _export(audio, params, ctx)
+
+
+def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
+    """The export of a whole value or of a :class:`Stream` (see :func:`_stream`)."""
     import nodeflow
     from nodeflow import audiometa
 
+    path, format, bit_depth, embed_graph = p["path"], p["format"], p["bit_depth"], p["embed_graph"]
     dest, fmt = _destination(path, format, ctx)
-    audio = conform_for_export(audio, SampleRate(sample_rate), Channels(channels), check=ctx.check_cancelled)
+    if isinstance(source, Stream):
+        if fmt in _LOSSY:
+            raise NotStreamable(f"{fmt} is decoded and checked after encoding")
+        stream = conform_stream(source, SampleRate(p["sample_rate"]), Channels(p["channels"]))
+        audio = stream.head
+    else:
+        stream = None
+        audio = conform_for_export(source, SampleRate(p["sample_rate"]), Channels(p["channels"]),
+                                   check=ctx.check_cancelled)
     _check_codec(audio, fmt, bit_depth)
     _refuse_protected(dest, ctx)
-    meta = export_metadata(audio, ctx.graph, dict(title=title, artist=artist, album=album, comment=comment,
-                                                  bpm=bpm, key=key, meter=meter), markers=markers,
-                           version=nodeflow.__version__)
+    meta = export_metadata(audio, ctx.graph, {k: p[k] for k in ("title", "artist", "album", "comment", "bpm", "key",
+                                                                 "meter")},
+                           markers=p["markers"], version=nodeflow.__version__)
     pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
     ctx.check_cancelled()
     graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
+    bits = _BITS.get(bit_depth) if pcm else None
     with _atomic(dest) as tmp:
-        report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec, loudness_lufs=loudness_lufs,
-                                peak_db=peak_db, bits=_BITS.get(bit_depth) if pcm else None, dither=dither,
-                                check=ctx.check_cancelled, mastered=lambda: ctx.progress(1, 3), dest=dest)
+        if stream is not None:
+            report = write_streamed(tmp, stream.blocks, audio.sample_rate, audio.channels, fmt, codec,
+                                    peak_db=p["peak_db"], bits=bits, dither=p["dither"], check=ctx.check_cancelled,
+                                    mastered=lambda: ctx.progress(1, 3), dest=dest)
+        else:
+            report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
+                                    loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
+                                    dither=p["dither"], check=ctx.check_cancelled,
+                                    mastered=lambda: ctx.progress(1, 3), dest=dest)
         ctx.progress(2, 3, report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()

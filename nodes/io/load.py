@@ -8,10 +8,12 @@ from nodeflow.audio import Audio
 from nodeflow.costs import Shape
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
+from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
-from ._decode import SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, read_ffmpeg, read_soundfile
+from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, read_ffmpeg, read_soundfile,
+                      stream_soundfile)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
                                             ".mov", ".mkv", ".avi"}))
@@ -70,7 +72,17 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
     return {"out": Shape(max(frames - start, 0), channels, rate, note=note)}
 
 
-@node("io.load", category="io", version=2, estimate=_estimate)
+def _stream(inputs: dict, params: dict, ctx: Context) -> Stream:
+    """The file in blocks as libsndfile decodes them (wav, flac, ogg, aiff...); mp3, files of
+    unknown length and what only ffmpeg reads are loaded whole (:class:`NotStreamable`)."""
+    file = _checked_file(params["path"], ctx)
+    if file.suffix.lower() not in SOUNDFILE_EXTS:
+        raise NotStreamable("decoded through ffmpeg")
+    head, blocks = stream_soundfile(file, params["start_s"], params["end_s"])
+    return Stream(with_file_info(head, file, params["start_s"]), blocks)
+
+
+@node("io.load", category="io", version=2, estimate=_estimate, stream=_stream)
 def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
          start_s: Annotated[float, Range(0.0, None, unit="s")] = 0.0,
          end_s: Annotated[float, Range(0.0, None, unit="s")] | None = None,
@@ -98,6 +110,12 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     >>> load.fn(path="take.flac", start_s=1.5, end_s=4.0, ctx=Context())   # doctest: +SKIP
     Audio(2 ch, 110250 frames, 44100 Hz, 2.500 s)
     """
+    file = _checked_file(path, ctx)
+    return with_file_info(_read_audio(file, start_s, end_s, ctx), file, start_s)
+
+
+def _checked_file(path: str, ctx: Context) -> Path:
+    """The input file ``path`` names, refused in one line if it is no regular, non-empty file."""
     if not path.strip():
         raise ParameterError("path is empty; choose an audio file to load")
     file = ctx.resolve_input(path)
@@ -113,7 +131,7 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     if file.stat().st_size == 0:
         raise AudioError(f"{file}: file is empty (0 bytes); re-export or re-download it")
     ctx.check_cancelled()
-    return with_file_info(_read_audio(file, start_s, end_s, ctx), file, start_s)
+    return file
 
 
 def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:

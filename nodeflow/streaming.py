@@ -1,0 +1,293 @@
+"""Streamed chains: long audio flows through a chain of nodes in blocks, never whole.
+
+A node may declare a streaming form next to its whole-value function, ``@node(..., stream=fn)``::
+
+    fn(inputs: dict[str, Stream], params: dict, ctx: Context) -> Stream | value
+
+``inputs`` maps the node's audio input port to a :class:`Stream` (empty for a source such as
+``io.load``); a transform returns a :class:`Stream`, a sink (``io.export``) consumes its input and
+returns its output value (the path written).  The form must give exactly the samples the
+whole-value function gives (the tests compare them bit for bit).  Where it cannot for these
+parameters or this input (an ffmpeg-only format, a loudness target that needs the whole file, ...)
+it raises :class:`NotStreamable`, before consuming a block or, for a sink, when it finds out (the
+export learns only at the end that the audio needed the limiter): the chain then runs again the
+ordinary way, node by node, from its inputs.
+
+The executor (:func:`plan_segments`) fuses each maximal chain of such nodes whose intermediate
+values nobody else needs into one *segment*: a value is fused into its consumer when it is computed
+in this run, has that one consumer, feeds it as a plain value (not mapped over a list) and is not
+a target, a leaf or listed in ``keep``; ``keep="all"`` (the editor) fuses nothing.  A value feeding
+an export is returned as a :class:`~nodeflow.audio.StreamedAudio` (its rate, length, placement and
+tags, no samples) when it streamed.  :func:`run_segment` runs a segment with the events each node
+would have sent (``started``, ``progress`` in frames, ``finished``; ``failed`` naming the node whose
+code raised, ``cancelled`` for the others), checks for cancellation between blocks, and returns the
+last node's outputs (a transform's stream collected into one :class:`~nodeflow.audio.Audio`).
+Intermediate values of a segment are never made, so they are not cached (in memory or on disk);
+the segment's last value is cached as any other.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .audio import Audio, StreamedAudio
+from .errors import Cancelled, ExecutionError, NodeflowError
+
+__all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "BLOCK", "reblock"]
+
+BLOCK = 1 << 17     # frames per block a whole value is cut into (512 KiB of float32 a channel)
+
+
+class NotStreamable(Exception):
+    """Raised by a node's streaming form when it cannot stream with these parameters or this input:
+    the segment runs the ordinary way instead.  The message says why (logged, never shown as an error)."""
+
+
+@dataclasses.dataclass
+class Stream:
+    """One audio value as a description (``head``: rate, channels, frames, placement, info, markers)
+    and its samples as successive float32 ``[channels, n]`` blocks (``n > 0``; the blocks' frames
+    add up to ``head.frames``).  Blocks may be views: consumers never change them in place."""
+    head: StreamedAudio
+    blocks: Iterator[np.ndarray]
+
+    @classmethod
+    def of(cls, audio: Audio, node: str = "", block: int = BLOCK) -> "Stream":
+        """A whole value in blocks (views of its samples)."""
+        x = audio.samples
+        head = StreamedAudio.describe(audio.sample_rate, audio.channels, audio.frames, node=node,
+                                      **{f: getattr(audio, f) for f in _META})
+        return cls(head, (x[:, a:a + block] for a in range(0, x.shape[1], block)))
+
+    def map(self, fn: Callable[[np.ndarray], np.ndarray], head: StreamedAudio | None = None) -> "Stream":
+        """Each block through ``fn`` (same frames out as in), under ``head`` (default: this one)."""
+        return Stream(head if head is not None else self.head, (fn(b) for b in self.blocks))
+
+
+_META = ("start_frame", "index", "tokens", "overlap_frames", "info", "markers")
+
+
+def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[np.ndarray]:
+    """The same frames in blocks of exactly ``size`` (the last one shorter), as one whole array cut
+    at ``0, size, 2 size, ...`` would give them: block-wise arithmetic that depends on where blocks
+    start (a seeded dither, a meter fed fixed blocks) then matches the whole-value path exactly."""
+    buf = np.empty((channels, size), np.float32)
+    filled = 0
+    for b in blocks:
+        pos, n = 0, b.shape[1]
+        while pos < n:
+            if filled == 0 and n - pos >= size:     # a whole block straight from the input
+                yield b[:, pos:pos + size]
+                pos += size
+                continue
+            take = min(size - filled, n - pos)
+            buf[:, filled:filled + take] = b[:, pos:pos + take]
+            filled, pos = filled + take, pos + take
+            if filled == size:
+                yield buf
+                buf, filled = np.empty((channels, size), np.float32), 0
+    if filled:
+        yield buf[:, :filled]
+
+
+# ---------------------------------------------------------------------------------------- planning
+def plan_segments(plan, kept: set[str] | None, targets: list[str] | None, keep) -> dict[str, list[str]]:
+    """Chains to stream: ``{last node: [first, ..., last]}`` (two nodes or more), from the run's
+    plan (see the module docstring for which values are fused)."""
+    specs = plan.specs
+    if kept is None or not any(specs[n].stream is not None for n in plan.to_run):
+        return {}                         # keep="all", or nothing here streams
+    to_run = set(plan.to_run)
+    consumers: dict[str, int] = {}        # links out of each value into nodes of this run
+    for n in plan.order:
+        for (_, src, _, _) in plan.inputs[n]:
+            consumers[src] = consumers.get(src, 0) + 1
+    whole = set(keep) | set(targets or ())          # values the caller asked for (and the leaves)
+    if not targets:
+        whole.update(n for n in plan.order if n not in consumers)
+    nxt: dict[str, str] = {}
+    for dst in plan.to_run:
+        ins = plan.inputs[dst]
+        if specs[dst].stream is None or len(ins) != 1 or len(specs[dst].inputs) != 1:
+            continue
+        _port, src, _src_port, mode = ins[0]
+        s = specs[src]
+        if (src in to_run and s.stream is not None and mode == "direct" and not s.side_effect
+                and not s.multi_output and src not in whole and consumers.get(src) == 1
+                and all(m == "direct" for (_, _, _, m) in plan.inputs[src])):
+            nxt[src] = dst
+    prev = set(nxt.values())
+    segments: dict[str, list[str]] = {}
+    for n in plan.to_run:
+        if n in nxt and n not in prev:    # the head of a chain
+            seg = [n]
+            while seg[-1] in nxt:
+                seg.append(nxt[seg[-1]])
+            segments[seg[-1]] = seg
+    return segments
+
+
+# ---------------------------------------------------------------------------------------- running
+class _StageError(Exception):
+    """An exception from a segment's node ``node_id`` (the original is ``__cause__``)."""
+
+    def __init__(self, node_id: str, error: BaseException):
+        super().__init__(node_id)
+        self.node_id, self.error = node_id, error
+
+
+def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit, cancel) -> Iterator[np.ndarray]:
+    """``blocks`` with cancellation checked and progress sent for ``nid`` between them; an exception
+    raised by the node's own code is tagged with its id."""
+    done = 0
+    last = 0.0
+    while True:
+        if cancel.is_set():
+            raise _StageError(nid, Cancelled(f"node '{nid}' cancelled"))
+        try:
+            b = next(blocks)
+        except StopIteration:
+            return
+        except _StageError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - tagged with the node and re-raised
+            raise _StageError(nid, e) from e
+        done += b.shape[1]
+        now = time.perf_counter()
+        if now - last >= 0.05 or done >= total:
+            last = now
+            emit("progress", nid, done=done, total=total)
+        yield b
+
+
+def _collect(nid: str, stream: Stream) -> Audio:
+    """The stream as one :class:`Audio` (one full-size array, filled block by block)."""
+    h = stream.head
+    out = np.empty((h.channels, h.frames), np.float32)
+    pos = 0
+    for b in stream.blocks:
+        if pos + b.shape[1] > h.frames:
+            raise _StageError(nid, RuntimeError(f"stream gave more than the {h.frames} frames it announced"))
+        out[:, pos:pos + b.shape[1]] = b
+        pos += b.shape[1]
+    if pos != h.frames:
+        raise _StageError(nid, RuntimeError(f"stream gave {pos} of the {h.frames} frames it announced"))
+    return Audio(out, h.sample_rate, **{f: getattr(h, f) for f in _META})
+
+
+def _params(graph, spec, nid: str) -> dict[str, Any]:
+    params = {k: p.default for k, p in spec.params.items()}
+    params.update(graph.nodes[nid].params)
+    return params
+
+
+def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict, make_ctx) -> dict[str, dict]:
+    """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio)."""
+    specs = plan.specs
+    outs: dict[str, dict] = {}
+    stream: Stream | None = None
+    result: Any = None
+    opened: list[Iterator] = []
+    try:
+        for i, nid in enumerate(seg):
+            spec = specs[nid]
+            args: dict[str, Any] = {}
+            if i == 0:
+                for (port, src, src_port, _mode) in plan.inputs[nid]:
+                    args[port] = Stream.of(values[src][src_port], node=src)
+            else:
+                args[plan.inputs[nid][0][0]] = stream
+            try:
+                got = spec.stream(args, _params(graph, spec, nid), make_ctx(nid))
+            except (_StageError, NotStreamable):
+                raise
+            except BaseException as e:  # noqa: BLE001 - tagged with the node
+                raise _StageError(nid, e) from e
+            if i == len(seg) - 1 and not isinstance(got, Stream):
+                result = got
+                break
+            if not isinstance(got, Stream):
+                raise _StageError(nid, TypeError(f"{spec.id}'s streaming form returned {type(got).__name__}, "
+                                                 "not a Stream"))
+            head = got.head.replace(node=nid)
+            opened.append(got.blocks)
+            stream = Stream(head, _watch(nid, got.blocks, head.frames, emit, cancel))
+            outs[nid] = {next(iter(spec.outputs)): head}
+        else:
+            result = _collect(seg[-1], stream)
+        outs[seg[-1]] = {next(iter(specs[seg[-1]].outputs)): result}
+        return outs
+    finally:
+        for it in opened:             # close generators (open files) whatever happened
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+
+def _whole(graph, seg: list[str], plan, values: dict, make_ctx) -> dict[str, dict]:
+    """Run ``seg`` the ordinary way, node by node, each value released once the next has it."""
+    outs: dict[str, dict] = {}
+    prev: dict[str, Any] | None = None
+    for i, nid in enumerate(seg):
+        spec = plan.specs[nid]
+        args = {}
+        for (port, src, src_port, _mode) in plan.inputs[nid]:
+            args[port] = values[src][src_port] if i == 0 else prev[src_port]
+        try:
+            prev = spec.call(args, _params(graph, spec, nid), make_ctx(nid) if spec.wants_ctx else None)
+        except BaseException as e:  # noqa: BLE001 - tagged with the node
+            raise _StageError(nid, e) from e
+        outs[nid] = prev
+    return outs
+
+
+def _execution_error(nid: str, spec, e: BaseException) -> BaseException:
+    if isinstance(e, (ExecutionError, Cancelled)):
+        return e
+    if isinstance(e, NodeflowError):
+        err = ExecutionError(nid, str(e))
+    else:
+        err = ExecutionError(nid, f"{spec.id} failed: {type(e).__name__}: {e}")
+    err.__cause__ = e
+    return err
+
+
+def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict,
+                context_cls) -> dict[str, dict]:
+    """Run the fused chain ``seg`` (see the module docstring); ``{node: outputs}`` of every node in it
+    (inner nodes: ``{"out": StreamedAudio}``).  Raises :class:`ExecutionError` naming the node
+    whose code failed, or :class:`Cancelled`."""
+    import logging
+
+    specs = plan.specs
+    make_ctx = lambda nid: context_cls(nid, **ctx_kw)   # noqa: E731
+    if cancel.is_set():
+        for nid in seg:
+            emit("cancelled", nid)
+        raise Cancelled(f"node '{seg[0]}' cancelled")
+    t0 = time.perf_counter()
+    for nid in seg:
+        emit("started", nid)
+    try:
+        try:
+            outs = _streamed(graph, seg, plan, values, emit, cancel, ctx_kw, make_ctx)
+        except NotStreamable as why:
+            logging.getLogger(__name__).info("streaming %s: %s; running it whole", " -> ".join(seg), why)
+            outs = _whole(graph, seg, plan, values, make_ctx)
+    except _StageError as e:
+        err = _execution_error(e.node_id, specs[e.node_id], e.error)
+        for nid in seg:
+            if nid == e.node_id and not isinstance(err, Cancelled):
+                emit("failed", nid, error=err, message=str(err))
+            else:
+                emit("cancelled", nid)
+        if err is e.error:
+            raise err from err.__cause__
+        raise err from e.error
+    elapsed = time.perf_counter() - t0
+    for nid in seg:
+        emit("finished", nid, elapsed_s=elapsed)
+    return outs
