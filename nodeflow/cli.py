@@ -183,7 +183,7 @@ def cmd_run(args) -> int:
         return _run_sweep(args, graph, out_dir)
     if args.executor == "ray":
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
-    ex = Executor(disk_cache=None) if args.no_cache else Executor()
+    ex = _executor(args)
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
 
@@ -289,6 +289,22 @@ def _print_levels(path: str) -> None:
         pass      # not an audio file AudioChain measured
 
 
+def _executor(args):
+    """The executor a `run` uses: --jobs bounds what runs at once, --no-cache leaves the disk cache out."""
+    from .executor import Executor
+    return Executor(max_workers=args.jobs, disk_cache=None if args.no_cache else "default")
+
+
+def _jobs_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs {text!r}: expected a whole number of at least 1 (e.g. --jobs 2)")
+    return n
+
+
 def _run_sweep(args, graph, out_dir: Path) -> int:
     """A sweep holds its output folder (one sweep at a time: manifests never lose rows)."""
     from .sweep import output_lock
@@ -323,8 +339,8 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
                                 on_variant=on_variant)
     else:
-        results = run_sweep(graph, variants, out_dir, device=args.device, keep_values=bool(args.daw),
-                            allow_outside=args.allow_outside,
+        results = run_sweep(graph, variants, out_dir, executor=_executor(args), workers=args.jobs,
+                            device=args.device, keep_values=bool(args.daw), allow_outside=args.allow_outside,
                             on_variant=_daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
@@ -628,6 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
                    "(see `audiochain cache info`)")
+    p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="run up to N nodes, list items and sweep variants "
+                   "at a time (default: the number of CPUs)")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where sweep variants run")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--daw", metavar="PATH", help="also write a DAWproject file (Bitwig, Studio One, Cubase): a "

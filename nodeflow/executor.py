@@ -138,6 +138,15 @@ class _Structure:
                    [n for n in order if specs[n].fingerprint], {})
 
 
+class _Claim:
+    """A key some run is computing: ``done`` is set when it finished (``outputs`` None: it failed)."""
+    __slots__ = ("done", "outputs")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.outputs: dict[str, Any] | None = None
+
+
 class Executor:
     """Runs graphs against one output cache (so later runs reuse earlier work).
 
@@ -154,6 +163,8 @@ class Executor:
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
         self._pool: cf.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._claims: dict[str, _Claim] = {}     # keys being computed now, by any run on this executor
+        self._claims_lock = threading.Lock()
 
     def _get_pool(self) -> cf.ThreadPoolExecutor:
         with self._pool_lock:
@@ -354,11 +365,11 @@ class Executor:
                 if hit is not None:
                     emit("cached", nid)
                     return hit, True
-            t_node = time.perf_counter()
-            outputs = self._execute(graph, nid, plan, values, emit, cancel, ctx_kw)
-            if not specs[nid].side_effect:
-                self._persist(specs[nid], keys[nid], outputs, time.perf_counter() - t_node)
-            return outputs, False
+            run_node = lambda: self._execute(graph, nid, plan, values, emit, cancel, ctx_kw,  # noqa: E731
+                                             workers=self.max_workers)
+            if specs[nid].side_effect:
+                return run_node(), False
+            return self._compute_once(keys[nid], nid, specs[nid], emit, cancel, run_node)
 
         def finish(nid: str, result: tuple[dict[str, Any], bool]) -> None:
             outputs, from_cache = result
@@ -433,6 +444,38 @@ class Executor:
         kept.update(plan.structure.exported)
         return kept
 
+    def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit, cancel: threading.Event,
+                      compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """``compute()`` the outputs under ``key``, unless another run on this executor (a sweep's
+        variant, an editor run) is computing the same key now: then wait for its outputs and report
+        the node as cached.  Concurrent variants that share upstream work compute it once."""
+        while True:
+            with self._claims_lock:
+                claim = self._claims.get(key)
+                owner = claim is None
+                if owner:
+                    claim = self._claims[key] = _Claim()
+            if owner:
+                break
+            while not claim.done.wait(0.05):
+                if cancel.is_set():
+                    emit("cancelled", nid)
+                    raise Cancelled(f"node '{nid}' cancelled")
+            if claim.outputs is not None:
+                emit("cached", nid)
+                return claim.outputs, True
+            # the other run failed or was cancelled: its error is its own; compute it here
+        try:
+            t0 = time.perf_counter()
+            outputs = compute()
+            self._persist(spec, key, outputs, time.perf_counter() - t0)
+            claim.outputs = outputs
+            return outputs, False
+        finally:
+            with self._claims_lock:
+                self._claims.pop(key, None)
+            claim.done.set()
+
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""
         cancel = kw.pop("cancel_event", None) or threading.Event()
@@ -450,7 +493,7 @@ class Executor:
 
     @staticmethod
     def _execute(graph: Graph, nid: str, plan: _Plan, values: dict, emit, cancel: threading.Event,
-                 ctx_kw: dict[str, Any]) -> dict[str, Any]:
+                 ctx_kw: dict[str, Any], workers: int = 1) -> dict[str, Any]:
         spec = plan.specs[nid]
         if cancel.is_set():
             emit("cancelled", nid)
@@ -477,18 +520,8 @@ class Executor:
                 if len(set(lengths.values())) > 1:
                     raise ExecutionError(nid, "lists of different lengths feed one node: " +
                                          ", ".join(f"{p}={n}" for p, n in lengths.items()))
-                n = next(iter(lengths.values()))
-                gathered: dict[str, list] = {name: [] for name in spec.outputs}
-                for i in range(n):
-                    if cancel.is_set():
-                        raise Cancelled(f"node '{nid}' cancelled")
-                    item_args = dict(args)
-                    item_args.update({p: v[i] for p, v in mapped.items()})
-                    res = spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw) if wants_ctx else None)
-                    for name, val in res.items():
-                        gathered[name].append(val)
-                    emit("progress", nid, done=i + 1, total=n)
-                outputs = gathered
+                outputs = _map_items(spec, nid, args, mapped, params, ctx_kw if wants_ctx else None,
+                                     emit, cancel, workers)
         except Cancelled as e:
             emit("cancelled", nid)
             raise e
@@ -505,6 +538,55 @@ class Executor:
             raise err from e
         emit("finished", nid, elapsed_s=time.perf_counter() - t0)
         return outputs
+
+
+def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str, list], params: dict[str, Any],
+               ctx_kw: dict[str, Any] | None, emit, cancel: threading.Event, workers: int) -> dict[str, list]:
+    """Call ``spec`` once per list item, up to ``workers`` items at a time (numpy, soxr, worker
+    processes and model nodes on other devices release the GIL; a model locks itself per model and
+    device).  Outputs keep the items' order; ``progress`` counts finished items; the first error
+    (in item order) stops the node and no new item starts; Stop starts no new item."""
+    n = len(next(iter(mapped.values())))
+    results: list[dict[str, Any] | None] = [None] * n
+
+    def one(i: int) -> dict[str, Any]:
+        if cancel.is_set():
+            raise Cancelled(f"node '{nid}' cancelled")
+        item_args = dict(args)
+        item_args.update({p: v[i] for p, v in mapped.items()})
+        return spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw) if ctx_kw is not None else None)
+
+    workers = max(1, min(workers, n))
+    if workers == 1:
+        for i in range(n):
+            results[i] = one(i)
+            emit("progress", nid, done=i + 1, total=n)
+    else:
+        failed = threading.Event()
+
+        def guarded(i: int) -> dict[str, Any] | None:
+            if failed.is_set():
+                return None          # an earlier item failed: start nothing new
+            try:
+                return one(i)
+            except BaseException:
+                failed.set()
+                raise
+
+        with cf.ThreadPoolExecutor(workers, thread_name_prefix=f"nodeflow-{nid}") as pool:
+            futures = [pool.submit(guarded, i) for i in range(n)]
+            done = 0
+            for fut in cf.as_completed(futures):
+                if fut.exception() is None:
+                    done += 1
+                    emit("progress", nid, done=done, total=n)
+            for i, fut in enumerate(futures):      # the first failure in item order is the node's error
+                results[i] = fut.result()
+    gathered: dict[str, list] = {name: [] for name in spec.outputs}
+    for res in results:
+        for name, val in (res or {}).items():
+            gathered[name].append(val)
+    return gathered
 
 
 def _no_listener(kind: str, node_id: str, **kw: Any) -> None:

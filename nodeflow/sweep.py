@@ -11,6 +11,7 @@ checkpoints, package versions, durations, output paths, status and error.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import csv
 import dataclasses
@@ -21,6 +22,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -372,23 +374,36 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
 
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *, executor=None,
               device: str = "auto", on_event: Callable | None = None, on_variant: Callable | None = None,
-              cancel_event=None, keep_values: bool = False, allow_outside: Sequence[Any] = ()) -> list[VariantResult]:
-    """Run variants one after another on one executor (shared cache) and return results in order."""
+              cancel_event=None, keep_values: bool = False, allow_outside: Sequence[Any] = (),
+              workers: int | None = None) -> list[VariantResult]:
+    """Run variants on one executor (one cache: upstream work they share is computed once, even
+    by variants running at the same time) and return the results in variant order.
+
+    Up to ``workers`` variants run at a time (default: the executor's worker limit, i.e. the CPU
+    count; 1: one after another).  ``on_variant`` is called as each variant finishes, one call at a
+    time; after Stop no new variant starts (those are reported ``cancelled``).
+    """
     from .executor import Executor
     ex = executor or Executor()
     out = Path(out_dir)
     graph.check(output_dir=out / variants[0].name if variants else out, allow_outside=allow_outside, device=device)
-    results = []
-    for v in variants:
-        if cancel_event is not None and cancel_event.is_set():
-            results.append(VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled"))
-            continue
+    workers = max(1, min(workers or ex.max_workers, len(variants) or 1))
+    report_lock = threading.Lock()
+
+    def one(v: Variant) -> VariantResult:
+        if cancel_event is not None and cancel_event.is_set():     # never started: not reported
+            return VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled")
         r = run_variant(ex, graph, v, out, device=device, on_event=on_event, cancel_event=cancel_event,
                         keep_values=keep_values, allow_outside=allow_outside)
-        results.append(r)
         if on_variant is not None:
-            on_variant(r)
-    return results
+            with report_lock:
+                on_variant(r)
+        return r
+
+    if workers == 1:
+        return [one(v) for v in variants]
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-sweep") as pool:
+        return list(pool.map(one, variants))
 
 
 def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike | None = None,

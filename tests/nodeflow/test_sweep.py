@@ -54,7 +54,11 @@ def test_sweep_shares_upstream_work(stub_graph, tmp_path):
     results = run_sweep(stub_graph, variants, tmp_path)
     assert [r.status for r in results] == ["ok"] * 4
     assert CALLS["tone"] == 1 and CALLS["gain"] == 4
-    assert results[0].ran == ["gain", "stats", "tone"] and results[1].ran == ["gain", "stats"]
+    # variants run concurrently: whichever started first computed the tone, the others took it
+    assert sorted(r.ran for r in results) == [["gain", "stats"]] * 3 + [["gain", "stats", "tone"]]
+    one_by_one = run_sweep(stub_graph, expand([parse_axis("gain.gain_db=-13,-7", stub_graph)]), tmp_path / "seq",
+                           workers=1)
+    assert [r.ran for r in one_by_one] == [["gain", "stats", "tone"], ["gain", "stats"]]
 
 
 def test_batch_returns_results_in_order(stub_graph):

@@ -1,0 +1,189 @@
+"""Every core: list items run concurrently up to the executor's worker limit, concurrent runs on one
+executor compute shared work once, and local sweeps run variants concurrently.  No wall-clock
+asserts: overlap is proven with barriers, sharing with call counts."""
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Cancelled, ExecutionError, Executor, Graph, Range, Registry, node
+from nodeflow.sweep import expand, parse_axis, run_sweep
+from tests.nodeflow.stubs import ALL, CALLS
+
+_gate: dict[str, object] = {}
+
+
+@node("conc.meet")
+def meet(audio: Audio, *, fail_at: Annotated[int, Range(-1, 100)] = -1) -> Audio:
+    """Waits until another item is running too (a barrier of 2), then returns the item."""
+    if audio.index == fail_at:
+        raise ValueError(f"item {audio.index} is broken")
+    barrier = _gate.get("barrier")
+    if barrier is not None:
+        barrier.wait(timeout=20)
+    return audio.replace(audio.samples * 2.0)
+
+
+@node("conc.shared")
+def shared(audio: Audio, *, tag: str = "") -> Audio:
+    """The expensive upstream node: holds until released, counts its calls."""
+    CALLS["shared"] += 1
+    started = _gate.get("started")
+    if started is not None:
+        started.set()
+    release = _gate.get("release")
+    if release is not None:
+        release.wait(timeout=20)
+    return audio
+
+
+@pytest.fixture
+def reg():
+    CALLS.clear()
+    _gate.clear()
+    r = Registry()
+    r.load_pack("stubs", lambda reg: reg.add_all([*ALL, meet, shared]), "1.0")
+    return r
+
+
+def mapped_graph(reg, parts: int = 4, **meet_params) -> Graph:
+    g = Graph(reg)
+    g.add("test.tone", id="tone", duration_s=1.0)
+    g.add("test.split", id="split", parts=parts)
+    g.add("conc.meet", id="meet", **meet_params)
+    g.add("test.join", id="join")
+    g.connect("tone", "split")
+    g.connect("split", "meet")
+    g.connect("meet", "join")
+    return g
+
+
+def test_list_items_run_concurrently_and_keep_their_order(reg):
+    _gate["barrier"] = threading.Barrier(2)       # a sequential map would time out here
+    g = mapped_graph(reg)
+    events = []
+    res = Executor(max_workers=2, disk_cache=None).run(g, on_event=lambda e: events.append(e))
+    tone = Executor(disk_cache=None).run(g, ["tone"])["tone"]["out"]
+    n = tone.frames // 4
+    np.testing.assert_allclose(res["join"]["out"].samples, tone.samples[:, :4 * n] * 2.0)
+    progress = [(e.done, e.total) for e in events if e.kind == "progress" and e.node_id == "meet"]
+    assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_one_worker_maps_items_one_by_one(reg):
+    g = mapped_graph(reg)
+    res = Executor(max_workers=1, disk_cache=None).run(g)
+    assert res["join"]["out"].frames == 8000
+
+
+def test_a_failing_item_fails_the_node_and_names_it(reg):
+    g = mapped_graph(reg, parts=6, fail_at=3)
+    with pytest.raises(ExecutionError) as e:
+        Executor(max_workers=2, disk_cache=None).run(g)
+    assert "'meet'" in str(e.value) and "item 3 is broken" in str(e.value)
+
+
+def test_concurrent_runs_compute_shared_work_once(reg):
+    """Two runs on one executor (two sweep variants, an editor run) need the same upstream value at
+    the same time: it is computed once, the other run takes it and reports it cached."""
+    _gate["started"], _gate["release"] = threading.Event(), threading.Event()
+    ex = Executor(disk_cache=None)
+    graphs = []
+    for gain_db in (-3.0, -6.0):
+        g = Graph(reg)
+        g.add("test.tone", id="tone")
+        g.add("conc.shared", id="shared")
+        g.add("test.gain", id="gain", gain_db=gain_db)
+        g.connect("tone", "shared")
+        g.connect("shared", "gain")
+        graphs.append(g)
+    results = {}
+    first = threading.Thread(target=lambda: results.__setitem__(0, ex.run(graphs[0])))
+    first.start()
+    assert _gate["started"].wait(20)               # run 0 is computing the shared node now
+    second = threading.Thread(target=lambda: results.__setitem__(1, ex.run(graphs[1])))
+    second.start()
+    second.join(0.3)                               # run 1 is waiting for run 0's value, not computing it
+    _gate["release"].set()
+    first.join(20)
+    second.join(20)
+    assert CALLS["shared"] == 1
+    assert "shared" in results[0].ran and "shared" in results[1].cached
+    assert results[1]["gain"]["out"].frames == results[0]["gain"]["out"].frames
+
+
+def test_a_waiting_run_can_be_stopped(reg):
+    _gate["started"], _gate["release"] = threading.Event(), threading.Event()
+    ex = Executor(disk_cache=None)
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("conc.shared", id="shared")
+    g.connect("tone", "shared")
+    first = ex.submit(g)
+    assert _gate["started"].wait(20)
+    stop = threading.Event()
+    second = ex.submit(g.copy(), cancel_event=stop)
+    stop.set()
+    with pytest.raises(Cancelled):
+        second.result(20)
+    _gate["release"].set()
+    assert "shared" in first.result(20).ran
+
+
+def test_local_sweep_runs_variants_concurrently(reg, tmp_path):
+    """Variants overlap (a barrier of 2 inside each), results come back in variant order."""
+    _gate["barrier"] = threading.Barrier(2)
+    g = mapped_graph(reg, parts=1)
+    variants = expand([parse_axis("tone.freq_hz=110,220,330,440", g)])
+    results = run_sweep(g, variants, tmp_path / "sweep", executor=Executor(disk_cache=None), workers=2)
+    assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
+    assert [r.variant.index for r in results] == [0, 1, 2, 3]
+
+
+def test_cli_sweep_with_jobs_and_no_cache(tmp_path, monkeypatch, capsys):
+    """`run --sweep ... --jobs 2` renders every variant (rows in order); --no-cache now holds for
+    sweeps too (it was ignored there): nothing is written to the disk cache."""
+    import json
+    import os
+
+    import soundfile as sf
+
+    from nodeflow import save
+    from nodeflow.cli import main
+    values = tmp_path / "values"
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(values))
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")          # keep every value, however cheap
+    rate = 44100
+    t = np.arange(rate) / rate
+    sf.write(tmp_path / "in.wav", 0.3 * np.sin(2 * np.pi * 220 * t), rate, subtype="FLOAT")
+    g = Graph()
+    g.path = tmp_path / "g.msgpack"
+    g.add("io.load", id="load", path="in.wav")
+    g.add("dsp.gain", id="gain")
+    g.add("io.export", id="export", path="take.wav", bit_depth="float32", loudness_lufs=None)
+    g.add("io.export", id="copy", path="copy.flac", format="flac", loudness_lufs=None)
+    g.connect("load", "gain")
+    g.connect("gain", "export")
+    g.connect("gain", "copy")        # two consumers: the gain's value is made whole (not streamed), so cacheable
+    save(g, tmp_path / "g.msgpack")
+    out = tmp_path / "out"
+    rc = main(["run", str(tmp_path / "g.msgpack"), "-o", str(out), "--sweep", "gain.gain_db=-12,-6,0",
+               "--jobs", "2", "--no-cache", "-q"])
+    assert rc == 0, capsys.readouterr().err
+    rows = json.loads((out / "manifest.json").read_text())["variants"]
+    assert [r["index"] for r in rows] == [0, 1, 2] and {r["status"] for r in rows} == {"ok"}
+    peaks = [float(np.abs(sf.read(out / r["name"] / "take.wav")[0]).max()) for r in rows]
+    assert peaks == pytest.approx([0.3 * 10 ** (-12 / 20), 0.3 * 10 ** (-6 / 20), 0.3], rel=1e-5)
+    def entries() -> int:
+        return sum(1 for p in values.rglob("*") if p.is_file() and p.suffix != ".lock") if values.exists() else 0
+
+    assert entries() == 0
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "cached"), "--sweep", "gain.gain_db=-3",
+                 "-q"]) == 0
+    assert entries() > 0                                          # without --no-cache the sweep stores values
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path / "g.msgpack"), "--jobs", "0"])
+    assert "--jobs '0': expected a whole number of at least 1" in capsys.readouterr().err
