@@ -116,8 +116,32 @@ def bench_ray_overhead(n: int = 32) -> None:
     report("ray_bare_task_ms", t_bare / n * 1e3, "goal: informational; an empty Ray task's round trip")
 
 
+def bench_sweep_concurrency(seconds: float = 3.0, repeat: int = 2) -> None:
+    """A 16-variant local sweep whose variants differ in the expensive node (a Rubber Band pitch
+    shift per variant, in worker processes) with 2 variants at a time vs one after another, runs
+    alternated, fresh executor each (nothing shared between runs), best of ``repeat``."""
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        g = _graph(d, seconds)
+        variants = expand([parse_axis(f"vary.semitones={','.join(str(v) for v in range(-8, 8))}", g)])
+        run_sweep(g, variants[:2], d / "warm", executor=Executor(disk_cache=None), workers=2)   # workers started
+
+        best = {1: float("inf"), 2: float("inf")}
+        for i in range(repeat):
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                results = run_sweep(g, variants, d / f"w{workers}_{i}", executor=Executor(disk_cache=None),
+                                    workers=workers)
+                best[workers] = min(best[workers], time.perf_counter() - t0)
+                assert all(r.status == "ok" for r in results), [r.error for r in results]
+        report(f"sweep{VARIANTS}_concurrent_vs_sequential", best[1] / best[2],
+               f"goal >= 1.6x on 2 cores ({os.cpu_count()} here, load average {os.getloadavg()[0]:.1f}); "
+               f"{best[2]:.2f} s with 2 variants at a time vs {best[1]:.2f} s one after another")
+
+
 def main() -> None:
     bench_sweep_sharing()
+    bench_sweep_concurrency()
     bench_ray_overhead()
 
 
