@@ -1,5 +1,6 @@
-"""Memory bounded by design: peak RSS of a long chain relative to one value, and what io.load /
-io.export cost over a raw libsndfile read / write.
+"""Memory bounded by design: peak RSS of a long chain relative to one value (streamed, as the
+executor runs it, and node by node), and what io.load / io.export cost over a raw libsndfile read /
+write.
 
 Each peak is measured in a fresh subprocess (``ru_maxrss`` is a process high-water mark).
 ``BENCH_ROOT`` runs the child against another checkout (e.g. an export of the previous commit),
@@ -44,7 +45,7 @@ def cpu(fn, repeat=3):
         c = time.process_time(); fn(); best = min(best, time.process_time() - c)
     return best
 
-if what == "chain":
+if what in ("chain", "chain-whole"):
     g = Graph()
     steps = [("io.load", dict(path=str(src))), ("dsp.gain", dict(gain_db=-3.0)),
              ("dsp.fade", dict(fade_in_s=1.0, fade_out_s=2.0)), ("dsp.trim", dict(start_s=0.5)),
@@ -58,7 +59,7 @@ if what == "chain":
             g.connect(prev, f"n{i}")
         prev = f"n{i}"
     base = rss()
-    Executor(cache_bytes=1 << 20).run(g, base_dir=out_dir, output_dir=out_dir)
+    Executor(cache_bytes=1 << 20, stream=what == "chain").run(g, base_dir=out_dir, output_dir=out_dir)
     peak = peak_rss()
     print(json.dumps({"peak_over_base": peak - base}))
 else:
@@ -103,7 +104,11 @@ def main() -> None:
         chain = _child(src, Path(d), "chain")
         report("memory_chain9_peak_over_one_value", chain["peak_over_base"] / value,
                f"goal <= 3: peak RSS growth of a 9-node chain (load..export, cache 1 MiB) over one value "
-               f"({value / 2**20:.0f} MiB: {SECONDS / 60:.0f} min stereo {RATE // 1000} kHz)")
+               f"({value / 2**20:.0f} MiB: {SECONDS / 60:.0f} min stereo {RATE // 1000} kHz); streamed, as the "
+               "executor runs it")
+        chain = _child(src, Path(d), "chain-whole")
+        report("memory_chain9_node_by_node_peak_over_one_value", chain["peak_over_base"] / value,
+               "goal <= 3: the same chain node by node (Executor(stream=False)): the nodes' own temporaries")
         io = _child(src, Path(d), "io")
         report("io_load_vs_raw_sf_read_cpu", io["load"], "goal <= 1.3: io.load over sf.read(float32), CPU time")
         report("io_export_vs_raw_sf_write_cpu", io["export"],

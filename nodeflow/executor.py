@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from . import streaming
 from .cache import MemoryCache, file_digest, node_key, sizeof
 from .diskcache import DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError
@@ -154,13 +155,16 @@ class Executor:
     ``disk_cache``: the on-disk store behind the memory cache (see :mod:`nodeflow.diskcache`),
     shared by every process on the machine; by default the user's cache folder unless
     ``AUDIOCHAIN_CACHE=off``; None: this executor remembers only in memory.
+    ``stream``: run chains of streaming nodes (load -> resample -> export...) block by block, their
+    intermediate values never made whole (see :mod:`nodeflow.streaming`); False: node by node.
     """
 
     def __init__(self, cache: MemoryCache | None = None, *, max_workers: int | None = None,
-                 cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default"):
+                 cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default", stream: bool = True):
         self.cache = cache if cache is not None else MemoryCache(cache_bytes)
         self.disk_cache: DiskCache | None = default_cache() if isinstance(disk_cache, str) else disk_cache
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
+        self.stream = stream
         self._pool: cf.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._claims: dict[str, _Claim] = {}     # keys being computed now, by any run on this executor
@@ -327,23 +331,28 @@ class Executor:
         values = plan.values
         specs, keys = plan.specs, plan.keys
         kept = self._kept(graph, plan, targets, keep)
+        # chains of streaming nodes run as one unit, named by their last node (nodeflow.streaming)
+        fused = streaming.plan_segments(plan, kept, targets, keep) if self.stream else {}
+        inner = {n for seg in fused.values() for n in seg[:-1]}
+        units = [n for n in plan.to_run if n not in inner] if inner else plan.to_run
+        inputs_of = {last: plan.inputs[seg[0]] for last, seg in fused.items()}
         uses: dict[str, int] = {}            # links from a value into nodes that have yet to finish
-        for n in plan.to_run:
-            for (_, src, _, _) in plan.inputs[n]:
+        for n in units:
+            for (_, src, _, _) in inputs_of.get(n) or plan.inputs[n]:
                 uses[src] = uses.get(src, 0) + 1
         for n in list(values):               # cache hits: seen, then dropped unless something takes them
             if on_output is not None:
                 on_output(n, values[n])
             if kept is not None and n not in kept and not uses.get(n):
                 del values[n]
-        dependents: dict[str, list[str]] = {n: [] for n in plan.to_run}   # only nodes that run
-        remaining = dict.fromkeys(plan.to_run, 0)
-        for n in plan.to_run:
-            for (_, src, _, _) in plan.inputs[n]:
+        dependents: dict[str, list[str]] = {n: [] for n in units}   # only nodes that run
+        remaining = dict.fromkeys(units, 0)
+        for n in units:
+            for (_, src, _, _) in inputs_of.get(n) or plan.inputs[n]:
                 if src in dependents:
                     dependents[src].append(n)
                     remaining[n] += 1
-        ready = [n for n in plan.to_run if remaining[n] == 0]
+        ready = [n for n in units if remaining[n] == 0]
         in_flight: dict[cf.Future, str] = {}
         failure: BaseException | None = None
         failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
@@ -351,6 +360,7 @@ class Executor:
 
         def failed(nid: str, e: BaseException) -> BaseException | None:
             """The error that stops the run, or None when ``nid`` is an export that may fail alone."""
+            nid = getattr(e, "node_id", nid) if nid in fused else nid    # which node of a fused chain
             if specs[nid].side_effect and isinstance(e, ExecutionError) and not cancel.is_set():
                 failed_sinks.append(e)
                 return None
@@ -360,6 +370,12 @@ class Executor:
                       protected_files=plan.protected, device=device, allow_outside=allow_outside)
 
         def execute(nid: str) -> tuple[dict[str, Any], bool]:
+            if nid in fused:
+                t_seg = time.perf_counter()
+                outs = streaming.run_segment(graph, fused[nid], plan, values, emit, cancel, ctx_kw, Context)
+                if not specs[nid].side_effect:
+                    self._persist(specs[nid], keys[nid], outs[nid], time.perf_counter() - t_seg)
+                return outs, False
             if not specs[nid].side_effect:   # an identical node may have finished meanwhile
                 hit = self.cache.get(keys[nid])
                 if hit is not None:
@@ -373,6 +389,14 @@ class Executor:
 
         def finish(nid: str, result: tuple[dict[str, Any], bool]) -> None:
             outputs, from_cache = result
+            if nid in fused:                 # a streamed chain: its inner nodes ran, their values were streamed
+                for n in fused[nid][:-1]:
+                    ran.add(n)
+                    if on_output is not None:
+                        on_output(n, outputs[n])
+                    if n in kept:            # a value that fed an export: its description (StreamedAudio)
+                        values[n] = outputs[n]
+                outputs = outputs[nid]
             values[nid] = outputs
             (cached if from_cache else ran).add(nid)
             if not from_cache and not specs[nid].side_effect:
@@ -380,7 +404,7 @@ class Executor:
             if on_output is not None:
                 on_output(nid, outputs)
             if kept is not None:             # release what no node still to finish needs
-                for (_, src, _, _) in plan.inputs[nid]:
+                for (_, src, _, _) in inputs_of.get(nid) or plan.inputs[nid]:
                     uses[src] -= 1
                     if not uses[src] and src not in kept:
                         values.pop(src, None)
