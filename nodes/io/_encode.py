@@ -13,7 +13,7 @@ import numpy as np
 
 from nodeflow.errors import AudioError
 
-from ._loudness import BLOCK as METER_BLOCK, Measurement, TruePeakMeter, measure_file, quantisation_gain, to_db
+from ._loudness import Measurement, measure_file, quantisation_gain, to_db
 from ._master import BLOCK as MASTER_BLOCK, Mastered, db_to_gain, master
 
 LOSSY = ("mp3", "ogg")
@@ -64,18 +64,53 @@ def margin(rate: int, ceiling: float, bits: int | None, dither: bool) -> float:
 
 
 def _encode(tmp: Path, mastered: Mastered, fmt: str, codec: dict[str, Any], bits: int | None, dither: bool,
-            check: Callable[[], None], dest: Path) -> None:
+            check: Callable[[], None], dest: Path, limit: bool = True) -> None:
+    _encode_blocks(tmp, (b for _, b in mastered.blocks(limit=limit)), mastered.rate, mastered.x.shape[0], fmt, codec,
+                   bits, dither, check, dest)
+
+
+def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec: dict[str, Any], bits: int | None,
+                   dither: bool, check: Callable[[], None], dest: Path) -> None:
+    """Write float64 ``[channels, n]`` blocks (cut at multiples of the mastering block: the dither's
+    draws depend on it) as ``fmt``."""
     import soundfile as sf
 
-    channels, rate = mastered.x.shape[0], mastered.rate
     try:
-        with sf.SoundFile(str(tmp), "w", rate, channels, format=fmt.upper(), **codec) as f:
-            rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # seeded: reproducible
-            for _, block in mastered.blocks():
-                check()
-                f.write(_quantise(block, bits, rng) if bits else np.ascontiguousarray(block.T, np.float32))
+        f = sf.SoundFile(str(tmp), "w", rate, channels, format=fmt.upper(), **codec)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): {e}") from e
+    with f:
+        rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # seeded: reproducible
+        for block in blocks:
+            check()
+            try:
+                f.write(_quantise(block, bits, rng) if bits else np.ascontiguousarray(block.T, np.float32))
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): "
+                                 f"{e}") from e
+
+
+def _unlimited_holds(measured: Measurement, limit_at: float, rate: int, bits: int | None, dither: bool) -> bool | None:
+    """Whether audio written without the limiter is what :func:`master` would have written, judged
+    from the written file's own true peak: storing moves each sample by at most the quantisation step
+    (:func:`margin`), so the input's true peak is within that (plus float32 metering rounding) of the
+    file's.  True: the input is under the limiter's ceiling (no limiting: the file stands); False: it is
+    over (limit); None: too close to tell from the file (meter the input itself)."""
+    tp = 10.0 ** (measured.true_peak_dbtp / 20.0) if np.isfinite(measured.true_peak_dbtp) else 0.0
+    tol = margin(rate, limit_at, bits, dither) + 1e-5 * tp
+    if tp + tol <= limit_at:
+        return True
+    if tp - tol > limit_at:
+        return False
+    return None
+
+
+def _sample_peak(x: np.ndarray, check: Callable[[], None]) -> float:
+    peak = 0.0
+    for a in range(0, x.shape[1], MASTER_BLOCK):
+        check()
+        peak = max(peak, float(np.abs(x[:, a:a + MASTER_BLOCK]).max(initial=0.0)))
+    return peak
 
 
 def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
@@ -91,7 +126,18 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
     measurement is of the written file read back.
     """
     ceiling = db_to_gain(peak_db)
-    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither and bits == 16)
+    dither = dither and bits == 16
+    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
+    if loudness_lufs is None and fmt not in LOSSY and _sample_peak(samples, check) <= limit_at:
+        # Probably under the ceiling already: write it unlimited and let the written file's true peak
+        # (measured anyway) say whether the limiter was needed, instead of metering the input first.
+        plain = Mastered(samples, rate, limit_at, check=check)
+        mastered()
+        _encode(tmp, plain, fmt, codec, bits, dither, check, dest or tmp, limit=False)
+        measured = measure_file(tmp, check)
+        holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
+        if holds or (holds is None and not plain.limiting(1.0)):
+            return MasterReport(measured, 0.0, to_db(limit_at), 1)
     result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
     mastered()
     for attempt in range(1, LOSSY_PASSES + 1):
@@ -113,36 +159,26 @@ def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
                    bits: int | None = None, dither: bool = False, check: Callable[[], None] = lambda: None,
                    mastered: Callable[[], None] = lambda: None, dest: Path | None = None) -> MasterReport:
     """:func:`write_mastered` without a loudness target, for audio arriving as ``[channels, n]`` blocks
-    (wav and flac): the same file, bit for bit, written as the blocks come.  The input's true peak is
-    metered on the way (in the blocks :func:`write_mastered` meters, so to the same value); if it turns
-    out to need the limiter, :class:`~nodeflow.streaming.NotStreamable` is raised once the stream has
-    ended (the caller removes the partial file and exports the whole value).  The written file is
-    then read back and measured, as :func:`write_mastered` does."""
-    import soundfile as sf
+    (wav and flac): the same file, bit for bit, written as the blocks come, then read back and
+    measured.  Whether the limiter was needed is known only then (as in :func:`write_mastered`'s
+    unlimited first try): if it was, or the file cannot tell, :class:`~nodeflow.streaming.NotStreamable`
+    is raised (the caller removes the partial file and exports the whole value)."""
     from nodeflow.streaming import NotStreamable, reblock
 
     ceiling = db_to_gain(peak_db)
-    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither and bits == 16)
-    meter = TruePeakMeter(rate, channels)
+    dither = dither and bits == 16
+    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
+    peak = [0.0]
     mastered()
-    where = dest or tmp
-    try:
-        f = sf.SoundFile(str(tmp), "w", rate, channels, format=fmt.upper(), **codec)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        raise AudioError(f"{where}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): {e}") from e
-    with f:
-        rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # as _encode: the same draws
+
+    def plain():
         for block in reblock(blocks, channels, MASTER_BLOCK):
-            check()
-            for a in range(0, block.shape[1], METER_BLOCK):
-                meter.add(block[:, a:a + METER_BLOCK])
-            y = np.multiply(block, 1.0, dtype=np.float64)
-            try:
-                f.write(_quantise(y, bits, rng) if bits else np.ascontiguousarray(y.T, np.float32))
-            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-                raise AudioError(f"{where}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): "
-                                 f"{e}") from e
-    meter.finish()
-    if meter.peak > limit_at:
-        raise NotStreamable(f"true peak {to_db(meter.peak):.2f} dBTP needs the limiter")
-    return MasterReport(measure_file(tmp, check), to_db(1.0), to_db(limit_at), 1)
+            peak[0] = max(peak[0], float(np.abs(block).max(initial=0.0)))
+            yield np.multiply(block, 1.0, dtype=np.float64)       # as Mastered.blocks(limit=False) gives it
+    _encode_blocks(tmp, plain(), rate, channels, fmt, codec, bits, dither, check, dest or tmp)
+    if peak[0] > limit_at:
+        raise NotStreamable(f"sample peak {to_db(peak[0]):.2f} dBFS needs the limiter")
+    measured = measure_file(tmp, check)
+    if not _unlimited_holds(measured, limit_at, rate, bits, dither):
+        raise NotStreamable(f"true peak {measured.true_peak_dbtp:.2f} dBTP may need the limiter")
+    return MasterReport(measured, 0.0, to_db(limit_at), 1)
