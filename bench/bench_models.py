@@ -6,6 +6,22 @@
 - ``musicgen_node_vs_bare_generate``: one window (5 s) through a graph vs the bare call: what
   loading from the model cache, seeding, progress events and the engine cost.
 
+Full size on this CPU (issue 12), a random-weight model built from the real musicgen-small
+configuration (``bench/configs/musicgen-small``, 587 M parameters, ~10 s to build, ~4 GiB with the
+bfloat16 copy), 1 s of audio (53 tokens) per run, guidance 3.0, top-k 250, runs alternated:
+
+- ``musicgen_small_cpu_tokens_per_s_vs_plain_generate``: the node's way (thread policy, skinny
+  float32 products, its own sampler) against plain ``transformers`` ``generate`` at torch's default
+  threads, float32 both.  Goal >= 3.
+- ``..._bf16_vs_plain_generate``: the same with ``precision=bfloat16``.  Goal >= 3.
+- ``..._vs_plain_generate_1_thread``: both against plain ``generate`` held to one thread, to
+  separate what the thread policy gives from what the products and bfloat16 give.
+- ``musicgen_small_bf16_*``: what bfloat16 changes: next-token distributions on the same tokens
+  (KL divergence, top-1 agreement), decoded audio from the same codes (SNR), and how many sampled
+  tokens stay identical with the same seed.  A random model's distributions are flat, so a small
+  logit change flips a sampled token far more often than in a trained (peaked) model: these bound
+  the arithmetic error, they do not judge music.
+
 Real checkpoints on a GPU: ``python -m bench.gpu_models``.
 """
 from __future__ import annotations
@@ -41,6 +57,109 @@ def _tiny_checkpoint(folder: Path) -> Path:
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def musicgen_small(seed: int = 0):
+    """A random-weight MusicGen built from the real musicgen-small configuration, and a small T5
+    tokenizer (the real one cannot be fetched offline)."""
+    import torch
+    import transformers as tf
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    import tiny_models
+    torch.manual_seed(seed)
+    folder = ROOT / "bench" / "configs" / "musicgen-small"
+    model = tf.MusicgenForConditionalGeneration(tf.MusicgenConfig.from_pretrained(folder)).eval()
+    model.generation_config = tf.GenerationConfig.from_pretrained(folder)
+    tiny_models.randomize_codebooks(model, seed)
+    return model, tiny_models.t5_tokenizer()
+
+
+def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
+    import copy
+    import time
+
+    import numpy as np
+    import torch
+
+    from nodeflow import devices
+    from nodes.models import _musicgen as engine
+    from nodes.models._cpu import skinny_products
+
+    default_threads = torch.get_num_threads()
+    model, tok = musicgen_small()
+    enc = tok(["lofi hip hop beat with warm piano"], return_tensors="pt")
+    steps = round(seconds * 50) + 3
+    settings = dict(top_k=250, top_p=0.0, temperature=1.0, guidance_scale=3.0)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+
+    def plain(threads: int):
+        def run(n: int):
+            skinny_products(model.decoder, on=False)
+            torch.set_num_threads(threads)
+            torch.manual_seed(1)
+            with torch.inference_mode():
+                return model.generate(**enc, max_new_tokens=n, **engine.sampling_kwargs(**settings))
+        return run
+
+    def ours(m):
+        def run(n: int):
+            if m is model:
+                skinny_products(model.decoder)
+            torch.set_num_threads(default_threads)
+            with devices.torch_threads(devices.generation_threads()), torch.inference_mode():
+                return m.generate(**enc, max_new_tokens=n,
+                                  **engine.sampling_kwargs(**settings, seed=1, device="cpu"))
+        return run
+
+    cases = {"plain": plain(default_threads), "plain_1_thread": plain(1), "ours": ours(model), "ours_bf16": ours(half)}
+    for fn in cases.values():             # warm up (allocations, oneDNN kernels)
+        fn(4)
+    wall = {k: [] for k in cases}
+    cpu = {k: [] for k in cases}
+    for _ in range(rounds):               # alternated: a busy spell slows every case, not one
+        for name, fn in cases.items():
+            w, c = time.perf_counter(), time.process_time()
+            fn(steps)
+            wall[name].append(time.perf_counter() - w)
+            cpu[name].append(time.process_time() - c)
+    torch.set_num_threads(default_threads)
+    tps = {k: steps / min(v) for k, v in wall.items()}
+    tpc = {k: steps / min(v) for k, v in cpu.items()}
+    print(f"# musicgen-small random weights, {seconds:g} s = {steps} tokens, torch default threads "
+          f"{default_threads}, policy chose {devices.generation_threads()}; tokens/s wall (per CPU-s): "
+          + ", ".join(f"{k} {tps[k]:.2f} ({tpc[k]:.2f})" for k in cases), flush=True)
+    for name, goal in (("ours", "goal >= 3; float32, same tokens as plain generate at the same thread count"),
+                       ("ours_bf16", "goal >= 3; precision=bfloat16")):
+        label = "musicgen_small_cpu_tokens_per_s" + ("_bf16" if name.endswith("bf16") else "")
+        report(f"{label}_vs_plain_generate", tps[name] / tps["plain"], goal + f"; per CPU-second {tpc[name] / tpc['plain']:.2f}x")
+        report(f"{label}_vs_plain_generate_1_thread", tps[name] / tps["plain_1_thread"],
+               f"no goal; plain held to 1 thread: what the products{'/bfloat16' if 'bf16' in name else ''} give; "
+               f"per CPU-second {tpc[name] / tpc['plain_1_thread']:.2f}x")
+
+    # what bfloat16 changes, on the float32 model's own tokens
+    skinny_products(model.decoder)
+    with devices.torch_threads(devices.generation_threads()), torch.inference_mode():
+        out32 = model.generate(**enc, max_new_tokens=steps, return_dict_in_generate=True,
+                               **engine.sampling_kwargs(**settings, seed=3, device="cpu"))
+        out16 = half.generate(**enc, max_new_tokens=steps, return_dict_in_generate=True,
+                              **engine.sampling_kwargs(**settings, seed=3, device="cpu"))
+        seq = out32.sequences                                               # [K, L] with the delay pattern
+        lp32 = torch.log_softmax(model(**enc, decoder_input_ids=seq).logits.float(), -1)
+        lp16 = torch.log_softmax(half(**enc, decoder_input_ids=seq).logits.float(), -1)
+        kl = (lp32.exp() * (lp32 - lp16)).sum(-1).mean().item()
+        top1 = (lp32.argmax(-1) == lp16.argmax(-1)).float().mean().item()
+        codes = engine._codes_from_sequence(model, seq[:, :1], seq)
+        a32 = engine._decode_once(model, codes).float().numpy()
+        a16 = engine._decode_once(half, codes).float().numpy()
+    snr = 10 * np.log10(np.sum(a32 ** 2) / max(np.sum((a32 - a16) ** 2), 1e-30))
+    same = (out32.sequences == out16.sequences).all(0).long()
+    first = int(same.argmin()) if not bool(same.all()) else same.numel()
+    report("musicgen_small_bf16_next_token_kl_nats", kl, "no goal; float32 vs bfloat16 on the same tokens, per step "
+           f"and codebook (a uniform guess is {np.log(2048):.1f}); top-1 agreement {top1:.3f}", fmt="{:.4f}")
+    report("musicgen_small_bf16_decoded_snr_db", snr, "no goal; EnCodec in bfloat16 vs float32 on the same codes",
+           fmt="{:.1f}")
+    report("musicgen_small_bf16_sampled_tokens_identical", first / same.numel(),
+           f"no goal; same seed: the share of steps before the first differing token ({first} of {same.numel()})")
 
 
 def main() -> None:
@@ -90,6 +209,7 @@ def main() -> None:
             report("musicgen_node_vs_bare_generate", t_one / t_bare_one, "goal <= 1.10; one window through a graph")
     finally:
         torch.set_num_threads(threads)
+    full_size_cpu(float(os.environ.get("AUDIOCHAIN_BENCH_MUSICGEN_S", "1.0")))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from nodeflow.timebase import ModelProfile
 from nodeflow.types import ChoiceEnum
 
 __all__ = ["Device", "Precision", "Loaded", "using", "model_fingerprint", "checkpoint_preflight", "seeded",
-           "step_criterion", "profile_of", "to_model_audio", "EXPECTED_TYPES"]
+           "sampler", "step_criterion", "profile_of", "to_model_audio", "EXPECTED_TYPES"]
 
 
 class Device(ChoiceEnum):
@@ -36,7 +36,8 @@ class Device(ChoiceEnum):
 
 
 class Precision(ChoiceEnum):
-    """Weights' dtype; ``auto`` = float16 on CUDA, float32 elsewhere."""
+    """Weights' dtype; ``auto`` = float16 on CUDA, float32 elsewhere; ``bfloat16`` on the CPU
+    generates MusicGen about 2x faster than float32 (see bench/bench_models.py)."""
     AUTO = "auto"
     FLOAT32 = "float32"
     FLOAT16 = "float16"
@@ -48,7 +49,10 @@ EXPECTED_TYPES = {"musicgen": "musicgen", "musicgen_melody": "musicgen_melody", 
 
 @dataclasses.dataclass(eq=False)
 class Loaded:
-    """A loaded checkpoint: the model, its tokenizer, its time base and where it came from."""
+    """A loaded checkpoint: the model, its tokenizer, its time base and where it came from.
+
+    ``lock`` is held by whoever runs the model (:func:`using`): one loaded model, on one device in
+    one dtype, is never used by two threads at once; other models and devices run concurrently."""
     model: Any
     tokenizer: Any
     profile: ModelProfile
@@ -58,6 +62,7 @@ class Loaded:
     device: str
     dtype: str
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lock: Any = dataclasses.field(default_factory=threading.RLock, repr=False, compare=False)
 
 
 def profile_of(model, name: str | None = None) -> ModelProfile:
@@ -83,6 +88,9 @@ def _load(kind: str, res: checkpoints.Resolved, device: str, dtype: str) -> Load
     model = cls.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
                                 dtype=devices.torch_dtype(dtype))
     model = model.to(device).eval()
+    if kind != "bark" and device == "cpu" and dtype == "float32":   # guidance decodes 2 rows a step
+        from ._cpu import skinny_products
+        skinny_products(model.decoder)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
     extra: dict[str, Any] = {}
     if kind == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
@@ -119,8 +127,17 @@ def using(kind: str, checkpoint: str, ctx: Context, device: Any = "auto", precis
         lora = read_adapter(adapter, ctx.base_dir)
         key = dataclasses.replace(key, kind=f"{kind}+lora", revision=f"{res.revision}+{lora.digest}")
         loader = lambda: with_adapter(_load(kind, res, dev, dtype), lora)
-    with default_cache().use(key, loader) as loaded:
+    with default_cache().use(key, loader) as loaded, loaded.lock, _threads_for(dev):
         yield loaded
+
+
+@contextlib.contextmanager
+def _threads_for(device: str) -> Iterator[None]:
+    if device != "cpu":
+        yield
+        return
+    with devices.torch_threads(devices.generation_threads()):
+        yield
 
 
 def _version(pkg: str) -> str:
@@ -163,23 +180,71 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- sampling
-_GENERATION_LOCK = threading.RLock()
+_GLOBAL_RNG_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def seeded(seed: int, device: str) -> Iterator[None]:
-    """Reproducible sampling: torch's generators are forked, seeded with ``seed`` and restored.
-
-    transformers samples from torch's global generator, so seeded generations are serialised
-    process-wide: two concurrent runs cannot interleave their random draws.
+    """Reproducible sampling from torch's *global* generators: forked, seeded with ``seed`` and
+    restored.  Two users of the global generators cannot interleave their draws, so everything
+    inside is serialised process-wide; Bark needs it (its fine stage samples with
+    ``torch.multinomial`` itself).  MusicGen samples with :func:`sampler` instead, so MusicGen
+    generations on different models or devices run concurrently.
     """
     import torch
     kind = device.split(":", 1)[0]
     fork_devices = [torch.device(device).index or 0] if kind == "cuda" else []
-    with _GENERATION_LOCK, torch.inference_mode():
+    with _GLOBAL_RNG_LOCK, torch.inference_mode():
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(int(seed))
             yield
+
+
+def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, top_p: float | None):
+    """Sampling with a generator of its own: a ``LogitsProcessorList`` for ``generate(logits_processor=...)``.
+
+    Its last processor applies temperature, top-k and top-p (as transformers' own warpers do, in
+    that order, after classifier-free guidance) and draws the token from ``torch.Generator(device)``
+    seeded with ``seed``; it then leaves only that token possible, so ``generate``'s own draw from
+    the global generator picks it whatever state that generator is in.  The draws are those a
+    global generator seeded with ``seed`` would make, so the music is the same as sampling from
+    it, and concurrent generations cannot disturb each other.  Pass ``do_sample=True``,
+    ``temperature=1.0`` and no ``top_k``/``top_p`` to ``generate`` (they are applied here).
+    Processors ``generate`` appends (MusicGen appends its guidance) go before the sampler; one of
+    a type already present replaces it, so the list can serve several ``generate`` calls (windows).
+    """
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    warpers: list = []
+    if temperature is not None and float(temperature) != 1.0:
+        warpers.append(TemperatureLogitsWarper(float(temperature)))
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k=int(top_k), min_tokens_to_keep=1))
+    if top_p is not None and float(top_p) < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=float(top_p), min_tokens_to_keep=1))
+
+    class _Draw(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for w in warpers:
+                scores = w(input_ids, scores)
+            probs = torch.nn.functional.softmax(scores, dim=-1)
+            chosen = torch.multinomial(probs, num_samples=1, generator=gen)
+            only = torch.full_like(scores, float("-inf"))
+            return only.scatter_(1, chosen, 0.0)
+
+    class _DrawLast(LogitsProcessorList):
+        def append(self, processor):
+            for i, p in enumerate(self[:-1]):
+                if type(p) is type(processor):
+                    self[i] = processor
+                    return
+            self.insert(len(self) - 1, processor)
+
+    return _DrawLast([_Draw()])
 
 
 def step_criterion(on_step: Callable[[Any], None]):

@@ -24,7 +24,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.timebase import ModelProfile
 
-from ._hf import step_criterion
+from ._hf import sampler, step_criterion
 
 __all__ = ["Window", "plan_windows", "encode_prompt", "generate_codes", "decode", "decode_context", "assemble",
            "sampling_kwargs"]
@@ -63,10 +63,21 @@ def plan_windows(prompt_tokens: int, new_tokens: int, window: int, stride: int) 
     return out
 
 
-def sampling_kwargs(*, top_k: int, top_p: float, temperature: float, guidance_scale: float) -> dict[str, Any]:
-    """generate() settings; temperature 0 means greedy decoding."""
+def sampling_kwargs(*, top_k: int, top_p: float, temperature: float, guidance_scale: float,
+                    seed: int | None = None, device: str = "cpu") -> dict[str, Any]:
+    """generate() settings; temperature 0 means greedy decoding.
+
+    With ``seed`` the tokens are drawn from a generator of their own on ``device`` (:func:`sampler`):
+    the same music as torch's global generator seeded with ``seed``, without touching it, so
+    generations on other models run concurrently.  Without it, generate() samples from the
+    global generator (seed it yourself)."""
     if temperature <= 0:
         kw: dict[str, Any] = {"do_sample": False}
+    elif seed is not None:
+        kw = {"do_sample": True, "temperature": 1.0, "top_k": None, "top_p": None,
+              "logits_processor": sampler(seed, device, temperature=float(temperature),
+                                          top_k=int(top_k) if top_k > 0 else None,
+                                          top_p=float(top_p) if 0 < top_p < 1 else None)}
     else:
         kw = {"do_sample": True, "temperature": float(temperature), "top_k": int(top_k) if top_k > 0 else None,
               "top_p": float(top_p) if 0 < top_p < 1 else None}

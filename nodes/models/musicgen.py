@@ -20,8 +20,7 @@ from nodeflow.types import FilePath, Range, Text
 
 from . import _musicgen as engine
 from ._chroma import chroma
-from ._hf import (Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, seeded, to_model_audio,
-                  using)
+from ._hf import Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, to_model_audio, using
 
 __all__ = ["musicgen", "generate_music"]
 
@@ -77,8 +76,10 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
                        num_chroma=model.config.num_chroma)
         return dict(text_inputs, input_features=feats[None].to(model.device, model.dtype))
 
-    sampling = engine.sampling_kwargs(top_k=top_k, top_p=top_p, temperature=temperature, guidance_scale=guidance_scale)
-    with seeded(seed, loaded.device):
+    import torch
+    sampling = engine.sampling_kwargs(top_k=top_k, top_p=top_p, temperature=temperature, guidance_scale=guidance_scale,
+                                      seed=seed, device=loaded.device)
+    with torch.inference_mode():     # tokens are drawn from the sampler's own generator: no process-wide lock
         if prompt is not None:
             prompt_codes = engine.encode_prompt(model, prompt, prompt_tokens)
         once: dict[str, Any] = {}
