@@ -181,6 +181,9 @@ def cmd_run(args) -> int:
                                  "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
                                  "saves a sweep")
         return _run_sweep(args, graph, out_dir)
+    if "," in args.device:
+        raise ParameterError(f"--device {args.device}: a device list is for sweeps (--sweep NODE.PARAM=...); a single "
+                             "run takes one device, e.g. --device cuda:0")
     if args.executor == "ray":
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
     ex = _executor(args)
@@ -320,6 +323,9 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
         axes, mode = sweep_from_graph(graph)
         mode = "zip" if args.zip else mode
     variants = expand(axes, mode)
+    if args.executor == "ray" and "," in args.device:
+        raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
+                             "worker uses its own device: pass one device (or auto)")
     graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
                 device=args.device)
     total = len(variants)
@@ -623,6 +629,23 @@ def cmd_unpack(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------- entry
+def _device_list_arg(text: str) -> str:
+    """``--device``: one device or a comma-separated list, spelling checked (not presence: that
+    is validation's, so `validate` lists it with the other problems); normalised to ``a,b``."""
+    from .devices import parse_device_list
+    try:
+        return ",".join(parse_device_list(text))
+    except ParameterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _device_arg(text: str) -> str:
+    value = _device_list_arg(text)
+    if "," in value:
+        raise argparse.ArgumentTypeError(f"--device {text!r}: one device here (a list is for sweeps), e.g. cuda:0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(prog="audiochain", description="Chain audio models and processing in time.")
@@ -636,7 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="folder for exported files (default: the current folder)")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
     p.add_argument("--target", action="append", metavar="NODE", help="compute only what NODE needs")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="device for model nodes")
+    p.add_argument("--device", default="auto", type=_device_list_arg, metavar="DEVICE",
+                   help="device for model nodes: auto, cpu, cuda, cuda:N, mps; a sweep takes a list "
+                   "(cuda:0,cuda:1: variants dealt round-robin)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
                    help="run a variant per value (several --sweep: every combination)")
@@ -658,7 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("row", type=int)
     p.add_argument("--graph", help="graph file (default: the one the manifest names)")
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE",
+                   help="auto, cpu, cuda, cuda:N or mps")
     _add_allow_outside(p)
     p.set_defaults(fn=cmd_rerun)
 
@@ -667,7 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_flags(p)
     p.add_argument("-o", "--output", help="the output folder the run would use (default: the current folder)")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="device for model nodes")
+    p.add_argument("--device", default="auto", type=_device_list_arg, metavar="DEVICE",
+                   help="device for model nodes: auto, cpu, cuda, cuda:N, mps, or a sweep's list (cuda:0,cuda:1)")
     _add_allow_outside(p)
     p.set_defaults(fn=cmd_validate)
 

@@ -351,11 +351,25 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     return paths
 
 
+def assign_devices(variants: Sequence[Variant], devices: str | Sequence[str]) -> list[str]:
+    """The device each variant runs on: a device list (``"cuda:0,cuda:1"`` or a sequence) is dealt
+    round-robin by the variant's index; one device (``auto``, ``cpu``, ``cuda:1``) serves them all.
+
+    >>> assign_devices([Variant(i, ()) for i in range(3)], "cuda:0,cuda:1")
+    ['cuda:0', 'cuda:1', 'cuda:0']
+    """
+    from .devices import parse_device_list
+    items = parse_device_list(devices if isinstance(devices, str) else ",".join(devices))
+    return [items[v.index % len(items)] for v in variants]
+
+
 def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, device: str = "auto",
                 on_event: Callable | None = None, cancel_event=None, keep_values: bool = False,
                 allow_outside: Sequence[Any] = ()) -> VariantResult:
-    """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised."""
+    """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised.
+    ``device`` may be a sweep's device list: the variant takes its own (:func:`assign_devices`)."""
     from .errors import Cancelled
+    device = assign_devices([variant], device)[0]
     vdir = out_dir / variant.name
     t0 = time.perf_counter()
     try:

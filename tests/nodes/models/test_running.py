@@ -176,3 +176,83 @@ def test_cancel_from_a_progress_event_stops_generation_promptly(tiny, tmp_path, 
     # the model is fine afterwards: the same graph runs to the end
     out, _ = run_graph(g)
     assert out.frames > 0
+
+
+# ---------------------------------------------------------------------------------------- cuda:N, device lists
+def test_cuda_n_is_accepted_and_refused_in_one_line_when_absent(tiny, tmp_path, capsys):
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
+    fileformat.save(g, tmp_path / "g.msgpack")
+    code = cli.main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out"), "--device", "cuda:1"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 1
+    assert len(errors) == 1 and "device='cuda:1': CUDA is not available on this machine" in errors[0]
+    assert cli.main(["validate", str(tmp_path / "g.msgpack"), "--device", "cuda:1"]) == 1
+    assert "node 'model' (models.musicgen): device='cuda:1': CUDA is not available" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:                 # a misspelt device: argparse's one line, exit 2
+        cli.main(["run", str(tmp_path / "g.msgpack"), "--device", "cuda:x"])
+    assert e.value.code == 2
+    assert "'cuda:x' is not a device; expected auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
+    assert cli.main(["run", str(tmp_path / "g.msgpack"), "--device", "cpu,cpu", "-q", "-o", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: --device cpu,cpu: a device list is for sweeps (--sweep NODE.PARAM=...); a single run "
+                   "takes one device, e.g. --device cuda:0\n")
+    with pytest.raises(SystemExit):
+        cli.main(["rerun", str(tmp_path / "m.json"), "1", "--device", "cpu,cpu"])   # rerun takes one device
+    assert "one device here (a list is for sweeps)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,want", [("cpu", ["cpu"]), ("", ["auto"]), (" CUDA:0 , cuda:1", ["cuda:0", "cuda:1"]),
+                                       ("cuda,mps", ["cuda", "mps"])])
+def test_device_lists_parse(text, want):
+    assert devices.parse_device_list(text) == want
+
+
+@pytest.mark.parametrize("text,words", [("gpu", "'gpu' is not a device"), ("cpu:1", "'cpu:1' is not a device"),
+                                        ("cuda:", "'cuda:' is not a device"), ("auto,cpu", "'auto' cannot be part")])
+def test_bad_device_lists_name_the_item(text, words):
+    with pytest.raises(ParameterError, match=words):
+        devices.parse_device_list(text)
+
+
+def test_assign_devices_round_robin_by_variant_index():
+    from nodeflow.sweep import Variant, assign_devices
+    vs = [Variant(i, ()) for i in range(5)]
+    assert assign_devices(vs, "cuda:0,cuda:1") == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
+    assert assign_devices(vs, ["cpu", "cpu"]) == ["cpu"] * 5
+    assert assign_devices(vs, "auto") == ["auto"] * 5            # one device serves every variant
+    assert assign_devices(vs[3:], "a" and "cuda:0,cuda:1,cuda:2") == ["cuda:0", "cuda:1"]   # by index, not position
+
+
+def test_a_sweep_deals_its_device_list_to_variants(tmp_path, monkeypatch, capsys):
+    """`run --sweep ... --device cuda:0,cuda:1` on a (pretend) two-GPU machine: variants alternate
+    devices; `--device cpu,cpu` runs here for real; Ray refuses a list in one line."""
+    import soundfile as sf
+    import torch
+
+    from nodeflow import Graph
+    from nodeflow.executor import Executor
+    sf.write(str(tmp_path / "in.wav"), np.zeros((4800, 1), np.float32), 48000)
+    g = Graph()
+    src = g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    gain = g.add("dsp.gain", id="gain")
+    g.connect(src.out, gain.audio)
+    fileformat.save(g, tmp_path / "g.msgpack")
+    used: list[str] = []
+    real_run = Executor.run
+
+    def spy(self, graph, *a, **kw):
+        used.append(kw.get("device", "auto"))
+        return real_run(self, graph, *a, **kw)
+
+    monkeypatch.setattr(Executor, "run", spy)
+    base = ["run", str(tmp_path / "g.msgpack"), "--sweep", "gain.gain_db=-6,-3,0", "-q", "--no-cache"]
+    assert cli.main(base + ["-o", str(tmp_path / "a"), "--device", "cpu,cpu"]) == 0
+    assert used == ["cpu", "cpu", "cpu"]
+    used.clear()
+    monkeypatch.setattr(devices, "_cuda_ok", lambda: True)          # two GPUs, as far as validation can tell
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert cli.main(base + ["-o", str(tmp_path / "b"), "--device", "cuda:0,cuda:1"]) == 0
+    assert used == ["cuda:0", "cuda:1", "cuda:0"]
+    capsys.readouterr()
+    assert cli.main(base + ["-o", str(tmp_path / "d"), "--device", "cpu,cpu", "--executor", "ray"]) == 1
+    assert "a device list is dealt by the local executor" in capsys.readouterr().err
