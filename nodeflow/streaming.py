@@ -153,7 +153,7 @@ def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit, cancel) -> 
             return
         except _StageError:
             raise
-        except BaseException as e:  # noqa: BLE001 - tagged with the node and re-raised
+        except Exception as e:  # noqa: BLE001 - tagged with the node and re-raised
             raise _StageError(nid, e) from e
         done += b.shape[1]
         now = time.perf_counter()
@@ -204,7 +204,7 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
                 got = spec.stream(args, _params(graph, spec, nid), make_ctx(nid))
             except (_StageError, NotStreamable):
                 raise
-            except BaseException as e:  # noqa: BLE001 - tagged with the node
+            except Exception as e:  # noqa: BLE001 - tagged with the node
                 raise _StageError(nid, e) from e
             if i == len(seg) - 1 and not isinstance(got, Stream):
                 result = got
@@ -228,7 +228,8 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
 
 
 def _whole(graph, seg: list[str], plan, values: dict, make_ctx) -> dict[str, dict]:
-    """Run ``seg`` the ordinary way, node by node, each value released once the next has it."""
+    """Run ``seg`` the ordinary way, node by node; an inner value is kept only as its description
+    once the next node has it (the one feeding the last node stays whole: an export's is returned)."""
     outs: dict[str, dict] = {}
     prev: dict[str, Any] | None = None
     for i, nid in enumerate(seg):
@@ -237,11 +238,21 @@ def _whole(graph, seg: list[str], plan, values: dict, make_ctx) -> dict[str, dic
         for (port, src, src_port, _mode) in plan.inputs[nid]:
             args[port] = values[src][src_port] if i == 0 else prev[src_port]
         try:
-            prev = spec.call(args, _params(graph, spec, nid), make_ctx(nid) if spec.wants_ctx else None)
-        except BaseException as e:  # noqa: BLE001 - tagged with the node
+            got = spec.call(args, _params(graph, spec, nid), make_ctx(nid) if spec.wants_ctx else None)
+        except Exception as e:  # noqa: BLE001 - tagged with the node
             raise _StageError(nid, e) from e
-        outs[nid] = prev
+        if 0 < i < len(seg) - 1:
+            outs[seg[i - 1]] = {k: _described(v, seg[i - 1]) for k, v in prev.items()}
+        args = None
+        prev = outs[nid] = got
     return outs
+
+
+def _described(value: Any, node: str) -> Any:
+    if isinstance(value, Audio) and not isinstance(value, StreamedAudio):
+        return StreamedAudio.describe(value.sample_rate, value.channels, value.frames, node=node,
+                                      **{f: getattr(value, f) for f in _META})
+    return value
 
 
 def _execution_error(nid: str, spec, e: BaseException) -> BaseException:
