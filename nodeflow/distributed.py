@@ -91,7 +91,7 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, 
                      on_output=summary)
     except (NodeflowError, Cancelled) as e:
         return {"status": "failed", "error": str(e), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
-    files, durations, prov = summary.merged(res.keys)
+    files, durations, prov = summary.merged(res.cache_keys)
     return {"status": "ok", "outputs": files, "durations_s": durations, "provenance": prov,
             "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
 
@@ -136,7 +136,7 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
         if shared:
             ex = Executor()
             res = ex.run(graph, targets=sorted(shared), output_dir=out)
-            shipped = {res.keys[n]: res.outputs[n] for n in shared if n in res.outputs}
+            shipped = {res.cache_keys[n]: res.outputs[n] for n in shared if n in res.outputs}
         shared_ref = ray.put(shipped)
         task = ray.remote(**task_resources(graph, ray.cluster_resources()), max_retries=max_retries)(_variant_task)
         data = dumps(graph)

@@ -45,11 +45,16 @@ class Event:
 
 
 class RunResult(Mapping):
-    """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache."""
+    """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache.
+
+    A read-only mapping like any other: ``dict(res)``, ``res.keys()``, ``res.items()``.  The nodes'
+    content keys (what the cache is indexed by) are ``res.cache_keys``.
+    """
 
     def __init__(self, outputs: dict[str, dict[str, Any]], ran: set[str], cached: set[str],
-                 keys: dict[str, str], elapsed_s: float):
-        self.outputs, self.ran, self.cached, self.keys, self.elapsed_s = outputs, ran, cached, keys, elapsed_s
+                 cache_keys: dict[str, str], elapsed_s: float):
+        self.outputs, self.ran, self.cached, self.elapsed_s = outputs, ran, cached, elapsed_s
+        self.cache_keys = cache_keys
 
     def __getitem__(self, node_id: str) -> dict[str, Any]:
         return self.outputs[node_id]

@@ -381,7 +381,7 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
         return VariantResult(variant, "cancelled", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
     except NodeflowError as e:
         return VariantResult(variant, "failed", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
-    files, durations, prov = summary.merged(res.keys)
+    files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None)
 

@@ -68,7 +68,7 @@ def test_a_damaged_entry_is_a_miss_removed_and_recomputed(tmp_path, damage, monk
     g.connect("t", "g")
     monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")      # keep every value
     first = Executor(disk_cache=dc).run(g, keep="all")
-    key = first.keys["g"]
+    key = first.cache_keys["g"]
     p = dc.path(key)
     data = bytearray(p.read_bytes())
     if damage == "flip_payload":

@@ -169,5 +169,5 @@ def test_keys_follow_model_fingerprints(reg):
 def test_result_keys_are_the_runs_own(reg):
     g, ex = chain(reg, 3), Executor(disk_cache=None)
     res = ex.run(g)
-    res.keys["n0"] = "tampered"
-    assert ex.run(g).keys["n0"] != "tampered"
+    res.cache_keys["n0"] = "tampered"
+    assert ex.run(g).cache_keys["n0"] != "tampered"

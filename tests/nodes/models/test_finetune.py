@@ -508,7 +508,7 @@ def test_adapter_digest_is_in_the_node_cache_key(trained, base, tmp_path):
         meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     save_file({k: v * 2 if "lora_B" in k else v for k, v in tensors.items()}, str(weights), metadata=meta)
     third = ex.run(g, base_dir=tmp_path)
-    assert m.id in third.ran and third.keys[m.id] != first.keys[m.id]
+    assert m.id in third.ran and third.cache_keys[m.id] != first.cache_keys[m.id]
     assert not np.array_equal(third[m.id]["out"].samples, first[m.id]["out"].samples)
     assert dict(third[m.id]["out"].info)["adapter_digest"] == file_digest(weights)
 
