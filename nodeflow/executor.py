@@ -529,7 +529,7 @@ class Executor:
             raise Cancelled(f"node '{nid}' cancelled")
         emit("started", nid)
         t0 = time.perf_counter()
-        wants_ctx = spec.wants_ctx   # a Context is only built for nodes that declare one
+        wants_ctx = spec.wants_ctx or spec.process   # a Context only for nodes that declare one (or run in a worker: Stop)
         try:
             args: dict[str, Any] = {}
             mapped: dict[str, list] = {}

@@ -110,6 +110,7 @@ class NodeSpec:
     estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
     persist: bool | None = None
     stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
+    process: bool = False
 
     @property
     def name(self) -> str:
@@ -120,7 +121,15 @@ class NodeSpec:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
     def call(self, inputs: dict[str, Any], params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
-        """Run the function once; returns ``{output_name: value}``."""
+        """Run the function once; returns ``{output_name: value}``.  A node declared with
+        ``process=True`` runs in a worker process (:func:`nodeflow.worker.run_node`)."""
+        if self.process:
+            from .worker import run_node
+            return run_node(self, inputs, params, ctx)
+        return self.call_here(inputs, params, ctx)
+
+    def call_here(self, inputs: dict[str, Any], params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+        """Run the function once in this process; returns ``{output_name: value}``."""
         kwargs = dict(inputs)
         kwargs.update(params)
         if self.wants_ctx:
@@ -155,6 +164,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
          persist: bool | None = None,
          stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
+         process: bool = False,
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
@@ -174,10 +184,18 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     ``stream(inputs, params, ctx)`` is the node's streaming form, which long audio flows through in
     blocks when the executor fuses a chain of such nodes (see :mod:`nodeflow.streaming`): it takes
     ``{port: Stream}`` and returns a ``Stream`` (a sink: its output value), exactly the samples the
-    function gives, or raises ``NotStreamable``.
+    function gives, or raises ``NotStreamable``.  ``process=True`` runs the function in a worker
+    process (for work that holds the GIL, such as Rubber Band): the same events (its
+    ``ctx.progress`` reaches the run), errors and results, Stop ends the worker at once, and
+    independent branches, list items and sweep variants use every core.  Its inputs, parameters and
+    outputs travel pickled, so the function must be importable by name; exports (``side_effect``)
+    run in the run's process.
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
+    if process and side_effect:
+        raise DefinitionError(f"node {id}: process=True is for computing nodes; a side-effect node (an export) "
+                              "runs in the run's process, where its writes are checked")
 
     def wrap(fn: Callable[..., Any]) -> NodeSpec:
         where = f"node {id}"
@@ -214,6 +232,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
-                        preflight=preflight, estimate=estimate, persist=persist, stream=stream)
+                        preflight=preflight, estimate=estimate, persist=persist, stream=stream,
+                        process=bool(process))
 
     return wrap

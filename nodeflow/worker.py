@@ -101,13 +101,15 @@ def _end(proc: subprocess.Popen) -> None:
 
 
 def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[[], None] | None = None,
-                   poll_s: float = 0.02, what: str | None = None) -> Any:
+                   poll_s: float = 0.02, what: str | None = None,
+                   on_progress: Callable[[float, float, str], None] | None = None) -> Any:
     """``fn(*args)`` computed in a worker process; ``check()`` (e.g. ``ctx.check_cancelled``) runs
     every ``poll_s`` while it works, and whatever it raises ends the worker and propagates.
 
     ``fn`` must be importable by name (a module-level function).  An exception raised by ``fn`` is
     re-raised here; a worker that dies without answering (killed, out of memory) is a
-    :class:`NodeflowError` naming ``what`` and its exit code.
+    :class:`NodeflowError` naming ``what`` and its exit code.  What ``fn`` reports through
+    :func:`report_progress` reaches ``on_progress(done, total, message)`` (on a reader thread).
     """
     if check is not None:
         check()
@@ -117,7 +119,17 @@ def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[
 
     def read() -> None:
         try:
-            reply.append(_recv(proc.stdout))
+            while True:
+                message = _recv(proc.stdout)
+                if len(message) == 4 and message[0] == "progress":
+                    if on_progress is not None:
+                        try:
+                            on_progress(*message[1:])
+                        except Exception:  # noqa: BLE001 - Stop raised by the listener: the poll ends it
+                            pass
+                    continue
+                reply.append(message)
+                break
         except (EOFError, OSError, pickle.UnpicklingError, ValueError):
             pass
         done.set()
@@ -145,6 +157,55 @@ def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[
         _give_back(proc, reusable)
 
 
+def run_node(spec, inputs: dict[str, Any], params: dict[str, Any], ctx=None) -> dict[str, Any]:
+    """Run a node declared with ``process=True`` in a worker: ``spec.call_here`` there, with a
+    context that knows the run's folders, device and item; its progress comes back to ``ctx``, and
+    Stop (``ctx.check_cancelled``) ends the worker."""
+    lite = None
+    if ctx is not None:
+        lite = dict(node_id=ctx.node_id, base_dir=ctx.base_dir, output_dir=ctx.output_dir, device=ctx.device,
+                    protected_files=ctx.protected_files, allow_outside=ctx.allow_outside)
+    module = getattr(spec.fn, "__module__", None)
+    return call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite),
+                          check=ctx.check_cancelled if ctx is not None else None, what=spec.id,
+                          on_progress=(lambda d, t, m: ctx.progress(d, t, m)) if ctx is not None else None)
+
+
+_specs: dict[tuple[str, str], Any] = {}
+
+
+def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: dict[str, Any],
+                    lite: dict[str, Any] | None) -> dict[str, Any]:
+    """Worker side of :func:`run_node`: find the node type in its module and call it here."""
+    import importlib
+
+    from .node import Context, NodeSpec
+    spec = _specs.get((module, type_id))
+    if spec is None:
+        mod = importlib.import_module(module)
+        spec = next((v for v in vars(mod).values() if isinstance(v, NodeSpec) and v.id == type_id), None)
+        if spec is None:
+            raise NodeflowError(f"{type_id}: the worker found no such node in module {module}; a node declared "
+                                "with process=True must be a module-level name")
+        _specs[(module, type_id)] = spec
+    ctx = None
+    if lite is not None:
+        ctx = Context(emit=lambda kind, node_id, done=0.0, total=0.0, message="": report_progress(done, total, message),
+                      **lite)
+    return spec.call_here(inputs, params, ctx)
+
+
+_reply_to = None                     # the worker's answer stream while a call runs
+_reply_lock = threading.Lock()
+
+
+def report_progress(done: float, total: float, message: str = "") -> None:
+    """In a worker: send progress to the caller's ``on_progress`` (elsewhere: nothing)."""
+    if _reply_to is not None:
+        with _reply_lock:
+            _send(_reply_to, ("progress", float(done), float(total), str(message)))
+
+
 def end_all_workers() -> None:
     """Kill every worker, busy or idle (before ``os._exit``)."""
     with _lock:
@@ -170,8 +231,10 @@ def _serve() -> None:
     """The worker's loop: read ``(fn, args)``, answer ``(ok, value)``, until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    from nodeflow import worker as this   # the module pickled functions name (this file runs as __main__)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr           # a stray print() must not corrupt the replies
+    this._reply_to = out
     while True:
         try:
             head = inp.read(_HEADER.size)
@@ -188,11 +251,12 @@ def _serve() -> None:
             reply = (True, fn(*args))
         except BaseException as e:  # noqa: BLE001 - handed to the parent, which re-raises it
             reply = (False, e)
-        try:
-            _send(out, reply)
-        except (pickle.PicklingError, TypeError, AttributeError) as e:
-            _send(out, (False, NodeflowError(f"{type(reply[1]).__name__}: {reply[1]}" if not reply[0] else
-                                             f"the result does not pickle: {e}")))
+        with this._reply_lock:
+            try:
+                _send(out, reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as e:
+                _send(out, (False, NodeflowError(f"{type(reply[1]).__name__}: {reply[1]}" if not reply[0] else
+                                                 f"the result does not pickle: {e}")))
 
 
 if __name__ == "__main__":

@@ -14,15 +14,12 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
+from nodeflow.node import node
 from nodeflow.types import Range
 
 __all__ = ["variation", "parse_pattern", "soft_limit"]
 
 KNEE = 0.9            # soft_limit is the identity up to this level
-# Rubber Band is one uninterruptible call: clips up to this many output samples (all channels; about
-# 0.2 s of work) run in this process, longer ones in a worker process that a cancelled run ends at once.
-INLINE_SAMPLES = 1 << 18
 
 
 def parse_pattern(text: str) -> list[float]:
@@ -65,12 +62,8 @@ EDGE_S = 0.05      # mirrored context each side of a clip, so Rubber Band's edge
 
 
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
-             preserve_formants: bool, check=None) -> np.ndarray:
-    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames.
-
-    With ``check`` (``ctx.check_cancelled``), a long clip is stretched in a worker process that
-    ``check`` can end (:func:`nodeflow.worker.call_in_worker`): the same samples, cancellable.
-    """
+             preserve_formants: bool) -> np.ndarray:
+    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames."""
     frames = round(samples.shape[1] * length_ratio)
     if samples.shape[1] == 0:
         return np.zeros((samples.shape[0], frames), np.float32)
@@ -82,11 +75,7 @@ def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: flo
     lead = round(pad * length_ratio)
     args = (np.ascontiguousarray(padded, np.float32), float(rate), length_ratio, float(semitones),
             bool(preserve_formants))
-    if check is None or samples.shape[0] * max(samples.shape[1], frames) <= INLINE_SAMPLES:
-        out = _rubberband(*args)
-    else:
-        from nodeflow.worker import call_in_worker
-        out = call_in_worker(_rubberband, args, check=check, what="dsp.variation")
+    out = _rubberband(*args)
     out = np.nan_to_num(np.asarray(out, np.float32), nan=0.0, posinf=0.0, neginf=0.0)[:, lead:]
     if out.shape[1] >= frames:
         return out[:, :frames]
@@ -113,19 +102,20 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": Shape(out.frames, out.channels, out.rate, work_s=(a.samples + out.samples) * passes / 2e6 + 0.01)}
 
 
-@node("dsp.variation", version=1, estimate=_estimate)
+# Rubber Band holds the GIL for one uninterruptible call: the node runs in a worker process, so
+# branches, windows and variants use every core and Stop ends it at once
+@node("dsp.variation", version=1, estimate=_estimate, process=True)
 def variation(audio: Audio, *,
               semitones: Annotated[float, Range(-24.0, 24.0, unit="st")] = 0.0,
               pattern_semitones: str = "",
               stretch_ratio: Annotated[float, Range(0.25, 4.0, unit="x")] = 1.0,
               reverse: bool = False,
               octave_blend: Annotated[float, Range(0.0, 1.0)] = 0.0,
-              preserve_formants: bool = False,
-              ctx: Context | None = None) -> Audio:
+              preserve_formants: bool = False) -> Audio:
     """Transpose, time-stretch, reverse or thicken a clip; map it over windows for per-window variation.
 
-    Pitch and tempo change independently (Rubber Band through pedalboard; a long clip in a worker
-    process, so Stop ends it at once).  Output samples stay
+    Pitch and tempo change independently (Rubber Band through pedalboard, in a worker process:
+    Stop ends it at once, and windows or branches run on every core).  Output samples stay
     within [-1, 1] (a soft knee above -0.9 dBFS) and finite.  Window placement is kept; with a
     stretch, ``start_frame``, ``overlap_frames`` and ``tokens`` scale with the new length so
     stretched windows still stitch.
@@ -160,11 +150,10 @@ def variation(audio: Audio, *,
     steps = parse_pattern(pattern_semitones)
     shift = semitones + (steps[audio.index % len(steps)] if steps else 0.0)
     x = audio.samples
-    check = ctx.check_cancelled if ctx is not None else None
     if shift != 0.0 or stretch_ratio != 1.0:
-        x = _stretch(x, audio.sample_rate, stretch_ratio, shift, preserve_formants, check)
+        x = _stretch(x, audio.sample_rate, stretch_ratio, shift, preserve_formants)
     if octave_blend > 0.0:
-        x = x + octave_blend * _stretch(x, audio.sample_rate, 1.0, 12.0, preserve_formants, check)
+        x = x + octave_blend * _stretch(x, audio.sample_rate, 1.0, 12.0, preserve_formants)
     if reverse:
         x = x[:, ::-1]
     placement = {}

@@ -187,3 +187,102 @@ def test_cli_sweep_with_jobs_and_no_cache(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["run", str(tmp_path / "g.msgpack"), "--jobs", "0"])
     assert "--jobs '0': expected a whole number of at least 1" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- nodes in worker processes
+@pytest.fixture
+def preg():
+    from tests.nodeflow import process_nodes
+    r = Registry()
+    r.load_pack("stubs", lambda reg: reg.add_all([*ALL, *process_nodes.ALL]), "1.0")
+    return r
+
+
+def test_a_process_node_runs_in_a_worker_with_its_events(preg):
+    import os
+    g = Graph(preg)
+    g.add("test.tone", id="tone")
+    g.add("proc.spin", id="spin", steps=4)
+    g.connect("tone", "spin")
+    events = []
+    res = Executor(disk_cache=None).run(g, on_event=events.append)
+    out = res["spin"]["out"]
+    assert dict(out.info)["pid"] != str(os.getpid())
+    tone = Executor(disk_cache=None).run(g, ["tone"])["tone"]["out"]
+    np.testing.assert_array_equal(out.samples, tone.samples * 2.0)
+    kinds = [(e.kind, e.done, e.total) for e in events if e.node_id == "spin"]
+    assert [k[0] for k in kinds if k[0] != "progress"] == ["queued", "started", "finished"]
+    assert [k[1:] for k in kinds if k[0] == "progress"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_branches_of_process_nodes_run_at_the_same_time(preg, tmp_path):
+    """Two GIL-holding branches, each waiting for the other to arrive: only separate processes
+    running at once can finish."""
+    g = Graph(preg)
+    g.add("test.tone", id="tone")
+    for me in ("a", "b"):
+        g.add("proc.spin", id=f"spin_{me}", meet=str(tmp_path), me=me)
+        g.connect("tone", f"spin_{me}")
+    res = Executor(max_workers=2, disk_cache=None).run(g)
+    assert dict(res["spin_a"]["out"].info)["pid"] != dict(res["spin_b"]["out"].info)["pid"]
+
+
+def test_mapped_items_of_a_process_node_keep_item_progress(preg):
+    g = Graph(preg)
+    g.add("test.tone", id="tone")
+    g.add("test.split", id="split", parts=2)
+    g.add("proc.spin", id="spin", steps=2)
+    g.add("test.join", id="join")
+    for a, b in [("tone", "split"), ("split", "spin"), ("spin", "join")]:
+        g.connect(a, b)
+    events = []
+    Executor(max_workers=1, disk_cache=None).run(g, on_event=events.append)
+    progress = [(e.done, e.total) for e in events if e.kind == "progress" and e.node_id == "spin"]
+    assert [(d, t) for d, t in progress if t == 4] == [(1, 4), (2, 4), (3, 4), (4, 4)]   # scaled into the list
+    fractions = [d / t for d, t in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_an_error_in_a_worker_names_the_node(preg):
+    g = Graph(preg)
+    g.add("test.tone", id="tone")
+    g.add("proc.boom", id="boom", message="the take clipped")
+    g.connect("tone", "boom")
+    with pytest.raises(ExecutionError) as e:
+        Executor(disk_cache=None).run(g)
+    assert "'boom'" in str(e.value) and "ValueError: the take clipped" in str(e.value)
+    assert isinstance(e.value.__cause__, ValueError)
+
+
+def test_stop_ends_a_worker_that_never_returns(preg, tmp_path):
+    import os
+    import time
+    g = Graph(preg)
+    g.add("test.tone", id="tone")
+    g.add("proc.hang", id="hang", pidfile=str(tmp_path / "pid"))
+    g.connect("tone", "hang")
+    handle = Executor(disk_cache=None).submit(g)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pid = int((tmp_path / "pid").read_text())
+    handle.cancel()
+    with pytest.raises(Cancelled):
+        handle.result(30)
+    for _ in range(500):                 # the worker was killed (and reaped), not left spinning
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"worker {pid} still runs after Stop")
+
+
+def test_process_nodes_cannot_be_exports():
+    from nodeflow import DefinitionError
+
+    with pytest.raises(DefinitionError, match="process=True is for computing nodes"):
+        @node("proc.bad_sink", process=True, side_effect=True)
+        def bad_sink(audio: Audio) -> str:
+            return ""
