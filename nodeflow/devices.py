@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from typing import Iterator
 
@@ -32,12 +33,28 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 
 
+# A CUDA (or ROCm) GPU needs its driver's device files; without any, the answer is known without
+# importing torch (about 2 s: a cached re-run of a model graph must not pay it to learn "cpu")
+GPU_DEVICE_FILES = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def _no_gpu_driver() -> bool:
+    """True when this machine certainly has no CUDA/ROCm GPU (macOS; Linux without driver files)."""
+    if sys.platform == "darwin":
+        return True
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES)
+
+
 def _cuda_ok() -> bool:
+    if _no_gpu_driver():
+        return False
     import torch
     return bool(torch.cuda.is_available())
 
 
 def _mps_ok() -> bool:
+    if sys.platform != "darwin":       # Apple's Metal exists only on macOS
+        return False
     import torch
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
