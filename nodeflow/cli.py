@@ -542,14 +542,16 @@ def cmd_show(args) -> int:
 def describe_node(spec) -> dict:
     return {
         "id": spec.id, "version": spec.version, "category": spec.category, "pack": spec.pack, "doc": spec.tooltip,
-        "inputs": {n: {"type": p.type_name, "required": p.required} for n, p in spec.inputs.items()},
+        "inputs": {n: {"type": p.type_name, "required": p.required, "doc": p.doc} for n, p in spec.inputs.items()},
         "outputs": {n: {"type": p.type_name} for n, p in spec.outputs.items()},
         "params": {n: {"kind": p.kind, "default": p.to_plain(p.default), "range": p.describe_range(),
-                       "unit": p.unit, "optional": p.optional} for n, p in spec.params.items()},
+                       "unit": p.unit, "optional": p.optional, "doc": p.doc} for n, p in spec.params.items()},
     }
 
 
 def cmd_nodes(args) -> int:
+    import textwrap
+
     from .registry import default_registry
     reg = default_registry()
     specs = [s for s in reg if not args.type or s.id == args.type or s.category == args.type]
@@ -572,6 +574,9 @@ def cmd_nodes(args) -> int:
                 for n, p in s.params.items():
                     rng = p.describe_range()
                     print(f"      {n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
+                    if p.doc:
+                        text = "\n".join(textwrap.fill(par, 88) for par in p.doc.split("\n"))
+                        print(printable(textwrap.indent(text, " " * 10), keep_newlines=True))
         # the listing used to show parameters as "--gain_db", flags `run` does not take
         print("set a parameter for one run with: audiochain run GRAPH --set NODE_ID.PARAM=VALUE")
     for name, err in reg.failed_packs.items():

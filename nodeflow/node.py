@@ -1,8 +1,11 @@
 """Declaring node types: the function signature *is* the schema.
 
 Data ports come before ``*``, parameters after it; annotations give port types and parameter
-specs; defaults make inputs optional; the first docstring line is the tooltip.  A node that
-reports progress or checks for cancellation takes a keyword-only ``ctx: Context``.
+specs; defaults make inputs optional; the first docstring line is the tooltip and its numpydoc
+``Parameters`` section describes each port and parameter (see :mod:`nodeflow.docstrings`).  A node
+that reports progress or checks for cancellation takes a keyword-only ``ctx: Context``.
+
+>>> from nodeflow.types import Range
 
 >>> @node("dsp.gain", category="dsp", version=1)
 ... def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60, 24, unit="dB")] = 0.0) -> Audio:
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable  # noqa: F401  (Annotated re-exported for node packs)
 
 from .audio import Audio  # noqa: F401
+from .docstrings import parameter_docs
 from .errors import Cancelled, DefinitionError
 from .types import ParamSpec, PortSpec
 
@@ -116,6 +120,13 @@ class NodeSpec:
     def name(self) -> str:
         return self.id.split(".", 1)[1]
 
+    def __post_init__(self) -> None:
+        # help(), inspect.signature() and doctest see the function (its examples run in the suite)
+        self.__wrapped__ = self.fn
+        self.__module__ = getattr(self.fn, "__module__", None) or __name__
+        self.__name__ = self.__qualname__ = getattr(self.fn, "__name__", self.id)
+        self.__doc__ = _help_text(self)
+
     @property
     def tooltip(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
@@ -148,8 +159,40 @@ class NodeSpec:
         return f"<node {self.id} v{self.version}>"
 
 
+def _help_text(spec: NodeSpec) -> str:
+    """What ``help(node)`` shows: the function's docstring, then the node's ports and parameters."""
+    lines = [spec.doc.rstrip(), "", f"Node {spec.id} v{spec.version}",
+             f"  inputs:  {', '.join(f'{n}: {p.type_name}' + ('' if p.required else '?') for n, p in spec.inputs.items()) or 'none'}",
+             f"  outputs: {', '.join(f'{n}: {p.type_name}' for n, p in spec.outputs.items())}"]
+    if spec.params:
+        lines.append("  parameters:")
+    for n, p in spec.params.items():
+        rng = p.describe_range()
+        lines.append(f"    {n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
+        if p.doc:
+            lines.append(f"        {p.doc}")
+    return "\n".join(lines).lstrip("\n")
+
+
+def _with_docs(where: str, doc: str, inputs: dict[str, PortSpec], params: dict[str, ParamSpec]) -> None:
+    """Give each port and parameter its description from the docstring's Parameters section."""
+    described = parameter_docs(doc)
+    unknown = [n for n in described if n not in inputs and n not in params and n != "ctx"]
+    if unknown:
+        raise DefinitionError(f"{where}: the docstring describes {', '.join(map(repr, unknown))}, which the function "
+                              f"does not take; its ports and parameters are: {', '.join([*inputs, *params]) or 'none'}")
+    for n, text in described.items():
+        if n in params:
+            if params[n].doc and text and params[n].doc != text:
+                raise DefinitionError(f"{where}: parameter '{n}' is described twice (in its annotation and in the "
+                                      "docstring); keep one")
+            params[n] = dataclasses.replace(params[n], doc=params[n].doc or text)
+        elif n in inputs:
+            inputs[n] = dataclasses.replace(inputs[n], doc=inputs[n].doc or text)
+
+
 def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], bool]:
-    if ret is inspect.Signature.empty or ret is None:
+    if ret is inspect.Signature.empty or ret is None or ret is type(None):
         raise DefinitionError(f"{where}: annotate the return type (an output port type or a NamedTuple)")
     fields = getattr(ret, "__annotations__", None)
     if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields") and fields:
@@ -228,6 +271,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
             else:
                 raise DefinitionError(f"{where}: *args/**kwargs are not supported ('{p.name}')")
         outputs, multi = _outputs(hints.get("return", inspect.Signature.empty), where, output)
+        _with_docs(where, inspect.getdoc(fn) or "", inputs, params)
         return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,

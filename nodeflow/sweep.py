@@ -1,7 +1,7 @@
 """Sweeps and batches: run one graph under many parameter overrides, sharing upstream work.
 
 >>> axes = [parse_axis("vary.semitones=0,5,7", g), parse_axis("gen.seed=1..4", g)]  # doctest: +SKIP
->>> variants = expand(axes, mode="grid")                                         # 12 variants
+>>> variants = expand(axes, mode="grid")   # 12 variants                          # doctest: +SKIP
 >>> report = run_sweep(g, variants, out_dir="out/sweep")                         # doctest: +SKIP
 
 Each variant runs in its own output folder; one shared :class:`Executor` (and so one cache) means

@@ -48,6 +48,13 @@ def _gain_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
 def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
     """Change the level by `gain_db` decibels (+6 dB is about twice the amplitude).
 
+    Parameters
+    ----------
+    audio : Audio
+        The clip to make louder or quieter.
+    gain_db : float, dB
+        Level change, -60 to +24 dB: -6 dB halves the amplitude, 0 leaves the clip as it is.
+
     Examples
     --------
     >>> gain.fn(Audio(np.full(4, 0.5), 32000), gain_db=6.0206).samples.round(3).tolist()
@@ -109,6 +116,17 @@ def fade(audio: Audio, *,
 
     The first frame of a fade-in and the last frame of a fade-out are silent.  Fades longer than
     half the clip overlap (their gains multiply).
+
+    Parameters
+    ----------
+    audio : Audio
+        The clip to fade.
+    fade_in_s : float, seconds
+        Length of the fade-in from silence at the start, 0-600 s (0: none).
+    fade_out_s : float, seconds
+        Length of the fade-out to silence at the end, 0-600 s (0: none).
+    curve : Curve
+        Fade shape: linear, or equal_power (constant loudness through the fade).
 
     Examples
     --------
@@ -194,6 +212,16 @@ def trim(audio: Audio, *,
 
     ``start_frame`` moves with the cut so the clip still knows where it sits in its source.
 
+    Parameters
+    ----------
+    audio : Audio
+        The clip to cut.
+    start_s : float, seconds
+        Where the kept part starts, in seconds from the clip's start (must be inside the clip).
+    end_s : float or None, seconds
+        Where the kept part ends, in seconds from the clip's start; empty or past the end: to the
+        end.
+
     Examples
     --------
     >>> trim.fn(Audio(np.arange(10.0), 10), start_s=0.2, end_s=0.5).samples.tolist()
@@ -210,6 +238,13 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
 
     Both are brought to the higher of their rates (or the graph's project rate, graph metadata
     ``sample_rate``); a mono input is spread to the other's channels.
+
+    Parameters
+    ----------
+    a, b : Audio
+        The first clip, then the one played after it.
+    gap_s : float, seconds
+        Silence between the end of `a` and the start of `b`, 0-600 s.
 
     Examples
     --------
@@ -232,6 +267,15 @@ def mix(a: Audio, b: Audio, *,
     Both start together; the shorter is followed by silence.  Both are brought to the higher of
     their rates (or the graph's project rate, graph metadata ``sample_rate``), never down to the
     lower one; a mono input is spread to the other's channels.  The sum is not limited: lower the gains if it goes over full scale.
+
+    Parameters
+    ----------
+    a, b : Audio
+        The two clips to sum; both start at time zero.
+    gain_a_db : float, dB
+        Level change applied to `a` before summing, -60 to +24 dB.
+    gain_b_db : float, dB
+        Level change applied to `b` before summing, -60 to +24 dB.
 
     Examples
     --------
@@ -289,6 +333,13 @@ def channels(audio: Audio, *, mode: ChannelMode = ChannelMode.MONO) -> Audio:
     ``mono`` averages all channels; ``stereo`` copies a mono clip to two channels and keeps a
     stereo one; ``left`` / ``right`` keep one channel of a stereo clip as mono (a mono clip is
     both, so it passes through); ``swap`` exchanges left and right (mono passes through).
+
+    Parameters
+    ----------
+    audio : Audio
+        The clip to convert.
+    mode : ChannelMode
+        mono, stereo, left, right or swap (see above).
 
     Examples
     --------

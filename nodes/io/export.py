@@ -158,6 +158,48 @@ def export(audio: Audio, *,
       inputs are relative to the file, or named by file name.
 
     Returns the absolute path written.
+
+    Parameters
+    ----------
+    audio : Audio
+        What to write (mapped over a list: one numbered file per item).
+    path : str
+        File to write, relative to the run's output folder; the extension picks the format with
+        format=auto.
+    format : Format
+        auto (from the extension), wav, flac, mp3 or ogg.
+    bit_depth : BitDepth
+        Sample format of wav and flac: pcm16, pcm24 or float32 (wav only); mp3 and ogg ignore it.
+    sample_rate : SampleRate
+        Rate of the file: keep (the audio's own) or 44100, 48000, 88200, 96000 Hz for a DAW session.
+    channels : Channels
+        Layout of the file: keep, mono or stereo (5.1 and 7.1 fold down to stereo).
+    loudness_lufs : float or None, LUFS
+        Integrated loudness target, -70 to 0 LUFS (e.g. -14 for streaming); empty: the level is left
+        as it is.
+    peak_db : float, dBTP
+        True-peak ceiling, -60 to 0 dBTP, held by the limiter (-1 dBTP suits most delivery specs).
+    dither : bool
+        Add TPDF dither when writing 16-bit PCM (recommended; other formats ignore it).
+    title : str
+        Title tag; empty: from the graph's metadata, else from the audio's source file.
+    artist : str
+        Artist tag; empty: from the graph's metadata, else from the audio's source file.
+    album : str
+        Album tag; empty: from the graph's metadata, else from the audio's source file.
+    comment : str
+        Comment tag; empty: from the graph's metadata, else from the audio's source file.
+    bpm : float or None, bpm
+        Tempo tag, 1-999 bpm; empty: the tempo the audio carries or the graph's metadata.
+    key : str
+        Musical key tag (e.g. A minor); empty: from the graph's metadata or the audio.
+    meter : str
+        Time signature tag (e.g. 3/4); empty: from the graph's metadata or the audio.
+    markers : bool
+        Write a cue marker at each stitched window's seam, which DAWs show on the clip.
+    embed_graph : bool
+        Store the graph that made the file inside it (hidden from tag viewers; `audiochain extract`
+        reads it).
     """
     params = dict(path=path, format=format, bit_depth=bit_depth, sample_rate=sample_rate, channels=channels,
                   loudness_lufs=loudness_lufs, peak_db=peak_db, dither=dither, title=title, artist=artist,

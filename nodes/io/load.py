@@ -100,6 +100,15 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
     ``time_reference`` (BWF placement in samples, plus ``start_frame`` for a span) with
     ``time_reference_rate``, so an export keeps them (see :mod:`nodeflow.audiometa`).
 
+    Parameters
+    ----------
+    path : str
+        Audio file to read; a relative path is relative to the graph file's folder.
+    start_s : float, seconds
+        Where to start reading, in seconds from the file's start (must be inside the file).
+    end_s : float or None, seconds
+        Where to stop reading, in seconds from the file's start; empty or past the end: to the end.
+
     Returns
     -------
     Audio

@@ -167,6 +167,33 @@ def bark(text: str | None = None, *,
     rambles past the end of a sentence).  ``text_temperature`` and ``waveform_temperature``
     are Bark's semantic and coarse sampling temperatures.
 
+    Parameters
+    ----------
+    text : str, optional
+        Text from another node (e.g. text.prompt_template); replaces `prompt` when connected.
+    prompt : str
+        What to say; put sung lines between ♪ marks.
+    checkpoint : str
+        Bark checkpoint: a Hugging Face hub id (suno/bark-small, suno/bark) or a local folder.
+    voice : str
+        Voice preset of the checkpoint (e.g. v2/en_speaker_6); empty: the voice Bark picks for the
+        first sentence, kept for the rest.
+    seed : int
+        Random seed, 0 to 2^31-1: the same seed and settings give the same take.
+    text_temperature : float
+        Randomness of what is said and how (semantic tokens), 0.05-2.0; lower is steadier.
+    waveform_temperature : float
+        Randomness of the sound itself (coarse acoustic tokens), 0.05-2.0; lower is steadier.
+    pause_s : float, seconds
+        Silence between sentences, 0-5 s.
+    max_sentence_s : float, seconds
+        Longest a sentence may run, 0.2-15 s; cuts off Bark's rambling past a sentence's end.
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device
+        wins.
+    precision : Precision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.
+
     Example::
 
         g = Graph(); b = g.add("models.bark", prompt="Good morning. \u266a Sun is up \u266a", voice="v2/en_speaker_6")

@@ -148,6 +148,44 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
     ``adapter_model.safetensors``), merged into the checkpoint's weights; its content digest is
     part of the cache key and of the output's metadata (``adapter``, ``adapter_digest``).
 
+    Parameters
+    ----------
+    text : str, optional
+        Text from another node (e.g. text.prompt_template); replaces `prompt` when connected.
+    prompt_audio : Audio, optional
+        Audio to continue: the new music picks up where it ends.
+    prompt : str
+        Description of the music to generate (genre, instruments, mood, tempo).
+    checkpoint : str
+        MusicGen checkpoint: a Hugging Face hub id (facebook/musicgen-small, -medium, -large) or a
+        local folder.
+    duration_s : float, seconds
+        Length of the new music, 0.1-600 s; past 30 s it is generated window by window.
+    seed : int
+        Random seed, 0 to 2^31-1: the same seed and settings give the same music.
+    top_k : int
+        Sample only from the k most likely tokens, 0-2048 (0: off; 250 is MusicGen's default).
+    top_p : float
+        Sample from the smallest set of tokens whose probability adds up to p, 0-1 (0: off).
+    temperature : float
+        Randomness of sampling, 0-5: lower is safer and more repetitive, 0 is greedy.
+    guidance_scale : float
+        How strongly the music follows the prompt, 1-20 (1: guidance off; 3 is MusicGen's default).
+    extend_stride_s : float, seconds
+        Past 30 s, how far each new window moves on, 0.1-30 s; the rest of the window is context
+        from the previous one.
+    keep_prompt : bool
+        Start the output with `prompt_audio` (on) or with the new music only (off).
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device
+        wins.
+    precision : Precision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16
+        (about 2x faster on a CPU).
+    adapter : str
+        LoRA adapter from `audiochain finetune` (its folder or .safetensors file); empty: the
+        checkpoint as it is.
+
     Example::
 
         g = Graph(); m = g.add("models.musicgen", prompt="80s synth pop", duration_s=45.0, seed=7)

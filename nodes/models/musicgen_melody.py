@@ -65,6 +65,42 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
     variation keeps its window's place, tempo and meter, so ``time.stitch`` puts it back on the
     bar it came from.  Every other port and parameter works as in ``models.musicgen``.
 
+    Parameters
+    ----------
+    melody : Audio
+        The melody to follow (its chroma: which notes sound when); loops when shorter than
+        duration_s.
+    text : str, optional
+        Text from another node (e.g. text.prompt_template); replaces `prompt` when connected.
+    prompt_audio : Audio, optional
+        Audio to continue: the new music picks up where it ends.
+    prompt : str
+        Description of the arrangement to generate (genre, instruments, mood).
+    checkpoint : str
+        MusicGen-Melody checkpoint: a Hugging Face hub id (facebook/musicgen-melody) or a local
+        folder.
+    duration_s : float or auto, seconds
+        Length of the new music, 0.1-600 s; auto: exactly the melody's length.
+    seed : int
+        Random seed, 0 to 2^31-1: the same seed and settings give the same music.
+    top_k : int
+        Sample only from the k most likely tokens, 0-2048 (0: off).
+    top_p : float
+        Sample from the smallest set of tokens whose probability adds up to p, 0-1 (0: off).
+    temperature : float
+        Randomness of sampling, 0-5: lower is safer and more repetitive, 0 is greedy.
+    guidance_scale : float
+        How strongly the music follows the prompt, 1-20 (1: guidance off).
+    extend_stride_s : float, seconds
+        Past 30 s, how far each new window moves on, 0.1-30 s.
+    keep_prompt : bool
+        Start the output with `prompt_audio` (on) or with the new music only (off).
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device
+        wins.
+    precision : Precision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.
+
     Example::
 
         g = Graph(); v = g.add("models.musicgen_melody", prompt="jazz trio", duration_s=20.0)

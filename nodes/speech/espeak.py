@@ -47,6 +47,20 @@ def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChai
     The text goes to espeak-ng on stdin, never on a command line, and is read as plain text
     (no SSML).  ``sample_rate_hz`` resamples the result (soxr, high quality).
 
+    Parameters
+    ----------
+    text : str
+        What to say (plain text).
+    voice : str
+        espeak-ng voice: a language code such as en, en-us, de or fr, optionally with a variant
+        (en+f3).
+    speed_wpm : int, words per minute
+        Speaking rate, 80-450 words per minute (175 is espeak's default).
+    pitch : int
+        Voice pitch, 0-99 (50 is neutral).
+    sample_rate_hz : int or None, Hz
+        Resample the speech to this rate, 8000-192000 Hz; empty: espeak's own 22050 Hz.
+
     Examples
     --------
     >>> espeak.fn(text="Four bars of drums, then the bass.", ctx=Context())   # doctest: +SKIP

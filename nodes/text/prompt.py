@@ -38,6 +38,24 @@ def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_
     ``variables`` adds (or overrides) fields as ``name=value`` pairs separated by ``;`` or new
     lines.  The result has its whitespace collapsed to single spaces.
 
+    Parameters
+    ----------
+    template : str
+        The prompt with {fields} to fill: {genre}, {mood}, {bpm}, {key}, {instrument} and any name
+        from `variables`.
+    genre : str
+        Fills {genre}, e.g. lo-fi hip hop, dub, string quartet.
+    mood : str
+        Fills {mood}, e.g. relaxed, tense, euphoric.
+    bpm : int, bpm
+        Fills {bpm}: the tempo to ask for, 20-300 bpm.
+    key : str
+        Fills {key}, e.g. A minor.
+    instrument : str
+        Fills {instrument}, e.g. piano, analog synths.
+    variables : str
+        More fields as name=value pairs, separated by ; or new lines; they override the ones above.
+
     Examples
     --------
     >>> prompt_template.fn(template="{genre} at {bpm} bpm with {fx}", genre="dub", bpm=70,

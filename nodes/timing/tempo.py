@@ -172,6 +172,15 @@ def detect_tempo(audio: Audio, *,
     already carries, e.g. a source file's BPM tag, is re-detected only when it is missing).
     The samples pass through unchanged; the result's ``info`` holds ``bpm`` and ``meter``.
 
+    Parameters
+    ----------
+    audio : Audio
+        The clip whose tempo and meter to find; its samples pass through unchanged.
+    bpm : float or auto, bpm
+        The tempo to attach, 20-400 bpm; auto: the tempo the clip carries, else detected.
+    beats_per_bar : int or auto
+        Beats per bar (the meter's numerator), 1-32; auto: the clip's meter, else detected.
+
     Examples
     --------
     >>> clip = Audio(np.zeros(44100 * 8), 44100).with_info(bpm="97.5")

@@ -236,10 +236,25 @@ def tokenize_window(audio: Audio, *,
     audio : Audio
         Input at any rate; windows keep its rate and channels.
     profile : WindowProfile
-        musicgen, musicgen_melody, bark, or custom (``custom_rate_hz``, ``custom_tokens_per_s``,
-        ``custom_window_tokens``).
-    unit, size, overlap, bpm, beats_per_bar
-        Window size and overlap, see above.
+        The model the windows are for (its token rate and longest window): musicgen,
+        musicgen_melody, bark, or custom (the three ``custom_*`` parameters).
+    custom_rate_hz : int, Hz
+        With ``profile=custom``: the model's sample rate, 1000-384000 Hz.
+    custom_tokens_per_s : float, tokens/s
+        With ``profile=custom``: the model's token (frame) rate, 1-200 per second (audio codecs: 12.5-86).
+    custom_window_tokens : int, tokens
+        With ``profile=custom``: the longest window the model takes, in tokens.
+    unit : Unit
+        Unit of ``size`` and ``overlap``: seconds, bars, beats, tokens or model_window.
+    size : float
+        Length of each window in ``unit`` (e.g. 2 bars, 10 seconds).
+    overlap : float
+        How much each window shares with the previous one, in ``unit`` (seconds with model_window);
+        less than ``size``.
+    bpm : float or auto, bpm
+        Tempo of the bar and beat grid, 20-400 bpm; auto: the tempo the audio carries, else detected.
+    beats_per_bar : int or auto
+        Beats in a bar (the meter's numerator), 1-32; auto: the audio's meter.
     last : Last
         keep (shorter last window), pad (pad it with silence to full size) or drop it.
 

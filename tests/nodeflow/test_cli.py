@@ -157,7 +157,7 @@ def test_nodes_for_one_type_a_category_and_json(capsys):
     specs = json.loads(capsys.readouterr().out)
     assert specs and all(s["category"] == "dsp" for s in specs)
     gain = next(s for s in specs if s["id"] == "dsp.gain")
-    assert gain["inputs"] == {"audio": {"type": "Audio", "required": True}}
+    assert gain["inputs"] == {"audio": {"type": "Audio", "required": True, "doc": "The clip to make louder or quieter."}}
     assert gain["params"]["gain_db"]["unit"] == "dB"
 
 

@@ -1,0 +1,149 @@
+"""Every way a node declaration or a node pack can be wrong is a DefinitionError naming the node, the
+argument and the fix (issue 15): one test per ``raise DefinitionError`` in nodeflow/."""
+from __future__ import annotations
+
+import inspect
+from typing import Annotated
+
+import pytest
+
+from nodeflow import Audio, DefinitionError, FilePath, Range, Registry, node
+from nodeflow.types import Auto
+
+# ------------------------------------------------------------------ @node (nodeflow/node.py)
+
+
+def test_a_node_id_must_be_category_dot_name():
+    for bad in ("gain", "DSP.gain", "dsp.Gain", "dsp.gain.x", "1dsp.gain", "dsp.-gain"):
+        with pytest.raises(DefinitionError, match=rf"node id '{bad}' must look like 'category.name'"):
+            node(bad)
+
+
+def test_an_export_cannot_run_in_a_worker_process():
+    if "process" not in inspect.signature(node).parameters:
+        pytest.skip("@node(process=...) is not in this version")
+    with pytest.raises(DefinitionError, match="process=True is for computing nodes"):
+        node("test.sink", side_effect=True, process=True)
+
+
+def test_unresolvable_annotations():
+    with pytest.raises(DefinitionError, match="node test.fwd: cannot resolve annotations"):
+        @node("test.fwd")
+        def fwd(audio: "NoSuchType") -> Audio:  # noqa: F821
+            return audio
+
+
+def test_every_argument_needs_an_annotation():
+    with pytest.raises(DefinitionError, match="node test.bare: argument 'audio' needs a type annotation"):
+        @node("test.bare")
+        def bare(audio) -> Audio:
+            return audio
+
+
+def test_an_optional_input_defaults_to_none():
+    with pytest.raises(DefinitionError, match="optional input 'b' must default to None"):
+        @node("test.opt")
+        def opt(a: Audio, b: Audio = 1) -> Audio:  # type: ignore[assignment]
+            return a
+
+
+def test_varargs_are_refused():
+    with pytest.raises(DefinitionError, match=r"\*args/\*\*kwargs are not supported \('rest'\)"):
+        @node("test.var")
+        def var(a: Audio, *rest: Audio) -> Audio:
+            return a
+    with pytest.raises(DefinitionError, match=r"not supported \('kw'\)"):
+        @node("test.kw")
+        def kw(a: Audio, **kw: float) -> Audio:
+            return a
+
+
+def test_the_return_type_is_required():
+    with pytest.raises(DefinitionError, match="node test.noret: annotate the return type"):
+        @node("test.noret")
+        def noret(a: Audio):
+            return a
+    with pytest.raises(DefinitionError, match="annotate the return type"):
+        @node("test.none")
+        def none(a: Audio) -> None:
+            return None
+
+
+# ------------------------------------------------------------------ parameters (nodeflow/types.py)
+def _declare(annotation, default):
+    def f(a, *, p=default):
+        return a
+    f.__annotations__ = {"a": Audio, "p": annotation, "return": Audio}   # not strings: this module defers them
+    return node("test.param")(f)
+
+
+@pytest.mark.parametrize("annotation, default, message", [
+    (int | str, 1, r"parameter 'p' has an unsupported union type"),
+    (Annotated[float | None, Auto()], 1.0, None),                                   # fine: optional + Auto
+    (Annotated[float, Auto()], 1.0, r"Auto parameter 'p' must be optional \(None means auto\)"),
+    (list, [], r"parameter 'p' has unsupported type .*use float, int, bool, str, an Enum"),
+    (Annotated[int, FilePath()], 0, r"FilePath parameter 'p' must be a str"),
+    (Annotated[str, Range(0, 1)], "", r"Range on non-numeric parameter 'p'"),
+    (float, None, r"parameter 'p' has no default; parameters after '\*' need one"),
+    (Annotated[float, Range(0, 1)], 2.0, r"default of 'p' is invalid: p=2 is out of range \[0, 1\]"),
+    (int, "three", r"default of 'p' is invalid: p='three': expected a whole number"),
+])
+def test_parameter_declarations(annotation, default, message):
+    if message is None:
+        assert _declare(annotation, default).params["p"].auto
+        return
+    with pytest.raises(DefinitionError, match="node test.param: " + message):
+        _declare(annotation, default)
+
+
+def test_a_keyword_parameter_without_default_is_caught():
+    with pytest.raises(DefinitionError, match="parameter 'p' has no default"):
+        @node("test.nodefault")
+        def nodefault(a: Audio, *, p: float) -> Audio:
+            return a
+
+
+# ------------------------------------------------------------------ the registry (nodeflow/registry.py)
+@node("test.one")
+def one(a: Audio) -> Audio:
+    """Pass through."""
+    return a
+
+
+def test_the_registry_takes_only_declared_nodes():
+    reg = Registry()
+    with pytest.raises(DefinitionError, match="registry.add expects a node declared with @node; got <function"):
+        reg.add(one.fn)
+
+
+def test_a_node_type_registered_twice_names_both_packs():
+    reg = Registry()
+    reg.add(one)
+    reg.add(one)                           # the same declaration again is fine
+
+    @node("test.one")
+    def other(a: Audio) -> Audio:
+        return a
+    other.pack = "pack_b"
+    with pytest.raises(DefinitionError, match=r"node type 'test.one' is registered twice \(by .*test_definitions "
+                                              r"and pack_b\)"):
+        reg.add(other)
+
+
+def test_a_pack_without_register_is_reported_not_raised():
+    import types
+    reg = Registry()
+    assert reg.load_pack("empty", types.ModuleType("empty_pack")) is False
+    assert reg.failed_packs == {"empty": "DefinitionError: pack 'empty' has no register(registry) function"}
+
+
+def test_an_unknown_node_type_suggests_the_close_one():
+    reg = Registry()
+    reg.add(one)
+    with pytest.raises(DefinitionError, match=r"unknown node type 'test.on'; did you mean 'test.one'\?"):
+        reg["test.on"]
+    with pytest.raises(DefinitionError, match=r"unknown node type 'x.y'; is the node pack that provides it installed"):
+        reg["x.y"]
+    reg.failed_packs["broken"] = "ImportError: no"
+    with pytest.raises(DefinitionError, match="these node packs failed to load: broken"):
+        reg["x.y"]
