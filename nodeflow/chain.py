@@ -1,4 +1,4 @@
-"""The Python API in the spirit of LangChain: compose linear chains with ``|``.
+"""The Python API in the spirit of LangChain: compose linear chains with ``|``, run them on values.
 
 >>> from nodes.io.load import load
 >>> from nodes.dsp.resample import resample
@@ -9,18 +9,33 @@
 
 A chain is a :class:`~nodeflow.graph.Graph` underneath (``chain.graph``): for branches and
 merges, keep adding nodes to it with ``graph.add`` / ``graph.connect``.
+
+Values in, values out: ``chain.invoke(audio)`` feeds the chain's open input (an :class:`Audio`, a
+``(numpy array, rate)`` pair, a file path or text) and returns the last node's output;
+``chain.batch([a, b])`` does it for each.  A node function called on values runs on them:
+
+>>> import numpy as np
+>>> from nodes.dsp.basic import gain, fade
+>>> gain((np.ones(4), 4), gain_db=-6.0206).samples.round(3).tolist()
+[[0.5, 0.5, 0.5, 0.5]]
+>>> (gain(gain_db=-6.0206) | fade(fade_in_s=1.0)).invoke((np.ones(4), 4)).samples.round(3).tolist()
+[[0.0, 0.125, 0.25, 0.375]]
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from typing import Any, Iterable
 
-from .errors import GraphError
-from .graph import Graph, NodeRef
-from .node import NodeSpec
-from .registry import default_registry
-from .types import link_mode, type_name
+from .audio import Audio
+from .errors import GraphError, ParameterError
+from .graph import Graph, NodeRef, PortRef
+from .node import Context, NodeSpec
+from .registry import Registry, default_registry
+from .types import ParamSpec, PortSpec, is_list, item_type, link_mode, type_name
 
-__all__ = ["Step", "Chain"]
+__all__ = ["Step", "Chain", "call_node", "as_value"]
 
 
 class Step:
@@ -43,6 +58,14 @@ class Step:
 
     def run(self, **kw: Any):
         return Chain.start(self).run(**kw)
+
+    def invoke(self, inputs: Any = None, **kw: Any) -> Any:
+        """Run this one node on ``inputs``; see :meth:`Chain.invoke`."""
+        return Chain.start(self).invoke(inputs, **kw)
+
+    def batch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
+        """Run this one node on each of ``inputs``; see :meth:`Chain.batch`."""
+        return Chain.start(self).batch(inputs, **kw)
 
     def __repr__(self) -> str:
         return f"{self.spec.id}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
@@ -81,6 +104,96 @@ class Chain:
         from .executor import run
         return run(self.graph, targets, **kw)
 
+    def invoke(self, inputs: Any = None, *, executor: Any = None, **run_kw: Any) -> Any:
+        """Run the chain on ``inputs`` and return the last node's output (a dict by output name when
+        it has several).
+
+        ``inputs`` feeds the chain's open inputs (input ports no link feeds): one value for the one
+        required open input (the first node's audio, say), or a dict by port name (``"audio"``) or
+        ``"node_id.port"``.  A value is an :class:`Audio`, a ``(numpy array, rate)`` pair (samples
+        ``[channels, frames]``, or 1-D for mono), a file path (read by an ``io.load`` node, as in a
+        graph) or text; a list of clips fed to a port that takes one clip maps the node over it.
+        Values are keyed by their content, so invoking again on the same audio is served from the
+        cache.  ``run_kw`` go to :meth:`~nodeflow.executor.Executor.run` (``device``, ``on_event``,
+        ``output_dir``, ``keep``...); ``executor`` defaults to the process-wide one.
+        """
+        from .executor import run
+        graph = self.bind(inputs)
+        res = (executor.run if executor is not None else run)(graph, [self.last.id], **run_kw)
+        outs = res[self.last.id]
+        return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
+
+    def batch(self, inputs: Iterable[Any], *, max_concurrency: int | None = None, executor: Any = None,
+              **run_kw: Any) -> list[Any]:
+        """:meth:`invoke` on each of ``inputs`` (up to ``max_concurrency`` at a time, default the CPU
+        count), results in order; the first failure (in order) is raised."""
+        import concurrent.futures as cf
+        items = list(inputs)
+        ex = executor if executor is not None else _shared_executor()
+        workers = max(1, min(len(items), max_concurrency or os.cpu_count() or 1))
+        if workers == 1:
+            return [self.invoke(x, executor=ex, **run_kw) for x in items]
+        with cf.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-batch") as pool:
+            return list(pool.map(lambda x: self.invoke(x, executor=ex, **run_kw), items))
+
+    def open_inputs(self) -> list[tuple[str, str, PortSpec]]:
+        """``(node_id, port, spec)`` of every input port of the chain that no link feeds."""
+        linked = {(l.dst, l.dst_port) for l in self.graph.links}
+        out = []
+        for n in self.graph.nodes:
+            spec = self.graph.spec(n)
+            for p, ps in (spec.inputs.items() if spec else ()):
+                if (n, p) not in linked:
+                    out.append((n, p, ps))
+        return out
+
+    def bind(self, inputs: Any = None) -> Graph:
+        """A copy of the chain's graph with ``inputs`` (see :meth:`invoke`) linked into its open inputs."""
+        open_ = self.open_inputs()
+        names = ", ".join(f"{n}.{p}" for n, p, _ in open_) or "none"
+        feeds: dict[tuple[str, str], tuple[PortSpec, Any]] = {}
+        if inputs is None:
+            pass
+        elif isinstance(inputs, dict):
+            for k, v in inputs.items():
+                node_id, _, port = str(k).rpartition(".")
+                match = [o for o in open_ if o[1] == port and (not node_id or o[0] == node_id)]
+                if not match:
+                    raise GraphError(f"invoke: no open input '{k}'; open inputs are: {names}")
+                if len(match) > 1:
+                    raise GraphError(f"invoke: input '{k}' is open on {len(match)} nodes; name one, e.g. "
+                                     f"'{match[0][0]}.{port}'")
+                feeds[match[0][:2]] = (match[0][2], v)
+        else:
+            wanted = [o for o in open_ if o[2].required] or open_
+            if len(wanted) != 1:
+                raise GraphError(f"invoke: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
+                                 f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
+            feeds[wanted[0][:2]] = (wanted[0][2], inputs)
+        g = self.graph.copy()
+        g.registry = _private_registry(self.graph.registry)
+        values: dict[str, Any] = {}
+        sources: dict[str, NodeSpec] = {}
+        for (node_id, port), (ps, v) in feeds.items():
+            where = f"invoke: input '{node_id}.{port}'"
+            t = ps.type
+            if (isinstance(v, str) or _is_path(v)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
+                if "io.load" not in g.registry:
+                    raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
+                ref = g.add("io.load", g._new_id("input"), path=os.fspath(v))
+            else:
+                if isinstance(v, list) and not is_list(t):      # a list into a per-item port: mapped
+                    t = list[t]                                   # type: ignore[valid-type]
+                value = as_value(v, t, where)
+                digest = _digest(value)
+                values[digest] = value
+                name = type_name(t)
+                if name not in sources:
+                    sources[name] = _source_spec(t, values)
+                ref = g.add(sources[name], g._new_id("input"), digest=digest)
+            g.connect(ref["out"], PortRef(node_id, port))
+        return g
+
     def output(self, **kw: Any) -> Any:
         """Run only what the last node needs and return its (first) output value."""
         res = self.run([self.last.id], **kw)
@@ -92,3 +205,177 @@ class Chain:
 
     def __repr__(self) -> str:
         return " | ".join(f"{self.graph.nodes[n].type}" for n in self.graph.nodes)
+
+
+# ---------------------------------------------------------------------------------------- values in
+def _is_path(value: Any) -> bool:
+    return isinstance(value, os.PathLike)
+
+
+def as_value(value: Any, t: Any, where: str) -> Any:
+    """``value`` as a value of port type ``t``: an :class:`Audio` stays one, a ``(numpy array, rate)``
+    pair becomes one (samples ``[channels, frames]``, or 1-D for mono), text stays text; a list
+    port takes a list of those.  Anything else is a :class:`ParameterError` naming the port."""
+    if is_list(t):
+        if not isinstance(value, (list, tuple)) or _is_pair(value):
+            value = [value]
+        return [as_value(v, item_type(t), f"{where}[{i}]") for i, v in enumerate(value)]
+    if t is Audio:
+        if isinstance(value, Audio):
+            return value
+        if _is_pair(value):
+            samples, rate = value
+            return Audio(samples, rate)
+        raise ParameterError(f"{where}: takes audio (an Audio, a (numpy array, sample rate) pair or a file path); "
+                             f"got {type(value).__name__}")
+    if t is str:
+        if isinstance(value, str):
+            return value
+        raise ParameterError(f"{where}: takes text; got {type(value).__name__}")
+    if t in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return t(value)
+    if isinstance(t, type) and isinstance(value, t):
+        return value
+    raise ParameterError(f"{where}: takes {type_name(t)}; got {type(value).__name__}")
+
+
+def _is_pair(value: Any) -> bool:
+    if not isinstance(value, tuple) or len(value) != 2:
+        return False
+    import numpy as np
+    return isinstance(value[0], (np.ndarray, list)) and isinstance(value[1], (int, float, np.integer)) \
+        and not isinstance(value[1], bool)
+
+
+def _load_file(path: Any, where: str) -> Audio:
+    """A file given where audio goes, read the way ``io.load`` reads it."""
+    spec = default_registry().get("io.load")
+    if spec is None:
+        raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
+    return spec.fn(path=os.fspath(path), ctx=Context(f"{where}: io.load"))
+
+
+def call_node(spec: NodeSpec, args: tuple, kw: dict[str, Any]) -> Any:
+    """``spec(*args, **kw)`` on values: data ports (by position or name) and parameters (by name),
+    checked as :meth:`Graph.set` checks them; returns what the function returns.  An audio port
+    takes an :class:`Audio`, a ``(numpy array, rate)`` pair or a file path; a list fed to a port that
+    takes one item maps the node over it (as in a graph) and gives a list.
+
+    >>> from nodes.dsp.basic import gain
+    >>> import numpy as np
+    >>> gain((np.full(4, 0.5), 8000), gain_db=6.0206).samples.round(3).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    """
+    kw = dict(kw)
+    ctx = kw.pop("ctx", None)
+    names = list(spec.inputs)
+    if len(args) > len(names):
+        raise ParameterError(f"{spec.id}: takes {len(names)} input(s) ({', '.join(names) or 'none'}) by position; "
+                             f"got {len(args)} values; parameters go by name, e.g. {spec.name}(audio, "
+                             f"{next(iter(spec.params), 'param')}=...)")
+    inputs: dict[str, Any] = dict(zip(names, args))
+    for k in [k for k in kw if k in spec.inputs]:
+        if k in inputs:
+            raise ParameterError(f"{spec.id}: input '{k}' given twice (by position and by name)")
+        inputs[k] = kw.pop(k)
+    params = {n: p.default for n, p in spec.params.items()}
+    for k, v in kw.items():
+        p = spec.params.get(k)
+        if p is None:
+            raise ParameterError(f"{spec.id}: no parameter or input '{k}'; inputs are: {', '.join(names) or 'none'}; "
+                                 f"parameters are: {', '.join(spec.params) or 'none'}")
+        try:
+            params[k] = p.coerce(v)
+        except ParameterError as e:
+            raise ParameterError(f"{spec.id}: {e}") from None
+    missing = [n for n, p in spec.inputs.items() if p.required and inputs.get(n) is None]
+    if missing:
+        raise ParameterError(f"{spec.id}: input {', '.join(map(repr, missing))} needs a value")
+    mapped: dict[str, list] = {}
+    values: dict[str, Any] = {}
+    for n, v in inputs.items():
+        t, where = spec.inputs[n].type, f"{spec.id}: input '{n}'"
+        if v is None:
+            values[n] = None
+        elif isinstance(v, list) and not is_list(t):
+            mapped[n] = [_one(x, t, f"{where}[{i}]") for i, x in enumerate(v)]
+        else:
+            values[n] = _one(v, t, where)
+    if spec.wants_ctx:
+        params["ctx"] = ctx if ctx is not None else Context(spec.id)
+    if not mapped:
+        return spec.fn(**values, **params)
+    lengths = {len(v) for v in mapped.values()}
+    if len(lengths) > 1:
+        raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
+    return [spec.fn(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
+
+
+def _one(value: Any, t: Any, where: str) -> Any:
+    if (isinstance(value, str) or _is_path(value)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
+        audio = _load_file(value, where)
+        return [audio] if is_list(t) else audio
+    if is_list(t) and isinstance(value, list):
+        return [_one(v, item_type(t), f"{where}[{i}]") for i, v in enumerate(value)]
+    return as_value(value, t, where)
+
+
+def _digest(value: Any) -> str:
+    """A content digest of an in-memory value (its cache key as an input)."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def feed(v: Any) -> None:
+        if isinstance(v, Audio):
+            h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
+                                  v.info, v.markers)).encode())
+            h.update(memoryview(v.samples).cast("B"))
+        elif isinstance(v, list):
+            h.update(b"L%d" % len(v))
+            for x in v:
+                feed(x)
+        else:
+            h.update(b"V" + repr((type(v).__name__, v)).encode())
+    feed(value)
+    return h.hexdigest()
+
+
+def _source_spec(t: Any, values: dict[str, Any]) -> NodeSpec:
+    """A node type with no inputs whose output is a value given to ``invoke`` (by its digest)."""
+    from .costs import Shape
+
+    def value(*, digest: str) -> Any:
+        """A value given to invoke()."""
+        return values[digest]
+
+    def estimate(inputs: dict, params: dict) -> dict:
+        v = values[params["digest"]]
+        clips = v if isinstance(v, list) else [v]
+        audio = [c for c in clips if isinstance(c, Audio)]
+        if not audio:
+            return {"out": Shape(chars=sum(len(c) for c in clips if isinstance(c, str)))}
+        big = max(audio, key=lambda a: a.frames)
+        return {"out": Shape(big.frames, max(a.channels for a in audio), big.sample_rate,
+                             items=len(clips) if isinstance(v, list) else None)}
+
+    kind = re.sub(r"[^a-z0-9_]", "_", type_name(t).lower()).strip("_")
+    return NodeSpec(id=f"input.{kind}", version=1, category="input", fn=value, inputs={},
+                    outputs={"out": PortSpec("out", t)},
+                    params={"digest": ParamSpec.from_annotation("digest", str, "", "invoke input")},
+                    doc="A value given to invoke().", estimate=estimate, persist=False)
+
+
+def _private_registry(base: Registry) -> Registry:
+    """A registry with every node type of ``base``, to which an invoke adds its input types."""
+    reg = Registry()
+    reg._specs = dict(base._specs)
+    reg._migrations = base._migrations
+    reg.packs, reg.failed_packs = dict(base.packs), dict(base.failed_packs)
+    return reg
+
+
+def _shared_executor() -> Any:
+    """The process-wide executor :func:`nodeflow.executor.run` uses (made now if needed)."""
+    from . import executor as _ex
+    if _ex._default_executor is None:
+        _ex._default_executor = _ex.Executor()
+    return _ex._default_executor

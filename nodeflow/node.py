@@ -96,7 +96,14 @@ class Context:
 
 @dataclasses.dataclass(eq=False)
 class NodeSpec:
-    """A declared node type. Calling it with parameters gives a chainable step (see ``chain``)."""
+    """A declared node type, what ``@node`` returns.
+
+    Called on values it runs the function on them: ``gain(audio, gain_db=-3)``, the parameters
+    checked as in a graph (see :func:`nodeflow.chain.call_node`).  Called with parameters only it
+    gives a chainable step: ``load(path="a.wav") | gain(gain_db=-3)`` (see :mod:`nodeflow.chain`).
+    ``invoke(inputs)`` and ``batch([inputs, ...])`` run it through the engine.  ``help(gain)``
+    shows the function's docstring and the node's ports and parameters.
+    """
     id: str
     version: int
     category: str
@@ -151,9 +158,21 @@ class NodeSpec:
         (name,) = self.outputs
         return {name: result}
 
-    def __call__(self, **params: Any):
-        from .chain import Step
-        return Step(self, params)
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        """On values (``gain(audio, gain_db=-3)``): what the function returns.  With parameters only
+        (``gain(gain_db=-3)``): a :class:`~nodeflow.chain.Step` for a chain."""
+        from .chain import Step, call_node
+        if args or any(k in self.inputs for k in kw):
+            return call_node(self, args, kw)
+        return Step(self, kw)
+
+    def invoke(self, inputs: Any = None, **kw: Any) -> Any:
+        """Run the node with its default parameters through the engine; see :meth:`nodeflow.chain.Chain.invoke`."""
+        return self().invoke(inputs, **kw)
+
+    def batch(self, inputs: list[Any], **kw: Any) -> list[Any]:
+        """:meth:`invoke` for each of ``inputs``, results in order; see :meth:`nodeflow.chain.Chain.batch`."""
+        return self().batch(inputs, **kw)
 
     def __repr__(self) -> str:
         return f"<node {self.id} v{self.version}>"

@@ -24,9 +24,10 @@ def _run(code: str, cwd: Path) -> str:
     return p.stdout
 
 
-def test_the_readme_has_its_two_python_snippets():
+def test_the_readme_has_its_three_python_snippets():
     snippets = _python_snippets()
-    assert len(snippets) == 2 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
+    assert len(snippets) == 3 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
+    assert ".invoke(" in snippets[2] and ".batch(" in snippets[2]
 
 
 def test_the_chain_snippet_renders_its_file_and_saves_a_graph(tmp_path):
@@ -46,3 +47,17 @@ def test_the_branch_and_merge_snippet_mixes_the_melody_with_the_loop(tmp_path):
     # the mono melody is spread over the stereo loop's two channels
     assert out[:2] == [str(loop.channels), "44100"] and loop.channels == 2
     assert "'mix']" in out[-1]
+
+
+def test_the_values_snippet_takes_numpy_arrays_and_files_and_writes_nothing(tmp_path):
+    code = _python_snippets()[2] + """
+print(out.sample_rate, out.channels, out.frames, type(out.samples).__name__)
+print([(t.sample_rate, t.frames) for t in takes])
+print(round(float(20 * np.log10(np.abs(quieter.samples).max() / np.abs(out.samples).max())), 2))
+"""
+    lines = _run(code, tmp_path).splitlines()
+    assert lines[0] == "48000 2 144000 ndarray"                    # 3 s of stereo at 48 kHz
+    melody = sf.info(ROOT / "assets" / "melody.flac")
+    assert lines[1] == str([(48000, 144000), (48000, round(melody.duration * 48000))])
+    assert lines[2] == "-6.0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]   # values in, values out: no file written

@@ -1,0 +1,185 @@
+"""Values in, values out (issue 15): a node function called on audio runs on it, with its parameters
+checked as in a graph; ``invoke``/``batch`` on nodes and chains take Audio, ``(array, rate)`` pairs,
+file paths or text."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nodeflow import Audio, Chain, Executor, Graph, ParameterError, Registry, Step, node
+from nodeflow.errors import GraphError
+from nodeflow.types import Range
+from nodes.dsp.basic import fade, gain
+from nodes.dsp.resample import resample
+from nodes.timing.stitch import stitch
+from nodes.timing.window import tokenize_window
+
+ROOT = Path(__file__).resolve().parents[2]
+MELODY = ROOT / "assets" / "melody.flac"
+
+
+def _noise(channels: int = 2, seconds: float = 2.0, rate: int = 44100) -> np.ndarray:
+    return np.random.default_rng(7).uniform(-0.5, 0.5, (channels, round(seconds * rate))).astype(np.float32)
+
+
+# ------------------------------------------------------------------ calling a node on values
+def test_calling_a_node_on_audio_runs_its_function():
+    x = Audio(_noise(), 44100)
+    got = gain(x, gain_db=-6.0)
+    assert isinstance(got, Audio)
+    np.testing.assert_array_equal(got.samples, gain.fn(x, gain_db=-6.0).samples)
+    # the same by name, and from a (numpy array, rate) pair
+    np.testing.assert_array_equal(gain(audio=x, gain_db=-6.0).samples, got.samples)
+    np.testing.assert_array_equal(gain((x.samples, 44100), gain_db=-6.0).samples, got.samples)
+    # defaults fill the parameters not given
+    assert gain(x) is x
+
+
+def test_parameters_are_checked_as_in_a_graph():
+    x = (_noise(1, 0.1), 8000)
+    with pytest.raises(ParameterError, match=r"dsp.gain: gain_db=100 is out of range \[-60, 24\] dB"):
+        gain(x, gain_db=100)
+    with pytest.raises(ParameterError, match="no parameter or input 'gian_db'.*parameters are: gain_db"):
+        gain(x, gian_db=1)
+    with pytest.raises(ParameterError, match="gain_db='loud': expected a number"):
+        gain(x, gain_db="loud")
+    with pytest.raises(ParameterError, match="takes 1 input"):
+        gain(x, x)
+    with pytest.raises(ParameterError, match="input 'audio' given twice"):
+        gain(x, audio=x)
+    with pytest.raises(ParameterError, match="input 'audio': takes audio.*got int"):
+        gain(3, gain_db=1)
+    with pytest.raises(ParameterError, match="input 'a' needs a value"):
+        from nodes.dsp.basic import mix
+        mix(b=x)
+
+
+def test_parameters_only_still_make_a_chain_step():
+    step = gain(gain_db=-3)
+    assert isinstance(step, Step) and step.params == {"gain_db": -3.0}
+    chain = step | fade(fade_in_s=0.5)
+    assert isinstance(chain, Chain) and [n.type for n in chain.graph.nodes.values()] == ["dsp.gain", "dsp.fade"]
+
+
+def test_a_file_path_is_read_as_io_load_reads_it(tmp_path):
+    got = gain(MELODY, gain_db=0.0)
+    data, rate = sf.read(MELODY, dtype="float32", always_2d=True)
+    assert got.sample_rate == rate and got.frames == data.shape[0]
+    np.testing.assert_array_equal(gain(str(MELODY)).samples, got.samples)
+
+
+def test_a_list_fed_to_a_one_clip_input_maps_the_node():
+    x = Audio(_noise(2, 4.0, 8000), 8000)
+    windows = tokenize_window(x, unit="seconds", size=1.0)
+    assert len(windows) == 4
+    quieter = gain(windows, gain_db=-6.0)
+    assert isinstance(quieter, list) and len(quieter) == 4
+    for w, q in zip(windows, quieter):
+        np.testing.assert_array_equal(q.samples, gain.fn(w, gain_db=-6.0).samples)
+        assert q.start_frame == w.start_frame
+    back = stitch(quieter)          # a node with ctx gets one made for it
+    assert back.frames == x.frames
+
+
+# ------------------------------------------------------------------ invoke / batch
+def test_notebook_style_numpy_in_numpy_out_touches_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUDIOCHAIN_CACHE", "off")
+    x = _noise()
+    chain = gain(gain_db=-6.0) | resample(rate_hz=32000) | fade(fade_out_s=0.5)
+    out = chain.invoke((x, 44100), executor=Executor(disk_cache=None))
+    assert isinstance(out.samples, np.ndarray) and out.samples.dtype == np.float32
+    assert out.sample_rate == 32000 and out.channels == 2 and out.frames == 64000
+    # the same numbers as calling the functions one after another
+    want = fade.fn(resample.fn(gain.fn(Audio(x, 44100), gain_db=-6.0), rate_hz=32000), fade_out_s=0.5)
+    np.testing.assert_array_equal(out.samples, want.samples)
+    assert os.listdir(tmp_path) == []
+
+
+def test_invoke_equals_running_the_same_graph():
+    x = Audio(_noise(1, 2.0, 16000), 16000)
+    ex = Executor(disk_cache=None)
+    chain = gain(gain_db=-3.0) | fade(fade_in_s=0.25)
+    got = chain.invoke(x, executor=ex)
+    assert got.frames == x.frames
+    np.testing.assert_array_equal(got.samples, fade.fn(gain.fn(x, gain_db=-3.0), fade_in_s=0.25).samples)
+    # a path goes through an io.load node: the same as the graph that loads it
+    from_file = chain.invoke(str(MELODY), executor=ex)
+    g = Graph()
+    a = g.add("io.load", path=str(MELODY))
+    b = g.add("dsp.gain", gain_db=-3.0)
+    c = g.add("dsp.fade", fade_in_s=0.25)
+    g.connect(a.out, b.audio)
+    g.connect(b.out, c.audio)
+    np.testing.assert_array_equal(from_file.samples, ex.run(g)[c.id]["out"].samples)
+
+
+def test_invoking_again_on_the_same_audio_is_served_from_the_cache():
+    ex = Executor(disk_cache=None)
+    events: list = []
+    chain = gain(gain_db=-3.0) | fade(fade_in_s=0.25)
+    x = _noise(1, 1.0, 8000)
+    first = chain.invoke((x, 8000), executor=ex)
+    again = chain.invoke((x.copy(), 8000), executor=ex, on_event=events.append)
+    np.testing.assert_array_equal(first.samples, again.samples)
+    assert {e.node_id for e in events if e.kind == "cached"} >= {"fade"}
+    assert not [e for e in events if e.kind == "started"]
+    other = chain.invoke((x * 0.5, 8000), executor=ex)      # other audio: computed, not a stale hit
+    np.testing.assert_allclose(other.samples, first.samples * 0.5, atol=1e-7)
+
+
+def test_invoke_takes_named_inputs_and_says_which_are_open():
+    x, y = Audio(_noise(1, 1.0, 8000), 8000), Audio(np.ones(8000, np.float32) * 0.25, 8000)
+    from nodes.dsp.basic import mix
+    step = mix(gain_b_db=0.0)
+    got = step.invoke({"a": x, "mix.b": (y.samples, 8000)}, executor=Executor(disk_cache=None))
+    np.testing.assert_allclose(got.samples, x.samples + 0.25, atol=1e-6)
+    with pytest.raises(GraphError, match=r"2 open inputs \(mix.a, mix.b\); pass a dict by name"):
+        step.invoke(x)
+    with pytest.raises(GraphError, match="no open input 'c'; open inputs are: mix.a, mix.b"):
+        step.invoke({"c": x})
+    with pytest.raises(GraphError, match="missing|needs|not connected|unconnected"):
+        step.invoke({"a": x})
+
+
+def test_invoke_takes_text_and_nodes_without_inputs():
+    reg = Registry()
+
+    @node("test.say")
+    def say(text: str, *, times: Annotated[int, Range(1, 10)] = 1) -> str:
+        """Repeat the text."""
+        return " ".join([text] * times)
+
+    chain = Chain.start(say(times=2), Graph(reg))
+    assert chain.invoke("la", executor=Executor(disk_cache=None)) == "la la"
+    assert say("la", times=3) == "la la la"
+    loaded = fade(fade_in_s=0.1).invoke(MELODY, executor=Executor(disk_cache=None))
+    assert loaded.frames == sf.info(MELODY).frames
+    from nodes.io.load import load
+    assert load(path=str(MELODY)).invoke(executor=Executor(disk_cache=None)).frames == loaded.frames
+
+
+def test_batch_returns_results_in_order():
+    ex = Executor(disk_cache=None)
+    clips = [(_noise(1, s, 8000), 8000) for s in (0.5, 1.0, 1.5, 2.0)]
+    chain = gain(gain_db=-6.0) | fade(fade_in_s=0.25)
+    got = chain.batch(clips, executor=ex, max_concurrency=3)
+    assert [a.frames for a in got] == [4000, 8000, 12000, 16000]
+    for (x, rate), a in zip(clips, got):
+        np.testing.assert_array_equal(a.samples, chain.invoke((x, rate), executor=ex).samples)
+    assert gain.batch(clips[:2], executor=ex)[1].frames == 8000        # a node with default parameters
+    assert [a.frames for a in chain.batch(clips[:2])] == [4000, 8000]   # the process-wide executor
+
+
+def test_invoke_leaves_the_chain_and_the_default_registry_alone():
+    from nodeflow import default_registry
+    chain = gain(gain_db=-6.0) | fade(fade_in_s=0.25)
+    before = (dict(chain.graph.nodes), list(chain.graph.links), len(default_registry()))
+    chain.invoke((_noise(1, 0.5, 8000), 8000), executor=Executor(disk_cache=None))
+    assert (dict(chain.graph.nodes), list(chain.graph.links), len(default_registry())) == before
+    assert not any(s.id.startswith("input.") for s in default_registry())
