@@ -136,30 +136,45 @@ def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
                f"no goal; plain held to 1 thread: what the products{'/bfloat16' if 'bf16' in name else ''} give; "
                f"per CPU-second {tpc[name] / tpc['plain_1_thread']:.2f}x")
 
-    # what bfloat16 changes, on the float32 model's own tokens
-    skinny_products(model.decoder)
+    bf16_quality(model, half, enc, steps, settings)
+
+
+def bf16_quality(model, half, enc, steps: int, settings: dict) -> dict:
+    """What bfloat16 changes, measured on the float32 model's own tokens (see the module doc)."""
+    import numpy as np
+    import torch
+
+    from nodeflow import devices
+    from nodes.models import _musicgen as engine
+    from nodes.models._hf import step_criterion
+
+    def tokens(m):
+        seen: dict = {}
+        m.generate(**enc, max_new_tokens=steps, stopping_criteria=[step_criterion(lambda ids: seen.update(ids=ids))],
+                   **engine.sampling_kwargs(**settings, seed=3, device="cpu"))
+        return seen["ids"]                                                   # [K, L]: start token, delay pattern
+
     with devices.torch_threads(devices.generation_threads()), torch.inference_mode():
-        out32 = model.generate(**enc, max_new_tokens=steps, return_dict_in_generate=True,
-                               **engine.sampling_kwargs(**settings, seed=3, device="cpu"))
-        out16 = half.generate(**enc, max_new_tokens=steps, return_dict_in_generate=True,
-                              **engine.sampling_kwargs(**settings, seed=3, device="cpu"))
-        seq = out32.sequences                                               # [K, L] with the delay pattern
-        lp32 = torch.log_softmax(model(**enc, decoder_input_ids=seq).logits.float(), -1)
-        lp16 = torch.log_softmax(half(**enc, decoder_input_ids=seq).logits.float(), -1)
-        kl = (lp32.exp() * (lp32 - lp16)).sum(-1).mean().item()
-        top1 = (lp32.argmax(-1) == lp16.argmax(-1)).float().mean().item()
-        codes = engine._codes_from_sequence(model, seq[:, :1], seq)
+        ids32, ids16 = tokens(model), tokens(half)
+        lp32 = torch.log_softmax(model(**enc, decoder_input_ids=ids32).logits.float(), -1)
+        lp16 = torch.log_softmax(half(**enc, decoder_input_ids=ids32).logits.float(), -1)
+        kl = float((lp32.exp() * (lp32 - lp16)).sum(-1).mean())
+        top1 = float((lp32.argmax(-1) == lp16.argmax(-1)).float().mean())
+        codes = engine._codes_from_sequence(model, ids32[:, :1], ids32)
         a32 = engine._decode_once(model, codes).float().numpy()
         a16 = engine._decode_once(half, codes).float().numpy()
-    snr = 10 * np.log10(np.sum(a32 ** 2) / max(np.sum((a32 - a16) ** 2), 1e-30))
-    same = (out32.sequences == out16.sequences).all(0).long()
-    first = int(same.argmin()) if not bool(same.all()) else same.numel()
-    report("musicgen_small_bf16_next_token_kl_nats", kl, "no goal; float32 vs bfloat16 on the same tokens, per step "
-           f"and codebook (a uniform guess is {np.log(2048):.1f}); top-1 agreement {top1:.3f}", fmt="{:.4f}")
-    report("musicgen_small_bf16_decoded_snr_db", snr, "no goal; EnCodec in bfloat16 vs float32 on the same codes",
+    snr = float(10 * np.log10(np.sum(a32 ** 2) / max(float(np.sum((a32 - a16) ** 2)), 1e-30)))
+    same = (ids32 == ids16).all(0)
+    first = int((~same).nonzero()[0, 0]) - 1 if not bool(same.all()) else same.numel() - 1   # steps before a change
+    vocab = lp32.shape[-1]
+    report("musicgen_small_bf16_next_token_kl_nats", kl, "no goal; float32 vs bfloat16 next-token distributions on the "
+           f"same tokens, mean per step and codebook (ln {vocab} = {np.log(vocab):.1f} is a uniform guess's entropy); "
+           f"top-1 agreement {top1:.3f}", fmt="{:.2e}")
+    report("musicgen_small_bf16_decoded_snr_db", snr, "no goal; EnCodec in bfloat16 vs float32 decoding the same codes",
            fmt="{:.1f}")
-    report("musicgen_small_bf16_sampled_tokens_identical", first / same.numel(),
-           f"no goal; same seed: the share of steps before the first differing token ({first} of {same.numel()})")
+    report("musicgen_small_bf16_sampled_steps_identical", first,
+           f"no goal; same seed: generated steps before the first differing token, of {same.numel() - 1}", fmt="{:d}")
+    return {"kl": kl, "top1": top1, "snr_db": snr, "identical_steps": first}
 
 
 def main() -> None:
