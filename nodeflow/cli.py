@@ -171,6 +171,8 @@ def cmd_run(args) -> int:
     from .executor import Executor
     graph = _load(args.graph)
     apply_sets(graph, args.set)
+    if args.output == "-":
+        return _run_to_stdout(args, graph)
     if not args.quiet:
         _print_external_reads(graph, sys.stderr)
     out_dir = _output_dir(args)
@@ -290,6 +292,27 @@ def _print_levels(path: str) -> None:
               f"true peak {float(t['true_peak_dbtp']):.2f} dBTP", file=sys.stderr)
     except (NodeflowError, KeyError, ValueError, OSError):
         pass      # not an audio file AudioChain measured
+
+
+def _run_to_stdout(args, graph) -> int:
+    """``-o -``: one node's audio as raw float32 on standard output, piece by piece (nodeflow.pipe)."""
+    from .pipe import pick_target, pipe_audio
+    if args.sweep or (graph.sweep and not args.no_sweep) or args.daw:
+        raise ParameterError("-o - streams one run's audio to standard output; a sweep or --daw writes files: give "
+                             "an output folder (-o out), or --no-sweep")
+    if args.target and len(args.target) > 1:
+        raise ParameterError(f"-o - streams one node; got --target {' --target '.join(args.target)}")
+    if sys.stdout.isatty():
+        raise ParameterError("-o -: standard output is a terminal; pipe it into a player or a file "
+                             "(e.g. | ffplay -f f32le ...), or give an output folder (-o out)")
+    target, port = pick_target(graph, args.target[0] if args.target else None)
+    progress = Progress(quiet=args.quiet)
+    note = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    frames = pipe_audio(_executor(args), graph, target, port, on_event=progress, device=args.device,
+                        allow_outside=args.allow_outside, note=note)
+    if not args.quiet:
+        print(f"streamed {frames} frame(s) of {target}.{port}", file=sys.stderr)
+    return 0
 
 
 def _executor(args):
@@ -661,7 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a graph headless")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
     _add_limit_flags(p)
-    p.add_argument("-o", "--output", help="folder for exported files (default: the current folder)")
+    p.add_argument("-o", "--output", help="folder for exported files (default: the current folder); '-': "
+                   "stream a node's audio to standard output as raw float32 instead (--target NODE)")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
     p.add_argument("--target", action="append", metavar="NODE", help="compute only what NODE needs")
     p.add_argument("--device", default="auto", type=_device_list_arg, metavar="DEVICE",

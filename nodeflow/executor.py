@@ -12,19 +12,21 @@ threads) for every node: ``queued``, ``started``, ``progress``, ``cached``, ``fi
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from . import streaming
 from .cache import MemoryCache, file_digest, node_key, sizeof
 from .diskcache import DiskCache, default_cache, worth_keeping
-from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError
+from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError
 from .graph import Graph
 from .node import Context, NodeSpec
 
@@ -35,13 +37,14 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    kind: str                 # queued | started | progress | cached | finished | failed | cancelled
+    kind: str                 # queued | started | progress | chunk | cached | finished | failed | cancelled
     node_id: str
     done: float | None = None
     total: float | None = None
     message: str = ""
     error: BaseException | None = None
     elapsed_s: float | None = None
+    value: dict[str, Any] | None = None   # chunk: {output: piece}, a part of the node's outputs made so far
 
 
 class RunResult(Mapping):
@@ -169,7 +172,7 @@ class Executor:
         self.cache = cache if cache is not None else MemoryCache(cache_bytes)
         self.disk_cache: DiskCache | None = default_cache() if isinstance(disk_cache, str) else disk_cache
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
-        self.stream = stream
+        self.fuse_streams = stream        # (the method stream() yields a node's output piece by piece)
         self._pool: cf.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._claims: dict[str, _Claim] = {}     # keys being computed now, by any run on this executor
@@ -337,7 +340,7 @@ class Executor:
         specs, keys = plan.specs, plan.keys
         kept = self._kept(graph, plan, targets, keep)
         # chains of streaming nodes run as one unit, named by their last node (nodeflow.streaming)
-        fused = streaming.plan_segments(plan, kept, targets, keep) if self.stream else {}
+        fused = streaming.plan_segments(plan, kept, targets, keep) if self.fuse_streams else {}
         inner = {n for seg in fused.values() for n in seg[:-1]}
         units = [n for n in plan.to_run if n not in inner] if inner else plan.to_run
         inputs_of = {last: plan.inputs[seg[0]] for last, seg in fused.items()}
@@ -505,6 +508,51 @@ class Executor:
                 self._claims.pop(key, None)
             claim.done.set()
 
+    def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
+        """Run what ``target`` needs in the background and yield its output ``port`` (default: its
+        first output) piece by piece as the node makes it: a list item of a mapped node, a window
+        of a model that reports chunks (``ctx.chunk``).  The pieces are the node's output in
+        order (a list node's items; an audio node's consecutive parts, which concatenate to it).  A
+        node that makes its output at once, or comes from the cache, yields it once.  Errors are
+        raised here; closing the generator early stops the run.  Keywords as :meth:`run`.
+        """
+        spec = graph.spec(target) if target in graph.nodes else None
+        if spec is None:
+            raise GraphError(f"stream: no node named '{target}' in the graph" if target not in graph.nodes
+                             else f"stream: node '{target}' has an unknown type")
+        port = port or next(iter(spec.outputs))
+        if port not in spec.outputs:
+            raise GraphError(f"stream: node '{target}' has no output '{port}'; outputs are: {', '.join(spec.outputs)}")
+        pieces: queue.Queue = queue.Queue()
+        listener = kw.pop("on_event", None)
+
+        def on_event(ev: Event) -> None:
+            if ev.kind == "chunk" and ev.node_id == target and ev.value is not None and port in ev.value:
+                pieces.put(ev.value[port])
+            if listener is not None:
+                listener(ev)
+
+        handle = self.submit(graph, [target], on_event=on_event, **kw)
+        streamed = False
+        try:
+            while True:
+                try:
+                    piece = pieces.get(timeout=0.02)
+                except queue.Empty:
+                    if handle.done() and pieces.empty():
+                        break
+                    continue
+                streamed = True
+                yield piece
+            result = handle.result()
+            if not streamed:
+                yield result[target][port]
+        finally:
+            if not handle.done():
+                handle.cancel()
+                with contextlib.suppress(BaseException):
+                    handle.result(60)
+
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""
         cancel = kw.pop("cancel_event", None) or threading.Event()
@@ -573,8 +621,9 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
                ctx_kw: dict[str, Any] | None, emit, cancel: threading.Event, workers: int) -> dict[str, list]:
     """Call ``spec`` once per list item, up to ``workers`` items at a time (numpy, soxr, worker
     processes and model nodes on other devices release the GIL; a model locks itself per model and
-    device).  Outputs keep the items' order; ``progress`` counts finished items; the first error
-    (in item order) stops the node and no new item starts; Stop starts no new item."""
+    device).  Outputs keep the items' order; ``progress`` counts finished items and a ``chunk``
+    event hands each item's outputs on in item order (what :meth:`Executor.stream` yields); the
+    first error (in item order) stops the node and no new item starts; Stop starts no new item."""
     n = len(next(iter(mapped.values())))
     results: list[dict[str, Any] | None] = [None] * n
 
@@ -590,17 +639,27 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
         for i in range(n):
             results[i] = one(i)
             emit("progress", nid, done=i + 1, total=n)
+            emit("chunk", nid, value=results[i], done=i + 1, total=n)
     else:
         failed = threading.Event()
+        order_lock, sent = threading.Lock(), [0]
+
+        def stream_ready() -> None:       # chunks leave in item order, as soon as the next item is done
+            with order_lock:
+                while sent[0] < n and results[sent[0]] is not None:
+                    emit("chunk", nid, value=results[sent[0]], done=sent[0] + 1, total=n)
+                    sent[0] += 1
 
         def guarded(i: int) -> dict[str, Any] | None:
             if failed.is_set():
                 return None          # an earlier item failed: start nothing new
             try:
-                return one(i)
+                results[i] = one(i)
             except BaseException:
                 failed.set()
                 raise
+            stream_ready()
+            return results[i]
 
         with cf.ThreadPoolExecutor(workers, thread_name_prefix=f"nodeflow-{nid}") as pool:
             futures = [pool.submit(guarded, i) for i in range(n)]

@@ -72,6 +72,14 @@ class Context:
                 done, total = i * total + done, n * total
             self._emit("progress", self.node_id, done=done, total=total, message=message)
 
+    def chunk(self, value: Any, port: str = "out") -> None:
+        """Hand on a finished piece of output ``port`` while the node still works (a generated
+        window): :meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields it at once.
+        The pieces, in order, must make the whole output (audio: consecutive parts that
+        concatenate to it).  Ignored inside a list item (each item is a piece already)."""
+        if self._emit is not None and self.item is None:
+            self._emit("chunk", self.node_id, value={port: value})
+
     def resolve_input(self, path: str) -> Path:
         """An input path, relative ones resolved against the graph file's folder."""
         p = Path(path).expanduser()

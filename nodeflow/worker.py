@@ -190,8 +190,11 @@ def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: d
         _specs[(module, type_id)] = spec
     ctx = None
     if lite is not None:
-        ctx = Context(emit=lambda kind, node_id, done=0.0, total=0.0, message="": report_progress(done, total, message),
-                      **lite)
+        def forward(kind: str, node_id: str, done: float = 0.0, total: float = 0.0, message: str = "", **_: Any) -> None:
+            if kind == "progress":      # pieces (ctx.chunk) stay here: the whole output comes back at the end
+                report_progress(done, total, message)
+
+        ctx = Context(emit=forward, **lite)
     return spec.call_here(inputs, params, ctx)
 
 
