@@ -27,7 +27,7 @@ from typing import Iterator
 from .errors import ParameterError
 
 __all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_problem", "resolve_dtype",
-           "torch_dtype", "describe", "parse_device_list", "generation_threads", "torch_threads"]
+           "torch_dtype", "describe", "parse_device_list", "generation_threads", "idle_threads", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
@@ -196,8 +196,8 @@ def describe() -> dict:
 # ---------------------------------------------------------------------------------------- CPU threads
 def generation_threads() -> int:
     """Torch threads for a generation on the CPU: ``AUDIOCHAIN_TORCH_THREADS`` when set, else the
-    cores this process may use minus the busy ones (the 1-minute load average), at least one and
-    at most torch's own setting.
+    cores this process may use minus those other processes keep busy (the 1-minute load average
+    less this process's own recent CPU use), at least one and at most torch's own setting.
 
     Token-by-token decoding is bound by memory bandwidth; a thread that has to wait for a busy
     core stalls every step (measured on a loaded 2-core machine: 2 threads 41 s, 1 thread 8 s for
@@ -214,10 +214,36 @@ def generation_threads() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     try:
-        busy = os.getloadavg()[0]
+        load = os.getloadavg()[0]
     except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(torch.get_num_threads(), cores - int(busy + 0.5)))
+        load = 0.0
+    return idle_threads(cores, load, _own_cpu_rate(), torch.get_num_threads())
+
+
+def idle_threads(cores: int, load: float, own: float, cap: int) -> int:
+    """Threads that fit the cores others leave idle: ``cores - (load - own)`` rounded, in
+    ``[1, cap]`` (``own``: this process's share of ``load``, in busy cores).
+
+    >>> idle_threads(2, 6.0, 1.0, 2), idle_threads(2, 1.1, 1.0, 2), idle_threads(16, 3.0, 0.0, 8)
+    (1, 2, 8)
+    """
+    others = max(0.0, load - own)
+    return max(1, min(cap, cores - int(others + 0.5)))
+
+
+_own_last: tuple[float, float] | None = None
+
+
+def _own_cpu_rate() -> float:
+    """Busy cores this process used since the last call (within the last minute; else 0): its
+    part of the load average, which must not count against its own next generation."""
+    global _own_last
+    import time
+    now = (time.monotonic(), time.process_time())
+    last, _own_last = _own_last, now
+    if last is None or not 0.5 < now[0] - last[0] < 60.0:
+        return 0.0
+    return max(0.0, (now[1] - last[1]) / (now[0] - last[0]))
 
 
 _threads_lock = threading.Lock()

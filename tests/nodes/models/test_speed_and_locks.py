@@ -126,6 +126,18 @@ def test_thread_policy_is_bounded_and_overridable(monkeypatch):
         devices.generation_threads()
 
 
+@pytest.mark.parametrize("cores,load,own,cap,want", [
+    (2, 6.0, 1.0, 2, 1),      # others keep both cores busy: one thread
+    (2, 1.1, 1.0, 2, 2),      # the load is this process's own last generation: both cores
+    (2, 0.0, 0.0, 2, 2),      # quiet machine
+    (16, 3.0, 0.0, 8, 8),     # never more than torch's own setting
+    (4, 2.6, 0.0, 4, 1),      # 2.6 busy cores round to 3
+    (2, 0.4, 1.0, 2, 2),      # own share above the average (it lags): nobody else is busy
+])
+def test_idle_threads(cores, load, own, cap, want):
+    assert devices.idle_threads(cores, load, own, cap) == want
+
+
 def test_thread_count_is_set_while_any_generation_runs_and_restored_after():
     import torch
     before = torch.get_num_threads()
