@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any, Iterable
+from typing import Any, AsyncIterator, Iterable, Iterator
 
 from .audio import Audio
 from .errors import GraphError, ParameterError
@@ -41,8 +41,10 @@ __all__ = ["Step", "Chain", "call_node", "as_value"]
 class Step:
     """A node type with parameters, not yet placed in a graph (``spec(**params)`` makes one)."""
 
-    def __init__(self, spec: NodeSpec, params: dict[str, Any], id: str | None = None):
-        self.spec, self.params, self.id = spec, dict(params), id
+    def __init__(self, spec: NodeSpec, params: dict[str, Any], id: str | None = None, port: str | None = None):
+        self.spec, self.params, self.id, self.port = spec, dict(params), id, port
+        if port is not None and port not in spec.inputs:
+            raise GraphError(f"{spec.id}: no input '{port}'; inputs are: {', '.join(spec.inputs) or 'none'}")
         for k, v in self.params.items():  # fail at the line that wrote the mistake
             p = spec.params.get(k)
             if p is None:
@@ -51,10 +53,35 @@ class Step:
 
     def named(self, id: str) -> "Step":
         """The same step with an explicit node id."""
-        return Step(self.spec, self.params, id)
+        return Step(self.spec, self.params, id, self.port)
+
+    def into(self, port: str) -> "Step":
+        """The same step, fed through input ``port`` when chained (``load(...) | melody().into("melody")``)
+        instead of the first input that takes the value."""
+        return Step(self.spec, self.params, self.id, port)
 
     def __or__(self, other: "Step | Chain") -> "Chain":
         return Chain.start(self) | other
+
+    def __ror__(self, branches: Any) -> "Chain":
+        """``{"melody": load(...), "text": prompt(...)} | musicgen_melody()``: each branch (a step or
+        a chain) feeds the input of that name."""
+        if not isinstance(branches, dict):
+            return NotImplemented
+        return Chain.merge(branches, self)
+
+    def stream(self, inputs: Any = None, **kw: Any) -> Iterator[Any]:
+        """Run this one node on ``inputs``, its output piece by piece; see :meth:`Chain.stream`."""
+        return Chain.start(self).stream(inputs, **kw)
+
+    async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
+        return await Chain.start(self).ainvoke(inputs, **kw)
+
+    async def abatch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
+        return await Chain.start(self).abatch(inputs, **kw)
+
+    def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
+        return Chain.start(self).astream(inputs, **kw)
 
     def run(self, **kw: Any):
         return Chain.start(self).run(**kw)
@@ -91,7 +118,13 @@ class Chain:
         types = self.graph.output_types()
         out_name = next(iter(prev_spec.outputs))
         out_t = types[(self.last.id, out_name)]
-        port = next((p for p in other.spec.inputs.values() if link_mode(out_t, p.type)), None)
+        if other.port is not None:                 # step.into(port): that input, or a clear refusal
+            port = other.spec.inputs[other.port]
+            if not link_mode(out_t, port.type):
+                raise GraphError(f"cannot chain {prev_spec.id} into {other.spec.id}.{port.name}: its output is "
+                                 f"{type_name(out_t)} but '{port.name}' takes {port.type_name}")
+        else:
+            port = next((p for p in other.spec.inputs.values() if link_mode(out_t, p.type)), None)
         if port is None:
             raise GraphError(f"cannot chain {prev_spec.id} into {other.spec.id}: its output is {type_name(out_t)} "
                              f"but the inputs take {', '.join(p.type_name for p in other.spec.inputs.values()) or 'nothing'}")
@@ -135,6 +168,60 @@ class Chain:
             return [self.invoke(x, executor=ex, **run_kw) for x in items]
         with cf.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-batch") as pool:
             return list(pool.map(lambda x: self.invoke(x, executor=ex, **run_kw), items))
+
+    def stream(self, inputs: Any = None, *, executor: Any = None, **run_kw: Any) -> Iterator[Any]:
+        """Run the chain on ``inputs`` (as :meth:`invoke`) and yield the last node's output piece by
+        piece as it is made (:meth:`~nodeflow.executor.Executor.stream`): list items in order,
+        windows a model hands on; a node that makes its output at once yields it once."""
+        graph = self.bind(inputs)
+        ex = executor if executor is not None else _shared_executor()
+        yield from ex.stream(graph, self.last.id, **run_kw)
+
+    async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
+        """:meth:`invoke` without blocking the event loop (the run happens on a worker thread)."""
+        import asyncio
+        return await asyncio.to_thread(self.invoke, inputs, **kw)
+
+    async def abatch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
+        """:meth:`batch` without blocking the event loop."""
+        import asyncio
+        return await asyncio.to_thread(self.batch, list(inputs), **kw)
+
+    async def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
+        """:meth:`stream` as an async iterator; leaving the loop early stops the run."""
+        import asyncio
+        pieces = self.stream(inputs, **kw)
+        done = object()
+        try:
+            while True:
+                piece = await asyncio.to_thread(next, pieces, done)
+                if piece is done:
+                    return
+                yield piece
+        finally:
+            await asyncio.to_thread(pieces.close)
+
+    @classmethod
+    def merge(cls, branches: dict[str, Any], step: Step) -> "Chain":
+        """One graph where each branch (a :class:`Step` or :class:`Chain`) feeds ``step``'s input of
+        the same name (``port`` or ``"node.port"`` is not needed: the step is the new node)."""
+        g = Graph(_private_registry(default_registry()))     # branches may bring node types of their own
+        lasts: dict[str, str] = {}
+        for port, branch in branches.items():
+            if port not in step.spec.inputs:
+                raise GraphError(f"{step.spec.id}: no input '{port}' for the branch {branch!r}; inputs are: "
+                                 f"{', '.join(step.spec.inputs) or 'none'}")
+            if isinstance(branch, Step):
+                branch = Chain.start(branch)
+            if not isinstance(branch, Chain):
+                raise GraphError(f"{step.spec.id}.{port}: a branch is a node step or a chain, not {type(branch).__name__}"
+                                 " (feed values with invoke({...}) instead)")
+            lasts[port] = _copy_into(g, branch.graph, branch.last.id)
+        ref = g.add(step.spec, step.id, **step.params)
+        for port, last in lasts.items():
+            spec = g.spec(last)
+            g.connect(last + "." + next(iter(spec.outputs)), ref[port])   # checked: a mismatch names both ends
+        return cls(g, ref)
 
     def open_inputs(self) -> list[tuple[str, str, PortSpec]]:
         """``(node_id, port, spec)`` of every input port of the chain that no link feeds."""
@@ -205,6 +292,25 @@ class Chain:
 
     def __repr__(self) -> str:
         return " | ".join(f"{self.graph.nodes[n].type}" for n in self.graph.nodes)
+
+
+def _copy_into(g: Graph, src: Graph, last: str) -> str:
+    """Copy ``src``'s nodes and links into ``g`` (ids that are taken get a suffix); ``last``'s new id."""
+    from .graph import Link, NodeInstance
+    for spec in src.registry._specs.values():
+        if spec.id not in g.registry:
+            g.registry.add(spec)
+    ids: dict[str, str] = {}
+    for nid, inst in src.nodes.items():
+        new = g._new_id(nid)
+        ids[nid] = new
+        g.nodes[new] = NodeInstance(new, inst.type, dict(inst.params), inst.version)
+        for (n, p), v in src.own_paths.items():
+            if n == nid:
+                g.own_paths[(new, p)] = v
+    g.links.extend(Link(ids[l.src], l.src_port, ids[l.dst], l.dst_port) for l in src.links)
+    g._touch()
+    return ids[last]
 
 
 # ---------------------------------------------------------------------------------------- values in

@@ -512,9 +512,10 @@ class Executor:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
         first output) piece by piece as the node makes it: a list item of a mapped node, a window
         of a model that reports chunks (``ctx.chunk``).  The pieces are the node's output in
-        order (a list node's items; an audio node's consecutive parts, which concatenate to it).  A
-        node that makes its output at once, or comes from the cache, yields it once.  Errors are
-        raised here; closing the generator early stops the run.  Keywords as :meth:`run`.
+        order: a list's items (also when the list is made at once or comes from the cache), an
+        audio node's consecutive parts, which concatenate to it (made at once or cached: the whole,
+        once).  Errors are raised here; closing the generator early stops the run.  Keywords as
+        :meth:`run`.
         """
         spec = graph.spec(target) if target in graph.nodes else None
         if spec is None:
@@ -545,8 +546,9 @@ class Executor:
                 streamed = True
                 yield piece
             result = handle.result()
-            if not streamed:
-                yield result[target][port]
+            if not streamed:                 # made at once or cached: a list's items, else the value
+                whole = result[target][port]
+                yield from (whole if isinstance(whole, list) else [whole])
         finally:
             if not handle.done():
                 handle.cancel()

@@ -223,6 +223,10 @@ def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], 
         raise DefinitionError(f"{where}: annotate the return type (an output port type or a NamedTuple)")
     fields = getattr(ret, "__annotations__", None)
     if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields") and fields:
+        try:    # resolved: a NamedTuple in a module with postponed annotations holds strings
+            fields = typing.get_type_hints(ret, include_extras=True)
+        except Exception as e:  # noqa: BLE001 - an unresolvable name is the declaration's mistake
+            raise DefinitionError(f"{where}: cannot resolve the output types of {ret.__name__}: {e}") from e
         return {n: PortSpec(n, fields[n]) for n in ret._fields}, True
     return {out_name: PortSpec(out_name, ret)}, False
 

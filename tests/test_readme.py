@@ -24,10 +24,11 @@ def _run(code: str, cwd: Path) -> str:
     return p.stdout
 
 
-def test_the_readme_has_its_three_python_snippets():
+def test_the_readme_has_its_four_python_snippets():
     snippets = _python_snippets()
-    assert len(snippets) == 3 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
+    assert len(snippets) == 4 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
     assert ".invoke(" in snippets[2] and ".batch(" in snippets[2]
+    assert "} | mix()" in snippets[3] and ".stream()" in snippets[3] and ".astream()" in snippets[3]
 
 
 def test_the_chain_snippet_renders_its_file_and_saves_a_graph(tmp_path):
@@ -61,3 +62,17 @@ print(round(float(20 * np.log10(np.abs(quieter.samples).max() / np.abs(out.sampl
     assert lines[1] == str([(48000, 144000), (48000, round(melody.duration * 48000))])
     assert lines[2] == "-6.0"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]   # values in, values out: no file written
+
+
+def test_the_composition_snippet_mixes_streams_and_awaits(tmp_path):
+    code = _python_snippets()[3] + """
+print(both.channels, both.sample_rate, both.frames == again.frames)
+print([p.index for p in pieces])
+"""
+    lines = _run(code, tmp_path).splitlines()
+    melody = sf.info(ROOT / "assets" / "melody.flac")
+    n = round(melody.duration / 2.0)
+    assert lines[:n] == [f"{i} {i * 2 * melody.samplerate}" for i in range(n)]   # windows in order, as made
+    assert lines[n] == "2 44100 True"
+    assert lines[n + 1] == str(list(range(n)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]

@@ -57,11 +57,13 @@ def split_graph(reg, parts=4) -> Graph:
 def test_list_items_stream_in_order_before_the_rest_is_made(reg, workers):
     g = split_graph(reg)
     pieces = []
-    for piece in Executor(max_workers=workers, disk_cache=None).stream(g, "held"):
+    ex = Executor(max_workers=workers, disk_cache=None)
+    for piece in ex.stream(g, "held"):
         pieces.append(piece)
         _gate["first_seen"].set()
     whole = Executor(disk_cache=None).run(g, ["held"])["held"]["out"]
     assert [p.index for p in pieces] == [0, 1, 2, 3]
+    assert [p.index for p in ex.stream(g, "held")] == [0, 1, 2, 3]      # cached: the same items
     for p, w in zip(pieces, whole):
         np.testing.assert_array_equal(p.samples, w.samples)
 

@@ -1,0 +1,65 @@
+"""Composition beyond a line, the LangChain way: a dict of branches feeding named inputs, an
+explicit port, and the stream/async forms of invoke and batch."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Executor, GraphError
+from nodeflow.chain import Chain
+from tests.nodeflow.stubs import gain, mix, split, tone
+
+
+def test_a_dict_of_branches_feeds_named_inputs():
+    chain = {"a": tone(freq_hz=220.0), "b": tone(freq_hz=330.0) | gain(gain_db=-6.0)} | mix() | gain(gain_db=-1.0)
+    out = chain.invoke()
+    direct = gain.fn(mix.fn(tone.fn(freq_hz=220.0), gain.fn(tone.fn(freq_hz=330.0), gain_db=-6.0)), gain_db=-1.0)
+    np.testing.assert_allclose(out.samples, direct.samples, rtol=1e-6, atol=1e-7)
+    assert sorted(chain.graph.nodes) == ["gain", "gain_2", "mix", "tone", "tone_2"]   # taken ids renamed
+
+
+def test_a_branch_port_that_does_not_exist_or_does_not_fit_is_named():
+    with pytest.raises(GraphError, match="test.mix: no input 'c'.*inputs are: a, b"):
+        {"c": tone()} | mix()
+    from tests.nodeflow.stubs import stats
+    with pytest.raises(GraphError, match=r"type mismatch: 'stats.peak' gives float but 'mix.a' takes Audio"):
+        {"a": tone() | stats()} | mix()
+    with pytest.raises(GraphError, match="a branch is a node step or a chain"):
+        {"a": Audio(np.zeros((1, 4)), 8000)} | mix()
+
+
+def test_an_explicit_port():
+    chain = tone(freq_hz=220.0) | mix().into("b")
+    assert [(l.dst, l.dst_port) for l in chain.graph.links] == [("mix", "b")]
+    a = Audio(np.full((1, 8000), 0.25), 8000)
+    out = chain.invoke({"a": a})
+    np.testing.assert_allclose(out.samples, a.samples + tone.fn(freq_hz=220.0).samples, atol=1e-7)
+    with pytest.raises(GraphError, match="no input 'melody'"):
+        mix().into("melody")
+
+
+def test_stream_yields_the_items_that_make_the_result():
+    chain = tone() | split(parts=4) | gain(gain_db=-6.0)
+    pieces = list(chain.stream(executor=Executor(disk_cache=None)))
+    whole = chain.invoke()
+    assert len(pieces) == 4 and [p.index for p in pieces] == [0, 1, 2, 3]
+    for p, w in zip(pieces, whole):
+        np.testing.assert_array_equal(p.samples, w.samples)
+
+
+def test_async_forms_match_the_sync_ones():
+    master = gain(gain_db=-6.0206)
+    x = (np.ones(4), 4)
+
+    async def main():
+        one = await master.ainvoke(x)
+        many = await master.abatch([x, (np.full(4, 0.5), 4)])
+        pieces = [p async for p in (tone() | split(parts=3) | gain()).astream()]
+        return one, many, pieces
+
+    one, many, pieces = asyncio.run(main())
+    assert one.samples.round(3).tolist() == [[0.5] * 4]
+    assert [m.samples.round(3).tolist() for m in many] == [[[0.5] * 4], [[0.25] * 4]]
+    assert len(pieces) == 3
