@@ -25,6 +25,7 @@ class SweepPanel:
         self.app, self.dpg = app, app.dpg
         self.results: list[Any] = []
         self.ab: dict[str, int | None] = {"A": None, "B": None}
+        self._picked = False             # A/B chosen by hand (else the first two variants)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._incoming: list[Any] = []
@@ -105,7 +106,7 @@ class SweepPanel:
         self.out_dir = Path(dpg.get_value("sweep::out")).expanduser()
         self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
         self.mode = dpg.get_value("sweep::mode") or "grid"
-        self.results, self.ab = [], {"A": None, "B": None}
+        self.results, self.ab, self._picked = [], {"A": None, "B": None}, False
         dpg.delete_item("sweep::table", children_only=True, slot=1)
         self._cancel.clear()
         snapshot, executor = g.copy(), self.app.runner.executor
@@ -145,17 +146,26 @@ class SweepPanel:
         self.app.say(text, error)
 
     # ------------------------------------------------------------------ results
+    def shown(self) -> list[Any]:
+        """The results in the order the table shows them: by variant, however they finished."""
+        return sorted(self.results, key=lambda r: r.variant.name)
+
     def _add_row(self, r: Any) -> None:
+        """A finished variant's row, in variant order (variants run concurrently and finish in any
+        order); until A and B are picked by hand they are the first two variants that played."""
         dpg = self.dpg
         i = len(self.results)
         self.results.append(r)
+        later = [k for k, o in enumerate(self.results[:-1]) if o.variant.name > r.variant.name]
+        before = min(later, key=lambda k: self.results[k].variant.name) if later else None
         length = ""
         value = self._value(r)
         if value is not None:
             from .playback import as_audio
             a = as_audio(value)
             length = f"{a.samples.shape[1] / a.sample_rate:.1f} s" if a is not None else ""
-        with dpg.table_row(parent="sweep::table"):
+        with dpg.table_row(parent="sweep::table", tag=f"sweep::row::{i}",
+                           **({"before": f"sweep::row::{before}"} if before is not None else {})):
             dpg.add_text(r.variant.name)
             dpg.add_text(r.status, color=(150, 230, 150) if r.status == "ok" else (255, 120, 120))
             dpg.add_text(length)
@@ -166,11 +176,10 @@ class SweepPanel:
                     dpg.add_button(label="B", tag=f"sweep::B::{i}", small=True, callback=lambda: self.pick("B", i))
                 elif r.error:
                     dpg.add_text(r.error.splitlines()[0][:60], color=(255, 120, 120))
-        if r.status == "ok" and value is not None:
-            for side in ("A", "B"):
-                if self.ab[side] is None:
-                    self.ab[side] = i
-                    break
+        if not self._picked:
+            ok = sorted((k for k, o in enumerate(self.results) if o.status == "ok" and self._value(o) is not None),
+                        key=lambda k: self.results[k].variant.name)
+            self.ab = {"A": ok[0] if ok else None, "B": ok[1] if len(ok) > 1 else None}
         self._show_ab()
 
     def _value(self, r: Any) -> Any:
@@ -185,6 +194,7 @@ class SweepPanel:
         self.app.audition.play_value(("sweep", r.variant.name), self._value(r), start_s)
 
     def pick(self, side: str, i: int) -> None:
+        self._picked = True
         self.ab[side] = i
         self._show_ab()
 

@@ -246,6 +246,7 @@ def test_sweep_panel_runs_variants_and_switches_a_b_at_the_same_place(editor):
     st = editor.run("sweep", chain_graph(editor.tmp))
     assert st["listen_items"] == ["load.out", "gain.out", "fade.out"]
     assert st["rows"] == [["v000_gain_db=-18.0", "ok"], ["v001_gain_db=0.0", "ok"]]
+    assert st["rows_drawn"] == ["v000_gain_db=-18.0", "v001_gain_db=0.0"], "variant order, however they finished"
     assert st["status"].startswith("sweep finished") and "2 ok, 0 failed" in st["status"]
     assert st["manifest"] and st["files"] == ["v000_gain_db=-18.0/out.wav", "v001_gain_db=0.0/out.wav"]
     assert st["ab_after_toggle"].endswith("now: B") and st["offset_s"] > 0.3

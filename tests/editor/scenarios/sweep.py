@@ -25,7 +25,8 @@ def main(app, drv):
     drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
     drv.frames(3)
     out["status"] = dpg.get_value("sweep::status")
-    out["rows"] = [(r.variant.name, r.status) for r in app.sweep.results]
+    out["rows"] = [(r.variant.name, r.status) for r in app.sweep.shown()]
+    out["rows_drawn"] = [dpg.get_value(dpg.get_item_children(row, 1)[0]) for row in dpg.get_item_children("sweep::table", 1)]
     out["ab"] = dpg.get_value("sweep::abtext")
     chunks, started = [], threading.Event()
 
