@@ -35,7 +35,7 @@ from .node import Context, NodeSpec
 from .registry import Registry, default_registry
 from .types import ParamSpec, PortSpec, is_list, item_type, link_mode, type_name
 
-__all__ = ["Step", "Chain", "call_node", "as_value"]
+__all__ = ["Step", "Chain", "call_node", "as_value", "bind", "open_inputs"]
 
 
 class Step:
@@ -225,61 +225,11 @@ class Chain:
 
     def open_inputs(self) -> list[tuple[str, str, PortSpec]]:
         """``(node_id, port, spec)`` of every input port of the chain that no link feeds."""
-        linked = {(l.dst, l.dst_port) for l in self.graph.links}
-        out = []
-        for n in self.graph.nodes:
-            spec = self.graph.spec(n)
-            for p, ps in (spec.inputs.items() if spec else ()):
-                if (n, p) not in linked:
-                    out.append((n, p, ps))
-        return out
+        return open_inputs(self.graph)
 
     def bind(self, inputs: Any = None) -> Graph:
         """A copy of the chain's graph with ``inputs`` (see :meth:`invoke`) linked into its open inputs."""
-        open_ = self.open_inputs()
-        names = ", ".join(f"{n}.{p}" for n, p, _ in open_) or "none"
-        feeds: dict[tuple[str, str], tuple[PortSpec, Any]] = {}
-        if inputs is None:
-            pass
-        elif isinstance(inputs, dict):
-            for k, v in inputs.items():
-                node_id, _, port = str(k).rpartition(".")
-                match = [o for o in open_ if o[1] == port and (not node_id or o[0] == node_id)]
-                if not match:
-                    raise GraphError(f"invoke: no open input '{k}'; open inputs are: {names}")
-                if len(match) > 1:
-                    raise GraphError(f"invoke: input '{k}' is open on {len(match)} nodes; name one, e.g. "
-                                     f"'{match[0][0]}.{port}'")
-                feeds[match[0][:2]] = (match[0][2], v)
-        else:
-            wanted = [o for o in open_ if o[2].required] or open_
-            if len(wanted) != 1:
-                raise GraphError(f"invoke: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
-                                 f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
-            feeds[wanted[0][:2]] = (wanted[0][2], inputs)
-        g = self.graph.copy()
-        g.registry = _private_registry(self.graph.registry)
-        values: dict[str, Any] = {}
-        sources: dict[str, NodeSpec] = {}
-        for (node_id, port), (ps, v) in feeds.items():
-            where = f"invoke: input '{node_id}.{port}'"
-            t = ps.type
-            if (isinstance(v, str) or _is_path(v)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
-                if "io.load" not in g.registry:
-                    raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
-                ref = g.add("io.load", g._new_id("input"), path=os.fspath(v))
-            else:
-                if isinstance(v, list) and not is_list(t):      # a list into a per-item port: mapped
-                    t = list[t]                                   # type: ignore[valid-type]
-                value = as_value(v, t, where)
-                digest = _digest(value)
-                values[digest] = value
-                name = type_name(t)
-                if name not in sources:
-                    sources[name] = _source_spec(t, values)
-                ref = g.add(sources[name], g._new_id("input"), digest=digest)
-            g.connect(ref["out"], PortRef(node_id, port))
-        return g
+        return bind(self.graph, inputs)
 
     def output(self, **kw: Any) -> Any:
         """Run only what the last node needs and return its (first) output value."""
@@ -292,6 +242,68 @@ class Chain:
 
     def __repr__(self) -> str:
         return " | ".join(f"{self.graph.nodes[n].type}" for n in self.graph.nodes)
+
+
+def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
+    """``(node_id, port, spec)`` of every input port of ``graph`` that no link feeds."""
+    linked = {(l.dst, l.dst_port) for l in graph.links}
+    out = []
+    for n in graph.nodes:
+        spec = graph.spec(n)
+        for p, ps in (spec.inputs.items() if spec else ()):
+            if (n, p) not in linked:
+                out.append((n, p, ps))
+    return out
+
+
+def bind(graph: Graph, inputs: Any = None) -> Graph:
+    """A copy of ``graph`` with ``inputs`` linked into its open inputs (input ports no link feeds):
+    one value for the one required open input, or a dict by port name or ``"node.port"``; values as
+    :meth:`Chain.invoke` takes them.  What ``Executor.run(graph, inputs=...)`` runs."""
+    open_ = open_inputs(graph)
+    names = ", ".join(f"{n}.{p}" for n, p, _ in open_) or "none"
+    feeds: dict[tuple[str, str], tuple[PortSpec, Any]] = {}
+    if inputs is None:
+        pass
+    elif isinstance(inputs, dict):
+        for k, v in inputs.items():
+            node_id, _, port = str(k).rpartition(".")
+            match = [o for o in open_ if o[1] == port and (not node_id or o[0] == node_id)]
+            if not match:
+                raise GraphError(f"invoke: no open input '{k}'; open inputs are: {names}")
+            if len(match) > 1:
+                raise GraphError(f"invoke: input '{k}' is open on {len(match)} nodes; name one, e.g. "
+                                 f"'{match[0][0]}.{port}'")
+            feeds[match[0][:2]] = (match[0][2], v)
+    else:
+        wanted = [o for o in open_ if o[2].required] or open_
+        if len(wanted) != 1:
+            raise GraphError(f"invoke: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
+                             f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
+        feeds[wanted[0][:2]] = (wanted[0][2], inputs)
+    g = graph.copy()
+    g.registry = _private_registry(graph.registry)
+    values: dict[str, Any] = {}
+    sources: dict[str, NodeSpec] = {}
+    for (node_id, port), (ps, v) in feeds.items():
+        where = f"invoke: input '{node_id}.{port}'"
+        t = ps.type
+        if (isinstance(v, str) or _is_path(v)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
+            if "io.load" not in g.registry:
+                raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
+            ref = g.add("io.load", g._new_id("input"), path=os.fspath(v))
+        else:
+            if isinstance(v, list) and not is_list(t):      # a list into a per-item port: mapped
+                t = list[t]                                   # type: ignore[valid-type]
+            value = as_value(v, t, where)
+            digest = _digest(value)
+            values[digest] = value
+            name = type_name(t)
+            if name not in sources:
+                sources[name] = _source_spec(t, values)
+            ref = g.add(sources[name], g._new_id("input"), digest=digest)
+        g.connect(ref["out"], PortRef(node_id, port))
+    return g
 
 
 def _copy_into(g: Graph, src: Graph, last: str) -> str:

@@ -287,8 +287,8 @@ class Executor:
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
             cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
-            keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None
-            ) -> RunResult:
+            keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None,
+            inputs: Any = None) -> RunResult:
         """Run ``graph`` (or only what ``targets`` need) and return the outputs asked for.
 
         The result holds the outputs of ``targets`` (default: the graph's leaves), of side-effect
@@ -298,6 +298,11 @@ class Executor:
         so a long chain holds a few values at a time, not all of them; the executor's cache keeps
         its own reference within its byte budget.  ``on_output(node_id, outputs)`` sees every
         node's outputs (computed or from the cache) before they may be released.
+
+        ``inputs`` feeds values held in memory into the graph's open inputs (input ports no link
+        feeds): one value for the one required open input, or ``{"node.port": value}``; a value is an
+        :class:`Audio`, a ``(numpy array, rate)`` pair, a file path or text (see
+        :func:`nodeflow.chain.bind`); the graph itself is not changed.
 
         Files are written only inside ``output_dir`` (default: the graph's folder) unless the user
         set the path or it lies under a folder in ``allow_outside`` (see :mod:`nodeflow.outputs`).
@@ -309,6 +314,10 @@ class Executor:
         :class:`ExportsFailed` listing each failed export, with the results of the rest.
         """
         t0 = time.perf_counter()
+        if inputs is not None:    # values held in memory feed the graph's open inputs (nodeflow.chain.bind)
+            from .chain import bind
+            path, graph = graph.path, bind(graph, inputs)
+            graph.path = path
         targets = list(targets) if targets is not None else None
         base = self._ctx_base(base_dir, graph)
         out_dir = Path(output_dir) if output_dir is not None else base

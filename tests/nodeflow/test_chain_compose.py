@@ -63,3 +63,20 @@ def test_async_forms_match_the_sync_ones():
     assert one.samples.round(3).tolist() == [[0.5] * 4]
     assert [m.samples.round(3).tolist() for m in many] == [[[0.5] * 4], [[0.25] * 4]]
     assert len(pieces) == 3
+
+
+def test_executor_run_takes_values_for_open_inputs():
+    from nodeflow import Graph, Registry
+    from tests.nodeflow.stubs import ALL
+    reg = Registry()
+    reg.load_pack("stubs", lambda r: r.add_all(ALL), "1.0")
+    g = Graph(reg)
+    g.add("test.gain", id="g", gain_db=-6.0206)
+    g.add("test.mix", id="m")
+    g.connect("g", "m.a")
+    x = np.full((1, 8), 0.5, np.float32)
+    res = Executor(disk_cache=None).run(g, inputs={"g.audio": (x, 8000), "m.b": Audio(np.full((1, 8), 0.25), 8000)})
+    np.testing.assert_allclose(res["m"]["out"].samples, 0.5, atol=1e-4)
+    assert len(g.nodes) == 2 and len(g.links) == 1           # the graph itself is unchanged
+    with pytest.raises(GraphError, match="no open input 'g.nope'"):
+        Executor(disk_cache=None).run(g, inputs={"g.nope": x})
