@@ -189,7 +189,7 @@ PEAK_SCRIPT = PEAK_RSS + textwrap.dedent("""
     g.add("dsp.resample", id="rs", rate_hz=44100)
     g.add("io.export", id="out", path=sys.argv[2], bit_depth="pcm24", embed_graph=False)
     g.connect("load", "rs"); g.connect("rs", "out")
-    Executor(stream=sys.argv[4] == "stream").run(g, output_dir=sys.argv[3])
+    Executor(stream=None if sys.argv[4] == "stream" else False).run(g, output_dir=sys.argv[3])
     print(peak_rss())
 """)
 

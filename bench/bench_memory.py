@@ -59,7 +59,8 @@ if what in ("chain", "chain-whole"):
             g.connect(prev, f"n{i}")
         prev = f"n{i}"
     base = rss()
-    Executor(cache_bytes=1 << 20, stream=what == "chain").run(g, base_dir=out_dir, output_dir=out_dir)
+    Executor(cache_bytes=1 << 20, stream=None if what == "chain" else False).run(g, base_dir=out_dir,
+                                                                                 output_dir=out_dir)
     peak = peak_rss()
     print(json.dumps({"peak_over_base": peak - base}))
 else:

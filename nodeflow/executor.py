@@ -164,11 +164,14 @@ class Executor:
     shared by every process on the machine; by default the user's cache folder unless
     ``AUDIOCHAIN_CACHE=off``; None: this executor remembers only in memory.
     ``stream``: run chains of streaming nodes (load -> resample -> export...) block by block, their
-    intermediate values never made whole (see :mod:`nodeflow.streaming`); False: node by node.
+    intermediate values never made whole (see :mod:`nodeflow.streaming`): None (default) when a value
+    would take ``STREAM_MIN_BYTES`` (256 MiB) or more than the cache's budget, True whenever the
+    nodes can, False never.
     """
 
     def __init__(self, cache: MemoryCache | None = None, *, max_workers: int | None = None,
-                 cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default", stream: bool = True):
+                 cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default",
+                 stream: bool | None = None):
         self.cache = cache if cache is not None else MemoryCache(cache_bytes)
         self.disk_cache: DiskCache | None = default_cache() if isinstance(disk_cache, str) else disk_cache
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
@@ -296,7 +299,10 @@ class Executor:
         which DAWproject clips place), plus any node listed in ``keep`` (``keep="all"``: every
         node).  Any other value is released as soon as its last consumer in the run has finished,
         so a long chain holds a few values at a time, not all of them; the executor's cache keeps
-        its own reference within its byte budget.  ``on_output(node_id, outputs)`` sees every
+        its own reference within its byte budget.  A chain of streaming nodes whose values nobody
+        else needs runs block by block (:mod:`nodeflow.streaming`): its inner values are never made
+        whole nor cached, and one that fed an export comes back as a
+        :class:`~nodeflow.audio.StreamedAudio` (no samples).  ``on_output(node_id, outputs)`` sees every
         node's outputs (computed or from the cache) before they may be released.
 
         ``inputs`` feeds values held in memory into the graph's open inputs (input ports no link
@@ -349,7 +355,8 @@ class Executor:
         specs, keys = plan.specs, plan.keys
         kept = self._kept(graph, plan, targets, keep)
         # chains of streaming nodes run as one unit, named by their last node (nodeflow.streaming)
-        fused = streaming.plan_segments(plan, kept, targets, keep) if self.fuse_streams else {}
+        fused = streaming.plan_segments(plan, kept, targets, keep) if self.fuse_streams is not False else {}
+        stream_min = 0 if self.fuse_streams else min(streaming.STREAM_MIN_BYTES, self.cache.budget_bytes)
         inner = {n for seg in fused.values() for n in seg[:-1]}
         units = [n for n in plan.to_run if n not in inner] if inner else plan.to_run
         inputs_of = {last: plan.inputs[seg[0]] for last, seg in fused.items()}
@@ -388,10 +395,11 @@ class Executor:
 
         def execute(nid: str) -> tuple[dict[str, Any], bool]:
             if nid in fused:
-                t_seg = time.perf_counter()
-                outs = streaming.run_segment(graph, fused[nid], plan, values, emit, cancel, ctx_kw, Context)
-                if not specs[nid].side_effect:
-                    self._persist(specs[nid], keys[nid], outs[nid], time.perf_counter() - t_seg)
+                outs, took = streaming.run_segment(graph, fused[nid], plan, values, emit, cancel, ctx_kw, Context,
+                                                   min_bytes=stream_min)
+                for n, seconds in took.items():     # values computed whole: the disk cache's policy
+                    if not specs[n].side_effect:
+                        self._persist(specs[n], keys[n], outs[n], seconds)
                 return outs, False
             if not specs[nid].side_effect:   # an identical node may have finished meanwhile
                 hit = self.cache.get(keys[nid])
@@ -409,6 +417,8 @@ class Executor:
             if nid in fused:                 # a streamed chain: its inner nodes ran, their values were streamed
                 for n in fused[nid][:-1]:
                     ran.add(n)
+                    if streaming.is_whole(outputs[n]):      # the chain ran node by node (short audio)
+                        self.cache.put(keys[n], outputs[n])
                     if on_output is not None:
                         on_output(n, outputs[n])
                     if n in kept:            # a value that fed an export: its description (StreamedAudio)

@@ -23,7 +23,10 @@ would have sent (``started``, ``progress`` in frames, ``finished``; ``failed`` n
 code raised, ``cancelled`` for the others), checks for cancellation between blocks, and returns the
 last node's outputs (a transform's stream collected into one :class:`~nodeflow.audio.Audio`).
 Intermediate values of a segment are never made, so they are not cached (in memory or on disk);
-the segment's last value is cached as any other.
+the segment's last value is cached as any other.  Hence the executor streams by default only when
+a value of the chain would take :data:`STREAM_MIN_BYTES` or more (or more than its memory cache's
+budget): shorter clips run node by node, their values cached for the next run
+(``Executor(stream=True)`` streams whatever can stream, ``stream=False`` nothing).
 """
 from __future__ import annotations
 
@@ -36,9 +39,11 @@ import numpy as np
 from .audio import Audio, StreamedAudio
 from .errors import Cancelled, ExecutionError, NodeflowError
 
-__all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "BLOCK", "reblock"]
+__all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
+           "reblock"]
 
 BLOCK = 1 << 17     # frames per block a whole value is cut into (512 KiB of float32 a channel)
+STREAM_MIN_BYTES = 256 << 20   # by default a chain streams when one of its values would be this big
 
 
 class NotStreamable(Exception):
@@ -131,6 +136,15 @@ def plan_segments(plan, kept: set[str] | None, targets: list[str] | None, keep) 
 
 
 # ---------------------------------------------------------------------------------------- running
+class _Small(Exception):
+    """Every value of the chain is below the size worth streaming: run it node by node."""
+
+
+def is_whole(outputs: dict[str, Any]) -> bool:
+    """Whether ``outputs`` hold real values (not a streamed value's description)."""
+    return not any(isinstance(v, StreamedAudio) for v in outputs.values())
+
+
 class _StageError(Exception):
     """An exception from a segment's node ``node_id`` (the original is ``__cause__``)."""
 
@@ -184,8 +198,10 @@ def _params(graph, spec, nid: str) -> dict[str, Any]:
     return params
 
 
-def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict, make_ctx) -> dict[str, dict]:
-    """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio)."""
+def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict, make_ctx,
+              min_bytes: int = 0) -> dict[str, dict]:
+    """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio).
+    Raises :class:`_Small` before anything is consumed when no value reaches ``min_bytes``."""
     specs = plan.specs
     outs: dict[str, dict] = {}
     stream: Stream | None = None
@@ -200,9 +216,13 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
                     args[port] = Stream.of(values[src][src_port], node=src)
             else:
                 args[plan.inputs[nid][0][0]] = stream
+            if i == len(seg) - 1 and min_bytes:     # every inner value described: is any worth streaming?
+                heads = [o for n in seg[:-1] for o in outs[n].values()] + [a.head for a in args.values()]
+                if max(h.frames * h.channels * 4 for h in heads) < min_bytes:
+                    raise _Small()
             try:
                 got = spec.stream(args, _params(graph, spec, nid), make_ctx(nid))
-            except (_StageError, NotStreamable):
+            except (_StageError, NotStreamable, _Small):
                 raise
             except Exception as e:  # noqa: BLE001 - tagged with the node
                 raise _StageError(nid, e) from e
@@ -227,12 +247,15 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
                 close()
 
 
-def _whole(graph, seg: list[str], plan, values: dict, make_ctx) -> dict[str, dict]:
-    """Run ``seg`` the ordinary way, node by node; an inner value is kept only as its description
-    once the next node has it (the one feeding the last node stays whole: an export's is returned)."""
+def _whole(graph, seg: list[str], plan, values: dict, make_ctx, took: dict[str, float],
+           describe: bool = True) -> dict[str, dict]:
+    """Run ``seg`` the ordinary way, node by node (``took``: seconds each node took).  ``describe``:
+    an inner value is kept only as its description once the next node has it (the one feeding the
+    last node stays whole: an export's is returned); else every value is returned whole."""
     outs: dict[str, dict] = {}
     prev: dict[str, Any] | None = None
     for i, nid in enumerate(seg):
+        t0 = time.perf_counter()
         spec = plan.specs[nid]
         args = {}
         for (port, src, src_port, _mode) in plan.inputs[nid]:
@@ -241,8 +264,10 @@ def _whole(graph, seg: list[str], plan, values: dict, make_ctx) -> dict[str, dic
             got = spec.call(args, _params(graph, spec, nid), make_ctx(nid) if spec.wants_ctx else None)
         except Exception as e:  # noqa: BLE001 - tagged with the node
             raise _StageError(nid, e) from e
-        if 0 < i < len(seg) - 1:
+        took[nid] = time.perf_counter() - t0
+        if describe and 0 < i < len(seg) - 1:
             outs[seg[i - 1]] = {k: _described(v, seg[i - 1]) for k, v in prev.items()}
+            took.pop(seg[i - 1], None)
         args = None
         prev = outs[nid] = got
     return outs
@@ -267,10 +292,12 @@ def _execution_error(nid: str, spec, e: BaseException) -> BaseException:
 
 
 def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict,
-                context_cls) -> dict[str, dict]:
-    """Run the fused chain ``seg`` (see the module docstring); ``{node: outputs}`` of every node in it
-    (inner nodes: ``{"out": StreamedAudio}``).  Raises :class:`ExecutionError` naming the node
-    whose code failed, or :class:`Cancelled`."""
+                context_cls, min_bytes: int = 0) -> tuple[dict[str, dict], dict[str, float]]:
+    """Run the fused chain ``seg`` (see the module docstring): ``({node: outputs}, {node: seconds})``
+    for every node in it (inner nodes: ``{"out": StreamedAudio}`` when streamed) and, for each value
+    returned whole, how long computing it took (the cache's policy wants it).  A chain none of whose
+    values reaches ``min_bytes`` runs node by node, every value returned whole.  Raises
+    :class:`ExecutionError` naming the node whose code failed, or :class:`Cancelled`."""
     import logging
 
     specs = plan.specs
@@ -282,12 +309,16 @@ def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw:
     t0 = time.perf_counter()
     for nid in seg:
         emit("started", nid)
+    took: dict[str, float] = {}
     try:
         try:
-            outs = _streamed(graph, seg, plan, values, emit, cancel, ctx_kw, make_ctx)
+            outs = _streamed(graph, seg, plan, values, emit, cancel, ctx_kw, make_ctx, min_bytes)
+            took[seg[-1]] = time.perf_counter() - t0
+        except _Small:
+            outs = _whole(graph, seg, plan, values, make_ctx, took, describe=False)
         except NotStreamable as why:
             logging.getLogger(__name__).info("streaming %s: %s; running it whole", " -> ".join(seg), why)
-            outs = _whole(graph, seg, plan, values, make_ctx)
+            outs = _whole(graph, seg, plan, values, make_ctx, took)
     except _StageError as e:
         err = _execution_error(e.node_id, specs[e.node_id], e.error)
         for nid in seg:
@@ -300,5 +331,5 @@ def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw:
         raise err from e.error
     elapsed = time.perf_counter() - t0
     for nid in seg:
-        emit("finished", nid, elapsed_s=elapsed)
-    return outs
+        emit("finished", nid, elapsed_s=took.get(nid, elapsed))
+    return outs, took

@@ -127,7 +127,7 @@ def test_the_input_file_is_never_changed(tmp_path, source):
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
     g.set("n2", "path", str(source))                  # over the input itself: refused, input intact
     with pytest.raises(Exception, match="input file|refus"):
-        Executor(disk_cache=None).run(g, base_dir=tmp_path, output_dir=tmp_path)
+        Executor(disk_cache=None, stream=True).run(g, base_dir=tmp_path, output_dir=tmp_path)
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
 
 
@@ -143,8 +143,8 @@ def test_cancel_in_the_middle_of_a_streamed_chain_leaves_no_file(tmp_path, sourc
         if e.kind == "progress" and e.node_id == "n0":
             cancel.set()              # Stop after the first block was read
     with pytest.raises(Cancelled):
-        Executor(disk_cache=None).run(g, base_dir=tmp_path, output_dir=tmp_path / "out", on_event=on_event,
-                                      cancel_event=cancel)
+        Executor(disk_cache=None, stream=True).run(g, base_dir=tmp_path, output_dir=tmp_path / "out",
+                                                   on_event=on_event, cancel_event=cancel)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     assert {e.node_id for e in events if e.kind == "cancelled"} == {"n0", "n1", "n2"}
     assert not any(e.kind == "finished" for e in events)
@@ -184,7 +184,8 @@ def test_an_error_in_the_middle_names_the_node_and_leaves_no_partial_file(tmp_pa
     g.connect("load", "middle"); g.connect("middle", "gain"); g.connect("gain", "out")
     events = []
     with pytest.raises(ExecutionError, match="node 'middle'.*broke on purpose") as info:
-        Executor(disk_cache=None).run(g, base_dir=tmp_path, output_dir=tmp_path / "out", on_event=events.append)
+        Executor(disk_cache=None, stream=True).run(g, base_dir=tmp_path, output_dir=tmp_path / "out",
+                                                   on_event=events.append)
     assert not isinstance(info.value, ExportsFailed)      # an upstream node failed, not the export
     assert isinstance(info.value.__cause__, RuntimeError)
     assert [e.node_id for e in events if e.kind == "failed"] == ["middle"]
@@ -218,7 +219,7 @@ def test_a_failing_streamed_export_does_not_stop_the_other_exports(tmp_path, sou
     g.add("io.export", id="good", path="good.wav")
     g.connect("load", "g1"); g.connect("g1", "bad"); g.connect("load2", "good")
     with pytest.raises(ExportsFailed, match="node 'bad'"):
-        Executor(disk_cache=None).run(g, base_dir=tmp_path, output_dir=tmp_path)
+        Executor(disk_cache=None, stream=True).run(g, base_dir=tmp_path, output_dir=tmp_path)
     assert (tmp_path / "good.wav").exists() and not (tmp_path / "o.mp3").exists()
 
 
@@ -363,3 +364,17 @@ def test_a_streamed_exports_clip_keeps_its_place_in_the_daw_project(tmp_path, so
         (clip,) = track.clips
         clips.append((clip.start_s, clip.duration_s, clip.sample_rate, clip.channels))
     assert clips[0] == clips[1] == [(Fraction(1, 2), Fraction(58, 10), RATE, 2)][0]   # the trim's place, not 0
+
+
+def test_by_default_short_audio_runs_node_by_node_and_is_cached(tmp_path, source):
+    """Streamed values are not cached, so by default a chain streams only when a value would take
+    STREAM_MIN_BYTES or more than the memory cache's budget; shorter clips keep their values cached."""
+    g = _chain([("io.load", dict(path=str(source))), ("dsp.gain", dict(gain_db=-1.0)),
+                ("io.export", dict(path="o.wav"))])
+    ex = Executor(disk_cache=None)
+    res = ex.run(g, base_dir=tmp_path, output_dir=tmp_path)
+    assert type(res["n1"]["out"]) is Audio
+    again = ex.run(g, base_dir=tmp_path, output_dir=tmp_path)
+    assert again.cached == {"n1"} and again.ran == {"n2"}          # the export reads gain's value back
+    small_budget = Executor(disk_cache=None, cache_bytes=1 << 20).run(g, base_dir=tmp_path, output_dir=tmp_path)
+    assert isinstance(small_budget["n1"]["out"], StreamedAudio)    # 2.8 MB values > a 1 MiB budget: streamed
