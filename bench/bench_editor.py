@@ -5,7 +5,14 @@
 * ``editor_frame_while_running_vs_idle``: mean (and worst) frame time while a long node runs on the
   engine's background thread, over idle frames (the UI must not freeze);
 * ``editor_play_to_first_buffer_ms``: from pressing play on a cached output to the first buffer
-  handed to the sound device, and its ratio over the bare player's own start-up.
+  handed to the sound device, and its ratio over the bare player's own start-up;
+* ``editor_idle_frames_per_s`` and ``editor_idle_cpu``: frames rendered per second without input (the
+  paced loop waits for events while idle; 3 s with the mouse moving for comparison), and the editor's
+  CPU seconds per second while idle;
+* ``editor_press_to_first_buffer_frames`` / ``_ms``: a real xdotool press on play while the window
+  is idle, to the first buffer handed to the device (median of 5);
+* ``editor_dropouts_under_load``: silences in the null sink's recording of a 10 s preview played
+  from the editor while 10 busy-loop processes compete for the cores (goal 0 with the default latency).
 
 The window opens under a private Xvfb (and PulseAudio with a null sink for the last measure) that
 this module starts and stops; without them it prints a skip line.  Each measure runs the real editor
@@ -70,8 +77,9 @@ def _start_pulse(run: Path) -> dict | None:
 
 def _editor(measure: str, env: dict, tmp: Path) -> dict:
     out = tmp / f"{measure}.json"
-    e = dict(env, BENCH_EDITOR_MEASURE=measure, BENCH_EDITOR_OUT=str(out), AUDIOCHAIN_STATE_DIR=str(tmp / "state"),
-             AUDIOCHAIN_EDITOR_UNDECORATED="1", PYTHONPATH=str(ROOT))
+    # a state folder per measure: an earlier one's unsaved edits would open the recovery dialog (modal)
+    e = dict(env, BENCH_EDITOR_MEASURE=measure, BENCH_EDITOR_OUT=str(out),
+             AUDIOCHAIN_STATE_DIR=str(tmp / f"state-{measure}"), AUDIOCHAIN_EDITOR_UNDECORATED="1", PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "nodeflow.editor", "--script", __file__], env=e, cwd=tmp,
                        capture_output=True, text=True, timeout=300)
     if p.returncode != 0 or not out.exists():
@@ -162,11 +170,111 @@ def _measure_play(app, drv) -> dict:
     return {"press": statistics.median(presses), "bare": statistics.median(bare)}
 
 
+def _measure_idle(app, drv) -> dict:
+    import threading
+
+    from nodeflow.editor import items
+    _tone_graph(app, drv, 2.0)
+    app.pump(timeout=1.5)
+    c0 = time.process_time()
+    idle = app.pump(timeout=3.0)
+    idle_cpu = (time.process_time() - c0) / 3.0
+    ox, oy = drv.window_origin()
+    mover = subprocess.Popen(["bash", "-c", f"for i in $(seq 120); do xdotool mousemove $(({ox} + 400 + i % 40 * 5)) "
+                                            f"$(({oy} + 650)); sleep 0.025; done"])
+    c0 = time.process_time()
+    active = app.pump(timeout=3.0)
+    active_cpu = (time.process_time() - c0) / 3.0
+    mover.wait(30)
+    (x0, y0), (x1, y1) = items.rect("play::gain::out")
+    subprocess.run(["xdotool", "mousemove", *map(str, drv.screen(((x0 + x1) / 2, (y0 + y1) / 2)))], check=True)
+    frames, ms, misses, why = [], [], 0, ""
+    player = app.audition.player()
+    for _ in range(5):
+        player.stop()
+        app.audition.stop()
+        app.pump(timeout=1.5)                      # idle again
+        mark = {}
+
+        def press():
+            time.sleep(0.2)
+            subprocess.run(["xdotool", "mousedown", "1"], check=True)
+            mark["t"], mark["f"] = time.perf_counter(), app.frame_count
+            time.sleep(0.1)
+            subprocess.run(["xdotool", "mouseup", "1"], check=True)
+        th = threading.Thread(target=press)
+        th.start()
+        app.pump(until=lambda: "t" in mark and player.playing and player.first_buffer_s is not None, timeout=10)
+        th.join()
+        first = player._session.first_buffer_at if player._session is not None else None
+        if first is None or "t" not in mark:
+            misses += 1                            # the press did not start playback (reported)
+            why = f"{app.status_text!r} mouse {app.dpg.get_mouse_pos(local=False)} button {items.rect('play::gain::out')}"
+            continue
+        frames.append(app.frame_count - mark["f"])
+        ms.append((first - mark["t"]) * 1e3)
+    player.stop()
+    return {"idle": idle, "active": active, "idle_cpu": idle_cpu, "active_cpu": active_cpu, "misses": misses, "why": why,
+            "press_frames": statistics.median(frames) if frames else -1,
+            "press_ms": statistics.median(ms) if ms else -1}
+
+
+def _tone_graph(app, drv, seconds: float) -> None:
+    import numpy as np
+    import soundfile as sf
+    tmp = Path(os.environ["BENCH_EDITOR_OUT"]).parent
+    t = np.arange(int(48000 * seconds)) / 48000
+    sf.write(tmp / "tone.wav", (0.25 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000)
+    app.doc.add_node("io.load", (40, 40), node_id="load", path=str(tmp / "tone.wav"))
+    app.doc.add_node("dsp.gain", (300, 40), node_id="gain")
+    app.doc.connect("load", "out", "gain", "audio")
+    app.run()
+    drv.until(lambda: not app.runner.jobs and app.runner.output(app.doc.graph, "gain", "out") is not None, 60, "run")
+    drv.frames(5)
+
+
+BUSY = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def _measure_underload(app, drv) -> dict:
+    import numpy as np
+    _tone_graph(app, drv, 10.0)
+    raw = Path(os.environ["BENCH_EDITOR_OUT"]).parent / "played.f32"
+    rec = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--format=float32le", "--rate=48000", "--channels=2",
+                            "--latency-msec=50", str(raw)])
+    load = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(10)]
+    try:
+        time.sleep(1.0)
+        app.play("gain", "out")
+        seen = {"on": False}
+
+        def ended():
+            seen["on"] = seen["on"] or app.audition.now is not None
+            return seen["on"] and app.audition.now is None
+        app.pump(ended, timeout=60)
+        time.sleep(1.0)
+    finally:
+        for q in load:
+            q.kill()
+        rec.terminate()
+        rec.wait(10)
+    x = np.fromfile(raw, dtype="<f4").reshape(-1, 2)[:, 0]
+    loud = np.flatnonzero(np.abs(x) > 1e-3)
+    span = x[loud[0]:loud[-1] + 1] if len(loud) else x[:0]
+    d = np.diff(np.concatenate([[0], (np.abs(span) < 1e-3).astype(np.int8), [0]]))
+    lens = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    gaps = lens[lens >= 48]
+    p = app.audition.player()
+    return {"dropouts": int(len(gaps)), "gap_s": float(gaps.sum() / 48000), "span_s": len(span) / 48000,
+            "underflows": p.underflows, "latency": p.latency_history}
+
+
 def main(app=None, drv=None) -> int | None:
     """``make bench`` calls this with no arguments; the editor calls it with ``(app, driver)``."""
     if app is not None:
         measure = os.environ["BENCH_EDITOR_MEASURE"]
-        fn = {"frames": _measure_frames, "running": _measure_running, "play": _measure_play}[measure]
+        fn = {"frames": _measure_frames, "running": _measure_running, "play": _measure_play, "idle": _measure_idle,
+              "underload": _measure_underload}[measure]
         Path(os.environ["BENCH_EDITOR_OUT"]).write_text(json.dumps(fn(app, drv)))
         return 0
     try:
@@ -199,6 +307,21 @@ def main(app=None, drv=None) -> int | None:
                     report("editor_play_to_first_buffer_ms", r["press"] * 1e3,
                            f"goal <= 100 ms; {r['press'] / r['bare']:.2f}x the bare player's "
                            f"{r['bare'] * 1e3:.1f} ms")
+                    r = _editor("idle", dict(env, **pulse), tmp)
+                    report("editor_idle_frames_per_s", r["idle"] / 3.0,
+                           f"goal <= 3; {r['idle']} frames in 3 s without input, {r['active']} in 3 s with the mouse "
+                           "moving (the loop before issue 14 drew up to 60 a second either way)")
+                    report("editor_idle_cpu", r["idle_cpu"], f"goal near 0; CPU s per s idle, "
+                           f"{r['active_cpu']:.2f} while the mouse moves")
+                    report("editor_press_to_first_buffer_frames", r["press_frames"],
+                           f"goal <= 2; a real press on play while idle, median of 5 ({r['misses']} missed), "
+                           f"{r['press_ms']:.0f} ms here",
+                           fmt="{:.0f}")
+                    r = _editor("underload", dict(env, **pulse), tmp)
+                    report("editor_dropouts_under_load", r["dropouts"],
+                           f"goal 0; 10 s preview with 10 busy processes: {r['gap_s'] * 1e3:.0f} ms of gaps, "
+                           f"{r['underflows']} underflow(s) reported, buffer {[round(v * 1e3) for v in r['latency']]} ms",
+                           fmt="{:.0f}")
                 finally:
                     subprocess.run(["pactl", "exit"], env=dict(env, **pulse), capture_output=True)
         finally:

@@ -18,6 +18,7 @@ from ..errors import NodeflowError
 from . import clipboard, items
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
+from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
 from .widgets import Invalid
@@ -61,6 +62,8 @@ class App:
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
+        self.pacer = FramePacer()
+        self._settle = 0                 # frames still to render after a change (new items are drawn, then measured)
         self.doc.listeners.append(self._on_edit)
 
     # ------------------------------------------------------------------ window
@@ -104,6 +107,7 @@ class App:
                 dpg.add_text("", tag="status")
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
+        self._prefs_window()
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio)
         from .sweeps import SweepPanel
         self.sweep = SweepPanel(self)
@@ -112,6 +116,7 @@ class App:
         dpg.setup_dearpygui()
         dpg.show_viewport()
         self.files.start(self.start_path)
+        self.audition.warm_up()
         from .tools import Tools
         self.tools = Tools(self).load()
         return self
@@ -139,6 +144,8 @@ class App:
                 dpg.add_menu_item(label="Delete", shortcut="Del", callback=self.delete_selection)
                 dpg.add_separator()
                 dpg.add_menu_item(label="Add node...", shortcut="Ctrl+K", callback=self.open_search)
+                dpg.add_separator()
+                dpg.add_menu_item(label="Preferences...", callback=self.open_prefs, tag="menu_prefs")
             with dpg.menu(label="Graph"):
                 dpg.add_menu_item(label="Run", shortcut="F5", callback=self.run)
                 dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
@@ -203,9 +210,49 @@ class App:
         return (item is not None and items.item_type(item).endswith("mvInputText")
                 and bool(items.call(self.dpg.is_item_active, item, default=False)))
 
+    # ------------------------------------------------------------------ preferences
+    def _prefs_window(self) -> None:
+        from .prefs import LATENCY_CHOICES, Preferences, latency_label
+        dpg = self.dpg
+        self.prefs = Preferences(self.state_dir)
+        self.audition.latency = self.prefs.playback_latency
+        with dpg.window(label="Preferences", tag="prefs", show=False, no_saved_settings=True, width=470,
+                        height=310, pos=[380, 120], no_collapse=True):
+            dpg.add_text("Playback latency (the sound buffer of previews)", color=(200, 200, 255))
+            dpg.add_radio_button([label for _, label in LATENCY_CHOICES], tag="prefs::latency",
+                                 default_value=latency_label(self.prefs.playback_latency),
+                                 callback=lambda s, a: self.set_latency(a))
+            dpg.add_text("Longer: steadier sound on a busy machine; the first sound does not wait for it.",
+                         wrap=450, color=(160, 160, 170))
+            dpg.add_text("", tag="prefs::now", wrap=450)
+
+    def open_prefs(self) -> None:
+        self._prefs_now()
+        self.dpg.configure_item("prefs", show=True)
+        self.dpg.focus_item("prefs")
+
+    def set_latency(self, label: str) -> None:
+        from .prefs import latency_value
+        value = latency_value(label)
+        self.prefs.set("playback_latency", value)
+        self.audition.latency = value
+        self.say(f"playback latency: {label} (from the next preview)")
+        self._prefs_now()
+
+    def _prefs_now(self) -> None:
+        try:
+            p = self.audition.player()
+        except Exception:  # noqa: BLE001 - no sound module: nothing to show
+            return
+        info = p.stream_info
+        text = ("last preview: " + f"{info['latency_s'] * 1e3:.0f} ms buffer, {info['underflows']} dropout(s)"
+                + (" (grew after a dropout)" if info.get("grown") else "")) if info else "no preview played yet"
+        self.dpg.set_value("prefs::now", text)
+
     # ------------------------------------------------------------------ status
     def say(self, text: str, error: bool = False) -> None:
         self.status_text, self.status_error = text, error
+        self._settle = max(self._settle, 2)
         if hasattr(self, "dpg"):
             self.dpg.set_value("status", text.splitlines()[0] if text else "")
             self.dpg.set_value("status_tip", text)
@@ -441,7 +488,10 @@ class App:
         dpg = self.dpg
         dpg.render_dearpygui_frame()
         self.frame_count += 1
-        items.run_callbacks(dpg.get_callback_queue(), self._failed)
+        self._settle = max(self._settle - 1, 0)
+        if items.run_callbacks(dpg.get_callback_queue(), self._failed):
+            self._settle = max(self._settle, 2)
+            self.pacer.input()
         try:
             self._upkeep()
         except Exception as e:  # noqa: BLE001 - reported; the next frame tries again
@@ -494,6 +544,7 @@ class App:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""
         g = self.doc.graph
         changed_graph = (id(g), g.revision) != self._seen[:2]
+        self._settle = max(self._settle, 2)
         if changed_graph:
             self.view.sync(g)
             self.runner.forget_stale(g)
@@ -520,15 +571,31 @@ class App:
                         if env is not None:
                             self.view.show_preview(nid, port, env, source=value)
 
-    def loop(self, max_fps: float = 60.0) -> None:
-        """Run until quit, at most ``max_fps`` frames a second (an idle editor must not spin a core)."""
-        budget = 1.0 / max_fps
+    def busy(self) -> bool:
+        """Whether the screen changes without input: a run or sweep, a preview playing or computing, a
+        layout to measure, or the frames that draw the last change."""
+        return bool(self._settle or self.runner.jobs or self.audition.now or self.audition.pending
+                    or self._layout_pending or self._fit_pending or self.sweep.running)
+
+    def pump(self, until=None, timeout: float | None = None) -> int:
+        """Render paced frames (see :mod:`.pacing`) until quit, ``until()`` is true or ``timeout``
+        seconds passed; returns the number of frames rendered.  Idle, the window waits for input."""
+        end = None if timeout is None else time.monotonic() + timeout
+        f0 = self.frame_count
         while not self.quitting and self.dpg.is_dearpygui_running():
-            t0 = time.perf_counter()
             self.frame()
-            spare = budget - (time.perf_counter() - t0)
-            if spare > 0:
-                time.sleep(spare)
+            if until is not None and until():
+                break
+            if end is not None and time.monotonic() >= end:
+                break
+            self.pacer.wait(self.busy())
+        return self.frame_count - f0
+
+    def loop(self, max_fps: float = 60.0) -> None:
+        """Run until quit: at most ``max_fps`` frames a second while something happens, and while
+        nothing does, one every half second or at the next input (an idle editor must not spin a core)."""
+        self.pacer.budget = 1.0 / max_fps
+        self.pump()
         self.close()
 
     def close(self) -> None:

@@ -66,12 +66,30 @@ class Auditioner:
         self.last_call: float | None = None             # perf_counter just before player.play()
         self.offset_s = 0.0                             # where in the clip playback started
         self._warned: str | None = None
+        self.latency: Any = None                        # the preference; None: the player's default
+
+    def warm_up(self) -> None:
+        """Start PortAudio and find the output on a background thread, so the first press of play
+        does not pay for it (tens of ms, far more on a busy machine).  Errors wait for that press."""
+        import threading
+
+        def go():
+            try:
+                from .player import _output_device, _sounddevice
+                p = self.player()
+                _output_device(_sounddevice(), p.device)
+            except Exception:  # noqa: BLE001 - reported when the user presses play
+                pass
+        threading.Thread(target=go, name="nodeflow-audio-warmup", daemon=True).start()
 
     def player(self):
         if self._player_fn is None:
             from .player import default_player
             self._player_fn = default_player
-        return self._player_fn()
+        p = self._player_fn()
+        if self.latency is not None and getattr(p, "latency", self.latency) != self.latency:
+            p.latency = self.latency
+        return p
 
     def _say(self, text: str, error: bool = False) -> None:
         self.messages.append((text, error))
@@ -157,7 +175,7 @@ class Auditioner:
             return None
         p = self.player()
         if not p.playing:
-            if p.error:
+            if p.error and p.error != self._warned and not getattr(p, "underflows", 0):
                 self._say(f"playback stopped: {p.error}", True)
             self.now = None
             return None

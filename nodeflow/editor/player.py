@@ -12,7 +12,17 @@ Usage (this module never imports dearpygui; :mod:`nodeflow.editor.audition` re-e
 >>> player.stop()                                # doctest: +SKIP
 
 Poll ``position_s`` once per frame to draw the playhead; ``error`` is ``None`` unless something went
-wrong (underflows, the device went away).  ``on_done`` runs once per ``play()`` when that playback
+wrong (underflows, the device went away).
+
+**Steady on a busy machine.**  The buffer is chosen from the device (``latency="auto"``, the default:
+three times the device's own high-latency figure, at least 200 ms, at most 500 ms; the buffer is
+filled from the clip before the stream starts, so a larger buffer does not delay the first sound).
+When the device runs dry anyway (an underflow reported by PortAudio, or a callback that came later
+than the whole buffer lasts) the stream is reopened with twice the buffer, up to 1 s, at the same
+place in the clip, by a helper thread (never the UI's); the next clips start with the grown buffer.
+The audio callback takes no lock the UI holds and only copies samples; it asks the OS for a higher
+priority for its thread where that is allowed.  A fixed ``latency`` (``"low"``, ``"high"`` or
+seconds) is kept as set.  ``on_done`` runs once per ``play()`` when that playback
 ends for any reason (played to the end, ``stop()``, replaced by another ``play()``, device failure),
 on a short-lived background thread: neither the UI thread nor PortAudio's.
 
@@ -36,7 +46,7 @@ import numpy as np
 from ..audio import Audio
 from ..errors import AudioError, NodeflowError, ParameterError
 
-__all__ = ["AudioDeviceError", "Player", "default_player"]
+__all__ = ["AudioDeviceError", "Player", "default_player", "check_latency", "LATENCY_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -193,30 +203,90 @@ class _Session:
         self.stopped = False           # stop() or a newer play()
         self.failure: str | None = None
         self.finished = threading.Event()
-        self._stream_lock = threading.Lock()   # serialises abort/close of the stream
+        self._stream_lock = threading.RLock()  # serialises abort/close/reopen of the stream
         self._state_lock = threading.Lock()
         self._finishing = False
+        self.latency_s = 0.0           # the buffer of the open stream, seconds
+        self.latency_history: list[float] = []
+        self.adaptive = False          # reopen with a bigger buffer after an underflow
+        self.open_kw: dict = {}
+        self.generation = 0            # which stream is current (an old one's end is not the session's end)
+        self.last_callback: float | None = None
+        self.late = 0                  # callbacks that came after the whole buffer had drained
+        self.tail = 0                  # frames of silence handed over after the clip's end
+        self._growing = False
+        self.priority: int | None = None
+        self.on_grow: Callable[[float], None] | None = None
 
     # -- PortAudio's thread
     def callback(self, outdata, frames, time_info, status) -> None:
         sd = self._sd
         try:
-            if status.output_underflow:
+            now = time.perf_counter()
+            starved = bool(status.output_underflow)
+            if self.last_callback is not None and now - self.last_callback > self.latency_s > 0:
+                self.late += 1            # the whole buffer drained between two callbacks
+                starved = True
+            self.last_callback = now
+            if starved and not self.ended:       # (silence after the clip's end may run dry)
                 self.underflows += 1
+                if self.adaptive and not self._growing and self.latency_s < MAX_LATENCY_S:
+                    self._growing = True
+                    threading.Thread(target=self.grow, name="nodeflow-audition-grow", daemon=True).start()
             k = self.reader.read(outdata)
             self.frames_out += k
             if self.first_buffer_at is None:
-                self.first_buffer_at = time.perf_counter()
+                self.first_buffer_at = now
+                self.priority = _raise_priority()
         except Exception as e:  # noqa: BLE001 - reported through Player.error
             outdata.fill(0)
             self.failure = f"playback failed in the audio callback: {type(e).__name__}: {e}"
             raise sd.CallbackAbort from None
         if k < frames:
+            # the clip is handed over; the device still holds up to a buffer of it, and stopping now
+            # would drop that (PortAudio on PulseAudio does): play the buffer's length of silence first
             self.ended = True
-            raise sd.CallbackStop
+            self.tail += frames - k
+            if self.tail >= (self.latency_s + TAIL_MARGIN_S) * self.rate:
+                raise sd.CallbackStop
 
-    def finished_callback(self) -> None:
-        self._finish_soon()
+    def finished_callback_for(self, generation: int) -> Callable[[], None]:
+        def finished() -> None:
+            if generation == self.generation:     # not a stream replaced by a bigger one
+                self._finish_soon()
+        return finished
+
+    def grow(self) -> None:
+        """Reopen the stream with twice the buffer, where the clip is now (a helper thread)."""
+        sd = self._sd
+        try:
+            with self._stream_lock:
+                if self.stopped or self.ended or not self.stream_open or self.finished.is_set():
+                    return
+                new = min(max(self.latency_s * 2, 0.05), MAX_LATENCY_S)
+                old = self.stream
+                self.generation += 1
+                try:
+                    stream = sd.OutputStream(latency=new, callback=self.callback,
+                                             finished_callback=self.finished_callback_for(self.generation),
+                                             prime_output_buffers_using_stream_callback=True, **self.open_kw)
+                except sd.PortAudioError:
+                    self.generation -= 1          # keep playing on the stream we have
+                    return
+                old.abort(ignore_errors=True)
+                old.close(ignore_errors=True)
+                self.stream, self.latency_s = stream, float(stream.latency)
+                self.latency_history.append(self.latency_s)
+                self.last_callback = None
+                stream.start()
+            if self.on_grow is not None:
+                self.on_grow(self.latency_s)
+        except Exception as e:  # noqa: BLE001 - the old stream is gone: report and end
+            self.failure = f"playback failed while enlarging the buffer: {type(e).__name__}: {e}"
+            self.stream_open = False
+            self._finish_soon()
+        finally:
+            self._growing = False
 
     # -- any thread
     def _finish_soon(self) -> None:
@@ -255,9 +325,13 @@ class _Session:
 
     @property
     def position_s(self) -> float:
+        """What is heard now: the frames handed over, less the ones still in the device's buffer."""
         if self.ended and self.finished.is_set():
             return self.audio.duration_s
-        return min(self.frames_out / self.rate, self.audio.duration_s)
+        ahead = self.latency_s if not self.finished.is_set() else 0.0
+        pos = min(max(self.frames_out / self.rate - ahead, 0.0), self.audio.duration_s)
+        self._shown = max(pos, getattr(self, "_shown", 0.0))   # a grown buffer does not move it back
+        return self._shown
 
     @property
     def error(self) -> str | None:
@@ -267,8 +341,13 @@ class _Session:
             return (f"playback stopped at {self.position_s:.2f} of {self.audio.duration_s:.2f} s: the audio "
                     f"device stopped the stream (sound server gone or device unplugged?); {_no_device_hint()}")
         if self.underflows:
-            return (f"{self.underflows} output underflow(s): the audio device ran out of samples and you "
-                    "heard gaps; close busy programs or use Player(latency='high')")
+            if self.adaptive:
+                return (f"{self.underflows} output underflow(s) on a busy machine: you may have heard a gap; the "
+                        f"playback buffer grew to {self.latency_s * 1e3:.0f} ms"
+                        + (" (its most)" if self.latency_s >= MAX_LATENCY_S - 1e-3 else ""))
+            return (f"{self.underflows} output underflow(s): the audio device ran out of samples and you heard "
+                    f"gaps; choose a longer playback latency (now {self.latency_s * 1e3:.0f} ms; in the editor: "
+                    "Edit > Preferences) or 'auto', which grows it")
         return None
 
 
@@ -284,18 +363,20 @@ class Player:
         Play at this device rate (the clip is resampled with soxr); None: the clip's own rate,
         or the device's default rate if the device refuses it.
     latency : str or float
-        PortAudio latency, ``"low"``, ``"high"`` (default: fewer underflows on a busy machine) or seconds.
+        The output buffer: ``"auto"`` (default: chosen from the device, grown after an underflow),
+        ``"low"`` / ``"high"`` (the device's own figures) or seconds.
 
     All methods may be called from any thread; the audio callback runs on PortAudio's thread.
     """
 
     def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
-                 latency: str | float = "high"):
+                 latency: str | float = "auto"):
         if samplerate is not None and (isinstance(samplerate, bool) or not isinstance(samplerate, int)
                                        or samplerate <= 0):
             raise ParameterError(f"Player: samplerate={samplerate!r} must be a positive whole number of Hz "
                                  "(e.g. 48000) or None")
-        self.device, self.samplerate, self.latency = device, samplerate, latency
+        self.device, self.samplerate = device, samplerate
+        self.latency = latency
         self._lock = threading.RLock()
         self._session: _Session | None = None
         self._ticket = 0
@@ -326,7 +407,36 @@ class Player:
         s = self._session
         return True if s is None else s.finished.wait(timeout)
 
+    @property
+    def latency(self) -> str | float:
+        """The latency setting (``"auto"``, ``"low"``, ``"high"`` or seconds); applies from the next play."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: str | float) -> None:
+        check_latency(value)
+        self._latency = value
+        self._learned: float | None = None      # "auto": the buffer grown on this machine so far
+
     # -- state
+    @property
+    def underflows(self) -> int:
+        """Underflows of the current (or last) playback."""
+        s = self._session
+        return 0 if s is None else s.underflows
+
+    @property
+    def latency_s(self) -> float | None:
+        """The buffer of the current (or last) stream, seconds."""
+        s = self._session
+        return None if s is None or not s.latency_s else s.latency_s
+
+    @property
+    def latency_history(self) -> list[float]:
+        """The buffers the current (or last) playback used, in order (more than one: it grew)."""
+        s = self._session
+        return [] if s is None else list(s.latency_history)
+
     @property
     def playing(self) -> bool:
         s = self._session
@@ -363,7 +473,8 @@ class Player:
             return None
         st = s.stream
         return {"samplerate": st.samplerate, "channels": st.channels, "blocksize": st.blocksize,
-                "latency_s": st.latency, "device": st.device}
+                "latency_s": st.latency, "device": st.device, "setting": self._latency,
+                "underflows": s.underflows, "grown": len(s.latency_history) > 1, "nice": s.priority}
 
     # -- used by audition(): the latest press wins
     def _reserve(self) -> int:
@@ -409,21 +520,78 @@ class Player:
         want = max(audio.channels, 2)
         chans = list(dict.fromkeys(c for c in (min(want, max_out), 2, 1, max_out) if 1 <= c <= max_out))
         last: Exception | None = None
+        latency = self._buffer_s(info)
         for rate in rates:
             for ch in chans:
+                kw = dict(device=info["index"], samplerate=rate, channels=ch, dtype="float32")
                 try:
-                    stream = sd.OutputStream(device=info["index"], samplerate=rate, channels=ch, dtype="float32",
-                                             latency=self.latency, callback=session.callback,
-                                             finished_callback=session.finished_callback)
+                    stream = sd.OutputStream(latency=latency, callback=session.callback,
+                                             finished_callback=session.finished_callback_for(0),
+                                             prime_output_buffers_using_stream_callback=True, **kw)
                 except sd.PortAudioError as e:
                     last = e
                     continue
                 session.reader = _Reader(audio.samples, audio.sample_rate, rate, _mix_matrix(audio.channels, ch))
                 session.rate, session.stream, session.stream_open = rate, stream, True
+                session.open_kw, session.latency_s = kw, float(stream.latency)
+                session.latency_history = [session.latency_s]
+                session.adaptive = self._latency == "auto"
+                session.on_grow = self._grown
                 return
         raise AudioDeviceError(f"audio output {info['name']!r} refuses {audio.sample_rate} Hz x {audio.channels} "
                                f"ch float32 ({last}); pick another output with Player(device=...) (outputs: "
                                f"{', '.join(_outputs(sd)) or 'none'})")
+
+
+    def _buffer_s(self, info: dict) -> float | str:
+        """The buffer to open a stream with: the setting, or for "auto" the device's high-latency
+        figure times three (200-500 ms), or what this player grew to after underflows."""
+        if self._latency != "auto":
+            return self._latency
+        if self._learned is not None:
+            return self._learned
+        high = float(info.get("default_high_output_latency") or 0.0)
+        return min(max(3 * high, AUTO_MIN_S), AUTO_MAX_S)
+
+    def _grown(self, latency_s: float) -> None:
+        if self._latency == "auto":
+            self._learned = latency_s
+
+
+AUTO_MIN_S, AUTO_MAX_S, MAX_LATENCY_S = 0.2, 0.5, 1.0
+TAIL_MARGIN_S = 0.05
+LATENCY_NAMES = ("auto", "low", "high")
+
+
+def check_latency(value: Any) -> None:
+    """Refuse a latency setting PortAudio would not take, naming the choices."""
+    if isinstance(value, str) and value in LATENCY_NAMES:
+        return
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= 2.0:
+        return
+    raise ParameterError(f"Player: latency={value!r} must be 'auto', 'low', 'high' or seconds in (0, 2] "
+                         "(e.g. 0.1)")
+
+
+def _raise_priority() -> int | None:
+    """Ask for a higher scheduling priority for the calling (audio) thread; its nice value, or None.
+
+    Linux applies ``setpriority`` to one thread when given its id; without the right to (no root,
+    no RLIMIT_NICE) the thread keeps its priority and the larger buffer does the work.
+    """
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return None
+    tid = threading.get_native_id()
+    for nice in (-11, -5, -1):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+            return nice
+        except OSError:
+            continue
+    try:
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError:
+        return None
 
 
 _default: Player | None = None

@@ -66,6 +66,9 @@ class GraphView:
                 dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
         self.values: dict[tuple[str, str], str] = {}   # (node, port) -> text shown for a non-audio output
         self.last_sync_revision = -1
+        # play/stop act on the press, not on the release as buttons do: the sound starts a click sooner
+        with dpg.item_handler_registry() as self._press:
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._pressed)
 
     @staticmethod
     def _title_theme(colour: tuple[int, int, int]) -> int:
@@ -202,10 +205,9 @@ class GraphView:
         with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output):
             with dpg.group(horizontal=True):
                 if is_audio_type(t):
-                    dpg.add_button(label="play", tag=f"play::{nid}::{port}", small=True,
-                                   callback=lambda: self.on_play(nid, port))
-                    dpg.add_button(label="stop", tag=f"stop::{nid}::{port}", small=True,
-                                   callback=lambda: self.on_stop(nid, port))
+                    for verb in ("play", "stop"):
+                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", small=True)
+                        dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
         if not is_audio_type(t):
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}", show=False):
@@ -232,6 +234,16 @@ class GraphView:
         for p in outs:
             with dpg.node_attribute(tag=self.attr_tag("out", nid, p), attribute_type=dpg.mvNode_Attr_Output):
                 dpg.add_text(p, tag=self.pin_label_tag("out", nid, p))
+
+    def _pressed(self, sender: Any, app_data: Any) -> None:
+        """A play or stop button went down (``app_data``: ``(mouse button, item)``)."""
+        alias = items.alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else None
+        if not alias:
+            return
+        verb, _, rest = alias.partition("::")
+        nid, _, port = rest.partition("::")
+        if nid in self.nodes and verb in ("play", "stop"):
+            (self.on_play if verb == "play" else self.on_stop)(nid, port)
 
     # ------------------------------------------------------------------ marks
     def mark(self, nid: str, state: Any | None, problems: list[str], unknown: bool = False) -> None:

@@ -61,3 +61,15 @@ def shared_graph(folder: Path) -> Path:
     path = folder / "shared.msgpack"
     path.write_bytes(msgpack.packb(doc, use_bin_type=True))
     return path
+
+
+def play_graph(folder: Path, seconds: float = 1.5) -> Path:
+    """load (a steady 440 Hz tone of ``seconds``, 20 ms fades) -> gain (-6 dB): something to play."""
+    tone_file(folder, "play.wav", seconds=seconds)
+    g = Graph()
+    g.path = folder / "play.msgpack"
+    g.add("io.load", id="load", path="play.wav")
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    g.connect("load.out", "gain.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0]}
+    return save(g, folder / "play.msgpack")

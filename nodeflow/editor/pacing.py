@@ -1,0 +1,103 @@
+"""When the editor renders: at full rate while something happens, rarely while nothing does.
+
+An editor that redraws 60 times a second while the user reads a graph burns a core, and on a busy
+machine it takes that core from the engine and the sound.  :class:`FramePacer` decides, after each
+frame, how long to wait before the next one:
+
+* **active** (input in the last ``linger_s`` seconds, or the app says it is busy: a run, a preview
+  playing, a layout pending): frames at up to ``max_fps``;
+* **idle**: the window blocks in GLFW's ``glfwWaitEventsTimeout`` (exported by dearpygui) until
+  an X event arrives (a mouse move, a click, a key, an expose) or ``idle_s`` passes.  A click on an
+  idle window is rendered at once, not after a sleep; any thread can wake the window with
+  :func:`wake` (``glfwPostEmptyEvent``).
+
+Where GLFW's symbols are not available the pacer sleeps in short slices instead (``idle_s`` is
+then at most 50 ms, so input is still seen within a few frames).  This module does not import
+dearpygui's Python API; it finds GLFW in dearpygui's extension module.
+"""
+from __future__ import annotations
+
+import ctypes
+import time
+from typing import Any
+
+__all__ = ["FramePacer", "wake"]
+
+_glfw: Any = None
+
+
+def _lib() -> Any:
+    """dearpygui's GLFW (``None`` when its functions are not exported on this platform)."""
+    global _glfw
+    if _glfw is None:
+        try:
+            from dearpygui import _dearpygui
+            lib = ctypes.CDLL(_dearpygui.__file__)
+            lib.glfwWaitEventsTimeout.argtypes, lib.glfwWaitEventsTimeout.restype = [ctypes.c_double], None
+            lib.glfwPostEmptyEvent.argtypes, lib.glfwPostEmptyEvent.restype = [], None
+            _glfw = lib
+        except (OSError, AttributeError, ImportError):
+            _glfw = False
+    return _glfw or None
+
+
+def wake() -> None:
+    """Wake an idle window from any thread (its next frame is rendered at once)."""
+    lib = _lib()
+    if lib is not None:
+        lib.glfwPostEmptyEvent()
+
+
+class FramePacer:
+    """Paces the main loop; call :meth:`wait` once after each frame.
+
+    Parameters
+    ----------
+    max_fps
+        Frames per second at most while active.
+    idle_s
+        Longest wait between two frames while idle (the per-frame upkeep still runs that often:
+        engine messages, autosave errors).
+    linger_s
+        How long after the last input the window stays active (hover effects and tooltips need
+        frames while the mouse rests).
+    """
+
+    def __init__(self, max_fps: float = 60.0, idle_s: float = 0.5, linger_s: float = 0.75):
+        self.budget = 1.0 / max_fps
+        self.idle_s, self.linger_s = idle_s, linger_s
+        self.lib = _lib()
+        if self.lib is None:
+            self.idle_s = min(idle_s, 0.05)
+        self.last_input = time.monotonic()
+        self.last_frame = time.monotonic()
+        self.woken = 0            # waits ended early by an event (input or wake())
+        self.timeouts = 0         # idle waits that ran their full length
+
+    def active(self, busy: bool = False) -> bool:
+        return busy or time.monotonic() - self.last_input < self.linger_s
+
+    def wait(self, busy: bool = False) -> None:
+        """Wait until the next frame is due: the rest of the frame budget while active, else until
+        an event arrives or ``idle_s`` passes.  An event counts as input (the window becomes active)."""
+        now = time.monotonic()
+        spare = self.budget - (now - self.last_frame)
+        if self.active(busy):
+            if spare > 0:
+                time.sleep(spare)
+        elif self.lib is not None:
+            t0 = time.monotonic()
+            self.lib.glfwWaitEventsTimeout(self.idle_s)        # ctypes releases the GIL meanwhile
+            waited = time.monotonic() - t0
+            if waited < self.idle_s * 0.95:
+                self.woken += 1
+                self.last_input = time.monotonic()
+            else:
+                self.timeouts += 1
+        else:
+            time.sleep(self.idle_s)
+        self.last_frame = time.monotonic()
+
+    def input(self) -> None:
+        """Note input seen another way (the app saw a key or a click in the frame)."""
+        self.last_input = time.monotonic()
