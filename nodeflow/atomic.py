@@ -65,7 +65,7 @@ def _writer_alive(pid: int, mtime: float) -> bool:
 def remove_stale(folder: Path) -> list[Path]:
     """Remove temp files of atomic writes (and unpack staging folders) in ``folder`` whose writer is
     gone; returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -83,7 +83,7 @@ def _why(e: OSError) -> str:
             errno.EACCES: "permission denied; choose a folder you can write to",
             errno.EPERM: "operation not permitted; choose a folder you can write to",
             errno.ENOENT: "a file or folder vanished while it was being used; try again",
-            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno)
+            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno or 0)
     return hint or (e.strerror or str(e))
 
 
@@ -114,11 +114,12 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     with _reading(src):
         try:
             with open(path, "rb") as f:       # count entries before zipfile reads the whole directory
-                end = zipfile._EndRecData(f)
+                end = zipfile._EndRecData(f)   # type: ignore[attr-defined]
         except AttributeError:                # pragma: no cover - zipfile internals moved
             end = None
-        if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
-            raise FileFormatError(f"{src}: {end[zipfile._ECD_ENTRIES_TOTAL]} members; bundles are limited to "
+        total = zipfile._ECD_ENTRIES_TOTAL   # type: ignore[attr-defined]
+        if end and end[total] > MAX_MEMBERS:
+            raise FileFormatError(f"{src}: {end[total]} members; bundles are limited to "
                                   f"{MAX_MEMBERS}")
         try:
             return zipfile.ZipFile(path)
@@ -218,7 +219,9 @@ def _tops(members) -> list[str]:
 def _graph_of(z: zipfile.ZipFile, members: dict, src: str, registry=None) -> Graph:
     """The bundle's graph; every file it reads must be one the bundle carries."""
     from .fileformat import loads
-    graph = loads(_stream(z, "graph.msgpack", members["graph.msgpack"], src), f"{src}:graph.msgpack", registry)
+    data = _stream(z, "graph.msgpack", members["graph.msgpack"], src)
+    assert data is not None            # without a sink the member's bytes come back
+    graph = loads(data, f"{src}:graph.msgpack", registry)
     tops = set(_tops(members))
     for (nid, param), _ in graph.input_files(Path("/")).items():
         value = graph.nodes[nid].params[param]

@@ -114,7 +114,7 @@ class Chain:
             raise GraphError("chain | chain is ambiguous; build the second chain from steps, or use graph.connect")
         if not isinstance(other, Step):
             raise GraphError(f"cannot chain {other!r}: use a node with parameters, e.g. gain(gain_db=-3)")
-        prev_spec = self.graph.spec(self.last.id)
+        prev_spec = self.graph.registry[self.graph.nodes[self.last.id].type]
         types = self.graph.output_types()
         out_name = next(iter(prev_spec.outputs))
         out_t = types[(self.last.id, out_name)]
@@ -446,7 +446,7 @@ def _digest(value: Any) -> str:
         if isinstance(v, Audio):
             h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
                                   v.info, v.markers)).encode())
-            h.update(memoryview(v.samples).cast("B"))
+            h.update(v.samples.data.cast("B"))
         elif isinstance(v, list):
             h.update(b"L%d" % len(v))
             for x in v:

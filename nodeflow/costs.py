@@ -206,7 +206,7 @@ def _is_list(t: Any) -> bool:
     return typing.get_origin(t) is list
 
 
-def _default(inputs: dict[str, Shape], outputs: Iterable[str]) -> dict[str, Shape] | None:
+def _default(inputs: dict[str, Shape | None], outputs: Iterable[str]) -> dict[str, Shape] | None:
     first = next((s for s in inputs.values() if s is not None and s.rate), None)
     return None if first is None else {o: Shape(first.frames, first.channels, first.rate, first.items, first.span)
                                        for o in outputs}
@@ -250,7 +250,7 @@ def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = 
             links = [l for l in into.get(nid, ()) if l.dst_port in spec.inputs]
             mapped = {l.dst_port for l in links if graph._mode(l, spec, types) == "map"}   # O(links in)
             inputs = {l.dst_port: shapes.get((l.src, l.src_port)) for l in links}
-            counts = [inputs[p].items for p in mapped if inputs.get(p) is not None and inputs[p].items is not None]
+            counts = [n for p in mapped if (s_in := inputs.get(p)) is not None and (n := s_in.items) is not None]
             calls = max(counts) if counts else 1
             item_inputs = {p: (dataclasses.replace(s, items=None, span=None) if p in mapped and s is not None else s)
                            for p, s in inputs.items()}

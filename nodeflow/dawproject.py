@@ -56,8 +56,8 @@ class Clip:
     """
 
     file: PurePath
-    start_s: float          # a Fraction keeps it exact (clips_from_run gives start_frame / sample_rate)
-    duration_s: float
+    start_s: float | Fraction     # a Fraction keeps it exact (clips_from_run gives start_frame / sample_rate)
+    duration_s: float | Fraction
     name: str = ""
     sample_rate: int = 0
     channels: int = 0
@@ -72,7 +72,7 @@ class Track:
 
 
 # ---------------------------------------------------------------------------------------- writing
-def parse_meter(meter: str | Sequence[int]) -> tuple[int, int]:
+def parse_meter(meter: str | Sequence[Any]) -> tuple[int, int]:
     """``"3/4"`` or ``(3, 4)`` -> ``(3, 4)``; a :class:`ParameterError` names the expected form.
 
     >>> parse_meter("6/8"), parse_meter((3, 4))
@@ -302,7 +302,7 @@ def _float(el: ET.Element, attr: str, source: Path, default: float | None = None
     if text is None and default is not None:
         return default
     try:
-        value = float(text)
+        value = float(text)   # type: ignore[arg-type]  # None: TypeError, reported below
     except (TypeError, ValueError):
         raise FileFormatError(f"{source}: <{el.tag}> has {attr}={text!r}; expected a number") from None
     if not math.isfinite(value):
@@ -344,13 +344,14 @@ def read_dawproject(path: str | Path, *, extract_to: str | Path | None = None,
             meter = parse_meter((sig.get("numerator"), sig.get("denominator"))) if sig is not None else (4, 4)
         except ParameterError as e:
             raise FileFormatError(f"{source}: time signature: {e}") from None
-        order, masters = {}, set()
+        order: dict[str, str] = {}
+        masters: set[str | None] = set()
         for t in root.iter("Track"):
-            ch = t.find("Channel")
+            ch, tid = t.find("Channel"), t.get("id")
             if ch is not None and ch.get("role") == "master":
-                masters.add(t.get("id"))
-            elif t.get("id"):
-                order[t.get("id")] = t.get("name") or t.get("id")
+                masters.add(tid)
+            elif tid:
+                order[tid] = t.get("name") or tid
         clips: dict[str, list[Clip]] = {tid: [] for tid in order}
         found = [0]
         extracted: dict[str, Path] = {}
@@ -369,7 +370,7 @@ def read_dawproject(path: str | Path, *, extract_to: str | Path | None = None,
             ref = audio.find("File")
             if ref is None or not ref.get("path"):
                 raise FileFormatError(f"{source}: an <Audio> in track {order[track]!r} has no <File path=...>")
-            member = ref.get("path")
+            member = ref.get("path", "")
             if ref.get("external", "false").lower() in ("true", "1"):
                 raise FileFormatError(f"{source}: clip in track {order[track]!r} references {member!r} outside the "
                                       "project; AudioChain reads only self-contained projects (export them with "
@@ -479,7 +480,8 @@ def tempo_and_meter(graph, result=None) -> tuple[float, tuple[int, int]]:
     graph's metadata, else the first ``time.tokenize_window`` node's ``bpm``/``beats_per_bar``,
     else 120 bpm in 4/4."""
     from .audio import Audio
-    bpm = meter = None
+    bpm: Any = None
+    meter: Any = None
     if result is not None:
         for _, _, audios in _export_inputs(graph, result):
             for a in audios:

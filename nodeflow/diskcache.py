@@ -171,7 +171,7 @@ def encode(key: str, outputs: dict[str, Any], node: str = "") -> list[bytes | me
     header += b" " * ((-(_PREFIX + len(header))) % _ALIGN)     # JSON ignores trailing spaces
     body: list[bytes | memoryview] = [header]
     for a in arrays:
-        body.append(memoryview(a).cast("B"))
+        body.append(a.data.cast("B"))
         if a.nbytes % _ALIGN:
             body.append(b"\0" * ((-a.nbytes) % _ALIGN))
     h = hashlib.blake2b(digest_size=32)
@@ -332,7 +332,7 @@ class DiskCache:
     # ------------------------------------------------------------------ size and eviction
     def entries(self) -> list[tuple[float, int, Path]]:
         """``(mtime, size, path)`` of every entry."""
-        out = []
+        out: list[tuple[float, int, Path]] = []
         try:
             shards = [e for e in os.scandir(self.folder) if e.is_dir(follow_symlinks=False) and len(e.name) == 2]
         except OSError:

@@ -55,13 +55,13 @@ def shared_nodes(graph: Graph, variants: Sequence[Variant]) -> set[str]:
     keys = [probe.keys(apply_overrides(graph, v.overrides)) for v in variants]
     first = keys[0]
     return {n for n, k in first.items() if all(ks.get(n) == k for ks in keys[1:])
-            and not graph.spec(n).side_effect}
+            and not getattr(graph.spec(n), "side_effect", False)}
 
 
 def task_resources(graph: Graph, cluster: dict[str, float]) -> dict[str, float]:
     """What one variant's task asks Ray for: a CPU, and a GPU when the graph has model nodes and
     the cluster has GPUs (so model variants spread over the GPUs, one each)."""
-    uses_models = any(graph.spec(n) is not None and graph.spec(n).category == "models" for n in graph.nodes)
+    uses_models = any(getattr(graph.spec(n), "category", "") == "models" for n in graph.nodes)
     return {"num_cpus": 1, "num_gpus": 1 if uses_models and cluster.get("GPU", 0) >= 1 else 0}
 
 
@@ -113,7 +113,7 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
     out = Path(out_dir).resolve()
     started_here = False
     if not ray.is_initialized():
-        kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         if address:
             _check_reachable(address)
             kw["address"] = address

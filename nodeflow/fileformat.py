@@ -102,13 +102,13 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, port
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
         for (nid, name) in inputs:
             if nid == inst.id:
-                params[name] = rebase_path(params[name], old_base, Path(base_dir))
+                params[name] = rebase_path(params[name], old_base, Path(base_dir if base_dir is not None else old_base))   # inputs: only with base_dir
         if portable or base_dir is not None:
             params = {k: _portable(v, None if base_dir is None else Path(base_dir)) for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
-    known = [reg.get(i.type) for i in graph.nodes.values() if reg.get(i.type)]
+    known = [s for i in graph.nodes.values() if (s := reg.get(i.type)) is not None]
     used_packs = sorted({s.pack for s in known} - {""})
     node_packs = {s.id: s.pack for s in known if s.pack}
     for t, p in (graph.saved_by.get("node_packs", {}) if isinstance(graph.saved_by, dict) else {}).items():

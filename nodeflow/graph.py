@@ -7,6 +7,7 @@ The graph is plain data (what a file holds); node types are looked up in a
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import dataclasses
@@ -90,7 +91,7 @@ class Graph:
         self.revision = 0  # bumped on every edit (the editor's autosave and views watch it)
         self.sweep: dict[str, Any] = {}     # a saved sweep: {"mode": "grid"|"zip", "axes": [{"param", "values"}]}
         self.saved_by: dict[str, Any] = {}  # provenance read from a file: AudioChain and pack versions
-        self.path = None   # the file it was loaded from / saved to (relative input paths resolve against it)
+        self.path: str | Path | None = None   # the file it was loaded from / saved to (inputs resolve against it)
         # write paths the user set this session (code, --set, the editor), not read from a file: a run
         # may write them anywhere (see nodeflow.outputs); {(node, param): value}, never saved
         self.own_paths: dict[tuple[str, str], Any] = {}
@@ -254,7 +255,7 @@ class Graph:
                 g.add_edge(l.src, l.dst, key=(l.src_port, l.dst_port))
         return g
 
-    def required_for(self, targets: Iterable[str]) -> set[str]:
+    def required_for(self, targets: Iterable[str]) -> builtins.set[str]:   # (Graph.set is a method)
         """The targets and every node they depend on."""
         targets = list(targets)
         for t in targets:
@@ -262,7 +263,7 @@ class Graph:
                 raise GraphError(f"no node named '{t}' in the graph")
         return self._reach(targets, downstream=False)
 
-    def _reach(self, start: Iterable[str], *, downstream: bool) -> set[str]:
+    def _reach(self, start: Iterable[str], *, downstream: bool) -> builtins.set[str]:
         """``start`` and every node reachable from it along links (``downstream``) or against them."""
         step: dict[str, list[str]] = {}
         for l in self.links:
@@ -329,7 +330,7 @@ class Graph:
                           ([i.id for i in nodes], [i.type for i in nodes], [i.version for i in nodes]),
                           [dict(i.params) for i in nodes], list(self.links), reg, copy.deepcopy(self.metadata),
                           version)
-        self._derived_memo = {}
+        self._derived_memo: dict[Any, Any] = {}
         return version
 
     @contextlib.contextmanager
@@ -377,7 +378,7 @@ class Graph:
                 continue
             mapped = any(self._mode(l, spec, types) == "map" for l in into.get(nid, ()))
             for name, port in spec.outputs.items():
-                types[(nid, name)] = list[port.type] if mapped else port.type
+                types[(nid, name)] = list[port.type] if mapped else port.type   # type: ignore[name-defined]
         self._types_memo = (stamp, types)
         return types
 
@@ -388,7 +389,7 @@ class Graph:
             return None
         return link_mode(src_t, dst_port.type)
 
-    def mapped_inputs(self, node_id: str, types: dict | None = None) -> set[str]:
+    def mapped_inputs(self, node_id: str, types: dict | None = None) -> builtins.set[str]:
         types = types if types is not None else self.output_types()
         spec = self.spec(node_id)
         into = self.links_by_dst().get(node_id, ())
@@ -509,7 +510,8 @@ class Graph:
             if nid in st["preflight"]:
                 inst, spec = self.nodes[nid], self.registry[self.nodes[nid].type]
                 try:
-                    out.extend(f"node '{nid}' ({spec.id}): {msg}" for msg in spec.preflight(dict(inst.params), base))
+                    out.extend(f"node '{nid}' ({spec.id}): {msg}"
+                               for msg in (spec.preflight(dict(inst.params), base) if spec.preflight else []))
                 except Exception as e:  # a broken check must not hide the other problems
                     out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")
             out.extend(after)
@@ -598,9 +600,9 @@ class Graph:
                 links.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
             seen_inputs.add((l.dst, l.dst_port))
             if l.src in self.nodes and l.dst in self.nodes:
-                p = self._link_problem(l, types)
-                if p:
-                    links.append(p)
+                problem = self._link_problem(l, types)
+                if problem:
+                    links.append(problem)
         return {"scope": frozenset(scope), "unknown": unknown, "per_node": per_node, "preflight": preflight,
                 "devices": sorted(devices), "structure": structure, "links": links, "acyclic": acyclic}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import AudioError
 
@@ -43,7 +44,7 @@ def id3_parts(data: bytes | None, tags=None, rate: int = 0) -> tuple[dict, list,
         tags = _load(data)
     fields: dict[str, str] = {}
     extra: dict[str, str] = {}
-    markers = []
+    markers: list[tuple[int, str]] = []
     if tags is None:
         return fields, markers, extra
     for frame in tags.values():
@@ -73,11 +74,11 @@ def id3_graph(data: bytes | None, tags=None) -> bytes | None:
     return bytes(frames[0].data) if frames else None
 
 
-def _load(data: bytes):
+def _load(data: bytes | None):
     from mutagen.id3 import ID3
 
     try:
-        return ID3(fileobj=io.BytesIO(data))
+        return ID3(fileobj=io.BytesIO(data or b""))
     except Exception:  # mutagen's ID3NoHeaderError, struct errors...: a damaged tag is no tag
         return None
 
@@ -93,7 +94,7 @@ def _file_tags(path: Path):
     if head[:3] == b"ID3" and _syncsafe(head[6:10]) > MAX_ID3:
         return None, 0
     try:
-        audio = MP3(path)
+        audio: Any = MP3(path)
     except Exception:
         return None, 0
     return audio.tags, audio.info.sample_rate
@@ -172,7 +173,7 @@ def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]
     from mutagen.id3 import Frames
     from mutagen.mp3 import MP3
 
-    audio = MP3(path)
+    audio: Any = MP3(path)     # mutagen's file type, loosely typed
     if audio.tags is None:
         audio.add_tags()
     tags, rate = audio.tags, audio.info.sample_rate

@@ -131,8 +131,9 @@ def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BY
     try:
         for (nid, param), src in graph.input_files().items():
             value = graph.nodes[nid].params[param]
-            spec = graph.registry.get(graph.nodes[nid].type)
-            exts = tuple(e.lower() for e in (spec.params[param].path.exts or ()))
+            spec = graph.registry[graph.nodes[nid].type]      # input files are path parameters of known types
+            path_spec = spec.params[param].path
+            exts = tuple(e.lower() for e in ((path_spec.exts if path_spec else ()) or ()))
             src = src.resolve()
             if src not in by_source:
                 take, left, why = _admit(src, exts)

@@ -55,7 +55,7 @@ _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # ---------------------------------------------------------------------------------------- walking
 def _chunks(f, size: int) -> list[tuple[bytes, int, int]]:
     """``(id, payload offset, payload size)`` of the top-level chunks of a RIFF/WAVE file."""
-    out = []
+    out: list[tuple[bytes, int, int]] = []
     pos = 12
     while pos + 8 <= size and len(out) < MAX_CHUNKS:
         f.seek(pos)

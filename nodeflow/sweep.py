@@ -229,7 +229,8 @@ class OutputSummary:
     :func:`summarize_outputs` gives for all of them, in the run's node order."""
 
     def __init__(self, graph: Graph):
-        self.graph, self.per_node = graph, {}
+        self.graph = graph
+        self.per_node: dict[str, Any] = {}
 
     def __call__(self, nid: str, outputs: dict[str, Any]) -> None:
         self.per_node[nid] = summarize_outputs(self.graph, {nid: outputs})

@@ -96,7 +96,7 @@ PROFILES: dict[str, ModelProfile] = {
 }
 
 
-def profile_from_rates(sample_rate: int, frame_rate: float, window_tokens: int, name: str = "custom",
+def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_tokens: int, name: str = "custom",
                        delay_tokens: int = 0) -> ModelProfile:
     """A custom profile (e.g. read off a loaded model's config)."""
     return ModelProfile(name, int(sample_rate), _frac(frame_rate), int(window_tokens), int(delay_tokens))

@@ -209,7 +209,7 @@ class ParamSpec:
         return self.range.unit if self.range else ""
 
     def describe_range(self) -> str:
-        if self.kind == "enum":
+        if self.kind == "enum" and self.choices is not None:
             return "one of " + ", ".join(str(m.value) for m in self.choices)
         if self.range is None:
             return ""
@@ -248,7 +248,7 @@ class ParamSpec:
                 raise ParameterError(f"{self.name}: text is {len(value)} characters long (limit {limit})")
             if "\x00" in value:
                 raise ParameterError(f"{self.name}: text contains a NUL character")
-        elif k == "enum":
+        elif k == "enum" and self.choices is not None:
             if isinstance(value, self.choices):
                 return value
             if isinstance(value, str):

@@ -27,6 +27,7 @@ import re
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 from .errors import AudioError
 
@@ -112,7 +113,8 @@ def parse_comments(data: bytes) -> tuple[list[tuple[str, str]], int]:
 
 
 def _flac_scan(path: Path, want_graph: bool = False):
-    comments, rate, graph = [], 0, None
+    comments: list[tuple[str, str]] = []
+    rate, graph = 0, None
     with open(path, "rb") as f:
         head = f.read(10)
         start = 0
@@ -148,7 +150,8 @@ def _flac_scan(path: Path, want_graph: bool = False):
 
 def _ogg_packets(f, wanted: int):
     """The first ``wanted`` packets of the first logical stream (bounded page and packet sizes)."""
-    packets, current, serial = [], b"", None
+    packets: list[bytes] = []
+    current, serial = b"", None
     for _ in range(_MAX_PAGES):
         head = f.read(27)
         if len(head) < 27 or head[:4] != b"OggS":
@@ -175,7 +178,8 @@ def _ogg_packets(f, wanted: int):
 
 
 def _ogg_scan(path: Path, want_graph: bool = False):
-    comments, rate, graph = [], 0, None
+    comments: list[tuple[str, str]] = []
+    rate, graph = 0, None
     with open(path, "rb") as f:
         packets = _ogg_packets(f, 2)
     if packets and packets[0][:7] == b"\x01vorbis" and len(packets[0]) >= 16:
@@ -223,7 +227,7 @@ def write_xiph(path: Path, fmt: str, meta, graph: bytes | None, software: str) -
 
     from .audiometa import GRAPH_KEY
 
-    audio = FLAC(path) if fmt == "flac" else OggVorbis(path)
+    audio: Any = FLAC(path) if fmt == "flac" else OggVorbis(path)     # mutagen's file types, loosely typed
     if audio.tags is None:
         audio.add_tags()
     items = vorbis_items(meta, audio.info.sample_rate, software)
@@ -239,7 +243,7 @@ def write_xiph(path: Path, fmt: str, meta, graph: bytes | None, software: str) -
             if len(graph) + 4 > _FLAC_MAX_BLOCK:
                 raise AudioError(f"{path}: the graph ({len(graph)} bytes) does not fit in a FLAC metadata block "
                                  f"(at most {_FLAC_MAX_BLOCK - 4} bytes); export wav or mp3, or turn embed_graph off")
-            block = MetadataBlock(APP_ID + graph)
+            block: Any = MetadataBlock(APP_ID + graph)
             block.code = 2
             audio.metadata_blocks.append(block)
         audio.save()
