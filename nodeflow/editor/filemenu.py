@@ -13,7 +13,24 @@ from ..errors import NodeflowError
 from ..graph import Graph
 from .files import GRAPH_SUFFIX, find_recovery, open_graph, save_graph
 
-__all__ = ["FileActions"]
+__all__ = ["FileActions", "file_filters"]
+
+
+def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
+    """The dialog's filters: every type at once first (the dialog opens on the first filter, so a
+    folder of WAV and FLAC files never looks empty), then all files, then each type alone.
+
+    >>> file_filters("Audio files", (".wav", ".flac"))
+    ('Audio files (.wav .flac){.wav,.flac}', '.*', '.wav', '.flac')
+    >>> file_filters("Audio files", tuple(f".x{i}" for i in range(9)))[0][:22]
+    'Audio files (9 types){'
+    """
+    if not exts:
+        return (".*",)
+    if len(exts) == 1:
+        return (exts[0], ".*")
+    shown = " ".join(exts) if len(exts) <= 3 else f"{len(exts)} types"      # the filter box is narrow
+    return (f"{name} ({shown}){{{','.join(exts)}}}", ".*") + tuple(exts)
 
 
 class FileActions:
@@ -228,8 +245,9 @@ class FileActions:
             self.app.on_param(mode[1], mode[2], path)
 
     def ask_open(self) -> None:
+        exts = (GRAPH_SUFFIX, ".acbundle", ".wav", ".flac", ".mp3", ".ogg")
         self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file",
-                                        (GRAPH_SUFFIX, ".acbundle", ".wav", ".flac", ".mp3", ".ogg", ".*")), "open another")
+                                        file_filters("AudioChain files", exts)), "open another")
 
     def ask_save_as(self, then: Callable[[], None] | None = None) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
@@ -244,8 +262,8 @@ class FileActions:
         self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name)
 
     def browse_param(self, nid: str, param: str, spec: Any) -> None:
-        exts = tuple(spec.path.exts) + (".*",) if spec.path and spec.path.exts else (".*",)
-        self._dialog(("param", nid, param), f"Choose {param} for {nid}", exts)
+        exts = tuple(spec.path.exts) if spec.path and spec.path.exts else ()
+        self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts))
 
     # ------------------------------------------------------------------ chrome
     def update_title(self) -> None:

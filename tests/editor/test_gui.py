@@ -380,3 +380,12 @@ def test_a_graph_writing_outside_its_folder_asks_before_running(editor):
     assert st["after_cancel"] == {"shown": False, "status": "run cancelled: the graph writes outside its output folder",
                                   "written": False, "running": False}
     assert st["after_allow"]["written"] and not st["after_allow"]["shown"]
+
+
+def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
+    st = editor.run("file_filters", chain_graph(editor.tmp))
+    assert st["shown"]
+    first = st["filters"][0]
+    assert __import__("re").match(r"Audio files \(\d+ types\)\{", first), first
+    assert all(e in first for e in (".wav", ".flac", ".mp3", ".ogg", ".aac"))
+    assert st["filters"][1] == ".*" and ".wav" in st["filters"][2:]
