@@ -28,6 +28,8 @@ import os
 import re
 from typing import Any, AsyncIterator, Iterable, Iterator
 
+import numpy as np
+
 from .audio import Audio
 from .errors import GraphError, ParameterError
 from .graph import Graph, NodeRef, PortRef
@@ -343,6 +345,8 @@ def as_value(value: Any, t: Any, where: str) -> Any:
             return value
         if _is_pair(value):
             samples, rate = value
+            if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
+                samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
             return Audio(samples, rate)
         raise ParameterError(f"{where}: takes audio (an Audio, a (numpy array, sample rate) pair or a file path); "
                              f"got {type(value).__name__}")

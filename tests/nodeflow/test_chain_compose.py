@@ -80,3 +80,15 @@ def test_executor_run_takes_values_for_open_inputs():
     assert len(g.nodes) == 2 and len(g.links) == 1           # the graph itself is unchanged
     with pytest.raises(GraphError, match="no open input 'g.nope'"):
         Executor(disk_cache=None).run(g, inputs={"g.nope": x})
+
+
+def test_the_callers_array_stays_theirs():
+    """invoke and a node called on a (array, rate) pair never change the caller's array (Audio adopts
+    float32 arrays read-only; the API copies what it was given)."""
+    from tests.nodeflow.stubs import gain as g
+    x = np.full((2, 100), 0.5, np.float32)
+    out = g(gain_db=-6.0).invoke((x, 8000))
+    g((x, 8000), gain_db=-6.0)
+    assert x.flags.writeable and np.all(x == 0.5)
+    x[:] = 0.0                                         # the caller may go on using it
+    assert np.all(out.samples != 0.0)

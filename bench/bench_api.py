@@ -1,0 +1,82 @@
+"""The runnable interface (issue 15): what ``invoke`` costs over ``Executor.run`` of the same graph,
+and how soon ``stream`` hands on the first piece of a long list against the whole render.
+
+- ``invoke_vs_executor_run``: a 4-node DSP chain on 10 s of stereo held in memory, fed through
+  ``chain.invoke`` vs the same graph with an in-graph source run by ``Executor.run``; fresh executor
+  each time (nothing cached), paired and alternated, CPU time compared as well as wall time.
+- ``stream_first_piece_vs_full``: 16 two-second windows of a 32 s clip through a Rubber Band pitch
+  shift (a process node), 1 worker: seconds to the first streamed window over seconds to all of them.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bench._util import best_times, report
+from nodeflow import Audio, Executor, Graph, node
+from nodeflow.registry import Registry, default_registry
+
+RATE = 44100
+
+
+def _clip(seconds: float) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 331 * t)]).astype(np.float32)
+
+
+def bench_invoke_overhead(seconds: float = 10.0, repeat: int = 5) -> None:
+    from nodes.dsp.basic import fade, gain
+    from nodes.dsp.resample import resample
+    x = _clip(seconds)
+    chain = gain(gain_db=-3) | resample(rate_hz=48000) | fade(fade_out_s=1.0) | gain(gain_db=1.0)
+    clip = Audio(x, RATE)
+
+    @node("bench.held_clip")
+    def held() -> Audio:
+        return clip
+
+    reg = Registry()
+    reg.add_all(list(default_registry()))
+    reg.add(held)
+    g = Graph(reg)
+    prev = g.add("bench.held_clip")
+    for step in chain.graph.nodes.values():
+        ref = g.add(step.type, **step.params)
+        g.connect(prev.out, ref.audio)
+        prev = ref
+    via_invoke, via_run = [], []
+    for _ in range(repeat):       # alternated, so a busy spell slows both
+        via_invoke.append(best_times(lambda: chain.invoke((x, RATE), executor=Executor(disk_cache=None)), 1))
+        via_run.append(best_times(lambda: Executor(disk_cache=None).run(g, [prev.id]), 1))
+    wall = min(w for w, _ in via_invoke) / min(w for w, _ in via_run)
+    cpu = min(c for _, c in via_invoke) / min(c for _, c in via_run)
+    report("invoke_vs_executor_run", wall, f"goal <= 1.05x; CPU time {cpu:.2f}x; {seconds:g} s stereo, 4 nodes")
+
+
+def bench_stream_first_piece(seconds: float = 32.0) -> None:
+    from nodes.dsp.variation import variation
+    from nodes.timing.window import tokenize_window
+    chain = tokenize_window(unit="seconds", size=2.0) | variation(semitones=3.0)
+    x = (_clip(seconds), RATE)
+    variation.call({"audio": Audio(x[0][:, :RATE], RATE)}, {"semitones": 1.0})   # a worker started
+    ex = Executor(max_workers=1, disk_cache=None)
+    t0 = time.perf_counter()
+    first = None
+    count = 0
+    for _ in chain.stream(x, executor=ex):
+        count += 1
+        if first is None:
+            first = time.perf_counter() - t0
+    full = time.perf_counter() - t0
+    report("stream_first_piece_vs_full", first / full,
+           f"goal: about 1/{count} (the first of {count} windows); first window after {first:.2f} s, all after {full:.2f} s")
+
+
+def main() -> None:
+    bench_invoke_overhead()
+    bench_stream_first_piece()
+
+
+if __name__ == "__main__":
+    main()
