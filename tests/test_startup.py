@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Imported inside the functions that need them; none is needed to start, list nodes or validate.
 HEAVY = ["scipy", "networkx", "pedalboard", "torch", "transformers", "librosa", "soxr", "pyrubberband",
-         "numba", "dearpygui", "safetensors", "pyloudnorm"]
+         "numba", "dearpygui", "safetensors", "pyloudnorm", "demucs"]
 
 _PROBE = """
 import contextlib, io, json, sys

@@ -183,3 +183,30 @@ def test_invoke_leaves_the_chain_and_the_default_registry_alone():
     chain.invoke((_noise(1, 0.5, 8000), 8000), executor=Executor(disk_cache=None))
     assert (dict(chain.graph.nodes), list(chain.graph.links), len(default_registry())) == before
     assert not any(s.id.startswith("input.") for s in default_registry())
+
+
+def test_changing_an_array_in_place_is_never_a_stale_cache_hit():
+    ex = Executor(disk_cache=None)
+    chain = gain(gain_db=0.0) | fade(fade_in_s=0.0)
+    x = np.full((1, 800), 0.5, np.float32)
+    first = chain.invoke((x, 8000), executor=ex)
+    x[:] = 0.25                                    # the caller's array is still theirs to change
+    again = chain.invoke((x, 8000), executor=ex)
+    assert float(first.samples.max()) == 0.5 and float(again.samples.max()) == 0.25
+
+
+def test_the_samples_digest_of_an_immutable_clip_is_remembered_while_it_lives():
+    import gc
+
+    from nodeflow import chain as chain_module
+    clip = Audio(np.random.default_rng(1).uniform(-1, 1, (1, 4000)).astype(np.float32), 8000)
+    digest = chain_module._samples_digest(clip.samples)
+    assert chain_module._sample_digests[id(clip.samples)][1] == digest
+    assert chain_module._samples_digest(clip.samples) == digest
+    writable = np.zeros(10, np.float32)
+    chain_module._samples_digest(writable)
+    assert id(writable) not in chain_module._sample_digests        # it may change: hashed every time
+    key = id(clip.samples)
+    del clip
+    gc.collect()
+    assert key not in chain_module._sample_digests

@@ -1,0 +1,328 @@
+"""Demucs for ``models.demucs`` / ``models.demucs_6s``: checkpoint layouts, loading without pickles,
+and separation in overlapping segments with a seed, progress and cancellation.
+
+Two checkpoint layouts load, both safetensors only (never the ``.th`` torch pickles demucs's own
+``pretrained`` module reads):
+
+- **demucs's hub export** (demucs 4.1, ``adefossez/HTDemucs``, ``adefossez/HTDemucs-6s``,
+  ``adefossez/HTDemucs-ft``...): ``NAME.yaml`` (the bag: model signatures, per-source weights,
+  segment) plus one ``SIG.safetensors`` per model whose metadata holds the model class and its
+  constructor arguments.  A hub id resolves through the Hugging Face cache (downloaded, yaml and
+  safetensors only, when downloads are allowed); a folder holding such a copy works too.
+- **AudioChain's folder**: ``config.json`` ``{"model_type": "demucs", "models": [{"class":
+  "HTDemucs", "args": [], "kwargs": {...}, "file": "model.safetensors"}], "weights": null,
+  "segment": null}`` plus the weights (:func:`save_folder` writes one from a model in memory).
+
+Only the architectures the ``demucs`` package defines are built (``HTDemucs``, ``HDemucs``,
+``Demucs``); a checkpoint naming any other class is refused, so a file cannot make us import code.
+torch, demucs, safetensors and yaml are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nodeflow import checkpoints, devices
+from nodeflow.checkpoints import CheckpointError
+from nodeflow.errors import ParameterError
+
+__all__ = ["CLASSES", "HUB_PATTERNS", "Resolved", "Loaded", "resolve", "load", "save_folder", "separate",
+           "require_packages", "PACKAGES"]
+
+PACKAGES = ("torch", "demucs", "safetensors", "yaml")
+CLASSES = {"HTDemucs": ("demucs.htdemucs", "HTDemucs"), "HDemucs": ("demucs.hdemucs", "HDemucs"),
+           "Demucs": ("demucs.demucs", "Demucs")}
+HUB_PATTERNS = ["*.yaml", "*.json", "*.safetensors"]     # what is fetched: never .th pickles
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
+_CONFIG = "config.json"
+_MODEL_TYPE = "demucs"
+
+
+def require_packages() -> None:
+    """One clear error when the 'separation' extra is missing."""
+    missing = checkpoints.missing_model_packages(PACKAGES)
+    if missing:
+        raise CheckpointError(f"Demucs nodes need the 'separation' extra ({', '.join(missing)} not installed here): "
+                              "pip install -e '.[separation]' (or pip install 'audiochain[separation]')")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    name: str         # as the user wrote it
+    path: Path        # local folder
+    revision: str     # hub commit, or "local-<digest>"
+    source: str       # "hub" | "local"
+
+
+# ---------------------------------------------------------------------------------------- resolution
+def _layout_problem(path: Path) -> str | None:
+    if (path / _CONFIG).is_file():
+        return None if any(path.glob("*.safetensors")) else "has config.json but no .safetensors weights"
+    if any(path.glob("*.yaml")) and any(path.glob("*.safetensors")):
+        return None
+    pickles = sorted(p.name for p in path.glob("*") if p.suffix in (".th", ".pt", ".pth", ".bin", ".ckpt"))
+    found = f" (found {', '.join(pickles[:4])}: torch pickles, which AudioChain never loads because they can run code)" \
+        if pickles else ""
+    return ("holds neither demucs's safetensors export (NAME.yaml + SIG.safetensors, as on the hub in "
+            f"adefossez/HTDemucs) nor AudioChain's layout (config.json + .safetensors){found}")
+
+
+def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
+    repo_dir = cache / ("models--" + repo.replace("/", "--"))
+    ref, commit = rev or "main", None
+    if (repo_dir / "refs" / ref).is_file():
+        commit = (repo_dir / "refs" / ref).read_text().strip()
+    elif re.fullmatch(r"[0-9a-f]{40}", ref):
+        commit = ref
+    snap = repo_dir / "snapshots" / commit if commit else None
+    return snap if snap is not None and snap.is_dir() and _layout_problem(snap) is None else None
+
+
+def fetch_hint(name: str) -> str:
+    repo = name.partition("@")[0]
+    return (f"on a machine with internet run the graph once (the node downloads its yaml and safetensors) or "
+            f"`hf download {repo} --include '*.yaml' '*.safetensors'`, and copy that cache here; or give a local folder")
+
+
+def resolve(name: str, *, base_dir: Path | str | None = None, download: bool | None = None) -> Resolved:
+    """The local folder and revision of Demucs checkpoint ``name`` (hub id, ``id@revision`` or folder)."""
+    name = str(name).strip()
+    if not name:
+        raise CheckpointError("checkpoint is empty; give a hub id like 'adefossez/HTDemucs' or a local folder")
+    p = Path(name).expanduser()
+    base = Path(base_dir) if base_dir else None
+    local = base / p if base is not None and not p.is_absolute() and (base / p).is_dir() else p if p.is_dir() else None
+    if local is not None:
+        why = _layout_problem(local)
+        if why:
+            raise CheckpointError(f"checkpoint '{name}': {local} {why}; see the README's stem separation section")
+        return Resolved(name, local.resolve(), checkpoints.folder_digest(local), "local")
+    if not _HUB_ID.match(name):
+        where = p if p.is_absolute() or base is None else base / p
+        raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'adefossez/HTDemucs'")
+    repo, _, rev = name.partition("@")
+    cache = checkpoints.hub_cache_dir()
+    snap = _cached_snapshot(repo, rev or None, cache)
+    if snap is None:
+        if download is None:
+            download = not checkpoints.offline()
+        if not download:
+            why = "downloads are off (HF_HUB_OFFLINE=1)" if checkpoints.offline() else "downloading was not allowed here"
+            raise CheckpointError(f"checkpoint '{name}' is not in the Hugging Face cache ({cache}) and {why}; "
+                                  + fetch_hint(name))
+        snap = _download(name, repo, rev or None, cache)
+    return Resolved(name, snap, snap.name, "hub")
+
+
+def _download(name: str, repo: str, rev: str | None, cache: Path) -> Path:
+    checkpoints.require_model_packages(("huggingface_hub",))
+    import huggingface_hub
+    try:
+        path = Path(huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache),
+                                                      allow_patterns=HUB_PATTERNS))
+    except Exception as e:  # network, auth, unknown repo: one line naming the checkpoint
+        raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection") from e
+    why = _layout_problem(path)
+    if why:
+        raise CheckpointError(f"checkpoint '{name}': the downloaded snapshot {path} {why}")
+    return path
+
+
+def fingerprint(name: str, base_dir: Path | None) -> dict[str, str]:
+    """What identifies the weights, for cache keys; never raises, never downloads."""
+    try:
+        return {"checkpoint": name, "revision": resolve(name, base_dir=base_dir, download=False).revision}
+    except Exception as e:  # noqa: BLE001 - reported when the node runs
+        return {"checkpoint": name, "revision": f"unresolved:{type(e).__name__}"}
+
+
+# ---------------------------------------------------------------------------------------- loading
+@dataclasses.dataclass(eq=False)
+class Loaded:
+    """A loaded bag of Demucs models on a device; ``lock`` is held while it separates."""
+    bag: Any
+    sources: tuple[str, ...]
+    sample_rate: int
+    audio_channels: int
+    segment_s: float          # the pieces it separates by default (its training length)
+    max_segment_s: float      # the longest it may be given (HTDemucs: its training length; others: any)
+    checkpoint: str
+    revision: str
+    device: str
+    dtype: str
+    lock: Any = dataclasses.field(default_factory=threading.RLock, repr=False)
+
+
+def _decode(value: Any) -> Any:
+    """demucs's JSON for constructor arguments: fractions as ``{"_type": "fraction", ...}``."""
+    if isinstance(value, dict):
+        if value.get("_type") == "fraction":
+            return Fraction(int(value["numerator"]), int(value["denominator"]))
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return {"_type": "fraction", "numerator": value.numerator, "denominator": value.denominator}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _entries(res: Resolved) -> tuple[list[dict[str, Any]], Any, Any]:
+    """``[{class, args, kwargs, file}]``, per-source weights and segment, from either layout."""
+    cfg_path = res.path / _CONFIG
+    if cfg_path.is_file():
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if cfg.get("model_type") != _MODEL_TYPE:
+            raise CheckpointError(f"checkpoint '{res.name}' is a {cfg.get('model_type')!r} model; this node needs "
+                                  f"a {_MODEL_TYPE!r} checkpoint")
+        return list(cfg.get("models") or []), cfg.get("weights"), cfg.get("segment")
+    import yaml
+    from safetensors import safe_open
+    bags = sorted(res.path.glob("*.yaml"))
+    usable = []
+    for f in bags:
+        bag = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        if all((res.path / f"{sig}.safetensors").is_file() for sig in bag.get("models", [])):
+            usable.append(bag)
+    if len(usable) != 1:
+        raise CheckpointError(f"checkpoint '{res.name}': expected one bag .yaml whose models' .safetensors are all "
+                              f"present in {res.path}; found {len(usable)} of {len(bags)}")
+    entries = []
+    for sig in usable[0]["models"]:
+        with safe_open(str(res.path / f"{sig}.safetensors"), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        if "structure" in meta:
+            raise CheckpointError(f"checkpoint '{res.name}': {sig}.safetensors is a quantized (diffq) model; "
+                                  "use an unquantized one such as adefossez/HTDemucs")
+        klass = str(meta.get("klass", ""))
+        entries.append({"class": klass.rsplit(".", 1)[-1], "module": klass.rsplit(".", 1)[0],
+                        "args": json.loads(meta.get("args", "[]")), "kwargs": json.loads(meta.get("kwargs", "{}")),
+                        "file": f"{sig}.safetensors"})
+    return entries, usable[0].get("weights"), usable[0].get("segment")
+
+
+def _build(res: Resolved, entry: dict[str, Any]):
+    import importlib
+    import inspect
+
+    from safetensors.torch import load_file
+    name = entry.get("class")
+    if name not in CLASSES or entry.get("module", CLASSES[name][0]) != CLASSES[name][0]:
+        raise CheckpointError(f"checkpoint '{res.name}' names model class {entry.get('module', '')}.{name}; "
+                              f"only demucs's {', '.join(CLASSES)} are built")
+    klass = getattr(importlib.import_module(CLASSES[name][0]), CLASSES[name][1])
+    kwargs = {k: v for k, v in _decode(entry.get("kwargs") or {}).items() if k in inspect.signature(klass).parameters}
+    model = klass(*_decode(entry.get("args") or []), **kwargs)
+    model.load_state_dict(load_file(str(res.path / entry["file"])))
+    return model.eval()
+
+
+def load(res: Resolved, device: str, dtype: str) -> Loaded:
+    """Build the bag of models from ``res`` on ``device`` (weights stay float32; see :func:`separate`)."""
+    from demucs.apply import BagOfModels
+    entries, weights, segment = _entries(res)
+    if not entries:
+        raise CheckpointError(f"checkpoint '{res.name}' lists no models")
+    bag = BagOfModels([_build(res, e) for e in entries], weights, _decode(segment))
+    bag.to(device).eval()
+    own = float(min(m.segment for m in bag.models))
+    return Loaded(bag, tuple(bag.sources), int(bag.samplerate), int(bag.audio_channels), own,
+                  float(bag.max_allowed_segment), res.name, res.revision, device, dtype)
+
+
+def save_folder(model, folder: Path | str, *, args: tuple = (), kwargs: dict[str, Any]) -> Path:
+    """Write ``model`` (a demucs model built as ``klass(*args, **kwargs)``) as AudioChain's layout:
+    ``config.json`` with its class and constructor arguments and ``model.safetensors``."""
+    from safetensors.torch import save_file
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = type(model).__name__
+    if name not in CLASSES:
+        raise ParameterError(f"save_folder: {name} is not one of {', '.join(CLASSES)}")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"))
+    cfg = {"model_type": _MODEL_TYPE, "models": [{"class": name, "args": _encode(list(args)),
+                                                  "kwargs": _encode(dict(kwargs)), "file": "model.safetensors"}],
+           "weights": None, "segment": None}
+    (folder / _CONFIG).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    return folder
+
+
+# ---------------------------------------------------------------------------------------- separation
+def plan(loaded: Loaded, frames: int, *, shifts: int, overlap: float, segment_s: float, seed: int) -> tuple[list[int], int]:
+    """The random shift offsets (from ``seed``) and the number of model calls (segments) a
+    separation of ``frames`` makes: the progress total."""
+    max_shift = int(0.5 * loaded.sample_rate)
+    rng = random.Random(int(seed))
+    offsets = [rng.randint(0, max_shift) for _ in range(shifts)]
+    seg = int(loaded.sample_rate * segment_s)
+    stride = max(1, int((1 - overlap) * seg))
+    lengths = [frames + max_shift - o for o in offsets] if shifts else [frames]
+    calls = sum(len(range(0, n, stride)) for n in lengths) * len(loaded.bag.models)
+    return offsets, calls
+
+
+def separate(loaded: Loaded, mix: np.ndarray, *, shifts: int, overlap: float, segment_s: float, seed: int,
+             progress: Callable[[int, int], None], check: Callable[[], None]) -> np.ndarray:
+    """Sources ``[n_sources, channels, frames]`` of ``mix`` (float32 ``[channels, frames]`` at the
+    model's rate and channel count), as demucs's own ``separate`` does it: the mix normalised by
+    its mono mean and deviation, cut into ``segment_s`` pieces overlapping by ``overlap`` and
+    cross-faded with demucs's triangular weights (``demucs.apply.apply_model``), averaged over
+    ``shifts`` random time shifts of up to 0.5 s drawn from ``random.Random(seed)`` (demucs draws
+    them from the process-wide ``random``, which would make results depend on other code).
+    ``check()`` runs before each segment and ``progress(done, total)`` after it; either may raise
+    to stop within one segment."""
+    import torch
+    from demucs.apply import TensorChunk, apply_model
+
+    x = torch.tensor(np.asarray(mix, np.float32))[None]     # a copy: Audio's samples are read-only
+    ref = x.mean(1)
+    mean, std = float(ref.mean()), float(ref.std()) if x.shape[-1] > 1 else 0.0
+    std = std if np.isfinite(std) and std > 1e-8 else 1.0
+    x = (x - mean) / std
+    frames = x.shape[-1]
+    offsets, total = plan(loaded, frames, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed)
+    done = [0]
+
+    def callback(d: dict) -> None:
+        if d.get("state") == "start":
+            check()
+        elif d.get("state") == "end":
+            done[0] += 1
+            progress(done[0], total)
+
+    device = loaded.device
+    autocast = (torch.autocast(device_type=device.split(":")[0], dtype=devices.torch_dtype(loaded.dtype))
+                if loaded.dtype != "float32" else torch.autocast(device_type="cpu", enabled=False))
+    kw = dict(shifts=0, split=True, overlap=overlap, segment=segment_s, device=device, callback=callback)
+    with torch.inference_mode(), autocast:
+        if not shifts:
+            out = apply_model(loaded.bag, x, **kw)
+        else:
+            max_shift = int(0.5 * loaded.sample_rate)
+            padded = TensorChunk(x).padded(frames + 2 * max_shift)
+            out = 0.0
+            for offset in offsets:
+                shifted = TensorChunk(padded, offset, frames + max_shift - offset)
+                out = out + apply_model(loaded.bag, shifted, **kw)[..., max_shift - offset:]
+            out = out / shifts
+    check()
+    # demucs's own `separate` adds the mix's offset to every source, so they add up to it S times;
+    # here each source gets 1/S of it, so a model whose sources add up to its input gives stems that do
+    return (out[0].float() * std + mean / out.shape[1]).numpy()

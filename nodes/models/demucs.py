@@ -1,0 +1,255 @@
+"""``models.demucs`` and ``models.demucs_6s``: split a song into stems with Demucs v4 (HTDemucs).
+
+``models.demucs`` always gives the four stems every Demucs model knows (drums, bass, other,
+vocals; with a 6-source checkpoint ``other`` also holds guitar and piano, so the four still add
+up to the mix) plus ``stems``, every source the checkpoint separates, in its order.
+``models.demucs_6s`` gives the six of ``htdemucs_6s`` as named ports.  Checkpoints, loading and
+the segmenting maths live in :mod:`nodes.models._demucs`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple
+
+import numpy as np
+
+from nodeflow import devices
+from nodeflow.audio import Audio
+from nodeflow.errors import ParameterError
+from nodeflow.modelcache import ModelKey, default_cache
+from nodeflow.node import Context, node
+from nodeflow.types import Range
+
+from . import _demucs as engine
+from ._hf import Device, Precision
+
+__all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio"]
+
+FOUR = ("drums", "bass", "other", "vocals")
+SIX = FOUR + ("guitar", "piano")
+_CPU_S_PER_S = 1.5      # HTDemucs on one CPU core, per second of audio and per shift (a GPU is far faster)
+
+
+class Stems(NamedTuple):
+    drums: Audio
+    bass: Audio
+    other: Audio
+    vocals: Audio
+    stems: list[Audio]
+
+
+class Stems6(NamedTuple):
+    drums: Audio
+    bass: Audio
+    other: Audio
+    vocals: Audio
+    guitar: Audio
+    piano: Audio
+    stems: list[Audio]
+
+
+def _placement(device: Any, precision: Any, ctx: Any) -> tuple[str, str]:
+    """Device as every model node picks it; precision ``auto`` is float32 everywhere (Demucs's
+    spectrograms lose accuracy in half precision), float16/bfloat16 run under autocast."""
+    dev = devices.pick_device(device, getattr(ctx, "device", "auto"))
+    prec = str(getattr(precision, "value", precision) or "auto")
+    return dev, devices.resolve_dtype("float32" if prec == "auto" else prec, dev)
+
+
+def _fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    fp: dict[str, Any] = engine.fingerprint(params.get("checkpoint", ""), getattr(ctx, "base_dir", None))
+    try:
+        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
+    except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
+        fp["device"] = f"unavailable:{e}"
+    from ._hf import _version
+    fp["torch"], fp["demucs"] = _version("torch"), _version("demucs")
+    return fp
+
+
+def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
+    try:
+        engine.require_packages()
+        engine.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False)
+    except engine.CheckpointError as e:
+        from nodeflow.checkpoints import offline
+        if offline() or "not in the Hugging Face cache" not in str(e):
+            return [str(e)]
+    return []
+
+
+def _estimate_for(names: tuple[str, ...]):
+    def estimate(inputs: dict, params: dict) -> dict:
+        from nodeflow.costs import Shape
+        a = inputs.get("audio")
+        if a is None or not a.rate:
+            return {}
+        passes = max(1, int(params.get("shifts", 1))) / max(0.1, 1.0 - float(params.get("overlap", 0.25)))
+        one = Shape(a.frames, a.channels, a.rate, work_s=_CPU_S_PER_S * a.seconds * passes / len(names) + 0.5)
+        return {**{n: one for n in names}, "stems": Shape(a.frames, a.channels, a.rate, items=len(names), work_s=0.0)}
+    return estimate
+
+
+def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float, segment_s: float, seed: int,
+                   residual: bool, device: Any, precision: Any, ctx: Context) -> dict[str, Audio]:
+    """Every source of ``checkpoint`` in ``audio``, by name, in the checkpoint's order: each exactly
+    ``audio.frames`` long at ``audio``'s rate with its channels (mono is separated as two identical
+    channels and averaged back), its placement and info kept, tagged ``stem``, ``checkpoint`` and
+    ``revision``.  With ``residual`` the ``other`` source is the input minus every other source,
+    so the sources add up to the input exactly."""
+    engine.require_packages()
+    if audio.channels > 2:
+        raise ParameterError(f"Demucs separates mono or stereo; this audio has {audio.channels} channels: "
+                             "fold it down first with dsp.channels")
+    if not 0.0 <= overlap < 1.0:
+        raise ParameterError(f"overlap={overlap:g} must be at least 0 and below 1")
+    res = engine.resolve(checkpoint, base_dir=ctx.base_dir)
+    dev, dtype = _placement(device, precision, ctx)
+    key = ModelKey("demucs", str(res.path), res.revision, dev, dtype)
+    with default_cache().use(key, lambda: engine.load(res, dev, dtype)) as loaded, loaded.lock, _threads(dev):
+        seg = float(segment_s) if segment_s else loaded.segment_s
+        if seg > loaded.max_segment_s + 1e-9:
+            raise ParameterError(f"segment_s={segment_s:g} exceeds what this model was trained on "
+                                 f"({loaded.max_segment_s:g} s); use at most that, or 0 for the model's own")
+        if int(seg * loaded.sample_rate) < 2:
+            raise ParameterError(f"segment_s={segment_s:g} is shorter than two samples at {loaded.sample_rate} Hz")
+        x = _to_model(audio, loaded.sample_rate, loaded.audio_channels, ctx)
+        out = engine.separate(loaded, x, shifts=shifts, overlap=overlap, segment_s=seg, seed=seed,
+                              progress=lambda d, t: ctx.progress(d, t, f"segment {d}/{t}"),
+                              check=ctx.check_cancelled)
+        sources, rate, checkpoint_name, revision = loaded.sources, loaded.sample_rate, loaded.checkpoint, loaded.revision
+    stems = {name: _from_model(out[i], rate, audio, ctx) for i, name in enumerate(sources)}
+    if residual and "other" in stems:
+        rest = sum(s for n, s in stems.items() if n != "other")
+        stems["other"] = audio.samples - rest
+    return {name: audio.replace(np.ascontiguousarray(s, np.float32))
+            .with_info(stem=name, checkpoint=checkpoint_name, revision=revision)
+            for name, s in stems.items()}
+
+
+def _threads(device: str):
+    import contextlib
+    if device != "cpu":
+        return contextlib.nullcontext()
+    return devices.torch_threads(devices.generation_threads())
+
+
+def _to_model(audio: Audio, rate: int, channels: int, ctx: Context) -> np.ndarray:
+    from nodes.dsp._conform import resample_audio
+    x = audio.samples
+    if x.shape[0] != channels:
+        x = np.repeat(x.mean(axis=0, keepdims=True), channels, axis=0) if channels > 1 else x.mean(0, keepdims=True)
+    if audio.sample_rate != rate:
+        x = resample_audio(Audio(x, audio.sample_rate), rate, "HQ", ctx.check_cancelled).samples
+    return x
+
+
+def _from_model(stem: np.ndarray, rate: int, like: Audio, ctx: Context) -> np.ndarray:
+    """A stem back at ``like``'s rate, channel count and exact length."""
+    from nodes.dsp._conform import resample_audio
+    if like.channels != stem.shape[0]:
+        stem = stem.mean(axis=0, keepdims=True)
+    if like.sample_rate != rate:
+        stem = resample_audio(Audio(stem, rate), like.sample_rate, "HQ", ctx.check_cancelled).samples
+    n = like.frames
+    if stem.shape[1] != n:
+        stem = np.pad(stem[:, :n], ((0, 0), (0, max(0, n - stem.shape[1]))))
+    return stem
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    audio : Audio
+        The mix to separate: mono or stereo, any rate and length.
+    checkpoint : str
+        Demucs checkpoint: a hub id of demucs's safetensors export ({hub}) or a local folder (see the README).
+    shifts : int
+        Random time shifts (up to 0.5 s) averaged, 0-20: each costs one more pass and improves separation a little (0: off).
+    overlap : float
+        How much neighbouring segments overlap, 0-0.9; seams are cross-faded over it (0.25 is Demucs's default).
+    segment_s : float, seconds
+        Length of the pieces the song is cut into, up to the model's training length (7.8 s for HTDemucs); 0: the model's own.
+    seed : int
+        Seed of the random shifts, 0 to 2^31-1: the same seed and settings give the same stems.
+    residual : bool
+        Make `other` the input minus every other stem, so the stems add up to the input exactly (off: the model's own estimate).
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device wins.
+    precision : Precision
+        Arithmetic: auto (float32), float32, float16 (GPU) or bfloat16, the last two under autocast.
+"""
+
+
+def _doc(fn, hub: str):
+    fn.__doc__ = (fn.__doc__ or "") + _PARAMS_DOC.format(hub=hub) + fn.__dict__.pop("_example", "")
+    return fn
+
+
+
+def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
+            shifts: Annotated[int, Range(0, 20)] = 1,
+            overlap: Annotated[float, Range(0.0, 0.9)] = 0.25,
+            segment_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 0.0,
+            seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+            residual: bool = False,
+            device: Device = Device.AUTO,
+            precision: Precision = Precision.AUTO,
+            ctx: Context) -> Stems:
+    """Split a song into drums, bass, other and vocals with Demucs v4 (HTDemucs), any length.
+
+    The song is cut into overlapping segments the model's length, each separated and cross-faded
+    into the next (progress per segment, Stop within one).  Every stem has exactly the input's
+    length, rate and channels, and keeps its place (window placement, tags).  With a 6-source
+    checkpoint ``other`` also holds guitar and piano; ``stems`` lists every source the checkpoint
+    separates, in its order, each tagged ``stem=<name>``.
+"""
+    got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
+                         residual=residual, device=device, precision=precision, ctx=ctx)
+    missing = [n for n in FOUR if n not in got]
+    if missing:
+        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs needs "
+                             f"{', '.join(FOUR)} (missing {', '.join(missing)})")
+    other = got["other"]
+    extra = [got[n] for n in got if n not in FOUR]
+    if extra:
+        other = other.replace(other.samples + sum(e.samples for e in extra)).with_info(stem="other+" + "+".join(
+            n for n in got if n not in FOUR))
+    return Stems(got["drums"], got["bass"], other, got["vocals"], list(got.values()))
+
+
+_demucs._example = """
+    Example::
+
+        g = Graph(); song = g.add("io.load", path="song.flac"); sep = g.add("models.demucs", shifts=2)
+        g.connect(song.out, sep.audio)      # sep.vocals, sep.drums, ... feed the rest of the graph
+"""
+demucs = node("models.demucs", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
+              estimate=_estimate_for(FOUR))(_doc(_demucs, "adefossez/HTDemucs, adefossez/HTDemucs-ft"))
+
+
+def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
+               shifts: Annotated[int, Range(0, 20)] = 1,
+               overlap: Annotated[float, Range(0.0, 0.9)] = 0.25,
+               segment_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 0.0,
+               seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
+               residual: bool = False,
+               device: Device = Device.AUTO,
+               precision: Precision = Precision.AUTO,
+               ctx: Context) -> Stems6:
+    """Split a song into drums, bass, other, vocals, guitar and piano with Demucs v4 (htdemucs_6s).
+
+    As ``models.demucs``, for checkpoints that separate guitar and piano too; ``stems`` lists
+    the six in the checkpoint's order.
+"""
+    got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
+                         residual=residual, device=device, precision=precision, ctx=ctx)
+    missing = [n for n in SIX if n not in got]
+    if missing:
+        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs_6s needs six "
+                             f"sources (missing {', '.join(missing)}): use models.demucs for it")
+    return Stems6(*(got[n] for n in SIX), list(got.values()))
+
+
+demucs_6s = node("models.demucs_6s", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
+                 estimate=_estimate_for(SIX))(_doc(_demucs_6s, "adefossez/HTDemucs-6s"))
