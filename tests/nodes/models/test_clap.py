@@ -1,0 +1,171 @@
+"""models.clap_score on a tiny random-weight ClapModel of the real architecture (HTS-AT audio tower,
+RoBERTa text tower, the real feature extractor's 48 kHz / 64 mel / 10 s settings), saved with
+save_pretrained (safetensors) and loaded through the path laion/clap-htsat-unfused takes.
+
+A random model's scores mean nothing musically, so what is tested is what the node promises whatever
+the weights: the same inputs give the same score; a clip scores exactly 1 against itself; what the
+model hears (mono at 48 kHz, the project's resampler, long clips as equal windows) is exactly defined
+for any rate, length and channel layout; a missing checkpoint is one line naming the pull command."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Executor, Graph
+from nodeflow.checkpoints import CheckpointError
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context
+from nodes.dsp._conform import resample_audio
+from nodes.models import clap
+from nodes.models.clap import ClapScores, audio_embedding, clap_score, model_input, using_clap, windows
+
+from .helpers import write_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+import tiny_clap  # noqa: E402
+import tiny_models  # noqa: E402
+
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def ck(tmp_path_factory) -> Path:
+    return tiny_clap.build(tmp_path_factory.mktemp("clap") / "tiny-clap")
+
+
+@pytest.fixture(scope="module")
+def ck_fused(tmp_path_factory) -> Path:
+    return tiny_clap.build(tmp_path_factory.mktemp("clap-fused") / "tiny-clap-fused", seed=1, fusion=True)
+
+
+def tone(freq: float, seconds: float, rate: int = RATE, channels: int = 1, seed: int = 0) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    noise = np.random.default_rng(seed).standard_normal(t.size) * 0.02
+    x = 0.3 * np.sin(2 * np.pi * freq * t) * np.minimum(1.0, 20 * t) + noise
+    return np.repeat(x[None], channels, axis=0).astype(np.float32)
+
+
+def score(ck: Path, samples: np.ndarray, rate: int = RATE, **kw) -> ClapScores:
+    return clap_score.fn(Audio(samples, rate), kw.pop("reference", None), checkpoint=str(ck),
+                         text=kw.pop("text", "a warm lo-fi piano loop"), device="cpu", ctx=Context("clap"), **kw)
+
+
+def embed(ck: Path, audio: Audio) -> np.ndarray:
+    ctx = Context("clap", device="cpu")
+    with using_clap(str(ck), ctx, "cpu") as loaded:
+        return audio_embedding(loaded, audio, ctx)
+
+
+def test_scores_are_deterministic_in_a_graph_and_across_executors(ck, tmp_path):
+    f = write_clip(tmp_path / "clip.wav", tone(440, 2.0), RATE)
+    g = Graph()
+    src = g.add("io.load", id="load", path=str(f))
+    s = g.add("models.clap_score", id="clap", checkpoint=str(ck), text="a warm lo-fi piano loop", device="cpu")
+    g.connect(src.out, s.audio)
+    first = Executor(disk_cache=None).run(g)["clap"]
+    second = Executor(disk_cache=None).run(g)["clap"]
+    assert first == second
+    assert set(first) == {"score", "text_score", "reference_score"}
+    assert -1.0 <= first["score"] <= 1.0 and first["score"] == first["text_score"]
+    assert first["reference_score"] == 0.0
+    other = score(ck, tone(440, 2.0), text="dark techno with loud drums")
+    assert other.text_score != first["text_score"]          # the text matters
+
+
+def test_a_clip_scores_one_against_itself_and_the_score_is_the_mean(ck):
+    x = tone(330, 3.0)
+    both = score(ck, x, reference=Audio(x, RATE))
+    assert both.reference_score == pytest.approx(1.0, abs=1e-6)
+    assert both.score == pytest.approx((both.text_score + both.reference_score) / 2, abs=1e-8)
+    only_ref = score(ck, x, reference=Audio(x, RATE), text="")
+    assert (only_ref.score, only_ref.text_score) == (only_ref.reference_score, 0.0)
+    far = score(ck, tone(2000, 3.0, seed=5), reference=Audio(x, RATE), text="")
+    assert far.reference_score < 1.0 - 1e-4
+
+
+def test_nothing_to_compare_with_is_refused(ck):
+    with pytest.raises(ParameterError, match="give text="):
+        score(ck, tone(440, 1.0), text="  ")
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000])
+def test_what_the_model_hears_at_any_rate_and_channel_count(rate, channels):
+    x = tone(440, 1.2345, rate, channels)
+    y = model_input(Audio(x, rate), RATE)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert y.size == round(x.shape[1] * RATE / rate)                       # exact length, any rate
+    mono = Audio(x.mean(axis=0, keepdims=True), rate)
+    np.testing.assert_array_equal(y, resample_audio(mono, RATE, "HQ").samples[0])   # the project's resampler
+
+
+def test_stereo_is_scored_as_its_mono_downmix_and_any_rate_as_its_48k_version(ck):
+    left, right = tone(440, 2.0)[0], tone(660, 2.0, seed=3)[0]
+    stereo = np.stack([left, right])
+    mono = ((left.astype(np.float64) + right) / 2).astype(np.float32)[None]
+    assert score(ck, stereo) == score(ck, mono)
+    assert score(ck, np.repeat(mono, 2, axis=0)) == score(ck, mono)
+    at_44k = tone(440, 2.0, 44100)
+    resampled = resample_audio(Audio(at_44k, 44100), RATE, "HQ").samples
+    assert score(ck, at_44k, 44100) == score(ck, resampled)
+
+
+def test_long_clips_are_equal_windows_whose_embeddings_are_averaged(ck):
+    assert [len(w) for w in windows(np.zeros(25), 10)] == [9, 8, 8]
+    assert [len(w) for w in windows(np.zeros(10), 10)] == [10]
+    n = 10 * RATE
+    assert [len(w) for w in windows(np.zeros(2 * n + 1), n)] == [n // 3 * 2 + 1, n // 3 * 2, n // 3 * 2]
+    x = tone(440, 21.0)                                      # 21 s: three 7 s windows
+    parts = [embed(ck, Audio(p[None], RATE)) for p in windows(x[0], n)]
+    mean = np.mean(parts, axis=0)
+    np.testing.assert_allclose(embed(ck, Audio(x, RATE)), mean / np.linalg.norm(mean), atol=1e-7)
+    assert score(ck, x) == score(ck, x)
+
+
+@pytest.mark.parametrize("frames", [1, 7, 480, 480_001])
+def test_odd_lengths_score_deterministically(ck, frames):
+    x = tone(440, 11.0)[:, :frames]
+    a, b = score(ck, x), score(ck, x)
+    assert a == b and np.isfinite(a.score)
+
+
+def test_empty_or_broken_audio_is_one_clear_error(ck):
+    with pytest.raises(ParameterError, match="empty"):
+        score(ck, np.zeros((1, 0), np.float32))
+
+
+def test_a_fused_checkpoint_is_deterministic_too(ck_fused):
+    for seconds in (2.0, 12.5):
+        x = tone(440, seconds)
+        assert score(ck_fused, x) == score(ck_fused, x)
+
+
+def test_the_real_hub_id_resolves_offline_to_the_cached_snapshot(ck, hub_cache):
+    tiny_models.install_in_hub_cache(ck, hub_cache, clap.DEFAULT_CHECKPOINT, "c" * 40)
+    from_hub = clap_score.fn(Audio(tone(440, 1.0), RATE), text="piano", device="cpu", ctx=Context("clap"))
+    assert from_hub == score(ck, tone(440, 1.0), text="piano")
+
+
+def test_missing_checkpoint_is_one_line_naming_the_pull_command(hub_cache):
+    g = Graph()
+    src = g.add("io.load", id="load", path="nowhere.wav")
+    s = g.add("models.clap_score", id="clap", text="piano")
+    g.connect(src.out, s.audio)
+    problems = [p for p in g.problems() if "clap" in p and "checkpoint" in p]
+    assert len(problems) == 1 and "\n" not in problems[0]
+    assert "`audiochain models pull laion/clap-htsat-unfused`" in problems[0]
+    with pytest.raises(CheckpointError, match="audiochain models pull laion/clap-htsat-unfused"):
+        clap_score.fn(Audio(tone(440, 1.0), RATE), text="piano", ctx=Context("clap"))
+
+
+def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
+    folder = tmp_path / "not-clap"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "musicgen"}))
+    (folder / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ParameterError, match="'musicgen' model; models.clap_score needs a 'clap' checkpoint"):
+        score(folder, tone(440, 1.0))
