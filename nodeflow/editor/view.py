@@ -23,6 +23,8 @@ from .document import positions
 __all__ = ["GraphView", "is_audio_type", "STATE_COLOURS"]
 
 NODE_PAD = 8   # imnodes' default node padding: pins sit this far outside the node's content rect
+STATE_LINE_H = 16   # a line of 14 px text: the progress bar takes the status line's place at its height
+STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
 
 STATE_COLOURS = {                      # title bar colour per run state
     "queued": (70, 90, 140), "running": (200, 140, 30), "cached": (40, 130, 140),
@@ -163,8 +165,13 @@ class GraphView:
         with dpg.node(label=nid, tag=self.node_tag(nid), parent=self.editor, pos=list(pos)):
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                 dpg.add_text(inst.type, color=(150, 160, 190), tag=f"type::{nid}")
-                dpg.add_text("", tag=f"status::{nid}", show=False)
-                dpg.add_progress_bar(tag=f"progress::{nid}", width=widgets.WIDTH + 80, show=False)
+                # one line for the run state, always there: the text, or the progress bar in its place
+                # (same height), so a run, a failure or a reset never resizes the node under the pointer
+                dpg.add_text("", tag=f"status::{nid}")
+                with dpg.tooltip(f"status::{nid}", tag=f"statustipwin::{nid}", show=False):
+                    dpg.add_text("", tag=f"statustip::{nid}", wrap=420)
+                dpg.add_progress_bar(tag=f"progress::{nid}", width=widgets.WIDTH + 80, height=STATE_LINE_H,
+                                     show=False)
                 dpg.add_text("", tag=f"problem::{nid}", wrap=widgets.WIDTH + 80, color=(255, 170, 80), show=False)
                 with dpg.tooltip(f"problem::{nid}"):
                     dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)
@@ -209,11 +216,13 @@ class GraphView:
                         dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", small=True)
                         dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
-        if not is_audio_type(t):
-            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}", show=False):
-                dpg.add_text("", tag=f"value::{nid}::{port}", wrap=widgets.WIDTH + 80, color=(190, 210, 240))
-        else:
-            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}", show=False):
+        if not is_audio_type(t):        # a computed value: one line, always there (the tooltip has all of it)
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}"):
+                dpg.add_text("", tag=f"value::{nid}::{port}", color=(190, 210, 240))
+                with dpg.tooltip(f"value::{nid}::{port}"):
+                    dpg.add_text("", tag=f"valuetip::{nid}::{port}", wrap=420)
+        else:                           # the waveform's place is kept before a run: the node never grows
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
                 with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
                               no_mouse_pos=True, tag=f"plot::{nid}::{port}"):
                     dpg.add_plot_axis(dpg.mvXAxis, no_tick_labels=True, tag=f"xaxis::{nid}::{port}")
@@ -257,9 +266,11 @@ class GraphView:
         self.marks[nid] = key
         kind = state.kind if state is not None else None
         running = kind == "running"
-        items.configure(f"status::{nid}", show=bool(text) and not running,
+        items.configure(f"status::{nid}", show=not running,
                         color=(255, 120, 120) if kind == "failed" else (200, 230, 200))
-        items.set_value(f"status::{nid}", text if not kind == "failed" else _wrap(text))
+        items.set_value(f"status::{nid}", _one_line(text))
+        items.set_value(f"statustip::{nid}", _wrap(text, 60) if _one_line(text) != text else "")
+        items.configure(f"statustipwin::{nid}", show=_one_line(text) != text)
         items.configure(f"progress::{nid}", show=running)
         if running:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
@@ -280,8 +291,8 @@ class GraphView:
         if not items.exists(tag):
             return
         if env is None:
-            if key in self.previews:
-                items.configure(tag, show=False)
+            if key in self.previews:             # the waveform goes; its place stays
+                items.delete(f"yaxis::{nid}::{port}", children_only=True)
                 del self.previews[key]
             return
         if self.previews.get(key) is source and source is not None:
@@ -305,8 +316,8 @@ class GraphView:
         if self.values.get((nid, port), "") == text or not items.exists(f"value::{nid}::{port}"):
             return
         self.values[(nid, port)] = text
-        items.set_value(f"value::{nid}::{port}", text)
-        items.configure(f"valueattr::{nid}::{port}", show=bool(text))
+        items.set_value(f"value::{nid}::{port}", _one_line(text, tail="/" in text or "\\" in text))
+        items.set_value(f"valuetip::{nid}::{port}", text)
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
         tag = f"head::{nid}::{port}"
@@ -358,6 +369,15 @@ def _headline(problem: str) -> str:
 def _serious(problems: list[str]) -> bool:
     return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
                for p in problems)
+
+
+def _one_line(text: str, tail: bool = False) -> str:
+    """A state or value as one line of the node (the tooltip shows the rest); ``tail`` keeps the end
+    (a path's file name) instead of the start."""
+    first = text.splitlines()[0] if text else ""
+    if len(first) <= STATE_CHARS and first == text:
+        return first
+    return "..." + first[-(STATE_CHARS - 3):] if tail else first[:STATE_CHARS - 3].rstrip() + "..."
 
 
 def _wrap(text: str, width: int = 40) -> str:

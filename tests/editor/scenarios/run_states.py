@@ -85,6 +85,7 @@ def main(app, drv):
     drv.frames(3)
     out["failed"] = app.state()["kinds"]
     out["boom_text"] = app.dpg.get_value("status::boom")
+    out["boom_tip"] = app.dpg.get_value("statustip::boom")
     out["fail_message"] = app.status_text
     drv.screenshot(tmp / "failed.png")
     drv.dump(out)
