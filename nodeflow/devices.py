@@ -30,7 +30,7 @@ __all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_pro
            "torch_dtype", "describe", "parse_device_list", "generation_threads", "idle_threads", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16", "int8")   # int8: MusicGen's decoder on the CPU
 
 
 # A CUDA (or ROCm) GPU needs its driver's device files; without any, the answer is known without
@@ -169,6 +169,9 @@ def resolve_dtype(precision: str, device: str) -> str:
             major, _ = torch.cuda.get_device_capability(device)
             return "float16" if major >= 6 else "float32"
         return "float32"
+    if precision == "int8" and base != "cpu":
+        raise ParameterError(f"precision=int8 (8-bit weights) runs on the CPU only, not on {device}; use float16 "
+                             "or bfloat16 there")
     if precision == "float16" and base == "cpu":
         raise ParameterError("precision=float16 is not supported for generation on the CPU; use float32 or bfloat16")
     if precision == "bfloat16" and base == "cuda":
@@ -179,9 +182,11 @@ def resolve_dtype(precision: str, device: str) -> str:
 
 
 def torch_dtype(name: str):
-    """The ``torch.dtype`` for a dtype name from :func:`resolve_dtype`."""
+    """The ``torch.dtype`` for a dtype name from :func:`resolve_dtype` (``int8`` models load in
+    float32 and are quantized after loading)."""
     import torch
-    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+            "int8": torch.float32}[name]
 
 
 def describe() -> dict:

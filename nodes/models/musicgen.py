@@ -20,7 +20,7 @@ from nodeflow.types import FilePath, Range, Text
 
 from . import _musicgen as engine
 from ._chroma import chroma
-from ._hf import Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, to_model_audio, using
+from ._hf import Device, Loaded, MusicgenPrecision, checkpoint_preflight, model_fingerprint, to_model_audio, using
 
 __all__ = ["musicgen", "generate_music"]
 
@@ -133,7 +133,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              extend_stride_s: Annotated[float, Range(0.1, 30.0, unit="s")] = 18.0,   # within the 30 s window
              keep_prompt: bool = True,
              device: Device = Device.AUTO,
-             precision: Precision = Precision.AUTO,
+             precision: MusicgenPrecision = MusicgenPrecision.AUTO,
              adapter: Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True)] = "",
              ctx: Context) -> Audio:
     """Generate music from a text description with MusicGen, any length, optionally continuing audio.
@@ -179,9 +179,9 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
     device : Device
         Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device
         wins.
-    precision : Precision
-        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16
-        (about 2x faster on a CPU).
+    precision : MusicgenPrecision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16, bfloat16
+        (about 2x faster on a CPU) or int8 (CPU only, 8-bit decoder weights, faster still).
     adapter : str
         LoRA adapter from `audiochain finetune` (its folder or .safetensors file); empty: the
         checkpoint as it is.

@@ -114,6 +114,33 @@ def test_a_cpu_float32_model_gets_the_skinny_products_and_bfloat16_runs(tiny, tm
     assert np.isfinite(bf16.samples).all() and bf16.samples.dtype == np.float32
 
 
+def test_int8_on_the_cpu_quantizes_the_decoder_and_keeps_the_length(tiny, tmp_path, fresh_model_cache):
+    import torch
+    from nodes.models._hf import using
+    ck = str(tiny["musicgen_short"])
+    with using("musicgen", ck, Context(base_dir=tmp_path), "cpu", "int8") as loaded:
+        kinds = {type(m) for m in loaded.model.decoder.modules()}
+        assert torch.nn.Linear not in kinds and loaded.dtype == "int8"
+        assert any("quantized" in k.__module__ for k in kinds)
+        assert all(type(m) is not torch.ao.nn.quantized.dynamic.Linear for m in loaded.model.audio_encoder.modules())
+    f32 = run_model("models.musicgen", tmp_path / "a", checkpoint=ck, duration_s=0.4, seed=3)
+    q8 = run_model("models.musicgen", tmp_path / "b", checkpoint=ck, duration_s=0.4, seed=3, precision="int8")
+    assert q8.frames == f32.frames == round(0.4 * 32000) and np.isfinite(q8.samples).all()
+
+
+@pytest.mark.parametrize("device,precision,adapter,words", [
+    ("cuda", "int8", "", r"precision=int8 \(8-bit weights\) runs on the CPU only, not on cuda; use float16"),
+    ("cpu", "int8", "lora", "precision=int8 cannot carry a LoRA adapter"),
+])
+def test_int8_where_it_cannot_run_is_one_clear_error(tiny, tmp_path, monkeypatch, device, precision, adapter, words):
+    from nodes.models._hf import using
+    monkeypatch.setattr(devices, "_cuda_ok", lambda: True)
+    with pytest.raises(ParameterError, match=words):
+        with using("musicgen", str(tiny["musicgen_short"]), Context(base_dir=tmp_path), device, precision,
+                   adapter=adapter):
+            pass
+
+
 # ---------------------------------------------------------------------------------------- threads
 def test_thread_policy_is_bounded_and_overridable(monkeypatch):
     import torch
