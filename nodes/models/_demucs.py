@@ -291,6 +291,8 @@ def separate(loaded: Loaded, mix: np.ndarray, *, shifts: int, overlap: float, se
     import torch
     from demucs.apply import TensorChunk, apply_model
 
+    if mix.shape[-1] == 0:
+        return np.zeros((len(loaded.sources), *mix.shape), np.float32)
     x = torch.tensor(np.asarray(mix, np.float32))[None]     # a copy: Audio's samples are read-only
     ref = x.mean(1)
     mean, std = float(ref.mean()), float(ref.std()) if x.shape[-1] > 1 else 0.0

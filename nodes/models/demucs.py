@@ -181,11 +181,6 @@ _PARAMS_DOC = """
 """
 
 
-def _doc(fn, hub: str):
-    fn.__doc__ = (fn.__doc__ or "") + _PARAMS_DOC.format(hub=hub) + fn.__dict__.pop("_example", "")
-    return fn
-
-
 
 def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
             shifts: Annotated[int, Range(0, 20)] = 1,
@@ -218,14 +213,14 @@ def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
     return Stems(got["drums"], got["bass"], other, got["vocals"], list(got.values()))
 
 
-_demucs._example = """
+_demucs.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs, adefossez/HTDemucs-ft") + """
     Example::
 
         g = Graph(); song = g.add("io.load", path="song.flac"); sep = g.add("models.demucs", shifts=2)
         g.connect(song.out, sep.audio)      # sep.vocals, sep.drums, ... feed the rest of the graph
 """
 demucs = node("models.demucs", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
-              estimate=_estimate_for(FOUR))(_doc(_demucs, "adefossez/HTDemucs, adefossez/HTDemucs-ft"))
+              estimate=_estimate_for(FOUR))(_demucs)
 
 
 def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
@@ -251,5 +246,6 @@ def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
     return Stems6(*(got[n] for n in SIX), list(got.values()))
 
 
+_demucs_6s.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs-6s")
 demucs_6s = node("models.demucs_6s", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
-                 estimate=_estimate_for(SIX))(_doc(_demucs_6s, "adefossez/HTDemucs-6s"))
+                 estimate=_estimate_for(SIX))(_demucs_6s)

@@ -65,7 +65,7 @@ def four_sum(out) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- lengths, rates, layout
 @pytest.mark.parametrize("rate", [44100, 48000, 22050])
-@pytest.mark.parametrize("frames", [1, 1001, 2 * 44100 + 37])
+@pytest.mark.parametrize("frames", [0, 1, 1001, 2 * 44100 + 37])
 def test_every_stem_is_exactly_the_input_length_rate_and_channels(ck, rate, frames):
     a = Audio(mix(0, rate, frames=frames), rate, start_frame=12345, index=3).with_info(title="song")
     out = demucs(a, checkpoint=str(ck), device="cpu", shifts=0)
