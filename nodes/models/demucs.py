@@ -62,9 +62,16 @@ def _fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
     except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
         fp["device"] = f"unavailable:{e}"
-    from ._hf import _version
     fp["torch"], fp["demucs"] = _version("torch"), _version("demucs")
     return fp
+
+
+def _version(pkg: str) -> str:
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
 
 
 def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
