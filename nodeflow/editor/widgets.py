@@ -7,7 +7,8 @@
 * an optional number: a text box showing the value with its unit ("-14.0 LUFS"; empty means none);
 * a choice (an Enum): a combo box of its values;
 * ``Text``: a text box (multi-line for prompts and templates);
-* ``FilePath``: a text box and a ``...`` button that opens the file dialog;
+* ``FilePath``: a text box showing the file name (``.../take.wav``; the full path in its tooltip;
+  typing a path replaces it) and a ``...`` button that opens the file dialog;
 * an optional value (``None`` allowed): a text box where empty means "none".
 
 The tooltip is the parameter's documentation and its range.  Every change calls
@@ -139,10 +140,15 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(_plain(spec, value)),
                       callback=cb_value, **kw)
     elif spec.kind == "path":
+        def cb_path(s, a, full):
+            new = path_typed(a, full)
+            if new != full:
+                on_change(node_id, spec.name, new)
         with dpg.group(horizontal=True, parent=parent):
             kw.pop("parent")
             kw["width"] = width - 28
-            dpg.add_input_text(default_value=str(value or ""), callback=cb_value, on_enter=True,
+            dpg.add_input_text(default_value=path_shown(value), callback=cb_path, on_enter=True,
+                               user_data=str(value or ""),
                                hint="file" if spec.path.mode == "read" else "output file", **kw)
             if on_browse is not None:
                 dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
@@ -155,7 +161,36 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                            callback=cb_value, **kw)
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)
+        if spec.kind == "path" and not spec.optional:
+            dpg.add_text(str(value or ""), tag=f"pathtip::{node_id}::{spec.name}", wrap=320, color=(190, 210, 240))
     return tag
+
+
+def path_shown(value: Any) -> str:
+    """A path as its box shows it: the file name, after ``.../`` when it lies in a folder (a narrow
+    box showed the start of a long path, never the name).
+
+    >>> path_shown("/home/ana/takes/vox3.wav"), path_shown("tone.wav"), path_shown(None)
+    ('.../vox3.wav', 'tone.wav', '')
+    """
+    text = str(value or "")
+    name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return text if not name or name == text else f".../{name}"
+
+
+def path_typed(text: str, full: str) -> str:
+    """What a path box means after an edit: unchanged when it still shows ``full``; ``.../new.wav``
+    is ``new.wav`` in ``full``'s folder; anything else is the path typed.
+
+    >>> path_typed(".../vox3.wav", "/a/vox3.wav"), path_typed(".../vox4.wav", "/a/vox3.wav"), path_typed("/b/x.wav", "/a/y")
+    ('/a/vox3.wav', '/a/vox4.wav', '/b/x.wav')
+    """
+    text = str(text).strip()
+    if text == path_shown(full):
+        return full
+    if text.startswith(".../") and "/" in full.replace("\\", "/"):
+        return full.replace("\\", "/").rsplit("/", 1)[0] + "/" + text[4:]
+    return text
 
 
 def _boxed(spec: ParamSpec, value: Any) -> str:
@@ -194,6 +229,10 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         shown = int(value)
     elif spec.kind == "bool":
         shown = bool(value)
+    elif spec.kind == "path":
+        shown = path_shown(_plain(spec, value))
+        items.configure(tag, user_data=str(_plain(spec, value) or ""))
+        items.set_value(f"pathtip::{node_id}::{spec.name}", str(_plain(spec, value) or ""))
     else:
         shown = str(_plain(spec, value) or "")
     if items.value(tag) != shown:

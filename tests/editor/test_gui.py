@@ -171,6 +171,7 @@ def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(e
     assert len(st["validate_listed"]) == 3 and any("pip install acme-verbs" in t for t in st["validate_listed"])
     assert st["nodes_while_typing"] == ["gain", "gen", "verb", "vox"], st["selected_while_typing"]
     assert st["nodes"]["vox"]["params"]["path"] == str(editor.tmp / "received" / "vox3.wav")
+    assert st["vox_box"] == ".../vox3.wav" and st["vox_tip"] == str(editor.tmp / "received" / "vox3.wav")
     assert st["after_shown_vox"] is False and st["after_problem_vox"] == "" and not st["vox_broken_after"]
     assert st["dirty"] and st["undo"] == "set vox.path"
     # Save as bundle: the graph with its (re-pointed) input inside, unpacked elsewhere bit for bit

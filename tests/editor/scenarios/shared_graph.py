@@ -35,6 +35,8 @@ def main(app, drv):
     drv.type_text(str(new))
     drv.key("Return")
     drv.frames(5)
+    out["vox_box"] = dpg.get_value("param::vox::path")      # the file name shows; the tooltip has the path
+    out["vox_tip"] = dpg.get_value("pathtip::vox::path")
     out["after_problem_vox"] = dpg.get_value("problem::vox")
     out["after_shown_vox"] = bool(dpg.is_item_shown("problem::vox"))
     out["vox_broken_after"] = dpg.get_item_theme(app.view.node_tag("vox")) == app.view._themes["broken"]
