@@ -14,9 +14,10 @@ bfloat16 copy), 1 s of audio (53 tokens) per run, guidance 3.0, top-k 250, runs 
   float32 products, its own sampler) against plain ``transformers`` ``generate`` at torch's default
   threads, float32 both.  Goal >= 3.
 - ``..._bf16_vs_plain_generate``: the same with ``precision=bfloat16``.  Goal >= 3.
+- ``..._int8_vs_plain_generate``: the same with ``precision=int8`` (8-bit decoder weights).
 - ``..._vs_plain_generate_1_thread``: both against plain ``generate`` held to one thread, to
   separate what the thread policy gives from what the products and bfloat16 give.
-- ``musicgen_small_bf16_*``: what bfloat16 changes: next-token distributions on the same tokens
+- ``musicgen_small_bf16_*``, ``musicgen_small_int8_*``: what the precision changes: next-token distributions on the same tokens
   (KL divergence, top-1 agreement), decoded audio from the same codes (SNR), and how many sampled
   tokens stay identical with the same seed.  A random model's distributions are flat, so a small
   logit change flips a sampled token far more often than in a trained (peaked) model: these bound
@@ -74,7 +75,9 @@ def musicgen_small(seed: int = 0):
     return model, tiny_models.t5_tokenizer()
 
 
-def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
+def full_size_cpu(seconds: float = 1.0, rounds: int = 2, build=None) -> None:
+    """The CPU comparison above on ``build()`` (default: :func:`musicgen_small`; a smoke test passes
+    a tiny model's builder)."""
     import copy
     import time
 
@@ -83,14 +86,16 @@ def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
 
     from nodeflow import devices
     from nodes.models import _musicgen as engine
-    from nodes.models._cpu import skinny_products
+    from nodes.models._cpu import int8_products, skinny_products
 
     default_threads = torch.get_num_threads()
-    model, tok = musicgen_small()
+    model, tok = (build or musicgen_small)()
     enc = tok(["lofi hip hop beat with warm piano"], return_tensors="pt")
     steps = round(seconds * 50) + 3
     settings = dict(top_k=250, top_p=0.0, temperature=1.0, guidance_scale=3.0)
     half = copy.deepcopy(model).to(torch.bfloat16)
+    q8 = copy.deepcopy(model)
+    int8_products(q8.decoder)
 
     def plain(threads: int):
         def run(n: int):
@@ -111,7 +116,8 @@ def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
                                   **engine.sampling_kwargs(**settings, seed=1, device="cpu"))
         return run
 
-    cases = {"plain": plain(default_threads), "plain_1_thread": plain(1), "ours": ours(model), "ours_bf16": ours(half)}
+    cases = {"plain": plain(default_threads), "plain_1_thread": plain(1), "ours": ours(model), "ours_bf16": ours(half),
+             "ours_int8": ours(q8)}
     for fn in cases.values():             # warm up (allocations, oneDNN kernels)
         fn(4)
     wall = {k: [] for k in cases}
@@ -129,18 +135,20 @@ def full_size_cpu(seconds: float = 1.0, rounds: int = 2) -> None:
           f"{default_threads}, policy chose {devices.generation_threads()}; tokens/s wall (per CPU-s): "
           + ", ".join(f"{k} {tps[k]:.2f} ({tpc[k]:.2f})" for k in cases), flush=True)
     for name, goal in (("ours", "goal >= 3; float32, same tokens as plain generate at the same thread count"),
-                       ("ours_bf16", "goal >= 3; precision=bfloat16")):
-        label = "musicgen_small_cpu_tokens_per_s" + ("_bf16" if name.endswith("bf16") else "")
+                       ("ours_bf16", "goal >= 3; precision=bfloat16"), ("ours_int8", "goal >= 3; precision=int8")):
+        label = "musicgen_small_cpu_tokens_per_s" + name[4:]
         report(f"{label}_vs_plain_generate", tps[name] / tps["plain"], goal + f"; per CPU-second {tpc[name] / tpc['plain']:.2f}x")
         report(f"{label}_vs_plain_generate_1_thread", tps[name] / tps["plain_1_thread"],
-               f"no goal; plain held to 1 thread: what the products{'/bfloat16' if 'bf16' in name else ''} give; "
+               f"no goal; plain held to 1 thread: what the products{'/' + name[5:] if '_' in name else ''} give; "
                f"per CPU-second {tpc[name] / tpc['plain_1_thread']:.2f}x")
 
-    bf16_quality(model, half, enc, steps, settings)
+    precision_quality(model, half, enc, steps, settings, "bf16")
+    precision_quality(model, q8, enc, steps, settings, "int8")
 
 
-def bf16_quality(model, half, enc, steps: int, settings: dict) -> dict:
-    """What bfloat16 changes, measured on the float32 model's own tokens (see the module doc)."""
+def precision_quality(model, half, enc, steps: int, settings: dict, name: str = "bf16") -> dict:
+    """What another precision (``half``: the same weights in bfloat16 or int8) changes, measured on
+    the float32 model's own tokens (see the module doc)."""
     import numpy as np
     import torch
 
@@ -167,12 +175,13 @@ def bf16_quality(model, half, enc, steps: int, settings: dict) -> dict:
     same = (ids32 == ids16).all(0)
     first = int((~same).nonzero()[0, 0]) - 1 if not bool(same.all()) else same.numel() - 1   # steps before a change
     vocab = lp32.shape[-1]
-    report("musicgen_small_bf16_next_token_kl_nats", kl, "no goal; float32 vs bfloat16 next-token distributions on the "
+    report(f"musicgen_small_{name}_next_token_kl_nats", kl, f"no goal; float32 vs {name} next-token distributions on the "
            f"same tokens, mean per step and codebook (ln {vocab} = {np.log(vocab):.1f} is a uniform guess's entropy); "
            f"top-1 agreement {top1:.3f}", fmt="{:.2e}")
-    report("musicgen_small_bf16_decoded_snr_db", snr, "no goal; EnCodec in bfloat16 vs float32 decoding the same codes",
-           fmt="{:.1f}")
-    report("musicgen_small_bf16_sampled_steps_identical", first,
+    if np.isfinite(snr) and snr < 300:          # int8 leaves EnCodec in float32: the same audio
+        report(f"musicgen_small_{name}_decoded_snr_db", snr, f"no goal; EnCodec in {name} vs float32 decoding the "
+               "same codes", fmt="{:.1f}")
+    report(f"musicgen_small_{name}_sampled_steps_identical", first,
            f"no goal; same seed: generated steps before the first differing token, of {same.numel() - 1}", fmt="{:d}")
     return {"kl": kl, "top1": top1, "snr_db": snr, "identical_steps": first}
 
