@@ -490,6 +490,20 @@ def cmd_rerun(args) -> int:
     return EXIT_OK
 
 
+def _count_arg(flag: str):
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a whole number of at least 1")
+        return int(text)
+    return parse
+
+
+def cmd_tune(args) -> int:
+    """Prompt tuning that listens (nodeflow/tune.py): candidates rendered, scored, refined."""
+    from .tune import run_cli
+    return run_cli(args, _load(args.graph), _executor(args))
+
+
 def cmd_validate(args) -> int:
     """What ``run`` with the same options would refuse, found without running or writing anything."""
     graph = _load(args.graph)
@@ -716,6 +730,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, cpu, cuda, cuda:N or mps")
     _add_allow_outside(p)
     p.set_defaults(fn=cmd_rerun)
+
+    p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer (CLAP) likes best")
+    p.add_argument("graph")
+    p.add_argument("--target", help="text the audio should match (the scorer's text), e.g. 'a warm lo-fi piano loop'")
+    p.add_argument("--reference", metavar="AUDIO", help="a clip the audio should sound like")
+    p.add_argument("--budget", type=_count_arg("--budget"), default=32, metavar="N",
+                   help="candidates to render (default 32)")
+    p.add_argument("-o", "--output", help="folder for candidates and the ranked manifest (default: GRAPH-tune); "
+                   "an earlier tune there is resumed")
+    p.add_argument("--vary", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
+                   help="also explore this parameter (or a template field of a text.prompt_template)")
+    p.add_argument("--scorer", default="models.clap_score", metavar="NODE_TYPE",
+                   help="node type that scores (an audio input, a float output; default models.clap_score)")
+    p.add_argument("--scorer-set", action="append", default=[], metavar="PARAM=VALUE",
+                   help="a scorer parameter, e.g. checkpoint=laion/larger_clap_music")
+    p.add_argument("--listen", metavar="NODE", help="the node whose audio is scored (default: what feeds the export)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search: the same seed, the same candidates")
+    p.add_argument("--population", type=_count_arg("--population"), default=8, metavar="N",
+                   help="candidates per generation (8)")
+    p.add_argument("--no-slots", action="store_true", help="keep the prompt templates' slots as they are")
+    p.add_argument("--no-seeds", action="store_true", help="keep seed parameters as they are")
+    p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="candidates rendered at a time (default: CPUs)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_allow_outside(p)
+    p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("validate", help="list every problem in a graph (what `run` with these options refuses)")
     p.add_argument("graph")

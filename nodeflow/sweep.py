@@ -36,6 +36,7 @@ __all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "run_sw
            "SweepReport", "write_manifest", "package_versions", "sweep_from_graph"]
 
 MAX_VARIANTS = 10_000
+PROMPT_NODE = "text.prompt_template"     # its output is recorded as a variant's final prompt text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +196,8 @@ class VariantResult:
     error: str = ""
     ran: list[str] = dataclasses.field(default_factory=list)
     values: dict[str, dict[str, Any]] | None = None   # node outputs (Python API); not in the manifest
+    prompts: dict[str, str] = dataclasses.field(default_factory=dict)   # text.prompt_template id -> final text
+    numbers: dict[str, float] = dataclasses.field(default_factory=dict)  # "node.port" -> float output (scores)
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -202,7 +205,14 @@ class VariantResult:
         return {"index": self.variant.index, "name": self.variant.name, "status": self.status,
                 "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
                 "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
-                "nodes_ran": self.ran, "error": self.error}
+                "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt}
+
+    @property
+    def prompt(self) -> str | dict[str, str]:
+        """The final prompt text: the text.prompt_template's output ("" without one; by node id with several)."""
+        if len(self.prompts) <= 1:
+            return next(iter(self.prompts.values()), "")
+        return dict(self.prompts)
 
 
 def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, float], dict[str, str]]:
@@ -231,9 +241,17 @@ class OutputSummary:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.per_node: dict[str, Any] = {}
+        self.prompts: dict[str, str] = {}      # final text of each text.prompt_template
+        self.numbers: dict[str, float] = {}    # every float output ("node.port"), e.g. a scorer's
 
     def __call__(self, nid: str, outputs: dict[str, Any]) -> None:
         self.per_node[nid] = summarize_outputs(self.graph, {nid: outputs})
+        inst = self.graph.nodes.get(nid)
+        if inst is not None and inst.type == PROMPT_NODE and isinstance(outputs.get("out"), str):
+            self.prompts[nid] = outputs["out"]
+        for port, v in outputs.items():
+            if type(v) is float:
+                self.numbers[f"{nid}.{port}"] = v
 
     def merged(self, order) -> tuple[list[str], dict[str, float], dict[str, str]]:
         files, durations, prov = [], {}, {}
@@ -340,12 +358,13 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["index", "name", "status", "params", "seed", "checkpoints", "durations_s", "outputs",
-                "elapsed_s", "error", "versions"])
+                "elapsed_s", "error", "versions", "prompt"])
     versions = json.dumps(report.versions, sort_keys=True)
     for row in doc["variants"]:
         w.writerow([row["index"], row["name"], row["status"], json.dumps(row["params"], default=str),
                     json.dumps(row["seed"]), json.dumps(row["checkpoints"]), json.dumps(row["durations_s"]),
-                    ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions])
+                    ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions,
+                    row["prompt"] if isinstance(row["prompt"], str) else json.dumps(row["prompt"])])
     paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
     for path, text in zip(paths, (js, buf.getvalue())):
         write_atomic(path, text.encode("utf-8"), fsync=False)
@@ -384,7 +403,8 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
         return VariantResult(variant, "failed", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
-                         ran=sorted(res.ran), values=res.outputs if keep_values else None)
+                         ran=sorted(res.ran), values=res.outputs if keep_values else None,
+                         prompts=summary.prompts, numbers=summary.numbers)
 
 
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *, executor=None,

@@ -169,3 +169,48 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     (folder / "model.safetensors").write_bytes(b"")
     with pytest.raises(ParameterError, match="'musicgen' model; models.clap_score needs a 'clap' checkpoint"):
         score(folder, tone(440, 1.0))
+
+
+# ---------------------------------------------------------------------------------------- tune with CLAP
+@pytest.fixture(scope="module")
+def tiny_musicgen(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("mg") / "musicgen-short"
+    model, tok = tiny_models.musicgen(window=tiny_models.SHORT_WINDOW)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_tune_a_tiny_musicgen_graph_with_clap_is_deterministic_and_rows_rerun(ck, tiny_musicgen, tmp_path, capsys):
+    """prompt template -> tiny MusicGen (0.3 s) -> export, scored by the tiny CLAP against a text and a
+    reference clip: template slots and the model's seed are explored, the ranking repeats, a row reruns."""
+    import soundfile as sf
+
+    from nodeflow import save
+    from nodeflow.cli import main
+    g = Graph()
+    p = g.add("text.prompt_template", id="prompt", template="{genre} with {instrument}")
+    m = g.add("models.musicgen", id="music", checkpoint=str(tiny_musicgen), duration_s=0.3, device="cpu")
+    e = g.add("io.export", id="export", path="take.wav", bit_depth="float32")
+    g.connect(p.out, m.text)
+    g.connect(m.out, e.audio)
+    path = save(g, tmp_path / "g.msgpack")
+    ref = write_clip(tmp_path / "ref.wav", tone(440, 1.0, 44100, 2), 44100)
+    runs = []
+    for out in ("a", "b"):
+        assert main(["tune", str(path), "--target", "a warm lo-fi piano loop", "--reference", str(ref), "--budget", "5",
+                     "--population", "3", "--scorer-set", f"checkpoint={ck}", "--device", "cpu", "-q", "--no-cache",
+                     "-o", str(tmp_path / out)]) == 0
+        runs.append(json.loads((tmp_path / out / "manifest.json").read_text()))
+    capsys.readouterr()
+    a, b = runs
+    assert [(r["index"], r["params"], r["score"]) for r in a["variants"]] == \
+        [(r["index"], r["params"], r["score"]) for r in b["variants"]]
+    assert {d["param"] for d in a["space"]} == {"prompt.genre", "prompt.instrument", "music.seed"}
+    best = a["variants"][0]
+    assert best["score"] == pytest.approx((best["scores"]["text_score"] + best["scores"]["reference_score"]) / 2)
+    assert best["prompt"] == f"{best['params']['prompt.genre']} with {best['params']['prompt.instrument']}"
+    assert main(["rerun", str(tmp_path / "a" / "manifest.json"), str(best["index"]), "-o", str(tmp_path / "again"),
+                 "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(sf.read(tmp_path / "again" / best["name"] / "take.wav")[0],
+                                  sf.read(tmp_path / "a" / best["outputs"][0])[0])

@@ -1,0 +1,590 @@
+"""Prompt tuning that listens: render candidates of a graph, score each with a scorer node, refine.
+
+``audiochain tune GRAPH --target "a warm lo-fi piano loop" --budget 32 -o out`` explores
+
+- the slots of every ``text.prompt_template`` (the fields its template uses: ``genre``, ``mood``,
+  ``instrument``, ``key``, ``bpm`` from a built-in palette, any field with ``--vary NODE.FIELD=...``),
+- every seed parameter (a node parameter named ``seed``),
+- parameters named with ``--vary NODE.PARAM=V1,V2|A..B`` (the ``--sweep`` syntax),
+
+renders each candidate as a sweep variant (one executor: work shared by candidates runs once, and
+candidates of a generation run side by side), scores it with a scorer node (``models.clap_score``
+against the target text and/or a reference clip by default; any node type with an audio input and
+a float output), and refines: the first generation is the graph as it is plus random candidates,
+every later one mutates and crosses the best so far (a local step on ordered values, another value
+or a new seed), never rendering a candidate twice, until ``budget`` candidates have been scored.
+All draws come from ``random.Random(seed)`` and depend only on the scores before them, so a fixed
+seed gives the same candidates and ranking.
+
+The output folder holds one folder of audio per candidate (the graph's exports) and a ranked
+manifest (``manifest.json`` and ``.csv``: final prompt text, parameters, seeds, scores, files),
+rewritten atomically after every candidate.  It is the tune's state: run the same command again and
+the search is replayed, finished candidates are read back instead of rendered.  Each row has the
+sweep manifest's ``index``/``name``/``params``, so ``audiochain rerun out/manifest.json N``
+re-renders it.
+
+>>> report = tune(graph, target="a warm lo-fi piano loop", budget=32, out_dir="out")  # doctest: +SKIP
+>>> report.rows[0]["prompt"], report.rows[0]["score"]                                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import random
+import re
+import string
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .atomic import write_atomic
+from .errors import NodeflowError, ParameterError
+from .graph import Graph
+from .sweep import (PROMPT_NODE, Variant, VariantResult, _split_values, apply_overrides, file_sha256,
+                    output_lock, package_versions, parse_axis, portable, run_sweep)
+
+__all__ = ["Dimension", "TuneReport", "tune", "build_space", "Search", "scorer_graph", "DEFAULT_SCORER",
+           "PALETTE", "MANIFEST"]
+
+DEFAULT_SCORER = "models.clap_score"
+SCORER_ID, REFERENCE_ID = "tune_score", "tune_reference"
+MANIFEST = "manifest.json"
+FORMAT = "audiochain.tune"
+MAX_SEED = 2**31 - 1
+
+# values tried for a template's standard slots (the graph's own value is always tried first)
+PALETTE: dict[str, tuple[Any, ...]] = {
+    "genre": ("lo-fi hip hop", "jazz", "ambient", "house", "dub", "classical", "soul", "folk", "techno",
+              "bossa nova"),
+    "mood": ("relaxed", "warm", "melancholic", "dreamy", "upbeat", "dark", "nostalgic", "euphoric"),
+    "instrument": ("piano", "electric piano", "rhodes", "acoustic guitar", "strings", "analog synths",
+                   "vibraphone", "nylon guitar"),
+    "key": ("C major", "A minor", "D minor", "F major", "E minor", "G major", "B flat major"),
+    "bpm": tuple(range(60, 141, 10)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dimension:
+    """One thing the search varies: ``node.param`` (``kind`` param or seed) or a template variable
+    (``kind`` variable: ``name`` in the node's ``variables``).  ``values`` are the choices (none for
+    a seed: any whole number), the graph's own value first."""
+    node: str
+    param: str
+    kind: str                      # param | seed | variable
+    values: tuple[Any, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.node}.{self.param}"
+
+    @property
+    def ordered(self) -> bool:
+        return len(self.values) > 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                            for v in self.values)
+
+    def describe(self) -> dict[str, Any]:
+        return {"param": self.key, "kind": self.kind, "values": [getattr(v, "value", v) for v in self.values]}
+
+
+# ---------------------------------------------------------------------------------------- the space
+def _template_fields(template: str) -> list[str]:
+    try:
+        return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+    except ValueError:
+        return []
+
+
+def _variables(text: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in re.split(r"[;\n]", text or ""):
+        name, eq, value = item.partition("=")
+        if eq and name.strip():
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _current(graph: Graph, node: str, param: str) -> Any:
+    inst = graph.nodes[node]
+    if param in inst.params:
+        return inst.params[param]
+    spec = graph.spec(node)
+    return spec.params[param].default if spec is not None and param in spec.params else None
+
+
+def _first(current: Any, values: Sequence[Any]) -> tuple[Any, ...]:
+    out = [current] if current is not None else []
+    out += [v for v in values if v not in out]
+    return tuple(out)
+
+
+def build_space(graph: Graph, vary: Sequence[str] = (), *, slots: bool = True, seeds: bool = True) -> list[Dimension]:
+    """What :func:`tune` explores in ``graph``: ``--vary`` specs, template slots and seeds, in that order."""
+    dims: dict[str, Dimension] = {}
+    for spec_text in vary:
+        target, eq, text = spec_text.partition("=")
+        node_id, dot, name = target.strip().partition(".")
+        inst = graph.nodes.get(node_id)
+        nspec = graph.spec(node_id) if inst is not None else None
+        if inst is not None and inst.type == PROMPT_NODE and nspec is not None and eq and dot \
+                and name not in nspec.params:
+            fields = _template_fields(str(_current(graph, node_id, "template")))
+            if name not in fields:
+                raise ParameterError(f"--vary {spec_text!r}: the template of '{node_id}' has no field {{{name}}} "
+                                     f"(fields: {', '.join(fields) or 'none'})")
+            values = _split_values(text)
+            bad = [v for v in values if re.search(r"[;=\n]", v)]
+            if bad or not values:
+                raise ParameterError(f"--vary {spec_text!r}: template values cannot contain ';', '=' or new lines"
+                                     if bad else f"--vary {spec_text!r}: no values given")
+            own = _variables(str(_current(graph, node_id, "variables"))).get(name)
+            dim = Dimension(node_id, name, "variable", _first(own, values))
+        else:
+            try:
+                axis = parse_axis(spec_text, graph)
+            except ParameterError as e:
+                raise ParameterError(str(e).replace("--sweep", "--vary")) from None
+            dim = Dimension(axis.node, axis.param, "param", _first(_current(graph, axis.node, axis.param), axis.values))
+        if dim.key in dims:
+            raise ParameterError(f"--vary {spec_text!r}: {dim.key} is varied twice")
+        dims[dim.key] = dim
+    for node_id, inst in graph.nodes.items():
+        spec = graph.spec(node_id)
+        if spec is None:
+            continue
+        if slots and inst.type == PROMPT_NODE:
+            for field in dict.fromkeys(_template_fields(str(_current(graph, node_id, "template")))):
+                key = f"{node_id}.{field}"
+                if key in dims or field not in PALETTE or field not in spec.params:
+                    continue
+                p = spec.params[field]
+                dims[key] = Dimension(node_id, field, "param",
+                                      _first(_current(graph, node_id, field), [p.parse(str(v)) for v in PALETTE[field]]))
+        if seeds:
+            for name, p in spec.params.items():
+                if name == "seed" and p.kind == "int" and f"{node_id}.{name}" not in dims:
+                    dims[f"{node_id}.{name}"] = Dimension(node_id, name, "seed")
+    return list(dims.values())
+
+
+def overrides_for(graph: Graph, dims: Sequence[Dimension], cand: tuple) -> tuple[tuple[str, Any], ...]:
+    """A candidate as sweep overrides (``node.param``, value); template variables are written into
+    their node's ``variables`` text, so a row reruns on the plain graph."""
+    out: dict[str, Any] = {}
+    variables: dict[str, dict[str, str]] = {}
+    for d, v in zip(dims, cand):
+        if d.kind == "variable":
+            variables.setdefault(d.node, _variables(str(_current(graph, d.node, "variables"))))[d.param] = str(v)
+        else:
+            out[d.key] = v
+    for node_id, pairs in variables.items():
+        out[f"{node_id}.variables"] = "; ".join(f"{k}={v}" for k, v in pairs.items())
+    return tuple(out.items())
+
+
+# ---------------------------------------------------------------------------------------- the search
+class Search:
+    """Proposes candidates (tuples of values, one per dimension) generation by generation.
+
+    Everything it draws comes from ``random.Random(seed)`` and the scores it is told, so the same
+    seed and scores give the same proposals (which is what resuming relies on)."""
+
+    def __init__(self, graph: Graph, dims: Sequence[Dimension], seed: int, population: int):
+        self.dims, self.population = list(dims), max(1, int(population))
+        self.rng = random.Random(int(seed))
+        self._previous_best: tuple | None = None
+        self.baseline = tuple(_current(graph, d.node, d.param) if d.kind == "seed" else d.values[0] for d in dims)
+
+    @property
+    def size(self) -> float:
+        """How many distinct candidates exist (infinite with a seed)."""
+        return math.prod(len(d.values) if d.kind != "seed" else math.inf for d in self.dims)
+
+    def _value(self, d: Dimension) -> Any:
+        return self.rng.randint(0, MAX_SEED) if d.kind == "seed" else self.rng.choice(d.values)
+
+    def _random(self) -> tuple:
+        return tuple(self._value(d) for d in self.dims)
+
+    def _spread(self, count: int) -> list[tuple]:
+        """``count`` random candidates spread over the ordered dimensions (one per stratum, a Latin
+        hypercube), random elsewhere: a first generation that covers the space."""
+        if count < 1:
+            return []
+        columns = []
+        for d in self.dims:
+            if d.ordered:
+                vals, strata = sorted(d.values), list(range(count))
+                self.rng.shuffle(strata)
+                columns.append([vals[min(len(vals) - 1, int((k + self.rng.random()) * len(vals) / count))]
+                                for k in strata])
+            else:
+                columns.append([self._value(d) for _ in range(count)])
+        return list(dict.fromkeys(zip(*columns)))
+
+    def _mutate(self, cand: tuple) -> tuple:
+        out = list(cand)
+        movable = [i for i, d in enumerate(self.dims) if d.kind == "seed" or len(d.values) > 1]
+        if not movable:
+            return cand
+        count = min(len(movable), self.rng.choices((1, 2, 3), weights=(6, 3, 1))[0])
+        for i in self.rng.sample(movable, count):
+            d = self.dims[i]
+            if d.kind == "seed":
+                out[i] = self.rng.randint(0, MAX_SEED)
+                continue
+            if d.ordered and self.rng.random() < 0.7:     # a local step along sorted values
+                vals = sorted(d.values)
+                j = vals.index(out[i]) + self.rng.choice((1, 1, 1, 2, 3)) * self.rng.choice((-1, 1))
+                out[i] = vals[min(max(j, 0), len(vals) - 1)]
+            else:
+                out[i] = self.rng.choice([v for v in d.values if v != out[i]])
+        return tuple(out)
+
+    def _extrapolate(self, old: tuple, new: tuple, factor: int) -> tuple:
+        """``new`` moved further from ``old`` along the ordered dimensions where they differ."""
+        out = list(new)
+        for i, d in enumerate(self.dims):
+            if d.kind != "seed" and d.ordered and old[i] != new[i]:
+                vals = sorted(d.values)
+                j = vals.index(new[i]) + factor * (vals.index(new[i]) - vals.index(old[i]))
+                out[i] = vals[min(max(j, 0), len(vals) - 1)]
+        return tuple(out)
+
+    def _neighbours(self, cand: tuple) -> list[tuple]:
+        """``cand`` moved one step along one dimension: the next value up and down an ordered one,
+        every other value of a short unordered one (at most 3 drawn), a new seed."""
+        out = []
+        for i, d in enumerate(self.dims):
+            if d.kind == "seed":
+                moves = [self.rng.randint(0, MAX_SEED)]
+            elif d.ordered:
+                vals = sorted(d.values)
+                j = vals.index(cand[i])
+                moves = [vals[k] for k in (j - 1, j + 1, j - 2, j + 2) if 0 <= k < len(vals)]
+            else:
+                others = [v for v in d.values if v != cand[i]]
+                moves = self.rng.sample(others, min(3, len(others)))
+            out += [cand[:i] + (m,) + cand[i + 1:] for m in moves]
+        return out
+
+    def propose(self, history: Sequence[tuple[tuple, float | None]], count: int) -> list[tuple]:
+        """The next generation: up to ``count`` candidates never proposed before."""
+        seen = {c for c, _ in history}
+        out: list[tuple] = []
+        if not history:
+            out.append(self.baseline)
+            out += [c for c in self._spread(count - 1) if c != self.baseline]
+        ranked = sorted(((s, i) for i, (_, s) in enumerate(history) if s is not None and math.isfinite(s)),
+                        key=lambda t: (-t[0], t[1]))
+        parents = [history[i][0] for _, i in ranked[:max(2, self.population // 2)]]
+        weights = [(len(parents) - r) ** 2 for r in range(len(parents))]
+        if parents and self._previous_best is not None and parents[0] != self._previous_best:
+            for factor in (1, 2):      # the best moved: keep going that way (a pattern move)
+                c = self._extrapolate(self._previous_best, parents[0], factor)
+                if c not in seen and c not in out and len(out) < count:
+                    out.append(c)
+        self._previous_best = parents[0] if parents else None
+        if parents:                    # most of the generation: the best one's untried neighbours
+            near = [c for c in self._neighbours(parents[0]) if c not in seen]
+            self.rng.shuffle(near)
+            for c in near:
+                if len(out) >= max(1, count * 5 // 8):
+                    break
+                if c not in out:
+                    out.append(c)
+        while len(out) < count and len(seen) + len(out) < self.size:
+            for _attempt in range(64):
+                if not parents or (len(out) == count - 1 and count >= 4 and self.rng.random() < 0.5):
+                    cand = self._random()                  # an immigrant keeps the search from settling early
+                else:
+                    cand = self.rng.choices(parents, weights)[0]
+                    if len(parents) > 1 and self.rng.random() < 0.3:
+                        other = self.rng.choices(parents, weights)[0]
+                        cand = tuple(a if self.rng.random() < 0.5 else b for a, b in zip(cand, other))
+                    cand = self._mutate(cand)
+                if cand not in seen and cand not in out:
+                    out.append(cand)
+                    break
+            else:
+                cand = self._random()
+                if cand not in seen and cand not in out:
+                    out.append(cand)
+                elif self.size < math.inf:      # a small space nearly covered: take what is left in order
+                    left = [c for c in _all(self.dims) if c not in seen and c not in out]
+                    out += left[:count - len(out)]
+                    break
+        return out
+
+
+def _all(dims: Sequence[Dimension]):
+    import itertools
+    return itertools.product(*(d.values for d in dims))
+
+
+# ---------------------------------------------------------------------------------------- the graph
+def _audio_outputs(graph: Graph, node: str) -> list[str]:
+    from .audio import Audio
+    spec = graph.spec(node)
+    return [n for n, p in (spec.outputs.items() if spec else ()) if p.type is Audio]
+
+
+def listened_port(graph: Graph, listen: str | None) -> str:
+    """``node.port`` whose audio is scored: ``listen`` (a node or node.port), else what feeds the
+    first ``io.export``."""
+    if listen:
+        node, _, port = listen.partition(".")
+        if node not in graph.nodes:
+            raise ParameterError(f"--listen {listen}: no node '{node}'; nodes are: {', '.join(graph.nodes)}")
+        ports = _audio_outputs(graph, node)
+        if port and port not in ports or not ports:
+            raise ParameterError(f"--listen {listen}: node '{node}' has no audio output"
+                                 + (f" '{port}' (audio outputs: {', '.join(ports)})" if ports else ""))
+        return f"{node}.{port or ports[0]}"
+    for nid, inst in graph.nodes.items():
+        if inst.type == "io.export":
+            link = next((l for l in graph.links if l.dst == nid), None)
+            if link is not None:
+                return f"{link.src}.{link.src_port}"
+    raise ParameterError("tune writes each candidate's audio through the graph's io.export nodes; the graph has "
+                         "none fed: add one (it names the files), or say which audio to score with --listen NODE")
+
+
+def scorer_graph(graph: Graph, scorer: str, listen: str, *, target: str = "",
+                 reference: str | None = None) -> tuple[Graph, str]:
+    """``graph`` plus the scorer node (``tune_score``) listening to ``listen`` (and a reference
+    clip's ``io.load``); returns it and the scorer's ``node.port`` that holds the score."""
+    from .audio import Audio
+    g = graph.copy()
+    g.sweep = {}
+    for taken in (SCORER_ID, REFERENCE_ID):
+        if taken in g.nodes:
+            raise ParameterError(f"the graph has a node '{taken}'; tune adds a node of that name: rename yours")
+    spec = g.registry.get(scorer)
+    if spec is None:
+        raise ParameterError(f"--scorer {scorer}: no such node type; any node type with an audio input and a float "
+                             f"output scores (default {DEFAULT_SCORER}; see `audiochain nodes`)")
+    audio_in = [n for n, p in spec.inputs.items() if p.type is Audio]
+    floats = [n for n, p in spec.outputs.items() if p.type is float]
+    if not audio_in or not floats:
+        raise ParameterError(f"--scorer {scorer}: a scorer needs an audio input and a float output; it has inputs "
+                             f"{', '.join(spec.inputs) or 'none'} and outputs {', '.join(spec.outputs) or 'none'}")
+    params: dict[str, Any] = {}
+    if target:
+        if "text" not in spec.params:
+            raise ParameterError(f"--target: scorer {scorer} has no 'text' parameter to hold it; drop --target")
+        params["text"] = target
+    s = g.add(scorer, id=SCORER_ID, **params)
+    g.connect(listen, f"{s.id}.{audio_in[0]}")
+    if reference:
+        ref_port = "reference" if "reference" in audio_in else (audio_in[1] if len(audio_in) > 1 else None)
+        if ref_port is None:
+            raise ParameterError(f"--reference: scorer {scorer} has no second audio input to compare with")
+        r = g.add("io.load", id=REFERENCE_ID, path=str(Path(reference).resolve()))
+        g.connect(r.id, f"{s.id}.{ref_port}")
+    return g, f"{SCORER_ID}.{'score' if 'score' in floats else floats[0]}"
+
+
+def graph_digest(graph: Graph) -> str:
+    doc = {"nodes": sorted((k, v.type, sorted((p, str(getattr(x, "value", x))) for p, x in v.params.items()))
+                           for k, v in graph.nodes.items()),
+           "links": sorted(map(str, graph.links))}
+    return hashlib.sha256(json.dumps(doc, default=str).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------- the report
+@dataclasses.dataclass
+class TuneReport:
+    """A tune's settings and its rows, best first (``rows[0]``); ``rendered`` counts the candidates
+    this call rendered (the others were read back from the manifest)."""
+    settings: dict[str, Any]
+    rows: list[dict[str, Any]]
+    rendered: int = 0
+    manifest: Path | None = None
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.rows and self.rows[0]["status"] == "ok" else None
+
+
+def _row(r: VariantResult, generation: int, score_key: str, dims: Sequence[Dimension]) -> dict[str, Any]:
+    row = r.row()
+    scores = {k.split(".", 1)[1]: v for k, v in r.numbers.items() if k.startswith(SCORER_ID + ".")}
+    score = r.numbers.get(score_key)
+    if r.status == "ok" and (score is None or not math.isfinite(score)):
+        row["status"], row["error"] = "failed", f"the scorer gave no finite score ({score_key}={score})"
+    seeds = {d.key: row["params"].get(d.key) for d in dims if d.kind == "seed"}
+    return {"rank": 0, "index": row["index"], "name": row["name"], "status": row["status"],
+            "score": score if row["status"] == "ok" else None, "scores": scores, "prompt": row["prompt"],
+            "params": row["params"], "seed": seeds, "generation": generation, "outputs": row["outputs"],
+            "output_dir": row["output_dir"], "durations_s": row["durations_s"], "checkpoints": row["checkpoints"],
+            "elapsed_s": row["elapsed_s"], "error": row["error"]}
+
+
+def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows best first (score, then index); failed ones last; ``rank`` numbered from 1."""
+    order = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["index"]))
+    return [dict(r, rank=i + 1) for i, r in enumerate(order)]
+
+
+def write_tune_manifest(settings: dict[str, Any], rows: Sequence[dict[str, Any]], out_dir: Path) -> Path:
+    """``manifest.json`` (the state a resumed tune reads) and ``manifest.csv``, written atomically,
+    rows best first; paths relative to ``out_dir``."""
+    doc = portable(dict(settings, variants=ranked(rows)), out_dir)
+    js = json.dumps(doc, indent=2, default=str)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["rank", "index", "name", "status", "score", "scores", "prompt", "params", "seed", "outputs",
+                "generation", "elapsed_s", "error"])
+    for r in doc["variants"]:
+        prompt = r["prompt"] if isinstance(r["prompt"], str) else json.dumps(r["prompt"])
+        w.writerow([r["rank"], r["index"], r["name"], r["status"], "" if r["score"] is None else repr(r["score"]),
+                    json.dumps(r["scores"]), prompt, json.dumps(r["params"], default=str), json.dumps(r["seed"]),
+                    ";".join(r["outputs"]), r["generation"], r["elapsed_s"], r["error"]])
+    write_atomic(out_dir / "manifest.csv", buf.getvalue().encode("utf-8"), fsync=False)
+    return write_atomic(out_dir / MANIFEST, js.encode("utf-8"))
+
+
+def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Finished rows of an earlier run of the same tune, by index; another tune's folder is refused."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = {int(r["index"]): r for r in doc["variants"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise NodeflowError(f"{path}: cannot read the earlier tune's manifest ({type(e).__name__}); choose another "
+                            "-o, or remove the folder to start again") from None
+    if doc.get("format") != FORMAT:
+        raise NodeflowError(f"{path} is not a tune's manifest (a sweep's?); choose another -o for the tune")
+    for key in ("graph_digest", "target", "reference_sha256", "scorer", "score", "seed", "population", "space"):
+        if doc.get(key) != json.loads(json.dumps(settings.get(key), default=str)):
+            raise NodeflowError(f"{out_dir} holds a tune with another {key} ({str(doc.get(key))[:80]!s}); resume it "
+                                "with the same graph and options, or choose another -o")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- the loop
+def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget: int = 32,
+         out_dir: str | Path = "tune", vary: Sequence[str] = (), scorer: str = DEFAULT_SCORER,
+         scorer_params: dict[str, Any] | None = None, listen: str | None = None, seed: int = 0,
+         population: int = 8, slots: bool = True, seeds: bool = True, executor=None, device: str = "auto",
+         workers: int | None = None, on_candidate: Callable[[dict[str, Any]], None] | None = None,
+         cancel_event=None, allow_outside: Sequence[Any] = ()) -> TuneReport:
+    """Search ``graph``'s prompt slots, seeds and ``vary`` parameters for the candidate the scorer
+    likes best, rendering ``budget`` candidates into ``out_dir`` (see the module's docstring).
+
+    ``on_candidate(row)`` is called as each candidate is scored (after its row is on disk).
+    Returns the rows best first; an earlier run into ``out_dir`` is resumed.
+    """
+    if budget < 1:
+        raise ParameterError(f"--budget {budget}: give at least 1 candidate")
+    out = Path(out_dir)
+    dims = build_space(graph, vary, slots=slots, seeds=seeds)
+    if not dims:
+        raise ParameterError("nothing to explore: the graph has no text.prompt_template slots and no seed "
+                             "parameters; name parameters with --vary NODE.PARAM=V1,V2 or A..B")
+    port = listened_port(graph, listen)
+    scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)
+    for k, v in (scorer_params or {}).items():
+        scored.set(SCORER_ID, k, v)
+    path = getattr(graph, "path", None)
+    settings: dict[str, Any] = {
+        "format": FORMAT, "mode": "tune", "graph": str(Path(path).resolve()) if path else "",
+        "graph_sha256": file_sha256(path) if path and Path(path).is_file() else "",
+        "graph_digest": graph_digest(scored), "target": target,
+        "reference": str(Path(reference).resolve()) if reference else "",
+        "reference_sha256": file_sha256(reference) if reference else "",
+        "scorer": scorer, "score": score_key, "listen": port, "seed": int(seed), "population": int(population),
+        "budget": int(budget), "space": [d.describe() for d in dims], "versions": package_versions()}
+    search = Search(graph, dims, seed, population)
+    with output_lock(out):
+        done = _read_state(out, settings)
+        rows: dict[int, dict[str, Any]] = {}
+        history: list[tuple[tuple, float | None]] = []
+        rendered, generation = 0, 0
+        from .executor import Executor
+        ex = executor or Executor()
+        while len(history) < budget:
+            cands = search.propose(history, min(search.population, budget - len(history)))
+            if not cands:
+                break                                   # every candidate of a finite space is scored
+            start = len(history)
+            variants = [Variant(start + i, overrides_for(graph, dims, c)) for i, c in enumerate(cands)]
+            todo = []
+            for v in variants:
+                old = done.get(v.index)
+                if old is not None and old.get("status") in ("ok", "failed") and \
+                        json.dumps(old.get("params"), default=str) == json.dumps(
+                            {k: getattr(x, "value", x) for k, x in v.overrides}, default=str):
+                    rows[v.index] = dict(old, output_dir=str(out / str(old.get("output_dir", v.name))))
+                else:
+                    todo.append(v)
+
+            def finished(r: VariantResult, gen: int = generation) -> None:
+                if r.status == "cancelled":
+                    return
+                row = _row(r, gen, score_key, dims)
+                rows[row["index"]] = row
+                write_tune_manifest(settings, list(rows.values()), out)
+                if on_candidate is not None:
+                    on_candidate(row)
+
+            if todo:
+                results = run_sweep(scored, todo, out, executor=ex, device=device, on_variant=finished,
+                                    cancel_event=cancel_event, allow_outside=allow_outside, workers=workers)
+                rendered += sum(r.status != "cancelled" for r in results)
+                if any(r.status == "cancelled" for r in results):
+                    from .errors import Cancelled
+                    raise Cancelled(f"tune stopped; {len(rows)} candidate(s) are in {out / MANIFEST} and the same "
+                                    "command resumes it")
+            for c, v in zip(cands, variants):
+                history.append((c, rows[v.index]["score"]))
+            generation += 1
+        write_tune_manifest(settings, list(rows.values()), out)
+    return TuneReport(settings, ranked(list(rows.values())), rendered, out / MANIFEST)
+
+
+def rerun_graph(graph: Graph, row: dict[str, Any]) -> Graph:
+    """The graph a manifest row renders (for tests and the editor): ``graph`` with its overrides."""
+    return apply_overrides(graph, row["params"].items())
+
+
+def run_cli(args, graph: Graph, executor) -> int:
+    """``audiochain tune``: the loop with progress on stderr and the ranking's top on stdout."""
+    import sys
+
+    from .term import printable
+    scorer_params: dict[str, Any] = {}
+    spec = graph.registry.get(args.scorer)
+    for item in args.scorer_set:
+        name, eq, text = item.partition("=")
+        p = spec.params.get(name.strip()) if spec is not None else None
+        if not eq or p is None:
+            raise ParameterError(f"--scorer-set {item!r}: expected PARAM=VALUE with a parameter of {args.scorer}"
+                                 + (f" ({', '.join(spec.params)})" if spec is not None else ""))
+        scorer_params[name.strip()] = p.parse(text)
+    out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.graph).stem}-tune"
+    count = [0]
+
+    def progress(row: dict[str, Any]) -> None:
+        count[0] += 1
+        if not args.quiet:
+            score = "-" if row["score"] is None else f"{row['score']:.4f}"
+            detail = printable(row["error"] if row["error"] else row["prompt"] if isinstance(row["prompt"], str) else "")
+            print(f"[{count[0]}] {row['name']} {row['status']} score {score} {detail}"[:200], file=sys.stderr)
+
+    report = tune(graph, target=args.target or "", reference=args.reference, budget=args.budget, out_dir=out,
+                  vary=args.vary, scorer=args.scorer, scorer_params=scorer_params, listen=args.listen, seed=args.seed,
+                  population=args.population, slots=not args.no_slots, seeds=not args.no_seeds, executor=executor,
+                  device=args.device, workers=args.jobs, on_candidate=progress, allow_outside=args.allow_outside)
+    for row in report.rows[:min(5, len(report.rows))]:
+        score = "failed" if row["score"] is None else f"{row['score']:.4f}"
+        print(f"{row['rank']:>3}. {score}  {row['name']}  {printable(str(row['prompt']))}")
+    print(f"{len(report.rows)} candidate(s), {report.rendered} rendered now; manifest: {report.manifest} "
+          f"(audiochain rerun {report.manifest} INDEX re-renders a row)")
+    return 0 if report.best is not None else 1
