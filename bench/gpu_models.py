@@ -9,7 +9,7 @@
 configuration (``bench/configs/musicgen-small``; ``--tiny``: the tests' tiny model), generating
 ``--seconds`` of audio for each of ``--batches`` prompts at once, guidance 3.0, top-k 250, in each
 of ``--precisions`` (default: float32, float16 and bfloat16 where the device runs them; on the CPU
-float32 and bfloat16).  Printed per case: seconds of audio per second (all rows of the batch
+float32, bfloat16 and int8).  Printed per case: seconds of audio per second (all rows of the batch
 count), tokens per second, peak GPU memory; then ratios measured in the same run (float16 vs
 float32, batch 16 vs batch 1).  Throughput does not depend on the weights' values.
 
@@ -68,7 +68,7 @@ def batch_cases(device: str, *, tiny: bool, seconds: float, batches: list[int], 
     from bench._util import report
     from nodeflow import devices
     from nodes.models import _musicgen as engine
-    from nodes.models._cpu import skinny_products
+    from nodes.models._cpu import int8_products, skinny_products
 
     name = "musicgen_tiny_random" if tiny else "musicgen_small_random"
     if tiny:
@@ -93,6 +93,8 @@ def batch_cases(device: str, *, tiny: bool, seconds: float, batches: list[int], 
         model = (base if dtype == "float32" and not cuda else copy.deepcopy(base)).to(device, devices.torch_dtype(dtype))
         if device == "cpu" and dtype == "float32":
             skinny_products(model.decoder)                    # what the node does on the CPU
+        if dtype == "int8":                                    # a copy (base is float32): quantize it
+            int8_products(model.decoder)
         for b in batches:
             enc = tok([prompts[i % len(prompts)] for i in range(b)], return_tensors="pt", padding=True).to(device)
 
@@ -121,7 +123,7 @@ def batch_cases(device: str, *, tiny: bool, seconds: float, batches: list[int], 
         if cuda:
             torch.cuda.empty_cache()
     for b in batches:
-        for half in ("float16", "bfloat16"):
+        for half in ("float16", "bfloat16", "int8"):
             if (half, b) in got and ("float32", b) in got:
                 report(f"{name}_b{b}_{half}_vs_float32", got[half, b] / got["float32", b], "higher is better; same run")
     for dtype in dict.fromkeys(d for d, _ in got):
@@ -139,8 +141,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--tiny", action="store_true", help="batch cases on the tests' tiny model (a smoke test)")
     ap.add_argument("--seconds", type=float, default=10.0, help="audio per prompt in the batch cases (default 10)")
     ap.add_argument("--batches", default="1,16", help="comma-separated batch sizes (default 1,16)")
-    ap.add_argument("--precisions", default="", help="comma-separated: float32,float16,bfloat16 (default: what the "
-                    "device runs)")
+    ap.add_argument("--precisions", default="", help="comma-separated: float32,float16,bfloat16,int8 (default: what "
+                    "the device runs well)")
     args = ap.parse_args(argv)
     try:
         args.batches = [int(b) for b in args.batches.split(",") if b.strip()]
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()] or (
-        ["float32", "float16", "bfloat16"] if device.startswith("cuda") else ["float32", "bfloat16"])
+        ["float32", "float16", "bfloat16"] if device.startswith("cuda") else ["float32", "bfloat16", "int8"])
     if not argv or any(a in "musicgen_small_random musicgen_tiny_random batch" for a in argv):
         batch_cases(device, tiny=args.tiny, seconds=args.seconds, batches=args.batches, precisions=precisions)
     if not device.startswith("cuda"):

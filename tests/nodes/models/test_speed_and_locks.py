@@ -262,16 +262,17 @@ def test_the_lock_belongs_to_the_loaded_model(tiny, tmp_path, fresh_model_cache)
 # ---------------------------------------------------------------------------------------- GPU bench
 def test_gpu_bench_smoke_mode_runs_on_the_cpu(capsys):
     """`python -m bench.gpu_models --device cpu --tiny`: the script a lent GPU runs, end to end on
-    the tiny model: batch 1 and 16, float32 and bfloat16, the ratios, and skips for checkpoints."""
+    the tiny model: batch 1 and 16, float32, bfloat16 and int8, the ratios, and skips for checkpoints."""
     from bench import gpu_models
     assert gpu_models.main(["--device", "cpu", "--tiny", "--seconds", "0.1"]) == 0
     out = capsys.readouterr().out
     values = {line.split(":")[0]: float(line.split(":")[1].split()[0]) for line in out.splitlines()
               if line.startswith("musicgen_tiny_random") and ": " in line}
     for b in (1, 16):
-        for dtype in ("float32", "bfloat16"):
+        for dtype in ("float32", "bfloat16", "int8"):
             assert values[f"musicgen_tiny_random_b{b}_{dtype}_audio_s_per_s"] > 0
         assert f"musicgen_tiny_random_b{b}_bfloat16_vs_float32" in values
+        assert f"musicgen_tiny_random_b{b}_int8_vs_float32" in values
     assert "musicgen_tiny_random_float32_b16_vs_b1" in values
     assert "musicgen_small_30s: skipped (checkpoint cases run on a GPU (--device cpu))" in out
     assert gpu_models.main(["--device", "mps", "--tiny"]) == 1           # absent device: one error line
