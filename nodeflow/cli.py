@@ -362,7 +362,7 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
-    daw_parts: list = []   # --daw: each variant's tracks (a local sweep only; _check_daw refuses Ray)
+    daw_parts: list = []   # --daw: (variant index, its tracks) (a local sweep only; _check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
@@ -377,7 +377,8 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
     js, cs = write_manifest(report, out_dir)
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
-    _write_daw(args, graph, daw_parts)
+    # variants finish in any order (they run side by side): tracks follow the variants' order
+    _write_daw(args, graph, [part for _, part in sorted(daw_parts, key=lambda p: p[0])])
     if failed:
         for r in failed:
             print(f"  {r.variant.name}: {r.status}: {printable(r.error)}", file=sys.stderr)
@@ -431,7 +432,8 @@ def _daw_collector(args, graph, on_variant, parts: list):
 
     def collect(r) -> None:
         if r.status == "ok" and r.values is not None:
-            parts.append(_daw_part(apply_overrides(graph, r.variant.overrides), r.values, r.variant.name))
+            parts.append((r.variant.index, _daw_part(apply_overrides(graph, r.variant.overrides), r.values,
+                                                     r.variant.name)))
         r.values = None   # kept only for this; a long sweep must not hold every variant's audio
         on_variant(r)
     return collect
