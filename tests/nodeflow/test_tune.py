@@ -258,3 +258,15 @@ def test_the_sweep_manifest_records_each_variants_final_prompt(tmp_path):
     (tmp_path / "x").mkdir()
     plain = run_sweep(dsp_graph(tmp_path / "x"), expand([parse_axis("gain.gain_db=-6,0", g)]), tmp_path / "sw2")
     assert [r.prompt for r in plain] == ["", ""]
+
+
+def test_listen_picks_the_audio_that_is_scored(tmp_path):
+    dsp_graph(tmp_path)
+    at_gain = run_tune(tmp_path, "g", budget=4, listen="gain", vary=["gain.gain_db=-6,0", "trim.start_s=0,0.5"])
+    assert at_gain.settings["listen"] == "gain.out"
+    for row in at_gain.rows:            # before the trim: always 1 s long, so the length term is -7 * 0.5
+        assert row["score"] == pytest.approx(-abs(-6.0206 + row["params"]["gain.gain_db"] + 12.0206) - 3.5, abs=1e-3)
+    with pytest.raises(ParameterError, match="--listen nope: no node 'nope'"):
+        run_tune(tmp_path, "x", budget=2, listen="nope")
+    with pytest.raises(ParameterError, match="--listen export: node 'export' has no audio output"):
+        run_tune(tmp_path, "x", budget=2, listen="export")
