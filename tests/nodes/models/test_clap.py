@@ -214,3 +214,53 @@ def test_tune_a_tiny_musicgen_graph_with_clap_is_deterministic_and_rows_rerun(ck
                  "--device", "cpu"]) == 0
     np.testing.assert_array_equal(sf.read(tmp_path / "again" / best["name"] / "take.wav")[0],
                                   sf.read(tmp_path / "a" / best["outputs"][0])[0])
+
+
+# ---------------------------------------------------------------------------------------- search a folder
+def test_searching_a_folder_ranks_deterministically_and_reuses_the_index(ck, tmp_path, monkeypatch):
+    """models.clap_search: the same folder and text give the same order (score, then path); a second
+    search, even in a fresh executor with nothing in the value cache, embeds only new content."""
+    from nodeflow import Executor
+    lib = tmp_path / "samples"
+    for i, (freq, rate, ch) in enumerate([(220, 44100, 2), (440, 48000, 1), (880, 22050, 1), (330, 32000, 2)]):
+        write_clip(lib / ("sub" if i % 2 else "") / f"clip{i}.wav", tone(freq, 1.5, rate, ch, seed=i), rate)
+    (lib / "notes.txt").write_text("not audio")
+    embedded: list[str] = []
+    real = clap.audio_embedding
+
+    def counting(loaded, audio, ctx=None, *, what="audio"):
+        embedded.append(what)
+        return real(loaded, audio, ctx, what=what)
+
+    import nodes.models.clap_search as search
+    monkeypatch.setattr(search, "audio_embedding", counting)
+
+    def run():
+        g = Graph()
+        g.add("models.clap_search", id="find", folder=str(lib), text="a warm lo-fi piano loop", top_k=3,
+              checkpoint=str(ck), device="cpu")
+        return Executor(disk_cache=None).run(g)["find"]
+
+    first = run()
+    assert sorted(embedded) == ["clip0.wav", "clip1.wav", "clip2.wav", "clip3.wav"]
+    lines = [line.split("\t") for line in first["ranking"].splitlines()]
+    assert len(lines) == 3 and len(first["clips"]) == 3
+    scores = [float(s) for s, _ in lines]
+    assert scores == sorted(scores, reverse=True)
+    assert [dict(c.info)["path"] for c in first["clips"]] == [p for _, p in lines]
+    embedded.clear()
+    again = run()
+    assert embedded == [] and again["ranking"] == first["ranking"]             # the index answered
+    (lib / "sub" / "clip1.wav").rename(lib / "moved.wav")                       # same content, new place
+    write_clip(lib / "new.wav", tone(660, 1.0, 48000, 1, seed=9), 48000)
+    run()
+    assert embedded == ["new.wav"]
+
+
+def test_searching_needs_something_to_search_for_and_audio_files(ck, tmp_path):
+    from nodes.models.clap_search import clap_search
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no audio files under"):
+        clap_search.fn(folder=str(tmp_path / "empty"), text="x", checkpoint=str(ck), device="cpu", ctx=Context("s"))
+    with pytest.raises(ParameterError, match="nothing to search for"):
+        clap_search.fn(folder=str(tmp_path / "empty"), checkpoint=str(ck), ctx=Context("s"))
