@@ -1,4 +1,4 @@
-"""`audiochain tune` throughput (issue 15): candidates per minute of a tune against the same candidates
+"""`audiochain tune` throughput (issue 15) and the CLAP node's overhead (issue 13). Candidates per minute of a tune against the same candidates
 rendered and scored as separate runs (a fresh executor each, as separate `audiochain run` calls would,
 in this process so the models stay loaded for both).
 
@@ -73,8 +73,59 @@ def bench_tune() -> None:
            f"same scores: {same}; load {os.getloadavg()[0]:.1f}")
 
 
+def bench_clap_overhead(seconds: float = 10.0) -> None:
+    """models.clap_score on a 10 s mono 48 kHz clip (one window, nothing to resample) against the bare
+    transformers calls it makes (feature extractor, audio and text embeddings), best of 8 each, alternated."""
+    import torch
+    import transformers
+
+    from bench._util import best_times
+    from nodeflow.audio import Audio
+    from nodeflow.node import Context
+    from nodes.models.clap import clap_score
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    import tiny_clap
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * 48000)) / 48000)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as d:
+        ck = tiny_clap.build(Path(d) / "clap")
+        model = transformers.ClapModel.from_pretrained(str(ck), local_files_only=True).eval()
+        tok = transformers.AutoTokenizer.from_pretrained(str(ck), local_files_only=True)
+        fe = transformers.ClapFeatureExtractor.from_pretrained(str(ck), local_files_only=True)
+
+        def bare():
+            f = fe(x.astype(np.float64), sampling_rate=48000, truncation="rand_trunc", padding="repeatpad",
+                   return_tensors="pt")
+            with torch.inference_mode():
+                a = model.get_audio_features(input_features=f["input_features"], is_longer=f["is_longer"])
+                t = model.get_text_features(**tok([TARGET], return_tensors="pt"))
+            return a, t
+
+        def node():
+            from nodes.models import clap
+            with clap.using_clap(str(ck), Context("b", device="cpu"), "cpu") as loaded:
+                loaded.text_memo.clear()        # the bare call embeds the text each time too
+            return clap_score.fn(Audio(x[None], 48000), text=TARGET, checkpoint=str(ck), device="cpu",
+                                 ctx=Context("b"))
+
+        node()
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)        # both on one thread (the node picks its own count on a busy machine)
+        os.environ["AUDIOCHAIN_TORCH_THREADS"] = "1"
+        try:
+            bare_w = node_w = float("inf")
+            for _ in range(8):          # alternated: a busy machine slows both alike
+                bare_w = min(bare_w, best_times(bare, 1)[0])
+                node_w = min(node_w, best_times(node, 1)[0])
+        finally:
+            torch.set_num_threads(before)
+            os.environ.pop("AUDIOCHAIN_TORCH_THREADS", None)
+    report("clap_node_overhead", node_w / bare_w, f"goal <= 1.1x; 10 s clip, 1 thread: node {node_w * 1000:.0f} ms, "
+           f"bare transformers {bare_w * 1000:.0f} ms")
+
+
 def main() -> None:
     bench_tune()
+    bench_clap_overhead()
 
 
 if __name__ == "__main__":
