@@ -1,6 +1,8 @@
-"""`audiochain tune` throughput (issue 15) and the CLAP node's overhead (issue 13). Candidates per minute of a tune against the same candidates
-rendered and scored as separate runs (a fresh executor each, as separate `audiochain run` calls would,
-in this process so the models stay loaded for both).
+"""`audiochain tune` throughput (issue 15) and the CLAP node's overhead (issue 13).
+
+Candidates per minute of a tune against the same candidates rendered and scored as separate runs (a
+fresh executor each, as separate `audiochain run` calls would, in this process so the models stay
+loaded for both).
 
 The graph: an 8 s clip -> a Rubber Band pitch shift (the expensive upstream every candidate shares)
 -> gain (varied) -> export, scored by the tiny random CLAP (tests/fixtures/tiny_clap.py) against a text.
