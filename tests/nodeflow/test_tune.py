@@ -55,15 +55,27 @@ def no_float(audio: Audio) -> Audio:
     return audio
 
 
+@node("test.tune_picky", category="test")
+def picky(audio: Audio) -> float:
+    """Fails on quiet audio, gives NaN on loud audio, else the peak."""
+    peak = float(np.max(np.abs(audio.samples)))
+    if peak < 0.1:
+        raise ValueError("too quiet to judge")
+    return math.nan if peak > 0.4 else peak
+
+
+STUBS = (level_score, no_float, picky)
+
+
 @pytest.fixture(autouse=True)
 def stub_scorers():
     reg = default_registry()
-    reg.add(level_score)
-    reg.add(no_float)
+    for spec in STUBS:
+        reg.add(spec)
     CALLS.clear()
     yield
-    reg._specs.pop(level_score.id, None)
-    reg._specs.pop(no_float.id, None)
+    for spec in STUBS:
+        reg._specs.pop(spec.id, None)
 
 
 def dsp_graph(folder: Path, *, template: bool = False) -> Graph:
@@ -270,3 +282,17 @@ def test_listen_picks_the_audio_that_is_scored(tmp_path):
         run_tune(tmp_path, "x", budget=2, listen="nope")
     with pytest.raises(ParameterError, match="--listen export: node 'export' has no audio output"):
         run_tune(tmp_path, "x", budget=2, listen="export")
+
+
+def test_candidates_the_scorer_cannot_judge_are_listed_last_and_not_redone(tmp_path):
+    dsp_graph(tmp_path)
+    kw = dict(budget=3, vary=["gain.gain_db=-20,-6,0"], workers=1)
+    from nodeflow.fileformat import load
+    rep = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_picky", out_dir=tmp_path / "t", **kw)
+    assert [(r["params"]["gain.gain_db"], r["status"]) for r in rep.rows] == [(-6.0, "ok"), (0.0, "failed"),
+                                                                              (-20.0, "failed")]   # failed: by index
+    assert rep.rows[0]["score"] == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-5)
+    assert "no finite score" in rep.rows[1]["error"] and "too quiet to judge" in rep.rows[2]["error"]
+    assert [r["rank"] for r in rep.rows] == [1, 2, 3] and rep.rows[1]["score"] is None
+    again = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_picky", out_dir=tmp_path / "t", **kw)
+    assert again.rendered == 0 and [r["status"] for r in again.rows] == ["ok", "failed", "failed"]
