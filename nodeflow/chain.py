@@ -139,7 +139,8 @@ class Chain:
         from .executor import run
         return run(self.graph, targets, **kw)
 
-    def invoke(self, inputs: Any = None, *, executor: Any = None, **run_kw: Any) -> Any:
+    def invoke(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
+               **run_kw: Any) -> Any:
         """Run the chain on ``inputs`` and return the last node's output (a dict by output name when
         it has several).
 
@@ -149,34 +150,39 @@ class Chain:
         ``[channels, frames]``, or 1-D for mono), a file path (read by an ``io.load`` node, as in a
         graph) or text; a list of clips fed to a port that takes one clip maps the node over it.
         Values are keyed by their content, so invoking again on the same audio is served from the
-        cache.  ``run_kw`` go to :meth:`~nodeflow.executor.Executor.run` (``device``, ``on_event``,
-        ``output_dir``, ``keep``...); ``executor`` defaults to the process-wide one.
+        cache.  ``config`` (as LangChain's): ``callbacks`` (handlers, see :mod:`nodeflow.callbacks`),
+        ``device``, ``cache`` (``"memory"``: no disk cache; ``False``: nothing cached, a fresh
+        executor) and ``max_workers``.  ``run_kw`` go to :meth:`~nodeflow.executor.Executor.run`
+        (``device``, ``on_event``, ``output_dir``, ``keep``...); ``executor`` defaults to the
+        process-wide one.
         """
-        from .executor import run
+        executor, run_kw = _configured(config, executor, run_kw)
         graph = self.bind(inputs)
-        res = (executor.run if executor is not None else run)(graph, [self.last.id], **run_kw)
+        res = executor.run(graph, [self.last.id], **run_kw)
         outs = res[self.last.id]
         return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
 
-    def batch(self, inputs: Iterable[Any], *, max_concurrency: int | None = None, executor: Any = None,
-              **run_kw: Any) -> list[Any]:
+    def batch(self, inputs: Iterable[Any], config: dict[str, Any] | None = None, *,
+              max_concurrency: int | None = None, executor: Any = None, **run_kw: Any) -> list[Any]:
         """:meth:`invoke` on each of ``inputs`` (up to ``max_concurrency`` at a time, default the CPU
         count), results in order; the first failure (in order) is raised."""
         import concurrent.futures as cf
         items = list(inputs)
-        ex = executor if executor is not None else _shared_executor()
+        ex, run_kw = _configured(config, executor, run_kw)
         workers = max(1, min(len(items), max_concurrency or os.cpu_count() or 1))
         if workers == 1:
             return [self.invoke(x, executor=ex, **run_kw) for x in items]
         with cf.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-batch") as pool:
             return list(pool.map(lambda x: self.invoke(x, executor=ex, **run_kw), items))
 
-    def stream(self, inputs: Any = None, *, executor: Any = None, **run_kw: Any) -> Iterator[Any]:
-        """Run the chain on ``inputs`` (as :meth:`invoke`) and yield the last node's output piece by
-        piece as it is made (:meth:`~nodeflow.executor.Executor.stream`): list items in order,
-        windows a model hands on; a node that makes its output at once yields it once."""
+    def stream(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
+               **run_kw: Any) -> Iterator[Any]:
+        """Run the chain on ``inputs`` (as :meth:`invoke`, with its ``config``) and yield the last
+        node's output piece by piece as it is made (:meth:`~nodeflow.executor.Executor.stream`):
+        list items in order, windows a model hands on; a node that makes its output at once yields
+        it once."""
+        ex, run_kw = _configured(config, executor, run_kw)
         graph = self.bind(inputs)
-        ex = executor if executor is not None else _shared_executor()
         yield from ex.stream(graph, self.last.id, **run_kw)
 
     async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
@@ -513,6 +519,34 @@ def _private_registry(base: Registry) -> Registry:
     reg._migrations = base._migrations
     reg.packs, reg.failed_packs = dict(base.packs), dict(base.failed_packs)
     return reg
+
+
+CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")
+
+
+def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The executor and run keywords a ``config`` asks for (see :meth:`Chain.invoke`)."""
+    run_kw = dict(run_kw)
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise ParameterError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(CONFIG_KEYS)}")
+    callbacks = config.get("callbacks")
+    if callbacks:
+        from .callbacks import handlers
+        if callable(callbacks):
+            callbacks = [callbacks]
+        run_kw["on_event"] = handlers(*callbacks, run_kw.get("on_event"))
+    if config.get("device") is not None:
+        run_kw["device"] = str(config["device"])
+    cache, workers = config.get("cache", True), config.get("max_workers")
+    if cache not in (True, False, "memory", "disk"):
+        raise ParameterError(f"config: cache={cache!r}; expected True (memory and disk), 'memory' or False")
+    if executor is None and (cache is not True or workers):
+        from .executor import Executor
+        executor = Executor(max_workers=workers, disk_cache=None if cache in (False, "memory") else "default",
+                            cache_bytes=0 if cache is False else 2 << 30)
+    return (executor if executor is not None else _shared_executor()), run_kw
 
 
 def _shared_executor() -> Any:

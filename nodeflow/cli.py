@@ -197,6 +197,10 @@ def cmd_run(args) -> int:
             finished.append(ev.node_id)
         progress(ev)
 
+    trace = _trace(args, graph, out_dir)
+    if trace is not None:
+        from .callbacks import handlers
+        on_event = handlers(on_event, trace)
     handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=on_event,
                        allow_outside=args.allow_outside)
     try:
@@ -204,6 +208,9 @@ def cmd_run(args) -> int:
             time.sleep(0.05)
     except KeyboardInterrupt:
         return _interrupted(graph, handle, finished)
+    finally:
+        if trace is not None:
+            trace.close()
     failures = []
     try:
         result = handle.result()
@@ -313,6 +320,18 @@ def _run_to_stdout(args, graph) -> int:
     if not args.quiet:
         print(f"streamed {frames} frame(s) of {target}.{port}", file=sys.stderr)
     return 0
+
+
+def _trace(args, graph, out_dir: Path):
+    """``--trace FILE``: every event of the run as JSON lines, private paths replaced (nodeflow.callbacks)."""
+    if not getattr(args, "trace", None):
+        return None
+    from .callbacks import TraceHandler
+    try:
+        return TraceHandler(args.trace, private=[graph.base_dir(), out_dir, Path.cwd()])
+    except FileExistsError:
+        raise ParameterError(f"--trace {args.trace}: the file exists; give a new name (a trace never replaces a "
+                             "file)") from None
 
 
 def _executor(args):
@@ -716,6 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(see `audiochain cache info`)")
     p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="run up to N nodes, list items and sweep variants "
                    "at a time (default: the number of CPUs)")
+    p.add_argument("--trace", metavar="FILE", help="write every event of the run to FILE (JSON lines, with the "
+                   "versions and platform, private paths replaced): attach it to a bug report")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where sweep variants run")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--daw", metavar="PATH", help="also write a DAWproject file (Bitwig, Studio One, Cubase): a "

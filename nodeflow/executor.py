@@ -628,10 +628,12 @@ class Executor:
             raise
         except NodeflowError as e:
             err = ExecutionError(nid, str(e))
+            err.__cause__ = e                # listeners (a trace) see the cause and its traceback
             emit("failed", nid, error=err, message=str(err))
             raise err from e
         except Exception as e:
             err = ExecutionError(nid, f"{spec.id} failed: {type(e).__name__}: {e}")
+            err.__cause__ = e
             emit("failed", nid, error=err, message=str(err))
             raise err from e
         emit("finished", nid, elapsed_s=time.perf_counter() - t0)

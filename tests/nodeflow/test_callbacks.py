@@ -1,0 +1,128 @@
+"""Callback handlers as objects (events as methods), a logging one, a trace file for bug reports,
+and a LangChain-style config on invoke/batch/stream."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from nodeflow import Executor, Graph, ParameterError, Registry
+from nodeflow.callbacks import CallbackHandler, LoggingHandler, TraceHandler, handlers, scrub
+from tests.nodeflow.stubs import ALL, gain, split
+
+
+@pytest.fixture
+def reg():
+    r = Registry()
+    r.load_pack("stubs", lambda reg: reg.add_all(ALL), "1.0")
+    return r
+
+
+def chain_graph(reg, fail=False) -> Graph:
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.fail" if fail else "test.gain", id="second")
+    g.connect("tone", "second")
+    return g
+
+
+class Recorder(CallbackHandler):
+    def __init__(self):
+        self.seen = []
+
+    def on_started(self, event):
+        self.seen.append(("started", event.node_id))
+
+    def on_finished(self, event):
+        self.seen.append(("finished", event.node_id))
+
+    def on_failed(self, event):
+        self.seen.append(("failed", event.node_id))
+
+
+def test_events_arrive_as_methods_and_several_handlers_share_a_run(reg):
+    a, b = Recorder(), Recorder()
+    broken = lambda event: 1 / 0       # noqa: E731 - a broken handler does not silence the others
+    Executor(disk_cache=None).run(chain_graph(reg), on_event=handlers(a, broken, b))
+    assert a.seen == b.seen == [("started", "tone"), ("finished", "tone"), ("started", "second"),
+                                ("finished", "second")]
+
+
+def test_logging_handler(reg, caplog):
+    with caplog.at_level(logging.INFO, logger="audiochain.run"):
+        with pytest.raises(Exception):
+            Executor(disk_cache=None).run(chain_graph(reg, fail=True), on_event=LoggingHandler())
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "audiochain.run"]
+    assert ("INFO", "run    tone") in lines
+    assert any(level == "ERROR" and msg.startswith("failed second:") for level, msg in lines)
+
+
+def test_trace_file_for_a_bug_report(reg, tmp_path):
+    private = tmp_path / "my secret project"
+    private.mkdir()
+    trace_path = tmp_path / "run.trace.jsonl"
+    with TraceHandler(trace_path, private=[private]) as trace:
+        with pytest.raises(Exception):
+            Executor(disk_cache=None).run(chain_graph(reg, fail=True), on_event=trace, base_dir=private)
+    lines = [json.loads(l) for l in trace_path.read_text().splitlines()]
+    head = lines[0]
+    assert head["trace"] == "audiochain" and head["audiochain"] and head["python"] and "numpy" in head["packages"]
+    kinds = [(l["kind"], l["node"]) for l in lines[1:]]
+    assert ("failed", "second") in kinds and kinds.index(("started", "tone")) < kinds.index(("failed", "second"))
+    failed = next(l for l in lines if l.get("kind") == "failed")
+    assert failed["error"]["type"] == "ExecutionError" and "Traceback" in failed["error"]["traceback"]
+    assert all(b >= a for a, b in zip([l["t"] for l in lines[1:]], [l["t"] for l in lines[2:]]))
+    text = trace_path.read_text()
+    assert str(private) not in text and os.path.expanduser("~") + os.sep not in text
+    with pytest.raises(FileExistsError):
+        TraceHandler(trace_path)                         # never replaces a file
+
+
+def test_scrub():
+    home = os.path.expanduser("~")
+    assert scrub(f"{home}/music/take.wav and /data/p/x.wav", ["/data/p"]) == "~/music/take.wav and <folder 1>/x.wav"
+
+
+def test_cli_trace(tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from nodeflow import save
+    sf.write(tmp_path / "in.wav", np.zeros((4410, 2), np.float32), 44100)
+    g = Graph()
+    g.path = tmp_path / "g.msgpack"
+    g.add("io.load", id="load", path="in.wav")
+    g.add("io.export", id="export", path="out.wav", loudness_lufs=None)
+    g.connect("load", "export")
+    save(g, g.path)
+    p = subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())", "run",
+                        str(g.path), "-o", str(tmp_path / "o"), "-q", "--trace", str(tmp_path / "t.jsonl")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "t.jsonl").read_text()
+    assert '"kind": "finished", "node": "export"' in text and str(tmp_path) not in text
+    p = subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())", "run",
+                        str(g.path), "-o", str(tmp_path / "o"), "--trace", str(tmp_path / "t.jsonl")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode != 0 and "the file exists" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_config_on_invoke_batch_and_stream():
+    rec = Recorder()
+    chain = gain(gain_db=-6.0)
+    x = (np.ones(8), 8000)
+    out = chain.invoke(x, config={"callbacks": [rec], "cache": False, "device": "cpu"})
+    assert out.frames == 8 and ("finished", "gain") in rec.seen
+    rec.seen.clear()
+    chain.invoke(x, config={"callbacks": rec, "cache": False})         # nothing cached: it runs again
+    assert ("finished", "gain") in rec.seen
+    assert len(chain.batch([x, x], config={"cache": "memory", "max_workers": 1})) == 2
+    pieces = list((split(parts=2) | gain()).stream(x, config={"cache": False}))
+    assert len(pieces) == 2
+    with pytest.raises(ParameterError, match="unknown key.*'callback'"):
+        chain.invoke(x, config={"callback": rec})
