@@ -130,6 +130,7 @@ class NodeSpec:
     persist: bool | None = None
     stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
     process: bool = False
+    batch: Callable[[list[dict[str, Any]], dict[str, Any], "Context"], list[dict[str, Any]]] | None = None
 
     @property
     def name(self) -> str:
@@ -239,6 +240,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          persist: bool | None = None,
          stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
          process: bool = False,
+         batch: Callable[[list[dict[str, Any]], dict[str, Any], Context], list[dict[str, Any]]] | None = None,
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
@@ -263,7 +265,10 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     ``ctx.progress`` reaches the run), errors and results, Stop ends the worker at once, and
     independent branches, list items and sweep variants use every core.  Its inputs, parameters and
     outputs travel pickled, so the function must be importable by name; exports (``side_effect``)
-    run in the run's process.
+    run in the run's process.  ``batch(items, params, ctx)`` computes several list items in one
+    call when the node is mapped over a list (a model generating several prompts or windows in one
+    ``generate``): ``items`` are the items' inputs (``{port: value}``), the result their outputs
+    (``{output: value}`` each, in order), each exactly what the function gives for that item.
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -308,6 +313,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
                         preflight=preflight, estimate=estimate, persist=persist, stream=stream,
-                        process=bool(process))
+                        process=bool(process), batch=batch)
 
     return wrap

@@ -219,7 +219,8 @@ def seeded(seed: int, device: str) -> Iterator[None]:
             yield
 
 
-def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, top_p: float | None):
+def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, top_p: float | None,
+            batch: int = 1):
     """Sampling with a generator of its own: a ``LogitsProcessorList`` for ``generate(logits_processor=...)``.
 
     Its last processor applies temperature, top-k and top-p (as transformers' own warpers do, in
@@ -231,13 +232,19 @@ def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, to
     ``temperature=1.0`` and no ``top_k``/``top_p`` to ``generate`` (they are applied here).
     Processors ``generate`` appends (MusicGen appends its guidance) go before the sampler; one of
     a type already present replaces it, so the list can serve several ``generate`` calls (windows).
+    With ``batch`` items generated together, each item's rows (``rows / batch`` of them, e.g. its
+    codebooks) draw from a generator of its own seeded with ``seed``: each item gets the draws it
+    would get alone.
     """
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(seed))
+    gens = []
+    for _ in range(max(1, int(batch))):
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(seed))
+        gens.append(gen)
     warpers: list = []
     if temperature is not None and float(temperature) != 1.0:
         warpers.append(TemperatureLogitsWarper(float(temperature)))
@@ -251,7 +258,12 @@ def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, to
             for w in warpers:
                 scores = w(input_ids, scores)
             probs = torch.nn.functional.softmax(scores, dim=-1)
-            chosen = torch.multinomial(probs, num_samples=1, generator=gen)
+            if len(gens) == 1:
+                chosen = torch.multinomial(probs, num_samples=1, generator=gens[0])
+            else:                      # each item's rows from its own generator, as if alone
+                per = probs.shape[0] // len(gens)
+                chosen = torch.cat([torch.multinomial(probs[i * per:(i + 1) * per], num_samples=1, generator=g)
+                                    for i, g in enumerate(gens)])
             only = torch.full_like(scores, float("-inf"))
             return only.scatter_(1, chosen, 0.0)
 

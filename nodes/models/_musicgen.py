@@ -64,7 +64,7 @@ def plan_windows(prompt_tokens: int, new_tokens: int, window: int, stride: int) 
 
 
 def sampling_kwargs(*, top_k: int, top_p: float, temperature: float, guidance_scale: float,
-                    seed: int | None = None, device: str = "cpu") -> dict[str, Any]:
+                    seed: int | None = None, device: str = "cpu", batch: int = 1) -> dict[str, Any]:
     """generate() settings; temperature 0 means greedy decoding.
 
     With ``seed`` the tokens are drawn from a generator of their own on ``device`` (:func:`sampler`):
@@ -77,7 +77,7 @@ def sampling_kwargs(*, top_k: int, top_p: float, temperature: float, guidance_sc
         kw = {"do_sample": True, "temperature": 1.0, "top_k": None, "top_p": None,
               "logits_processor": sampler(seed, device, temperature=float(temperature),
                                           top_k=int(top_k) if top_k > 0 else None,
-                                          top_p=float(top_p) if 0 < top_p < 1 else None)}
+                                          top_p=float(top_p) if 0 < top_p < 1 else None, batch=batch)}
     else:
         kw = {"do_sample": True, "temperature": float(temperature), "top_k": int(top_k) if top_k > 0 else None,
               "top_p": float(top_p) if 0 < top_p < 1 else None}
@@ -158,6 +158,45 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
         done += w.new + delay
         if single_window_audio is not None and len(windows) == 1 and w.context == codes.shape[1] - w.new:
             single_window_audio["audio"] = audio[0].float().cpu().numpy()     # [C, codes * hop]
+    return codes
+
+
+def generate_codes_batch(model, profile: ModelProfile, conditioning: Callable[[Window], dict[str, Any]], *,
+                         batch: int, new_tokens: int, stride: int, sampling: dict[str, Any], ctx: Context,
+                         single_window_audio: list | None = None) -> list:
+    """:func:`generate_codes` for ``batch`` items without prompts, generated together: one
+    ``generate`` per window for all of them (``conditioning`` gives the batched inputs); returns each
+    item's codes ``[K, new_tokens]``.  With one window, ``single_window_audio`` receives each item's
+    decoded audio."""
+    import torch
+    k = model.decoder.num_codebooks
+    pad, delay = _pad_id(model), profile.delay_tokens
+    codes = [torch.empty((k, 0), dtype=torch.long, device=model.device) for _ in range(batch)]
+    windows = plan_windows(0, new_tokens, profile.audio_window_tokens, stride)
+    total, done = sum(w.new + delay for w in windows), 0
+    for w in windows:
+        ctx.check_cancelled()
+        initial = torch.cat([torch.cat([torch.full((k, 1), pad, dtype=torch.long, device=model.device),
+                                        c[:, c.shape[1] - w.context:].long()], dim=1) for c in codes])
+        seen: dict[str, Any] = {}
+
+        def on_step(ids, _start=initial.shape[1], _done=done):
+            seen["ids"] = ids
+            ctx.progress(_done + ids.shape[-1] - _start, total, "generating")
+
+        audio = model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
+                               stopping_criteria=[step_criterion(on_step)], **sampling)
+        if "ids" not in seen:
+            raise RuntimeError("generate() returned without producing a token")
+        for i in range(batch):
+            rows = slice(i * k, (i + 1) * k)
+            got = _codes_from_sequence(model, initial[rows], seen["ids"][rows])
+            if got.shape[1] != w.context + w.new:
+                raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
+            codes[i] = torch.cat([codes[i], got[:, w.context:]], dim=1)
+        done += w.new + delay
+        if single_window_audio is not None and len(windows) == 1:
+            single_window_audio.extend(audio[i].float().cpu().numpy() for i in range(batch))
     return codes
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 import numpy as np
 
@@ -95,6 +95,119 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
                                       **loaded.extra.get("info", {}))   # + adapter, adapter_digest
 
 
+MAX_BATCH = 8     # list items generated in one call (AUDIOCHAIN_MODEL_BATCH: another cap; 1: one by one)
+
+
+def batch_size() -> int:
+    import os
+    try:
+        return max(1, int(os.environ.get("AUDIOCHAIN_MODEL_BATCH", MAX_BATCH)))
+    except ValueError:
+        return MAX_BATCH
+
+
+def generate_music_batch(loaded: Loaded, *, texts: list[str], melodies: list[Audio] | None, duration_s: float | Fraction,
+                         seed: int, top_k: int, top_p: float, temperature: float, guidance_scale: float,
+                         extend_stride_s: float, keep_prompt: bool, ctx: Context) -> list[Audio]:
+    """:func:`generate_music` for several items at once (no prompt audio, one duration): one
+    ``generate`` per window for all of them.  Each item draws from a generator of its own seeded
+    with ``seed``, so it gets the tokens it would get alone (up to the last bits of the batched
+    arithmetic); each output is exactly ``round(duration_s * rate)`` frames."""
+    model, prof = loaded.model, loaded.profile
+    rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
+    frames = seconds_to_frames(duration_s, rate)
+    if frames < 1:
+        raise ParameterError(f"duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
+    new_tokens = math.ceil(frames / hop)
+    stride = prof.seconds_to_tokens(extend_stride_s)
+    if new_tokens > window and not 1 <= stride < window:
+        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
+                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
+                             f"to generate {float(duration_s):g} s")
+    n = len(texts)
+    enc = loaded.tokenizer(list(texts), return_tensors="pt", padding=True)
+    text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
+    tunes = None
+    if melodies is not None:
+        tunes = [to_model_audio(m, rate, 1)[0] for m in melodies]
+        for t in tunes:
+            if t.size == 0:
+                raise ParameterError("melody is empty")
+            if not np.any(t):
+                raise ParameterError("melody is silent; chroma conditioning needs audible pitches")
+
+    import torch
+
+    def conditioning(w: engine.Window) -> dict[str, Any]:
+        if tunes is None:
+            return dict(text_inputs)
+        first = w.start * hop
+        settings = loaded.extra["chroma"]
+        feats = [chroma(t[np.arange(first, first + window * hop) % t.size], rate, n_fft=settings["n_fft"],
+                        hop_length=settings["hop_length"], num_chroma=model.config.num_chroma) for t in tunes]
+        return dict(text_inputs, input_features=torch.stack(feats).to(model.device, model.dtype))
+
+    sampling = engine.sampling_kwargs(top_k=top_k, top_p=top_p, temperature=temperature, guidance_scale=guidance_scale,
+                                      seed=seed, device=loaded.device, batch=n)
+    with torch.inference_mode():
+        once: list = []
+        codes = engine.generate_codes_batch(model, prof, conditioning, batch=n, new_tokens=new_tokens, stride=stride,
+                                            sampling=sampling, ctx=ctx, single_window_audio=once)
+        outs = []
+        for i, c in enumerate(codes):
+            ctx.check_cancelled()
+            decoded = once[i] if len(once) == n and once[i].shape[1] == c.shape[1] * hop else \
+                engine.decode(model, c, chunk=window, context=engine.decode_context(prof))
+            out = engine.assemble(decoded, prompt=None, prompt_tokens=0, hop=hop, frames=frames,
+                                  keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
+            outs.append(Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision,
+                                                   **loaded.extra.get("info", {})))
+    return outs
+
+
+def batched(kind: str, items: list[dict[str, Any]], params: dict[str, Any], ctx: Context, one: Callable[..., Audio],
+            melody: bool = False, finish: Callable[[dict[str, Any], Audio], Audio] | None = None
+            ) -> list[dict[str, Any]]:
+    """The ``batch=`` of the MusicGen nodes: items without prompt audio and of one duration are
+    generated together, up to :func:`batch_size` at a time (``finish(item, audio)`` then does what
+    the node function does after generating); any other item one by one (``one``)."""
+    out: list[dict[str, Any] | None] = [None] * len(items)
+    groups: dict[Any, list[int]] = {}
+    for i, it in enumerate(items):
+        if it.get("prompt_audio") is not None:
+            out[i] = {"out": one(**it, **params, ctx=ctx)}
+            continue
+        dur = params.get("duration_s")
+        if melody and dur is None:
+            m = it["melody"]
+            dur = Fraction(m.frames, m.sample_rate)
+        groups.setdefault(dur, []).append(i)
+    cap = batch_size()
+    p = params
+    for dur, idx in groups.items():
+        for start in range(0, len(idx), cap):
+            chunk = idx[start:start + cap]
+            if len(chunk) == 1:
+                i = chunk[0]
+                out[i] = {"out": one(**items[i], **params, ctx=ctx)}
+                continue
+            texts = [items[i].get("text") if items[i].get("text") is not None else p["prompt"] for i in chunk]
+            adapter = {"adapter": p.get("adapter", "")} if "adapter" in p else {}
+            with using(kind, p["checkpoint"], ctx, p["device"], p["precision"], **adapter) as loaded:
+                made = generate_music_batch(loaded, texts=texts, melodies=[items[i]["melody"] for i in chunk] if melody
+                                            else None, duration_s=dur, seed=p["seed"], top_k=p["top_k"],
+                                            top_p=p["top_p"], temperature=p["temperature"],
+                                            guidance_scale=p["guidance_scale"], extend_stride_s=p["extend_stride_s"],
+                                            keep_prompt=p["keep_prompt"], ctx=ctx)
+            for i, audio in zip(chunk, made):
+                out[i] = {"out": finish(items[i], audio) if finish is not None else audio}
+    return [o for o in out if o is not None]
+
+
+def _batch(items: list[dict[str, Any]], params: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    return batched("musicgen", items, params, ctx, musicgen.fn)
+
+
 # seconds of CPU work per second of music generated, by checkpoint size (a GPU is several times faster)
 _CPU_S_PER_S = {"small": 3.0, "medium": 10.0, "large": 25.0, "melody": 10.0}
 
@@ -120,7 +233,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
 
 
 @node("models.musicgen", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate,
+      batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              prompt: Annotated[str, Text(multiline=True)] = "lofi hip hop beat with warm piano and soft drums",
              checkpoint: str = "facebook/musicgen-small",

@@ -17,7 +17,7 @@ from nodeflow.types import Auto, Range, Text
 from nodes.dsp._conform import scale_frames
 
 from ._hf import Device, MusicgenPrecision, checkpoint_preflight, model_fingerprint, using
-from .musicgen import estimate_generation, generate_music
+from .musicgen import batched, estimate_generation, generate_music
 
 __all__ = ["musicgen_melody", "placed_like"]
 
@@ -41,8 +41,15 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return None if new_s is None else {"out": estimate_generation(params, inputs.get("prompt_audio"), new_s)}
 
 
+def _batch(items: list[dict], params: dict, ctx: Context) -> list[dict]:
+    """Windows of one length are generated together (see :func:`nodes.models.musicgen.batched`)."""
+    return batched("musicgen_melody", items, params, ctx, musicgen_melody.fn, melody=True,
+                   finish=lambda item, audio: placed_like(audio, item["melody"]))
+
+
 @node("models.musicgen_melody", category="models", version=2,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
+      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate,
+      batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
                     prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
                     checkpoint: str = "facebook/musicgen-melody",
