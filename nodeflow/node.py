@@ -129,7 +129,7 @@ class NodeSpec:
     estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
     persist: bool | None = None
     stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
-    process: bool = False
+    process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False
     batch: Callable[[list[dict[str, Any]], dict[str, Any], "Context"], list[dict[str, Any]]] | None = None
 
     @property
@@ -150,7 +150,7 @@ class NodeSpec:
     def call(self, inputs: dict[str, Any], params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
         """Run the function once; returns ``{output_name: value}``.  A node declared with
         ``process=True`` runs in a worker process (:func:`nodeflow.worker.run_node`)."""
-        if self.process:
+        if self.process is True or (callable(self.process) and self.process(inputs, params)):
             from .worker import run_node
             return run_node(self, inputs, params, ctx)
         return self.call_here(inputs, params, ctx)
@@ -239,7 +239,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
          persist: bool | None = None,
          stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
-         process: bool = False,
+         process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False,
          batch: Callable[[list[dict[str, Any]], dict[str, Any], Context], list[dict[str, Any]]] | None = None,
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
@@ -265,7 +265,8 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     ``ctx.progress`` reaches the run), errors and results, Stop ends the worker at once, and
     independent branches, list items and sweep variants use every core.  Its inputs, parameters and
     outputs travel pickled, so the function must be importable by name; exports (``side_effect``)
-    run in the run's process.  ``batch(items, params, ctx)`` computes several list items in one
+    run in the run's process.  ``process`` may be a function ``(inputs, params) -> bool`` deciding per
+    call (small work runs in the run's process, where starting a worker would cost more than it).  ``batch(items, params, ctx)`` computes several list items in one
     call when the node is mapped over a list (a model generating several prompts or windows in one
     ``generate``): ``items`` are the items' inputs (``{port: value}``), the result their outputs
     (``{output: value}`` each, in order), each exactly what the function gives for that item.
@@ -313,6 +314,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
                         preflight=preflight, estimate=estimate, persist=persist, stream=stream,
-                        process=bool(process), batch=batch)
+                        process=process if callable(process) else bool(process), batch=batch)
 
     return wrap

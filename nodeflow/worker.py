@@ -58,7 +58,15 @@ def _recv(stream) -> Any:
     return pickle.loads(data)
 
 
+_ending_registered = False
+
+
 def _start() -> subprocess.Popen:
+    global _ending_registered
+    if not _ending_registered:        # workers end (and are reaped) with this process
+        import atexit
+        atexit.register(end_all_workers)
+        _ending_registered = True
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))   # the caller's imports
     return subprocess.Popen([sys.executable, "-m", "nodeflow.worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -210,7 +218,8 @@ def report_progress(done: float, total: float, message: str = "") -> None:
 
 
 def end_all_workers() -> None:
-    """Kill every worker, busy or idle (before ``os._exit``)."""
+    """Kill every worker, busy or idle (before ``os._exit``), and reap them, so their CPU time
+    counts as this process's children's (what ``time`` and ``RUSAGE_CHILDREN`` report)."""
     with _lock:
         procs = list(_busy) + _idle
         _idle.clear()
@@ -219,6 +228,11 @@ def end_all_workers() -> None:
             if p.poll() is None:
                 p.kill()
         except OSError:
+            pass
+    for p in procs:
+        try:
+            p.wait(1.0)
+        except (subprocess.TimeoutExpired, OSError):
             pass
 
 

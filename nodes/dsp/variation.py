@@ -20,6 +20,10 @@ from nodeflow.types import Range
 __all__ = ["variation", "parse_pattern", "soft_limit"]
 
 KNEE = 0.9            # soft_limit is the identity up to this level
+# Rubber Band is one uninterruptible call: clips up to this many output samples (all channels; about
+# 0.2 s of work) run in the run's process, longer ones in a worker process (Stop ends it at once,
+# other cores take other windows); starting a worker costs about 0.3 s of CPU, once per process
+INLINE_SAMPLES = 1 << 18
 
 
 def parse_pattern(text: str) -> list[float]:
@@ -102,9 +106,16 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": Shape(out.frames, out.channels, out.rate, work_s=(a.samples + out.samples) * passes / 2e6 + 0.01)}
 
 
-# Rubber Band holds the GIL for one uninterruptible call: the node runs in a worker process, so
-# branches, windows and variants use every core and Stop ends it at once
-@node("dsp.variation", version=1, estimate=_estimate, process=True)
+def _in_worker(inputs: dict, params: dict) -> bool:
+    """Rubber Band holds the GIL in one uninterruptible call: long clips go to a worker process."""
+    audio = inputs.get("audio")
+    if audio is None:
+        return False
+    frames = audio.frames * max(1.0, float(params.get("stretch_ratio", 1.0)))
+    return audio.channels * frames > INLINE_SAMPLES
+
+
+@node("dsp.variation", version=1, estimate=_estimate, process=_in_worker)
 def variation(audio: Audio, *,
               semitones: Annotated[float, Range(-24.0, 24.0, unit="st")] = 0.0,
               pattern_semitones: str = "",
@@ -114,8 +125,8 @@ def variation(audio: Audio, *,
               preserve_formants: bool = False) -> Audio:
     """Transpose, time-stretch, reverse or thicken a clip; map it over windows for per-window variation.
 
-    Pitch and tempo change independently (Rubber Band through pedalboard, in a worker process:
-    Stop ends it at once, and windows or branches run on every core).  Output samples stay
+    Pitch and tempo change independently (Rubber Band through pedalboard; a long clip in a worker
+    process: Stop ends it at once, and windows or branches run on every core).  Output samples stay
     within [-1, 1] (a soft knee above -0.9 dBFS) and finite.  Window placement is kept; with a
     stretch, ``start_frame``, ``overlap_frames`` and ``tokens`` scale with the new length so
     stretched windows still stitch.

@@ -44,4 +44,10 @@ def boom(audio: Audio, *, message: str = "bad take") -> Audio:
     raise ValueError(message)
 
 
-ALL = [spin, hang, boom]
+@node("proc.maybe", process=lambda inputs, params: params["far"])
+def maybe(audio: Audio, *, far: bool = True) -> Audio:
+    """Runs in a worker only when ``far`` (a per-call decision, as dsp.variation makes by clip size)."""
+    return audio.with_info(pid=str(os.getpid()))
+
+
+ALL = [spin, hang, boom, maybe]

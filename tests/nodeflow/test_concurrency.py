@@ -286,3 +286,24 @@ def test_process_nodes_cannot_be_exports():
         @node("proc.bad_sink", process=True, side_effect=True)
         def bad_sink(audio: Audio) -> str:
             return ""
+
+
+def test_a_node_decides_per_call_whether_to_use_a_worker(preg):
+    import os
+    for far in (False, True):
+        g = Graph(preg)
+        g.add("test.tone", id="tone")
+        g.add("proc.maybe", id="m", far=far)
+        g.connect("tone", "m")
+        pid = dict(Executor(disk_cache=None).run(g)["m"]["out"].info)["pid"]
+        assert (pid != str(os.getpid())) is far
+
+
+def test_short_variation_clips_stay_in_process_long_ones_use_a_worker():
+    from nodes.dsp.variation import INLINE_SAMPLES, _in_worker
+    from nodeflow import Audio
+    short = Audio(np.zeros((2, INLINE_SAMPLES // 4), np.float32), 44100)
+    long = Audio(np.zeros((2, INLINE_SAMPLES), np.float32), 44100)
+    assert not _in_worker({"audio": short}, {"stretch_ratio": 1.0})
+    assert _in_worker({"audio": short}, {"stretch_ratio": 4.0})       # the output is what Rubber Band makes
+    assert _in_worker({"audio": long}, {"stretch_ratio": 1.0})
