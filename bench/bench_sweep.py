@@ -147,7 +147,7 @@ def bench_variation_branches(seconds: float = 20.0, repeat: int = 3) -> None:
         g = _graph(d, seconds)
         g.remove("gain")
         g.remove("export")
-        g.add("dsp.variation", id="vary2", semitones=-3.0)
+        g.add("dsp.variation", id="vary2", semitones=-5.0, octave_blend=0.5)   # the same work as vary
         g.connect("load", "vary2")
         best = {1: float("inf"), 2: float("inf")}
         Executor(max_workers=2, disk_cache=None).run(g, ["load"])      # warm: two workers started
