@@ -57,7 +57,8 @@ def check_finite(x: np.ndarray) -> None:
 class Audio:
     """Float32 audio ``samples[channels, frames]`` at ``sample_rate`` Hz.
 
-    Accepts 1-D input (taken as mono) and any float/int dtype convertible to float32.
+    Accepts 1-D input (taken as mono) and float or integer samples: integer PCM is scaled to
+    full scale 1.0 (int16 by 32768, int32 by 2**31, unsigned 8-bit around 128).
 
     >>> a = Audio(np.zeros(32000), 32000)
     >>> a.channels, a.frames, a.duration_s
@@ -84,8 +85,14 @@ class Audio:
         if x.shape[0] > 64:
             raise AudioError(f"audio has {x.shape[0]} channels (limit 64); is it [frames, channels]? "
                              "transpose it to [channels, frames]")
-        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x) or x.dtype == np.bool_:
             raise AudioError(f"audio samples must be real numbers; got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.integer):   # PCM (wavfile, soundfile dtype='int16'...): full scale is 1.0
+            info = np.iinfo(x.dtype)
+            if info.min == 0:                    # unsigned PCM (8-bit WAV) is offset by half its range
+                x = (x.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+            else:
+                x = x.astype(np.float64) / float(-int(info.min))
         x = np.ascontiguousarray(x, dtype=np.float32)
         check_finite(x)
         x.setflags(write=False)

@@ -31,7 +31,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import numpy as np
 
 from .audio import Audio
-from .errors import GraphError, ParameterError
+from .errors import GraphError, NodeflowError, ParameterError
 from .graph import Graph, NodeRef, PortRef
 from .node import Context, NodeSpec
 from .registry import Registry, default_registry
@@ -103,8 +103,9 @@ class Step:
 class Chain:
     """A linear chain of nodes in a graph; ``chain | step`` links the last node to the next."""
 
-    def __init__(self, graph: Graph, last: NodeRef):
+    def __init__(self, graph: Graph, last: NodeRef, aliases: dict[str, str] | None = None):
         self.graph, self.last = graph, last
+        self.aliases = dict(aliases or {})   # a dict composition's branch names -> the open input they lead to
 
     @classmethod
     def start(cls, step: Step, graph: Graph | None = None) -> "Chain":
@@ -163,20 +164,34 @@ class Chain:
         return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
 
     def batch(self, inputs: Iterable[Any], config: dict[str, Any] | None = None, *,
-              max_concurrency: int | None = None, executor: Any = None, **run_kw: Any) -> list[Any]:
+              max_concurrency: int | None = None, executor: Any = None, return_exceptions: bool = False,
+              **run_kw: Any) -> list[Any]:
         """:meth:`invoke` on each of ``inputs`` (up to ``max_concurrency`` at a time, default the CPU
-        count), results in order; the first failure (in order) is raised."""
+        count), results in order; the first failure (in order) is raised, naming its item, or with
+        ``return_exceptions`` every item's error takes its place in the results."""
         import concurrent.futures as cf
         items = list(inputs)
         ex, run_kw = _configured(config, executor, run_kw)
         workers = max(1, min(len(items), max_concurrency or os.cpu_count() or 1))
+
+        def one(i: int) -> Any:
+            try:
+                return self.invoke(items[i], executor=ex, **run_kw)
+            except NodeflowError as e:
+                if return_exceptions:
+                    return e
+                if isinstance(e, (GraphError, ParameterError)):
+                    raise type(e)(f"batch item {i}: {e}") from e
+                e.add_note(f"(batch item {i})")
+                raise
+
         if workers == 1:
-            return [self.invoke(x, executor=ex, **run_kw) for x in items]
+            return [one(i) for i in range(len(items))]
         with cf.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-batch") as pool:
-            return list(pool.map(lambda x: self.invoke(x, executor=ex, **run_kw), items))
+            return list(pool.map(one, range(len(items))))
 
     def stream(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
-               **run_kw: Any) -> Iterator[Any]:
+               **run_kw: Any) -> Generator[Any, None, None]:
         """Run the chain on ``inputs`` (as :meth:`invoke`, with its ``config``) and yield the last
         node's output piece by piece as it is made (:meth:`~nodeflow.executor.Executor.stream`):
         list items in order, windows a model hands on; a node that makes its output at once yields
@@ -215,6 +230,7 @@ class Chain:
         the same name (``port`` or ``"node.port"`` is not needed: the step is the new node)."""
         g = Graph(_private_registry(default_registry()))     # branches may bring node types of their own
         lasts: dict[str, str] = {}
+        aliases: dict[str, str] = {}
         for port, branch in branches.items():
             if port not in step.spec.inputs:
                 raise GraphError(f"{step.spec.id}: no input '{port}' for the branch {branch!r}; inputs are: "
@@ -224,19 +240,26 @@ class Chain:
             if not isinstance(branch, Chain):
                 raise GraphError(f"{step.spec.id}.{port}: a branch is a node step or a chain, not {type(branch).__name__}"
                                  " (feed values with invoke({...}) instead)")
+            before = set(g.nodes)
             lasts[port] = _copy_into(g, branch.graph, branch.last.id)
+            opened = [(n, p) for n, p, ps in open_inputs(g) if n not in before and ps.required]
+            if len(opened) == 1:          # invoke({"a": clip}) feeds the branch named "a"
+                aliases[port] = f"{opened[0][0]}.{opened[0][1]}"
         ref = g.add(step.spec, step.id, **step.params)
         for port, last in lasts.items():
             spec = g.spec(last)
             g.connect(last + "." + next(iter(spec.outputs)), ref[port])   # checked: a mismatch names both ends
-        return cls(g, ref)
+        return cls(g, ref, aliases)
 
     def open_inputs(self) -> list[tuple[str, str, PortSpec]]:
         """``(node_id, port, spec)`` of every input port of the chain that no link feeds."""
         return open_inputs(self.graph)
 
     def bind(self, inputs: Any = None) -> Graph:
-        """A copy of the chain's graph with ``inputs`` (see :meth:`invoke`) linked into its open inputs."""
+        """A copy of the chain's graph with ``inputs`` (see :meth:`invoke`) linked into its open inputs;
+        a dict composition's branch names stand for the inputs of their branches."""
+        if isinstance(inputs, dict) and self.aliases:
+            inputs = {self.aliases.get(k, k) if isinstance(k, str) else k: v for k, v in inputs.items()}
         return bind(self.graph, inputs)
 
     def output(self, **kw: Any) -> Any:
@@ -524,8 +547,15 @@ def _private_registry(base: Registry) -> Registry:
 CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")
 
 
+RUN_KEYWORDS = ("base_dir", "output_dir", "device", "on_event", "cancel_event", "allow_outside", "keep", "on_output")
+
+
 def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The executor and run keywords a ``config`` asks for (see :meth:`Chain.invoke`)."""
+    unknown = sorted(set(run_kw) - set(RUN_KEYWORDS))
+    if unknown:
+        raise ParameterError(f"unknown keyword(s) {', '.join(map(repr, unknown))}; a run takes "
+                             f"{', '.join(RUN_KEYWORDS)}, plus config={{{', '.join(CONFIG_KEYS)}}}")
     run_kw = dict(run_kw)
     config = dict(config or {})
     unknown = sorted(set(config) - set(CONFIG_KEYS))

@@ -80,14 +80,22 @@ def _split_values(text: str) -> list[str]:
         if not isinstance(items, list) or not items:
             raise ParameterError(f"sweep values {text!r}: expected a non-empty JSON list")
         return [json.dumps(i) if not isinstance(i, str) else i for i in items]
-    m = re.fullmatch(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*(?::\s*(\d+))?\s*", t)
-    if m:
-        a, b, step = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    number = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+    m = re.fullmatch(rf"\s*({number})\s*\.\.\s*({number})\s*(?::\s*({number}))?\s*", t)
+    if m:                  # A..B or A..B:STEP, decimal steps counted exactly (0.5..2:0.5 -> 0.5,1.0,1.5,2.0)
+        from decimal import Decimal
+        a, b = Decimal(m.group(1)), Decimal(m.group(2))
+        whole = all("." not in g for g in m.groups() if g)
+        if m.group(3) is None and not whole:
+            raise ParameterError(f"sweep range {text!r}: a range of non-whole numbers needs a step, e.g. "
+                                 f"{m.group(1)}..{m.group(2)}:0.5 (or list the values: 0.5,1,1.5)")
+        step = Decimal(m.group(3) or 1)
         if step <= 0 or b < a:
             raise ParameterError(f"sweep range {text!r}: expected A..B with A <= B (and a positive :STEP)")
         if (b - a) // step + 1 > MAX_VARIANTS:
             raise ParameterError(f"sweep range {text!r} has more than {MAX_VARIANTS} values")
-        return [str(v) for v in range(a, b + 1, step)]
+        count = int((b - a) // step) + 1
+        return [str(a + i * step) for i in range(count)]
     return [v for v in (p.strip() for p in t.split(",")) if v != ""]
 
 

@@ -42,3 +42,16 @@ def test_replace_with_the_same_samples_shares_them_and_keeps_fields():
     assert c.samples is not a.samples and not c.samples.flags.writeable
     with pytest.raises(AudioError, match="NaN"):
         a.replace(np.full((2, 100), np.nan))
+
+
+def test_integer_pcm_is_scaled_to_full_scale():
+    """int16/int32 from scipy.io.wavfile or soundfile(dtype='int16'), unsigned 8-bit WAV: full scale
+    becomes 1.0 (taken as floats they were ~84 dB too hot, silently)."""
+    import numpy as np
+
+    from nodeflow import Audio
+    assert Audio(np.array([[-32768, 16384, 32767]], np.int16), 8000).samples.tolist() == [[-1.0, 0.5, 32767 / 32768]]
+    assert Audio(np.array([-(2 ** 31), 2 ** 30], np.int32), 8000).samples.tolist() == [[-1.0, 0.5]]
+    assert Audio(np.array([0, 128, 192], np.uint8), 8000).samples.tolist() == [[-1.0, 0.0, 0.5]]
+    with pytest.raises(Exception, match="real numbers"):
+        Audio(np.array([True, False]), 8000)

@@ -92,3 +92,26 @@ def test_the_callers_array_stays_theirs():
     assert x.flags.writeable and np.all(x == 0.5)
     x[:] = 0.0                                         # the caller may go on using it
     assert np.all(out.samples != 0.0)
+
+
+def test_branch_names_feed_their_branches_in_invoke():
+    duet = {"a": gain(gain_db=0.0), "b": gain(gain_db=-6.0206)} | mix()
+    x = (np.full((1, 8), 0.5, np.float32), 8000)
+    out = duet.invoke({"a": x, "b": x})
+    np.testing.assert_allclose(out.samples, 0.75, atol=1e-4)
+
+
+def test_batch_names_the_failing_item_or_returns_errors():
+    from nodeflow import NodeflowError
+    chain = gain(gain_db=-6.0)
+    good = (np.ones(8), 8000)
+    with pytest.raises(NodeflowError, match=r"^batch item 1: .*nope.wav.*not found"):
+        chain.batch([good, "/nonexistent/nope.wav", good], config={"cache": False})
+    results = chain.batch([good, "/nonexistent/nope.wav"], return_exceptions=True, config={"cache": False})
+    assert results[0].frames == 8 and isinstance(results[1], NodeflowError)
+
+
+def test_unknown_keywords_are_one_clear_error():
+    from nodeflow import ParameterError
+    with pytest.raises(ParameterError, match=r"unknown keyword\(s\) 'timeout'; a run takes base_dir"):
+        gain(gain_db=-3.0).invoke((np.ones(8), 8000), timeout=3)

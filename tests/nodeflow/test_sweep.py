@@ -269,3 +269,10 @@ def test_a_second_sweep_into_a_busy_folder_is_refused_and_no_rows_are_lost(audio
     assert not out.exists() or not any(out.iterdir())                  # nothing written, lock gone
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
     assert len(json.loads((out / "manifest.json").read_text())["variants"]) == 2
+
+
+def test_ranges_of_decimal_numbers_take_a_step(stub_graph):
+    assert [v for v in parse_axis("gain.gain_db=-1.5..0:0.5", stub_graph).values] == [-1.5, -1.0, -0.5, 0.0]
+    assert [v for v in parse_axis("gain.gain_db=-6..0:3", stub_graph).values] == [-6.0, -3.0, 0.0]
+    with pytest.raises(ParameterError, match=r"non-whole numbers needs a step, e.g. -1.5..0:0.5"):
+        parse_axis("gain.gain_db=-1.5..0", stub_graph)
