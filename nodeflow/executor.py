@@ -649,11 +649,11 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
     first error (in item order) stops the node and no new item starts; Stop starts no new item."""
     n = len(next(iter(mapped.values())))
     results: list[dict[str, Any] | None] = [None] * n
-    if spec.batch is not None and n > 1:      # the node computes its items together (one generate)
+    if spec.batch_fn is not None and n > 1:      # the node computes its items together (one generate)
         if cancel.is_set():
             raise Cancelled(f"node '{nid}' cancelled")
         items = [{**args, **{p: v[i] for p, v in mapped.items()}} for i in range(n)]
-        outs = spec.batch(items, params, Context(nid, **ctx_kw) if ctx_kw is not None else Context(nid))
+        outs = spec.batch_fn(items, params, Context(nid, **ctx_kw) if ctx_kw is not None else Context(nid))
         if len(outs) != n:
             raise ExecutionError(nid, f"{spec.id} batch gave {len(outs)} results for {n} items")
         for i, res in enumerate(outs):

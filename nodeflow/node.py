@@ -130,7 +130,8 @@ class NodeSpec:
     persist: bool | None = None
     stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
     process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False
-    batch: Callable[[list[dict[str, Any]], dict[str, Any], "Context"], list[dict[str, Any]]] | None = None
+    # @node(batch=...): several list items in one call.  Not named `batch`: that is the method below
+    batch_fn: Callable[[list[dict[str, Any]], dict[str, Any], "Context"], list[dict[str, Any]]] | None = None
 
     @property
     def name(self) -> str:
@@ -314,6 +315,6 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
                         preflight=preflight, estimate=estimate, persist=persist, stream=stream,
-                        process=process if callable(process) else bool(process), batch=batch)
+                        process=process if callable(process) else bool(process), batch_fn=batch)
 
     return wrap
