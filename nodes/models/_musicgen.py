@@ -122,7 +122,8 @@ def _codes_from_sequence(model, initial, sequence):
 
 def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window], dict[str, Any]], *,
                    prompt_codes, new_tokens: int, stride: int, sampling: dict[str, Any], ctx: Context,
-                   single_window_audio: dict[str, Any] | None = None):
+                   single_window_audio: dict[str, Any] | None = None,
+                   on_window: Callable[[Any], None] | None = None):
     """All codes ``[K, P + new_tokens]``: the prompt's ``P`` followed by the generated ones.
 
     ``conditioning(window)`` gives the generate() inputs of a window (text ids, chroma...).
@@ -156,6 +157,8 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
             raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
         codes = torch.cat([codes, got[:, w.context:]], dim=1)
         done += w.new + delay
+        if on_window is not None:
+            on_window(codes)               # all codes so far (a progressive decode takes what it can)
         if single_window_audio is not None and len(windows) == 1 and w.context == codes.shape[1] - w.new:
             single_window_audio["audio"] = audio[0].float().cpu().numpy()     # [C, codes * hop]
     return codes
@@ -222,32 +225,59 @@ def decode(model, codes, *, chunk: int, context: int) -> np.ndarray:
     neighbouring codes on both sides; neighbouring chunks overlap by ``context`` tokens around
     each boundary and are crossfaded with complementary linear ramps (they sum to one).
     """
-    hop = int(math.prod(model.config.audio_encoder.upsampling_ratios))
-    total = codes.shape[1]
-    if total <= chunk + 2 * context or context <= 0:
-        return _decode_once(model, codes).float().cpu().numpy()
-    half = context * hop // 2
-    starts = list(range(0, total, chunk))
-    if total - starts[-1] < context:   # a tail shorter than the fade joins the chunk before it
-        starts.pop()
-    bounds = starts + [total]
-    out: np.ndarray | None = None
-    for i in range(len(bounds) - 1):
-        s, e = bounds[i], bounds[i + 1]
-        a, b = max(0, s - context), min(total, e + context)
-        y = _decode_once(model, codes[:, a:b]).float().cpu().numpy()
-        if out is None:
-            out = np.zeros((y.shape[0], total * hop), np.float32)
-        lo = s * hop - (half if i else 0)
-        hi = e * hop + (half if i < len(bounds) - 2 else 0)
-        seg = y[:, lo - a * hop:hi - a * hop]
-        gain = np.ones(hi - lo, np.float32)
-        if i:  # fade in across [s*hop - half, s*hop + half)
-            gain[:2 * half] = (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
-        if i < len(bounds) - 2:
-            gain[-2 * half:] = 1.0 - (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
-        out[:, lo:hi] += seg * gain
-    return out
+    d = ProgressiveDecode(model, codes.shape[1], chunk=chunk, context=context)
+    d.feed(codes)
+    return d.out
+
+
+class ProgressiveDecode:
+    """:func:`decode` of codes that grow window by window: a chunk is decoded as soon as the codes
+    it reads exist, so the start of a long piece is audible before its end is generated.  Fed the
+    same codes, ``out`` is exactly what :func:`decode` gives; ``final`` counts the samples no later
+    chunk will change."""
+
+    def __init__(self, model, total: int, *, chunk: int, context: int):
+        self.model, self.total, self.context = model, total, context
+        self.hop = int(math.prod(model.config.audio_encoder.upsampling_ratios))
+        self.out: np.ndarray | None = None
+        self.final = 0
+        self.single = total <= chunk + 2 * context or context <= 0
+        starts = list(range(0, total, chunk))
+        if len(starts) > 1 and total - starts[-1] < context:   # a tail shorter than the fade joins the chunk before
+            starts.pop()
+        self.bounds = starts + [total]
+        self.half = context * self.hop // 2
+        self.next = 0
+
+    def feed(self, codes) -> None:
+        """Decode what the codes so far (``[K, t]``, the first ``t`` of ``total``) allow."""
+        have, hop, total, context = codes.shape[1], self.hop, self.total, self.context
+        if self.single:
+            if have >= total and self.out is None:
+                self.out = _decode_once(self.model, codes[:, :total]).float().cpu().numpy()
+                self.final = total * hop
+            return
+        bounds, half = self.bounds, self.half
+        while self.next < len(bounds) - 1:
+            i = self.next
+            s, e = bounds[i], bounds[i + 1]
+            a, b = max(0, s - context), min(total, e + context)
+            if b > have:
+                return
+            y = _decode_once(self.model, codes[:, a:b]).float().cpu().numpy()
+            if self.out is None:
+                self.out = np.zeros((y.shape[0], total * hop), np.float32)
+            lo = s * hop - (half if i else 0)
+            hi = e * hop + (half if i < len(bounds) - 2 else 0)
+            seg = y[:, lo - a * hop:hi - a * hop]
+            gain = np.ones(hi - lo, np.float32)
+            if i:  # fade in across [s*hop - half, s*hop + half)
+                gain[:2 * half] = (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
+            if i < len(bounds) - 2:
+                gain[-2 * half:] = 1.0 - (np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half)
+            self.out[:, lo:hi] += seg * gain
+            self.final = e * hop - half if i < len(bounds) - 2 else total * hop
+            self.next += 1
 
 
 def assemble(decoded: np.ndarray, *, prompt: np.ndarray | None, prompt_tokens: int, hop: int, frames: int,

@@ -83,16 +83,72 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
         if prompt is not None:
             prompt_codes = engine.encode_prompt(model, prompt, prompt_tokens)
         once: dict[str, Any] = {}
+        total = prompt_tokens + new_tokens
+        progressive = engine.ProgressiveDecode(model, total, chunk=window, context=engine.decode_context(prof))
+        crossfade = seconds_to_frames(PROMPT_CROSSFADE_S, rate)
+        pieces = _Pieces(ctx, rate, prompt, prompt_tokens * hop, frames, keep_prompt, crossfade)
+
+        def on_window(so_far) -> None:   # past one window: the start is handed on while the rest is generated
+            if so_far.shape[1] < total:
+                progressive.feed(so_far)
+                pieces.hand_on(progressive.out, progressive.final)
+
         codes = engine.generate_codes(model, prof, conditioning, prompt_codes=prompt_codes, new_tokens=new_tokens,
-                                      stride=stride, sampling=sampling, ctx=ctx, single_window_audio=once)
+                                      stride=stride, sampling=sampling, ctx=ctx, single_window_audio=once,
+                                      on_window=on_window)
         decoded = once.get("audio")
         if decoded is None or decoded.shape[1] != codes.shape[1] * hop:
-            decoded = engine.decode(model, codes, chunk=window, context=engine.decode_context(prof))
+            progressive.feed(codes)          # the same chunks decode() decodes, so the same samples
+            decoded = progressive.out
     ctx.check_cancelled()
     out = engine.assemble(decoded, prompt=prompt, prompt_tokens=prompt_tokens, hop=hop, frames=frames,
-                          keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
+                          keep_prompt=keep_prompt, crossfade=crossfade)
+    pieces.hand_on_rest(out)
     return Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision,
                                       **loaded.extra.get("info", {}))   # + adapter, adapter_digest
+
+
+class _Pieces:
+    """Hands the output on (``ctx.chunk``) as its samples become final: the parts of
+    :func:`engine.assemble`'s result computed by the same arithmetic, so the pieces concatenate to
+    exactly the returned audio."""
+
+    def __init__(self, ctx: Context, rate: int, prompt: np.ndarray | None, start: int, frames: int,
+                 keep_prompt: bool, crossfade: int):
+        self.ctx, self.rate, self.start, self.frames = ctx, rate, start, frames
+        self.prompt = prompt if prompt is not None and keep_prompt else None
+        self.head = 0 if self.prompt is None else self.prompt.shape[1]
+        self.n = 0 if self.prompt is None else min(crossfade, start, self.head)
+        self.sent = 0
+
+    def _slice(self, decoded: np.ndarray, a: int, b: int) -> np.ndarray:
+        parts = []
+        head, n, start = self.head, self.n, self.start
+        if a < head:
+            h = self.prompt[:, a:min(b, head)].copy()
+            lo, hi = max(a, head - n), min(b, head)
+            if n > 0 and hi > lo:
+                ramp = (np.arange(n, dtype=np.float32) + 0.5) / n
+                r = ramp[lo - (head - n):hi - (head - n)]
+                h[:, lo - a:hi - a] = self.prompt[:, lo:hi] * (1.0 - r) + decoded[:, start - head + lo:start - head + hi] * r
+            parts.append(h)
+        if b > head:
+            parts.append(decoded[:, start + max(a, head) - head:start + b - head])
+        return np.concatenate(parts, axis=1)
+
+    def hand_on(self, decoded: np.ndarray | None, final: int) -> None:
+        if decoded is None:
+            return
+        head_ready = self.head if final >= self.start else self.head - self.n
+        ready = head_ready + (max(0, min(self.frames, final - self.start)) if head_ready == self.head else 0)
+        if ready > self.sent:
+            self.ctx.chunk(Audio(self._slice(decoded, self.sent, ready), self.rate, start_frame=self.sent))
+            self.sent = ready
+
+    def hand_on_rest(self, out: np.ndarray) -> None:
+        if out.shape[1] > self.sent:
+            self.ctx.chunk(Audio(out[:, self.sent:], self.rate, start_frame=self.sent))
+            self.sent = out.shape[1]
 
 
 MAX_BATCH = 8     # list items generated in one call (AUDIOCHAIN_MODEL_BATCH: another cap; 1: one by one)
