@@ -108,7 +108,8 @@ class App:
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
         self._prefs_window()
-        self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio)
+        self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio,
+                              self.seek)
         from .sweeps import SweepPanel
         self.sweep = SweepPanel(self)
         self._shortcuts()
@@ -401,7 +402,12 @@ class App:
         self.stop_audio()
 
     def play(self, nid: str, port: str) -> None:
-        self.audition.play(self.doc.graph, nid, port)
+        """The play button: play, or pause/resume while this output plays."""
+        self.audition.toggle(self.doc.graph, nid, port)
+
+    def seek(self, nid: str, port: str, seconds: float) -> None:
+        """A click on a waveform: play that output from there."""
+        self.audition.seek(self.doc.graph, nid, port, seconds)
 
     def stop_audio(self, nid: str | None = None, port: str | None = None) -> None:
         self.audition.stop()
@@ -533,11 +539,17 @@ class App:
             self._fit_pending = 0
             self.fit_to_window()
         head = self.audition.playhead()
+        paused = self.audition.paused
+        if head is None and paused is not None:
+            head = (*paused[0], paused[1])                   # a paused preview keeps its playhead
         key = head[:2] if head else None
         if self._head_key is not None and self._head_key != key:
             self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
+            self.view.show_transport(*self._head_key, False, None)
         if key is not None:
             self.view.playhead(key[0], key[1], head[2])
+            self.view.show_transport(key[0], key[1], self.audition.now == key, self.audition.level_dbfs(),
+                                     paused=paused is not None)
         self._head_key = key
 
     def refresh(self) -> None:

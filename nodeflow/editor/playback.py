@@ -9,7 +9,9 @@ bar, never a crash.  This module does not import dearpygui.
 """
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -19,7 +21,9 @@ from ..errors import NodeflowError
 from ..graph import Graph
 from .runner import Runner
 
-__all__ = ["Auditioner", "as_audio", "preview_envelope"]
+__all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
+
+PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
 
 
 def as_audio(value: Any) -> Audio | None:
@@ -34,6 +38,66 @@ def as_audio(value: Any) -> Audio | None:
                  for v in clips]
         return Audio(np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32), rate)
     return None
+
+
+def decode_file(path: str) -> Audio:
+    """A written file decoded as the listener will hear it (what an export delivers)."""
+    import soundfile as sf
+    try:
+        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise OSError(f"cannot decode {path} for playback: {e}") from None
+    return Audio(np.ascontiguousarray(x.T), int(rate))
+
+
+def loudness_lufs(audio: Audio) -> float:
+    """Integrated loudness (BS.1770, the export's own meter) of a clip, in LUFS."""
+    from nodes.io._loudness import integrated_lufs
+    return float(integrated_lufs(audio.samples, audio.sample_rate))
+
+
+def peak_dbfs(audio: Audio, at_s: float, window_s: float = PEAK_WINDOW_S) -> float:
+    """Sample peak in dBFS of the ``window_s`` of ``audio`` ending at ``at_s`` (-inf when silent).
+
+    >>> a = Audio(np.array([[0.0, 0.5, 0.0, 0.25]]), 4)
+    >>> round(peak_dbfs(a, 1.0, 0.5), 2), round(peak_dbfs(a, 0.5, 0.5), 2)
+    (-12.04, -6.02)
+    """
+    rate = audio.sample_rate
+    b = min(max(int(round(at_s * rate)), 1), audio.samples.shape[1])
+    a = max(b - max(int(window_s * rate), 1), 0)
+    peak = float(np.max(np.abs(audio.samples[:, a:b]))) if b > a else 0.0
+    return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
+
+
+def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, float]]]:
+    """The waveform's time axis: ``("bars", ticks)`` when ``info`` has ``bpm`` (and ``meter``, default
+    4/4), else ``("s", ticks)``; at most 6 labelled ticks (they share 184 px).
+
+    >>> time_ticks(4.0)
+    ('s', [('0', 0.0), ('1', 1.0), ('2', 2.0), ('3', 3.0), ('4', 4.0)])
+    >>> time_ticks(8.0, (("bpm", "120"), ("meter", "4/4")))[1][:3]
+    [('1', 0.0), ('2', 2.0), ('3', 4.0)]
+    """
+    facts = dict(info or ())
+    try:
+        bpm = float(facts.get("bpm", 0) or 0)
+        beats = int(str(facts.get("meter", "4/4")).split("/")[0])
+    except ValueError:
+        bpm, beats = 0.0, 4
+    if bpm > 0 and beats > 0:
+        bar = 60.0 / bpm * beats
+        n = int(duration_s / bar + 1e-9)
+        step = max(1, -(-(n + 1) // 6))
+        return "bars", [(str(i + 1), i * bar) for i in range(0, n + 1, step)]
+    if duration_s <= 0:
+        return "s", [("0", 0.0)]
+    step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if duration_s / s <= 5), 1200)
+    ticks, t = [], 0.0
+    while t <= duration_s + 1e-9:
+        ticks.append((f"{t:g}" if step < 60 else f"{int(t // 60)}:{int(t % 60):02d}", round(t, 6)))
+        t += step
+    return "s", ticks
 
 
 def preview_envelope(value: Any, points: int = 600):
@@ -67,6 +131,8 @@ class Auditioner:
         self.offset_s = 0.0                             # where in the clip playback started
         self._warned: str | None = None
         self.latency: Any = None                        # the preference; None: the player's default
+        self.clip: Audio | None = None                  # the whole clip playing or paused (gain applied)
+        self.paused: tuple[tuple[str, str], float] | None = None   # (node, port), seconds: resume there
 
     def warm_up(self) -> None:
         """Start PortAudio and find the output on a background thread, so the first press of play
@@ -94,18 +160,19 @@ class Auditioner:
     def _say(self, text: str, error: bool = False) -> None:
         self.messages.append((text, error))
 
-    def play(self, graph: Graph, nid: str, port: str) -> None:
-        """Play ``nid.port``: now from the last run's value, or after computing what it needs."""
+    def play(self, graph: Graph, nid: str, port: str, start_s: float = 0.0) -> None:
+        """Play ``nid.port`` from ``start_s``: now from the last run's value, or after computing what
+        it needs.  An output that is a written file (an export's path) plays that file, decoded."""
         self.last_press = time.perf_counter()
         self.stop()
         self.last_call = None
         value = self.runner.output(graph, nid, port)
         if value is not None:
-            self._start(nid, port, value)
+            self._start(nid, port, value, start_s)
             return
         try:
             self.runner.run(graph, [nid], kind="audition",
-                            on_done=lambda res, err: self._computed(nid, port, res, err))
+                            on_done=lambda res, err: self._computed(nid, port, res, err, start_s))
         except NodeflowError as e:
             self._say(f"cannot audition {nid}.{port}: " + str(e).splitlines()[0]
                       + (" (and more; see Graph > Validate)" if "\n" in str(e) else ""), True)
@@ -113,30 +180,90 @@ class Auditioner:
         self.pending = (nid, port)
         self._say(f"computing {nid} to audition it...")
 
-    def _computed(self, nid: str, port: str, result: Any, err: BaseException | None) -> None:
+    def toggle(self, graph: Graph, nid: str, port: str) -> None:
+        """The play button: play, pause while this output plays, resume where it was paused."""
+        key = (nid, port)
+        if self.now == key:
+            self.pause()
+        elif self.paused is not None and self.paused[0] == key:
+            self.resume()
+        else:
+            self.play(graph, nid, port)
+
+    def pause(self) -> None:
+        """Stop the sound and keep the place: :meth:`resume` goes on from there."""
+        if self.now is None:
+            return
+        head = self.playhead()
+        key, clip = self.now, self.clip
+        self.stop()
+        if head is not None and clip is not None:
+            self.paused, self.clip = (key, head[2]), clip
+            self._say(f"paused {key[0]}.{key[1]} at {head[2]:.2f} s")
+
+    def resume(self) -> None:
+        if self.paused is None or self.clip is None:
+            return
+        (nid, port), at = self.paused
+        self.last_press = time.perf_counter()
+        self._play_clip(nid, port, self.clip, at)
+
+    def seek(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
+        """Play ``nid.port`` from ``seconds`` (a click on its waveform), whether or not it was playing."""
+        key = (nid, port)
+        if self.clip is not None and (self.now == key or (self.paused is not None and self.paused[0] == key)):
+            self.last_press = time.perf_counter()
+            clip = self.clip
+            self.stop()
+            self._play_clip(nid, port, clip, seconds)
+        else:
+            self.play(graph, nid, port, seconds)
+
+    def _computed(self, nid: str, port: str, result: Any, err: BaseException | None, start_s: float = 0.0) -> None:
         if self.pending != (nid, port):
             return       # stopped, or another preview was asked for meanwhile
         self.pending = None
         if err is not None:
             self._say(f"cannot audition {nid}.{port}: {str(err).splitlines()[0]}", True)
             return
-        self._start(nid, port, result[nid][port])
+        self._start(nid, port, result[nid][port], start_s)
 
-    def play_value(self, key: tuple[str, str], value: Any, start_s: float = 0.0) -> None:
-        """Play a value that is not a node's current output (a sweep variant), from ``start_s``."""
+    def play_value(self, key: tuple[str, str], value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:
+        """Play a value that is not a node's current output (a sweep variant), from ``start_s``,
+        ``gain_db`` louder (level-matched A/B)."""
         self.last_press = time.perf_counter()
         self.stop()
-        self._start(key[0], key[1], value, start_s)
+        self._start(key[0], key[1], value, start_s, gain_db)
 
-    def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0) -> None:
+    def playable(self, value: Any) -> Audio | None:
+        """The clip an output value plays: audio as is, a written file's path decoded from the file."""
         audio = as_audio(value)
-        if audio is not None and start_s > 0:
-            skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
-            audio = Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
-        self.offset_s = start_s if audio is not None else 0.0
-        if audio is None:
-            self._say(f"{nid}.{port} is not audio", True)
+        if audio is None and isinstance(value, (str, os.PathLike)) and str(value) and Path(value).is_file():
+            audio = decode_file(str(value))
+        return audio
+
+    def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:
+        try:
+            audio = self.playable(value)
+        except OSError as e:
+            self._say(f"cannot play {nid}.{port}: {e}", True)
             return
+        if audio is None:
+            self._say(f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else ""), True)
+            return
+        if gain_db:
+            audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
+        self._play_clip(nid, port, audio, start_s)
+
+    def _play_clip(self, nid: str, port: str, audio: Audio, start_s: float) -> None:
+        self.paused = None
+        self.clip = audio
+        start_s = min(max(float(start_s), 0.0), audio.duration_s)
+        played = audio
+        if start_s > 0:
+            skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
+            played = Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
+        self.offset_s = start_s
         try:
             from .player import AudioDeviceError
         except ImportError as e:
@@ -145,7 +272,7 @@ class Auditioner:
         try:
             player = self.player()
             self.last_call = time.perf_counter()
-            player.play(audio)
+            player.play(played)
         except AudioDeviceError as e:
             self._say(str(e), True)
             return
@@ -153,7 +280,18 @@ class Auditioner:
             self._say(f"cannot play {nid}.{port}: {e}", True)
             return
         self.now = (nid, port)
-        self._say(f"playing {nid}.{port} ({audio.samples.shape[1] / audio.sample_rate:.1f} s)")
+        where = f" from {start_s:.2f} s" if start_s > 0 else ""
+        self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}")
+
+    def level_dbfs(self) -> float | None:
+        """The level meter: sample peak (dBFS) of the last 50 ms the listener heard, read at the
+        player's position (frames handed to the device less its buffer); None when nothing plays."""
+        if self.now is None or self.clip is None:
+            return None
+        p = self.player()
+        if not p.playing:
+            return None
+        return peak_dbfs(self.clip, self.offset_s + float(p.position_s))
 
     def press_to_first_buffer_s(self) -> float | None:
         """Seconds from the last press of play to the first buffer handed to the sound device."""
@@ -162,6 +300,7 @@ class Auditioner:
 
     def stop(self) -> None:
         self.pending = None
+        self.paused = None
         if self.now is not None:
             try:
                 self.player().stop()

@@ -5,7 +5,9 @@ grid (every combination) or zip (paired values).  The sweep runs through :func:`
 on the editor's own executor, so upstream work is shared with the editor's runs and between
 variants; each variant lands in its own folder and ``manifest.json``/``manifest.csv`` are written
 at the end.  The results list has *play* per variant and an A/B pair: *A/B* switches between the
-two at the same position in the clip, the way one compares takes.
+two at the same position in the clip, the way one compares takes, and plays both at the same
+integrated loudness (the quieter one's, measured with the export's meter; the panel says so), so the
+louder take does not win by being louder.  A variant's own *play* is at its own level.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class SweepPanel:
         self.results: list[Any] = []
         self.ab: dict[str, int | None] = {"A": None, "B": None}
         self._picked = False             # A/B chosen by hand (else the first two variants)
+        self._lufs: dict[tuple[int, str], float] = {}   # (variant, listened output) -> integrated LUFS
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._incoming: list[Any] = []
@@ -107,6 +110,7 @@ class SweepPanel:
         self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
         self.mode = dpg.get_value("sweep::mode") or "grid"
         self.results, self.ab, self._picked = [], {"A": None, "B": None}, False
+        self._lufs = {}
         dpg.delete_item("sweep::table", children_only=True, slot=1)
         self._cancel.clear()
         snapshot, executor = g.copy(), self.app.runner.executor
@@ -189,9 +193,28 @@ class SweepPanel:
             return None
         return r.values[node].get(port)
 
-    def play(self, i: int, start_s: float = 0.0) -> None:
+    def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
+        """Play variant ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
         r = self.results[i]
-        self.app.audition.play_value(("sweep", r.variant.name), self._value(r), start_s)
+        self.app.audition.play_value(("sweep", r.variant.name), self._value(r), start_s, gain_db)
+
+    def loudness(self, i: int) -> float:
+        """Variant ``i``'s integrated loudness (LUFS, the export's meter), measured once per listened output."""
+        key = (i, self.dpg.get_value("sweep::listen") or "")
+        if key not in self._lufs:
+            from .playback import as_audio, loudness_lufs
+            a = as_audio(self._value(self.results[i]))
+            self._lufs[key] = loudness_lufs(a) if a is not None and a.frames else float("-inf")
+        return self._lufs[key]
+
+    def matched_gains(self) -> tuple[dict[str, float], float] | None:
+        """Gains (dB) that bring A and B to the same integrated loudness, the quieter one's (nothing is
+        made louder than it was, so nothing clips), and that loudness; None when one is silent."""
+        lufs = {s: self.loudness(i) for s, i in self.ab.items()}
+        if any(v == float("-inf") or v != v for v in lufs.values()):
+            return None
+        target = min(lufs.values())
+        return {s: target - v for s, v in lufs.items()}, target
 
     def pick(self, side: str, i: int) -> None:
         self._picked = True
@@ -210,5 +233,9 @@ class SweepPanel:
         names = {s: self.results[i].variant.name for s, i in self.ab.items()}
         playing = head[1] if head and head[0] == "sweep" else None
         side = "B" if playing == names["A"] else "A"
-        self.play(self.ab[side], head[2] if playing else 0.0)
-        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}")
+        matched = self.matched_gains()
+        gains, note = ({"A": 0.0, "B": 0.0}, "   (not level-matched: one is silent)") if matched is None else \
+            (matched[0], f"   level-matched at {matched[1]:.1f} LUFS (A {matched[0]['A']:+.1f} dB, "
+                         f"B {matched[0]['B']:+.1f} dB)")
+        self.play(self.ab[side], head[2] if playing else 0.0, gains[side])
+        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}{note}")

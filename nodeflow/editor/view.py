@@ -24,6 +24,10 @@ __all__ = ["GraphView", "is_audio_type", "STATE_COLOURS"]
 
 NODE_PAD = 8   # imnodes' default node padding: pins sit this far outside the node's content rect
 STATE_LINE_H = 16   # a line of 14 px text: the progress bar takes the status line's place at its height
+BUTTON_W = 44       # play/pause and stop: one width whatever the label (small buttons ignore widths),
+                    # together with "out  (Audio)" no wider than the waveform
+BUTTON_H = 16       # a small button's height: the node is as tall as before
+VALUE_CHARS = 28    # a computed value's line (an export's path) within the waveform's width
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
 
 STATE_COLOURS = {                      # title bar colour per run state
@@ -48,13 +52,18 @@ class GraphView:
     on_param, on_browse
         Passed to the parameter widgets (see :mod:`.widgets`).
     on_play, on_stop
-        Called with ``(node_id, port)`` by an audio output's play/stop buttons.
+        Called with ``(node_id, port)`` by an audio output's play/stop buttons (and an export's,
+        which plays the written file); play pauses and resumes while its output plays.
+    on_seek
+        Called with ``(node_id, port, seconds)`` by a click on an output's waveform.
     """
 
     def __init__(self, editor: int | str, on_param: Callable, on_browse: Callable, on_play: Callable,
-                 on_stop: Callable):
+                 on_stop: Callable, on_seek: Callable | None = None):
         self.editor = editor
         self.on_param, self.on_browse, self.on_play, self.on_stop = on_param, on_browse, on_play, on_stop
+        self.on_seek = on_seek
+        self.transport: dict[tuple[str, str], tuple] = {}   # (node, port) -> (button label, level text) shown
         self.nodes: dict[str, str] = {}            # node id -> node type shown
         self.params: dict[str, dict] = {}          # node id -> params shown
         self.pos: dict[str, list[float]] = {}      # node id -> position last set or seen
@@ -66,11 +75,21 @@ class GraphView:
             with dpg.theme_component(dpg.mvShadeSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 220), category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
+        with dpg.theme() as self._plot_theme:     # tight padding: the time axis fits the 56 px with the wave
+            with dpg.theme_component(dpg.mvPlot):
+                dpg.add_theme_style(dpg.mvPlotStyleVar_PlotPadding, 2, 2, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LabelPadding, 2, 0, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_MajorTickLen, 3, 3, category=dpg.mvThemeCat_Plots)
         self.values: dict[tuple[str, str], str] = {}   # (node, port) -> text shown for a non-audio output
+        self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
+        self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
+        self.y_top: dict[tuple[str, str], float] = {}
         self.last_sync_revision = -1
         # play/stop act on the press, not on the release as buttons do: the sound starts a click sooner
         with dpg.item_handler_registry() as self._press:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._pressed)
+        with dpg.item_handler_registry() as self._wave_click:     # seek: a click on the waveform
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._wave_clicked)
 
     @staticmethod
     def _title_theme(colour: tuple[int, int, int]) -> int:
@@ -155,7 +174,7 @@ class GraphView:
         items.delete(self.node_tag(nid))
         for d in (self.nodes, self.params, self.pos, self.marks):
             d.pop(nid, None)
-        for d in (self.previews, self.values):
+        for d in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top):
             for k in [k for k in d if k[0] == nid]:
                 del d[k]
 
@@ -199,7 +218,7 @@ class GraphView:
                 types = graph.output_types()
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)
-                    self._create_output(nid, name, t)
+                    self._create_output(nid, name, t, plays_file=bool(spec.side_effect) and t is str)
         if tooltip := (spec.tooltip if spec else ""):
             with dpg.tooltip(f"type::{nid}"):
                 dpg.add_text(tooltip, wrap=320)
@@ -208,12 +227,13 @@ class GraphView:
         self.pos[nid] = list(pos)
         self.marks[nid] = ("", ())
 
-    def _create_output(self, nid: str, port: str, t: Any) -> None:
+    def _create_output(self, nid: str, port: str, t: Any, plays_file: bool = False) -> None:
         with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output):
             with dpg.group(horizontal=True):
-                if is_audio_type(t):
-                    for verb in ("play", "stop"):
-                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", small=True)
+                if is_audio_type(t) or plays_file:      # an export plays the file it wrote
+                    for verb in ("play", "stop"):       # fixed widths: 'play' <-> 'pause' never moves a pin
+                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", width=BUTTON_W,
+                                       height=BUTTON_H)
                         dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
         if not is_audio_type(t):        # a computed value: one line, always there (the tooltip has all of it)
@@ -225,10 +245,18 @@ class GraphView:
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
                 with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
                               no_mouse_pos=True, tag=f"plot::{nid}::{port}"):
-                    dpg.add_plot_axis(dpg.mvXAxis, no_tick_labels=True, tag=f"xaxis::{nid}::{port}")
-                    dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}")
+                    # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
+                    dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
+                                      no_highlight=True)
+                    dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}",
+                                      no_gridlines=True, no_highlight=True)
                     dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
                                       thickness=2.0, show=False, no_inputs=True)
+                    # the level meter: peak dBFS at the playhead, drawn in the plot's corner
+                    dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
+                                            offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
+                dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
+                dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
 
     def _create_unknown(self, graph: Graph, nid: str) -> None:
         """A node whose type is not installed: its ports as the links name them, its params as text."""
@@ -253,6 +281,39 @@ class GraphView:
         nid, _, port = rest.partition("::")
         if nid in self.nodes and verb in ("play", "stop"):
             (self.on_play if verb == "play" else self.on_stop)(nid, port)
+
+    def _wave_clicked(self, sender: Any, app_data: Any) -> None:
+        """A click on a waveform: play from the time under the pointer."""
+        alias = items.alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else None
+        if not alias or not alias.startswith("plot::") or self.on_seek is None:
+            return
+        nid, _, port = alias[len("plot::"):].partition("::")
+        if nid not in self.nodes or (nid, port) not in self.previews:
+            return
+        x = float(dpg.get_plot_mouse_pos()[0])
+        lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
+        self.on_seek(nid, port, min(max(x, lo), hi))
+
+    def show_transport(self, nid: str, port: str, playing: bool, level_dbfs: float | None,
+                       paused: bool = False) -> None:
+        """The play button's label (pause while this output plays) and the level meter."""
+        key = (nid, port)
+        label = "pause" if playing else "play"          # play resumes a paused preview where it was
+        level = None if level_dbfs is None else ("-inf dBFS" if level_dbfs == float("-inf")
+                                                 else f"{max(level_dbfs, -99.9):.1f} dBFS")
+        if self.transport.get(key) == (label, level):
+            return
+        self.transport[key] = (label, level)
+        items.configure(f"play::{nid}::{port}", label=label)
+        tag = f"level::{nid}::{port}"
+        if level is None:
+            items.configure(tag, show=False)
+            return
+        lo, hi = self.time_span.get(key, (0.0, 1.0))
+        top = self.y_top.get(key, 1.0)
+        items.set_value(tag, (hi, top))
+        hot = level_dbfs is not None and level_dbfs > -1.0
+        items.configure(tag, label=level, show=True, color=(200, 60, 50, 230) if hot else (40, 90, 50, 220))
 
     # ------------------------------------------------------------------ marks
     def mark(self, nid: str, state: Any | None, problems: list[str], unknown: bool = False) -> None:
@@ -303,10 +364,21 @@ class GraphView:
         series = dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
                                       parent=yaxis)
         dpg.bind_item_theme(series, self._wave_theme)
+        duration = float(times[-1]) if len(times) else 0.0
+        rate_end = getattr(source, "duration_s", None)
+        if isinstance(rate_end, (int, float)) and rate_end > 0:
+            duration = float(rate_end)
         if len(times):
-            dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), float(times[-1]) or 1.0)
+            dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), duration or 1.0)
+        self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
+        from .playback import time_ticks
+        unit, ticks = time_ticks(duration, getattr(source, "info", ()))
+        dpg.set_axis_ticks(f"xaxis::{nid}::{port}", tuple((t + "s" if unit == "s" else t, x) for t, x in ticks))
+        items.configure(f"xaxis::{nid}::{port}", label="")
+        self.time_unit[key] = unit
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
+        self.y_top[key] = peak * 1.05
         items.configure(tag, show=True)
         self.previews[key] = source
 
@@ -316,7 +388,8 @@ class GraphView:
         if self.values.get((nid, port), "") == text or not items.exists(f"value::{nid}::{port}"):
             return
         self.values[(nid, port)] = text
-        items.set_value(f"value::{nid}::{port}", _one_line(text, tail="/" in text or "\\" in text))
+        items.set_value(f"value::{nid}::{port}", _one_line(text, tail="/" in text or "\\" in text,
+                                                                   chars=VALUE_CHARS))
         items.set_value(f"valuetip::{nid}::{port}", text)
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
@@ -371,13 +444,13 @@ def _serious(problems: list[str]) -> bool:
                for p in problems)
 
 
-def _one_line(text: str, tail: bool = False) -> str:
+def _one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
     """A state or value as one line of the node (the tooltip shows the rest); ``tail`` keeps the end
     (a path's file name) instead of the start."""
     first = text.splitlines()[0] if text else ""
-    if len(first) <= STATE_CHARS and first == text:
+    if len(first) <= chars and first == text:
         return first
-    return "..." + first[-(STATE_CHARS - 3):] if tail else first[:STATE_CHARS - 3].rstrip() + "..."
+    return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."
 
 
 def _wrap(text: str, width: int = 40) -> str:

@@ -73,3 +73,32 @@ def play_graph(folder: Path, seconds: float = 1.5) -> Path:
     g.connect("load.out", "gain.audio")
     g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0]}
     return save(g, folder / "play.msgpack")
+
+
+def two_tone_file(folder: Path, name: str = "halves.wav", seconds: float = 3.0) -> Path:
+    """First half 440 Hz at 0.5 (-6 dBFS), second half 1 kHz at 0.25 (-12 dBFS), stereo 24-bit WAV:
+    which half is heard, and the level meter's reading, say where playback is in the clip."""
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    x = np.where(t < seconds / 2, 0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sin(2 * np.pi * 1000 * t))
+    ramp = np.linspace(0, 1, int(0.01 * RATE))
+    x[: len(ramp)] *= ramp
+    x[-len(ramp):] *= ramp[::-1]
+    path = folder / name
+    sf.write(path, np.stack([x, x], axis=1).astype(np.float32), RATE, subtype="PCM_24")
+    return path
+
+
+def transport_graph(folder: Path, seconds: float = 3.0, loudness_lufs: float = -30.0) -> Path:
+    """load (two halves, see :func:`two_tone_file`) -> gain (0 dB) -> export (normalised to
+    ``loudness_lufs``, so the written file is quieter than the node before it)."""
+    two_tone_file(folder, seconds=seconds)
+    g = Graph()
+    g.path = folder / "transport.msgpack"
+    g.add("io.load", id="load", path="halves.wav")
+    g.add("dsp.gain", id="gain", gain_db=0.0)
+    g.add("io.export", id="export", path="out.wav", loudness_lufs=loudness_lufs)
+    g.connect("load.out", "gain.audio")
+    g.connect("gain.out", "export.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "export": [600.0, 40.0]}
+    return save(g, folder / "transport.msgpack")

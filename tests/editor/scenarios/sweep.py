@@ -1,4 +1,4 @@
-"""Define a sweep in the panel (typed), run it, audition variants A/B while recording the sink."""
+"""Define a sweep in the panel (typed), run it, audition variants A/B (level-matched) while recording the sink."""
 import os
 import threading
 import time
@@ -44,6 +44,7 @@ def main(app, drv):
         drv.click_item("sweep::ab")                       # B: 0 dB, from the same place
         out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
         out["offset_s"] = app.audition.offset_s
+        out["playing_after_toggle"] = list(app.audition.now or ())
         out["status_after_toggle"] = app.status_text
         drv.until(lambda: app.audition.now is None, 30, "B to end")
         out["status_after_b"] = app.status_text
@@ -62,6 +63,7 @@ def main(app, drv):
         while time.monotonic() < end and not b_heard_and_done():
             drv.frames(1)
     levels = levels()
+    np.save(tmp / "ab.npy", np.concatenate([c for _, c in chunks]))
     out["loud_blocks_db"] = [round(v, 2) for v in levels if v > -60]
     out["manifest"] = (tmp / "sweep" / "manifest.json").exists() and (tmp / "sweep" / "manifest.csv").exists()
     out["files"] = sorted(str(p.relative_to(tmp / "sweep")) for p in (tmp / "sweep").rglob("*.wav"))

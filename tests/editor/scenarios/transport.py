@@ -1,0 +1,108 @@
+"""The transport on an audio output, through real clicks, with the null sink's monitor recorded:
+run, click the waveform at its middle (seek), play/pause/resume, then play the export (its file)."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class Recorder:
+    """The null sink's monitor, recorded in one stream per take."""
+
+    def __init__(self, sd):
+        self.sd, self.chunks, self.started = sd, [], threading.Event()
+
+    def __enter__(self):
+        def cb(indata, frames, time_info, status):
+            self.chunks.append(indata.copy())
+            self.started.set()
+        self.stream = self.sd.InputStream(samplerate=48000, channels=2, dtype="float32", callback=cb)
+        self.stream.start()
+        assert self.started.wait(10), "no data from the null sink's monitor"
+        return self
+
+    def __exit__(self, *exc):
+        self.stream.stop()
+        self.stream.close()
+
+    def data(self):
+        return np.concatenate(self.chunks) if self.chunks else np.zeros((0, 2), np.float32)
+
+    def silent_for(self, seconds):
+        x = self.data()[:, 0]
+        loud = np.flatnonzero(np.abs(x) > 1e-3)
+        return len(loud) > 0 and len(x) - loud[-1] > seconds * 48000
+
+
+def main(app, drv):
+    import sounddevice as sd
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    out = {}
+    drv.frames(5)
+    out["size_before"] = app._node_sizes()
+    drv.key("F5")
+    drv.until(lambda: not app.runner.jobs and "gain.out" in app.state()["previews"], 60, "the run")
+    drv.frames(5)
+    out["size_after_run"] = app._node_sizes()
+    drv.screenshot(tmp / "transport_ran.png")
+
+    def wait_end(rec):
+        drv.until(lambda: app.audition.now is None, 30, "the preview to end")
+        end = time.monotonic() + 30                    # the sound's tail reaches the monitor
+        while time.monotonic() < end and not rec.silent_for(0.3):
+            drv.frames(1)
+
+    # 1. a click on the middle of gain's waveform plays from the middle
+    from nodeflow.editor import items
+    (x0, y0), (x1, y1) = items.rect("plot::gain::out")
+    with Recorder(sd) as rec:
+        drv.click(((x0 + x1) / 2, (y0 + y1) / 2 - 6))
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "the seek to play")
+        out["seek_offset_s"] = app.audition.offset_s
+        out["seek_status"] = app.status_text
+        levels = []
+        while app.audition.now is not None:
+            drv.frames(1)
+            if app.view.transport.get(("gain", "out"), (None, None))[1]:
+                levels.append(app.view.transport[("gain", "out")][1])
+        out["seek_levels"] = levels
+        wait_end(rec)
+    np.save(tmp / "seek.npy", rec.data())
+
+    # 2. play, pause at about 0.8 s, wait, resume: the clip goes on from where it stopped
+    with Recorder(sd) as rec:
+        drv.click_item("play::gain::out")
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "play")
+        out["label_playing"] = dpg.get_item_label("play::gain::out")
+        levels_first = []
+        drv.until(lambda: (levels_first.append(app.view.transport.get(("gain", "out"), (0, None))[1]) or
+                           (app.audition.playhead() or (0, 0, 0))[2] > 0.8), 20, "0.8 s played")
+        drv.screenshot(tmp / "transport_playing.png")
+        drv.click_item("play::gain::out")               # now labelled 'pause'
+        out["paused"] = app.audition.paused
+        out["label_paused"] = dpg.get_item_label("play::gain::out")
+        out["playing_after_pause"] = app.audition.player().playing
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            drv.frames(1)
+        drv.screenshot(tmp / "transport_paused.png")
+        drv.click_item("play::gain::out")               # play again: resume
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "resume")
+        out["resume_offset_s"] = app.audition.offset_s
+        wait_end(rec)
+    out["levels_first_half"] = [v for v in levels_first if v]
+    np.save(tmp / "pause.npy", rec.data())
+
+    # 3. the export's play plays the written file
+    with Recorder(sd) as rec:
+        drv.click_item("play::export::out")
+        drv.until(lambda: app.audition.now == ("export", "out"), 20, "the export to play")
+        out["export_status"] = app.status_text
+        wait_end(rec)
+    np.save(tmp / "export.npy", rec.data())
+    out["export_path"] = app.runner.output(app.doc.graph, "export", "out")
+    out["size_end"] = app._node_sizes()
+    drv.dump(out)

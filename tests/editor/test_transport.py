@@ -1,0 +1,88 @@
+"""A transport like a DAW's on every audio output (issue 14): a click on the waveform seeks, play
+pauses and resumes where it was, a level meter reads the peak at the player's position, the export
+plays the file it wrote, and A/B in the sweep panel is level-matched.  Real X events, the null sink
+recorded back; what is asserted is what was heard (tones, levels), never wall-clock times."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nodes.io._loudness import integrated_lufs, measure_file
+
+from ._graphs import transport_graph
+from ._sound import dropouts, seconds_at
+from .test_audition import pulse  # noqa: F401 - the fixture
+
+HALF_S = 1.5
+
+
+def _lufs(x: np.ndarray) -> float:
+    loud = np.flatnonzero(np.abs(x[:, 0]) > 1e-3)
+    return integrated_lufs(x[loud[0]:loud[-1] + 1].T.astype(np.float64), 48000)
+
+
+@pytest.fixture(scope="module")
+def transport(tmp_path_factory):
+    from .conftest import Editor, gui_skip_reason, sound_skip_reason
+    reason = gui_skip_reason() or sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("transport")
+    ed = Editor(tmp)
+    ed.env["PULSE_SOURCE"] = "nullsink.monitor"
+    st = ed.run("transport", transport_graph(tmp, 2 * HALF_S), timeout=180)
+    return st, tmp
+
+
+@pytest.mark.gui
+def test_a_click_on_the_middle_of_the_waveform_plays_the_second_half(transport):
+    st, tmp = transport
+    x = np.load(tmp / "seek.npy")
+    assert abs(st["seek_offset_s"] - HALF_S) < 0.25, st["seek_offset_s"]
+    assert "from 1." in st["seek_status"]
+    # 440 Hz is the first half, 1 kHz the second: what was heard is the second half, all of it
+    heard_1k, heard_440 = seconds_at(x, 1000), seconds_at(x, 440)
+    assert heard_1k >= 2 * HALF_S - st["seek_offset_s"] - 0.12, (heard_1k, heard_440)
+    assert heard_440 <= max(HALF_S - st["seek_offset_s"], 0) + 0.05, (heard_1k, heard_440)
+    # the meter read the second half's peak (-12 dBFS) from the player's position
+    lv = [float(v.split()[0]) for v in st["seek_levels"] if v != "-inf dBFS"]
+    assert lv and np.median(lv) == pytest.approx(-12.0, abs=0.3), st["seek_levels"]
+
+
+@pytest.mark.gui
+def test_pause_stops_the_sound_and_resume_goes_on_from_the_same_place(transport):
+    st, tmp = transport
+    assert st["label_playing"] == "pause" and st["label_paused"] == "play"
+    assert st["paused"] is not None and st["playing_after_pause"] is False
+    assert st["resume_offset_s"] == pytest.approx(st["paused"][1], abs=1e-6) and st["resume_offset_s"] > 0.8
+    x = np.load(tmp / "pause.npy")
+    gaps = dropouts(x, min_s=0.5)
+    assert gaps["count"] == 1 and gaps["longest_s"] >= 0.8, gaps        # the pause, and only it
+    # nothing skipped and nothing repeated: each half is heard once, whole (the device's buffer
+    # dropped at the pause is what the playhead had not reached yet)
+    assert seconds_at(x, 440) == pytest.approx(HALF_S, abs=0.15), seconds_at(x, 440)
+    assert seconds_at(x, 1000) == pytest.approx(HALF_S, abs=0.15), seconds_at(x, 1000)
+    lv = [float(v.split()[0]) for v in st["levels_first_half"] if v != "-inf dBFS"]
+    assert lv and np.median(lv) == pytest.approx(-6.0, abs=0.3), st["levels_first_half"]
+
+
+@pytest.mark.gui
+def test_the_export_plays_the_file_it_wrote_at_its_level(transport):
+    st, tmp = transport
+    assert st["export_path"].endswith("out.wav") and "playing export.out" in st["export_status"]
+    written = measure_file(st["export_path"]).integrated_lufs
+    assert written == pytest.approx(-30.0, abs=0.5)
+    heard_export = _lufs(np.load(tmp / "export.npy"))
+    assert heard_export == pytest.approx(written, abs=0.5), (heard_export, written)
+    # the node before the export plays at its own level (the halves at -6/-12 dBFS), not the file's
+    heard_node = _lufs(np.load(tmp / "pause.npy"))
+    assert heard_node - heard_export > 10, (heard_node, heard_export)
+
+
+@pytest.mark.gui
+def test_nodes_keep_their_size_through_run_play_and_pause(transport):
+    st, _ = transport
+    for nid, (w, h) in st["size_before"].items():
+        for when in ("size_after_run", "size_end"):
+            w2, h2 = st[when][nid]
+            assert abs(w2 - w) <= 1 and abs(h2 - h) <= 1, (nid, when, (w, h), (w2, h2))
