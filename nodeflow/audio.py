@@ -173,7 +173,9 @@ class Audio:
         return (self.sample_rate == other.sample_rate and self.samples.shape == other.samples.shape
                 and bool(np.array_equal(self.samples, other.samples)))
 
-    __hash__ = None  # mutable-looking value semantics; never a dict key
+    # mutable-looking value semantics; never a dict key (mypy cannot express removing object.__hash__:
+    # python/mypy#4266; typeshed marks list and dict the same way)
+    __hash__ = None  # type: ignore[assignment]
 
 
 _FIELD_LIST = tuple(f.name for f in dataclasses.fields(Audio))
@@ -193,6 +195,9 @@ class StreamedAudio(Audio):
     >>> h.channels, h.frames, h.duration_s
     (2, 96000, 2.0)
     """
+
+    _shape: tuple[int, int]     # (channels, frames), set by describe(); not dataclass fields
+    _node: str                  # the node whose samples streamed (named by the error on .samples)
 
     def __init__(self, *args, **kwargs):    # noqa: D107 - built with describe()
         raise TypeError("StreamedAudio is made with StreamedAudio.describe(rate, channels, frames, ...)")

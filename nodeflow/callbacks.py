@@ -28,7 +28,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable
 
 __all__ = ["CallbackHandler", "LoggingHandler", "TraceHandler", "handlers", "scrub"]
 
@@ -127,7 +127,7 @@ class TraceHandler(CallbackHandler):
         self.progress = progress
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        self._file = open(self.path, "x", encoding="utf-8")      # never replaces a file
+        self._file: IO[str] | None = open(self.path, "x", encoding="utf-8")      # never replaces a file
         self._write({"trace": "audiochain", **_environment()})
 
     def _write(self, doc: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any, AsyncIterator, Iterable, Iterator
+from typing import Any, AsyncIterator, Generator, Iterable, Iterator
 
 import numpy as np
 
@@ -121,6 +121,7 @@ class Chain:
         types = self.graph.output_types()
         out_name = next(iter(prev_spec.outputs))
         out_t = types[(self.last.id, out_name)]
+        port: PortSpec | None
         if other.port is not None:                 # step.into(port): that input, or a clear refusal
             port = other.spec.inputs[other.port]
             if not link_mode(out_t, port.type):
@@ -247,7 +248,7 @@ class Chain:
                 aliases[port] = f"{opened[0][0]}.{opened[0][1]}"
         ref = g.add(step.spec, step.id, **step.params)
         for port, last in lasts.items():
-            spec = g.spec(last)
+            spec = g.registry[g.nodes[last].type]
             g.connect(last + "." + next(iter(spec.outputs)), ref[port])   # checked: a mismatch names both ends
         return cls(g, ref, aliases)
 
@@ -487,7 +488,7 @@ def _samples_digest(x: Any) -> str:
     digest = hashlib.blake2b(x.data.cast("B"), digest_size=20).hexdigest()
     if fixed:
         key = id(x)
-        _sample_digests[key] = (weakref.ref(x, lambda _, k=key: _sample_digests.pop(k, None)), digest)
+        _sample_digests[key] = (weakref.ref(x, lambda _: _sample_digests.pop(key, None)), digest)
     return digest
 
 

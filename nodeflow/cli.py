@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
 from .term import printable
@@ -198,10 +198,11 @@ def cmd_run(args) -> int:
         progress(ev)
 
     trace = _trace(args, graph, out_dir)
+    listener: Callable[[Any], None] = on_event
     if trace is not None:
         from .callbacks import handlers
-        on_event = handlers(on_event, trace)
-    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=on_event,
+        listener = handlers(on_event, trace)
+    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=listener,
                        allow_outside=args.allow_outside)
     try:
         while not handle.done():
@@ -265,8 +266,9 @@ def _interrupted(graph, handle, finished: list[str]) -> int:
     done = set(result.ran | result.cached) if result is not None else set(finished)
     done_ids = [n for n in graph.nodes if n in done]        # in graph order
     written: list[str] = []
-    for nid, outs in (result.outputs.items() if result is not None else ()):
-        if graph.spec(nid).side_effect:
+    for nid, outs in (result.outputs if result is not None else {}).items():
+        spec = graph.spec(nid)
+        if spec is not None and spec.side_effect:
             for v in outs.values():
                 written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
     names = ", ".join(done_ids) if done_ids else "none"

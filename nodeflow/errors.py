@@ -5,6 +5,11 @@ can, how to fix it.  The CLI prints ``str(err)`` on one line; a traceback only w
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .executor import RunResult
+
 
 class NodeflowError(Exception):
     """Root of every error AudioChain raises on purpose."""
@@ -68,4 +73,4 @@ class Cancelled(NodeflowError):
     Raised by a run, ``result`` is the :class:`~nodeflow.executor.RunResult` of what finished
     before it stopped (``ran``, ``cached``, outputs such as the files exports wrote)."""
 
-    result = None
+    result: RunResult | None = None

@@ -222,7 +222,9 @@ class Executor:
         if st.fingerprinted:   # fingerprints see the run's device (--device); a probe is made only then
             probe = Context(base_dir=base, device=device, graph=graph)
             for nid in st.fingerprinted:
-                fps[nid] = st.specs[nid].fingerprint(st.plain[nid], probe)
+                fingerprint = st.specs[nid].fingerprint
+                if fingerprint is not None:     # always: fingerprinted lists the nodes that have one
+                    fps[nid] = fingerprint(st.plain[nid], probe)
         memo_key = (str(base), device, repr(sorted(files_of.items())), repr(sorted(fps.items())))
         keys = st.keys_memo.get(memo_key)
         if keys is None:
@@ -334,15 +336,17 @@ class Executor:
         cancel = cancel_event or threading.Event()
         emit_lock = threading.Lock()
 
-        def emit(kind: str, node_id: str, **kw: Any) -> None:
-            try:
-                with emit_lock:
-                    on_event(Event(kind, node_id, **kw))
-            except Exception:  # a broken listener must not break the run
-                log.exception("event listener failed on %s %s", kind, node_id)
-
         if on_event is None:
             emit = _no_listener
+        else:
+            listener = on_event
+
+            def emit(kind: str, node_id: str, **kw: Any) -> None:
+                try:
+                    with emit_lock:
+                        listener(Event(kind, node_id, **kw))
+                except Exception:  # a broken listener must not break the run
+                    log.exception("event listener failed on %s %s", kind, node_id)
 
         cached = {n for n in plan.order if n in plan.values}
         for n in plan.order:
@@ -421,7 +425,7 @@ class Executor:
                         self.cache.put(keys[n], outputs[n])
                     if on_output is not None:
                         on_output(n, outputs[n])
-                    if n in kept:            # a value that fed an export: its description (StreamedAudio)
+                    if kept is None or n in kept:   # a value that fed an export: its description (StreamedAudio)
                         values[n] = outputs[n]
                 outputs = outputs[nid]
             values[nid] = outputs
@@ -464,7 +468,7 @@ class Executor:
                     finish(nid, fut.result())
                 except BaseException as e:  # noqa: BLE001
                     failure = failure or failed(nid, e)
-            done = fut = None                # a finished future holds its outputs: let released ones go
+            del done, fut                    # a finished future holds its outputs: let released ones go
         if failure is None and cancel.is_set():   # the last node finished after Stop: still cancelled
             failure = Cancelled("run cancelled")
         if failure is not None:
@@ -504,7 +508,7 @@ class Executor:
             with self._claims_lock:
                 claim = self._claims.get(key)
                 owner = claim is None
-                if owner:
+                if claim is None:
                     claim = self._claims[key] = _Claim()
             if owner:
                 break
@@ -706,8 +710,8 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
             for i, fut in enumerate(futures):      # the first failure in item order is the node's error
                 results[i] = fut.result()
     gathered: dict[str, list] = {name: [] for name in spec.outputs}
-    for res in results:
-        for name, val in (res or {}).items():
+    for item in results:
+        for name, val in (item or {}).items():
             gathered[name].append(val)
     return gathered
 

@@ -82,6 +82,8 @@ class NodeRef:
 
 
 class Graph:
+    _pinned: int | None     # the content version inside pinned() (unset until then: read via __dict__)
+
     def __init__(self, registry: Registry | None = None):
         self.registry = registry or default_registry()
         self.nodes: dict[str, NodeInstance] = {}

@@ -146,8 +146,8 @@ def _fill_text(tags, meta):
         tags.add(TBPM(encoding=utf8, text=[str(max(1, round(meta.bpm)))]))
         txxx("BPM", format_bpm(meta.bpm))
     if meta.key:
-        if id3_key(meta.key):
-            text("TKEY", id3_key(meta.key))
+        if tkey := id3_key(meta.key):
+            text("TKEY", tkey)
         txxx("KEY", meta.key)
     if meta.meter:
         txxx("METER", meta.meter)

@@ -46,11 +46,11 @@ def pick_target(graph: Graph, target: str | None) -> tuple[str, str]:
     feeds = {l.src for l in graph.links}
     if len(exports) == 1:
         src = [l.src for l in graph.links if l.dst == exports[0]]
-        if len(src) == 1 and _audio_output(graph, src[0]):
-            return src[0], _audio_output(graph, src[0])
+        if len(src) == 1 and (port := _audio_output(graph, src[0])):
+            return src[0], port
     ends = [n for n in graph.nodes if n not in feeds and _audio_output(graph, n)]
-    if len(ends) == 1:
-        return ends[0], _audio_output(graph, ends[0])
+    if len(ends) == 1 and (port := _audio_output(graph, ends[0])):
+        return ends[0], port
     choices = sorted({l.src for l in graph.links if l.dst in exports} | set(ends))
     raise ParameterError("-o -: which node should play? pass --target NODE"
                          + (f" (e.g. {', '.join(choices[:5])})" if choices else ""))

@@ -237,6 +237,7 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
             stream = Stream(head, _watch(nid, got.blocks, head.frames, emit, cancel))
             outs[nid] = {next(iter(spec.outputs)): head}
         else:
+            assert stream is not None       # seg is never empty: the loop made the last node's stream
             result = _collect(seg[-1], stream)
         outs[seg[-1]] = {next(iter(specs[seg[-1]].outputs)): result}
         return outs
@@ -253,7 +254,7 @@ def _whole(graph, seg: list[str], plan, values: dict, make_ctx, took: dict[str, 
     an inner value is kept only as its description once the next node has it (the one feeding the
     last node stays whole: an export's is returned); else every value is returned whole."""
     outs: dict[str, dict] = {}
-    prev: dict[str, Any] | None = None
+    prev: dict[str, Any] = {}           # the previous node's outputs (none before the first)
     for i, nid in enumerate(seg):
         t0 = time.perf_counter()
         spec = plan.specs[nid]
@@ -268,7 +269,7 @@ def _whole(graph, seg: list[str], plan, values: dict, make_ctx, took: dict[str, 
         if describe and 0 < i < len(seg) - 1:
             outs[seg[i - 1]] = {k: _described(v, seg[i - 1]) for k, v in prev.items()}
             took.pop(seg[i - 1], None)
-        args = None
+        del args                        # the inputs may be released while the next node runs
         prev = outs[nid] = got
     return outs
 

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 from .errors import NodeflowError
 
@@ -98,6 +98,8 @@ def _end(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
     for s in (proc.stdin, proc.stdout):
+        if s is None:
+            continue
         try:
             s.close()
         except OSError:
@@ -206,7 +208,7 @@ def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: d
     return spec.call_here(inputs, params, ctx)
 
 
-_reply_to = None                     # the worker's answer stream while a call runs
+_reply_to: IO[bytes] | None = None   # the worker's answer stream while a call runs
 _reply_lock = threading.Lock()
 
 
