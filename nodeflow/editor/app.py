@@ -59,6 +59,7 @@ class App:
         self._layout_pending = False
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
         self._head_key: tuple[str, str] | None = None
+        self._loop_shown: tuple | None = None                # ((node, port), start, end) drawn on a waveform
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
@@ -405,9 +406,12 @@ class App:
         """The play button: play, or pause/resume while this output plays."""
         self.audition.toggle(self.doc.graph, nid, port)
 
-    def seek(self, nid: str, port: str, seconds: float) -> None:
-        """A click on a waveform: play that output from there."""
-        self.audition.seek(self.doc.graph, nid, port, seconds)
+    def seek(self, nid: str, port: str, seconds: float, shift: bool = False) -> None:
+        """A click on a waveform: play that output from there; shift+click twice: loop between."""
+        if shift:
+            self.audition.loop_point(self.doc.graph, nid, port, seconds)
+        else:
+            self.audition.seek(self.doc.graph, nid, port, seconds)
 
     def stop_audio(self, nid: str | None = None, port: str | None = None) -> None:
         self.audition.stop()
@@ -551,6 +555,15 @@ class App:
             self.view.show_transport(key[0], key[1], self.audition.now == key, self.audition.level_dbfs(),
                                      paused=paused is not None)
         self._head_key = key
+        au = self.audition
+        loop = (au.loop[0], au.loop[1], au.loop[2]) if au.loop else \
+            ((au.loop_mark[0], au.loop_mark[1], None) if au.loop_mark else None)
+        if loop != self._loop_shown:
+            if self._loop_shown is not None:
+                self.view.show_loop(*self._loop_shown[0], None, None)
+            if loop is not None:
+                self.view.show_loop(*loop[0], loop[1], loop[2])
+            self._loop_shown = loop
 
     def refresh(self) -> None:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""

@@ -24,6 +24,7 @@ from .runner import Runner
 __all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
 
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
+LOOP_MIN_S = 0.05             # a shorter loop region is a slip of the mouse
 
 
 def as_audio(value: Any) -> Audio | None:
@@ -133,6 +134,8 @@ class Auditioner:
         self.latency: Any = None                        # the preference; None: the player's default
         self.clip: Audio | None = None                  # the whole clip playing or paused (gain applied)
         self.paused: tuple[tuple[str, str], float] | None = None   # (node, port), seconds: resume there
+        self.loop: tuple[tuple[str, str], float, float] | None = None   # (node, port), start, end: looping
+        self.loop_mark: tuple[tuple[str, str], float] | None = None     # the first shift+click of a loop
 
     def warm_up(self) -> None:
         """Start PortAudio and find the output on a background thread, so the first press of play
@@ -195,10 +198,10 @@ class Auditioner:
         if self.now is None:
             return
         head = self.playhead()
-        key, clip = self.now, self.clip
+        key, clip, loop = self.now, self.clip, self.loop
         self.stop()
         if head is not None and clip is not None:
-            self.paused, self.clip = (key, head[2]), clip
+            self.paused, self.clip, self.loop = (key, head[2]), clip, loop     # resume goes on looping
             self._say(f"paused {key[0]}.{key[1]} at {head[2]:.2f} s")
 
     def resume(self) -> None:
@@ -206,7 +209,46 @@ class Auditioner:
             return
         (nid, port), at = self.paused
         self.last_press = time.perf_counter()
-        self._play_clip(nid, port, self.clip, at)
+        loop = self.loop
+        if loop is not None and loop[0] == (nid, port) and loop[1] <= at < loop[2]:
+            self._play_loop(nid, port, self.clip, loop[1], loop[2], at)
+        else:
+            self._play_clip(nid, port, self.clip, at)
+
+    def loop_point(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
+        """A shift+click on a waveform: the first marks where a loop starts, the second where it
+        ends, and the region then plays round and round (until stop, or a plain click seeks)."""
+        key = (nid, port)
+        if self.loop_mark is None or self.loop_mark[0] != key:
+            self.loop, self.loop_mark = None, (key, float(seconds))
+            self._say(f"loop from {seconds:.2f} s: shift+click where it ends")
+            return
+        a, b = sorted((self.loop_mark[1], float(seconds)))
+        self.loop_mark = None
+        if b - a < LOOP_MIN_S:
+            self._say(f"a loop needs at least {LOOP_MIN_S * 1e3:.0f} ms; shift+click its start again", True)
+            return
+        clip = self.clip if self.clip is not None and (self.now == key or (self.paused or (None,))[0] == key) \
+            else None
+        if clip is None:
+            try:
+                clip = self.playable(self.runner.output(graph, nid, port))
+            except OSError as e:
+                return self._say(f"cannot play {nid}.{port}: {e}", True)
+        if clip is None:
+            return self._say(f"run the graph first: {nid}.{port} has no audio to loop yet", True)
+        self.last_press = time.perf_counter()
+        self.stop()
+        self._play_loop(nid, port, clip, a, min(b, clip.duration_s), a)
+
+    def _play_loop(self, nid: str, port: str, clip: Audio, a: float, b: float, at: float) -> None:
+        rate = clip.sample_rate
+        region = Audio(np.ascontiguousarray(clip.samples[:, int(a * rate):int(b * rate)]), rate)
+        self.offset_s = a
+        self._play_clip(nid, port, clip, at - a, region=region)
+        if self.now == (nid, port):
+            self.loop = ((nid, port), a, b)
+            self._say(f"looping {nid}.{port} from {a:.2f} to {b:.2f} s (stop or a click on the waveform ends it)")
 
     def seek(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
         """Play ``nid.port`` from ``seconds`` (a click on its waveform), whether or not it was playing."""
@@ -255,15 +297,26 @@ class Auditioner:
             audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
         self._play_clip(nid, port, audio, start_s)
 
-    def _play_clip(self, nid: str, port: str, audio: Audio, start_s: float) -> None:
+    def _play_clip(self, nid: str, port: str, audio: Audio, start_s: float, region: Audio | None = None) -> None:
+        """Play ``audio`` from ``start_s``; with ``region`` (a loop), play that round and round instead,
+        ``start_s`` into it (the playhead is then ``offset_s`` + the loop's position)."""
         self.paused = None
+        self.loop = None
         self.clip = audio
+        if region is not None:
+            return self._send(nid, port, audio, region, start_s, loop=True)
         start_s = min(max(float(start_s), 0.0), audio.duration_s)
         played = audio
         if start_s > 0:
             skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
             played = Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
         self.offset_s = start_s
+        self._send(nid, port, audio, played, 0.0)
+        if self.now == (nid, port):
+            where = f" from {start_s:.2f} s" if start_s > 0 else ""
+            self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}")
+
+    def _send(self, nid: str, port: str, audio: Audio, played: Audio, start_s: float, loop: bool = False) -> None:
         try:
             from .player import AudioDeviceError
         except ImportError as e:
@@ -272,7 +325,7 @@ class Auditioner:
         try:
             player = self.player()
             self.last_call = time.perf_counter()
-            player.play(played)
+            player.play(played, loop=True, start_s=start_s) if loop else player.play(played)
         except AudioDeviceError as e:
             self._say(str(e), True)
             return
@@ -280,8 +333,6 @@ class Auditioner:
             self._say(f"cannot play {nid}.{port}: {e}", True)
             return
         self.now = (nid, port)
-        where = f" from {start_s:.2f} s" if start_s > 0 else ""
-        self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}")
 
     def level_dbfs(self) -> float | None:
         """The level meter: sample peak (dBFS) of the last 50 ms the listener heard, read at the
@@ -301,6 +352,7 @@ class Auditioner:
     def stop(self) -> None:
         self.pending = None
         self.paused = None
+        self.loop = None
         if self.now is not None:
             try:
                 self.player().stop()

@@ -149,10 +149,12 @@ def _mix_matrix(inputs: int, outputs: int) -> np.ndarray | None:
 class _Reader:
     """Hands out device-ready blocks ``[frames, out_channels]`` of a clip, resampling on the fly."""
 
-    def __init__(self, samples: np.ndarray, in_rate: int, out_rate: int, mix: np.ndarray | None):
+    def __init__(self, samples: np.ndarray, in_rate: int, out_rate: int, mix: np.ndarray | None,
+                 loop: bool = False, start: int = 0):
         self.x, self.n, self.mix = samples, samples.shape[1], mix
         self.in_rate, self.out_rate = in_rate, out_rate
-        self.pos = 0
+        self.loop = loop and self.n > 0      # wrap around at the end, for ever (until stopped)
+        self.pos = min(max(int(start), 0), self.n)
         self.rs = None
         if in_rate != out_rate:
             import soxr
@@ -162,14 +164,25 @@ class _Reader:
 
     def _next(self, frames: int) -> np.ndarray:
         if self.rs is None:
+            if self.loop and self.pos + frames > self.n:
+                parts, want = [], frames
+                while want:
+                    if self.pos >= self.n:
+                        self.pos = 0
+                    a, b = self.pos, min(self.pos + want, self.n)
+                    parts.append(self.x[:, a:b].T)
+                    self.pos, want = b, want - (b - a)
+                return np.concatenate(parts)
             a, b = self.pos, min(self.pos + frames, self.n)
             self.pos = b
             return self.x[:, a:b].T
         while len(self.pending) < frames and not self.eof:
             step = int(frames * self.in_rate / self.out_rate) + 64
+            if self.loop and self.pos >= self.n:
+                self.pos = 0
             a, b = self.pos, min(self.pos + step, self.n)
             self.pos = b
-            self.eof = b >= self.n
+            self.eof = b >= self.n and not self.loop
             y = self.rs.resample_chunk(np.ascontiguousarray(self.x[:, a:b].T), last=self.eof)
             self.pending = np.concatenate([self.pending, y]) if len(self.pending) else y
         block, self.pending = self.pending[:frames], self.pending[frames:]
@@ -190,8 +203,10 @@ class _Reader:
 class _Session:
     """One play(): its stream, its counters and its end, reported exactly once."""
 
-    def __init__(self, audio: Audio, on_done: Callable[[], None] | None, t0: float):
+    def __init__(self, audio: Audio, on_done: Callable[[], None] | None, t0: float, loop: bool = False,
+                 start_s: float = 0.0):
         self.audio, self.on_done, self.t0 = audio, on_done, t0
+        self.loop, self.start_s = loop, start_s     # a loop plays the clip round and round from start_s
         self.rate = audio.sample_rate
         self.reader: _Reader | None = None
         self.stream = None
@@ -329,6 +344,9 @@ class _Session:
         if self.ended and self.finished.is_set():
             return self.audio.duration_s
         ahead = self.latency_s if not self.finished.is_set() else 0.0
+        if self.loop:
+            heard = self.frames_out / self.rate - ahead
+            return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
         pos = min(max(self.frames_out / self.rate - ahead, 0.0), self.audio.duration_s)
         self._shown = max(pos, getattr(self, "_shown", 0.0))   # a grown buffer does not move it back
         return self._shown
@@ -382,18 +400,21 @@ class Player:
         self._ticket = 0
 
     # -- control
-    def play(self, audio: Audio, on_done: Callable[[], None] | None = None) -> None:
+    def play(self, audio: Audio, on_done: Callable[[], None] | None = None, *, loop: bool = False,
+             start_s: float = 0.0) -> None:
         """Start playing ``audio`` (stopping what plays now) and return at once.
 
         Raises :class:`AudioDeviceError` when there is no usable output (the message says how to fix
         it).  ``on_done`` runs once when this playback ends for any reason, on a background thread.
+        ``loop=True`` plays the clip round and round, from ``start_s`` into it, until stopped
+        (``position_s`` then wraps).
         """
         t0 = time.perf_counter()
         if not isinstance(audio, Audio):
             raise AudioError(f"play() needs an Audio clip; got {type(audio).__name__}")
         with self._lock:
             self._ticket += 1
-            self._play_locked(audio, on_done, t0)
+            self._play_locked(audio, on_done, t0, loop, start_s)
 
     def stop(self) -> None:
         """Stop playback (and cancel a pending :func:`audition`); the position stays where it stopped."""
@@ -491,14 +512,14 @@ class Player:
             self._play_locked(audio, on_done, time.perf_counter())
             return True
 
-    def _play_locked(self, audio: Audio, on_done, t0: float) -> None:
+    def _play_locked(self, audio: Audio, on_done, t0: float, loop: bool = False, start_s: float = 0.0) -> None:
         if self._session is not None:
             self._session.stop()
         sd = _sounddevice()
         info = _output_device(sd, self.device)
         if info["max_output_channels"] < 1:
             raise AudioDeviceError(f"audio device {info['name']!r} has no output channels; {_no_device_hint()}")
-        session = _Session(audio, on_done, t0)
+        session = _Session(audio, on_done, t0, loop, start_s)
         session._sd = sd
         self._open(sd, info, session)
         with _live_lock:
@@ -531,7 +552,8 @@ class Player:
                 except sd.PortAudioError as e:
                     last = e
                     continue
-                session.reader = _Reader(audio.samples, audio.sample_rate, rate, _mix_matrix(audio.channels, ch))
+                session.reader = _Reader(audio.samples, audio.sample_rate, rate, _mix_matrix(audio.channels, ch),
+                                         session.loop, int(session.start_s * audio.sample_rate))
                 session.rate, session.stream, session.stream_open = rate, stream, True
                 session.open_kw, session.latency_s = kw, float(stream.latency)
                 session.latency_history = [session.latency_s]

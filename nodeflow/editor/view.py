@@ -55,7 +55,8 @@ class GraphView:
         Called with ``(node_id, port)`` by an audio output's play/stop buttons (and an export's,
         which plays the written file); play pauses and resumes while its output plays.
     on_seek
-        Called with ``(node_id, port, seconds)`` by a click on an output's waveform.
+        Called with ``(node_id, port, seconds, shift)`` by a click on an output's waveform (``shift``:
+        the click marks a loop's start or end).
     """
 
     def __init__(self, editor: int | str, on_param: Callable, on_browse: Callable, on_play: Callable,
@@ -73,7 +74,7 @@ class GraphView:
         self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
-                dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 220), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
         with dpg.theme() as self._plot_theme:     # tight padding: the time axis fits the 56 px with the wave
             with dpg.theme_component(dpg.mvPlot):
@@ -252,6 +253,9 @@ class GraphView:
                                       no_gridlines=True, no_highlight=True)
                     dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
                                       thickness=2.0, show=False, no_inputs=True)
+                    for edge in "ab":               # the loop region's edges (shift+click twice)
+                        dpg.add_drag_line(tag=f"loop{edge}::{nid}::{port}", default_value=0.0,
+                                          color=(90, 230, 120, 255), thickness=3.0, show=False, no_inputs=True)
                     # the level meter: peak dBFS at the playhead, drawn in the plot's corner
                     dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
                                             offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
@@ -292,7 +296,15 @@ class GraphView:
             return
         x = float(dpg.get_plot_mouse_pos()[0])
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
-        self.on_seek(nid, port, min(max(x, lo), hi))
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
+
+    def show_loop(self, nid: str, port: str, start: float | None, end: float | None) -> None:
+        """The loop region's edges on a waveform (green lines; only the start while it is being marked)."""
+        for edge, at in (("a", start), ("b", end)):
+            tag = f"loop{edge}::{nid}::{port}"
+            if items.configure(tag, show=at is not None) and at is not None:
+                items.set_value(tag, float(at))
 
     def show_transport(self, nid: str, port: str, playing: bool, level_dbfs: float | None,
                        paused: bool = False) -> None:

@@ -86,3 +86,32 @@ def test_nodes_keep_their_size_through_run_play_and_pause(transport):
         for when in ("size_after_run", "size_end"):
             w2, h2 = st[when][nid]
             assert abs(w2 - w) <= 1 and abs(h2 - h) <= 1, (nid, when, (w, h), (w2, h2))
+
+
+def _tones(x: np.ndarray, freqs=(440, 1000)) -> list[int]:
+    """The dominant tone of each loud 10 ms block of a recording, in order."""
+    m = x[:, 0].astype(np.float64)
+    blk = 480
+    n = len(m) // blk
+    b = m[:n * blk].reshape(n, blk) * np.hanning(blk)
+    spec = np.abs(np.fft.rfft(b, axis=1))
+    bins = [int(round(f * blk / 48000)) for f in freqs]
+    loud = np.sqrt(np.mean(b ** 2, axis=1)) > 0.01
+    return [freqs[int(np.argmax(spec[i, bins]))] for i in range(n) if loud[i]]
+
+
+@pytest.mark.gui
+def test_shift_clicking_twice_loops_the_region_between(transport):
+    st, tmp = transport
+    (key, mark), (lkey, a, b) = st["loop_mark"], st["loop"]
+    assert key == lkey == ["gain", "out"] and mark == pytest.approx(a)
+    assert a == pytest.approx(0.25 * 2 * HALF_S, abs=0.2) and b == pytest.approx(0.75 * 2 * HALF_S, abs=0.2), (a, b)
+    assert st["loop_status"].startswith("looping gain.out") and st["loop_after_stop"] is None
+    heads = [h for h in st["loop_heads"] if h is not None]
+    assert heads and a - 0.01 <= min(heads) and max(heads) <= b + 0.01, (a, b, min(heads), max(heads))
+    # what was heard: the region (440 Hz then 1 kHz, across the halves' boundary) round and round;
+    # the clip itself never goes from 1 kHz back to 440 Hz, a loop does so each time it wraps
+    tones = _tones(np.load(tmp / "loop.npy"))
+    wraps = sum(1 for p, q in zip(tones, tones[1:]) if (p, q) == (1000, 440))
+    assert wraps >= 2, (wraps, len(tones))
+    assert tones.count(440) > 0.3 * len(tones) and tones.count(1000) > 0.3 * len(tones)

@@ -1,5 +1,6 @@
 """The transport on an audio output, through real clicks, with the null sink's monitor recorded:
-run, click the waveform at its middle (seek), play/pause/resume, then play the export (its file)."""
+run, click the waveform at its middle (seek), play/pause/resume, then play the export (its file), then
+shift+click twice to loop a region."""
 import os
 import threading
 import time
@@ -104,5 +105,32 @@ def main(app, drv):
         wait_end(rec)
     np.save(tmp / "export.npy", rec.data())
     out["export_path"] = app.runner.output(app.doc.graph, "export", "out")
+
+    # 4. shift+click at a quarter and at three quarters of the waveform: that region loops
+    def at(frac):
+        return (x0 + (x1 - x0) * frac, (y0 + y1) / 2 - 6)
+    with Recorder(sd) as rec:
+        drv.xdo("keydown", "shift")
+        drv.click(at(0.25))
+        out["loop_mark"] = app.audition.loop_mark
+        drv.click(at(0.75))
+        drv.xdo("keyup", "shift")
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "the loop to play")
+        out["loop"] = app.audition.loop
+        out["loop_status"] = app.status_text
+        heads = []
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            drv.frames(1)
+            h = app.audition.playhead()
+            heads.append(h[2] if h else None)
+        drv.screenshot(tmp / "transport_loop.png")
+        out["loop_heads"] = heads
+        drv.click_item("stop::gain::out")
+        out["loop_after_stop"] = app.audition.loop
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not rec.silent_for(0.3):
+            drv.frames(1)
+    np.save(tmp / "loop.npy", rec.data())
     out["size_end"] = app._node_sizes()
     drv.dump(out)
