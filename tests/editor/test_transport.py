@@ -115,3 +115,26 @@ def test_shift_clicking_twice_loops_the_region_between(transport):
     wraps = sum(1 for p, q in zip(tones, tones[1:]) if (p, q) == (1000, 440))
     assert wraps >= 2, (wraps, len(tones))
     assert tones.count(440) > 0.3 * len(tones) and tones.count(1000) > 0.3 * len(tones)
+
+
+@pytest.mark.gui
+def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
+    from nodeflow import Graph, run, save
+
+    from ._graphs import tone_file
+    tone_file(editor.tmp, "plain.wav", seconds=4.0)
+    g = Graph()
+    g.path = editor.tmp / "tag.msgpack"
+    g.add("io.load", id="load", path="plain.wav")
+    g.add("io.export", id="export", path="tagged.wav", bpm=120.0, meter="4/4")
+    g.connect("load.out", "export.audio")
+    run(g)
+    g2 = Graph()
+    g2.path = editor.tmp / "bars.msgpack"
+    g2.add("io.load", id="load", path="tagged.wav")
+    g2.editor["positions"] = {"load": [20.0, 40.0]}
+    st = editor.run("bars_axis", save(g2, editor.tmp / "bars.msgpack"))
+    assert st["info"].get("bpm") in ("120", "120.0") and st["unit"] == "bars", st
+    # and seconds for audio that does not know its tempo
+    from nodeflow.editor.playback import time_ticks
+    assert time_ticks(4.0)[0] == "s"

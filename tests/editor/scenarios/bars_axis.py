@@ -1,0 +1,15 @@
+"""Run a graph whose audio knows its tempo (a file exported with bpm/meter tags): the waveform's time
+axis is in bars."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    drv.frames(5)
+    drv.key("F5")
+    drv.until(lambda: not app.runner.jobs and "load.out" in app.state()["previews"], 60, "the run")
+    drv.frames(5)
+    drv.screenshot(tmp / "bars.png")
+    info = dict(app.runner.output(app.doc.graph, "load", "out").info)
+    drv.dump({"unit": app.view.time_unit.get(("load", "out")), "info": info})
