@@ -24,6 +24,7 @@ from .runner import Runner
 __all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
 
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
+NOTE_MAX_S = 120.0            # longer previews are not measured on the UI thread for the export note
 LOOP_MIN_S = 0.05             # a shorter loop region is a slip of the mouse
 
 
@@ -169,6 +170,7 @@ class Auditioner:
         self.last_press = time.perf_counter()
         self.stop()
         self.last_call = None
+        self._graph = graph
         value = self.runner.output(graph, nid, port)
         if value is not None:
             self._start(nid, port, value, start_s)
@@ -314,7 +316,25 @@ class Auditioner:
         self._send(nid, port, audio, played, 0.0)
         if self.now == (nid, port):
             where = f" from {start_s:.2f} s" if start_s > 0 else ""
-            self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}")
+            self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}{self._export_note(nid, port, audio)}")
+
+    def _export_note(self, nid: str, port: str, audio: Audio) -> str:
+        """How much louder or quieter an export this output feeds writes it (it normalises to its
+        ``loudness_lufs``): the preview plays at the node's own level, and says so."""
+        g = getattr(self, "_graph", None)
+        if g is None or audio.duration_s > NOTE_MAX_S:
+            return ""
+        targets = [(l.dst, g.nodes[l.dst].params.get("loudness_lufs")) for l in g.links
+                   if l.src == nid and l.src_port == port and l.dst in g.nodes and g.nodes[l.dst].type == "io.export"]
+        targets = [(d, getattr(v, "value", v)) for d, v in targets if v is not None]
+        if not targets:
+            return ""
+        here = loudness_lufs(audio)
+        if here != here or here == float("-inf"):
+            return ""
+        d, target = targets[0]
+        diff = float(target) - here
+        return f"; {d} writes it at {float(target):.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
 
     def _send(self, nid: str, port: str, audio: Audio, played: Audio, start_s: float, loop: bool = False) -> None:
         try:

@@ -40,6 +40,8 @@ def test_a_click_on_the_middle_of_the_waveform_plays_the_second_half(transport):
     x = np.load(tmp / "seek.npy")
     assert abs(st["seek_offset_s"] - HALF_S) < 0.25, st["seek_offset_s"]
     assert "from 1." in st["seek_status"]
+    # the node before the export plays at its own level and says how the export differs
+    assert "export writes it at -30.0 LUFS" in st["seek_status"] and "LU quieter" in st["seek_status"], st["seek_status"]
     # 440 Hz is the first half, 1 kHz the second: what was heard is the second half, all of it
     heard_1k, heard_440 = seconds_at(x, 1000), seconds_at(x, 440)
     assert heard_1k >= 2 * HALF_S - st["seek_offset_s"] - 0.12, (heard_1k, heard_440)
