@@ -35,7 +35,7 @@ class SweepPanel:
         self._done: tuple[str, bool] | None = None
         self.out_dir: Path | None = None
         dpg = self.dpg
-        with dpg.window(label="Sweep", tag="sweep", show=False, width=620, height=460, pos=[320, 80],
+        with dpg.window(label="Sweep", tag="sweep", show=False, width=720, height=460, pos=[300, 80],
                         no_saved_settings=True):
             dpg.add_text("One axis per line: NODE.PARAM=v1,v2,v3  or  NODE.PARAM=1..8", color=(180, 180, 200))
             dpg.add_input_text(tag="sweep::axes", multiline=True, height=60, width=-1)
@@ -49,6 +49,9 @@ class SweepPanel:
                 dpg.add_button(label="Keep in graph", tag="sweep::keep", callback=self.keep)
                 dpg.add_button(label="A/B", tag="sweep::ab", callback=self.toggle_ab)
                 dpg.add_text("", tag="sweep::abtext")
+            # its own line: the A/B row has no room left for it (it was cut at the window's edge)
+            dpg.add_text("A/B plays both at the same loudness (the quieter one's)", tag="sweep::abmatch",
+                         color=(170, 200, 170))
             dpg.add_text("", tag="sweep::status", wrap=600)
             with dpg.table(tag="sweep::table", header_row=True, borders_innerH=True, resizable=True,
                            scrollY=True, height=-1):
@@ -234,8 +237,9 @@ class SweepPanel:
         playing = head[1] if head and head[0] == "sweep" else None
         side = "B" if playing == names["A"] else "A"
         matched = self.matched_gains()
-        gains, note = ({"A": 0.0, "B": 0.0}, "   (not level-matched: one is silent)") if matched is None else \
-            (matched[0], f"   level-matched at {matched[1]:.1f} LUFS (A {matched[0]['A']:+.1f} dB, "
-                         f"B {matched[0]['B']:+.1f} dB)")
+        gains, note = ({"A": 0.0, "B": 0.0}, "A/B is not level-matched: one of them is silent") if matched is None \
+            else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {matched[0]['A']:+.1f} dB, "
+                              f"B {matched[0]['B']:+.1f} dB)")
         self.play(self.ab[side], head[2] if playing else 0.0, gains[side])
-        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}{note}")
+        self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}")
+        self.dpg.set_value("sweep::abmatch", note)

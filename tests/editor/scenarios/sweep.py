@@ -43,6 +43,7 @@ def main(app, drv):
             drv.frames(1)
         drv.click_item("sweep::ab")                       # B: 0 dB, from the same place
         out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
+        out["ab_match"] = dpg.get_value("sweep::abmatch")
         out["offset_s"] = app.audition.offset_s
         out["playing_after_toggle"] = list(app.audition.now or ())
         out["status_after_toggle"] = app.status_text
