@@ -288,7 +288,7 @@ def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
     return out
 
 
-def bind(graph: Graph, inputs: Any = None) -> Graph:
+def bind(graph: Graph, inputs: Any = None, what: str = "invoke") -> Graph:
     """A copy of ``graph`` with ``inputs`` linked into its open inputs (input ports no link feeds):
     one value for the one required open input, or a dict by port name or ``"node.port"``; values as
     :meth:`Chain.invoke` takes them.  What ``Executor.run(graph, inputs=...)`` runs."""
@@ -302,15 +302,15 @@ def bind(graph: Graph, inputs: Any = None) -> Graph:
             node_id, _, port = str(k).rpartition(".")
             match = [o for o in open_ if o[1] == port and (not node_id or o[0] == node_id)]
             if not match:
-                raise GraphError(f"invoke: no open input '{k}'; open inputs are: {names}")
+                raise GraphError(f"{what}: no open input '{k}'; open inputs are: {names}")
             if len(match) > 1:
-                raise GraphError(f"invoke: input '{k}' is open on {len(match)} nodes; name one, e.g. "
+                raise GraphError(f"{what}: input '{k}' is open on {len(match)} nodes; name one, e.g. "
                                  f"'{match[0][0]}.{port}'")
             feeds[match[0][:2]] = (match[0][2], v)
     else:
         wanted = [o for o in open_ if o[2].required] or open_
         if len(wanted) != 1:
-            raise GraphError(f"invoke: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
+            raise GraphError(f"{what}: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
                              f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
         feeds[wanted[0][:2]] = (wanted[0][2], inputs)
     g = graph.copy()
@@ -318,7 +318,7 @@ def bind(graph: Graph, inputs: Any = None) -> Graph:
     values: dict[str, Any] = {}
     sources: dict[str, NodeSpec] = {}
     for (node_id, port), (ps, v) in feeds.items():
-        where = f"invoke: input '{node_id}.{port}'"
+        where = f"{what}: input '{node_id}.{port}'"
         t = ps.type
         if (isinstance(v, str) or _is_path(v)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
             if "io.load" not in g.registry:
@@ -392,11 +392,18 @@ def as_value(value: Any, t: Any, where: str) -> Any:
 
 
 def _is_pair(value: Any) -> bool:
+    """An (array, rate) pair; a pair whose rate is not a number is refused by name, not taken as
+    "some other tuple"."""
     if not isinstance(value, tuple) or len(value) != 2:
         return False
     import numpy as np
-    return isinstance(value[0], (np.ndarray, list)) and isinstance(value[1], (int, float, np.integer)) \
-        and not isinstance(value[1], bool)
+    if not isinstance(value[0], (np.ndarray, list)):
+        return False
+    rate = value[1]
+    if not isinstance(rate, (int, float, np.integer)) or isinstance(rate, bool):
+        raise ParameterError(f"the sample rate of an (array, rate) pair must be a number of Hz, e.g. 44100; "
+                             f"got {rate!r} ({type(rate).__name__})")
+    return True
 
 
 def _load_file(path: Any, where: str) -> Audio:

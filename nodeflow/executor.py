@@ -324,7 +324,7 @@ class Executor:
         t0 = time.perf_counter()
         if inputs is not None:    # values held in memory feed the graph's open inputs (nodeflow.chain.bind)
             from .chain import bind
-            path, graph = graph.path, bind(graph, inputs)
+            path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)")
             graph.path = path
         targets = list(targets) if targets is not None else None
         base = self._ctx_base(base_dir, graph)
