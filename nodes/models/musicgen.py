@@ -27,6 +27,24 @@ __all__ = ["musicgen", "generate_music"]
 PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over the last 20 ms
 
 
+def _new_length(duration_s: float | Fraction, rate: int, hop: int) -> tuple[int, int]:
+    """Frames of new music and the tokens that cover them; under one sample is refused."""
+    frames = seconds_to_frames(duration_s, rate)
+    if frames < 1:
+        raise ParameterError(f"duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
+    return frames, math.ceil(frames / hop)
+
+
+def _melody_samples(melody: Audio, rate: int) -> np.ndarray:
+    """The melody as mono float32 at the model's rate; an empty or silent one is refused."""
+    tune = to_model_audio(melody, rate, 1)[0]
+    if tune.size == 0:
+        raise ParameterError("melody is empty")
+    if not np.any(tune):
+        raise ParameterError("melody is silent; chroma conditioning needs audible pitches")
+    return tune
+
+
 def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, melody: Audio | None,
                    duration_s: float | Fraction, seed: int, top_k: int, top_p: float, temperature: float,
                    guidance_scale: float, extend_stride_s: float, keep_prompt: bool, ctx: Context) -> Audio:
@@ -39,10 +57,7 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     """
     model, prof = loaded.model, loaded.profile
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
-    frames = seconds_to_frames(duration_s, rate)
-    if frames < 1:
-        raise ParameterError(f"duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
-    new_tokens = math.ceil(frames / hop)
+    frames, new_tokens = _new_length(duration_s, rate, hop)
     stride = prof.seconds_to_tokens(extend_stride_s)
     prompt, prompt_tokens, prompt_codes = None, 0, None
     if prompt_audio is not None:
@@ -60,11 +75,7 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     enc = loaded.tokenizer([text], return_tensors="pt", padding=True)
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
     if melody is not None:
-        tune = to_model_audio(melody, rate, 1)[0]
-        if tune.size == 0:
-            raise ParameterError("melody is empty")
-        if not np.any(tune):
-            raise ParameterError("melody is silent; chroma conditioning needs audible pitches")
+        tune = _melody_samples(melody, rate)
 
     def conditioning(w: engine.Window) -> dict[str, Any]:
         if melody is None:
@@ -171,10 +182,7 @@ def generate_music_batch(loaded: Loaded, *, texts: list[str], melodies: list[Aud
     arithmetic); each output is exactly ``round(duration_s * rate)`` frames."""
     model, prof = loaded.model, loaded.profile
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
-    frames = seconds_to_frames(duration_s, rate)
-    if frames < 1:
-        raise ParameterError(f"duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
-    new_tokens = math.ceil(frames / hop)
+    frames, new_tokens = _new_length(duration_s, rate, hop)
     stride = prof.seconds_to_tokens(extend_stride_s)
     if new_tokens > window and not 1 <= stride < window:
         raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
@@ -185,12 +193,7 @@ def generate_music_batch(loaded: Loaded, *, texts: list[str], melodies: list[Aud
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
     tunes = None
     if melodies is not None:
-        tunes = [to_model_audio(m, rate, 1)[0] for m in melodies]
-        for t in tunes:
-            if t.size == 0:
-                raise ParameterError("melody is empty")
-            if not np.any(t):
-                raise ParameterError("melody is silent; chroma conditioning needs audible pitches")
+        tunes = [_melody_samples(m, rate) for m in melodies]
 
     import torch
 
