@@ -150,6 +150,8 @@ def test_meters_do_not_depend_on_the_block_size():
         results.append((loud.energies(), np.concatenate(env), tp.true_peak()))
     for energies, env, peak in results[1:]:
         np.testing.assert_allclose(energies, results[0][0], rtol=1e-9)
-        np.testing.assert_array_equal(env, results[0][1])
-        assert peak == results[0][2]
+        # the interpolator is a float32 matrix product (65-term sums) whose rounding may differ by a few
+        # units in the last place with the product's shape (BLAS kernels for edge rows), never more
+        np.testing.assert_allclose(env, results[0][1], rtol=1e-6, atol=0)
+        assert peak == pytest.approx(results[0][2], rel=1e-6, abs=0)
     assert len(results[0][1]) == x.shape[1]          # one envelope value per frame
