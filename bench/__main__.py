@@ -6,7 +6,7 @@ import os
 import sys
 import traceback
 
-MODULES = ["bench.bench_engine", "bench.bench_time", "bench.bench_sweep", "bench.bench_models", "bench.bench_demucs", "bench.bench_finetune", "bench.bench_editor", "bench.bench_audition", "bench.bench_master", "bench.bench_cancel", "bench.bench_memory", "bench.bench_cache", "bench.bench_startup", "bench.bench_api", "bench.bench_tune"]
+MODULES = ["bench.bench_engine", "bench.bench_time", "bench.bench_sweep", "bench.bench_models", "bench.bench_demucs", "bench.bench_families", "bench.bench_finetune", "bench.bench_editor", "bench.bench_audition", "bench.bench_master", "bench.bench_cancel", "bench.bench_memory", "bench.bench_cache", "bench.bench_startup", "bench.bench_api", "bench.bench_tune"]
 
 
 def main(argv: list[str]) -> int:

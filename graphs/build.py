@@ -186,12 +186,37 @@ def stems() -> Graph:
     return g
 
 
+def speech_languages() -> Graph:
+    """MMS-TTS says a greeting in German, then in French (one checkpoint per language) -> export."""
+    g = Graph()
+    g.path = HERE / "speech_languages.msgpack"
+    g.metadata = {"title": "Speech in two languages (MMS-TTS)",
+                  "description": "MMS-TTS speaks a greeting in German and the same in French, each language its "
+                                 "own checkpoint picked by the language parameter, at the model's 16 kHz; the two "
+                                 "are joined with a 0.2 s crossfade and exported. Needs `audiochain models pull "
+                                 "facebook/mms-tts-deu` and `audiochain models pull facebook/mms-tts-fra` once.",
+                  "checkpoints": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"]}
+    g.add("models.mms_tts", id="german", language="deu", seed=1, speaking_rate=1.0,
+          prompt="Guten Abend und willkommen. Heute hören wir Musik aus dem ganzen Land.")
+    g.add("models.mms_tts", id="french", language="fra", seed=1, speaking_rate=1.0,
+          prompt="Bonsoir et bienvenue. Ce soir, nous écoutons de la musique de tout le pays.")
+    g.add("dsp.crossfade", id="join", duration_s=0.2, curve="equal_power")
+    g.add("io.export", id="export", path="speech_languages.wav", format="wav", bit_depth="pcm24",
+          loudness_lufs=-16.0, peak_db=-1.0)
+    g.connect("german.out", "join.a")
+    g.connect("french.out", "join.b")
+    g.connect("join", "export")
+    _layout(g, {"german": (20, 20), "french": (20, 320), "join": (300, 160), "export": (520, 160)})
+    return g
+
+
 def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
     g.editor["positions"] = {k: [float(x), float(y)] for k, (x, y) in positions.items()}
 
 
 GRAPHS = {"demo.msgpack": demo, "longform.msgpack": longform, "melody_variations.msgpack": melody_variations,
-          "bark_vocals.msgpack": bark_vocals, "speech_offline.msgpack": speech_offline, "stems.msgpack": stems}
+          "bark_vocals.msgpack": bark_vocals, "speech_offline.msgpack": speech_offline, "stems.msgpack": stems,
+          "speech_languages.msgpack": speech_languages}
 
 
 def main() -> None:

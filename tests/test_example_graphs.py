@@ -22,7 +22,8 @@ import build  # noqa: E402  (graphs/build.py)
 # graph -> checkpoints it needs pulled once (none: runs offline on any machine)
 NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": ["facebook/musicgen-small"],
          "melody_variations.msgpack": ["facebook/musicgen-melody"], "bark_vocals.msgpack": ["suno/bark-small"],
-         "stems.msgpack": ["adefossez/HTDemucs"]}
+         "stems.msgpack": ["adefossez/HTDemucs"],
+         "speech_languages.msgpack": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"]}
 # how a missing checkpoint's line says to fetch it: `audiochain models pull` for transformers checkpoints;
 # demucs's hub export has no config.json, which `models pull` requires, so its node names `hf download`
 FETCH = {"adefossez/HTDemucs": "hf download {}"}
@@ -85,6 +86,8 @@ def tiny_checkpoints(tmp_path_factory):
     if importlib.util.find_spec("demucs") is not None:
         import tiny_demucs
         built["demucs"] = tiny_demucs.build(tmp_path_factory.mktemp("tiny") / "demucs")
+    import tiny_mms
+    built["mms"] = tiny_mms.build(tmp_path_factory.mktemp("tiny") / "mms")
     return built
 
 
@@ -96,6 +99,7 @@ MODEL_RUNS = {
                                                             "join.duration_s=0.4"], 2.0),
     "bark_vocals.msgpack": ("bark", ["vocals.voice=v2/en_speaker_0", "vocals.max_sentence_s=0.3"], 1.0),
     "stems.msgpack": ("demucs", [], 4.0),
+    "speech_languages.msgpack": ("mms", ["german.pause_s=0.1"], 1.0),
 }
 
 

@@ -1,0 +1,117 @@
+"""New model families (issue 13) through their nodes vs the bare library call, on tiny random-weight
+checkpoints of the real architectures (CPU, one thread), runs alternated (paired A/B).
+
+For each family: seconds of audio per second through the node (``invoke``: a graph, the model cache,
+seeding, progress and cancellation checks, the Audio/text values) and through the bare transformers
+call on the same loaded model with the same settings; ``<family>_node_vs_bare`` is the wall-time
+ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
+
+- ``mms_tts``: 12 sentences of text -> speech (VitsModel per sentence, seeded noise).
+- ``whisper``: 60 s of audio -> text and word timestamps (two 30 s windows, greedy, token timestamps).
+- ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps).
+
+The tiny models make the node's fixed costs (graph, events, value conversion) as large a share as
+they can be; with real-size weights (on a GPU when one is lent) the model's own time dwarfs them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from bench._util import report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def paired_times(a: Callable[[], float], b: Callable[[], float], repeat: int = 5) -> tuple[tuple[float, float, float], ...]:
+    """(wall, cpu, audio seconds) of the best of ``repeat`` alternated runs of ``a`` and ``b``;
+    each returns the seconds of audio it handled."""
+    best: list[tuple[float, float, float]] = [(float("inf"), float("inf"), 0.0)] * 2
+    for _ in range(repeat):
+        for i, fn in enumerate((a, b)):
+            w, c = time.perf_counter(), time.process_time()
+            seconds = fn()
+            w, c = time.perf_counter() - w, time.process_time() - c
+            if w < best[i][0]:
+                best[i] = (w, min(c, best[i][1]), seconds)
+            else:
+                best[i] = (best[i][0], min(c, best[i][1]), best[i][2])
+    return tuple(best)
+
+
+def _report(name: str, node: tuple[float, float, float], bare: tuple[float, float, float], what: str) -> None:
+    node_rate, bare_rate = node[2] / node[0], bare[2] / bare[0]
+    report(f"{name}_node_vs_bare", bare_rate / node_rate, "goal <= 1.1", "{:.3f}x")
+    report(f"{name}_node_vs_bare_cpu", (node[1] / node[2]) / (bare[1] / bare[2]), "CPU time per audio second, goal <= 1.1",
+           "{:.3f}x")
+    report(f"{name}_tiny_audio_s_per_s", node_rate, f"{what}, through the node", "{:.1f}")
+    report(f"{name}_tiny_audio_s_per_s_bare", bare_rate, "the bare library call, same run", "{:.1f}")
+
+
+def _held(checkpoint: Path):
+    from nodeflow.modelcache import default_cache
+    (key,) = [k for k in default_cache().keys() if k.checkpoint == str(checkpoint.resolve())]
+    return default_cache().get(key, lambda: None)
+
+
+def bench_mms(tmp: Path) -> None:
+    import torch
+    import tiny_mms
+    from nodeflow import Executor
+    from nodes.models.bark import split_text
+    from nodes.models.mms_tts import mms_tts
+    ck = tiny_mms.build(tmp / "mms")
+    text = " ".join(f"This is sentence number {i}, spoken for the benchmark." for i in range(12))
+    ex, seed = Executor(disk_cache=None), [0]
+
+    def node() -> float:
+        seed[0] += 1                     # a new seed each time: never served from the output cache
+        out = mms_tts(prompt=text, checkpoint=str(ck), seed=seed[0], pause_s=0.0, device="cpu").invoke(executor=ex)
+        return out.duration_s
+
+    node()
+    held = _held(ck)
+
+    def bare() -> float:
+        seed[0] += 1
+        torch.manual_seed(seed[0])
+        frames = 0
+        with torch.inference_mode():
+            for s in split_text(text):
+                o = held.model(**held.processor(s, return_tensors="pt"))
+                frames += int(o.sequence_lengths[0])
+        return frames / held.model.config.sampling_rate
+
+    bare()
+    n, b = paired_times(node, bare)
+    _report("mms_tts", n, b, "tiny VITS, 12 sentences")
+
+
+BENCHES = [bench_mms]
+
+
+def main() -> None:
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as e:
+        print(f"bench_families: skipped ({e.name} not installed; pip install -e '.[models]')")
+        return
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    os.environ.setdefault("AUDIOCHAIN_TORCH_THREADS", "1")   # the node's CPU thread policy: one, as the bare call
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="audiochain-bench-") as tmp:
+            for bench in BENCHES:
+                bench(Path(tmp))
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    main()
