@@ -112,7 +112,9 @@ class App:
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio,
                               self.seek)
         from .sweeps import SweepPanel
+        from .wiring import Wiring
         self.sweep = SweepPanel(self)
+        self.wiring = Wiring(self)
         self._shortcuts()
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -168,8 +170,10 @@ class App:
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         typing = self._typing()
         if self.palette.searching:
-            if key == dpg.mvKey_Return:
+            if key in (dpg.mvKey_Return, getattr(dpg, "mvKey_NumPadEnter", -1)):
                 self.palette.pick()
+            elif key in (dpg.mvKey_Down, dpg.mvKey_Up):
+                self.palette.move(1 if key == dpg.mvKey_Down else -1)
             elif key == dpg.mvKey_Escape:
                 self.palette.close_search()
             return
@@ -280,11 +284,14 @@ class App:
             self.say(f"{what} refused: {e}", True)
             return None
 
-    def add_node(self, type_id: str, at_mouse: bool = False) -> str | None:
-        pos = self.canvas_pos(self.dpg.get_mouse_pos(local=False)) if at_mouse else self._free_spot()
-        nid = self._try("add node", self.doc.add_node, type_id, pos)
+    def add_node(self, type_id: str, at: tuple[float, float] | None = None,
+                 link: tuple[str, str, str, Any] | None = None) -> str | None:
+        """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
+        link ``(direction, node, port, type)`` if given (one undo step)."""
+        pos = self.canvas_pos(at) if at is not None else self._free_spot()
+        nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
-            self.say(f"added {nid}")
+            self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
         return nid
 
     def on_param(self, nid: str, param: str, value: Any) -> None:
@@ -302,6 +309,7 @@ class App:
         self.say(f"{nid}.{param} = {value}")
 
     def _on_link(self, sender: Any, app_data: tuple) -> None:
+        self.wiring.linked = True
         a, b = (self.view.port_of(x) for x in app_data)
         if a is None or b is None:
             return
@@ -530,6 +538,7 @@ class App:
             moved = self.view.read_positions()
             if moved:
                 self.doc.move(moved)
+        self.wiring.tick()
         self.files.tick()
         self.sweep.tick()
         self.tools.tick()

@@ -100,14 +100,38 @@ class Document:
 
     # ------------------------------------------------------------------ edits
     def add_node(self, node_type: str, pos: tuple[float, float] = (40.0, 40.0), node_id: str | None = None,
-                 **params: Any) -> str:
-        """Add a node of a registered type at ``pos``; returns its id."""
+                 link: tuple[str, str] | None = None, **params: Any) -> str:
+        """Add a node of a registered type at ``pos``; returns its id.
+
+        ``link=(node, port)``: also link that output (or input) to the new node's first port that
+        fits it, in the same undo step (a link dropped on empty canvas, then a node picked)."""
         def change():
             ref = self.graph.add(node_type, id=node_id, **params)
             positions(self.graph)[ref.id] = [float(pos[0]), float(pos[1])]
+            if link is not None:
+                self._link_new(ref.id, *link)
             return ref.id
         spec = self.graph.registry.get(node_type)
-        return self.edit(f"add {spec.name if spec else node_type}", change)
+        return self.edit(f"add {spec.name if spec else node_type}" + (f" linked to {'.'.join(link)}" if link else ""),
+                         change)
+
+    def _link_new(self, new: str, other: str, port: str) -> None:
+        from ..types import link_mode
+        g = self.graph
+        other_spec, spec = g.registry.get(g.nodes[other].type), g.registry[g.nodes[new].type]
+        if other_spec is not None and port in other_spec.outputs:
+            t = g.output_types().get((other, port), other_spec.outputs[port].type)
+            mine = next((n for n, p in spec.inputs.items() if link_mode(t, p.type)), None)
+            ends = (f"{other}.{port}", f"{new}.{mine}")
+        else:
+            t = other_spec.inputs[port].type if other_spec is not None and port in other_spec.inputs else None
+            types = g.output_types()
+            mine = next((n for n, p in spec.outputs.items() if t is not None
+                         and link_mode(types.get((new, n), p.type), t)), None)
+            ends = (f"{new}.{mine}", f"{other}.{port}")
+        if mine is None:
+            raise GraphError([f"node type {spec.id} has no port that fits {other}.{port}; pick another type"])
+        g.connect(*ends)
 
     def remove(self, node_ids: Iterable[str] = (), links: Iterable[Link] = ()) -> None:
         """Delete several nodes and links as one step (links of deleted nodes go with them)."""

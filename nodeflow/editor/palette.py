@@ -2,43 +2,104 @@
 
 The side panel lists categories with a button per node type (its tooltip is the node's first
 docstring line).  The search box above it filters the list as you type; the quick search
-(``Ctrl+K`` or ``Ctrl+Space``) pops up a box at the mouse, ``Enter`` adds the best match there.
+(``Ctrl+K``, ``Ctrl+Space``, a double-click on empty canvas, or a link dropped on empty canvas)
+pops up a box at the mouse; the arrow keys move through the results and ``Enter`` adds the
+highlighted one there (after a link drop: only node types that fit the link, linked to it).
 :func:`search` is the ranking used by both, and does not need dearpygui.
 """
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable
 
 from ..node import NodeSpec
 from ..registry import Registry
+from ..types import link_mode, type_name
 
-__all__ = ["search", "Palette"]
+__all__ = ["search", "fits", "Palette", "SYNONYMS"]
 
 
-def search(registry: Registry, query: str, limit: int = 20) -> list[NodeSpec]:
+# words people type -> words the node library uses (prefixes; a synonym ranks one step below the word)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "loudness": ("lufs", "loud", "normalis"), "lufs": ("loudness",),
+    "normalize": ("normalis", "lufs", "loudness"), "normalise": ("normaliz", "lufs", "loudness"),
+    "volume": ("gain", "level", "loud"), "louder": ("gain",), "quieter": ("gain",), "level": ("gain",),
+    "vocal": ("vocals", "voice", "speak", "sing", "speech"), "voice": ("vocal", "speak", "speech"),
+    "singing": ("sing", "vocal"), "tts": ("speak", "speech"), "talk": ("speak",), "say": ("speak",),
+    "pitch": ("transpose", "semitone"), "transpose": ("pitch", "semitone"), "key": ("transpose",),
+    "speed": ("stretch", "tempo"), "stretch": ("time",), "bpm": ("tempo",), "beat": ("tempo", "bars"),
+    "stems": ("split", "separ", "demucs"), "separate": ("split", "stems"), "isolate": ("split", "vocals"),
+    "cut": ("trim", "window"), "slice": ("window", "trim"), "chop": ("window", "trim"),
+    "crop": ("trim",), "join": ("concat", "stitch"), "append": ("concat",), "combine": ("mix", "concat"),
+    "blend": ("mix", "crossfade"), "sum": ("mix",), "samplerate": ("resample", "rate"),
+    "mono": ("channels",), "stereo": ("channels",), "save": ("export", "write"), "write": ("export",),
+    "render": ("export",), "open": ("load",), "import": ("load",), "read": ("load",), "file": ("load", "export"),
+    "generate": ("musicgen", "bark"), "music": ("musicgen",), "ai": ("model",), "melody": ("chroma",),
+    "similar": ("clap",), "find": ("search",), "score": ("clap",), "prompt": ("text", "template"),
+    "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",), "tempo": ("bpm",),
+}
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def _fields(spec: NodeSpec) -> list[set[str]]:
+    """What a query word is matched against, best first: the node's name, its id and category, its
+    one-line description, its port and parameter names, and its whole docstring with every
+    parameter's documentation."""
+    names = " ".join([*spec.inputs, *spec.outputs, *spec.params])
+    docs = " ".join([spec.doc, *(p.doc for p in spec.params.values()), *(p.doc for p in spec.inputs.values())])
+    return [_tokens(spec.name), _tokens(f"{spec.id} {spec.category}"), _tokens(spec.tooltip), _tokens(names),
+            _tokens(docs)]
+
+
+def _rank(fields: list[set[str]], word: str) -> int | None:
+    """How well one query word matches (0 best), None when it does not: a synonym found in a field
+    ranks as the word itself found one field further down."""
+    ranks = [level * 2 for level, toks in enumerate(fields) if any(t.startswith(word) for t in toks)][:1]
+    for syn in SYNONYMS.get(word, ()) + tuple(v for k, vs in SYNONYMS.items() if k != word and word.startswith(k)
+                                              for v in vs):
+        ranks += [level * 2 + 2 for level, toks in enumerate(fields) if any(t.startswith(syn) for t in toks)][:1]
+    return min(ranks) if ranks else None
+
+
+def fits(spec: NodeSpec, t: Any, direction: str = "in") -> str | None:
+    """The first port of ``spec`` that can take a value of type ``t`` (``direction='in'``: one of its
+    inputs; ``'out'``: one of its outputs that can feed an input of type ``t``), or None."""
+    if direction == "in":
+        return next((n for n, p in spec.inputs.items() if link_mode(t, p.type)), None)
+    return next((n for n, p in spec.outputs.items() if link_mode(p.type, t)), None)
+
+
+def search(registry: Registry, query: str, limit: int = 20, *, fits_type: Any = None,
+           direction: str = "in") -> list[NodeSpec]:
     """Node types matching every word of ``query``, best first.
 
-    A word matches the type id, its category or its tooltip; matches at the start of the node's
-    name rank first, then in its id, then in the description.
+    A word matches the start of a word in the node's name, id, category, description, port and
+    parameter names or documentation (in that order of rank), or one of its :data:`SYNONYMS`
+    ("loudness" finds the export's ``loudness_lufs``, "pitch" the variation's transpose).  With
+    ``fits_type`` only node types with a port that fits it are listed (see :func:`fits`).
 
     >>> from nodeflow import default_registry
     >>> [s.id for s in search(default_registry(), "gain")][:1]
     ['dsp.gain']
+    >>> [s.id for s in search(default_registry(), "pitch")][:1]
+    ['dsp.variation']
     """
     words = query.lower().split()
     scored = []
     for spec in registry:
-        hay_id, name, doc = spec.id.lower(), spec.name.lower(), spec.tooltip.lower()
+        if fits_type is not None and fits(spec, fits_type, direction) is None:
+            continue
+        fields = _fields(spec)
         score = 0
         for w in words:
-            if name.startswith(w):
-                score += 0
-            elif w in hay_id or w in spec.category.lower():
-                score += 1
-            elif w in doc:
-                score += 3
-            else:
+            r = _rank(fields, w)
+            if r is None:
                 break
+            score += r
         else:
             scored.append((score, spec.id, spec))
     scored.sort(key=lambda t: (t[0], t[1]))
@@ -48,20 +109,34 @@ def search(registry: Registry, query: str, limit: int = 20) -> list[NodeSpec]:
 class Palette:
     """The side panel and the quick-search popup (dearpygui)."""
 
-    def __init__(self, parent: int | str, registry: Registry, on_pick: Callable[[str, bool], None]):
-        """``on_pick(type_id, at_mouse)`` adds a node of that type."""
+    def __init__(self, parent: int | str, registry: Registry, on_pick: Callable[..., None]):
+        """``on_pick(type_id, at, link)`` adds a node of that type: ``at`` None (the side panel: a
+        free spot) or viewport pixels, ``link`` None or the dropped link's ``(direction, node, port,
+        type)``."""
         import dearpygui.dearpygui as dpg
         self.dpg, self.registry, self.on_pick = dpg, registry, on_pick
+        self.at: tuple[float, float] = (0.0, 0.0)
+        self.link: tuple[str, str, str, Any] | None = None
+        self.results: list[NodeSpec] = []
+        self.selected = 0
         self._buttons: dict[str, str] = {}
         dpg.add_text("Nodes", parent=parent, color=(200, 200, 255))
         dpg.add_input_text(tag="palette::filter", hint="search nodes", parent=parent, width=-1,
                            callback=lambda s, a: self._filter(a))
+        from .view import PIN_COLOURS
+        with dpg.group(horizontal=True, parent=parent, tag="palette::legend", horizontal_spacing=5):
+            for label, t in (("Audio", "Audio"), ("str", "str"), ("num", "float"), ("bool", "bool")):
+                dpg.add_text(label, color=PIN_COLOURS[t])      # the pin colours: one per port type
+        with dpg.tooltip("palette::legend"):
+            dpg.add_text("Pin colours by port type: Audio blue, text (str) yellow, numbers green, bool red, "
+                         "others grey. A square pin carries a list (a node fed a list runs once per item). "
+                         "While a link is dragged, the pins it cannot go to turn grey.", wrap=300)
         for category, specs in registry.categories().items():
             with dpg.collapsing_header(label=category, default_open=True, parent=parent, tag=f"palcat::{category}"):
                 for spec in specs:
                     tag = f"palette::{spec.id}"
                     dpg.add_button(label=spec.name.replace("_", " "), tag=tag, width=-1,
-                                   callback=lambda s, a, u: self.on_pick(u, False), user_data=spec.id)
+                                   callback=lambda s, a, u: self.on_pick(u, None, None), user_data=spec.id)
                     with dpg.tooltip(tag):
                         dpg.add_text(f"{spec.id}\n{spec.tooltip}", wrap=300)
                     self._buttons[spec.id] = tag
@@ -79,11 +154,22 @@ class Palette:
             self.dpg.configure_item(tag, show=type_id in shown)
 
     # ------------------------------------------------------------------ quick search
-    def open_search(self, at: tuple[float, float]) -> None:
+    def open_search(self, at: tuple[float, float], link: tuple[str, str, str, Any] | None = None) -> None:
+        """Pop the search up at ``at`` (viewport pixels).  ``link=(direction, node, port, type)``: a
+        link was dropped on empty canvas from that pin; only node types with a port that fits it
+        are offered, and the one picked is linked to it."""
         dpg = self.dpg
+        self.at, self.link = (float(at[0]), float(at[1])), link
+        label = "Add node"
+        if link is not None:
+            direction, nid, port, t = link
+            label = (f"Add node fed by {nid}.{port}" if direction == "out" else f"Add node feeding {nid}.{port}") \
+                + f" ({type_name(t)})"
         dpg.set_value("quicksearch::input", "")
         self._quick_results("")
-        dpg.configure_item("quicksearch", show=True, pos=[int(at[0]), int(at[1])])
+        x = min(int(at[0]), dpg.get_viewport_client_width() - 330)      # the whole popup in the window
+        y = min(int(at[1]), dpg.get_viewport_client_height() - 310)
+        dpg.configure_item("quicksearch", show=True, label=label, pos=[max(x, 0), max(y, 0)])
         dpg.focus_item("quicksearch")
         dpg.focus_item("quicksearch::input")
 
@@ -93,21 +179,38 @@ class Palette:
 
     def close_search(self) -> None:
         self.dpg.configure_item("quicksearch", show=False)
+        self.link = None
 
     def _quick_results(self, text: str) -> None:
         dpg = self.dpg
         dpg.delete_item("quicksearch::results", children_only=True)
-        self.results = search(self.registry, text, limit=12)
+        link = getattr(self, "link", None)
+        fit = {} if link is None else {"fits_type": link[3], "direction": "in" if link[0] == "out" else "out"}
+        self.results = search(self.registry, text, limit=12, **fit)
+        self.selected = 0
         for i, spec in enumerate(self.results):
             dpg.add_selectable(label=f"{spec.id}  -  {spec.tooltip}"[:70], parent="quicksearch::results",
                                default_value=(i == 0), callback=lambda s, a, u: self.pick(u), user_data=spec.id,
                                tag=f"quicksearch::hit::{i}")
+        if not self.results:
+            dpg.add_text("no node type matches" + (" and fits this link" if link else ""),
+                         parent="quicksearch::results", color=(255, 170, 80))
+
+    def move(self, step: int) -> None:
+        """Arrow keys: highlight the next (``step=1``) or previous result; Enter adds it."""
+        if not self.results:
+            return
+        self.selected = (self.selected + step) % len(self.results)
+        for i in range(len(self.results)):
+            self.dpg.set_value(f"quicksearch::hit::{i}", i == self.selected)
 
     def pick(self, type_id: str | None = None) -> None:
-        """Add the chosen (or best) match at the mouse and close the popup."""
+        """Add the chosen (or highlighted) match where the popup opened, linked to the dropped link's
+        pin if there is one, and close the popup."""
         if type_id is None:
             if not self.results:
                 return
-            type_id = self.results[0].id
+            type_id = self.results[min(self.selected, len(self.results) - 1)].id
+        link = self.link
         self.close_search()
-        self.on_pick(type_id, True)
+        self.on_pick(type_id, self.at, link)

@@ -20,7 +20,7 @@ from ..types import type_name
 from . import items, widgets
 from .document import positions
 
-__all__ = ["GraphView", "is_audio_type", "STATE_COLOURS"]
+__all__ = ["GraphView", "is_audio_type", "pin_colour", "PIN_COLOURS", "STATE_COLOURS"]
 
 NODE_PAD = 8   # imnodes' default node padding: pins sit this far outside the node's content rect
 STATE_LINE_H = 16   # a line of 14 px text: the progress bar takes the status line's place at its height
@@ -35,6 +35,26 @@ STATE_COLOURS = {                      # title bar colour per run state
     "done": (50, 140, 70), "failed": (180, 50, 50), "cancelled": (110, 110, 110),
     "broken": (150, 40, 90),
 }
+
+
+PIN_COLOURS = {                        # one colour per port type (a list's pins are squares of its item's colour)
+    "Audio": (90, 150, 240), "str": (235, 200, 70), "float": (110, 210, 120), "int": (170, 225, 90),
+    "bool": (230, 110, 110),
+}
+PIN_OTHER = (170, 170, 180)
+PIN_DIM = (60, 60, 66)
+
+
+def pin_colour(t: Any) -> tuple[int, int, int]:
+    """The pin colour of a port type (a list: its item type's colour).
+
+    >>> pin_colour(Audio), pin_colour(list[Audio]) == pin_colour(Audio)
+    ((90, 150, 240), True)
+    """
+    name = type_name(t)
+    if name.startswith("list[") and name.endswith("]"):
+        name = name[5:-1]
+    return PIN_COLOURS.get(name, PIN_OTHER)
 
 
 def is_audio_type(t: Any) -> bool:
@@ -72,6 +92,9 @@ class GraphView:
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
         self.marks: dict[str, tuple] = {}          # node id -> (state text, problems) shown
         self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
+        self._pin_themes: dict[tuple, int] = {}
+        self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
+        self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
@@ -102,6 +125,40 @@ class GraphView:
                 dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, tuple(min(255, c + 50) for c in colour),
                                     category=dpg.mvThemeCat_Nodes)
         return th
+
+    def _pin_theme(self, colour: tuple[int, int, int], dim: bool = False) -> int:
+        key = (colour, dim)
+        if key not in self._pin_themes:
+            with dpg.theme() as th:
+                with dpg.theme_component(dpg.mvAll):
+                    pin = PIN_DIM if dim else colour
+                    dpg.add_theme_color(dpg.mvNodeCol_Pin, pin, category=dpg.mvThemeCat_Nodes)
+                    dpg.add_theme_color(dpg.mvNodeCol_PinHovered, tuple(min(255, c + 50) for c in pin),
+                                        category=dpg.mvThemeCat_Nodes)
+                    if dim:
+                        dpg.add_theme_color(dpg.mvThemeCol_Text, (105, 105, 112), category=dpg.mvThemeCat_Core)
+            self._pin_themes[key] = th
+        return self._pin_themes[key]
+
+    def _pin(self, direction: str, nid: str, port: str, t: Any) -> dict:
+        """Remember a pin's type; the node_attribute keywords that draw it (a list's pin is a square)."""
+        self.pin_types[(direction, nid, port)] = t
+        name = type_name(t) if t is not None else ""
+        return {"shape": dpg.mvNode_PinShape_QuadFilled if name.startswith("list[") else dpg.mvNode_PinShape_CircleFilled}
+
+    def _colour_pin(self, direction: str, nid: str, port: str) -> None:
+        t = self.pin_types.get((direction, nid, port))
+        items.bind_theme(self.attr_tag(direction, nid, port), self._pin_theme(
+            pin_colour(t) if t is not None else PIN_OTHER, dim=(direction, nid, port) in self.dimmed))
+
+    def dim_pins(self, pins: set[tuple[str, str, str]]) -> None:
+        """Mark ``pins`` as not fitting the link being dragged (grey pin and label); the others get
+        their type's colour back."""
+        changed = (pins - self.dimmed) | (self.dimmed - pins)
+        self.dimmed = set(pins)
+        for d, nid, port in changed:
+            if nid in self.nodes:
+                self._colour_pin(d, nid, port)
 
     # ------------------------------------------------------------------ names
     @staticmethod
@@ -175,6 +232,9 @@ class GraphView:
         items.delete(self.node_tag(nid))
         for d in (self.nodes, self.params, self.pos, self.marks):
             d.pop(nid, None)
+        for k in [k for k in self.pin_types if k[1] == nid]:
+            del self.pin_types[k]
+            self.dimmed.discard(k)
         for d in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top):
             for k in [k for k in d if k[0] == nid]:
                 del d[k]
@@ -199,9 +259,10 @@ class GraphView:
                 self._create_unknown(graph, nid)
             else:
                 for name, port in spec.inputs.items():
-                    with dpg.node_attribute(tag=self.attr_tag("in", nid, name)):
+                    with dpg.node_attribute(tag=self.attr_tag("in", nid, name), **self._pin("in", nid, name, port.type)):
                         dpg.add_text(f"{name}  ({port.type_name}{'' if port.required else ', optional'})",
                                      tag=self.pin_label_tag("in", nid, name))
+                    self._colour_pin("in", nid, name)
                 folded: dict[str, list] = {}
                 for name, p in spec.params.items():
                     if p.group:
@@ -229,7 +290,8 @@ class GraphView:
         self.marks[nid] = ("", ())
 
     def _create_output(self, nid: str, port: str, t: Any, plays_file: bool = False) -> None:
-        with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output):
+        with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output,
+                                **self._pin("out", nid, port, t)):
             with dpg.group(horizontal=True):
                 if is_audio_type(t) or plays_file:      # an export plays the file it wrote
                     for verb in ("play", "stop"):       # fixed widths: 'play' <-> 'pause' never moves a pin
@@ -237,6 +299,7 @@ class GraphView:
                                        height=BUTTON_H)
                         dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
+        self._colour_pin("out", nid, port)
         if not is_audio_type(t):        # a computed value: one line, always there (the tooltip has all of it)
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}"):
                 dpg.add_text("", tag=f"value::{nid}::{port}", color=(190, 210, 240))

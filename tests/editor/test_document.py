@@ -92,6 +92,36 @@ def test_palette_search_ranks_names_first():
     assert search(reg, "no such node at all") == []
 
 
+@pytest.mark.parametrize("query, first, also", [
+    ("loudness", "io.export", ()),                  # the export's loudness_lufs parameter
+    ("normalize", "io.export", ()),                 # American spelling of the docs' "normalised"
+    ("vocal", "models.demucs", ("models.bark",)),   # the vocals stem; singing voices
+    ("pitch", "dsp.variation", ()),                 # its transpose, before espeak's voice pitch
+    ("volume", "dsp.gain", ()),
+    ("stems", "models.demucs", ()),
+])
+def test_palette_search_finds_nodes_by_synonyms_and_parameter_docs(query, first, also):
+    hits = [s.id for s in search(Graph().registry, query)]
+    assert hits and hits[0] == first, hits
+    assert set(also) <= set(hits)
+
+
+def test_search_after_a_link_drop_offers_only_types_that_fit_and_the_new_node_is_linked(doc):
+    from nodeflow import Audio
+    offered = {s.id for s in search(doc.graph.registry, "", limit=100, fits_type=Audio)}
+    assert {"dsp.gain", "dsp.fade", "io.export"} <= offered and not {"io.load", "models.bark"} & offered
+    feeds_text = {s.id for s in search(doc.graph.registry, "", limit=100, fits_type=str, direction="out")}
+    assert "text.prompt_template" in feeds_text and "dsp.gain" not in feeds_text
+    nid = doc.add_node("dsp.fade", (500, 300), link=("gain", "out"))
+    assert f"gain.out -> {nid}.audio" in [str(l) for l in doc.graph.links]
+    doc.undo()
+    assert nid not in doc.graph.nodes and len(doc.graph.links) == 2, "node and link are one undo step"
+    nid = doc.add_node("dsp.gain", (500, 300), link=("export", "audio"))     # dropped from an input pin
+    assert f"{nid}.out -> export.audio" in [str(l) for l in doc.graph.links]
+    with pytest.raises(EditRefused, match="no port that fits gain.audio"):
+        doc.add_node("text.prompt_template", (0, 0), link=("gain", "audio"))
+
+
 def test_autosave_recovery_round_trip_and_discard(tmp_path, doc):
     state = tmp_path / "state"
     saver = Autosaver(state)

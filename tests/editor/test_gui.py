@@ -414,3 +414,28 @@ def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
             assert abs(w - ow) <= 1 and abs(h - oh) <= 1, f"{n} was {ow}x{oh} when opened, {w}x{h} {stage}"
     assert st["problem_sizes"]["gain"] == st["opened"]["gain"] and st["errors"] == []
     # (a node with a problem still grows by its problem lines: left for the rest of issue 14)
+
+
+def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
+    st = editor.run("wiring", chain_graph(editor.tmp))
+    # mid-drag from gain.out (Audio): the str/own-node pins are grey, Audio inputs keep their colour
+    assert "in.gain.audio" in st["dimmed"] and "in.fade.audio" not in st["dimmed"]
+    assert "in.export.audio" not in st["dimmed"] and "out.load.out" not in st["dimmed"]
+    assert st["status_drag"].startswith("linking gain.out (Audio)")
+    blue, grey = st["pin_rgb_drag"]["fade.audio"], st["pin_rgb_drag"]["gain.audio"]
+    assert blue[2] > 180 and blue[2] - blue[0] > 80, f"an Audio pin is drawn blue: {blue}"
+    assert max(grey) < 110 and max(grey) - min(grey) < 20, f"a pin that cannot take the link is grey: {grey}"
+    assert st["dimmed_after"] == []
+    # dropped on empty canvas: the search offers only node types with an Audio input
+    assert st["search_open"] and st["search_title"] == "Add node fed by gain.out (Audio)"
+    assert "dsp.fade" in st["offered"] and "io.export" in st["offered"]
+    assert not {"io.load", "models.bark", "speech.espeak", "text.prompt_template"} & set(st["offered"])
+    # arrows move the highlight, Enter adds it where the link was dropped, linked: one undo step
+    assert st["selected"] == 1 and st["selected_shown"] == [False, True, False]
+    assert len(st["new_nodes"]) == 1 and st["new_type"] == st["want"]
+    assert f"gain.out -> {st['new_nodes'][0]}." in " ".join(st["links"])
+    assert abs(st["new_pos"][0] - st["drop_canvas"][0]) < 2 and abs(st["new_pos"][1] - st["drop_canvas"][1]) < 2
+    assert st["undo_label"].startswith("add ") and st["undo_label"].endswith("linked to gain.out")
+    # double-click on empty canvas: the plain search, where "loudness" finds the export first
+    assert st["spot_empty"] and st["dbl_open"] and st["dbl_title"] == "Add node"
+    assert st["loudness_hits"][0] == "io.export" and st["closed"]

@@ -1,0 +1,66 @@
+"""Finding and wiring with real events: a link dragged from gain's output dims the pins it cannot
+go to (mid-drag screenshot), dropped on empty canvas it opens the search with only node types that
+take Audio; arrow keys + Enter add the highlighted one, linked; a double-click on empty canvas opens
+the search too, where typing "loudness" finds the export."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    drv.frames(8)
+    out = {}
+    # 1. press on gain's output pin and drag (not released yet): incompatible pins are dimmed
+    a = app.view.pin_pos("gain", "out", "out")
+    drop = (a[0] - 100, a[1] + 230)             # empty canvas below gain, between export and fade
+    drv.move(a)
+    drv.xdo("mousedown", 1)
+    for i in range(1, 11):
+        drv.move((a[0] + (drop[0] - a[0]) * i / 10, a[1] + (drop[1] - a[1]) * i / 10))
+    out["dimmed"] = sorted(".".join(p) for p in app.view.dimmed)
+    out["status_drag"] = app.status_text
+    px = drv.screenshot(tmp / "wiring_drag.png")
+    pins = {}
+    for d, nid, port in (("in", "fade", "audio"), ("in", "export", "audio"), ("in", "gain", "audio")):
+        x, y = app.view.pin_pos(nid, port, d)
+        patch = px[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3, :3]
+        pins[f"{nid}.{port}"] = [round(255 * float(v)) for v in patch.reshape(-1, 3).mean(0)]
+    out["pin_rgb_drag"] = pins
+    drv.xdo("mouseup", 1, frames=6)
+    out["dimmed_after"] = sorted(".".join(p) for p in app.view.dimmed)
+    out["search_open"] = app.palette.searching
+    out["search_title"] = dpg.get_item_configuration("quicksearch")["label"]
+    out["offered"] = [s.id for s in app.palette.results]
+    drv.screenshot(tmp / "wiring_search.png")
+    # 2. arrow keys: down twice, up once -> the second result; Enter adds it, linked to gain.out
+    drv.key("Down")
+    drv.key("Down")
+    drv.key("Up")
+    out["selected"] = app.palette.selected
+    out["selected_shown"] = [bool(dpg.get_value(f"quicksearch::hit::{i}")) for i in range(3)]
+    want = app.palette.results[1].id
+    out["want"] = want
+    drv.key("Return")
+    drv.frames(4)
+    new = [n for n in app.doc.graph.nodes if n not in ("load", "gain", "fade", "export")]
+    out["new_nodes"] = new
+    out["new_type"] = app.doc.graph.nodes[new[0]].type if new else None
+    out["links"] = sorted(app.state()["links"])
+    out["new_pos"] = app.doc.graph.editor["positions"].get(new[0]) if new else None
+    out["drop_canvas"] = list(app.canvas_pos(drop))
+    out["undo_label"] = app.doc.history.undo_label
+    drv.screenshot(tmp / "wiring_linked.png")
+    # 3. double-click on empty canvas: the search opens there; "loudness" finds the export
+    spot = (1000.0, 130.0)                      # right of gain, above fade
+    out["spot_empty"] = app.wiring.on_empty_canvas(spot)
+    drv.move(spot)
+    drv.xdo("click", "--repeat", 2, "--delay", 60, 1, frames=6)
+    out["dbl_open"] = app.palette.searching
+    out["dbl_title"] = dpg.get_item_configuration("quicksearch")["label"]
+    drv.type_text("loudness")
+    out["loudness_hits"] = [s.id for s in app.palette.results][:3]
+    drv.screenshot(tmp / "wiring_dblclick.png")
+    drv.key("Escape")
+    out["closed"] = not app.palette.searching
+    drv.dump(out)
