@@ -66,7 +66,7 @@ class Step:
         return Chain.start(self) | other
 
     def __ror__(self, branches: Any) -> "Chain":
-        """``{"melody": load(...), "text": prompt(...)} | musicgen_melody()``: each branch (a step or
+        """``{"melody": load(...), "text": prompt(...)} | generate()``: each branch (a step or
         a chain) feeds the input of that name."""
         if not isinstance(branches, dict):
             return NotImplemented

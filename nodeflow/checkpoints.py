@@ -1,7 +1,9 @@
 """Model checkpoints: the Hugging Face hub cache (safetensors only) or a local folder.
 
-A checkpoint is named by a hub id (``facebook/musicgen-small``, optionally ``@revision``) or a
-local folder (absolute, or relative to the graph file).  :func:`resolve` turns the name into a
+A checkpoint is named by a hub id (``org/model``, optionally ``@revision``) or a local folder
+(absolute, or relative to the graph file) in the transformers layout (``config.json``), the
+diffusers layout (``model_index.json``) or a layout a registered model family checks itself
+(:mod:`nodeflow.families`); its weights are safetensors.  :func:`resolve` turns the name into a
 local folder plus a revision (the hub snapshot's commit hash, or a digest of a local folder's
 files) without touching the network when the checkpoint is cached.  With ``HF_HUB_OFFLINE=1`` a
 missing checkpoint is one clear error naming it and the command that fetches it.
@@ -15,23 +17,23 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .errors import NodeflowError
-from .timebase import ModelProfile, profile_from_rates
+from .timebase import ModelProfile
 from .term import format_bytes
 
-__all__ = ["CheckpointError", "Resolved", "ALLOW_PATTERNS", "resolve", "fingerprint", "folder_digest", "pull",
-           "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
+__all__ = ["CheckpointError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
+           "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
 
-# Everything a transformers audio checkpoint needs, and no pickles (.bin/.pt/.ckpt/.pth are skipped).
-ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.npy", "*.npz"]
+# Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
+# (.bin/.pt/.ckpt/.pth/.th are skipped).
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.npy", "*.npz", "*.yaml"]
+ALLOW_PATTERNS += ["*/" + p for p in ALLOW_PATTERNS]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
 
 
@@ -66,7 +68,7 @@ def require_model_packages(names: tuple[str, ...] = MODEL_PACKAGES) -> None:
 @dataclasses.dataclass(frozen=True)
 class Resolved:
     name: str         # as the user wrote it
-    path: Path        # local folder holding config.json and the weights
+    path: Path        # local folder holding the configuration and the weights
     revision: str     # hub commit hash, or "local-<digest>"
     source: str       # "hub" | "local"
 
@@ -107,15 +109,24 @@ def _local_candidate(name: str, base_dir: Path | None) -> Path | None:
     if _HUB_ID.match(name):
         return None
     where = p if p.is_absolute() or base_dir is None else base_dir / p
-    raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'facebook/musicgen-small'")
+    raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'org/model'")
 
 
-def _check_folder(name: str, path: Path) -> None:
-    if not (path / "config.json").is_file():
-        raise CheckpointError(f"checkpoint '{name}': {path} has no config.json; "
-                              "is it a transformers checkpoint folder?")
-    if not any(path.glob("*.safetensors")):
-        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+def _check_folder(name: str, path: Path, family: Any = None) -> None:
+    """A usable checkpoint folder: a layout ``family`` (or, without one, any registered family or
+    the transformers/diffusers layout) accepts, holding safetensors weights."""
+    from . import families
+    config = families.read_config(path)
+    if family is not None:
+        why = family.problem(config, path)
+        if why:
+            where = "" if Path(name).expanduser() == path else f" ({path})"
+            raise CheckpointError(f"checkpoint '{name}'{where} {why}")
+    elif config is None and families.for_folder(path) is None:
+        raise CheckpointError(f"checkpoint '{name}': {path} has no config.json (transformers layout) or "
+                              "model_index.json (diffusers layout), and no installed model family knows its layout")
+    if not any(path.rglob("*.safetensors")):
+        pickles = sorted(p.name for p in path.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".th"))
         extra = f" (found {', '.join(pickles)})" if pickles else ""
         raise CheckpointError(f"checkpoint '{name}' has no .safetensors weights{extra}; AudioChain loads safetensors "
                               "only because pickle files can run code; convert it or pull a revision that has them")
@@ -145,24 +156,25 @@ def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
     if commit is None:
         return None
     snap = repo_dir / "snapshots" / commit
-    return snap if (snap / "config.json").is_file() else None
+    return snap if snap.is_dir() and any(snap.iterdir()) else None
 
 
 def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: bool | None = None,
-            cache_dir: str | os.PathLike | None = None) -> Resolved:
+            cache_dir: str | os.PathLike | None = None, family: Any = None) -> Resolved:
     """The local folder and revision of checkpoint ``name`` (hub id, ``id@revision`` or folder).
 
     A cached hub checkpoint resolves without the network.  A missing one is downloaded when
     ``download`` is true, or when it is ``None`` and ``HF_HUB_OFFLINE`` is not set; otherwise (or
     when the download fails) :class:`CheckpointError` names the checkpoint and
-    ``audiochain models pull NAME``.
+    ``audiochain models pull NAME``.  With ``family`` (a registered model family) the folder must
+    be one of its checkpoints (its layout and model type).
     """
     name = str(name).strip()
     if not name:
-        raise CheckpointError("checkpoint is empty; give a hub id like 'facebook/musicgen-small' or a local folder")
+        raise CheckpointError("checkpoint is empty; give a hub id like 'org/model' or a local folder")
     local = _local_candidate(name, Path(base_dir) if base_dir else None)
     if local is not None:
-        _check_folder(name, local)
+        _check_folder(name, local, family)
         return Resolved(name, local.resolve(), folder_digest(local), "local")
     repo, rev = _split(name)
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
@@ -174,7 +186,7 @@ def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: b
             why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
             raise CheckpointError(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
-    _check_folder(name, snap)
+    _check_folder(name, snap, family)
     return Resolved(name, snap, snap.name, "hub")
 
 
@@ -211,36 +223,10 @@ def fingerprint(name: str, base_dir: str | os.PathLike | None = None) -> dict[st
 # ---------------------------------------------------------------------------------------- profiles
 def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | None = None,
                         name: str | None = None) -> ModelProfile | None:
-    """The time base of a checkpoint from its ``config.json`` (and ``generation_config.json``).
-
-    MusicGen: codec rate / prod(upsampling_ratios) tokens per second, a delay of
-    ``num_codebooks / audio_channels - 1`` tokens, and an audio window of the generation config's
-    ``max_length`` tokens (the 30 s it was trained on), capped by the position embeddings.
-    Bark: the codec's 75 tokens/s, a window of the whole seconds one semantic pass covers.
-    Returns None for other model types.
-    """
-    gen = generation or {}
-    kind = config.get("model_type", "")
-    if kind in ("musicgen", "musicgen_melody"):
-        codec, dec = config["audio_encoder"], config["decoder"]
-        rate = int(codec["sampling_rate"])
-        frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
-        channels = int(dec.get("audio_channels", 1))
-        delay = int(dec["num_codebooks"]) // channels - 1
-        limit = int(dec["max_position_embeddings"]) - 1 - delay
-        audio_window = int(gen.get("max_length") or limit)
-        audio_window = min(audio_window, limit)
-        p = profile_from_rates(rate, frame_rate, audio_window + delay, name or kind, delay)
-        return dataclasses.replace(p, channels=channels)
-    if kind == "bark":
-        codec = config["codec_config"]
-        rate = int(codec["sampling_rate"])
-        frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
-        sem = gen.get("semantic_config") or {}
-        tokens, per_s = Fraction(str(sem.get("max_new_tokens", 768))), Fraction(str(sem.get("semantic_rate_hz", 49.9)))
-        window_s = math.floor(tokens / per_s)
-        return profile_from_rates(rate, frame_rate, int(window_s * frame_rate), name or kind, 0)
-    return None
+    """The time base of a checkpoint from its configuration, read by the registered model family
+    that accepts it (:func:`nodeflow.families.profile_from_config`); None when none does."""
+    from . import families
+    return families.profile_from_config(config, generation, name)
 
 
 def _read_json(path: Path) -> dict:
@@ -268,7 +254,7 @@ def list_cached(cache_dir: str | os.PathLike | None = None) -> list[dict[str, An
         if repo.repo_type != "model":
             continue
         revs = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
-        kind = _read_json(revs[0].snapshot_path / "config.json").get("model_type", "?") if revs else "?"
+        kind = _model_type(revs[0].snapshot_path) if revs else "?"
         out.append({"name": repo.repo_id, "bytes": repo.size_on_disk, "model_type": kind,
                     "revisions": [{"commit": r.commit_hash, "refs": sorted(r.refs)} for r in revs]})
     return out
@@ -278,7 +264,7 @@ def pull(name: str, *, cache_dir: str | os.PathLike | None = None, progress: boo
     """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only."""
     repo, rev = _split(name)
     if not _HUB_ID.match(name):
-        raise CheckpointError(f"'{name}' is not a hub id like 'facebook/musicgen-small'")
+        raise CheckpointError(f"'{name}' is not a hub id like 'org/model'")
     if offline():
         raise CheckpointError(f"cannot pull '{name}': HF_HUB_OFFLINE=1 is set; unset it on a machine with internet")
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
@@ -302,22 +288,31 @@ def remove(name: str, *, cache_dir: str | os.PathLike | None = None) -> int:
     return freed
 
 
+def _model_type(path: Path) -> str:
+    from . import families
+    cfg = families.read_config(path) or {}
+    return str(cfg.get("model_type") or cfg.get("_class_name") or "?")
+
+
 def info(name: str, *, base_dir: str | os.PathLike | None = None,
          cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """What a checkpoint is: where, which revision, size, model type, time base, voice presets."""
+    """What a checkpoint is: where, which revision, size, model type, the registered family that
+    runs it, its time base and what else the family describes (e.g. voice presets)."""
+    from . import families
     r = resolve(name, base_dir=base_dir, download=False, cache_dir=cache_dir)
     files = sorted(p for p in r.path.rglob("*") if p.is_file())
-    cfg = _read_json(r.path / "config.json")
     out: dict[str, Any] = {"name": name, "path": str(r.path), "revision": r.revision, "source": r.source,
                            "bytes": sum(p.stat().st_size for p in files), "files": len(files),
-                           "model_type": cfg.get("model_type", "?")}
-    prof = profile_from_config(cfg, _read_json(r.path / "generation_config.json")) if cfg.get("model_type") else None
+                           "model_type": _model_type(r.path)}
+    fam = families.for_folder(r.path)
+    out["family"] = fam.name if fam is not None else "? (no installed model family runs it)"
+    cfg = families.read_config(r.path)
+    prof = fam.profile_of(cfg, _read_json(r.path / "generation_config.json")) if fam is not None and cfg else None
     if prof is not None:
         out.update(sample_rate=prof.sample_rate, tokens_per_s=float(prof.frame_rate), window_s=float(prof.window_s),
                    channels=prof.channels)
-    voices = _read_json(r.path / "speaker_embeddings_path.json")
-    if voices:
-        out["voices"] = sorted(k for k in voices if k != "repo_or_path")
+    if fam is not None and getattr(fam, "describe", None) is not None:
+        out.update(fam.describe(r.path))
     return out
 
 
@@ -382,12 +377,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     q = sub.add_parser("list", parents=[common], help="cached checkpoints with size and revisions")
     q.set_defaults(fn=_guard(_cmd_list))
     q = sub.add_parser("pull", parents=[common], help="download a checkpoint (safetensors only), with progress")
-    q.add_argument("name", help="hub id, e.g. facebook/musicgen-small (optionally @revision)")
+    q.add_argument("name", help="hub id, e.g. org/model (optionally @revision)")
     q.set_defaults(fn=_guard(_cmd_pull))
     q = sub.add_parser("rm", parents=[common], help="delete a cached checkpoint")
     q.add_argument("name")
     q.set_defaults(fn=_guard(_cmd_rm))
-    q = sub.add_parser("info", parents=[common], help="path, revision, size, time base and voices of a checkpoint")
+    q = sub.add_parser("info", parents=[common], help="path, revision, size, model family and time base of a checkpoint")
     q.add_argument("name", help="hub id or local folder")
     q.add_argument("--json", action="store_true")
     q.set_defaults(fn=_guard(_cmd_info))

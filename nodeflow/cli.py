@@ -756,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_outside(p)
     p.set_defaults(fn=cmd_rerun)
 
-    p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer (CLAP) likes best")
+    p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")
     p.add_argument("graph")
     p.add_argument("--target", help="text the audio should match (the scorer's text), e.g. 'a warm lo-fi piano loop'")
     p.add_argument("--reference", metavar="AUDIO", help="a clip the audio should sound like")
@@ -766,10 +766,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "an earlier tune there is resumed")
     p.add_argument("--vary", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
                    help="also explore this parameter (or a template field of a text.prompt_template)")
-    p.add_argument("--scorer", default="models.clap_score", metavar="NODE_TYPE",
-                   help="node type that scores (an audio input, a float output; default models.clap_score)")
+    p.add_argument("--scorer", default=None, metavar="NODE_TYPE",
+                   help="node type that scores (an audio input, a float output; default: the scorer the installed "
+                        "node packs declare)")
     p.add_argument("--scorer-set", action="append", default=[], metavar="PARAM=VALUE",
-                   help="a scorer parameter, e.g. checkpoint=laion/larger_clap_music")
+                   help="a scorer parameter, e.g. checkpoint=org/model")
     p.add_argument("--listen", metavar="NODE", help="the node whose audio is scored (default: what feeds the export)")
     p.add_argument("--seed", type=int, default=0, help="seed of the search: the same seed, the same candidates")
     p.add_argument("--population", type=_count_arg("--population"), default=8, metavar="N",

@@ -1,8 +1,8 @@
 """Where models run: device and precision choice.
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU.  Half precision is used only where it is safe:
-float16 on CUDA GPUs of compute capability 6.0 or newer (the MusicGen, EnCodec and Bark weights
-were published for and run fine in float16 there); MPS and CPU stay in float32.
+float16 on CUDA GPUs of compute capability 6.0 or newer (the audio language models' and codecs'
+weights were published for and run fine in float16 there); MPS and CPU stay in float32.
 
 On the CPU, token-by-token generation reads every weight once per step: it is bound by memory
 bandwidth, and oversubscribed cores make it far slower (measured here: two torch threads on a busy
@@ -30,7 +30,7 @@ __all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_pro
            "torch_dtype", "describe", "parse_device_list", "generation_threads", "idle_threads", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "float32", "float16", "bfloat16", "int8")   # int8: MusicGen's decoder on the CPU
+PRECISIONS = ("auto", "float32", "float16", "bfloat16", "int8")   # int8: 8-bit decoder weights on the CPU
 
 
 # A CUDA (or ROCm) GPU needs its driver's device files; without any, the answer is known without
@@ -206,7 +206,7 @@ def generation_threads() -> int:
 
     Token-by-token decoding is bound by memory bandwidth; a thread that has to wait for a busy
     core stalls every step (measured on a loaded 2-core machine: 2 threads 41 s, 1 thread 8 s for
-    the same 28 tokens of musicgen-small)."""
+    the same 28 tokens of a small text-to-music model)."""
     env = os.environ.get("AUDIOCHAIN_TORCH_THREADS", "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:

@@ -31,7 +31,7 @@ _DEFAULT_BUDGET_GB = 8.0
 
 @dataclasses.dataclass(frozen=True)
 class ModelKey:
-    kind: str          # what was loaded (e.g. "musicgen", "bark": class + companions)
+    kind: str          # what was loaded: the model family's name (class + companions)
     checkpoint: str    # hub id or local folder
     revision: str      # hub commit hash or a local folder's digest
     device: str

@@ -3,9 +3,10 @@
 A :class:`ModelProfile` says how a model sees time: its audio rate, its codec frame rate
 (tokens per second) and its context window.  All maths is exact (``fractions.Fraction``) and
 positions are computed from absolute indices, never accumulated, so an hour of windows lands
-on exactly the same samples as the first minute.
+on exactly the same samples as the first minute.  Profiles come from the model families
+(:mod:`nodeflow.families`): ``PROFILES[name]`` is the nominal time base family ``name`` declares.
 
->>> p = PROFILES["musicgen"]
+>>> p = ModelProfile("codec32k", 32000, 50, 1503, delay_tokens=3)   # 4 delayed codebooks, 30 s
 >>> p.seconds_to_tokens(1.0), p.generation_tokens(1.0), p.tokens_to_seconds(1500)
 (50, 53, Fraction(30, 1))
 >>> bars_to_seconds(4, bpm=120)
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 
 from .errors import ParameterError
 
-__all__ = ["ModelProfile", "PROFILES", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
+__all__ = ["ModelProfile", "PROFILES", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
            "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label"]
 
 
@@ -32,7 +34,7 @@ class ModelProfile:
     """How a model sees time.
 
     ``window_tokens`` is the most tokens one generate call produces, *including* ``delay_tokens``
-    (MusicGen's delay pattern adds ``num_codebooks - 1`` tokens that carry no audio of their own).
+    (a codec language model's delay pattern adds ``num_codebooks - 1`` tokens that carry no audio of their own).
     """
     name: str
     sample_rate: int
@@ -49,7 +51,7 @@ class ModelProfile:
 
     @property
     def hop(self) -> Fraction:
-        """Audio samples per token (640 for MusicGen's 32 kHz EnCodec)."""
+        """Audio samples per token (640 for a 32 kHz codec at 50 tokens per second)."""
         return Fraction(self.sample_rate) / self.frame_rate
 
     @property
@@ -58,7 +60,7 @@ class ModelProfile:
 
     @property
     def window_s(self) -> Fraction:
-        """Longest audio one generate call makes (30 s for MusicGen)."""
+        """Longest audio one generate call makes."""
         return self.tokens_to_seconds(self.audio_window_tokens)
 
     def tokens_to_seconds(self, tokens: int) -> Fraction:
@@ -83,17 +85,30 @@ class ModelProfile:
         return math.ceil(Fraction(frames) * self.frame_rate / rate)
 
     def generation_tokens(self, seconds: float | Fraction) -> int:
-        """``max_new_tokens`` for ``seconds`` of audio: ``tokens + delay`` (53 for 1 s of MusicGen)."""
+        """``max_new_tokens`` for ``seconds`` of audio: ``tokens + delay`` (53 for 1 s at 50 tokens/s, delay 3)."""
         return self.seconds_to_tokens(seconds) + self.delay_tokens
 
 
-PROFILES: dict[str, ModelProfile] = {
-    # facebook/musicgen-*: EnCodec 32 kHz, hop 640 -> 50 tokens/s, 4 codebooks (delay 3), 1503 tokens = 30 s
-    "musicgen": ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
-    "musicgen_melody": ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
-    # suno/bark: EnCodec 24 kHz, hop 320 -> 75 tokens/s; one generate call is ~15 s
-    "bark": ModelProfile("bark", 24000, Fraction(75), 1125, 0),
-}
+class _Profiles(Mapping):
+    """The nominal time bases the registered model families declare, by family name (read-only)."""
+
+    def __getitem__(self, name: str) -> ModelProfile:
+        from . import families
+        try:
+            return families.profile(name)
+        except ParameterError as e:
+            raise KeyError(str(e)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        from . import families
+        return iter(families.profile_names())
+
+    def __len__(self) -> int:
+        from . import families
+        return len(families.profile_names())
+
+
+PROFILES: Mapping[str, ModelProfile] = _Profiles()
 
 
 def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_tokens: int, name: str = "custom",
@@ -158,11 +173,17 @@ def parse_meter(meter: str) -> tuple[int, int]:
     return num, den
 
 
-def seconds_to_tokens(seconds: float, profile: str | ModelProfile = "musicgen") -> int:
-    p = PROFILES[profile] if isinstance(profile, str) else profile
-    return p.seconds_to_tokens(seconds)
+def profile_named(profile: str | ModelProfile) -> ModelProfile:
+    """``profile`` itself, or the nominal time base of the model family it names."""
+    if isinstance(profile, ModelProfile):
+        return profile
+    from . import families
+    return families.profile(profile)
 
 
-def tokens_to_seconds(tokens: int, profile: str | ModelProfile = "musicgen") -> Fraction:
-    p = PROFILES[profile] if isinstance(profile, str) else profile
-    return p.tokens_to_seconds(tokens)
+def seconds_to_tokens(seconds: float, profile: str | ModelProfile) -> int:
+    return profile_named(profile).seconds_to_tokens(seconds)
+
+
+def tokens_to_seconds(tokens: int, profile: str | ModelProfile) -> Fraction:
+    return profile_named(profile).tokens_to_seconds(tokens)

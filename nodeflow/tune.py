@@ -8,9 +8,10 @@
 - parameters named with ``--vary NODE.PARAM=V1,V2|A..B`` (the ``--sweep`` syntax),
 
 renders each candidate as a sweep variant (one executor: work shared by candidates runs once, and
-candidates of a generation run side by side), scores it with a scorer node (``models.clap_score``
-against the target text and/or a reference clip by default; any node type with an audio input and
-a float output), and refines: the first generation is the graph as it is plus random candidates,
+candidates of a generation run side by side), scores it with a scorer node (by default the one the
+installed node packs declare for the role ``scorer``, see :func:`nodeflow.families.declare_default`,
+against the target text and/or a reference clip; any node type with an audio input and a float
+output), and refines: the first generation is the graph as it is plus random candidates,
 every later one mutates and crosses the best so far (a local step on ordered values, another value
 or a new seed), never rendering a candidate twice, until ``budget`` candidates have been scored.
 All draws come from ``random.Random(seed)`` and depend only on the scores before them, so a fixed
@@ -45,9 +46,18 @@ from .sweep import (Variant, VariantResult, apply_overrides, file_sha256, output
 from .tune_search import PALETTE, Dimension, Search, build_space, overrides_for
 
 __all__ = ["Dimension", "TuneReport", "tune", "build_space", "overrides_for", "Search", "scorer_graph",
-           "DEFAULT_SCORER", "PALETTE", "MANIFEST"]
+           "default_scorer", "PALETTE", "MANIFEST"]
 
-DEFAULT_SCORER = "models.clap_score"
+
+
+def default_scorer() -> str:
+    """The scorer node type an installed node pack declares (role ``scorer``)."""
+    from .families import default_for
+    found = default_for("scorer")
+    if found is None:
+        raise ParameterError("no installed node pack declares a scorer; give one with --scorer NODE_TYPE "
+                             "(a node type with an audio input and a float output)")
+    return found
 SCORER_ID, REFERENCE_ID = "tune_score", "tune_reference"
 MANIFEST = "manifest.json"
 FORMAT = "audiochain.tune"
@@ -94,7 +104,7 @@ def scorer_graph(graph: Graph, scorer: str, listen: str, *, target: str = "",
     spec = g.registry.get(scorer)
     if spec is None:
         raise ParameterError(f"--scorer {scorer}: no such node type; any node type with an audio input and a float "
-                             f"output scores (default {DEFAULT_SCORER}; see `audiochain nodes`)")
+                             f"output scores (see `audiochain nodes`)")
     audio_in = [n for n, p in spec.inputs.items() if p.type is Audio]
     floats = [n for n, p in spec.outputs.items() if p.type is float]
     if not audio_in or not floats:
@@ -198,7 +208,7 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
 
 # ---------------------------------------------------------------------------------------- the loop
 def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget: int = 32,
-         out_dir: str | Path = "tune", vary: Sequence[str] = (), scorer: str = DEFAULT_SCORER,
+         out_dir: str | Path = "tune", vary: Sequence[str] = (), scorer: str | None = None,
          scorer_params: dict[str, Any] | None = None, listen: str | None = None, seed: int = 0,
          population: int = 8, slots: bool = True, seeds: bool = True, executor=None, device: str = "auto",
          workers: int | None = None, on_candidate: Callable[[dict[str, Any]], None] | None = None,
@@ -217,6 +227,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
         raise ParameterError("nothing to explore: the graph has no text.prompt_template slots and no seed "
                              "parameters; name parameters with --vary NODE.PARAM=V1,V2 or A..B")
     port = listened_port(graph, listen)
+    scorer = scorer or default_scorer()
     scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)
     for k, v in (scorer_params or {}).items():
         scored.set(SCORER_ID, k, v)
@@ -288,6 +299,7 @@ def run_cli(args, graph: Graph, executor) -> int:
 
     from .term import printable
     scorer_params: dict[str, Any] = {}
+    args.scorer = args.scorer or default_scorer()
     spec = graph.registry.get(args.scorer)
     for item in args.scorer_set:
         name, eq, text = item.partition("=")

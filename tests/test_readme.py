@@ -24,11 +24,12 @@ def _run(code: str, cwd: Path) -> str:
     return p.stdout
 
 
-def test_the_readme_has_its_four_python_snippets():
+def test_the_readme_has_its_five_python_snippets():
     snippets = _python_snippets()
-    assert len(snippets) == 4 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
+    assert len(snippets) == 5 and "chain.run()" in snippets[0] and "ex.run(g" in snippets[1]
     assert ".invoke(" in snippets[2] and ".batch(" in snippets[2]
     assert "} | mix()" in snippets[3] and ".stream()" in snippets[3] and ".astream()" in snippets[3]
+    assert snippets[4].startswith("# acme_speech.py") and "layer.Family(" in snippets[4]
 
 
 def test_the_chain_snippet_renders_its_file_and_saves_a_graph(tmp_path):
@@ -76,3 +77,22 @@ print([p.index for p in pieces])
     assert lines[n] == "2 44100 True"
     assert lines[n + 1] == str(list(range(n)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]
+
+
+def test_the_add_a_model_snippet_declares_a_family_whose_node_speaks(tmp_path):
+    """The "Add a model" module, run as written, on a tiny random-weight VITS checkpoint (the full
+    plug-in round trip, CLI, preflight and bundle, is tests/nodes/models/test_plugin_family.py)."""
+    import pytest
+    pytest.importorskip("transformers")
+    code = _python_snippets()[4] + """
+import sys
+sys.path.insert(0, %r)
+import tiny_vits
+from nodeflow import families
+ck = tiny_vits.build("tiny-vits")
+from nodeflow.registry import default_registry
+register(default_registry())          # what the entry point does when the package is installed
+out = speak(prompt="hello", checkpoint=str(ck), device="cpu", seed=1).invoke()
+print(families.get("acme_speech").name, out.sample_rate, out.frames %% 256, out.frames > 0)
+""" % str(ROOT / "tests" / "fixtures")
+    assert _run(code, tmp_path).split() == ["acme_speech", "16000", "0", "True"]

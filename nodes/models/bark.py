@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,14 +23,47 @@ import numpy as np
 
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
-from nodeflow.timebase import PROFILES
+from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from ._hf import (Device, Loaded, Precision, checkpoint_preflight, model_fingerprint, seeded, step_criterion,
-                  using)
+from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, profile_from_rates,
+                    read_json, register, seeded, step_criterion)
 
-__all__ = ["bark", "split_text", "load_voice"]
+__all__ = ["bark", "split_text", "load_voice", "BARK"]
+
+
+# ---------------------------------------------------------------------------------------- the family
+def _time_base(config: dict, generation: dict) -> ModelProfile:
+    """Bark's time base: the codec's rate / prod(upsampling_ratios) tokens per second (75), and a
+    window of the whole seconds one semantic pass covers."""
+    codec = config["codec_config"]
+    rate = int(codec["sampling_rate"])
+    frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
+    sem = generation.get("semantic_config") or {}
+    tokens, per_s = Fraction(str(sem.get("max_new_tokens", 768))), Fraction(str(sem.get("semantic_rate_hz", 49.9)))
+    window_s = math.floor(tokens / per_s)
+    return profile_from_rates(rate, frame_rate, int(window_s * frame_rate), "bark", 0)
+
+
+def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
+    if dtype == "int8":
+        raise ParameterError("precision=int8 is for MusicGen; use float32 or bfloat16 for Bark")
+    import transformers
+    model = pretrained("BarkModel", ck, device, dtype)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
+    profile = _time_base(model.config.to_dict(), model.generation_config.to_dict())
+    return Loaded(model, tokenizer, profile, ck.name, ck.revision, ck.path, device, dtype,
+                  {"voices": read_json(ck.path / "speaker_embeddings_path.json")})
+
+
+def _voices(path: Path) -> dict[str, Any]:
+    voices = read_json(path / "speaker_embeddings_path.json")
+    return {"voices": sorted(k for k in voices if k != "repo_or_path")} if voices else {}
+
+
+# suno/bark: EnCodec 24 kHz, hop 320 -> 75 tokens/s; one generate call is ~15 s
+BARK = register(Family("bark", model_types=("bark",), time_base=_time_base,
+                       nominal=ModelProfile("bark", 24000, Fraction(75), 1125, 0), load=_load, describe=_voices))
 
 MAX_CHARS = 220          # Bark reads at most 256 text tokens per pass; keep sentences well inside
 EDGE_FADE_S = 0.005      # fade each sentence's first/last 5 ms so the pauses join without clicks
@@ -140,12 +174,11 @@ def _estimate(inputs: dict, params: dict) -> dict:
     chars = text.chars if text is not None else len(params.get("prompt", ""))
     sentences = max(1, math.ceil(chars / 40))            # a short sentence is ~40 characters
     seconds = min(sentences * (params["max_sentence_s"] + params["pause_s"]), chars / 8 + sentences * params["pause_s"])
-    rate = PROFILES["bark"].sample_rate
+    rate = BARK.nominal.sample_rate
     return {"out": Shape(math.ceil(seconds * rate), 1, rate, work_s=10.0 * seconds + 2.0)}
 
 
-@node("models.bark", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
+@BARK.node("models.bark", category="models", version=1, estimate=_estimate)
 def bark(text: str | None = None, *,
          prompt: Annotated[str, Text(multiline=True)] = "Hello! This is Bark. \u266a And this line is sung. \u266a",
          checkpoint: str = "suno/bark-small",
@@ -202,7 +235,7 @@ def bark(text: str | None = None, *,
     sentences = split_text(words)
     if not sentences:
         raise ParameterError("models.bark: the text is empty; give something to say")
-    with using("bark", checkpoint, ctx, device, precision) as loaded:
+    with BARK.using(checkpoint, ctx, device, precision) as loaded:
         model, rate = loaded.model, loaded.profile.sample_rate
         sgc_max = int(model.generation_config.semantic_config.get("max_new_tokens", 768))
         rate_hz = float(model.generation_config.semantic_config.get("semantic_rate_hz", 49.9))

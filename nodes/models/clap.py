@@ -22,17 +22,16 @@ from typing import Annotated, Any, Iterator, NamedTuple
 
 import numpy as np
 
-from nodeflow import devices
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.modelcache import ModelKey, default_cache
-from nodeflow.node import Context, node
+from nodeflow.families import declare_default
+from nodeflow.node import Context
 from nodeflow.types import Text
 
-from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint
+from .layer import Checkpoint, Device, Family, Precision, pretrained, register
 
 __all__ = ["clap_score", "ClapScores", "ClapLoaded", "audio_embedding", "text_embedding", "using_clap",
-           "DEFAULT_CHECKPOINT"]
+           "DEFAULT_CHECKPOINT", "CLAP"]
 
 DEFAULT_CHECKPOINT = "laion/clap-htsat-unfused"
 _TEXT_MEMO = 256          # text embeddings kept per loaded model (a tune scores one target many times)
@@ -71,40 +70,24 @@ class ClapLoaded:
         return bool(getattr(self.model.config.audio_config, "enable_fusion", False))
 
 
-def _load(res, device: str, dtype: str) -> ClapLoaded:
+def _load(res: Checkpoint, device: str, dtype: str) -> ClapLoaded:
     import transformers
-    model = transformers.ClapModel.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
-                                                   dtype=devices.torch_dtype(dtype))
-    model = model.to(device).eval()
+    model = pretrained("ClapModel", res, device, dtype)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
     # numpy maths only (no torchaudio): the real checkpoints' preprocessor_config.json
     features = transformers.ClapFeatureExtractor.from_pretrained(str(res.path), local_files_only=True)
     return ClapLoaded(model, tokenizer, features, res.name, res.revision, res.path, device, dtype)
 
 
-def _read_model_type(path: Path) -> str | None:
-    import json
-    try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError):
-        return None
+# laion/clap-*: text and audio embeddings in one space (no time base: it scores, it does not generate)
+CLAP = register(Family("clap", model_types=("clap",), load=_load))
+declare_default("scorer", "models.clap_score")      # what `audiochain tune` scores with by default
 
 
 @contextlib.contextmanager
 def using_clap(checkpoint: str, ctx: Context, device: Any = "auto", precision: Any = "auto") -> Iterator[ClapLoaded]:
     """The loaded CLAP checkpoint from the process-wide model cache, pinned and locked while used."""
-    from nodeflow import checkpoints
-    checkpoints.require_model_packages()
-    res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
-    found = _read_model_type(res.path)
-    if found != "clap":
-        raise ParameterError(f"checkpoint '{checkpoint}' is a {found!r} model; models.clap_score needs a 'clap' "
-                             f"checkpoint such as {DEFAULT_CHECKPOINT}")
-    dev = devices.pick_device(device, getattr(ctx, "device", "auto"))
-    dtype = devices.resolve_dtype(precision, dev)
-    key = ModelKey("clap", str(res.path), res.revision, dev, dtype)
-    threads = devices.torch_threads(devices.generation_threads()) if dev == "cpu" else contextlib.nullcontext()
-    with default_cache().use(key, lambda: _load(res, dev, dtype)) as loaded, loaded.lock, threads:
+    with CLAP.using(checkpoint, ctx, device, precision, who="models.clap_score") as loaded:
         yield loaded
 
 
@@ -191,8 +174,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {name: Shape(work_s=0.2 * max(1.0, seconds / 10.0) + 0.5) for name in ClapScores._fields}
 
 
-@node("models.clap_score", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate)
+@CLAP.node("models.clap_score", category="models", version=1, estimate=_estimate)
 def clap_score(audio: Audio, reference: Audio | None = None, *,
                text: Annotated[str, Text(multiline=True)] = "",
                checkpoint: str = DEFAULT_CHECKPOINT,

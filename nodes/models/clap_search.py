@@ -20,11 +20,11 @@ import numpy as np
 from nodeflow.atomic import write_atomic
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import FilePath, Range, Text
 
-from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint
-from .clap import DEFAULT_CHECKPOINT, ClapLoaded, audio_embedding, text_embedding, using_clap
+from .clap import CLAP, DEFAULT_CHECKPOINT, ClapLoaded, audio_embedding, text_embedding, using_clap
+from .layer import Device, Precision
 
 __all__ = ["clap_search", "ClapMatches", "rank_folder", "index_dir"]
 
@@ -99,8 +99,7 @@ def rank_folder(loaded: ClapLoaded, folder: Path, *, text: str = "", reference: 
     return sorted(scored, key=lambda t: (-t[0], t[1].relative_to(folder).as_posix()))
 
 
-@node("models.clap_search", category="models", version=1, fingerprint=model_fingerprint,
-      preflight=checkpoint_preflight)
+@CLAP.node("models.clap_search", category="models", version=1)
 def clap_search(reference: Audio | None = None, *,
                 folder: Annotated[str, FilePath(mode="read", folder=True)] = "",
                 text: Annotated[str, Text(multiline=True)] = "",

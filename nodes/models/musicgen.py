@@ -6,6 +6,8 @@ long-form engine and the token maths.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from fractions import Fraction
 from typing import Annotated, Any, Callable
@@ -14,15 +16,61 @@ import numpy as np
 
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
-from nodeflow.timebase import PROFILES
-from nodeflow.types import FilePath, Range, Text
+from nodeflow.node import Context
+from nodeflow.types import Range, Text
 
 from . import _musicgen as engine
 from ._chroma import chroma
-from ._hf import Device, Loaded, MusicgenPrecision, checkpoint_preflight, model_fingerprint, to_model_audio, using
+from ._musicgen import MusicgenPrecision
+from .layer import (AdapterPath, Checkpoint, Device, Family, Loaded, ModelProfile, family, pretrained,
+                    profile_from_rates, read_json, register, to_model_audio)
 
-__all__ = ["musicgen", "generate_music"]
+__all__ = ["musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen"]
+
+
+# ---------------------------------------------------------------------------------------- the family
+def musicgen_time_base(config: dict, generation: dict) -> ModelProfile:
+    """MusicGen's time base from its ``config.json``/``generation_config.json``: codec rate /
+    prod(upsampling_ratios) tokens per second, a delay of ``num_codebooks / audio_channels - 1``
+    tokens, and an audio window of the generation config's ``max_length`` tokens (the 30 s it was
+    trained on), capped by the position embeddings."""
+    codec, dec = config["audio_encoder"], config["decoder"]
+    rate = int(codec["sampling_rate"])
+    frame_rate = Fraction(rate, math.prod(codec["upsampling_ratios"]))
+    channels = int(dec.get("audio_channels", 1))
+    delay = int(dec["num_codebooks"]) // channels - 1
+    limit = int(dec["max_position_embeddings"]) - 1 - delay
+    audio_window = min(int(generation.get("max_length") or limit), limit)
+    p = profile_from_rates(rate, frame_rate, audio_window + delay, config.get("model_type", "musicgen"), delay)
+    return dataclasses.replace(p, channels=channels)
+
+
+def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, family: str) -> Loaded:
+    """A MusicGen(-Melody) checkpoint on ``device`` in ``dtype`` (``int8``: 8-bit decoder weights on
+    the CPU), with its tokenizer (and, for the melody model, its chroma settings)."""
+    model = pretrained(model_class, ck, device, "float32" if dtype == "int8" else dtype)
+    if device == "cpu" and dtype == "float32":   # guidance decodes 2 rows a step
+        from ._cpu import skinny_products
+        skinny_products(model.decoder)
+    if dtype == "int8":
+        from ._cpu import int8_products
+        int8_products(model.decoder)
+    import transformers
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
+    extra: dict[str, Any] = {}
+    if family == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
+        pre = read_json(ck.path / "preprocessor_config.json")
+        extra["chroma"] = {"n_fft": int(pre.get("n_fft", 16384)), "hop_length": int(pre.get("hop_length", 4096))}
+    profile = musicgen_time_base(model.config.to_dict(), model.generation_config.to_dict())
+    return Loaded(model, tokenizer, dataclasses.replace(profile, name=family), ck.name, ck.revision, ck.path,
+                  device, dtype, extra)
+
+
+# facebook/musicgen-*: EnCodec 32 kHz, hop 640 -> 50 tokens/s, 4 codebooks (delay 3), 1503 tokens = 30 s
+MUSICGEN = register(Family(
+    "musicgen", model_types=("musicgen",), time_base=musicgen_time_base,
+    nominal=ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
+    load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family="musicgen")))
 
 PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over the last 20 ms
 
@@ -252,7 +300,7 @@ def batched(kind: str, items: list[dict[str, Any]], params: dict[str, Any], ctx:
                 continue
             texts = [items[i].get("text") if items[i].get("text") is not None else p["prompt"] for i in chunk]
             adapter = {"adapter": p.get("adapter", "")} if "adapter" in p else {}
-            with using(kind, p["checkpoint"], ctx, p["device"], p["precision"], **adapter) as loaded:
+            with family(kind).using(p["checkpoint"], ctx, p["device"], p["precision"], **adapter) as loaded:
                 made = generate_music_batch(loaded, texts=texts, melodies=[items[i]["melody"] for i in chunk] if melody
                                             else None, duration_s=dur, seed=p["seed"], top_k=p["top_k"],
                                             top_p=p["top_p"], temperature=p["temperature"],
@@ -275,7 +323,7 @@ def estimate_generation(params: dict, prompt: Any, new_s: float) -> Any:
     """The shape of ``new_s`` seconds generated (plus a kept prompt) and the CPU work it takes:
     continuation windows past 30 s each re-read the last ``30 - extend_stride_s`` seconds."""
     from nodeflow.costs import Shape
-    p = PROFILES["musicgen"]
+    p = MUSICGEN.nominal
     rate, name = p.sample_rate, str(params.get("checkpoint", "")).lower()
     channels = 2 if "stereo" in name else 1
     kept = prompt.at(rate).frames if prompt is not None and prompt.rate and params.get("keep_prompt", True) else 0
@@ -291,8 +339,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": estimate_generation(params, inputs.get("prompt_audio"), params["duration_s"])}
 
 
-@node("models.musicgen", category="models", version=1,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate,
+@MUSICGEN.node("models.musicgen", category="models", version=1, estimate=_estimate,
       batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              prompt: Annotated[str, Text(multiline=True)] = "lofi hip hop beat with warm piano and soft drums",
@@ -307,7 +354,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              keep_prompt: bool = True,
              device: Device = Device.AUTO,
              precision: MusicgenPrecision = MusicgenPrecision.AUTO,
-             adapter: Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True)] = "",
+             adapter: AdapterPath = "",
              ctx: Context) -> Audio:
     """Generate music from a text description with MusicGen, any length, optionally continuing audio.
 
@@ -363,7 +410,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
 
         g = Graph(); m = g.add("models.musicgen", prompt="80s synth pop", duration_s=45.0, seed=7)
     """
-    with using("musicgen", checkpoint, ctx, device, precision, adapter=adapter) as loaded:
+    with MUSICGEN.using(checkpoint, ctx, device, precision, adapter=adapter) as loaded:
         return generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=None,
                               duration_s=duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                               guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,

@@ -7,19 +7,28 @@ generation window is conditioned on the chroma of the part of the melody under i
 """
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Annotated
 
 from nodeflow.audio import Audio
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import Auto, Range, Text
 
 from nodes.dsp._conform import scale_frames
 
-from ._hf import Device, MusicgenPrecision, checkpoint_preflight, model_fingerprint, using
-from .musicgen import batched, estimate_generation, generate_music
+from ._musicgen import MusicgenPrecision
+from .layer import Device, Family, ModelProfile, register
+from .musicgen import batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base
 
-__all__ = ["musicgen_melody", "placed_like"]
+__all__ = ["musicgen_melody", "placed_like", "MUSICGEN_MELODY"]
+
+# facebook/musicgen-melody: MusicGen's time base (32 kHz, 50 tokens/s, 30 s), conditioned on chroma
+MUSICGEN_MELODY = register(Family(
+    "musicgen_melody", model_types=("musicgen_melody",), time_base=musicgen_time_base,
+    nominal=ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
+    load=functools.partial(load_musicgen, model_class="MusicgenMelodyForConditionalGeneration",
+                           family="musicgen_melody")))
 
 MUSICAL_INFO = ("bpm", "meter", "key")     # what a generated variation keeps of its melody's info
 
@@ -47,8 +56,7 @@ def _batch(items: list[dict], params: dict, ctx: Context) -> list[dict]:
                    finish=lambda item, audio: placed_like(audio, item["melody"]))
 
 
-@node("models.musicgen_melody", category="models", version=2,
-      fingerprint=model_fingerprint, preflight=checkpoint_preflight, estimate=_estimate,
+@MUSICGEN_MELODY.node("models.musicgen_melody", category="models", version=2, estimate=_estimate,
       batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
                     prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
@@ -114,7 +122,7 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
         g = Graph(); v = g.add("models.musicgen_melody", prompt="jazz trio", duration_s=20.0)
         g.connect(hummed.out, v.melody)
     """
-    with using("musicgen_melody", checkpoint, ctx, device, precision) as loaded:
+    with MUSICGEN_MELODY.using(checkpoint, ctx, device, precision) as loaded:
         out = generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
                              duration_s=Fraction(melody.frames, melody.sample_rate) if duration_s is None else duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,

@@ -7,7 +7,7 @@ import pytest
 import soxr
 
 from nodeflow import Executor
-from nodeflow.errors import ExecutionError
+from nodeflow.errors import ExecutionError, GraphError
 from nodeflow.timebase import PROFILES
 from nodes.models import _musicgen as engine
 
@@ -170,7 +170,8 @@ def test_stride_outside_the_window_is_one_clear_error(tiny, tmp_path, params, wo
 
 
 def test_a_checkpoint_of_another_model_is_refused(tiny, tmp_path):
-    with pytest.raises(ExecutionError, match="is a 'bark' model; this node needs a 'musicgen' checkpoint"):
+    """Refused before anything runs: the family's preflight checks the checkpoint's model type."""
+    with pytest.raises(GraphError, match="is a 'bark' model; this node needs a 'musicgen' checkpoint"):
         run_model("models.musicgen", tmp_path, checkpoint=str(tiny["bark"]), duration_s=0.2)
 
 

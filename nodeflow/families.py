@@ -1,0 +1,205 @@
+"""The registry of model families: the engine's only knowledge of models is what families declare.
+
+A *family* is a kind of model (one architecture and the way to run it).  Node packs declare
+families (the public way is :class:`nodes.models.layer.Family`; any object with the fields of
+:class:`FamilySpec` registers) and :func:`register` them when their module is imported.  The
+engine then serves every registered family the same way, with no code of its own per family:
+
+* which checkpoint folders a family accepts (:meth:`FamilySpec.problem`): the transformers layout
+  (``config.json`` whose ``model_type`` is one of ``model_types``), the diffusers layout
+  (``model_index.json`` whose ``_class_name`` is one of ``pipelines``), or the family's own
+  ``layout`` check; safetensors weights only, always;
+* its time base (sample rate, tokens per second, context window) read from the checkpoint's own
+  configuration (``time_base(config, generation)``), and a ``nominal`` one that graphs may name
+  (a tokenize-window node with ``profile=NAME``; :func:`profile`);
+* ``audiochain models list|info`` (:func:`for_folder`), the editor's preflight marks and bundle
+  packing (through the family's nodes).
+
+Node types the engine needs a default for (the scorer of ``audiochain tune``) are declared by the
+node pack with :func:`declare_default`, never named here.
+
+>>> from nodeflow.timebase import ModelProfile
+>>> fam = FamilySpec("demo_codec", model_types=("demo_codec",),
+...                  nominal=ModelProfile("demo_codec", 24000, 75, 1125))
+>>> register(fam) is fam, get("demo_codec").nominal.hop
+(True, Fraction(320, 1))
+>>> fam.problem({"model_type": "other"}, None)
+"is a 'other' model; this node needs a 'demo_codec' checkpoint"
+>>> unregister("demo_codec")
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .checkpoints import MODEL_PACKAGES
+from .errors import DefinitionError, ParameterError
+from .timebase import ModelProfile
+
+__all__ = ["FamilySpec", "register", "unregister", "get", "families", "for_folder", "profile", "profile_names",
+           "profile_from_config", "read_config", "declare_default", "default_for", "MODEL_PACKAGES"]
+
+TimeBase = Callable[[dict[str, Any], dict[str, Any]], "ModelProfile | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilySpec:
+    """What the engine knows of a model family (see the module docstring for each field's use)."""
+    name: str
+    model_types: tuple[str, ...] = ()
+    pipelines: tuple[str, ...] = ()
+    layout: Callable[[Path], str | None] | None = None   # own check: None when usable, else why not
+    time_base: TimeBase | None = None
+    nominal: ModelProfile | None = None
+    packages: tuple[str, ...] = MODEL_PACKAGES
+    describe: Callable[[Path], dict[str, Any]] | None = None   # extra `models info` lines
+
+    def problem(self, config: dict[str, Any] | None, path: Path | None, who: str = "this node") -> str | None:
+        """Why the checkpoint (its :func:`read_config`, and its folder for a ``layout`` check) is not
+        one of this family's, or None when it is; ``who`` names the node in the message."""
+        if config is None or not (self.model_types or self.pipelines):
+            if self.layout is not None and path is not None:
+                return self.layout(path)
+            if config is None:
+                return "has no config.json (transformers layout) or model_index.json (diffusers layout)"
+        config = config or {}
+        found = config.get("model_type") if "_class_name" not in config else config["_class_name"]
+        wanted = self.pipelines if "_class_name" in config else self.model_types
+        if found in wanted:
+            return None
+        want = " or ".join(repr(w) for w in (self.model_types + self.pipelines)) or repr(self.name)
+        return f"is a {found!r} model; {who} needs a {want} checkpoint"
+
+    def profile_of(self, config: dict[str, Any], generation: dict[str, Any] | None = None) -> ModelProfile | None:
+        """The time base of a checkpoint from its configuration; None for a family without one."""
+        if self.time_base is None:
+            return None
+        try:
+            return self.time_base(config, generation or {})
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            raise ParameterError(f"model family '{self.name}': no time base in this checkpoint's configuration "
+                                 f"({type(e).__name__}: {e}); is it a {self.name} checkpoint?") from None
+
+
+_families: dict[str, Any] = {}
+_defaults: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def register(family: Any) -> Any:
+    """Add ``family`` (a :class:`FamilySpec` or an object with its fields) under ``family.name``;
+    registering the same object again is a no-op, another one under a taken name an error."""
+    name = getattr(family, "name", "")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DefinitionError(f"a model family needs a name that is an identifier (letters, digits, _); got {name!r}")
+    with _lock:
+        old = _families.get(name)
+        if old is not None and old is not family and old != family:
+            raise DefinitionError(f"model family '{name}' is registered twice; give one of them another name")
+        _families[name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _families.pop(name, None)
+
+
+def _loaded() -> None:
+    """Import the installed node packs (built-in and entry points): they register their families."""
+    from .registry import default_registry
+    default_registry()
+
+
+def get(name: str) -> Any:
+    """The family registered as ``name``; an unknown name is a :class:`ParameterError` listing the known ones."""
+    fam = _families.get(name)
+    if fam is None:
+        _loaded()
+        fam = _families.get(name)
+    if fam is None:
+        raise ParameterError(f"no model family '{name}' is registered (known: {', '.join(sorted(_families)) or 'none'}); "
+                             "is the node pack that declares it installed? (see `audiochain nodes`)")
+    return fam
+
+
+def families() -> list[Any]:
+    """Every registered family, by name (after loading the installed node packs)."""
+    _loaded()
+    return [_families[k] for k in sorted(_families)]
+
+
+def profile_names() -> list[str]:
+    """Names of the families that declare a nominal time base (what ``profile=NAME`` may name)."""
+    return [f.name for f in families() if getattr(f, "nominal", None) is not None]
+
+
+def profile(name: str) -> ModelProfile:
+    """The nominal time base of family ``name`` (for graphs that name a model's profile)."""
+    fam = get(name)
+    if getattr(fam, "nominal", None) is None:
+        raise ParameterError(f"model family '{name}' declares no time base; give the rate, tokens per second and "
+                             f"window yourself (profile=custom), or one of: {', '.join(profile_names())}")
+    return fam.nominal
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def read_config(path: Path) -> dict[str, Any] | None:
+    """A checkpoint folder's configuration: ``config.json`` (transformers layout), or
+    ``model_index.json`` (diffusers layout) with each component's ``config.json`` under its name;
+    None when the folder has neither."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return _read_json(path / "config.json")
+    if (path / "model_index.json").is_file():
+        index = _read_json(path / "model_index.json")
+        out: dict[str, Any] = dict(index)
+        for comp in index:
+            if not comp.startswith("_") and (path / comp / "config.json").is_file():
+                out[comp] = {"_class": index[comp], **_read_json(path / comp / "config.json")}
+        return out
+    return None
+
+
+def for_folder(path: Path) -> Any | None:
+    """The registered family whose checkpoints look like the folder ``path``, or None."""
+    config = read_config(path)
+    for fam in families():
+        if (config is not None or getattr(fam, "layout", None) is not None) and fam.problem(config, path) is None:
+            return fam
+    return None
+
+
+def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | None = None,
+                        name: str | None = None) -> ModelProfile | None:
+    """The time base a checkpoint's configuration gives, through the family that accepts it
+    (``name`` renames the profile); None when no registered family accepts it or has one."""
+    for fam in families():
+        if fam.problem(config, None) is None:
+            prof = fam.profile_of(config, generation)
+            return dataclasses.replace(prof, name=name) if prof is not None and name else prof
+    return None
+
+
+def declare_default(role: str, node_type: str) -> None:
+    """A node pack names the node type serving ``role`` (e.g. ``"scorer"`` for ``audiochain tune``);
+    the first declaration wins."""
+    with _lock:
+        _defaults.setdefault(role, node_type)
+
+
+def default_for(role: str) -> str | None:
+    """The node type declared for ``role`` by an installed node pack, or None."""
+    if role not in _defaults:
+        _loaded()
+    return _defaults.get(role)

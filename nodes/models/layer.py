@@ -1,0 +1,423 @@
+"""The public model layer: how a model family is declared, loaded and run (built-in or plug-in).
+
+A family is declared in one module with :class:`Family` and :func:`register`; its nodes use the
+family's :meth:`Family.node` decorator (device/precision choice in cache keys, preflight marks in
+the editor) and :meth:`Family.using` (load once through the process-wide model cache, on a device
+at a precision, optionally with a LoRA adapter, locked while a node generates).  Once registered,
+``audiochain models list|pull|info|rm``, the editor's preflight, bundles (adapters are packed:
+declare the parameter as :data:`AdapterPath`) and the model cache work for the family with no
+further code.  A plug-in node pack (entry point ``audiochain.nodes``) uses exactly these names.
+
+Everything here is importable without torch; torch, transformers and diffusers are imported when
+a model is loaded or run.
+
+Declaring a family (transformers layout; ``model_class`` is a transformers class name, or
+``"diffusers.SomePipeline"`` for the diffusers layout with ``pipelines=``)::
+
+    from nodes.models.layer import Device, Family, Precision, register
+
+    def time_base(config, generation):        # read from the checkpoint's own config.json
+        return ModelProfile("speech", config["sampling_rate"], 86, 4096)
+
+    SPEECH = register(Family("speech", model_types=("vits",), model_class="VitsModel", time_base=time_base))
+
+    @SPEECH.node("models.speech", category="models", version=1)
+    def speech(*, text: str = "hello", checkpoint: str = "org/model", seed: int = 0,
+               device: Device = Device.AUTO, precision: Precision = Precision.AUTO, ctx: Context) -> Audio:
+        with SPEECH.using(checkpoint, ctx, device, precision) as loaded, seeded(seed, loaded.device):
+            ...
+
+The README's "Add a model" section is a complete worked example.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import importlib.metadata
+import json
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator
+
+import numpy as np
+
+from nodeflow import checkpoints, devices, families
+from nodeflow.audio import Audio
+from nodeflow.checkpoints import Resolved as Checkpoint
+from nodeflow.errors import ParameterError
+from nodeflow.families import FamilySpec
+from nodeflow.modelcache import ModelKey, default_cache
+from nodeflow.node import Context, NodeSpec, node
+from nodeflow.timebase import ModelProfile, profile_from_rates
+from nodeflow.types import ChoiceEnum, FilePath
+
+__all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
+           "AdapterPath", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded", "sampler",
+           "step_criterion", "step_progress", "to_model_audio"]
+
+
+class Device(ChoiceEnum):
+    """Where the model runs; ``auto`` = CUDA, then Apple MPS, then CPU (a run's ``--device`` wins)."""
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class Precision(ChoiceEnum):
+    """Weights' dtype; ``auto`` = float16 on CUDA, float32 elsewhere; ``bfloat16`` on the CPU
+    generates MusicGen about 2x faster than float32 (see bench/bench_models.py)."""
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+
+#: The type of a node's ``adapter`` parameter: a LoRA adapter from ``audiochain finetune`` (its folder
+#: or ``adapter_model.safetensors``); bundles pack it, the editor offers a file picker.
+AdapterPath = Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True)]
+
+
+@dataclasses.dataclass(eq=False)
+class Loaded:
+    """A loaded checkpoint: the model, its tokenizer or processor, its time base and where it came from.
+
+    ``lock`` is held by whoever runs the model (:meth:`Family.using`): one loaded model, on one
+    device in one dtype, is never used by two threads at once; other models and devices run
+    concurrently.  ``extra`` holds what a family's loader reads besides (voices, feature settings)."""
+    model: Any
+    tokenizer: Any
+    profile: Any            # ModelProfile, or None for a family without a time base
+    checkpoint: str
+    revision: str
+    path: Path
+    device: str
+    dtype: str
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lock: Any = dataclasses.field(default_factory=threading.RLock, repr=False, compare=False)
+
+    @property
+    def processor(self) -> Any:
+        return self.tokenizer
+
+    def tags(self) -> dict[str, str]:
+        """What an output says about where it came from (the checkpoint by name, never a local path)."""
+        return {"checkpoint": self.checkpoint, "revision": self.revision}
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path`` ({} when missing or unreadable)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _class(name: str) -> Any:
+    """``"VitsModel"`` (transformers) or ``"diffusers.StableAudioPipeline"`` / ``"pkg.mod.Class"``."""
+    mod, _, cls = name.rpartition(".")
+    return getattr(importlib.import_module(mod or "transformers"), cls)
+
+
+def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtype: str, **kwargs: Any) -> Any:
+    """``model_class.from_pretrained`` on the checkpoint's folder: local files only, safetensors only,
+    in ``dtype`` on ``device``, in eval mode (a diffusers pipeline is moved to the device)."""
+    cls = _class(model_class) if isinstance(model_class, str) else model_class
+    model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
+                                **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"): devices.torch_dtype(dtype)},
+                                **kwargs)
+    model = model.to(device)
+    return model.eval() if hasattr(model, "eval") else model
+
+
+def _version(pkg: str) -> str:
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _placement(device_param: Any, precision: Any, ctx: Any) -> tuple[str, str]:
+    device = devices.pick_device(device_param, getattr(ctx, "device", "auto"))
+    return device, devices.resolve_dtype(precision, device)
+
+
+@contextlib.contextmanager
+def _threads_for(device: str) -> Iterator[None]:
+    if device != "cpu":
+        yield
+        return
+    with devices.torch_threads(devices.generation_threads()):
+        yield
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Family(FamilySpec):
+    """A model family: the checkpoints it accepts, its time base and how it loads.
+
+    Parameters
+    ----------
+    name : str
+        Registry key (an identifier), the model cache's kind and what ``profile=NAME`` names.
+    model_types : tuple of str
+        ``config.json`` ``model_type`` values accepted (transformers layout).
+    pipelines : tuple of str
+        ``model_index.json`` ``_class_name`` values accepted (diffusers layout).
+    layout : callable, optional
+        ``layout(folder) -> None | why not``: the family's own check, for checkpoints in neither layout.
+    time_base : callable, optional
+        ``time_base(config, generation) -> ModelProfile`` from the checkpoint's ``config.json`` (for
+        the diffusers layout ``model_index.json`` with each component's config under its name) and
+        ``generation_config.json``.
+    nominal : ModelProfile, optional
+        The time base of the family's usual checkpoints, for graphs naming the family as a profile.
+    packages : tuple of str
+        Python packages the family needs (checked before loading and in preflight).
+    describe : callable, optional
+        ``describe(folder) -> dict``: extra lines for ``audiochain models info``.
+    model_class : str
+        Class loaded by the default loader (``"VitsModel"``, ``"diffusers.StableAudioPipeline"``).
+    processor : str
+        Tokenizer/processor class loaded beside it (``"AutoTokenizer"``; ``""`` for none).
+    load : callable, optional
+        ``load(checkpoint, device, dtype) -> Loaded``, replacing the default loader.
+    """
+    model_class: str = ""
+    processor: str = "AutoTokenizer"
+    load: Callable[[Checkpoint, str, str], Any] | None = None
+
+    # ------------------------------------------------------------------ loading
+    def read_profile(self, path: Path) -> ModelProfile | None:
+        """The time base of the checkpoint folder ``path``, from its own configuration."""
+        config = families.read_config(path)
+        return self.profile_of(config, read_json(Path(path) / "generation_config.json")) if config else None
+
+    def _load(self, ck: Checkpoint, device: str, dtype: str) -> Any:
+        if self.load is not None:
+            return self.load(ck, device, dtype)
+        if not self.model_class:
+            raise ParameterError(f"model family '{self.name}' declares neither model_class nor load")
+        model = pretrained(self.model_class, ck, device, dtype)
+        tok = _class(self.processor).from_pretrained(str(ck.path), local_files_only=True) if self.processor else None
+        return Loaded(model, tok, self.read_profile(ck.path), ck.name, ck.revision, ck.path, device, dtype)
+
+    def resolve(self, checkpoint: str, base_dir: Path | None, download: bool | None = None) -> Checkpoint:
+        """The checkpoint's local folder and revision, checked to be one of this family's."""
+        checkpoints.require_model_packages(self.packages)
+        return checkpoints.resolve(checkpoint, base_dir=base_dir, download=download, family=self)
+
+    @contextlib.contextmanager
+    def using(self, checkpoint: str, ctx: Context, device: Any = "auto", precision: Any = "auto",
+              adapter: str = "", who: str = "this node") -> Iterator[Any]:
+        """The loaded checkpoint from the process-wide model cache, pinned and locked while used.
+
+        A checkpoint of another family is one :class:`ParameterError` naming what it is and what
+        ``who`` needs.  With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted
+        model is its own cache entry, keyed by the adapter's content digest."""
+        checkpoints.require_model_packages(self.packages)
+        res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
+        why = self.problem(families.read_config(res.path), res.path, who)
+        if why:
+            raise ParameterError(f"checkpoint '{checkpoint}' {why}")
+        dev, dtype = _placement(device, precision, ctx)
+        key = ModelKey(self.name, str(res.path), res.revision, dev, dtype)
+        loader: Callable[[], Any] = lambda: self._load(res, dev, dtype)
+        if adapter:
+            if dtype == "int8":
+                raise ParameterError("precision=int8 cannot carry a LoRA adapter (its weights are merged into float "
+                                     "weights); use float32 or bfloat16 with adapter=")
+            from .finetune.adapter import read_adapter, with_adapter
+            lora = read_adapter(adapter, ctx.base_dir)
+            key = dataclasses.replace(key, kind=f"{self.name}+lora", revision=f"{res.revision}+{lora.digest}")
+            loader = lambda: with_adapter(self._load(res, dev, dtype), lora)
+        with default_cache().use(key, loader) as loaded, getattr(loaded, "lock", contextlib.nullcontext()), \
+                _threads_for(dev):
+            yield loaded
+
+    # ------------------------------------------------------------------ what nodes declare
+    def fingerprint(self, params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        """Cache-key data the parameters do not pin down (see :func:`model_fingerprint`)."""
+        return model_fingerprint(params, ctx, self.packages)
+
+    def preflight(self, params: dict[str, Any], base_dir: Path) -> list[str]:
+        """What this machine lacks to run the node (see :func:`checkpoint_preflight`)."""
+        return checkpoint_preflight(params, base_dir, self)
+
+    def node(self, type_id: str, **kwargs: Any) -> Callable[[Callable[..., Any]], NodeSpec]:
+        """``@node(type_id, ...)`` with this family's ``fingerprint`` and ``preflight``."""
+        kwargs.setdefault("fingerprint", self.fingerprint)
+        kwargs.setdefault("preflight", self.preflight)
+        return node(type_id, **kwargs)
+
+
+def model_fingerprint(params: dict[str, Any], ctx: Any,
+                      packages: tuple[str, ...] = checkpoints.MODEL_PACKAGES) -> dict[str, Any]:
+    """Cache-key data the parameters do not pin down: the checkpoint's resolved revision, the
+    device and dtype it will run on, and the versions of the ``packages`` that do the maths."""
+    fp: dict[str, Any] = checkpoints.fingerprint(params.get("checkpoint", ""), getattr(ctx, "base_dir", None))
+    try:
+        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
+    except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
+        fp["device"] = f"unavailable:{e}"
+    for pkg in packages:
+        if pkg != "huggingface_hub":
+            fp[pkg] = _version(pkg)
+    if params.get("adapter"):
+        from .finetune.adapter import fingerprint as adapter_fingerprint
+        fp["adapter"] = adapter_fingerprint(params["adapter"], getattr(ctx, "base_dir", None))
+        fp["peft"] = _version("peft")
+    return fp
+
+
+def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | None = None) -> list[str]:
+    """What this machine lacks to run the node (the editor marks it): the family's packages (the
+    'models' extra), or a checkpoint that is neither a usable folder (of ``fam``, when given) nor
+    in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set)."""
+    try:
+        checkpoints.require_model_packages(fam.packages if fam is not None else checkpoints.MODEL_PACKAGES)
+    except checkpoints.CheckpointError as e:
+        return [str(e)]
+    try:
+        checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False, family=fam)
+    except checkpoints.CheckpointError as e:
+        if checkpoints.offline() or "not in the Hugging Face cache" not in str(e):
+            return [str(e)]
+    return []
+
+
+def register(fam: Family) -> Family:
+    """Register ``fam`` (at import of its module) and return it; see :mod:`nodeflow.families`."""
+    return families.register(fam)
+
+
+def family(name: str) -> Family:
+    """The registered family ``name`` (loading installed node packs if needed)."""
+    return families.get(name)
+
+
+def families_registered() -> list[Family]:
+    """Every registered family, by name."""
+    return families.families()
+
+
+# ---------------------------------------------------------------------------------------- sampling
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: str) -> Iterator[None]:
+    """Reproducible sampling from torch's *global* generators: forked, seeded with ``seed`` and
+    restored.  Two users of the global generators cannot interleave their draws, so everything
+    inside is serialised process-wide (Bark needs it: its fine stage samples with
+    ``torch.multinomial`` itself).  A family that samples with :func:`sampler` instead runs
+    generations on different models or devices concurrently.
+    """
+    import torch
+    kind = device.split(":", 1)[0]
+    fork_devices = [torch.device(device).index or 0] if kind == "cuda" else []
+    with _GLOBAL_RNG_LOCK, torch.inference_mode():
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(int(seed))
+            yield
+
+
+def sampler(seed: int, device: str, *, temperature: float, top_k: int | None, top_p: float | None,
+            batch: int = 1):
+    """Sampling with a generator of its own: a ``LogitsProcessorList`` for ``generate(logits_processor=...)``.
+
+    Its last processor applies temperature, top-k and top-p (as transformers' own warpers do, in
+    that order, after classifier-free guidance) and draws the token from ``torch.Generator(device)``
+    seeded with ``seed``; it then leaves only that token possible, so ``generate``'s own draw from
+    the global generator picks it whatever state that generator is in.  The draws are those a
+    global generator seeded with ``seed`` would make, and concurrent generations cannot disturb
+    each other.  Pass ``do_sample=True``, ``temperature=1.0`` and no ``top_k``/``top_p`` to
+    ``generate`` (they are applied here).  Processors ``generate`` appends (e.g. guidance) go before
+    the sampler; one of a type already present replaces it, so the list can serve several
+    ``generate`` calls (windows).  With ``batch`` items generated together, each item's rows
+    (``rows / batch`` of them, e.g. its codebooks) draw from a generator of its own seeded with
+    ``seed``: each item gets the draws it would get alone.
+    """
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    gens = []
+    for _ in range(max(1, int(batch))):
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(seed))
+        gens.append(gen)
+    warpers: list = []
+    if temperature is not None and float(temperature) != 1.0:
+        warpers.append(TemperatureLogitsWarper(float(temperature)))
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k=int(top_k), min_tokens_to_keep=1))
+    if top_p is not None and float(top_p) < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=float(top_p), min_tokens_to_keep=1))
+
+    class _Draw(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for w in warpers:
+                scores = w(input_ids, scores)
+            probs = torch.nn.functional.softmax(scores, dim=-1)
+            if len(gens) == 1:
+                chosen = torch.multinomial(probs, num_samples=1, generator=gens[0])
+            else:                      # each item's rows from its own generator, as if alone
+                per = probs.shape[0] // len(gens)
+                chosen = torch.cat([torch.multinomial(probs[i * per:(i + 1) * per], num_samples=1, generator=g)
+                                    for i, g in enumerate(gens)])
+            only = torch.full_like(scores, float("-inf"))
+            return only.scatter_(1, chosen, 0.0)
+
+    class _DrawLast(LogitsProcessorList):
+        def append(self, processor):
+            for i, p in enumerate(self[:-1]):
+                if type(p) is type(processor):
+                    self[i] = processor
+                    return
+            self.insert(len(self) - 1, processor)
+
+    return _DrawLast([_Draw()])
+
+
+def step_criterion(on_step: Callable[[Any], None]):
+    """A transformers StoppingCriteria calling ``on_step(input_ids)`` after every generated token
+    (the full sequence so far); it never stops generation itself: ``on_step`` raises to cancel."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _Steps(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            on_step(input_ids)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return _Steps()
+
+
+def step_progress(ctx: Context, total_steps: int, message: str = "") -> Callable[..., None]:
+    """An ``on_step`` that reports step ``k`` of ``total_steps`` to ``ctx`` (which raises to cancel
+    a cancelled run, within one step): for :func:`step_criterion`, a diffusers pipeline's
+    ``callback_on_step_end`` (return its ``kwargs``' tensors) or a loop of your own."""
+    done = [0]
+
+    def on_step(*_args: Any, **_kwargs: Any) -> Any:
+        done[0] += 1
+        ctx.progress(min(done[0], total_steps), total_steps, message)
+        return _args[-1] if _args and isinstance(_args[-1], dict) else None
+
+    return on_step
+
+
+# ---------------------------------------------------------------------------------------- audio
+def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
+    """``audio`` as float32 ``[channels, frames]`` at the model's rate: resampled with soxr (HQ),
+    downmixed to mono by averaging, mono duplicated for stereo models."""
+    x = audio.samples
+    if x.shape[0] != channels:
+        mono = x.mean(axis=0, keepdims=True)
+        x = mono if channels == 1 else np.repeat(mono, channels, axis=0)
+    if audio.sample_rate != sample_rate:
+        import soxr
+        x = soxr.resample(np.ascontiguousarray(x.T), audio.sample_rate, sample_rate, quality="HQ").T
+    return np.ascontiguousarray(x, dtype=np.float32)

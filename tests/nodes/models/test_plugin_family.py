@@ -1,0 +1,192 @@
+"""Adding a model family is one module plus its tiny test checkpoint (issue 13's "done when").
+
+The module is the README's "Add a model" example, taken from the README verbatim and installed as
+a plug-in package in a temporary folder (the module and a ``.dist-info`` whose ``entry_points.txt``
+names it in the ``audiochain.nodes`` group, found on ``sys.path``/``PYTHONPATH`` like any installed
+distribution).  It declares the family with the public layer only (:mod:`nodes.models.layer`) and
+runs on a tiny random-weight ``VitsModel`` saved to disk: through ``audiochain run`` (a subprocess),
+the editor's preflight (``Graph.problems``), a bundle (``audiochain pack``, its LoRA adapter inside,
+then ``audiochain run`` on the bundle) and ``audiochain models info``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import tiny_vits
+from nodeflow import families
+from nodeflow.errors import Cancelled, ParameterError
+from nodeflow.fileformat import save
+from nodeflow.graph import Graph
+from nodeflow.node import Context
+from nodeflow.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[3]
+HOP = 256            # the tiny VITS's HiFi-GAN upsampling, 8 * 8 * 2 * 2, as in the real MMS-TTS
+
+
+def plugin_source() -> str:
+    """The README's plug-in module (the python snippet that starts with ``# acme_speech.py``)."""
+    snippets = re.findall(r"```python\n(# acme_speech\.py.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(snippets) == 1, "the README's 'Add a model' section lost its acme_speech.py example"
+    return snippets[0]
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory) -> Path:
+    """A folder holding the plug-in as an installed distribution: ``acme_speech.py`` and its dist-info."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "acme_speech.py").write_text(plugin_source(), encoding="utf-8")
+    dist = site / "acme_speech-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-speech\nVersion: 0.1\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[audiochain.nodes]\nacme = acme_speech\n", encoding="utf-8")
+    return site
+
+
+@pytest.fixture(scope="module")
+def vits(tmp_path_factory) -> Path:
+    return tiny_vits.build(tmp_path_factory.mktemp("tiny-vits"))
+
+
+@pytest.fixture(scope="module")
+def adapter(vits, tmp_path_factory) -> Path:
+    return tiny_vits.lora_adapter(vits, tmp_path_factory.mktemp("adapter") / "acme-lora")
+
+
+@pytest.fixture()
+def registry(plugin, monkeypatch) -> Registry:
+    """A registry with the built-in pack and the installed plug-in packs (entry points), as the CLI loads them."""
+    monkeypatch.syspath_prepend(str(plugin))
+    reg = Registry()
+    reg.load_pack("builtin", "nodes")
+    reg.load_entry_points()
+    yield reg
+    sys.modules.pop("acme_speech", None)
+    families.unregister("acme_speech")
+
+
+def run_cli(args: list[str], cwd: Path, plugin: Path | None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AUDIOCHAIN_TORCH_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(str(p) for p in ([plugin] if plugin else []) + [ROOT])}
+    code = "import sys; from nodeflow.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def speak(registry, vits, tmp_path, **params):
+    spec = registry["acme.speak"]
+    events: list[tuple] = []
+    ctx = Context("speak", base_dir=tmp_path, emit=lambda kind, nid, **kw: events.append((kind, kw)))
+    return spec.fn(checkpoint=str(vits), prompt="hello there", device="cpu", ctx=ctx, **params), events
+
+
+# ---------------------------------------------------------------------------------------- in process
+def test_the_plugin_registers_its_node_and_its_family(registry):
+    assert registry.packs.get("acme") == "0.1" and not registry.failed_packs
+    spec = registry["acme.speak"]
+    fam = families.get("acme_speech")
+    assert spec.pack == "acme" and fam.model_types == ("vits",)
+    assert spec.preflight == fam.preflight and spec.fingerprint == fam.fingerprint
+    assert spec.params["adapter"].path is not None        # a file parameter: bundles pack it
+    assert "nodes.models.layer" in plugin_source() and "_hf" not in plugin_source()
+
+
+def test_it_runs_seeded_on_the_device_and_precision_asked_for_through_the_model_cache(registry, vits, tmp_path,
+                                                                                     fresh_model_cache):
+    a, events = speak(registry, vits, tmp_path, seed=3)
+    b, _ = speak(registry, vits, tmp_path, seed=3)
+    c, _ = speak(registry, vits, tmp_path, seed=4)
+    assert a.sample_rate == 16000 and a.channels == 1 and a.frames % HOP == 0 and a.frames > 0
+    assert np.array_equal(a.samples, b.samples) and not np.array_equal(a.samples, c.samples)
+    assert dict(a.info)["checkpoint"] == str(vits)
+    assert [e[1]["done"] for e in events if e[0] == "progress"] == [0, 1]
+    half, _ = speak(registry, vits, tmp_path, seed=3, precision="bfloat16")
+    assert half.frames == a.frames and np.abs(half.samples - a.samples).max() > 0
+    kinds = sorted((k.kind, k.device, k.dtype) for k in fresh_model_cache.keys())
+    assert kinds == [("acme_speech", "cpu", "bfloat16"), ("acme_speech", "cpu", "float32")]
+    assert fresh_model_cache.loads() == 2                 # four runs, two loads: one per precision
+
+
+def test_a_cancelled_run_stops_before_the_model_runs(registry, vits, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        registry["acme.speak"].fn(checkpoint=str(vits), device="cpu", ctx=Context("speak", cancel_event=stop))
+
+
+def test_an_adapter_changes_the_voice_and_is_its_own_cache_entry(registry, vits, adapter, tmp_path,
+                                                                 fresh_model_cache):
+    base, _ = speak(registry, vits, tmp_path, seed=3)
+    tuned, _ = speak(registry, vits, tmp_path, seed=3, adapter=str(adapter))
+    again, _ = speak(registry, vits, tmp_path, seed=3, adapter=str(adapter))
+    assert np.array_equal(tuned.samples, again.samples)
+    assert tuned.frames != base.frames or not np.array_equal(tuned.samples, base.samples)
+    assert sorted(k.kind for k in fresh_model_cache.keys()) == ["acme_speech", "acme_speech+lora"]
+
+
+def test_the_editors_preflight_marks_what_the_machine_lacks(registry, vits, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    other = tmp_path / "other"             # a checkpoint of another model type
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "bark"}))
+    shutil.copy(vits / "model.safetensors", other / "model.safetensors")
+    g = Graph(registry=registry)
+    g.path = tmp_path / "speak.msgpack"
+    g.add("acme.speak", id="ok", checkpoint=str(vits))
+    g.add("acme.speak", id="hub", checkpoint="acme/missing-tts")
+    g.add("acme.speak", id="wrong", checkpoint=str(other))
+    g.add("acme.speak", id="gone", checkpoint="no-such-folder/")
+    marks = {p.split("'")[1]: p for p in g.problems()}
+    assert sorted(marks) == ["gone", "hub", "wrong"]
+    assert "`audiochain models pull acme/missing-tts`" in marks["hub"]
+    assert marks["wrong"].endswith("is a 'bark' model; this node needs a 'vits' checkpoint")
+    assert "no-such-folder/" in marks["gone"] and "no folder" in marks["gone"]
+    with pytest.raises(ParameterError, match=f"checkpoint '{other}' is a 'bark' model; this node needs a 'vits'"):
+        registry["acme.speak"].fn(checkpoint=str(other), device="cpu", ctx=Context("speak", base_dir=tmp_path))
+
+
+# ---------------------------------------------------------------------------------------- the CLI and a bundle
+def test_the_cli_runs_it_bundles_it_and_describes_its_checkpoint(registry, plugin, vits, adapter, tmp_path):
+    g = Graph(registry=registry)
+    g.path = tmp_path / "speak.msgpack"
+    g.add("acme.speak", id="speak", checkpoint=str(vits), prompt="a plug-in speaks", seed=7, device="cpu",
+          adapter=str(adapter))
+    g.add("io.export", id="export", path="speech.wav", bit_depth="float32")
+    g.connect("speak", "export")
+    save(g, g.path)
+
+    p = run_cli(["run", str(g.path), "-o", str(tmp_path / "out")], tmp_path, plugin)
+    assert p.returncode == 0, p.stderr
+    first, rate = sf.read(tmp_path / "out" / "speech.wav", dtype="float32")
+    assert rate == 16000 and first.size % HOP == 0 and first.size > 0
+
+    p = run_cli(["pack", str(g.path), "-o", str(tmp_path / "speak.acbundle")], tmp_path, plugin)
+    assert p.returncode == 0, p.stderr
+    import zipfile
+    names = zipfile.ZipFile(tmp_path / "speak.acbundle").namelist()
+    assert "files/acme-lora/adapter_model.safetensors" in names      # the plug-in's adapter travels
+    p = run_cli(["run", str(tmp_path / "speak.acbundle"), "-o", str(tmp_path / "from-bundle")], tmp_path, plugin)
+    assert p.returncode == 0, p.stderr
+    again, _ = sf.read(tmp_path / "from-bundle" / "speech.wav", dtype="float32")
+    assert np.array_equal(first, again)
+
+    p = run_cli(["models", "info", str(vits), "--json"], tmp_path, plugin)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert (info["family"], info["model_type"], info["sample_rate"], info["tokens_per_s"]) == \
+        ("acme_speech", "vits", 16000, 16000 / HOP)
+
+    p = run_cli(["run", str(g.path), "-o", str(tmp_path / "without")], tmp_path, None)    # plug-in not installed
+    assert p.returncode != 0 and "acme.speak" in p.stderr and "Traceback" not in p.stderr
