@@ -91,7 +91,40 @@ def bench_mms(tmp: Path) -> None:
     _report("mms_tts", n, b, "tiny VITS, 12 sentences")
 
 
-BENCHES = [bench_mms]
+def bench_whisper(tmp: Path) -> None:
+    import numpy as np
+    import torch
+    import tiny_whisper
+    from nodeflow import Executor
+    from nodes.models.whisper import whisper
+    ck = tiny_whisper.build(tmp / "whisper")
+    rate, seconds = 16000, 60.0
+    x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
+
+    def node() -> float:                 # a fresh executor: never served from the output cache
+        whisper(checkpoint=str(ck), language="en", device="cpu").invoke((x, rate), executor=Executor(disk_cache=None))
+        return seconds
+
+    node()
+    held = _held(ck)
+    limit = int(held.model.config.max_target_positions) - 5
+
+    def bare() -> float:
+        for k in range(0, x.shape[1], 480000):
+            f = held.processor(x[0, k:k + 480000], sampling_rate=rate, return_tensors="pt", return_attention_mask=True)
+            with torch.inference_mode():
+                out = held.model.generate(f["input_features"], attention_mask=f["attention_mask"], language="en",
+                                          task="transcribe", max_new_tokens=limit, return_token_timestamps=True,
+                                          return_dict_in_generate=True)
+            held.processor.tokenizer.decode(out["sequences"][0], skip_special_tokens=True)
+        return seconds
+
+    bare()
+    n, b = paired_times(node, bare)
+    _report("whisper", n, b, "tiny Whisper, 60 s in two 30 s windows")
+
+
+BENCHES = [bench_mms, bench_whisper]
 
 
 def main() -> None:

@@ -210,13 +210,35 @@ def speech_languages() -> Graph:
     return g
 
 
+def transcribe_and_speak() -> Graph:
+    """A spoken line -> Whisper (text and word times) -> MMS-TTS speaks the transcript -> export."""
+    g = Graph()
+    g.path = HERE / "transcribe_and_speak.msgpack"
+    g.metadata = {"title": "Transcribe a voice and speak it again (Whisper, MMS-TTS)",
+                  "description": "Whisper-small transcribes the spoken line in assets/ (in 30 s windows, with the "
+                                 "time of every word on its second output); MMS-TTS speaks the transcript again in "
+                                 "its English voice, exported at the model's 16 kHz. Needs `audiochain models pull "
+                                 "openai/whisper-small` and `audiochain models pull facebook/mms-tts-eng` once.",
+                  "checkpoints": ["openai/whisper-small", "facebook/mms-tts-eng"]}
+    g.add("io.load", id="voice", path="../assets/voice.flac")
+    g.add("models.whisper", id="asr", checkpoint="openai/whisper-small", language="en", task="transcribe")
+    g.add("models.mms_tts", id="speak", language="eng", seed=0)
+    g.add("io.export", id="export", path="transcribe_and_speak.wav", format="wav", bit_depth="pcm24",
+          loudness_lufs=-16.0, peak_db=-1.0)
+    g.connect("voice.out", "asr.audio")
+    g.connect("asr.text", "speak.text")
+    g.connect("speak", "export")
+    _layout(g, {"voice": (20, 20), "asr": (260, 20), "speak": (500, 20), "export": (740, 20)})
+    return g
+
+
 def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
     g.editor["positions"] = {k: [float(x), float(y)] for k, (x, y) in positions.items()}
 
 
 GRAPHS = {"demo.msgpack": demo, "longform.msgpack": longform, "melody_variations.msgpack": melody_variations,
           "bark_vocals.msgpack": bark_vocals, "speech_offline.msgpack": speech_offline, "stems.msgpack": stems,
-          "speech_languages.msgpack": speech_languages}
+          "speech_languages.msgpack": speech_languages, "transcribe_and_speak.msgpack": transcribe_and_speak}
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ import build  # noqa: E402  (graphs/build.py)
 NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": ["facebook/musicgen-small"],
          "melody_variations.msgpack": ["facebook/musicgen-melody"], "bark_vocals.msgpack": ["suno/bark-small"],
          "stems.msgpack": ["adefossez/HTDemucs"],
-         "speech_languages.msgpack": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"]}
+         "speech_languages.msgpack": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"],
+         "transcribe_and_speak.msgpack": ["openai/whisper-small", "facebook/mms-tts-eng"]}
 # how a missing checkpoint's line says to fetch it: `audiochain models pull` for transformers checkpoints;
 # demucs's hub export has no config.json, which `models pull` requires, so its node names `hf download`
 FETCH = {"adefossez/HTDemucs": "hf download {}"}
@@ -88,6 +89,8 @@ def tiny_checkpoints(tmp_path_factory):
         built["demucs"] = tiny_demucs.build(tmp_path_factory.mktemp("tiny") / "demucs")
     import tiny_mms
     built["mms"] = tiny_mms.build(tmp_path_factory.mktemp("tiny") / "mms")
+    import tiny_whisper
+    built["whisper"] = tiny_whisper.build(tmp_path_factory.mktemp("tiny") / "whisper")
     return built
 
 
@@ -100,6 +103,8 @@ MODEL_RUNS = {
     "bark_vocals.msgpack": ("bark", ["vocals.voice=v2/en_speaker_0", "vocals.max_sentence_s=0.3"], 1.0),
     "stems.msgpack": ("demucs", [], 4.0),
     "speech_languages.msgpack": ("mms", ["german.pause_s=0.1"], 1.0),
+    # a graph of two families: the tiny checkpoint of each model node by node id (the export's audio from the last)
+    "transcribe_and_speak.msgpack": ({"asr": "whisper", "speak": "mms"}, [], 0.5),
 }
 
 
@@ -109,12 +114,14 @@ def test_model_graphs_run_on_tiny_checkpoints(name, tiny_checkpoints, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)      # tiny models: one thread is fastest on a shared machine
     try:
-        tiny, sets, seconds = MODEL_RUNS[name]
-        if tiny not in tiny_checkpoints:
-            pytest.skip(f"{tiny} needs its extra installed")
+        tinies, sets, seconds = MODEL_RUNS[name]
         g = fileformat.load(GRAPHS / name)
         model_nodes = [n for n, inst in g.nodes.items() if inst.type.startswith("models.")]
-        apply_sets(g, sets + [f"{n}.checkpoint={tiny_checkpoints[tiny]}" for n in model_nodes])
+        by_node = tinies if isinstance(tinies, dict) else {n: tinies for n in model_nodes}
+        tiny = list(by_node.values())[-1]
+        if any(t not in tiny_checkpoints for t in by_node.values()):
+            pytest.skip(f"{tiny} needs its extra installed")
+        apply_sets(g, sets + [f"{n}.checkpoint={tiny_checkpoints[by_node[n]]}" for n in model_nodes])
         res = Executor().run(g, output_dir=tmp_path, device="cpu")
     finally:
         torch.set_num_threads(threads)
