@@ -28,15 +28,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "singing": ("sing", "vocal"), "tts": ("speak", "speech"), "talk": ("speak",), "say": ("speak",),
     "pitch": ("transpose", "semitone"), "transpose": ("pitch", "semitone"), "key": ("transpose",),
     "speed": ("stretch", "tempo"), "stretch": ("time",), "bpm": ("tempo",), "beat": ("tempo", "bars"),
-    "stems": ("split", "separ", "demucs"), "separate": ("split", "stems"), "isolate": ("split", "vocals"),
+    "stems": ("split", "separ"), "separate": ("split", "stems"), "isolate": ("split", "vocals"),
     "cut": ("trim", "window"), "slice": ("window", "trim"), "chop": ("window", "trim"),
     "crop": ("trim",), "join": ("concat", "stitch"), "append": ("concat",), "combine": ("mix", "concat"),
     "blend": ("mix", "crossfade"), "sum": ("mix",), "samplerate": ("resample", "rate"),
     "mono": ("channels",), "stereo": ("channels",), "save": ("export", "write"), "write": ("export",),
     "render": ("export",), "open": ("load",), "import": ("load",), "read": ("load",), "file": ("load", "export"),
-    "generate": ("musicgen", "bark"), "music": ("musicgen",), "ai": ("model",), "melody": ("chroma",),
-    "similar": ("clap",), "find": ("search",), "score": ("clap",), "prompt": ("text", "template"),
-    "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",), "tempo": ("bpm",),
+    "generate": ("generat", "speak", "speech"), "music": ("generat",), "ai": ("model",), "melody": ("chroma",),
+    "similar": ("similar", "embedding", "search"), "find": ("search",), "score": ("similar", "scor"),
+    "prompt": ("text", "template"), "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",),
+    "tempo": ("bpm",),
 }
 _WORD = re.compile(r"[a-z0-9]+")
 
