@@ -63,7 +63,7 @@ class Resolved:
 
 
 # ---------------------------------------------------------------------------------------- resolution
-def _layout_problem(path: Path) -> str | None:
+def layout_problem(path: Path) -> str | None:
     if (path / _CONFIG).is_file():
         return None if any(path.glob("*.safetensors")) else "has config.json but no .safetensors weights"
     if any(path.glob("*.yaml")) and any(path.glob("*.safetensors")):
@@ -83,7 +83,7 @@ def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
     elif re.fullmatch(r"[0-9a-f]{40}", ref):
         commit = ref
     snap = repo_dir / "snapshots" / commit if commit else None
-    return snap if snap is not None and snap.is_dir() and _layout_problem(snap) is None else None
+    return snap if snap is not None and snap.is_dir() and layout_problem(snap) is None else None
 
 
 def fetch_hint(name: str) -> str:
@@ -101,7 +101,7 @@ def resolve(name: str, *, base_dir: Path | str | None = None, download: bool | N
     base = Path(base_dir) if base_dir else None
     local = base / p if base is not None and not p.is_absolute() and (base / p).is_dir() else p if p.is_dir() else None
     if local is not None:
-        why = _layout_problem(local)
+        why = layout_problem(local)
         if why:
             raise CheckpointError(f"checkpoint '{name}': {local} {why}; see the README's stem separation section")
         return Resolved(name, local.resolve(), checkpoints.folder_digest(local), "local")
@@ -131,7 +131,7 @@ def _download(name: str, repo: str, rev: str | None, cache: Path) -> Path:
     except Exception as e:  # network, auth, unknown repo: one line naming the checkpoint
         raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection") from e
-    why = _layout_problem(path)
+    why = layout_problem(path)
     if why:
         raise CheckpointError(f"checkpoint '{name}': the downloaded snapshot {path} {why}")
     return path

@@ -21,13 +21,17 @@ from nodeflow.node import Context, node
 from nodeflow.types import Range
 
 from . import _demucs as engine
-from ._hf import Device, Precision
+from .layer import Device, Family, Precision, register
 
 __all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio"]
 
 FOUR = ("drums", "bass", "other", "vocals")
 SIX = FOUR + ("guitar", "piano")
 _CPU_S_PER_S = 1.5      # HTDemucs on one CPU core, per second of audio and per shift (a GPU is far faster)
+
+# Demucs checkpoints: demucs's own hub export (NAME.yaml + SIG.safetensors) or AudioChain's folder
+# (config.json with model_type demucs); `audiochain models info|pull` and preflight know both layouts.
+DEMUCS = register(Family("demucs", model_types=("demucs",), layout=engine.layout_problem, packages=engine.PACKAGES))
 
 
 class Stems(NamedTuple):
