@@ -124,7 +124,36 @@ def bench_whisper(tmp: Path) -> None:
     _report("whisper", n, b, "tiny Whisper, 60 s in two 30 s windows")
 
 
-BENCHES = [bench_mms, bench_whisper]
+def bench_encodec(tmp: Path) -> None:
+    import numpy as np
+    import torch
+    import tiny_encodec
+    from nodeflow import Executor
+    from nodes.models.encodec import encodec_decode, encodec_encode
+    ck = tiny_encodec.build(tmp / "encodec")
+    rate, seconds = 24000, 20.0
+    x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
+    chain = encodec_encode(checkpoint=str(ck), device="cpu") | encodec_decode(checkpoint=str(ck), device="cpu")
+
+    def node() -> float:                 # a fresh executor: never served from the output cache
+        out = chain.invoke((x, rate), executor=Executor(disk_cache=None))
+        return out.duration_s
+
+    node()
+    held = _held(ck)
+
+    def bare() -> float:
+        with torch.inference_mode():
+            e = held.model.encode(torch.from_numpy(x)[None], bandwidth=6.0)
+            y = held.model.decode(e.audio_codes, e.audio_scales, padding_mask=torch.ones(1, x.shape[1], dtype=torch.bool))
+        return y.audio_values.shape[-1] / rate
+
+    bare()
+    n, b = paired_times(node, bare)
+    _report("encodec", n, b, "tiny EnCodec 24 kHz, 20 s encoded at 6 kbps and decoded")
+
+
+BENCHES = [bench_mms, bench_whisper, bench_encodec]
 
 
 def main() -> None:

@@ -232,13 +232,35 @@ def transcribe_and_speak() -> Graph:
     return g
 
 
+def codec_tokens() -> Graph:
+    """The melody -> EnCodec tokens (JSON text, viewable and editable) -> decoded back -> export."""
+    g = Graph()
+    g.path = HERE / "codec_tokens.msgpack"
+    g.metadata = {"title": "Audio as codec tokens (EnCodec)",
+                  "description": "The melody in assets/ is encoded by EnCodec 24 kHz at 6 kbps into tokens (8 "
+                                 "codebooks x 75 tokens per second, as JSON text to read or edit) and decoded back "
+                                 "into audio of exactly the encoded length, the sound of the tokens MusicGen "
+                                 "generates. Needs `audiochain models pull facebook/encodec_24khz` once.",
+                  "checkpoints": ["facebook/encodec_24khz"]}
+    g.add("io.load", id="melody", path="../assets/melody.flac")
+    g.add("models.encodec_encode", id="encode", checkpoint="facebook/encodec_24khz", bandwidth_kbps=6.0)
+    g.add("models.encodec_decode", id="decode", checkpoint="facebook/encodec_24khz")
+    g.add("io.export", id="export", path="codec_tokens.wav", format="wav", bit_depth="pcm24")
+    g.connect("melody.out", "encode.audio")
+    g.connect("encode.out", "decode.tokens")
+    g.connect("decode", "export")
+    _layout(g, {"melody": (20, 20), "encode": (260, 20), "decode": (500, 20), "export": (740, 20)})
+    return g
+
+
 def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
     g.editor["positions"] = {k: [float(x), float(y)] for k, (x, y) in positions.items()}
 
 
 GRAPHS = {"demo.msgpack": demo, "longform.msgpack": longform, "melody_variations.msgpack": melody_variations,
           "bark_vocals.msgpack": bark_vocals, "speech_offline.msgpack": speech_offline, "stems.msgpack": stems,
-          "speech_languages.msgpack": speech_languages, "transcribe_and_speak.msgpack": transcribe_and_speak}
+          "speech_languages.msgpack": speech_languages, "transcribe_and_speak.msgpack": transcribe_and_speak,
+          "codec_tokens.msgpack": codec_tokens}
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": [
          "melody_variations.msgpack": ["facebook/musicgen-melody"], "bark_vocals.msgpack": ["suno/bark-small"],
          "stems.msgpack": ["adefossez/HTDemucs"],
          "speech_languages.msgpack": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"],
-         "transcribe_and_speak.msgpack": ["openai/whisper-small", "facebook/mms-tts-eng"]}
+         "transcribe_and_speak.msgpack": ["openai/whisper-small", "facebook/mms-tts-eng"],
+         "codec_tokens.msgpack": ["facebook/encodec_24khz"]}
 # how a missing checkpoint's line says to fetch it: `audiochain models pull` for transformers checkpoints;
 # demucs's hub export has no config.json, which `models pull` requires, so its node names `hf download`
 FETCH = {"adefossez/HTDemucs": "hf download {}"}
@@ -91,6 +92,8 @@ def tiny_checkpoints(tmp_path_factory):
     built["mms"] = tiny_mms.build(tmp_path_factory.mktemp("tiny") / "mms")
     import tiny_whisper
     built["whisper"] = tiny_whisper.build(tmp_path_factory.mktemp("tiny") / "whisper")
+    import tiny_encodec
+    built["encodec"] = tiny_encodec.build(tmp_path_factory.mktemp("tiny") / "encodec")
     return built
 
 
@@ -105,6 +108,7 @@ MODEL_RUNS = {
     "speech_languages.msgpack": ("mms", ["german.pause_s=0.1"], 1.0),
     # a graph of two families: the tiny checkpoint of each model node by node id (the export's audio from the last)
     "transcribe_and_speak.msgpack": ({"asr": "whisper", "speak": "mms"}, [], 0.5),
+    "codec_tokens.msgpack": ("encodec", [], 3.0),
 }
 
 

@@ -1,0 +1,195 @@
+"""``models.encodec_encode`` and ``models.encodec_decode``: audio <-> EnCodec tokens (transformers
+``EncodecModel``), so the tokens audio models read and write can be seen, edited and fed on.
+
+The tokens are text, a JSON object anyone can read or edit::
+
+    {"codec": "encodec", "checkpoint": "facebook/encodec_24khz", "revision": "...",
+     "sample_rate": 24000, "channels": 1, "frames": 48000, "frame_rate": 75.0, "bandwidth_kbps": 6.0,
+     "codebook_size": 1024, "pad_tokens": 0, "scales": [null], "codes": [[[...], ...]]}
+
+``codes[chunk][codebook][token]`` are integers below ``codebook_size``: one chunk for the 24 kHz model,
+one per second for the 48 kHz one (which also records each chunk's loudness ``scale``); ``frames``
+is the exact length of the audio that was encoded (at ``sample_rate``), so decoding gives back
+exactly that many samples.  Rates and token rates are read from the checkpoint's config
+(``sampling_rate / prod(upsampling_ratios)`` tokens per second), never from constants.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+
+from nodeflow.audio import Audio
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context, node
+from nodeflow.types import Range
+
+from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, to_model_audio
+from ._loading import Held, using_checkpoint
+
+__all__ = ["encodec_encode", "encodec_decode", "encode_tokens", "decode_tokens", "parse_tokens"]
+
+DEFAULT_CHECKPOINT = "facebook/encodec_24khz"
+FORMAT = "encodec"
+
+
+def _load(res, device: str, dtype: str) -> Held:
+    import transformers
+    from nodeflow import devices
+    model = transformers.EncodecModel.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
+                                                      dtype=devices.torch_dtype(dtype))
+    return Held(model.to(device).eval(), None, res.name, res.revision, res.path, device, dtype)
+
+
+def _using(node_id: str, checkpoint: str, ctx: Context, device: Any, precision: Any):
+    return using_checkpoint("encodec", checkpoint, ctx, device, precision, node=node_id, model_types=("encodec",),
+                            example=DEFAULT_CHECKPOINT, load=_load)
+
+
+def _frame_rate(config) -> float:
+    return float(config.sampling_rate) / math.prod(config.upsampling_ratios)
+
+
+def encode_tokens(held: Held, samples: np.ndarray, bandwidth_kbps: float) -> dict:
+    """Tokens (the JSON-ready dict) of ``samples`` ``[channels, frames]`` at the model's rate and channels."""
+    import torch
+    cfg = held.model.config
+    allowed = [float(b) for b in cfg.target_bandwidths]
+    if float(bandwidth_kbps) not in allowed:
+        raise ParameterError(f"models.encodec_encode: bandwidth_kbps={bandwidth_kbps} is not one of checkpoint "
+                             f"'{held.checkpoint}''s bandwidths ({', '.join(f'{b:g}' for b in allowed)} kbps)")
+    x = torch.tensor(samples)[None].to(held.model.device, held.model.dtype)
+    with torch.inference_mode():
+        enc = held.model.encode(x, bandwidth=float(bandwidth_kbps), return_dict=True)
+    codes = enc.audio_codes[:, 0].cpu().tolist()           # [chunks, codebooks, tokens]
+    scales = [None if s is None else s.float().cpu().reshape(-1).tolist() for s in enc.audio_scales]
+    return {"codec": FORMAT, "checkpoint": held.checkpoint, "revision": held.revision,
+            "sample_rate": int(cfg.sampling_rate), "channels": int(cfg.audio_channels), "frames": int(samples.shape[1]),
+            "frame_rate": _frame_rate(cfg), "bandwidth_kbps": float(bandwidth_kbps),
+            "codebook_size": int(cfg.codebook_size), "pad_tokens": int(enc.last_frame_pad_length or 0),
+            "scales": scales, "codes": codes}
+
+
+def parse_tokens(text: str, node_id: str = "models.encodec_decode") -> dict:
+    """The tokens dict of ``text``, checked: one clear error naming what is wrong."""
+    try:
+        d = json.loads(text)
+    except ValueError as e:
+        raise ParameterError(f"{node_id}: tokens are not JSON ({e}); feed the output of models.encodec_encode") from None
+    need = ("codec", "sample_rate", "channels", "frames", "codebook_size", "pad_tokens", "scales", "codes")
+    if not isinstance(d, dict) or d.get("codec") != FORMAT or any(k not in d for k in need):
+        raise ParameterError(f"{node_id}: tokens are not EnCodec tokens (need codec='encodec' and "
+                             f"{', '.join(need[1:])}); feed the output of models.encodec_encode")
+    codes = np.asarray(d["codes"])
+    if codes.ndim != 3 or codes.size == 0 or not np.issubdtype(codes.dtype, np.integer) or \
+            codes.min() < 0 or codes.max() >= int(d["codebook_size"]):
+        raise ParameterError(f"{node_id}: codes must be integers 0..{int(d['codebook_size']) - 1} shaped "
+                             f"[chunks][codebooks][tokens]; got an array of shape {codes.shape} ({codes.dtype})")
+    if len(d["scales"]) != codes.shape[0]:
+        raise ParameterError(f"{node_id}: {len(d['scales'])} scales for {codes.shape[0]} chunks of codes")
+    return d
+
+
+def decode_tokens(held: Held, d: dict) -> np.ndarray:
+    """Samples ``[channels, frames]`` of tokens ``d``: exactly ``d['frames']`` of them."""
+    import torch
+    cfg = held.model.config
+    mine = (int(cfg.sampling_rate), int(cfg.audio_channels), int(cfg.codebook_size))
+    theirs = (int(d["sample_rate"]), int(d["channels"]), int(d["codebook_size"]))
+    if mine != theirs:
+        raise ParameterError(f"models.encodec_decode: the tokens are from a {theirs[0]} Hz, {theirs[1]}-channel codec "
+                             f"with {theirs[2]} codes per book ({d.get('checkpoint', '?')}); checkpoint "
+                             f"'{held.checkpoint}' is {mine[0]} Hz, {mine[1]}-channel, {mine[2]}: decode with the "
+                             "checkpoint that encoded them")
+    dev = held.model.device
+    codes = torch.tensor(d["codes"], dtype=torch.long, device=dev)[:, None]      # [chunks, batch 1, books, tokens]
+    scales = [None if s is None else torch.tensor(s, device=dev, dtype=held.model.dtype).reshape(1, 1)
+              for s in d["scales"]]
+    frames = int(d["frames"])
+    with torch.inference_mode():
+        out = held.model.decode(codes, scales, padding_mask=torch.ones(1, frames, dtype=torch.bool, device=dev),
+                                last_frame_pad_length=int(d["pad_tokens"]), return_dict=True)
+    x = out.audio_values[0].float().cpu().numpy()
+    if x.shape[1] < frames:       # never for EnCodec's own tokens; edited ones may be shorter
+        x = np.pad(x, ((0, 0), (0, frames - x.shape[1])))
+    return np.ascontiguousarray(x[:, :frames], dtype=np.float32)
+
+
+def _estimate_encode(inputs: dict, params: dict) -> dict:
+    from nodeflow.costs import Shape
+    a = inputs.get("audio")
+    seconds = a.seconds if a is not None and a.rate else 10.0
+    return {"out": Shape(chars=int(seconds * 75 * params["bandwidth_kbps"] / 0.75 * 5), work_s=0.05 * seconds + 1.0)}
+
+
+@node("models.encodec_encode", category="models", version=1, fingerprint=model_fingerprint,
+      preflight=checkpoint_preflight, estimate=_estimate_encode)
+def encodec_encode(audio: Audio, *,
+                   checkpoint: str = DEFAULT_CHECKPOINT,
+                   bandwidth_kbps: Annotated[float, Range(1.5, 24.0, unit="kbps")] = 6.0,
+                   device: Device = Device.AUTO,
+                   precision: Precision = Precision.AUTO,
+                   ctx: Context) -> str:
+    """Encode audio into EnCodec tokens (JSON text: codes per codebook, the exact length, the codec).
+
+    Parameters
+    ----------
+    audio : Audio
+        Any rate, length and channels; resampled (soxr HQ) and down/up-mixed to the codec's.
+    checkpoint : str
+        EnCodec checkpoint: facebook/encodec_24khz (mono), facebook/encodec_48khz (stereo) or a local folder.
+    bandwidth_kbps : float, kbps
+        Bit rate, one of the checkpoint's (24 kHz: 1.5, 3, 6, 12, 24 = 2, 4, 8, 16, 32 codebooks).
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device wins.
+    precision : Precision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.
+
+    Example::
+
+        g = Graph(); e = g.add("models.encodec_encode", bandwidth_kbps=6.0)
+    """
+    if audio.frames == 0:
+        raise ParameterError("models.encodec_encode: the audio is empty (0 samples)")
+    with _using("models.encodec_encode", checkpoint, ctx, device, precision) as held:
+        cfg = held.model.config
+        ctx.progress(0, 1, "encoding")
+        x = to_model_audio(audio, int(cfg.sampling_rate), int(cfg.audio_channels))
+        tokens = encode_tokens(held, x, bandwidth_kbps)
+        ctx.progress(1, 1)
+    return json.dumps(tokens, separators=(",", ":"))
+
+
+@node("models.encodec_decode", category="models", version=1, fingerprint=model_fingerprint,
+      preflight=checkpoint_preflight)
+def encodec_decode(tokens: str, *,
+                   checkpoint: str = DEFAULT_CHECKPOINT,
+                   device: Device = Device.AUTO,
+                   precision: Precision = Precision.AUTO,
+                   ctx: Context) -> Audio:
+    """Decode EnCodec tokens (from models.encodec_encode, edited or not) back into audio of their exact length.
+
+    Parameters
+    ----------
+    tokens : str
+        EnCodec tokens as JSON text (models.encodec_encode's output).
+    checkpoint : str
+        The EnCodec checkpoint that encoded them (its rate, channels and codebooks must match).
+    device : Device
+        Where the model runs: auto (CUDA, then MPS, then CPU), cpu, cuda or mps; a run's --device wins.
+    precision : Precision
+        Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.
+
+    Example::
+
+        g = Graph(); d = g.add("models.encodec_decode")
+    """
+    d = parse_tokens(tokens)
+    with _using("models.encodec_decode", checkpoint, ctx, device, precision) as held:
+        ctx.progress(0, 1, "decoding")
+        x = decode_tokens(held, d)
+        ctx.progress(1, 1)
+    return Audio(x, int(d["sample_rate"])).with_info(**held.tags())

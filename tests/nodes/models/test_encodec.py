@@ -1,0 +1,115 @@
+"""models.encodec_encode / models.encodec_decode on a tiny random-weight EncodecModel of the real
+architecture (24 kHz, 320 samples per token, 1024-entry codebooks, 1.5-24 kbps), saved with
+save_pretrained (safetensors) and loaded through the path facebook/encodec_24khz takes.
+
+What is tested is what the nodes promise whatever the weights: the codes are the bare encode call's,
+the decoded audio is the bare decode call's and exactly as long as what was encoded, tokens are
+readable JSON that can be edited and decoded, bad tokens and settings are one clear line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Executor, Graph
+from nodeflow.checkpoints import CheckpointError
+from nodeflow.errors import ParameterError
+from nodeflow.node import Context
+from nodes.models.encodec import encodec_decode, encodec_encode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+import tiny_encodec  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ck(tmp_path_factory) -> Path:
+    return tiny_encodec.build(tmp_path_factory.mktemp("encodec") / "tiny-encodec")
+
+
+def clip(frames: int, rate: int = 24000, channels: int = 1, seed: int = 0) -> Audio:
+    return Audio((0.1 * np.random.default_rng(seed).standard_normal((channels, frames))).astype(np.float32), rate)
+
+
+def enc(ck: Path, audio: Audio, **kw) -> str:
+    return encodec_encode.fn(audio, checkpoint=str(ck), device="cpu", ctx=Context("enc"), **kw)
+
+
+def dec(ck: Path, tokens: str) -> Audio:
+    return encodec_decode.fn(tokens, checkpoint=str(ck), device="cpu", ctx=Context("dec"))
+
+
+@pytest.mark.parametrize("frames", [1, 319, 320, 321, 48005])
+def test_exact_lengths_and_token_counts(ck, frames):
+    tokens = enc(ck, clip(frames))
+    d = json.loads(tokens)
+    codes = np.asarray(d["codes"])
+    assert (d["sample_rate"], d["frame_rate"], d["frames"]) == (24000, 75.0, frames)
+    assert codes.shape == (1, 8, -(-frames // 320))                  # 6 kbps = 8 codebooks, tokens cover the audio
+    out = dec(ck, tokens)
+    assert (out.sample_rate, out.channels, out.frames) == (24000, 1, frames)
+
+
+def test_other_rates_and_bandwidths(ck):
+    d = json.loads(enc(ck, clip(44100, rate=44100, channels=2), bandwidth_kbps=1.5))
+    assert d["frames"] == 24000 and np.asarray(d["codes"]).shape == (1, 2, 75)
+    with pytest.raises(ParameterError, match=r"bandwidth_kbps=5.0 is not one of .*\(1.5, 3, 6, 12, 24 kbps\)"):
+        enc(ck, clip(100), bandwidth_kbps=5.0)
+
+
+def test_the_codes_and_audio_are_the_bare_calls(ck):
+    import torch
+    import transformers as tf
+    audio = clip(24000 + 77, seed=3)
+    tokens = enc(ck, audio, bandwidth_kbps=12.0)
+    model = tf.EncodecModel.from_pretrained(str(ck)).eval()
+    with torch.inference_mode():
+        e = model.encode(torch.from_numpy(audio.samples)[None], bandwidth=12.0)
+        want = model.decode(e.audio_codes, e.audio_scales, padding_mask=torch.ones(1, audio.frames, dtype=torch.bool))
+    assert json.loads(tokens)["codes"] == e.audio_codes[:, 0].tolist()
+    out = dec(ck, tokens)
+    np.testing.assert_allclose(out.samples, want.audio_values[0].numpy()[:, :audio.frames], atol=1e-6)
+    assert np.array_equal(dec(ck, tokens).samples, out.samples)      # deterministic
+
+
+def test_edited_tokens_decode_and_bad_ones_are_one_clear_line(ck):
+    d = json.loads(enc(ck, clip(3200)))
+    d["codes"][0][0] = [5] * len(d["codes"][0][0])                   # edit the first codebook
+    assert dec(ck, json.dumps(d)).frames == 3200
+    with pytest.raises(ParameterError, match="tokens are not JSON"):
+        dec(ck, "{oops")
+    with pytest.raises(ParameterError, match="tokens are not EnCodec tokens"):
+        dec(ck, json.dumps({"codec": "dac"}))
+    bad = dict(d, codes=[[[1024]]])
+    with pytest.raises(ParameterError, match=r"codes must be integers 0..1023"):
+        dec(ck, json.dumps(bad))
+    other = dict(d, sample_rate=48000, channels=2)
+    with pytest.raises(ParameterError, match="decode with the checkpoint that encoded them"):
+        dec(ck, json.dumps(other))
+
+
+def test_a_missing_checkpoint_names_the_pull_command(hub_cache):
+    with pytest.raises(CheckpointError, match=r"audiochain models pull facebook/encodec_24khz"):
+        encodec_encode.fn(clip(100), device="cpu", ctx=Context("enc"))
+    g = Graph()
+    g.add("models.encodec_decode", id="dec")
+    assert any("audiochain models pull facebook/encodec_24khz" in p for p in g.problems())
+
+
+def test_encode_then_decode_in_a_graph_with_progress(ck, tmp_path):
+    import soundfile as sf
+    path = tmp_path / "in.wav"
+    sf.write(str(path), clip(30000, rate=32000).samples.T, 32000, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(path))
+    g.add("models.encodec_encode", id="enc", checkpoint=str(ck), device="cpu")
+    g.add("models.encodec_decode", id="dec", checkpoint=str(ck), device="cpu")
+    g.connect("load.out", "enc.audio")
+    g.connect("enc.out", "dec.tokens")
+    seen = []
+    res = Executor(disk_cache=None).run(g, on_event=seen.append)
+    assert res["dec"]["out"].frames == 22500 and res["dec"]["out"].sample_rate == 24000   # 30000 at 32 kHz
+    assert {(ev.node_id, ev.done, ev.total) for ev in seen if ev.kind == "progress"} >= \
+        {("enc", 0, 1), ("enc", 1, 1), ("dec", 0, 1), ("dec", 1, 1)}
