@@ -23,22 +23,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import NodeflowError
+from .errors import NodeflowError, ParameterError
 from .timebase import ModelProfile
 from .term import format_bytes
 
-__all__ = ["CheckpointError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
+__all__ = ["CheckpointError", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
 
 # Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
 # (.bin/.pt/.ckpt/.pth/.th are skipped).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.npy", "*.npz", "*.yaml"]
-ALLOW_PATTERNS += ["*/" + p for p in ALLOW_PATTERNS]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
 
 
 class CheckpointError(NodeflowError):
     """A checkpoint is missing, unreadable or not in a format AudioChain loads."""
+
+
+class WrongModelError(CheckpointError, ParameterError):
+    """The checkpoint parameter names a model of another family than the node runs."""
 
 
 MODEL_PACKAGES = ("huggingface_hub", "torch", "transformers")   # what the 'models' extra installs
@@ -99,7 +102,7 @@ def _missing_message(name: str, cache: Path, why: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- resolution
-def _local_candidate(name: str, base_dir: Path | None) -> Path | None:
+def _local_candidate(name: str, base_dir: Path | None, example: str = "org/model") -> Path | None:
     """The folder ``name`` names, None for a hub id; a path that is neither is an error."""
     p = Path(name).expanduser()
     if not p.is_absolute() and base_dir is not None and (base_dir / p).is_dir():
@@ -109,19 +112,19 @@ def _local_candidate(name: str, base_dir: Path | None) -> Path | None:
     if _HUB_ID.match(name):
         return None
     where = p if p.is_absolute() or base_dir is None else base_dir / p
-    raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'org/model'")
+    raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like '{example}'")
 
 
-def _check_folder(name: str, path: Path, family: Any = None) -> None:
+def _check_folder(name: str, path: Path, family: Any = None, who: str = "this node") -> None:
     """A usable checkpoint folder: a layout ``family`` (or, without one, any registered family or
     the transformers/diffusers layout) accepts, holding safetensors weights."""
     from . import families
     config = families.read_config(path)
     if family is not None:
-        why = family.problem(config, path)
+        why = family.problem(config, path, who)
         if why:
             where = "" if Path(name).expanduser() == path else f" ({path})"
-            raise CheckpointError(f"checkpoint '{name}'{where} {why}")
+            raise WrongModelError(f"checkpoint '{name}'{where} {why}")
     elif config is None and families.for_folder(path) is None:
         raise CheckpointError(f"checkpoint '{name}': {path} has no config.json (transformers layout) or "
                               "model_index.json (diffusers layout), and no installed model family knows its layout")
@@ -160,21 +163,23 @@ def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
 
 
 def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: bool | None = None,
-            cache_dir: str | os.PathLike | None = None, family: Any = None) -> Resolved:
+            cache_dir: str | os.PathLike | None = None, family: Any = None, who: str = "this node") -> Resolved:
     """The local folder and revision of checkpoint ``name`` (hub id, ``id@revision`` or folder).
 
     A cached hub checkpoint resolves without the network.  A missing one is downloaded when
     ``download`` is true, or when it is ``None`` and ``HF_HUB_OFFLINE`` is not set; otherwise (or
     when the download fails) :class:`CheckpointError` names the checkpoint and
     ``audiochain models pull NAME``.  With ``family`` (a registered model family) the folder must
-    be one of its checkpoints (its layout and model type).
+    be one of its checkpoints (its layout and model type; ``who`` names the node that needs it),
+    and messages give the family's ``example`` checkpoint.
     """
     name = str(name).strip()
+    example = getattr(family, "example", "") or "org/model"
     if not name:
-        raise CheckpointError("checkpoint is empty; give a hub id like 'org/model' or a local folder")
-    local = _local_candidate(name, Path(base_dir) if base_dir else None)
+        raise CheckpointError(f"checkpoint is empty; give a hub id like '{example}' or a local folder")
+    local = _local_candidate(name, Path(base_dir) if base_dir else None, example)
     if local is not None:
-        _check_folder(name, local, family)
+        _check_folder(name, local, family, who)
         return Resolved(name, local.resolve(), folder_digest(local), "local")
     repo, rev = _split(name)
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
@@ -186,7 +191,7 @@ def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: b
             why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
             raise CheckpointError(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
-    _check_folder(name, snap, family)
+    _check_folder(name, snap, family, who)
     return Resolved(name, snap, snap.name, "hub")
 
 

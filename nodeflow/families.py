@@ -56,6 +56,7 @@ class FamilySpec:
     nominal: ModelProfile | None = None
     packages: tuple[str, ...] = MODEL_PACKAGES
     describe: Callable[[Path], dict[str, Any]] | None = None   # extra `models info` lines
+    example: str = ""                     # a checkpoint messages suggest, e.g. "org/model"
 
     def problem(self, config: dict[str, Any] | None, path: Path | None, who: str = "this node") -> str | None:
         """Why the checkpoint (its :func:`read_config`, and its folder for a ``layout`` check) is not

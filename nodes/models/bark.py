@@ -62,7 +62,7 @@ def _voices(path: Path) -> dict[str, Any]:
 
 
 # suno/bark: EnCodec 24 kHz, hop 320 -> 75 tokens/s; one generate call is ~15 s
-BARK = register(Family("bark", model_types=("bark",), time_base=_time_base,
+BARK = register(Family("bark", model_types=("bark",), time_base=_time_base, example="suno/bark-small",
                        nominal=ModelProfile("bark", 24000, Fraction(75), 1125, 0), load=_load, describe=_voices))
 
 MAX_CHARS = 220          # Bark reads at most 256 text tokens per pass; keep sentences well inside

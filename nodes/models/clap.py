@@ -80,7 +80,7 @@ def _load(res: Checkpoint, device: str, dtype: str) -> ClapLoaded:
 
 
 # laion/clap-*: text and audio embeddings in one space (no time base: it scores, it does not generate)
-CLAP = register(Family("clap", model_types=("clap",), load=_load))
+CLAP = register(Family("clap", model_types=("clap",), load=_load, example=DEFAULT_CHECKPOINT))
 declare_default("scorer", "models.clap_score")      # what `audiochain tune` scores with by default
 
 

@@ -31,7 +31,8 @@ _CPU_S_PER_S = 1.5      # HTDemucs on one CPU core, per second of audio and per 
 
 # Demucs checkpoints: demucs's own hub export (NAME.yaml + SIG.safetensors) or AudioChain's folder
 # (config.json with model_type demucs); `audiochain models info|pull` and preflight know both layouts.
-DEMUCS = register(Family("demucs", model_types=("demucs",), layout=engine.layout_problem, packages=engine.PACKAGES))
+DEMUCS = register(Family("demucs", model_types=("demucs",), layout=engine.layout_problem, packages=engine.PACKAGES,
+                         example="adefossez/HTDemucs"))
 
 
 class Stems(NamedTuple):

@@ -177,6 +177,8 @@ class Family(FamilySpec):
         Python packages the family needs (checked before loading and in preflight).
     describe : callable, optional
         ``describe(folder) -> dict``: extra lines for ``audiochain models info``.
+    example : str
+        A checkpoint of the family (hub id) that messages suggest.
     model_class : str
         Class loaded by the default loader (``"VitsModel"``, ``"diffusers.StableAudioPipeline"``).
     processor : str
@@ -217,10 +219,7 @@ class Family(FamilySpec):
         ``who`` needs.  With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted
         model is its own cache entry, keyed by the adapter's content digest."""
         checkpoints.require_model_packages(self.packages)
-        res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir)
-        why = self.problem(families.read_config(res.path), res.path, who)
-        if why:
-            raise ParameterError(f"checkpoint '{checkpoint}' {why}")
+        res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir, family=self, who=who)
         dev, dtype = _placement(device, precision, ctx)
         key = ModelKey(self.name, str(res.path), res.revision, dev, dtype)
         loader: Callable[[], Any] = lambda: self._load(res, dev, dtype)

@@ -68,7 +68,7 @@ def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, 
 
 # facebook/musicgen-*: EnCodec 32 kHz, hop 640 -> 50 tokens/s, 4 codebooks (delay 3), 1503 tokens = 30 s
 MUSICGEN = register(Family(
-    "musicgen", model_types=("musicgen",), time_base=musicgen_time_base,
+    "musicgen", model_types=("musicgen",), time_base=musicgen_time_base, example="facebook/musicgen-small",
     nominal=ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family="musicgen")))
 
