@@ -15,45 +15,41 @@ exactly that many samples.  Rates and token rates are read from the checkpoint's
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import Range
 
-from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, to_model_audio
-from ._loading import Held, using_checkpoint
+from ._threads import bind_threads
+from .layer import Device, Family, Loaded, Precision, register, to_model_audio
 
-__all__ = ["encodec_encode", "encodec_decode", "encode_tokens", "decode_tokens", "parse_tokens"]
+__all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
 
 DEFAULT_CHECKPOINT = "facebook/encodec_24khz"
 FORMAT = "encodec"
+ENCODEC = register(Family("encodec", model_types=("encodec",), model_class="EncodecModel", processor="",
+                          example=DEFAULT_CHECKPOINT))
 
 
-def _load(res, device: str, dtype: str) -> Held:
-    import transformers
-    from nodeflow import devices
-    model = transformers.EncodecModel.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
-                                                      dtype=devices.torch_dtype(dtype))
-    return Held(model.to(device).eval(), None, res.name, res.revision, res.path, device, dtype)
-
-
-def _using(node_id: str, checkpoint: str, ctx: Context, device: Any, precision: Any):
-    return using_checkpoint("encodec", checkpoint, ctx, device, precision, node=node_id, model_types=("encodec",),
-                            example=DEFAULT_CHECKPOINT, load=_load)
+@contextlib.contextmanager
+def _using(node_id: str, checkpoint: str, ctx: Context, device: Any, precision: Any) -> Iterator[Loaded]:
+    with ENCODEC.using(checkpoint, ctx, device, precision, who=node_id) as held:
+        bind_threads(held.device)
+        yield held
 
 
 def _frame_rate(config) -> float:
     return float(config.sampling_rate) / math.prod(config.upsampling_ratios)
 
 
-def encode_tokens(held: Held, samples: np.ndarray, bandwidth_kbps: float) -> dict:
+def encode_tokens(held: Loaded, samples: np.ndarray, bandwidth_kbps: float) -> dict:
     """Tokens (the JSON-ready dict) of ``samples`` ``[channels, frames]`` at the model's rate and channels."""
     import torch
     cfg = held.model.config
@@ -93,7 +89,7 @@ def parse_tokens(text: str, node_id: str = "models.encodec_decode") -> dict:
     return d
 
 
-def decode_tokens(held: Held, d: dict) -> np.ndarray:
+def decode_tokens(held: Loaded, d: dict) -> np.ndarray:
     """Samples ``[channels, frames]`` of tokens ``d``: exactly ``d['frames']`` of them."""
     import torch
     cfg = held.model.config
@@ -125,8 +121,7 @@ def _estimate_encode(inputs: dict, params: dict) -> dict:
     return {"out": Shape(chars=int(seconds * 75 * params["bandwidth_kbps"] / 0.75 * 5), work_s=0.05 * seconds + 1.0)}
 
 
-@node("models.encodec_encode", category="models", version=1, fingerprint=model_fingerprint,
-      preflight=checkpoint_preflight, estimate=_estimate_encode)
+@ENCODEC.node("models.encodec_encode", category="models", version=1, estimate=_estimate_encode)
 def encodec_encode(audio: Audio, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    bandwidth_kbps: Annotated[float, Range(1.5, 24.0, unit="kbps")] = 6.0,
@@ -163,8 +158,7 @@ def encodec_encode(audio: Audio, *,
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@node("models.encodec_decode", category="models", version=1, fingerprint=model_fingerprint,
-      preflight=checkpoint_preflight)
+@ENCODEC.node("models.encodec_decode", category="models", version=1)
 def encodec_decode(tokens: str, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    device: Device = Device.AUTO,

@@ -23,16 +23,17 @@ import numpy as np
 
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, seeded
-from ._loading import Held, read_config, using_checkpoint
+from ._threads import bind_threads
+from .layer import Device, Family, Loaded, Precision, register, seeded
 
-__all__ = ["mms_tts", "checkpoint_for", "language_code", "speak_sentence"]
+__all__ = ["mms_tts", "MMS_TTS", "checkpoint_for", "language_code", "speak_sentence"]
 
 NODE = "models.mms_tts"
-MODEL_TYPE = "vits"
+MMS_TTS = register(Family("mms_tts", model_types=("vits",), model_class="VitsModel", processor="AutoTokenizer",
+                          example="facebook/mms-tts-eng"))
 DEFAULT_RATE = 16000          # the MMS checkpoints' config.sampling_rate (used only for estimates)
 _CODE = re.compile(r"^[a-z]{3}(-script_[a-z]+)?$")
 # common names and two-letter codes -> ISO 639-3 (any three-letter code is taken as it is)
@@ -76,28 +77,19 @@ def _with_checkpoint(params: dict[str, Any]) -> dict[str, Any]:
 
 def _fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
     try:
-        return model_fingerprint(_with_checkpoint(params), ctx)
+        return MMS_TTS.fingerprint(_with_checkpoint(params), ctx)
     except ParameterError as e:      # a bad language fails with its message when the node runs
         return {"checkpoint": f"invalid:{e}"}
 
 
 def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
     try:
-        return checkpoint_preflight(_with_checkpoint(params), base_dir)
+        return MMS_TTS.preflight(_with_checkpoint(params), base_dir)
     except ParameterError as e:
         return [str(e)]
 
 
-def _load(res, device: str, dtype: str) -> Held:
-    import transformers
-    from nodeflow import devices
-    model = transformers.VitsModel.from_pretrained(str(res.path), local_files_only=True, use_safetensors=True,
-                                                   dtype=devices.torch_dtype(dtype))
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
-    return Held(model.to(device).eval(), tokenizer, res.name, res.revision, res.path, device, dtype)
-
-
-def speak_sentence(held: Held, sentence: str) -> np.ndarray:
+def speak_sentence(held: Loaded, sentence: str) -> np.ndarray:
     """One sentence through VITS (noise from torch's global generators: call inside :func:`seeded`);
     float32 samples, exactly ``sequence_lengths`` of them; empty when no character of the sentence
     is in the checkpoint's vocabulary."""
@@ -122,7 +114,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": Shape(math.ceil(seconds * DEFAULT_RATE), 1, DEFAULT_RATE, work_s=0.05 * seconds + 1.0)}
 
 
-@node(NODE, category="models", version=1, fingerprint=_fingerprint, preflight=_preflight, estimate=_estimate)
+@MMS_TTS.node(NODE, category="models", version=1, fingerprint=_fingerprint, preflight=_preflight, estimate=_estimate)
 def mms_tts(text: str | None = None, *,
             prompt: Annotated[str, Text(multiline=True)] = "Hello! This is speech in many languages.",
             language: str = "eng",
@@ -176,8 +168,8 @@ def mms_tts(text: str | None = None, *,
     if not sentences:
         raise ParameterError(f"{NODE}: the text is empty; give something to say")
     name = checkpoint_for(language, checkpoint)
-    with using_checkpoint("vits", name, ctx, device, precision, node=NODE, model_types=(MODEL_TYPE,),
-                          example="facebook/mms-tts-eng", load=_load) as held:
+    with MMS_TTS.using(name, ctx, device, precision, who=NODE) as held:
+        bind_threads(held.device)
         rate = int(held.model.config.sampling_rate)
         gap = np.zeros(seconds_to_frames(pause_s, rate), np.float32)
         model = held.model

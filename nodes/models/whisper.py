@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import ChoiceEnum
 
-from ._hf import Device, Precision, checkpoint_preflight, model_fingerprint, step_criterion
-from ._loading import Held, using_checkpoint
+from ._threads import bind_threads
+from .layer import Device, Family, Loaded, Precision, register, step_criterion
 
-__all__ = ["whisper", "Transcript", "Task", "transcribe", "words_of"]
+__all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of"]
 
 NODE = "models.whisper"
 DEFAULT_CHECKPOINT = "openai/whisper-small"
+WHISPER = register(Family("whisper", model_types=("whisper",), model_class="WhisperForConditionalGeneration",
+                          processor="WhisperProcessor", example=DEFAULT_CHECKPOINT))
 
 
 class Task(ChoiceEnum):
@@ -47,16 +48,7 @@ class Transcript(NamedTuple):
     words: str    # JSON list of {"word", "start_s", "end_s"}, times from the start of the audio
 
 
-def _load(res, device: str, dtype: str) -> Held:
-    import transformers
-    from nodeflow import devices
-    model = transformers.WhisperForConditionalGeneration.from_pretrained(
-        str(res.path), local_files_only=True, use_safetensors=True, dtype=devices.torch_dtype(dtype))
-    processor = transformers.WhisperProcessor.from_pretrained(str(res.path), local_files_only=True)
-    return Held(model.to(device).eval(), processor, res.name, res.revision, res.path, device, dtype)
-
-
-def _language(held: Held, language: str) -> str | None:
+def _language(held: Loaded, language: str) -> str | None:
     """The ``<|xx|>`` code of ``language`` (a code or an English name) for this checkpoint; None: detect."""
     text = language.strip().lower().strip("<|>")
     gc = held.model.generation_config
@@ -80,7 +72,7 @@ def _language(held: Held, language: str) -> str | None:
 _NO_SPACES = {"zh", "ja", "th", "lo", "my", "yue"}    # written without spaces: a token is a word
 
 
-def words_of(held: Held, tokens: list[int], times: list[float], offset_s: float, end_s: float,
+def words_of(held: Loaded, tokens: list[int], times: list[float], offset_s: float, end_s: float,
              language: str | None = None) -> list[dict]:
     """Words of one window's generated ``tokens`` with their times: a token spans from the previous
     token's timestamp to its own (as transformers' ASR pipeline reads them), plus ``offset_s``, at
@@ -111,7 +103,7 @@ def words_of(held: Held, tokens: list[int], times: list[float], offset_s: float,
     return out
 
 
-def transcribe(held: Held, samples: np.ndarray, *, language: str, task: Any, ctx: Context | None = None) -> Transcript:
+def transcribe(held: Loaded, samples: np.ndarray, *, language: str, task: Any, ctx: Context | None = None) -> Transcript:
     """Transcribe mono float32 ``samples`` at the model's rate, window by window."""
     import torch
     fe, model = held.processor.feature_extractor, held.model
@@ -159,8 +151,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
             "words": Shape(chars=int(seconds * 60), work_s=0.0)}
 
 
-@node(NODE, category="models", version=1, fingerprint=model_fingerprint, preflight=checkpoint_preflight,
-      estimate=_estimate)
+@WHISPER.node(NODE, category="models", version=1, estimate=_estimate)
 def whisper(audio: Audio, *,
             checkpoint: str = DEFAULT_CHECKPOINT,
             language: str = "",
@@ -195,8 +186,8 @@ def whisper(audio: Audio, *,
     """
     if audio.frames == 0:
         raise ParameterError(f"{NODE}: the audio is empty (0 samples); give it speech or singing")
-    with using_checkpoint("whisper", checkpoint, ctx, device, precision, node=NODE, model_types=("whisper",),
-                          example=DEFAULT_CHECKPOINT, load=_load) as held:
+    with WHISPER.using(checkpoint, ctx, device, precision, who=NODE) as held:
+        bind_threads(held.device)
         x = model_input(audio, int(held.processor.feature_extractor.sampling_rate), ctx)
         return transcribe(held, x, language=language, task=task, ctx=ctx)
 

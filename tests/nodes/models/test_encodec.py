@@ -66,7 +66,7 @@ def test_the_codes_and_audio_are_the_bare_calls(ck):
     tokens = enc(ck, audio, bandwidth_kbps=12.0)
     model = tf.EncodecModel.from_pretrained(str(ck)).eval()
     with torch.inference_mode():
-        e = model.encode(torch.from_numpy(audio.samples)[None], bandwidth=12.0)
+        e = model.encode(torch.tensor(audio.samples)[None], bandwidth=12.0)
         want = model.decode(e.audio_codes, e.audio_scales, padding_mask=torch.ones(1, audio.frames, dtype=torch.bool))
     assert json.loads(tokens)["codes"] == e.audio_codes[:, 0].tolist()
     out = dec(ck, tokens)

@@ -118,7 +118,7 @@ def test_a_checkpoint_of_another_model_is_refused(ck, tmp_path):
     other = Path(shutil.copytree(ck, tmp_path / "not-vits"))
     cfg = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps(dict(cfg, model_type="bark")))
-    with pytest.raises(ParameterError, match=r"is a 'bark' model; this node needs a 'vits' checkpoint"):
+    with pytest.raises(ParameterError, match=r"is a .bark. model; models.mms_tts needs a .vits. checkpoint"):
         speak(other)
 
 

@@ -126,9 +126,8 @@ def test_progress_per_token_and_stop_within_one_token(ck, tmp_path):
 
 
 def test_words_and_their_times_from_tokens(ck):
-    from nodes.models.whisper import _load, words_of
-    from nodeflow import checkpoints
-    held = _load(checkpoints.resolve(str(ck)), "cpu", "float32")
+    from nodes.models.whisper import WHISPER, words_of
+    held = WHISPER._load(WHISPER.resolve(str(ck), None), "cpu", "float32")
     tok = held.processor.tokenizer
     prompt = tok.convert_tokens_to_ids(["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"])
     text = tok(" the cat, sat.", add_special_tokens=False)["input_ids"]
