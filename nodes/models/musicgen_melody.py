@@ -18,7 +18,7 @@ from nodeflow.types import Auto, Range, Text
 from nodes.dsp._conform import scale_frames
 
 from ._musicgen import MusicgenPrecision
-from .layer import Device, Family, ModelProfile, register
+from .layer import AdapterPath, Device, Family, ModelProfile, register
 from .musicgen import batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base
 
 __all__ = ["musicgen_melody", "placed_like", "MUSICGEN_MELODY"]
@@ -72,6 +72,7 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
                     keep_prompt: bool = True,
                     device: Device = Device.AUTO,
                     precision: MusicgenPrecision = MusicgenPrecision.AUTO,
+                    adapter: AdapterPath = "",
                     ctx: Context) -> Audio:
     """Generate music that follows a melody (its chroma) and a text description, any length.
 
@@ -117,13 +118,17 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
     precision : MusicgenPrecision
         Weight precision: auto (float16 on CUDA, float32 elsewhere), float32, float16, bfloat16
         (about 2x faster on a CPU) or int8 (CPU only, 8-bit decoder weights, faster still).
+    adapter : str
+        LoRA adapter trained on this MusicGen-Melody checkpoint (its folder or .safetensors file);
+        one trained on another base (a MusicGen checkpoint, other weights) is refused. Empty: the
+        checkpoint as it is.
 
     Example::
 
         g = Graph(); v = g.add("models.musicgen_melody", prompt="jazz trio", duration_s=20.0)
         g.connect(hummed.out, v.melody)
     """
-    with MUSICGEN_MELODY.using(checkpoint, ctx, device, precision) as loaded:
+    with MUSICGEN_MELODY.using(checkpoint, ctx, device, precision, adapter=adapter) as loaded:
         out = generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
                              duration_s=Fraction(melody.frames, melody.sample_rate) if duration_s is None else duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,

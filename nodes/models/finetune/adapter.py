@@ -20,7 +20,7 @@ from typing import Any
 from .errors import AdapterError
 
 __all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
-           "fingerprint", "with_adapter", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE", "META_KEY"]
+           "fingerprint", "check_base", "with_adapter", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE", "META_KEY"]
 
 ADAPTER_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -181,6 +181,26 @@ def fingerprint(value: str, base_dir: Path | None = None) -> str:
         return f"unresolved:{type(e).__name__}"
 
 
+def check_base(adapter: Adapter, model, checkpoint: str, revision: str) -> None:
+    """Refuse ``adapter`` on a model other than the one it was trained on.
+
+    ``audiochain finetune`` records its base's model type and revision; an adapter on another
+    model type (MusicGen's on MusicGen-Melody) or on other weights of the same shape (another
+    revision, a fine-tuned copy) would be merged silently and change the music in ways nobody
+    trained for.  Adapters made elsewhere record neither and are checked by shape only."""
+    base = adapter.base
+    want, have = base.get("model_type"), getattr(model.config, "model_type", None)
+    trained_on = f"'{base.get('checkpoint', '?')}'"
+    if want and want != have:
+        raise AdapterError(f"adapter {adapter.path} was trained on {trained_on}, a {want!r} model; checkpoint "
+                           f"'{checkpoint}' is a {have!r} model: use the adapter with its base, or train one on "
+                           f"this checkpoint (audiochain finetune --base {checkpoint})")
+    if want and base.get("revision") and base["revision"] != revision:
+        raise AdapterError(f"adapter {adapter.path} was trained on {trained_on} revision {str(base['revision'])[:16]}; "
+                           f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} (other weights): use the "
+                           "base it was trained on, or train an adapter on this checkpoint")
+
+
 def with_adapter(loaded, adapter: Adapter):
     """``loaded`` (a :class:`nodes.models._hf.Loaded` MusicGen) with ``adapter`` merged into its
     decoder weights; the result is an ordinary transformers model again.  Its provenance (path,
@@ -197,6 +217,7 @@ def with_adapter(loaded, adapter: Adapter):
             raise AdapterError(f"adapter {adapter.path} was trained on {adapter.base.get('checkpoint', '?')}, whose "
                                f"decoder differs from checkpoint '{loaded.checkpoint}' ({what}); use that base "
                                "checkpoint or train an adapter for this one")
+    check_base(adapter, model, loaded.checkpoint, loaded.revision)
     weights = load_file(str(adapter.path), device="cpu")
     dtype = next(model.parameters()).dtype
     peft_model = apply_lora(model, adapter.lora)

@@ -1,0 +1,82 @@
+"""models.musicgen_melody takes LoRA adapters (issue 13), and an adapter records its base: one trained
+on another model type (MusicGen's on MusicGen-Melody) or on other weights of the same shape is refused
+with one clear line instead of being merged silently.  Adapters are written in the format
+`audiochain finetune` writes (safetensors; LoRA settings, base and decoder layout in the header) on
+tiny random checkpoints of the real architectures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Executor, Graph, checkpoints
+from nodeflow.errors import ExecutionError
+
+from .helpers import sine
+
+import tiny_models  # noqa: E402  (tests/fixtures, on the path from conftest)
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory) -> dict[str, Path]:
+    return tiny_models.build_all(tmp_path_factory.mktemp("bases"), ("musicgen_melody_short", "musicgen_short"))
+
+
+def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None = None, seed: int = 1) -> Path:
+    """A LoRA adapter on ``base``'s decoder attention with random non-zero weights, written as
+    `audiochain finetune` writes it (base checkpoint, revision and model type in the header)."""
+    import torch
+    import transformers as tf
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+    from nodes.models.finetune.adapter import ADAPTER_FILE, META_KEY, apply_lora, decoder_layout, lora_settings, \
+        target_regex
+    cls = tf.MusicgenMelodyForConditionalGeneration if melody else tf.MusicgenForConditionalGeneration
+    model = cls.from_pretrained(str(base))
+    torch.manual_seed(seed)
+    pm = apply_lora(model, {"r": 2, "lora_alpha": 4.0, "lora_dropout": 0.0, "target_modules": target_regex("self_attn")})
+    weights = {k: torch.randn_like(v) * 0.5 for k, v in get_peft_model_state_dict(pm).items()}
+    res = checkpoints.resolve(str(base))
+    meta = {"format": "audiochain.lora/1", "lora": lora_settings(pm), "layout": decoder_layout(model),
+            "base": {"checkpoint": str(base), "revision": revision or res.revision,
+                     "model_type": "musicgen_melody" if melody else "musicgen"}}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(folder / ADAPTER_FILE), metadata={"format": "pt", META_KEY: json.dumps(meta)})
+    return folder
+
+
+def render(base: Path, adapter: str = "") -> Audio:
+    g = Graph()
+    g.add("models.musicgen_melody", id="m", checkpoint=str(base), prompt="jazz trio", duration_s=0.5, seed=3,
+          adapter=adapter, device="cpu")
+    m = Audio(sine(330.0, 1.0, 32000), 32000)
+    return Executor(disk_cache=None).run(g, inputs={"m.melody": m})["m"]["out"]
+
+
+def test_an_adapter_trained_on_the_melody_model_changes_its_music(bases, tmp_path):
+    base = bases["musicgen_melody_short"]
+    adapter = make_adapter(base, tmp_path / "melody-lora", melody=True)
+    plain, tuned, again = render(base), render(base, str(adapter)), render(base, str(adapter))
+    assert plain.frames == tuned.frames == 16000
+    assert np.array_equal(tuned.samples, again.samples)          # same adapter and seed: the same music
+    assert not np.allclose(plain.samples, tuned.samples, atol=1e-4)
+    info = dict(tuned.info)
+    assert info["adapter"] == "melody-lora" and info["adapter_base"].startswith(str(base))
+
+
+def test_a_musicgen_adapter_is_refused_on_musicgen_melody(bases, tmp_path):
+    adapter = make_adapter(bases["musicgen_short"], tmp_path / "musicgen-lora", melody=False)
+    with pytest.raises(ExecutionError, match=r"was trained on '.*musicgen_short', a 'musicgen' model; checkpoint "
+                                             r"'.*musicgen_melody_short' is a 'musicgen_melody' model: use the adapter "
+                                             r"with its base, or train one on this checkpoint"):
+        render(bases["musicgen_melody_short"], str(adapter))
+
+
+def test_an_adapter_of_other_weights_of_the_same_shape_is_refused(bases, tmp_path):
+    base = bases["musicgen_melody_short"]
+    adapter = make_adapter(base, tmp_path / "other-lora", melody=True, revision="0123456789abcdef0123")
+    with pytest.raises(ExecutionError, match=r"revision 0123456789abcdef; checkpoint .* is revision local-.* "
+                                             r"\(other weights\): use the base it was trained on"):
+        render(base, str(adapter))
