@@ -29,6 +29,7 @@ from .diskcache import DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError
 from .graph import Graph
 from .node import Context, NodeSpec
+from .threads import limit_blas_threads
 
 __all__ = ["Executor", "Event", "RunResult", "RunHandle", "run"]
 
@@ -322,6 +323,7 @@ class Executor:
         :class:`ExportsFailed` listing each failed export, with the results of the rest.
         """
         t0 = time.perf_counter()
+        limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
         if inputs is not None:    # values held in memory feed the graph's open inputs (nodeflow.chain.bind)
             from .chain import bind
             path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)")

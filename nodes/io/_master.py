@@ -28,6 +28,8 @@ and lowers its internal target by the overshoot (:data:`TP_PASSES` at most).
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import threading
 import weakref
@@ -38,8 +40,9 @@ import numpy as np
 
 from nodeflow.errors import AudioError, ParameterError
 
-from ._loudness import (BLOCK as METER_BLOCK, LoudnessMeter, Measurement, TruePeakMeter, block_energies, gated_loudness,
-                        integrated_lufs, measure, measure_blocks, to_db)
+from ._loudness import (BLOCK as METER_BLOCK, TP_TAPS_PER_PHASE, LoudnessMeter, Measurement, SosFilter, TruePeakMeter,
+                        block_energies, channel_weights, gated_loudness, integrated_lufs, k_weighting, measure,
+                        measure_blocks, to_db)
 
 __all__ = ["Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure"]
 
@@ -53,7 +56,15 @@ TP_PASSES = 4             # measure the output's true peak, lower the target by 
 MIN_LOUDNESS_S = 0.4      # one BS.1770 gating block
 MAX_GAIN_DB = 120.0       # past this the limiter's output no longer changes (an unreachable target)
 BLOCK = 1 << 18           # frames processed at a time
-MEMO_BYTES = 64 << 20     # limited audio up to this size is kept from the loudness search for the write
+MEMO_BYTES = 128 << 20    # the limiter's per-frame gain (float64) is kept for the write up to this size
+FILTERED_BYTES = 256 << 20   # the K-weighted input (float32) is kept for the gain search up to this size
+ACTIVE_GAP = 1 << 12      # frames: limiter ranges closer than this are taken as one (at least)
+HOT_BLOCK = 64            # frames: where the limiter acts is found at this resolution
+FILTER_TAIL_S = 0.1       # the K-weighting's response has decayed below 1e-10 after this (38 Hz high-pass)
+MAX_STEP_DB = 12.0        # the most one try moves the make-up gain
+SATURATED = 0.02          # LU per dB: a louder make-up gain that raises the loudness less reaches nothing
+CHECKS = 4                # measured checks of the estimated search's result (each refines the estimate)
+TP_CONTEXT = TP_TAPS_PER_PHASE // 2 + 1   # frames each side of a range that its interpolation reads
 
 
 def db_to_gain(db: float) -> float:
@@ -122,10 +133,13 @@ class Mastered:
         self.r1, self.h1 = max(1, round(SLOW_RAMP_S * rate)), round(SLOW_HOLD_S * rate)
         self.r2, self.h2 = max(1, round(FAST_RAMP_S * rate)), round(FAST_HOLD_S * rate)
         self.knee = 1.0
+        self.exact = False          # True: the gain search measures every try (see :meth:`estimate`)
         self._tp: np.ndarray | None = None
         self._slow_max: np.ndarray | None = None
         self._plain_energies: np.ndarray | None = None
-        self._memo: tuple[float, float, float, list[tuple[int, np.ndarray]]] | None = None  # gain, ceiling, knee, blocks
+        self._filtered: np.ndarray | None = None
+        self._ranges: tuple[tuple[float, float, float], list[tuple[int, int, np.ndarray]]] | None = None  # see _limiter
+        self._hot: tuple[np.ndarray, ...] | None = None       # slow-stage maximum and true peak per HOT_BLOCK frames
         self.measurement: Measurement | None = None    # of the written file, set by the caller
 
     @property
@@ -160,20 +174,69 @@ class Mastered:
             need = np.minimum(1.0, np.divide(c / g, self._envelope()[a:b], dtype=np.float64))
         return np.minimum(slow[h2 + r2 - 1:h2 + r2 - 1 + b - a] * fast, need)
 
+    @functools.cached_property
+    def _k(self) -> SosFilter:
+        """A K-weighting filter for :meth:`_limited_energies` (its state is reset per range)."""
+        return SosFilter(k_weighting(self.rate), self.x.shape[0])
+
+    def _active(self, g: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(starts, ends)`` of the frame ranges outside which the limiter's gain at make-up gain ``g``
+        is exactly 1: around the frames whose slow-stage maximum or true peak is over the ceiling (found
+        per :data:`HOT_BLOCK` frames), widened by the stages' reach (``slow`` averages ``r1`` holds back,
+        ``fast`` looks ``h2 + 2 r2`` around).  Ranges are joined unless a 100 ms chunk and the filters'
+        decay (:data:`FILTER_TAIL_S`) fit between them, so chunks re-measured per range never overlap."""
+        if self._hot is None:
+            pad = -self.frames % HOT_BLOCK
+            self._hot = tuple(np.concatenate([v, np.zeros(pad, v.dtype)]).reshape(-1, HOT_BLOCK).max(axis=1)
+                              for v in (self._slow(), self._envelope()))
+        c = self.ceiling
+        hot = (self._hot[0] > c * self.knee / g) | (self._hot[1] > c / g)
+        edges = np.flatnonzero(np.diff(hot.view(np.int8), prepend=0, append=0)) * HOT_BLOCK
+        pad = self.r1 + self.h2 + 2 * self.r2
+        starts, ends = np.maximum(edges[0::2] - pad, 0), np.minimum(edges[1::2] + pad, self.frames)
+        gap = max(ACTIVE_GAP, (self.rate + 5) // 10 + round(FILTER_TAIL_S * self.rate))
+        new = np.concatenate([[True], starts[1:] > ends[:-1] + gap])
+        return starts[new], ends[np.concatenate([new[1:], [True]])]
+
+    def _limiter(self, g: float) -> list[tuple[int, int, np.ndarray]]:
+        """``(start, end, gain)`` where the limiter acts at make-up gain ``g`` (1 elsewhere); the last
+        gain's are kept for the next pass (the search, the true peak and the write all want them) up to
+        :data:`MEMO_BYTES`."""
+        key = (g, self.ceiling, self.knee)
+        if self._ranges is not None and self._ranges[0] == key:
+            return self._ranges[1]
+        ranges = []
+        for a, b in zip(*self._active(g)):
+            if self.check is not None:
+                self.check()
+            ranges.append((int(a), int(b), self._gain(int(a), int(b), g)))
+        if sum(r[1] - r[0] for r in ranges) * 8 <= MEMO_BYTES:
+            self._ranges = (key, ranges)
+        return ranges
+
+    def _gain_over(self, ranges: list[tuple[int, int, np.ndarray]], lo: int, hi: int) -> np.ndarray:
+        """The limiter's gain for frames ``[lo, hi)`` from its ranges."""
+        out = np.ones(hi - lo)
+        k = bisect.bisect_right([r[1] for r in ranges], lo)   # ranges are sorted and disjoint
+        for a, b, lim in ranges[k:]:
+            if a >= hi:
+                break
+            x0, x1 = max(a, lo), min(b, hi)
+            out[x0 - lo:x1 - lo] = lim[x0 - a:x1 - a]
+        return out
+
     def blocks(self, gain: float | None = None, limit: bool = True) -> Iterator[tuple[int, np.ndarray]]:
         """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
         g = self.gain if gain is None else float(gain)
         limit = limit and self.limiting(g)
-        if limit and self._memo is not None and self._memo[:3] == (g, self.ceiling, self.knee):
-            yield from self._memo[3]      # measured by the loudness search at this very gain
-            return
+        ranges = self._limiter(g) if limit and self.frames * 8 <= MEMO_BYTES else None
         for a in range(0, self.frames, BLOCK):
             if self.check is not None:
                 self.check()
             b = min(self.frames, a + BLOCK)
             y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
             if limit:
-                y *= self._gain(a, b, g)
+                y *= self._gain(a, b, g) if ranges is None else self._gain_over(ranges, a, b)
                 np.clip(y, -self.ceiling, self.ceiling, out=y)
             yield a, y
 
@@ -187,34 +250,118 @@ class Mastered:
     def loudness(self, gain: float | None = None, limit: bool = True) -> float:
         """Integrated loudness in LUFS of the audio :meth:`blocks` would give (``-inf``: all gated).
 
-        Without limiting, the K-weighting filters are linear, so chunk energies scale with
-        ``gain**2``: they are measured once and re-gated for each gain.
+        The K-weighting filters are linear: without limiting, chunk energies scale with ``gain**2``
+        (measured once, re-gated for each gain); limited, ``K(y) = g K(x) + K(y - g x)`` where the
+        difference is zero outside the limiter's ranges, so only those ranges (and the filters' decay
+        after them, :data:`FILTER_TAIL_S`) are filtered again (:meth:`_limited_energies`).
         """
         g = self.gain if gain is None else float(gain)
         chunk = (self.rate + 5) // 10
         if limit and self.limiting(g):
-            blocks = self.blocks(g, True)
-            if self.x.size * 8 <= MEMO_BYTES:   # short audio: keep the blocks, the write will want them
-                self._memo = None
-                blocks = list(blocks)
-                self._memo = (g, self.ceiling, self.knee, blocks)
-            return gated_loudness(block_energies(_block_energies(iter(blocks), self.frames, self.x.shape[0],
-                                                                self.rate), chunk))
+            if self._plain()[1] is None:           # long audio: meter the limited result
+                meter = _metered(self.blocks(g, True), self.frames, self.x.shape[0], self.rate)
+                return gated_loudness(block_energies(meter.energies(), chunk))
+            return gated_loudness(block_energies(self._limited_energies(g, exact=True), chunk), g * g)
+        return gated_loudness(block_energies(self._plain()[0], chunk), g * g)
+
+    def estimate(self, gain: float) -> float:
+        """:meth:`loudness` for the gain search's tries, without filtering again.
+
+        The limiter's gain ``l[n]`` moves slowly next to the K-weighting filters (ramps of 1.5 ms and
+        more against a 1.7 kHz shelf and a 38 Hz high-pass), so K-weighting the limited audio gives,
+        within a few thousandths of an LU on music, ``l[n]`` times the K-weighted input.  Deep limiting
+        can move it further; the search checks its result with :meth:`loudness`.
+        """
+        g = float(gain)
+        if self.exact or self._plain()[1] is None or not self.limiting(g):
+            return self.loudness(g)
+        return gated_loudness(block_energies(self._limited_energies(g, exact=False), (self.rate + 5) // 10), g * g)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether :meth:`estimate` differs from :meth:`loudness` (else the search checks nothing)."""
+        return not self.exact and self._plain()[1] is not None
+
+    def _plain(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The input's K-weighting at gain 1: the energy per 100 ms chunk, and the filtered input
+        (``[frames, channels]`` float32, up to :data:`FILTERED_BYTES`; else None).  Measured once per
+        array (see :func:`_remembered_energies`)."""
         if self._plain_energies is None:
-            self._plain_energies = _remembered_energies(self.x, self.rate)
-            if self._plain_energies is None:
-                self._plain_energies = _block_energies(self.blocks(1.0, False), self.frames, self.x.shape[0],
-                                                       self.rate)
-                _remember_energies(self.x, self.rate, self._plain_energies)
-        return gated_loudness(block_energies(self._plain_energies, chunk), g * g)
+            remembered = _remembered_energies(self.x, self.rate)
+            if remembered is None:
+                keep = self.x.size * 4 <= FILTERED_BYTES
+                meter = _metered(self.blocks(1.0, False), self.frames, self.x.shape[0], self.rate, keep)
+                remembered = meter.energies(), np.concatenate(meter.filtered) if meter.filtered else None
+                _remember_energies(self.x, self.rate, remembered)
+            self._plain_energies, self._filtered = remembered
+        return self._plain_energies, self._filtered
+
+    def _limited_energies(self, g: float, exact: bool) -> np.ndarray:
+        """Chunk energies (at gain 1: scale by ``g**2``) of the audio limited at make-up gain ``g``:
+        the input's, re-computed over the chunks the limiter touches.  ``exact``: the limited audio's own
+        K-weighting there (the difference from ``g x`` filtered, plus its decay); else the input's
+        K-weighted frames times the limiter's gain (see :meth:`estimate`)."""
+        chunks, kx = self._plain()
+        assert kx is not None
+        size, weights = (self.rate + 5) // 10, channel_weights(self.x.shape[0])
+        chunks, end = chunks.copy(), len(chunks) * size
+        tail = round(FILTER_TAIL_S * self.rate) if exact else 0
+        for a, b, lim in self._limiter(g):
+            lo, b = a - a % size, min(b, end)
+            hi = min(end, -(-(b + tail) // size) * size)
+            if lo >= b:
+                continue
+            if exact:
+                y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
+                y *= lim[:b - a]
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
+                diff = np.zeros((hi - lo, self.x.shape[0]))
+                diff[a - lo:b - lo] = (y / g - self.x[:, a:b]).T
+                self._k.x[:] = 0.0                 # the difference starts from silence
+                energy = np.square(kx[lo:hi] + self._k(diff)) @ weights
+            else:
+                squared = np.ones(hi - lo)
+                squared[a - lo:b - lo] = np.square(lim[:b - a])
+                energy = squared * (np.square(kx[lo:hi], dtype=np.float64) @ weights)
+            chunks[lo // size:hi // size] = energy.reshape(-1, size).sum(axis=1)
+        return chunks
 
     def true_peak(self, gain: float | None = None) -> float:
-        """True peak (linear) of the audio :meth:`blocks` would give."""
-        meter = TruePeakMeter(self.rate, self.x.shape[0])
-        for _, y in self.blocks(gain):
-            meter.add(y)
-        meter.finish()
-        return meter.true_peak()
+        """True peak (linear) of the audio :meth:`blocks` would give.
+
+        Limited, only the ranges where the limiter acts (:meth:`_active`, with the interpolator's
+        context) are metered: elsewhere the output is ``g`` times the input, whose envelope is known,
+        and no interpolation window there reaches a frame the limiter changed.
+        """
+        g = self.gain if gain is None else float(gain)
+        if not self.limiting(g):
+            meter = TruePeakMeter(self.rate, self.x.shape[0])
+            for _, y in self.blocks(g):
+                meter.add(y)
+            meter.finish()
+            return meter.true_peak()
+        ranges = self._limiter(g)
+        outside = self._envelope().copy()
+        for a, b, _ in ranges:
+            outside[a:b] = 0.0
+        peak = g * float(outside.max(initial=0.0))
+        pieces, inside = [], []                 # the ranges with context, one after another
+        for a, b, _ in ranges:
+            if self.check is not None:
+                self.check()
+            lo, hi = max(0, a - TP_CONTEXT), min(self.frames, b + TP_CONTEXT)
+            y = np.multiply(self.x[:, lo:hi], g, dtype=np.float64)
+            y *= self._gain_over(ranges, lo, hi)
+            np.clip(y, -self.ceiling, self.ceiling, out=y)
+            offset = sum(p.shape[1] for p in pieces)
+            pieces.append(y)
+            inside.append((offset + a - lo, offset + b - lo))
+        if pieces:
+            meter = TruePeakMeter(self.rate, self.x.shape[0])
+            parts = [meter.add(np.concatenate(pieces, axis=1)), meter.finish()]
+            env = np.concatenate([p for p in parts if p is not None])
+            peak = max([peak] + [float(env[a:b].max()) for a, b in inside])
+        return peak
 
     def measure(self) -> Measurement:
         """Loudness, LRA and peaks of the mastered audio (before any codec)."""
@@ -224,12 +371,14 @@ class Mastered:
 # Re-exporting the same audio (a cached upstream output, e.g. while a user tries export settings)
 # need not measure it again: the K-weighted chunk energies of the last few arrays are kept, keyed by
 # the array's identity and dropped when the array is freed.  Audio samples are never changed in place.
-_ENERGIES: OrderedDict[int, tuple[weakref.ref, int, np.ndarray]] = OrderedDict()
+Energies = tuple[np.ndarray, "np.ndarray | None"]       # per chunk, the filtered input
+_ENERGIES: OrderedDict[int, tuple[weakref.ref, int, Energies]] = OrderedDict()
 _ENERGIES_LOCK = threading.Lock()
 _ENERGIES_KEPT = 8
+_ENERGIES_BYTES = 256 << 20       # filtered inputs kept in all (the oldest entries go first)
 
 
-def _remembered_energies(x: np.ndarray, rate: int) -> np.ndarray | None:
+def _remembered_energies(x: np.ndarray, rate: int) -> Energies | None:
     with _ENERGIES_LOCK:
         hit = _ENERGIES.get(id(x))
         if hit is None or hit[0]() is not x or hit[1] != rate:
@@ -238,15 +387,19 @@ def _remembered_energies(x: np.ndarray, rate: int) -> np.ndarray | None:
         return hit[2]
 
 
-def _remember_energies(x: np.ndarray, rate: int, energies: np.ndarray) -> None:
+def _remember_energies(x: np.ndarray, rate: int, energies: Energies) -> None:
     try:
         ref = weakref.ref(x, lambda _r, key=id(x): _forget(key, _r))
     except TypeError:      # not weak-referenceable (a view of a foreign buffer): do not keep
         return
     with _ENERGIES_LOCK:
         _ENERGIES[id(x)] = (ref, rate, energies)
-        while len(_ENERGIES) > _ENERGIES_KEPT:
+        while len(_ENERGIES) > _ENERGIES_KEPT or (len(_ENERGIES) > 1 and _frame_bytes() > _ENERGIES_BYTES):
             _ENERGIES.popitem(last=False)
+
+
+def _frame_bytes() -> int:
+    return sum(e[2][1].nbytes for e in _ENERGIES.values() if e[2][1] is not None)
 
 
 def _forget(key: int, ref: weakref.ref) -> None:
@@ -255,43 +408,62 @@ def _forget(key: int, ref: weakref.ref) -> None:
             del _ENERGIES[key]
 
 
-def _block_energies(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: int, rate: int) -> np.ndarray:
-    """Channel-weighted K-weighted energy of each 100 ms chunk of the streamed audio."""
+def _metered(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: int, rate: int,
+             keep_filtered: bool = False) -> LoudnessMeter:
+    """A loudness meter fed the streamed audio (its 100 ms chunk energies, and the filtered audio if kept)."""
     if frames < round(MIN_LOUDNESS_S * rate):
         raise ParameterError(f"loudness_lufs needs at least {MIN_LOUDNESS_S} s of audio to measure "
                              f"(got {frames / rate:.3f} s); clear loudness_lufs for short clips")
-    meter = LoudnessMeter(rate, channels)
+    meter = LoudnessMeter(rate, channels, keep_filtered)
     for _, y in blocks:
         meter.add(y)
-    return meter.energies()
+    return meter
 
 
 def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
     """Secant search for the make-up gain whose limited result measures ``target`` LUFS; returns
-    ``(gain, loudness)`` of the closest try."""
-    tried: list[tuple[float, float]] = []
-    best: tuple[float, float, float] | None = None     # (|error|, gain, its loudness)
-    for _ in range(MAX_ITER):
-        got = m.loudness(db_to_gain(gain_db))
-        err = target - got
-        if best is None or abs(err) < best[0]:
-            best = (abs(err), db_to_gain(gain_db), got)
-        if abs(err) <= LOUDNESS_TOL_LU or (gain_db >= MAX_GAIN_DB and err > 0):
+    ``(gain, loudness)`` of the closest measured try.  The tries are estimates (:meth:`Mastered.estimate`); the
+    result is measured (:meth:`Mastered.loudness`) and, if it misses, the search goes on from there
+    with the estimate corrected by what it missed (:data:`CHECKS` times at most)."""
+    best: tuple[float, float, float] | None = None     # (|error|, gain, its loudness), measured
+    offset = 0.0                                       # measured minus estimated, at the last check
+    for _ in range(CHECKS if m.estimated else 1):
+        tried: list[tuple[float, float]] = []
+        saturated = False
+        for i in range(MAX_ITER):
+            estimated = m.estimate(db_to_gain(gain_db))
+            err = target - (estimated + offset)
+            if abs(err) <= LOUDNESS_TOL_LU or (gain_db >= MAX_GAIN_DB and err > 0) or i == MAX_ITER - 1:
+                break
+            if not m.estimated and (best is None or abs(err) < best[0]):
+                best = (abs(err), db_to_gain(gain_db), estimated)
+            tried.append((gain_db, estimated))
+            slope = 1.0
+            if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
+                slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
+                if slope < SATURATED and err > 0:     # the limiter holds the loudness: more gain is futile
+                    saturated = True
+                    break
+            step = err / min(1.0, max(slope, 0.05))
+            gain_db = min(MAX_GAIN_DB, gain_db + max(-MAX_STEP_DB, min(MAX_STEP_DB, step)))
+        got = m.loudness(db_to_gain(gain_db)) if m.estimated else estimated
+        if best is None or abs(target - got) < best[0]:
+            best = (abs(target - got), db_to_gain(gain_db), got)
+        if abs(target - got) <= LOUDNESS_TOL_LU or ((saturated or gain_db >= MAX_GAIN_DB) and got < target):
             break
-        tried.append((gain_db, got))
-        slope = 1.0
-        if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
-            slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
-        gain_db = min(MAX_GAIN_DB, gain_db + err / min(1.0, max(slope, 0.05)))
+        offset = got - estimated
+    assert best is not None
     return best[1], best[2]
 
 
 def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
-           peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None) -> Mastered:
+           peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None,
+           exact: bool = False) -> Mastered:
     """Gain to ``loudness_lufs`` (if given) and hold the TRUE peak at or below ``ceiling`` (linear).
 
     With a loudness target the limiter lowers the loudness, so the gain is searched (secant
-    steps) until the limited result measures within :data:`LOUDNESS_TOL_LU` of the target; then
+    steps) until the limited result estimates (:meth:`Mastered.estimate`; ``exact``: measures)
+    within :data:`LOUDNESS_TOL_LU` of the target; then
     the result's true peak is measured and, where the gain modulation overshot the ceiling, the
     limiter's target is lowered by the overshoot and the search repeated.  Returns a
     :class:`Mastered` (its ``blocks()`` give the audio); input already within bounds comes back
@@ -302,6 +474,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     """
     user_db = to_db(ceiling) if peak_db is None else peak_db
     m = Mastered(samples, rate, ceiling, check=check)
+    m.exact = exact
     if loudness_lufs is None:
         for _ in range(TP_PASSES):
             tp = m.true_peak() if m.limiting(1.0) else 0.0
@@ -314,8 +487,8 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
         raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
                          "so there is no loudness to normalise; clear loudness_lufs")
     gain_db = loudness_lufs - measured
-    for _ in range(TP_PASSES):
-        gain, got = _escalate(m, loudness_lufs, gain_db)
+    for _ in range(TP_PASSES):     # a true-peak pass lowers the ceiling a little: the knee found holds
+        gain, got = _escalate(m, loudness_lufs, gain_db, first=to_db(m.knee))
         if abs(got - loudness_lufs) > REACH_TOL_LU:
             reach = math.floor(got * 10.0) / 10.0
             raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under peak_db={user_db:g} dBTP "
@@ -330,10 +503,11 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     return m
 
 
-def _escalate(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
-    """:func:`_search` with the gentlest fast-stage knee (:data:`KNEES_DB`) that reaches ``target``."""
+def _escalate(m: Mastered, target: float, gain_db: float, first: float = KNEES_DB[0]) -> tuple[float, float]:
+    """:func:`_search` with the gentlest fast-stage knee (:data:`KNEES_DB`, from ``first`` on) that
+    reaches ``target``."""
     best = None
-    for knee_db in KNEES_DB:
+    for knee_db in [k for k in KNEES_DB if k >= first - 1e-6]:
         m.knee = db_to_gain(knee_db)
         gain, got = _search(m, target, gain_db)
         if best is None or abs(got - target) < abs(best[1] - target):

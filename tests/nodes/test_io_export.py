@@ -392,8 +392,8 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     x = transients(3.0)
     x.setflags(write=False)                       # as Audio keeps its samples
     calls = []
-    real = _master._block_energies
-    monkeypatch.setattr(_master, "_block_energies", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = _master._metered
+    monkeypatch.setattr(_master, "_metered", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
     n_first = len(calls)
     again = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
