@@ -108,6 +108,11 @@ class App:
                 dpg.add_text("", tag="status")
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
+        with dpg.theme() as thin_grab:      # a slider's handle as a thin line: it never hides the value's digits
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
+                dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
+        dpg.bind_theme(thin_grab)
         self._prefs_window()
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio,
                               self.seek)
@@ -590,9 +595,15 @@ class App:
         keys = self.runner.current_keys(g) or {}
         from .view import is_audio_type
         types = g.output_types()
+        feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
         for nid, inst in g.nodes.items():
             spec = g.registry.get(inst.type)
             self.view.mark(nid, self.runner.states.get(nid), self.problems.get(nid, []), unknown=spec is None)
+            if spec is not None:                 # times bounded by the input's length once it is known
+                lengths = [getattr(self.runner.output(g, *feeds[(nid, p)], keys), "duration_s", None)
+                           for p in spec.inputs if (nid, p) in feeds]
+                known = [x for x in lengths if isinstance(x, (int, float))]
+                self.view.bound_times(nid, spec, min(known) if known else None)
             for port, ps in (spec.outputs.items() if spec else ()):
                 if not is_audio_type(types.get((nid, port), ps.type)):
                     self.view.show_value(nid, port, self.runner.output(g, nid, port, keys))

@@ -211,6 +211,8 @@ class GraphView:
                     if spec and name in spec.params and self.params[nid].get(name, object()) != value:
                         widgets.set_widget_value(nid, spec.params[name], value)
                 self.params[nid] = dict(inst.params)
+                if spec is not None:
+                    self._show_applicable(nid, spec.params, inst.params)
             want = pos.get(nid)
             if want is not None and want != self.pos.get(nid):
                 items.set_pos(self.node_tag(nid), want)
@@ -268,7 +270,7 @@ class GraphView:
                     if p.group:
                         folded.setdefault(p.group, []).append(p)
                         continue
-                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static) as attr:
+                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"pattr::{nid}::{name}") as attr:
                         widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
                                                  self.on_browse)
                 for group, params in folded.items():     # rarely changed settings, folded until opened
@@ -288,6 +290,28 @@ class GraphView:
         self.params[nid] = dict(inst.params)
         self.pos[nid] = list(pos)
         self.marks[nid] = ("", ())
+        if spec is not None:
+            self._show_applicable(nid, spec.params, inst.params)
+
+    @staticmethod
+    def _show_applicable(nid: str, specs: dict, params: dict) -> None:
+        """Hide the parameters that do not apply with these values (``custom rate`` unless
+        ``profile=custom``; see :func:`.widgets.applies`)."""
+        for name, p in specs.items():
+            if widgets.applies_when(p) is not None:
+                show = widgets.applies(p, params)
+                items.configure(f"pattr::{nid}::{name}", show=show)     # its row (a folded one: the widget)
+                items.configure(widgets.widget_tag(nid, name), show=show)
+
+    def bound_times(self, nid: str, spec: Any, seconds: float | None) -> None:
+        """Bound a node's fades, starts and ends by its input's length (``None``: the input is not
+        known yet, the declared range applies)."""
+        for name, p in spec.params.items():
+            if widgets.bound_by_input(p) and p.range is not None and p.range.max is not None:
+                hi = p.range.max if seconds is None else max(min(p.range.max, seconds), (p.range.min or 0.0) + 1e-3)
+                tag = widgets.widget_tag(nid, name)
+                if items.call(dpg.get_item_configuration, tag, default={}).get("max_value", hi) != hi:
+                    items.configure(tag, max_value=hi)
 
     def _create_output(self, nid: str, port: str, t: Any, plays_file: bool = False) -> None:
         with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output,

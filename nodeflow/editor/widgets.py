@@ -1,7 +1,11 @@
 """Parameter widgets built from a node's declaration (:class:`~nodeflow.types.ParamSpec`).
 
 * a number with a finite range: a slider over that range, the unit in the shown value
-  (``-6.0 dB``); ctrl+click types an exact value;
+  (``-6.0 dB``), as many decimals as its step or unit calls for (:func:`float_format`); ctrl+click
+  types an exact value.  A wide range (a fade of up to 600 s, a frequency, a duration: see
+  :func:`is_wide`) gets a drag box whose speed follows the value (1 % of it per pixel, so a short
+  drag makes a small change at any size: logarithmic in effect); a time that cannot exceed the
+  input's length is bounded by it once the input is known (:func:`bound_by_input`);
 * a number without bounds: an input box (a wide whole-number range with a unit, such as a sample
   rate: a drag box showing the unit);
 * an optional number: a text box showing the value with its unit ("-14.0 LUFS"; empty means none);
@@ -11,13 +15,16 @@
   typing a path replaces it) and a ``...`` button that opens the file dialog;
 * an optional value (``None`` allowed): a text box where empty means "none".
 
-The tooltip is the parameter's documentation and its range.  Every change calls
+A parameter documented as ``With ``profile=custom``: ...`` applies only then and is hidden
+otherwise (:func:`applies_when`, :func:`applies`).  The tooltip is the parameter's documentation
+and its range.  Every change calls
 ``on_change(node_id, param, value)``; the app turns it into an undoable edit and puts the widget
 back when the value is refused.
 """
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -25,13 +32,14 @@ import dearpygui.dearpygui as dpg
 from ..types import ParamSpec
 from . import items
 
-__all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH"]
+__all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input"]
 
 WIDTH = 104
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
 _ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
-                  ("temperature", "temp."), ("preserve", "keep"))
+                  ("temperature", "temp."), ("preserve", "keep"), ("noise scale duration", "duration noise"))
 _UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
 
 
@@ -84,6 +92,100 @@ def _plain(spec: ParamSpec, value: Any) -> Any:
     return spec.to_plain(value)
 
 
+_ONE_DECIMAL = ("dB", "dBTP", "dBFS", "LUFS", "LU", "st", "bpm", "%")
+
+
+def float_format(spec: ParamSpec) -> str:
+    """The printf format a float parameter is shown with: the decimals of its step, else one for
+    levels, semitones and tempi, none for wide frequency ranges, two for times, and by the span of
+    the range for the rest (over 1000: none, over 100: one, else two; under 0.5: three).
+
+    >>> from nodeflow.types import Range
+    >>> f = lambda r, name="x": float_format(ParamSpec(name, "float", 0.0, range=r))
+    >>> f(Range(-60, 24, unit="dB")), f(Range(0, 600, unit="s")), f(Range(20, 20000, unit="Hz")), f(Range(0, 1))
+    ('%.1f dB', '%.2f s', '%.0f Hz', '%.2f')
+    >>> f(Range(0, 1, step=0.005)), f(Range(0.25, 4.0, unit="x"))
+    ('%.3f', '%.2f x')
+    """
+    unit = _unit(spec)
+    r = spec.range
+    span = (r.max - r.min) if r is not None and r.min is not None and r.max is not None else None
+    if r is not None and r.step:
+        decimals = max(0, min(6, -math.floor(math.log10(r.step) + 1e-9)))
+    elif unit in _ONE_DECIMAL:
+        decimals = 1
+    elif unit in ("Hz", "ms", "samples"):
+        decimals = 0 if span is None or span >= 100 else 1
+    elif unit == "s" or span is None:
+        decimals = 2
+    else:
+        decimals = 0 if span >= 1000 else 1 if span >= 100 else 2 if span >= 0.5 else 3
+    return f"%.{decimals}f" + (f" {unit}" if unit else "")
+
+
+def is_wide(spec: ParamSpec) -> bool:
+    """Whether a float's range is too wide for a linear slider: a positive range over more than a
+    factor of 100 (0.1-600 s, 20-20000 Hz), or 0 to over 100 in a unit of time or frequency.
+
+    >>> from nodeflow.types import Range
+    >>> w = lambda r: is_wide(ParamSpec("x", "float", 0.0, range=r))
+    >>> w(Range(0, 600, unit="s")), w(Range(20, 20000, unit="Hz")), w(Range(-60, 24, unit="dB")), w(Range(0, 60, unit="s"))
+    (True, True, False, False)
+    """
+    rng = _finite_range(spec)
+    if rng is None:
+        return False
+    lo, hi = rng
+    if lo > 0:
+        return hi / lo >= 100
+    return lo == 0 and hi >= 100 and _unit(spec) in ("s", "ms", "Hz", "samples")
+
+
+def drag_speed(spec: ParamSpec, value: float) -> float:
+    """Value change per pixel of a wide parameter's drag box: 1 % of the value (at least 1 % of a
+    thousandth of the range), so 50 px change 0 s by 0.3 s and 8 s by about 5 s, never 300 s."""
+    rng = _finite_range(spec) or (0.0, 1.0)
+    floor = max(abs(rng[0]), (rng[1] - rng[0]) / 1000.0)
+    return 0.01 * max(abs(float(value)), floor)
+
+
+_APPLIES = re.compile(r"^\s*With ((?:``\w+=[\w.-]+``(?:,? or )?)+)")
+
+
+def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
+    """``(parameter, values)`` when the parameter's documentation starts ``With ``p=v``:`` (or
+    ``With ``p=a`` or ``p=b``:``): it matters only while ``p`` has one of those values.
+
+    >>> applies_when(ParamSpec("custom_rate_hz", "int", 1, doc="With ``profile=custom``: the model's rate."))
+    ('profile', ('custom',))
+    >>> applies_when(ParamSpec("gain_db", "float", 0.0, doc="Gain in dB.")) is None
+    True
+    """
+    m = _APPLIES.match(spec.doc or "")
+    if not m:
+        return None
+    pairs = re.findall(r"``(\w+)=([\w.-]+)``", m.group(1))
+    names = {n for n, _ in pairs}
+    return (pairs[0][0], tuple(v for _, v in pairs)) if len(names) == 1 else None
+
+
+def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
+    """Whether a parameter applies with these parameter values (see :func:`applies_when`)."""
+    cond = applies_when(spec)
+    if cond is None or cond[0] not in params:
+        return True
+    v = params[cond[0]]
+    return str(getattr(v, "value", v)) in cond[1]
+
+
+_BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")
+
+
+def bound_by_input(spec: ParamSpec) -> bool:
+    """Whether a time parameter cannot usefully exceed its input's length (a fade, a start or end)."""
+    return spec.kind == "float" and bool(_BOUNDED.match(spec.name))
+
+
 def _finite_range(spec: ParamSpec) -> tuple[float, float] | None:
     r = spec.range
     if r is None or r.min is None or r.max is None:
@@ -115,13 +217,19 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                            on_enter=True, callback=parse, **kw)
     elif spec.kind == "float":
         rng = _finite_range(spec)
-        fmt = "%.3f" + (f" {unit}" if unit else "")
-        if rng and rng[1] - rng[0] <= 1e5:
+        fmt = float_format(spec)
+        if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
+            def cb_wide(s, a, u):
+                items.configure(s, speed=drag_speed(spec, a))
+                on_change(node_id, spec.name, a)
+            dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+                               speed=drag_speed(spec, value), clamped=True, callback=cb_wide, **kw)
+        elif rng and rng[1] - rng[0] <= 1e5:
             dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
                                  callback=cb_value, clamped=True, **kw)
-        else:
-            dpg.add_input_float(default_value=float(value), format=fmt, step=0, callback=cb_value,
-                                on_enter=True, **kw)
+        else:                              # an open range: as many digits as the value has (2.5 bars, 1e-4)
+            dpg.add_input_float(default_value=float(value), format="%g" + (f" {unit}" if unit else ""), step=0,
+                                callback=cb_value, on_enter=True, **kw)
     elif spec.kind == "int":
         rng = _finite_range(spec)
         fmt = "%d" + (f" {unit}" if unit else "")
@@ -225,6 +333,8 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         shown: Any = _boxed(spec, value)
     elif spec.kind == "float":
         shown = float(value)
+        if is_wide(spec):
+            items.configure(tag, speed=drag_speed(spec, shown))
     elif spec.kind == "int":
         shown = int(value)
     elif spec.kind == "bool":

@@ -45,3 +45,34 @@ def test_widgets_follow_each_parameters_declaration(editor):
         assert w[path_param]["type"] == "mvInputText" and w[path_param]["browse"] is True
     assert not w["gain.gain_db"]["browse"]
     assert not st["dialog_before"] and st["dialog_after_click"], "the '...' button did not open the file dialog"
+
+
+def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do_not_apply(editor):
+    from ._graphs import RATE
+    tone_file(editor.tmp, seconds=1.5)
+    g = Graph()
+    g.path = editor.tmp / "params.msgpack"
+    g.add("io.load", id="load", path="tone.wav")
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    g.add("dsp.fade", id="fade", fade_out_s=0.0)
+    g.add("time.tokenize_window", id="window")
+    g.connect("load.out", "gain.audio")
+    g.connect("gain.out", "fade.audio")
+    g.connect("gain.out", "window.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "fade": [580.0, 40.0],
+                             "window": [300.0, 300.0]}
+    nodeflow.save(g, g.path)
+    st = editor.run("params_readable", g.path)
+    assert st["formats"]["gain::gain_db"] == "%.1f dB"            # not -6.000 dB
+    assert st["formats"]["fade::fade_out_s"] == "%.2f s"
+    assert st["formats"]["window::custom_tokens_per_s"] == "%.1f tokens/s"
+    # 0..600 s is a drag box whose speed follows the value (no slider handle over the digits)
+    assert st["types"] == {"gain::gain_db": "mvSliderFloat", "fade::fade_out_s": "mvDragFloat"}
+    assert 0.0 < st["fade_after_50px"] < 1.0, "50 px moved a 600 s fade by less than a second"
+    assert st["max_before_run"] == 600.0 and st["max_after_run"] == 1.5 == 72000 / RATE
+    assert 1.0 < st["fade_after_400px"] <= 1.5, "the fade stops at the clip's length"
+    assert st["shown_musicgen"] == {"custom_rate_hz": False, "custom_tokens_per_s": False,
+                                    "custom_window_tokens": False, "size": True}
+    assert st["shown_custom"] == {"custom_rate_hz": True, "custom_tokens_per_s": True,
+                                  "custom_window_tokens": True, "size": True}
+    assert st["profile_after_undo"] == "musicgen" and st["shown_after_undo"] == st["shown_musicgen"]

@@ -1,0 +1,46 @@
+"""Parameters people can read, with real events: formats per unit, a 50 px drag on a fade that may
+go to 600 s, the same drag bounded by the 1.5 s clip after a run, and settings that apply only with
+``profile=custom`` hidden until the profile is custom (and again after Ctrl+Z)."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    drv.frames(8)
+    out = {"formats": {t: dpg.get_item_configuration(f"param::{t}")["format"]
+                       for t in ("gain::gain_db", "fade::fade_out_s", "window::size", "window::custom_tokens_per_s")},
+           "types": {t: dpg.get_item_type(f"param::{t}").split("::")[-1] for t in ("gain::gain_db", "fade::fade_out_s")}}
+    shown = lambda: {n: bool(dpg.is_item_shown(f"pattr::window::{n}"))             # noqa: E731
+                     for n in ("custom_rate_hz", "custom_tokens_per_s", "custom_window_tokens", "size")}
+    out["shown_musicgen"] = shown()
+    out["window_h_musicgen"] = app.view.node_rect("window")[1][1] - app.view.node_rect("window")[0][1]
+    drv.screenshot(tmp / "params_before.png")
+    # a real 50 px drag on the fade-out (0..600 s): a small change, not a jump to minutes
+    (x0, y0), (x1, y1) = app.dpg.get_item_state("param::fade::fade_out_s")["rect_min"], \
+        app.dpg.get_item_state("param::fade::fade_out_s")["rect_max"]
+    mid = ((x0 + x1) / 2, (y0 + y1) / 2)
+    drv.drag(mid, (mid[0] + 50, mid[1]), steps=10)
+    out["fade_after_50px"] = app.doc.graph.nodes["fade"].params["fade_out_s"]
+    out["max_before_run"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
+    # after a run the input's length (1.5 s) bounds it: a long drag stops at the clip's end
+    drv.click_item("run_button")
+    drv.until(lambda: not app.runner.jobs, 30, "the run to finish")
+    drv.frames(4)
+    out["max_after_run"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
+    drv.drag(mid, (mid[0] + 400, mid[1]), steps=20)
+    out["fade_after_400px"] = app.doc.graph.nodes["fade"].params["fade_out_s"]
+    # profile=custom shows the custom settings; undo hides them again
+    app.doc.set_param("window", "profile", "custom")
+    drv.frames(4)
+    out["shown_custom"] = shown()
+    drv.screenshot(tmp / "params_custom.png")
+    dpg.clear_selected_nodes("canvas")
+    drv.click((700, 740))                     # empty canvas: the keyboard goes to the canvas, not a box
+    drv.key("ctrl+z")
+    drv.frames(3)
+    out["profile_after_undo"] = str(app.doc.graph.nodes["window"].params["profile"])
+    out["shown_after_undo"] = shown()
+    drv.screenshot(tmp / "params_after.png")
+    drv.dump(out)
