@@ -39,6 +39,9 @@ _HP: list[tuple[str, str, Any, str]] = [
     ("--val-fraction", "val_fraction", float, "share of windows held out for the validation loss (default 0.1)"),
     ("--instance-prompt", "instance_prompt", str,
      "caption for files without a .txt/.json sidecar (joined with the file name)"),
+    ("--captions", "captions", str,
+     "for files without a sidecar: files (the instance prompt and file name, default) or whisper (adds the lyrics "
+     "Whisper hears; whisper:CHECKPOINT for another checkpoint than openai/whisper-small)"),
     ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints (default 100)"),
     ("--eval-every", "eval_every", int, "steps between validation losses (default: --checkpoint-every)"),
     ("--keep-checkpoints", "keep_checkpoints", int, "checkpoints kept on disk (default 2)"),

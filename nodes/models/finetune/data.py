@@ -255,11 +255,14 @@ def _split(clips: list[tuple[str, str, list[Example]]], val_fraction: float, see
 def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: WindowSettings, *,
             instance_prompt: str = "", val_fraction: float = 0.1, seed: int = 0, cache_dir: str | Path,
             progress: Callable[[int, int, str], None] | None = None,
-            cancel: threading.Event | None = None) -> Dataset:
+            cancel: threading.Event | None = None,
+            captioner: Callable[[Path, str], str] | None = None) -> Dataset:
     """Read, window, caption and encode the training data under ``data_dir`` (see the module doc).
 
     Raises :class:`DataError` when the folder is missing or empty, holds no audio files, or none
     of them gives a usable window; unusable files are otherwise skipped and reported.
+    ``captioner(path, caption)`` (e.g. :func:`.captions.whisper_captioner`) extends the caption of
+    a file that has no sidecar.
     """
     from .._hf import to_model_audio
     from nodes.io.load import load
@@ -282,6 +285,8 @@ def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: Window
             progress(i, len(audio), rel)
         try:
             caption = caption_for(path, instance_prompt)
+            if captioner is not None and not any(path.with_suffix(x).is_file() for x in (".txt", ".json")):
+                caption = captioner(path, caption)[:MAX_CAPTION]
         except DataError as e:
             report.skipped.append((rel, str(e)))
             continue

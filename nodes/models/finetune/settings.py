@@ -38,6 +38,7 @@ class Hyperparameters:
     silence_db: float = -60.0
     val_fraction: float = 0.1
     instance_prompt: str = ""
+    captions: str = "files"
     checkpoint_every: int = 100
     eval_every: int | None = None
     keep_checkpoints: int = 2
@@ -66,6 +67,8 @@ class Hyperparameters:
         need(self.eval_every is None or self.eval_every >= 1, f"eval_every={self.eval_every!r} must be >= 1")
         need(self.keep_checkpoints >= 1, f"keep_checkpoints={self.keep_checkpoints!r} must be >= 1")
         need(self.silence_db < 0, f"silence_db={self.silence_db!r} must be below 0 dBFS")
+        from .captions import check_captions
+        check_captions(self.captions)
         need(str(self.precision) in ("auto", "float32", "float16", "bfloat16"),
              f"precision={self.precision!r}: use auto, float32, float16 or bfloat16")
 

@@ -253,6 +253,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     from .. import _hf
     from .._musicgen import _pad_id
     from .batches import Sampler, collate
+    from .captions import check_captions, whisper_captioner
     from .data import prepare, window_settings
     from .tokens import default_cache_dir
     dev = devices.resolve_device(device)
@@ -267,10 +268,14 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     profile = _hf.profile_of(model, "musicgen")
     settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
                                overlap_s=hp.overlap_s, silence_db=hp.silence_db)
+    tokens_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    whisper_checkpoint = check_captions(hp.captions)
+    captioner = None if whisper_checkpoint is None else \
+        whisper_captioner(whisper_checkpoint, dev, tokens_dir, Path(base_dir) if base_dir else None)
     data = prepare(data_dir, model, profile, settings, instance_prompt=hp.instance_prompt,
-                   val_fraction=hp.val_fraction, seed=hp.seed,
-                   cache_dir=Path(cache_dir).expanduser() if cache_dir else default_cache_dir(),
-                   progress=lambda i, n, msg: emit(TrainEvent("data", done=i, total=n, message=msg)), cancel=cancel)
+                   val_fraction=hp.val_fraction, seed=hp.seed, cache_dir=tokens_dir,
+                   progress=lambda i, n, msg: emit(TrainEvent("data", done=i, total=n, message=msg)), cancel=cancel,
+                   captioner=captioner)
     if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
         raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
                             "removed, edited or re-captioned); restore it, or start over with --force")
