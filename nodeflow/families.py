@@ -110,9 +110,12 @@ def unregister(name: str) -> None:
 
 
 def _loaded() -> None:
-    """Import the installed node packs (built-in and entry points): they register their families."""
-    from .registry import default_registry
-    default_registry()
+    """Import the installed node packs (built-in and entry points): they register their families.
+    While the packs are being loaded (a pack's module asking at import time) what is registered so
+    far is used: waiting for the loading would wait for itself."""
+    from . import registry
+    if not registry._lock.locked():
+        registry.default_registry()
 
 
 def get(name: str) -> Any:

@@ -14,7 +14,7 @@ a model is loaded or run.
 Declaring a family (transformers layout; ``model_class`` is a transformers class name, or
 ``"diffusers.SomePipeline"`` for the diffusers layout with ``pipelines=``)::
 
-    from nodes.models.layer import Device, Family, Precision, register
+    from nodes.models.layer import Device, Family, ModelProfile, Precision, register, seeded
 
     def time_base(config, generation):        # read from the checkpoint's own config.json
         return ModelProfile("speech", config["sampling_rate"], 86, 4096)
