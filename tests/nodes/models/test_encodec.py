@@ -113,3 +113,14 @@ def test_encode_then_decode_in_a_graph_with_progress(ck, tmp_path):
     assert res["dec"]["out"].frames == 22500 and res["dec"]["out"].sample_rate == 24000   # 30000 at 32 kHz
     assert {(ev.node_id, ev.done, ev.total) for ev in seen if ev.kind == "progress"} >= \
         {("enc", 0, 1), ("enc", 1, 1), ("dec", 0, 1), ("dec", 1, 1)}
+
+
+def test_bfloat16_on_the_cpu_keeps_the_codes_and_the_length(ck):
+    audio = clip(24000, seed=5)
+    half, full = enc(ck, audio, precision="bfloat16"), enc(ck, audio)
+    a, b = np.asarray(json.loads(half)["codes"]), np.asarray(json.loads(full)["codes"])
+    assert a.shape == b.shape and (a == b).mean() > 0.9
+    y = encodec_decode.fn(full, checkpoint=str(ck), device="cpu", precision="bfloat16", ctx=Context("dec"))
+    ref = dec(ck, full)
+    assert y.frames == ref.frames == 24000 and y.samples.dtype == np.float32
+    assert np.abs(y.samples - ref.samples).max() < 0.05 * np.abs(ref.samples).max()
