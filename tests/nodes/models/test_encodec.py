@@ -124,3 +124,23 @@ def test_bfloat16_on_the_cpu_keeps_the_codes_and_the_length(ck):
     ref = dec(ck, full)
     assert y.frames == ref.frames == 24000 and y.samples.dtype == np.float32
     assert np.abs(y.samples - ref.samples).max() < 0.05 * np.abs(ref.samples).max()
+
+
+def test_stop_during_encoding_ends_the_run_before_decoding(ck):
+    import threading
+    from nodeflow import Cancelled
+    g = Graph()
+    g.add("models.encodec_encode", id="enc", checkpoint=str(ck), device="cpu")
+    g.add("models.encodec_decode", id="dec", checkpoint=str(ck), device="cpu")
+    g.connect("enc.out", "dec.tokens")
+    seen, stop = [], threading.Event()
+
+    def on_event(ev):
+        seen.append(ev)
+        if ev.kind == "progress" and ev.node_id == "enc":
+            stop.set()                    # while the one encode step runs
+
+    with pytest.raises(Cancelled):
+        Executor(disk_cache=None).run(g, inputs={"enc.audio": clip(4800)}, on_event=on_event, cancel_event=stop)
+    assert [(ev.done, ev.total) for ev in seen if ev.kind == "progress"] == [(0, 1)]
+    assert not any(ev.node_id == "dec" and ev.kind == "started" for ev in seen)
