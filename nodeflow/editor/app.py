@@ -117,9 +117,12 @@ class App:
         self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio,
                               self.seek)
         from .sweeps import SweepPanel
+        from .canvas import Canvas
         from .wiring import Wiring
         self.sweep = SweepPanel(self)
         self.wiring = Wiring(self)
+        self.canvas = Canvas(self)
+        self.canvas.setup(FONT)
         self._shortcuts()
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -160,6 +163,10 @@ class App:
                 dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
                 dpg.add_menu_item(label="Validate", callback=self.validate)
                 dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.arrange())
+            with dpg.menu(label="View"):
+                dpg.add_menu_item(label="Fit all", shortcut="Home", callback=lambda: self.canvas.fit())
+                dpg.add_menu_item(label="Compact nodes", shortcut="Ctrl+M", check=True, tag="menu_compact",
+                                  callback=lambda s, a: self.canvas.set_compact(bool(a)))
                 dpg.add_separator()
                 dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
             dpg.add_menu(label="Tools", tag="menu_tools")      # filled by plug-ins (see .tools)
@@ -182,7 +189,7 @@ class App:
             elif key == dpg.mvKey_Escape:
                 self.palette.close_search()
             return
-        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKRL"}.get(key)
+        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKRLM"}.get(key)
         if ctrl and k == "K" or ctrl and key == dpg.mvKey_Spacebar:
             self.open_search()
         elif key == dpg.mvKey_F5 or (ctrl and k == "R"):
@@ -205,6 +212,10 @@ class App:
             self.undo()
         elif ctrl and k == "L":
             self.arrange()
+        elif key == dpg.mvKey_Home:
+            self.canvas.fit()
+        elif ctrl and k == "M":
+            self.canvas.set_compact(not self.view.compact)
         elif ctrl and k == "C":
             self.copy()
         elif ctrl and k == "V":
@@ -349,9 +360,10 @@ class App:
             self.say(f"copied {len(ids)} node(s)")
 
     def paste(self) -> None:
+        """Paste the clip at the mouse when it is over the canvas (else next to the originals)."""
         clip = clipboard.from_text(items.clipboard_text()) or self._clip
         if clip:
-            ids = self._try("paste", clipboard.paste, self.doc, clip)
+            ids = self.canvas.paste(clip)
             if ids:
                 self.say(f"pasted {', '.join(ids)}")
 
@@ -544,6 +556,7 @@ class App:
             if moved:
                 self.doc.move(moved)
         self.wiring.tick()
+        self.canvas.tick()
         self.files.tick()
         self.sweep.tick()
         self.tools.tick()
@@ -620,7 +633,7 @@ class App:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a
         layout to measure, or the frames that draw the last change."""
         return bool(self._settle or self.runner.jobs or self.audition.now or self.audition.pending
-                    or self._layout_pending or self._fit_pending or self.sweep.running)
+                    or self._layout_pending or self._fit_pending or self.sweep.running or self.canvas.busy)
 
     def pump(self, until=None, timeout: float | None = None) -> int:
         """Render paced frames (see :mod:`.pacing`) until quit, ``until()`` is true or ``timeout``

@@ -33,10 +33,13 @@ def copy_nodes(graph: Graph, node_ids: Iterable[str]) -> dict[str, Any]:
     return {"format": CLIP_FORMAT, "nodes": nodes, "links": links}
 
 
-def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0),
+          at: tuple[float, float] | None = None) -> list[str]:
     """Add the clip's nodes to ``doc`` as one undoable step; returns the new ids (in clip order).
 
-    Node types this installation does not know are skipped (the status bar says which).
+    ``at``: put the clip's top-left corner there (the mouse's place on the canvas); otherwise the
+    copies land ``offset`` from the originals.  Node types this installation does not know are
+    skipped (the status bar says which).
     """
     if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT:
         return []
@@ -45,12 +48,26 @@ def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40
     if not items:
         return []
 
+    if at is not None:
+        x0 = min(float(i.get("pos", [40.0, 40.0])[0]) for i in items)
+        y0 = min(float(i.get("pos", [40.0, 40.0])[1]) for i in items)
+        offset = (float(at[0]) - x0, float(at[1]) - y0)
+    else:
+        offset = _clear_offset(graph, items, offset)
+    return _paste(doc, items, clip, offset)
+
+
+def _clear_offset(graph: Graph, items: list, offset: tuple[float, float]) -> tuple[float, float]:
     taken = {tuple(p) for p in positions(graph).values()}
     k = 1
     while k < 50 and any((float(i.get("pos", [40.0, 40.0])[0]) + k * offset[0],
                           float(i.get("pos", [40.0, 40.0])[1]) + k * offset[1]) in taken for i in items):
         k += 1          # paste again and again: each copy steps further instead of hiding the last one
-    offset = (k * offset[0], k * offset[1])
+    return (k * offset[0], k * offset[1])
+
+
+def _paste(doc: Document, items: list, clip: dict[str, Any], offset: tuple[float, float]) -> list[str]:
+    graph = doc.graph
 
     def change() -> list[str]:
         new_ids: dict[str, str] = {}

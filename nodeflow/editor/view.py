@@ -95,6 +95,9 @@ class GraphView:
         self._pin_themes: dict[tuple, int] = {}
         self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
         self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
+        self.compact = False                                  # node bodies collapsed (see set_compact)
+        self.compact_font: int | None = None                  # the smaller font compact nodes are drawn in
+        self._specs: dict[str, Any] = {}
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
@@ -211,7 +214,7 @@ class GraphView:
                     if spec and name in spec.params and self.params[nid].get(name, object()) != value:
                         widgets.set_widget_value(nid, spec.params[name], value)
                 self.params[nid] = dict(inst.params)
-                if spec is not None:
+                if spec is not None and not self.compact:
                     self._show_applicable(nid, spec.params, inst.params)
             want = pos.get(nid)
             if want is not None and want != self.pos.get(nid):
@@ -232,7 +235,7 @@ class GraphView:
             items.delete(self.links[l])
             del self.links[l]
         items.delete(self.node_tag(nid))
-        for d in (self.nodes, self.params, self.pos, self.marks):
+        for d in (self.nodes, self.params, self.pos, self.marks, self._specs):
             d.pop(nid, None)
         for k in [k for k in self.pin_types if k[1] == nid]:
             del self.pin_types[k]
@@ -274,7 +277,7 @@ class GraphView:
                         widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
                                                  self.on_browse)
                 for group, params in folded.items():     # rarely changed settings, folded until opened
-                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                    with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"gattr::{nid}::{group}"):
                         with dpg.tree_node(label=group, default_open=False, tag=f"group::{nid}::{group}") as tree:
                             for p in params:
                                 widgets.add_param_widget(tree, nid, p, inst.params.get(p.name, p.default),
@@ -287,11 +290,43 @@ class GraphView:
             with dpg.tooltip(f"type::{nid}"):
                 dpg.add_text(tooltip, wrap=320)
         self.nodes[nid] = inst.type
+        self._specs[nid] = spec
         self.params[nid] = dict(inst.params)
         self.pos[nid] = list(pos)
         self.marks[nid] = ("", ())
         if spec is not None:
             self._show_applicable(nid, spec.params, inst.params)
+        if self.compact:
+            self._compact_node(nid, True)
+
+    # ------------------------------------------------------------------ compact
+    def _body(self, nid: str) -> list[str]:
+        """A node's body: every row but its title, state line, input pins and output pins."""
+        return [a for a in (items.alias(i) for i in items.call(dpg.get_item_children, self.node_tag(nid), 1,
+                                                              default=[]) or [])
+                if a and a.startswith(("pattr::", "gattr::", "preview::", "valueattr::"))] + [f"type::{nid}"] + \
+            [f"{verb}::{nid}::{port}" for (d, n, port) in self.pin_types if n == nid and d == "out"
+             for verb in ("play", "stop")]
+
+    def _compact_node(self, nid: str, on: bool) -> None:
+        for tag in self._body(nid):
+            items.configure(tag, show=not on)
+        if self.compact_font is not None:
+            items.call(dpg.bind_item_font, self.node_tag(nid), self.compact_font if on else 0)
+        if not on:
+            graph_params = self.params.get(nid, {})
+            spec = self._specs.get(nid)
+            if spec is not None:
+                self._show_applicable(nid, spec.params, graph_params)
+
+    def set_compact(self, on: bool) -> None:
+        """Collapse every node to its title, state and pins (``on``), or show their bodies again:
+        with the canvas font made smaller by the app, a big graph fits the window."""
+        if on == self.compact:
+            return
+        self.compact = on
+        for nid in self.nodes:
+            self._compact_node(nid, on)
 
     @staticmethod
     def _show_applicable(nid: str, specs: dict, params: dict) -> None:
@@ -478,7 +513,7 @@ class GraphView:
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
         self.y_top[key] = peak * 1.05
-        items.configure(tag, show=True)
+        items.configure(tag, show=not self.compact)
         self.previews[key] = source
 
     def show_value(self, nid: str, port: str, value: object | None) -> None:

@@ -439,3 +439,29 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     # double-click on empty canvas: the plain search, where "loudness" finds the export first
     assert st["spot_empty"] and st["dbl_open"] and st["dbl_title"] == "Add node"
     assert st["loudness_hits"][0] == "io.export" and st["closed"]
+
+
+def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(editor):
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path="tone.wav")
+    prev = "load"
+    for i in range(1, 40):
+        g.add("dsp.gain", id=f"gain_{i}")
+        g.connect(f"{prev}.out", f"gain_{i}.audio")
+        prev = f"gain_{i}"
+    g.editor["positions"] = {n: [20.0 + 260.0 * k, 40.0] for k, n in enumerate(g.nodes)}
+    g.path = editor.tmp / "long.msgpack"
+    nodeflow.save(g, editor.tmp / "long.msgpack")
+    st = editor.run("canvas_fit", editor.tmp / "long.msgpack", timeout=150)
+    assert st["in_view_before"] <= 5
+    assert len(st["pasted"]) == 1
+    assert abs(st["pasted_pos"][0] - st["mouse_canvas"][0]) < 2 and abs(st["pasted_pos"][1] - st["mouse_canvas"][1]) < 2
+    assert st["nodes_after_undo"] == 40
+    assert st["compact"] and st["in_view_after"] == 40, st["status"]
+    assert st["status"].startswith("fitted 40 nodes into the window (compact)") and st["undo"] == "move 40 nodes"
+    assert st["left_to_right"] and st["gain_1_h"] < st["gain_1_h_full"] / 1.5
+    assert not st["compact_after_ctrl_m"]
+    assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]

@@ -1,0 +1,109 @@
+"""Canvas commands: fit every node into the window, compact nodes, paste at the mouse.
+
+dearpygui's node editor has no zoom and no pan API, so *View > Fit all* (``Home``) works on the
+layout: a graph that is off-screen but would fit is moved into view, one too big is arranged in
+bands left to right (see :func:`.layout.fit`), and one still too big switches to *compact* nodes
+(every body collapsed to title, state and pins, drawn in a smaller font) and is fitted again once
+they are measured.  Each fit is one undoable move.  *Paste* puts the clip's top-left node where the
+mouse is when the mouse is over the canvas.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import clipboard, items
+
+__all__ = ["Canvas", "SMALL_FONT_PX"]
+
+SMALL_FONT_PX = 10
+
+
+class Canvas:
+    """The fit, compact and paste commands of ``app`` (an :class:`~.app.App`)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
+        self.small_font: int | None = None
+
+    def setup(self, font_path: str) -> None:
+        dpg = self.app.dpg
+        if Path(font_path).exists():
+            with dpg.font_registry():
+                self.small_font = dpg.add_font(font_path, SMALL_FONT_PX)
+        self.app.view.compact_font = self.small_font
+
+    # ------------------------------------------------------------------ compact
+    def set_compact(self, on: bool) -> None:
+        """Collapse node bodies (and use the small font on the canvas) or show them again."""
+        app = self.app
+        app.view.set_compact(on)
+        items.set_value("menu_compact", on)
+        app._settle = max(app._settle, 3)
+        app.say("compact nodes: titles, states and pins only (View > Compact nodes shows the bodies again)"
+                if on else "nodes show their parameters again")
+
+    # ------------------------------------------------------------------ fit
+    def visible_box(self) -> tuple[float, float, float, float] | None:
+        """The part of the canvas in view, in node coordinates ``(x0, y0, x1, y1)``."""
+        r = self.app.wiring.canvas_rect()
+        if r is None:
+            return None
+        x0, y0 = self.app.canvas_pos(r[0])
+        return x0, y0, x0 + r[1][0] - r[0][0], y0 + r[1][1] - r[0][1]
+
+    def fit(self, again: bool = False) -> None:
+        """Bring every node into view (see the module's description)."""
+        from .document import positions
+        from .layout import arrange, bounds
+        app = self.app
+        g = app.doc.graph
+        box, sizes = self.visible_box(), app._node_sizes()
+        if not g.nodes or box is None or any(n not in sizes for n in g.nodes):
+            self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
+            return
+        pos = {n: list(positions(g).get(n, [0.0, 0.0])) for n in g.nodes}
+        vx0, vy0, vx1, vy1 = box
+        w, h = vx1 - vx0, vy1 - vy0
+        x0, y0, x1, y1 = bounds(pos, sizes)
+        if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1:
+            app.say(f"all {len(g.nodes)} nodes are in view")
+            return
+        if x1 - x0 <= w - 40 and y1 - y0 <= h - 40:          # it fits as it is: move it into view
+            new = {n: [p[0] - x0 + vx0 + 20, p[1] - y0 + vy0 + 20] for n, p in pos.items()}
+        else:
+            gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
+            new = arrange(g, sizes, origin=(vx0 + 20, vy0 + 20), gap=gap, max_width=vx1 - 10)
+            bx0, by0, bx1, by1 = bounds(new, sizes)
+            if by1 > vy1 and not app.view.compact and not again:
+                self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
+                self._refit_at = app.frame_count + 3
+                return
+        app.doc.move(new)
+        shown = sum(1 for n, p in new.items() if p[1] + sizes[n][1] <= vy1 and p[0] + sizes[n][0] <= vx1)
+        app.say(f"fitted {len(g.nodes)} nodes into the window" + (" (compact)" if app.view.compact else "")
+                + ("" if shown == len(g.nodes) else f"; {shown} in view, the rest below (drag with the middle "
+                   "button to pan)") + "; Ctrl+Z puts them back")
+
+    def tick(self) -> None:
+        if self._refit_at and self.app.frame_count >= self._refit_at:
+            self._refit_at = 0
+            self.fit(again=True)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._refit_at)
+
+    # ------------------------------------------------------------------ paste
+    def paste_at(self) -> tuple[float, float] | None:
+        """Where a paste lands: the canvas point under the mouse when it is over the canvas."""
+        app = self.app
+        r = app.wiring.canvas_rect()
+        x, y = app.dpg.get_mouse_pos(local=False)
+        if r is None or not (r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]):
+            return None
+        return app.canvas_pos((x, y))
+
+    def paste(self, clip: dict) -> list[str] | None:
+        return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))
