@@ -49,7 +49,8 @@ _OWNED = {b"bext", b"iXML", b"cue ", b"id3 ", b"ID3 ", GRAPH_CHUNK}   # and LIST
 _INFO = {"title": b"INAM", "artist": b"IART", "album": b"IPRD", "comment": b"ICMT", "genre": b"IGNR",
          "date": b"ICRD"}
 _BEXT = struct.Struct("<256s32s32s10s8sIIH64s10s180s")     # 602 bytes, Tech 3285 v1/v2
-_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# characters XML 1.0 refuses, listed directly (the negated class of the allowed ones takes ~10 ms to compile)
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # ---------------------------------------------------------------------------------------- walking
