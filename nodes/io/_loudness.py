@@ -30,6 +30,7 @@ state to ``sosfilt``.  The true-peak interpolator is one float32 matrix product 
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import functools
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -43,6 +44,7 @@ ABS_GATE_LUFS = -70.0
 TP_TAPS_PER_PHASE = 64    # interpolator length in input frames (even): near-Nyquist peaks need a long one
 TP_KAISER_BETA = 12.0     # ~120 dB stopband
 TP_RUN = 64               # frames per row of the interpolator's matrix product
+SIDE_MIN_FRAMES = 1 << 13      # blocks at least this long meter true peak on the side thread
 SCIPY_AFTER_SAMPLES = 1 << 25   # samples (frames x channels, ~6 min of 48 kHz stereo) after which sosfilt pays its import
 
 
@@ -380,12 +382,23 @@ class TruePeakMeter:
         return max(self.peak, self.sample_peak)
 
 
+@functools.lru_cache(maxsize=1)
+def side() -> cf.ThreadPoolExecutor:
+    """One thread for the second of two independent meters (numpy releases the GIL in both: the
+    loudness and the true-peak meter of a block run side by side on two cores)."""
+    return cf.ThreadPoolExecutor(1, thread_name_prefix="audiochain-meter")
+
+
 def measure_blocks(blocks: Iterable[np.ndarray], rate: int, channels: int) -> Measurement:
     """:class:`Measurement` of a programme given as successive ``[channels, n]`` blocks."""
     loud, tp = LoudnessMeter(rate, channels), TruePeakMeter(rate, channels)
     for block in blocks:
+        peaks = side().submit(tp.add, block) if block.shape[1] >= SIDE_MIN_FRAMES else None
         loud.add(block)
-        tp.add(block)
+        if peaks is None:
+            tp.add(block)
+        else:
+            peaks.result()
     tp.finish()
     chunks = loud.energies()
     return Measurement(gated_loudness(block_energies(chunks, loud.chunk)), loudness_range(chunks, loud.chunk),

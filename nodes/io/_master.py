@@ -40,9 +40,9 @@ import numpy as np
 
 from nodeflow.errors import AudioError, ParameterError
 
-from ._loudness import (BLOCK as METER_BLOCK, TP_TAPS_PER_PHASE, LoudnessMeter, Measurement, SosFilter, TruePeakMeter,
+from ._loudness import (BLOCK as METER_BLOCK, SIDE_MIN_FRAMES, TP_TAPS_PER_PHASE, LoudnessMeter, Measurement, SosFilter, TruePeakMeter,
                         block_energies, channel_weights, gated_loudness, integrated_lufs, k_weighting, measure,
-                        measure_blocks, to_db)
+                        measure_blocks, side, to_db)
 
 __all__ = ["Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure"]
 
@@ -492,7 +492,10 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
                 break
             m.ceiling *= ceiling / tp * 0.9999
         return m
+    envelope = side().submit(m._envelope) if m.frames >= SIDE_MIN_FRAMES else None   # beside the K-weighting
     measured = m.loudness(1.0, limit=False)
+    if envelope is not None:
+        envelope.result()
     if not np.isfinite(measured):
         raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
                          "so there is no loudness to normalise; clear loudness_lufs")
