@@ -114,11 +114,36 @@ def decode_tokens(held: Loaded, d: dict) -> np.ndarray:
     return np.ascontiguousarray(x[:, :frames], dtype=np.float32)
 
 
+def _codec_shape(params: dict) -> tuple[int, int, float]:
+    """(rate, channels, tokens per second) of the checkpoint, read from its config when it is on this
+    machine; else EnCodec 24 kHz's."""
+    try:
+        from nodeflow import checkpoints, families
+        cfg = families.read_config(checkpoints.resolve(params.get("checkpoint", ""), download=False).path) or {}
+        rate = int(cfg["sampling_rate"])
+        return rate, int(cfg.get("audio_channels", 1)), rate / math.prod(cfg["upsampling_ratios"])
+    except Exception:  # noqa: BLE001 - an estimate never fails; the node reports a bad checkpoint
+        return 24000, 1, 75.0
+
+
 def _estimate_encode(inputs: dict, params: dict) -> dict:
+    """The tokens (as text, ~5 characters a code) and the clip they stand for (frames, rate), which
+    models.encodec_decode's estimate reads."""
     from nodeflow.costs import Shape
     a = inputs.get("audio")
+    rate, channels, per_s = _codec_shape(params)
     seconds = a.seconds if a is not None and a.rate else 10.0
-    return {"out": Shape(chars=int(seconds * 75 * params["bandwidth_kbps"] / 0.75 * 5), work_s=0.05 * seconds + 1.0)}
+    books = 2 * max(1.0, float(params["bandwidth_kbps"]) / 1.5)       # 1.5 kbps: 2 codebooks at 24 kHz
+    return {"out": Shape(frames=math.ceil(seconds * rate), channels=channels, rate=rate,
+                         chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
+
+
+def _estimate_decode(inputs: dict, params: dict) -> dict:
+    from nodeflow.costs import Shape
+    t = inputs.get("tokens")
+    if t is None or not t.rate:
+        return {}
+    return {"out": Shape(t.frames, t.channels, t.rate, work_s=0.05 * t.seconds + 1.0)}
 
 
 @ENCODEC.node("models.encodec_encode", category="models", version=1, estimate=_estimate_encode)
@@ -158,7 +183,7 @@ def encodec_encode(audio: Audio, *,
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@ENCODEC.node("models.encodec_decode", category="models", version=1)
+@ENCODEC.node("models.encodec_decode", category="models", version=1, estimate=_estimate_decode)
 def encodec_decode(tokens: str, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    device: Device = Device.AUTO,

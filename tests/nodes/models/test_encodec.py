@@ -144,3 +144,18 @@ def test_stop_during_encoding_ends_the_run_before_decoding(ck):
         Executor(disk_cache=None).run(g, inputs={"enc.audio": clip(4800)}, on_event=on_event, cancel_event=stop)
     assert [(ev.done, ev.total) for ev in seen if ev.kind == "progress"] == [(0, 1)]
     assert not any(ev.node_id == "dec" and ev.kind == "started" for ev in seen)
+
+
+def test_the_estimate_before_running_knows_the_decoded_length(ck, tmp_path):
+    import soundfile as sf
+    from nodeflow.costs import estimate
+    path = tmp_path / "in.wav"
+    sf.write(str(path), clip(32000 * 3, rate=32000).samples.T, 32000, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(path))
+    g.add("models.encodec_encode", id="enc", checkpoint=str(ck))
+    g.add("models.encodec_decode", id="dec", checkpoint=str(ck))
+    g.connect("load.out", "enc.audio")
+    g.connect("enc.out", "dec.tokens")
+    out = estimate(g).nodes["dec"].shapes["out"]
+    assert (out.frames, out.channels, out.rate) == (72000, 1, 24000)        # 3 s at the codec's rate
