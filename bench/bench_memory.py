@@ -66,6 +66,8 @@ if what in ("chain", "chain-whole"):
 else:
     from nodes.io.load import load
     from nodes.io.export import export
+    from nodeflow.threads import limit_blas_threads
+    limit_blas_threads()          # as a run sets it (the nodes are called directly here)
     ctx = Context("bench", base_dir=out_dir, output_dir=out_dir)
     def raw_read():
         sf.read(str(src), dtype="float32", always_2d=True)
