@@ -154,7 +154,7 @@ def precision_quality(model, half, enc, steps: int, settings: dict, name: str = 
 
     from nodeflow import devices
     from nodes.models import _musicgen as engine
-    from nodes.models._hf import step_criterion
+    from nodes.models.layer import step_criterion
 
     def tokens(m):
         seen: dict = {}
@@ -195,7 +195,7 @@ def main() -> None:
         print(f"bench_models: skipped ({e.name} not installed; pip install -e '.[models]')")
         return
     from nodeflow import Executor, Graph
-    from nodes.models._hf import step_criterion
+    from nodes.models.layer import step_criterion
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)     # a tiny model: one thread is the steadiest measure on a shared machine

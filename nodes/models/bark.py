@@ -51,8 +51,7 @@ def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
     import transformers
     model = pretrained("BarkModel", ck, device, dtype)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
-    profile = _time_base(model.config.to_dict(), model.generation_config.to_dict())
-    return Loaded(model, tokenizer, profile, ck.name, ck.revision, ck.path, device, dtype,
+    return Loaded(model, tokenizer, BARK.loaded_profile(model), ck.name, ck.revision, ck.path, device, dtype,
                   {"voices": read_json(ck.path / "speaker_embeddings_path.json")})
 
 

@@ -196,6 +196,14 @@ class Family(FamilySpec):
         config = families.read_config(path)
         return self.profile_of(config, read_json(Path(path) / "generation_config.json")) if config else None
 
+    def loaded_profile(self, model: Any) -> ModelProfile:
+        """The time base of a *loaded* transformers model, from its own config, named after the family."""
+        gen = getattr(model, "generation_config", None)
+        prof = self.profile_of(model.config.to_dict(), gen.to_dict() if gen is not None else {})
+        if prof is None:
+            raise ParameterError(f"model family '{self.name}' declares no time base (time_base=)")
+        return dataclasses.replace(prof, name=self.name)
+
     def _load(self, ck: Checkpoint, device: str, dtype: str) -> Any:
         if self.load is not None:
             return self.load(ck, device, dtype)

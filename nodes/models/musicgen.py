@@ -45,7 +45,7 @@ def musicgen_time_base(config: dict, generation: dict) -> ModelProfile:
     return dataclasses.replace(p, channels=channels)
 
 
-def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, family: str) -> Loaded:
+def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, family_name: str) -> Loaded:
     """A MusicGen(-Melody) checkpoint on ``device`` in ``dtype`` (``int8``: 8-bit decoder weights on
     the CPU), with its tokenizer (and, for the melody model, its chroma settings)."""
     model = pretrained(model_class, ck, device, "float32" if dtype == "int8" else dtype)
@@ -58,11 +58,10 @@ def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, 
     import transformers
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
     extra: dict[str, Any] = {}
-    if family == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
+    if family_name == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
         pre = read_json(ck.path / "preprocessor_config.json")
         extra["chroma"] = {"n_fft": int(pre.get("n_fft", 16384)), "hop_length": int(pre.get("hop_length", 4096))}
-    profile = musicgen_time_base(model.config.to_dict(), model.generation_config.to_dict())
-    return Loaded(model, tokenizer, dataclasses.replace(profile, name=family), ck.name, ck.revision, ck.path,
+    return Loaded(model, tokenizer, family(family_name).loaded_profile(model), ck.name, ck.revision, ck.path,
                   device, dtype, extra)
 
 
@@ -70,7 +69,7 @@ def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, 
 MUSICGEN = register(Family(
     "musicgen", model_types=("musicgen",), time_base=musicgen_time_base, example="facebook/musicgen-small",
     nominal=ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
-    load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family="musicgen")))
+    load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family_name="musicgen")))
 
 PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over the last 20 ms
 

@@ -29,7 +29,7 @@ MUSICGEN_MELODY = register(Family(
     example="facebook/musicgen-melody",
     nominal=ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenMelodyForConditionalGeneration",
-                           family="musicgen_melody")))
+                           family_name="musicgen_melody")))
 
 MUSICAL_INFO = ("bpm", "meter", "key")     # what a generated variation keeps of its melody's info
 

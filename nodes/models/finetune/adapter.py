@@ -202,7 +202,7 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str) -> None:
 
 
 def with_adapter(loaded, adapter: Adapter):
-    """``loaded`` (a :class:`nodes.models._hf.Loaded` MusicGen) with ``adapter`` merged into its
+    """``loaded`` (a :class:`nodes.models.layer.Loaded` MusicGen) with ``adapter`` merged into its
     decoder weights; the result is an ordinary transformers model again.  Its provenance (path,
     digest, base) goes to ``loaded.extra['info']`` for the output audio's metadata."""
     import torch

@@ -1,7 +1,7 @@
 """Training data: every audio file under a folder -> captioned windows of codec tokens.
 
 Each file is decoded with ``io.load``'s decoders (any format it reads), resampled to the model's
-rate and laid out in the model's channels (:func:`nodes.models._hf.to_model_audio`), cut into
+rate and laid out in the model's channels (:func:`nodes.models.layer.to_model_audio`), cut into
 windows of whole tokens with tokenize-window's maths (:func:`nodes.timing.window.window_bounds`),
 and each window that is long enough and not silent is encoded to EnCodec codes once: the codes
 are kept in a content-addressed :class:`~.tokens.TokenCache`, so a second run decodes nothing.
@@ -264,7 +264,7 @@ def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: Window
     ``captioner(path, caption)`` (e.g. :func:`.captions.whisper_captioner`) extends the caption of
     a file that has no sidecar.
     """
-    from .._hf import to_model_audio
+    from ..layer import to_model_audio
     from nodes.io.load import load
     root, audio, other = check_folder(data_dir)
     stems = {p.with_suffix("") for p in audio}

@@ -250,8 +250,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                             "with that base or start over with --force")
     import torch
     from nodeflow import devices
-    from .. import _hf
     from .._musicgen import _pad_id
+    from ..musicgen import MUSICGEN
     from .batches import Sampler, collate
     from .captions import check_captions, whisper_captioner
     from .data import prepare, window_settings
@@ -265,7 +265,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         str(res.path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
     model.eval()
-    profile = _hf.profile_of(model, "musicgen")
+    profile = MUSICGEN.loaded_profile(model)
     settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
                                overlap_s=hp.overlap_s, silence_db=hp.silence_db)
     tokens_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()

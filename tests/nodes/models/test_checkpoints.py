@@ -11,7 +11,7 @@ import tiny_models
 from nodeflow import Executor, Graph, audiometa, checkpoints, cli
 from nodeflow.errors import ExecutionError, GraphError
 from nodeflow.timebase import PROFILES
-from nodes.models._hf import profile_of
+from nodes.models.layer import family
 
 from .helpers import run_graph
 
@@ -153,7 +153,7 @@ def test_profiles_read_from_checkpoints_match_the_shared_time_base(tiny):
     mg = transformers.MusicgenForConditionalGeneration.from_pretrained(str(tiny["musicgen"]))
     bark = transformers.BarkModel.from_pretrained(str(tiny["bark"]))
     for model, name in ((mg, "musicgen"), (bark, "bark")):
-        got, want = profile_of(model, name), PROFILES[name]
+        got, want = family(name).loaded_profile(model), PROFILES[name]
         assert (got.sample_rate, got.frame_rate, got.window_tokens, got.delay_tokens) == \
             (want.sample_rate, want.frame_rate, want.window_tokens, want.delay_tokens)
 

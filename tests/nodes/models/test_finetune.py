@@ -472,13 +472,13 @@ def test_loaded_adapter_reproduces_the_training_losses(trained, base, data, tmp_
     """The adapter merged by the node's loading path is the model training ended with: its loss on
     the held-out windows is the run's final validation loss (and the base's is the initial one)."""
     from nodeflow.node import Context
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     from nodes.models.finetune.batches import collate
     from nodes.models.finetune.data import prepare, window_settings
     result, _, tmp = trained
 
     def val_loss(adapter: str) -> float:
-        with using("musicgen", str(base), Context(base_dir=tmp_path), "cpu", "float32", adapter=adapter) as loaded:
+        with MUSICGEN.using(str(base), Context(base_dir=tmp_path), "cpu", "float32", adapter=adapter) as loaded:
             settings = window_settings(loaded.profile, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
             ds = prepare(data, loaded.model, loaded.profile, settings, instance_prompt="my band", val_fraction=0.25,
                          cache_dir=tmp / "tokens")
@@ -553,7 +553,7 @@ def test_recordings_are_laid_out_in_the_channels_the_model_needs(base, tmp_path)
     """A mono model trains on the downmix (a stereo file whose channels cancel is silence to it);
     a stereo model keeps both channels (8 codebooks: left/right pairs) and the mono file is used too."""
     from nodeflow.node import Context
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     from nodes.models.finetune.data import prepare, window_settings
     d = tmp_path / "d"
     d.mkdir()
@@ -566,7 +566,7 @@ def test_recordings_are_laid_out_in_the_channels_the_model_needs(base, tmp_path)
     tok.save_pretrained(stereo_base)
     got = {}
     for name, ckpt in (("mono", base), ("stereo", stereo_base)):
-        with using("musicgen", str(ckpt), Context(base_dir=tmp_path), "cpu", "float32") as loaded:
+        with MUSICGEN.using(str(ckpt), Context(base_dir=tmp_path), "cpu", "float32") as loaded:
             settings = window_settings(loaded.profile, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
             ds = prepare(d, loaded.model, loaded.profile, settings, val_fraction=0.0, cache_dir=tmp_path / "t" / name)
         got[name] = sorted((e.source, e.codes.shape) for e in ds.train + ds.val)

@@ -181,14 +181,14 @@ def test_one_window_reuses_generates_own_decode_exactly(tiny):
     import transformers
 
     from nodeflow.node import Context
-    from nodes.models._hf import profile_of
+    from nodes.models.musicgen import MUSICGEN
     model = transformers.MusicgenForConditionalGeneration.from_pretrained(str(tiny["musicgen_short"])).eval()
     tok = transformers.AutoTokenizer.from_pretrained(str(tiny["musicgen_short"]))
     enc = dict(tok(["calm piano"], return_tensors="pt"))
     prompt = engine.encode_prompt(model, sine(300.0, 0.2, RATE), 10)
     once: dict = {}
     with torch.inference_mode():
-        codes = engine.generate_codes(model, profile_of(model), lambda w: enc, prompt_codes=prompt, new_tokens=30,
+        codes = engine.generate_codes(model, MUSICGEN.loaded_profile(model), lambda w: enc, prompt_codes=prompt, new_tokens=30,
                                       stride=25, sampling=engine.sampling_kwargs(top_k=250, top_p=0.0,
                                                                                  temperature=1.0, guidance_scale=3.0),
                                       ctx=Context(), single_window_audio=once)

@@ -99,12 +99,12 @@ def test_the_sampler_draws_what_the_seeded_global_generator_drew(tiny, settings)
 
 def test_a_cpu_float32_model_gets_the_skinny_products_and_bfloat16_runs(tiny, tmp_path, fresh_model_cache):
     from nodes.models._cpu import _skinny_class
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     ctx = Context(base_dir=tmp_path)
-    with using("musicgen", str(tiny["musicgen_short"]), ctx, "cpu", "float32") as loaded:
+    with MUSICGEN.using(str(tiny["musicgen_short"]), ctx, "cpu", "float32") as loaded:
         kinds = {type(m).__name__ for m in loaded.model.decoder.modules()}
         assert _skinny_class().__name__ in kinds
-    with using("musicgen", str(tiny["musicgen_short"]), ctx, "cpu", "bfloat16") as loaded:
+    with MUSICGEN.using(str(tiny["musicgen_short"]), ctx, "cpu", "bfloat16") as loaded:
         assert _skinny_class().__name__ not in {type(m).__name__ for m in loaded.model.decoder.modules()}
         assert str(loaded.model.dtype) == "torch.bfloat16"
     ck = str(tiny["musicgen_short"])
@@ -116,9 +116,9 @@ def test_a_cpu_float32_model_gets_the_skinny_products_and_bfloat16_runs(tiny, tm
 
 def test_int8_on_the_cpu_quantizes_the_decoder_and_keeps_the_length(tiny, tmp_path, fresh_model_cache):
     import torch
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     ck = str(tiny["musicgen_short"])
-    with using("musicgen", ck, Context(base_dir=tmp_path), "cpu", "int8") as loaded:
+    with MUSICGEN.using(ck, Context(base_dir=tmp_path), "cpu", "int8") as loaded:
         kinds = {type(m) for m in loaded.model.decoder.modules()}
         assert torch.nn.Linear not in kinds and loaded.dtype == "int8"
         assert any("quantized" in k.__module__ for k in kinds)
@@ -133,10 +133,10 @@ def test_int8_on_the_cpu_quantizes_the_decoder_and_keeps_the_length(tiny, tmp_pa
     ("cpu", "int8", "lora", "precision=int8 cannot carry a LoRA adapter"),
 ])
 def test_int8_where_it_cannot_run_is_one_clear_error(tiny, tmp_path, monkeypatch, device, precision, adapter, words):
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     monkeypatch.setattr(devices, "_cuda_ok", lambda: True)
     with pytest.raises(ParameterError, match=words):
-        with using("musicgen", str(tiny["musicgen_short"]), Context(base_dir=tmp_path), device, precision,
+        with MUSICGEN.using(str(tiny["musicgen_short"]), Context(base_dir=tmp_path), device, precision,
                    adapter=adapter):
             pass
 
@@ -242,13 +242,13 @@ def test_one_model_is_never_used_by_two_branches_at_once(tiny, monkeypatch, fres
 
 def test_the_lock_belongs_to_the_loaded_model(tiny, tmp_path, fresh_model_cache):
     """Each (checkpoint, device, dtype) has its own lock; a thread holding one does not block another."""
-    from nodes.models._hf import using
+    from nodes.models.musicgen import MUSICGEN
     ctx = Context(base_dir=tmp_path)
-    with using("musicgen", str(tiny["musicgen_short"]), ctx, "cpu", "float32") as a:
+    with MUSICGEN.using(str(tiny["musicgen_short"]), ctx, "cpu", "float32") as a:
         got: dict = {}
 
         def other():
-            with using("musicgen", str(tiny["musicgen"]), ctx, "cpu", "float32") as b:
+            with MUSICGEN.using(str(tiny["musicgen"]), ctx, "cpu", "float32") as b:
                 got["b"] = b
             got["same_model_free"] = a.lock.acquire(blocking=False)   # held by the main thread
 
