@@ -69,7 +69,7 @@ _digests: dict[tuple[str, int, int], str] = {}
 _digest_lock = threading.Lock()
 
 
-def file_digest(path: str | os.PathLike) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     """Content hash of a file, memoised on (path, size, mtime) so unchanged files are read once.
 
     Only a regular file is read: a FIFO, a device (``/dev/zero`` would be read forever) or a

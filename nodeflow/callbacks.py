@@ -98,7 +98,7 @@ class LoggingHandler(CallbackHandler):
 _HOME = os.path.expanduser("~")
 
 
-def scrub(text: str, folders: Iterable[str | os.PathLike] = ()) -> str:
+def scrub(text: str, folders: Iterable[str | os.PathLike[str]] = ()) -> str:
     """``text`` without private paths: the given folders become ``<folder 1>``..., the home folder
     ``~`` and the user name ``<user>``."""
     out = str(text)
@@ -120,7 +120,7 @@ class TraceHandler(CallbackHandler):
     ``private`` folders (and the home folder) are replaced, so the file can be shared.  Use it as a
     context manager, or call :meth:`close`.  An existing file is not overwritten."""
 
-    def __init__(self, path: str | os.PathLike, *, private: Iterable[str | os.PathLike] = (),
+    def __init__(self, path: str | os.PathLike[str], *, private: Iterable[str | os.PathLike[str]] = (),
                  progress: bool = True):
         self.path = Path(path)
         self.private = [os.path.realpath(p) for p in private] + [os.fspath(p) for p in private]

@@ -22,7 +22,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .graph import Graph
 
 __all__ = ["resolve", "write_problem", "refused_writes", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
@@ -43,7 +46,7 @@ def _inside(p: Path, folder: Path) -> bool:
     return p == folder or folder in p.parents
 
 
-def allowed_under(dest: Path, roots: Iterable[str | os.PathLike]) -> bool:
+def allowed_under(dest: Path, roots: Iterable[str | os.PathLike[str]]) -> bool:
     """``dest`` (following symlinks) lies under one of the allowed folders (or is one of them)."""
     real = _real(dest)
     return any(_inside(real, _real(Path(r).expanduser())) for r in roots)
@@ -60,7 +63,7 @@ def made_by_audiochain(path: Path) -> bool:
         return False
 
 
-def write_problem(dest: Path, out_dir: Path, allow: Iterable[str | os.PathLike] = (), *, own: bool = False,
+def write_problem(dest: Path, out_dir: Path, allow: Iterable[str | os.PathLike[str]] = (), *, own: bool = False,
                   value: str | None = None) -> str | None:
     """Why writing ``dest`` is refused (one line without the node), or None when it may be written.
 
@@ -96,7 +99,7 @@ def _quote(p: Path) -> str:
     return f"'{s}'" if any(c.isspace() or c in "'\"$`\\;&|<>*?" for c in s) else s
 
 
-def refused_writes(graph, out_dir: Path, allow: Iterable[str | os.PathLike] = (),
+def refused_writes(graph: Graph, out_dir: Path, allow: Iterable[str | os.PathLike[str]] = (),
                    scope: Iterable[str] | None = None) -> list[tuple[str, str, Path, str]]:
     """The writes a run of ``graph`` into ``out_dir`` would refuse: ``(node, param, target, why)``
     for each write path of the nodes in ``scope`` (default: all).  Validation reports these; the

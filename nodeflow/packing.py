@@ -110,7 +110,7 @@ def _json_ok(path: Path) -> bool:
         return False
 
 
-def pack(graph: Graph, out: str | os.PathLike, *, max_bytes: int = MAX_BUNDLE_BYTES,
+def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUNDLE_BYTES,
          report: list[str] | None = None) -> Path:
     """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
 

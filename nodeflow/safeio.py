@@ -58,7 +58,7 @@ def _oserror_reason(e: OSError) -> str:
     return e.strerror or str(e)
 
 
-def special_file(path: str | os.PathLike) -> str | None:
+def special_file(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` must not be read (``"is a FIFO (named pipe), not a regular file"``, ``"is a symlink
     loop ..."``, ``"no such file"``...), or None for a regular file.  Follows symlinks; never opens."""
     try:
@@ -70,7 +70,7 @@ def special_file(path: str | os.PathLike) -> str | None:
     return _why(st)
 
 
-def check_regular(path: str | os.PathLike) -> os.stat_result:
+def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
     """``os.stat(path)`` of a regular file; raises :class:`NotRegularFile` with the reason otherwise."""
     try:
         st = os.stat(path)
@@ -84,7 +84,7 @@ def check_regular(path: str | os.PathLike) -> os.stat_result:
     return st
 
 
-def open_regular(path: str | os.PathLike) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """Open a regular file for reading without ever blocking on a FIFO: stat first, open with
     ``O_NONBLOCK``, then check the open descriptor again (the path may have been swapped)."""
     check_regular(path)
@@ -105,13 +105,13 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
         raise
 
 
-def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most ``limit + 1`` bytes of a regular file (one more than allowed tells the caller it is too big)."""
     with open_regular(path) as f:
         return f.read(limit + 1)
 
 
-def describe(path: str | os.PathLike, reason: str) -> str:
+def describe(path: str | os.PathLike[str], reason: str) -> str:
     """``"PATH: REASON; only regular files are read"`` (the one line the CLI prints)."""
     tail = "; only regular files are read" if "regular file" in reason or "symlink loop" in reason else ""
     return f"{Path(path)}: {reason}{tail}"
