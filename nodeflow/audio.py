@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class Audio:
     info: tuple[tuple[str, str], ...] = ()
     markers: tuple[tuple[int, str], ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         x = np.asarray(self.samples)
         if x.ndim == 1:
             x = x[None, :]
@@ -108,11 +109,11 @@ class Audio:
     # ------------------------------------------------------------------ shape and time
     @property
     def channels(self) -> int:
-        return self.samples.shape[0]
+        return int(self.samples.shape[0])
 
     @property
     def frames(self) -> int:
-        return self.samples.shape[1]
+        return int(self.samples.shape[1])
 
     @property
     def duration_s(self) -> float:
@@ -131,7 +132,7 @@ class Audio:
         return seconds_to_frames(seconds, self.sample_rate)
 
     # ------------------------------------------------------------------ construction helpers
-    def replace(self, samples: np.ndarray | None = None, **changes) -> "Audio":
+    def replace(self, samples: np.ndarray | None = None, **changes: Any) -> "Audio":
         """A copy with new samples (and/or fields), keeping the window placement.
 
         Samples that are this clip's own (``None``, or ``self.samples`` itself) are shared, not
@@ -141,7 +142,7 @@ class Audio:
             return dataclasses.replace(self, **changes)
         return self._with(**changes)
 
-    def _with(self, **changes) -> "Audio":
+    def _with(self, **changes: Any) -> "Audio":
         """``dataclasses.replace`` keeping these (validated, read-only) samples."""
         unknown = set(changes) - _FIELDS
         if unknown:
@@ -167,7 +168,7 @@ class Audio:
         extra = f", window {self.index} @ {self.start_s:.3f}s" if self.start_frame or self.index else ""
         return f"Audio({self.channels} ch, {self.frames} frames, {self.sample_rate} Hz, {self.duration_s:.3f} s{extra})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Audio):
             return NotImplemented
         return (self.sample_rate == other.sample_rate and self.samples.shape == other.samples.shape
@@ -199,11 +200,11 @@ class StreamedAudio(Audio):
     _shape: tuple[int, int]     # (channels, frames), set by describe(); not dataclass fields
     _node: str                  # the node whose samples streamed (named by the error on .samples)
 
-    def __init__(self, *args, **kwargs):    # noqa: D107 - built with describe()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:    # noqa: D107 - built with describe()
         raise TypeError("StreamedAudio is made with StreamedAudio.describe(rate, channels, frames, ...)")
 
     @classmethod
-    def describe(cls, sample_rate: int, channels: int, frames: int, *, node: str = "", **fields) -> "StreamedAudio":
+    def describe(cls, sample_rate: int, channels: int, frames: int, *, node: str = "", **fields: Any) -> "StreamedAudio":
         unknown = set(fields) - _FIELDS
         if unknown:
             raise TypeError(f"Audio has no field(s) {sorted(unknown)}; fields: {sorted(_FIELDS)}")
@@ -219,7 +220,7 @@ class StreamedAudio(Audio):
         return new
 
     @property
-    def samples(self):      # noqa: D102
+    def samples(self) -> np.ndarray:      # noqa: D102
         raise AudioError(f"the samples of node '{self._node}' were streamed, not kept ({self!r}); "
                          f"run with keep=['{self._node}'] to get them")
 
@@ -235,13 +236,13 @@ class StreamedAudio(Audio):
     def nbytes(self) -> int:
         return 0
 
-    def replace(self, samples=None, **changes) -> "StreamedAudio":
+    def replace(self, samples: np.ndarray | None = None, **changes: Any) -> "StreamedAudio":
         """A description with changed fields; ``channels=`` and ``frames=`` change the shape."""
         if samples is not None:
             raise TypeError("a StreamedAudio holds no samples")
         return self._with(**changes)
 
-    def _with(self, **changes) -> "StreamedAudio":
+    def _with(self, **changes: Any) -> "StreamedAudio":
         fields = {f: getattr(self, f) for f in _FIELD_LIST[1:]}
         shape = {"channels": changes.pop("channels", self.channels), "frames": changes.pop("frames", self.frames)}
         node = changes.pop("node", self._node)
@@ -252,7 +253,7 @@ class StreamedAudio(Audio):
     def __repr__(self) -> str:
         return "Streamed" + super().__repr__()
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamedAudio):
             return NotImplemented
         return all(getattr(self, f) == getattr(other, f) for f in _FIELD_LIST[1:]) and self._shape == other._shape
