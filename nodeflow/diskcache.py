@@ -30,6 +30,7 @@ loss fails its digest like any other corrupt one.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -254,7 +255,7 @@ class DiskCache:
 
     RESCAN_S = 30.0     # the size of the folder is re-measured this often (other processes write too)
 
-    def __init__(self, folder: str | os.PathLike | None = None, budget_bytes: int | None = None):
+    def __init__(self, folder: str | os.PathLike[str] | None = None, budget_bytes: int | None = None):
         self.folder = Path(folder) if folder is not None else default_dir()
         self.budget_bytes = default_budget_bytes() if budget_bytes is None else int(budget_bytes)
         self.stats = DiskStats()
@@ -410,7 +411,7 @@ def default_cache() -> DiskCache | None:
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def cmd_cache(args) -> int:
+def cmd_cache(args: argparse.Namespace) -> int:
     from .term import format_bytes, printable
     dc = DiskCache()
     if args.action == "clear":
@@ -426,7 +427,7 @@ def cmd_cache(args) -> int:
     return 0
 
 
-def add_cli(sub) -> None:
+def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``audiochain cache info|clear``."""
     p = sub.add_parser("cache", help="the on-disk value cache: info (folder, entries, size) or clear")
     p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")

@@ -58,7 +58,7 @@ class ExportsFailed(ExecutionError):
     one's :class:`ExecutionError`, ``result`` the :class:`~nodeflow.executor.RunResult` of everything
     that did run (the other exports were written)."""
 
-    def __init__(self, failures: list[ExecutionError], result=None):
+    def __init__(self, failures: list[ExecutionError], result: RunResult | None = None):
         self.failures, self.result = list(failures), result
         first = self.failures[0]
         self.node_id = first.node_id

@@ -42,7 +42,7 @@ class Context:
     def __init__(self, node_id: str = "node", *, emit: Callable[..., None] | None = None,
                  cancel_event: threading.Event | None = None, base_dir: Path | None = None,
                  output_dir: Path | None = None, graph: Any = None, protected_files: frozenset[Path] = frozenset(),
-                 device: str = "auto", item: tuple[int, int] | None = None, allow_outside: tuple = ()):
+                 device: str = "auto", item: tuple[int, int] | None = None, allow_outside: tuple[str | Path, ...] = ()):
         self.node_id = node_id
         self._emit = emit
         self._cancel = cancel_event or threading.Event()
@@ -182,7 +182,8 @@ class NodeSpec:
 
     def batch(self, inputs: list[Any], **kw: Any) -> list[Any]:
         """:meth:`invoke` for each of ``inputs``, results in order; see :meth:`nodeflow.chain.Chain.batch`."""
-        return self().batch(inputs, **kw)
+        results: list[Any] = self().batch(inputs, **kw)
+        return results
 
     def __repr__(self) -> str:
         return f"<node {self.id} v{self.version}>"

@@ -7,7 +7,7 @@ printed on standard error before the first sample.  Nothing is written to disk: 
 from __future__ import annotations
 
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def format_line(audio: Audio) -> str:
 
 
 def pipe_audio(executor: Any, graph: Graph, target: str, port: str, out: BinaryIO | None = None,
-               note=None, **run_kw: Any) -> int:
+               note: Callable[[str], None] | None = None, **run_kw: Any) -> int:
     """Write ``target``'s audio to ``out`` (default: standard output) as it is made; returns the frames
     written.  A reader that goes away (``| head``) ends the run quietly."""
     out = out if out is not None else sys.stdout.buffer

@@ -75,7 +75,7 @@ class ChoiceEnum(str, enum.Enum):
     """Base for parameter choices: members are strings, stored in files by value."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 # ---------------------------------------------------------------------------------------- port types
