@@ -1,6 +1,7 @@
 """Bring clips to a common rate and channel count before they are joined or mixed.
 
-``resample_audio`` is the one place the node library resamples (soxr); ``conform`` is what
+``resample_audio`` (and :class:`Resampler`, for audio that arrives in blocks) is the one place the
+node library resamples (soxr); ``conform`` is what
 two-input nodes (``dsp.crossfade``, ``dsp.mix``, ``time.stitch``...) call on their second input.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 
-__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "match_channels", "conform", "conform_all",
+__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "Resampler", "match_channels", "conform", "conform_all",
            "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
@@ -89,12 +90,44 @@ def _placement_at(audio: Audio, rate: int) -> dict:
                 markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
 
 
+class Resampler:
+    """Blocks at ``src`` Hz in, blocks at ``rate`` Hz out, as they come (one multichannel
+    ``soxr.ResampleStream``); :meth:`finish` makes the whole exactly ``round(frames * rate / src)``
+    frames long, as :func:`resample_audio` does.  soxr's output does not depend on how its input is
+    split or on resampling channels together or apart, so the samples are :func:`resample_audio`'s
+    (tests/nodes/test_dsp_resample.py checks it bit for bit)."""
+
+    def __init__(self, src: int, rate: int, channels: int, quality: str = "HQ"):
+        import soxr
+
+        self.src, self.rate = src, _checked(rate, quality)
+        self.stream = soxr.ResampleStream(src, self.rate, channels, dtype="float32", quality=quality)
+        self.channels, self.frames_in, self.frames_out = channels, 0, 0
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """``[channels, n]`` in; the ``[channels, m]`` frames that are ready out (maybe none)."""
+        self.frames_in += block.shape[1]
+        return self._out(self.stream.resample_chunk(np.ascontiguousarray(block.T, np.float32), last=False).T,
+                         scale_frames(self.frames_in, self.src, self.rate))
+
+    def finish(self, frames: int | None = None) -> np.ndarray:
+        """The rest, cut or zero-padded so that the output has ``round(frames * rate / src)`` frames
+        (``frames``: the input's length, default what was pushed)."""
+        target = scale_frames(self.frames_in if frames is None else frames, self.src, self.rate)
+        y = self._out(self.stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).T, target)
+        pad = np.zeros((self.channels, target - self.frames_out), np.float32)
+        self.frames_out = target
+        return np.concatenate([y, pad], axis=1) if pad.shape[1] else y
+
+    def _out(self, y: np.ndarray, target: int) -> np.ndarray:
+        y = y[:, :max(0, target - self.frames_out)]
+        self.frames_out += y.shape[1]
+        return y
+
+
 def resample_stream(stream, rate: int, quality: str = "HQ"):
-    """:func:`resample_audio` of a :class:`nodeflow.streaming.Stream`: one multichannel
-    ``soxr.ResampleStream`` fed the blocks as they come, the output cut (or zero-padded) to
-    ``round(frames * rate / rate_in)`` frames.  soxr's output does not depend on how its input is
-    split or on resampling channels together or apart, so the samples are the ones
-    :func:`resample_audio` gives (tests/nodes/test_dsp_resample.py checks it bit for bit)."""
+    """:func:`resample_audio` of a :class:`nodeflow.streaming.Stream`: a :class:`Resampler` fed the
+    blocks as they come, the same samples as :func:`resample_audio` gives."""
     from nodeflow.streaming import Stream
 
     rate = _checked(rate, quality)
@@ -102,27 +135,17 @@ def resample_stream(stream, rate: int, quality: str = "HQ"):
     src = h.sample_rate
     if rate == src:
         return stream
-    target = scale_frames(h.frames, src, rate)
 
     def blocks():
-        import soxr
-
-        rs = soxr.ResampleStream(src, rate, h.channels, dtype="float32", quality=quality)
-        pos = 0
+        rs = Resampler(src, rate, h.channels, quality)
         for b in stream.blocks:
-            y = rs.resample_chunk(np.ascontiguousarray(b.T), last=False)
-            take = min(len(y), target - pos)
-            if take > 0:
-                yield y[:take].T
-                pos += take
-        y = rs.resample_chunk(np.zeros((0, h.channels), np.float32), last=True)
-        take = min(len(y), target - pos)
-        if take > 0:
-            yield y[:take].T
-            pos += take
-        if pos < target:
-            yield np.zeros((h.channels, target - pos), np.float32)
-    return Stream(h.replace(frames=target, **_placement_at(h, rate)), blocks())
+            y = rs.push(b)
+            if y.shape[1]:
+                yield y
+        y = rs.finish(h.frames)
+        if y.shape[1]:
+            yield y
+    return Stream(h.replace(frames=scale_frames(h.frames, src, rate), **_placement_at(h, rate)), blocks())
 
 
 _BLOCK_FRAMES = 1 << 17   # input frames per soxr call: 512 KiB of float32, far below any clip worth streaming

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Callable
+
+import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import Range, Text
+from nodes.dsp._conform import Resampler
 
 _INSTALL = "install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng` (macOS)"
 _OTHER_LANGS = re.compile(r"\(([^\s()]+) \d+\)")
@@ -66,8 +70,6 @@ def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChai
     >>> espeak.fn(text="Four bars of drums, then the bass.", ctx=Context())   # doctest: +SKIP
     Audio(1 ch, 51081 frames, 22050 Hz, 2.317 s)
     """
-    import soundfile as sf
-
     words = " ".join(text.split())
     if not words:
         raise ParameterError("text is empty; type something for espeak-ng to say")
@@ -76,43 +78,113 @@ def espeak(*, text: Annotated[str, Text(multiline=True)] = "Hello from AudioChai
         raise AudioError(f"speech.espeak needs the espeak-ng program, which is not installed; {_INSTALL}")
     voice = _resolve_voice(exe, voice.strip())
     ctx.check_cancelled()
-    with tempfile.TemporaryDirectory(prefix="audiochain-espeak-") as tmp:
-        wav = Path(tmp) / "speech.wav"
-        cmd = [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-b", "1", "-w", str(wav), "--stdin"]
-        returncode, stderr = _speak(cmd, text.encode("utf-8"), 60 + len(text) / 100, ctx)
-        if returncode != 0 or not wav.is_file() or wav.stat().st_size == 0:
-            msg = stderr.decode("utf-8", "replace").strip() or f"exit status {returncode}"
-            raise AudioError(f"espeak-ng failed (voice={voice!r}): {msg}")
-        samples, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    cmd = [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-b", "1", "--stdout", "--stdin"]
+    pieces = _Pieces(ctx, sample_rate_hz)
+    returncode, stderr = _speak(cmd, text.encode("utf-8"), 60 + len(text) / 100, ctx, pieces.add)
+    if returncode != 0 or pieces.rate is None:
+        msg = stderr.decode("utf-8", "replace").strip() or f"exit status {returncode}"
+        raise AudioError(f"espeak-ng failed (voice={voice!r}): {msg}")
     ctx.check_cancelled()
-    if samples.shape[0] == 0:
+    audio = pieces.finish()
+    if audio.frames == 0:
         raise AudioError(f"espeak-ng produced no audio for text={text[:60]!r}")
-    audio = Audio(samples.T, rate)
-    if sample_rate_hz is not None and sample_rate_hz != rate:
-        import soxr
-        audio = Audio(soxr.resample(samples, rate, sample_rate_hz, quality="HQ").T, sample_rate_hz)
     return audio.with_info(speech_engine=f"espeak-ng {_version(exe)}", speech_voice=voice)
 
 
-def _speak(cmd: list[str], text: bytes, timeout_s: float, ctx: Context) -> tuple[int, bytes]:
-    """Run espeak-ng on ``text`` (stdin); a cancelled run ends it at once.  ``(exit status, stderr)``."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout_s
-    pending: bytes | None = text
-    try:
-        while True:
+PIECE_S = 0.25    # hand on speech in pieces of at least this long while espeak-ng is still speaking
+
+
+class _Pieces:
+    """espeak-ng's WAV on standard output, read as it is spoken: 16-bit samples (as libsndfile reads
+    them: ``int16 / 32768``) handed on (``ctx.chunk``) every :data:`PIECE_S` and kept for the result,
+    resampled on the way (:class:`~nodes.dsp._conform.Resampler`) when ``rate`` differs; the pieces
+    concatenate to exactly the returned audio."""
+
+    def __init__(self, ctx: Context, rate: int | None):
+        self.ctx, self.want = ctx, rate
+        self.head, self.rate = b"", None          # the WAV header until its data chunk starts
+        self.odd = b""                            # a byte of a sample split across reads
+        self.parts: list[np.ndarray] = []         # at the output rate, handed on
+        self.pending: list[np.ndarray] = []       # at espeak's rate, not yet handed on
+        self.frames_in = self.sent = 0
+        self.resampler = None
+
+    def add(self, data: bytes) -> None:
+        if self.rate is None:
+            self.head += data
+            at = self.head.find(b"data")
+            if at < 0 or len(self.head) < at + 8 or len(self.head) < 28:
+                return
+            self.rate = int.from_bytes(self.head[24:28], "little")
+            data, self.head = self.head[at + 8:], b""
+        data, self.odd = self.odd + data, b""
+        if len(data) % 2:
+            data, self.odd = data[:-1], data[-1:]
+        if data:
+            self.pending.append(np.frombuffer(data, "<i2").astype(np.float32) / 32768.0)
+            self.frames_in += len(self.pending[-1])
+        if sum(len(p) for p in self.pending) >= PIECE_S * self.rate:
+            self._hand_on(last=False)
+
+    def _hand_on(self, last: bool) -> None:
+        assert self.rate is not None
+        x = np.concatenate(self.pending)[None, :] if self.pending else np.zeros((1, 0), np.float32)
+        self.pending = []
+        if self.want is not None and self.want != self.rate:
+            if self.resampler is None:
+                self.resampler = Resampler(self.rate, self.want, 1)
+            x = self.resampler.push(x) if not last else np.concatenate([self.resampler.push(x), self.resampler.finish()], axis=1)
+        if x.shape[1]:
+            piece = Audio(x, self.out_rate, start_frame=self.sent)
+            self.parts.append(piece.samples)
+            self.ctx.chunk(piece)
+            self.sent += x.shape[1]
+
+    @property
+    def out_rate(self) -> int:
+        assert self.rate is not None
+        return self.want or self.rate
+
+    def finish(self) -> Audio:
+        self._hand_on(last=True)
+        samples = np.concatenate(self.parts, axis=1) if self.parts else np.zeros((1, 0), np.float32)
+        return Audio(samples, self.out_rate)
+
+
+def _speak(cmd: list[str], text: bytes, timeout_s: float, ctx: Context,
+           out: Callable[[bytes], None]) -> tuple[int, bytes]:
+    """Run espeak-ng on ``text`` (stdin), giving what it writes to standard output to ``out`` as it
+    comes; a cancelled run ends it at once.  ``(exit status, stderr)``."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        deadline = time.monotonic() + timeout_s
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
             try:
-                _, err = proc.communicate(pending, timeout=0.05)
-                return proc.returncode, err
-            except subprocess.TimeoutExpired:
-                pending = None          # sent with the first call; later calls only wait
-            ctx.check_cancelled()
-            if time.monotonic() > deadline:
-                raise AudioError(f"espeak-ng did not finish speaking {len(text)} bytes of text in time")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+                proc.stdin.write(text)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass                    # espeak-ng ended early; its exit status and stderr say why
+            fd = proc.stdout.fileno()
+            while True:
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                if ready:
+                    data = os.read(fd, 1 << 16)
+                    if not data:
+                        break
+                    out(data)
+                ctx.check_cancelled()
+                if time.monotonic() > deadline:
+                    raise AudioError(f"espeak-ng did not finish speaking {len(text)} bytes of text in time")
             proc.wait()
+            err.seek(0)
+            return proc.returncode, err.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _resolve_voice(exe: str, voice: str) -> str:

@@ -100,3 +100,43 @@ def test_speech_exports_with_its_provenance(tmp_path):
     res = Executor().run(g)
     tags = audiometa.read_tags(res["export"]["out"])
     assert tags["speech_voice"] == "en" and tags["speech_engine"].startswith("espeak-ng")
+
+
+def test_speech_streams_while_espeak_is_still_speaking_and_the_pieces_are_the_file(tmp_path):
+    """Pieces leave while espeak-ng speaks (before the node is done), concatenate to exactly the
+    result, and the result is what espeak-ng writes to a file itself (read by libsndfile)."""
+    import subprocess
+
+    import soundfile as sf
+
+    text = " ".join([LONG] * 6)
+    g = Graph()
+    g.add("speech.espeak", id="speech", text=text)
+    events = []
+    pieces = list(Executor().stream(g, "speech", on_event=lambda ev: events.append((ev.kind, ev.node_id))))
+    whole = Executor().run(g)["speech"]["out"]
+    assert len(pieces) >= 3
+    assert [p.start_frame for p in pieces] == list(np.cumsum([0] + [p.frames for p in pieces[:-1]]))
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces], axis=1), whole.samples)
+    kinds = [k for k, n in events if n == "speech"]
+    assert kinds[-1] == "finished" and kinds.count("chunk") == len(pieces) >= 3   # handed on before it finished
+    ref = tmp_path / "ref.wav"
+    subprocess.run(["espeak-ng", "-v", "en", "-s", "175", "-p", "50", "-b", "1", "-w", str(ref), "--stdin"],
+                   input=text.encode(), check=True)
+    data, rate = sf.read(str(ref), dtype="float32", always_2d=True)
+    assert rate == whole.sample_rate
+    np.testing.assert_array_equal(whole.samples, data.T)
+
+
+def test_streamed_speech_at_another_rate_is_the_one_shot_resample():
+    from nodeflow.audio import Audio
+    from nodes.dsp._conform import resample_audio
+
+    g = Graph()
+    g.add("speech.espeak", id="speech", text=LONG, sample_rate_hz=48000)
+    pieces = list(Executor().stream(g, "speech"))
+    out = Executor().run(g)["speech"]["out"]
+    native = speak(text=LONG)
+    assert out.sample_rate == 48000 and out.frames == round(native.frames * 48000 / native.sample_rate)
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces], axis=1), out.samples)
+    np.testing.assert_array_equal(out.samples, resample_audio(Audio(native.samples, native.sample_rate), 48000).samples)
