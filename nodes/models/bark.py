@@ -252,6 +252,7 @@ def bark(text: str | None = None, *,
         stop = step_criterion(on_step)
         fade, gap = seconds_to_frames(EDGE_FADE_S, rate), np.zeros(seconds_to_frames(pause_s, rate), np.float32)
         parts: list[np.ndarray] = []
+        sent = 0                          # frames handed on (ctx.chunk: each sentence as it is spoken)
         with seeded(seed, loaded.device):
             for i, sentence in enumerate(sentences):
                 steps[:] = [i, 0]
@@ -264,7 +265,10 @@ def bark(text: str | None = None, *,
                     ramp = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
                     wave[:n] *= ramp
                     wave[wave.size - n:] *= ramp[::-1]
-                    parts.extend([gap, wave] if parts else [wave])
+                    piece = [gap, wave] if parts else [wave]
+                    parts.extend(piece)
+                    ctx.chunk(Audio(np.concatenate(piece), rate, start_frame=sent))
+                    sent += sum(len(p) for p in piece)
             ctx.progress(len(sentences), len(sentences))
     if not parts:
         raise ParameterError(f"models.bark: Bark produced no audio for {words[:60]!r}; try another seed or voice")

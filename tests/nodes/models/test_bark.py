@@ -46,6 +46,27 @@ def test_long_text_is_spoken_sentence_by_sentence_and_joined(tiny, tmp_path):
         assert np.sqrt(np.mean(seg[seg != 0] ** 2)) > 1e-3
 
 
+def test_speech_streams_sentence_by_sentence(tiny, tmp_path):
+    """stream() hands on each sentence (with the pause before it) as Bark finishes it; the pieces
+    are the run's result, in order, to the sample."""
+    from nodeflow import Executor
+
+    from .helpers import model_graph
+    g = model_graph("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt="Hello world. A calm song. Goodbye.",
+                    voice="v2/en_speaker_0", seed=3, **FAST)
+    events: list[tuple[str, str]] = []
+    pieces = list(Executor().stream(g, "model", on_event=lambda ev: events.append((ev.kind, ev.node_id))))
+    whole = Executor().run(g)["model"]["out"]
+    assert len(pieces) == 3
+    assert [p.start_frame for p in pieces] == [0, pieces[0].frames, pieces[0].frames + pieces[1].frames]
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces], axis=1), whole.samples)
+    gap = round(0.25 * RATE)
+    assert all(np.all(p.samples[0, :gap] == 0.0) for p in pieces[1:])   # each later sentence after its pause
+    kinds = [k for k, n in events if n == "model" and k in ("chunk", "progress", "finished")]
+    # a sentence is handed on before the next one is spoken (progress of sentence 2 follows chunk 1)
+    assert kinds.index("chunk") < len(kinds) - 1 - kinds[::-1].index("progress")
+
+
 def test_same_voice_and_seed_repeat_exactly_other_voice_differs(tiny, tmp_path):
     kw = dict(checkpoint=str(tiny["bark"]), prompt="Hello world.", seed=5, **FAST)
     a = run_model("models.bark", tmp_path, voice="v2/en_speaker_0", **kw)
