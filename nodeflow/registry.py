@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import threading
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DefinitionError
 from .node import NodeSpec
@@ -20,11 +20,11 @@ __all__ = ["Registry", "default_registry", "ENTRY_POINT_GROUP"]
 ENTRY_POINT_GROUP = "audiochain.nodes"
 
 # A migration upgrades one node's stored parameters from `from_version` to `from_version + 1`.
-Migration = Callable[[dict], dict]
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Registry:
-    def __init__(self):
+    def __init__(self) -> None:
         self._specs: dict[str, NodeSpec] = {}
         self._migrations: dict[tuple[str, int], Migration] = {}
         self.packs: dict[str, str] = {}          # pack name -> version
@@ -100,7 +100,7 @@ class Registry:
     def __contains__(self, type_id: str) -> bool:
         return type_id in self._specs
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[NodeSpec]:
         return iter(sorted(self._specs.values(), key=lambda s: s.id))
 
     def __len__(self) -> int:
@@ -121,7 +121,7 @@ class Registry:
             return f"; these node packs failed to load: {', '.join(self.failed_packs)}"
         return "; is the node pack that provides it installed? (see `audiochain nodes`)"
 
-    def migrate_params(self, type_id: str, from_version: int, params: dict) -> dict:
+    def migrate_params(self, type_id: str, from_version: int, params: dict[str, Any]) -> dict[str, Any]:
         """Upgrade stored params to the registered node version through registered migrations."""
         spec = self[type_id]
         v = from_version
