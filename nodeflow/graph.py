@@ -15,7 +15,7 @@ import itertools
 import operator
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import GraphError, NodeflowError, ParameterError
 from .node import NodeSpec
@@ -27,6 +27,7 @@ if TYPE_CHECKING:   # networkx costs ~0.2 s to import; only cycle listing and th
 
 __all__ = ["Graph", "NodeInstance", "Link", "NodeRef", "PortRef", "topological_order"]
 
+_T = TypeVar("_T")
 _NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
 
@@ -83,6 +84,7 @@ class NodeRef:
 
 class Graph:
     _pinned: int | None     # the content version inside pinned() (unset until then: read via __dict__)
+    _types_memo: tuple[tuple[Any, ...], dict[tuple[str, str], Any]]   # output_types(), per stamp
 
     def __init__(self, registry: Registry | None = None):
         self.registry = registry or default_registry()
@@ -310,12 +312,13 @@ class Graph:
         The comparison is by identity for node instances and links (links are immutable) and by
         value for parameters (a shallow copy is kept: a list parameter changed in place is not
         seen; assign a new list)."""
-        pinned = self.__dict__.get("_pinned")
+        pinned: int | None = self.__dict__.get("_pinned")
         if pinned is not None:
             return pinned
         nodes = list(self.nodes.values())
         reg = (id(self.registry), len(self.registry._specs))
         snap = self.__dict__.get("_snapshot")
+        version: int
         if snap is not None:
             s_nodes, s_ids, s_types, s_params, s_links, s_reg, s_meta, version = snap
             if (len(nodes) == len(s_nodes) and all(map(operator.is_, nodes, s_nodes))
@@ -336,20 +339,21 @@ class Graph:
         return version
 
     @contextlib.contextmanager
-    def pinned(self):
+    def pinned(self) -> Iterator[int]:
         """Compare the content once for a block of work (a run's validation and planning): inside,
         :meth:`content_version` returns the version found on entry without comparing again.
         Do not edit the graph inside the block."""
-        if self.__dict__.get("_pinned") is not None:
-            yield self._pinned
+        outer: int | None = self.__dict__.get("_pinned")
+        if outer is not None:
+            yield outer
             return
-        self._pinned = self.content_version()
+        self._pinned = version = self.content_version()
         try:
-            yield self._pinned
+            yield version
         finally:
             self._pinned = None
 
-    def derived(self, name: str, key: Any, make, version: int | None = None) -> Any:
+    def derived(self, name: str, key: Any, make: Callable[[], _T], version: int | None = None) -> _T:
         """``make()``, remembered under ``(name, key)`` until the content changes.
 
         Pass ``version`` (from :meth:`content_version`) when several values are looked up for one
@@ -360,7 +364,8 @@ class Graph:
             version = self.content_version()
         memo = self.__dict__.setdefault("_derived_memo", {})
         try:
-            return memo[(name, key)]
+            found: _T = memo[(name, key)]   # stored by make() below under this (name, key)
+            return found
         except KeyError:
             value = memo[(name, key)] = make()
             return value
@@ -368,7 +373,7 @@ class Graph:
     def output_types(self) -> dict[tuple[str, str], Any]:
         """Effective type of every output port: a node mapped over a list outputs a list."""
         stamp = (self.revision, len(self.nodes), tuple(self.links[-1:]), len(self.links), len(self.registry))
-        memo = getattr(self, "_types_memo", None)
+        memo: tuple[tuple[Any, ...], dict[tuple[str, str], Any]] | None = getattr(self, "_types_memo", None)
         if memo is not None and memo[0] == stamp:
             return memo[1]
         types: dict[tuple[str, str], Any] = {}
@@ -384,20 +389,20 @@ class Graph:
         self._types_memo = (stamp, types)
         return types
 
-    def _mode(self, link: Link, dst_spec: NodeSpec, types: dict) -> str | None:
+    def _mode(self, link: Link, dst_spec: NodeSpec, types: dict[tuple[str, str], Any]) -> str | None:
         src_t = types.get((link.src, link.src_port))
         dst_port = dst_spec.inputs.get(link.dst_port)
         if src_t is None or dst_port is None:
             return None
         return link_mode(src_t, dst_port.type)
 
-    def mapped_inputs(self, node_id: str, types: dict | None = None) -> builtins.set[str]:
+    def mapped_inputs(self, node_id: str, types: dict[tuple[str, str], Any] | None = None) -> builtins.set[str]:
         types = types if types is not None else self.output_types()
         spec = self.spec(node_id)
         into = self.links_by_dst().get(node_id, ())
         return {l.dst_port for l in into if spec and self._mode(l, spec, types) == "map"}
 
-    def _link_problem(self, l: Link, types: dict) -> str | None:
+    def _link_problem(self, l: Link, types: dict[tuple[str, str], Any]) -> str | None:
         src_spec, dst_spec = self.spec(l.src), self.spec(l.dst)
         if src_spec is None or dst_spec is None:
             return None  # reported as unknown node type
