@@ -23,7 +23,11 @@ import dataclasses
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:   # costs is imported lazily by graph.py; these are for annotations only
+    from .graph import Graph, NodeInstance
+    from .node import NodeSpec
 
 __all__ = ["Shape", "Limits", "Estimate", "estimate", "cost_problems", "project_rate", "human_bytes",
            "duration_class"]
@@ -220,7 +224,7 @@ def _collapse(s: Shape) -> Shape:
     return dataclasses.replace(s, frames=frames, items=None, span=None)
 
 
-def _params_for_estimate(graph, inst, spec, base_dir: Path) -> dict[str, Any]:
+def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_dir: Path) -> dict[str, Any]:
     params = {k: v for k, v in inst.params.items()}
     for name, p in spec.params.items():      # input files as absolute paths (io.load reads the header)
         value = params.get(name)
@@ -230,7 +234,7 @@ def _params_for_estimate(graph, inst, spec, base_dir: Path) -> dict[str, Any]:
     return params
 
 
-def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
+def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
     """Shapes of every node's outputs in ``scope`` (default: all), the run's peak memory, files and work."""
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     scope = set(graph.nodes if scope is None else scope)
@@ -295,7 +299,7 @@ def estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = 
 
 
 # ---------------------------------------------------------------------------------------- problems
-def _node(graph, nid: str) -> str:
+def _node(graph: Graph, nid: str) -> str:
     return f"node '{nid}' ({graph.nodes[nid].type})"
 
 
@@ -307,7 +311,7 @@ def _file_signature(path: Path) -> tuple[int, int, int] | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def remembered_estimate(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
+def remembered_estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
                         version: int | None = None) -> Estimate:
     """:func:`estimate`, remembered per graph content (:meth:`Graph.derived`) and state of the input
     files it reads (size, mtime, inode), so a re-run of an unchanged graph does not estimate again."""
@@ -320,7 +324,7 @@ def remembered_estimate(graph, scope: Iterable[str] | None = None, base_dir: Pat
                          lambda: estimate(graph, scope, base), version)
 
 
-def cost_problems(graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
+def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
                   limits: Limits | None = None, version: int | None = None) -> list[str]:
     """One line per limit the run would exceed, naming the node, the estimate, the limit and the fix."""
     out: list[str] = []
