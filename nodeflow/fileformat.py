@@ -42,7 +42,7 @@ MAX_DEPTH = 24
 MAX_STR = 1 << 20
 
 # format version n -> function upgrading a document from n to n + 1
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
 
@@ -72,7 +72,7 @@ def _portable(value: Any, base: Path | None) -> Any:
     return value
 
 
-def _clean_saved_by(saved_by: dict) -> dict:
+def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
     """Provenance from a file, kept only where well-formed (it is informative, never trusted): the
     AudioChain version text and maps of text to text; anything else from a damaged or crafted file
     is dropped instead of failing later (in the editor, in messages)."""
@@ -86,7 +86,7 @@ def _clean_saved_by(saved_by: dict) -> dict:
     return clean
 
 
-def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> dict:
+def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *, portable: bool = False) -> dict[str, Any]:
     """The file document; with ``base_dir`` (a file saved there: a graph file, an exported audio file),
     input paths are rebased to be relative to it, and so is any other absolute path in a parameter
     (a local checkpoint folder): no absolute path of this machine is written.  ``portable`` without
@@ -127,20 +127,21 @@ def to_document(graph: Graph, base_dir: str | os.PathLike | None = None, *, port
     }
 
 
-def dumps(graph: Graph, base_dir: str | os.PathLike | None = None, *, portable: bool = False) -> bytes:
+def dumps(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *, portable: bool = False) -> bytes:
     """The graph as msgpack bytes (what :func:`save` writes and exports embed).
 
     ``base_dir`` is where the bytes will live (a graph file's or an exported audio file's folder):
     relative input paths are rebased so they still point at the same files from there.
     """
     try:
-        return msgpack.packb(to_document(graph, base_dir, portable=portable), use_bin_type=True, strict_types=False)
+        packed: bytes = msgpack.packb(to_document(graph, base_dir, portable=portable), use_bin_type=True, strict_types=False)
+        return packed
     except (TypeError, ValueError, OverflowError) as e:
         raise FileFormatError(f"graph cannot be saved: {e} (metadata and editor data must be plain "
                               "strings, numbers, lists and maps)") from e
 
 
-def save(graph: Graph, path: str | os.PathLike) -> Path:
+def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half-written graph."""
     path = Path(path)
     if path.exists():
@@ -184,7 +185,7 @@ def _check_plain(x: Any, where: str, depth: int = 0) -> None:
     raise _Bad(f"{where}: unsupported value of type {type(x).__name__}")
 
 
-def _field(d: dict, key: str, typ: type | tuple, where: str, default: Any = ...) -> Any:
+def _field(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
     if key not in d:
         if default is ...:
             raise _Bad(f"{where}: missing field '{key}'")
@@ -310,7 +311,7 @@ def loads(data: bytes, source: str = "<bytes>", registry: Registry | None = None
         raise FileFormatError(f"{source}: data is nested too deeply") from None
 
 
-def load(path: str | os.PathLike, registry: Registry | None = None) -> Graph:
+def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Graph:
     """Load a graph file, or the graph embedded in an audio file AudioChain exported.
 
     Only a regular file is read: a FIFO, a device, a socket or a symlink loop is refused at once
