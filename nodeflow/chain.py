@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any, AsyncIterator, Generator, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from .graph import Graph, NodeRef, PortRef
 from .node import Context, NodeSpec
 from .registry import Registry, default_registry
 from .types import ParamSpec, PortSpec, is_list, item_type, link_mode, type_name
+
+if TYPE_CHECKING:   # the executor imports this module (bind) when a run has inputs
+    from .executor import RunResult
 
 __all__ = ["Step", "Chain", "call_node", "as_value", "bind", "open_inputs"]
 
@@ -85,7 +89,7 @@ class Step:
     def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
         return Chain.start(self).astream(inputs, **kw)
 
-    def run(self, **kw: Any):
+    def run(self, **kw: Any) -> RunResult:
         return Chain.start(self).run(**kw)
 
     def invoke(self, inputs: Any = None, **kw: Any) -> Any:
@@ -136,7 +140,7 @@ class Chain:
         self.graph.connect(self.last[out_name], ref[port.name])
         return Chain(self.graph, ref)
 
-    def run(self, targets: Iterable[str] | None = None, **kw: Any):
+    def run(self, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
         """Run the chain's graph; returns the :class:`~nodeflow.executor.RunResult`."""
         from .executor import run
         return run(self.graph, targets, **kw)
@@ -268,7 +272,7 @@ class Chain:
         res = self.run([self.last.id], **kw)
         return next(iter(res[self.last.id].values()))
 
-    def save(self, path) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         from .fileformat import save
         return save(self.graph, path)
 
@@ -411,10 +415,11 @@ def _load_file(path: Any, where: str) -> Audio:
     spec = default_registry().get("io.load")
     if spec is None:
         raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
-    return spec.fn(path=os.fspath(path), ctx=Context(f"{where}: io.load"))
+    audio: Audio = spec.fn(path=os.fspath(path), ctx=Context(f"{where}: io.load"))
+    return audio
 
 
-def call_node(spec: NodeSpec, args: tuple, kw: dict[str, Any]) -> Any:
+def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
     """``spec(*args, **kw)`` on values: data ports (by position or name) and parameters (by name),
     checked as :meth:`Graph.set` checks them; returns what the function returns.  An audio port
     takes an :class:`Audio`, a ``(numpy array, rate)`` pair or a file path; a list fed to a port that
@@ -450,7 +455,7 @@ def call_node(spec: NodeSpec, args: tuple, kw: dict[str, Any]) -> Any:
     missing = [n for n, p in spec.inputs.items() if p.required and inputs.get(n) is None]
     if missing:
         raise ParameterError(f"{spec.id}: input {', '.join(map(repr, missing))} needs a value")
-    mapped: dict[str, list] = {}
+    mapped: dict[str, list[Any]] = {}
     values: dict[str, Any] = {}
     for n, v in inputs.items():
         t, where = spec.inputs[n].type, f"{spec.id}: input '{n}'"
@@ -526,7 +531,7 @@ def _source_spec(t: Any, values: dict[str, Any]) -> NodeSpec:
         """A value given to invoke()."""
         return values[digest]
 
-    def estimate(inputs: dict, params: dict) -> dict:
+    def estimate(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str, Shape]:
         v = values[params["digest"]]
         clips = v if isinstance(v, list) else [v]
         audio = [c for c in clips if isinstance(c, Audio)]
