@@ -31,13 +31,21 @@ budget): shorter clips run node by node, their values cached for the next run
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from .audio import Audio, StreamedAudio
 from .errors import Cancelled, ExecutionError, NodeflowError
+
+if TYPE_CHECKING:   # the executor imports this module; these are for annotations only
+    from .executor import _Plan
+    from .graph import Graph
+    from .node import Context, NodeSpec
+
+    Emit = Callable[..., None]     # emit(kind, node_id, **fields): the executor's event sender
 
 __all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
            "reblock"]
@@ -99,7 +107,8 @@ def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[
 
 
 # ---------------------------------------------------------------------------------------- planning
-def plan_segments(plan, kept: set[str] | None, targets: list[str] | None, keep) -> dict[str, list[str]]:
+def plan_segments(plan: _Plan, kept: set[str] | None, targets: list[str] | None,
+                  keep: Iterable[str]) -> dict[str, list[str]]:
     """Chains to stream: ``{last node: [first, ..., last]}`` (two nodes or more), from the run's
     plan (see the module docstring for which values are fused)."""
     specs = plan.specs
@@ -153,7 +162,8 @@ class _StageError(Exception):
         self.node_id, self.error = node_id, error
 
 
-def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit, cancel) -> Iterator[np.ndarray]:
+def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit: Emit,
+           cancel: threading.Event) -> Iterator[np.ndarray]:
     """``blocks`` with cancellation checked and progress sent for ``nid`` between them; an exception
     raised by the node's own code is tagged with its id."""
     done = 0
@@ -192,21 +202,22 @@ def _collect(nid: str, stream: Stream) -> Audio:
     return Audio(out, h.sample_rate, **{f: getattr(h, f) for f in _META})
 
 
-def _params(graph, spec, nid: str) -> dict[str, Any]:
+def _params(graph: Graph, spec: NodeSpec, nid: str) -> dict[str, Any]:
     params = {k: p.default for k, p in spec.params.items()}
     params.update(graph.nodes[nid].params)
     return params
 
 
-def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict, make_ctx,
-              min_bytes: int = 0) -> dict[str, dict]:
+def _streamed(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
+              cancel: threading.Event, make_ctx: Callable[[str], Context],
+              min_bytes: int = 0) -> dict[str, dict[str, Any]]:
     """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio).
     Raises :class:`_Small` before anything is consumed when no value reaches ``min_bytes``."""
     specs = plan.specs
-    outs: dict[str, dict] = {}
+    outs: dict[str, dict[str, Any]] = {}
     stream: Stream | None = None
     result: Any = None
-    opened: list[Iterator] = []
+    opened: list[Iterator[np.ndarray]] = []
     try:
         for i, nid in enumerate(seg):
             spec = specs[nid]
@@ -220,8 +231,10 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
                 heads = [o for n in seg[:-1] for o in outs[n].values()] + [a.head for a in args.values()]
                 if max(h.frames * h.channels * 4 for h in heads) < min_bytes:
                     raise _Small()
+            stream_fn = spec.stream
+            assert stream_fn is not None    # plan_segments fuses only nodes that have a streaming form
             try:
-                got = spec.stream(args, _params(graph, spec, nid), make_ctx(nid))
+                got = stream_fn(args, _params(graph, spec, nid), make_ctx(nid))
             except (_StageError, NotStreamable, _Small):
                 raise
             except Exception as e:  # noqa: BLE001 - tagged with the node
@@ -248,12 +261,13 @@ def _streamed(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: d
                 close()
 
 
-def _whole(graph, seg: list[str], plan, values: dict, make_ctx, took: dict[str, float],
-           describe: bool = True) -> dict[str, dict]:
+def _whole(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]],
+           make_ctx: Callable[[str], Context], took: dict[str, float],
+           describe: bool = True) -> dict[str, dict[str, Any]]:
     """Run ``seg`` the ordinary way, node by node (``took``: seconds each node took).  ``describe``:
     an inner value is kept only as its description once the next node has it (the one feeding the
     last node stays whole: an export's is returned); else every value is returned whole."""
-    outs: dict[str, dict] = {}
+    outs: dict[str, dict[str, Any]] = {}
     prev: dict[str, Any] = {}           # the previous node's outputs (none before the first)
     for i, nid in enumerate(seg):
         t0 = time.perf_counter()
@@ -281,7 +295,7 @@ def _described(value: Any, node: str) -> Any:
     return value
 
 
-def _execution_error(nid: str, spec, e: BaseException) -> BaseException:
+def _execution_error(nid: str, spec: NodeSpec, e: BaseException) -> BaseException:
     if isinstance(e, (ExecutionError, Cancelled)):
         return e
     if isinstance(e, NodeflowError):
@@ -292,8 +306,9 @@ def _execution_error(nid: str, spec, e: BaseException) -> BaseException:
     return err
 
 
-def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw: dict,
-                context_cls, min_bytes: int = 0) -> tuple[dict[str, dict], dict[str, float]]:
+def run_segment(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
+                cancel: threading.Event, ctx_kw: dict[str, Any], context_cls: type[Context],
+                min_bytes: int = 0) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Run the fused chain ``seg`` (see the module docstring): ``({node: outputs}, {node: seconds})``
     for every node in it (inner nodes: ``{"out": StreamedAudio}`` when streamed) and, for each value
     returned whole, how long computing it took (the cache's policy wants it).  A chain none of whose
@@ -313,7 +328,7 @@ def run_segment(graph, seg: list[str], plan, values: dict, emit, cancel, ctx_kw:
     took: dict[str, float] = {}
     try:
         try:
-            outs = _streamed(graph, seg, plan, values, emit, cancel, ctx_kw, make_ctx, min_bytes)
+            outs = _streamed(graph, seg, plan, values, emit, cancel, make_ctx, min_bytes)
             took[seg[-1]] = time.perf_counter() - t0
         except _Small:
             outs = _whole(graph, seg, plan, values, make_ctx, took, describe=False)
