@@ -27,27 +27,30 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .errors import NodeflowError
+
+if TYPE_CHECKING:   # node.py imports this module lazily (process=True nodes)
+    from .node import Context, NodeSpec
 
 __all__ = ["call_in_worker", "end_all_workers"]
 
 _HEADER = struct.Struct("<Q")
 _lock = threading.Lock()
-_idle: list[subprocess.Popen] = []        # workers waiting for a call
-_busy: set[subprocess.Popen] = set()      # workers computing a call now
+_idle: list[subprocess.Popen[bytes]] = []        # workers waiting for a call
+_busy: set[subprocess.Popen[bytes]] = set()      # workers computing a call now
 _MAX_IDLE = max(2, os.cpu_count() or 2)
 
 
-def _send(stream, obj: Any) -> None:
+def _send(stream: IO[bytes], obj: Any) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(data)))
     stream.write(data)
     stream.flush()
 
 
-def _recv(stream) -> Any:
+def _recv(stream: IO[bytes]) -> Any:
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         raise EOFError
@@ -61,7 +64,7 @@ def _recv(stream) -> Any:
 _ending_registered = False
 
 
-def _start() -> subprocess.Popen:
+def _start() -> subprocess.Popen[bytes]:
     global _ending_registered
     if not _ending_registered:        # workers end (and are reaped) with this process
         import atexit
@@ -72,7 +75,7 @@ def _start() -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
 
-def _take() -> subprocess.Popen:
+def _take() -> subprocess.Popen[bytes]:
     with _lock:
         while _idle:
             proc = _idle.pop()
@@ -85,7 +88,7 @@ def _take() -> subprocess.Popen:
     return proc
 
 
-def _give_back(proc: subprocess.Popen, reusable: bool) -> None:
+def _give_back(proc: subprocess.Popen[bytes], reusable: bool) -> None:
     with _lock:
         _busy.discard(proc)
         if reusable and proc.poll() is None and len(_idle) < _MAX_IDLE:
@@ -94,7 +97,7 @@ def _give_back(proc: subprocess.Popen, reusable: bool) -> None:
     _end(proc)
 
 
-def _end(proc: subprocess.Popen) -> None:
+def _end(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
     for s in (proc.stdin, proc.stdout):
@@ -110,7 +113,7 @@ def _end(proc: subprocess.Popen) -> None:
         pass
 
 
-def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[[], None] | None = None,
+def call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...] = (), *, check: Callable[[], None] | None = None,
                    poll_s: float = 0.02, what: str | None = None,
                    on_progress: Callable[[float, float, str], None] | None = None) -> Any:
     """``fn(*args)`` computed in a worker process; ``check()`` (e.g. ``ctx.check_cancelled``) runs
@@ -124,13 +127,15 @@ def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[
     if check is not None:
         check()
     proc = _take()
+    to_worker, from_worker = proc.stdin, proc.stdout
+    assert to_worker is not None and from_worker is not None    # _start() opens both as pipes
     reply: list[Any] = []
     done = threading.Event()
 
     def read() -> None:
         try:
             while True:
-                message = _recv(proc.stdout)
+                message = _recv(from_worker)
                 if len(message) == 4 and message[0] == "progress":
                     if on_progress is not None:
                         try:
@@ -147,7 +152,7 @@ def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[
     reusable = False
     try:
         try:
-            _send(proc.stdin, (fn, args))
+            _send(to_worker, (fn, args))
         except (BrokenPipeError, OSError):
             pass                       # it died; reported below as a worker without a result
         threading.Thread(target=read, name="nodeflow-worker-reply", daemon=True).start()
@@ -167,7 +172,8 @@ def call_in_worker(fn: Callable[..., Any], args: tuple = (), *, check: Callable[
         _give_back(proc, reusable)
 
 
-def run_node(spec, inputs: dict[str, Any], params: dict[str, Any], ctx=None) -> dict[str, Any]:
+def run_node(spec: NodeSpec, inputs: dict[str, Any], params: dict[str, Any],
+             ctx: Context | None = None) -> dict[str, Any]:
     """Run a node declared with ``process=True`` in a worker: ``spec.call_here`` there, with a
     context that knows the run's folders, device and item; its progress comes back to ``ctx``, and
     Stop (``ctx.check_cancelled``) ends the worker."""
@@ -176,9 +182,10 @@ def run_node(spec, inputs: dict[str, Any], params: dict[str, Any], ctx=None) -> 
         lite = dict(node_id=ctx.node_id, base_dir=ctx.base_dir, output_dir=ctx.output_dir, device=ctx.device,
                     protected_files=ctx.protected_files, allow_outside=ctx.allow_outside)
     module = getattr(spec.fn, "__module__", None)
-    return call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite),
+    outputs: dict[str, Any] = call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite),
                           check=ctx.check_cancelled if ctx is not None else None, what=spec.id,
                           on_progress=(lambda d, t, m: ctx.progress(d, t, m)) if ctx is not None else None)
+    return outputs
 
 
 _specs: dict[tuple[str, str], Any] = {}
