@@ -414,13 +414,18 @@ class App:
 
     def _start_run(self, allow_outside: tuple) -> None:
         try:
-            self.runner.run(self.doc.graph, allow_outside=allow_outside)
+            job = self.runner.run(self.doc.graph, allow_outside=allow_outside)
         except NodeflowError as e:
             lines = str(e).splitlines()
             self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0])
                      + (f" (and {len(lines) - 2} more: Graph > Validate lists them)" if len(lines) > 2 else ""), True)
             return
-        self.say("running...")
+        if job.blocked:
+            n = len(self.doc.graph.nodes)
+            self.say(f"running {n - len(job.blocked)} of {n} nodes; not run (marked on them): "
+                     + ", ".join(f"{k} ({v})" if not v.startswith("after ") else k for k, v in sorted(job.blocked.items())))
+        else:
+            self.say("running...")
 
     def stop(self) -> None:
         if self.runner.stop():
@@ -575,6 +580,8 @@ class App:
             head = (*paused[0], paused[1])                   # a paused preview keeps its playhead
         key = head[:2] if head else None
         if self._head_key is not None and self._head_key != key:
+            if key is None and self.status_text.startswith("playing "):     # no stale "playing" in the status bar
+                self.say(f"stopped {'.'.join(self._head_key)}")
             self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
             self.view.show_transport(*self._head_key, False, None)
         if key is not None:

@@ -6,15 +6,19 @@ arrive on worker threads into a queue, and :meth:`Runner.poll`, called once per 
 thread, folds them into :attr:`Runner.states`.  One executor (one cache) serves every run, so
 auditioning a node after a run, or re-running after a small edit, recomputes only what changed.
 
-Node states: ``queued``, ``running`` (with progress), ``cached``, ``done``, ``failed`` (with the
-error text), ``cancelled``; a state is tied to the node's content key, so an edit that changes what
-a node would compute makes :meth:`forget_stale` drop its state and its outputs.
+Node states: ``queued``, ``running`` (with progress and, once it can be estimated, the time left),
+``cached``, ``done``, ``failed`` (with the error text), ``cancelled``, ``blocked`` (not run: the node
+or one before it cannot run, e.g. an input is not connected; the rest of the graph still runs); a
+state is tied to the node's content key, so an edit that changes what a node would compute makes
+:meth:`forget_stale` drop its state and its outputs.  When a run ends (stopped, failed or done) no
+node is left ``queued`` or ``running``.
 This module does not import dearpygui.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
+import re
 import time
 from typing import Any, Callable
 
@@ -33,16 +37,43 @@ class NodeState:
     total: float | None = None
     message: str = ""
     elapsed_s: float | None = None
+    started: float | None = None    # time.monotonic() when it started running (for the time left)
+    now: float | None = None        # when the last progress came
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far; None until 3 % is done and 0.5 s have passed."""
+        if not (self.total and self.done and self.started is not None and self.now is not None):
+            return None
+        frac, spent = self.done / self.total, self.now - self.started
+        return spent * (1.0 - frac) / frac if frac >= 0.03 and spent >= 0.5 else None
 
     def describe(self) -> str:
         if self.kind == "running" and self.total:
             pct = 100.0 * (self.done or 0.0) / self.total
-            return f"running {pct:.0f}%" + (f" {self.message}" if self.message else "")
+            eta = self.eta_s()
+            left = "" if eta is None else f", {_duration(eta)} left"
+            return f"running {pct:.0f}%{left}" + (f" {self.message}" if self.message else "")
+        if self.kind == "blocked":
+            return "not run: " + self.message
         if self.kind == "done" and self.elapsed_s is not None:
             return f"done in {self.elapsed_s:.2f} s"
         if self.kind == "failed":
             return "failed: " + self.message
         return self.kind
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 2 min``.
+
+    >>> _duration(4.2), _duration(185), _duration(3720)
+    ('4 s', '3 min 5 s', '1 h 2 min')
+    """
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 @dataclasses.dataclass
@@ -53,6 +84,7 @@ class Job:
     targets: list[str] | None
     on_done: Callable[[Any, BaseException | None], None] | None
     started: float
+    blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
 
 
 class Runner:
@@ -79,18 +111,55 @@ class Runner:
         """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
 
         Exports write into the graph's folder; ``allow_outside`` lists places outside it the user
-        allowed for this run (the app's *Allow once*).  Raises :class:`~nodeflow.GraphError` at
-        once (nothing starts) when the graph cannot run.
+        allowed for this run (the app's *Allow once*).  A whole-graph run whose graph has problems
+        runs every node that does not depend on one (``job.blocked`` names the others, shown as
+        ``blocked``); raises :class:`~nodeflow.GraphError` at once (nothing starts) when nothing
+        can run, or when the ``targets`` asked for cannot.
         """
         g = graph.copy()
-        g.check(targets, allow_outside=allow_outside)
+        blocked: dict[str, str] = {}
+        try:
+            g.check(targets, allow_outside=allow_outside)
+        except GraphError as e:
+            if targets is not None:
+                raise
+            blocked = self._blocked(g, e.problems)
+            if not blocked or len(blocked) == len(g.nodes):
+                raise
+            for nid in blocked:                  # run the rest: the nodes that do not depend on a problem
+                g.remove(nid)
+            g.check(None, allow_outside=allow_outside)
         keys = self.executor.keys(g)
         self._job_keys.update(keys)
         handle = self.executor.submit(g, targets, on_event=self._events.append, allow_outside=allow_outside,
                                       keep="all")      # every node's value: previews, audition, states
-        job = Job(kind, handle, keys, targets, on_done, time.perf_counter())
+        job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked)
+        for nid, why in blocked.items():
+            self.states[nid] = NodeState("blocked", None, message=why)
+        self.version += 1
         self.jobs.append(job)
         return job
+
+    @staticmethod
+    def _blocked(g: Graph, problems: list[str]) -> dict[str, str]:
+        """The nodes a problem names, and every node after them: ``{node: why}``."""
+        import networkx as nx
+        named: dict[str, str] = {}
+        for p in problems:
+            if p.startswith("node '"):
+                nid = p[6:].split("'", 1)[0]
+                if nid in g.nodes and nid not in named:
+                    why = (p.split("): ", 1)[1] if "): " in p else p).split("; ")[0]
+                    m = re.match(r"required input '(\w+)'.* is not connected", why)
+                    named[nid] = f"'{m.group(1)}' not linked" if m else why     # fits the node's state line
+        if not named or any(not p.startswith("node '") for p in problems):
+            return {}                            # a problem of the whole graph (a cycle...): nothing runs
+        out = dict(named)
+        nxg = g.to_networkx()
+        for nid in named:
+            for d in nx.descendants(nxg, nid) if nid in nxg else ():
+                out.setdefault(d, f"after '{nid}'")
+        return out
 
     def stop(self) -> bool:
         """Cancel every job; running nodes stop at their next progress/cancel check."""
@@ -115,6 +184,7 @@ class Runner:
             if result is not None:
                 for nid, outs in result.outputs.items():
                     self.outputs[nid] = (job.keys.get(nid, ""), outs)
+            self._settle(job, err)
             if job.kind == "run":
                 messages.append(self._summary(job, result, err))
             if job.on_done is not None:
@@ -123,23 +193,40 @@ class Runner:
             self.version += 1
         return [m for m in messages if m]
 
+    def _settle(self, job: Job, err: BaseException | None) -> None:
+        """A finished job leaves no node of its own queued or running: a stopped one is cancelled,
+        one that never started has no state (it did not run)."""
+        for nid in job.keys:
+            st = self.states.get(nid)
+            if st is None or st.kind not in ("queued", "running") or any(
+                    j is not job and nid in j.keys for j in self.jobs):
+                continue
+            if st.kind == "running":
+                self.states[nid] = NodeState("cancelled", st.key, message="stopped" if isinstance(err, Cancelled)
+                                             else "the run ended")
+            else:
+                del self.states[nid]
+
     def _apply(self, ev: Event) -> None:
         key = self._job_keys.get(ev.node_id)
         st = self.states.get(ev.node_id)
+        now = time.monotonic()
         if ev.kind == "progress":
             if st is None or st.kind != "running":
-                st = self.states[ev.node_id] = NodeState("running", key)
-            st.done, st.total, st.message = ev.done, ev.total, ev.message
+                st = self.states[ev.node_id] = NodeState("running", key, started=now)
+            st.done, st.total, st.message, st.now = ev.done, ev.total, ev.message, now
             return
         kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
-        self.states[ev.node_id] = NodeState(kind, key, message=ev.message, elapsed_s=ev.elapsed_s)
+        self.states[ev.node_id] = NodeState(kind, key, message=ev.message, elapsed_s=ev.elapsed_s,
+                                            started=now if kind == "running" else None)
 
     @staticmethod
     def _summary(job: Job, result: Any, err: BaseException | None) -> str:
         took = time.perf_counter() - job.started
         if err is None:
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
-                    f"{len(result.cached)} from cache")
+                    f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
+                                                          "(marked on the nodes)" if job.blocked else ""))
         if isinstance(err, Cancelled):
             return "run stopped"
         if isinstance(err, (ExecutionError, NodeflowError)):

@@ -33,7 +33,7 @@ STATE_CHARS = 30    # a state that does not fit one line shows its start; the to
 STATE_COLOURS = {                      # title bar colour per run state
     "queued": (70, 90, 140), "running": (200, 140, 30), "cached": (40, 130, 140),
     "done": (50, 140, 70), "failed": (180, 50, 50), "cancelled": (110, 110, 110),
-    "broken": (150, 40, 90),
+    "broken": (150, 40, 90), "blocked": (120, 95, 50),
 }
 
 
@@ -462,7 +462,8 @@ class GraphView:
         kind = state.kind if state is not None else None
         running = kind == "running"
         items.configure(f"status::{nid}", show=not running,
-                        color=(255, 120, 120) if kind == "failed" else (200, 230, 200))
+                        color=(255, 120, 120) if kind == "failed" else (240, 190, 110) if kind == "blocked"
+                        else (200, 230, 200))
         items.set_value(f"status::{nid}", _one_line(text))
         items.set_value(f"statustip::{nid}", _wrap(text, 60) if _one_line(text) != text else "")
         items.configure(f"statustipwin::{nid}", show=_one_line(text) != text)

@@ -190,6 +190,29 @@ def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
     r.close()
 
 
+def test_runner_runs_what_can_run_and_marks_the_incomplete_branch(doc):
+    from nodeflow.errors import GraphError
+    doc.add_node("dsp.gain", (0, 0), node_id="tail")
+    r = Runner()
+    job = r.run(doc.graph)                      # export's audio input is open
+    r.wait()
+    assert job.blocked == {"export": "'audio' not linked", "tail": "'audio' not linked"}
+    assert {n: r.states[n].kind for n in ("load", "gain", "fade")} == {"load": "done", "gain": "done", "fade": "done"}
+    assert r.states["export"].describe() == "not run: 'audio' not linked"
+    only = Document()
+    only.add_node("io.export", (0, 0), node_id="export", path="out.wav")
+    with pytest.raises(GraphError, match="required input 'audio'"):
+        r.run(only.graph)                       # nothing can run: refused as before
+    r.close()
+
+
+def test_time_left_is_estimated_from_progress_so_far():
+    from nodeflow.editor.runner import NodeState
+    st = NodeState("running", done=25, total=100, started=10.0, now=14.0)
+    assert st.describe() == "running 25%, 12 s left"
+    assert NodeState("running", done=1, total=100, started=10.0, now=10.2).describe() == "running 1%"
+
+
 def test_edit_without_a_display_says_so_and_exits_1(tmp_path):
     import subprocess
     import sys

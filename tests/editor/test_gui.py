@@ -1,6 +1,8 @@
 """The real editor window under Xvfb, driven by real xdotool mouse and keyboard events."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -54,10 +56,9 @@ def test_drags_make_replace_and_refuse_links_and_keys_undo_redo(editor):
 
 def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     st = editor.run("run_states", chain_graph(editor.tmp))
-    assert st["refused"].startswith("cannot run: node 'export' (io.export): required input 'audio'")
     assert st["after_delete"] == ["fade", "gain", "load"]          # clicked its title, pressed Delete
     running = st["while_running"]
-    assert running["slow"].startswith("running ") and running["slow"].endswith("%")
+    assert running["slow"].startswith("running ") and "%" in running["slow"]
     assert running["load"].startswith("done") and running["gain"].startswith("done")
     assert running["after"] == "queued", "a node waiting for the slow one shows it is queued"
     assert st["progress_shown"] and 0.05 < st["progress_value"] < 1.0
@@ -465,3 +466,21 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert st["left_to_right"] and st["gain_1_h"] < st["gain_1_h_full"] / 1.5
     assert not st["compact_after_ctrl_m"]
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
+
+
+def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):
+    st = editor.run("partial_run", chain_graph(editor.tmp), timeout=120)
+    assert st["run_message"] == "running 3 of 4 nodes; not run (marked on them): export ('audio' not linked)"
+    assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "blocked"}
+    assert st["export_text"] == "not run: 'audio' not linked"
+    assert st["finished_message"].endswith("3 node(s) ran, 0 from cache; not run: export (marked on the nodes)")
+    assert st["previews"] == ["fade.out", "gain.out", "load.out"]
+    # percent and time left, on the node's progress bar (its fixed status area)
+    assert re.match(r"running \d+%, \d+ s left$", st["long_text"]), st["long_text"]
+    assert st["long_overlay"] == st["long_text"]
+    assert st["queued_while"].get("later") == "queued" and st["queued_while"]["long"] == "running"
+    # after Stop: the long node is cancelled, nothing is left queued or running
+    assert st["after_stop"]["long"] == "cancelled" and "later" not in st["after_stop"]
+    assert not {n for n, k in st["after_stop"].items() if k in ("queued", "running")}
+    assert st["later_text"] == ""
+    assert st["play_message"].startswith("playing gain.out") and not st["after_play_message"].startswith("playing")

@@ -1,0 +1,64 @@
+"""Runs that explain themselves, through the Run and Stop buttons: an export with no input does not
+block the rest (it is marked 'not run'); a long node shows its percentage and the time left; after
+Stop no node is left queued or running; a preview that ends leaves no 'playing' in the status bar."""
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+from nodeflow import Audio, Context, Range, node
+
+
+@node("test.long")
+def long(audio: Audio, *, steps: Annotated[int, Range(1, 1000)] = 80, ctx: Context) -> Audio:
+    """Take a while (0.05 s a step), reporting progress."""
+    for i in range(steps):
+        time.sleep(0.05)
+        ctx.progress(i + 1, steps)
+    return audio
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    app.doc.graph.registry.add(long)
+    drv.frames(5)
+    out = {}
+    said = []                  # every status-bar message (a quick run replaces 'running...' within frames)
+    say = app.say
+    app.say = lambda text, error=False: (said.append(text), say(text, error))[1]
+    # 1. the export's input is open: the rest runs, the export is marked
+    drv.click_item("run_button")
+    out["run_message"] = next((t for t in said if t.startswith("running")), app.status_text)
+    drv.until(lambda: not app.runner.jobs, 30, "the partial run")
+    drv.frames(3)
+    out["kinds"] = app.state()["kinds"]
+    out["export_text"] = app.dpg.get_value("status::export")
+    out["finished_message"] = app.status_text
+    out["previews"] = sorted(app.state()["previews"])
+    drv.screenshot(tmp / "partial.png")
+    # 2. a long node: percent and time left on the node; then Stop
+    app.doc.add_node("test.long", (600, 40), node_id="long")
+    app.doc.connect("gain", "out", "long", "audio")
+    app.doc.add_node("dsp.gain", (880, 40), node_id="later")
+    app.doc.connect("long", "out", "later", "audio")
+    app.doc.connect("later", "out", "export", "audio")
+    drv.frames(3)
+    drv.click_item("run_button")
+    drv.until(lambda: "left" in app.state()["states"].get("long", ""), 20, "the time left on the long node")
+    drv.frames(2)
+    out["long_text"] = app.state()["states"]["long"]
+    out["long_overlay"] = app.dpg.get_item_configuration("progress::long")["overlay"]
+    out["queued_while"] = {n: k for n, k in app.state()["kinds"].items() if k in ("queued", "running")}
+    drv.screenshot(tmp / "eta.png")
+    drv.click_item("stop_button")
+    drv.until(lambda: not app.runner.jobs, 20, "the stop")
+    drv.frames(3)
+    out["after_stop"] = app.state()["kinds"]
+    out["later_text"] = app.dpg.get_value("status::later")
+    # 3. a preview that ends: the status bar no longer says 'playing'
+    drv.click_item("play::gain::out")
+    out["play_message"] = app.status_text
+    drv.until(lambda: app.audition.now is None and app.audition.paused is None, 20, "the preview to end")
+    drv.frames(3)
+    out["after_play_message"] = app.status_text
+    drv.dump(out)
