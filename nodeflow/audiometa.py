@@ -44,6 +44,7 @@ import os
 import re
 import struct
 from pathlib import Path
+from typing import Any, Iterable
 
 from .errors import AudioError, ParameterError
 
@@ -61,6 +62,8 @@ INFO_KEYS = ("title", "artist", "album", "comment", "description", "genre", "dat
 # what io.load copies from a source file into the loaded Audio's info
 LOAD_KEYS = ("title", "artist", "album", "comment", "genre", "bpm", "key", "meter", "time_reference",
              "time_reference_rate")
+# what reading a file's tags gives: (Metadata keyword arguments, markers as (frame, label), extra text)
+Parts = tuple[dict[str, Any], list[tuple[int, str]], dict[str, str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +111,7 @@ class Metadata:
     markers: tuple[tuple[int, str], ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for f in ("title", "artist", "album", "comment", "description", "genre", "date", "key", "meter", "originator"):
             value = getattr(self, f)
             if not isinstance(value, str):
@@ -148,10 +151,10 @@ class Metadata:
 
     # ------------------------------------------------------------------ Audio.info round trip
     @classmethod
-    def from_info(cls, info) -> "Metadata":
+    def from_info(cls, info: dict[str, Any] | Iterable[tuple[str, Any]]) -> "Metadata":
         """From ``Audio.info`` pairs: :data:`INFO_KEYS` become fields (bad values are dropped), the
         rest ``extra``."""
-        fields: dict = {}
+        fields: dict[str, Any] = {}
         extra = []
         for k, v in (info.items() if isinstance(info, dict) else info):
             k, v = str(k).strip().lower(), str(v)
@@ -161,7 +164,7 @@ class Metadata:
                 extra.append((k, v))
         return cls(**fields, extra=tuple(extra))
 
-    def to_info(self, keys=INFO_KEYS, include_extra: bool = True) -> tuple[tuple[str, str], ...]:
+    def to_info(self, keys: Iterable[str] = INFO_KEYS, include_extra: bool = True) -> tuple[tuple[str, str], ...]:
         """``(key, str)`` pairs of the fields that are set (those of ``keys``), then ``extra``; sorted."""
         out = dict(self.extra) if include_extra else {}
         for k in keys:
@@ -196,10 +199,10 @@ def format_bpm(bpm: float) -> str:
     return f"{bpm:.3f}".rstrip("0").rstrip(".")
 
 
-def clean_fields(raw: dict[str, str]) -> dict:
+def clean_fields(raw: dict[str, str]) -> dict[str, Any]:
     """Keyword arguments for :class:`Metadata` from text read out of a file: values that do not
     parse (a BPM of "fast", a meter of "x") are dropped, text is capped at :data:`MAX_TEXT`."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for k, v in raw.items():
         v = str(v).replace("\x00", "").strip()[:MAX_TEXT]
         if not v:
@@ -223,7 +226,7 @@ def clean_fields(raw: dict[str, str]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- public API
-def detect_format(path: str | os.PathLike) -> str | None:
+def detect_format(path: str | os.PathLike[str]) -> str | None:
     """"wav", "rf64", "flac", "ogg", "mp3" from the file's first bytes, or None."""
     from .safeio import open_regular
     with open_regular(path) as f:
@@ -247,7 +250,7 @@ def detect_format(path: str | os.PathLike) -> str | None:
     return None
 
 
-def write_metadata(path: str | os.PathLike, fmt: str | None, meta: Metadata,
+def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata,
                    graph_bytes: bytes | None = None) -> list[str]:
     """Write ``meta`` (and the graph, when given) into the audio file at ``path``.
 
@@ -290,7 +293,7 @@ def write_metadata(path: str | os.PathLike, fmt: str | None, meta: Metadata,
         raise AudioError(f"{path}: could not write metadata: {e}") from e
 
 
-def read_metadata(path: str | os.PathLike) -> Metadata:
+def read_metadata(path: str | os.PathLike[str]) -> Metadata:
     """The metadata a file carries (any writer's, not only AudioChain's); unreadable or malformed
     fields are skipped, never fatal.  Formats without tags AudioChain knows give ``Metadata()``
     with an empty ``originator``."""
@@ -303,7 +306,7 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     return Metadata(**fields, markers=tuple(markers), extra=tuple(extra.items()))
 
 
-def read_embedded_graph(path: str | os.PathLike) -> bytes | None:
+def read_embedded_graph(path: str | os.PathLike[str]) -> bytes | None:
     """The graph bytes stored by :func:`write_metadata` (or an older :func:`embed`), or None."""
     path = Path(path)
     _check_file(path)
@@ -323,19 +326,19 @@ def read_embedded_graph(path: str | os.PathLike) -> bytes | None:
     return None
 
 
-def read_tags(path: str | os.PathLike) -> dict[str, str]:
+def read_tags(path: str | os.PathLike[str]) -> dict[str, str]:
     """Text tags as a flat dict with lower-case keys: the :class:`Metadata` fields that are set
     and the provenance/other keys (``extra``); the graph is never included."""
     return dict(read_metadata(path).to_info())     # read_metadata checks the file (once)
 
 
-def embed(path: str | os.PathLike, graph_bytes: bytes | None, tags: dict[str, str]) -> None:
+def embed(path: str | os.PathLike[str], graph_bytes: bytes | None, tags: dict[str, str]) -> None:
     """Older API: :func:`write_metadata` with ``tags`` as ``Audio.info``-style pairs."""
     write_metadata(path, None, Metadata.from_info(tags), graph_bytes)
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _read_parts(path: Path) -> tuple[dict, list, dict]:
+def _read_parts(path: Path) -> Parts:
     _check_file(path)
     fmt = detect_format(path)
     try:
