@@ -38,8 +38,12 @@ import shutil
 import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Iterator
 
 from .errors import AudioError
+
+if TYPE_CHECKING:   # audiometa imports this module lazily
+    from .audiometa import Metadata, Parts
 
 MAX_CHUNKS = 4096
 MAX_TEXT_CHUNK = 1 << 20
@@ -54,7 +58,7 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # ---------------------------------------------------------------------------------------- walking
-def _chunks(f, size: int) -> list[tuple[bytes, int, int]]:
+def _chunks(f: IO[bytes], size: int) -> list[tuple[bytes, int, int]]:
     """``(id, payload offset, payload size)`` of the top-level chunks of a RIFF/WAVE file."""
     out: list[tuple[bytes, int, int]] = []
     pos = 12
@@ -67,14 +71,14 @@ def _chunks(f, size: int) -> list[tuple[bytes, int, int]]:
     return out
 
 
-def _read(f, offset: int, n: int, limit: int, size: int) -> bytes | None:
+def _read(f: IO[bytes], offset: int, n: int, limit: int, size: int) -> bytes | None:
     if n > limit or offset + n > size:
         return None
     f.seek(offset)
     return f.read(n)
 
 
-def _fmt(f, chunks, size) -> tuple[int, int, int, int]:
+def _fmt(f: IO[bytes], chunks: list[tuple[bytes, int, int]], size: int) -> tuple[int, int, int, int]:
     """``(format tag, channels, rate, bits)`` from the fmt chunk (zeros when missing)."""
     for cid, off, n in chunks:
         if cid == b"fmt " and n >= 16:
@@ -84,7 +88,7 @@ def _fmt(f, chunks, size) -> tuple[int, int, int, int]:
 
 
 # ---------------------------------------------------------------------------------------- reading
-def read_wav(path: Path) -> tuple[dict, list, dict]:
+def read_wav(path: Path) -> Parts:
     """``(fields, markers, extra)`` for :class:`nodeflow.audiometa.Metadata` from a RIFF/WAVE file."""
     from .audiometa import clean_fields
 
@@ -169,7 +173,7 @@ def read_wav_graph(path: Path) -> bytes | None:
     return None
 
 
-def _subchunks(data: bytes):
+def _subchunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     pos = 0
     while pos + 8 <= len(data):
         key, n = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
@@ -185,7 +189,7 @@ def _text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _parse_bext(data: bytes, fields: dict) -> None:
+def _parse_bext(data: bytes, fields: dict[str, str]) -> None:
     if len(data) < 348:
         return
     desc, orig, _, date, time, lo, hi = struct.unpack_from("<256s32s32s10s8sII", data)
@@ -200,7 +204,7 @@ def _parse_bext(data: bytes, fields: dict) -> None:
     fields["time_reference"] = str(hi << 32 | lo)
 
 
-def _parse_ixml(data: bytes, fields: dict, extra: dict) -> None:
+def _parse_ixml(data: bytes, fields: dict[str, str], extra: dict[str, str]) -> None:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:      # no entity expansion from strangers' files
         return
     try:
@@ -230,7 +234,7 @@ def _parse_ixml(data: bytes, fields: dict, extra: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------- writing
-def write_wav(path: Path, meta, graph: bytes | None, software: str) -> list[str]:
+def write_wav(path: Path, meta: Metadata, graph: bytes | None, software: str) -> list[str]:
     """Rewrite ``path`` with ``meta``'s chunks (replacing any it had), streaming the data chunk."""
     size = path.stat().st_size
     with open(path, "rb") as f:
@@ -285,7 +289,7 @@ def write_wav(path: Path, meta, graph: bytes | None, software: str) -> list[str]
     return []
 
 
-def _copy_chunk(src, dst, cid: bytes, off: int, n: int) -> None:
+def _copy_chunk(src: IO[bytes], dst: IO[bytes], cid: bytes, off: int, n: int) -> None:
     dst.write(cid + n.to_bytes(4, "little"))
     src.seek(off)
     left = n
@@ -329,7 +333,7 @@ def _coding_history(tag: int, rate: int, bits: int, channels: int, software: str
 _UNUSED = 0x7FFF      # bext v2: a loudness field that was not measured
 
 
-def _loudness(meta) -> bytes | None:
+def _loudness(meta: Metadata) -> bytes | None:
     """bext v2 loudness fields (LoudnessValue, LoudnessRange, MaxTruePeakLevel, MaxMomentaryLoudness,
     MaxShortTermLoudness; hundredths of LUFS/LU/dBTP) from the export's measurement, if it has one."""
     extra = dict(meta.extra)
@@ -343,7 +347,7 @@ def _loudness(meta) -> bytes | None:
     return None if values[0] == _UNUSED else struct.pack("<5h", *values)
 
 
-def _bext(meta, when: tuple[str, str], tr: int | None, coding: bytes) -> bytes:
+def _bext(meta: Metadata, when: tuple[str, str], tr: int | None, coding: bytes) -> bytes:
     tr = tr or 0
     loudness = _loudness(meta)
     return _BEXT.pack(_fixed(meta.description or meta.comment, 256), _fixed(meta.originator, 32), b"",
@@ -352,7 +356,7 @@ def _bext(meta, when: tuple[str, str], tr: int | None, coding: bytes) -> bytes:
                       loudness or bytes(10), bytes(180)) + coding
 
 
-def _info(meta, when: tuple[str, str], software: str) -> bytes:
+def _info(meta: Metadata, when: tuple[str, str], software: str) -> bytes:
     items = [(cid, getattr(meta, name)) for name, cid in _INFO.items() if name != "date"]
     items += [(b"ICRD", meta.date or when[0]), (b"ISFT", software)]
     if meta.bpm is not None:      # IBPM: the INFO tempo some taggers (ExifTool's BeatsPerMinute) read
@@ -361,10 +365,10 @@ def _info(meta, when: tuple[str, str], software: str) -> bytes:
     return b"".join(_chunk(cid, _zstr(value)) for cid, value in items if value)
 
 
-def _ixml(meta, tr: int | None, rate: int) -> bytes:
+def _ixml(meta: Metadata, tr: int | None, rate: int) -> bytes:
     root = ET.Element("BWFXML")
 
-    def add(parent, tag: str, value) -> None:
+    def add(parent: ET.Element, tag: str, value: object) -> None:
         if value not in ("", None):
             ET.SubElement(parent, tag).text = _XML_BAD.sub("", str(value))
 
@@ -390,14 +394,15 @@ def _ixml(meta, tr: int | None, rate: int) -> bytes:
             entry = ET.SubElement(info, "ENTRY")
             add(entry, "NAME", k)
             ET.SubElement(entry, "VALUE").text = _XML_BAD.sub("", v)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def _cue(marks) -> bytes:
+def _cue(marks: list[tuple[int, str]]) -> bytes:
     points = b"".join(struct.pack("<II4sIII", i, fr, b"data", 0, 0, fr) for i, (fr, _) in enumerate(marks, 1))
     return len(marks).to_bytes(4, "little") + points
 
 
-def _adtl(marks) -> bytes:
+def _adtl(marks: list[tuple[int, str]]) -> bytes:
     return b"".join(_chunk(b"labl", i.to_bytes(4, "little") + _zstr(label or f"marker {i}"))
                     for i, (_, label) in enumerate(marks, 1))
