@@ -27,9 +27,12 @@ import re
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import AudioError
+
+if TYPE_CHECKING:   # audiometa imports this module lazily
+    from .audiometa import Metadata, Parts
 
 APP_ID = b"ACgr"
 OGG_MAGIC = b"AudioChainGraph\x01"
@@ -44,10 +47,12 @@ _FIELDS = {"title": "title", "artist": "artist", "album": "album", "comment": "c
            "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
            "timereference": "time_reference"}
 _SKIP = {"encoder", "vendor"}
+# what a scan of a file's header finds: (Vorbis comments, sample rate or 0, AudioChain graph bytes or None)
+_Scan = tuple[list[tuple[str, str]], int, "bytes | None"]
 
 
 # ---------------------------------------------------------------------------------------- reading
-def read_xiph(path: Path, fmt: str) -> tuple[dict, list, dict]:
+def read_xiph(path: Path, fmt: str) -> Parts:
     from .audiometa import GRAPH_KEY, clean_fields
 
     comments, rate, _ = (_flac_scan if fmt == "flac" else _ogg_scan)(path)
@@ -112,7 +117,7 @@ def parse_comments(data: bytes) -> tuple[list[tuple[str, str]], int]:
     return out, pos
 
 
-def _flac_scan(path: Path, want_graph: bool = False):
+def _flac_scan(path: Path, want_graph: bool = False) -> _Scan:
     comments: list[tuple[str, str]] = []
     rate, graph = 0, None
     with open(path, "rb") as f:
@@ -148,7 +153,7 @@ def _flac_scan(path: Path, want_graph: bool = False):
     return comments, rate, graph
 
 
-def _ogg_packets(f, wanted: int):
+def _ogg_packets(f: IO[bytes], wanted: int) -> list[bytes]:
     """The first ``wanted`` packets of the first logical stream (bounded page and packet sizes)."""
     packets: list[bytes] = []
     current, serial = b"", None
@@ -177,7 +182,7 @@ def _ogg_packets(f, wanted: int):
     return packets
 
 
-def _ogg_scan(path: Path, want_graph: bool = False):
+def _ogg_scan(path: Path, want_graph: bool = False) -> _Scan:
     comments: list[tuple[str, str]] = []
     rate, graph = 0, None
     with open(path, "rb") as f:
@@ -197,7 +202,7 @@ def _ogg_scan(path: Path, want_graph: bool = False):
 
 
 # ---------------------------------------------------------------------------------------- writing
-def vorbis_items(meta, rate: int, software: str) -> dict[str, list[str]]:
+def vorbis_items(meta: Metadata, rate: int, software: str) -> dict[str, list[str]]:
     from .audiometa import format_bpm
 
     items: dict[str, list[str]] = {}
@@ -221,7 +226,7 @@ def vorbis_items(meta, rate: int, software: str) -> dict[str, list[str]]:
     return items
 
 
-def write_xiph(path: Path, fmt: str, meta, graph: bytes | None, software: str) -> list[str]:
+def write_xiph(path: Path, fmt: str, meta: Metadata, graph: bytes | None, software: str) -> list[str]:
     from mutagen.flac import FLAC, MetadataBlock
     from mutagen.oggvorbis import OggVorbis
 
