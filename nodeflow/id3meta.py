@@ -13,9 +13,14 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import AudioError
+
+if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiometa imports this module lazily
+    from mutagen.id3 import ID3
+
+    from .audiometa import Metadata, Parts
 
 GEOB_DESC = "audiochain-graph"
 MAX_ID3 = 64 << 20
@@ -38,7 +43,8 @@ def id3_key(key: str) -> str | None:
     return m.group(1).upper() + acc + ("m" if minor else "")
 
 
-def id3_parts(data: bytes | None, tags=None, rate: int = 0) -> tuple[dict, list, dict]:
+def id3_parts(data: bytes | None, tags: ID3 | None = None,
+              rate: int = 0) -> tuple[dict[str, str], list[tuple[int, str]], dict[str, str]]:
     """``(fields, markers, extra)`` from ID3 tag bytes (or a loaded mutagen ``ID3``)."""
     if tags is None:
         tags = _load(data)
@@ -67,14 +73,14 @@ def id3_parts(data: bytes | None, tags=None, rate: int = 0) -> tuple[dict, list,
     return fields, sorted(markers), extra
 
 
-def id3_graph(data: bytes | None, tags=None) -> bytes | None:
+def id3_graph(data: bytes | None, tags: ID3 | None = None) -> bytes | None:
     if tags is None:
         tags = _load(data)
     frames = tags.getall(f"GEOB:{GEOB_DESC}") if tags is not None else []
     return bytes(frames[0].data) if frames else None
 
 
-def _load(data: bytes | None):
+def _load(data: bytes | None) -> ID3 | None:
     from mutagen.id3 import ID3
 
     try:
@@ -83,7 +89,7 @@ def _load(data: bytes | None):
         return None
 
 
-def _file_tags(path: Path):
+def _file_tags(path: Path) -> tuple[ID3 | None, int]:
     """``(tags, rate)`` of an MP3 file; tags None when it has none (or a too large one)."""
     from mutagen.mp3 import MP3
 
@@ -97,10 +103,12 @@ def _file_tags(path: Path):
         audio: Any = MP3(path)
     except Exception:
         return None, 0
-    return audio.tags, audio.info.sample_rate
+    tags: ID3 | None = audio.tags
+    rate: int = audio.info.sample_rate
+    return tags, rate
 
 
-def read_id3_file(path: Path) -> tuple[dict, list, dict]:
+def read_id3_file(path: Path) -> Parts:
     from .audiometa import clean_fields
 
     tags, rate = _file_tags(path)
@@ -115,7 +123,7 @@ def read_id3_graph(path: Path) -> bytes | None:
     return id3_graph(None, tags=tags)
 
 
-def _fill_text(tags, meta):
+def _fill_text(tags: ID3, meta: Metadata) -> Callable[[str, str], None]:
     """Set ``meta``'s text frames (title, artist, album, genre, date, comment, tempo, key, meter) in
     the ID3 ``tags``; returns the ``txxx(desc, value)`` setter for more."""
     from mutagen.id3 import COMM, TBPM, TXXX, Encoding, Frames
@@ -154,7 +162,7 @@ def _fill_text(tags, meta):
     return txxx
 
 
-def wav_id3_chunk(meta) -> bytes:
+def wav_id3_chunk(meta: Metadata) -> bytes:
     """An ID3v2.4 tag holding only ``meta``'s labels, for a WAV's ``id3 `` chunk: what Apple Music,
     DJ software, ffprobe and mediainfo read for a WAV's title, artist and BPM (RIFF INFO has no BPM)."""
     import io
@@ -168,7 +176,7 @@ def wav_id3_chunk(meta) -> bytes:
     return buf.getvalue()
 
 
-def write_mp3(path: Path, meta, graph: bytes | None, software: str) -> list[str]:
+def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) -> list[str]:
     from mutagen.id3 import CHAP, CTOC, GEOB, TENC, CTOCFlags, Encoding
     from mutagen.id3 import Frames
     from mutagen.mp3 import MP3
