@@ -1,20 +1,28 @@
-"""New model families (issue 13) through their nodes vs the bare library call, on tiny random-weight
-checkpoints of the real architectures (CPU, one thread), runs alternated (paired A/B).
+"""New model families (issue 13) through their nodes vs the bare library call, on random-weight
+checkpoints of the real architectures, runs alternated (paired A/B, best of 5 each).
+
+    python -m bench.bench_families                      # tiny checkpoints, CPU, one thread (make bench)
+    python -m bench.bench_families --real-size          # the real checkpoints' sizes (random weights)
+    python -m bench.bench_families --real-size --device cuda
 
 For each family: seconds of audio per second through the node (``invoke``: a graph, the model cache,
 seeding, progress and cancellation checks, the Audio/text values) and through the bare transformers
 call on the same loaded model with the same settings; ``<family>_node_vs_bare`` is the wall-time
 ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
 
-- ``mms_tts``: 12 sentences of text -> speech (VitsModel per sentence, seeded noise).
-- ``whisper``: 60 s of audio -> text and word timestamps (two 30 s windows, greedy, token timestamps).
-- ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps).
+- ``mms_tts``: 12 sentences of text -> speech (VitsModel per sentence, seeded noise); real size: MMS's
+  ~36 M parameters (transformers' VitsConfig defaults).
+- ``whisper``: 60 s of audio -> text and word timestamps (two 30 s windows, greedy, token timestamps);
+  real size: whisper-tiny's 4+4 layers, d_model 384 and 51865-token vocabulary.
+- ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps); real size:
+  encodec_24khz's widths.
 
-The tiny models make the node's fixed costs (graph, events, value conversion) as large a share as
-they can be; with real-size weights (on a GPU when one is lent) the model's own time dwarfs them.
+The tiny models make the node's fixed costs (graph, cache key, events, value conversion) as large a
+share as they can be; at real size the model's own time dwarfs them.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -43,13 +51,26 @@ def paired_times(a: Callable[[], float], b: Callable[[], float], repeat: int = 5
     return tuple(best)
 
 
-def _report(name: str, node: tuple[float, float, float], bare: tuple[float, float, float], what: str) -> None:
-    node_rate, bare_rate = node[2] / node[0], bare[2] / bare[0]
-    report(f"{name}_node_vs_bare", bare_rate / node_rate, "goal <= 1.1", "{:.3f}x")
-    report(f"{name}_node_vs_bare_cpu", (node[1] / node[2]) / (bare[1] / bare[2]), "CPU time per audio second, goal <= 1.1",
-           "{:.3f}x")
-    report(f"{name}_tiny_audio_s_per_s", node_rate, f"{what}, through the node", "{:.1f}")
-    report(f"{name}_tiny_audio_s_per_s_bare", bare_rate, "the bare library call, same run", "{:.1f}")
+class Run:
+    """Where and at what size this run benchmarks; names the figures accordingly."""
+
+    def __init__(self, real_size: bool, device: str, repeat: int):
+        self.real_size, self.device, self.repeat = real_size, device, repeat
+        self.size = "real_size" if real_size else "tiny"
+
+    def sync(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+            torch.cuda.synchronize(self.device)
+
+    def report(self, name: str, node: tuple[float, float, float], bare: tuple[float, float, float], what: str) -> None:
+        node_rate, bare_rate = node[2] / node[0], bare[2] / bare[0]
+        tag = "" if not self.real_size and self.device == "cpu" else f"_{self.size}_{self.device.split(':')[0]}"
+        report(f"{name}{tag}_node_vs_bare", bare_rate / node_rate, "goal <= 1.1", "{:.3f}x")
+        report(f"{name}{tag}_node_vs_bare_cpu", (node[1] / node[2]) / (bare[1] / bare[2]),
+               "CPU time per audio second, goal <= 1.1", "{:.3f}x")
+        report(f"{name}_{self.size}_audio_s_per_s", node_rate, f"{what}, {self.device}, through the node", "{:.1f}")
+        report(f"{name}_{self.size}_audio_s_per_s_bare", bare_rate, "the bare library call, same run", "{:.1f}")
 
 
 def _held(checkpoint: Path):
@@ -58,19 +79,19 @@ def _held(checkpoint: Path):
     return default_cache().get(key, lambda: None)
 
 
-def bench_mms(tmp: Path) -> None:
+def bench_mms(tmp: Path, run: Run) -> None:
     import torch
     import tiny_mms
     from nodeflow import Executor
     from nodes.models.bark import split_text
     from nodes.models.mms_tts import mms_tts
-    ck = tiny_mms.build(tmp / "mms")
+    ck = tiny_mms.build(tmp / "mms", real_size=run.real_size)
     text = " ".join(f"This is sentence number {i}, spoken for the benchmark." for i in range(12))
     ex, seed = Executor(disk_cache=None), [0]
 
     def node() -> float:
         seed[0] += 1                     # a new seed each time: never served from the output cache
-        out = mms_tts(prompt=text, checkpoint=str(ck), seed=seed[0], pause_s=0.0, device="cpu").invoke(executor=ex)
+        out = mms_tts(prompt=text, checkpoint=str(ck), seed=seed[0], pause_s=0.0, device=run.device).invoke(executor=ex)
         return out.duration_s
 
     node()
@@ -82,27 +103,29 @@ def bench_mms(tmp: Path) -> None:
         frames = 0
         with torch.inference_mode():
             for s in split_text(text):
-                o = held.model(**held.processor(s, return_tensors="pt"))
+                enc = held.processor(s, return_tensors="pt").to(held.model.device)
+                o = held.model(**enc)
                 frames += int(o.sequence_lengths[0])
+        run.sync()
         return frames / held.model.config.sampling_rate
 
     bare()
-    n, b = paired_times(node, bare)
-    _report("mms_tts", n, b, "tiny VITS, 12 sentences")
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("mms_tts", n, b, f"{run.size} VITS, 12 sentences")
 
 
-def bench_whisper(tmp: Path) -> None:
+def bench_whisper(tmp: Path, run: Run) -> None:
     import numpy as np
     import torch
     import tiny_whisper
     from nodeflow import Executor
     from nodes.models.whisper import whisper
-    ck = tiny_whisper.build(tmp / "whisper")
+    ck = tiny_whisper.build(tmp / "whisper", real_size=run.real_size)
     rate, seconds = 16000, 60.0
     x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
 
     def node() -> float:                 # a fresh executor: never served from the output cache
-        whisper(checkpoint=str(ck), language="en", device="cpu").invoke((x, rate), executor=Executor(disk_cache=None))
+        whisper(checkpoint=str(ck), language="en", device=run.device).invoke((x, rate), executor=Executor(disk_cache=None))
         return seconds
 
     node()
@@ -113,50 +136,58 @@ def bench_whisper(tmp: Path) -> None:
         for k in range(0, x.shape[1], 480000):
             f = held.processor(x[0, k:k + 480000], sampling_rate=rate, return_tensors="pt", return_attention_mask=True)
             with torch.inference_mode():
-                out = held.model.generate(f["input_features"], attention_mask=f["attention_mask"], language="en",
+                out = held.model.generate(f["input_features"].to(held.model.device, held.model.dtype),
+                                          attention_mask=f["attention_mask"].to(held.model.device), language="en",
                                           task="transcribe", max_new_tokens=limit, return_token_timestamps=True,
                                           return_dict_in_generate=True)
-            held.processor.tokenizer.decode(out["sequences"][0], skip_special_tokens=True)
+            held.processor.tokenizer.decode(out["sequences"][0].cpu(), skip_special_tokens=True)
         return seconds
 
     bare()
-    n, b = paired_times(node, bare)
-    _report("whisper", n, b, "tiny Whisper, 60 s in two 30 s windows")
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("whisper", n, b, f"{run.size} Whisper, 60 s in two 30 s windows")
 
 
-def bench_encodec(tmp: Path) -> None:
+def bench_encodec(tmp: Path, run: Run) -> None:
     import numpy as np
     import torch
     import tiny_encodec
     from nodeflow import Executor
     from nodes.models.encodec import encodec_decode, encodec_encode
-    ck = tiny_encodec.build(tmp / "encodec")
+    ck = tiny_encodec.build(tmp / "encodec", real_size=run.real_size)
     rate, seconds = 24000, 20.0
     x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
-    chain = encodec_encode(checkpoint=str(ck), device="cpu") | encodec_decode(checkpoint=str(ck), device="cpu")
+    chain = encodec_encode(checkpoint=str(ck), device=run.device) | encodec_decode(checkpoint=str(ck), device=run.device)
 
     def node() -> float:                 # a fresh executor: never served from the output cache
-        out = chain.invoke((x, rate), executor=Executor(disk_cache=None))
-        return out.duration_s
+        return chain.invoke((x, rate), executor=Executor(disk_cache=None)).duration_s
 
     node()
     held = _held(ck)
 
     def bare() -> float:
+        m = held.model
         with torch.inference_mode():
-            e = held.model.encode(torch.from_numpy(x)[None], bandwidth=6.0)
-            y = held.model.decode(e.audio_codes, e.audio_scales, padding_mask=torch.ones(1, x.shape[1], dtype=torch.bool))
-        return y.audio_values.shape[-1] / rate
+            e = m.encode(torch.from_numpy(x)[None].to(m.device, m.dtype), bandwidth=6.0)
+            y = m.decode(e.audio_codes, e.audio_scales,
+                         padding_mask=torch.ones(1, x.shape[1], dtype=torch.bool, device=m.device))
+            y.audio_values.float().cpu()
+        return x.shape[1] / rate
 
     bare()
-    n, b = paired_times(node, bare)
-    _report("encodec", n, b, "tiny EnCodec 24 kHz, 20 s encoded at 6 kbps and decoded")
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("encodec", n, b, f"{run.size} EnCodec 24 kHz, 20 s encoded at 6 kbps and decoded")
 
 
 BENCHES = [bench_mms, bench_whisper, bench_encodec]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_families", description=__doc__.split("\n")[0])
+    ap.add_argument("--real-size", action="store_true", help="the real checkpoints' sizes (random weights)")
+    ap.add_argument("--device", default="cpu", help="cpu (one thread, default), cuda or cuda:N")
+    ap.add_argument("--repeat", type=int, default=5, help="alternated runs of each (default 5)")
+    args = ap.parse_args([] if argv is None else argv)
     try:
         import torch
         import transformers  # noqa: F401
@@ -167,13 +198,14 @@ def main() -> None:
     os.environ.setdefault("AUDIOCHAIN_TORCH_THREADS", "1")   # the node's CPU thread policy: one, as the bare call
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    run = Run(args.real_size, args.device, args.repeat)
     try:
         with tempfile.TemporaryDirectory(prefix="audiochain-bench-") as tmp:
             for bench in BENCHES:
-                bench(Path(tmp))
+                bench(Path(tmp), run)
     finally:
         torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
