@@ -14,7 +14,7 @@ $(VENV)/.core-installed: pyproject.toml
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.core-installed
 	$(PY) -m pip install -q "$(TORCH_CPU)"
-	$(PY) -m pip install -q -e ".[models,editor,finetune,distributed,tempo,separation,dev]"
+	$(PY) -m pip install -q -e ".[models,editor,finetune,distributed,tempo,separation,diffusion,dev]"
 	touch $@
 
 install: $(VENV)/.core-installed
