@@ -103,6 +103,12 @@ def words_of(held: Loaded, tokens: list[int], times: list[float], offset_s: floa
     return out
 
 
+def _language_token(held: Loaded, tokens: list[int]) -> str | None:
+    """The language code Whisper wrote at the start of ``tokens`` (``<|ja|>`` -> ``ja``), if any."""
+    ids = {v: k.strip("<|>") for k, v in (held.model.generation_config.lang_to_id or {}).items()}
+    return next((ids[t] for t in tokens[:3] if t in ids), None)
+
+
 def transcribe(held: Loaded, samples: np.ndarray, *, language: str, task: Any, ctx: Context | None = None) -> Transcript:
     """Transcribe mono float32 ``samples`` at the model's rate, window by window."""
     import torch
@@ -136,7 +142,8 @@ def transcribe(held: Loaded, samples: np.ndarray, *, language: str, task: Any, c
         tokens = out["sequences"][0].tolist()
         times = out["token_timestamps"][0].float().tolist()
         texts.append(held.processor.tokenizer.decode(tokens, skip_special_tokens=True).strip())
-        words.extend(words_of(held, tokens, times, k * size / rate, min(samples.size, (k + 1) * size) / rate, lang))
+        heard = lang or _language_token(held, tokens)       # detected: the token after start-of-transcript
+        words.extend(words_of(held, tokens, times, k * size / rate, min(samples.size, (k + 1) * size) / rate, heard))
     if ctx is not None:
         ctx.progress(count, count)
     return Transcript(" ".join(t for t in texts if t), json.dumps(words, ensure_ascii=False))

@@ -136,3 +136,9 @@ def test_words_and_their_times_from_tokens(ck):
     words = words_of(held, tokens, times, 30.0, 31.2)
     assert [w["word"] for w in words] == ["the", "cat,", "sat."]
     assert [(w["start_s"], w["end_s"]) for w in words] == [(30.0, 30.4), (30.4, 30.9), (30.9, 31.2)]
+
+    # languages written without spaces: a token is a word (detected from the language token Whisper writes)
+    from nodes.models.whisper import _language_token
+    assert _language_token(held, tokens) == "en"
+    ja = words_of(held, tokens, times, 0.0, 2.0, "ja")
+    assert len(ja) == len([t for t in text if t != tok.convert_tokens_to_ids("\u0120")])
