@@ -159,3 +159,25 @@ def test_the_estimate_before_running_knows_the_decoded_length(ck, tmp_path):
     g.connect("enc.out", "dec.tokens")
     out = estimate(g).nodes["dec"].shapes["out"]
     assert (out.frames, out.channels, out.rate) == (72000, 1, 24000)        # 3 s at the codec's rate
+
+
+@pytest.mark.parametrize("frames", [1000, 48000, 96123])
+def test_the_48_khz_layout_chunks_scales_and_exact_lengths(tmp_path_factory, frames):
+    ck48 = _ck48(tmp_path_factory)
+    audio = clip(frames, rate=48000, channels=2, seed=frames)
+    d = json.loads(enc(ck48, audio, bandwidth_kbps=3.0))
+    chunks = max(1, -(-frames // 47520))                     # 1 s chunks, stride 0.99 s
+    assert (d["sample_rate"], d["channels"], d["frame_rate"]) == (48000, 2, 150.0)
+    assert np.asarray(d["codes"]).shape[:2] == (chunks, 2) and len(d["scales"]) == chunks   # 3 kbps: 2 books
+    assert all(isinstance(s, list) and s[0] > 0 for s in d["scales"])       # each chunk's own loudness
+    out = dec(ck48, json.dumps(d))
+    assert (out.frames, out.channels, out.sample_rate) == (frames, 2, 48000)
+
+
+_CK48: dict[str, Path] = {}
+
+
+def _ck48(factory) -> Path:
+    if "ck" not in _CK48:
+        _CK48["ck"] = tiny_encodec.build(factory.mktemp("encodec48") / "tiny-encodec-48", khz48=True)
+    return _CK48["ck"]
