@@ -253,6 +253,33 @@ def codec_tokens() -> Graph:
     return g
 
 
+def text_to_audio() -> Graph:
+    """A prompt template -> Stable Audio Open for 75 s (two 47.55 s windows chained) -> fades -> export."""
+    g = Graph()
+    g.path = HERE / "text_to_audio.msgpack"
+    g.metadata = {"title": "Sound from a prompt (Stable Audio Open)",
+                  "description": "A prompt template (genre, mood, bpm, key, instrument) drives Stable Audio Open, a "
+                                 "latent diffusion model, for 75 s of 44.1 kHz stereo: 100 denoising steps per window, "
+                                 "guided away from a negative prompt; past its 47.55 s window a second window "
+                                 "continues the first over their shared 17.6 s and the two crossfade there. Faded "
+                                 "and exported at -14 LUFS. Needs `audiochain models pull "
+                                 "stabilityai/stable-audio-open-1.0` once (a gated model: accept its licence on the "
+                                 "hub and log in first) and the 'diffusion' extra.",
+                  "checkpoints": ["stabilityai/stable-audio-open-1.0"]}
+    g.add("text.prompt_template", id="prompt", genre="ambient", mood="calm, slowly evolving", bpm=90,
+          key="A minor", instrument="warm analog synth pads, soft rain and a distant piano")
+    g.add("models.stable_audio", id="sound", checkpoint="stabilityai/stable-audio-open-1.0", duration_s=75.0,
+          extend_stride_s=30.0, steps=100, guidance_scale=7.0, seed=7, negative_prompt="low quality, distorted, vocals")
+    g.add("dsp.fade", id="fade", fade_in_s=0.5, fade_out_s=4.0, curve="equal_power")
+    g.add("io.export", id="export", path="text_to_audio.wav", format="wav", bit_depth="pcm24", loudness_lufs=-14.0,
+          peak_db=-1.0)
+    g.connect("prompt.out", "sound.text")
+    g.connect("sound", "fade")
+    g.connect("fade", "export")
+    _layout(g, {"prompt": (20, 40), "sound": (290, 40), "fade": (580, 40), "export": (800, 40)})
+    return g
+
+
 def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
     g.editor["positions"] = {k: [float(x), float(y)] for k, (x, y) in positions.items()}
 
@@ -260,7 +287,7 @@ def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
 GRAPHS = {"demo.msgpack": demo, "longform.msgpack": longform, "melody_variations.msgpack": melody_variations,
           "bark_vocals.msgpack": bark_vocals, "speech_offline.msgpack": speech_offline, "stems.msgpack": stems,
           "speech_languages.msgpack": speech_languages, "transcribe_and_speak.msgpack": transcribe_and_speak,
-          "codec_tokens.msgpack": codec_tokens}
+          "codec_tokens.msgpack": codec_tokens, "text_to_audio.msgpack": text_to_audio}
 
 
 def main() -> None:
