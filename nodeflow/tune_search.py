@@ -13,7 +13,7 @@ import math
 import random
 import re
 import string
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .errors import ParameterError
 from .graph import Graph
@@ -22,6 +22,9 @@ from .sweep import PROMPT_NODE, _split_values, parse_axis
 __all__ = ["Dimension", "Search", "build_space", "overrides_for", "PALETTE", "MAX_SEED"]
 
 MAX_SEED = 2**31 - 1
+
+# one candidate of the search: a value per dimension, in the order of the dimensions
+Candidate = tuple[Any, ...]
 
 # values tried for a template's standard slots (the graph's own value is always tried first)
 PALETTE: dict[str, tuple[Any, ...]] = {
@@ -138,7 +141,7 @@ def build_space(graph: Graph, vary: Sequence[str] = (), *, slots: bool = True, s
     return list(dims.values())
 
 
-def overrides_for(graph: Graph, dims: Sequence[Dimension], cand: tuple) -> tuple[tuple[str, Any], ...]:
+def overrides_for(graph: Graph, dims: Sequence[Dimension], cand: Candidate) -> tuple[tuple[str, Any], ...]:
     """A candidate as sweep overrides (``node.param``, value); template variables are written into
     their node's ``variables`` text, so a row reruns on the plain graph."""
     out: dict[str, Any] = {}
@@ -163,7 +166,7 @@ class Search:
     def __init__(self, graph: Graph, dims: Sequence[Dimension], seed: int, population: int):
         self.dims, self.population = list(dims), max(1, int(population))
         self.rng = random.Random(int(seed))
-        self._previous_best: tuple | None = None
+        self._previous_best: Candidate | None = None
         self.baseline = tuple(_current(graph, d.node, d.param) if d.kind == "seed" else d.values[0] for d in dims)
 
     @property
@@ -174,10 +177,10 @@ class Search:
     def _value(self, d: Dimension) -> Any:
         return self.rng.randint(0, MAX_SEED) if d.kind == "seed" else self.rng.choice(d.values)
 
-    def _random(self) -> tuple:
+    def _random(self) -> Candidate:
         return tuple(self._value(d) for d in self.dims)
 
-    def _spread(self, count: int) -> list[tuple]:
+    def _spread(self, count: int) -> list[Candidate]:
         """``count`` random candidates spread over the ordered dimensions (one per stratum, a Latin
         hypercube), random elsewhere: a first generation that covers the space."""
         if count < 1:
@@ -193,7 +196,7 @@ class Search:
                 columns.append([self._value(d) for _ in range(count)])
         return list(dict.fromkeys(zip(*columns)))
 
-    def _mutate(self, cand: tuple) -> tuple:
+    def _mutate(self, cand: Candidate) -> Candidate:
         out = list(cand)
         movable = [i for i, d in enumerate(self.dims) if d.kind == "seed" or len(d.values) > 1]
         if not movable:
@@ -212,7 +215,7 @@ class Search:
                 out[i] = self.rng.choice([v for v in d.values if v != out[i]])
         return tuple(out)
 
-    def _extrapolate(self, old: tuple, new: tuple, factor: int) -> tuple:
+    def _extrapolate(self, old: Candidate, new: Candidate, factor: int) -> Candidate:
         """``new`` moved further from ``old`` along the ordered dimensions where they differ."""
         out = list(new)
         for i, d in enumerate(self.dims):
@@ -222,7 +225,7 @@ class Search:
                 out[i] = vals[min(max(j, 0), len(vals) - 1)]
         return tuple(out)
 
-    def _neighbours(self, cand: tuple) -> list[tuple]:
+    def _neighbours(self, cand: Candidate) -> list[Candidate]:
         """``cand`` moved one step along one dimension: the next value up and down an ordered one,
         every other value of a short unordered one (at most 3 drawn), a new seed."""
         out = []
@@ -239,10 +242,10 @@ class Search:
             out += [cand[:i] + (m,) + cand[i + 1:] for m in moves]
         return out
 
-    def propose(self, history: Sequence[tuple[tuple, float | None]], count: int) -> list[tuple]:
+    def propose(self, history: Sequence[tuple[Candidate, float | None]], count: int) -> list[Candidate]:
         """The next generation: up to ``count`` candidates never proposed before."""
         seen = {c for c, _ in history}
-        out: list[tuple] = []
+        out: list[Candidate] = []
         if not history:
             out.append(self.baseline)
             out += [c for c in self._spread(count - 1) if c != self.baseline]
@@ -288,5 +291,5 @@ class Search:
         return out
 
 
-def _all(dims: Sequence[Dimension]):
+def _all(dims: Sequence[Dimension]) -> Iterator[Candidate]:
     return itertools.product(*(d.values for d in dims))
