@@ -25,12 +25,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .atomic import write_atomic
 from .audio import Audio
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
+
+if TYPE_CHECKING:   # the executor is imported where a sweep runs
+    from .executor import Event, Executor
 
 __all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "run_sweep", "batch", "VariantResult",
            "SweepReport", "write_manifest", "package_versions", "sweep_from_graph"]
@@ -261,7 +264,7 @@ class OutputSummary:
             if type(v) is float:
                 self.numbers[f"{nid}.{port}"] = v
 
-    def merged(self, order) -> tuple[list[str], dict[str, float], dict[str, str]]:
+    def merged(self, order: Iterable[str]) -> tuple[list[str], dict[str, float], dict[str, str]]:
         files, durations, prov = [], {}, {}
         for nid in order:
             if nid in self.per_node:
@@ -295,7 +298,7 @@ class SweepReport:
                 "versions": self.versions, "variants": [r.row() for r in self.results]}
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -332,7 +335,7 @@ def portable(doc: Any, base: Path) -> Any:
 
 
 @contextlib.contextmanager
-def output_lock(out_dir: Path):
+def output_lock(out_dir: Path) -> Iterator[None]:
     """Hold the output folder for one sweep at a time: a second sweep into the same folder is refused
     (its manifest would replace the running one's rows) with one line."""
     import fcntl
@@ -391,8 +394,9 @@ def assign_devices(variants: Sequence[Variant], devices: str | Sequence[str]) ->
     return [items[v.index % len(items)] for v in variants]
 
 
-def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, device: str = "auto",
-                on_event: Callable | None = None, cancel_event=None, keep_values: bool = False,
+def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Path, *, device: str = "auto",
+                on_event: Callable[[Event], None] | None = None, cancel_event: threading.Event | None = None,
+                keep_values: bool = False,
                 allow_outside: Sequence[Any] = ()) -> VariantResult:
     """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised.
     ``device`` may be a sweep's device list: the variant takes its own (:func:`assign_devices`)."""
@@ -415,9 +419,10 @@ def run_variant(executor, graph: Graph, variant: Variant, out_dir: Path, *, devi
                          prompts=summary.prompts, numbers=summary.numbers)
 
 
-def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *, executor=None,
-              device: str = "auto", on_event: Callable | None = None, on_variant: Callable | None = None,
-              cancel_event=None, keep_values: bool = False, allow_outside: Sequence[Any] = (),
+def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,
+              executor: Executor | None = None, device: str = "auto", on_event: Callable[[Event], None] | None = None,
+              on_variant: Callable[[VariantResult], None] | None = None,
+              cancel_event: threading.Event | None = None, keep_values: bool = False, allow_outside: Sequence[Any] = (),
               workers: int | None = None) -> list[VariantResult]:
     """Run variants on one executor (one cache: upstream work they share is computed once, even
     by variants running at the same time) and return the results in variant order.
@@ -449,8 +454,8 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
         return list(pool.map(one, variants))
 
 
-def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike | None = None,
-          executor=None, device: str = "auto") -> list[VariantResult]:
+def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike[str] | None = None,
+          executor: Executor | None = None, device: str = "auto") -> list[VariantResult]:
     """Run ``graph`` once per ``{"node.param": value}`` dict, in order, sharing upstream work.
 
     Each result has ``status``, ``values`` (node outputs by id) and ``outputs`` (written files).
