@@ -36,14 +36,20 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .atomic import write_atomic
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
 from .sweep import (Variant, VariantResult, apply_overrides, file_sha256, output_lock, package_versions, portable,
                     run_sweep)
-from .tune_search import PALETTE, Dimension, Search, build_space, overrides_for
+from .tune_search import PALETTE, Candidate, Dimension, Search, build_space, overrides_for
+
+if TYPE_CHECKING:   # the executor is imported where a tune runs
+    import argparse
+    import threading
+
+    from .executor import Executor
 
 __all__ = ["Dimension", "TuneReport", "tune", "build_space", "overrides_for", "Search", "scorer_graph",
            "default_scorer", "PALETTE", "MANIFEST"]
@@ -210,9 +216,9 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
 def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget: int = 32,
          out_dir: str | Path = "tune", vary: Sequence[str] = (), scorer: str | None = None,
          scorer_params: dict[str, Any] | None = None, listen: str | None = None, seed: int = 0,
-         population: int = 8, slots: bool = True, seeds: bool = True, executor=None, device: str = "auto",
+         population: int = 8, slots: bool = True, seeds: bool = True, executor: Executor | None = None, device: str = "auto",
          workers: int | None = None, on_candidate: Callable[[dict[str, Any]], None] | None = None,
-         cancel_event=None, allow_outside: Sequence[Any] = ()) -> TuneReport:
+         cancel_event: threading.Event | None = None, allow_outside: Sequence[Any] = ()) -> TuneReport:
     """Search ``graph``'s prompt slots, seeds and ``vary`` parameters for the candidate the scorer
     likes best, rendering ``budget`` candidates into ``out_dir`` (see the module's docstring).
 
@@ -244,7 +250,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
     with output_lock(out):
         done = _read_state(out, settings)
         rows: dict[int, dict[str, Any]] = {}
-        history: list[tuple[tuple, float | None]] = []
+        history: list[tuple[Candidate, float | None]] = []
         rendered, generation = 0, 0
         from .executor import Executor
         ex = executor or Executor()
@@ -293,7 +299,7 @@ def rerun_graph(graph: Graph, row: dict[str, Any]) -> Graph:
     return apply_overrides(graph, row["params"].items())
 
 
-def run_cli(args, graph: Graph, executor) -> int:
+def run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
     """``audiochain tune``: the loop with progress on stderr and the ranking's top on stdout."""
     import sys
 
