@@ -25,10 +25,16 @@ import zipfile
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .atomic import atomic_path
 from .errors import AudioError, FileFormatError, NodeflowError, ParameterError
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+# a run's outputs by node id: a RunResult, or a sweep variant's values
+RunValues = Mapping[str, dict[str, Any]]
 
 __all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "clips_from_run", "tempo_and_meter",
            "parse_meter", "SUFFIX"]
@@ -199,7 +205,8 @@ def _project_xml(placed: list[tuple[Track, list[tuple[Clip, str, tuple[float, in
     root.append(arrangement)
     _sub(root, "Scenes")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 def _metadata_xml(title: str) -> bytes:
@@ -209,7 +216,8 @@ def _metadata_xml(title: str) -> bytes:
         ET.SubElement(root, "Title").text = title
     ET.SubElement(root, "Comment").text = f"Made with AudioChain {__version__}"
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 def write_dawproject(path: str | Path, tracks: Iterable[Track], *, bpm: float, meter: tuple[int, int] | str = (4, 4),
@@ -432,11 +440,11 @@ def _extract(z: zipfile.ZipFile, member: str, dest: Path, done: dict[str, Path],
 
 
 # ---------------------------------------------------------------------------------------- from a run
-def _as_list(v: Any) -> list:
+def _as_list(v: Any) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
-def _export_inputs(graph, result) -> list[tuple[str, list[str], list[Any]]]:
+def _export_inputs(graph: Graph, result: RunValues) -> list[tuple[str, list[str], list[Any]]]:
     """``(export node id, written paths, the Audio values that fed them)`` per export node that ran."""
     out = []
     for nid, inst in graph.nodes.items():
@@ -449,7 +457,7 @@ def _export_inputs(graph, result) -> list[tuple[str, list[str], list[Any]]]:
     return out
 
 
-def clips_from_run(graph, result, track_prefix: str = "") -> list[Track]:
+def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> list[Track]:
     """One :class:`Track` per export node of a finished run, its clips where the audio sat.
 
     ``result`` maps node ids to their outputs: a ``RunResult``, or a sweep variant's ``values``.
@@ -475,7 +483,7 @@ def clips_from_run(graph, result, track_prefix: str = "") -> list[Track]:
     return tracks
 
 
-def tempo_and_meter(graph, result=None) -> tuple[float, tuple[int, int]]:
+def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[float, tuple[int, int]]:
     """The run's tempo and meter: the exported audio's ``info`` (``bpm``, ``meter``), else the
     graph's metadata, else the first ``time.tokenize_window`` node's ``bpm``/``beats_per_bar``,
     else 120 bpm in 4/4."""
