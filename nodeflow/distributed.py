@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+import types
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -25,7 +26,7 @@ from .sweep import OutputSummary, Variant, VariantResult, apply_overrides
 __all__ = ["run_sweep_ray", "shared_nodes", "task_resources"]
 
 
-def _ray():
+def _ray() -> types.ModuleType:
     try:
         import ray
     except ImportError:
@@ -65,7 +66,7 @@ def task_resources(graph: Graph, cluster: dict[str, float]) -> dict[str, float]:
     return {"num_cpus": 1, "num_gpus": 1 if uses_models and cluster.get("GPU", 0) >= 1 else 0}
 
 
-def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, index: int, out_dir: str,
+def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple[tuple[str, Any], ...], index: int, out_dir: str,
                   device: str, shared: dict[str, Any], packs: tuple[str, ...], base_dir: str) -> dict[str, Any]:
     """Runs in a Ray worker: one variant, through the ordinary executor."""
     from .errors import Cancelled
@@ -96,10 +97,10 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple, 
             "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
 
 
-def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike, *,
+def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,
                   address: str | None = None, device: str = "auto", max_retries: int = 3,
                   num_cpus: int | None = None, on_variant: Callable[[VariantResult], None] | None = None,
-                  packs: Sequence[str] = (), ray_init_kwargs: dict | None = None) -> list[VariantResult]:
+                  packs: Sequence[str] = (), ray_init_kwargs: dict[str, Any] | None = None) -> list[VariantResult]:
     """Run ``variants`` as Ray tasks; results come back in variant order.
 
     ``address`` joins an existing cluster; without it a local Ray is started (and shut down after).
