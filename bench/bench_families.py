@@ -16,6 +16,9 @@ ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
   real size: whisper-tiny's 4+4 layers, d_model 384 and 51865-token vocabulary.
 - ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps); real size:
   encodec_24khz's widths.
+- ``stable_audio``: one full window of text -> audio (StableAudioPipeline, guided with a negative
+  prompt; tiny: 2048 frames at 20 steps, real size: stable-audio-open-1.0's 47.55 s at 50 steps, its
+  ~1.2 B parameters); needs the 'diffusion' extra.
 
 The tiny models make the node's fixed costs (graph, cache key, events, value conversion) as large a
 share as they can be; at real size the model's own time dwarfs them.
@@ -179,7 +182,45 @@ def bench_encodec(tmp: Path, run: Run) -> None:
     run.report("encodec", n, b, f"{run.size} EnCodec 24 kHz, 20 s encoded at 6 kbps and decoded")
 
 
-BENCHES = [bench_mms, bench_whisper, bench_encodec]
+def bench_stable_audio(tmp: Path, run: Run) -> None:
+    import importlib.util
+    if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torchsde") is None:
+        print("bench_families: stable_audio skipped (pip install -e '.[diffusion]')")
+        return
+    import torch
+    import tiny_stable_audio
+    from nodeflow import Executor
+    from nodes.models.stable_audio import STABLE_AUDIO, stable_audio
+    ck = tiny_stable_audio.build(tmp / "stable_audio", real_size=run.real_size)
+    steps = 50 if run.real_size else 20
+    ex, seed = Executor(disk_cache=None), [0]
+    kw = dict(prompt="rain on a tin roof", negative_prompt="low quality", steps=steps, guidance_scale=7.0)
+
+    def node() -> float:
+        seed[0] += 1                     # a new seed each time: never served from the output cache
+        return stable_audio(**kw, duration_s=seconds, seed=seed[0], checkpoint=str(ck),
+                            device=run.device).invoke(executor=ex).duration_s
+
+    prof = STABLE_AUDIO.read_profile(ck)
+    seconds = float(prof.window_tokens * prof.hop / prof.sample_rate)     # one full window
+    node()
+    held = _held(ck)
+
+    def bare() -> float:
+        seed[0] += 1
+        gen = torch.Generator(device=held.device).manual_seed(seed[0])
+        audio = held.model(kw["prompt"], negative_prompt=kw["negative_prompt"], audio_end_in_s=seconds,
+                           num_inference_steps=steps, guidance_scale=7.0, generator=gen).audios
+        audio.float().cpu()
+        run.sync()
+        return audio.shape[-1] / prof.sample_rate
+
+    bare()
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("stable_audio", n, b, f"{run.size} Stable Audio Open, one {seconds:.2f} s window, {steps} steps")
+
+
+BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_stable_audio]
 
 
 def main(argv: list[str] | None = None) -> None:
