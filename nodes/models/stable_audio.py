@@ -85,8 +85,8 @@ def window_plan(frames: int, hop: int, window: int, stride: int) -> list[tuple[i
     """``(first latent, latents)`` of each window covering ``frames`` samples: one window when they
     fit, else windows ``stride`` latents apart, the last one only as long as needed.
 
-    >>> window_plan(100, 10, 16, 12), window_plan(400, 10, 16, 12)
-    ([(0, 10)], [(0, 16), (12, 16), (24, 16), (36, 4)])
+    >>> window_plan(100, 10, 16, 12), window_plan(410, 10, 16, 12)
+    ([(0, 10)], [(0, 16), (12, 16), (24, 16), (36, 5)])
     """
     total = math.ceil(frames / hop)
     plan = [(0, min(total, window))]

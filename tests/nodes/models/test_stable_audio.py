@@ -165,3 +165,13 @@ def test_bad_settings_are_one_clear_line(ck, tmp_path):
     other = tiny_encodec.build(tmp_path / "encodec")
     with pytest.raises(ParameterError, match=r"models.stable_audio needs a 'StableAudioPipeline' checkpoint"):
         gen(ck, checkpoint=str(other))
+
+
+def test_without_the_diffusion_extra_the_node_and_preflight_name_it(ck, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchsde", None)              # as if not installed
+    with pytest.raises(CheckpointError, match=r"needs the 'diffusion' extra \(torchsde not installed here\): "
+                                              r"pip install -e '\.\[models,diffusion\]'"):
+        gen(ck)
+    g = Graph()
+    g.add("models.stable_audio", id="sa", checkpoint=str(ck))
+    assert [p for p in g.problems() if "diffusion" in p]
