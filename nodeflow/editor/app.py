@@ -556,6 +556,7 @@ class App:
         for text, err in self.audition.messages:
             self.say(text, err)
         self.audition.messages.clear()
+        self.audition.tick()
         if dpg.is_mouse_button_released(dpg.mvMouseButton_Left):
             moved = self.view.read_positions()
             if moved:
@@ -629,6 +630,8 @@ class App:
                     self.view.show_value(nid, port, self.runner.output(g, nid, port, keys))
                 else:
                     value = self.runner.output(g, nid, port, keys)
+                    live = self.runner.live.get(nid, port, keys.get(nid)) if value is None else None
+                    value = live.snapshot() if live is not None else value      # the waveform grows as it streams
                     if value is None:
                         self.view.show_preview(nid, port, None)
                     elif self.view.previews.get((nid, port)) is not value:

@@ -175,6 +175,10 @@ class Auditioner:
         if value is not None:
             self._start(nid, port, value, start_s)
             return
+        live = self.runner.live.get(nid, port, (self.runner.current_keys(graph) or {}).get(nid))
+        if live is not None:                 # running and streaming: play what has arrived, and on
+            self._play_clip(nid, port, live, start_s)
+            return
         try:
             self.runner.run(graph, [nid], kind="audition",
                             on_done=lambda res, err: self._computed(nid, port, res, err, start_s))
@@ -184,6 +188,19 @@ class Auditioner:
             return
         self.pending = (nid, port)
         self._say(f"computing {nid} to audition it...")
+
+    def tick(self) -> None:
+        """Per frame: a preview waiting for its node starts as soon as the node streams pieces; a
+        growing clip that is complete becomes the clip (pause, seek and the meter use it)."""
+        if self.pending is not None:
+            nid, port = self.pending
+            key = (self.runner.current_keys(self._graph) or {}).get(nid)
+            live = self.runner.live.get(nid, port, key)
+            if live is not None:
+                self.pending = None
+                self._play_clip(nid, port, live, 0.0)
+        if getattr(self.clip, "growing", False) and self.clip.final:
+            self.clip = self.clip.snapshot()
 
     def toggle(self, graph: Graph, nid: str, port: str) -> None:
         """The play button: play, pause while this output plays, resume where it was paused."""
@@ -307,6 +324,12 @@ class Auditioner:
         self.clip = audio
         if region is not None:
             return self._send(nid, port, audio, region, start_s, loop=True)
+        if getattr(audio, "growing", False):         # a node still generating it (.live)
+            self.offset_s = min(max(float(start_s), 0.0), audio.duration_s)
+            self._send(nid, port, audio, audio, self.offset_s)
+            if self.now == (nid, port):
+                self._say(f"playing {nid}.{port} as it is generated ({audio.duration_s:.1f} s so far)")
+            return
         start_s = min(max(float(start_s), 0.0), audio.duration_s)
         played = audio
         if start_s > 0:
@@ -345,7 +368,7 @@ class Auditioner:
         try:
             player = self.player()
             self.last_call = time.perf_counter()
-            player.play(played, loop=True, start_s=start_s) if loop else player.play(played)
+            player.play(played, loop=loop, start_s=start_s)
         except AudioDeviceError as e:
             self._say(str(e), True)
             return

@@ -149,6 +149,8 @@ def _mix_matrix(inputs: int, outputs: int) -> np.ndarray | None:
 class _Reader:
     """Hands out device-ready blocks ``[frames, out_channels]`` of a clip, resampling on the fly."""
 
+    waiting = False          # a growing clip's reader waits for more (silence that is not the end: see .live)
+
     def __init__(self, samples: np.ndarray, in_rate: int, out_rate: int, mix: np.ndarray | None,
                  loop: bool = False, start: int = 0):
         self.x, self.n, self.mix = samples, samples.shape[1], mix
@@ -257,7 +259,7 @@ class _Session:
             outdata.fill(0)
             self.failure = f"playback failed in the audio callback: {type(e).__name__}: {e}"
             raise sd.CallbackAbort from None
-        if k < frames:
+        if k < frames and not self.reader.waiting:
             # the clip is handed over; the device still holds up to a buffer of it, and stopping now
             # would drop that (PortAudio on PulseAudio does): play the buffer's length of silence first
             self.ended = True
@@ -410,7 +412,7 @@ class Player:
         (``position_s`` then wraps).
         """
         t0 = time.perf_counter()
-        if not isinstance(audio, Audio):
+        if not isinstance(audio, Audio) and not hasattr(audio, "make_reader"):   # (a growing clip: .live)
             raise AudioError(f"play() needs an Audio clip; got {type(audio).__name__}")
         with self._lock:
             self._ticket += 1
@@ -552,8 +554,9 @@ class Player:
                 except sd.PortAudioError as e:
                     last = e
                     continue
-                session.reader = _Reader(audio.samples, audio.sample_rate, rate, _mix_matrix(audio.channels, ch),
-                                         session.loop, int(session.start_s * audio.sample_rate))
+                make = getattr(audio, "make_reader", None)       # a growing clip reads itself (.live)
+                how = (rate, _mix_matrix(audio.channels, ch), session.loop, int(session.start_s * audio.sample_rate))
+                session.reader = make(*how) if make else _Reader(audio.samples, audio.sample_rate, *how)
                 session.rate, session.stream, session.stream_open = rate, stream, True
                 session.open_kw, session.latency_s = kw, float(stream.latency)
                 session.latency_history = [session.latency_s]

@@ -99,6 +99,8 @@ class Runner:
         self._events: collections.deque[Event] = collections.deque()
         self._job_keys: dict[str, str] = {}
         self._keys_memo: tuple[tuple[int, int] | None, dict[str, str] | None] = (None, None)
+        from .live import LivePieces
+        self.live = LivePieces()           # streamed pieces of running nodes (play while generating)
 
     # ------------------------------------------------------------------ starting
     @property
@@ -131,7 +133,7 @@ class Runner:
             g.check(None, allow_outside=allow_outside)
         keys = self.executor.keys(g)
         self._job_keys.update(keys)
-        handle = self.executor.submit(g, targets, on_event=self._events.append, allow_outside=allow_outside,
+        handle = self.executor.submit(g, targets, on_event=self._on_event, allow_outside=allow_outside,
                                       keep="all")      # every node's value: previews, audition, states
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked)
         for nid, why in blocked.items():
@@ -161,6 +163,14 @@ class Runner:
                 out.setdefault(d, f"after '{nid}'")
         return out
 
+    def _on_event(self, ev: Event) -> None:
+        """The engine's worker threads: streamed pieces go to :attr:`live` at once, the rest waits for poll."""
+        self.live.on_event(ev, self._job_keys.get(ev.node_id))
+        if ev.kind != "chunk":
+            self._events.append(ev)
+        else:
+            self.version += 1                 # the growing waveform is redrawn
+
     def stop(self) -> bool:
         """Cancel every job; running nodes stop at their next progress/cancel check."""
         for j in self.jobs:
@@ -184,6 +194,7 @@ class Runner:
             if result is not None:
                 for nid, outs in result.outputs.items():
                     self.outputs[nid] = (job.keys.get(nid, ""), outs)
+                    self.live.settle(nid, outs)
             self._settle(job, err)
             if job.kind == "run":
                 messages.append(self._summary(job, result, err))

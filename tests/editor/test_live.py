@@ -1,0 +1,65 @@
+"""The editor plays a node while it is still being generated (issue 15): real clicks, real chunk
+events from a node that streams a tone in 0.25 s pieces, the PulseAudio null sink recorded."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import sound_skip_reason
+
+
+def _silent_runs(x: np.ndarray, min_frames: int, level: float = 1e-3) -> list[tuple[int, int]]:
+    quiet = np.concatenate([[0], (np.abs(x) < level).astype(np.int8), [0]])
+    d = np.diff(quiet)
+    return [(a, b) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if b - a >= min_frames]
+
+
+def test_play_while_generating_grows_waits_without_a_click_and_ends_on_the_result(editor):
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    st = editor.run("live_play", None, timeout=150)
+    assert st["state_at_press"].startswith("running") and st["status_at_press"].startswith("playing ")
+    assert "as it is generated" in st["status_at_press"]
+    assert st["heard_while"] == "running"                 # the sink sounded while the node was held
+    assert st["waiting_state"] == "running" and st["waits"] >= 1
+    assert 1.0 <= st["preview_s_held"] <= 2.0 < st["preview_s_caught_up"] <= 3.5 < st["preview_s_done"] == 5.0
+    assert st["clip_is_result"] and st["preview_is_result"]
+    assert st["underflows"] == 0, st["status"]
+
+    res = np.load(editor.tmp / "result.npy")[0]
+    rec = np.fromfile(editor.tmp / "live.f32", dtype="<f4").reshape(-1, 2)
+    left, right = rec[:, 0], rec[:, 1]
+    np.testing.assert_allclose(left, right, atol=1e-6)     # mono on both sides
+    loud = np.flatnonzero(np.abs(left) > 1e-3)
+    x = left[loud[0] - 2000:loud[-1] + 2000]
+    # the one pause: where playback caught up with generation (at 3.5 s, held 0.6 s and more)
+    gaps = _silent_runs(x[2000:-2000], 480)
+    assert len(gaps) == 1, gaps
+    a, b = (g + 2000 for g in gaps[0])
+    assert b - a >= int(0.3 * 48000)
+    # before the pause: the result sample for sample from where it was pressed (8 pieces, the wait at
+    # the gate, 6 more); PulseAudio may lose up to 80 ms of the head as the stream starts
+    fade, win = 240, 4800
+    probe = x[2000 + win:2000 + 2 * win]
+    s0 = min(range(0, 8000), key=lambda k: float(np.max(np.abs(probe - res[k:k + win]))))
+    o = 2000 + win - s0                                    # where the result's frame 0 is in the recording
+    assert s0 - win <= int(0.08 * 48000) and o <= 2000 + 480, (s0, o)
+    head = x[2000:a - fade]
+    ref = res[2000 - o:2000 - o + len(head)]
+    assert 2000 - o + len(head) >= int(3.4 * 48000)
+    err = float(np.max(np.abs(head - ref)))
+    assert err < 2e-3, err
+    # after the pause: the rest of the result to its end, from 5 ms before the pause (faded in)
+    tail = x[b + fade:]
+    tail = tail[:np.flatnonzero(np.abs(tail) > 1e-3)[-1] + 1]
+    cut = 2000 - o + len(head)
+    k = min(range(cut - fade, cut + 4 * fade), key=lambda k: float(np.max(np.abs(tail[:win] - res[k:k + win]))))
+    assert k <= cut + fade + 48, (k, cut)       # it went on from where it faded out: nothing lost
+    assert k + len(tail) >= len(res) - 480                    # and played to the end (the last 10 ms fade out)
+    err = float(np.max(np.abs(tail[:len(res) - k] - res[k:k + len(tail)])))
+    assert err < 2e-3, err
+    # no click: no step between samples larger than the tone's own (fades are 5 ms long); the first
+    # sound is left out (where PulseAudio lost the head, the recording starts mid-wave)
+    steps = float(np.max(np.abs(np.diff(x[2000:]))))
+    assert steps <= 1.1 * float(np.max(np.abs(np.diff(res)))) + 1e-3, steps
