@@ -279,20 +279,27 @@ def plan(loaded: Loaded, frames: int, *, shifts: int, overlap: float, segment_s:
 
 
 def separate(loaded: Loaded, mix: np.ndarray, *, shifts: int, overlap: float, segment_s: float, seed: int,
-             progress: Callable[[int, int], None], check: Callable[[], None]) -> np.ndarray:
+             progress: Callable[[int, int], None], check: Callable[[], None],
+             final: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
     """Sources ``[n_sources, channels, frames]`` of ``mix`` (float32 ``[channels, frames]`` at the
     model's rate and channel count), as demucs's own ``separate`` does it: the mix normalised by
     its mono mean and deviation, cut into ``segment_s`` pieces overlapping by ``overlap`` and
-    cross-faded with demucs's triangular weights (``demucs.apply.apply_model``), averaged over
-    ``shifts`` random time shifts of up to 0.5 s drawn from ``random.Random(seed)`` (demucs draws
-    them from the process-wide ``random``, which would make results depend on other code).
-    ``check()`` runs before each segment and ``progress(done, total)`` after it; either may raise
-    to stop within one segment."""
-    import torch
-    from demucs.apply import TensorChunk, apply_model
+    cross-faded with demucs's triangular weights (as ``demucs.apply.apply_model``), averaged over
+    the bag's models (their per-source weights) and ``shifts`` random time shifts of up to 0.5 s
+    drawn from ``random.Random(seed)`` (demucs draws them from the process-wide ``random``, which
+    would make results depend on other code).
 
+    Every model call goes through ``apply_model`` (padding to the model's length, trimming back);
+    the segments of all passes (model x shift) run in the order of the output time they cover, so
+    the output becomes final from the start on: ``final(start, sources)`` gets each finished
+    stretch as soon as no later segment touches it (the stretches follow one another and make the
+    whole).  ``check()`` runs before each segment and ``progress(done, total)`` after it; either
+    may raise to stop within one segment."""
+    import torch
+
+    n_src = len(loaded.sources)
     if mix.shape[-1] == 0:
-        return np.zeros((len(loaded.sources), *mix.shape), np.float32)
+        return np.zeros((n_src, *mix.shape), np.float32)
     x = torch.tensor(np.asarray(mix, np.float32))[None]     # a copy: Audio's samples are read-only
     ref = x.mean(1)
     mean, std = float(ref.mean()), float(ref.std()) if x.shape[-1] > 1 else 0.0
@@ -300,31 +307,105 @@ def separate(loaded: Loaded, mix: np.ndarray, *, shifts: int, overlap: float, se
     x = (x - mean) / std
     frames = x.shape[-1]
     offsets, total = plan(loaded, frames, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed)
-    done = [0]
-
-    def callback(d: dict) -> None:
-        if d.get("state") == "start":
-            check()
-        elif d.get("state") == "end":
-            done[0] += 1
-            progress(done[0], total)
-
-    device = loaded.device
-    autocast = (torch.autocast(device_type=device.split(":")[0], dtype=devices.torch_dtype(loaded.dtype))
+    passes = _passes(loaded, x, offsets, segment_s, overlap)
+    out = np.empty((n_src, x.shape[1], frames), np.float32)
+    done, sent = 0, 0
+    autocast = (torch.autocast(device_type=loaded.device.split(":")[0], dtype=devices.torch_dtype(loaded.dtype))
                 if loaded.dtype != "float32" else torch.autocast(device_type="cpu", enabled=False))
-    kw = dict(shifts=0, split=True, overlap=overlap, segment=segment_s, device=device, callback=callback)
     with torch.inference_mode(), autocast:
-        if not shifts:
-            out = apply_model(loaded.bag, x, **kw)
-        else:
-            max_shift = int(0.5 * loaded.sample_rate)
-            padded = TensorChunk(x).padded(frames + 2 * max_shift)
-            out = 0.0
-            for offset in offsets:
-                shifted = TensorChunk(padded, offset, frames + max_shift - offset)
-                out = out + apply_model(loaded.bag, shifted, **kw)[..., max_shift - offset:]
-            out = out / shifts
+        while True:
+            ready = min(p.final for p in passes)
+            if ready > sent:
+                out[..., sent:ready] = _combine(loaded, passes, sent, ready, len(offsets)) * std + mean / n_src
+                if final is not None:
+                    final(sent, out[..., sent:ready])
+                sent = ready
+            if sent >= frames:
+                break
+            step = min((p for p in passes if p.next < len(p.starts)), key=lambda p: p.final)
+            check()
+            step.run(loaded.device)
+            done += 1
+            progress(done, total)
     check()
     # demucs's own `separate` adds the mix's offset to every source, so they add up to it S times;
     # here each source gets 1/S of it, so a model whose sources add up to its input gives stems that do
-    return (out[0].float() * std + mean / out.shape[1]).numpy()
+    return out
+
+
+class _Pass:
+    """One model over one (shifted) copy of the mix, segment by segment: demucs's split loop
+    (``apply_model(split=True)``) taken one segment at a time.  ``delay``: output frame ``f`` is
+    this pass's frame ``f + delay``; :attr:`final` is the first output frame a later segment of
+    this pass still changes."""
+
+    def __init__(self, model: Any, mix: Any, channels: int, length: int, delay: int, frames: int, segment: float,
+                 overlap: float):
+        import torch
+
+        self.model, self.mix, self.length, self.delay, self.frames, self.segment = model, mix, length, delay, frames, segment
+        seg = int(model.samplerate * segment)
+        self.seg, self.starts, self.next = seg, list(range(0, length, max(1, int((1 - overlap) * seg)))), 0
+        weight = torch.cat([torch.arange(1, seg // 2 + 1), torch.arange(seg - seg // 2, 0, -1)])
+        self.weight = (weight / weight.max()) ** 1.0      # apply_model's transition_power of 1
+        self.acc = torch.zeros(1, len(model.sources), channels, length)
+        self.sum = torch.zeros(length)
+
+    @property
+    def final(self) -> int:
+        upto = self.starts[self.next] if self.next < len(self.starts) else self.length
+        return max(0, min(self.frames, upto - self.delay))
+
+    def run(self, device: str) -> None:
+        from demucs.apply import TensorChunk, apply_model
+
+        start = self.starts[self.next]
+        chunk = apply_model(self.model, TensorChunk(self.mix, start, self.seg), shifts=0, split=False, device=device,
+                            segment=self.segment)
+        n = chunk.shape[-1]
+        self.acc[..., start:start + self.seg] += (self.weight[:n] * chunk).to(self.acc.device)
+        self.sum[start:start + self.seg] += self.weight[:n]
+        self.next += 1
+
+    def result(self, a: int, b: int) -> Any:
+        """This pass's separation of output frames ``[a, b)`` (final ones)."""
+        return self.acc[..., a + self.delay:b + self.delay] / self.sum[a + self.delay:b + self.delay]
+
+
+def _passes(loaded: Loaded, x: Any, offsets: list[int], segment: float, overlap: float) -> list[_Pass]:
+    """The passes of a separation: every model of the bag, over the mix or each shifted copy."""
+    from demucs.apply import TensorChunk
+
+    frames = x.shape[-1]
+    copies: list[tuple[Any, int, int]] = [(x, frames, 0)]
+    if offsets:
+        max_shift = int(0.5 * loaded.sample_rate)
+        padded = TensorChunk(x).padded(frames + 2 * max_shift)
+        copies = [(TensorChunk(padded, o, frames + max_shift - o), frames + max_shift - o, max_shift - o) for o in offsets]
+    passes = []
+    for mix, length, delay in copies:
+        passes.extend(_Pass(model, mix, x.shape[1], length, delay, frames, segment, overlap) for model in loaded.bag.models)
+    return passes
+
+
+def _combine(loaded: Loaded, passes: list[_Pass], a: int, b: int, shifts: int) -> np.ndarray:
+    """Output frames ``[a, b)``: the bag's models weighted per source, averaged over the shifts,
+    in demucs's order of operations (``apply_model`` for a bag, then the shifts' mean)."""
+    models, weights = loaded.bag.models, loaded.bag.weights
+    per_copy = len(models)
+    out: Any = 0.0
+    for c in range(0, len(passes), per_copy):
+        estimates: Any = 0.0
+        totals = [0.0] * len(loaded.sources)
+        for p, model_weights in zip(passes[c:c + per_copy], weights):
+            res = p.result(a, b).clone()
+            for k, inst_weight in enumerate(model_weights):
+                res[:, k, :, :] *= inst_weight
+                totals[k] += inst_weight
+            estimates = estimates + res
+        for k in range(estimates.shape[1]):
+            estimates[:, k, :, :] /= totals[k]
+        out = out + estimates
+    if shifts:
+        out = out / shifts
+    return out[0].float().numpy()

@@ -9,7 +9,7 @@ the segmenting maths live in :mod:`nodes.models._demucs`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -103,12 +103,14 @@ def _estimate_for(names: tuple[str, ...]):
 
 
 def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float, segment_s: float, seed: int,
-                   residual: bool, device: Any, precision: Any, ctx: Context) -> dict[str, Audio]:
+                   residual: bool, device: Any, precision: Any, ctx: Context,
+                   ports: Callable[[tuple[str, ...]], dict[str, tuple[str, ...]]] | None = None) -> dict[str, Audio]:
     """Every source of ``checkpoint`` in ``audio``, by name, in the checkpoint's order: each exactly
     ``audio.frames`` long at ``audio``'s rate with its channels (mono is separated as two identical
     channels and averaged back), its placement and info kept, tagged ``stem``, ``checkpoint`` and
     ``revision``.  With ``residual`` the ``other`` source is the input minus every other source,
-    so the sources add up to the input exactly."""
+    so the sources add up to the input exactly.  ``ports(sources)`` (output port -> the sources added
+    into it): each port's audio is handed on (``ctx.chunk``) stretch by stretch as the segments finish."""
     engine.require_packages()
     if audio.channels > 2:
         raise ParameterError(f"Demucs separates mono or stereo; this audio has {audio.channels} channels: "
@@ -126,17 +128,74 @@ def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float
         if int(seg * loaded.sample_rate) < 2:
             raise ParameterError(f"segment_s={segment_s:g} is shorter than two samples at {loaded.sample_rate} Hz")
         x = _to_model(audio, loaded.sample_rate, loaded.audio_channels, ctx)
-        out = engine.separate(loaded, x, shifts=shifts, overlap=overlap, segment_s=seg, seed=seed,
-                              progress=lambda d, t: ctx.progress(d, t, f"segment {d}/{t}"),
-                              check=ctx.check_cancelled)
-        sources, rate, checkpoint_name, revision = loaded.sources, loaded.sample_rate, loaded.checkpoint, loaded.revision
-    stems = {name: _from_model(out[i], rate, audio, ctx) for i, name in enumerate(sources)}
-    if residual and "other" in stems:
-        rest = sum(s for n, s in stems.items() if n != "other")
-        stems["other"] = audio.samples - rest
-    return {name: audio.replace(np.ascontiguousarray(s, np.float32))
-            .with_info(stem=name, checkpoint=checkpoint_name, revision=revision)
+        pieces = _Pieces(audio, loaded.sources, loaded.sample_rate, residual, ports(loaded.sources) if ports else {}, ctx)
+        engine.separate(loaded, x, shifts=shifts, overlap=overlap, segment_s=seg, seed=seed,
+                        progress=lambda d, t: ctx.progress(d, t, f"segment {d}/{t}"),
+                        check=ctx.check_cancelled, final=pieces.add)
+        stems = pieces.finish()
+        checkpoint_name, revision = loaded.checkpoint, loaded.revision
+    return {name: audio.replace(s).with_info(stem=name, checkpoint=checkpoint_name, revision=revision)
             for name, s in stems.items()}
+
+
+def port_sum(parts: list[np.ndarray]) -> np.ndarray:
+    """Sources added into one output, left to right (the same sum whole or piece by piece)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
+
+
+class _Pieces:
+    """The separation's finished stretches (at the model's rate and channels) turned into the
+    stems: channels folded back, the rate brought back (one :class:`~nodes.dsp._conform.Resampler`
+    per source), the input's exact length, the residual ``other``; each output port's stretch is
+    handed on (``ctx.chunk``) as it is made, and the stems are those stretches put together, so
+    the pieces are the result to the sample."""
+
+    def __init__(self, like: Audio, sources: tuple[str, ...], rate: int, residual: bool,
+                 ports: dict[str, tuple[str, ...]], ctx: Context):
+        from nodes.dsp._conform import Resampler
+
+        self.like, self.sources, self.rate, self.residual, self.ports, self.ctx = like, sources, rate, residual, ports, ctx
+        self.resamplers = ([Resampler(rate, like.sample_rate, like.channels) for _ in sources]
+                           if rate != like.sample_rate else None)
+        self.model_frames = self.sent = 0
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in sources}
+
+    def add(self, start: int, region: np.ndarray) -> None:
+        self.model_frames += region.shape[-1]
+        self._take([self._fold(region[i]) for i in range(len(self.sources))], last=False)
+
+    def _fold(self, stem: np.ndarray) -> np.ndarray:
+        return stem.mean(axis=0, keepdims=True) if self.like.channels != stem.shape[0] else stem
+
+    def _take(self, stems: list[np.ndarray], last: bool) -> None:
+        if self.resamplers is not None:
+            stems = [rs.push(s) if not last else np.concatenate([rs.push(s), rs.finish(self.model_frames)], axis=1)
+                     for rs, s in zip(self.resamplers, stems)]
+        n = min(stems[0].shape[1], self.like.frames - self.sent)
+        if last and self.sent + n < self.like.frames:      # the input's exact length
+            pad = self.like.frames - self.sent - n
+            stems = [np.concatenate([s[:, :n], np.zeros((s.shape[0], pad), np.float32)], axis=1) for s in stems]
+            n += pad
+        if n <= 0:
+            return
+        got = {name: np.ascontiguousarray(s[:, :n], np.float32) for name, s in zip(self.sources, stems)}
+        if self.residual and "other" in got:
+            rest = port_sum([s for name, s in got.items() if name != "other"])
+            got["other"] = self.like.samples[:, self.sent:self.sent + n] - rest
+        for name, s in got.items():
+            self.parts[name].append(s)
+        for port, names in self.ports.items():
+            self.ctx.chunk(Audio(port_sum([got[n] for n in names if n in got]), self.like.sample_rate,
+                                 start_frame=self.sent), port)
+        self.sent += n
+
+    def finish(self) -> dict[str, np.ndarray]:
+        self._take([np.zeros((self.like.channels, 0), np.float32) for _ in self.sources], last=True)
+        return {name: np.concatenate(p, axis=1) if p else np.zeros((self.like.channels, 0), np.float32)
+                for name, p in self.parts.items()}
 
 
 def _threads(device: str):
@@ -154,19 +213,6 @@ def _to_model(audio: Audio, rate: int, channels: int, ctx: Context) -> np.ndarra
     if audio.sample_rate != rate:
         x = resample_audio(Audio(x, audio.sample_rate), rate, "HQ", ctx.check_cancelled).samples
     return x
-
-
-def _from_model(stem: np.ndarray, rate: int, like: Audio, ctx: Context) -> np.ndarray:
-    """A stem back at ``like``'s rate, channel count and exact length."""
-    from nodes.dsp._conform import resample_audio
-    if like.channels != stem.shape[0]:
-        stem = stem.mean(axis=0, keepdims=True)
-    if like.sample_rate != rate:
-        stem = resample_audio(Audio(stem, rate), like.sample_rate, "HQ", ctx.check_cancelled).samples
-    n = like.frames
-    if stem.shape[1] != n:
-        stem = np.pad(stem[:, :n], ((0, 0), (0, max(0, n - stem.shape[1]))))
-    return stem
 
 
 _PARAMS_DOC = """
@@ -194,6 +240,14 @@ _PARAMS_DOC = """
 
 
 
+def _four_ports(sources: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """models.demucs's outputs: the four stems, ``other`` with any further sources added."""
+    if not set(FOUR) <= set(sources):
+        return {}
+    return {"drums": ("drums",), "bass": ("bass",), "other": ("other", *(n for n in sources if n not in FOUR)),
+            "vocals": ("vocals",)}
+
+
 def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
             shifts: Annotated[int, Range(0, 20)] = 1,
             overlap: Annotated[float, Range(0.0, 0.9)] = 0.25,
@@ -212,7 +266,7 @@ def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
     separates, in its order, each tagged ``stem=<name>``.
 """
     got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
-                         residual=residual, device=device, precision=precision, ctx=ctx)
+                         residual=residual, device=device, precision=precision, ctx=ctx, ports=_four_ports)
     missing = [n for n in FOUR if n not in got]
     if missing:
         raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs needs "
@@ -220,8 +274,8 @@ def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
     other = got["other"]
     extra = [got[n] for n in got if n not in FOUR]
     if extra:
-        other = other.replace(other.samples + sum(e.samples for e in extra)).with_info(stem="other+" + "+".join(
-            n for n in got if n not in FOUR))
+        other = other.replace(port_sum([other.samples, *(e.samples for e in extra)])).with_info(
+            stem="other+" + "+".join(n for n in got if n not in FOUR))
     return Stems(got["drums"], got["bass"], other, got["vocals"], list(got.values()))
 
 
@@ -250,7 +304,8 @@ def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
     the six in the checkpoint's order.
 """
     got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
-                         residual=residual, device=device, precision=precision, ctx=ctx)
+                         residual=residual, device=device, precision=precision, ctx=ctx,
+                         ports=lambda sources: {n: (n,) for n in SIX} if set(SIX) <= set(sources) else {})
     missing = [n for n in SIX if n not in got]
     if missing:
         raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs_6s needs six "

@@ -239,6 +239,61 @@ def test_cancel_stops_within_one_segment(ck, tmp_path):
     assert [ev.kind for ev in seen if ev.node_id == "sep"][-1] == "cancelled"
 
 
+@pytest.mark.parametrize("rate,channels,params", [(44100, 2, dict(shifts=1, overlap=0.25)),
+                                                   (32000, 1, dict(shifts=2, overlap=0.5, residual=True))])
+def test_stems_stream_segment_by_segment_and_the_pieces_are_the_stems(ck, tmp_path, rate, channels, params):
+    """stream() hands on each stem's finished stretch while later segments are still separated
+    (also at another rate and for mono: resampled and folded on the way); the pieces are the stems
+    to the sample, and the same as separating without streaming (the engine's segment order is
+    demucs's apply_model arithmetic, checked bit for bit in test_the_segment_loop_is_demucs_own)."""
+    x = mix(4.0, rate, channels=channels, seed=4)
+    g = _graph(tmp_path, x, rate, ck, seed=5, **params)
+    kinds: list[str] = []
+    pieces = list(Executor(disk_cache=None).stream(g, "sep", "vocals", device="cpu",
+                                                   on_event=lambda ev: kinds.append(ev.kind) if ev.node_id == "sep" else None))
+    whole = Executor(disk_cache=None).run(g, device="cpu", keep="all")["sep"]
+    assert len(pieces) >= 3
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces], axis=1), whole["vocals"].samples)
+    assert [p.start_frame for p in pieces] == list(np.cumsum([0] + [p.frames for p in pieces[:-1]]))
+    first_chunk = kinds.index("chunk")
+    assert "progress" in kinds[first_chunk:]                     # handed on before the last segment ran
+    direct = demucs(Audio(x, rate), checkpoint=str(ck), device="cpu", seed=5, **params)
+    for name in FOUR:
+        np.testing.assert_array_equal(getattr(direct, name).samples, whole[name].samples)
+
+
+def test_the_segment_loop_is_demucs_own(ck):
+    """The engine runs demucs's per-segment model calls in output-time order; the result is what
+    demucs.apply.apply_model gives for the same shifts, to the bit (a bag of two weighted models)."""
+    import random
+
+    import torch
+    from demucs.apply import BagOfModels, TensorChunk, apply_model
+
+    loaded = engine.load(engine.resolve(str(ck)), "cpu", "float32")
+    other = engine.load(engine.resolve(str(tiny_demucs.build(ck.parent / "second", seed=1))), "cpu", "float32")
+    loaded.bag = BagOfModels([loaded.bag.models[0], other.bag.models[0]], [[1.0, 0.5, 2.0, 1.0], [0.5, 1.0, 1.0, 3.0]])
+    x = mix(2.5, 44100, seed=6)
+    stretches: list[tuple[int, np.ndarray]] = []
+    got = engine.separate(loaded, x, shifts=2, overlap=0.25, segment_s=1.0, seed=7, progress=lambda d, t: None,
+                          check=lambda: None, final=lambda a, r: stretches.append((a, r.copy())))
+    assert len(stretches) >= 4 and [a for a, _ in stretches][0] == 0
+    np.testing.assert_array_equal(np.concatenate([r for _, r in stretches], axis=-1), got)
+    t = torch.tensor(x)[None]
+    ref = t.mean(1)
+    mean, std = float(ref.mean()), float(ref.std())
+    t = (t - mean) / std
+    rng, max_shift = random.Random(7), 22050
+    padded = TensorChunk(t).padded(t.shape[-1] + 2 * max_shift)
+    want = 0.0
+    with torch.inference_mode():
+        for offset in [rng.randint(0, max_shift) for _ in range(2)]:
+            shifted = TensorChunk(padded, offset, t.shape[-1] + max_shift - offset)
+            want = want + apply_model(loaded.bag, shifted, shifts=0, split=True, overlap=0.25, segment=1.0)[..., max_shift - offset:]
+    want = (want / 2)[0].float() * std + mean / 4
+    np.testing.assert_array_equal(got, want.numpy())
+
+
 # ---------------------------------------------------------------------------------------- checkpoints
 def test_the_model_loads_once_for_many_runs(ck, fresh_model_cache):
     x = mix(0.5, 44100)
