@@ -38,10 +38,13 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import FileFormatError, NodeflowError
 from .graph import Graph
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 __all__ = ["pack", "unpack", "read_bundle", "in_place_probe", "extracted", "is_bundle", "BUNDLE_FORMAT",
            "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
@@ -64,7 +67,13 @@ _DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError,
 _MEDIA_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"), (0, b"OggS"))
 
 
-def is_bundle(path: str | os.PathLike) -> bool:
+class Member(TypedDict):
+    """A member's entry in ``bundle.json``: its sha256 (hex) and size in bytes."""
+    sha256: str
+    size: int
+
+
+def is_bundle(path: str | os.PathLike[str]) -> bool:
     """True for a regular file starting like a zip (never opens a FIFO or a device: that could hang)."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -159,7 +168,7 @@ def _check_members(z: zipfile.ZipFile, src: str, archive_size: int) -> None:
         raise FileFormatError(f"{src}: members add up to {total / 2**20:.0f} MiB (limit {MAX_BUNDLE_BYTES >> 20} MiB)")
 
 
-def _read_manifest(z: zipfile.ZipFile, src: str) -> dict:
+def _read_manifest(z: zipfile.ZipFile, src: str) -> dict[str, Member]:
     with _reading(src):
         _check_members(z, src, os.fstat(z.fp.fileno()).st_size if z.fp else 1 << 62)
         names = {i.filename for i in z.infolist()}
@@ -184,10 +193,12 @@ def _read_manifest(z: zipfile.ZipFile, src: str) -> dict:
         if not (isinstance(m, dict) and isinstance(m.get("sha256"), str) and type(m.get("size")) is int
                 and z.getinfo(name).file_size == m["size"]):
             raise FileFormatError(f"{src}: bundle.json entry for {name!r} is malformed or its size does not match")
-    return members
+    checked: dict[str, Member] = members     # each entry checked just above
+    return checked
 
 
-def _stream(z: zipfile.ZipFile, name: str, expect: dict, src: str, sink=None) -> bytes | None:
+def _stream(z: zipfile.ZipFile, name: str, expect: Member, src: str,
+            sink: Callable[[bytes], object] | None = None) -> bytes | None:
     """Stream one member through its CRC (zipfile), size and sha256; ``sink`` gets each block.
     Without a sink the bytes of a small member are returned (graph.msgpack)."""
     h, n, keep = hashlib.sha256(), 0, []
@@ -212,11 +223,11 @@ def _stream(z: zipfile.ZipFile, name: str, expect: dict, src: str, sink=None) ->
     return b"".join(keep) if sink is None else None
 
 
-def _tops(members) -> list[str]:
+def _tops(members: Iterable[str]) -> list[str]:
     return sorted({"/".join(n.split("/")[:2]) for n in members if n.startswith("files/")})
 
 
-def _graph_of(z: zipfile.ZipFile, members: dict, src: str, registry=None) -> Graph:
+def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry: Registry | None = None) -> Graph:
     """The bundle's graph; every file it reads must be one the bundle carries."""
     from .fileformat import loads
     data = _stream(z, "graph.msgpack", members["graph.msgpack"], src)
@@ -234,10 +245,10 @@ def _graph_of(z: zipfile.ZipFile, members: dict, src: str, registry=None) -> Gra
 @dataclasses.dataclass
 class Inspected:
     graph: Graph          # its input paths are the bundle's "files/..." names; graph.path is None
-    members: dict         # name -> {"sha256", "size"}
+    members: dict[str, Member]     # name -> {"sha256", "size"}
 
 
-def read_bundle(bundle: str | os.PathLike, registry=None) -> Inspected:
+def read_bundle(bundle: str | os.PathLike[str], registry: Registry | None = None) -> Inspected:
     """Inspect a bundle in place: every check :func:`unpack` makes, every member streamed through
     its CRC and hash in memory, nothing written anywhere."""
     path = Path(bundle)
@@ -263,7 +274,7 @@ def in_place_probe(graph: Graph) -> Graph:
 
 
 @contextlib.contextmanager
-def extracted(bundle: str | os.PathLike) -> Iterator[Path]:
+def extracted(bundle: str | os.PathLike[str]) -> Iterator[Path]:
     """Unpack into a fresh private temp folder (never a fixed one a link could sit at); yields the
     graph file and removes the folder afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="audiochain-bundle-"))
@@ -352,7 +363,7 @@ def _place(sfd: int, tfd: int, name: str, staged: Path, shown: Path, placed: lis
         cand, i = _free_name(name, i, is_file), i + 1
 
 
-def unpack(bundle: str | os.PathLike, target: str | os.PathLike | None = None, *,
+def unpack(bundle: str | os.PathLike[str], target: str | os.PathLike[str] | None = None, *,
            report: list[str] | None = None) -> Path:
     """Unpack next to the bundle (or into ``target``); returns the graph file written.
 
@@ -378,7 +389,8 @@ def unpack(bundle: str | os.PathLike, target: str | os.PathLike | None = None, *
             raise NodeflowError(f"cannot unpack into {target}: {_why(e)} (nothing was left there)") from None
 
 
-def _unpack_into(z, members, graph, target: Path, src: str, need: int, report, dumps) -> Path:
+def _unpack_into(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,
+                 report: list[str] | None, dumps: Callable[[Graph, Path], bytes]) -> Path:
     made = [p for p in [target, *target.parents] if not os.path.lexists(p)]   # removed again on failure
     target.mkdir(parents=True, exist_ok=True)
     try:
@@ -390,7 +402,8 @@ def _unpack_into(z, members, graph, target: Path, src: str, need: int, report, d
         raise
 
 
-def _unpack_here(z, members, graph, target: Path, src: str, need: int, report, dumps) -> Path:
+def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,
+                 report: list[str] | None, dumps: Callable[[Graph, Path], bytes]) -> Path:
     free = shutil.disk_usage(target).free
     if need > free:
         raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "
@@ -443,8 +456,8 @@ def _unpack_here(z, members, graph, target: Path, src: str, need: int, report, d
             out.flush()
             os.fsync(out.fileno())
         name, new = _place(sfd, tfd, "graph.msgpack", target / stage, target, placed)
-        graph.path = target / name
-        lines.append(f"{'wrote' if new else 'kept (identical)'} {graph.path}")
+        graph.path = written = target / name
+        lines.append(f"{'wrote' if new else 'kept (identical)'} {written}")
     except BaseException:
         for fd, name in reversed(placed):   # leave nothing new behind
             with contextlib.suppress(OSError):
@@ -460,10 +473,10 @@ def _unpack_here(z, members, graph, target: Path, src: str, need: int, report, d
             os.close(fd)
     if report is not None:
         report.extend(lines)
-    return graph.path
+    return written
 
 
-def pack(graph: Graph, out: str | os.PathLike, **kwargs) -> Path:
+def pack(graph: Graph, out: str | os.PathLike[str], **kwargs: Any) -> Path:
     """:func:`nodeflow.packing.pack` (kept here: ``from nodeflow.bundle import pack``)."""
     from .packing import pack as _pack
     return _pack(graph, out, **kwargs)
