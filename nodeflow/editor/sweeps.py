@@ -4,10 +4,9 @@ Axes use the CLI's syntax, one per line (``vary.semitones=0,5,7``, ``gen.seed=1.
 grid (every combination) or zip (paired values).  The sweep runs through :func:`nodeflow.sweep.run_sweep`
 on the editor's own executor, so upstream work is shared with the editor's runs and between
 variants; each variant lands in its own folder and ``manifest.json``/``manifest.csv`` are written
-at the end.  The results list has *play* per variant and an A/B pair: *A/B* switches between the
-two at the same position in the clip, the way one compares takes, and plays both at the same
-integrated loudness (the quieter one's, measured with the export's meter; the panel says so), so the
-louder take does not win by being louder.  A variant's own *play* is at its own level.
+at the end.  The results list has *play* per variant and an A/B pair, level-matched
+(:class:`~.compare.ABCompare`: the same place in the clip, the quieter one's loudness; the panel
+says so).  A variant's own *play* is at its own level.
 """
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from typing import Any
 
 from ..errors import NodeflowError
 from ..sweep import SweepReport, expand, parse_axis, run_sweep, write_manifest
+from .compare import ABCompare
 
 __all__ = ["SweepPanel"]
 
@@ -26,9 +26,10 @@ class SweepPanel:
     def __init__(self, app: Any):
         self.app, self.dpg = app, app.dpg
         self.results: list[Any] = []
-        self.ab: dict[str, int | None] = {"A": None, "B": None}
+        self.compare = ABCompare(app, "sweep", lambda i: self.results[i].variant.name,
+                                 lambda i: self._value(self.results[i]),
+                                 context=lambda: self.dpg.get_value("sweep::listen") or "")
         self._picked = False             # A/B chosen by hand (else the first two variants)
-        self._lufs: dict[tuple[int, str], float] = {}   # (variant, listened output) -> integrated LUFS
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._incoming: list[Any] = []
@@ -112,8 +113,8 @@ class SweepPanel:
         self.out_dir = Path(dpg.get_value("sweep::out")).expanduser()
         self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
         self.mode = dpg.get_value("sweep::mode") or "grid"
-        self.results, self.ab, self._picked = [], {"A": None, "B": None}, False
-        self._lufs = {}
+        self.results, self._picked = [], False
+        self.compare.reset()
         dpg.delete_item("sweep::table", children_only=True, slot=1)
         self._cancel.clear()
         snapshot, executor = g.copy(), self.app.runner.executor
@@ -153,6 +154,14 @@ class SweepPanel:
         self.app.say(text, error)
 
     # ------------------------------------------------------------------ results
+    @property
+    def ab(self) -> dict[str, int | None]:
+        return self.compare.ab
+
+    @ab.setter
+    def ab(self, value: dict[str, int | None]) -> None:
+        self.compare.ab = value
+
     def shown(self) -> list[Any]:
         """The results in the order the table shows them: by variant, however they finished."""
         return sorted(self.results, key=lambda r: r.variant.name)
@@ -198,26 +207,7 @@ class SweepPanel:
 
     def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play variant ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
-        r = self.results[i]
-        self.app.audition.play_value(("sweep", r.variant.name), self._value(r), start_s, gain_db)
-
-    def loudness(self, i: int) -> float:
-        """Variant ``i``'s integrated loudness (LUFS, the export's meter), measured once per listened output."""
-        key = (i, self.dpg.get_value("sweep::listen") or "")
-        if key not in self._lufs:
-            from .playback import as_audio, loudness_lufs
-            a = as_audio(self._value(self.results[i]))
-            self._lufs[key] = loudness_lufs(a) if a is not None and a.frames else float("-inf")
-        return self._lufs[key]
-
-    def matched_gains(self) -> tuple[dict[str, float], float] | None:
-        """Gains (dB) that bring A and B to the same integrated loudness, the quieter one's (nothing is
-        made louder than it was, so nothing clips), and that loudness; None when one is silent."""
-        lufs = {s: self.loudness(i) for s, i in self.ab.items()}
-        if any(v == float("-inf") or v != v for v in lufs.values()):
-            return None
-        target = min(lufs.values())
-        return {s: target - v for s, v in lufs.items()}, target
+        self.compare.play(i, start_s, gain_db)
 
     def pick(self, side: str, i: int) -> None:
         self._picked = True
@@ -229,17 +219,11 @@ class SweepPanel:
         self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}")
 
     def toggle_ab(self) -> None:
-        """Switch between A and B at the same position in the clip (start with A)."""
-        if self.ab["A"] is None or self.ab["B"] is None:
+        """Switch between A and B at the same position in the clip (start with A), level-matched."""
+        done = self.compare.toggle()
+        if done is None:
             return self._say("pick an A and a B in the list first", True)
-        head = self.app.audition.playhead()
-        names = {s: self.results[i].variant.name for s, i in self.ab.items()}
-        playing = head[1] if head and head[0] == "sweep" else None
-        side = "B" if playing == names["A"] else "A"
-        matched = self.matched_gains()
-        gains, note = ({"A": 0.0, "B": 0.0}, "A/B is not level-matched: one of them is silent") if matched is None \
-            else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {matched[0]['A']:+.1f} dB, "
-                              f"B {matched[0]['B']:+.1f} dB)")
-        self.play(self.ab[side], head[2] if playing else 0.0, gains[side])
+        side, note = done
+        names = {s: self.results[i].variant.name for s, i in self.ab.items() if i is not None}
         self.dpg.set_value("sweep::abtext", f"A = {names['A']}   B = {names['B']}   now: {side}")
         self.dpg.set_value("sweep::abmatch", note)
