@@ -159,11 +159,15 @@ def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: flo
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
-    """44.1 kHz stereo (stable-audio-open-1.0); about 1 s of work per 2 s of audio on a GPU at 100 steps."""
+    """The nominal time base (stable-audio-open-1.0: 44.1 kHz stereo, 47.55 s windows); about 0.25 s
+    of work per denoising step of a window."""
     from nodeflow.costs import Shape
+    prof = STABLE_AUDIO.nominal
     seconds = float(params.get("duration_s", 10.0))
-    windows = max(1, math.ceil((seconds - 47.55) / max(0.1, float(params.get("extend_stride_s", 30.0)))) + 1)
-    return {"out": Shape(seconds_to_frames(seconds, 44100), 2, 44100,
+    frames = seconds_to_frames(seconds, prof.sample_rate)
+    stride = max(1, int(float(params.get("extend_stride_s", 30.0)) * prof.sample_rate // prof.hop))
+    windows = len(window_plan(frames, int(prof.hop), prof.window_tokens, stride)) if frames > 0 else 1
+    return {"out": Shape(frames, prof.channels, prof.sample_rate,
                          work_s=0.25 * windows * float(params.get("steps", 100)) + 1.0)}
 
 

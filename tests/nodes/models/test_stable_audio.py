@@ -175,3 +175,16 @@ def test_without_the_diffusion_extra_the_node_and_preflight_name_it(ck, monkeypa
     g = Graph()
     g.add("models.stable_audio", id="sa", checkpoint=str(ck))
     assert [p for p in g.problems() if "diffusion" in p]
+
+
+def test_the_real_models_configuration_gives_its_time_base_and_the_estimate_uses_it():
+    import diffusers
+    import torch
+    from nodes.models.stable_audio import _estimate, _time_base
+    with torch.device("meta"):                # stable-audio-open-1.0's shapes (diffusers' defaults), no weights
+        vae, dit = diffusers.AutoencoderOobleck(), diffusers.StableAudioDiTModel()
+    prof = _time_base({"vae": dict(vae.config), "transformer": dict(dit.config)}, {})
+    assert prof == STABLE_AUDIO.nominal and round(float(prof.window_tokens * prof.hop / prof.sample_rate), 2) == 47.55
+    shape = _estimate({}, {"duration_s": 75.0, "extend_stride_s": 30.0, "steps": 100})["out"]
+    assert (shape.frames, shape.channels, shape.rate) == (3307500, 2, 44100)
+    assert shape.work_s == 0.25 * 2 * 100 + 1.0                              # two windows
