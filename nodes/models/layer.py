@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -132,7 +133,10 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
     return model.eval() if hasattr(model, "eval") else model
 
 
+@functools.lru_cache(maxsize=None)
 def _version(pkg: str) -> str:
+    """An installed package's version, read once per process (importlib.metadata scans every
+    distribution: ~1-2 ms a package, on every run of a model node)."""
     try:
         return importlib.metadata.version(pkg)
     except importlib.metadata.PackageNotFoundError:
