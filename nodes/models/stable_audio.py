@@ -54,7 +54,16 @@ def _time_base(config: dict, generation: dict) -> ModelProfile:
 
 
 def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
-    pipe = pretrained("diffusers.StableAudioPipeline", ck, device, dtype)
+    from diffusers.utils import logging as dlog
+    bar = dlog.is_progress_bar_enabled()
+    dlog.disable_progress_bar()                        # "Loading pipeline components": not the run's output
+    try:
+        with warnings.catch_warnings():                # diffusers' and torch's deprecation notes, not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            pipe = pretrained("diffusers.StableAudioPipeline", ck, device, dtype)
+    finally:
+        if bar:
+            dlog.enable_progress_bar()
     pipe.set_progress_bar_config(disable=True)         # progress goes to the run, not to a tqdm bar
     return Loaded(pipe, None, STABLE_AUDIO.read_profile(ck.path), ck.name, ck.revision, ck.path, device, dtype)
 
