@@ -161,6 +161,10 @@ def test_bad_settings_are_one_clear_line(ck, tmp_path):
         gen(ck, prompt="  ")
     with pytest.raises(ParameterError, match=r"extend_stride_s=0.05 must be shorter than the model's window of 0.05 s"):
         gen(ck, duration_s=0.2, extend_stride_s=0.05)
+    import torch
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match=r"device='cuda': CUDA is not available on this machine"):
+            gen(ck, device="cuda")
     import tiny_encodec
     other = tiny_encodec.build(tmp_path / "encodec")
     with pytest.raises(ParameterError, match=r"models.stable_audio needs a 'StableAudioPipeline' checkpoint"):
