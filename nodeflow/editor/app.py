@@ -120,6 +120,8 @@ class App:
         from .canvas import Canvas
         from .wiring import Wiring
         self.sweep = SweepPanel(self)
+        from .tune_panel import TunePanel
+        self.tune = TunePanel(self)
         self.wiring = Wiring(self)
         self.canvas = Canvas(self)
         self.canvas.setup(FONT)
@@ -169,6 +171,7 @@ class App:
                                   callback=lambda s, a: self.canvas.set_compact(bool(a)))
                 dpg.add_separator()
                 dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
+                dpg.add_menu_item(label="Tune results...", callback=lambda: self.tune.open(), tag="menu_tune")
             dpg.add_menu(label="Tools", tag="menu_tools")      # filled by plug-ins (see .tools)
 
     def _shortcuts(self) -> None:
