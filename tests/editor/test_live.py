@@ -63,3 +63,80 @@ def test_play_while_generating_grows_waits_without_a_click_and_ends_on_the_resul
     # sound is left out (where PulseAudio lost the head, the recording starts mid-wave)
     steps = float(np.max(np.abs(np.diff(x[2000:]))))
     assert steps <= 1.1 * float(np.max(np.abs(np.diff(res)))) + 1e-3, steps
+
+
+# ---------------------------------------------------------------------------------------- without a window
+def test_the_runner_gathers_espeaks_streamed_pieces_into_the_result_before_it_lands():
+    """speech.espeak hands on a piece every 0.25 s (real chunk events): the runner's growing clip
+    has pieces while the run is on, and once the node is done it is the result sample for sample."""
+    import shutil
+
+    from nodeflow import Graph
+    from nodeflow.editor.runner import Runner
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    g = Graph()
+    g.add("speech.espeak", id="say", text="Streaming speech. " * 12)
+    r = Runner()
+    seen: list[tuple[int, bool]] = []
+    listener = r.live.on_event
+
+    def spy(ev, key):                     # what the clip holds after each event, as the player sees it
+        listener(ev, key)
+        c = r.live.clips.get(("say", "out"))
+        if c is not None:
+            seen.append((c.frames, c.final))
+    r.live.on_event = spy
+    try:
+        r.run(g)
+        assert r.wait(60) and not r.jobs
+        res = r.output(g, "say", "out")
+        frames = [n for n, final in seen if not final]
+        assert len(set(frames)) >= 4 and frames[0] < res.frames     # it grew, piece by piece
+        assert seen[-1] == (res.frames, True)
+        assert r.live.clips == {}                                   # the result is the value now
+        assert "chunk" not in {s.kind for s in r.states.values()}
+    finally:
+        r.close()
+
+
+def test_a_live_reader_hands_over_every_sample_in_order_and_fades_only_where_it_waits():
+    from nodeflow import Audio
+    from nodeflow.editor.live import FADE_S, LiveClip
+    rate = 8000
+    x = (0.5 * np.sin(2 * np.pi * 50 * np.arange(4 * rate) / rate)).astype(np.float32)
+    clip = LiveClip("k", rate, 1)
+    reader = clip.make_reader(rate, None)
+    out, heard = np.zeros((256, 1), np.float32), []
+    fed = 0
+    for step in range(400):               # 0.5 s pieces, one every 8 blocks of 256 (faster than played)
+        if step % 8 == 0 and fed < len(x):
+            clip.append(Audio(x[fed:fed + rate // 2], rate))
+            fed += rate // 2
+        if fed >= len(x):
+            clip.finish(Audio(x, rate))
+        k = reader.read(out)
+        heard.append(out[:, 0].copy())
+        if k < len(out) and not reader.waiting:
+            break
+    y = np.concatenate(heard)
+    assert reader.waits == 0
+    np.testing.assert_array_equal(y[:len(x)], x)
+    assert not np.any(y[len(x):])
+    # starved: a piece every 40 blocks (slower than played): it waits, fading out and back in
+    clip, fed, heard = LiveClip("k", rate, 1), 0, []
+    reader = clip.make_reader(rate, None)
+    for step in range(1200):
+        if step % 40 == 0 and fed < len(x):
+            clip.append(Audio(x[fed:fed + rate // 2], rate))
+            fed += rate // 2
+            if fed >= len(x):
+                clip.finish()
+        k = reader.read(out)
+        heard.append(out[:, 0].copy())
+        if k < len(out) and not reader.waiting:
+            break
+    y = np.concatenate(heard)
+    assert reader.waits >= 3
+    assert np.max(np.abs(np.diff(y))) <= np.max(np.abs(np.diff(x))) + 0.5 / (FADE_S * rate)
+    assert np.count_nonzero(y) >= np.count_nonzero(x)           # nothing lost (the faded ms are replayed)
