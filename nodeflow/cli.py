@@ -14,27 +14,38 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
 
 from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
 from .term import printable
+
+if TYPE_CHECKING:   # each command imports what it uses when it runs (a fast `audiochain --help`)
+    from .callbacks import TraceHandler
+    from .dawproject import RunValues, Track
+    from .executor import Event, Executor, RunHandle
+    from .graph import Graph
+    from .node import NodeSpec
+    from .sweep import VariantResult
+
+    # one run's part of a --daw project: its tracks, tempo (bpm) and meter
+    DawPart = tuple[list[Track], float, tuple[int, int]]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _load(path: str):
+def _load(path: str) -> Graph:
     from .fileformat import load
     return load(path)
 
 
-def _print_external_reads(graph, stream) -> None:
+def _print_external_reads(graph: Graph, stream: TextIO) -> None:
     """One line per file or folder the graph reads outside its own folder (``Graph.external_reads``)."""
     for nid, param, path in graph.external_reads():
         print(f"reads outside its folder: {printable(nid)}.{printable(param)} -> {printable(path)}", file=stream)
 
 
-def apply_sets(graph, sets: Sequence[str]) -> None:
+def apply_sets(graph: Graph, sets: Sequence[str]) -> None:
     """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration.
 
     A path typed here is the user's own: an export path may point anywhere (``Graph.own_paths``).
@@ -87,7 +98,7 @@ def _fmt_value(v: Any) -> str:
 class Progress:
     """Renders executor events on stderr: a live bar per running node on a terminal, lines otherwise."""
 
-    def __init__(self, stream=None, quiet: bool = False):
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -101,7 +112,7 @@ class Progress:
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def __call__(self, ev) -> None:
+    def __call__(self, ev: Event) -> None:
         if self.quiet:
             return
         with self._lock:
@@ -112,11 +123,11 @@ class Progress:
             elif ev.kind == "cached":
                 self._line(f"  cached {ev.node_id}")
             elif ev.kind == "progress" and self.tty and ev.total:
-                now = time.perf_counter()
-                if now - self._last_draw < 0.05 and ev.done < ev.total:
+                now, done = time.perf_counter(), ev.done or 0.0     # progress events carry done and total
+                if now - self._last_draw < 0.05 and done < ev.total:
                     return
                 self._last_draw = now
-                frac = max(0.0, min(1.0, ev.done / ev.total))
+                frac = max(0.0, min(1.0, done / ev.total))
                 bar = "#" * int(frac * 30)
                 self.stream.write(f"\r\x1b[2K  {ev.node_id:<20} [{bar:<30}] {frac * 100:5.1f}% {ev.message}")
                 self.stream.flush()
@@ -131,7 +142,7 @@ class Progress:
 
 # ---------------------------------------------------------------------------------------- commands
 @contextlib.contextmanager
-def _limit_flags(args):
+def _limit_flags(args: argparse.Namespace) -> Iterator[None]:
     """``--max-memory-gb`` / ``--max-files``: the AUDIOCHAIN_MAX_* limits for this command only."""
     saved = dict(os.environ)
     for flag, var in (("max_memory_gb", "AUDIOCHAIN_MAX_MEMORY_GB"), ("max_files", "AUDIOCHAIN_MAX_FILES")):
@@ -144,14 +155,14 @@ def _limit_flags(args):
         os.environ.update(saved)
 
 
-def _add_limit_flags(p) -> None:
+def _add_limit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-memory-gb", type=float, metavar="GB",
                    help="refuse a run estimated to need more memory (default: half the RAM; AUDIOCHAIN_MAX_MEMORY_GB)")
     p.add_argument("--max-files", type=int, metavar="N",
                    help="refuse a run that would write more files (default 1000; AUDIOCHAIN_MAX_FILES)")
 
 
-def _output_dir(args) -> Path:
+def _output_dir(args: argparse.Namespace) -> Path:
     """``-o`` (default: the current folder); an empty ``-o ""`` is refused, not taken as the current folder."""
     if args.output is not None and not args.output.strip():
         raise ParameterError('-o "": empty output folder; give a folder (-o out), or leave -o out to write into '
@@ -163,7 +174,7 @@ def _output_dir(args) -> Path:
     return out_dir
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from .bundle import extracted, is_bundle
     if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
         with extracted(args.graph) as graph_file:
@@ -192,7 +203,7 @@ def cmd_run(args) -> int:
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
 
-    def on_event(ev) -> None:
+    def on_event(ev: Event) -> None:
         if ev.kind in ("finished", "cached"):
             finished.append(ev.node_id)
         progress(ev)
@@ -216,6 +227,7 @@ def cmd_run(args) -> int:
     try:
         result = handle.result()
     except ExportsFailed as e:      # the other exports were written: list them, then every failure
+        assert e.result is not None     # a run raises it with the result of what did run
         result, failures = e.result, e.failures
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
@@ -223,12 +235,12 @@ def cmd_run(args) -> int:
     written = []
     for nid, outs in result.outputs.items():
         spec = graph.spec(nid)
-        if spec.side_effect:
+        if spec is not None and spec.side_effect:
             for v in outs.values():
                 written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
     leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
     for nid in leaves:
-        if not graph.spec(nid).side_effect:
+        if (leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect:
             for port, v in result.outputs[nid].items():
                 print(f"{nid}.{port}: {printable(_fmt_value(v))}")
     for w in written:
@@ -248,7 +260,7 @@ def cmd_run(args) -> int:
 STOP_WAIT_S = 0.8      # after Ctrl-C, how long the run may take to stop before the process quits anyway
 
 
-def _interrupted(graph, handle, finished: list[str]) -> int:
+def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
     """Ctrl-C during ``audiochain run``: cancel, wait at most ``STOP_WAIT_S``, say what finished
     (nodes, files written) and exit 130; a second Ctrl-C quits at once."""
     handle.cancel()
@@ -303,7 +315,7 @@ def _print_levels(path: str) -> None:
         pass      # not an audio file AudioChain measured
 
 
-def _run_to_stdout(args, graph) -> int:
+def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:
     """``-o -``: one node's audio as raw float32 on standard output, piece by piece (nodeflow.pipe)."""
     from .pipe import pick_target, pipe_audio
     if args.sweep or (graph.sweep and not args.no_sweep) or args.daw:
@@ -324,7 +336,7 @@ def _run_to_stdout(args, graph) -> int:
     return 0
 
 
-def _trace(args, graph, out_dir: Path):
+def _trace(args: argparse.Namespace, graph: Graph, out_dir: Path) -> TraceHandler | None:
     """``--trace FILE``: every event of the run as JSON lines, private paths replaced (nodeflow.callbacks)."""
     if not getattr(args, "trace", None):
         return None
@@ -336,7 +348,7 @@ def _trace(args, graph, out_dir: Path):
                              "file)") from None
 
 
-def _executor(args):
+def _executor(args: argparse.Namespace) -> Executor:
     """The executor a `run` uses: --jobs bounds what runs at once, --no-cache leaves the disk cache out."""
     from .executor import Executor
     return Executor(max_workers=args.jobs, disk_cache=None if args.no_cache else "default")
@@ -352,14 +364,14 @@ def _jobs_arg(text: str) -> int:
     return n
 
 
-def _run_sweep(args, graph, out_dir: Path) -> int:
+def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     """A sweep holds its output folder (one sweep at a time: manifests never lose rows)."""
     from .sweep import output_lock
     with output_lock(out_dir):
         return _run_sweep_locked(args, graph, out_dir)
 
 
-def _run_sweep_locked(args, graph, out_dir: Path) -> int:
+def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     from .sweep import SweepReport, expand, parse_axis, run_sweep, sweep_from_graph, write_manifest
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
@@ -375,7 +387,7 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
     total = len(variants)
     done = [0]
 
-    def on_variant(r) -> None:
+    def on_variant(r: VariantResult) -> None:
         done[0] += 1
         if not args.quiet:
             extra = f": {printable(r.error)}" if r.error else ""
@@ -383,7 +395,7 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
-    daw_parts: list = []   # --daw: (variant index, its tracks) (a local sweep only; _check_daw refuses Ray)
+    daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; _check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
@@ -407,7 +419,7 @@ def _run_sweep_locked(args, graph, out_dir: Path) -> int:
     return EXIT_OK
 
 
-def _check_daw(args, graph) -> None:
+def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
     """``--daw PATH``, checked before anything renders: a ``.dawproject`` name in a folder that can be
     written (missing folders are created, as for ``-o``), not an input, and an export to place."""
     if not getattr(args, "daw", None):
@@ -436,7 +448,7 @@ def _check_daw(args, graph) -> None:
                              "you can write to")
 
 
-def _daw_part(graph, outputs, name: str = ""):
+def _daw_part(graph: Graph, outputs: RunValues, name: str = "") -> DawPart:
     """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
     from .dawproject import clips_from_run, tempo_and_meter
     tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
@@ -445,13 +457,14 @@ def _daw_part(graph, outputs, name: str = ""):
     return (tracks, *tempo_and_meter(graph, outputs))
 
 
-def _daw_collector(args, graph, on_variant, parts: list):
+def _daw_collector(args: argparse.Namespace, graph: Graph, on_variant: Callable[[VariantResult], None],
+                   parts: list[tuple[int, DawPart]]) -> Callable[[VariantResult], None]:
     """``on_variant`` that, with ``--daw``, first takes each finished variant's clips (then drops its values)."""
     if not args.daw:
         return on_variant
     from .sweep import apply_overrides
 
-    def collect(r) -> None:
+    def collect(r: VariantResult) -> None:
         if r.status == "ok" and r.values is not None:
             parts.append((r.variant.index, _daw_part(apply_overrides(graph, r.variant.overrides), r.values,
                                                      r.variant.name)))
@@ -460,7 +473,7 @@ def _daw_collector(args, graph, on_variant, parts: list):
     return collect
 
 
-def _write_daw(args, graph, parts) -> None:
+def _write_daw(args: argparse.Namespace, graph: Graph, parts: list[DawPart]) -> None:
     """Write the ``--daw`` project: every part's tracks, at the first part's tempo and meter."""
     if not getattr(args, "daw", None):
         return
@@ -479,7 +492,7 @@ def _write_daw(args, graph, parts) -> None:
           f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
 
 
-def cmd_rerun(args) -> int:
+def cmd_rerun(args: argparse.Namespace) -> int:
     """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
     from .executor import Executor
     from .sweep import Variant, run_variant
@@ -513,7 +526,7 @@ def cmd_rerun(args) -> int:
     return EXIT_OK
 
 
-def _count_arg(flag: str):
+def _count_arg(flag: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not text.strip().isdigit() or int(text) < 1:
             raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected a whole number of at least 1")
@@ -521,13 +534,13 @@ def _count_arg(flag: str):
     return parse
 
 
-def cmd_tune(args) -> int:
+def cmd_tune(args: argparse.Namespace) -> int:
     """Prompt tuning that listens (nodeflow/tune.py): candidates rendered, scored, refined."""
     from .tune import run_cli
     return run_cli(args, _load(args.graph), _executor(args))
 
 
-def cmd_validate(args) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
     """What ``run`` with the same options would refuse, found without running or writing anything."""
     graph = _load(args.graph)
     apply_sets(graph, args.set)
@@ -545,7 +558,7 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
-def describe_graph(graph, name: str) -> str:
+def describe_graph(graph: Graph, name: str) -> str:
     lines = [f"graph {name}"]
     for k in ("title", "description"):
         if graph.metadata.get(k):
@@ -572,7 +585,7 @@ def describe_graph(graph, name: str) -> str:
     return "\n".join(lines)
 
 
-def describe_costs(graph) -> list[str]:
+def describe_costs(graph: Graph) -> list[str]:
     """The estimate validation checks against the limits: each node's output, the peak, the work."""
     from .costs import estimate, human_bytes
     try:
@@ -588,7 +601,7 @@ def describe_costs(graph) -> list[str]:
     return lines
 
 
-def cmd_show(args) -> int:
+def cmd_show(args: argparse.Namespace) -> int:
     graph = _load(args.graph)
     if args.json:
         from .fileformat import to_document
@@ -599,7 +612,7 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
-def describe_node(spec) -> dict:
+def describe_node(spec: NodeSpec) -> dict[str, Any]:
     return {
         "id": spec.id, "version": spec.version, "category": spec.category, "pack": spec.pack, "doc": spec.tooltip,
         "inputs": {n: {"type": p.type_name, "required": p.required, "doc": p.doc} for n, p in spec.inputs.items()},
@@ -609,7 +622,7 @@ def describe_node(spec) -> dict:
     }
 
 
-def cmd_nodes(args) -> int:
+def cmd_nodes(args: argparse.Namespace) -> int:
     import textwrap
 
     from .registry import default_registry
@@ -644,7 +657,7 @@ def cmd_nodes(args) -> int:
     return EXIT_OK
 
 
-def cmd_extract(args) -> int:
+def cmd_extract(args: argparse.Namespace) -> int:
     from .audiometa import read_embedded_graph
     from .fileformat import loads, save
     path = Path(args.audio)
@@ -667,7 +680,7 @@ def cmd_extract(args) -> int:
     return EXIT_OK
 
 
-def cmd_pack(args) -> int:
+def cmd_pack(args: argparse.Namespace) -> int:
     from .bundle import BUNDLE_SUFFIX, pack
     graph = _load(args.graph)
     out = Path(args.output) if args.output else Path(args.graph).with_suffix(BUNDLE_SUFFIX)
@@ -683,7 +696,7 @@ def cmd_pack(args) -> int:
     return EXIT_OK
 
 
-def cmd_unpack(args) -> int:
+def cmd_unpack(args: argparse.Namespace) -> int:
     from .bundle import unpack
     report: list[str] = []
     out = unpack(args.bundle, args.output, report=report)
@@ -831,13 +844,13 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _add_allow_outside(p) -> None:
+def _add_allow_outside(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
                    help="let the graph write under PATH, outside the output folder, and replace files there "
                    "(paths given with --set are always allowed)")
 
 
-def _debug_everywhere(sub) -> None:
+def _debug_everywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`audiochain run G --debug` works as well as `audiochain --debug run G` (nested commands too)."""
     for p in sub.choices.values():
         if "--debug" not in p._option_string_actions:
@@ -850,7 +863,7 @@ def _debug_everywhere(sub) -> None:
 CLI_ENTRY_POINT_GROUP = "audiochain.cli"
 
 
-def _add_plugin_commands(sub) -> None:
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Subcommands contributed by packages (entry-point group ``audiochain.cli``: a callable
     ``add_cli(subparsers)``), e.g. ``edit`` and ``finetune``; a broken one is reported, not hidden."""
     import importlib.metadata
