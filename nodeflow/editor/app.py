@@ -129,7 +129,11 @@ class App:
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
         dpg.show_viewport()
-        self.files.start(self.start_path)
+        from .tune_panel import tune_start
+        start, tuned = tune_start(self.start_path)       # a tune's folder: its graph, and the panel on it
+        self.files.start(start)
+        if tuned is not None:
+            self.tune.open(tuned)
         self.audition.warm_up()
         from .tools import Tools
         self.tools = Tools(self).load()

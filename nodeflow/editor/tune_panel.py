@@ -1,7 +1,7 @@
 """The tune panel: the ranking ``audiochain tune`` wrote, its candidates played and compared A/B.
 
 Open a tune's folder (``audiochain tune ... -o FOLDER``) or its ``manifest.json`` (View > Tune
-results...).  The rows are the manifest's, best first: rank, score (the scorer's other numbers in
+results..., or ``audiochain edit FOLDER``: the tuned graph opens with the panel on the folder).  The rows are the manifest's, best first: rank, score (the scorer's other numbers in
 the tooltip), the final prompt text, the seed(s) and the parameters the candidate differs by.  Each
 row has *play* (the candidate's written audio, at its own level), *A* / *B* (the pair *A/B*
 compares level-matched at the same place in the clip, see :class:`~.compare.ABCompare`), *use*
@@ -19,7 +19,7 @@ from ..errors import NodeflowError
 from ..tune import FORMAT, MANIFEST
 from .compare import ABCompare
 
-__all__ = ["TunePanel", "read_tune_manifest"]
+__all__ = ["TunePanel", "read_tune_manifest", "tune_start"]
 
 PROMPT_CHARS = 60
 
@@ -40,6 +40,19 @@ def read_tune_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
         raise NodeflowError(f"tune results: {file} is {what}; open a folder `audiochain tune` wrote "
                             "(View > Sweep... shows sweeps)")
     return file.parent, doc
+
+
+def tune_start(path: Path | None) -> tuple[Path | None, Path | None]:
+    """``audiochain edit TUNE_FOLDER`` (or its manifest.json): ``(the tuned graph, the folder)`` to open
+    the graph with the panel on the folder; any other path: ``(path, None)``."""
+    if path is None or not (path.is_dir() or path.name == MANIFEST):
+        return path, None
+    try:
+        folder, doc = read_tune_manifest(path)
+    except NodeflowError:
+        return path, None
+    graph = folder / doc["graph"] if doc.get("graph") else None      # paths in a manifest are the folder's
+    return (graph.resolve() if graph is not None and graph.is_file() else None), folder
 
 
 def _short(value: Any) -> str:

@@ -99,3 +99,11 @@ def test_tune_panel_ranks_plays_ab_level_matched_uses_and_reruns(editor, tuned):
     again = np.load(editor.tmp / "rerun.npy")
     written, _ = sf.read(editor.tmp / "tune" / rows[j]["outputs"][0], dtype="float32", always_2d=True)
     np.testing.assert_allclose(again, written.T, atol=1e-6)
+
+
+def test_editing_a_tune_folder_opens_the_tuned_graph_with_the_panel_on_it(editor, tuned):
+    path, report = tuned
+    st = editor.run("tune_open", editor.tmp / "tune")
+    assert st["doc_path"] == str(path) and st["panel_shown"] and st["rows"] == 6
+    assert st["folder"] == str(editor.tmp / "tune")
+    assert st["status"].startswith("tune results: 6 candidate(s)")
