@@ -98,6 +98,8 @@ def window_plan(frames: int, hop: int, window: int, stride: int) -> list[tuple[i
     ([(0, 10)], [(0, 16), (12, 16), (24, 16), (36, 5)])
     """
     total = math.ceil(frames / hop)
+    if total > window and stride < 1:
+        raise ValueError(f"windows must be at least one latent apart (stride={stride})")
     plan = [(0, min(total, window))]
     while plan[-1][0] + plan[-1][1] < total:
         start = plan[-1][0] + stride
@@ -140,11 +142,11 @@ def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: flo
     if frames < 1:
         raise ParameterError(f"{NODE}: duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
     stride = int(Fraction(extend_stride_s) * rate // hop)
-    plan = window_plan(frames, hop, window, stride)
-    if len(plan) > 1 and not 1 <= stride < window:
+    if frames > window * hop and not 1 <= stride < window:
         raise ParameterError(f"{NODE}: extend_stride_s={extend_stride_s:g} must be shorter than the model's window "
                              f"of {window * hop / rate:.2f} s and at least one latent ({hop / rate * 1000:.2f} ms) "
                              f"to generate {float(duration_s):g} s")
+    plan = window_plan(frames, hop, window, stride)
     message = f"{len(plan)} window(s) of {int(steps)} steps"
     ctx.progress(0, len(plan) * int(steps), message)
     on_step = step_progress(ctx, len(plan) * int(steps), message)

@@ -161,6 +161,8 @@ def test_bad_settings_are_one_clear_line(ck, tmp_path):
         gen(ck, prompt="  ")
     with pytest.raises(ParameterError, match=r"extend_stride_s=0.05 must be shorter than the model's window of 0.05 s"):
         gen(ck, duration_s=0.2, extend_stride_s=0.05)
+    with pytest.raises(ParameterError, match=r"at least one latent \(0.73 ms\)"):       # 0 latents: no progress
+        gen(ck, duration_s=0.2, extend_stride_s=0.0001)
     import torch
     if not torch.cuda.is_available():
         with pytest.raises(ParameterError, match=r"device='cuda': CUDA is not available on this machine"):
