@@ -35,6 +35,9 @@ __all__ = ["Executor", "Event", "RunResult", "RunHandle", "run"]
 
 log = logging.getLogger(__name__)
 
+# how a run reports events: emit(kind, node_id, **Event fields)
+Emit = Callable[..., None]
+
 
 @dataclasses.dataclass(frozen=True)
 class Event:
@@ -48,7 +51,7 @@ class Event:
     value: dict[str, Any] | None = None   # chunk: {output: piece}, a part of the node's outputs made so far
 
 
-class RunResult(Mapping):
+class RunResult(Mapping[str, dict[str, Any]]):
     """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache.
 
     A read-only mapping like any other: ``dict(res)``, ``res.keys()``, ``res.items()``.  The nodes'
@@ -63,7 +66,7 @@ class RunResult(Mapping):
     def __getitem__(self, node_id: str) -> dict[str, Any]:
         return self.outputs[node_id]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.outputs)
 
     def __len__(self) -> int:
@@ -78,7 +81,7 @@ class RunHandle:
 
     def __init__(self, cancel_event: threading.Event):
         self._cancel = cancel_event
-        self._future: cf.Future = cf.Future()
+        self._future: cf.Future[RunResult] = cf.Future()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -99,7 +102,7 @@ class _Plan:
     keys: dict[str, str]
     to_run: list[str]
     values: dict[str, dict[str, Any]]
-    inputs: dict[str, list[tuple[str, str, str, str]]]   # node -> [(dst_port, src, src_port, mode)]
+    inputs: dict[str, list[tuple[str, str, str, str | None]]]   # node -> [(dst_port, src, src_port, mode)]
     protected: frozenset[Path]
     specs: dict[str, NodeSpec]                            # node -> its type, looked up once per run
     structure: "_Structure"
@@ -111,7 +114,7 @@ class _Structure:
     order: list[str]
     wanted_set: set[str]
     specs: dict[str, NodeSpec]
-    inputs: dict[str, list[tuple[str, str, str, str]]]
+    inputs: dict[str, list[tuple[str, str, str, str | None]]]
     consumers: dict[str, list[str]]
     ups: dict[str, list[tuple[str, str, str]]]             # node -> [(dst_port, src, src_port)]
     plain: dict[str, dict[str, Any]]                       # node -> parameters as plain values (for keys)
@@ -127,9 +130,9 @@ class _Structure:
         order = [n for n in graph.run_order() if n in needed]
         types = graph.output_types()
         specs = {n: graph.registry[graph.nodes[n].type] for n in order}
-        inputs: dict[str, list] = {n: [] for n in order}
+        inputs: dict[str, list[tuple[str, str, str, str | None]]] = {n: [] for n in order}
         consumers: dict[str, list[str]] = {n: [] for n in order}
-        ups: dict[str, list] = {n: [] for n in order}
+        ups: dict[str, list[tuple[str, str, str]]] = {n: [] for n in order}
         for l in graph.links:
             if l.dst in inputs:
                 mode = graph._mode(l, specs[l.dst], types)
@@ -195,12 +198,13 @@ class Executor:
                 self._pool = None
 
     # ------------------------------------------------------------------ planning
-    def keys(self, graph: Graph, *, base_dir: str | os.PathLike | None = None, device: str = "auto") -> dict[str, str]:
+    def keys(self, graph: Graph, *, base_dir: str | os.PathLike[str] | None = None,
+             device: str = "auto") -> dict[str, str]:
         """The content key of every node (what the cache is indexed by) for a run on ``device``."""
         return dict(self._keys(graph, self._structure(graph, None), self._ctx_base(base_dir, graph), device))
 
     @staticmethod
-    def _ctx_base(base_dir, graph: Graph) -> Path:
+    def _ctx_base(base_dir: str | os.PathLike[str] | None, graph: Graph) -> Path:
         if base_dir is not None:
             return Path(base_dir)
         return graph.base_dir()
@@ -290,7 +294,8 @@ class Executor:
             log.warning("value cache: could not store %s (%s): %s", spec.id, key, e)
 
     # ------------------------------------------------------------------ running
-    def run(self, graph: Graph, targets: Iterable[str] | None = None, *, base_dir=None, output_dir=None,
+    def run(self, graph: Graph, targets: Iterable[str] | None = None, *,
+            base_dir: str | os.PathLike[str] | None = None, output_dir: str | os.PathLike[str] | None = None,
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
             cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
             keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None,
@@ -383,7 +388,7 @@ class Executor:
                     dependents[src].append(n)
                     remaining[n] += 1
         ready = [n for n in units if remaining[n] == 0]
-        in_flight: dict[cf.Future, str] = {}
+        in_flight: dict[cf.Future[tuple[dict[str, Any], bool]], str] = {}
         failure: BaseException | None = None
         failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
         ran: set[str] = set()
@@ -412,8 +417,9 @@ class Executor:
                 if hit is not None:
                     emit("cached", nid)
                     return hit, True
-            run_node = lambda: self._execute(graph, nid, plan, values, emit, cancel, ctx_kw,  # noqa: E731
-                                             workers=self.max_workers)
+            def run_node() -> dict[str, Any]:
+                return self._execute(graph, nid, plan, values, emit, cancel, ctx_kw, workers=self.max_workers)
+
             if specs[nid].side_effect:
                 return run_node(), False
             return self._compute_once(keys[nid], nid, specs[nid], emit, cancel, run_node)
@@ -501,7 +507,7 @@ class Executor:
         kept.update(plan.structure.exported)
         return kept
 
-    def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit, cancel: threading.Event,
+    def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
                       compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """``compute()`` the outputs under ``key``, unless another run on this executor (a sweep's
         variant, an editor run) is computing the same key now: then wait for its outputs and report
@@ -549,7 +555,7 @@ class Executor:
         port = port or next(iter(spec.outputs))
         if port not in spec.outputs:
             raise GraphError(f"stream: node '{target}' has no output '{port}'; outputs are: {', '.join(spec.outputs)}")
-        pieces: queue.Queue = queue.Queue()
+        pieces: queue.Queue[Any] = queue.Queue()
         listener = kw.pop("on_event", None)
 
         def on_event(ev: Event) -> None:
@@ -585,7 +591,7 @@ class Executor:
         cancel = kw.pop("cancel_event", None) or threading.Event()
         handle = RunHandle(cancel)
 
-        def body():
+        def body() -> None:
             try:
                 handle._future.set_result(self.run(graph, targets, cancel_event=cancel, **kw))
             except BaseException as e:  # noqa: BLE001 - delivered through the handle
@@ -596,7 +602,8 @@ class Executor:
         return handle
 
     @staticmethod
-    def _execute(graph: Graph, nid: str, plan: _Plan, values: dict, emit, cancel: threading.Event,
+    def _execute(graph: Graph, nid: str, plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
+                 cancel: threading.Event,
                  ctx_kw: dict[str, Any], workers: int = 1) -> dict[str, Any]:
         spec = plan.specs[nid]
         if cancel.is_set():
@@ -607,7 +614,7 @@ class Executor:
         wants_ctx = spec.wants_ctx or spec.process   # a Context only for nodes that declare one (or run in a worker: Stop)
         try:
             args: dict[str, Any] = {}
-            mapped: dict[str, list] = {}
+            mapped: dict[str, list[Any]] = {}
             for (port, src, src_port, mode) in plan.inputs[nid]:
                 v = values[src][src_port]
                 if mode == "map":
@@ -646,8 +653,9 @@ class Executor:
         return outputs
 
 
-def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str, list], params: dict[str, Any],
-               ctx_kw: dict[str, Any] | None, emit, cancel: threading.Event, workers: int) -> dict[str, list]:
+def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str, list[Any]],
+               params: dict[str, Any], ctx_kw: dict[str, Any] | None, emit: Emit, cancel: threading.Event,
+               workers: int) -> dict[str, list[Any]]:
     """Call ``spec`` once per list item, up to ``workers`` items at a time (numpy, soxr, worker
     processes and model nodes on other devices release the GIL; a model locks itself per model and
     device).  Outputs keep the items' order; ``progress`` counts finished items and a ``chunk``
@@ -711,7 +719,7 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
                     emit("progress", nid, done=done, total=n)
             for i, fut in enumerate(futures):      # the first failure in item order is the node's error
                 results[i] = fut.result()
-    gathered: dict[str, list] = {name: [] for name in spec.outputs}
+    gathered: dict[str, list[Any]] = {name: [] for name in spec.outputs}
     for item in results:
         for name, val in (item or {}).items():
             gathered[name].append(val)

@@ -41,11 +41,9 @@ from .audio import Audio, StreamedAudio
 from .errors import Cancelled, ExecutionError, NodeflowError
 
 if TYPE_CHECKING:   # the executor imports this module; these are for annotations only
-    from .executor import _Plan
+    from .executor import Emit, _Plan
     from .graph import Graph
     from .node import Context, NodeSpec
-
-    Emit = Callable[..., None]     # emit(kind, node_id, **fields): the executor's event sender
 
 __all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
            "reblock"]
