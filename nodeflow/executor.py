@@ -603,8 +603,7 @@ class Executor:
 
     @staticmethod
     def _execute(graph: Graph, nid: str, plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
-                 cancel: threading.Event,
-                 ctx_kw: dict[str, Any], workers: int = 1) -> dict[str, Any]:
+                 cancel: threading.Event, ctx_kw: dict[str, Any], workers: int = 1) -> dict[str, Any]:
         spec = plan.specs[nid]
         if cancel.is_set():
             emit("cancelled", nid)
