@@ -26,6 +26,9 @@ def test_play_while_generating_grows_waits_without_a_click_and_ends_on_the_resul
     assert 1.0 <= st["preview_s_held"] <= 2.0 < st["preview_s_caught_up"] <= 3.5 < st["preview_s_done"] == 5.0
     assert st["clip_is_result"] and st["preview_is_result"]
     assert st["underflows"] == 0, st["status"]
+    # play on a node that has not run: the audition's pieces play while the node is held
+    assert "as it is generated" in st["audition_status"] and st["audition_state"] == "running"
+    assert st["audition_clip_s"] == 3.0
 
     res = np.load(editor.tmp / "result.npy")[0]
     rec = np.fromfile(editor.tmp / "live.f32", dtype="<f4").reshape(-1, 2)

@@ -105,5 +105,16 @@ def main(app, drv):
             g.set()
         rec.terminate()
         rec.wait(10)
+    # play pressed on a node that has not run: its audition streams, and the sound starts with the pieces
+    GATES[8].clear()
+    app.doc.set_param(nid, "pieces", 12)
+    drv.frames(3)
+    drv.click_item(f"play::{nid}::out")
+    drv.until(lambda: app.audition.now == (nid, "out"), 30, "the audition to play as it streams")
+    out["audition_status"] = app.status_text
+    out["audition_state"] = app.runner.states[nid].kind
+    GATES[8].set()
+    drv.until(lambda: app.audition.now is None and not app.runner.jobs, 30, "the audition to end")
+    out["audition_clip_s"] = app.audition.clip.duration_s if app.audition.clip is not None else None
     out["status"] = app.status_text
     drv.dump(out)
