@@ -143,3 +143,46 @@ def test_a_live_reader_hands_over_every_sample_in_order_and_fades_only_where_it_
     assert reader.waits >= 3
     assert np.max(np.abs(np.diff(y))) <= np.max(np.abs(np.diff(x))) + 0.5 / (FADE_S * rate)
     assert np.count_nonzero(y) >= np.count_nonzero(x)           # nothing lost (the faded ms are replayed)
+
+
+def test_a_mapped_nodes_items_grow_one_clip_equal_to_its_list_played_end_to_end():
+    """A node mapped over a list hands each item on as it is done (chunk events): the items make
+    one growing clip, which is the list as the editor plays it (items one after another)."""
+    from nodeflow import Executor, Graph, Registry
+    from nodeflow.editor.playback import as_audio
+    from nodeflow.editor.runner import Runner
+    from tests.nodeflow.stubs import ALL
+    reg = Registry()
+    reg.load_pack("stubs", lambda r: r.add_all(ALL), "1.0")
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.split", id="split", parts=4)
+    g.add("test.gain", id="gain", gain_db=-6.0)
+    g.connect("tone", "split")
+    g.connect("split", "gain")
+    r = Runner(Executor(disk_cache=None))
+    grown: list[int] = []
+    kept: list = []
+    on_event, settle = r.live.on_event, r.live.settle
+
+    def spy(ev, key):
+        on_event(ev, key)
+        c = r.live.clips.get(("gain", "out"))
+        if c is not None and not c.final:
+            grown.append(c.pieces)
+
+    def spy_settle(nid, outs):                 # the clip as it was when the result landed
+        kept.extend(c for k, c in r.live.clips.items() if nid == "gain" and k == ("gain", "out"))
+        settle(nid, outs)
+    r.live.on_event, r.live.settle = spy, spy_settle
+    try:
+        r.run(g)
+        r.wait(60)
+        items = r.output(g, "gain", "out")
+        assert isinstance(items, list) and len(items) == 4
+        assert sorted(set(grown)) == [1, 2, 3, 4]                 # one piece per item, in order
+        [clip] = kept
+        assert clip.final and r.live.clips == {}
+        np.testing.assert_array_equal(clip.samples, as_audio(items).samples)
+    finally:
+        r.close()
