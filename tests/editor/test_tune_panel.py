@@ -107,3 +107,20 @@ def test_editing_a_tune_folder_opens_the_tuned_graph_with_the_panel_on_it(editor
     assert st["doc_path"] == str(path) and st["panel_shown"] and st["rows"] == 6
     assert st["folder"] == str(editor.tmp / "tune")
     assert st["status"].startswith("tune results: 6 candidate(s)")
+
+
+def test_a_folder_that_is_not_a_tunes_is_one_line_naming_it(tmp_path):
+    from nodeflow.editor.tune_panel import read_tune_manifest
+    from nodeflow.errors import NodeflowError
+    from nodeflow.sweep import SweepReport, write_manifest
+    with pytest.raises(NodeflowError, match=r"no manifest.json in .*nowhere; open the folder `audiochain tune -o"):
+        read_tune_manifest(tmp_path / "nowhere")
+    write_manifest(SweepReport("", "grid", [], []), tmp_path / "sweep")
+    with pytest.raises(NodeflowError, match=r"sweep.manifest.json is a sweep's manifest; open a folder `audiochain "
+                                            r"tune` wrote \(View > Sweep\.\.\. shows sweeps\)"):
+        read_tune_manifest(tmp_path / "sweep")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "manifest.json").write_text('{"format": "audiochain.tune", "varia')
+    with pytest.raises(NodeflowError, match=r"cannot read .*half.manifest.json \(JSONDecodeError") as e:
+        read_tune_manifest(tmp_path / "half" / "manifest.json")
+    assert "\n" not in str(e.value)
