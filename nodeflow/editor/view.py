@@ -366,8 +366,11 @@ class GraphView:
                     dpg.add_text("", tag=f"valuetip::{nid}::{port}", wrap=420)
         else:                           # the waveform's place is kept before a run: the node never grows
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
+                # until there is a waveform an empty box of the plot's size holds its place: a plot costs
+                # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
+                dpg.add_spacer(width=widgets.WIDTH + 80, height=56, tag=f"plotspace::{nid}::{port}")
                 with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
-                              no_mouse_pos=True, tag=f"plot::{nid}::{port}"):
+                              no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
                     # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
                     dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
                                       no_highlight=True)
@@ -490,6 +493,8 @@ class GraphView:
             if key in self.previews:             # the waveform goes; its place stays
                 items.delete(f"yaxis::{nid}::{port}", children_only=True)
                 del self.previews[key]
+                items.configure(f"plot::{nid}::{port}", show=False)
+                items.configure(f"plotspace::{nid}::{port}", show=True)
             return
         if self.previews.get(key) is source and source is not None:
             return
@@ -515,6 +520,8 @@ class GraphView:
         dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
         self.y_top[key] = peak * 1.05
         items.configure(tag, show=not self.compact)
+        items.configure(f"plotspace::{nid}::{port}", show=False)
+        items.configure(f"plot::{nid}::{port}", show=True)
         self.previews[key] = source
 
     def show_value(self, nid: str, port: str, value: object | None) -> None:
