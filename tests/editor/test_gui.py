@@ -440,6 +440,10 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     # double-click on empty canvas: the plain search, where "loudness" finds the export first
     assert st["spot_empty"] and st["dbl_open"] and st["dbl_title"] == "Add node"
     assert st["loudness_hits"][0] == "io.export" and st["closed"]
+    # from a str output every Audio input is grey, and the search offers only nodes that take text
+    audio_ins = {"in.gain.audio", "in.fade.audio", "in.export.audio"}
+    assert audio_ins <= set(st["dimmed_str"])
+    assert st["offered_str"] and "models.bark" in st["offered_str"] and "dsp.gain" not in st["offered_str"]
 
 
 def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(editor):

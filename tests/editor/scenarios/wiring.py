@@ -63,4 +63,16 @@ def main(app, drv):
     drv.screenshot(tmp / "wiring_dblclick.png")
     drv.key("Escape")
     out["closed"] = not app.palette.searching
+    # 4. a text output (export.out, str): every Audio input turns grey; dropped, only text takers offered
+    a = app.view.pin_pos("export", "out", "out")
+    drop2 = (a[0] + 120, a[1] + 40)
+    drv.move(a)
+    drv.xdo("mousedown", 1)
+    for i in range(1, 9):
+        drv.move((a[0] + (drop2[0] - a[0]) * i / 8, a[1] + (drop2[1] - a[1]) * i / 8))
+    out["dimmed_str"] = sorted(".".join(p) for p in app.view.dimmed)
+    drv.screenshot(tmp / "wiring_drag_str.png")
+    drv.xdo("mouseup", 1, frames=6)
+    out["offered_str"] = [s.id for s in app.palette.results] if app.palette.searching else None
+    drv.key("Escape")
     drv.dump(out)
