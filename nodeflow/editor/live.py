@@ -1,7 +1,7 @@
 """Playing a node while it is still being generated: its streamed pieces as one growing clip.
 
-A node that makes audio in steps hands each finished piece on with ``ctx.chunk`` (a MusicGen
-window, a Bark sentence, a quarter second of espeak, a mapped list's item); the engine turns them
+A node that makes audio in steps hands each finished piece on with ``ctx.chunk`` (a model's
+window, a spoken sentence, a quarter second of speech, a mapped list's item); the engine turns them
 into ``chunk`` events.  :class:`LivePieces` (one per :class:`~.runner.Runner`, fed on the engine's
 worker thread, so a piece reaches the sound device without waiting for a UI frame) appends the
 pieces of each audio output to a :class:`LiveClip`: a buffer that grows, tied to the node's
