@@ -27,7 +27,6 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range
 
-from ._threads import bind_threads
 from .layer import Device, Family, Loaded, Precision, register, to_model_audio
 
 __all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
@@ -41,7 +40,6 @@ ENCODEC = register(Family("encodec", model_types=("encodec",), model_class="Enco
 @contextlib.contextmanager
 def _using(node_id: str, checkpoint: str, ctx: Context, device: Any, precision: Any) -> Iterator[Loaded]:
     with ENCODEC.using(checkpoint, ctx, device, precision, who=node_id) as held:
-        bind_threads(held.device)
         yield held
 
 

@@ -26,7 +26,6 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from ._threads import bind_threads
 from .layer import Device, Family, Loaded, Precision, register, seeded
 
 __all__ = ["mms_tts", "MMS_TTS", "checkpoint_for", "language_code", "speak_sentence"]
@@ -169,7 +168,6 @@ def mms_tts(text: str | None = None, *,
         raise ParameterError(f"{NODE}: the text is empty; give something to say")
     name = checkpoint_for(language, checkpoint)
     with MMS_TTS.using(name, ctx, device, precision, who=NODE) as held:
-        bind_threads(held.device)
         rate = int(held.model.config.sampling_rate)
         gap = np.zeros(seconds_to_frames(pause_s, rate), np.float32)
         model = held.model

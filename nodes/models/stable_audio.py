@@ -34,7 +34,6 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from ._threads import bind_threads
 from .layer import Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, register, step_progress
 
 __all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan"]
@@ -236,7 +235,6 @@ def stable_audio(text: str | None = None, *,
         raise ParameterError(f"{NODE}: the prompt is empty; describe the sound or music to generate")
     _require()
     with STABLE_AUDIO.using(checkpoint, ctx, device, precision, who=NODE) as held:
-        bind_threads(held.device)
         return generate(held, prompt=words, negative_prompt=negative_prompt.strip(), duration_s=duration_s,
                         steps=steps, guidance_scale=guidance_scale, seed=seed, extend_stride_s=extend_stride_s,
                         ctx=ctx)

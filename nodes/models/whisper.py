@@ -26,7 +26,6 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import ChoiceEnum
 
-from ._threads import bind_threads
 from .layer import Device, Family, Loaded, Precision, register, step_criterion
 
 __all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of"]
@@ -194,7 +193,6 @@ def whisper(audio: Audio, *,
     if audio.frames == 0:
         raise ParameterError(f"{NODE}: the audio is empty (0 samples); give it speech or singing")
     with WHISPER.using(checkpoint, ctx, device, precision, who=NODE) as held:
-        bind_threads(held.device)
         x = model_input(audio, int(held.processor.feature_extractor.sampling_rate), ctx)
         return transcribe(held, x, language=language, task=task, ctx=ctx)
 
