@@ -202,8 +202,8 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
     if not progress:
         disable_progress_bars()
     try:
-        path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache),
-                                                 allow_patterns=ALLOW_PATTERNS)
+        patterns = _patterns(huggingface_hub, repo, rev, cache)
+        path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns)
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
         raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
@@ -213,6 +213,18 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
         if not progress:
             enable_progress_bars()
     return Path(path)
+
+
+def _patterns(hub: Any, repo: str, rev: str | None, cache: Path) -> list[str]:
+    """What to fetch of ``repo``: :data:`ALLOW_PATTERNS`, or for a pipeline (diffusers layout, a
+    top-level ``model_index.json``) only the index and the subfolders it names: such repos often
+    carry other copies of the weights beside them (a single-file checkpoint of several GB)."""
+    if "model_index.json" not in hub.list_repo_files(repo, revision=rev):
+        return ALLOW_PATTERNS
+    index = json.loads(Path(hub.hf_hub_download(repo, "model_index.json", revision=rev,
+                                                cache_dir=str(cache))).read_text(encoding="utf-8"))
+    parts = sorted(k for k, v in index.items() if not k.startswith("_") and isinstance(v, list))
+    return ["model_index.json"] + [f"{part}/{p}" for part in parts for p in ALLOW_PATTERNS]
 
 
 def fingerprint(name: str, base_dir: str | os.PathLike | None = None) -> dict[str, str]:

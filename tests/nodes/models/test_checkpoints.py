@@ -104,6 +104,36 @@ def test_a_failed_pull_does_not_tell_the_user_to_run_pull(hub_cache, capsys, mon
     assert err.rstrip().endswith("check the name and the connection") and "models pull" not in err
 
 
+@pytest.mark.parametrize("files,want", [
+    (["config.json", "model.safetensors", "generation_config.json"], checkpoints.ALLOW_PATTERNS),
+    (["model_index.json", "model.safetensors", "model.ckpt", "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+      "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors", "scheduler/scheduler_config.json"],
+     ["model_index.json"] + [f"{d}/{p}" for d in ("scheduler", "transformer", "vae") for p in checkpoints.ALLOW_PATTERNS]),
+])
+def test_a_pipeline_repo_fetches_only_the_folders_its_index_names(tmp_path, monkeypatch, files, want):
+    """A diffusers repo (model_index.json) often holds a single-file copy of the weights beside its
+    folders (several GB): pull fetches the index and the folders it names, nothing at the top."""
+    import fnmatch
+
+    import huggingface_hub
+    index = tmp_path / "model_index.json"
+    index.write_text(json.dumps({"_class_name": "StableAudioPipeline", "_diffusers_version": "0.42.1",
+                                 "vae": ["diffusers", "AutoencoderOobleck"], "transformer": ["diffusers", "X"],
+                                 "scheduler": ["diffusers", "Y"]}))
+    asked = {}
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo, revision=None: files)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, revision=None, cache_dir=None: str(index))
+
+    def snapshot(repo, revision=None, cache_dir=None, allow_patterns=None):
+        asked["patterns"] = allow_patterns
+        return str(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    checkpoints._download("org/pipe", "org/pipe", None, tmp_path, progress=False)
+    assert asked["patterns"] == want
+    fetched = [f for f in files if any(fnmatch.fnmatch(f, p) for p in want)]
+    assert ("model.safetensors" in fetched) == ("model_index.json" not in files)
+
+
 def test_info_of_a_missing_checkpoint_says_how_to_get_it(hub_cache, capsys):
     assert cli.main(["models", "info", "suno/bark"]) == 1
     assert "audiochain models pull suno/bark" in capsys.readouterr().err
