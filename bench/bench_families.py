@@ -16,6 +16,8 @@ ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
   real size: whisper-tiny's 4+4 layers, d_model 384 and 51865-token vocabulary.
 - ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps); real size:
   encodec_24khz's widths.
+- ``bark``: 4 sentences through ``models.bark`` vs transformers' ``BarkModel.generate`` per sentence
+  (tiny only).
 - ``stable_audio``: one full window of text -> audio (StableAudioPipeline, guided with a negative
   prompt; tiny: 2048 frames at 20 steps, real size: stable-audio-open-1.0's 47.55 s at 50 steps, its
   ~1.2 B parameters); needs the 'diffusion' extra.
@@ -220,7 +222,51 @@ def bench_stable_audio(tmp: Path, run: Run) -> None:
     run.report("stable_audio", n, b, f"{run.size} Stable Audio Open, one {seconds:.2f} s window, {steps} steps")
 
 
-BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_stable_audio]
+def bench_bark(tmp: Path, run: Run) -> None:
+    import torch
+    import tiny_models
+    from nodes.models.bark import bark, load_voice, split_text
+    from nodeflow import Executor
+    if run.real_size:
+        print("bark_real_size: skipped (no real-size configuration here; bench_models covers the transformer)")
+        return
+    ck = tiny_models.build_all(tmp / "bark-models", names=("bark",))["bark"]
+    text = " ".join(f"Sentence {i} of the benchmark." for i in range(4))
+    max_s = 0.4                          # random weights never end a sentence: capped as the tests do
+    ex, seed = Executor(disk_cache=None), [0]
+
+    def node() -> float:
+        seed[0] += 1
+        out = bark(prompt=text, checkpoint=str(ck), seed=seed[0], pause_s=0.0, max_sentence_s=max_s,
+                   voice="v2/en_speaker_0", device=run.device).invoke(executor=ex)
+        return out.duration_s
+
+    node()
+    held = _held(ck)
+    rate_hz = float(held.model.generation_config.semantic_config.get("semantic_rate_hz", 49.9))
+    voice = {k: torch.as_tensor(v) for k, v in load_voice(held, "v2/en_speaker_0").items()}
+
+    def bare() -> float:             # transformers' BarkModel.generate, sentence by sentence, same voice
+        seed[0] += 1
+        torch.manual_seed(seed[0])
+        frames = 0
+        with torch.inference_mode():
+            for s in split_text(text):
+                enc = held.tokenizer(s, padding="max_length", max_length=256, truncation=True,     # as BarkProcessor
+                                     add_special_tokens=False, return_attention_mask=True, return_tensors="pt")
+                wave = held.model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                           history_prompt=voice, semantic_max_new_tokens=max(2, round(max_s * rate_hz)),
+                                           semantic_temperature=0.7, coarse_temperature=0.7)
+                frames += wave.shape[-1]
+        run.sync()
+        return frames / held.profile.sample_rate
+
+    bare()
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("bark", n, b, f"{run.size} Bark, 4 sentences of {max_s} s")
+
+
+BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_stable_audio, bench_bark]
 
 
 def main(argv: list[str] | None = None) -> None:
