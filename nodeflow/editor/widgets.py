@@ -39,7 +39,8 @@ WIDTH = 104
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
 _ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
-                  ("temperature", "temp."), ("preserve", "keep"), ("noise scale duration", "duration noise"))
+                  ("temperature", "temp."), ("preserve", "keep"), ("noise scale duration", "duration noise"),
+                  ("negative prompt", "neg. prompt"))
 _UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
 
 
