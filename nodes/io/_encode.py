@@ -23,6 +23,7 @@ LOSSY = ("mp3", "ogg")
 METER_MARGIN_DB = 0.15
 LOSSY_PASSES = 6      # encodes at most, lowering the limiter's target by the decoded overshoot each time
 LOSSY_EXTRA = 1.1     # lower by 10 % more (in dB) than the overshoot measured: codecs overshoot more at lower levels
+VERIFY_TOL_LU = 0.1   # a PCM file mastered from the search's estimate that misses its target by more is redone measured
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,22 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
         holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
         if holds or (holds is None and not plain.limiting(1.0)):
             return MasterReport(measured, 0.0, to_db(limit_at), 1)
-    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
+    # PCM files are measured as written anyway: the search's estimate is checked there, and only a
+    # file that misses the target or the ceiling is mastered again with every step measured
+    verify = fmt in LOSSY or loudness_lufs is None
+    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify)
     mastered()
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
         measured = measure_file(tmp, check)
         over_db = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
+        if not verify and (over_db > 0.0 or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
+            verify = True
+            result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
+            _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
+            measured = measure_file(tmp, check)
+            over_db = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
         if fmt not in LOSSY or over_db <= 0.0 or attempt == LOSSY_PASSES:
             break
         # the codec's decode overshot the ceiling: limit lower by the overshoot and encode again

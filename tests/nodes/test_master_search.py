@@ -100,3 +100,49 @@ def test_a_run_keeps_numpys_blas_to_one_thread():
                          env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "2"}).stdout
     before, after = json.loads(out)
     assert before == [2] and after == [1]
+
+
+def _export(tmp_path, x: np.ndarray, rate: int, **params):
+    import soundfile as sf
+
+    from nodeflow import Executor, Graph
+    src = tmp_path / "in.wav"
+    sf.write(str(src), x.T, rate, subtype="FLOAT")
+    g = Graph()
+    a = g.add("io.load", id="load", path=str(src))
+    e = g.add("io.export", id="export", path="out.wav", embed_graph=False, **params)
+    g.connect(a.out, e.audio)
+    Executor(disk_cache=None).run(g, output_dir=tmp_path)
+    y, r = sf.read(str(tmp_path / "out.wav"), always_2d=True)
+    return y.T, r
+
+
+def test_a_pcm_export_checks_the_estimate_on_its_file_and_redoes_a_miss_measured(tmp_path, monkeypatch):
+    """A PCM export's search trusts its estimate (no measured pass): the written file is measured
+    anyway.  An estimate that strays (forced 0.3 LU off here) gives a file that misses; the export
+    then masters again with every step measured, and the file meets the target and the ceiling."""
+    rate = 44100
+    x = _signal("score", rate)
+    calls = []
+    real_master, real_estimate = _master.master, _master.Mastered.estimate
+    monkeypatch.setattr(_master, "master", lambda *a, **k: calls.append(k.get("verify", True)) or real_master(*a, **k))
+    import nodes.io._encode as enc
+    monkeypatch.setattr(enc, "master", _master.master)
+    loud = []
+    real_loudness = _master.Mastered.loudness
+    monkeypatch.setattr(_master.Mastered, "loudness", lambda self, g=None, limit=True: loud.append(limit and self.limiting(
+        self.gain if g is None else g)) or real_loudness(self, g, limit))
+    y, r = _export(tmp_path, x, rate, loudness_lufs=-9.0, peak_db=-1.0, bit_depth="pcm24")
+    assert calls == [False] and not any(loud)            # estimated, not measured: the file said it is right
+    assert _reference_lufs(y, r) == pytest.approx(-9.0, abs=0.05)
+
+    calls.clear()
+    monkeypatch.setattr(_master.Mastered, "estimate", lambda self, g: real_estimate(self, g) + 0.3 if self.limiting(g)
+                        and not self.verify else real_estimate(self, g))
+    y, r = _export(tmp_path, x, rate, loudness_lufs=-9.0, peak_db=-1.0, bit_depth="pcm24")
+    assert calls == [False, True]                        # the file missed: mastered again, measured
+    assert _reference_lufs(y, r) == pytest.approx(-9.0, abs=0.05)
+    meter = TruePeakMeter(r, y.shape[0])
+    meter.add(y)
+    meter.finish()
+    assert 20 * np.log10(meter.true_peak()) <= -1.0
