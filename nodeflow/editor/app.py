@@ -168,7 +168,7 @@ class App:
                 dpg.add_menu_item(label="Run", shortcut="F5", callback=self.run)
                 dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
                 dpg.add_menu_item(label="Validate", callback=self.validate)
-                dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.arrange())
+                dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.canvas.arrange())
             with dpg.menu(label="View"):
                 dpg.add_menu_item(label="Fit all", shortcut="Home", callback=lambda: self.canvas.fit())
                 dpg.add_menu_item(label="Compact nodes", shortcut="Ctrl+M", check=True, tag="menu_compact",
@@ -218,7 +218,7 @@ class App:
         elif ctrl and k == "Z":
             self.undo()
         elif ctrl and k == "L":
-            self.arrange()
+            self.canvas.arrange()
         elif key == dpg.mvKey_Home:
             self.canvas.fit()
         elif ctrl and k == "M":
@@ -311,7 +311,7 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        pos = self.canvas_pos(at) if at is not None else self._free_spot()
+        pos = self.canvas.canvas_pos(at) if at is not None else self.canvas.free_spot()
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
@@ -468,62 +468,9 @@ class App:
         self.say(f"{len(problems)} problem(s), listed in the Problems window" if problems
                  else "no problems: the graph can run", bool(problems))
 
-    # ------------------------------------------------------------------ geometry
     def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
-        """A viewport point in the canvas' node coordinates (accounts for panning)."""
-        from .view import NODE_PAD
-        for nid in self.view.nodes:
-            st = items.state(self.view.node_tag(nid))
-            p = items.pos(self.view.node_tag(nid))
-            if st.get("rect_min") and st.get("visible", True) and p is not None:
-                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD
-                return float(screen[0] - ox), float(screen[1] - oy)
-        return float(screen[0]) - 210.0, float(screen[1]) - 30.0
-
-    def arrange(self, initial: bool = False) -> None:
-        """Lay the nodes out in columns by dependency depth, using their drawn sizes.
-
-        For a graph that came without positions this is part of opening it (not an undo step and
-        not an unsaved change); from the menu it is an ordinary, undoable edit.
-        """
-        from .layout import arrange
-        new = arrange(self.doc.graph, self._node_sizes(), max_width=self.dpg.get_item_rect_size("canvas")[0] - 10)
-        if initial:
-            from .document import positions
-            positions(self.doc.graph).update(new)
-            self.doc.graph.revision += 1
-        elif self.doc.move(new):
-            self.say("arranged the nodes (Ctrl+Z puts them back)")
-
-    def _node_sizes(self) -> dict[str, tuple[float, float]]:
-        from .view import NODE_PAD
-        sizes = {}
-        for nid in self.doc.graph.nodes:
-            r = self.view.node_rect(nid) if nid in self.view.nodes else None
-            if r is not None:
-                (x0, y0), (x1, y1) = r
-                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
-        return sizes
-
-    def fit_to_window(self) -> bool:
-        """Part of opening a graph: when some node lies outside the canvas, move the layout into
-        view, or arrange it in bands when it is wider than the window (not an undo step)."""
-        from .document import positions
-        from .layout import fit
-        new = fit(self.doc.graph, positions(self.doc.graph), self._node_sizes(),
-                  tuple(self.dpg.get_item_rect_size("canvas")))
-        if new:
-            positions(self.doc.graph).update(new)
-            self.doc.graph.revision += 1
-            self.say(f"{self.status_text}; moved its nodes to fit this window"
-                     if self.status_text else "moved the nodes to fit this window", self.status_error)
-        return bool(new)
-
-    def _free_spot(self) -> tuple[float, float]:
-        from .document import positions
-        pos = positions(self.doc.graph).values()
-        x = max((p[0] for p in pos), default=-200.0) + 260.0
-        return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos) + 260.0)
+        """A viewport point in the canvas' node coordinates (see :meth:`.canvas.Canvas.canvas_pos`)."""
+        return self.canvas.canvas_pos(screen)
 
     # ------------------------------------------------------------------ frames
     def frame(self) -> None:
@@ -578,10 +525,10 @@ class App:
             self.refresh()
         if self._layout_pending and self.frame_count > 1:
             self._layout_pending = False
-            self.arrange(initial=True)
+            self.canvas.arrange(initial=True)
         elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
             self._fit_pending = 0
-            self.fit_to_window()
+            self.canvas.fit_to_window()
         head = self.audition.playhead()
         paused = self.audition.paused
         if head is None and paused is not None:

@@ -1,4 +1,5 @@
-"""Canvas commands: fit every node into the window, compact nodes, paste at the mouse.
+"""Canvas commands: fit every node into the window, compact nodes, paste at the mouse, arrange; and
+the canvas' geometry (viewport pixels to node coordinates, drawn node sizes).
 
 dearpygui's node editor has no zoom and no pan API, so *View > Fit all* (``Home``) works on the
 layout: a graph that is off-screen but would fit is moved into view, one too big is arranged in
@@ -50,7 +51,7 @@ class Canvas:
         r = self.app.wiring.canvas_rect()
         if r is None:
             return None
-        x0, y0 = self.app.canvas_pos(r[0])
+        x0, y0 = self.canvas_pos(r[0])
         return x0, y0, x0 + r[1][0] - r[0][0], y0 + r[1][1] - r[0][1]
 
     def fit(self, again: bool = False) -> None:
@@ -59,7 +60,7 @@ class Canvas:
         from .layout import arrange, bounds
         app = self.app
         g = app.doc.graph
-        box, sizes = self.visible_box(), app._node_sizes()
+        box, sizes = self.visible_box(), self.node_sizes()
         if not g.nodes or box is None or any(n not in sizes for n in g.nodes):
             self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
             return
@@ -103,7 +104,69 @@ class Canvas:
         x, y = app.dpg.get_mouse_pos(local=False)
         if r is None or not (r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]):
             return None
-        return app.canvas_pos((x, y))
+        return self.canvas_pos((x, y))
 
     def paste(self, clip: dict) -> list[str] | None:
         return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))
+
+    # ------------------------------------------------------------------ geometry
+    def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
+        """A viewport point in the canvas' node coordinates (accounts for panning)."""
+        from .view import NODE_PAD
+        view = self.app.view
+        for nid in view.nodes:
+            st, p = items.state(view.node_tag(nid)), items.pos(view.node_tag(nid))
+            if st.get("rect_min") and st.get("visible", True) and p is not None:
+                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD
+                return float(screen[0] - ox), float(screen[1] - oy)
+        return float(screen[0]) - 210.0, float(screen[1]) - 30.0
+
+    def node_sizes(self) -> dict[str, tuple[float, float]]:
+        """Each drawn node's size in pixels, pins included."""
+        from .view import NODE_PAD
+        view, sizes = self.app.view, {}
+        for nid in self.app.doc.graph.nodes:
+            r = view.node_rect(nid) if nid in view.nodes else None
+            if r is not None:
+                (x0, y0), (x1, y1) = r
+                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+        return sizes
+
+    def arrange(self, initial: bool = False) -> None:
+        """Lay the nodes out in columns by dependency depth, using their drawn sizes.
+
+        For a graph that came without positions this is part of opening it (not an undo step and
+        not an unsaved change); from the menu it is an ordinary, undoable edit.
+        """
+        from .document import positions
+        from .layout import arrange
+        app = self.app
+        g = app.doc.graph
+        new = arrange(g, self.node_sizes(), max_width=app.dpg.get_item_rect_size("canvas")[0] - 10)
+        if initial:
+            positions(g).update(new)
+            g.revision += 1
+        elif app.doc.move(new):
+            app.say("arranged the nodes (Ctrl+Z puts them back)")
+
+    def fit_to_window(self) -> bool:
+        """Part of opening a graph: when some node lies outside the canvas, move the layout into
+        view, or arrange it in bands when it is wider than the window (not an undo step)."""
+        from .document import positions
+        from .layout import fit
+        app = self.app
+        g = app.doc.graph
+        new = fit(g, positions(g), self.node_sizes(), tuple(app.dpg.get_item_rect_size("canvas")))
+        if new:
+            positions(g).update(new)
+            g.revision += 1
+            app.say(f"{app.status_text}; moved its nodes to fit this window" if app.status_text
+                    else "moved the nodes to fit this window", app.status_error)
+        return bool(new)
+
+    def free_spot(self) -> tuple[float, float]:
+        """Where a node added from the palette goes: right of the others, or below them."""
+        from .document import positions
+        pos = positions(self.app.doc.graph).values()
+        x = max((p[0] for p in pos), default=-200.0) + 260.0
+        return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos) + 260.0)

@@ -67,7 +67,7 @@ class EditorAPI:
         status bar).
         """
         app = self._app
-        nid = app._try("add node", lambda: app.doc.add_node(type_id, app._free_spot(), **params))
+        nid = app._try("add node", lambda: app.doc.add_node(type_id, app.canvas.free_spot(), **params))
         if nid:
             app.say(f"added {nid} ({type_id}); Ctrl+Z removes it")
         return nid

@@ -43,11 +43,11 @@ def main(app, drv):
     dpg = app.dpg
     out = {}
     drv.frames(5)
-    out["size_before"] = app._node_sizes()
+    out["size_before"] = app.canvas.node_sizes()
     drv.key("F5")
     drv.until(lambda: not app.runner.jobs and "gain.out" in app.state()["previews"], 60, "the run")
     drv.frames(5)
-    out["size_after_run"] = app._node_sizes()
+    out["size_after_run"] = app.canvas.node_sizes()
     drv.screenshot(tmp / "transport_ran.png")
 
     def wait_end(rec):
@@ -132,5 +132,5 @@ def main(app, drv):
         while time.monotonic() < end and not rec.silent_for(0.3):
             drv.frames(1)
     np.save(tmp / "loop.npy", rec.data())
-    out["size_end"] = app._node_sizes()
+    out["size_end"] = app.canvas.node_sizes()
     drv.dump(out)
