@@ -43,7 +43,7 @@ class ModelProfile:
     delay_tokens: int = 0
     channels: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "frame_rate", _frac(self.frame_rate))
         if self.sample_rate <= 0 or self.frame_rate <= 0 or self.window_tokens <= self.delay_tokens:
             raise ParameterError(f"profile {self.name}: rate {self.sample_rate} Hz, {self.frame_rate} tokens/s and "
@@ -89,7 +89,7 @@ class ModelProfile:
         return self.seconds_to_tokens(seconds) + self.delay_tokens
 
 
-class _Profiles(Mapping):
+class _Profiles(Mapping[str, ModelProfile]):
     """The nominal time bases the registered model families declare, by family name (read-only)."""
 
     def __getitem__(self, name: str) -> ModelProfile:
