@@ -22,9 +22,12 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:   # torch is imported inside the functions that need it
+    import torch
 
 __all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_problem", "resolve_dtype",
            "torch_dtype", "describe", "parse_device_list", "generation_threads", "idle_threads", "torch_threads"]
@@ -181,7 +184,7 @@ def resolve_dtype(precision: str, device: str) -> str:
     return precision
 
 
-def torch_dtype(name: str):
+def torch_dtype(name: str) -> torch.dtype:
     """The ``torch.dtype`` for a dtype name from :func:`resolve_dtype` (``int8`` models load in
     float32 and are quantized after loading)."""
     import torch
@@ -189,10 +192,10 @@ def torch_dtype(name: str):
             "int8": torch.float32}[name]
 
 
-def describe() -> dict:
+def describe() -> dict[str, Any]:
     """What this machine offers (for ``audiochain models info`` and bug reports)."""
     import torch
-    out: dict = {"torch": torch.__version__, "cuda": _cuda_ok(), "mps": _mps_ok(), "auto": resolve_device("auto")}
+    out: dict[str, Any] = {"torch": torch.__version__, "cuda": _cuda_ok(), "mps": _mps_ok(), "auto": resolve_device("auto")}
     if out["cuda"]:
         out["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return out
