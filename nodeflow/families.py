@@ -147,10 +147,11 @@ def profile(name: str) -> ModelProfile:
     if getattr(fam, "nominal", None) is None:
         raise ParameterError(f"model family '{name}' declares no time base; give the rate, tokens per second and "
                              f"window yourself (profile=custom), or one of: {', '.join(profile_names())}")
-    return fam.nominal
+    nominal: ModelProfile = fam.nominal
+    return nominal
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
@@ -190,7 +191,7 @@ def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | Non
     (``name`` renames the profile); None when no registered family accepts it or has one."""
     for fam in families():
         if fam.problem(config, None) is None:
-            prof = fam.profile_of(config, generation)
+            prof: ModelProfile | None = fam.profile_of(config, generation)
             return dataclasses.replace(prof, name=name) if prof is not None and name else prof
     return None
 
