@@ -21,11 +21,14 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import NodeflowError, ParameterError
 from .timebase import ModelProfile
 from .term import format_bytes
+
+if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
+    from huggingface_hub import HFCacheInfo
 
 __all__ = ["CheckpointError", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
@@ -162,8 +165,8 @@ def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
     return snap if snap.is_dir() and any(snap.iterdir()) else None
 
 
-def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: bool | None = None,
-            cache_dir: str | os.PathLike | None = None, family: Any = None, who: str = "this node") -> Resolved:
+def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, download: bool | None = None,
+            cache_dir: str | os.PathLike[str] | None = None, family: Any = None, who: str = "this node") -> Resolved:
     """The local folder and revision of checkpoint ``name`` (hub id, ``id@revision`` or folder).
 
     A cached hub checkpoint resolves without the network.  A missing one is downloaded when
@@ -198,7 +201,8 @@ def resolve(name: str, *, base_dir: str | os.PathLike | None = None, download: b
 def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False) -> Path:
     require_model_packages(("huggingface_hub",))
     import huggingface_hub
-    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+    from huggingface_hub.utils import (  # type: ignore[attr-defined]  # re-exported lazily, not explicitly
+        disable_progress_bars, enable_progress_bars)
     if not progress:
         disable_progress_bars()
     try:
@@ -227,7 +231,7 @@ def _patterns(hub: Any, repo: str, rev: str | None, cache: Path) -> list[str]:
     return ["model_index.json"] + [f"{part}/{p}" for part in parts for p in ALLOW_PATTERNS]
 
 
-def fingerprint(name: str, base_dir: str | os.PathLike | None = None) -> dict[str, str]:
+def fingerprint(name: str, base_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """What identifies ``name``'s weights, for cache keys; never raises and never downloads
     (a missing checkpoint fingerprints as ``missing`` and fails with its message when run)."""
     try:
@@ -246,15 +250,16 @@ def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | Non
     return families.profile_from_config(config, generation, name)
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
     except (OSError, ValueError):
         return {}
 
 
 # ---------------------------------------------------------------------------------------- cache management
-def _scan(cache: Path):
+def _scan(cache: Path) -> HFCacheInfo | None:
     require_model_packages(("huggingface_hub",))
     import huggingface_hub
     if not cache.is_dir():
@@ -262,7 +267,7 @@ def _scan(cache: Path):
     return huggingface_hub.scan_cache_dir(cache)
 
 
-def list_cached(cache_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+def list_cached(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Cached model repos: id, size, revisions (commit hashes with their refs) and model type."""
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     scanned = _scan(cache)
@@ -277,7 +282,7 @@ def list_cached(cache_dir: str | os.PathLike | None = None) -> list[dict[str, An
     return out
 
 
-def pull(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Resolved:
+def pull(name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> Resolved:
     """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only."""
     repo, rev = _split(name)
     if not _HUB_ID.match(name):
@@ -290,14 +295,14 @@ def pull(name: str, *, cache_dir: str | os.PathLike | None = None, progress: boo
     return Resolved(name, snap, snap.name, "hub")
 
 
-def remove(name: str, *, cache_dir: str | os.PathLike | None = None) -> int:
+def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> int:
     """Delete every cached revision of ``name``; returns the bytes freed."""
     repo_id, _ = _split(name)
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     scanned = _scan(cache)
     repos = scanned.repos if scanned else ()
     repo = next((r for r in repos if r.repo_id == repo_id and r.repo_type == "model"), None)
-    if repo is None:
+    if repo is None or scanned is None:
         raise CheckpointError(f"checkpoint '{repo_id}' is not in the cache ({cache}); see `audiochain models list`")
     strategy = scanned.delete_revisions(*[r.commit_hash for r in repo.revisions])
     freed = strategy.expected_freed_size
@@ -311,8 +316,8 @@ def _model_type(path: Path) -> str:
     return str(cfg.get("model_type") or cfg.get("_class_name") or "?")
 
 
-def info(name: str, *, base_dir: str | os.PathLike | None = None,
-         cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+def info(name: str, *, base_dir: str | os.PathLike[str] | None = None,
+         cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """What a checkpoint is: where, which revision, size, model type, the registered family that
     runs it, its time base and what else the family describes (e.g. voice presets)."""
     from . import families
@@ -334,7 +339,7 @@ def info(name: str, *, base_dir: str | os.PathLike | None = None,
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _cmd_list(args) -> int:
+def _cmd_list(args: argparse.Namespace) -> int:
     rows = list_cached(args.cache_dir)
     if not rows:
         print(f"no checkpoints cached in {args.cache_dir or hub_cache_dir()}")
@@ -346,19 +351,19 @@ def _cmd_list(args) -> int:
     return 0
 
 
-def _cmd_pull(args) -> int:
+def _cmd_pull(args: argparse.Namespace) -> int:
     r = pull(args.name, cache_dir=args.cache_dir)
     print(f"pulled {args.name} @ {r.revision[:12]} -> {r.path}")
     return 0
 
 
-def _cmd_rm(args) -> int:
+def _cmd_rm(args: argparse.Namespace) -> int:
     freed = remove(args.name, cache_dir=args.cache_dir)
     print(f"removed {args.name} ({format_bytes(freed)} freed)")
     return 0
 
 
-def _cmd_info(args) -> int:
+def _cmd_info(args: argparse.Namespace) -> int:
     data = info(args.name, cache_dir=args.cache_dir)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -372,8 +377,8 @@ def _cmd_info(args) -> int:
     return 0
 
 
-def _guard(fn):
-    def run(args) -> int:
+def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
         except NodeflowError as e:
@@ -382,11 +387,16 @@ def _guard(fn):
     return run
 
 
-def add_cli(subparsers) -> argparse.ArgumentParser:
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``models list|pull|rm|info`` to an argparse subparsers object; each command's ``fn(args)``
     returns an exit code and prints one ``error: ...`` line on failure."""
     p = subparsers.add_parser("models", help="manage model checkpoints in the Hugging Face cache")
-    p.set_defaults(fn=lambda args: (p.print_help(), 2)[1])
+
+    def usage(args: argparse.Namespace) -> int:     # `audiochain models` alone
+        p.print_help()
+        return 2
+
+    p.set_defaults(fn=usage)
     sub = p.add_subparsers(dest="models_command", metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cache-dir", default=None,
