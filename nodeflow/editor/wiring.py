@@ -61,9 +61,12 @@ class Wiring:
         return [x0, y0], [x0 + float(size[0]), y0 + float(size[1])]
 
     def on_empty_canvas(self, p: tuple[float, float]) -> bool:
-        """Whether ``p`` lies on the canvas, off every node and off the minimap."""
+        """Whether ``p`` lies on the canvas, off every node and off the minimap, with no window (a
+        dialog, a panel) over it: a double-click on a dialog's button above the canvas is the button's."""
         r = self.canvas_rect()
         if r is None or not (r[0][0] <= p[0] <= r[1][0] and r[0][1] <= p[1] <= r[1][1]):
+            return False
+        if not items.call(self.app.dpg.is_item_hovered, "canvas", default=False):
             return False
         w, h = r[1][0] - r[0][0], r[1][1] - r[0][1]
         if p[0] > r[1][0] - 0.22 * w and p[1] > r[1][1] - 0.22 * h:     # the minimap's corner
