@@ -154,17 +154,8 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
         ctx.check_cancelled()
         context = codes[:, codes.shape[1] - w.context:]
         initial = torch.cat([torch.full((k, 1), pad, dtype=torch.long, device=model.device), context.long()], dim=1)
-        seen: dict[str, Any] = {}
-
-        def on_step(ids, _start=initial.shape[1], _done=done):
-            seen["ids"] = ids
-            ctx.progress(_done + ids.shape[-1] - _start, total, "generating")
-
-        audio = model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
-                               stopping_criteria=[step_criterion(on_step)], **sampling)
-        if "ids" not in seen:
-            raise RuntimeError("generate() returned without producing a token")
-        got = _codes_from_sequence(model, initial, seen["ids"])
+        audio, ids = _generate_window(model, conditioning(w), initial, w.new + delay, sampling, ctx, done, total)
+        got = _codes_from_sequence(model, initial, ids)
         if got.shape[1] != w.context + w.new:
             raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
         codes = torch.cat([codes, got[:, w.context:]], dim=1)
@@ -174,6 +165,23 @@ def generate_codes(model, profile: ModelProfile, conditioning: Callable[[Window]
         if single_window_audio is not None and len(windows) == 1 and w.context == codes.shape[1] - w.new:
             single_window_audio["audio"] = audio[0].float().cpu().numpy()     # [C, codes * hop]
     return codes
+
+
+def _generate_window(model, inputs: dict[str, Any], initial: Any, steps: int, sampling: dict[str, Any],
+                     ctx: Context, done: int, total: int) -> tuple[Any, Any]:
+    """One window's ``generate`` from ``initial`` (the decoder ids so far), ``steps`` new tokens,
+    progress per step counted from ``done`` of ``total``; returns (its decoded audio, every id)."""
+    seen: dict[str, Any] = {}
+
+    def on_step(ids):
+        seen["ids"] = ids
+        ctx.progress(done + ids.shape[-1] - initial.shape[1], total, "generating")
+
+    audio = model.generate(**inputs, decoder_input_ids=initial, max_new_tokens=steps,
+                           stopping_criteria=[step_criterion(on_step)], **sampling)
+    if "ids" not in seen:
+        raise RuntimeError("generate() returned without producing a token")
+    return audio, seen["ids"]
 
 
 def generate_codes_batch(model, profile: ModelProfile, conditioning: Callable[[Window], dict[str, Any]], *,
@@ -193,19 +201,10 @@ def generate_codes_batch(model, profile: ModelProfile, conditioning: Callable[[W
         ctx.check_cancelled()
         initial = torch.cat([torch.cat([torch.full((k, 1), pad, dtype=torch.long, device=model.device),
                                         c[:, c.shape[1] - w.context:].long()], dim=1) for c in codes])
-        seen: dict[str, Any] = {}
-
-        def on_step(ids, _start=initial.shape[1], _done=done):
-            seen["ids"] = ids
-            ctx.progress(_done + ids.shape[-1] - _start, total, "generating")
-
-        audio = model.generate(**conditioning(w), decoder_input_ids=initial, max_new_tokens=w.new + delay,
-                               stopping_criteria=[step_criterion(on_step)], **sampling)
-        if "ids" not in seen:
-            raise RuntimeError("generate() returned without producing a token")
+        audio, ids = _generate_window(model, conditioning(w), initial, w.new + delay, sampling, ctx, done, total)
         for i in range(batch):
             rows = slice(i * k, (i + 1) * k)
-            got = _codes_from_sequence(model, initial[rows], seen["ids"][rows])
+            got = _codes_from_sequence(model, initial[rows], ids[rows])
             if got.shape[1] != w.context + w.new:
                 raise RuntimeError(f"window produced {got.shape[1] - w.context} tokens, expected {w.new}")
             codes[i] = torch.cat([codes[i], got[:, w.context:]], dim=1)
