@@ -132,7 +132,6 @@ class Mastered:
         self.r1, self.h1 = max(1, round(SLOW_RAMP_S * rate)), round(SLOW_HOLD_S * rate)
         self.r2, self.h2 = max(1, round(FAST_RAMP_S * rate)), round(FAST_HOLD_S * rate)
         self.knee = 1.0
-        self.exact = False          # True: the gain search measures every try (see :meth:`estimate`)
         self.verify = True          # False: the search's estimated result is not measured (see :func:`master`)
         self.slope = 1.0            # LU per dB near the last estimate: the share of energy the limiter leaves free
         self._tp: np.ndarray | None = None
@@ -282,14 +281,14 @@ class Mastered:
         can move it further; the search checks its result with :meth:`loudness`.
         """
         g = float(gain)
-        if self.exact or self._plain()[1] is None or not self.limiting(g):
+        if self._plain()[1] is None or not self.limiting(g):
             return self.loudness(g)
         return gated_loudness(block_energies(self._limited_energies(g, exact=False), (self.rate + 5) // 10), g * g)
 
     @property
     def estimated(self) -> bool:
         """Whether :meth:`estimate` differs from :meth:`loudness` (else the search checks nothing)."""
-        return not self.exact and self._plain()[1] is not None
+        return self._plain()[1] is not None
 
     def _plain(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The input's K-weighting at gain 1: the energy per 100 ms chunk, and the filtered input
@@ -477,11 +476,11 @@ def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
 
 def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
            peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None,
-           exact: bool = False, verify: bool = True) -> Mastered:
+           verify: bool = True) -> Mastered:
     """Gain to ``loudness_lufs`` (if given) and hold the TRUE peak at or below ``ceiling`` (linear).
 
     With a loudness target the limiter lowers the loudness, so the gain is searched (secant
-    steps) until the limited result estimates (:meth:`Mastered.estimate`; ``exact``: measures)
+    steps) until the limited result estimates (:meth:`Mastered.estimate`, measured as it converges)
     within :data:`LOUDNESS_TOL_LU` of the target; then
     the result's true peak is measured and, where the gain modulation overshot the ceiling, the
     limiter's target is lowered by the overshoot and the search repeated.  Returns a
@@ -497,7 +496,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     """
     user_db = to_db(ceiling) if peak_db is None else peak_db
     m = Mastered(samples, rate, ceiling, check=check)
-    m.exact, m.verify = exact, verify
+    m.verify = verify
     if loudness_lufs is None:
         for _ in range(TP_PASSES):
             tp = m.true_peak() if m.limiting(1.0) else 0.0
@@ -518,7 +517,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
         gain, got = _escalate(m, loudness_lufs, gain_db, first=to_db(m.knee))
         if abs(got - loudness_lufs) > REACH_TOL_LU and not m.verify:     # only a measured miss is an error
             return master(samples, rate, loudness_lufs, ceiling, peak_db=peak_db, reason=reason, check=check,
-                          exact=exact, verify=True)
+                          verify=True)
         if abs(got - loudness_lufs) > REACH_TOL_LU:
             reach = math.floor(got * 10.0) / 10.0
             raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under peak_db={user_db:g} dBTP "
