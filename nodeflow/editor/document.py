@@ -16,13 +16,15 @@ tests can drive it directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
 from ..errors import GraphError, NodeflowError
 from ..graph import Graph, Link
 from .history import History, snapshot
 
 __all__ = ["Document", "EditRefused", "positions"]
+
+T = TypeVar("T")
 
 
 class EditRefused(NodeflowError):
@@ -64,7 +66,7 @@ class Document:
     def title(self) -> str:
         return self.path.name if self.path else "untitled"
 
-    def edit(self, label: str, change: Callable[[], Any], merge_key: Hashable | None = None) -> Any:
+    def edit(self, label: str, change: Callable[[], T], merge_key: Hashable | None = None) -> T:
         """Apply ``change()`` to the graph as one undoable step.
 
         A :class:`~nodeflow.NodeflowError` raised by ``change`` leaves the graph as it was and is
@@ -105,7 +107,7 @@ class Document:
 
         ``link=(node, port)``: also link that output (or input) to the new node's first port that
         fits it, in the same undo step (a link dropped on empty canvas, then a node picked)."""
-        def change():
+        def change() -> str:
             ref = self.graph.add(node_type, id=node_id, **params)
             positions(self.graph)[ref.id] = [float(pos[0]), float(pos[1])]
             if link is not None:
@@ -139,7 +141,7 @@ class Document:
         if not node_ids and not links:
             return
 
-        def change():
+        def change() -> None:
             for l in links:
                 if l in self.graph.links:
                     self.graph.disconnect(f"{l.dst}.{l.dst_port}")
@@ -168,7 +170,7 @@ class Document:
         self.edit(f"set {node_id}.{param}", lambda: self.graph.set(node_id, param, value),
                   merge_key=("param", node_id, param) if merge else None)
 
-    def move(self, moved: dict[str, tuple[float, float]]) -> bool:
+    def move(self, moved: Mapping[str, Sequence[float]]) -> bool:
         """Record new node positions (after a drag); returns whether anything moved."""
         pos = positions(self.graph)
         changed = {n: [float(x), float(y)] for n, (x, y) in moved.items()
@@ -176,7 +178,7 @@ class Document:
         if not changed:
             return False
 
-        def change():
+        def change() -> None:
             positions(self.graph).update(changed)
             self.graph.revision += 1
         label = f"move {next(iter(changed))}" if len(changed) == 1 else f"move {len(changed)} nodes"
@@ -184,7 +186,7 @@ class Document:
         return True
 
     def rename(self, old: str, new: str) -> None:
-        def change():
+        def change() -> None:
             self.graph.rename(old, new)
             pos = positions(self.graph)
             if old in pos:
@@ -192,14 +194,14 @@ class Document:
         self.edit(f"rename {old} to {new}", change)
 
     def set_metadata(self, key: str, value: Any) -> None:
-        def change():
+        def change() -> None:
             self.graph.metadata[key] = value
             self.graph.revision += 1
         self.edit(f"set {key}", change, merge_key=("meta", key))
 
-    def set_sweep(self, sweep: dict) -> None:
+    def set_sweep(self, sweep: dict[str, Any]) -> None:
         """Keep a sweep in the graph file (``{"mode": ..., "axes": [{"param", "values"}]}``)."""
-        def change():
+        def change() -> None:
             self.graph.sweep = sweep
             self.graph.revision += 1
         self.edit("keep sweep in graph" if sweep else "remove sweep", change)

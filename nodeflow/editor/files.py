@@ -50,7 +50,7 @@ def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------------------- open / save
-def open_graph(path: str | os.PathLike) -> tuple[Graph, Path | None]:
+def open_graph(path: str | os.PathLike[str]) -> tuple[Graph, Path | None]:
     """Load a graph file, a bundle or an exported audio file.
 
     Returns the graph and the path that *Save* may write to: ``None`` when the graph came out of
@@ -67,7 +67,7 @@ def open_graph(path: str | os.PathLike) -> tuple[Graph, Path | None]:
     return graph, Path(graph.path) if graph.path else p
 
 
-def save_graph(graph: Graph, path: str | os.PathLike) -> Path:
+def save_graph(graph: Graph, path: str | os.PathLike[str]) -> Path:
     """Save atomically (the engine's :func:`~nodeflow.save`), adding the graph suffix if missing."""
     from ..fileformat import save
     p = Path(path).expanduser()
@@ -91,7 +91,7 @@ class RecentFiles:
             return []
         return [s for s in items if isinstance(s, str)][:MAX_RECENT] if isinstance(items, list) else []
 
-    def add(self, path: str | os.PathLike) -> None:
+    def add(self, path: str | os.PathLike[str]) -> None:
         p = str(Path(path).expanduser().resolve())
         items = [p] + [s for s in self.list() if s != p]
         try:
@@ -101,21 +101,21 @@ class RecentFiles:
 
 
 # ---------------------------------------------------------------------------------------- recovery
-def recovery_path(doc_path: str | os.PathLike | None, folder: Path | None = None, pid: int | None = None) -> Path:
+def recovery_path(doc_path: str | os.PathLike[str] | None, folder: Path | None = None, pid: int | None = None) -> Path:
     """Where this window's recovery file of a document lives: one per graph file (one for untitled)
     *and per editor process*, so two windows on one graph never overwrite each other's unsaved work."""
     base = (folder or state_dir()) / "recovery"
     return base / f"{_recovery_stem(doc_path)}.{os.getpid() if pid is None else pid}.msgpack"
 
 
-def _recovery_stem(doc_path: str | os.PathLike | None) -> str:
+def _recovery_stem(doc_path: str | os.PathLike[str] | None) -> str:
     if doc_path is None:
         return "untitled"
     key = hashlib.sha1(str(Path(doc_path).expanduser().resolve()).encode()).hexdigest()[:16]
     return f"{Path(doc_path).stem[:40]}-{key}"
 
 
-def _recovery_candidates(doc_path: str | os.PathLike | None, folder: Path | None) -> list[Path]:
+def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path | None) -> list[Path]:
     """Recovery files of ``doc_path`` that this window may offer: its own, and those of editors that
     are gone (crashed, killed), newest first; a window still open keeps its own to itself."""
     from ..atomic import _writer_alive
@@ -163,7 +163,7 @@ class Recovery:
                 f"{when}, {len(self.graph.nodes)} nodes. Recover them?")
 
 
-def find_recovery(doc_path: str | os.PathLike | None, folder: Path | None = None) -> Recovery | None:
+def find_recovery(doc_path: str | os.PathLike[str] | None, folder: Path | None = None) -> Recovery | None:
     """The recovery file left for ``doc_path`` by an editor that did not exit cleanly, if any.
 
     A recovery file that is unreadable is removed (it cannot help) and ``None`` is returned.
@@ -190,7 +190,7 @@ def find_recovery(doc_path: str | os.PathLike | None, folder: Path | None = None
         return None
 
 
-def discard_recovery(doc_path: str | os.PathLike | None, folder: Path | None = None) -> None:
+def discard_recovery(doc_path: str | os.PathLike[str] | None, folder: Path | None = None) -> None:
     recovery_path(doc_path, folder).unlink(missing_ok=True)
 
 
@@ -248,7 +248,7 @@ class Autosaver:
             with self._cond:
                 while self._pending is None and not self._stop:
                     self._cond.wait()
-                if self._stop:
+                if self._stop or self._pending is None:
                     return
                 path, data = self._pending
                 self._pending = None

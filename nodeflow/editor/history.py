@@ -52,9 +52,9 @@ class Snapshot:
     order: tuple[str, ...]
     nodes: dict[str, NodeInstance]
     links: tuple[Link, ...]
-    editor: dict
-    metadata: dict
-    sweep: dict = dataclasses.field(default_factory=dict)
+    editor: dict[str, Any]
+    metadata: dict[str, Any]
+    sweep: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def snapshot(graph: Graph) -> Snapshot:
@@ -69,10 +69,10 @@ class Delta:
     absent; the other fields are ``(before, after)`` pairs, ``None`` when unchanged."""
     nodes: dict[str, tuple[NodeInstance | None, NodeInstance | None]]
     links: tuple[tuple[Link, ...], tuple[Link, ...]] | None = None
-    editor: tuple[dict, dict] | None = None
-    metadata: tuple[dict, dict] | None = None
+    editor: tuple[dict[str, Any], dict[str, Any]] | None = None
+    metadata: tuple[dict[str, Any], dict[str, Any]] | None = None
     order: tuple[tuple[str, ...], tuple[str, ...]] | None = None
-    sweep: tuple[dict, dict] | None = None
+    sweep: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @classmethod
     def between(cls, a: Snapshot, b: Snapshot) -> "Delta":
