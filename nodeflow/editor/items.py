@@ -18,7 +18,7 @@ an item that can be deleted goes through this module:
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import dearpygui.dearpygui as dpg
 
@@ -58,14 +58,14 @@ def value(item: Item, default: Any = None) -> Any:
 
 def set_value(item: Item, v: Any) -> bool:
     """Show ``v`` in ``item``; False when the item is gone."""
-    return call(lambda i: dpg.set_value(i, v) or True, item, default=False)
+    return bool(call(lambda i: dpg.set_value(i, v) or True, item, default=False))
 
 
 def configure(item: Item, **kw: Any) -> bool:
-    return call(lambda i: dpg.configure_item(i, **kw) or True, item, default=False)
+    return bool(call(lambda i: dpg.configure_item(i, **kw) or True, item, default=False))
 
 
-def state(item: Item) -> dict:
+def state(item: Item) -> dict[str, Any]:
     """``dpg.get_item_state`` ({} for a gone item)."""
     return call(dpg.get_item_state, item, default=None) or {}
 
@@ -96,11 +96,11 @@ def pos(item: Item) -> list[float] | None:
 
 
 def set_pos(item: Item, p: Iterable[float]) -> bool:
-    return call(lambda i: dpg.set_item_pos(i, list(p)) or True, item, default=False)
+    return bool(call(lambda i: dpg.set_item_pos(i, list(p)) or True, item, default=False))
 
 
 def delete(item: Item, **kw: Any) -> bool:
-    return call(lambda i: dpg.delete_item(i, **kw) or True, item, default=False)
+    return bool(call(lambda i: dpg.delete_item(i, **kw) or True, item, default=False))
 
 
 def shown(item: Item) -> bool:
@@ -108,7 +108,7 @@ def shown(item: Item) -> bool:
 
 
 def bind_theme(item: Item, theme: Item) -> bool:
-    return call(lambda i: dpg.bind_item_theme(i, theme) or True, item, default=False)
+    return bool(call(lambda i: dpg.bind_item_theme(i, theme) or True, item, default=False))
 
 
 def focused() -> Item | None:
@@ -120,7 +120,7 @@ def focused() -> Item | None:
     return item if exists(item) else None
 
 
-def run_callbacks(jobs: Iterable | None, on_error: Callable[[Any, BaseException], None]) -> int:
+def run_callbacks(jobs: Iterable[Sequence[Any]] | None, on_error: Callable[[Any, BaseException], None]) -> int:
     """Run the queued callbacks (``manual_callback_management``) one by one; an exception in one is
     handed to ``on_error(callback, exc)`` and the others still run.  Returns how many ran."""
     import inspect

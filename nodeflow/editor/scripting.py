@@ -105,7 +105,7 @@ class Driver:
             self.frames(1)
         self.frames(2)
 
-    def screenshot(self, path: str | os.PathLike | None = None) -> np.ndarray:
+    def screenshot(self, path: str | os.PathLike[str] | None = None) -> np.ndarray:
         """The window's pixels as an ``[h, w, 4]`` float array (and a PNG at ``path``)."""
         grab: dict[str, np.ndarray] = {}
         # copy inside the callback: keeping dearpygui's buffer object alive segfaults
@@ -119,9 +119,9 @@ class Driver:
         return px
 
     # ------------------------------------------------------------------ results
-    def dump(self, extra: dict | None = None, path: str | None = None) -> dict:
+    def dump(self, extra: dict[str, Any] | None = None, path: str | None = None) -> dict[str, Any]:
         """Write the editor's state (plus ``extra``) as JSON to ``path`` or ``$AUDIOCHAIN_EDITOR_DUMP``."""
-        state = self.app.state()
+        state: dict[str, Any] = self.app.state()
         state.update(extra or {})
         out = path or os.environ.get("AUDIOCHAIN_EDITOR_DUMP")
         if out:
@@ -129,7 +129,7 @@ class Driver:
         return state
 
 
-def run_script(app: Any, script: str | os.PathLike) -> int:
+def run_script(app: Any, script: str | os.PathLike[str]) -> int:
     """Run ``main(app, driver)`` from a script file; the editor closes afterwards."""
     ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
     drv = Driver(app)

@@ -207,7 +207,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
     kw = dict(tag=tag, label=label, width=width, parent=parent)
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
-        def parse(s, a, u):
+        def parse(s: int | str, a: str, u: Any) -> None:
             try:
                 v = spec.parse(_strip_unit(spec, a))
             except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
@@ -220,7 +220,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         rng = _finite_range(spec)
         fmt = float_format(spec)
         if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
-            def cb_wide(s, a, u):
+            def cb_wide(s: int | str, a: float, u: Any) -> None:
                 items.configure(s, speed=drag_speed(spec, a))
                 on_change(node_id, spec.name, a)
             dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
@@ -245,11 +245,11 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     elif spec.kind == "bool":
         kw.pop("width")
         dpg.add_checkbox(default_value=bool(value), callback=cb_value, **kw)
-    elif spec.kind == "enum":
+    elif spec.kind == "enum" and spec.choices is not None:
         dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(_plain(spec, value)),
                       callback=cb_value, **kw)
-    elif spec.kind == "path":
-        def cb_path(s, a, full):
+    elif spec.kind == "path" and spec.path is not None:
+        def cb_path(s: int | str, a: str, full: str) -> None:
             new = path_typed(a, full)
             if new != full:
                 on_change(node_id, spec.name, new)

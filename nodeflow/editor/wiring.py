@@ -99,13 +99,13 @@ class Wiring:
         app, dpg = self.app, self.app.dpg
         left = dpg.mvMouseButton_Left
         if self._drop is not None and app.frame_count >= self._drop[2]:
-            pin, at, _ = self._drop
+            src, at, _ = self._drop
             self._drop = None
-            if not self.linked and pin[1] in app.view.nodes:
+            if not self.linked and src[1] in app.view.nodes:
                 app.view.dim_pins(set())
-                t = app.view.pin_types.get(pin)
-                app.palette.open_search(at, (pin[0], pin[1], pin[2], t))
-                app.say(f"link from {pin[1]}.{pin[2]} dropped on the canvas: pick a node to link it to "
+                t = app.view.pin_types.get(src)
+                app.palette.open_search(at, (src[0], src[1], src[2], t))
+                app.say(f"link from {src[1]}.{src[2]} dropped on the canvas: pick a node to link it to "
                         "(arrows and Enter, or a click; Esc cancels)")
         if self._double is not None and not dpg.is_mouse_button_down(left):
             p, self._double = self._double, None       # opened once released: the popup then keeps the keyboard
