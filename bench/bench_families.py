@@ -16,8 +16,8 @@ ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
   real size: whisper-tiny's 4+4 layers, d_model 384 and 51865-token vocabulary.
 - ``encodec``: 20 s of 24 kHz audio -> codes -> audio (encode + decode at 6 kbps); real size:
   encodec_24khz's widths.
-- ``bark``: 4 sentences through ``models.bark`` vs transformers' ``BarkModel.generate`` per sentence
-  (tiny only).
+- ``bark``: 4 sentences through ``models.bark`` vs transformers' ``BarkModel.generate(do_sample=True)``
+  per sentence, the same take (tests/nodes/models/test_bark.py checks it is); tiny only.
 - ``stable_audio``: one full window of text -> audio (StableAudioPipeline, guided with a negative
   prompt; tiny: 2048 frames at 20 steps, real size: stable-audio-open-1.0's 47.55 s at 50 steps, its
   ~1.2 B parameters); needs the 'diffusion' extra.
@@ -256,7 +256,8 @@ def bench_bark(tmp: Path, run: Run) -> None:
                                      add_special_tokens=False, return_attention_mask=True, return_tensors="pt")
                 wave = held.model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
                                            history_prompt=voice, semantic_max_new_tokens=max(2, round(max_s * rate_hz)),
-                                           semantic_temperature=0.7, coarse_temperature=0.7)
+                                           semantic_temperature=0.7, coarse_temperature=0.7,
+                                           do_sample=True)   # the node samples; without it transformers is greedy
                 frames += wave.shape[-1]
         run.sync()
         return frames / held.profile.sample_rate

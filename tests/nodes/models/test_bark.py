@@ -126,3 +126,34 @@ def test_unknown_voice_lists_the_presets(tiny, tmp_path):
 def test_empty_text_is_one_clear_error(tiny, tmp_path):
     with pytest.raises(ExecutionError, match="the text is empty"):
         run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=" \u266a \u266a ", **FAST)
+
+
+def test_a_take_is_transformers_own_sampled_generate(tiny, tmp_path):
+    """Each sentence is what transformers' ``BarkModel.generate(..., do_sample=True)`` says for it
+    with the same seed, voice and temperatures (the node adds only the 5 ms edge fades and the
+    pauses): the node runs Bark's three stages, it does not re-implement them."""
+    import torch
+    from transformers import AutoTokenizer, BarkModel
+
+    seed, text = 11, "Hello world. A calm song."
+    out = run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=text, voice="v2/en_speaker_0",
+                    seed=seed, max_sentence_s=0.4, pause_s=0.0)
+    model = BarkModel.from_pretrained(str(tiny["bark"])).eval()
+    tok = AutoTokenizer.from_pretrained(str(tiny["bark"]))
+    index = json.loads((tiny["bark"] / "speaker_embeddings_path.json").read_text())["v2/en_speaker_0"]
+    voice = {k: torch.as_tensor(np.load(tiny["bark"] / index[k]).astype(np.int64))
+             for k in ("semantic_prompt", "coarse_prompt", "fine_prompt")}
+    torch.manual_seed(seed)
+    waves = []
+    with torch.inference_mode():
+        for sentence in split_text(text):
+            enc = tok(sentence, padding="max_length", max_length=256, truncation=True, add_special_tokens=False,
+                      return_attention_mask=True, return_tensors="pt")
+            waves.append(model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                        history_prompt=voice, do_sample=True, semantic_max_new_tokens=20,
+                                        semantic_temperature=0.7, coarse_temperature=0.7).reshape(-1).numpy())
+    assert out.frames == sum(w.size for w in waves) and len(waves) == 2
+    fade, at = round(0.005 * RATE), 0
+    for w in waves:                                        # equal inside the edge fades, to float precision
+        np.testing.assert_allclose(out.samples[0, at + fade: at + w.size - fade], w[fade:-fade], rtol=0, atol=1e-6)
+        at += w.size
