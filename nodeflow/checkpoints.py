@@ -63,12 +63,13 @@ def missing_model_packages(names: tuple[str, ...] = MODEL_PACKAGES) -> list[str]
     return out
 
 
-def require_model_packages(names: tuple[str, ...] = MODEL_PACKAGES) -> None:
-    """One clear error when the 'models' extra is not installed (a core install, e.g. after ``make demo``)."""
+def require_model_packages(names: tuple[str, ...] = MODEL_PACKAGES, extra: str = "models") -> None:
+    """One clear error when the packages of the pip extra ``extra`` are not installed (a core
+    install, e.g. after ``make demo``)."""
     missing = missing_model_packages(names)
     if missing:
-        raise CheckpointError(f"model nodes need the 'models' extra ({', '.join(missing)} not installed here): "
-                              "pip install -e '.[models]' (or pip install 'audiochain[models]')")
+        raise CheckpointError(f"model nodes need the '{extra}' extra ({', '.join(missing)} not installed here): "
+                              f"pip install -e '.[{extra}]' (or pip install 'audiochain[{extra}]')")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,8 +312,12 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> int
 
 
 def _model_type(path: Path) -> str:
+    """The checkpoint's model type, or for a layout of a family's own (no configuration) that family's name."""
     from . import families
-    cfg = families.read_config(path) or {}
+    cfg = families.read_config(path)
+    if cfg is None:
+        fam = families.for_folder(path)
+        return fam.name if fam is not None else "?"
     return str(cfg.get("model_type") or cfg.get("_class_name") or "?")
 
 

@@ -8,7 +8,10 @@ engine then serves every registered family the same way, with no code of its own
 * which checkpoint folders a family accepts (:meth:`FamilySpec.problem`): the transformers layout
   (``config.json`` whose ``model_type`` is one of ``model_types``), the diffusers layout
   (``model_index.json`` whose ``_class_name`` is one of ``pipelines``), or the family's own
-  ``layout`` check; safetensors weights only, always;
+  ``layout`` check (a function of the folder, for checkpoints with neither file; the hub cache, a
+  download, ``audiochain models pull``, the offline message and a local folder's fingerprint are
+  the same for every layout); safetensors weights only, always;
+* the Python packages it needs (``packages``) and the pip ``extra`` that installs them;
 * its time base (sample rate, tokens per second, context window) read from the checkpoint's own
   configuration (``time_base(config, generation)``), and a ``nominal`` one that graphs may name
   (a tokenize-window node with ``profile=NAME``; :func:`profile`);
@@ -55,6 +58,7 @@ class FamilySpec:
     time_base: TimeBase | None = None
     nominal: ModelProfile | None = None
     packages: tuple[str, ...] = MODEL_PACKAGES
+    extra: str = "models"                 # the pip extra that installs ``packages`` (named when one is missing)
     describe: Callable[[Path], dict[str, Any]] | None = None   # extra `models info` lines
     example: str = ""                     # a checkpoint messages suggest, e.g. "org/model"
 

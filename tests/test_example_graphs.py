@@ -27,9 +27,6 @@ NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": [
          "transcribe_and_speak.msgpack": ["openai/whisper-small", "facebook/mms-tts-eng"],
          "codec_tokens.msgpack": ["facebook/encodec_24khz"],
          "text_to_audio.msgpack": ["stabilityai/stable-audio-open-1.0"]}
-# how a missing checkpoint's line says to fetch it: `audiochain models pull` for transformers checkpoints;
-# demucs's hub export has no config.json, which `models pull` requires, so its node names `hf download`
-FETCH = {"adefossez/HTDemucs": "hf download {}"}
 
 
 def test_every_graph_file_is_listed_and_built_from_code():
@@ -48,9 +45,8 @@ def test_every_graph_validates(name, tmp_path, monkeypatch):
     assert g.problems() == []
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")                     # offline: each missing checkpoint, by name
     problems = g.problems()
-    assert all("audiochain models pull" in p or "`hf download" in p for p in problems)
-    assert {ck for ck in NEEDS[name] if any(FETCH.get(ck, "audiochain models pull {}`").format(ck) in p
-                                            for p in problems)} == set(NEEDS[name])
+    assert all("audiochain models pull" in p for p in problems)     # every family's checkpoints, one command
+    assert {ck for ck in NEEDS[name] if any(f"audiochain models pull {ck}`" in p for p in problems)} == set(NEEDS[name])
     assert g.metadata.get("checkpoints", []) == NEEDS[name] or name == "demo.msgpack"
 
 

@@ -7,8 +7,8 @@ Two checkpoint layouts load, both safetensors only (never the ``.th`` torch pick
 - **demucs's hub export** (demucs 4.1, ``adefossez/HTDemucs``, ``adefossez/HTDemucs-6s``,
   ``adefossez/HTDemucs-ft``...): ``NAME.yaml`` (the bag: model signatures, per-source weights,
   segment) plus one ``SIG.safetensors`` per model whose metadata holds the model class and its
-  constructor arguments.  A hub id resolves through the Hugging Face cache (downloaded, yaml and
-  safetensors only, when downloads are allowed); a folder holding such a copy works too.
+  constructor arguments.  A hub id resolves as any family's checkpoint does (the model layer: the
+  Hugging Face cache, ``audiochain models pull``, safetensors only); a folder holding a copy works too.
 - **AudioChain's folder**: ``config.json`` ``{"model_type": "demucs", "models": [{"class":
   "HTDemucs", "args": [], "kwargs": {...}, "file": "model.safetensors"}], "weights": null,
   "segment": null}`` plus the weights (:func:`save_folder` writes one from a model in memory).
@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import re
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -30,42 +29,24 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nodeflow import checkpoints, devices
-from nodeflow.checkpoints import CheckpointError
+from nodeflow import devices
+from nodeflow.checkpoints import CheckpointError, Resolved
 from nodeflow.errors import ParameterError
 
-__all__ = ["CLASSES", "HUB_PATTERNS", "Resolved", "Loaded", "resolve", "load", "save_folder", "separate",
-           "require_packages", "PACKAGES"]
+__all__ = ["CLASSES", "Loaded", "layout_problem", "describe", "load", "save_folder", "separate", "PACKAGES"]
 
 PACKAGES = ("torch", "demucs", "safetensors", "yaml")
 CLASSES = {"HTDemucs": ("demucs.htdemucs", "HTDemucs"), "HDemucs": ("demucs.hdemucs", "HDemucs"),
            "Demucs": ("demucs.demucs", "Demucs")}
-HUB_PATTERNS = ["*.yaml", "*.json", "*.safetensors"]     # what is fetched: never .th pickles
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
 _CONFIG = "config.json"
 _MODEL_TYPE = "demucs"
 
 
-def require_packages() -> None:
-    """One clear error when the 'separation' extra is missing."""
-    missing = checkpoints.missing_model_packages(PACKAGES)
-    if missing:
-        raise CheckpointError(f"Demucs nodes need the 'separation' extra ({', '.join(missing)} not installed here): "
-                              "pip install -e '.[separation]' (or pip install 'audiochain[separation]')")
-
-
-@dataclasses.dataclass(frozen=True)
-class Resolved:
-    name: str         # as the user wrote it
-    path: Path        # local folder
-    revision: str     # hub commit, or "local-<digest>"
-    source: str       # "hub" | "local"
-
-
-# ---------------------------------------------------------------------------------------- resolution
+# ---------------------------------------------------------------------------------------- checkpoints
 def layout_problem(path: Path) -> str | None:
-    if (path / _CONFIG).is_file():
-        return None if any(path.glob("*.safetensors")) else "has config.json but no .safetensors weights"
+    """The Demucs family's own layout check (:class:`nodes.models.layer.Family` ``layout=``), for a
+    folder without ``config.json``: demucs's hub export; None when usable, else why not.  Hub ids,
+    the cache, ``audiochain models pull`` and the offline message are the layer's, as for any family."""
     if any(path.glob("*.yaml")) and any(path.glob("*.safetensors")):
         return None
     pickles = sorted(p.name for p in path.glob("*") if p.suffix in (".th", ".pt", ".pth", ".bin", ".ckpt"))
@@ -75,74 +56,15 @@ def layout_problem(path: Path) -> str | None:
             f"adefossez/HTDemucs) nor AudioChain's layout (config.json + .safetensors){found}")
 
 
-def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
-    repo_dir = cache / ("models--" + repo.replace("/", "--"))
-    ref, commit = rev or "main", None
-    if (repo_dir / "refs" / ref).is_file():
-        commit = (repo_dir / "refs" / ref).read_text().strip()
-    elif re.fullmatch(r"[0-9a-f]{40}", ref):
-        commit = ref
-    snap = repo_dir / "snapshots" / commit if commit else None
-    return snap if snap is not None and snap.is_dir() and layout_problem(snap) is None else None
-
-
-def fetch_hint(name: str) -> str:
-    repo = name.partition("@")[0]
-    return (f"on a machine with internet run the graph once (the node downloads its yaml and safetensors) or "
-            f"`hf download {repo} --include '*.yaml' '*.safetensors'`, and copy that cache here; or give a local folder")
-
-
-def resolve(name: str, *, base_dir: Path | str | None = None, download: bool | None = None) -> Resolved:
-    """The local folder and revision of Demucs checkpoint ``name`` (hub id, ``id@revision`` or folder)."""
-    name = str(name).strip()
-    if not name:
-        raise CheckpointError("checkpoint is empty; give a hub id like 'adefossez/HTDemucs' or a local folder")
-    p = Path(name).expanduser()
-    base = Path(base_dir) if base_dir else None
-    local = base / p if base is not None and not p.is_absolute() and (base / p).is_dir() else p if p.is_dir() else None
-    if local is not None:
-        why = layout_problem(local)
-        if why:
-            raise CheckpointError(f"checkpoint '{name}': {local} {why}; see the README's stem separation section")
-        return Resolved(name, local.resolve(), checkpoints.folder_digest(local), "local")
-    if not _HUB_ID.match(name):
-        where = p if p.is_absolute() or base is None else base / p
-        raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like 'adefossez/HTDemucs'")
-    repo, _, rev = name.partition("@")
-    cache = checkpoints.hub_cache_dir()
-    snap = _cached_snapshot(repo, rev or None, cache)
-    if snap is None:
-        if download is None:
-            download = not checkpoints.offline()
-        if not download:
-            why = "downloads are off (HF_HUB_OFFLINE=1)" if checkpoints.offline() else "downloading was not allowed here"
-            raise CheckpointError(f"checkpoint '{name}' is not in the Hugging Face cache ({cache}) and {why}; "
-                                  + fetch_hint(name))
-        snap = _download(name, repo, rev or None, cache)
-    return Resolved(name, snap, snap.name, "hub")
-
-
-def _download(name: str, repo: str, rev: str | None, cache: Path) -> Path:
-    checkpoints.require_model_packages(("huggingface_hub",))
-    import huggingface_hub
+def describe(path: Path) -> dict[str, Any]:
+    """``audiochain models info`` lines: the sources a checkpoint separates and how many models it bags."""
     try:
-        path = Path(huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache),
-                                                      allow_patterns=HUB_PATTERNS))
-    except Exception as e:  # network, auth, unknown repo: one line naming the checkpoint
-        raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection") from e
-    why = layout_problem(path)
-    if why:
-        raise CheckpointError(f"checkpoint '{name}': the downloaded snapshot {path} {why}")
-    return path
-
-
-def fingerprint(name: str, base_dir: Path | None) -> dict[str, str]:
-    """What identifies the weights, for cache keys; never raises, never downloads."""
-    try:
-        return {"checkpoint": name, "revision": resolve(name, base_dir=base_dir, download=False).revision}
-    except Exception as e:  # noqa: BLE001 - reported when the node runs
-        return {"checkpoint": name, "revision": f"unresolved:{type(e).__name__}"}
+        entries, _, _ = _entries(Resolved(str(path), Path(path), "", "local"))
+        args, kwargs = _decode(entries[0].get("args") or []), _decode(entries[0].get("kwargs") or {})
+        sources = kwargs.get("sources") or (args[0] if args and isinstance(args[0], list) else [])
+    except Exception:  # noqa: BLE001 - info describes what it can; loading reports a bad checkpoint
+        return {}
+    return {"sources": ", ".join(map(str, sources)), "models": len(entries)}
 
 
 # ---------------------------------------------------------------------------------------- loading

@@ -8,16 +8,13 @@ the segmenting maths live in :mod:`nodes.models._demucs`.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Callable, NamedTuple
 
 import numpy as np
 
-from nodeflow import devices
 from nodeflow.audio import Audio
 from nodeflow.errors import ParameterError
-from nodeflow.modelcache import ModelKey, default_cache
-from nodeflow.node import Context, node
+from nodeflow.node import Context
 from nodeflow.types import Range
 
 from . import _demucs as engine
@@ -29,9 +26,12 @@ FOUR = ("drums", "bass", "other", "vocals")
 SIX = FOUR + ("guitar", "piano")
 _CPU_S_PER_S = 1.5      # HTDemucs on one CPU core, per second of audio and per shift (a GPU is far faster)
 
-# Demucs checkpoints: demucs's own hub export (NAME.yaml + SIG.safetensors) or AudioChain's folder
-# (config.json with model_type demucs); `audiochain models info|pull` and preflight know both layouts.
+# Demucs checkpoints: AudioChain's folder (config.json with model_type demucs) or demucs's own hub
+# export (NAME.yaml + SIG.safetensors, the family's `layout` check); resolved, pulled, cached,
+# fingerprinted and preflighted by the model layer like any family's.  Precision `auto` is float32
+# everywhere (Demucs's spectrograms lose accuracy in half precision; float16/bfloat16 run under autocast).
 DEMUCS = register(Family("demucs", model_types=("demucs",), layout=engine.layout_problem, packages=engine.PACKAGES,
+                         extra="separation", load=engine.load, describe=engine.describe, auto_dtype="float32",
                          example="adefossez/HTDemucs"))
 
 
@@ -53,43 +53,6 @@ class Stems6(NamedTuple):
     stems: list[Audio]
 
 
-def _placement(device: Any, precision: Any, ctx: Any) -> tuple[str, str]:
-    """Device as every model node picks it; precision ``auto`` is float32 everywhere (Demucs's
-    spectrograms lose accuracy in half precision), float16/bfloat16 run under autocast."""
-    dev = devices.pick_device(device, getattr(ctx, "device", "auto"))
-    prec = str(getattr(precision, "value", precision) or "auto")
-    return dev, devices.resolve_dtype("float32" if prec == "auto" else prec, dev)
-
-
-def _fingerprint(params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    fp: dict[str, Any] = engine.fingerprint(params.get("checkpoint", ""), getattr(ctx, "base_dir", None))
-    try:
-        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
-    except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
-        fp["device"] = f"unavailable:{e}"
-    fp["torch"], fp["demucs"] = _version("torch"), _version("demucs")
-    return fp
-
-
-def _version(pkg: str) -> str:
-    import importlib.metadata
-    try:
-        return importlib.metadata.version(pkg)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
-    try:
-        engine.require_packages()
-        engine.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False)
-    except engine.CheckpointError as e:
-        from nodeflow.checkpoints import offline
-        if offline() or "not in the Hugging Face cache" not in str(e):
-            return [str(e)]
-    return []
-
-
 def _estimate_for(names: tuple[str, ...]):
     def estimate(inputs: dict, params: dict) -> dict:
         from nodeflow.costs import Shape
@@ -104,23 +67,20 @@ def _estimate_for(names: tuple[str, ...]):
 
 def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float, segment_s: float, seed: int,
                    residual: bool, device: Any, precision: Any, ctx: Context,
-                   ports: Callable[[tuple[str, ...]], dict[str, tuple[str, ...]]] | None = None) -> dict[str, Audio]:
+                   ports: Callable[[tuple[str, ...]], dict[str, tuple[str, ...]]] | None = None,
+                   who: str = "models.demucs") -> dict[str, Audio]:
     """Every source of ``checkpoint`` in ``audio``, by name, in the checkpoint's order: each exactly
     ``audio.frames`` long at ``audio``'s rate with its channels (mono is separated as two identical
     channels and averaged back), its placement and info kept, tagged ``stem``, ``checkpoint`` and
     ``revision``.  With ``residual`` the ``other`` source is the input minus every other source,
     so the sources add up to the input exactly.  ``ports(sources)`` (output port -> the sources added
     into it): each port's audio is handed on (``ctx.chunk``) stretch by stretch as the segments finish."""
-    engine.require_packages()
     if audio.channels > 2:
         raise ParameterError(f"Demucs separates mono or stereo; this audio has {audio.channels} channels: "
                              "fold it down first with dsp.channels")
     if not 0.0 <= overlap < 1.0:
         raise ParameterError(f"overlap={overlap:g} must be at least 0 and below 1")
-    res = engine.resolve(checkpoint, base_dir=ctx.base_dir)
-    dev, dtype = _placement(device, precision, ctx)
-    key = ModelKey("demucs", str(res.path), res.revision, dev, dtype)
-    with default_cache().use(key, lambda: engine.load(res, dev, dtype)) as loaded, loaded.lock, _threads(dev):
+    with DEMUCS.using(checkpoint, ctx, device, precision, who=who) as loaded:
         seg = float(segment_s) if segment_s else loaded.segment_s
         if seg > loaded.max_segment_s + 1e-9:
             raise ParameterError(f"segment_s={segment_s:g} exceeds what this model was trained on "
@@ -196,13 +156,6 @@ class _Pieces:
         self._take([np.zeros((self.like.channels, 0), np.float32) for _ in self.sources], last=True)
         return {name: np.concatenate(p, axis=1) if p else np.zeros((self.like.channels, 0), np.float32)
                 for name, p in self.parts.items()}
-
-
-def _threads(device: str):
-    import contextlib
-    if device != "cpu":
-        return contextlib.nullcontext()
-    return devices.torch_threads(devices.generation_threads())
 
 
 def _to_model(audio: Audio, rate: int, channels: int, ctx: Context) -> np.ndarray:
@@ -285,8 +238,7 @@ _demucs.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs, adefossez/HTDemuc
         g = Graph(); song = g.add("io.load", path="song.flac"); sep = g.add("models.demucs", shifts=2)
         g.connect(song.out, sep.audio)      # sep.vocals, sep.drums, ... feed the rest of the graph
 """
-demucs = node("models.demucs", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
-              estimate=_estimate_for(FOUR))(_demucs)
+demucs = DEMUCS.node("models.demucs", category="models", version=1, estimate=_estimate_for(FOUR))(_demucs)
 
 
 def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
@@ -305,7 +257,8 @@ def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
 """
     got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
                          residual=residual, device=device, precision=precision, ctx=ctx,
-                         ports=lambda sources: {n: (n,) for n in SIX} if set(SIX) <= set(sources) else {})
+                         ports=lambda sources: {n: (n,) for n in SIX} if set(SIX) <= set(sources) else {},
+                         who="models.demucs_6s")
     missing = [n for n in SIX if n not in got]
     if missing:
         raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs_6s needs six "
@@ -314,5 +267,4 @@ def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
 
 
 _demucs_6s.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs-6s")
-demucs_6s = node("models.demucs_6s", category="models", version=1, fingerprint=_fingerprint, preflight=_preflight,
-                 estimate=_estimate_for(SIX))(_demucs_6s)
+demucs_6s = DEMUCS.node("models.demucs_6s", category="models", version=1, estimate=_estimate_for(SIX))(_demucs_6s)

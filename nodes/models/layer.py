@@ -143,8 +143,10 @@ def _version(pkg: str) -> str:
         return "?"
 
 
-def _placement(device_param: Any, precision: Any, ctx: Any) -> tuple[str, str]:
+def _placement(device_param: Any, precision: Any, ctx: Any, auto_dtype: str = "") -> tuple[str, str]:
     device = devices.pick_device(device_param, getattr(ctx, "device", "auto"))
+    if auto_dtype and str(getattr(precision, "value", precision) or "auto") == "auto":
+        precision = auto_dtype
     return device, devices.resolve_dtype(precision, device)
 
 
@@ -179,6 +181,8 @@ class Family(FamilySpec):
         The time base of the family's usual checkpoints, for graphs naming the family as a profile.
     packages : tuple of str
         Python packages the family needs (checked before loading and in preflight).
+    extra : str
+        The pip extra that installs ``packages`` (the message when one is missing names it).
     describe : callable, optional
         ``describe(folder) -> dict``: extra lines for ``audiochain models info``.
     example : str
@@ -189,10 +193,14 @@ class Family(FamilySpec):
         Tokenizer/processor class loaded beside it (``"AutoTokenizer"``; ``""`` for none).
     load : callable, optional
         ``load(checkpoint, device, dtype) -> Loaded``, replacing the default loader.
+    auto_dtype : str
+        What ``precision=auto`` means: ``""`` float16 on CUDA and float32 elsewhere, or a dtype
+        name (``"float32"`` for a model that loses accuracy in half precision).
     """
     model_class: str = ""
     processor: str = "AutoTokenizer"
     load: Callable[[Checkpoint, str, str], Any] | None = None
+    auto_dtype: str = ""
 
     # ------------------------------------------------------------------ loading
     def read_profile(self, path: Path) -> ModelProfile | None:
@@ -219,7 +227,7 @@ class Family(FamilySpec):
 
     def resolve(self, checkpoint: str, base_dir: Path | None, download: bool | None = None) -> Checkpoint:
         """The checkpoint's local folder and revision, checked to be one of this family's."""
-        checkpoints.require_model_packages(self.packages)
+        checkpoints.require_model_packages(self.packages, self.extra)
         return checkpoints.resolve(checkpoint, base_dir=base_dir, download=download, family=self)
 
     @contextlib.contextmanager
@@ -230,9 +238,9 @@ class Family(FamilySpec):
         A checkpoint of another family is one :class:`ParameterError` naming what it is and what
         ``who`` needs.  With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted
         model is its own cache entry, keyed by the adapter's content digest."""
-        checkpoints.require_model_packages(self.packages)
+        checkpoints.require_model_packages(self.packages, self.extra)
         res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir, family=self, who=who)
-        dev, dtype = _placement(device, precision, ctx)
+        dev, dtype = _placement(device, precision, ctx, self.auto_dtype)
         key = ModelKey(self.name, str(res.path), res.revision, dev, dtype)
         loader: Callable[[], Any] = lambda: self._load(res, dev, dtype)
         if adapter:
@@ -250,7 +258,7 @@ class Family(FamilySpec):
     # ------------------------------------------------------------------ what nodes declare
     def fingerprint(self, params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """Cache-key data the parameters do not pin down (see :func:`model_fingerprint`)."""
-        return model_fingerprint(params, ctx, self.packages)
+        return model_fingerprint(params, ctx, self.packages, self.auto_dtype)
 
     def preflight(self, params: dict[str, Any], base_dir: Path) -> list[str]:
         """What this machine lacks to run the node (see :func:`checkpoint_preflight`)."""
@@ -263,13 +271,15 @@ class Family(FamilySpec):
         return node(type_id, **kwargs)
 
 
-def model_fingerprint(params: dict[str, Any], ctx: Any,
-                      packages: tuple[str, ...] = checkpoints.MODEL_PACKAGES) -> dict[str, Any]:
+def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...] = checkpoints.MODEL_PACKAGES,
+                      auto_dtype: str = "") -> dict[str, Any]:
     """Cache-key data the parameters do not pin down: the checkpoint's resolved revision, the
-    device and dtype it will run on, and the versions of the ``packages`` that do the maths."""
+    device and dtype it will run on (``auto_dtype``: see :class:`Family`), and the versions of
+    the ``packages`` that do the maths."""
     fp: dict[str, Any] = checkpoints.fingerprint(params.get("checkpoint", ""), getattr(ctx, "base_dir", None))
     try:
-        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx)
+        fp["device"], fp["dtype"] = _placement(params.get("device", "auto"), params.get("precision", "auto"), ctx,
+                                               auto_dtype)
     except Exception as e:  # noqa: BLE001 - an unavailable device fails with its message when the node runs
         fp["device"] = f"unavailable:{e}"
     for pkg in packages:
@@ -287,7 +297,10 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     'models' extra), or a checkpoint that is neither a usable folder (of ``fam``, when given) nor
     in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set)."""
     try:
-        checkpoints.require_model_packages(fam.packages if fam is not None else checkpoints.MODEL_PACKAGES)
+        if fam is not None:
+            checkpoints.require_model_packages(fam.packages, fam.extra)
+        else:
+            checkpoints.require_model_packages()
     except checkpoints.CheckpointError as e:
         return [str(e)]
     try:

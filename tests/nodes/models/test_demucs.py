@@ -23,7 +23,7 @@ from nodeflow import Audio, Executor, Graph  # noqa: E402
 from nodeflow.checkpoints import CheckpointError  # noqa: E402
 from nodeflow.errors import Cancelled, GraphError, ParameterError  # noqa: E402
 from nodes.models import _demucs as engine  # noqa: E402
-from nodes.models.demucs import demucs, demucs_6s  # noqa: E402
+from nodes.models.demucs import DEMUCS, demucs, demucs_6s  # noqa: E402
 
 from .helpers import write_clip  # noqa: E402
 
@@ -135,7 +135,10 @@ class _Splitter:
 
 @pytest.fixture()
 def splitter(monkeypatch, fresh_model_cache):
-    monkeypatch.setattr(engine, "load", lambda res, dev, dtype: _Splitter.loaded())
+    import dataclasses
+
+    import nodes.models.demucs as module
+    monkeypatch.setattr(module, "DEMUCS", dataclasses.replace(DEMUCS, load=lambda res, dev, dtype: _Splitter.loaded()))
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 22050])
@@ -216,7 +219,7 @@ def test_progress_once_per_segment_through_the_engine(ck, tmp_path):
     seen = []
     res = Executor(disk_cache=None).run(g, device="cpu", on_event=seen.append, keep="all")
     progress = [(e.done, e.total) for e in seen if e.kind == "progress" and e.node_id == "sep"]
-    loaded = engine.load(engine.resolve(str(ck)), "cpu", "float32")
+    loaded = engine.load(DEMUCS.resolve(str(ck), None), "cpu", "float32")
     _, calls = engine.plan(loaded, x.shape[1], shifts=2, overlap=0.25, segment_s=1.0, seed=3)
     assert progress == [(k, calls) for k in range(1, calls + 1)] and calls >= 10
     assert res["sep"]["vocals"].frames == x.shape[1] and len(res["sep"]["stems"]) == 4
@@ -270,8 +273,8 @@ def test_the_segment_loop_is_demucs_own(ck):
     import torch
     from demucs.apply import BagOfModels, TensorChunk, apply_model
 
-    loaded = engine.load(engine.resolve(str(ck)), "cpu", "float32")
-    other = engine.load(engine.resolve(str(tiny_demucs.build(ck.parent / "second", seed=1))), "cpu", "float32")
+    loaded = engine.load(DEMUCS.resolve(str(ck), None), "cpu", "float32")
+    other = engine.load(DEMUCS.resolve(str(tiny_demucs.build(ck.parent / "second", seed=1)), None), "cpu", "float32")
     loaded.bag = BagOfModels([loaded.bag.models[0], other.bag.models[0]], [[1.0, 0.5, 2.0, 1.0], [0.5, 1.0, 1.0, 3.0]])
     x = mix(2.5, 44100, seed=6)
     stretches: list[tuple[int, np.ndarray]] = []
@@ -335,7 +338,7 @@ def test_missing_checkpoints_say_what_to_fetch_in_one_line(ck, tmp_path, monkeyp
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     (msg,) = demucs.preflight({"checkpoint": "adefossez/HTDemucs"}, tmp_path)
-    assert "not in the Hugging Face cache" in msg and "`hf download adefossez/HTDemucs" in msg and "\n" not in msg
+    assert "not in the Hugging Face cache" in msg and "`audiochain models pull adefossez/HTDemucs`" in msg and "\n" not in msg
     (msg,) = demucs.preflight({"checkpoint": str(tmp_path / "stems" / "htdemucs")}, tmp_path)
     assert msg == f"checkpoint '{tmp_path / 'stems' / 'htdemucs'}': no folder {tmp_path / 'stems' / 'htdemucs'}, " \
                   "and not a hub id like 'adefossez/HTDemucs'"
@@ -346,6 +349,58 @@ def test_missing_checkpoints_say_what_to_fetch_in_one_line(ck, tmp_path, monkeyp
     assert "955717e8-8726e21a.th: torch pickles, which AudioChain never loads" in msg
     monkeypatch.delenv("HF_HUB_OFFLINE")                                # online: the node will download it
     assert demucs.preflight({"checkpoint": "adefossez/HTDemucs"}, tmp_path) == []
+
+
+def test_models_pull_list_info_rm_serve_demucs_as_any_family(ck, tmp_path, monkeypatch, capsys):
+    """demucs's hub export (no config.json) goes through the layer's one path: `models pull` fetches
+    safetensors and yaml (no pickles) into the hub cache, `list`/`info` name the family and its
+    sources, the node runs it offline, `rm` removes it and preflight then names the pull command."""
+    import huggingface_hub
+    import tiny_models
+
+    from nodeflow import cli
+    cache, commit = tmp_path / "hub", "c" * 40
+    export = _hub_export(tmp_path / "export", ck)
+    (export / "955717e8.th").write_bytes(b"a pickle pull must not fetch")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    asked: dict = {}
+
+    def snapshot(repo, revision=None, cache_dir=None, allow_patterns=None):
+        import fnmatch
+        import shutil
+        asked["patterns"] = allow_patterns
+        fetched = tmp_path / "fetched"
+        fetched.mkdir()
+        for f in export.iterdir():
+            if any(fnmatch.fnmatch(f.name, p) for p in allow_patterns):
+                shutil.copy(f, fetched / f.name)
+        return str(tiny_models.install_in_hub_cache(fetched, Path(cache_dir), repo, commit))
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo, revision=None: [f.name for f in export.iterdir()])
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    assert cli.main(["models", "pull", "adefossez/HTDemucs"]) == 0
+    snap = cache / "models--adefossez--HTDemucs" / "snapshots" / commit
+    assert sorted(f.name for f in snap.iterdir()) == ["955717e8.safetensors", "htdemucs.yaml"]
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    capsys.readouterr()
+    assert cli.main(["models", "list"]) == 0
+    (row,) = capsys.readouterr().out.splitlines()
+    assert row.split()[0] == "adefossez/HTDemucs" and row.split()[3] == "demucs" and commit[:10] in row
+    assert cli.main(["models", "info", "adefossez/HTDemucs", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["family"], info["model_type"], info["revision"]) == ("demucs", "demucs", commit)
+    assert (info["sources"], info["models"]) == ("drums, bass, other, vocals", 1)
+    assert demucs.preflight({"checkpoint": "adefossez/HTDemucs"}, tmp_path) == []
+    out = demucs(Audio(mix(0.3, 44100), 44100), device="cpu", shifts=0)
+    assert dict(out.vocals.info)["revision"] == commit and out.vocals.frames == round(0.3 * 44100)
+
+    assert cli.main(["models", "rm", "adefossez/HTDemucs"]) == 0
+    assert capsys.readouterr().out.startswith("removed adefossez/HTDemucs")
+    (msg,) = demucs.preflight({"checkpoint": "adefossez/HTDemucs"}, tmp_path)
+    assert "`audiochain models pull adefossez/HTDemucs`" in msg
+    assert cli.main(["models", "info", str(ck), "--json"]) == 0           # AudioChain's own layout, a folder
+    assert json.loads(capsys.readouterr().out)["family"] == "demucs"
 
 
 def test_a_checkpoint_naming_a_foreign_class_is_refused(ck, tmp_path):
@@ -387,3 +442,18 @@ def test_precision_and_device(ck, tmp_path):
     from nodeflow.node import Context
     fp = demucs.fingerprint({"checkpoint": str(ck), "precision": "bfloat16"}, Context(device="cpu"))
     assert (fp["device"], fp["dtype"], fp["revision"][:6]) == ("cpu", "bfloat16", "local-")
+
+
+def test_precision_auto_is_float32_on_a_gpu_too(ck, monkeypatch):
+    """The family declares auto_dtype=float32: on CUDA, where other families' auto is float16."""
+    import torch
+
+    from nodeflow import devices
+    from nodeflow.node import Context
+    from nodes.models.encodec import encodec_encode
+    monkeypatch.setattr(devices, "pick_device", lambda node_device="auto", run_device="auto": "cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    ctx = Context(device="auto")
+    assert demucs.fingerprint({"checkpoint": str(ck)}, ctx)["dtype"] == "float32"
+    assert demucs.fingerprint({"checkpoint": str(ck), "precision": "float16"}, ctx)["dtype"] == "float16"
+    assert encodec_encode.fingerprint({"checkpoint": str(ck)}, ctx)["dtype"] == "float16"
