@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 
 from nodeflow.node import NodeSpec
+from nodeflow.registry import Registry
 
 
 def _modules() -> list[str]:
@@ -21,7 +22,7 @@ def _modules() -> list[str]:
     return sorted(names)
 
 
-def register(registry) -> None:
+def register(registry: Registry) -> None:
     for name in _modules():
         mod = importlib.import_module(name)
         for obj in vars(mod).values():

@@ -22,13 +22,17 @@ from __future__ import annotations
 import logging
 import threading
 import typing
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..audio import Audio
 from ..errors import AudioError, GraphError, ParameterError
 from .player import AudioDeviceError, Player, default_player
+
+if TYPE_CHECKING:
+    from ..executor import Executor, RunResult
+    from ..graph import Graph
 
 __all__ = ["AudioDeviceError", "Audition", "Player", "audition", "default_player", "envelope"]
 
@@ -85,7 +89,7 @@ def _is_audio_type(t: Any) -> bool:
     return t is Audio or (typing.get_origin(t) is list and typing.get_args(t) == (Audio,))
 
 
-def _audio_port(graph, node_id: str, port: str | None) -> str:
+def _audio_port(graph: Graph, node_id: str, port: str | None) -> str:
     if node_id not in graph.nodes:
         raise GraphError(f"cannot audition node '{node_id}': no such node in the graph")
     spec = graph.spec(node_id)
@@ -121,21 +125,22 @@ class Audition(threading.Thread):
     press superseded it) and ``error`` (the exception, or None).
     """
 
-    def __init__(self, executor, graph, node_id: str, port: str, player: Player, ticket: int,
-                 on_ready, on_error, on_done, run_kw: dict):
+    def __init__(self, executor: Executor, graph: Graph, node_id: str, port: str, player: Player, ticket: int,
+                 on_ready: Callable[[Audio], None] | None, on_error: Callable[[BaseException], None] | None,
+                 on_done: Callable[[], None] | None, run_kw: dict[str, Any]):
         super().__init__(name=f"nodeflow-audition-{node_id}", daemon=True)
         self.executor, self.graph, self.node_id, self.port = executor, graph, node_id, port
         self.player, self.ticket = player, ticket
         self.on_ready, self.on_error, self.on_done, self.run_kw = on_ready, on_error, on_done, run_kw
         self.audio: Audio | None = None
-        self.result = None
+        self.result: RunResult | None = None
         self.played = False
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.result = self.executor.run(self.graph, targets=[self.node_id], **self.run_kw)
-            self.audio = _as_clip(self.result[self.node_id][self.port], f"node '{self.node_id}' output '{self.port}'")
+            self.result = result = self.executor.run(self.graph, targets=[self.node_id], **self.run_kw)
+            self.audio = _as_clip(result[self.node_id][self.port], f"node '{self.node_id}' output '{self.port}'")
             if self.on_ready is not None:
                 self.on_ready(self.audio)
             self.played = self.player._play_if_current(self.ticket, self.audio, self.on_done)
@@ -147,7 +152,7 @@ class Audition(threading.Thread):
                 log.error("audition of node '%s' failed: %s", self.node_id, e)
 
 
-def audition(executor, graph, node_id: str, port: str | None = None, *, player: Player | None = None,
+def audition(executor: Executor, graph: Graph, node_id: str, port: str | None = None, *, player: Player | None = None,
              on_ready: Callable[[Audio], None] | None = None,
              on_error: Callable[[BaseException], None] | None = None,
              on_done: Callable[[], None] | None = None, **run_kw: Any) -> Audition:

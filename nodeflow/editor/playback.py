@@ -19,6 +19,8 @@ import numpy as np
 from ..audio import Audio
 from ..errors import NodeflowError
 from ..graph import Graph
+from .live import LiveClip
+from .player import Player
 from .runner import Runner
 
 __all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
@@ -26,6 +28,8 @@ __all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs"
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
 NOTE_MAX_S = 120.0            # longer previews are not measured on the UI thread for the export note
 LOOP_MIN_S = 0.05             # a shorter loop region is a slip of the mouse
+
+Clip = Audio | LiveClip       # what plays: a value, or a node's output while it is still being generated
 
 
 def as_audio(value: Any) -> Audio | None:
@@ -58,7 +62,7 @@ def loudness_lufs(audio: Audio) -> float:
     return float(integrated_lufs(audio.samples, audio.sample_rate))
 
 
-def peak_dbfs(audio: Audio, at_s: float, window_s: float = PEAK_WINDOW_S) -> float:
+def peak_dbfs(audio: Clip, at_s: float, window_s: float = PEAK_WINDOW_S) -> float:
     """Sample peak in dBFS of the ``window_s`` of ``audio`` ending at ``at_s`` (-inf when silent).
 
     >>> a = Audio(np.array([[0.0, 0.5, 0.0, 0.25]]), 4)
@@ -90,8 +94,8 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     if bpm > 0 and beats > 0:
         bar = 60.0 / bpm * beats
         n = int(duration_s / bar + 1e-9)
-        step = max(1, -(-(n + 1) // 6))
-        return "bars", [(str(i + 1), i * bar) for i in range(0, n + 1, step)]
+        every = max(1, -(-(n + 1) // 6))              # bars per tick
+        return "bars", [(str(i + 1), i * bar) for i in range(0, n + 1, every)]
     if duration_s <= 0:
         return "s", [("0", 0.0)]
     step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if duration_s / s <= 5), 1200)
@@ -102,7 +106,7 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     return "s", ticks
 
 
-def preview_envelope(value: Any, points: int = 600):
+def preview_envelope(value: Any, points: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``(times_s, mins, maxs)`` for a waveform preview, or None for a value that is not audio."""
     audio = as_audio(value)
     if audio is None or audio.samples.shape[1] == 0:
@@ -122,7 +126,7 @@ class Auditioner:
         A callable returning the player (default: ``audition.default_player``).
     """
 
-    def __init__(self, runner: Runner, player: Callable[[], Any] | None = None):
+    def __init__(self, runner: Runner, player: Callable[[], Player] | None = None):
         self.runner = runner
         self._player_fn = player
         self.messages: list[tuple[str, bool]] = []      # (text, is_error) for the status bar
@@ -132,18 +136,19 @@ class Auditioner:
         self.last_call: float | None = None             # perf_counter just before player.play()
         self.offset_s = 0.0                             # where in the clip playback started
         self._warned: str | None = None
-        self.latency: Any = None                        # the preference; None: the player's default
-        self.clip: Audio | None = None                  # the whole clip playing or paused (gain applied)
+        self.latency: str | float | None = None         # the preference; None: the player's default
+        self.clip: Clip | None = None                   # the whole clip playing or paused (gain applied)
         self.paused: tuple[tuple[str, str], float] | None = None   # (node, port), seconds: resume there
         self.loop: tuple[tuple[str, str], float, float] | None = None   # (node, port), start, end: looping
         self.loop_mark: tuple[tuple[str, str], float] | None = None     # the first shift+click of a loop
+        self._graph: Graph | None = None                # the graph of the last play()
 
     def warm_up(self) -> None:
         """Start PortAudio and find the output on a background thread, so the first press of play
         does not pay for it (tens of ms, far more on a busy machine).  Errors wait for that press."""
         import threading
 
-        def go():
+        def go() -> None:
             try:
                 from .player import _output_device, _sounddevice
                 p = self.player()
@@ -152,7 +157,7 @@ class Auditioner:
                 pass
         threading.Thread(target=go, name="nodeflow-audio-warmup", daemon=True).start()
 
-    def player(self):
+    def player(self) -> Player:
         if self._player_fn is None:
             from .player import default_player
             self._player_fn = default_player
@@ -192,14 +197,14 @@ class Auditioner:
     def tick(self) -> None:
         """Per frame: a preview waiting for its node starts as soon as the node streams pieces; a
         growing clip that is complete becomes the clip (pause, seek and the meter use it)."""
-        if self.pending is not None:
+        if self.pending is not None and self._graph is not None:
             nid, port = self.pending
             key = (self.runner.current_keys(self._graph) or {}).get(nid)
             live = self.runner.live.get(nid, port, key)
             if live is not None:
                 self.pending = None
                 self._play_clip(nid, port, live, 0.0)
-        if getattr(self.clip, "growing", False) and self.clip.final:
+        if isinstance(self.clip, LiveClip) and self.clip.final:
             self.clip = self.clip.snapshot()
 
     def toggle(self, graph: Graph, nid: str, port: str) -> None:
@@ -260,7 +265,7 @@ class Auditioner:
         self.stop()
         self._play_loop(nid, port, clip, a, min(b, clip.duration_s), a)
 
-    def _play_loop(self, nid: str, port: str, clip: Audio, a: float, b: float, at: float) -> None:
+    def _play_loop(self, nid: str, port: str, clip: Clip, a: float, b: float, at: float) -> None:
         rate = clip.sample_rate
         region = Audio(np.ascontiguousarray(clip.samples[:, int(a * rate):int(b * rate)]), rate)
         self.offset_s = a
@@ -316,7 +321,7 @@ class Auditioner:
             audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
         self._play_clip(nid, port, audio, start_s)
 
-    def _play_clip(self, nid: str, port: str, audio: Audio, start_s: float, region: Audio | None = None) -> None:
+    def _play_clip(self, nid: str, port: str, audio: Clip, start_s: float, region: Audio | None = None) -> None:
         """Play ``audio`` from ``start_s``; with ``region`` (a loop), play that round and round instead,
         ``start_s`` into it (the playhead is then ``offset_s`` + the loop's position)."""
         self.paused = None
@@ -324,7 +329,7 @@ class Auditioner:
         self.clip = audio
         if region is not None:
             return self._send(nid, port, audio, region, start_s, loop=True)
-        if getattr(audio, "growing", False):         # a node still generating it (.live)
+        if isinstance(audio, LiveClip):              # a node still generating it (.live)
             self.offset_s = min(max(float(start_s), 0.0), audio.duration_s)
             self._send(nid, port, audio, audio, self.offset_s)
             if self.now == (nid, port):
@@ -344,12 +349,12 @@ class Auditioner:
     def _export_note(self, nid: str, port: str, audio: Audio) -> str:
         """How much louder or quieter an export this output feeds writes it (it normalises to its
         ``loudness_lufs``): the preview plays at the node's own level, and says so."""
-        g = getattr(self, "_graph", None)
+        g = self._graph
         if g is None or audio.duration_s > NOTE_MAX_S:
             return ""
-        targets = [(l.dst, g.nodes[l.dst].params.get("loudness_lufs")) for l in g.links
+        exports = [(l.dst, g.nodes[l.dst].params.get("loudness_lufs")) for l in g.links
                    if l.src == nid and l.src_port == port and l.dst in g.nodes and g.nodes[l.dst].type == "io.export"]
-        targets = [(d, getattr(v, "value", v)) for d, v in targets if v is not None]
+        targets = [(d, getattr(v, "value", v)) for d, v in exports if v is not None]
         if not targets:
             return ""
         here = loudness_lufs(audio)
@@ -359,7 +364,7 @@ class Auditioner:
         diff = float(target) - here
         return f"; {d} writes it at {float(target):.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
 
-    def _send(self, nid: str, port: str, audio: Audio, played: Audio, start_s: float, loop: bool = False) -> None:
+    def _send(self, nid: str, port: str, audio: Clip, played: Clip, start_s: float, loop: bool = False) -> None:
         try:
             from .player import AudioDeviceError
         except ImportError as e:
@@ -389,7 +394,9 @@ class Auditioner:
 
     def press_to_first_buffer_s(self) -> float | None:
         """Seconds from the last press of play to the first buffer handed to the sound device."""
-        fb = self.player().first_buffer_s if self.last_call is not None else None
+        if self.last_call is None or self.last_press is None:
+            return None
+        fb = self.player().first_buffer_s
         return None if fb is None else (self.last_call - self.last_press) + fb
 
     def stop(self) -> None:

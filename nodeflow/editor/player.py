@@ -39,7 +39,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -55,8 +56,36 @@ class AudioDeviceError(NodeflowError):
     """No usable sound output (no PortAudio library, no device, no sound server, stream refused)."""
 
 
+class Clip(Protocol):
+    """What the player plays: an :class:`~nodeflow.Audio`, or a clip that grows as it is generated
+    (:class:`.live.LiveClip`, which also has ``make_reader``)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def samples(self) -> np.ndarray: ...
+    @property
+    def duration_s(self) -> float: ...
+
+
+class _Stream(Protocol):
+    """The part of a ``sounddevice.OutputStream`` the player uses (sounddevice ships no types)."""
+
+    samplerate: float
+    channels: int
+    blocksize: int
+    latency: float
+    device: int
+
+    def start(self) -> None: ...
+    def abort(self, ignore_errors: bool = True) -> None: ...
+    def close(self, ignore_errors: bool = True) -> None: ...
+
+
 # ---------------------------------------------------------------------------------------- sounddevice
-def _sounddevice():
+def _sounddevice() -> ModuleType:
     """Import sounddevice, turning a missing library into one clear AudioDeviceError."""
     try:
         import sounddevice
@@ -74,7 +103,8 @@ def _sounddevice():
     if not _atexit_hooked:   # registered after sounddevice's own hook, so it runs before PortAudio ends
         atexit.register(_close_all)
         _atexit_hooked = True
-    return sounddevice
+    sd: ModuleType = sounddevice      # (untyped: attributes are Any)
+    return sd
 
 
 _live: "weakref.WeakSet[_Session]" = weakref.WeakSet()   # sessions whose stream may still be open
@@ -98,18 +128,19 @@ def _no_device_hint() -> str:
             ", connect a sound card, or choose an output with Player(device=...)")
 
 
-def _outputs(sd) -> list[str]:
+def _outputs(sd: ModuleType) -> list[str]:
     try:
         return [f"{i}: {d['name']}" for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
     except Exception:  # noqa: BLE001 - only used to enrich a message
         return []
 
 
-def _output_device(sd, device: int | str | None) -> dict:
+def _output_device(sd: ModuleType, device: int | str | None) -> dict[str, Any]:
     """The output device's info dict; re-scans devices once if none is found (a server started since)."""
     for attempt in (0, 1):
         try:
-            return sd.query_devices(device, kind="output")
+            info: dict[str, Any] = sd.query_devices(device, kind="output")
+            return info
         except sd.PortAudioError as e:
             err: Exception = e
         except ValueError as e:   # a name or index that matches no output
@@ -205,14 +236,15 @@ class _Reader:
 class _Session:
     """One play(): its stream, its counters and its end, reported exactly once."""
 
-    def __init__(self, audio: Audio, on_done: Callable[[], None] | None, t0: float, loop: bool = False,
-                 start_s: float = 0.0):
+    def __init__(self, sd: ModuleType, audio: Clip, on_done: Callable[[], None] | None, t0: float,
+                 loop: bool = False, start_s: float = 0.0):
+        self._sd = sd                  # the sounddevice module
         self.audio, self.on_done, self.t0 = audio, on_done, t0
         self.loop, self.start_s = loop, start_s     # a loop plays the clip round and round from start_s
         self.rate = audio.sample_rate
         self.reader: _Reader | None = None
-        self.stream = None
-        self.stream_open = False
+        self.stream: _Stream | None = None
+        self.stream_open = False       # (then stream is set)
         self.frames_out = 0            # frames (at the stream's rate) handed to the device
         self.first_buffer_at: float | None = None
         self.underflows = 0
@@ -226,7 +258,7 @@ class _Session:
         self.latency_s = 0.0           # the buffer of the open stream, seconds
         self.latency_history: list[float] = []
         self.adaptive = False          # reopen with a bigger buffer after an underflow
-        self.open_kw: dict = {}
+        self.open_kw: dict[str, Any] = {}
         self.generation = 0            # which stream is current (an old one's end is not the session's end)
         self.last_callback: float | None = None
         self.late = 0                  # callbacks that came after the whole buffer had drained
@@ -236,9 +268,11 @@ class _Session:
         self.on_grow: Callable[[float], None] | None = None
 
     # -- PortAudio's thread
-    def callback(self, outdata, frames, time_info, status) -> None:
-        sd = self._sd
+    def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        sd, reader = self._sd, self.reader
         try:
+            if reader is None:
+                raise RuntimeError("the stream started before its reader was set")
             now = time.perf_counter()
             starved = bool(status.output_underflow)
             if self.last_callback is not None and now - self.last_callback > self.latency_s > 0:
@@ -250,7 +284,7 @@ class _Session:
                 if self.adaptive and not self._growing and self.latency_s < MAX_LATENCY_S:
                     self._growing = True
                     threading.Thread(target=self.grow, name="nodeflow-audition-grow", daemon=True).start()
-            k = self.reader.read(outdata)
+            k = reader.read(outdata)
             self.frames_out += k
             if self.first_buffer_at is None:
                 self.first_buffer_at = now
@@ -259,7 +293,7 @@ class _Session:
             outdata.fill(0)
             self.failure = f"playback failed in the audio callback: {type(e).__name__}: {e}"
             raise sd.CallbackAbort from None
-        if k < frames and not self.reader.waiting:
+        if k < frames and not reader.waiting:
             # the clip is handed over; the device still holds up to a buffer of it, and stopping now
             # would drop that (PortAudio on PulseAudio does): play the buffer's length of silence first
             self.ended = True
@@ -278,7 +312,8 @@ class _Session:
         sd = self._sd
         try:
             with self._stream_lock:
-                if self.stopped or self.ended or not self.stream_open or self.finished.is_set():
+                if self.stopped or self.ended or not self.stream_open or self.finished.is_set() \
+                        or self.stream is None:
                     return
                 new = min(max(self.latency_s * 2, 0.05), MAX_LATENCY_S)
                 old = self.stream
@@ -402,7 +437,7 @@ class Player:
         self._ticket = 0
 
     # -- control
-    def play(self, audio: Audio, on_done: Callable[[], None] | None = None, *, loop: bool = False,
+    def play(self, audio: Clip, on_done: Callable[[], None] | None = None, *, loop: bool = False,
              start_s: float = 0.0) -> None:
         """Start playing ``audio`` (stopping what plays now) and return at once.
 
@@ -507,34 +542,35 @@ class Player:
                 self._session.stop()
             return self._ticket
 
-    def _play_if_current(self, ticket: int, audio: Audio, on_done: Callable[[], None] | None) -> bool:
+    def _play_if_current(self, ticket: int, audio: Clip, on_done: Callable[[], None] | None) -> bool:
         with self._lock:
             if ticket != self._ticket:
                 return False
             self._play_locked(audio, on_done, time.perf_counter())
             return True
 
-    def _play_locked(self, audio: Audio, on_done, t0: float, loop: bool = False, start_s: float = 0.0) -> None:
+    def _play_locked(self, audio: Clip, on_done: Callable[[], None] | None, t0: float, loop: bool = False,
+                     start_s: float = 0.0) -> None:
         if self._session is not None:
             self._session.stop()
         sd = _sounddevice()
         info = _output_device(sd, self.device)
         if info["max_output_channels"] < 1:
             raise AudioDeviceError(f"audio device {info['name']!r} has no output channels; {_no_device_hint()}")
-        session = _Session(audio, on_done, t0, loop, start_s)
-        session._sd = sd
-        self._open(sd, info, session)
+        session = _Session(sd, audio, on_done, t0, loop, start_s)
+        stream = self._open(sd, info, session)
         with _live_lock:
             _live.add(session)
         self._session = session
         try:
-            session.stream.start()
+            stream.start()
         except sd.PortAudioError as e:
             session.close()
             self._session = None
             raise AudioDeviceError(f"cannot start audio output {info['name']!r}: {e}; {_no_device_hint()}") from None
 
-    def _open(self, sd, info: dict, session: _Session) -> None:
+    def _open(self, sd: ModuleType, info: dict[str, Any], session: _Session) -> _Stream:
+        """Open ``session``'s stream (not started yet) at the first rate and channel count the device takes."""
         audio, max_out = session.audio, info["max_output_channels"]
         if self.samplerate is not None:
             rates = [self.samplerate]
@@ -548,7 +584,7 @@ class Player:
             for ch in chans:
                 kw = dict(device=info["index"], samplerate=rate, channels=ch, dtype="float32")
                 try:
-                    stream = sd.OutputStream(latency=latency, callback=session.callback,
+                    stream: _Stream = sd.OutputStream(latency=latency, callback=session.callback,
                                              finished_callback=session.finished_callback_for(0),
                                              prime_output_buffers_using_stream_callback=True, **kw)
                 except sd.PortAudioError as e:
@@ -562,13 +598,13 @@ class Player:
                 session.latency_history = [session.latency_s]
                 session.adaptive = self._latency == "auto"
                 session.on_grow = self._grown
-                return
+                return stream
         raise AudioDeviceError(f"audio output {info['name']!r} refuses {audio.sample_rate} Hz x {audio.channels} "
                                f"ch float32 ({last}); pick another output with Player(device=...) (outputs: "
                                f"{', '.join(_outputs(sd)) or 'none'})")
 
 
-    def _buffer_s(self, info: dict) -> float | str:
+    def _buffer_s(self, info: dict[str, Any]) -> float | str:
         """The buffer to open a stream with: the setting, or for "auto" the device's high-latency
         figure times three (200-500 ms), or what this player grew to after underflows."""
         if self._latency != "auto":

@@ -109,7 +109,7 @@ class Runner:
 
     def run(self, graph: Graph, targets: list[str] | None = None, *, kind: str = "run",
             on_done: Callable[[Any, BaseException | None], None] | None = None,
-            allow_outside: tuple = ()) -> Job:
+            allow_outside: tuple[str, ...] = ()) -> Job:
         """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
 
         Exports write into the graph's folder; ``allow_outside`` lists places outside it the user
@@ -289,7 +289,7 @@ class Runner:
         item = self.outputs.get(node_id)
         if item is None or item[0] != key:
             hit = self.executor.cache.get(key) if key else None   # e.g. finished before a failed run stopped
-            if hit is None:
+            if key is None or hit is None:
                 return None
             item = self.outputs[node_id] = (key, hit)
         return item[1].get(port)

@@ -33,8 +33,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+import os
 import sys
 
 import numpy as np
@@ -166,7 +167,8 @@ class SosFilter:
         for k in range(groups):
             first[k] = x
             x = x @ self.leap + ends[k]
-        states = (first.reshape(groups * channels, s) @ self.starts + d @ self.inner).reshape(groups, channels, g, s)
+        flat = first.reshape(groups * channels, s) @ self.starts + d @ self.inner
+        states: np.ndarray = flat.reshape(groups, channels, g, s)
         states = states.transpose(0, 2, 1, 3).reshape(groups * g, channels, s)
         self.x = states[runs] if pad else x
         return states[:runs]
@@ -247,7 +249,8 @@ def _windows(chunks: np.ndarray, size: int, hop: int, first_end: int) -> np.ndar
         return np.zeros(0)
     csum = np.concatenate([[0.0], np.cumsum(chunks)])
     ends = np.arange(first_end, len(chunks) + 1, hop)
-    return csum[ends] - csum[ends - size]
+    sums: np.ndarray = csum[ends] - csum[ends - size]
+    return sums
 
 
 def block_energies(chunks: np.ndarray, chunk: int) -> np.ndarray:
@@ -372,7 +375,7 @@ class TruePeakMeter:
                 np.maximum(after, mag[:n], out=after)
         before[0] = self.prev_tail
         before[1:] = after[:-1]
-        env = np.maximum(after, before)
+        env: np.ndarray = np.maximum(after, before)
         self.prev_tail = float(after[-1])
         self.peak = max(self.peak, float(after.max()))
         self.emitted += n
@@ -425,12 +428,12 @@ def measure(samples: np.ndarray, rate: int) -> Measurement:
     return measure_blocks(_split(x), rate, x.shape[0])
 
 
-def measure_file(path, check=None) -> Measurement:
+def measure_file(path: str | os.PathLike[str], check: Callable[[], None] | None = None) -> Measurement:
     """:func:`measure` of an audio file as a decoder plays it back, read in blocks (``check`` between
     them: ``ctx.check_cancelled`` raises to cancel)."""
     import soundfile as sf
 
-    def checked(blocks):
+    def checked(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for b in blocks:
             if check is not None:
                 check()
