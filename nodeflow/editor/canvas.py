@@ -11,9 +11,12 @@ mouse is when the mouse is over the canvas.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import clipboard, items
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["Canvas", "SMALL_FONT_PX"]
 
@@ -23,7 +26,7 @@ SMALL_FONT_PX = 10
 class Canvas:
     """The fit, compact and paste commands of ``app`` (an :class:`~.app.App`)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app = app
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self.small_font: int | None = None
@@ -106,7 +109,7 @@ class Canvas:
             return None
         return self.canvas_pos((x, y))
 
-    def paste(self, clip: dict) -> list[str] | None:
+    def paste(self, clip: dict[str, Any]) -> list[str] | None:
         return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))
 
     # ------------------------------------------------------------------ geometry

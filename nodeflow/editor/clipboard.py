@@ -44,7 +44,8 @@ def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40
     if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT:
         return []
     graph = doc.graph
-    items = [n for n in clip.get("nodes", []) if isinstance(n, dict) and n.get("type") in graph.registry]
+    items: list[dict[str, Any]] = [n for n in clip.get("nodes", []) if isinstance(n, dict)
+                                   and isinstance(n.get("type"), str) and n["type"] in graph.registry]
     if not items:
         return []
 
@@ -57,7 +58,7 @@ def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40
     return _paste(doc, items, clip, offset)
 
 
-def _clear_offset(graph: Graph, items: list, offset: tuple[float, float]) -> tuple[float, float]:
+def _clear_offset(graph: Graph, items: list[dict[str, Any]], offset: tuple[float, float]) -> tuple[float, float]:
     taken = {tuple(p) for p in positions(graph).values()}
     k = 1
     while k < 50 and any((float(i.get("pos", [40.0, 40.0])[0]) + k * offset[0],
@@ -66,7 +67,7 @@ def _clear_offset(graph: Graph, items: list, offset: tuple[float, float]) -> tup
     return (k * offset[0], k * offset[1])
 
 
-def _paste(doc: Document, items: list, clip: dict[str, Any], offset: tuple[float, float]) -> list[str]:
+def _paste(doc: Document, items: list[dict[str, Any]], clip: dict[str, Any], offset: tuple[float, float]) -> list[str]:
     graph = doc.graph
 
     def change() -> list[str]:

@@ -27,10 +27,10 @@ __all__ = ["exists", "call", "clipboard_text", "value", "set_value", "configure"
 
 log = logging.getLogger("nodeflow.editor")
 
-Item = Any   # an item id (int) or tag (str)
+Item = int | str   # an item id (int) or tag (str)
 
 
-def exists(item: Item) -> bool:
+def exists(item: Item | None) -> bool:
     """Whether ``item`` names a live item (0, None and "" name none)."""
     if item is None or item == 0 or item == "":
         return False

@@ -110,7 +110,8 @@ def search(registry: Registry, query: str, limit: int = 20, *, fits_type: Any = 
 class Palette:
     """The side panel and the quick-search popup (dearpygui)."""
 
-    def __init__(self, parent: int | str, registry: Registry, on_pick: Callable[..., None]):
+    def __init__(self, parent: int | str, registry: Registry,
+                 on_pick: Callable[[str, tuple[float, float] | None, tuple[str, str, str, Any] | None], object]):
         """``on_pick(type_id, at, link)`` adds a node of that type: ``at`` None (the side panel: a
         free spot) or viewport pixels, ``link`` None or the dropped link's ``(direction, node, port,
         type)``."""

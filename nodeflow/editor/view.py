@@ -9,16 +9,20 @@ waveform previews handed to it.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 
 from ..audio import Audio
 from ..graph import Graph, Link
-from ..types import type_name
+from ..types import ParamSpec, type_name
 from . import items, widgets
 from .document import positions
+
+if TYPE_CHECKING:
+    from ..node import NodeSpec
+    from .runner import NodeState
 
 __all__ = ["GraphView", "is_audio_type", "pin_colour", "PIN_COLOURS", "STATE_COLOURS"]
 
@@ -79,20 +83,22 @@ class GraphView:
         the click marks a loop's start or end).
     """
 
-    def __init__(self, editor: int | str, on_param: Callable, on_browse: Callable, on_play: Callable,
-                 on_stop: Callable, on_seek: Callable | None = None):
+    def __init__(self, editor: int | str, on_param: Callable[[str, str, Any], None],
+                 on_browse: Callable[[str, str, ParamSpec], None], on_play: Callable[[str, str], None],
+                 on_stop: Callable[[str, str], None], on_seek: Callable[[str, str, float, bool], None] | None = None):
         self.editor = editor
         self.on_param, self.on_browse, self.on_play, self.on_stop = on_param, on_browse, on_play, on_stop
         self.on_seek = on_seek
-        self.transport: dict[tuple[str, str], tuple] = {}   # (node, port) -> (button label, level text) shown
+        # (node, port) -> (button label, level text) shown
+        self.transport: dict[tuple[str, str], tuple[str, str | None]] = {}
         self.nodes: dict[str, str] = {}            # node id -> node type shown
-        self.params: dict[str, dict] = {}          # node id -> params shown
+        self.params: dict[str, dict[str, Any]] = {}   # node id -> params shown
         self.pos: dict[str, list[float]] = {}      # node id -> position last set or seen
         self.links: dict[Link, int] = {}           # link -> dpg link item
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
-        self.marks: dict[str, tuple] = {}          # node id -> (state text, problems) shown
+        self.marks: dict[str, tuple[object, ...]] = {}   # node id -> (state text, problems, unknown) shown
         self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
-        self._pin_themes: dict[tuple, int] = {}
+        self._pin_themes: dict[tuple[tuple[int, int, int], bool], int] = {}
         self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
         self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
         self.compact = False                                  # node bodies collapsed (see set_compact)
@@ -120,6 +126,7 @@ class GraphView:
 
     @staticmethod
     def _title_theme(colour: tuple[int, int, int]) -> int:
+        th: int       # (dearpygui annotates its item context managers as returning the id: they yield Any)
         with dpg.theme() as th:
             with dpg.theme_component(dpg.mvAll):
                 dpg.add_theme_color(dpg.mvNodeCol_TitleBar, colour, category=dpg.mvThemeCat_Nodes)
@@ -143,7 +150,7 @@ class GraphView:
             self._pin_themes[key] = th
         return self._pin_themes[key]
 
-    def _pin(self, direction: str, nid: str, port: str, t: Any) -> dict:
+    def _pin(self, direction: str, nid: str, port: str, t: Any) -> dict[str, Any]:
         """Remember a pin's type; the node_attribute keywords that draw it (a list's pin is a square)."""
         self.pin_types[(direction, nid, port)] = t
         name = type_name(t) if t is not None else ""
@@ -237,12 +244,12 @@ class GraphView:
         items.delete(self.node_tag(nid))
         for d in (self.nodes, self.params, self.pos, self.marks, self._specs):
             d.pop(nid, None)
-        for k in [k for k in self.pin_types if k[1] == nid]:
-            del self.pin_types[k]
-            self.dimmed.discard(k)
-        for d in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top):
-            for k in [k for k in d if k[0] == nid]:
-                del d[k]
+        for pin in [pin for pin in self.pin_types if pin[1] == nid]:
+            del self.pin_types[pin]
+            self.dimmed.discard(pin)
+        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top):
+            for k in [k for k in by_port if k[0] == nid]:
+                del by_port[k]
 
     def _create_node(self, graph: Graph, nid: str, pos: list[float]) -> None:
         inst = graph.nodes[nid]
@@ -268,7 +275,7 @@ class GraphView:
                         dpg.add_text(f"{name}  ({port.type_name}{'' if port.required else ', optional'})",
                                      tag=self.pin_label_tag("in", nid, name))
                     self._colour_pin("in", nid, name)
-                folded: dict[str, list] = {}
+                folded: dict[str, list[ParamSpec]] = {}
                 for name, p in spec.params.items():
                     if p.group:
                         folded.setdefault(p.group, []).append(p)
@@ -329,7 +336,7 @@ class GraphView:
             self._compact_node(nid, on)
 
     @staticmethod
-    def _show_applicable(nid: str, specs: dict, params: dict) -> None:
+    def _show_applicable(nid: str, specs: dict[str, ParamSpec], params: dict[str, Any]) -> None:
         """Hide the parameters that do not apply with these values (``custom rate`` unless
         ``profile=custom``; see :func:`.widgets.applies`)."""
         for name, p in specs.items():
@@ -338,7 +345,7 @@ class GraphView:
                 items.configure(f"pattr::{nid}::{name}", show=show)     # its row (a folded one: the widget)
                 items.configure(widgets.widget_tag(nid, name), show=show)
 
-    def bound_times(self, nid: str, spec: Any, seconds: float | None) -> None:
+    def bound_times(self, nid: str, spec: NodeSpec, seconds: float | None) -> None:
         """Bound a node's fades, starts and ends by its input's length (``None``: the input is not
         known yet, the declared range applies)."""
         for name, p in spec.params.items():
@@ -453,7 +460,7 @@ class GraphView:
         items.configure(tag, label=level, show=True, color=(200, 60, 50, 230) if hot else (40, 90, 50, 220))
 
     # ------------------------------------------------------------------ marks
-    def mark(self, nid: str, state: Any | None, problems: list[str], unknown: bool = False) -> None:
+    def mark(self, nid: str, state: NodeState | None, problems: list[str], unknown: bool = False) -> None:
         """Show a node's run state (title colour, text, progress) and its validation problems."""
         if nid not in self.nodes:
             return
@@ -471,7 +478,7 @@ class GraphView:
         items.set_value(f"statustip::{nid}", _wrap(text, 60) if _one_line(text) != text else "")
         items.configure(f"statustipwin::{nid}", show=_one_line(text) != text)
         items.configure(f"progress::{nid}", show=running)
-        if running:
+        if running and state is not None:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
             items.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
             items.configure(f"progress::{nid}", overlay=text)

@@ -10,10 +10,13 @@ that fits, and links the node picked.  A double-click on empty canvas opens the 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..types import link_mode, type_name
 from . import items
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["Wiring", "PIN_RADIUS"]
 
@@ -24,7 +27,7 @@ DROP_MIN = 20.0        # a release nearer than this to the pin is a click, not a
 class Wiring:
     """Link drags, link drops and double-clicks on the canvas of ``app`` (an :class:`~.app.App`)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app = app
         self.drag: tuple[str, str, str] | None = None        # (direction, node, port) a link is dragged from
         self.pressed_at: tuple[float, float] = (0.0, 0.0)
