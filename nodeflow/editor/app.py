@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import NodeflowError
 from . import clipboard, items
@@ -23,7 +23,12 @@ from .runner import Runner
 from .playback import Auditioner, preview_envelope
 from .widgets import Invalid
 
+if TYPE_CHECKING:
+    from .filemenu import FileActions
+
 __all__ = ["App", "FONT"]
+
+T = TypeVar("T")
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TITLE = "AudioChain"
@@ -40,7 +45,9 @@ class App:
         Where recent files and recovery files live (default :func:`.files.state_dir`).
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, state_dir: Path | None = None,
+    files: FileActions               # (made in setup(), with the window)
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, state_dir: Path | None = None,
                  width: int = 1280, height: int = 800):
         self.start_path = Path(path) if path else None
         self.state_dir = state_dir
@@ -54,12 +61,12 @@ class App:
         self.status_error = False
         self.quitting = False
         self.frame_count = 0
-        self._seen = (None, -1, -1)      # (graph object, its revision, runner version) last drawn
-        self._clip: dict | None = None
+        self._seen: tuple[int | None, int, int] = (None, -1, -1)   # (id(graph), revision, runner version) drawn
+        self._clip: dict[str, Any] | None = None
         self._layout_pending = False
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
         self._head_key: tuple[str, str] | None = None
-        self._loop_shown: tuple | None = None                # ((node, port), start, end) drawn on a waveform
+        self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
@@ -84,7 +91,7 @@ class App:
                             disable_close=True)
         dpg.set_exit_callback(lambda: self.files.quit())
         self.files = FileActions(self)
-        self._outside: tuple = ()      # the places the Allow once dialog lists
+        self._outside: tuple[str, ...] = ()      # the places the Allow once dialog lists
         with dpg.window(label="Writes outside the output folder", tag="outside", modal=False, show=False,
                         no_resize=True, no_saved_settings=True, width=560, no_close=True):
             dpg.add_text("", tag="outside::text", wrap=540)
@@ -300,7 +307,8 @@ class App:
         elif label != "open":
             self.autosaver.discard(self.doc.path)
 
-    def _try(self, what: str, fn, *args) -> Any:
+    def _try(self, what: str, fn: Callable[..., T], *args: Any) -> T | None:
+        """``fn(*args)``, or None with the refusal in the status bar when it raises a NodeflowError."""
         try:
             return fn(*args)
         except NodeflowError as e:
@@ -331,7 +339,7 @@ class App:
             return
         self.say(f"{nid}.{param} = {value}")
 
-    def _on_link(self, sender: Any, app_data: tuple) -> None:
+    def _on_link(self, sender: Any, app_data: tuple[int | str, int | str]) -> None:
         self.wiring.linked = True
         a, b = (self.view.port_of(x) for x in app_data)
         if a is None or b is None:
@@ -419,7 +427,7 @@ class App:
         else:
             self.say("run cancelled: the graph writes outside its output folder")
 
-    def _start_run(self, allow_outside: tuple) -> None:
+    def _start_run(self, allow_outside: tuple[str, ...]) -> None:
         try:
             job = self.runner.run(self.doc.graph, allow_outside=allow_outside)
         except NodeflowError as e:
@@ -539,9 +547,10 @@ class App:
                 self.say(f"stopped {'.'.join(self._head_key)}")
             self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
             self.view.show_transport(*self._head_key, False, None)
-        if key is not None:
-            self.view.playhead(key[0], key[1], head[2])
-            self.view.show_transport(key[0], key[1], self.audition.now == key, self.audition.level_dbfs(),
+        if head is not None:
+            nid, port, at = head
+            self.view.playhead(nid, port, at)
+            self.view.show_transport(nid, port, self.audition.now == (nid, port), self.audition.level_dbfs(),
                                      paused=paused is not None)
         self._head_key = key
         au = self.audition
@@ -599,7 +608,7 @@ class App:
         return bool(self._settle or self.runner.jobs or self.audition.now or self.audition.pending
                     or self._layout_pending or self._fit_pending or self.sweep.running or self.canvas.busy)
 
-    def pump(self, until=None, timeout: float | None = None) -> int:
+    def pump(self, until: Callable[[], object] | None = None, timeout: float | None = None) -> int:
         """Render paced frames (see :mod:`.pacing`) until quit, ``until()`` is true or ``timeout``
         seconds passed; returns the number of frames rendered.  Idle, the window waits for input."""
         end = None if timeout is None else time.monotonic() + timeout

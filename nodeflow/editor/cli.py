@@ -5,13 +5,14 @@ import argparse
 import os
 import socket
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import NodeflowError
 
 __all__ = ["add_cli", "display_problem", "main"]
 
 
-def display_problem(env: dict | None = None) -> str | None:
+def display_problem(env: Mapping[str, str] | None = None) -> str | None:
     """Why no window can open here (no DISPLAY, or no X server behind it), else None.
 
     dearpygui aborts the whole process without a display, so this is checked first.
@@ -58,7 +59,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers) -> None:
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("edit", help="open the desktop node editor",
                               description="Open the desktop node editor on FILE (a graph, a bundle or an audio "
                                           "file AudioChain exported), or on a new graph.")

@@ -9,7 +9,10 @@ import dearpygui.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["ABCompare"]
 
@@ -27,7 +30,7 @@ class ABCompare:
         Loudness is measured once per take and context (the sweep panel's listened output).
     """
 
-    def __init__(self, app: Any, source: str, name_of: Callable[[int], str], value_of: Callable[[int], Any],
+    def __init__(self, app: App, source: str, name_of: Callable[[int], str], value_of: Callable[[int], Any],
                  context: Callable[[], str] = lambda: ""):
         self.app, self.source = app, source
         self.name_of, self.value_of, self.context = name_of, value_of, context

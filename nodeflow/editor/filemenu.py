@@ -7,11 +7,15 @@ edits (new, open, quit) first asks *Save / Don't save / Cancel*.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NodeflowError
 from ..graph import Graph
-from .files import GRAPH_SUFFIX, find_recovery, open_graph, save_graph
+from .files import GRAPH_SUFFIX, Recovery, find_recovery, open_graph, save_graph
+
+if TYPE_CHECKING:
+    from ..types import ParamSpec
+    from .app import App
 
 __all__ = ["FileActions", "file_filters"]
 
@@ -34,11 +38,11 @@ def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class FileActions:
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app = app
         self.dpg = app.dpg
-        self.recovery = None
-        self._pending: Callable[[], None] | None = None
+        self.recovery: Recovery | None = None
+        self._pending: Callable[[], object] | None = None
         self._dialog_mode: Any = None
         dpg = self.dpg
         # modal while shown (see _show_centered)
@@ -89,7 +93,7 @@ class FileActions:
             self.app.say(err, True)
 
     # ------------------------------------------------------------------ guard
-    def guard(self, action: Callable[[], None], verb: str) -> None:
+    def guard(self, action: Callable[[], object], verb: str) -> None:
         """Run ``action`` now, or after asking when there are unsaved edits."""
         if not self.app.doc.dirty:
             action()
@@ -122,7 +126,7 @@ class FileActions:
 
     # ------------------------------------------------------------------ actions
     def new(self) -> None:
-        def go():
+        def go() -> None:
             self.app.doc.replace(Graph(self.app.doc.graph.registry), None)
             self.app.say("new graph")
         self.guard(go, "start a new graph")
@@ -209,7 +213,7 @@ class FileActions:
         return True
 
     def quit(self) -> None:
-        def go():
+        def go() -> None:
             self.app.autosaver.discard(self.app.doc.path)
             self.app.quitting = True
         self.guard(go, "quit")
@@ -227,7 +231,7 @@ class FileActions:
             for e in exts:
                 dpg.add_file_extension(e)
 
-    def _dialog_done(self, sender: Any, data: dict) -> None:
+    def _dialog_done(self, sender: Any, data: dict[str, Any]) -> None:
         path = data.get("file_path_name") if isinstance(data, dict) else None
         mode, self._dialog_mode = self._dialog_mode, None
         if not path:
@@ -249,7 +253,7 @@ class FileActions:
         self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file",
                                         file_filters("AudioChain files", exts)), "open another")
 
-    def ask_save_as(self, then: Callable[[], None] | None = None) -> None:
+    def ask_save_as(self, then: Callable[[], object] | None = None) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
         self._dialog(("saveas", then), "Save graph as", (GRAPH_SUFFIX,), name)
 
@@ -261,7 +265,7 @@ class FileActions:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
         self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name)
 
-    def browse_param(self, nid: str, param: str, spec: Any) -> None:
+    def browse_param(self, nid: str, param: str, spec: ParamSpec) -> None:
         exts = tuple(spec.path.exts) if spec.path and spec.path.exts else ()
         self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts))
 

@@ -14,15 +14,18 @@ import runpy
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["Driver", "run_script"]
 
 
 class Driver:
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app = app
         self.dpg = app.dpg
         self._origin: tuple[int, int] | None = None
@@ -91,7 +94,11 @@ class Driver:
 
     def drag_link(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
         """Drag from an output pin to an input pin on the canvas."""
-        self.drag(self.app.view.pin_pos(src, src_port, "out"), self.app.view.pin_pos(dst, dst_port, "in"))
+        a, b = self.app.view.pin_pos(src, src_port, "out"), self.app.view.pin_pos(dst, dst_port, "in")
+        if a is None or b is None:
+            raise LookupError(f"cannot drag a link {src}.{src_port} -> {dst}.{dst_port}: "
+                              f"the {'output' if a is None else 'input'} pin is not on screen")
+        self.drag(a, b)
 
     def key(self, combo: str) -> None:
         """Press a key combination (``ctrl+z``) on the editor's window."""
@@ -129,7 +136,7 @@ class Driver:
         return state
 
 
-def run_script(app: Any, script: str | os.PathLike[str]) -> int:
+def run_script(app: App, script: str | os.PathLike[str]) -> int:
     """Run ``main(app, driver)`` from a script file; the editor closes afterwards."""
     ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
     drv = Driver(app)

@@ -13,17 +13,20 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeflowError
 from ..sweep import SweepReport, expand, parse_axis, run_sweep, write_manifest
 from .compare import ABCompare
 
+if TYPE_CHECKING:
+    from .app import App
+
 __all__ = ["SweepPanel"]
 
 
 class SweepPanel:
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app, self.dpg = app, app.dpg
         self.results: list[Any] = []
         self.compare = ABCompare(app, "sweep", lambda i: self.results[i].variant.name,
@@ -110,7 +113,7 @@ class SweepPanel:
             g.check()
         except NodeflowError as e:
             return self._say(str(e).splitlines()[0] if "\n" not in str(e) else str(e).splitlines()[1].strip(" -"), True)
-        self.out_dir = Path(dpg.get_value("sweep::out")).expanduser()
+        self.out_dir = out_dir = Path(dpg.get_value("sweep::out")).expanduser()
         self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
         self.mode = dpg.get_value("sweep::mode") or "grid"
         self.results, self._picked = [], False
@@ -120,16 +123,16 @@ class SweepPanel:
         snapshot, executor = g.copy(), self.app.runner.executor
         self._say(f"running {len(variants)} variants into {self.out_dir} ...")
 
-        def body():
+        def body() -> None:
             t0 = time.perf_counter()
             try:
-                res = run_sweep(snapshot, variants, self.out_dir, executor=executor, keep_values=True,
+                res = run_sweep(snapshot, variants, out_dir, executor=executor, keep_values=True,
                                 on_variant=self._incoming.append, cancel_event=self._cancel)
                 report = SweepReport(str(snapshot.path or ""), self.mode, self.axes_doc, res)
-                write_manifest(report, self.out_dir)
+                write_manifest(report, out_dir)
                 bad = len(report.failed)
                 self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
-                              f"failed or stopped; manifest in {self.out_dir}", bad > 0)
+                              f"failed or stopped; manifest in {out_dir}", bad > 0)
             except (NodeflowError, OSError) as e:
                 self._done = (f"sweep failed: {e}", True)
         self._thread = threading.Thread(target=body, name="audiochain-sweep", daemon=True)

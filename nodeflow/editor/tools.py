@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..graph import Graph
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["EditorAPI", "Tools", "ENTRY_POINT_GROUP", "MENU"]
 
@@ -42,7 +45,7 @@ class EditorAPI:
         main thread; a tool doing work on another thread hands results back in :meth:`on_frame`.
     """
 
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self._app = app
         self.dpg = app.dpg
         self._frame_hooks: list[Callable[[], None]] = []
@@ -126,7 +129,7 @@ class EditorAPI:
 class Tools:
     """Loads the tools into the Tools menu and runs their per-frame and closing hooks."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.api = EditorAPI(app)
         self.loaded: list[str] = []
         self.instances: dict[str, Any] = {}  # tool name -> what its callable returned (scripts reach tools here)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeflowError
 from ..tune import FORMAT, MANIFEST
 from .compare import ABCompare
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["TunePanel", "read_tune_manifest", "tune_start"]
 
@@ -69,7 +72,7 @@ def describe_params(params: dict[str, Any]) -> str:
 
 
 class TunePanel:
-    def __init__(self, app: Any):
+    def __init__(self, app: App):
         self.app, self.dpg = app, app.dpg
         self.rows: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {}
