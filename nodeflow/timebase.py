@@ -4,7 +4,9 @@ A :class:`ModelProfile` says how a model sees time: its audio rate, its codec fr
 (tokens per second) and its context window.  All maths is exact (``fractions.Fraction``) and
 positions are computed from absolute indices, never accumulated, so an hour of windows lands
 on exactly the same samples as the first minute.  Profiles come from the model families
-(:mod:`nodeflow.families`): ``PROFILES[name]`` is the nominal time base family ``name`` declares.
+(:mod:`nodeflow.families`): ``PROFILES[name]`` is the nominal time base family ``name`` declares,
+and a node's ``profile`` parameter typed with a :class:`ProfileChoice` offers every registered
+family's (plug-ins' included) beside its own choices such as ``custom``.
 
 >>> p = ModelProfile("codec32k", 32000, 50, 1503, delay_tokens=3)   # 4 delayed codebooks, 30 s
 >>> p.seconds_to_tokens(1.0), p.generation_tokens(1.0), p.tokens_to_seconds(1500)
@@ -15,13 +17,17 @@ Fraction(8, 1)
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
+import threading
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
+from typing import Any, cast
 
 from .errors import ParameterError
+from .types import ChoiceEnum
 
-__all__ = ["ModelProfile", "PROFILES", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
+__all__ = ["ModelProfile", "PROFILES", "ProfileChoice", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
            "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label"]
 
 
@@ -111,6 +117,66 @@ class _Profiles(Mapping[str, ModelProfile]):
 PROFILES: Mapping[str, ModelProfile] = _Profiles()
 
 
+class _FamilyProfiles(enum.EnumMeta):
+    """The metaclass of :class:`ProfileChoice`: before its members are listed or a value is looked
+    up, the members follow the registered model families (one per family with a nominal time base)."""
+
+    def _sync(cls) -> None:
+        if "_member_map_" not in cls.__dict__:      # still being created
+            return
+        from . import families
+        names = families.profile_names()
+        with _SYNC_LOCK:
+            added = _ADDED.setdefault(cls, {})
+            declared = [n for n in cls._member_names_ if n not in added]
+            taken = {cls._member_map_[n].value for n in declared}
+            for name in [n for n, m in added.items() if m.value not in names]:      # unregistered since
+                gone = added.pop(name)
+                del cls._value2member_map_[gone.value], cls._member_map_[name]
+            for value in names:
+                if value not in taken and value.upper() not in cls._member_map_:
+                    member: Any = str.__new__(cast("type[str]", cls), value)
+                    member._name_, member._value_, member.__objclass__ = value.upper(), value, cls
+                    member._sort_order_ = len(cls._member_map_)
+                    added[member._name_] = cls._member_map_[member._name_] = cls._value2member_map_[value] = member
+            order = {value: i for i, value in enumerate(names)}
+            cls._member_names_[:] = sorted(declared + list(added),
+                                           key=lambda n: order.get(cls._member_map_[n].value, len(order)))
+
+    def __iter__(cls) -> Iterator[Any]:
+        cls._sync()
+        return super().__iter__()
+
+    def __len__(cls) -> int:
+        cls._sync()
+        return super().__len__()
+
+
+_SYNC_LOCK = threading.RLock()
+_ADDED: dict[type, dict[str, Any]] = {}
+
+
+class ProfileChoice(ChoiceEnum, metaclass=_FamilyProfiles):
+    """Base of a ``profile`` parameter's choices: the members a node declares (``custom``) plus the
+    nominal time base of every registered model family, built-in or plug-in, listed first (by
+    name).  A value no family declares is one :class:`ParameterError` naming the known ones and
+    the fix; :func:`profile_named` gives a member's :class:`ModelProfile`."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        cls._sync()
+        if isinstance(value, str) and value in cls._value2member_map_:
+            return cls._value2member_map_[value]
+        raise ParameterError(f"profile={value!r}: expected one of {', '.join(m.value for m in cls)}; "
+                             + cls.describe_unknown(value))
+
+    @classmethod
+    def describe_unknown(cls, value: object) -> str:
+        """The fix for a profile no registered family declares (the end of the validation message)."""
+        return (f"no installed model family declares a time base named {value!r}: install the node pack that "
+                "does (`audiochain nodes` lists the packs), or use profile=custom with your model's rates")
+
+
 def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_tokens: int, name: str = "custom",
                        delay_tokens: int = 0) -> ModelProfile:
     """A custom profile (e.g. read off a loaded model's config)."""
@@ -178,7 +244,7 @@ def profile_named(profile: str | ModelProfile) -> ModelProfile:
     if isinstance(profile, ModelProfile):
         return profile
     from . import families
-    return families.profile(profile)
+    return families.profile(str(getattr(profile, "value", profile)))
 
 
 def seconds_to_tokens(seconds: float, profile: str | ModelProfile) -> int:

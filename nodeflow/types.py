@@ -255,7 +255,8 @@ class ParamSpec:
                 for m in self.choices:
                     if value == m.value or value.lower() == m.name.lower():
                         return m
-            raise ParameterError(f"{self.name}={value!r}: expected {self.describe_range()}")
+            fix = getattr(self.choices, "describe_unknown", None)     # choices that say how to add one
+            raise ParameterError(f"{self.name}={value!r}: expected {self.describe_range()}" + (f"; {fix(value)}" if fix else ""))
         if k in ("float", "int") and self.range is not None:
             lo, hi = self.range.min, self.range.max
             if (lo is not None and value < lo) or (hi is not None and value > hi):

@@ -7,18 +7,16 @@ from typing import Annotated
 from nodeflow.audio import Audio
 from nodeflow.costs import Shape
 from nodeflow.node import Context, node
-from nodeflow.timebase import PROFILES
+from nodeflow.timebase import ProfileChoice, profile_named
 from nodeflow.types import ChoiceEnum, Range
 
 from ._conform import resample_audio, resample_stream
 
 
-class RateProfile(ChoiceEnum):
-    """Where the target rate comes from: ``custom`` uses ``rate_hz``, the others a model's rate."""
+class RateProfile(ProfileChoice):
+    """Where the target rate comes from: ``custom`` uses ``rate_hz``, the others the nominal rate of
+    a registered model family (musicgen, bark, ... and any a plug-in node pack declares)."""
     CUSTOM = "custom"
-    MUSICGEN = "musicgen"
-    MUSICGEN_MELODY = "musicgen_melody"
-    BARK = "bark"
 
 
 class Quality(ChoiceEnum):
@@ -37,7 +35,7 @@ SOXR_QUALITY = {Quality.QUICK: "QQ", Quality.LOW: "LQ", Quality.MEDIUM: "MQ", Qu
 def target_rate(rate_hz: int, profile: RateProfile | str) -> int:
     """The rate ``dsp.resample`` converts to: ``rate_hz``, or the profile's model rate."""
     profile = RateProfile(profile)
-    return rate_hz if profile is RateProfile.CUSTOM else PROFILES[profile.value].sample_rate
+    return rate_hz if profile is RateProfile.CUSTOM else profile_named(profile).sample_rate
 
 
 def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
@@ -70,7 +68,8 @@ def resample(audio: Audio, *,
     rate_hz : int
         Target rate in Hz, used when ``profile`` is ``custom``.
     profile : RateProfile
-        ``custom``, or a model whose native rate becomes the target.
+        ``custom``, or a model family whose native rate becomes the target (``audiochain nodes
+        dsp.resample`` lists those installed, plug-ins' included).
     quality : Quality
         soxr quality: quick, low, medium, high (default) or very_high.
 

@@ -25,7 +25,8 @@ from nodeflow.errors import AudioError, ParameterError
 from fractions import Fraction
 
 from nodeflow.node import Context, node
-from nodeflow.timebase import PROFILES, ModelProfile, bars_to_seconds, beats_to_seconds, grid_frame, profile_from_rates
+from nodeflow.timebase import (ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds, grid_frame,
+                               profile_from_rates, profile_named)
 from nodeflow.types import Auto, ChoiceEnum, Range
 
 from .tempo import audio_tempo
@@ -33,11 +34,10 @@ from .tempo import audio_tempo
 __all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
 
 
-class WindowProfile(ChoiceEnum):
-    """Which model the windows are cut for (its token rate and longest window)."""
-    MUSICGEN = "musicgen"
-    MUSICGEN_MELODY = "musicgen_melody"
-    BARK = "bark"
+class WindowProfile(ProfileChoice):
+    """Which model the windows are cut for (its token rate and longest window): the nominal time
+    base of a registered model family (built-in or plug-in), or ``custom``."""
+    MUSICGEN = "musicgen"       # the default
     CUSTOM = "custom"
 
 
@@ -89,7 +89,7 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
     >>> window_bounds(2000, 32000, "musicgen", size_tokens=2, hop_tokens=2, last="drop")
     [(0, 1280, 2)]
     """
-    p = PROFILES[profile] if isinstance(profile, str) else profile
+    p = profile_named(profile)
     last = Last(last)
     if n_frames <= 0:
         raise AudioError(f"tokenize_window: the input is empty ({n_frames} frames); connect audio that has samples")
@@ -129,7 +129,7 @@ def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, si
     >>> grid_bounds(32000 * 8, 32000, "musicgen", bar, bar)[:2]
     [(0, 60000, 94), (60000, 120000, 94)]
     """
-    p = PROFILES[profile] if isinstance(profile, str) else profile
+    p = profile_named(profile)
     last = Last(last)
     if n_frames <= 0:
         raise AudioError(f"tokenize_window: the input is empty ({n_frames} frames); connect audio that has samples")
@@ -155,7 +155,7 @@ def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, si
 def _profile(profile: WindowProfile, rate_hz: int, tokens_per_s: float, window_tokens: int) -> ModelProfile:
     if profile is WindowProfile.CUSTOM:
         return profile_from_rates(rate_hz, tokens_per_s, window_tokens)
-    return PROFILES[profile.value]
+    return profile_named(profile)
 
 
 def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int) -> Fraction:
@@ -236,8 +236,9 @@ def tokenize_window(audio: Audio, *,
     audio : Audio
         Input at any rate; windows keep its rate and channels.
     profile : WindowProfile
-        The model the windows are for (its token rate and longest window): musicgen,
-        musicgen_melody, bark, or custom (the three ``custom_*`` parameters).
+        The model the windows are for (its token rate and longest window): a registered model
+        family's (musicgen, musicgen_melody, bark, stable_audio, or one a plug-in declares), or
+        custom (the three ``custom_*`` parameters).
     custom_rate_hz : int, Hz
         With ``profile=custom``: the model's sample rate, 1000-384000 Hz.
     custom_tokens_per_s : float, tokens/s

@@ -12,7 +12,7 @@ import pytest
 
 from nodeflow import checkpoints, families
 from nodeflow.errors import DefinitionError, ParameterError
-from nodeflow.timebase import PROFILES, ModelProfile, seconds_to_tokens
+from nodeflow.timebase import PROFILES, ModelProfile, ProfileChoice, profile_named, seconds_to_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = re.compile(r"musicgen|bark|demucs|clap|encodec|whisper|vits|mms|stable.?audio|audioldm", re.I)
@@ -92,6 +92,32 @@ def test_profiles_are_the_families_nominal_time_bases(stub_families):
         PROFILES["nope"]
     with pytest.raises(ParameterError, match="model family 'stub_own' declares no time base"):
         families.profile("stub_own")
+
+
+class _Choice(ProfileChoice):
+    CUSTOM = "custom"
+
+
+def test_a_profile_parameter_offers_every_registered_familys_time_base(stub_families):
+    """A ``profile`` parameter's choices follow the registry: a family registered later (a plug-in)
+    is offered, validated and pickled like a declared member; an unregistered one is gone."""
+    import pickle
+
+    from nodeflow.types import ParamSpec
+    spec = ParamSpec.from_annotation("profile", _Choice, _Choice.CUSTOM, "stub.node")
+    assert "stub_diffusion" in spec.describe_range() and spec.describe_range().endswith(", custom")
+    member = spec.coerce("stub_diffusion")
+    assert member is _Choice("stub_diffusion") and member.value == "stub_diffusion"
+    assert pickle.loads(pickle.dumps(member)) is member and profile_named(member).hop == 2048
+    assert "stub_own" not in spec.describe_range()                   # no nominal time base: not a profile
+    families.unregister("stub_diffusion")
+    assert "stub_diffusion" not in [m.value for m in _Choice]
+    with pytest.raises(ParameterError) as e:
+        spec.coerce("stub_diffusion")
+    assert str(e.value).startswith("profile='stub_diffusion': expected one of ") and ", custom; no installed " \
+        "model family declares a time base named 'stub_diffusion': install the node pack" in str(e.value)
+    with pytest.raises(ParameterError, match="expected one of .*custom; no installed model family"):
+        _Choice("stub_diffusion")
 
 
 def test_a_family_name_is_taken_once():

@@ -190,3 +190,62 @@ def test_the_cli_runs_it_bundles_it_and_describes_its_checkpoint(registry, plugi
 
     p = run_cli(["run", str(g.path), "-o", str(tmp_path / "without")], tmp_path, None)    # plug-in not installed
     assert p.returncode != 0 and "acme.speak" in p.stderr and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------------------------------- its time base as a profile
+def test_its_time_base_is_a_profile_of_resample_and_tokenize_window(registry):
+    """The plug-in's nominal time base (16 kHz, 62.5 frames/s) is offered beside the built-in ones."""
+    from nodeflow.audio import Audio
+    for node_type in ("dsp.resample", "time.tokenize_window"):
+        choices = registry[node_type].params["profile"].describe_range()
+        assert "acme_speech" in choices and "musicgen" in choices and "custom" in choices, choices
+    clip = Audio(np.zeros((1, 44100), np.float32), 44100)
+    assert registry["dsp.resample"].fn(clip, profile="acme_speech").sample_rate == 16000
+    wins = registry["time.tokenize_window"].fn(clip, profile="acme_speech", unit="tokens", size=25, overlap=5)
+    # 25 tokens of 256 samples at 16 kHz = 0.4 s = 17640 samples at 44.1 kHz; a hop of 20 tokens = 14112
+    assert [(w.start_frame, w.frames, w.tokens) for w in wins] == \
+        [(0, 17640, 25), (14112, 17640, 25), (28224, 15876, 23)]
+
+
+def _profile_graph(registry, tmp_path: Path) -> Path:
+    """io.load -> dsp.resample(profile=acme_speech) -> export, and the same clip cut by
+    time.tokenize_window(profile=acme_speech) and stitched back."""
+    sf.write(tmp_path / "clip.wav", np.sin(np.arange(44100) / 20.0).astype(np.float32) * 0.5, 44100, subtype="FLOAT")
+    g = Graph(registry=registry)
+    g.path = tmp_path / "profiles.msgpack"
+    g.add("io.load", id="clip", path="clip.wav")
+    g.add("dsp.resample", id="rate", profile="acme_speech")
+    g.add("io.export", id="resampled", path="resampled.wav", bit_depth="float32")
+    g.add("time.tokenize_window", id="cut", profile="acme_speech", unit="model_window", overlap=0.0)
+    g.add("time.stitch", id="join")
+    g.add("io.export", id="stitched", path="stitched.wav", bit_depth="float32")
+    for a, b in (("clip", "rate"), ("rate", "resampled"), ("clip", "cut"), ("cut", "join"), ("join", "stitched")):
+        g.connect(a, b)
+    save(g, g.path)
+    return g.path
+
+
+def test_the_cli_lists_validates_and_runs_the_plugins_profile(registry, plugin, tmp_path):
+    p = run_cli(["nodes", "dsp.resample"], tmp_path, plugin)
+    assert p.returncode == 0 and re.search(r"profile \(enum\) = 'custom'  one of .*acme_speech", p.stdout), p.stdout
+    p = run_cli(["nodes", "time.tokenize_window"], tmp_path, plugin)
+    assert p.returncode == 0 and "acme_speech" in p.stdout
+    graph = _profile_graph(registry, tmp_path)
+    p = run_cli(["run", str(graph), "-o", str(tmp_path / "out")], tmp_path, plugin)
+    assert p.returncode == 0, p.stderr
+    resampled, rate = sf.read(tmp_path / "out" / "resampled.wav", dtype="float32")
+    assert (rate, resampled.shape[0]) == (16000, 16000)
+    stitched, rate = sf.read(tmp_path / "out" / "stitched.wav", dtype="float32")
+    assert (rate, stitched.shape[0]) == (44100, 44100)          # one 65.5 s model window holds the whole second
+
+    p = run_cli(["nodes", "dsp.resample"], tmp_path, None)             # the plug-in not installed: not offered
+    assert p.returncode == 0 and "acme_speech" not in p.stdout and "musicgen" in p.stdout
+    p = run_cli(["run", str(graph), "-o", str(tmp_path / "without")], tmp_path, None)
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
+    lines = {line.split("'")[1]: line for line in p.stderr.splitlines() if line.strip().startswith("- node '")}
+    assert sorted(lines) == ["cut", "rate"], p.stderr                  # one line per node naming the profile
+    for node_id, node_type in (("rate", "dsp.resample"), ("cut", "time.tokenize_window")):
+        line = lines[node_id]
+        assert f"node '{node_id}' ({node_type}): profile='acme_speech': expected one of bark, musicgen" in line
+        assert line.rstrip().endswith("install the node pack that does (`audiochain nodes` lists the packs), "
+                                      "or use profile=custom with your model's rates"), line
