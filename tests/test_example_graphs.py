@@ -25,7 +25,7 @@ NEEDS = {"demo.msgpack": [], "speech_offline.msgpack": [], "longform.msgpack": [
          "stems.msgpack": ["adefossez/HTDemucs"],
          "speech_languages.msgpack": ["facebook/mms-tts-deu", "facebook/mms-tts-fra"],
          "transcribe_and_speak.msgpack": ["openai/whisper-small", "facebook/mms-tts-eng"],
-         "codec_tokens.msgpack": ["facebook/encodec_24khz"],
+         "codec_tokens.msgpack": ["facebook/encodec_24khz"], "dac_tokens.msgpack": ["descript/dac_44khz"],
          "text_to_audio.msgpack": ["stabilityai/stable-audio-open-1.0"]}
 
 
@@ -91,6 +91,8 @@ def tiny_checkpoints(tmp_path_factory):
     built["whisper"] = tiny_whisper.build(tmp_path_factory.mktemp("tiny") / "whisper")
     import tiny_encodec
     built["encodec"] = tiny_encodec.build(tmp_path_factory.mktemp("tiny") / "encodec")
+    import tiny_dac
+    built["dac"] = tiny_dac.build(tmp_path_factory.mktemp("tiny") / "dac")
     if importlib.util.find_spec("diffusers") is not None and importlib.util.find_spec("torchsde") is not None:
         import tiny_stable_audio
         built["stable_audio"] = tiny_stable_audio.build(tmp_path_factory.mktemp("tiny") / "stable_audio")
@@ -109,6 +111,7 @@ MODEL_RUNS = {
     # a graph of two families: the tiny checkpoint of each model node by node id (the export's audio from the last)
     "transcribe_and_speak.msgpack": ({"asr": "whisper", "speak": "mms"}, [], 0.5),
     "codec_tokens.msgpack": ("encodec", [], 3.0),
+    "dac_tokens.msgpack": ("dac", [], 3.0),
     # the tiny model's window is 46 ms: 0.45 s (the export's loudness needs 0.4 s) is 13 chained windows
     "text_to_audio.msgpack": ("stable_audio", ["sound.duration_s=0.45", "sound.extend_stride_s=0.035", "sound.steps=3",
                                                "fade.fade_in_s=0.01", "fade.fade_out_s=0.05"], 0.45),
