@@ -78,7 +78,7 @@ class Canvas:
             new = {n: [p[0] - x0 + vx0 + 20, p[1] - y0 + vy0 + 20] for n, p in pos.items()}
         else:
             gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
-            new = arrange(g, sizes, origin=(vx0 + 20, vy0 + 20), gap=gap, max_width=vx1 - 10)
+            new = arrange(g, sizes, origin=(vx0 + 20, vy0 + 20), gap=gap, max_width=vx1 - 10, pins=self.pin_heights())
             bx0, by0, bx1, by1 = bounds(new, sizes)
             if by1 > vy1 and not app.view.compact and not again:
                 self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
@@ -135,6 +135,22 @@ class Canvas:
                 sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
         return sizes
 
+    def pin_heights(self) -> dict[tuple[str, str, str], float]:
+        """Each drawn pin's height below its node's top (see :data:`.layout.Pins`): Arrange keeps
+        links clear of nodes with the pins where they really are."""
+        from .view import NODE_PAD
+        view, graph, out = self.app.view, self.app.doc.graph, {}
+        for nid in graph.nodes:
+            r, spec = view.node_rect(nid) if nid in view.nodes else None, graph.spec(nid)
+            if r is None or spec is None:
+                continue
+            for direction, ports in (("in", spec.inputs), ("out", spec.outputs)):
+                for port in ports:
+                    at = view.pin_pos(nid, port, direction)
+                    if at is not None:
+                        out[(nid, direction, port)] = at[1] - (r[0][1] - NODE_PAD)
+        return out
+
     def arrange(self, initial: bool = False) -> None:
         """Lay the nodes out in columns by dependency depth, using their drawn sizes.
 
@@ -145,7 +161,8 @@ class Canvas:
         from .layout import arrange
         app = self.app
         g = app.doc.graph
-        new = arrange(g, self.node_sizes(), max_width=app.dpg.get_item_rect_size("canvas")[0] - 10)
+        new = arrange(g, self.node_sizes(), max_width=app.dpg.get_item_rect_size("canvas")[0] - 10,
+                      pins=self.pin_heights())
         if initial:
             positions(g).update(new)
             g.revision += 1

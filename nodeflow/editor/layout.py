@@ -1,7 +1,14 @@
-"""Automatic layout: left-to-right columns by dependency depth, measured node sizes, no overlaps.
+"""Automatic layout: left-to-right columns by dependency depth, measured node sizes, no overlaps,
+and no node sitting on a link.
 
 Used for graphs that carry no positions (built in code, written by another tool) and by
-*Graph > Arrange*.  Pure function, no dearpygui.
+*Graph > Arrange*.  Pure functions, no dearpygui.
+
+dearpygui's node editor draws a link as imnodes does, a cubic Bezier from the output pin to the
+input pin with its inner control points a quarter of the link's length straight out of each pin
+(:func:`link_curve`); a link cannot be given bends.  So links are kept clear of nodes by the
+layout: a node in a column that a longer link passes through moves down below the link
+(:func:`clear_links`), and :func:`crossings` lists any link that still runs under a node.
 
 >>> from nodeflow import Graph
 >>> g = Graph(); a = g.add("dsp.gain", id="a"); b = g.add("dsp.gain", id="b"); _ = g.connect(a.out, b.audio)
@@ -10,17 +17,36 @@ Used for graphs that carry no positions (built in code, written by another tool)
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import networkx as nx
+import numpy as np
 
 from ..graph import Graph
 
-__all__ = ["arrange", "bounds", "fit"]
+__all__ = ["arrange", "bounds", "fit", "clear_links", "crossings", "link_curve", "Pins"]
+
+#: Where each pin is drawn, as its height below the top of its node: ``(node, "in"|"out", port)``.
+Pins = Mapping[tuple[str, str, str], float]
+Sizes = Mapping[str, tuple[float, float]]
+DEFAULT_SIZE = (200.0, 150.0)
+_SAMPLES = 48
+#: Clearing every link is tried on bands with at most this many links (Arrange stays instant);
+#: links that skip columns always run in free lanes.
+MAX_CLEARED_LINKS = 150
 
 
-def arrange(graph: Graph, sizes: dict[str, tuple[float, float]], *, origin: tuple[float, float] = (20.0, 40.0),
-            gap: tuple[float, float] = (60.0, 30.0), max_width: float | None = None) -> dict[str, list[float]]:
+def _size(sizes: Sizes, n: str) -> tuple[float, float]:
+    return sizes.get(n, DEFAULT_SIZE)
+
+
+def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 40.0),
+            gap: tuple[float, float] = (60.0, 30.0), max_width: float | None = None,
+            pins: Pins | None = None) -> dict[str, list[float]]:
     """Positions for every node: column = longest path from a source, rows ordered by where the
-    node's inputs sit (fewer crossing links), columns as wide as their widest node.
+    node's inputs sit (fewer crossing links), columns as wide as their widest node; then nodes
+    that a link skipping their column would pass under are moved down below it (``pins``: where
+    the pins are on each node, see :data:`Pins`; estimated when not given).
 
     With ``max_width`` (the window's width), a column that would end past it starts a new band of
     columns below the previous ones, so a long chain reads left to right, then on the next line."""
@@ -32,31 +58,178 @@ def arrange(graph: Graph, sizes: dict[str, tuple[float, float]], *, origin: tupl
     columns: dict[int, list[str]] = {}
     for n in order:
         columns.setdefault(depth[n], []).append(n)
+    index = {n: i for i, n in enumerate(graph.nodes)}
     pos: dict[str, list[float]] = {}
-    x, top, bottom = origin[0], origin[1], origin[1]
+    band: list[list[str]] = []
+    x, top = origin[0], origin[1]
+
+    def close_band() -> float:            # clear the band's links; returns where the next band starts
+        placed = {n: pos[n] for col in band for n in col}
+        bottom = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
+        if sum(1 for link in graph.links if link.src in placed) <= MAX_CLEARED_LINKS:
+            lanes_only = {n: list(p) for n, p in placed.items()}
+            clear_links(graph, placed, sizes, pins, gap=gap[1], columns=band)
+            cleared = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
+            if cleared - top > 1.5 * (bottom - top) + 200:       # a dense tangle: keep the compact layout
+                for n, p in lanes_only.items():
+                    placed[n][:] = p
+            else:
+                bottom = cleared
+        return bottom + gap[1]
+
+    lanes: dict[tuple[str, str, str, str], float] = {}      # a link skipping columns: the height it runs at
     for col in sorted(columns):
         nodes = columns[col]
-        if col:
-            def bary(n: str) -> float:
-                ys = [pos[p][1] for p in g.predecessors(n) if p in pos]
-                return sum(ys) / len(ys) if ys else float("inf")
-            nodes = sorted(nodes, key=lambda n: (bary(n), list(graph.nodes).index(n)))
-        width = max(sizes.get(n, (200.0, 150.0))[0] for n in nodes)
+        width = max(_size(sizes, n)[0] for n in nodes)
         if max_width is not None and x > origin[0] and x + width > max_width:
-            x, top = origin[0], bottom + gap[1]
+            x, top, band, lanes = origin[0], close_band(), [], {}
+        busy = sorted(y for (s, _, d, _), y in lanes.items() if depth[s] < col < depth[d])
+        want: dict[str, float | None] = {       # a node fed by a lane: its input pin level with the lane
+            n: min((y - _pin_y(graph, pins, sizes, n, "in", dp) for (s, _, d, dp), y in lanes.items() if d == n),
+                   default=None) for n in nodes}
+
+        def bary(n: str) -> float:
+            w = want[n]
+            if w is not None:
+                return w
+            ys = [pos[p][1] for p in g.predecessors(n) if p in pos]
+            return sum(ys) / len(ys) if ys else float("inf")
         y = top
-        for n in nodes:
+        for n in sorted(nodes, key=lambda n: (bary(n), index[n])):
+            h = _size(sizes, n)[1]
+            w = want[n]
+            y = y if w is None else max(y, w)
+            for lane in busy:                   # a long link runs straight through: stay off its height
+                if y - gap[1] / 2 < lane < y + h + gap[1] / 2:
+                    y = lane + gap[1] / 2
             pos[n] = [float(x), float(y)]
-            y += sizes.get(n, (200.0, 150.0))[1] + gap[1]
-        bottom = max(bottom, y - gap[1])
+            y += h + gap[1]
+        for link in graph.links:
+            if link.src in nodes and depth.get(link.dst, col) > col + 1:
+                lanes[(link.src, link.src_port, link.dst, link.dst_port)] = \
+                    pos[link.src][1] + _pin_y(graph, pins, sizes, link.src, "out", link.src_port)
+        band.append(nodes)
         x += width + gap[0]
+    if band:
+        close_band()
     return pos
 
 
-def bounds(pos: dict[str, list[float]], sizes: dict[str, tuple[float, float]]) -> tuple[float, float, float, float]:
+def _pin_y(graph: Graph, pins: Pins | None, sizes: Sizes, n: str, direction: str, port: str) -> float:
+    """A pin's height below its node's top: measured, or estimated (inputs under the title in port
+    order; outputs at the bottom, last port lowest)."""
+    if pins is not None and (n, direction, port) in pins:
+        return float(pins[(n, direction, port)])
+    spec = graph.spec(n)
+    ports = list((spec.inputs if direction == "in" else spec.outputs) if spec else [port])
+    k = ports.index(port) if port in ports else 0
+    h = _size(sizes, n)[1]
+    return min(h - 10.0, 40.0 + 22.0 * k) if direction == "in" else max(10.0, h - 22.0 * (len(ports) - k))
+
+
+def link_curve(start: tuple[float, float], end: tuple[float, float], samples: int = _SAMPLES) -> np.ndarray:
+    """Points ``[samples, 2]`` along a link as imnodes draws it from an output pin at ``start`` to
+    an input pin at ``end``: P1 = P0 + (L/4, 0), P2 = P3 - (L/4, 0), L the pins' distance.
+
+    >>> link_curve((0, 0), (100, 0), 3).tolist()
+    [[0.0, 0.0], [50.0, 0.0], [100.0, 0.0]]
+    """
+    return np.asarray(_beziers(np.asarray([start], float), np.asarray([end], float), samples)[0])
+
+
+def _beziers(p0: np.ndarray, p3: np.ndarray, samples: int = _SAMPLES) -> np.ndarray:
+    """:func:`link_curve` for many links at once: ``p0``, ``p3`` ``[links, 2]`` -> ``[links, samples, 2]``."""
+    off = np.zeros_like(p0)
+    off[:, 0] = 0.25 * np.hypot(*(p3 - p0).T)
+    p1, p2 = p0 + off, p3 - off
+    t = np.linspace(0.0, 1.0, samples)[None, :, None]
+    pts = (1 - t) ** 3 * p0[:, None] + 3 * (1 - t) ** 2 * t * p1[:, None] + 3 * (1 - t) * t ** 2 * p2[:, None] \
+        + t ** 3 * p3[:, None]
+    return np.asarray(pts)
+
+
+class _Links:
+    """Every left-to-right link between placed nodes, as points along its curve."""
+
+    def __init__(self, graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None) -> None:
+        self.ends: list[tuple[str, str]] = []
+        starts, stops = [], []
+        for link in graph.links:
+            if link.src not in pos or link.dst not in pos:
+                continue
+            a, b = pos[link.src], pos[link.dst]
+            start = (a[0] + _size(sizes, link.src)[0], a[1] + _pin_y(graph, pins, sizes, link.src, "out", link.src_port))
+            end = (b[0], b[1] + _pin_y(graph, pins, sizes, link.dst, "in", link.dst_port))
+            if end[0] > start[0]:
+                self.ends.append((link.src, link.dst))
+                starts.append(start)
+                stops.append(end)
+        self.points = _beziers(np.asarray(starts, float).reshape(-1, 2), np.asarray(stops, float).reshape(-1, 2))
+        self.src = np.array([s for s, _ in self.ends], dtype=object)
+        self.dst = np.array([d for _, d in self.ends], dtype=object)
+
+    def under(self, n: str, box: tuple[float, float, float, float], margin: float) -> np.ndarray:
+        """Per link not ending at ``n``: its lowest point within ``box`` (grown by ``margin``)
+        when it passes through it, else -inf."""
+        x0, y0, x1, y1 = box
+        if not self.ends:
+            return np.zeros(0)
+        xs, ys = self.points[..., 0], self.points[..., 1]
+        inside = (xs >= x0 - margin) & (xs <= x1 + margin)
+        hit = inside & (ys >= y0 - margin) & (ys <= y1 + margin)
+        hit &= ((self.src != n) & (self.dst != n))[:, None]
+        low = np.where(inside, ys, -np.inf).max(axis=1)
+        return np.where(hit.any(axis=1), low, -np.inf)
+
+
+def crossings(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None = None,
+              margin: float = 0.0) -> list[tuple[str, str, str]]:
+    """``(source, destination, node)`` for every left-to-right link drawn across a third node."""
+    links, found = _Links(graph, pos, sizes, pins), []
+    for n, p in pos.items():
+        w, h = _size(sizes, n)
+        for i in np.flatnonzero(links.under(n, (p[0], p[1], p[0] + w, p[1] + h), margin) > -np.inf):
+            found.append((*links.ends[i], n))
+    return found
+
+
+def clear_links(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: Pins | None = None, *,
+                gap: float = 30.0, margin: float = 8.0, columns: list[list[str]] | None = None,
+                passes: int = 4) -> dict[str, list[float]]:
+    """Move nodes down (in place, and returned) until no left-to-right link passes under one:
+    column by column, a node a link crosses goes below the link (with ``margin``), the nodes under
+    it in its column follow so none overlap.  Moving a node bends its own links, so this repeats
+    until nothing moves (at most ``passes`` times)."""
+    if columns is None:
+        by_x: dict[float, list[str]] = {}
+        for n, p in pos.items():
+            by_x.setdefault(p[0], []).append(n)
+        columns = [by_x[x] for x in sorted(by_x)]
+    for _ in range(passes):
+        moved = False
+        for col in columns:
+            links = _Links(graph, pos, sizes, pins)
+            floor = -np.inf                                  # the bottom of the node above, plus the gap
+            for n in sorted(col, key=lambda n: pos[n][1]):
+                w, h = _size(sizes, n)
+                y = max(pos[n][1], floor)
+                for _try in range(8):
+                    low = links.under(n, (pos[n][0], y, pos[n][0] + w, y + h), margin)
+                    if not (low > -np.inf).any():
+                        break
+                    y = float(low.max()) + margin + 1.0
+                if y != pos[n][1]:
+                    pos[n][1], moved = float(y), True
+                    links = _Links(graph, pos, sizes, pins)
+                floor = y + h + gap
+        if not moved:
+            break
+    return pos
+
+
+def bounds(pos: Mapping[str, list[float]], sizes: Sizes) -> tuple[float, float, float, float]:
     """``(x0, y0, x1, y1)`` around every node at ``pos`` with its size."""
-    boxes = [(p[0], p[1], p[0] + sizes.get(n, (200.0, 150.0))[0], p[1] + sizes.get(n, (200.0, 150.0))[1])
-             for n, p in pos.items()]
+    boxes = [(p[0], p[1], p[0] + _size(sizes, n)[0], p[1] + _size(sizes, n)[1]) for n, p in pos.items()]
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
