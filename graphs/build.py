@@ -157,7 +157,7 @@ def stems() -> Graph:
                                  "length; with residual on, the stems add up to the song exactly). The vocal is "
                                  "moved up a fourth with its formants kept and mixed back over drums, bass and "
                                  "other. Needs demucs's safetensors export adefossez/HTDemucs once (downloaded on "
-                                 "the first online run, or `hf download adefossez/HTDemucs`).",
+                                 "the first online run, or `audiochain models pull adefossez/HTDemucs`).",
                   "checkpoints": ["adefossez/HTDemucs"]}
     g.add("io.load", id="voice", path="../assets/voice.flac")
     g.add("io.load", id="loop", path="../assets/loop.flac")
