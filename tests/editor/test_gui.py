@@ -472,6 +472,30 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
 
 
+def test_arrange_moves_nodes_off_a_send_that_ran_under_them(editor):
+    """Links cannot bend in dearpygui's node editor, so Ctrl+L lays the nodes out where no link runs
+    under one: measured on the window, with curves recomputed from imnodes' definition."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
+    g.add("dsp.gain", id="warm")
+    g.add("dsp.fade", id="fade")
+    g.add("dsp.mix", id="mix")
+    g.connect("load.out", "warm.audio")
+    g.connect("warm.out", "fade.audio")
+    g.connect("fade.out", "mix.a")
+    g.connect("load.out", "mix.b")                      # the send, past the chain
+    g.editor["positions"] = {"load": [20.0, 40.0], "warm": [300.0, 40.0], "fade": [580.0, 40.0], "mix": [860.0, 40.0]}
+    nodeflow.save(g, editor.tmp / "send.msgpack")
+    st = editor.run("canvas_arrange", editor.tmp / "send.msgpack", timeout=120)
+    assert st["before"], "the test graph must start with a link under a node"
+    assert st["after"] == [] and st["status"].startswith("arranged the nodes"), st
+    assert abs(st["send_dy"]) < 3                       # the send runs straight, level with both pins
+    assert (editor.tmp / "arranged.png").stat().st_size > 0
+
+
 def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):
     st = editor.run("partial_run", chain_graph(editor.tmp), timeout=120)
     assert st["run_message"] == "running 3 of 4 nodes; not run (marked on them): export ('audio' not linked)"
