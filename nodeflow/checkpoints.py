@@ -199,7 +199,8 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
     return Resolved(name, snap, snap.name, "hub")
 
 
-def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False) -> Path:
+def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False,
+              tqdm_class: Any = None) -> Path:
     require_model_packages(("huggingface_hub",))
     import huggingface_hub
     from huggingface_hub.utils import (  # type: ignore[attr-defined]  # re-exported lazily, not explicitly
@@ -208,7 +209,8 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
         disable_progress_bars()
     try:
         patterns = _patterns(huggingface_hub, repo, rev, cache)
-        path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns)
+        path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns,
+                                                 **({"tqdm_class": tqdm_class} if tqdm_class is not None else {}))
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
         raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
@@ -283,15 +285,18 @@ def list_cached(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[st
     return out
 
 
-def pull(name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> Resolved:
-    """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only."""
+def pull(name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
+         tqdm_class: Any = None) -> Resolved:
+    """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only;
+    ``tqdm_class`` (huggingface_hub's ``snapshot_download`` hook) receives the progress instead of
+    the terminal's bars (the editor's download button)."""
     repo, rev = _split(name)
     if not _HUB_ID.match(name):
         raise CheckpointError(f"'{name}' is not a hub id like 'org/model'")
     if offline():
         raise CheckpointError(f"cannot pull '{name}': HF_HUB_OFFLINE=1 is set; unset it on a machine with internet")
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
-    snap = _download(name, repo, rev, cache, progress=progress, pulling=True)
+    snap = _download(name, repo, rev, cache, progress=progress, pulling=True, tqdm_class=tqdm_class)
     _check_folder(name, snap)
     return Resolved(name, snap, snap.name, "hub")
 

@@ -121,8 +121,10 @@ class App:
                 dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
         dpg.bind_theme(thin_grab)
         self._prefs_window()
-        self.view = GraphView("canvas", self.on_param, self.files.browse_param, self.play, self.stop_audio,
+        self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
                               self.seek)
+        from .models_panel import ModelsPanel
+        self.models = ModelsPanel(self)
         from .sweeps import SweepPanel
         from .canvas import Canvas
         from .wiring import Wiring
@@ -339,6 +341,14 @@ class App:
             return
         self.say(f"{nid}.{param} = {value}")
 
+    def browse_param(self, nid: str, param: str, spec: Any) -> None:
+        """A field's ``...``: a file dialog, or for a model's checkpoint a folder dialog."""
+        from .models_panel import is_checkpoint_field
+        if is_checkpoint_field(param, spec):
+            self.models.pick_folder(nid, param)
+        else:
+            self.files.browse_param(nid, param, spec)
+
     def _on_link(self, sender: Any, app_data: tuple[int | str, int | str]) -> None:
         self.wiring.linked = True
         a, b = (self.view.port_of(x) for x in app_data)
@@ -528,6 +538,7 @@ class App:
         self.files.tick()
         self.sweep.tick()
         self.tools.tick()
+        self.models.tick()
         g = self.doc.graph
         if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()
@@ -572,6 +583,7 @@ class App:
             self.view.sync(g)
             self.runner.forget_stale(g)
             self.problems, self.other_problems = self.doc.problems_by_node()
+            self.models.sync()
             self.files.update_title()
             self.dpg.configure_item("menu_undo", label=f"Undo {self.doc.history.undo_label or ''}".strip())
             self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
@@ -606,7 +618,8 @@ class App:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a
         layout to measure, or the frames that draw the last change."""
         return bool(self._settle or self.runner.jobs or self.audition.now or self.audition.pending
-                    or self._layout_pending or self._fit_pending or self.sweep.running or self.canvas.busy)
+                    or self._layout_pending or self._fit_pending or self.sweep.running or self.canvas.busy
+                    or self.models.busy)
 
     def pump(self, until: Callable[[], object] | None = None, timeout: float | None = None) -> int:
         """Render paced frames (see :mod:`.pacing`) until quit, ``until()`` is true or ``timeout``

@@ -13,6 +13,8 @@
 * ``Text``: a text box (multi-line for prompts and templates);
 * ``FilePath``: a text box showing the file name (``.../take.wav``; the full path in its tooltip;
   typing a path replaces it) and a ``...`` button that opens the file dialog;
+* a model's ``checkpoint`` (a hub id or a folder): a text box and a ``...`` button that opens a
+  folder dialog (:mod:`.models_panel` checks the folder);
 * an optional value (``None`` allowed): a text box where empty means "none".
 
 A parameter documented as ``With ``profile=custom``: ...`` applies only then and is hidden
@@ -262,6 +264,13 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             if on_browse is not None:
                 dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
                                tag=f"browse::{node_id}::{spec.name}")
+    elif spec.kind == "str" and spec.name == "checkpoint" and on_browse is not None:
+        with dpg.group(horizontal=True, parent=parent):   # a model's checkpoint: a hub id, or "..." for a folder
+            kw.pop("parent")
+            kw["width"] = width - 28
+            dpg.add_input_text(default_value=str(value or ""), callback=cb_value, **kw)
+            dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
+                           tag=f"browse::{node_id}::{spec.name}")
     else:  # str / Text
         multiline = bool(spec.text and spec.text.multiline)
         if multiline:

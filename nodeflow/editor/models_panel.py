@@ -1,0 +1,207 @@
+"""Model checkpoints on the canvas: a download button with progress on every node whose checkpoint
+is missing, and a folder picker for a local checkpoint.
+
+A model node naming a hub checkpoint that is not in the Hugging Face cache gets one row under its
+title, on open and after every edit, online or offline: ``[Download] not downloaded``.  The button
+starts :class:`~.downloads.Download` (``audiochain models pull NAME`` in the background); the row
+then shows a progress bar (bytes and files done) and ``Cancel``.  When the download ends the row
+goes and the node's marks are checked again; a failure is one line in the status bar (no connection:
+the fix is ``audiochain models pull NAME`` on a connected machine, or a local folder) and a few
+words on the node with the whole line as its tooltip.  Nodes naming the same checkpoint share one
+download.
+
+The ``...`` beside a model node's checkpoint field opens a folder dialog; the folder chosen is
+checked as the node checks its checkpoint (:func:`~.downloads.folder_problem`) and set only if it
+fits, else the status bar says why.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from . import items
+from .downloads import PARAM, Download, folder_problem, missing_checkpoint
+
+__all__ = ["ModelsPanel", "is_checkpoint_field"]
+
+ROW_W = 110           # the text or progress bar beside the button: the row is no wider than a waveform
+BUTTON_W = 66
+COLOURS = {"missing": (240, 190, 110), "failed": (255, 120, 120), "cancelled": (200, 200, 200)}
+
+
+def row_tag(nid: str) -> str:
+    return f"model::row::{nid}"
+
+
+class ModelsPanel:
+    """The download rows and checkpoint folder dialog of one editor window (``app``)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.jobs: dict[str, Download] = {}        # checkpoint name -> its download (the latest)
+        self.missing: dict[str, str] = {}          # node id -> the hub checkpoint it names that is not cached
+        self.shown: dict[str, tuple[Any, ...]] = {}   # node id -> what its row shows
+        self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
+        self._ended: set[int] = set()              # downloads whose end was already reported
+
+    # ------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        """Whether a download runs (the window keeps drawing its progress)."""
+        return any(j.running for j in self.jobs.values())
+
+    def check(self) -> None:
+        """Which model nodes miss their checkpoint (from the cache on disk, never the network)."""
+        g = self.app.doc.graph
+        base = g.base_dir()
+        self.missing = {}
+        for nid, inst in g.nodes.items():
+            name = missing_checkpoint(g.registry.get(inst.type), dict(inst.params), base)
+            named = str(inst.params.get(PARAM, "")).strip()
+            job = self.jobs.get(named)
+            if name is None and job is not None and job.state in ("cancelled", "failed"):
+                name = named        # an interrupted download can leave a snapshot that lacks files
+            if name is not None:
+                self.missing[nid] = name
+
+    def sync(self) -> None:
+        """After an edit or a graph change: check again and update every node's row."""
+        self.check()
+        for nid in list(self.shown):
+            if nid not in self.app.doc.graph.nodes or not items.exists(row_tag(nid)):
+                del self.shown[nid]
+        for nid in self.app.doc.graph.nodes:
+            self._show(nid)
+
+    def tick(self) -> None:
+        """Every frame: progress of running downloads; an ended one is reported once and the
+        node's marks are checked again."""
+        for name, job in self.jobs.items():
+            if job.state in ("done", "failed") and id(job) not in self._ended:
+                self._ended.add(id(job))
+                self.app.say(job.message if job.state == "failed" else job.message + "; the node can run now",
+                             job.state == "failed")
+                self.app._seen = (None, -1, self.app._seen[2])      # the graph's problems are read again
+                self.sync()
+        if self.busy:
+            for nid in self.missing:
+                self._show(nid)
+
+    # ------------------------------------------------------------------ the row
+    def _state(self, nid: str) -> tuple[Any, ...]:
+        name = self.missing.get(nid)
+        job = self.jobs.get(name) if name else None
+        if name is None:
+            return ("hidden",)
+        if job is None:
+            return ("missing", name)
+        if job.running:
+            return ("running", name, job.progress_text(short=True), round(job.fraction(), 3), job.progress_text())
+        return (job.state, name, job.short, job.message)
+
+    def _show(self, nid: str) -> None:
+        st = self._state(nid)
+        if self.shown.get(nid) == st:
+            return
+        if st[0] == "hidden" and not items.exists(row_tag(nid)):
+            self.shown[nid] = st
+            return
+        if not items.exists(row_tag(nid)) and not self._create(nid):
+            return
+        self.shown[nid] = st
+        kind = st[0]
+        items.configure(row_tag(nid), show=kind != "hidden")
+        if kind == "hidden":
+            return
+        running = kind == "running"
+        items.configure(f"model::button::{nid}", label="Cancel" if running else "Retry" if kind == "failed"
+                        else "Download")
+        items.configure(f"model::progress::{nid}", show=running)
+        items.configure(f"model::text::{nid}", show=not running, color=COLOURS.get(kind, COLOURS["missing"]))
+        if running:
+            items.set_value(f"model::progress::{nid}", st[3])
+            items.configure(f"model::progress::{nid}", overlay=st[2])
+            tip = f"downloading '{st[1]}' into the Hugging Face cache: {st[4]}"
+        elif kind == "missing":
+            items.set_value(f"model::text::{nid}", "not downloaded")
+            tip = (f"checkpoint '{st[1]}' is not in the Hugging Face cache: Download fetches it (as "
+                   f"`audiochain models pull {st[1]}`), or pick a local checkpoint folder with '...'")
+        elif kind == "done":
+            items.set_value(f"model::text::{nid}", "downloaded")
+            tip = st[3]
+        else:
+            items.set_value(f"model::text::{nid}", st[2])
+            tip = st[3]
+        items.set_value(f"model::texttip::{nid}", tip)
+        items.set_value(f"model::progresstip::{nid}", tip)
+
+    def _create(self, nid: str) -> bool:
+        """The row, right under the node's title and state lines (one line of fixed height)."""
+        node = self.app.view.node_tag(nid)
+        children = items.call(dpg.get_item_children, node, 1, default=None) or []
+        if not children:
+            return False
+        kw: dict[str, Any] = {"before": children[1]} if len(children) > 1 else {"parent": node}
+        with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=row_tag(nid), **kw):
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Download", tag=f"model::button::{nid}", width=BUTTON_W,
+                               callback=lambda: self.press(nid))
+                dpg.add_text("", tag=f"model::text::{nid}")
+                dpg.add_progress_bar(tag=f"model::progress::{nid}", width=ROW_W, height=16, show=False)
+            for part in ("text", "progress"):
+                with dpg.tooltip(f"model::{part}::{nid}"):
+                    dpg.add_text("", tag=f"model::{part}tip::{nid}", wrap=420)
+        return True
+
+    # ------------------------------------------------------------------ actions
+    def press(self, nid: str) -> None:
+        """The row's button: download the node's checkpoint, or cancel its download."""
+        name = self.missing.get(nid)
+        if name is None:
+            return
+        job = self.jobs.get(name)
+        if job is not None and job.running:
+            job.cancel()
+            self.app.say(job.message)
+        else:
+            self.jobs[name] = Download(name).start()
+            self.app.say(f"downloading '{name}' in the background (Cancel on the node stops it)")
+        for other in [n for n, c in self.missing.items() if c == name]:
+            self._show(other)
+
+    def pick_folder(self, nid: str, param: str) -> None:
+        """The ``...`` of a checkpoint field: a folder dialog for a local checkpoint."""
+        self._picking = (nid, param)
+        if dpg.does_item_exist("modelfolder"):
+            dpg.delete_item("modelfolder")
+        dpg.add_file_dialog(label=f"Choose a checkpoint folder for {nid}", tag="modelfolder", directory_selector=True,
+                            width=760, height=460, modal=True, default_path=str(self.app.doc.graph.base_dir()),
+                            callback=self._picked, cancel_callback=lambda: None)
+
+    def _picked(self, sender: Any, data: Any) -> None:
+        path = data.get("file_path_name") if isinstance(data, dict) else None
+        target, self._picking = self._picking, None
+        if path and target is not None:
+            self.use_folder(target[0], target[1], path)
+
+    def use_folder(self, nid: str, param: str, folder: str) -> bool:
+        """Set ``nid.param`` to ``folder`` if it is a checkpoint the node runs; else one line why."""
+        g = self.app.doc.graph
+        inst = g.nodes.get(nid)
+        spec = g.registry.get(inst.type) if inst is not None else None
+        if inst is None or spec is None:
+            return False
+        why = folder_problem(spec, dict(inst.params), folder, g.base_dir())
+        if why is not None:
+            self.app.say(f"{nid}.{param}: not set to {Path(folder).name or folder}: {why}; pick the folder that "
+                         "holds the checkpoint's config.json and .safetensors weights", True)
+            return False
+        self.app.on_param(nid, param, str(folder))
+        return True
+
+
+def is_checkpoint_field(param: str, spec: Any) -> bool:
+    """Whether a ``...`` press is a model node's checkpoint field (a folder, not a file, is picked)."""
+    return param == PARAM and getattr(spec, "kind", "") == "str"
