@@ -1,0 +1,134 @@
+"""The editor's checkpoint downloads without a window (nodeflow/editor/downloads.py): which nodes miss a
+checkpoint, a folder checked as the node checks it, the one-line messages, and a real download from a
+local fake hub with progress and cancel (in a child process, so HF_ENDPOINT is read as a user's shell sets it)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nodeflow import Graph, checkpoints
+from nodeflow.editor.downloads import Download, explain, folder_problem, missing_checkpoint
+
+from ._fakehub import FakeHub
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "facebook/musicgen-small"
+
+
+def fake_musicgen(folder: Path, weights_mib: int = 1) -> Path:
+    """A folder that passes MusicGen's layout check (its model type, safetensors weights); never loaded."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "musicgen"}))
+    (folder / "model.safetensors").write_bytes(bytes(weights_mib << 20))
+    return folder
+
+
+@pytest.fixture
+def musicgen():
+    g = Graph()
+    g.add("models.musicgen", id="gen")
+    g.add("dsp.gain", id="gain")
+    return g.registry.get("models.musicgen"), g.registry.get("dsp.gain")
+
+
+def test_missing_checkpoint_reads_the_cache_only(musicgen, tmp_path, monkeypatch):
+    spec, gain = musicgen
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)          # online too: nothing is fetched to find out
+    assert missing_checkpoint(spec, {"checkpoint": NAME}, tmp_path) == NAME
+    assert missing_checkpoint(spec, {}, tmp_path) == NAME, "the default checkpoint counts"
+    assert missing_checkpoint(gain, {}, tmp_path) is None
+    local = fake_musicgen(tmp_path / "mine")
+    assert missing_checkpoint(spec, {"checkpoint": str(local)}, tmp_path) is None
+    assert missing_checkpoint(spec, {"checkpoint": "mine"}, tmp_path) is None, "relative to the graph's folder"
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    import tiny_models
+    tiny_models.install_in_hub_cache(local, tmp_path / "hub", NAME)
+    assert missing_checkpoint(spec, {"checkpoint": NAME}, tmp_path) is None
+
+
+def test_a_folder_is_checked_as_the_node_checks_it(musicgen, tmp_path):
+    spec, _ = musicgen
+    assert folder_problem(spec, {}, fake_musicgen(tmp_path / "ok"), tmp_path) is None
+    bark = tmp_path / "bark"
+    bark.mkdir()
+    (bark / "config.json").write_text(json.dumps({"model_type": "bark"}))
+    (bark / "model.safetensors").write_bytes(b"\0")
+    assert "is a 'bark' model; this node needs a 'musicgen' checkpoint" in folder_problem(spec, {}, bark, tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert "has no config.json" in folder_problem(spec, {}, tmp_path / "empty", tmp_path)
+    pickles = fake_musicgen(tmp_path / "pickles")
+    (pickles / "model.safetensors").rename(pickles / "pytorch_model.bin")
+    assert "no .safetensors weights (found pytorch_model.bin)" in folder_problem(spec, {}, pickles, tmp_path)
+    assert folder_problem(spec, {}, tmp_path / "nowhere", tmp_path) == f"{tmp_path / 'nowhere'} is not a folder"
+
+
+def _failed_pull(cause: BaseException) -> checkpoints.CheckpointError:
+    try:
+        try:
+            raise cause
+        except BaseException as e:
+            raise checkpoints.CheckpointError(f"checkpoint '{NAME}' could not be downloaded ({e})") from e
+    except checkpoints.CheckpointError as e:
+        return e
+
+
+def test_messages_say_what_failed_why_and_the_fix(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    short, line = explain(NAME, _failed_pull(socket.gaierror(-2, "Name or service not known")))
+    assert short == "no connection"
+    assert line.startswith(f"cannot download '{NAME}': no connection to ") and "(Name or service not known)" in line
+    assert f"run `audiochain models pull {NAME}` on a connected machine" in line and "'...'" in line
+    assert "\n" not in line
+    short, line = explain(NAME, _failed_pull(ValueError("404 Repository Not Found")))
+    assert (short, line) == ("download failed", f"checkpoint '{NAME}' could not be downloaded (404 Repository Not Found)")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    short, line = explain(NAME, checkpoints.CheckpointError("cannot pull"))
+    assert short == "downloads are off" and "HF_HUB_OFFLINE=1 is set" in line and "unset it and restart" in line
+
+
+CHILD = textwrap.dedent("""
+    import json, sys, time
+    from nodeflow.editor.downloads import Download
+    job = Download(sys.argv[1]).start()
+    seen = []
+    while job.running:
+        seen.append([job.bytes_done, job.bytes_total, job.files_done, job.files_total, job.progress_text()])
+        if sys.argv[2] == "cancel" and job.bytes_total > 1 << 20:
+            job.cancel()
+        time.sleep(0.02)
+    job.wait(30)
+    print(json.dumps({"state": job.state, "message": job.message, "seen": seen, "path": str(job.path),
+                      "end": [job.bytes_done, job.bytes_total, job.files_done, job.files_total]}))
+""")
+
+
+@pytest.mark.parametrize("how", ["finish", "cancel"])
+def test_a_download_reports_progress_and_can_be_cancelled(tmp_path, how):
+    served = fake_musicgen(tmp_path / "served", weights_mib=24)
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    with FakeHub(served, NAME, chunk_delay_s=0.004) as hub:
+        env.update(HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_DISABLE_XET="1",
+                   PYTHONPATH=str(ROOT))
+        p = subprocess.run([sys.executable, "-c", CHILD, NAME, how], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    middle = [s for s in out["seen"] if 0 < s[0] < s[1]]
+    if how == "finish":
+        assert out["state"] == "done" and out["end"] == [(24 << 20) + 26, (24 << 20) + 26, 2, 2]
+        assert out["message"] == f"downloaded '{NAME}' (24.0 MiB, 2 files) into the Hugging Face cache"
+        assert middle and middle[0][4].endswith(" of 24.0 MiB, 1 of 2 files"), out["seen"]
+        assert checkpoints.resolve(NAME, download=False, cache_dir=tmp_path / "hub").path == Path(out["path"])
+    else:
+        assert out["state"] == "cancelled" and out["message"] == f"download of '{NAME}' cancelled"
+        assert out["end"][0] < out["end"][1], "it stopped before the end"
+        weights = list((tmp_path / "hub").rglob("model.safetensors"))
+        assert weights == [], "no partial weights are left to look like a checkpoint"
