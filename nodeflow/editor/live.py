@@ -46,7 +46,7 @@ class LiveClip:
         self.n = 0                      # frames that have arrived
         self.final = False              # the node ended: no more frames will come
         self.pieces = 0
-        self.info: Any = ()
+        self.info: tuple[tuple[str, str], ...] = ()
         self._lock = threading.Lock()
         self._snap: Audio | None = None
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..audio import Audio
 from ..errors import NodeflowError
+from ..executor import RunResult
 from ..graph import Graph
 from .live import LiveClip
 from .player import Player
@@ -285,14 +286,16 @@ class Auditioner:
         else:
             self.play(graph, nid, port, seconds)
 
-    def _computed(self, nid: str, port: str, result: Any, err: BaseException | None, start_s: float = 0.0) -> None:
+    def _computed(self, nid: str, port: str, result: RunResult | None, err: BaseException | None,
+                  start_s: float = 0.0) -> None:
         if self.pending != (nid, port):
             return       # stopped, or another preview was asked for meanwhile
         self.pending = None
         if err is not None:
             self._say(f"cannot audition {nid}.{port}: {str(err).splitlines()[0]}", True)
             return
-        self._start(nid, port, result[nid][port], start_s)
+        if result is not None:          # (always, when the run raised nothing)
+            self._start(nid, port, result[nid][port], start_s)
 
     def play_value(self, key: tuple[str, str], value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play a value that is not a node's current output (a sweep variant), from ``start_s``,

@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
-from ..executor import Event, Executor, RunHandle
+from ..executor import Event, Executor, RunHandle, RunResult
 from ..graph import Graph
 
 __all__ = ["NodeState", "Runner", "Job"]
@@ -82,7 +82,7 @@ class Job:
     handle: RunHandle
     keys: dict[str, str]
     targets: list[str] | None
-    on_done: Callable[[Any, BaseException | None], None] | None
+    on_done: Callable[[RunResult | None, BaseException | None], None] | None
     started: float
     blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
 
@@ -108,7 +108,7 @@ class Runner:
         return any(j.kind == "run" for j in self.jobs)
 
     def run(self, graph: Graph, targets: list[str] | None = None, *, kind: str = "run",
-            on_done: Callable[[Any, BaseException | None], None] | None = None,
+            on_done: Callable[[RunResult | None, BaseException | None], None] | None = None,
             allow_outside: tuple[str, ...] = ()) -> Job:
         """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
 
@@ -232,9 +232,9 @@ class Runner:
                                             started=now if kind == "running" else None)
 
     @staticmethod
-    def _summary(job: Job, result: Any, err: BaseException | None) -> str:
+    def _summary(job: Job, result: RunResult | None, err: BaseException | None) -> str:
         took = time.perf_counter() - job.started
-        if err is None:
+        if result is not None:          # (the run raised nothing)
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                     f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
                                                           "(marked on the nodes)" if job.blocked else ""))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeflowError
-from ..sweep import SweepReport, expand, parse_axis, run_sweep, write_manifest
+from ..sweep import SweepReport, VariantResult, expand, parse_axis, run_sweep, write_manifest
 from .compare import ABCompare
 
 if TYPE_CHECKING:
@@ -28,14 +28,14 @@ __all__ = ["SweepPanel"]
 class SweepPanel:
     def __init__(self, app: App):
         self.app, self.dpg = app, app.dpg
-        self.results: list[Any] = []
+        self.results: list[VariantResult] = []
         self.compare = ABCompare(app, "sweep", lambda i: self.results[i].variant.name,
                                  lambda i: self._value(self.results[i]),
                                  context=lambda: self.dpg.get_value("sweep::listen") or "")
         self._picked = False             # A/B chosen by hand (else the first two variants)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
-        self._incoming: list[Any] = []
+        self._incoming: list[VariantResult] = []     # finished variants (from the sweep's thread)
         self._done: tuple[str, bool] | None = None
         self.out_dir: Path | None = None
         dpg = self.dpg
@@ -165,11 +165,11 @@ class SweepPanel:
     def ab(self, value: dict[str, int | None]) -> None:
         self.compare.ab = value
 
-    def shown(self) -> list[Any]:
+    def shown(self) -> list[VariantResult]:
         """The results in the order the table shows them: by variant, however they finished."""
         return sorted(self.results, key=lambda r: r.variant.name)
 
-    def _add_row(self, r: Any) -> None:
+    def _add_row(self, r: VariantResult) -> None:
         """A finished variant's row, in variant order (variants run concurrently and finish in any
         order); until A and B are picked by hand they are the first two variants that played."""
         dpg = self.dpg
@@ -201,7 +201,7 @@ class SweepPanel:
             self.ab = {"A": ok[0] if ok else None, "B": ok[1] if len(ok) > 1 else None}
         self._show_ab()
 
-    def _value(self, r: Any) -> Any:
+    def _value(self, r: VariantResult) -> Any:
         listen = self.dpg.get_value("sweep::listen") or ""
         node, _, port = listen.partition(".")
         if r.values is None or node not in r.values:
