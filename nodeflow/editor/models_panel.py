@@ -44,7 +44,7 @@ class ModelsPanel:
         self.missing: dict[str, str] = {}          # node id -> the hub checkpoint it names that is not cached
         self.shown: dict[str, tuple[Any, ...]] = {}   # node id -> what its row shows
         self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
-        self._ended: set[int] = set()              # downloads whose end was already reported
+        self._ended: set[Download] = set()         # downloads whose end was already reported
 
     # ------------------------------------------------------------------ state
     @property
@@ -79,8 +79,8 @@ class ModelsPanel:
         """Every frame: progress of running downloads; an ended one is reported once and the
         node's marks are checked again."""
         for name, job in self.jobs.items():
-            if job.state in ("done", "failed") and id(job) not in self._ended:
-                self._ended.add(id(job))
+            if job.state in ("done", "failed") and job not in self._ended:
+                self._ended.add(job)
                 self.app.say(job.message if job.state == "failed" else job.message + "; the node can run now",
                              job.state == "failed")
                 self.app._seen = (None, -1, self.app._seen[2])      # the graph's problems are read again

@@ -228,7 +228,10 @@ class Runner:
             st.done, st.total, st.message, st.now = ev.done, ev.total, ev.message, now
             return
         kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
-        self.states[ev.node_id] = NodeState(kind, key, message=ev.message, elapsed_s=ev.elapsed_s,
+        message = ev.message
+        if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front
+            message = re.sub(rf"^node '{re.escape(ev.node_id)}'( \([^)]*\))?: ", "", message or "")
+        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s,
                                             started=now if kind == "running" else None)
 
     @staticmethod

@@ -83,6 +83,9 @@ def test_no_network_is_one_clear_line_and_the_window_never_waits(online):
     assert "run `audiochain models pull facebook/musicgen-small` on a connected machine" in line
     assert "pick a local checkpoint folder with '...'" in line
     assert "Traceback" not in line and "LocalEntryNotFoundError" not in line
+    run = st["run_failed"]           # the run's own attempt: one line on the node, the whole error on hover
+    assert run["line"] == "failed: checkpoint 'faceboo...", run
+    assert "could not be downloaded" in run["tip"].replace("\n", " ") and "node 'gen'" not in run["tip"]
     assert st["errors"] == []
 
 

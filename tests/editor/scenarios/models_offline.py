@@ -35,10 +35,13 @@ def main(app, drv):
     out["after_cancel"] = dict(row(app), status=app.status_text)
     drv.click_item("model::button::gen")                       # Download again
     f0 = app.frame_count
-    drv.until(lambda: not app.models.jobs[NAME].running, 120, "the download to fail")
+    drv.key("F5")                                              # and a run, which would download it too
+    drv.until(lambda: app.status_text.startswith("cannot download"), 120, "the download to fail")
     out["frames_while_downloading"] = app.frame_count - f0
-    drv.frames(4)
     out["failed"] = dict(row(app), status=app.status_text, status_error=app.status_error,
                          tip=dpg.get_value("model::texttip::gen"))
+    drv.until(lambda: getattr(app.runner.states.get("gen"), "kind", None) == "failed", 120, "the run to fail")
+    drv.frames(4)
+    out["run_failed"] = {"line": dpg.get_value("status::gen"), "tip": dpg.get_value("statustip::gen")}
     drv.screenshot(tmp / "models_offline.png")
     drv.dump(out)
