@@ -28,6 +28,7 @@ __all__ = ["ModelsPanel", "is_checkpoint_field"]
 
 ROW_W = 110           # the text or progress bar beside the button: the row is no wider than a waveform
 BUTTON_W = 66
+DIALOG_SIZE = (760, 460)   # the folder dialog (modal: dearpygui centres it in the window)
 COLOURS = {"missing": (240, 190, 110), "failed": (255, 120, 120), "cancelled": (200, 200, 200)}
 
 
@@ -177,7 +178,7 @@ class ModelsPanel:
         if dpg.does_item_exist("modelfolder"):
             dpg.delete_item("modelfolder")
         dpg.add_file_dialog(label=f"Choose a checkpoint folder for {nid}", tag="modelfolder", directory_selector=True,
-                            width=760, height=460, modal=True, default_path=str(self.app.doc.graph.base_dir()),
+                            width=DIALOG_SIZE[0], height=DIALOG_SIZE[1], modal=True, default_path=str(self.app.doc.graph.base_dir()),
                             callback=self._picked, cancel_callback=lambda: None)
 
     def _picked(self, sender: Any, data: Any) -> None:

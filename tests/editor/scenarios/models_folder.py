@@ -1,7 +1,9 @@
-"""'...' on a model node's checkpoint opens a folder dialog; folders that are not a MusicGen checkpoint are
-refused with one line, a tiny MusicGen folder is set and the node's marks clear."""
+"""'...' on a model node's checkpoint opens a folder dialog (real clicks and typing in it); folders that are
+not a MusicGen checkpoint are refused with one line, a tiny MusicGen folder is set and the node's marks clear."""
 import os
 from pathlib import Path
+
+from nodeflow.editor.models_panel import DIALOG_SIZE
 
 
 def main(app, drv):
@@ -17,16 +19,21 @@ def main(app, drv):
             out["dialog"] = {"shown": bool(dpg.does_item_exist("modelfolder") and dpg.is_item_shown("modelfolder")),
                              "folders": bool(dpg.get_item_configuration("modelfolder").get("directory_selector"))}
             drv.screenshot(tmp / "models_folder_dialog.png")
-        # the dialog's answer for a chosen folder (its own widgets are not items we can find on screen)
-        dpg.hide_item("modelfolder")
-        app.models._picked("modelfolder", {"file_path_name": str(tmp / name)})
+        # the dialog's own widgets are no items: they are found from its size (it opens centred)
+        (w, h), vw, vh = DIALOG_SIZE, dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        ox, oy = (vw - w) / 2, (vh - h) / 2
+        drv.click((ox + 400, oy + h - 43))                     # its "Directory Path" box
+        drv.key("ctrl+a")
+        drv.type_text(name)                                    # a folder beside the graph
+        drv.click((ox + 20, oy + h - 18))                      # OK
         drv.frames(5)
         out["picked"][name] = {"status": app.status_text, "error": app.status_error,
                                "checkpoint": app.doc.graph.nodes["gen"].params["checkpoint"],
                                "box": dpg.get_value("param::gen::checkpoint"),
                                "row_shown": bool(dpg.is_item_shown("model::row::gen")),
                                "problem_shown": bool(dpg.is_item_shown("problem::gen")),
-                               "problems": app.problems.get("gen", [])}
+                               "problems": app.problems.get("gen", []),
+                               "dialog_closed": not dpg.is_item_shown("modelfolder")}
     out["undo"] = app.doc.history.undo_label
     drv.screenshot(tmp / "models_folder_set.png")
     drv.dump(out)
