@@ -55,9 +55,12 @@ def test_node_type_is_registered_with_its_ports_and_parameters(registry, type_id
 def test_enum_choices_are_the_documented_values(registry):
     def values(type_id, param):
         return [m.value for m in registry[type_id].params[param].choices]
-    assert values("dsp.resample", "profile") == ["custom", "musicgen", "musicgen_melody", "bark"]
+    from nodeflow import families
+    # profiles: every registered model family's nominal time base (by name), then custom
+    assert values("dsp.resample", "profile") == values("time.tokenize_window", "profile") == \
+        [*families.profile_names(), "custom"]
+    assert {"musicgen", "musicgen_melody", "bark", "stable_audio"} <= set(values("dsp.resample", "profile"))
     assert values("dsp.resample", "quality") == ["quick", "low", "medium", "high", "very_high"]
-    assert values("time.tokenize_window", "profile") == ["musicgen", "musicgen_melody", "bark", "custom"]
     assert values("time.tokenize_window", "unit") == ["seconds", "bars", "beats", "tokens", "model_window"]
     assert values("time.tokenize_window", "last") == ["keep", "pad", "drop"]
     assert values("time.stitch", "curve") == values("dsp.crossfade", "curve") == ["linear", "equal_power"]
