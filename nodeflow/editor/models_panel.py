@@ -46,12 +46,14 @@ class ModelsPanel:
         self.shown: dict[str, tuple[Any, ...]] = {}   # node id -> what its row shows
         self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
         self._ended: set[Download] = set()         # downloads whose end was already reported
+        self._redraw = 0                           # frames still to draw after a row changed
 
     # ------------------------------------------------------------------ state
     @property
     def busy(self) -> bool:
-        """Whether a download runs (the window keeps drawing its progress)."""
-        return any(j.running for j in self.jobs.values())
+        """Whether a row changed and the next frames must draw it.  A running download alone does not
+        keep the window busy: the idle window's upkeep (twice a second) reads its progress."""
+        return self._redraw > 0
 
     def check(self) -> None:
         """Which model nodes miss their checkpoint (from the cache on disk, never the network)."""
@@ -86,9 +88,10 @@ class ModelsPanel:
                              job.state == "failed")
                 self.app._seen = (None, -1, self.app._seen[2])      # the graph's problems are read again
                 self.sync()
-        if self.busy:
-            for nid in self.missing:
-                self._show(nid)
+        self._redraw = max(self._redraw - 1, 0)
+        if any(j.running for j in self.jobs.values()):
+            if any([self._show(nid) for nid in self.missing]):
+                self._redraw = 2
 
     # ------------------------------------------------------------------ the row
     def _state(self, nid: str) -> tuple[Any, ...]:
@@ -99,23 +102,24 @@ class ModelsPanel:
         if job is None:
             return ("missing", name)
         if job.running:
-            return ("running", name, job.progress_text(short=True), round(job.fraction(), 3), job.progress_text())
+            return ("running", name, job.progress_text(short=True), job.fraction(), job.progress_text())
         return (job.state, name, job.short, job.message)
 
-    def _show(self, nid: str) -> None:
+    def _show(self, nid: str) -> bool:
+        """Bring a node's row up to date; whether anything changed."""
         st = self._state(nid)
         if self.shown.get(nid) == st:
-            return
+            return False
         if st[0] == "hidden" and not items.exists(row_tag(nid)):
             self.shown[nid] = st
-            return
+            return False
         if not items.exists(row_tag(nid)) and not self._create(nid):
-            return
+            return False
         self.shown[nid] = st
         kind = st[0]
         items.configure(row_tag(nid), show=kind != "hidden")
         if kind == "hidden":
-            return
+            return True
         running = kind == "running"
         items.configure(f"model::button::{nid}", label="Cancel" if running else "Retry" if kind == "failed"
                         else "Download")
@@ -137,6 +141,7 @@ class ModelsPanel:
             tip = st[3]
         items.set_value(f"model::texttip::{nid}", tip)
         items.set_value(f"model::progresstip::{nid}", tip)
+        return True
 
     def _create(self, nid: str) -> bool:
         """The row, right under the node's title and state lines (one line of fixed height)."""
