@@ -1,0 +1,366 @@
+"""``audiochain run`` and ``audiochain rerun``: render a graph headless into an output folder, as a
+sweep of variants (locally or on Ray), into a DAWproject, or as raw audio on standard output.
+
+Split from :mod:`nodeflow.cli` (which builds the parser and holds the shared helpers); user
+mistakes print one clear line there.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
+                  _print_external_reads, _refuse_overwriting_inputs, apply_sets)
+from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
+from .term import printable
+
+if TYPE_CHECKING:
+    from .callbacks import TraceHandler
+    from .dawproject import RunValues, Track
+    from .executor import Event, RunHandle
+    from .graph import Graph
+    from .sweep import VariantResult
+
+    # one run's part of a --daw project: its tracks, tempo (bpm) and meter
+    DawPart = tuple[list[Track], float, tuple[int, int]]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .bundle import extracted, is_bundle
+    if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
+        with extracted(args.graph) as graph_file:
+            return cmd_run(argparse.Namespace(**{**vars(args), "graph": str(graph_file)}))
+    graph = _load(args.graph)
+    apply_sets(graph, args.set)
+    if args.output == "-":
+        return _run_to_stdout(args, graph)
+    if not args.quiet:
+        _print_external_reads(graph, sys.stderr)
+    out_dir = _output_dir(args)
+    _check_daw(args, graph)
+    if args.sweep or (graph.sweep and not args.no_sweep):
+        if args.target:   # a sweep renders whole variants; it used to ignore --target silently
+            raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "
+                                 "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
+                                 "saves a sweep")
+        return _run_sweep(args, graph, out_dir)
+    if "," in args.device:
+        raise ParameterError(f"--device {args.device}: a device list is for sweeps (--sweep NODE.PARAM=...); a single "
+                             "run takes one device, e.g. --device cuda:0")
+    if args.executor == "ray":
+        raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
+    ex = _executor(args)
+    progress = Progress(quiet=args.quiet)
+    finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
+
+    def on_event(ev: Event) -> None:
+        if ev.kind in ("finished", "cached"):
+            finished.append(ev.node_id)
+        progress(ev)
+
+    trace = _trace(args, graph, out_dir)
+    listener: Callable[[Any], None] = on_event
+    if trace is not None:
+        from .callbacks import handlers
+        listener = handlers(on_event, trace)
+    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=listener,
+                       allow_outside=args.allow_outside)
+    try:
+        while not handle.done():
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        return _interrupted(graph, handle, finished)
+    finally:
+        if trace is not None:
+            trace.close()
+    failures = []
+    try:
+        result = handle.result()
+    except ExportsFailed as e:      # the other exports were written: list them, then every failure
+        assert e.result is not None     # a run raises it with the result of what did run
+        result, failures = e.result, e.failures
+    if not args.quiet:
+        print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
+              file=sys.stderr)
+    written = []
+    for nid, outs in result.outputs.items():
+        spec = graph.spec(nid)
+        if spec is not None and spec.side_effect:
+            for v in outs.values():
+                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
+    leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
+    for nid in leaves:
+        if (leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect:
+            for port, v in result.outputs[nid].items():
+                print(f"{nid}.{port}: {printable(_fmt_value(v))}")
+    for w in written:
+        print(f"wrote {printable(w)}", flush=True)
+        if not args.quiet:
+            _print_levels(w)
+    _write_daw(args, graph, [_daw_part(graph, result.outputs)])
+    for f in failures:
+        print(f"error: {printable(f)}", file=sys.stderr)
+    if failures:
+        if (written or len(failures) > 1) and not args.quiet:
+            print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+STOP_WAIT_S = 0.8      # after Ctrl-C, how long the run may take to stop before the process quits anyway
+
+
+def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
+    """Ctrl-C during ``audiochain run``: cancel, wait at most ``STOP_WAIT_S``, say what finished
+    (nodes, files written) and exit 130; a second Ctrl-C quits at once."""
+    handle.cancel()
+    print("\ninterrupted: stopping (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+    result = None
+    try:
+        try:
+            handle.result(STOP_WAIT_S)
+        except Cancelled as e:
+            result = e.result
+        except Exception:  # noqa: BLE001 - timed out, or a node failed while stopping
+            pass
+    except KeyboardInterrupt:
+        _quit_now()
+    done = set(result.ran | result.cached) if result is not None else set(finished)
+    done_ids = [n for n in graph.nodes if n in done]        # in graph order
+    written: list[str] = []
+    for nid, outs in (result.outputs if result is not None else {}).items():
+        spec = graph.spec(nid)
+        if spec is not None and spec.side_effect:
+            for v in outs.values():
+                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
+    names = ", ".join(done_ids) if done_ids else "none"
+    files = ("wrote " + ", ".join(written)) if written else "no file written"
+    print(printable(f"stopped: {len(done_ids)} of {len(graph.nodes)} node(s) finished ({names}); {files}"),
+          file=sys.stderr, flush=True)
+    if not handle.done():      # a node that does not check for cancellation: do not wait for it
+        _quit_now()
+    return EXIT_INTERRUPTED
+
+
+def _quit_now() -> None:
+    """Exit 130 at once, even with a node still running (its worker processes are killed)."""
+    from .worker import end_all_workers
+    end_all_workers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _print_levels(path: str) -> None:
+    """The written file's loudness, loudness range and true peak (from its tags), on stderr."""
+    from .audiometa import read_tags
+    try:
+        t = read_tags(path)
+        print(f"  {float(t['loudness_integrated_lufs']):.1f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
+              f"true peak {float(t['true_peak_dbtp']):.2f} dBTP", file=sys.stderr)
+    except (NodeflowError, KeyError, ValueError, OSError):
+        pass      # not an audio file AudioChain measured
+
+
+def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:
+    """``-o -``: one node's audio as raw float32 on standard output, piece by piece (nodeflow.pipe)."""
+    from .pipe import pick_target, pipe_audio
+    if args.sweep or (graph.sweep and not args.no_sweep) or args.daw:
+        raise ParameterError("-o - streams one run's audio to standard output; a sweep or --daw writes files: give "
+                             "an output folder (-o out), or --no-sweep")
+    if args.target and len(args.target) > 1:
+        raise ParameterError(f"-o - streams one node; got --target {' --target '.join(args.target)}")
+    if sys.stdout.isatty():
+        raise ParameterError("-o -: standard output is a terminal; pipe it into a player or a file "
+                             "(e.g. | ffplay -f f32le ...), or give an output folder (-o out)")
+    target, port = pick_target(graph, args.target[0] if args.target else None)
+    progress = Progress(quiet=args.quiet)
+    note = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    frames = pipe_audio(_executor(args), graph, target, port, on_event=progress, device=args.device,
+                        allow_outside=args.allow_outside, note=note)
+    if not args.quiet:
+        print(f"streamed {frames} frame(s) of {target}.{port}", file=sys.stderr)
+    return 0
+
+
+def _trace(args: argparse.Namespace, graph: Graph, out_dir: Path) -> TraceHandler | None:
+    """``--trace FILE``: every event of the run as JSON lines, private paths replaced (nodeflow.callbacks)."""
+    if not getattr(args, "trace", None):
+        return None
+    from .callbacks import TraceHandler
+    try:
+        return TraceHandler(args.trace, private=[graph.base_dir(), out_dir, Path.cwd()])
+    except FileExistsError:
+        raise ParameterError(f"--trace {args.trace}: the file exists; give a new name (a trace never replaces a "
+                             "file)") from None
+
+
+def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
+    """A sweep holds its output folder (one sweep at a time: manifests never lose rows)."""
+    from .sweep import output_lock
+    with output_lock(out_dir):
+        return _run_sweep_locked(args, graph, out_dir)
+
+
+def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
+    from .sweep import SweepReport, expand, parse_axis, run_sweep, sweep_from_graph, write_manifest
+    if args.sweep:
+        axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
+    else:
+        axes, mode = sweep_from_graph(graph)
+        mode = "zip" if args.zip else mode
+    variants = expand(axes, mode)
+    if args.executor == "ray" and "," in args.device:
+        raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
+                             "worker uses its own device: pass one device (or auto)")
+    graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
+                device=args.device)
+    total = len(variants)
+    done = [0]
+
+    def on_variant(r: VariantResult) -> None:
+        done[0] += 1
+        if not args.quiet:
+            extra = f": {printable(r.error)}" if r.error else ""
+            print(f"[{done[0]}/{total}] {r.variant.name} {r.status} ({r.elapsed_s:.2f} s){extra}", file=sys.stderr)
+
+    if not args.quiet:
+        print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
+    daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; _check_daw refuses Ray)
+    if args.executor == "ray":
+        from .distributed import run_sweep_ray
+        results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
+                                on_variant=on_variant)
+    else:
+        results = run_sweep(graph, variants, out_dir, executor=_executor(args), workers=args.jobs,
+                            device=args.device, keep_values=bool(args.daw), allow_outside=args.allow_outside,
+                            on_variant=_daw_collector(args, graph, on_variant, daw_parts))
+    report = SweepReport(str(Path(args.graph).resolve()), mode,
+                         [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
+                         results, executor=args.executor)
+    js, cs = write_manifest(report, out_dir)
+    failed = report.failed
+    print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
+    # variants finish in any order (they run side by side): tracks follow the variants' order
+    _write_daw(args, graph, [part for _, part in sorted(daw_parts, key=lambda p: p[0])])
+    if failed:
+        for r in failed:
+            print(f"  {r.variant.name}: {r.status}: {printable(r.error)}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
+    """``--daw PATH``, checked before anything renders: a ``.dawproject`` name in a folder that can be
+    written (missing folders are created, as for ``-o``), not an input, and an export to place."""
+    if not getattr(args, "daw", None):
+        return
+    from .dawproject import EXPORT_NODE, SUFFIX
+    path = Path(args.daw)
+    if path.suffix.lower() != SUFFIX:
+        raise ParameterError(f"--daw {args.daw}: a DAWproject file's name ends in {SUFFIX} (DAWs open it by its "
+                             f"extension); e.g. --daw {path.with_suffix(SUFFIX)}")
+    if path.is_dir():
+        raise ParameterError(f"--daw {args.daw}: is a folder; give a file name, e.g. --daw {path / ('song' + SUFFIX)}")
+    if args.executor == "ray":
+        raise ParameterError("--daw places each clip where its audio sat, which Ray variants do not send back; "
+                             "run the sweep with --executor local, or drop --daw")
+    if not any(inst.type == EXPORT_NODE for inst in graph.nodes.values()):
+        raise ParameterError(f"--daw {args.daw}: the graph has no {EXPORT_NODE} node, so there are no files to "
+                             f"place; add an export node (its files become the project's clips)")
+    _refuse_overwriting_inputs(path, [Path(args.graph), *graph.input_files().values()], "--daw")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ParameterError(f"--daw {args.daw}: {folder} is a file, not a folder; choose a path in a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(f"--daw {args.daw}: cannot write in {folder} (permission denied); choose a folder "
+                             "you can write to")
+
+
+def _daw_part(graph: Graph, outputs: RunValues, name: str = "") -> DawPart:
+    """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
+    from .dawproject import clips_from_run, tempo_and_meter
+    tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
+    if name and len(tracks) == 1:
+        tracks[0] = dataclasses.replace(tracks[0], name=name)
+    return (tracks, *tempo_and_meter(graph, outputs))
+
+
+def _daw_collector(args: argparse.Namespace, graph: Graph, on_variant: Callable[[VariantResult], None],
+                   parts: list[tuple[int, DawPart]]) -> Callable[[VariantResult], None]:
+    """``on_variant`` that, with ``--daw``, first takes each finished variant's clips (then drops its values)."""
+    if not args.daw:
+        return on_variant
+    from .sweep import apply_overrides
+
+    def collect(r: VariantResult) -> None:
+        if r.status == "ok" and r.values is not None:
+            parts.append((r.variant.index, _daw_part(apply_overrides(graph, r.variant.overrides), r.values,
+                                                     r.variant.name)))
+        r.values = None   # kept only for this; a long sweep must not hold every variant's audio
+        on_variant(r)
+    return collect
+
+
+def _write_daw(args: argparse.Namespace, graph: Graph, parts: list[DawPart]) -> None:
+    """Write the ``--daw`` project: every part's tracks, at the first part's tempo and meter."""
+    if not getattr(args, "daw", None):
+        return
+    from .dawproject import write_dawproject
+    if not parts:   # a sweep whose variants all failed (they are listed next)
+        print("no DAW project written: no variant succeeded", file=sys.stderr)
+        return
+    tracks = [t for part in parts for t in part[0]]
+    if not any(t.clips for t in tracks):
+        raise NodeflowError(f"--daw {args.daw}: no export wrote a file, so there is nothing to place; no DAW "
+                            "project written")
+    bpm, meter = parts[0][1], parts[0][2]
+    title = str(graph.metadata.get("title") or Path(args.graph).stem)
+    path = write_dawproject(Path(args.daw), tracks, bpm=bpm, meter=meter, title=title)
+    print(f"wrote {path} (DAW project: {len(tracks)} track(s), {sum(len(t.clips) for t in tracks)} clip(s), "
+          f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
+    from .executor import Executor
+    from .sweep import Variant, run_variant
+    try:
+        doc = json.loads(Path(args.manifest).read_text())
+        row = next(r for r in doc["variants"] if r["index"] == args.row or r["name"] == str(args.row))
+        variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
+    except FileNotFoundError:
+        raise NodeflowError(f"{args.manifest}: no such file") from None
+    except OSError as e:
+        raise NodeflowError(f"{args.manifest}: cannot read it ({e.strerror or e}); give the manifest.json a sweep "
+                            "wrote") from None
+    except (ValueError, KeyError, TypeError) as e:   # bad JSON, not UTF-8 text (a graph, audio), wrong shape
+        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({type(e).__name__}: {str(e)[:120]}); give "
+                            "the manifest.json a sweep wrote") from None
+    except StopIteration:
+        raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
+    doc["graph"] = str(Path(args.manifest).resolve().parent / doc["graph"])   # stored relative to the manifest
+    if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
+        from .sweep import file_sha256
+        if file_sha256(doc["graph"]) != doc["graph_sha256"]:
+            raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
+                                "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
+    graph = _load(args.graph or doc["graph"])
+    out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
+    r = run_variant(Executor(), graph, variant, out, device=args.device, allow_outside=args.allow_outside)
+    if r.status != "ok":
+        raise NodeflowError(f"{variant.name}: {r.error}")
+    for f in r.outputs:
+        print(f"wrote {f}")
+    return EXIT_OK
