@@ -37,6 +37,30 @@ def test_every_graph_file_is_listed_and_built_from_code():
         assert saved.metadata["title"] and saved.metadata["description"]
 
 
+def test_graph_files_in_the_repository_carry_no_local_path():
+    """Shared graphs name their inputs relative to their folder and keep no sender's paths (an old
+    save recorded ``saved_by.inputs`` as /work/main/assets/...: where the author's checkout was)."""
+    import ntpath
+
+    import msgpack
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(k)
+                yield from strings(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from strings(v)
+
+    for path in sorted(GRAPHS.glob("*.msgpack")):
+        doc = msgpack.unpackb(path.read_bytes(), raw=False)
+        local = [s for s in strings(doc) if s.startswith(("/", "~")) or ntpath.isabs(s)]
+        assert local == [], f"graphs/{path.name} holds local paths: {local}; run python graphs/build.py"
+
+
 @pytest.mark.parametrize("name", sorted(NEEDS))
 def test_every_graph_validates(name, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))

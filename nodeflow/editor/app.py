@@ -134,6 +134,8 @@ class App:
         self.wiring = Wiring(self)
         self.canvas = Canvas(self)
         self.canvas.setup(FONT)
+        from .culling import Culler
+        self.culler = Culler(self)
         self._shortcuts()
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -548,6 +550,7 @@ class App:
         elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
             self._fit_pending = 0
             self.canvas.fit_to_window()
+        self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
         head = self.audition.playhead()
         paused = self.audition.paused
         if head is None and paused is not None:

@@ -128,11 +128,14 @@ class Canvas:
         """Each drawn node's size in pixels, pins included."""
         from .view import NODE_PAD
         view, sizes = self.app.view, {}
+        culler = self.app.culler
         for nid in self.app.doc.graph.nodes:
-            r = view.node_rect(nid) if nid in view.nodes else None
+            r = view.node_rect(nid) if nid in view.nodes and nid not in culler.hidden else None
             if r is not None:
                 (x0, y0), (x1, y1) = r
                 sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+            elif nid in culler.hidden and (size := culler.size(nid)) is not None:
+                sizes[nid] = size                # not drawn while far outside the view: as last drawn
         return sizes
 
     def pin_heights(self) -> dict[tuple[str, str, str], float]:
@@ -140,14 +143,20 @@ class Canvas:
         links clear of nodes with the pins where they really are."""
         from .view import NODE_PAD
         view, graph, out = self.app.view, self.app.doc.graph, {}
+        culler = self.app.culler
         for nid in graph.nodes:
             r, spec = view.node_rect(nid) if nid in view.nodes else None, graph.spec(nid)
-            if r is None or spec is None:
+            if spec is None:
                 continue
             for direction, ports in (("in", spec.inputs), ("out", spec.outputs)):
                 for port in ports:
-                    at = view.pin_pos(nid, port, direction)
-                    if at is not None:
+                    if nid in culler.hidden:     # not drawn while far outside the view: as last drawn
+                        h = culler.pin_height(nid, direction, port)
+                        if h is not None:
+                            out[(nid, direction, port)] = h
+                        continue
+                    at = view.pin_pos(nid, port, direction) if r is not None else None
+                    if r is not None and at is not None:
                         out[(nid, direction, port)] = at[1] - (r[0][1] - NODE_PAD)
         return out
 

@@ -9,7 +9,7 @@ waveform previews handed to it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Container
 
 import dearpygui.dearpygui as dpg
 import numpy as np
@@ -103,6 +103,7 @@ class GraphView:
         self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
         self.compact = False                                  # node bodies collapsed (see set_compact)
         self.compact_font: int | None = None                  # the smaller font compact nodes are drawn in
+        self.culled: Container[str] = ()                      # nodes not drawn (far outside the view)
         self._specs: dict[str, Any] = {}
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
@@ -558,7 +559,10 @@ class GraphView:
         return moved
 
     def node_rect(self, nid: str) -> tuple[list[float], list[float]] | None:
-        """The node's content rectangle in viewport pixels; None when it is gone or not drawn yet."""
+        """The node's content rectangle in viewport pixels; None when it is gone, not drawn yet, or
+        not drawn while far outside the view (see :mod:`.culling`)."""
+        if nid in self.culled:
+            return None
         return items.rect(self.node_tag(nid))
 
     def pin_pos(self, nid: str, port: str, direction: str) -> tuple[float, float] | None:
