@@ -18,6 +18,8 @@ ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
   encodec_24khz's widths.
 - ``bark``: 4 sentences through ``models.bark`` vs transformers' ``BarkModel.generate(do_sample=True)``
   per sentence, the same take (tests/nodes/models/test_bark.py checks it is); tiny only.
+- ``dac``: 20 s of 44.1 kHz audio -> codes (9 codebooks) -> audio through ``models.dac_encode`` |
+  ``models.dac_decode`` vs transformers' ``DacModel`` encode + decode (tiny only).
 - ``stable_audio``: one full window of text -> audio (StableAudioPipeline, guided with a negative
   prompt; tiny: 2048 frames at 20 steps, real size: stable-audio-open-1.0's 47.55 s at 50 steps, its
   ~1.2 B parameters); needs the 'diffusion' extra.
@@ -184,6 +186,40 @@ def bench_encodec(tmp: Path, run: Run) -> None:
     run.report("encodec", n, b, f"{run.size} EnCodec 24 kHz, 20 s encoded at 6 kbps and decoded")
 
 
+def bench_dac(tmp: Path, run: Run) -> None:
+    import numpy as np
+    import torch
+    import tiny_dac
+    from nodeflow import Executor
+    from nodes.models.dac import dac_decode, dac_encode
+    if run.real_size:
+        print("dac_real_size: skipped (no real-size configuration here; the tiny model has dac_44khz's rates)")
+        return
+    ck = tiny_dac.build(tmp / "dac")
+    rate, seconds, hop = 44100, 20.0, 512
+    x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
+    chain = dac_encode(checkpoint=str(ck), device=run.device) | dac_decode(checkpoint=str(ck), device=run.device)
+
+    def node() -> float:                 # a fresh executor: never served from the output cache
+        return chain.invoke((x, rate), executor=Executor(disk_cache=None)).duration_s
+
+    node()
+    held = _held(ck)
+
+    def bare() -> float:                 # transformers' DacModel: encode all codebooks, decode, trim
+        m = held.model
+        padded = np.pad(x, ((0, 0), (0, -x.shape[1] % hop)))
+        with torch.inference_mode():
+            e = m.encode(torch.from_numpy(padded)[None].to(m.device, m.dtype))
+            y = m.decode(audio_codes=e.audio_codes).audio_values
+            y.float().cpu()[..., :x.shape[1]]
+        return x.shape[1] / rate
+
+    bare()
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("dac", n, b, f"{run.size} DAC 44.1 kHz, 20 s encoded (9 codebooks) and decoded")
+
+
 def bench_stable_audio(tmp: Path, run: Run) -> None:
     import importlib.util
     if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torchsde") is None:
@@ -267,7 +303,7 @@ def bench_bark(tmp: Path, run: Run) -> None:
     run.report("bark", n, b, f"{run.size} Bark, 4 sentences of {max_s} s")
 
 
-BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_stable_audio, bench_bark]
+BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_dac, bench_stable_audio, bench_bark]
 
 
 def main(argv: list[str] | None = None) -> None:
