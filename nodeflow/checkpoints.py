@@ -166,6 +166,23 @@ def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:
     return snap if snap.is_dir() and any(snap.iterdir()) else None
 
 
+def _unfinished(snap: Path) -> list[str]:
+    """What a cached hub snapshot lacks (empty: complete, as far as the cache can tell): weight shards
+    a ``*.safetensors.index.json`` names that are not there, files whose blob is gone, and the
+    weights themselves when only configurations arrived (a download stopped by the user, a lost
+    connection or a full disk leaves exactly that: huggingface_hub links a file into the snapshot
+    only once it is whole)."""
+    gaps = sorted(str(p.relative_to(snap)) for p in snap.rglob("*") if p.is_symlink() and not p.exists())
+    for index in snap.rglob("*.safetensors.index.json"):
+        weight_map = (_read_json(index).get("weight_map") or {}).values()
+        gaps += sorted({str((index.parent / f).relative_to(snap)) for f in weight_map
+                        if isinstance(f, str) and not (index.parent / f).is_file()})
+    if not gaps and not any(snap.rglob("*.safetensors")) and any(snap.rglob("*.json")) \
+            and not any(p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".th") for p in snap.rglob("*")):
+        gaps.append("the .safetensors weights")
+    return gaps
+
+
 def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, download: bool | None = None,
             cache_dir: str | os.PathLike[str] | None = None, family: Any = None, who: str = "this node") -> Resolved:
     """The local folder and revision of checkpoint ``name`` (hub id, ``id@revision`` or folder).
@@ -188,11 +205,16 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
     repo, rev = _split(name)
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     snap = _cached_snapshot(repo, rev, cache)
-    if snap is None:
+    gaps = _unfinished(snap) if snap is not None else []
+    if snap is None or gaps:
         if download is None:
             download = not offline()
         if not download:
             why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
+            if gaps:
+                raise CheckpointError(f"checkpoint '{name}' is only partly downloaded (missing {', '.join(gaps[:3])}"
+                                      f"{' ...' if len(gaps) > 3 else ''}: an interrupted download?); {why}; run "
+                                      f"`audiochain models pull {name}` to finish it")
             raise CheckpointError(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
     _check_folder(name, snap, family, who)
@@ -271,7 +293,8 @@ def _scan(cache: Path) -> HFCacheInfo | None:
 
 
 def list_cached(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Cached model repos: id, size, revisions (commit hashes with their refs) and model type."""
+    """Cached model repos: id, size, revisions (commit hashes with their refs, and whether a
+    download of it stopped half way) and model type."""
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
     scanned = _scan(cache)
     out = []
@@ -281,7 +304,8 @@ def list_cached(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[st
         revs = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
         kind = _model_type(revs[0].snapshot_path) if revs else "?"
         out.append({"name": repo.repo_id, "bytes": repo.size_on_disk, "model_type": kind,
-                    "revisions": [{"commit": r.commit_hash, "refs": sorted(r.refs)} for r in revs]})
+                    "revisions": [{"commit": r.commit_hash, "refs": sorted(r.refs),
+                                   "partial": bool(_unfinished(Path(r.snapshot_path)))} for r in revs]})
     return out
 
 
@@ -356,7 +380,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         revs = ", ".join(r["commit"][:10] + (f" ({'/'.join(r['refs'])})" if r["refs"] else "")
-                         for r in row["revisions"])
+                         + (" partly downloaded: pull again" if r["partial"] else "") for r in row["revisions"])
         print(f"{row['name']:40s} {format_bytes(row['bytes']):>9s}  {row['model_type']:16s} {revs}")
     return 0
 

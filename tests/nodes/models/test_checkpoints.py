@@ -47,6 +47,38 @@ def test_missing_checkpoint_names_it_and_the_pull_command_offline(hub_cache, tmp
     assert "audiochain models pull facebook/musicgen-medium" in str(e.value)
 
 
+@pytest.mark.parametrize("cut", ["weights never arrived", "blob gone", "shard missing"])
+def test_a_partly_downloaded_checkpoint_is_not_taken_for_a_whole_one(cached_small, cut, capsys):
+    """A download stopped half way (Cancel in the editor, Ctrl+C, a lost connection) leaves the files
+    that finished linked into the snapshot; that snapshot is not a checkpoint: offline it is one
+    line naming what is missing and the pull command that finishes it; the graph is refused."""
+    snap = cached_small / "models--facebook--musicgen-small" / "snapshots" / COMMIT_A
+    weights = snap / "model.safetensors"
+    if cut == "weights never arrived":
+        weights.unlink()
+    elif cut == "blob gone":
+        (weights.parent / weights.readlink()).unlink()          # the link stays, its blob does not
+    else:                                                        # sharded weights: one shard of two here
+        weights.rename(snap / "model-00001-of-00002.safetensors")
+        (snap / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": {
+            "a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}}))
+    with pytest.raises(checkpoints.CheckpointError) as e:
+        checkpoints.resolve(REPO)
+    msg = str(e.value)
+    assert "'facebook/musicgen-small' is only partly downloaded" in msg and "\n" not in msg
+    assert {"weights never arrived": "the .safetensors weights", "blob gone": "model.safetensors",
+            "shard missing": "model-00002-of-00002.safetensors"}[cut] in msg
+    assert msg.endswith("run `audiochain models pull facebook/musicgen-small` to finish it")
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint=REPO, duration_s=1.0)
+    assert any("only partly downloaded" in p and "node 'music'" in p for p in g.problems())
+    assert cli.main(["models", "info", REPO]) == 1
+    assert "only partly downloaded" in capsys.readouterr().err
+    if cut != "blob gone":        # huggingface_hub's cache scan skips a repo with a dangling link
+        assert cli.main(["models", "list"]) == 0
+        assert "aaaaaaaaaa (main) partly downloaded: pull again" in capsys.readouterr().out
+
+
 def test_online_a_missing_checkpoint_is_fetched_when_run_and_a_failed_fetch_says_how(hub_cache, monkeypatch):
     """Without HF_HUB_OFFLINE validation passes (it would download); a download that fails is one
     error naming the checkpoint and the pull command.  huggingface_hub itself is kept offline (its
