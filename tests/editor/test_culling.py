@@ -44,3 +44,16 @@ def test_nodes_out_of_view_are_hidden_and_appear_in_place_when_panned_into_view(
     assert body > 0.6 and text > 0.03
     far = px[110:340, 470:800].astype(float)    # where far, far2 and their link were drawn before: bare canvas
     assert (far.max(-1) > bg.max() + 60).mean() < 0.002
+
+
+def test_culling_stays_right_through_pans_deletes_undo_paste_fit_and_arrange(editor):
+    st = editor.run("canvas_cull_edits", timeout=200)
+    assert not st["errors"], st["errors"]
+    steps = {name: (drawn, total, bad) for name, drawn, total, bad in st["steps"]}
+    assert list(steps) == ["built", "panned", "deleted", "undone", "redone", "pasted", "paste undone", "fit all",
+                           "ctrl+m", "fit undone", "panned back", "arranged"]
+    for name, (drawn, total, bad) in steps.items():
+        assert bad == [], f"after {name}: {bad[:5]}"
+    assert steps["built"][1] == 200 and steps["built"][0] < 80          # most of the 200 are not drawn
+    assert steps["deleted"][1] == 197 and steps["redone"][1] == 197 and steps["pasted"][1] == 203
+    assert steps["undone"][1] == steps["paste undone"][1] == steps["arranged"][1] == 200
