@@ -5,7 +5,9 @@
   the nodes compact (View > Compact nodes); ``editor_frame_ui_thread_cpu_200_nodes_vs_empty`` the UI
   thread's CPU alone (what is left with a GPU: under Xvfb the software rasterizer's threads fill every
   pixel of every node in view, so the process's figures grow with the area the nodes cover), also with
-  every node drawn (before :mod:`nodeflow.editor.culling`);
+  every node drawn (before :mod:`nodeflow.editor.culling`); and
+  ``editor_frame_cpu_200_nodes_vs_only_those_in_view``: the 200-node frame over the same view with
+  every node out of view deleted (a frame's cost follows what is in view, not the graph's size);
 * ``editor_frame_while_running_vs_idle``: mean (and worst) frame time while a long node runs on the
   engine's background thread, over idle frames (the UI must not freeze);
 * ``editor_play_to_first_buffer_ms``: from pressing play on a cached output to the first buffer
@@ -135,6 +137,16 @@ def _measure_frames(app, drv) -> dict:
     all_cpu = cpu()
     app.culler.enabled = True
     drv.frames(30)
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+
+    def seen(nid: str) -> bool:
+        q = app.view.node_rect(nid)
+        return q is not None and q[0][0] < cx1 and q[1][0] > cx0 and q[0][1] < cy1 and q[1][1] > cy0
+    doc.remove([n for n in doc.graph.nodes if not seen(n)], [])      # the same view, the rest of the graph gone
+    drv.frames(30)
+    view_cpu, view_n = cpu(), len(doc.graph.nodes)
+    doc.undo()
+    drv.frames(30)
     app.canvas.set_compact(True)
     drv.frames(30)
     compact = _frame_times(drv, 150)
@@ -145,7 +157,8 @@ def _measure_frames(app, drv) -> dict:
     med = statistics.median      # on a shared machine a few frames that wait for the CPU would decide a mean
     return {"empty": med(empty), "full": med(full), "compact": med(compact), "empty_after": med(after),
             "empty_cpu": empty_cpu, "full_cpu": full_cpu, "compact_cpu": compact_cpu, "all_cpu": all_cpu,
-            "empty_ui": ui[0], "full_ui": ui[1], "all_ui": ui[2], "drawn": drawn}
+            "empty_ui": ui[0], "full_ui": ui[1], "all_ui": ui[2], "drawn": drawn, "view_cpu": view_cpu,
+            "view_n": view_n}
 
 
 def _measure_running(app, drv) -> dict:
@@ -336,6 +349,10 @@ def main(app=None, drv=None) -> int | None:
                    f"goal < 1.3; the UI thread's CPU per frame (what a GPU leaves): {r['full_ui'] * 1e3:.2f} ms vs "
                    f"{r['empty_ui'] * 1e3:.2f} ms; every node drawn (no culling): {r['all_ui'] * 1e3:.2f} ms, "
                    f"process CPU {r['all_cpu'] * 1e3:.1f} ms")
+            report("editor_frame_cpu_200_nodes_vs_only_those_in_view", r["full_cpu"] / r["view_cpu"],
+                   f"goal <= 1.1 (a frame costs what is in view, not the graph's size); {r['full_cpu'] * 1e3:.1f} ms "
+                   f"vs {r['view_cpu'] * 1e3:.1f} ms with only the {r['view_n']} nodes in view on the canvas "
+                   f"({r['drawn']} of 200 drawn)")
             report("editor_frame_200_compact_nodes_vs_empty", r["compact"] / r["empty"],
                    f"goal < 1.3; {r['compact'] * 1e3:.1f} ms per frame with View > Compact nodes")
             r = _editor("running", env, tmp)
