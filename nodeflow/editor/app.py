@@ -136,6 +136,7 @@ class App:
         self.canvas.setup(FONT)
         from .culling import Culler
         self.culler = Culler(self)
+        self.canvas.set_minimap(self.prefs.minimap, quiet=True)
         self._shortcuts()
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -184,6 +185,8 @@ class App:
                 dpg.add_menu_item(label="Fit all", shortcut="Home", callback=lambda: self.canvas.fit())
                 dpg.add_menu_item(label="Compact nodes", shortcut="Ctrl+M", check=True, tag="menu_compact",
                                   callback=lambda s, a: self.canvas.set_compact(bool(a)))
+                dpg.add_menu_item(label="Minimap", check=True, default_value=True, tag="menu_minimap",
+                                  callback=lambda s, a: self.canvas.set_minimap(bool(a)))
                 dpg.add_separator()
                 dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
                 dpg.add_menu_item(label="Tune results...", callback=lambda: self.tune.open(), tag="menu_tune")

@@ -30,6 +30,7 @@ class Canvas:
         self.app = app
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self.small_font: int | None = None
+        self.minimap = True         # View > Minimap (see set_minimap)
 
     def setup(self, font_path: str) -> None:
         dpg = self.app.dpg
@@ -47,6 +48,21 @@ class Canvas:
         app._settle = max(app._settle, 3)
         app.say("compact nodes: titles, states and pins only (View > Compact nodes shows the bodies again)"
                 if on else "nodes show their parameters again")
+
+    def set_minimap(self, on: bool, quiet: bool = False) -> None:
+        """Show the canvas' minimap, or hide it.  imnodes' minimap shows the nodes that are drawn, so
+        while it shows every node is drawn; hidden, nodes far outside the view are not (see
+        :mod:`.culling`: large graphs draw faster).  Remembered in the preferences."""
+        app = self.app
+        self.minimap = on
+        items.configure("canvas", minimap=on)
+        items.set_value("menu_minimap", on)
+        app.culler.enabled = not on
+        app._settle = max(app._settle, 3)
+        if not quiet:
+            app.prefs.set("minimap", on)
+            app.say("minimap shown: every node is drawn" if on else
+                    "minimap hidden: nodes far outside the view are not drawn (faster on large graphs)")
 
     # ------------------------------------------------------------------ fit
     def visible_box(self) -> tuple[float, float, float, float] | None:

@@ -1,5 +1,5 @@
 """The editor's preferences (Edit > Preferences...), kept in ``preferences.json`` beside the recent
-files.  Today: the playback latency.  This module does not import dearpygui.
+files.  Today: the playback latency and whether the canvas shows its minimap.  This module does not import dearpygui.
 
 >>> from nodeflow.editor.prefs import LATENCY_CHOICES, latency_label, latency_value
 >>> latency_value(latency_label(0.2))
@@ -45,7 +45,7 @@ def latency_value(label: str) -> Any:
 class Preferences:
     """Settings that outlive a session; a missing or damaged file gives the defaults."""
 
-    DEFAULTS = {"playback_latency": "auto"}
+    DEFAULTS: dict[str, Any] = {"playback_latency": "auto", "minimap": True}
 
     def __init__(self, folder: Path | None = None):
         self.file = (folder or state_dir()) / "preferences.json"
@@ -61,6 +61,13 @@ class Preferences:
                 self.data["playback_latency"] = saved.get("playback_latency", "auto")
             except Exception:  # noqa: BLE001 - a bad value in the file: the default
                 pass
+            if isinstance(saved.get("minimap"), bool):
+                self.data["minimap"] = saved["minimap"]
+
+    @property
+    def minimap(self) -> bool:
+        """View > Minimap: shown (every node drawn) or hidden (nodes far outside the view not drawn)."""
+        return bool(self.data.get("minimap", True))
 
     @property
     def playback_latency(self) -> Any:

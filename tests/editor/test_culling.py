@@ -1,4 +1,5 @@
-"""Nodes far outside the view are not drawn (:mod:`nodeflow.editor.culling`): through real X events,
+"""Nodes far outside the view are not drawn while the minimap is hidden (:mod:`nodeflow.editor.culling`;
+imnodes' minimap shows only drawn nodes, so with it shown every node is): through real X events,
 a node that starts out of view appears where it belongs, with its link, when the view is panned to it."""
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def _looks_like_node(px: np.ndarray, rect: list[list[int]], bg: np.ndarray) -> t
 def test_nodes_out_of_view_are_hidden_and_appear_in_place_when_panned_into_view(editor):
     st = editor.run("canvas_cull", timeout=150)
     assert not st["errors"], st["errors"]
+    # with the minimap shown (the default) every node is drawn: the minimap shows what is drawn
+    assert st["minimap_first"] and st["hidden_with_minimap"] == []
+    assert st["minimap_after_click"] is False and st["prefs_minimap"] is False      # View > Minimap, remembered
     # 2300 px to the right: neither is drawn, nor the link between them
     assert st["hidden_before"] == ["far", "far2"] and st["links_hidden_before"] == ["far.out -> far2.audio"]
     # a real middle-button drag pans 2300 px: both drawn, at their own positions, and the first one hidden

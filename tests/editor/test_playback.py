@@ -113,7 +113,7 @@ def test_the_playback_latency_is_a_preference_chosen_with_the_mouse(editor, puls
     editor.env["PULSE_SOURCE"] = "nullsink.monitor"
     st = editor.run("prefs_latency", play_graph(editor.tmp, 2.0), timeout=120)
     assert st["before"].startswith("auto") and st["shown"]
-    assert st["chosen"] == "500 ms" and st["saved"] == {"playback_latency": 0.5}
+    assert st["chosen"] == "500 ms" and st["saved"] == {"playback_latency": 0.5, "minimap": True}
     assert st["status"] == "playback latency: 500 ms (from the next preview)"
     assert st["setting"] == 0.5 and st["stream_latency_s"] == pytest.approx(0.5, abs=0.01)
     assert st["now_text"] == "last preview: 500 ms buffer, 0 dropout(s)"

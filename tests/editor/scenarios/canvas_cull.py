@@ -48,7 +48,16 @@ def main(app, drv):
         doc.graph.connect("far.out", "far2.audio")
     doc.edit("add nodes", build)
     drv.frames(8)
-    out = {"hidden_before": sorted(app.culler.hidden), "links_hidden_before": [str(l) for l in app.culler.hidden_links]}
+    # the minimap (shown by default) shows what is drawn: every node is; View > Minimap hides it
+    out = {"hidden_with_minimap": sorted(app.culler.hidden), "minimap_first": app.canvas.minimap}
+    drv.click((160.0, 10.0))                    # the View menu (menu items report no rectangle: by place)
+    drv.frames(3)
+    drv.click((170.0, 71.0))                    # its third item, Minimap
+    drv.frames(8)
+    out["minimap_after_click"] = app.canvas.minimap
+    out["prefs_minimap"] = app.prefs.minimap
+    out.update({"hidden_before": sorted(app.culler.hidden),
+                "links_hidden_before": [str(l) for l in app.culler.hidden_links]})
     out["rects_before"] = shot(drv, app, tmp, "before", ["a"])
     pan(drv, -PAN)
     drv.frames(5)

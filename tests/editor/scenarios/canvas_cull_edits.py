@@ -34,6 +34,7 @@ def problems(app) -> list[str]:
 def main(app, drv):
     doc = app.doc
     out = {"steps": []}
+    app.canvas.set_minimap(False)      # nodes far outside the view are not drawn while the minimap is hidden
 
     def step(name):
         drv.frames(4)
