@@ -20,6 +20,8 @@ ratio (goal <= 1.1) and ``..._cpu`` the CPU-time ratio.
   per sentence, the same take (tests/nodes/models/test_bark.py checks it is); tiny only.
 - ``dac``: 20 s of 44.1 kHz audio -> codes (9 codebooks) -> audio through ``models.dac_encode`` |
   ``models.dac_decode`` vs transformers' ``DacModel`` encode + decode (tiny only).
+- ``clap``: 30 s of 48 kHz audio scored against a text through ``models.clap_score`` vs transformers'
+  ``ClapModel`` text and audio features per 10 s window and their cosine (tiny only).
 - ``stable_audio``: one full window of text -> audio (StableAudioPipeline, guided with a negative
   prompt; tiny: 2048 frames at 20 steps, real size: stable-audio-open-1.0's 47.55 s at 50 steps, its
   ~1.2 B parameters); needs the 'diffusion' extra.
@@ -220,6 +222,50 @@ def bench_dac(tmp: Path, run: Run) -> None:
     run.report("dac", n, b, f"{run.size} DAC 44.1 kHz, 20 s encoded (9 codebooks) and decoded")
 
 
+def bench_clap(tmp: Path, run: Run) -> None:
+    import numpy as np
+    import torch
+    import tiny_clap
+    from nodeflow import Executor
+    from nodes.models.clap import clap_score, windows
+    if run.real_size:
+        print("clap_real_size: skipped (no real-size configuration here)")
+        return
+    ck = tiny_clap.build(tmp / "clap")
+    rate, seconds, calls = 48000, 30.0, [0]
+    x = (0.1 * np.random.default_rng(0).standard_normal((1, round(seconds * rate)))).astype(np.float32)
+
+    def node() -> float:                 # a new text each time: neither side reuses a text embedding
+        calls[0] += 1
+        chain = clap_score(text=f"a warm lo-fi piano loop, take {calls[0]}", checkpoint=str(ck), device=run.device)
+        chain.invoke((x, rate), executor=Executor(disk_cache=None))
+        return seconds
+
+    node()
+    held = _held(ck)
+
+    def bare() -> float:                 # transformers: features per 10 s window, embeddings, cosine
+        calls[0] += 1
+        m, fx, tok = held.model, held.features, held.tokenizer
+        with torch.inference_mode():
+            enc = tok([f"a warm lo-fi piano loop, take {calls[0]}"], return_tensors="pt", padding=True)
+            t = torch.nn.functional.normalize(m.get_text_features(**enc).pooler_output, dim=-1)
+            embs = []
+            for w in windows(x[0], int(fx.nb_max_samples)):
+                f = fx(w.astype(np.float64), sampling_rate=rate, truncation="rand_trunc", padding="repeatpad",
+                       return_tensors="np")
+                a = m.get_audio_features(input_features=torch.from_numpy(f["input_features"]),
+                                         is_longer=torch.from_numpy(f["is_longer"])).pooler_output
+                embs.append(torch.nn.functional.normalize(a, dim=-1)[0])
+            a = torch.nn.functional.normalize(torch.stack(embs).mean(0), dim=-1)
+            float(a @ t[0])
+        return seconds
+
+    bare()
+    n, b = paired_times(node, bare, run.repeat)
+    run.report("clap", n, b, f"{run.size} CLAP, 30 s (three 10 s windows) scored against a text")
+
+
 def bench_stable_audio(tmp: Path, run: Run) -> None:
     import importlib.util
     if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torchsde") is None:
@@ -303,7 +349,7 @@ def bench_bark(tmp: Path, run: Run) -> None:
     run.report("bark", n, b, f"{run.size} Bark, 4 sentences of {max_s} s")
 
 
-BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_dac, bench_stable_audio, bench_bark]
+BENCHES = [bench_mms, bench_whisper, bench_encodec, bench_dac, bench_clap, bench_stable_audio, bench_bark]
 
 
 def main(argv: list[str] | None = None) -> None:
