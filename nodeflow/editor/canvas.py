@@ -130,14 +130,12 @@ class Canvas:
 
     # ------------------------------------------------------------------ geometry
     def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
-        """A viewport point in the canvas' node coordinates (accounts for panning)."""
-        from .view import NODE_PAD
-        view = self.app.view
-        for nid in view.nodes:
-            st, p = items.state(view.node_tag(nid)), items.pos(view.node_tag(nid))
-            if st.get("rect_min") and st.get("visible", True) and p is not None:
-                ox, oy = st["rect_min"][0] - p[0] - NODE_PAD, st["rect_min"][1] - p[1] - NODE_PAD
-                return float(screen[0] - ox), float(screen[1] - oy)
+        """A viewport point in the canvas' node coordinates (accounts for panning, read from a drawn
+        node, in view or not: see :meth:`.culling.Culler.offset`); a canvas without nodes is taken
+        as not panned."""
+        off = self.app.culler.offset()
+        if off is not None:
+            return float(screen[0] - off[0]), float(screen[1] - off[1])
         return float(screen[0]) - 210.0, float(screen[1]) - 30.0
 
     def node_sizes(self) -> dict[str, tuple[float, float]]:

@@ -472,6 +472,18 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
 
 
+def test_paste_lands_at_the_mouse_after_panning_every_node_out_of_view(editor):
+    import nodeflow
+    g = nodeflow.Graph()
+    g.add("dsp.gain", id="gain")
+    g.editor["positions"] = {"gain": [40.0, 60.0]}
+    nodeflow.save(g, editor.tmp / "one.msgpack")
+    st = editor.run("paste_after_pan", editor.tmp / "one.msgpack", timeout=120)
+    assert not st["gain_in_view"] and len(st["pasted"]) == 1
+    want = [st["before"][0] + 1500.0, st["before"][1]]          # the same screen point, 1500 px further right
+    assert abs(st["pasted_pos"][0] - want[0]) < 3 and abs(st["pasted_pos"][1] - want[1]) < 3, (st, want)
+
+
 def test_arrange_moves_nodes_off_a_send_that_ran_under_them(editor):
     """Links cannot bend in dearpygui's node editor, so Ctrl+L lays the nodes out where no link runs
     under one: measured on the window, with curves recomputed from imnodes' definition."""
