@@ -44,6 +44,31 @@ def test_replace_with_the_same_samples_shares_them_and_keeps_fields():
         a.replace(np.full((2, 100), np.nan))
 
 
+def test_samples_that_cannot_change_are_checked_once_while_they_live(monkeypatch):
+    """Wrapping checked, read-only samples again (replace, with_info, the same clip given to invoke
+    again) is not another pass over them; samples that can still change are checked every time."""
+    import gc
+
+    from nodeflow import audio as audio_mod
+    seen: list[int] = []
+    real = audio_mod.check_finite
+    monkeypatch.setattr(audio_mod, "check_finite", lambda x: (seen.append(id(x)), real(x))[1])
+    a = Audio(np.ones((2, 100), np.float32), 8000)
+    a.replace(index=3), a.with_info(key="C"), Audio(a.samples, 8000)
+    assert len(seen) == 1
+    view = np.ones((2, 100), np.float32)[:, ::2]        # copied to contiguous: a new array, checked
+    Audio(view, 8000)
+    assert len(seen) == 2
+    free = np.zeros((2, 10), np.float32)
+    free.setflags(write=False)
+    shared = free[:1]                                     # a read-only view: its base could still change
+    Audio(shared, 8000), Audio(shared, 8000)
+    assert len(seen) == 4
+    del a
+    gc.collect()
+    assert not audio_mod._FINITE or all(r() is not None for r in audio_mod._FINITE.values())
+
+
 def test_integer_pcm_is_scaled_to_full_scale():
     """int16/int32 from scipy.io.wavfile or soundfile(dtype='int16'), unsigned 8-bit WAV: full scale
     becomes 1.0 (taken as floats they were ~84 dB too hot, silently)."""
