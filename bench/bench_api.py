@@ -4,6 +4,8 @@ and how soon ``stream`` hands on the first piece of a long list against the whol
 - ``invoke_vs_executor_run``: a 4-node DSP chain on 10 s of stereo held in memory, fed through
   ``chain.invoke`` vs the same graph with an in-graph source run by ``Executor.run``; fresh executor
   each time (nothing cached), paired and alternated, CPU time compared as well as wall time.
+- ``invoke_numpy_vs_executor_run``: the same with a new writeable numpy array each call (copied,
+  checked and hashed each time: a clip already held is not);
 - ``stream_first_piece_vs_full``: 16 two-second windows of a 32 s clip through a Rubber Band pitch
   shift (a process node), 1 worker: seconds to the first streamed window over seconds to all of them.
 """
@@ -52,6 +54,15 @@ def bench_invoke_overhead(seconds: float = 10.0, repeat: int = 5) -> None:
     wall = min(w for w, _ in via_invoke) / min(w for w, _ in via_run)
     cpu = min(c for _, c in via_invoke) / min(c for _, c in via_run)
     report("invoke_vs_executor_run", wall, f"goal <= 1.05x; CPU time {cpu:.2f}x; {seconds:g} s stereo, 4 nodes")
+    fresh, held = [], []
+    for _ in range(repeat):       # a new, writeable numpy array each time (a notebook's): copied, checked, hashed
+        y = x.copy()
+        fresh.append(best_times(lambda: chain.invoke((y, RATE), executor=Executor(disk_cache=None)), 1))
+        held.append(best_times(lambda: Executor(disk_cache=None).run(g, [prev.id]), 1))
+    report("invoke_numpy_vs_executor_run", min(w for w, _ in fresh) / min(w for w, _ in held),
+           f"no goal: what taking a fresh array costs (a copy, so the caller's stays writeable, the NaN check "
+           f"and the content hash that keys the cache); CPU time "
+           f"{min(c for _, c in fresh) / min(c for _, c in held):.2f}x")
 
 
 def bench_stream_first_piece(seconds: float = 32.0) -> None:
