@@ -30,7 +30,7 @@ from .term import format_bytes
 if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
     from huggingface_hub import HFCacheInfo
 
-__all__ = ["CheckpointError", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
+__all__ = ["CheckpointError", "NotDownloaded", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
 
 # Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
@@ -41,6 +41,10 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(
 
 class CheckpointError(NodeflowError):
     """A checkpoint is missing, unreadable or not in a format AudioChain loads."""
+
+
+class NotDownloaded(CheckpointError):
+    """A hub checkpoint that is not in the cache, or only partly (``audiochain models pull`` fetches it)."""
 
 
 class WrongModelError(CheckpointError, ParameterError):
@@ -212,10 +216,10 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
         if not download:
             why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
             if gaps:
-                raise CheckpointError(f"checkpoint '{name}' is only partly downloaded (missing {', '.join(gaps[:3])}"
+                raise NotDownloaded(f"checkpoint '{name}' is only partly downloaded (missing {', '.join(gaps[:3])}"
                                       f"{' ...' if len(gaps) > 3 else ''}: an interrupted download?); {why}; run "
                                       f"`audiochain models pull {name}` to finish it")
-            raise CheckpointError(_missing_message(name, cache, why))
+            raise NotDownloaded(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
     _check_folder(name, snap, family, who)
     return Resolved(name, snap, snap.name, "hub")

@@ -39,7 +39,7 @@ def missing_checkpoint(spec: Any, params: dict[str, Any], base_dir: Path | None)
     try:
         checkpoints.resolve(name, base_dir=base_dir, download=False)
     except checkpoints.CheckpointError as e:
-        return name if "not in the Hugging Face cache" in str(e) else None
+        return name if isinstance(e, checkpoints.NotDownloaded) else None     # missing, or partly downloaded
     return None
 
 

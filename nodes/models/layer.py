@@ -306,7 +306,7 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     try:
         checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False, family=fam)
     except checkpoints.CheckpointError as e:
-        if checkpoints.offline() or "not in the Hugging Face cache" not in str(e):
+        if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded):   # online: a run fetches it
             return [str(e)]
     return []
 

@@ -48,7 +48,7 @@ def test_missing_checkpoint_names_it_and_the_pull_command_offline(hub_cache, tmp
 
 
 @pytest.mark.parametrize("cut", ["weights never arrived", "blob gone", "shard missing"])
-def test_a_partly_downloaded_checkpoint_is_not_taken_for_a_whole_one(cached_small, cut, capsys):
+def test_a_partly_downloaded_checkpoint_is_not_taken_for_a_whole_one(cached_small, cut, capsys, monkeypatch):
     """A download stopped half way (Cancel in the editor, Ctrl+C, a lost connection) leaves the files
     that finished linked into the snapshot; that snapshot is not a checkpoint: offline it is one
     line naming what is missing and the pull command that finishes it; the graph is refused."""
@@ -74,6 +74,11 @@ def test_a_partly_downloaded_checkpoint_is_not_taken_for_a_whole_one(cached_smal
     assert any("only partly downloaded" in p and "node 'music'" in p for p in g.problems())
     assert cli.main(["models", "info", REPO]) == 1
     assert "only partly downloaded" in capsys.readouterr().err
+    from nodeflow.editor.downloads import missing_checkpoint
+    spec = g.registry["models.musicgen"]
+    assert missing_checkpoint(spec, g.nodes["music"].params, None) == REPO      # the editor offers Download
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert g.problems() == []                 # online, validation lets it through: the run fetches the rest
     if cut != "blob gone":        # huggingface_hub's cache scan skips a repo with a dangling link
         assert cli.main(["models", "list"]) == 0
         assert "aaaaaaaaaa (main) partly downloaded: pull again" in capsys.readouterr().out
