@@ -175,14 +175,25 @@ def _unfinished(snap: Path) -> list[str]:
     a ``*.safetensors.index.json`` names that are not there, files whose blob is gone, and the
     weights themselves when only configurations arrived (a download stopped by the user, a lost
     connection or a full disk leaves exactly that: huggingface_hub links a file into the snapshot
-    only once it is whole)."""
-    gaps = sorted(str(p.relative_to(snap)) for p in snap.rglob("*") if p.is_symlink() and not p.exists())
-    for index in snap.rglob("*.safetensors.index.json"):
+    only once it is whole).  One walk over the snapshot: every cached hub checkpoint a run resolves
+    passes here."""
+    gaps: list[str] = []
+    indexes: list[Path] = []
+    weights = configs = pickles = False
+    for p in snap.rglob("*"):
+        if p.is_symlink() and not p.exists():
+            gaps.append(str(p.relative_to(snap)))
+        elif p.name.endswith(".safetensors.index.json"):
+            indexes.append(p)
+        weights = weights or p.suffix == ".safetensors"
+        configs = configs or p.suffix == ".json"
+        pickles = pickles or p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".th")
+    gaps.sort()
+    for index in sorted(indexes):
         weight_map = (_read_json(index).get("weight_map") or {}).values()
         gaps += sorted({str((index.parent / f).relative_to(snap)) for f in weight_map
                         if isinstance(f, str) and not (index.parent / f).is_file()})
-    if not gaps and not any(snap.rglob("*.safetensors")) and any(snap.rglob("*.json")) \
-            and not any(p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".th") for p in snap.rglob("*")):
+    if not gaps and not weights and configs and not pickles:
         gaps.append("the .safetensors weights")
     return gaps
 
