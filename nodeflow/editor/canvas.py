@@ -159,19 +159,19 @@ class Canvas:
         view, graph, out = self.app.view, self.app.doc.graph, {}
         culler = self.app.culler
         for nid in graph.nodes:
-            r, spec = view.node_rect(nid) if nid in view.nodes else None, graph.spec(nid)
-            if spec is None:
+            spec, hidden = graph.spec(nid), nid in culler.hidden
+            r = view.node_rect(nid) if nid in view.nodes and not hidden else None
+            if spec is None or (r is None and not hidden):
                 continue
             for direction, ports in (("in", spec.inputs), ("out", spec.outputs)):
                 for port in ports:
-                    if nid in culler.hidden:     # not drawn while far outside the view: as last drawn
+                    if r is None:                # not drawn while far outside the view: as last drawn
                         h = culler.pin_height(nid, direction, port)
-                        if h is not None:
-                            out[(nid, direction, port)] = h
-                        continue
-                    at = view.pin_pos(nid, port, direction) if r is not None else None
-                    if r is not None and at is not None:
-                        out[(nid, direction, port)] = at[1] - (r[0][1] - NODE_PAD)
+                    else:
+                        at = view.pin_pos(nid, port, direction)
+                        h = None if at is None else at[1] - (r[0][1] - NODE_PAD)
+                    if h is not None:
+                        out[(nid, direction, port)] = h
         return out
 
     def arrange(self, initial: bool = False) -> None:
