@@ -155,21 +155,15 @@ class Canvas:
     def pin_heights(self) -> dict[tuple[str, str, str], float]:
         """Each drawn pin's height below its node's top (see :data:`.layout.Pins`): Arrange keeps
         links clear of nodes with the pins where they really are."""
-        from .view import NODE_PAD
         view, graph, out = self.app.view, self.app.doc.graph, {}
         culler = self.app.culler
         for nid in graph.nodes:
             spec, hidden = graph.spec(nid), nid in culler.hidden
-            r = view.node_rect(nid) if nid in view.nodes and not hidden else None
-            if spec is None or (r is None and not hidden):
+            if spec is None or (nid not in view.nodes and not hidden):
                 continue
             for direction, ports in (("in", spec.inputs), ("out", spec.outputs)):
-                for port in ports:
-                    if r is None:                # not drawn while far outside the view: as last drawn
-                        h = culler.pin_height(nid, direction, port)
-                    else:
-                        at = view.pin_pos(nid, port, direction)
-                        h = None if at is None else at[1] - (r[0][1] - NODE_PAD)
+                for port in ports:               # culled (not drawn): as last drawn
+                    h = culler.pin_height(nid, direction, port) if hidden else view.pin_height(nid, port, direction)
                     if h is not None:
                         out[(nid, direction, port)] = h
         return out

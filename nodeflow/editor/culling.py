@@ -98,9 +98,9 @@ class Culler:
             return True                         # pins move only when the node's size does
         self.sizes[nid] = size
         for direction, n, port in [k for k in view.pin_types if k[1] == nid]:
-            at = view.pin_pos(nid, port, direction)
-            if at is not None:
-                self.pins[(nid, direction, port)] = at[1] - (y0 - NODE_PAD)
+            h = view.pin_height(nid, port, direction)
+            if h is not None:
+                self.pins[(nid, direction, port)] = h
         return True
 
     # ------------------------------------------------------------------ per frame

@@ -574,6 +574,11 @@ class GraphView:
         y = (label[0][1] + label[1][1]) / 2
         return (nmax[0] + NODE_PAD, y) if direction == "out" else (nmin[0] - NODE_PAD, y)
 
+    def pin_height(self, nid: str, port: str, direction: str) -> float | None:
+        """A drawn pin's height below its node's top (the layout's :data:`.layout.Pins`)."""
+        node, at = self.node_rect(nid), self.pin_pos(nid, port, direction)
+        return None if node is None or at is None else at[1] - (node[0][1] - NODE_PAD)
+
 
 def _short(problem: str, nid: str) -> str:
     """A problem without its "node 'x' (type):" prefix (it is shown on that node)."""
