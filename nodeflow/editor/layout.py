@@ -8,7 +8,9 @@ dearpygui's node editor draws a link as imnodes does, a cubic Bezier from the ou
 input pin with its inner control points a quarter of the link's length straight out of each pin
 (:func:`link_curve`); a link cannot be given bends.  So links are kept clear of nodes by the
 layout: a node in a column that a longer link passes through moves down below the link
-(:func:`clear_links`), and :func:`crossings` lists any link that still runs under a node.
+(:func:`clear_links`), a link that wraps from the end of one band of columns to the start of the
+next leaves from the band's lowest node at the right and falls through a free corridor between
+the bands, and :func:`crossings` lists any link that still runs under a node.
 
 >>> from nodeflow import Graph
 >>> g = Graph(); a = g.add("dsp.gain", id="a"); b = g.add("dsp.gain", id="b"); _ = g.connect(a.out, b.audio)
@@ -49,7 +51,12 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     the pins are on each node, see :data:`Pins`; estimated when not given).
 
     With ``max_width`` (the window's width), a column that would end past it starts a new band of
-    columns below the previous ones, so a long chain reads left to right, then on the next line."""
+    columns below the previous ones, so a long chain reads left to right, then on the next line.
+    A link from one band to the next is drawn from the right end back to the left across both:
+    the nodes it leaves from go to the bottom of their column, that column moves down when the
+    link would cross the band's lower nodes, and the next band moves down to leave a corridor the
+    link falls through (see :func:`_wrap_clear`).  Several links wrapping from one column (or into
+    one) still cross each other's nodes: only the lowest (topmost) can run clear."""
     g = graph.to_networkx()
     depth: dict[str, int] = {}
     order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else list(graph.nodes)
@@ -61,28 +68,20 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     index = {n: i for i, n in enumerate(graph.nodes)}
     pos: dict[str, list[float]] = {}
     band: list[list[str]] = []
+    above: list[list[str]] = []              # the band before this one
     x, top = origin[0], origin[1]
-
-    def close_band() -> float:            # clear the band's links; returns where the next band starts
-        placed = {n: pos[n] for col in band for n in col}
-        bottom = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
-        if sum(1 for link in graph.links if link.src in placed) <= MAX_CLEARED_LINKS:
-            lanes_only = {n: list(p) for n, p in placed.items()}
-            clear_links(graph, placed, sizes, pins, gap=gap[1], columns=band)
-            cleared = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
-            if cleared - top > 1.5 * (bottom - top) + 200:       # a dense tangle: keep the compact layout
-                for n, p in lanes_only.items():
-                    placed[n][:] = p
-            else:
-                bottom = cleared
-        return bottom + gap[1]
+    cols = sorted(columns)
+    widths = {col: max(_size(sizes, n)[0] for n in columns[col]) for col in cols}
 
     lanes: dict[tuple[str, str, str, str], float] = {}      # a link skipping columns: the height it runs at
-    for col in sorted(columns):
-        nodes = columns[col]
-        width = max(_size(sizes, n)[0] for n in nodes)
+    for i, col in enumerate(cols):
+        nodes, width = columns[col], widths[col]
         if max_width is not None and x > origin[0] and x + width > max_width:
-            x, top, band, lanes = origin[0], close_band(), [], {}
+            top = _close_band(graph, pos, sizes, pins, band, above, top, gap)
+            x, above, band, lanes = origin[0], band, [], {}
+        # the band's last column: nodes whose links wrap to the next band go lowest, so those
+        # links leave it under the other nodes
+        last = max_width is not None and i + 1 < len(cols) and x + width + gap[0] + widths[cols[i + 1]] > max_width
         busy = sorted(y for (s, _, d, _), y in lanes.items() if depth[s] < col < depth[d])
         want: dict[str, float | None] = {       # a node fed by a lane: its input pin level with the lane
             n: min((y - _pin_y(graph, pins, sizes, n, "in", dp) for (s, _, d, dp), y in lanes.items() if d == n),
@@ -95,7 +94,7 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
             ys = [pos[p][1] for p in g.predecessors(n) if p in pos]
             return sum(ys) / len(ys) if ys else float("inf")
         y = top
-        for n in sorted(nodes, key=lambda n: (bary(n), index[n])):
+        for n in sorted(nodes, key=lambda n: (last and g.out_degree(n) > 0, bary(n), index[n])):
             h = _size(sizes, n)[1]
             w = want[n]
             y = y if w is None else max(y, w)
@@ -111,8 +110,100 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
         band.append(nodes)
         x += width + gap[0]
     if band:
-        close_band()
+        _close_band(graph, pos, sizes, pins, band, above, top, gap)
     return pos
+
+
+def _close_band(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: Pins | None,
+                band: list[list[str]], above: list[list[str]], top: float, gap: tuple[float, float]) -> float:
+    """Finish a band of columns placed from ``top``: clear its links (see :func:`clear_links`), move
+    it down as far as the links wrapping into it from the band ``above`` need to run clear (see
+    :func:`_wrap_clear`); returns where the next band starts."""
+    placed = {n: pos[n] for col in band for n in col}
+    bottom = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
+    if sum(1 for link in graph.links if link.src in placed) <= MAX_CLEARED_LINKS:
+        lanes_only = {n: list(p) for n, p in placed.items()}
+        clear_links(graph, placed, sizes, pins, gap=gap[1], columns=band)
+        cleared = max(p[1] + _size(sizes, n)[1] for n, p in placed.items())
+        if cleared - top > 1.5 * (bottom - top) + 200:       # a dense tangle: keep the compact layout
+            for n, p in lanes_only.items():
+                placed[n][:] = p
+        else:
+            bottom = cleared
+    if above:
+        lift, drop = _wrap_clear(graph, pos, sizes, pins, above, list(placed), gap[1])
+        for n in above[-1] if lift else []:
+            pos[n][1] += lift
+        for p in placed.values():
+            p[1] += drop
+        bottom += drop
+    return bottom + gap[1]
+
+
+def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None,
+                above: list[list[str]], below: list[str], gap: float, *, step: float = 10.0,
+                margin: float = 8.0) -> tuple[float, float]:
+    """``(lift, drop)``: how far to move the last column of the band ``above``, and the band
+    ``below`` (placed ``gap`` under it), down so that the links from one to the other run clear of
+    both bands' nodes.  A link wrapping from the right end of a band to the start of the next is
+    drawn across both (see :func:`link_curve`); it clears the band it leaves when it leaves from
+    the band's lowest node, and the further its ends are apart the steeper it falls, into a free
+    corridor between the bands.  The fewest links under a node (then within ``margin`` of one),
+    with the smallest drop (in ``step``, at most twice the tallest node), then the smallest lift."""
+    upper = [n for col in above for n in col]
+    last = set(above[-1]) if len(above) > 1 else set()        # a band's only column stays where it is
+    links = [k for k in graph.links if (k.src in upper and k.dst in below) or
+             (k.dst in last and k.src in upper and k.src not in last)]
+    if not links:
+        return 0.0, 0.0
+    nodes = upper + below
+    box = np.asarray([(pos[n][0], pos[n][1], pos[n][0] + _size(sizes, n)[0], pos[n][1] + _size(sizes, n)[1])
+                      for n in nodes])
+    group = {n: 1 if n in last else 2 if n in below else 0 for n in nodes}    # 1 moves by lift, 2 by drop
+    moves, ups = np.asarray([group[n] for n in nodes]), np.asarray([0, 1, 0, 1])
+    src, dst = np.asarray([group[k.src] for k in links]), np.asarray([group[k.dst] for k in links])
+    start = np.asarray([(pos[k.src][0] + _size(sizes, k.src)[0],
+                         pos[k.src][1] + _pin_y(graph, pins, sizes, k.src, "out", k.src_port)) for k in links])
+    end = np.asarray([(pos[k.dst][0], pos[k.dst][1] + _pin_y(graph, pins, sizes, k.dst, "in", k.dst_port))
+                      for k in links])
+    others = ~np.asarray([[n in (k.src, k.dst) for n in nodes] for k in links])
+    room = max(0.0, min(pos[n][1] for n in below) - gap - max((box[i, 3] for i in np.flatnonzero(moves == 1)),
+                                                              default=np.inf))
+
+    def best_lift(drop: float, lo: float, hi: float, by: float) -> tuple[float, float, float]:
+        """(score, drop, lift): the fewest links under a node, then near one, over lifts lo..hi."""
+        lifts = np.arange(lo, min(hi, drop + room) + 1e-6, by) if last else np.zeros(1)
+        if not len(lifts):
+            return np.inf, drop, 0.0
+        shift = np.stack([np.zeros_like(lifts), lifts, np.full_like(lifts, drop)], axis=1)
+        curves = _beziers((start[None] + shift[:, src, None] * ups[:2]).reshape(-1, 2),
+                          (end[None] + shift[:, dst, None] * ups[:2]).reshape(-1, 2))
+        curves = curves.reshape(len(lifts), len(links), -1, 2)
+        boxes = box[None] + shift[:, moves, None] * ups
+        hard, soft = ((_hits(curves, boxes, m) & others).any(axis=-1).sum(axis=-1) for m in (0.0, margin))
+        score = hard * (len(links) + 1) + soft
+        return float(score.min()), float(drop), float(lifts[score.argmin()])
+
+    coarse, cap = 3 * step, 2 * float(max(box[:, 3] - box[:, 1]))
+    best = (np.inf, 0.0, 0.0)
+    for drop in np.arange(0.0, cap + 1e-6, coarse):        # in coarse steps, then finer below the best
+        best = min(best, best_lift(drop, 0.0, np.inf, coarse))
+        if best[0] == 0:
+            break
+    for drop in np.arange(max(0.0, best[1] - coarse + step), best[1], step):
+        found = best_lift(drop, max(0.0, best[2] - coarse), best[2] + coarse, step)
+        if found[0] <= best[0]:
+            return found[2], found[1]
+    return best[2], best[1]
+
+
+def _hits(curves: np.ndarray, boxes: np.ndarray, margin: float) -> np.ndarray:
+    """``[..., links, nodes]``: whether each curve (``[..., links, samples, 2]``) passes through each
+    box (``[..., nodes, 4]``, ``(x0, y0, x1, y1)``) grown by ``margin``."""
+    xs, ys = curves[..., 0][..., None], curves[..., 1][..., None]
+    x0, y0, x1, y1 = (boxes[..., None, None, :, i] for i in range(4))
+    inside = (xs > x0 - margin) & (xs < x1 + margin) & (ys > y0 - margin) & (ys < y1 + margin)
+    return np.asarray(inside.any(axis=-2))
 
 
 def _pin_y(graph: Graph, pins: Pins | None, sizes: Sizes, n: str, direction: str, port: str) -> float:
@@ -149,9 +240,11 @@ def _beziers(p0: np.ndarray, p3: np.ndarray, samples: int = _SAMPLES) -> np.ndar
 
 
 class _Links:
-    """Every left-to-right link between placed nodes, as points along its curve."""
+    """Every left-to-right link between placed nodes (with ``wrapping``, every link), as points
+    along its curve."""
 
-    def __init__(self, graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None) -> None:
+    def __init__(self, graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None,
+                 wrapping: bool = False) -> None:
         self.ends: list[tuple[str, str]] = []
         starts, stops = [], []
         for link in graph.links:
@@ -160,7 +253,7 @@ class _Links:
             a, b = pos[link.src], pos[link.dst]
             start = (a[0] + _size(sizes, link.src)[0], a[1] + _pin_y(graph, pins, sizes, link.src, "out", link.src_port))
             end = (b[0], b[1] + _pin_y(graph, pins, sizes, link.dst, "in", link.dst_port))
-            if end[0] > start[0]:
+            if wrapping or end[0] > start[0]:
                 self.ends.append((link.src, link.dst))
                 starts.append(start)
                 stops.append(end)
@@ -184,8 +277,9 @@ class _Links:
 
 def crossings(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None = None,
               margin: float = 0.0) -> list[tuple[str, str, str]]:
-    """``(source, destination, node)`` for every left-to-right link drawn across a third node."""
-    links, found = _Links(graph, pos, sizes, pins), []
+    """``(source, destination, node)`` for every link drawn across a third node, links that wrap
+    from one band of columns back to the start of the next included."""
+    links, found = _Links(graph, pos, sizes, pins, wrapping=True), []
     for n, p in pos.items():
         w, h = _size(sizes, n)
         for i in np.flatnonzero(links.under(n, (p[0], p[1], p[0] + w, p[1] + h), margin) > -np.inf):

@@ -28,13 +28,14 @@ def _imnodes_link(start: tuple[float, float], end: tuple[float, float], n: int =
     return (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t ** 2 * p[2] + t ** 3 * p[3]
 
 
-def _links_under_nodes(graph: Graph, pos: dict, sizes: dict, pins: dict) -> list[tuple[str, str, str]]:
+def _links_under_nodes(graph: Graph, pos: dict, sizes: dict, pins: dict,
+                       wrapping: bool = False) -> list[tuple[str, str, str]]:
     """Links drawn across a third node; a link that wraps back to the start of the next band
-    (right to left) crosses its band whatever the layout, and is not counted."""
+    (right to left) is counted only with ``wrapping``."""
     found = []
     for link in graph.links:
         a, b = pos[link.src], pos[link.dst]
-        if b[0] < a[0] + sizes[link.src][0]:
+        if b[0] < a[0] + sizes[link.src][0] and not wrapping:
             continue
         curve = _imnodes_link((a[0] + sizes[link.src][0], a[1] + pins[(link.src, "out", link.src_port)]),
                               (b[0], b[1] + pins[(link.dst, "in", link.dst_port)]))
@@ -144,3 +145,120 @@ def test_a_dense_tangle_is_still_placed_without_overlaps_and_stays_compact():
     _no_overlaps(pos, sizes)
     x0, y0, x1, y1 = bounds(pos, sizes)
     assert y1 - y0 < 170 * len(g.nodes)            # never taller than every node stacked in one column
+
+
+def _chain(n: int) -> Graph:
+    g, prev = Graph(), None
+    for i in range(n):
+        x = g.add("dsp.gain", id=f"g{i}")
+        if prev is not None:
+            g.connect(prev.out, x.audio)
+        prev = x
+    return g
+
+
+def _bands(pos: dict, origin_x: float = 20.0) -> list[list[str]]:
+    """Nodes by band, each band's nodes left to right: a band starts where a node is at the left edge."""
+    bands: list[list[str]] = []
+    for n in sorted(pos, key=lambda n: (pos[n][1], pos[n][0])):
+        if pos[n][0] == origin_x:
+            bands.append([])
+        bands[-1].append(n)
+    return [sorted(b, key=lambda n: pos[n][0]) for b in bands]
+
+
+@pytest.mark.parametrize("width", [800.0, 1100.0, 1280.0])
+@pytest.mark.parametrize("length", [12, 16, 20])
+def test_a_long_chain_wraps_into_bands_and_the_wrapping_links_run_clear_of_every_node(length, width):
+    """A chain wider than the window reads left to right, then on the next band; the link from a
+    band's last node back to the next band's first runs in a corridor between the bands, under
+    no node (it used to cut diagonally through the next band's first nodes)."""
+    g = _chain(length)
+    sizes = {n: (200.0, 200.0) for n in g.nodes}
+    pins = _pins(g, sizes)
+    pos = arrange(g, sizes, pins=pins, max_width=width)
+    assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
+    _no_overlaps(pos, sizes)
+    bands = _bands(pos)
+    assert len(bands) > 1 and bounds(pos, sizes)[2] <= width
+    assert [n for b in bands for n in b] == [f"g{i}" for i in range(length)]       # reads left to right
+    for upper, lower in zip(bands, bands[1:]):
+        corridor = min(pos[n][1] for n in lower) - max(pos[n][1] + 200 for n in upper)
+        assert 30 <= corridor <= 120, "a corridor the wrapping link falls through, no taller than it needs"
+
+
+def test_crossings_lists_a_wrapping_link_drawn_across_the_next_band():
+    """What the test above guards against: bands 30 px apart, the wrap cuts through g5."""
+    g = _chain(12)
+    sizes = {n: (200.0, 200.0) for n in g.nodes}
+    pins = _pins(g, sizes)
+    pos = {f"g{i}": [20.0 + 260.0 * (i % 4), 40.0 + 230.0 * (i // 4)] for i in range(12)}
+    assert ("g3", "g4", "g5") in _links_under_nodes(g, pos, sizes, pins, wrapping=True)
+    assert ("g3", "g4", "g5") in crossings(g, pos, sizes, pins)
+
+
+def test_a_wrap_leaving_beside_a_taller_node_leaves_from_below_it():
+    """load -> resample (a tall node) -> gain -> fade -> export at measured-looking sizes: the link
+    from gain, the band's last node, wraps to fade; gain moves down so that the link leaves it
+    below the tall resample node instead of running under it."""
+    g = Graph()
+    for t, n in [("io.load", "load"), ("dsp.resample", "resample"), ("dsp.gain", "gain"), ("dsp.fade", "fade"),
+                 ("io.export", "export")]:
+        g.add(t, id=n, **({"path": f"{n}.wav"} if t.startswith("io.") else {}))
+    for a, b in [("load", "resample"), ("resample", "gain"), ("gain", "fade"), ("fade", "export")]:
+        g.connect(a, b)
+    sizes = {"load": (220.0, 110.0), "resample": (240.0, 330.0), "gain": (200.0, 150.0), "fade": (200.0, 180.0),
+             "export": (220.0, 130.0)}
+    pins = _pins(g, sizes)
+    for width in (900.0, 1100.0):
+        pos = arrange(g, sizes, pins=pins, max_width=width)
+        assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == []
+        _no_overlaps(pos, sizes)
+        assert len(_bands(pos)) == 2 and bounds(pos, sizes)[2] <= width
+        x0, y0, x1, y1 = bounds(pos, sizes)
+        assert y1 - y0 <= 330 + 30 + 180 + 100, "no taller than the two bands and a corridor"
+
+
+def _tracks(count: int) -> Graph:
+    """``count`` tracks (load -> trim -> gain -> fade), mixed two by two, then exported."""
+    g, outs = Graph(), []
+    for t in range(count):
+        prev = g.add("io.load", id=f"load{t}", path=f"t{t}.wav")
+        for j, kind in enumerate(["dsp.trim", "dsp.gain", "dsp.fade"]):
+            x = g.add(kind, id=f"t{t}_{j}")
+            g.connect(prev.out, x.audio)
+            prev = x
+        outs.append(prev.out)
+    while len(outs) > 1:
+        m = g.add("dsp.mix", id=f"mix{len(outs)}")
+        g.connect(outs.pop(0), m.a)
+        g.connect(outs.pop(0), m.b)
+        outs.append(m.out)
+    g.connect(outs[0], g.add("io.export", id="export", path="out.wav").audio)
+    return g
+
+
+def test_two_tracks_mixed_and_exported_wrap_clear_when_only_the_mix_wraps():
+    """At 1280 px the two tracks and their mix fill the first band and only the mix's link to the
+    export wraps: the mix goes to the bottom of the band, the link runs under both tracks."""
+    g = _tracks(2)
+    sizes = {n: (200.0, 200.0) for n in g.nodes}
+    pins = _pins(g, sizes)
+    pos = arrange(g, sizes, pins=pins, max_width=1280.0)
+    assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
+    _no_overlaps(pos, sizes)
+    assert _bands(pos)[-1] == ["export"] and pos["mix2"][1] > pos["t1_2"][1]
+    x0, y0, x1, y1 = bounds(pos, sizes)
+    assert y1 - y0 <= 3 * 200 + 2 * 30 + 60
+
+
+def test_of_two_tracks_wrapping_side_by_side_the_lower_one_runs_clear():
+    """At 1100 px both tracks' last nodes wrap to the mix: the upper one's link has to pass the
+    lower track (a link cannot bend), the lower one's runs clear (it used to cross the export)."""
+    g = _tracks(2)
+    sizes = {n: (200.0, 200.0) for n in g.nodes}
+    pins = _pins(g, sizes)
+    pos = arrange(g, sizes, pins=pins, max_width=1100.0)
+    under = _links_under_nodes(g, pos, sizes, pins, wrapping=True)
+    assert {(a, b) for a, b, _ in under} == {("t0_2", "mix2")}
+    _no_overlaps(pos, sizes)
