@@ -83,9 +83,10 @@ class App:
         self.dpg = dpg
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
+        from .canvas import FONT_PX
         if Path(FONT).exists():
             with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
-                dpg.bind_font(dpg.add_font(FONT, 14))
+                dpg.bind_font(dpg.add_font(FONT, FONT_PX))
         dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=0, y_pos=0, vsync=False,
                             decorated=False if os.environ.get("AUDIOCHAIN_EDITOR_UNDECORATED") else True,
                             disable_close=True)
@@ -115,11 +116,8 @@ class App:
                 dpg.add_text("", tag="status")
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
-        with dpg.theme() as thin_grab:      # a slider's handle as a thin line: it never hides the value's digits
-            with dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
-                dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
-        dpg.bind_theme(thin_grab)
+        self._app_themes: dict[float, int] = {}
+        self.grid_spacing(1.0)
         self._prefs_window()
         self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
                               self.seek)
@@ -187,15 +185,43 @@ class App:
                                   callback=lambda s, a: self.canvas.set_compact(bool(a)))
                 dpg.add_menu_item(label="Minimap", check=True, default_value=True, tag="menu_minimap",
                                   callback=lambda s, a: self.canvas.set_minimap(bool(a)))
+                dpg.add_menu_item(label="Zoom in", shortcut="Ctrl+=", callback=lambda: self.canvas.zoom(+1))
+                dpg.add_menu_item(label="Zoom out", shortcut="Ctrl+-", callback=lambda: self.canvas.zoom(-1))
+                dpg.add_menu_item(label="Actual size (100%)", shortcut="Ctrl+0", tag="menu_zoom",
+                                  callback=lambda: self.canvas.zoom(0))
                 dpg.add_separator()
                 dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
                 dpg.add_menu_item(label="Tune results...", callback=lambda: self.tune.open(), tag="menu_tune")
             dpg.add_menu(label="Tools", tag="menu_tools")      # filled by plug-ins (see .tools)
 
+    def grid_spacing(self, scale: float) -> None:
+        """The app's theme, with the canvas' grid drawn at the zoom ``scale`` (imnodes reads the grid's
+        spacing from the app's theme, not from the node editor's)."""
+        dpg = self.dpg
+        if scale not in self._app_themes:
+            with dpg.theme() as th:
+                with dpg.theme_component(dpg.mvAll):   # a slider's handle as a thin line: it never hides digits
+                    dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
+                    dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
+                    dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, 24.0 * scale, category=dpg.mvThemeCat_Nodes)
+            self._app_themes[scale] = th
+        dpg.bind_theme(self._app_themes[scale])
+
     def _shortcuts(self) -> None:
         dpg = self.dpg
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._on_key)
+            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
+
+    def _on_wheel(self, sender: Any, delta: float) -> None:
+        """Ctrl+wheel over the canvas zooms about the mouse."""
+        dpg = self.dpg
+        if not (dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)) or not delta:
+            return
+        r = self.wiring.canvas_rect()
+        x, y = dpg.get_mouse_pos(local=False)
+        if r is not None and r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]:
+            self.canvas.zoom(1 if delta > 0 else -1, at=(x, y))
 
     def _on_key(self, sender: Any, key: int) -> None:
         dpg = self.dpg
@@ -235,6 +261,12 @@ class App:
             self.canvas.arrange()
         elif key == dpg.mvKey_Home:
             self.canvas.fit()
+        elif ctrl and key in (dpg.mvKey_Plus, dpg.mvKey_Add):
+            self.canvas.zoom(+1)
+        elif ctrl and key in (dpg.mvKey_Minus, dpg.mvKey_Subtract):
+            self.canvas.zoom(-1)
+        elif ctrl and key in (dpg.mvKey_0, dpg.mvKey_NumPad0):
+            self.canvas.zoom(0)
         elif ctrl and k == "M":
             self.canvas.set_compact(not self.view.compact)
         elif ctrl and k == "C":
@@ -326,7 +358,7 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        pos = self.canvas.canvas_pos(at) if at is not None else self.canvas.free_spot()
+        pos = self.canvas.graph_pos(at) if at is not None else self.canvas.free_spot()
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))

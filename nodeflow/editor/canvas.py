@@ -1,12 +1,15 @@
-"""Canvas commands: fit every node into the window, compact nodes, paste at the mouse, arrange; and
-the canvas' geometry (viewport pixels to node coordinates, drawn node sizes).
+"""Canvas commands: zoom, fit every node into the window, compact nodes, paste at the mouse,
+arrange; and the canvas' geometry (viewport pixels to canvas and graph coordinates, drawn node sizes).
 
-dearpygui's node editor has no zoom and no pan API, so *View > Fit all* (``Home``) works on the
-layout: a graph that is off-screen but would fit is moved into view, one too big is arranged in
-bands left to right (see :func:`.layout.fit`), and one still too big switches to *compact* nodes
-(every body collapsed to title, state and pins, drawn in a smaller font) and is fitted again once
-they are measured.  Each fit is one undoable move.  *Paste* puts the clip's top-left node where the
-mouse is when the mouse is over the canvas.
+dearpygui's node editor has no zoom and no pan API.  *View > Zoom* draws every node again at a
+scale (see :mod:`.zoom`: fonts, widget sizes, imnodes' sizes and the grid, positions times the
+scale about the view's centre or the mouse); the graph keeps its positions.  *View > Fit all*
+(``Home``) works on the view, then on the layout: a graph that is off-screen but would fit is
+moved into view, one that fits at a smaller zoom (down to :data:`FIT_MIN_ZOOM`) is zoomed out to,
+one still too big is arranged in bands left to right (see :func:`.layout.fit`), and one still too
+big switches to *compact* nodes (every body collapsed to title, state and pins, drawn in a smaller
+font) and is fitted again once they are measured.  Each move is one undoable edit.  *Paste* puts
+the clip's top-left node where the mouse is when the mouse is over the canvas.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["Canvas", "SMALL_FONT_PX"]
 
 SMALL_FONT_PX = 10
+FONT_PX = 14            # the editor's font (see .app)
+FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
 
 
 class Canvas:
@@ -31,13 +36,58 @@ class Canvas:
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self.small_font: int | None = None
         self.minimap = True         # View > Minimap (see set_minimap)
+        self._font_path = ""
+        self._fonts: dict[int, int] = {}          # pixel size -> dpg font (the canvas' at each zoom)
 
     def setup(self, font_path: str) -> None:
-        dpg = self.app.dpg
-        if Path(font_path).exists():
-            with dpg.font_registry():
-                self.small_font = dpg.add_font(font_path, SMALL_FONT_PX)
+        self._font_path = font_path if Path(font_path).exists() else ""
+        self.small_font = self._font(SMALL_FONT_PX)
         self.app.view.compact_font = self.small_font
+
+    def _font(self, px: int) -> int | None:
+        """The editor's font at ``px`` pixels (None without the font file: dearpygui's own)."""
+        if not self._font_path:
+            return None
+        if px not in self._fonts:
+            with self.app.dpg.font_registry():
+                self._fonts[px] = self.app.dpg.add_font(self._font_path, px)
+        return self._fonts[px]
+
+    # ------------------------------------------------------------------ zoom
+    def zoom(self, direction: int = 0, at: tuple[float, float] | None = None, scale: float | None = None,
+             quiet: bool = False) -> bool:
+        """View > Zoom in (``direction`` +1), Zoom out (-1) or Actual size (0), or to ``scale``,
+        about the viewport point ``at`` (the mouse for Ctrl+wheel; None: the view's centre).  The
+        nodes are drawn again at the new size; the graph is not changed (not an undo step)."""
+        app = self.app
+        z = app.view.zoom
+        new = scale if scale is not None else (1.0 if direction == 0 else z.step(direction))
+        r = app.wiring.canvas_rect()
+        if at is None and r is not None:
+            at = ((r[0][0] + r[1][0]) / 2, (r[0][1] + r[1][1]) / 2)
+        if not z.set(new, self.canvas_pos(at) if at is not None else None):
+            if not quiet:
+                app.say(f"zoom {z.label}: " + ("the smallest" if new < 1 else "the largest" if new > 1 else
+                                              "actual size already"))
+            return False
+        self._draw_zoom()
+        if not quiet:
+            app.say(f"zoom {z.label} (Ctrl+0: actual size; Ctrl+= and Ctrl+-, or Ctrl+mouse wheel, zoom)")
+        return True
+
+    def _draw_zoom(self) -> None:
+        """Draw every node again at the view's zoom: fonts, widget sizes, imnodes' sizes, positions."""
+        app = self.app
+        view = app.view
+        s = view.zoom.scale
+        view.font = self._font(max(4, round(FONT_PX * s))) if s != 1.0 else None
+        view.compact_font = self._font(max(4, round(SMALL_FONT_PX * s)))
+        app.grid_spacing(s)
+        view.clear()
+        app._seen = (None, -1, -1)          # everything is drawn again: nodes, states, previews
+        app._loop_shown = None
+        items.configure("menu_zoom", label=f"Actual size (now {view.zoom.label})" if s != 1.0 else "Actual size (100%)")
+        app._settle = max(app._settle, 4)
 
     # ------------------------------------------------------------------ compact
     def set_compact(self, on: bool) -> None:
@@ -83,24 +133,34 @@ class Canvas:
         if not g.nodes or box is None or any(n not in sizes for n in g.nodes):
             self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
             return
-        pos = {n: list(positions(g).get(n, [0.0, 0.0])) for n in g.nodes}
+        z = app.view.zoom
+        pos = {n: z.to_canvas(positions(g).get(n, [0.0, 0.0])) for n in g.nodes}
         vx0, vy0, vx1, vy1 = box
         w, h = vx1 - vx0, vy1 - vy0
         x0, y0, x1, y1 = bounds(pos, sizes)
         if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1:
             app.say(f"all {len(g.nodes)} nodes are in view")
             return
+        level = z.fitting(((x1 - x0) / z.scale, (y1 - y0) / z.scale), (w - 40, h - 40))
+        if (x1 - x0 > w - 40 or y1 - y0 > h - 40) and level < z.scale and level >= FIT_MIN_ZOOM and not again:
+            # zoom out until it fits, the layout as it is: its top-left corner at the view's
+            gx, gy = z.to_graph((x0, y0))
+            z.scale, z.shift = level, (vx0 + 20 - gx * level, vy0 + 20 - gy * level)
+            self._draw_zoom()
+            app.say(f"zoomed out to {z.label} to show all {len(g.nodes)} nodes (Ctrl+0: actual size)")
+            return
         if x1 - x0 <= w - 40 and y1 - y0 <= h - 40:          # it fits as it is: move it into view
             new = {n: [p[0] - x0 + vx0 + 20, p[1] - y0 + vy0 + 20] for n, p in pos.items()}
         else:
-            gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
+            gx, gy = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
+            gap = (gx * z.scale, gy * z.scale)
             new = arrange(g, sizes, origin=(vx0 + 20, vy0 + 20), gap=gap, max_width=vx1 - 10, pins=self.pin_heights())
             bx0, by0, bx1, by1 = bounds(new, sizes)
             if by1 > vy1 and not app.view.compact and not again:
                 self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
                 self._refit_at = app.frame_count + 3
                 return
-        app.doc.move(new)
+        app.doc.move({n: z.to_graph(p) for n, p in new.items()})
         shown = sum(1 for n, p in new.items() if p[1] + sizes[n][1] <= vy1 and p[0] + sizes[n][0] <= vx1)
         app.say(f"fitted {len(g.nodes)} nodes into the window" + (" (compact)" if app.view.compact else "")
                 + ("" if shown == len(g.nodes) else f"; {shown} in view, the rest below (drag with the middle "
@@ -117,13 +177,13 @@ class Canvas:
 
     # ------------------------------------------------------------------ paste
     def paste_at(self) -> tuple[float, float] | None:
-        """Where a paste lands: the canvas point under the mouse when it is over the canvas."""
+        """Where a paste lands: the graph point under the mouse when it is over the canvas."""
         app = self.app
         r = app.wiring.canvas_rect()
         x, y = app.dpg.get_mouse_pos(local=False)
         if r is None or not (r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]):
             return None
-        return self.canvas_pos((x, y))
+        return self.graph_pos((x, y))
 
     def paste(self, clip: dict[str, Any]) -> list[str] | None:
         return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))
@@ -138,16 +198,21 @@ class Canvas:
             return float(screen[0] - off[0]), float(screen[1] - off[1])
         return float(screen[0]) - 210.0, float(screen[1]) - 30.0
 
+    def graph_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
+        """A viewport point in graph coordinates (what graph files keep: the zoom undone)."""
+        x, y = self.app.view.zoom.to_graph(self.canvas_pos(screen))
+        return x, y
+
     def node_sizes(self) -> dict[str, tuple[float, float]]:
-        """Each drawn node's size in pixels, pins included."""
-        from .view import NODE_PAD
+        """Each drawn node's size in pixels (at the zoom drawn), pins included."""
         view, sizes = self.app.view, {}
+        pad = view.node_pad
         culler = self.app.culler
         for nid in self.app.doc.graph.nodes:
             r = view.node_rect(nid) if nid in view.nodes and nid not in culler.hidden else None
             if r is not None:
                 (x0, y0), (x1, y1) = r
-                sizes[nid] = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+                sizes[nid] = (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
             elif nid in culler.hidden and (size := culler.size(nid)) is not None:
                 sizes[nid] = size                # not drawn while far outside the view: as last drawn
         return sizes
@@ -178,8 +243,10 @@ class Canvas:
         from .layout import arrange
         app = self.app
         g = app.doc.graph
-        new = arrange(g, self.node_sizes(), max_width=app.dpg.get_item_rect_size("canvas")[0] - 10,
-                      pins=self.pin_heights())
+        z = app.view.zoom
+        new = {n: z.to_graph(p) for n, p in arrange(
+            g, self.node_sizes(), gap=(60.0 * z.scale, 30.0 * z.scale),
+            max_width=app.dpg.get_item_rect_size("canvas")[0] - 10, pins=self.pin_heights()).items()}
         if initial:
             positions(g).update(new)
             g.revision += 1
@@ -193,8 +260,11 @@ class Canvas:
         from .layout import fit
         app = self.app
         g = app.doc.graph
-        new = fit(g, positions(g), self.node_sizes(), tuple(app.dpg.get_item_rect_size("canvas")))
+        z = app.view.zoom
+        new = fit(g, {n: z.to_canvas(p) for n, p in positions(g).items()}, self.node_sizes(),
+                  tuple(app.dpg.get_item_rect_size("canvas")))
         if new:
+            new = {n: z.to_graph(p) for n, p in new.items()}
             positions(g).update(new)
             g.revision += 1
             app.say(f"{app.status_text}; moved its nodes to fit this window" if app.status_text

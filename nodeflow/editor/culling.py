@@ -17,7 +17,7 @@ What imnodes does with a hidden node decides the rules here:
 The view's pan is read from one drawn node (its drawn rectangle against its position), so one node
 always stays drawn.  A node is hidden only once it has been drawn and measured; its size and pin
 heights are kept for Fit all and Arrange (see :meth:`size` and :meth:`pin_height`); when every node
-changes size (View > Compact nodes) all are drawn once and measured again.  The work per
+changes size (View > Compact nodes, a zoom) all are drawn once and measured again.  The work per
 frame is a few dearpygui calls; the nodes are looked at only when the pan, the canvas size or the
 graph changed.
 """
@@ -53,7 +53,7 @@ class Culler:
         self.pins: dict[tuple[str, str, str], float] = {}      # (node, direction, port) -> height below top
         self.anchor: str | None = None            # a drawn node the pan is read from
         self._key: tuple[Any, ...] | None = None
-        self._compact = False
+        self._compact: tuple[bool, float] = (False, 1.0)    # (compact, zoom) the sizes were measured at
         self._seen: dict[str, tuple[float, float]] = {}       # node id -> size drawn last time it was looked at
         self.recomputed = 0                       # how often the nodes were looked at (tests, benchmarks)
         app.view.culled = self.hidden
@@ -61,8 +61,8 @@ class Culler:
     # ------------------------------------------------------------------ geometry
     def offset(self) -> tuple[float, float] | None:
         """Viewport pixels of node position (0, 0): the canvas' pan, from a drawn node."""
-        from .view import NODE_PAD
         view = self.app.view
+        pad = view.node_pad
         for nid in ([self.anchor] if self.anchor in view.nodes else []) + list(view.nodes):
             if nid is None or nid in self.hidden:
                 continue
@@ -70,7 +70,7 @@ class Culler:
             st, p = items.state(tag), items.pos(tag)
             if st.get("rect_min") and p is not None:
                 self.anchor = nid
-                return float(st["rect_min"][0] - p[0] - NODE_PAD), float(st["rect_min"][1] - p[1] - NODE_PAD)
+                return float(st["rect_min"][0] - p[0] - pad), float(st["rect_min"][1] - p[1] - pad)
         return None
 
     def size(self, nid: str) -> tuple[float, float] | None:
@@ -84,13 +84,12 @@ class Culler:
     def _measure(self, nid: str) -> bool:
         """Remember a drawn node's size and pin heights; False when it is not drawn yet or its size
         changed since the last look (it is looked at again on the next frame)."""
-        from .view import NODE_PAD
         view = self.app.view
         r = view.node_rect(nid)
         if r is None:
             return False
         (x0, y0), (x1, y1) = r
-        size = (x1 - x0 + 2 * NODE_PAD, y1 - y0 + 2 * NODE_PAD)
+        size = (x1 - x0 + 2 * view.node_pad, y1 - y0 + 2 * view.node_pad)
         if self._seen.get(nid) != size:         # a new node's first frame has no layout yet (16 x 16)
             self._seen[nid] = size
             return False                        # the same size on two frames is its size
@@ -111,8 +110,8 @@ class Culler:
             if self.hidden or self.hidden_links:
                 self.show_all()
             return
-        if view.compact != self._compact:       # every node changes size: draw all once, measure them again
-            self._compact = view.compact
+        if (view.compact, view.zoom.scale) != self._compact:     # every node changes size (compact, zoom):
+            self._compact = (view.compact, view.zoom.scale)      # draw all once, measure them again
             self.show_all()
             return
         canvas = self.app.wiring.canvas_rect()

@@ -150,12 +150,13 @@ class ModelsPanel:
         if not children:
             return False
         kw: dict[str, Any] = {"before": children[1]} if len(children) > 1 else {"parent": node}
+        px = self.app.view.zoom.px          # drawn at the canvas' zoom
         with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=row_tag(nid), **kw):
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Download", tag=f"model::button::{nid}", width=BUTTON_W,
+                dpg.add_button(label="Download", tag=f"model::button::{nid}", width=px(BUTTON_W),
                                callback=lambda: self.press(nid))
                 dpg.add_text("", tag=f"model::text::{nid}")
-                dpg.add_progress_bar(tag=f"model::progress::{nid}", width=ROW_W, height=16, show=False)
+                dpg.add_progress_bar(tag=f"model::progress::{nid}", width=px(ROW_W), height=px(16), show=False)
             for part in ("text", "progress"):
                 with dpg.tooltip(f"model::{part}::{nid}"):
                     dpg.add_text("", tag=f"model::{part}tip::{nid}", wrap=420)

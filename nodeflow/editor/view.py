@@ -19,6 +19,7 @@ from ..graph import Graph, Link
 from ..types import ParamSpec, type_name
 from . import items, widgets
 from .document import positions
+from .zoom import Zoom
 
 if TYPE_CHECKING:
     from ..node import NodeSpec
@@ -97,13 +98,15 @@ class GraphView:
         self.links: dict[Link, int] = {}           # link -> dpg link item
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
         self.marks: dict[str, tuple[object, ...]] = {}   # node id -> (state text, problems, unknown) shown
-        self._themes = {k: self._title_theme(c) for k, c in STATE_COLOURS.items()}
+        self._node_themes: dict[tuple[str, float], int] = {}   # (run state, zoom) -> theme (see node_theme)
         self._pin_themes: dict[tuple[tuple[int, int, int], bool], int] = {}
         self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
         self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
         self.compact = False                                  # node bodies collapsed (see set_compact)
         self.compact_font: int | None = None                  # the smaller font compact nodes are drawn in
+        self.font: int | None = None                          # the font nodes are drawn in (None: the app's)
         self.culled: Container[str] = ()                      # nodes not drawn (far outside the view)
+        self.zoom = Zoom()                                    # graph positions and sizes to the canvas' (see .zoom)
         self._specs: dict[str, Any] = {}
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
@@ -125,17 +128,30 @@ class GraphView:
         with dpg.item_handler_registry() as self._wave_click:     # seek: a click on the waveform
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._wave_clicked)
 
-    @staticmethod
-    def _title_theme(colour: tuple[int, int, int]) -> int:
-        th: int       # (dearpygui annotates its item context managers as returning the id: they yield Any)
-        with dpg.theme() as th:
-            with dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, colour, category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, tuple(min(255, c + 30) for c in colour),
-                                    category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, tuple(min(255, c + 50) for c in colour),
-                                    category=dpg.mvThemeCat_Nodes)
-        return th
+    def node_theme(self, state: str = "") -> int:
+        """The theme of a node in run ``state`` ("" for none) at the zoom drawn: its title bar's
+        colour, and imnodes' and Dear ImGui's sizes times the zoom (0 at 100% without a state)."""
+        from .zoom import STYLE
+        colour, scale = STATE_COLOURS.get(state), self.zoom.scale
+        if colour is None and scale == 1.0:
+            return 0
+        key = (state if colour else "", scale)
+        if key not in self._node_themes:
+            th: int       # (dearpygui annotates its item context managers as returning the id: they yield Any)
+            with dpg.theme() as th:
+                with dpg.theme_component(dpg.mvAll):
+                    if colour is not None:
+                        dpg.add_theme_color(dpg.mvNodeCol_TitleBar, colour, category=dpg.mvThemeCat_Nodes)
+                        dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, tuple(min(255, c + 30) for c in colour),
+                                            category=dpg.mvThemeCat_Nodes)
+                        dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, tuple(min(255, c + 50) for c in colour),
+                                            category=dpg.mvThemeCat_Nodes)
+                    if scale != 1.0:
+                        for name, values, cat in STYLE:
+                            dpg.add_theme_style(getattr(dpg, name), *(v * scale for v in values),
+                                                category=getattr(dpg, f"mvThemeCat_{cat}"))
+            self._node_themes[key] = th
+        return self._node_themes[key]
 
     def _pin_theme(self, colour: tuple[int, int, int], dim: bool = False) -> int:
         key = (colour, dim)
@@ -215,7 +231,8 @@ class GraphView:
             self._delete_node(nid)
         for i, (nid, inst) in enumerate(graph.nodes.items()):
             if nid not in self.nodes:
-                self._create_node(graph, nid, pos.get(nid) or [40.0 + 240.0 * (i % 5), 40.0 + 220.0 * (i // 5)])
+                self._create_node(graph, nid, self.zoom.to_canvas(
+                    pos.get(nid) or [40.0 + 240.0 * (i % 5), 40.0 + 220.0 * (i // 5)]))
             elif self.params.get(nid) != inst.params:
                 spec = graph.registry.get(inst.type)
                 for name, value in inst.params.items():
@@ -224,7 +241,7 @@ class GraphView:
                 self.params[nid] = dict(inst.params)
                 if spec is not None and not self.compact:
                     self._show_applicable(nid, spec.params, inst.params)
-            want = pos.get(nid)
+            want = self.zoom.to_canvas(pos[nid]) if nid in pos else None
             if want is not None and want != self.pos.get(nid):
                 items.set_pos(self.node_tag(nid), want)
                 self.pos[nid] = list(want)
@@ -237,6 +254,15 @@ class GraphView:
                 a, b = self.attr_tag("out", l.src, l.src_port), self.attr_tag("in", l.dst, l.dst_port)
                 if items.exists(a) and items.exists(b):
                     self.links[l] = dpg.add_node_link(a, b, parent=self.editor)
+
+    def clear(self) -> None:
+        """Delete every node and link drawn; the next :meth:`sync` draws them again (at a new zoom)."""
+        for nid in list(self.nodes):
+            self._delete_node(nid)
+        for item in self.links.values():
+            items.delete(item)
+        self.links.clear()
+        self.last_sync_revision = -1
 
     def _delete_node(self, nid: str) -> None:
         for l in [l for l in self.links if nid in (l.src, l.dst)]:
@@ -263,9 +289,11 @@ class GraphView:
                 dpg.add_text("", tag=f"status::{nid}")
                 with dpg.tooltip(f"status::{nid}", tag=f"statustipwin::{nid}", show=False):
                     dpg.add_text("", tag=f"statustip::{nid}", wrap=420)
-                dpg.add_progress_bar(tag=f"progress::{nid}", width=widgets.WIDTH + 80, height=STATE_LINE_H,
+                dpg.add_progress_bar(tag=f"progress::{nid}", width=self.zoom.px(widgets.WIDTH + 80),
+                                     height=self.zoom.px(STATE_LINE_H),
                                      show=False)
-                dpg.add_text("", tag=f"problem::{nid}", wrap=widgets.WIDTH + 80, color=(255, 170, 80), show=False)
+                dpg.add_text("", tag=f"problem::{nid}", wrap=self.zoom.px(widgets.WIDTH + 80), color=(255, 170, 80),
+                             show=False)
                 with dpg.tooltip(f"problem::{nid}"):
                     dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)
             if spec is None:
@@ -283,13 +311,13 @@ class GraphView:
                         continue
                     with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"pattr::{nid}::{name}") as attr:
                         widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
-                                                 self.on_browse)
+                                                 self.on_browse, scale=self.zoom.scale)
                 for group, params in folded.items():     # rarely changed settings, folded until opened
                     with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"gattr::{nid}::{group}"):
                         with dpg.tree_node(label=group, default_open=False, tag=f"group::{nid}::{group}") as tree:
                             for p in params:
                                 widgets.add_param_widget(tree, nid, p, inst.params.get(p.name, p.default),
-                                                         self.on_param, self.on_browse)
+                                                         self.on_param, self.on_browse, scale=self.zoom.scale)
                 types = graph.output_types()
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)
@@ -304,6 +332,10 @@ class GraphView:
         self.marks[nid] = ("", ())
         if spec is not None:
             self._show_applicable(nid, spec.params, inst.params)
+        if self.font is not None:
+            items.call(dpg.bind_item_font, self.node_tag(nid), self.font)
+        if self.zoom.scale != 1.0:
+            items.bind_theme(self.node_tag(nid), self.node_theme())
         if self.compact:
             self._compact_node(nid, True)
 
@@ -320,7 +352,7 @@ class GraphView:
         for tag in self._body(nid):
             items.configure(tag, show=not on)
         if self.compact_font is not None:
-            items.call(dpg.bind_item_font, self.node_tag(nid), self.compact_font if on else 0)
+            items.call(dpg.bind_item_font, self.node_tag(nid), self.compact_font if on else self.font or 0)
         if not on:
             graph_params = self.params.get(nid, {})
             spec = self._specs.get(nid)
@@ -362,8 +394,8 @@ class GraphView:
             with dpg.group(horizontal=True):
                 if is_audio_type(t) or plays_file:      # an export plays the file it wrote
                     for verb in ("play", "stop"):       # fixed widths: 'play' <-> 'pause' never moves a pin
-                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", width=BUTTON_W,
-                                       height=BUTTON_H)
+                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", width=self.zoom.px(BUTTON_W),
+                                       height=self.zoom.px(BUTTON_H))
                         dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
                 dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
         self._colour_pin("out", nid, port)
@@ -376,8 +408,10 @@ class GraphView:
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
                 # until there is a waveform an empty box of the plot's size holds its place: a plot costs
                 # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
-                dpg.add_spacer(width=widgets.WIDTH + 80, height=56, tag=f"plotspace::{nid}::{port}")
-                with dpg.plot(height=56, width=widgets.WIDTH + 80, no_title=True, no_menus=True, no_box_select=True,
+                dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(56),
+                               tag=f"plotspace::{nid}::{port}")
+                with dpg.plot(height=self.zoom.px(56), width=self.zoom.px(widgets.WIDTH + 80), no_title=True,
+                              no_menus=True, no_box_select=True,
                               no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
                     # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
                     dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
@@ -486,8 +520,7 @@ class GraphView:
         items.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
-        theme = self._themes.get("broken" if unknown or _serious(problems) else (kind or ""))
-        items.bind_theme(self.node_tag(nid), theme if theme else 0)
+        items.bind_theme(self.node_tag(nid), self.node_theme("broken" if unknown or _serious(problems) else kind or ""))
 
     # ------------------------------------------------------------------ previews
     def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
@@ -549,14 +582,20 @@ class GraphView:
 
     # ------------------------------------------------------------------ geometry
     def read_positions(self) -> dict[str, list[float]]:
-        """Positions of nodes the user moved since the last sync."""
+        """Positions (in graph coordinates) of nodes the user moved since the last sync."""
         moved = {}
         for nid in self.nodes:
-            p = items.pos(self.node_tag(nid))
-            if p is not None and p != self.pos.get(nid):
-                moved[nid] = p
+            p, was = items.pos(self.node_tag(nid)), self.pos.get(nid)
+            # imnodes hands back a position set between pixels (at a zoom) up to a pixel off: not a move
+            if p is not None and (was is None or abs(p[0] - was[0]) >= 1 or abs(p[1] - was[1]) >= 1):
+                moved[nid] = self.zoom.to_graph(p)
                 self.pos[nid] = p
         return moved
+
+    @property
+    def node_pad(self) -> float:
+        """How far outside a node's content rectangle its pins are drawn, at the zoom drawn."""
+        return NODE_PAD * self.zoom.scale
 
     def node_rect(self, nid: str) -> tuple[list[float], list[float]] | None:
         """The node's content rectangle in viewport pixels; None when it is gone, not drawn yet, or
@@ -572,12 +611,12 @@ class GraphView:
             return None
         nmin, nmax = node
         y = (label[0][1] + label[1][1]) / 2
-        return (nmax[0] + NODE_PAD, y) if direction == "out" else (nmin[0] - NODE_PAD, y)
+        return (nmax[0] + self.node_pad, y) if direction == "out" else (nmin[0] - self.node_pad, y)
 
     def pin_height(self, nid: str, port: str, direction: str) -> float | None:
         """A drawn pin's height below its node's top (the layout's :data:`.layout.Pins`)."""
         node, at = self.node_rect(nid), self.pin_pos(nid, port, direction)
-        return None if node is None or at is None else at[1] - (node[0][1] - NODE_PAD)
+        return None if node is None or at is None else at[1] - (node[0][1] - self.node_pad)
 
 
 def _short(problem: str, nid: str) -> str:

@@ -201,8 +201,12 @@ def _finite_range(spec: ParamSpec) -> tuple[float, float] | None:
 def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: Any,
                      on_change: Callable[[str, str, Any], None],
                      on_browse: Callable[[str, str, ParamSpec], None] | None = None,
-                     width: int = WIDTH) -> str:
-    """Add the widget for one parameter under ``parent``; returns its tag."""
+                     scale: float = 1.0) -> str:
+    """Add the widget for one parameter under ``parent``, its sizes times ``scale`` (the canvas'
+    zoom, see :mod:`.zoom`); returns its tag."""
+    def px(v: float) -> int:
+        return max(1, round(v * scale))
+    width = px(WIDTH)
     tag = widget_tag(node_id, spec.name)
     label = display_name(spec)
     unit = _unit(spec)
@@ -257,25 +261,25 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                 on_change(node_id, spec.name, new)
         with dpg.group(horizontal=True, parent=parent):
             kw.pop("parent")
-            kw["width"] = width - 28
+            kw["width"] = width - px(28)
             dpg.add_input_text(default_value=path_shown(value), callback=cb_path, on_enter=True,
                                user_data=str(value or ""),
                                hint="file" if spec.path.mode == "read" else "output file", **kw)
             if on_browse is not None:
-                dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
+                dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec),
                                tag=f"browse::{node_id}::{spec.name}")
     elif spec.kind == "str" and spec.name == "checkpoint" and on_browse is not None:
         with dpg.group(horizontal=True, parent=parent):   # a model's checkpoint: a hub id, or "..." for a folder
             kw.pop("parent")
-            kw["width"] = width - 28
+            kw["width"] = width - px(28)
             dpg.add_input_text(default_value=str(value or ""), callback=cb_value, **kw)
-            dpg.add_button(label="...", width=22, callback=lambda: on_browse(node_id, spec.name, spec),
+            dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec),
                            tag=f"browse::{node_id}::{spec.name}")
     else:  # str / Text
         multiline = bool(spec.text and spec.text.multiline)
         if multiline:
-            kw["width"] = width + 76        # prompts and templates get room to be read
-        dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=54 if multiline else 0,
+            kw["width"] = width + px(76)        # prompts and templates get room to be read
+        dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=px(54) if multiline else 0,
                            callback=cb_value, **kw)
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)

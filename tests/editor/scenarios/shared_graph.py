@@ -15,7 +15,7 @@ def main(app, drv):
            "problem_shown": {n: bool(dpg.is_item_shown(f"problem::{n}")) for n in nodes},
            "verb_ports": [t for t in ("attr::in::verb::audio", "attr::out::verb::out") if dpg.does_item_exist(t)],
            "drawn_links": sorted(str(l) for l in app.view.links),
-           "broken_theme": {n: dpg.get_item_theme(app.view.node_tag(n)) == app.view._themes["broken"] for n in nodes}}
+           "broken_theme": {n: dpg.get_item_theme(app.view.node_tag(n)) == app.view.node_theme("broken") for n in nodes}}
     drv.screenshot(tmp / "shared.png")
     app.validate()                                          # Graph > Validate
     drv.frames(2)
@@ -39,7 +39,7 @@ def main(app, drv):
     out["vox_tip"] = dpg.get_value("pathtip::vox::path")
     out["after_problem_vox"] = dpg.get_value("problem::vox")
     out["after_shown_vox"] = bool(dpg.is_item_shown("problem::vox"))
-    out["vox_broken_after"] = dpg.get_item_theme(app.view.node_tag("vox")) == app.view._themes["broken"]
+    out["vox_broken_after"] = dpg.get_item_theme(app.view.node_tag("vox")) == app.view.node_theme("broken")
     out["bundled"] = app.files.bundle(tmp / "gift")          # File > Save as bundle... after the dialog
     out["bundle_status"] = app.status_text
     drv.dump(out)

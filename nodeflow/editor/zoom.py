@@ -1,0 +1,97 @@
+"""Zoom for the canvas, which dearpygui's node editor does not have.
+
+imnodes draws nodes at one size and keeps each node's position in pixels, so the editor zooms by
+drawing the canvas at a *scale*: the canvas' fonts, widget sizes and imnodes' spacings, pins and
+grid times the scale, and each node at its saved position times the scale plus a shift (the shift
+keeps the point under the mouse, or the view's centre, where it was).  Graph files keep positions
+unscaled: a graph saved at 50% opens at any zoom with the same layout.
+
+:class:`Zoom` is that transform, without dearpygui (the view and the canvas commands use it; tests
+use it without a window).
+
+>>> z = Zoom()
+>>> z.to_canvas([100.0, 40.0]), z.to_graph([100.0, 40.0])
+([100.0, 40.0], [100.0, 40.0])
+>>> z.set(0.5, anchor=(300.0, 200.0))       # zoom out about the canvas point (300, 200)
+True
+>>> z.to_canvas([300.0, 200.0]), z.to_canvas([500.0, 200.0]), z.to_graph([400.0, 200.0])
+([300.0, 200.0], [400.0, 200.0], [500.0, 200.0])
+>>> z.label, z.step(+1), z.step(-1)
+('50%', 0.67, 0.33)
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+__all__ = ["Zoom", "LEVELS", "STYLE"]
+
+#: The zoom levels that View > Zoom in/out (Ctrl+= / Ctrl+-, Ctrl+mouse wheel) step through.
+LEVELS = (0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5)
+
+#: imnodes' and Dear ImGui's sizes in a node at 100% (their defaults), drawn times the scale (each
+#: node's theme: see :meth:`.view.GraphView.node_theme`; the grid's spacing is the app theme's):
+#: ``(style variable name, value(s), category)``.
+STYLE: tuple[tuple[str, tuple[float, ...], str], ...] = (
+    ("mvNodeStyleVar_NodeCornerRounding", (4.0,), "Nodes"),
+    ("mvNodeStyleVar_NodePadding", (8.0, 8.0), "Nodes"),
+    ("mvNodeStyleVar_LinkThickness", (3.0,), "Nodes"),
+    ("mvNodeStyleVar_LinkHoverDistance", (10.0,), "Nodes"),
+    ("mvNodeStyleVar_PinCircleRadius", (4.0,), "Nodes"),
+    ("mvNodeStyleVar_PinQuadSideLength", (7.0,), "Nodes"),
+    ("mvNodeStyleVar_PinHoverRadius", (10.0,), "Nodes"),
+    ("mvStyleVar_FramePadding", (4.0, 3.0), "Core"),
+    ("mvStyleVar_ItemSpacing", (8.0, 4.0), "Core"),
+    ("mvStyleVar_ItemInnerSpacing", (4.0, 4.0), "Core"),
+    ("mvStyleVar_IndentSpacing", (21.0,), "Core"),
+)
+
+
+class Zoom:
+    """Graph coordinates (what graph files keep) to canvas coordinates (imnodes' node positions)
+    and back: ``canvas = graph * scale + shift``."""
+
+    def __init__(self, scale: float = 1.0, shift: Sequence[float] = (0.0, 0.0)):
+        self.scale = float(scale)
+        self.shift = (float(shift[0]), float(shift[1]))
+
+    @property
+    def label(self) -> str:
+        return f"{round(self.scale * 100)}%"
+
+    def to_canvas(self, p: Sequence[float]) -> list[float]:
+        return [p[0] * self.scale + self.shift[0], p[1] * self.scale + self.shift[1]]
+
+    def to_graph(self, c: Sequence[float]) -> list[float]:
+        return [(c[0] - self.shift[0]) / self.scale, (c[1] - self.shift[1]) / self.scale]
+
+    def px(self, v: float) -> int:
+        """A size in pixels at 100% as drawn now (at least 1)."""
+        return max(1, round(v * self.scale))
+
+    def set(self, scale: float, anchor: Sequence[float] | None = None) -> bool:
+        """Draw at ``scale`` with the graph point now at canvas point ``anchor`` staying there
+        (None: the canvas origin); returns whether the scale changed."""
+        scale = min(max(float(scale), LEVELS[0]), LEVELS[-1])
+        if scale == self.scale:
+            return False
+        ax, ay = anchor if anchor is not None else (0.0, 0.0)
+        gx, gy = self.to_graph((ax, ay))
+        self.scale = scale
+        self.shift = (ax - gx * scale, ay - gy * scale)
+        return True
+
+    def step(self, direction: int) -> float:
+        """The next level in ``direction`` (+1 in, -1 out) from the current scale (itself at an end)."""
+        if direction > 0:
+            return next((v for v in LEVELS if v > self.scale + 1e-9), LEVELS[-1])
+        return next((v for v in reversed(LEVELS) if v < self.scale - 1e-9), LEVELS[0])
+
+    def fitting(self, size: Sequence[float], room: Sequence[float]) -> float:
+        """The largest level, at most 100%, at which a ``size`` (width, height at 100%) fits in
+        ``room`` (canvas pixels); the smallest level when none does.
+
+        >>> Zoom().fitting((3000, 900), (1100, 700)), Zoom().fitting((500, 300), (1100, 700))
+        (0.33, 1.0)
+        """
+        need = min(room[0] / max(size[0], 1.0), room[1] / max(size[1], 1.0))
+        return next((v for v in reversed(LEVELS) if v <= min(need, 1.0) + 1e-9), LEVELS[0])
