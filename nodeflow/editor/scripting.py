@@ -138,10 +138,9 @@ class Driver:
 
 def run_script(app: App, script: str | os.PathLike[str]) -> int:
     """Run ``main(app, driver)`` from a script file; the editor closes afterwards."""
-    ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
-    drv = Driver(app)
-    try:
-        rc = ns["main"](app, drv)
+    try:        # a script that does not load closes the editor too (a live window at exit crashed Python)
+        ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
+        rc = ns["main"](app, Driver(app))
     finally:
         app.close()
     return int(rc or 0)
