@@ -79,9 +79,11 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
         if max_width is not None and x > origin[0] and x + width > max_width:
             top = _close_band(graph, pos, sizes, pins, band, above, top, gap)
             x, above, band, lanes = origin[0], band, [], {}
-        # the band's last column: nodes whose links wrap to the next band go lowest, so those
-        # links leave it under the other nodes
-        last = max_width is not None and i + 1 < len(cols) and x + width + gap[0] + widths[cols[i + 1]] > max_width
+        # the band's last column: a node whose links wrap to the next band goes lowest, so they leave
+        # it under the other nodes (when several wrap, all but the lowest pass the others anyway)
+        wraps = [n for n in nodes if g.out_degree(n) > 0]
+        lowest = wraps[0] if len(wraps) == 1 and max_width is not None and i + 1 < len(cols) and \
+            x + width + gap[0] + widths[cols[i + 1]] > max_width else None
         busy = sorted(y for (s, _, d, _), y in lanes.items() if depth[s] < col < depth[d])
         want: dict[str, float | None] = {       # a node fed by a lane: its input pin level with the lane
             n: min((y - _pin_y(graph, pins, sizes, n, "in", dp) for (s, _, d, dp), y in lanes.items() if d == n),
@@ -94,7 +96,7 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
             ys = [pos[p][1] for p in g.predecessors(n) if p in pos]
             return sum(ys) / len(ys) if ys else float("inf")
         y = top
-        for n in sorted(nodes, key=lambda n: (last and g.out_degree(n) > 0, bary(n), index[n])):
+        for n in sorted(nodes, key=lambda n: (n == lowest, bary(n), index[n])):
             h = _size(sizes, n)[1]
             w = want[n]
             y = y if w is None else max(y, w)
@@ -148,8 +150,9 @@ def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins
     both bands' nodes.  A link wrapping from the right end of a band to the start of the next is
     drawn across both (see :func:`link_curve`); it clears the band it leaves when it leaves from
     the band's lowest node, and the further its ends are apart the steeper it falls, into a free
-    corridor between the bands.  The fewest links under a node (then within ``margin`` of one),
-    with the smallest drop (in ``step``, at most twice the tallest node), then the smallest lift."""
+    corridor between the bands.  The fewest links within ``margin`` of a node, with the smallest
+    drop (in ``step``; at most the taller band's height and twice the tallest node's), then the
+    fewest links under a node and the smallest lift."""
     upper = [n for col in above for n in col]
     last = set(above[-1]) if len(above) > 1 else set()        # a band's only column stays where it is
     links = [k for k in graph.links if (k.src in upper and k.dst in below) or
@@ -170,31 +173,33 @@ def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins
     room = max(0.0, min(pos[n][1] for n in below) - gap - max((box[i, 3] for i in np.flatnonzero(moves == 1)),
                                                               default=np.inf))
 
-    def best_lift(drop: float, lo: float, hi: float, by: float) -> tuple[float, float, float]:
-        """(score, drop, lift): the fewest links under a node, then near one, over lifts lo..hi."""
+    def best_lift(drop: float, lo: float, hi: float, by: float) -> tuple[float, float, float, float]:
+        """(links within ``margin`` of a node, drop, links under one, lift): the best of lifts lo..hi."""
         lifts = np.arange(lo, min(hi, drop + room) + 1e-6, by) if last else np.zeros(1)
         if not len(lifts):
-            return np.inf, drop, 0.0
+            return np.inf, drop, np.inf, 0.0
         shift = np.stack([np.zeros_like(lifts), lifts, np.full_like(lifts, drop)], axis=1)
         curves = _beziers((start[None] + shift[:, src, None] * ups[:2]).reshape(-1, 2),
                           (end[None] + shift[:, dst, None] * ups[:2]).reshape(-1, 2))
         curves = curves.reshape(len(lifts), len(links), -1, 2)
         boxes = box[None] + shift[:, moves, None] * ups
-        hard, soft = ((_hits(curves, boxes, m) & others).any(axis=-1).sum(axis=-1) for m in (0.0, margin))
-        score = hard * (len(links) + 1) + soft
-        return float(score.min()), float(drop), float(lifts[score.argmin()])
+        near, under = ((_hits(curves, boxes, m) & others).any(axis=-1).sum(axis=-1) for m in (margin, 0.0))
+        i = int(np.argmin(near * (len(links) + 1) + under))
+        return float(near[i]), float(drop), float(under[i]), float(lifts[i])
 
-    coarse, cap = 3 * step, 2 * float(max(box[:, 3] - box[:, 1]))
-    best = (np.inf, 0.0, 0.0)
+    height = [float(box[moves == 2, 3].max() - box[moves == 2, 1].min()),
+              float(box[moves < 2, 3].max() - box[moves < 2, 1].min())]
+    coarse, cap = 3 * step, min(max(height), 2 * float(max(box[:, 3] - box[:, 1])))
+    best = (np.inf, 0.0, np.inf, 0.0)
     for drop in np.arange(0.0, cap + 1e-6, coarse):        # in coarse steps, then finer below the best
         best = min(best, best_lift(drop, 0.0, np.inf, coarse))
         if best[0] == 0:
             break
     for drop in np.arange(max(0.0, best[1] - coarse + step), best[1], step):
-        found = best_lift(drop, max(0.0, best[2] - coarse), best[2] + coarse, step)
+        found = best_lift(drop, max(0.0, best[3] - coarse), best[3] + coarse, step)
         if found[0] <= best[0]:
-            return found[2], found[1]
-    return best[2], best[1]
+            return found[3], found[1]
+    return best[3], best[1]
 
 
 def _hits(curves: np.ndarray, boxes: np.ndarray, margin: float) -> np.ndarray:

@@ -262,3 +262,23 @@ def test_of_two_tracks_wrapping_side_by_side_the_lower_one_runs_clear():
     under = _links_under_nodes(g, pos, sizes, pins, wrapping=True)
     assert {(a, b) for a, b, _ in under} == {("t0_2", "mix2")}
     _no_overlaps(pos, sizes)
+
+
+def test_of_two_nodes_in_the_last_column_the_one_whose_link_wraps_goes_below_the_other():
+    """load feeds gain and fade; only gain's output goes on (to the export, on the next band):
+    gain goes below fade, so its link leaves the band under it instead of through it."""
+    g = Graph()
+    g.add("io.load", id="load", path="t.wav")
+    g.add("dsp.gain", id="gain")
+    g.add("dsp.fade", id="fade")
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load.out", "gain.audio")
+    g.connect("load.out", "fade.audio")
+    g.connect("gain.out", "export.audio")
+    sizes = {n: (300.0, 150.0) for n in g.nodes}
+    pins = _pins(g, sizes)
+    pos = arrange(g, sizes, pins=pins, max_width=700.0)
+    assert pos["fade"][0] == pos["gain"][0] and pos["fade"][1] < pos["gain"][1] and pos["export"][0] == 20.0
+    assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
+    assert arrange(g, sizes, pins=pins) == {"load": [20.0, 40.0], "gain": [380.0, 40.0], "fade": [380.0, 220.0],
+                                             "export": [740.0, 40.0]}, "without a window width, as before"
