@@ -40,7 +40,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
-from .errors import FileFormatError, NodeflowError
+from .errors import FileFormatError, NodeflowError, os_error_words
 from .graph import Graph
 
 if TYPE_CHECKING:
@@ -84,18 +84,6 @@ def is_bundle(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _why(e: OSError) -> str:
-    """A user's words for an OSError, with what to do."""
-    hint = {errno.ENOSPC: "the disk is full; free some space or choose another folder",
-            errno.EDQUOT: "the disk quota is used up; free some space or choose another folder",
-            errno.EROFS: "the folder is on a read-only file system; choose another folder",
-            errno.EACCES: "permission denied; choose a folder you can write to",
-            errno.EPERM: "operation not permitted; choose a folder you can write to",
-            errno.ENOENT: "a file or folder vanished while it was being used; try again",
-            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno or 0)
-    return hint or (e.strerror or str(e))
-
-
 # ---------------------------------------------------------------------------------------- reading
 @contextlib.contextmanager
 def _reading(src: str) -> Iterator[None]:
@@ -107,7 +95,7 @@ def _reading(src: str) -> Iterator[None]:
     except _DAMAGE as e:
         raise FileFormatError(f"{src}: damaged bundle ({e}); ask the sender for a new copy") from None
     except OSError as e:
-        raise FileFormatError(f"{src}: cannot read it ({_why(e)})") from None
+        raise FileFormatError(f"{src}: cannot read it ({os_error_words(e)})") from None
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -117,7 +105,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     except FileNotFoundError:
         raise FileFormatError(f"{src}: no such file") from None
     except OSError as e:
-        raise FileFormatError(f"{src}: cannot read it ({_why(e)})") from None
+        raise FileFormatError(f"{src}: cannot read it ({os_error_words(e)})") from None
     if not stat.S_ISREG(st.st_mode):
         raise FileFormatError(f"{src}: not a regular file (a folder, FIFO or device); a bundle is a .acbundle file")
     with _reading(src):
@@ -386,7 +374,7 @@ def unpack(bundle: str | os.PathLike[str], target: str | os.PathLike[str] | None
         try:
             return _unpack_into(z, members, graph, target, src, need, report, dumps)
         except OSError as e:
-            raise NodeflowError(f"cannot unpack into {target}: {_why(e)} (nothing was left there)") from None
+            raise NodeflowError(f"cannot unpack into {target}: {os_error_words(e)} (nothing was left there)") from None
 
 
 def _unpack_into(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,

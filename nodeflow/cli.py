@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
 
-from .errors import Cancelled, NodeflowError, ParameterError
+from .errors import Cancelled, NodeflowError, ParameterError, os_error_words
 from .term import printable
 
 if TYPE_CHECKING:   # each command imports what it uses when it runs (a fast `audiochain --help`)
@@ -557,8 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
             traceback.print_exc()
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"error: {printable(where)}{e.strerror or e}; free some space, check the folder's permissions or "
-              "choose another path", file=sys.stderr)
+        words = os_error_words(e, fix="free some space, check the folder's permissions or choose another path")
+        print(f"error: {printable(where + words)}", file=sys.stderr)
         return EXIT_ERROR
 
 

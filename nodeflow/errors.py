@@ -74,3 +74,31 @@ class Cancelled(NodeflowError):
     before it stopped (``ran``, ``cached``, outputs such as the files exports wrote)."""
 
     result: RunResult | None = None
+
+
+def os_error_words(e: OSError, fix: str = "") -> str:
+    """A user's words for an OSError, with what to do (a full disk, a read-only folder, a lost
+    connection: not the same fix); ``fix`` follows an error this does not know.
+
+    >>> import errno
+    >>> os_error_words(OSError(errno.ENOSPC, "No space left on device"))
+    'the disk is full; free some space or choose another folder'
+    >>> os_error_words(TimeoutError("timed out after 5 s"))
+    'timed out after 5 s; try again'
+    """
+    import errno
+    hint = {errno.ENOSPC: "the disk is full; free some space or choose another folder",
+            errno.EDQUOT: "the disk quota is used up; free some space or choose another folder",
+            errno.EROFS: "the folder is on a read-only file system; choose another folder",
+            errno.EACCES: "permission denied; choose a folder you can write to",
+            errno.EPERM: "operation not permitted; choose a folder you can write to",
+            errno.ENOENT: "a file or folder vanished while it was being used; try again",
+            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno or 0)
+    if hint:
+        return hint
+    what = e.strerror or str(e) or type(e).__name__
+    if isinstance(e, ConnectionError):
+        return f"{what}; check the network connection and try again"
+    if isinstance(e, TimeoutError):
+        return f"{what}; try again"
+    return f"{what}; {fix}" if fix else what

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .atomic import atomic_path
 from .bundle import (_BLOCK, _MEDIA_MAGIC, _SAFE, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
-                     _free_name, _why)
-from .errors import NodeflowError
+                     _free_name)
+from .errors import NodeflowError, os_error_words
 from .graph import Graph
 
 __all__ = ["pack"]
@@ -148,7 +148,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
                 lines.extend(f"left out {src / rel} (not needed to run node '{nid}')" for rel in left)
             g.nodes[nid].params[param] = f"files/{by_source[src]}"
     except OSError as e:
-        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {_why(e)}") from None
+        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {os_error_words(e)}") from None
     if refused:
         raise NodeflowError("cannot bundle: " + "; ".join(refused))
     for name, _ in members:
@@ -162,7 +162,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
         _write_bundle(g, out, members, max_bytes)
     except OSError as e:
         where = e.filename if e.filename and not str(e.filename).startswith(str(out.parent)) else out
-        raise NodeflowError(f"cannot write {out}: {_why(e)} ({where}); nothing was written") from None
+        raise NodeflowError(f"cannot write {out}: {os_error_words(e)} ({where}); nothing was written") from None
     if report is not None:
         report.extend(lines)
     return out

@@ -2,6 +2,8 @@
 paths, parameters) are shown escaped by show, validate, run and in error lines."""
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 import soundfile as sf
 
@@ -55,6 +57,29 @@ def test_an_os_error_anywhere_in_a_command_is_one_line_not_a_traceback(tmp_path,
     capsys.readouterr()
     assert main(["extract", str(song / "out.wav"), "-o", str(tmp_path / "copy.msgpack")]) == 1
     out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and err.startswith("error: ") and "No space left on device" in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "the disk is full; free some space" in err
     assert "Traceback" not in out + err and not (tmp_path / "copy.msgpack").exists()
     del load
+
+
+@pytest.mark.parametrize("error, words, not_words", [
+    (TimeoutError("timed out after 20 s waiting for the run"), "timed out after 20 s waiting for the run; try again",
+     "free some space"),
+    (ConnectionResetError(104, "Connection reset by peer"), "Connection reset by peer; check the network connection",
+     "free some space"),
+    (PermissionError(13, "Permission denied", "/srv/song/out.wav"), "/srv/song/out.wav: permission denied; choose a "
+     "folder you can write to", "free some space"),
+    (OSError(5, "Input/output error"), "Input/output error; free some space, check the folder's permissions", "Trace"),
+])
+def test_an_os_error_line_gives_the_fix_for_that_error(tmp_path, capsys, monkeypatch, error, words, not_words):
+    """A timeout or a dropped connection is not a full disk: each gets its own fix, on one line."""
+    import nodeflow.cli as cli
+    path = _graph(tmp_path, "out.wav")
+
+    def fails(*a, **k):
+        raise error
+    monkeypatch.setattr(cli, "cmd_validate", fails)
+    assert main(["validate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("error: ") and words in err, err
+    assert not_words not in err and "Traceback" not in out + err
