@@ -84,6 +84,7 @@ class App:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
         from .canvas import FONT_PX
+        from .commands import build_menus, install_shortcuts
         if Path(FONT).exists():
             with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
                 dpg.bind_font(dpg.add_font(FONT, FONT_PX))
@@ -102,7 +103,7 @@ class App:
                 dpg.add_button(label="Cancel", tag="outside::cancel", width=120,
                                callback=lambda: self._answer_outside(False))
         with dpg.window(tag="main", no_scrollbar=True):
-            self._menus()
+            build_menus(self)
             with dpg.group(horizontal=True):
                 with dpg.child_window(width=150, height=-30, tag="palette"):
                     self.palette = Palette("palette", self.doc.graph.registry, self.add_node)
@@ -135,7 +136,7 @@ class App:
         from .culling import Culler
         self.culler = Culler(self)
         self.canvas.set_minimap(self.prefs.minimap, quiet=True)
-        self._shortcuts()
+        install_shortcuts(self)
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
         dpg.show_viewport()
@@ -149,51 +150,6 @@ class App:
         self.tools = Tools(self).load()
         return self
 
-    def _menus(self) -> None:
-        dpg = self.dpg
-        with dpg.menu_bar():
-            with dpg.menu(label="File"):
-                dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.files.new())
-                dpg.add_menu_item(label="Open...", shortcut="Ctrl+O", callback=lambda: self.files.ask_open())
-                dpg.add_menu(label="Open recent", tag="menu_recent")
-                dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.files.save())
-                dpg.add_menu_item(label="Save as...", shortcut="Ctrl+Shift+S", callback=lambda: self.files.ask_save_as())
-                dpg.add_menu_item(label="Save as bundle...", callback=lambda: self.files.ask_bundle())
-                dpg.add_menu_item(label="Export DAW project...", callback=lambda: self.files.ask_daw())
-                dpg.add_separator()
-                dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.files.quit())
-            with dpg.menu(label="Edit"):
-                dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=self.undo, tag="menu_undo")
-                dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo, tag="menu_redo")
-                dpg.add_separator()
-                dpg.add_menu_item(label="Copy", shortcut="Ctrl+C", callback=self.copy)
-                dpg.add_menu_item(label="Paste", shortcut="Ctrl+V", callback=self.paste)
-                dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=self.duplicate)
-                dpg.add_menu_item(label="Delete", shortcut="Del", callback=self.delete_selection)
-                dpg.add_separator()
-                dpg.add_menu_item(label="Add node...", shortcut="Ctrl+K", callback=self.open_search)
-                dpg.add_separator()
-                dpg.add_menu_item(label="Preferences...", callback=self.open_prefs, tag="menu_prefs")
-            with dpg.menu(label="Graph"):
-                dpg.add_menu_item(label="Run", shortcut="F5", callback=self.run)
-                dpg.add_menu_item(label="Stop", shortcut="Ctrl+.", callback=self.stop)
-                dpg.add_menu_item(label="Validate", callback=self.validate)
-                dpg.add_menu_item(label="Arrange", shortcut="Ctrl+L", callback=lambda: self.canvas.arrange())
-            with dpg.menu(label="View"):
-                dpg.add_menu_item(label="Fit all", shortcut="Home", callback=lambda: self.canvas.fit())
-                dpg.add_menu_item(label="Compact nodes", shortcut="Ctrl+M", check=True, tag="menu_compact",
-                                  callback=lambda s, a: self.canvas.set_compact(bool(a)))
-                dpg.add_menu_item(label="Minimap", check=True, default_value=True, tag="menu_minimap",
-                                  callback=lambda s, a: self.canvas.set_minimap(bool(a)))
-                dpg.add_menu_item(label="Zoom in", shortcut="Ctrl+=", callback=lambda: self.canvas.zoom(+1))
-                dpg.add_menu_item(label="Zoom out", shortcut="Ctrl+-", callback=lambda: self.canvas.zoom(-1))
-                dpg.add_menu_item(label="Actual size (100%)", shortcut="Ctrl+0", tag="menu_zoom",
-                                  callback=lambda: self.canvas.zoom(0))
-                dpg.add_separator()
-                dpg.add_menu_item(label="Sweep...", callback=lambda: self.sweep.open(), tag="menu_sweep")
-                dpg.add_menu_item(label="Tune results...", callback=lambda: self.tune.open(), tag="menu_tune")
-            dpg.add_menu(label="Tools", tag="menu_tools")      # filled by plug-ins (see .tools)
-
     def grid_spacing(self, scale: float) -> None:
         """The app's theme, with the canvas' grid drawn at the zoom ``scale`` (imnodes reads the grid's
         spacing from the app's theme, not from the node editor's)."""
@@ -206,84 +162,6 @@ class App:
                     dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, 24.0 * scale, category=dpg.mvThemeCat_Nodes)
             self._app_themes[scale] = th
         dpg.bind_theme(self._app_themes[scale])
-
-    def _shortcuts(self) -> None:
-        dpg = self.dpg
-        with dpg.handler_registry():
-            dpg.add_key_press_handler(callback=self._on_key)
-            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
-
-    def _on_wheel(self, sender: Any, delta: float) -> None:
-        """Ctrl+wheel over the canvas zooms about the mouse."""
-        dpg = self.dpg
-        if not (dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)) or not delta:
-            return
-        r = self.wiring.canvas_rect()
-        x, y = dpg.get_mouse_pos(local=False)
-        if r is not None and r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]:
-            self.canvas.zoom(1 if delta > 0 else -1, at=(x, y))
-
-    def _on_key(self, sender: Any, key: int) -> None:
-        dpg = self.dpg
-        ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
-        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
-        typing = self._typing()
-        if self.palette.searching:
-            if key in (dpg.mvKey_Return, getattr(dpg, "mvKey_NumPadEnter", -1)):
-                self.palette.pick()
-            elif key in (dpg.mvKey_Down, dpg.mvKey_Up):
-                self.palette.move(1 if key == dpg.mvKey_Down else -1)
-            elif key == dpg.mvKey_Escape:
-                self.palette.close_search()
-            return
-        k = {getattr(dpg, f"mvKey_{c}"): c for c in "ZYSONQCVDKRLM"}.get(key)
-        if ctrl and k == "K" or ctrl and key == dpg.mvKey_Spacebar:
-            self.open_search()
-        elif key == dpg.mvKey_F5 or (ctrl and k == "R"):
-            self.run()
-        elif ctrl and key == getattr(dpg, "mvKey_Period", -1):
-            self.stop()
-        elif ctrl and k == "S":
-            self.files.ask_save_as() if shift else self.files.save()
-        elif ctrl and k == "O":
-            self.files.ask_open()
-        elif ctrl and k == "N":
-            self.files.new()
-        elif ctrl and k == "Q":
-            self.files.quit()
-        elif typing:
-            return          # leave text editing keys to the text box
-        elif ctrl and (k == "Y" or (k == "Z" and shift)):
-            self.redo()
-        elif ctrl and k == "Z":
-            self.undo()
-        elif ctrl and k == "L":
-            self.canvas.arrange()
-        elif key == dpg.mvKey_Home:
-            self.canvas.fit()
-        elif ctrl and key in (dpg.mvKey_Plus, dpg.mvKey_Add):
-            self.canvas.zoom(+1)
-        elif ctrl and key in (dpg.mvKey_Minus, dpg.mvKey_Subtract):
-            self.canvas.zoom(-1)
-        elif ctrl and key in (dpg.mvKey_0, dpg.mvKey_NumPad0):
-            self.canvas.zoom(0)
-        elif ctrl and k == "M":
-            self.canvas.set_compact(not self.view.compact)
-        elif ctrl and k == "C":
-            self.copy()
-        elif ctrl and k == "V":
-            self.paste()
-        elif ctrl and k == "D":
-            self.duplicate()
-        elif key in (dpg.mvKey_Delete, getattr(dpg, "mvKey_Back", -1)):
-            self.delete_selection()
-
-    def _typing(self) -> bool:
-        """Whether a text box has the keyboard (its own undo, copy and delete apply then).  The last
-        focused widget may have been deleted since (its node was): then nothing is being typed."""
-        item = items.focused()
-        return (item is not None and items.item_type(item).endswith("mvInputText")
-                and bool(items.call(self.dpg.is_item_active, item, default=False)))
 
     # ------------------------------------------------------------------ preferences
     def _prefs_window(self) -> None:
