@@ -215,6 +215,8 @@ class App:
     def _on_edit(self, label: str) -> None:
         """Every change goes to the recovery file; back at the saved state there is nothing to recover."""
         if label == "open":
+            if hasattr(self, "canvas"):
+                self.canvas.reset_zoom()                  # a graph opens as saved, at 100%
             self._fit_pending = self.frame_count + 3      # once the nodes are drawn and measured
             pos = self.doc.graph.editor.get("positions")
             self._layout_pending = bool(self.doc.graph.nodes) and not (

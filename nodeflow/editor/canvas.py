@@ -1,15 +1,15 @@
 """Canvas commands: zoom, fit every node into the window, compact nodes, paste at the mouse,
 arrange; and the canvas' geometry (viewport pixels to canvas and graph coordinates, drawn node sizes).
 
-dearpygui's node editor has no zoom and no pan API.  *View > Zoom* draws every node again at a
-scale (see :mod:`.zoom`: fonts, widget sizes, imnodes' sizes and the grid, positions times the
-scale about the view's centre or the mouse); the graph keeps its positions.  *View > Fit all*
-(``Home``) works on the view, then on the layout: a graph that is off-screen but would fit is
-moved into view, one that fits at a smaller zoom (down to :data:`FIT_MIN_ZOOM`) is zoomed out to,
-one still too big is arranged in bands left to right (see :func:`.layout.fit`), and one still too
-big switches to *compact* nodes (every body collapsed to title, state and pins, drawn in a smaller
-font) and is fitted again once they are measured.  Each move is one undoable edit.  *Paste* puts
-the clip's top-left node where the mouse is when the mouse is over the canvas.
+dearpygui's node editor has no zoom and no pan API.  *View > Zoom* draws every node at a scale
+(see :mod:`.zoom`: fonts, widget sizes, imnodes' sizes and the grid, positions times the scale
+about the view's centre or the mouse); the graph keeps its positions.  *View > Fit all* (``Home``)
+shows the layout whole at the largest zoom that fits it, at most 100% and at least
+:data:`FIT_MIN_ZOOM` (a view change, not an edit); a layout too big for that is arranged in bands
+left to right for the window at that zoom (one undoable move), and one still too big switches to
+*compact* nodes (every body collapsed to title, state and pins, drawn in a smaller font) and is
+fitted again once they are measured.  *Paste* puts the clip's top-left node where the mouse is
+when the mouse is over the canvas.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import clipboard, items
+from .zoom import Zoom
 
 if TYPE_CHECKING:
     from .app import App
@@ -25,6 +26,7 @@ __all__ = ["Canvas", "SMALL_FONT_PX"]
 
 SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
+COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
 
 
@@ -55,39 +57,52 @@ class Canvas:
 
     # ------------------------------------------------------------------ zoom
     def zoom(self, direction: int = 0, at: tuple[float, float] | None = None, scale: float | None = None,
-             quiet: bool = False) -> bool:
-        """View > Zoom in (``direction`` +1), Zoom out (-1) or Actual size (0), or to ``scale``,
-        about the viewport point ``at`` (the mouse for Ctrl+wheel; None: the view's centre).  The
-        nodes are drawn again at the new size; the graph is not changed (not an undo step)."""
+             quiet: bool = False, steps: int = 1) -> bool:
+        """View > Zoom in (``direction`` +1), Zoom out (-1) or Actual size (0), ``steps`` levels, or
+        to ``scale``, about the viewport point ``at`` (the mouse for Ctrl+wheel; None: the view's
+        centre).  The nodes are drawn again at the new size; the graph is not changed (not an undo
+        step).  Not while the mouse drags on the canvas (the drag would lose its node)."""
         app = self.app
         z = app.view.zoom
+        if app.dpg.is_mouse_button_down(app.dpg.mvMouseButton_Left) and app.wiring.mouse_on_canvas():
+            return False
         new = scale if scale is not None else (1.0 if direction == 0 else z.step(direction))
+        for _ in range(steps - 1 if scale is None and direction else 0):
+            new = Zoom(new).step(direction)
         r = app.wiring.canvas_rect()
         if at is None and r is not None:
             at = ((r[0][0] + r[1][0]) / 2, (r[0][1] + r[1][1]) / 2)
+        old = z.scale
         if not z.set(new, self.canvas_pos(at) if at is not None else None):
             if not quiet:
                 app.say(f"zoom {z.label}: " + ("the smallest" if new < 1 else "the largest" if new > 1 else
                                               "actual size already"))
             return False
-        self._draw_zoom()
+        self._draw_zoom(old)
         if not quiet:
             app.say(f"zoom {z.label} (Ctrl+0: actual size; Ctrl+= and Ctrl+-, or Ctrl+mouse wheel, zoom)")
         return True
 
-    def _draw_zoom(self) -> None:
-        """Draw every node again at the view's zoom: fonts, widget sizes, imnodes' sizes, positions."""
+    def _draw_zoom(self, old: float) -> None:
+        """Draw the canvas at the view's zoom (it was ``old``): fonts, widget sizes, imnodes' sizes and
+        grid, positions (see :meth:`.view.GraphView.rescale`)."""
         app = self.app
         view = app.view
         s = view.zoom.scale
         view.font = self._font(max(4, round(FONT_PX * s))) if s != 1.0 else None
-        view.compact_font = self._font(max(4, round(SMALL_FONT_PX * s)))
+        view.compact_font = self._font(max(COMPACT_MIN_PX, round(SMALL_FONT_PX * s)))
         app.grid_spacing(s)
-        view.clear()
-        app._seen = (None, -1, -1)          # everything is drawn again: nodes, states, previews
-        app._loop_shown = None
+        view.rescale(app.doc.graph, old)
         items.configure("menu_zoom", label=f"Actual size (now {view.zoom.label})" if s != 1.0 else "Actual size (100%)")
         app._settle = max(app._settle, 4)
+
+    def reset_zoom(self) -> None:
+        """100% with the graph's origin at the canvas' (a graph opened draws as saved)."""
+        z = self.app.view.zoom
+        old = z.scale
+        if old != 1.0 or z.shift != (0.0, 0.0):
+            z.place(1.0, (0.0, 0.0), (0.0, 0.0))
+            self._draw_zoom(old)
 
     # ------------------------------------------------------------------ compact
     def set_compact(self, on: bool) -> None:
@@ -124,7 +139,10 @@ class Canvas:
         return x0, y0, x0 + r[1][0] - r[0][0], y0 + r[1][1] - r[0][1]
 
     def fit(self, again: bool = False) -> None:
-        """Bring every node into view (see the module's description)."""
+        """Bring every node into view (see the module's description): at the largest zoom, at most
+        100% and at least :data:`FIT_MIN_ZOOM`, that shows the layout whole (a view change, not an
+        edit); else arranged in bands for the window at that zoom (one undoable move), compact if
+        they still do not fit."""
         from .document import positions
         from .layout import arrange, bounds
         app = self.app
@@ -134,37 +152,44 @@ class Canvas:
             self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
             return
         z = app.view.zoom
-        pos = {n: z.to_canvas(positions(g).get(n, [0.0, 0.0])) for n in g.nodes}
+        s, n_nodes = z.scale, len(g.nodes)
+        graph = {n: list(positions(g).get(n, [0.0, 0.0])) for n in g.nodes}
+        unit = {n: (w / s, h / s) for n, (w, h) in sizes.items()}           # sizes at 100%
         vx0, vy0, vx1, vy1 = box
-        w, h = vx1 - vx0, vy1 - vy0
-        x0, y0, x1, y1 = bounds(pos, sizes)
+        room = (vx1 - vx0 - 40, vy1 - vy0 - 40)
+        x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes)
         if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1:
-            app.say(f"all {len(g.nodes)} nodes are in view")
+            app.say(f"all {n_nodes} nodes are in view")
             return
-        level = z.fitting(((x1 - x0) / z.scale, (y1 - y0) / z.scale), (w - 40, h - 40))
-        if (x1 - x0 > w - 40 or y1 - y0 > h - 40) and level < z.scale and level >= FIT_MIN_ZOOM and not again:
-            # zoom out until it fits, the layout as it is: its top-left corner at the view's
-            gx, gy = z.to_graph((x0, y0))
-            z.scale, z.shift = level, (vx0 + 20 - gx * level, vy0 + 20 - gy * level)
-            self._draw_zoom()
-            app.say(f"zoomed out to {z.label} to show all {len(g.nodes)} nodes (Ctrl+0: actual size)")
+        gx0, gy0, gx1, gy1 = bounds(graph, unit)
+        level = z.fitting((gx1 - gx0, gy1 - gy0), room)
+        if level >= FIT_MIN_ZOOM:                 # the layout as it is, whole in the window
+            self._show(level, (gx0, gy0), box)
+            app.say((f"zoomed to {z.label} to show all {n_nodes} nodes" if level != s else
+                     f"brought all {n_nodes} nodes into view") + " (Ctrl+0: actual size)")
             return
-        if x1 - x0 <= w - 40 and y1 - y0 <= h - 40:          # it fits as it is: move it into view
-            new = {n: [p[0] - x0 + vx0 + 20, p[1] - y0 + vy0 + 20] for n, p in pos.items()}
-        else:
-            gx, gy = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
-            gap = (gx * z.scale, gy * z.scale)
-            new = arrange(g, sizes, origin=(vx0 + 20, vy0 + 20), gap=gap, max_width=vx1 - 10, pins=self.pin_heights())
-            bx0, by0, bx1, by1 = bounds(new, sizes)
-            if by1 > vy1 and not app.view.compact and not again:
-                self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
-                self._refit_at = app.frame_count + 3
-                return
-        app.doc.move({n: z.to_graph(p) for n, p in new.items()})
-        shown = sum(1 for n, p in new.items() if p[1] + sizes[n][1] <= vy1 and p[0] + sizes[n][0] <= vx1)
-        app.say(f"fitted {len(g.nodes)} nodes into the window" + (" (compact)" if app.view.compact else "")
-                + ("" if shown == len(g.nodes) else f"; {shown} in view, the rest below (drag with the middle "
+        gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
+        new = arrange(g, unit, origin=(gx0, gy0), gap=gap, max_width=gx0 + room[0] / FIT_MIN_ZOOM,
+                      pins={k: v / s for k, v in self.pin_heights().items()})
+        bx0, by0, bx1, by1 = bounds(new, unit)
+        level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
+        if (by1 - by0) * level > room[1] and not app.view.compact and not again:
+            self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
+            self._refit_at = app.frame_count + 3
+            return
+        app.doc.move(new)
+        self._show(level, (bx0, by0), box)
+        shown = sum(1 for n, p in new.items() if (p[1] + unit[n][1] - by0) * level <= room[1] + 20)
+        app.say(f"fitted {n_nodes} nodes into the window at {z.label}" + (" (compact)" if app.view.compact else "")
+                + ("" if shown == n_nodes else f"; {shown} in view, the rest below (drag with the middle "
                    "button to pan)") + "; Ctrl+Z puts them back")
+
+    def _show(self, level: float, corner: tuple[float, float], box: tuple[float, float, float, float]) -> None:
+        """Draw at zoom ``level`` with the graph point ``corner`` 20 px inside the view's top-left."""
+        z = self.app.view.zoom
+        old = z.scale
+        z.place(level, corner, (box[0] + 20, box[1] + 20))
+        self._draw_zoom(old)
 
     def tick(self) -> None:
         if self._refit_at and self.app.frame_count >= self._refit_at:

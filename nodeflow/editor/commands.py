@@ -86,7 +86,10 @@ def parse_key(combo: str) -> tuple[bool, bool, str]:
 
 
 def _key_codes(dpg: Any, name: str) -> list[int]:
-    return [getattr(dpg, c) for c in _KEYS.get(name, (f"mvKey_{name}",)) if hasattr(dpg, c)]
+    codes = [getattr(dpg, c) for c in _KEYS.get(name, (f"mvKey_{name}",)) if hasattr(dpg, c)]
+    if name == "=":         # dearpygui 2.3 has no mvKey_Equal (its mvKey_Plus, 61, is a code X never sends):
+        codes.append(getattr(dpg, "mvKey_Equal", dpg.mvKey_Slash + 2))   # ImGui's '=' follows '/' and ';'
+    return codes
 
 
 def build_menus(app: App) -> None:
@@ -138,10 +141,9 @@ def install_shortcuts(app: App) -> None:
     def on_wheel(sender: Any, delta: float) -> None:
         if not delta or not (dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)):
             return
-        r = app.wiring.canvas_rect()
-        x, y = dpg.get_mouse_pos(local=False)
-        if r is not None and r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]:
-            app.canvas.zoom(1 if delta > 0 else -1, at=(x, y))
+        if app.wiring.mouse_on_canvas():      # a fast spin arrives as one call with several notches: a step each
+            x, y = dpg.get_mouse_pos(local=False)
+            app.canvas.zoom(1 if delta > 0 else -1, at=(x, y), steps=max(1, round(abs(delta))))
 
     with dpg.handler_registry():
         dpg.add_key_press_handler(callback=on_key)

@@ -108,6 +108,8 @@ class GraphView:
         self.culled: Container[str] = ()                      # nodes not drawn (far outside the view)
         self.zoom = Zoom()                                    # graph positions and sizes to the canvas' (see .zoom)
         self._specs: dict[str, Any] = {}
+        self._state: dict[str, str] = {}                      # node id -> the run state its title shows
+        self._base: dict[str, dict[int, dict[str, float]]] = {}   # node id -> item -> sizes at 100% (rescale)
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
@@ -255,21 +257,34 @@ class GraphView:
                 if items.exists(a) and items.exists(b):
                     self.links[l] = dpg.add_node_link(a, b, parent=self.editor)
 
-    def clear(self) -> None:
-        """Delete every node and link drawn; the next :meth:`sync` draws them again (at a new zoom)."""
-        for nid in list(self.nodes):
-            self._delete_node(nid)
-        for item in self.links.values():
-            items.delete(item)
-        self.links.clear()
-        self.last_sync_revision = -1
+    def rescale(self, graph: Graph, old: float) -> None:
+        """Draw every node at the zoom now set (it was ``old``), in place: each node's font and theme
+        (imnodes' and ImGui's sizes), every width, height and wrap set on its widgets, and its
+        position.  The items stay, so the selection, open groups, a text being typed and the
+        waveforms stay too (dearpygui cannot select nodes from code: re-creating them lost it)."""
+        pos = positions(graph)
+        for nid in self.nodes:
+            tag = self.node_tag(nid)
+            items.call(dpg.bind_item_font, tag, self.compact_font if self.compact else self.font or 0)
+            items.bind_theme(tag, self.node_theme(self._state.get(nid, "")))
+            base = self._base.setdefault(nid, {})
+            for item in _descendants(tag):
+                if item not in base:       # its sizes at 100%, read once (from the zoom it was made at)
+                    cfg = items.call(dpg.get_item_configuration, item, default=None) or {}
+                    base[item] = {k: cfg[k] / old for k in ("width", "height", "wrap")
+                                  if isinstance(cfg.get(k), (int, float)) and cfg[k] > 0}
+                if base[item]:
+                    items.configure(item, **{k: self.zoom.px(v) for k, v in base[item].items()})
+            if nid in pos:
+                self.pos[nid] = self.zoom.to_canvas(pos[nid])
+                items.set_pos(tag, self.pos[nid])
 
     def _delete_node(self, nid: str) -> None:
         for l in [l for l in self.links if nid in (l.src, l.dst)]:
             items.delete(self.links[l])
             del self.links[l]
         items.delete(self.node_tag(nid))
-        for d in (self.nodes, self.params, self.pos, self.marks, self._specs):
+        for d in (self.nodes, self.params, self.pos, self.marks, self._specs, self._state, self._base):
             d.pop(nid, None)
         for pin in [pin for pin in self.pin_types if pin[1] == nid]:
             del self.pin_types[pin]
@@ -520,7 +535,8 @@ class GraphView:
         items.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
-        items.bind_theme(self.node_tag(nid), self.node_theme("broken" if unknown or _serious(problems) else kind or ""))
+        self._state[nid] = "broken" if unknown or _serious(problems) else kind or ""
+        items.bind_theme(self.node_tag(nid), self.node_theme(self._state[nid]))
 
     # ------------------------------------------------------------------ previews
     def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
@@ -648,6 +664,18 @@ def _one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
     if len(first) <= chars and first == text:
         return first
     return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."
+
+
+def _descendants(item: int | str) -> list[int]:
+    """Every item under ``item``, in all slots."""
+    out: list[int] = []
+    todo = [item]
+    while todo:
+        kids = items.call(dpg.get_item_children, todo.pop(), default=None) or {}
+        for slot in kids.values() if isinstance(kids, dict) else [kids]:
+            out.extend(slot)
+            todo.extend(slot)
+    return out
 
 
 def _wrap(text: str, width: int = 40) -> str:

@@ -63,6 +63,11 @@ class Wiring:
         x0, y0 = float(pal["pos"][0] + pal["rect_size"][0]) + 8.0, float(pal["pos"][1])
         return [x0, y0], [x0 + float(size[0]), y0 + float(size[1])]
 
+    def mouse_on_canvas(self) -> bool:
+        """Whether the mouse is over the canvas (nodes included)."""
+        r, (x, y) = self.canvas_rect(), self._mouse()
+        return r is not None and r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]
+
     def on_empty_canvas(self, p: tuple[float, float]) -> bool:
         """Whether ``p`` lies on the canvas, off every node and off the minimap, with no window (a
         dialog, a panel) over it: a double-click on a dialog's button above the canvas is the button's."""

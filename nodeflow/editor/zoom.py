@@ -28,7 +28,8 @@ __all__ = ["Zoom", "LEVELS", "STYLE"]
 #: The zoom levels that View > Zoom in/out (Ctrl+= / Ctrl+-, Ctrl+mouse wheel) step through.
 LEVELS = (0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5)
 
-#: imnodes' and Dear ImGui's sizes in a node at 100% (their defaults), drawn times the scale (each
+#: imnodes' and Dear ImGui's sizes in a node at 100% (as dearpygui draws nodes: a frame's padding is
+#: (4, 1) there, not ImGui's (4, 3); test_zoom checks a node's height halves at 50%), drawn times the scale (each
 #: node's theme: see :meth:`.view.GraphView.node_theme`; the grid's spacing is the app theme's):
 #: ``(style variable name, value(s), category)``.
 STYLE: tuple[tuple[str, tuple[float, ...], str], ...] = (
@@ -39,7 +40,7 @@ STYLE: tuple[tuple[str, tuple[float, ...], str], ...] = (
     ("mvNodeStyleVar_PinCircleRadius", (4.0,), "Nodes"),
     ("mvNodeStyleVar_PinQuadSideLength", (7.0,), "Nodes"),
     ("mvNodeStyleVar_PinHoverRadius", (10.0,), "Nodes"),
-    ("mvStyleVar_FramePadding", (4.0, 3.0), "Core"),
+    ("mvStyleVar_FramePadding", (4.0, 1.0), "Core"),
     ("mvStyleVar_ItemSpacing", (8.0, 4.0), "Core"),
     ("mvStyleVar_ItemInnerSpacing", (4.0, 4.0), "Core"),
     ("mvStyleVar_IndentSpacing", (21.0,), "Core"),
@@ -79,6 +80,15 @@ class Zoom:
         self.scale = scale
         self.shift = (ax - gx * scale, ay - gy * scale)
         return True
+
+    def place(self, scale: float, graph: Sequence[float], canvas: Sequence[float]) -> None:
+        """Draw at ``scale`` with the ``graph`` point at the ``canvas`` point (Fit all).
+
+        >>> z = Zoom(); z.place(0.5, (1000.0, 400.0), (20.0, 20.0)); z.to_canvas((1000.0, 400.0))
+        [20.0, 20.0]
+        """
+        self.scale = float(scale)
+        self.shift = (canvas[0] - graph[0] * self.scale, canvas[1] - graph[1] * self.scale)
 
     def step(self, direction: int) -> float:
         """The next level in ``direction`` (+1 in, -1 out) from the current scale (itself at an end)."""

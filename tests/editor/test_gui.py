@@ -465,10 +465,10 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert len(st["pasted"]) == 1
     assert abs(st["pasted_pos"][0] - st["mouse_canvas"][0]) < 2 and abs(st["pasted_pos"][1] - st["mouse_canvas"][1]) < 2
     assert st["nodes_after_undo"] == 40
-    assert st["compact"] and st["in_view_after"] == 40, st["status"]
-    assert st["status"].startswith("fitted 40 nodes into the window (compact)") and st["undo"] == "move 40 nodes"
+    assert not st["compact"] and st["scale"] == 0.5 and st["in_view_after"] == 40, st["status"]
+    assert st["status"].startswith("fitted 40 nodes into the window at 50%") and st["undo"].startswith("move ")
     assert st["left_to_right"] and st["gain_1_h"] < st["gain_1_h_full"] / 1.5
-    assert not st["compact_after_ctrl_m"]
+    assert st["scale_after_ctrl_0"] == 1.0
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
 
 

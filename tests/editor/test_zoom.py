@@ -51,13 +51,19 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
         prev = f"gain_{i}"
     g.editor["positions"] = {n: [20.0 + 260.0 * (k % 6), 40.0 + 260.0 * (k // 6)] for k, n in enumerate(g.nodes)}
     nodeflow.save(g, editor.tmp / "grid.msgpack")
+    other = nodeflow.Graph()
+    other.add("dsp.gain", id="a")
+    other.add("dsp.fade", id="b")
+    other.editor["positions"] = {"a": [40.0, 40.0], "b": [300.0, 40.0]}
+    nodeflow.save(other, editor.tmp / "other.msgpack")
     st = editor.run("zoom", editor.tmp / "grid.msgpack", timeout=180)
     assert st["errors"] == []
     # Ctrl+- x3: 50%, about the view's centre, every node in view, the graph untouched, waveforms kept
     assert st["scale_50"] == 0.5 and st["status_50"].startswith("zoom 50%")
     assert st["in_view_100"] < 12 and st["in_view_50"] == 24
     assert st["size_50"][0] == pytest.approx(st["size_100"][0] / 2, abs=3)
-    assert st["size_50"][1] < st["size_100"][1] * 0.62
+    assert st["size_50"][1] == pytest.approx(st["size_100"][1] / 2, abs=3)     # heights too: nodes never overlap
+    assert st["selected_after_zoom"] == ["gain_3"]
     assert st["centre_50"] == pytest.approx(st["centre_100"], abs=4)
     assert st["positions_kept"] and st["undo_kept"]
     assert st["plots_shown"] == 23
@@ -75,9 +81,16 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
     # Ctrl+V at 67% lands under the mouse
     assert st["pasted_pos"] == pytest.approx(st["paste_spot"], abs=3)
     assert st["positions_after_undo"]
+    # Ctrl+= (from 67%), a fast spin of three notches (three steps), no zoom while a node is dragged
+    assert st["scale_equal"] == 0.8 and st["scale_spin"] == 0.33
+    assert st["scale_during_drag"][0] == st["scale_during_drag"][1] == 0.33
+    assert st["drag2_moved"] == pytest.approx([40.0, 20.0], abs=3)
     # Ctrl+0: actual size, nodes as big as before
     assert st["scale_0"] == 1.0 and st["size_0"] == pytest.approx(st["size_100"], abs=1)
     # Home: zoomed out (not rearranged) to the largest level that shows the whole graph (about
     # 1520 x 1010 at 100% in a 1104 x 732 canvas: 67%)
     assert st["fit_scale"] == 0.67 and st["fit_in_view"] == 24 and st["fit_positions_kept"], st["fit_status"]
-    assert st["fit_status"].startswith("zoomed out to 67% to show all 24 nodes")
+    assert st["fit_status"].startswith("zoomed to 67% to show all 24 nodes")
+    # opened while zoomed: at 100%, as saved
+    assert st["open_scale"] == 1.0 and st["open_positions"] == {"a": [40.0, 40.0], "b": [300.0, 40.0]}
+    assert not st["open_dirty"]

@@ -1,6 +1,7 @@
 """Canvas commands with real keys: Ctrl+V pastes at the mouse; Home fits a 40-node chain laid out in
-one long row (most of it off-screen) into the window, collapsing the nodes to compact; Ctrl+Z puts
-the layout back; Ctrl+M shows the node bodies again."""
+one long row (most of it off-screen) into the window: too long for it even at 50%, it is arranged in
+bands for the window at 50% and shown at 50%; Ctrl+0 is actual size again; Ctrl+Z puts the layout
+back."""
 import os
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def main(app, drv):
     drv.until(lambda: not app.canvas.busy, 10, "the fit")
     drv.frames(6)
     out["compact"] = app.view.compact
+    out["scale"] = app.view.zoom.scale
     out["status"] = app.status_text
     out["in_view_after"] = inside(app, screen_box)
     out["undo"] = app.doc.history.undo_label
@@ -52,9 +54,9 @@ def main(app, drv):
                                or app.doc.graph.editor["positions"][f"gain_{i}"][1]
                                < app.doc.graph.editor["positions"][f"gain_{i + 1}"][1] for i in range(1, 39))
     drv.screenshot(tmp / "fit.png")
-    drv.key("ctrl+m")
+    drv.key("ctrl+0")
     drv.frames(4)
-    out["compact_after_ctrl_m"] = app.view.compact
+    out["scale_after_ctrl_0"] = app.view.zoom.scale
     out["gain_1_h_full"] = app.view.node_rect("gain_1")[1][1] - app.view.node_rect("gain_1")[0][1]
     drv.key("ctrl+z")
     out["pos_after_undo"] = app.doc.graph.editor["positions"]["gain_39"]

@@ -44,10 +44,14 @@ def main(app, drv):
     out["in_view_100"] = fully_in_view(app)
     out["size_100"] = size(app, "gain_1")
     out["centre_100"] = list(app.canvas.graph_pos(centre))
+    (x0, y0), _ = app.view.node_rect("gain_3")
+    drv.click((x0 + 30, y0 + 6))                         # select a node by its title: zooming keeps it selected
     drv.move(centre)
     for _ in range(3):                                   # 100% -> 80% -> 67% -> 50%
         drv.key("ctrl+minus")
     drv.frames(8)
+    out["selected_after_zoom"] = app.view.selected_nodes()
+    app.dpg.clear_selected_nodes("canvas")
     out["scale_50"] = app.view.zoom.scale
     out["status_50"] = app.status_text
     out["in_view_50"] = fully_in_view(app)
@@ -95,6 +99,29 @@ def main(app, drv):
     drv.key("ctrl+z")
     drv.key("ctrl+z")                                    # the drag too: positions as opened
     out["positions_after_undo"] = g.editor["positions"] == pos0
+    drv.key("ctrl+equal")                                # the '=' key (dearpygui has no constant for it)
+    out["scale_equal"] = app.view.zoom.scale
+    # a fast spin of the wheel: three notches down, three steps
+    drv.move(spot)
+    drv.xdo("keydown", "ctrl")
+    drv.xdo("click", "--repeat", "3", "--delay", "5", "5")
+    drv.xdo("keyup", "ctrl", frames=8)
+    out["scale_spin"] = app.view.zoom.scale
+    # Ctrl+= in the middle of dragging a node does not zoom (the node would jump under the mouse)
+    (x0, y0), _ = app.view.node_rect("gain_4")
+    p4 = list(g.editor["positions"]["gain_4"])
+    drv.move((x0 + 20, y0 + 3))
+    drv.xdo("mousedown", 1)
+    drv.move((x0 + 40, y0 + 13))
+    before_drag_key = app.view.zoom.scale
+    drv.xdo("key", "ctrl+equal", frames=4)             # (drv.key's --clearmodifiers would release the button)
+    drv.move((x0 + 60, y0 + 23))
+    drv.xdo("mouseup", 1, frames=5)
+    out["scale_during_drag"] = [before_drag_key, app.view.zoom.scale]
+    out["drag2_moved"] = [(g.editor["positions"]["gain_4"][0] - p4[0]) * app.view.zoom.scale,
+                          (g.editor["positions"]["gain_4"][1] - p4[1]) * app.view.zoom.scale]
+    drv.key("ctrl+z")
+    app.dpg.clear_selected_nodes("canvas")
     drv.key("ctrl+0")
     drv.frames(8)
     out["scale_0"] = app.view.zoom.scale
@@ -109,6 +136,12 @@ def main(app, drv):
     out["fit_status"] = app.status_text
     out["fit_in_view"] = fully_in_view(app)
     out["fit_positions_kept"] = g.editor["positions"] == pos0
+    # a graph opened while zoomed opens at 100%, as saved (nothing moved, nothing to save)
+    app.files.open(str(app_tmp(app) / "other.msgpack"))
+    drv.frames(10)
+    out["open_scale"] = app.view.zoom.scale
+    out["open_positions"] = app.doc.graph.editor["positions"]
+    out["open_dirty"] = app.doc.dirty
     out["errors"] = app.errors
     drv.dump(out)
 
