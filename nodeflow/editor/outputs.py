@@ -1,0 +1,231 @@
+"""A node's outputs as :class:`.view.GraphView` draws them: an audio output's play/pause and stop
+(acting on the press), its waveform with a time axis (seconds, or bars when the audio knows its
+tempo), playhead, loop region and level meter; any other output's value as one line (the tooltip
+has all of it).  A part of the view (its base class), kept apart because it is the transport's
+half of the node, not the graph's.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from ..audio import Audio
+from ..types import type_name
+from . import items, widgets
+
+if TYPE_CHECKING:
+    from .zoom import Zoom
+
+__all__ = ["Outputs", "is_audio_type", "one_line"]
+
+BUTTON_W = 44       # play/pause and stop: one width whatever the label (small buttons ignore widths),
+                    # together with "out  (Audio)" no wider than the waveform
+BUTTON_H = 16       # a small button's height: the node is as tall as before
+VALUE_CHARS = 28    # a computed value's line (an export's path) within the waveform's width
+STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
+
+
+def is_audio_type(t: Any) -> bool:
+    """Outputs of these types get play/stop and a waveform preview."""
+    return t is Audio or type_name(t) == "list[Audio]"
+
+
+class Outputs:
+    """The outputs' half of :class:`.view.GraphView` (see the module's description)."""
+    if TYPE_CHECKING:                    # the view's, used here
+        nodes: dict[str, str]
+        compact: bool
+        zoom: Zoom
+        on_play: Callable[[str, str], None]
+        on_stop: Callable[[str, str], None]
+        on_seek: Callable[[str, str, float, bool], None] | None
+
+        @staticmethod
+        def attr_tag(direction: str, nid: str, port: str) -> str: ...
+        @staticmethod
+        def pin_label_tag(direction: str, nid: str, port: str) -> str: ...
+        def _pin(self, direction: str, nid: str, port: str, t: Any) -> dict[str, Any]: ...
+        def _colour_pin(self, direction: str, nid: str, port: str) -> None: ...
+
+    def _init_outputs(self) -> None:
+        # (node, port) -> (button label, level text) shown
+        self.transport: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
+        self.values: dict[tuple[str, str], str] = {}   # (node, port) -> text shown for a non-audio output
+        self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
+        self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
+        self.y_top: dict[tuple[str, str], float] = {}
+        with dpg.theme() as self._wave_theme:
+            with dpg.theme_component(dpg.mvShadeSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
+        with dpg.theme() as self._plot_theme:     # tight padding: the time axis fits the 56 px with the wave
+            with dpg.theme_component(dpg.mvPlot):
+                dpg.add_theme_style(dpg.mvPlotStyleVar_PlotPadding, 2, 2, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LabelPadding, 2, 0, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_MajorTickLen, 3, 3, category=dpg.mvThemeCat_Plots)
+        # play/stop act on the press, not on the release as buttons do: the sound starts a click sooner
+        with dpg.item_handler_registry() as self._press:
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._pressed)
+        with dpg.item_handler_registry() as self._wave_click:     # seek: a click on the waveform
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._wave_clicked)
+
+    def _create_output(self, nid: str, port: str, t: Any, plays_file: bool = False) -> None:
+        with dpg.node_attribute(tag=self.attr_tag("out", nid, port), attribute_type=dpg.mvNode_Attr_Output,
+                                **self._pin("out", nid, port, t)):
+            with dpg.group(horizontal=True):
+                if is_audio_type(t) or plays_file:      # an export plays the file it wrote
+                    for verb in ("play", "stop"):       # fixed widths: 'play' <-> 'pause' never moves a pin
+                        dpg.add_button(label=verb, tag=f"{verb}::{nid}::{port}", width=self.zoom.px(BUTTON_W),
+                                       height=self.zoom.px(BUTTON_H))
+                        dpg.bind_item_handler_registry(f"{verb}::{nid}::{port}", self._press)
+                dpg.add_text(f"{port}  ({type_name(t)})", tag=self.pin_label_tag("out", nid, port))
+        self._colour_pin("out", nid, port)
+        if not is_audio_type(t):        # a computed value: one line, always there (the tooltip has all of it)
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"valueattr::{nid}::{port}"):
+                dpg.add_text("", tag=f"value::{nid}::{port}", color=(190, 210, 240))
+                with dpg.tooltip(f"value::{nid}::{port}"):
+                    dpg.add_text("", tag=f"valuetip::{nid}::{port}", wrap=420)
+        else:                           # the waveform's place is kept before a run: the node never grows
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
+                # until there is a waveform an empty box of the plot's size holds its place: a plot costs
+                # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
+                dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(56),
+                               tag=f"plotspace::{nid}::{port}")
+                with dpg.plot(height=self.zoom.px(56), width=self.zoom.px(widgets.WIDTH + 80), no_title=True,
+                              no_menus=True, no_box_select=True,
+                              no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
+                    # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
+                    dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
+                                      no_highlight=True)
+                    dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}",
+                                      no_gridlines=True, no_highlight=True)
+                    dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
+                                      thickness=2.0, show=False, no_inputs=True)
+                    for edge in "ab":               # the loop region's edges (shift+click twice)
+                        dpg.add_drag_line(tag=f"loop{edge}::{nid}::{port}", default_value=0.0,
+                                          color=(90, 230, 120, 255), thickness=3.0, show=False, no_inputs=True)
+                    # the level meter: peak dBFS at the playhead, drawn in the plot's corner
+                    dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
+                                            offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
+                dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
+                dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
+
+    def _pressed(self, sender: Any, app_data: Any) -> None:
+        """A play or stop button went down (``app_data``: ``(mouse button, item)``)."""
+        alias = items.alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else None
+        if not alias:
+            return
+        verb, _, rest = alias.partition("::")
+        nid, _, port = rest.partition("::")
+        if nid in self.nodes and verb in ("play", "stop"):
+            (self.on_play if verb == "play" else self.on_stop)(nid, port)
+
+    def _wave_clicked(self, sender: Any, app_data: Any) -> None:
+        """A click on a waveform: play from the time under the pointer."""
+        alias = items.alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else None
+        if not alias or not alias.startswith("plot::") or self.on_seek is None:
+            return
+        nid, _, port = alias[len("plot::"):].partition("::")
+        if nid not in self.nodes or (nid, port) not in self.previews:
+            return
+        x = float(dpg.get_plot_mouse_pos()[0])
+        lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
+
+    def show_loop(self, nid: str, port: str, start: float | None, end: float | None) -> None:
+        """The loop region's edges on a waveform (green lines; only the start while it is being marked)."""
+        for edge, at in (("a", start), ("b", end)):
+            tag = f"loop{edge}::{nid}::{port}"
+            if items.configure(tag, show=at is not None) and at is not None:
+                items.set_value(tag, float(at))
+
+    def show_transport(self, nid: str, port: str, playing: bool, level_dbfs: float | None,
+                       paused: bool = False) -> None:
+        """The play button's label (pause while this output plays) and the level meter."""
+        key = (nid, port)
+        label = "pause" if playing else "play"          # play resumes a paused preview where it was
+        level = None if level_dbfs is None else ("-inf dBFS" if level_dbfs == float("-inf")
+                                                 else f"{max(level_dbfs, -99.9):.1f} dBFS")
+        if self.transport.get(key) == (label, level):
+            return
+        self.transport[key] = (label, level)
+        items.configure(f"play::{nid}::{port}", label=label)
+        tag = f"level::{nid}::{port}"
+        if level is None:
+            items.configure(tag, show=False)
+            return
+        lo, hi = self.time_span.get(key, (0.0, 1.0))
+        top = self.y_top.get(key, 1.0)
+        items.set_value(tag, (hi, top))
+        hot = level_dbfs is not None and level_dbfs > -1.0
+        items.configure(tag, label=level, show=True, color=(200, 60, 50, 230) if hot else (40, 90, 50, 220))
+
+    def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                     source: Any = None) -> None:
+        """Draw (or hide, with ``env=None``) the min/max envelope of an audio output."""
+        key = (nid, port)
+        tag = f"preview::{nid}::{port}"
+        if not items.exists(tag):
+            return
+        if env is None:
+            if key in self.previews:             # the waveform goes; its place stays
+                items.delete(f"yaxis::{nid}::{port}", children_only=True)
+                del self.previews[key]
+                items.configure(f"plot::{nid}::{port}", show=False)
+                items.configure(f"plotspace::{nid}::{port}", show=True)
+            return
+        if self.previews.get(key) is source and source is not None:
+            return
+        times, mins, maxs = env
+        yaxis = f"yaxis::{nid}::{port}"
+        items.delete(yaxis, children_only=True)
+        series = dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
+                                      parent=yaxis)
+        dpg.bind_item_theme(series, self._wave_theme)
+        duration = float(times[-1]) if len(times) else 0.0
+        rate_end = getattr(source, "duration_s", None)
+        if isinstance(rate_end, (int, float)) and rate_end > 0:
+            duration = float(rate_end)
+        if len(times):
+            dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), duration or 1.0)
+        self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
+        from .playback import time_ticks
+        unit, ticks = time_ticks(duration, getattr(source, "info", ()))
+        dpg.set_axis_ticks(f"xaxis::{nid}::{port}", tuple((t + "s" if unit == "s" else t, x) for t, x in ticks))
+        items.configure(f"xaxis::{nid}::{port}", label="")
+        self.time_unit[key] = unit
+        peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
+        dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
+        self.y_top[key] = peak * 1.05
+        items.configure(tag, show=not self.compact)
+        items.configure(f"plotspace::{nid}::{port}", show=False)
+        items.configure(f"plot::{nid}::{port}", show=True)
+        self.previews[key] = source
+
+    def show_value(self, nid: str, port: str, value: object | None) -> None:
+        """Show a computed non-audio output (a prompt, a written file's path) under its pin."""
+        text = "" if value is None else (str(value) if len(str(value)) <= 300 else str(value)[:297] + "...")
+        if self.values.get((nid, port), "") == text or not items.exists(f"value::{nid}::{port}"):
+            return
+        self.values[(nid, port)] = text
+        items.set_value(f"value::{nid}::{port}", one_line(text, tail="/" in text or "\\" in text,
+                                                                   chars=VALUE_CHARS))
+        items.set_value(f"valuetip::{nid}::{port}", text)
+
+    def playhead(self, nid: str, port: str, seconds: float | None) -> None:
+        tag = f"head::{nid}::{port}"
+        if items.configure(tag, show=seconds is not None) and seconds is not None:
+            items.set_value(tag, float(seconds))
+
+
+def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
+    """A state or value as one line of the node (the tooltip shows the rest); ``tail`` keeps the end
+    (a path's file name) instead of the start."""
+    first = text.splitlines()[0] if text else ""
+    if len(first) <= chars and first == text:
+        return first
+    return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."
