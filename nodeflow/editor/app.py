@@ -85,9 +85,11 @@ class App:
         dpg.configure_app(manual_callback_management=True)
         from .canvas import FONT_PX
         from .commands import build_menus, install_shortcuts
+        ui_font: int | None = None
         if Path(FONT).exists():
             with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
-                dpg.bind_font(dpg.add_font(FONT, FONT_PX))
+                ui_font = dpg.add_font(FONT, FONT_PX)
+                dpg.bind_font(ui_font)
         dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=0, y_pos=0, vsync=False,
                             decorated=False if os.environ.get("AUDIOCHAIN_EDITOR_UNDECORATED") else True,
                             disable_close=True)
@@ -122,6 +124,7 @@ class App:
         self._prefs_window()
         self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
                               self.seek)
+        self.view.ui_font = ui_font         # tooltips in nodes are read in it at any zoom
         from .models_panel import ModelsPanel
         self.models = ModelsPanel(self)
         from .sweeps import SweepPanel

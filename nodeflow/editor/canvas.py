@@ -36,6 +36,7 @@ class Canvas:
     def __init__(self, app: App):
         self.app = app
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
+        self._refit_again = True    # that fit is the second (no compact step again)
         self.small_font: int | None = None
         self.minimap = True         # View > Minimap (see set_minimap)
         self._font_path = ""
@@ -150,6 +151,7 @@ class Canvas:
         box, sizes = self.visible_box(), self.node_sizes()
         if not g.nodes or box is None or any(n not in sizes for n in g.nodes):
             self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
+            self._refit_again = again
             return
         z = app.view.zoom
         s, n_nodes = z.scale, len(g.nodes)
@@ -158,15 +160,23 @@ class Canvas:
         vx0, vy0, vx1, vy1 = box
         room = (vx1 - vx0 - 40, vy1 - vy0 - 40)
         x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes)
-        if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1:
-            app.say(f"all {n_nodes} nodes are in view")
-            return
         gx0, gy0, gx1, gy1 = bounds(graph, unit)
         level = z.fitting((gx1 - gx0, gy1 - gy0), room)
+        if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s:
+            app.say(f"all {n_nodes} nodes are in view")        # (and they would not show bigger)
+            return
+        if not FIT_MIN_ZOOM <= s <= 1.0 and not again:
+            # sizes measured far from the zooms a fit shows (text keeps a readable size when zoomed
+            # far out) would misjudge the nodes' sizes: draw them at the nearest such zoom, fit then
+            self._show(min(max(s, FIT_MIN_ZOOM), 1.0), (gx0, gy0), box)
+            self._refit_at, self._refit_again = app.frame_count + 3, False
+            return
         if level >= FIT_MIN_ZOOM:                 # the layout as it is, whole in the window
             self._show(level, (gx0, gy0), box)
+            compact = " (compact nodes: Ctrl+M shows their bodies)" if app.view.compact else ""
             app.say((f"zoomed to {z.label} to show all {n_nodes} nodes" if level != s else
-                     f"brought all {n_nodes} nodes into view") + " (Ctrl+0: actual size)")
+                     f"brought all {n_nodes} nodes into view") + compact
+                    + (" (Ctrl+0: actual size)" if level != 1.0 else ""))
             return
         gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
         new = arrange(g, unit, origin=(gx0, gy0), gap=gap, max_width=gx0 + room[0] / FIT_MIN_ZOOM,
@@ -174,8 +184,10 @@ class Canvas:
         bx0, by0, bx1, by1 = bounds(new, unit)
         level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
         if (by1 - by0) * level > room[1] and not app.view.compact and not again:
-            self.set_compact(True)          # too big: collapse the nodes, measure them, fit again
-            self._refit_at = app.frame_count + 3
+            # too big: collapse the nodes at the smallest zoom a fit shows, measure them, fit again
+            self._show(FIT_MIN_ZOOM, (gx0, gy0), box)
+            self.set_compact(True)
+            self._refit_at, self._refit_again = app.frame_count + 3, True
             return
         app.doc.move(new)
         self._show(level, (bx0, by0), box)
@@ -194,7 +206,7 @@ class Canvas:
     def tick(self) -> None:
         if self._refit_at and self.app.frame_count >= self._refit_at:
             self._refit_at = 0
-            self.fit(again=True)
+            self.fit(again=self._refit_again)
 
     @property
     def busy(self) -> bool:

@@ -96,7 +96,8 @@ class GraphView(Outputs):
         self.zoom = Zoom()                                    # graph positions and sizes to the canvas' (see .zoom)
         self._specs: dict[str, Any] = {}
         self._state: dict[str, str] = {}                      # node id -> the run state its title shows
-        self._base: dict[str, dict[int, dict[str, float]]] = {}   # node id -> item -> sizes at 100% (rescale)
+        self._base: dict[str, dict[int | str, dict[str, float] | None]] = {}   # node -> item -> sizes at 100%
+        self.ui_font: int | None = None                       # the app's font (tooltips at any zoom)
         self.last_sync_revision = -1
         self._init_outputs()
 
@@ -237,17 +238,37 @@ class GraphView(Outputs):
             tag = self.node_tag(nid)
             items.call(dpg.bind_item_font, tag, self.compact_font if self.compact else self.font or 0)
             items.bind_theme(tag, self.node_theme(self._state.get(nid, "")))
-            base = self._base.setdefault(nid, {})
-            for item in _descendants(tag):
-                if item not in base:       # its sizes at 100%, read once (from the zoom it was made at)
-                    cfg = items.call(dpg.get_item_configuration, item, default=None) or {}
-                    base[item] = {k: cfg[k] / old for k in ("width", "height", "wrap")
-                                  if isinstance(cfg.get(k), (int, float)) and cfg[k] > 0}
-                if base[item]:
-                    items.configure(item, **{k: self.zoom.px(v) for k, v in base[item].items()})
+            for item, base in self._sizes(nid, old):
+                items.configure(item, **{k: self.zoom.px(v) for k, v in base.items()})
             if nid in pos:
                 self.pos[nid] = self.zoom.to_canvas(pos[nid])
                 items.set_pos(tag, self.pos[nid])
+
+    def _sizes(self, nid: str, scale: float) -> list[tuple[int | str, dict[str, float]]]:
+        """The items of a node with sizes set on them, and those sizes at 100% (read the first time
+        an item is seen, at ``scale``, the zoom it was made at).  A tooltip is read at the UI's
+        size at every zoom: it is given the UI's font and is not scaled."""
+        base = self._base.setdefault(nid, {})
+        out: list[tuple[int | str, dict[str, float]]] = []
+        todo: list[int | str] = [self.node_tag(nid)]
+        while todo:
+            kids = items.call(dpg.get_item_children, todo.pop(), default=None) or {}
+            for item in [i for slot in (kids.values() if isinstance(kids, dict) else [kids]) for i in slot]:
+                if item not in base:
+                    if items.item_type(item).endswith("mvTooltip"):
+                        base[item] = None
+                        items.call(dpg.bind_item_font, item, self.ui_font or 0)
+                    else:
+                        cfg = items.call(dpg.get_item_configuration, item, default=None) or {}
+                        base[item] = {k: cfg[k] / scale for k in ("width", "height", "wrap")
+                                      if isinstance(cfg.get(k), (int, float)) and cfg[k] > 0}
+                sizes = base[item]
+                if sizes is None:
+                    continue                # a tooltip: not scaled, nothing under it either
+                todo.append(item)
+                if sizes:
+                    out.append((item, sizes))
+        return out
 
     def _delete_node(self, nid: str) -> None:
         for l in [l for l in self.links if nid in (l.src, l.dst)]:
@@ -321,6 +342,7 @@ class GraphView(Outputs):
             items.call(dpg.bind_item_font, self.node_tag(nid), self.font)
         if self.zoom.scale != 1.0:
             items.bind_theme(self.node_tag(nid), self.node_theme())
+            self._sizes(nid, self.zoom.scale)       # made at this zoom: its sizes at 100%, tooltips in the UI font
         if self.compact:
             self._compact_node(nid, True)
 
@@ -475,18 +497,6 @@ def _headline(problem: str) -> str:
 def _serious(problems: list[str]) -> bool:
     return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
                for p in problems)
-
-
-def _descendants(item: int | str) -> list[int]:
-    """Every item under ``item``, in all slots."""
-    out: list[int] = []
-    todo = [item]
-    while todo:
-        kids = items.call(dpg.get_item_children, todo.pop(), default=None) or {}
-        for slot in kids.values() if isinstance(kids, dict) else [kids]:
-            out.extend(slot)
-            todo.extend(slot)
-    return out
 
 
 def _wrap(text: str, width: int = 40) -> str:

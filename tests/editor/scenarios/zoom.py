@@ -68,6 +68,8 @@ def main(app, drv):
     app.canvas.set_minimap(True, quiet=True)
     out["title_px"] = title_pixels(app, shot, [n for n in g.nodes if app.view.node_rect(n)])
     out["states"] = sorted({app.runner.states[n].kind for n in g.nodes if n in app.runner.states})
+    added_at_50 = app.add_node("dsp.gain", at=(cx0 + 40.0, cy0 + 40.0))     # made while zoomed out
+    drv.frames(4)
     # a drag by the title at 50%: the node moves twice as far in graph units
     (x0, y0), _ = app.view.node_rect("gain_5")
     p5 = list(g.editor["positions"]["gain_5"])
@@ -98,7 +100,7 @@ def main(app, drv):
     out["paste_spot"] = list(app.canvas.graph_pos(paste_spot))
     drv.key("ctrl+z")
     drv.key("ctrl+z")                                    # the drag too: positions as opened
-    out["positions_after_undo"] = g.editor["positions"] == pos0
+    out["positions_after_undo"] = {n: p for n, p in g.editor["positions"].items() if n in pos0} == pos0
     drv.key("ctrl+equal")                                # the '=' key (dearpygui has no constant for it)
     out["scale_equal"] = app.view.zoom.scale
     # a fast spin of the wheel: three notches down, three steps
@@ -126,6 +128,18 @@ def main(app, drv):
     drv.frames(8)
     out["scale_0"] = app.view.zoom.scale
     out["size_0"] = size(app, "gain_1")
+    # a node made at 50%, now at 100%: as big as one made at 100%; its tooltips in the UI's font and size
+    made_here = app.add_node("dsp.gain", at=(cx0 + 300.0, cy0 + 40.0))
+    drv.frames(6)
+    out["size_made_50"], out["size_made_100"] = size(app, added_at_50), size(app, made_here)
+    ui = app.view.ui_font
+    out["tooltips"] = {n: [app.dpg.get_item_configuration(f"statustip::{n}")["wrap"],
+                           app.dpg.get_item_font(app.dpg.get_item_parent(f"statustip::{n}")) in (ui, 0, None)]
+                       for n in (added_at_50, made_here, "gain_1")}
+    drv.key("ctrl+z")
+    drv.key("ctrl+z")
+    drv.frames(4)
+    out["undo_adds"] = sorted(n for n in g.nodes if n not in pos0)
     # Home: the graph does not fit at 100%: zoom out until it does, the layout as it is
     app.dpg.clear_selected_nodes("canvas")
     drv.move(centre)
@@ -136,6 +150,16 @@ def main(app, drv):
     out["fit_status"] = app.status_text
     out["fit_in_view"] = fully_in_view(app)
     out["fit_positions_kept"] = g.editor["positions"] == pos0
+    # Home from 33% (node text stays readable there, so sizes are measured again at 50%): the same fit
+    drv.key("ctrl+0")
+    for _ in range(4):
+        drv.key("ctrl+minus")
+    drv.frames(4)
+    out["scale_before_fit33"] = app.view.zoom.scale
+    drv.key("Home")
+    drv.until(lambda: not app.canvas.busy, 10, "the fit")
+    drv.frames(8)
+    out["fit33"] = [app.view.zoom.scale, fully_in_view(app), g.editor["positions"] == pos0, app.status_text]
     # a graph opened while zoomed opens at 100%, as saved (nothing moved, nothing to save)
     app.files.open(str(app_tmp(app) / "other.msgpack"))
     drv.frames(10)
