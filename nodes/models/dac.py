@@ -26,8 +26,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range
 
-from .encodec import _estimate_decode
-from .layer import Device, Family, Loaded, Precision, register, to_model_audio
+from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
 
 __all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "decode_tokens", "parse_tokens"]
 
@@ -159,7 +158,7 @@ def dac_encode(audio: Audio, *,
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@DAC.node("models.dac_decode", category="models", version=1, estimate=_estimate_decode)
+@DAC.node("models.dac_decode", category="models", version=1, estimate=estimate_token_decode)
 def dac_decode(tokens: str, *,
                checkpoint: str = DEFAULT_CHECKPOINT,
                device: Device = Device.AUTO,

@@ -27,7 +27,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range
 
-from .layer import Device, Family, Loaded, Precision, register, to_model_audio
+from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
 
 __all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
 
@@ -136,14 +136,6 @@ def _estimate_encode(inputs: dict, params: dict) -> dict:
                          chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
 
 
-def _estimate_decode(inputs: dict, params: dict) -> dict:
-    from nodeflow.costs import Shape
-    t = inputs.get("tokens")
-    if t is None or not t.rate:
-        return {}
-    return {"out": Shape(t.frames, t.channels, t.rate, work_s=0.05 * t.seconds + 1.0)}
-
-
 @ENCODEC.node("models.encodec_encode", category="models", version=1, estimate=_estimate_encode)
 def encodec_encode(audio: Audio, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
@@ -181,7 +173,7 @@ def encodec_encode(audio: Audio, *,
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@ENCODEC.node("models.encodec_decode", category="models", version=1, estimate=_estimate_decode)
+@ENCODEC.node("models.encodec_decode", category="models", version=1, estimate=estimate_token_decode)
 def encodec_decode(tokens: str, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    device: Device = Device.AUTO,

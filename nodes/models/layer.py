@@ -55,7 +55,7 @@ from nodeflow.types import ChoiceEnum, FilePath
 
 __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
            "AdapterPath", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded", "sampler",
-           "step_criterion", "step_progress", "to_model_audio"]
+           "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode"]
 
 
 class Device(ChoiceEnum):
@@ -445,3 +445,13 @@ def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
         import soxr
         x = soxr.resample(np.ascontiguousarray(x.T), audio.sample_rate, sample_rate, quality="HQ").T
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def estimate_token_decode(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A codec decoder's cost estimate (``estimate=`` of a family's node): the audio has the shape
+    the ``tokens`` input's estimate carries; about 0.05 s of work per second, plus a second."""
+    from nodeflow.costs import Shape
+    t = inputs.get("tokens")
+    if t is None or not t.rate:
+        return {}
+    return {"out": Shape(t.frames, t.channels, t.rate, work_s=0.05 * t.seconds + 1.0)}
