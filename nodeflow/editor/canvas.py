@@ -216,11 +216,9 @@ class Canvas:
     def paste_at(self) -> tuple[float, float] | None:
         """Where a paste lands: the graph point under the mouse when it is over the canvas."""
         app = self.app
-        r = app.wiring.canvas_rect()
-        x, y = app.dpg.get_mouse_pos(local=False)
-        if r is None or not (r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]):
+        if not app.wiring.mouse_on_canvas():
             return None
-        return self.graph_pos((x, y))
+        return self.graph_pos(app.dpg.get_mouse_pos(local=False))
 
     def paste(self, clip: dict[str, Any]) -> list[str] | None:
         return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))

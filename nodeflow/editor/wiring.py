@@ -63,16 +63,19 @@ class Wiring:
         x0, y0 = float(pal["pos"][0] + pal["rect_size"][0]) + 8.0, float(pal["pos"][1])
         return [x0, y0], [x0 + float(size[0]), y0 + float(size[1])]
 
+    def on_canvas(self, p: tuple[float, float]) -> bool:
+        """Whether viewport point ``p`` lies on the canvas (nodes included)."""
+        r = self.canvas_rect()
+        return r is not None and r[0][0] <= p[0] <= r[1][0] and r[0][1] <= p[1] <= r[1][1]
+
     def mouse_on_canvas(self) -> bool:
-        """Whether the mouse is over the canvas (nodes included)."""
-        r, (x, y) = self.canvas_rect(), self._mouse()
-        return r is not None and r[0][0] <= x <= r[1][0] and r[0][1] <= y <= r[1][1]
+        return self.on_canvas(self._mouse())
 
     def on_empty_canvas(self, p: tuple[float, float]) -> bool:
         """Whether ``p`` lies on the canvas, off every node and off the minimap, with no window (a
         dialog, a panel) over it: a double-click on a dialog's button above the canvas is the button's."""
         r = self.canvas_rect()
-        if r is None or not (r[0][0] <= p[0] <= r[1][0] and r[0][1] <= p[1] <= r[1][1]):
+        if r is None or not self.on_canvas(p):
             return False
         if not items.call(self.app.dpg.is_item_hovered, "canvas", default=False):
             return False
