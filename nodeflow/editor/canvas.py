@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import clipboard, items
-from .zoom import Zoom
 
 if TYPE_CHECKING:
     from .app import App
@@ -67,9 +66,7 @@ class Canvas:
         z = app.view.zoom
         if app.dpg.is_mouse_button_down(app.dpg.mvMouseButton_Left) and app.wiring.mouse_on_canvas():
             return False
-        new = scale if scale is not None else (1.0 if direction == 0 else z.step(direction))
-        for _ in range(steps - 1 if scale is None and direction else 0):
-            new = Zoom(new).step(direction)
+        new = scale if scale is not None else (1.0 if direction == 0 else z.step(direction, steps))
         r = app.wiring.canvas_rect()
         if at is None and r is not None:
             at = ((r[0][0] + r[1][0]) / 2, (r[0][1] + r[1][1]) / 2)

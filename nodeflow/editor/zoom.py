@@ -90,11 +90,14 @@ class Zoom:
         self.scale = float(scale)
         self.shift = (canvas[0] - graph[0] * self.scale, canvas[1] - graph[1] * self.scale)
 
-    def step(self, direction: int) -> float:
-        """The next level in ``direction`` (+1 in, -1 out) from the current scale (itself at an end)."""
-        if direction > 0:
-            return next((v for v in LEVELS if v > self.scale + 1e-9), LEVELS[-1])
-        return next((v for v in reversed(LEVELS) if v < self.scale - 1e-9), LEVELS[0])
+    def step(self, direction: int, steps: int = 1) -> float:
+        """The level ``steps`` levels away in ``direction`` (+1 in, -1 out) from the current scale
+        (an end at most)."""
+        scale = self.scale
+        for _ in range(steps):
+            scale = (next((v for v in LEVELS if v > scale + 1e-9), LEVELS[-1]) if direction > 0 else
+                     next((v for v in reversed(LEVELS) if v < scale - 1e-9), LEVELS[0]))
+        return scale
 
     def fitting(self, size: Sequence[float], room: Sequence[float]) -> float:
         """The largest level, at most 100%, at which a ``size`` (width, height at 100%) fits in
