@@ -236,7 +236,7 @@ class GraphView(Outputs):
         pos = positions(graph)
         for nid in self.nodes:
             tag = self.node_tag(nid)
-            items.call(dpg.bind_item_font, tag, self.compact_font if self.compact else self.font or 0)
+            self._bind_font(nid)
             items.bind_theme(tag, self.node_theme(self._state.get(nid, "")))
             for item, base in self._sizes(nid, old):
                 items.configure(item, **{k: self.zoom.px(v) for k, v in base.items()})
@@ -339,7 +339,7 @@ class GraphView(Outputs):
         if spec is not None:
             self._show_applicable(nid, spec.params, inst.params)
         if self.font is not None:
-            items.call(dpg.bind_item_font, self.node_tag(nid), self.font)
+            self._bind_font(nid)
         if self.zoom.scale != 1.0:
             items.bind_theme(self.node_tag(nid), self.node_theme())
             self._sizes(nid, self.zoom.scale)       # made at this zoom: its sizes at 100%, tooltips in the UI font
@@ -355,11 +355,15 @@ class GraphView(Outputs):
             [f"{verb}::{nid}::{port}" for (d, n, port) in self.pin_types if n == nid and d == "out"
              for verb in ("play", "stop")]
 
+    def _bind_font(self, nid: str) -> None:
+        """A node's font: the compact one while nodes are compact, else the zoom's (0: the app's)."""
+        items.call(dpg.bind_item_font, self.node_tag(nid), (self.compact_font if self.compact else self.font) or 0)
+
     def _compact_node(self, nid: str, on: bool) -> None:
         for tag in self._body(nid):
             items.configure(tag, show=not on)
         if self.compact_font is not None:
-            items.call(dpg.bind_item_font, self.node_tag(nid), self.compact_font if on else self.font or 0)
+            self._bind_font(nid)
         if not on:
             graph_params = self.params.get(nid, {})
             spec = self._specs.get(nid)
