@@ -228,8 +228,8 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
             why = "downloads are off (HF_HUB_OFFLINE=1)" if offline() else "downloading was not allowed here"
             if gaps:
                 raise NotDownloaded(f"checkpoint '{name}' is only partly downloaded (missing {', '.join(gaps[:3])}"
-                                      f"{' ...' if len(gaps) > 3 else ''}: an interrupted download?); {why}; run "
-                                      f"`audiochain models pull {name}` to finish it")
+                                    f"{' ...' if len(gaps) > 3 else ''}: an interrupted download?); {why}; run "
+                                    f"`audiochain models pull {name}` to finish it")
             raise NotDownloaded(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
     _check_folder(name, snap, family, who)
