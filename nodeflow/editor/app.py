@@ -163,6 +163,10 @@ class App:
                     dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
                     dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
                     dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, 24.0 * scale, category=dpg.mvThemeCat_Nodes)
+                    # a child window shows its parent's background (the same colour): the node editor's
+                    # child was filled and then covered by the canvas, a whole extra layer per frame
+                    # for a software rasterizer (about a fifth of an empty canvas' frame)
+                    dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
             self._app_themes[scale] = th
         dpg.bind_theme(self._app_themes[scale])
 
