@@ -2,13 +2,19 @@
 
 * ``editor_frame_200_nodes_vs_empty``: median frame time with a 200-node graph on the canvas, over the
   empty canvas's (goal < 1.3, issue 14), with View > Minimap hidden (nodes far outside the view are
-  then not drawn; the minimap shows only drawn nodes, so while it shows every node is drawn), and ``editor_frame_200_compact_nodes_vs_empty`` the same with
-  the nodes compact (View > Compact nodes); ``editor_frame_ui_thread_cpu_200_nodes_vs_empty`` the UI
-  thread's CPU alone (what is left with a GPU: under Xvfb the software rasterizer's threads fill every
-  pixel of every node in view, so the process's figures grow with the area the nodes cover), also with
-  every node drawn (before :mod:`nodeflow.editor.culling`); and
-  ``editor_frame_cpu_200_nodes_vs_only_those_in_view``: the 200-node frame over the same view with
-  every node out of view deleted (a frame's cost follows what is in view, not the graph's size);
+  then not drawn; the minimap shows only drawn nodes, so while it shows every node is drawn).  The
+  view is dense: 30 nodes, overlapping, cover the whole canvas.  Under Xvfb, Mesa's software
+  rasterizer (llvmpipe) fills every pixel of every layer on the CPU, so the frame grows with the area
+  drawn: ``editor_frame_one_canvas_layer_vs_empty`` is that floor (one opaque rectangle over the canvas
+  and nothing else); ``editor_frame_200_nodes_vs_empty_no_pixels`` runs the same measure with Mesa's
+  no-op driver (``GALLIUM_NOOP=1``: every frame built and handed to OpenGL, no pixel drawn), which is
+  what a GPU leaves; ``editor_frame_200_arranged_nodes_vs_empty`` the same graph after Graph >
+  Arrange (no node over another); ``editor_frame_200_compact_nodes_vs_empty`` the nodes compact (View
+  > Compact nodes); ``editor_frame_ui_thread_cpu_200_nodes_vs_empty`` the UI thread's CPU alone
+  (dearpygui, Python and the rasterizer's triangle setup), also with every node drawn (before
+  :mod:`nodeflow.editor.culling`); and ``editor_frame_cpu_200_nodes_vs_only_those_in_view``: the
+  200-node frame over the same view with every node out of view deleted (a frame's cost follows what
+  is in view, not the graph's size);
 * ``editor_zoom_step_200_nodes_ms``: one step of *View > Zoom* on the 200-node graph, to the end of
   its second frame (dearpygui has no zoom: every node's widgets are resized in place);
 * ``editor_frame_while_running_vs_idle``: mean (and worst) frame time while a long node runs on the
@@ -112,18 +118,19 @@ def _measure_frames(app, drv) -> dict:
     and the empty canvas again after them (how far the machine's load moved during the measure);
     also the process's CPU seconds per frame (all its threads, the software renderer's included),
     which other programs' load disturbs far less than wall time."""
-    def cpu(n: int = 150) -> float:
+    def cpu(key: str, n: int = 150) -> float:
         c0, t0 = time.process_time(), time.thread_time()
         drv.frames(n)
-        ui[len(ui)] = (time.thread_time() - t0) / n        # the UI thread alone: dearpygui's layout, Python
+        ui[key] = (time.thread_time() - t0) / n        # the UI thread alone: dearpygui's layout, Python
         return (time.process_time() - c0) / n
 
-    ui: dict[int, float] = {}
+    ui: dict[str, float] = {}
 
     app.canvas.set_minimap(False, quiet=True)   # culling is on while the minimap is hidden (all_cpu: shown)
     drv.frames(30)
     empty = _frame_times(drv, 150)
-    empty_cpu = cpu()
+    empty_cpu = cpu("empty")
+    layer = _one_layer(app, drv)
     doc = app.doc
 
     def build():
@@ -133,9 +140,14 @@ def _measure_frames(app, drv) -> dict:
             if i % 10:
                 doc.graph.connect(f"g{i - 1}.out", f"g{i}.audio")
     doc.edit("add 200 nodes", build)
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+
+    def seen(nid: str) -> bool:
+        q = app.view.node_rect(nid)
+        return q is not None and q[0][0] < cx1 and q[1][0] > cx0 and q[0][1] < cy1 and q[1][1] > cy0
     drv.frames(30)
     full = _frame_times(drv, 150)
-    full_cpu = cpu()
+    full_cpu = cpu("full")
     zoom = []
     for step in (-1, +1, -1, 0):          # 80%, 100%, 80%, 100%: every node resized and drawn at the new size
         t0 = time.perf_counter()
@@ -144,33 +156,63 @@ def _measure_frames(app, drv) -> dict:
         zoom.append(time.perf_counter() - t0)
         drv.frames(30)
     drawn = len(doc.graph.nodes) - len(app.culler.hidden)
+    app.canvas.arrange()                # Graph > Arrange: the same graph laid out by the editor
+    drv.frames(30)
+    arranged, arranged_n = _frame_times(drv, 150), sum(map(seen, doc.graph.nodes))
+    arranged_cpu = cpu("arranged")
+    doc.undo()
+    drv.frames(30)
     app.culler.enabled = False          # every node drawn, in view or not (the editor before culling)
     drv.frames(30)
-    all_cpu = cpu()
+    all_cpu = cpu("all")
     app.culler.enabled = True
     drv.frames(30)
-    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
-
-    def seen(nid: str) -> bool:
-        q = app.view.node_rect(nid)
-        return q is not None and q[0][0] < cx1 and q[1][0] > cx0 and q[0][1] < cy1 and q[1][1] > cy0
     doc.remove([n for n in doc.graph.nodes if not seen(n)], [])      # the same view, the rest of the graph gone
     drv.frames(30)
-    view_cpu, view_n = cpu(), len(doc.graph.nodes)
+    view_cpu, view_n = cpu("view"), len(doc.graph.nodes)
     doc.undo()
     drv.frames(30)
     app.canvas.set_compact(True)
     drv.frames(30)
     compact = _frame_times(drv, 150)
-    compact_cpu = cpu()
+    compact_cpu = cpu("compact")
     doc.undo()
     drv.frames(30)
     after = _frame_times(drv, 150)
     med = statistics.median      # on a shared machine a few frames that wait for the CPU would decide a mean
     return {"empty": med(empty), "full": med(full), "compact": med(compact), "empty_after": med(after),
             "empty_cpu": empty_cpu, "full_cpu": full_cpu, "compact_cpu": compact_cpu, "all_cpu": all_cpu,
-            "empty_ui": ui[0], "full_ui": ui[1], "all_ui": ui[2], "drawn": drawn, "view_cpu": view_cpu,
-            "view_n": view_n, "zoom": statistics.median(zoom)}
+            "empty_ui": ui["empty"], "full_ui": ui["full"], "all_ui": ui["all"], "drawn": drawn, "view_cpu": view_cpu,
+            "view_n": view_n, "zoom": statistics.median(zoom), "layer": med(layer[0]), "layer_cpu": layer[1],
+            "arranged": med(arranged), "arranged_cpu": arranged_cpu, "arranged_n": arranged_n, "renderer": _renderer()}
+
+
+def _one_layer(app, drv) -> tuple[list[float], float]:
+    """Frame times (and CPU per frame) of the empty canvas under one opaque rectangle as large as
+    the canvas: what any graph whose nodes cover the view costs at least, before text and widgets
+    (a software rasterizer pays for every pixel of every layer)."""
+    dpg = app.dpg
+    (x0, y0), (x1, y1) = app.wiring.canvas_rect()
+    dl = dpg.add_viewport_drawlist(front=True)
+    dpg.draw_rectangle((x0, y0), (x1, y1), fill=(50, 50, 56, 255), color=(0, 0, 0, 0), parent=dl)
+    drv.frames(10)
+    times = _frame_times(drv, 150)
+    c0 = time.process_time()
+    drv.frames(150)
+    cpu = (time.process_time() - c0) / 150
+    dpg.delete_item(dl)
+    drv.frames(10)
+    return times, cpu
+
+
+def _renderer() -> str:
+    """Which OpenGL this process draws with: Mesa's software rasterizer (llvmpipe, every pixel on
+    the CPU), Mesa's no-op driver (``GALLIUM_NOOP=1``: the frame is built and submitted, no pixel
+    is drawn), or another (a GPU's)."""
+    maps = Path("/proc/self/maps").read_text() if Path("/proc/self/maps").exists() else ""
+    if "swrast_dri" not in maps:
+        return "other"
+    return "no-op" if os.environ.get("GALLIUM_NOOP") == "1" else "software"
 
 
 def _measure_running(app, drv) -> dict:
@@ -359,9 +401,18 @@ def main(app=None, drv=None) -> int | None:
                    f"(empty again after: {r['empty_after'] * 1e3:.1f} ms)")
             report("editor_frame_cpu_200_nodes_vs_empty", r["full_cpu"] / r["empty_cpu"],
                    f"goal < 1.3; CPU per frame {r['full_cpu'] * 1e3:.1f} ms vs {r['empty_cpu'] * 1e3:.1f} ms, "
-                   f"compact {r['compact_cpu'] / r['empty_cpu']:.2f}x")
+                   f"compact {r['compact_cpu'] / r['empty_cpu']:.2f}x; drawn with {r['renderer']} OpenGL")
+            report("editor_frame_one_canvas_layer_vs_empty", r["layer"] / r["empty"],
+                   f"no goal: the floor of the line above under this OpenGL ({r['renderer']}); one opaque "
+                   f"rectangle over the whole canvas and nothing else, {r['layer'] * 1e3:.1f} ms per frame, CPU "
+                   f"{r['layer_cpu'] / r['empty_cpu']:.2f}x; the 200-node view covers the canvas with nodes")
+            report("editor_frame_200_arranged_nodes_vs_empty", r["arranged"] / r["empty"],
+                   f"goal < 1.3; the same graph after Graph > Arrange ({r['arranged_n']} nodes in view, "
+                   f"none overlapping), {r['arranged'] * 1e3:.1f} ms per frame, CPU "
+                   f"{r['arranged_cpu'] / r['empty_cpu']:.2f}x")
             report("editor_frame_ui_thread_cpu_200_nodes_vs_empty", r["full_ui"] / r["empty_ui"],
-                   f"goal < 1.3; the UI thread's CPU per frame (what a GPU leaves): {r['full_ui'] * 1e3:.2f} ms vs "
+                   f"goal < 1.3; the UI thread's CPU per frame (dearpygui, Python, the rasterizer's triangle setup): "
+                   f"{r['full_ui'] * 1e3:.2f} ms vs "
                    f"{r['empty_ui'] * 1e3:.2f} ms; every node drawn (no culling, as with the minimap shown): "
                    f"{r['all_ui'] * 1e3:.2f} ms, "
                    f"process CPU {r['all_cpu'] * 1e3:.1f} ms")
@@ -374,6 +425,12 @@ def main(app=None, drv=None) -> int | None:
                    "is resized in place and drawn at the new size)")
             report("editor_frame_200_compact_nodes_vs_empty", r["compact"] / r["empty"],
                    f"goal < 1.3; {r['compact'] * 1e3:.1f} ms per frame with View > Compact nodes")
+            if r["renderer"] == "software":
+                r = _editor("frames", dict(env, GALLIUM_NOOP="1"), tmp)
+                report("editor_frame_200_nodes_vs_empty_no_pixels", r["full"] / r["empty"],
+                       f"goal < 1.3; the first line with Mesa's no-op driver (GALLIUM_NOOP=1: every frame built "
+                       f"and submitted to OpenGL, no pixel drawn; what a GPU leaves): {r['full'] * 1e3:.2f} ms vs "
+                       f"{r['empty'] * 1e3:.2f} ms per frame, CPU {r['full_cpu'] / r['empty_cpu']:.2f}x")
             r = _editor("running", env, tmp)
             report("editor_frame_while_running_vs_idle", r["busy"] / r["idle"],
                    f"goal <= 2 (UI never freezes); worst frame {r['busy_max'] * 1e3:.0f} ms over "
