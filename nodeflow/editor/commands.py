@@ -150,9 +150,24 @@ def install_shortcuts(app: App) -> None:
         dpg.add_mouse_wheel_handler(callback=on_wheel)
 
 
+# the editor's own text boxes outside nodes (a node's parameters are found from the graph)
+TEXT_BOXES = ("palette::filter", "quicksearch::input", "sweep::axes", "sweep::out", "tune::folder")
+
+
 def typing(app: App) -> bool:
-    """Whether a text box has the keyboard (its own undo, copy and delete apply then).  The last
-    focused widget may have been deleted since (its node was): then nothing is being typed."""
-    item = items.focused()
-    return (item is not None and items.item_type(item).endswith("mvInputText")
-            and bool(items.call(app.dpg.is_item_active, item, default=False)))
+    """Whether a box has the keyboard: a text or number box, or a value typed into a slider
+    (Ctrl+click); its own undo, copy, paste and delete apply then.
+
+    dearpygui's focused item is no guide: a group that holds the focused box reports focus after
+    it, so inside the canvas it names the group around palette and canvas.  The boxes that can
+    have the keyboard are asked instead: ImGui keeps the box being typed in active (a slider is
+    active while dragged too; keys then belong to it as well).  A deleted box is not asked.
+    """
+    from .widgets import widget_tag
+    view, graph = app.view, app.doc.graph
+    tags = list(TEXT_BOXES)
+    for nid in view.nodes:
+        inst = graph.nodes.get(nid)
+        if inst is not None and nid not in view.culled:
+            tags.extend(widget_tag(nid, name) for name in inst.params)
+    return any(items.exists(t) and items.call(app.dpg.is_item_active, t, default=False) for t in tags)

@@ -79,3 +79,15 @@ def test_random_sessions_of_real_events_keep_the_window_the_view_and_undo_exact(
     assert st["undos"] >= 10 and st["redos"] == st["undos"]
     assert st["undo_to_start"], st["at_start"]
     assert st["redo_to_end"]
+
+
+@pytest.mark.gui
+def test_keys_typed_into_a_box_edit_the_text_not_the_selected_node(editor):
+    st = editor.run("typing_keys", chain_graph(editor.tmp))
+    assert st["selected"] == ["gain"] and st["selected2"] == ["gain"] and st["selected3"] == ["gain"]
+    box = st["box"]
+    assert box["nodes"] == box["before"], "Backspace/Delete/Ctrl+V/Ctrl+D/Ctrl+Z in the box edited the graph"
+    assert box["text"].startswith("out") and "x" in box["text"] and not box["text"].endswith("x2"), box
+    assert st["filter"]["nodes"] == box["before"] and st["filter"]["text"] == "f", st["filter"]
+    assert "gain" not in st["after_delete"] and len(st["after_delete"]) == len(box["before"]) - 1
+    assert st["errors"] == []
