@@ -64,6 +64,7 @@ class App:
         self._seen: tuple[int | None, int, int] = (None, -1, -1)   # (id(graph), revision, runner version) drawn
         self._clip: dict[str, Any] | None = None
         self._layout_pending = False
+        self._layout_at = 0              # on open: the frame to lay out a graph without positions, once measured
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
         self._head_key: tuple[str, str] | None = None
         self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
@@ -225,6 +226,7 @@ class App:
             if hasattr(self, "canvas"):
                 self.canvas.reset_zoom()                  # a graph opens as saved, at 100%
             self._fit_pending = self.frame_count + 3      # once the nodes are drawn and measured
+            self._layout_at = self.frame_count + 2        # synced the next frame, drawn and measured the one after
             pos = self.doc.graph.editor.get("positions")
             self._layout_pending = bool(self.doc.graph.nodes) and not (
                 isinstance(pos, dict) and all(n in pos for n in self.doc.graph.nodes))
@@ -466,7 +468,7 @@ class App:
         g = self.doc.graph
         if (id(g), g.revision, self.runner.version) != self._seen:
             self.refresh()
-        if self._layout_pending and self.frame_count > 1:
+        if self._layout_pending and self.frame_count >= max(2, self._layout_at):
             self._layout_pending = False
             self.canvas.arrange(initial=True)
         elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:

@@ -220,6 +220,30 @@ def test_graph_without_positions_is_laid_out_without_overlaps(editor):
     assert x["load"] < x["gain"] < x["export"], "columns follow the links"
 
 
+def _overlaps(rects):
+    items = list(rects.items())
+    return [(a, b) for i, (a, ((ax0, ay0), (ax1, ay1))) in enumerate(items)
+            for b, ((bx0, by0), (bx1, by1)) in items[i + 1:] if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1]
+
+
+def test_graph_without_positions_opened_in_the_editor_is_laid_out_as_from_the_command_line(editor):
+    """QA: File > Open of a graph saved from Python stacked its nodes 76 px apart (laid out before
+    they were measured), hiding the links, and Ctrl+S wrote that layout."""
+    import nodeflow
+    g = nodeflow.load(chain_graph(editor.tmp))
+    g.editor = {}
+    g.connect("gain.out", "export.audio")
+    nodeflow.save(g, editor.tmp / "bare.msgpack")
+    direct = editor.run("layout", editor.tmp / "bare.msgpack")["rects"]
+    st = editor.run("layout_open", ROOT / "graphs" / "demo.msgpack")
+    for when in ("over_a_graph", "from_new"):
+        rects = st[when]["rects"]
+        assert set(rects) == {"load", "gain", "fade", "export"}
+        assert not _overlaps(rects), f"{when}: overlapping nodes {_overlaps(rects)}"
+        assert {n: r[0] for n, r in rects.items()} == {n: r[0] for n, r in direct.items()}, when
+        assert not st[when]["dirty"] and not st[when]["title"].endswith("*")
+
+
 def test_save_open_exported_audio_and_the_unsaved_changes_guard(editor):
     import nodeflow
     graph = chain_graph(editor.tmp)
