@@ -481,7 +481,7 @@ class App:
             head = (*paused[0], paused[1])                   # a paused preview keeps its playhead
         key = head[:2] if head else None
         if self._head_key is not None and self._head_key != key:
-            if key is None and self.status_text.startswith("playing "):     # no stale "playing" in the status bar
+            if key is None and self.status_text.startswith(("playing ", "looping ", "paused ")):   # none stale
                 self.say(f"stopped {'.'.join(self._head_key)}")
             self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
             self.view.show_transport(*self._head_key, False, None)
@@ -536,10 +536,19 @@ class App:
                     value = live.snapshot() if live is not None else value      # the waveform grows as it streams
                     if value is None:
                         self.view.show_preview(nid, port, None)
+                        self._stop_if_playing(nid, port)
                     elif self.view.previews.get((nid, port)) is not value:
                         env = preview_envelope(value)
                         if env is not None:
                             self.view.show_preview(nid, port, env, source=value)
+
+    def _stop_if_playing(self, nid: str, port: str) -> None:
+        """An edit left the output playing (or paused) out of date: its old sound stops rather than
+        go on under a waveform that no longer exists."""
+        au = self.audition
+        if au.clip is not None and (au.now == (nid, port) or (au.paused is not None and au.paused[0] == (nid, port))):
+            au.stop()
+            self.say(f"stopped {nid}.{port}: an edit changed it; press play to hear the new version")
 
     def busy(self) -> bool:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a

@@ -195,7 +195,7 @@ class Outputs:
         self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
         from .playback import time_ticks
         unit, ticks = time_ticks(duration, getattr(source, "info", ()))
-        dpg.set_axis_ticks(f"xaxis::{nid}::{port}", tuple((t + "s" if unit == "s" else t, x) for t, x in ticks))
+        dpg.set_axis_ticks(f"xaxis::{nid}::{port}", tuple(ticks))
         items.configure(f"xaxis::{nid}::{port}", label="")
         self.time_unit[key] = unit
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))

@@ -78,11 +78,15 @@ def peak_dbfs(audio: Clip, at_s: float, window_s: float = PEAK_WINDOW_S) -> floa
 
 
 def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, float]]]:
-    """The waveform's time axis: ``("bars", ticks)`` when ``info`` has ``bpm`` (and ``meter``, default
-    4/4), else ``("s", ticks)``; at most 6 labelled ticks (they share 184 px).
+    """The waveform's time axis: ``("bars", ticks)`` (bar numbers) when ``info`` has ``bpm`` (and
+    ``meter``, default 4/4), else ``("s", ticks)`` labelled in seconds, or in minutes:seconds from a
+    two-minute step; at most 6 labelled ticks (they share 184 px), the first one short (ImPlot
+    centres a label on its tick, so the first one reaches past the plot's left edge).
 
     >>> time_ticks(4.0)
-    ('s', [('0', 0.0), ('1', 1.0), ('2', 2.0), ('3', 3.0), ('4', 4.0)])
+    ('s', [('0', 0.0), ('1s', 1.0), ('2s', 2.0), ('3s', 3.0), ('4s', 4.0)])
+    >>> time_ticks(594.0)[1]
+    [('0', 0.0), ('2:00', 120.0), ('4:00', 240.0), ('6:00', 360.0), ('8:00', 480.0)]
     >>> time_ticks(8.0, (("bpm", "120"), ("meter", "4/4")))[1][:3]
     [('1', 0.0), ('2', 2.0), ('3', 4.0)]
     """
@@ -102,7 +106,8 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if duration_s / s <= 5), 1200)
     ticks, t = [], 0.0
     while t <= duration_s + 1e-9:
-        ticks.append((f"{t:g}" if step < 60 else f"{int(t // 60)}:{int(t % 60):02d}", round(t, 6)))
+        label = f"{t:g}s" if step < 60 else f"{int(t // 60)}:{int(t % 60):02d}"
+        ticks.append(("0" if not ticks else label, round(t, 6)))
         t += step
     return "s", ticks
 

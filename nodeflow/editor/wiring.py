@@ -33,6 +33,7 @@ class Wiring:
         self.pressed_at: tuple[float, float] = (0.0, 0.0)
         self.linked = False                                 # a link was made since the press
         self._drop: tuple[tuple[str, str, str], tuple[float, float], int] | None = None
+        self._released: int | None = None         # the frame after a link drag ended elsewhere
         self._double: tuple[float, float] | None = None     # a double-click on empty canvas, until released
 
     # ------------------------------------------------------------------ geometry
@@ -144,3 +145,9 @@ class Wiring:
             far = math.hypot(p[0] - self.pressed_at[0], p[1] - self.pressed_at[1]) >= DROP_MIN
             if far and not self.linked and self.on_empty_canvas(p):
                 self._drop = (pin, p, app.frame_count + 1)     # the link callback of this release comes first
+            else:
+                self._released = app.frame_count + 1
+        if self._released is not None and app.frame_count >= self._released:
+            self._released = None           # dropped on a node's body, or back where it started: no
+            if not self.linked and app.status_text.startswith("linking "):     # stale "linking ..." left
+                app.say("no link made: drop on a pin that fits (the ones not grey), or on empty canvas")

@@ -52,6 +52,8 @@ def test_drags_make_replace_and_refuse_links_and_keys_undo_redo(editor):
     assert st["slider_after_undo"] == [-6.0, -6.0]
     assert st["link_selected"] == ["load.out -> gain.audio"]
     assert st["after_link_delete"] == ["gain.out -> fade.audio"]
+    assert st["body_drop"] == [st["after_link_delete"], "no link made: drop on a pin that fits (the ones not grey), "
+                               "or on empty canvas"], st["body_drop"]
 
 
 def test_run_button_shows_node_states_progress_errors_and_stop(editor):

@@ -120,6 +120,15 @@ def test_shift_clicking_twice_loops_the_region_between(transport):
 
 
 @pytest.mark.gui
+def test_stop_and_an_edit_to_what_plays_leave_no_stale_sound_or_status(transport):
+    st, tmp = transport
+    assert not st["status_after_loop_stop"].startswith(("looping", "playing", "paused")), st["status_after_loop_stop"]
+    assert st["edit_now"] is None, "the old sound went on after an edit changed it"
+    assert st["edit_status"].startswith("stopped gain.out: an edit changed it"), st["edit_status"]
+    assert st["edit_heard_s"] < 2 * HALF_S, st["edit_heard_s"]       # silence came before the clip's end
+
+
+@pytest.mark.gui
 def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
     from nodeflow import Graph, run, save
 
@@ -140,3 +149,6 @@ def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
     # and seconds for audio that does not know its tempo
     from nodeflow.editor.playback import time_ticks
     assert time_ticks(4.0)[0] == "s"
+    labels = [t for t, _ in time_ticks(594.0)[1]]          # a long take reads in minutes, never "2:00s"
+    assert labels[1:] == ["2:00", "4:00", "6:00", "8:00"] and labels[0] == "0"
+    assert [t for t, _ in time_ticks(12.0)[1]] == ["0", "5s", "10s"]

@@ -39,4 +39,9 @@ def main(app, drv):
     out["link_selected"] = [str(l) for l in app.view.selected_links()]
     drv.key("Delete")
     out["after_link_delete"] = sorted(app.state()["links"])
+    # a link dragged onto a node's body (no pin there): nothing linked, no "linking ..." left behind
+    (bx0, by0), (bx1, by1) = app.view.node_rect("export")
+    drv.drag(app.view.pin_pos("gain", "out", "out"), ((bx0 + bx1) / 2, (by0 + by1) / 2))
+    drv.frames(3)
+    out["body_drop"] = [sorted(app.state()["links"]), app.status_text]
     drv.dump(out)

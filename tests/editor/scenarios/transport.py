@@ -132,5 +132,21 @@ def main(app, drv):
         while time.monotonic() < end and not rec.silent_for(0.3):
             drv.frames(1)
     np.save(tmp / "loop.npy", rec.data())
+    drv.frames(3)
+    out["status_after_loop_stop"] = app.status_text
+
+    # 5. an edit to the node that plays: its old sound stops (its waveform is gone with it)
+    with Recorder(sd) as rec:
+        drv.click_item("play::gain::out")
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "play")
+        drv.frames(10)
+        app.doc.set_param("gain", "gain_db", app.doc.graph.nodes["gain"].params["gain_db"] - 6.0)
+        drv.frames(3)
+        out["edit_now"], out["edit_status"] = app.audition.now, app.status_text
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not rec.silent_for(0.3):
+            drv.frames(1)
+        x = rec.data()
+        out["edit_heard_s"] = float(len(x)) / 48000
     out["size_end"] = app.canvas.node_sizes()
     drv.dump(out)
