@@ -40,10 +40,11 @@ import numpy as np
 from .audio import Audio, StreamedAudio
 from .errors import Cancelled, ExecutionError, NodeflowError
 
-if TYPE_CHECKING:   # the executor imports this module; these are for annotations only
-    from .executor import Emit, _Plan
+if TYPE_CHECKING:   # the executor's scheduler imports this module; these are for annotations only
     from .graph import Graph
     from .node import Context, NodeSpec
+    from .planning import Plan
+    from .runtypes import Emit
 
 __all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
            "reblock"]
@@ -105,7 +106,7 @@ def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[
 
 
 # ---------------------------------------------------------------------------------------- planning
-def plan_segments(plan: _Plan, kept: set[str] | None, targets: list[str] | None,
+def plan_segments(plan: Plan, kept: set[str] | None, targets: list[str] | None,
                   keep: Iterable[str]) -> dict[str, list[str]]:
     """Chains to stream: ``{last node: [first, ..., last]}`` (two nodes or more), from the run's
     plan (see the module docstring for which values are fused)."""
@@ -206,7 +207,7 @@ def _params(graph: Graph, spec: NodeSpec, nid: str) -> dict[str, Any]:
     return params
 
 
-def _streamed(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
+def _streamed(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str, Any]], emit: Emit,
               cancel: threading.Event, make_ctx: Callable[[str], Context],
               min_bytes: int = 0) -> dict[str, dict[str, Any]]:
     """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio).
@@ -259,7 +260,7 @@ def _streamed(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[
                 close()
 
 
-def _whole(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]],
+def _whole(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str, Any]],
            make_ctx: Callable[[str], Context], took: dict[str, float],
            describe: bool = True) -> dict[str, dict[str, Any]]:
     """Run ``seg`` the ordinary way, node by node (``took``: seconds each node took).  ``describe``:
@@ -304,7 +305,7 @@ def _execution_error(nid: str, spec: NodeSpec, e: BaseException) -> BaseExceptio
     return err
 
 
-def run_segment(graph: Graph, seg: list[str], plan: _Plan, values: dict[str, dict[str, Any]], emit: Emit,
+def run_segment(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str, Any]], emit: Emit,
                 cancel: threading.Event, ctx_kw: dict[str, Any], context_cls: type[Context],
                 min_bytes: int = 0) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Run the fused chain ``seg`` (see the module docstring): ``({node: outputs}, {node: seconds})``

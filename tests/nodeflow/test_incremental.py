@@ -29,9 +29,9 @@ def chain(reg, n: int = 5) -> Graph:
 @pytest.fixture
 def counted(monkeypatch):
     """How often the content-only validation and planning ran."""
-    from nodeflow import executor as ex_mod
+    from nodeflow import planning
     calls = {"problems": 0, "structure": 0}
-    static, of = Graph._static_problems, ex_mod._Structure.of.__func__
+    static, of = Graph._static_problems, planning.Structure.of.__func__
 
     def counting_static(self, targets):
         calls["problems"] += 1
@@ -42,7 +42,7 @@ def counted(monkeypatch):
         return of(cls, graph, targets)
 
     monkeypatch.setattr(Graph, "_static_problems", counting_static)
-    monkeypatch.setattr(ex_mod._Structure, "of", classmethod(counting_of))
+    monkeypatch.setattr(planning.Structure, "of", classmethod(counting_of))
     return calls
 
 

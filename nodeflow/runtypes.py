@@ -1,0 +1,79 @@
+"""What a run hands its caller: an :class:`Event` for every step of every node (``on_event``), a
+:class:`RunResult` at the end, a :class:`RunHandle` for a run in a background thread, and ``Emit``,
+the signature through which the parts of a run report events.  :mod:`nodeflow.executor` makes
+them and exports them; import them from there.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import threading
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
+
+__all__ = ["Event", "RunResult", "RunHandle", "Emit", "no_listener"]
+
+# how a run reports events: emit(kind, node_id, **Event fields)
+Emit = Callable[..., None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    kind: str                 # queued | started | progress | chunk | cached | finished | failed | cancelled
+    node_id: str
+    done: float | None = None
+    total: float | None = None
+    message: str = ""
+    error: BaseException | None = None
+    elapsed_s: float | None = None
+    value: dict[str, Any] | None = None   # chunk: {output: piece}, a part of the node's outputs made so far
+
+
+class RunResult(Mapping[str, dict[str, Any]]):
+    """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache.
+
+    A read-only mapping like any other: ``dict(res)``, ``res.keys()``, ``res.items()``.  The nodes'
+    content keys (what the cache is indexed by) are ``res.cache_keys``.
+    """
+
+    def __init__(self, outputs: dict[str, dict[str, Any]], ran: set[str], cached: set[str],
+                 cache_keys: dict[str, str], elapsed_s: float):
+        self.outputs, self.ran, self.cached, self.elapsed_s = outputs, ran, cached, elapsed_s
+        self.cache_keys = cache_keys
+
+    def __getitem__(self, node_id: str) -> dict[str, Any]:
+        return self.outputs[node_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.outputs)
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    def __repr__(self) -> str:
+        return f"<RunResult {len(self.outputs)} nodes, ran {sorted(self.ran)}, cached {sorted(self.cached)}>"
+
+
+class RunHandle:
+    """A run in a background thread: ``cancel()``, ``done()``, ``result(timeout)``."""
+
+    def __init__(self, cancel_event: threading.Event):
+        self._cancel = cancel_event
+        self._future: cf.Future[RunResult] = cf.Future()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> RunResult:
+        return self._future.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._future.exception(timeout)
+
+
+
+def no_listener(kind: str, node_id: str, **kw: Any) -> None:
+    """``emit`` for a run nobody listens to."""

@@ -1,0 +1,198 @@
+"""One run of a planned graph (:mod:`nodeflow.planning`): each node starts as soon as the nodes it
+needs have finished, a lone ready node inline and several side by side on the executor's thread
+pool; chains of streaming nodes run as one unit (:mod:`nodeflow.streaming`); each value is released
+once no node still to finish needs it, unless the result returns it.  Stop or a failure starts
+nothing new and lets running nodes finish (their results stay cached); a failing export does not
+stop the others.  :meth:`Executor.run <nodeflow.executor.Executor.run>` makes a :class:`Scheduler`
+per run.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from . import streaming
+from .errors import Cancelled, ExecutionError, ExportsFailed
+from .graph import Graph
+from .node import Context
+from .nodecall import call_node
+from .planning import Plan, kept_nodes
+from .runtypes import Emit, RunResult
+
+if TYPE_CHECKING:   # the executor imports this module
+    from .executor import Executor
+
+__all__ = ["Scheduler"]
+
+# what running a node gives: its outputs, and whether they came from the cache
+Outcome = tuple[dict[str, Any], bool]
+
+
+class Scheduler:
+    """Runs ``plan`` with ``executor``'s caches, pool and worker limit; :meth:`result` runs it.
+
+    Sends ``cached`` and ``queued`` for every node when made; ``on_output(node_id, outputs)`` sees
+    every node's outputs (computed or from the cache) before they may be released.
+    """
+
+    def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
+                 keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
+                 on_output: Callable[[str, dict[str, Any]], None] | None, t0: float):
+        self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
+        self.ctx_kw, self.on_output, self.t0 = ctx_kw, on_output, t0
+        self.cached = {n for n in plan.order if n in plan.values}
+        for n in plan.order:
+            if n in self.cached:
+                emit("cached", n)
+        for n in plan.to_run:
+            emit("queued", n)
+
+        self.values = values = plan.values
+        self.kept = kept = kept_nodes(plan, targets, keep)
+        # chains of streaming nodes run as one unit, named by their last node (nodeflow.streaming)
+        self.fused = fused = (streaming.plan_segments(plan, kept, targets, keep)
+                              if executor.fuse_streams is not False else {})
+        self.stream_min = 0 if executor.fuse_streams else min(streaming.STREAM_MIN_BYTES,
+                                                                executor.cache.budget_bytes)
+        inner = {n for seg in fused.values() for n in seg[:-1]}
+        units = [n for n in plan.to_run if n not in inner] if inner else plan.to_run
+        self.inputs_of = inputs_of = {last: plan.inputs[seg[0]] for last, seg in fused.items()}
+        self.uses: dict[str, int] = {}       # links from a value into nodes that have yet to finish
+        uses = self.uses
+        for n in units:
+            for (_, src, _, _) in inputs_of.get(n) or plan.inputs[n]:
+                uses[src] = uses.get(src, 0) + 1
+        for n in list(values):               # cache hits: seen, then dropped unless something takes them
+            if on_output is not None:
+                on_output(n, values[n])
+            if kept is not None and n not in kept and not uses.get(n):
+                del values[n]
+        self.dependents: dict[str, list[str]] = {n: [] for n in units}   # only nodes that run
+        self.remaining = remaining = dict.fromkeys(units, 0)
+        for n in units:
+            for (_, src, _, _) in inputs_of.get(n) or plan.inputs[n]:
+                if src in self.dependents:
+                    self.dependents[src].append(n)
+                    remaining[n] += 1
+        self.ready = [n for n in units if remaining[n] == 0]
+        self.in_flight: dict[cf.Future[Outcome], str] = {}
+        self.failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
+        self.ran: set[str] = set()
+
+    def failed(self, nid: str, e: BaseException) -> BaseException | None:
+        """The error that stops the run, or None when ``nid`` is an export that may fail alone."""
+        nid = getattr(e, "node_id", nid) if nid in self.fused else nid    # which node of a fused chain
+        if self.plan.specs[nid].side_effect and isinstance(e, ExecutionError) and not self.cancel.is_set():
+            self.failed_sinks.append(e)
+            return None
+        return e
+
+    def execute(self, nid: str) -> Outcome:
+        ex, specs, keys = self.executor, self.plan.specs, self.plan.keys
+        if nid in self.fused:
+            outs, took = streaming.run_segment(self.graph, self.fused[nid], self.plan, self.values, self.emit,
+                                               self.cancel, self.ctx_kw, Context, min_bytes=self.stream_min)
+            for n, seconds in took.items():     # values computed whole: the disk cache's policy
+                if not specs[n].side_effect:
+                    ex._persist(specs[n], keys[n], outs[n], seconds)
+            return outs, False
+        if not specs[nid].side_effect:   # an identical node may have finished meanwhile
+            hit = ex.cache.get(keys[nid])
+            if hit is not None:
+                self.emit("cached", nid)
+                return hit, True
+        def run_node() -> dict[str, Any]:
+            return call_node(self.graph, nid, self.plan, self.values, self.emit, self.cancel, self.ctx_kw,
+                             workers=ex.max_workers)
+
+        if specs[nid].side_effect:
+            return run_node(), False
+        return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node)
+
+    def finish(self, nid: str, result: Outcome) -> None:
+        outputs, from_cache = result
+        values, kept, uses, on_output = self.values, self.kept, self.uses, self.on_output
+        cache = self.executor.cache
+        if nid in self.fused:            # a streamed chain: its inner nodes ran, their values were streamed
+            for n in self.fused[nid][:-1]:
+                self.ran.add(n)
+                if streaming.is_whole(outputs[n]):      # the chain ran node by node (short audio)
+                    cache.put(self.plan.keys[n], outputs[n])
+                if on_output is not None:
+                    on_output(n, outputs[n])
+                if kept is None or n in kept:   # a value that fed an export: its description (StreamedAudio)
+                    values[n] = outputs[n]
+            outputs = outputs[nid]
+        values[nid] = outputs
+        (self.cached if from_cache else self.ran).add(nid)
+        if not from_cache and not self.plan.specs[nid].side_effect:
+            cache.put(self.plan.keys[nid], outputs)
+        if on_output is not None:
+            on_output(nid, outputs)
+        if kept is not None:             # release what no node still to finish needs
+            for (_, src, _, _) in self.inputs_of.get(nid) or self.plan.inputs[nid]:
+                uses[src] -= 1
+                if not uses[src] and src not in kept:
+                    values.pop(src, None)
+            if nid not in kept and not uses.get(nid):
+                values.pop(nid, None)
+        for d in self.dependents[nid]:
+            self.remaining[d] -= 1
+            if self.remaining[d] == 0:
+                self.ready.append(d)
+
+    def _loop(self) -> BaseException | None:
+        """Run nodes until none is ready or running, or one fails; the failure, if any."""
+        ready, in_flight = self.ready, self.in_flight
+        failure: BaseException | None = None
+        while (ready or in_flight) and failure is None:
+            if self.cancel.is_set():
+                failure = Cancelled("run cancelled")
+                break
+            if ready and not in_flight and len(ready) == 1:
+                nid = ready.pop()      # a lone ready node runs inline: no pool hop on chains
+                try:
+                    self.finish(nid, self.execute(nid))
+                except BaseException as e:  # noqa: BLE001 - re-raised by result() after cleanup
+                    failure = self.failed(nid, e)
+                continue
+            pool = self.executor._get_pool()
+            while ready and len(in_flight) < self.executor.max_workers:
+                nid = ready.pop(0)
+                in_flight[pool.submit(self.execute, nid)] = nid
+            done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                nid = in_flight.pop(fut)
+                try:
+                    self.finish(nid, fut.result())
+                except BaseException as e:  # noqa: BLE001
+                    failure = failure or self.failed(nid, e)
+            del done, fut                    # a finished future holds its outputs: let released ones go
+        return failure
+
+    def _collect(self) -> RunResult:
+        values = self.values
+        return RunResult({n: values[n] for n in self.plan.order if n in values}, self.ran, self.cached,
+                         self.plan.keys, time.perf_counter() - self.t0)
+
+    def result(self) -> RunResult:
+        """Run the plan: the outputs asked for, or the run's error (see :meth:`Executor.run
+        <nodeflow.executor.Executor.run>`)."""
+        failure = self._loop()
+        if failure is None and self.cancel.is_set():   # the last node finished after Stop: still cancelled
+            failure = Cancelled("run cancelled")
+        if failure is not None:
+            if self.in_flight:  # let running nodes finish (their results stay cached), start nothing new
+                for fut in cf.as_completed(list(self.in_flight)):
+                    nid = self.in_flight[fut]
+                    if fut.exception() is None:
+                        self.finish(nid, fut.result())
+            if isinstance(failure, Cancelled):    # what finished before Stop (the CLI lists it)
+                failure.result = self._collect()
+            raise failure
+        result = self._collect()
+        if self.failed_sinks:
+            raise ExportsFailed(self.failed_sinks, result)
+        return result
