@@ -79,8 +79,8 @@ class FileActions:
         if rec is None:
             return
         if accept:
-            self.app.doc.replace(rec.graph, rec.of, dirty=True)
-            self.app.say(f"recovered {len(rec.graph.nodes)} nodes; save to keep them")
+            note = self._replace(rec.graph, rec.of, dirty=True)
+            self.app.say(f"recovered {len(rec.graph.nodes)} nodes; save to keep them{note}")
         else:
             rec.file.unlink(missing_ok=True)
             self.app.say("discarded the recovered changes")
@@ -127,8 +127,8 @@ class FileActions:
     # ------------------------------------------------------------------ actions
     def new(self) -> None:
         def go() -> None:
-            self.app.doc.replace(Graph(self.app.doc.graph.registry), None)
-            self.app.say("new graph")
+            note = self._replace(Graph(self.app.doc.graph.registry), None)
+            self.app.say(f"new graph{note}")
         self.guard(go, "start a new graph")
 
     def open(self, path: str | Path) -> bool:
@@ -137,18 +137,27 @@ class FileActions:
         except NodeflowError as e:
             self.app.say(str(e), True)
             return False
-        self.app.doc.replace(graph, save_path)
+        note = self._replace(graph, save_path)
         self.app.recent.add(path)
         self.update_recent()
         problems = graph.problems()
         if save_path is None:
-            self.app.say(f"restored the graph embedded in {Path(path).name}; Save as... to keep it as a graph file")
+            self.app.say(f"restored the graph embedded in {Path(path).name}{note}; "
+                         "Save as... to keep it as a graph file")
         elif problems:
-            self.app.say(f"opened {Path(path).name}: {len(problems)} problem(s), marked on the nodes: {problems[0]}",
-                         True)
+            self.app.say(f"opened {Path(path).name}{note}: {len(problems)} problem(s), marked on the nodes: "
+                         f"{problems[0]}", True)
         else:
-            self.app.say(f"opened {Path(path).name}")
+            self.app.say(f"opened {Path(path).name}{note}")
         return True
+
+    def _replace(self, graph: Graph, path: Path | None, *, dirty: bool = False) -> str:
+        """Swap in another graph: a run of the old one stops, as Stop does, and none of its node
+        states stay on the new graph; returns a note for the status bar."""
+        stopped = self.app.runner.detach()
+        self.app.audition.stop()
+        self.app.doc.replace(graph, path, dirty=dirty)
+        return " (stopped the previous graph's run)" if stopped else ""
 
     def save(self) -> bool:
         doc = self.app.doc

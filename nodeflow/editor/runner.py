@@ -96,7 +96,9 @@ class Runner:
         self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
         self.version = 0                   # bumped whenever states change (the view redraws then)
         self.jobs: list[Job] = []
-        self._events: collections.deque[Event] = collections.deque()
+        self._detached: list[Job] = []     # jobs of a graph no longer open: they stop, nothing of them is shown
+        self._generation = 0               # bumped by detach(): events of older jobs are dropped
+        self._events: collections.deque[tuple[int, Event]] = collections.deque()
         self._job_keys: dict[str, str] = {}
         self._keys_memo: tuple[tuple[int, int] | None, dict[str, str] | None] = (None, None)
         from .live import LivePieces
@@ -133,8 +135,9 @@ class Runner:
             g.check(None, allow_outside=allow_outside)
         keys = self.executor.keys(g)
         self._job_keys.update(keys)
-        handle = self.executor.submit(g, targets, on_event=self._on_event, allow_outside=allow_outside,
-                                      keep="all")      # every node's value: previews, audition, states
+        gen = self._generation
+        handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
+                                      allow_outside=allow_outside, keep="all")   # value: previews, audition, states
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked)
         for nid, why in blocked.items():
             self.states[nid] = NodeState("blocked", None, message=why)
@@ -163,28 +166,49 @@ class Runner:
                 out.setdefault(d, f"after '{nid}'")
         return out
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: Event, generation: int) -> None:
         """The engine's worker threads: streamed pieces go to :attr:`live` at once, the rest waits for poll."""
+        if generation != self._generation:
+            return                            # a job of a graph no longer open
         self.live.on_event(ev, self._job_keys.get(ev.node_id))
         if ev.kind != "chunk":
-            self._events.append(ev)
+            self._events.append((generation, ev))
         else:
             self.version += 1                 # the growing waveform is redrawn
 
     def stop(self) -> bool:
         """Cancel every job; running nodes stop at their next progress/cancel check."""
-        for j in self.jobs:
+        for j in self.jobs + self._detached:
             j.handle.cancel()
         return bool(self.jobs)
+
+    def detach(self) -> bool:
+        """Another graph was opened: every job stops (as :meth:`stop`) and nothing of it, nor any
+        node state, is shown on the new graph (node ids repeat across graphs).  Returns whether a
+        run was going."""
+        running = self.running
+        self.stop()
+        self._detached += self.jobs
+        self.jobs = []
+        self._generation += 1
+        self._events.clear()
+        self.states.clear()
+        self.version += 1
+        return running
 
     # ------------------------------------------------------------------ polling (UI thread)
     def poll(self) -> list[str]:
         """Apply queued events and finish completed jobs; returns status-bar messages."""
         changed = False
         while self._events:
-            ev = self._events.popleft()
-            self._apply(ev)
-            changed = True
+            gen, ev = self._events.popleft()
+            if gen == self._generation:
+                self._apply(ev)
+                changed = True
+        for job in [j for j in self._detached if j.handle.done()]:
+            self._detached.remove(job)          # finished quietly: its graph is gone
+            if job.on_done is not None:
+                job.on_done(None, job.handle.exception() or Cancelled("its graph was closed"))
         messages = []
         for job in [j for j in self.jobs if j.handle.done()]:
             self.jobs.remove(job)

@@ -80,6 +80,24 @@ def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     assert st["fail_message"].startswith("run failed: node 'boom'")
 
 
+def test_opening_another_graph_mid_run_stops_the_old_run_and_shows_none_of_it(editor):
+    """QA: opening another graph while a run went left it attached: F5 said 'already running', and
+    its 'queued' state showed on the new graph's node of the same id."""
+    import nodeflow
+    graph = chain_graph(editor.tmp)
+    other = nodeflow.load(graph)
+    other.connect("gain.out", "export.audio")
+    nodeflow.save(other, editor.tmp / "other.msgpack")
+    st = editor.run("run_open", graph, timeout=120)
+    opened = st["opened"]
+    assert opened["nodes"] == ["export", "fade", "gain", "load"] and not opened["running"]
+    assert opened["kinds"] == {}, "the old run's states show on the new graph"
+    assert opened["status"] == "opened other.msgpack (stopped the previous graph's run)"
+    assert "already running" not in st["f5"], st["f5"]
+    assert set(st["after"]["kinds"]) <= {"export", "fade", "gain", "load"}, st["after"]
+    assert st["after"]["status"].startswith("run finished"), st["after"]
+
+
 def _analyse(recorded: np.ndarray, expected: np.ndarray, rate: int = 48000) -> dict:
     """Align the recording with the node's output by cross-correlation and compare them."""
     ref = expected.mean(axis=0).astype(np.float64)
