@@ -509,6 +509,8 @@ class App:
         if changed_graph:
             self.view.sync(g)
             self.runner.forget_stale(g)
+            if deleted := self.runner.drop_deleted(g):      # a deleted node never runs
+                self.say(f"deleted {', '.join(deleted)} before it ran: stopped the run; Run (F5) runs the rest")
             self.problems, self.other_problems = self.doc.problems_by_node()
             self.models.sync()
             self.files.update_title()

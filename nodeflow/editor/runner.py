@@ -85,6 +85,7 @@ class Job:
     on_done: Callable[[RunResult | None, BaseException | None], None] | None
     started: float
     blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
+    deleted: list[str] = dataclasses.field(default_factory=list)       # nodes deleted before they ran (it stopped)
 
 
 class Runner:
@@ -196,6 +197,21 @@ class Runner:
         self.version += 1
         return running
 
+    def drop_deleted(self, graph: Graph) -> list[str]:
+        """Nodes deleted from ``graph`` that a run still had to do: that run stops (as :meth:`stop`),
+        so a deleted node never runs or writes its file.  Returns those nodes (none: nothing stopped)."""
+        gone: list[str] = []
+        for job in self.jobs:
+            if job.kind != "run" or job.deleted or job.handle.done():
+                continue
+            pending = sorted(n for n in job.keys if n not in graph.nodes and (
+                (st := self.states.get(n)) is None or st.kind in ("queued", "running")))
+            if pending:
+                job.deleted = pending
+                job.handle.cancel()
+                gone += pending
+        return gone
+
     # ------------------------------------------------------------------ polling (UI thread)
     def poll(self) -> list[str]:
         """Apply queued events and finish completed jobs; returns status-bar messages."""
@@ -265,6 +281,9 @@ class Runner:
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                     f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
                                                           "(marked on the nodes)" if job.blocked else ""))
+        if isinstance(err, Cancelled) and job.deleted:
+            return (f"run stopped: deleted {', '.join(job.deleted)} before it ran; Run (F5) runs the rest "
+                    "(what finished comes from the cache)")
         if isinstance(err, Cancelled):
             return "run stopped"
         if isinstance(err, (ExecutionError, NodeflowError)):

@@ -80,6 +80,16 @@ def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     assert st["fail_message"].startswith("run failed: node 'boom'")
 
 
+def test_a_node_deleted_before_it_ran_does_not_run(editor):
+    """QA: Delete on the export a run had still to do let it run and write its file."""
+    st = editor.run("run_delete", chain_graph(editor.tmp), timeout=120)
+    assert "export" not in st["deleted"]["nodes"]
+    assert "deleted export before it ran" in st["deleted"]["status"], st["deleted"]
+    assert not st["deleted_end"]["exported"], "the deleted export wrote its file"
+    assert st["deleted_end"]["status"].startswith("run stopped: deleted export before it ran"), st["deleted_end"]
+    assert "export" not in st["deleted_end"]["kinds"]
+
+
 def test_opening_another_graph_mid_run_stops_the_old_run_and_shows_none_of_it(editor):
     """QA: opening another graph while a run went left it attached: F5 said 'already running', and
     its 'queued' state showed on the new graph's node of the same id."""
