@@ -216,10 +216,9 @@ def _unpack(data: bytes) -> Any:
         raise _Bad("data is nested too deeply") from None
     except (msgpack.FormatError, ValueError, UnicodeDecodeError, TypeError) as e:
         raise _Bad(f"not a valid graph file ({type(e).__name__}: {e})") from None
-    if not isinstance(doc, dict):   # a text file, random bytes...: say so before any detail
-        kind = {int: "a number", float: "a number", str: "text", list: "a list", bool: "a boolean",
-                bytes: "binary data"}.get(type(doc), "no map")
-        raise _Bad(f"not an AudioChain graph file (it decodes to {kind}, not a graph document)")
+    if not isinstance(doc, dict):   # a text file, random bytes...: what msgpack makes of them (a number
+        # for "hello") would only puzzle
+        raise _Bad("not an AudioChain graph (not a msgpack graph document; a corrupt or different file?)")
     try:
         up.unpack()
     except msgpack.OutOfData:

@@ -7,7 +7,7 @@ import time
 import msgpack
 import pytest
 
-from nodeflow import Graph, load
+from nodeflow import FileFormatError, Graph, load
 from nodeflow.editor import clipboard
 from nodeflow.editor.document import Document, EditRefused
 from nodeflow.editor.files import (Autosaver, RecentFiles, find_recovery, open_graph, recovery_path,
@@ -57,6 +57,21 @@ def test_slider_drag_is_one_undo_step_and_bad_values_are_refused(doc):
     with pytest.raises(EditRefused, match=r"gain_db=99 is out of range \[-60, 24\] dB"):
         doc.set_param("gain", "gain_db", 99.0)
     assert doc.graph.nodes["gain"].params["gain_db"] == -6.0
+
+
+def test_each_typed_value_is_its_own_undo_step_a_drag_one(doc):
+    """QA: fade-out typed 5, then 1e9 (held at 600), then -3 (held at 0): one Ctrl+Z went back to
+    0 (the merged step even vanished, 0 -> 0).  Leaving the widget ends the gesture."""
+    for v in (5.0, 600.0, 0.0):
+        doc.set_param("fade", "fade_out_s", v)
+        doc.end_gesture()                      # Enter / the box left
+    for v in (1.0, 2.0, 3.0):                  # one drag
+        doc.set_param("fade", "fade_out_s", v)
+    doc.end_gesture()
+    undone = []
+    while doc.undo():
+        undone.append(doc.graph.nodes["fade"].params["fade_out_s"])
+    assert undone == [0.0, 600.0, 5.0, 0.0]
 
 
 def test_delete_several_and_move_are_undoable(doc):
@@ -153,6 +168,18 @@ def test_open_exported_audio_restores_graph_but_never_saves_over_it(tmp_path, do
     with pytest.raises(Exception, match="is an audio file"):
         save_graph(g, wav)
     assert save_graph(g, tmp_path / "restored").name == "restored.msgpack"
+
+
+@pytest.mark.parametrize("name, data", [("notaudio.wav", b"not audio\n"), ("garbage.msgpack", b"hello"),
+                                        ("list.msgpack", b"\x92\x01\x02")])
+def test_opening_a_file_that_is_no_graph_says_so_in_one_line_naming_it(tmp_path, name, data):
+    """QA: a text file named .wav, or a .msgpack holding 'hello', was 'not an AudioChain graph file
+    (it decodes to a number, not a graph document)'."""
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(FileFormatError) as e:
+        open_graph(tmp_path / name)
+    assert str(e.value) == (f"{tmp_path / name}: not an AudioChain graph (not a msgpack graph document; "
+                            "a corrupt or different file?)")
 
 
 def test_recent_files_newest_first(tmp_path):
