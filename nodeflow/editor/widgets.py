@@ -21,7 +21,8 @@ A parameter documented as ``With ``profile=custom``: ...`` applies only then and
 otherwise (:func:`applies_when`, :func:`applies`).  The tooltip is the parameter's documentation
 and its range.  Every change calls
 ``on_change(node_id, param, value)``; the app turns it into an undoable edit and puts the widget
-back when the value is refused.
+back when the value is refused.  A float is passed as the widget shows it
+(:func:`as_shown`: ``-33.6``, not the slider's float32 ``-33.599998474121094``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input"]
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown"]
 
 WIDTH = 104
 MAX_LABEL = 14
@@ -124,6 +125,20 @@ def float_format(spec: ParamSpec) -> str:
     else:
         decimals = 0 if span >= 1000 else 1 if span >= 100 else 2 if span >= 0.5 else 3
     return f"%.{decimals}f" + (f" {unit}" if unit else "")
+
+
+def as_shown(value: float, fmt: str) -> float:
+    """A widget's float (float32 inside dearpygui) as its format shows it: rounded to the format's
+    decimals, or for ``%g`` to the shortest text that is the same float32.
+
+    >>> as_shown(-33.599998474121094, "%.1f dB"), as_shown(0.10000000149011612, "%g s")
+    (-33.6, 0.1)
+    """
+    m = re.match(r"%\.(\d+)f", fmt)
+    if m:
+        return round(float(value), int(m.group(1)))
+    import numpy as np
+    return float(str(np.float32(value)))
 
 
 def is_wide(spec: ParamSpec) -> bool:
@@ -227,16 +242,19 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         fmt = float_format(spec)
         if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
             def cb_wide(s: int | str, a: float, u: Any) -> None:
+                a = as_shown(a, fmt)
                 items.configure(s, speed=drag_speed(spec, a))
                 on_change(node_id, spec.name, a)
             dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
                                speed=drag_speed(spec, value), clamped=True, callback=cb_wide, **kw)
         elif rng and rng[1] - rng[0] <= 1e5:
             dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                                 callback=cb_value, clamped=True, **kw)
+                                 callback=lambda s, a, u: on_change(node_id, spec.name, as_shown(a, fmt)),
+                                 clamped=True, **kw)
         else:                              # an open range: as many digits as the value has (2.5 bars, 1e-4)
             dpg.add_input_float(default_value=float(value), format="%g" + (f" {unit}" if unit else ""), step=0,
-                                callback=cb_value, on_enter=True, **kw)
+                                callback=lambda s, a, u: on_change(node_id, spec.name, as_shown(a, "%g")),
+                                on_enter=True, **kw)
     elif spec.kind == "int":
         rng = _finite_range(spec)
         fmt = "%d" + (f" {unit}" if unit else "")

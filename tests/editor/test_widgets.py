@@ -76,3 +76,11 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     assert st["shown_custom"] == {"custom_rate_hz": True, "custom_tokens_per_s": True,
                                   "custom_window_tokens": True, "size": True}
     assert st["profile_after_undo"] == "musicgen" and st["shown_after_undo"] == st["shown_musicgen"]
+
+
+def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):
+    from ._graphs import chain_graph
+    st = editor.run("param_precision", chain_graph(editor.tmp))
+    gain = st["gain"]
+    assert -60.0 < gain < -6.0 and gain == round(gain, 1), gain            # was: -33.599998474121094 (float32)
+    assert st["status"] == f"gain.gain_db = {gain}"
