@@ -21,7 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
-from .widgets import Invalid
+from .widgets import LEFT, Invalid
 
 if TYPE_CHECKING:
     from .filemenu import FileActions
@@ -254,6 +254,11 @@ class App:
         return nid
 
     def on_param(self, nid: str, param: str, value: Any) -> None:
+        """A parameter widget's change (see :mod:`.widgets`): an undoable edit, or the widget left
+        (the gesture ends), or text the parameter cannot take (the widget shows the graph's value)."""
+        if value is LEFT:
+            self.doc.end_gesture()
+            return
         if isinstance(value, Invalid):
             self.say(f"{nid}.{param}: {value.reason}", True)
             return

@@ -164,11 +164,25 @@ class Document:
         self.edit(f"disconnect {dst}.{dst_port}", lambda: self.graph.disconnect(f"{dst}.{dst_port}"))
 
     def set_param(self, node_id: str, param: str, value: Any, merge: bool = True) -> None:
-        """Set a parameter; a stream of changes to the same parameter is one undo step."""
+        """Set a parameter; a stream of changes to the same parameter is one undo step until
+        :meth:`end_gesture` (one slider drag is one step, each value typed is a step of its own).
+
+        >>> doc = Document(); g = doc.add_node("dsp.gain")
+        >>> doc.set_param(g, "gain_db", -3.0); doc.set_param(g, "gain_db", -4.0); len(doc.history)
+        2
+        >>> doc.end_gesture(); doc.set_param(g, "gain_db", -5.0); doc.undo(); doc.graph.nodes[g].params["gain_db"]
+        'set gain.gain_db'
+        -4.0
+        """
         if node_id in self.graph.nodes and self.graph.nodes[node_id].params.get(param, object()) == value:
             return
         self.edit(f"set {node_id}.{param}", lambda: self.graph.set(node_id, param, value),
                   merge_key=("param", node_id, param) if merge else None)
+
+    def end_gesture(self) -> None:
+        """The user let go of what they were changing (a slider released, a box left): the next
+        edit is a new undo step even when it changes the same thing."""
+        self.history.seal()
 
     def move(self, moved: Mapping[str, Sequence[float]]) -> bool:
         """Record new node positions (after a drag); returns whether anything moved."""

@@ -131,7 +131,7 @@ class History:
 
     ``merge_key`` lets a stream of edits to the same thing (a slider being dragged) become one
     undo step: a new entry with the same key as the newest one replaces it, unless the document
-    was saved in between.
+    was saved or the step :meth:`sealed <seal>` in between.
     """
 
     def __init__(self, limit: int = 500):
@@ -203,11 +203,15 @@ class History:
         return self._undone[-1].label if self._undone else None
 
     # ------------------------------------------------------------------ saved state
+    def seal(self) -> None:
+        """End the newest step: a following edit with the same ``merge_key`` is a step of its own."""
+        if self._done:
+            self._done[-1].before = None
+
     def mark_clean(self) -> None:
         """The graph as it is now is what the file on disk holds."""
         self._clean = len(self._done)
-        if self._done:
-            self._done[-1].before = None   # a later edit must not merge across the save
+        self.seal()   # a later edit must not merge across the save
 
     def mark_dirty(self) -> None:
         """No state in this history matches the file (e.g. a recovered graph)."""

@@ -23,6 +23,9 @@ and its range.  Every change calls
 ``on_change(node_id, param, value)``; the app turns it into an undoable edit and puts the widget
 back when the value is refused.  A float is passed as the widget shows it
 (:func:`as_shown`: ``-33.6``, not the slider's float32 ``-33.599998474121094``).
+
+Leaving a widget (a slider let go, a box clicked out of, Enter) calls ``on_change(node_id, param,
+LEFT)``: what follows is a new undo step.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown"]
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT"]
 
 WIDTH = 104
 MAX_LABEL = 14
@@ -227,6 +230,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     unit = _unit(spec)
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
     kw = dict(tag=tag, label=label, width=width, parent=parent)
+    on_leave: Callable[[], None] | None = None           # what leaving the widget takes besides LEFT
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
         def parse(s: int | str, a: str, u: Any) -> None:
             try:
@@ -299,6 +303,13 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             kw["width"] = width + px(76)        # prompts and templates get room to be read
         dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=px(54) if multiline else 0,
                            callback=cb_value, **kw)
+
+    def leave() -> None:
+        if on_leave is not None:
+            on_leave()
+        on_change(node_id, spec.name, LEFT)
+    _LEAVE[tag] = leave
+    dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)
         if spec.kind == "path" and not spec.optional:
@@ -347,6 +358,34 @@ def _strip_unit(spec: ParamSpec, text: Any) -> Any:
     if unit and isinstance(text, str) and text.strip().lower().endswith(unit.lower()):
         return text.strip()[: -len(unit)].strip()
     return text
+
+
+_LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
+
+
+def _leave_handlers() -> str:
+    """One item handler registry for every parameter widget: deactivation calls the widget's leave."""
+    reg = "param::leave_handlers"
+    if not dpg.does_item_exist(reg):
+        with dpg.item_handler_registry(tag=reg):
+            dpg.add_item_deactivated_handler(callback=_left)
+    return reg
+
+
+def _left(sender: Any, item: Any) -> None:
+    fn = _LEAVE.get(dpg.get_item_alias(item) if isinstance(item, int) else item)
+    if fn is not None:
+        fn()
+
+
+class _Left:
+    """The marker :data:`LEFT`: the user left the widget (see the module's docstring)."""
+
+    def __repr__(self) -> str:
+        return "LEFT"
+
+
+LEFT = _Left()
 
 
 class _Invalid:

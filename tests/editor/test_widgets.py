@@ -84,3 +84,20 @@ def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):
     gain = st["gain"]
     assert -60.0 < gain < -6.0 and gain == round(gain, 1), gain            # was: -33.599998474121094 (float32)
     assert st["status"] == f"gain.gain_db = {gain}"
+
+
+def test_each_typed_value_is_an_undo_step_and_a_drag_is_one(editor):
+    from ._graphs import chain_graph
+    st = editor.run("param_typed_steps", chain_graph(editor.tmp))
+    assert st["typed"] == [5.0, 600.0, 0.0]
+    assert st["steps_typed"] == 3, "three typed values made other than three undo steps"
+    assert st["dragged"] > 0.0 and st["steps_dragged"] == 4, "one drag made other than one undo step"
+    assert st["undos"] == [0.0, 600.0, 5.0, 0.0], "Ctrl+Z did not step back through the typed values"
+
+
+def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):
+    from ._graphs import chain_graph
+    st = editor.run("param_precision", chain_graph(editor.tmp))
+    gain = st["gain"]
+    assert -60.0 < gain < -6.0 and gain == round(gain, 1), gain            # was: -33.599998474121094 (float32)
+    assert st["status"] == f"gain.gain_db = {gain}"

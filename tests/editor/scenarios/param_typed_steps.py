@@ -1,0 +1,40 @@
+"""Each value typed into a parameter is its own undo step, while one drag is one: the fade-out
+typed 5, then 1e9 (held at 600), then -3 (held at 0), then dragged in one gesture."""
+
+
+def main(app, drv):
+    drv.frames(6)
+    out = {}
+    graph = app.doc.graph
+    tag = "param::fade::fade_out_s"
+
+    def fade():
+        return graph.nodes["fade"].params["fade_out_s"]
+
+    def typed(text):
+        drv.move(_centre(app, tag))
+        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)    # a double-click types a value
+        drv.key("ctrl+a")
+        drv.type_text(text)
+        drv.key("Return")
+        drv.frames(4)
+        return fade()
+
+    out["typed"] = [typed("5"), typed("1e9"), typed("-3")]
+    out["steps_typed"] = len(app.doc.history)
+    (x0, y0), (x1, y1) = app.dpg.get_item_rect_min(tag), app.dpg.get_item_rect_max(tag)
+    y = (y0 + y1) / 2
+    drv.drag((x0 + 10, y), (x0 + 60, y), steps=10)     # one drag: several values, one step
+    out["dragged"] = fade()
+    out["steps_dragged"] = len(app.doc.history)
+    undos = []
+    for _ in range(4):
+        drv.key("ctrl+z")
+        undos.append(fade())
+    out["undos"] = undos
+    drv.dump(out)
+
+
+def _centre(app, tag):
+    (x0, y0), (x1, y1) = app.dpg.get_item_rect_min(tag), app.dpg.get_item_rect_max(tag)
+    return ((x0 + x1) / 2, (y0 + y1) / 2)
