@@ -25,7 +25,8 @@ back when the value is refused.  A float is passed as the widget shows it
 (:func:`as_shown`: ``-33.6``, not the slider's float32 ``-33.599998474121094``).
 
 Leaving a widget (a slider let go, a box clicked out of, Enter) calls ``on_change(node_id, param,
-LEFT)``: what follows is a new undo step.
+LEFT)``: what follows is a new undo step.  A text box that takes its value on Enter takes what it
+shows when left without Enter too (Escape puts the old text back first, so it cancels).
 """
 from __future__ import annotations
 
@@ -230,7 +231,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     unit = _unit(spec)
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
     kw = dict(tag=tag, label=label, width=width, parent=parent)
-    on_leave: Callable[[], None] | None = None           # what leaving the widget takes besides LEFT
+    on_leave: Callable[[], None] | None = None           # what leaving a box that commits on Enter takes
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
         def parse(s: int | str, a: str, u: Any) -> None:
             try:
@@ -239,6 +240,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                 on_change(node_id, spec.name, _Invalid(str(e)))
                 return
             on_change(node_id, spec.name, v)
+        on_leave = lambda: parse(tag, str(items.value(tag)), None)      # noqa: E731
         dpg.add_input_text(default_value=_boxed(spec, value), hint="none" + (f" ({unit})" if unit else ""),
                            on_enter=True, callback=parse, **kw)
     elif spec.kind == "float":
@@ -281,6 +283,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             new = path_typed(a, full)
             if new != full:
                 on_change(node_id, spec.name, new)
+        on_leave = lambda: cb_path(tag, str(items.value(tag)), str(dpg.get_item_user_data(tag) or ""))  # noqa: E731
         with dpg.group(horizontal=True, parent=parent):
             kw.pop("parent")
             kw["width"] = width - px(28)

@@ -95,9 +95,14 @@ def test_each_typed_value_is_an_undo_step_and_a_drag_is_one(editor):
     assert st["undos"] == [0.0, 600.0, 5.0, 0.0], "Ctrl+Z did not step back through the typed values"
 
 
-def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):
+def test_a_path_typed_without_enter_counts_when_the_box_is_left(editor):
     from ._graphs import chain_graph
-    st = editor.run("param_precision", chain_graph(editor.tmp))
-    gain = st["gain"]
-    assert -60.0 < gain < -6.0 and gain == round(gain, 1), gain            # was: -33.599998474121094 (float32)
-    assert st["status"] == f"gain.gain_db = {gain}"
+    st = editor.run("param_commit_on_leave", chain_graph(editor.tmp))
+    assert st["no_enter"]["param"] == "tone_missing.wav", st["no_enter"]     # was: the old path, run with it
+    assert st["no_enter"]["shown"] == "tone_missing.wav" and st["no_enter"]["undo"] == "set load.path"
+    steps = st["no_enter"]["steps"]
+    assert st["escape"] == {"param": "tone_missing.wav", "shown": "tone_missing.wav", "steps": steps}, \
+        "Escape did not cancel the typed path"
+    assert st["enter"]["param"] == "tone.wav" and st["enter"]["steps"] == steps + 1, \
+        "a path committed with Enter (then the box left) made other than one undo step"
+    assert st["undo_once"] == "tone_missing.wav"
