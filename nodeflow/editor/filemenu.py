@@ -86,11 +86,19 @@ class FileActions:
             self.app.say("discarded the recovered changes")
 
     def tick(self) -> None:
-        """Per-frame upkeep: an autosave error is shown once."""
+        """Per-frame upkeep: an autosave error is shown once; Escape closes the file dialog, or
+        answers Cancel to the unsaved-changes box."""
         err = self.app.autosaver.error
         if err and err != getattr(self, "_shown_error", None):
             self._shown_error = err
             self.app.say(err, True)
+        dpg = self.dpg
+        if dpg.is_key_pressed(dpg.mvKey_Escape):
+            if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
+                dpg.hide_item("filedialog")
+                self._dialog_mode = None
+            elif dpg.is_item_shown("guard"):
+                self._guard("cancel")
 
     # ------------------------------------------------------------------ guard
     def guard(self, action: Callable[[], object], verb: str) -> None:
@@ -234,7 +242,10 @@ class FileActions:
         if dpg.does_item_exist("filedialog"):
             dpg.delete_item("filedialog")
         base = self.app.doc.graph.base_dir()
-        with dpg.file_dialog(label=label, tag="filedialog", width=760, height=460, modal=True,
+        # fits the window (its OK and Cancel at the bottom): a modal opens centred in it
+        most = [max(200, dpg.get_viewport_client_width() - 20), max(160, dpg.get_viewport_client_height() - 20)]
+        with dpg.file_dialog(label=label, tag="filedialog", width=min(760, most[0]), height=min(460, most[1]),
+                             modal=True, max_size=most,
                              default_path=str(base), default_filename=default or ".",
                              callback=self._dialog_done, cancel_callback=lambda: None):
             for e in exts:

@@ -274,6 +274,20 @@ def test_graph_without_positions_opened_in_the_editor_is_laid_out_as_from_the_co
         assert not st[when]["dirty"] and not st[when]["title"].endswith("*")
 
 
+def test_the_file_dialog_and_the_unsaved_changes_box_fit_a_small_window_and_escape_closes_them(editor):
+    """QA: at 640x400 Ctrl+Shift+S opened the dialog at a fixed 760x460, its OK/Cancel off-screen."""
+    st = editor.run("dialog_small", chain_graph(editor.tmp))
+    vw, vh = st["viewport"]
+    assert (vw, vh) == (640, 400), st
+    w, h = st["dialog_size"]
+    assert st["dialog_shown"] and w <= vw and h <= vh, st["dialog_size"]
+    assert not st["dialog_after_escape"] and st["guard_shown"]
+    (x0, y0), (x1, y1) = st["guard_rect"]
+    assert 0 <= x0 < x1 <= vw and 0 <= y0 < y1 <= vh, st["guard_rect"]
+    assert not st["guard_after_escape"]
+    assert "gain" in st["nodes_after_escape"] and st["dirty"], "Escape is Cancel: the graph stays"
+
+
 def test_save_open_exported_audio_and_the_unsaved_changes_guard(editor):
     import nodeflow
     graph = chain_graph(editor.tmp)
