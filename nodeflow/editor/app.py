@@ -247,7 +247,7 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        pos = self.canvas.graph_pos(at) if at is not None else self.canvas.free_spot()
+        pos = self.canvas.graph_pos(self.canvas.inside(at, type_id)) if at is not None else self.canvas.free_spot()
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
@@ -326,7 +326,7 @@ class App:
     def duplicate(self) -> None:
         ids = self.view.selected_nodes()
         if ids:
-            new = self._try("duplicate", clipboard.duplicate, self.doc, ids)
+            new = self._try("duplicate", clipboard.duplicate, self.doc, ids, self.canvas.beside(ids))
             self.say(f"duplicated as {', '.join(new or [])}")
 
     def delete_selection(self) -> None:

@@ -218,7 +218,42 @@ class Canvas:
         return self.graph_pos(app.dpg.get_mouse_pos(local=False))
 
     def paste(self, clip: dict[str, Any]) -> list[str] | None:
-        return self.app._try("paste", lambda: clipboard.paste(self.app.doc, clip, at=self.paste_at()))
+        return self.app._try("paste", lambda: clipboard.paste(
+            self.app.doc, clip, self.beside([n.get("id") for n in clip.get("nodes", []) if isinstance(n, dict)]),
+            at=self.paste_at()))
+
+    def inside(self, at: tuple[float, float], type_id: str) -> tuple[float, float]:
+        """A new node's top-left corner ``at`` (viewport pixels), moved up or left as far as needed
+        for a node of ``type_id`` to show whole on the canvas (its size: a drawn node of that type's,
+        else the nodes' median): a node added near the bottom by a double-click or a dropped link is
+        not left mostly out of view."""
+        rect = self.app.wiring.canvas_rect()
+        if rect is None:
+            return at
+        (x0, y0), (x1, y1) = rect
+        sizes, graph = self.node_sizes(), self.app.doc.graph
+        size = next((sizes[n] for n, inst in graph.nodes.items() if inst.type == type_id and n in sizes), None)
+        if size is None:
+            drawn = sorted(sizes.values())
+            scale = self.app.view.zoom.scale
+            size = drawn[len(drawn) // 2] if drawn else (220.0 * scale, 180.0 * scale)
+        title = 24.0 * self.app.view.zoom.scale       # the title bar is above the measured rectangle
+        x = max(min(float(at[0]), x1 - size[0] - 8.0), x0 + 8.0)
+        y = max(min(float(at[1]), y1 - size[1] - title - 8.0), y0 + 8.0)
+        return x, y
+
+    def beside(self, ids: list[Any]) -> tuple[float, float]:
+        """Where copies of ``ids`` land when not at the mouse: just below the originals (their drawn
+        height and a gap), so that neither hides the other or its links; (40, 40) from originals
+        this graph does not have (a clip from another graph)."""
+        from .document import positions
+        sizes, pos, scale = self.node_sizes(), positions(self.app.doc.graph), self.app.view.zoom.scale
+        ids = [n for n in ids if n in sizes and n in pos]
+        if not ids:
+            return (40.0, 40.0)
+        top = min(float(pos[n][1]) for n in ids)
+        bottom = max(float(pos[n][1]) + sizes[n][1] / scale for n in ids)
+        return (0.0, round(bottom - top + 30.0))
 
     # ------------------------------------------------------------------ geometry
     def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:

@@ -34,12 +34,14 @@ def copy_nodes(graph: Graph, node_ids: Iterable[str]) -> dict[str, Any]:
 
 
 def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0),
-          at: tuple[float, float] | None = None) -> list[str]:
-    """Add the clip's nodes to ``doc`` as one undoable step; returns the new ids (in clip order).
+          at: tuple[float, float] | None = None, label: str = "paste") -> list[str]:
+    """Add the clip's nodes to ``doc`` as one undoable step (``label`` names it in Edit > Undo);
+    returns the new ids (in clip order).
 
     ``at``: put the clip's top-left corner there (the mouse's place on the canvas); otherwise the
-    copies land ``offset`` from the originals.  Node types this installation does not know are
-    skipped (the status bar says which).
+    copies land ``offset`` from the originals (the editor passes one below them, see
+    :meth:`.canvas.Canvas.beside`), a further ``offset`` for each copy already there.  Node types
+    this installation does not know are skipped (the status bar says which).
     """
     if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT:
         return []
@@ -55,7 +57,7 @@ def paste(doc: Document, clip: dict[str, Any], offset: tuple[float, float] = (40
         offset = (float(at[0]) - x0, float(at[1]) - y0)
     else:
         offset = _clear_offset(graph, items, offset)
-    return _paste(doc, items, clip, offset)
+    return _paste(doc, items, clip, offset, label)
 
 
 def _clear_offset(graph: Graph, items: list[dict[str, Any]], offset: tuple[float, float]) -> tuple[float, float]:
@@ -67,7 +69,8 @@ def _clear_offset(graph: Graph, items: list[dict[str, Any]], offset: tuple[float
     return (k * offset[0], k * offset[1])
 
 
-def _paste(doc: Document, items: list[dict[str, Any]], clip: dict[str, Any], offset: tuple[float, float]) -> list[str]:
+def _paste(doc: Document, items: list[dict[str, Any]], clip: dict[str, Any], offset: tuple[float, float],
+           label: str) -> list[str]:
     graph = doc.graph
 
     def change() -> list[str]:
@@ -86,12 +89,12 @@ def _paste(doc: Document, items: list[dict[str, Any]], clip: dict[str, Any], off
         return [new_ids[i["id"]] for i in items]
 
     n = len(items)
-    return doc.edit(f"paste {n} node{'s' * (n != 1)}", change)
+    return doc.edit(f"{label} {n} node{'s' * (n != 1)}", change)
 
 
-def duplicate(doc: Document, node_ids: Iterable[str]) -> list[str]:
-    """Copy and paste in one go."""
-    return paste(doc, copy_nodes(doc.graph, node_ids))
+def duplicate(doc: Document, node_ids: Iterable[str], offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+    """Copy and paste in one go (one undo step, "duplicate N nodes")."""
+    return paste(doc, copy_nodes(doc.graph, node_ids), offset, label="duplicate")
 
 
 def to_text(clip: dict[str, Any]) -> str:

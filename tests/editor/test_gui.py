@@ -218,8 +218,8 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     st = editor.run("palette_clipboard", chain_graph(editor.tmp))
     assert st["search_open"] and st["search_hits"][0] == "dsp.gain" and st["search_closed"]
     assert "gain_2" in st["after_search"]
-    x, y = st["new_pos"]                         # added where the mouse was (700, 600 in the window)
-    assert 500 < x < 560 and 540 < y < 600
+    x, y = st["new_pos"]             # added where the mouse was (700, 600 in the window), moved up to show whole
+    assert 500 < x < 560 and 460 < y < 600
     assert st["filter_shown"] == {"dsp.fade": True, "dsp.gain": False, "io.load": False}
     assert "fade_2" in st["after_panel"]
     assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"
@@ -228,6 +228,12 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     assert {"gain_3", "gain_4"} <= set(st["after_dup_paste"])
     assert st["copied_params"]["gain_3"] == st["copied_params"]["gain_4"] == -9.0
     assert st["positions"]["gain_3"] != st["positions"]["gain_4"], "a second paste does not hide the first"
+    # Ctrl+D and a paste with the mouse off the canvas put the copy below the original, clear of it
+    assert st["dup_label"] == "duplicate 1 node" and st["mouse_on_canvas"] is False
+    (gx, gy), (_, gh), (dx, dy) = st["positions"]["gain"], st["gain_size"], st["positions"]["gain_3"]
+    assert dx == gx and gy + gh <= dy <= gy + gh + 60, (st["positions"]["gain"], st["gain_size"], (dx, dy))
+    ox, oy = st["positions"][st["outside_paste"]]
+    assert st["outside_paste"] == "gain_5" and ox == gx and oy >= dy + gh, (ox, oy)
     assert {"load", "gain"} <= set(st["box_selected"])
     assert "load" not in st["after_delete"] and "gain" not in st["after_delete"] and st["links_after_delete"] == []
     assert st["after_delete_undo"] == st["after_dup_paste"]
@@ -507,6 +513,10 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     assert st["undo_label"].startswith("add ") and st["undo_label"].endswith("linked to gain.out")
     # double-click on empty canvas: the plain search, where "loudness" finds the export first
     assert st["spot_empty"] and st["dbl_open"] and st["dbl_title"] == "Add node"
+    nid, rect, ((cx0, cy0), (cx1, cy1)) = st["low_node"]     # added at the bottom edge: shown whole
+    assert st["low_empty"] and nid.startswith("gain") and rect is not None, st["low_node"]
+    (x0, y0), (x1, y1) = rect
+    assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st["low_node"]
     assert st["loudness_hits"][0] == "io.export" and st["closed"]
     # from a str output every Audio input is grey, and the search offers only nodes that take text
     audio_ins = {"in.gain.audio", "in.fade.audio", "in.export.audio"}

@@ -38,8 +38,14 @@ def main(app, drv):
     drv.click((x0 + 40, y0 + 8))
     out["selected"] = app.view.selected_nodes()
     drv.key("ctrl+d")
+    out["dup_label"] = app.doc.history.undo_label
+    out["gain_size"] = app.canvas.node_sizes()["gain"]
     drv.key("ctrl+c")
     drv.key("ctrl+v")
+    drv.move((75, 400))                                 # over the palette, off the canvas: the copy goes below
+    out["mouse_on_canvas"] = app.wiring.mouse_on_canvas()
+    drv.key("ctrl+v")
+    out["outside_paste"] = [n for n in app.doc.graph.nodes if n.startswith("gain")][-1]
     out["after_dup_paste"] = sorted(app.doc.graph.nodes)
     out["copied_params"] = {n: app.doc.graph.nodes[n].params["gain_db"] for n in app.doc.graph.nodes
                             if n.startswith("gain")}

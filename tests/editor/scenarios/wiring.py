@@ -63,6 +63,17 @@ def main(app, drv):
     drv.screenshot(tmp / "wiring_dblclick.png")
     drv.key("Escape")
     out["closed"] = not app.palette.searching
+    # 3b. the same near the canvas' bottom edge: the node added shows whole, moved up as needed
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+    low = (cx1 - 260.0, cy1 - 14.0)
+    out["low_empty"] = app.wiring.on_empty_canvas(low)
+    drv.move(low)
+    drv.xdo("click", "--repeat", 2, "--delay", 60, 1, frames=6)
+    drv.type_text("gain")
+    drv.key("Return")
+    drv.frames(4)
+    low_id = app.status_text.removeprefix("added ")
+    out["low_node"] = [low_id, app.view.node_rect(low_id), [[cx0, cy0], [cx1, cy1]]]
     # 4. a text output (export.out, str): every Audio input turns grey; dropped, only text takers offered
     a = app.view.pin_pos("export", "out", "out")
     drop2 = (a[0] + 120, a[1] + 40)
