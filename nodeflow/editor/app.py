@@ -259,10 +259,9 @@ class App:
         if value is LEFT:
             self.doc.end_gesture()
             return
-        if isinstance(value, Invalid):
-            self.say(f"{nid}.{param}: {value.reason}", True)
-            return
         try:
+            if isinstance(value, Invalid):
+                raise EditRefused(f"{nid}.{param}: {value.reason}")
             self.doc.set_param(nid, param, value)
         except EditRefused as e:
             self.say(str(e), True)

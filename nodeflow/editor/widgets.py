@@ -21,7 +21,7 @@ A parameter documented as ``With ``profile=custom``: ...`` applies only then and
 otherwise (:func:`applies_when`, :func:`applies`).  The tooltip is the parameter's documentation
 and its range.  Every change calls
 ``on_change(node_id, param, value)``; the app turns it into an undoable edit and puts the widget
-back when the value is refused.  A float is passed as the widget shows it
+back when the value is refused (or is :class:`Invalid`).  A float is passed as the widget shows it
 (:func:`as_shown`: ``-33.6``, not the slider's float32 ``-33.599998474121094``).
 
 Leaving a widget (a slider let go, a box clicked out of, Enter) calls ``on_change(node_id, param,

@@ -106,3 +106,16 @@ def test_a_path_typed_without_enter_counts_when_the_box_is_left(editor):
     assert st["enter"]["param"] == "tone.wav" and st["enter"]["steps"] == steps + 1, \
         "a path committed with Enter (then the box left) made other than one undo step"
     assert st["undo_once"] == "tone_missing.wav"
+
+
+def test_text_a_parameter_cannot_take_gives_way_to_the_graphs_value(editor):
+    from ._graphs import chain_graph
+    st = editor.run("param_invalid_text", chain_graph(editor.tmp))
+    assert st["end20"]["param"] == 0.5 and st["end20"]["shown"] == "0.5 s"
+    for case in ("abc_enter", "abc_leave", "inf", "nan"):
+        assert st[case]["param"] == 0.5 and st[case]["shown"] == "0.5 s", (case, st[case])  # was: abc/inf/nan
+        assert st[case]["error"] and "end_s" in st[case]["status"], (case, st[case])
+    assert "expected a number" in st["abc_enter"]["status"] and "finite" in st["inf"]["status"]
+    assert st["lufs"]["param"] == -14.0
+    assert st["plus5"]["param"] == -14.0 and st["plus5"]["shown"] == "-14.0 LUFS", st["plus5"]   # was: +5
+    assert "loudness_lufs" in st["plus5"]["status"] and "[-70, 0]" in st["plus5"]["status"]
