@@ -168,6 +168,9 @@ class App:
                     # child was filled and then covered by the canvas, a whole extra layer per frame
                     # for a software rasterizer (about a fifth of an empty canvas' frame)
                     dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
+                with dpg.theme_component(dpg.mvTooltip):   # in a node a tooltip had no padding: text on its
+                    dpg.add_theme_style(dpg.mvStyleVar_WindowPadding, 8, 6,      # edges, the last line cut
+                                        category=dpg.mvThemeCat_Core)
             self._app_themes[scale] = th
         dpg.bind_theme(self._app_themes[scale])
 

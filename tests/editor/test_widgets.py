@@ -119,3 +119,13 @@ def test_text_a_parameter_cannot_take_gives_way_to_the_graphs_value(editor):
     assert st["lufs"]["param"] == -14.0
     assert st["plus5"]["param"] == -14.0 and st["plus5"]["shown"] == "-14.0 LUFS", st["plus5"]   # was: +5
     assert "loudness_lufs" in st["plus5"]["status"] and "[-70, 0]" in st["plus5"]["status"]
+
+
+@pytest.mark.gui
+def test_a_parameters_tooltip_keeps_its_text_off_its_edges(editor):
+    from ._graphs import chain_graph
+    st = editor.run("tooltip_padding", chain_graph(editor.tmp))
+    assert st["found"] and st["size"][0] > 200 and st["size"][1] > 40, st
+    left, right, top, bottom = st["margins"]          # the text had 0 px left, right and below
+    assert min(left, right, top, bottom) >= 4, st["margins"]
+    assert st["errors"] == []
