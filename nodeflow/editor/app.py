@@ -168,6 +168,10 @@ class App:
                     # child was filled and then covered by the canvas, a whole extra layer per frame
                     # for a software rasterizer (about a fifth of an empty canvas' frame)
                     dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
+                with dpg.theme_component(dpg.mvTreeNode):  # a node's parameter group: ImGui lights a header
+                    for col in (dpg.mvThemeCol_Header, dpg.mvThemeCol_HeaderHovered,   # to the canvas' edge,
+                                dpg.mvThemeCol_HeaderActive):                          # past the node: none
+                        dpg.add_theme_color(col, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
                 with dpg.theme_component(dpg.mvTooltip):   # in a node a tooltip had no padding: text on its
                     dpg.add_theme_style(dpg.mvStyleVar_WindowPadding, 8, 6,      # edges, the last line cut
                                         category=dpg.mvThemeCat_Core)

@@ -128,4 +128,5 @@ def test_a_parameters_tooltip_keeps_its_text_off_its_edges(editor):
     assert st["found"] and st["size"][0] > 200 and st["size"][1] > 40, st
     left, right, top, bottom = st["margins"]          # the text had 0 px left, right and below
     assert min(left, right, top, bottom) >= 4, st["margins"]
+    assert st["group_open"] and st["blue_right_of_node"] == 0, "a group's highlight ran past its node"
     assert st["errors"] == []
