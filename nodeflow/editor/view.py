@@ -428,9 +428,9 @@ class GraphView(Outputs):
         items.configure(f"status::{nid}", show=not running,
                         color=(255, 120, 120) if kind == "failed" else (240, 190, 110) if kind == "blocked"
                         else (200, 230, 200))
-        items.set_value(f"status::{nid}", one_line(text))
-        items.set_value(f"statustip::{nid}", _wrap(text, 60) if one_line(text) != text else "")
-        items.configure(f"statustipwin::{nid}", show=one_line(text) != text)
+        items.set_value(f"status::{nid}", one_line(_names(text)))
+        items.set_value(f"statustip::{nid}", _wrap(text, 60) if one_line(_names(text)) != text else "")
+        items.configure(f"statustipwin::{nid}", show=one_line(_names(text)) != text)
         items.configure(f"progress::{nid}", show=running)
         if running and state is not None:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
@@ -490,12 +490,36 @@ def _short(problem: str, nid: str) -> str:
     return p.lstrip(": ")
 
 
+_START = r"(?:(?<![\w])[A-Za-z]:|(?<![\w:/.]))[/\\]"          # a drive or a root, not inside a URL
+_QUOTED = re.compile(r"(?<=['\"])" + _START + r"(?:[^'\"/\\]*[/\\])+([^'\"/\\]+)(?=['\"])")
+_BARE = re.compile(_START + r"(?:[^\s'\",;/\\]*[/\\])+([^\s'\",;/\\]+)")
+
+
+def _names(text: str) -> str:
+    """Paths in a node's one-line text as ``.../name`` (the tooltip has them whole): a line cut to
+    the node's width showed the start of a long folder, never the file.
+
+    >>> _names("failed: [Errno 2] No such file: '/home/ana/takes/vox (final).wav'")
+    "failed: [Errno 2] No such file: '.../vox (final).wav'"
+    >>> _names(r"C:\\Users\\ana\\x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav")
+    '.../x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav'
+    """
+    short = _QUOTED.sub(lambda m: ".../" + m.group(1), text)
+    return _BARE.sub(lambda m: ".../" + m.group(1), short)
+
+
 def _headline(problem: str) -> str:
-    """The first clause of a problem (the node shows it; the tooltip has the whole message), and
-    the command that fixes it when the message names one (``audiochain models pull NAME``)."""
-    cut = min((i for i in (problem.find("; "), problem.find(" (")) if i > 0), default=len(problem))
+    """The first clause of a problem (the node shows it, paths as their names; the tooltip has
+    the whole message), and the command that fixes it when the message names one (``audiochain
+    models pull NAME``).  A quoted value is never cut (a file named ``take (final).wav``).
+
+    >>> _headline("input file path='/a/b/take (final) v2.wav' not found (looked at /a/b); put it there")
+    "input file path='.../take (final) v2.wav' not found"
+    """
+    outside = re.sub(r"'[^']*'", lambda m: "x" * len(m.group(0)), problem)      # quotes masked
+    cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))
     fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])
-    return problem[:cut] + (f"\n  fix: {fix.group(1)}" if fix else "")
+    return _names(problem[:cut]) + (f"\n  fix: {fix.group(1)}" if fix else "")
 
 
 def _serious(problems: list[str]) -> bool:
