@@ -104,7 +104,8 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     if duration_s <= 0:
         return "s", [("0", 0.0)]
     step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if duration_s / s <= 5), 1200)
-    ticks, t = [], 0.0
+    ticks: list[tuple[str, float]] = []
+    t = 0.0
     while t <= duration_s + 1e-9:
         label = f"{t:g}s" if step < 60 else f"{int(t // 60)}:{int(t % 60):02d}"
         ticks.append(("0" if not ticks else label, round(t, 6)))
