@@ -14,17 +14,17 @@ import numpy as np
 from ..audio import Audio
 from ..types import type_name
 from . import items, widgets
+from .nodetext import one_line
 
 if TYPE_CHECKING:
     from .zoom import Zoom
 
-__all__ = ["Outputs", "is_audio_type", "one_line"]
+__all__ = ["Outputs", "is_audio_type"]
 
 BUTTON_W = 44       # play/pause and stop: one width whatever the label (small buttons ignore widths),
                     # together with "out  (Audio)" no wider than the waveform
 BUTTON_H = 16       # a small button's height: the node is as tall as before
 VALUE_CHARS = 28    # a computed value's line (an export's path) within the waveform's width
-STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
 
 
 def is_audio_type(t: Any) -> bool:
@@ -220,12 +220,3 @@ class Outputs:
         tag = f"head::{nid}::{port}"
         if items.configure(tag, show=seconds is not None) and seconds is not None:
             items.set_value(tag, float(seconds))
-
-
-def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
-    """A state or value as one line of the node (the tooltip shows the rest); ``tail`` keeps the end
-    (a path's file name) instead of the start."""
-    first = text.splitlines()[0] if text else ""
-    if len(first) <= chars and first == text:
-        return first
-    return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."

@@ -8,7 +8,6 @@ waveform previews handed to it.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Callable, Container
 
 import dearpygui.dearpygui as dpg
@@ -17,7 +16,8 @@ from ..graph import Graph, Link
 from ..types import ParamSpec, type_name
 from . import items, widgets
 from .document import positions
-from .outputs import Outputs, is_audio_type, one_line
+from .nodetext import file_names, headline, one_line, serious, without_node, wrap
+from .outputs import Outputs, is_audio_type
 from .zoom import Zoom
 
 if TYPE_CHECKING:
@@ -428,18 +428,18 @@ class GraphView(Outputs):
         items.configure(f"status::{nid}", show=not running,
                         color=(255, 120, 120) if kind == "failed" else (240, 190, 110) if kind == "blocked"
                         else (200, 230, 200))
-        items.set_value(f"status::{nid}", one_line(_names(text)))
-        items.set_value(f"statustip::{nid}", _wrap(text, 60) if one_line(_names(text)) != text else "")
-        items.configure(f"statustipwin::{nid}", show=one_line(_names(text)) != text)
+        items.set_value(f"status::{nid}", one_line(file_names(text)))
+        items.set_value(f"statustip::{nid}", wrap(text, 60) if one_line(file_names(text)) != text else "")
+        items.configure(f"statustipwin::{nid}", show=one_line(file_names(text)) != text)
         items.configure(f"progress::{nid}", show=running)
         if running and state is not None:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
             items.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
             items.configure(f"progress::{nid}", overlay=text)
-        items.set_value(f"problem::{nid}", "\n".join("! " + _headline(_short(p, nid)) for p in problems[:4]))
+        items.set_value(f"problem::{nid}", "\n".join("! " + headline(without_node(p, nid)) for p in problems[:4]))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
-        self._state[nid] = "broken" if unknown or _serious(problems) else kind or ""
+        self._state[nid] = "broken" if unknown or serious(problems) else kind or ""
         items.bind_theme(self.node_tag(nid), self.node_theme(self._state[nid]))
 
     # ------------------------------------------------------------------ geometry
@@ -479,54 +479,3 @@ class GraphView(Outputs):
         """A drawn pin's height below its node's top (the layout's :data:`.layout.Pins`)."""
         node, at = self.node_rect(nid), self.pin_pos(nid, port, direction)
         return None if node is None or at is None else at[1] - (node[0][1] - self.node_pad)
-
-
-def _short(problem: str, nid: str) -> str:
-    """A problem without its "node 'x' (type):" prefix (it is shown on that node)."""
-    prefix = f"node '{nid}'"
-    p = problem[len(prefix):] if problem.startswith(prefix) else problem
-    if p.startswith(" (") and "): " in p:
-        p = p.split("): ", 1)[1]
-    return p.lstrip(": ")
-
-
-_START = r"(?:(?<![\w])[A-Za-z]:|(?<![\w:/.]))[/\\]"          # a drive or a root, not inside a URL
-_QUOTED = re.compile(r"(?<=['\"])" + _START + r"(?:[^'\"/\\]*[/\\])+([^'\"/\\]+)(?=['\"])")
-_BARE = re.compile(_START + r"(?:[^\s'\",;/\\]*[/\\])+([^\s'\",;/\\]+)")
-
-
-def _names(text: str) -> str:
-    """Paths in a node's one-line text as ``.../name`` (the tooltip has them whole): a line cut to
-    the node's width showed the start of a long folder, never the file.
-
-    >>> _names("failed: [Errno 2] No such file: '/home/ana/takes/vox (final).wav'")
-    "failed: [Errno 2] No such file: '.../vox (final).wav'"
-    >>> _names(r"C:\\Users\\ana\\x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav")
-    '.../x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav'
-    """
-    short = _QUOTED.sub(lambda m: ".../" + m.group(1), text)
-    return _BARE.sub(lambda m: ".../" + m.group(1), short)
-
-
-def _headline(problem: str) -> str:
-    """The first clause of a problem (the node shows it, paths as their names; the tooltip has
-    the whole message), and the command that fixes it when the message names one (``audiochain
-    models pull NAME``).  A quoted value is never cut (a file named ``take (final).wav``).
-
-    >>> _headline("input file path='/a/b/take (final) v2.wav' not found (looked at /a/b); put it there")
-    "input file path='.../take (final) v2.wav' not found"
-    """
-    outside = re.sub(r"'[^']*'", lambda m: "x" * len(m.group(0)), problem)      # quotes masked
-    cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))
-    fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])
-    return _names(problem[:cut]) + (f"\n  fix: {fix.group(1)}" if fix else "")
-
-
-def _serious(problems: list[str]) -> bool:
-    return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
-               for p in problems)
-
-
-def _wrap(text: str, width: int = 40) -> str:
-    import textwrap
-    return "\n".join(textwrap.wrap(text, width)[:8])

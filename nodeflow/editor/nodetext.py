@@ -1,0 +1,72 @@
+"""The text a node shows in one line, and what its tooltip keeps whole: a run state or a
+computed value cut to the node's width, a problem's headline with the command that fixes it,
+paths as their file names.  No dearpygui: the view (:mod:`.view`, :mod:`.outputs`) sets these
+strings on its items.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "serious", "without_node", "wrap"]
+
+STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
+
+
+def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
+    """A state or value as one line of the node (the tooltip shows the rest); ``tail`` keeps the end
+    (a path's file name) instead of the start."""
+    first = text.splitlines()[0] if text else ""
+    if len(first) <= chars and first == text:
+        return first
+    return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."
+
+
+def without_node(problem: str, nid: str) -> str:
+    """A problem without its "node 'x' (type):" prefix (it is shown on that node)."""
+    prefix = f"node '{nid}'"
+    p = problem[len(prefix):] if problem.startswith(prefix) else problem
+    if p.startswith(" (") and "): " in p:
+        p = p.split("): ", 1)[1]
+    return p.lstrip(": ")
+
+
+_START = r"(?:(?<![\w])[A-Za-z]:|(?<![\w:/.]))[/\\]"          # a drive or a root, not inside a URL
+_QUOTED = re.compile(r"(?<=['\"])" + _START + r"(?:[^'\"/\\]*[/\\])+([^'\"/\\]+)(?=['\"])")
+_BARE = re.compile(_START + r"(?:[^\s'\",;/\\]*[/\\])+([^\s'\",;/\\]+)")
+
+
+def file_names(text: str) -> str:
+    """Paths in a node's one-line text as ``.../name`` (the tooltip has them whole): a line cut to
+    the node's width showed the start of a long folder, never the file.
+
+    >>> file_names("failed: [Errno 2] No such file: '/home/ana/takes/vox (final).wav'")
+    "failed: [Errno 2] No such file: '.../vox (final).wav'"
+    >>> file_names(r"C:\\Users\\ana\\x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav")
+    '.../x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav'
+    """
+    short = _QUOTED.sub(lambda m: ".../" + m.group(1), text)
+    return _BARE.sub(lambda m: ".../" + m.group(1), short)
+
+
+def headline(problem: str) -> str:
+    """The first clause of a problem (the node shows it, paths as their names; the tooltip has
+    the whole message), and the command that fixes it when the message names one (``audiochain
+    models pull NAME``).  A quoted value is never cut (a file named ``take (final).wav``).
+
+    >>> headline("input file path='/a/b/take (final) v2.wav' not found (looked at /a/b); put it there")
+    "input file path='.../take (final) v2.wav' not found"
+    """
+    outside = re.sub(r"'[^']*'", lambda m: "x" * len(m.group(0)), problem)      # quotes masked
+    cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))
+    fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])
+    return file_names(problem[:cut]) + (f"\n  fix: {fix.group(1)}" if fix else "")
+
+
+def serious(problems: list[str]) -> bool:
+    return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
+               for p in problems)
+
+
+def wrap(text: str, width: int = 40) -> str:
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width)[:8])
