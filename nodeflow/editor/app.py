@@ -549,7 +549,8 @@ class App:
                     value = live.snapshot() if live is not None else value      # the waveform grows as it streams
                     if value is None:
                         self.view.show_preview(nid, port, None)
-                        self._stop_if_playing(nid, port)
+                        if changed_graph:          # an edit (a run's own progress never stops it)
+                            self._stop_if_playing(nid, port)
                     elif self.view.previews.get((nid, port)) is not value:
                         env = preview_envelope(value)
                         if env is not None:

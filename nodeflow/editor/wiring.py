@@ -59,8 +59,8 @@ class Wiring:
         lies right of the palette panel, as big as its size)."""
         pal = items.state("palette")
         size = items.call(self.app.dpg.get_item_rect_size, "canvas", default=None)
-        if not pal.get("pos") or not pal.get("rect_size") or not size:
-            return None
+        if not pal.get("pos") or not pal.get("rect_size") or not size or min(size) <= 0:
+            return None                     # not laid out yet (the first frame)
         x0, y0 = float(pal["pos"][0] + pal["rect_size"][0]) + 8.0, float(pal["pos"][1])
         return [x0, y0], [x0 + float(size[0]), y0 + float(size[1])]
 
