@@ -36,16 +36,16 @@ _BARE = re.compile(_START + r"(?:[^\s'\",;/\\]*[/\\])+([^\s'\",;/\\]+)")
 
 
 def file_names(text: str) -> str:
-    """Paths in a node's one-line text as ``.../name`` (the tooltip has them whole): a line cut to
-    the node's width showed the start of a long folder, never the file.
+    """Paths in a node's one-line text as their file names (the tooltip has them whole): a line cut
+    to the node's width showed the start of a long folder, never the file (and ImGui wraps a line
+    after a '.', so '.../name' broke after its first dot).
 
     >>> file_names("failed: [Errno 2] No such file: '/home/ana/takes/vox (final).wav'")
-    "failed: [Errno 2] No such file: '.../vox (final).wav'"
+    "failed: [Errno 2] No such file: 'vox (final).wav'"
     >>> file_names(r"C:\\Users\\ana\\x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav")
-    '.../x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav'
+    'x.wav, https://hf.co/facebook/musicgen-small, takes/vox.wav'
     """
-    short = _QUOTED.sub(lambda m: ".../" + m.group(1), text)
-    return _BARE.sub(lambda m: ".../" + m.group(1), short)
+    return _BARE.sub(lambda m: m.group(1), _QUOTED.sub(lambda m: m.group(1), text))
 
 
 def headline(problem: str) -> str:
@@ -54,7 +54,7 @@ def headline(problem: str) -> str:
     models pull NAME``).  A quoted value is never cut (a file named ``take (final).wav``).
 
     >>> headline("input file path='/a/b/take (final) v2.wav' not found (looked at /a/b); put it there")
-    "input file path='.../take (final) v2.wav' not found"
+    "input file path='take (final) v2.wav' not found"
     """
     outside = re.sub(r"'[^']*'", lambda m: "x" * len(m.group(0)), problem)      # quotes masked
     cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))

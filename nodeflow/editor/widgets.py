@@ -43,6 +43,7 @@ __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT"]
 
 WIDTH = 104
+PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
 _ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
@@ -286,7 +287,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         on_leave = lambda: cb_path(tag, str(items.value(tag)), str(dpg.get_item_user_data(tag) or ""))  # noqa: E731
         with dpg.group(horizontal=True, parent=parent):
             kw.pop("parent")
-            kw["width"] = width - px(28)
+            kw["width"] = width + px(PATH_EXTRA)     # '.../chords97.wav' whole: the extension in view
             dpg.add_input_text(default_value=path_shown(value), callback=cb_path, on_enter=True,
                                user_data=str(value or ""),
                                hint="file" if spec.path.mode == "read" else "output file", **kw)
