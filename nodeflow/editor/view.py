@@ -275,6 +275,7 @@ class GraphView(Outputs):
             items.delete(self.links[l])
             del self.links[l]
         items.delete(self.node_tag(nid))
+        widgets.forget(nid)
         for d in (self.nodes, self.params, self.pos, self.marks, self._specs, self._state, self._base):
             d.pop(nid, None)
         for pin in [pin for pin in self.pin_types if pin[1] == nid]:

@@ -40,7 +40,7 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT"]
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT", "forget"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -365,6 +365,13 @@ def _strip_unit(spec: ParamSpec, text: Any) -> Any:
 
 
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
+
+
+def forget(node_id: str) -> None:
+    """Drop what leaving a deleted node's widgets did (the tags come back with a new node)."""
+    prefix = widget_tag(node_id, "")
+    for tag in [t for t in _LEAVE if t.startswith(prefix)]:
+        del _LEAVE[tag]
 
 
 def _leave_handlers() -> str:

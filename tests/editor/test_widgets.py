@@ -130,3 +130,20 @@ def test_a_parameters_tooltip_keeps_its_text_off_its_edges(editor):
     assert min(left, right, top, bottom) >= 4, st["margins"]
     assert st["group_open"] and st["blue_right_of_node"] == 0, "a group's highlight ran past its node"
     assert st["errors"] == []
+
+
+def test_a_deleted_nodes_widgets_leave_nothing_behind():
+    dpg = pytest.importorskip("dearpygui.dearpygui")
+    from nodeflow.editor import widgets
+    spec = Graph().registry["dsp.gain"].params["gain_db"]
+    dpg.create_context()                 # items only: no viewport, no display needed
+    try:
+        with dpg.window():
+            for nid in ("n", "n1"):
+                widgets.add_param_widget(dpg.last_container(), nid, spec, 0.0, lambda *a: None)
+        assert {"param::n::gain_db", "param::n1::gain_db"} <= set(widgets._LEAVE)
+        widgets.forget("n")
+        assert "param::n::gain_db" not in widgets._LEAVE and "param::n1::gain_db" in widgets._LEAVE
+        widgets.forget("n1")
+    finally:
+        dpg.destroy_context()
