@@ -93,8 +93,8 @@ def melody_variations() -> Graph:
     g.connect("jazz.out", "join.a")
     g.connect("strings.out", "join.b")
     g.connect("join", "export")
-    _layout(g, {"melody": (20, 120), "jazz": (200, 20), "strings": (470, 20), "join": (740, 120),
-                "export": (740, 300)})
+    _layout(g, {"melody": (20, 120), "jazz": (268, 20), "strings": (543, 20), "join": (818, 20),
+                "export": (818, 292)})
     return g
 
 
@@ -181,8 +181,8 @@ def stems() -> Graph:
     g.connect("band.out", "remix.a")
     g.connect("vary.out", "remix.b")
     g.connect("remix", "export")
-    _layout(g, {"voice": (20, 20), "loop": (20, 260), "song": (220, 120), "stems": (430, 120), "vary": (650, 20),
-                "rhythm": (650, 300), "band": (860, 300), "remix": (860, 20), "export": (860, 520)})
+    _layout(g, {"voice": (20, 20), "loop": (20, 272), "song": (268, 130), "stems": (498, 20), "vary": (763, 20),
+                "rhythm": (763, 352), "band": (996, 352), "remix": (996, 20), "export": (996, 624)})
     return g
 
 
@@ -206,7 +206,7 @@ def speech_languages() -> Graph:
     g.connect("german.out", "join.a")
     g.connect("french.out", "join.b")
     g.connect("join", "export")
-    _layout(g, {"german": (20, 20), "french": (20, 320), "join": (300, 160), "export": (520, 160)})
+    _layout(g, {"german": (20, 20), "french": (295, 20), "join": (570, 160), "export": (800, 160)})
     return g
 
 
@@ -302,6 +302,8 @@ def text_to_audio() -> Graph:
 
 
 def _layout(g: Graph, positions: dict[str, tuple[float, float]]) -> None:
+    """The editor's positions: 30 px or more between nodes as drawn today (a model node with its
+    Download row is 600-750 px tall); tests/editor/test_gui.py opens every example and checks."""
     g.editor["positions"] = {k: [float(x), float(y)] for k, (x, y) in positions.items()}
 
 

@@ -410,6 +410,17 @@ def test_a_graph_saved_wider_than_the_window_opens_with_every_node_in_view(edito
     assert x["load"] < x["gain"] and x["load"] < x["fade"], "the layout still reads from the inputs on"
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "graphs").glob("*.msgpack")))
+def test_every_example_graph_opens_with_no_node_over_another(editor, name):
+    editor.env["HF_HUB_OFFLINE"] = "1"          # model nodes show their Download row (their tallest)
+    st = editor.run("open_demo", ROOT / "graphs" / name)
+    rects = list(st["rects"].items())
+    assert rects and all(r is not None for _, r in rects), st["rects"]
+    for i, (a, ((ax0, ay0), (ax1, ay1))) in enumerate(rects):
+        for b, ((bx0, by0), (bx1, by1)) in rects[i + 1:]:
+            assert ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0, f"{name}: {a} and {b} overlap on open"
+
+
 @pytest.mark.parametrize("name", ["demo.msgpack", "speech_offline.msgpack"])
 def test_offline_example_graphs_stay_readable_after_a_run(editor, name):
     import shutil
