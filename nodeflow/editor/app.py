@@ -184,6 +184,9 @@ class App:
         dpg = self.dpg
         self.prefs = Preferences(self.state_dir)
         self.audition.latency = self.prefs.playback_latency
+        from .fitting import Fitter
+        self.fitter = Fitter(dpg)          # panels fit the window (the sweep panel's too), opened or resized
+        self.fitter.add("prefs", 470, 310)
         with dpg.window(label="Preferences", tag="prefs", show=False, no_saved_settings=True, width=470,
                         height=310, pos=[380, 120], no_collapse=True):
             dpg.add_text("Playback latency (the sound buffer of previews)", color=(200, 200, 255))
@@ -197,6 +200,7 @@ class App:
     def open_prefs(self) -> None:
         self._prefs_now()
         self.dpg.configure_item("prefs", show=True)
+        self.fitter.fit("prefs")
         self.dpg.focus_item("prefs")
 
     def set_latency(self, label: str) -> None:
@@ -474,6 +478,7 @@ class App:
         self.canvas.tick()
         self.files.tick()
         self.sweep.tick()
+        self.fitter.tick()
         self.tools.tick()
         self.models.tick()
         g = self.doc.graph

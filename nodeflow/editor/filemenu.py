@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import NodeflowError
 from ..graph import Graph
 from .files import GRAPH_SUFFIX, Recovery, find_recovery, open_graph, save_graph
+from .fitting import room
 
 if TYPE_CHECKING:
     from ..types import ParamSpec
@@ -243,7 +244,7 @@ class FileActions:
             dpg.delete_item("filedialog")
         base = self.app.doc.graph.base_dir()
         # fits the window (its OK and Cancel at the bottom): a modal opens centred in it
-        most = [max(200, dpg.get_viewport_client_width() - 20), max(160, dpg.get_viewport_client_height() - 20)]
+        most = list(room(dpg))
         with dpg.file_dialog(label=label, tag="filedialog", width=min(760, most[0]), height=min(460, most[1]),
                              modal=True, max_size=most,
                              default_path=str(base), default_filename=default or ".",

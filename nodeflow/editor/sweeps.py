@@ -61,6 +61,7 @@ class SweepPanel:
                            scrollY=True, height=-1):
                 for name, w in (("variant", 3.0), ("status", 1.0), ("length", 0.8), ("", 1.6)):
                     dpg.add_table_column(label=name, init_width_or_weight=w)
+        app.fitter.add("sweep", 720, 460)
 
     # ------------------------------------------------------------------ open
     def open(self) -> None:
@@ -77,6 +78,7 @@ class SweepPanel:
         if not dpg.get_value("sweep::out"):
             dpg.set_value("sweep::out", str(g.base_dir() / "out" / f"sweep-{self.app.doc.title.split('.')[0]}"))
         dpg.configure_item("sweep", show=True)
+        self.app.fitter.fit("sweep")
 
     def audio_outputs(self) -> list[str]:
         from .view import is_audio_type
