@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["ABCompare"]
+__all__ = ["ABCompare", "db"]
+
+TAIL_S = 0.25      # a switch to a take with less than this left after the position starts it from the beginning
+
+
+def db(gain: float) -> str:
+    """A gain in dB as the A/B line shows it, signed, never ``-0.0``.
+
+    >>> db(-0.04), db(-0.0), db(-12.04), db(3.0)
+    ('+0.0', '+0.0', '-12.0', '+3.0')
+    """
+    return f"{round(gain, 1) + 0.0:+.1f}"
 
 
 class ABCompare:
@@ -36,10 +47,11 @@ class ABCompare:
         self.name_of, self.value_of, self.context = name_of, value_of, context
         self.ab: dict[str, int | None] = {"A": None, "B": None}
         self._lufs: dict[tuple[int, str], float] = {}
+        self._length: dict[tuple[int, str], float] = {}
 
     def reset(self) -> None:
         self.ab = {"A": None, "B": None}
-        self._lufs = {}
+        self._lufs, self._length = {}, {}
 
     def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play take ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
@@ -55,7 +67,13 @@ class ABCompare:
             except OSError:
                 a = None
             self._lufs[key] = loudness_lufs(a) if a is not None and a.frames else float("-inf")
+            self._length[key] = a.duration_s if a is not None else 0.0
         return self._lufs[key]
+
+    def length_s(self, i: int) -> float:
+        """Take ``i``'s length in seconds (0 when it does not play)."""
+        self.loudness(i)
+        return self._length.get((i, self.context()), 0.0)
 
     def matched_gains(self) -> tuple[dict[str, float], float] | None:
         """Gains (dB) that bring A and B to the same integrated loudness, the quieter one's, and that
@@ -67,8 +85,9 @@ class ABCompare:
         return {s: target - v for s, v in lufs.items()}, target
 
     def toggle(self) -> tuple[str, str] | None:
-        """Switch between A and B at the same position in the clip (start with A); returns the side
-        now playing and a line saying how they are matched, or None when A or B is not picked."""
+        """Switch between A and B at the same position in the clip (start with A), or from the other
+        take's beginning when it is shorter than that (the status says so); returns the side now
+        playing and a line saying how they are matched, or None when A or B is not picked."""
         if self.ab["A"] is None or self.ab["B"] is None:
             return None
         head = self.app.audition.playhead()
@@ -77,7 +96,17 @@ class ABCompare:
         side = "B" if playing == names["A"] else "A"
         matched = self.matched_gains()
         gains, note = ({"A": 0.0, "B": 0.0}, "A/B is not level-matched: one of them is silent") if matched is None \
-            else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {matched[0]['A']:+.1f} dB, "
-                              f"B {matched[0]['B']:+.1f} dB)")
-        self.play(self.ab[side], head[2] if playing and head else 0.0, gains[side])   # type: ignore[arg-type]
+            else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {db(matched[0]['A'])} dB, "
+                              f"B {db(matched[0]['B'])} dB)")
+        i = self.ab[side]
+        assert i is not None
+        at = head[2] if playing and head else 0.0
+        length = self.length_s(i)
+        if at > 0 and at >= length - TAIL_S:
+            self.play(i, 0.0, gains[side])
+            other = "A" if side == "B" else "B"
+            line = f"{side} ({names[side]}) is {length:.1f} s long, {other} was at {at:.1f} s: playing {side} from the start"
+            self.app.audition.messages.append((line, False))    # after its own 'playing ...' (shown in order)
+        else:
+            self.play(i, at, gains[side])
         return side, note
