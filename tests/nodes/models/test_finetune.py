@@ -308,7 +308,10 @@ def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
            str(tmp_path / "t"), "--steps", "100000", "--checkpoint-every", "100000", "--window-s", "1",
            "--min-window-s", "0.5", "--batch-size", "1"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+    # Ctrl-C as a terminal sends it: to a process that does not ignore SIGINT (a shell's background job
+    # inherits it ignored, and Python then never raises KeyboardInterrupt: the run went on for good)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     latest = tmp_path / "o" / "checkpoints"
     seen = bytearray()
 
@@ -322,8 +325,13 @@ def test_cli_ctrl_c_saves_a_checkpoint(base, data, tmp_path):
         time.sleep(0.1)                 # until the progress bar shows training steps (a loaded machine is slow)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out = proc.stdout.read()
-    proc.wait(timeout=120)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"audiochain finetune went on for 120 s after SIGINT: {bytes(seen).decode()[-2000:]}")
+    proc.stdout.read()
     reader.join(timeout=10)
     err = bytes(seen)
     assert proc.returncode == 130, err.decode()
