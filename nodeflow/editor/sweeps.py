@@ -15,14 +15,44 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NodeflowError
-from ..sweep import SweepReport, VariantResult, expand, parse_axis, run_sweep, write_manifest
+from ..errors import NodeflowError, ParameterError
+from ..sweep import Axis, SweepReport, VariantResult, expand, parse_axis, run_sweep, write_manifest
 from .compare import ABCompare
 
 if TYPE_CHECKING:
+    from ..graph import Graph
     from .app import App
 
-__all__ = ["SweepPanel"]
+__all__ = ["SweepPanel", "parse_axes"]
+
+AB_NOTE = "A/B plays both at the same loudness (the quieter one's)"
+
+
+def parse_axes(text: str, graph: Graph) -> list[Axis]:
+    """The panel's axes, one per line, parsed as the CLI's ``--sweep``; an error names the axis line
+    in the panel's words (the CLI's own say ``--sweep '...'``)."""
+    axes = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            axes.append(parse_axis(line, graph))
+        except NodeflowError as e:
+            raise ParameterError(axis_error(n, line, e)) from None
+    return axes
+
+
+def axis_error(n: int, line: str, e: Exception) -> str:
+    """The CLI's error about ``--sweep LINE`` as the panel says it, naming axis line ``n``.
+
+    >>> axis_error(2, "gain.db=1", ValueError("--sweep 'gain.db=1': node 'gain' has no parameter 'db'"))
+    "axis line 2 (gain.db=1): node 'gain' has no parameter 'db'"
+    """
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    msg = msg.removeprefix(f"--sweep {line!r}: ")
+    if line.partition("=")[2].count("="):        # two axes typed without a line break
+        msg += "; two axes on one line? write one axis per line"
+    return f"axis line {n} ({line.strip()}): {msg}"
 
 
 class SweepPanel:
@@ -54,7 +84,7 @@ class SweepPanel:
                 dpg.add_button(label="A/B", tag="sweep::ab", callback=self.toggle_ab)
                 dpg.add_text("", tag="sweep::abtext")
             # its own line: the A/B row has no room left for it (it was cut at the window's edge)
-            dpg.add_text("A/B plays both at the same loudness (the quieter one's)", tag="sweep::abmatch",
+            dpg.add_text(AB_NOTE, tag="sweep::abmatch",
                          color=(170, 200, 170))
             dpg.add_text("", tag="sweep::status", wrap=600)
             with dpg.table(tag="sweep::table", header_row=True, borders_innerH=True, resizable=True,
@@ -90,7 +120,7 @@ class SweepPanel:
         """Save the sweep in the graph file (an undoable edit), so `audiochain run` can run it too."""
         g = self.app.doc.graph
         try:
-            axes = [parse_axis(line, g) for line in self.dpg.get_value("sweep::axes").splitlines() if line.strip()]
+            axes = parse_axes(self.dpg.get_value("sweep::axes"), g)
         except NodeflowError as e:
             return self._say(str(e), True)
         doc = {"mode": self.dpg.get_value("sweep::mode") or "grid",
@@ -108,18 +138,20 @@ class SweepPanel:
             return self._say("a sweep is running; Stop it first", True)
         dpg, g = self.dpg, self.app.doc.graph
         try:
-            axes = [parse_axis(line, g) for line in dpg.get_value("sweep::axes").splitlines() if line.strip()]
+            axes = parse_axes(dpg.get_value("sweep::axes"), g)
             if not axes:
                 raise NodeflowError("write at least one axis, e.g. gain.gain_db=-12,-6,0")
             variants = expand(axes, dpg.get_value("sweep::mode") or "grid")
             g.check()
         except NodeflowError as e:
-            return self._say(str(e).splitlines()[0] if "\n" not in str(e) else str(e).splitlines()[1].strip(" -"), True)
+            text = str(e).replace("--zip needs", "zip mode needs").replace("use --zip", "use zip mode")
+            return self._say(text.splitlines()[0] if "\n" not in text else text.splitlines()[1].strip(" -"), True)
         self.out_dir = out_dir = Path(dpg.get_value("sweep::out")).expanduser()
         self.axes_doc = [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes]
         self.mode = dpg.get_value("sweep::mode") or "grid"
         self.results, self._picked = [], False
         self.compare.reset()
+        dpg.set_value("sweep::abmatch", AB_NOTE)         # the last sweep's match is not these variants'
         dpg.delete_item("sweep::table", children_only=True, slot=1)
         self._cancel.clear()
         snapshot, executor = g.copy(), self.app.runner.executor

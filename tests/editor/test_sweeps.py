@@ -3,6 +3,8 @@ between takes of different lengths.  GUI tests drive the real editor with X even
 the rest needs no window."""
 from __future__ import annotations
 
+import pytest
+
 from ._graphs import chain_graph
 
 
@@ -21,3 +23,66 @@ def test_the_sweep_panel_and_preferences_fit_a_small_window_opened_or_resized(ed
     for tag in ("sweep", "prefs"):      # (the table fills the panel: height -1)
         assert _inside(st["resized"][tag], vp), (tag, st["resized"])
     assert _inside(st["reopened"]["sweep"], vp), st["reopened"]
+
+
+def _sweep_ab(editor):
+    from ._graphs import tone_file
+    from .conftest import sound_skip_reason
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    graph = chain_graph(editor.tmp)
+    tone_file(editor.tmp, "short.wav", seconds=1.0)
+    tone_file(editor.tmp, "long.wav", seconds=5.0)
+    return editor.run("sweep_ab", graph)
+
+
+def test_sweep_panel_errors_name_the_axis_line_in_the_panels_words(editor):
+    """QA: the panel said "--sweep 'gain.nonexistent=1,2': ..." (the CLI's wording)."""
+    st = _sweep_ab(editor)
+    assert st["unknown_param"].startswith("axis line 1 (gain.nonexistent=1,2): node 'gain' has no parameter "
+                                          "'nonexistent'"), st["unknown_param"]
+    assert st["one_line"].startswith("axis line 1 (gain.gain_db=0fade.fade_out_s=0.5): ") and \
+        st["one_line"].endswith("two axes on one line? write one axis per line"), st["one_line"]
+    assert "--sweep" not in st["unknown_param"] + st["one_line"]
+
+
+def test_switching_a_b_past_the_shorter_takes_end_starts_it_from_the_beginning(editor):
+    """QA: B at 15 s switched to A (14 s long) 'from 14.00 s', its very end: silence."""
+    st = _sweep_ab(editor)
+    assert st["ab"] == "A = v000_path=short.wav   B = v001_path=long.wav", st["ab"]
+    assert st["ab_after_b"].endswith("now: B")
+    after = st["after_switch"]
+    assert after["playing"] == ["sweep", "v000_path=short.wav"] and after["abtext"].endswith("now: A"), after
+    assert after["offset_s"] == 0.0, after
+    assert after["status"].startswith("A (v000_path=short.wav) is 1.0 s long, B was at ") and \
+        after["status"].endswith(": playing A from the start"), after["status"]
+    assert "-0.0 dB" not in st["ab_match"] and st["ab_match"].startswith("A/B level-matched at "), st["ab_match"]
+
+
+def test_a_second_sweep_forgets_the_first_sweeps_a_b_match(editor):
+    """QA: after a second sweep the A/B line still showed the previous sweep's match."""
+    st = _sweep_ab(editor)
+    assert st["ab_match"].startswith("A/B level-matched at "), st["ab_match"]
+    assert st["second_run_ab_match"] == "A/B plays both at the same loudness (the quieter one's)", \
+        st["second_run_ab_match"]
+
+
+def test_a_b_gains_never_read_minus_zero():
+    """QA: the match line read 'B -0.0 dB'."""
+    from nodeflow.editor.compare import db
+    assert [db(g) for g in (-0.0, -0.04, -1e-9, 0.04, -12.04)] == ["+0.0", "+0.0", "+0.0", "+0.0", "-12.0"]
+
+
+def test_panel_axis_errors_name_the_line_and_the_cli_keeps_its_wording(tmp_path):
+    import nodeflow
+    from nodeflow.editor.sweeps import parse_axes
+    from nodeflow.errors import ParameterError
+    from nodeflow.sweep import parse_axis
+    g = nodeflow.load(chain_graph(tmp_path))
+    assert [a.name for a in parse_axes("gain.gain_db=-6,0\n\nfade.fade_out_s=0.1,0.2\n", g)] == \
+        ["gain.gain_db", "fade.fade_out_s"]
+    with pytest.raises(ParameterError, match=r"^axis line 3 \(fade\.nope=1\): node 'fade' has no parameter 'nope'"):
+        parse_axes("gain.gain_db=-6,0\n\nfade.nope=1", g)
+    with pytest.raises(ParameterError, match=r"^--sweep 'fade.nope=1': node 'fade'"):
+        parse_axis("fade.nope=1", g)
