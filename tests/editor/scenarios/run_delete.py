@@ -29,7 +29,7 @@ def main(app, drv):
         st = app.runner.states.get("slow")
         return st is not None and st.kind == "running" and (st.done or 0) >= 2
 
-    # Delete the queued export while 'slow' runs the queued export while 'slow' runs
+    # Delete the queued export while 'slow' runs
     drv.key("F5")
     drv.until(slow_going, 20, "slow to run")
     app.dpg.clear_selected_nodes("canvas")
