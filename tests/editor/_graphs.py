@@ -1,12 +1,17 @@
-"""Small graphs and signals for the editor tests, written to a temp folder (real files, real codecs)."""
+"""Small graphs and signals for the editor tests, written to a temp folder (real files, real codecs),
+and steps the scenarios share.  Scenarios run inside the editor process (``--script``, see
+conftest.py), whose PYTHONPATH holds the repository root: they import these as
+``from tests.editor._graphs import ...``."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import soundfile as sf
 
-from nodeflow import Graph, save
+from nodeflow import Audio, Context, Graph, Range, node, save
 
 RATE = 48000          # the PulseAudio null sink's rate: no resampling between node and recording
 
@@ -102,3 +107,32 @@ def transport_graph(folder: Path, seconds: float = 3.0, loudness_lufs: float = -
     g.connect("gain.out", "export.audio")
     g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "export": [600.0, 40.0]}
     return save(g, folder / "transport.msgpack")
+
+
+# ---------------------------------------------------------------------------------------- in the editor
+def add_slow_node(app, node_id: str = "slow", pos: tuple[float, float] = (300, 330), *, source: str = "gain",
+                  sink: str = "export", type_id: str = "test.slow", steps: int = 40) -> None:
+    """Register a node type ``type_id`` that takes a while (``steps`` steps of 0.05 s, reporting progress
+    after each) on the open graph, and add one at ``pos`` between ``source``'s out and ``sink``'s audio."""
+    @node(type_id)
+    def slow(audio: Audio, *, steps: Annotated[int, Range(1, 1000)] = steps, ctx: Context) -> Audio:
+        """Take a while (0.05 s a step), reporting progress."""
+        for i in range(steps):
+            time.sleep(0.05)
+            ctx.progress(i + 1, steps)
+        return audio
+
+    app.doc.graph.registry.add(slow)
+    app.doc.add_node(type_id, pos, node_id=node_id)
+    app.doc.connect(source, "out", node_id, "audio")
+    app.doc.connect(node_id, "out", sink, "audio")
+
+
+def run_until_slow_node_runs(app, drv, node_id: str = "slow") -> None:
+    """Press F5 (Run) and wait until the slow node ``node_id`` runs and has reported two steps."""
+    def going():
+        st = app.runner.states.get(node_id)
+        return st is not None and st.kind == "running" and (st.done or 0) >= 2
+    drv.key("F5")
+    drv.until(going, 20, f"{node_id} to run")
+

@@ -2,25 +2,13 @@
 block the rest (it is marked 'not run'); a long node shows its percentage and the time left; after
 Stop no node is left queued or running; a preview that ends leaves no 'playing' in the status bar."""
 import os
-import time
 from pathlib import Path
-from typing import Annotated
 
-from nodeflow import Audio, Context, Range, node
-
-
-@node("test.long")
-def long(audio: Audio, *, steps: Annotated[int, Range(1, 1000)] = 80, ctx: Context) -> Audio:
-    """Take a while (0.05 s a step), reporting progress."""
-    for i in range(steps):
-        time.sleep(0.05)
-        ctx.progress(i + 1, steps)
-    return audio
+from tests.editor._graphs import add_slow_node
 
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
-    app.doc.graph.registry.add(long)
     drv.frames(5)
     out = {}
     said = []                  # every status-bar message (a quick run replaces 'running...' within frames)
@@ -37,11 +25,9 @@ def main(app, drv):
     out["previews"] = sorted(app.state()["previews"])
     drv.screenshot(tmp / "partial.png")
     # 2. a long node: percent and time left on the node; then Stop
-    app.doc.add_node("test.long", (600, 40), node_id="long")
-    app.doc.connect("gain", "out", "long", "audio")
     app.doc.add_node("dsp.gain", (880, 40), node_id="later")
-    app.doc.connect("long", "out", "later", "audio")
     app.doc.connect("later", "out", "export", "audio")
+    add_slow_node(app, "long", (600, 40), sink="later", type_id="test.long", steps=80)   # gain -> long (4 s) -> later
     drv.frames(3)
     drv.click_item("run_button")
     drv.until(lambda: "left" in app.state()["states"].get("long", ""), 20, "the time left on the long node")

@@ -1,37 +1,18 @@
 """Delete a node the run has still to do (QA, real X events): the run stops before it runs."""
 import os
-import time
 from pathlib import Path
-from typing import Annotated
 
-from nodeflow import Audio, Context, Range, node
-
-
-@node("test.slow")
-def slow(audio: Audio, *, steps: Annotated[int, Range(1, 1000)] = 40, ctx: Context) -> Audio:
-    """Take a while, reporting progress."""
-    for i in range(steps):
-        time.sleep(0.05)
-        ctx.progress(i + 1, steps)
-    return audio
+from tests.editor._graphs import add_slow_node, run_until_slow_node_runs
 
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
-    app.doc.graph.registry.add(slow)
-    app.doc.add_node("test.slow", (300, 330), node_id="slow")
-    app.doc.connect("gain", "out", "slow", "audio")
-    app.doc.connect("slow", "out", "export", "audio")
+    add_slow_node(app)                  # gain -> slow (2 s) -> export
     drv.frames(5)
     out = {}
 
-    def slow_going():
-        st = app.runner.states.get("slow")
-        return st is not None and st.kind == "running" and (st.done or 0) >= 2
-
     # Delete the queued export while 'slow' runs
-    drv.key("F5")
-    drv.until(slow_going, 20, "slow to run")
+    run_until_slow_node_runs(app, drv)
     app.dpg.clear_selected_nodes("canvas")
     drv.frames(2)
     (x0, y0), _ = app.view.node_rect("export")
