@@ -134,6 +134,8 @@ class App:
         self.sweep = SweepPanel(self)
         from .tune_panel import TunePanel
         self.tune = TunePanel(self)
+        from .compare import NodeAB
+        self.node_ab = NodeAB(self)
         self.wiring = Wiring(self)
         self.canvas = Canvas(self)
         self.canvas.setup(FONT)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..executor import Executor, RunResult
     from ..graph import Graph
 
-__all__ = ["AudioDeviceError", "Audition", "Player", "audition", "default_player", "envelope"]
+__all__ = ["AudioDeviceError", "Audition", "Player", "audition", "default_player", "envelope", "playable_port"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,20 @@ def envelope(audio: Audio, points: int = 2000) -> tuple[np.ndarray, np.ndarray, 
 # ---------------------------------------------------------------------------------------- audition
 def _is_audio_type(t: Any) -> bool:
     return t is Audio or (typing.get_origin(t) is list and typing.get_args(t) == (Audio,))
+
+
+def playable_port(graph: Graph, node_id: str) -> str | None:
+    """The output the editor plays for ``node_id``: its first audio output (by the graph's resolved
+    types), else the file an export wrote (a side-effect node's ``str`` output, as the node's play
+    button does); None when it has neither or its type is not installed."""
+    spec = graph.spec(node_id) if node_id in graph.nodes else None
+    if spec is None:
+        return None
+    types = graph.output_types()
+    resolved = {name: types.get((node_id, name), p.type) for name, p in spec.outputs.items()}
+    audio = [name for name, t in resolved.items() if _is_audio_type(t)]
+    files = [name for name, t in resolved.items() if spec.side_effect and t is str]
+    return (audio + files)[0] if audio or files else None
 
 
 def _audio_port(graph: Graph, node_id: str, port: str | None) -> str:

@@ -69,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("View", "Actual size (100%)", lambda a: a.canvas.zoom(0), ("Ctrl+0", "Ctrl+Keypad0"), tag="menu_zoom"),
     Command("View", "Sweep...", lambda a: a.sweep.open(), tag="menu_sweep", separator=True),
     Command("View", "Tune results...", lambda a: a.tune.open(), tag="menu_tune"),
+    Command("View", "A/B selected nodes", lambda a: a.node_ab.press(), ("Ctrl+B",), tag="menu_ab"),
 )
 
 #: Key names (as written in :data:`COMMANDS`) to dearpygui's key constants; a letter or F-key is

@@ -1,11 +1,12 @@
-"""Level-matched A/B between takes of a list (sweep variants, tune candidates).
+"""Level-matched A/B between takes: sweep variants, tune candidates, and any two nodes' outputs.
 
 *A/B* switches between two takes at the same position in the clip, the way one compares takes,
 and plays both at the same integrated loudness: the quieter one's (measured once per take with the
 export's meter), so nothing is made louder than it was and nothing clips, and the louder take does
 not win by being louder.  A take's own *play* is at its own level.  A take's value is anything the
-editor's auditioner plays (audio, a list of clips, a written file's path).  This module does not
-import dearpygui.
+editor's auditioner plays (audio, a list of clips, a written file's path).  :class:`NodeAB` compares
+the outputs of two nodes on the canvas (select two, *View > A/B selected nodes*, Ctrl+B).  This
+module does not import dearpygui.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["ABCompare", "db"]
+__all__ = ["ABCompare", "NodeAB", "db"]
 
 TAIL_S = 0.25      # a switch to a take with less than this left after the position starts it from the beginning
 
@@ -39,12 +40,17 @@ class ABCompare:
         What the auditioner shows as the node while a take plays (``"sweep"``, ``"tune"``).
     context
         Loudness is measured once per take and context (the sweep panel's listened output).
+    key_of
+        What the auditioner plays take ``i`` as (default ``(source, name_of(i))``); a node's own
+        ``(node, port)`` shows the playhead and meter on that node.
     """
 
     def __init__(self, app: App, source: str, name_of: Callable[[int], str], value_of: Callable[[int], Any],
-                 context: Callable[[], str] = lambda: ""):
+                 context: Callable[[], str] = lambda: "",
+                 key_of: Callable[[int], tuple[str, str]] | None = None):
         self.app, self.source = app, source
         self.name_of, self.value_of, self.context = name_of, value_of, context
+        self.key_of = key_of or (lambda i: (self.source, self.name_of(i)))
         self.ab: dict[str, int | None] = {"A": None, "B": None}
         self._lufs: dict[tuple[int, str], float] = {}
         self._length: dict[tuple[int, str], float] = {}
@@ -55,7 +61,7 @@ class ABCompare:
 
     def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play take ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
-        self.app.audition.play_value((self.source, self.name_of(i)), self.value_of(i), start_s, gain_db)
+        self.app.audition.play_value(self.key_of(i), self.value_of(i), start_s, gain_db)
 
     def loudness(self, i: int) -> float:
         """Take ``i``'s integrated loudness (LUFS, the export's meter), measured once per context."""
@@ -92,15 +98,16 @@ class ABCompare:
             return None
         head = self.app.audition.playhead()
         names = {s: self.name_of(i) for s, i in self.ab.items() if i is not None}
-        playing = head[1] if head and head[0] == self.source else None
-        side = "B" if playing == names["A"] else "A"
+        keys = {s: self.key_of(i) for s, i in self.ab.items() if i is not None}
+        playing = head[:2] if head and head[:2] in keys.values() else None     # one of these two takes
+        side = "B" if playing == keys["A"] else "A"
         matched = self.matched_gains()
         gains, note = ({"A": 0.0, "B": 0.0}, "A/B is not level-matched: one of them is silent") if matched is None \
             else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {db(matched[0]['A'])} dB, "
                               f"B {db(matched[0]['B'])} dB)")
         i = self.ab[side]
         assert i is not None
-        at = head[2] if playing and head else 0.0
+        at = head[2] if playing is not None and head else 0.0
         length = self.length_s(i)
         if at > 0 and at >= length - TAIL_S:
             self.play(i, 0.0, gains[side])
@@ -110,3 +117,101 @@ class ABCompare:
         else:
             self.play(i, at, gains[side])
         return side, note
+
+
+class NodeAB:
+    """Level-matched A/B between the outputs of two nodes on the canvas.
+
+    Select two nodes (Ctrl+click) and press Ctrl+B (*View > A/B selected nodes*): A is the one on
+    the left (the upper one when they line up), and each press switches between them at the same
+    place in the clip, both at the quieter one's loudness, the way :class:`ABCompare` compares takes.
+    A node plays what its play button plays: its first audio output, or the file an export wrote.
+    The pair stays until two other nodes are selected, so a press with nothing selected switches
+    again.  Outputs not computed yet are computed first (only what they need).
+    """
+
+    def __init__(self, app: App):
+        self.app = app
+        self.pair: list[tuple[str, str]] = []        # (node, port) of A and B
+        self.waiting: tuple[tuple[str, str], ...] | None = None    # a run computing them, then A/B
+        self.compare = ABCompare(app, "", lambda i: f"{self.pair[i][0]}.{self.pair[i][1]}", self._value,
+                                 context=self._context, key_of=lambda i: self.pair[i])
+
+    def _value(self, i: int) -> Any:
+        return self.app.runner.output(self.app.doc.graph, *self.pair[i])
+
+    def _context(self) -> str:
+        keys = self.app.runner.current_keys(self.app.doc.graph) or {}
+        return "|".join(str(keys.get(nid)) for nid, _ in self.pair)     # what they are now: remeasured after edits
+
+    def _picked(self) -> list[tuple[str, str]] | str:
+        """The two selected nodes' outputs, A first; or why they cannot be compared."""
+        from .audition import playable_port
+        g = self.app.doc.graph
+        ids = self.app.view.selected_nodes()
+        if len(ids) != 2:
+            which = f"{len(ids)} nodes are selected" if len(ids) > 2 else \
+                f"only '{ids[0]}' is selected" if ids else "no node is selected"
+            return f"A/B: {which}; select two nodes with audio (Ctrl+click the second), then Ctrl+B"
+        ports = {nid: playable_port(g, nid) for nid in ids}
+        if silent := [nid for nid, port in ports.items() if port is None]:
+            return f"cannot A/B: node '{silent[0]}' has no audio output to play; select two nodes with audio"
+        from .document import positions
+        pos = positions(g)
+        a, b = sorted(ids, key=lambda nid: (round((pos.get(nid) or [0.0])[0]), (pos.get(nid) or [0.0, 0.0])[1], nid))
+        return [(a, ports[a] or ""), (b, ports[b] or "")]
+
+    def press(self) -> None:
+        """Ctrl+B: pick the selected pair (when two nodes are selected) and switch between A and B."""
+        app = self.app
+        if any(nid not in app.doc.graph.nodes for nid, _ in self.pair):
+            self.pair = []                            # one of them was deleted
+        picked = self._picked()
+        if isinstance(picked, list):
+            if picked != self.pair:
+                self.pair = picked
+                self.compare.reset()
+                self.compare.ab = {"A": 0, "B": 1}
+        elif not self.pair or app.view.selected_nodes():
+            return app.say(picked, True)
+        missing = [nid for nid, port in self.pair if self._value(self.pair.index((nid, port))) is None]
+        if missing:
+            return self._compute(missing)
+        self._toggle()
+
+    def _compute(self, missing: list[str]) -> None:
+        from ..errors import NodeflowError
+        app = self.app
+        if app.runner.running:
+            return app.say(f"A/B: {', '.join(missing)} not computed yet; wait for the run to finish "
+                           "(or stop it) and press A/B again", True)
+        try:
+            app.runner.run(app.doc.graph, missing, kind="audition", on_done=self._computed)
+        except NodeflowError as e:
+            return app.say(f"cannot A/B: {str(e).splitlines()[0]}", True)
+        self.waiting = tuple(self.pair)
+        app.say(f"computing {', '.join(missing)} to A/B them...")
+
+    def _computed(self, result: Any, err: BaseException | None) -> None:
+        pair, self.waiting = self.waiting, None
+        if pair != tuple(self.pair):
+            return           # another pair was picked meanwhile
+        if err is not None:
+            return self.app.say(f"cannot A/B: {str(err).splitlines()[0]}", True)
+        if any(self._value(i) is None for i in range(2)):
+            return self.app.say("cannot A/B: the graph changed while computing; press A/B again", True)
+        self._toggle()
+
+    def _toggle(self) -> None:
+        """Switch, and say so in one status line (the player's own lines go to its tooltip)."""
+        messages = self.app.audition.messages
+        before = len(messages)
+        done = self.compare.toggle()
+        said = messages[before:]
+        if done is None or any(err for _, err in said):
+            return           # e.g. no sound device: the player's error stays the last word
+        side, note = done
+        del messages[before:]
+        name = self.compare.name_of(self.compare.ab[side] or 0)
+        first = f"now {side} ({name}): {note}" if len(said) < 2 else f"{said[-1][0]}; {note}"
+        messages.append(("\n".join([first] + [text for text, _ in said]), False))

@@ -1,0 +1,60 @@
+"""A/B between any two nodes on the canvas, through real events, with the null sink recorded (parec):
+gain (the clip at its own level) and the export (the file it wrote, normalised to -30 LUFS).  Ctrl+B
+with one node selected says what to do; a click on gain and a Ctrl+click on the export select both;
+Ctrl+B computes them and plays A, Ctrl+B at about 0.8 s switches to B at the same place, a click on
+empty canvas clears the selection and Ctrl+B in the second half still switches (back to A)."""
+import os
+from pathlib import Path
+
+from tests.editor._sound import Parec
+
+HALF_S = 2.0
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    out = {"menu": app.dpg.get_item_configuration("menu_ab")["shortcut"]}
+    drv.frames(5)
+
+    def title(nid):
+        (x0, y0), _ = app.view.node_rect(nid)
+        return x0 + 40, y0 + 8
+
+    def head():
+        h = app.audition.playhead()
+        return h[2] if h else 0.0
+
+    drv.click(title("gain"))
+    drv.key("ctrl+b")
+    out["one_selected"] = [app.status_text, app.status_error, app.audition.now, app.audition.pending]
+    drv.xdo("keydown", "ctrl")
+    drv.click(title("export"))
+    drv.xdo("keyup", "ctrl")
+    out["selected"] = sorted(app.view.selected_nodes())
+    with Parec(tmp / "ab.f32") as rec:
+        drv.key("ctrl+b")
+        out["computing"] = app.status_text
+        drv.until(lambda: app.audition.now == ("gain", "out"), 60, "A (gain) to play")
+        drv.frames(3)
+        out["a_status"] = [app.status_text, app.status_error]
+        drv.until(lambda: head() > 0.8, 20, "0.8 s of A")
+        out["a_head_at_switch"] = head()
+        drv.key("ctrl+b")
+        drv.until(lambda: app.audition.now == ("export", "out"), 20, "B (the export's file) to play")
+        drv.frames(3)
+        out["b_offset"] = app.audition.offset_s
+        out["b_status"] = [app.status_text, app.status_error]
+        out["b_transport"] = list(app.view.transport.get(("export", "out"), (None, None)))
+        (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+        drv.click(((cx0 + cx1) / 2, cy1 - 150))           # empty canvas: nothing selected
+        out["selected_after_click"] = app.view.selected_nodes()
+        drv.until(lambda: head() > HALF_S + 0.4, 20, "the second half of B")
+        out["b_head_at_switch"] = head()
+        drv.key("ctrl+b")
+        drv.until(lambda: app.audition.now == ("gain", "out"), 20, "A again")
+        drv.frames(3)
+        out["a2_offset"] = app.audition.offset_s
+        out["a2_status"] = app.status_text
+        drv.until(lambda: app.audition.now is None, 20, "the end of A")
+    out["recording"] = str(rec.path)
+    drv.dump(out)

@@ -1,0 +1,103 @@
+"""Level-matched A/B between any two nodes (issue 14), through real X events with the null sink
+recorded by parec: select two nodes, Ctrl+B switches between them at the same place in the clip,
+both at the quieter one's loudness.  The graph is gain (the two-tone clip at its own level, about
+20 dB louder) -> export (the file normalised to -30 LUFS).  What is asserted is what was heard."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ._graphs import transport_graph
+from ._sound import RATE
+
+HALF_S = 2.0       # the clip: 440 Hz for HALF_S, then 1 kHz (see _graphs.two_tone_file)
+
+
+@pytest.fixture(scope="module")
+def node_ab(tmp_path_factory):
+    from .conftest import Editor, gui_skip_reason, sound_skip_reason
+    reason = gui_skip_reason() or sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("node_ab")
+    st = Editor(tmp).run("node_ab", transport_graph(tmp, 2 * HALF_S), timeout=180)
+    x = np.fromfile(st["recording"], dtype="<f4").reshape(-1, 2)[:, 0].astype(np.float64)
+    return st, x
+
+
+def _blocks(x: np.ndarray, ms: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """RMS (dBFS) and dominant frequency (Hz) of each ``ms`` block of the recording."""
+    n = RATE * ms // 1000
+    b = x[: len(x) // n * n].reshape(-1, n)
+    rms = 20 * np.log10(np.sqrt(np.mean(b ** 2, axis=1)) + 1e-12)
+    freq = np.fft.rfftfreq(n, 1 / RATE)[np.abs(np.fft.rfft(b * np.hanning(n), axis=1)).argmax(axis=1)]
+    return rms, freq
+
+
+@pytest.mark.gui
+def test_one_selected_node_says_what_to_do_and_plays_nothing(node_ab):
+    st, _ = node_ab
+    text, error, now, pending = st["one_selected"]
+    assert error and "only 'gain' is selected" in text and "select two nodes" in text and "Ctrl+B" in text
+    assert now is None and pending is None
+    assert st["menu"] == "Ctrl+B"
+
+
+@pytest.mark.gui
+def test_ctrl_b_computes_both_and_plays_a_level_matched_to_the_quieter_b(node_ab):
+    st, _ = node_ab
+    assert st["selected"] == ["export", "gain"]
+    assert st["computing"].startswith("computing ") and "gain" in st["computing"] and "export" in st["computing"]
+    text, error = st["a_status"]
+    assert not error and text.startswith("now A (gain.out): A/B level-matched at -30.0 LUFS"), text
+    gain_a = float(text.split("(A ")[1].split(" dB")[0])
+    assert -25 < gain_a < -15, text                   # gain.out is about 20 dB louder than the file
+    assert "B +0.0 dB" in text
+
+
+@pytest.mark.gui
+def test_each_switch_goes_on_at_the_same_place_in_the_clip(node_ab):
+    st, x = node_ab
+    assert st["b_offset"] == pytest.approx(st["a_head_at_switch"], abs=0.15)
+    assert st["a2_offset"] == pytest.approx(st["b_head_at_switch"], abs=0.15)
+    assert st["b_status"][0].startswith("now B (export.out)") and not st["b_status"][1]
+    assert st["b_transport"][0] == "pause"           # B's own node shows it playing
+    assert st["selected_after_click"] == [] and st["a2_status"].startswith("now A (gain.out)")
+    rms, freq = _blocks(x)
+    heard = np.flatnonzero(rms > -60)
+    first, last = heard[0], heard[-1]
+    high = np.flatnonzero((freq > 900) & (freq < 1100) & (rms > -60))
+    # one pass through the clip, never back to its start: 440 Hz for HALF_S from the first sound, then
+    # 1 kHz to the end (a switch that restarted a take would bring 440 Hz back, or start 1 kHz late)
+    assert (high[0] - first) * 0.02 == pytest.approx(HALF_S, abs=0.25)
+    assert (last - first + 1) * 0.02 == pytest.approx(2 * HALF_S, abs=0.35)
+    assert not np.any((freq[high[0] + 5:last - 2] > 400) & (freq[high[0] + 5:last - 2] < 480))
+
+
+@pytest.mark.gui
+def test_a_and_b_are_heard_at_the_same_level(node_ab):
+    st, x = node_ab
+    rms, freq = _blocks(x)
+    heard = rms > -60
+    for lo, hi in ((400, 480), (900, 1100)):     # each tone, across the switches between A and B
+        tone = np.flatnonzero(heard & (freq > lo) & (freq < hi))
+        low, high = np.percentile(rms[tone], [10, 90])   # not the fades, nor a block a switch cut short
+        assert high - low < 1.0, (lo, low, high)
+    # at the file's level: the 440 Hz half of a -30 LUFS two-tone clip is far below the node's -6 dBFS
+    tone = np.flatnonzero(heard & (freq > 400) & (freq < 480))
+    assert np.median(rms[tone]) < -20
+
+
+def test_a_node_plays_its_first_audio_output_or_the_file_an_export_wrote():
+    """What Ctrl+B compares is what the node's play button plays (no window needed)."""
+    from nodeflow import Graph
+    from nodeflow.editor.audition import playable_port
+    g = Graph()
+    g.add("io.load", id="load", path="x.wav")
+    g.add("dsp.gain", id="gain")
+    g.add("io.export", id="export", path="out.wav")
+    g.add("text.prompt_template", id="prompt")
+    g.connect("load.out", "gain.audio")
+    g.connect("gain.out", "export.audio")
+    assert [playable_port(g, n) for n in ("load", "gain", "export", "prompt", "nope")] == \
+        ["out", "out", "out", None, None]
