@@ -136,3 +136,34 @@ def run_until_slow_node_runs(app, drv, node_id: str = "slow") -> None:
     drv.key("F5")
     drv.until(going, 20, f"{node_id} to run")
 
+
+def open_sweep_panel(app, drv, out_dir: Path, listen: str = "gain.out") -> list[str]:
+    """Link gain to the export, open the Sweep panel, listen to ``listen`` and write the variants to
+    ``out_dir``; returns the choices the panel's listen list offered."""
+    dpg = app.dpg
+    app.doc.connect("gain", "out", "export", "audio")
+    drv.frames(5)
+    app.sweep.open()
+    drv.frames(3)
+    offered = dpg.get_item_configuration("sweep::listen")["items"]
+    dpg.set_value("sweep::listen", listen)
+    dpg.set_value("sweep::out", str(out_dir))
+    return offered
+
+
+def type_sweep_axes(app, drv, text: str) -> None:
+    """Empty the panel's axes field, click into it and type ``text`` (real key events)."""
+    app.dpg.set_value("sweep::axes", "")
+    drv.frames(2)
+    drv.click_item("sweep::axes")
+    drv.type_text(text)
+    drv.frames(2)
+
+
+def run_sweep(app, drv, variants: int = 2) -> dict:
+    """Press the panel's Run and wait for its ``variants`` results; returns the panel's status line
+    (``status``) and its A/B line (``ab``)."""
+    drv.click_item("sweep::run")
+    drv.until(lambda: len(app.sweep.results) == variants and not app.sweep.running, 60, "the sweep")
+    drv.frames(3)
+    return {"status": app.dpg.get_value("sweep::status"), "ab": app.dpg.get_value("sweep::abtext")}

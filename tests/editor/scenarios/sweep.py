@@ -6,28 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.editor._graphs import open_sweep_panel, run_sweep, type_sweep_axes
+
 
 def main(app, drv):
     import sounddevice as sd
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
-    app.doc.connect("gain", "out", "export", "audio")
-    drv.frames(5)
-    app.sweep.open()
-    drv.frames(3)
-    out = {"listen_items": dpg.get_item_configuration("sweep::listen")["items"]}
-    dpg.set_value("sweep::listen", "gain.out")
-    dpg.set_value("sweep::out", str(tmp / "sweep"))
-    drv.click_item("sweep::axes")
-    drv.type_text("gain.gain_db=-18,0")
-    drv.frames(2)
-    drv.click_item("sweep::run")
-    drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
-    drv.frames(3)
-    out["status"] = dpg.get_value("sweep::status")
+    out = {"listen_items": open_sweep_panel(app, drv, tmp / "sweep")}
+    type_sweep_axes(app, drv, "gain.gain_db=-18,0")
+    out.update(run_sweep(app, drv))                        # status, ab
     out["rows"] = [(r.variant.name, r.status) for r in app.sweep.shown()]
     out["rows_drawn"] = [dpg.get_value(dpg.get_item_children(row, 1)[0]) for row in dpg.get_item_children("sweep::table", 1)]
-    out["ab"] = dpg.get_value("sweep::abtext")
     chunks, started = [], threading.Event()
 
     def cb(indata, frames, time_info, status):

@@ -3,33 +3,22 @@ takes of different lengths (1.0 s and 5.0 s), and a second sweep forgets the fir
 import os
 from pathlib import Path
 
+from tests.editor._graphs import open_sweep_panel, run_sweep, type_sweep_axes
+
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
-    app.doc.connect("gain", "out", "export", "audio")
-    drv.frames(5)
-    app.sweep.open()
-    drv.frames(3)
-    dpg.set_value("sweep::listen", "gain.out")
-    dpg.set_value("sweep::out", str(tmp / "sweep"))
+    open_sweep_panel(app, drv, tmp / "sweep")
     out = {}
     for key, typed in (("unknown_param", "gain.nonexistent=1,2"), ("one_line", "gain.gain_db=0fade.fade_out_s=0.5")):
-        dpg.set_value("sweep::axes", "")
-        drv.frames(2)
-        drv.click_item("sweep::axes")
-        drv.type_text(typed)
-        drv.frames(2)
+        type_sweep_axes(app, drv, typed)
         drv.click_item("sweep::run")
         drv.frames(2)
         out[key] = dpg.get_value("sweep::status")
     dpg.set_value("sweep::axes", "load.path=short.wav,long.wav")
     drv.frames(2)
-    drv.click_item("sweep::run")
-    drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
-    drv.frames(3)
-    out["status"] = dpg.get_value("sweep::status")
-    out["ab"] = dpg.get_value("sweep::abtext")
+    out.update(run_sweep(app, drv))                        # status, ab
     drv.click_item("sweep::ab")                            # A (1.0 s) from the start
     drv.until(lambda: app.audition.now is not None, 10, "A to play")
     drv.frames(3)
