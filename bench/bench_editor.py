@@ -371,6 +371,14 @@ def _measure_underload(app, drv) -> dict:
             "underflows": p.underflows, "latency": p.latency_history}
 
 
+def _report_200_vs_empty(name: str, r: dict, how: str, more: str, digits: int = 1) -> None:
+    """Print the line ``name: full/empty (goal < 1.3{how}F ms vs E ms per frame{more})`` of a
+    :func:`_measure_frames` result ``r``: the 200-node frame over the empty canvas's, drawn by
+    whichever OpenGL the measure ran with (``how`` says which, ``more`` what else to show)."""
+    report(name, r["full"] / r["empty"], f"goal < 1.3{how}{r['full'] * 1e3:.{digits}f} ms vs "
+                                         f"{r['empty'] * 1e3:.{digits}f} ms per frame{more}")
+
+
 def main(app=None, drv=None) -> int | None:
     """``make bench`` calls this with no arguments; the editor calls it with ``(app, driver)``."""
     if app is not None:
@@ -395,10 +403,9 @@ def main(app=None, drv=None) -> int | None:
         env = dict(os.environ, DISPLAY=display, AUDIOCHAIN_CACHE_DIR=str(tmp / "values"))
         try:
             r = _editor("frames", env, tmp)
-            report("editor_frame_200_nodes_vs_empty", r["full"] / r["empty"],
-                   f"goal < 1.3 (issue 14); View > Minimap hidden (nodes far outside the view not drawn); "
-                   f"{r['full'] * 1e3:.1f} ms vs {r['empty'] * 1e3:.1f} ms per frame "
-                   f"(empty again after: {r['empty_after'] * 1e3:.1f} ms)")
+            _report_200_vs_empty("editor_frame_200_nodes_vs_empty", r,
+                                 " (issue 14); View > Minimap hidden (nodes far outside the view not drawn); ",
+                                 f" (empty again after: {r['empty_after'] * 1e3:.1f} ms)")
             report("editor_frame_cpu_200_nodes_vs_empty", r["full_cpu"] / r["empty_cpu"],
                    f"goal < 1.3; CPU per frame {r['full_cpu'] * 1e3:.1f} ms vs {r['empty_cpu'] * 1e3:.1f} ms, "
                    f"compact {r['compact_cpu'] / r['empty_cpu']:.2f}x; drawn with {r['renderer']} OpenGL")
@@ -427,10 +434,10 @@ def main(app=None, drv=None) -> int | None:
                    f"goal < 1.3; {r['compact'] * 1e3:.1f} ms per frame with View > Compact nodes")
             if r["renderer"] == "software":
                 r = _editor("frames", dict(env, GALLIUM_NOOP="1"), tmp)
-                report("editor_frame_200_nodes_vs_empty_no_pixels", r["full"] / r["empty"],
-                       f"goal < 1.3; the first line with Mesa's no-op driver (GALLIUM_NOOP=1: every frame built "
-                       f"and submitted to OpenGL, no pixel drawn; what a GPU leaves): {r['full'] * 1e3:.2f} ms vs "
-                       f"{r['empty'] * 1e3:.2f} ms per frame, CPU {r['full_cpu'] / r['empty_cpu']:.2f}x")
+                _report_200_vs_empty("editor_frame_200_nodes_vs_empty_no_pixels", r,
+                                     "; the first line with Mesa's no-op driver (GALLIUM_NOOP=1: every frame built "
+                                     "and submitted to OpenGL, no pixel drawn; what a GPU leaves): ",
+                                     f", CPU {r['full_cpu'] / r['empty_cpu']:.2f}x", digits=2)
             r = _editor("running", env, tmp)
             report("editor_frame_while_running_vs_idle", r["busy"] / r["idle"],
                    f"goal <= 2 (UI never freezes); worst frame {r['busy_max'] * 1e3:.0f} ms over "
