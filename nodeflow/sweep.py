@@ -206,7 +206,8 @@ class VariantResult:
     elapsed_s: float = 0.0
     error: str = ""
     ran: list[str] = dataclasses.field(default_factory=list)
-    values: dict[str, dict[str, Any]] | None = None   # node outputs (Python API); not in the manifest
+    values: dict[str, dict[str, Any]] | None = None   # node outputs (Python API); not in the manifest;
+    #   a failed or stopped variant keeps those made before it ended (None: nothing was)
     prompts: dict[str, str] = dataclasses.field(default_factory=dict)   # text.prompt_template id -> final text
     numbers: dict[str, float] = dataclasses.field(default_factory=dict)  # "node.port" -> float output (scores)
 
@@ -399,24 +400,50 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                 keep_values: bool = False,
                 allow_outside: Sequence[Any] = ()) -> VariantResult:
     """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised.
-    ``device`` may be a sweep's device list: the variant takes its own (:func:`assign_devices`)."""
+    ``device`` may be a sweep's device list: the variant takes its own (:func:`assign_devices`).
+
+    With ``keep_values`` a failed or stopped variant keeps the values made before it ended (e.g.
+    the audio an export that failed was given: the editor still plays it); its status and error
+    say it failed."""
     from .errors import Cancelled
     device = assign_devices([variant], device)[0]
     vdir = out_dir / variant.name
     t0 = time.perf_counter()
+    made: dict[str, dict[str, Any]] = {}          # every node's outputs as the run makes them (keep_values)
+
+    def on_output(nid: str, outputs: dict[str, Any]) -> None:
+        summary(nid, outputs)
+        if keep_values:
+            made[nid] = outputs
+
     try:
         g = apply_overrides(graph, variant.overrides)
         summary = OutputSummary(g)
         res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
-                           allow_outside=allow_outside, on_output=summary, keep="all" if keep_values else ())
-    except Cancelled as e:
-        return VariantResult(variant, "cancelled", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
+                           allow_outside=allow_outside, on_output=on_output, keep="all" if keep_values else ())
     except NodeflowError as e:
-        return VariantResult(variant, "failed", str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e))
+        status = "cancelled" if isinstance(e, Cancelled) else "failed"
+        return VariantResult(variant, status, str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e),
+                             values=made_before(e, made) if keep_values else None)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,
                          prompts=summary.prompts, numbers=summary.numbers)
+
+
+def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """The values a run that raised ``error`` made before it ended, by node id: the run's own result
+    when the error carries one (:class:`~nodeflow.errors.ExportsFailed`,
+    :class:`~nodeflow.errors.Cancelled`), else ``made`` (each node's outputs as it finished);
+    None when nothing was made.
+
+    >>> made_before(NodeflowError("node 'read': no such file"), {})
+    >>> made_before(NodeflowError("node 'export': cannot write"), {"gain": {"out": 0.5}})
+    {'gain': {'out': 0.5}}
+    """
+    result = getattr(error, "result", None)
+    values = dict(result.outputs) if result is not None else dict(made)
+    return values or None
 
 
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,

@@ -10,6 +10,7 @@ says so).  A variant's own *play* is at its own level.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -53,6 +54,17 @@ def axis_error(n: int, line: str, e: Exception) -> str:
     if line.partition("=")[2].count("="):        # two axes typed without a line break
         msg += "; two axes on one line? write one axis per line"
     return f"axis line {n} ({line.strip()}): {msg}"
+
+
+def error_line(error: str, chars: int = 120) -> str:
+    """A variant's error as its row shows it: the first line, the node named as in the graph.
+
+    >>> error_line("node 'export': bit_depth=float32: flac stores 16- or 24-bit integers\\nmore")
+    'export: bit_depth=float32: flac stores 16- or 24-bit integers'
+    """
+    first = error.splitlines()[0] if error else ""
+    first = re.sub(r"^node '([^']+)'(?: \([^)]*\))?: ", r"\1: ", first)
+    return first if len(first) <= chars else first[:chars - 3].rstrip() + "..."
 
 
 class SweepPanel:
@@ -222,13 +234,16 @@ class SweepPanel:
             dpg.add_text(r.variant.name)
             dpg.add_text(r.status, color=(150, 230, 150) if r.status == "ok" else (255, 120, 120))
             dpg.add_text(length)
-            with dpg.group(horizontal=True):
-                if value is not None:
-                    dpg.add_button(label="play", tag=f"sweep::play::{i}", small=True, callback=lambda: self.play(i))
-                    dpg.add_button(label="A", tag=f"sweep::A::{i}", small=True, callback=lambda: self.pick("A", i))
-                    dpg.add_button(label="B", tag=f"sweep::B::{i}", small=True, callback=lambda: self.pick("B", i))
-                elif r.error:
-                    dpg.add_text(r.error.splitlines()[0][:60], color=(255, 120, 120))
+            with dpg.group():
+                if value is not None:    # also when a later node failed (an export): it was made
+                    with dpg.group(horizontal=True):
+                        dpg.add_button(label="play", tag=f"sweep::play::{i}", small=True, callback=lambda: self.play(i))
+                        dpg.add_button(label="A", tag=f"sweep::A::{i}", small=True, callback=lambda: self.pick("A", i))
+                        dpg.add_button(label="B", tag=f"sweep::B::{i}", small=True, callback=lambda: self.pick("B", i))
+                if r.error:              # wrapped at the panel's edge; the tooltip has all of it
+                    dpg.add_text(error_line(r.error), tag=f"sweep::error::{i}", wrap=0, color=(255, 120, 120))
+                    with dpg.tooltip(f"sweep::error::{i}"):
+                        dpg.add_text(r.error, wrap=500)
         if not self._picked:
             ok = sorted((k for k, o in enumerate(self.results) if o.status == "ok" and self._value(o) is not None),
                         key=lambda k: self.results[k].variant.name)

@@ -86,3 +86,51 @@ def test_panel_axis_errors_name_the_line_and_the_cli_keeps_its_wording(tmp_path)
         parse_axes("gain.gain_db=-6,0\n\nfade.nope=1", g)
     with pytest.raises(ParameterError, match=r"^--sweep 'fade.nope=1': node 'fade'"):
         parse_axis("fade.nope=1", g)
+
+
+def test_a_variant_whose_export_failed_still_plays_what_was_made(editor):
+    """QA: a variant whose export failed after gain.out (listened to) was made had no play/A/B buttons:
+    its computed audio was thrown away with the error."""
+    from .conftest import sound_skip_reason
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    st = editor.run("sweep_failed_export", chain_graph(editor.tmp))
+    rows = st["rows"]
+    ok, failed = rows["v000_bit_depth=pcm24"], rows["v001_bit_depth=float32"]
+    assert ok["status"] == "ok" and ok["buttons"] == ["play", "A", "B"] and ok["error_text"] is None, ok
+    assert failed["status"] == "failed", failed
+    assert failed["error"].startswith("node 'export': bit_depth=float32: flac stores 16- or 24-bit integers"), failed
+    assert failed["error_text"] == "export: " + failed["error"].removeprefix("node 'export': "), "the row shows the error"
+    assert failed["buttons"] == ["play", "A", "B"] and failed["length"] == "1.5 s", failed
+    assert st["status"].endswith("1 ok, 1 failed or stopped; manifest in " + str(editor.tmp / "sweep")), st["status"]
+    assert st["played"] == ["sweep", "v001_bit_depth=float32"], st["played"]
+    assert st["ab"] == "A = v000_bit_depth=pcm24   B = v001_bit_depth=float32", st["ab"]
+    assert st["ab_now"]["abtext"].endswith("now: B") and \
+        st["ab_now"]["playing"] == ["sweep", "v001_bit_depth=float32"], st["ab_now"]
+
+
+def test_a_failed_variant_keeps_the_values_made_before_it_failed(tmp_path):
+    """Without a window: the sweep's result for a variant whose export failed says 'failed' with the
+    export's error and keeps gain's output; the manifest row is what it was (values are not in it)."""
+    import json
+
+    import nodeflow
+    from nodeflow.sweep import SweepReport, expand, parse_axis, run_sweep, write_manifest
+    path = chain_graph(tmp_path)
+    g = nodeflow.load(path)
+    g.connect("gain.out", "export.audio")
+    g.set("export", "path", "take.flac")
+    variants = expand([parse_axis("export.bit_depth=pcm24,float32", g)], "grid")
+    ok, failed = run_sweep(g, variants, tmp_path / "sweep", keep_values=True, workers=1)
+    assert (ok.status, failed.status) == ("ok", "failed")
+    assert failed.error.startswith("node 'export': bit_depth=float32: flac stores 16- or 24-bit integers")
+    assert failed.values is not None and "export" not in failed.values
+    made, expected = failed.values["gain"]["out"], ok.values["gain"]["out"]
+    assert made.samples.shape == expected.samples.shape == (1, 72000) and made.sample_rate == 48000
+    write_manifest(SweepReport(str(path), "grid", [], [ok, failed]), tmp_path / "sweep")
+    row = json.loads((tmp_path / "sweep" / "manifest.json").read_text())["variants"][1]
+    assert row["status"] == "failed" and row["error"] == failed.error
+    assert row["outputs"] == [] and row["nodes_ran"] == [] and "values" not in row
+    (plain,) = run_sweep(g, variants[1:], tmp_path / "plain")       # the CLI's way: no values kept
+    assert plain.status == "failed" and plain.values is None
