@@ -128,11 +128,14 @@ def add_slow_node(app, node_id: str = "slow", pos: tuple[float, float] = (300, 3
     app.doc.connect(node_id, "out", sink, "audio")
 
 
-def run_until_slow_node_runs(app, drv, node_id: str = "slow") -> None:
-    """Press F5 (Run) and wait until the slow node ``node_id`` runs and has reported two steps."""
+def run_with_slow_node(app, drv, node_id: str = "slow") -> None:
+    """Add a slow node ``node_id`` (40 steps, 2 s) between gain and export (:func:`add_slow_node`),
+    press F5 (Run) and wait until that node runs and has reported two steps."""
     def going():
         st = app.runner.states.get(node_id)
         return st is not None and st.kind == "running" and (st.done or 0) >= 2
+    add_slow_node(app, node_id)
+    drv.frames(5)
     drv.key("F5")
     drv.until(going, 20, f"{node_id} to run")
 

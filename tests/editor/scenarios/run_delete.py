@@ -2,17 +2,14 @@
 import os
 from pathlib import Path
 
-from tests.editor._graphs import add_slow_node, run_until_slow_node_runs
+from tests.editor._graphs import run_with_slow_node
 
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
-    add_slow_node(app)                  # gain -> slow (2 s) -> export
-    drv.frames(5)
     out = {}
-
     # Delete the queued export while 'slow' runs
-    run_until_slow_node_runs(app, drv)
+    run_with_slow_node(app, drv)        # gain -> slow (2 s) -> export, F5, until slow runs
     app.dpg.clear_selected_nodes("canvas")
     drv.frames(2)
     (x0, y0), _ = app.view.node_rect("export")
