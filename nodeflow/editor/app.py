@@ -21,7 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
-from .widgets import LEFT, Invalid
+from .widgets import LEFT, TYPE_IN, Invalid
 
 if TYPE_CHECKING:
     from .filemenu import FileActions
@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TITLE = "AudioChain"
+DOUBLE_CLICK_S = 1.0     # a slider change this recent, then a double-click on it: the double-click's first click
 
 
 class App:
@@ -59,6 +60,7 @@ class App:
         self.recent = RecentFiles(state_dir) if state_dir else RecentFiles()
         self.status_text = ""
         self.status_error = False
+        self._last_set: tuple[str, str, float] | None = None     # the last parameter set: node, name, when
         self.quitting = False
         self.frame_count = 0
         self._seen: tuple[int | None, int, int] = (None, -1, -1)   # (id(graph), revision, runner version) drawn
@@ -272,10 +274,17 @@ class App:
         if value is LEFT:
             self.doc.end_gesture()
             return
+        if value is TYPE_IN:             # a double-click on a slider: its first click did not mean to set it
+            last = self._last_set
+            if last is not None and last[:2] == (nid, param) and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
+                self.doc.retract_param(nid, param)
+            self.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
+            return
         try:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
             self.doc.set_param(nid, param, value)
+            self._last_set = (nid, param, time.perf_counter())
         except EditRefused as e:
             self.say(str(e), True)
             if nid in self.view.nodes:            # make the next sync put the graph's value back

@@ -100,6 +100,19 @@ class Document:
             self._changed("redo " + label)
         return label
 
+    def retract_param(self, node_id: str, param: str) -> bool:
+        """Put ``node_id.param`` back to before its newest step, leaving no undo or redo step (a
+        slider's first click that started a double-click); False when that is not the newest step.
+
+        >>> doc = Document(); g = doc.add_node("dsp.gain"); doc.set_param(g, "gain_db", -40.0)
+        >>> doc.retract_param(g, "gain_db"), doc.graph.nodes[g].params["gain_db"], len(doc.history), doc.history.redo_label
+        (True, 0.0, 1, None)
+        """
+        label = self.history.retract(self.graph, ("param", node_id, param))
+        if label:
+            self._changed("retract " + label)
+        return label is not None
+
     # ------------------------------------------------------------------ edits
     def add_node(self, node_type: str, pos: tuple[float, float] = (40.0, 40.0), node_id: str | None = None,
                  link: tuple[str, str] | None = None, **params: Any) -> str:

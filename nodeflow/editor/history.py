@@ -186,6 +186,19 @@ class History:
         self._done.append(entry)
         return entry.label
 
+    def retract(self, graph: Graph, merge_key: Hashable) -> str | None:
+        """Take back the newest step as if it had not been made (no redo) when it is ``merge_key``'s:
+        a slider's first click that turned out to start a double-click (to type a value).  Returns
+        its label, or None when the newest step is another's."""
+        top = self._done[-1] if self._done else None
+        if top is None or top.merge_key != merge_key:
+            return None
+        self._done.pop()
+        top.delta.apply(graph, forward=False)
+        if self._clean is not None and self._clean > len(self._done):
+            self._clean = None          # saved with the retracted value: no state here matches the file
+        return top.label
+
     @property
     def can_undo(self) -> bool:
         return bool(self._done)

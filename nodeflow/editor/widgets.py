@@ -1,8 +1,9 @@
 """Parameter widgets built from a node's declaration (:class:`~nodeflow.types.ParamSpec`).
 
 * a number with a finite range: a slider over that range, the unit in the shown value
-  (``-6.0 dB``), as many decimals as its step or unit calls for (:func:`float_format`); ctrl+click
-  types an exact value.  A wide range (a fade of up to 600 s, a frequency, a duration: see
+  (``-6.0 dB``), as many decimals as its step or unit calls for (:func:`float_format`); a
+  double-click (or ctrl+click) types an exact value, and the double-click's first click, which
+  moved the slider to where it landed, is taken back (:data:`TYPE_IN`).  A wide range (a fade of up to 600 s, a frequency, a duration: see
   :func:`is_wide`) gets a drag box whose speed follows the value (1 % of it per pixel, so a short
   drag makes a small change at any size: logarithmic in effect); a time that cannot exceed the
   input's length is bounded by it once the input is known (:func:`bound_by_input`);
@@ -40,7 +41,8 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT", "forget"]
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT", "TYPE_IN",
+           "forget"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -313,6 +315,8 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             on_leave()
         on_change(node_id, spec.name, LEFT)
     _LEAVE[tag] = leave
+    if dpg.get_item_type(tag) in ("mvAppItemType::mvSliderFloat", "mvAppItemType::mvSliderInt"):
+        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPE_IN)    # drags type on a double-click already
     dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)
@@ -365,28 +369,46 @@ def _strip_unit(spec: ParamSpec, text: Any) -> Any:
 
 
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
+_TYPE_IN: dict[str, Callable[[], Any]] = {}   # slider tag -> what a double-click on it does first
 
 
 def forget(node_id: str) -> None:
     """Drop what leaving a deleted node's widgets did (the tags come back with a new node)."""
     prefix = widget_tag(node_id, "")
-    for tag in [t for t in _LEAVE if t.startswith(prefix)]:
-        del _LEAVE[tag]
+    for table in (_LEAVE, _TYPE_IN):
+        for tag in [t for t in table if t.startswith(prefix)]:
+            del table[tag]
 
 
 def _leave_handlers() -> str:
-    """One item handler registry for every parameter widget: deactivation calls the widget's leave."""
+    """One item handler registry for every parameter widget: deactivation calls the widget's leave,
+    a double-click on a slider opens it for typing."""
     reg = "param::leave_handlers"
     if not dpg.does_item_exist(reg):
         with dpg.item_handler_registry(tag=reg):
             dpg.add_item_deactivated_handler(callback=_left)
+            dpg.add_item_double_clicked_handler(button=dpg.mvMouseButton_Left, callback=_double_clicked)
     return reg
 
 
+def _alias(item: Any) -> str:
+    return str(dpg.get_item_alias(item) if isinstance(item, int) else item)
+
+
 def _left(sender: Any, item: Any) -> None:
-    fn = _LEAVE.get(dpg.get_item_alias(item) if isinstance(item, int) else item)
+    fn = _LEAVE.get(_alias(item))
     if fn is not None:
         fn()
+
+
+def _double_clicked(sender: Any, app_data: Any) -> None:
+    """A double-click on a slider: the value as it was before its first click, in a text box (as
+    ctrl+click does; ImGui's sliders, unlike its drags, type only on ctrl+click)."""
+    tag = _alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else ""
+    fn = _TYPE_IN.get(tag)
+    if fn is not None and items.exists(tag):
+        fn()
+        dpg.focus_item(tag)         # the next frame: keyboard focus, which opens a slider for typing
 
 
 class _Left:
@@ -397,6 +419,17 @@ class _Left:
 
 
 LEFT = _Left()
+
+
+class _TypeIn:
+    """The marker :data:`TYPE_IN`: a double-click on a slider, to type a value.  Its first click
+    moved the slider to where it landed; the app takes that step back (no undo step is left)."""
+
+    def __repr__(self) -> str:
+        return "TYPE_IN"
+
+
+TYPE_IN = _TypeIn()
 
 
 class _Invalid:

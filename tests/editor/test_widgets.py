@@ -147,3 +147,19 @@ def test_a_deleted_nodes_widgets_leave_nothing_behind():
         widgets.forget("n1")
     finally:
         dpg.destroy_context()
+
+
+def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_back(editor):
+    """QA: a double-click on a slider only moved it (ImGui's sliders type on ctrl+click alone)."""
+    from ._graphs import chain_graph
+    st = editor.run("slider_type_in", chain_graph(editor.tmp))
+    opened = st["opened"]
+    assert opened["typing"], "the double-click did not open the slider for typing"
+    assert opened["gain"] == -6.0 and opened["shown"] == -6.0 and opened["steps"] == 0, \
+        f"the double-click's first click moved the value: {opened}"
+    assert "type a value for gain.gain_db" in opened["status"]
+    assert st["escaped"] == {"gain": -6.0, "steps": 0, "redo": None, "typing": False}
+    assert st["typed"] == {"gain": -3.5, "steps": 1, "undo": "set gain.gain_db"}
+    assert st["undone"] == {"gain": -6.0, "steps": 0}
+    clicked = st["clicked"]               # a single click still sets the value where it lands
+    assert clicked["steps"] == 1 and -48 < clicked["gain"] < -36, clicked

@@ -1,0 +1,52 @@
+"""A double-click on a slider types a value, as ctrl+click does, through real clicks and keys: the
+double-click's first click moved the slider where it landed, and that change is taken back (the box
+opens on the old value, Escape leaves the old value and no undo step); a value typed is one undo
+step; a single click still sets the value under the pointer."""
+
+
+def main(app, drv):
+    dpg = app.dpg
+    drv.frames(6)
+    out = {}
+    tag = "param::gain::gain_db"
+    history = app.doc.history
+
+    def gain():
+        return app.doc.graph.nodes["gain"].params.get("gain_db")
+
+    def at(frac):
+        (x0, y0), (x1, y1) = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
+        return x0 + (x1 - x0) * frac, (y0 + y1) / 2
+
+    def double_click(frac):
+        drv.move(at(frac))
+        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+        drv.frames(2)
+
+    double_click(0.2)
+    out["opened"] = {"gain": gain(), "shown": dpg.get_value(tag), "steps": len(history),
+                     "typing": bool(dpg.is_item_active(tag)), "status": app.status_text}
+    drv.screenshot(app_tmp() / "slider_type_in.png")
+    drv.key("Escape")
+    drv.frames(3)
+    out["escaped"] = {"gain": gain(), "steps": len(history), "redo": history.redo_label,
+                      "typing": bool(dpg.is_item_active(tag))}
+    double_click(0.8)
+    drv.key("ctrl+a")
+    drv.type_text("-3.5")
+    drv.key("Return")
+    drv.frames(3)
+    out["typed"] = {"gain": gain(), "steps": len(history), "undo": history.undo_label}
+    drv.key("ctrl+z")
+    out["undone"] = {"gain": gain(), "steps": len(history)}
+    drv.frames(70)                      # more than a double-click's time since the last change
+    drv.click(at(0.2))
+    drv.frames(3)
+    out["clicked"] = {"gain": gain(), "steps": len(history)}
+    drv.dump(out)
+
+
+def app_tmp():
+    import os
+    from pathlib import Path
+    return Path(os.environ["AUDIOCHAIN_TEST_TMP"])
