@@ -565,18 +565,23 @@ class App:
                     value = live.snapshot() if live is not None else value      # the waveform grows as it streams
                     if value is None:
                         self.view.show_preview(nid, port, None)
-                        if changed_graph:          # an edit (a run's own progress never stops it)
-                            self._stop_if_playing(nid, port)
                     elif self.view.previews.get((nid, port)) is not value:
                         env = preview_envelope(value)
                         if env is not None:
                             self.view.show_preview(nid, port, env, source=value)
+        if changed_graph:                          # an edit (a run's own progress never stops it)
+            self._stop_if_stale(keys)
 
-    def _stop_if_playing(self, nid: str, port: str) -> None:
+    def _stop_if_stale(self, keys: dict[str, str]) -> None:
         """An edit left the output playing (or paused) out of date: its old sound stops rather than
-        go on under a waveform that no longer exists."""
-        au = self.audition
-        if au.clip is not None and (au.now == (nid, port) or (au.paused is not None and au.paused[0] == (nid, port))):
+        go on under a waveform that no longer exists (an export's file too, once it is out of date)."""
+        au, g = self.audition, self.doc.graph
+        key = au.now or (au.paused[0] if au.paused is not None else None)
+        spec = g.spec(key[0]) if key is not None and key[0] in g.nodes else None
+        if au.clip is None or key is None or spec is None or key[1] not in spec.outputs:
+            return                                 # nothing playing, or not a node's output (a sweep variant)
+        nid, port = key
+        if self.runner.output(g, nid, port, keys) is None and self.runner.live.get(nid, port, keys.get(nid)) is None:
             au.stop()
             self.say(f"stopped {nid}.{port}: an edit changed it; press play to hear the new version")
 

@@ -164,11 +164,7 @@ def typing(app: App) -> bool:
     have the keyboard are asked instead: ImGui keeps the box being typed in active (a slider is
     active while dragged too; keys then belong to it as well).  A deleted box is not asked.
     """
-    from .widgets import widget_tag
-    view, graph = app.view, app.doc.graph
-    tags = list(TEXT_BOXES)
-    for nid in view.nodes:
-        inst = graph.nodes.get(nid)
-        if inst is not None and nid not in view.culled:
-            tags.extend(widget_tag(nid, name) for name in inst.params)
+    from .widgets import param_tags
+    culled = app.view.culled                  # hidden: never active
+    tags = [*TEXT_BOXES, *(t for t in param_tags() if t.split("::")[1] not in culled)]
     return any(items.exists(t) and items.call(app.dpg.is_item_active, t, default=False) for t in tags)

@@ -42,7 +42,7 @@ from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT", "TYPE_IN",
-           "forget"]
+           "forget", "param_tags"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -378,6 +378,11 @@ def forget(node_id: str) -> None:
     for table in (_LEAVE, _TYPE_IN):
         for tag in [t for t in table if t.startswith(prefix)]:
             del table[tag]
+
+
+def param_tags() -> list[str]:
+    """The tags of every parameter widget drawn (a deleted node's are forgotten)."""
+    return list(_LEAVE)
 
 
 def _leave_handlers() -> str:

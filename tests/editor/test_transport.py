@@ -126,6 +126,8 @@ def test_stop_and_an_edit_to_what_plays_leave_no_stale_sound_or_status(transport
     assert st["edit_now"] is None, "the old sound went on after an edit changed it"
     assert st["edit_status"].startswith("stopped gain.out: an edit changed it"), st["edit_status"]
     assert st["edit_heard_s"] < 2 * HALF_S, st["edit_heard_s"]       # silence came before the clip's end
+    assert st["export_edit_now"] is None, "the export's old file went on playing after an edit upstream"
+    assert st["export_edit_status"].startswith("stopped export.out: an edit changed it"), st["export_edit_status"]
 
 
 @pytest.mark.gui

@@ -148,5 +148,15 @@ def main(app, drv):
             drv.frames(1)
         x = rec.data()
         out["edit_heard_s"] = float(len(x)) / 48000
+
+    # 6. the same for the export's file: an edit upstream makes it out of date, and it stops
+    drv.key("F5")
+    drv.until(lambda: not app.runner.jobs and app.runner.output(app.doc.graph, "export", "out"), 60, "the rerun")
+    drv.click_item("play::export::out")
+    drv.until(lambda: app.audition.now == ("export", "out"), 20, "the export to play")
+    drv.frames(10)
+    app.doc.set_param("gain", "gain_db", app.doc.graph.nodes["gain"].params["gain_db"] + 6.0)
+    drv.frames(3)
+    out["export_edit_now"], out["export_edit_status"] = app.audition.now, app.status_text
     out["size_end"] = app.canvas.node_sizes()
     drv.dump(out)
