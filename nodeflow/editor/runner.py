@@ -8,7 +8,8 @@ auditioning a node after a run, or re-running after a small edit, recomputes onl
 
 Node states: ``queued``, ``running`` (with progress and, once it can be estimated, the time left),
 ``cached``, ``done``, ``failed`` (with the error text), ``cancelled``, ``blocked`` (not run: the node
-or one before it cannot run, e.g. an input is not connected; the rest of the graph still runs); a
+or one before it cannot run, e.g. an input is not connected, and the rest of the graph still runs;
+or a node before it failed in the run, e.g. a model whose checkpoint could not be downloaded); a
 state is tied to the node's content key, so an edit that changes what a node would compute makes
 :meth:`forget_stale` drop its state and its outputs.  When a run ends (stopped, failed or done) no
 node is left ``queued`` or ``running``.
@@ -86,6 +87,7 @@ class Job:
     started: float
     blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
     deleted: list[str] = dataclasses.field(default_factory=list)       # nodes deleted before they ran (it stopped)
+    graph: Graph | None = None        # the snapshot it runs: which nodes come after one that failed
 
 
 class Runner:
@@ -139,7 +141,7 @@ class Runner:
         gen = self._generation
         handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
                                       allow_outside=allow_outside, keep="all")   # value: previews, audition, states
-        job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked)
+        job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g)
         for nid, why in blocked.items():
             self.states[nid] = NodeState("blocked", None, message=why)
         self.version += 1
@@ -216,6 +218,7 @@ class Runner:
     def poll(self) -> list[str]:
         """Apply queued events and finish completed jobs; returns status-bar messages."""
         changed = False
+        ended = [j for j in self.jobs if j.handle.done()]     # their events are all queued: applied first
         while self._events:
             gen, ev = self._events.popleft()
             if gen == self._generation:
@@ -226,7 +229,7 @@ class Runner:
             if job.on_done is not None:
                 job.on_done(None, job.handle.exception() or Cancelled("its graph was closed"))
         messages = []
-        for job in [j for j in self.jobs if j.handle.done()]:
+        for job in ended:
             self.jobs.remove(job)
             changed = True
             err = job.handle.exception()
@@ -245,18 +248,40 @@ class Runner:
         return [m for m in messages if m]
 
     def _settle(self, job: Job, err: BaseException | None) -> None:
-        """A finished job leaves no node of its own queued or running: a stopped one is cancelled,
-        one that never started has no state (it did not run)."""
+        """A finished job leaves no node of its own queued or running: a stopped one is cancelled;
+        one that never started has no state (it did not run), unless a node before it failed: then
+        it is ``blocked`` ("not run: after 'x'"), as a node after one with a problem is marked
+        before a run (:meth:`_blocked`)."""
+        after = self._after_failure(job, err)
         for nid in job.keys:
             st = self.states.get(nid)
-            if st is None or st.kind not in ("queued", "running") or any(
-                    j is not job and nid in j.keys for j in self.jobs):
+            kind = st.kind if st is not None else None
+            if kind not in (None, "queued", "running") or any(j is not job and nid in j.keys for j in self.jobs):
                 continue
-            if st.kind == "running":
+            if nid in after and kind != "running":
+                self.states[nid] = NodeState("blocked", job.keys[nid], message=f"after '{after[nid]}'")
+            elif st is not None and kind == "running":
                 self.states[nid] = NodeState("cancelled", st.key, message="stopped" if isinstance(err, Cancelled)
                                              else "the run ended")
-            else:
+            elif st is not None:
                 del self.states[nid]
+
+    def _after_failure(self, job: Job, err: BaseException | None) -> dict[str, str]:
+        """The nodes after one that failed in ``job`` (its error's node, or a node it marked
+        failed): ``{node: the failed node before it}``; none when it was stopped or did not fail."""
+        if err is None or isinstance(err, Cancelled) or job.graph is None:
+            return {}
+        import networkx as nx
+        failed: set[str] = {str(e.node_id) for e in getattr(err, "failures", [err]) if hasattr(e, "node_id")}
+        failed |= {n for n in job.keys if (st := self.states.get(n)) is not None and st.kind == "failed"
+                   and st.key == job.keys[n]}
+        nxg = job.graph.to_networkx()
+        wanted = job.graph.required_for(job.targets) if job.targets is not None else set(nxg)
+        out: dict[str, str] = {}
+        for nid in sorted(n for n in failed if n in nxg):
+            for d in nx.descendants(nxg, nid) & wanted:      # an audition's run: only what it needed
+                out.setdefault(d, nid)
+        return out
 
     def _apply(self, ev: Event) -> None:
         key = self._job_keys.get(ev.node_id)

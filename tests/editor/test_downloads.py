@@ -132,3 +132,67 @@ def test_a_download_reports_progress_and_can_be_cancelled(tmp_path, how):
         assert out["end"][0] < out["end"][1], "it stopped before the end"
         weights = list((tmp_path / "hub").rglob("model.safetensors"))
         assert weights == [], "no partial weights are left to look like a checkpoint"
+
+
+RUN_CHILD = textwrap.dedent("""
+    import json, sys
+    from nodeflow import Graph
+    from nodeflow.editor.runner import Runner
+    g = Graph()
+    g.add("models.musicgen", id="gen", checkpoint=sys.argv[1], duration_s=1.0)
+    g.add("dsp.gain", id="gain")
+    g.add("dsp.fade", id="fade")
+    g.connect("gen.out", "gain.audio")
+    g.connect("gain.out", "fade.audio")
+    runner = Runner()
+    runner.run(g)
+    messages = runner.wait(120)
+    print(json.dumps({"messages": messages, "states": {n: s.describe() for n, s in runner.states.items()},
+                      "kinds": {n: s.kind for n, s in runner.states.items()}}))
+    runner.close()
+""")
+
+
+def test_nodes_after_a_model_whose_download_failed_are_marked_not_run(tmp_path):
+    """QA: a run whose model node could not download its checkpoint (no network) marked that node
+    failed and left the nodes after it blank, as if nothing concerned them; they now read
+    "not run: after 'gen'", as nodes after one that cannot run are marked (and after any failure)."""
+    pytest.importorskip("huggingface_hub")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="https://huggingface.invalid", HF_HUB_CACHE=str(tmp_path / "hub"), PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", RUN_CHILD, NAME], env=env, capture_output=True, text=True, timeout=150)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    assert out["kinds"] == {"gen": "failed", "gain": "blocked", "fade": "blocked"}, out
+    assert out["states"]["gen"].startswith(f"failed: checkpoint '{NAME}' could not be downloaded"), out
+    assert out["states"]["gain"] == out["states"]["fade"] == "not run: after 'gen'"
+    assert out["messages"][0].startswith("run failed: node 'gen'"), out["messages"]
+
+
+def test_nodes_after_any_failed_node_are_marked_not_run(tmp_path):
+    """The same marks for a run that failed on a node of its own: an input file that is no audio."""
+    from nodeflow.editor.runner import Runner
+    (tmp_path / "take.wav").write_bytes(b"not audio at all" * 64)
+    g = Graph()
+    g.path = tmp_path / "g.msgpack"
+    g.add("io.load", id="load", path="take.wav")
+    g.add("dsp.gain", id="gain")
+    g.add("dsp.fade", id="fade")
+    g.connect("load.out", "gain.audio")
+    g.connect("gain.out", "fade.audio")
+    runner = Runner()
+    try:
+        runner.run(g)
+        messages = runner.wait(60)
+        assert {n: s.kind for n, s in runner.states.items()} == {"load": "failed", "gain": "blocked",
+                                                                  "fade": "blocked"}
+        assert runner.states["gain"].describe() == runner.states["fade"].describe() == "not run: after 'load'"
+        assert messages[0].startswith("run failed: node 'load'"), messages
+        g.set("gain", "gain_db", -3.0)             # an edit of gain: its mark and fade's go, load's failure stays
+        assert runner.forget_stale(g) == {"gain", "fade"}
+        g.set("gain", "gain_db", 0.0)
+        runner.run(g, targets=["load"])            # a run of the failed node alone marks nothing after it
+        runner.wait(60)
+        assert set(runner.states) == {"load"}, runner.states
+    finally:
+        runner.close()

@@ -149,3 +149,25 @@ def test_folder_picker_checks_the_folder_as_the_node_does(editor, tiny_musicgen)
     assert ok["row_shown"] is False and ok["problem_shown"] is False and ok["problems"] == []
     assert ok["box"] == str(good) and st["undo"] == "set gen.checkpoint"
     assert st["errors"] == []
+
+
+def test_nodes_after_a_model_that_could_not_download_are_marked_not_run(online):
+    """QA: F5 with no network failed the model node on its download and left the nodes after it blank;
+    they read 'not run: after 'gen'' in the amber of any node that is not run."""
+    online.env["HF_ENDPOINT"] = "https://huggingface.invalid"       # never resolves: no network, for real
+    path = model_graph(online.tmp)
+    import nodeflow
+    g = nodeflow.load(path)
+    g.add("dsp.fade", id="fade")
+    g.connect("gain.out", "fade.audio")
+    g.editor["positions"]["fade"] = [700.0, 60.0]
+    st = online.run("models_run_failed", save(g, path), timeout=150)
+    assert st["kinds"] == {"gen": "failed", "gain": "blocked", "fade": "blocked"}, st["kinds"]
+    nodes = st["nodes"]
+    assert nodes["gen"]["line"].startswith("failed: checkpoint") and nodes["gen"]["drawn_as"] == "failed", nodes
+    for nid in ("gain", "fade"):
+        assert nodes[nid]["line"] == "not run: after 'gen'" and nodes[nid]["drawn_as"] == "blocked", nodes
+        assert nodes[nid]["colour"] == [240, 190, 110], "the amber of a node that is not run"
+    assert st["status"].startswith("run failed: node 'gen': checkpoint 'facebook/musicgen-small' could not be "
+                                   "downloaded"), st["status"]
+    assert st["errors"] == []
