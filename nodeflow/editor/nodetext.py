@@ -62,9 +62,26 @@ def headline(problem: str) -> str:
     return file_names(problem[:cut]) + (f"\n  fix: {fix.group(1)}" if fix else "")
 
 
+_ON_NODE = re.compile(r"^node '[^']*'(?: \([^)]*\))?: ")       # the "node 'x' (type): " a problem starts with
+# what this machine lacks to run a node: a file, a package or extra, a node type, a checkpoint to pull
+_LACKS = ("not found", "not installed", "unknown node type", "pull", "could not check what it needs")
+
+
 def serious(problems: list[str]) -> bool:
-    return any("not found" in p or "not installed" in p or "unknown node type" in p or "pull" in p
-               for p in problems)
+    """Whether a node's problems mean it cannot run on this machine as it is (drawn *broken*, not
+    just marked): an input file, package or node type it lacks, a check that crashed, or any
+    problem with its checkpoint.  Every message of the checkpoint checks (``nodeflow.checkpoints``,
+    the model layer's preflight) names the checkpoint first, so the rule is that, not its
+    wording; tests/editor/test_downloads.py reads each such message from the code.
+
+    >>> serious(["node 'gen' (models.musicgen): checkpoint '/a/mine': no folder /a/mine, and not a hub id"])
+    True
+    >>> serious(["node 'gen' (models.musicgen): checkpoint 'mine' (/a/mine) has no config.json (transformers layout)"])
+    True
+    >>> serious(["node 'export' (io.export): required input 'audio' (Audio) is not connected; link it"])
+    False
+    """
+    return any(any(w in p for w in _LACKS) or _ON_NODE.sub("", p).startswith("checkpoint ") for p in problems)
 
 
 def wrap(text: str, width: int = 40) -> str:

@@ -196,3 +196,56 @@ def test_nodes_after_any_failed_node_are_marked_not_run(tmp_path):
         assert set(runner.states) == {"load"}, runner.states
     finally:
         runner.close()
+
+
+CLI_ONLY = {"pull", "remove"}     # `audiochain models pull|rm`: never a node's check
+
+
+def _message(node, funcs: dict) -> str:
+    """The text an error's message expression makes, each ``{value}`` as ``X``."""
+    import ast
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_message(v, funcs) for v in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return "X"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _message(node.left, funcs) + _message(node.right, funcs)
+    if isinstance(node, ast.IfExp):
+        return _message(node.body, funcs) + _message(node.orelse, funcs)
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in funcs:    # a helper that words it
+        (ret,) = [n for n in ast.walk(funcs[node.func.id]) if isinstance(n, ast.Return)]
+        return _message(ret.value, funcs)
+    raise AssertionError(f"line {node.lineno}: cannot read the message {ast.unparse(node)}; teach _message")
+
+
+def checkpoint_messages() -> list[tuple[str, str]]:
+    """Every message a checkpoint check can give, read from the code: each CheckpointError (or
+    subclass) raised in nodeflow/checkpoints.py, nodeflow/families.py and nodes/models/."""
+    import ast
+    kinds = {"CheckpointError"} | {c.__name__ for c in checkpoints.CheckpointError.__subclasses__()}
+    found = []
+    for path in [ROOT / "nodeflow" / "checkpoints.py", ROOT / "nodeflow" / "families.py",
+                 *sorted((ROOT / "nodes" / "models").rglob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        funcs = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+        for f in funcs.values():
+            for n in ast.walk(f):
+                if f.name not in CLI_ONLY and isinstance(n, ast.Call) and n.args and \
+                        (getattr(n.func, "id", None) in kinds or getattr(n.func, "attr", None) in kinds):
+                    found.append((f"{path.relative_to(ROOT)}:{n.lineno}", _message(n.args[0], funcs)))
+    return found
+
+
+def test_every_checkpoint_problem_draws_its_node_broken():
+    """QA: a node whose local checkpoint folder was gone ('... no folder ...') or had no config.json
+    was not drawn broken: serious() matched a few words.  Every message the checkpoint checks give,
+    as a node's problem, now does; a new message that does not fails here."""
+    from nodeflow.editor.nodetext import serious
+    found = checkpoint_messages()
+    assert len(found) >= 10 and any("no folder" in m for _, m in found) and \
+        any("has no config.json" in m for _, m in found), found
+    missed = [(where, m) for where, m in found if not serious([f"node 'gen' (models.musicgen): {m}"])]
+    assert missed == [], missed
+    assert not serious(["node 'export' (io.export): required input 'audio' (Audio) is not connected; link it"])

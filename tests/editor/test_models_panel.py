@@ -171,3 +171,33 @@ def test_nodes_after_a_model_that_could_not_download_are_marked_not_run(online):
     assert st["status"].startswith("run failed: node 'gen': checkpoint 'facebook/musicgen-small' could not be "
                                    "downloaded"), st["status"]
     assert st["errors"] == []
+
+
+def test_a_missing_or_unusable_checkpoint_folder_is_drawn_broken(editor):
+    """QA: a model node pointing at a local checkpoint folder that is gone ('... no folder ...'), or
+    at one without config.json, showed its problem but was not drawn broken (nodetext.serious matched
+    a few words and missed these messages)."""
+    pytest.importorskip("torch")          # else the node lacks its packages: broken for that reason
+    pytest.importorskip("transformers")
+    editor.env.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(editor.tmp / "hub"))
+    (editor.tmp / "no-config").mkdir()
+    (editor.tmp / "no-config" / "model.safetensors").write_bytes(b"\0" * 64)
+    g = Graph()
+    g.add("models.musicgen", id="gone", checkpoint=str(editor.tmp / "moved-away"), duration_s=1.0)
+    g.add("models.musicgen", id="noconfig", checkpoint=str(editor.tmp / "no-config"), duration_s=1.0)
+    g.add("dsp.gain", id="gain")
+    g.connect("gone.out", "gain.audio")
+    g.editor["positions"] = {"gone": [40.0, 60.0], "noconfig": [420.0, 60.0], "gain": [800.0, 60.0]}
+    st = editor.run("models_broken_folder", save(g, editor.tmp / "folders.msgpack"))
+    nodes, broken = st["nodes"], st["broken_colour"]
+    gone, noconfig = nodes["gone"], nodes["noconfig"]
+    assert gone["problems"] and "no folder" in gone["problems"][0], gone
+    assert noconfig["problems"] and "has no config.json" in noconfig["problems"][0], noconfig
+    for node in (gone, noconfig):
+        assert node["problem_shown"] and node["problem_text"].startswith("! checkpoint '"), node
+        assert node["drawn_as"] == "broken", node
+        hovered = [min(255, c + 30) for c in broken]          # the title bar under the pointer is lighter
+        assert min(max(abs(a - b) for a, b in zip(node["title_rgb"], want)) for want in (broken, hovered)) <= 12, \
+            (node["title_rgb"], broken)
+    assert nodes["gain"]["drawn_as"] != "broken" and nodes["gain"]["problems"] == [], nodes["gain"]
+    assert st["errors"] == []
