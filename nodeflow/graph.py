@@ -1,9 +1,12 @@
-"""Graph: node instances, links by port *name*, parameters, validation.
+"""Graph: node instances, links by port *name*, parameters, and the structure they make (run
+order, what depends on what, effective port types, content versions for what is derived).
 
 The graph is plain data (what a file holds); node types are looked up in a
 :class:`~nodeflow.registry.Registry`.  A graph may hold node types the registry does not know
 (a file from a machine with another plug-in pack): they are kept and reported by
-:meth:`Graph.problems`, never dropped.
+:meth:`Graph.problems`, never dropped.  Validation (:meth:`Graph.problems`, :meth:`Graph.check`)
+lives in :mod:`nodeflow.validation` and the file-path queries (:meth:`Graph.input_files`,
+:meth:`Graph.write_paths`...) in :mod:`nodeflow.graphpaths`; the methods here delegate to them.
 """
 from __future__ import annotations
 
@@ -11,16 +14,16 @@ import builtins
 import contextlib
 import copy
 import dataclasses
-import itertools
 import operator
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
+from . import graphpaths, validation
 from .errors import GraphError, NodeflowError, ParameterError
 from .node import NodeSpec
 from .registry import Registry, default_registry
-from .types import link_mode, type_name
+from .types import link_mode
 
 if TYPE_CHECKING:   # networkx costs ~0.2 s to import; only cycle listing and the editor's layout need it
     import networkx as nx
@@ -106,11 +109,6 @@ class Graph:
 
     def spec(self, node_id: str) -> NodeSpec | None:
         return self.registry.get(self.nodes[node_id].type)
-
-    def _accepts_folder(self, node_id: str, param: str) -> bool:
-        spec = self.spec(node_id)
-        p = spec.params.get(param) if spec else None
-        return bool(p is not None and p.path is not None and p.path.folder)
 
     def _new_id(self, base: str) -> str:
         if base not in self.nodes:
@@ -227,7 +225,7 @@ class Graph:
                 raise GraphError(f"no node named '{ref.node}' in the graph")
         link = Link(s.node, s.port, d.node, d.port)
         if check:
-            problem = self._link_problem(link, self.output_types())
+            problem = validation.link_problem(self, link, self.output_types())
             if problem:
                 raise GraphError(problem)
             if s.node == d.node or s.node in self._reach([d.node], downstream=True):
@@ -402,223 +400,45 @@ class Graph:
         into = self.links_by_dst().get(node_id, ())
         return {l.dst_port for l in into if spec and self._mode(l, spec, types) == "map"}
 
-    def _link_problem(self, l: Link, types: dict[tuple[str, str], Any]) -> str | None:
-        src_spec, dst_spec = self.spec(l.src), self.spec(l.dst)
-        if src_spec is None or dst_spec is None:
-            return None  # reported as unknown node type
-        if l.src_port not in src_spec.outputs:
-            return (f"link {l}: node '{l.src}' ({src_spec.id}) has no output '{l.src_port}'; "
-                    f"outputs are: {', '.join(src_spec.outputs)}")
-        if l.dst_port not in dst_spec.inputs:
-            return (f"link {l}: node '{l.dst}' ({dst_spec.id}) has no input '{l.dst_port}'; "
-                    f"inputs are: {', '.join(dst_spec.inputs) or 'none'}")
-        src_t = types.get((l.src, l.src_port), src_spec.outputs[l.src_port].type)
-        dst_t = dst_spec.inputs[l.dst_port].type
-        if link_mode(src_t, dst_t) is None:
-            return (f"link {l}: type mismatch: '{l.src}.{l.src_port}' gives {type_name(src_t)} but "
-                    f"'{l.dst}.{l.dst_port}' takes {type_name(dst_t)}; insert a node that converts, "
-                    "or connect a matching port")
-        return None
-
-    # ------------------------------------------------------------------ validation
+    # ------------------------------------------------------------------ files (nodeflow.graphpaths)
     def base_dir(self) -> Path:
         """The folder relative input paths resolve against: the graph file's, else the cwd."""
-        return Path(self.path).resolve().parent if self.path else Path.cwd()
+        return graphpaths.base_dir(self)
 
     def input_files(self, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
         """Every input file the graph reads: ``(node, param) -> resolved path``."""
-        base = Path(base_dir) if base_dir is not None else self.base_dir()
-        out = {}
-        for nid, name, value in self.derived("path_params", "read", lambda: self._path_params("read")):
-            q = Path(value).expanduser()
-            out[(nid, name)] = q if q.is_absolute() else base / q
-        return out
-
-    def _path_params(self, mode: str) -> list[tuple[str, str, str]]:
-        """``(node, param, value)`` of every non-empty path parameter opened for ``mode``."""
-        out = []
-        for inst in self.nodes.values():
-            spec = self.registry.get(inst.type)
-            for name, p in (spec.params.items() if spec else ()):
-                value = inst.params.get(name)
-                if p.kind == "path" and p.path and p.path.mode == mode and isinstance(value, str) \
-                        and (value.strip() if mode == "write" else value):
-                    out.append((inst.id, name, value))
-        return out
+        return graphpaths.input_files(self, base_dir)
 
     def external_reads(self, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
         """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
-        folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
-        symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
-        import os
-
-        from .checkpoints import _local_candidate
-        base = Path(base_dir) if base_dir is not None else self.base_dir()
-        named = [(nid, name, path) for (nid, name), path in self.input_files(base).items()]
-        for inst in self.nodes.values():
-            value = inst.params.get("checkpoint")
-            if isinstance(value, str) and value.strip() and self.registry.get(inst.type):
-                try:
-                    local = _local_candidate(value.strip(), base)
-                except (NodeflowError, OSError, ValueError):
-                    local = None
-                if local is not None:
-                    named.append((inst.id, "checkpoint", local))
-        root = os.path.realpath(base)
-        out = []
-        for nid, name, path in named:
-            real = os.path.realpath(path)
-            try:
-                inside = os.path.commonpath([root, real]) == root
-            except ValueError:      # another drive
-                inside = False
-            if not inside:
-                out.append((nid, name, Path(real)))
-        return out
+        folder), as ``(node, param, real path)``; see :func:`nodeflow.graphpaths.external_reads`."""
+        return graphpaths.external_reads(self, base_dir)
 
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
-        return {(nid, name): value for nid, name, value in
-                self.derived("path_params", "write", lambda: self._path_params("write"))}
+        return graphpaths.write_paths(self)
 
     def is_own_path(self, node_id: str, param: str) -> bool:
         """The write path ``node_id.param`` was set by the user this session (not read from a file)."""
-        inst = self.nodes.get(node_id)
-        return (inst is not None and (node_id, param) in self.own_paths
-                and self.own_paths[(node_id, param)] == inst.params.get(param))
+        return graphpaths.is_own_path(self, node_id, param)
 
+    # ------------------------------------------------------------------ validation (nodeflow.validation)
     def problems(self, targets: Iterable[str] | None = None, base_dir: Path | None = None, *,
                  output_dir: Path | None = None, allow_outside: Iterable[Any] = (),
                  device: str = "auto", version: int | None = None) -> list[str]:
-        """Every problem in the graph at once (empty list: the graph can run).
-
-        Checks what a run into ``output_dir`` (default: ``base_dir``, else the graph's folder) on
-        ``device`` would refuse, without running or writing anything: input files that are missing,
-        not regular files or unreadable; write paths outside the output folder or over a file
-        AudioChain did not export (unless set by the user or under ``allow_outside``, see
-        :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
-
-        Incremental: what depends only on the graph's content (parameters, links, types, cycles)
-        is checked once per :meth:`content_version`; what depends on the world (files, devices,
-        checkpoints, limits) is checked on every call, for the few nodes it concerns.
-        """
-        from .devices import device_problem
-        from .outputs import refused_writes
-        version = self.content_version() if version is None else version
-        scope_key = None if targets is None else tuple(sorted(set(targets)))
-        st = self.derived("problems", scope_key, lambda: self._static_problems(targets), version)
-        scope = st["scope"]
-        base = Path(base_dir) if base_dir else self.base_dir()
-        out: list[str] = []
-        for nid in st["unknown"]:
-            out.append(self._unknown_type_problem(nid))
-        for nid, before, after in st["per_node"]:
-            out.extend(before)
-            if nid in st["preflight"]:
-                inst, spec = self.nodes[nid], self.registry[self.nodes[nid].type]
-                try:
-                    out.extend(f"node '{nid}' ({spec.id}): {msg}"
-                               for msg in (spec.preflight(dict(inst.params), base) if spec.preflight else []))
-                except Exception as e:  # a broken check must not hide the other problems
-                    out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")
-            out.extend(after)
-        out.extend(st["structure"])
-        for (nid, name), path in self.input_files(base_dir).items():
-            if nid in scope and not path.exists():
-                sender = self.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(self.saved_by, dict) else None
-                had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
-                out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' not found "
-                           f"(looked at {path}{had}); put the file there or point the node at it")
-            elif nid in scope and (why := _unreadable(path, self._accepts_folder(nid, name))):
-                out.append(f"node '{nid}': input file {name}='{self.nodes[nid].params[name]}' {why}")
-        out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else self.base_dir())
-        for nid, _, _, why in refused_writes(self, out_dir, allow_outside, scope):
-            out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}")
-        run = str(getattr(device, "value", device) or "auto")
-        for nid in st["devices"]:
-            own = getattr(self.nodes[nid].params.get("device"), "value", self.nodes[nid].params.get("device"))
-            why = device_problem(run if run != "auto" else str(own or "auto"))
-            if why:
-                out.append(f"node '{nid}' ({self.nodes[nid].type}): {why}" + (" (from --device)" if run != "auto" else ""))
-        out.extend(st["links"])
-        if st["acyclic"]:   # what the run would cost, from parameters and file headers
-            from .costs import cost_problems
-            out.extend(cost_problems(self, scope, base_dir, version=version))
-        return out
-
-    def _unknown_type_problem(self, nid: str) -> str:
-        inst = self.nodes[nid]
-        pack = self.saved_by.get("node_packs", {}).get(inst.type) if isinstance(self.saved_by, dict) else None
-        if pack and pack != "builtin" and pack not in self.registry.packs:
-            version = self.saved_by.get("packs", {}).get(pack, "")
-            return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
-                    + (f" {version}" if version else "") + ", which is not installed here; install it "
-                    f"(e.g. pip install {pack}) and open the graph again")
-        return f"node '{nid}': unknown node type '{inst.type}'" + self.registry._hint(inst.type)
+        """Every problem in the graph at once (empty list: the graph can run): what a run into
+        ``output_dir`` on ``device`` would refuse; see :func:`nodeflow.validation.problems`."""
+        return validation.problems(self, targets, base_dir, output_dir=output_dir, allow_outside=allow_outside,
+                                   device=device, version=version)
 
     def _static_problems(self, targets: Iterable[str] | None) -> dict[str, Any]:
-        """The problems that depend only on the graph's content, and which nodes need world checks."""
-        scope = set(self.nodes) if targets is None else self.required_for(targets)
-        into = self.links_by_dst()
-        unknown, per_node, preflight, devices = [], [], set(), []
-        for nid, inst in self.nodes.items():
-            spec = self.registry.get(inst.type)
-            if spec is None:
-                unknown.append(nid)
-                continue
-            if nid not in scope:
-                continue
-            before: list[str] = []
-            if inst.version is not None and inst.version > spec.version:
-                before.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
-                              f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
-            for k, v in inst.params.items():
-                p = spec.params.get(k)
-                if p is None:
-                    before.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
-                    continue
-                try:
-                    p.coerce(v)
-                except ParameterError as e:
-                    before.append(f"node '{nid}' ({spec.id}): {e}")
-            linked = {l.dst_port for l in into.get(nid, ())}
-            after = [f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) is not connected"
-                     for name, port in spec.inputs.items() if port.required and name not in linked]
-            if before or after or spec.preflight is not None:    # nodes with nothing to say are not kept
-                per_node.append((nid, before, after))
-            if spec.preflight is not None:
-                preflight.add(nid)
-            if "device" in spec.params:
-                devices.append(nid)
-        structure = [f"link {l}: no node named '{end}'" for l in self.links for end in (l.src, l.dst)
-                     if end not in self.nodes]
-        acyclic = self.topological_order() is not None
-        if not acyclic:
-            import networkx as nx
-
-            g = self.to_networkx()
-            for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
-                structure.append("cycle: " + " -> ".join(c + [c[0]]))
-        types = self.output_types()
-        links: list[str] = []
-        seen_inputs: set[tuple[str, str]] = set()
-        for l in self.links:
-            if (l.dst, l.dst_port) in seen_inputs:
-                links.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
-            seen_inputs.add((l.dst, l.dst_port))
-            if l.src in self.nodes and l.dst in self.nodes:
-                problem = self._link_problem(l, types)
-                if problem:
-                    links.append(problem)
-        return {"scope": frozenset(scope), "unknown": unknown, "per_node": per_node, "preflight": preflight,
-                "devices": sorted(devices), "structure": structure, "links": links, "acyclic": acyclic}
+        """What :meth:`problems` remembers per content version (:func:`nodeflow.validation.static_problems`)."""
+        return validation.static_problems(self, targets)
 
     def check(self, targets: Iterable[str] | None = None, source: str | None = None,
               base_dir: Path | None = None, **kw: Any) -> None:
         """Raise :class:`GraphError` listing :meth:`problems` (same keywords), if there are any."""
-        problems = self.problems(targets, base_dir, **kw)
-        if problems:
-            raise GraphError(problems, source)
+        validation.check(self, targets, source, base_dir, **kw)
 
     # ------------------------------------------------------------------ values
     def copy(self) -> "Graph":
@@ -643,27 +463,6 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<Graph {len(self.nodes)} nodes, {len(self.links)} links>"
-
-
-def _unreadable(path: Path, folder_ok: bool = False) -> str | None:
-    """Why an existing input cannot be read (None: it can): only regular files are opened, so a
-    FIFO or a device never blocks validation; a folder only where the parameter takes one."""
-    import os
-    import stat
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        return f"cannot be examined ({e.strerror or e}); check the path"
-    if stat.S_ISDIR(st.st_mode):
-        return None if folder_ok else f"is a folder ({path}), not a file; point the node at a file"
-    if not stat.S_ISREG(st.st_mode):
-        return f"is not a regular file ({path}: a FIFO, device or socket); point the node at an audio file"
-    try:
-        with open(path, "rb") as f:
-            f.read(16)
-    except OSError as e:
-        return f"cannot be read ({path}: {e.strerror or e}); check its permissions"
-    return None
 
 
 def topological_order(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str] | None:

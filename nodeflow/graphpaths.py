@@ -1,0 +1,87 @@
+"""The files a graph names: input files resolved against the graph's folder, what it would read
+outside that folder, its write paths (export targets) and which of them the user set this session.
+:class:`~nodeflow.graph.Graph` answers these through its methods of the same names.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import NodeflowError
+
+if TYPE_CHECKING:   # graph.py imports this module
+    from .graph import Graph
+
+__all__ = ["base_dir", "input_files", "path_params", "external_reads", "write_paths", "is_own_path"]
+
+
+def base_dir(graph: Graph) -> Path:
+    """The folder relative input paths resolve against: the graph file's, else the cwd."""
+    return Path(graph.path).resolve().parent if graph.path else Path.cwd()
+
+
+def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
+    """Every input file the graph reads: ``(node, param) -> resolved path``."""
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    out = {}
+    for nid, name, value in graph.derived("path_params", "read", lambda: path_params(graph, "read")):
+        q = Path(value).expanduser()
+        out[(nid, name)] = q if q.is_absolute() else base / q
+    return out
+
+
+def path_params(graph: Graph, mode: str) -> list[tuple[str, str, str]]:
+    """``(node, param, value)`` of every non-empty path parameter opened for ``mode``."""
+    out = []
+    for inst in graph.nodes.values():
+        spec = graph.registry.get(inst.type)
+        for name, p in (spec.params.items() if spec else ()):
+            value = inst.params.get(name)
+            if p.kind == "path" and p.path and p.path.mode == mode and isinstance(value, str) \
+                    and (value.strip() if mode == "write" else value):
+                out.append((inst.id, name, value))
+    return out
+
+
+def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
+    """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
+    folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
+    symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
+    import os
+
+    from .checkpoints import _local_candidate
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    named = [(nid, name, path) for (nid, name), path in graph.input_files(base).items()]
+    for inst in graph.nodes.values():
+        value = inst.params.get("checkpoint")
+        if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
+            try:
+                local = _local_candidate(value.strip(), base)
+            except (NodeflowError, OSError, ValueError):
+                local = None
+            if local is not None:
+                named.append((inst.id, "checkpoint", local))
+    root = os.path.realpath(base)
+    out = []
+    for nid, name, path in named:
+        real = os.path.realpath(path)
+        try:
+            inside = os.path.commonpath([root, real]) == root
+        except ValueError:      # another drive
+            inside = False
+        if not inside:
+            out.append((nid, name, Path(real)))
+    return out
+
+
+def write_paths(graph: Graph) -> dict[tuple[str, str], str]:
+    """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
+    return {(nid, name): value for nid, name, value in
+            graph.derived("path_params", "write", lambda: path_params(graph, "write"))}
+
+
+def is_own_path(graph: Graph, node_id: str, param: str) -> bool:
+    """The write path ``node_id.param`` was set by the user this session (not read from a file)."""
+    inst = graph.nodes.get(node_id)
+    return (inst is not None and (node_id, param) in graph.own_paths
+            and graph.own_paths[(node_id, param)] == inst.params.get(param))

@@ -1,0 +1,208 @@
+"""What would stop a graph from running: :meth:`Graph.problems <nodeflow.graph.Graph.problems>`
+and :meth:`~nodeflow.graph.Graph.check`, which call these functions.
+
+Every problem is found at once and named with its node, value and fix: unknown node types (and the
+pack that would bring them), parameters out of range, required inputs not connected, links between
+ports that do not exist or whose types do not fit, cycles, input files missing or unreadable, write
+paths a run would refuse, devices this machine lacks, each node's own preflight and what a run would
+cost.  What depends only on the graph's content is checked once per content version
+(:meth:`~nodeflow.graph.Graph.derived`); what depends on the world, on every call.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import GraphError, ParameterError
+from .types import link_mode, type_name
+
+if TYPE_CHECKING:   # graph.py imports this module
+    from .graph import Graph, Link
+
+__all__ = ["problems", "check", "static_problems", "link_problem"]
+
+
+def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path | None = None, *,
+             output_dir: Path | None = None, allow_outside: Iterable[Any] = (),
+             device: str = "auto", version: int | None = None) -> list[str]:
+    """Every problem in the graph at once (empty list: the graph can run).
+
+    Checks what a run into ``output_dir`` (default: ``base_dir``, else the graph's folder) on
+    ``device`` would refuse, without running or writing anything: input files that are missing,
+    not regular files or unreadable; write paths outside the output folder or over a file
+    AudioChain did not export (unless set by the user or under ``allow_outside``, see
+    :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
+
+    Incremental: what depends only on the graph's content (parameters, links, types, cycles)
+    is checked once per :meth:`~nodeflow.graph.Graph.content_version`; what depends on the world
+    (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
+    """
+    from .devices import device_problem
+    from .outputs import refused_writes
+    version = graph.content_version() if version is None else version
+    scope_key = None if targets is None else tuple(sorted(set(targets)))
+    # through Graph._static_problems, so what runs it is seen there (tests count the calls)
+    st = graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
+    scope = st["scope"]
+    base = Path(base_dir) if base_dir else graph.base_dir()
+    out: list[str] = []
+    for nid in st["unknown"]:
+        out.append(_unknown_type_problem(graph, nid))
+    for nid, before, after in st["per_node"]:
+        out.extend(before)
+        if nid in st["preflight"]:
+            inst, spec = graph.nodes[nid], graph.registry[graph.nodes[nid].type]
+            try:
+                out.extend(f"node '{nid}' ({spec.id}): {msg}"
+                           for msg in (spec.preflight(dict(inst.params), base) if spec.preflight else []))
+            except Exception as e:  # a broken check must not hide the other problems
+                out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")
+        out.extend(after)
+    out.extend(st["structure"])
+    for (nid, name), path in graph.input_files(base_dir).items():
+        if nid in scope and not path.exists():
+            sender = graph.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(graph.saved_by, dict) else None
+            had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
+            out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' not found "
+                       f"(looked at {path}{had}); put the file there or point the node at it")
+        elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
+            out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
+    out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
+    for nid, _, _, why in refused_writes(graph, out_dir, allow_outside, scope):
+        out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
+    run = str(getattr(device, "value", device) or "auto")
+    for nid in st["devices"]:
+        own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
+        why = device_problem(run if run != "auto" else str(own or "auto"))
+        if why:
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}" + (" (from --device)" if run != "auto" else ""))
+    out.extend(st["links"])
+    if st["acyclic"]:   # what the run would cost, from parameters and file headers
+        from .costs import cost_problems
+        out.extend(cost_problems(graph, scope, base_dir, version=version))
+    return out
+
+
+def _unknown_type_problem(graph: Graph, nid: str) -> str:
+    inst = graph.nodes[nid]
+    pack = graph.saved_by.get("node_packs", {}).get(inst.type) if isinstance(graph.saved_by, dict) else None
+    if pack and pack != "builtin" and pack not in graph.registry.packs:
+        version = graph.saved_by.get("packs", {}).get(pack, "")
+        return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
+                + (f" {version}" if version else "") + ", which is not installed here; install it "
+                f"(e.g. pip install {pack}) and open the graph again")
+    return f"node '{nid}': unknown node type '{inst.type}'" + graph.registry._hint(inst.type)
+
+
+def static_problems(graph: Graph, targets: Iterable[str] | None) -> dict[str, Any]:
+    """The problems that depend only on the graph's content, and which nodes need world checks."""
+    scope = set(graph.nodes) if targets is None else graph.required_for(targets)
+    into = graph.links_by_dst()
+    unknown, per_node, preflight, devices = [], [], set(), []
+    for nid, inst in graph.nodes.items():
+        spec = graph.registry.get(inst.type)
+        if spec is None:
+            unknown.append(nid)
+            continue
+        if nid not in scope:
+            continue
+        before: list[str] = []
+        if inst.version is not None and inst.version > spec.version:
+            before.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
+                          f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
+        for k, v in inst.params.items():
+            p = spec.params.get(k)
+            if p is None:
+                before.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
+                continue
+            try:
+                p.coerce(v)
+            except ParameterError as e:
+                before.append(f"node '{nid}' ({spec.id}): {e}")
+        linked = {l.dst_port for l in into.get(nid, ())}
+        after = [f"node '{nid}' ({spec.id}): required input '{name}' ({port.type_name}) is not connected"
+                 for name, port in spec.inputs.items() if port.required and name not in linked]
+        if before or after or spec.preflight is not None:    # nodes with nothing to say are not kept
+            per_node.append((nid, before, after))
+        if spec.preflight is not None:
+            preflight.add(nid)
+        if "device" in spec.params:
+            devices.append(nid)
+    structure = [f"link {l}: no node named '{end}'" for l in graph.links for end in (l.src, l.dst)
+                 if end not in graph.nodes]
+    acyclic = graph.topological_order() is not None
+    if not acyclic:
+        import networkx as nx
+
+        g = graph.to_networkx()
+        for c in list(itertools.islice(nx.simple_cycles(nx.DiGraph(g)), 5)):
+            structure.append("cycle: " + " -> ".join(c + [c[0]]))
+    types = graph.output_types()
+    links: list[str] = []
+    seen_inputs: set[tuple[str, str]] = set()
+    for l in graph.links:
+        if (l.dst, l.dst_port) in seen_inputs:
+            links.append(f"input '{l.dst}.{l.dst_port}' has more than one link")
+        seen_inputs.add((l.dst, l.dst_port))
+        if l.src in graph.nodes and l.dst in graph.nodes:
+            problem = link_problem(graph, l, types)
+            if problem:
+                links.append(problem)
+    return {"scope": frozenset(scope), "unknown": unknown, "per_node": per_node, "preflight": preflight,
+            "devices": sorted(devices), "structure": structure, "links": links, "acyclic": acyclic}
+
+
+def check(graph: Graph, targets: Iterable[str] | None = None, source: str | None = None,
+          base_dir: Path | None = None, **kw: Any) -> None:
+    """Raise :class:`GraphError` listing :func:`problems` (same keywords), if there are any."""
+    problems = graph.problems(targets, base_dir, **kw)
+    if problems:
+        raise GraphError(problems, source)
+
+
+def link_problem(graph: Graph, l: Link, types: dict[tuple[str, str], Any]) -> str | None:
+    """Why link ``l`` cannot be (a port that does not exist, types that do not fit), or None."""
+    src_spec, dst_spec = graph.spec(l.src), graph.spec(l.dst)
+    if src_spec is None or dst_spec is None:
+        return None  # reported as unknown node type
+    if l.src_port not in src_spec.outputs:
+        return (f"link {l}: node '{l.src}' ({src_spec.id}) has no output '{l.src_port}'; "
+                f"outputs are: {', '.join(src_spec.outputs)}")
+    if l.dst_port not in dst_spec.inputs:
+        return (f"link {l}: node '{l.dst}' ({dst_spec.id}) has no input '{l.dst_port}'; "
+                f"inputs are: {', '.join(dst_spec.inputs) or 'none'}")
+    src_t = types.get((l.src, l.src_port), src_spec.outputs[l.src_port].type)
+    dst_t = dst_spec.inputs[l.dst_port].type
+    if link_mode(src_t, dst_t) is None:
+        return (f"link {l}: type mismatch: '{l.src}.{l.src_port}' gives {type_name(src_t)} but "
+                f"'{l.dst}.{l.dst_port}' takes {type_name(dst_t)}; insert a node that converts, "
+                "or connect a matching port")
+    return None
+
+
+def _accepts_folder(graph: Graph, node_id: str, param: str) -> bool:
+    spec = graph.spec(node_id)
+    p = spec.params.get(param) if spec else None
+    return bool(p is not None and p.path is not None and p.path.folder)
+
+
+def _unreadable(path: Path, folder_ok: bool = False) -> str | None:
+    """Why an existing input cannot be read (None: it can): only regular files are opened, so a
+    FIFO or a device never blocks validation; a folder only where the parameter takes one."""
+    import os
+    import stat
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return f"cannot be examined ({e.strerror or e}); check the path"
+    if stat.S_ISDIR(st.st_mode):
+        return None if folder_ok else f"is a folder ({path}), not a file; point the node at a file"
+    if not stat.S_ISREG(st.st_mode):
+        return f"is not a regular file ({path}: a FIFO, device or socket); point the node at an audio file"
+    try:
+        with open(path, "rb") as f:
+            f.read(16)
+    except OSError as e:
+        return f"cannot be read ({path}: {e.strerror or e}); check its permissions"
+    return None
