@@ -20,28 +20,33 @@ Values in, values out: ``chain.invoke(audio)`` feeds the chain's open input (an 
 [[0.5, 0.5, 0.5, 0.5]]
 >>> (gain(gain_db=-6.0206) | fade(fade_in_s=1.0)).invoke((np.ones(4), 4)).samples.round(3).tolist()
 [[0.0, 0.125, 0.25, 0.375]]
+
+This module holds the composition (:class:`Step`, :class:`Chain`) and how a run is configured;
+how values become port values (:func:`~nodeflow.values.bind`, :func:`~nodeflow.values.call_node`,
+:func:`~nodeflow.values.as_value`, :func:`~nodeflow.values.open_inputs`) is
+:mod:`nodeflow.values`, whose names are importable from here as well.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator
 
-import numpy as np
-
-from .audio import Audio
+from . import values as _values
 from .errors import GraphError, NodeflowError, ParameterError
-from .graph import Graph, NodeRef, PortRef
-from .node import Context, NodeSpec
-from .registry import Registry, default_registry
-from .types import ParamSpec, PortSpec, is_list, item_type, link_mode, type_name
+from .graph import Graph, NodeRef
+from .node import NodeSpec
+from .registry import default_registry
+from .types import PortSpec, link_mode, type_name
+from .values import _private_registry, as_value, bind, call_node, open_inputs
 
 if TYPE_CHECKING:   # the executor imports this module (bind) when a run has inputs
     from .executor import RunResult
 
 __all__ = ["Step", "Chain", "call_node", "as_value", "bind", "open_inputs"]
+
+# where they were before nodeflow.values held them (tests/nodeflow/test_calling.py reads them here)
+_sample_digests, _samples_digest = _values._sample_digests, _values._samples_digest
 
 
 class Step:
@@ -280,68 +285,6 @@ class Chain:
         return " | ".join(f"{self.graph.nodes[n].type}" for n in self.graph.nodes)
 
 
-def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
-    """``(node_id, port, spec)`` of every input port of ``graph`` that no link feeds."""
-    linked = {(l.dst, l.dst_port) for l in graph.links}
-    out = []
-    for n in graph.nodes:
-        spec = graph.spec(n)
-        for p, ps in (spec.inputs.items() if spec else ()):
-            if (n, p) not in linked:
-                out.append((n, p, ps))
-    return out
-
-
-def bind(graph: Graph, inputs: Any = None, what: str = "invoke") -> Graph:
-    """A copy of ``graph`` with ``inputs`` linked into its open inputs (input ports no link feeds):
-    one value for the one required open input, or a dict by port name or ``"node.port"``; values as
-    :meth:`Chain.invoke` takes them.  What ``Executor.run(graph, inputs=...)`` runs."""
-    open_ = open_inputs(graph)
-    names = ", ".join(f"{n}.{p}" for n, p, _ in open_) or "none"
-    feeds: dict[tuple[str, str], tuple[PortSpec, Any]] = {}
-    if inputs is None:
-        pass
-    elif isinstance(inputs, dict):
-        for k, v in inputs.items():
-            node_id, _, port = str(k).rpartition(".")
-            match = [o for o in open_ if o[1] == port and (not node_id or o[0] == node_id)]
-            if not match:
-                raise GraphError(f"{what}: no open input '{k}'; open inputs are: {names}")
-            if len(match) > 1:
-                raise GraphError(f"{what}: input '{k}' is open on {len(match)} nodes; name one, e.g. "
-                                 f"'{match[0][0]}.{port}'")
-            feeds[match[0][:2]] = (match[0][2], v)
-    else:
-        wanted = [o for o in open_ if o[2].required] or open_
-        if len(wanted) != 1:
-            raise GraphError(f"{what}: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
-                             f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
-        feeds[wanted[0][:2]] = (wanted[0][2], inputs)
-    g = graph.copy()
-    g.registry = _private_registry(graph.registry)
-    values: dict[str, Any] = {}
-    sources: dict[str, NodeSpec] = {}
-    for (node_id, port), (ps, v) in feeds.items():
-        where = f"{what}: input '{node_id}.{port}'"
-        t = ps.type
-        if (isinstance(v, str) or _is_path(v)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
-            if "io.load" not in g.registry:
-                raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
-            ref = g.add("io.load", g._new_id("input"), path=os.fspath(v))
-        else:
-            if isinstance(v, list) and not is_list(t):      # a list into a per-item port: mapped
-                t = list[t]                                   # type: ignore[valid-type]
-            value = as_value(v, t, where)
-            digest = _digest(value)
-            values[digest] = value
-            name = type_name(t)
-            if name not in sources:
-                sources[name] = _source_spec(t, values)
-            ref = g.add(sources[name], g._new_id("input"), digest=digest)
-        g.connect(ref["out"], PortRef(node_id, port))
-    return g
-
-
 def _copy_into(g: Graph, src: Graph, last: str) -> str:
     """Copy ``src``'s nodes and links into ``g`` (ids that are taken get a suffix); ``last``'s new id."""
     from .graph import Link, NodeInstance
@@ -359,202 +302,6 @@ def _copy_into(g: Graph, src: Graph, last: str) -> str:
     g.links.extend(Link(ids[l.src], l.src_port, ids[l.dst], l.dst_port) for l in src.links)
     g._touch()
     return ids[last]
-
-
-# ---------------------------------------------------------------------------------------- values in
-def _is_path(value: Any) -> bool:
-    return isinstance(value, os.PathLike)
-
-
-def as_value(value: Any, t: Any, where: str) -> Any:
-    """``value`` as a value of port type ``t``: an :class:`Audio` stays one, a ``(numpy array, rate)``
-    pair becomes one (samples ``[channels, frames]``, or 1-D for mono), text stays text; a list
-    port takes a list of those.  Anything else is a :class:`ParameterError` naming the port."""
-    if is_list(t):
-        if not isinstance(value, (list, tuple)) or _is_pair(value):
-            value = [value]
-        return [as_value(v, item_type(t), f"{where}[{i}]") for i, v in enumerate(value)]
-    if t is Audio:
-        if isinstance(value, Audio):
-            return value
-        if _is_pair(value):
-            samples, rate = value
-            if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
-                samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
-            return Audio(samples, rate)
-        raise ParameterError(f"{where}: takes audio (an Audio, a (numpy array, sample rate) pair or a file path); "
-                             f"got {type(value).__name__}")
-    if t is str:
-        if isinstance(value, str):
-            return value
-        raise ParameterError(f"{where}: takes text; got {type(value).__name__}")
-    if t in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return t(value)
-    if isinstance(t, type) and isinstance(value, t):
-        return value
-    raise ParameterError(f"{where}: takes {type_name(t)}; got {type(value).__name__}")
-
-
-def _is_pair(value: Any) -> bool:
-    """An (array, rate) pair; a pair whose rate is not a number is refused by name, not taken as
-    "some other tuple"."""
-    if not isinstance(value, tuple) or len(value) != 2:
-        return False
-    import numpy as np
-    if not isinstance(value[0], (np.ndarray, list)):
-        return False
-    rate = value[1]
-    if not isinstance(rate, (int, float, np.integer)) or isinstance(rate, bool):
-        raise ParameterError(f"the sample rate of an (array, rate) pair must be a number of Hz, e.g. 44100; "
-                             f"got {rate!r} ({type(rate).__name__})")
-    return True
-
-
-def _load_file(path: Any, where: str) -> Audio:
-    """A file given where audio goes, read the way ``io.load`` reads it."""
-    spec = default_registry().get("io.load")
-    if spec is None:
-        raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
-    audio: Audio = spec.fn(path=os.fspath(path), ctx=Context(f"{where}: io.load"))
-    return audio
-
-
-def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
-    """``spec(*args, **kw)`` on values: data ports (by position or name) and parameters (by name),
-    checked as :meth:`Graph.set` checks them; returns what the function returns.  An audio port
-    takes an :class:`Audio`, a ``(numpy array, rate)`` pair or a file path; a list fed to a port that
-    takes one item maps the node over it (as in a graph) and gives a list.
-
-    >>> from nodes.dsp.basic import gain
-    >>> import numpy as np
-    >>> gain((np.full(4, 0.5), 8000), gain_db=6.0206).samples.round(3).tolist()
-    [[1.0, 1.0, 1.0, 1.0]]
-    """
-    kw = dict(kw)
-    ctx = kw.pop("ctx", None)
-    names = list(spec.inputs)
-    if len(args) > len(names):
-        raise ParameterError(f"{spec.id}: takes {len(names)} input(s) ({', '.join(names) or 'none'}) by position; "
-                             f"got {len(args)} values; parameters go by name, e.g. {spec.name}(audio, "
-                             f"{next(iter(spec.params), 'param')}=...)")
-    inputs: dict[str, Any] = dict(zip(names, args))
-    for k in [k for k in kw if k in spec.inputs]:
-        if k in inputs:
-            raise ParameterError(f"{spec.id}: input '{k}' given twice (by position and by name)")
-        inputs[k] = kw.pop(k)
-    params = {n: p.default for n, p in spec.params.items()}
-    for k, v in kw.items():
-        p = spec.params.get(k)
-        if p is None:
-            raise ParameterError(f"{spec.id}: no parameter or input '{k}'; inputs are: {', '.join(names) or 'none'}; "
-                                 f"parameters are: {', '.join(spec.params) or 'none'}")
-        try:
-            params[k] = p.coerce(v)
-        except ParameterError as e:
-            raise ParameterError(f"{spec.id}: {e}") from None
-    missing = [n for n, p in spec.inputs.items() if p.required and inputs.get(n) is None]
-    if missing:
-        raise ParameterError(f"{spec.id}: input {', '.join(map(repr, missing))} needs a value")
-    mapped: dict[str, list[Any]] = {}
-    values: dict[str, Any] = {}
-    for n, v in inputs.items():
-        t, where = spec.inputs[n].type, f"{spec.id}: input '{n}'"
-        if v is None:
-            values[n] = None
-        elif isinstance(v, list) and not is_list(t):
-            mapped[n] = [_one(x, t, f"{where}[{i}]") for i, x in enumerate(v)]
-        else:
-            values[n] = _one(v, t, where)
-    if spec.wants_ctx:
-        params["ctx"] = ctx if ctx is not None else Context(spec.id)
-    if not mapped:
-        return spec.fn(**values, **params)
-    lengths = {len(v) for v in mapped.values()}
-    if len(lengths) > 1:
-        raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
-    return [spec.fn(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
-
-
-def _one(value: Any, t: Any, where: str) -> Any:
-    if (isinstance(value, str) or _is_path(value)) and (t is Audio or (is_list(t) and item_type(t) is Audio)):
-        audio = _load_file(value, where)
-        return [audio] if is_list(t) else audio
-    if is_list(t) and isinstance(value, list):
-        return [_one(v, item_type(t), f"{where}[{i}]") for i, v in enumerate(value)]
-    return as_value(value, t, where)
-
-
-_sample_digests: dict[int, tuple[Any, str]] = {}     # id(samples) -> (weakref to them, digest)
-
-
-def _samples_digest(x: Any) -> str:
-    """blake2b of an array's bytes, remembered while the array lives when it cannot change (read-only
-    and owning its memory, as ``Audio`` leaves a float32 array it was given): invoking again on the
-    same clip costs no second pass over its samples (10 s of stereo: ~4 ms here)."""
-    import weakref
-    fixed = not x.flags.writeable and x.flags.owndata
-    if fixed:
-        hit = _sample_digests.get(id(x))
-        if hit is not None and hit[0]() is x:
-            return hit[1]
-    digest = hashlib.blake2b(x.data.cast("B"), digest_size=20).hexdigest()
-    if fixed:
-        key = id(x)
-        _sample_digests[key] = (weakref.ref(x, lambda _: _sample_digests.pop(key, None)), digest)
-    return digest
-
-
-def _digest(value: Any) -> str:
-    """A content digest of an in-memory value (its cache key as an input)."""
-    h = hashlib.blake2b(digest_size=20)
-
-    def feed(v: Any) -> None:
-        if isinstance(v, Audio):
-            h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
-                                  v.info, v.markers)).encode())
-            h.update(_samples_digest(v.samples).encode())
-        elif isinstance(v, list):
-            h.update(b"L%d" % len(v))
-            for x in v:
-                feed(x)
-        else:
-            h.update(b"V" + repr((type(v).__name__, v)).encode())
-    feed(value)
-    return h.hexdigest()
-
-
-def _source_spec(t: Any, values: dict[str, Any]) -> NodeSpec:
-    """A node type with no inputs whose output is a value given to ``invoke`` (by its digest)."""
-    from .costs import Shape
-
-    def value(*, digest: str) -> Any:
-        """A value given to invoke()."""
-        return values[digest]
-
-    def estimate(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str, Shape]:
-        v = values[params["digest"]]
-        clips = v if isinstance(v, list) else [v]
-        audio = [c for c in clips if isinstance(c, Audio)]
-        if not audio:
-            return {"out": Shape(chars=sum(len(c) for c in clips if isinstance(c, str)))}
-        big = max(audio, key=lambda a: a.frames)
-        return {"out": Shape(big.frames, max(a.channels for a in audio), big.sample_rate,
-                             items=len(clips) if isinstance(v, list) else None)}
-
-    kind = re.sub(r"[^a-z0-9_]", "_", type_name(t).lower()).strip("_")
-    return NodeSpec(id=f"input.{kind}", version=1, category="input", fn=value, inputs={},
-                    outputs={"out": PortSpec("out", t)},
-                    params={"digest": ParamSpec.from_annotation("digest", str, "", "invoke input")},
-                    doc="A value given to invoke().", estimate=estimate, persist=False)
-
-
-def _private_registry(base: Registry) -> Registry:
-    """A registry with every node type of ``base``, to which an invoke adds its input types."""
-    reg = Registry()
-    reg._specs = dict(base._specs)
-    reg._migrations = base._migrations
-    reg.packs, reg.failed_packs = dict(base.packs), dict(base.failed_packs)
-    return reg
 
 
 CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")
