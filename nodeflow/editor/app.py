@@ -68,8 +68,6 @@ class App:
         self._layout_pending = False
         self._layout_at = 0              # on open: the frame to lay out a graph without positions, once measured
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
-        self._head_key: tuple[str, str] | None = None
-        self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
@@ -98,15 +96,6 @@ class App:
                             disable_close=True)
         dpg.set_exit_callback(lambda: self.files.quit())
         self.files = FileActions(self)
-        self._outside: tuple[str, ...] = ()      # the places the Allow once dialog lists
-        with dpg.window(label="Writes outside the output folder", tag="outside", modal=False, show=False,
-                        no_resize=True, no_saved_settings=True, width=560, no_close=True):
-            dpg.add_text("", tag="outside::text", wrap=540)
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Allow once", tag="outside::allow", width=120,
-                               callback=lambda: self._answer_outside(True))
-                dpg.add_button(label="Cancel", tag="outside::cancel", width=120,
-                               callback=lambda: self._answer_outside(False))
         with dpg.window(tag="main", no_scrollbar=True):
             build_menus(self)
             with dpg.group(horizontal=True):
@@ -122,9 +111,14 @@ class App:
                 dpg.add_text("", tag="status")
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
-        self._app_themes: dict[float, int] = {}
-        self.grid_spacing(1.0)
-        self._prefs_window()
+        from .fitting import Fitter
+        from .prefs import Preferences
+        from .prefs_panel import PrefsPanel, app_theme
+        app_theme(dpg, 1.0)
+        self.prefs = Preferences(self.state_dir)
+        self.audition.latency = self.prefs.playback_latency
+        self.fitter = Fitter(dpg)          # panels fit the window (the sweep panel's too), opened or resized
+        self.prefs_panel = PrefsPanel(self)
         self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
                               self.seek)
         self.view.ui_font = ui_font         # tooltips in nodes are read in it at any zoom
@@ -157,73 +151,6 @@ class App:
         from .tools import Tools
         self.tools = Tools(self).load()
         return self
-
-    def grid_spacing(self, scale: float) -> None:
-        """The app's theme, with the canvas' grid drawn at the zoom ``scale`` (imnodes reads the grid's
-        spacing from the app's theme, not from the node editor's)."""
-        dpg = self.dpg
-        if scale not in self._app_themes:
-            with dpg.theme() as th:
-                with dpg.theme_component(dpg.mvAll):   # a slider's handle as a thin line: it never hides digits
-                    dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
-                    dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
-                    dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, 24.0 * scale, category=dpg.mvThemeCat_Nodes)
-                    # a child window shows its parent's background (the same colour): the node editor's
-                    # child was filled and then covered by the canvas, a whole extra layer per frame
-                    # for a software rasterizer (about a fifth of an empty canvas' frame)
-                    dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
-                with dpg.theme_component(dpg.mvTreeNode):  # a node's parameter group: ImGui lights a header
-                    for col in (dpg.mvThemeCol_Header, dpg.mvThemeCol_HeaderHovered,   # to the canvas' edge,
-                                dpg.mvThemeCol_HeaderActive):                          # past the node: none
-                        dpg.add_theme_color(col, (0, 0, 0, 0), category=dpg.mvThemeCat_Core)
-                with dpg.theme_component(dpg.mvTooltip):   # in a node a tooltip had no padding: text on its
-                    dpg.add_theme_style(dpg.mvStyleVar_WindowPadding, 8, 6,      # edges, the last line cut
-                                        category=dpg.mvThemeCat_Core)
-            self._app_themes[scale] = th
-        dpg.bind_theme(self._app_themes[scale])
-
-    # ------------------------------------------------------------------ preferences
-    def _prefs_window(self) -> None:
-        from .prefs import LATENCY_CHOICES, Preferences, latency_label
-        dpg = self.dpg
-        self.prefs = Preferences(self.state_dir)
-        self.audition.latency = self.prefs.playback_latency
-        from .fitting import Fitter
-        self.fitter = Fitter(dpg)          # panels fit the window (the sweep panel's too), opened or resized
-        self.fitter.add("prefs", 470, 310)
-        with dpg.window(label="Preferences", tag="prefs", show=False, no_saved_settings=True, width=470,
-                        height=310, pos=[380, 120], no_collapse=True):
-            dpg.add_text("Playback latency (the sound buffer of previews)", color=(200, 200, 255))
-            dpg.add_radio_button([label for _, label in LATENCY_CHOICES], tag="prefs::latency",
-                                 default_value=latency_label(self.prefs.playback_latency),
-                                 callback=lambda s, a: self.set_latency(a))
-            dpg.add_text("Longer: steadier sound on a busy machine; the first sound does not wait for it.",
-                         wrap=450, color=(160, 160, 170))
-            dpg.add_text("", tag="prefs::now", wrap=450)
-
-    def open_prefs(self) -> None:
-        self._prefs_now()
-        self.dpg.configure_item("prefs", show=True)
-        self.fitter.fit("prefs")
-        self.dpg.focus_item("prefs")
-
-    def set_latency(self, label: str) -> None:
-        from .prefs import latency_value
-        value = latency_value(label)
-        self.prefs.set("playback_latency", value)
-        self.audition.latency = value
-        self.say(f"playback latency: {label} (from the next preview)")
-        self._prefs_now()
-
-    def _prefs_now(self) -> None:
-        try:
-            p = self.audition.player()
-        except Exception:  # noqa: BLE001 - no sound module: nothing to show
-            return
-        info = p.stream_info
-        text = ("last preview: " + f"{info['latency_s'] * 1e3:.0f} ms buffer, {info['underflows']} dropout(s)"
-                + (" (grew after a dropout)" if info.get("grown") else "")) if info else "no preview played yet"
-        self.dpg.set_value("prefs::now", text)
 
     # ------------------------------------------------------------------ status
     def say(self, text: str, error: bool = False) -> None:
@@ -372,22 +299,10 @@ class App:
         graph = self.doc.graph
         refused = refused_writes(graph, graph.base_dir())
         if refused:
-            self._outside = tuple(str(dest) for _, _, dest, _ in refused)
-            self.dpg.set_value("outside::text", f"This graph writes outside its output folder ({graph.base_dir()}) "
-                               "or over files AudioChain did not export:\n" + "\n".join(
-                                   f"  node '{nid}': {dest}" for nid, _, dest, _ in refused)
-                               + "\n\nAllow these writes for this run?")
-            self.files._show_centered("outside", 560, 120 + 18 * len(refused))
+            self.files.ask_outside(graph.base_dir(), [(nid, str(dest)) for nid, _, dest, _ in refused],
+                                   self._start_run)
             return
         self._start_run(())
-
-    def _answer_outside(self, allow: bool) -> None:
-        self.files._hide("outside")
-        places, self._outside = self._outside, ()
-        if allow:
-            self._start_run(places)
-        else:
-            self.say("run cancelled: the graph writes outside its output folder")
 
     def _start_run(self, allow_outside: tuple[str, ...]) -> None:
         try:
@@ -502,31 +417,9 @@ class App:
             self._fit_pending = 0
             self.canvas.fit_to_window()
         self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
-        head = self.audition.playhead()
-        paused = self.audition.paused
-        if head is None and paused is not None:
-            head = (*paused[0], paused[1])                   # a paused preview keeps its playhead
-        key = head[:2] if head else None
-        if self._head_key is not None and self._head_key != key:
-            if key is None and self.status_text.startswith(("playing ", "looping ", "paused ")):   # none stale
-                self.say(f"stopped {'.'.join(self._head_key)}")
-            self.view.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
-            self.view.show_transport(*self._head_key, False, None)
-        if head is not None:
-            nid, port, at = head
-            self.view.playhead(nid, port, at)
-            self.view.show_transport(nid, port, self.audition.now == (nid, port), self.audition.level_dbfs(),
-                                     paused=paused is not None)
-        self._head_key = key
-        au = self.audition
-        loop = (au.loop[0], au.loop[1], au.loop[2]) if au.loop else \
-            ((au.loop_mark[0], au.loop_mark[1], None) if au.loop_mark else None)
-        if loop != self._loop_shown:
-            if self._loop_shown is not None:
-                self.view.show_loop(*self._loop_shown[0], None, None)
-            if loop is not None:
-                self.view.show_loop(*loop[0], loop[1], loop[2])
-            self._loop_shown = loop
+        stopped = self.view.follow(self.audition)
+        if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ")):   # none stale
+            self.say(f"stopped {'.'.join(stopped)}")
 
     def refresh(self) -> None:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import clipboard, items
+from .prefs_panel import app_theme
 
 if TYPE_CHECKING:
     from .app import App
@@ -89,7 +90,7 @@ class Canvas:
         s = view.zoom.scale
         view.font = self._font(max(4, round(FONT_PX * s))) if s != 1.0 else None
         view.compact_font = self._font(max(COMPACT_MIN_PX, round(SMALL_FONT_PX * s)))
-        app.grid_spacing(s)
+        app_theme(app.dpg, s)
         view.rescale(app.doc.graph, old)
         items.configure("menu_zoom", label=f"Actual size (now {view.zoom.label})" if s != 1.0 else "Actual size (100%)")
         app._settle = max(app._settle, 4)

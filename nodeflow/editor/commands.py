@@ -54,7 +54,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("Edit", "Duplicate", lambda a: a.duplicate(), ("Ctrl+D",)),
     Command("Edit", "Delete", lambda a: a.delete_selection(), ("Del", "Backspace")),
     Command("Edit", "Add node...", lambda a: a.open_search(), ("Ctrl+K", "Ctrl+Space"), typing=True, separator=True),
-    Command("Edit", "Preferences...", lambda a: a.open_prefs(), tag="menu_prefs", separator=True),
+    Command("Edit", "Preferences...", lambda a: a.prefs_panel.open(), tag="menu_prefs", separator=True),
     Command("Graph", "Run", lambda a: a.run(), ("F5", "Ctrl+R"), typing=True),
     Command("Graph", "Stop", lambda a: a.stop(), ("Ctrl+.",), typing=True),
     Command("Graph", "Validate", lambda a: a.validate()),

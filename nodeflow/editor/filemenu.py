@@ -62,6 +62,36 @@ class FileActions:
                 dpg.add_button(label="Recover", tag="recovery::yes", width=120, callback=lambda: self._recover(True))
                 dpg.add_button(label="Discard", tag="recovery::no", width=120, callback=lambda: self._recover(False))
 
+        self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
+        with dpg.window(label="Writes outside the output folder", tag="outside", modal=False, show=False,
+                        no_resize=True, no_saved_settings=True, width=560, no_close=True):
+            dpg.add_text("", tag="outside::text", wrap=540)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Allow once", tag="outside::allow", width=120,
+                               callback=lambda: self._answer_outside(True))
+                dpg.add_button(label="Cancel", tag="outside::cancel", width=120,
+                               callback=lambda: self._answer_outside(False))
+
+    # ------------------------------------------------------------------ writes outside the folder
+    def ask_outside(self, folder: Path, writes: list[tuple[str, str]],
+                    go: Callable[[tuple[str, ...]], object]) -> None:
+        """The *Allow once* dialog: a run's ``writes`` ``(node, destination)`` fall outside its output
+        ``folder`` (or over files AudioChain did not export); *Allow once* calls ``go(destinations)``."""
+        self._outside = (tuple(dest for _, dest in writes), go)
+        self.dpg.set_value("outside::text", f"This graph writes outside its output folder ({folder}) "
+                           "or over files AudioChain did not export:\n" + "\n".join(
+                               f"  node '{nid}': {dest}" for nid, dest in writes)
+                           + "\n\nAllow these writes for this run?")
+        self._show_centered("outside", 560, 120 + 18 * len(writes))
+
+    def _answer_outside(self, allow: bool) -> None:
+        self._hide("outside")
+        asked, self._outside = self._outside, None
+        if asked is not None and allow:
+            asked[1](asked[0])
+        elif asked is not None:
+            self.app.say("run cancelled: the graph writes outside its output folder")
+
     # ------------------------------------------------------------------ start
     def start(self, path: Path | None) -> None:
         if path is not None:

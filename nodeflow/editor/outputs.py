@@ -17,6 +17,7 @@ from . import items, widgets
 from .nodetext import one_line
 
 if TYPE_CHECKING:
+    from .playback import Auditioner
     from .zoom import Zoom
 
 __all__ = ["Outputs", "is_audio_type"]
@@ -57,6 +58,8 @@ class Outputs:
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
         self.y_top: dict[tuple[str, str], float] = {}
+        self._head_key: tuple[str, str] | None = None     # the output whose playhead is shown
+        self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
         with dpg.theme() as self._wave_theme:
             with dpg.theme_component(dpg.mvShadeSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
@@ -135,6 +138,34 @@ class Outputs:
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
+
+    def follow(self, au: Auditioner) -> tuple[str, str] | None:
+        """Per frame: the playhead, play/pause label and level meter on the output playing (a paused
+        one keeps its playhead), and the loop region's edges.  Returns the output that stopped since
+        the last frame (nothing plays or pauses now), else None."""
+        head = au.playhead()
+        if head is None and au.paused is not None:
+            head = (*au.paused[0], au.paused[1])
+        key = head[:2] if head else None
+        stopped = None
+        if self._head_key is not None and self._head_key != key:
+            stopped = self._head_key if key is None else None
+            self.playhead(*self._head_key, None)        # the preview that stopped hides its playhead
+            self.show_transport(*self._head_key, False, None)
+        if head is not None:
+            nid, port, at = head
+            self.playhead(nid, port, at)
+            self.show_transport(nid, port, au.now == (nid, port), au.level_dbfs(), paused=au.paused is not None)
+        self._head_key = key
+        loop = (au.loop[0], au.loop[1], au.loop[2]) if au.loop else \
+            ((au.loop_mark[0], au.loop_mark[1], None) if au.loop_mark else None)
+        if loop != self._loop_shown:
+            if self._loop_shown is not None:
+                self.show_loop(*self._loop_shown[0], None, None)
+            if loop is not None:
+                self.show_loop(*loop[0], loop[1], loop[2])
+            self._loop_shown = loop
+        return stopped
 
     def show_loop(self, nid: str, port: str, start: float | None, end: float | None) -> None:
         """The loop region's edges on a waveform (green lines; only the start while it is being marked)."""

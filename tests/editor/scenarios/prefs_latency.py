@@ -36,7 +36,7 @@ def main(app, drv):
     out["stream_latency_s"] = app.audition.player().stream_info["latency_s"]
     out["setting"] = app.audition.player().stream_info["setting"]
     app.stop_audio()
-    app.open_prefs()
+    app.prefs_panel.open()
     drv.frames(3)
     out["now_text"] = dpg.get_value("prefs::now")
     drv.dump(out)

@@ -14,7 +14,7 @@ def main(app, drv):
     dpg.set_viewport_height(800)
     drv.frames(6)
     app.sweep.open()
-    app.open_prefs()
+    app.prefs_panel.open()
     drv.frames(6)
     out["large"] = {"viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
                     "sweep": rect("sweep"), "prefs": rect("prefs")}
