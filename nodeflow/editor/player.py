@@ -30,383 +30,32 @@ The player talks to the device with a sounddevice ``OutputStream`` and a callbac
 clip's rate (resampled with soxr to the device's default rate only if the device refuses the clip's
 rate), mono/stereo mapped onto the device's channels.  Missing PortAudio, no device, no sound server
 or a refused stream are one :class:`AudioDeviceError` saying how to fix it.
+
+This module holds :class:`Player` (the one-clip-at-a-time control, its buffer choice and what it
+learned after underflows), :func:`check_latency` and :func:`default_player`; the rest of the player
+is :mod:`.audiodevice` (sounddevice and the output device), :mod:`.playstream` (one play()'s
+stream: the audio callback, the buffer grown after underflows, the end) and :mod:`.clipreader`
+(the clip handed to the device in blocks).  Their names used elsewhere are importable from here.
 """
 from __future__ import annotations
 
-import atexit
-import logging
-import os
 import threading
 import time
-import weakref
 from types import ModuleType
-from typing import Any, Callable, Protocol
-
-import numpy as np
+from typing import Any, Callable
 
 from ..audio import Audio
-from ..errors import AudioError, NodeflowError, ParameterError
+from ..errors import AudioError, ParameterError
+from .audiodevice import AudioDeviceError, _live, _live_lock, _no_device_hint, _outputs
+from .audiodevice import _output_device as _output_device
+from .audiodevice import _sounddevice as _sounddevice
+from .clipreader import Clip, _mix_matrix
+from .clipreader import _Reader as _Reader
+from .playstream import _Session, _Stream
 
 __all__ = ["AudioDeviceError", "Player", "default_player", "check_latency", "LATENCY_NAMES"]
 
-log = logging.getLogger(__name__)
 
-
-class AudioDeviceError(NodeflowError):
-    """No usable sound output (no PortAudio library, no device, no sound server, stream refused)."""
-
-
-class Clip(Protocol):
-    """What the player plays: an :class:`~nodeflow.Audio`, or a clip that grows as it is generated
-    (:class:`.live.LiveClip`, which also has ``make_reader``)."""
-
-    @property
-    def sample_rate(self) -> int: ...
-    @property
-    def channels(self) -> int: ...
-    @property
-    def samples(self) -> np.ndarray: ...
-    @property
-    def duration_s(self) -> float: ...
-
-
-class _Stream(Protocol):
-    """The part of a ``sounddevice.OutputStream`` the player uses (sounddevice ships no types)."""
-
-    samplerate: float
-    channels: int
-    blocksize: int
-    latency: float
-    device: int
-
-    def start(self) -> None: ...
-    def abort(self, ignore_errors: bool = True) -> None: ...
-    def close(self, ignore_errors: bool = True) -> None: ...
-
-
-# ---------------------------------------------------------------------------------------- sounddevice
-def _sounddevice() -> ModuleType:
-    """Import sounddevice, turning a missing library into one clear AudioDeviceError."""
-    try:
-        import sounddevice
-    except OSError as e:   # sounddevice is installed but libportaudio is not
-        raise AudioDeviceError(
-            f"cannot play sound: the PortAudio library is missing ({e}); install it "
-            "(Debian/Ubuntu: apt-get install libportaudio2; macOS: brew install portaudio)") from None
-    except ImportError as e:
-        if e.name != "sounddevice":   # macOS/Windows: its bundled PortAudio binaries are missing
-            raise AudioDeviceError(f"cannot play sound: the PortAudio library is missing ({e}); "
-                                   "reinstall sounddevice or install PortAudio") from None
-        raise AudioDeviceError("cannot play sound: the sounddevice package is not installed; "
-                               "install the editor extra: pip install 'audiochain[editor]'") from None
-    global _atexit_hooked
-    if not _atexit_hooked:   # registered after sounddevice's own hook, so it runs before PortAudio ends
-        atexit.register(_close_all)
-        _atexit_hooked = True
-    sd: ModuleType = sounddevice      # (untyped: attributes are Any)
-    return sd
-
-
-_live: "weakref.WeakSet[_Session]" = weakref.WeakSet()   # sessions whose stream may still be open
-_live_lock = threading.Lock()
-_atexit_hooked = False
-
-
-def _close_all() -> None:
-    """At exit: close every open stream ourselves rather than racing PortAudio's own teardown."""
-    with _live_lock:
-        sessions = list(_live)
-    for s in sessions:
-        s.stopped = True
-        s.close()
-
-
-def _no_device_hint() -> str:
-    server = os.environ.get("PULSE_SERVER")
-    where = (f" (PULSE_SERVER={server} is set: is a PulseAudio server listening there?)" if server else "")
-    return ("start a sound server (PulseAudio or PipeWire, e.g. `pulseaudio --start`)" + where +
-            ", connect a sound card, or choose an output with Player(device=...)")
-
-
-def _outputs(sd: ModuleType) -> list[str]:
-    try:
-        return [f"{i}: {d['name']}" for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
-    except Exception:  # noqa: BLE001 - only used to enrich a message
-        return []
-
-
-def _output_device(sd: ModuleType, device: int | str | None) -> dict[str, Any]:
-    """The output device's info dict; re-scans devices once if none is found (a server started since)."""
-    for attempt in (0, 1):
-        try:
-            info: dict[str, Any] = sd.query_devices(device, kind="output")
-            return info
-        except sd.PortAudioError as e:
-            err: Exception = e
-        except ValueError as e:   # a name or index that matches no output
-            outs = _outputs(sd)
-            raise AudioDeviceError(f"audio output device {device!r} not found ({e}); available outputs: "
-                                   f"{', '.join(outs) if outs else 'none'}") from None
-        with _live_lock:
-            busy = any(s.stream_open for s in _live)
-        if attempt or busy:
-            break
-        try:   # PortAudio lists devices once at start-up: look again (never while a stream is open)
-            sd._terminate()
-            sd._initialize()
-        except Exception:  # noqa: BLE001
-            break
-    raise AudioDeviceError(f"no audio output device (PortAudio: {err}); {_no_device_hint()}") from None
-
-
-def _mix_matrix(inputs: int, outputs: int) -> np.ndarray | None:
-    """``[inputs, outputs]`` gains mapping clip channels onto device channels (None: identity)."""
-    if inputs == outputs:
-        return None
-    m = np.zeros((inputs, outputs), np.float32)
-    if inputs == 1:
-        m[0, :] = 1.0                        # mono on every speaker
-    elif outputs == 1:
-        m[:, 0] = 1.0 / inputs               # average to mono
-    elif inputs < outputs:
-        m[np.arange(inputs), np.arange(inputs)] = 1.0   # stereo on the first two of many
-    else:
-        for i in range(inputs):              # fold extra channels onto the outputs, level kept
-            m[i, i % outputs] = 1.0
-        m /= np.maximum(m.sum(axis=0, keepdims=True), 1.0)
-    return m
-
-
-class _Reader:
-    """Hands out device-ready blocks ``[frames, out_channels]`` of a clip, resampling on the fly."""
-
-    waiting = False          # a growing clip's reader waits for more (silence that is not the end: see .live)
-
-    def __init__(self, samples: np.ndarray, in_rate: int, out_rate: int, mix: np.ndarray | None,
-                 loop: bool = False, start: int = 0):
-        self.x, self.n, self.mix = samples, samples.shape[1], mix
-        self.in_rate, self.out_rate = in_rate, out_rate
-        self.loop = loop and self.n > 0      # wrap around at the end, for ever (until stopped)
-        self.pos = min(max(int(start), 0), self.n)
-        self.rs = None
-        if in_rate != out_rate:
-            import soxr
-            self.rs = soxr.ResampleStream(in_rate, out_rate, samples.shape[0], dtype="float32", quality="HQ")
-            self.pending = np.empty((0, samples.shape[0]), np.float32)
-            self.eof = self.n == 0
-
-    def _next(self, frames: int) -> np.ndarray:
-        if self.rs is None:
-            if self.loop and self.pos + frames > self.n:
-                parts, want = [], frames
-                while want:
-                    if self.pos >= self.n:
-                        self.pos = 0
-                    a, b = self.pos, min(self.pos + want, self.n)
-                    parts.append(self.x[:, a:b].T)
-                    self.pos, want = b, want - (b - a)
-                return np.concatenate(parts)
-            a, b = self.pos, min(self.pos + frames, self.n)
-            self.pos = b
-            return self.x[:, a:b].T
-        while len(self.pending) < frames and not self.eof:
-            step = int(frames * self.in_rate / self.out_rate) + 64
-            if self.loop and self.pos >= self.n:
-                self.pos = 0
-            a, b = self.pos, min(self.pos + step, self.n)
-            self.pos = b
-            self.eof = b >= self.n and not self.loop
-            y = self.rs.resample_chunk(np.ascontiguousarray(self.x[:, a:b].T), last=self.eof)
-            self.pending = np.concatenate([self.pending, y]) if len(self.pending) else y
-        block, self.pending = self.pending[:frames], self.pending[frames:]
-        return block
-
-    def read(self, out: np.ndarray) -> int:
-        """Fill ``out`` (zeros after the clip's end); returns how many frames came from the clip."""
-        block = self._next(len(out))
-        k = len(block)
-        if self.mix is None:
-            out[:k] = block
-        elif k:
-            np.matmul(block, self.mix, out=out[:k])
-        out[k:] = 0.0
-        return k
-
-
-class _Session:
-    """One play(): its stream, its counters and its end, reported exactly once."""
-
-    def __init__(self, sd: ModuleType, audio: Clip, on_done: Callable[[], None] | None, t0: float,
-                 loop: bool = False, start_s: float = 0.0):
-        self._sd = sd                  # the sounddevice module
-        self.audio, self.on_done, self.t0 = audio, on_done, t0
-        self.loop, self.start_s = loop, start_s     # a loop plays the clip round and round from start_s
-        self.rate = audio.sample_rate
-        self.reader: _Reader | None = None
-        self.stream: _Stream | None = None
-        self.stream_open = False       # (then stream is set)
-        self.frames_out = 0            # frames (at the stream's rate) handed to the device
-        self.first_buffer_at: float | None = None
-        self.underflows = 0
-        self.ended = False             # the whole clip was handed over
-        self.stopped = False           # stop() or a newer play()
-        self.failure: str | None = None
-        self.finished = threading.Event()
-        self._stream_lock = threading.RLock()  # serialises abort/close/reopen of the stream
-        self._state_lock = threading.Lock()
-        self._finishing = False
-        self.latency_s = 0.0           # the buffer of the open stream, seconds
-        self.latency_history: list[float] = []
-        self.adaptive = False          # reopen with a bigger buffer after an underflow
-        self.open_kw: dict[str, Any] = {}
-        self.generation = 0            # which stream is current (an old one's end is not the session's end)
-        self.last_callback: float | None = None
-        self.late = 0                  # callbacks that came after the whole buffer had drained
-        self.tail = 0                  # frames of silence handed over after the clip's end
-        self._growing = False
-        self.priority: int | None = None
-        self.on_grow: Callable[[float], None] | None = None
-
-    # -- PortAudio's thread
-    def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        sd, reader = self._sd, self.reader
-        try:
-            if reader is None:
-                raise RuntimeError("the stream started before its reader was set")
-            now = time.perf_counter()
-            starved = bool(status.output_underflow)
-            if self.last_callback is not None and now - self.last_callback > self.latency_s > 0:
-                self.late += 1            # the whole buffer drained between two callbacks
-                starved = True
-            self.last_callback = now
-            if starved and not self.ended:       # (silence after the clip's end may run dry)
-                self.underflows += 1
-                if self.adaptive and not self._growing and self.latency_s < MAX_LATENCY_S:
-                    self._growing = True
-                    threading.Thread(target=self.grow, name="nodeflow-audition-grow", daemon=True).start()
-            k = reader.read(outdata)
-            self.frames_out += k
-            if self.first_buffer_at is None:
-                self.first_buffer_at = now
-                self.priority = _raise_priority()
-        except Exception as e:  # noqa: BLE001 - reported through Player.error
-            outdata.fill(0)
-            self.failure = f"playback failed in the audio callback: {type(e).__name__}: {e}"
-            raise sd.CallbackAbort from None
-        if k < frames and not reader.waiting:
-            # the clip is handed over; the device still holds up to a buffer of it, and stopping now
-            # would drop that (PortAudio on PulseAudio does): play the buffer's length of silence first
-            self.ended = True
-            self.tail += frames - k
-            if self.tail >= (self.latency_s + TAIL_MARGIN_S) * self.rate:
-                raise sd.CallbackStop
-
-    def finished_callback_for(self, generation: int) -> Callable[[], None]:
-        def finished() -> None:
-            if generation == self.generation:     # not a stream replaced by a bigger one
-                self._finish_soon()
-        return finished
-
-    def grow(self) -> None:
-        """Reopen the stream with twice the buffer, where the clip is now (a helper thread)."""
-        sd = self._sd
-        try:
-            with self._stream_lock:
-                if self.stopped or self.ended or not self.stream_open or self.finished.is_set() \
-                        or self.stream is None:
-                    return
-                new = min(max(self.latency_s * 2, 0.05), MAX_LATENCY_S)
-                old = self.stream
-                self.generation += 1
-                try:
-                    stream = sd.OutputStream(latency=new, callback=self.callback,
-                                             finished_callback=self.finished_callback_for(self.generation),
-                                             prime_output_buffers_using_stream_callback=True, **self.open_kw)
-                except sd.PortAudioError:
-                    self.generation -= 1          # keep playing on the stream we have
-                    return
-                old.abort(ignore_errors=True)
-                old.close(ignore_errors=True)
-                self.stream, self.latency_s = stream, float(stream.latency)
-                self.latency_history.append(self.latency_s)
-                self.last_callback = None
-                stream.start()
-            if self.on_grow is not None:
-                self.on_grow(self.latency_s)
-        except Exception as e:  # noqa: BLE001 - the old stream is gone: report and end
-            self.failure = f"playback failed while enlarging the buffer: {type(e).__name__}: {e}"
-            self.stream_open = False
-            self._finish_soon()
-        finally:
-            self._growing = False
-
-    # -- any thread
-    def _finish_soon(self) -> None:
-        with self._state_lock:
-            if self._finishing:
-                return
-            self._finishing = True
-        try:
-            threading.Thread(target=self._finish, name="nodeflow-audition-done", daemon=True).start()
-        except RuntimeError:   # interpreter shutting down: no more threads; the atexit hook closes
-            self.finished.set()
-
-    def _finish(self) -> None:
-        self.close()
-        self.finished.set()
-        if self.on_done is not None:
-            try:
-                self.on_done()
-            except Exception:  # noqa: BLE001 - a broken listener must not break playback
-                log.exception("audition on_done callback failed")
-
-    def close(self) -> None:
-        with self._stream_lock:
-            if self.stream is not None and self.stream_open:
-                try:
-                    self.stream.abort(ignore_errors=True)
-                    self.stream.close(ignore_errors=True)
-                finally:
-                    self.stream_open = False
-
-    def stop(self, wait: float = 2.0) -> None:
-        self.stopped = True
-        self.close()
-        self._finish_soon()
-        self.finished.wait(wait)
-
-    @property
-    def position_s(self) -> float:
-        """What is heard now: the frames handed over, less the ones still in the device's buffer."""
-        if self.ended and self.finished.is_set():
-            return self.audio.duration_s
-        ahead = self.latency_s if not self.finished.is_set() else 0.0
-        if self.loop:
-            heard = self.frames_out / self.rate - ahead
-            return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
-        pos = min(max(self.frames_out / self.rate - ahead, 0.0), self.audio.duration_s)
-        self._shown = max(pos, getattr(self, "_shown", 0.0))   # a grown buffer does not move it back
-        return self._shown
-
-    @property
-    def error(self) -> str | None:
-        if self.failure:
-            return self.failure
-        if self.finished.is_set() and not self.ended and not self.stopped:
-            return (f"playback stopped at {self.position_s:.2f} of {self.audio.duration_s:.2f} s: the audio "
-                    f"device stopped the stream (sound server gone or device unplugged?); {_no_device_hint()}")
-        if self.underflows:
-            if self.adaptive:
-                return (f"{self.underflows} output underflow(s) on a busy machine: you may have heard a gap; the "
-                        f"playback buffer grew to {self.latency_s * 1e3:.0f} ms"
-                        + (" (its most)" if self.latency_s >= MAX_LATENCY_S - 1e-3 else ""))
-            return (f"{self.underflows} output underflow(s): the audio device ran out of samples and you heard "
-                    f"gaps; choose a longer playback latency (now {self.latency_s * 1e3:.0f} ms; in the editor: "
-                    "Edit > Preferences) or 'auto', which grows it")
-        return None
-
-
-# ---------------------------------------------------------------------------------------- player
 class Player:
     """Plays one clip at a time on a sounddevice output stream, without blocking the caller.
 
@@ -619,8 +268,7 @@ class Player:
             self._learned = latency_s
 
 
-AUTO_MIN_S, AUTO_MAX_S, MAX_LATENCY_S = 0.2, 0.5, 1.0
-TAIL_MARGIN_S = 0.05
+AUTO_MIN_S, AUTO_MAX_S = 0.2, 0.5     # the "auto" buffer's bounds (it may grow past them: .playstream)
 LATENCY_NAMES = ("auto", "low", "high")
 
 
@@ -632,27 +280,6 @@ def check_latency(value: Any) -> None:
         return
     raise ParameterError(f"Player: latency={value!r} must be 'auto', 'low', 'high' or seconds in (0, 2] "
                          "(e.g. 0.1)")
-
-
-def _raise_priority() -> int | None:
-    """Ask for a higher scheduling priority for the calling (audio) thread; its nice value, or None.
-
-    Linux applies ``setpriority`` to one thread when given its id; without the right to (no root,
-    no RLIMIT_NICE) the thread keeps its priority and the larger buffer does the work.
-    """
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return None
-    tid = threading.get_native_id()
-    for nice in (-11, -5, -1):
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-            return nice
-        except OSError:
-            continue
-    try:
-        return os.getpriority(os.PRIO_PROCESS, tid)
-    except OSError:
-        return None
 
 
 _default: Player | None = None

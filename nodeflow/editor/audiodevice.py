@@ -1,0 +1,98 @@
+"""The sound output for :mod:`nodeflow.editor.player`: sounddevice (PortAudio) imported with one clear
+:class:`AudioDeviceError` when it or its library is missing, the output device found (looked for
+again once when none is, unless a stream is open), the outputs named in messages, and the streams
+still open closed at exit before PortAudio's own teardown.  This module never imports dearpygui.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import weakref
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NodeflowError
+
+if TYPE_CHECKING:   # playstream imports this module
+    from .playstream import _Session
+
+__all__ = ["AudioDeviceError"]
+
+
+class AudioDeviceError(NodeflowError):
+    """No usable sound output (no PortAudio library, no device, no sound server, stream refused)."""
+
+
+def _sounddevice() -> ModuleType:
+    """Import sounddevice, turning a missing library into one clear AudioDeviceError."""
+    try:
+        import sounddevice
+    except OSError as e:   # sounddevice is installed but libportaudio is not
+        raise AudioDeviceError(
+            f"cannot play sound: the PortAudio library is missing ({e}); install it "
+            "(Debian/Ubuntu: apt-get install libportaudio2; macOS: brew install portaudio)") from None
+    except ImportError as e:
+        if e.name != "sounddevice":   # macOS/Windows: its bundled PortAudio binaries are missing
+            raise AudioDeviceError(f"cannot play sound: the PortAudio library is missing ({e}); "
+                                   "reinstall sounddevice or install PortAudio") from None
+        raise AudioDeviceError("cannot play sound: the sounddevice package is not installed; "
+                               "install the editor extra: pip install 'audiochain[editor]'") from None
+    global _atexit_hooked
+    if not _atexit_hooked:   # registered after sounddevice's own hook, so it runs before PortAudio ends
+        atexit.register(_close_all)
+        _atexit_hooked = True
+    sd: ModuleType = sounddevice      # (untyped: attributes are Any)
+    return sd
+
+
+_live: "weakref.WeakSet[_Session]" = weakref.WeakSet()   # sessions whose stream may still be open
+_live_lock = threading.Lock()
+_atexit_hooked = False
+
+
+def _close_all() -> None:
+    """At exit: close every open stream ourselves rather than racing PortAudio's own teardown."""
+    with _live_lock:
+        sessions = list(_live)
+    for s in sessions:
+        s.stopped = True
+        s.close()
+
+
+def _no_device_hint() -> str:
+    server = os.environ.get("PULSE_SERVER")
+    where = (f" (PULSE_SERVER={server} is set: is a PulseAudio server listening there?)" if server else "")
+    return ("start a sound server (PulseAudio or PipeWire, e.g. `pulseaudio --start`)" + where +
+            ", connect a sound card, or choose an output with Player(device=...)")
+
+
+def _outputs(sd: ModuleType) -> list[str]:
+    try:
+        return [f"{i}: {d['name']}" for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+    except Exception:  # noqa: BLE001 - only used to enrich a message
+        return []
+
+
+def _output_device(sd: ModuleType, device: int | str | None) -> dict[str, Any]:
+    """The output device's info dict; re-scans devices once if none is found (a server started since)."""
+    for attempt in (0, 1):
+        try:
+            info: dict[str, Any] = sd.query_devices(device, kind="output")
+            return info
+        except sd.PortAudioError as e:
+            err: Exception = e
+        except ValueError as e:   # a name or index that matches no output
+            outs = _outputs(sd)
+            raise AudioDeviceError(f"audio output device {device!r} not found ({e}); available outputs: "
+                                   f"{', '.join(outs) if outs else 'none'}") from None
+        with _live_lock:
+            busy = any(s.stream_open for s in _live)
+        if attempt or busy:
+            break
+        try:   # PortAudio lists devices once at start-up: look again (never while a stream is open)
+            sd._terminate()
+            sd._initialize()
+        except Exception:  # noqa: BLE001
+            break
+    raise AudioDeviceError(f"no audio output device (PortAudio: {err}); {_no_device_hint()}") from None

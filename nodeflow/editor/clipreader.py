@@ -1,0 +1,101 @@
+"""What the player plays and how it is read out: a clip (:class:`Clip`: an Audio, or a clip that grows
+as it is generated) handed to the device in blocks ``[frames, device channels]``, its channels
+mapped onto the device's, resampled on the fly when the device refuses the clip's rate, looped on
+request.  The audio callback (:mod:`.playstream`) only copies what :class:`_Reader` hands it.  This
+module never imports dearpygui.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Clip"]
+
+
+class Clip(Protocol):
+    """What the player plays: an :class:`~nodeflow.Audio`, or a clip that grows as it is generated
+    (:class:`.live.LiveClip`, which also has ``make_reader``)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def samples(self) -> np.ndarray: ...
+    @property
+    def duration_s(self) -> float: ...
+
+
+def _mix_matrix(inputs: int, outputs: int) -> np.ndarray | None:
+    """``[inputs, outputs]`` gains mapping clip channels onto device channels (None: identity)."""
+    if inputs == outputs:
+        return None
+    m = np.zeros((inputs, outputs), np.float32)
+    if inputs == 1:
+        m[0, :] = 1.0                        # mono on every speaker
+    elif outputs == 1:
+        m[:, 0] = 1.0 / inputs               # average to mono
+    elif inputs < outputs:
+        m[np.arange(inputs), np.arange(inputs)] = 1.0   # stereo on the first two of many
+    else:
+        for i in range(inputs):              # fold extra channels onto the outputs, level kept
+            m[i, i % outputs] = 1.0
+        m /= np.maximum(m.sum(axis=0, keepdims=True), 1.0)
+    return m
+
+
+class _Reader:
+    """Hands out device-ready blocks ``[frames, out_channels]`` of a clip, resampling on the fly."""
+
+    waiting = False          # a growing clip's reader waits for more (silence that is not the end: see .live)
+
+    def __init__(self, samples: np.ndarray, in_rate: int, out_rate: int, mix: np.ndarray | None,
+                 loop: bool = False, start: int = 0):
+        self.x, self.n, self.mix = samples, samples.shape[1], mix
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self.loop = loop and self.n > 0      # wrap around at the end, for ever (until stopped)
+        self.pos = min(max(int(start), 0), self.n)
+        self.rs = None
+        if in_rate != out_rate:
+            import soxr
+            self.rs = soxr.ResampleStream(in_rate, out_rate, samples.shape[0], dtype="float32", quality="HQ")
+            self.pending = np.empty((0, samples.shape[0]), np.float32)
+            self.eof = self.n == 0
+
+    def _next(self, frames: int) -> np.ndarray:
+        if self.rs is None:
+            if self.loop and self.pos + frames > self.n:
+                parts, want = [], frames
+                while want:
+                    if self.pos >= self.n:
+                        self.pos = 0
+                    a, b = self.pos, min(self.pos + want, self.n)
+                    parts.append(self.x[:, a:b].T)
+                    self.pos, want = b, want - (b - a)
+                return np.concatenate(parts)
+            a, b = self.pos, min(self.pos + frames, self.n)
+            self.pos = b
+            return self.x[:, a:b].T
+        while len(self.pending) < frames and not self.eof:
+            step = int(frames * self.in_rate / self.out_rate) + 64
+            if self.loop and self.pos >= self.n:
+                self.pos = 0
+            a, b = self.pos, min(self.pos + step, self.n)
+            self.pos = b
+            self.eof = b >= self.n and not self.loop
+            y = self.rs.resample_chunk(np.ascontiguousarray(self.x[:, a:b].T), last=self.eof)
+            self.pending = np.concatenate([self.pending, y]) if len(self.pending) else y
+        block, self.pending = self.pending[:frames], self.pending[frames:]
+        return block
+
+    def read(self, out: np.ndarray) -> int:
+        """Fill ``out`` (zeros after the clip's end); returns how many frames came from the clip."""
+        block = self._next(len(out))
+        k = len(block)
+        if self.mix is None:
+            out[:k] = block
+        elif k:
+            np.matmul(block, self.mix, out=out[:k])
+        out[k:] = 0.0
+        return k
