@@ -48,14 +48,22 @@ def file_names(text: str) -> str:
     return _BARE.sub(lambda m: m.group(1), _QUOTED.sub(lambda m: m.group(1), text))
 
 
+_BRACKETED_PATH = re.compile(r" \((?:/|~/|[A-Za-z]:[\\/])[^()]*\)")     # " (/home/ana/ckpt)": a bare path
+
+
 def headline(problem: str) -> str:
     """The first clause of a problem (the node shows it, paths as their names; the tooltip has
     the whole message), and the command that fixes it when the message names one (``audiochain
     models pull NAME``).  A quoted value is never cut (a file named ``take (final).wav``).
 
+    A path in brackets is left out rather than cut at, so the clause goes on to say what is wrong:
+
     >>> headline("input file path='/a/b/take (final) v2.wav' not found (looked at /a/b); put it there")
     "input file path='take (final) v2.wav' not found"
+    >>> headline("checkpoint 'no-config' (/home/ana/ckpt) has no config.json (transformers layout)")
+    "checkpoint 'no-config' has no config.json"
     """
+    problem = _BRACKETED_PATH.sub("", problem)
     outside = re.sub(r"'[^']*'", lambda m: "x" * len(m.group(0)), problem)      # quotes masked
     cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))
     fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])

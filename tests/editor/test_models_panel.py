@@ -193,6 +193,8 @@ def test_a_missing_or_unusable_checkpoint_folder_is_drawn_broken(editor):
     gone, noconfig = nodes["gone"], nodes["noconfig"]
     assert gone["problems"] and "no folder" in gone["problems"][0], gone
     assert noconfig["problems"] and "has no config.json" in noconfig["problems"][0], noconfig
+    # the line on the node says what is wrong (it was cut at the folder's bracket: "! checkpoint 'no-config'")
+    assert "has no config.json" in noconfig["problem_text"].replace("\n", " "), noconfig["problem_text"]
     for node in (gone, noconfig):
         assert node["problem_shown"] and node["problem_text"].startswith("! checkpoint '"), node
         assert node["drawn_as"] == "broken", node
