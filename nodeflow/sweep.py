@@ -402,9 +402,10 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
     """Run one variant into ``out_dir/<variant name>``; failures are recorded, not raised.
     ``device`` may be a sweep's device list: the variant takes its own (:func:`assign_devices`).
 
-    With ``keep_values`` a failed or stopped variant keeps the values made before it ended (e.g.
-    the audio an export that failed was given: the editor still plays it); its status and error
-    say it failed."""
+    A failed or stopped variant's row still lists what it made before it ended (the files its
+    other exports wrote, their durations, the nodes that ran when the error says); with
+    ``keep_values`` it keeps the values too (e.g. the audio an export that failed was given: the
+    editor still plays it); its status and error say it failed."""
     from .errors import Cancelled
     device = assign_devices([variant], device)[0]
     vdir = out_dir / variant.name
@@ -416,6 +417,7 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
         if keep_values:
             made[nid] = outputs
 
+    summary = OutputSummary(graph)
     try:
         g = apply_overrides(graph, variant.overrides)
         summary = OutputSummary(g)
@@ -423,8 +425,12 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                            allow_outside=allow_outside, on_output=on_output, keep="all" if keep_values else ())
     except NodeflowError as e:
         status = "cancelled" if isinstance(e, Cancelled) else "failed"
-        return VariantResult(variant, status, str(vdir), elapsed_s=time.perf_counter() - t0, error=str(e),
-                             values=made_before(e, made) if keep_values else None)
+        done = getattr(e, "result", None)      # what ran before it ended (another export's file is written)
+        files, durations, prov = summary.merged(done.cache_keys if done is not None else list(summary.per_node))
+        return VariantResult(variant, status, str(vdir), files, durations, prov, time.perf_counter() - t0,
+                             error=str(e), ran=sorted(done.ran) if done is not None else [],
+                             values=made_before(e, made) if keep_values else None,
+                             prompts=summary.prompts, numbers=summary.numbers)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,
