@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-if TYPE_CHECKING:   # costs is imported lazily by graph.py; these are for annotations only
+if TYPE_CHECKING:   # costs is imported lazily by validation.py; these are for annotations only
     from .graph import Graph, NodeInstance
     from .node import NodeSpec
 

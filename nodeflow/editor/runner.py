@@ -238,20 +238,20 @@ class Runner:
                 for nid, outs in result.outputs.items():
                     self.outputs[nid] = (job.keys.get(nid, ""), outs)
                     self.live.settle(nid, outs)
-            self._settle(job, err)
+            after = self._settle(job, err)
             if job.kind == "run":
-                messages.append(self._summary(job, result, err))
+                messages.append(self._summary(job, result, err, after))
             if job.on_done is not None:
                 job.on_done(result, err)
         if changed:
             self.version += 1
         return [m for m in messages if m]
 
-    def _settle(self, job: Job, err: BaseException | None) -> None:
+    def _settle(self, job: Job, err: BaseException | None) -> dict[str, str]:
         """A finished job leaves no node of its own queued or running: a stopped one is cancelled;
         one that never started has no state (it did not run), unless a node before it failed: then
         it is ``blocked`` ("not run: after 'x'"), as a node after one with a problem is marked
-        before a run (:meth:`_blocked`)."""
+        before a run (:meth:`_blocked`).  Returns those ``{node: the failed node before it}``."""
         after = self._after_failure(job, err)
         for nid in job.keys:
             st = self.states.get(nid)
@@ -265,6 +265,7 @@ class Runner:
                                              else "the run ended")
             elif st is not None:
                 del self.states[nid]
+        return after
 
     def _after_failure(self, job: Job, err: BaseException | None) -> dict[str, str]:
         """The nodes after one that failed in ``job`` (its error's node, or a node it marked
@@ -300,7 +301,8 @@ class Runner:
                                             started=now if kind == "running" else None)
 
     @staticmethod
-    def _summary(job: Job, result: RunResult | None, err: BaseException | None) -> str:
+    def _summary(job: Job, result: RunResult | None, err: BaseException | None,
+                 after: dict[str, str] | None = None) -> str:
         took = time.perf_counter() - job.started
         if result is not None:          # (the run raised nothing)
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
@@ -311,8 +313,9 @@ class Runner:
                     "(what finished comes from the cache)")
         if isinstance(err, Cancelled):
             return "run stopped"
+        not_run = f"; not run: {', '.join(sorted(after))} (marked on the nodes)" if after else ""
         if isinstance(err, (ExecutionError, NodeflowError)):
-            return "run failed: " + str(err).splitlines()[0]
+            return "run failed: " + str(err).splitlines()[0] + not_run
         return f"run failed: {type(err).__name__}: {err}"
 
     def wait(self, timeout: float = 60.0) -> list[str]:

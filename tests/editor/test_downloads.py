@@ -188,6 +188,7 @@ def test_nodes_after_any_failed_node_are_marked_not_run(tmp_path):
                                                                   "fade": "blocked"}
         assert runner.states["gain"].describe() == runner.states["fade"].describe() == "not run: after 'load'"
         assert messages[0].startswith("run failed: node 'load'"), messages
+        assert messages[0].endswith("; not run: fade, gain (marked on the nodes)"), messages
         g.set("gain", "gain_db", -3.0)             # an edit of gain: its mark and fade's go, load's failure stays
         assert runner.forget_stale(g) == {"gain", "fade"}
         g.set("gain", "gain_db", 0.0)
