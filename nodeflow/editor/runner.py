@@ -21,6 +21,7 @@ import collections
 import dataclasses
 import re
 import time
+import weakref
 from typing import Any, Callable
 
 from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
@@ -103,7 +104,9 @@ class Runner:
         self._generation = 0               # bumped by detach(): events of older jobs are dropped
         self._events: collections.deque[tuple[int, Event]] = collections.deque()
         self._job_keys: dict[str, str] = {}
-        self._keys_memo: tuple[tuple[int, int] | None, dict[str, str] | None] = (None, None)
+        # (the graph, what its keys depend on, the keys): see current_keys
+        self._keys_memo: tuple[weakref.ref[Graph] | None, tuple[Any, ...] | None, dict[str, str] | None] = \
+            (None, None, None)
         from .live import LivePieces
         self.live = LivePieces()           # streamed pieces of running nodes (play while generating)
 
@@ -137,6 +140,7 @@ class Runner:
                 g.remove(nid)
             g.check(None, allow_outside=allow_outside)
         keys = self.executor.keys(g)
+        self._keys_memo = (None, None, None)       # input files may have changed on disk: current_keys looks again
         self._job_keys.update(keys)
         gen = self._generation
         handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
@@ -229,6 +233,8 @@ class Runner:
             if job.on_done is not None:
                 job.on_done(None, job.handle.exception() or Cancelled("its graph was closed"))
         messages = []
+        if ended:
+            self._keys_memo = (None, None, None)    # (a model the run downloaded has a revision now: keys change)
         for job in ended:
             self.jobs.remove(job)
             changed = True
@@ -331,14 +337,23 @@ class Runner:
     def current_keys(self, graph: Graph) -> dict[str, str] | None:
         """Content keys of ``graph`` now, or None when they cannot be computed (unknown types, cycles).
 
-        Memoised per graph revision (input files are re-hashed only when their size or mtime changes).
+        Remembered while nothing they depend on changes: the graph (the same object, its revision
+        and content, so a parameter changed without an edit counts), its folder (relative input
+        paths resolve against it: Save as elsewhere moves it and rewrites those paths without an
+        edit) and, until a run starts or ends, the input files and models on disk (a run computes
+        the keys afresh; what it shows must match them).  Input files are re-hashed only when their
+        size or mtime changes.
         """
-        stamp = (id(graph), graph.revision)
-        if self._keys_memo[0] == stamp:
-            return self._keys_memo[1]
+        try:
+            stamp: tuple[Any, ...] | None = (graph.revision, graph.content_version(), str(graph.base_dir()))
+        except (NodeflowError, OSError):     # (no current folder)
+            stamp = None
+        ref, seen, memo = self._keys_memo
+        if stamp is not None and ref is not None and ref() is graph and seen == stamp:
+            return memo
         try:
             keys = self.executor.keys(graph)
-            self._keys_memo = (stamp, keys)
+            self._keys_memo = (weakref.ref(graph), stamp, keys)
             return keys
         except (NodeflowError, GraphError, KeyError, Exception):  # noqa: BLE001 - an unrunnable graph has no keys
             return None
