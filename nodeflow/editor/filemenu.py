@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..types import ParamSpec
     from .app import App
 
-__all__ = ["FileActions", "file_filters"]
+__all__ = ["FileActions", "file_filters", "chosen_path"]
 
 
 def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
@@ -36,6 +36,29 @@ def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
         return (exts[0], ".*")
     shown = " ".join(exts) if len(exts) <= 3 else f"{len(exts)} types"      # the filter box is narrow
     return (f"{name} ({shown}){{{','.join(exts)}}}", ".*") + tuple(exts)
+
+
+def chosen_path(data: Any) -> str | None:
+    """The path the file dialog's OK chose: the file name box (what was typed or clicked) in the
+    folder the dialog shows, or the typed name as is when it is absolute or starts with ``~``
+    (dearpygui's ``file_path_name`` glues even an absolute name onto the folder shown).
+
+    >>> chosen_path({"file_path_name": "/w//tmp/g/song.msgpack", "current_path": "/w", "file_name": "/tmp/g/song.msgpack"})
+    '/tmp/g/song.msgpack'
+    >>> chosen_path({"file_path_name": "/w/song.msgpack", "current_path": "/w", "file_name": "song.msgpack"})
+    '/w/song.msgpack'
+    """
+    if not isinstance(data, dict):
+        return None
+    name, folder = data.get("file_name"), data.get("current_path")
+    if isinstance(name, str) and name.strip():
+        typed = Path(name.strip()).expanduser()
+        if typed.is_absolute():
+            return str(typed)
+        if isinstance(folder, str) and folder:
+            return str(Path(folder) / typed)
+    path = data.get("file_path_name")
+    return path if isinstance(path, str) and path else None
 
 
 class FileActions:
@@ -283,10 +306,16 @@ class FileActions:
                 dpg.add_file_extension(e)
 
     def _dialog_done(self, sender: Any, data: dict[str, Any]) -> None:
-        path = data.get("file_path_name") if isinstance(data, dict) else None
+        path = chosen_path(data)
         mode, self._dialog_mode = self._dialog_mode, None
         if not path:
             return
+        if mode in ("bundle", "daw") or (isinstance(mode, tuple) and mode[0] == "saveas"):
+            folder = Path(path).parent
+            if not folder.is_dir():      # typed: a folder that is not there is never made on the way
+                what = {"bundle": "bundle not written", "daw": "DAW project not written"}.get(mode, "not saved")
+                self.app.say(f"{what}: the folder {folder} does not exist; create it first or pick another", True)
+                return
         if mode == "open":
             self.open(path)
         elif mode == "bundle":

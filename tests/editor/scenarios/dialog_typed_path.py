@@ -1,0 +1,40 @@
+"""Type a whole path into the file dialog's File Name box (real clicks and keys) and press OK: an
+absolute path or ~/... is used as is, a folder that does not exist is one line and nothing is made;
+for Save as, Save as bundle and Open."""
+import os
+from pathlib import Path
+
+
+def main(app, drv):
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    dpg = app.dpg
+    drv.frames(4)
+    app.doc.add_node("dsp.gain", (20, 40), node_id="gain")
+    drv.frames(3)
+
+    def type_name(name):
+        drv.frames(3)
+        w, h = dpg.get_item_width("filedialog"), dpg.get_item_height("filedialog")
+        ox, oy = (dpg.get_viewport_client_width() - w) / 2, (dpg.get_viewport_client_height() - h) / 2
+        drv.click((ox + 340, oy + h - 42))                 # the File Name box
+        drv.key("ctrl+a")
+        drv.type_text(name)
+        drv.click((ox + 20, oy + h - 18))                  # OK
+        drv.frames(4)
+        return {"status": app.status_text, "error": app.status_error,
+                "path": str(app.doc.path) if app.doc.path else None}
+
+    out = {}
+    drv.key("ctrl+s")                                      # untitled: the Save dialog, in the start folder
+    out["absolute"] = type_name(str(tmp / "g2" / "song"))
+    app.files.ask_save_as()
+    out["missing"] = type_name(str(tmp / "nope" / "deeper" / "song"))
+    app.files.ask_save_as()
+    out["home"] = type_name("~/songs/take")
+    app.files.ask_bundle()
+    out["bundle"] = type_name(str(tmp / "g2" / "pack"))
+    app.files.ask_open()
+    out["open"] = type_name(str(tmp / "g2" / "song.msgpack"))
+    out["files"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
+                          if "state" not in p.parts and not any(s.startswith(".") for s in p.parts))
+    drv.dump(out)
