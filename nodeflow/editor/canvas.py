@@ -232,12 +232,7 @@ class Canvas:
         if rect is None:
             return at
         (x0, y0), (x1, y1) = rect
-        sizes, graph = self.node_sizes(), self.app.doc.graph
-        size = next((sizes[n] for n, inst in graph.nodes.items() if inst.type == type_id and n in sizes), None)
-        if size is None:
-            drawn = sorted(sizes.values())
-            scale = self.app.view.zoom.scale
-            size = drawn[len(drawn) // 2] if drawn else (220.0 * scale, 180.0 * scale)
+        size = self._new_size(type_id, self.node_sizes())
         title = 24.0 * self.app.view.zoom.scale       # the title bar is above the measured rectangle
         x = max(min(float(at[0]), x1 - size[0] - 8.0), x0 + 8.0)
         y = max(min(float(at[1]), y1 - size[1] - title - 8.0), y0 + 8.0)
@@ -339,9 +334,33 @@ class Canvas:
                     else "moved the nodes to fit this window", app.status_error)
         return bool(new)
 
-    def free_spot(self) -> tuple[float, float]:
-        """Where a node added from the palette goes: right of the others, or below them."""
+    def free_spot(self, type_id: str | None = None) -> tuple[float, float]:
+        """Where a node added from the palette goes (graph coordinates): the first free place in
+        view, row by row from the top left, clear of the nodes there; in a full view, where it
+        covers the least of them (see :func:`.layout.free_place`).  Before the canvas is laid out:
+        right of the others."""
         from .document import positions
-        pos = positions(self.app.doc.graph).values()
-        x = max((p[0] for p in pos), default=-200.0) + 260.0
-        return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos) + 260.0)
+        from .layout import free_place
+        pos, view = positions(self.app.doc.graph), self.visible_box()
+        if view is None:
+            x = max((p[0] for p in pos.values()), default=-200.0) + 260.0
+            return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos.values()) + 260.0)
+        zoom, sizes = self.app.view.zoom, self.node_sizes()
+        boxes = []                          # a node's position is its top-left corner, its size is all of it
+        for nid, (w, h) in sizes.items():
+            if nid in pos:
+                x0, y0 = zoom.to_canvas(pos[nid])
+                boxes.append((x0, y0, x0 + w, y0 + h))
+        w, h = self._new_size(type_id, sizes)
+        x, y = zoom.to_graph(free_place(view, boxes, (w, h)))
+        return x, y
+
+    def _new_size(self, type_id: str | None, sizes: dict[str, tuple[float, float]]) -> tuple[float, float]:
+        """A new node's size in pixels: a drawn node of that type's, else the drawn nodes' median."""
+        graph = self.app.doc.graph
+        size = next((sizes[n] for n, inst in graph.nodes.items() if inst.type == type_id and n in sizes), None)
+        if size is None:
+            drawn = sorted(sizes.values())
+            scale = self.app.view.zoom.scale
+            size = drawn[len(drawn) // 2] if drawn else (220.0 * scale, 180.0 * scale)
+        return size

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..graph import Graph
 
-__all__ = ["arrange", "bounds", "fit", "clear_links", "crossings", "link_curve", "Pins"]
+__all__ = ["arrange", "bounds", "fit", "free_place", "clear_links", "crossings", "link_curve", "Pins"]
 
 #: Where each pin is drawn, as its height below the top of its node: ``(node, "in"|"out", port)``.
 Pins = Mapping[tuple[str, str, str], float]
@@ -330,6 +330,36 @@ def bounds(pos: Mapping[str, list[float]], sizes: Sizes) -> tuple[float, float, 
     """``(x0, y0, x1, y1)`` around every node at ``pos`` with its size."""
     boxes = [(p[0], p[1], p[0] + _size(sizes, n)[0], p[1] + _size(sizes, n)[1]) for n, p in pos.items()]
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]],
+               size: tuple[float, float], gap: float = 20.0, step: float = 40.0) -> tuple[float, float]:
+    """The top-left corner, inside ``view`` ``(x0, y0, x1, y1)``, of the first place (row by row,
+    from the top left) where a node of ``size`` lies ``gap`` clear of every box ``(x0, y0, x1, y1)``;
+    in a full view, the place where it covers the least of them (the view's corner when it does not
+    fit at all).
+
+    >>> free_place((0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
+    (340.0, 20.0)
+    >>> free_place((0, 0, 400, 300), [(0, 0, 400, 150)], (200, 200))    # full: over the least of it
+    (20.0, 60.0)
+    """
+    vx0, vy0, vx1, vy1 = view
+    w, h = size
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    best, least = (vx0 + gap, vy0 + gap), float("inf")
+    ys = np.arange(vy0 + gap, max(vy1 - h - gap, vy0 + gap) + 1e-9, step)
+    xs = np.arange(vx0 + gap, max(vx1 - w - gap, vx0 + gap) + 1e-9, step)
+    for y in ys:
+        for x in xs:
+            ox = np.clip(np.minimum(b[:, 2], x + w + gap) - np.maximum(b[:, 0], x - gap), 0, None)
+            oy = np.clip(np.minimum(b[:, 3], y + h + gap) - np.maximum(b[:, 1], y - gap), 0, None)
+            covered = float((ox * oy).sum())
+            if covered == 0:
+                return float(x), float(y)
+            if covered < least:
+                best, least = (float(x), float(y)), covered
+    return best
 
 
 def fit(graph: Graph, pos: dict[str, list[float]], sizes: dict[str, tuple[float, float]],

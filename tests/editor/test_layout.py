@@ -282,3 +282,28 @@ def test_of_two_nodes_in_the_last_column_the_one_whose_link_wraps_goes_below_the
     assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
     assert arrange(g, sizes, pins=pins) == {"load": [20.0, 40.0], "gain": [380.0, 40.0], "fade": [380.0, 220.0],
                                              "export": [740.0, 40.0]}, "without a window width, as before"
+
+
+@pytest.mark.gui
+def test_nodes_added_from_the_palette_land_in_view_and_clear_of_the_others(editor):
+    """QA: an export added from the palette landed half below the window (y 596-940 of 800): the
+    spot was 'right of the others, or below them', wherever that was."""
+    from ._graphs import chain_graph
+    st = editor.run("palette_place", chain_graph(editor.tmp))
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert len(st["added"]) == 5, st
+    boxes = {n: (r[0], r[1]) for n, r in st["rects"].items() if r is not None}     # title bar included
+
+    order = ["load", "gain", "fade", "export", "export_2", "gain_2", "fade_2", "export_3", "crossfade"]
+    assert sorted(order[4:]) == st["added"]
+
+    def covered(nid):            # the part of it over the nodes there when it was added
+        (x0, y0), (x1, y1) = boxes[nid]
+        return sum(max(0, min(x1, a1) - max(x0, a0)) * max(0, min(y1, b1) - max(y0, b0))
+                   for (a0, b0), (a1, b1) in (boxes[o] for o in order[:order.index(nid)])) / ((x1 - x0) * (y1 - y0))
+    for nid in st["added"]:
+        (x0, y0), (x1, y1) = boxes[nid]
+        assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, (nid, boxes[nid], st["canvas"])
+    # the first three find free places; then the view is full, and the next ones cover the least they can
+    assert [covered(n) for n in ("export_2", "gain_2", "fade_2")] == [0, 0, 0], boxes
+    assert max(covered(n) for n in st["added"]) < 0.5, {n: covered(n) for n in st["added"]}
