@@ -61,6 +61,7 @@ class App:
         self.status_text = ""
         self.status_error = False
         self._last_set: tuple[str, str, float] | None = None     # the last parameter set: node, name, when
+        self._typing_in: tuple[str, str, bool] | None = None       # a slider opened by a double-click; its release due
         self.quitting = False
         self.frame_count = 0
         self._seen: tuple[int | None, int, int] = (None, -1, -1)   # (id(graph), revision, runner version) drawn
@@ -189,7 +190,7 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        pos = self.canvas.graph_pos(self.canvas.inside(at, type_id)) if at is not None else self.canvas.free_spot()
+        pos = self.canvas.graph_pos(self.canvas.inside(at, type_id)) if at is not None else self.canvas.free_spot(type_id)
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
@@ -200,11 +201,13 @@ class App:
         (the gesture ends), or text the parameter cannot take (the widget shows the graph's value)."""
         if value is LEFT:
             self.doc.end_gesture()
+            self._left_type_in(nid, param)
             return
         if value is TYPE_IN:             # a double-click on a slider: its first click did not mean to set it
             last = self._last_set
             if last is not None and last[:2] == (nid, param) and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
                 self.doc.retract_param(nid, param)
+            self._typing_in = (nid, param, True)
             self.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
             return
         try:
@@ -219,6 +222,19 @@ class App:
             self._seen = (None, -1, self._seen[2])
             return
         self.say(f"{nid}.{param} = {value}")
+
+    def _left_type_in(self, nid: str, param: str) -> None:
+        """A slider opened for typing was left: its double-click's own release comes first (the box
+        opens on the next frame); when the box is left with no new value the status says so."""
+        typing_in = self._typing_in
+        if typing_in is None or typing_in[:2] != (nid, param):
+            return
+        if typing_in[2]:
+            self._typing_in = (nid, param, False)
+            return
+        self._typing_in = None
+        if self.status_text.startswith(f"type a value for {nid}.{param};"):
+            self.say(f"{nid}.{param} unchanged")
 
     def browse_param(self, nid: str, param: str, spec: Any) -> None:
         """A field's ``...``: a file dialog, or for a model's checkpoint a folder dialog."""
@@ -280,10 +296,11 @@ class App:
     def delete_selection(self) -> None:
         nodes, links = self.view.selected_nodes(), self.view.selected_links()
         if nodes or links:
+            gone = {str(l) for l in self.doc.graph.links if l.src in nodes or l.dst in nodes} | {str(l) for l in links}
             self.doc.remove(nodes, links)
             self.dpg.clear_selected_nodes(self.view.editor)
             self.dpg.clear_selected_links(self.view.editor)
-            self.say(f"deleted {len(nodes)} node(s), {len(links)} link(s)")
+            self.say(f"deleted {len(nodes)} node(s), {len(gone)} link(s)")     # a node's links go with it
 
     def open_search(self) -> None:
         self.palette.open_search(self.dpg.get_mouse_pos(local=False))
@@ -418,7 +435,7 @@ class App:
             self.canvas.fit_to_window()
         self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
         stopped = self.view.follow(self.audition)
-        if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ")):   # none stale
+        if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale
             self.say(f"stopped {'.'.join(stopped)}")
 
     def refresh(self) -> None:

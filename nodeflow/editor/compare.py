@@ -213,5 +213,8 @@ class NodeAB:
         side, note = done
         del messages[before:]
         name = self.compare.name_of(self.compare.ab[side] or 0)
-        first = f"now {side} ({name}): {note}" if len(said) < 2 else f"{said[-1][0]}; {note}"
-        messages.append(("\n".join([first] + [text for text, _ in said]), False))
+        if len(said) < 2:
+            first, rest = f"now {side} ({name}): {note}", said
+        else:                   # the take starts from its beginning: that line first, said once
+            first, rest = f"now {said[-1][0]}; {note}", said[:-1]
+        messages.append(("\n".join([first] + [text for text, _ in rest]), False))

@@ -238,6 +238,8 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     assert "load" not in st["after_delete"] and "gain" not in st["after_delete"] and st["links_after_delete"] == []
     assert st["after_delete_undo"] == st["after_dup_paste"]
     assert st["links_after_undo"] == ["load.out -> fade.audio", "load.out -> gain.audio"]
+    n = len(st["box_selected"])          # the links went with the nodes: it said '0 link(s)'
+    assert st["delete_status"] == f"deleted {n} node(s), 2 link(s)", (st["delete_status"], st["box_selected"])
 
 
 def test_graph_without_positions_is_laid_out_without_overlaps(editor):

@@ -101,3 +101,46 @@ def test_a_node_plays_its_first_audio_output_or_the_file_an_export_wrote():
     g.connect("gain.out", "export.audio")
     assert [playable_port(g, n) for n in ("load", "gain", "export", "prompt", "nope")] == \
         ["out", "out", "out", None, None]
+
+
+def test_a_switch_to_a_shorter_take_says_once_that_it_starts_from_the_beginning():
+    """QA: the status said 'B (short.out) is 1.0 s long, ... playing B from the start' twice (the
+    first line, and again among the player's lines).  No window: the app's parts are stand-ins."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from nodeflow import Audio
+    from nodeflow.editor.compare import NodeAB
+
+    rate = 8000
+    takes = {("long", "out"): Audio(np.full((1, 5 * rate), 0.1, np.float32), rate),
+             ("short", "out"): Audio(np.full((1, rate), 0.3, np.float32), rate)}
+
+    class Audition:
+        def __init__(self):
+            self.messages = []
+            self.head = ("long", "out", 3.0)          # B (the 5 s take) plays at 3 s
+
+        def playhead(self):
+            return self.head
+
+        def playable(self, value):
+            return value
+
+        def play_value(self, key, value, start_s=0.0, gain_db=0.0):
+            self.messages.append((f"playing {key[0]}.{key[1]} ({value.duration_s:.1f} s)", False))
+            self.head = (*key, start_s)
+
+    app = SimpleNamespace(audition=Audition(), doc=SimpleNamespace(graph=None),
+                          runner=SimpleNamespace(output=lambda g, nid, port: takes[(nid, port)],
+                                                 current_keys=lambda g: {}))
+    ab = NodeAB(app)
+    ab.pair = [("short", "out"), ("long", "out")]
+    ab.compare.ab = {"A": 0, "B": 1}
+    ab._toggle()
+    (text, error), = app.audition.messages
+    lines = text.splitlines()
+    assert not error and lines[0].startswith("now A (short.out) is 1.0 s long, B was at 3.0 s: playing A from "
+                                             "the start; A/B level-matched at"), lines
+    assert sum("from the start" in line for line in lines) == 1, lines

@@ -158,7 +158,8 @@ def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_b
     assert opened["gain"] == -6.0 and opened["shown"] == -6.0 and opened["steps"] == 0, \
         f"the double-click's first click moved the value: {opened}"
     assert "type a value for gain.gain_db" in opened["status"]
-    assert st["escaped"] == {"gain": -6.0, "steps": 0, "redo": None, "typing": False}
+    assert st["escaped"] == {"gain": -6.0, "steps": 0, "redo": None, "typing": False,
+                             "status": "gain.gain_db unchanged"}       # not still 'type a value ...'"
     assert st["typed"] == {"gain": -3.5, "steps": 1, "undo": "set gain.gain_db"}
     assert st["undone"] == {"gain": -6.0, "steps": 0}
     clicked = st["clicked"]               # a single click still sets the value where it lands

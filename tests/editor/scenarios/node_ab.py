@@ -31,9 +31,12 @@ def main(app, drv):
     drv.click(title("export"))
     drv.xdo("keyup", "ctrl")
     out["selected"] = sorted(app.view.selected_nodes())
+    said = []                              # every status line, as they come (a fast run ends within the key's frames)
+    say = app.say
+    app.say = lambda text, error=False: (said.append(text), say(text, error))[1]
     with Parec(tmp / "ab.f32") as rec:
         drv.key("ctrl+b")
-        out["computing"] = app.status_text
+        out["computing"] = next((t for t in said if t.startswith("computing ")), app.status_text)
         drv.until(lambda: app.audition.now == ("gain", "out"), 60, "A (gain) to play")
         drv.frames(3)
         out["a_status"] = [app.status_text, app.status_error]

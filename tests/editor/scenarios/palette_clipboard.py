@@ -59,6 +59,7 @@ def main(app, drv):
     drv.key("Delete")
     out["after_delete"] = sorted(app.doc.graph.nodes)
     out["links_after_delete"] = sorted(app.state()["links"])
+    out["delete_status"] = app.status_text
     drv.key("ctrl+z")
     out["after_delete_undo"] = sorted(app.doc.graph.nodes)
     out["links_after_undo"] = sorted(app.state()["links"])

@@ -30,7 +30,7 @@ def main(app, drv):
     drv.key("Escape")
     drv.frames(3)
     out["escaped"] = {"gain": gain(), "steps": len(history), "redo": history.redo_label,
-                      "typing": bool(dpg.is_item_active(tag))}
+                      "typing": bool(dpg.is_item_active(tag)), "status": app.status_text}
     double_click(0.8)
     drv.key("ctrl+a")
     drv.type_text("-3.5")
