@@ -231,6 +231,7 @@ class FileActions:
     def save_as(self, path: str | Path) -> bool:
         doc = self.app.doc
         old = doc.path
+        scratch = self.app.runner.scratch if not doc.graph.path else None   # untitled: its runs' exports
         try:
             written = save_graph(doc.graph, path)
         except (NodeflowError, OSError) as e:
@@ -243,7 +244,9 @@ class FileActions:
         self.app.recent.add(written)
         self.update_recent()
         self.update_title()
-        self.app.say(f"saved {written}")
+        left = scratch is not None and any(scratch.iterdir())
+        self.app.say(f"saved {written}" + (f"; the exports of its runs before it was saved stay in {scratch} "
+                                           "(Run, F5, writes them beside the graph)" if left else ""))
         return True
 
     def bundle(self, path: str | Path) -> bool:

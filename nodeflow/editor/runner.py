@@ -22,6 +22,7 @@ import dataclasses
 import re
 import time
 import weakref
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
@@ -89,13 +90,16 @@ class Job:
     blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
     deleted: list[str] = dataclasses.field(default_factory=list)       # nodes deleted before they ran (it stopped)
     graph: Graph | None = None        # the snapshot it runs: which nodes come after one that failed
+    scratch: Path | None = None       # an untitled graph's exports went here (its output folder)
 
 
 class Runner:
     """Background runs with per-node states; one shared :class:`~nodeflow.Executor` and cache."""
 
-    def __init__(self, executor: Executor | None = None):
+    def __init__(self, executor: Executor | None = None, scratch_root: Path | None = None):
         self.executor = executor or Executor()
+        self.scratch_root = scratch_root   # where untitled graphs' output folders go (default: state folder/unsaved)
+        self._scratch: Path | None = None  # this untitled document's output folder, once it wrote something
         self.states: dict[str, NodeState] = {}
         self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
         self.version = 0                   # bumped whenever states change (the view redraws then)
@@ -115,21 +119,46 @@ class Runner:
     def running(self) -> bool:
         return any(j.kind == "run" for j in self.jobs)
 
+    def output_dir(self, graph: Graph, *, make: bool = False) -> Path:
+        """Where a run of ``graph`` writes its exports: the graph file's folder; for a graph never
+        saved, a folder of its own under the editor's state folder (``unsaved/untitled-<time>``,
+        one per untitled document, made when ``make``), never the folder the editor was started
+        from.  The Python API and the CLI keep writing into the current folder (``-o``)."""
+        if graph.path:
+            return graph.base_dir()
+        if self._scratch is None:
+            from .files import state_dir
+            root = self.scratch_root or state_dir() / "unsaved"
+            stem = "untitled-" + time.strftime("%Y%m%d-%H%M%S")
+            self._scratch = root / stem
+            n = 2
+            while self._scratch.exists():
+                self._scratch, n = root / f"{stem}-{n}", n + 1
+        if make:
+            self._scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self._scratch
+
+    @property
+    def scratch(self) -> Path | None:
+        """The untitled document's output folder, if a run made it."""
+        return self._scratch if self._scratch is not None and self._scratch.is_dir() else None
+
     def run(self, graph: Graph, targets: list[str] | None = None, *, kind: str = "run",
             on_done: Callable[[RunResult | None, BaseException | None], None] | None = None,
             allow_outside: tuple[str, ...] = ()) -> Job:
         """Start running a snapshot of ``graph`` (only what ``targets`` need, if given).
 
-        Exports write into the graph's folder; ``allow_outside`` lists places outside it the user
-        allowed for this run (the app's *Allow once*).  A whole-graph run whose graph has problems
+        Exports write into :meth:`output_dir` (the graph's folder; an untitled graph's own folder);
+        ``allow_outside`` lists places outside it the user allowed for this run (the app's *Allow once*).  A whole-graph run whose graph has problems
         runs every node that does not depend on one (``job.blocked`` names the others, shown as
         ``blocked``); raises :class:`~nodeflow.GraphError` at once (nothing starts) when nothing
         can run, or when the ``targets`` asked for cannot.
         """
         g = graph.copy()
         blocked: dict[str, str] = {}
+        out_dir = self.output_dir(g)
         try:
-            g.check(targets, allow_outside=allow_outside)
+            g.check(targets, allow_outside=allow_outside, output_dir=out_dir)
         except GraphError as e:
             if targets is not None:
                 raise
@@ -138,14 +167,18 @@ class Runner:
                 raise
             for nid in blocked:                  # run the rest: the nodes that do not depend on a problem
                 g.remove(nid)
-            g.check(None, allow_outside=allow_outside)
+            g.check(None, allow_outside=allow_outside, output_dir=out_dir)
+        scratch = None
+        if not g.path and g.write_paths():         # an untitled graph that exports: its own folder, made now
+            scratch = out_dir = self.output_dir(g, make=True)
         keys = self.executor.keys(g)
         self._keys_memo = (None, None, None)       # input files may have changed on disk: current_keys looks again
         self._job_keys.update(keys)
         gen = self._generation
         handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
-                                      allow_outside=allow_outside, keep="all")   # value: previews, audition, states
-        job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g)
+                                      allow_outside=allow_outside, keep="all",   # value: previews, audition, states
+                                      output_dir=out_dir)
+        job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g, scratch=scratch)
         for nid, why in blocked.items():
             self.states[nid] = NodeState("blocked", None, message=why)
         self.version += 1
@@ -200,6 +233,7 @@ class Runner:
         self._generation += 1
         self._events.clear()
         self.states.clear()
+        self._scratch = None               # the next untitled graph gets a folder of its own
         self.version += 1
         return running
 
@@ -310,10 +344,14 @@ class Runner:
     def _summary(job: Job, result: RunResult | None, err: BaseException | None,
                  after: dict[str, str] | None = None) -> str:
         took = time.perf_counter() - job.started
+        where = ""
+        if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
+                n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
+            where = f"; the graph is not saved: exports in {job.scratch}"
         if result is not None:          # (the run raised nothing)
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                     f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
-                                                          "(marked on the nodes)" if job.blocked else ""))
+                                                          "(marked on the nodes)" if job.blocked else "") + where)
         if isinstance(err, Cancelled) and job.deleted:
             return (f"run stopped: deleted {', '.join(job.deleted)} before it ran; Run (F5) runs the rest "
                     "(what finished comes from the cache)")
@@ -321,7 +359,7 @@ class Runner:
             return "run stopped"
         not_run = f"; not run: {', '.join(sorted(after))} (marked on the nodes)" if after else ""
         if isinstance(err, (ExecutionError, NodeflowError)):
-            return "run failed: " + str(err).splitlines()[0] + not_run
+            return "run failed: " + str(err).splitlines()[0] + not_run + where
         return f"run failed: {type(err).__name__}: {err}"
 
     def wait(self, timeout: float = 60.0) -> list[str]:
