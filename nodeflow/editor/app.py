@@ -54,7 +54,7 @@ class App:
         self.state_dir = state_dir
         self.size = (width, height)
         self.doc = Document()
-        self.runner = Runner()
+        self.runner = Runner(scratch_root=state_dir / "unsaved" if state_dir is not None else None)
         self.audition = Auditioner(self.runner)
         self.autosaver = Autosaver(state_dir)
         self.recent = RecentFiles(state_dir) if state_dir else RecentFiles()
@@ -314,10 +314,10 @@ class App:
             self.say("already running; press Stop first")
             return
         graph = self.doc.graph
-        refused = refused_writes(graph, graph.base_dir())
+        folder = self.runner.output_dir(graph)          # beside the graph; an untitled one's own folder
+        refused = refused_writes(graph, folder)
         if refused:
-            self.files.ask_outside(graph.base_dir(), [(nid, str(dest)) for nid, _, dest, _ in refused],
-                                   self._start_run)
+            self.files.ask_outside(folder, [(nid, str(dest)) for nid, _, dest, _ in refused], self._start_run)
             return
         self._start_run(())
 
@@ -467,8 +467,12 @@ class App:
                 known = [x for x in lengths if isinstance(x, (int, float))]
                 self.view.bound_times(nid, spec, min(known) if known else None)
             for port, ps in (spec.outputs.items() if spec else ()):
-                if not is_audio_type(types.get((nid, port), ps.type)):
-                    self.view.show_value(nid, port, self.runner.output(g, nid, port, keys))
+                t = types.get((nid, port), ps.type)
+                if not is_audio_type(t):
+                    value = self.runner.output(g, nid, port, keys)
+                    self.view.show_value(nid, port, value)
+                    if spec is not None and spec.side_effect and t is str:     # an export: its file's waveform
+                        self.view.show_file(nid, port, value, self.audition.playable)
                 else:
                     value = self.runner.output(g, nid, port, keys)
                     live = self.runner.live.get(nid, port, keys.get(nid)) if value is None else None

@@ -6,6 +6,7 @@ half of the node, not the graph's.
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -58,6 +59,7 @@ class Outputs:
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
         self.y_top: dict[tuple[str, str], float] = {}
+        self.files_shown: dict[tuple[str, str], Any] = {}   # (node, port) -> (path, mtime, size) of the file drawn
         self._head_key: tuple[str, str] | None = None     # the output whose playhead is shown
         self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
         with dpg.theme() as self._wave_theme:
@@ -91,30 +93,35 @@ class Outputs:
                 dpg.add_text("", tag=f"value::{nid}::{port}", color=(190, 210, 240))
                 with dpg.tooltip(f"value::{nid}::{port}"):
                     dpg.add_text("", tag=f"valuetip::{nid}::{port}", wrap=420)
-        else:                           # the waveform's place is kept before a run: the node never grows
-            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
-                # until there is a waveform an empty box of the plot's size holds its place: a plot costs
-                # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
-                dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(56),
-                               tag=f"plotspace::{nid}::{port}")
-                with dpg.plot(height=self.zoom.px(56), width=self.zoom.px(widgets.WIDTH + 80), no_title=True,
-                              no_menus=True, no_box_select=True,
-                              no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
-                    # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
-                    dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
-                                      no_highlight=True)
-                    dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}",
-                                      no_gridlines=True, no_highlight=True)
-                    dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
-                                      thickness=2.0, show=False, no_inputs=True)
-                    for edge in "ab":               # the loop region's edges (shift+click twice)
-                        dpg.add_drag_line(tag=f"loop{edge}::{nid}::{port}", default_value=0.0,
-                                          color=(90, 230, 120, 255), thickness=3.0, show=False, no_inputs=True)
-                    # the level meter: peak dBFS at the playhead, drawn in the plot's corner
-                    dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
-                                            offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
-                dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
-                dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
+        if is_audio_type(t) or plays_file:      # an export: the waveform of the file it wrote
+            self._create_preview(nid, port)
+
+    def _create_preview(self, nid: str, port: str) -> None:
+        """An audio output's waveform area: time axis, playhead, loop edges and level meter."""
+        # the waveform's place is kept before a run: the node never grows
+        with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
+            # until there is a waveform an empty box of the plot's size holds its place: a plot costs
+            # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
+            dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(56),
+                           tag=f"plotspace::{nid}::{port}")
+            with dpg.plot(height=self.zoom.px(56), width=self.zoom.px(widgets.WIDTH + 80), no_title=True,
+                          no_menus=True, no_box_select=True,
+                          no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
+                # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
+                dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
+                                  no_highlight=True)
+                dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}",
+                                  no_gridlines=True, no_highlight=True)
+                dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
+                                  thickness=2.0, show=False, no_inputs=True)
+                for edge in "ab":               # the loop region's edges (shift+click twice)
+                    dpg.add_drag_line(tag=f"loop{edge}::{nid}::{port}", default_value=0.0,
+                                      color=(90, 230, 120, 255), thickness=3.0, show=False, no_inputs=True)
+                # the level meter: peak dBFS at the playhead, drawn in the plot's corner
+                dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
+                                        offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
+            dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
+            dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
 
     def _pressed(self, sender: Any, app_data: Any) -> None:
         """A play or stop button went down (``app_data``: ``(mouse button, item)``)."""
@@ -236,6 +243,26 @@ class Outputs:
         items.configure(f"plotspace::{nid}::{port}", show=False)
         items.configure(f"plot::{nid}::{port}", show=True)
         self.previews[key] = source
+
+    def show_file(self, nid: str, port: str, path: object | None, decode: Callable[[str], Any]) -> None:
+        """An export's waveform: the file it wrote (``path``), decoded by ``decode`` once per file
+        written (its size and time), hidden while there is none or it cannot be read."""
+        key = (nid, port)
+        try:
+            st = os.stat(path) if isinstance(path, str) and path else None
+        except OSError:
+            st = None
+        stamp = (path, st.st_mtime_ns, st.st_size) if st is not None else None
+        if self.files_shown.get(key) == stamp:
+            return
+        self.files_shown[key] = stamp
+        try:
+            audio = decode(str(path)) if stamp is not None else None
+        except OSError:
+            audio = None
+        from .playback import preview_envelope
+        env = preview_envelope(audio) if audio is not None else None
+        self.show_preview(nid, port, env, source=audio if env is not None else None)
 
     def show_value(self, nid: str, port: str, value: object | None) -> None:
         """Show a computed non-audio output (a prompt, a written file's path) under its pin."""

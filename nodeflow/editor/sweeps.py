@@ -118,7 +118,8 @@ class SweepPanel:
         if dpg.get_value("sweep::listen") not in outs:
             dpg.set_value("sweep::listen", outs[-1] if outs else "")
         if not dpg.get_value("sweep::out"):
-            dpg.set_value("sweep::out", str(g.base_dir() / "out" / f"sweep-{self.app.doc.title.split('.')[0]}"))
+            out = self.app.runner.output_dir(g) / "out"          # beside the graph; an untitled one's own folder
+            dpg.set_value("sweep::out", str(out / f"sweep-{self.app.doc.title.split('.')[0]}"))
         dpg.configure_item("sweep", show=True)
         self.app.fitter.fit("sweep")
 

@@ -105,7 +105,7 @@ class TunePanel:
         if path is not None:
             dpg.set_value("tune::folder", str(path))
         elif not dpg.get_value("tune::folder"):
-            dpg.set_value("tune::folder", str(self.app.doc.graph.base_dir() / "tune"))
+            dpg.set_value("tune::folder", str(self.app.runner.output_dir(self.app.doc.graph) / "tune"))
         dpg.configure_item("tune", show=True)
         if path is not None:
             self.load()

@@ -281,7 +281,8 @@ class GraphView(Outputs):
         for pin in [pin for pin in self.pin_types if pin[1] == nid]:
             del self.pin_types[pin]
             self.dimmed.discard(pin)
-        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top):
+        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top,
+                        self.files_shown):
             for k in [k for k in by_port if k[0] == nid]:
                 del by_port[k]
 

@@ -82,6 +82,22 @@ def test_the_export_plays_the_file_it_wrote_at_its_level(transport):
 
 
 @pytest.mark.gui
+def test_the_exports_waveform_seeks_and_meters_the_file_it_wrote(transport):
+    """QA: the export played its file but had no waveform: no time axis, seek, loop or meter."""
+    st, tmp = transport
+    assert st["export_wave_shown"], "the export shows no waveform of the file it wrote"
+    assert st["export_span"][1] == pytest.approx(2 * HALF_S, abs=0.01)
+    assert st["export_seek_offset_s"] == pytest.approx(1.5 * HALF_S, abs=0.25)
+    m = np.load(tmp / "export_seek.npy")[:, 0].astype(np.float64)     # the file is quiet (-30 LUFS): 10 ms
+    b = m[:len(m) // 480 * 480].reshape(-1, 480) * np.hanning(480)     # blocks over -60 dBFS, by their tone
+    heard = np.sqrt(np.mean(b ** 2, axis=1)) > 1e-3
+    spec = np.abs(np.fft.rfft(b, axis=1))[heard]
+    high = int((spec[:, 10] > spec[:, 4]).sum())                       # bin 10: 1 kHz, bin 4: 440 Hz
+    assert high / 100 == pytest.approx(0.5 * HALF_S, abs=0.25) and len(spec) - high <= 2, (high, len(spec))
+    assert st["export_levels"] and all(v.endswith("dBFS") for v in st["export_levels"])
+
+
+@pytest.mark.gui
 def test_nodes_keep_their_size_through_run_play_and_pause(transport):
     st, _ = transport
     for nid, (w, h) in st["size_before"].items():

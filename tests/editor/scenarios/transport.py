@@ -106,6 +106,22 @@ def main(app, drv):
     np.save(tmp / "export.npy", rec.data())
     out["export_path"] = app.runner.output(app.doc.graph, "export", "out")
 
+    # 3b. the export's waveform (the file it wrote): a click at three quarters plays from there, metered
+    out["export_wave_shown"] = bool(dpg.is_item_shown("plot::export::out"))
+    out["export_span"] = list(app.view.time_span.get(("export", "out"), (None, None)))
+    (ex0, ey0), (ex1, ey1) = items.rect("plot::export::out")
+    with Recorder(sd) as rec:
+        drv.click((ex0 + (ex1 - ex0) * 0.75, (ey0 + ey1) / 2 - 6))
+        drv.until(lambda: app.audition.now == ("export", "out"), 20, "the export to play from the click")
+        out["export_seek_offset_s"] = app.audition.offset_s
+        levels = []
+        while app.audition.now is not None:
+            drv.frames(1)
+            levels.append(app.view.transport.get(("export", "out"), (None, None))[1])
+        out["export_levels"] = [v for v in levels if v]
+        wait_end(rec)
+    np.save(tmp / "export_seek.npy", rec.data())
+
     # 4. shift+click at a quarter and at three quarters of the waveform: that region loops
     def at(frac):
         return (x0 + (x1 - x0) * frac, (y0 + y1) / 2 - 6)
