@@ -82,9 +82,9 @@ def serious(problems: list[str]) -> bool:
     the model layer's preflight) names the checkpoint first, so the rule is that, not its
     wording; tests/editor/test_downloads.py reads each such message from the code.
 
-    >>> serious(["node 'gen' (models.musicgen): checkpoint '/a/mine': no folder /a/mine, and not a hub id"])
+    >>> serious(["node 'gen' (acme.gen): checkpoint '/a/mine': no folder /a/mine, and not a hub id"])
     True
-    >>> serious(["node 'gen' (models.musicgen): checkpoint 'mine' (/a/mine) has no config.json (transformers layout)"])
+    >>> serious(["node 'gen' (acme.gen): checkpoint 'mine' (/a/mine) has no config.json (transformers layout)"])
     True
     >>> serious(["node 'export' (io.export): required input 'audio' (Audio) is not connected; link it"])
     False

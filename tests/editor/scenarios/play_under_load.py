@@ -26,11 +26,16 @@ def main(app, drv):
     raw = tmp / "played.f32"
     rec = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--format=float32le", "--rate=48000",
                             "--channels=2", "--latency-msec=50", str(raw)])
+    end = time.monotonic() + 30               # recording for real before the click (a busy machine starts
+    while time.monotonic() < end and (raw.stat().st_size if raw.exists() else 0) < 0.2 * 48000 * 8:
+        time.sleep(0.02)                      # parec late: a CI run heard 5.38 s of the 6 s, none missing)
     load = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(n_load)]
     out = {"load_procs": n_load}
+    at_click = 0
     try:
         time.sleep(0.5)
         f0 = app.frame_count
+        at_click = raw.stat().st_size if raw.exists() else 0
         drv.click_item("play::gain::out")
         pump = getattr(app, "pump", None)
         t0 = time.monotonic()
@@ -60,6 +65,11 @@ def main(app, drv):
     finally:
         for q in load:
             q.kill()
+        clip = app.audition.clip                  # the recording holds the whole clip and its tail
+        want = at_click + ((clip.duration_s if clip is not None else 0.0) + 0.6) * 48000 * 8
+        end = time.monotonic() + 15
+        while time.monotonic() < end and raw.exists() and raw.stat().st_size < want:
+            time.sleep(0.05)
         rec.terminate()
         rec.wait(10)
     drv.dump(out)
