@@ -77,3 +77,14 @@ def editor(tmp_path):
     if reason:
         pytest.skip(reason)
     return Editor(tmp_path)
+
+
+def sound_editor(tmp: Path) -> Editor:
+    """An editor in ``tmp`` whose recordings tap the null sink's monitor (for module-scoped fixtures
+    that run one scenario and share what it heard); skips without a display or PulseAudio."""
+    reason = gui_skip_reason() or sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    ed = Editor(tmp)
+    ed.env["PULSE_SOURCE"] = "nullsink.monitor"
+    return ed

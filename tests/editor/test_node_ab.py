@@ -15,12 +15,9 @@ HALF_S = 2.0       # the clip: 440 Hz for HALF_S, then 1 kHz (see _graphs.two_to
 
 @pytest.fixture(scope="module")
 def node_ab(tmp_path_factory):
-    from .conftest import Editor, gui_skip_reason, sound_skip_reason
-    reason = gui_skip_reason() or sound_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    from .conftest import sound_editor
     tmp = tmp_path_factory.mktemp("node_ab")
-    st = Editor(tmp).run("node_ab", transport_graph(tmp, 2 * HALF_S), timeout=180)
+    st = sound_editor(tmp).run("node_ab", transport_graph(tmp, 2 * HALF_S), timeout=180)
     x = np.fromfile(st["recording"], dtype="<f4").reshape(-1, 2)[:, 0].astype(np.float64)
     return st, x
 

@@ -23,14 +23,9 @@ def _lufs(x: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def transport(tmp_path_factory):
-    from .conftest import Editor, gui_skip_reason, sound_skip_reason
-    reason = gui_skip_reason() or sound_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    from .conftest import sound_editor
     tmp = tmp_path_factory.mktemp("transport")
-    ed = Editor(tmp)
-    ed.env["PULSE_SOURCE"] = "nullsink.monitor"
-    st = ed.run("transport", transport_graph(tmp, 2 * HALF_S), timeout=180)
+    st = sound_editor(tmp).run("transport", transport_graph(tmp, 2 * HALF_S), timeout=180)
     return st, tmp
 
 
