@@ -455,6 +455,7 @@ class App:
             self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
         self._seen = (id(g), g.revision, self.runner.version)
         keys = self.runner.current_keys(g) or {}
+        from .audition import plays_file
         from .view import is_audio_type
         types = g.output_types()
         feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
@@ -471,7 +472,7 @@ class App:
                 if not is_audio_type(t):
                     value = self.runner.output(g, nid, port, keys)
                     self.view.show_value(nid, port, value)
-                    if spec is not None and spec.side_effect and t is str:     # an export: its file's waveform
+                    if spec is not None and plays_file(spec, t):     # an export: its file's waveform
                         self.view.show_file(nid, port, value, self.audition.playable)
                 else:
                     value = self.runner.output(g, nid, port, keys)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..executor import Executor, RunResult
     from ..graph import Graph
 
-__all__ = ["AudioDeviceError", "Audition", "Player", "audition", "default_player", "envelope", "playable_port"]
+__all__ = ["AudioDeviceError", "Audition", "Player", "audition", "default_player", "envelope", "playable_port", "plays_file"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,12 @@ def _is_audio_type(t: Any) -> bool:
     return t is Audio or (typing.get_origin(t) is list and typing.get_args(t) == (Audio,))
 
 
+def plays_file(spec: Any, t: Any) -> bool:
+    """Whether an output of type ``t`` of the node ``spec`` is a file it wrote that the editor plays
+    (and draws): a side-effect node's ``str`` output, an export's path."""
+    return bool(spec.side_effect) and t is str
+
+
 def playable_port(graph: Graph, node_id: str) -> str | None:
     """The output the editor plays for ``node_id``: its first audio output (by the graph's resolved
     types), else the file an export wrote (a side-effect node's ``str`` output, as the node's play
@@ -99,7 +105,7 @@ def playable_port(graph: Graph, node_id: str) -> str | None:
     types = graph.output_types()
     resolved = {name: types.get((node_id, name), p.type) for name, p in spec.outputs.items()}
     audio = [name for name, t in resolved.items() if _is_audio_type(t)]
-    files = [name for name, t in resolved.items() if spec.side_effect and t is str]
+    files = [name for name, t in resolved.items() if plays_file(spec, t)]
     return (audio + files)[0] if audio or files else None
 
 

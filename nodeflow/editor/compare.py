@@ -174,7 +174,7 @@ class NodeAB:
                 self.compare.ab = {"A": 0, "B": 1}
         elif not self.pair or app.view.selected_nodes():
             return app.say(picked, True)
-        missing = [nid for nid, port in self.pair if self._value(self.pair.index((nid, port))) is None]
+        missing = [nid for i, (nid, _) in enumerate(self.pair) if self._value(i) is None]
         if missing:
             return self._compute(missing)
         self._toggle()

@@ -16,6 +16,7 @@ from ..graph import Graph, Link
 from ..types import ParamSpec, type_name
 from . import items, widgets
 from .document import positions
+from .audition import plays_file
 from .nodetext import file_names, headline, one_line, serious, without_node, wrap
 from .outputs import Outputs, is_audio_type
 from .zoom import Zoom
@@ -329,7 +330,7 @@ class GraphView(Outputs):
                 types = graph.output_types()
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)
-                    self._create_output(nid, name, t, plays_file=bool(spec.side_effect) and t is str)
+                    self._create_output(nid, name, t, plays_file=plays_file(spec, t))
         if tooltip := (spec.tooltip if spec else ""):
             with dpg.tooltip(f"type::{nid}"):
                 dpg.add_text(tooltip, wrap=320)
