@@ -15,15 +15,15 @@ with ``fractions.Fraction``, so window 10,000 starts where ``10,000 * hop`` says
 """
 from __future__ import annotations
 
+import functools
 import math
+from fractions import Fraction
 from typing import Annotated
 
 import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
-from fractions import Fraction
-
 from nodeflow.node import Context, node
 from nodeflow.timebase import (ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds, grid_frame,
                                profile_from_rates, profile_named)
@@ -32,6 +32,8 @@ from nodeflow.types import Auto, ChoiceEnum, Range
 from .tempo import audio_tempo
 
 __all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
+
+_CHECK_EVERY = 256      # windows between cancel checks: an hour in 50 ms windows is 72,000 of them
 
 
 class WindowProfile(ProfileChoice):
@@ -58,7 +60,7 @@ class Last(ChoiceEnum):
 
 
 def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, size_tokens: int,
-                  hop_tokens: int, last: Last | str = Last.KEEP) -> list[tuple[int, int, int]]:
+                  hop_tokens: int, last: Last | str = Last.KEEP, check=None) -> list[tuple[int, int, int]]:
     """Sample bounds ``[(start, end, tokens), ...]`` of the windows over ``n_frames`` frames.
 
     Window ``k`` spans tokens ``[k * hop_tokens, k * hop_tokens + size_tokens)``; its bounds are
@@ -79,6 +81,9 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
         Window length and distance between window starts, in tokens; ``1 <= hop_tokens <= size_tokens``.
     last : Last or str
         ``keep``, ``pad`` or ``drop``.
+    check : callable, optional
+        Called every few hundred windows (a run's ``ctx.check_cancelled``): an hour in 50 ms
+        windows is 72,000 of them.
 
     Examples
     --------
@@ -99,6 +104,8 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
     bounds: list[tuple[int, int, int]] = []
     k = 0
     while True:
+        if check is not None and k % _CHECK_EVERY == 0:
+            check()
         first = k * hop_tokens
         start = p.tokens_to_frames(first, sample_rate)
         end = p.tokens_to_frames(first + size_tokens, sample_rate)
@@ -115,12 +122,13 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
 
 
 def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, size_s: Fraction, hop_s: Fraction,
-                last: Last | str = Last.KEEP) -> list[tuple[int, int, int]]:
+                last: Last | str = Last.KEEP, check=None) -> list[tuple[int, int, int]]:
     """Sample bounds ``[(start, end, tokens), ...]`` of windows on a time grid over ``n_frames`` frames.
 
     Window ``k`` spans ``[round(k * hop_s * rate), round((k * hop_s + size_s) * rate))``, computed
     from ``k`` exactly, so no error accumulates over any length.  ``tokens`` is the number of the
-    model's tokens that covers the window (rounded up).  ``last`` is as for :func:`window_bounds`.
+    model's tokens that covers the window (rounded up).  ``last`` and ``check`` are as for
+    :func:`window_bounds`.
 
     Examples
     --------
@@ -137,16 +145,19 @@ def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, si
         raise ParameterError(f"tokenize_window: the hop ({float(hop_s):g} s) must be positive and at most the "
                              f"window size ({float(size_s):g} s); make the overlap smaller than the size")
     full = p.frames_to_tokens(grid_frame(size_s, sample_rate), sample_rate)
+    tokens = functools.lru_cache(maxsize=8)(lambda frames: p.frames_to_tokens(frames, sample_rate))
     bounds: list[tuple[int, int, int]] = []
     k = 0
     while True:
+        if check is not None and k % _CHECK_EVERY == 0:
+            check()
         start, end = grid_frame(k * hop_s, sample_rate), grid_frame(k * hop_s + size_s, sample_rate)
         if start >= n_frames:
             return bounds
         if end <= n_frames or last is Last.PAD:
-            bounds.append((start, end, p.frames_to_tokens(end - start, sample_rate) if end <= n_frames else full))
+            bounds.append((start, end, tokens(end - start) if end <= n_frames else full))
         elif last is Last.KEEP:
-            bounds.append((start, n_frames, p.frames_to_tokens(n_frames - start, sample_rate)))
+            bounds.append((start, n_frames, tokens(n_frames - start)))
         if end >= n_frames:
             return bounds
         k += 1
@@ -282,14 +293,15 @@ def tokenize_window(audio: Audio, *,
         else:
             size_tokens, overlap_tokens = _to_tokens("size", size, p), _to_tokens("overlap", overlap, p)
         _check_sizes(size, overlap, unit, size_tokens, overlap_tokens, limit, p)
-        bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last)
+        bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last,
+                               check)
     else:
         size_s, overlap_s = _seconds(size, unit, bpm, beats_per_bar), _seconds(overlap, unit, bpm, beats_per_bar)
         size_tokens = p.frames_to_tokens(grid_frame(size_s, audio.sample_rate), audio.sample_rate)
         whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
         _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,
                      None if overlap_s < size_s else size_tokens, limit, p)
-        bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last)
+        bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last, check)
     if not bounds:
         raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
                          f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
@@ -314,7 +326,7 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[A
     windows = []
     prev_end = 0
     for index, (start, end, tokens) in enumerate(bounds):
-        if check is not None and index % 256 == 0:      # tens of thousands of windows take seconds
+        if check is not None and index % _CHECK_EVERY == 0:     # tens of thousands of windows take seconds
             check()
         samples = audio.samples[:, start:min(end, audio.frames)]
         if end > audio.frames:

@@ -10,7 +10,7 @@ from tests.nodes._signals import noise
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import PROFILES, profile_from_rates
-from nodes.timing.window import window_bounds, tokenize_window
+from nodes.timing.window import grid_bounds, window_bounds, tokenize_window
 
 # EnCodec-44.1k-like time base: hop 512 at 44.1 kHz, so a token is 557.28... samples at 48 kHz
 ODD_PROFILE = profile_from_rates(44100, Fraction(44100, 512), 2583)
@@ -140,3 +140,28 @@ def test_empty_input_is_an_error():
 def test_window_bounds_rejects_a_hop_outside_the_window(hop):
     with pytest.raises(ParameterError, match=f"hop_tokens={hop}"):
         window_bounds(1000, 32000, "musicgen", 10, hop)
+
+
+class _StopAt:
+    """A cancel check that raises on its ``n``-th call."""
+
+    def __init__(self, n: int):
+        self.n, self.calls = n, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls >= self.n:
+            raise KeyboardInterrupt("cancelled")
+
+
+@pytest.mark.parametrize("bounds", [
+    lambda check: grid_bounds(3600 * 16000, 16000, "musicgen", Fraction(1, 20), Fraction(1, 20), check=check),
+    lambda check: window_bounds(3600 * 32000, 32000, "musicgen", 2, 2, check=check),
+])
+def test_working_out_tens_of_thousands_of_windows_stops_when_cancelled(bounds):
+    # an hour in 50 ms (or 2-token) windows: working out the bounds alone took over a second, so a
+    # cancel had to wait for it (test_cancellation's tokenize_window case went past its 1 s bound)
+    stop = _StopAt(10)
+    with pytest.raises(KeyboardInterrupt):
+        bounds(stop)
+    assert stop.calls == 10
