@@ -96,7 +96,7 @@ def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") 
             fingerprint = st.specs[nid].fingerprint
             if fingerprint is not None:     # always: fingerprinted lists the nodes that have one
                 fps[nid] = fingerprint(st.plain[nid], probe)
-    memo_key = (str(base), device, repr(sorted(files_of.items())), repr(sorted(fps.items())))
+    memo_key = (device, repr(sorted(files_of.items())), repr(sorted(fps.items())))
     keys = st.keys_memo.get(memo_key)
     if keys is None:
         keys = {}
@@ -104,8 +104,11 @@ def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") 
         for nid in st.order:
             spec = st.specs[nid]
             ups = sorted([(port, keys[src], src_port) for (port, src, src_port) in st.ups[nid]])
-            keys[nid] = node_key(spec.id, spec.version, st.plain[nid], files_of.get(nid, no_files),
-                                 fps.get(nid), ups)
+            files = files_of.get(nid, no_files)
+            # an input file counts by what it is (its digest), not by how the graph spells its path:
+            # a graph saved into another folder, or a bundle unpacked elsewhere, finds its results
+            params = {**st.plain[nid], **dict.fromkeys(files, "<file>")} if files else st.plain[nid]
+            keys[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), ups)
         if len(st.keys_memo) >= 8:
             st.keys_memo.pop(next(iter(st.keys_memo)))
         st.keys_memo[memo_key] = keys

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from nodeflow import Audio, Graph, save
+from nodeflow import Audio, Graph, load, save
 from nodeflow.cli import main
 from nodeflow.diskcache import DiskCache, decode, encode, worth_keeping
 from nodeflow.executor import Executor
@@ -202,6 +202,22 @@ def test_a_new_process_reruns_only_the_changed_node(chain_file, tmp_path):
     assert "ran 4 node(s), 0 from cache" in no_cache.stderr
     off = _cli("run", str(chain_file), "-o", str(out), env_extra={"AUDIOCHAIN_CACHE": "off"})
     assert "ran 4 node(s), 0 from cache" in off.stderr
+
+
+def test_the_graph_saved_into_another_folder_finds_its_results(chain_file, tmp_path):
+    # Save as elsewhere rewrites the input's path ("in.wav" -> "../in.wav"): same file, same results
+    out = tmp_path / "o"
+    assert _cli("run", str(chain_file), "-o", str(out)).returncode == 0
+    moved = save(load(chain_file), tmp_path / "elsewhere" / "song.msgpack")
+    assert load(moved).nodes["load"].params["path"] == "../in.wav"
+    again = _cli("run", str(moved), "-o", str(out), "--set", "b.gain_db=-3")
+    assert again.returncode == 0, again.stderr
+    assert "ran 2 node(s), 1 from cache" in again.stderr and "cached a" in again.stderr
+    # another file under the old name is another input: everything after it runs again
+    t = np.arange(RATE) / RATE
+    sf.write(tmp_path / "in.wav", 0.25 * np.sin(2 * np.pi * 330 * t), RATE, subtype="FLOAT")
+    changed = _cli("run", str(moved), "-o", str(out), "--set", "b.gain_db=-3")
+    assert "ran 4 node(s), 0 from cache" in changed.stderr, changed.stderr
 
 
 def test_cache_info_and_clear(chain_file, tmp_path, capsys, monkeypatch):
