@@ -64,7 +64,7 @@ class App:
         self._typing_in: tuple[str, str, bool] | None = None       # a slider opened by a double-click; its release due
         self.quitting = False
         self.frame_count = 0
-        self._seen: tuple[int | None, int, int] = (None, -1, -1)   # (id(graph), revision, runner version) drawn
+        self._seen: tuple[int | None, int, int, int] = (None, -1, -1, -1)   # what is drawn: _drawn()
         self._clip: dict[str, Any] | None = None
         self._layout_pending = False
         self._layout_at = 0              # on open: the frame to lay out a graph without positions, once measured
@@ -219,7 +219,7 @@ class App:
             self.say(str(e), True)
             if nid in self.view.nodes:            # make the next sync put the graph's value back
                 self.view.params[nid] = {}
-            self._seen = (None, -1, self._seen[2])
+            self._seen = (None, -1, *self._seen[2:])
             return
         self.say(f"{nid}.{param} = {value}")
 
@@ -425,7 +425,7 @@ class App:
         self.tools.tick()
         self.models.tick()
         g = self.doc.graph
-        if (id(g), g.revision, self.runner.version) != self._seen:
+        if self._drawn() != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):
             self._layout_pending = False
@@ -437,6 +437,11 @@ class App:
         stopped = self.view.follow(self.audition)
         if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale
             self.say(f"stopped {'.'.join(stopped)}")
+
+    def _drawn(self) -> tuple[int | None, int, int, int]:
+        """What the view shows: (id(graph), its revision, the runner's version, the decoded files')."""
+        g = self.doc.graph
+        return id(g), g.revision, self.runner.version, self.audition.files.version
 
     def refresh(self) -> None:
         """Re-sync the view with the graph and the runner (after an edit or engine events)."""
@@ -453,7 +458,7 @@ class App:
             self.files.update_title()
             self.dpg.configure_item("menu_undo", label=f"Undo {self.doc.history.undo_label or ''}".strip())
             self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
-        self._seen = (id(g), g.revision, self.runner.version)
+        self._seen = self._drawn()
         keys = self.runner.current_keys(g) or {}
         from .audition import plays_file
         from .view import is_audio_type
@@ -473,7 +478,7 @@ class App:
                     value = self.runner.output(g, nid, port, keys)
                     self.view.show_value(nid, port, value)
                     if spec is not None and plays_file(spec, t):     # an export: its file's waveform
-                        self.view.show_file(nid, port, value, self.audition.playable)
+                        self.view.show_file(nid, port, value, self.audition.files)
                 else:
                     value = self.runner.output(g, nid, port, keys)
                     live = self.runner.live.get(nid, port, keys.get(nid)) if value is None else None

@@ -6,7 +6,6 @@ half of the node, not the graph's.
 """
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -18,6 +17,7 @@ from . import items, widgets
 from .nodetext import one_line
 
 if TYPE_CHECKING:
+    from .filedecode import DecodedFiles
     from .playback import Auditioner
     from .zoom import Zoom
 
@@ -244,22 +244,20 @@ class Outputs:
         items.configure(f"plot::{nid}::{port}", show=True)
         self.previews[key] = source
 
-    def show_file(self, nid: str, port: str, path: object | None, decode: Callable[[str], Any]) -> None:
-        """An export's waveform: the file it wrote (``path``), decoded by ``decode`` once per file
-        written (its size and time), hidden while there is none or it cannot be read."""
+    def show_file(self, nid: str, port: str, path: object | None, files: DecodedFiles) -> None:
+        """An export's waveform: the file it wrote (``path``), decoded in the background by ``files``
+        once per version written (hidden until then, and while there is none or it cannot be read)."""
+        from .filedecode import file_stamp
         key = (nid, port)
-        try:
-            st = os.stat(path) if isinstance(path, str) and path else None
-        except OSError:
-            st = None
-        stamp = (path, st.st_mtime_ns, st.st_size) if st is not None else None
+        stamp = file_stamp(path)
         if self.files_shown.get(key) == stamp:
             return
+        audio = files.ready(path) if stamp is not None else None
+        if stamp is not None and audio is None and files.error(path) is None:
+            files.request(path)                  # shown when decoded: the app refreshes on files.version
+            self.show_preview(nid, port, None)
+            return
         self.files_shown[key] = stamp
-        try:
-            audio = decode(str(path)) if stamp is not None else None
-        except OSError:
-            audio = None
         from .playback import preview_envelope
         env = preview_envelope(audio) if audio is not None else None
         self.show_preview(nid, port, env, source=audio if env is not None else None)

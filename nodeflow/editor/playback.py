@@ -9,7 +9,6 @@ bar, never a crash.  This module does not import dearpygui.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,11 +19,12 @@ from ..audio import Audio
 from ..errors import NodeflowError
 from ..executor import RunResult
 from ..graph import Graph
+from .filedecode import DecodedFiles, decode_file, file_stamp
 from .live import LiveClip
 from .player import Player
 from .runner import Runner
 
-__all__ = ["Auditioner", "as_audio", "decode_file", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
+__all__ = ["Auditioner", "as_audio", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
 
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
 NOTE_MAX_S = 120.0            # longer previews are not measured on the UI thread for the export note
@@ -45,16 +45,6 @@ def as_audio(value: Any) -> Audio | None:
                  for v in clips]
         return Audio(np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32), rate)
     return None
-
-
-def decode_file(path: str) -> Audio:
-    """A written file decoded as the listener will hear it (what an export delivers)."""
-    import soundfile as sf
-    try:
-        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise OSError(f"cannot decode {path} for playback: {e}") from None
-    return Audio(np.ascontiguousarray(x.T), int(rate))
 
 
 def loudness_lufs(audio: Audio) -> float:
@@ -149,6 +139,7 @@ class Auditioner:
         self.loop: tuple[tuple[str, str], float, float] | None = None   # (node, port), start, end: looping
         self.loop_mark: tuple[tuple[str, str], float] | None = None     # the first shift+click of a loop
         self._graph: Graph | None = None                # the graph of the last play()
+        self.files = DecodedFiles()                     # written files (exports) decoded off the UI thread
 
     def warm_up(self) -> None:
         """Start PortAudio and find the output on a background thread, so the first press of play
@@ -213,6 +204,7 @@ class Auditioner:
                 self._play_clip(nid, port, live, 0.0)
         if isinstance(self.clip, LiveClip) and self.clip.final:
             self.clip = self.clip.snapshot()
+        self.files.poll()
 
     def toggle(self, graph: Graph, nid: str, port: str) -> None:
         """The play button: play, pause while this output plays, resume where it was paused."""
@@ -311,13 +303,21 @@ class Auditioner:
         self._start(key[0], key[1], value, start_s, gain_db)
 
     def playable(self, value: Any) -> Audio | None:
-        """The clip an output value plays: audio as is, a written file's path decoded from the file."""
+        """The clip an output value plays: audio as is, a written file's path decoded from the file
+        (at once when :attr:`files` has decoded this version of it)."""
         audio = as_audio(value)
-        if audio is None and isinstance(value, (str, os.PathLike)) and str(value) and Path(value).is_file():
-            audio = decode_file(str(value))
+        if audio is None and file_stamp(value) is not None:
+            audio = self.files.ready(value) or decode_file(str(value))
         return audio
 
     def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:
+        if as_audio(value) is None and file_stamp(value) is not None and self.files.ready(value) is None:
+            if (err := self.files.error(value)) is not None:
+                return self._say(f"cannot play {nid}.{port}: {err}", True)
+            self.pending = (nid, port)           # a written file not decoded yet: plays once it is
+            self.files.request(value, lambda clip, err: self._decoded(nid, port, value, start_s, gain_db))
+            self._say(f"decoding {Path(str(value)).name} to play it...")
+            return
         try:
             audio = self.playable(value)
         except OSError as e:
@@ -329,6 +329,11 @@ class Auditioner:
         if gain_db:
             audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
         self._play_clip(nid, port, audio, start_s)
+
+    def _decoded(self, nid: str, port: str, value: Any, start_s: float, gain_db: float) -> None:
+        if self.pending == (nid, port):          # not stopped, and no other preview asked for meanwhile
+            self.pending = None
+            self._start(nid, port, value, start_s, gain_db)
 
     def _play_clip(self, nid: str, port: str, audio: Clip, start_s: float, region: Audio | None = None) -> None:
         """Play ``audio`` from ``start_s``; with ``region`` (a loop), play that round and round instead,

@@ -90,6 +90,9 @@ def test_the_exports_waveform_seeks_and_meters_the_file_it_wrote(transport):
     high = int((spec[:, 10] > spec[:, 4]).sum())                       # bin 10: 1 kHz, bin 4: 440 Hz
     assert high / 100 == pytest.approx(0.5 * HALF_S, abs=0.25) and len(spec) - high <= 2, (high, len(spec))
     assert st["export_levels"] and all(v.endswith("dBFS") for v in st["export_levels"])
+    # the file is decoded off the UI thread (10 minutes took 1.3-1.9 s: a frozen window), once per
+    # version written: the first run's and the rerun's
+    assert st["decoded_on"] == ["nodeflow-file-decode"] * 2, st["decoded_on"]
 
 
 @pytest.mark.gui

@@ -42,6 +42,16 @@ def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
     out = {}
+    decoded_on = out["decoded_on"] = []                # the threads that decode the export's file
+
+    def on_thread(decode):
+        def decoding(path):
+            decoded_on.append(threading.current_thread().name)
+            return decode(path)
+        return decoding
+    from nodeflow.editor import playback
+    app.audition.files._decode = on_thread(app.audition.files._decode)
+    playback.decode_file = on_thread(playback.decode_file)
     drv.frames(5)
     out["size_before"] = app.canvas.node_sizes()
     drv.key("F5")

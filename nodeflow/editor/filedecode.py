@@ -1,0 +1,168 @@
+"""Written files decoded off the UI thread, once per version of the file.
+
+An export's waveform and its play button show the file it wrote, decoded as the listener hears it.
+Decoding a ten-minute file takes one to two seconds here: on the UI thread that froze the editor
+once when the run finished and again at every press of play.  :class:`DecodedFiles` decodes on one
+background thread, keeps the clips it decoded (newest first, up to a memory budget) keyed by the
+file's path, size and modification time, and hands each result to the UI thread in :meth:`poll`
+(the window is woken, see :func:`.pacing.wake`).  This module does not import dearpygui.
+
+>>> import tempfile, soundfile as sf
+>>> path = os.path.join(tempfile.mkdtemp(), "take.wav")
+>>> sf.write(path, np.zeros((4800, 2), np.float32), 48000)
+>>> files, heard = DecodedFiles(), []
+>>> files.ready(path) is None                     # not decoded yet: asks for it
+True
+>>> files.request(path, lambda audio, err: heard.append((audio.frames, err)))
+>>> while not heard:
+...     _ = files.poll(wait_s=1.0)
+>>> heard, files.ready(path).frames
+([(4800, None)], 4800)
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from ..audio import Audio
+
+__all__ = ["DecodedFiles", "decode_file", "file_stamp"]
+
+BUDGET_BYTES = 1 << 30        # decoded clips kept (a ten-minute stereo 48 kHz file is 230 MB)
+
+Done = Callable[[Audio | None, OSError | None], None]
+Stamp = tuple[str, int, int]
+
+
+def decode_file(path: str) -> Audio:
+    """A written file decoded as the listener will hear it (what an export delivers)."""
+    import soundfile as sf
+    try:
+        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise OSError(f"cannot decode {path} for playback: {e}") from None
+    return Audio(np.ascontiguousarray(x.T), int(rate))
+
+
+def file_stamp(path: object) -> Stamp | None:
+    """``(real path, size, modification time)`` of a regular file, None when there is none."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        return None
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    import stat
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+class DecodedFiles:
+    """Decoded files by version: :meth:`ready` answers at once, :meth:`request` decodes in the
+    background and :meth:`poll` (on the UI thread, once a frame) delivers the results."""
+
+    def __init__(self, budget_bytes: int = BUDGET_BYTES, decode: Callable[[str], Audio] = decode_file):
+        self.budget = budget_bytes
+        self._decode = decode
+        self._clips: OrderedDict[Stamp, Audio] = OrderedDict()
+        self._errors: dict[Stamp, OSError] = {}
+        self._waiting: dict[Stamp, list[Done]] = {}          # decoding (or queued) -> who waits for it
+        self._done: list[tuple[list[Done], Audio | None, OSError | None]] = []     # for poll() to deliver
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._todo: list[tuple[Stamp, str]] = []
+        self._thread: threading.Thread | None = None
+        self.version = 0                                     # bumped when a result is delivered
+
+    @property
+    def busy(self) -> bool:
+        """Whether a file is being decoded or a result waits for :meth:`poll`."""
+        with self._lock:
+            return bool(self._waiting or self._done)
+
+    def ready(self, path: object) -> Audio | None:
+        """The file's clip if this version of it is decoded, else None (see :meth:`error`)."""
+        stamp = file_stamp(path)
+        with self._lock:
+            clip = self._clips.get(stamp) if stamp is not None else None
+            if clip is not None:
+                self._clips.move_to_end(stamp)          # type: ignore[arg-type]
+            return clip
+
+    def error(self, path: object) -> OSError | None:
+        """Why this version of the file could not be decoded (None: it could, or was not tried)."""
+        stamp = file_stamp(path)
+        return self._errors.get(stamp) if stamp is not None else None
+
+    def request(self, path: object, then: Done | None = None) -> None:
+        """Decode ``path`` in the background unless this version is decoded or being decoded;
+        ``then(clip, error)`` runs in :meth:`poll` once it is (at the next poll if it already is).
+        A path that is no regular file gives ``then(None, OSError)``."""
+        stamp = file_stamp(path)
+        thens = [then] if then is not None else []
+        with self._lock:
+            if stamp is None:
+                if thens:
+                    self._done.append((thens, None, OSError(f"{path}: no such file (not written yet?)")))
+            elif stamp in self._clips or stamp in self._errors:
+                if thens:
+                    self._done.append((thens, self._clips.get(stamp), self._errors.get(stamp)))
+            elif stamp in self._waiting:
+                self._waiting[stamp].extend(thens)
+            else:
+                self._waiting[stamp] = thens
+                self._todo.append((stamp, str(path)))
+                self._wake.notify_all()
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="nodeflow-file-decode", daemon=True)
+                    self._thread.start()
+
+    def poll(self, wait_s: float = 0.0) -> bool:
+        """Deliver finished decodes to their callbacks (the UI thread, once a frame); True if any
+        was.  ``wait_s``: wait that long for one when none has finished (tests, doctests)."""
+        with self._lock:
+            if not self._done and wait_s > 0:
+                self._wake.wait_for(lambda: bool(self._done), timeout=wait_s)
+            done, self._done = self._done, []
+            if done:
+                self.version += 1
+        for thens, clip, err in done:
+            for then in thens:
+                then(clip, err)
+        return bool(done)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: bool(self._todo))
+                stamp, path = self._todo.pop(0)
+            clip: Audio | None = None
+            err: OSError | None = None
+            try:
+                clip = self._decode(path)
+            except OSError as e:
+                err = e
+            except Exception as e:  # noqa: BLE001 - a decoder's own failure is this file's error
+                err = OSError(f"cannot decode {path} for playback: {e}")
+            with self._lock:
+                if clip is not None:
+                    self._keep(stamp, clip)
+                elif err is not None:
+                    self._errors[stamp] = err
+                self._done.append((self._waiting.pop(stamp, []), clip, err))
+                self._wake.notify_all()
+            from .pacing import wake
+            wake()
+
+    def _keep(self, stamp: Stamp, clip: Audio) -> None:
+        """Hold ``clip`` (lock held), dropping the least recently used ones over the budget (the
+        newest always stays: it is what the editor shows)."""
+        self._clips[stamp] = clip
+        older = [s for s in self._clips if s[0] == stamp[0] and s != stamp]
+        for s in older:                                  # an old version of the same file
+            del self._clips[s]
+        while len(self._clips) > 1 and sum(c.nbytes for c in self._clips.values()) > self.budget:
+            self._clips.popitem(last=False)
