@@ -21,7 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
-from .widgets import LEFT, TYPE_IN, Invalid
+from .widgets import LEFT, TYPE_IN, Clamped, Invalid
 
 if TYPE_CHECKING:
     from .filemenu import FileActions
@@ -210,6 +210,8 @@ class App:
             self._typing_in = (nid, param, True)
             self.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
             return
+        held = value.reason if isinstance(value, Clamped) else None     # typed past the slider's end
+        value = value.value if isinstance(value, Clamped) else value
         try:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
@@ -217,11 +219,17 @@ class App:
             self._last_set = (nid, param, time.perf_counter())
         except EditRefused as e:
             self.say(str(e), True)
-            if nid in self.view.nodes:            # make the next sync put the graph's value back
-                self.view.params[nid] = {}
-            self._seen = (None, -1, *self._seen[2:])
-            return
-        self.say(f"{nid}.{param} = {value}")
+            return self._show_graph_value(nid)
+        if held is not None:
+            self._show_graph_value(nid)
+        self.say(f"{nid}.{param} = {value}" + (f" ({held})" if held else ""))
+
+    def _show_graph_value(self, nid: str) -> None:
+        """A widget shows what was typed, not what the graph holds (refused, or held at the slider's
+        end): the next sync puts the graph's value back."""
+        if nid in self.view.nodes:
+            self.view.params[nid] = {}
+        self._seen = (None, -1, *self._seen[2:])
 
     def _left_type_in(self, nid: str, param: str) -> None:
         """A slider opened for typing was left: its double-click's own release comes first (the box

@@ -41,7 +41,7 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "Invalid", "LEFT", "TYPE_IN",
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped", "Invalid", "LEFT", "TYPE_IN",
            "forget", "param_tags"]
 
 WIDTH = 104
@@ -233,6 +233,11 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     label = display_name(spec)
     unit = _unit(spec)
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
+
+    def cb_number(s: int | str, a: Any, u: Any, shown: Callable[[Any], Any] = lambda a: a) -> None:
+        """A slider's or drag box's value; one typed past its ends is held there, and says so."""
+        value, why = clamp(spec, a, items.call(dpg.get_item_configuration, s, default={}))
+        on_change(node_id, spec.name, Clamped(shown(value), why) if why else shown(value))
     kw = dict(tag=tag, label=label, width=width, parent=parent)
     on_leave: Callable[[], None] | None = None           # what leaving a box that commits on Enter takes
     if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
@@ -251,15 +256,14 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         fmt = float_format(spec)
         if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
             def cb_wide(s: int | str, a: float, u: Any) -> None:
-                a = as_shown(a, fmt)
-                items.configure(s, speed=drag_speed(spec, a))
-                on_change(node_id, spec.name, a)
+                items.configure(s, speed=drag_speed(spec, as_shown(a, fmt)))
+                cb_number(s, a, u, lambda a: as_shown(a, fmt))
             dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                               speed=drag_speed(spec, value), clamped=True, callback=cb_wide, **kw)
+                               speed=drag_speed(spec, value), clamped=False, callback=cb_wide, **kw)
         elif rng and rng[1] - rng[0] <= 1e5:
             dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                                 callback=lambda s, a, u: on_change(node_id, spec.name, as_shown(a, fmt)),
-                                 clamped=True, **kw)
+                                 callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
+                                 clamped=False, **kw)
         else:                              # an open range: as many digits as the value has (2.5 bars, 1e-4)
             dpg.add_input_float(default_value=float(value), format="%g" + (f" {unit}" if unit else ""), step=0,
                                 callback=lambda s, a, u: on_change(node_id, spec.name, as_shown(a, "%g")),
@@ -269,10 +273,10 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         fmt = "%d" + (f" {unit}" if unit else "")
         if rng and rng[1] - rng[0] <= 1000:
             dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                               callback=cb_value, clamped=True, **kw)
+                               callback=cb_number, clamped=False, **kw)
         elif rng and unit:     # e.g. a sample rate: the unit stays in view (an input box cannot show one)
             dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=True, callback=cb_value, **kw)
+                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, callback=cb_number, **kw)
         else:
             dpg.add_input_int(default_value=int(value), step=0, callback=cb_value, on_enter=True, **kw)
     elif spec.kind == "bool":
@@ -323,6 +327,42 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         if spec.kind == "path" and not spec.optional:
             dpg.add_text(str(value or ""), tag=f"pathtip::{node_id}::{spec.name}", wrap=320, color=(190, 210, 240))
     return tag
+
+
+def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str | None]:
+    """A number typed into a slider or drag box (``conf``: its configuration) held at the widget's
+    ends (the declared range, or the input's length for a time bounded by it), as a DAW holds it,
+    and what to tell the user when it was: ``(value, None)`` when it fits.
+
+    >>> clamp(ParamSpec("gain_db", "float", 0.0), 500.0, {"min_value": -60.0, "max_value": 24.0})
+    (24.0, 'typed 500: the range is -60 to 24 dB')
+    >>> from nodeflow.types import Range
+    >>> spec = ParamSpec("fade_in_s", "float", 0.0, range=Range(0.0, 600.0, unit="s"))
+    >>> clamp(spec, 20.0, {"min_value": 0.0, "max_value": 8.0})
+    (8.0, 'typed 20: the input is 8 s long')
+    >>> clamp(ParamSpec("gain_db", "float", 0.0), 24.000001, {"min_value": -60.0, "max_value": 24.0})
+    (24.000001, None)
+    """
+    lo, hi = conf.get("min_value"), conf.get("max_value")
+    if not isinstance(value, (int, float)) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) \
+            or lo >= hi:
+        return value, None
+    slack = 1e-6 * max(1.0, abs(lo), abs(hi))       # a float32 slider's own end is no overshoot
+    if lo - slack <= value <= hi + slack:
+        return value, None
+    held = type(value)(lo if value < lo else hi)
+    unit = f" {_unit(spec)}" if _unit(spec) else ""
+    declared = spec.range.max if spec.range is not None else None
+    if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
+        return held, f"typed {value:g}: the input is {hi:g}{unit} long"
+    return held, f"typed {value:g}: the range is {lo:g} to {hi:g}{unit}"
+
+
+class Clamped:
+    """A typed number held at the widget's end: the value set, and why (for the status bar)."""
+
+    def __init__(self, value: Any, reason: str):
+        self.value, self.reason = value, reason
 
 
 def path_shown(value: Any) -> str:

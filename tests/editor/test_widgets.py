@@ -90,6 +90,8 @@ def test_each_typed_value_is_an_undo_step_and_a_drag_is_one(editor):
     from ._graphs import chain_graph
     st = editor.run("param_typed_steps", chain_graph(editor.tmp))
     assert st["typed"] == [5.0, 600.0, 0.0]
+    assert st["statuses"] == ["fade.fade_out_s = 5.0", "fade.fade_out_s = 600.0 (typed 1e+09: the range is 0 to 600 s)",
+                              "fade.fade_out_s = 0.0 (typed -3: the range is 0 to 600 s)"], st["statuses"]
     assert st["steps_typed"] == 3, "three typed values made other than three undo steps"
     assert st["dragged"] > 0.0 and st["steps_dragged"] == 4, "one drag made other than one undo step"
     assert st["undos"] == [0.0, 600.0, 5.0, 0.0], "Ctrl+Z did not step back through the typed values"
@@ -164,3 +166,6 @@ def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_b
     assert st["undone"] == {"gain": -6.0, "steps": 0}
     clicked = st["clicked"]               # a single click still sets the value where it lands
     assert clicked["steps"] == 1 and -48 < clicked["gain"] < -36, clicked
+    too_big = st["too_big"]               # QA: 500 became 24 dB (the end) without a word
+    assert too_big == {"gain": 24.0, "shown": 24.0, "steps": 2,
+                       "status": "gain.gain_db = 24.0 (typed 500: the range is -60 to 24 dB)"}, too_big

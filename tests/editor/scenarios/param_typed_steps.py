@@ -18,6 +18,7 @@ def main(app, drv):
         drv.type_text(text)
         drv.key("Return")
         drv.frames(4)
+        out.setdefault("statuses", []).append(app.status_text)
         return fade()
 
     out["typed"] = [typed("5"), typed("1e9"), typed("-3")]

@@ -1,7 +1,8 @@
 """A double-click on a slider types a value, as ctrl+click does, through real clicks and keys: the
 double-click's first click moved the slider where it landed, and that change is taken back (the box
 opens on the old value, Escape leaves the old value and no undo step); a value typed is one undo
-step; a single click still sets the value under the pointer."""
+step; a single click still sets the value under the pointer; a value past the slider's end is held
+there, as a DAW holds it, and the status bar says so (it was held without a word)."""
 
 
 def main(app, drv):
@@ -43,6 +44,13 @@ def main(app, drv):
     drv.click(at(0.2))
     drv.frames(3)
     out["clicked"] = {"gain": gain(), "steps": len(history)}
+    drv.frames(70)
+    double_click(0.5)                   # a value past the slider's end is held there, and says so
+    drv.key("ctrl+a")
+    drv.type_text("500")
+    drv.key("Return")
+    drv.frames(4)
+    out["too_big"] = {"gain": gain(), "shown": dpg.get_value(tag), "steps": len(history), "status": app.status_text}
     drv.dump(out)
 
 
