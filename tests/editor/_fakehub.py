@@ -3,7 +3,9 @@
 Point huggingface_hub at it with ``HF_ENDPOINT=http://127.0.0.1:PORT`` (and no ``HF_HUB_OFFLINE``):
 ``audiochain models pull ORG/NAME`` then downloads the folder's files through huggingface_hub's own
 code (repo info, tree listing, HEAD + GET of each file), as from the real hub.  ``chunk_delay_s``
-slows file bodies down (a pause per 32 KiB) so a test can see the progress and cancel midway.
+slows file bodies down (a pause per 32 KiB) so a test can see the progress and cancel midway;
+``api_delay_s`` holds each answer about the repo (info, listing) that long, so the time before the
+first byte ("connecting...") lasts long enough to be seen on a busy machine.
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ CHUNK = 32 * 1024
 class FakeHub:
     """Serve ``folder`` as the model repo ``repo`` at commit ``commit`` (a context manager)."""
 
-    def __init__(self, folder: Path, repo: str, commit: str = "c0ffee" * 6 + "c0ff", chunk_delay_s: float = 0.0):
+    def __init__(self, folder: Path, repo: str, commit: str = "c0ffee" * 6 + "c0ff", chunk_delay_s: float = 0.0,
+                 api_delay_s: float = 0.0):
         self.folder, self.repo, self.commit, self.delay = Path(folder), repo, commit, chunk_delay_s
+        self.api_delay = api_delay_s
         self.files = {p.relative_to(self.folder).as_posix(): p.read_bytes()
                       for p in sorted(self.folder.rglob("*")) if p.is_file()}
         self.requests: list[str] = []
@@ -67,6 +71,8 @@ class FakeHub:
         path = h.path.split("?", 1)[0]
         self.requests.append(f"{h.command} {path}")
         api = f"/api/models/{self.repo}"
+        if path.startswith(api) and self.api_delay:
+            time.sleep(self.api_delay)
         if path.startswith(api + "/revision/"):
             self._json(h, {"id": self.repo, "modelId": self.repo, "sha": self.commit, "private": False,
                            "siblings": [{"rfilename": f} for f in self.files]})

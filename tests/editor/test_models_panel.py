@@ -93,7 +93,8 @@ def test_download_shows_progress_cancels_and_clears_the_mark(online, tiny_musicg
     repo = online.tmp / "served"
     shutil.copytree(tiny_musicgen, repo)
     (repo / "extra.safetensors").write_bytes(bytes(24 << 20))   # over two of huggingface_hub's 10 MiB chunks
-    with FakeHub(repo, NAME, chunk_delay_s=0.004) as hub:
+    # the repo's listing takes 1 s: a local hub answered before the first frame could show "connecting..."
+    with FakeHub(repo, NAME, chunk_delay_s=0.004, api_delay_s=1.0) as hub:
         online.env["HF_ENDPOINT"] = hub.url
         st = online.run("models_download", model_graph(online.tmp), timeout=180)
     assert st["open"] == {"shown": True, "text": "not downloaded", "button": "Download"}
