@@ -6,7 +6,7 @@ module never imports dearpygui.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -25,6 +25,14 @@ class Clip(Protocol):
     def samples(self) -> np.ndarray: ...
     @property
     def duration_s(self) -> float: ...
+
+
+class _Source(Protocol):
+    """What the audio callback reads from: :class:`_Reader`, :class:`_Switch`, a growing clip's reader."""
+
+    waiting: bool
+
+    def read(self, out: np.ndarray) -> int: ...
 
 
 def _mix_matrix(inputs: int, outputs: int) -> np.ndarray | None:
@@ -99,3 +107,34 @@ class _Reader:
             np.matmul(block, self.mix, out=out[:k])
         out[k:] = 0.0
         return k
+
+
+class _Switch:
+    """Another take from where the reader playing now is: the new take's reader is made by
+    ``make(frames_so_far)`` at the first block it is asked for (in the audio callback, so the
+    position is exact), and the first ``fade`` frames go from the old take to the new along a
+    raised cosine: one stream, no gap, no click."""
+
+    waiting = False
+
+    def __init__(self, old: _Source, make: Callable[[int], _Source], fade: int,
+                 frames_so_far: Callable[[], int]) -> None:
+        self.old: _Source | None = old
+        self.make, self.fade, self.done = make, max(int(fade), 0), 0
+        self.frames_so_far = frames_so_far
+        self.new: _Source | None = None
+
+    def read(self, out: np.ndarray) -> int:
+        if self.new is None:
+            self.new = self.make(self.frames_so_far())
+        if self.done >= self.fade or self.old is None:
+            self.old = None                       # faded out: let the old take go
+            return self.new.read(out)
+        old = np.empty_like(out)
+        self.old.read(old)
+        k = self.new.read(out)
+        n = min(len(out), self.fade - self.done)
+        w = (0.5 - 0.5 * np.cos(np.pi * (self.done + np.arange(n, dtype=np.float32) + 0.5) / self.fade))[:, None]
+        out[:n] = old[:n] * (1.0 - w) + out[:n] * w
+        self.done += n
+        return max(k, n)

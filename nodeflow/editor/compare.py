@@ -114,8 +114,8 @@ class ABCompare:
             other = "A" if side == "B" else "B"
             line = f"{side} ({names[side]}) is {length:.1f} s long, {other} was at {at:.1f} s: playing {side} from the start"
             self.app.audition.messages.append((line, False))    # after its own 'playing ...' (shown in order)
-        else:
-            self.play(i, at, gains[side])
+        elif playing is None or not self.app.audition.switch(self.key_of(i), self.value_of(i), gains[side]):
+            self.play(i, at, gains[side])         # (a switch goes on in the same stream: no gap, no skip)
         return side, note
 
 

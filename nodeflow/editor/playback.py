@@ -302,6 +302,33 @@ class Auditioner:
         self.stop()
         self._start(key[0], key[1], value, start_s, gain_db)
 
+    def switch(self, key: tuple[str, str], value: Any, gain_db: float = 0.0) -> bool:
+        """A/B: go on with ``value`` (another take) where the take playing now is, in the same
+        stream: no gap, no skip, a short crossfade (see :meth:`.player.Player.switch`).  False when
+        that cannot be (nothing plays, a loop, a clip still generating, a file not decoded yet,
+        the take ends before this point): :meth:`play_value` it then."""
+        if self.now is None or self.loop is not None or not isinstance(self.clip, Audio):
+            return False
+        audio = as_audio(value)
+        if audio is None and file_stamp(value) is not None:
+            audio = self.files.ready(value)
+        head = self.playhead()
+        if audio is None or head is None or head[2] >= audio.duration_s:
+            return False
+        if gain_db:
+            audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
+        skip = int(round(self.offset_s * audio.sample_rate))          # the take on the playing clip's time base
+        played = audio if not skip else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
+        self.last_press = time.perf_counter()
+        try:
+            if not self.player().switch(played):
+                return False
+        except Exception:  # noqa: BLE001 - the caller starts the take on its own stream instead
+            return False
+        self.now, self.clip, self.paused = key, audio, None
+        self._say(f"playing {key[0]}.{key[1]} ({audio.duration_s:.1f} s) from {head[2]:.2f} s")
+        return True
+
     def playable(self, value: Any) -> Audio | None:
         """The clip an output value plays: audio as is, a written file's path decoded from the file
         (at once when :attr:`files` has decoded this version of it)."""

@@ -55,6 +55,8 @@ from .playstream import _Session, _Stream
 
 __all__ = ["AudioDeviceError", "Player", "default_player", "check_latency", "LATENCY_NAMES"]
 
+SWITCH_FADE_S = 0.02          # an A/B switch crossfades from one take to the other over this
+
 
 class Player:
     """Plays one clip at a time on a sounddevice output stream, without blocking the caller.
@@ -101,6 +103,17 @@ class Player:
         with self._lock:
             self._ticket += 1
             self._play_locked(audio, on_done, t0, loop, start_s)
+
+    def switch(self, audio: Clip, fade_s: float = SWITCH_FADE_S) -> bool:
+        """Go on playing ``audio`` instead of the clip playing now, from the same place (the next
+        frame handed to the device; ``audio`` shares the playing clip's time base), in the same
+        stream: no gap and, over ``fade_s``, a crossfade instead of a click.  The position goes on
+        counting.  False when nothing plays, or the playback cannot switch (a loop, a clip still
+        being generated): :meth:`play` it then."""
+        if not isinstance(audio, Audio):
+            return False
+        with self._lock:
+            return self._session is not None and self._session.switch(audio, fade_s)
 
     def stop(self) -> None:
         """Stop playback (and cancel a pending :func:`audition`); the position stays where it stopped."""

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .audiodevice import _no_device_hint
-from .clipreader import Clip, _Reader
+from .clipreader import Clip, _mix_matrix, _Reader, _Source, _Switch
 
 __all__ = ["MAX_LATENCY_S", "TAIL_MARGIN_S"]
 
@@ -51,7 +51,7 @@ class _Session:
         self.audio, self.on_done, self.t0 = audio, on_done, t0
         self.loop, self.start_s = loop, start_s     # a loop plays the clip round and round from start_s
         self.rate = audio.sample_rate
-        self.reader: _Reader | None = None
+        self.reader: _Source | None = None
         self.stream: _Stream | None = None
         self.stream_open = False       # (then stream is set)
         self.frames_out = 0            # frames (at the stream's rate) handed to the device
@@ -148,6 +148,24 @@ class _Session:
             self._finish_soon()
         finally:
             self._growing = False
+
+    def switch(self, audio: Clip, fade_s: float) -> bool:
+        """Go on with ``audio`` (the same time base as the clip playing) from the next frame the
+        device is handed, crossfaded over ``fade_s``; False when this playback cannot (ended,
+        stopped, a loop, or a clip still being generated)."""
+        with self._stream_lock:
+            old = self.reader
+            if self.stopped or self.ended or self.loop or not self.stream_open or self.stream is None \
+                    or self.finished.is_set() or not isinstance(old, (_Reader, _Switch)) or old.waiting:
+                return False
+            rate, mix = self.rate, _mix_matrix(audio.channels, self.stream.channels)
+
+            def make(frames_out: int) -> _Source:
+                return _Reader(audio.samples, audio.sample_rate, rate, mix,
+                               start=round(frames_out * audio.sample_rate / rate))
+            self.reader = _Switch(old, make, round(fade_s * rate), lambda: self.frames_out)
+            self.audio = audio
+            return True
 
     # -- any thread
     def _finish_soon(self) -> None:
