@@ -193,6 +193,21 @@ def test_relative_folder_resolves_against_the_graph_folder(tiny, tmp_path):
     assert r.source == "local" and r.path == (tmp_path / "models" / "mine").resolve()
 
 
+def test_a_missing_folder_beside_the_graph_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
+    # 'models/mine' reads like 'org/name'; with a models folder beside the graph it means that folder.
+    # It was taken for a hub id: 'not downloaded', and a download of a repo that does not exist.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "models").mkdir()
+    with pytest.raises(checkpoints.CheckpointError) as e:
+        checkpoints.resolve("models/mine", base_dir=tmp_path)
+    assert not isinstance(e.value, checkpoints.NotDownloaded)
+    assert str(e.value) == (f"checkpoint 'models/mine': no folder {tmp_path / 'models' / 'mine'} (the folder "
+                            f"{tmp_path / 'models'} is there, so this names a local folder, not a hub id); "
+                            "check the folder's name")
+    with pytest.raises(checkpoints.NotDownloaded):        # no such folder: a hub id as before
+        checkpoints.resolve("facebook/musicgen-small", base_dir=tmp_path, cache_dir=tmp_path / "hub")
+
+
 def test_revision_is_in_the_cache_key_and_in_exported_files(tiny, cached_small, tmp_path):
     g = Graph()
     m = g.add("models.musicgen", id="model", checkpoint=REPO, duration_s=0.5, seed=1)
