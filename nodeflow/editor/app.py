@@ -229,6 +229,10 @@ class App:
         end): the next sync puts the graph's value back."""
         if nid in self.view.nodes:
             self.view.params[nid] = {}
+        self.resync()
+
+    def resync(self) -> None:
+        """Make the next frame sync the whole view with the graph (its values, problems and marks)."""
         self._seen = (None, -1, *self._seen[2:])
 
     def _left_type_in(self, nid: str, param: str) -> None:

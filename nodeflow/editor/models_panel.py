@@ -47,6 +47,7 @@ class ModelsPanel:
         self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
         self._ended: set[Download] = set()         # downloads whose end was already reported
         self._redraw = 0                           # frames still to draw after a row changed
+        self._runner_version = -1                  # the runner's states last read (a run's failed download)
 
     # ------------------------------------------------------------------ state
     @property
@@ -86,10 +87,12 @@ class ModelsPanel:
                 self._ended.add(job)
                 self.app.say(job.message if job.state == "failed" else job.message + "; the node can run now",
                              job.state == "failed")
-                self.app._seen = (None, -1, self.app._seen[2])      # the graph's problems are read again
+                self.app.resync()                 # the graph's problems are read again
                 self.sync()
         self._redraw = max(self._redraw - 1, 0)
-        if any(j.running for j in self.jobs.values()):
+        runs = self.app.runner.version != self._runner_version          # a run's own download may have failed
+        self._runner_version = self.app.runner.version
+        if runs or any(j.running for j in self.jobs.values()):
             if any([self._show(nid) for nid in self.missing]):
                 self._redraw = 2
 
@@ -100,6 +103,10 @@ class ModelsPanel:
         if name is None:
             return ("hidden",)
         if job is None:
+            state = self.app.runner.states.get(nid)
+            if state is not None and state.kind == "failed" and f"checkpoint '{name}' could not be downloaded" \
+                    in state.message:                    # the run tried to download it, and could not
+                return ("failed", name, "download failed", state.message.splitlines()[0])
             return ("missing", name)
         if job.running:
             return ("running", name, job.progress_text(short=True), job.fraction(), job.progress_text())

@@ -171,6 +171,9 @@ def test_nodes_after_a_model_that_could_not_download_are_marked_not_run(online):
         assert nodes[nid]["colour"] == [240, 190, 110], "the amber of a node that is not run"
     assert st["status"].startswith("run failed: node 'gen': checkpoint 'facebook/musicgen-small' could not be "
                                    "downloaded"), st["status"]
+    row = st["row"]                # it still said 'not downloaded', as if nothing had been tried
+    assert row["shown"] and row["text"] == "download failed" and row["button"] == "Retry", row
+    assert row["tip"].startswith("checkpoint 'facebook/musicgen-small' could not be downloaded"), row
     assert st["errors"] == []
 
 

@@ -1,5 +1,6 @@
 """F5 on a graph whose model node cannot download its checkpoint (no network): the model node fails,
-and the nodes after it are marked 'not run' on the canvas, as after any failed node."""
+and the nodes after it are marked 'not run' on the canvas, as after any failed node; the node's model
+row says the download failed (why in its tooltip) and offers Retry."""
 import os
 from pathlib import Path
 
@@ -17,5 +18,7 @@ def main(app, drv):
         out["nodes"][nid] = {"line": dpg.get_value(f"status::{nid}"),
                              "colour": [round(c * 255) for c in dpg.get_item_configuration(f"status::{nid}")["color"][:3]],
                              "drawn_as": app.view._state.get(nid)}
+    out["row"] = {"shown": bool(dpg.is_item_shown("model::row::gen")), "text": dpg.get_value("model::text::gen"),
+                  "button": dpg.get_item_label("model::button::gen"), "tip": dpg.get_value("model::texttip::gen")}
     drv.screenshot(tmp / "models_run_failed.png")
     drv.dump(out)
