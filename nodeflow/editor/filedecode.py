@@ -92,6 +92,19 @@ class DecodedFiles:
                 self._clips.move_to_end(stamp)          # type: ignore[arg-type]
             return clip
 
+    def get(self, path: object) -> Audio:
+        """The file's clip: decoded already, or decoded now on this thread and kept (A/B measures
+        both takes' loudness at once).  Raises OSError when it cannot be decoded."""
+        clip = self.ready(path)
+        if clip is not None:
+            return clip
+        stamp = file_stamp(path)
+        clip = self._decode(str(path))
+        if stamp is not None:
+            with self._lock:
+                self._keep(stamp, clip)
+        return clip
+
     def error(self, path: object) -> OSError | None:
         """Why this version of the file could not be decoded (None: it could, or was not tried)."""
         stamp = file_stamp(path)

@@ -19,7 +19,7 @@ from ..audio import Audio
 from ..errors import NodeflowError
 from ..executor import RunResult
 from ..graph import Graph
-from .filedecode import DecodedFiles, decode_file, file_stamp
+from .filedecode import DecodedFiles, file_stamp
 from .live import LiveClip
 from .player import Player
 from .runner import Runner
@@ -334,7 +334,7 @@ class Auditioner:
         (at once when :attr:`files` has decoded this version of it)."""
         audio = as_audio(value)
         if audio is None and file_stamp(value) is not None:
-            audio = self.files.ready(value) or decode_file(str(value))
+            audio = self.files.get(value)
         return audio
 
     def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:

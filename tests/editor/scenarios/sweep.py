@@ -34,7 +34,7 @@ def main(app, drv):
         drv.click_item("sweep::ab")                       # B: 0 dB, from the same place
         out["ab_after_toggle"] = dpg.get_value("sweep::abtext")
         out["ab_match"] = dpg.get_value("sweep::abmatch")
-        out["offset_s"] = app.audition.offset_s
+        out["offset_s"] = (app.audition.playhead() or (0, 0, 0.0))[2]    # B goes on where A was
         out["playing_after_toggle"] = list(app.audition.now or ())
         out["status_after_toggle"] = app.status_text
         drv.until(lambda: app.audition.now is None, 30, "B to end")

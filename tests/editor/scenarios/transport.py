@@ -49,9 +49,7 @@ def main(app, drv):
             decoded_on.append(threading.current_thread().name)
             return decode(path)
         return decoding
-    from nodeflow.editor import playback
-    app.audition.files._decode = on_thread(app.audition.files._decode)
-    playback.decode_file = on_thread(playback.decode_file)
+    app.audition.files._decode = on_thread(app.audition.files._decode)     # every decode goes through it
     drv.frames(5)
     out["size_before"] = app.canvas.node_sizes()
     drv.key("F5")

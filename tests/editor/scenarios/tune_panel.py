@@ -53,7 +53,7 @@ def main(app, drv):
         drv.click_item("tune::ab")                        # B, from the same place
         out["ab_after_toggle"] = dpg.get_value("tune::abtext")
         out["ab_match"] = dpg.get_value("tune::abmatch")
-        out["offset_s"] = app.audition.offset_s
+        out["offset_s"] = (app.audition.playhead() or (0, 0, 0.0))[2]    # B goes on where A was
         out["playing_after_toggle"] = list(app.audition.now or ())
         drv.until(lambda: app.audition.now is None, 30, "B to end")
         time.sleep(0.6)
