@@ -94,10 +94,9 @@ class SweepPanel:
                 dpg.add_button(label="Stop", tag="sweep::stop", callback=self.stop)
                 dpg.add_button(label="Keep in graph", tag="sweep::keep", callback=self.keep)
                 dpg.add_button(label="A/B", tag="sweep::ab", callback=self.toggle_ab)
-                dpg.add_text("", tag="sweep::abtext")
-            # its own line: the A/B row has no room left for it (it was cut at the window's edge)
-            dpg.add_text(AB_NOTE, tag="sweep::abmatch",
-                         color=(170, 200, 170))
+            # lines of their own, wrapped at the panel's edge: variant names are long (they were cut off)
+            dpg.add_text("", tag="sweep::abtext", wrap=0)
+            dpg.add_text(AB_NOTE, tag="sweep::abmatch", wrap=0, color=(170, 200, 170))
             dpg.add_text("", tag="sweep::status", wrap=600)
             with dpg.table(tag="sweep::table", header_row=True, borders_innerH=True, resizable=True,
                            scrollY=True, height=-1):
