@@ -515,7 +515,8 @@ class App:
         nid, port = key
         if self.runner.output(g, nid, port, keys) is None and self.runner.live.get(nid, port, keys.get(nid)) is None:
             au.stop()
-            self.say(f"stopped {nid}.{port}: an edit changed it; press play to hear the new version")
+            again = "Ctrl+B compares the new versions" if key in self.node_ab.pair else "press play to hear the new version"
+            self.say(f"stopped {nid}.{port}: an edit changed it; {again}")
 
     def busy(self) -> bool:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a

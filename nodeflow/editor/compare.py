@@ -164,8 +164,6 @@ class NodeAB:
     def press(self) -> None:
         """Ctrl+B: pick the selected pair (when two nodes are selected) and switch between A and B."""
         app = self.app
-        if any(nid not in app.doc.graph.nodes for nid, _ in self.pair):
-            self.pair = []                            # one of them was deleted
         picked = self._picked()
         if isinstance(picked, list):
             if picked != self.pair:
@@ -174,6 +172,9 @@ class NodeAB:
                 self.compare.ab = {"A": 0, "B": 1}
         elif not self.pair or app.view.selected_nodes():
             return app.say(picked, True)
+        elif gone := [nid for nid, _ in self.pair if nid not in app.doc.graph.nodes]:
+            return app.say(f"cannot A/B: '{gone[0]}' was deleted (Ctrl+Z brings it back); or select two other "  # the pair stays
+                           "nodes with audio, then Ctrl+B", True)
         missing = [nid for i, (nid, _) in enumerate(self.pair) if self._value(i) is None]
         if missing:
             return self._compute(missing)
@@ -199,7 +200,7 @@ class NodeAB:
         if err is not None:
             return self.app.say(f"cannot A/B: {str(err).splitlines()[0]}", True)
         if any(self._value(i) is None for i in range(2)):
-            return self.app.say("cannot A/B: the graph changed while computing; press A/B again", True)
+            return self.app.say("cannot A/B: the graph changed while computing; press Ctrl+B again", True)
         self._toggle()
 
     def _toggle(self) -> None:

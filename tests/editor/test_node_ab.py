@@ -90,6 +90,16 @@ def test_a_and_b_are_heard_at_the_same_level(node_ab):
     assert np.median(rms[tone]) < -20
 
 
+@pytest.mark.gui
+def test_an_edit_or_a_deleted_node_says_how_to_compare_again(node_ab):
+    st, _ = node_ab
+    assert st["edit_status"] == "stopped gain.out: an edit changed it; Ctrl+B compares the new versions", st
+    text, error, exists = st["deleted_status"]        # the pair was forgotten: 'no node is selected'
+    assert error and not exists and text.startswith("cannot A/B: 'export' was deleted (Ctrl+Z brings it back)"), text
+    text, now = st["after_undo"]
+    assert now == ["gain", "out"] and text.startswith("now A (gain.out)"), st["after_undo"]
+
+
 def test_a_node_plays_its_first_audio_output_or_the_file_an_export_wrote():
     """What Ctrl+B compares is what the node's play button plays (no window needed)."""
     from nodeflow import Graph

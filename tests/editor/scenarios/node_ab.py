@@ -61,4 +61,24 @@ def main(app, drv):
         out["a2_status"] = app.status_text
         drv.until(lambda: app.audition.now is None, 20, "the end of A")
     out["recording"] = str(rec.path)
+
+    # an edit while A/B plays: the status says how to compare the new versions (it said 'press play')
+    drv.key("ctrl+b")
+    drv.until(lambda: app.audition.now is not None, 30, "A/B to play again")
+    app.doc.set_param("gain", "gain_db", app.doc.graph.nodes["gain"].params.get("gain_db", 0.0) - 1.0)
+    drv.frames(3)
+    out["edit_status"] = app.status_text
+    # one of the pair deleted: Ctrl+B says so and keeps the pair, so after Ctrl+Z it compares again
+    drv.click(title("export"))
+    drv.key("Delete")
+    drv.frames(2)
+    drv.click(((cx0 + cx1) / 2, cy1 - 150))
+    drv.key("ctrl+b")
+    out["deleted_status"] = [app.status_text, app.status_error, "export" in app.doc.graph.nodes]
+    drv.key("ctrl+z")
+    drv.frames(2)
+    drv.key("ctrl+b")
+    drv.until(lambda: app.audition.now is not None or app.status_error, 60, "A/B after the undo")
+    out["after_undo"] = [app.status_text, list(app.audition.now or ())]
+    app.stop_audio()
     drv.dump(out)
