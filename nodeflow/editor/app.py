@@ -21,7 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
-from .widgets import LEFT, TYPE_IN, Clamped, Invalid
+from .params import ParamEdits
 
 if TYPE_CHECKING:
     from .filemenu import FileActions
@@ -32,7 +32,6 @@ T = TypeVar("T")
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TITLE = "AudioChain"
-DOUBLE_CLICK_S = 1.0     # a slider change this recent, then a double-click on it: the double-click's first click
 
 
 class App:
@@ -60,8 +59,7 @@ class App:
         self.recent = RecentFiles(state_dir) if state_dir else RecentFiles()
         self.status_text = ""
         self.status_error = False
-        self._last_set: tuple[str, str, float] | None = None     # the last parameter set: node, name, when
-        self._typing_in: tuple[str, str, bool] | None = None       # a slider opened by a double-click; its release due
+        self.params = ParamEdits(self)
         self.quitting = False
         self.frame_count = 0
         self._seen: tuple[int | None, int, int, int] = (None, -1, -1, -1)   # what is drawn: _drawn()
@@ -197,56 +195,12 @@ class App:
         return nid
 
     def on_param(self, nid: str, param: str, value: Any) -> None:
-        """A parameter widget's change (see :mod:`.widgets`): an undoable edit, or the widget left
-        (the gesture ends), or text the parameter cannot take (the widget shows the graph's value)."""
-        if value is LEFT:
-            self.doc.end_gesture()
-            self._left_type_in(nid, param)
-            return
-        if value is TYPE_IN:             # a double-click on a slider: its first click did not mean to set it
-            last = self._last_set
-            if last is not None and last[:2] == (nid, param) and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
-                self.doc.retract_param(nid, param)
-            self._typing_in = (nid, param, True)
-            self.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
-            return
-        held = value.reason if isinstance(value, Clamped) else None     # typed past the slider's end
-        value = value.value if isinstance(value, Clamped) else value
-        try:
-            if isinstance(value, Invalid):
-                raise EditRefused(f"{nid}.{param}: {value.reason}")
-            self.doc.set_param(nid, param, value)
-            self._last_set = (nid, param, time.perf_counter())
-        except EditRefused as e:
-            self.say(str(e), True)
-            return self._show_graph_value(nid)
-        if held is not None:
-            self._show_graph_value(nid)
-        self.say(f"{nid}.{param} = {value}" + (f" ({held})" if held else ""))
-
-    def _show_graph_value(self, nid: str) -> None:
-        """A widget shows what was typed, not what the graph holds (refused, or held at the slider's
-        end): the next sync puts the graph's value back."""
-        if nid in self.view.nodes:
-            self.view.params[nid] = {}
-        self.resync()
+        """A parameter widget's change: see :class:`.params.ParamEdits`."""
+        self.params.on_param(nid, param, value)
 
     def resync(self) -> None:
         """Make the next frame sync the whole view with the graph (its values, problems and marks)."""
         self._seen = (None, -1, *self._seen[2:])
-
-    def _left_type_in(self, nid: str, param: str) -> None:
-        """A slider opened for typing was left: its double-click's own release comes first (the box
-        opens on the next frame); when the box is left with no new value the status says so."""
-        typing_in = self._typing_in
-        if typing_in is None or typing_in[:2] != (nid, param):
-            return
-        if typing_in[2]:
-            self._typing_in = (nid, param, False)
-            return
-        self._typing_in = None
-        if self.status_text.startswith(f"type a value for {nid}.{param};"):
-            self.say(f"{nid}.{param} unchanged")
 
     def browse_param(self, nid: str, param: str, spec: Any) -> None:
         """A field's ``...``: a file dialog, or for a model's checkpoint a folder dialog."""
@@ -436,7 +390,6 @@ class App:
         self.fitter.tick()
         self.tools.tick()
         self.models.tick()
-        g = self.doc.graph
         if self._drawn() != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):

@@ -1,0 +1,81 @@
+"""A parameter widget's changes, as undoable edits (the app's side of :mod:`.widgets`).
+
+Every change of a widget calls :meth:`ParamEdits.on_param`: a value becomes one edit of the
+document (one undo step per gesture: :data:`.widgets.LEFT` ends it); a value the parameter refuses
+is one line in the status bar and the widget shows the graph's value again; a number typed past a
+slider's end is held there and the status says so (:class:`.widgets.Clamped`).  A double-click on
+a slider types a value (:data:`.widgets.TYPE_IN`): its first click, which moved the slider where
+it landed, is taken back.  This module does not import dearpygui.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .document import EditRefused
+from .widgets import LEFT, TYPE_IN, Clamped, Invalid
+
+if TYPE_CHECKING:
+    from .app import App
+
+__all__ = ["ParamEdits"]
+
+DOUBLE_CLICK_S = 1.0     # a slider change this recent, then a double-click on it: the double-click's first click
+
+
+class ParamEdits:
+    """The parameter edits of one editor window (``app``)."""
+
+    def __init__(self, app: App):
+        self.app = app
+        self.last_set: tuple[str, str, float] | None = None     # the last parameter set: node, name, when
+        self.typing_in: tuple[str, str, bool] | None = None     # a slider opened by a double-click; its release due
+
+    def on_param(self, nid: str, param: str, value: Any) -> None:
+        """A parameter widget's change (see :mod:`.widgets`): an undoable edit, or the widget left
+        (the gesture ends), or text the parameter cannot take (the widget shows the graph's value)."""
+        app = self.app
+        if value is LEFT:
+            app.doc.end_gesture()
+            self._left_type_in(nid, param)
+            return
+        if value is TYPE_IN:             # a double-click on a slider: its first click did not mean to set it
+            last = self.last_set
+            if last is not None and last[:2] == (nid, param) and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
+                app.doc.retract_param(nid, param)
+            self.typing_in = (nid, param, True)
+            app.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
+            return
+        held = value.reason if isinstance(value, Clamped) else None     # typed past the slider's end
+        value = value.value if isinstance(value, Clamped) else value
+        try:
+            if isinstance(value, Invalid):
+                raise EditRefused(f"{nid}.{param}: {value.reason}")
+            app.doc.set_param(nid, param, value)
+            self.last_set = (nid, param, time.perf_counter())
+        except EditRefused as e:
+            app.say(str(e), True)
+            return self._show_graph_value(nid)
+        if held is not None:
+            self._show_graph_value(nid)
+        app.say(f"{nid}.{param} = {value}" + (f" ({held})" if held else ""))
+
+    def _show_graph_value(self, nid: str) -> None:
+        """A widget shows what was typed, not what the graph holds (refused, or held at the slider's
+        end): the next sync puts the graph's value back."""
+        if nid in self.app.view.nodes:
+            self.app.view.params[nid] = {}
+        self.app.resync()
+
+    def _left_type_in(self, nid: str, param: str) -> None:
+        """A slider opened for typing was left: its double-click's own release comes first (the box
+        opens on the next frame); when the box is left with no new value the status says so."""
+        typing_in = self.typing_in
+        if typing_in is None or typing_in[:2] != (nid, param):
+            return
+        if typing_in[2]:
+            self.typing_in = (nid, param, False)
+            return
+        self.typing_in = None
+        if self.app.status_text.startswith(f"type a value for {nid}.{param};"):
+            self.app.say(f"{nid}.{param} unchanged")
