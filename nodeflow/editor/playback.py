@@ -47,6 +47,19 @@ def as_audio(value: Any) -> Audio | None:
     return None
 
 
+def _louder(audio: Audio, gain_db: float) -> Audio:
+    """``audio`` ``gain_db`` louder (a level-matched A/B take)."""
+    if not gain_db:
+        return audio
+    return Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
+
+
+def _from(audio: Audio, start_s: float) -> Audio:
+    """``audio`` from ``start_s`` on (at least its last frame): what a stream started there plays."""
+    skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
+    return audio if skip <= 0 else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
+
+
 def loudness_lufs(audio: Audio) -> float:
     """Integrated loudness (BS.1770, the export's own meter) of a clip, in LUFS."""
     from nodes.io._loudness import integrated_lufs
@@ -315,10 +328,8 @@ class Auditioner:
         head = self.playhead()
         if audio is None or head is None or head[2] >= audio.duration_s:
             return False
-        if gain_db:
-            audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
-        skip = int(round(self.offset_s * audio.sample_rate))          # the take on the playing clip's time base
-        played = audio if not skip else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
+        audio = _louder(audio, gain_db)
+        played = _from(audio, self.offset_s)       # the take on the time base of the clip the stream plays
         self.last_press = time.perf_counter()
         try:
             if not self.player().switch(played):
@@ -353,9 +364,7 @@ class Auditioner:
         if audio is None:
             self._say(f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else ""), True)
             return
-        if gain_db:
-            audio = Audio(audio.samples * np.float32(10 ** (gain_db / 20)), audio.sample_rate, info=audio.info)
-        self._play_clip(nid, port, audio, start_s)
+        self._play_clip(nid, port, _louder(audio, gain_db), start_s)
 
     def _decoded(self, nid: str, port: str, value: Any, start_s: float, gain_db: float) -> None:
         if self.pending == (nid, port):          # not stopped, and no other preview asked for meanwhile
@@ -377,12 +386,8 @@ class Auditioner:
                 self._say(f"playing {nid}.{port} as it is generated ({audio.duration_s:.1f} s so far)")
             return
         start_s = min(max(float(start_s), 0.0), audio.duration_s)
-        played = audio
-        if start_s > 0:
-            skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
-            played = Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
         self.offset_s = start_s
-        self._send(nid, port, audio, played, 0.0)
+        self._send(nid, port, audio, _from(audio, start_s), 0.0)
         if self.now == (nid, port):
             where = f" from {start_s:.2f} s" if start_s > 0 else ""
             self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}{self._export_note(nid, port, audio)}")
