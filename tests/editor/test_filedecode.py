@@ -116,7 +116,8 @@ class _FakePlayer:
         pass
 
 
-def test_play_on_an_export_decodes_in_the_background_then_plays(tmp_path):
+def _play_held(tmp_path) -> tuple[Auditioner, _Decoder, _FakePlayer, str]:
+    """Play on an export's file whose decode is held back (until ``dec.go`` is set)."""
     path = _tone(tmp_path / "out.wav")
     dec = _Decoder()
     dec.go.clear()
@@ -124,6 +125,11 @@ def test_play_on_an_export_decodes_in_the_background_then_plays(tmp_path):
     au = Auditioner(Runner(), player=lambda: player)
     au.files = DecodedFiles(decode=dec)
     au.play_value(("export", "out"), path)
+    return au, dec, player, path
+
+
+def test_play_on_an_export_decodes_in_the_background_then_plays(tmp_path):
+    au, dec, player, path = _play_held(tmp_path)
     assert au.pending == ("export", "out") and not player.played       # returned at once
     assert au.messages[-1][0] == "decoding out.wav to play it..."
     dec.go.set()
@@ -134,13 +140,7 @@ def test_play_on_an_export_decodes_in_the_background_then_plays(tmp_path):
 
 
 def test_a_stop_while_the_file_decodes_plays_nothing(tmp_path):
-    path = _tone(tmp_path / "out.wav")
-    dec = _Decoder()
-    dec.go.clear()
-    player = _FakePlayer()
-    au = Auditioner(Runner(), player=lambda: player)
-    au.files = DecodedFiles(decode=dec)
-    au.play_value(("export", "out"), path)
+    au, dec, player, path = _play_held(tmp_path)
     au.stop()
     dec.go.set()
     _deliver(au.files, lambda: au.files.ready(path) is not None)
