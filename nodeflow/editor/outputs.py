@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Outputs", "is_audio_type"]
 
+PLOT_PAD = 2        # a waveform's padding around its plot area (the time under the pointer depends on it)
 BUTTON_W = 44       # play/pause and stop: one width whatever the label (small buttons ignore widths),
                     # together with "out  (Audio)" no wider than the waveform
 BUTTON_H = 16       # a small button's height: the node is as tall as before
@@ -68,7 +69,7 @@ class Outputs:
                 dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
         with dpg.theme() as self._plot_theme:     # tight padding: the time axis fits the 56 px with the wave
             with dpg.theme_component(dpg.mvPlot):
-                dpg.add_theme_style(dpg.mvPlotStyleVar_PlotPadding, 2, 2, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_PlotPadding, PLOT_PAD, PLOT_PAD, category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_style(dpg.mvPlotStyleVar_LabelPadding, 2, 0, category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_style(dpg.mvPlotStyleVar_MajorTickLen, 3, 3, category=dpg.mvThemeCat_Plots)
         # play/stop act on the press, not on the release as buttons do: the sound starts a click sooner
@@ -123,6 +124,16 @@ class Outputs:
             dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
             dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
 
+    @staticmethod
+    def _time_at(plot: str, x: float) -> float:
+        """The time under viewport column ``x`` on waveform ``plot``, from the plot's place and its time
+        axis.  (ImPlot's own mouse position is only updated on frames the plot is hovered: a pointer
+        moved onto it and clicked at once sought to the previous click's place.)"""
+        (x0, _), (x1, _) = dpg.get_item_rect_min(plot), dpg.get_item_rect_max(plot)
+        a, b = dpg.get_axis_limits(plot.replace("plot::", "xaxis::", 1))
+        left, right = float(x0) + PLOT_PAD, float(x1) - PLOT_PAD
+        return float(a) + (x - left) / max(right - left, 1.0) * (float(b) - float(a))
+
     def _pressed(self, sender: Any, app_data: Any) -> None:
         """A play or stop button went down (``app_data``: ``(mouse button, item)``)."""
         alias = items.alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else None
@@ -141,7 +152,7 @@ class Outputs:
         nid, _, port = alias[len("plot::"):].partition("::")
         if nid not in self.nodes or (nid, port) not in self.previews:
             return
-        x = float(dpg.get_plot_mouse_pos()[0])
+        x = self._time_at(alias, float(dpg.get_mouse_pos(local=False)[0]))
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))

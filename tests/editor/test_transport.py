@@ -34,6 +34,8 @@ def test_a_click_on_the_middle_of_the_waveform_plays_the_second_half(transport):
     st, tmp = transport
     x = np.load(tmp / "seek.npy")
     assert abs(st["seek_offset_s"] - HALF_S) < 0.25, st["seek_offset_s"]
+    # moved onto the waveform and clicked at once: a quarter in, not the previous click's place
+    assert abs(st["flick_offset_s"] - HALF_S / 2) < 0.1, st["flick_offset_s"]
     assert "from 1." in st["seek_status"]
     # the node before the export plays at its own level and says how the export differs
     assert "export writes it at -30.0 LUFS" in st["seek_status"] and "LU quieter" in st["seek_status"], st["seek_status"]

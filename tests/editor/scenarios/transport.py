@@ -81,6 +81,16 @@ def main(app, drv):
         wait_end(rec)
     np.save(tmp / "seek.npy", rec.data())
 
+    # 1b. the pointer moved onto the waveform and clicked at once (a flick, a pen, a touch screen):
+    # the seek lands under the pointer (it went to the previous click's place: QA)
+    drv.move((x0 - 150, y1 + 120))                       # off the waveform
+    drv.frames(3)
+    drv.xdo("mousemove", *drv.screen((x0 + (x1 - x0) * 0.25, (y0 + y1) / 2 - 6)), "click", "1", frames=3)
+    drv.until(lambda: app.audition.now == ("gain", "out"), 20, "the flick's seek to play")
+    out["flick_offset_s"] = app.audition.offset_s
+    app.stop_audio()
+    drv.frames(3)
+
     # 2. play, pause at about 0.8 s, wait, resume: the clip goes on from where it stopped
     with Recorder(sd) as rec:
         drv.click_item("play::gain::out")
