@@ -162,10 +162,14 @@ def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_b
     assert "type a value for gain.gain_db" in opened["status"]
     assert st["escaped"] == {"gain": -6.0, "steps": 0, "redo": None, "typing": False,
                              "status": "gain.gain_db unchanged"}       # not still 'type a value ...'"
+    # nothing is set while the keys come (each key set a value, and the first stopped a preview: QA)
+    assert st["while_typing"] == {"gain": -6.0, "steps": 0,
+                                  "status": "type a value for gain.gain_db; Enter sets it, Escape keeps it"}
     assert st["typed"] == {"gain": -3.5, "steps": 1, "undo": "set gain.gain_db"}
     assert st["undone"] == {"gain": -6.0, "steps": 0}
     clicked = st["clicked"]               # a single click still sets the value where it lands
     assert clicked["steps"] == 1 and -48 < clicked["gain"] < -36, clicked
+    assert st["typed_escaped"] == {"gain": clicked["gain"], "steps": 1, "status": "gain.gain_db unchanged"}
     too_big = st["too_big"]               # QA: 500 became 24 dB (the end) without a word
     assert too_big == {"gain": 24.0, "shown": 24.0, "steps": 2,
                        "status": "gain.gain_db = 24.0 (typed 500: the range is -60 to 24 dB)"}, too_big

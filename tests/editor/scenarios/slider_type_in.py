@@ -1,7 +1,8 @@
 """A double-click on a slider types a value, as ctrl+click does, through real clicks and keys: the
 double-click's first click moved the slider where it landed, and that change is taken back (the box
 opens on the old value, Escape leaves the old value and no undo step); a value typed is one undo
-step; a single click still sets the value under the pointer; a value past the slider's end is held
+step, set on Enter (not at each key: typing "-3.5" set -3, then -3.5), and keys typed then Escape
+set nothing; a single click still sets the value under the pointer; a value past the slider's end is held
 there, as a DAW holds it, and the status bar says so (it was held without a word)."""
 
 
@@ -35,6 +36,8 @@ def main(app, drv):
     double_click(0.8)
     drv.key("ctrl+a")
     drv.type_text("-3.5")
+    drv.frames(2)
+    out["while_typing"] = {"gain": gain(), "steps": len(history), "status": app.status_text}
     drv.key("Return")
     drv.frames(3)
     out["typed"] = {"gain": gain(), "steps": len(history), "undo": history.undo_label}
@@ -44,6 +47,14 @@ def main(app, drv):
     drv.click(at(0.2))
     drv.frames(3)
     out["clicked"] = {"gain": gain(), "steps": len(history)}
+    drv.frames(70)
+    double_click(0.5)                   # keys typed, then Escape: nothing set, nothing to undo
+    drv.key("ctrl+a")
+    drv.type_text("18")
+    drv.frames(2)
+    drv.key("Escape")
+    drv.frames(3)
+    out["typed_escaped"] = {"gain": gain(), "steps": len(history), "status": app.status_text}
     drv.frames(70)
     double_click(0.5)                   # a value past the slider's end is held there, and says so
     drv.key("ctrl+a")
