@@ -102,6 +102,25 @@ class Context:
         return dest
 
 
+class _HelpText:
+    """``NodeSpec.__doc__``: the class's docstring on the class; on a node, what ``help(node)``
+    shows (:func:`_help_text`), made the first time it is read.  Made at ``@node``, it listed the
+    model families of a ``profile`` choice, which loads the node packs: a node module imported on
+    its own (``from nodes.dsp.resample import resample``) loaded them while it was half-imported,
+    and the default registry went without that node ("unknown node type 'dsp.resample'")."""
+
+    def __init__(self, doc: str | None):
+        self.doc = doc
+
+    def __get__(self, spec: Any, cls: Any = None) -> str | None:
+        if spec is None:
+            return self.doc
+        text: str | None = spec.__dict__.get("_help_text")
+        if text is None:
+            text = spec.__dict__["_help_text"] = _help_text(spec)
+        return text
+
+
 @dataclasses.dataclass(eq=False)
 class NodeSpec:
     """A declared node type, what ``@node`` returns.
@@ -137,12 +156,13 @@ class NodeSpec:
     def name(self) -> str:
         return self.id.split(".", 1)[1]
 
+    __doc__ = _HelpText(__doc__)      # a node's: its help text, made when first read
+
     def __post_init__(self) -> None:
         # help(), inspect.signature() and doctest see the function (its examples run in the suite)
         self.__wrapped__ = self.fn
         self.__module__ = getattr(self.fn, "__module__", None) or __name__
         self.__name__ = self.__qualname__ = getattr(self.fn, "__name__", self.id)
-        self.__doc__ = _help_text(self)
 
     @property
     def tooltip(self) -> str:

@@ -147,3 +147,19 @@ def test_an_unknown_node_type_suggests_the_close_one():
     reg.failed_packs["broken"] = "ImportError: no"
     with pytest.raises(DefinitionError, match="these node packs failed to load: broken"):
         reg["x.y"]
+
+
+def test_a_node_module_imported_first_is_still_in_the_default_registry():
+    """Importing a node's module on its own, before anything else, built the default registry while
+    that module was half-imported (its help text listed the model families, which loads the packs),
+    and the registry went without it: "unknown node type 'dsp.resample'" (the suite's ordering flake:
+    tests/nodes/test_dsp_streaming.py then tests/nodeflow/test_streaming.py)."""
+    import subprocess
+    import sys
+    code = ("from nodes.dsp.resample import resample\n"
+            "from nodeflow import Graph\n"
+            "Graph().add('dsp.resample')\n"
+            "assert 'Node dsp.resample v1' in resample.__doc__\n"
+            "print('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
