@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import hashlib
 import threading
+import time
 import tracemalloc
 import weakref
 from fractions import Fraction
@@ -172,6 +173,38 @@ def _failing_registry(after_blocks: int):
 
     reg.add(breaks)
     return reg
+
+
+def test_each_streamed_node_reports_its_own_time_not_the_chains(tmp_path, source):
+    """Every node of a streamed chain runs from its first block to its last: each was reported with
+    the chain's time (QA: 'done gain (52.97 s)' for a 0.9 s gain before a slow encode)."""
+    import nodes
+    reg = Registry()
+    reg.load_pack("builtin", nodes)
+
+    def stream(inputs, params, ctx):
+        s = inputs["audio"]
+
+        def blocks():
+            for b in s.blocks:
+                time.sleep(0.02)            # a slow stage: at least 20 ms a block of its own
+                yield b
+        return Stream(s.head, blocks())
+
+    @node("test.slow_stream", stream=stream)
+    def slow(audio: Audio) -> Audio:
+        """Slow, streamed."""
+        return audio
+
+    reg.add(slow)
+    g = _chain([("io.load", {"path": str(source)}), ("dsp.gain", {"gain_db": -1.0}), ("test.slow_stream", {}),
+                ("io.export", {"path": "o.wav"})], reg)
+    res, events = _run(g, tmp_path, stream=True, keep=[])
+    took = {e.node_id: e.elapsed_s for e in events if e.kind == "finished"}
+    blocks = sum(1 for e in events if e.kind == "progress" and e.node_id == "n2")
+    assert took["n2"] >= 0.02 * max(blocks - 1, 1), (took, blocks)
+    assert took["n1"] < took["n2"] / 2 and took["n0"] < took["n2"] / 2, took    # they were all equal
+    assert sum(took.values()) <= res.elapsed_s + 0.05, (took, res.elapsed_s)    # the chain's time, shared out
 
 
 def test_an_error_in_the_middle_names_the_node_and_leaves_no_partial_file(tmp_path, source):
