@@ -116,15 +116,16 @@ def _sample_peak(x: np.ndarray, check: Callable[[], None]) -> float:
 
 def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
                    loudness_lufs: float | None, peak_db: float, bits: int | None = None, dither: bool = False,
-                   check: Callable[[], None] = lambda: None, mastered: Callable[[], None] = lambda: None,
+                   check: Callable[[], None] = lambda: None, phase: Callable[[str], None] = lambda what: None,
                    dest: Path | None = None) -> MasterReport:
     """Master ``samples[channels, frames]`` to ``loudness_lufs`` under the true-peak ceiling ``peak_db``
     (dBTP) and write them to ``tmp`` as ``fmt`` with soundfile's ``codec`` settings.
 
     ``bits`` (16/24) stores integers rounded here (``dither``: TPDF on 16-bit); ``None`` writes
     floats (float wav, or the input of a lossy encoder).  ``check`` is called between blocks (it
-    raises to cancel), ``mastered`` once the first mastering is done (progress); ``dest`` names the file in errors.  Returns a :class:`MasterReport` whose
-    measurement is of the written file read back.
+    raises to cancel), ``phase`` as each step starts (``"mastering"``, ``"encoding"``,
+    ``"measuring"``: progress); ``dest`` names the file in errors.  Returns a :class:`MasterReport`
+    whose measurement is of the written file read back.
     """
     ceiling = db_to_gain(peak_db)
     dither = dither and bits == 16
@@ -133,8 +134,9 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
         # Probably under the ceiling already: write it unlimited and let the written file's true peak
         # (measured anyway) say whether the limiter was needed, instead of metering the input first.
         plain = Mastered(samples, rate, limit_at, check=check)
-        mastered()
+        phase("encoding")
         _encode(tmp, plain, fmt, codec, bits, dither, check, dest or tmp, limit=False)
+        phase("measuring")
         measured = measure_file(tmp, check)
         holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
         if holds or (holds is None and not plain.limiting(1.0)):
@@ -142,17 +144,22 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
     # PCM files are measured as written anyway: the search's estimate is checked there, and only a
     # file that misses the target or the ceiling is mastered again with every step measured
     verify = fmt in LOSSY or loudness_lufs is None
+    phase("mastering")
     result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify)
-    mastered()
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
+        phase("encoding")
         _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
+        phase("measuring")
         measured = measure_file(tmp, check)
         over_db = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
         if not verify and (over_db > 0.0 or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
             verify = True
+            phase("mastering")
             result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
+            phase("encoding")
             _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
+            phase("measuring")
             measured = measure_file(tmp, check)
             over_db = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
         if fmt not in LOSSY or over_db <= 0.0 or attempt == LOSSY_PASSES:
@@ -160,6 +167,7 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
         # the codec's decode overshot the ceiling: limit lower by the overshoot and encode again
         check()
         limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA)
+        phase("mastering")
         result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check,
                           reason=f" once the {fmt} encoder's {over_db:.1f} dB overshoot is allowed for")
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), attempt)
@@ -167,7 +175,7 @@ def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: d
 
 def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec: dict[str, Any], *, peak_db: float,
                    bits: int | None = None, dither: bool = False, check: Callable[[], None] = lambda: None,
-                   mastered: Callable[[], None] = lambda: None, dest: Path | None = None) -> MasterReport:
+                   phase: Callable[[str], None] = lambda what: None, dest: Path | None = None) -> MasterReport:
     """:func:`write_mastered` without a loudness target, for audio arriving as ``[channels, n]`` blocks
     (wav and flac): the same file, bit for bit, written as the blocks come, then read back and
     measured.  Whether the limiter was needed is known only then (as in :func:`write_mastered`'s
@@ -179,7 +187,7 @@ def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
     dither = dither and bits == 16
     limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
     peak = [0.0]
-    mastered()
+    phase("encoding")
 
     def plain():
         for block in reblock(blocks, channels, MASTER_BLOCK):
@@ -188,6 +196,7 @@ def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
     _encode_blocks(tmp, plain(), rate, channels, fmt, codec, bits, dither, check, dest or tmp)
     if peak[0] > limit_at:
         raise NotStreamable(f"sample peak {to_db(peak[0]):.2f} dBFS needs the limiter")
+    phase("measuring")
     measured = measure_file(tmp, check)
     if not _unlimited_holds(measured, limit_at, rate, bits, dither):
         raise NotStreamable(f"true peak {measured.true_peak_dbtp:.2f} dBTP may need the limiter")

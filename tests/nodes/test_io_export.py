@@ -203,6 +203,23 @@ def test_a_loudness_beyond_the_ceiling_is_one_clear_error_and_no_file(tmp_path):
     assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
 
 
+@pytest.mark.parametrize("path, loudness, first", [("a.flac", -14.0, "mastering to -14 LUFS, -1 dBTP"),
+                                                   ("a.wav", None, "encoding WAV")])
+def test_the_export_says_what_it_is_doing_as_it_goes(tmp_path, path, loudness, first):
+    """QA: a 7-minute export showed 'running' and an empty bar for 20 s."""
+    said = []
+    ctx = Context("export", emit=lambda kind, node_id, **kw: said.append(kw) if kind == "progress" else None,
+                  base_dir=tmp_path, output_dir=tmp_path / "o")
+    export.fn(Audio(tones(2.0), RATE), path=path, ctx=ctx,
+              **{**{k: export.params[k].default for k in export.params if k != "path"}, "loudness_lufs": loudness})
+    steps = [(kw["done"], kw["total"], kw["message"]) for kw in said]
+    assert steps[0] == (0 if loudness is not None else 60, 100, first), steps
+    assert [m for _, _, m in steps if m in ("encoding FLAC", "encoding WAV", "measuring the file")]
+    assert [d for d, _, _ in steps] == sorted(d for d, _, _ in steps), "the bar went back"
+    assert "LUFS" in steps[-2][2] and "dBTP" in steps[-2][2], steps      # the file's loudness and true peak
+    assert steps[-1][:2] == (100, 100)
+
+
 # ---------------------------------------------------------------------------------------- safety
 def test_failure_mid_write_leaves_no_partial_file_and_the_old_file_untouched(tmp_path):
     out_dir = tmp_path / "o"
@@ -211,7 +228,7 @@ def test_failure_mid_write_leaves_no_partial_file_and_the_old_file_untouched(tmp
     cancel = threading.Event()
 
     def emit(kind, node_id, **kw):   # cancel once the codec has written the temporary file
-        if kind == "progress" and kw["done"] == 1:
+        if kind == "progress" and kw["message"] == "measuring the file":
             cancel.set()
 
     ctx = Context("export", emit=emit, cancel_event=cancel, base_dir=tmp_path, output_dir=out_dir)
