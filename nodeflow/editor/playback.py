@@ -287,8 +287,18 @@ class Auditioner:
             self._say(f"looping {nid}.{port} from {a:.2f} to {b:.2f} s (stop or a click on the waveform ends it)")
 
     def seek(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
-        """Play ``nid.port`` from ``seconds`` (a click on its waveform), whether or not it was playing."""
+        """Play ``nid.port`` from ``seconds`` (a click on its waveform), whether or not it was playing:
+        while it plays, in the same stream (no gap, a short crossfade)."""
         key = (nid, port)
+        if self.now == key and self.loop is None and isinstance(self.clip, Audio):
+            seconds = min(max(float(seconds), 0.0), self.clip.duration_s)
+            try:
+                moved = self.player().switch(self.clip, at_s=seconds, rebase_s=self.offset_s)
+            except Exception:  # noqa: BLE001 - a new stream below instead
+                moved = False
+            if moved:
+                self.last_press, self.offset_s = time.perf_counter(), 0.0
+                return self._say(f"playing {nid}.{port} ({self.clip.duration_s:.1f} s) from {seconds:.2f} s")
         if self.clip is not None and (self.now == key or (self.paused is not None and self.paused[0] == key)):
             self.last_press = time.perf_counter()
             clip = self.clip

@@ -104,16 +104,19 @@ class Player:
             self._ticket += 1
             self._play_locked(audio, on_done, t0, loop, start_s)
 
-    def switch(self, audio: Clip, fade_s: float = SWITCH_FADE_S) -> bool:
-        """Go on playing ``audio`` instead of the clip playing now, from the same place (the next
-        frame handed to the device; ``audio`` shares the playing clip's time base), in the same
-        stream: no gap and, over ``fade_s``, a crossfade instead of a click.  The position goes on
-        counting.  False when nothing plays, or the playback cannot switch (a loop, a clip still
-        being generated): :meth:`play` it then."""
+    def switch(self, audio: Clip, fade_s: float = SWITCH_FADE_S, *, at_s: float | None = None,
+               rebase_s: float = 0.0) -> bool:
+        """Go on playing ``audio`` instead of the clip playing now, in the same stream: no gap and,
+        over ``fade_s``, a crossfade instead of a click.  From the same place (the next frame handed
+        to the device; ``audio`` shares the playing clip's time base, or the clip playing started
+        ``rebase_s`` into ``audio``), or from ``at_s`` seconds into ``audio`` (a seek:
+        :attr:`position_s` goes there once the device's buffer has played).  False when nothing
+        plays, or the playback cannot switch (a loop, a clip still being generated): :meth:`play`
+        it then."""
         if not isinstance(audio, Audio):
             return False
         with self._lock:
-            return self._session is not None and self._session.switch(audio, fade_s)
+            return self._session is not None and self._session.switch(audio, fade_s, at_s, rebase_s)
 
     def stop(self) -> None:
         """Stop playback (and cancel a pending :func:`audition`); the position stays where it stopped."""

@@ -75,6 +75,10 @@ class _Session:
         self._growing = False
         self.priority: int | None = None
         self.on_grow: Callable[[float], None] | None = None
+        # the parts played: (frames handed over when the part began, its place in the clip in seconds);
+        # a switch to another take goes on where the clip is, a seek starts a part elsewhere
+        self.parts: list[tuple[int, float]] = [(0, 0.0)]
+        self._part, self._shown = self.parts[0], 0.0
 
     # -- PortAudio's thread
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -149,23 +153,33 @@ class _Session:
         finally:
             self._growing = False
 
-    def switch(self, audio: Clip, fade_s: float) -> bool:
-        """Go on with ``audio`` (the same time base as the clip playing) from the next frame the
-        device is handed, crossfaded over ``fade_s``; False when this playback cannot (ended,
-        stopped, a loop, or a clip still being generated)."""
+    def switch(self, audio: Clip, fade_s: float, at_s: float | None = None, rebase_s: float = 0.0) -> bool:
+        """Go on with ``audio`` from the next frame the device is handed, crossfaded over ``fade_s``:
+        where the clip playing is (``audio`` shares its time base, ``rebase_s`` later: the clip
+        playing started that far into ``audio``), or from ``at_s`` in ``audio`` (a seek).  False
+        when this playback cannot (ended, stopped, a loop, or a clip still being generated)."""
         with self._stream_lock:
             old = self.reader
             if self.stopped or self.ended or self.loop or not self.stream_open or self.stream is None \
                     or self.finished.is_set() or not isinstance(old, (_Reader, _Switch)) or old.waiting:
                 return False
             rate, mix = self.rate, _mix_matrix(audio.channels, self.stream.channels)
+            if rebase_s:
+                self.parts = [(f, t + rebase_s) for f, t in self.parts]
+                self._part, self._shown = (self._part[0], self._part[1] + rebase_s), self._shown + rebase_s
 
-            def make(frames_out: int) -> _Source:
-                return _Reader(audio.samples, audio.sample_rate, rate, mix,
-                               start=round(frames_out * audio.sample_rate / rate))
+            def make(frames_out: int) -> _Source:          # in the audio callback: the place is exact
+                t = self.clip_time(frames_out) if at_s is None else max(float(at_s), 0.0)
+                self.parts.append((frames_out, t))
+                return _Reader(audio.samples, audio.sample_rate, rate, mix, start=round(t * audio.sample_rate))
             self.reader = _Switch(old, make, round(fade_s * rate), lambda: self.frames_out)
             self.audio = audio
             return True
+
+    def clip_time(self, frames_out: int) -> float:
+        """Where in the clip the frame handed over as number ``frames_out`` is, in seconds."""
+        f, t = next((p for p in reversed(self.parts) if p[0] <= frames_out), self.parts[0])
+        return t + (frames_out - f) / self.rate
 
     # -- any thread
     def _finish_soon(self) -> None:
@@ -204,15 +218,20 @@ class _Session:
 
     @property
     def position_s(self) -> float:
-        """What is heard now: the frames handed over, less the ones still in the device's buffer."""
+        """What is heard now: the frames handed over, less the ones still in the device's buffer, in
+        the part of the clip they belong to (see :meth:`switch`)."""
         if self.ended and self.finished.is_set():
             return self.audio.duration_s
         ahead = self.latency_s if not self.finished.is_set() else 0.0
         if self.loop:
             heard = self.frames_out / self.rate - ahead
             return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
-        pos = min(max(self.frames_out / self.rate - ahead, 0.0), self.audio.duration_s)
-        self._shown = max(pos, getattr(self, "_shown", 0.0))   # a grown buffer does not move it back
+        heard = max(self.frames_out - ahead * self.rate, 0.0)
+        part = next((p for p in reversed(self.parts) if p[0] <= heard), self.parts[0])
+        pos = min(max(part[1] + (heard - part[0]) / self.rate, 0.0), self.audio.duration_s)
+        if part != self._part:                 # a seek: the playhead goes where it went
+            self._part, self._shown = part, pos
+        self._shown = max(pos, self._shown)    # a grown buffer does not move it back
         return self._shown
 
     @property

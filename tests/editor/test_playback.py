@@ -116,6 +116,28 @@ def test_a_switch_to_another_take_goes_on_in_the_same_stream_without_a_gap_or_a_
     assert not p.switch(a), "nothing plays: nothing to switch"
 
 
+def test_a_seek_while_playing_goes_on_in_the_same_stream(pulse, tmp_path):  # noqa: F811
+    """A click on the waveform while it plays: the sound moves there without a gap (QA: each seek
+    left 46-318 ms of silence, a new stream each time), and the playhead follows."""
+    from nodeflow.editor.player import Player
+    clip, _ = marked_clip(4.0)                # 1 kHz for 0.3 s, 440 Hz, 2 kHz for the last 0.3 s
+    p = Player()
+    with Parec(tmp_path / "rec.f32") as rec:
+        p.play(clip)
+        while p.position_s < 0.8:
+            time.sleep(0.01)
+        assert p.switch(clip, at_s=3.2)       # on to 0.5 s before the 2 kHz tail
+        time.sleep(p.latency_s + 0.15)
+        head = p.position_s
+        assert p.wait(30)
+    assert 3.2 < head < 3.7, head
+    x = rec.data
+    assert dropouts(x)["count"] == 0, dropouts(x)
+    # about 0.8 s, then the last 0.8 s: 1.6 s heard of a 4 s clip, its 2 kHz tail whole
+    assert seconds_at(x, 440) + seconds_at(x, 1000) + seconds_at(x, 2000) == pytest.approx(1.6, abs=0.25)
+    assert seconds_at(x, 2000) >= 0.25
+
+
 def test_a_loop_or_a_stopped_player_does_not_switch(pulse):  # noqa: F811
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(1.0)

@@ -36,6 +36,14 @@ def test_a_click_on_the_middle_of_the_waveform_plays_the_second_half(transport):
     assert abs(st["seek_offset_s"] - HALF_S) < 0.25, st["seek_offset_s"]
     # moved onto the waveform and clicked at once: a quarter in, not the previous click's place
     assert abs(st["flick_offset_s"] - HALF_S / 2) < 0.1, st["flick_offset_s"]
+    # a click while it plays: the sound goes there in the same stream (each seek left 46-318 ms of
+    # silence: QA), and the playhead with it
+    status = st["seek_playing_status"]
+    assert status.startswith("playing gain.out") and float(status.split(" from ")[1].split()[0]) == \
+        pytest.approx(1.5 * HALF_S, abs=0.1), status
+    assert 1.5 * HALF_S < st["seek_playing_head"] < 1.5 * HALF_S + 0.5, st["seek_playing_head"]
+    from ._sound import dropouts
+    assert dropouts(np.load(tmp / "seek_playing.npy"))["count"] == 0
     assert "from 1." in st["seek_status"]
     # the node before the export plays at its own level and says how the export differs
     assert "export writes it at -30.0 LUFS" in st["seek_status"] and "LU quieter" in st["seek_status"], st["seek_status"]

@@ -91,6 +91,19 @@ def main(app, drv):
     app.stop_audio()
     drv.frames(3)
 
+    # 1c. a click on the waveform while it plays moves the sound there in the same stream (no gap)
+    with Recorder(sd) as rec:
+        drv.click_item("play::gain::out")
+        drv.until(lambda: (app.audition.playhead() or (0, 0, 0))[2] > 0.3, 20, "0.3 s played")
+        drv.click((x0 + (x1 - x0) * 0.75, (y0 + y1) / 2 - 6))
+        out["seek_playing_status"] = app.status_text
+        end = time.monotonic() + app.audition.player().latency_s + 0.2
+        while time.monotonic() < end:
+            drv.frames(1)
+        out["seek_playing_head"] = (app.audition.playhead() or (0, 0, 0))[2]
+        wait_end(rec)
+    np.save(tmp / "seek_playing.npy", rec.data())
+
     # 2. play, pause at about 0.8 s, wait, resume: the clip goes on from where it stopped
     with Recorder(sd) as rec:
         drv.click_item("play::gain::out")
