@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .document import EditRefused
 from . import items
-from .widgets import LEFT, TYPE_IN, Clamped, Invalid, widget_tag
+from .widgets import LEFT, TYPE_IN, TYPING, Clamped, Invalid, widget_tag
 
 if TYPE_CHECKING:
     from .app import App
@@ -43,11 +43,12 @@ class ParamEdits:
             self._left_type_in(nid, param)
             app.doc.end_gesture()
             return
-        if value is TYPE_IN:             # a double-click on a slider: its first click did not mean to set it
-            last = self.last_set
-            if last is not None and last[:2] == (nid, param) and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
+        if value is TYPE_IN or value is TYPING:     # a double-click: type a value
+            last = self.last_set               # a slider's first click did not mean to set it
+            if value is TYPE_IN and last is not None and last[:2] == (nid, param) \
+                    and time.perf_counter() - last[2] < DOUBLE_CLICK_S:
                 app.doc.retract_param(nid, param)
-            self.typing_in, self.typed = (nid, param, True), None
+            self.typing_in, self.typed = (nid, param, value is TYPE_IN), None
             app.say(f"type a value for {nid}.{param}; Enter sets it, Escape keeps it")
             return
         if self.typing_in is not None and self.typing_in[:2] == (nid, param):

@@ -41,7 +41,7 @@ from ..types import ParamSpec
 from . import items
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped", "Invalid", "LEFT", "TYPE_IN",
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped", "Invalid", "LEFT", "TYPE_IN", "TYPING",
            "forget", "param_tags"]
 
 WIDTH = 104
@@ -319,8 +319,10 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             on_leave()
         on_change(node_id, spec.name, LEFT)
     _LEAVE[tag] = leave
-    if dpg.get_item_type(tag) in ("mvAppItemType::mvSliderFloat", "mvAppItemType::mvSliderInt"):
-        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPE_IN)    # drags type on a double-click already
+    if dpg.get_item_type(tag) in _SLIDERS:
+        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPE_IN)
+    elif dpg.get_item_type(tag) in _DRAGS:      # a drag box types on a double-click itself; its clicks set nothing
+        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPING)
     dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)
@@ -453,7 +455,8 @@ def _double_clicked(sender: Any, app_data: Any) -> None:
     fn = _TYPE_IN.get(tag)
     if fn is not None and items.exists(tag):
         fn()
-        dpg.focus_item(tag)         # the next frame: keyboard focus, which opens a slider for typing
+        if dpg.get_item_type(tag) in _SLIDERS:
+            dpg.focus_item(tag)     # the next frame: keyboard focus, which opens a slider for typing
 
 
 class _Left:
@@ -475,6 +478,19 @@ class _TypeIn:
 
 
 TYPE_IN = _TypeIn()
+
+
+class _Typing:
+    """The marker :data:`TYPING`: a double-click on a drag box, which types a value (its clicks set
+    nothing, so nothing is taken back)."""
+
+    def __repr__(self) -> str:
+        return "TYPING"
+
+
+TYPING = _Typing()
+_SLIDERS = ("mvAppItemType::mvSliderFloat", "mvAppItemType::mvSliderInt")
+_DRAGS = ("mvAppItemType::mvDragFloat", "mvAppItemType::mvDragInt")
 
 
 class _Invalid:

@@ -90,6 +90,7 @@ def test_each_typed_value_is_an_undo_step_and_a_drag_is_one(editor):
     from ._graphs import chain_graph
     st = editor.run("param_typed_steps", chain_graph(editor.tmp))
     assert st["typed"] == [5.0, 600.0, 0.0]
+    assert st["while_typing"] == [0.0, 5.0, 600.0], "a key typed into the drag box set a value before Enter"
     assert st["statuses"] == ["fade.fade_out_s = 5.0", "fade.fade_out_s = 600.0 (typed 1e+09: the range is 0 to 600 s)",
                               "fade.fade_out_s = 0.0 (typed -3: the range is 0 to 600 s)"], st["statuses"]
     assert st["steps_typed"] == 3, "three typed values made other than three undo steps"

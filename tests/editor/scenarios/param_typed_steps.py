@@ -1,5 +1,6 @@
 """Each value typed into a parameter is its own undo step, while one drag is one: the fade-out
-typed 5, then 1e9 (held at 600), then -3 (held at 0), then dragged in one gesture."""
+typed 5, then 1e9 (held at 600), then -3 (held at 0), each set on Enter (a drag box, like a
+slider, sets nothing while the keys come), then dragged in one gesture."""
 
 
 def main(app, drv):
@@ -16,6 +17,8 @@ def main(app, drv):
         drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)    # a double-click types a value
         drv.key("ctrl+a")
         drv.type_text(text)
+        drv.frames(2)
+        out.setdefault("while_typing", []).append(fade())
         drv.key("Return")
         drv.frames(4)
         out.setdefault("statuses", []).append(app.status_text)
