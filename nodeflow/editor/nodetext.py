@@ -6,8 +6,10 @@ strings on its items.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "serious", "without_node", "wrap"]
+__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "path_shown", "path_typed", "serious", "without_node",
+           "wrap"]
 
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
 
@@ -95,3 +97,30 @@ def serious(problems: list[str]) -> bool:
 def wrap(text: str, width: int = 40) -> str:
     import textwrap
     return "\n".join(textwrap.wrap(text, width)[:8])
+
+
+def path_shown(value: Any) -> str:
+    """A path as its box shows it: the file name, after ``.../`` when it lies in a folder (a narrow
+    box showed the start of a long path, never the name).
+
+    >>> path_shown("/home/ana/takes/vox3.wav"), path_shown("tone.wav"), path_shown(None)
+    ('.../vox3.wav', 'tone.wav', '')
+    """
+    text = str(value or "")
+    name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return text if not name or name == text else f".../{name}"
+
+
+def path_typed(text: str, full: str) -> str:
+    """What a path box means after an edit: unchanged when it still shows ``full``; ``.../new.wav``
+    is ``new.wav`` in ``full``'s folder; anything else is the path typed.
+
+    >>> path_typed(".../vox3.wav", "/a/vox3.wav"), path_typed(".../vox4.wav", "/a/vox3.wav"), path_typed("/b/x.wav", "/a/y")
+    ('/a/vox3.wav', '/a/vox4.wav', '/b/x.wav')
+    """
+    text = str(text).strip()
+    if text == path_shown(full):
+        return full
+    if text.startswith(".../") and "/" in full.replace("\\", "/"):
+        return full.replace("\\", "/").rsplit("/", 1)[0] + "/" + text[4:]
+    return text

@@ -39,10 +39,11 @@ import dearpygui.dearpygui as dpg
 
 from ..types import ParamSpec
 from . import items
+from .nodetext import path_shown, path_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped", "Invalid", "LEFT", "TYPE_IN", "TYPING",
-           "forget", "param_tags"]
+           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
+           "Invalid", "LEFT", "TYPE_IN", "TYPING", "forget", "param_tags"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -365,33 +366,6 @@ class Clamped:
 
     def __init__(self, value: Any, reason: str):
         self.value, self.reason = value, reason
-
-
-def path_shown(value: Any) -> str:
-    """A path as its box shows it: the file name, after ``.../`` when it lies in a folder (a narrow
-    box showed the start of a long path, never the name).
-
-    >>> path_shown("/home/ana/takes/vox3.wav"), path_shown("tone.wav"), path_shown(None)
-    ('.../vox3.wav', 'tone.wav', '')
-    """
-    text = str(value or "")
-    name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    return text if not name or name == text else f".../{name}"
-
-
-def path_typed(text: str, full: str) -> str:
-    """What a path box means after an edit: unchanged when it still shows ``full``; ``.../new.wav``
-    is ``new.wav`` in ``full``'s folder; anything else is the path typed.
-
-    >>> path_typed(".../vox3.wav", "/a/vox3.wav"), path_typed(".../vox4.wav", "/a/vox3.wav"), path_typed("/b/x.wav", "/a/y")
-    ('/a/vox3.wav', '/a/vox4.wav', '/b/x.wav')
-    """
-    text = str(text).strip()
-    if text == path_shown(full):
-        return full
-    if text.startswith(".../") and "/" in full.replace("\\", "/"):
-        return full.replace("\\", "/").rsplit("/", 1)[0] + "/" + text[4:]
-    return text
 
 
 def _boxed(spec: ParamSpec, value: Any) -> str:
