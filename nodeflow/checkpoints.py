@@ -118,10 +118,10 @@ def _local_candidate(name: str, base_dir: Path | None, example: str = "org/model
     if p.is_dir():
         return p
     where = p if p.is_absolute() or base_dir is None else base_dir / p
-    parent = where.parent
-    if _HUB_ID.match(name) and not (parent.name == p.parts[0] and parent.is_dir()):
-        return None
-    if _HUB_ID.match(name):         # 'models/mine' where the graph has a models folder: a folder meant
+    if _HUB_ID.match(name):
+        parent = where.parent
+        if not (parent.name == p.parts[0] and parent.is_dir()):
+            return None             # 'models/mine' where the graph has a models folder: a folder meant
         raise CheckpointError(f"checkpoint '{name}': no folder {where} (the folder {parent} is there, so this "
                               f"names a local folder, not a hub id); check the folder's name")
     raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like '{example}'")

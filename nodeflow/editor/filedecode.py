@@ -77,12 +77,6 @@ class DecodedFiles:
         self._thread: threading.Thread | None = None
         self.version = 0                                     # bumped when a result is delivered
 
-    @property
-    def busy(self) -> bool:
-        """Whether a file is being decoded or a result waits for :meth:`poll`."""
-        with self._lock:
-            return bool(self._waiting or self._done)
-
     def ready(self, path: object) -> Audio | None:
         """The file's clip if this version of it is decoded, else None (see :meth:`error`)."""
         stamp = file_stamp(path)

@@ -176,9 +176,13 @@ class _Session:
             self.audio = audio
             return True
 
-    def clip_time(self, frames_out: int) -> float:
+    def _part_at(self, frame: float) -> tuple[int, float]:
+        """The part (see :attr:`parts`) the frame handed over as number ``frame`` belongs to."""
+        return next((p for p in reversed(self.parts) if p[0] <= frame), self.parts[0])
+
+    def clip_time(self, frames_out: float) -> float:
         """Where in the clip the frame handed over as number ``frames_out`` is, in seconds."""
-        f, t = next((p for p in reversed(self.parts) if p[0] <= frames_out), self.parts[0])
+        f, t = self._part_at(frames_out)
         return t + (frames_out - f) / self.rate
 
     # -- any thread
@@ -227,8 +231,8 @@ class _Session:
             heard = self.frames_out / self.rate - ahead
             return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
         heard = max(self.frames_out - ahead * self.rate, 0.0)
-        part = next((p for p in reversed(self.parts) if p[0] <= heard), self.parts[0])
-        pos = min(max(part[1] + (heard - part[0]) / self.rate, 0.0), self.audio.duration_s)
+        part = self._part_at(heard)
+        pos = min(max(self.clip_time(heard), 0.0), self.audio.duration_s)
         if part != self._part:                 # a seek: the playhead goes where it went
             self._part, self._shown = part, pos
         self._shown = max(pos, self._shown)    # a grown buffer does not move it back
