@@ -194,9 +194,9 @@ class App:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
         return nid
 
-    def on_param(self, nid: str, param: str, value: Any) -> None:
+    def on_param(self, nid: str, param: str, value: Any) -> Any:
         """A parameter widget's change: see :class:`.params.ParamEdits`."""
-        self.params.on_param(nid, param, value)
+        return self.params.on_param(nid, param, value)
 
     def resync(self) -> None:
         """Make the next frame sync the whole view with the graph (its values, problems and marks)."""

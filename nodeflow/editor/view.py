@@ -75,7 +75,7 @@ class GraphView(Outputs):
         the click marks a loop's start or end).
     """
 
-    def __init__(self, editor: int | str, on_param: Callable[[str, str, Any], None],
+    def __init__(self, editor: int | str, on_param: Callable[[str, str, Any], Any],
                  on_browse: Callable[[str, str, ParamSpec], None], on_play: Callable[[str, str], None],
                  on_stop: Callable[[str, str], None], on_seek: Callable[[str, str, float, bool], None] | None = None):
         self.editor = editor

@@ -2,8 +2,9 @@
 
 * a number with a finite range: a slider over that range, the unit in the shown value
   (``-6.0 dB``), as many decimals as its step or unit calls for (:func:`float_format`); a
-  double-click (or ctrl+click) types an exact value, and the double-click's first click, which
-  moved the slider to where it landed, is taken back (:data:`TYPE_IN`).  A wide range (a fade of up to 600 s, a frequency, a duration: see
+  double-click types an exact value as a DAW reads it (``1:30``, ``250 ms``, ``2.5k``: see
+  :mod:`.typein`), and its first click, which moved the slider to where it landed, is taken back
+  (:data:`TYPE_IN`).  A wide range (a fade of up to 600 s, a frequency, a duration: see
   :func:`is_wide`) gets a drag box whose speed follows the value (1 % of it per pixel, so a short
   drag makes a small change at any size: logarithmic in effect); a time that cannot exceed the
   input's length is bounded by it once the input is known (:func:`bound_by_input`);
@@ -40,6 +41,7 @@ import dearpygui.dearpygui as dpg
 from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
+from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
@@ -222,7 +224,7 @@ def _finite_range(spec: ParamSpec) -> tuple[float, float] | None:
 
 
 def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: Any,
-                     on_change: Callable[[str, str, Any], None],
+                     on_change: Callable[[str, str, Any], Any],
                      on_browse: Callable[[str, str, ParamSpec], None] | None = None,
                      scale: float = 1.0) -> str:
     """Add the widget for one parameter under ``parent``, its sizes times ``scale`` (the canvas'
@@ -241,17 +243,18 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         on_change(node_id, spec.name, Clamped(shown(value), why) if why else shown(value))
     kw = dict(tag=tag, label=label, width=width, parent=parent)
     on_leave: Callable[[], None] | None = None           # what leaving a box that commits on Enter takes
-    if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
+    if _text_box(spec):           # an optional value, or a number without bounds: typed, read on Enter or leaving
         def parse(s: int | str, a: str, u: Any) -> None:
             try:
-                v = spec.parse(_strip_unit(spec, a))
+                v = parse_typed(spec, a, _unit(spec)) if spec.kind in ("float", "int") and a.strip() \
+                    else spec.parse(_strip_unit(spec, a))
             except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
                 on_change(node_id, spec.name, _Invalid(str(e)))
                 return
             on_change(node_id, spec.name, v)
         on_leave = lambda: parse(tag, str(items.value(tag)), None)      # noqa: E731
-        dpg.add_input_text(default_value=_boxed(spec, value), hint="none" + (f" ({unit})" if unit else ""),
-                           on_enter=True, callback=parse, **kw)
+        dpg.add_input_text(default_value=_boxed(spec, value), on_enter=True, callback=parse, **kw,
+                           hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
     elif spec.kind == "float":
         rng = _finite_range(spec)
         fmt = float_format(spec)
@@ -260,24 +263,21 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                 items.configure(s, speed=drag_speed(spec, as_shown(a, fmt)))
                 cb_number(s, a, u, lambda a: as_shown(a, fmt))
             dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                               speed=drag_speed(spec, value), clamped=False, callback=cb_wide, **kw)
-        elif rng and rng[1] - rng[0] <= 1e5:
+                               speed=drag_speed(spec, value), clamped=False, no_input=True, callback=cb_wide, **kw)
+        elif rng:
             dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
                                  callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
-                                 clamped=False, **kw)
-        else:                              # an open range: as many digits as the value has (2.5 bars, 1e-4)
-            dpg.add_input_float(default_value=float(value), format="%g" + (f" {unit}" if unit else ""), step=0,
-                                callback=lambda s, a, u: on_change(node_id, spec.name, as_shown(a, "%g")),
-                                on_enter=True, **kw)
+                                 clamped=False, no_input=True, **kw)
     elif spec.kind == "int":
         rng = _finite_range(spec)
         fmt = "%d" + (f" {unit}" if unit else "")
         if rng and rng[1] - rng[0] <= 1000:
             dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                               callback=cb_number, clamped=False, **kw)
+                               callback=cb_number, clamped=False, no_input=True, **kw)
         elif rng and unit:     # e.g. a sample rate: the unit stays in view (an input box cannot show one)
             dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, callback=cb_number, **kw)
+                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, no_input=True,
+                             callback=cb_number, **kw)
         else:
             dpg.add_input_int(default_value=int(value), step=0, callback=cb_value, on_enter=True, **kw)
     elif spec.kind == "bool":
@@ -320,10 +320,9 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             on_leave()
         on_change(node_id, spec.name, LEFT)
     _LEAVE[tag] = leave
-    if dpg.get_item_type(tag) in _SLIDERS:
-        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPE_IN)
-    elif dpg.get_item_type(tag) in _DRAGS:      # a drag box types on a double-click itself; its clicks set nothing
-        _TYPE_IN[tag] = lambda: on_change(node_id, spec.name, TYPING)
+    if dpg.get_item_type(tag) in _SLIDERS + _DRAGS:     # a double-click types a value (a drag's clicks set nothing)
+        marker = TYPE_IN if dpg.get_item_type(tag) in _SLIDERS else TYPING
+        _TYPE_IN[tag] = lambda: _type_into(tag, node_id, spec, on_change, marker)
     dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
         dpg.add_text(_tooltip(spec), wrap=320)
@@ -368,6 +367,14 @@ class Clamped:
         self.value, self.reason = value, reason
 
 
+def _text_box(spec: ParamSpec) -> bool:
+    """Whether the parameter is typed into a text box: an optional value (empty means none), or a
+    float without a finite range (``2.5 bars``, ``1:30`` read by :func:`.typein.parse_typed`)."""
+    rng = _finite_range(spec)
+    return (spec.optional and spec.kind in ("float", "int", "str", "path", "enum")) \
+        or (spec.kind == "float" and (rng is None or (not is_wide(spec) and rng[1] - rng[0] > 1e5)))
+
+
 def _boxed(spec: ParamSpec, value: Any) -> str:
     """An optional value as its text box shows it: empty for none, a number with its unit."""
     if value is None:
@@ -385,7 +392,8 @@ def _strip_unit(spec: ParamSpec, text: Any) -> Any:
 
 
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
-_TYPE_IN: dict[str, Callable[[], Any]] = {}   # slider tag -> what a double-click on it does first
+_TYPE_IN: dict[str, Callable[[], Any]] = {}   # slider or drag box tag -> what a double-click on it does
+_TYPEIN = TypeIn()
 
 
 def forget(node_id: str) -> None:
@@ -423,14 +431,35 @@ def _left(sender: Any, item: Any) -> None:
 
 
 def _double_clicked(sender: Any, app_data: Any) -> None:
-    """A double-click on a slider: the value as it was before its first click, in a text box (as
-    ctrl+click does; ImGui's sliders, unlike its drags, type only on ctrl+click)."""
+    """A double-click on a slider or drag box: a text box in its place (see :func:`_type_into`)."""
     tag = _alias(app_data[1]) if isinstance(app_data, (list, tuple)) and len(app_data) > 1 else ""
     fn = _TYPE_IN.get(tag)
     if fn is not None and items.exists(tag):
         fn()
-        if dpg.get_item_type(tag) in _SLIDERS:
-            dpg.focus_item(tag)     # the next frame: keyboard focus, which opens a slider for typing
+
+
+def _type_into(tag: str, node_id: str, spec: ParamSpec, on_change: Callable[[str, str, Any], Any],
+               marker: Any) -> None:
+    """Open a box over the widget ``tag`` showing the value before the double-click (``on_change``
+    answers ``marker`` with it, taking a slider's first click back); what is typed is read by
+    :func:`.typein.parse_typed`, held at the widget's ends (:func:`clamp`) and set in one step."""
+    now = on_change(node_id, spec.name, marker)
+    fmt = str(items.call(dpg.get_item_configuration, tag, default={}).get("format") or "%g")
+    text = fmt % now if isinstance(now, (int, float)) else str(items.value(tag, default=""))
+
+    def done(typed: str | None) -> None:
+        if typed is None:
+            on_change(node_id, spec.name, UNCHANGED)
+            return
+        try:
+            value = parse_typed(spec, typed, _unit(spec))
+        except ValueError as e:
+            on_change(node_id, spec.name, _Invalid(str(e)))
+        else:
+            held, why = clamp(spec, value, items.call(dpg.get_item_configuration, tag, default={}))
+            on_change(node_id, spec.name, Clamped(held, why) if why else held)
+        on_change(node_id, spec.name, LEFT)
+    _TYPEIN.open(tag, text, done)
 
 
 class _Left:
@@ -443,26 +472,6 @@ class _Left:
 LEFT = _Left()
 
 
-class _TypeIn:
-    """The marker :data:`TYPE_IN`: a double-click on a slider, to type a value.  Its first click
-    moved the slider to where it landed; the app takes that step back (no undo step is left)."""
-
-    def __repr__(self) -> str:
-        return "TYPE_IN"
-
-
-TYPE_IN = _TypeIn()
-
-
-class _Typing:
-    """The marker :data:`TYPING`: a double-click on a drag box, which types a value (its clicks set
-    nothing, so nothing is taken back)."""
-
-    def __repr__(self) -> str:
-        return "TYPING"
-
-
-TYPING = _Typing()
 _SLIDERS = ("mvAppItemType::mvSliderFloat", "mvAppItemType::mvSliderInt")
 _DRAGS = ("mvAppItemType::mvDragFloat", "mvAppItemType::mvDragInt")
 
@@ -479,7 +488,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     tag = widget_tag(node_id, spec.name)
     if not items.exists(tag):
         return
-    if spec.optional and spec.kind in ("float", "int", "str", "path", "enum"):
+    if _text_box(spec):
         shown: Any = _boxed(spec, value)
     elif spec.kind == "float":
         shown = float(value)

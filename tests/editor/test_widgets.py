@@ -118,7 +118,8 @@ def test_text_a_parameter_cannot_take_gives_way_to_the_graphs_value(editor):
     for case in ("abc_enter", "abc_leave", "inf", "nan"):
         assert st[case]["param"] == 0.5 and st[case]["shown"] == "0.5 s", (case, st[case])  # was: abc/inf/nan
         assert st[case]["error"] and "end_s" in st[case]["status"], (case, st[case])
-    assert "expected a number" in st["abc_enter"]["status"] and "finite" in st["inf"]["status"]
+    assert "typed 'abc': not a time in s; type e.g. 2.5, 1:30 or 250 ms" in st["abc_enter"]["status"]
+    assert "typed 'inf': not a time in s" in st["inf"]["status"]
     assert st["lufs"]["param"] == -14.0
     assert st["plus5"]["param"] == -14.0 and st["plus5"]["shown"] == "-14.0 LUFS", st["plus5"]   # was: +5
     assert "loudness_lufs" in st["plus5"]["status"] and "[-70, 0]" in st["plus5"]["status"]
@@ -174,3 +175,24 @@ def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_b
     too_big = st["too_big"]               # QA: 500 became 24 dB (the end) without a word
     assert too_big == {"gain": 24.0, "shown": 24.0, "steps": 2,
                        "status": "gain.gain_db = 24.0 (typed 500: the range is -60 to 24 dB)"}, too_big
+
+
+def test_a_value_is_typed_as_a_musician_writes_it(editor):
+    """QA: '1:30' typed into a time set 1 s, '250 ms' 250 s, and '1x' was ignored without a word."""
+    from ._graphs import chain_graph
+    st = editor.run("param_typed_forms", chain_graph(editor.tmp))
+    expected = {"1:30": 90.0, "250 ms": 0.25, "2,5": 2.5, "2 min": 120.0}
+    for step, (text, value) in enumerate(expected.items(), start=1):
+        assert st[text]["value"] == value and not st[text]["error"], (text, st[text])
+        assert st[text]["status"] == f"fade.fade_out_s = {value}" and st[text]["steps"] == step, st[text]
+    bad = st["1x"]
+    assert bad["value"] == 120.0 and bad["steps"] == 4 and bad["error"], bad
+    assert bad["status"] == "fade.fade_out_s: typed '1x': not a time in s; type e.g. 2.5, 1:30 or 250 ms"
+    assert st["start"] == {"value": 1.5, "shown": "1.5 s", "status": "load.start_s = 1.5"}, st["start"]
+    gain = st["-7.5 dB"]
+    assert gain["value"] == -7.5 and gain["text"] == "-6.0 dB", gain      # the box opens on the value shown
+    for case in (st[text] for text in (*expected, "1x", "-7.5 dB")):
+        assert case["box"] and case["node_same_size"] and case["box_gone"] and case["widget_shown"], case
+        (bx0, by0), (bx1, by1) = case["box_rect"]
+        (wx0, wy0), (wx1, wy1) = case["widget_rect"]
+        assert abs(bx0 - wx0) <= 1 and abs(by0 - wy0) <= 1 and abs((bx1 - bx0) - (wx1 - wx0)) <= 1, case

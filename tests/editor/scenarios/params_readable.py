@@ -9,7 +9,7 @@ def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
     drv.frames(8)
-    out = {"formats": {t: dpg.get_item_configuration(f"param::{t}")["format"]
+    out = {"formats": {t: dpg.get_item_configuration(f"param::{t}").get("format")
                        for t in ("gain::gain_db", "fade::fade_out_s", "window::size", "window::custom_tokens_per_s")},
            "types": {t: dpg.get_item_type(f"param::{t}").split("::")[-1] for t in ("gain::gain_db", "fade::fade_out_s")}}
     shown = lambda: {n: bool(dpg.is_item_shown(f"pattr::window::{n}"))             # noqa: E731

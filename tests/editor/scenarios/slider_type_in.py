@@ -13,6 +13,9 @@ def main(app, drv):
     tag = "param::gain::gain_db"
     history = app.doc.history
 
+    def typing():            # the box typed into, in the slider's place
+        return dpg.does_item_exist("typein::" + tag) and bool(dpg.is_item_active("typein::" + tag))
+
     def gain():
         return app.doc.graph.nodes["gain"].params.get("gain_db")
 
@@ -27,12 +30,12 @@ def main(app, drv):
 
     double_click(0.2)
     out["opened"] = {"gain": gain(), "shown": dpg.get_value(tag), "steps": len(history),
-                     "typing": bool(dpg.is_item_active(tag)), "status": app.status_text}
+                     "typing": typing(), "status": app.status_text}
     drv.screenshot(app_tmp() / "slider_type_in.png")
     drv.key("Escape")
     drv.frames(3)
     out["escaped"] = {"gain": gain(), "steps": len(history), "redo": history.redo_label,
-                      "typing": bool(dpg.is_item_active(tag)), "status": app.status_text}
+                      "typing": typing(), "status": app.status_text}
     double_click(0.8)
     drv.key("ctrl+a")
     drv.type_text("-3.5")
