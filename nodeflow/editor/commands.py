@@ -156,8 +156,8 @@ TEXT_BOXES = ("palette::filter", "quicksearch::input", "sweep::axes", "sweep::ou
 
 
 def typing(app: App) -> bool:
-    """Whether a box has the keyboard: a text or number box, or a value typed into a slider
-    (Ctrl+click); its own undo, copy, paste and delete apply then.
+    """Whether a box has the keyboard: a text or number box, or the box a value is typed into over
+    a slider (a double-click); its own undo, copy, paste and delete apply then.
 
     dearpygui's focused item is no guide: a group that holds the focused box reports focus after
     it, so inside the canvas it names the group around palette and canvas.  The boxes that can

@@ -405,8 +405,9 @@ def forget(node_id: str) -> None:
 
 
 def param_tags() -> list[str]:
-    """The tags of every parameter widget drawn (a deleted node's are forgotten)."""
-    return list(_LEAVE)
+    """The tags of every parameter widget drawn (a deleted node's are forgotten), and of the box a
+    value is being typed into (see :mod:`.typein`)."""
+    return list(_LEAVE) + ([_TYPEIN.box] if _TYPEIN.box is not None else [])
 
 
 def _leave_handlers() -> str:

@@ -188,6 +188,7 @@ def test_a_value_is_typed_as_a_musician_writes_it(editor):
     bad = st["1x"]
     assert bad["value"] == 120.0 and bad["steps"] == 4 and bad["error"], bad
     assert bad["status"] == "fade.fade_out_s: typed '1x': not a time in s; type e.g. 2.5, 1:30 or 250 ms"
+    assert st["ctrl_z_in_box"] == {"value": 120.0, "steps": 0, "status": "fade.fade_out_s unchanged"}
     assert st["start"] == {"value": 1.5, "shown": "1.5 s", "status": "load.start_s = 1.5"}, st["start"]
     gain = st["-7.5 dB"]
     assert gain["value"] == -7.5 and gain["text"] == "-6.0 dB", gain      # the box opens on the value shown

@@ -37,6 +37,17 @@ def main(app, drv):
     for text in ("1:30", "250 ms", "2,5", "2 min", "1x"):
         out[text] = typed("fade", "fade_out_s", text)
     out["-7.5 dB"] = typed("gain", "gain_db", "-7.5 dB")
+    steps = len(app.doc.history)          # keys in the open box are the box's: Ctrl+Z undoes no edit of the graph
+    drv.frames(70)
+    drv.move(_centre(dpg, "param::fade::fade_out_s"))
+    drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+    drv.frames(2)
+    drv.type_text("3")
+    drv.key("ctrl+z")
+    drv.key("Escape")
+    drv.frames(3)
+    out["ctrl_z_in_box"] = {"value": graph.nodes["fade"].params["fade_out_s"], "steps": len(app.doc.history) - steps,
+                            "status": app.status_text}
     tag = "param::load::start_s"          # a time without an end: a text box, read the same way
     drv.click_item(tag)
     drv.key("ctrl+a")
@@ -46,6 +57,11 @@ def main(app, drv):
     out["start"] = {"value": graph.nodes["load"].params["start_s"], "shown": dpg.get_value(tag),
                     "status": app.status_text}
     drv.dump(out)
+
+
+def _centre(dpg, tag):
+    (x0, y0), (x1, y1) = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
+    return (x0 + x1) / 2, (y0 + y1) / 2
 
 
 def _size(r):
