@@ -69,21 +69,31 @@ _digests: dict[tuple[str, int, int], str] = {}
 _digest_lock = threading.Lock()
 
 
+FileStamp = tuple[str, int, int]
+
+
+def file_stamp(path: object) -> FileStamp | None:
+    """What names a regular file's content without reading it: ``(real path, size, modification
+    time)``; None when ``path`` is not a path or names no regular file (missing, a folder, a FIFO,
+    a device).  :func:`file_digest` memoises on it; the editor keys decoded files by it."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        return None
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
 def file_digest(path: str | os.PathLike[str]) -> str:
-    """Content hash of a file, memoised on (path, size, mtime) so unchanged files are read once.
+    """Content hash of a file, memoised on its :func:`file_stamp` so unchanged files are read once.
 
     Only a regular file is read: a FIFO, a device (``/dev/zero`` would be read forever) or a
     folder gets a ``special:`` key at once, never opened; the node that reads it says what is wrong."""
     p = os.fspath(path)
-    try:
-        st = os.stat(p)
-    except OSError:
-        return f"missing:{p}"
-    except ValueError:
-        return f"unreadable:{p}"
-    if not stat.S_ISREG(st.st_mode):
-        return f"special:{stat.S_IFMT(st.st_mode):o}:{p}"
-    memo = (os.path.realpath(p), st.st_size, st.st_mtime_ns)
+    memo = file_stamp(p)
+    if memo is None:
+        return _no_file(p)
     with _digest_lock:
         if memo in _digests:
             return _digests[memo]
@@ -99,6 +109,17 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     with _digest_lock:
         _digests[memo] = digest
     return digest
+
+
+def _no_file(p: str) -> str:
+    """The key of a path that names no regular file, saying which way."""
+    try:
+        st = os.stat(p)
+    except OSError:
+        return f"missing:{p}"
+    except ValueError:
+        return f"unreadable:{p}"
+    return f"special:{stat.S_IFMT(st.st_mode):o}:{p}"
 
 
 def sizeof(value: Any) -> int:

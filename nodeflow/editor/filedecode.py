@@ -29,13 +29,14 @@ from typing import Callable
 import numpy as np
 
 from ..audio import Audio
+from ..cache import FileStamp, file_stamp
 
 __all__ = ["DecodedFiles", "decode_file", "file_stamp"]
 
 BUDGET_BYTES = 1 << 30        # decoded clips kept (a ten-minute stereo 48 kHz file is 230 MB)
 
 Done = Callable[[Audio | None, OSError | None], None]
-Stamp = tuple[str, int, int]
+Stamp = FileStamp           # (real path, size, modification time): see nodeflow.cache.file_stamp
 
 
 def decode_file(path: str) -> Audio:
@@ -46,18 +47,6 @@ def decode_file(path: str) -> Audio:
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise OSError(f"cannot decode {path} for playback: {e}") from None
     return Audio(np.ascontiguousarray(x.T), int(rate))
-
-
-def file_stamp(path: object) -> Stamp | None:
-    """``(real path, size, modification time)`` of a regular file, None when there is none."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        return None
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    import stat
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 class DecodedFiles:
