@@ -36,6 +36,7 @@ __all__ = ["DecodedFiles", "decode_file", "file_stamp"]
 BUDGET_BYTES = 1 << 30        # decoded clips kept (a ten-minute stereo 48 kHz file is 230 MB)
 
 Done = Callable[[Audio | None, OSError | None], None]
+MAX_ERRORS = 256            # failed files remembered (the newest version of each, the most recent files)
 Stamp = FileStamp           # (real path, size, modification time): see nodeflow.cache.file_stamp
 
 
@@ -147,7 +148,10 @@ class DecodedFiles:
                 if clip is not None:
                     self._keep(stamp, clip)
                 elif err is not None:
+                    self._forget_errors(stamp[0])
                     self._errors[stamp] = err
+                    while len(self._errors) > MAX_ERRORS:                # the oldest go first
+                        del self._errors[next(iter(self._errors))]
                 self._done.append((self._waiting.pop(stamp, []), clip, err))
                 self._wake.notify_all()
             from .pacing import wake
@@ -157,8 +161,14 @@ class DecodedFiles:
         """Hold ``clip`` (lock held), dropping the least recently used ones over the budget (the
         newest always stays: it is what the editor shows)."""
         self._clips[stamp] = clip
+        self._forget_errors(stamp[0])
         older = [s for s in self._clips if s[0] == stamp[0] and s != stamp]
         for s in older:                                  # an old version of the same file
             del self._clips[s]
         while len(self._clips) > 1 and sum(c.nbytes for c in self._clips.values()) > self.budget:
             self._clips.popitem(last=False)
+
+    def _forget_errors(self, real_path: str) -> None:
+        """Forget why older versions of a file failed (lock held): only the newest counts."""
+        for s in [s for s in self._errors if s[0] == real_path]:
+            del self._errors[s]

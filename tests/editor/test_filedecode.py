@@ -87,6 +87,36 @@ def test_a_file_that_cannot_be_decoded_says_why_once(tmp_path):
     assert got[1][0] is None and "no such file" in str(got[1][1])
 
 
+def test_why_a_file_failed_is_kept_for_its_newest_version_only(tmp_path, monkeypatch):
+    """The reasons were never forgotten: a run writing a broken file again and again kept one per
+    version, and a fixed file kept its old reason too."""
+    from nodeflow.editor import filedecode
+    bad = tmp_path / "broken.wav"
+    files, got = DecodedFiles(), []
+
+    def version(n: int, payload: bytes) -> None:
+        bad.write_bytes(payload)
+        os.utime(bad, ns=(n * 1_000_000_000, n * 1_000_000_000))
+        files.request(str(bad), lambda clip, err: got.append((clip, err)))
+        _deliver(files, lambda: len(got) == n)
+    for n in range(1, 4):
+        version(n, b"RIFF\x00\x00\x00\x00WAVEjunk" * (10 + n))
+    assert len(files._errors) == 1 and files.error(str(bad)) is got[-1][1]
+    _tone(bad)
+    os.utime(bad, ns=(9_000_000_000, 9_000_000_000))
+    files.request(str(bad), lambda clip, err: got.append((clip, err)))
+    _deliver(files, lambda: len(got) == 4)
+    assert got[-1][1] is None and files._errors == {} and files.error(str(bad)) is None
+    monkeypatch.setattr(filedecode, "MAX_ERRORS", 3)                 # many broken files: the oldest go
+    for i in range(5):
+        p = tmp_path / f"b{i}.wav"
+        p.write_bytes(b"not audio")
+        files.request(str(p), lambda clip, err: got.append((clip, err)))
+        _deliver(files, lambda: len(got) == 5 + i)
+    assert len(files._errors) == 3 and files.error(str(tmp_path / "b4.wav")) is not None
+    assert files.error(str(tmp_path / "b0.wav")) is None
+
+
 def test_decoded_files_stay_under_the_memory_budget_newest_kept(tmp_path):
     paths = [_tone(tmp_path / f"t{i}.wav", seconds=1.0) for i in range(3)]
     one = RATE * 2 * 4                                                  # a second of stereo float32
