@@ -30,7 +30,7 @@ from .term import format_bytes
 if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
     from huggingface_hub import HFCacheInfo
 
-__all__ = ["CheckpointError", "NotDownloaded", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
+__all__ = ["CheckpointError", "NotDownloaded", "DownloadFailed", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
 
 # Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
@@ -45,6 +45,10 @@ class CheckpointError(NodeflowError):
 
 class NotDownloaded(CheckpointError):
     """A hub checkpoint that is not in the cache, or only partly (``audiochain models pull`` fetches it)."""
+
+
+class DownloadFailed(CheckpointError):
+    """A hub checkpoint that could not be downloaded (no network, no access, no such repository)."""
 
 
 class WrongModelError(CheckpointError, ParameterError):
@@ -253,7 +257,7 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
         path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns,
                                                  **({"tqdm_class": tqdm_class} if tqdm_class is not None else {}))
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
-        raise CheckpointError(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
+        raise DownloadFailed(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
                               + ("" if pulling else  # `models pull` itself would be told to run itself
                                  f", or run `audiochain models pull {name}` on a machine with internet")) from e

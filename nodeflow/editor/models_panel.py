@@ -104,8 +104,8 @@ class ModelsPanel:
             return ("hidden",)
         if job is None:
             state = self.app.runner.states.get(nid)
-            if state is not None and state.kind == "failed" and f"checkpoint '{name}' could not be downloaded" \
-                    in state.message:                    # the run tried to download it, and could not
+            if state is not None and state.kind == "failed" and _download_failed(state.error):
+                # the run tried to download it, and could not
                 return ("failed", name, "download failed", state.message.splitlines()[0])
             return ("missing", name)
         if job.running:
@@ -219,3 +219,14 @@ class ModelsPanel:
 def is_checkpoint_field(param: str, spec: Any) -> bool:
     """Whether a ``...`` press is a model node's checkpoint field (a folder, not a file, is picked)."""
     return param == PARAM and getattr(spec, "kind", "") == "str"
+
+
+def _download_failed(err: BaseException | None) -> bool:
+    """Whether a node's run failed because a checkpoint could not be downloaded (the engine wraps
+    the node's own error: it is the cause)."""
+    from ..checkpoints import DownloadFailed
+    while err is not None:
+        if isinstance(err, DownloadFailed):
+            return True
+        err = err.__cause__
+    return False

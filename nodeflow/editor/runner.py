@@ -39,6 +39,7 @@ class NodeState:
     done: float | None = None
     total: float | None = None
     message: str = ""
+    error: BaseException | None = None      # failed: what was raised (its __cause__ is the node's own error)
     elapsed_s: float | None = None
     started: float | None = None    # time.monotonic() when it started running (for the time left)
     now: float | None = None        # when the last progress came
@@ -337,7 +338,7 @@ class Runner:
         message = ev.message
         if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front
             message = re.sub(rf"^node '{re.escape(ev.node_id)}'( \([^)]*\))?: ", "", message or "")
-        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s,
+        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, error=ev.error,
                                             started=now if kind == "running" else None)
 
     @staticmethod

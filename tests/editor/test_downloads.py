@@ -75,7 +75,7 @@ def _failed_pull(cause: BaseException) -> checkpoints.CheckpointError:
         try:
             raise cause
         except BaseException as e:
-            raise checkpoints.CheckpointError(f"checkpoint '{NAME}' could not be downloaded ({e})") from e
+            raise checkpoints.DownloadFailed(f"checkpoint '{NAME}' could not be downloaded ({e})") from e
     except checkpoints.CheckpointError as e:
         return e
 
