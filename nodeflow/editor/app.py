@@ -21,6 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
+from .nodetext import status_line
 from .params import ParamEdits
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class App:
         self.status_text, self.status_error = text, error
         self._settle = max(self._settle, 2)
         if hasattr(self, "dpg"):
-            self.dpg.set_value("status", text.splitlines()[0] if text else "")
+            self.dpg.set_value("status", status_line(text))
             self.dpg.set_value("status_tip", text)
             self.dpg.configure_item("status", color=(255, 110, 110) if error else (210, 210, 210))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "path_shown", "path_typed", "serious", "without_node",
-           "wrap"]
+__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "path_shown", "path_typed", "serious", "status_line",
+           "without_node", "wrap"]
 
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
 
@@ -21,6 +21,23 @@ def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
     if len(first) <= chars and first == text:
         return first
     return "..." + first[-(chars - 3):] if tail else first[:chars - 3].rstrip() + "..."
+
+
+def status_line(text: str) -> str:
+    """A message as the status bar's one line: its lines joined (``; `` between them, a space after
+    a heading's colon), list bullets dropped; the tooltip keeps it as written.  Only the first
+    line was shown: an A/B switch's second line, a refused run's problems were hidden.
+
+    >>> status_line("now B (take 2): level-matched\\nthe take starts from its beginning")
+    'now B (take 2): level-matched; the take starts from its beginning'
+    >>> status_line("cannot run: 2 problems:\\n  - node 'a': x\\n  - -6 dB is too loud\\n")
+    "cannot run: 2 problems: node 'a': x; -6 dB is too loud"
+    """
+    out = ""
+    for line in (re.sub(r"^[-*\u2022]\s+", "", ln.strip()) for ln in text.splitlines()):
+        if line:
+            out += ("" if not out else " " if out.endswith(":") else "; ") + line
+    return out
 
 
 def without_node(problem: str, nid: str) -> str:

@@ -50,6 +50,8 @@ def test_ctrl_b_computes_both_and_plays_a_level_matched_to_the_quieter_b(node_ab
     gain_a = float(text.split("(A ")[1].split(" dB")[0])
     assert -25 < gain_a < -15, text                   # gain.out is about 20 dB louder than the file
     assert "B +0.0 dB" in text
+    from nodeflow.editor.nodetext import status_line       # every line of it in the status bar, not the first alone
+    assert st["a_shown"] == status_line(text) and all(line.strip() in st["a_shown"] for line in text.splitlines())
 
 
 @pytest.mark.gui

@@ -41,6 +41,7 @@ def main(app, drv):
         drv.until(lambda: app.audition.now == ("gain", "out"), 60, "A (gain) to play")
         drv.frames(3)
         out["a_status"] = [app.status_text, app.status_error]
+        out["a_shown"] = app.dpg.get_value("status")
         drv.until(lambda: head() > 0.8, 20, "0.8 s of A")
         out["a_head_at_switch"], t_a = head(), time.monotonic()
         drv.key("ctrl+b")

@@ -10,6 +10,7 @@ def main(app, drv):
     drv.frames(6)
     nodes = list(app.doc.graph.nodes)
     out = {"opened_status": app.status_text, "opened_error": app.status_error, "status_tip": dpg.get_value("status_tip"),
+           "status_shown": dpg.get_value("status"),
            "problem_text": {n: dpg.get_value(f"problem::{n}") for n in nodes},
            "problem_tip": {n: dpg.get_value(f"problemtip::{n}") for n in nodes},
            "problem_shown": {n: bool(dpg.is_item_shown(f"problem::{n}")) for n in nodes},
