@@ -391,6 +391,7 @@ class App:
         self.fitter.tick()
         self.tools.tick()
         self.models.tick()
+        self.node_ab.tick()
         if self._drawn() != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):

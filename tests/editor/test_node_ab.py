@@ -55,6 +55,22 @@ def test_ctrl_b_computes_both_and_plays_a_level_matched_to_the_quieter_b(node_ab
 
 
 @pytest.mark.gui
+def test_the_pair_is_marked_on_the_canvas_and_the_side_playing_too(node_ab):
+    """QA: nothing on the canvas said which node was A and which B."""
+    st, _ = node_ab
+    width = {n: w for n, (_, w) in st["marks_before"].items()}
+    assert {n: t for n, (t, _) in st["marks_before"].items()} == {"gain": "gain", "export": "export", "load": "load"}
+    assert {n: t for n, (t, _) in st["marks_a"].items()} == {"gain": "gain  [A >]", "export": "export  [B]",
+                                                            "load": "load"}
+    assert {n: t for n, (t, _) in st["marks_b"].items()} == {"gain": "gain  [A]", "export": "export  [B >]",
+                                                            "load": "load"}
+    assert {n: t for n, (t, _) in st["marks_stopped"].items()} == {"gain": "gain  [A]", "export": "export  [B]",
+                                                                  "load": "load"}
+    for key in ("marks_a", "marks_b", "marks_stopped"):
+        assert {n: w for n, (_, w) in st[key].items()} == width, (key, st[key], width)
+
+
+@pytest.mark.gui
 def test_each_switch_goes_on_at_the_same_place_in_the_clip(node_ab):
     st, x = node_ab
     # the playhead goes on through each switch as the clock does (a restart or a skip would move it)

@@ -21,10 +21,16 @@ def main(app, drv):
         (x0, y0), _ = app.view.node_rect(nid)
         return x0 + 40, y0 + 8
 
+    def marks():             # the nodes' titles, and their widths (a mark never widens a node)
+        return {n: [app.dpg.get_item_label(app.view.node_tag(n)), round(app.view.node_rect(n)[1][0]
+                                                                          - app.view.node_rect(n)[0][0])]
+                for n in ("gain", "export", "load")}
+
     def head():
         h = app.audition.playhead()
         return h[2] if h else 0.0
 
+    out["marks_before"] = marks()
     drv.click(title("gain"))
     drv.key("ctrl+b")
     out["one_selected"] = [app.status_text, app.status_error, app.audition.now, app.audition.pending]
@@ -42,6 +48,7 @@ def main(app, drv):
         drv.frames(3)
         out["a_status"] = [app.status_text, app.status_error]
         out["a_shown"] = app.dpg.get_value("status")
+        out["marks_a"] = marks()
         drv.until(lambda: head() > 0.8, 20, "0.8 s of A")
         out["a_head_at_switch"], t_a = head(), time.monotonic()
         drv.key("ctrl+b")
@@ -49,6 +56,7 @@ def main(app, drv):
         out["b_head"], out["b_after_s"] = head(), time.monotonic() - t_a
         drv.frames(3)
         out["b_status"] = [app.status_text, app.status_error]
+        out["marks_b"] = marks()
         out["b_transport"] = list(app.view.transport.get(("export", "out"), (None, None)))
         (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
         drv.click(((cx0 + cx1) / 2, cy1 - 150))           # empty canvas: nothing selected
@@ -61,6 +69,8 @@ def main(app, drv):
         drv.frames(3)
         out["a2_status"] = app.status_text
         drv.until(lambda: app.audition.now is None, 20, "the end of A")
+        drv.frames(2)
+        out["marks_stopped"] = marks()
     out["recording"] = str(rec.path)
 
     # an edit while A/B plays: the status says how to compare the new versions (it said 'press play')
