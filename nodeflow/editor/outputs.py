@@ -6,6 +6,7 @@ half of the node, not the graph's.
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -56,7 +57,9 @@ class Outputs:
         # (node, port) -> (button label, level text) shown
         self.transport: dict[tuple[str, str], tuple[str, str | None]] = {}
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
-        self.values: dict[tuple[str, str], str] = {}   # (node, port) -> text shown for a non-audio output
+        self.values: dict[tuple[str, str], tuple[str, Any]] = {}   # (node, port) -> text shown for a non-audio output
+        # (node, port) -> what its line says about the file it names instead (decoding, unreadable), and the tooltip
+        self.notes: dict[tuple[str, str], tuple[str, str]] = {}
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
         self.y_top: dict[tuple[str, str], float] = {}
@@ -257,18 +260,27 @@ class Outputs:
 
     def show_file(self, nid: str, port: str, path: object | None, files: DecodedFiles) -> None:
         """An export's waveform: the file it wrote (``path``), decoded in the background by ``files``
-        once per version written (hidden until then, and while there is none or it cannot be read)."""
+        once per version written (hidden until then, and while there is none or it cannot be read; the path
+        line says "decoding take.wav..." or "cannot read take.wav" meanwhile, the tooltip why)."""
         from .filedecode import file_stamp
         key = (nid, port)
         stamp = file_stamp(path)
         if self.files_shown.get(key) == stamp:
             return
         audio = files.ready(path) if stamp is not None else None
-        if stamp is not None and audio is None and files.error(path) is None:
+        error = files.error(path) if stamp is not None and audio is None else None
+        if stamp is not None and audio is None and error is None:
             files.request(path)                  # shown when decoded: the app refreshes on files.version
             self.show_preview(nid, port, None)
+            self.notes[key] = (f"decoding {os.path.basename(str(path))}...", str(path))
+            self.show_value(nid, port, path)
             return
         self.files_shown[key] = stamp
+        if error is not None:                    # the path line says so; its tooltip has the reason
+            self.notes[key] = (f"cannot read {os.path.basename(str(path))}", f"{path}\n{error}")
+        else:
+            self.notes.pop(key, None)
+        self.show_value(nid, port, path)
         from .playback import preview_envelope
         env = preview_envelope(audio) if audio is not None else None
         self.show_preview(nid, port, env, source=audio if env is not None else None)
@@ -276,12 +288,17 @@ class Outputs:
     def show_value(self, nid: str, port: str, value: object | None) -> None:
         """Show a computed non-audio output (a prompt, a written file's path) under its pin."""
         text = "" if value is None else (str(value) if len(str(value)) <= 300 else str(value)[:297] + "...")
-        if self.values.get((nid, port), "") == text or not items.exists(f"value::{nid}::{port}"):
+        note = self.notes.get((nid, port))
+        if note is not None and note[1].split("\n")[0] != text:
+            del self.notes[(nid, port)]          # about another file
+            note = None
+        if self.values.get((nid, port), ("", None)) == (text, note) or not items.exists(f"value::{nid}::{port}"):
             return
-        self.values[(nid, port)] = text
-        items.set_value(f"value::{nid}::{port}", one_line(text, tail="/" in text or "\\" in text,
-                                                                   chars=VALUE_CHARS))
-        items.set_value(f"valuetip::{nid}::{port}", text)
+        self.values[(nid, port)] = (text, note)
+        line = one_line(note[0], chars=VALUE_CHARS) if note is not None else \
+            one_line(text, tail="/" in text or "\\" in text, chars=VALUE_CHARS)
+        items.set_value(f"value::{nid}::{port}", line)
+        items.set_value(f"valuetip::{nid}::{port}", note[1] if note is not None else text)
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
         tag = f"head::{nid}::{port}"

@@ -189,3 +189,16 @@ def test_play_on_an_unreadable_export_is_one_line_and_no_retry_loop(tmp_path, pa
     assert len(texts) == 1 and texts[0].startswith("cannot play export.out: cannot decode") and "\n" not in texts[0]
     assert au.pending is None and not player.played
     assert au.files.poll(wait_s=0.2) is False                           # nothing asked again
+
+
+def test_the_exports_line_says_while_its_file_is_decoded_and_when_it_cannot_be_read(editor):
+    """QA: the export's waveform stayed blank without a word while a long file was decoded."""
+    from ._graphs import transport_graph
+    st = editor.run("export_decoding", transport_graph(editor.tmp))
+    assert st["decoding"]["text"] == "decoding out.wav..." and not st["decoding"]["wave"], st["decoding"]
+    assert st["decoding"]["tip"] == st["path"]
+    assert st["decoded"]["text"].endswith("/out.wav") and st["decoded"]["wave"] and st["decoded"]["tip"] == st["path"]
+    broken = st["broken"]
+    assert broken["text"] == "cannot read out.wav" and not broken["wave"], broken
+    assert broken["tip"].startswith(st["path"] + "\n") and "cannot decode" in broken["tip"], broken
+    assert st["decoding"]["height"] == st["decoded"]["height"] == broken["height"], "the node changed size"
