@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "fixtures" / "kill_worker.py"
 KILLS = 20
 SECONDS = 20.0          # of stereo 48 kHz audio: an export takes about a second
+WINDOW_S = 2.0          # kills land within this long after start-up: the worker writes again and again, so this
+                        # spans whole writes of every kind (pack, unpack and a cache entry take less than one)
 
 
 def _source(work: Path) -> np.ndarray:
@@ -36,7 +38,7 @@ def _kill_at_random(kind: str, work: Path, rng: random.Random) -> Path | None:
     p = subprocess.Popen([sys.executable, str(WORKER), kind, str(work)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert p.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 4.0))
+        time.sleep(rng.uniform(0.0, WINDOW_S))
     finally:
         p.send_signal(signal.SIGKILL)
         out, _ = p.communicate(timeout=30)
