@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import threading
@@ -21,7 +20,6 @@ from .term import printable
 if TYPE_CHECKING:   # each command imports what it uses when it runs (a fast `audiochain --help`)
     from .executor import Event, Executor
     from .graph import Graph
-    from .node import NodeSpec
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -214,128 +212,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def describe_graph(graph: Graph, name: str) -> str:
-    lines = [f"graph {name}"]
-    for k in ("title", "description"):
-        if graph.metadata.get(k):
-            lines.append(f"  {k}: {graph.metadata[k]}")
-    if graph.saved_by:
-        packs = ", ".join(f"{k} {v}" for k, v in graph.saved_by.get("packs", {}).items())
-        lines.append(f"  saved by: AudioChain {graph.saved_by.get('audiochain', '?')}" + (f" ({packs})" if packs else ""))
-    lines.append(f"  nodes ({len(graph.nodes)}):")
-    for inst in graph.nodes.values():
-        spec = graph.registry.get(inst.type)
-        shown = []
-        for k, v in inst.params.items():
-            default = spec.params[k].default if spec and k in spec.params else object()
-            if v != default:
-                unit = spec.params[k].unit if spec and k in spec.params else ""
-                val = spec.params[k].to_plain(v) if spec and k in spec.params else v
-                shown.append(f"{k}={val!r}" + (f" {unit}" if unit else ""))
-        flag = "" if spec else "  [unknown type]"
-        lines.append(f"    {inst.id:<18} {inst.type}{flag}" + (f"  {', '.join(shown)}" if shown else ""))
-    lines.append(f"  links ({len(graph.links)}):")
-    for l in graph.links:
-        lines.append(f"    {l}")
-    lines += describe_costs(graph)
-    return "\n".join(lines)
-
-
-def describe_costs(graph: Graph) -> list[str]:
-    """The estimate validation checks against the limits: each node's output, the peak, the work."""
-    from .costs import estimate, human_bytes
-    try:
-        est = estimate(graph)
-    except Exception:   # noqa: BLE001 - a graph that cannot be estimated (a cycle...) still shows
-        return []
-    lines = [f"  estimate (before running): {est.summary()}"]
-    for c in est.nodes.values():
-        made = "; ".join(f"{port} {s.describe()}" for port, s in c.shapes.items() if s.rate)
-        files = f"writes {c.files:,} file(s) of up to {human_bytes(c.file_bytes)}" if c.files else ""
-        if made or files:
-            lines.append(f"    {c.node:<18} {'; '.join(x for x in (made, files) if x)}")
-    return lines
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    graph = _load(args.graph)
-    if args.json:
-        from .fileformat import to_document
-        print(json.dumps(to_document(graph), indent=2, default=str))
-    else:
-        print(printable(describe_graph(graph, args.graph), keep_newlines=True))
-    _print_external_reads(graph, sys.stderr if args.json else sys.stdout)
-    return EXIT_OK
-
-
-def describe_node(spec: NodeSpec) -> dict[str, Any]:
-    return {
-        "id": spec.id, "version": spec.version, "category": spec.category, "pack": spec.pack, "doc": spec.tooltip,
-        "inputs": {n: {"type": p.type_name, "required": p.required, "doc": p.doc} for n, p in spec.inputs.items()},
-        "outputs": {n: {"type": p.type_name} for n, p in spec.outputs.items()},
-        "params": {n: {"kind": p.kind, "default": p.to_plain(p.default), "range": p.describe_range(),
-                       "unit": p.unit, "optional": p.optional, "doc": p.doc} for n, p in spec.params.items()},
-    }
-
-
-def cmd_nodes(args: argparse.Namespace) -> int:
-    import textwrap
-
-    from .registry import default_registry
-    reg = default_registry()
-    specs = [s for s in reg if not args.type or s.id == args.type or s.category == args.type]
-    if args.type and not specs:
-        raise ParameterError(f"no node type or category '{args.type}'" + reg._hint(args.type))
-    if args.json:
-        print(json.dumps([describe_node(s) for s in specs], indent=2))
-    else:
-        for cat, group in reg.categories().items():
-            group = [s for s in group if s in specs]
-            if not group:
-                continue
-            print(f"[{cat}]")
-            for s in group:
-                ins = ", ".join(f"{n}: {p.type_name}" + ("" if p.required else "?") for n, p in s.inputs.items())
-                outs = ", ".join(f"{n}: {p.type_name}" for n, p in s.outputs.items())
-                print(f"  {s.id} v{s.version}  ({ins}) -> {outs}")
-                if s.tooltip:
-                    print(f"      {s.tooltip}")
-                for n, p in s.params.items():
-                    rng = p.describe_range()
-                    print(f"      {n} ({p.kind}) = {p.to_plain(p.default)!r}" + (f"  {rng}" if rng else ""))
-                    if p.doc:
-                        text = "\n".join(textwrap.fill(par, 88) for par in p.doc.split("\n"))
-                        print(printable(textwrap.indent(text, " " * 10), keep_newlines=True))
-        # the listing used to show parameters as "--gain_db", flags `run` does not take
-        print("set a parameter for one run with: audiochain run GRAPH --set NODE_ID.PARAM=VALUE")
-    for name, err in reg.failed_packs.items():
-        print(f"warning: node pack '{name}' failed to load: {err}", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_extract(args: argparse.Namespace) -> int:
-    from .audiometa import read_embedded_graph
-    from .fileformat import loads, save
-    path = Path(args.audio)
-    if not path.exists() and not path.is_symlink():
-        raise NodeflowError(f"{path}: no such file")
-    data = read_embedded_graph(path)          # a FIFO, a device or a folder is refused there, by name
-    if data is None:
-        raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
-    graph = loads(data, str(path))
-    graph.path = path   # its relative input paths are relative to the audio file's folder
-    if args.output:
-        out = Path(args.output)
-        _refuse_overwriting_inputs(out, [path, *graph.input_files().values()], "--force")
-        if out.exists() and not args.force:
-            raise NodeflowError(f"{out} exists; pass --force to overwrite it")
-        save(graph, out)
-        print(f"wrote {out}")
-    else:
-        print(printable(describe_graph(graph, str(path)), keep_newlines=True))
-    return EXIT_OK
-
-
 def cmd_pack(args: argparse.Namespace) -> int:
     from .bundle import BUNDLE_SUFFIX, pack
     graph = _load(args.graph)
@@ -381,7 +257,7 @@ def _device_arg(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__, cli_run
+    from . import __version__, cli_inspect, cli_run
     ap = argparse.ArgumentParser(prog="audiochain", description="Chain audio models and processing in time.")
     ap.add_argument("--version", action="version", version=f"audiochain {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -466,18 +342,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a graph readably")
     p.add_argument("graph")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_show)
+    p.set_defaults(fn=cli_inspect.cmd_show)
 
     p = sub.add_parser("nodes", help="list node types with ports and parameters")
     p.add_argument("type", nargs="?", help="a node type id or category")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_nodes)
+    p.set_defaults(fn=cli_inspect.cmd_nodes)
 
     p = sub.add_parser("extract", help="get the graph embedded in an exported audio file")
     p.add_argument("audio")
     p.add_argument("-o", "--output", help="write it as a graph file")
     p.add_argument("--force", action="store_true")
-    p.set_defaults(fn=cmd_extract)
+    p.set_defaults(fn=cli_inspect.cmd_extract)
 
     p = sub.add_parser("pack", help="write a self-contained bundle: the graph plus its input files")
     p.add_argument("graph")

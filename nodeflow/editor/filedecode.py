@@ -7,7 +7,7 @@ background thread, keeps the clips it decoded (newest first, up to a memory budg
 file's path, size and modification time, and hands each result to the UI thread in :meth:`poll`
 (the window is woken, see :func:`.pacing.wake`).  This module does not import dearpygui.
 
->>> import tempfile, soundfile as sf
+>>> import os, tempfile, soundfile as sf
 >>> path = os.path.join(tempfile.mkdtemp(), "take.wav")
 >>> sf.write(path, np.zeros((4800, 2), np.float32), 48000)
 >>> files, heard = DecodedFiles(), []
@@ -21,7 +21,6 @@ True
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from typing import Callable

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable
+from typing import Callable
 
 import dearpygui.dearpygui as dpg
 
