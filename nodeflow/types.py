@@ -21,7 +21,6 @@ import types as _pytypes
 import typing
 from typing import Any
 
-from .audio import Audio
 from .errors import DefinitionError, ParameterError
 
 __all__ = ["Range", "FilePath", "Text", "Auto", "Group", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",

@@ -316,7 +316,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         sampler = Sampler(len(data.train), data_gen, state.meta["sampler"]["order"], state.meta["sampler"]["pos"])
         history, step = list(state.meta["history"]), state.step
 
-    channels, k = profile.channels, int(model.config.decoder.num_codebooks)
+    channels = profile.channels
     start_id = pad_id = _pad_id(model)
     run_meta = {"base": {"checkpoint": base, "revision": res.revision, "model_type": "musicgen"},
                 "data_fingerprint": data.fingerprint, "hyperparameters": hp.plain(), "param_names": names}
