@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import NodeflowError
-from . import clipboard, items
+from . import clipboard, items, widgets
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
@@ -392,6 +392,7 @@ class App:
         self.tools.tick()
         self.models.tick()
         self.node_ab.tick()
+        widgets.typing_tick()
         if self._drawn() != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):

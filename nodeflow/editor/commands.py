@@ -137,6 +137,9 @@ def install_shortcuts(app: App) -> None:
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         c = table.get((ctrl, shift, key))
         if c is not None and (c.typing or not typing(app)):
+            if typing(app):                     # Run, Save...: on what the box holds, as if it were left first
+                from .widgets import commit_typing
+                commit_typing()
             c.run(app)
 
     def on_wheel(sender: Any, delta: float) -> None:

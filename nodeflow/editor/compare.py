@@ -135,7 +135,7 @@ class NodeAB:
     def __init__(self, app: App):
         self.app = app
         self.pair: list[tuple[str, str]] = []        # (node, port) of A and B
-        self._marked: dict[str, tuple[str, bool]] = {}   # node -> the title mark wanted, and whether it fits
+        self._marked: dict[str, tuple[str, str]] = {}    # node -> the mark wanted, and the title it got
         self.waiting: tuple[tuple[str, str], ...] | None = None    # a run computing them, then A/B
         self.compare = ABCompare(app, "", lambda i: f"{self.pair[i][0]}.{self.pair[i][1]}", self._value,
                                  context=self._context, key_of=lambda i: self.pair[i])
@@ -146,22 +146,38 @@ class NodeAB:
     def tick(self) -> None:
         """Mark the pair on the canvas, once a frame: ``gain  [A]`` and ``export  [B]`` in the nodes'
         titles (the one playing last: ``[A >]``), a title put back once its node leaves the pair.  A
-        mark that would widen its node is left off (a node keeps its size)."""
+        title too long for its node with the mark is cut (``a_very_lo...  [A]``): a node keeps its size."""
         view, now = self.app.view, self.app.audition.now
-        want = {nid: f"{nid}  [{side}{' >' if now == self.pair[i] else ''}]"
+        want = {nid: f"  [{side}{' >' if now == self.pair[i] else ''}]"
                 for side, i in self.compare.ab.items() if i is not None and i < len(self.pair)
                 for nid in [self.pair[i][0]] if nid in view.nodes}
         for nid in [n for n in self._marked if n not in want]:
             items.configure(view.node_tag(nid), label=nid)
             del self._marked[nid]
-        for nid, label in want.items():
+        for nid, mark in want.items():
             tag = view.node_tag(nid)
-            if items.call(self.app.dpg.get_item_label, tag) == label or self._marked.get(nid) == (label, False):
+            if self._marked.get(nid, ("", ""))[0] == mark and items.call(self.app.dpg.get_item_label, tag) \
+                    == self._marked[nid][1]:
                 continue
-            rect, wide = view.node_rect(nid), self.app.dpg.get_text_size(label)
-            fits = rect is None or not wide or wide[0] <= rect[1][0] - rect[0][0]
-            self._marked[nid] = (label, fits)
-            items.configure(tag, label=label if fits else nid)
+            label = self._fitted(nid, mark)
+            if label is None:
+                continue                          # not laid out yet: the next frame
+            self._marked[nid] = (mark, label)
+            items.configure(tag, label=label)
+
+    def _fitted(self, nid: str, mark: str) -> str | None:
+        """``nid + mark``, the id cut (``...``) until it fits the node's width; None before it is drawn."""
+        rect = self.app.view.node_rect(nid)
+        if rect is None:
+            return None
+        width = rect[1][0] - rect[0][0]
+        for label in [nid + mark] + [nid[:k] + "..." + mark for k in range(len(nid) - 1, 0, -1)]:
+            size = self.app.dpg.get_text_size(label)
+            if not size:
+                return None
+            if size[0] <= width:
+                return label
+        return nid[:1] + "..." + mark
 
     def _context(self) -> str:
         keys = self.app.runner.current_keys(self.app.doc.graph) or {}

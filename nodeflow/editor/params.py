@@ -6,7 +6,8 @@ is one line in the status bar and the widget shows the graph's value again; a nu
 slider's end is held there and the status says so (:class:`.widgets.Clamped`).  A double-click on
 a slider or drag box types a value (:data:`.widgets.TYPE_IN`, :data:`.widgets.TYPING`; the box is
 :mod:`.typein`'s): a slider's first click, which moved it where it landed, is taken back, and what
-is typed arrives once, when the box is left (:data:`.typein.UNCHANGED` when it was left as it was).
+is typed arrives once, when the box is left (a :class:`.typein.Typed`; :data:`.typein.UNCHANGED`
+when it was left as it was).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .document import EditRefused
-from .typein import UNCHANGED
+from .typein import UNCHANGED, Typed
 from .widgets import LEFT, TYPE_IN, TYPING, Clamped, Invalid
 
 if TYPE_CHECKING:
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ParamEdits"]
 
-DOUBLE_CLICK_S = 1.0     # a slider change this recent, then a double-click on it: the double-click's first click
+# a slider's gesture that began this recently, then a double-click on it: the double-click's first click
+# (ImGui's double-click time is 0.3 s; a frame or two on a busy machine on top).  A drag, which began
+# earlier, is kept: a rough drag, then a double-click to type the exact value, kept the old value
+DOUBLE_CLICK_S = 0.5
 
 
 class ParamEdits:
@@ -30,7 +34,9 @@ class ParamEdits:
 
     def __init__(self, app: App):
         self.app = app
-        self.last_set: tuple[str, str, float] | None = None     # the last parameter set: node, name, when
+        # the last parameter set by a widget's own gesture: node, name, when the gesture began
+        self.last_set: tuple[str, str, float] | None = None
+        self._gesture: tuple[str, str, float] | None = None     # the gesture going on: node, name, its start
 
     def on_param(self, nid: str, param: str, value: Any) -> Any:
         """A parameter widget's change (see :mod:`.widgets`): an undoable edit, or the widget left
@@ -38,6 +44,7 @@ class ParamEdits:
         A double-click to type a value is answered with the value the box opens on."""
         app = self.app
         if value is LEFT:
+            self._gesture = None
             app.doc.end_gesture()
             return None
         if value is TYPE_IN or value is TYPING:     # a double-click: type a value
@@ -50,8 +57,19 @@ class ParamEdits:
             node = app.doc.graph.nodes.get(nid)
             return None if node is None else node.params.get(param)
         if value is UNCHANGED:
+            if nid not in app.doc.graph.nodes:
+                app.say(f"'{nid}' was deleted while a value was typed into it; nothing was set")
+                return None
             app.say(f"{nid}.{param} unchanged")
+            self._show_graph_value(nid)          # an emptied box shows the value again
             return None
+        if isinstance(value, Typed):            # from the box: never taken back as a double-click's first click
+            self._gesture = None
+            self._set(nid, param, value.value)
+            self.last_set = None
+            return None
+        if self._gesture is None or self._gesture[:2] != (nid, param):
+            self._gesture = (nid, param, time.perf_counter())
         self._set(nid, param, value)
         return None
 
@@ -63,7 +81,7 @@ class ParamEdits:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
             app.doc.set_param(nid, param, value)
-            self.last_set = (nid, param, time.perf_counter())
+            self.last_set = self._gesture
         except EditRefused as e:
             app.say(str(e), True)
             return self._show_graph_value(nid)

@@ -23,14 +23,17 @@ import dearpygui.dearpygui as dpg
 from ..types import ParamSpec
 from . import items
 
-__all__ = ["parse_typed", "TypeIn", "TYPE_IN", "TYPING", "UNCHANGED"]
+__all__ = ["parse_typed", "TypeIn", "Typed", "TYPE_IN", "TYPING", "UNCHANGED"]
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?"
 # the suffixes a value in each unit may be typed with, and what one of them is worth in the unit
+_SECONDS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0}
 _SCALES: dict[str, dict[str, float]] = {
-    "s": {"ms": 1e-3, "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0},
-    "ms": {"ms": 1.0, "s": 1e3, "sec": 1e3},
+    "s": {"ms": 1e-3, **_SECONDS, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0},
+    "ms": {"ms": 1.0, **{k: 1e3 for k in _SECONDS}},
     "Hz": {"hz": 1.0, "k": 1e3, "khz": 1e3},
+    # levels: a musician types "dB" for any of them
+    **{unit: {"db": 1.0} for unit in ("dBTP", "dBFS", "LUFS", "LU")},
 }
 _EXAMPLES = {"s": "2.5, 1:30 or 250 ms", "ms": "250 or 0.25 s", "Hz": "440, 2.5k or 2.5 kHz"}
 
@@ -40,8 +43,15 @@ def parse_typed(spec: ParamSpec, text: str, unit: str = "") -> float | int:
 
     >>> from nodeflow.types import Range
     >>> fade = ParamSpec("fade_s", "float", 0.0, range=Range(0, 600, unit="s"))
-    >>> [parse_typed(fade, t, "s") for t in ("1:30", "1:02:03.5", "250 ms", "2 min", "2,5", "8 s", " .5")]
-    [90.0, 3723.5, 0.25, 120.0, 2.5, 8.0, 0.5]
+    >>> [parse_typed(fade, t, "s") for t in ("1:30", "1:02:03.5", "250 ms", "2 min", "2,5", "8 s", " .5", "1m30s",
+    ...                                      "1.5 secs")]
+    [90.0, 3723.5, 0.25, 120.0, 2.5, 8.0, 0.5, 90.0, 1.5]
+    >>> lufs = ParamSpec("loudness_lufs", "float", None, range=Range(-70, 0, unit="LUFS"), optional=True)
+    >>> parse_typed(lufs, "-14 dB", "LUFS"), parse_typed(ParamSpec("peak_db", "float", -1.0), "-3 dB", "dBTP")
+    (-14.0, -3.0)
+    >>> parse_typed(lufs, "loud", "LUFS")
+    Traceback (most recent call last):
+    ValueError: typed 'loud': not a number in LUFS; type e.g. -35 LUFS
     >>> rate = ParamSpec("rate", "int", 48000)
     >>> parse_typed(rate, "44.1k", "Hz"), parse_typed(ParamSpec("g", "float", 0.0), "\u22126 dB", "dB")
     (44100, -6.0)
@@ -74,7 +84,11 @@ def parse_typed(spec: ParamSpec, text: str, unit: str = "") -> float | int:
 
 
 def _clock(t: str) -> float | None:
-    """``m:ss`` or ``h:mm:ss`` (seconds with decimals) in seconds; None when ``t`` is not one."""
+    """``m:ss``, ``h:mm:ss`` or ``1m30s`` (seconds with decimals) in seconds; None when ``t`` is not one."""
+    m = re.fullmatch(r"([-+]?)(\d+)\s*m\s*(\d{1,2}(?:\.\d*)?)\s*s", t)
+    if m is not None and float(m.group(3)) < 60:
+        seconds = int(m.group(2)) * 60 + float(m.group(3))
+        return -seconds if m.group(1) == "-" else seconds
     m = re.fullmatch(r"([-+]?)(\d+)(?::(\d{1,2}))?:(\d{1,2}(?:\.\d*)?)", t)
     if m is None:
         return None
@@ -103,9 +117,21 @@ def _expected(spec: ParamSpec, text: str, unit: str, what: str = "") -> str:
             unit, "a number" + (f" in {unit}" if unit else ""))
     example = _EXAMPLES.get(unit)
     if example is None:
-        d = spec.default if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool) else 1
-        example = f"{d:g}" + (f" {unit}" if unit else "")
+        example = f"{_example(spec):g}" + (f" {unit}" if unit else "")
     return f"typed {text.strip()!r}: not {what}; type e.g. {example}"
+
+
+def _example(spec: ParamSpec) -> float:
+    """A value to show as an example: the default, or the middle of the range (rounded), or 1."""
+    r = spec.range
+    lo = r.min if r is not None and r.min is not None and math.isfinite(r.min) else None
+    hi = r.max if r is not None and r.max is not None and math.isfinite(r.max) else None
+    d = spec.default
+    if isinstance(d, (int, float)) and not isinstance(d, bool) and (lo is None or d >= lo) and (hi is None or d <= hi):
+        return float(d)
+    if lo is not None and hi is not None:
+        return float(round((lo + hi) / 2))
+    return float(lo if lo is not None else hi if hi is not None else 1)
 
 
 class _TypeIn:
@@ -128,6 +154,14 @@ class _Typing:
 
 
 TYPING = _Typing()
+class Typed:
+    """A value typed into a box (see :class:`TypeIn`): set, but never taken back as the first click
+    of a double-click (a slider's click is)."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+
 class _Unchanged:
     """The marker :data:`UNCHANGED`: a value was being typed, and the box was left as it was."""
 
@@ -172,7 +206,15 @@ class TypeIn:
         text = str(items.value(self.box, default=self._initial))
         done, initial = self._done, self._initial
         self.close()
-        done(None if text.strip() == initial.strip() else text)
+        done(None if text.strip() in ("", initial.strip()) else text)     # emptied: as Escape
+
+    def tick(self) -> None:
+        """Once a frame: a box deleted with its node (Delete, undo, a new file) hands over nothing."""
+        if self.box is not None and not items.exists(self.box):
+            done = self._done
+            self.box = self.over = self._done = None
+            if done is not None:
+                done(None)
 
     def close(self) -> None:
         """Remove the box (if open) and show the widget again, handing over nothing."""

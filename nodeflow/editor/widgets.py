@@ -41,11 +41,11 @@ import dearpygui.dearpygui as dpg
 from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
-from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, parse_typed
+from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
-           "Invalid", "LEFT", "TYPE_IN", "TYPING", "forget", "param_tags"]
+           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_tick"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -245,6 +245,11 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     on_leave: Callable[[], None] | None = None           # what leaving a box that commits on Enter takes
     if _text_box(spec):           # an optional value, or a number without bounds: typed, read on Enter or leaving
         def parse(s: int | str, a: str, u: Any) -> None:
+            if a.strip() == str(items.call(dpg.get_item_user_data, tag) or "").strip():
+                return                           # left as shown: nothing to set, nothing to say
+            if not a.strip() and not spec.optional:
+                on_change(node_id, spec.name, UNCHANGED)         # emptied: the value stays, as with Escape
+                return
             try:
                 v = parse_typed(spec, a, _unit(spec)) if spec.kind in ("float", "int") and a.strip() \
                     else spec.parse(_strip_unit(spec, a))
@@ -254,6 +259,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             on_change(node_id, spec.name, v)
         on_leave = lambda: parse(tag, str(items.value(tag)), None)      # noqa: E731
         dpg.add_input_text(default_value=_boxed(spec, value), on_enter=True, callback=parse, **kw,
+                           user_data=_boxed(spec, value),           # the text shown: leaving it so sets nothing
                            hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
     elif spec.kind == "float":
         rng = _finite_range(spec)
@@ -278,8 +284,6 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
                              speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, no_input=True,
                              callback=cb_number, **kw)
-        else:
-            dpg.add_input_int(default_value=int(value), step=0, callback=cb_value, on_enter=True, **kw)
     elif spec.kind == "bool":
         kw.pop("width")
         dpg.add_checkbox(default_value=bool(value), callback=cb_value, **kw)
@@ -344,6 +348,9 @@ def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str |
     (8.0, 'typed 20: the input is 8 s long')
     >>> clamp(ParamSpec("gain_db", "float", 0.0), 24.000001, {"min_value": -60.0, "max_value": 24.0})
     (24.000001, None)
+    >>> clamp(ParamSpec("duration_s", "float", 8.0, range=Range(0.1, 600.0, unit="s")), 0.0,
+    ...       {"min_value": 0.10000000149011612, "max_value": 600.0})        # the declared end, not float32's
+    (0.1, 'typed 0: the range is 0.1 to 600 s')
     """
     lo, hi = conf.get("min_value"), conf.get("max_value")
     if not isinstance(value, (int, float)) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) \
@@ -352,7 +359,11 @@ def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str |
     slack = 1e-6 * max(1.0, abs(lo), abs(hi))       # a float32 slider's own end is no overshoot
     if lo - slack <= value <= hi + slack:
         return value, None
-    held = type(value)(lo if value < lo else hi)
+    end = lo if value < lo else hi
+    declared_end = (spec.range.min if value < lo else spec.range.max) if spec.range is not None else None
+    if isinstance(declared_end, (int, float)) and abs(declared_end - end) <= slack:
+        end = declared_end                          # 0.1, not the float32 slider's 0.10000000149011612
+    held = type(value)(end)
     unit = f" {_unit(spec)}" if _unit(spec) else ""
     declared = spec.range.max if spec.range is not None else None
     if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
@@ -369,10 +380,12 @@ class Clamped:
 
 def _text_box(spec: ParamSpec) -> bool:
     """Whether the parameter is typed into a text box: an optional value (empty means none), or a
-    float without a finite range (``2.5 bars``, ``1:30`` read by :func:`.typein.parse_typed`)."""
+    number without a slider (``2.5 bars``, ``1:30``, a seed: read by :func:`.typein.parse_typed`; an
+    ImGui number box read ``2.5`` into a whole number as 2 and ``1e3`` as 1, without a word)."""
     rng = _finite_range(spec)
     return (spec.optional and spec.kind in ("float", "int", "str", "path", "enum")) \
-        or (spec.kind == "float" and (rng is None or (not is_wide(spec) and rng[1] - rng[0] > 1e5)))
+        or (spec.kind == "float" and (rng is None or (not is_wide(spec) and rng[1] - rng[0] > 1e5))) \
+        or (spec.kind == "int" and not (rng and (rng[1] - rng[0] <= 1000 or _unit(spec))))
 
 
 def _boxed(spec: ParamSpec, value: Any) -> str:
@@ -408,6 +421,21 @@ def param_tags() -> list[str]:
     """The tags of every parameter widget drawn (a deleted node's are forgotten), and of the box a
     value is being typed into (see :mod:`.typein`)."""
     return list(_LEAVE) + ([_TYPEIN.box] if _TYPEIN.box is not None else [])
+
+
+def typing_tick() -> None:
+    """Once a frame: a box a value was typed into, deleted with its node, hands over nothing."""
+    _TYPEIN.tick()
+
+
+def commit_typing() -> None:
+    """Set what is being typed into a parameter's box, as leaving the box would: a command run by
+    its key while the box has the keyboard (F5, Ctrl+S) runs on the value typed, not the old one."""
+    if _TYPEIN.box is not None:
+        _TYPEIN.left()
+    for tag, leave in list(_LEAVE.items()):
+        if items.item_type(tag) == "mvAppItemType::mvInputText" and items.call(dpg.is_item_active, tag, default=False):
+            leave()
 
 
 def _leave_handlers() -> str:
@@ -458,7 +486,7 @@ def _type_into(tag: str, node_id: str, spec: ParamSpec, on_change: Callable[[str
             on_change(node_id, spec.name, _Invalid(str(e)))
         else:
             held, why = clamp(spec, value, items.call(dpg.get_item_configuration, tag, default={}))
-            on_change(node_id, spec.name, Clamped(held, why) if why else held)
+            on_change(node_id, spec.name, Typed(Clamped(held, why) if why else held))
         on_change(node_id, spec.name, LEFT)
     _TYPEIN.open(tag, text, done)
 
@@ -491,6 +519,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         return
     if _text_box(spec):
         shown: Any = _boxed(spec, value)
+        items.configure(tag, user_data=shown)
     elif spec.kind == "float":
         shown = float(value)
         if is_wide(spec):

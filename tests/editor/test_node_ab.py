@@ -174,3 +174,20 @@ def test_a_switch_to_a_shorter_take_says_once_that_it_starts_from_the_beginning(
     assert not error and lines[0].startswith("now A (short.out) is 1.0 s long, B was at 3.0 s: playing A from "
                                              "the start; A/B level-matched at"), lines
     assert sum("from the start" in line for line in lines) == 1, lines
+
+
+def test_a_long_node_id_is_cut_to_fit_its_ab_mark():
+    """QA: a node named 'a_very_long_node_identifier_for_vocals_take_3' got no [A] at all."""
+    from types import SimpleNamespace
+
+    from nodeflow.editor.compare import NodeAB
+
+    long_id = "a_very_long_node_identifier_for_vocals_take_3"
+    view = SimpleNamespace(node_rect=lambda nid: ([0, 0], [180, 200]))         # a node 180 px wide
+    dpg = SimpleNamespace(get_text_size=lambda text: [7 * len(text), 13])     # 7 px a character
+    ab = NodeAB.__new__(NodeAB)
+    ab.app = SimpleNamespace(view=view, dpg=dpg)
+    assert ab._fitted("gain", "  [A]") == "gain  [A]"
+    cut = ab._fitted(long_id, "  [A >]")
+    assert cut.endswith("...  [A >]") and long_id.startswith(cut[:-len("...  [A >]")]) and 7 * len(cut) <= 180, cut
+    assert len(cut) == 180 // 7

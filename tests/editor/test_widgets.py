@@ -197,3 +197,24 @@ def test_a_value_is_typed_as_a_musician_writes_it(editor):
         (bx0, by0), (bx1, by1) = case["box_rect"]
         (wx0, wy0), (wx1, wy1) = case["widget_rect"]
         assert abs(bx0 - wx0) <= 1 and abs(by0 - wy0) <= 1 and abs((bx1 - bx0) - (wx1 - wx0)) <= 1, case
+
+
+def test_typing_keeps_a_drag_reads_seeds_and_counts_for_run_and_save(editor):
+    """QA: a drag then a double-click within a second took the drag back; a seed's '2.5' became 2 and
+    '1e3' 1 without a word; F5 and Ctrl+S while typing ran and saved the old value; an emptied box
+    gave a red 'typed '''; a node deleted with its box open left 'type a value for ...'."""
+    from ._graphs import chain_graph
+    st = editor.run("param_typed_more", chain_graph(editor.tmp))
+    kept = st["drag_kept"]
+    assert kept["now"] == kept["dragged"] != -6.0 and kept["steps"] == 0, kept
+    assert st["box_text_after_drag"] == f"{kept['dragged']:.1f} dB"
+    assert st["emptied"] == {"now": kept["dragged"], "status": "gain.gain_db unchanged", "error": False}
+    assert st["seed_type"] == "mvInputText"
+    assert st["seed 1e3"]["value"] == 1000 and st["seed 1e3"]["shown"] == "1000" and not st["seed 1e3"]["error"]
+    bad = st["seed 2.5"]
+    assert bad["value"] == 1000 and bad["error"] and bad["shown"] == "1000", bad
+    assert bad["status"] == "voice.seed: typed '2.5': not a whole number; type e.g. 0", bad
+    assert st["f5"]["value"] == -20.0 and not st["f5"]["box_open"], st["f5"]
+    assert st["ctrl_s"]["saved"] == -15.0 and not st["ctrl_s"]["dirty"], st["ctrl_s"]
+    assert st["deleted"] == {"status": "'gain' was deleted while a value was typed into it; nothing was set",
+                             "box": False}, st["deleted"]
