@@ -32,8 +32,6 @@ shows when left without Enter too (Escape puts the old text back first, so it ca
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -41,6 +39,9 @@ import dearpygui.dearpygui as dpg
 from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
+from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
+                        display_name, drag_speed, finite_range, float_format, is_wide, plain, strip_unit, tooltip,
+                        unit_of)
 from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
@@ -49,178 +50,8 @@ __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name",
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
-MAX_LABEL = 14
-# shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
-_ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
-                  ("temperature", "temp."), ("preserve", "keep"), ("noise scale duration", "duration noise"),
-                  ("negative prompt", "neg. prompt"))
-_UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
-
-
 def widget_tag(node_id: str, param: str) -> str:
     return f"param::{node_id}::{param}"
-
-
-def display_name(spec: ParamSpec) -> str:
-    """``gain_db`` with unit dB reads "gain"; underscores become spaces."""
-    name = spec.name
-    if spec.unit or spec.kind == "float":
-        for suf in _UNIT_SUFFIXES:
-            if name.endswith(suf) and len(name) > len(suf):
-                name = name[: -len(suf)]
-                break
-    name = name.replace("_", " ")
-    for long, short in _ABBREVIATIONS:
-        if len(name) <= MAX_LABEL:
-            break
-        name = name.replace(long, short)
-    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1].rstrip() + "."
-
-
-def _unit(spec: ParamSpec) -> str:
-    if spec.unit:
-        return spec.unit
-    for suf, unit in (("_db", "dB"), ("_hz", "Hz"), ("_ms", "ms"), ("_s", "s"), ("_lufs", "LUFS"),
-                      ("_wpm", "wpm"), ("_semitones", "st")):
-        if spec.name.endswith(suf):
-            return unit
-    return ""
-
-
-def _tooltip(spec: ParamSpec) -> str:
-    bits = [spec.name] + ([spec.doc] if spec.doc else [])
-    rng = spec.describe_range()
-    if rng:
-        bits.append(("range " if spec.kind != "enum" else "") + rng)
-    if spec.optional:
-        bits.append("leave empty for none")
-    if spec.path is not None:
-        bits.append(("an input file" if spec.path.mode == "read" else "an output file")
-                    + (" (" + ", ".join(spec.path.exts) + ")" if spec.path.exts else ""))
-    return "\n".join(bits)
-
-
-def _plain(spec: ParamSpec, value: Any) -> Any:
-    if value is None:
-        return ""
-    return spec.to_plain(value)
-
-
-_ONE_DECIMAL = ("dB", "dBTP", "dBFS", "LUFS", "LU", "st", "bpm", "%")
-
-
-def float_format(spec: ParamSpec) -> str:
-    """The printf format a float parameter is shown with: the decimals of its step, else one for
-    levels, semitones and tempi, none for wide frequency ranges, two for times, and by the span of
-    the range for the rest (over 1000: none, over 100: one, else two; under 0.5: three).
-
-    >>> from nodeflow.types import Range
-    >>> f = lambda r, name="x": float_format(ParamSpec(name, "float", 0.0, range=r))
-    >>> f(Range(-60, 24, unit="dB")), f(Range(0, 600, unit="s")), f(Range(20, 20000, unit="Hz")), f(Range(0, 1))
-    ('%.1f dB', '%.2f s', '%.0f Hz', '%.2f')
-    >>> f(Range(0, 1, step=0.005)), f(Range(0.25, 4.0, unit="x"))
-    ('%.3f', '%.2f x')
-    """
-    unit = _unit(spec)
-    r = spec.range
-    span = (r.max - r.min) if r is not None and r.min is not None and r.max is not None else None
-    if r is not None and r.step:
-        decimals = max(0, min(6, -math.floor(math.log10(r.step) + 1e-9)))
-    elif unit in _ONE_DECIMAL:
-        decimals = 1
-    elif unit in ("Hz", "ms", "samples"):
-        decimals = 0 if span is None or span >= 100 else 1
-    elif unit == "s" or span is None:
-        decimals = 2
-    else:
-        decimals = 0 if span >= 1000 else 1 if span >= 100 else 2 if span >= 0.5 else 3
-    return f"%.{decimals}f" + (f" {unit}" if unit else "")
-
-
-def as_shown(value: float, fmt: str) -> float:
-    """A widget's float (float32 inside dearpygui) as its format shows it: rounded to the format's
-    decimals, or for ``%g`` to the shortest text that is the same float32.
-
-    >>> as_shown(-33.599998474121094, "%.1f dB"), as_shown(0.10000000149011612, "%g s")
-    (-33.6, 0.1)
-    """
-    m = re.match(r"%\.(\d+)f", fmt)
-    if m:
-        return round(float(value), int(m.group(1)))
-    import numpy as np
-    return float(str(np.float32(value)))
-
-
-def is_wide(spec: ParamSpec) -> bool:
-    """Whether a float's range is too wide for a linear slider: a positive range over more than a
-    factor of 100 (0.1-600 s, 20-20000 Hz), or 0 to over 100 in a unit of time or frequency.
-
-    >>> from nodeflow.types import Range
-    >>> w = lambda r: is_wide(ParamSpec("x", "float", 0.0, range=r))
-    >>> w(Range(0, 600, unit="s")), w(Range(20, 20000, unit="Hz")), w(Range(-60, 24, unit="dB")), w(Range(0, 60, unit="s"))
-    (True, True, False, False)
-    """
-    rng = _finite_range(spec)
-    if rng is None:
-        return False
-    lo, hi = rng
-    if lo > 0:
-        return hi / lo >= 100
-    return lo == 0 and hi >= 100 and _unit(spec) in ("s", "ms", "Hz", "samples")
-
-
-def drag_speed(spec: ParamSpec, value: float) -> float:
-    """Value change per pixel of a wide parameter's drag box: 1 % of the value (at least 1 % of a
-    thousandth of the range), so 50 px change 0 s by 0.3 s and 8 s by about 5 s, never 300 s."""
-    rng = _finite_range(spec) or (0.0, 1.0)
-    floor = max(abs(rng[0]), (rng[1] - rng[0]) / 1000.0)
-    return 0.01 * max(abs(float(value)), floor)
-
-
-_APPLIES = re.compile(r"^\s*With ((?:``\w+=[\w.-]+``(?:,? or )?)+)")
-
-
-def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
-    """``(parameter, values)`` when the parameter's documentation starts ``With ``p=v``:`` (or
-    ``With ``p=a`` or ``p=b``:``): it matters only while ``p`` has one of those values.
-
-    >>> applies_when(ParamSpec("custom_rate_hz", "int", 1, doc="With ``profile=custom``: the model's rate."))
-    ('profile', ('custom',))
-    >>> applies_when(ParamSpec("gain_db", "float", 0.0, doc="Gain in dB.")) is None
-    True
-    """
-    m = _APPLIES.match(spec.doc or "")
-    if not m:
-        return None
-    pairs = re.findall(r"``(\w+)=([\w.-]+)``", m.group(1))
-    names = {n for n, _ in pairs}
-    return (pairs[0][0], tuple(v for _, v in pairs)) if len(names) == 1 else None
-
-
-def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
-    """Whether a parameter applies with these parameter values (see :func:`applies_when`)."""
-    cond = applies_when(spec)
-    if cond is None or cond[0] not in params:
-        return True
-    v = params[cond[0]]
-    return str(getattr(v, "value", v)) in cond[1]
-
-
-_BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")
-
-
-def bound_by_input(spec: ParamSpec) -> bool:
-    """Whether a time parameter cannot usefully exceed its input's length (a fade, a start or end)."""
-    return spec.kind == "float" and bool(_BOUNDED.match(spec.name))
-
-
-def _finite_range(spec: ParamSpec) -> tuple[float, float] | None:
-    r = spec.range
-    if r is None or r.min is None or r.max is None:
-        return None
-    if not (math.isfinite(r.min) and math.isfinite(r.max)):
-        return None
-    return r.min, r.max
 
 
 def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: Any,
@@ -234,7 +65,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     width = px(WIDTH)
     tag = widget_tag(node_id, spec.name)
     label = display_name(spec)
-    unit = _unit(spec)
+    unit = unit_of(spec)
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
 
     def cb_number(s: int | str, a: Any, u: Any, shown: Callable[[Any], Any] = lambda a: a) -> None:
@@ -251,18 +82,18 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                 on_change(node_id, spec.name, UNCHANGED)         # emptied: the value stays, as with Escape
                 return
             try:
-                v = parse_typed(spec, a, _unit(spec)) if spec.kind in ("float", "int") and a.strip() \
-                    else spec.parse(_strip_unit(spec, a))
+                v = parse_typed(spec, a, unit_of(spec)) if spec.kind in ("float", "int") and a.strip() \
+                    else spec.parse(strip_unit(spec, a))
             except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
                 on_change(node_id, spec.name, _Invalid(str(e)))
                 return
             on_change(node_id, spec.name, v)
         on_leave = lambda: parse(tag, str(items.value(tag)), None)      # noqa: E731
-        dpg.add_input_text(default_value=_boxed(spec, value), on_enter=True, callback=parse, **kw,
-                           user_data=_boxed(spec, value),           # the text shown: leaving it so sets nothing
+        dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
+                           user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing
                            hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
     elif spec.kind == "float":
-        rng = _finite_range(spec)
+        rng = finite_range(spec)
         fmt = float_format(spec)
         if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
             def cb_wide(s: int | str, a: float, u: Any) -> None:
@@ -275,7 +106,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                                  callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
                                  clamped=False, no_input=True, **kw)
     elif spec.kind == "int":
-        rng = _finite_range(spec)
+        rng = finite_range(spec)
         fmt = "%d" + (f" {unit}" if unit else "")
         if rng and rng[1] - rng[0] <= 1000:
             dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
@@ -288,7 +119,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         kw.pop("width")
         dpg.add_checkbox(default_value=bool(value), callback=cb_value, **kw)
     elif spec.kind == "enum" and spec.choices is not None:
-        dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(_plain(spec, value)),
+        dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(plain(spec, value)),
                       callback=cb_value, **kw)
     elif spec.kind == "path" and spec.path is not None:
         def cb_path(s: int | str, a: str, full: str) -> None:
@@ -329,79 +160,20 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         _TYPE_IN[tag] = lambda: _type_into(tag, node_id, spec, on_change, marker)
     dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
-        dpg.add_text(_tooltip(spec), wrap=320)
+        dpg.add_text(tooltip(spec), wrap=320)
         if spec.kind == "path" and not spec.optional:
             dpg.add_text(str(value or ""), tag=f"pathtip::{node_id}::{spec.name}", wrap=320, color=(190, 210, 240))
     return tag
-
-
-def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str | None]:
-    """A number typed into a slider or drag box (``conf``: its configuration) held at the widget's
-    ends (the declared range, or the input's length for a time bounded by it), as a DAW holds it,
-    and what to tell the user when it was: ``(value, None)`` when it fits.
-
-    >>> clamp(ParamSpec("gain_db", "float", 0.0), 500.0, {"min_value": -60.0, "max_value": 24.0})
-    (24.0, 'typed 500: the range is -60 to 24 dB')
-    >>> from nodeflow.types import Range
-    >>> spec = ParamSpec("fade_in_s", "float", 0.0, range=Range(0.0, 600.0, unit="s"))
-    >>> clamp(spec, 20.0, {"min_value": 0.0, "max_value": 8.0})
-    (8.0, 'typed 20: the input is 8 s long')
-    >>> clamp(ParamSpec("gain_db", "float", 0.0), 24.000001, {"min_value": -60.0, "max_value": 24.0})
-    (24.000001, None)
-    >>> clamp(ParamSpec("duration_s", "float", 8.0, range=Range(0.1, 600.0, unit="s")), 0.0,
-    ...       {"min_value": 0.10000000149011612, "max_value": 600.0})        # the declared end, not float32's
-    (0.1, 'typed 0: the range is 0.1 to 600 s')
-    """
-    lo, hi = conf.get("min_value"), conf.get("max_value")
-    if not isinstance(value, (int, float)) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) \
-            or lo >= hi:
-        return value, None
-    slack = 1e-6 * max(1.0, abs(lo), abs(hi))       # a float32 slider's own end is no overshoot
-    if lo - slack <= value <= hi + slack:
-        return value, None
-    end = lo if value < lo else hi
-    declared_end = (spec.range.min if value < lo else spec.range.max) if spec.range is not None else None
-    if isinstance(declared_end, (int, float)) and abs(declared_end - end) <= slack:
-        end = declared_end                          # 0.1, not the float32 slider's 0.10000000149011612
-    held = type(value)(end)
-    unit = f" {_unit(spec)}" if _unit(spec) else ""
-    declared = spec.range.max if spec.range is not None else None
-    if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
-        return held, f"typed {value:g}: the input is {hi:g}{unit} long"
-    return held, f"typed {value:g}: the range is {lo:g} to {hi:g}{unit}"
-
-
-class Clamped:
-    """A typed number held at the widget's end: the value set, and why (for the status bar)."""
-
-    def __init__(self, value: Any, reason: str):
-        self.value, self.reason = value, reason
 
 
 def _text_box(spec: ParamSpec) -> bool:
     """Whether the parameter is typed into a text box: an optional value (empty means none), or a
     number without a slider (``2.5 bars``, ``1:30``, a seed: read by :func:`.typein.parse_typed`; an
     ImGui number box read ``2.5`` into a whole number as 2 and ``1e3`` as 1, without a word)."""
-    rng = _finite_range(spec)
+    rng = finite_range(spec)
     return (spec.optional and spec.kind in ("float", "int", "str", "path", "enum")) \
         or (spec.kind == "float" and (rng is None or (not is_wide(spec) and rng[1] - rng[0] > 1e5))) \
-        or (spec.kind == "int" and not (rng and (rng[1] - rng[0] <= 1000 or _unit(spec))))
-
-
-def _boxed(spec: ParamSpec, value: Any) -> str:
-    """An optional value as its text box shows it: empty for none, a number with its unit."""
-    if value is None:
-        return ""
-    unit = _unit(spec) if spec.kind in ("float", "int") else ""
-    return f"{_plain(spec, value)} {unit}" if unit else str(_plain(spec, value))
-
-
-def _strip_unit(spec: ParamSpec, text: Any) -> Any:
-    """What the user typed or left in a box, without the unit it shows ("-14.0 LUFS" -> "-14.0")."""
-    unit = _unit(spec) if spec.kind in ("float", "int") else ""
-    if unit and isinstance(text, str) and text.strip().lower().endswith(unit.lower()):
-        return text.strip()[: -len(unit)].strip()
-    return text
+        or (spec.kind == "int" and not (rng and (rng[1] - rng[0] <= 1000 or unit_of(spec))))
 
 
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
@@ -481,7 +253,7 @@ def _type_into(tag: str, node_id: str, spec: ParamSpec, on_change: Callable[[str
             on_change(node_id, spec.name, UNCHANGED)
             return
         try:
-            value = parse_typed(spec, typed, _unit(spec))
+            value = parse_typed(spec, typed, unit_of(spec))
         except ValueError as e:
             on_change(node_id, spec.name, _Invalid(str(e)))
         else:
@@ -518,7 +290,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     if not items.exists(tag):
         return
     if _text_box(spec):
-        shown: Any = _boxed(spec, value)
+        shown: Any = boxed(spec, value)
         items.configure(tag, user_data=shown)
     elif spec.kind == "float":
         shown = float(value)
@@ -529,11 +301,11 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     elif spec.kind == "bool":
         shown = bool(value)
     elif spec.kind == "path":
-        shown = path_shown(_plain(spec, value))
-        items.configure(tag, user_data=str(_plain(spec, value) or ""))
-        items.set_value(f"pathtip::{node_id}::{spec.name}", str(_plain(spec, value) or ""))
+        shown = path_shown(plain(spec, value))
+        items.configure(tag, user_data=str(plain(spec, value) or ""))
+        items.set_value(f"pathtip::{node_id}::{spec.name}", str(plain(spec, value) or ""))
     else:
-        shown = str(_plain(spec, value) or "")
+        shown = str(plain(spec, value) or "")
     if items.value(tag) != shown:
         items.set_value(tag, shown)
 

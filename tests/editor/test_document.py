@@ -295,16 +295,14 @@ def test_layout_wraps_into_bands_that_fit_the_window_and_fit_leaves_a_visible_la
 
 
 def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
-    pytest.importorskip("dearpygui")
-    from nodeflow.editor.widgets import display_name
+    from nodeflow.editor.paramtext import display_name          # no window, no dearpygui
     specs = Graph().registry["dsp.gain"].params, Graph().registry["dsp.fade"].params
     assert display_name(specs[0]["gain_db"]) == "gain"
     assert display_name(specs[1]["fade_in_s"]) == "fade in"
 
 
 def test_long_parameter_names_are_abbreviated_by_words_not_cut_mid_word():
-    pytest.importorskip("dearpygui")
-    from nodeflow.editor.widgets import MAX_LABEL, display_name
+    from nodeflow.editor.paramtext import MAX_LABEL, display_name
     reg = Graph().registry
     names = {(s.id, n): display_name(p) for s in reg for n, p in s.params.items()}
     assert names[("time.tokenize_window", "custom_window_tokens")] == "custom window"   # was "custom windo."
@@ -317,8 +315,7 @@ def test_long_parameter_names_are_abbreviated_by_words_not_cut_mid_word():
 
 
 def test_optional_numbers_show_their_unit_in_the_box_and_read_back_with_or_without_it():
-    pytest.importorskip("dearpygui")
-    from nodeflow.editor.widgets import _boxed, _strip_unit
+    from nodeflow.editor.paramtext import boxed as _boxed, strip_unit as _strip_unit
     export, trim = Graph().registry["io.export"].params, Graph().registry["dsp.trim"].params
     loud, end = export["loudness_lufs"], trim["end_s"]
     assert _boxed(loud, -16.0) == "-16.0 LUFS" and _boxed(end, 2.5) == "2.5 s" and _boxed(end, None) == ""

@@ -148,8 +148,7 @@ def test_help_shows_the_docstring_ports_and_parameters():
 
 
 def test_the_editor_tooltip_shows_the_description():
-    pytest.importorskip("dearpygui")
-    from nodeflow.editor.widgets import _tooltip
+    from nodeflow.editor.paramtext import tooltip
     from nodes.io.export import export
-    tip = _tooltip(export.params["peak_db"])
+    tip = tooltip(export.params["peak_db"])
     assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and "range [-60, 0] dBTP" in tip

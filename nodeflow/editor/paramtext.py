@@ -1,0 +1,244 @@
+"""What a parameter reads like, without a window: its label, unit, tooltip and number format, whether
+its range calls for a drag box, when it applies, and a typed number held at a widget's ends.
+
+:mod:`.widgets` builds the dearpygui widgets from these; tests use them without a display.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..types import ParamSpec
+
+__all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp",
+           "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "strip_unit",
+           "tooltip", "unit_of"]
+
+MAX_LABEL = 14
+# shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
+_ABBREVIATIONS = (("tokens per", "tok/s"), ("window tokens", "window"), ("semitones", "st"),
+                  ("temperature", "temp."), ("preserve", "keep"), ("noise scale duration", "duration noise"),
+                  ("negative prompt", "neg. prompt"))
+_UNIT_SUFFIXES = ("_db", "_s", "_hz", "_ms", "_lufs", "_wpm", "_semitones")
+
+
+def display_name(spec: ParamSpec) -> str:
+    """``gain_db`` with unit dB reads "gain"; underscores become spaces."""
+    name = spec.name
+    if spec.unit or spec.kind == "float":
+        for suf in _UNIT_SUFFIXES:
+            if name.endswith(suf) and len(name) > len(suf):
+                name = name[: -len(suf)]
+                break
+    name = name.replace("_", " ")
+    for long, short in _ABBREVIATIONS:
+        if len(name) <= MAX_LABEL:
+            break
+        name = name.replace(long, short)
+    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1].rstrip() + "."
+
+
+def unit_of(spec: ParamSpec) -> str:
+    if spec.unit:
+        return spec.unit
+    for suf, unit in (("_db", "dB"), ("_hz", "Hz"), ("_ms", "ms"), ("_s", "s"), ("_lufs", "LUFS"),
+                      ("_wpm", "wpm"), ("_semitones", "st")):
+        if spec.name.endswith(suf):
+            return unit
+    return ""
+
+
+def tooltip(spec: ParamSpec) -> str:
+    bits = [spec.name] + ([spec.doc] if spec.doc else [])
+    rng = spec.describe_range()
+    if rng:
+        bits.append(("range " if spec.kind != "enum" else "") + rng)
+    if spec.optional:
+        bits.append("leave empty for none")
+    if spec.path is not None:
+        bits.append(("an input file" if spec.path.mode == "read" else "an output file")
+                    + (" (" + ", ".join(spec.path.exts) + ")" if spec.path.exts else ""))
+    return "\n".join(bits)
+
+
+def plain(spec: ParamSpec, value: Any) -> Any:
+    if value is None:
+        return ""
+    return spec.to_plain(value)
+
+
+_ONE_DECIMAL = ("dB", "dBTP", "dBFS", "LUFS", "LU", "st", "bpm", "%")
+
+
+def float_format(spec: ParamSpec) -> str:
+    """The printf format a float parameter is shown with: the decimals of its step, else one for
+    levels, semitones and tempi, none for wide frequency ranges, two for times, and by the span of
+    the range for the rest (over 1000: none, over 100: one, else two; under 0.5: three).
+
+    >>> from nodeflow.types import Range
+    >>> f = lambda r, name="x": float_format(ParamSpec(name, "float", 0.0, range=r))
+    >>> f(Range(-60, 24, unit="dB")), f(Range(0, 600, unit="s")), f(Range(20, 20000, unit="Hz")), f(Range(0, 1))
+    ('%.1f dB', '%.2f s', '%.0f Hz', '%.2f')
+    >>> f(Range(0, 1, step=0.005)), f(Range(0.25, 4.0, unit="x"))
+    ('%.3f', '%.2f x')
+    """
+    unit = unit_of(spec)
+    r = spec.range
+    span = (r.max - r.min) if r is not None and r.min is not None and r.max is not None else None
+    if r is not None and r.step:
+        decimals = max(0, min(6, -math.floor(math.log10(r.step) + 1e-9)))
+    elif unit in _ONE_DECIMAL:
+        decimals = 1
+    elif unit in ("Hz", "ms", "samples"):
+        decimals = 0 if span is None or span >= 100 else 1
+    elif unit == "s" or span is None:
+        decimals = 2
+    else:
+        decimals = 0 if span >= 1000 else 1 if span >= 100 else 2 if span >= 0.5 else 3
+    return f"%.{decimals}f" + (f" {unit}" if unit else "")
+
+
+def as_shown(value: float, fmt: str) -> float:
+    """A widget's float (float32 inside dearpygui) as its format shows it: rounded to the format's
+    decimals, or for ``%g`` to the shortest text that is the same float32.
+
+    >>> as_shown(-33.599998474121094, "%.1f dB"), as_shown(0.10000000149011612, "%g s")
+    (-33.6, 0.1)
+    """
+    m = re.match(r"%\.(\d+)f", fmt)
+    if m:
+        return round(float(value), int(m.group(1)))
+    import numpy as np
+    return float(str(np.float32(value)))
+
+
+def is_wide(spec: ParamSpec) -> bool:
+    """Whether a float's range is too wide for a linear slider: a positive range over more than a
+    factor of 100 (0.1-600 s, 20-20000 Hz), or 0 to over 100 in a unit of time or frequency.
+
+    >>> from nodeflow.types import Range
+    >>> w = lambda r: is_wide(ParamSpec("x", "float", 0.0, range=r))
+    >>> w(Range(0, 600, unit="s")), w(Range(20, 20000, unit="Hz")), w(Range(-60, 24, unit="dB")), w(Range(0, 60, unit="s"))
+    (True, True, False, False)
+    """
+    rng = finite_range(spec)
+    if rng is None:
+        return False
+    lo, hi = rng
+    if lo > 0:
+        return hi / lo >= 100
+    return lo == 0 and hi >= 100 and unit_of(spec) in ("s", "ms", "Hz", "samples")
+
+
+def drag_speed(spec: ParamSpec, value: float) -> float:
+    """Value change per pixel of a wide parameter's drag box: 1 % of the value (at least 1 % of a
+    thousandth of the range), so 50 px change 0 s by 0.3 s and 8 s by about 5 s, never 300 s."""
+    rng = finite_range(spec) or (0.0, 1.0)
+    floor = max(abs(rng[0]), (rng[1] - rng[0]) / 1000.0)
+    return 0.01 * max(abs(float(value)), floor)
+
+
+_APPLIES = re.compile(r"^\s*With ((?:``\w+=[\w.-]+``(?:,? or )?)+)")
+
+
+def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
+    """``(parameter, values)`` when the parameter's documentation starts ``With ``p=v``:`` (or
+    ``With ``p=a`` or ``p=b``:``): it matters only while ``p`` has one of those values.
+
+    >>> applies_when(ParamSpec("custom_rate_hz", "int", 1, doc="With ``profile=custom``: the model's rate."))
+    ('profile', ('custom',))
+    >>> applies_when(ParamSpec("gain_db", "float", 0.0, doc="Gain in dB.")) is None
+    True
+    """
+    m = _APPLIES.match(spec.doc or "")
+    if not m:
+        return None
+    pairs = re.findall(r"``(\w+)=([\w.-]+)``", m.group(1))
+    names = {n for n, _ in pairs}
+    return (pairs[0][0], tuple(v for _, v in pairs)) if len(names) == 1 else None
+
+
+def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
+    """Whether a parameter applies with these parameter values (see :func:`applies_when`)."""
+    cond = applies_when(spec)
+    if cond is None or cond[0] not in params:
+        return True
+    v = params[cond[0]]
+    return str(getattr(v, "value", v)) in cond[1]
+
+
+_BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")
+
+
+def bound_by_input(spec: ParamSpec) -> bool:
+    """Whether a time parameter cannot usefully exceed its input's length (a fade, a start or end)."""
+    return spec.kind == "float" and bool(_BOUNDED.match(spec.name))
+
+
+def finite_range(spec: ParamSpec) -> tuple[float, float] | None:
+    r = spec.range
+    if r is None or r.min is None or r.max is None:
+        return None
+    if not (math.isfinite(r.min) and math.isfinite(r.max)):
+        return None
+    return r.min, r.max
+
+
+def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str | None]:
+    """A number typed into a slider or drag box (``conf``: its configuration) held at the widget's
+    ends (the declared range, or the input's length for a time bounded by it), as a DAW holds it,
+    and what to tell the user when it was: ``(value, None)`` when it fits.
+
+    >>> clamp(ParamSpec("gain_db", "float", 0.0), 500.0, {"min_value": -60.0, "max_value": 24.0})
+    (24.0, 'typed 500: the range is -60 to 24 dB')
+    >>> from nodeflow.types import Range
+    >>> spec = ParamSpec("fade_in_s", "float", 0.0, range=Range(0.0, 600.0, unit="s"))
+    >>> clamp(spec, 20.0, {"min_value": 0.0, "max_value": 8.0})
+    (8.0, 'typed 20: the input is 8 s long')
+    >>> clamp(ParamSpec("gain_db", "float", 0.0), 24.000001, {"min_value": -60.0, "max_value": 24.0})
+    (24.000001, None)
+    >>> clamp(ParamSpec("duration_s", "float", 8.0, range=Range(0.1, 600.0, unit="s")), 0.0,
+    ...       {"min_value": 0.10000000149011612, "max_value": 600.0})        # the declared end, not float32's
+    (0.1, 'typed 0: the range is 0.1 to 600 s')
+    """
+    lo, hi = conf.get("min_value"), conf.get("max_value")
+    if not isinstance(value, (int, float)) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) \
+            or lo >= hi:
+        return value, None
+    slack = 1e-6 * max(1.0, abs(lo), abs(hi))       # a float32 slider's own end is no overshoot
+    if lo - slack <= value <= hi + slack:
+        return value, None
+    end = lo if value < lo else hi
+    declared_end = (spec.range.min if value < lo else spec.range.max) if spec.range is not None else None
+    if isinstance(declared_end, (int, float)) and abs(declared_end - end) <= slack:
+        end = declared_end                          # 0.1, not the float32 slider's 0.10000000149011612
+    held = type(value)(end)
+    unit = f" {unit_of(spec)}" if unit_of(spec) else ""
+    declared = spec.range.max if spec.range is not None else None
+    if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
+        return held, f"typed {value:g}: the input is {hi:g}{unit} long"
+    return held, f"typed {value:g}: the range is {lo:g} to {hi:g}{unit}"
+
+
+class Clamped:
+    """A typed number held at the widget's end: the value set, and why (for the status bar)."""
+
+    def __init__(self, value: Any, reason: str):
+        self.value, self.reason = value, reason
+
+
+def boxed(spec: ParamSpec, value: Any) -> str:
+    """An optional value as its text box shows it: empty for none, a number with its unit."""
+    if value is None:
+        return ""
+    unit = unit_of(spec) if spec.kind in ("float", "int") else ""
+    return f"{plain(spec, value)} {unit}" if unit else str(plain(spec, value))
+
+
+def strip_unit(spec: ParamSpec, text: Any) -> Any:
+    """What the user typed or left in a box, without the unit it shows ("-14.0 LUFS" -> "-14.0")."""
+    unit = unit_of(spec) if spec.kind in ("float", "int") else ""
+    if unit and isinstance(text, str) and text.strip().lower().endswith(unit.lower()):
+        return text.strip()[: -len(unit)].strip()
+    return text
