@@ -133,6 +133,9 @@ def install_shortcuts(app: App) -> None:
             elif key == dpg.mvKey_Escape:
                 app.palette.close_search()
             return
+        if key == dpg.mvKey_Tab and typing_value():
+            from .widgets import commit_typing
+            return commit_typing()             # Tab in the box a value is typed into: as Enter
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         c = table.get((ctrl, shift, key))
@@ -156,6 +159,12 @@ def install_shortcuts(app: App) -> None:
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)
 TEXT_BOXES = ("palette::filter", "quicksearch::input", "sweep::axes", "sweep::out", "tune::folder")
+
+
+def typing_value() -> bool:
+    """Whether a value is being typed into the box over a slider or drag box (a double-click)."""
+    from .widgets import typing_box
+    return typing_box() is not None
 
 
 def typing(app: App) -> bool:

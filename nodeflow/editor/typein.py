@@ -7,8 +7,8 @@ minus.  Text it cannot read raises :class:`ValueError` saying what it expected, 
 the parameter's unit.
 
 :class:`TypeIn` is the box.  A double-click on a slider or drag box hides it and opens a text box of
-the same size in its place (the node keeps its size); Enter sets what the box holds, and so does a
-click elsewhere, unless Escape put the old text back first (then nothing changes).  The widgets'
+the same size in its place (the node keeps its size); Enter (or Tab) sets what the box holds, and so
+does a click elsewhere, unless Escape put the old text back first (then nothing changes).  The widgets'
 own typing (ImGui's, switched off with ``no_input``) read ``1:30`` as 1, ``250 ms`` into seconds
 as 250, and ignored text it could not read without a word.
 """
@@ -192,6 +192,8 @@ class TypeIn:
         box = f"typein::{tag}"
         dpg.add_input_text(tag=box, default_value=text, width=conf.get("width", 0), label=conf.get("label") or "",
                            before=tag, on_enter=True, callback=lambda s, a, u: self.left(),
+                           tab_input=True,          # Tab sets the value as Enter does (see commands), not
+                           #                          ImGui's jump into another node's box
                            parent=dpg.get_item_parent(tag))
         items.configure(tag, show=False)
         dpg.bind_item_handler_registry(box, self._handlers())

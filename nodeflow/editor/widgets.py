@@ -46,7 +46,7 @@ from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
-           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_tick"]
+           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_box", "typing_tick"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -193,6 +193,11 @@ def param_tags() -> list[str]:
     """The tags of every parameter widget drawn (a deleted node's are forgotten), and of the box a
     value is being typed into (see :mod:`.typein`)."""
     return list(_LEAVE) + ([_TYPEIN.box] if _TYPEIN.box is not None else [])
+
+
+def typing_box() -> str | None:
+    """The tag of the box a value is being typed into over a slider or drag box, if one is open."""
+    return _TYPEIN.box
 
 
 def typing_tick() -> None:

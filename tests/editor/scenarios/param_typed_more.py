@@ -84,6 +84,16 @@ def main(app, drv):
     out["ctrl_s"] = {"saved": [n for n in saved["nodes"] if n["id"] == "gain"][0]["params"]["gain_db"],
                      "dirty": doc.dirty, "status": app.status_text}
 
+    wait(0.6)                               # Tab: as Enter, the keyboard in no other box
+    double_click(gain)
+    drv.key("ctrl+a")
+    drv.type_text("-12")
+    drv.key("Tab")
+    drv.frames(3)
+    from nodeflow.editor.commands import typing
+    out["tab"] = {"value": graph.nodes["gain"].params["gain_db"], "box": dpg.does_item_exist("typein::" + gain),
+                  "typing": typing(app), "status": app.status_text}
+
     wait(0.6)                               # the node deleted while its box is open
     double_click(gain)
     doc.remove(["gain"])
