@@ -21,7 +21,7 @@ from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .playback import Auditioner, preview_envelope
-from .nodetext import status_line
+from .nodetext import fit_line, status_line
 from .params import ParamEdits
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class App:
         self.autosaver = Autosaver(state_dir)
         self.recent = RecentFiles(state_dir) if state_dir else RecentFiles()
         self.status_text = ""
+        self._status_fit: tuple[str, float] | None = None    # (message, room) the status line was cut for
         self.status_error = False
         self.params = ParamEdits(self)
         self.quitting = False
@@ -157,9 +158,26 @@ class App:
         self.status_text, self.status_error = text, error
         self._settle = max(self._settle, 2)
         if hasattr(self, "dpg"):
+            self._status_fit = None                       # fitted to the window at the next frame
             self.dpg.set_value("status", status_line(text))
             self.dpg.set_value("status_tip", text)
             self.dpg.configure_item("status", color=(255, 110, 110) if error else (210, 210, 210))
+
+    def _fit_status(self) -> None:
+        """Once a frame: the status line cut with '...' where the window ends (the tooltip has it
+        whole), again when the window's width changes."""
+        dpg, r = self.dpg, items.rect("status")
+        room = dpg.get_viewport_client_width() - (r[0][0] if r is not None else 0) - 12
+        if r is None or self._status_fit == (self.status_text, room):
+            return
+
+        def width_of(t: str) -> float | None:
+            size = dpg.get_text_size(t)
+            return float(size[0]) if size else None
+        line = fit_line(status_line(self.status_text), room, width_of)
+        if width_of(line) is not None:                    # measured: done until the text or the width changes
+            self._status_fit = (self.status_text, room)
+        dpg.set_value("status", line)
 
     # ------------------------------------------------------------------ edits
     def _on_edit(self, label: str) -> None:
@@ -393,6 +411,7 @@ class App:
         self.models.tick()
         self.node_ab.tick()
         widgets.typing_tick()
+        self._fit_status()
         if self._drawn() != self._seen:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):

@@ -6,9 +6,9 @@ strings on its items.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["STATE_CHARS", "file_names", "headline", "one_line", "path_shown", "path_typed", "serious", "status_line",
+__all__ = ["STATE_CHARS", "file_names", "fit_line", "headline", "one_line", "path_shown", "path_typed", "serious", "status_line",
            "without_node", "wrap"]
 
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
@@ -38,6 +38,30 @@ def status_line(text: str) -> str:
         if line:
             out += ("" if not out else " " if out.endswith(":") else "; ") + line
     return out
+
+
+def fit_line(line: str, width: float, width_of: Callable[[str], float | None]) -> str:
+    """``line`` cut to ``width`` pixels with ``...`` at the end (``width_of`` measures a text; None:
+    it cannot yet, and the line is left whole).  The status bar cut a long message at the window's
+    edge with nothing to say there was more (its tooltip has all of it).
+
+    >>> fit_line("opened song.msgpack: 3 problem(s)", 140, lambda t: 7 * len(t))
+    'opened song...'
+    >>> fit_line("saved", 140, lambda t: 7 * len(t))
+    'saved'
+    """
+    full = width_of(line)
+    if full is None or full <= width:
+        return line
+    lo, hi = 0, len(line)                     # the longest start that fits with the dots
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        w = width_of(line[:mid].rstrip() + "...")
+        if w is not None and w <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return line[:lo].rstrip() + "..."
 
 
 def without_node(problem: str, nid: str) -> str:

@@ -11,6 +11,8 @@ def main(app, drv):
     nodes = list(app.doc.graph.nodes)
     out = {"opened_status": app.status_text, "opened_error": app.status_error, "status_tip": dpg.get_value("status_tip"),
            "status_shown": dpg.get_value("status"),
+           "status_room": [dpg.get_text_size(dpg.get_value("status"))[0],
+                           dpg.get_viewport_client_width() - dpg.get_item_rect_min("status")[0]],
            "problem_text": {n: dpg.get_value(f"problem::{n}") for n in nodes},
            "problem_tip": {n: dpg.get_value(f"problemtip::{n}") for n in nodes},
            "problem_shown": {n: bool(dpg.is_item_shown(f"problem::{n}")) for n in nodes},
