@@ -21,7 +21,7 @@ import numpy as np
 
 from .audio import Audio
 
-__all__ = ["content_key", "node_key", "file_digest", "MemoryCache", "sizeof"]
+__all__ = ["content_key", "node_key", "file_digest", "file_stamp", "FileStamp", "MemoryCache", "sizeof"]
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None), bytes))

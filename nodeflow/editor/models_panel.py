@@ -104,7 +104,7 @@ class ModelsPanel:
             return ("hidden",)
         if job is None:
             state = self.app.runner.states.get(nid)
-            if state is not None and state.kind == "failed" and _download_failed(state.error):
+            if state is not None and state.kind == "failed" and _download_failed(state.causes):
                 # the run tried to download it, and could not
                 return ("failed", name, "download failed", state.message.splitlines()[0])
             return ("missing", name)
@@ -221,12 +221,8 @@ def is_checkpoint_field(param: str, spec: Any) -> bool:
     return param == PARAM and getattr(spec, "kind", "") == "str"
 
 
-def _download_failed(err: BaseException | None) -> bool:
+def _download_failed(causes: tuple[type[BaseException], ...]) -> bool:
     """Whether a node's run failed because a checkpoint could not be downloaded (the engine wraps
-    the node's own error: it is the cause)."""
+    the node's own error: it is among the causes)."""
     from ..checkpoints import DownloadFailed
-    while err is not None:
-        if isinstance(err, DownloadFailed):
-            return True
-        err = err.__cause__
-    return False
+    return any(issubclass(c, DownloadFailed) for c in causes)

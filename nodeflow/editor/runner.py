@@ -39,7 +39,9 @@ class NodeState:
     done: float | None = None
     total: float | None = None
     message: str = ""
-    error: BaseException | None = None      # failed: what was raised (its __cause__ is the node's own error)
+    # failed: the types of what was raised and its causes (the node's own error first wrapped by the
+    # engine); types, not the errors: a traceback would keep the node's arrays alive
+    causes: tuple[type[BaseException], ...] = ()
     elapsed_s: float | None = None
     started: float | None = None    # time.monotonic() when it started running (for the time left)
     now: float | None = None        # when the last progress came
@@ -338,7 +340,7 @@ class Runner:
         message = ev.message
         if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front
             message = re.sub(rf"^node '{re.escape(ev.node_id)}'( \([^)]*\))?: ", "", message or "")
-        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, error=ev.error,
+        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, causes=_causes(ev.error),
                                             started=now if kind == "running" else None)
 
     @staticmethod
@@ -425,3 +427,12 @@ class Runner:
     def close(self) -> None:
         self.stop()
         self.executor.close()
+
+
+def _causes(err: BaseException | None) -> tuple[type[BaseException], ...]:
+    """The types along ``err``'s chain of causes, ``err``'s own first."""
+    out: list[type[BaseException]] = []
+    while err is not None and len(out) < 16:
+        out.append(type(err))
+        err = err.__cause__
+    return tuple(out)

@@ -2,8 +2,8 @@
 
 :func:`parse_typed` reads what people type in a DAW: a time as ``1:30`` (minutes:seconds),
 ``1:02:03.5``, ``250 ms`` or ``2 min``; a frequency as ``2.5k`` or ``2.5 kHz``; a sample rate as
-``44.1k``; any value with or without its unit (``-6 dB``); a decimal comma (``2,5``) and a typographic
-minus.  Text it cannot read raises :class:`ValueError` saying what it expected, with examples in
+``44.1k``; any value with or without its unit (``-6 dB``); a decimal comma (``2,5``; ``2,500`` is
+thousands) and a typographic minus.  Text it cannot read raises :class:`ValueError` saying what it expected, with examples in
 the parameter's unit.
 
 :class:`TypeIn` is the box.  A double-click on a slider or drag box hides it and opens a text box of
@@ -52,6 +52,9 @@ def parse_typed(spec: ParamSpec, text: str, unit: str = "") -> float | int:
     >>> parse_typed(lufs, "loud", "LUFS")
     Traceback (most recent call last):
     ValueError: typed 'loud': not a number in LUFS; type e.g. -35 LUFS
+    >>> freq = ParamSpec("freq_hz", "float", 440.0, range=Range(20, 20000, unit="Hz"))
+    >>> [parse_typed(freq, t, "Hz") for t in ("2,500 Hz", "0,125", "2,5k", "12,000")]
+    [2500.0, 0.125, 2500.0, 12000.0]
     >>> rate = ParamSpec("rate", "int", 48000)
     >>> parse_typed(rate, "44.1k", "Hz"), parse_typed(ParamSpec("g", "float", 0.0), "\u22126 dB", "dB")
     (44100, -6.0)
@@ -63,8 +66,10 @@ def parse_typed(spec: ParamSpec, text: str, unit: str = "") -> float | int:
     ValueError: typed '44.05': not a whole number; type e.g. 440, 2.5k or 2.5 kHz
     """
     t = text.strip().replace("\u2212", "-")
-    if t.count(",") == 1 and "." not in t:
-        t = t.replace(",", ".")
+    if re.fullmatch(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\s*[a-zA-Z%]*)", t):
+        t = t.replace(",", "")                     # 2,500 Hz, 1,000,000: thousands
+    elif t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")                    # 2,5 s, 0,125: a decimal comma
     value = _clock(t) if unit in ("s", "ms") else None
     if value is not None and unit == "ms":
         value *= 1e3
@@ -154,6 +159,8 @@ class _Typing:
 
 
 TYPING = _Typing()
+
+
 class Typed:
     """A value typed into a box (see :class:`TypeIn`): set, but never taken back as the first click
     of a double-click (a slider's click is)."""
@@ -192,8 +199,7 @@ class TypeIn:
         box = f"typein::{tag}"
         dpg.add_input_text(tag=box, default_value=text, width=conf.get("width", 0), label=conf.get("label") or "",
                            before=tag, on_enter=True, callback=lambda s, a, u: self.left(),
-                           tab_input=True,          # Tab sets the value as Enter does (see commands), not
-                           #                          ImGui's jump into another node's box
+                           tab_input=True,          # Tab sets the value as Enter does (see .commands)
                            parent=dpg.get_item_parent(tag))
         items.configure(tag, show=False)
         dpg.bind_item_handler_registry(box, self._handlers())
