@@ -35,6 +35,12 @@ class Driver:
         for _ in range(n):
             self.app.frame()
 
+    def wait(self, seconds: float) -> None:
+        """Render frames for ``seconds`` (e.g. past a double-click's time, whatever a frame takes)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.app.frame()
+
     def until(self, cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
         """Render frames until ``cond()`` is truthy; raises TimeoutError naming ``what``."""
         end = time.monotonic() + timeout

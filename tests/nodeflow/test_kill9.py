@@ -1,4 +1,4 @@
-"""kill -9 at random moments of export, pack and unpack (20 each): a target is either absent or
+"""kill -9 at random moments of export, pack, unpack and token-cache writes (12 each): a target is either absent or
 complete, never partial, and the next run into the same folder leaves no temp file behind."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "fixtures" / "kill_worker.py"
-KILLS = 20
+KILLS = 12
 SECONDS = 20.0          # of stereo 48 kHz audio: an export takes about a second
 WINDOW_S = 2.0          # kills land within this long after start-up: the worker writes again and again, so this
                         # spans whole writes of every kind (pack, unpack and a cache entry take less than one)

@@ -14,7 +14,7 @@ def main(app, drv):
         tag = f"param::{nid}::{param}"
         before = app.view.node_rect(nid)
         widget = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
-        drv.frames(70)                    # more than a double-click's time since the last one
+        drv.wait(0.6)                    # more than a double-click's time since the last one
         (x0, y0), (x1, y1) = widget
         drv.move(((x0 + x1) / 2, (y0 + y1) / 2))
         drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
@@ -38,7 +38,7 @@ def main(app, drv):
         out[text] = typed("fade", "fade_out_s", text)
     out["-7.5 dB"] = typed("gain", "gain_db", "-7.5 dB")
     steps = len(app.doc.history)          # keys in the open box are the box's: Ctrl+Z undoes no edit of the graph
-    drv.frames(70)
+    drv.wait(0.6)
     drv.move(_centre(dpg, "param::fade::fade_out_s"))
     drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
     drv.frames(2)

@@ -4,8 +4,6 @@ an emptied box left with Enter changes nothing and says nothing red; a seed (a w
 slider) is read as the other boxes are ('1e3' is 1000, '2.5' is refused: it was cut to 2 without a
 word); F5 and Ctrl+S while a value is being typed run and save with that value; a node deleted with
 its box open leaves no stale 'type a value' line."""
-import time
-
 import msgpack
 
 
@@ -18,11 +16,6 @@ def main(app, drv):
     def centre(tag):
         (x0, y0), (x1, y1) = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
         return (x0 + x1) / 2, (y0 + y1) / 2
-
-    def wait(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            drv.frames(1)
 
     def double_click(tag):
         drv.move(centre(tag))
@@ -44,7 +37,7 @@ def main(app, drv):
     out["drag_kept"] = {"dragged": dragged, "now": graph.nodes["gain"].params["gain_db"],
                         "steps": len(doc.history) - steps, "status": app.status_text}
 
-    wait(0.6)
+    drv.wait(0.6)
     double_click(gain)
     drv.key("ctrl+a")
     drv.key("BackSpace")
@@ -64,7 +57,7 @@ def main(app, drv):
         out["seed " + text] = {"value": graph.nodes["voice"].params["seed"], "status": app.status_text,
                                "error": app.status_error, "shown": dpg.get_value(seed)}
 
-    wait(0.6)                               # F5 while typing: the run gets the typed value
+    drv.wait(0.6)                               # F5 while typing: the run gets the typed value
     double_click(gain)
     drv.key("ctrl+a")
     drv.type_text("-20")
@@ -73,7 +66,7 @@ def main(app, drv):
     out["f5"] = {"value": graph.nodes["gain"].params["gain_db"], "box_open": dpg.does_item_exist("typein::" + gain),
                  "running": bool(app.runner.jobs) or app.status_text.startswith(("ran", "running", "run"))}
     drv.until(lambda: not app.runner.jobs, 60, "the run")
-    wait(0.6)                               # Ctrl+S while typing: the file gets the typed value
+    drv.wait(0.6)                               # Ctrl+S while typing: the file gets the typed value
     double_click(gain)
     drv.key("ctrl+a")
     drv.type_text("-15")
@@ -84,7 +77,7 @@ def main(app, drv):
     out["ctrl_s"] = {"saved": [n for n in saved["nodes"] if n["id"] == "gain"][0]["params"]["gain_db"],
                      "dirty": doc.dirty, "status": app.status_text}
 
-    wait(0.6)                               # Tab: as Enter, the keyboard in no other box
+    drv.wait(0.6)                               # Tab: as Enter, the keyboard in no other box
     double_click(gain)
     drv.key("ctrl+a")
     drv.type_text("-12")
@@ -94,7 +87,7 @@ def main(app, drv):
     out["tab"] = {"value": graph.nodes["gain"].params["gain_db"], "box": dpg.does_item_exist("typein::" + gain),
                   "typing": typing(app), "status": app.status_text}
 
-    wait(0.6)                               # the node deleted while its box is open
+    drv.wait(0.6)                               # the node deleted while its box is open
     double_click(gain)
     doc.remove(["gain"])
     drv.frames(4)

@@ -46,11 +46,11 @@ def main(app, drv):
     out["typed"] = {"gain": gain(), "steps": len(history), "undo": history.undo_label}
     drv.key("ctrl+z")
     out["undone"] = {"gain": gain(), "steps": len(history)}
-    drv.frames(70)                      # more than a double-click's time since the last change
+    drv.wait(0.6)                      # more than a double-click's time (0.3 s) since the last click
     drv.click(at(0.2))
     drv.frames(3)
     out["clicked"] = {"gain": gain(), "steps": len(history)}
-    drv.frames(70)
+    drv.wait(0.6)
     double_click(0.5)                   # keys typed, then Escape: nothing set, nothing to undo
     drv.key("ctrl+a")
     drv.type_text("18")
@@ -58,7 +58,7 @@ def main(app, drv):
     drv.key("Escape")
     drv.frames(3)
     out["typed_escaped"] = {"gain": gain(), "steps": len(history), "status": app.status_text}
-    drv.frames(70)
+    drv.wait(0.6)
     double_click(0.5)                   # a value past the slider's end is held there, and says so
     drv.key("ctrl+a")
     drv.type_text("500")
