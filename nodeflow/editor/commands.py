@@ -133,15 +133,17 @@ def install_shortcuts(app: App) -> None:
             elif key == dpg.mvKey_Escape:
                 app.palette.close_search()
             return
-        if key == dpg.mvKey_Tab and typing_value():
-            from .widgets import commit_typing
+        from .widgets import commit_typing, typing_box
+        if key == dpg.mvKey_Tab and typing_box() is not None:
             return commit_typing()             # Tab in the box a value is typed into: as Enter
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         c = table.get((ctrl, shift, key))
-        if c is not None and (c.typing or not typing(app)):
-            if typing(app):                     # Run, Save...: on what the box holds, as if it were left first
-                from .widgets import commit_typing
+        if c is None:
+            return
+        in_box = typing(app)
+        if c.typing or not in_box:
+            if in_box:                          # Run, Save...: on what the box holds, as if it were left first
                 commit_typing()
             c.run(app)
 
@@ -159,12 +161,6 @@ def install_shortcuts(app: App) -> None:
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)
 TEXT_BOXES = ("palette::filter", "quicksearch::input", "sweep::axes", "sweep::out", "tune::folder")
-
-
-def typing_value() -> bool:
-    """Whether a value is being typed into the box over a slider or drag box (a double-click)."""
-    from .widgets import typing_box
-    return typing_box() is not None
 
 
 def typing(app: App) -> bool:

@@ -58,8 +58,9 @@ class Outputs:
         self.transport: dict[tuple[str, str], tuple[str, str | None]] = {}
         self.previews: dict[tuple[str, str], Any] = {}   # (node, port) -> object whose waveform is shown
         self.values: dict[tuple[str, str], tuple[str, Any]] = {}   # (node, port) -> text shown for a non-audio output
-        # (node, port) -> what its line says about the file it names instead (decoding, unreadable), and the tooltip
-        self.notes: dict[tuple[str, str], tuple[str, str]] = {}
+        # (node, port) -> the file a note is about, what its line says instead of the path (decoding,
+        # unreadable), and the tooltip
+        self.notes: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
         self.y_top: dict[tuple[str, str], float] = {}
@@ -272,12 +273,12 @@ class Outputs:
         if stamp is not None and audio is None and error is None:
             files.request(path)                  # shown when decoded: the app refreshes on files.version
             self.show_preview(nid, port, None)
-            self.notes[key] = (f"decoding {os.path.basename(str(path))}...", str(path))
+            self.notes[key] = (str(path), f"decoding {os.path.basename(str(path))}...", str(path))
             self.show_value(nid, port, path)
             return
         self.files_shown[key] = stamp
         if error is not None:                    # the path line says so; its tooltip has the reason
-            self.notes[key] = (f"cannot read {os.path.basename(str(path))}", f"{path}\n{error}")
+            self.notes[key] = (str(path), f"cannot read {os.path.basename(str(path))}", f"{path}\n{error}")
         else:
             self.notes.pop(key, None)
         self.show_value(nid, port, path)
@@ -289,16 +290,16 @@ class Outputs:
         """Show a computed non-audio output (a prompt, a written file's path) under its pin."""
         text = "" if value is None else (str(value) if len(str(value)) <= 300 else str(value)[:297] + "...")
         note = self.notes.get((nid, port))
-        if note is not None and note[1].split("\n")[0] != text:
+        if note is not None and note[0] != text:
             del self.notes[(nid, port)]          # about another file
             note = None
         if self.values.get((nid, port), ("", None)) == (text, note) or not items.exists(f"value::{nid}::{port}"):
             return
         self.values[(nid, port)] = (text, note)
-        line = one_line(note[0], chars=VALUE_CHARS) if note is not None else \
+        line = one_line(note[1], chars=VALUE_CHARS) if note is not None else \
             one_line(text, tail="/" in text or "\\" in text, chars=VALUE_CHARS)
         items.set_value(f"value::{nid}::{port}", line)
-        items.set_value(f"valuetip::{nid}::{port}", note[1] if note is not None else text)
+        items.set_value(f"valuetip::{nid}::{port}", note[2] if note is not None else text)
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
         tag = f"head::{nid}::{port}"

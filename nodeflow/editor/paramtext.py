@@ -12,8 +12,8 @@ from typing import Any
 from ..types import ParamSpec
 
 __all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp",
-           "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "strip_unit",
-           "tooltip", "unit_of"]
+           "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "tooltip",
+           "unit_of"]
 
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
@@ -234,11 +234,3 @@ def boxed(spec: ParamSpec, value: Any) -> str:
         return ""
     unit = unit_of(spec) if spec.kind in ("float", "int") else ""
     return f"{plain(spec, value)} {unit}" if unit else str(plain(spec, value))
-
-
-def strip_unit(spec: ParamSpec, text: Any) -> Any:
-    """What the user typed or left in a box, without the unit it shows ("-14.0 LUFS" -> "-14.0")."""
-    unit = unit_of(spec) if spec.kind in ("float", "int") else ""
-    if unit and isinstance(text, str) and text.strip().lower().endswith(unit.lower()):
-        return text.strip()[: -len(unit)].strip()
-    return text

@@ -180,9 +180,10 @@ class _Session:
         """The part (see :attr:`parts`) the frame handed over as number ``frame`` belongs to."""
         return next((p for p in reversed(self.parts) if p[0] <= frame), self.parts[0])
 
-    def clip_time(self, frames_out: float) -> float:
-        """Where in the clip the frame handed over as number ``frames_out`` is, in seconds."""
-        f, t = self._part_at(frames_out)
+    def clip_time(self, frames_out: float, part: tuple[int, float] | None = None) -> float:
+        """Where in the clip the frame handed over as number ``frames_out`` is, in seconds (``part``:
+        the one it belongs to, when the caller has it)."""
+        f, t = part if part is not None else self._part_at(frames_out)
         return t + (frames_out - f) / self.rate
 
     # -- any thread
@@ -232,7 +233,7 @@ class _Session:
             return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
         heard = max(self.frames_out - ahead * self.rate, 0.0)
         part = self._part_at(heard)
-        pos = min(max(self.clip_time(heard), 0.0), self.audio.duration_s)
+        pos = min(max(self.clip_time(heard, part), 0.0), self.audio.duration_s)
         if part != self._part:                 # a seek: the playhead goes where it went
             self._part, self._shown = part, pos
         self._shown = max(pos, self._shown)    # a grown buffer does not move it back

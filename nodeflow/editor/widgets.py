@@ -40,7 +40,7 @@ from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
 from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
-                        display_name, drag_speed, finite_range, float_format, is_wide, plain, strip_unit, tooltip,
+                        display_name, drag_speed, finite_range, float_format, is_wide, plain, tooltip,
                         unit_of)
 from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
@@ -82,8 +82,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
                 on_change(node_id, spec.name, UNCHANGED)         # emptied: the value stays, as with Escape
                 return
             try:
-                v = parse_typed(spec, a, unit_of(spec)) if spec.kind in ("float", "int") and a.strip() \
-                    else spec.parse(strip_unit(spec, a))
+                v = parse_typed(spec, a, unit) if spec.kind in ("float", "int") and a.strip() else spec.parse(a)
             except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
                 on_change(node_id, spec.name, _Invalid(str(e)))
                 return
@@ -178,7 +177,7 @@ def _text_box(spec: ParamSpec) -> bool:
 
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
 _TYPE_IN: dict[str, Callable[[], Any]] = {}   # slider or drag box tag -> what a double-click on it does
-_TYPEIN = TypeIn()
+_BOX = TypeIn()                               # the box a value is typed into (one at a time)
 
 
 def forget(node_id: str) -> None:
@@ -192,24 +191,24 @@ def forget(node_id: str) -> None:
 def param_tags() -> list[str]:
     """The tags of every parameter widget drawn (a deleted node's are forgotten), and of the box a
     value is being typed into (see :mod:`.typein`)."""
-    return list(_LEAVE) + ([_TYPEIN.box] if _TYPEIN.box is not None else [])
+    return list(_LEAVE) + ([_BOX.box] if _BOX.box is not None else [])
 
 
 def typing_box() -> str | None:
     """The tag of the box a value is being typed into over a slider or drag box, if one is open."""
-    return _TYPEIN.box
+    return _BOX.box
 
 
 def typing_tick() -> None:
     """Once a frame: a box a value was typed into, deleted with its node, hands over nothing."""
-    _TYPEIN.tick()
+    _BOX.tick()
 
 
 def commit_typing() -> None:
     """Set what is being typed into a parameter's box, as leaving the box would: a command run by
     its key while the box has the keyboard (F5, Ctrl+S) runs on the value typed, not the old one."""
-    if _TYPEIN.box is not None:
-        _TYPEIN.left()
+    if _BOX.box is not None:
+        _BOX.left()
     for tag, leave in list(_LEAVE.items()):
         if items.item_type(tag) == "mvAppItemType::mvInputText" and items.call(dpg.is_item_active, tag, default=False):
             leave()
@@ -265,7 +264,7 @@ def _type_into(tag: str, node_id: str, spec: ParamSpec, on_change: Callable[[str
             held, why = clamp(spec, value, items.call(dpg.get_item_configuration, tag, default={}))
             on_change(node_id, spec.name, Typed(Clamped(held, why) if why else held))
         on_change(node_id, spec.name, LEFT)
-    _TYPEIN.open(tag, text, done)
+    _BOX.open(tag, text, done)
 
 
 class _Left:

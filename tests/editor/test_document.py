@@ -315,12 +315,13 @@ def test_long_parameter_names_are_abbreviated_by_words_not_cut_mid_word():
 
 
 def test_optional_numbers_show_their_unit_in_the_box_and_read_back_with_or_without_it():
-    from nodeflow.editor.paramtext import boxed as _boxed, strip_unit as _strip_unit
+    from nodeflow.editor.paramtext import boxed as _boxed
+    from nodeflow.editor.typein import parse_typed
     export, trim = Graph().registry["io.export"].params, Graph().registry["dsp.trim"].params
     loud, end = export["loudness_lufs"], trim["end_s"]
     assert _boxed(loud, -16.0) == "-16.0 LUFS" and _boxed(end, 2.5) == "2.5 s" and _boxed(end, None) == ""
     for typed, value in (("-14.0 LUFS", -14.0), ("-14", -14.0), (" -9.5 lufs ", -9.5)):
-        assert loud.parse(_strip_unit(loud, typed)) == value
-    assert end.parse(_strip_unit(end, "")) is None          # emptied: back to none
+        assert parse_typed(loud, typed, "LUFS") == value
+    assert end.parse("") is None          # emptied: back to none
     assert _boxed(export["path"], "a.wav") == "a.wav"        # not a number: no unit added
 
