@@ -25,16 +25,22 @@ def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
 
 def status_line(text: str) -> str:
     """A message as the status bar's one line: its lines joined (``; `` between them, a space after
-    a heading's colon), list bullets dropped; the tooltip keeps it as written.  Only the first
-    line was shown: an A/B switch's second line, a refused run's problems were hidden.
+    a heading's colon), list bullets dropped from a message of several lines (a one-line message is
+    kept as written: "- 3 dB" is not a list); the tooltip keeps it as written.  Only the first line
+    was shown: an A/B switch's second line, a refused run's problems were hidden.
 
     >>> status_line("now B (take 2): level-matched\\nthe take starts from its beginning")
     'now B (take 2): level-matched; the take starts from its beginning'
     >>> status_line("cannot run: 2 problems:\\n  - node 'a': x\\n  - -6 dB is too loud\\n")
     "cannot run: 2 problems: node 'a': x; -6 dB is too loud"
+    >>> status_line("- 3 dB quieter than the file")
+    '- 3 dB quieter than the file'
     """
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        lines = [re.sub(r"^[-*\u2022]\s+", "", ln) for ln in lines]
     out = ""
-    for line in (re.sub(r"^[-*\u2022]\s+", "", ln.strip()) for ln in text.splitlines()):
+    for line in lines:
         if line:
             out += ("" if not out else " " if out.endswith(":") else "; ") + line
     return out
