@@ -184,7 +184,7 @@ class App:
         """Every change goes to the recovery file; back at the saved state there is nothing to recover."""
         if label == "open":
             if hasattr(self, "canvas"):
-                self.canvas.reset_zoom()                  # a graph opens as saved, at 100%
+                self.canvas.restore_view()                # a graph opens as saved, at its saved zoom
             self._fit_pending = self.frame_count + 3      # once the nodes are drawn and measured
             self._layout_at = self.frame_count + 2        # synced the next frame, drawn and measured the one after
             pos = self.doc.graph.editor.get("positions")

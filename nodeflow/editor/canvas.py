@@ -95,13 +95,31 @@ class Canvas:
         items.configure("menu_zoom", label=f"Actual size (now {view.zoom.label})" if s != 1.0 else "Actual size (100%)")
         app._settle = max(app._settle, 4)
 
-    def reset_zoom(self) -> None:
-        """100% with the graph's origin at the canvas' (a graph opened draws as saved)."""
+    def restore_view(self) -> None:
+        """The view the graph was saved in (see :func:`.zoom.saved_view`; 100% and bodies shown for
+        a file that keeps none), with the graph's origin at the canvas' (a graph opened draws as
+        saved)."""
+        from .zoom import saved_view
+        scale, compact = saved_view(self.app.doc.graph.editor)
         z = self.app.view.zoom
         old = z.scale
-        if old != 1.0 or z.shift != (0.0, 0.0):
-            z.place(1.0, (0.0, 0.0), (0.0, 0.0))
+        if old != scale or z.shift != (0.0, 0.0):
+            z.place(scale, (0.0, 0.0), (0.0, 0.0))
             self._draw_zoom(old)
+        if compact != self.app.view.compact:
+            self.app.view.set_compact(compact)
+            items.set_value("menu_compact", compact)
+
+    def keep_view(self) -> None:
+        """Put the view (zoom, compact nodes) into the graph's editor data, to be saved with it: a
+        graph opened again shows as it was left."""
+        from .zoom import view_record
+        editor, view = self.app.doc.graph.editor, self.app.view
+        record = view_record(view.zoom.scale, view.compact)
+        if record is None:
+            editor.pop("view", None)
+        else:
+            editor["view"] = record
 
     # ------------------------------------------------------------------ compact
     def set_compact(self, on: bool) -> None:

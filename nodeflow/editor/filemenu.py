@@ -232,6 +232,7 @@ class FileActions:
         doc = self.app.doc
         old = doc.path
         scratch = self.app.runner.scratch if not doc.graph.path else None   # untitled: its runs' exports
+        self.app.canvas.keep_view()
         try:
             written = save_graph(doc.graph, path)
         except (NodeflowError, OSError) as e:

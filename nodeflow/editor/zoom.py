@@ -21,9 +21,9 @@ True
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-__all__ = ["Zoom", "LEVELS", "STYLE"]
+__all__ = ["Zoom", "LEVELS", "STYLE", "saved_view", "view_record"]
 
 #: The zoom levels that View > Zoom in/out (Ctrl+= / Ctrl+-, Ctrl+mouse wheel) step through.
 LEVELS = (0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5)
@@ -108,3 +108,38 @@ class Zoom:
         """
         need = min(room[0] / max(size[0], 1.0), room[1] / max(size[1], 1.0))
         return next((v for v in reversed(LEVELS) if v <= min(need, 1.0) + 1e-9), LEVELS[0])
+
+
+def view_record(scale: float, compact: bool) -> dict[str, float | bool] | None:
+    """What a graph file keeps of the view it was saved in (``graph.editor["view"]``): its zoom and
+    whether its nodes were compact, each only when not the default (None: nothing to keep; the
+    file opens at 100% with bodies shown).
+
+    >>> view_record(0.67, False), view_record(1.0, True), view_record(1.0, False)
+    ({'zoom': 0.67}, {'compact': True}, None)
+    """
+    record: dict[str, float | bool] = {}
+    if scale != 1.0:
+        record["zoom"] = scale
+    if compact:
+        record["compact"] = True
+    return record or None
+
+
+def saved_view(editor: dict[str, Any]) -> tuple[float, bool]:
+    """The zoom level and compactness a graph opens with, from its ``editor`` data (a file from
+    elsewhere may hold anything there: what is not a number is 100%, a zoom between levels is the
+    nearest level, past the ends the end).
+
+    >>> saved_view({"view": {"zoom": 0.67}}), saved_view({}), saved_view({"view": {"zoom": "x", "compact": 1}})
+    ((0.67, False), (1.0, False), (1.0, False))
+    >>> saved_view({"view": {"zoom": 0.6, "compact": True}}), saved_view({"view": {"zoom": 1e9}})
+    ((0.67, True), (1.5, False))
+    """
+    view = editor.get("view")
+    if not isinstance(view, dict):
+        return 1.0, False
+    zoom = view.get("zoom", 1.0)
+    ok = isinstance(zoom, (int, float)) and not isinstance(zoom, bool) and zoom == zoom
+    scale = min(LEVELS, key=lambda v: abs(v - zoom)) if ok else 1.0
+    return scale, view.get("compact") is True

@@ -100,3 +100,22 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
     # opened while zoomed: at 100%, as saved
     assert st["open_scale"] == 1.0 and st["open_positions"] == {"a": [40.0, 40.0], "b": [300.0, 40.0]}
     assert not st["open_dirty"]
+    # the view is kept in the file (read here with msgpack alone) and the graph opens as it was left
+    assert st["saved_status"].startswith("saved ") and st["saved_view"] == {"zoom": 0.67, "compact": True}
+    assert st["view_grid"] == [1.0, False, False]
+    assert st["view_reopened"][:3] == [0.67, True, True], st["view_reopened"]
+    assert st["view_reopened"][3] == pytest.approx(st["height_compact"], abs=2)
+    assert st["view_reopened"][4:] == [False, {"a": [40.0, 40.0], "b": [300.0, 40.0]}]
+    import msgpack
+    doc = msgpack.unpackb((editor.tmp / "other.msgpack").read_bytes(), raw=False)
+    assert "view" not in doc["editor"], doc["editor"]            # back at 100% with bodies: nothing kept
+
+
+def test_a_saved_view_is_kept_only_when_not_the_default_and_read_safely_from_any_file():
+    from nodeflow.editor.zoom import saved_view, view_record
+    for scale in LEVELS:
+        for compact in (False, True):
+            record = view_record(scale, compact)
+            assert saved_view({"view": record} if record else {}) == (scale, compact)
+    for junk in (None, [], "x", {"zoom": float("nan")}, {"zoom": True}, {"zoom": [1]}, {"compact": "yes"}):
+        assert saved_view({"view": junk}) == (1.0, False)

@@ -166,6 +166,31 @@ def main(app, drv):
     out["open_scale"] = app.view.zoom.scale
     out["open_positions"] = app.doc.graph.editor["positions"]
     out["open_dirty"] = app.doc.dirty
+    # the view is saved with the graph: 67% and compact nodes, saved with Ctrl+S, opened again as left
+    other = str(app_tmp(app) / "other.msgpack")
+    drv.move(centre)
+    drv.key("ctrl+minus")
+    drv.key("ctrl+minus")
+    drv.key("ctrl+m")
+    drv.frames(6)
+    out["height_compact"] = size(app, "a")[1]
+    drv.key("ctrl+s")
+    drv.frames(4)
+    out["saved_status"] = app.status_text
+    import msgpack
+    with open(other, "rb") as f:
+        out["saved_view"] = msgpack.unpackb(f.read(), raw=False)["editor"].get("view")
+    app.files.open(str(app_tmp(app) / "grid.msgpack"))         # a graph saved with no view: 100%, bodies
+    drv.frames(10)
+    out["view_grid"] = [app.view.zoom.scale, app.view.compact, app.dpg.get_value("menu_compact")]
+    app.files.open(other)
+    drv.frames(10)
+    out["view_reopened"] = [app.view.zoom.scale, app.view.compact, app.dpg.get_value("menu_compact"),
+                            size(app, "a")[1], app.doc.dirty, app.doc.graph.editor["positions"]]
+    drv.key("ctrl+0")
+    drv.key("ctrl+m")
+    drv.key("ctrl+s")
+    drv.frames(4)
     out["errors"] = app.errors
     drv.dump(out)
 
