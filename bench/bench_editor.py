@@ -15,6 +15,8 @@
   :mod:`nodeflow.editor.culling`); and ``editor_frame_cpu_200_nodes_vs_only_those_in_view``: the
   200-node frame over the same view with every node out of view deleted (a frame's cost follows what
   is in view, not the graph's size);
+* ``editor_frame_200_nodes_after_run_vs_empty`` (and ``_no_pixels``): the same view after a run,
+  every node showing its waveform;
 * ``editor_zoom_step_200_nodes_ms``: one step of *View > Zoom* on the 200-node graph, to the end of
   its second frame (dearpygui has no zoom: every node's widgets are resized in place);
 * ``editor_frame_while_running_vs_idle``: mean (and worst) frame time while a long node runs on the
@@ -178,13 +180,45 @@ def _measure_frames(app, drv) -> dict:
     compact_cpu = cpu("compact")
     doc.undo()
     drv.frames(30)
+    app.canvas.set_compact(False)
+    ran, ran_cpu = _after_run(app, drv, cpu)
+    drv.frames(30)
     after = _frame_times(drv, 150)
     med = statistics.median      # on a shared machine a few frames that wait for the CPU would decide a mean
     return {"empty": med(empty), "full": med(full), "compact": med(compact), "empty_after": med(after),
             "empty_cpu": empty_cpu, "full_cpu": full_cpu, "compact_cpu": compact_cpu, "all_cpu": all_cpu,
             "empty_ui": ui["empty"], "full_ui": ui["full"], "all_ui": ui["all"], "drawn": drawn, "view_cpu": view_cpu,
             "view_n": view_n, "zoom": statistics.median(zoom), "layer": med(layer[0]), "layer_cpu": layer[1],
-            "arranged": med(arranged), "arranged_cpu": arranged_cpu, "arranged_n": arranged_n, "renderer": _renderer()}
+            "arranged": med(arranged), "arranged_cpu": arranged_cpu, "arranged_n": arranged_n, "renderer": _renderer(),
+            "ran": med(ran), "ran_cpu": ran_cpu}
+
+
+def _after_run(app, drv, cpu) -> tuple[list[float], float]:
+    """Frame times and CPU per frame of the same view after a run: 20 rows of a load (a 3 s
+    chord) and nine gains, every node with its waveform (a graph is looked at after running it)."""
+    import numpy as np
+    import soundfile as sf
+    tmp = Path(os.environ["BENCH_EDITOR_OUT"]).parent
+    t = np.arange(3 * 48000) / 48000
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * np.exp(-t) * 0.25
+    sf.write(tmp / "chord.wav", chord.astype(np.float32), 48000)
+    doc = app.doc
+
+    def build():
+        for i in range(200):
+            nid = doc.graph.add("io.load", id=f"r{i}", path=str(tmp / "chord.wav")).id if i % 10 == 0 else \
+                doc.graph.add("dsp.gain", id=f"r{i}", gain_db=-0.5 * (i % 10)).id
+            doc.graph.editor.setdefault("positions", {})[nid] = [20.0 + 230.0 * (i % 10), 40.0 + 130.0 * (i // 10)]
+            if i % 10:
+                doc.graph.connect(f"r{i - 1}.out", f"r{i}.audio")
+    doc.edit("add 200 nodes", build)
+    app.run()
+    drv.until(lambda: not app.runner.jobs, 120, "the run")
+    drv.frames(30)
+    times = _frame_times(drv, 150)
+    ran_cpu = cpu("ran")
+    doc.undo()
+    return times, ran_cpu
 
 
 def _one_layer(app, drv) -> tuple[list[float], float]:
@@ -432,12 +466,18 @@ def main(app=None, drv=None) -> int | None:
                    "is resized in place and drawn at the new size)")
             report("editor_frame_200_compact_nodes_vs_empty", r["compact"] / r["empty"],
                    f"goal < 1.3; {r['compact'] * 1e3:.1f} ms per frame with View > Compact nodes")
+            report("editor_frame_200_nodes_after_run_vs_empty", r["ran"] / r["empty"],
+                   f"goal < 1.3; the view after a run, every node's waveform drawn: {r['ran'] * 1e3:.1f} ms per "
+                   f"frame, CPU {r['ran_cpu'] / r['empty_cpu']:.2f}x")
             if r["renderer"] == "software":
                 r = _editor("frames", dict(env, GALLIUM_NOOP="1"), tmp)
                 _report_200_vs_empty("editor_frame_200_nodes_vs_empty_no_pixels", r,
                                      "; the first line with Mesa's no-op driver (GALLIUM_NOOP=1: every frame built "
                                      "and submitted to OpenGL, no pixel drawn; what a GPU leaves): ",
                                      f", CPU {r['full_cpu'] / r['empty_cpu']:.2f}x", digits=2)
+                report("editor_frame_200_nodes_after_run_vs_empty_no_pixels", r["ran"] / r["empty"],
+                       f"goal < 1.3; the line above with Mesa's no-op driver: {r['ran'] * 1e3:.2f} ms vs "
+                       f"{r['empty'] * 1e3:.2f} ms per frame, CPU {r['ran_cpu'] / r['empty_cpu']:.2f}x")
             r = _editor("running", env, tmp)
             report("editor_frame_while_running_vs_idle", r["busy"] / r["idle"],
                    f"goal <= 2 (UI never freezes); worst frame {r['busy_max'] * 1e3:.0f} ms over "

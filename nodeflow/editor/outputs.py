@@ -3,6 +3,12 @@
 tempo), playhead, loop region and level meter; any other output's value as one line (the tooltip
 has all of it).  A part of the view (its base class), kept apart because it is the transport's
 half of the node, not the graph's.
+
+A waveform is a drawlist holding one image (the envelope drawn once into a texture by
+:func:`wave_image`), the time axis's ticks and labels, and the playhead, loop edges and level meter
+as draw items moved in place.  It was an ImPlot plot: a plot lays out its axes and ticks every
+frame, and after a run the 30 plots of a dense view made a frame's CPU 2.5x that of the same nodes
+without waveforms (bench_editor's ``after_run`` lines).
 """
 from __future__ import annotations
 
@@ -24,7 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Outputs", "is_audio_type"]
 
-PLOT_PAD = 2        # a waveform's padding around its plot area (the time under the pointer depends on it)
+WAVE_H = 56         # a waveform's height at 100%: the envelope, and the time axis's labels under it
+AXIS_H = 14         # the time axis's part of it
+LABEL_PX = 11       # the time axis's labels and the level meter (pixels at 100%)
+WAVE_RGB = (95, 150, 230)
+PLAYHEAD = (255, 200, 60, 255)
+LOOP_EDGE = (90, 230, 120, 255)
+AXIS_COLOUR = (150, 150, 160, 255)
 BUTTON_W = 44       # play/pause and stop: one width whatever the label (small buttons ignore widths),
                     # together with "out  (Audio)" no wider than the waveform
 BUTTON_H = 16       # a small button's height: the node is as tall as before
@@ -34,6 +46,43 @@ VALUE_CHARS = 28    # a computed value's line (an export's path) within the wave
 def is_audio_type(t: Any) -> bool:
     """Outputs of these types get play/stop and a waveform preview."""
     return t is Audio or type_name(t) == "list[Audio]"
+
+
+def wave_image(env: tuple[np.ndarray, np.ndarray, np.ndarray], span: tuple[float, float], top: float,
+               width: int, height: int) -> np.ndarray:
+    """The envelope ``env = (times, mins, maxs)`` drawn as ``[height, width, 4]`` float32 RGBA: each
+    column filled from its lowest minimum to its highest maximum (``top`` at the top row, ``-top``
+    at the bottom), translucent, its two ends opaque; the time ``span`` across the width.
+
+    >>> img = wave_image((np.array([0.0, 1.0]), np.array([-0.5, -0.5]), np.array([0.5, 0.5])), (0.0, 1.0), 1.0, 4, 9)
+    >>> [int(v) for v in (img[:, 0, 3] > 0)]        # rows 2..6 of 9: -0.5 .. 0.5 of -1 .. 1
+    [0, 0, 1, 1, 1, 1, 1, 0, 0]
+    >>> float(img[2, 0, 3]), round(float(img[4, 0, 3]), 2)
+    (1.0, 0.47)
+    """
+    times, mins, maxs = (np.asarray(a, np.float64) for a in env)
+    lo, hi = span
+    col = np.clip(((times - lo) / max(hi - lo, 1e-9) * width).astype(np.int64), 0, width - 1)
+    cmin, cmax = np.full(width, np.inf), np.full(width, -np.inf)
+    np.minimum.at(cmin, col, mins)
+    np.maximum.at(cmax, col, maxs)
+    have = np.isfinite(cmin)
+    if have.any() and not have.all():           # columns between two points: the nearest point's
+        idx = np.flatnonzero(have)
+        near = idx[np.clip(np.searchsorted(idx, np.arange(width)), 0, len(idx) - 1)]
+        cmin, cmax = cmin[near], cmax[near]
+    elif not have.any():
+        return np.zeros((height, width, 4), np.float32)
+    row = np.arange(height)[:, None]
+    scale = (height - 1) / (2.0 * max(top, 1e-9))
+    r_top = np.floor((top - cmax) * scale).astype(np.int64)
+    r_bot = np.ceil((top - cmin) * scale).astype(np.int64)
+    inside = (row >= r_top) & (row <= r_bot)
+    edge = inside & ((row == r_top) | (row == r_bot))
+    img = np.zeros((height, width, 4), np.float32)
+    img[..., :3] = np.array(WAVE_RGB, np.float32) / 255.0
+    img[..., 3] = np.where(edge, 1.0, np.where(inside, 120 / 255, 0.0))
+    return img
 
 
 class Outputs:
@@ -63,19 +112,14 @@ class Outputs:
         self.notes: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
-        self.y_top: dict[tuple[str, str], float] = {}
+        self.head_at: dict[tuple[str, str], float] = {}   # (node, port) -> the playhead shown (seconds)
         self.files_shown: dict[tuple[str, str], Any] = {}   # (node, port) -> (path, mtime, size) of the file drawn
         self._head_key: tuple[str, str] | None = None     # the output whose playhead is shown
         self._loop_shown: tuple[tuple[str, str], float, float | None] | None = None   # ((node, port), start, end)
-        with dpg.theme() as self._wave_theme:
-            with dpg.theme_component(dpg.mvShadeSeries):
-                dpg.add_theme_color(dpg.mvPlotCol_Fill, (95, 150, 230, 120), category=dpg.mvThemeCat_Plots)
-                dpg.add_theme_color(dpg.mvPlotCol_Line, (95, 150, 230, 255), category=dpg.mvThemeCat_Plots)
-        with dpg.theme() as self._plot_theme:     # tight padding: the time axis fits the 56 px with the wave
-            with dpg.theme_component(dpg.mvPlot):
-                dpg.add_theme_style(dpg.mvPlotStyleVar_PlotPadding, PLOT_PAD, PLOT_PAD, category=dpg.mvThemeCat_Plots)
-                dpg.add_theme_style(dpg.mvPlotStyleVar_LabelPadding, 2, 0, category=dpg.mvThemeCat_Plots)
-                dpg.add_theme_style(dpg.mvPlotStyleVar_MajorTickLen, 3, 3, category=dpg.mvThemeCat_Plots)
+        # (node, port) -> (the envelope's texture, the time axis's ticks): what its waveform draws
+        self._waves: dict[tuple[str, str], tuple[int | str, list[tuple[str, float]]]] = {}
+        self._hot: set[tuple[str, str]] = set()           # level meters showing red (over -1 dBFS)
+        self._textures = dpg.add_texture_registry()
         # play/stop act on the press, not on the release as buttons do: the sound starts a click sooner
         with dpg.item_handler_registry() as self._press:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=self._pressed)
@@ -102,41 +146,98 @@ class Outputs:
             self._create_preview(nid, port)
 
     def _create_preview(self, nid: str, port: str) -> None:
-        """An audio output's waveform area: time axis, playhead, loop edges and level meter."""
-        # the waveform's place is kept before a run: the node never grows
+        """An audio output's waveform area (see the module's description), kept before a run: the
+        node never grows."""
         with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"preview::{nid}::{port}"):
-            # until there is a waveform an empty box of the plot's size holds its place: a plot costs
-            # a frame about as much as the rest of the node (200 empty plots made frames 2.7x longer)
-            dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(56),
-                           tag=f"plotspace::{nid}::{port}")
-            with dpg.plot(height=self.zoom.px(56), width=self.zoom.px(widgets.WIDTH + 80), no_title=True,
-                          no_menus=True, no_box_select=True,
-                          no_mouse_pos=True, tag=f"plot::{nid}::{port}", show=False):
-                # a time axis (seconds, or bars when the audio knows its tempo) in the same 56 px
-                dpg.add_plot_axis(dpg.mvXAxis, tag=f"xaxis::{nid}::{port}", no_gridlines=True,
-                                  no_highlight=True)
-                dpg.add_plot_axis(dpg.mvYAxis, no_tick_labels=True, tag=f"yaxis::{nid}::{port}",
-                                  no_gridlines=True, no_highlight=True)
-                dpg.add_drag_line(tag=f"head::{nid}::{port}", default_value=0.0, color=(255, 200, 60, 255),
-                                  thickness=2.0, show=False, no_inputs=True)
-                for edge in "ab":               # the loop region's edges (shift+click twice)
-                    dpg.add_drag_line(tag=f"loop{edge}::{nid}::{port}", default_value=0.0,
-                                      color=(90, 230, 120, 255), thickness=3.0, show=False, no_inputs=True)
-                # the level meter: peak dBFS at the playhead, drawn in the plot's corner
-                dpg.add_plot_annotation(tag=f"level::{nid}::{port}", label="", default_value=(0.0, 0.0),
-                                        offset=(-2, -2), clamped=True, show=False, color=(40, 40, 40, 200))
+            dpg.add_spacer(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(WAVE_H),
+                           tag=f"plotspace::{nid}::{port}")          # holds the place until there is a waveform
+            dpg.add_drawlist(width=self.zoom.px(widgets.WIDTH + 80), height=self.zoom.px(WAVE_H),
+                             tag=f"plot::{nid}::{port}", show=False)
             dpg.bind_item_handler_registry(f"plot::{nid}::{port}", self._wave_click)
-            dpg.bind_item_theme(f"plot::{nid}::{port}", self._plot_theme)
 
-    @staticmethod
-    def _time_at(plot: str, x: float) -> float:
-        """The time under viewport column ``x`` on waveform ``plot``, from the plot's place and its time
-        axis.  (ImPlot's own mouse position is only updated on frames the plot is hovered: a pointer
-        moved onto it and clicked at once sought to the previous click's place.)"""
+    def _draw_wave(self, nid: str, port: str) -> None:
+        """Draw a waveform's items at the zoom now set: the envelope's image, the time axis, and the
+        playhead, loop edges and level meter where they are shown."""
+        key, tag = (nid, port), f"plot::{nid}::{port}"
+        wave = self._waves.get(key)
+        if wave is None or not items.delete(tag, children_only=True):
+            return
+        texture, ticks = wave
+        z = self.zoom
+        w, wave_h, size = z.px(widgets.WIDTH + 80), z.px(WAVE_H - AXIS_H), z.px(LABEL_PX)
+        dpg.draw_image(texture, (0, 0), (w, wave_h), parent=tag)
+        dpg.draw_line((0, wave_h), (w, wave_h), color=AXIS_COLOUR, parent=tag)
+        for label, t in ticks:
+            x = self._x(key, t)
+            dpg.draw_line((x, wave_h), (x, wave_h + z.px(3)), color=AXIS_COLOUR, parent=tag)
+            tw = _text_width(label, size)
+            dpg.draw_text((min(max(x - tw / 2, 0.0), w - tw), wave_h + z.px(2)), label, size=size,
+                          color=AXIS_COLOUR, parent=tag)
+        dpg.draw_line((0, 0), (0, 0), tag=f"head::{nid}::{port}", color=PLAYHEAD, thickness=2 * z.scale,
+                      show=False, parent=tag)
+        for edge in "ab":               # the loop region's edges (shift+click twice)
+            dpg.draw_line((0, 0), (0, 0), tag=f"loop{edge}::{nid}::{port}", color=LOOP_EDGE, thickness=3 * z.scale,
+                          show=False, parent=tag)
+        # the level meter: peak dBFS at the playhead, in the top right corner
+        dpg.draw_rectangle((0, 0), (0, 0), tag=f"levelbg::{nid}::{port}", color=(0, 0, 0, 0), show=False, parent=tag)
+        dpg.draw_text((0, 0), "", tag=f"level::{nid}::{port}", size=size, color=(255, 255, 255, 255), show=False,
+                      parent=tag)
+        self._vline(f"head::{nid}::{port}", key, self.head_at.get(key))
+        if self._loop_shown is not None and self._loop_shown[0] == key:
+            self.show_loop(nid, port, self._loop_shown[1], self._loop_shown[2])
+        level = self.transport.get(key, ("", None))[1]
+        if level is not None:
+            self._place_level(key, level)
+
+    def _redraw_waves(self) -> None:
+        """Every waveform drawn again at the zoom now set (their drawlists were resized)."""
+        for nid, port in list(self._waves):
+            self._draw_wave(nid, port)
+
+    def _drop_wave(self, key: tuple[str, str]) -> None:
+        """A waveform's items and its texture go (its drawlist stays, empty)."""
+        wave = self._waves.pop(key, None)
+        if wave is not None:
+            items.delete(f"plot::{key[0]}::{key[1]}", children_only=True)   # the image first, then its texture
+            items.delete(wave[0])
+
+    def _forget_outputs(self, nid: str) -> None:
+        """What the outputs of a deleted node showed (its waveforms' textures too)."""
+        for key in [k for k in self._waves if k[0] == nid]:
+            self._drop_wave(key)
+        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.head_at,
+                        self.files_shown, self.notes):
+            for k in [k for k in by_port if k[0] == nid]:
+                del by_port[k]
+        self._hot = {k for k in self._hot if k[0] != nid}
+
+    def _x(self, key: tuple[str, str], seconds: float) -> float:
+        """The drawlist column of time ``seconds`` on the waveform of ``key``."""
+        lo, hi = self.time_span.get(key, (0.0, 1.0))
+        return (seconds - lo) / max(hi - lo, 1e-9) * self.zoom.px(widgets.WIDTH + 80)
+
+    def _vline(self, tag: str, key: tuple[str, str], seconds: float | None) -> None:
+        """The waveform's vertical line ``tag`` at ``seconds`` (None: hidden)."""
+        if seconds is None:
+            items.configure(tag, show=False)
+            return
+        x = self._x(key, seconds)
+        items.configure(tag, p1=(x, 0), p2=(x, self.zoom.px(WAVE_H - AXIS_H)), show=True)
+
+    def _place_level(self, key: tuple[str, str], level: str) -> None:
+        """The level meter's text in the waveform's top right corner, on red when over -1 dBFS."""
+        nid, port = key
+        w, size = self.zoom.px(widgets.WIDTH + 80), self.zoom.px(LABEL_PX)
+        x = w - _text_width(level, size) - 3
+        items.configure(f"level::{nid}::{port}", pos=(x, 1), text=level, show=True)
+        items.configure(f"levelbg::{nid}::{port}", pmin=(x - 3, 0), pmax=(w, size + 3), show=True,
+                        fill=(200, 60, 50, 230) if key in self._hot else (40, 90, 50, 220))
+
+    def _time_at(self, key: tuple[str, str], plot: str, x: float) -> float:
+        """The time under viewport column ``x`` on waveform ``plot``."""
         (x0, _), (x1, _) = dpg.get_item_rect_min(plot), dpg.get_item_rect_max(plot)
-        a, b = dpg.get_axis_limits(plot.replace("plot::", "xaxis::", 1))
-        left, right = float(x0) + PLOT_PAD, float(x1) - PLOT_PAD
-        return float(a) + (x - left) / max(right - left, 1.0) * (float(b) - float(a))
+        lo, hi = self.time_span.get(key, (0.0, 0.0))
+        return lo + (x - float(x0)) / max(float(x1) - float(x0), 1.0) * (hi - lo)
 
     def _pressed(self, sender: Any, app_data: Any) -> None:
         """A play or stop button went down (``app_data``: ``(mouse button, item)``)."""
@@ -156,7 +257,7 @@ class Outputs:
         nid, _, port = alias[len("plot::"):].partition("::")
         if nid not in self.nodes or (nid, port) not in self.previews:
             return
-        x = self._time_at(alias, float(dpg.get_mouse_pos(local=False)[0]))
+        x = self._time_at((nid, port), alias, float(dpg.get_mouse_pos(local=False)[0]))
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
@@ -192,9 +293,7 @@ class Outputs:
     def show_loop(self, nid: str, port: str, start: float | None, end: float | None) -> None:
         """The loop region's edges on a waveform (green lines; only the start while it is being marked)."""
         for edge, at in (("a", start), ("b", end)):
-            tag = f"loop{edge}::{nid}::{port}"
-            if items.configure(tag, show=at is not None) and at is not None:
-                items.set_value(tag, float(at))
+            self._vline(f"loop{edge}::{nid}::{port}", (nid, port), at)
 
     def show_transport(self, nid: str, port: str, playing: bool, level_dbfs: float | None,
                        paused: bool = False) -> None:
@@ -207,15 +306,15 @@ class Outputs:
             return
         self.transport[key] = (label, level)
         items.configure(f"play::{nid}::{port}", label=label)
-        tag = f"level::{nid}::{port}"
         if level is None:
-            items.configure(tag, show=False)
+            items.configure(f"level::{nid}::{port}", show=False)
+            items.configure(f"levelbg::{nid}::{port}", show=False)
             return
-        lo, hi = self.time_span.get(key, (0.0, 1.0))
-        top = self.y_top.get(key, 1.0)
-        items.set_value(tag, (hi, top))
-        hot = level_dbfs is not None and level_dbfs > -1.0
-        items.configure(tag, label=level, show=True, color=(200, 60, 50, 230) if hot else (40, 90, 50, 220))
+        if level_dbfs is not None and level_dbfs > -1.0:
+            self._hot.add(key)
+        else:
+            self._hot.discard(key)
+        self._place_level(key, level)
 
     def show_preview(self, nid: str, port: str, env: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                      source: Any = None) -> None:
@@ -226,7 +325,7 @@ class Outputs:
             return
         if env is None:
             if key in self.previews:             # the waveform goes; its place stays
-                items.delete(f"yaxis::{nid}::{port}", children_only=True)
+                self._drop_wave(key)
                 del self.previews[key]
                 items.configure(f"plot::{nid}::{port}", show=False)
                 items.configure(f"plotspace::{nid}::{port}", show=True)
@@ -234,26 +333,21 @@ class Outputs:
         if self.previews.get(key) is source and source is not None:
             return
         times, mins, maxs = env
-        yaxis = f"yaxis::{nid}::{port}"
-        items.delete(yaxis, children_only=True)
-        series = dpg.add_shade_series(list(map(float, times)), list(map(float, mins)), y2=list(map(float, maxs)),
-                                      parent=yaxis)
-        dpg.bind_item_theme(series, self._wave_theme)
         duration = float(times[-1]) if len(times) else 0.0
         rate_end = getattr(source, "duration_s", None)
         if isinstance(rate_end, (int, float)) and rate_end > 0:
             duration = float(rate_end)
-        if len(times):
-            dpg.set_axis_limits(f"xaxis::{nid}::{port}", float(times[0]), duration or 1.0)
         self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
         from .playback import time_ticks
         unit, ticks = time_ticks(duration, getattr(source, "info", ()))
-        dpg.set_axis_ticks(f"xaxis::{nid}::{port}", tuple(ticks))
-        items.configure(f"xaxis::{nid}::{port}", label="")
         self.time_unit[key] = unit
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
-        dpg.set_axis_limits(yaxis, -peak * 1.05, peak * 1.05)
-        self.y_top[key] = peak * 1.05
+        width, height = widgets.WIDTH + 80, WAVE_H - AXIS_H         # drawn at 100%, scaled with the zoom
+        # drawn to full scale, as a DAW draws a clip: a quiet take looks quiet (louder than 0 dBFS: all of it)
+        image = wave_image(env, (self.time_span[key][0], duration or 1.0), max(peak, 1.0) * 1.05, width, height)
+        self._drop_wave(key)
+        self._waves[key] = (dpg.add_static_texture(width, height, image.ravel(), parent=self._textures), ticks)
+        self._draw_wave(nid, port)
         items.configure(tag, show=not self.compact)
         items.configure(f"plotspace::{nid}::{port}", show=False)
         items.configure(f"plot::{nid}::{port}", show=True)
@@ -302,6 +396,18 @@ class Outputs:
         items.set_value(f"valuetip::{nid}::{port}", note[2] if note is not None else text)
 
     def playhead(self, nid: str, port: str, seconds: float | None) -> None:
-        tag = f"head::{nid}::{port}"
-        if items.configure(tag, show=seconds is not None) and seconds is not None:
-            items.set_value(tag, float(seconds))
+        if seconds is None:
+            self.head_at.pop((nid, port), None)
+        else:
+            self.head_at[(nid, port)] = float(seconds)
+        self._vline(f"head::{nid}::{port}", (nid, port), seconds)
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width of ``text`` drawn at ``size`` pixels in the editor's font (an estimate before the
+    font is measured)."""
+    from .canvas import FONT_PX
+    measured = dpg.get_text_size(text) if text else None
+    if measured and measured[0] > 0:
+        return float(measured[0]) * size / FONT_PX
+    return 0.6 * size * len(text)

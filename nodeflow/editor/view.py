@@ -244,6 +244,7 @@ class GraphView(Outputs):
             if nid in pos:
                 self.pos[nid] = self.zoom.to_canvas(pos[nid])
                 items.set_pos(tag, self.pos[nid])
+        self._redraw_waves()
 
     def _sizes(self, nid: str, scale: float) -> list[tuple[int | str, dict[str, float]]]:
         """The items of a node with sizes set on them, and those sizes at 100% (read the first time
@@ -282,10 +283,7 @@ class GraphView(Outputs):
         for pin in [pin for pin in self.pin_types if pin[1] == nid]:
             del self.pin_types[pin]
             self.dimmed.discard(pin)
-        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.y_top,
-                        self.files_shown):
-            for k in [k for k in by_port if k[0] == nid]:
-                del by_port[k]
+        self._forget_outputs(nid)
 
     def _create_node(self, graph: Graph, nid: str, pos: list[float]) -> None:
         inst = graph.nodes[nid]

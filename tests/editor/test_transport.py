@@ -57,6 +57,29 @@ def test_a_click_on_the_middle_of_the_waveform_plays_the_second_half(transport):
 
 
 @pytest.mark.gui
+def test_the_waveform_on_screen_is_the_clip_at_full_scale_with_the_playhead_where_it_plays(transport):
+    """Read from the screenshot alone: the envelope's height in each half is its amplitude (0.5, then
+    0.25) on a full-scale axis, and the playhead's yellow column is at the time the player reported."""
+    from nodeflow.editor.outputs import AXIS_H, PLAYHEAD, WAVE_H, WAVE_RGB
+    st, tmp = transport
+    shot = np.load(tmp / "playing_px.npy").astype(int)
+    (x0, y0), (x1, y1) = [[int(round(v)) for v in p] for p in st["shot_plot_rect"]]
+    assert y1 - y0 == WAVE_H
+    wave = shot[y0:y0 + WAVE_H - AXIS_H, x0:x1]
+    blue = (np.abs(wave - np.array(WAVE_RGB)).max(axis=2) < 40) | \
+           ((wave[..., 2] > wave[..., 0] + 40) & (wave[..., 2] > 120))       # the line, or the fill over the node
+    height = blue.sum(axis=0)                                                # drawn rows per column
+    w, h = x1 - x0, WAVE_H - AXIS_H
+    first, second = np.median(height[int(0.1 * w):int(0.4 * w)]), np.median(height[int(0.6 * w):int(0.9 * w)])
+    for got, amplitude in ((first, 0.5), (second, 0.25)):       # -a .. a of -1.05 .. 1.05 over h rows
+        assert got == pytest.approx(amplitude / 1.05 * (h - 1) + 1, abs=2), (first, second, h)
+    yellow = np.flatnonzero((np.abs(wave - np.array(PLAYHEAD[:3])).max(axis=2) < 40).sum(axis=0) > h // 2)
+    lo, hi = st["shot_span"]
+    first, last = ((t - lo) / (hi - lo) * w for t in st["shot_head_s"])   # the playhead before and after the grab
+    assert len(yellow) and first - 2 <= np.median(yellow) <= last + 2, (yellow, first, last)
+
+
+@pytest.mark.gui
 def test_pause_stops_the_sound_and_resume_goes_on_from_the_same_place(transport):
     st, tmp = transport
     assert st["label_playing"] == "pause" and st["label_paused"] == "play"

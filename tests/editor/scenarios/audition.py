@@ -27,8 +27,8 @@ def main(app, drv):
         out["preview_shown"] = bool(app.dpg.is_item_shown("preview::gain::out"))
         while app.audition.now is not None:
             drv.frames(1)
-            if app.dpg.is_item_shown("head::gain::out"):
-                out["heads"].append(app.dpg.get_value("head::gain::out"))
+            if ("gain", "out") in app.view.head_at:
+                out["heads"].append(app.view.head_at[("gain", "out")])
         end = time.monotonic() + 30         # the tail of the sound reaches the monitor: wait for 0.3 s of silence
         while time.monotonic() < end:
             x = np.concatenate(chunks)[:, 0]

@@ -113,6 +113,12 @@ def main(app, drv):
         drv.until(lambda: (levels_first.append(app.view.transport.get(("gain", "out"), (0, None))[1]) or
                            (app.audition.playhead() or (0, 0, 0))[2] > 0.8), 20, "0.8 s played")
         drv.screenshot(tmp / "transport_playing.png")
+        head_before = app.view.head_at.get(("gain", "out"))
+        px = drv.screenshot()                           # a frame drawn between these two playheads
+        out["shot_head_s"] = [head_before, app.view.head_at.get(("gain", "out"))]
+        np.save(tmp / "playing_px.npy", np.round(px[..., :3] * 255).astype(np.uint8))
+        out["shot_plot_rect"] = items.rect("plot::gain::out")
+        out["shot_span"] = list(app.view.time_span[("gain", "out")])
         drv.click_item("play::gain::out")               # now labelled 'pause'
         out["paused"] = app.audition.paused
         out["label_paused"] = dpg.get_item_label("play::gain::out")
