@@ -38,6 +38,7 @@ SOUNDFILE_EXTS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".
                             ".au", ".snd", ".caf", ".w64"})
 MP3_PREROLL = 8 * 1152            # frames decoded and dropped before an mp3 seek target
 FFMPEG_PREROLL = 8192             # the same for ffmpeg's decoders (aac priming, opus pre-skip)
+CODEC_PADDING = 4096              # frames past a container's duration that are a codec's padding, not audio
 _MP3_SLACK = 4 * 1152             # an mp3 length estimated from the file size may be this far off
 _BLOCK = 1 << 17                  # frames per read; progress and cancellation between blocks
 _EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg"})
@@ -399,6 +400,12 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     frames = len(raw) // frame_bytes
     if need is not None:
         frames = min(frames, need // frame_bytes)
+    elif exact and duration is not None:
+        # ffmpeg passes on the last AAC frame's padding (an 8.000 s m4a decoded to 8.0109 s): the
+        # container's duration (its edit list) says where the audio ends
+        excess = start + frames - round(duration * rate)
+        if 0 < excess <= CODEC_PADDING:
+            frames -= excess
     if frames == 0:
         raise past_end(path, start_s, seek + preroll - skip // frame_bytes, rate)
     x = np.frombuffer(raw, np.float32, count=frames * channels).reshape(frames, channels)
