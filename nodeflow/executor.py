@@ -159,7 +159,7 @@ class Executor:
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
             cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
             keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None,
-            inputs: Any = None) -> RunResult:
+            inputs: Any = None, keep_going: bool = False) -> RunResult:
         """Run ``graph`` (or only what ``targets`` need) and return the outputs asked for.
 
         The result holds the outputs of ``targets`` (default: the graph's leaves), of side-effect
@@ -185,7 +185,10 @@ class Executor:
         :class:`ExecutionError` naming the failing node (its cause kept as ``__cause__``; results
         computed so far stay cached) or :class:`Cancelled`.  A failing export (a side-effect node)
         does not stop the run: every other node still runs, and the run then raises
-        :class:`ExportsFailed` listing each failed export, with the results of the rest.
+        :class:`ExportsFailed` listing each failed export, with the results of the rest.  With
+        ``keep_going`` (the editor's runs, as ``make -k``) no failing node stops the run: only the
+        nodes after it are not run, every other node still runs (its results cached), and then the
+        first failure is raised.
         """
         t0 = time.perf_counter()
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
@@ -204,7 +207,8 @@ class Executor:
         emit = _emitter(on_event)
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
                       protected_files=plan.protected, device=device, allow_outside=allow_outside)
-        return Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0).result()
+        return Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
+                         keep_going=keep_going).result()
 
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its

@@ -39,8 +39,10 @@ class Scheduler:
 
     def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
                  keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
-                 on_output: Callable[[str, dict[str, Any]], None] | None, t0: float):
+                 on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False):
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
+        self.keep_going = keep_going
+        self.failures: list[BaseException] = []   # with keep_going: failed nodes, whose dependents never run
         self.ctx_kw, self.on_output, self.t0 = ctx_kw, on_output, t0
         self.cached = {n for n in plan.order if n in plan.values}
         for n in plan.order:
@@ -86,6 +88,9 @@ class Scheduler:
         nid = getattr(e, "node_id", nid) if nid in self.fused else nid    # which node of a fused chain
         if self.plan.specs[nid].side_effect and isinstance(e, ExecutionError) and not self.cancel.is_set():
             self.failed_sinks.append(e)
+            return None
+        if self.keep_going and isinstance(e, ExecutionError) and not self.cancel.is_set():
+            self.failures.append(e)      # its dependents never become ready; everything else runs
             return None
         return e
 
@@ -183,6 +188,8 @@ class Scheduler:
         failure = self._loop()
         if failure is None and self.cancel.is_set():   # the last node finished after Stop: still cancelled
             failure = Cancelled("run cancelled")
+        if failure is None and self.failures:           # keep_going: all that could run has run
+            failure = self.failures[0]
         if failure is not None:
             if self.in_flight:  # let running nodes finish (their results stay cached), start nothing new
                 for fut in cf.as_completed(list(self.in_flight)):

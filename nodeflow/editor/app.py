@@ -123,6 +123,7 @@ class App:
         self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
                               self.seek)
         self.view.ui_font = ui_font         # tooltips in nodes are read in it at any zoom
+        widgets.set_base_dir(lambda: self.doc.graph.base_dir())
         from .models_panel import ModelsPanel
         self.models = ModelsPanel(self)
         from .sweeps import SweepPanel

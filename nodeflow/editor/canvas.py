@@ -28,6 +28,7 @@ SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
+PASTE_STEP = 30.0       # graph units between copies pasted again and again at the same mouse spot
 
 
 class Canvas:
@@ -41,6 +42,8 @@ class Canvas:
         self.minimap = True         # View > Minimap (see set_minimap)
         self._font_path = ""
         self._fonts: dict[int, int] = {}          # pixel size -> dpg font (the canvas' at each zoom)
+        self._pasted: tuple[float, float] | None = None   # where the last paste at the mouse landed
+        self._paste_count = 0                      # pastes since at that same spot
 
     def setup(self, font_path: str) -> None:
         self._font_path = font_path if Path(font_path).exists() else ""
@@ -237,9 +240,17 @@ class Canvas:
         return self.graph_pos(app.dpg.get_mouse_pos(local=False))
 
     def paste(self, clip: dict[str, Any]) -> list[str] | None:
+        """Paste ``clip`` at the mouse (:meth:`paste_at`); pasted again without the mouse moving, each
+        copy lands :data:`PASTE_STEP` further down and right instead of on the one before."""
+        at = self.paste_at()
+        if at is not None:
+            again = self._pasted is not None and abs(at[0] - self._pasted[0]) < 2 and abs(at[1] - self._pasted[1]) < 2
+            self._paste_count = self._paste_count + 1 if again else 0
+            self._pasted = at
+            at = (at[0] + PASTE_STEP * self._paste_count, at[1] + PASTE_STEP * self._paste_count)
         return self.app._try("paste", lambda: clipboard.paste(
             self.app.doc, clip, self.beside([n.get("id") for n in clip.get("nodes", []) if isinstance(n, dict)]),
-            at=self.paste_at()))
+            at=at))
 
     def inside(self, at: tuple[float, float], type_id: str) -> tuple[float, float]:
         """A new node's top-left corner ``at`` (viewport pixels), moved up or left as far as needed
@@ -273,11 +284,13 @@ class Canvas:
     def canvas_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
         """A viewport point in the canvas' node coordinates (accounts for panning, read from a drawn
         node, in view or not: see :meth:`.culling.Culler.offset`); a canvas without nodes is taken
-        as not panned."""
+        as not panned (node position (0, 0) at its top-left corner: the first node added to a new
+        graph went 44 px left of it, its left edge behind the palette)."""
         off = self.app.culler.offset()
-        if off is not None:
-            return float(screen[0] - off[0]), float(screen[1] - off[1])
-        return float(screen[0]) - 210.0, float(screen[1]) - 30.0
+        if off is None:
+            r = self.app.wiring.canvas_rect()
+            off = (r[0][0], r[0][1]) if r is not None else (166.0, 28.0)
+        return float(screen[0] - off[0]), float(screen[1] - off[1])
 
     def graph_pos(self, screen: tuple[float, float] | list[float]) -> tuple[float, float]:
         """A viewport point in graph coordinates (what graph files keep: the zoom undone)."""

@@ -23,19 +23,26 @@ __all__ = ["FileActions", "file_filters", "chosen_path"]
 
 def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
     """The dialog's filters: every type at once first (the dialog opens on the first filter, so a
-    folder of WAV and FLAC files never looks empty), then all files, then each type alone.
+    folder of WAV and FLAC files never looks empty), then all files, then each type alone.  The
+    dialog matches extensions case by case: each type is given in upper case too (a field
+    recorder's ``ZOOM0001.WAV`` was not listed).
 
     >>> file_filters("Audio files", (".wav", ".flac"))
-    ('Audio files (.wav .flac){.wav,.flac}', '.*', '.wav', '.flac')
+    ('Audio files (.wav .flac){.wav,.WAV,.flac,.FLAC}', '.*', '.wav{.wav,.WAV}', '.flac{.flac,.FLAC}')
     >>> file_filters("Audio files", tuple(f".x{i}" for i in range(9)))[0][:22]
     'Audio files (9 types){'
+    >>> file_filters("Graphs", (".msgpack",))
+    ('.msgpack{.msgpack,.MSGPACK}', '.*')
     """
+    def both(e: str) -> str:
+        return f"{e},{e.upper()}" if e.upper() != e else e
     if not exts:
         return (".*",)
+    alone = tuple(f"{e}{{{both(e)}}}" for e in exts)
     if len(exts) == 1:
-        return (exts[0], ".*")
+        return (alone[0], ".*")
     shown = " ".join(exts) if len(exts) <= 3 else f"{len(exts)} types"      # the filter box is narrow
-    return (f"{name} ({shown}){{{','.join(exts)}}}", ".*") + tuple(exts)
+    return (f"{name} ({shown}){{{','.join(map(both, exts))}}}", ".*") + alone
 
 
 def chosen_path(data: Any) -> str | None:
@@ -294,12 +301,13 @@ class FileActions:
         self.guard(go, "quit")
 
     # ------------------------------------------------------------------ dialogs
-    def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "") -> None:
+    def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "",
+                start: Path | None = None) -> None:
         dpg = self.dpg
         self._dialog_mode = mode
         if dpg.does_item_exist("filedialog"):
             dpg.delete_item("filedialog")
-        base = self.app.doc.graph.base_dir()
+        base = start if start is not None and start.is_dir() else self.app.doc.graph.base_dir()
         # fits the window (its OK and Cancel at the bottom): a modal opens centred in it
         most = list(room(dpg))
         with dpg.file_dialog(label=label, tag="filedialog", width=min(760, most[0]), height=min(460, most[1]),
@@ -351,7 +359,11 @@ class FileActions:
 
     def browse_param(self, nid: str, param: str, spec: ParamSpec) -> None:
         exts = tuple(spec.path.exts) if spec.path and spec.path.exts else ()
-        self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts))
+        graph = self.app.doc.graph
+        now = graph.nodes[nid].params.get(param) if nid in graph.nodes else None
+        start = (graph.base_dir() / Path(now).expanduser()).parent if isinstance(now, str) and now else None
+        self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts),
+                     start=start)      # in the folder of the file chosen before, when there is one
 
     # ------------------------------------------------------------------ chrome
     def update_title(self) -> None:

@@ -27,7 +27,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "vocal": ("vocals", "voice", "speak", "sing", "speech"), "voice": ("vocal", "speak", "speech"),
     "singing": ("sing", "vocal"), "tts": ("speak", "speech"), "talk": ("speak",), "say": ("speak",),
     "pitch": ("transpose", "semitone"), "transpose": ("pitch", "semitone"), "key": ("transpose",),
-    "speed": ("stretch", "tempo"), "stretch": ("time",), "bpm": ("tempo",), "beat": ("tempo", "bars"),
+    "speed": ("stretch", "tempo"), "bpm": ("tempo",), "beat": ("tempo", "bars"),
+    "slow": ("stretch",), "slower": ("stretch",), "faster": ("stretch",), "halftime": ("stretch",),
+    "layer": ("mix",), "overlay": ("mix",), "stack": ("mix",), "shift": ("transpose", "semitone"),
     "stems": ("split", "separ"), "separate": ("split", "stems"), "isolate": ("split", "vocals"),
     "cut": ("trim", "window"), "slice": ("window", "trim"), "chop": ("window", "trim"),
     "crop": ("trim",), "join": ("concat", "stitch"), "append": ("concat",), "combine": ("mix", "concat"),
@@ -39,6 +41,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "prompt": ("text", "template"), "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",),
     "tempo": ("bpm",),
 }
+# phrases people type -> one word of SYNONYMS ("time stretch" found the time category's nodes first)
+PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "slower", "speed up": "faster",
+           "half time": "halftime", "pitch shift": "pitch", "sample rate": "samplerate", "fade in": "fadein",
+           "fade out": "fadeout"}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -88,8 +94,13 @@ def search(registry: Registry, query: str, limit: int = 20, *, fits_type: Any = 
     ['dsp.gain']
     >>> [s.id for s in search(default_registry(), "pitch")][:1]
     ['dsp.variation']
+    >>> [[s.id for s in search(default_registry(), q)][:1] for q in ("time stretch", "slow down", "layer")]
+    [['dsp.variation'], ['dsp.variation'], ['dsp.mix']]
     """
-    words = query.lower().split()
+    text = " ".join(query.lower().split())
+    for phrase, word in PHRASES.items():
+        text = text.replace(phrase, word)
+    words = text.split()
     scored = []
     for spec in registry:
         if fits_type is not None and fits(spec, fits_type, direction) is None:
@@ -188,7 +199,7 @@ class Palette:
         dpg.delete_item("quicksearch::results", children_only=True)
         link = getattr(self, "link", None)
         fit = {} if link is None else {"fits_type": link[3], "direction": "in" if link[0] == "out" else "out"}
-        self.results = search(self.registry, text, limit=12, **fit)
+        self.results = search(self.registry, text, limit=len(self.registry), **fit)   # all: the list scrolls
         self.selected = 0
         for i, spec in enumerate(self.results):
             dpg.add_selectable(label=f"{spec.id}  -  {spec.tooltip}"[:70], parent="quicksearch::results",
@@ -205,6 +216,24 @@ class Palette:
         self.selected = (self.selected + step) % len(self.results)
         for i in range(len(self.results)):
             self.dpg.set_value(f"quicksearch::hit::{i}", i == self.selected)
+        self._scroll_to(self.selected)
+
+    def _scroll_to(self, i: int) -> None:
+        """Scroll the results so that result ``i`` shows (the arrow keys went past the last one in view)."""
+        from . import items
+        dpg, box = self.dpg, "quicksearch::results"
+        first, second = items.rect("quicksearch::hit::0"), items.rect("quicksearch::hit::1")
+        size = items.call(dpg.get_item_rect_size, box)      # (a child window's state has no rect)
+        if first is None or second is None or not size:
+            return
+        pitch = second[0][1] - first[0][1]             # a row and the space under it
+        top, height = i * pitch, first[1][1] - first[0][1]
+        room = size[1] - pitch
+        scroll = dpg.get_y_scroll(box)
+        if top < scroll:
+            dpg.set_y_scroll(box, top)
+        elif top + height > scroll + room:
+            dpg.set_y_scroll(box, top + height - room)
 
     def pick(self, type_id: str | None = None) -> None:
         """Add the chosen (or highlighted) match where the popup opened, linked to the dropped link's

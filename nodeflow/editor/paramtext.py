@@ -6,12 +6,14 @@ its range calls for a drag box, when it applies, and a typed number held at a wi
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from ..types import ParamSpec
 
-__all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp",
+__all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp", "path_tip",
            "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "tooltip",
            "unit_of"]
 
@@ -69,6 +71,25 @@ def plain(spec: ParamSpec, value: Any) -> Any:
 
 
 _ONE_DECIMAL = ("dB", "dBTP", "dBFS", "LUFS", "LU", "st", "bpm", "%")
+
+
+def path_tip(value: Any, base: Path | None) -> str:
+    r"""A file field's tooltip line: the full path on disk (a relative path is the graph's folder
+    ``base`` joined with it), and how the graph keeps it when that differs.
+
+    >>> path_tip("../audio/song.wav", Path("/music/graphs"))
+    '/music/audio/song.wav\n(kept in the graph as ../audio/song.wav)'
+    >>> path_tip("/music/take.wav", Path("/music/graphs")), path_tip("", Path("/x"))
+    ('/music/take.wav', '')
+    """
+    text = str(value or "")
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    full = os.path.normpath(path)
+    return full if full == text else f"{full}\n(kept in the graph as {text})"
 
 
 def float_format(spec: ParamSpec) -> str:

@@ -146,6 +146,7 @@ class Auditioner:
         self.last_call: float | None = None             # perf_counter just before player.play()
         self.offset_s = 0.0                             # where in the clip playback started
         self._warned: str | None = None
+        self._now_said = ""                             # the last "playing ..." message
         self.latency: str | float | None = None         # the preference; None: the player's default
         self.clip: Clip | None = None                   # the whole clip playing or paused (gain applied)
         self.paused: tuple[tuple[str, str], float] | None = None   # (node, port), seconds: resume there
@@ -179,6 +180,8 @@ class Auditioner:
 
     def _say(self, text: str, error: bool = False) -> None:
         self.messages.append((text, error))
+        if text.startswith(("playing ", "looping ")):
+            self._now_said = text           # what a warning while it plays keeps in front of it
 
     def play(self, graph: Graph, nid: str, port: str, start_s: float = 0.0) -> None:
         """Play ``nid.port`` from ``start_s``: now from the last run's value, or after computing what
@@ -477,6 +480,7 @@ class Auditioner:
             self.now = None
             return None
         if p.error and p.error != self._warned:
-            self._warned = p.error          # e.g. an underflow on a busy machine: say so, keep playing
-            self._say(p.error, True)
+            self._warned = p.error          # e.g. an underflow on a busy machine: say so, keep playing;
+            said = self._now_said           # what the play said stays (QA: the export's loudness hint
+            self._say(f"{said}; {p.error}" if said else p.error, True)   # was gone within 60 ms)
         return self.now[0], self.now[1], self.offset_s + float(p.position_s)

@@ -59,6 +59,10 @@ class NodeState:
             eta = self.eta_s()
             left = "" if eta is None else f", {_duration(eta)} left"
             return f"running {pct:.0f}%{left}" + (f" {self.message}" if self.message else "")
+        if self.kind == "running" and self.started is not None:     # a node that tells no progress (one
+            spent = time.monotonic() - self.started                 # Rubber Band call): how long so far
+            if spent >= 1.0:
+                return f"running for {_duration(spent)}"
         if self.kind == "blocked":
             return "not run: " + self.message
         if self.kind == "done" and self.elapsed_s is not None:
@@ -106,6 +110,7 @@ class Runner:
         self.states: dict[str, NodeState] = {}
         self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
         self.version = 0                   # bumped whenever states change (the view redraws then)
+        self._ticks = 0                    # whole seconds that nodes without progress have run (poll)
         self.jobs: list[Job] = []
         self._detached: list[Job] = []     # jobs of a graph no longer open: they stop, nothing of them is shown
         self._generation = 0               # bumped by detach(): events of older jobs are dropped
@@ -165,7 +170,7 @@ class Runner:
         except GraphError as e:
             if targets is not None:
                 raise
-            blocked = self._blocked(g, e.problems)
+            blocked = self.blocked_nodes(g, e.problems)
             if not blocked or len(blocked) == len(g.nodes):
                 raise
             for nid in blocked:                  # run the rest: the nodes that do not depend on a problem
@@ -180,7 +185,7 @@ class Runner:
         gen = self._generation
         handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
                                       allow_outside=allow_outside, keep="all",   # value: previews, audition, states
-                                      output_dir=out_dir)
+                                      output_dir=out_dir, keep_going=True)      # a failure stops only what follows it
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g, scratch=scratch)
         for nid, why in blocked.items():
             self.states[nid] = NodeState("blocked", None, message=why)
@@ -189,7 +194,7 @@ class Runner:
         return job
 
     @staticmethod
-    def _blocked(g: Graph, problems: list[str]) -> dict[str, str]:
+    def blocked_nodes(g: Graph, problems: list[str]) -> dict[str, str]:
         """The nodes a problem names, and every node after them: ``{node: why}``."""
         import networkx as nx
         named: dict[str, str] = {}
@@ -260,6 +265,10 @@ class Runner:
         """Apply queued events and finish completed jobs; returns status-bar messages."""
         changed = False
         ended = [j for j in self.jobs if j.handle.done()]     # their events are all queued: applied first
+        ticks = sum(int(time.monotonic() - st.started) for st in self.states.values()
+                    if st.kind == "running" and not st.total and st.started is not None)
+        if ticks != self._ticks:                # a second more on a node that tells no progress: redrawn
+            self._ticks, changed = ticks, True
         while self._events:
             gen, ev = self._events.popleft()
             if gen == self._generation:
@@ -294,7 +303,7 @@ class Runner:
         """A finished job leaves no node of its own queued or running: a stopped one is cancelled;
         one that never started has no state (it did not run), unless a node before it failed: then
         it is ``blocked`` ("not run: after 'x'"), as a node after one with a problem is marked
-        before a run (:meth:`_blocked`).  Returns those ``{node: the failed node before it}``."""
+        before a run (:meth:`blocked_nodes`).  Returns those ``{node: the failed node before it}``."""
         after = self._after_failure(job, err)
         for nid in job.keys:
             st = self.states.get(nid)
@@ -338,8 +347,13 @@ class Runner:
             return
         kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
         message = ev.message
-        if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front
+        if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front,
             message = re.sub(rf"^node '{re.escape(ev.node_id)}'( \([^)]*\))?: ", "", message or "")
+            type_id = next((j.graph.nodes[ev.node_id].type for j in self.jobs       # nor the node type's
+                            if j.graph is not None and ev.node_id in j.graph.nodes), "")   # "trim: " (QA: the
+            short = type_id.rpartition(".")[2]          # one line showed "failed: trim: start_s=30 is...")
+            if short and message.startswith(f"{short}: "):
+                message = message[len(short) + 2:]
         self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, causes=_causes(ev.error),
                                             started=now if kind == "running" else None)
 

@@ -154,7 +154,7 @@ class SweepPanel:
             if not axes:
                 raise NodeflowError("write at least one axis, e.g. gain.gain_db=-12,-6,0")
             variants = expand(axes, dpg.get_value("sweep::mode") or "grid")
-            g.check()
+            blocked = self._blocked(g, axes)
         except NodeflowError as e:
             text = str(e).replace("--zip needs", "zip mode needs").replace("use --zip", "use zip mode")
             return self._say(text.splitlines()[0] if "\n" not in text else text.splitlines()[1].strip(" -"), True)
@@ -167,7 +167,11 @@ class SweepPanel:
         dpg.delete_item("sweep::table", children_only=True, slot=1)
         self._cancel.clear()
         snapshot, executor = g.copy(), self.app.runner.executor
-        self._say(f"running {len(variants)} variants into {self.out_dir} ...")
+        for nid in blocked:                      # as Run does: the rest runs, these are named
+            snapshot.remove(nid)
+        not_run = "; not run: " + ", ".join(f"{k} ({v})" if not v.startswith("after ") else k
+                                            for k, v in sorted(blocked.items())) if blocked else ""
+        self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}")
 
         def body() -> None:
             t0 = time.perf_counter()
@@ -178,11 +182,33 @@ class SweepPanel:
                 write_manifest(report, out_dir)
                 bad = len(report.failed)
                 self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
-                              f"failed or stopped; manifest in {out_dir}", bad > 0)
+                              f"failed or stopped; manifest in {out_dir}{not_run}", bad > 0)
             except (NodeflowError, OSError) as e:
                 self._done = (f"sweep failed: {e}", True)
         self._thread = threading.Thread(target=body, name="audiochain-sweep", daemon=True)
         self._thread.start()
+
+    def _blocked(self, g: Any, axes: list[Axis]) -> dict[str, str]:
+        """The nodes a sweep cannot run, as for Run (a node with a problem and every node after it:
+        ``{node: why}``); raises when what the sweep changes or listens to is among them, or when
+        nothing could run."""
+        from ..errors import GraphError
+        from .runner import Runner
+        try:
+            g.check()
+            return {}
+        except GraphError as e:
+            blocked = Runner.blocked_nodes(g, e.problems)
+            if not blocked or len(blocked) == len(g.nodes):
+                raise
+        listen = (self.dpg.get_value("sweep::listen") or "").partition(".")[0]
+        for nid in [a.node for a in axes] + [listen]:
+            if nid in blocked:
+                why = blocked[nid]
+                raise GraphError(f"the sweep needs node '{nid}', which cannot run: "
+                                 + (f"it comes after {why[6:]}, which cannot run" if why.startswith("after ") else why)
+                                 + "; fix that node, or sweep and listen to another")
+        return blocked
 
     def stop(self) -> None:
         self._cancel.set()

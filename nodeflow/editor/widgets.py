@@ -32,6 +32,7 @@ shows when left without Enter too (Escape puts the old text back first, so it ca
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
@@ -40,15 +41,27 @@ from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
 from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
-                        display_name, drag_speed, finite_range, float_format, is_wide, plain, tooltip,
-                        unit_of)
+                        display_name, drag_speed, finite_range, float_format, is_wide, path_tip, plain,
+                        tooltip, unit_of)
 from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
-           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_box", "typing_tick"]
+           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_box", "typing_tick",
+           "set_base_dir"]
 
 WIDTH = 104
+_BASE_DIR: Callable[[], Path] | None = None     # the graph's folder: file fields' tooltips show full paths
+
+
+def set_base_dir(base_dir: Callable[[], Path]) -> None:
+    """Where relative file paths start (the open graph's folder), for the file fields' tooltips."""
+    global _BASE_DIR
+    _BASE_DIR = base_dir
+
+
+def _path_tip(value: Any) -> str:
+    return path_tip(value, _BASE_DIR() if _BASE_DIR is not None else None)
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
 def widget_tag(node_id: str, param: str) -> str:
     return f"param::{node_id}::{param}"
@@ -161,7 +174,8 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     with dpg.tooltip(tag):
         dpg.add_text(tooltip(spec), wrap=320)
         if spec.kind == "path" and not spec.optional:
-            dpg.add_text(str(value or ""), tag=f"pathtip::{node_id}::{spec.name}", wrap=320, color=(190, 210, 240))
+            dpg.add_text(_path_tip(plain(spec, value)), tag=f"pathtip::{node_id}::{spec.name}", wrap=320,
+                         color=(190, 210, 240))
     return tag
 
 
@@ -307,7 +321,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
     elif spec.kind == "path":
         shown = path_shown(plain(spec, value))
         items.configure(tag, user_data=str(plain(spec, value) or ""))
-        items.set_value(f"pathtip::{node_id}::{spec.name}", str(plain(spec, value) or ""))
+        items.set_value(f"pathtip::{node_id}::{spec.name}", _path_tip(plain(spec, value)))
     else:
         shown = str(plain(spec, value) or "")
     if items.value(tag) != shown:

@@ -29,6 +29,7 @@ class Wiring:
 
     def __init__(self, app: App):
         self.app = app
+        self._prompt: str | None = None      # the search's prompt in the status bar while it is open
         self.drag: tuple[str, str, str] | None = None        # (direction, node, port) a link is dragged from
         self.pressed_at: tuple[float, float] = (0.0, 0.0)
         self.linked = False                                 # a link was made since the press
@@ -91,14 +92,17 @@ class Wiring:
 
     # ------------------------------------------------------------------ what fits
     def fitting(self, pin: tuple[str, str, str]) -> set[tuple[str, str, str]]:
-        """Pins a link from ``pin`` cannot go to: the other direction's pins whose type does not
-        fit, and the pins of its own node (a link there would be a cycle)."""
+        """Pins a link from ``pin`` cannot go to: the pins of its own direction (an output never
+        feeds an output), the other direction's pins whose type does not fit, and the pins of its
+        own node (a link there would be a cycle)."""
         view = self.app.view
         d, nid, _ = pin
         t = view.pin_types.get(pin)
         bad = set()
         for other, ot in view.pin_types.items():
             if other[0] == d:
+                if other != pin:
+                    bad.add(other)
                 continue
             src, dst = (t, ot) if d == "out" else (ot, t)
             if other[1] == nid or t is None or ot is None or not link_mode(src, dst):
@@ -110,6 +114,10 @@ class Wiring:
         """Follow the mouse: start and end link drags, open the search on a drop or double-click."""
         app, dpg = self.app, self.app.dpg
         left = dpg.mvMouseButton_Left
+        if self._prompt is not None and not app.palette.searching:      # closed without a pick (Esc, its x)
+            if app.status_text == self._prompt:
+                app.say("no node added (the search was closed)")
+            self._prompt = None
         if self._drop is not None and app.frame_count >= self._drop[2]:
             src, at, _ = self._drop
             self._drop = None
@@ -119,10 +127,12 @@ class Wiring:
                 app.palette.open_search(at, (src[0], src[1], src[2], t))
                 app.say(f"link from {src[1]}.{src[2]} dropped on the canvas: pick a node to link it to "
                         "(arrows and Enter, or a click; Esc cancels)")
+                self._prompt = app.status_text
         if self._double is not None and not dpg.is_mouse_button_down(left):
             p, self._double = self._double, None       # opened once released: the popup then keeps the keyboard
             app.palette.open_search(p)
             app.say("add a node here: type to search (words like 'loudness' or 'pitch' work), arrows and Enter")
+            self._prompt = app.status_text
             return
         if dpg.is_mouse_button_double_clicked(left) and not app.palette.searching:
             p = self._mouse()

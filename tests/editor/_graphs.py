@@ -111,15 +111,17 @@ def transport_graph(folder: Path, seconds: float = 3.0, loudness_lufs: float = -
 
 # ---------------------------------------------------------------------------------------- in the editor
 def add_slow_node(app, node_id: str = "slow", pos: tuple[float, float] = (300, 330), *, source: str = "gain",
-                  sink: str = "export", type_id: str = "test.slow", steps: int = 40) -> None:
+                  sink: str = "export", type_id: str = "test.slow", steps: int = 40, quiet: bool = False) -> None:
     """Register a node type ``type_id`` that takes a while (``steps`` steps of 0.05 s, reporting progress
-    after each) on the open graph, and add one at ``pos`` between ``source``'s out and ``sink``'s audio."""
+    after each unless ``quiet``) on the open graph, and add one at ``pos`` between ``source``'s out and
+    ``sink``'s audio."""
     @node(type_id)
     def slow(audio: Audio, *, steps: Annotated[int, Range(1, 1000)] = steps, ctx: Context) -> Audio:
-        """Take a while (0.05 s a step), reporting progress."""
+        """Take a while (0.05 s a step), reporting progress (none with ``quiet``: one long call)."""
         for i in range(steps):
             time.sleep(0.05)
-            ctx.progress(i + 1, steps)
+            if not quiet:
+                ctx.progress(i + 1, steps)
         return audio
 
     app.doc.graph.registry.add(slow)

@@ -495,7 +495,13 @@ def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
     first = st["filters"][0]
     assert __import__("re").match(r"Audio files \(\d+ types\)\{", first), first
     assert all(e in first for e in (".wav", ".flac", ".mp3", ".ogg", ".aac"))
-    assert st["filters"][1] == ".*" and ".wav" in st["filters"][2:]
+    assert ".WAV" in first and ".FLAC" in first         # a recorder's ZOOM0001.WAV is listed too
+    assert st["filters"][1] == ".*" and ".wav{.wav,.WAV}" in st["filters"][2:]
+    assert st["dialog_folder"] == st["chosen_folder"], st        # it opens where the chosen file is
+    # a file field shows the name; its tooltip the full path, and how the graph keeps it
+    full = str(editor.tmp / "recorder" / "ZOOM0001.WAV")
+    assert st["box_relative"] == ".../ZOOM0001.WAV", st["box_relative"]
+    assert st["tip_relative"] == f"{full}\n(kept in the graph as recorder/../recorder/ZOOM0001.WAV)", st["tip_relative"]
 
 
 def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
@@ -515,15 +521,23 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     st = editor.run("wiring", chain_graph(editor.tmp))
     # mid-drag from gain.out (Audio): the str/own-node pins are grey, Audio inputs keep their colour
     assert "in.gain.audio" in st["dimmed"] and "in.fade.audio" not in st["dimmed"]
-    assert "in.export.audio" not in st["dimmed"] and "out.load.out" not in st["dimmed"]
+    assert "in.export.audio" not in st["dimmed"] and "out.load.out" in st["dimmed"]     # outputs feed no output
+    assert "out.gain.out" not in st["dimmed"]                                            # (the pin dragged from)
     assert st["status_drag"].startswith("linking gain.out (Audio)")
     blue, grey = st["pin_rgb_drag"]["fade.audio"], st["pin_rgb_drag"]["gain.audio"]
     assert blue[2] > 180 and blue[2] - blue[0] > 80, f"an Audio pin is drawn blue: {blue}"
-    assert max(grey) < 110 and max(grey) - min(grey) < 20, f"a pin that cannot take the link is grey: {grey}"
+    for pin in ("gain.audio", "load.out"):
+        grey = st["pin_rgb_drag"][pin]
+        assert max(grey) < 110 and max(grey) - min(grey) < 20, f"a pin that cannot take the link is grey: {pin} {grey}"
     assert st["dimmed_after"] == []
     # dropped on empty canvas: the search offers only node types with an Audio input
     assert st["search_open"] and st["search_title"] == "Add node fed by gain.out (Audio)"
     assert "dsp.fade" in st["offered"] and "io.export" in st["offered"]
+    from nodeflow import Audio, default_registry           # every node type with an Audio input, no cap
+    takes_audio = {s.id for s in default_registry() if any(p.type is Audio for p in s.inputs.values())}
+    assert takes_audio <= set(st["offered"]) and len(st["offered"]) > 12, sorted(takes_audio - set(st["offered"]))
+    assert st["last_row_visible"][0] == len(st["offered"]) - 1 and st["last_row_visible"][1:] != [False, 0.0], st
+    assert st["last_row_visible"][1] and st["first_row_visible"] == [0, 0.0], st
     assert not {"io.load", "models.bark", "speech.espeak", "text.prompt_template"} & set(st["offered"])
     # arrows move the highlight, Enter adds it where the link was dropped, linked: one undo step
     assert st["selected"] == 1 and st["selected_shown"] == [False, True, False]
@@ -538,10 +552,21 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     (x0, y0), (x1, y1) = rect
     assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st["low_node"]
     assert st["loudness_hits"][0] == "io.export" and st["closed"]
+    assert st["closed_status"] == "no node added (the search was closed)", st["closed_status"]
     # from a str output every Audio input is grey, and the search offers only nodes that take text
     audio_ins = {"in.gain.audio", "in.fade.audio", "in.export.audio"}
     assert audio_ins <= set(st["dimmed_str"])
     assert st["offered_str"] and "models.bark" in st["offered_str"] and "dsp.gain" not in st["offered_str"]
+
+
+def test_a_node_that_fails_stops_only_what_comes_after_it(editor):
+    st = editor.run("failed_branch", chain_graph(editor.tmp), timeout=120)
+    assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "done", "trim": "failed",
+                           "after": "blocked", "quiet": "done", "tail": "done"}, st["kinds"]
+    assert st["quiet_text"] in ("running for 1 s", "running for 2 s"), st["quiet_text"]
+    assert st["export_written"] and st["after_text"] == "not run: after 'trim'", st
+    assert st["trim_text"].startswith("failed: start_s=30 is at or beyond"), st["trim_text"]   # no "trim: " again
+    assert st["status"].startswith("run failed: node 'trim'") and "start_s=30" in st["status"], st["status"]
 
 
 def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(editor):

@@ -307,3 +307,11 @@ def test_nodes_added_from_the_palette_land_in_view_and_clear_of_the_others(edito
     # the first three find free places; then the view is full, and the next ones cover the least they can
     assert [covered(n) for n in ("export_2", "gain_2", "fade_2")] == [0, 0, 0], boxes
     assert max(covered(n) for n in st["added"]) < 0.5, {n: covered(n) for n in st["added"]}
+
+
+def test_the_first_node_of_a_new_graph_lands_whole_in_the_canvas(editor):
+    st = editor.run("palette_first")
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    (x0, y0), (x1, y1) = st["rect"]
+    assert cx0 <= x0 < cx0 + 60 and cy0 <= y0 < cy0 + 60 and x1 <= cx1 and y1 <= cy1, st
+    assert min(st["position"]) >= 0, st["position"]

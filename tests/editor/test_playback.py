@@ -183,3 +183,21 @@ def test_the_playback_latency_is_a_preference_chosen_with_the_mouse(editor, puls
     assert st["status"] == "playback latency: 500 ms (from the next preview)"
     assert st["setting"] == 0.5 and st["stream_latency_s"] == pytest.approx(0.5, abs=0.01)
     assert st["now_text"] == "last preview: 500 ms buffer, 0 dropout(s)"
+
+
+def test_an_underflow_warning_keeps_what_the_play_said():
+    """QA: on a busy machine the underflow warning replaced "playing ...; the export writes it 9.6 LU
+    louder" within 60 ms; the warning now follows what the play said."""
+    from nodeflow.editor.playback import Auditioner
+
+    class Busy:
+        playing, error, position_s, underflows = True, None, 0.5, 0
+    p = Busy()
+    au = Auditioner(None, player=lambda: p)
+    au.now = ("gain", "out")
+    said = "playing gain.out (8.0 s) from 0.00 s; the export writes it at -14.0 LUFS, 9.6 LU louder"
+    au._say(said)
+    assert au.playhead() == ("gain", "out", 0.5) and au.messages[-1] == (said, False)
+    p.error, p.underflows = "1 output underflow(s) on a busy machine: you may have heard a gap", 1
+    au.playhead()
+    assert au.messages[-1] == (f"{said}; {p.error}", True)

@@ -134,3 +134,12 @@ def test_a_failed_variant_keeps_the_values_made_before_it_failed(tmp_path):
     assert row["outputs"] == [] and "export" not in row["nodes_ran"] and "values" not in row
     (plain,) = run_sweep(g, variants[1:], tmp_path / "plain")       # the CLI's way: no values kept
     assert plain.status == "failed" and plain.values is None
+
+
+@pytest.mark.gui
+def test_a_sweep_runs_around_an_unlinked_node_it_does_not_need(editor):
+    st = editor.run("sweep_incomplete", chain_graph(editor.tmp))
+    assert st["started"].endswith("; not run: mix ('a' not linked)"), st["started"]
+    assert st["results"] == ["ok", "ok"] and st["status"].endswith("; not run: mix ('a' not linked)"), st
+    assert len(st["written"]) == 2, st["written"]                  # each variant's export
+    assert st["refused"].startswith("the sweep needs node 'mix', which cannot run: 'a' not linked"), st["refused"]

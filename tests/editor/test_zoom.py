@@ -80,6 +80,8 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
     assert st["spot_after"] == pytest.approx(st["spot_before"], abs=3)
     # Ctrl+V at 67% lands under the mouse
     assert st["pasted_pos"] == pytest.approx(st["paste_spot"], abs=3)
+    from nodeflow.editor.canvas import PASTE_STEP
+    assert st["pasted_again"] == pytest.approx([v + PASTE_STEP for v in st["pasted_pos"]], abs=0.01)
     assert st["positions_after_undo"]
     # Ctrl+= (from 67%), a fast spin of three notches (three steps), no zoom while a node is dragged
     assert st["scale_equal"] == 0.8 and st["scale_spin"] == 0.33

@@ -285,6 +285,33 @@ def test_one_worker_runs_branches_one_after_the_other(reg):
     assert spans[0][0] == "started" and spans[1] == ("finished", spans[0][1])   # no overlap with one worker
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_keep_going_runs_every_branch_a_failure_does_not_feed(reg, workers):
+    """make -k: tone feeds a failing node (and a gain after it) and two other branches; with
+    keep_going the other branches still run, whatever the order, and the failure is raised after."""
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.fail", id="bad", message="start beyond the clip")
+    g.add("test.gain", id="after", gain_db=-1.0)
+    for b in ("b1", "b2"):
+        g.add("test.gain", id=b, gain_db=-2.0 if b == "b1" else -3.0)
+        g.connect("tone", b)
+    g.add("test.stats", id="stats")
+    g.connect("tone", "bad")
+    g.connect("bad", "after")
+    g.connect("b2", "stats")
+    ex, ev = Executor(max_workers=workers), []
+    with pytest.raises(ExecutionError, match="start beyond the clip") as info:
+        ex.run(g, on_event=ev.append, keep_going=True)
+    assert info.value.node_id == "bad"
+    assert events_of(ev, "finished") == {"tone", "b1", "b2", "stats"}
+    assert "after" not in events_of(ev, "started") | events_of(ev, "finished")
+    assert ex.run(g, ["stats"]).cached == {"stats"}            # what ran is kept
+    CALLS.clear()                                              # without keep_going the first failure stops it
+    with pytest.raises(ExecutionError, match="start beyond the clip"):
+        Executor(max_workers=1).run(g, on_event=ev.append)
+
+
 # ---------------------------------------------------------------- cache keys
 class _Colour(ChoiceEnum):
     RED = "red"

@@ -22,7 +22,8 @@ def main(app, drv):
     out["status_drag"] = app.status_text
     px = drv.screenshot(tmp / "wiring_drag.png")
     pins = {}
-    for d, nid, port in (("in", "fade", "audio"), ("in", "export", "audio"), ("in", "gain", "audio")):
+    for d, nid, port in (("in", "fade", "audio"), ("in", "export", "audio"), ("in", "gain", "audio"),
+                         ("out", "load", "out")):
         x, y = app.view.pin_pos(nid, port, d)
         patch = px[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3, :3]
         pins[f"{nid}.{port}"] = [round(255 * float(v)) for v in patch.reshape(-1, 3).mean(0)]
@@ -33,6 +34,15 @@ def main(app, drv):
     out["search_title"] = dpg.get_item_configuration("quicksearch")["label"]
     out["offered"] = [s.id for s in app.palette.results]
     drv.screenshot(tmp / "wiring_search.png")
+    # every fitting node is offered (the list scrolls): Down past the last row in view scrolls to it
+    n = len(app.palette.results)
+    for _ in range(n - 1):
+        drv.key("Down")
+    last = f"quicksearch::hit::{n - 1}"
+    out["last_row_visible"] = [app.palette.selected, bool(dpg.get_item_state(last).get("visible")),
+                               dpg.get_y_scroll("quicksearch::results")]
+    drv.key("Down")                                   # wraps to the first, scrolled back to the top
+    out["first_row_visible"] = [app.palette.selected, dpg.get_y_scroll("quicksearch::results")]
     # 2. arrow keys: down twice, up once -> the second result; Enter adds it, linked to gain.out
     drv.key("Down")
     drv.key("Down")
@@ -63,6 +73,8 @@ def main(app, drv):
     drv.screenshot(tmp / "wiring_dblclick.png")
     drv.key("Escape")
     out["closed"] = not app.palette.searching
+    drv.frames(2)
+    out["closed_status"] = app.status_text           # the "type to search" prompt does not stay
     # 3b. the same near the canvas' bottom edge: the node added shows whole, moved up as needed
     (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
     low = (cx1 - 260.0, cy1 - 14.0)

@@ -98,6 +98,11 @@ def main(app, drv):
     new = [n for n in g.nodes if n not in before]
     out["pasted_pos"] = g.editor["positions"][new[0]] if new else None
     out["paste_spot"] = list(app.canvas.graph_pos(paste_spot))
+    before = set(g.nodes)
+    drv.key("ctrl+v")                                    # again, the mouse still: not on top of the first copy
+    new2 = [n for n in g.nodes if n not in before]
+    out["pasted_again"] = g.editor["positions"][new2[0]] if new2 else None
+    drv.key("ctrl+z")
     drv.key("ctrl+z")
     drv.key("ctrl+z")                                    # the drag too: positions as opened
     out["positions_after_undo"] = {n: p for n, p in g.editor["positions"].items() if n in pos0} == pos0
