@@ -19,7 +19,7 @@ from . import clipboard, items, widgets
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
-from .runner import Runner
+from .runner import Runner, blocked_list
 from .playback import Auditioner, preview_envelope
 from .nodetext import fit_line, status_line
 from .params import ParamEdits
@@ -318,7 +318,7 @@ class App:
         if job.blocked:
             n = len(self.doc.graph.nodes)
             self.say(f"running {n - len(job.blocked)} of {n} nodes; not run (marked on them): "
-                     + ", ".join(f"{k} ({v})" if not v.startswith("after ") else k for k, v in sorted(job.blocked.items())))
+                     + blocked_list(job.blocked))
         else:
             self.say("running...")
 

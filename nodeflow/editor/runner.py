@@ -29,7 +29,7 @@ from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
 from ..executor import Event, Executor, RunHandle, RunResult
 from ..graph import Graph
 
-__all__ = ["NodeState", "Runner", "Job"]
+__all__ = ["NodeState", "Runner", "Job", "blocked_list"]
 
 
 @dataclasses.dataclass
@@ -70,6 +70,16 @@ class NodeState:
         if self.kind == "failed":
             return "failed: " + self.message
         return self.kind
+
+
+def blocked_list(blocked: dict[str, str]) -> str:
+    """The nodes a run leaves out, for a status line: ``mix ('a' not linked), tail`` (one that comes
+    after another is named alone; its node says after which).
+
+    >>> blocked_list({"tail": "after 'mix'", "mix": "'a' not linked"})
+    "mix ('a' not linked), tail"
+    """
+    return ", ".join(f"{k} ({v})" if not v.startswith("after ") else k for k, v in sorted(blocked.items()))
 
 
 def _duration(seconds: float) -> str:

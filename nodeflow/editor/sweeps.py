@@ -169,8 +169,8 @@ class SweepPanel:
         snapshot, executor = g.copy(), self.app.runner.executor
         for nid in blocked:                      # as Run does: the rest runs, these are named
             snapshot.remove(nid)
-        not_run = "; not run: " + ", ".join(f"{k} ({v})" if not v.startswith("after ") else k
-                                            for k, v in sorted(blocked.items())) if blocked else ""
+        from .runner import blocked_list
+        not_run = "; not run: " + blocked_list(blocked) if blocked else ""
         self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}")
 
         def body() -> None:
