@@ -188,7 +188,7 @@ class Executor:
         :class:`ExportsFailed` listing each failed export, with the results of the rest.  With
         ``keep_going`` (the editor's runs, as ``make -k``) no failing node stops the run: only the
         nodes after it are not run, every other node still runs (its results cached), and then the
-        first failure is raised.
+        first failure is raised, its ``result`` the :class:`RunResult` of all that ran.
         """
         t0 = time.perf_counter()
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)

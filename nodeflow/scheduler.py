@@ -196,8 +196,8 @@ class Scheduler:
                     nid = self.in_flight[fut]
                     if fut.exception() is None:
                         self.finish(nid, fut.result())
-            if isinstance(failure, Cancelled):    # what finished before Stop (the CLI lists it)
-                failure.result = self._collect()
+            if isinstance(failure, Cancelled) or self.failures:    # what finished before Stop (the CLI lists
+                setattr(failure, "result", self._collect())        # it), or beside the failure (keep_going)
             raise failure
         result = self._collect()
         if self.failed_sinks:

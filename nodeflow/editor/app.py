@@ -436,6 +436,7 @@ class App:
         g = self.doc.graph
         changed_graph = (id(g), g.revision) != self._seen[:2]
         self._settle = max(self._settle, 2)
+        drawn = set(self.view.nodes)                # (a node playing that is gone stops: _stop_if_stale)
         if changed_graph:
             self.view.sync(g)
             self.runner.forget_stale(g)
@@ -478,13 +479,18 @@ class App:
                         if env is not None:
                             self.view.show_preview(nid, port, env, source=value)
         if changed_graph:                          # an edit (a run's own progress never stops it)
-            self._stop_if_stale(keys)
+            self._stop_if_stale(keys, drawn)
 
-    def _stop_if_stale(self, keys: dict[str, str]) -> None:
-        """An edit left the output playing (or paused) out of date: its old sound stops rather than
-        go on under a waveform that no longer exists (an export's file too, once it is out of date)."""
+    def _stop_if_stale(self, keys: dict[str, str], drawn: set[str]) -> None:
+        """An edit left the output playing (or paused) out of date, or deleted its node (one of
+        ``drawn``, the nodes on the canvas before it): its old sound stops rather than go on under a
+        waveform that no longer exists (an export's file too, once it is out of date)."""
         au, g = self.audition, self.doc.graph
         key = au.now or (au.paused[0] if au.paused is not None else None)
+        if au.clip is not None and key is not None and key[0] in drawn and key[0] not in g.nodes:
+            au.stop()
+            self.say(f"stopped {key[0]}.{key[1]}: its node was deleted (Ctrl+Z brings it back)")
+            return
         spec = g.spec(key[0]) if key is not None and key[0] in g.nodes else None
         if au.clip is None or key is None or spec is None or key[1] not in spec.outputs:
             return                                 # nothing playing, or not a node's output (a sweep variant)

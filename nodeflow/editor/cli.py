@@ -50,6 +50,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if args.file and not Path(args.file).expanduser().exists():
         raise NodeflowError(f"{args.file}: no such file (open an existing graph, bundle or exported audio "
                             "file, or start without FILE for a new graph)")
+    if args.script and not Path(args.script).is_file():
+        raise NodeflowError(f"--script {args.script}: no such file (a path from {Path.cwd()})")
     from .app import App
     app = App(args.file).setup()
     if args.script:

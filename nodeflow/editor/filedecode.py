@@ -40,13 +40,18 @@ Stamp = FileStamp           # (real path, size, modification time): see nodeflow
 
 
 def decode_file(path: str) -> Audio:
-    """A written file decoded as the listener will hear it (what an export delivers)."""
+    """A written file decoded as the listener will hear it (what an export delivers), with the
+    metadata it carries (its tempo and meter: the waveform's time axis reads in bars)."""
     import soundfile as sf
+
+    from ..audiometa import file_info
     try:
         x, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise OSError(f"cannot decode {path} for playback: {e}") from None
-    return Audio(np.ascontiguousarray(x.T), int(rate))
+    audio = Audio(np.ascontiguousarray(x.T), int(rate))
+    info = file_info(path, int(rate))
+    return audio.with_info(**info) if info else audio
 
 
 class DecodedFiles:

@@ -24,18 +24,18 @@ __all__ = ["FileActions", "file_filters", "chosen_path"]
 def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
     """The dialog's filters: every type at once first (the dialog opens on the first filter, so a
     folder of WAV and FLAC files never looks empty), then all files, then each type alone.  The
-    dialog matches extensions case by case: each type is given in upper case too (a field
-    recorder's ``ZOOM0001.WAV`` was not listed).
+    dialog matches extensions case by case: each type is given in upper and title case too (a
+    field recorder's ``ZOOM0001.WAV`` was not listed, nor ``Take2.Flac``).
 
-    >>> file_filters("Audio files", (".wav", ".flac"))
-    ('Audio files (.wav .flac){.wav,.WAV,.flac,.FLAC}', '.*', '.wav{.wav,.WAV}', '.flac{.flac,.FLAC}')
+    >>> file_filters("Audio files", (".wav", ".flac"))[:3]
+    ('Audio files (.wav .flac){.wav,.WAV,.Wav,.flac,.FLAC,.Flac}', '.*', '.wav{.wav,.WAV,.Wav}')
     >>> file_filters("Audio files", tuple(f".x{i}" for i in range(9)))[0][:22]
     'Audio files (9 types){'
     >>> file_filters("Graphs", (".msgpack",))
-    ('.msgpack{.msgpack,.MSGPACK}', '.*')
+    ('.msgpack{.msgpack,.MSGPACK,.Msgpack}', '.*')
     """
     def both(e: str) -> str:
-        return f"{e},{e.upper()}" if e.upper() != e else e
+        return ",".join(dict.fromkeys((e, e.upper(), "." + e[1:].capitalize())))
     if not exts:
         return (".*",)
     alone = tuple(f"{e}{{{both(e)}}}" for e in exts)

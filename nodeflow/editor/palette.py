@@ -158,6 +158,12 @@ class Palette:
             dpg.add_input_text(tag="quicksearch::input", hint="type to search, Enter adds", width=-1,
                                callback=lambda s, a: self._quick_results(a), on_enter=False)
             dpg.add_child_window(tag="quicksearch::results", height=-1)
+        with dpg.theme() as picked:        # the row Enter adds stands out; the one under the pointer less
+            with dpg.theme_component(dpg.mvSelectable):     # (QA: the hovered row looked like the choice)
+                dpg.add_theme_color(dpg.mvThemeCol_Header, (66, 150, 250, 230), category=dpg.mvThemeCat_Core)
+                dpg.add_theme_color(dpg.mvThemeCol_HeaderHovered, (66, 150, 250, 60), category=dpg.mvThemeCat_Core)
+                dpg.add_theme_color(dpg.mvThemeCol_HeaderActive, (66, 150, 250, 255), category=dpg.mvThemeCat_Core)
+        dpg.bind_item_theme("quicksearch::results", picked)
         self._quick_results("")
 
     # ------------------------------------------------------------------ side panel

@@ -25,11 +25,14 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
+from ..cache import file_stamp
 from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
 from ..executor import Event, Executor, RunHandle, RunResult
 from ..graph import Graph
 
 __all__ = ["NodeState", "Runner", "Job", "blocked_list"]
+
+WRITTEN_KEPT = 256      # exports' written files remembered for an undone delete or edit
 
 
 @dataclasses.dataclass
@@ -121,6 +124,9 @@ class Runner:
         self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
         self.version = 0                   # bumped whenever states change (the view redraws then)
         self._ticks = 0                    # whole seconds that nodes without progress have run (poll)
+        # content key -> (outputs, their files' stamps, state) of exports whose node changed or went
+        self._written: collections.OrderedDict[str, tuple[dict[str, Any], dict[str, Any], NodeState | None]] = \
+            collections.OrderedDict()
         self.jobs: list[Job] = []
         self._detached: list[Job] = []     # jobs of a graph no longer open: they stop, nothing of them is shown
         self._generation = 0               # bumped by detach(): events of older jobs are dropped
@@ -294,8 +300,8 @@ class Runner:
         for job in ended:
             self.jobs.remove(job)
             changed = True
-            err = job.handle.exception()
-            result = None if err else job.handle.result()
+            err = job.handle.exception()      # a failed run's result: all that ran beside the failure
+            result = job.handle.result() if err is None else getattr(err, "result", None)
             if result is not None:
                 for nid, outs in result.outputs.items():
                     self.outputs[nid] = (job.keys.get(nid, ""), outs)
@@ -366,6 +372,19 @@ class Runner:
                 message = message[len(short) + 2:]
         self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, causes=_causes(ev.error),
                                             started=now if kind == "running" else None)
+        if kind == "failed":                # the nodes after it will not run: said now, not when the run ends
+            self._block_after(ev.node_id)
+
+    def _block_after(self, nid: str) -> None:
+        """Mark the queued nodes after failed node ``nid`` ``blocked`` ("not run: after 'nid'")."""
+        import networkx as nx
+        for job in self.jobs:
+            if job.graph is None or nid not in job.graph.nodes:
+                continue
+            for d in nx.descendants(job.graph.to_networkx(), nid) & set(job.keys):
+                st = self.states.get(d)
+                if st is None or st.kind == "queued":
+                    self.states[d] = NodeState("blocked", job.keys[d], message=f"after '{nid}'")
 
     @staticmethod
     def _summary(job: Job, result: RunResult | None, err: BaseException | None,
@@ -375,7 +394,7 @@ class Runner:
         if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
                 n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
             where = f"; the graph is not saved: exports in {job.scratch}"
-        if result is not None:          # (the run raised nothing)
+        if err is None and result is not None:          # (the run raised nothing)
             return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                     f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
                                                           "(marked on the nodes)" if job.blocked else "") + where)
@@ -424,17 +443,42 @@ class Runner:
             return None
 
     def forget_stale(self, graph: Graph) -> set[str]:
-        """Drop states and outputs of nodes whose content changed since they ran; returns those ids."""
+        """Drop states and outputs of nodes whose content changed since they ran (or that were
+        deleted); returns those ids.  What an export wrote is remembered by its content key
+        (:meth:`_remember_written`): the same node back (an undone delete or edit) shows its file
+        again while that file is as written."""
         keys = self.current_keys(graph) or {}
         gone = {n for n, st in self.states.items()
                 if st.kind not in ("queued", "running") and keys.get(n) != st.key}
         gone |= {n for n, (k, _) in self.outputs.items() if keys.get(n) != k}
         for n in gone:
+            self._remember_written(n)
             self.states.pop(n, None)
             self.outputs.pop(n, None)
-        if gone:
+        back = [n for n, k in keys.items() if n not in self.outputs and k in self._written]
+        for n in back:
+            outs, stamps, state = self._written[keys[n]]
+            if all(file_stamp(p) == stamp for p, stamp in stamps.items()):      # not written over since
+                self.outputs[n] = (keys[n], outs)
+                if n not in self.states and state is not None:
+                    self.states[n] = state
+        if gone or back:
             self.version += 1
         return gone
+
+    def _remember_written(self, nid: str) -> None:
+        """Keep what node ``nid`` wrote (outputs that are all file paths, e.g. an export's), its
+        state, and each file's stamp, by its content key; the last :data:`WRITTEN_KEPT` only."""
+        item = self.outputs.get(nid)
+        if item is None or not item[1] or not all(isinstance(v, str) for v in item[1].values()):
+            return
+        stamps = {p: file_stamp(p) for p in item[1].values()}
+        if any(stamp is None for stamp in stamps.values()):
+            return
+        self._written[item[0]] = (item[1], stamps, self.states.get(nid))
+        self._written.move_to_end(item[0])
+        while len(self._written) > WRITTEN_KEPT:
+            self._written.popitem(last=False)
 
     def output(self, graph: Graph, node_id: str, port: str, keys: dict[str, str] | None = None) -> Any | None:
         """The value of ``node_id.port`` from the last run, if it still matches the graph."""

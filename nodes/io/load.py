@@ -144,19 +144,9 @@ def _checked_file(path: str, ctx: Context) -> Path:
 
 
 def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
-    """``audio`` with the source file's metadata (:data:`nodeflow.audiometa.LOAD_KEYS`) in ``info``."""
-    from nodeflow.audiometa import LOAD_KEYS, read_metadata
-
-    try:
-        meta = read_metadata(file)
-    except AudioError:
-        return audio
-    items = dict(meta.to_info(keys=LOAD_KEYS, include_extra=False))
-    if meta.time_reference is not None:     # the span's first sample sits start_frame later
-        rate = meta.time_reference_rate or audio.sample_rate
-        items["time_reference"] = str(meta.time_reference + round(round(start_s * audio.sample_rate) * rate
-                                                                  / audio.sample_rate))
-        items["time_reference_rate"] = str(rate)
+    """``audio`` with the source file's metadata (:func:`nodeflow.audiometa.file_info`) in ``info``."""
+    from nodeflow.audiometa import file_info
+    items = file_info(file, audio.sample_rate, start_s)
     return audio.with_info(**items) if items else audio
 
 

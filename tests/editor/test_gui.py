@@ -495,8 +495,8 @@ def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
     first = st["filters"][0]
     assert __import__("re").match(r"Audio files \(\d+ types\)\{", first), first
     assert all(e in first for e in (".wav", ".flac", ".mp3", ".ogg", ".aac"))
-    assert ".WAV" in first and ".FLAC" in first         # a recorder's ZOOM0001.WAV is listed too
-    assert st["filters"][1] == ".*" and ".wav{.wav,.WAV}" in st["filters"][2:]
+    assert ".WAV" in first and ".FLAC" in first and ".Flac" in first      # ZOOM0001.WAV, Take2.Flac listed too
+    assert st["filters"][1] == ".*" and ".wav{.wav,.WAV,.Wav}" in st["filters"][2:]
     assert st["dialog_folder"] == st["chosen_folder"], st        # it opens where the chosen file is
     # a file field shows the name; its tooltip the full path, and how the graph keeps it
     full = str(editor.tmp / "recorder" / "ZOOM0001.WAV")
@@ -541,6 +541,8 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     assert not {"io.load", "models.bark", "speech.espeak", "text.prompt_template"} & set(st["offered"])
     # arrows move the highlight, Enter adds it where the link was dropped, linked: one undo step
     assert st["selected"] == 1 and st["selected_shown"] == [False, True, False]
+    hovered, chosen, plain = st["row_blue"]               # the row Enter adds stands out, not the hovered one
+    assert chosen > hovered + 60 and hovered > plain, st["row_blue"]
     assert len(st["new_nodes"]) == 1 and st["new_type"] == st["want"]
     assert f"gain.out -> {st['new_nodes'][0]}." in " ".join(st["links"])
     assert abs(st["new_pos"][0] - st["drop_canvas"][0]) < 2 and abs(st["new_pos"][1] - st["drop_canvas"][1]) < 2
@@ -564,6 +566,9 @@ def test_a_node_that_fails_stops_only_what_comes_after_it(editor):
     assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "done", "trim": "failed",
                            "after": "blocked", "quiet": "done", "tail": "done"}, st["kinds"]
     assert st["quiet_text"] in ("running for 1 s", "running for 2 s"), st["quiet_text"]
+    # the nodes after the failure say so at once, not when the whole run ends (QA: "queued" for 29 s)
+    assert st["while_running"] == {"quiet": "running", "after": "blocked"}, st["while_running"]
+    assert st["export_value"].endswith("out.wav"), st["export_value"]     # its path line (and its waveform)
     assert st["export_written"] and st["after_text"] == "not run: after 'trim'", st
     assert st["trim_text"].startswith("failed: start_s=30 is at or beyond"), st["trim_text"]   # no "trim: " again
     assert st["status"].startswith("run failed: node 'trim'") and "start_s=30" in st["status"], st["status"]

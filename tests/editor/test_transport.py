@@ -75,7 +75,7 @@ def test_the_waveform_on_screen_is_the_clip_at_full_scale_with_the_playhead_wher
         assert got == pytest.approx(amplitude / 1.05 * (h - 1) + 1, abs=2), (first, second, h)
     yellow = np.flatnonzero((np.abs(wave - np.array(PLAYHEAD[:3])).max(axis=2) < 40).sum(axis=0) > h // 2)
     lo, hi = st["shot_span"]
-    first, last = ((t - lo) / (hi - lo) * w for t in st["shot_head_s"])   # the playhead before and after the grab
+    first, last = ((t - lo) / (hi - lo) * w for t in st["shot_head_s"])   # the playhead 2 frames before, and after
     assert len(yellow) and first - 2 <= np.median(yellow) <= last + 2, (yellow, first, last)
 
 
@@ -124,8 +124,8 @@ def test_the_exports_waveform_seeks_and_meters_the_file_it_wrote(transport):
     assert high / 100 == pytest.approx(0.5 * HALF_S, abs=0.25) and len(spec) - high <= 2, (high, len(spec))
     assert st["export_levels"] and all(v.endswith("dBFS") for v in st["export_levels"])
     # the file is decoded off the UI thread (10 minutes took 1.3-1.9 s: a frozen window), once per
-    # version written: the first run's and the rerun's
-    assert st["decoded_on"] == ["nodeflow-file-decode"] * 2, st["decoded_on"]
+    # version written: the first run's and the two reruns'
+    assert st["decoded_on"] == ["nodeflow-file-decode"] * 3, st["decoded_on"]      # once per file written
 
 
 @pytest.mark.gui
@@ -175,6 +175,11 @@ def test_stop_and_an_edit_to_what_plays_leave_no_stale_sound_or_status(transport
     assert st["edit_heard_s"] < 2 * HALF_S, st["edit_heard_s"]       # silence came before the clip's end
     assert st["export_edit_now"] is None, "the export's old file went on playing after an edit upstream"
     assert st["export_edit_status"].startswith("stopped export.out: an edit changed it"), st["export_edit_status"]
+    # a node deleted while it plays stops (QA: it went on, with nothing on screen to stop it)
+    assert st["deleted_now"] is None and st["deleted_status"].startswith("stopped gain.out: its node was deleted")
+    # the export deleted and undone: its file (unchanged on disk) shows again, as it was (QA: blank)
+    line, wave, kind = st["export_back"]
+    assert line.endswith("out.wav") and wave and kind == "done", st["export_back"]
 
 
 @pytest.mark.gui
@@ -192,9 +197,12 @@ def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
     g2 = Graph()
     g2.path = editor.tmp / "bars.msgpack"
     g2.add("io.load", id="load", path="tagged.wav")
-    g2.editor["positions"] = {"load": [20.0, 40.0]}
+    g2.add("io.export", id="export", path="again.wav", bpm=120.0, meter="4/4")
+    g2.connect("load.out", "export.audio")
+    g2.editor["positions"] = {"load": [20.0, 40.0], "export": [320.0, 40.0]}
     st = editor.run("bars_axis", save(g2, editor.tmp / "bars.msgpack"))
     assert st["info"].get("bpm") in ("120", "120.0") and st["unit"] == "bars", st
+    assert st["export_unit"] == "bars", st          # QA: the export's waveform read in seconds
     # and seconds for audio that does not know its tempo
     from nodeflow.editor.playback import time_ticks
     assert time_ticks(4.0)[0] == "s"

@@ -25,8 +25,12 @@ def main(app, drv):
     drv.until(lambda: app.dpg.get_item_configuration(overlay)["overlay"].startswith("running for"), 20,
               "the quiet node's time so far")
     quiet_text = app.dpg.get_item_configuration(overlay)["overlay"]
+    drv.until(lambda: getattr(app.runner.states.get("trim"), "kind", "") == "failed", 20, "trim to fail")
+    while_running = {n: getattr(app.runner.states.get(n), "kind", None) for n in ("quiet", "after")}
     drv.until(lambda: not app.runner.jobs, 60, "the run")
+    drv.until(lambda: ("export", "out") in app.view.previews, 20, "the export's waveform")     # the file it wrote
     drv.frames(4)
     drv.dump({"kinds": app.state()["kinds"], "status": app.status_text,
               "export_written": (tmp / "out.wav").exists(), "after_text": app.dpg.get_value("status::after"),
-              "trim_text": app.runner.states["trim"].describe(), "quiet_text": quiet_text})
+              "trim_text": app.runner.states["trim"].describe(), "quiet_text": quiet_text,
+              "while_running": while_running, "export_value": app.view.values.get(("export", "out"), ("",))[0]})

@@ -114,6 +114,7 @@ def main(app, drv):
                            (app.audition.playhead() or (0, 0, 0))[2] > 0.8), 20, "0.8 s played")
         drv.screenshot(tmp / "transport_playing.png")
         head_before = app.view.head_at.get(("gain", "out"))
+        drv.frames(2)
         px = drv.screenshot()                           # a frame drawn between these two playheads
         out["shot_head_s"] = [head_before, app.view.head_at.get(("gain", "out"))]
         np.save(tmp / "playing_px.npy", np.round(px[..., :3] * 255).astype(np.uint8))
@@ -212,4 +213,27 @@ def main(app, drv):
     drv.frames(3)
     out["export_edit_now"], out["export_edit_status"] = app.audition.now, app.status_text
     out["size_end"] = app.canvas.node_sizes()
+
+    # 7. a node deleted while it plays (a real click on its title, then Delete): its sound stops
+    drv.key("F5")
+    drv.until(lambda: not app.runner.jobs and app.runner.output(app.doc.graph, "export", "out"), 60, "the rerun")
+    drv.until(lambda: ("export", "out") in app.view.previews, 20, "the export's waveform")
+    drv.click_item("play::gain::out")
+    drv.until(lambda: app.audition.now == ("gain", "out"), 20, "play")
+
+    def delete(nid):
+        (x0, y0), _ = app.view.node_rect(nid)
+        drv.click((x0 + 30, y0 + 6))
+        drv.key("Delete")
+        drv.frames(3)
+    delete("gain")
+    out["deleted_now"], out["deleted_status"] = app.audition.now, app.status_text
+    drv.key("ctrl+z")
+    drv.frames(3)
+    # 8. the export deleted and brought back with Ctrl+Z: its file line and waveform come back with it
+    delete("export")
+    drv.key("ctrl+z")
+    drv.frames(5)
+    out["export_back"] = [app.view.values.get(("export", "out"), ("",))[0], ("export", "out") in app.view.previews,
+                          app.state()["kinds"].get("export")]
     drv.dump(out)

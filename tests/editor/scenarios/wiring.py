@@ -5,6 +5,8 @@ the search too, where typing "loudness" finds the export."""
 import os
 from pathlib import Path
 
+import numpy as np
+
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
@@ -49,6 +51,16 @@ def main(app, drv):
     drv.key("Up")
     out["selected"] = app.palette.selected
     out["selected_shown"] = [bool(dpg.get_value(f"quicksearch::hit::{i}")) for i in range(3)]
+    from nodeflow.editor import items
+    first = items.rect("quicksearch::hit::0")
+    drv.move((first[0][0] + 40, first[0][1] + 4))         # the pointer on row 0, the keys' choice row 1
+    drv.frames(3)
+    px = drv.screenshot()
+    out["row_blue"] = []                                  # each row's background (the median: text is thin)
+    for i in range(3):
+        (x0, y0), (x1, y1) = items.rect(f"quicksearch::hit::{i}")
+        patch = px[int(y0) + 2:int(y1) - 2, int(x0):int(x0) + 250, 2]
+        out["row_blue"].append(round(255 * float(np.median(patch))))
     want = app.palette.results[1].id
     out["want"] = want
     drv.key("Return")
