@@ -340,10 +340,17 @@ class Runner:
         failed): ``{node: the failed node before it}``; none when it was stopped or did not fail."""
         if err is None or isinstance(err, Cancelled) or job.graph is None:
             return {}
-        import networkx as nx
         failed: set[str] = {str(e.node_id) for e in getattr(err, "failures", [err]) if hasattr(e, "node_id")}
         failed |= {n for n in job.keys if (st := self.states.get(n)) is not None and st.kind == "failed"
                    and st.key == job.keys[n]}
+        return self._downstream(job, failed)
+
+    @staticmethod
+    def _downstream(job: Job, failed: set[str]) -> dict[str, str]:
+        """The nodes of ``job`` after the ``failed`` ones: ``{node: the failed node before it}``."""
+        import networkx as nx
+        if job.graph is None:
+            return {}
         nxg = job.graph.to_networkx()
         wanted = job.graph.required_for(job.targets) if job.targets is not None else set(nxg)
         out: dict[str, str] = {}
@@ -377,13 +384,10 @@ class Runner:
 
     def _block_after(self, nid: str) -> None:
         """Mark the queued nodes after failed node ``nid`` ``blocked`` ("not run: after 'nid'")."""
-        import networkx as nx
         for job in self.jobs:
-            if job.graph is None or nid not in job.graph.nodes:
-                continue
-            for d in nx.descendants(job.graph.to_networkx(), nid) & set(job.keys):
+            for d in self._downstream(job, {nid}):
                 st = self.states.get(d)
-                if st is None or st.kind == "queued":
+                if d in job.keys and (st is None or st.kind == "queued"):
                     self.states[d] = NodeState("blocked", job.keys[d], message=f"after '{nid}'")
 
     @staticmethod
