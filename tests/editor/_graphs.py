@@ -172,3 +172,17 @@ def run_sweep(app, drv, variants: int = 2) -> dict:
     drv.until(lambda: len(app.sweep.results) == variants and not app.sweep.running, 60, "the sweep")
     drv.frames(3)
     return {"status": app.dpg.get_value("sweep::status"), "ab": app.dpg.get_value("sweep::abtext")}
+
+
+def type_sweep(app, drv, axes: str, out_dir: Path, listen: str = "gain.out") -> None:
+    """Open the sweep panel (View > Sweep...), listen to ``listen``, write into ``out_dir`` and type
+    ``axes`` into its axes box (real keys); the caller presses its Run."""
+    dpg = app.dpg
+    drv.frames(5)
+    app.sweep.open()
+    drv.frames(3)
+    dpg.set_value("sweep::listen", listen)
+    dpg.set_value("sweep::out", str(out_dir))
+    drv.click_item("sweep::axes")
+    drv.type_text(axes)
+    drv.frames(2)

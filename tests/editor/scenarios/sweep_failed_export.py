@@ -4,20 +4,15 @@ row shows its error and, since gain.out was computed, play/A/B that work (real c
 import os
 from pathlib import Path
 
+from tests.editor._graphs import type_sweep
+
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
     app.doc.connect("gain", "out", "export", "audio")
     app.doc.set_param("export", "path", "take.flac")
-    drv.frames(5)
-    app.sweep.open()
-    drv.frames(3)
-    dpg.set_value("sweep::listen", "gain.out")
-    dpg.set_value("sweep::out", str(tmp / "sweep"))
-    drv.click_item("sweep::axes")
-    drv.type_text("export.bit_depth=pcm24,float32")
-    drv.frames(2)
+    type_sweep(app, drv, "export.bit_depth=pcm24,float32", tmp / "sweep")
     drv.click_item("sweep::run")
     drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
     drv.frames(3)

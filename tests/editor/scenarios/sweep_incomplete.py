@@ -4,20 +4,15 @@ with the reason."""
 import os
 from pathlib import Path
 
+from tests.editor._graphs import type_sweep
+
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     dpg = app.dpg
     app.doc.connect("gain", "out", "export", "audio")                   # each variant written
     app.doc.add_node("dsp.mix", (300.0, 400.0), node_id="mix")         # both inputs unlinked
-    drv.frames(5)
-    app.sweep.open()
-    drv.frames(3)
-    dpg.set_value("sweep::listen", "gain.out")
-    dpg.set_value("sweep::out", str(tmp / "sweep"))
-    drv.click_item("sweep::axes")
-    drv.type_text("gain.gain_db=-12,0")
-    drv.frames(2)
+    type_sweep(app, drv, "gain.gain_db=-12,0", tmp / "sweep")
     said = []
     say = app.sweep._say
     app.sweep._say = lambda text, error=False: (said.append(text), say(text, error))[1]
