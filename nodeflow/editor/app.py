@@ -436,8 +436,9 @@ class App:
         g = self.doc.graph
         changed_graph = (id(g), g.revision) != self._seen[:2]
         self._settle = max(self._settle, 2)
-        drawn = set(self.view.nodes)                # (a node playing that is gone stops: _stop_if_stale)
+        drawn: set[str] = set()
         if changed_graph:
+            drawn = set(self.view.nodes)            # before the sync: a node playing that is gone stops
             self.view.sync(g)
             self.runner.forget_stale(g)
             if deleted := self.runner.drop_deleted(g):      # a deleted node never runs

@@ -358,10 +358,11 @@ class FileActions:
         self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name)
 
     def browse_param(self, nid: str, param: str, spec: ParamSpec) -> None:
+        from ..outputs import resolve
         exts = tuple(spec.path.exts) if spec.path and spec.path.exts else ()
         graph = self.app.doc.graph
         now = graph.nodes[nid].params.get(param) if nid in graph.nodes else None
-        start = (graph.base_dir() / Path(now).expanduser()).parent if isinstance(now, str) and now else None
+        start = resolve(now, graph.base_dir()).parent if isinstance(now, str) and now else None
         self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts),
                      start=start)      # in the folder of the file chosen before, when there is one
 

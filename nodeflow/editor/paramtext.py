@@ -82,13 +82,11 @@ def path_tip(value: Any, base: Path | None) -> str:
     >>> path_tip("/music/take.wav", Path("/music/graphs")), path_tip("", Path("/x"))
     ('/music/take.wav', '')
     """
+    from ..outputs import resolve
     text = str(value or "")
     if not text:
         return ""
-    path = Path(text).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    full = os.path.normpath(path)
+    full = os.path.normpath(resolve(text, base) if base is not None else Path(text).expanduser())
     return full if full == text else f"{full}\n(kept in the graph as {text})"
 
 

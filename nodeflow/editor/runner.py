@@ -459,13 +459,14 @@ class Runner:
             self._remember_written(n)
             self.states.pop(n, None)
             self.outputs.pop(n, None)
-        back = [n for n, k in keys.items() if n not in self.outputs and k in self._written]
-        for n in back:
-            outs, stamps, state = self._written[keys[n]]
+        back = []
+        for n in [n for n, k in keys.items() if n not in self.outputs and k in self._written]:
+            outs, stamps, state = self._written.pop(keys[n])
             if all(file_stamp(p) == stamp for p, stamp in stamps.items()):      # not written over since
                 self.outputs[n] = (keys[n], outs)
                 if n not in self.states and state is not None:
                     self.states[n] = state
+                back.append(n)
         if gone or back:
             self.version += 1
         return gone

@@ -51,6 +51,7 @@ __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name",
            "set_base_dir"]
 
 WIDTH = 104
+PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
 _BASE_DIR: Callable[[], Path] | None = None     # the graph's folder: file fields' tooltips show full paths
 
 
@@ -62,7 +63,8 @@ def set_base_dir(base_dir: Callable[[], Path]) -> None:
 
 def _path_tip(value: Any) -> str:
     return path_tip(value, _BASE_DIR() if _BASE_DIR is not None else None)
-PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
+
+
 def widget_tag(node_id: str, param: str) -> str:
     return f"param::{node_id}::{param}"
 
