@@ -25,6 +25,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .outputs import resolve
+
 if TYPE_CHECKING:   # costs is imported lazily by validation.py; these are for annotations only
     from .graph import Graph, NodeInstance
     from .node import NodeSpec
@@ -229,8 +231,7 @@ def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_
     for name, p in spec.params.items():      # input files as absolute paths (io.load reads the header)
         value = params.get(name)
         if p.kind == "path" and p.path and p.path.mode == "read" and isinstance(value, str) and value:
-            q = Path(value).expanduser()
-            params[name] = str(q if q.is_absolute() else base_dir / q)
+            params[name] = str(resolve(value, base_dir))
     return params
 
 

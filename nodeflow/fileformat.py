@@ -28,6 +28,7 @@ import msgpack
 from .atomic import shared_mode, write_atomic  # noqa: F401 - shared_mode: kept importable from here
 from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
+from .outputs import resolve
 from .registry import Registry, default_registry
 
 __all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document",
@@ -51,9 +52,7 @@ _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\
 def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
     """An input path re-expressed for a graph file living in ``new_base``: always relative (a saved or
     shared file never holds an absolute path of this machine), absolute only across drives (Windows)."""
-    p = Path(value).expanduser()
-    target = p if p.is_absolute() else (old_base / p)
-    target = Path(os.path.normpath(target.absolute()))
+    target = Path(os.path.normpath(resolve(value, old_base).absolute()))
     try:
         return Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute())))).as_posix()
     except ValueError:  # another drive (Windows)

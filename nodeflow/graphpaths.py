@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import NodeflowError
+from .outputs import resolve
 
 if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
@@ -25,8 +26,7 @@ def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, s
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     out = {}
     for nid, name, value in graph.derived("path_params", "read", lambda: path_params(graph, "read")):
-        q = Path(value).expanduser()
-        out[(nid, name)] = q if q.is_absolute() else base / q
+        out[(nid, name)] = resolve(value, base)
     return out
 
 

@@ -82,8 +82,8 @@ class Context:
 
     def resolve_input(self, path: str) -> Path:
         """An input path, relative ones resolved against the graph file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
+        from .outputs import resolve
+        return resolve(path, self.base_dir)
 
     def resolve_output(self, path: str, *, param: str = "path") -> Path:
         """An output path, relative ones resolved against the run's output folder.

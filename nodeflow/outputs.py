@@ -32,10 +32,15 @@ __all__ = ["resolve", "write_problem", "refused_writes", "made_by_audiochain", "
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 
 
-def resolve(value: str, out_dir: Path) -> Path:
-    """Where a write path ends up: relative ones under ``out_dir``; absolute, not yet checked."""
+def resolve(value: str | os.PathLike[str], base: Path) -> Path:
+    """A path as a graph holds it, made whole: ``~`` expanded, a relative one under ``base`` (the run's
+    output folder for a write path, the graph file's folder for a read path); nothing checked yet.
+
+    >>> resolve("take.wav", Path("/songs")).as_posix(), resolve("/x/take.wav", Path("/songs")).as_posix()
+    ('/songs/take.wav', '/x/take.wav')
+    """
     p = Path(value).expanduser()
-    return p if p.is_absolute() else Path(out_dir) / p
+    return p if p.is_absolute() else Path(base) / p
 
 
 def _real(p: Path) -> Path:

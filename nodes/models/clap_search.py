@@ -132,8 +132,7 @@ def clap_search(reference: Audio | None = None, *,
     if not text and reference is None:
         raise ParameterError("clap_search: nothing to search for; give text= (a description) or connect a "
                              "reference clip")
-    root = Path(folder).expanduser()
-    root = root if root.is_absolute() else ctx.base_dir / root
+    root = ctx.resolve_input(folder)
     if not root.is_dir():
         raise ParameterError(f"clap_search: folder={folder!r} is not a folder ({root})")
     from nodes.io.load import load
