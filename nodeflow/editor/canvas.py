@@ -28,6 +28,7 @@ SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
+MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers (0.2 and its margin)
 PASTE_STEP = 30.0       # graph units between copies pasted again and again at the same mouse spot
 
 
@@ -263,9 +264,26 @@ class Canvas:
         (x0, y0), (x1, y1) = rect
         size = self._new_size(type_id, self.node_sizes())
         title = 24.0 * self.app.view.zoom.scale       # the title bar is above the measured rectangle
-        x = max(min(float(at[0]), x1 - size[0] - 8.0), x0 + 8.0)
-        y = max(min(float(at[1]), y1 - size[1] - title - 8.0), y0 + 8.0)
+        w, h = size[0], size[1] + title
+        x = max(min(float(at[0]), x1 - w - 8.0), x0 + 8.0)
+        y = max(min(float(at[1]), y1 - h - 8.0), y0 + 8.0)
+        mini = self.minimap_rect()
+        if mini is not None and x + w > mini[0][0] and y + h > mini[0][1]:      # off the minimap: the
+            left, up = mini[0][0] - w - 8.0, mini[0][1] - h - 8.0             # shorter way, left or up
+            if up >= y0 + 8.0 and (y - up <= x - left or left < x0 + 8.0):
+                y = up
+            elif left >= x0 + 8.0:
+                x = left
         return x, y
+
+    def minimap_rect(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The minimap's rectangle in viewport pixels (imnodes draws it over the canvas' bottom-right
+        fifth), None while it is hidden."""
+        rect = self.app.wiring.canvas_rect()
+        if not self.minimap or rect is None:
+            return None
+        (x0, y0), (x1, y1) = rect
+        return (x1 - MINIMAP_PART * (x1 - x0), y1 - MINIMAP_PART * (y1 - y0)), (x1, y1)
 
     def beside(self, ids: list[Any]) -> tuple[float, float]:
         """Where copies of ``ids`` land when not at the mouse: just below the originals (their drawn

@@ -81,8 +81,8 @@ class Wiring:
             return False
         if not items.call(self.app.dpg.is_item_hovered, "canvas", default=False):
             return False
-        w, h = r[1][0] - r[0][0], r[1][1] - r[0][1]
-        if self.app.canvas.minimap and p[0] > r[1][0] - 0.22 * w and p[1] > r[1][1] - 0.22 * h:   # the minimap
+        mini = self.app.canvas.minimap_rect()
+        if mini is not None and p[0] > mini[0][0] and p[1] > mini[0][1]:
             return False
         for nid in self.app.view.nodes:
             n = self.app.view.node_rect(nid)

@@ -553,6 +553,8 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     assert st["low_empty"] and nid.startswith("gain") and rect is not None, st["low_node"]
     (x0, y0), (x1, y1) = rect
     assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st["low_node"]
+    (mx0, my0), _ = st["minimap"]                            # clear of the minimap (QA: it went under it)
+    assert x1 <= mx0 or y1 <= my0, (st["low_node"], st["minimap"])
     assert st["loudness_hits"][0] == "io.export" and st["closed"]
     assert st["closed_status"] == "no node added (the search was closed)", st["closed_status"]
     # from a str output every Audio input is grey, and the search offers only nodes that take text

@@ -98,6 +98,7 @@ def main(app, drv):
     drv.frames(4)
     low_id = app.status_text.removeprefix("added ")
     out["low_node"] = [low_id, app.view.node_rect(low_id), [[cx0, cy0], [cx1, cy1]]]
+    out["minimap"] = app.canvas.minimap_rect()       # it lands off the minimap too (QA: under it)
     # 4. a text output (export.out, str): every Audio input turns grey; dropped, only text takers offered
     a = app.view.pin_pos("export", "out", "out")
     drop2 = (a[0] + 120, a[1] + 40)
