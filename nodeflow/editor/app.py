@@ -20,7 +20,8 @@ from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner, blocked_list
-from .playback import Auditioner, preview_envelope
+from .playback import Auditioner
+from .results import show_results, stop_if_stale
 from .nodetext import fit_line, status_line
 from .params import ParamEdits
 
@@ -450,56 +451,9 @@ class App:
             self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
         self._seen = self._drawn()
         keys = self.runner.current_keys(g) or {}
-        from .audition import plays_file
-        from .view import is_audio_type
-        types = g.output_types()
-        feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
-        for nid, inst in g.nodes.items():
-            spec = g.registry.get(inst.type)
-            self.view.mark(nid, self.runner.states.get(nid), self.problems.get(nid, []), unknown=spec is None)
-            if spec is not None:                 # times bounded by the input's length once it is known
-                lengths = [getattr(self.runner.output(g, *feeds[(nid, p)], keys), "duration_s", None)
-                           for p in spec.inputs if (nid, p) in feeds]
-                known = [x for x in lengths if isinstance(x, (int, float))]
-                self.view.bound_times(nid, spec, min(known) if known else None)
-            for port, ps in (spec.outputs.items() if spec else ()):
-                t = types.get((nid, port), ps.type)
-                if not is_audio_type(t):
-                    value = self.runner.output(g, nid, port, keys)
-                    self.view.show_value(nid, port, value)
-                    if spec is not None and plays_file(spec, t):     # an export: its file's waveform
-                        self.view.show_file(nid, port, value, self.audition.files)
-                else:
-                    value = self.runner.output(g, nid, port, keys)
-                    live = self.runner.live.get(nid, port, keys.get(nid)) if value is None else None
-                    value = live.snapshot() if live is not None else value      # the waveform grows as it streams
-                    if value is None:
-                        self.view.show_preview(nid, port, None)
-                    elif self.view.previews.get((nid, port)) is not value:
-                        env = preview_envelope(value)
-                        if env is not None:
-                            self.view.show_preview(nid, port, env, source=value)
+        show_results(self, keys)
         if changed_graph:                          # an edit (a run's own progress never stops it)
-            self._stop_if_stale(keys, drawn)
-
-    def _stop_if_stale(self, keys: dict[str, str], drawn: set[str]) -> None:
-        """An edit left the output playing (or paused) out of date, or deleted its node (one of
-        ``drawn``, the nodes on the canvas before it): its old sound stops rather than go on under a
-        waveform that no longer exists (an export's file too, once it is out of date)."""
-        au, g = self.audition, self.doc.graph
-        key = au.now or (au.paused[0] if au.paused is not None else None)
-        if au.clip is not None and key is not None and key[0] in drawn and key[0] not in g.nodes:
-            au.stop()
-            self.say(f"stopped {key[0]}.{key[1]}: its node was deleted (Ctrl+Z brings it back)")
-            return
-        spec = g.spec(key[0]) if key is not None and key[0] in g.nodes else None
-        if au.clip is None or key is None or spec is None or key[1] not in spec.outputs:
-            return                                 # nothing playing, or not a node's output (a sweep variant)
-        nid, port = key
-        if self.runner.output(g, nid, port, keys) is None and self.runner.live.get(nid, port, keys.get(nid)) is None:
-            au.stop()
-            again = "Ctrl+B compares the new versions" if key in self.node_ab.pair else "press play to hear the new version"
-            self.say(f"stopped {nid}.{port}: an edit changed it; {again}")
+            stop_if_stale(self, keys, drawn)
 
     def busy(self) -> bool:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a

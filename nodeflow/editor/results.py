@@ -1,0 +1,79 @@
+"""What the canvas shows of the runner's results, and what stops playing when an edit makes it stale.
+
+After an edit or the engine's events, :meth:`.app.App.refresh` calls :func:`show_results`: every node
+shows its state (queued, running with progress, done, failed, not run), its computed values, the
+waveform of each audio output (growing while it streams), an export's file, and time parameters
+bounded by the length of what feeds them.  :func:`stop_if_stale` stops a preview whose node was
+deleted, or whose sound an edit changed, rather than let it play on under a waveform that is gone.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .audition import plays_file
+from .playback import preview_envelope
+from .view import is_audio_type
+
+if TYPE_CHECKING:
+    from ..graph import Graph
+    from ..node import NodeSpec
+    from .app import App
+
+__all__ = ["show_results", "stop_if_stale"]
+
+
+def show_results(app: App, keys: dict[str, str]) -> None:
+    """Every node of the document's graph shows what the runner has for it (``keys``: the nodes'
+    current cache keys, :meth:`.runner.Runner.current_keys`)."""
+    g = app.doc.graph
+    types = g.output_types()
+    feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
+    for nid, inst in g.nodes.items():
+        spec = g.registry.get(inst.type)
+        app.view.mark(nid, app.runner.states.get(nid), app.problems.get(nid, []), unknown=spec is None)
+        if spec is None:
+            continue
+        lengths = [getattr(app.runner.output(g, *feeds[(nid, p)], keys), "duration_s", None)
+                   for p in spec.inputs if (nid, p) in feeds]
+        known = [x for x in lengths if isinstance(x, (int, float))]
+        app.view.bound_times(nid, spec, min(known) if known else None)    # times bounded by the input's length
+        for port, ps in spec.outputs.items():
+            _show_output(app, g, nid, port, spec, types.get((nid, port), ps.type), keys)
+
+
+def _show_output(app: App, g: Graph, nid: str, port: str, spec: NodeSpec, t: Any, keys: dict[str, str]) -> None:
+    """One output: a value's line (an export's also the waveform of its file), or an audio waveform."""
+    view, value = app.view, app.runner.output(g, nid, port, keys)
+    if not is_audio_type(t):
+        view.show_value(nid, port, value)
+        if plays_file(spec, t):                     # an export: its file's waveform
+            view.show_file(nid, port, value, app.audition.files)
+        return
+    live = app.runner.live.get(nid, port, keys.get(nid)) if value is None else None
+    value = live.snapshot() if live is not None else value      # the waveform grows as it streams
+    if value is None:
+        view.show_preview(nid, port, None)
+    elif view.previews.get((nid, port)) is not value:
+        env = preview_envelope(value)
+        if env is not None:
+            view.show_preview(nid, port, env, source=value)
+
+
+def stop_if_stale(app: App, keys: dict[str, str], drawn: set[str]) -> None:
+    """An edit left the output playing (or paused) out of date, or deleted its node (one of
+    ``drawn``, the nodes on the canvas before it): its old sound stops rather than go on under a
+    waveform that no longer exists (an export's file too, once it is out of date)."""
+    au, g = app.audition, app.doc.graph
+    key = au.now or (au.paused[0] if au.paused is not None else None)
+    if au.clip is not None and key is not None and key[0] in drawn and key[0] not in g.nodes:
+        au.stop()
+        app.say(f"stopped {key[0]}.{key[1]}: its node was deleted (Ctrl+Z brings it back)")
+        return
+    spec = g.spec(key[0]) if key is not None and key[0] in g.nodes else None
+    if au.clip is None or key is None or spec is None or key[1] not in spec.outputs:
+        return                                 # nothing playing, or not a node's output (a sweep variant)
+    nid, port = key
+    if app.runner.output(g, nid, port, keys) is None and app.runner.live.get(nid, port, keys.get(nid)) is None:
+        au.stop()
+        again = "Ctrl+B compares the new versions" if key in app.node_ab.pair else "press play to hear the new version"
+        app.say(f"stopped {nid}.{port}: an edit changed it; {again}")
