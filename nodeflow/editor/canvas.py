@@ -39,6 +39,8 @@ class Canvas:
         self.app = app
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self._refit_again = True    # that fit is the second (no compact step again)
+        self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
+        #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
         self.small_font: int | None = None
         self.minimap = True         # View > Minimap (see set_minimap)
         self._font_path = ""
@@ -127,13 +129,37 @@ class Canvas:
 
     # ------------------------------------------------------------------ compact
     def set_compact(self, on: bool) -> None:
-        """Collapse node bodies (and use the small font on the canvas) or show them again."""
+        """Collapse node bodies (and use the small font on the canvas) or show them again; shown again,
+        nodes laid out at their compact size are spread apart once measured (see :meth:`_spread`)."""
         app = self.app
+        if app.view.compact and not on:
+            scale = app.view.zoom.scale
+            self._grown = ({n: (w / scale, h / scale) for n, (w, h) in self.node_sizes().items()},
+                           app.frame_count + 3, 3)
         app.view.set_compact(on)
         items.set_value("menu_compact", on)
         app._settle = max(app._settle, 3)
         app.say("compact nodes: titles, states and pins only (View > Compact nodes shows the bodies again)"
                 if on else "nodes show their parameters again")
+
+    def _spread(self) -> None:
+        """The nodes shown whole again (compact off) and measured: where two that were apart now
+        overlap (a layout made for compact nodes, by Arrange or Fit all), the layout is stretched so
+        that none covers another (:func:`.layout.spread`, one undoable move)."""
+        from .document import positions
+        from .layout import spread
+        app = self.app
+        before, _, tries = self._grown or ({}, 0, 0)
+        scale, sizes = app.view.zoom.scale, self.node_sizes()
+        if any(n not in sizes for n in app.doc.graph.nodes) and tries > 1:
+            self._grown = (before, app.frame_count + 2, tries - 1)       # not all drawn and measured yet
+            return
+        self._grown = None
+        after = {n: (w / scale, h / scale) for n, (w, h) in sizes.items()}
+        new = spread({n: p for n, p in positions(app.doc.graph).items() if n in app.doc.graph.nodes}, before, after)
+        if new is not None and app.doc.move(new):
+            app.say(f"nodes show their parameters again, spread apart so that none of the {len(new)} covers "
+                    "another (Ctrl+Z puts them back)")
 
     def set_minimap(self, on: bool, quiet: bool = False) -> None:
         """Show the canvas' minimap, or hide it.  imnodes' minimap shows the nodes that are drawn, so
@@ -227,10 +253,12 @@ class Canvas:
         if self._refit_at and self.app.frame_count >= self._refit_at:
             self._refit_at = 0
             self.fit(again=self._refit_again)
+        if self._grown is not None and self.app.frame_count >= self._grown[1]:
+            self._spread()
 
     @property
     def busy(self) -> bool:
-        return bool(self._refit_at)
+        return bool(self._refit_at) or self._grown is not None
 
     # ------------------------------------------------------------------ paste
     def paste_at(self) -> tuple[float, float] | None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..graph import Graph
 
-__all__ = ["arrange", "bounds", "fit", "free_place", "clear_links", "crossings", "link_curve", "Pins"]
+__all__ = ["arrange", "bounds", "fit", "free_place", "clear_links", "crossings", "link_curve", "spread", "Pins"]
 
 #: Where each pin is drawn, as its height below the top of its node: ``(node, "in"|"out", port)``.
 Pins = Mapping[tuple[str, str, str], float]
@@ -330,6 +330,50 @@ def bounds(pos: Mapping[str, list[float]], sizes: Sizes) -> tuple[float, float, 
     """``(x0, y0, x1, y1)`` around every node at ``pos`` with its size."""
     boxes = [(p[0], p[1], p[0] + _size(sizes, n)[0], p[1] + _size(sizes, n)[1]) for n, p in pos.items()]
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _overlapping(pos: Mapping[str, list[float]], sizes: Sizes) -> set[tuple[str, str]]:
+    """The pairs of nodes whose boxes overlap."""
+    ids = [n for n in pos if n in sizes]
+    if len(ids) < 2:
+        return set()
+    b = np.array([(pos[n][0], pos[n][1], pos[n][0] + sizes[n][0], pos[n][1] + sizes[n][1]) for n in ids])
+    hit = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
+           & (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))
+    i, j = np.nonzero(np.triu(hit, 1))
+    return {(ids[a], ids[c]) for a, c in zip(i, j)}
+
+
+def spread(pos: Mapping[str, list[float]], before: Sizes, after: Sizes,
+           gap: tuple[float, float] = (40.0, 30.0)) -> dict[str, list[float]] | None:
+    """Positions for nodes that grew from ``before`` to ``after`` (compact nodes shown whole again), the
+    layout kept: a node right of another (apart across) stays right of it, pushed along by as much as
+    the nodes before it grew (the gap kept, at least ``gap[0]``); of two nodes one above the other
+    (overlapping across), the lower one is pushed down likewise (at least ``gap[1]``: the title bar is
+    above a node's measured rectangle).  Nodes only move right and down; a column stays a column.
+    None when no two nodes that were apart now overlap (nothing to do).
+
+    >>> spread({"a": [0.0, 0.0], "b": [120.0, 0.0], "c": [0.0, 50.0]},
+    ...        {"a": (100, 40), "b": (100, 40), "c": (100, 40)}, {"a": (200, 90), "b": (200, 90), "c": (200, 90)})
+    {'a': [0.0, 0.0], 'b': [240.0, 0.0], 'c': [0.0, 120.0]}
+    """
+    ids = [n for n in pos if n in before and n in after]
+    if not _overlapping({n: pos[n] for n in ids}, after) - _overlapping({n: pos[n] for n in ids}, before):
+        return None
+    x = {n: float(pos[n][0]) for n in ids}
+    for n in sorted(ids, key=lambda n: pos[n][0]):          # across: after every node left of it
+        for m in ids:
+            was = pos[n][0] - pos[m][0] - before[m][0]       # the gap between them (apart: >= 0)
+            if m != n and was >= 0:
+                x[n] = max(x[n], x[m] + after[m][0] + max(was, gap[0]))
+    y = {n: float(pos[n][1]) for n in ids}
+    for n in sorted(ids, key=lambda n: pos[n][1]):          # down: below every node above it in its column
+        for m in ids:
+            across = pos[m][0] < pos[n][0] + before[n][0] and pos[n][0] < pos[m][0] + before[m][0]
+            was = pos[n][1] - pos[m][1] - before[m][1]
+            if m != n and across and was >= 0:
+                y[n] = max(y[n], y[m] + after[m][1] + max(was, gap[1]))
+    return {n: [round(x[n], 1), round(y[n], 1)] for n in ids}
 
 
 def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]],

@@ -602,6 +602,41 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
 
 
+def test_showing_compact_nodes_whole_again_spreads_a_layout_made_for_them(editor):
+    """QA: Home on a 35-node graph without positions arranged it for compact nodes; Ctrl+M then drew
+    full nodes at the compact spacing (97 overlapping pairs, 124 after Home)."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    prev = None
+    for i in range(7):            # 7 chains load -> gain -> fade -> resample, mixed in a ladder, one export
+        g.add("io.load", id=f"ld{i}", path="tone.wav")
+        g.add("dsp.gain", id=f"gn{i}", gain_db=-3.0 * i)
+        g.add("dsp.fade", id=f"fd{i}", fade_out_s=1.0)
+        g.add("dsp.resample", id=f"rs{i}", rate_hz=48000)
+        g.connect(f"ld{i}.out", f"gn{i}.audio")
+        g.connect(f"gn{i}.out", f"fd{i}.audio")
+        g.connect(f"fd{i}.out", f"rs{i}.audio")
+        if prev is None:
+            prev = f"rs{i}"
+        else:
+            g.add("dsp.mix", id=f"mx{i}")
+            g.connect(f"{prev}.out", f"mx{i}.a")
+            g.connect(f"rs{i}.out", f"mx{i}.b")
+            prev = f"mx{i}"
+    g.add("io.export", id="export", path="big.wav")
+    g.connect(f"{prev}.out", "export.audio")
+    assert len(g.nodes) == 35
+    g.path = editor.tmp / "big.msgpack"
+    nodeflow.save(g, editor.tmp / "big.msgpack")
+    st = editor.run("compact_spread", editor.tmp / "big.msgpack", timeout=150)
+    assert st["fit_compact"] and st["fit_status"].startswith("fitted 35 nodes") and st["fit_overlaps"] == [], st
+    assert not st["compact"] and "spread apart" in st["status"] and st["undo"].startswith("move 3"), st["undo"]
+    assert st["overlaps"] == [], st["overlaps"]
+    assert st["undone_to_fit"]
+
+
 def test_paste_lands_at_the_mouse_after_panning_every_node_out_of_view(editor):
     import nodeflow
     g = nodeflow.Graph()

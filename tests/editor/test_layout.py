@@ -315,3 +315,58 @@ def test_the_first_node_of_a_new_graph_lands_whole_in_the_canvas(editor):
     (x0, y0), (x1, y1) = st["rect"]
     assert cx0 <= x0 < cx0 + 60 and cy0 <= y0 < cy0 + 60 and x1 <= cx1 and y1 <= cy1, st
     assert min(st["position"]) >= 0, st["position"]
+
+
+def _pairs_overlapping(pos, sizes, title=0.0):
+    ids, out = list(pos), set()
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            (ax, ay), (bx, by) = pos[a], pos[b]
+            (aw, ah), (bw, bh) = sizes[a], sizes[b]
+            if ax < bx + bw and bx < ax + aw and ay - title < by + bh and by - title < ay + ah:
+                out.add((a, b))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_spread_keeps_apart_every_two_nodes_that_were_apart_and_the_layout_s_order(seed):
+    """Compact nodes shown whole again (QA: a layout made for compact nodes drew full ones over each
+    other): random layouts of small boxes, grown by different factors."""
+    from nodeflow.editor.layout import spread
+    rnd = random.Random(seed)
+    before, pos = {}, {}
+    while len(pos) < 30:
+        n = f"n{len(pos)}"
+        w, h = rnd.uniform(60, 140), rnd.uniform(20, 40)
+        p = [round(rnd.uniform(0, 1400)), round(rnd.uniform(0, 700))]
+        if not _pairs_overlapping({**pos, n: p}, {**before, n: (w, h)}, title=8.0) - _pairs_overlapping(pos, before, 8.0):
+            pos[n], before[n] = p, (w, h)
+    after = {n: (w * rnd.uniform(1.2, 2.0), h * rnd.uniform(2.0, 6.0)) for n, (w, h) in before.items()}
+    assert _pairs_overlapping(pos, after), "the grown nodes overlap where they stand"
+    new = spread(pos, before, after)
+    assert new is not None and set(new) == set(pos)
+    assert not _pairs_overlapping(new, after, title=24.0)         # title bars included
+    for a in pos:
+        assert new[a][0] >= pos[a][0] and new[a][1] >= pos[a][1]     # only right and down
+        for b in pos:                                                # left of stays left of
+            if pos[a][0] + before[a][0] <= pos[b][0]:
+                assert new[a][0] + after[a][0] <= new[b][0]
+
+
+def test_spread_leaves_a_layout_with_room_to_grow_alone_and_keeps_columns_tight():
+    from nodeflow.editor.layout import spread
+    g = Graph()
+    prev = g.add("io.load", id="load", path="a.wav")
+    for i in range(6):
+        nxt = g.add("dsp.gain", id=f"g{i}")
+        g.connect(prev.out, nxt.audio)
+        prev = nxt
+    small = {n: (120.0, 30.0) for n in g.nodes}
+    full = {n: (200.0, 150.0) for n in g.nodes}
+    assert spread(arrange(g, full), small, full) is None             # already room: nothing moves
+    compact = arrange(g, small, gap=(30.0, 14.0))
+    new = spread(compact, small, full)
+    assert new is not None and not _pairs_overlapping(new, full, title=24.0)
+    x0, y0, x1, y1 = bounds(new, full)
+    # a row stays a row: as wide as the grown nodes and their gaps, as high as one node
+    assert y1 - y0 == pytest.approx(150.0) and x1 - x0 <= 7 * 200 + 6 * 40 + 1
