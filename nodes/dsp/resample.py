@@ -66,7 +66,7 @@ def resample(audio: Audio, *,
     audio : Audio
         Clip (or, mapped by the engine, each window of a list).
     rate_hz : int
-        Target rate in Hz, used when ``profile`` is ``custom``.
+        With ``profile=custom``: the target rate in Hz (a model profile sets its own).
     profile : RateProfile
         ``custom``, or a model family whose native rate becomes the target (``audiochain nodes
         dsp.resample`` lists those installed, plug-ins' included).

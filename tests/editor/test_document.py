@@ -301,6 +301,20 @@ def test_parameter_labels_drop_the_unit_suffix_they_show_as_a_unit():
     assert display_name(specs[1]["fade_in_s"]) == "fade in"
 
 
+def test_every_setting_that_applies_only_with_another_s_value_says_so_in_the_editor_s_form():
+    """QA: resample's rate stayed shown with profile=musicgen and a typed 44.1k was ignored: its
+    documentation said "used when ``profile`` is ``custom``", which the editor did not read."""
+    import re
+    from nodeflow.editor.paramtext import applies, applies_when
+    reg = Graph().registry
+    rate = reg["dsp.resample"].params["rate_hz"]
+    assert applies_when(rate) == ("profile", ("custom",))
+    assert not applies(rate, {"profile": "musicgen"}) and applies(rate, {"profile": "custom"})
+    other_form = re.compile(r"(used|only|applies) (when|if) ``\w+`` is", re.I)
+    loose = [(s.id, n) for s in reg for n, p in s.params.items() if other_form.search(p.doc or "")]
+    assert loose == [], f"write these as 'With ``param=value``: ...' so the editor hides them: {loose}"
+
+
 def test_long_parameter_names_are_abbreviated_by_words_not_cut_mid_word():
     from nodeflow.editor.paramtext import MAX_LABEL, display_name
     reg = Graph().registry
