@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .document import EditRefused
+from .paramtext import bound_by_input
 from .typein import UNCHANGED, Typed
 from .widgets import LEFT, TYPE_IN, TYPING, Clamped, Invalid
 
@@ -73,6 +74,20 @@ class ParamEdits:
         self._set(nid, param, value)
         return None
 
+    def _past_the_end(self, nid: str, param: str, value: Any) -> str | None:
+        """Why a start typed at or past the end of the node's input (its length known) is refused: the
+        run would fail on it (a fade or an end past the end is held there by its box, or means 'to the
+        end')."""
+        app = self.app
+        spec = app.doc.graph.spec(nid) if nid in app.doc.graph.nodes else None
+        p = spec.params.get(param) if spec is not None else None
+        seconds = app.view.input_s.get(nid)
+        if p is None or seconds is None or not bound_by_input(p) or not param.startswith("start") \
+                or not isinstance(value, (int, float)) or value < seconds:
+            return None
+        return (f"{nid}.{param}: typed {value:g} s, at or past the end of its input ({seconds:.3g} s long); "
+                f"type a start before {seconds:.3g} s (unchanged)")
+
     def _set(self, nid: str, param: str, value: Any) -> None:
         app = self.app
         held = value.reason if isinstance(value, Clamped) else None     # typed past the slider's end
@@ -80,6 +95,9 @@ class ParamEdits:
         try:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
+            past = self._past_the_end(nid, param, value)
+            if past is not None:
+                raise EditRefused(past)
             app.doc.set_param(nid, param, value)
             self.last_set = self._gesture
         except EditRefused as e:

@@ -51,11 +51,32 @@ def unit_of(spec: ParamSpec) -> str:
     return ""
 
 
+def range_words(spec: ParamSpec) -> str:
+    """A parameter's range as a musician reads it ("" when it has none).
+
+    >>> from nodeflow.types import Range
+    >>> range_words(ParamSpec("gain_db", "float", 0.0, range=Range(-60.0, 24.0, unit="dB")))
+    'from -60 to 24 dB'
+    >>> range_words(ParamSpec("start_s", "float", 0.0, range=Range(0.0, None, unit="s")))
+    '0 s or more'
+    """
+    if spec.kind == "enum" or spec.range is None:
+        return spec.describe_range()
+    lo, hi = spec.range.min, spec.range.max
+    unit = f" {unit_of(spec)}" if unit_of(spec) else ""
+    finite = [v is not None and math.isfinite(v) for v in (lo, hi)]
+    if all(finite):
+        return f"from {lo:g} to {hi:g}{unit}"
+    if finite[0]:
+        return f"{lo:g}{unit} or more"
+    return f"up to {hi:g}{unit}" if finite[1] else ""
+
+
 def tooltip(spec: ParamSpec) -> str:
     bits = [spec.name] + ([spec.doc] if spec.doc else [])
-    rng = spec.describe_range()
+    rng = range_words(spec)
     if rng:
-        bits.append(("range " if spec.kind != "enum" else "") + rng)
+        bits.append(rng)
     if spec.optional:
         bits.append("leave empty for none")
     if spec.path is not None:

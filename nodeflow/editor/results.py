@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .audition import plays_file
+from .paramtext import bound_by_input
 from .playback import preview_envelope
 from .view import is_audio_type
 
@@ -28,17 +29,38 @@ def show_results(app: App, keys: dict[str, str]) -> None:
     g = app.doc.graph
     types = g.output_types()
     feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
+    estimated: list[Any] = []
     for nid, inst in g.nodes.items():
         spec = g.registry.get(inst.type)
         app.view.mark(nid, app.runner.states.get(nid), app.problems.get(nid, []), unknown=spec is None)
         if spec is None:
             continue
-        lengths = [getattr(app.runner.output(g, *feeds[(nid, p)], keys), "duration_s", None)
-                   for p in spec.inputs if (nid, p) in feeds]
-        known = [x for x in lengths if isinstance(x, (int, float))]
-        app.view.bound_times(nid, spec, min(known) if known else None)    # times bounded by the input's length
+        if any(bound_by_input(p) for p in spec.params.values()):      # times bounded by the input's length
+            lengths = [_length(app, g, feeds[(nid, p)], keys, estimated) for p in spec.inputs if (nid, p) in feeds]
+            known = [x for x in lengths if x is not None]
+            app.view.bound_times(nid, spec, min(known) if known else None)
         for port, ps in spec.outputs.items():
             _show_output(app, g, nid, port, spec, types.get((nid, port), ps.type), keys)
+
+
+def _length(app: App, g: Graph, src: tuple[str, str], keys: dict[str, str], estimated: list[Any]) -> float | None:
+    """Seconds of the clip output ``src`` gives: as computed when the runner has it, else as the graph's
+    cost estimate reads it from file headers and parameters (estimates err long, never short: a bound
+    from one never refuses a length the clip has); None when neither knows (a list, no estimate)."""
+    seconds = getattr(app.runner.output(g, *src, keys), "duration_s", None)
+    if isinstance(seconds, (int, float)):
+        return float(seconds)
+    if not estimated:                      # once per refresh, remembered per graph content and input files
+        from ..costs import remembered_estimate
+        try:
+            estimated.append(remembered_estimate(g))
+        except Exception:  # noqa: BLE001 - an estimate that fails bounds nothing
+            estimated.append(None)
+    cost = estimated[0].nodes.get(src[0]) if estimated[0] is not None else None
+    shape = cost.shapes.get(src[1]) if cost is not None else None
+    if shape is None or shape.items is not None or not shape.frames or not shape.rate:
+        return None
+    return float(shape.seconds)
 
 
 def _show_output(app: App, g: Graph, nid: str, port: str, spec: NodeSpec, t: Any, keys: dict[str, str]) -> None:

@@ -84,6 +84,7 @@ class GraphView(Outputs):
         self.nodes: dict[str, str] = {}            # node id -> node type shown
         self.params: dict[str, dict[str, Any]] = {}   # node id -> params shown
         self.pos: dict[str, list[float]] = {}      # node id -> position last set or seen
+        self.input_s: dict[str, float] = {}        # node id -> seconds of its input, where known (bound_times)
         self.links: dict[Link, int] = {}           # link -> dpg link item
         self.marks: dict[str, tuple[object, ...]] = {}   # node id -> (state text, problems, unknown) shown
         self._node_themes: dict[tuple[str, float], int] = {}   # (run state, zoom) -> theme (see node_theme)
@@ -393,6 +394,10 @@ class GraphView(Outputs):
     def bound_times(self, nid: str, spec: NodeSpec, seconds: float | None) -> None:
         """Bound a node's fades, starts and ends by its input's length (``None``: the input is not
         known yet, the declared range applies)."""
+        if seconds is None:
+            self.input_s.pop(nid, None)
+        else:
+            self.input_s[nid] = seconds
         for name, p in spec.params.items():
             if widgets.bound_by_input(p) and p.range is not None and p.range.max is not None:
                 hi = p.range.max if seconds is None else max(min(p.range.max, seconds), (p.range.min or 0.0) + 1e-3)

@@ -56,11 +56,13 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     g.add("dsp.gain", id="gain", gain_db=-6.0)
     g.add("dsp.fade", id="fade", fade_out_s=0.0)
     g.add("time.tokenize_window", id="window")
+    g.add("dsp.trim", id="trim")
     g.connect("load.out", "gain.audio")
     g.connect("gain.out", "fade.audio")
     g.connect("gain.out", "window.audio")
+    g.connect("gain.out", "trim.audio")
     g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "fade": [580.0, 40.0],
-                             "window": [300.0, 300.0]}
+                             "window": [300.0, 300.0], "trim": [580.0, 330.0]}
     nodeflow.save(g, g.path)
     st = editor.run("params_readable", g.path)
     assert st["formats"]["gain::gain_db"] == "%.1f dB"            # not -6.000 dB
@@ -69,8 +71,17 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     # 0..600 s is a drag box whose speed follows the value (no slider handle over the digits)
     assert st["types"] == {"gain::gain_db": "mvSliderFloat", "fade::fade_out_s": "mvDragFloat"}
     assert 0.0 < st["fade_after_50px"] < 1.0, "50 px moved a 600 s fade by less than a second"
-    assert st["max_before_run"] == 600.0 and st["max_after_run"] == 1.5 == 72000 / RATE
+    # the clip's length bounds it before a run (read from the file's header), after one, and after an
+    # edit upstream (QA: a drag went to 15.5 s on an 8 s clip once the resample before it was edited)
+    assert st["max_before_run"] == st["max_after_run"] == st["max_after_upstream_edit"] == 1.5 == 72000 / RATE
     assert 1.0 < st["fade_after_400px"] <= 1.5, "the fade stops at the clip's length"
+    # a start typed past the clip's end is refused, with the length and the fix (QA: 1:30 on 8 s was
+    # taken, and the run failed); one inside it is set
+    assert st["trim_typed_5"]["value"] == 0.0 and st["trim_typed_5"]["error"], st["trim_typed_5"]
+    assert st["trim_typed_5"]["status"] == ("trim.start_s: typed 5 s, at or past the end of its input (1.5 s long); "
+                                            "type a start before 1.5 s (unchanged)"), st["trim_typed_5"]
+    assert st["trim_typed_half"]["value"] == 0.5 and not st["trim_typed_half"]["error"], st["trim_typed_half"]
+    assert st["start_tip"].endswith("0 s or more"), st["start_tip"]          # not "range [0, inf] s"
     assert st["shown_musicgen"] == {"custom_rate_hz": False, "custom_tokens_per_s": False,
                                     "custom_window_tokens": False, "size": True}
     assert st["shown_custom"] == {"custom_rate_hz": True, "custom_tokens_per_s": True,
@@ -88,7 +99,7 @@ def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):
 
 def test_each_typed_value_is_an_undo_step_and_a_drag_is_one(editor):
     from ._graphs import chain_graph
-    st = editor.run("param_typed_steps", chain_graph(editor.tmp))
+    st = editor.run("param_typed_steps", chain_graph(editor.tmp, link_fade_to_load=False))   # the fade's own range
     assert st["typed"] == [5.0, 600.0, 0.0]
     assert st["while_typing"] == [0.0, 5.0, 600.0], "a key typed into the drag box set a value before Enter"
     assert st["statuses"] == ["fade.fade_out_s = 5.0", "fade.fade_out_s = 600.0 (typed 1e+09: the range is 0 to 600 s)",
@@ -180,7 +191,7 @@ def test_a_double_click_on_a_slider_types_a_value_and_its_first_click_is_taken_b
 def test_a_value_is_typed_as_a_musician_writes_it(editor):
     """QA: '1:30' typed into a time set 1 s, '250 ms' 250 s, and '1x' was ignored without a word."""
     from ._graphs import chain_graph
-    st = editor.run("param_typed_forms", chain_graph(editor.tmp))
+    st = editor.run("param_typed_forms", chain_graph(editor.tmp, link_fade_to_load=False))   # the fade's own range
     expected = {"1:30": 90.0, "250 ms": 0.25, "2,5": 2.5, "2 min": 120.0}
     for step, (text, value) in enumerate(expected.items(), start=1):
         assert st[text]["value"] == value and not st[text]["error"], (text, st[text])

@@ -151,4 +151,4 @@ def test_the_editor_tooltip_shows_the_description():
     from nodeflow.editor.paramtext import tooltip
     from nodes.io.export import export
     tip = tooltip(export.params["peak_db"])
-    assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and "range [-60, 0] dBTP" in tip
+    assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and tip.endswith("from -60 to 0 dBTP")

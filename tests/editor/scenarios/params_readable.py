@@ -1,6 +1,8 @@
-"""Parameters people can read, with real events: formats per unit, a 50 px drag on a fade that may
-go to 600 s, the same drag bounded by the 1.5 s clip after a run, and settings that apply only with
-``profile=custom`` hidden until the profile is custom (and again after Ctrl+Z)."""
+"""Parameters people can read, with real events: formats per unit, a gentle 50 px drag on a fade
+(declared up to 600 s), a long drag bounded by the 1.5 s clip (its length known from the file's
+header, after a run and after an edit upstream), a start typed past the clip's end refused, and
+settings that apply only with ``profile=custom`` hidden until the profile is custom (and again
+after Ctrl+Z)."""
 import os
 from pathlib import Path
 
@@ -31,6 +33,19 @@ def main(app, drv):
     out["max_after_run"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
     drv.drag(mid, (mid[0] + 400, mid[1]), steps=20)
     out["fade_after_400px"] = app.doc.graph.nodes["fade"].params["fade_out_s"]
+    app.doc.set_param("gain", "gain_db", -7.0)        # an edit upstream: the run's output is out of date
+    drv.frames(4)
+    out["max_after_upstream_edit"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
+    for typed, key in (("5", "trim_typed_5"), ("0.5", "trim_typed_half")):     # trim's start: a text box
+        drv.click_item("param::trim::start_s")
+        drv.key("ctrl+a")
+        drv.type_text(typed)
+        drv.key("Return")
+        drv.frames(4)
+        out[key] = {"value": app.doc.graph.nodes["trim"].params["start_s"], "status": app.status_text,
+                    "error": app.status_error}
+    from nodeflow.editor.paramtext import tooltip
+    out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
     # profile=custom shows the custom settings; undo hides them again
     app.doc.set_param("window", "profile", "custom")
     drv.frames(4)
