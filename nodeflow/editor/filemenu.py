@@ -54,6 +54,8 @@ def chosen_path(data: Any) -> str | None:
     '/tmp/g/song.msgpack'
     >>> chosen_path({"file_path_name": "/w/song.msgpack", "current_path": "/w", "file_name": "song.msgpack"})
     '/w/song.msgpack'
+    >>> chosen_path({"file_path_name": "/w//ckpt/small", "current_path": "/w//ckpt/small", "file_name": ""})
+    '/ckpt/small'
     """
     if not isinstance(data, dict):
         return None
@@ -65,7 +67,15 @@ def chosen_path(data: Any) -> str | None:
         if isinstance(folder, str) and folder:
             return str(Path(folder) / typed)
     path = data.get("file_path_name")
-    return path if isinstance(path, str) and path else None
+    if not isinstance(path, str) or not path:
+        return None
+    # a folder dialog has no file name: what was typed into its path box is glued onto the folder
+    # shown, an absolute path after '//', a home-relative one after '/~'
+    if (cut := path.rfind("//")) >= 0:
+        return path[cut + 1:]
+    if (cut := path.rfind("/~")) >= 0 and path[cut + 2:cut + 3] in ("", "/"):
+        return str(Path(path[cut + 1:]).expanduser())
+    return path
 
 
 class FileActions:

@@ -195,7 +195,8 @@ class ModelsPanel:
                             callback=self._picked, cancel_callback=lambda: None)
 
     def _picked(self, sender: Any, data: Any) -> None:
-        path = data.get("file_path_name") if isinstance(data, dict) else None
+        from .filemenu import chosen_path
+        path = chosen_path(data)
         target, self._picking = self._picking, None
         if path and target is not None:
             self.use_folder(target[0], target[1], path)

@@ -111,7 +111,8 @@ class EditorAPI:
 
     def path_chosen(self, sender: Any, data: Any) -> None:
         """The file dialog's OK (also what scripted tests call with ``{"file_path_name": path}``)."""
-        path = data.get("file_path_name") if isinstance(data, dict) else None
+        from .filemenu import chosen_path
+        path = chosen_path(data)
         cb, self._picked = self._picked, None
         if path and cb is not None:
             cb(str(path))

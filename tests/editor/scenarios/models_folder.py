@@ -1,5 +1,6 @@
 """'...' on a model node's checkpoint opens a folder dialog (real clicks and typing in it); folders that are
-not a MusicGen checkpoint are refused with one line, a tiny MusicGen folder is set and the node's marks clear."""
+not a MusicGen checkpoint are refused with one line, a tiny MusicGen folder is set and the node's marks clear;
+a folder typed as an absolute path is read as that path (QA: it was glued onto the folder shown)."""
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ def main(app, drv):
     out = {"open": {"shown": bool(dpg.is_item_shown("model::row::gen")), "text": dpg.get_value("model::text::gen"),
                     "problem_shown": bool(dpg.is_item_shown("problem::gen")),
                     "problem_tip": dpg.get_value("problemtip::gen")}, "picked": {}}
-    for name in ("empty", "not-musicgen", "my-musicgen"):
+    for name in ("empty", "not-musicgen", "my-musicgen", str(tmp / "empty")):     # the last typed whole
         drv.click_item("browse::gen::checkpoint")              # a real click on "..."
         if "dialog" not in out:
             out["dialog"] = {"shown": bool(dpg.does_item_exist("modelfolder") and dpg.is_item_shown("modelfolder")),
