@@ -252,15 +252,23 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
         disable_progress_bars, enable_progress_bars)
     if not progress:
         disable_progress_bars()
+    from .hubnet import check_resolves, hub_host, no_connection
     try:
+        check_resolves()                 # no network: said now, not after huggingface_hub's retries (23 s)
         patterns = _patterns(huggingface_hub, repo, rev, cache)
         path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns,
                                                  **({"tqdm_class": tqdm_class} if tqdm_class is not None else {}))
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
+        offline = no_connection(e)
+        if offline is not None:
+            raise DownloadFailed(f"checkpoint '{name}' could not be downloaded: no connection to {hub_host()} "
+                                 f"({offline}); connect and run again"
+                                 + ("" if pulling else  # `models pull` itself would be told to run itself
+                                    f", or run `audiochain models pull {name}` on a machine with internet")) from e
         raise DownloadFailed(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
-                              + ("" if pulling else  # `models pull` itself would be told to run itself
-                                 f", or run `audiochain models pull {name}` on a machine with internet")) from e
+                             f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
+                             + ("" if pulling else
+                                f", or run `audiochain models pull {name}` on a machine with internet")) from e
     finally:
         if not progress:
             enable_progress_bars()

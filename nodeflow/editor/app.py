@@ -156,14 +156,17 @@ class App:
         return self
 
     # ------------------------------------------------------------------ status
-    def say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, error: bool = False, warn: bool = False) -> None:
+        """The status bar's message: red for an error, orange for a warning (a run that left nodes
+        not run), else grey."""
         self.status_text, self.status_error = text, error
         self._settle = max(self._settle, 2)
         if hasattr(self, "dpg"):
             self._status_fit = None                       # fitted to the window at the next frame
             self.dpg.set_value("status", status_line(text))
             self.dpg.set_value("status_tip", text)
-            self.dpg.configure_item("status", color=(255, 110, 110) if error else (210, 210, 210))
+            self.dpg.configure_item("status", color=(255, 110, 110) if error else (255, 170, 80) if warn
+                                    else (210, 210, 210))
 
     def _fit_status(self) -> None:
         """Once a frame: the status line cut with '...' where the window ends (the tooltip has it
@@ -395,7 +398,7 @@ class App:
     def _upkeep(self) -> None:
         dpg = self.dpg
         for msg in self.runner.poll():
-            self.say(msg, msg.startswith("run failed"))
+            self.say(msg, msg.startswith("run failed"), warn="; not run: " in msg)
         for text, err in self.audition.messages:
             self.say(text, err)
         self.audition.messages.clear()

@@ -10,13 +10,12 @@ dearpygui; :mod:`.models_panel` puts it on the nodes.
 from __future__ import annotations
 
 import os
-import re
-import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 from .. import checkpoints
+from ..hubnet import causes, hub_host, no_connection
 from ..term import format_bytes
 
 __all__ = ["Download", "Cancelled", "missing_checkpoint", "folder_problem", "explain", "hub_host", "PARAM"]
@@ -56,52 +55,16 @@ def folder_problem(spec: Any, params: dict[str, Any], folder: str | os.PathLike[
     return found[0] if found else None
 
 
-def hub_host() -> str:
-    """The hub's host name, as huggingface_hub will contact it (HF_ENDPOINT)."""
-    from urllib.parse import urlparse
-    try:
-        from huggingface_hub import constants
-        endpoint = str(constants.ENDPOINT)
-    except ImportError:
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    return urlparse(endpoint).netloc or endpoint
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    e: BaseException | None = exc
-    while e is not None and e not in out:
-        out.append(e)
-        e = e.__cause__ or e.__context__
-    return out
-
-
-_NO_NETWORK = ("ConnectError", "ConnectTimeout", "NetworkError", "TimeoutException", "ProxyError")
-
-
-def _no_connection(exc: BaseException) -> str | None:
-    """Why no connection was made (the innermost network error's text), or None when it is not that."""
-    found = None
-    for e in _causes(exc):
-        if isinstance(e, (ConnectionError, socket.gaierror, TimeoutError)) or \
-                any(c.__name__ in _NO_NETWORK for c in type(e).__mro__):
-            found = e
-    if found is None:
-        return None
-    text = str(found).strip().splitlines()[0] if str(found).strip() else type(found).__name__
-    return re.sub(r"^\[Errno -?\d+\] ", "", text)      # "[Errno -2] Name or service not known"
-
-
 def explain(name: str, exc: BaseException) -> tuple[str, str]:
     """``(short, line)``: a few words for the node and one clear line for the status bar saying
     what failed, why and the fix."""
     fix = (f"run `audiochain models pull {name}` on a connected machine and copy its Hugging Face cache here, "
            "or pick a local checkpoint folder with '...'")
-    if checkpoints.offline() or any(type(e).__name__ == "OfflineModeIsEnabled" for e in _causes(exc)):
+    if checkpoints.offline() or any(type(e).__name__ == "OfflineModeIsEnabled" for e in causes(exc)):
         switch = "HF_HUB_OFFLINE=1" if checkpoints.offline() else "HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE"
         return "downloads are off", (f"cannot download '{name}': {switch} is set, so downloads are off; "
                                      f"unset it and restart the editor, or {fix}")
-    why = _no_connection(exc)
+    why = no_connection(exc)
     if why is not None:
         return "no connection", f"cannot download '{name}': no connection to {hub_host()} ({why}); {fix}"
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

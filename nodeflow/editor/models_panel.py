@@ -131,7 +131,9 @@ class ModelsPanel:
         items.configure(f"model::button::{nid}", label="Cancel" if running else "Retry" if kind == "failed"
                         else "Download")
         items.configure(f"model::progress::{nid}", show=running)
+        items.configure(f"model::progresstipwin::{nid}", show=running)
         items.configure(f"model::text::{nid}", show=not running, color=COLOURS.get(kind, COLOURS["missing"]))
+        items.configure(f"model::texttipwin::{nid}", show=not running)
         if running:
             items.set_value(f"model::progress::{nid}", st[3])
             items.configure(f"model::progress::{nid}", overlay=st[2])
@@ -164,8 +166,8 @@ class ModelsPanel:
                                callback=lambda: self.press(nid))
                 dpg.add_text("", tag=f"model::text::{nid}")
                 dpg.add_progress_bar(tag=f"model::progress::{nid}", width=px(ROW_W), height=px(16), show=False)
-            for part in ("text", "progress"):
-                with dpg.tooltip(f"model::{part}::{nid}"):
+            for part in ("text", "progress"):   # (a hidden item's tooltip still shows: each is hidden with it)
+                with dpg.tooltip(f"model::{part}::{nid}", tag=f"model::{part}tipwin::{nid}", show=part == "text"):
                     dpg.add_text("", tag=f"model::{part}tip::{nid}", wrap=420)
         return True
 

@@ -302,8 +302,9 @@ class GraphView(Outputs):
                                      show=False)
                 dpg.add_text("", tag=f"problem::{nid}", wrap=self.zoom.px(widgets.WIDTH + 80), color=(255, 170, 80),
                              show=False)
-                with dpg.tooltip(f"problem::{nid}"):
-                    dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)
+                with dpg.tooltip(f"problem::{nid}", tag=f"problemtipwin::{nid}", show=False):
+                    dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)    # (shown and hidden with its text:
+                    #   a hidden item's tooltip shows on the item before it)
             if spec is None:
                 self._create_unknown(graph, nid)
             else:
@@ -445,6 +446,7 @@ class GraphView(Outputs):
         items.set_value(f"problem::{nid}", "\n".join("! " + headline(without_node(p, nid)) for p in problems[:4]))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
+        items.configure(f"problemtipwin::{nid}", show=bool(problems))
         self._state[nid] = "broken" if unknown or serious(problems) else kind or ""
         items.bind_theme(self.node_tag(nid), self.node_theme(self._state[nid]))
 

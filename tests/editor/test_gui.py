@@ -679,7 +679,10 @@ def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_not
     assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "blocked"}
     assert st["export_text"] == "not run: 'audio' not linked"
     assert st["finished_message"].endswith("3 node(s) ran, 0 from cache; not run: export (marked on the nodes)")
+    r, g, b = st["finished_rgb"]                          # in orange: not everything ran (QA: grey, as a success)
+    assert r > 170 and r - g > 40 and g - b > 40, st["finished_rgb"]     # (grey: r = g = b)
     assert st["previews"] == ["fade.out", "gain.out", "load.out"]
+    assert st["gain_tips_drawn"] == [], st["gain_tips_drawn"]    # no empty problem tooltip over "done"
     # percent and time left, on the node's progress bar (its fixed status area)
     assert re.match(r"running \d+%, \d+ s left$", st["long_text"]), st["long_text"]
     assert st["long_overlay"] == st["long_text"]

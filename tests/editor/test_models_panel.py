@@ -138,6 +138,7 @@ def test_folder_picker_checks_the_folder_as_the_node_does(editor, tiny_musicgen)
     assert opened["shown"] and opened["text"] == "not downloaded"
     assert "HF_HUB_OFFLINE=1" in opened["problem_tip"] and opened["problem_shown"], "offline: marked as well"
     assert st["dialog"] == {"shown": True, "folders": True}
+    assert st["tips_drawn"] == ["text"], st["tips_drawn"]      # QA: the hidden progress bar's tooltip too
     empty, wrong = st["picked"]["empty"], st["picked"]["not-musicgen"]
     assert all(got["dialog_closed"] for got in st["picked"].values())
     for got in (empty, wrong):

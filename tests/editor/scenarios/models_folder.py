@@ -14,6 +14,13 @@ def main(app, drv):
     out = {"open": {"shown": bool(dpg.is_item_shown("model::row::gen")), "text": dpg.get_value("model::text::gen"),
                     "problem_shown": bool(dpg.is_item_shown("problem::gen")),
                     "problem_tip": dpg.get_value("problemtip::gen")}, "picked": {}}
+    (x0, y0), (x1, y1) = dpg.get_item_rect_min("model::text::gen"), dpg.get_item_rect_max("model::text::gen")
+    drv.move(((x0 + x1) / 2, (y0 + y1) / 2))           # hover "not downloaded": its tooltip, once
+    drv.wait(1.2)
+    out["tips_drawn"] = [part for part in ("text", "progress") if dpg.is_item_visible(f"model::{part}tip::gen")]
+    drv.screenshot(tmp / "models_missing_tip.png")
+    drv.move((1260, 790))
+    drv.frames(3)
     for name in ("empty", "not-musicgen", "my-musicgen", str(tmp / "empty")):     # the last typed whole
         drv.click_item("browse::gen::checkpoint")              # a real click on "..."
         if "dialog" not in out:

@@ -40,7 +40,7 @@ def main(app, drv):
     out["selected"] = sorted(app.view.selected_nodes())
     said = []                              # every status line, as they come (a fast run ends within the key's frames)
     say = app.say
-    app.say = lambda text, error=False: (said.append(text), say(text, error))[1]
+    app.say = lambda text, error=False, **kw: (said.append(text), say(text, error, **kw))[1]
     with Parec(tmp / "ab.f32") as rec:
         drv.key("ctrl+b")
         out["computing"] = next((t for t in said if t.startswith("computing ")), app.status_text)

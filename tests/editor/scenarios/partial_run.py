@@ -13,7 +13,7 @@ def main(app, drv):
     out = {}
     said = []                  # every status-bar message (a quick run replaces 'running...' within frames)
     say = app.say
-    app.say = lambda text, error=False: (said.append(text), say(text, error))[1]
+    app.say = lambda text, error=False, **kw: (said.append(text), say(text, error, **kw))[1]
     # 1. the export's input is open: the rest runs, the export is marked
     drv.click_item("run_button")
     out["run_message"] = next((t for t in said if t.startswith("running")), app.status_text)
@@ -23,7 +23,17 @@ def main(app, drv):
     out["export_text"] = app.dpg.get_value("status::export")
     out["finished_message"] = app.status_text
     out["previews"] = sorted(app.state()["previews"])
-    drv.screenshot(tmp / "partial.png")
+    (x0, y0), (x1, y1) = app.dpg.get_item_rect_min("status::gain"), app.dpg.get_item_rect_max("status::gain")
+    drv.move(((x0 + x1) / 2, (y0 + y1) / 2))           # hover "done" on a node with no problem
+    drv.wait(1.2)
+    out["gain_tips_drawn"] = [t for t in ("statustip", "problemtip") if app.dpg.is_item_visible(f"{t}::gain")]
+    drv.move((1260, 790))
+    drv.frames(3)
+    shot = drv.screenshot(tmp / "partial.png")
+    (x0, y0), (x1, y1) = app.dpg.get_item_rect_min("status"), app.dpg.get_item_rect_max("status")
+    text = (shot[int(y0):int(y1), int(x0):int(x1), :3] * 255).reshape(-1, 3)          # the framebuffer, 0..1
+    lit = text[text.max(axis=1) > 150]                   # the glyphs' pixels, not the bar behind them
+    out["finished_rgb"] = lit.mean(axis=0).round().tolist() if len(lit) else None
     # 2. a long node: percent and time left on the node; then Stop
     app.doc.add_node("dsp.gain", (880, 40), node_id="later")
     app.doc.connect("later", "out", "export", "audio")

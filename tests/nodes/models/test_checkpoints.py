@@ -101,6 +101,28 @@ def test_online_a_missing_checkpoint_is_fetched_when_run_and_a_failed_fetch_says
     assert "audiochain models pull facebook/musicgen-medium" in msg
 
 
+def test_with_no_network_a_download_says_so_at_once_without_the_hub_library_s_retries(hub_cache, monkeypatch):
+    """QA: with no network a download said "no connection" after 25 s (huggingface_hub's five retries
+    and their back-off), and a run then waited as long again.  A host name that does not resolve (for
+    real: the .invalid domain never does) now fails before huggingface_hub is asked at all."""
+    import huggingface_hub
+    import huggingface_hub.constants
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://huggingface.invalid")
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda *a, **k: asked.append("list") or [])
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: asked.append("snapshot"))
+    with pytest.raises(checkpoints.DownloadFailed) as e:
+        checkpoints.resolve("facebook/musicgen-medium")
+    assert asked == []
+    assert str(e.value).startswith("checkpoint 'facebook/musicgen-medium' could not be downloaded: no connection "
+                                   "to huggingface.invalid (") and "; connect and run again, or run `audiochain " \
+        "models pull facebook/musicgen-medium` on a machine with internet" in str(e.value)
+
+
 def test_models_list_info_rm_on_a_hub_cache(cached_small, tiny, capsys):
     tiny_models.install_in_hub_cache(tiny["bark"], cached_small, "suno/bark-small", COMMIT_B)
     assert cli.main(["models", "list"]) == 0
@@ -165,6 +187,7 @@ def test_a_pipeline_repo_fetches_only_the_folders_its_index_names(tmp_path, monk
         asked["patterns"] = allow_patterns
         return str(tmp_path)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    monkeypatch.setattr("nodeflow.hubnet.check_resolves", lambda: None)     # the hub is this test's
     checkpoints._download("org/pipe", "org/pipe", None, tmp_path, progress=False)
     assert asked["patterns"] == want
     fetched = [f for f in files if any(fnmatch.fnmatch(f, p) for p in want)]
