@@ -70,6 +70,7 @@ class App:
         self._layout_pending = False
         self._layout_at = 0              # on open: the frame to lay out a graph without positions, once measured
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
+        self._laid_out = False           # on open: the graph came without positions and was laid out
         self.problems: dict[str, list[str]] = {}
         self.other_problems: list[str] = []
         self.errors: list[str] = []      # internal errors caught this session (the window stayed open)
@@ -422,9 +423,14 @@ class App:
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):
             self._layout_pending = False
             self.canvas.arrange(initial=True)
+            self._fit_pending, self._laid_out = self.frame_count + 2, True
         elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
             self._fit_pending = 0
-            self.canvas.fit_to_window()
+            if self._laid_out:             # laid out here, no layout of the user's to keep: zoomed to show it
+                self._laid_out = False
+                self.canvas.fit(opening=True)
+            else:
+                self.canvas.fit_to_window()
         self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
         stopped = self.view.follow(self.audition)
         if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale

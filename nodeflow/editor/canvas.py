@@ -39,6 +39,7 @@ class Canvas:
         self.app = app
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self._refit_again = True    # that fit is the second (no compact step again)
+        self._refit_opening = False  # that fit is part of opening a graph (see fit)
         self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
         #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
         self.small_font: int | None = None
@@ -128,7 +129,7 @@ class Canvas:
             editor["view"] = record
 
     # ------------------------------------------------------------------ compact
-    def set_compact(self, on: bool) -> None:
+    def set_compact(self, on: bool, quiet: bool = False) -> None:
         """Collapse node bodies (and use the small font on the canvas) or show them again; shown again,
         nodes laid out at their compact size are spread apart once measured (see :meth:`_spread`)."""
         app = self.app
@@ -139,8 +140,9 @@ class Canvas:
         app.view.set_compact(on)
         items.set_value("menu_compact", on)
         app._settle = max(app._settle, 3)
-        app.say("compact nodes: titles, states and pins only (View > Compact nodes shows the bodies again)"
-                if on else "nodes show their parameters again")
+        if not quiet:
+            app.say("compact nodes: titles, states and pins only (View > Compact nodes shows the bodies again)"
+                    if on else "nodes show their parameters again")
 
     def _spread(self) -> None:
         """The nodes shown whole again (compact off) and measured: where two that were apart now
@@ -185,11 +187,12 @@ class Canvas:
         x0, y0 = self.canvas_pos(r[0])
         return x0, y0, x0 + r[1][0] - r[0][0], y0 + r[1][1] - r[0][1]
 
-    def fit(self, again: bool = False) -> None:
+    def fit(self, again: bool = False, opening: bool = False) -> None:
         """Bring every node into view (see the module's description): at the largest zoom, at most
         100% and at least :data:`FIT_MIN_ZOOM`, that shows the layout whole (a view change, not an
         edit); else arranged in bands for the window at that zoom (one undoable move), compact if
-        they still do not fit."""
+        they still do not fit.  ``opening``: part of opening a graph that came without positions (its
+        layout is the editor's): arranging it is no edit, and what was done follows the opening's message."""
         from .document import positions
         from .layout import arrange, bounds
         app = self.app
@@ -197,7 +200,7 @@ class Canvas:
         box, sizes = self.visible_box(), self.node_sizes()
         if not g.nodes or box is None or any(n not in sizes for n in g.nodes):
             self._refit_at = app.frame_count + 2 if g.nodes else 0       # not drawn yet: try again
-            self._refit_again = again
+            self._refit_again, self._refit_opening = again, opening
             return
         z = app.view.zoom
         s, n_nodes = z.scale, len(g.nodes)
@@ -205,42 +208,76 @@ class Canvas:
         unit = {n: (w / s, h / s) for n, (w, h) in sizes.items()}           # sizes at 100%
         vx0, vy0, vx1, vy1 = box
         room = (vx1 - vx0 - 40, vy1 - vy0 - 40)
+        rooms = [room] + ([(room[0], room[1] * (1 - MINIMAP_PART))] if self.minimap else [])   # above the minimap
         x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes)
         gx0, gy0, gx1, gy1 = bounds(graph, unit)
         level = z.fitting((gx1 - gx0, gy1 - gy0), room)
         if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s:
-            app.say(f"all {n_nodes} nodes are in view")        # (and they would not show bigger)
+            if not opening:
+                app.say(f"all {n_nodes} nodes are in view")        # (and they would not show bigger)
             return
         if not FIT_MIN_ZOOM <= s <= 1.0 and not again:
             # sizes measured far from the zooms a fit shows (text keeps a readable size when zoomed
             # far out) would misjudge the nodes' sizes: draw them at the nearest such zoom, fit then
             self._show(min(max(s, FIT_MIN_ZOOM), 1.0), (gx0, gy0), box)
-            self._refit_at, self._refit_again = app.frame_count + 3, False
+            self._refit_at, self._refit_again, self._refit_opening = app.frame_count + 3, False, opening
             return
-        if level >= FIT_MIN_ZOOM:                 # the layout as it is, whole in the window
+        level = next((lv for r in rooms if (lv := z.fitting((gx1 - gx0, gy1 - gy0), r)) >= FIT_MIN_ZOOM
+                      and not self._under_minimap(graph, unit, lv, (gx0, gy0), box)), 0.0)
+        if level >= FIT_MIN_ZOOM:                 # the layout as it is, whole in the window, clear of the minimap
             self._show(level, (gx0, gy0), box)
             compact = " (compact nodes: Ctrl+M shows their bodies)" if app.view.compact else ""
-            app.say((f"zoomed to {z.label} to show all {n_nodes} nodes" if level != s else
-                     f"brought all {n_nodes} nodes into view") + compact
-                    + (" (Ctrl+0: actual size)" if level != 1.0 else ""))
+            self._tell((f"zoomed to {z.label} to show all {n_nodes} nodes" if level != s else
+                        f"brought all {n_nodes} nodes into view") + compact
+                       + (" (Ctrl+0: actual size)" if level != 1.0 else ""), opening)
             return
         gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
-        new = arrange(g, unit, origin=(gx0, gy0), gap=gap, max_width=gx0 + room[0] / FIT_MIN_ZOOM,
-                      pins={k: v / s for k, v in self.pin_heights().items()})
+        tries = []                                # in the whole window, else above the minimap
+        for room in rooms:
+            new = arrange(g, unit, origin=(gx0, gy0), gap=gap, max_width=gx0 + room[0] / FIT_MIN_ZOOM,
+                          pins={k: v / s for k, v in self.pin_heights().items()})
+            bx0, by0, bx1, by1 = bounds(new, unit)
+            level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
+            fits = (by1 - by0) * level <= room[1]
+            tries.append((not fits, self._under_minimap(new, unit, level, (bx0, by0), box), room, new, level))
+        _, _, room, new, level = min(tries, key=lambda t: t[:2])   # fitting first, then clear of the minimap
         bx0, by0, bx1, by1 = bounds(new, unit)
-        level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
         if (by1 - by0) * level > room[1] and not app.view.compact and not again:
             # too big: collapse the nodes at the smallest zoom a fit shows, measure them, fit again
             self._show(FIT_MIN_ZOOM, (gx0, gy0), box)
-            self.set_compact(True)
-            self._refit_at, self._refit_again = app.frame_count + 3, True
+            self.set_compact(True, quiet=opening)
+            self._refit_at, self._refit_again, self._refit_opening = app.frame_count + 3, True, opening
             return
-        app.doc.move(new)
+        if opening:                              # the editor's own layout, redone: no edit of the user's
+            positions(g).update(new)
+            g.revision += 1
+        else:
+            app.doc.move(new)
         self._show(level, (bx0, by0), box)
         shown = sum(1 for n, p in new.items() if (p[1] + unit[n][1] - by0) * level <= room[1] + 20)
-        app.say(f"fitted {n_nodes} nodes into the window at {z.label}" + (" (compact)" if app.view.compact else "")
-                + ("" if shown == n_nodes else f"; {shown} in view, the rest below (drag with the middle "
-                   "button to pan)") + "; Ctrl+Z puts them back")
+        self._tell(f"fitted {n_nodes} nodes into the window at {z.label}"
+                   + (" (compact: Ctrl+M shows their bodies)" if app.view.compact else "")
+                   + ("" if shown == n_nodes else f"; {shown} in view, the rest below (drag with the middle "
+                      "button to pan)") + ("" if opening else "; Ctrl+Z puts them back"), opening)
+
+    def _under_minimap(self, pos: dict[str, list[float]], unit: dict[str, tuple[float, float]], level: float,
+                       corner: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+        """Whether a node of the layout ``pos`` (graph units), shown at ``level`` with ``corner`` where
+        :meth:`_show` puts it, would lie under the minimap (the canvas' bottom-right corner)."""
+        if not self.minimap:
+            return False
+        mx0 = box[2] - MINIMAP_PART * (box[2] - box[0])
+        my0 = box[3] - MINIMAP_PART * (box[3] - box[1])
+        return any(box[0] + 20 + (p[0] - corner[0] + unit[n][0]) * level > mx0 and
+                   box[1] + 20 + (p[1] - corner[1] + unit[n][1]) * level > my0 for n, p in pos.items() if n in unit)
+
+    def _tell(self, what: str, opening: bool) -> None:
+        """A fit's message; while opening, after the opening's own (its problems stay in view)."""
+        app = self.app
+        if opening and app.status_text.startswith("opened "):
+            app.say(f"{app.status_text}; {what}", app.status_error)
+        else:
+            app.say(what)
 
     def _show(self, level: float, corner: tuple[float, float], box: tuple[float, float, float, float]) -> None:
         """Draw at zoom ``level`` with the graph point ``corner`` 20 px inside the view's top-left."""
@@ -252,7 +289,7 @@ class Canvas:
     def tick(self) -> None:
         if self._refit_at and self.app.frame_count >= self._refit_at:
             self._refit_at = 0
-            self.fit(again=self._refit_again)
+            self.fit(again=self._refit_again, opening=self._refit_opening)
         if self._grown is not None and self.app.frame_count >= self._grown[1]:
             self._spread()
 

@@ -349,8 +349,8 @@ def spread(pos: Mapping[str, list[float]], before: Sizes, after: Sizes,
     """Positions for nodes that grew from ``before`` to ``after`` (compact nodes shown whole again), the
     layout kept: a node right of another (apart across) stays right of it, pushed along by as much as
     the nodes before it grew (the gap kept, at least ``gap[0]``); of two nodes one above the other
-    (overlapping across), the lower one is pushed down likewise (at least ``gap[1]``: the title bar is
-    above a node's measured rectangle).  Nodes only move right and down; a column stays a column.
+    (overlapping across), the lower one is pushed down likewise (at least ``gap[1]``).  Nodes only
+    move right and down; a column stays a column.
     None when no two nodes that were apart now overlap (nothing to do).
 
     >>> spread({"a": [0.0, 0.0], "b": [120.0, 0.0], "c": [0.0, 50.0]},

@@ -631,7 +631,13 @@ def test_showing_compact_nodes_whole_again_spreads_a_layout_made_for_them(editor
     g.path = editor.tmp / "big.msgpack"
     nodeflow.save(g, editor.tmp / "big.msgpack")
     st = editor.run("compact_spread", editor.tmp / "big.msgpack", timeout=150)
-    assert st["fit_compact"] and st["fit_status"].startswith("fitted 35 nodes") and st["fit_overlaps"] == [], st
+    opened = st["open"]                       # QA: 26 of 35 nodes below the window, Home needed
+    assert opened["in_view"] == 35 and 0.5 <= opened["zoom"] < 1.0, opened
+    assert not opened["dirty"] and opened["undo"] is None, opened     # the editor's own layout: no edit
+    assert opened["status"].startswith("opened big.msgpack") and "; fitted 35 nodes into the window at " in \
+        opened["status"] and "Ctrl+Z" not in opened["status"], opened["status"]
+    assert opened["under_minimap"] == [], opened["under_minimap"]
+    assert st["fit_compact"] and st["fit_overlaps"] == [], st
     assert not st["compact"] and "spread apart" in st["status"] and st["undo"].startswith("move 3"), st["undo"]
     assert st["overlaps"] == [], st["overlaps"]
     assert st["undone_to_fit"]

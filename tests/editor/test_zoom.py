@@ -93,12 +93,12 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
     assert st["size_made_50"] == pytest.approx(st["size_made_100"], abs=2), (st["size_made_50"], st["size_made_100"])
     assert all(t == [420, True] for t in st["tooltips"].values()), st["tooltips"]
     assert st["undo_adds"] == []
-    # Home: zoomed out (not rearranged) to the largest level that shows the whole graph (about
-    # 1520 x 1010 at 100% in a 1104 x 732 canvas: 67%)
-    assert st["fit_scale"] == 0.67 and st["fit_in_view"] == 24 and st["fit_positions_kept"], st["fit_status"]
-    assert st["fit_status"].startswith("zoomed to 67% to show all 24 nodes")
+    # Home: zoomed out (not rearranged) to the largest level that shows the whole graph clear of the
+    # minimap (about 1520 x 1010 at 100% in a 1104 x 732 canvas: 67% puts gain_23 under the minimap)
+    assert st["fit_scale"] == 0.5 and st["fit_in_view"] == 24 and st["fit_positions_kept"], st["fit_status"]
+    assert st["fit_status"].startswith("zoomed to 50% to show all 24 nodes") and st["fit_under_minimap"] == []
     # Home from 33%: the same zoom and view as from 100%
-    assert st["scale_before_fit33"] == 0.33 and st["fit33"][:3] == [0.67, 24, True], st["fit33"]
+    assert st["scale_before_fit33"] == 0.33 and st["fit33"][:3] == [0.5, 24, True], st["fit33"]
     # opened while zoomed: at 100%, as saved
     assert st["open_scale"] == 1.0 and st["open_positions"] == {"a": [40.0, 40.0], "b": [300.0, 40.0]}
     assert not st["open_dirty"]

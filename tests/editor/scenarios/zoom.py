@@ -155,6 +155,10 @@ def main(app, drv):
     out["fit_status"] = app.status_text
     out["fit_in_view"] = fully_in_view(app)
     out["fit_positions_kept"] = g.editor["positions"] == pos0
+    mini = app.canvas.minimap_rect()
+    out["fit_under_minimap"] = [n for n in g.nodes if (r := app.view.node_rect(n)) and mini
+                                and r[1][0] > mini[0][0] and r[1][1] > mini[0][1]]
+    drv.screenshot(app_tmp(app) / "zoom_fit.png")
     # Home from 33% (node text stays readable there, so sizes are measured again at 50%): the same fit
     drv.key("ctrl+0")
     for _ in range(4):
