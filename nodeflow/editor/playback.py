@@ -180,8 +180,9 @@ class Auditioner:
 
     def _say(self, text: str, error: bool = False) -> None:
         self.messages.append((text, error))
-        if text.startswith(("playing ", "looping ")):
-            self._now_said = text           # what a warning while it plays keeps in front of it
+        if text.startswith(("playing ", "looping ")) and not error:
+            self._now_said = text           # what a warning while it plays keeps in front of it (the
+            #                                 warning itself is not kept: a second one replaces it)
 
     def play(self, graph: Graph, nid: str, port: str, start_s: float = 0.0) -> None:
         """Play ``nid.port`` from ``start_s``: now from the last run's value, or after computing what

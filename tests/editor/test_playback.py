@@ -201,3 +201,7 @@ def test_an_underflow_warning_keeps_what_the_play_said():
     p.error, p.underflows = "1 output underflow(s) on a busy machine: you may have heard a gap", 1
     au.playhead()
     assert au.messages[-1] == (f"{said}; {p.error}", True)
+    # a second one replaces the first (QA: "...; 1 output underflow(s) ... 200 ms; 1 output underflow(s) ...")
+    p.error, p.underflows = "2 output underflow(s) on a busy machine: the playback buffer grew to 400 ms", 2
+    au.playhead()
+    assert au.messages[-1] == (f"{said}; {p.error}", True)
