@@ -28,6 +28,7 @@ SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
+SPREAD = "spread"        # the undo label of nodes spread apart when compact nodes show their bodies again
 MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers (0.2 and its margin)
 PASTE_STEP = 30.0       # graph units between copies pasted again and again at the same mouse spot
 
@@ -40,6 +41,7 @@ class Canvas:
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self._refit_again = True    # that fit is the second (no compact step again)
         self._refit_opening = False  # that fit is part of opening a graph (see fit)
+        app.doc.listeners.append(self._on_edit)
         self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
         #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
         self.small_font: int | None = None
@@ -158,10 +160,26 @@ class Canvas:
             return
         self._grown = None
         after = {n: (w / scale, h / scale) for n, (w, h) in sizes.items()}
-        new = spread({n: p for n, p in positions(app.doc.graph).items() if n in app.doc.graph.nodes}, before, after)
-        if new is not None and app.doc.move(new):
-            app.say(f"nodes show their parameters again, spread apart so that none of the {len(new)} covers "
-                    "another (Ctrl+Z puts them back)")
+        g = app.doc.graph
+        new = spread({n: p for n, p in positions(g).items() if n in g.nodes}, before, after)
+        moved = {n: p for n, p in (new or {}).items() if positions(g).get(n) != p}
+        if not moved:
+            return
+
+        def change() -> None:
+            positions(g).update(moved)
+            g.revision += 1
+        app.doc.edit(f"{SPREAD} {len(moved)} nodes", change)     # its undo makes the nodes compact again
+        app.say(f"nodes show their parameters again, spread apart so that none of the {len(new or ())} covers "
+                "another (Ctrl+Z puts them back, compact)")
+
+    def _on_edit(self, label: str) -> None:
+        """Undoing the spread (see :meth:`_spread`) puts back the compact nodes it was made for; redoing it
+        shows their bodies again."""
+        if label.startswith(f"undo {SPREAD} ") and not self.app.view.compact:
+            self.set_compact(True, quiet=True)
+        elif label.startswith(f"redo {SPREAD} ") and self.app.view.compact:
+            self.set_compact(False, quiet=True)
 
     def set_minimap(self, on: bool, quiet: bool = False) -> None:
         """Show the canvas' minimap, or hide it.  imnodes' minimap shows the nodes that are drawn, so

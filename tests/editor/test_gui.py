@@ -638,9 +638,12 @@ def test_showing_compact_nodes_whole_again_spreads_a_layout_made_for_them(editor
         opened["status"] and "Ctrl+Z" not in opened["status"], opened["status"]
     assert opened["under_minimap"] == [], opened["under_minimap"]
     assert st["fit_compact"] and st["fit_overlaps"] == [], st
-    assert not st["compact"] and "spread apart" in st["status"] and st["undo"].startswith("move 3"), st["undo"]
+    assert not st["compact"] and "spread apart" in st["status"] and st["undo"].startswith("spread 3"), st["undo"]
     assert st["overlaps"] == [], st["overlaps"]
-    assert st["undone_to_fit"]
+    # Ctrl+Z puts back the compact layout with compact nodes (QA: bodies on the compact layout, 95 overlaps)
+    assert st["undone_to_fit"] and st["undone"]["compact"] and st["undone"]["overlaps"] == [], st["undone"]
+    assert st["redone"]["compact"] is False and st["redone"]["overlaps"] == [], st["redone"]
+    assert st["redone"]["undo"].startswith("spread 3"), st["redone"]
 
 
 def test_paste_lands_at_the_mouse_after_panning_every_node_out_of_view(editor):

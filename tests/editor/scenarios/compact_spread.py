@@ -48,4 +48,9 @@ def main(app, drv):
     drv.key("ctrl+z")
     drv.frames(4)
     out["undone_to_fit"] = app.doc.graph.editor["positions"] == fitted
+    drv.frames(8)
+    out["undone"] = {"compact": app.view.compact, "overlaps": overlaps(app), "status": app.status_text}
+    drv.key("ctrl+y")                 # redo: the bodies, spread, again
+    drv.frames(12)
+    out["redone"] = {"compact": app.view.compact, "overlaps": overlaps(app), "undo": app.doc.history.undo_label}
     drv.dump(out)
