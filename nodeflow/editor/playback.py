@@ -24,7 +24,7 @@ from .live import LiveClip
 from .player import Player
 from .runner import Runner
 
-__all__ = ["Auditioner", "as_audio", "loudness_lufs", "peak_dbfs", "preview_envelope", "time_ticks"]
+__all__ = ["Auditioner", "as_audio", "loudness_lufs", "peak_dbfs", "preview_envelope", "tempo_info", "time_ticks"]
 
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
 NOTE_MAX_S = 120.0            # longer previews are not measured on the UI thread for the export note
@@ -34,7 +34,8 @@ Clip = Audio | LiveClip       # what plays: a value, or a node's output while it
 
 
 def as_audio(value: Any) -> Audio | None:
-    """An output value as one playable clip: ``Audio`` as is, a list of clips one after another."""
+    """An output value as one playable clip: ``Audio`` as is, a list of clips one after another (with
+    the tempo and meter they all carry, so that the waveform of windows cut by bars reads in bars)."""
     if isinstance(value, Audio):
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, Audio) for v in value):
@@ -43,8 +44,23 @@ def as_audio(value: Any) -> Audio | None:
         ch = max(v.samples.shape[0] for v in clips)
         parts = [np.broadcast_to(v.samples, (ch, v.samples.shape[1])) if v.samples.shape[0] != ch else v.samples
                  for v in clips]
-        return Audio(np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32), rate)
+        return Audio(np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32), rate,
+                     info=tempo_info(clips))
     return None
+
+
+def tempo_info(value: Any) -> tuple[tuple[str, str], ...]:
+    """The ``bpm`` and ``meter`` a clip carries, or that every clip of a list carries alike.
+
+    >>> a = Audio(np.zeros((1, 10), np.float32), 48000, info=(("bpm", "97.5"), ("meter", "3/4")))
+    >>> tempo_info([a, a]), tempo_info([a, Audio(np.zeros((1, 10), np.float32), 48000)])
+    ((('bpm', '97.5'), ('meter', '3/4')), ())
+    """
+    clips = [value] if isinstance(value, Audio) else list(value) if isinstance(value, (list, tuple)) else []
+    facts = [dict(v.info) for v in clips if isinstance(v, Audio)]
+    if not facts or len(facts) != len(clips):
+        return ()
+    return tuple((k, facts[0][k]) for k in ("bpm", "meter") if k in facts[0] and all(f.get(k) == facts[0][k] for f in facts))
 
 
 def _louder(audio: Audio, gain_db: float) -> Audio:

@@ -198,11 +198,14 @@ def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
     g2.path = editor.tmp / "bars.msgpack"
     g2.add("io.load", id="load", path="tagged.wav")
     g2.add("io.export", id="export", path="again.wav", bpm=120.0, meter="4/4")
+    g2.add("time.tokenize_window", id="win", unit="bars", size=1.0, bpm=120.0, last="drop")
     g2.connect("load.out", "export.audio")
-    g2.editor["positions"] = {"load": [20.0, 40.0], "export": [320.0, 40.0]}
+    g2.connect("load.out", "win.audio")
+    g2.editor["positions"] = {"load": [20.0, 40.0], "export": [320.0, 40.0], "win": [320.0, 330.0]}
     st = editor.run("bars_axis", save(g2, editor.tmp / "bars.msgpack"))
     assert st["info"].get("bpm") in ("120", "120.0") and st["unit"] == "bars", st
     assert st["export_unit"] == "bars", st          # QA: the export's waveform read in seconds
+    assert st["win_unit"] == "bars", st             # QA: windows cut by bars read in seconds
     # and seconds for audio that does not know its tempo
     from nodeflow.editor.playback import time_ticks
     assert time_ticks(4.0)[0] == "s"
