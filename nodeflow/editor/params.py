@@ -74,19 +74,22 @@ class ParamEdits:
         self._set(nid, param, value)
         return None
 
-    def _past_the_end(self, nid: str, param: str, value: Any) -> str | None:
-        """Why a start typed at or past the end of the node's input (its length known) is refused: the
-        run would fail on it (a fade or an end past the end is held there by its box, or means 'to the
-        end')."""
+    def _past_the_end(self, nid: str, param: str, value: Any) -> tuple[str | None, str | None]:
+        """A time set at or past the end of the node's input (its length known): ``(refusal, note)``.
+        A start there is refused (the run would fail on it); an end past it is set and said to mean
+        'to the end' (a fade past it is held at the end by its box)."""
         app = self.app
         spec = app.doc.graph.spec(nid) if nid in app.doc.graph.nodes else None
         p = spec.params.get(param) if spec is not None else None
         seconds = app.view.input_s.get(nid)
-        if p is None or seconds is None or not bound_by_input(p) or not param.startswith("start") \
-                or not isinstance(value, (int, float)) or value < seconds:
-            return None
-        return (f"{nid}.{param}: typed {value:g} s, at or past the end of its input ({seconds:.3g} s long); "
-                f"type a start before {seconds:.3g} s (unchanged)")
+        if p is None or seconds is None or not bound_by_input(p) or not isinstance(value, (int, float)):
+            return None, None
+        if param.startswith("start") and value >= seconds:
+            return (f"{nid}.{param}: typed {value:g} s, at or past the end of its input ({seconds:.3g} s long); "
+                    f"type a start before {seconds:.3g} s (unchanged)"), None
+        if param.startswith("end") and value > seconds:
+            return None, f"past the end of its {seconds:.3g} s input: to the end"
+        return None, None
 
     def _set(self, nid: str, param: str, value: Any) -> None:
         app = self.app
@@ -95,9 +98,9 @@ class ParamEdits:
         try:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
-            past = self._past_the_end(nid, param, value)
-            if past is not None:
-                raise EditRefused(past)
+            refused, note = self._past_the_end(nid, param, value)
+            if refused is not None:
+                raise EditRefused(refused)
             app.doc.set_param(nid, param, value)
             self.last_set = self._gesture
         except EditRefused as e:
@@ -105,7 +108,7 @@ class ParamEdits:
             return self._show_graph_value(nid)
         if held is not None:
             self._show_graph_value(nid)
-        app.say(f"{nid}.{param} = {value}" + (f" ({held})" if held else ""))
+        app.say(f"{nid}.{param} = {value}" + (f" ({held or note})" if held or note else ""))
 
     def _show_graph_value(self, nid: str) -> None:
         """A widget shows what was typed, not what the graph holds (refused, or held at the slider's

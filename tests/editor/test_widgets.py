@@ -81,6 +81,8 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     assert st["trim_typed_5"]["status"] == ("trim.start_s: typed 5 s, at or past the end of its input (1.5 s long); "
                                             "type a start before 1.5 s (unchanged)"), st["trim_typed_5"]
     assert st["trim_typed_half"]["value"] == 0.5 and not st["trim_typed_half"]["error"], st["trim_typed_half"]
+    assert st["trim_end_9"] == {"value": 9.0, "error": False,             # an end past it means 'to the end'
+                                "status": "trim.end_s = 9.0 (past the end of its 1.5 s input: to the end)"}, st
     assert st["start_tip"].endswith("0 s or more"), st["start_tip"]          # not "range [0, inf] s"
     assert st["shown_musicgen"] == {"custom_rate_hz": False, "custom_tokens_per_s": False,
                                     "custom_window_tokens": False, "size": True}

@@ -36,13 +36,14 @@ def main(app, drv):
     app.doc.set_param("gain", "gain_db", -7.0)        # an edit upstream: the run's output is out of date
     drv.frames(4)
     out["max_after_upstream_edit"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
-    for typed, key in (("5", "trim_typed_5"), ("0.5", "trim_typed_half")):     # trim's start: a text box
-        drv.click_item("param::trim::start_s")
+    for typed, key, box in (("5", "trim_typed_5", "start_s"), ("0.5", "trim_typed_half", "start_s"),
+                            ("9", "trim_end_9", "end_s")):          # trim's start and end: text boxes
+        drv.click_item(f"param::trim::{box}")
         drv.key("ctrl+a")
         drv.type_text(typed)
         drv.key("Return")
         drv.frames(4)
-        out[key] = {"value": app.doc.graph.nodes["trim"].params["start_s"], "status": app.status_text,
+        out[key] = {"value": app.doc.graph.nodes["trim"].params[box], "status": app.status_text,
                     "error": app.status_error}
     from nodeflow.editor.paramtext import tooltip
     out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
