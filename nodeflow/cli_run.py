@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from .graph import Graph
     from .sweep import VariantResult
 
-    # one run's part of a --daw project: its tracks, tempo (bpm) and meter
-    DawPart = tuple[list[Track], float, tuple[int, int]]
+    # one run's part of a --daw project: its tracks, tempo (bpm) and meter, its exports off those bars
+    DawPart = tuple[list[Track], float, tuple[int, int], list[str]]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -290,11 +290,12 @@ def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
 
 def _daw_part(graph: Graph, outputs: RunValues, name: str = "") -> DawPart:
     """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
-    from .dawproject import clips_from_run, tempo_and_meter
+    from .dawproject import clips_from_run, off_grid, tempo_and_meter
     tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
     if name and len(tracks) == 1:
         tracks[0] = dataclasses.replace(tracks[0], name=name)
-    return (tracks, *tempo_and_meter(graph, outputs))
+    bpm, meter = tempo_and_meter(graph, outputs)
+    return tracks, bpm, meter, [f"{name} {n}".strip() for n in off_grid(graph, outputs, bpm, meter)]
 
 
 def _daw_collector(args: argparse.Namespace, graph: Graph, on_variant: Callable[[VariantResult], None],
@@ -330,6 +331,12 @@ def _write_daw(args: argparse.Namespace, graph: Graph, parts: list[DawPart]) -> 
     path = write_dawproject(Path(args.daw), tracks, bpm=bpm, meter=meter, title=title)
     print(f"wrote {path} (DAW project: {len(tracks)} track(s), {sum(len(t.clips) for t in tracks)} clip(s), "
           f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
+    other = [n for part in parts for n in part[3]] + [f"{t.name} ({part[2][0]}/{part[2][1]} at {part[1]:g} bpm)"
+                                                       for part in parts[1:] if part[1:3] != (bpm, meter)
+                                                       for t in part[0] if t.clips]
+    if other:
+        print(f"note: in another tempo or meter, placed in time but off the project's bars: {', '.join(other)}",
+              file=sys.stderr)
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

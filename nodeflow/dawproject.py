@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # a run's outputs by node id: a RunResult, or a sweep variant's values
 RunValues = Mapping[str, dict[str, Any]]
 
-__all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "clips_from_run", "tempo_and_meter",
+__all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "clips_from_run", "tempo_and_meter", "off_grid",
            "parse_meter", "SUFFIX"]
 
 SUFFIX = ".dawproject"
@@ -481,6 +481,22 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
                 clips.append(Clip(Path(p), 0.0, duration, Path(p).stem, rate, channels))
         tracks.append(Track(f"{track_prefix}{nid}", clips))
     return tracks
+
+
+def off_grid(graph: Graph, result: RunValues, bpm: float, meter: tuple[int, int]) -> list[str]:
+    """The exports whose audio carries another tempo or meter than the project's, as ``"name (3/4 at
+    97.5 bpm)"``: their clips sit where they belong in time, but their bars are not the project's."""
+    from .audio import Audio
+    out = []
+    for nid, _, audios in _export_inputs(graph, result):
+        info = next((dict(a.info) for a in audios if isinstance(a, Audio)), {})
+        try:
+            own = (_check_bpm(info.get("bpm", bpm)), parse_meter(info.get("meter", meter)))
+        except ParameterError:
+            continue
+        if abs(own[0] - bpm) > 1e-6 or own[1] != meter:
+            out.append(f"{nid} ({own[1][0]}/{own[1][1]} at {own[0]:g} bpm)")
+    return out
 
 
 def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[float, tuple[int, int]]:

@@ -283,7 +283,7 @@ class FileActions:
     def daw(self, path: str | Path) -> bool:
         """File > Export DAW project...: the exports of the last run as a DAWproject file (a track per
         export, each clip at its bar, the tempo and meter of the music), as ``audiochain run --daw``."""
-        from ..dawproject import SUFFIX, clips_from_run, tempo_and_meter, write_dawproject
+        from ..dawproject import SUFFIX, clips_from_run, off_grid, tempo_and_meter, write_dawproject
         out = Path(path)
         if out.suffix != SUFFIX:
             out = out.with_suffix(SUFFIX)
@@ -301,7 +301,10 @@ class FileActions:
         except (NodeflowError, OSError) as e:
             self.app.say(f"DAW project not written: {e}", True)
             return False
-        self.app.say(f"wrote the DAW project {out} ({len(tracks)} track(s), {bpm:g} bpm {meter[0]}/{meter[1]})")
+        other = off_grid(graph, run, bpm, meter)
+        self.app.say(f"wrote the DAW project {out} ({len(tracks)} track(s), {bpm:g} bpm {meter[0]}/{meter[1]})"
+                     + (f"; in another tempo or meter, placed in time but off the project's bars: {', '.join(other)}"
+                        if other else ""), warn=bool(other))
         return True
 
     def quit(self) -> None:

@@ -163,6 +163,25 @@ def test_tempo_and_meter_come_from_the_audio_then_the_graph_then_the_window_node
     assert tempo_and_meter(g, outputs) == (97.5, (5, 4))
 
 
+def test_exports_in_another_tempo_or_meter_than_the_project_are_named():
+    """QA: a 3/4 export went into a 4/4 project without a word (its clip is placed right in time, but
+    its bars are not the project's)."""
+    from nodeflow.dawproject import off_grid
+    g = Graph()
+    for name in ("four", "three", "plain"):
+        g.add("io.load", id=f"src_{name}", path="in.wav")
+        g.add("io.export", id=name)
+        g.connect(f"src_{name}", name)
+    plain = Audio(np.zeros(100), RATE)
+    outputs = {"src_four": {"out": plain.with_info(bpm="97.5", meter="4/4")},
+               "src_three": {"out": plain.with_info(bpm="97.5", meter="3/4")}, "src_plain": {"out": plain},
+               **{n: {"out": f"{n}.wav"} for n in ("four", "three", "plain")}}
+    bpm, meter = tempo_and_meter(g, outputs)
+    assert (bpm, meter) == (97.5, (4, 4))
+    assert off_grid(g, outputs, bpm, meter) == ["three (3/4 at 97.5 bpm)"]      # audio without a tempo fits any
+    assert off_grid(g, outputs, 120.0, (4, 4)) == ["four (4/4 at 97.5 bpm)", "three (3/4 at 97.5 bpm)"]
+
+
 # ---------------------------------------------------------------------------------------- a sweep (CLI)
 def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_path):
     window_graph(tmp_path)
@@ -179,6 +198,7 @@ def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_
     for name in names:
         check_clips_on_bars(by_name[name], [tmp_path / "out" / name / f"clips_{i}.wav" for i in (1, 2, 3)], z)
     assert len({c["member"] for clips in by_name.values() for c in clips}) == 9   # every file its own member
+    assert "note:" not in p.stderr
     assert_no_author_paths(text, tmp_path)
     peak = {n: np.abs(sf.read(tmp_path / "out" / n / "clips_1.wav")[0]).max() for n in names}
     assert 20 * np.log10(peak[names[0]] / peak[names[2]]) == pytest.approx(-6.0, abs=0.01)   # the right variants
@@ -186,6 +206,18 @@ def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_
     bpm, meter, tracks = read_dawproject(tmp_path / "out" / "p.dawproject")
     assert (bpm, meter, [t.name for t in tracks]) == (BPM, (3, 4), names)
     assert [[round(c.start_s * bpm / 60, 6) for c in t.clips] for t in tracks] == [[0.0, 6.0, 12.0]] * 3
+
+
+def test_a_sweep_of_meters_names_the_variants_off_the_project_s_bars(tmp_path):
+    window_graph(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    p = subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())",
+                        "run", "g.msgpack", "--sweep", "win.beats_per_bar=3,4", "-o", "out", "--daw", "out/p.dawproject",
+                        "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "97 bpm, 3/4)" in p.stdout
+    assert ("note: in another tempo or meter, placed in time but off the project's bars: v001_beats_per_bar=4 "
+            "(4/4 at 97 bpm)") in p.stderr, p.stderr
 
 
 def one_error_line(err: str) -> str:
