@@ -300,8 +300,9 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
         raise ParameterError("bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, "
                              "or export wav for float")
     if fmt == "mp3" and audio.sample_rate not in MP3_RATES:
+        near = 44100 if audio.sample_rate % 11025 == 0 else 48000       # the same family: an exact ratio
         raise AudioError(f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got "
-                         f"{audio.sample_rate}); resample first or export flac")
+                         f"{audio.sample_rate}); set this export's sample_rate to {near} (or export flac)")
 
 
 def _graph_bytes(ctx: Context, dest: Path) -> bytes:

@@ -266,7 +266,8 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
         (src, dict(path="a.wav", format="mp3"), ParameterError, r"format=mp3 but path='a.wav' ends in \.wav"),
         (src, dict(path="a.aiff"), ParameterError, "cannot tell the format from '.aiff'"),
         (src, dict(path="noext"), ParameterError, "a name without extension"),
-        (mono96, dict(path="a.mp3"), AudioError, r"mp3 supports sample rates .* \(got 96000\)"),
+        (mono96, dict(path="a.mp3"), AudioError, r"mp3 supports sample rates .* \(got 96000\); set this "
+         r"export.s sample_rate to 48000 \(or export flac\)"),
         (src, dict(path="  "), ParameterError, "path is empty"),
         # a folder (named with a trailing slash, or existing) is refused; it used to write "<folder>.wav" beside it
         (src, dict(path="takes/", format="wav"), AudioError, r"path='takes/' names a folder .*; give a file name, e\.g\. takes/out\.wav"),
