@@ -24,15 +24,18 @@ _NO_NETWORK = ("ConnectError", "ConnectTimeout", "NetworkError", "TimeoutExcepti
 _PROXIES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 
 
-def hub_host() -> str:
-    """The hub's host name, as huggingface_hub will contact it (``HF_ENDPOINT``)."""
-    from urllib.parse import urlparse
+def _endpoint() -> str:
     try:
         from huggingface_hub import constants
-        endpoint = str(constants.ENDPOINT)
+        return str(constants.ENDPOINT)
     except ImportError:
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    return urlparse(endpoint).hostname or endpoint
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_host() -> str:
+    """The hub's host (and port), as huggingface_hub will contact it (``HF_ENDPOINT``)."""
+    from urllib.parse import urlparse
+    return urlparse(_endpoint()).netloc or _endpoint()
 
 
 def causes(exc: BaseException) -> list[BaseException]:
@@ -71,4 +74,7 @@ def check_resolves() -> None:
             return
     except ImportError:
         pass
-    socket.getaddrinfo(hub_host(), 443, type=socket.SOCK_STREAM)
+    from urllib.parse import urlparse
+    url = urlparse(_endpoint())
+    if url.hostname:
+        socket.getaddrinfo(url.hostname, url.port or 443, type=socket.SOCK_STREAM)

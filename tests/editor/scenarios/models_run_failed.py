@@ -10,8 +10,7 @@ def main(app, drv):
     dpg = app.dpg
     drv.frames(8)
     drv.key("F5")                                              # Run
-    drv.until(lambda: app.runner.jobs, 20, "the run to start")
-    drv.until(lambda: not app.runner.jobs, 120, "the run to end")
+    drv.until(lambda: not app.runner.jobs and app.status_text.startswith("run "), 120, "the run to end")
     drv.frames(4)
     out = {"kinds": app.state()["kinds"], "status": app.status_text, "nodes": {}}
     for nid in app.doc.graph.nodes:
