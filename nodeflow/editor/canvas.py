@@ -149,7 +149,7 @@ class Canvas:
     def _spread(self) -> None:
         """The nodes shown whole again (compact off) and measured: where two that were apart now
         overlap (a layout made for compact nodes, by Arrange or Fit all), the layout is stretched so
-        that none covers another (:func:`.layout.spread`, one undoable move)."""
+        that none covers another (:func:`.layout.spread`; one undo step, which makes the nodes compact again)."""
         from .document import positions
         from .layout import spread
         app = self.app
@@ -212,7 +212,7 @@ class Canvas:
         they still do not fit.  ``opening``: part of opening a graph that came without positions (its
         layout is the editor's): arranging it is no edit, and what was done follows the opening's message."""
         from .document import positions
-        from .layout import arrange, bounds
+        from .layout import bounds
         app = self.app
         g = app.doc.graph
         box, sizes = self.visible_box(), self.node_sizes()
@@ -249,16 +249,7 @@ class Canvas:
                         f"brought all {n_nodes} nodes into view") + compact
                        + (" (Ctrl+0: actual size)" if level != 1.0 else ""), opening)
             return
-        gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
-        tries = []                                # in the whole window, else above the minimap
-        for room in rooms:
-            new = arrange(g, unit, origin=(gx0, gy0), gap=gap, max_width=gx0 + room[0] / FIT_MIN_ZOOM,
-                          pins={k: v / s for k, v in self.pin_heights().items()})
-            bx0, by0, bx1, by1 = bounds(new, unit)
-            level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
-            fits = (by1 - by0) * level <= room[1]
-            tries.append((not fits, self._under_minimap(new, unit, level, (bx0, by0), box), room, new, level))
-        _, _, room, new, level = min(tries, key=lambda t: t[:2])   # fitting first, then clear of the minimap
+        room, new, level = self._banded(unit, rooms, (gx0, gy0), box)
         bx0, by0, bx1, by1 = bounds(new, unit)
         if (by1 - by0) * level > room[1] and not app.view.compact and not again:
             # too big: collapse the nodes at the smallest zoom a fit shows, measure them, fit again
@@ -277,6 +268,27 @@ class Canvas:
                    + (" (compact: Ctrl+M shows their bodies)" if app.view.compact else "")
                    + ("" if shown == n_nodes else f"; {shown} in view, the rest below (drag with the middle "
                       "button to pan)") + ("" if opening else "; Ctrl+Z puts them back"), opening)
+
+    def _banded(self, unit: dict[str, tuple[float, float]], rooms: list[tuple[float, float]],
+                origin: tuple[float, float], box: tuple[float, float, float, float]
+                ) -> tuple[tuple[float, float], dict[str, list[float]], float]:
+        """The graph arranged in bands for the first of ``rooms`` (the window, then the part above the
+        minimap) where it fits whole and clear of the minimap, else where it fits, else the first:
+        ``(room, positions, zoom)``."""
+        from .layout import arrange, bounds
+        app, z = self.app, self.app.view.zoom
+        gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
+        pins = {k: v / z.scale for k, v in self.pin_heights().items()}
+        tries = []
+        for room in rooms:
+            new = arrange(app.doc.graph, unit, origin=origin, gap=gap, max_width=origin[0] + room[0] / FIT_MIN_ZOOM,
+                          pins=pins)
+            bx0, by0, bx1, by1 = bounds(new, unit)
+            level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
+            tries.append(((by1 - by0) * level > room[1], self._under_minimap(new, unit, level, (bx0, by0), box),
+                          room, new, level))
+        _, _, room, new, level = min(tries, key=lambda t: t[:2])   # fitting first, then clear of the minimap
+        return room, new, level
 
     def _under_minimap(self, pos: dict[str, list[float]], unit: dict[str, tuple[float, float]], level: float,
                        corner: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
