@@ -183,13 +183,20 @@ def test_exports_in_another_tempo_or_meter_than_the_project_are_named():
 
 
 # ---------------------------------------------------------------------------------------- a sweep (CLI)
-def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_path):
-    window_graph(tmp_path)
+def sweep_to_daw(folder: Path, sweep: str) -> subprocess.CompletedProcess:
+    """``audiochain run g.msgpack --sweep SWEEP -o out --daw out/p.dawproject`` on :func:`window_graph`,
+    in a child process as a shell runs it; it must succeed."""
+    window_graph(folder)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     p = subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())",
-                        "run", "g.msgpack", "--sweep", "gain.gain_db=-6,-3,0", "-o", "out", "--daw", "out/p.dawproject",
-                        "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+                        "run", "g.msgpack", "--sweep", sweep, "-o", "out", "--daw", "out/p.dawproject", "-q"],
+                       cwd=folder, capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_path):
+    p = sweep_to_daw(tmp_path, "gain.gain_db=-6,-3,0")
     assert "wrote out/p.dawproject (DAW project: 3 track(s), 9 clip(s), 97 bpm, 3/4)" in p.stdout
     names = ["v000_gain_db=-6.0", "v001_gain_db=-3.0", "v002_gain_db=0.0"]
 
@@ -209,12 +216,7 @@ def test_a_sweep_of_three_variants_reads_back_as_three_tracks_on_their_bars(tmp_
 
 
 def test_a_sweep_of_meters_names_the_variants_off_the_project_s_bars(tmp_path):
-    window_graph(tmp_path)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    p = subprocess.run([sys.executable, "-c", "import sys; from nodeflow.cli import main; sys.exit(main())",
-                        "run", "g.msgpack", "--sweep", "win.beats_per_bar=3,4", "-o", "out", "--daw", "out/p.dawproject",
-                        "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
-    assert p.returncode == 0, p.stderr
+    p = sweep_to_daw(tmp_path, "win.beats_per_bar=3,4")
     assert "97 bpm, 3/4)" in p.stdout
     assert ("note: in another tempo or meter, placed in time but off the project's bars: v001_beats_per_bar=4 "
             "(4/4 at 97 bpm)") in p.stderr, p.stderr
