@@ -262,17 +262,19 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
         offline = no_connection(e)
         if offline is not None:
             raise DownloadFailed(f"checkpoint '{name}' could not be downloaded: no connection to {hub_host()} "
-                                 f"({offline}); connect and run again"
-                                 + ("" if pulling else  # `models pull` itself would be told to run itself
-                                    f", or run `audiochain models pull {name}` on a machine with internet")) from e
+                                 f"({offline}); connect and run again" + _pull_hint(name, pulling)) from e
         raise DownloadFailed(f"checkpoint '{name}' could not be downloaded ({type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}); check the name and the connection"
-                             + ("" if pulling else
-                                f", or run `audiochain models pull {name}` on a machine with internet")) from e
+                             + _pull_hint(name, pulling)) from e
     finally:
         if not progress:
             enable_progress_bars()
     return Path(path)
+
+
+def _pull_hint(name: str, pulling: bool) -> str:
+    """The end of a failed download's message: the pull command, unless it is `models pull` failing."""
+    return "" if pulling else f", or run `audiochain models pull {name}` on a machine with internet"
 
 
 def _patterns(hub: Any, repo: str, rev: str | None, cache: Path) -> list[str]:

@@ -35,7 +35,8 @@ def _endpoint() -> str:
 def hub_host() -> str:
     """The hub's host (and port), as huggingface_hub will contact it (``HF_ENDPOINT``)."""
     from urllib.parse import urlparse
-    return urlparse(_endpoint()).netloc or _endpoint()
+    endpoint = _endpoint()
+    return urlparse(endpoint).netloc or endpoint
 
 
 def causes(exc: BaseException) -> list[BaseException]:

@@ -358,7 +358,7 @@ class Canvas:
             return at
         (x0, y0), (x1, y1) = rect
         size = self._new_size(type_id, self.node_sizes())
-        title = 24.0 * self.app.view.zoom.scale       # the title bar is above the measured rectangle
+        title = 24.0 * self.app.view.zoom.scale       # (a measured size has its title bar: this is margin)
         w, h = size[0], size[1] + title
         x = max(min(float(at[0]), x1 - w - 8.0), x0 + 8.0)
         y = max(min(float(at[1]), y1 - h - 8.0), y0 + 8.0)

@@ -339,7 +339,7 @@ class Outputs:
             duration = float(rate_end)
         self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
         from .playback import tempo_info, time_ticks
-        unit, ticks = time_ticks(duration, tempo_info(source) or getattr(source, "info", ()))
+        unit, ticks = time_ticks(duration, tempo_info(source))
         self.time_unit[key] = unit
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         width, height = widgets.WIDTH + 80, WAVE_H - AXIS_H         # drawn at 100%, scaled with the zoom
