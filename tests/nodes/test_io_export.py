@@ -389,11 +389,11 @@ def test_streamed_loudness_equals_libebur128(rate, channels, seconds):
 
 
 def test_limiting_and_loudness_do_not_depend_on_the_block_size(monkeypatch):
-    from nodes.io import _master
+    from nodes.io import _limiter, _master
     x = transients(7.0)                           # longer than one block (2^18 frames)
     whole = _master.master(x, RATE, -9.0, 10 ** (-1 / 20))
     reference, gain = whole.array(), whole.gain
-    monkeypatch.setattr(_master, "BLOCK", 9973)   # a prime: block edges fall everywhere
+    monkeypatch.setattr(_limiter, "BLOCK", 9973)  # a prime: block edges fall everywhere
     small = _master.Mastered(x, RATE, whole.ceiling, gain)   # the limiter's own target (true-peak passes)
     small.knee = whole.knee                                  # and the fast-stage knee the search chose
     np.testing.assert_allclose(small.array(), reference, rtol=0, atol=1e-9)   # cumsum rounding only
@@ -406,12 +406,12 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     as a fresh measurement, limited (memoised blocks) or not, and the memo dies with the array."""
     import gc
 
-    from nodes.io import _master
+    from nodes.io import _limiter, _master
     x = transients(3.0)
     x.setflags(write=False)                       # as Audio keeps its samples
     calls = []
-    real = _master._metered
-    monkeypatch.setattr(_master, "_metered", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = _limiter._metered
+    monkeypatch.setattr(_limiter, "_metered", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
     n_first = len(calls)
     again = _master.master(x, RATE, -20.0, 10 ** (-1 / 20))
@@ -422,7 +422,7 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     np.testing.assert_array_equal(limited.array(), fresh.array())
     assert _master.integrated_lufs(limited.array(), RATE) == pytest.approx(-9.0, abs=0.05)
     key = id(x)
-    assert key in _master._ENERGIES
+    assert key in _limiter._ENERGIES
     del x, first, again, limited
     gc.collect()
-    assert key not in _master._ENERGIES or _master._ENERGIES[key][0]() is not None
+    assert key not in _limiter._ENERGIES or _limiter._ENERGIES[key][0]() is not None

@@ -1,0 +1,426 @@
+"""The true-peak limiter of exports: a two-stage look-ahead limiter holding a TRUE-peak ceiling,
+computed in blocks so that an hour of audio costs no full-length float64 copies (the loudness
+search that sets its make-up gain is :mod:`._master`).
+
+
+Why not ``pedalboard.Limiter``: it is JUCE's limiter, whose first stage compresses everything
+above -10 dBFS (4:1) whatever the threshold, then adds make-up gain and hard-clips.  A file
+already under the ceiling would still be changed.  The limiter here touches only the frames
+that need it, and its gain is provably at or below the gain each frame needs.  With ``tp[n]`` the
+per-frame true-peak envelope (4x oversampled, the instants around frame ``n``, all channels):
+
+    need[n]  = min(1, c / (g * tp[n]))
+    slow[n]  = mean over RAMP1 of min(1, c * KNEE / (g * M1[k]))   M1 = sliding max of tp
+                                                                   (hold HOLD1, look-ahead RAMP1)
+    fast[n]  = mean over RAMP2 of min(1, c / M2[k])                M2 = sliding max of
+                                                                   g * slow * tp (HOLD2, RAMP2)
+    gain[n]  = min(slow[n] * fast[n], need[n])
+
+The slow stage rides the level with a 10 ms ramp and a 50 ms hold and leaves peaks up to KNEE dB
+above the ceiling to the fast stage (1.5 ms ramp, 4 ms hold), which therefore never takes more than
+KNEE dB.  The knee is program-dependent: 0 dB (the slow stage does everything, the fast stage only
+mops up) unless the target needs more, then 3 and 6 dB (:data:`._master.KNEES_DB`).  Loud targets come from many short, shallow reductions instead of one long dip per
+transient, so loudness keeps rising with gain (a limiter with only the slow stage saturates).
+Every ``hold`` averaged into a gain covers the frame it is applied to, so ``gain[n] <= need[n]``
+without the final ``min`` (which only absorbs rounding).  The true peak of the gain-modulated
+output can still differ from ``g * gain * tp`` by a little: :func:`._master.master` measures the result
+and lowers its internal target by the overshoot (:data:`._master.TP_PASSES` at most).
+``M1`` and ``tp`` do not depend on the make-up gain ``g``; the loudness search re-runs the rest.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Callable, Iterator
+
+import numpy as np
+
+from nodeflow.errors import ParameterError
+
+from ._loudness import (BLOCK as METER_BLOCK, SIDE_MIN_FRAMES, TP_TAPS_PER_PHASE, LoudnessMeter, Measurement, SosFilter, TruePeakMeter,
+                        block_energies, channel_weights, gated_loudness, k_weighting, measure_blocks, side)
+
+__all__ = ["Mastered", "db_to_gain", "true_peak_envelope"]
+
+SLOW_RAMP_S, SLOW_HOLD_S = 0.010, 0.050    # gain riding: attack (look-ahead) = release ramp, hold
+FAST_RAMP_S, FAST_HOLD_S = 0.0015, 0.004   # brickwall on what the slow stage leaves
+MIN_LOUDNESS_S = 0.4      # one BS.1770 gating block
+BLOCK = 1 << 18           # frames processed at a time
+MEMO_BYTES = 128 << 20    # the limiter's per-frame gain (float64) is kept for the write up to this size
+FILTERED_BYTES = 256 << 20   # the K-weighted input (float32) is kept for the gain search up to this size
+ACTIVE_GAP = 1 << 12      # frames: limiter ranges closer than this are taken as one (at least)
+HOT_BLOCK = 64            # frames: where the limiter acts is found at this resolution
+FILTER_TAIL_S = 0.1       # the K-weighting's response has decayed below 1e-10 after this (38 Hz high-pass)
+TP_CONTEXT = TP_TAPS_PER_PHASE // 2 + 1   # frames each side of a range that its interpolation reads
+
+
+def db_to_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def _sliding_max(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """``out[n] = max(x[n - before .. n + after])``, out-of-range frames counting as 0, in blocks of
+    :data:`BLOCK` frames; float32 out.  Maxima over windows of 1, 2, 4 ... frames by doubling, then
+    two overlapping ones cover the window (``log2(window)`` contiguous passes)."""
+    n = len(x)
+    out = np.empty(n, np.float32)
+    w = before + after + 1
+    for a in range(0, n, BLOCK):
+        b = min(n, a + BLOCK)
+        m, k = _slice(x, a - before, b + after), 1
+        while 2 * k <= w:
+            m, k = np.maximum(m[:-k], m[k:]), 2 * k
+        np.maximum(m[:b - a], m[w - k:w - k + b - a], out=out[a:b])
+    return out
+
+
+def _slice(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``x[lo:hi]`` with zeros where the range leaves ``x``."""
+    n = len(x)
+    seg = x[max(lo, 0):max(min(hi, n), 0)]
+    if lo >= 0 and hi <= n:
+        return seg
+    return np.concatenate([np.zeros(max(0, min(-lo, hi - lo)), x.dtype), seg, np.zeros(max(0, hi - max(lo, n)), x.dtype)])
+
+
+def _moving_mean(held: np.ndarray, ramp: int) -> np.ndarray:
+    """``out[i] = mean(held[i .. i + ramp - 1])`` for ``len(held) - ramp + 1`` outputs."""
+    csum = np.concatenate([[0.0], np.cumsum(held, dtype=np.float64)])
+    return (csum[ramp:] - csum[:-ramp]) / ramp
+
+
+def true_peak_envelope(x: np.ndarray, rate: int, check: Callable[[], None] | None = None) -> np.ndarray:
+    """Per-frame true-peak envelope of ``x[channels, frames]`` (float32, see ``TruePeakMeter``)."""
+    meter = TruePeakMeter(rate, x.shape[0])
+    env = np.empty(x.shape[1], np.float32)
+    done = 0
+    for a in range(0, x.shape[1], METER_BLOCK):
+        if check is not None:
+            check()
+        for part in (meter.add(x[:, a:a + METER_BLOCK]), meter.finish() if a + METER_BLOCK >= x.shape[1] else None):
+            if part is not None:
+                take = min(len(part), len(env) - done)
+                env[done:done + take] = part[:take]
+                done += take
+    return env
+
+
+class Mastered:
+    """``x[channels, frames]`` times a make-up ``gain``, limited to the true-peak ``ceiling``
+    (linear), produced block by block (:meth:`blocks`) so that long audio is never copied whole."""
+
+    def __init__(self, x: np.ndarray, rate: int, ceiling: float, gain: float = 1.0,
+                 check: Callable[[], None] | None = None):
+        self.x, self.rate, self.ceiling, self.gain = x, rate, float(ceiling), float(gain)
+        self.check = check          # called between blocks (``ctx.check_cancelled``: raises to cancel)
+        self.frames = x.shape[1]
+        self.r1, self.h1 = max(1, round(SLOW_RAMP_S * rate)), round(SLOW_HOLD_S * rate)
+        self.r2, self.h2 = max(1, round(FAST_RAMP_S * rate)), round(FAST_HOLD_S * rate)
+        self.knee = 1.0
+        self.verify = True          # False: the search's estimated result is not measured (see :func:`master`)
+        self.slope = 1.0            # LU per dB near the last estimate: the share of energy the limiter leaves free
+        self._tp: np.ndarray | None = None
+        self._slow_max: np.ndarray | None = None
+        self._plain_energies: np.ndarray | None = None
+        self._filtered: np.ndarray | None = None
+        self._ranges: tuple[tuple[float, float, float], list[tuple[int, int, np.ndarray]]] | None = None  # see _limiter
+        self._hot: tuple[np.ndarray, ...] | None = None       # slow-stage maximum and true peak per HOT_BLOCK frames
+        self.measurement: Measurement | None = None    # of the written file, set by the caller
+
+    @property
+    def peak(self) -> float:
+        """True peak of the input (linear)."""
+        return float(self._envelope().max(initial=0.0))
+
+    def limiting(self, gain: float) -> bool:
+        return self.peak * gain > self.ceiling
+
+    def _envelope(self) -> np.ndarray:
+        if self._tp is None:
+            self._tp = true_peak_envelope(self.x, self.rate, self.check)
+        return self._tp
+
+    def _slow(self) -> np.ndarray:
+        if self._slow_max is None:
+            self._slow_max = _sliding_max(self._envelope(), self.h1, self.r1 - 1)
+        return self._slow_max
+
+    def _gain(self, a: int, b: int, g: float) -> np.ndarray:
+        """Limiter gain for frames ``[a, b)`` at make-up gain ``g`` (float64)."""
+        c, r1, r2, h2 = self.ceiling, self.r1, self.r2, self.h2
+        lo2, hi = a - (r2 - 1) - h2, b + r2 - 1          # frames the fast stage looks at
+        lo1 = lo2 - (r1 - 1)                               # ... and the slow holds they average
+        with np.errstate(divide="ignore"):
+            hold1 = np.minimum(1.0, np.divide(c * self.knee / g, _slice(self._slow(), lo1, hi), dtype=np.float64))
+            slow = _moving_mean(hold1, r1)                 # frames [lo2, hi)
+            resid = (g * slow * _slice(self._envelope(), lo2, hi)).astype(np.float32)
+            held = _sliding_max(resid, h2, r2 - 1)[h2:]    # frames [a - r2 + 1, hi)
+            fast = _moving_mean(np.minimum(1.0, np.divide(c, held[:b - a + r2 - 1], dtype=np.float64)), r2)
+            need = np.minimum(1.0, np.divide(c / g, self._envelope()[a:b], dtype=np.float64))
+        return np.minimum(slow[h2 + r2 - 1:h2 + r2 - 1 + b - a] * fast, need)
+
+    @functools.cached_property
+    def _k(self) -> SosFilter:
+        """A K-weighting filter for :meth:`_limited_energies` (its state is reset per range)."""
+        return SosFilter(k_weighting(self.rate), self.x.shape[0])
+
+    def _active(self, g: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(starts, ends)`` of the frame ranges outside which the limiter's gain at make-up gain ``g``
+        is exactly 1: around the frames whose slow-stage maximum or true peak is over the ceiling (found
+        per :data:`HOT_BLOCK` frames), widened by the stages' reach (``slow`` averages ``r1`` holds back,
+        ``fast`` looks ``h2 + 2 r2`` around).  Ranges are joined unless a 100 ms chunk and the filters'
+        decay (:data:`FILTER_TAIL_S`) fit between them, so chunks re-measured per range never overlap."""
+        if self._hot is None:
+            pad = -self.frames % HOT_BLOCK
+            self._hot = tuple(np.concatenate([v, np.zeros(pad, v.dtype)]).reshape(-1, HOT_BLOCK).max(axis=1)
+                              for v in (self._slow(), self._envelope()))
+        c = self.ceiling
+        hot = (self._hot[0] > c * self.knee / g) | (self._hot[1] > c / g)
+        edges = np.flatnonzero(np.diff(hot.view(np.int8), prepend=0, append=0)) * HOT_BLOCK
+        pad = self.r1 + self.h2 + 2 * self.r2
+        starts, ends = np.maximum(edges[0::2] - pad, 0), np.minimum(edges[1::2] + pad, self.frames)
+        gap = max(ACTIVE_GAP, (self.rate + 5) // 10 + round(FILTER_TAIL_S * self.rate))
+        new = np.concatenate([[True], starts[1:] > ends[:-1] + gap])
+        return starts[new], ends[np.concatenate([new[1:], [True]])]
+
+    def _limiter(self, g: float) -> list[tuple[int, int, np.ndarray]]:
+        """``(start, end, gain)`` where the limiter acts at make-up gain ``g`` (1 elsewhere); the last
+        gain's are kept for the next pass (the search, the true peak and the write all want them) up to
+        :data:`MEMO_BYTES`."""
+        key = (g, self.ceiling, self.knee)
+        if self._ranges is not None and self._ranges[0] == key:
+            return self._ranges[1]
+        ranges = []
+        for a, b in zip(*self._active(g)):
+            a, b = int(a), int(b)
+            if self.check is not None:
+                self.check()
+            if b - a < 2 * SIDE_MIN_FRAMES:
+                ranges.append((a, b, self._gain(a, b, g)))
+                continue
+            # a long range in two halves side by side (the gain of any stretch is computed from its own
+            # context, so the halves join exactly but for the moving means' rounding, ~1e-16)
+            m = (a + b) // 2
+            second = side().submit(self._gain, m, b, g)
+            ranges.append((a, b, np.concatenate([self._gain(a, m, g), second.result()])))
+        if sum(r[1] - r[0] for r in ranges) * 8 <= MEMO_BYTES:
+            self._ranges = (key, ranges)
+        return ranges
+
+    def _gain_over(self, ranges: list[tuple[int, int, np.ndarray]], lo: int, hi: int) -> np.ndarray:
+        """The limiter's gain for frames ``[lo, hi)`` from its ranges."""
+        out = np.ones(hi - lo)
+        k = bisect.bisect_right([r[1] for r in ranges], lo)   # ranges are sorted and disjoint
+        for a, b, lim in ranges[k:]:
+            if a >= hi:
+                break
+            x0, x1 = max(a, lo), min(b, hi)
+            out[x0 - lo:x1 - lo] = lim[x0 - a:x1 - a]
+        return out
+
+    def blocks(self, gain: float | None = None, limit: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
+        g = self.gain if gain is None else float(gain)
+        limit = limit and self.limiting(g)
+        ranges = self._limiter(g) if limit and self.frames * 8 <= MEMO_BYTES else None
+        for a in range(0, self.frames, BLOCK):
+            if self.check is not None:
+                self.check()
+            b = min(self.frames, a + BLOCK)
+            y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
+            if limit:
+                y *= self._gain(a, b, g) if ranges is None else self._gain_over(ranges, a, b)
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
+            yield a, y
+
+    def array(self) -> np.ndarray:
+        """The whole mastered audio, float64 ``[channels, frames]`` (short clips and tests)."""
+        out = np.empty(self.x.shape, np.float64)
+        for a, y in self.blocks():
+            out[:, a:a + y.shape[1]] = y
+        return out
+
+    def loudness(self, gain: float | None = None, limit: bool = True) -> float:
+        """Integrated loudness in LUFS of the audio :meth:`blocks` would give (``-inf``: all gated).
+
+        The K-weighting filters are linear: without limiting, chunk energies scale with ``gain**2``
+        (measured once, re-gated for each gain); limited, ``K(y) = g K(x) + K(y - g x)`` where the
+        difference is zero outside the limiter's ranges, so only those ranges (and the filters' decay
+        after them, :data:`FILTER_TAIL_S`) are filtered again (:meth:`_limited_energies`).
+        """
+        g = self.gain if gain is None else float(gain)
+        chunk = (self.rate + 5) // 10
+        if limit and self.limiting(g):
+            if self._plain()[1] is None:           # long audio: meter the limited result
+                meter = _metered(self.blocks(g, True), self.frames, self.x.shape[0], self.rate)
+                return gated_loudness(block_energies(meter.energies(), chunk))
+            return gated_loudness(block_energies(self._limited_energies(g, exact=True), chunk), g * g)
+        return gated_loudness(block_energies(self._plain()[0], chunk), g * g)
+
+    def estimate(self, gain: float) -> float:
+        """:meth:`loudness` for the gain search's tries, without filtering again.
+
+        The limiter's gain ``l[n]`` moves slowly next to the K-weighting filters (ramps of 1.5 ms and
+        more against a 1.7 kHz shelf and a 38 Hz high-pass), so K-weighting the limited audio gives,
+        within a few thousandths of an LU on music, ``l[n]`` times the K-weighted input.  Deep limiting
+        can move it further; the search checks its result with :meth:`loudness`.
+        """
+        g = float(gain)
+        if self._plain()[1] is None or not self.limiting(g):
+            return self.loudness(g)
+        return gated_loudness(block_energies(self._limited_energies(g, exact=False), (self.rate + 5) // 10), g * g)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether :meth:`estimate` differs from :meth:`loudness` (else the search checks nothing)."""
+        return self._plain()[1] is not None
+
+    def _plain(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The input's K-weighting at gain 1: the energy per 100 ms chunk, and the filtered input
+        (``[frames, channels]`` float32, up to :data:`FILTERED_BYTES`; else None).  Measured once per
+        array (see :func:`_remembered_energies`)."""
+        if self._plain_energies is None:
+            remembered = _remembered_energies(self.x, self.rate)
+            if remembered is None:
+                keep = self.x.size * 4 <= FILTERED_BYTES
+                meter = _metered(self.blocks(1.0, False), self.frames, self.x.shape[0], self.rate, keep)
+                remembered = meter.energies(), np.concatenate(meter.filtered) if meter.filtered else None
+                _remember_energies(self.x, self.rate, remembered)
+            self._plain_energies, self._filtered = remembered
+        return self._plain_energies, self._filtered
+
+    def _limited_energies(self, g: float, exact: bool) -> np.ndarray:
+        """Chunk energies (at gain 1: scale by ``g**2``) of the audio limited at make-up gain ``g``:
+        the input's, re-computed over the chunks the limiter touches.  ``exact``: the limited audio's own
+        K-weighting there (the difference from ``g x`` filtered, plus its decay); else the input's
+        K-weighted frames times the limiter's gain (see :meth:`estimate`)."""
+        chunks, kx = self._plain()
+        assert kx is not None
+        size, weights = (self.rate + 5) // 10, channel_weights(self.x.shape[0])
+        chunks, end = chunks.copy(), len(chunks) * size
+        tail = round(FILTER_TAIL_S * self.rate) if exact else 0
+        held = 0.0                                 # energy of the frames the limiter holds down
+        for a, b, lim in self._limiter(g):
+            lo, b = a - a % size, min(b, end)
+            hi = min(end, -(-(b + tail) // size) * size)
+            if lo >= b:
+                continue
+            if exact:
+                y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
+                y *= lim[:b - a]
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
+                diff = np.zeros((hi - lo, self.x.shape[0]))
+                diff[a - lo:b - lo] = (y / g - self.x[:, a:b]).T
+                self._k.x[:] = 0.0                 # the difference starts from silence
+                energy = np.square(kx[lo:hi] + self._k(diff)) @ weights
+            else:
+                energy = self._frame_energies[lo:hi].copy()
+                energy[a - lo:b - lo] *= np.square(lim[:b - a])
+                held += float(energy[a - lo:b - lo][lim[:b - a] < 0.999].sum())
+            chunks[lo // size:hi // size] = energy.reshape(-1, size).sum(axis=1)
+        if not exact:
+            self.slope = 1.0 - held / max(float(chunks.sum()), 1e-300)
+        return chunks
+
+    @functools.cached_property
+    def _frame_energies(self) -> np.ndarray:
+        """The K-weighted input's channel-weighted energy per frame (for :meth:`estimate`)."""
+        kx = self._plain()[1]
+        assert kx is not None
+        return np.square(kx, dtype=np.float64) @ channel_weights(self.x.shape[0])
+
+    def true_peak(self, gain: float | None = None) -> float:
+        """True peak (linear) of the audio :meth:`blocks` would give.
+
+        Limited, only the ranges where the limiter acts (:meth:`_active`, with the interpolator's
+        context) are metered: elsewhere the output is ``g`` times the input, whose envelope is known,
+        and no interpolation window there reaches a frame the limiter changed.
+        """
+        g = self.gain if gain is None else float(gain)
+        if not self.limiting(g):
+            meter = TruePeakMeter(self.rate, self.x.shape[0])
+            for _, y in self.blocks(g):
+                meter.add(y)
+            meter.finish()
+            return meter.true_peak()
+        ranges = self._limiter(g)
+        outside = self._envelope().copy()
+        for a, b, _ in ranges:
+            outside[a:b] = 0.0
+        peak = g * float(outside.max(initial=0.0))
+        pieces, inside = [], []                 # the ranges with context, one after another
+        for a, b, _ in ranges:
+            if self.check is not None:
+                self.check()
+            lo, hi = max(0, a - TP_CONTEXT), min(self.frames, b + TP_CONTEXT)
+            y = np.multiply(self.x[:, lo:hi], g, dtype=np.float64)
+            y *= self._gain_over(ranges, lo, hi)
+            np.clip(y, -self.ceiling, self.ceiling, out=y)
+            offset = sum(p.shape[1] for p in pieces)
+            pieces.append(y)
+            inside.append((offset + a - lo, offset + b - lo))
+        if pieces:
+            meter = TruePeakMeter(self.rate, self.x.shape[0])
+            parts = [meter.add(np.concatenate(pieces, axis=1)), meter.finish()]
+            env = np.concatenate([p for p in parts if p is not None])
+            peak = max([peak] + [float(env[a:b].max()) for a, b in inside])
+        return peak
+
+    def measure(self) -> Measurement:
+        """Loudness, LRA and peaks of the mastered audio (before any codec)."""
+        return measure_blocks((y for _, y in self.blocks()), self.rate, self.x.shape[0])
+
+
+# Re-exporting the same audio (a cached upstream output, e.g. while a user tries export settings)
+# need not measure it again: the K-weighted chunk energies of the last few arrays are kept, keyed by
+# the array's identity and dropped when the array is freed.  Audio samples are never changed in place.
+Energies = tuple[np.ndarray, "np.ndarray | None"]       # per chunk, the filtered input
+_ENERGIES: OrderedDict[int, tuple[weakref.ref, int, Energies]] = OrderedDict()
+_ENERGIES_LOCK = threading.Lock()
+_ENERGIES_KEPT = 8
+_ENERGIES_BYTES = 256 << 20       # filtered inputs kept in all (the oldest entries go first)
+
+
+def _remembered_energies(x: np.ndarray, rate: int) -> Energies | None:
+    with _ENERGIES_LOCK:
+        hit = _ENERGIES.get(id(x))
+        if hit is None or hit[0]() is not x or hit[1] != rate:
+            return None
+        _ENERGIES.move_to_end(id(x))
+        return hit[2]
+
+
+def _remember_energies(x: np.ndarray, rate: int, energies: Energies) -> None:
+    try:
+        ref = weakref.ref(x, lambda _r, key=id(x): _forget(key, _r))
+    except TypeError:      # not weak-referenceable (a view of a foreign buffer): do not keep
+        return
+    with _ENERGIES_LOCK:
+        _ENERGIES[id(x)] = (ref, rate, energies)
+        while len(_ENERGIES) > _ENERGIES_KEPT or (len(_ENERGIES) > 1 and _frame_bytes() > _ENERGIES_BYTES):
+            _ENERGIES.popitem(last=False)
+
+
+def _frame_bytes() -> int:
+    return sum(e[2][1].nbytes for e in _ENERGIES.values() if e[2][1] is not None)
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    with _ENERGIES_LOCK:
+        if key in _ENERGIES and _ENERGIES[key][0] is ref:
+            del _ENERGIES[key]
+
+
+def _metered(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: int, rate: int,
+             keep_filtered: bool = False) -> LoudnessMeter:
+    """A loudness meter fed the streamed audio (its 100 ms chunk energies, and the filtered audio if kept)."""
+    if frames < round(MIN_LOUDNESS_S * rate):
+        raise ParameterError(f"loudness_lufs needs at least {MIN_LOUDNESS_S} s of audio to measure "
+                             f"(got {frames / rate:.3f} s); clear loudness_lufs for short clips")
+    meter = LoudnessMeter(rate, channels, keep_filtered)
+    for _, y in blocks:
+        meter.add(y)
+    return meter
