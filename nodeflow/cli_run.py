@@ -22,7 +22,8 @@ from .term import printable
 
 if TYPE_CHECKING:
     from .callbacks import TraceHandler
-    from .dawproject import RunValues, Track
+    from .dawproject import Track
+    from .dawruns import RunValues
     from .executor import Event, RunHandle
     from .graph import Graph
     from .sweep import VariantResult
@@ -264,7 +265,8 @@ def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
     written (missing folders are created, as for ``-o``), not an input, and an export to place."""
     if not getattr(args, "daw", None):
         return
-    from .dawproject import EXPORT_NODE, SUFFIX
+    from .dawproject import SUFFIX
+    from .dawruns import EXPORT_NODE
     path = Path(args.daw)
     if path.suffix.lower() != SUFFIX:
         raise ParameterError(f"--daw {args.daw}: a DAWproject file's name ends in {SUFFIX} (DAWs open it by its "
@@ -290,7 +292,7 @@ def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
 
 def _daw_part(graph: Graph, outputs: RunValues, name: str = "") -> DawPart:
     """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
-    from .dawproject import clips_from_run, off_grid, tempo_and_meter
+    from .dawruns import clips_from_run, off_grid, tempo_and_meter
     tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
     if name and len(tracks) == 1:
         tracks[0] = dataclasses.replace(tracks[0], name=name)

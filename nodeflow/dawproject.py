@@ -11,7 +11,7 @@ nothing of the author's machine appears in the XML).  Each clip plays its whole 
 ``Audio`` element gives the file's duration, sample rate and channels, as the format's reference
 implementation places un-warped audio on a beat arrangement.
 
->>> tracks = clips_from_run(graph, result)                    # doctest: +SKIP
+>>> tracks = clips_from_run(graph, result)   # nodeflow.dawruns          # doctest: +SKIP
 >>> write_dawproject("song.dawproject", tracks, bpm=97, meter=(3, 4), title="Song")  # doctest: +SKIP
 >>> bpm, meter, tracks = read_dawproject("song.dawproject")   # doctest: +SKIP
 """
@@ -25,24 +25,15 @@ import zipfile
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path, PurePath, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 from .atomic import atomic_path
 from .errors import AudioError, FileFormatError, NodeflowError, ParameterError
 
-if TYPE_CHECKING:
-    from .graph import Graph
-
-# a run's outputs by node id: a RunResult, or a sweep variant's values
-RunValues = Mapping[str, dict[str, Any]]
-
-__all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "clips_from_run", "tempo_and_meter", "off_grid",
-           "parse_meter", "SUFFIX"]
+__all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "parse_meter", "check_bpm", "file_facts", "SUFFIX"]
 
 SUFFIX = ".dawproject"
 FORMAT_VERSION = "1.0"
-EXPORT_NODE = "io.export"
-WINDOW_NODE = "time.tokenize_window"
 DENOMINATORS = (1, 2, 4, 8, 16, 32)
 # reading files from elsewhere: bounded work whatever the file claims
 MAX_XML_BYTES = 32 * 2**20
@@ -97,7 +88,7 @@ def parse_meter(meter: str | Sequence[Any]) -> tuple[int, int]:
     return num, den
 
 
-def _check_bpm(bpm: Any) -> float:
+def check_bpm(bpm: Any) -> float:
     try:
         value = float(bpm)
     except (TypeError, ValueError):
@@ -143,7 +134,7 @@ def _member_name(clip: Clip, track: str, taken: set[str]) -> str:
     return name
 
 
-def _file_facts(path: Path) -> tuple[float, int, int]:
+def file_facts(path: Path) -> tuple[float, int, int]:
     """Duration (s), sample rate and channels of an audio file as stored."""
     import soundfile as sf
     try:
@@ -243,7 +234,7 @@ def write_dawproject(path: str | Path, tracks: Iterable[Track], *, bpm: float, m
     Returns the path written.
     """
     path = Path(path)
-    bpm = _check_bpm(bpm)
+    bpm = check_bpm(bpm)
     meter = parse_meter(meter)
     tracks = list(tracks)
     if path.is_dir():
@@ -265,7 +256,7 @@ def write_dawproject(path: str | Path, tracks: Iterable[Track], *, bpm: float, m
                     raise ParameterError(f"track {track.name!r}, clip {clip.file}: {what}={v!r}; expected a "
                                          f"{'positive' if what == 'duration_s' else 'non-negative'} number of seconds")
             if src not in members:
-                members[src] = (_member_name(clip, track.name, taken), _file_facts(src))
+                members[src] = (_member_name(clip, track.name, taken), file_facts(src))
             clips.append((clip, *members[src]))
         placed.append((track, clips))
     project = _project_xml(placed, bpm, meter)
@@ -437,87 +428,3 @@ def _extract(z: zipfile.ZipFile, member: str, dest: Path, done: dict[str, Path],
         shutil.copyfileobj(src, f, 1 << 20)
     done[member] = out
     return out
-
-
-# ---------------------------------------------------------------------------------------- from a run
-def _as_list(v: Any) -> list[Any]:
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def _export_inputs(graph: Graph, result: RunValues) -> list[tuple[str, list[str], list[Any]]]:
-    """``(export node id, written paths, the Audio values that fed them)`` per export node that ran."""
-    out = []
-    for nid, inst in graph.nodes.items():
-        if inst.type != EXPORT_NODE or nid not in result:
-            continue
-        paths = [p for p in _as_list(result[nid].get("out")) if isinstance(p, str)]
-        link = next((l for l in graph.links if l.dst == nid and l.dst_port == "audio"), None)
-        fed = (result.get(link.src) or {}).get(link.src_port) if link is not None else None
-        out.append((nid, paths, _as_list(fed) if fed is not None else []))
-    return out
-
-
-def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> list[Track]:
-    """One :class:`Track` per export node of a finished run, its clips where the audio sat.
-
-    ``result`` maps node ids to their outputs: a ``RunResult``, or a sweep variant's ``values``.
-
-    A clip's position is its audio's ``start_frame / sample_rate`` (windows cut from a longer
-    piece carry where they started) and its duration ``frames / sample_rate``.  Where the audio
-    that fed an export is not in ``result`` the clip is read off the written file, at 0 s.
-    Tracks are named ``track_prefix + node id``, in the graph's node order.
-    """
-    from .audio import Audio
-    tracks = []
-    for nid, paths, audios in _export_inputs(graph, result):
-        clips = []
-        for i, p in enumerate(paths):
-            a = audios[i] if len(audios) == len(paths) and isinstance(audios[i], Audio) else None
-            if a is not None:
-                clips.append(Clip(Path(p), Fraction(a.start_frame, a.sample_rate), Fraction(a.frames, a.sample_rate),
-                                  Path(p).stem, a.sample_rate, a.channels))
-            else:
-                duration, rate, channels = _file_facts(Path(p))
-                clips.append(Clip(Path(p), 0.0, duration, Path(p).stem, rate, channels))
-        tracks.append(Track(f"{track_prefix}{nid}", clips))
-    return tracks
-
-
-def off_grid(graph: Graph, result: RunValues, bpm: float, meter: tuple[int, int]) -> list[str]:
-    """The exports whose audio carries another tempo or meter than the project's, as ``"name (3/4 at
-    97.5 bpm)"``: their clips sit where they belong in time, but their bars are not the project's."""
-    from .audio import Audio
-    out = []
-    for nid, _, audios in _export_inputs(graph, result):
-        info = next((dict(a.info) for a in audios if isinstance(a, Audio)), {})
-        try:
-            own = (_check_bpm(info.get("bpm", bpm)), parse_meter(info.get("meter", meter)))
-        except ParameterError:
-            continue
-        if abs(own[0] - bpm) > 1e-6 or own[1] != meter:
-            out.append(f"{nid} ({own[1][0]}/{own[1][1]} at {own[0]:g} bpm)")
-    return out
-
-
-def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[float, tuple[int, int]]:
-    """The run's tempo and meter: the exported audio's ``info`` (``bpm``, ``meter``), else the
-    graph's metadata, else the first ``time.tokenize_window`` node's ``bpm``/``beats_per_bar``,
-    else 120 bpm in 4/4."""
-    from .audio import Audio
-    bpm: Any = None
-    meter: Any = None
-    if result is not None:
-        for _, _, audios in _export_inputs(graph, result):
-            for a in audios:
-                info = dict(a.info) if isinstance(a, Audio) else {}
-                bpm = bpm if bpm is not None else info.get("bpm")
-                meter = meter if meter is not None else info.get("meter")
-    bpm = bpm if bpm is not None else graph.metadata.get("bpm")
-    meter = meter if meter is not None else graph.metadata.get("meter")
-    window = next((inst for inst in graph.nodes.values() if inst.type == WINDOW_NODE), None)
-    if window is not None:
-        if bpm is None and isinstance(window.params.get("bpm"), (int, float)):
-            bpm = window.params["bpm"]
-        if meter is None and isinstance(window.params.get("beats_per_bar"), int):
-            meter = (window.params["beats_per_bar"], 4)
-    return _check_bpm(bpm if bpm is not None else 120.0), parse_meter(meter if meter is not None else (4, 4))

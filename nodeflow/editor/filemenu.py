@@ -283,7 +283,8 @@ class FileActions:
     def daw(self, path: str | Path) -> bool:
         """File > Export DAW project...: the exports of the last run as a DAWproject file (a track per
         export, each clip at its bar, the tempo and meter of the music), as ``audiochain run --daw``."""
-        from ..dawproject import SUFFIX, clips_from_run, off_grid, tempo_and_meter, write_dawproject
+        from ..dawproject import SUFFIX, write_dawproject
+        from ..dawruns import clips_from_run, off_grid, tempo_and_meter
         out = Path(path)
         if out.suffix != SUFFIX:
             out = out.with_suffix(SUFFIX)

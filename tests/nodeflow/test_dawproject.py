@@ -18,8 +18,8 @@ import soundfile as sf
 from nodeflow import Executor, Graph, save
 from nodeflow.audio import Audio
 from nodeflow.cli import main
-from nodeflow.dawproject import (Clip, Track, clips_from_run, parse_meter, read_dawproject, tempo_and_meter,
-                                 write_dawproject)
+from nodeflow.dawproject import Clip, Track, parse_meter, read_dawproject, write_dawproject
+from nodeflow.dawruns import clips_from_run, tempo_and_meter
 from nodeflow.errors import AudioError, FileFormatError, NodeflowError, ParameterError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,7 +166,7 @@ def test_tempo_and_meter_come_from_the_audio_then_the_graph_then_the_window_node
 def test_exports_in_another_tempo_or_meter_than_the_project_are_named():
     """QA: a 3/4 export went into a 4/4 project without a word (its clip is placed right in time, but
     its bars are not the project's)."""
-    from nodeflow.dawproject import off_grid
+    from nodeflow.dawruns import off_grid
     g = Graph()
     for name in ("four", "three", "plain"):
         g.add("io.load", id=f"src_{name}", path="in.wav")

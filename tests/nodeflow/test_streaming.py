@@ -386,7 +386,7 @@ def test_nine_node_chain_node_by_node_peaks_under_three_values(tmp_path):
 
 
 def test_a_streamed_exports_clip_keeps_its_place_in_the_daw_project(tmp_path, source):
-    from nodeflow.dawproject import clips_from_run
+    from nodeflow.dawruns import clips_from_run
     g = _chain([("io.load", dict(path=str(source), start_s=1.0)), ("dsp.trim", dict(start_s=0.5)),
                 ("io.export", dict(path="o.wav"))])
     clips = []
