@@ -399,7 +399,7 @@ class App:
     def _upkeep(self) -> None:
         dpg = self.dpg
         for msg in self.runner.poll():
-            self.say(msg, msg.startswith("run failed"), warn="; not run: " in msg)
+            self.say(msg, msg.kind == "error", warn=msg.kind == "warn")
         for text, err in self.audition.messages:
             self.say(text, err)
         self.audition.messages.clear()

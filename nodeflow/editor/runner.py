@@ -30,9 +30,26 @@ from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
 from ..executor import Event, Executor, RunHandle, RunResult
 from ..graph import Graph
 
-__all__ = ["NodeState", "Runner", "Job", "blocked_list"]
+__all__ = ["NodeState", "Runner", "Job", "Said", "blocked_list"]
 
 WRITTEN_KEPT = 256      # exports' written files remembered for an undone delete or edit
+
+
+class Said(str):
+    """A status-bar message that knows how it reads: ``kind`` is ``"error"`` (a run that failed),
+    ``"warn"`` (a run that left nodes not run) or ``"info"``; the text is the string itself.
+
+    >>> m = Said("run stopped")
+    >>> m.kind, m.startswith("run")
+    ('info', True)
+    """
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str = "info") -> Said:
+        said = super().__new__(cls, text)
+        said.kind = kind
+        return said
 
 
 @dataclasses.dataclass
@@ -277,7 +294,7 @@ class Runner:
         return gone
 
     # ------------------------------------------------------------------ polling (UI thread)
-    def poll(self) -> list[str]:
+    def poll(self) -> list[Said]:
         """Apply queued events and finish completed jobs; returns status-bar messages."""
         changed = False
         ended = [j for j in self.jobs if j.handle.done()]     # their events are all queued: applied first
@@ -392,30 +409,31 @@ class Runner:
 
     @staticmethod
     def _summary(job: Job, result: RunResult | None, err: BaseException | None,
-                 after: dict[str, str] | None = None) -> str:
+                 after: dict[str, str] | None = None) -> Said:
         took = time.perf_counter() - job.started
         where = ""
         if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
                 n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
             where = f"; the graph is not saved: exports in {job.scratch}"
         if err is None and result is not None:          # (the run raised nothing)
-            return (f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
-                    f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
-                                                          "(marked on the nodes)" if job.blocked else "") + where)
+            return Said(f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
+                        f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
+                                                              "(marked on the nodes)" if job.blocked else "") + where,
+                        "warn" if job.blocked else "info")
         if isinstance(err, Cancelled) and job.deleted:
-            return (f"run stopped: deleted {', '.join(job.deleted)} before it ran; Run (F5) runs the rest "
-                    "(what finished comes from the cache)")
+            return Said(f"run stopped: deleted {', '.join(job.deleted)} before it ran; Run (F5) runs the rest "
+                        "(what finished comes from the cache)")
         if isinstance(err, Cancelled):
-            return "run stopped"
+            return Said("run stopped")
         not_run = f"; not run: {', '.join(sorted(after))} (marked on the nodes)" if after else ""
         if isinstance(err, (ExecutionError, NodeflowError)):
-            return "run failed: " + str(err).splitlines()[0] + not_run + where
-        return f"run failed: {type(err).__name__}: {err}"
+            return Said("run failed: " + str(err).splitlines()[0] + not_run + where, "error")
+        return Said(f"run failed: {type(err).__name__}: {err}", "error")
 
-    def wait(self, timeout: float = 60.0) -> list[str]:
+    def wait(self, timeout: float = 60.0) -> list[Said]:
         """Block until every job is finished (tests and scripts); returns the messages."""
         end = time.monotonic() + timeout
-        out: list[str] = []
+        out: list[Said] = []
         while self.jobs and time.monotonic() < end:
             time.sleep(0.01)
             out += self.poll()

@@ -192,7 +192,8 @@ def test_recent_files_newest_first(tmp_path):
 def test_runner_states_cache_and_staleness(doc):
     r = Runner()
     r.run(doc.graph, targets=["gain"])
-    r.wait()
+    (said,) = r.wait()
+    assert said.startswith("run finished") and said.kind == "info", said
     assert r.states["load"].kind == "done" and r.states["gain"].kind == "done"
     assert "fade" not in r.states, "only what the target needs runs"
     assert r.output(doc.graph, "gain", "out").samples.shape[1] == 72000
@@ -213,7 +214,7 @@ def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
     msgs = r.wait()
     assert r.states["load"].kind == "failed"
     assert "tone.wav" in r.states["load"].message
-    assert msgs and msgs[0].startswith("run failed: node 'load'")
+    assert msgs and msgs[0].startswith("run failed: node 'load'") and msgs[0].kind == "error"
     r.close()
 
 
@@ -222,7 +223,8 @@ def test_runner_runs_what_can_run_and_marks_the_incomplete_branch(doc):
     doc.add_node("dsp.gain", (0, 0), node_id="tail")
     r = Runner()
     job = r.run(doc.graph)                      # export's audio input is open
-    r.wait()
+    (said,) = r.wait()
+    assert said.kind == "warn" and said.endswith("not run: export, tail (marked on the nodes)"), said
     assert job.blocked == {"export": "'audio' not linked", "tail": "'audio' not linked"}
     assert {n: r.states[n].kind for n in ("load", "gain", "fade")} == {"load": "done", "gain": "done", "fade": "done"}
     assert r.states["export"].describe() == "not run: 'audio' not linked"
