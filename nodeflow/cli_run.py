@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, _refuse_overwriting_inputs, apply_sets)
 from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
+from .outputs import first_missing, prune_empty
 from .term import printable
 
 if TYPE_CHECKING:
@@ -56,6 +57,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                              "run takes one device, e.g. --device cuda:0")
     if args.executor == "ray":
         raise ParameterError("--executor ray runs sweeps (use --sweep NODE.PARAM=...); a single run is local")
+    made = first_missing(out_dir)
+    try:
+        return _run_once(args, graph, out_dir)
+    finally:                    # a run that wrote nothing (it failed, or had no export) leaves no folder behind
+        prune_empty(made)
+
+
+def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
+    """One run of ``graph`` into ``out_dir``: progress, what it wrote, its levels and failures."""
     ex = _executor(args)
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)

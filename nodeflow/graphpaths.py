@@ -5,9 +5,9 @@ outside that folder, its write paths (export targets) and which of them the user
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .errors import NodeflowError
+from .errors import NodeflowError, ParameterError
 from .outputs import resolve
 
 if TYPE_CHECKING:   # graph.py imports this module
@@ -31,16 +31,25 @@ def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, s
 
 
 def path_params(graph: Graph, mode: str) -> list[tuple[str, str, str]]:
-    """``(node, param, value)`` of every non-empty path parameter opened for ``mode``."""
+    """``(node, param, value)`` of every non-empty path parameter opened for ``mode``; a value the
+    parameter refuses (a NUL character, too long) is not a path: validation reports it."""
     out = []
     for inst in graph.nodes.values():
         spec = graph.registry.get(inst.type)
         for name, p in (spec.params.items() if spec else ()):
             value = inst.params.get(name)
             if p.kind == "path" and p.path and p.path.mode == mode and isinstance(value, str) \
-                    and (value.strip() if mode == "write" else value):
+                    and (value.strip() if mode == "write" else value) and _valid(p, value):
                 out.append((inst.id, name, value))
     return out
+
+
+def _valid(p: Any, value: str) -> bool:
+    try:
+        p.coerce(value)
+    except ParameterError:
+        return False
+    return True
 
 
 def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:

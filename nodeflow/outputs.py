@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["resolve", "write_problem", "refused_writes", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
+__all__ = ["resolve", "write_problem", "refused_writes", "unwritable", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under",
+           "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 
@@ -118,3 +119,60 @@ def refused_writes(graph: Graph, out_dir: Path, allow: Iterable[str | os.PathLik
             if why:
                 out.append((nid, name, _real(dest), why))
     return out
+
+
+TEMP_NAME_EXTRA = 40    # bytes a write's temp file adds to the name (``.<name>.<pid>-<random>.tmp<suffix>``)
+
+
+def unwritable(dest: Path) -> str | None:
+    """Why a file cannot be created at ``dest`` whatever the run does (one line, without the node),
+    or None: a name longer than the file system takes (with its temp file's), or a folder on the way
+    that is read-only, not writable or a file.  Looks only; creates nothing."""
+    dest = Path(os.path.abspath(dest))
+    folder = dest.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in [p.name for p in dest.parents if p != folder and folder in p.parents]:
+        if len(os.fsencode(part)) > name_max:
+            return (f"a folder name on the way is {len(os.fsencode(part))} bytes long; this file system takes names of "
+                    f"at most {name_max} bytes; choose a shorter name")
+    if len(os.fsencode(dest.name)) + TEMP_NAME_EXTRA > name_max:
+        return (f"the file name is {len(os.fsencode(dest.name))} bytes long; this file system takes names of at most "
+                f"{name_max} bytes, and the file is first written under its name with {TEMP_NAME_EXTRA} more; choose a "
+                f"name of at most {name_max - TEMP_NAME_EXTRA} bytes")
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder; choose another path"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            why = "is on a read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "is not writable"
+        except OSError:
+            why = "is not writable"
+        return f"{folder} {why}, so {dest.name} cannot be written there; choose another output folder (-o)"
+    return None
+
+
+def first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (what a run writing into
+    ``folder`` creates), or None when ``folder`` exists."""
+    folder = Path(os.path.abspath(folder))
+    if folder.exists():
+        return None
+    while not folder.parent.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def prune_empty(folder: Path | None) -> None:
+    """Remove ``folder`` and the folders under it when they hold no file (what a run that wrote
+    nothing leaves behind); anything holding a file stays."""
+    if folder is None or not folder.is_dir() or folder.is_symlink():
+        return
+    for root, _, _ in os.walk(folder, topdown=False):
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass

@@ -31,6 +31,7 @@ from .atomic import write_atomic
 from .audio import Audio
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
+from .outputs import first_missing, prune_empty
 
 if TYPE_CHECKING:   # the executor is imported where a sweep runs
     from .executor import Event, Executor
@@ -341,7 +342,7 @@ def output_lock(out_dir: Path) -> Iterator[None]:
     (its manifest would replace the running one's rows) with one line."""
     import fcntl
 
-    created = not out_dir.exists()
+    made = first_missing(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = out_dir / ".audiochain-sweep.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -356,9 +357,7 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
-        if created:                     # a sweep that wrote nothing leaves no folder behind
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
+        prune_empty(made)               # a sweep that wrote nothing leaves no folder behind
 
 
 def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:

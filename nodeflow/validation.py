@@ -39,7 +39,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
     from .devices import device_problem
-    from .outputs import refused_writes
+    from .outputs import refused_writes, resolve, unwritable
     version = graph.content_version() if version is None else version
     scope_key = None if targets is None else tuple(sorted(set(targets)))
     # through Graph._static_problems, so what runs it is seen there (tests count the calls)
@@ -69,8 +69,14 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
-    for nid, _, _, why in refused_writes(graph, out_dir, allow_outside, scope):
+    refused = set()
+    for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
+        refused.add((nid, name))
+    for (nid, name), value in graph.write_paths().items():
+        if nid in scope and (nid, name) not in refused and (why := unwritable(resolve(value, out_dir))):
+            shown = value if len(value) <= 60 else f"{value[:28]}...{value[-28:]}"
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={shown!r}: {why}")
     run = str(getattr(device, "value", device) or "auto")
     for nid in st["devices"]:
         own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))

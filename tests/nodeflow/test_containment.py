@@ -310,3 +310,61 @@ def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     assert rc == 1 and any(message in l for l in out), out
     assert_refused(capsys, home, [str(g), "-o", "rendered"], message)
     assert not Path("rendered").exists()
+
+
+# ------------------------------------------------------------------ places a run cannot write, found before it runs
+@pytest.mark.parametrize("node", ["load", "export"])
+def test_a_path_with_a_nul_character_is_one_line_from_validate_and_run(home, capsys, node):
+    """A stranger's graph file whose path holds a NUL byte (the OS cannot even look it up)."""
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    name = b"in.wav" if node == "load" else b"mix.wav"
+    g.write_bytes(g.read_bytes().replace(name, name[:1] + b"\x00" + name[2:]))    # same length: still msgpack
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and any(f"node '{node}'" in l and "path: text contains a NUL character" in l for l in out), out
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], f"node '{node}'", "NUL character")
+    assert not Path("rendered").exists()
+
+
+def test_a_file_name_longer_than_the_file_system_takes_is_refused_before_anything_runs(home, capsys):
+    g = export_graph(home.parent / "downloads", "take " * 50 + ".wav")       # 254 bytes: its temp file's name is longer
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and any("the file name is 254 bytes long" in l and "at most 215 bytes" in l for l in out), out
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "choose a name of at most 215 bytes")
+    assert not Path("rendered").exists()
+
+
+def test_a_read_only_output_folder_is_refused_before_anything_runs(home, capsys):
+    import subprocess
+    ro = Path("ro").absolute()
+    ro.mkdir()
+    if subprocess.run(["mount", "-o", "bind,ro", str(ro), str(ro)], capture_output=True).returncode != 0:
+        if os.geteuid() == 0:
+            pytest.skip("cannot mount a read-only folder here, and root writes into any folder")
+        ro.chmod(0o555)
+        why = "is not writable"
+    else:
+        why = "is on a read-only file system"
+    try:
+        g = export_graph(home.parent / "downloads", "mix.wav")
+        for out_dir in (ro, ro / "new" / "sub"):
+            rc, out, _ = run_cli(capsys, "validate", str(g), "-o", str(out_dir))
+            assert rc == 1 and any(f"{ro} {why}, so mix.wav cannot be written there" in l for l in out), out
+            assert_refused(capsys, home, [str(g), "-o", str(out_dir)], "node 'export'", "choose another output folder")
+        assert list(ro.iterdir()) == []
+    finally:
+        if why.startswith("is on"):
+            subprocess.run(["umount", str(ro)], check=True)
+        ro.chmod(0o755)
+
+
+def test_a_run_that_writes_nothing_leaves_no_output_folder(home, capsys):
+    g = export_graph(home.parent / "downloads", "mix.wav", loudness_lufs=-20.0)
+    tone(g.parent / "in.wav", seconds=2.0)        # long enough to measure: the export starts writing, then refuses
+    rc, _, err = run_cli(capsys, str(g), "-o", "rendered/today", "--set", "export.loudness_lufs=-1")   # unreachable
+    assert rc == 1 and "cannot be reached" in err[-1], err
+    assert not Path("rendered").exists()          # neither the folder it named nor the one above, both made by the run
+    Path("kept").mkdir()
+    rc, _, err = run_cli(capsys, str(g), "-o", "kept", "--set", "export.loudness_lufs=-1")
+    assert rc == 1 and Path("kept").is_dir()      # a folder that was there stays
+    rc, _, _ = run_cli(capsys, str(g), "-o", "rendered/today")
+    assert rc == 0 and Path("rendered/today/mix.wav").is_file()
