@@ -61,6 +61,7 @@ class Shape:
     work_s: float | None = None
     work_bytes: int | None = None
     note: str = ""
+    problem: str = ""      # what the node would refuse, known from the estimate (a rate its format cannot store)
 
     @property
     def samples(self) -> int:
@@ -183,6 +184,7 @@ class NodeCost:
     file_bytes: int = 0
     work_s: float = 0.0
     work_bytes: int = 0
+    guessed: bool = False          # it, or a node before it, has no estimate of its own: its shapes are the input's
 
     @property
     def out_bytes(self) -> int:
@@ -278,7 +280,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                     s = dataclasses.replace(s, items=calls if counts else None, span=span)
                 outs[port] = s
                 shapes[(nid, port)] = s
-            cost = NodeCost(nid, spec.id, outs, calls=calls)
+            cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=spec.estimate is None or any(
+                costs[l.src].guessed for l in links if l.src in costs))
             read = sum(s.samples for s in inputs.values() if s is not None)
             for s in outs.values():
                 per_call = s.work_s if s.work_s is not None else (
@@ -334,6 +337,8 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
     est = remembered_estimate(graph, scope, base_dir, version)
     if not est.nodes:
         return out
+    out.extend(f"{_node(graph, c.node)}: {s.problem}" for c in est.nodes.values() if not c.guessed   # (a guess refuses nothing)
+               for s in c.shapes.values() if s.problem)
     if est.max_items is None:   # what every run compares against the limits, found once per estimate
         est.max_items = max((s.items or 0 for c in est.nodes.values() for s in c.shapes.values()), default=0)
         est.max_file_bytes = max((c.file_bytes for c in est.nodes.values()), default=0)

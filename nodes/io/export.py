@@ -64,15 +64,34 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
 
 
 def _preflight(params: dict, base_dir: Path) -> list[str]:
-    """What validation reports without writing: the name and format (see :func:`target_name`)."""
+    """What validation reports without writing: the name and format (see :func:`target_name`), and
+    a sample rate the format cannot store when ``sample_rate`` sets it (with ``keep`` the input's
+    rate decides: :func:`_estimate` reports it)."""
     path, format = params.get("path"), params.get("format", Format.AUTO)
     if not isinstance(path, str) or path.rstrip().endswith(("/", os.sep)):
         return []     # a folder name: the node says so with the folder it resolved to
     try:
-        target_name(path, format)
+        _, fmt = target_name(path, format)
     except (ParameterError, ValueError) as e:
         return [str(e)]
-    return []
+    rate = _set_rate(params)
+    why = _rate_problem(fmt, rate) if rate else None
+    return [why] if why else []
+
+
+def _set_rate(params: dict) -> int | None:
+    """The rate ``sample_rate`` sets, or None for ``keep`` (the input's)."""
+    value = str(getattr(params.get("sample_rate"), "value", params.get("sample_rate", "keep")))
+    return None if value == "keep" else int(value)
+
+
+def _rate_problem(fmt: str, rate: int) -> str | None:
+    """Why ``fmt`` cannot store audio at ``rate`` Hz (with the fix), or None."""
+    if fmt == "mp3" and rate not in MP3_RATES:
+        near = 44100 if rate % 11025 == 0 else 48000       # the same family: an exact ratio
+        return (f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got {rate}); set this export's "
+                f"sample_rate to {near} (or export flac)")
+    return None
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
@@ -81,8 +100,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     a = inputs.get("audio")
     if a is None or not a.rate:
         return None
-    rate = a.rate if str(getattr(params.get("sample_rate"), "value", params.get("sample_rate"))) == "keep" \
-        else int(getattr(params["sample_rate"], "value", params["sample_rate"]))
+    rate = _set_rate(params) or a.rate
     layout = str(getattr(params.get("channels"), "value", params.get("channels")))
     ch = {"mono": 1, "stereo": 2}.get(layout, a.channels)
     frames = a.frames * rate // a.rate
@@ -91,8 +109,9 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
     depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
+    problem = _rate_problem(fmt, a.rate) if _set_rate(params) is None else None     # (else: _preflight's)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
-                         work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2)}
+                         work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2, problem=problem or "")}
 
 
 def _stream(inputs: dict, params: dict, ctx: Context) -> str:
@@ -299,10 +318,8 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
     if fmt == "flac" and bit_depth is BitDepth.FLOAT32:
         raise ParameterError("bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, "
                              "or export wav for float")
-    if fmt == "mp3" and audio.sample_rate not in MP3_RATES:
-        near = 44100 if audio.sample_rate % 11025 == 0 else 48000       # the same family: an exact ratio
-        raise AudioError(f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got "
-                         f"{audio.sample_rate}); set this export's sample_rate to {near} (or export flac)")
+    if (why := _rate_problem(fmt, audio.sample_rate)) is not None:
+        raise AudioError(why)
 
 
 def _graph_bytes(ctx: Context, dest: Path) -> bytes:

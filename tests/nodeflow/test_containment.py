@@ -301,6 +301,7 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
 @pytest.mark.parametrize("params, message", [
     (dict(path="mix.aiff"), "cannot tell the format from '.aiff'"),
     (dict(path="mix.wav", format="flac"), "format=flac but path='mix.wav' ends in .wav"),
+    (dict(path="mix.mp3", sample_rate="96000"), "mp3 supports sample rates 8000, "),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
@@ -368,3 +369,28 @@ def test_a_run_that_writes_nothing_leaves_no_output_folder(home, capsys):
     assert rc == 1 and Path("kept").is_dir()      # a folder that was there stays
     rc, _, _ = run_cli(capsys, str(g), "-o", "rendered/today")
     assert rc == 0 and Path("rendered/today/mix.wav").is_file()
+
+
+def test_a_rate_the_format_cannot_store_is_found_from_the_input_before_anything_runs(home, capsys):
+    """``sample_rate=keep`` on a 96 kHz input: the input's header gives the rate an mp3 export would get."""
+    dl = home.parent / "downloads"
+    g = export_graph(dl, "mix.mp3")
+    t = np.arange(96000) / 96000
+    sf.write(dl / "in.wav", (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 96000)
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and any("node 'export'" in l and "(got 96000); set this export's sample_rate to 48000" in l
+                           for l in out), out
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "(got 96000)")
+    rc, _, err = run_cli(capsys, str(g), "-o", "rendered", "--set", "export.sample_rate=48000")
+    assert rc == 0 and sf.info("rendered/mix.mp3").samplerate == 48000, err
+    # through a node without an estimate of its own the rate is a guess: the run decides, not validation
+    g2 = load(g)
+    g2.add("time.detect_tempo", id="tempo", bpm=120.0, beats_per_bar=4)
+    g2.links.clear()
+    g2.connect("load", "tempo")
+    g2.connect("tempo", "export")
+    save(g2, dl / "tempo.msgpack")
+    rc, out, _ = run_cli(capsys, "validate", str(dl / "tempo.msgpack"), "-o", "rendered2")
+    assert rc == 0, out
+    rc, _, err = run_cli(capsys, str(dl / "tempo.msgpack"), "-o", "rendered2")
+    assert rc == 1 and "(got 96000)" in err[-1], err
