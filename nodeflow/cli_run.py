@@ -99,21 +99,22 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
               file=sys.stderr)
-    written = []
+    written: list[tuple[str, str]] = []          # (file, the node that wrote it)
     for nid, outs in result.outputs.items():
         spec = graph.spec(nid)
         if spec is not None and spec.side_effect:
             for v in outs.values():
-                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
+                written += [(p, nid) for p in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
+                            if isinstance(p, str)]
     leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
     for nid in leaves:
         if (leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect:
             for port, v in result.outputs[nid].items():
                 print(f"{nid}.{port}: {printable(_fmt_value(v))}")
-    for w in written:
+    for w, nid in written:
         print(f"wrote {printable(w)}", flush=True)
         if not args.quiet:
-            _print_levels(w)
+            _print_levels(w, graph.nodes[nid].params)
     _write_daw(args, graph, [_daw_part(graph, result.outputs)])
     for f in failures:
         print(f"error: {printable(f)}", file=sys.stderr)
@@ -171,15 +172,29 @@ def _quit_now() -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _print_levels(path: str) -> None:
-    """The written file's loudness, loudness range and true peak (from its tags), on stderr."""
+def _print_levels(path: str, params: dict[str, Any]) -> None:
+    """The written file's loudness, loudness range and true peak (from its tags), on stderr; a
+    loudness that misses the export's ``loudness_lufs`` by 0.1 LU or more (within the 0.5 LU a
+    target may miss by, under the true-peak ceiling) says by how much."""
     from .audiometa import read_tags
     try:
         t = read_tags(path)
-        print(f"  {float(t['loudness_integrated_lufs']):.1f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
-              f"true peak {float(t['true_peak_dbtp']):.2f} dBTP", file=sys.stderr)
+        lufs = float(t["loudness_integrated_lufs"])
+        print(f"  {lufs:.1f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
+              f"true peak {float(t['true_peak_dbtp']):.2f} dBTP" + _missed(lufs, params), file=sys.stderr)
     except (NodeflowError, KeyError, ValueError, OSError):
         pass      # not an audio file AudioChain measured
+
+
+def _missed(lufs: float, params: dict[str, Any]) -> str:
+    """``"; 0.3 LU under the -8.9 LUFS target ..."`` when the file misses the loudness target, else ``""``."""
+    target, peak = params.get("loudness_lufs"), params.get("peak_db")
+    if not isinstance(target, (int, float)) or round(abs(lufs - target), 1) < 0.1:
+        return ""
+    if lufs < target and isinstance(peak, (int, float)):
+        return (f"; {target - lufs:.1f} LU under the {target:g} LUFS target: the loudest this audio gets under "
+                f"peak_db={peak:g} dBTP (raise peak_db to get closer)")
+    return f"; {abs(lufs - target):.1f} LU {'under' if lufs < target else 'over'} the {target:g} LUFS target"
 
 
 def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:

@@ -115,7 +115,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
             return master(samples, rate, loudness_lufs, ceiling, peak_db=peak_db, reason=reason, check=check,
                           verify=True)
         if abs(got - loudness_lufs) > REACH_TOL_LU:
-            reach = math.floor(got * 10.0) / 10.0
+            reach = round(got, 1)         # within LOUDNESS_TOL_LU of what it reaches: asking for it lands there
             raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under peak_db={user_db:g} dBTP "
                                  f"on this audio: limited to that true peak it reaches about {reach:.1f} LUFS{reason}; "
                                  f"lower loudness_lufs to {reach:.1f} or raise peak_db")

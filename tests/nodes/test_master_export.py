@@ -189,3 +189,33 @@ def test_an_impossible_target_is_one_line_in_the_users_terms(tmp_path, make, exp
     # the suggested target works
     out = run(tmp_path, x, RATE, "b.wav", loudness_lufs=float(reach.group(1)), peak_db=-1.0)
     assert sf.info(out).frames == x.shape[1]
+
+
+@needs_ffmpeg
+def test_a_target_a_little_past_the_reach_is_written_and_the_cli_says_how_far_it_missed(tmp_path, capsys):
+    """Within 0.5 LU of a target the limiter cannot reach, the file is written at the loudest this
+    audio gets under the ceiling, and `audiochain run` says by how much it missed (QA: rc 0 and no
+    word); the refusal's "reaches about" is what a run then delivers."""
+    from nodeflow import Graph, save
+    from nodeflow.cli import main
+    sf.write(tmp_path / "loop.wav", dense_mix().T, RATE, subtype="PCM_24")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "loop.wav"))
+    g.add("io.export", id="export", path="m.wav", loudness_lufs=-3.0, peak_db=-1.0)
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    argv = ["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    reach = float(re.search(r"reaches about (-[\d.]+) LUFS; lower loudness_lufs to \1 or raise peak_db", err).group(1))
+    assert main(argv + ["--set", f"export.loudness_lufs={reach}"]) == 0
+    assert ffmpeg_ebur128(tmp_path / "o" / "m.wav")[0] == pytest.approx(reach, abs=0.1)   # what the refusal offered
+    capsys.readouterr()
+    target = round(reach + 0.3, 1)
+    assert main(argv + ["--set", f"export.loudness_lufs={target}"]) == 0
+    said = re.search(r"  (-[\d.]+) LUFS, .*; ([\d.]+) LU under the (-[\d.]+) LUFS target: the loudest this audio gets "
+                     r"under peak_db=-1 dBTP", capsys.readouterr().err)
+    lufs, tp = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
+    assert said and float(said.group(3)) == target and float(said.group(1)) == pytest.approx(lufs, abs=0.1)
+    assert float(said.group(2)) == pytest.approx(target - lufs, abs=0.1) and 0.1 <= target - lufs <= 0.5
+    assert tp <= -1.0 + FFMPEG_TP_TOL_DB
