@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TextIO, cast
 
 from .errors import Cancelled, NodeflowError, ParameterError, os_error_words
 from .term import printable
@@ -256,12 +256,21 @@ def _device_arg(text: str) -> str:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line (``error: audiochain run: argument --jobs: ...``), not the
+    usage block and a line; exit status 2 (a command line argparse refused) as before."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, printable(f"error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__, cli_inspect, cli_run
-    ap = argparse.ArgumentParser(prog="audiochain", description="Chain audio models and processing in time.")
+    ap = _Parser(prog="audiochain", description="Chain audio models and processing in time.")
     ap.add_argument("--version", action="version", version=f"audiochain {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",     # (its parsers are _Parser)
+               ap.add_subparsers(dest="command", metavar="COMMAND"))
 
     p = sub.add_parser("run", help="run a graph headless")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")

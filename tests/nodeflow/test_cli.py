@@ -262,6 +262,21 @@ def test_no_command_prints_usage(capsys):
     assert "usage: audiochain" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["run", "g.msgpack", "--jobs", "0"], "error: audiochain run: argument --jobs: --jobs '0': expected a whole number"),
+    (["run", "g.msgpack", "--device", "bogus"], "error: audiochain run: argument --device: --device 'bogus': 'bogus' is "
+                                                "not a device"),
+    (["run"], "error: audiochain run: the following arguments are required: graph (see audiochain run --help)"),
+    (["rnu", "g.msgpack"], "error: audiochain: argument COMMAND: invalid choice: 'rnu'"),
+])
+def test_an_option_the_command_line_refuses_is_one_line(capsys, argv, said):
+    """QA: argparse printed its 8-line usage block before the line that mattered."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith(said), err
+
+
 # ---------------------------------------------------------------------------------------- real process
 def _cli() -> list[str]:
     exe = ROOT / ".venv" / "bin" / "audiochain"
