@@ -228,8 +228,13 @@ class VariantResult:
         return dict(self.prompts)
 
 
+#: what a model's audio says about the model that made it (its ``info``): the manifest's checkpoints
+PROVENANCE_KEYS = ("checkpoint", "revision", "adapter", "adapter_digest")
+
+
 def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, float], dict[str, str]]:
-    """Written files (from side-effect nodes), audio durations, and provenance (checkpoints) of a run."""
+    """Written files (from side-effect nodes), audio durations, and provenance (checkpoints: the
+    :data:`PROVENANCE_KEYS` of the audio's ``info``, not its tempo or other tags) of a run."""
     files, durations, prov = [], {}, {}
     for nid, outs in outputs.items():
         spec = graph.spec(nid)
@@ -240,7 +245,8 @@ def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple
                     durations[f"{nid}.{port}"] = round(item.duration_s, 6) if not isinstance(v, list) else \
                         round(sum(a.duration_s for a in items), 6)
                     for k, val in item.info:
-                        prov[f"{nid}.{k}"] = val
+                        if k in PROVENANCE_KEYS:
+                            prov[f"{nid}.{k}"] = val
                 elif isinstance(item, str) and spec is not None and spec.side_effect:
                     files.append(item)
     return files, durations, prov
@@ -267,13 +273,19 @@ class OutputSummary:
                 self.numbers[f"{nid}.{port}"] = v
 
     def merged(self, order: Iterable[str]) -> tuple[list[str], dict[str, float], dict[str, str]]:
+        """All nodes' summaries in ``order``; a checkpoint is named once, by the first node whose
+        audio carries it (the model), not again by each node after it that passes its audio on."""
         files, durations, prov = [], {}, {}
+        seen: set[tuple[str, str]] = set()
         for nid in order:
             if nid in self.per_node:
                 f, d, p = self.per_node[nid]
                 files += f
                 durations.update(d)
-                prov.update(p)
+                for key, val in p.items():
+                    if (key.rsplit(".", 1)[-1], val) not in seen:
+                        seen.add((key.rsplit(".", 1)[-1], val))
+                        prov[key] = val
         return files, durations, prov
 
 

@@ -295,3 +295,20 @@ def test_ranges_of_decimal_numbers_take_a_step(stub_graph):
     assert [v for v in parse_axis("gain.gain_db=-6..0:3", stub_graph).values] == [-6.0, -3.0, 0.0]
     with pytest.raises(ParameterError, match=r"non-whole numbers needs a step, e.g. -1.5..0:0.5"):
         parse_axis("gain.gain_db=-1.5..0", stub_graph)
+
+
+def test_the_manifests_checkpoints_name_each_model_once_and_nothing_else():
+    """QA: the column held the windows' tempo and meter tags (tokenize_window.bpm: "97.5"), and each
+    node after a model named its checkpoint again."""
+    from nodeflow.audio import Audio
+    from nodeflow.sweep import OutputSummary
+    g = Graph()
+    g.add("dsp.gain", id="gen")
+    g.add("dsp.gain", id="after")
+    s = OutputSummary(g)
+    made = Audio(np.zeros((1, 800), np.float32), 8000).with_info(checkpoint="org/m", revision="r1", adapter="mine",
+                                                                 bpm="97.5", meter="4/4", title="take")
+    s("gen", {"out": made})
+    s("after", {"out": made.replace(made.samples * 0.5)})
+    _, _, prov = s.merged(["gen", "after"])
+    assert prov == {"gen.checkpoint": "org/m", "gen.revision": "r1", "gen.adapter": "mine"}
