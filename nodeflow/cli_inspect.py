@@ -57,6 +57,10 @@ def describe_costs(graph: Graph) -> list[str]:
         est = estimate(graph)
     except Exception:   # noqa: BLE001 - a graph that cannot be estimated (a cycle...) still shows
         return []
+    missing = [f"{nid}.{name}" for (nid, name), path in graph.input_files().items() if not path.exists()]
+    if missing:     # without the input's header nothing after it can be sized (it read "0 bytes, 0 s")
+        return [f"  estimate (before running): not known, input file(s) not found: {', '.join(missing)} "
+                f"(audiochain validate says where each was looked for)"]
     lines = [f"  estimate (before running): {est.summary()}"]
     for c in est.nodes.values():
         made = "; ".join(f"{port} {s.describe()}" for port, s in c.shapes.items() if s.rate)

@@ -52,6 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
                                  "saves a sweep")
         return _run_sweep(args, graph, out_dir)
+    if args.zip:
+        raise ParameterError("--zip pairs the values of --sweep axes, and this run has none; add --sweep NODE.PARAM=... "
+                             "(two or more, with as many values each) or drop --zip")
     if "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is for sweeps (--sweep NODE.PARAM=...); a single "
                              "run takes one device, e.g. --device cuda:0")
@@ -383,7 +386,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         raise NodeflowError(f"{args.manifest}: not a sweep manifest ({type(e).__name__}: {str(e)[:120]}); give "
                             "the manifest.json a sweep wrote") from None
     except StopIteration:
-        raise NodeflowError(f"{args.manifest}: no row {args.row}") from None
+        rows = [r.get("index") for r in doc["variants"] if isinstance(r, dict)]
+        have = f"rows 0 to {len(rows) - 1}" if rows == list(range(len(rows))) and rows else \
+            f"{len(rows)} row(s)" if rows else "no rows"
+        raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
+                            f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
     doc["graph"] = str(Path(args.manifest).resolve().parent / doc["graph"])   # stored relative to the manifest
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
         from .sweep import file_sha256

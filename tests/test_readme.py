@@ -49,6 +49,13 @@ def test_the_branch_and_merge_snippet_mixes_the_melody_with_the_loop(tmp_path):
     # the mono melody is spread over the stereo loop's two channels
     assert out[:2] == [str(loop.channels), "44100"] and loop.channels == 2
     assert "'mix']" in out[-1]
+    import nodeflow
+    saved = nodeflow.load(tmp_path / "mix.msgpack")          # saved as the snippet shows, with the later setting
+    assert saved.nodes[m_id(saved)].params["gain_b_db"] == -9.0 and len(saved.links) == 2
+
+
+def m_id(g) -> str:
+    return next(n for n, inst in g.nodes.items() if inst.type == "dsp.mix")
 
 
 def test_the_values_snippet_takes_numpy_arrays_and_files_and_writes_nothing(tmp_path):

@@ -137,6 +137,14 @@ def test_show_is_readable_and_json_is_the_document(graph_file, capsys):
 
 
 # ---------------------------------------------------------------------------------------- nodes
+def test_show_says_the_estimate_is_not_known_without_the_input(graph_file, tmp_path, capsys):
+    """QA: with its input missing, show estimated "peak memory about 0 bytes ... about 0 s"."""
+    (tmp_path / "in.wav").unlink()
+    assert main(["show", str(graph_file)]) == 0
+    out = capsys.readouterr().out
+    assert "estimate (before running): not known, input file(s) not found: load.path" in out and "0 bytes" not in out
+
+
 def test_nodes_lists_every_type_with_ports_and_parameters(capsys):
     assert main(["nodes"]) == 0
     text = capsys.readouterr().out
@@ -217,6 +225,11 @@ MISTAKES = {
     "rerun a folder": (lambda d, g: ["rerun", str(d), "1"], "cannot read it (Is a directory)"),
     "rerun a manifest with a bad row": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
         {"variants": [{"index": 1, "name": "v001", "params": [1, 2]}]}).encode())), "1"], "m.json: not a sweep manifest"),
+    "rerun a row past the end": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
+        {"variants": [{"index": i, "name": f"v00{i}", "params": {}} for i in range(2)]}).encode())), "7"],
+        "m.json: no row 7; it has rows 0 to 1 (a row's index or its name, e.g. v000)"),
+    "--zip without a sweep": (lambda d, g: ["run", str(g), "--zip"], "--zip pairs the values of --sweep axes, and this "
+                                                                       "run has none"),
 }
 
 
