@@ -219,3 +219,21 @@ def test_a_target_a_little_past_the_reach_is_written_and_the_cli_says_how_far_it
     assert said and float(said.group(3)) == target and float(said.group(1)) == pytest.approx(lufs, abs=0.1)
     assert float(said.group(2)) == pytest.approx(target - lufs, abs=0.1) and 0.1 <= target - lufs <= 0.5
     assert tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
+def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_path):
+    """QA: a mono 22.05 kHz mp3 export printed libmpg123 "error: part2_3_length ... too large" lines next to
+    its success: the file was measured back in blocks, and libsndfile decodes an mp3 wrongly where a
+    block ends inside a frame.  The C library writes to the process's stderr, so a child process runs it."""
+    import sys
+    x = dense_mix(3.0, 22050)[:1]
+    sf.write(tmp_path / "in.wav", x.T, 22050, subtype="PCM_24")
+    code = ("import sys; from nodeflow import Graph, Executor\n"
+            "g = Graph(); g.add('io.load', id='load', path=sys.argv[1])\n"
+            "g.add('io.export', id='export', path=sys.argv[2], loudness_lufs=-14.0, peak_db=-1.0)\n"
+            "g.connect('load', 'export'); Executor(disk_cache=None).run(g)\n")
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in.wav"), str(tmp_path / "e.mp3")], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "mpg123" not in p.stderr and "error" not in p.stderr, p.stderr[-2000:]
+    assert sf.info(tmp_path / "e.mp3").frames == x.shape[1]
