@@ -32,7 +32,7 @@ from typing import IO, Any, Callable, Iterable
 
 __all__ = ["CallbackHandler", "LoggingHandler", "TraceHandler", "handlers", "scrub"]
 
-KINDS = ("queued", "started", "progress", "chunk", "cached", "finished", "failed", "cancelled")
+KINDS = ("queued", "started", "progress", "chunk", "cached", "finished", "failed", "cancelled", "skipped")
 
 
 class CallbackHandler:
@@ -52,6 +52,7 @@ class CallbackHandler:
     def on_finished(self, event: Any) -> None: ...
     def on_failed(self, event: Any) -> None: ...
     def on_cancelled(self, event: Any) -> None: ...
+    def on_skipped(self, event: Any) -> None: ...
 
 
 def handlers(*items: Callable[[Any], None] | None) -> Callable[[Any], None]:

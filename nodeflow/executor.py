@@ -30,7 +30,7 @@ from .errors import Cancelled, GraphError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
-from .runtypes import Emit, Event, RunHandle, RunResult, no_listener
+from .runtypes import Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
 
@@ -159,7 +159,7 @@ class Executor:
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
             cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
             keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None,
-            inputs: Any = None, keep_going: bool = False) -> RunResult:
+            inputs: Any = None, keep_going: bool = False, skips: Skips | None = None) -> RunResult:
         """Run ``graph`` (or only what ``targets`` need) and return the outputs asked for.
 
         The result holds the outputs of ``targets`` (default: the graph's leaves), of side-effect
@@ -188,7 +188,9 @@ class Executor:
         :class:`ExportsFailed` listing each failed export, with the results of the rest.  With
         ``keep_going`` (the editor's runs, as ``make -k``) no failing node stops the run: only the
         nodes after it are not run, every other node still runs (its results cached), and then the
-        first failure is raised, its ``result`` the :class:`RunResult` of all that ran.
+        first failure is raised, its ``result`` the :class:`RunResult` of all that ran.  ``skips``
+        (a :class:`~nodeflow.runtypes.Skips`, what :meth:`RunHandle.skip` fills while the run goes on)
+        leaves out nodes that have not started, and the nodes after them.
         """
         t0 = time.perf_counter()
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
@@ -208,7 +210,7 @@ class Executor:
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
                       protected_files=plan.protected, device=device, allow_outside=allow_outside)
         return Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
-                         keep_going=keep_going).result()
+                         keep_going=keep_going, skips=skips).result()
 
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
@@ -260,11 +262,11 @@ class Executor:
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""
         cancel = kw.pop("cancel_event", None) or threading.Event()
-        handle = RunHandle(cancel)
+        handle = RunHandle(cancel, kw.pop("skips", None))
 
         def body() -> None:
             try:
-                handle._future.set_result(self.run(graph, targets, cancel_event=cancel, **kw))
+                handle._future.set_result(self.run(graph, targets, cancel_event=cancel, skips=handle.skips, **kw))
             except BaseException as e:  # noqa: BLE001 - delivered through the handle
                 handle._future.set_exception(e)
 

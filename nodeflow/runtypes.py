@@ -9,9 +9,9 @@ import concurrent.futures as cf
 import dataclasses
 import threading
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["Event", "RunResult", "RunHandle", "Emit", "no_listener"]
+__all__ = ["Event", "RunResult", "RunHandle", "Skips", "Emit", "no_listener"]
 
 # how a run reports events: emit(kind, node_id, **Event fields)
 Emit = Callable[..., None]
@@ -20,6 +20,7 @@ Emit = Callable[..., None]
 @dataclasses.dataclass(frozen=True)
 class Event:
     kind: str                 # queued | started | progress | chunk | cached | finished | failed | cancelled
+                              # | skipped (left out while the run went on: RunHandle.skip)
     node_id: str
     done: float | None = None
     total: float | None = None
@@ -54,15 +55,50 @@ class RunResult(Mapping[str, dict[str, Any]]):
         return f"<RunResult {len(self.outputs)} nodes, ran {sorted(self.ran)}, cached {sorted(self.cached)}>"
 
 
-class RunHandle:
-    """A run in a background thread: ``cancel()``, ``done()``, ``result(timeout)``."""
+class Skips:
+    """Nodes a run in progress leaves out: ones that have not started (the editor deleted them), and so
+    every node that needs them; the rest of the run goes on.  :meth:`skip` and the scheduler's
+    :meth:`start` take the same lock, so a node either starts or is left out, never both."""
 
-    def __init__(self, cancel_event: threading.Event):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.skipped: set[str] = set()
+        self.started: set[str] = set()
+
+    def skip(self, nodes: Iterable[str]) -> bool:
+        """Leave ``nodes`` out; False (and nothing left out) when one of them has started already."""
+        nodes = set(nodes)
+        with self._lock:
+            if nodes & self.started:
+                return False
+            self.skipped |= nodes
+            return True
+
+    def start(self, nodes: Iterable[str]) -> bool:
+        """The scheduler starts ``nodes`` (one unit: a node, or a streamed chain); False: left out."""
+        nodes = set(nodes)
+        with self._lock:
+            if nodes & self.skipped:
+                return False
+            self.started |= nodes
+            return True
+
+
+class RunHandle:
+    """A run in a background thread: ``cancel()``, ``skip(nodes)``, ``done()``, ``result(timeout)``."""
+
+    def __init__(self, cancel_event: threading.Event, skips: Skips | None = None):
         self._cancel = cancel_event
+        self.skips = skips or Skips()
         self._future: cf.Future[RunResult] = cf.Future()
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def skip(self, nodes: Iterable[str]) -> bool:
+        """Leave out ``nodes`` and what needs them, the rest running on (see :class:`Skips`); False
+        when one of them has started (then :meth:`cancel` is the way to stop it)."""
+        return self.skips.skip(nodes)
 
     def done(self) -> bool:
         return self._future.done()

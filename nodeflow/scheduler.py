@@ -19,7 +19,7 @@ from .graph import Graph
 from .node import Context
 from .nodecall import call_node
 from .planning import Plan, kept_nodes
-from .runtypes import Emit, RunResult
+from .runtypes import Emit, RunResult, Skips
 
 if TYPE_CHECKING:   # the executor imports this module
     from .executor import Executor
@@ -39,9 +39,11 @@ class Scheduler:
 
     def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
                  keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
-                 on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False):
+                 on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False,
+                 skips: Skips | None = None):
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
         self.keep_going = keep_going
+        self.skips = skips or Skips()   # nodes left out while the run goes on (their dependents never become ready)
         self.failures: list[BaseException] = []   # with keep_going: failed nodes, whose dependents never run
         self.ctx_kw, self.on_output, self.t0 = ctx_kw, on_output, t0
         self.cached = {n for n in plan.order if n in plan.values}
@@ -148,6 +150,14 @@ class Scheduler:
             if self.remaining[d] == 0:
                 self.ready.append(d)
 
+    def _starts(self, nid: str) -> bool:
+        """Whether ready node ``nid`` (a unit: a node or a streamed chain) runs now; a node left out
+        (:class:`~nodeflow.runtypes.Skips`) is dropped, and the nodes after it never become ready."""
+        if self.skips.start(self.fused.get(nid, [nid])):
+            return True
+        self.emit("skipped", nid)
+        return False
+
     def _loop(self) -> BaseException | None:
         """Run nodes until none is ready or running, or one fails; the failure, if any."""
         ready, in_flight = self.ready, self.in_flight
@@ -158,6 +168,8 @@ class Scheduler:
                 break
             if ready and not in_flight and len(ready) == 1:
                 nid = ready.pop()      # a lone ready node runs inline: no pool hop on chains
+                if not self._starts(nid):
+                    continue
                 try:
                     self.finish(nid, self.execute(nid))
                 except BaseException as e:  # noqa: BLE001 - re-raised by result() after cleanup
@@ -166,7 +178,10 @@ class Scheduler:
             pool = self.executor._get_pool()
             while ready and len(in_flight) < self.executor.max_workers:
                 nid = ready.pop(0)
-                in_flight[pool.submit(self.execute, nid)] = nid
+                if self._starts(nid):
+                    in_flight[pool.submit(self.execute, nid)] = nid
+            if not in_flight:
+                continue
             done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 nid = in_flight.pop(fut)

@@ -398,7 +398,7 @@ class App:
 
     def _upkeep(self) -> None:
         dpg = self.dpg
-        for msg in self.runner.poll():
+        for msg in self.runner.poll(self.doc.graph):
             self.say(msg, msg.kind == "error", warn=msg.kind == "warn")
         for text, err in self.audition.messages:
             self.say(text, err)
@@ -451,8 +451,11 @@ class App:
             drawn = set(self.view.nodes)            # before the sync: a node playing that is gone stops
             self.view.sync(g)
             self.runner.forget_stale(g)
-            if deleted := self.runner.drop_deleted(g):      # a deleted node never runs
-                self.say(f"deleted {', '.join(deleted)} before it ran: stopped the run; Run (F5) runs the rest")
+            left, stopped = self.runner.drop_deleted(g)      # a deleted node never runs
+            if stopped:
+                self.say(f"deleted {', '.join(stopped)} while it ran: stopped the run; Run (F5) runs the rest")
+            elif left:
+                self.say(f"deleted {', '.join(left)} before it ran: the run goes on without it")
             self.problems, self.other_problems = self.doc.problems_by_node()
             self.models.sync()
             self.files.update_title()

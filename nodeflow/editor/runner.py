@@ -126,6 +126,7 @@ class Job:
     started: float
     blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
     deleted: list[str] = dataclasses.field(default_factory=list)       # nodes deleted before they ran (it stopped)
+    left_out: list[str] = dataclasses.field(default_factory=list)      # nodes deleted before they started (it went on)
     graph: Graph | None = None        # the snapshot it runs: which nodes come after one that failed
     scratch: Path | None = None       # an untitled graph's exports went here (its output folder)
 
@@ -278,24 +279,39 @@ class Runner:
         self.version += 1
         return running
 
-    def drop_deleted(self, graph: Graph) -> list[str]:
-        """Nodes deleted from ``graph`` that a run still had to do: that run stops (as :meth:`stop`),
-        so a deleted node never runs or writes its file.  Returns those nodes (none: nothing stopped)."""
-        gone: list[str] = []
+    def drop_deleted(self, graph: Graph) -> tuple[list[str], list[str]]:
+        """Nodes deleted from ``graph`` that a run still had to do never run or write a file: ones that
+        have not started are left out, with the nodes after them, and the run goes on (QA: deleting
+        an unrelated export threw away a half-generated model); one already running stops its run
+        (as :meth:`stop`).  Returns ``(left out, stopped for)``."""
+        left: list[str] = []
+        stopped: list[str] = []
         for job in self.jobs:
             if job.kind != "run" or job.deleted or job.handle.done():
                 continue
-            pending = sorted(n for n in job.keys if n not in graph.nodes and (
+            pending = sorted(n for n in job.keys if n not in graph.nodes and n not in job.left_out and (
                 (st := self.states.get(n)) is None or st.kind in ("queued", "running")))
-            if pending:
+            if not pending:
+                continue
+            if job.handle.skip(pending):
+                job.left_out += pending
+                left += pending
+                for d in self._downstream(job, set(pending)):      # they will not run: no longer queued
+                    if (st := self.states.get(d)) is not None and st.kind == "queued":
+                        del self.states[d]
+                        self.version += 1
+            else:
                 job.deleted = pending
                 job.handle.cancel()
-                gone += pending
-        return gone
+                stopped += pending
+        return left, stopped
 
     # ------------------------------------------------------------------ polling (UI thread)
-    def poll(self) -> list[Said]:
-        """Apply queued events and finish completed jobs; returns status-bar messages."""
+    def poll(self, graph: Graph | None = None) -> list[Said]:
+        """Apply queued events and finish completed jobs; returns status-bar messages.  With the
+        ``graph`` shown (the editor's), nodes edited while a run ran are not left showing what the
+        run made of them before the edit: their states and outputs go (:meth:`forget_stale`) and
+        the run's message names them."""
         changed = False
         ended = [j for j in self.jobs if j.handle.done()]     # their events are all queued: applied first
         ticks = sum(int(time.monotonic() - st.started) for st in self.states.values()
@@ -324,13 +340,24 @@ class Runner:
                     self.outputs[nid] = (job.keys.get(nid, ""), outs)
                     self.live.settle(nid, outs)
             after = self._settle(job, err)
+            edited = self._changed_since(job, graph)
             if job.kind == "run":
-                messages.append(self._summary(job, result, err, after))
+                messages.append(self._summary(job, result, err, after, edited))
             if job.on_done is not None:
                 job.on_done(result, err)
+        if ended and graph is not None:
+            self.forget_stale(graph)
         if changed:
             self.version += 1
         return [m for m in messages if m]
+
+    def _changed_since(self, job: Job, graph: Graph | None) -> list[str]:
+        """The nodes ``job`` ran that ``graph`` has changed since it started (an edit during the run):
+        what the run made of them is not what the graph says now."""
+        if graph is None or job.graph is None:
+            return []
+        now = self.current_keys(graph) or {}
+        return sorted(n for n in job.keys if n in graph.nodes and n in job.graph.nodes and now.get(n) != job.keys[n])
 
     def _settle(self, job: Job, err: BaseException | None) -> dict[str, str]:
         """A finished job leaves no node of its own queued or running: a stopped one is cancelled;
@@ -380,6 +407,9 @@ class Runner:
         key = self._job_keys.get(ev.node_id)
         st = self.states.get(ev.node_id)
         now = time.monotonic()
+        if ev.kind == "skipped":            # left out (deleted before it started): it does not run
+            self.states.pop(ev.node_id, None)
+            return
         if ev.kind == "progress":
             if st is None or st.kind != "running":
                 st = self.states[ev.node_id] = NodeState("running", key, started=now)
@@ -409,25 +439,30 @@ class Runner:
 
     @staticmethod
     def _summary(job: Job, result: RunResult | None, err: BaseException | None,
-                 after: dict[str, str] | None = None) -> Said:
+                 after: dict[str, str] | None = None, changed: list[str] | None = None) -> Said:
         took = time.perf_counter() - job.started
         where = ""
         if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
                 n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
             where = f"; the graph is not saved: exports in {job.scratch}"
+        left = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
+        left += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
+                 if changed else "")
         if err is None and result is not None:          # (the run raised nothing)
             return Said(f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                         f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
-                                                              "(marked on the nodes)" if job.blocked else "") + where,
-                        "warn" if job.blocked else "info")
+                                                              "(marked on the nodes)" if job.blocked else "") + left
+                        + where, "warn" if job.blocked or changed else "info")
         if isinstance(err, Cancelled) and job.deleted:
-            return Said(f"run stopped: deleted {', '.join(job.deleted)} before it ran; Run (F5) runs the rest "
+            return Said(f"run stopped: deleted {', '.join(job.deleted)} while it ran; Run (F5) runs the rest "
                         "(what finished comes from the cache)")
         if isinstance(err, Cancelled):
             return Said("run stopped")
-        not_run = f"; not run: {', '.join(sorted(after))} (marked on the nodes)" if after else ""
+        not_run = sorted(set(after or {}) | set(job.blocked))   # after the failure, and what could not start
+        tail = f"; not run: {', '.join(not_run)} (marked on the nodes)" if not_run else ""
+        counts = f"; {len(result.ran)} node(s) ran, {len(result.cached)} from cache" if result is not None else ""
         if isinstance(err, (ExecutionError, NodeflowError)):
-            return Said("run failed: " + str(err).splitlines()[0] + not_run + where, "error")
+            return Said("run failed: " + str(err).splitlines()[0] + counts + tail + left + where, "error")
         return Said(f"run failed: {type(err).__name__}: {err}", "error")
 
     def wait(self, timeout: float = 60.0) -> list[Said]:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from typing import Annotated
 
 import msgpack
 import pytest
 
-from nodeflow import FileFormatError, Graph, load
+from nodeflow import Audio, Context, FileFormatError, Graph, Range, load, node
 from nodeflow.editor import clipboard
 from nodeflow.editor.document import Document, EditRefused
 from nodeflow.editor.files import (Autosaver, RecentFiles, find_recovery, open_graph, recovery_path,
@@ -232,6 +234,43 @@ def test_runner_runs_what_can_run_and_marks_the_incomplete_branch(doc):
     only.add_node("io.export", (0, 0), node_id="export", path="out.wav")
     with pytest.raises(GraphError, match="required input 'audio'"):
         r.run(only.graph)                       # nothing can run: refused as before
+    r.close()
+
+
+def test_a_node_edited_while_the_run_ran_is_not_left_showing_the_old_result(doc):
+    """QA (high): gain edited to -12 dB while it was still queued; after the run gain and the export
+    showed "done" (green), and the file held the old -3 dB."""
+    go = threading.Event()
+
+    @node("test.hold")
+    def hold(audio: Audio, *, n: Annotated[int, Range(1, 9)] = 1, ctx: Context) -> Audio:
+        """Wait until the test lets it go."""
+        go.wait(20)
+        return audio
+    doc.graph.registry.add(hold)
+    doc.add_node("test.hold", (0, 0), node_id="hold")
+    doc.connect("load", "out", "hold", "audio")
+    doc.connect("hold", "out", "gain", "audio")
+    doc.connect("gain", "out", "export", "audio")
+    r = Runner()
+    r.run(doc.graph)
+    deadline = time.monotonic() + 20
+    while (r.states.get("hold") is None or r.states["hold"].kind != "running") and time.monotonic() < deadline:
+        r.poll(doc.graph)
+        time.sleep(0.01)
+    assert r.states["gain"].kind == "queued"
+    doc.set_param("gain", "gain_db", -12.0)           # while gain waits for hold
+    r.forget_stale(doc.graph)                          # (the editor's refresh after an edit)
+    go.set()
+    said = []
+    while r.jobs and time.monotonic() < deadline:
+        said += r.poll(doc.graph)
+        time.sleep(0.01)
+    said += r.poll(doc.graph)
+    assert len(said) == 1 and said[0].kind == "warn", said
+    assert said[0].endswith("; changed while it ran, so not up to date: export, gain (Run, F5, updates them)"), said
+    assert r.states["hold"].kind == "done" and "gain" not in r.states and "export" not in r.states
+    assert r.output(doc.graph, "gain", "out") is None                # the -6 dB result is not shown as -12 dB's
     r.close()
 
 

@@ -83,14 +83,21 @@ def test_run_button_shows_node_states_progress_errors_and_stop(editor):
     assert st["fail_message"].startswith("run failed: node 'boom'")
 
 
-def test_a_node_deleted_before_it_ran_does_not_run(editor):
-    """QA: Delete on the export a run had still to do let it run and write its file."""
+def test_a_node_deleted_before_it_ran_does_not_run_and_the_rest_of_the_run_goes_on(editor):
+    """QA: Delete on the export a run had still to do let it run and write its file; later, deleting
+    any node not yet run stopped the whole run (a half-generated model thrown away).  A node not
+    started is left out and the run goes on; deleting the node that runs stops the run."""
     st = editor.run("run_delete", chain_graph(editor.tmp), timeout=120)
-    assert "export" not in st["deleted"]["nodes"]
-    assert "deleted export before it ran" in st["deleted"]["status"], st["deleted"]
+    assert "export" not in st["deleted"]["nodes"] and st["deleted"]["slow"] == "running"
+    assert st["deleted"]["status"] == "deleted export before it ran: the run goes on without it", st["deleted"]
     assert not st["deleted_end"]["exported"], "the deleted export wrote its file"
-    assert st["deleted_end"]["status"].startswith("run stopped: deleted export before it ran"), st["deleted_end"]
-    assert "export" not in st["deleted_end"]["kinds"]
+    end = st["deleted_end"]
+    assert end["status"].startswith("run finished") and end["status"].endswith("; left out: export (deleted before it "
+                                                                              "ran)"), end
+    assert end["kinds"]["slow"] == "done" and "export" not in end["kinds"], end     # the rest ran to the end
+    assert st["running"]["status"].startswith(("deleted slow while it ran: stopped the run", "run stopped")), st
+    assert st["running_end"]["status"].startswith("run stopped: deleted slow while it ran"), st["running_end"]
+    assert not st["running_end"]["exported"]
 
 
 def test_opening_another_graph_mid_run_stops_the_old_run_and_shows_none_of_it(editor):

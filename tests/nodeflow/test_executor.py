@@ -160,6 +160,32 @@ def test_cancel_stops_long_node_promptly(reg):
     assert res.cached == {"t"}
 
 
+def test_a_node_left_out_mid_run_takes_what_needs_it_and_the_rest_runs_on(reg):
+    """RunHandle.skip (the editor deletes a node a run has still to do): a node not started is left
+    out with the nodes after it; the running node and the other branch finish; a started node
+    cannot be left out (cancel is the way to stop it)."""
+    g = Graph(reg)
+    g.add("test.tone", id="t")
+    g.add("test.slow", id="slow", steps=40, step_s=0.01)
+    g.add("test.gain", id="after")
+    g.add("test.sink", id="out", name="after")
+    g.add("test.gain", id="other")
+    g.connect("t", "slow"); g.connect("slow", "after"); g.connect("after", "out"); g.connect("t", "other")
+    started, events = threading.Event(), []
+
+    def on_event(e):
+        events.append(e)
+        if e.kind == "progress" and e.node_id == "slow":
+            started.set()
+    h = Executor(max_workers=1).submit(g, on_event=on_event)
+    assert started.wait(10)
+    assert h.skip(["slow"]) is False                # running: only a cancel stops it
+    assert h.skip(["after"]) is True
+    res = h.result(timeout=10)
+    assert {"t", "slow", "other"} <= res.ran and not {"after", "out"} & (res.ran | set(res.outputs))
+    assert CALLS.get("sink", 0) == 0 and events_of(events, "skipped") == {"after"}
+
+
 def test_progress_events_from_node(reg):
     g = Graph(reg)
     g.add("test.tone", id="t")
