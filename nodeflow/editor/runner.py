@@ -65,13 +65,20 @@ class NodeState:
     elapsed_s: float | None = None
     started: float | None = None    # time.monotonic() when it started running (for the time left)
     now: float | None = None        # when the last progress came
+    first: tuple[float, float] | None = None    # (when, fraction done) of the first progress it told
 
     def eta_s(self) -> float | None:
-        """Seconds left at the rate so far; None until 3 % is done and 0.5 s have passed."""
-        if not (self.total and self.done and self.started is not None and self.now is not None):
+        """Seconds left at the rate since the node first told its progress (what came before, such as
+        loading a model, is not the work the steps measure; QA: "6 min 56 s left" with 17 s left);
+        None until 3 % more is done and 0.5 s have passed."""
+        if not (self.total and self.done and self.now is not None):
             return None
-        frac, spent = self.done / self.total, self.now - self.started
-        return spent * (1.0 - frac) / frac if frac >= 0.03 and spent >= 0.5 else None
+        t0, f0 = self.first if self.first is not None else (self.started, 0.0)
+        if t0 is None:
+            return None
+        frac, spent = self.done / self.total, self.now - t0
+        rate = (frac - f0) / spent if spent > 0 else 0.0
+        return (1.0 - frac) / rate if frac - f0 >= 0.03 and spent >= 0.5 and rate > 0 else None
 
     def describe(self) -> str:
         if self.kind == "running" and self.total:
@@ -414,6 +421,8 @@ class Runner:
             if st is None or st.kind != "running":
                 st = self.states[ev.node_id] = NodeState("running", key, started=now)
             st.done, st.total, st.message, st.now = ev.done, ev.total, ev.message, now
+            if st.first is None and ev.total:
+                st.first = (now, (ev.done or 0.0) / ev.total)
             return
         kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
         message = ev.message

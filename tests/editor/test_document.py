@@ -279,6 +279,10 @@ def test_time_left_is_estimated_from_progress_so_far():
     st = NodeState("running", done=25, total=100, started=10.0, now=14.0)
     assert st.describe() == "running 25%, 12 s left"
     assert NodeState("running", done=1, total=100, started=10.0, now=10.2).describe() == "running 1%"
+    # a model that loads for 17 s, then tells 4 % at 18.9 s and 18 % at 21 s: the rate since the first
+    # report (6.7 % a second), not since the start (QA: "1 min 36 s left" where 14.5 s were)
+    st = NodeState("running", done=18, total=100, started=0.0, now=21.0, first=(18.9, 0.04))
+    assert st.describe() == "running 18%, 12 s left"
 
 
 def test_edit_without_a_display_says_so_and_exits_1(tmp_path):
