@@ -69,7 +69,7 @@ class ABCompare:
         """Take ``i``'s integrated loudness (LUFS, the export's meter), measured once per context."""
         key = (i, self.context())
         if key not in self._lufs:
-            from .playback import loudness_lufs
+            from .levels import loudness_lufs
             try:
                 a = self.app.audition.playable(self.value_of(i))
             except OSError:

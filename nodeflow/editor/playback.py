@@ -20,14 +20,14 @@ from ..errors import NodeflowError
 from ..executor import RunResult
 from ..graph import Graph
 from .filedecode import DecodedFiles, file_stamp
+from .levels import Meter, export_target, note
 from .live import LiveClip
 from .player import Player
 from .runner import Runner
 
-__all__ = ["Auditioner", "as_audio", "loudness_lufs", "peak_dbfs", "preview_envelope", "tempo_info", "time_ticks"]
+__all__ = ["Auditioner", "as_audio", "peak_dbfs", "preview_envelope", "tempo_info", "time_ticks"]
 
 PEAK_WINDOW_S = 0.05          # the level meter reads the peak of the last 50 ms heard
-NOTE_MAX_S = 120.0            # longer previews are not measured on the UI thread for the export note
 LOOP_MIN_S = 0.05             # a shorter loop region is a slip of the mouse
 
 Clip = Audio | LiveClip       # what plays: a value, or a node's output while it is still being generated
@@ -74,12 +74,6 @@ def _from(audio: Audio, start_s: float) -> Audio:
     """``audio`` from ``start_s`` on (at least its last frame): what a stream started there plays."""
     skip = min(int(start_s * audio.sample_rate), max(audio.samples.shape[1] - 1, 0))
     return audio if skip <= 0 else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
-
-
-def loudness_lufs(audio: Audio) -> float:
-    """Integrated loudness (BS.1770, the export's own meter) of a clip, in LUFS."""
-    from nodes.io._loudness import integrated_lufs
-    return float(integrated_lufs(audio.samples, audio.sample_rate))
 
 
 def peak_dbfs(audio: Clip, at_s: float, window_s: float = PEAK_WINDOW_S) -> float:
@@ -170,6 +164,7 @@ class Auditioner:
         self.loop_mark: tuple[tuple[str, str], float] | None = None     # the first shift+click of a loop
         self._graph: Graph | None = None                # the graph of the last play()
         self.files = DecodedFiles()                     # written files (exports) decoded off the UI thread
+        self.levels = Meter()                           # previews' loudness, for the note on their export
 
     def warm_up(self) -> None:
         """Start PortAudio and find the output on a background thread, so the first press of play
@@ -238,6 +233,7 @@ class Auditioner:
         if isinstance(self.clip, LiveClip) and self.clip.final:
             self.clip = self.clip.snapshot()
         self.files.poll()
+        self.levels.poll()
 
     def toggle(self, graph: Graph, nid: str, port: str) -> None:
         """The play button: play, pause while this output plays, resume where it was paused."""
@@ -420,25 +416,23 @@ class Auditioner:
         self._send(nid, port, audio, _from(audio, start_s), 0.0)
         if self.now == (nid, port):
             where = f" from {start_s:.2f} s" if start_s > 0 else ""
-            self._say(f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}{self._export_note(nid, port, audio)}")
+            self._say_playing(nid, port, audio, f"playing {nid}.{port} ({audio.duration_s:.1f} s){where}")
 
-    def _export_note(self, nid: str, port: str, audio: Audio) -> str:
-        """How much louder or quieter an export this output feeds writes it (it normalises to its
-        ``loudness_lufs``): the preview plays at the node's own level, and says so."""
-        g = self._graph
-        if g is None or audio.duration_s > NOTE_MAX_S:
-            return ""
-        exports = [(l.dst, g.nodes[l.dst].params.get("loudness_lufs")) for l in g.links
-                   if l.src == nid and l.src_port == port and l.dst in g.nodes and g.nodes[l.dst].type == "io.export"]
-        targets = [(d, getattr(v, "value", v)) for d, v in exports if v is not None]
-        if not targets:
-            return ""
-        here = loudness_lufs(audio)
-        if here != here or here == float("-inf"):
-            return ""
-        d, target = targets[0]
-        diff = float(target) - here
-        return f"; {d} writes it at {float(target):.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
+    def _say_playing(self, nid: str, port: str, audio: Audio, text: str) -> None:
+        """Say ``text``, with how much louder or quieter an export this output feeds writes it (it
+        normalises to its ``loudness_lufs``; the preview plays at the node's own level): at once for
+        a short clip, else once a thread has measured it (QA: past 2 minutes it said nothing)."""
+        target = export_target(self._graph, nid, port, audio) if self._graph is not None else None
+        said: list[bool] = []
+
+        def then(lufs: float) -> None:
+            if target is not None and self.now == (nid, port) and self.clip is audio:
+                self._say(text + note(target, lufs))
+                said.append(True)
+        if target is not None:
+            self.levels.measure(audio, then)
+        if not said:
+            self._say(text)
 
     def _send(self, nid: str, port: str, audio: Clip, played: Clip, start_s: float, loop: bool = False) -> None:
         try:

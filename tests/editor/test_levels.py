@@ -1,0 +1,67 @@
+"""A preview's level as it is heard: a mono clip plays on both channels (3 dB over its one channel's
+meter reading), so A/B level matching and the note about the export it feeds compare clips as heard
+(QA: a mono take "level-matched" at -22.1 LUFS played at -19.2); the note on a long clip is measured
+on a thread and still said (QA: past 2 minutes it said nothing)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Graph
+from nodeflow.editor.levels import MONO_PLAYED_DB, export_target, loudness_lufs, note
+from nodeflow.editor.playback import Auditioner
+
+RATE = 22050
+
+
+def chords(seconds: float, channels: int) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    x = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)) * 0.1
+    return np.tile(x.astype(np.float32), (channels, 1))
+
+
+def test_a_mono_clip_measures_as_it_is_played_on_two_channels():
+    pyebur128 = pytest.importorskip("pyebur128")
+    mono = Audio(chords(6.0, 1), RATE)
+    both = np.ascontiguousarray(np.repeat(mono.samples, 2, axis=0).T)    # what the device plays: [frames, 2]
+    state = pyebur128.R128State(2, RATE, pyebur128.MeasurementMode.MODE_I)
+    state.add_frames(both.ravel(), len(both))
+    assert loudness_lufs(mono) == pytest.approx(pyebur128.get_loudness_global(state), abs=0.01)   # libebur128
+    assert loudness_lufs(Audio(np.repeat(mono.samples, 2, axis=0), RATE)) == pytest.approx(loudness_lufs(mono), abs=0.01)
+
+
+@pytest.mark.parametrize("channels, layout, heard", [(1, "keep", MONO_PLAYED_DB), (1, "mono", MONO_PLAYED_DB),
+                                                     (1, "stereo", 0.0), (2, "keep", 0.0), (2, "mono", MONO_PLAYED_DB)])
+def test_the_export_target_is_what_its_file_sounds_like(channels, layout, heard):
+    g = Graph()
+    g.add("dsp.gain", id="take")
+    g.add("io.export", id="master", path="m.wav", loudness_lufs=-16.0, channels=layout)
+    g.connect("take", "master")
+    got = export_target(g, "take", "out", Audio(chords(1.0, channels), RATE))
+    assert got == ("master", -16.0, pytest.approx(-16.0 + heard))
+
+
+def test_the_note_on_a_long_preview_comes_once_it_is_measured():
+    class Player:
+        playing, error, position_s, underflows, latency = True, None, 0.0, 0, "auto"
+
+        def play(self, clip, loop=False, start_s=0.0):
+            self.clip = clip
+    g = Graph()
+    g.add("dsp.gain", id="take")
+    g.add("io.export", id="master", path="m.wav", loudness_lufs=-14.0, channels="stereo")
+    g.connect("take", "master")
+    song = Audio(chords(150.0, 1), RATE)                 # a song-length mono take: measured on a thread
+    au = Auditioner(None, player=Player)
+    au._graph = g
+    au._play_clip("take", "out", song, 0.0)
+    assert au.messages == [("playing take.out (150.0 s)", False)]
+    end = time.monotonic() + 60
+    while len(au.messages) < 2 and time.monotonic() < end:
+        au.tick()
+        time.sleep(0.02)
+    heard = loudness_lufs(song)
+    assert au.messages[1] == ("playing take.out (150.0 s)" + note(("master", -14.0, -14.0), heard), False)
+    assert f"{-14.0 - heard:.1f} LU louder" in au.messages[1][0]
