@@ -205,3 +205,17 @@ def test_an_underflow_warning_keeps_what_the_play_said():
     p.error, p.underflows = "2 output underflow(s) on a busy machine: the playback buffer grew to 400 ms", 2
     au.playhead()
     assert au.messages[-1] == (f"{said}; {p.error}", True)
+
+
+def test_a_late_callback_with_the_buffer_still_ahead_of_the_device_is_no_underflow():
+    """QA: each session's first play said "1 output underflow(s) ... you may have heard a gap" in red,
+    and the recording had none: a PulseAudio stream that is slow to start asks for the second part
+    of its buffer late, PortAudio's times showing the first part not yet played (0.25 s ahead).
+    A stalled callback (the test above) still counts: the device has caught up with the buffer."""
+    from types import SimpleNamespace
+
+    from nodeflow.editor.playstream import _still_ahead
+    assert _still_ahead(SimpleNamespace(outputBufferDacTime=1000.248, currentTime=1000.0))
+    assert not _still_ahead(SimpleNamespace(outputBufferDacTime=1000.004, currentTime=1000.0))
+    assert not _still_ahead(SimpleNamespace(outputBufferDacTime=0.0, currentTime=0.0))    # a host without times
+    assert not _still_ahead(None)
