@@ -263,20 +263,32 @@ class App:
         label = self.doc.redo()
         self.say(f"redid {label}" if label else "nothing to redo")
 
-    def copy(self) -> None:
+    def cut(self) -> None:
+        """Copy the selected nodes, then delete them (one undo step puts them back)."""
         ids = self.view.selected_nodes()
-        if ids:
-            self._clip = clipboard.copy_nodes(self.doc.graph, ids)
-            self.dpg.set_clipboard_text(clipboard.to_text(self._clip))
-            self.say(f"copied {len(ids)} node(s)")
+        if self.copy():
+            self.delete_selection()
+            self.say(f"cut {len(ids)} node(s): Ctrl+V pastes them")
+
+    def copy(self) -> bool:
+        ids = self.view.selected_nodes()
+        if not ids:
+            self.say("nothing selected to copy: click a node's title (Ctrl+click adds more)")
+            return False
+        self._clip = clipboard.copy_nodes(self.doc.graph, ids)
+        self.dpg.set_clipboard_text(clipboard.to_text(self._clip))
+        self.say(f"copied {len(ids)} node(s)")
+        return True
 
     def paste(self) -> None:
         """Paste the clip at the mouse when it is over the canvas (else next to the originals)."""
         clip = clipboard.from_text(items.clipboard_text()) or self._clip
-        if clip:
-            ids = self.canvas.paste(clip)
-            if ids:
-                self.say(f"pasted {', '.join(ids)}")
+        if not clip:
+            self.say("the clipboard holds no nodes: copy some first (Ctrl+C)")
+            return
+        ids = self.canvas.paste(clip)
+        if ids:
+            self.say(f"pasted {', '.join(ids)}")
 
     def duplicate(self) -> None:
         ids = self.view.selected_nodes()

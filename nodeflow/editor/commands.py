@@ -49,7 +49,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("File", "Quit", lambda a: a.files.quit(), ("Ctrl+Q",), typing=True, separator=True),
     Command("Edit", "Undo", lambda a: a.undo(), ("Ctrl+Z",), tag="menu_undo"),
     Command("Edit", "Redo", lambda a: a.redo(), ("Ctrl+Shift+Z", "Ctrl+Y"), tag="menu_redo"),
-    Command("Edit", "Copy", lambda a: a.copy(), ("Ctrl+C",), separator=True),
+    Command("Edit", "Cut", lambda a: a.cut(), ("Ctrl+X",), separator=True),
+    Command("Edit", "Copy", lambda a: a.copy(), ("Ctrl+C",)),
     Command("Edit", "Paste", lambda a: a.paste(), ("Ctrl+V",)),
     Command("Edit", "Duplicate", lambda a: a.duplicate(), ("Ctrl+D",)),
     Command("Edit", "Delete", lambda a: a.delete_selection(), ("Del", "Backspace")),
@@ -98,7 +99,7 @@ def build_menus(app: App) -> None:
     dpg = app.dpg
     with dpg.menu_bar():
         for menu in MENUS:
-            with dpg.menu(label=menu):
+            with dpg.menu(label=menu, tag=f"menu::{menu}"):
                 for c in (c for c in COMMANDS if c.menu == menu):
                     if c.separator:
                         dpg.add_separator()
@@ -141,6 +142,8 @@ def install_shortcuts(app: App) -> None:
         c = table.get((ctrl, shift, key))
         if c is None:
             return
+        if not c.typing and menu_open():       # an open menu's keys are its own (QA: Del deleted the node
+            return                             # selected behind the Edit menu)
         in_box = typing(app)
         if c.typing or not in_box:
             if in_box:                          # Run, Save...: on what the box holds, as if it were left first
@@ -157,6 +160,11 @@ def install_shortcuts(app: App) -> None:
     with dpg.handler_registry():
         dpg.add_key_press_handler(callback=on_key)
         dpg.add_mouse_wheel_handler(callback=on_wheel)
+
+
+def menu_open() -> bool:
+    """Whether a menu of the menu bar is open (its window has the focus while it shows)."""
+    return any(items.state(f"menu::{m}").get("focused") for m in MENUS) or bool(items.state("menu_tools").get("focused"))
 
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)

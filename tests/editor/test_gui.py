@@ -254,6 +254,18 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     assert st["links_after_undo"] == ["load.out -> fade.audio", "load.out -> gain.audio"]
     n = len(st["box_selected"])          # the links went with the nodes: it said '0 link(s)'
     assert st["delete_status"] == f"deleted {n} node(s), 2 link(s)", (st["delete_status"], st["box_selected"])
+    assert "fade" not in st["cut"]["nodes"] and st["cut"]["status"] == "cut 1 node(s): Ctrl+V pastes them", st["cut"]
+    (back,) = set(st["cut_paste"]["nodes"]) - set(st["cut"]["nodes"])
+    assert back.startswith("fade") and st["cut_paste"]["status"] == f"pasted {back}", st["cut_paste"]
+    assert st["text_paste"]["nodes"] == st["cut_paste"]["nodes"]
+    assert st["text_paste"]["status"] == "the clipboard holds no nodes: copy some first (Ctrl+C)", st["text_paste"]
+
+
+def test_delete_with_a_menu_open_leaves_the_selected_node_alone(editor):
+    st = editor.run("menu_keys", chain_graph(editor.tmp))
+    assert st["selected"] == ["gain"] and st["menu_open"], st
+    assert "gain" in st["with_menu"]["nodes"] and st["with_menu"]["menu_open"], st["with_menu"]
+    assert st["menu_closed"] and "gain" not in st["after"], st
 
 
 def test_graph_without_positions_is_laid_out_without_overlaps(editor):

@@ -63,5 +63,20 @@ def main(app, drv):
     drv.key("ctrl+z")
     out["after_delete_undo"] = sorted(app.doc.graph.nodes)
     out["links_after_undo"] = sorted(app.state()["links"])
+    # Ctrl+X cuts the fade (QA: it did nothing and said nothing), Ctrl+V puts it at the mouse, Ctrl+Z undoes
+    dpg.clear_selected_nodes("canvas")
+    drv.frames(2)
+    (x0, y0), _ = app.view.node_rect("fade")
+    drv.click((x0 + 40, y0 + 8))
+    drv.key("ctrl+x")
+    out["cut"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
+    drv.move((600, 500))
+    drv.key("ctrl+v")
+    out["cut_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
+    # plain text on the clipboard, no nodes copied in this session's clipboard: Ctrl+V says so
+    dpg.set_clipboard_text("just some words")
+    app._clip = None
+    drv.key("ctrl+v")
+    out["text_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     drv.screenshot(__import__("os").environ["AUDIOCHAIN_TEST_TMP"] + "/palette.png")
     drv.dump(out)
