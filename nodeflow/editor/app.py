@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import NodeflowError
-from . import clipboard, items, widgets
+from . import items, widgets
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
@@ -66,7 +66,7 @@ class App:
         self.quitting = False
         self.frame_count = 0
         self._seen: tuple[int | None, int, int, int] = (None, -1, -1, -1)   # what is drawn: _drawn()
-        self._clip: dict[str, Any] | None = None
+        self.copied: dict[str, Any] | None = None         # the nodes last copied (Edit > Copy, Cut)
         self._layout_pending = False
         self._layout_at = 0              # on open: the frame to lay out a graph without positions, once measured
         self._fit_pending = 0            # on open: the frame to bring nodes that start off-screen into view
@@ -262,48 +262,6 @@ class App:
     def redo(self) -> None:
         label = self.doc.redo()
         self.say(f"redid {label}" if label else "nothing to redo")
-
-    def cut(self) -> None:
-        """Copy the selected nodes, then delete them (one undo step puts them back)."""
-        ids = self.view.selected_nodes()
-        if self.copy():
-            self.delete_selection()
-            self.say(f"cut {len(ids)} node(s): Ctrl+V pastes them")
-
-    def copy(self) -> bool:
-        ids = self.view.selected_nodes()
-        if not ids:
-            self.say("nothing selected to copy: click a node's title (Ctrl+click adds more)")
-            return False
-        self._clip = clipboard.copy_nodes(self.doc.graph, ids)
-        self.dpg.set_clipboard_text(clipboard.to_text(self._clip))
-        self.say(f"copied {len(ids)} node(s)")
-        return True
-
-    def paste(self) -> None:
-        """Paste the clip at the mouse when it is over the canvas (else next to the originals)."""
-        clip = clipboard.from_text(items.clipboard_text()) or self._clip
-        if not clip:
-            self.say("the clipboard holds no nodes: copy some first (Ctrl+C)")
-            return
-        ids = self.canvas.paste(clip)
-        if ids:
-            self.say(f"pasted {', '.join(ids)}")
-
-    def duplicate(self) -> None:
-        ids = self.view.selected_nodes()
-        if ids:
-            new = self._try("duplicate", clipboard.duplicate, self.doc, ids, self.canvas.beside(ids))
-            self.say(f"duplicated as {', '.join(new or [])}")
-
-    def delete_selection(self) -> None:
-        nodes, links = self.view.selected_nodes(), self.view.selected_links()
-        if nodes or links:
-            gone = {str(l) for l in self.doc.graph.links if l.src in nodes or l.dst in nodes} | {str(l) for l in links}
-            self.doc.remove(nodes, links)
-            self.dpg.clear_selected_nodes(self.view.editor)
-            self.dpg.clear_selected_links(self.view.editor)
-            self.say(f"deleted {len(nodes)} node(s), {len(gone)} link(s)")     # a node's links go with it
 
     def open_search(self) -> None:
         self.palette.open_search(self.dpg.get_mouse_pos(local=False))

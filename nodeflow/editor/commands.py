@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import items
+from . import items, selection
 
 if TYPE_CHECKING:
     from .app import App
@@ -49,11 +49,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("File", "Quit", lambda a: a.files.quit(), ("Ctrl+Q",), typing=True, separator=True),
     Command("Edit", "Undo", lambda a: a.undo(), ("Ctrl+Z",), tag="menu_undo"),
     Command("Edit", "Redo", lambda a: a.redo(), ("Ctrl+Shift+Z", "Ctrl+Y"), tag="menu_redo"),
-    Command("Edit", "Cut", lambda a: a.cut(), ("Ctrl+X",), separator=True),
-    Command("Edit", "Copy", lambda a: a.copy(), ("Ctrl+C",)),
-    Command("Edit", "Paste", lambda a: a.paste(), ("Ctrl+V",)),
-    Command("Edit", "Duplicate", lambda a: a.duplicate(), ("Ctrl+D",)),
-    Command("Edit", "Delete", lambda a: a.delete_selection(), ("Del", "Backspace")),
+    Command("Edit", "Cut", lambda a: selection.cut(a), ("Ctrl+X",), separator=True),
+    Command("Edit", "Copy", lambda a: selection.copy(a), ("Ctrl+C",)),
+    Command("Edit", "Paste", lambda a: selection.paste(a), ("Ctrl+V",)),
+    Command("Edit", "Duplicate", lambda a: selection.duplicate(a), ("Ctrl+D",)),
+    Command("Edit", "Delete", lambda a: selection.delete(a), ("Del", "Backspace")),
     Command("Edit", "Add node...", lambda a: a.open_search(), ("Ctrl+K", "Ctrl+Space"), typing=True, separator=True),
     Command("Edit", "Preferences...", lambda a: a.prefs_panel.open(), tag="menu_prefs", separator=True),
     Command("Graph", "Run", lambda a: a.run(), ("F5", "Ctrl+R"), typing=True),

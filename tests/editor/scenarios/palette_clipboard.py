@@ -75,7 +75,7 @@ def main(app, drv):
     out["cut_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     # plain text on the clipboard, no nodes copied in this session's clipboard: Ctrl+V says so
     dpg.set_clipboard_text("just some words")
-    app._clip = None
+    app.copied = None
     drv.key("ctrl+v")
     out["text_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     drv.screenshot(__import__("os").environ["AUDIOCHAIN_TEST_TMP"] + "/palette.png")
