@@ -181,9 +181,9 @@ def link_problem(graph: Graph, l: Link, types: dict[tuple[str, str], Any]) -> st
     src_t = types.get((l.src, l.src_port), src_spec.outputs[l.src_port].type)
     dst_t = dst_spec.inputs[l.dst_port].type
     if link_mode(src_t, dst_t) is None:
+        # the fix is the right port (it offered "insert a node that converts": none turns a path into audio)
         return (f"link {l}: type mismatch: '{l.src}.{l.src_port}' gives {type_name(src_t)} but "
-                f"'{l.dst}.{l.dst_port}' takes {type_name(dst_t)}; insert a node that converts, "
-                "or connect a matching port")
+                f"'{l.dst}.{l.dst_port}' takes {type_name(dst_t)}; connect a port that gives {type_name(dst_t)}")
     return None
 
 

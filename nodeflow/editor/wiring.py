@@ -125,8 +125,12 @@ class Wiring:
                 app.view.dim_pins(set())
                 t = app.view.pin_types.get(src)
                 app.palette.open_search(at, (src[0], src[1], src[2], t))
-                app.say(f"link from {src[1]}.{src[2]} dropped on the canvas: pick a node to link it to "
-                        "(arrows and Enter, or a click; Esc cancels)")
+                if app.palette.results:
+                    app.say(f"link from {src[1]}.{src[2]} dropped on the canvas: pick a node to link it to "
+                            "(arrows and Enter, or a click; Esc cancels)")
+                else:               # (QA: it said "pick a node" over a list saying that none fits)
+                    app.say(f"link from {src[1]}.{src[2]} dropped on the canvas: no node type "
+                            f"{'takes' if src[0] == 'out' else 'gives'} {type_name(t)} (Esc closes the search)")
                 self._prompt = app.status_text
         if self._double is not None and not dpg.is_mouse_button_down(left):
             p, self._double = self._double, None       # opened once released: the popup then keeps the keyboard

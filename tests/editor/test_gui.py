@@ -580,6 +580,8 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     audio_ins = {"in.gain.audio", "in.fade.audio", "in.export.audio"}
     assert audio_ins <= set(st["dimmed_str"])
     assert st["offered_str"] and "models.bark" in st["offered_str"] and "dsp.gain" not in st["offered_str"]
+    assert st["float_drop"] == {"open": True, "results": 0, "status": "link from clap_score.score dropped on the canvas: "
+                                "no node type takes float (Esc closes the search)"}, st["float_drop"]
 
 
 def test_a_node_that_fails_stops_only_what_comes_after_it(editor):

@@ -111,4 +111,17 @@ def main(app, drv):
     drv.xdo("mouseup", 1, frames=6)
     out["offered_str"] = [s.id for s in app.palette.results] if app.palette.searching else None
     drv.key("Escape")
+    # 5. a float output (CLAP's score): no node type takes one, and the status says so (QA: "pick a node")
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+    clap = app.add_node("models.clap_score", (cx0 + 40, cy0 + 40))
+    drv.frames(8)
+    a = app.view.pin_pos(clap, "score", "out")
+    drop3 = (a[0] + 60, a[1] + 150)
+    drv.move(a)
+    drv.xdo("mousedown", 1)
+    for i in range(1, 9):
+        drv.move((a[0] + (drop3[0] - a[0]) * i / 8, a[1] + (drop3[1] - a[1]) * i / 8))
+    drv.xdo("mouseup", 1, frames=6)
+    out["float_drop"] = {"open": app.palette.searching, "results": len(app.palette.results), "status": app.status_text}
+    drv.key("Escape")
     drv.dump(out)
