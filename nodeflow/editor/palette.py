@@ -16,7 +16,7 @@ from ..node import NodeSpec
 from ..registry import Registry
 from ..types import link_mode, type_name
 
-__all__ = ["search", "fits", "Palette", "SYNONYMS"]
+__all__ = ["search", "fits", "missing", "Palette", "SYNONYMS", "MISSING"]
 
 
 # words people type -> words the node library uses (prefixes; a synonym ranks one step below the word)
@@ -45,6 +45,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "slower", "speed up": "faster",
            "half time": "halftime", "pitch shift": "pitch", "sample rate": "samplerate", "fade in": "fadein",
            "fade out": "fadeout"}
+# effects people look for that no node does yet: matched against node names and descriptions only (a
+# word in some documentation is no such node: "echo" found the prompt template, "noise" MMS-TTS's
+# noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing
+MISSING = {"reverb": "reverb", "echo": "echo or delay", "delay": "echo or delay", "compress": "compressor",
+           "compressor": "compressor", "eq": "EQ", "equalizer": "EQ", "equaliser": "EQ", "filter": "filter or EQ",
+           "denoise": "denoiser", "noise": "noise generator or denoiser", "distortion": "distortion",
+           "chorus": "chorus", "autotune": "pitch correction", "sidechain": "sidechain compressor"}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -64,12 +71,25 @@ def _fields(spec: NodeSpec) -> list[set[str]]:
 
 def _rank(fields: list[set[str]], word: str) -> int | None:
     """How well one query word matches (0 best), None when it does not: a synonym found in a field
-    ranks as the word itself found one field further down."""
+    ranks as the word itself found one field further down.  A :data:`MISSING` effect is looked for
+    in names and descriptions only."""
+    if word in MISSING:
+        fields = fields[:3]
     ranks = [level * 2 for level, toks in enumerate(fields) if any(t.startswith(word) for t in toks)][:1]
     for syn in SYNONYMS.get(word, ()) + tuple(v for k, vs in SYNONYMS.items() if k != word and word.startswith(k)
                                               for v in vs):
         ranks += [level * 2 + 2 for level, toks in enumerate(fields) if any(t.startswith(syn) for t in toks)][:1]
     return min(ranks) if ranks else None
+
+
+def missing(query: str) -> str:
+    """What the search says of an effect no node does yet, else ``""``.
+
+    >>> missing("big reverb")
+    'AudioChain has no reverb node yet'
+    """
+    what = [MISSING[w] for w in _tokens(query) if w in MISSING]
+    return f"AudioChain has no {what[0]} node yet" if what else ""
 
 
 def fits(spec: NodeSpec, t: Any, direction: str = "in") -> str | None:
@@ -211,6 +231,8 @@ class Palette:
             dpg.add_selectable(label=f"{spec.id}  -  {spec.tooltip}"[:70], parent="quicksearch::results",
                                default_value=(i == 0), callback=lambda s, a, u: self.pick(u), user_data=spec.id,
                                tag=f"quicksearch::hit::{i}")
+        if missing(text):
+            dpg.add_text(missing(text), parent="quicksearch::results", color=(255, 170, 80))
         if not self.results:
             dpg.add_text("no node type matches" + (" and fits this link" if link else ""),
                          parent="quicksearch::results", color=(255, 170, 80))

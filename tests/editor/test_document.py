@@ -123,6 +123,16 @@ def test_palette_search_finds_nodes_by_synonyms_and_parameter_docs(query, first,
     assert set(also) <= set(hits)
 
 
+@pytest.mark.parametrize("query, said", [("echo", "echo or delay"), ("eq", "EQ"), ("noise", "noise generator or "
+                                         "denoiser"), ("reverb", "reverb"), ("compress", "compressor")])
+def test_an_effect_no_node_does_finds_nothing_and_says_so(query, said):
+    """QA: "echo" found only the prompt template, "eq" the crossfade (its docs' "equal power"), "noise"
+    MMS-TTS (its noise_scale); "reverb" found nothing without a word."""
+    from nodeflow.editor.palette import missing
+    assert search(Graph().registry, query) == [] and missing(query) == f"AudioChain has no {said} node yet"
+    assert [s.id for s in search(Graph().registry, "limiter")][:1] == ["io.export"] and missing("limiter") == ""
+
+
 def test_search_after_a_link_drop_offers_only_types_that_fit_and_the_new_node_is_linked(doc):
     from nodeflow import Audio
     offered = {s.id for s in search(doc.graph.registry, "", limit=100, fits_type=Audio)}
