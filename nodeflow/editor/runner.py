@@ -352,7 +352,7 @@ class Runner:
                 messages.append(self._summary(job, result, err, after, edited))
             if job.on_done is not None:
                 job.on_done(result, err)
-        if ended and graph is not None:
+        if changed and graph is not None:       # a node edited while it waited is not shown "done" when it is
             self.forget_stale(graph)
         if changed:
             self.version += 1
