@@ -353,7 +353,7 @@ class Runner:
             if job.on_done is not None:
                 job.on_done(result, err)
         if changed and graph is not None:       # a node edited while it waited is not shown "done" when it is
-            self.forget_stale(graph)
+            self.forget_stale(graph, results_only=True)
         if changed:
             self.version += 1
         return [m for m in messages if m]
@@ -508,14 +508,15 @@ class Runner:
         except (NodeflowError, GraphError, KeyError, Exception):  # noqa: BLE001 - an unrunnable graph has no keys
             return None
 
-    def forget_stale(self, graph: Graph) -> set[str]:
+    def forget_stale(self, graph: Graph, *, results_only: bool = False) -> set[str]:
         """Drop states and outputs of nodes whose content changed since they ran (or that were
         deleted); returns those ids.  What an export wrote is remembered by its content key
         (:meth:`_remember_written`): the same node back (an undone delete or edit) shows its file
-        again while that file is as written."""
+        again while that file is as written.  ``results_only`` (while a run goes on, no edit
+        since): the marks of nodes a run could not start (``blocked``) stay."""
         keys = self.current_keys(graph) or {}
-        gone = {n for n, st in self.states.items()
-                if st.kind not in ("queued", "running") and keys.get(n) != st.key}
+        kept = ("queued", "running", "blocked") if results_only else ("queued", "running")
+        gone = {n for n, st in self.states.items() if st.kind not in kept and keys.get(n) != st.key}
         gone |= {n for n, (k, _) in self.outputs.items() if keys.get(n) != k}
         for n in gone:
             self._remember_written(n)

@@ -10,10 +10,12 @@ def main(app, drv):
     dpg = app.dpg
     drv.frames(8)
     out = {"before": dpg.get_value("prefs::latency")}
-    drv.click((60, 10))                                   # the Edit menu in the menu bar
+    x, y = dpg.get_item_state("menu::Edit")["pos"]
+    drv.click((x + 12, y + 8))                            # the Edit menu in the menu bar
     drv.frames(3)
     drv.screenshot(os.environ["AUDIOCHAIN_TEST_TMP"] + "/menu.png")
-    drv.click((90, 173))                                  # its last entry (menu items report no rectangle)
+    height = dpg.get_item_state("menu::Edit")["rect_size"][1]      # its window, below the 20 px bar
+    drv.click((x + 45, 20 + height - 14))                 # its last entry (menu items report no rectangle)
     drv.frames(3)
     out["shown"] = items.shown("prefs")
     (x0, y0), (x1, y1) = items.rect("prefs::latency")
