@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")
     p.add_argument("manifest")
-    p.add_argument("row", type=int)
+    p.add_argument("row", help="the row's index (0, 1, ...) or its name (v000_gain_db=-6.0)")
     p.add_argument("--graph", help="graph file (default: the one the manifest names)")
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
     p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE",

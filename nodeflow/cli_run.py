@@ -375,7 +375,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     from .sweep import Variant, run_variant
     try:
         doc = json.loads(Path(args.manifest).read_text())
-        row = next(r for r in doc["variants"] if r["index"] == args.row or r["name"] == str(args.row))
+        row = next(r for r in doc["variants"] if str(r["index"]) == str(args.row).strip() or r["name"] == args.row)
         variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
     except FileNotFoundError:
         raise NodeflowError(f"{args.manifest}: no such file") from None

@@ -121,7 +121,8 @@ def refused_writes(graph: Graph, out_dir: Path, allow: Iterable[str | os.PathLik
     return out
 
 
-TEMP_NAME_EXTRA = 40    # bytes a write's temp file adds to the name (``.<name>.<pid>-<random>.tmp<suffix>``)
+TEMP_NAME_EXTRA = 64    # bytes a write's temp files add to the name: ``.<name>.<pid>-<random>.tmp<suffix>``,
+                        # and one more of that temp file's name while its tags are written
 
 
 def unwritable(dest: Path) -> str | None:

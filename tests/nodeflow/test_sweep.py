@@ -104,6 +104,9 @@ def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     assert main(["rerun", str(out / "manifest.json"), "2", "-o", str(tmp_path / "again")]) == 0
     again = tmp_path / "again" / doc["variants"][2]["name"] / "take.wav"
     assert np.array_equal(sf.read(again)[0], sf.read(files[2])[0])
+    name = doc["variants"][1]["name"]                  # a row by its name, as the manifest and its hint show it
+    assert main(["rerun", str(out / "manifest.json"), name, "-o", str(tmp_path / "by_name")]) == 0
+    assert np.array_equal(sf.read(tmp_path / "by_name" / name / "take.wav")[0], sf.read(files[1])[0])
 
 
 def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path, capsys):
