@@ -148,8 +148,9 @@ class Document:
             raise GraphError([f"node type {spec.id} has no port that fits {other}.{port}; pick another type"])
         g.connect(*ends)
 
-    def remove(self, node_ids: Iterable[str] = (), links: Iterable[Link] = ()) -> None:
-        """Delete several nodes and links as one step (links of deleted nodes go with them)."""
+    def remove(self, node_ids: Iterable[str] = (), links: Iterable[Link] = (), *, verb: str = "delete") -> None:
+        """Delete several nodes and links as one step (links of deleted nodes go with them); the
+        undo step reads ``verb`` ("cut 1 node")."""
         node_ids, links = [n for n in node_ids if n in self.graph.nodes], list(links)
         if not node_ids and not links:
             return
@@ -162,7 +163,7 @@ class Document:
                 self.graph.remove(n)
         what = [f"{len(node_ids)} node{'s' * (len(node_ids) != 1)}"] if node_ids else []
         what += [f"{len(links)} link{'s' * (len(links) != 1)}"] if links else []
-        self.edit("delete " + " and ".join(what), change)
+        self.edit(f"{verb} " + " and ".join(what), change)
 
     def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> Link:
         """Link an output to an input; an occupied input loses its old link.

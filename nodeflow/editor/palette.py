@@ -48,10 +48,11 @@ PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "s
 # effects people look for that no node does yet: matched against node names and descriptions only (a
 # word in some documentation is no such node: "echo" found the prompt template, "noise" MMS-TTS's
 # noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing
+# (word stems: "compression", "reverbs", "echoes", "equalize", "denoising"; "eq" alone is the whole word)
 MISSING = {"reverb": "reverb", "echo": "echo or delay", "delay": "echo or delay", "compress": "compressor",
-           "compressor": "compressor", "eq": "EQ", "equalizer": "EQ", "equaliser": "EQ", "filter": "filter or EQ",
-           "denoise": "denoiser", "noise": "noise generator or denoiser", "distortion": "distortion",
-           "chorus": "chorus", "autotune": "pitch correction", "sidechain": "sidechain compressor"}
+           "eq": "EQ", "equaliz": "EQ", "equalis": "EQ", "filter": "filter or EQ", "denois": "denoiser",
+           "noise": "noise generator or denoiser", "distort": "distortion", "chorus": "chorus",
+           "autotune": "pitch correction", "sidechain": "sidechain compressor"}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -69,11 +70,16 @@ def _fields(spec: NodeSpec) -> list[set[str]]:
             _tokens(docs)]
 
 
+def _missing(word: str) -> str | None:
+    """The :data:`MISSING` effect ``word`` names, if any (by stem; "eq" as a whole word)."""
+    return MISSING["eq"] if word == "eq" else next((v for k, v in MISSING.items() if k != "eq" and word.startswith(k)), None)
+
+
 def _rank(fields: list[set[str]], word: str) -> int | None:
     """How well one query word matches (0 best), None when it does not: a synonym found in a field
     ranks as the word itself found one field further down.  A :data:`MISSING` effect is looked for
     in names and descriptions only."""
-    if word in MISSING:
+    if _missing(word):
         fields = fields[:3]
     ranks = [level * 2 for level, toks in enumerate(fields) if any(t.startswith(word) for t in toks)][:1]
     for syn in SYNONYMS.get(word, ()) + tuple(v for k, vs in SYNONYMS.items() if k != word and word.startswith(k)
@@ -88,7 +94,7 @@ def missing(query: str) -> str:
     >>> missing("big reverb")
     'AudioChain has no reverb node yet'
     """
-    what = [MISSING[w] for w in _tokens(query) if w in MISSING]
+    what = [m for w in _tokens(query) if (m := _missing(w))]
     return f"AudioChain has no {what[0]} node yet" if what else ""
 
 

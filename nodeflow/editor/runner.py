@@ -363,8 +363,9 @@ class Runner:
         what the run made of them is not what the graph says now."""
         if graph is None or job.graph is None:
             return []
-        now = self.current_keys(graph) or {}
-        return sorted(n for n in job.keys if n in graph.nodes and n in job.graph.nodes and now.get(n) != job.keys[n])
+        now = self.current_keys(graph) or {}      # (a node with no key now cannot run: it is marked as such)
+        return sorted(n for n in job.keys if n in graph.nodes and n in job.graph.nodes and now.get(n) is not None
+                      and now[n] != job.keys[n])
 
     def _settle(self, job: Job, err: BaseException | None) -> dict[str, str]:
         """A finished job leaves no node of its own queued or running: a stopped one is cancelled;

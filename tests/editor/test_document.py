@@ -124,7 +124,9 @@ def test_palette_search_finds_nodes_by_synonyms_and_parameter_docs(query, first,
 
 
 @pytest.mark.parametrize("query, said", [("echo", "echo or delay"), ("eq", "EQ"), ("noise", "noise generator or "
-                                         "denoiser"), ("reverb", "reverb"), ("compress", "compressor")])
+                                         "denoiser"), ("reverb", "reverb"), ("compress", "compressor"),
+                                         ("compression", "compressor"), ("reverbs", "reverb"), ("echoes", "echo or delay"),
+                                         ("equalize", "EQ"), ("denoising", "denoiser")])
 def test_an_effect_no_node_does_finds_nothing_and_says_so(query, said):
     """QA: "echo" found only the prompt template, "eq" the crossfade (its docs' "equal power"), "noise"
     MMS-TTS (its noise_scale); "reverb" found nothing without a word."""

@@ -255,6 +255,7 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     n = len(st["box_selected"])          # the links went with the nodes: it said '0 link(s)'
     assert st["delete_status"] == f"deleted {n} node(s), 2 link(s)", (st["delete_status"], st["box_selected"])
     assert "fade" not in st["cut"]["nodes"] and st["cut"]["status"] == "cut 1 node(s): Ctrl+V pastes them", st["cut"]
+    assert st["cut"]["undo"] == "cut 1 node", st["cut"]
     (back,) = set(st["cut_paste"]["nodes"]) - set(st["cut"]["nodes"])
     assert back.startswith("fade") and st["cut_paste"]["status"] == f"pasted {back}", st["cut_paste"]
     assert st["text_paste"]["nodes"] == st["cut_paste"]["nodes"]
