@@ -66,19 +66,30 @@ class NodeState:
     started: float | None = None    # time.monotonic() when it started running (for the time left)
     now: float | None = None        # when the last progress came
     first: tuple[float, float] | None = None    # (when, fraction done) of the first progress it told
+    marks: list[tuple[float, float]] = dataclasses.field(default_factory=list)   # recent (when, fraction done)
 
     def eta_s(self) -> float | None:
-        """Seconds left at the rate since the node first told its progress (what came before, such as
+        """Seconds left, from the progress since the node first told it (what came before, such as
         loading a model, is not the work the steps measure; QA: "6 min 56 s left" with 17 s left);
-        None until 3 % more is done and 0.5 s have passed."""
+        None until 3 % more is done and 0.5 s have passed.  A node that slows down as it goes (a
+        transformer's steps grow with the sequence: QA, 25-50 % low at the average rate) is taken
+        to keep slowing at the same pace: its recent rate against its average gives the pace."""
         if not (self.total and self.done and self.now is not None):
             return None
         t0, f0 = self.first if self.first is not None else (self.started, 0.0)
         if t0 is None:
             return None
         frac, spent = self.done / self.total, self.now - t0
-        rate = (frac - f0) / spent if spent > 0 else 0.0
-        return (1.0 - frac) / rate if frac - f0 >= 0.03 and spent >= 0.5 and rate > 0 else None
+        if frac - f0 < 0.03 or spent < 0.5:
+            return None
+        avg = spent / (frac - f0)                       # seconds per unit of progress so far
+        recent = [(t, f) for t, f in self.marks if self.now - t <= max(1.0, spent / 4)]
+        if len(recent) >= 2 and recent[-1][1] - recent[0][1] > 0.01:
+            now = (recent[-1][0] - recent[0][0]) / (recent[-1][1] - recent[0][1])     # seconds per unit lately
+            if now > avg:        # costs growing in a line: the pace is twice the distance from the average
+                pace = (now - avg) / ((frac - f0) / 2)
+                return (1.0 - frac) * now + pace * (1.0 - frac) ** 2 / 2
+        return (1.0 - frac) * avg
 
     def describe(self) -> str:
         if self.kind == "running" and self.total:
@@ -422,8 +433,9 @@ class Runner:
             if st is None or st.kind != "running":
                 st = self.states[ev.node_id] = NodeState("running", key, started=now)
             st.done, st.total, st.message, st.now = ev.done, ev.total, ev.message, now
-            if st.first is None and ev.total:
-                st.first = (now, (ev.done or 0.0) / ev.total)
+            if ev.total:
+                st.first = st.first or (now, (ev.done or 0.0) / ev.total)
+                st.marks = [m for m in st.marks if now - m[0] <= 60.0][-200:] + [(now, (ev.done or 0.0) / ev.total)]
             return
         kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
         message = ev.message

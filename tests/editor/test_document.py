@@ -303,6 +303,15 @@ def test_time_left_is_estimated_from_progress_so_far():
     # report (6.7 % a second), not since the start (QA: "1 min 36 s left" where 14.5 s were)
     st = NodeState("running", done=18, total=100, started=0.0, now=21.0, first=(18.9, 0.04))
     assert st.describe() == "running 18%, 12 s left"
+    # steps that take longer as it goes (an autoregressive model: 10 s + 10 s more per unit of progress,
+    # t(f) = 10 f + 10 f^2): the average rate says 9 s left at 38 %, the real time left is 14.8 s
+    t = lambda f: 10 * f + 10 * f * f           # noqa: E731
+    marks = [(t(f / 100), f / 100) for f in range(1, 39)]
+    st = NodeState("running", done=38, total=100, started=0.0, now=t(0.38), first=marks[0], marks=marks)
+    assert st.eta_s() == pytest.approx(t(1.0) - t(0.38), rel=0.1), st.eta_s()
+    steady = [(f / 10, f / 100) for f in range(1, 39)]                    # the same pace throughout: as before
+    assert NodeState("running", done=38, total=100, now=3.8, first=steady[0], marks=steady).eta_s() == \
+        pytest.approx(6.2, rel=0.02)
 
 
 def test_edit_without_a_display_says_so_and_exits_1(tmp_path):
