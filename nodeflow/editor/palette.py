@@ -46,8 +46,8 @@ PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "s
            "half time": "halftime", "pitch shift": "pitch", "sample rate": "samplerate", "fade in": "fadein",
            "fade out": "fadeout"}
 # effects people look for that no node does yet: matched against node names and descriptions only (a
-# word in some documentation is no such node: "echo" found the prompt template, "noise" MMS-TTS's
-# noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing
+# word in some documentation is no such node: "echo" found the prompt template, "noise" a speech
+# model's noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing
 # (word stems: "compression", "reverbs", "echoes", "equalize", "denoising"; "eq" alone is the whole word)
 MISSING = {"reverb": "reverb", "echo": "echo or delay", "delay": "echo or delay", "compress": "compressor",
            "eq": "EQ", "equaliz": "EQ", "equalis": "EQ", "filter": "filter or EQ", "denois": "denoiser",
