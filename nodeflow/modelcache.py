@@ -4,8 +4,9 @@ A checkpoint is loaded once per ``(kind, checkpoint, revision, device, dtype)`` 
 node and run that asks for it.  Entries are evicted least-recently-used when the bytes of their
 parameters and buffers exceed a budget; a model in use (``with cache.use(...)``) is never evicted
 under a running node.  Loading happens outside the cache's lock under a per-key lock, so two nodes
-asking for the same checkpoint at the same time load it once, while other checkpoints load in
-parallel.
+asking for the same checkpoint at the same time load it once, while other checkpoints may load in
+parallel (the model layer, ``nodes.models.layer``, loads one at a time: transformers' loading is not
+thread-safe).
 
 >>> cache = ModelCache(budget_bytes=1 << 30)
 >>> key = ModelKey("demo", "/models/x", "rev1", "cpu", "float32")

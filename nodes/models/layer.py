@@ -217,6 +217,10 @@ class Family(FamilySpec):
         return dataclasses.replace(prof, name=self.name)
 
     def _load(self, ck: Checkpoint, device: str, dtype: str) -> Any:
+        with _LOAD_LOCK:        # one load at a time in the process (see _LOAD_LOCK)
+            return self._load_unlocked(ck, device, dtype)
+
+    def _load_unlocked(self, ck: Checkpoint, device: str, dtype: str) -> Any:
         if self.load is not None:
             return self.load(ck, device, dtype)
         if not self.model_class:
@@ -250,7 +254,7 @@ class Family(FamilySpec):
             from .finetune.adapter import read_adapter, with_adapter
             lora = read_adapter(adapter, ctx.base_dir)
             key = dataclasses.replace(key, kind=f"{self.name}+lora", revision=f"{res.revision}+{lora.digest}")
-            loader = lambda: with_adapter(self._load(res, dev, dtype), lora)
+            loader = lambda: _locked(lambda: with_adapter(self._load(res, dev, dtype), lora))
         with default_cache().use(key, loader) as loaded, getattr(loaded, "lock", contextlib.nullcontext()), \
                 _threads_for(dev):
             yield loaded
@@ -328,6 +332,17 @@ def families_registered() -> list[Family]:
 
 # ---------------------------------------------------------------------------------------- sampling
 _GLOBAL_RNG_LOCK = threading.RLock()
+# Loading is one at a time in the process (generation still runs side by side): transformers'
+# from_pretrained is not thread-safe across models (its lazy module gave "module 'transformers' has
+# no attribute 'AutoTokenizer'", and a MusicGen loaded beside a CLAP kept weights on the meta device:
+# "Cannot copy out of meta tensor"; QA, 6 of 6 with transformers alone).  Reentrant: an adapter's
+# load loads its base.
+_LOAD_LOCK = threading.RLock()
+
+
+def _locked(load: Callable[[], Any]) -> Any:
+    with _LOAD_LOCK:
+        return load()
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,29 @@ def test_searching_needs_something_to_search_for_and_audio_files(ck, tmp_path):
         clap_search.fn(folder=str(tmp_path / "empty"), text="x", checkpoint=str(ck), device="cpu", ctx=Context("s"))
     with pytest.raises(ParameterError, match="nothing to search for"):
         clap_search.fn(folder=str(tmp_path / "empty"), checkpoint=str(ck), ctx=Context("s"))
+
+
+def test_two_families_loading_at_once_both_load_whole(ck, tmp_path, monkeypatch):
+    """QA (high): a graph with a CLAP score and a MusicGen branch failed 3 of 3 runs ("module
+    'transformers' has no attribute 'AutoTokenizer'", "Cannot copy out of meta tensor"): transformers'
+    loading is not thread-safe across models.  The layer loads one at a time; both come whole."""
+    from nodeflow import modelcache
+    from nodes.models.musicgen import MUSICGEN
+    gen_ck = tiny_models.build_all(tmp_path / "tiny")["musicgen_short"]
+    for attempt in range(3):
+        monkeypatch.setattr(modelcache, "_default", modelcache.ModelCache())     # each attempt loads afresh
+        got, errors = {}, []
+
+        def load(name, family, checkpoint):
+            try:
+                with family.using(str(checkpoint), Context(name, device="cpu"), "cpu") as loaded:
+                    got[name] = [n for n, p in loaded.model.named_parameters() if p.is_meta]
+            except Exception as e:  # noqa: BLE001 - the test reports it
+                errors.append(f"{name}: {type(e).__name__}: {e}")
+        threads = [threading.Thread(target=load, args=("clap", clap.CLAP, ck)),
+                   threading.Thread(target=load, args=("gen", MUSICGEN, gen_ck))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == [] and got == {"clap": [], "gen": []}, (attempt, errors, got)
