@@ -55,7 +55,7 @@ from nodeflow.types import ChoiceEnum, FilePath
 
 __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
            "AdapterPath", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded", "sampler",
-           "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode"]
+           "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading"]
 
 
 class Device(ChoiceEnum):
@@ -338,6 +338,12 @@ _GLOBAL_RNG_LOCK = threading.RLock()
 # "Cannot copy out of meta tensor"; QA, 6 of 6 with transformers alone).  Reentrant: an adapter's
 # load loads its base.
 _LOAD_LOCK = threading.RLock()
+
+
+def loading() -> threading.RLock:
+    """The process-wide lock every model load takes (``with loading(): ...from_pretrained(...)``):
+    code that loads a model outside :meth:`Family.using` (fine-tuning's base model) takes it too."""
+    return _LOAD_LOCK
 
 
 def _locked(load: Callable[[], Any]) -> Any:

@@ -251,6 +251,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     import torch
     from nodeflow import devices
     from .._musicgen import _pad_id
+    from ..layer import loading
     from ..musicgen import MUSICGEN
     from .batches import Sampler, collate
     from .captions import check_captions, whisper_captioner
@@ -261,9 +262,10 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     emit = progress or (lambda ev: None)
 
     import transformers
-    model = transformers.MusicgenForConditionalGeneration.from_pretrained(
-        str(res.path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
+    with loading():             # not beside another model's load (transformers' loading is not thread-safe)
+        model = transformers.MusicgenForConditionalGeneration.from_pretrained(
+            str(res.path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
     model.eval()
     profile = MUSICGEN.loaded_profile(model)
     settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
