@@ -289,6 +289,18 @@ class OutputSummary:
         return files, durations, prov
 
 
+def _prompts_not_made(executor: Executor, graph: Graph, summary: OutputSummary) -> None:
+    """The final text of each prompt template the run did not make (what it fed came from the
+    cache, so it was not needed): the manifest's ``prompt`` (QA: empty on every row of a sweep run
+    again).  A template is text only: cheap, or cached itself."""
+    missing = [n for n, inst in graph.nodes.items() if inst.type == PROMPT_NODE and n not in summary.prompts]
+    if missing:
+        with contextlib.suppress(NodeflowError):
+            made = executor.run(graph, targets=missing)
+            for n in missing:
+                summary(n, made[n])
+
+
 @dataclasses.dataclass
 class SweepReport:
     graph_path: str
@@ -442,6 +454,7 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                              error=str(e), ran=sorted(done.ran) if done is not None else [],
                              values=made_before(e, made) if keep_values else None,
                              prompts=summary.prompts, numbers=summary.numbers)
+    _prompts_not_made(executor, g, summary)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,

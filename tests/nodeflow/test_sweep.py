@@ -315,3 +315,30 @@ def test_the_manifests_checkpoints_name_each_model_once_and_nothing_else():
     s("after", {"out": made.replace(made.samples * 0.5)})
     _, _, prov = s.merged(["gen", "after"])
     assert prov == {"gen.checkpoint": "org/m", "gen.revision": "r1", "gen.adapter": "mine"}
+
+
+def test_the_prompt_is_in_the_manifest_when_what_it_fed_comes_from_the_cache(tmp_path):
+    """QA: a sweep run again wrote "prompt": "" on every row: the model's output came from the cache,
+    so the template that fed it was not needed and its text was never made."""
+    import nodes
+    from nodeflow import Executor, Registry, node
+    from nodeflow.audio import Audio
+    from nodeflow.sweep import run_sweep
+    reg = Registry()
+    reg.load_pack("builtin", nodes)
+
+    @node("test.words")
+    def words(text: str) -> Audio:
+        """A clip as long as the text (a stand-in for a model)."""
+        return Audio(np.zeros((1, 80 * len(text)), np.float32), 8000)
+    reg.add(words)
+    g = Graph(reg)
+    g.add("text.prompt_template", id="prompt", template="{genre} groove")
+    g.add("test.words", id="say")
+    g.connect("prompt", "say")
+    variants = expand([parse_axis("prompt.genre=dub,jazz", g)])
+    ex = Executor(disk_cache=None)
+    first = run_sweep(g, variants, tmp_path / "a", executor=ex)
+    again = run_sweep(g, variants, tmp_path / "b", executor=ex)
+    assert "say" not in again[0].ran                    # (from the cache: the template was not needed)
+    assert [r.row()["prompt"] for r in again] == [r.row()["prompt"] for r in first] == ["dub groove", "jazz groove"]
