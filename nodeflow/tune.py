@@ -132,6 +132,33 @@ def scorer_graph(graph: Graph, scorer: str, listen: str, *, target: str = "",
     return g, f"{SCORER_ID}.{'score' if 'score' in floats else floats[0]}"
 
 
+def _check_scoring(scored: Graph, reference: str | None, executor: Executor | None) -> None:
+    """What the scorer needs, before a candidate is rendered (QA: a whole budget was rendered, then
+    every candidate failed at scoring): something to score against, and a reference clip that
+    decodes (it is loaded now, once; the run takes it from the cache)."""
+    inst, spec = scored.nodes[SCORER_ID], scored.spec(SCORER_ID)
+    against = spec is not None and "text" in spec.params and "reference" in spec.inputs     # CLAP's kind: one or both
+    if against and not str(inst.params.get("text") or "").strip() and not reference:
+        raise ParameterError(f"{inst.type} scores against a text or a reference clip, and got neither; give "
+                             "--target TEXT (what it should sound like) or --reference CLIP")
+    if reference:
+        import re
+
+        from .errors import ExecutionError, GraphError
+        from .executor import Executor
+        ref = Path(reference)
+        if not ref.exists():
+            raise ParameterError(f"--reference {reference}: no such file; give the audio clip to compare with")
+        if ref.is_dir():
+            raise ParameterError(f"--reference {reference}: is a folder; give one audio clip to compare with")
+        try:
+            (executor or Executor()).run(scored, targets=[REFERENCE_ID])
+        except (GraphError, ExecutionError) as e:
+            why = "; ".join(e.problems) if isinstance(e, GraphError) else str(e).splitlines()[0]
+            raise ParameterError(f"--reference {reference}: " + re.sub(rf"^node '{REFERENCE_ID}'( \([^)]*\))?: ", "",
+                                                                        why)) from None
+
+
 def graph_digest(graph: Graph) -> str:
     doc = {"nodes": sorted((k, v.type, sorted((p, str(getattr(x, "value", x))) for p, x in v.params.items()))
                            for k, v in graph.nodes.items()),
@@ -237,6 +264,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
     scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)
     for k, v in (scorer_params or {}).items():
         scored.set(SCORER_ID, k, v)
+    _check_scoring(scored, reference, executor)
     path = getattr(graph, "path", None)
     settings: dict[str, Any] = {
         "format": FORMAT, "mode": "tune", "graph": str(Path(path).resolve()) if path else "",

@@ -64,7 +64,16 @@ def picky(audio: Audio) -> float:
     return math.nan if peak > 0.4 else peak
 
 
-STUBS = (level_score, no_float, picky)
+@node("test.tune_compare", category="test")
+def compare(audio: Audio, reference: Audio | None = None, *, text: str = "") -> float:
+    """Scores against a text or a reference clip, as CLAP does (here: the length difference)."""
+    CALLS["score"] += 1
+    if reference is None and not text:
+        raise ValueError("give text= or connect a reference clip")
+    return -abs(audio.duration_s - (reference.duration_s if reference is not None else 0.5))
+
+
+STUBS = (level_score, no_float, picky, compare)
 
 
 @pytest.fixture(autouse=True)
@@ -246,6 +255,17 @@ def test_cli_tune_errors_are_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(base[:2] + ["-o", str(sweep_out), "--scorer", "test.tune_level_score", "--vary", "gain.gain_db=-6,0"]) == 1
     assert "is not a tune's manifest" in capsys.readouterr().err
+    # a reference that is missing, a folder or not audio: said before any candidate renders (QA: every
+    # candidate rendered, then failed; "a file or folder vanished", "Is a directory; free some space")
+    (tmp_path / "notes.txt").write_text("not audio")
+    for ref, said in (("gone.wav", "no such file"), (str(tmp_path), "is a folder"), (str(tmp_path / "notes.txt"), "")):
+        assert main(base + ["--scorer", "test.tune_compare", "--reference", ref, "-o", str(tmp_path / "r")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --reference {ref}: {said}"), err
+    # neither a target nor a reference for a scorer that needs one of them: said at once, in the CLI's words
+    assert main(base + ["--scorer", "test.tune_compare", "-o", str(tmp_path / "r")]) == 1
+    assert "give --target TEXT (what it should sound like) or --reference CLIP" in capsys.readouterr().err
+    assert CALLS["score"] == 0 and not (tmp_path / "r").exists()
 
 
 def test_a_graph_without_export_names_the_fix(tmp_path):
