@@ -283,7 +283,9 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
         from .executor import Executor
         ex = executor or Executor()
         while len(history) < budget:
-            cands = search.propose(history, min(search.population, budget - len(history)))
+            # a whole generation proposed, then cut to the budget: a tune resumed with a larger budget
+            # proposes what the first run did and renders only the rest (QA: 10 -> 12 rendered one again)
+            cands = search.propose(history, search.population)[:budget - len(history)]
             if not cands:
                 break                                   # every candidate of a finite space is scored
             start = len(history)

@@ -210,6 +210,17 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_candidates(tmp_pat
     assert CALLS["score"] == 4 and len(more.rows) == 20
     with pytest.raises(NodeflowError, match="holds a tune with another seed"):
         run_tune(tmp_path, "t", budget=20, seed=5)
+    # a budget raised in the middle of a generation renders only the rest (QA: 10 -> 12 rendered a finished
+    # candidate again, as v010, and said "3 rendered now")
+    CALLS.clear()
+    ten = run_tune(tmp_path, "ten", budget=10, seed=4, workers=1)
+    CALLS.clear()
+    twelve = run_tune(tmp_path, "ten", budget=12, seed=4, workers=1)
+    assert CALLS["score"] == 2 and twelve.rendered == 2
+    by_index = lambda rows: {r["index"]: r["params"] for r in rows}  # noqa: E731
+    assert sorted(by_index(twelve.rows)) == list(range(12))
+    assert {i: p for i, p in by_index(twelve.rows).items() if i < 10} == by_index(ten.rows)
+    assert strip(twelve.rows) == strip(run_tune(tmp_path, "twelve", budget=12, seed=4, workers=1).rows)
 
 
 # ---------------------------------------------------------------------------------------- CLI, rerun
