@@ -67,20 +67,17 @@ class Skips:
 
     def skip(self, nodes: Iterable[str]) -> bool:
         """Leave ``nodes`` out; False (and nothing left out) when one of them has started already."""
-        nodes = set(nodes)
-        with self._lock:
-            if nodes & self.started:
-                return False
-            self.skipped |= nodes
-            return True
+        return self._claim(set(nodes), self.started, self.skipped)
 
     def start(self, nodes: Iterable[str]) -> bool:
         """The scheduler starts ``nodes`` (one unit: a node, or a streamed chain); False: left out."""
-        nodes = set(nodes)
+        return self._claim(set(nodes), self.skipped, self.started)
+
+    def _claim(self, nodes: set[str], taken: set[str], into: set[str]) -> bool:
         with self._lock:
-            if nodes & self.skipped:
+            if nodes & taken:
                 return False
-            self.started |= nodes
+            into |= nodes
             return True
 
 
