@@ -337,8 +337,8 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
     est = remembered_estimate(graph, scope, base_dir, version)
     if not est.nodes:
         return out
-    out.extend(f"{_node(graph, c.node)}: {s.problem}" for c in est.nodes.values() if not c.guessed   # (a guess refuses nothing)
-               for s in c.shapes.values() if s.problem)
+    out.extend(f"{_node(graph, c.node)}: {s.problem}" for c in est.nodes.values()
+               if not c.guessed for s in c.shapes.values() if s.problem)          # (a guess refuses nothing)
     if est.max_items is None:   # what every run compares against the limits, found once per estimate
         est.max_items = max((s.items or 0 for c in est.nodes.values() for s in c.shapes.values()), default=0)
         est.max_file_bytes = max((c.file_bytes for c in est.nodes.values()), default=0)

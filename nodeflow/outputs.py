@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["resolve", "write_problem", "refused_writes", "unwritable", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under",
-           "ALLOW_HINT"]
+__all__ = ["resolve", "write_problem", "refused_writes", "unwritable", "first_missing", "prune_empty",
+           "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 

@@ -72,7 +72,9 @@ def _fields(spec: NodeSpec) -> list[set[str]]:
 
 def _missing(word: str) -> str | None:
     """The :data:`MISSING` effect ``word`` names, if any (by stem; "eq" as a whole word)."""
-    return MISSING["eq"] if word == "eq" else next((v for k, v in MISSING.items() if k != "eq" and word.startswith(k)), None)
+    if word == "eq":
+        return MISSING["eq"]
+    return next((v for k, v in MISSING.items() if k != "eq" and word.startswith(k)), None)
 
 
 def _rank(fields: list[set[str]], word: str) -> int | None:
