@@ -137,7 +137,7 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
     every candidate failed at scoring): something to score against, and a reference clip that
     decodes (it is loaded now, once; the run takes it from the cache)."""
     inst, spec = scored.nodes[SCORER_ID], scored.spec(SCORER_ID)
-    against = spec is not None and "text" in spec.params and "reference" in spec.inputs     # CLAP's kind: one or both
+    against = spec is not None and "text" in spec.params and "reference" in spec.inputs     # a text, a clip or both
     if against and not str(inst.params.get("text") or "").strip() and not reference:
         raise ParameterError(f"{inst.type} scores against a text or a reference clip, and got neither; give "
                              "--target TEXT (what it should sound like) or --reference CLIP")
