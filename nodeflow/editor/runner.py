@@ -467,13 +467,13 @@ class Runner:
         if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
                 n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
             where = f"; the graph is not saved: exports in {job.scratch}"
-        left = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
-        left += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
-                 if changed else "")
+        notes = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
+        notes += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
+                  if changed else "")
         if err is None and result is not None:          # (the run raised nothing)
             return Said(f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                         f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
-                                                              "(marked on the nodes)" if job.blocked else "") + left
+                                                              "(marked on the nodes)" if job.blocked else "") + notes
                         + where, "warn" if job.blocked or changed else "info")
         if isinstance(err, Cancelled) and job.deleted:
             return Said(f"run stopped: deleted {', '.join(job.deleted)} while it ran; Run (F5) runs the rest "
@@ -484,7 +484,7 @@ class Runner:
         tail = f"; not run: {', '.join(not_run)} (marked on the nodes)" if not_run else ""
         counts = f"; {len(result.ran)} node(s) ran, {len(result.cached)} from cache" if result is not None else ""
         if isinstance(err, (ExecutionError, NodeflowError)):
-            return Said("run failed: " + str(err).splitlines()[0] + counts + tail + left + where, "error")
+            return Said("run failed: " + str(err).splitlines()[0] + counts + tail + notes + where, "error")
         return Said(f"run failed: {type(err).__name__}: {err}", "error")
 
     def wait(self, timeout: float = 60.0) -> list[Said]:

@@ -100,7 +100,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     a = inputs.get("audio")
     if a is None or not a.rate:
         return None
-    rate = _set_rate(params) or a.rate
+    set_rate = _set_rate(params)
+    rate = set_rate or a.rate
     layout = str(getattr(params.get("channels"), "value", params.get("channels")))
     ch = {"mono": 1, "stereo": 2}.get(layout, a.channels)
     frames = a.frames * rate // a.rate
@@ -109,7 +110,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
     depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
-    problem = _rate_problem(fmt, a.rate) if _set_rate(params) is None else None     # (else: _preflight's)
+    problem = _rate_problem(fmt, a.rate) if set_rate is None else None     # (else: _preflight's)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
                          work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2, problem=problem or "")}
 
