@@ -102,13 +102,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
               file=sys.stderr)
-    written: list[tuple[str, str]] = []          # (file, the node that wrote it)
-    for nid, outs in result.outputs.items():
-        spec = graph.spec(nid)
-        if spec is not None and spec.side_effect:
-            for v in outs.values():
-                written += [(p, nid) for p in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
-                            if isinstance(p, str)]
+    written = _written(graph, result.outputs)
     leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
     for nid in leaves:
         if (leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect:
@@ -126,6 +120,18 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
             print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _written(graph: Graph, outputs: RunValues) -> list[tuple[str, str]]:
+    """The files a run's exports (side-effect nodes) wrote: ``(path, the node that wrote it)``."""
+    out: list[tuple[str, str]] = []
+    for nid, outs in outputs.items():
+        spec = graph.spec(nid)
+        if spec is not None and spec.side_effect:
+            for v in outs.values():
+                out += [(p, nid) for p in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
+                        if isinstance(p, str)]
+    return out
 
 
 STOP_WAIT_S = 0.8      # after Ctrl-C, how long the run may take to stop before the process quits anyway
@@ -148,14 +154,9 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
         _quit_now()
     done = set(result.ran | result.cached) if result is not None else set(finished)
     done_ids = [n for n in graph.nodes if n in done]        # in graph order
-    written: list[str] = []
-    for nid, outs in (result.outputs if result is not None else {}).items():
-        spec = graph.spec(nid)
-        if spec is not None and spec.side_effect:
-            for v in outs.values():
-                written += [v] if isinstance(v, str) else [p for p in v if isinstance(p, str)] if isinstance(v, list) else []
+    written = _written(graph, result.outputs if result is not None else {})
     names = ", ".join(done_ids) if done_ids else "none"
-    files = ("wrote " + ", ".join(written)) if written else "no file written"
+    files = ("wrote " + ", ".join(w for w, _ in written)) if written else "no file written"
     print(printable(f"stopped: {len(done_ids)} of {len(graph.nodes)} node(s) finished ({names}); {files}"),
           file=sys.stderr, flush=True)
     if not handle.done():      # a node that does not check for cancellation: do not wait for it
