@@ -3,7 +3,10 @@
 Each case starts a run with ``Executor.submit``, waits for the node's ``started`` event (and a
 little more, so the node is deep in its work), requests cancel and asserts the run raises
 :class:`Cancelled` within 1 s of the request (issue 11's done-when; the one wall-clock bound in
-the suite).  Workloads are sized to take seconds uncancelled on this machine.
+the suite).  Workloads are sized to take seconds uncancelled on this machine.  A stop over the bound
+is tried once more before it fails: on a shared machine one stop in a thousand waited for the CPU
+(1.17 s once, where that node stops in 50-110 ms), while a node that does not look at its cancel
+token misses the bound every time.
 """
 from __future__ import annotations
 
@@ -55,7 +58,14 @@ def _source(g: Graph, name: str):
 
 def cancel_during(g: Graph, node_id: str, tmp_path: Path, settle_s: float = 0.3) -> float:
     """Run ``g``, cancel once ``node_id`` has started (plus ``settle_s``); seconds from the request
-    to the run's end.  Fails if the run ends before the cancel or does not raise Cancelled."""
+    to the run's end, the run tried a second time when the first stop took longer than
+    :data:`STOP_BOUND_S` (see the module's docstring).  Fails if a run ends before the cancel or does
+    not raise Cancelled."""
+    first = _cancel_once(g, node_id, tmp_path / "try1", settle_s)
+    return first if first < STOP_BOUND_S else min(first, _cancel_once(g, node_id, tmp_path / "try2", settle_s))
+
+
+def _cancel_once(g: Graph, node_id: str, tmp_path: Path, settle_s: float) -> float:
     started = threading.Event()
     ex = Executor()
 
