@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable
 
 import msgpack
@@ -31,7 +31,7 @@ from .graph import _NODE_ID, Graph, Link, NodeInstance
 from .outputs import resolve
 from .registry import Registry, default_registry
 
-__all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document",
+__all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document", "portable_text",
            "from_document", "MAX_FILE_BYTES"]
 
 FORMAT = "audiochain.graph"
@@ -59,15 +59,24 @@ def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
         return str(target)
 
 
+def portable_text(value: str) -> str:
+    """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
+    files (a bundle's graph, a fine-tuned adapter) never show this machine's folder layout."""
+    text = str(value).strip()
+    if _absolute(text):
+        return PurePath(text.replace("\\", "/")).name or text
+    return value
+
+
+def _absolute(text: str) -> bool:
+    return text.startswith("~") or os.path.isabs(text) or bool(PurePath(text).drive)
+
+
 def _portable(value: Any, base: Path | None) -> Any:
     """A parameter value fit for a file: an absolute path (a local checkpoint folder, say) becomes
     relative to ``base`` (the file's folder), or just its last part when there is no ``base``."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("~") or os.path.isabs(text):
-            if base is None:
-                return Path(text).name or text
-            return rebase_path(text, base, base)
+    if isinstance(value, str) and _absolute(value.strip()):
+        return portable_text(value) if base is None else rebase_path(value.strip(), base, base)
     return value
 
 

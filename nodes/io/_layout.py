@@ -4,20 +4,19 @@ parameters, the graph's metadata and the audio itself, with no path of this mach
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import PurePath
 from typing import Any, Callable
 
 import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError
+from nodeflow.fileformat import portable_text
 from nodeflow.timebase import bar_label
 from nodeflow.types import ChoiceEnum
 
 from nodes.dsp._conform import resample_audio
 
-__all__ = ["SampleRate", "Channels", "conform_for_export", "export_metadata", "portable_text"]
+__all__ = ["SampleRate", "Channels", "conform_for_export", "export_metadata"]
 
 
 class SampleRate(ChoiceEnum):
@@ -92,15 +91,6 @@ def conform_stream(stream, rate: SampleRate, channels: Channels):
     if rate is not SampleRate.KEEP:
         stream = resample_stream(stream, int(rate.value), "VHQ")
     return stream
-
-
-def portable_text(value: str) -> str:
-    """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
-    files never show this machine's folder layout."""
-    text = str(value).strip()
-    if text.startswith("~") or os.path.isabs(text) or PurePath(text).drive:
-        return PurePath(text.replace("\\", "/")).name or text
-    return value
 
 
 def _graph_fields(graph: Any) -> dict[str, Any]:

@@ -250,6 +250,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                             "with that base or start over with --force")
     import torch
     from nodeflow import devices
+    from nodeflow.fileformat import portable_text
     from .._musicgen import _pad_id
     from ..layer import loading
     from ..musicgen import MUSICGEN
@@ -320,7 +321,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
 
     channels = profile.channels
     start_id = pad_id = _pad_id(model)
-    run_meta = {"base": {"checkpoint": base, "revision": res.revision, "model_type": "musicgen"},
+    # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
+    run_meta = {"base": {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"},
                 "data_fingerprint": data.fingerprint, "hyperparameters": hp.plain(), "param_names": names}
 
     def forward(examples, drop: bool):
@@ -439,7 +441,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
             "data_fingerprint": data.fingerprint, "steps": step}
     manifest = {"format": "audiochain.finetune.manifest/1", "status": "finished", "steps": step,
                 "base": run_meta["base"], "lora": meta["lora"],
-                "data": {"dir": str(Path(data_dir).expanduser().resolve()), "fingerprint": data.fingerprint,
+                "data": {"dir": Path(data_dir).expanduser().resolve().name, "fingerprint": data.fingerprint,
                          "codec": data.codec, "windows": {"train": len(data.train), "val": len(data.val)},
                          "window": {"tokens": data.settings.size_tokens, "hop_tokens": data.settings.hop_tokens,
                                     "min_tokens": data.settings.min_tokens, "silence_db": data.settings.silence_db,

@@ -113,7 +113,7 @@ def trained(base, data, tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------- training
-def test_loss_falls_and_outputs_are_complete(trained, base):
+def test_loss_falls_and_outputs_are_complete(trained, base, data):
     result, events, tmp = trained
     assert result.status == "finished" and result.step == 40
     losses = [h["loss"] for h in result.history]
@@ -127,7 +127,13 @@ def test_loss_falls_and_outputs_are_complete(trained, base):
     assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapter_model.safetensors",
                                                     "checkpoints", "manifest.json"]
     man = json.loads((out / "manifest.json").read_text())
-    assert man["base"] == {"checkpoint": str(base), "revision": resolve(str(base)).revision, "model_type": "musicgen"}
+    # a local base and the data folder are named, never placed: the folder is shared (and its adapter bundled)
+    assert man["base"] == {"checkpoint": "tiny-musicgen", "revision": resolve(str(base)).revision, "model_type": "musicgen"}
+    assert man["data"]["dir"] == data.name
+    for f in out.rglob("*"):
+        if f.is_file():
+            raw = f.read_bytes()
+            assert str(base.parent).encode() not in raw and str(data).encode() not in raw, f
     assert man["adapter"]["digest"] == file_digest(out / "adapter_model.safetensors")
     assert man["data"]["fingerprint"] == result.data_fingerprint
     assert man["hyperparameters"]["rank"] == 8 and man["hyperparameters"]["steps"] == 40
