@@ -205,68 +205,87 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     -------
     FinetuneResult
     """
-    from . import checkpoint as ckpt
     from .data import check_folder
-
-    unknown = sorted(set(hyperparams) - {f.name for f in dataclasses.fields(Hyperparameters)})
-    if unknown:
-        raise FinetuneError(f"unknown setting(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(f.name for f in dataclasses.fields(Hyperparameters))}")
-    if isinstance(hyperparams.get("target_modules"), str):
-        hyperparams["target_modules"] = hyperparams["target_modules"].replace(",", " ").split()
-    if hyperparams.get("target_modules") is not None:
-        hyperparams["target_modules"] = tuple(hyperparams["target_modules"])
     out = Path(out).expanduser()
     check_folder(data_dir)   # cheap checks first: nothing heavy loads for a wrong folder
     replaced = _check_out(out, resume=resume, force=force)
-    state = None
-    if resume:
-        found = ckpt.latest(out / "checkpoints")
-        if found is None:
-            raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}")
-        state = ckpt.load(found)
-        known = {f.name for f in dataclasses.fields(Hyperparameters)}
-        saved = {k: v for k, v in state.meta["hyperparameters"].items() if k in known}
-        saved["target_modules"] = tuple(saved["target_modules"])
-        clash = [f"{k}={hyperparams[k]!r} (checkpoint: {saved.get(k)!r})" for k in FIXED_ON_RESUME
-                 if k in hyperparams and hyperparams[k] != saved.get(k)]
-        if clash:
-            raise FinetuneError(f"--resume: {'; '.join(clash)} {'differ' if len(clash) > 1 else 'differs'} from the "
-                                "run being resumed; resume with the "
-                                "same settings (only steps, checkpoint_every and eval_every may change) or start "
-                                "over with --force")
-        hp = Hyperparameters(**{**saved, **hyperparams})
-        if hp.steps < state.step:
-            raise FinetuneError(f"--resume: steps={hp.steps} is below the checkpoint's step {state.step}; "
-                                f"give --steps {state.step} or more")
-    else:
-        hp = Hyperparameters(**hyperparams)
-    hp.check()
-    target = target_regex(hp.target_modules)
+    hp, state = _settings(out, resume, hyperparams)
+    target_regex(hp.target_modules)
     res = _base_model(base, Path(base_dir) if base_dir else None)
     if state is not None and state.meta["base"]["revision"] != res.revision:
         raise FinetuneError(f"--resume: the checkpoint was trained on '{state.meta['base']['checkpoint']}' revision "
                             f"{state.meta['base']['revision']}, but '{base}' is now revision {res.revision}; resume "
                             "with that base or start over with --force")
-    import torch
     from nodeflow import devices
     from nodeflow.fileformat import portable_text
-    from .._musicgen import _pad_id
-    from ..layer import loading
-    from ..musicgen import MUSICGEN
-    from .batches import Sampler, collate
-    from .captions import check_captions, whisper_captioner
-    from .data import prepare, window_settings
-    from .tokens import default_cache_dir
     dev = devices.resolve_device(device)
     amp = _amp(str(hp.precision), dev)
     emit = progress or (lambda ev: None)
+    model, tokenizer, profile, data = _load(res.path, data_dir, hp, dev, cache_dir, base_dir, emit, cancel)
+    if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
+        raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
+                            "removed, edited or re-captioned); restore it, or start over with --force")
+    for p in replaced:     # --force: the previous run's output goes now that this one can start
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
+    base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
+    run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
+    run.restore(state)
+    return run.train(Path(data_dir).expanduser().resolve().name)
 
+
+def _settings(out: Path, resume: bool, hyperparams: dict[str, Any]) -> tuple[Hyperparameters, Any]:
+    """The run's hyperparameters, and with ``resume`` the checkpoint it continues (whose fixed
+    settings the given ones may not change)."""
+    from . import checkpoint as ckpt
+    fields = [f.name for f in dataclasses.fields(Hyperparameters)]
+    unknown = sorted(set(hyperparams) - set(fields))
+    if unknown:
+        raise FinetuneError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    if isinstance(hyperparams.get("target_modules"), str):
+        hyperparams["target_modules"] = hyperparams["target_modules"].replace(",", " ").split()
+    if hyperparams.get("target_modules") is not None:
+        hyperparams["target_modules"] = tuple(hyperparams["target_modules"])
+    if not resume:
+        hp = Hyperparameters(**hyperparams)
+        hp.check()
+        return hp, None
+    found = ckpt.latest(out / "checkpoints")
+    if found is None:
+        raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}")
+    state = ckpt.load(found)
+    saved = {k: v for k, v in state.meta["hyperparameters"].items() if k in fields}
+    saved["target_modules"] = tuple(saved["target_modules"])
+    clash = [f"{k}={hyperparams[k]!r} (checkpoint: {saved.get(k)!r})" for k in FIXED_ON_RESUME
+             if k in hyperparams and hyperparams[k] != saved.get(k)]
+    if clash:
+        raise FinetuneError(f"--resume: {'; '.join(clash)} {'differ' if len(clash) > 1 else 'differs'} from the "
+                            "run being resumed; resume with the "
+                            "same settings (only steps, checkpoint_every and eval_every may change) or start "
+                            "over with --force")
+    hp = Hyperparameters(**{**saved, **hyperparams})
+    if hp.steps < state.step:
+        raise FinetuneError(f"--resume: steps={hp.steps} is below the checkpoint's step {state.step}; "
+                            f"give --steps {state.step} or more")
+    hp.check()
+    return hp, state
+
+
+def _load(path: Path, data_dir: Any, hp: Hyperparameters, dev: str, cache_dir: Any, base_dir: Any,
+          emit: Callable[[TrainEvent], None], cancel: threading.Event | None) -> tuple[Any, Any, Any, Any]:
+    """The base model and its tokenizer, its profile, and the recordings cut and encoded to tokens."""
+    import torch
     import transformers
+    from ..layer import loading
+    from ..musicgen import MUSICGEN
+    from .captions import check_captions, whisper_captioner
+    from .data import prepare, window_settings
+    from .tokens import default_cache_dir
     with loading():             # not beside another model's load (transformers' loading is not thread-safe)
         model = transformers.MusicgenForConditionalGeneration.from_pretrained(
-            str(res.path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
+            str(path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     model.eval()
     profile = MUSICGEN.loaded_profile(model)
     settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
@@ -279,182 +298,227 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                    val_fraction=hp.val_fraction, seed=hp.seed, cache_dir=tokens_dir,
                    progress=lambda i, n, msg: emit(TrainEvent("data", done=i, total=n, message=msg)), cancel=cancel,
                    captioner=captioner)
-    if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
-        raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
-                            "removed, edited or re-captioned); restore it, or start over with --force")
-    for p in replaced:     # --force: the previous run's output goes now that this one can start
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    return model, tokenizer, profile, data
 
-    # LoRA, optimizer, schedule
-    torch.manual_seed(hp.seed)
-    if hp.gradient_checkpointing:   # recompute decoder activations in backward: less memory, ~30% more time
-        if hasattr(model, "activation_checkpointing_enable"):     # transformers >= 5.2x
-            model.activation_checkpointing_enable({"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    lora = {"r": hp.rank, "lora_alpha": hp.alpha, "lora_dropout": hp.dropout, "target_modules": target}
-    pm = apply_lora(model, lora)
-    names = [n for n, p in pm.named_parameters() if p.requires_grad]
-    params = [p for p in pm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
-    warmup = hp.warmup_steps if hp.warmup_steps is not None else min(100, hp.steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(hp, warmup))
-    scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
-    data_gen = torch.Generator().manual_seed(hp.seed)
-    sampler = Sampler(len(data.train), data_gen)
-    history: list[dict[str, Any]] = []
-    step = 0
-    if state is not None:
+
+class _Training:
+    """One run's LoRA model, optimizer, schedule and data order, its steps and its checkpoints."""
+
+    def __init__(self, model: Any, tokenizer: Any, profile: Any, data: Any, hp: Hyperparameters, dev: str, amp: Any,
+                 out: Path, base_meta: dict[str, Any], emit: Callable[[TrainEvent], None],
+                 cancel: threading.Event | None):
+        import torch
+        from .._musicgen import _pad_id
+        from .batches import Sampler
+        self.model, self.tokenizer, self.profile, self.data, self.hp = model, tokenizer, profile, data, hp
+        self.dev, self.amp, self.out, self.emit, self.cancel = dev, amp, out, emit, cancel
+        torch.manual_seed(hp.seed)
+        if hp.gradient_checkpointing:   # recompute decoder activations in backward: less memory, ~30% more time
+            if hasattr(model, "activation_checkpointing_enable"):     # transformers >= 5.2x
+                model.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.lora = {"r": hp.rank, "lora_alpha": hp.alpha, "lora_dropout": hp.dropout,
+                     "target_modules": target_regex(hp.target_modules)}
+        self.pm = pm = apply_lora(model, self.lora)
+        self.names = [n for n, p in pm.named_parameters() if p.requires_grad]
+        self.params = [p for p in pm.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+        warmup = hp.warmup_steps if hp.warmup_steps is not None else min(100, hp.steps // 10)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(hp, warmup))
+        self.scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
+        self.data_gen = torch.Generator().manual_seed(hp.seed)
+        self.sampler = Sampler(len(data.train), self.data_gen)
+        self.history: list[dict[str, Any]] = []
+        self.step = 0
+        self.start_id = self.pad_id = _pad_id(model)
+        self.meta = {"base": base_meta, "data_fingerprint": data.fingerprint, "hyperparameters": hp.plain(),
+                     "param_names": self.names}
+        self.timing = {"tokens": 0, "seconds": 0.0}
+        self.undo: tuple[Any, Any, dict[str, Any]] | None = None   # the random state before an unfinished step
+
+    def restore(self, state: Any) -> None:
+        """Continue from checkpoint ``state`` (None: a new run): weights, optimizer, schedule, random
+        state, data order and history."""
+        if state is None:
+            self.train_mode()
+            self.meta["val_loss_before"] = self.evaluate()
+            return
         from peft import set_peft_model_state_dict
-        if state.meta["param_names"] != names:
+        from . import checkpoint as ckpt
+        from .batches import Sampler
+        if state.meta["param_names"] != self.names:
             raise FinetuneError("--resume: the checkpoint's LoRA layers do not match this model; "
                                 "start over with --force")
-        set_peft_model_state_dict(pm, {k: v.to(dev) for k, v in state.adapter.items()})
-        ckpt.restore_optimizer(opt, state)
-        sched.load_state_dict(state.meta["scheduler"])
-        if scaler is not None and state.meta.get("scaler"):
-            scaler.load_state_dict(state.meta["scaler"])
-        ckpt.restore_rng(data_gen, state)
-        sampler = Sampler(len(data.train), data_gen, state.meta["sampler"]["order"], state.meta["sampler"]["pos"])
-        history, step = list(state.meta["history"]), state.step
+        set_peft_model_state_dict(self.pm, {k: v.to(self.dev) for k, v in state.adapter.items()})
+        ckpt.restore_optimizer(self.opt, state)
+        self.sched.load_state_dict(state.meta["scheduler"])
+        if self.scaler is not None and state.meta.get("scaler"):
+            self.scaler.load_state_dict(state.meta["scaler"])
+        ckpt.restore_rng(self.data_gen, state)
+        self.sampler = Sampler(len(self.data.train), self.data_gen, state.meta["sampler"]["order"],
+                               state.meta["sampler"]["pos"])
+        self.history, self.step = list(state.meta["history"]), state.step
+        self.train_mode()
+        self.meta["val_loss_before"] = state.meta.get("val_loss_before")
 
-    channels = profile.channels
-    start_id = pad_id = _pad_id(model)
-    # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
-    run_meta = {"base": {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"},
-                "data_fingerprint": data.fingerprint, "hyperparameters": hp.plain(), "param_names": names}
-
-    def forward(examples, drop: bool):
-        ids, labels, n_tok = collate(examples, channels=channels, start_id=start_id, pad_id=pad_id)
-        enc = tokenizer([e.caption for e in examples], padding=True, return_tensors="pt")
+    # ------------------------------------------------------------------ one batch
+    def forward(self, examples: list[Any], drop: bool) -> tuple[Any, int]:
+        import torch
+        from .batches import collate
+        ids, labels, n_tok = collate(examples, channels=self.profile.channels, start_id=self.start_id,
+                                     pad_id=self.pad_id)
+        enc = self.tokenizer([e.caption for e in examples], padding=True, return_tensors="pt")
         mask = enc["attention_mask"].clone()
-        if drop and hp.cond_dropout > 0:   # classifier-free guidance needs the unconditional case too
-            mask[torch.rand(len(examples), generator=data_gen) < hp.cond_dropout] = 0
-        mask = mask.to(dev)
+        if drop and self.hp.cond_dropout > 0:   # classifier-free guidance needs the unconditional case too
+            mask[torch.rand(len(examples), generator=self.data_gen) < self.hp.cond_dropout] = 0
+        mask = mask.to(self.dev)
         with torch.no_grad():   # frozen, and kept in float32 (T5 overflows in float16)
-            hidden = model.text_encoder(input_ids=enc["input_ids"].to(dev), attention_mask=mask).last_hidden_state
-        with torch.autocast(dev.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
-            loss = pm(encoder_outputs=(hidden,), attention_mask=mask, decoder_input_ids=ids.to(dev),
-                      labels=labels.to(dev)).loss
+            hidden = self.model.text_encoder(input_ids=enc["input_ids"].to(self.dev),
+                                             attention_mask=mask).last_hidden_state
+        with torch.autocast(self.dev.split(":")[0], dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            loss = self.pm(encoder_outputs=(hidden,), attention_mask=mask, decoder_input_ids=ids.to(self.dev),
+                           labels=labels.to(self.dev)).loss
         return loss, n_tok
 
-    def train_mode() -> None:
-        pm.train()
-        model.text_encoder.eval()    # frozen: its dropout stays off, the conditioning is deterministic
-        model.audio_encoder.eval()
+    def train_mode(self) -> None:
+        self.pm.train()
+        self.model.text_encoder.eval()    # frozen: its dropout stays off, the conditioning is deterministic
+        self.model.audio_encoder.eval()
 
-    def evaluate() -> float | None:
-        if not data.val:
+    def evaluate(self) -> float | None:
+        import torch
+        val, bs = self.data.val, self.hp.batch_size
+        if not val:
             return None
-        pm.eval()
+        self.pm.eval()
         total, tokens = 0.0, 0
         with torch.no_grad():
-            for i in range(0, len(data.val), hp.batch_size):
-                loss, n = forward(data.val[i:i + hp.batch_size], drop=False)
+            for i in range(0, len(val), bs):
+                loss, n = self.forward(val[i:i + bs], drop=False)
                 total, tokens = total + float(loss) * n, tokens + n
-        train_mode()
+        self.train_mode()
         return total / max(tokens, 1)
 
-    def save_checkpoint() -> Path:
-        meta = dict(run_meta, history=history, sampler=sampler.state())
-        path = ckpt.save(out / "checkpoints", step=step, peft_model=pm, optimizer=opt, scheduler=sched,
-                         scaler=scaler, data_gen=data_gen, meta=meta, keep=hp.keep_checkpoints)
-        emit(TrainEvent("checkpoint", step=step, total_steps=hp.steps, message=str(path)))
+    def one_step(self) -> dict[str, Any]:
+        """Forward and backward over ``grad_accum`` batches, then one optimizer step (Ctrl-C held back
+        while the weights change); the step's history entry."""
+        import torch
+        hp, t0 = self.hp, time.perf_counter()
+        self.opt.zero_grad(set_to_none=True)
+        loss_sum, n_tokens = 0.0, 0
+        micro = [[self.data.train[i] for i in self.sampler.take(hp.batch_size)] for _ in range(hp.grad_accum)]
+        frames = [sum(e.codes.shape[1] for e in b) for b in micro]
+        for batch, f in zip(micro, frames):   # weighted by tokens: the same as one batch of them all
+            loss, n = self.forward(batch, drop=True)
+            loss = loss * (f / sum(frames))
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+            loss_sum, n_tokens = loss_sum + float(loss.detach()), n_tokens + n
+        if not math.isfinite(loss_sum):
+            raise FinetuneError(f"the loss became {loss_sum} at step {self.step + 1}; lower the learning rate "
+                                f"(learning_rate={hp.learning_rate:g}) or use precision=float32")
+        with _no_interrupt():
+            if self.scaler is not None:
+                self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+            if self.scaler is not None:
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                self.opt.step()
+            self.sched.step()
+            self.step += 1
+            self.undo = None              # finished: a Ctrl-C from here on keeps it
+            took = time.perf_counter() - t0
+            self.timing["tokens"] += n_tokens
+            self.timing["seconds"] += took
+            entry: dict[str, Any] = {"step": self.step, "loss": loss_sum, "lr": self.sched.get_last_lr()[0],
+                                     "seconds": took, "tokens": n_tokens}
+            self.history.append(entry)
+        return entry
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, data_name: str) -> FinetuneResult:
+        """Steps up to ``hp.steps`` (or a cancel, or Ctrl-C: a checkpoint either way), then the adapter."""
+        import torch
+        from .batches import Sampler
+        hp = self.hp
+        eval_every = hp.eval_every or hp.checkpoint_every
+        status = "finished"
+        try:
+            while self.step < hp.steps:
+                if self.cancel is not None and self.cancel.is_set():
+                    status = "cancelled"
+                    break
+                self.undo = (torch.get_rng_state(), self.data_gen.get_state(), self.sampler.state())
+                entry = self.one_step()
+                if self.step % eval_every == 0 or self.step == hp.steps:
+                    entry["val_loss"] = self.evaluate()
+                self.emit(TrainEvent("train", step=self.step, total_steps=hp.steps, loss=entry["loss"],
+                                     val_loss=self._last_val(), lr=entry["lr"], tokens_per_s=self._tok_rate()))
+                if self.step % hp.checkpoint_every == 0 and self.step < hp.steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            if self.undo is not None:   # the unfinished step is dropped; its draws are undone
+                rng, gen, order = self.undo
+                torch.set_rng_state(rng)
+                self.data_gen.set_state(gen)
+                self.sampler = Sampler(len(self.data.train), self.data_gen, order["order"], order["pos"])
+            self.opt.zero_grad(set_to_none=True)
+            return self.result("interrupted", self.save_checkpoint())
+        path = self.save_checkpoint()
+        if status != "finished":
+            return self.result(status, path)
+        adapter_path = _write_outputs(self.out, self.pm, self.model, self._adapter_meta(), self._manifest(data_name))
+        self.emit(TrainEvent("done", step=self.step, total_steps=hp.steps, message=str(adapter_path)))
+        return self.result("finished", path, adapter_path)
+
+    def save_checkpoint(self) -> Path:
+        from . import checkpoint as ckpt
+        meta = dict(self.meta, history=self.history, sampler=self.sampler.state())
+        path = ckpt.save(self.out / "checkpoints", step=self.step, peft_model=self.pm, optimizer=self.opt,
+                         scheduler=self.sched, scaler=self.scaler, data_gen=self.data_gen, meta=meta,
+                         keep=self.hp.keep_checkpoints)
+        self.emit(TrainEvent("checkpoint", step=self.step, total_steps=self.hp.steps, message=str(path)))
         return path
 
-    def result(status: str, checkpoint_path: Path | None, adapter_path: Path | None = None) -> FinetuneResult:
-        last = [h["loss"] for h in history[-10:]]
-        vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
-        return FinetuneResult(status, out, step, adapter_path, out / MANIFEST if adapter_path else None,
-                              checkpoint_path, sum(last) / len(last) if last else None, vals[-1] if vals else None,
-                              run_meta["val_loss_before"], history, data.report, data.fingerprint, tok_rate(),
-                              data.report.encoded_windows)
+    # ------------------------------------------------------------------ what it leaves
+    def _last_val(self) -> float | None:
+        vals = [h["val_loss"] for h in self.history if h.get("val_loss") is not None]
+        return vals[-1] if vals else None
 
-    eval_every = hp.eval_every or hp.checkpoint_every
-    timing = {"tokens": 0, "seconds": 0.0}
+    def _train_loss(self) -> float | None:
+        last = [h["loss"] for h in self.history[-10:]]
+        return sum(last) / len(last) if last else None
 
-    def tok_rate() -> float | None:
-        return timing["tokens"] / timing["seconds"] if timing["seconds"] > 0 else None
+    def _tok_rate(self) -> float | None:
+        return self.timing["tokens"] / self.timing["seconds"] if self.timing["seconds"] > 0 else None
 
-    train_mode()
-    run_meta["val_loss_before"] = state.meta.get("val_loss_before") if state is not None else evaluate()
-    status, in_step, snapshot = "finished", False, None
-    try:
-        while step < hp.steps:
-            if cancel is not None and cancel.is_set():
-                status = "cancelled"
-                break
-            snapshot = (torch.get_rng_state(), data_gen.get_state(), sampler.state())
-            in_step = True
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            loss_sum, n_tokens = 0.0, 0
-            micro = [[data.train[i] for i in sampler.take(hp.batch_size)] for _ in range(hp.grad_accum)]
-            frames = [sum(e.codes.shape[1] for e in b) for b in micro]
-            for batch, f in zip(micro, frames):   # weighted by tokens: the same as one batch of them all
-                loss, n = forward(batch, drop=True)
-                loss = loss * (f / sum(frames))
-                (scaler.scale(loss) if scaler is not None else loss).backward()
-                loss_sum, n_tokens = loss_sum + float(loss.detach()), n_tokens + n
-            if not math.isfinite(loss_sum):
-                raise FinetuneError(f"the loss became {loss_sum} at step {step + 1}; lower the learning rate "
-                                    f"(learning_rate={hp.learning_rate:g}) or use precision=float32")
-            with _no_interrupt():
-                if scaler is not None:
-                    scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, hp.max_grad_norm)
-                if scaler is not None:
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    opt.step()
-                sched.step()
-                step += 1
-                in_step = False
-                took = time.perf_counter() - t0
-                timing["tokens"] += n_tokens
-                timing["seconds"] += took
-                entry: dict[str, Any] = {"step": step, "loss": loss_sum, "lr": sched.get_last_lr()[0],
-                                         "seconds": took, "tokens": n_tokens}
-                history.append(entry)
-            if step % eval_every == 0 or step == hp.steps:
-                entry["val_loss"] = evaluate()
-            vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
-            emit(TrainEvent("train", step=step, total_steps=hp.steps, loss=loss_sum,
-                            val_loss=vals[-1] if vals else None, lr=entry["lr"], tokens_per_s=tok_rate()))
-            if step % hp.checkpoint_every == 0 and step < hp.steps:
-                save_checkpoint()
-    except KeyboardInterrupt:
-        if in_step and snapshot is not None:   # the unfinished step is dropped; its draws are undone
-            torch.set_rng_state(snapshot[0])
-            data_gen.set_state(snapshot[1])
-            sampler = Sampler(len(data.train), data_gen, snapshot[2]["order"], snapshot[2]["pos"])
-        opt.zero_grad(set_to_none=True)
-        return result("interrupted", save_checkpoint())
-    path = save_checkpoint()
-    if status != "finished":
-        return result(status, path)
-    vals = [h["val_loss"] for h in history if h.get("val_loss") is not None]
-    last = [h["loss"] for h in history[-10:]]
-    meta = {"format": FORMAT, "lora": lora_settings(pm), "layout": decoder_layout(model), "base": run_meta["base"],
-            "data_fingerprint": data.fingerprint, "steps": step}
-    manifest = {"format": "audiochain.finetune.manifest/1", "status": "finished", "steps": step,
-                "base": run_meta["base"], "lora": meta["lora"],
-                "data": {"dir": Path(data_dir).expanduser().resolve().name, "fingerprint": data.fingerprint,
-                         "codec": data.codec, "windows": {"train": len(data.train), "val": len(data.val)},
-                         "window": {"tokens": data.settings.size_tokens, "hop_tokens": data.settings.hop_tokens,
-                                    "min_tokens": data.settings.min_tokens, "silence_db": data.settings.silence_db,
-                                    "sample_rate": profile.sample_rate, "tokens_per_s": float(profile.frame_rate)},
-                         "report": data.report.to_dict()},
-                "hyperparameters": hp.plain(),
-                "losses": {"val_before": run_meta["val_loss_before"],
-                           "train": sum(last) / len(last) if last else None,
-                           "train_last_step": history[-1]["loss"] if history else None,
-                           "val": vals[-1] if vals else None,
-                           "history": history},
-                "tokens_per_s": tok_rate(), "device": dev, "mixed_precision": str(amp).replace("torch.", "") if amp
-                else None, "created_by": _versions()}
-    adapter_path = _write_outputs(out, pm, model, meta, manifest)
-    emit(TrainEvent("done", step=step, total_steps=hp.steps, message=str(adapter_path)))
-    return result("finished", path, adapter_path)
+    def result(self, status: str, checkpoint_path: Path | None, adapter_path: Path | None = None) -> FinetuneResult:
+        d = self.data
+        return FinetuneResult(status, self.out, self.step, adapter_path, self.out / MANIFEST if adapter_path else None,
+                              checkpoint_path, self._train_loss(), self._last_val(), self.meta["val_loss_before"],
+                              self.history, d.report, d.fingerprint, self._tok_rate(), d.report.encoded_windows)
+
+    def _adapter_meta(self) -> dict[str, Any]:
+        """What the adapter file's header records (read back by :func:`.adapter.read_adapter`)."""
+        return {"format": FORMAT, "lora": lora_settings(self.pm), "layout": decoder_layout(self.model),
+                "base": self.meta["base"], "data_fingerprint": self.data.fingerprint, "steps": self.step}
+
+    def _manifest(self, data_name: str) -> dict[str, Any]:
+        d, s, amp = self.data, self.data.settings, self.amp
+        return {"format": "audiochain.finetune.manifest/1", "status": "finished", "steps": self.step,
+                "base": self.meta["base"], "lora": lora_settings(self.pm),
+                "data": {"dir": data_name, "fingerprint": d.fingerprint,
+                         "codec": d.codec, "windows": {"train": len(d.train), "val": len(d.val)},
+                         "window": {"tokens": s.size_tokens, "hop_tokens": s.hop_tokens,
+                                    "min_tokens": s.min_tokens, "silence_db": s.silence_db,
+                                    "sample_rate": self.profile.sample_rate,
+                                    "tokens_per_s": float(self.profile.frame_rate)},
+                         "report": d.report.to_dict()},
+                "hyperparameters": self.hp.plain(),
+                "losses": {"val_before": self.meta["val_loss_before"], "train": self._train_loss(),
+                           "train_last_step": self.history[-1]["loss"] if self.history else None,
+                           "val": self._last_val(), "history": self.history},
+                "tokens_per_s": self._tok_rate(), "device": self.dev,
+                "mixed_precision": str(amp).replace("torch.", "") if amp else None, "created_by": _versions()}
