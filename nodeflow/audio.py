@@ -9,7 +9,9 @@ placement with :meth:`Audio.replace`.  ``info`` carries provenance (checkpoint i
 adapter hash...) and musical facts (``bpm``, ``meter``, ``key``, a source file's ``title``,
 ``artist``, ``time_reference``...) as ``(key, value)`` pairs that exports write into the file's
 tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitched windows),
-written as cue markers by exports.
+written as cue markers by exports.  ``edges`` is a digest of a window's first and last frames as
+it was cut (see :func:`edge_digest`): a window whose edges still match joins its neighbours with
+no crossfade (``time.stitch``), so windows that nothing changed give back the source exactly.
 """
 from __future__ import annotations
 
@@ -22,7 +24,22 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["Audio", "StreamedAudio", "check_finite", "seconds_to_frames", "frames_to_seconds"]
+__all__ = ["Audio", "StreamedAudio", "check_finite", "edge_digest", "seconds_to_frames", "frames_to_seconds"]
+
+
+EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
+
+
+def edge_digest(samples: np.ndarray) -> str:
+    """A digest of the first and last :data:`EDGE_FRAMES` frames of ``samples[channels, frames]``
+    (the part of a window that meets its neighbours), exact to the bit."""
+    import hashlib
+    x = np.ascontiguousarray(samples, np.float32)
+    h = hashlib.blake2b(digest_size=12)
+    h.update(repr(x.shape).encode())
+    h.update(np.ascontiguousarray(x[:, :EDGE_FRAMES]).tobytes())
+    h.update(np.ascontiguousarray(x[:, -EDGE_FRAMES:]).tobytes())
+    return h.hexdigest()
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:
@@ -98,6 +115,7 @@ class Audio:
     overlap_frames: int = 0
     info: tuple[tuple[str, str], ...] = ()
     markers: tuple[tuple[int, str], ...] = ()
+    edges: str = ""
 
     def __post_init__(self) -> None:
         x = np.asarray(self.samples)

@@ -146,6 +146,7 @@ def _describe(v: Any, arrays: list[np.ndarray], offset: list[int]) -> Any:
                 "start_frame": int(v.start_frame), "index": int(v.index),
                 "tokens": None if v.tokens is None else int(v.tokens), "overlap_frames": int(v.overlap_frames),
                 "info": [[str(k), str(x)] for k, x in v.info], "markers": [[int(f), str(l)] for f, l in v.markers],
+                "edges": str(v.edges),
                 **place(v.samples)}
     if t is np.ndarray:
         if v.dtype.kind not in "biuf" or v.dtype.byteorder == ">":
@@ -199,7 +200,7 @@ def _build(d: Any, data: bytes, base: int) -> Any:
         x = np.frombuffer(data, np.float32, n, base + d["offset"]).reshape(d["channels"], d["frames"])
         return Audio(x, d["rate"], start_frame=d["start_frame"], index=d["index"], tokens=d["tokens"],
                      overlap_frames=d["overlap_frames"], info=tuple((k, v) for k, v in d["info"]),
-                     markers=tuple((int(f), l) for f, l in d["markers"]))
+                     markers=tuple((int(f), l) for f, l in d["markers"]), edges=str(d.get("edges", "")))
     if t == "array":
         dt = np.dtype(d["dtype"])
         shape = tuple(d["shape"])

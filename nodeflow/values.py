@@ -239,7 +239,7 @@ def _digest(value: Any) -> str:
     def feed(v: Any) -> None:
         if isinstance(v, Audio):
             h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
-                                  v.info, v.markers)).encode())
+                                  v.info, v.markers) + ((v.edges,) if v.edges else ())).encode())
             h.update(_samples_digest(v.samples).encode())
         elif isinstance(v, list):
             h.update(b"L%d" % len(v))

@@ -77,90 +77,27 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     zoom, see :mod:`.zoom`); returns its tag."""
     def px(v: float) -> int:
         return max(1, round(v * scale))
-    width = px(WIDTH)
     tag = widget_tag(node_id, spec.name)
-    label = display_name(spec)
-    unit = unit_of(spec)
     cb_value = lambda s, a, u: on_change(node_id, spec.name, a)        # noqa: E731
-
-    def cb_number(s: int | str, a: Any, u: Any, shown: Callable[[Any], Any] = lambda a: a) -> None:
-        """A slider's or drag box's value; one typed past its ends is held there, and says so."""
-        value, why = clamp(spec, a, items.call(dpg.get_item_configuration, s, default={}))
-        on_change(node_id, spec.name, Clamped(shown(value), why) if why else shown(value))
-    kw = dict(tag=tag, label=label, width=width, parent=parent)
+    kw = dict(tag=tag, label=display_name(spec), width=px(WIDTH), parent=parent)
     on_leave: Callable[[], None] | None = None           # what leaving a box that commits on Enter takes
     if _text_box(spec):           # an optional value, or a number without bounds: typed, read on Enter or leaving
-        def parse(s: int | str, a: str, u: Any) -> None:
-            if a.strip() == str(items.call(dpg.get_item_user_data, tag) or "").strip():
-                return                           # left as shown: nothing to set, nothing to say
-            if not a.strip() and not spec.optional:
-                on_change(node_id, spec.name, UNCHANGED)         # emptied: the value stays, as with Escape
-                return
-            try:
-                v = parse_typed(spec, a, unit) if spec.kind in ("float", "int") and a.strip() else spec.parse(a)
-            except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
-                on_change(node_id, spec.name, _Invalid(str(e)))
-                return
-            on_change(node_id, spec.name, v)
-        on_leave = lambda: parse(tag, str(items.value(tag)), None)      # noqa: E731
-        dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
-                           user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing
-                           hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
-    elif spec.kind == "float":
-        rng = finite_range(spec)
-        fmt = float_format(spec)
-        if rng and is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
-            def cb_wide(s: int | str, a: float, u: Any) -> None:
-                items.configure(s, speed=drag_speed(spec, as_shown(a, fmt)))
-                cb_number(s, a, u, lambda a: as_shown(a, fmt))
-            dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                               speed=drag_speed(spec, value), clamped=False, no_input=True, callback=cb_wide, **kw)
-        elif rng:
-            dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
-                                 callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
-                                 clamped=False, no_input=True, **kw)
-    elif spec.kind == "int":
-        rng = finite_range(spec)
-        fmt = "%d" + (f" {unit}" if unit else "")
-        if rng and rng[1] - rng[0] <= 1000:
-            dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                               callback=cb_number, clamped=False, no_input=True, **kw)
-        elif rng and unit:     # e.g. a sample rate: the unit stays in view (an input box cannot show one)
-            dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
-                             speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, no_input=True,
-                             callback=cb_number, **kw)
+        on_leave = _add_typed_box(node_id, spec, value, on_change, kw)
+    elif spec.kind in ("float", "int"):
+        _add_number(node_id, spec, value, on_change, kw)
     elif spec.kind == "bool":
         kw.pop("width")
         dpg.add_checkbox(default_value=bool(value), callback=cb_value, **kw)
     elif spec.kind == "enum" and spec.choices is not None:
         dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(plain(spec, value)),
                       callback=cb_value, **kw)
-    elif spec.kind == "path" and spec.path is not None:
-        def cb_path(s: int | str, a: str, full: str) -> None:
-            new = path_typed(a, full)
-            if new != full:
-                on_change(node_id, spec.name, new)
-        on_leave = lambda: cb_path(tag, str(items.value(tag)), str(dpg.get_item_user_data(tag) or ""))  # noqa: E731
-        with dpg.group(horizontal=True, parent=parent):
-            kw.pop("parent")
-            kw["width"] = width + px(PATH_EXTRA)     # '.../chords97.wav' whole: the extension in view
-            dpg.add_input_text(default_value=path_shown(value), callback=cb_path, on_enter=True,
-                               user_data=str(value or ""),
-                               hint="file" if spec.path.mode == "read" else "output file", **kw)
-            if on_browse is not None:
-                dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec),
-                               tag=f"browse::{node_id}::{spec.name}")
-    elif spec.kind == "str" and spec.name == "checkpoint" and on_browse is not None:
-        with dpg.group(horizontal=True, parent=parent):   # a model's checkpoint: a hub id, or "..." for a folder
-            kw.pop("parent")
-            kw["width"] = width - px(28)
-            dpg.add_input_text(default_value=str(value or ""), callback=cb_value, **kw)
-            dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec),
-                           tag=f"browse::{node_id}::{spec.name}")
+    elif (spec.kind == "path" and spec.path is not None) or \
+            (spec.kind == "str" and spec.name == "checkpoint" and on_browse is not None):
+        on_leave = _add_path_box(node_id, spec, value, on_change, on_browse, kw, px)
     else:  # str / Text
         multiline = bool(spec.text and spec.text.multiline)
         if multiline:
-            kw["width"] = width + px(76)        # prompts and templates get room to be read
+            kw["width"] = px(WIDTH) + px(76)        # prompts and templates get room to be read
         dpg.add_input_text(default_value=str(value or ""), multiline=multiline, height=px(54) if multiline else 0,
                            callback=cb_value, **kw)
 
@@ -179,6 +116,91 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
             dpg.add_text(_path_tip(plain(spec, value)), tag=f"pathtip::{node_id}::{spec.name}", wrap=320,
                          color=(190, 210, 240))
     return tag
+
+
+def _add_typed_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callable[[str, str, Any], Any],
+                   kw: dict[str, Any]) -> Callable[[], None]:
+    """A text box for an optional value or an unbounded number, read on Enter; returns what leaving
+    it does (read it too)."""
+    tag, unit = kw["tag"], unit_of(spec)
+
+    def parse(s: int | str, a: str, u: Any) -> None:
+        if a.strip() == str(items.call(dpg.get_item_user_data, tag) or "").strip():
+            return                           # left as shown: nothing to set, nothing to say
+        if not a.strip() and not spec.optional:
+            on_change(node_id, spec.name, UNCHANGED)         # emptied: the value stays, as with Escape
+            return
+        try:
+            v = parse_typed(spec, a, unit) if spec.kind in ("float", "int") and a.strip() else spec.parse(a)
+        except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
+            on_change(node_id, spec.name, _Invalid(str(e)))
+            return
+        on_change(node_id, spec.name, v)
+    dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
+                       user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing
+                       hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
+    return lambda: parse(tag, str(items.value(tag)), None)
+
+
+def _add_number(node_id: str, spec: ParamSpec, value: Any, on_change: Callable[[str, str, Any], Any],
+                kw: dict[str, Any]) -> None:
+    """A bounded number's slider, or drag box where the range is wide (see :func:`.paramtext.is_wide`)."""
+    def cb_number(s: int | str, a: Any, u: Any, shown: Callable[[Any], Any] = lambda a: a) -> None:
+        """A slider's or drag box's value; one typed past its ends is held there, and says so."""
+        value, why = clamp(spec, a, items.call(dpg.get_item_configuration, s, default={}))
+        on_change(node_id, spec.name, Clamped(shown(value), why) if why else shown(value))
+    rng, unit = finite_range(spec), unit_of(spec)
+    if not rng:
+        return
+    if spec.kind == "float":
+        fmt = float_format(spec)
+        if is_wide(spec):          # a drag box whose step follows the value, no handle over the digits
+            def cb_wide(s: int | str, a: float, u: Any) -> None:
+                items.configure(s, speed=drag_speed(spec, as_shown(a, fmt)))
+                cb_number(s, a, u, lambda a: as_shown(a, fmt))
+            dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+                               speed=drag_speed(spec, value), clamped=False, no_input=True, callback=cb_wide, **kw)
+        else:
+            dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+                                 callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
+                                 clamped=False, no_input=True, **kw)
+        return
+    fmt = "%d" + (f" {unit}" if unit else "")
+    if rng[1] - rng[0] <= 1000:
+        dpg.add_slider_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
+                           callback=cb_number, clamped=False, no_input=True, **kw)
+    elif unit:     # e.g. a sample rate: the unit stays in view (an input box cannot show one)
+        dpg.add_drag_int(default_value=int(value), min_value=int(rng[0]), max_value=int(rng[1]), format=fmt,
+                         speed=max(1.0, (rng[1] - rng[0]) / 2000), clamped=False, no_input=True,
+                         callback=cb_number, **kw)
+
+
+def _add_path_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callable[[str, str, Any], Any],
+                  on_browse: Callable[[str, str, ParamSpec], None] | None, kw: dict[str, Any],
+                  px: Callable[[float], int]) -> Callable[[], None] | None:
+    """A file's box (its name in view, the whole path on hover) or a model's checkpoint (a hub id, or a
+    folder), with "..." to browse; returns what leaving a file's box does."""
+    tag, parent, width = kw.pop("tag"), kw.pop("parent"), kw["width"]
+    browse = f"browse::{node_id}::{spec.name}"
+    with dpg.group(horizontal=True, parent=parent):
+        if spec.kind != "path":
+            assert on_browse is not None         # a checkpoint's box comes with "..." only
+            dpg.add_input_text(default_value=str(value or ""), tag=tag, **dict(kw, width=width - px(28)),
+                               callback=lambda s, a, u: on_change(node_id, spec.name, a))
+            dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec), tag=browse)
+            return None
+
+        def cb_path(s: int | str, a: str, full: str) -> None:
+            new = path_typed(a, full)
+            if new != full:
+                on_change(node_id, spec.name, new)
+        assert spec.path is not None
+        dpg.add_input_text(default_value=path_shown(value), callback=cb_path, on_enter=True, tag=tag,
+                           user_data=str(value or ""), **dict(kw, width=width + px(PATH_EXTRA)),   # the extension in view
+                           hint="file" if spec.path.mode == "read" else "output file")
+        if on_browse is not None:
+            dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec), tag=browse)
+    return lambda: cb_path(tag, str(items.value(tag)), str(dpg.get_item_user_data(tag) or ""))
 
 
 def _text_box(spec: ParamSpec) -> bool:

@@ -22,7 +22,7 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, edge_digest
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import (ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds, grid_frame,
@@ -214,7 +214,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
                          else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames)}
 
 
-@node("time.tokenize_window", category="time", version=2, estimate=_estimate)
+@node("time.tokenize_window", category="time", version=3, estimate=_estimate)
 def tokenize_window(audio: Audio, *,
                     profile: WindowProfile = WindowProfile.MUSICGEN,
                     custom_rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
@@ -333,6 +333,6 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[A
             samples = np.pad(samples, ((0, 0), (0, end - audio.frames)))
         overlap = min(max(prev_end - start, 0), end - start) if index else 0
         windows.append(audio.replace(samples, start_frame=audio.start_frame + start, index=index,
-                                     tokens=tokens, overlap_frames=overlap))
+                                     tokens=tokens, overlap_frames=overlap, edges=edge_digest(samples)))
         prev_end = end
     return windows

@@ -29,12 +29,14 @@ RATE = 22050
 def tone(seconds=0.5, rate=RATE, channels=2, seed=0) -> Audio:
     rng = np.random.default_rng(seed)
     return Audio(rng.uniform(-0.5, 0.5, (channels, round(seconds * rate))), rate, start_frame=7, index=2,
-                 tokens=11, overlap_frames=3, info=(("bpm", "120"), ("title", "täst")), markers=((5, "seam 1"),))
+                 tokens=11, overlap_frames=3, info=(("bpm", "120"), ("title", "täst")), markers=((5, "seam 1"),),
+                 edges="0f" * 12)
 
 
 def same_audio(a: Audio, b: Audio) -> bool:
     return (a == b and a.start_frame == b.start_frame and a.index == b.index and a.tokens == b.tokens
-            and a.overlap_frames == b.overlap_frames and a.info == b.info and a.markers == b.markers)
+            and a.overlap_frames == b.overlap_frames and a.info == b.info and a.markers == b.markers
+            and a.edges == b.edges)
 
 
 # ---------------------------------------------------------------------------------------- format
