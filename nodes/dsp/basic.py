@@ -12,7 +12,7 @@ from nodeflow.node import Context, node
 from nodeflow.streaming import Stream
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
+from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint, resample_joined
 from ._curves import Curve, curve_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
@@ -22,9 +22,12 @@ def _pair(a: Audio, b: Audio, what: str, ctx: Context | None) -> tuple[Audio, Au
     """``a`` and ``b`` ready to join: both at the higher rate (or the graph's project rate); a mono
     side spread to the other's channels (a mono melody mixed with a stereo loop gives stereo,
     whichever input it is on)."""
-    a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"],
-                       check=ctx.check_cancelled if ctx is not None else None)
+    a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"], check=_check(ctx))
     return a.replace(info=merged_info(a, b)), b
+
+
+def _check(ctx: Context | None):
+    return ctx.check_cancelled if ctx is not None else None
 
 
 def db_to_amplitude(db: float) -> float:
@@ -231,7 +234,7 @@ def trim(audio: Audio, *,
     return audio.replace(audio.samples[:, start:end], **_trim_placement(audio, start, end))
 
 
-@node("dsp.concat", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
+@node("dsp.concat", version=3, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
 def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
            ctx: Context | None = None) -> Audio:
     """Play `b` after `a`, with `gap_s` seconds of silence between them.
@@ -251,6 +254,9 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
     >>> concat.fn(Audio(np.ones(2), 4), Audio(np.ones(2), 4), gap_s=0.5).samples.tolist()
     [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
     """
+    if gap_s == 0 and a.sample_rate != b.sample_rate:    # one seam: each side resampled up to it, not to an edge
+        rate, check = project_rate(ctx) or max(a.sample_rate, b.sample_rate), _check(ctx)
+        a, b = resample_joined(a, rate, after=b, check=check), resample_joined(b, rate, before=a, check=check)
     a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
     return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1),

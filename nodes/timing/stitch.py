@@ -27,7 +27,7 @@ from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label
 from nodeflow.types import Range
 
-from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint
+from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint, resample_audio
 from nodes.dsp._curves import Curve, crossfade_gains
 
 __all__ = ["stitch", "join_windows", "place_windows", "SEAM_FADE_S"]
@@ -161,8 +161,8 @@ def stitch(windows: list[Audio], *,
     over the windows' overlap, or over ``fade_s`` seconds when set (0: cut at the seam), or by
     default over 10 ms around a seam without overlap, which keeps transposed or regenerated
     windows from clicking (two windows whose edges are as they were cut join exactly, unfaded).  With the ``linear`` curve, windows cut with overlap and not changed
-    stitch back to the original exactly.  Windows are brought to the highest rate among them (or
-    the graph's project rate) and the most channels.  The result carries a cue marker at each seam.
+    stitch back to the original exactly.  Windows are joined at the highest rate among them and
+    the most channels; with a graph project rate the joined result is then resampled to it whole.  The result carries a cue marker at each seam.
 
     Parameters
     ----------
@@ -187,9 +187,11 @@ def stitch(windows: list[Audio], *,
         raise AudioError("stitch: windows is an empty list; connect the output of time.tokenize_window "
                          "(or another list of clips)")
     check = ctx.check_cancelled if ctx is not None else None
-    same = conform_all(list(windows), rate=project_rate(ctx), what="stitch: window", check=check)
+    same = conform_all(list(windows), what="stitch: window", check=check)    # joined at their own rate,
     first = same[0]
     positions = place_windows(same)
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
-    return first.replace(samples, index=0, tokens=None, overlap_frames=0, markers=_labels(first, centres))
+    joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", markers=_labels(first, centres))
+    rate = project_rate(ctx)      # then brought to the project's rate whole (window by window, each lands off
+    return joined if not rate else resample_audio(joined, rate, check=check)   # by a fraction of a frame)

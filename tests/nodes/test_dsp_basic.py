@@ -102,6 +102,39 @@ def test_concat_conforms_both_to_the_higher_rate():
     assert (y.sample_rate, y.channels, y.frames) == (44100, 2, 44100)
 
 
+def _sine(freq: float, start: int, frames: int, rate: int, channels: int = 1) -> np.ndarray:
+    x = 0.4 * np.sin(2 * np.pi * freq * (start + np.arange(frames)) / rate + 1.2)
+    return np.repeat(x[None, :], channels, axis=0)
+
+
+@pytest.mark.parametrize("rates", [(22050, 48000), (48000, 22050), (44100, 32000)])
+def test_a_piece_cut_in_two_at_two_rates_joins_whole_through_files(tmp_path, rates):
+    """A 55 Hz sine, its first second a 22.05 kHz mono file and the rest a 48 kHz stereo one, joined by
+    concat and written as float: around the seam the file is the whole sine at 48 kHz (within 1e-4),
+    with no step larger than the sine's own.  Resampled each on its own, the clip jumped by 0.2 there
+    (its end rang against a hard edge)."""
+    import soundfile as sf
+    from nodeflow import Executor, Graph
+    ra, rb = rates
+    out_rate = max(ra, rb)
+    sf.write(tmp_path / "a.wav", _sine(55.0, 0, ra, ra)[0], ra, subtype="FLOAT")
+    sf.write(tmp_path / "b.wav", _sine(55.0, rb, rb, rb, channels=2).T, rb, subtype="FLOAT")
+    g = Graph()
+    a, b = g.add("io.load", path=str(tmp_path / "a.wav")), g.add("io.load", path=str(tmp_path / "b.wav"))
+    c = g.add("dsp.concat")
+    e = g.add("io.export", path="joined.wav", bit_depth="float32", peak_db=0.0)
+    g.connect(a.out, c.a)
+    g.connect(b.out, c.b)
+    g.connect(c.out, e.audio)
+    Executor().run(g, output_dir=tmp_path / "out")
+    y, rate = sf.read(tmp_path / "out" / "joined.wav", dtype="float64", always_2d=True)
+    assert rate == out_rate and y.shape == (2 * out_rate, 2)
+    seam = slice(out_rate - out_rate // 100, out_rate + out_rate // 100)      # 20 ms around it
+    ideal = _sine(55.0, 0, 2 * out_rate, out_rate)[0]
+    assert np.abs(y[seam, 0] - ideal[seam]).max() < 1e-4
+    assert np.abs(np.diff(y[seam, 0])).max() <= np.abs(np.diff(ideal)).max() * 1.01
+
+
 @pytest.mark.parametrize("join", [mix, concat, crossfade])
 def test_joins_never_go_down_to_the_lower_rate(join):
     """The shipped espeak example mixed a 44.1 kHz loop with 22.05 kHz speech and got 22.05 kHz."""
