@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["resolve", "write_problem", "refused_writes", "unwritable", "first_missing", "prune_empty",
+__all__ = ["resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "first_missing", "prune_empty",
            "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
@@ -118,6 +118,27 @@ def refused_writes(graph: Graph, out_dir: Path, allow: Iterable[str | os.PathLik
             why = write_problem(dest, out_dir, allow, own=graph.is_own_path(nid, name), value=value)
             if why:
                 out.append((nid, name, _real(dest), why))
+    return out
+
+
+def clashing_writes(graph: Graph, out_dir: Path, scope: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    """Write paths that name a file another node of ``scope`` writes too, however spelled
+    (``same.wav``, ``./sub/../same.wav``): ``(node, param, the other node)``, the later of each pair
+    (a run would keep one of the two, whichever finished last).  A path naming a folder is left out:
+    the node makes its file name there."""
+    scope = set(graph.nodes) if scope is None else set(scope)
+    first: dict[Path, str] = {}
+    out = []
+    for (nid, name), value in sorted(graph.write_paths().items()):
+        if nid not in scope or str(value).rstrip().endswith(("/", os.sep)):
+            continue
+        dest = _real(resolve(value, out_dir))
+        if dest.is_dir():
+            continue
+        if dest in first:
+            out.append((nid, name, first[dest]))
+        else:
+            first[dest] = nid
     return out
 
 

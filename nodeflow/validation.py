@@ -39,7 +39,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
     from .devices import device_problem
-    from .outputs import refused_writes, resolve, unwritable
+    from .outputs import clashing_writes, refused_writes, resolve, unwritable
     version = graph.content_version() if version is None else version
     scope_key = None if targets is None else tuple(sorted(set(targets)))
     # through Graph._static_problems, so what runs it is seen there (tests count the calls)
@@ -77,6 +77,9 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         if nid in scope and (nid, name) not in refused and (why := unwritable(resolve(value, out_dir))):
             shown = value if len(value) <= 60 else f"{value[:28]}...{value[-28:]}"
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={shown!r}: {why}")
+    for nid, name, other in clashing_writes(graph, out_dir, scope):
+        out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
+                   f"node '{other}' writes too, and one would replace the other; give one of them another name")
     run = str(getattr(device, "value", device) or "auto")
     for nid in st["devices"]:
         own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))

@@ -398,3 +398,25 @@ def test_a_rate_the_format_cannot_store_is_found_from_the_input_before_anything_
     assert rc == 0, out
     rc, _, err = run_cli(capsys, str(dl / "tempo.msgpack"), "-o", "rendered2")
     assert rc == 1 and "(got 96000)" in err[-1], err
+
+
+@pytest.mark.parametrize("second", ["same.wav", "./sub/../same.wav"])
+def test_two_exports_to_one_file_are_refused_before_anything_runs(home, capsys, second):
+    """One export would silently replace the other (which one, changing from run to run), and the run
+    said it wrote both: validate and run say so, and nothing is written."""
+    folder = home.parent / "downloads"
+    tone(folder / "in.wav")
+    g = Graph()
+    g.path = folder / "dup.msgpack"
+    g.add("io.load", id="load", path="in.wav")
+    g.add("io.export", id="plain", path="same.wav")
+    g.add("dsp.gain", id="quiet", gain_db=-20.0)
+    g.add("io.export", id="quieter", path=second)
+    g.connect("load", "plain")
+    g.connect("load", "quiet")
+    g.connect("quiet", "quieter")
+    g.path.write_bytes(dumps(g))
+    rc, out, _ = run_cli(capsys, "validate", str(g.path), "-o", "rendered")
+    assert rc == 1 and any("node 'quieter'" in line and "node 'plain' writes too" in line for line in out), out
+    assert_refused(capsys, home, [str(g.path), "-o", "rendered"], "node 'quieter'", "another name")
+    assert not any(Path("rendered").glob("**/*.wav"))
