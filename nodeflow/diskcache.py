@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -276,16 +277,17 @@ class DiskCache:
     # ------------------------------------------------------------------ get / put
     def get(self, key: str) -> dict[str, Any] | None:
         """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed)."""
+        from .safeio import NotRegularFile, read_regular
         p = self.path(key)
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except OSError:
-            self.stats.misses += 1
-            return None
-        try:
+        try:    # an entry is a regular file no larger than the budget: a FIFO or a link to /dev/zero
+            data = read_regular(p, self.budget_bytes)      # put there (a shared folder) must not hang a run
+            if len(data) > self.budget_bytes:
+                raise CorruptEntry(f"larger than the cache's budget ({self.budget_bytes} bytes)")
             outputs = decode(data, key)
-        except (CorruptEntry, ValueError) as e:     # ValueError: Audio refused what the header says
+        except (CorruptEntry, ValueError, OSError) as e:     # ValueError: Audio refused what the header says
+            if isinstance(e, OSError) and not (isinstance(e, NotRegularFile) and e.errno == errno.EINVAL):
+                self.stats.misses += 1     # not there (or unreadable): a miss; not a file at all: removed
+                return None
             log.warning("value cache: removing corrupt entry %s: %s", p, e)
             self.stats.corrupt += 1
             self.stats.misses += 1
