@@ -69,20 +69,26 @@ _digests: dict[tuple[str, int, int], str] = {}
 _digest_lock = threading.Lock()
 
 
-FileStamp = tuple[str, int, int]
+FileStamp = tuple[str, int, int, int, int]
 
 
 def file_stamp(path: object) -> FileStamp | None:
     """What names a regular file's content without reading it: ``(real path, size, modification
-    time)``; None when ``path`` is not a path or names no regular file (missing, a folder, a FIFO,
-    a device).  :func:`file_digest` memoises on it; the editor keys decoded files by it."""
+    time, inode, change time)``; None when ``path`` is not a path or names no regular file
+    (missing, a folder, a FIFO, a device).  :func:`file_digest` memoises on it; the editor keys
+    decoded files by it.  The change time is set by the system on every write and cannot be set
+    back: a take rewritten at the same length within a file system's timestamp step (FAT, SMB: up
+    to 2 s), or with its modification time put back, is read again; a file replaced by a rename
+    has another inode."""
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         return None
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:

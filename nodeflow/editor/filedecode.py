@@ -36,7 +36,7 @@ BUDGET_BYTES = 1 << 30        # decoded clips kept (a ten-minute stereo 48 kHz f
 
 Done = Callable[[Audio | None, OSError | None], None]
 MAX_ERRORS = 256            # failed files remembered (the newest version of each, the most recent files)
-Stamp = FileStamp           # (real path, size, modification time): see nodeflow.cache.file_stamp
+Stamp = FileStamp           # (real path, size, modification and change times, inode): see nodeflow.cache.file_stamp
 
 
 def decode_file(path: str) -> Audio:

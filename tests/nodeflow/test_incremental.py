@@ -126,6 +126,22 @@ def test_world_is_checked_on_every_run(reg, tmp_path, counted):
     assert counted["problems"] == 1                       # the content never changed
 
 
+def test_a_file_rewritten_at_the_same_length_and_time_is_read_again(reg, tmp_path):
+    """A take bounced again at the same length within a file system's timestamp step (or with its
+    modification time put back) gave the old result from an Executor kept open: only path, size and
+    modification time named the content."""
+    g = Graph(reg)
+    g.add("test.read", id="r", path="in.txt")
+    ex = Executor(disk_cache=None)
+    f = tmp_path / "in.txt"
+    f.write_text("take one")
+    os.utime(f, ns=(10**18, 10**18))
+    assert ex.run(g, base_dir=tmp_path)["r"]["out"] == "take one"
+    f.write_text("take two")                              # same size
+    os.utime(f, ns=(10**18, 10**18))                      # same modification time
+    assert ex.run(g, base_dir=tmp_path)["r"]["out"] == "take two"
+
+
 def test_limits_and_file_headers_are_read_on_every_run(tmp_path, monkeypatch):
     """The cost estimate is remembered per content and input file state; the limits are read each time."""
     import numpy as np
