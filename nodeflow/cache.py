@@ -65,11 +65,11 @@ def node_key(type_id: str, version: int, params: dict[str, Any], files: dict[str
     return hashlib.blake2b(msgpack.packb(doc, use_bin_type=True), digest_size=20).hexdigest()
 
 
-_digests: dict[tuple[str, int, int], str] = {}
 _digest_lock = threading.Lock()
 
 
 FileStamp = tuple[str, int, int, int, int]
+_digests: dict[FileStamp, str] = {}
 
 
 def file_stamp(path: object) -> FileStamp | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -147,9 +148,9 @@ def _limit_flags(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _add_limit_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-memory-gb", type=float, metavar="GB",
+    p.add_argument("--max-memory-gb", type=_gb_arg, metavar="GB",
                    help="refuse a run estimated to need more memory (default: half the RAM; AUDIOCHAIN_MAX_MEMORY_GB)")
-    p.add_argument("--max-files", type=int, metavar="N",
+    p.add_argument("--max-files", type=_count_arg("--max-files"), metavar="N",
                    help="refuse a run that would write more files (default 1000; AUDIOCHAIN_MAX_FILES)")
 
 def _output_dir(args: argparse.Namespace) -> Path:
@@ -178,6 +179,19 @@ def _jobs_arg(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"--jobs {text!r}: expected a whole number of at least 1 (e.g. --jobs 2)")
     return n
+
+
+def _gb_arg(text: str) -> float:
+    """``--max-memory-gb``: a positive, finite number of GB (1e308 overflowed into a traceback; 0 was
+    reported as a bad AUDIOCHAIN_MAX_MEMORY_GB the user never set)."""
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = 0.0
+    if not math.isfinite(gb) or gb <= 0:
+        raise argparse.ArgumentTypeError(f"--max-memory-gb {text!r}: expected a positive number of GB "
+                                         "(e.g. --max-memory-gb 8)")
+    return gb
 
 
 def _count_arg(flag: str) -> Callable[[str], int]:

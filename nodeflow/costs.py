@@ -162,6 +162,7 @@ class Limits:
             except ValueError:
                 problems.append(f"{var}={text!r} is not a positive number; unset it or give e.g. {var}=8")
                 continue
+            number = min(number, 1e9)          # a limit past any machine (1e308 overflowed): no limit
             if field.endswith("_bytes"):
                 values[field] = int(number * 1024 ** 3)
                 if field == "memory_bytes":

@@ -281,6 +281,11 @@ def test_no_command_prints_usage(capsys):
                                                 "not a device"),
     (["run"], "error: audiochain run: the following arguments are required: graph (see audiochain run --help)"),
     (["rnu", "g.msgpack"], "error: audiochain: argument COMMAND: invalid choice: 'rnu'"),
+    # these named AUDIOCHAIN_MAX_MEMORY_GB='0.0', which the user never set, or overflowed into a traceback
+    (["run", "g.msgpack", "--max-memory-gb", "0"], "error: audiochain run: argument --max-memory-gb: "
+                                                   "--max-memory-gb '0': expected a positive number of GB"),
+    (["validate", "g.msgpack", "--max-memory-gb", "1e400"], "error: audiochain validate: argument --max-memory-gb"),
+    (["run", "g.msgpack", "--max-files", "0"], "error: audiochain run: argument --max-files: --max-files '0'"),
 ])
 def test_an_option_the_command_line_refuses_is_one_line(capsys, argv, said):
     """QA: argparse printed its 8-line usage block before the line that mattered."""
@@ -288,6 +293,13 @@ def test_an_option_the_command_line_refuses_is_one_line(capsys, argv, said):
         main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith(said), err
+
+
+def test_a_limit_past_any_machine_is_no_limit(graph_file, capsys, monkeypatch):
+    """AUDIOCHAIN_MAX_FILE_GB=1e308 (and --max-memory-gb 1e308) overflowed into a traceback."""
+    monkeypatch.setenv("AUDIOCHAIN_MAX_FILE_GB", "1e308")
+    assert main(["validate", str(graph_file), "--max-memory-gb", "1e308"]) == 0
+    assert "ok" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------- real process
