@@ -8,6 +8,7 @@ from typing import Annotated, Iterator
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
+from nodeflow.timebase import parse_meter
 from nodeflow.node import Context, node
 from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import resolve
@@ -68,6 +69,11 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
     a sample rate the format cannot store when ``sample_rate`` sets it (with ``keep`` the input's
     rate decides: :func:`_estimate` reports it)."""
     path, format = params.get("path"), params.get("format", Format.AUTO)
+    if str(params.get("meter") or "").strip():
+        try:
+            parse_meter(params["meter"])
+        except ParameterError as e:
+            return [f"{e}; or leave meter empty to take the audio's"]
     if not isinstance(path, str) or path.rstrip().endswith(("/", os.sep)):
         return []     # a folder name: the node says so with the folder it resolved to
     try:
@@ -234,6 +240,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     from nodeflow import audiometa
 
     path, format, bit_depth, embed_graph = p["path"], p["format"], p["bit_depth"], p["embed_graph"]
+    if str(p.get("meter") or "").strip():
+        parse_meter(p["meter"])            # a meter tag a DAW cannot read is refused, not written as typed
     dest, fmt = _destination(path, format, ctx)
     if isinstance(source, Stream):
         if fmt in _LOSSY:

@@ -427,3 +427,18 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     del x, first, again, limited
     gc.collect()
     assert key not in _limiter._ENERGIES or _limiter._ENERGIES[key][0]() is not None
+
+
+@pytest.mark.parametrize("meter", ["foo", "7/9", "0/4", "3 4", "99/4"])
+def test_a_meter_no_daw_can_read_is_refused_before_anything_runs(tmp_path, meter):
+    """foo, 0/4 and '3 4' were dropped without a word; 7/9 and 99/4 were written into the file as typed."""
+    g = Graph()
+    src = g.add("dsp.gain", id="gain")
+    e = g.add("io.export", id="export", path="x.wav", meter=meter)
+    g.connect(src.out, e.audio)
+    said = [p for p in g.problems(output_dir=tmp_path) if "meter=" in p]
+    assert len(said) == 1 and said[0].startswith(f"node 'export' (io.export): meter={meter!r}: expected"), said
+    with pytest.raises(ParameterError, match="meter="):
+        export.fn(Audio(np.zeros((1, 4800), np.float32), 48000), path="y.wav", meter=meter,
+                  ctx=Context(output_dir=tmp_path))
+    assert not list(tmp_path.iterdir())
