@@ -65,6 +65,18 @@ def soft_limit(x: np.ndarray) -> np.ndarray:
 EDGE_S = 0.05      # mirrored context each side of a clip, so Rubber Band's edge transients are cut off
 
 
+def _stretched_tempo(info: tuple[tuple[str, str], ...], ratio: float) -> tuple[tuple[str, str], ...]:
+    """``info`` with its ``bpm`` slowed by ``ratio`` (twice as long: half the tempo): a DAW that honours
+    the tag would otherwise squeeze the stretched audio back to the old tempo."""
+    out = dict(info)
+    try:
+        bpm = float(out["bpm"])
+    except (KeyError, ValueError):
+        return info
+    out["bpm"] = f"{bpm / ratio:.6g}"
+    return tuple(sorted(out.items()))
+
+
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
              preserve_formants: bool) -> np.ndarray:
     """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames."""
@@ -115,7 +127,7 @@ def _in_worker(inputs: dict, params: dict) -> bool:
     return audio.channels * frames > INLINE_SAMPLES
 
 
-@node("dsp.variation", version=1, estimate=_estimate, process=_in_worker)
+@node("dsp.variation", version=2, estimate=_estimate, process=_in_worker)
 def variation(audio: Audio, *,
               semitones: Annotated[float, Range(-24.0, 24.0, unit="st")] = 0.0,
               pattern_semitones: str = "",
@@ -171,5 +183,7 @@ def variation(audio: Audio, *,
     if stretch_ratio != 1.0:
         placement = dict(start_frame=round(audio.start_frame * stretch_ratio),
                          overlap_frames=min(round(audio.overlap_frames * stretch_ratio), x.shape[1]),
-                         tokens=None if audio.tokens is None else round(audio.tokens * stretch_ratio))
+                         tokens=None if audio.tokens is None else round(audio.tokens * stretch_ratio),
+                         markers=tuple((min(round(f * stretch_ratio), x.shape[1]), label) for f, label in audio.markers),
+                         info=_stretched_tempo(audio.info, stretch_ratio))
     return audio.replace(soft_limit(np.asarray(x, np.float32)), **placement)

@@ -113,3 +113,23 @@ def test_transposed_windows_end_without_a_step_of_their_own():
         d = np.abs(np.diff(v.samples, axis=1)).max(axis=0)
         assert d[-200:].max() <= np.percentile(d, 99), f"window {w.index} ends with a step"
         assert v.frames == w.frames
+
+
+def test_a_stretch_slows_the_tempo_it_carries_to_the_file(tmp_path):
+    """4 bars at 93.7 bpm stretched x2 are 46.85 bpm: the file said 93.7, and a DAW that honours the tag
+    squeezes the audio back.  Seam markers move with the audio."""
+    from nodeflow import Executor, Graph
+    from nodeflow.audiometa import read_tags
+    from nodes.timing.stitch import stitch
+    from nodes.timing.window import tokenize_window
+    clip = sine(220.0, 4 * 4 * 60 / 93.7, 32000).with_info(bpm="93.7", meter="4/4")
+    joined = stitch.fn(tokenize_window.fn(clip, unit="bars", size=2, bpm=93.7, beats_per_bar=4))
+    out = variation.fn(joined, stretch_ratio=2.0)
+    assert dict(out.info)["bpm"] == "46.85" and dict(out.info)["meter"] == "4/4"
+    assert [f for f, _ in out.markers] == [2 * f for f, _ in joined.markers]
+    g = Graph()
+    v = g.add("dsp.variation", id="v", stretch_ratio=0.5)
+    e = g.add("io.export", id="e", path="fast.wav")
+    g.connect(v.out, e.audio)
+    Executor().run(g, output_dir=tmp_path, inputs={"v.audio": clip})
+    assert float(read_tags(tmp_path / "fast.wav")["bpm"]) == pytest.approx(187.4)
