@@ -112,7 +112,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
             if nid == inst.id:
                 params[name] = rebase_path(params[name], old_base, Path(base_dir if base_dir is not None else old_base))   # inputs: only with base_dir
         if portable or base_dir is not None:
-            params = {k: _portable(v, None if base_dir is None else Path(base_dir)) for k, v in params.items()}
+            params = {k: _saved("write" if graph.is_own_path(inst.id, k) else "", v, old_base, base_dir)  # inputs: above
+                      for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
@@ -131,8 +132,47 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
         "editor": graph.editor,
-        **({"sweep": graph.sweep} if graph.sweep else {}),
+        **({"sweep": _saved_sweep(graph, old_base, base_dir) if portable or base_dir is not None else graph.sweep}
+           if graph.sweep else {}),
     }
+
+
+def _mode(reg: Registry, type_id: str, name: str) -> str:
+    """``read``/``write`` for a path parameter of node type ``type_id``, else ``""``."""
+    spec = reg.get(type_id)
+    p = spec.params.get(name) if spec is not None else None
+    return p.path.mode if p is not None and p.kind == "path" and p.path is not None else ""
+
+
+def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None) -> Any:
+    """A parameter value as a file stores it: an absolute write path of the user's own (an export's
+    set from Python or in the editor; a sweep's) by its name, since stored write paths are the
+    output folder's (``../../home/you/Music/x.wav`` showed the folder layout and was refused when
+    run; one read from a file stays as it was, and is refused when it leaves the output folder);
+    an absolute input path relative to the file's folder (a bundle's: its name); anything else
+    through :func:`_portable`."""
+    if mode == "write" and isinstance(value, str) and _absolute(value.strip()):
+        return portable_text(value)
+    if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
+        return rebase_path(value, old_base, Path(base_dir))
+    return _portable(value, None if base_dir is None else Path(base_dir))
+
+
+def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """``graph.sweep`` with each axis' values stored as its parameter's are (see :func:`_saved`): the
+    paths a sweep tries are no absolute paths of this machine either."""
+    sweep = dict(graph.sweep)
+    axes = []
+    for axis in sweep.get("axes", []) if isinstance(sweep.get("axes"), list) else []:
+        if isinstance(axis, dict) and isinstance(axis.get("param"), str) and isinstance(axis.get("values"), list):
+            nid, _, name = axis["param"].partition(".")
+            inst = graph.nodes.get(nid)
+            mode = _mode(graph.registry, inst.type, name) if inst is not None else ""
+            axis = dict(axis, values=[_saved(mode, v, old_base, base_dir) for v in axis["values"]])
+        axes.append(axis)
+    if "axes" in sweep:
+        sweep["axes"] = axes
+    return sweep
 
 
 def dumps(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *, portable: bool = False) -> bytes:

@@ -16,6 +16,7 @@ import stat
 import struct
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from .atomic import atomic_path
 from .bundle import (_BLOCK, _MEDIA_MAGIC, _SAFE, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
@@ -128,25 +129,31 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     taken: set[str] = set()
     by_source: dict[Path, str] = {}
     refused, lines = [], []
+
+    def take(nid: str, param: str, value: Any, src: Path) -> str | None:
+        """``src`` (what ``nid.param`` = ``value`` reads) into the bundle: its member path, or None (refused)."""
+        spec = graph.registry[graph.nodes[nid].type]      # input files are path parameters of known types
+        path_spec = spec.params[param].path
+        exts = tuple(e.lower() for e in ((path_spec.exts if path_spec else ()) or ()))
+        src = src.resolve()
+        if src not in by_source:
+            files, left, why = _admit(src, exts)
+            if why:
+                refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
+                return None
+            top = by_source[src] = _member_name(src, taken)
+            for rel, f in files:
+                name = f"files/{top}/{rel}" if rel else f"files/{top}"
+                members.append((name, f))
+                lines.append(f"included {name} ({f.stat().st_size / 2**20:.2f} MiB, node '{nid}' {param})")
+            lines.extend(f"left out {src / rel} (not needed to run node '{nid}')" for rel in left)
+        return f"files/{by_source[src]}"
     try:
         for (nid, param), src in graph.input_files().items():
-            value = graph.nodes[nid].params[param]
-            spec = graph.registry[graph.nodes[nid].type]      # input files are path parameters of known types
-            path_spec = spec.params[param].path
-            exts = tuple(e.lower() for e in ((path_spec.exts if path_spec else ()) or ()))
-            src = src.resolve()
-            if src not in by_source:
-                take, left, why = _admit(src, exts)
-                if why:
-                    refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
-                    continue
-                top = by_source[src] = _member_name(src, taken)
-                for rel, f in take:
-                    name = f"files/{top}/{rel}" if rel else f"files/{top}"
-                    members.append((name, f))
-                    lines.append(f"included {name} ({f.stat().st_size / 2**20:.2f} MiB, node '{nid}' {param})")
-                lines.extend(f"left out {src / rel} (not needed to run node '{nid}')" for rel in left)
-            g.nodes[nid].params[param] = f"files/{by_source[src]}"
+            member = take(nid, param, graph.nodes[nid].params[param], src)
+            if member is not None:
+                g.nodes[nid].params[param] = member
+        g.sweep = _packed_sweep(graph, take, refused)
     except OSError as e:
         raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {os_error_words(e)}") from None
     if refused:
@@ -166,6 +173,33 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     if report is not None:
         report.extend(lines)
     return out
+
+
+def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]:
+    """The graph's saved sweep with each input file it tries packed too (``take``), its values the
+    members' paths: a bundle's sweep runs on the receiver's machine (it held this machine's paths, and
+    the files were left out).  A value that names no file keeps only its name, for the run to report."""
+    from .outputs import resolve
+    sweep = dict(graph.sweep or {})
+    if not isinstance(sweep.get("axes"), list):
+        return sweep
+    axes = []
+    for axis in sweep["axes"]:
+        nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
+        inst = graph.nodes.get(nid)
+        spec = graph.registry.get(inst.type) if inst is not None else None
+        p = spec.params.get(param) if spec is not None else None
+        if p is None or p.kind != "path" or p.path is None or p.path.mode != "read" \
+                or not isinstance(axis.get("values"), list):
+            axes.append(axis)
+            continue
+        values = []
+        for v in axis["values"]:
+            src = resolve(v, graph.base_dir()) if isinstance(v, str) and v.strip() else None
+            member = take(nid, param, v, src) if src is not None and src.exists() else None
+            values.append(member if member is not None else Path(v).name if isinstance(v, str) and v.strip() else v)
+        axes.append(dict(axis, values=values))
+    return dict(sweep, axes=axes)
 
 
 def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_bytes: int) -> None:

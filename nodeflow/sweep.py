@@ -70,7 +70,11 @@ class Variant:
 
 
 def _short(v: Any) -> str:
+    """A value as a variant's folder name shows it: a path by its file name (``take2.wav``, not
+    ``.._home_alice_Music_t...``), anything longer than 24 characters cut."""
     s = str(getattr(v, "value", v))
+    if "/" in s.strip("/") or "\\" in s:
+        s = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or s
     return s if len(s) <= 24 else s[:21] + "..."
 
 

@@ -60,3 +60,43 @@ def test_shared_files_carry_no_private_path(tmp_path, capsys):
     print(f"private-path scan: {len(shared)} files, {sum(f.stat().st_size for f in shared)} bytes, "
           f"{len(leaks)} leaks")
     assert leaks == []
+
+
+def test_a_graph_with_paths_set_from_python_is_shared_without_them(tmp_path, capsys):
+    """An export set to an absolute path from Python, and a saved sweep over takes by absolute path:
+    the graph file, the bundle and an export's embedded graph held those paths (the export's as
+    ../../home/alice/Music/final.wav, which a run then refused as outside the output folder), and
+    pack left the sweep's other takes out."""
+    import zipfile
+    import msgpack
+    from nodeflow import load
+    home = tmp_path / "home" / "alice"
+    takes = home / "Music" / "takes"
+    takes.mkdir(parents=True)
+    t = np.arange(22050) / 22050
+    for k, name in enumerate(("take1.wav", "take2.wav")):
+        sf.write(takes / name, 0.3 * np.sin(2 * np.pi * (220 + 110 * k) * t), 22050)
+    g = Graph()
+    a = g.add("io.load", id="load", path=str(takes / "take1.wav"))
+    e = g.add("io.export", id="export", path=str(home / "Music" / "final.wav"))
+    g.connect(a.out, e.audio)
+    g.sweep = {"mode": "grid", "axes": [{"param": "load.path", "values": [str(takes / "take1.wav"),
+                                                                          str(takes / "take2.wav")]}]}
+    project = tmp_path / "projects"
+    save(g, project / "g.msgpack")
+    secrets = _secrets(tmp_path)
+    assert not [s for s in secrets if s in (project / "g.msgpack").read_bytes()]     # inputs relative to it
+    back = load(project / "g.msgpack")
+    assert back.nodes["export"].params["path"] == "final.wav"
+    assert main(["run", str(project / "g.msgpack"), "-o", str(project / "out"), "-q"]) == 0   # was refused
+    assert sorted(p.relative_to(project / "out").as_posix() for p in (project / "out").glob("*/*.wav")) == \
+        ["v000_path=take1.wav/final.wav", "v001_path=take2.wav/final.wav"]     # the saved sweep's variants
+    assert main(["pack", str(project / "g.msgpack"), "-o", str(project / "s.acbundle")]) == 0
+    with zipfile.ZipFile(project / "s.acbundle") as z:
+        names = set(z.namelist())
+        doc = msgpack.unpackb(z.read("graph.msgpack"))
+        raw = b"".join(z.read(n) for n in names if not n.startswith("files/"))
+    assert {"files/take1.wav", "files/take2.wav"} <= names
+    assert doc["sweep"]["axes"][0]["values"] == ["files/take1.wav", "files/take2.wav"]
+    assert not [s for s in secrets + [b"home/alice", b"Music"] if s in raw]
+    capsys.readouterr()
