@@ -64,15 +64,28 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
     return tracks
 
 
-def off_grid(graph: Graph, result: RunValues, bpm: float, meter: tuple[int, int]) -> list[str]:
-    """The exports whose audio carries another tempo or meter than the project's, as ``"name (3/4 at
-    97.5 bpm)"``: their clips sit where they belong in time, but their bars are not the project's."""
+def _written_tempo(graph: Graph, nid: str, audios: list[Any]) -> tuple[Any, Any]:
+    """``(bpm, meter)`` as export ``nid`` writes them into its file (None where it writes none): its
+    own ``bpm``/``meter`` over the graph's metadata over the audio's (see ``io.export``)."""
     from .audio import Audio
+    info = next((dict(a.info) for a in audios if isinstance(a, Audio)), {})
+    params = graph.nodes[nid].params
+    found = []
+    for key in ("bpm", "meter"):
+        value = next((v for v in (params.get(key), graph.metadata.get(key), info.get(key)) if v not in (None, "")), None)
+        found.append(value)
+    return found[0], found[1]
+
+
+def off_grid(graph: Graph, result: RunValues, bpm: float, meter: tuple[int, int]) -> list[str]:
+    """The exports whose file carries another tempo or meter than the project's, as ``"name (3/4 at
+    97.5 bpm)"``: their clips sit where they belong in time, but their bars are not the project's."""
     out = []
     for nid, _, audios in _export_inputs(graph, result):
-        info = next((dict(a.info) for a in audios if isinstance(a, Audio)), {})
+        own_bpm, own_meter = _written_tempo(graph, nid, audios)
         try:
-            own = (check_bpm(info.get("bpm", bpm)), parse_meter(info.get("meter", meter)))
+            own = (check_bpm(own_bpm if own_bpm is not None else bpm),
+                   parse_meter(own_meter if own_meter is not None else meter))
         except ParameterError:
             continue
         if abs(own[0] - bpm) > 1e-6 or own[1] != meter:
@@ -81,18 +94,16 @@ def off_grid(graph: Graph, result: RunValues, bpm: float, meter: tuple[int, int]
 
 
 def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[float, tuple[int, int]]:
-    """The run's tempo and meter: the exported audio's ``info`` (``bpm``, ``meter``), else the
-    graph's metadata, else the first ``time.tokenize_window`` node's ``bpm``/``beats_per_bar``,
-    else 120 bpm in 4/4."""
-    from .audio import Audio
+    """The run's tempo and meter: the first exported file's (the export's ``bpm``/``meter``, else the
+    graph's metadata, else its audio's ``info``), else the graph's metadata, else the first
+    ``time.tokenize_window`` node's ``bpm``/``beats_per_bar``, else 120 bpm in 4/4."""
     bpm: Any = None
     meter: Any = None
     if result is not None:
-        for _, _, audios in _export_inputs(graph, result):
-            for a in audios:
-                info = dict(a.info) if isinstance(a, Audio) else {}
-                bpm = bpm if bpm is not None else info.get("bpm")
-                meter = meter if meter is not None else info.get("meter")
+        for nid, _, audios in _export_inputs(graph, result):
+            own_bpm, own_meter = _written_tempo(graph, nid, audios)
+            bpm = bpm if bpm is not None else own_bpm
+            meter = meter if meter is not None else own_meter
     bpm = bpm if bpm is not None else graph.metadata.get("bpm")
     meter = meter if meter is not None else graph.metadata.get("meter")
     window = next((inst for inst in graph.nodes.values() if inst.type == WINDOW_NODE), None)

@@ -147,7 +147,9 @@ def test_extract_to_gives_the_exported_audio_back(tmp_path):
         read_dawproject(project, extract_to=tmp_path / "y", max_bytes=1000)
 
 
-def test_tempo_and_meter_come_from_the_audio_then_the_graph_then_the_window_node(tmp_path):
+def test_tempo_and_meter_are_the_exported_file_s_then_the_window_node_s(tmp_path):
+    """The project's tempo is what the first export writes into its file: the export's own bpm/meter,
+    over the graph's metadata, over the audio's (QA: an export set to 93.7 bpm made a 120 bpm project)."""
     g = Graph()
     g.add("io.load", id="src", path="in.wav")
     g.add("io.export", id="export")
@@ -160,7 +162,12 @@ def test_tempo_and_meter_come_from_the_audio_then_the_graph_then_the_window_node
     g.metadata.update(bpm=90, meter="6/8")
     assert tempo_and_meter(g, outputs) == (90.0, (6, 8))
     outputs["src"]["out"] = plain.with_info(bpm="97.5", meter="5/4")
+    assert tempo_and_meter(g, outputs) == (90.0, (6, 8))          # the file says what the graph says
+    g.metadata.clear()
     assert tempo_and_meter(g, outputs) == (97.5, (5, 4))
+    g.set("export", "bpm", 93.7)
+    g.set("export", "meter", "7/8")
+    assert tempo_and_meter(g, outputs) == (93.7, (7, 8))
 
 
 def test_exports_in_another_tempo_or_meter_than_the_project_are_named():
