@@ -29,6 +29,7 @@ how values become port values (:func:`~nodeflow.values.bind`, :func:`~nodeflow.v
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator
 
@@ -211,28 +212,34 @@ class Chain:
         yield from ex.stream(graph, self.last.id, **run_kw)
 
     async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
-        """:meth:`invoke` without blocking the event loop (the run happens on a worker thread)."""
-        import asyncio
-        return await asyncio.to_thread(self.invoke, inputs, **kw)
+        """:meth:`invoke` without blocking the event loop (the run happens on a worker thread).
+        Cancelling the task (``asyncio.wait_for`` running out, say) stops the run: it raises once
+        the run has stopped, within a node's cancel check."""
+        cancel = kw.pop("cancel_event", None) or threading.Event()
+        return await _stopped_with(cancel, self.invoke, inputs, cancel_event=cancel, **kw)
 
     async def abatch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
-        """:meth:`batch` without blocking the event loop."""
-        import asyncio
-        return await asyncio.to_thread(self.batch, list(inputs), **kw)
+        """:meth:`batch` without blocking the event loop; cancelling the task stops every item."""
+        cancel = kw.pop("cancel_event", None) or threading.Event()
+        out: list[Any] = await _stopped_with(cancel, self.batch, list(inputs), cancel_event=cancel, **kw)
+        return out
 
     async def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
-        """:meth:`stream` as an async iterator; leaving the loop early stops the run."""
+        """:meth:`stream` as an async iterator; leaving the loop early, or cancelling the task that
+        reads it, stops the run."""
         import asyncio
-        pieces = self.stream(inputs, **kw)
+        cancel = kw.pop("cancel_event", None) or threading.Event()
+        pieces = self.stream(inputs, cancel_event=cancel, **kw)
         done = object()
         try:
             while True:
-                piece = await asyncio.to_thread(next, pieces, done)
+                piece = await _stopped_with(cancel, next, pieces, done)
                 if piece is done:
                     return
                 yield piece
         finally:
-            await asyncio.to_thread(pieces.close)
+            cancel.set()
+            await asyncio.to_thread(pieces.close)      # no next() is running now (see _stopped_with)
 
     @classmethod
     def merge(cls, branches: dict[str, Any], step: Step) -> "Chain":
@@ -305,6 +312,23 @@ def _copy_into(g: Graph, src: Graph, last: str) -> str:
 
 
 CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")
+
+
+async def _stopped_with(cancel: threading.Event, fn: Any, *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)`` on a worker thread, awaited; when the awaiting task is cancelled, ``cancel``
+    is set and the thread is waited for before the cancellation goes on (a run left going used the
+    CPU for seconds, and closing a stream while its ``next`` ran raised "generator already
+    executing")."""
+    import asyncio
+    import contextlib
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kw))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        cancel.set()
+        with contextlib.suppress(BaseException):
+            await work
+        raise
 
 
 RUN_KEYWORDS = ("base_dir", "output_dir", "device", "on_event", "cancel_event", "allow_outside", "keep", "on_output")

@@ -121,3 +121,39 @@ def test_a_pair_with_a_rate_that_is_not_a_number_names_the_rate():
     from nodeflow import ParameterError
     with pytest.raises(ParameterError, match=r"sample rate of an \(array, rate\) pair must be a number of Hz.*'44100' \(str\)"):
         gain((np.ones(8), "44100"), gain_db=1.0)
+
+
+def _calls_go_on(n_before: int) -> int:
+    import time
+    from tests.nodeflow.stubs import CALLS
+    time.sleep(0.6)
+    return CALLS["slow"] - n_before
+
+
+def test_cancelling_an_async_run_stops_it():
+    """A cancelled astream task raised "generator already executing" and its run went on (node calls
+    grew from 4 to 7); a wait_for timeout on ainvoke left all the windows running."""
+    from tests.nodeflow.stubs import CALLS, slow
+    chain = tone(duration_s=2.0) | split(parts=8) | slow(steps=20, step_s=0.02)
+    config = {"max_workers": 1, "cache": False}
+
+    async def read():
+        async for _ in chain.astream(config=config):
+            pass
+
+    async def main():
+        task = asyncio.create_task(read())
+        while CALLS["slow"] - start < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        after_stream = CALLS["slow"]
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(chain.ainvoke(config=config), 0.3)
+        return after_stream, CALLS["slow"]
+
+    start = CALLS["slow"]
+    after_stream, after_invoke = asyncio.run(main())
+    assert after_stream - start < 8 and after_invoke - after_stream < 8
+    assert _calls_go_on(CALLS["slow"]) == 0          # nothing runs on once the cancellation has returned
