@@ -50,6 +50,10 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
     format = Format(getattr(format, "value", format))
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
+    bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:       # a newline or escape in a file name breaks every listing and script that meets it
+        raise ParameterError(f"path={path!r} holds a control character ({bad!r}); give a name of printable "
+                             "characters")
     ext = Path(path).suffix.lower()
     if format is Format.AUTO:
         if ext not in EXTENSIONS:

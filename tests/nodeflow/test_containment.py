@@ -302,6 +302,8 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="mix.aiff"), "cannot tell the format from '.aiff'"),
     (dict(path="mix.wav", format="flac"), "format=flac but path='mix.wav' ends in .wav"),
     (dict(path="mix.mp3", sample_rate="96000"), "mp3 supports sample rates 8000, "),
+    (dict(path="a\nb.wav"), "path='a\\nb.wav' holds a control character ('\\n')"),
+    (dict(path="take\x1b[31m.wav"), "holds a control character ('\\x1b')"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
