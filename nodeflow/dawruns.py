@@ -111,5 +111,6 @@ def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[floa
         if bpm is None and isinstance(window.params.get("bpm"), (int, float)):
             bpm = window.params["bpm"]
         if meter is None and isinstance(window.params.get("beats_per_bar"), int):
-            meter = (window.params["beats_per_bar"], 4)
+            note = window.params.get("note_value")
+            meter = (window.params["beats_per_bar"], note if isinstance(note, int) else 4)
     return check_bpm(bpm if bpm is not None else 120.0), parse_meter(meter if meter is not None else (4, 4))

@@ -28,7 +28,7 @@ from .errors import ParameterError
 from .types import ChoiceEnum
 
 __all__ = ["ModelProfile", "PROFILES", "ProfileChoice", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
-           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label"]
+           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label", "NOTE_VALUES"]
 
 
 def _frac(x: float | int | Fraction) -> Fraction:
@@ -183,24 +183,36 @@ def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_to
     return ModelProfile(name, int(sample_rate), _frac(frame_rate), int(window_tokens), int(delay_tokens))
 
 
-def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4) -> Fraction:
+NOTE_VALUES = (1, 2, 4, 8, 16, 32)
+
+
+def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4, note_value: int = 4) -> Fraction:
     """Duration of ``bars`` bars at ``bpm`` beats per minute, exact (``bpm=97.5`` is 195/2).
+
+    A bar holds ``beats_per_bar`` notes of ``note_value`` (the meter: 6/8 is six eighths), and the
+    tempo counts quarter notes, as DAWs and DAWproject count it: a 6/8 bar at 100 bpm is three
+    quarter notes, 1.8 s.
 
     >>> bars_to_seconds(1, bpm=128)
     Fraction(15, 8)
+    >>> bars_to_seconds(1, bpm=100, beats_per_bar=6, note_value=8)
+    Fraction(9, 5)
     """
     if bpm <= 0 or beats_per_bar <= 0:
         raise ParameterError(f"bpm={bpm} and beats_per_bar={beats_per_bar} must be positive")
-    return _frac(bars) * beats_per_bar * 60 / _frac(bpm)
+    if note_value not in NOTE_VALUES:
+        raise ParameterError(f"note_value={note_value}: expected one of {', '.join(map(str, NOTE_VALUES))} "
+                             "(the meter's lower number)")
+    return _frac(bars) * beats_per_bar * Fraction(4, note_value) * 60 / _frac(bpm)
 
 
-def beats_to_seconds(beats: float, bpm: float) -> Fraction:
-    """Duration of ``beats`` beats at ``bpm`` beats per minute, exact.
+def beats_to_seconds(beats: float, bpm: float, note_value: int = 4) -> Fraction:
+    """Duration of ``beats`` notes of ``note_value`` at ``bpm`` quarter notes per minute, exact.
 
     >>> beats_to_seconds(3, bpm=90)
     Fraction(2, 1)
     """
-    return bars_to_seconds(beats, bpm, 1)
+    return bars_to_seconds(beats, bpm, 1, note_value)
 
 
 def grid_frame(position_s: Fraction, sample_rate: int) -> int:
@@ -215,13 +227,23 @@ def grid_frame(position_s: Fraction, sample_rate: int) -> int:
     return round(Fraction(position_s) * sample_rate)
 
 
-def bar_label(frame: int, sample_rate: int, bpm: float, beats_per_bar: int = 4) -> str:
-    """``"bar N"``: the bar (counted from 1) whose start is nearest to ``frame``, for cue markers.
+def bar_label(frame: int, sample_rate: int, bpm: float, beats_per_bar: int = 4, note_value: int = 4) -> str:
+    """Where ``frame`` falls on the bar grid, for cue markers: ``"bar N"`` on a bar line (counted
+    from 1), else ``"bar N beat B"`` (``B`` counted from 1 in the meter's notes, with two decimals
+    between beats).  Bars are as :func:`bars_to_seconds` counts them.
 
     >>> bar_label(96000, 48000, bpm=120)
     'bar 2'
+    >>> bar_label(72000, 48000, bpm=120), bar_label(50400, 48000, bpm=100, beats_per_bar=6, note_value=8)
+    ('bar 1 beat 4', 'bar 1 beat 4.5')
     """
-    return f"bar {round(frame / (beats_per_bar * 60.0 / bpm * sample_rate)) + 1}"
+    beat_frames = float(beats_to_seconds(1, bpm, note_value)) * sample_rate
+    beats = round(frame / beat_frames, 2)             # to a hundredth of a beat: a grid point is one
+    bar, beat = divmod(beats, beats_per_bar)
+    if abs(beat) < 1e-9:
+        return f"bar {int(bar) + 1}"
+    beat = round(beat + 1, 2)
+    return f"bar {int(bar) + 1} beat {int(beat) if beat.is_integer() else f'{beat:.2f}'.rstrip('0')}"
 
 
 def parse_meter(meter: str) -> tuple[int, int]:

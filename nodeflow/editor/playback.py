@@ -103,14 +103,15 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     >>> time_ticks(8.0, (("bpm", "120"), ("meter", "4/4")))[1][:3]
     [('1', 0.0), ('2', 2.0), ('3', 4.0)]
     """
+    from ..timebase import bars_to_seconds, parse_meter
     facts = dict(info or ())
     try:
         bpm = float(facts.get("bpm", 0) or 0)
-        beats = int(str(facts.get("meter", "4/4")).split("/")[0])
-    except ValueError:
-        bpm, beats = 0.0, 4
+        beats, note = parse_meter(facts.get("meter") or "4/4")        # a 6/8 bar is three quarter notes
+    except (ValueError, NodeflowError):
+        bpm, beats, note = 0.0, 4, 4
     if bpm > 0 and beats > 0:
-        bar = 60.0 / bpm * beats
+        bar = float(bars_to_seconds(1, bpm, beats, note))
         n = int(duration_s / bar + 1e-9)
         every = max(1, -(-(n + 1) // 6))              # bars per tick
         return "bars", [(str(i + 1), i * bar) for i in range(0, n + 1, every)]

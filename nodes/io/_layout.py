@@ -9,9 +9,9 @@ from typing import Any, Callable
 import numpy as np
 
 from nodeflow.audio import Audio
-from nodeflow.errors import AudioError
+from nodeflow.errors import AudioError, ParameterError
 from nodeflow.fileformat import portable_text
-from nodeflow.timebase import bar_label
+from nodeflow.timebase import bar_label, parse_meter
 from nodeflow.types import ChoiceEnum
 
 from nodes.dsp._conform import resample_audio
@@ -124,5 +124,9 @@ def _bar_labels(markers: tuple, meta, rate: int) -> tuple:
     placed after other material since it was labelled)."""
     if meta.bpm is None:
         return markers
-    beats = int(meta.meter.split("/")[0]) if meta.meter else 4
-    return tuple((f, bar_label(f, rate, meta.bpm, beats) if label.startswith("bar ") else label) for f, label in markers)
+    try:
+        beats, note = parse_meter(meta.meter) if meta.meter else (4, 4)
+    except ParameterError:
+        beats, note = 4, 4
+    return tuple((f, bar_label(f, rate, meta.bpm, beats, note) if label.startswith("bar ") else label)
+                 for f, label in markers)

@@ -50,7 +50,7 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
     format = Format(getattr(format, "value", format))
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
-    bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+    bad = next((c for c in path if 0 < ord(c) < 32 or ord(c) == 127), None)     # NUL: the parameter refuses it
     if bad is not None:       # a newline or escape in a file name breaks every listing and script that meets it
         raise ParameterError(f"path={path!r} holds a control character ({bad!r}); give a name of printable "
                              "characters")

@@ -24,7 +24,7 @@ import numpy as np
 from nodeflow.audio import Audio, edge_digest
 from nodeflow.errors import AudioError
 from nodeflow.node import Context, node
-from nodeflow.timebase import bar_label
+from nodeflow.timebase import bar_label, parse_meter
 from nodeflow.types import Range
 
 from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint, resample_audio
@@ -134,10 +134,10 @@ def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
     """Cue labels of the seams: the bar they fall on when the tempo is known, else the window number."""
     info = dict(first.info)
     try:
-        bpm, beats = float(info.get("bpm", "")), int(str(info.get("meter", "4/4")).split("/")[0])
-    except ValueError:
+        bpm, (beats, note) = float(info.get("bpm", "")), parse_meter(info.get("meter") or "4/4")
+    except ValueError:        # ParameterError is one
         return tuple((c, f"window {k + 2}") for k, c in enumerate(centres))
-    return tuple((c, bar_label(c, first.sample_rate, bpm, beats)) for c in centres)
+    return tuple((c, bar_label(c, first.sample_rate, bpm, beats, note)) for c in centres)
 
 
 def _estimate(inputs: dict, params: dict) -> dict:

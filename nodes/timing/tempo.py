@@ -23,7 +23,7 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
-from nodeflow.timebase import parse_meter
+from nodeflow.timebase import NOTE_VALUES, parse_meter
 from nodeflow.types import Auto, Range
 
 __all__ = ["detect_tempo", "estimate_tempo", "audio_tempo", "TEMPO_RANGE"]
@@ -121,15 +121,16 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
     return best
 
 
-def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
-                what: str = "node", check=None) -> tuple[float, int, dict[str, str]]:
-    """The tempo and beats per bar to use for ``audio``, and the ``info`` to give the result.
+def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note_value: int | None = 4,
+                what: str = "node", check=None) -> tuple[float, int, int, dict[str, str]]:
+    """The tempo, beats per bar and the beat's note value to use for ``audio``, and the ``info`` to
+    give the result.
 
     ``None`` (or ``"auto"``) means auto: the value the audio carries (``info`` ``bpm`` / ``meter``),
-    else detected.
+    else detected (the note value: the carried meter's when its beats are the ones used, else 4).
     """
-    bpm, beats_per_bar = (None if isinstance(v, str) and v.strip().lower() == "auto" else v
-                          for v in (bpm, beats_per_bar))
+    bpm, beats_per_bar, note_value = (None if isinstance(v, str) and v.strip().lower() == "auto" else v
+                                      for v in (bpm, beats_per_bar, note_value))
     info = dict(audio.info)
     carried_meter = None
     if info.get("meter"):
@@ -146,11 +147,14 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None,
             bpm, detected_bar = estimate_tempo(audio, check=check)
     if beats_per_bar is None:
         beats_per_bar = carried_meter[0] if carried_meter else detected_bar or 4
+    if note_value is None:
+        note_value = carried_meter[1] if carried_meter and carried_meter[0] == beats_per_bar else 4
     if not 20.0 <= bpm <= 400.0:
         raise ParameterError(f"{what}: bpm={bpm:g} is outside 20-400 bpm; set bpm explicitly")
-    meter = (f"{carried_meter[0]}/{carried_meter[1]}" if carried_meter and carried_meter[0] == beats_per_bar
-             else f"{beats_per_bar}/4")
-    return float(bpm), int(beats_per_bar), {"bpm": f"{bpm:g}", "meter": meter}
+    if note_value not in NOTE_VALUES:
+        raise ParameterError(f"{what}: note_value={note_value} is not a note value; give one of "
+                             f"{', '.join(map(str, NOTE_VALUES))} (the meter's lower number: 8 for 6/8)")
+    return float(bpm), int(beats_per_bar), int(note_value), {"bpm": f"{bpm:g}", "meter": f"{beats_per_bar}/{note_value}"}
 
 
 def _number(text: str | None) -> float | None:
@@ -161,10 +165,11 @@ def _number(text: str | None) -> float | None:
     return value if np.isfinite(value) and 20.0 <= value <= 400.0 else None
 
 
-@node("time.detect_tempo", category="time", version=1)
+@node("time.detect_tempo", category="time", version=2)
 def detect_tempo(audio: Audio, *,
                  bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = None,
                  beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = None,
+                 note_value: Annotated[int, Range(1, 32, step=1), Auto()] | None = None,
                  ctx: Context | None = None) -> Audio:
     """Find the clip's tempo and meter and attach them to it (later nodes and exports use them).
 
@@ -180,6 +185,9 @@ def detect_tempo(audio: Audio, *,
         The tempo to attach, 20-400 bpm; auto: the tempo the clip carries, else detected.
     beats_per_bar : int or auto
         Beats per bar (the meter's numerator), 1-32; auto: the clip's meter, else detected.
+    note_value : int or auto
+        The beat's note value (the meter's lower number: 8 for 6/8), 1, 2, 4, 8, 16 or 32; auto: the
+        clip's meter, else 4.  The tempo counts quarter notes, as DAWs do.
 
     Examples
     --------
@@ -187,6 +195,6 @@ def detect_tempo(audio: Audio, *,
     >>> dict(detect_tempo.fn(clip, beats_per_bar=3).info)
     {'bpm': '97.5', 'meter': '3/4'}
     """
-    bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="detect_tempo",
-                                            check=ctx.check_cancelled if ctx is not None else None)
+    *_, tempo = audio_tempo(audio, bpm, beats_per_bar, note_value, what="detect_tempo",
+                            check=ctx.check_cancelled if ctx is not None else None)
     return audio.with_info(**tempo)

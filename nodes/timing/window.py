@@ -25,8 +25,8 @@ import numpy as np
 from nodeflow.audio import Audio, edge_digest
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
-from nodeflow.timebase import (ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds, grid_frame,
-                               profile_from_rates, profile_named)
+from nodeflow.timebase import (NOTE_VALUES, ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds,
+                               grid_frame, profile_from_rates, profile_named)
 from nodeflow.types import Auto, ChoiceEnum, Range
 
 from .tempo import audio_tempo
@@ -169,12 +169,12 @@ def _profile(profile: WindowProfile, rate_hz: int, tokens_per_s: float, window_t
     return profile_named(profile)
 
 
-def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int) -> Fraction:
+def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int, note_value: int = 4) -> Fraction:
     """A size or an overlap given in seconds, bars or beats, as exact seconds."""
     if unit is Unit.BARS:
-        return bars_to_seconds(value, bpm, beats_per_bar)
+        return bars_to_seconds(value, bpm, beats_per_bar, note_value)
     if unit is Unit.BEATS:
-        return beats_to_seconds(value, bpm)
+        return beats_to_seconds(value, bpm, note_value)
     return Fraction(value).limit_denominator(10**9)
 
 
@@ -200,12 +200,13 @@ def _estimate(inputs: dict, params: dict) -> dict:
                  params["custom_window_tokens"])
     bpm = params.get("bpm") if isinstance(params.get("bpm"), (int, float)) else 400.0
     beats = params.get("beats_per_bar") if isinstance(params.get("beats_per_bar"), int) else 1
+    note = params.get("note_value") if params.get("note_value") in NOTE_VALUES else 4
     if unit is Unit.TOKENS:
         size_s, overlap_s = params["size"] / float(p.frame_rate), params["overlap"] / float(p.frame_rate)
     elif unit is Unit.MODEL_WINDOW:
         size_s, overlap_s = float(p.window_s), params["overlap"]
     else:
-        size_s, overlap_s = (float(_seconds(params[k], unit, bpm, beats)) for k in ("size", "overlap"))
+        size_s, overlap_s = (float(_seconds(params[k], unit, bpm, beats, note)) for k in ("size", "overlap"))
     size_s = max(size_s, 1 / float(p.frame_rate))       # less than a token is refused when it runs
     hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate))
     length_s = a.frames / a.rate
@@ -225,12 +226,14 @@ def tokenize_window(audio: Audio, *,
                     overlap: Annotated[float, Range(0.0, 1_000_000.0)] = 0.0,
                     bpm: Annotated[float, Range(20.0, 400.0, unit="bpm"), Auto()] | None = 120.0,
                     beats_per_bar: Annotated[int, Range(1, 32, step=1, unit="beats"), Auto()] | None = 4,
+                    note_value: Annotated[int, Range(1, 32, step=1), Auto()] | None = None,
                     last: Last = Last.KEEP,
                     ctx: Context | None = None) -> list[Audio]:
     """Cut audio into windows on the bar grid (or in seconds or model tokens), sized for a model.
 
-    ``size`` and ``overlap`` are in ``unit``: seconds, bars (at ``bpm`` and ``beats_per_bar``),
-    beats (at ``bpm``), tokens, or ``model_window`` (size = the profile's longest audio window,
+    ``size`` and ``overlap`` are in ``unit``: seconds, bars (at ``bpm``, ``beats_per_bar`` and
+    ``note_value``: a 6/8 bar is six eighths; the tempo counts quarter notes, as DAWs do), beats
+    (notes of ``note_value`` at ``bpm``), tokens, or ``model_window`` (size = the profile's longest audio window,
     1500 tokens = 30 s for MusicGen; overlap then in seconds).  In seconds, bars and beats window
     ``k`` starts exactly at ``round(k * (size - overlap) * rate)`` (the grid starts at the clip's
     first sample: trim to the first downbeat) and ``tokens`` counts the tokens that cover it; in
@@ -267,6 +270,9 @@ def tokenize_window(audio: Audio, *,
         Tempo of the bar and beat grid, 20-400 bpm; auto: the tempo the audio carries, else detected.
     beats_per_bar : int or auto
         Beats in a bar (the meter's numerator), 1-32; auto: the audio's meter.
+    note_value : int or auto
+        The beat's note value (the meter's lower number: 8 for 6/8, 7/8), 1, 2, 4, 8, 16 or 32; auto:
+        the audio's meter when it has these beats per bar, else 4.
     last : Last
         keep (shorter last window), pad (pad it with silence to full size) or drop it.
 
@@ -284,8 +290,10 @@ def tokenize_window(audio: Audio, *,
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
     limit = p.audio_window_tokens
     tempo: dict[str, str] = {}
+    note = note_value if isinstance(note_value, int) else 4
     if unit in (Unit.BARS, Unit.BEATS) or not isinstance(bpm, (int, float)) or not isinstance(beats_per_bar, int):
-        bpm, beats_per_bar, tempo = audio_tempo(audio, bpm, beats_per_bar, what="tokenize_window", check=check)
+        bpm, beats_per_bar, note, tempo = audio_tempo(audio, bpm, beats_per_bar, note_value, what="tokenize_window",
+                                                      check=check)
     if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
         if unit is Unit.MODEL_WINDOW:
             size_tokens = limit
@@ -296,7 +304,7 @@ def tokenize_window(audio: Audio, *,
         bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last,
                                check)
     else:
-        size_s, overlap_s = _seconds(size, unit, bpm, beats_per_bar), _seconds(overlap, unit, bpm, beats_per_bar)
+        size_s, overlap_s = (_seconds(v, unit, bpm, beats_per_bar, note) for v in (size, overlap))
         size_tokens = p.frames_to_tokens(grid_frame(size_s, audio.sample_rate), audio.sample_rate)
         whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
         _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,

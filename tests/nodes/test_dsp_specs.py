@@ -25,7 +25,7 @@ EXPECTED = {
     "dsp.channels": (A, "Audio", ["mode"]),
     "time.tokenize_window": (A, "list[Audio]", ["profile", "custom_rate_hz", "custom_tokens_per_s",
                                                 "custom_window_tokens", "unit", "size", "overlap", "bpm",
-                                                "beats_per_bar", "last"]),
+                                                "beats_per_bar", "note_value", "last"]),
     "time.stitch": ({"windows": "list[Audio]"}, "Audio", ["fade_s", "curve"]),
 }
 MODULES = ["nodes.dsp.basic", "nodes.dsp.crossfade", "nodes.dsp.resample", "nodes.dsp.variation",

@@ -6,7 +6,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.nodes._signals import noise
+from tests.nodes._signals import noise, sine
+from nodeflow.cli import main
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import PROFILES, profile_from_rates
@@ -165,3 +166,46 @@ def test_working_out_tens_of_thousands_of_windows_stops_when_cancelled(bounds):
     with pytest.raises(KeyboardInterrupt):
         bounds(stop)
     assert stop.calls == 10
+
+
+# ---------------------------------------------------------------------------------------- meters in eighths
+def test_a_six_eight_bar_is_three_quarter_notes_through_to_the_file_and_the_daw(tmp_path):
+    """A 6/8 loop at 100 bpm: "1 bar" windows were 3.6 s (six quarter notes, two real bars), cues said
+    "bar 2" at 1.8 s intervals of nothing, and tokenize_window could only ever say 6/4.  Now a bar is
+    1.8 s (as DAWs count 6/8: the tempo in quarter notes), said explicitly or taken from the audio."""
+    import soundfile as sf
+    import zipfile
+    from nodeflow import Executor, Graph
+    from tests.nodes._signals import music
+    x = music(100.0 * 2, 6, 9.0, 44100)              # an eighth-note pulse at 100 quarter notes a minute
+    sf.write(tmp_path / "six8.wav", x.samples.T, 44100, subtype="FLOAT")
+    g = Graph()
+    load = g.add("io.load", path=str(tmp_path / "six8.wav"))
+    tag = g.add("time.detect_tempo", bpm=100.0, beats_per_bar=6, note_value=8)
+    win = g.add("time.tokenize_window", unit="bars", size=1, bpm=None, beats_per_bar=None)   # auto: the audio's
+    e = g.add("io.export", path="bar.wav")
+    g.connect(load.out, tag.audio)
+    g.connect(tag.out, win.audio)
+    g.connect(win.out, e.audio)
+    res = Executor().run(g, output_dir=tmp_path / "out", keep=[win.id])
+    wins = res[win.id]["out"]
+    assert [w.frames for w in wins] == [79380] * 5 and [w.start_frame for w in wins][:3] == [0, 79380, 158760]
+    assert dict(wins[0].info)["meter"] == "6/8"
+    assert main(["run", str(_saved(g, tmp_path)), "-o", str(tmp_path / "daw"), "-q", "--daw",
+                 str(tmp_path / "daw" / "p.dawproject")]) == 0
+    with zipfile.ZipFile(tmp_path / "daw" / "p.dawproject") as z:
+        xml = z.read("project.xml").decode()
+    assert 'numerator="6" denominator="8"' in xml and 'duration="3.0"' in xml
+
+
+def _saved(g, folder):
+    from nodeflow import save
+    return save(g, folder / "g.msgpack")
+
+
+def test_seams_between_bars_say_which_beat():
+    """Half-bar windows at 93.7 bpm were labelled bar 1, bar 2, bar 2."""
+    from nodes.timing.stitch import stitch
+    x = sine(220.0, 6 * 4 * 60 / 93.7, 44100).with_info(bpm="93.7", meter="4/4")
+    y = stitch.fn(tokenize_window.fn(x, unit="bars", size=0.5, bpm=93.7, beats_per_bar=4))
+    assert [label for _, label in y.markers][:4] == ["bar 1 beat 3", "bar 2", "bar 2 beat 3", "bar 3"]
