@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -520,7 +521,13 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | o
     """Run ``graph`` once per ``{"node.param": value}`` dict, in order, sharing upstream work.
 
     Each result has ``status``, ``values`` (node outputs by id) and ``outputs`` (written files).
+    Without ``out_dir`` the files exports write go to a new temporary folder (the results name
+    them; it is yours to remove), and a batch that writes no file leaves no folder behind.
     """
     variants = [Variant(i, tuple(o.items())) for i, o in enumerate(overrides)]
     base = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
-    return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True)
+    try:
+        return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True)
+    finally:
+        if out_dir is None and not any(p.is_file() for p in base.rglob("*")):
+            shutil.rmtree(base, ignore_errors=True)

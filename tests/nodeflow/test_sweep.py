@@ -69,6 +69,14 @@ def test_batch_returns_results_in_order(stub_graph):
     assert peaks[2] == peaks[0]
 
 
+def test_a_batch_that_writes_nothing_leaves_no_folder(stub_graph, tmp_path, monkeypatch):
+    """Each call left an empty /tmp/audiochain-batch-* folder behind (QA found 126)."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    batch(stub_graph, [{"gain.gain_db": -6.0}, {"gain.gain_db": 0.0}])
+    assert not list(tmp_path.glob("audiochain-batch-*"))
+
+
 @pytest.fixture
 def audio_graph(tmp_path):
     sr = 16000
