@@ -351,8 +351,16 @@ def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, 
         if callable(callbacks):
             callbacks = [callbacks]
         run_kw["on_event"] = handlers(*callbacks, run_kw.get("on_event"))
-    if config.get("device") is not None:
-        run_kw["device"] = str(config["device"])
+    if config.get("device") is not None:       # spelling checked here, presence by the run (as the CLI does)
+        from .devices import parse_device_list
+        try:
+            run_kw["device"] = ",".join(parse_device_list(str(config["device"])))
+        except ParameterError as e:
+            raise ParameterError(f"config: {str(e).replace('--device ', 'device=', 1)}") from None
+    if config.get("max_workers") is not None and (isinstance(config["max_workers"], bool)
+                                                  or not isinstance(config["max_workers"], int)
+                                                  or config["max_workers"] < 1):
+        raise ParameterError(f"config: max_workers={config['max_workers']!r}; expected a whole number of at least 1")
     cache, workers = config.get("cache", True), config.get("max_workers")
     if cache not in (True, False, "memory", "disk"):
         raise ParameterError(f"config: cache={cache!r}; expected True (memory and disk), 'memory' or False")

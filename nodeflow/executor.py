@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .cache import MemoryCache, sizeof
 from .diskcache import DiskCache, default_cache, worth_keeping
-from .errors import Cancelled, GraphError
+from .errors import Cancelled, GraphError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
@@ -64,6 +64,10 @@ class Executor:
     def __init__(self, cache: MemoryCache | None = None, *, max_workers: int | None = None,
                  cache_bytes: int = 2 << 30, disk_cache: DiskCache | None | str = "default",
                  stream: bool | None = None):
+        if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
+                                        or max_workers < 1):
+            raise ParameterError(f"max_workers={max_workers!r}: expected a whole number of at least 1 (or None: the "
+                                 "CPU count)")
         self.cache = cache if cache is not None else MemoryCache(cache_bytes)
         self.disk_cache: DiskCache | None = default_cache() if isinstance(disk_cache, str) else disk_cache
         self.max_workers = max_workers or max(2, os.cpu_count() or 2)
@@ -200,6 +204,9 @@ class Executor:
             graph.path = path
         targets = list(targets) if targets is not None else None
         base = self._ctx_base(base_dir, graph)
+        if output_dir is not None and not str(output_dir).strip():     # Path("") is the current folder
+            raise ParameterError('output_dir="": empty output folder; give a folder, or None for the graph\'s '
+                                 "folder (the CLI refuses -o \"\" the same way)")
         out_dir = Path(output_dir) if output_dir is not None else base
         allow_outside = tuple(allow_outside)
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived

@@ -126,3 +126,27 @@ def test_config_on_invoke_batch_and_stream():
     assert len(pieces) == 2
     with pytest.raises(ParameterError, match="unknown key.*'callback'"):
         chain.invoke(x, config={"callback": rec})
+
+
+@pytest.mark.parametrize("config, said", [
+    ({"max_workers": 0}, "config: max_workers=0; expected a whole number of at least 1"),
+    ({"max_workers": "many"}, "config: max_workers='many'"),
+    ({"device": "tpu"}, "config: device='tpu': 'tpu' is not a device"),
+])
+def test_a_config_the_cli_would_refuse_is_refused(config, said):
+    """QA: these were accepted without a word (the CLI refuses --jobs 0 and --device tpu)."""
+    with pytest.raises(ParameterError) as e:
+        gain().invoke((np.ones(8), 8000), config=config)
+    assert str(e.value).startswith(said), str(e.value)
+
+
+def test_an_executor_refuses_no_workers_and_an_empty_output_folder(tmp_path, monkeypatch):
+    from nodeflow import Executor, Graph
+    with pytest.raises(ParameterError, match="max_workers=0"):
+        Executor(max_workers=0)
+    monkeypatch.chdir(tmp_path)
+    g = Graph()
+    g.add("io.export", id="e", path="x.wav")
+    with pytest.raises(ParameterError, match='output_dir="": empty output folder'):
+        Executor(disk_cache=None).run(g, output_dir="", inputs={"e.audio": (np.ones(8), 8000)})
+    assert not list(tmp_path.iterdir())            # it wrote x.wav into the current folder
