@@ -100,7 +100,10 @@ class Audio:
     """Float32 audio ``samples[channels, frames]`` at ``sample_rate`` Hz.
 
     Accepts 1-D input (taken as mono) and float or integer samples: integer PCM is scaled to
-    full scale 1.0 (int16 by 32768, int32 by 2**31, unsigned 8-bit around 128).
+    full scale 1.0 (int16 by 32768, int32 by 2**31, unsigned 8-bit around 128).  A float32,
+    C-contiguous array is taken as it is, not copied, and made read-only (values are content-
+    addressed: samples changing under a clip would serve stale results); pass ``x.copy()`` to keep
+    writing into your own array.
 
     >>> a = Audio(np.zeros(32000), 32000)
     >>> a.channels, a.frames, a.duration_s
