@@ -48,6 +48,9 @@ class _Claim:
         self.outputs: dict[str, Any] | None = None
 
 
+STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
+
+
 class Executor:
     """Runs graphs against one output cache (so later runs reuse earlier work).
 
@@ -163,7 +166,8 @@ class Executor:
             device: str = "auto", on_event: Callable[[Event], None] | None = None,
             cancel_event: threading.Event | None = None, allow_outside: Iterable[Any] = (),
             keep: Iterable[str] | str = (), on_output: Callable[[str, dict[str, Any]], None] | None = None,
-            inputs: Any = None, keep_going: bool = False, skips: Skips | None = None) -> RunResult:
+            inputs: Any = None, keep_going: bool = False, skips: Skips | None = None,
+            pieces_of: str | None = None) -> RunResult:
         """Run ``graph`` (or only what ``targets`` need) and return the outputs asked for.
 
         The result holds the outputs of ``targets`` (default: the graph's leaves), of side-effect
@@ -194,7 +198,10 @@ class Executor:
         nodes after it are not run, every other node still runs (its results cached), and then the
         first failure is raised, its ``result`` the :class:`RunResult` of all that ran.  ``skips``
         (a :class:`~nodeflow.runtypes.Skips`, what :meth:`RunHandle.skip` fills while the run goes on)
-        leaves out nodes that have not started, and the nodes after them.
+        leaves out nodes that have not started, and the nodes after them.  ``pieces_of`` (what
+        :meth:`stream` sets): that node's audio, when it ends a chain that streams block by block, is
+        handed on as ``chunk`` events block by block and never made whole (the result holds its
+        :class:`~nodeflow.audio.StreamedAudio` description).
         """
         t0 = time.perf_counter()
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
@@ -217,7 +224,7 @@ class Executor:
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
                       protected_files=plan.protected, device=device, allow_outside=allow_outside)
         return Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
-                         keep_going=keep_going, skips=skips).result()
+                         keep_going=keep_going, skips=skips, pieces_of=pieces_of).result()
 
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
@@ -235,16 +242,22 @@ class Executor:
         port = port or next(iter(spec.outputs))
         if port not in spec.outputs:
             raise GraphError(f"stream: node '{target}' has no output '{port}'; outputs are: {', '.join(spec.outputs)}")
-        pieces: queue.Queue[Any] = queue.Queue()
+        pieces: queue.Queue[Any] = queue.Queue(maxsize=STREAM_PIECES)   # the run waits for a slow reader
+        closed = threading.Event()
         listener = kw.pop("on_event", None)
 
         def on_event(ev: Event) -> None:
             if ev.kind == "chunk" and ev.node_id == target and ev.value is not None and port in ev.value:
-                pieces.put(ev.value[port])
+                while not closed.is_set():
+                    try:
+                        pieces.put(ev.value[port], timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
             if listener is not None:
                 listener(ev)
 
-        handle = self.submit(graph, [target], on_event=on_event, **kw)
+        handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
         streamed = False
         try:
             while True:
@@ -261,6 +274,7 @@ class Executor:
                 whole = result[target][port]
                 yield from (whole if isinstance(whole, list) else [whole])
         finally:
+            closed.set()
             if not handle.done():
                 handle.cancel()
                 with contextlib.suppress(BaseException):

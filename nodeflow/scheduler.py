@@ -40,9 +40,9 @@ class Scheduler:
     def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
                  keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
                  on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False,
-                 skips: Skips | None = None):
+                 skips: Skips | None = None, pieces_of: str | None = None):
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
-        self.keep_going = keep_going
+        self.keep_going, self.pieces_of = keep_going, pieces_of
         self.skips = skips or Skips()   # nodes left out while the run goes on (their dependents never become ready)
         self.failures: list[BaseException] = []   # with keep_going: failed nodes, whose dependents never run
         self.ctx_kw, self.on_output, self.t0 = ctx_kw, on_output, t0
@@ -100,7 +100,9 @@ class Scheduler:
         ex, specs, keys = self.executor, self.plan.specs, self.plan.keys
         if nid in self.fused:
             outs, took = streaming.run_segment(self.graph, self.fused[nid], self.plan, self.values, self.emit,
-                                               self.cancel, self.ctx_kw, Context, min_bytes=self.stream_min)
+                                               self.cancel, self.ctx_kw, Context,
+                                               min_bytes=0 if nid == self.pieces_of else self.stream_min,
+                                               pieces=nid == self.pieces_of)
             for n, seconds in took.items():     # values computed whole: the disk cache's policy
                 if not specs[n].side_effect:
                     ex._persist(specs[n], keys[n], outs[n], seconds)
@@ -134,8 +136,8 @@ class Scheduler:
             outputs = outputs[nid]
         values[nid] = outputs
         (self.cached if from_cache else self.ran).add(nid)
-        if not from_cache and not self.plan.specs[nid].side_effect:
-            cache.put(self.plan.keys[nid], outputs)
+        if not from_cache and not self.plan.specs[nid].side_effect and streaming.is_whole(outputs):
+            cache.put(self.plan.keys[nid], outputs)     # (a value handed on in pieces is only described)
         if on_output is not None:
             on_output(nid, outputs)
         if kept is not None:             # release what no node still to finish needs

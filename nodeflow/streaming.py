@@ -205,6 +205,21 @@ def _collect(nid: str, stream: Stream) -> Audio:
     return Audio(out, h.sample_rate, **{f: getattr(h, f) for f in _META})
 
 
+def _hand_on(nid: str, spec: NodeSpec, stream: Stream, emit: Emit) -> StreamedAudio:
+    """Each block of the stream as a ``chunk`` of ``nid``'s audio (consecutive clips that make it);
+    the stream's description stands for the value (``Executor.stream`` with ``-o -``: an hour of
+    audio to standard output is never held whole)."""
+    h = stream.head
+    port, pos = next(iter(spec.outputs)), 0
+    for b in stream.blocks:
+        piece = np.array(b, np.float32)      # its own: a stage may reuse the buffer it handed on
+        emit("chunk", nid, value={port: Audio(piece, h.sample_rate, start_frame=h.start_frame + pos)})
+        pos += b.shape[1]
+    if pos != h.frames:
+        raise _StageError(nid, RuntimeError(f"stream gave {pos} of the {h.frames} frames it announced"))
+    return h.replace(node=nid)
+
+
 def _params(graph: Graph, spec: NodeSpec, nid: str) -> dict[str, Any]:
     params = {k: p.default for k, p in spec.params.items()}
     params.update(graph.nodes[nid].params)
@@ -226,7 +241,8 @@ def _own_seconds(seg: list[str], spent: dict[str, float], total: float) -> dict[
 
 def _streamed(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str, Any]], emit: Emit,
               cancel: threading.Event, make_ctx: Callable[[str], Context],
-              min_bytes: int = 0, spent: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+              min_bytes: int = 0, spent: dict[str, float] | None = None,
+              pieces: bool = False) -> dict[str, dict[str, Any]]:
     """Run ``seg`` as one block pipeline; ``{node: outputs}`` (inner nodes: their StreamedAudio).
     Raises :class:`_Small` before anything is consumed when no value reaches ``min_bytes``.
     ``spent``: the seconds each node spent, with those before it (see :func:`_watch`)."""
@@ -271,7 +287,7 @@ def _streamed(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[s
             outs[nid] = {next(iter(spec.outputs)): head}
         else:
             assert stream is not None       # seg is never empty: the loop made the last node's stream
-            result = _collect(seg[-1], stream)
+            result = _hand_on(seg[-1], specs[seg[-1]], stream, emit) if pieces else _collect(seg[-1], stream)
         outs[seg[-1]] = {next(iter(specs[seg[-1]].outputs)): result}
         return outs
     finally:
@@ -328,11 +344,12 @@ def _execution_error(nid: str, spec: NodeSpec, e: BaseException) -> BaseExceptio
 
 def run_segment(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str, Any]], emit: Emit,
                 cancel: threading.Event, ctx_kw: dict[str, Any], context_cls: type[Context],
-                min_bytes: int = 0) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+                min_bytes: int = 0, pieces: bool = False) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Run the fused chain ``seg`` (see the module docstring): ``({node: outputs}, {node: seconds})``
     for every node in it (inner nodes: ``{"out": StreamedAudio}`` when streamed) and, for each value
     returned whole, how long computing it took (the cache's policy wants it).  A chain none of whose
-    values reaches ``min_bytes`` runs node by node, every value returned whole.  Raises
+    values reaches ``min_bytes`` runs node by node, every value returned whole.  With ``pieces``
+    the last node's audio is handed on block by block (``chunk`` events) and only described.  Raises
     :class:`ExecutionError` naming the node whose code failed, or :class:`Cancelled`."""
     import logging
 
@@ -350,7 +367,7 @@ def run_segment(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict
     try:
         try:
             spent: dict[str, float] = {}
-            outs = _streamed(graph, seg, plan, values, emit, cancel, make_ctx, min_bytes, spent)
+            outs = _streamed(graph, seg, plan, values, emit, cancel, make_ctx, min_bytes, spent, pieces)
             took[seg[-1]] = time.perf_counter() - t0
             own = _own_seconds(seg, spent, took[seg[-1]])
         except _Small:
