@@ -261,15 +261,24 @@ def in_place_probe(graph: Graph) -> Graph:
     return probe
 
 
+_EXTRACTED = "audiochain-bundle-"
+
+
 @contextlib.contextmanager
 def extracted(bundle: str | os.PathLike[str]) -> Iterator[Path]:
     """Unpack into a fresh private temp folder (never a fixed one a link could sit at); yields the
     graph file and removes the folder afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="audiochain-bundle-"))
+    folder = Path(tempfile.mkdtemp(prefix=_EXTRACTED))
     try:
         yield unpack(bundle, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_extracted(folder: Path) -> bool:
+    """Whether ``folder`` is one :func:`extracted` made (gone once its run ends)."""
+    folder = Path(folder).resolve()
+    return folder.name.startswith(_EXTRACTED) and folder.parent == Path(tempfile.gettempdir()).resolve()
 
 
 # ---------------------------------------------------------------------------------------- unpacking

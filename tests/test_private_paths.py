@@ -100,3 +100,22 @@ def test_a_graph_with_paths_set_from_python_is_shared_without_them(tmp_path, cap
     assert doc["sweep"]["axes"][0]["values"] == ["files/take1.wav", "files/take2.wav"]
     assert not [s for s in secrets + [b"home/alice", b"Music"] if s in raw]
     capsys.readouterr()
+
+
+def test_audio_a_bundle_s_run_exports_names_its_inputs_as_the_bundle_does(tmp_path, capsys):
+    """Its embedded graph pointed into the run's private temp folder (../../tmp/audiochain-bundle-x/...),
+    gone once the run ended: a path of this machine that could never be found again."""
+    from nodeflow.audiometa import read_embedded_graph
+    from nodeflow.fileformat import loads
+    sf.write(tmp_path / "in.wav", 0.3 * np.sin(2 * np.pi * 220 * np.arange(22050) / 22050), 22050)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path="o.wav")
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["pack", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "s.acbundle")]) == 0
+    assert main(["run", str(tmp_path / "s.acbundle"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    raw = (tmp_path / "out" / "o.wav").read_bytes()
+    assert b"audiochain-bundle-" not in raw
+    assert loads(read_embedded_graph(tmp_path / "out" / "o.wav")).nodes["load"].params["path"] == "files/in.wav"
+    capsys.readouterr()

@@ -340,10 +340,13 @@ def _graph_bytes(ctx: Context, dest: Path) -> bytes:
     (so ``audiochain run dest`` finds the same inputs wherever the export was written)."""
     from nodeflow.fileformat import dumps
 
+    from nodeflow.bundle import is_extracted
     graph = ctx.graph
     if graph.base_dir() != ctx.base_dir.resolve():   # the run resolved inputs against another folder
         graph = graph.copy()
         graph.path = ctx.base_dir.resolve() / "graph.msgpack"
+    if is_extracted(graph.base_dir()):    # a bundle's run: its inputs as the bundle names them (files/...), not
+        return dumps(graph, graph.base_dir(), portable=True)    # the private folder removed when the run ends
     return dumps(graph, dest.parent, portable=True)
 
 
