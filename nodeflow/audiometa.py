@@ -306,19 +306,19 @@ def read_metadata(path: str | os.PathLike[str]) -> Metadata:
     return Metadata(**fields, markers=tuple(markers), extra=tuple(extra.items()))
 
 
-def file_info(path: str | os.PathLike[str], rate: int, start_s: float = 0.0) -> dict[str, str]:
+def file_info(path: str | os.PathLike[str], rate: int) -> dict[str, str]:
     """The metadata of an audio file that travels with its audio (:data:`LOAD_KEYS`: tempo, meter,
-    title...) as an ``Audio.info`` dict, for audio read from ``start_s`` at ``rate`` (a BWF time
-    reference moves with the start); empty for a file with none, or none AudioChain reads."""
+    title...) as an ``Audio.info`` dict, for audio read at ``rate`` (a BWF time reference is the
+    file's first sample's: a span read from later in it says so with its ``start_frame``); empty
+    for a file with none, or none AudioChain reads."""
     try:
         meta = read_metadata(path)
     except (AudioError, OSError):
         return {}
     items = dict(meta.to_info(keys=LOAD_KEYS, include_extra=False))
-    if meta.time_reference is not None:     # the span's first sample sits start_frame later
-        ref_rate = meta.time_reference_rate or rate
-        items["time_reference"] = str(meta.time_reference + round(round(start_s * rate) * ref_rate / rate))
-        items["time_reference_rate"] = str(ref_rate)
+    if meta.time_reference is not None:
+        items["time_reference"] = str(meta.time_reference)
+        items["time_reference_rate"] = str(meta.time_reference_rate or rate)
     return items
 
 

@@ -144,10 +144,14 @@ def _checked_file(path: str, ctx: Context) -> Path:
 
 
 def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
-    """``audio`` with the source file's metadata (:func:`nodeflow.audiometa.file_info`) in ``info``."""
+    """``audio`` with the source file's metadata (:func:`nodeflow.audiometa.file_info`) in ``info``,
+    placed at ``start_s`` in the file (``start_frame``, as ``dsp.trim`` places a span): exports put
+    its BWF time reference and DAW clips there, whether or not the file has a time reference (a
+    bar trimmed off with ``start_s`` lost its place in a plain WAV)."""
     from nodeflow.audiometa import file_info
-    items = file_info(file, audio.sample_rate, start_s)
-    return audio.with_info(**items) if items else audio
+    items = file_info(file, audio.sample_rate)
+    placed = audio.replace(start_frame=round(start_s * audio.sample_rate)) if start_s else audio
+    return placed.with_info(**items) if items else placed
 
 
 def _read_audio(file: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:

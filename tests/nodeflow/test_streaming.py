@@ -413,7 +413,7 @@ def test_a_streamed_exports_clip_keeps_its_place_in_the_daw_project(tmp_path, so
         (track,) = clips_from_run(g, res)
         (clip,) = track.clips
         clips.append((clip.start_s, clip.duration_s, clip.sample_rate, clip.channels))
-    assert clips[0] == clips[1] == [(Fraction(1, 2), Fraction(58, 10), RATE, 2)][0]   # the trim's place, not 0
+    assert clips[0] == clips[1] == [(Fraction(3, 2), Fraction(58, 10), RATE, 2)][0]   # its place in the file, not 0
 
 
 def test_by_default_short_audio_runs_node_by_node_and_is_cached(tmp_path, source):

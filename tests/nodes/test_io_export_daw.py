@@ -182,3 +182,25 @@ def test_a_failing_export_does_not_stop_the_others(tmp_path, capsys):
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2 and any("b.wav" in e and "folder" in e for e in errors) and \
         any("loudness_lufs=-3" in e for e in errors)
+
+
+def test_a_span_loaded_from_a_plain_wav_keeps_its_place_like_a_trim(tmp_path):
+    """A bar trimmed off with io.load's start_s lost its place (BWF time reference 0, DAW clip at beat 0)
+    in a WAV without a time reference of its own, while dsp.trim kept it: both now say bar 2."""
+    import zipfile
+    sf.write(tmp_path / "loop.wav", music(120.0, 4, 8.0, 48000).samples.T, 48000)      # no bext chunk
+    for how in ("load", "trim"):
+        g = Graph()
+        load = g.add("io.load", id="load", path=str(tmp_path / "loop.wav"), start_s=2.0 if how == "load" else 0.0)
+        last = load
+        if how == "trim":
+            last = g.add("dsp.trim", id="trim", start_s=2.0)
+            g.connect(load.out, last.audio)
+        e = g.add("io.export", id="export", path=f"{how}.wav", bpm=120.0)
+        g.connect(last.out, e.audio)
+        save(g, tmp_path / f"{how}.msgpack")
+        out = tmp_path / how
+        assert main(["run", str(tmp_path / f"{how}.msgpack"), "-o", str(out), "-q", "--daw", str(out / "p.dawproject")]) == 0
+        assert tags(ffprobe(out / f"{how}.wav"))["time_reference"] == str(2 * 48000)       # ffprobe reads bext
+        with zipfile.ZipFile(out / "p.dawproject") as z:
+            assert '<Clip time="4.0"' in z.read("project.xml").decode()                 # bar 2 at 4/4
