@@ -188,8 +188,8 @@ def _gb_arg(text: str) -> float:
         gb = float(text)
     except ValueError:
         gb = 0.0
-    if not math.isfinite(gb) or gb <= 0:
-        raise argparse.ArgumentTypeError(f"--max-memory-gb {text!r}: expected a positive number of GB "
+    if not math.isfinite(gb) or gb < 0.001:
+        raise argparse.ArgumentTypeError(f"--max-memory-gb {text!r}: expected a number of GB, at least 0.001 "
                                          "(e.g. --max-memory-gb 8)")
     return gb
 

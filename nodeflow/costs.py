@@ -163,10 +163,13 @@ class Limits:
                 problems.append(f"{var}={text!r} is not a positive number; unset it or give e.g. {var}=8")
                 continue
             number = min(number, 1e9)          # a limit past any machine (1e308 overflowed): no limit
+            if field.endswith("_bytes") and number * 1024 ** 3 < 1024 ** 2:
+                problems.append(f"{var}={text!r} is under 1 MiB ({number:g} GB); give e.g. {var}=8")
+                continue
             if field.endswith("_bytes"):
                 values[field] = int(number * 1024 ** 3)
                 if field == "memory_bytes":
-                    values["memory_source"] = f"set by {var}"
+                    values["memory_source"] = f"set by --max-memory-gb or {var}"
             elif field == "hours":
                 values[field] = number
             else:

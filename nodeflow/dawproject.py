@@ -34,7 +34,6 @@ __all__ = ["Clip", "Track", "write_dawproject", "read_dawproject", "parse_meter"
 
 SUFFIX = ".dawproject"
 FORMAT_VERSION = "1.0"
-DENOMINATORS = (1, 2, 4, 8, 16, 32)
 # reading files from elsewhere: bounded work whatever the file claims
 MAX_XML_BYTES = 32 * 2**20
 MAX_ENTRIES = 100_000
@@ -75,17 +74,13 @@ def parse_meter(meter: str | Sequence[Any]) -> tuple[int, int]:
     >>> parse_meter("6/8"), parse_meter((3, 4))
     ((6, 8), (3, 4))
     """
-    try:
-        if isinstance(meter, str):
-            num, den = (int(p) for p in meter.strip().split("/"))
-        else:
-            num, den = (int(p) for p in meter)
-    except (TypeError, ValueError):
-        raise ParameterError(f"meter={meter!r}: expected beats/note value such as 4/4, 3/4 or 6/8") from None
-    if not (1 <= num <= 64 and den in DENOMINATORS):
-        raise ParameterError(f"meter={meter!r}: expected 1-64 beats over a note value of "
-                             f"{', '.join(map(str, DENOMINATORS))} (e.g. 3/4)")
-    return num, den
+    from .timebase import parse_meter as parse_text
+    if not isinstance(meter, str):
+        try:
+            meter = "/".join(str(int(p)) for p in meter)
+        except (TypeError, ValueError):
+            raise ParameterError(f"meter={meter!r}: expected beats/note value such as 4/4, 3/4 or 6/8") from None
+    return parse_text(meter)
 
 
 def check_bpm(bpm: Any) -> float:

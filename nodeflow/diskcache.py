@@ -277,12 +277,13 @@ class DiskCache:
     # ------------------------------------------------------------------ get / put
     def get(self, key: str) -> dict[str, Any] | None:
         """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed)."""
-        from .safeio import NotRegularFile, read_regular
+        from .safeio import NotRegularFile, open_regular
         p = self.path(key)
-        try:    # an entry is a regular file no larger than the budget: a FIFO or a link to /dev/zero
-            data = read_regular(p, self.budget_bytes)      # put there (a shared folder) must not hang a run
-            if len(data) > self.budget_bytes:
-                raise CorruptEntry(f"larger than the cache's budget ({self.budget_bytes} bytes)")
+        try:    # an entry is a regular file no larger than the budget: a FIFO, a link to /dev/zero or a
+            with open_regular(p) as f:           # 40 GB file put there (a shared folder) must not hang a run
+                if os.fstat(f.fileno()).st_size > self.budget_bytes:
+                    raise CorruptEntry(f"larger than the cache's budget ({self.budget_bytes} bytes)")
+                data = f.read(self.budget_bytes + 1)
             outputs = decode(data, key)
         except (CorruptEntry, ValueError, OSError) as e:     # ValueError: Audio refused what the header says
             if isinstance(e, OSError) and not (isinstance(e, NotRegularFile) and e.errno == errno.EINVAL):

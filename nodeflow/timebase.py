@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
@@ -252,11 +253,11 @@ def parse_meter(meter: str) -> tuple[int, int]:
     >>> parse_meter("6/8")
     (6, 8)
     """
-    try:
-        num, den = (int(p) for p in str(meter).strip().split("/"))
-    except ValueError:
-        raise ParameterError(f"meter={meter!r}: expected beats/note value such as 4/4, 3/4 or 6/8") from None
-    if not (1 <= num <= 64 and den in (1, 2, 4, 8, 16, 32)):
+    m = re.fullmatch(r"\s*([0-9]{1,2})\s*/\s*([0-9]{1,2})\s*", str(meter), flags=re.ASCII)
+    if m is None or m.group(1).startswith("0") or m.group(2).startswith("0"):   # written as tags write it
+        raise ParameterError(f"meter={meter!r}: expected beats/note value such as 4/4, 3/4 or 6/8")
+    num, den = int(m.group(1)), int(m.group(2))
+    if not (1 <= num <= 64 and den in NOTE_VALUES):
         raise ParameterError(f"meter={meter!r}: expected 1-64 beats over a note value of 1, 2, 4, 8, 16 or 32")
     return num, den
 

@@ -254,8 +254,9 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
     >>> concat.fn(Audio(np.ones(2), 4), Audio(np.ones(2), 4), gap_s=0.5).samples.tolist()
     [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
     """
-    if gap_s == 0 and a.sample_rate != b.sample_rate:    # one seam: each side resampled up to it, not to an edge
-        rate, check = project_rate(ctx) or max(a.sample_rate, b.sample_rate), _check(ctx)
+    rate = project_rate(ctx) or max(a.sample_rate, b.sample_rate)
+    if gap_s == 0 and (a.sample_rate != rate or b.sample_rate != rate):
+        check = _check(ctx)    # one seam: each side resampled up to it, not to an edge
         a, b = resample_joined(a, rate, after=b, check=check), resample_joined(b, rate, before=a, check=check)
     a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Iterator
 
@@ -50,10 +51,10 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
     format = Format(getattr(format, "value", format))
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
-    bad = next((c for c in path if 0 < ord(c) < 32 or ord(c) == 127), None)     # NUL: the parameter refuses it
-    if bad is not None:       # a newline or escape in a file name breaks every listing and script that meets it
+    bad = next((c for c in path if c != "\x00" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:       # a newline, an escape, a right-to-left override: a name that lies in every listing
         raise ParameterError(f"path={path!r} holds a control character ({bad!r}); give a name of printable "
-                             "characters")
+                             "characters")     # (NUL: the parameter itself refuses it)
     ext = Path(path).suffix.lower()
     if format is Format.AUTO:
         if ext not in EXTENSIONS:

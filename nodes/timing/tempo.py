@@ -145,8 +145,15 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note
             bpm = carried
         else:
             bpm, detected_bar = estimate_tempo(audio, check=check)
+    if isinstance(note_value, str) and note_value.strip().isdigit():
+        note_value = int(note_value)
     if beats_per_bar is None:
-        beats_per_bar = carried_meter[0] if carried_meter else detected_bar or 4
+        if carried_meter:
+            beats_per_bar = carried_meter[0]
+        elif detected_bar and isinstance(note_value, int) and detected_bar * note_value % 4 == 0:
+            beats_per_bar = detected_bar * note_value // 4   # a detected bar counts quarter notes: 3 are 6 eighths
+        else:
+            beats_per_bar = detected_bar or 4
     if note_value is None:
         note_value = carried_meter[1] if carried_meter and carried_meter[0] == beats_per_bar else 4
     if not 20.0 <= bpm <= 400.0:

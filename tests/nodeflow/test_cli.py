@@ -283,7 +283,8 @@ def test_no_command_prints_usage(capsys):
     (["rnu", "g.msgpack"], "error: audiochain: argument COMMAND: invalid choice: 'rnu'"),
     # these named AUDIOCHAIN_MAX_MEMORY_GB='0.0', which the user never set, or overflowed into a traceback
     (["run", "g.msgpack", "--max-memory-gb", "0"], "error: audiochain run: argument --max-memory-gb: "
-                                                   "--max-memory-gb '0': expected a positive number of GB"),
+                                                   "--max-memory-gb '0': expected a number of GB, at least 0.001"),
+    (["run", "g.msgpack", "--max-memory-gb", "1e-12"], "error: audiochain run: argument --max-memory-gb"),
     (["validate", "g.msgpack", "--max-memory-gb", "1e400"], "error: audiochain validate: argument --max-memory-gb"),
     (["run", "g.msgpack", "--max-files", "0"], "error: audiochain run: argument --max-files: --max-files '0'"),
 ])

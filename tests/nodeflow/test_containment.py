@@ -304,6 +304,8 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="mix.mp3", sample_rate="96000"), "mp3 supports sample rates 8000, "),
     (dict(path="a\nb.wav"), "path='a\\nb.wav' holds a control character ('\\n')"),
     (dict(path="take\x1b[31m.wav"), "holds a control character ('\\x1b')"),
+    (dict(path="evil\u202evaw.exe.wav"), "holds a control character ('\\u202e')"),     # right-to-left override
+    (dict(path="a\x85b.wav"), "holds a control character ('\\x85')"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)

@@ -252,15 +252,19 @@ def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
 
 
 
-@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "huge"])
 def test_an_entry_that_is_no_file_is_removed_not_read(tmp_path, kind):
-    """A FIFO in the cache folder hung every run; a link to /dev/zero read until memory ran out."""
+    """A FIFO in the cache folder hung every run; a link to /dev/zero, or a 40 GB file, read until memory
+    ran out."""
     dc = DiskCache(tmp_path, 1 << 20)
     key = "ef" * 20
     p = dc.path(key)
     p.parent.mkdir(parents=True, exist_ok=True)
     if kind == "fifo":
         os.mkfifo(p)
+    elif kind == "huge":          # 40 GB (sparse): read up to the budget before
+        with open(p, "wb") as f:
+            f.truncate(40 << 30)
     else:
         os.symlink("/dev/zero", p)
     assert dc.get(key) is None and not os.path.lexists(p) and dc.stats.corrupt == 1

@@ -135,6 +135,21 @@ def test_a_piece_cut_in_two_at_two_rates_joins_whole_through_files(tmp_path, rat
     assert np.abs(np.diff(y[seam, 0])).max() <= np.abs(np.diff(ideal)).max() * 1.01
 
 
+@pytest.mark.parametrize("rate", [44100, 22050])
+def test_two_halves_at_one_rate_join_whole_at_a_project_rate(rate):
+    """Both halves of a 55 Hz sine at 44.1 kHz, joined in a graph whose project rate is 48 kHz, stepped
+    0.056 at the seam (each resampled alone): the seamless join ran only when the two rates differed."""
+    from nodeflow import Graph
+    from nodeflow.node import Context
+    g = Graph()
+    g.metadata["sample_rate"] = 48000
+    y = concat.fn(Audio(_sine(55.0, 0, rate, rate), rate), Audio(_sine(55.0, rate, rate, rate), rate),
+                  ctx=Context(graph=g))
+    ideal = _sine(55.0, 0, 96000, 48000)[0]
+    seam = slice(48000 - 480, 48000 + 480)
+    assert y.sample_rate == 48000 and np.abs(y.samples[0, seam] - ideal[seam]).max() < 1e-4
+
+
 @pytest.mark.parametrize("join", [mix, concat, crossfade])
 def test_joins_never_go_down_to_the_lower_rate(join):
     """The shipped espeak example mixed a 44.1 kHz loop with 22.05 kHz speech and got 22.05 kHz."""

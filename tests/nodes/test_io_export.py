@@ -429,7 +429,7 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     assert key not in _limiter._ENERGIES or _limiter._ENERGIES[key][0]() is not None
 
 
-@pytest.mark.parametrize("meter", ["foo", "7/9", "0/4", "3 4", "99/4"])
+@pytest.mark.parametrize("meter", ["foo", "7/9", "0/4", "3 4", "99/4", "6/08", "+6/8", "\u0663/\u0664"])
 def test_a_meter_no_daw_can_read_is_refused_before_anything_runs(tmp_path, meter):
     """foo, 0/4 and '3 4' were dropped without a word; 7/9 and 99/4 were written into the file as typed."""
     g = Graph()

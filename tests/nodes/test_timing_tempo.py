@@ -63,3 +63,13 @@ def test_bpm_auto_is_accepted_from_text_and_refused_for_words():
     assert g.nodes[n.id].params["bpm"] is None
     with pytest.raises(ParameterError, match="expected a number or auto"):
         g.add("time.tokenize_window", bpm="fast")
+
+
+def test_a_note_value_alone_counts_the_detected_bar_in_those_notes():
+    """detect_tempo(note_value=8) on a 6/8 loop said 3/8: the detected bar (three quarter notes) is six eighths."""
+    pytest.importorskip("librosa")
+    from tests.nodes._signals import music
+    from nodes.timing.tempo import detect_tempo
+    clip = music(100.0, 3, 30.0, 22050, channels=1)        # three quarter notes a bar at 100 bpm
+    meter = dict(detect_tempo.fn(clip, note_value=8).info)["meter"]
+    assert meter == "6/8", meter
