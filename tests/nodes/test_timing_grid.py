@@ -78,15 +78,16 @@ def test_windows_without_overlap_stitch_back_to_the_input_length_and_positions(b
 
 
 def _clicks(y: Audio, windows: list[Audio], seams: list[int]) -> int:
-    """Seams where the stitched clip jumps from one sample to the next by more than either window's own
-    material does within 2 ms of its edge (a musical attack on the downbeat is not a click)."""
+    """Seams where the stitched clip jumps from one sample to the next by more than 1.1 times what either
+    window's own material does within 2 ms of its edge (a musical attack on the downbeat is not a
+    click; a mended cut's smooth offset adds up to 7% there, a hard cut several times)."""
     w = y.sample_rate // 500
     d = np.abs(np.diff(y.samples, axis=1)).max(axis=0)
     count = 0
     for k, s in enumerate(seams, 1):
         own = max(np.abs(np.diff(windows[k - 1].samples[:, -w:], axis=1)).max(),
                   np.abs(np.diff(windows[k].samples[:, :w], axis=1)).max())
-        count += d[max(0, s - w):s + w].max() > own * 1.01
+        count += d[max(0, s - w):s + w].max() > own * 1.1
     return count
 
 
