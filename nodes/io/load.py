@@ -12,7 +12,7 @@ from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
-from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, read_ffmpeg, read_soundfile,
+from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, frame_range, read_ffmpeg, read_soundfile,
                       stream_soundfile)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
@@ -63,6 +63,10 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
     if got is None:
         return None
     rate, channels, frames = got
+    try:      # a span the file does not have (start_s past its end, end_s before start_s): validate says so
+        frame_range(file, params.get("start_s", 0.0), params.get("end_s"), rate, frames)
+    except (ParameterError, AudioError) as e:
+        return {"out": Shape(0, channels, rate, problem=str(e))}
     note = ""
     if frames is None:
         frames, note = file.stat().st_size * UNKNOWN_LENGTH_RATIO // channels, "length unknown from the header"

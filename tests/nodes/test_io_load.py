@@ -179,3 +179,16 @@ def test_missing_ffmpeg_is_named_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(_decode, "ffmpeg_tools", lambda: None)
     with pytest.raises(AudioError, match=r"a\.m4a.*needs ffmpeg.*apt-get install ffmpeg"):
         load.fn(path="a.m4a", ctx=context(tmp_path))
+
+
+@pytest.mark.parametrize("span, said", [(dict(start_s=500.0), "start_s=500 is at or past the end of the file"),
+                                        (dict(start_s=5.0, end_s=2.0), "end_s=2 must be greater than start_s=5")])
+def test_validate_reports_a_span_the_file_does_not_have(tmp_path, span, said):
+    """validate said ok, then run refused (QA)."""
+    import soundfile as sf
+    from nodeflow import Graph
+    sf.write(tmp_path / "in.wav", np.zeros((44100 * 3, 2), np.float32), 44100)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"), **span)
+    found = [p for p in g.problems() if said in p]
+    assert len(found) == 1 and found[0].startswith("node 'load' (io.load): "), g.problems()
