@@ -455,7 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             import traceback
             traceback.print_exc()
-        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        name = str(getattr(e, "filename", None) or "")
+        where = f"{name if len(name) <= 160 else name[:70] + ' ... ' + name[-70:]}: " if name else ""   # a 6 KB path
         words = os_error_words(e, fix="free some space, check the folder's permissions or choose another path")
         print(f"error: {printable(where + words)}", file=sys.stderr)
         return EXIT_ERROR

@@ -93,7 +93,9 @@ def os_error_words(e: OSError, fix: str = "") -> str:
             errno.EACCES: "permission denied; choose a folder you can write to",
             errno.EPERM: "operation not permitted; choose a folder you can write to",
             errno.ENOENT: "a file or folder vanished while it was being used; try again",
-            errno.ELOOP: "a link is in the way; AudioChain never follows links here"}.get(e.errno or 0)
+            errno.ELOOP: "a link is in the way; AudioChain never follows links here",
+            errno.ENAMETOOLONG: "a name or the path is longer than the file system takes; choose a shorter path",
+            }.get(e.errno or 0)
     if hint:
         return hint
     what = e.strerror or str(e) or type(e).__name__

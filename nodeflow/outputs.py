@@ -151,6 +151,13 @@ def unwritable(dest: Path) -> str | None:
     or None: a name longer than the file system takes (with its temp file's), or a folder on the way
     that is read-only, not writable or a file.  Looks only; creates nothing."""
     dest = Path(os.path.abspath(dest))
+    try:
+        path_max = os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = 4096
+    if len(os.fsencode(str(dest))) + TEMP_NAME_EXTRA >= path_max:     # (looking it up would fail too)
+        return (f"the path is {len(os.fsencode(str(dest)))} bytes long; this system takes paths of at most "
+                f"{path_max} bytes (with the temp file's {TEMP_NAME_EXTRA} more); choose a shorter path")
     folder = dest.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

@@ -79,8 +79,12 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
             parse_meter(params["meter"])
         except ParameterError as e:
             return [f"{e}; or leave meter empty to take the audio's"]
-    if not isinstance(path, str) or path.rstrip().endswith(("/", os.sep)):
-        return []     # a folder name: the node says so with the folder it resolved to
+    if not isinstance(path, str):
+        return []
+    if path.rstrip().endswith(("/", os.sep)):     # (one naming an existing folder: the node, which knows where)
+        chosen = Format(getattr(format, "value", format))
+        ext = "wav" if chosen is Format.AUTO else chosen.value
+        return [f"path={path!r} names a folder; give a file name, e.g. {path.rstrip('/' + os.sep)}/out.{ext}"]
     try:
         _, fmt = target_name(path, format)
     except (ParameterError, ValueError) as e:

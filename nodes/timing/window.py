@@ -201,6 +201,13 @@ def _estimate(inputs: dict, params: dict) -> dict:
     bpm = params.get("bpm") if isinstance(params.get("bpm"), (int, float)) else 400.0
     beats = params.get("beats_per_bar") if isinstance(params.get("beats_per_bar"), int) else 1
     note = params.get("note_value") if params.get("note_value") in NOTE_VALUES else 4
+    known = unit not in (Unit.BARS, Unit.BEATS) or (isinstance(params.get("bpm"), (int, float))
+                                                    and isinstance(params.get("beats_per_bar"), int))
+    if known:     # the grid does not wait for a tempo found in the audio: refuse what the node would
+        try:
+            _sizes(params["size"], params["overlap"], unit, bpm, beats, note, a.rate, p)
+        except ParameterError as e:
+            return {"out": Shape(0, a.channels, a.rate, problem=str(e))}
     if unit is Unit.TOKENS:
         size_s, overlap_s = params["size"] / float(p.frame_rate), params["overlap"] / float(p.frame_rate)
     elif unit is Unit.MODEL_WINDOW:
@@ -288,32 +295,44 @@ def tokenize_window(audio: Audio, *,
     profile, unit, last = WindowProfile(profile), Unit(unit), Last(last)
     check = ctx.check_cancelled if ctx is not None else None
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
-    limit = p.audio_window_tokens
     tempo: dict[str, str] = {}
     note = note_value if isinstance(note_value, int) else 4
     if unit in (Unit.BARS, Unit.BEATS) or not isinstance(bpm, (int, float)) or not isinstance(beats_per_bar, int):
         bpm, beats_per_bar, note, tempo = audio_tempo(audio, bpm, beats_per_bar, note_value, what="tokenize_window",
                                                       check=check)
-    if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
-        if unit is Unit.MODEL_WINDOW:
-            size_tokens = limit
-            overlap_tokens = p.seconds_to_tokens(_seconds(overlap, Unit.SECONDS, bpm, beats_per_bar))
-        else:
-            size_tokens, overlap_tokens = _to_tokens("size", size, p), _to_tokens("overlap", overlap, p)
-        _check_sizes(size, overlap, unit, size_tokens, overlap_tokens, limit, p)
+    size_tokens, overlap_tokens, size_s, overlap_s = _sizes(size, overlap, unit, bpm, beats_per_bar, note,
+                                                            audio.sample_rate, p)
+    if size_s is None or overlap_s is None:
         bounds = window_bounds(audio.frames, audio.sample_rate, p, size_tokens, size_tokens - overlap_tokens, last,
                                check)
     else:
-        size_s, overlap_s = (_seconds(v, unit, bpm, beats_per_bar, note) for v in (size, overlap))
-        size_tokens = p.frames_to_tokens(grid_frame(size_s, audio.sample_rate), audio.sample_rate)
-        whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
-        _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,
-                     None if overlap_s < size_s else size_tokens, limit, p)
         bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last, check)
     if not bounds:
         raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
                          f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
     return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check)
+
+
+def _sizes(size: float, overlap: float, unit: Unit, bpm: float, beats: int, note: int, rate: int,
+           p: ModelProfile) -> tuple[int, int, Fraction | None, Fraction | None]:
+    """``(size, overlap)`` in tokens, and in exact seconds on the grid units (None in tokens and
+    model_window), checked as the node refuses them (:func:`_check_sizes`); the estimate runs it too,
+    so validate reports a size of 0 or one longer than the model takes."""
+    limit = p.audio_window_tokens
+    if unit in (Unit.TOKENS, Unit.MODEL_WINDOW):
+        if unit is Unit.MODEL_WINDOW:
+            size_tokens = limit
+            overlap_tokens = p.seconds_to_tokens(_seconds(overlap, Unit.SECONDS, bpm, beats))
+        else:
+            size_tokens, overlap_tokens = _to_tokens("size", size, p), _to_tokens("overlap", overlap, p)
+        _check_sizes(size, overlap, unit, size_tokens, overlap_tokens, limit, p)
+        return size_tokens, overlap_tokens, None, None
+    size_s, overlap_s = (_seconds(v, unit, bpm, beats, note) for v in (size, overlap))
+    size_tokens = p.frames_to_tokens(grid_frame(size_s, rate), rate)
+    whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
+    _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,
+                 None if overlap_s < size_s else size_tokens, limit, p)
+    return size_tokens, 0, size_s, overlap_s
 
 
 def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, overlap_tokens: int | None,

@@ -306,6 +306,7 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="take\x1b[31m.wav"), "holds a control character ('\\x1b')"),
     (dict(path="evil\u202evaw.exe.wav"), "holds a control character ('\\u202e')"),     # right-to-left override
     (dict(path="a\x85b.wav"), "holds a control character ('\\x85')"),
+    (dict(path="mixes/"), "path='mixes/' names a folder; give a file name, e.g. mixes/out.wav"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
@@ -424,3 +425,11 @@ def test_two_exports_to_one_file_are_refused_before_anything_runs(home, capsys, 
     assert rc == 1 and any("node 'quieter'" in line and "node 'plain' writes too" in line for line in out), out
     assert_refused(capsys, home, [str(g.path), "-o", "rendered"], "node 'quieter'", "another name")
     assert not any(Path("rendered").glob("**/*.wav"))
+
+
+def test_a_path_longer_than_the_system_takes_is_one_short_line(home, capsys):
+    """A 30-level, 6 KB export path gave a 6 KB error line ending in "free some space"."""
+    g = export_graph(home.parent / "downloads", "/".join(["d" * 200] * 30) + "/x.wav")
+    line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "longer than the file system takes",
+                          "choose a shorter path")
+    assert len(line) < 400 and "free some space" not in line

@@ -209,3 +209,20 @@ def test_seams_between_bars_say_which_beat():
     x = sine(220.0, 6 * 4 * 60 / 93.7, 44100).with_info(bpm="93.7", meter="4/4")
     y = stitch.fn(tokenize_window.fn(x, unit="bars", size=0.5, bpm=93.7, beats_per_bar=4))
     assert [label for _, label in y.markers][:4] == ["bar 1 beat 3", "bar 2", "bar 2 beat 3", "bar 3"]
+
+
+@pytest.mark.parametrize("params, said", [
+    (dict(size=0.0), "size=0 bars is less than one token"),
+    (dict(size=1e6), "more than the musicgen window of 1500 tokens"),
+])
+def test_validate_reports_a_window_size_the_node_refuses(tmp_path, params, said):
+    """validate said ok, then run refused (QA); the grid is known (bpm and beats set), so the estimate checks."""
+    import soundfile as sf
+    from nodeflow import Graph
+    sf.write(tmp_path / "in.wav", np.zeros(32000, np.float32), 32000)
+    g = Graph()
+    w = g.add("time.tokenize_window", id="win", unit="bars", bpm=93.7, beats_per_bar=4, **params)
+    g.add("io.load", id="src", path=str(tmp_path / "in.wav"))
+    g.connect("src", w.id)
+    found = [p for p in g.problems() if said in p]
+    assert len(found) == 1 and found[0].startswith("node 'win' (time.tokenize_window): "), g.problems()
