@@ -76,8 +76,9 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
     draws depend on it) as ``fmt``."""
     import soundfile as sf
 
+    container = "WAVEX" if fmt == "wav" and channels > 2 else fmt.upper()   # 5.1 says which speaker is which
     try:
-        f = sf.SoundFile(str(tmp), "w", rate, channels, format=fmt.upper(), **codec)
+        f = sf.SoundFile(str(tmp), "w", rate, channels, format=container, **codec)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): {e}") from e
     with f:

@@ -134,6 +134,24 @@ def test_mono_and_multichannel_keep_their_channels(tmp_path):
         assert sf.info(out).channels == channels
 
 
+def test_a_surround_wav_says_which_speaker_is_which(tmp_path):
+    """A 5.1 WAV export had a plain PCM header with no channel mask: ffprobe read its layout as
+    "unknown" (a DAW guesses). More than two channels now go in WAVE_FORMAT_EXTENSIBLE, tags kept."""
+    import shutil
+    import subprocess
+    from nodeflow.audiometa import read_embedded_graph, read_tags
+    out = run_export(source_file(tmp_path, tones(0.5, channels=6), name="src6.wav"), tmp_path / "o",
+                     path="six.wav", loudness_lufs=-23.0)
+    with open(out, "rb") as f:
+        head = f.read(64)
+    assert head[20:22] == b"\xfe\xff"                       # the fmt chunk's format tag: extensible
+    assert read_tags(out)["loudness_integrated_lufs"] == "-23.00" and read_embedded_graph(out) is not None
+    if shutil.which("ffprobe"):
+        layout = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=channel_layout", "-of", "csv=p=0",
+                                 str(out)], capture_output=True, text=True, timeout=60).stdout.strip()
+        assert layout == "5.1"
+
+
 def test_mapped_over_a_list_writes_numbered_files(tmp_path):
     src = source_file(tmp_path, tones(2.0))
     g = Graph()
