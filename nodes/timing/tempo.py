@@ -34,6 +34,7 @@ _MAX_S = 240.0                   # beat tracking reads at most this much (from t
 _ANALYSIS_RATE = 22050
 _SNAP_BPM = 0.1                  # a tempo this close to a whole number is taken as that number
 _CLEARLY = 1.15                  # how much more a 2- or 3-beat grouping must stand out to beat 4
+_ODD_CLEARLY = 1.4               # and a 5- or 7-beat one to beat 2, 3 and 4
 
 
 def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0, check=None) -> tuple[float, int]:
@@ -97,7 +98,7 @@ def _refine(onset: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> float
 
 
 def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
-    """Beats per bar (2, 3 or 4): bass notes and harmony tend to change on the bar line, so the beat
+    """Beats per bar (2, 3, 4, 5 or 7): bass notes and harmony tend to change on the bar line, so the beat
     position where the low-band spectrum and the chroma change most recurs every bar."""
     import librosa
 
@@ -111,11 +112,13 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
         novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
     scores = {}
-    for group in (2, 3, 4):
+    for group in (2, 3, 4, 5, 7):
         n = len(novelty) // group * group
         means = novelty[:n].reshape(-1, group).mean(axis=0)        # mean change at each beat position
         scores[group] = float(means.max() / (np.delete(means, means.argmax()).mean() + 1e-9))
     best = max(scores, key=scores.get)
+    if best in (5, 7) and scores[best] < _ODD_CLEARLY * max(scores[g] for g in (2, 3, 4)):
+        best = max((2, 3, 4), key=scores.get)     # an odd meter must stand out further: noise favours it by chance
     if best == 4 or scores[best] < _CLEARLY * scores[4] or scores[best] < _CLEARLY:
         return 4          # 4/4 unless another grouping clearly stands out
     return best

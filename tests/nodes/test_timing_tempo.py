@@ -17,7 +17,8 @@ pytest.importorskip("librosa")
 
 
 @pytest.mark.parametrize("bpm, beats, rate", [(80, 4, 44100), (97, 3, 44100), (128, 4, 48000), (133, 4, 32000),
-                                              (150, 3, 22050), (174, 4, 44100), (97.5, 4, 44100)])
+                                              (150, 3, 22050), (174, 4, 44100), (97.5, 4, 44100),
+                                              (110, 5, 48000), (100, 7, 44100)])    # 5/4 was found as 3/4 (QA)
 def test_tempo_and_meter_are_found_in_music(bpm, beats, rate):
     clip = detect_tempo.fn(music(bpm, beats, 30.0, rate, seed=2))
     info = dict(clip.info)
