@@ -95,12 +95,14 @@ def main(app, drv):
     with Recorder(sd) as rec:
         drv.click_item("play::gain::out")
         drv.until(lambda: (app.audition.playhead() or (0, 0, 0))[2] > 0.3, 20, "0.3 s played")
+        clicked = time.monotonic()
         drv.click((x0 + (x1 - x0) * 0.75, (y0 + y1) / 2 - 6))
         out["seek_playing_status"] = app.status_text
         end = time.monotonic() + app.audition.player().latency_s + 0.2
         while time.monotonic() < end:
             drv.frames(1)
         out["seek_playing_head"] = (app.audition.playhead() or (0, 0, 0))[2]
+        out["seek_playing_waited"] = time.monotonic() - clicked     # a busy machine's frames run past `end`
         wait_end(rec)
     np.save(tmp / "seek_playing.npy", rec.data())
 
