@@ -23,7 +23,7 @@ from typing import Annotated
 import numpy as np
 
 from nodeflow.audio import Audio, edge_digest
-from nodeflow.errors import AudioError
+from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label, parse_meter
 from nodeflow.types import Range
@@ -54,10 +54,10 @@ def place_windows(windows: list[Audio]) -> list[int]:
 
 
 def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None,
-           default_frames: int, mends: list[tuple[int, int, int]] | None = None) -> list[tuple[int, int]]:
+           default_frames: int, mends: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """``(start, length)`` of the crossfade at each seam, centred on it and never overlapping another.
     A seam of the default kind between windows that abut is mended instead (see :func:`_mend`): it
-    gets no crossfade and ``(seam, half width, k)`` goes to ``mends``."""
+    gets no crossfade and ``(seam, half width)`` goes to ``mends``."""
     regions: list[tuple[int, int]] = []
     prev_end = 0
     for k in range(1, len(windows)):
@@ -77,7 +77,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None,
         if mend:
             if mends is not None and length // 2 >= 1 and min(windows[k - 1].frames, windows[k].frames) >= 2:
                 mended = length // 2
-                mends.append((centre, mended, k))
+                mends.append((centre, mended))
             length = 0
         start = centre - length // 2
         regions.append((start, length))
@@ -117,7 +117,7 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     """
     total = positions[-1] + windows[-1].frames
     out = np.zeros((windows[0].channels, total), np.float32)
-    mends: list[tuple[int, int, int]] = []
+    mends: list[tuple[int, int]] = []
     seams = _seams(windows, positions, fade_frames, default_frames, mends)
     bounds = [(0, 0)] + seams + [(total, 0)]
     for k, w in enumerate(windows):
@@ -139,7 +139,7 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
             tail = _extended(windows[k - 1], positions[k - 1], start, start + length)
             head = _extended(windows[k], positions[k], start, start + length)
             out[:, start:start + length] = tail * fade_out + head * fade_in
-    for seam, half, _ in mends:
+    for seam, half in mends:
         _mend(out, seam, half)
     return out, [start + length // 2 for start, length in seams]
 
@@ -164,7 +164,7 @@ def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
     info = dict(first.info)
     try:
         bpm, (beats, note) = float(info.get("bpm", "")), parse_meter(info.get("meter") or "4/4")
-    except ValueError:        # ParameterError is one
+    except (ValueError, ParameterError):        # no tempo, or a meter tag no one can read
         return tuple((c, f"window {k + 2}") for k, c in enumerate(centres))
     return tuple((c, bar_label(c, first.sample_rate, bpm, beats, note)) for c in centres)
 
