@@ -28,6 +28,7 @@ import msgpack
 from .atomic import shared_mode, write_atomic  # noqa: F401 - shared_mode: kept importable from here
 from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
+from .graphpaths import path_mode
 from .outputs import resolve
 from .registry import Registry, default_registry
 
@@ -137,13 +138,6 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     }
 
 
-def _mode(reg: Registry, type_id: str, name: str) -> str:
-    """``read``/``write`` for a path parameter of node type ``type_id``, else ``""``."""
-    spec = reg.get(type_id)
-    p = spec.params.get(name) if spec is not None else None
-    return p.path.mode if p is not None and p.kind == "path" and p.path is not None else ""
-
-
 def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None) -> Any:
     """A parameter value as a file stores it: an absolute write path of the user's own (an export's
     set from Python or in the editor; a sweep's) by its name, since stored write paths are the
@@ -165,9 +159,7 @@ def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] 
     axes = []
     for axis in sweep.get("axes", []) if isinstance(sweep.get("axes"), list) else []:
         if isinstance(axis, dict) and isinstance(axis.get("param"), str) and isinstance(axis.get("values"), list):
-            nid, _, name = axis["param"].partition(".")
-            inst = graph.nodes.get(nid)
-            mode = _mode(graph.registry, inst.type, name) if inst is not None else ""
+            mode = path_mode(graph, *axis["param"].partition(".")[::2])
             axis = dict(axis, values=[_saved(mode, v, old_base, base_dir) for v in axis["values"]])
         axes.append(axis)
     if "axes" in sweep:

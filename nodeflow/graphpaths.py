@@ -13,7 +13,7 @@ from .outputs import resolve
 if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
-__all__ = ["base_dir", "input_files", "path_params", "external_reads", "write_paths", "is_own_path"]
+__all__ = ["base_dir", "input_files", "path_params", "path_mode", "external_reads", "write_paths", "is_own_path"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -42,6 +42,14 @@ def path_params(graph: Graph, mode: str) -> list[tuple[str, str, str]]:
                     and (value.strip() if mode == "write" else value) and _valid(p, value):
                 out.append((inst.id, name, value))
     return out
+
+
+def path_mode(graph: Graph, node_id: str, param: str) -> str:
+    """``"read"`` or ``"write"`` when ``node_id.param`` is a path parameter opened that way, else ``""``."""
+    inst = graph.nodes.get(node_id)
+    spec = graph.registry.get(inst.type) if inst is not None else None
+    p = spec.params.get(param) if spec is not None else None
+    return p.path.mode if p is not None and p.kind == "path" and p.path is not None else ""
 
 
 def _valid(p: Any, value: str) -> bool:

@@ -23,6 +23,7 @@ from .bundle import (_BLOCK, _MEDIA_MAGIC, _SAFE, BUNDLE_FORMAT, BUNDLE_VERSION,
                      _free_name)
 from .errors import NodeflowError, os_error_words
 from .graph import Graph
+from .graphpaths import path_mode
 
 __all__ = ["pack"]
 
@@ -186,11 +187,7 @@ def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]
     axes = []
     for axis in sweep["axes"]:
         nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
-        inst = graph.nodes.get(nid)
-        spec = graph.registry.get(inst.type) if inst is not None else None
-        p = spec.params.get(param) if spec is not None else None
-        if p is None or p.kind != "path" or p.path is None or p.path.mode != "read" \
-                or not isinstance(axis.get("values"), list):
+        if path_mode(graph, nid, param) != "read" or not isinstance(axis.get("values"), list):
             axes.append(axis)
             continue
         values = []
