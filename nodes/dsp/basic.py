@@ -5,7 +5,7 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.costs import Shape, join_rate
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
@@ -47,7 +47,13 @@ def _gain_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
     return s.map(lambda b: b * k)
 
 
-@node("dsp.gain", version=1, stream=_gain_stream)
+def _same_shape(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    """The estimate of a node whose output is its input's size (exact, so what follows is no guess)."""
+    a = inputs["audio"]
+    return {"out": Shape(a.frames, a.channels, a.rate, a.items, a.span)}
+
+
+@node("dsp.gain", version=1, stream=_gain_stream, estimate=_same_shape)
 def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB")] = 0.0) -> Audio:
     """Change the level by `gain_db` decibels (+6 dB is about twice the amplitude).
 
@@ -68,17 +74,29 @@ def gain(audio: Audio, *, gain_db: Annotated[float, Range(-60.0, 24.0, unit="dB"
     return audio.replace(audio.samples * np.float32(db_to_amplitude(gain_db)))
 
 
-def _fade_frames(audio: Audio, fade_in_s: float, fade_out_s: float) -> tuple[int, int]:
+def _fade_frames(frames: int, rate: int, fade_in_s: float, fade_out_s: float) -> tuple[int, int]:
     for name, seconds in (("fade_in_s", fade_in_s), ("fade_out_s", fade_out_s)):
-        if audio.frames_at(seconds) > audio.frames:
-            raise ParameterError(f"fade: {name}={seconds:g} exceeds input length {audio.duration_s:.3f} s; "
+        if seconds_to_frames(seconds, rate) > frames:
+            raise ParameterError(f"fade: {name}={seconds:g} exceeds input length {frames / rate:.3f} s; "
                                  "shorten the fade")
-    return audio.frames_at(fade_in_s), audio.frames_at(fade_out_s)
+    return seconds_to_frames(fade_in_s, rate), seconds_to_frames(fade_out_s, rate)
+
+
+def _fade_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    """The input's size; a fade longer than a known input is what validate reports (run refuses it)."""
+    out = _same_shape(inputs, params)
+    a = inputs["audio"]
+    if a.frames and a.rate:
+        try:
+            _fade_frames(a.frames, a.rate, params["fade_in_s"], params["fade_out_s"])
+        except ParameterError as e:
+            return {"out": Shape(0, a.channels, a.rate, problem=str(e))}     # (what follows: unknown)
+    return out
 
 
 def _fade_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
     s = inputs["audio"]
-    n_in, n_out = _fade_frames(s.head, params["fade_in_s"], params["fade_out_s"])
+    n_in, n_out = _fade_frames(s.head.frames, s.head.sample_rate, params["fade_in_s"], params["fade_out_s"])
     if n_in == 0 and n_out == 0:
         return s
     frames, curve = s.head.frames, params["curve"]
@@ -110,7 +128,7 @@ def fade_block(x: np.ndarray, a: int, frames: int, n_in: int, n_out: int, curve:
     return (x * env).astype(np.float32)
 
 
-@node("dsp.fade", version=1, stream=_fade_stream)
+@node("dsp.fade", version=1, stream=_fade_stream, estimate=_fade_estimate)
 def fade(audio: Audio, *,
          fade_in_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
          fade_out_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
@@ -136,7 +154,7 @@ def fade(audio: Audio, *,
     >>> fade.fn(Audio(np.ones(4), 4), fade_in_s=1.0).samples.tolist()
     [[0.0, 0.25, 0.5, 0.75]]
     """
-    n_in, n_out = _fade_frames(audio, fade_in_s, fade_out_s)
+    n_in, n_out = _fade_frames(audio.frames, audio.sample_rate, fade_in_s, fade_out_s)
     if n_in == 0 and n_out == 0:
         return audio
     x, frames = audio.samples, audio.frames
@@ -150,11 +168,18 @@ def fade(audio: Audio, *,
 
 
 def _trim_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    """The kept part's size; a cut a known input does not have is what validate reports."""
     a = inputs["audio"]
     start, end = round(params["start_s"] * a.rate), a.frames
     if params.get("end_s") is not None:
         end = min(end, round(params["end_s"] * a.rate))
-    return {"out": Shape(max(end - start, 0), a.channels, a.rate)}
+    out = Shape(max(end - start, 0), a.channels, a.rate)
+    if a.frames and a.rate:
+        try:
+            _trim_frames(a.frames, a.rate, params["start_s"], params.get("end_s"))
+        except ParameterError as e:
+            out = Shape(0, a.channels, a.rate, problem=str(e))             # (what follows: unknown)
+    return {"out": out}
 
 
 def _join_estimate(kind: str):
@@ -175,12 +200,12 @@ def _join_estimate(kind: str):
     return estimate
 
 
-def _trim_frames(audio: Audio, start_s: float, end_s: float | None) -> tuple[int, int]:
-    start = audio.frames_at(start_s)
-    if start >= audio.frames:
-        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {audio.duration_s:.3f} s; "
+def _trim_frames(frames: int, rate: int, start_s: float, end_s: float | None) -> tuple[int, int]:
+    start = seconds_to_frames(start_s, rate)
+    if start >= frames:
+        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {frames / rate:.3f} s; "
                              "use a smaller start")
-    end = audio.frames if end_s is None else min(audio.frames_at(end_s), audio.frames)
+    end = frames if end_s is None else min(seconds_to_frames(end_s, rate), frames)
     if end <= start:
         raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
     return start, end
@@ -193,7 +218,7 @@ def _trim_placement(audio: Audio, start: int, end: int) -> dict:
 
 def _trim_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
     s = inputs["audio"]
-    start, end = _trim_frames(s.head, params["start_s"], params["end_s"])
+    start, end = _trim_frames(s.head.frames, s.head.sample_rate, params["start_s"], params["end_s"])
 
     def blocks():
         pos = 0
@@ -230,7 +255,7 @@ def trim(audio: Audio, *,
     >>> trim.fn(Audio(np.arange(10.0), 10), start_s=0.2, end_s=0.5).samples.tolist()
     [[2.0, 3.0, 4.0]]
     """
-    start, end = _trim_frames(audio, start_s, end_s)
+    start, end = _trim_frames(audio.frames, audio.sample_rate, start_s, end_s)
     return audio.replace(audio.samples[:, start:end], **_trim_placement(audio, start, end))
 
 

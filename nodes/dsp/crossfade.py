@@ -5,7 +5,8 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, seconds_to_frames
+from nodeflow.costs import Shape
 from nodeflow.errors import ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import Range
@@ -15,7 +16,30 @@ from ._conform import conform_all, joined_markers, merged_info, project_rate, pr
 from ._curves import Curve, blend
 
 
-@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("crossfade"))
+def _overlap(duration_s: float, rate: int, a_frames: int, b_frames: int) -> int:
+    """The fade's frames at ``rate``, refused when it is longer than either clip."""
+    n = seconds_to_frames(duration_s, rate)
+    if n > a_frames or n > b_frames:
+        raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths "
+                             f"(a {a_frames / rate:.3f} s, b {b_frames / rate:.3f} s); shorten the fade to at most "
+                             f"{min(a_frames, b_frames) / rate:.3f} s or pad the inputs")
+    return n
+
+
+def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
+    """The joined length; a fade longer than a known input is what validate reports (run refuses it)."""
+    out = _join_estimate("crossfade")(inputs, params)
+    a, b = inputs.get("a"), inputs.get("b")
+    if a is not None and b is not None and a.frames and b.frames and a.rate and b.rate:
+        rate = out["out"].rate
+        try:
+            _overlap(params["duration_s"], rate, a.at(rate).frames, b.at(rate).frames)
+        except ParameterError as e:
+            out["out"] = Shape(0, out["out"].channels, rate, problem=str(e))     # (what follows: unknown)
+    return out
+
+
+@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint, estimate=_estimate)
 def crossfade(a: Audio, b: Audio, *,
               duration_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 1.0,
               curve: Curve = Curve.EQUAL_POWER,
@@ -45,11 +69,7 @@ def crossfade(a: Audio, b: Audio, *,
     """
     a, b = conform_all([a, b], rate=project_rate(ctx), what=["crossfade: a", "crossfade: b"],
                        check=ctx.check_cancelled if ctx is not None else None)
-    n = a.frames_at(duration_s)
-    if n > a.frames or n > b.frames:
-        raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths (a {a.duration_s:.3f} s, "
-                             f"b {b.duration_s:.3f} s); shorten the fade to at most "
-                             f"{min(a.duration_s, b.duration_s):.3f} s or pad the inputs")
+    n = _overlap(duration_s, a.sample_rate, a.frames, b.frames)
     head = a.samples[:, :a.frames - n]
     mixed = blend(a.samples[:, a.frames - n:], b.samples[:, :n], curve)
     return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b),

@@ -587,7 +587,8 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
 
 def test_a_node_that_fails_stops_only_what_comes_after_it(editor):
     st = editor.run("failed_branch", chain_graph(editor.tmp), timeout=120)
-    assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "done", "trim": "failed",
+    assert st["kinds"] == {"load": "done", "gain": "done", "fade": "done", "export": "done", "pre": "done",
+                           "trim": "failed",
                            "after": "blocked", "quiet": "done", "tail": "done"}, st["kinds"]
     assert st["quiet_text"] in ("running for 1 s", "running for 2 s"), st["quiet_text"]
     # the nodes after the failure say so at once, not when the whole run ends (QA: "queued" for 29 s)

@@ -192,3 +192,39 @@ def test_example_graphs_validate_with_sensible_estimates(path, capsys, monkeypat
     assert not [p for p in g.problems() if "would" in p]
     assert main(["show", path]) == 0
     assert "estimate (before running): peak memory about" in capsys.readouterr().out
+
+
+def test_lengths_the_input_does_not_have_are_found_by_validate_before_anything_runs(clip, capsys):
+    """A crossfade or fade longer than its input, or a trim past its end, through gains (exact sizes)
+    and a resample: validate names each, as run would refuse it, and run refuses before it writes."""
+    other = clip.parent / "short.wav"                       # 0.6 s at 48 kHz
+    sf.write(other, 0.1 * np.sin(2 * np.pi * 220 * np.arange(28800) / 48000), 48000)
+    g = Graph()
+    a, b = g.add("io.load", id="a", path=str(clip)), g.add("io.load", id="b", path=str(other))
+    ga = g.add("dsp.gain", id="ga", gain_db=-3.0)
+    g.connect(a.out, ga.audio)
+    x = g.add("dsp.crossfade", id="x", duration_s=0.7)
+    g.connect(ga.out, x.a)
+    g.connect(b.out, x.b)
+    f = g.add("dsp.fade", id="f", fade_in_s=1.5)
+    r = g.add("dsp.resample", id="r", rate_hz=22050)
+    g.connect(a.out, r.audio)
+    g.connect(r.out, f.audio)
+    t = g.add("dsp.trim", id="t", start_s=0.2, end_s=0.1)
+    g.connect(a.out, t.audio)
+    for n in (x, f, t):
+        g.connect(n.out, g.add("io.export", id=f"e{n.id}", path=f"{n.id}.wav").audio)
+    path = clip.parent / "lengths.msgpack"
+    save(g, path)
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "node 'x' (dsp.crossfade): crossfade: duration_s=0.7 exceeds the input lengths (a 1.000 s, b 0.600 s); " \
+           "shorten the fade to at most 0.600 s" in out
+    assert "node 'f' (dsp.fade): fade: fade_in_s=1.5 exceeds input length 1.000 s; shorten the fade" in out
+    assert "node 't' (dsp.trim): trim: end_s=0.1 is not after start_s=0.2; the cut would be empty" in out
+    assert main(["run", str(path), "-o", str(clip.parent / "out")]) == 1
+    assert not (clip.parent / "out").exists() or not list((clip.parent / "out").rglob("*.wav"))
+    g.nodes["x"].params["duration_s"] = 0.6                 # exactly the shorter input: allowed
+    g.nodes["f"].params["fade_in_s"] = 1.0
+    g.nodes["t"].params["end_s"] = 0.9
+    assert not [p for p in g.problems(base_dir=clip.parent) if "exceeds" in p or "empty" in p]

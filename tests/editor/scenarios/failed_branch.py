@@ -1,4 +1,5 @@
-"""A node that fails at run time (a trim that starts past the clip's end) stops only what comes after
+"""A node that fails at run time (a trim that starts past the clip's end, after a node whose output's
+length only the run knows: straight after the load, validation finds it first) stops only what comes after
 it: the export on another branch is still written (QA: it was skipped, depending on which node the
 engine started first, with nothing on the export's node to say why).  A node that tells no progress
 (one long call) shows how long it has run."""
@@ -13,7 +14,7 @@ def main(app, drv):
     drv.frames(5)
     app.doc.connect("gain", "out", "export", "audio")
     app.doc.add_node("dsp.trim", (600.0, 40.0), node_id="trim", start_s=30.0)
-    app.doc.connect("load", "out", "trim", "audio")
+    add_slow_node(app, "pre", (600.0, 250.0), source="load", sink="trim", type_id="test.pre", steps=1)
     app.doc.add_node("dsp.gain", (880.0, 40.0), node_id="after")
     app.doc.connect("trim", "out", "after", "audio")
     app.doc.add_node("dsp.gain", (880.0, 330.0), node_id="tail")      # load -> quiet (2.5 s, no progress) -> tail
