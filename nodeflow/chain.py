@@ -111,7 +111,11 @@ class Step:
 
 
 class Chain:
-    """A linear chain of nodes in a graph; ``chain | step`` links the last node to the next."""
+    """A linear chain of nodes in a graph; ``chain | step`` links the last node to the next.
+
+    A chain is a value: ``chain | step`` makes a new chain on a copy of the graph and leaves
+    ``chain`` as it was, so one prefix can start several chains, each running and saving only its
+    own nodes (as LangChain's runnables compose)."""
 
     def __init__(self, graph: Graph, last: NodeRef, aliases: dict[str, str] | None = None):
         self.graph, self.last = graph, last
@@ -142,9 +146,10 @@ class Chain:
         if port is None:
             raise GraphError(f"cannot chain {prev_spec.id} into {other.spec.id}: its output is {type_name(out_t)} "
                              f"but the inputs take {', '.join(p.type_name for p in other.spec.inputs.values()) or 'nothing'}")
-        ref = self.graph.add(other.spec, other.id, **other.params)
-        self.graph.connect(self.last[out_name], ref[port.name])
-        return Chain(self.graph, ref)
+        g = self.graph.copy()
+        ref = g.add(other.spec, other.id, **other.params)
+        g.connect(self.last[out_name], ref[port.name])
+        return Chain(g, ref, self.aliases)
 
     def run(self, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
         """Run the chain's graph; returns the :class:`~nodeflow.executor.RunResult`."""

@@ -20,6 +20,27 @@ def test_a_dict_of_branches_feeds_named_inputs():
     assert sorted(chain.graph.nodes) == ["gain", "gain_2", "mix", "tone", "tone_2"]   # taken ids renamed
 
 
+def test_one_prefix_starts_chains_that_stay_apart(tmp_path):
+    """``chain | step`` leaves ``chain`` as it was (QA: two chains built from one two-node prefix were
+    one graph: running or saving one ran or saved the other's nodes too, its export included)."""
+    from nodeflow.fileformat import load
+    base = tone(freq_hz=220.0) | gain(gain_db=-3.0)
+    a = base | gain(gain_db=-6.0)
+    b = base | mix().into("a")
+    assert (list(base.graph.nodes), list(a.graph.nodes), list(b.graph.nodes)) == (
+        ["tone", "gain"], ["tone", "gain", "gain_2"], ["tone", "gain", "mix"])
+    assert repr(a) == "test.tone | test.gain | test.gain" and len(base.graph.links) == 1
+    res = a.run()
+    assert sorted([*res.ran, *res.cached]) == ["gain", "gain_2", "tone"]     # not b's mix
+    a.save(tmp_path / "a.msgpack")
+    assert list(load(tmp_path / "a.msgpack").nodes) == ["tone", "gain", "gain_2"]
+    np.testing.assert_allclose(a.invoke().samples, gain.fn(gain.fn(tone.fn(freq_hz=220.0), gain_db=-3.0),
+                                                           gain_db=-6.0).samples, rtol=1e-6)
+    merged = {"a": tone(freq_hz=220.0), "b": tone(freq_hz=330.0)} | mix()
+    longer = merged | gain(gain_db=-1.0)                   # the branch names still feed their branches
+    assert longer.aliases == merged.aliases and list(merged.graph.nodes) == ["tone", "tone_2", "mix"]
+
+
 def test_a_branch_port_that_does_not_exist_or_does_not_fit_is_named():
     with pytest.raises(GraphError, match="test.mix: no input 'c'.*inputs are: a, b"):
         {"c": tone()} | mix()
