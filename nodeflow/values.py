@@ -225,7 +225,7 @@ def _samples_digest(x: Any) -> str:
         hit = _sample_digests.get(id(x))
         if hit is not None and hit[0]() is x:
             return hit[1]
-    digest = hashlib.blake2b(x.data.cast("B"), digest_size=20).hexdigest()
+    digest = hashlib.blake2b(x.data.cast("B") if x.size else b"", digest_size=20).hexdigest()   # (no frames: no bytes)
     if fixed:
         key = id(x)
         _sample_digests[key] = (weakref.ref(x, lambda _: _sample_digests.pop(key, None)), digest)

@@ -178,3 +178,16 @@ def test_cancelling_an_async_run_stops_it():
     after_stream, after_invoke = asyncio.run(main())
     assert after_stream - start < 8 and after_invoke - after_stream < 8
     assert _calls_go_on(CALLS["slow"]) == 0          # nothing runs on once the cancellation has returned
+
+
+def test_a_clip_with_no_frames_is_a_value_like_any_other(tmp_path):
+    """QA: invoke on a 0-frame array failed in the cache key with a raw TypeError (memoryview
+    cannot cast an empty shape), where calling the node directly gives a 0-frame clip."""
+    from nodes.dsp.basic import gain as real_gain
+    from nodes.io.export import export
+    from nodeflow.errors import NodeflowError
+    out = real_gain(gain_db=-3.0).invoke((np.zeros((2, 0), np.float32), 44100))
+    assert (out.channels, out.frames, out.sample_rate) == (2, 0, 44100)
+    with pytest.raises(NodeflowError, match=r"the audio is empty \(0 frames\); nothing to export"):
+        (real_gain(gain_db=-3.0) | export(path=str(tmp_path / "x.wav"))).invoke(Audio(np.zeros((1, 0)), 8000))
+    assert not list(tmp_path.iterdir())
