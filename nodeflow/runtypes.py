@@ -20,7 +20,8 @@ Emit = Callable[..., None]
 @dataclasses.dataclass(frozen=True)
 class Event:
     kind: str                 # queued | started | progress | chunk | cached | finished | failed | cancelled
-                              # | skipped (left out while the run went on: RunHandle.skip)
+                              # | skipped (not run: left out while the run went on, RunHandle.skip, or
+                              # never started in a run that failed or was stopped; message says which)
     node_id: str
     done: float | None = None
     total: float | None = None

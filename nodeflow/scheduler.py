@@ -28,19 +28,25 @@ __all__ = ["Scheduler"]
 
 # what running a node gives: its outputs, and whether they came from the cache
 Outcome = tuple[dict[str, Any], bool]
+# the events that end a node's part in a run: each node queued gets one of them
+ENDS = frozenset(("finished", "cached", "failed", "cancelled", "skipped"))
 
 
 class Scheduler:
     """Runs ``plan`` with ``executor``'s caches, pool and worker limit; :meth:`result` runs it.
 
-    Sends ``cached`` and ``queued`` for every node when made; ``on_output(node_id, outputs)`` sees
-    every node's outputs (computed or from the cache) before they may be released.
+    Sends ``cached`` and ``queued`` for every node when made, and one of :data:`ENDS` for each node
+    queued by the end: a node that never started in a run that failed or was stopped is ``skipped``,
+    its message saying why.  ``on_output(node_id, outputs)`` sees every node's outputs (computed or
+    from the cache) before they may be released.
     """
 
     def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
                  keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
                  on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False,
                  skips: Skips | None = None, pieces_of: str | None = None):
+        self.ended: set[str] = set()      # the nodes that had their last event (see ENDS)
+        emit = self._noting(emit)
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
         self.keep_going, self.pieces_of = keep_going, pieces_of
         self.skips = skips or Skips()   # nodes left out while the run goes on (their dependents never become ready)
@@ -84,6 +90,26 @@ class Scheduler:
         self.in_flight: dict[cf.Future[Outcome], str] = {}
         self.failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
         self.ran: set[str] = set()
+
+    def _noting(self, emit: Emit) -> Emit:
+        """``emit``, noting which nodes had their last event."""
+        ended = self.ended
+
+        def noted(kind: str, node_id: str, **kw: Any) -> None:
+            if kind in ENDS:
+                ended.add(node_id)
+            emit(kind, node_id, **kw)
+        return noted
+
+    def _end_the_rest(self, failure: BaseException) -> None:
+        """Each node queued that had no last event (it never started: the run failed or was stopped
+        first) gets ``skipped``, saying why: a listener's view of the run ends with every node settled."""
+        who = getattr(failure, "node_id", None)
+        why = ("not run: the run was stopped" if isinstance(failure, Cancelled) else
+               f"not run: node '{who}' failed" if who else "not run: the run failed")
+        for n in self.plan.to_run:
+            if n not in self.ended:
+                self.emit("skipped", n, message=why)
 
     def failed(self, nid: str, e: BaseException) -> BaseException | None:
         """The error that stops the run, or None when ``nid`` is an export that may fail alone."""
@@ -215,6 +241,7 @@ class Scheduler:
                         self.finish(nid, fut.result())
             if isinstance(failure, Cancelled) or self.failures:    # what finished before Stop (the CLI lists
                 setattr(failure, "result", self._collect())        # it), or beside the failure (keep_going)
+            self._end_the_rest(failure)
             raise failure
         result = self._collect()
         if self.failed_sinks:

@@ -426,8 +426,9 @@ class Runner:
         key = self._job_keys.get(ev.node_id)
         st = self.states.get(ev.node_id)
         now = time.monotonic()
-        if ev.kind == "skipped":            # left out (deleted before it started): it does not run
-            self.states.pop(ev.node_id, None)
+        if ev.kind == "skipped":            # left out (deleted before it started), or never started in a run
+            if st is None or st.kind != "blocked":     # that failed or stopped: it did not run (a node
+                self.states.pop(ev.node_id, None)      # after a failed one keeps its 'not run: after')
             return
         if ev.kind == "progress":
             if st is None or st.kind != "running":

@@ -51,6 +51,37 @@ def test_events_arrive_as_methods_and_several_handlers_share_a_run(reg):
                                 ("finished", "second")]
 
 
+@pytest.mark.parametrize("how", ["failure", "stop"])
+def test_every_queued_node_ends_with_an_event_when_a_run_fails_or_stops(reg, how):
+    """QA: after a failure or a Stop, the nodes queued after it got no last event, so a progress view
+    built on callbacks showed them queued for ever.  They end ``skipped``, the message saying why."""
+    import threading
+    from nodeflow.errors import Cancelled, ExecutionError
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    g.add("test.fail" if how == "failure" else "test.slow", id="first", **({} if how == "failure" else
+                                                                           {"steps": 400}))
+    g.add("test.gain", id="after")
+    g.add("test.gain", id="last")
+    g.connect("tone", "first")
+    g.connect("first", "after")
+    g.connect("after", "last")
+    events, stop = [], threading.Event()
+
+    def seen(e):
+        events.append((e.kind, e.node_id, e.message))
+        if e.kind == "progress" and e.node_id == "first" and e.done >= 3:
+            stop.set()
+    with pytest.raises(ExecutionError if how == "failure" else Cancelled):
+        Executor(disk_cache=None).run(g, on_event=seen, cancel_event=stop)
+    queued = [n for k, n, _ in events if k == "queued"]
+    ends = {n: (k, m) for k, n, m in events if k in ("finished", "cached", "failed", "cancelled", "skipped")}
+    assert sorted(queued) == ["after", "first", "last", "tone"] and sorted(ends) == sorted(queued), events
+    why = "not run: node 'first' failed" if how == "failure" else "not run: the run was stopped"
+    assert ends["after"] == ends["last"] == ("skipped", why), ends
+    assert ends["first"][0] == ("failed" if how == "failure" else "cancelled")
+
+
 def test_logging_handler(reg, caplog):
     with caplog.at_level(logging.INFO, logger="audiochain.run"):
         with pytest.raises(Exception):
