@@ -45,8 +45,12 @@ def decode_file(path: str) -> Audio:
     import soundfile as sf
 
     from ..audiometa import file_info
+    from nodes.io._channels import VORBIS_FORMATS, from_vorbis
     try:
-        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            x, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+            if f.format in VORBIS_FORMATS:      # an Ogg's speakers in WAV order, as every clip's
+                x = from_vorbis(x, axis=1)
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise OSError(f"cannot decode {path} for playback: {e}") from None
     audio = Audio(np.ascontiguousarray(x.T), int(rate))

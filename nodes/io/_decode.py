@@ -34,6 +34,8 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 from nodeflow.term import format_bytes
 
+from ._channels import VORBIS_FORMATS, from_vorbis
+
 SOUNDFILE_EXTS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc",
                             ".au", ".snd", ".caf", ".w64"})
 MP3_PREROLL = 8 * 1152            # frames decoded and dropped before an mp3 seek target
@@ -112,6 +114,7 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
         raise Unreadable(str(e).split(": ", 1)[-1]) from None
     with f:
         rate, total, is_mp3, channels = f.samplerate, f.frames, f.format == "MP3", f.channels
+        vorbis = f.format in VORBIS_FORMATS           # channels in Vorbis order (see ._channels)
         missing = _wav_missing_bytes(path) if f.format == "WAV" else 0
         if missing:
             raise AudioError(f"{path}: file is truncated: its data chunk is {missing} bytes short; "
@@ -154,7 +157,7 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
             raise past_end(path, start_s, start, rate)
     if done == 0:
         raise AudioError(f"{path}: contains no audio frames; the file may be truncated or damaged")
-    return Audio(out, rate)
+    return Audio(from_vorbis(out) if vorbis else out, rate)
 
 
 def stream_soundfile(path: Path, start_s: float, end_s: float | None):
@@ -208,7 +211,7 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
                     got = int(filled.argmax()) if filled.any() else len(part)
                     stop_here = True
                 if got:
-                    x = np.ascontiguousarray(part[:got].T)
+                    x = np.ascontiguousarray(from_vorbis(part[:got].T) if fmt in VORBIS_FORMATS else part[:got].T)
                     check_finite(x)
                     done += got
                     yield x

@@ -13,6 +13,7 @@ import numpy as np
 
 from nodeflow.errors import AudioError
 
+from ._channels import VORBIS_FORMATS, set_wav_mask, to_vorbis
 from ._loudness import Measurement, measure_file, quantisation_gain, to_db
 from ._master import BLOCK as MASTER_BLOCK, Mastered, db_to_gain, master
 
@@ -85,11 +86,15 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
         rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # seeded: reproducible
         for block in blocks:
             check()
+            if container in VORBIS_FORMATS:       # Ogg keeps Vorbis's speaker order
+                block = to_vorbis(block)
             try:
                 f.write(_quantise(block, bits, rng) if bits else np.ascontiguousarray(block.T, np.float32))
             except (sf.LibsndfileError, RuntimeError, ValueError) as e:
                 raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): "
                                  f"{e}") from e
+    if container == "WAVEX":
+        set_wav_mask(tmp, channels)
 
 
 def _unlimited_holds(measured: Measurement, limit_at: float, rate: int, bits: int | None, dither: bool) -> bool | None:

@@ -433,6 +433,8 @@ def measure_file(path: str | os.PathLike[str], check: Callable[[], None] | None 
     them: ``ctx.check_cancelled`` raises to cancel)."""
     import soundfile as sf
 
+    from ._channels import VORBIS_FORMATS, from_vorbis
+
     def checked(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for b in blocks:
             if check is not None:
@@ -446,6 +448,8 @@ def measure_file(path: str | os.PathLike[str], check: Callable[[], None] | None 
             blocks: Iterable[np.ndarray] = [f.read(dtype="float32", always_2d=True).T]
         else:
             blocks = (b.T for b in f.blocks(blocksize=BLOCK, dtype="float32", always_2d=True))
+        if f.format in VORBIS_FORMATS:          # its speakers in WAV order, as the weights read them
+            blocks = (from_vorbis(b) for b in blocks)
         return measure_blocks(checked(blocks), f.samplerate, f.channels)
 
 

@@ -152,6 +152,47 @@ def test_a_surround_wav_says_which_speaker_is_which(tmp_path):
         assert layout == "5.1"
 
 
+SPEAKERS = {6: ["FL", "FR", "FC", "LFE", "BL", "BR"], 8: ["FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"]}
+
+
+def _speaker_tones(channels: int) -> np.ndarray:
+    """One second of a different tone on each channel (WAV order), 500 Hz apart."""
+    t = np.arange(RATE) / RATE
+    return np.stack([0.1 * np.sin(2 * np.pi * (300 + 500 * c) * t) for c in range(channels)]).astype(np.float32)
+
+
+def _ffmpeg_speakers(path: Path, channels: int) -> list[str]:
+    """Which tone ffmpeg decodes on each speaker of ``path``, named in its own (WAV) order."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-"], capture_output=True,
+                         timeout=60, check=True).stdout
+    y = np.frombuffer(raw, np.float32).reshape(-1, channels)
+    hz = [int(np.argmax(np.abs(np.fft.rfft(y[:RATE, c])))) * RATE / len(y[:RATE]) for c in range(channels)]
+    return [SPEAKERS[channels][round((f - 300) / 500)] for f in hz]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("ffmpeg"), reason="needs ffmpeg")
+@pytest.mark.parametrize("channels", [6, 8])
+def test_surround_speakers_stay_where_they_are_in_every_format(tmp_path, channels):
+    """QA: a 5.1 or 7.1 Ogg export was written in WAV order where Ogg keeps Vorbis order, so ffmpeg
+    played the centre on the right and the LFE on a surround (5.1 read as FL FC FR SR LFE SL) and it
+    measured 3.2 LU too loud; a 7.1 WAV said "7.1 wide" (FLC, FRC) in its channel mask.  Checked with
+    ffmpeg's decoder and ffprobe's layout; an Ogg made by ffmpeg loads in WAV order too."""
+    x = _speaker_tones(channels)
+    src = source_file(tmp_path, x, name=f"src{channels}.wav")
+    for path in ("s.ogg", "s.wav", "s.flac"):
+        out = run_export(src, tmp_path / "o", path=path)
+        assert _ffmpeg_speakers(out, channels) == SPEAKERS[channels], path
+    layout = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=channel_layout", "-of", "csv=p=0",
+                             str(tmp_path / "o" / "s.wav")], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert layout == {6: "5.1", 8: "7.1"}[channels]
+    theirs = tmp_path / "theirs.ogg"         # Vorbis order, as ffmpeg lays out its own 5.1/7.1
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-c:a", "libvorbis", str(theirs)], check=True, timeout=60)
+    from nodes.io.load import load as load_node
+    got = load_node.fn(path=str(theirs), ctx=Context(base_dir=tmp_path)).samples
+    tone_of = [int(np.argmax(np.abs(np.fft.rfft(c[:RATE])))) for c in got]
+    assert [SPEAKERS[channels][round((f - 300) / 500)] for f in tone_of] == SPEAKERS[channels]
+
+
 def test_mapped_over_a_list_writes_numbered_files(tmp_path):
     src = source_file(tmp_path, tones(2.0))
     g = Graph()
