@@ -70,6 +70,17 @@ def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
     return best[1], best[2]
 
 
+class Unreachable(ParameterError):
+    """A loudness target the limiter cannot reach under the ceiling; ``reach`` (LUFS, one decimal) is
+    what it reaches, and asking for it lands there."""
+
+    def __init__(self, target: float, peak_db: float, reach: float, reason: str = ""):
+        self.target, self.peak_db, self.reach, self.reason = target, peak_db, reach, reason
+        super().__init__(f"loudness_lufs={target:g} cannot be reached under peak_db={peak_db:g} dBTP on this audio: "
+                         f"limited to that true peak it reaches about {reach:.1f} LUFS{reason}; lower loudness_lufs "
+                         f"to {reach:.1f} or raise peak_db")
+
+
 def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
            peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None,
            verify: bool = True) -> Mastered:
@@ -115,10 +126,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
             return master(samples, rate, loudness_lufs, ceiling, peak_db=peak_db, reason=reason, check=check,
                           verify=True)
         if abs(got - loudness_lufs) > REACH_TOL_LU:
-            reach = round(got, 1)         # within LOUDNESS_TOL_LU of what it reaches: asking for it lands there
-            raise ParameterError(f"loudness_lufs={loudness_lufs:g} cannot be reached under peak_db={user_db:g} dBTP "
-                                 f"on this audio: limited to that true peak it reaches about {reach:.1f} LUFS{reason}; "
-                                 f"lower loudness_lufs to {reach:.1f} or raise peak_db")
+            raise Unreachable(loudness_lufs, user_db, round(got, 1), reason)  # asking for the reach lands there
         m.gain = gain
         gain_db = 20.0 * math.log10(gain)
         if not m.verify:

@@ -181,9 +181,10 @@ def test_an_impossible_target_is_one_line_in_the_users_terms(tmp_path, make, exp
     msg = str(info.value)
     assert "\n" not in msg and "dBFS" not in msg
     reach = re.fullmatch(r"loudness_lufs=-3 cannot be reached under peak_db=-1 dBTP on this audio: limited to that "
-                         r"true peak it reaches about (-[\d.]+) LUFS; lower loudness_lufs to (-[\d.]+) or raise peak_db",
+                         r"true peak it reaches about (-[\d.]+) LUFS( once [^;]+ is allowed for)?; lower loudness_lufs to "
+                         r"(-[\d.]+) or raise peak_db",
                          msg)
-    assert reach and reach.group(1) == reach.group(2)
+    assert reach and reach.group(1) == reach.group(3)
     if expected is not None:
         assert float(reach.group(1)) == pytest.approx(expected, abs=0.1)
     # the suggested target works
@@ -207,7 +208,8 @@ def test_a_target_a_little_past_the_reach_is_written_and_the_cli_says_how_far_it
     argv = ["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o")]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    reach = float(re.search(r"reaches about (-[\d.]+) LUFS; lower loudness_lufs to \1 or raise peak_db", err).group(1))
+    reach = float(re.search(r"reaches about (-[\d.]+) LUFS(?: once [^;]+ is allowed for)?; lower loudness_lufs to \1 "
+                            r"or raise peak_db", err).group(1))
     assert main(argv + ["--set", f"export.loudness_lufs={reach}"]) == 0
     assert ffmpeg_ebur128(tmp_path / "o" / "m.wav")[0] == pytest.approx(reach, abs=0.1)   # what the refusal offered
     capsys.readouterr()
@@ -219,6 +221,30 @@ def test_a_target_a_little_past_the_reach_is_written_and_the_cli_says_how_far_it
     assert said and float(said.group(3)) == target and float(said.group(1)) == pytest.approx(lufs, abs=0.1)
     assert float(said.group(2)) == pytest.approx(target - lufs, abs=0.1) and 0.1 <= target - lufs <= 0.5
     assert tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("rate", [44100, 96000])
+def test_the_ceiling_holds_for_peaks_between_samples_near_the_top_of_the_band(tmp_path, rate):
+    """QA (high): a mix with white-noise drums mastered to -9 LUFS under -1 dBTP read -0.9 dBTP in ffmpeg's
+    ebur128 and -0.86 (44.1 kHz) or -0.25 (96 kHz) band-limited, while the BS.1770 interpolator, which
+    rolls off near the Nyquist frequency, read -1.15.  The written file is checked band-limited too:
+    here by scipy's FFT resampling (16x, an ideal low-pass), and by ffmpeg."""
+    from scipy.signal import resample
+    rng, n, beat = np.random.default_rng(1), 4 * rate, rate // 2
+    drums = np.zeros((2, n))                 # a kick and a white-noise snare on every beat: content up to Nyquist
+    tt = np.arange(rate // 3) / rate
+    for b in range(0, n - len(tt), beat):
+        drums[:, b:b + len(tt)] += 0.6 * np.sin(2 * np.pi * (50 + 80 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 8)
+        drums[:, b:b + len(tt)] += 0.3 * rng.standard_normal((2, len(tt))) * np.exp(-tt * 20)
+    x = 0.5 * dense_mix(4.0, rate) + drums
+    x = (x / np.abs(x).max() * 0.7).astype(np.float32)
+    out = run(tmp_path, x, rate, "a.wav", bit_depth="pcm24", loudness_lufs=-9.0, peak_db=-1.0)
+    y = sf.read(out, always_2d=True, dtype="float64")[0].T
+    ideal = 20 * np.log10(max(np.abs(resample(c, len(c) * 16)).max() for c in y))
+    lufs, tp = ffmpeg_ebur128(out)
+    assert ideal <= -1.0 + 0.02 and tp <= -1.0, (ideal, tp)
+    assert lufs == pytest.approx(-9.0, abs=0.15)
 
 
 def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_path):
