@@ -33,7 +33,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import os
 import sys
@@ -503,7 +503,7 @@ def band_limited_peak_file(path: str | os.PathLike[str], check: Callable[[], Non
 
     from ._channels import VORBIS_FORMATS, from_vorbis
 
-    def blocks(f) -> Iterator[np.ndarray]:
+    def blocks(f: Any) -> Iterator[np.ndarray]:
         parts = [f.read(dtype="float32", always_2d=True)] if f.format == "MP3" else \
             f.blocks(blocksize=BAND_CORE, dtype="float32", always_2d=True)     # (mp3: see measure_file)
         for b in parts:

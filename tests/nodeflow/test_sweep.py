@@ -350,3 +350,17 @@ def test_the_prompt_is_in_the_manifest_when_what_it_fed_comes_from_the_cache(tmp
     again = run_sweep(g, variants, tmp_path / "b", executor=ex)
     assert "say" not in again[0].ran                    # (from the cache: the template was not needed)
     assert [r.row()["prompt"] for r in again] == [r.row()["prompt"] for r in first] == ["dub groove", "jazz groove"]
+
+
+def test_a_variants_name_never_cuts_a_number():
+    """QA: names were cut at 80 characters, so a tune's seed 1210484339 showed as ``seed=1`` (the
+    name of another variant's real seed) or ``seed=121``.  Text is shortened, marked ``...``; a
+    number stays whole or is left out as ``_etc``."""
+    from nodeflow.sweep import Variant
+    long = "lo-fi jazzy piano in E minor with brushes, an upright bass and tape hiss, late at night"
+    name = Variant(3, (("prompt.genre", long), ("prompt.mood", long[::-1]), ("prompt.instrument", long.upper()),
+                       ("gen.seed", 1210484339))).name
+    assert name.endswith("_seed=1210484339") and "..." in name and len(name) <= 85, name
+    many = Variant(7, tuple((f"n{i}.gain_db", -12.25 - i) for i in range(9))).name
+    assert many.endswith("_etc") and len(many) <= 85, many
+    assert all(f"gain_db=-{12.25 + i:g}" in many for i in range(4)), many
