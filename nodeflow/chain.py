@@ -369,6 +369,10 @@ def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, 
     cache, workers = config.get("cache", True), config.get("max_workers")
     if cache not in (True, False, "memory", "disk"):
         raise ParameterError(f"config: cache={cache!r}; expected True (memory and disk), 'memory' or False")
+    if executor is not None and (cache is not True or workers):     # (QA: silently ignored)
+        asked = ", ".join(f"{k}={config[k]!r}" for k in ("cache", "max_workers") if k in config)
+        raise ParameterError(f"config: {asked} sets up an executor of its own, but executor= was given too; "
+                             "give them to Executor(...) or leave out executor=")
     if executor is None and (cache is not True or workers):
         from .executor import Executor
         executor = Executor(max_workers=workers, disk_cache=None if cache in (False, "memory") else "default",

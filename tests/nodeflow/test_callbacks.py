@@ -181,3 +181,13 @@ def test_an_executor_refuses_no_workers_and_an_empty_output_folder(tmp_path, mon
     with pytest.raises(ParameterError, match='output_dir="": empty output folder'):
         Executor(disk_cache=None).run(g, output_dir="", inputs={"e.audio": (np.ones(8), 8000)})
     assert not list(tmp_path.iterdir())            # it wrote x.wav into the current folder
+
+
+def test_a_config_that_an_executor_given_too_would_ignore_is_refused(reg):
+    """QA: config={"cache": False} with executor= ran from the executor's cache, silently."""
+    from nodeflow.chain import Chain, Step
+    chain = Chain.start(Step(reg["test.tone"], {}))
+    for config in ({"cache": False}, {"max_workers": 2}, {"cache": "memory"}):
+        with pytest.raises(ParameterError, match="sets up an executor of its own, but executor= was given too"):
+            chain.invoke(config=config, executor=Executor(disk_cache=None))
+    chain.invoke(config={"cache": True}, executor=Executor(disk_cache=None))
