@@ -57,6 +57,14 @@ FILTER_TAIL_S = 0.1       # the K-weighting's response has decayed below 1e-10 a
 TP_CONTEXT = TP_TAPS_PER_PHASE // 2 + 1   # frames each side of a range that its interpolation reads
 
 
+def too_short_to_measure(frames: int, rate: int) -> str | None:
+    """Why a loudness target cannot be met on ``frames`` frames (shorter than one gating block), or None."""
+    if frames < round(MIN_LOUDNESS_S * rate):
+        return (f"loudness_lufs needs at least {MIN_LOUDNESS_S} s of audio to measure (got {frames / rate:.3f} s); "
+                "clear loudness_lufs for short clips")
+    return None
+
+
 def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
@@ -417,9 +425,8 @@ def _forget(key: int, ref: weakref.ref) -> None:
 def _metered(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: int, rate: int,
              keep_filtered: bool = False) -> LoudnessMeter:
     """A loudness meter fed the streamed audio (its 100 ms chunk energies, and the filtered audio if kept)."""
-    if frames < round(MIN_LOUDNESS_S * rate):
-        raise ParameterError(f"loudness_lufs needs at least {MIN_LOUDNESS_S} s of audio to measure "
-                             f"(got {frames / rate:.3f} s); clear loudness_lufs for short clips")
+    if (why := too_short_to_measure(frames, rate)) is not None:
+        raise ParameterError(why)
     meter = LoudnessMeter(rate, channels, keep_filtered)
     for _, y in blocks:
         meter.add(y)

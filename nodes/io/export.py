@@ -5,7 +5,7 @@ import contextlib
 import os
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import Annotated, Any, Iterator
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
@@ -16,6 +16,7 @@ from nodeflow.outputs import resolve
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import write_mastered, write_streamed
+from ._limiter import too_short_to_measure
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -90,8 +91,20 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
     except (ParameterError, ValueError) as e:
         return [str(e)]
     rate = _set_rate(params)
-    why = _rate_problem(fmt, rate) if rate else None
-    return [why] if why else []
+    whys = [_rate_problem(fmt, rate) if rate else None, _depth_problem(fmt, params.get("bit_depth"))]
+    return [why for why in whys if why]
+
+
+def _channels_problem(fmt: str, channels: int) -> str | None:
+    if channels > MAX_CHANNELS[fmt]:
+        return f"{fmt} holds at most {MAX_CHANNELS[fmt]} channels (got {channels}); mix down first or export wav"
+    return None
+
+
+def _depth_problem(fmt: str, bit_depth: Any) -> str | None:
+    if fmt == "flac" and str(getattr(bit_depth, "value", bit_depth)) == BitDepth.FLOAT32.value:
+        return "bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, or export wav for float"
+    return None
 
 
 def _set_rate(params: dict) -> int | None:
@@ -125,7 +138,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
     depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
-    problem = _rate_problem(fmt, a.rate) if set_rate is None else None     # (else: _preflight's)
+    problem = (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
+        too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
                          work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2, problem=problem or "")}
 
@@ -330,12 +344,10 @@ def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
 def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
     if audio.frames == 0:
         raise AudioError("the audio is empty (0 frames); nothing to export")
-    if audio.channels > MAX_CHANNELS[fmt]:
-        raise AudioError(f"{fmt} holds at most {MAX_CHANNELS[fmt]} channels (got {audio.channels}); "
-                         "mix down first or export wav")
-    if fmt == "flac" and bit_depth is BitDepth.FLOAT32:
-        raise ParameterError("bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, "
-                             "or export wav for float")
+    if (why := _channels_problem(fmt, audio.channels)) is not None:
+        raise AudioError(why)
+    if (why := _depth_problem(fmt, bit_depth)) is not None:
+        raise ParameterError(why)
     if (why := _rate_problem(fmt, audio.sample_rate)) is not None:
         raise AudioError(why)
 

@@ -335,7 +335,7 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
     # a name or format that cannot work is refused by validation, before anything runs (the node's
     # own check, shared through io.export's preflight, and the rate the input's header gives); what
     # needs the audio fails in the node
-    before_run = {"a.wav", "a.aiff", "noext", "  ", "a.mp3", "takes/"}
+    before_run = {"a.wav", "a.aiff", "noext", "  ", "a.mp3", "takes/", "a.flac"}
     for s, params, kind, message in cases:
         with pytest.raises(GraphError if params["path"] in before_run else ExecutionError, match=message) as info:
             run_export(s, tmp_path / "o", **params)
@@ -352,7 +352,7 @@ def test_impossible_params_through_the_cli_are_one_error_line(tmp_path, capsys):
     save(g, tmp_path / "g.msgpack")
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: node 'export': bit_depth=float32")
+    assert len(err) == 1 and err[0].startswith("error: node 'export' (io.export): bit_depth=float32")   # before it ran
     assert "Traceback" not in "\n".join(err)
     assert not (tmp_path / "o" / "a.flac").exists()
 
@@ -501,3 +501,20 @@ def test_a_meter_no_daw_can_read_is_refused_before_anything_runs(tmp_path, meter
         export.fn(Audio(np.zeros((1, 4800), np.float32), 48000), path="y.wav", meter=meter,
                   ctx=Context(output_dir=tmp_path))
     assert not list(tmp_path.iterdir())
+
+
+def test_validate_finds_what_the_export_would_refuse(tmp_path, capsys):
+    """QA: validate said ok (rc 0) for a float flac, 5.1 into mp3 and a loudness target on a 0.3 s
+    clip, each refused by run; now validate names them, with run's words."""
+    src = source_file(tmp_path, tones(0.3, channels=6), name="short6.wav")
+    cases = {"a.flac": (dict(bit_depth="float32"), "bit_depth=float32: flac stores 16- or 24-bit integers"),
+             "b.mp3": ({}, "mp3 holds at most 2 channels (got 6); mix down first or export wav"),
+             "c.wav": (dict(loudness_lufs=-14.0), "loudness_lufs needs at least 0.4 s of audio to measure "
+                                                  "(got 0.300 s)")}
+    for path, (params, said) in cases.items():
+        g = export_graph(src, path=path, **params)
+        save(g, tmp_path / "g.msgpack")
+        assert main(["validate", str(tmp_path / "g.msgpack")]) == 1
+        assert said in capsys.readouterr().out, path
+    save(export_graph(src, path="d.wav"), tmp_path / "g.msgpack")
+    assert main(["validate", str(tmp_path / "g.msgpack")]) == 0
