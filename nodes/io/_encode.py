@@ -93,9 +93,23 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
                 f.write(_quantise(block, bits, rng) if bits else np.ascontiguousarray(block.T, np.float32))
             except (sf.LibsndfileError, RuntimeError, ValueError) as e:
                 raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): "
-                                 f"{e}") from e
+                                 f"{_write_failure(e, tmp)}") from e
     if container == "WAVEX":
         set_wav_mask(tmp, channels)
+
+
+def _write_failure(e: Exception, tmp: Path) -> str:
+    """libsndfile's words for a failed write ("System error." on a full disk: QA), or, when the disk
+    holding ``tmp`` has no room left, what that means and its fix."""
+    import errno
+    import shutil
+
+    from nodeflow.errors import os_error_words
+    try:
+        full = shutil.disk_usage(tmp.parent).free < (1 << 20)
+    except OSError:
+        full = False
+    return os_error_words(OSError(errno.ENOSPC, "full")) if full else str(e)
 
 
 def _unlimited_holds(measured: Measurement, limit_at: float, rate: int, bits: int | None, dither: bool) -> bool | None:

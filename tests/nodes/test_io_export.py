@@ -518,3 +518,21 @@ def test_validate_finds_what_the_export_would_refuse(tmp_path, capsys):
         assert said in capsys.readouterr().out, path
     save(export_graph(src, path="d.wav"), tmp_path / "g.msgpack")
     assert main(["validate", str(tmp_path / "g.msgpack")]) == 0
+
+
+def test_a_full_disk_is_said_in_words_with_the_fix(tmp_path, monkeypatch):
+    """QA (a 3 MiB tmpfs): libsndfile's "System error." was the whole reason given."""
+    import collections
+    import shutil
+
+    import soundfile
+    src = source_file(tmp_path, tones(0.5))
+
+    def no_room(self, data):
+        raise soundfile.LibsndfileError(2, "System error.")
+    monkeypatch.setattr(soundfile.SoundFile, "write", no_room)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: collections.namedtuple("u", "total used free")(1, 1, 0))
+    with pytest.raises(ExecutionError, match=r"could not write wav \(PCM_24, 44100 Hz, 2 ch\): the disk is full; free "
+                                             r"some space or choose another folder"):
+        run_export(src, tmp_path / "o", path="a.wav")
+    assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
