@@ -198,7 +198,7 @@ class Chain:
                     return e
                 if isinstance(e, (GraphError, ParameterError)):
                     raise type(e)(f"batch item {i}: {e}") from e
-                e.add_note(f"(batch item {i})")
+                e.args = (f"batch item {i}: {e}", *e.args[1:])   # the same error (its node, its result), named
                 raise
 
         if workers == 1:

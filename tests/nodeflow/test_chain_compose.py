@@ -128,6 +128,11 @@ def test_batch_names_the_failing_item_or_returns_errors():
     good = (np.ones(8), 8000)
     with pytest.raises(NodeflowError, match=r"^batch item 1: .*nope.wav.*not found"):
         chain.batch([good, "/nonexistent/nope.wav", good], config={"cache": False})
+    from tests.nodeflow.stubs import fail      # a node failing as it runs: the same error, its item named
+    from nodeflow.errors import ExecutionError
+    with pytest.raises(ExecutionError, match=r"^batch item 0: node 'fail': .*boom") as info:
+        (gain(gain_db=-1.0) | fail()).batch([good, good, (np.ones(9), 8000)], config={"cache": False}, max_concurrency=1)
+    assert info.value.node_id == "fail"
     results = chain.batch([good, "/nonexistent/nope.wav"], return_exceptions=True, config={"cache": False})
     assert results[0].frames == 8 and isinstance(results[1], NodeflowError)
 
