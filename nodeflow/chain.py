@@ -282,7 +282,7 @@ class Chain:
         a dict composition's branch names stand for the inputs of their branches."""
         if isinstance(inputs, dict) and self.aliases:
             inputs = {self.aliases.get(k, k) if isinstance(k, str) else k: v for k, v in inputs.items()}
-        return bind(self.graph, inputs)
+        return bind(self.graph, inputs, aliases=self.aliases)
 
     def output(self, **kw: Any) -> Any:
         """Run only what the last node needs and return its (first) output value."""

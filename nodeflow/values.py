@@ -40,12 +40,21 @@ def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
     return out
 
 
-def bind(graph: Graph, inputs: Any = None, what: str = "invoke") -> Graph:
+def bind(graph: Graph, inputs: Any = None, what: str = "invoke", aliases: dict[str, str] | None = None) -> Graph:
     """A copy of ``graph`` with ``inputs`` linked into its open inputs (input ports no link feeds):
     one value for the one required open input, or a dict by port name or ``"node.port"``; values as
-    :meth:`~nodeflow.chain.Chain.invoke` takes them.  What ``Executor.run(graph, inputs=...)`` runs."""
+    :meth:`~nodeflow.chain.Chain.invoke` takes them.  What ``Executor.run(graph, inputs=...)`` runs.
+    ``aliases`` (a dict composition's branch names -> ``"node.port"``) name the inputs in advice."""
     open_ = open_inputs(graph)
     names = ", ".join(f"{n}.{p}" for n, p, _ in open_) or "none"
+    called = {v: k for k, v in (aliases or {}).items()}
+
+    def example(ports: list[tuple[str, str, PortSpec]]) -> str:
+        """A dict that feeds ``ports``, by their branch names where they have them (QA: the advice
+        named 'audio', which two branches have)."""
+        keys = [called.get(f"{n}.{p}") or (p if sum(o[1] == p for o in open_) == 1 else f"{n}.{p}")
+                for n, p, _ in ports]
+        return "{" + ", ".join(f"{k!r}: ..." for k in keys) + "}"
     feeds: dict[tuple[str, str], tuple[PortSpec, Any]] = {}
     if inputs is None:
         pass
@@ -56,14 +65,16 @@ def bind(graph: Graph, inputs: Any = None, what: str = "invoke") -> Graph:
             if not match:
                 raise GraphError(f"{what}: no open input '{k}'; open inputs are: {names}")
             if len(match) > 1:
-                raise GraphError(f"{what}: input '{k}' is open on {len(match)} nodes; name one, e.g. "
-                                 f"'{match[0][0]}.{port}'")
+                raise GraphError(f"{what}: input '{k}' is open on {len(match)} nodes; name each, e.g. "
+                                 f"{example(match)}")
             feeds[match[0][:2]] = (match[0][2], v)
     else:
         wanted = [o for o in open_ if o[2].required] or open_
+        if not wanted:
+            raise GraphError(f"{what}: the chain has no open input to feed; call it without an input")
         if len(wanted) != 1:
             raise GraphError(f"{what}: the chain has {len(wanted)} open inputs ({names}); pass a dict by name, "
-                             f"e.g. {{'{wanted[0][1] if wanted else 'audio'}': ...}}")
+                             f"e.g. {example(wanted)}")
         feeds[wanted[0][:2]] = (wanted[0][2], inputs)
     g = graph.copy()
     g.registry = _private_registry(graph.registry)

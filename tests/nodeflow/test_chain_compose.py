@@ -122,6 +122,18 @@ def test_branch_names_feed_their_branches_in_invoke():
     np.testing.assert_allclose(out.samples, 0.75, atol=1e-4)
 
 
+def test_invoke_advice_names_the_inputs_that_work():
+    """QA: a duet's invoke(x) advised {'audio': ...}, which two branches have (followed, it failed
+    again); a chain with no open input advised the same."""
+    duet = {"a": gain(gain_db=0.0), "b": gain(gain_db=-6.0)} | mix()
+    x = (np.full((1, 8), 0.5, np.float32), 8000)
+    for given in (x, {"audio": x}):
+        with pytest.raises(GraphError, match=r"e\.g\. \{'a': \.\.\., 'b': \.\.\.\}"):
+            duet.invoke(given)
+    with pytest.raises(GraphError, match="the chain has no open input to feed; call it without an input"):
+        (tone() | gain()).invoke(x)
+
+
 def test_batch_names_the_failing_item_or_returns_errors():
     from nodeflow import NodeflowError
     chain = gain(gain_db=-6.0)
