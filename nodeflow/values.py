@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .audio import Audio
-from .errors import GraphError, ParameterError
+from .errors import AudioError, GraphError, ParameterError
 from .graph import Graph, PortRef
 from .node import Context, NodeSpec
 from .registry import Registry, default_registry
@@ -120,7 +120,10 @@ def as_value(value: Any, t: Any, where: str) -> Any:
             samples, rate = value
             if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
                 samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
-            return Audio(samples, rate)
+            try:
+                return Audio(samples, rate)
+            except AudioError as e:              # which input of which node, not only what is wrong
+                raise AudioError(f"{where}: {e}") from None
         raise ParameterError(f"{where}: takes audio (an Audio, a (numpy array, sample rate) pair or a file path); "
                              f"got {type(value).__name__}")
     if t is str:
@@ -206,12 +209,17 @@ def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
             values[n] = _one(v, t, where)
     if spec.wants_ctx:
         params["ctx"] = ctx if ctx is not None else Context(spec.id)
-    if not mapped:
-        return spec.fn(**values, **params)
-    lengths = {len(v) for v in mapped.values()}
-    if len(lengths) > 1:
-        raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
-    return [spec.fn(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
+    try:
+        if not mapped:
+            return spec.fn(**values, **params)
+        lengths = {len(v) for v in mapped.values()}
+        if len(lengths) > 1:
+            raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
+        return [spec.fn(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
+    except (ParameterError, AudioError) as e:      # named as a graph names its node (QA: a refused loudness
+        if not str(e).startswith(f"{spec.id}:"):   # target did not say which node)
+            e.args = (f"{spec.id}: {e}", *e.args[1:])
+        raise
 
 
 def _one(value: Any, t: Any, where: str) -> Any:

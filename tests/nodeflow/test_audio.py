@@ -80,3 +80,13 @@ def test_integer_pcm_is_scaled_to_full_scale():
     assert Audio(np.array([0, 128, 192], np.uint8), 8000).samples.tolist() == [[-1.0, 0.0, 0.5]]
     with pytest.raises(Exception, match="real numbers"):
         Audio(np.array([True, False]), 8000)
+
+
+def test_a_bad_sample_is_found_and_the_message_says_where_and_what_to_do():
+    """QA: "audio contains NaN or infinite samples" named no node, no place and no fix."""
+    from nodes.dsp.basic import gain
+    x = np.zeros((2, 1000), np.float32)
+    x[1, 700] = np.inf
+    with pytest.raises(AudioError, match=r"^dsp.gain: input 'audio': audio contains NaN or infinite samples \(the "
+                                         r"first at frame 700\); replace them, e\.g\. with numpy\.nan_to_num"):
+        gain((x, 8000), gain_db=-3.0)
