@@ -68,9 +68,8 @@ def check_finite(x: np.ndarray) -> None:
     in blocks: no full-size temporary).  Streams check each block with it as :class:`Audio` does."""
     flat = x.reshape(-1)
     for i in range(0, flat.size, _CHECK_BLOCK):
-        ok = np.isfinite(flat[i:i + _CHECK_BLOCK])
-        if not ok.all():
-            at = i + int(ok.argmin())
+        if not np.isfinite(flat[i:i + _CHECK_BLOCK]).all():     # (one block's mask at a time)
+            at = i + int(np.isfinite(flat[i:i + _CHECK_BLOCK]).argmin())
             frame = at % x.shape[-1] if x.ndim > 1 else at
             raise AudioError(f"audio contains NaN or infinite samples (the first at frame {frame}); replace them, "
                              "e.g. with numpy.nan_to_num, or fix the step that made them")
