@@ -201,22 +201,22 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
         phase("measuring")
         measured = measure_file(tmp, check)
-        over_db = _over_db(measured, tmp, peak_db, check)
-        if not verify and (over_db > 0.0 or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
-            verify = True
+        if not verify and (measured.true_peak_dbtp > peak_db - METER_MARGIN_DB
+                           or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
+            verify = True             # the search's estimate missed: master again, measuring every step
             phase("mastering")
             result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
             phase("encoding")
             _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
             phase("measuring")
             measured = measure_file(tmp, check)
-            over_db = _over_db(measured, tmp, peak_db, check)
+        over_db = _over_db(measured, tmp, peak_db, check)
         if over_db <= 0.0 or attempt == LOSSY_PASSES:
             break
         # the decoded file is over the ceiling (a codec's overshoot, or peaks between samples near the top
         # of the band): limit lower by the overshoot and write again
         check()
-        limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA)
+        limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
         phase("mastering")
         why = f"the {fmt} encoder's {over_db:.1f} dB overshoot" if fmt in LOSSY else \
             f"{over_db:.1f} dB of peaks between samples from content near the top of the band"
