@@ -118,6 +118,12 @@ def build_space(graph: Graph, vary: Sequence[str] = (), *, slots: bool = True, s
                 axis = parse_axis(spec_text, graph)
             except ParameterError as e:
                 raise ParameterError(str(e).replace("--sweep", "--vary")) from None
+            if inst is not None and inst.type == PROMPT_NODE and name not in ("template", "variables"):
+                fields = _template_fields(str(_current(graph, node_id, "template")))
+                if name not in fields:      # (QA: candidates that differ in it render alike, budget spent)
+                    raise ParameterError(f"--vary {spec_text!r}: the template of '{node_id}' does not use {{{name}}}, "
+                                         f"so its values would all render alike (fields: {', '.join(fields) or 'none'}); "
+                                         f"add {{{name}}} to the template or vary a field it uses")
             dim = Dimension(axis.node, axis.param, "param", _first(_current(graph, axis.node, axis.param), axis.values))
         if dim.key in dims:
             raise ParameterError(f"--vary {spec_text!r}: {dim.key} is varied twice")

@@ -135,6 +135,8 @@ def test_the_space_is_template_slots_seeds_and_varied_parameters(tmp_path):
     assert [d.key for d in build_space(g, [], slots=False)] == []
     with pytest.raises(ParameterError, match=r"has no field \{mood_x\} \(fields: genre, instrument, fx, bpm\)"):
         build_space(g, ["prompt.mood_x=a,b"])
+    with pytest.raises(ParameterError, match=r"does not use \{mood\}, so its values would all render alike"):
+        build_space(g, ["prompt.mood=dark,bright"])        # a parameter of the node the template leaves out (QA)
     with pytest.raises(ParameterError, match="--vary 'gain.nope=1': node 'gain' has no parameter 'nope'"):
         build_space(g, ["gain.nope=1"])
 
