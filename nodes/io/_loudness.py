@@ -19,7 +19,9 @@ after it weighted 1.41 (5.1 and 7.1 per BS.1770-4).
 True peak (BS.1770-4 Annex 2) is read from the signal oversampled 4x below 96 kHz and 2x below
 192 kHz by a polyphase windowed-sinc interpolator (64 taps a phase, Kaiser window: shorter ones, such as
 libebur128's 49-tap filter, read peaks from content near Nyquist up to 0.5 dB low where ffmpeg does not), whose zero
-phase is the input itself, so the true peak is never below the sample peak.
+phase is the input itself, so the true peak is never below the sample peak.  Near the Nyquist
+frequency that interpolator rolls off (-1.4 dB at 0.476 fs), so an export also reads the written
+file's :func:`band_limited_peak` (an ideal low-pass, by FFT) when it is near its ceiling.
 
 Start-up cost: this module imports only numpy.  The K-weighting runs as a block state-space filter
 (:class:`SosFilter`, numpy matrix products, within 1e-10 relative of ``scipy.signal.sosfilt`` and about
