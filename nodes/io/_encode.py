@@ -24,6 +24,7 @@ LOSSY = ("mp3", "ogg")
 METER_MARGIN_DB = 0.15
 LOSSY_PASSES = 6      # encodes at most, lowering the limiter's target by the decoded overshoot each time
 LOSSY_EXTRA = 1.1     # lower by 10 % more (in dB) than the overshoot measured: codecs overshoot more at lower levels
+LOSSY_LOUDNESS_TOL_LU = 0.05   # a lossy file's decoded loudness further from the target is aimed again
 BAND_CHECK_DB = 1.0   # a written file within this of the ceiling (BS.1770) has its band-limited peak read too
 VERIFY_TOL_LU = 0.1   # a PCM file mastered from the search's estimate that misses its target by more is redone measured
 
@@ -193,6 +194,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     # PCM files are measured as written anyway: the search's estimate is checked there, and only a
     # file that misses the target or the ceiling is mastered again with every step measured
     verify = fmt in LOSSY or loudness_lufs is None
+    aim = loudness_lufs       # what the mastering aims at: the target, moved by what an encoder moves it
     phase("mastering")
     result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify)
     for attempt in range(1, LOSSY_PASSES + 1):
@@ -211,17 +213,29 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             phase("measuring")
             measured = measure_file(tmp, check)
         over_db = _over_db(measured, tmp, peak_db, check)
-        if over_db <= 0.0 or attempt == LOSSY_PASSES:
+        off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
+        if (over_db <= 0.0 and abs(off) <= LOSSY_LOUDNESS_TOL_LU) or attempt == LOSSY_PASSES:
             break
+        check()
+        phase("mastering")
+        if over_db <= 0.0:        # the encoder moved the loudness (QA: an mp3 for -23 decoded at -23.2): aim by it
+            try:
+                result = master(samples, rate, aim + off, limit_at, peak_db=peak_db, check=check)
+            except Unreachable:
+                break             # what is written stands: within the 0.5 LU a target may miss by
+            aim += off
+            continue
         # the decoded file is over the ceiling (a codec's overshoot, or peaks between samples near the top
         # of the band): limit lower by the overshoot and write again
-        check()
         limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
-        phase("mastering")
         why = f"the {fmt} encoder's {over_db:.1f} dB overshoot" if fmt in LOSSY else \
             f"{over_db:.1f} dB of peaks between samples from content near the top of the band"
-        result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check,
-                          reason=f" once {why} is allowed for")
+        try:
+            result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check,
+                            reason=f" once {why} is allowed for")
+        except Unreachable as e:  # in the user's target, and what the decoded file reaches
+            raise Unreachable(e.target - (aim - loudness_lufs), e.peak_db, round(e.reach - (aim - loudness_lufs), 1),
+                              e.reason) from None
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), attempt)
 
 

@@ -274,3 +274,14 @@ def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
                                                     "encoder's change (within the 0.5 LU allowed)")
     assert "the loudest this audio gets" in _missed(-14.3, params, "out/m.wav")
     assert _missed(-14.04, params, "out/m.ogg") == ""
+
+
+@needs_ffmpeg
+def test_an_mp3_lands_on_its_loudness_target_as_ffmpeg_decodes_it(tmp_path):
+    """QA: an mp3 for -23 LUFS decoded at -23.2 in ffmpeg (-23.14 in its own tags) with no limiting
+    needed: the encoder moves the loudness, and the export now aims again by what it moved."""
+    out = run(tmp_path, dense_mix(6.0) * 0.3, RATE, "a.mp3", loudness_lufs=-23.0, peak_db=-1.0)
+    lufs, tp = ffmpeg_ebur128(out)
+    assert lufs == pytest.approx(-23.0, abs=0.1) and tp <= -1.0
+    from nodeflow.audiometa import read_tags
+    assert float(read_tags(out)["loudness_integrated_lufs"]) == pytest.approx(-23.0, abs=0.05)
