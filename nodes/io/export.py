@@ -187,7 +187,9 @@ def export(audio: Audio, *,
       limiter, and the loudness still lands within 0.5 LU of its target; a target the limiter cannot
       reach under ``peak_db`` is refused with the loudness it can reach.  For PCM the ceiling holds
       for the stored integers; mp3 and ogg are decoded after encoding and, where the codec overshot
-      the ceiling, limited lower and encoded again.  The written file's loudness, loudness range and
+      the ceiling or moved the loudness, mastered again.  A written file near its ceiling is also
+      read band-limited (an ideal low-pass: peaks between samples from content near the Nyquist
+      frequency, which the 4x meter rolls off) and limited lower where that is over.  The written file's loudness, loudness range and
       true peak are reported in the progress message.
     - ``sample_rate`` (keep, 44.1, 48, 88.2 or 96 kHz) and ``channels`` (keep, mono, stereo; 5.1
       and 7.1 fold down to stereo with ITU-R BS.775 gains, the LFE left out) convert for a DAW
