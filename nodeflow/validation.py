@@ -85,7 +85,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
         why = device_problem(run if run != "auto" else str(own or "auto"))
         if why:
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}" + (" (from --device)" if run != "auto" else ""))
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}"
+                       + (" (the run's device: --device, or device= in Python)" if run != "auto" else ""))
     out.extend(st["links"])
     if st["acyclic"]:   # what the run would cost, from parameters and file headers
         from .costs import cost_problems
