@@ -97,17 +97,19 @@ def test_a_variant_whose_export_failed_still_plays_what_was_made(editor):
         pytest.skip(reason)
     st = editor.run("sweep_failed_export", chain_graph(editor.tmp))
     rows = st["rows"]
-    ok, failed = rows["v000_bit_depth=pcm24"], rows["v001_bit_depth=float32"]
+    ok, failed = rows["v000_loudness_lufs=-20.0"], rows["v001_loudness_lufs=-1.0"]
     assert ok["status"] == "ok" and ok["buttons"] == ["play", "A", "B"] and ok["error_text"] is None, ok
     assert failed["status"] == "failed", failed
-    assert failed["error"].startswith("node 'export': bit_depth=float32: flac stores 16- or 24-bit integers"), failed
-    assert failed["error_text"] == "export: " + failed["error"].removeprefix("node 'export': "), "the row shows the error"
+    assert failed["error"].startswith("node 'export': loudness_lufs=-1 cannot be reached"), failed
+    shown = failed["error_text"]                       # the row shows the error (a long one cut short, marked)
+    assert shown.startswith("export: loudness_lufs=-1 cannot be reached"), shown
+    assert ("export: " + failed["error"].removeprefix("node 'export': ")).startswith(shown.removesuffix("...")), shown
     assert failed["buttons"] == ["play", "A", "B"] and failed["length"] == "1.5 s", failed
     assert st["status"].endswith("1 ok, 1 failed or stopped; manifest in " + str(editor.tmp / "sweep")), st["status"]
-    assert st["played"] == ["sweep", "v001_bit_depth=float32"], st["played"]
-    assert st["ab"] == "A = v000_bit_depth=pcm24   B = v001_bit_depth=float32", st["ab"]
+    assert st["played"] == ["sweep", "v001_loudness_lufs=-1.0"], st["played"]
+    assert st["ab"] == "A = v000_loudness_lufs=-20.0   B = v001_loudness_lufs=-1.0", st["ab"]
     assert st["ab_now"]["abtext"].endswith("now: B") and \
-        st["ab_now"]["playing"] == ["sweep", "v001_bit_depth=float32"], st["ab_now"]
+        st["ab_now"]["playing"] == ["sweep", "v001_loudness_lufs=-1.0"], st["ab_now"]
 
 
 def test_a_failed_variant_keeps_the_values_made_before_it_failed(tmp_path):
@@ -121,10 +123,10 @@ def test_a_failed_variant_keeps_the_values_made_before_it_failed(tmp_path):
     g = nodeflow.load(path)
     g.connect("gain.out", "export.audio")
     g.set("export", "path", "take.flac")
-    variants = expand([parse_axis("export.bit_depth=pcm24,float32", g)], "grid")
+    variants = expand([parse_axis("export.loudness_lufs=-20,-1", g)], "grid")
     ok, failed = run_sweep(g, variants, tmp_path / "sweep", keep_values=True, workers=1)
     assert (ok.status, failed.status) == ("ok", "failed")
-    assert failed.error.startswith("node 'export': bit_depth=float32: flac stores 16- or 24-bit integers")
+    assert failed.error.startswith("node 'export': loudness_lufs=-1 cannot be reached")
     assert failed.values is not None and "export" not in failed.values
     made, expected = failed.values["gain"]["out"], ok.values["gain"]["out"]
     assert made.samples.shape == expected.samples.shape == (1, 72000) and made.sample_rate == 48000

@@ -136,16 +136,16 @@ def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path,
 
 
 def test_a_failed_variants_row_lists_the_files_its_other_exports_wrote(audio_graph, tmp_path, capsys):
-    """A variant whose second export failed (flac holds no float32) had written its first export's
+    """A variant whose second export failed (a loudness it cannot reach) had written its first export's
     file, yet its manifest row listed no outputs and no nodes ran: the file was on disk, unlisted."""
     g = load(audio_graph)
     g.add("io.export", id="export2", path="take.flac")
     g.connect("gain", "export2")
     save(g, audio_graph)
     out = tmp_path / "out"
-    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "export2.bit_depth=pcm24,float32"]) == 1
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "export2.loudness_lufs=-20,-1"]) == 1
     ok, failed = json.loads((out / "manifest.json").read_text())["variants"]
-    assert (ok["status"], failed["status"]) == ("ok", "failed") and "flac" in failed["error"]
+    assert (ok["status"], failed["status"]) == ("ok", "failed") and "cannot be reached" in failed["error"]
     assert [Path(f).name for f in failed["outputs"]] == ["take.wav"]
     written = out / failed["outputs"][0]                   # stored relative to the manifest
     assert written.is_file() and sf.info(str(written)).frames == 16000

@@ -1,5 +1,5 @@
-"""A sweep whose second variant's export fails after the listened output was made (QA): flac cannot
-hold float32, so 'export.bit_depth=pcm24,float32' writes v000 and fails v001's export.  The failed
+"""A sweep whose second variant's export fails after the listened output was made (QA): -1 LUFS is out
+of reach under the ceiling, so 'export.loudness_lufs=-20,-1' writes v000 and fails v001's export.  The failed
 row shows its error and, since gain.out was computed, play/A/B that work (real clicks)."""
 import os
 from pathlib import Path
@@ -12,7 +12,7 @@ def main(app, drv):
     dpg = app.dpg
     app.doc.connect("gain", "out", "export", "audio")
     app.doc.set_param("export", "path", "take.flac")
-    type_sweep(app, drv, "export.bit_depth=pcm24,float32", tmp / "sweep")
+    type_sweep(app, drv, "export.loudness_lufs=-20,-1", tmp / "sweep")
     drv.click_item("sweep::run")
     drv.until(lambda: len(app.sweep.results) == 2 and not app.sweep.running, 60, "the sweep")
     drv.frames(3)
