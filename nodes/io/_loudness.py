@@ -430,29 +430,28 @@ def measure(samples: np.ndarray, rate: int) -> Measurement:
     return measure_blocks(_split(x), rate, x.shape[0])
 
 
+def _file_blocks(f: Any, check: Callable[[], None] | None, block: int) -> Iterator[np.ndarray]:
+    """An open soundfile's audio as a decoder plays it back, ``[channels, n]`` float32 blocks in WAV
+    speaker order (``check`` between them: ``ctx.check_cancelled`` raises to cancel)."""
+    from ._channels import VORBIS_FORMATS, from_vorbis
+    if f.format == "MP3":   # libsndfile 1.2.2 decodes an mp3 read in blocks wrongly where a block ends inside
+        # a frame (mpg123: "part2_3_length ... too large"): one read, as _decode._read_mp3 (an mp3 export is
+        # mastered whole in memory already)
+        parts: Iterable[np.ndarray] = [f.read(dtype="float32", always_2d=True)]
+    else:
+        parts = f.blocks(blocksize=block, dtype="float32", always_2d=True)
+    for b in parts:
+        if check is not None:
+            check()
+        yield from_vorbis(b.T) if f.format in VORBIS_FORMATS else b.T     # (Ogg: its speakers in WAV order)
+
+
 def measure_file(path: str | os.PathLike[str], check: Callable[[], None] | None = None) -> Measurement:
-    """:func:`measure` of an audio file as a decoder plays it back, read in blocks (``check`` between
-    them: ``ctx.check_cancelled`` raises to cancel)."""
+    """:func:`measure` of an audio file as a decoder plays it back, read in blocks (see :func:`_file_blocks`)."""
     import soundfile as sf
 
-    from ._channels import VORBIS_FORMATS, from_vorbis
-
-    def checked(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        for b in blocks:
-            if check is not None:
-                check()
-            yield b
-
     with sf.SoundFile(str(path)) as f:
-        if f.format == "MP3":   # libsndfile 1.2.2 decodes an mp3 read in blocks wrongly where a block ends inside
-            # a frame (mpg123: "part2_3_length ... too large"): one read, as _decode._read_mp3 (an mp3 export is
-            # mastered whole in memory already)
-            blocks: Iterable[np.ndarray] = [f.read(dtype="float32", always_2d=True).T]
-        else:
-            blocks = (b.T for b in f.blocks(blocksize=BLOCK, dtype="float32", always_2d=True))
-        if f.format in VORBIS_FORMATS:          # its speakers in WAV order, as the weights read them
-            blocks = (from_vorbis(b) for b in blocks)
-        return measure_blocks(checked(blocks), f.samplerate, f.channels)
+        return measure_blocks(_file_blocks(f, check, BLOCK), f.samplerate, f.channels)
 
 
 BAND_FACTOR = 16         # instants per frame the band-limited peak reads (8 read a clipped mix 0.09 dB low)
@@ -503,21 +502,11 @@ def _band_peak(seg: np.ndarray, lo: int, hi: int) -> float:
 
 
 def band_limited_peak_file(path: str | os.PathLike[str], check: Callable[[], None] | None = None) -> float:
-    """:func:`band_limited_peak` of an audio file as a decoder plays it back."""
+    """:func:`band_limited_peak` of an audio file as a decoder plays it back (see :func:`_file_blocks`)."""
     import soundfile as sf
 
-    from ._channels import VORBIS_FORMATS, from_vorbis
-
-    def blocks(f: Any) -> Iterator[np.ndarray]:
-        parts = [f.read(dtype="float32", always_2d=True)] if f.format == "MP3" else \
-            f.blocks(blocksize=BAND_CORE, dtype="float32", always_2d=True)     # (mp3: see measure_file)
-        for b in parts:
-            if check is not None:
-                check()
-            yield from_vorbis(b.T) if f.format in VORBIS_FORMATS else b.T
-
     with sf.SoundFile(str(path)) as f:
-        return band_limited_peak(blocks(f), f.channels)
+        return band_limited_peak(_file_blocks(f, check, BAND_CORE), f.channels)
 
 
 def integrated_lufs(x: np.ndarray, rate: int) -> float:
