@@ -25,7 +25,19 @@ UNKNOWN_LENGTH_RATIO = 16      # a file whose header gives no length: assumed to
 
 def header(file: Path) -> tuple[int, int, int | None] | None:
     """``(rate, channels, frames)`` from the file's header (frames None: unknown), without decoding;
-    None if it is not a regular file or no decoder reads its header."""
+    None if it is not a regular file or no decoder reads its header (:func:`unreadable` says why)."""
+    got = _header(file)
+    return got if isinstance(got, tuple) else None
+
+
+def unreadable(file: Path) -> str:
+    """Why no decoder here reads ``file``'s header, in the words a run would say it ('': a decoder
+    reads it, or it is no regular file, which the run's own checks name)."""
+    got = _header(file)
+    return got if isinstance(got, str) else ""
+
+
+def _header(file: Path) -> tuple[int, int, int | None] | str | None:
     try:
         st = file.stat()
     except OSError:
@@ -35,33 +47,55 @@ def header(file: Path) -> tuple[int, int, int | None] | None:
         return None
     key = (str(file), st.st_size, st.st_mtime_ns)
     if key not in _HEADERS:
-        got = None
-        try:
-            if file.suffix.lower() in SOUNDFILE_EXTS:
-                import soundfile as sf
-                info = sf.info(str(file))
-                frames = int(info.frames) if 0 < info.frames < 2 ** 48 else None
-                got = (int(info.samplerate), int(info.channels), frames)
-        except Exception:   # noqa: BLE001 - libsndfile cannot read it: try ffprobe below
-            got = None
-        if got is None and ffmpeg_tools() is not None:
-            from ._decode import _probe
-            try:
-                rate, channels, duration, _ = _probe(ffmpeg_tools()[1], file, "file:" + str(file.absolute()))
-                got = (rate, channels, round(duration * rate) if duration else None)
-            except Exception:   # noqa: BLE001 - unreadable: the run says why
-                got = None
-        if got is None:
-            return None
-        _HEADERS[key] = got
+        _HEADERS[key] = _empty(file) if st.st_size == 0 else _read_header(file)
     return _HEADERS[key]
+
+
+def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
+    reason = ""
+    if file.suffix.lower() in SOUNDFILE_EXTS:
+        import soundfile as sf
+        try:
+            info = sf.info(str(file))
+            frames = int(info.frames) if 0 < info.frames < 2 ** 48 else None
+            return int(info.samplerate), int(info.channels), frames
+        except Exception as e:   # noqa: BLE001 - libsndfile cannot read it: try ffprobe below
+            reason = str(e).split(": ", 1)[-1]
+    tools = ffmpeg_tools()
+    if tools is None:
+        return _no_ffmpeg(file, reason) if reason else None
+    from ._decode import _probe
+    try:
+        rate, channels, duration, _ = _probe(tools[1], file, "file:" + str(file.absolute()))
+        return rate, channels, round(duration * rate) if duration else None
+    except NoAudio as e:
+        return _neither(file, e) if reason else str(e)
+    except Exception:   # noqa: BLE001 - ffprobe failed otherwise (a timeout): the run says why
+        return None
+
+
+def _empty(file: Path) -> str:
+    return f"{file}: file is empty (0 bytes); re-export or re-download it"
+
+
+def _no_ffmpeg(file: Path, reason: str) -> str:
+    return (f"{file}: not an audio file libsndfile can read ({reason}); installing ffmpeg would let AudioChain "
+            "try other codecs")
+
+
+def _neither(file: Path, e: NoAudio) -> str:
+    detail = str(e).removeprefix(f"{file}: ")
+    return (f"{file}: not a readable audio file: neither libsndfile nor ffmpeg recognise its content "
+            f"(ffmpeg: {detail})")
 
 
 def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
     file = Path(params["path"])
-    got = header(file) if params.get("path") else None
+    got = _header(file) if params.get("path") else None
     if got is None:
         return None
+    if isinstance(got, str):        # validate says what the run would: the file is there, no decoder reads it
+        return {"out": Shape(0, 0, 0, problem=got)}
     rate, channels, frames = got
     try:      # a span the file does not have (start_s past its end, end_s before start_s): validate says so
         frame_range(file, params.get("start_s", 0.0), params.get("end_s"), rate, frames)
@@ -142,7 +176,7 @@ def _checked_file(path: str, ctx: Context) -> Path:
     if why is not None:
         raise AudioError(f"{describe(file, why)}; check path={path!r}")
     if file.stat().st_size == 0:
-        raise AudioError(f"{file}: file is empty (0 bytes); re-export or re-download it")
+        raise AudioError(_empty(file))
     ctx.check_cancelled()
     return file
 
@@ -167,11 +201,8 @@ def _read_audio(file: Path, start_s: float, end_s: float | None, ctx: Context) -
         reason = str(e)
     # libsndfile does not know this content (a wav holding mp3 or adpcm data, a renamed file...)
     if ffmpeg_tools() is None:
-        raise AudioError(f"{file}: not an audio file libsndfile can read ({reason}); installing ffmpeg "
-                         "would let AudioChain try other codecs")
+        raise AudioError(_no_ffmpeg(file, reason))
     try:
         return read_ffmpeg(file, start_s, end_s, ctx)
     except NoAudio as e:
-        detail = str(e).removeprefix(f"{file}: ")
-        raise AudioError(f"{file}: not a readable audio file: neither libsndfile nor ffmpeg recognise its "
-                         f"content (ffmpeg: {detail})") from None
+        raise AudioError(_neither(file, e)) from None

@@ -192,3 +192,43 @@ def test_validate_reports_a_span_the_file_does_not_have(tmp_path, span, said):
     g.add("io.load", id="load", path=str(tmp_path / "in.wav"), **span)
     found = [p for p in g.problems() if said in p]
     assert len(found) == 1 and found[0].startswith("node 'load' (io.load): "), g.problems()
+
+
+def _unreadable(tmp_path, kind: str):
+    """A file of each kind no decoder reads: its content, as a stranger's folder might hold it."""
+    if kind == "random.wav":
+        (tmp_path / kind).write_bytes(np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif kind == "header-only.wav":
+        (tmp_path / kind).write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    elif kind == "empty.flac":
+        (tmp_path / kind).write_bytes(b"")
+    elif kind == "silent-video.mp4":       # a video without a soundtrack
+        ffmpeg("-f", "lavfi", "-i", "testsrc=d=0.5:s=64x48", "-pix_fmt", "yuv420p", str(tmp_path / kind))
+    return tmp_path / kind
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("kind", ["random.wav", "header-only.wav", "empty.flac", "silent-video.mp4"])
+def test_validate_says_what_the_run_says_of_a_file_no_decoder_reads(tmp_path, kind):
+    """validate said ok for a corrupt input, the run then refused it (QA): both now say the same line."""
+    from nodeflow import Graph
+    path = _unreadable(tmp_path, kind)
+    g = Graph()
+    g.add("io.load", id="load", path=str(path))
+    with pytest.raises(AudioError) as run:
+        load.fn(path=str(path), ctx=context(tmp_path))
+    assert g.problems() == [f"node 'load' (io.load): {run.value}"]
+    assert str(path) in str(run.value) and "\n" not in str(run.value)
+
+
+def test_validate_without_ffmpeg_says_what_the_run_says(tmp_path, monkeypatch):
+    from nodeflow import Graph
+    monkeypatch.setattr(_decode, "ffmpeg_tools", lambda: None)
+    import nodes.io.load as load_module
+    monkeypatch.setattr(load_module, "ffmpeg_tools", lambda: None)
+    path = _unreadable(tmp_path, "random.wav")
+    g = Graph()
+    g.add("io.load", id="load", path=str(path))
+    with pytest.raises(AudioError, match="installing ffmpeg would let AudioChain try other codecs") as run:
+        load.fn(path=str(path), ctx=context(tmp_path))
+    assert g.problems() == [f"node 'load' (io.load): {run.value}"]
