@@ -43,7 +43,7 @@ from .errors import NodeflowError, ParameterError
 from .graph import Graph
 from .sweep import (Variant, VariantResult, apply_overrides, file_sha256, output_lock, package_versions, portable,
                     run_sweep)
-from .tune_search import PALETTE, Candidate, Dimension, Search, build_space, overrides_for
+from .tune_search import FROM_CLI, PALETTE, Candidate, Dimension, Search, build_space, overrides_for, said
 
 if TYPE_CHECKING:   # the executor is imported where a tune runs
     import argparse
@@ -61,7 +61,8 @@ def default_scorer() -> str:
     from .families import default_for
     found = default_for("scorer")
     if found is None:
-        raise ParameterError("no installed node pack declares a scorer; give one with --scorer NODE_TYPE "
+        raise ParameterError("no installed node pack declares a scorer; give one with "
+                             + said("scorer", "NODE_TYPE", hint=True) + " "
                              "(a node type with an audio input and a float output)")
     return found
 SCORER_ID, REFERENCE_ID = "tune_score", "tune_reference"
@@ -82,10 +83,10 @@ def listened_port(graph: Graph, listen: str | None) -> str:
     if listen:
         node, _, port = listen.partition(".")
         if node not in graph.nodes:
-            raise ParameterError(f"--listen {listen}: no node '{node}'; nodes are: {', '.join(graph.nodes)}")
+            raise ParameterError(f"{said('listen', listen)}: no node '{node}'; nodes are: {', '.join(graph.nodes)}")
         ports = _audio_outputs(graph, node)
         if port and port not in ports or not ports:
-            raise ParameterError(f"--listen {listen}: node '{node}' has no audio output"
+            raise ParameterError(f"{said('listen', listen)}: node '{node}' has no audio output"
                                  + (f" '{port}' (audio outputs: {', '.join(ports)})" if ports else ""))
         return f"{node}.{port or ports[0]}"
     for nid, inst in graph.nodes.items():
@@ -94,7 +95,8 @@ def listened_port(graph: Graph, listen: str | None) -> str:
             if link is not None:
                 return f"{link.src}.{link.src_port}"
     raise ParameterError("tune writes each candidate's audio through the graph's io.export nodes; the graph has "
-                         "none fed: add one (it names the files), or say which audio to score with --listen NODE")
+                         "none fed: add one (it names the files), or say which audio to score with "
+                         + said("listen", "NODE", hint=True))
 
 
 def scorer_graph(graph: Graph, scorer: str, listen: str, *, target: str = "",
@@ -109,24 +111,25 @@ def scorer_graph(graph: Graph, scorer: str, listen: str, *, target: str = "",
             raise ParameterError(f"the graph has a node '{taken}'; tune adds a node of that name: rename yours")
     spec = g.registry.get(scorer)
     if spec is None:
-        raise ParameterError(f"--scorer {scorer}: no such node type; any node type with an audio input and a float "
-                             f"output scores (see `audiochain nodes`)")
+        raise ParameterError(f"{said('scorer', scorer)}: no such node type; any node type with an audio input and a "
+                             "float output scores (see `audiochain nodes`)")
     audio_in = [n for n, p in spec.inputs.items() if p.type is Audio]
     floats = [n for n, p in spec.outputs.items() if p.type is float]
     if not audio_in or not floats:
-        raise ParameterError(f"--scorer {scorer}: a scorer needs an audio input and a float output; it has inputs "
-                             f"{', '.join(spec.inputs) or 'none'} and outputs {', '.join(spec.outputs) or 'none'}")
+        raise ParameterError(f"{said('scorer', scorer)}: a scorer needs an audio input and a float output; it has "
+                             f"inputs {', '.join(spec.inputs) or 'none'} and outputs {', '.join(spec.outputs) or 'none'}")
     params: dict[str, Any] = {}
     if target:
         if "text" not in spec.params:
-            raise ParameterError(f"--target: scorer {scorer} has no 'text' parameter to hold it; drop --target")
+            raise ParameterError(f"{said('target')}: scorer {scorer} has no 'text' parameter to hold it; "
+                                 f"drop {said('target')}")
         params["text"] = target
     s = g.add(scorer, id=SCORER_ID, **params)
     g.connect(listen, f"{s.id}.{audio_in[0]}")
     if reference:
         ref_port = "reference" if "reference" in audio_in else (audio_in[1] if len(audio_in) > 1 else None)
         if ref_port is None:
-            raise ParameterError(f"--reference: scorer {scorer} has no second audio input to compare with")
+            raise ParameterError(f"{said('reference')}: scorer {scorer} has no second audio input to compare with")
         r = g.add("io.load", id=REFERENCE_ID, path=str(Path(reference).resolve()))
         g.connect(r.id, f"{s.id}.{ref_port}")
     return g, f"{SCORER_ID}.{'score' if 'score' in floats else floats[0]}"
@@ -140,7 +143,8 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
     against = spec is not None and "text" in spec.params and "reference" in spec.inputs     # a text, a clip or both
     if against and not str(inst.params.get("text") or "").strip() and not reference:
         raise ParameterError(f"{inst.type} scores against a text or a reference clip, and got neither; give "
-                             "--target TEXT (what it should sound like) or --reference CLIP")
+                             f"{said('target', 'TEXT', hint=True)} (what it should sound like) or "
+                             f"{said('reference', 'CLIP', hint=True)}")
     if reference:
         import re
 
@@ -148,15 +152,15 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
         from .executor import Executor
         ref = Path(reference)
         if not ref.exists():
-            raise ParameterError(f"--reference {reference}: no such file; give the audio clip to compare with")
+            raise ParameterError(f"{said('reference', reference)}: no such file; give the audio clip to compare with")
         if ref.is_dir():
-            raise ParameterError(f"--reference {reference}: is a folder; give one audio clip to compare with")
+            raise ParameterError(f"{said('reference', reference)}: is a folder; give one audio clip to compare with")
         try:
             (executor or Executor()).run(scored, targets=[REFERENCE_ID])
         except (GraphError, ExecutionError) as e:
             why = "; ".join(e.problems) if isinstance(e, GraphError) else str(e).splitlines()[0]
-            raise ParameterError(f"--reference {reference}: " + re.sub(rf"^node '{REFERENCE_ID}'( \([^)]*\))?: ", "",
-                                                                        why)) from None
+            raise ParameterError(f"{said('reference', reference)}: "
+                                 + re.sub(rf"^node '{REFERENCE_ID}'( \([^)]*\))?: ", "", why)) from None
 
 
 def graph_digest(graph: Graph) -> str:
@@ -253,12 +257,13 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
     Returns the rows best first; an earlier run into ``out_dir`` is resumed.
     """
     if budget < 1:
-        raise ParameterError(f"--budget {budget}: give at least 1 candidate")
+        raise ParameterError(f"{said('budget', budget)}: give at least 1 candidate")
     out = Path(out_dir)
     dims = build_space(graph, vary, slots=slots, seeds=seeds)
     if not dims:
         raise ParameterError("nothing to explore: the graph has no text.prompt_template slots and no seed "
-                             "parameters; name parameters with --vary NODE.PARAM=V1,V2 or A..B")
+                             "parameters; name parameters with " + said("vary", "NODE.PARAM=V1,V2", hint=True)
+                             + " or A..B")
     port = listened_port(graph, listen)
     scorer = scorer or default_scorer()
     scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)
@@ -330,7 +335,16 @@ def rerun_graph(graph: Graph, row: dict[str, Any]) -> Graph:
 
 
 def run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
-    """``audiochain tune``: the loop with progress on stderr and the ranking's top on stdout."""
+    """``audiochain tune``: the loop with progress on stderr and the ranking's top on stdout (its
+    messages name options as typed there: ``--vary``, not ``vary=``)."""
+    token = FROM_CLI.set(True)
+    try:
+        return _run_cli(args, graph, executor)
+    finally:
+        FROM_CLI.reset(token)
+
+
+def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
     import sys
 
     from .term import printable

@@ -7,6 +7,7 @@ given, so a replay with the same scores proposes the same candidates (what resum
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import itertools
 import math
@@ -19,7 +20,21 @@ from .errors import ParameterError
 from .graph import Graph
 from .sweep import PROMPT_NODE, _split_values, parse_axis
 
-__all__ = ["Dimension", "Search", "build_space", "overrides_for", "PALETTE", "MAX_SEED"]
+__all__ = ["Dimension", "Search", "build_space", "overrides_for", "said", "PALETTE", "MAX_SEED"]
+
+#: True while ``audiochain tune`` runs: messages name its options as typed there (``--vary``), not as
+#: :func:`.tune.tune`'s keywords (``vary=``).
+FROM_CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("tune_from_cli", default=False)
+
+
+def said(option: str, value: Any = None, *, quoted: bool = False, hint: bool = False) -> str:
+    """``option`` (a keyword of :func:`.tune.tune`) with ``value`` as the caller wrote it: ``--listen
+    mix`` from the command line (``quoted``: ``--vary 'a.b=1,2'``), ``listen='mix'`` in Python;
+    ``hint``: ``value`` is a placeholder (``--target TEXT``, ``target=TEXT``)."""
+    if FROM_CLI.get():
+        return f"--{option.replace('_', '-')}" + ("" if value is None else f" {value!r}" if quoted else f" {value}")
+    return f"{option}=" + ("" if value is None else str(value) if hint else repr(value))
+
 
 MAX_SEED = 2**31 - 1
 
@@ -104,29 +119,29 @@ def build_space(graph: Graph, vary: Sequence[str] = (), *, slots: bool = True, s
                 and name not in nspec.params:
             fields = _template_fields(str(_current(graph, node_id, "template")))
             if name not in fields:
-                raise ParameterError(f"--vary {spec_text!r}: the template of '{node_id}' has no field {{{name}}} "
-                                     f"(fields: {', '.join(fields) or 'none'})")
+                raise ParameterError(f"{said('vary', spec_text, quoted=True)}: the template of '{node_id}' has no "
+                                     f"field {{{name}}} (fields: {', '.join(fields) or 'none'})")
             values = _split_values(text)
             bad = [v for v in values if re.search(r"[;=\n]", v)]
             if bad or not values:
-                raise ParameterError(f"--vary {spec_text!r}: template values cannot contain ';', '=' or new lines"
-                                     if bad else f"--vary {spec_text!r}: no values given")
+                raise ParameterError(f"{said('vary', spec_text, quoted=True)}: " + (
+                    "template values cannot contain ';', '=' or new lines" if bad else "no values given"))
             own = _variables(str(_current(graph, node_id, "variables"))).get(name)
             dim = Dimension(node_id, name, "variable", _first(own, values))
         else:
             try:
                 axis = parse_axis(spec_text, graph)
             except ParameterError as e:
-                raise ParameterError(str(e).replace("--sweep", "--vary")) from None
+                raise ParameterError(str(e).replace("--sweep ", "--vary " if FROM_CLI.get() else "vary=")) from None
             if inst is not None and inst.type == PROMPT_NODE and name not in ("template", "variables"):
                 fields = _template_fields(str(_current(graph, node_id, "template")))
                 if name not in fields:      # (QA: candidates that differ in it render alike, budget spent)
-                    raise ParameterError(f"--vary {spec_text!r}: the template of '{node_id}' does not use {{{name}}}, "
-                                         f"so its values would all render alike (fields: {', '.join(fields) or 'none'}); "
+                    raise ParameterError(f"{said('vary', spec_text, quoted=True)}: the template of '{node_id}' does "
+                                         f"not use {{{name}}}, so its values would all render alike (fields: {', '.join(fields) or 'none'}); "
                                          f"add {{{name}}} to the template or vary a field it uses")
             dim = Dimension(axis.node, axis.param, "param", _first(_current(graph, axis.node, axis.param), axis.values))
         if dim.key in dims:
-            raise ParameterError(f"--vary {spec_text!r}: {dim.key} is varied twice")
+            raise ParameterError(f"{said('vary', spec_text, quoted=True)}: {dim.key} is varied twice")
         dims[dim.key] = dim
     for node_id, inst in graph.nodes.items():
         spec = graph.spec(node_id)

@@ -137,7 +137,7 @@ def test_the_space_is_template_slots_seeds_and_varied_parameters(tmp_path):
         build_space(g, ["prompt.mood_x=a,b"])
     with pytest.raises(ParameterError, match=r"does not use \{mood\}, so its values would all render alike"):
         build_space(g, ["prompt.mood=dark,bright"])        # a parameter of the node the template leaves out (QA)
-    with pytest.raises(ParameterError, match="--vary 'gain.nope=1': node 'gain' has no parameter 'nope'"):
+    with pytest.raises(ParameterError, match="vary='gain.nope=1': node 'gain' has no parameter 'nope'"):
         build_space(g, ["gain.nope=1"])
 
 
@@ -279,6 +279,27 @@ def test_cli_tune_errors_are_one_line(tmp_path, capsys):
     assert main(base + ["--scorer", "test.tune_compare", "-o", str(tmp_path / "r")]) == 1
     assert "give --target TEXT (what it should sound like) or --reference CLIP" in capsys.readouterr().err
     assert CALLS["score"] == 0 and not (tmp_path / "r").exists()
+    assert main(base[:-1] + ["gain.nope=1", "--scorer", "test.tune_level_score"]) == 1
+    assert "error: --vary 'gain.nope=1': node 'gain' has no parameter 'nope'" in capsys.readouterr().err
+
+
+def test_python_tune_errors_name_its_keywords_not_the_cli_flags(tmp_path):
+    """tune(target=...) in Python was told '--target' (QA): each option as the caller wrote it."""
+    g = dsp_graph(tmp_path)
+    kw = dict(vary=["gain.gain_db=-6,0"], out_dir=tmp_path / "o")
+    with pytest.raises(ParameterError, match=r"neither; give target=TEXT \(what it should sound like\) or "
+                                             r"reference=CLIP$"):
+        tune(g, scorer="test.tune_compare", **kw)
+    with pytest.raises(ParameterError, match="^target=: scorer test.tune_picky has no 'text' parameter to hold "
+                                             "it; drop target=$"):
+        tune(g, scorer="test.tune_picky", target="warm", **kw)
+    with pytest.raises(ParameterError, match="^budget=0: give at least 1 candidate$"):
+        tune(g, scorer="test.tune_level_score", budget=0, **kw)
+    with pytest.raises(ParameterError, match="^scorer='test.nope': no such node type"):
+        tune(g, scorer="test.nope", **kw)
+    with pytest.raises(ParameterError, match="^vary='gain.gain_db=': no values"):
+        tune(g, scorer="test.tune_level_score", vary=["gain.gain_db="], out_dir=tmp_path / "o")
+    assert CALLS["score"] == 0 and not (tmp_path / "o").exists()
 
 
 def test_a_graph_without_export_names_the_fix(tmp_path):
@@ -286,7 +307,7 @@ def test_a_graph_without_export_names_the_fix(tmp_path):
     g.add("io.load", id="load", path=str(tmp_path / "x.wav"))
     g.add("dsp.gain", id="gain")
     g.connect("load", "gain")
-    with pytest.raises(ParameterError, match="add one .* or say which audio to score with --listen NODE"):
+    with pytest.raises(ParameterError, match="add one .* or say which audio to score with listen=NODE"):
         tune(g, scorer="test.tune_level_score", vary=["gain.gain_db=-6,0"], out_dir=tmp_path / "o")
 
 
@@ -311,9 +332,9 @@ def test_listen_picks_the_audio_that_is_scored(tmp_path):
     assert at_gain.settings["listen"] == "gain.out"
     for row in at_gain.rows:            # before the trim: always 1 s long, so the length term is -7 * 0.5
         assert row["score"] == pytest.approx(-abs(-6.0206 + row["params"]["gain.gain_db"] + 12.0206) - 3.5, abs=1e-3)
-    with pytest.raises(ParameterError, match="--listen nope: no node 'nope'"):
+    with pytest.raises(ParameterError, match="listen='nope': no node 'nope'"):
         run_tune(tmp_path, "x", budget=2, listen="nope")
-    with pytest.raises(ParameterError, match="--listen export: node 'export' has no audio output"):
+    with pytest.raises(ParameterError, match="listen='export': node 'export' has no audio output"):
         run_tune(tmp_path, "x", budget=2, listen="export")
 
 
