@@ -68,6 +68,12 @@ def bind(graph: Graph, inputs: Any = None, what: str = "invoke", aliases: dict[s
                 raise GraphError(f"{what}: input '{k}' is open on {len(match)} nodes; name each, e.g. "
                                  f"{example(match)}")
             feeds[match[0][:2]] = (match[0][2], v)
+        unfed = [o for o in open_ if o[2].required and o[:2] not in feeds]
+        if unfed:        # (QA: a duet fed {'a': x} was told "node 'gain_2': required input 'audio' is not connected")
+            n, p, _ = unfed[0]
+            said = f"branch {called[f'{n}.{p}']!r} (input '{n}.{p}')" if f"{n}.{p}" in called else f"input '{n}.{p}'"
+            raise GraphError(f"{what}: {said} is not fed; give every required input, e.g. "
+                             f"{example([o for o in open_ if o[2].required])}")
     else:
         wanted = [o for o in open_ if o[2].required] or open_
         if not wanted:

@@ -132,6 +132,15 @@ def test_invoke_advice_names_the_inputs_that_work():
             duet.invoke(given)
     with pytest.raises(GraphError, match="the chain has no open input to feed; call it without an input"):
         (tone() | gain()).invoke(x)
+    with pytest.raises(GraphError, match=r"^invoke: branch 'b' \(input 'gain_2\.audio'\) is not fed; give every "
+                                         r"required input, e\.g\. \{'a': \.\.\., 'b': \.\.\.\}$"):
+        duet.invoke({"a": x})           # (QA: named node 'gain_2', not the branch the caller called 'b')
+    from nodeflow.values import bind
+    two = (tone() | gain()).graph
+    two.add("test.gain", "gain_2")
+    with pytest.raises(GraphError, match=r"^run: input 'gain_2\.audio' is not fed; give every required input, "
+                                         r"e\.g\. \{'audio': \.\.\.\}$"):
+        bind(two, {}, what="run")              # a dict that feeds none of them
 
 
 def test_batch_names_the_failing_item_or_returns_errors():
