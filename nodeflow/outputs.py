@@ -133,7 +133,10 @@ def clashing_writes(graph: Graph, out_dir: Path, scope: Iterable[str] | None = N
         if nid not in scope or str(value).rstrip().endswith(("/", os.sep)):
             continue
         dest = _real(resolve(value, out_dir))
-        if dest.is_dir():
+        try:
+            if dest.is_dir():
+                continue
+        except OSError:     # a path the system cannot look up (too long): :func:`unwritable` names it
             continue
         if dest in first:
             out.append((nid, name, first[dest]))

@@ -61,7 +61,14 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         out.extend(after)
     out.extend(st["structure"])
     for (nid, name), path in graph.input_files(base_dir).items():
-        if nid in scope and not path.exists():
+        try:
+            missing = nid in scope and not path.exists()
+        except OSError as e:        # (QA: a 6 KB path was refused without the node's name)
+            from .errors import os_error_words
+            out.append(f"node '{nid}': input file {name}={_shown(str(graph.nodes[nid].params[name]))!r}: "
+                       f"{os_error_words(e)}")
+            continue
+        if missing:
             sender = graph.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(graph.saved_by, dict) else None
             had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' not found "
@@ -75,8 +82,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         refused.add((nid, name))
     for (nid, name), value in graph.write_paths().items():
         if nid in scope and (nid, name) not in refused and (why := unwritable(resolve(value, out_dir))):
-            shown = value if len(value) <= 60 else f"{value[:28]}...{value[-28:]}"
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={shown!r}: {why}")
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: {why}")
     for nid, name, other in clashing_writes(graph, out_dir, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
                    f"node '{other}' writes too, and one would replace the other; give one of them another name")
@@ -92,6 +98,11 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         from .costs import cost_problems
         out.extend(cost_problems(graph, scope, base_dir, version=version))
     return out
+
+
+def _shown(value: str) -> str:
+    """A parameter's text as a message quotes it: a path of kilobytes by its two ends."""
+    return value if len(value) <= 60 else f"{value[:28]}...{value[-28:]}"
 
 
 def _unknown_type_problem(graph: Graph, nid: str) -> str:

@@ -331,6 +331,24 @@ def test_a_path_with_a_nul_character_is_one_line_from_validate_and_run(home, cap
     assert not Path("rendered").exists()
 
 
+@pytest.mark.parametrize("node, long", [("load", "b" * 6000 + ".wav"), ("load", "a/" * 3000 + "x.wav"),
+                                        ("export", "c" * 6000 + ".wav"), ("export", "d/" * 3000 + "o.wav")])
+def test_a_path_of_kilobytes_is_one_line_naming_its_node_from_validate_and_run(home, capsys, node, long):
+    """QA: a 6 KB path (the OS cannot look it up: ENAMETOOLONG) was refused without the node's name."""
+    folder = home.parent / "downloads"
+    g = export_graph(folder, long if node == "export" else "mix.wav")
+    if node == "load":
+        doc = load(g)
+        doc.nodes["load"].params["path"] = long
+        doc.path = g
+        g.write_bytes(dumps(doc))
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and len(out) == 2 and f"node '{node}'" in out[1] and long[:20] in out[1], out
+    assert len(out[1]) < 300 and ("longer than the file system takes" in out[1] or "choose a shorter path" in out[1])
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], f"node '{node}'", "choose a shorter path")
+    assert not Path("rendered").exists()
+
+
 def test_a_file_name_longer_than_the_file_system_takes_is_refused_before_anything_runs(home, capsys):
     g = export_graph(home.parent / "downloads", "take " * 50 + ".wav")       # 254 bytes: its temp file's name is longer
     rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
@@ -430,6 +448,6 @@ def test_two_exports_to_one_file_are_refused_before_anything_runs(home, capsys, 
 def test_a_path_longer_than_the_system_takes_is_one_short_line(home, capsys):
     """A 30-level, 6 KB export path gave a 6 KB error line ending in "free some space"."""
     g = export_graph(home.parent / "downloads", "/".join(["d" * 200] * 30) + "/x.wav")
-    line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "longer than the file system takes",
+    line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "the path is 6111 bytes long",
                           "choose a shorter path")
     assert len(line) < 400 and "free some space" not in line
