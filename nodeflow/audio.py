@@ -9,9 +9,11 @@ placement with :meth:`Audio.replace`.  ``info`` carries provenance (checkpoint i
 adapter hash...) and musical facts (``bpm``, ``meter``, ``key``, a source file's ``title``,
 ``artist``, ``time_reference``...) as ``(key, value)`` pairs that exports write into the file's
 tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitched windows),
-written as cue markers by exports.  ``edges`` is a digest of a window's first and last frames as
-it was cut (see :func:`edge_digest`): a window whose edges still match joins its neighbours with
-no crossfade (``time.stitch``), so windows that nothing changed give back the source exactly.
+written as cue markers by exports.  ``edges`` records how a window was cut (see :func:`cut_record`):
+a digest of its first and last frames, the silence the cut padded it with, and its outermost frames
+as cut.  A window whose edges still match joins its neighbours with no crossfade (``time.stitch``),
+so windows that nothing changed give back the source exactly; one changed by a gain is told from a
+new take by its outermost frames, so its seams keep the source's own step (a downbeat's attack).
 """
 from __future__ import annotations
 
@@ -24,10 +26,12 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["Audio", "StreamedAudio", "check_finite", "edge_digest", "seconds_to_frames", "frames_to_seconds"]
+__all__ = ["Audio", "StreamedAudio", "Cut", "check_finite", "cut_record", "edge_digest", "read_cut",
+           "seconds_to_frames", "frames_to_seconds"]
 
 
 EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
+EDGE_KEEP = 4         # frames at each end a window keeps as it was cut (cut_record)
 
 
 def edge_digest(samples: np.ndarray) -> str:
@@ -40,6 +44,54 @@ def edge_digest(samples: np.ndarray) -> str:
     h.update(np.ascontiguousarray(x[:, :EDGE_FRAMES]).tobytes())
     h.update(np.ascontiguousarray(x[:, -EDGE_FRAMES:]).tobytes())
     return h.hexdigest()
+
+
+def cut_record(samples: np.ndarray, padded: int = 0) -> str:
+    """What a window keeps of how it was cut (its ``Audio.edges``): :func:`edge_digest`, its length,
+    the frames of silence the cut padded its end with, and its first and last :data:`EDGE_KEEP`
+    frames as cut (float32), one line of text (:func:`read_cut` reads it back).
+
+    >>> x = np.linspace(-1, 1, 48, dtype=np.float32)[None, :]
+    >>> c = read_cut(cut_record(x, padded=8), 1)
+    >>> c.digest == edge_digest(x), c.frames, c.padded, c.head.shape, float(c.tail[0, -1])
+    (True, 48, 8, (1, 4), 1.0)
+    """
+    import base64
+    x = np.ascontiguousarray(samples, np.float32)
+    kept = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1) if x.shape[1] >= EDGE_KEEP else x[:, :0]
+    return f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
+    frames as cut (``[channels, EDGE_KEEP]``; None in a record without them)."""
+    digest: str
+    frames: int = -1
+    padded: int = 0
+    head: np.ndarray | None = None
+    tail: np.ndarray | None = None
+
+
+def read_cut(edges: str, channels: int) -> Cut | None:
+    """``edges`` (an ``Audio.edges``) as a :class:`Cut`, or None when there is none or it cannot be
+    read (a record from before frames were kept is its digest alone)."""
+    import base64
+    import binascii
+    if not edges:
+        return None
+    parts = edges.split(":")
+    if len(parts) != 4:
+        return Cut(parts[0])
+    try:
+        frames, padded = int(parts[1]), int(parts[2])
+        kept = np.frombuffer(base64.b64decode(parts[3], validate=True), np.float32)
+    except (ValueError, binascii.Error):
+        return Cut(parts[0])
+    if kept.size != channels * 2 * EDGE_KEEP:
+        return Cut(parts[0], frames, padded)
+    kept = kept.reshape(channels, 2 * EDGE_KEEP)
+    return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:])
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:

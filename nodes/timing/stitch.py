@@ -7,22 +7,25 @@ plain list of takes) are laid end to end, overlapping by their ``overlap_frames`
 
 A seam's crossfade is *centred* on the seam: windows that overlap fade across the middle of
 their overlap; with ``fade_s`` set, windows cut without overlap fade over it around the cut, each
-side continued past its end by its own mirror image (a continuation with no jump in level), so no
-material moves in time.  By default a cut between windows that abut is not crossfaded: two
-neighbours that still have the edges they were cut with (``Audio.edges``: nothing changed them
-there) join as they are, the seam being the source itself (a chain that changes nothing gives the
-source back exactly), and any other cut is *mended* (see :func:`_mend`): a smooth offset over 5 ms
-each side takes out the jump, and the music is otherwise untouched (a crossfade over a made-up
-continuation differed from a pad by -14 dBFS and softened each downbeat's kick by 3-4 dB).
+side continued past its end by its own mirror image (a continuation with no jump in level), or by
+its neighbour where both are the source under a gain, so no material moves in time.  Two neighbours
+that still have the edges they were cut with (``Audio.edges``: nothing changed them there) join as
+they are, the seam being the source itself (a chain that changes nothing gives the source back
+exactly).  By default any other cut between windows that abut is not crossfaded but *mended* (see
+:func:`_mend`): a smooth offset over 5 ms each side takes out the jump the edit made, and the music
+is otherwise untouched (a crossfade over a made-up continuation differed from a pad by -14 dBFS and
+softened each downbeat's kick by 3-4 dB; a mend of the whole step took a downbeat's attack for a
+click).  Where no window plays the result is silent.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio, edge_digest
+from nodeflow.audio import EDGE_KEEP, Audio, edge_digest, read_cut
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label, parse_meter
@@ -53,41 +56,108 @@ def place_windows(windows: list[Audio]) -> list[int]:
     return positions
 
 
-def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None,
-           default_frames: int, mends: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
-    """``(start, length)`` of the crossfade at each seam, centred on it and never overlapping another.
-    A seam of the default kind between windows that abut is mended instead (see :func:`_mend`): it
-    gets no crossfade and ``(seam, half width)`` goes to ``mends``."""
-    regions: list[tuple[int, int]] = []
+@dataclasses.dataclass
+class _Seam:
+    """How two neighbouring windows meet: a crossfade over ``[start, start + length)`` (centred on the
+    seam, ``length`` 0: none), or a mend ``mend`` frames each side of ``centre`` that keeps ``natural``
+    (the source's own step there, as the windows are now: a downbeat's attack), or a ``silent`` gap.
+    ``ratios``: the windows are the source scaled, so each side of a crossfade continues as its
+    neighbour scaled to it (``tail = next * ratios[0]``, ``head = previous * ratios[1]``)."""
+    start: int
+    length: int
+    centre: int
+    mend: int = 0
+    natural: np.ndarray | None = None
+    silent: bool = False
+    ratios: tuple[float, float] | None = None
+
+
+def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int) -> list[_Seam]:
+    """The seam between each window and the next, each crossfade centred on it and never overlapping another.
+
+    Neighbours in the source whose edges are as they were cut join exactly, whatever ``fade_frames``
+    (the seam is the source itself).  A gap longer than ``default_frames`` is silence (a window left
+    out, or cut short); a shorter one is bridged.  A seam of the default kind between windows that
+    abut is mended (see :func:`_mend`) instead of crossfaded."""
+    seams: list[_Seam] = []
     prev_end = 0
     for k in range(1, len(windows)):
-        a1 = positions[k - 1] + windows[k - 1].frames      # where the earlier window ends
-        b0 = positions[k]                                  # where the later one starts
+        before, after = windows[k - 1], windows[k]
+        a1 = positions[k - 1] + before.frames      # where the earlier window ends
+        b0 = positions[k]                          # where the later one starts
         overlap = a1 - b0
+        if -overlap > default_frames:              # no window plays there: silence, each edge as it is
+            seams.append(_Seam(b0, 0, b0, silent=True))
+            prev_end = b0
+            continue
         centre = (a1 + b0) // 2 if overlap > 0 else b0     # no overlap: the later window's start is the seam
         wanted = fade_frames if fade_frames is not None else (overlap if overlap > 0 else default_frames)
         mend = fade_frames is None and overlap == 0
-        if mend and _as_cut(windows[k - 1]) and _as_cut(windows[k]) and \
-                windows[k - 1].start_frame + windows[k - 1].frames == windows[k].start_frame:
+        neighbours = overlap == 0 and before.start_frame + before.frames == after.start_frame
+        if neighbours and _as_cut(before) and _as_cut(after):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
-        nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + windows[k].frames
-        room = min(centre - prev_end, max(0, (nxt - centre) // 2), windows[k - 1].frames, windows[k].frames)
+        gains = _gains(before, after) if neighbours and (wanted or mend) else None
+        nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
+        room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
-        mended = 0
+        seam = _Seam(centre - length // 2, length, centre)
         if mend:
-            if mends is not None and length // 2 >= 1 and min(windows[k - 1].frames, windows[k].frames) >= 2:
-                mended = length // 2
-                mends.append((centre, mended))
-            length = 0
-        start = centre - length // 2
-        regions.append((start, length))
-        prev_end = start + length + mended
-    return regions
+            if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
+                seam.mend = length // 2
+                seam.natural = None if gains is None else gains[1] * _source_step(before, after)
+            seam.start, seam.length = centre, 0
+        elif gains is not None and gains[0] != 0.0 and gains[1] != 0.0:
+            seam.ratios = (gains[0] / gains[1], gains[1] / gains[0])
+        seams.append(seam)
+        prev_end = seam.start + seam.length + seam.mend
+    return seams
+
+
+def _source_step(before: Audio, after: Audio) -> np.ndarray:
+    """The source's own :func:`_step` at the cut between two neighbours, from their cut records."""
+    cb, ca = read_cut(before.edges, before.channels), read_cut(after.edges, after.channels)
+    assert cb is not None and ca is not None and cb.tail is not None and ca.head is not None
+    return _step(cb.tail, ca.head)
 
 
 def _as_cut(w: Audio) -> bool:
-    """Whether window ``w`` still has the edges it was cut with (see :func:`nodeflow.audio.edge_digest`)."""
-    return bool(w.edges) and edge_digest(w.samples) == w.edges
+    """Whether window ``w`` still has the edges it was cut with (see :func:`nodeflow.audio.cut_record`)."""
+    c = read_cut(w.edges, w.channels)
+    return c is not None and edge_digest(w.samples) == c.digest
+
+
+def _gains(before: Audio, after: Audio) -> tuple[float, float] | None:
+    """``(g, h)`` when the end of ``before`` is its cut times ``g`` and the start of ``after`` its cut
+    times ``h`` (windows changed by a gain, or not at all), else None (a new take, a fade, a filter)."""
+    cb, ca = read_cut(before.edges, before.channels), read_cut(after.edges, after.channels)
+    if cb is None or ca is None or cb.tail is None or ca.head is None \
+            or (cb.frames, ca.frames) != (before.frames, after.frames):
+        return None
+    g, h = _scale(before.samples[:, -EDGE_KEEP:], cb.tail), _scale(after.samples[:, :EDGE_KEEP], ca.head)
+    if g is None or h is None:
+        return None
+    if math.isnan(g) and math.isnan(h):        # silent on both sides, then and now
+        return 1.0, 1.0
+    return (h if math.isnan(g) else g), (g if math.isnan(h) else h)
+
+
+def _scale(now: np.ndarray, cut: np.ndarray) -> float | None:
+    """``g`` with ``now == cut * g`` to float32 rounding; NaN when both are silent (any gain fits);
+    None when no gain makes one the other."""
+    c, n = cut.astype(np.float64).ravel(), now.astype(np.float64).ravel()
+    den = float(c @ c)
+    if den == 0.0:
+        return math.nan if not n.any() else None
+    g = float(n @ c) / den
+    return g if np.abs(n - g * c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
+
+
+def _step(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Per channel, the step across a seam less the slope either side has (what :func:`_mend` takes
+    out), from the last two frames before it and the first two after."""
+    a2, a1 = tail[:, -2].astype(np.float64), tail[:, -1].astype(np.float64)
+    b0, b1 = head[:, 0].astype(np.float64), head[:, 1].astype(np.float64)
+    return (b0 - a1) - 0.5 * ((a1 - a2) + (b1 - b0))
 
 
 def _extended(w: Audio, position: int, lo: int, hi: int) -> np.ndarray:
@@ -103,6 +173,19 @@ def _extended(w: Audio, position: int, lo: int, hi: int) -> np.ndarray:
     return out
 
 
+def _continued(w: Audio, position: int, lo: int, hi: int, other: Audio, other_position: int,
+               ratio: float | None) -> np.ndarray:
+    """:func:`_extended`, or where ``ratio`` is given (both windows are the source scaled) ``w`` continued
+    past its end or before its start by its neighbour ``other`` times ``ratio``: the source itself."""
+    out = _extended(w, position, lo, hi)
+    if ratio is not None:
+        f = np.arange(lo, hi)
+        beyond = ((f < position) | (f >= position + w.frames)) & (f >= other_position) & \
+            (f < other_position + other.frames)
+        out[:, beyond] = other.samples[:, f[beyond] - other_position] * ratio
+    return out
+
+
 def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | None = None,
                  curve: Curve | str = Curve.LINEAR, default_frames: int = 0,
                  check=None) -> tuple[np.ndarray, list[int]]:
@@ -111,52 +194,67 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
 
     The output ends where the last window ends.  At each seam the two sides are crossfaded over
     ``fade_frames`` (``None``: the overlap, or ``default_frames`` where windows do not overlap),
-    centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  The output is
-    allocated once, so an hour of windows costs one copy.  ``check`` (``ctx.check_cancelled``)
-    runs every few hundred windows.
+    centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  Where no window plays
+    (a gap longer than ``default_frames``) the output is silent.  The output is allocated once, so
+    an hour of windows costs one copy.  ``check`` (``ctx.check_cancelled``) runs every few hundred
+    windows.
     """
     total = positions[-1] + windows[-1].frames
     out = np.zeros((windows[0].channels, total), np.float32)
-    mends: list[tuple[int, int]] = []
-    seams = _seams(windows, positions, fade_frames, default_frames, mends)
-    bounds = [(0, 0)] + seams + [(total, 0)]
+    seams = _seams(windows, positions, fade_frames, default_frames)
+    bounds = [_Seam(0, 0, 0, silent=True)] + seams + [_Seam(total, 0, total, silent=True)]
     for k, w in enumerate(windows):
         if check is not None and k % 256 == 0:
             check()
-        lo, hi = bounds[k][0] + bounds[k][1], bounds[k + 1][0]      # where this window plays alone
+        lo, hi = bounds[k].start + bounds[k].length, bounds[k + 1].start     # where this window plays alone
         if hi > lo:
             a, b = max(lo, positions[k]), min(hi, positions[k] + w.frames)
             if b > a:
                 out[:, a:b] = w.samples[:, a - positions[k]:b - positions[k]]
-            if a > lo or b < hi:       # a gap between placed windows: the mirrored continuation, then silence
-                out[:, lo:a] = _extended(w, positions[k], lo, max(lo, a))
+            if a > lo and not bounds[k].silent:        # a short gap: bridged by the mirrored continuation
+                out[:, lo:a] = _extended(w, positions[k], lo, a)
+            if b < hi and not bounds[k + 1].silent:
                 out[:, max(b, lo):hi] = _extended(w, positions[k], max(b, lo), hi)
-    for k, (start, length) in enumerate(seams, 1):
+    for k, seam in enumerate(seams, 1):
         if check is not None and k % 256 == 0:
             check()
-        if length:
-            fade_out, fade_in = crossfade_gains(length, curve)
-            tail = _extended(windows[k - 1], positions[k - 1], start, start + length)
-            head = _extended(windows[k], positions[k], start, start + length)
-            out[:, start:start + length] = tail * fade_out + head * fade_in
-    for seam, half in mends:
-        _mend(out, seam, half)
-    return out, [start + length // 2 for start, length in seams]
+        if seam.length:
+            start, end = seam.start, seam.start + seam.length
+            fade_out, fade_in = crossfade_gains(seam.length, curve)
+            r = seam.ratios or (None, None)
+            tail = _continued(windows[k - 1], positions[k - 1], start, end, windows[k], positions[k], r[0])
+            head = _continued(windows[k], positions[k], start, end, windows[k - 1], positions[k - 1], r[1])
+            out[:, start:end] = tail * fade_out + head * fade_in
+    for seam in seams:
+        if seam.mend:
+            _mend(out, seam.centre, seam.mend, seam.natural)
+    return out, [seam.start + seam.length // 2 for seam in seams]
 
 
-def _mend(out: np.ndarray, seam: int, half: int) -> None:
+def _mend(out: np.ndarray, seam: int, half: int, natural: np.ndarray | None = None) -> None:
     """Make the cut at ``seam`` continuous without replacing any material: the step across it is set to
-    the mean of the steps on either side (the slope both sides have), by a smooth offset that is
-    largest at the seam and gone ``half`` frames away (a raised cosine, flat at both ends).  Where the
-    two sides already join (windows changed alike, by a gain say) the offset is near zero and the
-    music is untouched: a crossfade over a made-up continuation softened every downbeat's kick by
-    3-4 dB; a transposed or regenerated window's jump is taken out, so it does not click."""
-    a1, a2 = out[:, seam - 1].astype(np.float64), out[:, seam - 2].astype(np.float64)
-    b0, b1 = out[:, seam].astype(np.float64), out[:, seam + 1].astype(np.float64)
-    jump = (b0 - a1) - 0.5 * ((a1 - a2) + (b1 - b0))
+    the mean of the steps on either side (the slope both sides have), or to ``natural`` (per channel:
+    the source's own step there, as the windows are now), by a smooth offset that is largest at the
+    seam and gone ``half`` frames away (a raised cosine, flat at both ends).  Windows changed by a
+    gain keep the source's step, a downbeat's attack with it (the offset is zero where both sides
+    took the same gain); a transposed or regenerated window's jump is taken out, so it does not click."""
+    jump = _step(out[:, seam - 2:seam], out[:, seam:seam + 2])
+    if natural is not None:
+        jump = jump - natural
+        if np.abs(jump).max() <= 1e-6 * max(float(np.abs(out[:, seam - 1:seam + 1]).max()), 1e-3):
+            return          # the source's step, as it was: nothing to mend
     w = 0.5 * (1.0 + np.cos(np.pi * np.arange(half) / half))          # 1 at the seam, 0 at half
     out[:, seam - half:seam] += (0.5 * jump[:, None] * w[::-1]).astype(np.float32)
     out[:, seam:seam + half] -= (0.5 * jump[:, None] * w).astype(np.float32)
+
+
+def _padding(last: Audio) -> int:
+    """The silence ``last=pad`` added to the last window, where it is still silent (the piece ends
+    where the source did); 0 if the window was not padded, or something now plays there."""
+    c = read_cut(last.edges, last.channels)
+    if c is None or c.padded <= 0 or c.frames != last.frames or c.padded >= last.frames:
+        return 0
+    return c.padded if not last.samples[:, -c.padded:].any() else 0
 
 
 def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
@@ -224,6 +322,7 @@ def stitch(windows: list[Audio], *,
     positions = place_windows(same)
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
+    samples = samples[:, :samples.shape[1] - _padding(same[-1])]
     joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", markers=_labels(first, centres))
     rate = project_rate(ctx)      # then brought to the project's rate whole (window by window, each lands off
     return joined if not rate else resample_audio(joined, rate, check=check)   # by a fraction of a frame)

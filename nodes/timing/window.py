@@ -22,7 +22,7 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio, edge_digest
+from nodeflow.audio import Audio, cut_record
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import (NOTE_VALUES, ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds,
@@ -360,6 +360,7 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[A
             samples = np.pad(samples, ((0, 0), (0, end - audio.frames)))
         overlap = min(max(prev_end - start, 0), end - start) if index else 0
         windows.append(audio.replace(samples, start_frame=audio.start_frame + start, index=index,
-                                     tokens=tokens, overlap_frames=overlap, edges=edge_digest(samples)))
+                                     tokens=tokens, overlap_frames=overlap,
+                                     edges=cut_record(samples, padded=max(0, end - audio.frames))))
         prev_end = end
     return windows

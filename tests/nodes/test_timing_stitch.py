@@ -199,3 +199,88 @@ def test_windows_changed_alike_keep_their_downbeats_and_reordered_ones_are_mende
     assert not np.array_equal(turned.samples[:, cut - h:cut + h], joined[:, cut - h:cut + h])      # mended
     steps = np.abs(np.diff(turned.samples[0, cut - h:cut + h]))
     assert steps.max() <= np.abs(np.diff(joined[0, cut - h:cut + h])).max()
+
+
+def _hard_downbeats(bpm: float, bars: int, rate: int) -> Audio:
+    """A kick whose attack starts at full level exactly on each bar line, over a pad that carries on."""
+    n = round(bars * 4 * 60 / bpm * rate)
+    t = np.arange(n) / rate
+    x = 0.2 * np.sin(2 * np.pi * 110 * t)
+    for k in range(bars):
+        k0 = round(k * 4 * 60 / bpm * rate)
+        u = t[:n - k0][:round(0.15 * rate)]
+        x[k0:k0 + len(u)] += 0.6 * np.cos(2 * np.pi * 55 * u) * np.exp(-u * 20)     # 0.6 at once on the line
+    return Audio(x, rate)
+
+
+def test_windows_turned_down_alike_keep_every_downbeat_to_the_bit():
+    """QA: a kick with a hard attack on each bar line lost 2.8 dB of its first 2 ms and gained a ramp 5 ms
+    before the line (the mend took the attack for a click); a chain gain(-3) | stitch differed by 0.283."""
+    x = _hard_downbeats(131.0, 4, 44100)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0)
+    g = np.float32(10 ** (-3 / 20))
+    for fade_s in (None, 0.05):
+        y = stitch.fn([w.replace(w.samples * g) for w in wins], fade_s=fade_s)
+        np.testing.assert_allclose(y.samples, x.samples * g, rtol=0, atol=1e-6)
+        s = wins[1].start_frame
+        assert np.abs(y.samples[0, s:s + 88]).max() == pytest.approx(np.abs(x.samples[0, s:s + 88]).max() * g, rel=1e-6)
+
+
+def test_windows_at_different_gains_only_lose_the_step_between_the_gains():
+    """Every other window 6 dB down: the level step at each seam is mended (no click), the attack stays:
+    the seam's step is the source's, at the later window's gain."""
+    x = _hard_downbeats(131.0, 4, 44100)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0)
+    gains = [1.0 if k % 2 == 0 else 0.5 for k in range(len(wins))]
+    y = stitch.fn([w.replace(w.samples * np.float32(g)) for w, g in zip(wins, gains)])
+    ref = np.concatenate([w.samples * np.float32(g) for w, g in zip(wins, gains)], axis=1)
+    for k, w in enumerate(wins[1:], 1):
+        s = w.start_frame
+        assert np.abs(y.samples[:, s - 221:s + 221] - ref[:, s - 221:s + 221]).max() < 0.05     # 5 ms each side
+        np.testing.assert_array_equal(y.samples[:, s + 221:s + 2000], ref[:, s + 221:s + 2000])
+        attack = y.samples[0, s] - y.samples[0, s - 1]
+        assert attack == pytest.approx(0.6 * gains[k], abs=0.02)           # the downbeat's own step, kept
+
+
+def test_a_crossfade_over_windows_that_are_the_source_scaled_is_the_source_under_a_gain_ramp():
+    """fade_s over unchanged windows put a reversed copy of each downbeat before the bar line (QA: -7.5
+    dBFS); over windows at two gains each side now continues as its neighbour, not as a mirror image."""
+    x = _hard_downbeats(131.0, 4, 44100)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0)
+    np.testing.assert_array_equal(stitch.fn(wins, fade_s=0.25).samples, x.samples)
+    np.testing.assert_array_equal(stitch.fn(wins, fade_s=0.05, curve="equal_power").samples, x.samples)
+    y = stitch.fn([wins[0], wins[1].replace(wins[1].samples * np.float32(0.5))] + wins[2:], fade_s=0.1)
+    s, h = wins[1].start_frame, round(0.05 * 44100)
+    ramp = np.linspace(1.0, 0.5, 2 * h + 2)[1:-1]
+    np.testing.assert_allclose(y.samples[0, s - h:s + h], x.samples[0, s - h:s + h] * ramp, atol=2e-4)
+
+
+def test_where_no_window_plays_the_stitch_is_silent():
+    """QA: windows trimmed short, or a bar left out, left gaps the stitch filled with the window before
+    played backwards at full level (-13 dBFS, correlation 0.999)."""
+    from nodes.dsp.basic import trim
+    x = _hard_downbeats(120.0, 3, 44100)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=120.0)
+    short = [trim.fn(w, end_s=1.0) for w in wins]
+    for fade_s in (None, 0.0, 0.05):
+        y = stitch.fn(short, fade_s=fade_s)
+        assert y.frames == wins[-1].start_frame + 44100
+        for w in wins[:-1]:
+            np.testing.assert_array_equal(y.samples[:, w.start_frame:w.start_frame + 44100],
+                                          x.samples[:, w.start_frame:w.start_frame + 44100])
+            assert not y.samples[:, w.start_frame + 44100:w.start_frame + w.frames].any()
+    left_out = stitch.fn([wins[0], wins[2]])
+    assert left_out.frames == x.frames and not left_out.samples[:, wins[1].start_frame:wins[2].start_frame].any()
+    np.testing.assert_array_equal(left_out.samples[:, wins[2].start_frame:], x.samples[:, wins[2].start_frame:])
+
+
+def test_a_padded_last_window_comes_back_at_the_source_length():
+    """QA: last="pad" made the stitched piece longer than the source (483948 -> 484948 frames)."""
+    x = _hard_downbeats(131.0, 4, 44100)
+    x = x.replace(x.samples[:, :-1000])
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0, last="pad")
+    assert wins[-1].frames > x.frames - wins[-1].start_frame
+    for w8 in (wins, [w.replace(w.samples * np.float32(0.5)) for w in wins]):
+        y = stitch.fn(w8)
+        assert y.frames == x.frames
+    np.testing.assert_array_equal(stitch.fn(wins).samples, x.samples)
