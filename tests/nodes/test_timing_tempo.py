@@ -74,3 +74,53 @@ def test_a_note_value_alone_counts_the_detected_bar_in_those_notes():
     clip = music(100.0, 3, 30.0, 22050, channels=1)        # three quarter notes a bar at 100 bpm
     meter = dict(detect_tempo.fn(clip, note_value=8).info)["meter"]
     assert meter == "6/8", meter
+
+
+def _held(seconds: float, rate: int, kind: str) -> Audio:
+    t = np.arange(round(seconds * rate)) / rate
+    if kind == "pad":             # a held chord: A C# E A
+        y = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (220.0, 275.0, 330.0, 440.0))
+    elif kind == "swell":         # the chord swelling slowly, not on any pulse
+        y = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (196.0, 246.9, 293.7)) * (1 + 0.5 * np.sin(2 * np.pi * 0.3 * t))
+    else:
+        y = np.random.default_rng(5).standard_normal(len(t)) * 0.1
+    return Audio(np.array([y, y]), rate)
+
+
+@pytest.mark.parametrize("kind, rate", [("pad", 44100), ("pad", 48000), ("swell", 44100), ("noise", 22050)])
+def test_a_clip_without_a_beat_is_said_to_have_none(kind, rate):
+    """QA: a held pad was given 145.48 bpm 7/4 at 44.1 kHz and 143.55 bpm 5/4 at 48 kHz, and the CLI wrote
+    that tempo and 'bar 2' cue markers into the file."""
+    with pytest.raises(AudioError, match=r"no steady beat found in the clip: nothing in it starts on a pulse .*"
+                                         r"type the tempo instead \(bpm=\.\.\.\)"):
+        detect_tempo.fn(_held(8.0, rate, kind))
+
+
+def test_a_four_four_loop_accented_on_one_and_three_is_four_four():
+    """QA: a 4/4 loop with its kick on beat 1 (and 3) was read as 2/4, so bars=1 windows were half a bar."""
+    rate, bpm = 44100, 87.3
+    beat = 60.0 / bpm
+    n = round(16 * 4 * beat * rate)
+    t = np.arange(n) / rate
+    x = np.zeros(n)
+    for k in range(16 * 4):
+        k0 = round(k * beat * rate)
+        u = t[:n - k0][:round(0.2 * rate)]
+        if k % 2 == 0:                # kicks on 1 and 3
+            x[k0:k0 + len(u)] += 0.8 * np.sin(2 * np.pi * (45 + 90 * np.exp(-u * 30)) * u) * np.exp(-u * 12)
+        else:                         # a snare on 2 and 4
+            noise_ = np.random.default_rng(k).standard_normal(len(u))
+            x[k0:k0 + len(u)] += 0.3 * noise_ * np.exp(-u * 30)
+    info = dict(detect_tempo.fn(Audio(x, rate)).info)
+    assert info["meter"] == "4/4" and abs(float(info["bpm"]) - bpm) < 0.05, info
+
+
+def test_a_typed_tempo_travels_in_full():
+    """QA: bpm=87.31415 was carried as '87.3141' (6 digits), putting bpm=auto windows a frame off the typed grid."""
+    x = Audio(np.zeros((1, 44100 * 30)), 44100)
+    for bpm in (87.31415, 131.0001, 97.53125):
+        carried = detect_tempo.fn(x, bpm=bpm, beats_per_bar=4)
+        assert float(dict(carried.info)["bpm"]) == bpm
+        auto = tokenize_window.fn(carried, unit="bars", size=1, bpm="auto", beats_per_bar="auto")
+        typed = tokenize_window.fn(x, unit="bars", size=1, bpm=bpm, beats_per_bar=4)
+        assert [w.start_frame for w in auto] == [w.start_frame for w in typed]
