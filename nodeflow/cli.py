@@ -429,6 +429,31 @@ def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
             print(f"warning: command '{ep.name}' ({ep.value}) failed to load: {e}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, ``kill``, a job scheduler) stop a command as Ctrl-C does:
+    the run is cancelled, what finished is said, and no partial file is left (QA: they killed the
+    process outright and an mp3 export's temp file stayed).  The handlers before are put back."""
+    import signal
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    before = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            before[sig] = signal.signal(sig, stop)
+        except (OSError, ValueError):
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
@@ -436,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.print_help()
         return EXIT_USAGE
     try:
-        with _limit_flags(args):
+        with _limit_flags(args), _stop_signals():
             return int(args.fn(args) or 0)
     except Cancelled as e:
         print(f"cancelled: {e}", file=sys.stderr)

@@ -145,7 +145,7 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
     result = None
     try:
         try:
-            handle.result(STOP_WAIT_S)
+            result = handle.result(STOP_WAIT_S)     # (it may have finished as Ctrl-C came: its files are written)
         except Cancelled as e:
             result = e.result
         except Exception:  # noqa: BLE001 - timed out, or a node failed while stopping
@@ -166,8 +166,10 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
 
 def _quit_now() -> None:
     """Exit 130 at once, even with a node still running (its worker processes are killed)."""
+    from .atomic import remove_live_temps
     from .worker import end_all_workers
     end_all_workers()
+    remove_live_temps()         # an encoder still writing leaves no partial file
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

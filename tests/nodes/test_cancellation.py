@@ -219,3 +219,43 @@ def test_ctrl_c_in_audiochain_run_stops_within_a_second_and_says_what_finished(t
     assert elapsed < 1.5, text
     assert "stopped: 1 of 3 node(s) finished (load); no file written" in text, text
     assert not (tmp_path / "out" / "varied.wav").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_during_an_mp3_encode_leaves_no_partial_file(tmp_path, sig):
+    """QA: Ctrl-C, SIGTERM or SIGHUP while libsndfile encoded an mp3 (one call, not cancellable) left a
+    2.6 MB ``.long.mp3.<pid>-<random>.tmp.mp3`` in the output folder; TERM and HUP killed the process."""
+    from nodeflow.fileformat import save
+    rng = np.random.default_rng(3)
+    sf.write(str(tmp_path / "long.flac"), (rng.standard_normal((44100 * 240, 2)) * 0.1).astype(np.float32), 44100)
+    g = Graph()
+    load = g.add("io.load", id="load", path=str(tmp_path / "long.flac"))
+    e = g.add("io.export", id="export", path="long.mp3")
+    g.connect(load.out, e.audio)
+    save(g, tmp_path / "g.msgpack")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "g.msgpack"), "-o", str(out),
+                             "--no-cache"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    lines: list[str] = []
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(p.name.endswith(".tmp.mp3") for p in out.iterdir())):   # encoding now
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        code = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    text = "".join(lines)
+    assert code == 130, text
+    assert "Traceback" not in text and "stopped:" in text, text
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == [], text     # (a folder the run made: gone)
