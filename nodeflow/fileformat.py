@@ -60,6 +60,26 @@ def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
         return str(target)
 
 
+def shared_path(value: str, old_base: Path, new_base: Path) -> str:
+    """:func:`rebase_path` for a file others read (an exported audio file's embedded graph, a sweep's
+    manifest): relative to ``new_base`` while that stays near it (at most two folders up, not through
+    the file system's root, not into the home folder from outside it), else the file's name alone: a
+    way that climbs further spells this machine's folder layout (``../../home/alice/Music/song.flac``:
+    the user's name; QA)."""
+    target = Path(os.path.normpath(resolve(value, old_base).absolute()))
+    base = Path(os.path.normpath(new_base.absolute()))
+    try:
+        common = Path(os.path.commonpath([target, base]))
+        rel = Path(os.path.relpath(target, base))
+    except ValueError:            # another drive (Windows)
+        return target.name
+    home = Path(os.path.normpath(Path.home().absolute()))
+    into_home = home in target.parents and home not in base.parents and base != home
+    if common == Path(common.anchor) or into_home or sum(part == ".." for part in rel.parts) > 2:
+        return target.name
+    return rel.as_posix()
+
+
 def portable_text(value: str) -> str:
     """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
     files (a bundle's graph, a fine-tuned adapter) never show this machine's folder layout."""
@@ -109,11 +129,13 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     for inst in graph.nodes.values():
         spec = reg.get(inst.type)
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
+        rebase = shared_path if portable else rebase_path
         for (nid, name) in inputs:
-            if nid == inst.id:
-                params[name] = rebase_path(params[name], old_base, Path(base_dir if base_dir is not None else old_base))   # inputs: only with base_dir
+            if nid == inst.id:       # inputs: only with base_dir
+                params[name] = rebase(params[name], old_base, Path(base_dir if base_dir is not None else old_base))
         if portable or base_dir is not None:
-            params = {k: _saved("write" if graph.is_own_path(inst.id, k) else "", v, old_base, base_dir)  # inputs: above
+            params = {k: _saved("write" if graph.is_own_path(inst.id, k) else "", v, old_base, base_dir,
+                                portable=portable)          # inputs: above
                       for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
@@ -133,12 +155,14 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
         "editor": graph.editor,
-        **({"sweep": _saved_sweep(graph, old_base, base_dir) if portable or base_dir is not None else graph.sweep}
+        **({"sweep": _saved_sweep(graph, old_base, base_dir, portable=portable) if portable or base_dir is not None
+            else graph.sweep}
            if graph.sweep else {}),
     }
 
 
-def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None) -> Any:
+def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None, *,
+           portable: bool = False) -> Any:
     """A parameter value as a file stores it: an absolute write path of the user's own (an export's
     set from Python or in the editor; a sweep's) by its name, since stored write paths are the
     output folder's (``../../home/you/Music/x.wav`` showed the folder layout and was refused when
@@ -148,11 +172,12 @@ def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[st
     if mode == "write" and isinstance(value, str) and _absolute(value.strip()):
         return portable_text(value)
     if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
-        return rebase_path(value, old_base, Path(base_dir))
+        return (shared_path if portable else rebase_path)(value, old_base, Path(base_dir))
     return _portable(value, None if base_dir is None else Path(base_dir))
 
 
-def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] | None, *,
+                 portable: bool = False) -> dict[str, Any]:
     """``graph.sweep`` with each axis' values stored as its parameter's are (see :func:`_saved`): the
     paths a sweep tries are no absolute paths of this machine either."""
     sweep = dict(graph.sweep)
@@ -160,7 +185,7 @@ def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] 
     for axis in sweep.get("axes", []) if isinstance(sweep.get("axes"), list) else []:
         if isinstance(axis, dict) and isinstance(axis.get("param"), str) and isinstance(axis.get("values"), list):
             mode = path_mode(graph, *axis["param"].partition(".")[::2])
-            axis = dict(axis, values=[_saved(mode, v, old_base, base_dir) for v in axis["values"]])
+            axis = dict(axis, values=[_saved(mode, v, old_base, base_dir, portable=portable) for v in axis["values"]])
         axes.append(axis)
     if "axes" in sweep:
         sweep["axes"] = axes

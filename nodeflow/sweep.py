@@ -371,16 +371,11 @@ _ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\",;:()\[\]{}<>|]+)")
 
 
 def portable_path(path: str, base: Path) -> str:
-    """``path`` as the manifest stores it: relative to ``base`` (the output folder) when it is within
-    a few folders of it, else by file name: a shared manifest shows no one's folder layout."""
-    p = Path(path)
-    if not p.is_absolute():
-        return path
-    try:
-        rel = Path(os.path.relpath(p, base.resolve()))
-    except ValueError:
-        return p.name
-    return rel.as_posix() if sum(part == ".." for part in rel.parts) <= 2 else p.name
+    """``path`` as the manifest stores it: an absolute one as :func:`.fileformat.shared_path` has it
+    (relative to ``base``, the output folder, when near it, else by file name): a shared manifest
+    shows no one's folder layout."""
+    from .fileformat import shared_path
+    return shared_path(path, base, base) if Path(path).is_absolute() else path
 
 
 def portable(doc: Any, base: Path) -> Any:

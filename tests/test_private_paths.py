@@ -119,3 +119,32 @@ def test_audio_a_bundle_s_run_exports_names_its_inputs_as_the_bundle_does(tmp_pa
     assert b"audiochain-bundle-" not in raw
     assert loads(read_embedded_graph(tmp_path / "out" / "o.wav")).nodes["load"].params["path"] == "files/in.wav"
     capsys.readouterr()
+
+
+def test_inputs_far_from_where_the_audio_lands_are_named_by_file_alone(tmp_path, capsys, monkeypatch):
+    """QA: rendered outside the user's folder, an export's embedded graph and a sweep's manifest said
+    ``../../home/alice/Music/song.flac`` (the user's name and folder layout)."""
+    from nodeflow.audiometa import read_embedded_graph
+    from nodeflow.fileformat import loads
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    music = home / "alice" / "Music"
+    music.mkdir(parents=True)
+    t = np.arange(44100 * 2) / 44100
+    sf.write(music / "song.flac", np.stack([np.sin(2 * np.pi * 220 * t)] * 2).T * 0.3, 44100)
+    g = Graph()
+    g.path = music / "g.msgpack"
+    a = g.add("io.load", id="load", path=str(music / "song.flac"))
+    e = g.add("io.export", id="export", path="take.flac")
+    g.connect(a.out, e.audio)
+    save(g, g.path)
+    out = tmp_path / "renders"
+    assert main(["run", str(g.path), "-o", str(out), "-q"]) == 0
+    assert main(["run", str(g.path), "-o", str(out / "sweep"), "-q", "--sweep", "export.peak_db=-3,-1"]) == 0
+    embedded = loads(read_embedded_graph(out / "take.flac"))
+    assert embedded.nodes["load"].params["path"] == "song.flac"
+    for f in (out / "take.flac", out / "sweep" / "manifest.json", out / "sweep" / "manifest.csv"):
+        assert b"alice" not in f.read_bytes(), f
+    near = music / "renders"           # rendered beside its inputs: still found relative to the file
+    assert main(["run", str(g.path), "-o", str(near), "-q"]) == 0
+    assert loads(read_embedded_graph(near / "take.flac")).nodes["load"].params["path"] == "../song.flac"
