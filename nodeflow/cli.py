@@ -32,9 +32,14 @@ def _load(path: str) -> Graph:
 
 
 def _print_external_reads(graph: Graph, stream: TextIO) -> None:
-    """One line per file or folder the graph reads outside its own folder (``Graph.external_reads``)."""
+    """One line per file or folder the graph reads outside its own folder (``Graph.external_reads``),
+    its saved sweep's values included (QA: a sweep over load.path read ~/.ssh/id_rsa unannounced)."""
+    from .sweep import sweep_reads
     for nid, param, path in graph.external_reads():
         print(f"reads outside its folder: {printable(nid)}.{printable(param)} -> {printable(path)}", file=stream)
+    for nid, param, read in sweep_reads(graph):
+        print(f"reads outside its folder (a sweep value): {printable(nid)}.{printable(param)} -> {printable(read)}",
+              file=stream)
 
 
 def apply_sets(graph: Graph, sets: Sequence[str]) -> None:
@@ -216,6 +221,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if is_bundle(args.graph):   # inspected in place: its files/ were verified inside the zip, not looked up on disk
         graph = in_place_probe(graph)
     problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
+    if graph.sweep:             # what a run of its saved sweep would refuse too
+        from .sweep import sweep_from_graph, sweep_problems
+        try:
+            axes, mode = sweep_from_graph(graph)
+            problems += sweep_problems(graph, axes, mode, output_dir=_output_dir(args),
+                                       allow_outside=args.allow_outside, device=args.device)
+        except ParameterError as e:
+            problems.append(f"sweep: {e}")
     _print_external_reads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")

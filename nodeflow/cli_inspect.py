@@ -77,6 +77,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(to_document(graph), indent=2, default=str))
     else:
         print(printable(describe_graph(graph, args.graph), keep_newlines=True))
+        if graph.sweep:
+            from .sweep import sweep_summary
+            print(printable(sweep_summary(graph)))
     _print_external_reads(graph, sys.stderr if args.json else sys.stdout)
     return EXIT_OK
 

@@ -260,6 +260,11 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
                              "worker uses its own device: pass one device (or auto)")
     graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
                 device=args.device)
+    from .errors import GraphError
+    from .sweep import sweep_problems
+    if problems := sweep_problems(graph, axes, mode, output_dir=out_dir / variants[0].name,
+                                  allow_outside=args.allow_outside, device=args.device, values=False):
+        raise GraphError(problems)
     total = len(variants)
     done = [0]
 

@@ -364,3 +364,41 @@ def test_a_variants_name_never_cuts_a_number():
     many = Variant(7, tuple((f"n{i}.gain_db", -12.25 - i) for i in range(9))).name
     assert many.endswith("_etc") and len(many) <= 85, many
     assert all(f"gain_db=-{12.25 + i:g}" in many for i in range(4)), many
+
+
+def test_a_saved_sweep_is_checked_whole_by_validate_show_and_run(audio_graph, tmp_path, capsys, monkeypatch):
+    """QA: a graph's saved sweep passed every check before the run: 10,000 values that would write 8.9
+    million files were 'ok' in validate, unmentioned by show; --max-files counted one variant; paths of
+    a sweep over load.path (~/.ssh/id_rsa) and export.path (/tmp/...) went unsaid until they ran."""
+    g = load(audio_graph)
+    g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [float(v) for v in range(-20, 5)]}]}
+    save(g, audio_graph)
+    capsys.readouterr()
+    monkeypatch.setenv("AUDIOCHAIN_MAX_FILES", "10")
+    assert main(["validate", str(audio_graph)]) == 1
+    said = capsys.readouterr().out
+    assert "sweep: its 25 variants would write 1 file(s) each, 25 in all; the limit is 10 files per run" in said
+    assert main(["show", str(audio_graph)]) == 0
+    assert "saved sweep: 25 variant(s) (grid) over gain.gain_db; all of them: 25 file(s) written" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q"]) == 1
+    assert "25 in all; the limit is 10 files per run" in capsys.readouterr().err and not out.exists()
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6..6", "--max-files", "3"]) == 1
+    assert "13 in all; the limit is 3 files per run" in capsys.readouterr().err and not out.exists()
+    monkeypatch.delenv("AUDIOCHAIN_MAX_FILES")
+    secret = tmp_path / "private" / "key.wav"
+    secret.parent.mkdir()
+    secret.write_bytes(b"not audio at all")
+    g.sweep = {"mode": "grid", "axes": [{"param": "load.path", "values": [str(secret)]},
+                                        {"param": "export.path", "values": ["take.wav", "../../../up.wav"]}]}
+    g.path = tmp_path / "shared" / "g.msgpack"
+    g.path.parent.mkdir()
+    from nodeflow.fileformat import dumps
+    g.path.write_bytes(dumps(g, g.path.parent))         # as a stranger's graph file holds it
+    capsys.readouterr()
+    assert main(["validate", str(g.path), "-o", str(tmp_path / "o2")]) == 1
+    said = capsys.readouterr().out
+    assert f"reads outside its folder (a sweep value): load.path -> {secret}" in said
+    assert "sweep load.path=" in said and "not a readable audio file" in said
+    assert "sweep export.path=" in said and "writes outside the output folder" in said
+    assert not (tmp_path / "o2").exists()
