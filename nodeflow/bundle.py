@@ -227,6 +227,13 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
         if value not in tops:
             raise FileFormatError(f"{src}: node '{nid}' reads {param}={value!r}, which the bundle does not carry; "
                                   "a bundle's graph may only read its own files/ (refusing)")
+    used = {v for inst in graph.nodes.values() for v in inst.params.values() if isinstance(v, str)}
+    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+        used.update(v for v in (axis.get("values") if isinstance(axis, dict) else None) or [] if isinstance(v, str))
+    if unused := sorted(tops - used):      # (QA: files/evil.py, files/run.sh were unpacked beside the graph)
+        raise FileFormatError(f"{src}: carries {unused[0]!r}, which its graph does not use; a bundle carries only the "
+                              "files its graph reads, as audiochain pack makes it (refusing: ask the sender to pack "
+                              "it again)")
     return graph
 
 

@@ -226,6 +226,9 @@ def _cases() -> dict[str, callable]:
     c["graph-reads-ssh-key"] = lambda: build(graph=_graph_bytes(str(Path.home() / ".ssh" / "id_rsa")))
     c["graph-reads-tilde"] = lambda: build(graph=_graph_bytes("~/.ssh/id_rsa"))
     c["graph-reads-missing-member"] = lambda: build(graph=_graph_bytes("files/ghost.wav"))
+    # files the graph never reads, unpacked beside it (QA: files/evil.py, files/run.sh)
+    c["unused-script"] = lambda: build({"files/x.wav": WAV, "files/evil.py": b"import os; os.system('id')\n"})
+    c["unused-audio"] = lambda: build({"files/x.wav": WAV, "files/other.wav": WAV})
     return c
 
 
