@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,13 +116,8 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
     with f:
         rate, total, is_mp3, channels = f.samplerate, f.frames, f.format == "MP3", f.channels
         vorbis = f.format in VORBIS_FORMATS           # channels in Vorbis order (see ._channels)
-        missing = _wav_missing_bytes(path) if f.format == "WAV" else 0
-        if missing:
-            raise AudioError(f"{path}: file is truncated: its data chunk is {missing} bytes short; "
-                             "re-export or re-download it")
-        if total <= 0:
-            raise AudioError(f"{path}: contains no audio frames ({f.format} {f.subtype}); "
-                             "the file may be truncated or damaged")
+        if why := damage(path, f):
+            raise AudioError(why)
         known = total < _UNKNOWN_LENGTH          # a streamed FLAC leaves its length unset
         start, stop = frame_range(path, start_s, end_s, rate, total if known else None)
         n = None if stop is None else stop - start
@@ -177,13 +173,8 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
         rate, total, channels, fmt = f.samplerate, f.frames, f.channels, f.format
         if fmt == "MP3" or total >= _UNKNOWN_LENGTH:
             raise NotStreamable("mp3, or a stream of unknown length")
-        missing = _wav_missing_bytes(path) if fmt == "WAV" else 0
-        if missing:
-            raise AudioError(f"{path}: file is truncated: its data chunk is {missing} bytes short; "
-                             "re-export or re-download it")
-        if total <= 0:
-            raise AudioError(f"{path}: contains no audio frames ({f.format} {f.subtype}); "
-                             "the file may be truncated or damaged")
+        if why := damage(path, f):
+            raise AudioError(why)
     start, stop = frame_range(path, start_s, end_s, rate, total)
     n = stop - start
     limit_frames = limit // (4 * channels)
@@ -302,6 +293,17 @@ def _read_mp3(f, start: int, n: int) -> np.ndarray:
     preroll = min(start, MP3_PREROLL)
     f.seek(start - preroll)
     return f.read(preroll + n, dtype="float32", always_2d=True)[preroll:]
+
+
+def damage(path: Path, f: Any) -> str:
+    """Why the open soundfile ``f`` of ``path`` cannot be played although libsndfile opened it (a WAV
+    whose data chunk is shorter than its header says, no frames at all), in one line; '' if none."""
+    missing = _wav_missing_bytes(path) if f.format == "WAV" else 0
+    if missing:
+        return f"{path}: file is truncated: its data chunk is {missing} bytes short; re-export or re-download it"
+    if f.frames <= 0:
+        return f"{path}: contains no audio frames ({f.format} {f.subtype}); the file may be truncated or damaged"
+    return ""
 
 
 def _wav_missing_bytes(path: Path) -> int:

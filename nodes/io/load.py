@@ -12,8 +12,8 @@ from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
-from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, frame_range, read_ffmpeg, read_soundfile,
-                      stream_soundfile)
+from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, damage, ffmpeg_tools, frame_range, read_ffmpeg,
+                      read_soundfile, stream_soundfile)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
                                             ".mov", ".mkv", ".avi"}))
@@ -56,9 +56,11 @@ def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
     if file.suffix.lower() in SOUNDFILE_EXTS:
         import soundfile as sf
         try:
-            info = sf.info(str(file))
-            frames = int(info.frames) if 0 < info.frames < 2 ** 48 else None
-            return int(info.samplerate), int(info.channels), frames
+            with sf.SoundFile(str(file)) as f:
+                if why := damage(file, f):          # what the run would refuse: validate says it too
+                    return why
+                frames = int(f.frames) if 0 < f.frames < 2 ** 48 else None
+                return int(f.samplerate), int(f.channels), frames
         except Exception as e:   # noqa: BLE001 - libsndfile cannot read it: try ffprobe below
             reason = str(e).split(": ", 1)[-1]
     tools = ffmpeg_tools()

@@ -202,13 +202,24 @@ def _unreadable(tmp_path, kind: str):
         (tmp_path / kind).write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     elif kind == "empty.flac":
         (tmp_path / kind).write_bytes(b"")
+    elif kind == "no-frames.wav":          # a header and nothing after it
+        import soundfile as sf
+        sf.write(tmp_path / kind, np.zeros((0, 2), np.float32), 44100, subtype="PCM_24")
+    elif kind == "lying-header.wav":       # a data chunk that claims 4 GB and holds 0.1 s
+        import soundfile as sf
+        sf.write(tmp_path / kind, np.zeros((4410, 1), np.float32), 44100, subtype="PCM_16")
+        data = bytearray((tmp_path / kind).read_bytes())
+        at = data.index(b"data") + 4
+        data[at:at + 4] = (0xFFFFFFF0).to_bytes(4, "little")
+        (tmp_path / kind).write_bytes(bytes(data))
     elif kind == "silent-video.mp4":       # a video without a soundtrack
         ffmpeg("-f", "lavfi", "-i", "testsrc=d=0.5:s=64x48", "-pix_fmt", "yuv420p", str(tmp_path / kind))
     return tmp_path / kind
 
 
 @needs_ffmpeg
-@pytest.mark.parametrize("kind", ["random.wav", "header-only.wav", "empty.flac", "silent-video.mp4"])
+@pytest.mark.parametrize("kind", ["random.wav", "header-only.wav", "empty.flac", "silent-video.mp4", "no-frames.wav",
+                                  "lying-header.wav"])
 def test_validate_says_what_the_run_says_of_a_file_no_decoder_reads(tmp_path, kind):
     """validate said ok for a corrupt input, the run then refused it (QA): both now say the same line."""
     from nodeflow import Graph
