@@ -81,8 +81,13 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
         refused.add((nid, name))
     for (nid, name), value in graph.write_paths().items():
-        if nid in scope and (nid, name) not in refused and (why := unwritable(resolve(value, out_dir))):
+        if nid not in scope or (nid, name) in refused:
+            continue
+        if why := unwritable(resolve(value, out_dir)):
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: {why}")
+        elif (folder := _names_a_folder(graph, nid, name, value, out_dir)) is not None:
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} names a folder ({folder}); "
+                       f"give a file name, e.g. {value.rstrip('/')}/out{Path(value).suffix or '.wav'}")
     for nid, name, other in clashing_writes(graph, out_dir, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
                    f"node '{other}' writes too, and one would replace the other; give one of them another name")
@@ -98,6 +103,21 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         from .costs import cost_problems
         out.extend(cost_problems(graph, scope, base_dir, version=version))
     return out
+
+
+def _names_a_folder(graph: Graph, nid: str, name: str, value: str, out_dir: Path) -> Path | None:
+    """The existing folder a file-writing path names (the run refused it as it wrote; QA), or None;
+    a path ending in ``/`` is the node's own check, a parameter that takes a folder is left alone."""
+    from .outputs import resolve
+    spec = graph.spec(nid)
+    p = spec.params.get(name) if spec is not None else None
+    if p is None or p.path is None or p.path.folder or str(value).rstrip().endswith(("/", "\\")):
+        return None
+    dest = resolve(value, out_dir)
+    try:
+        return dest if dest.is_dir() else None
+    except OSError:
+        return None
 
 
 def _shown(value: str) -> str:

@@ -451,3 +451,12 @@ def test_a_path_longer_than_the_system_takes_is_one_short_line(home, capsys):
     line = assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "the path is 6111 bytes long",
                           "choose a shorter path")
     assert len(line) < 400 and "free some space" not in line
+
+
+def test_an_export_path_naming_a_folder_is_said_by_validate(home, capsys):
+    """QA: validate said ok, the run then refused 'names a folder' with FAILED progress lines."""
+    g = export_graph(home.parent / "downloads", "takes/mix.wav")
+    (Path("rendered") / "takes" / "mix.wav").mkdir(parents=True)
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and any("node 'export'" in l and "names a folder" in l and "give a file name" in l for l in out), out
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "names a folder")

@@ -259,7 +259,9 @@ def test_a_truncated_flac_fails_in_the_middle_with_the_loads_message(tmp_path):
     assert errors[0] == errors[1]
 
 
-def test_a_failing_streamed_export_does_not_stop_the_other_exports(tmp_path, source):
+def test_a_failing_streamed_export_does_not_stop_the_other_exports(tmp_path, source, monkeypatch):
+    from nodeflow import validation
+    monkeypatch.setattr(validation, "_names_a_folder", lambda *a: None)   # a folder made there after the check
     g = Graph()
     g.add("io.load", id="load", path=str(source))
     g.add("dsp.gain", id="g1", gain_db=-1.0)

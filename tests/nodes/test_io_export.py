@@ -335,7 +335,7 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
     # a name or format that cannot work is refused by validation, before anything runs (the node's
     # own check, shared through io.export's preflight, and the rate the input's header gives); what
     # needs the audio fails in the node
-    before_run = {"a.wav", "a.aiff", "noext", "  ", "a.mp3", "takes/", "a.flac"}
+    before_run = {"a.wav", "a.aiff", "noext", "  ", "a.mp3", "takes/", "a.flac", str(tmp_path)}   # (a folder: validate)
     for s, params, kind, message in cases:
         with pytest.raises(GraphError if params["path"] in before_run else ExecutionError, match=message) as info:
             run_export(s, tmp_path / "o", **params)
