@@ -29,7 +29,7 @@ from nodeflow.timebase import (NOTE_VALUES, ModelProfile, ProfileChoice, bars_to
                                grid_frame, profile_from_rates, profile_named)
 from nodeflow.types import Auto, ChoiceEnum, Range
 
-from .tempo import audio_tempo
+from .tempo import audio_tempo, note_value_problem
 
 __all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
 
@@ -195,6 +195,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     the fastest tempo, 400 bpm, so the count is an upper bound)."""
     from nodeflow.costs import Shape
     a = inputs["audio"]
+    if why := note_value_problem(params.get("note_value"), "tokenize_window"):      # (QA: validate said ok)
+        return {"out": Shape(0, a.channels, a.rate, problem=why)}
     unit = Unit(params["unit"])
     p = _profile(WindowProfile(params["profile"]), params["custom_rate_hz"], params["custom_tokens_per_s"],
                  params["custom_window_tokens"])

@@ -124,3 +124,16 @@ def test_a_typed_tempo_travels_in_full():
         auto = tokenize_window.fn(carried, unit="bars", size=1, bpm="auto", beats_per_bar="auto")
         typed = tokenize_window.fn(x, unit="bars", size=1, bpm=bpm, beats_per_bar=4)
         assert [w.start_frame for w in auto] == [w.start_frame for w in typed]
+
+
+@pytest.mark.parametrize("node_type", ["time.tokenize_window", "time.detect_tempo"])
+def test_a_note_value_that_is_none_is_said_by_validate(tmp_path, node_type):
+    """QA: note_value=3 was 'ok' in validate and refused by the run."""
+    import soundfile as sf
+    from nodeflow import Graph
+    sf.write(tmp_path / "in.wav", np.zeros((44100 * 5, 1), np.float32), 44100)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add(node_type, id="t", note_value=3, bpm=120.0, beats_per_bar=4)
+    g.connect("load", "t")
+    assert [p for p in g.problems() if "note_value=3 is not a note value" in p], g.problems()
