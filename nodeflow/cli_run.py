@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .dawruns import RunValues
     from .executor import Event, RunHandle
     from .graph import Graph
-    from .sweep import VariantResult
+    from .sweep import Variant, VariantResult
 
     # one run's part of a --daw project: its tracks, tempo (bpm) and meter, its exports off those bars
     DawPart = tuple[list[Track], float, tuple[int, int], list[str]]
@@ -282,13 +283,16 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
                                 on_variant=on_variant)
     else:
-        results = run_sweep(graph, variants, out_dir, executor=_executor(args), workers=args.jobs,
-                            device=args.device, keep_values=bool(args.daw), allow_outside=args.allow_outside,
-                            on_variant=_daw_collector(args, graph, on_variant, daw_parts))
+        results = _local_sweep(args, graph, variants, out_dir, _daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
                          results, executor=args.executor)
     js, cs = write_manifest(report, out_dir)
+    if any(r.status == "cancelled" for r in results):     # Ctrl-C: what finished is on record, the rest says so
+        ok = sum(r.status == "ok" for r in results)
+        print(f"stopped: {ok} of {total} variant(s) finished; manifest: {js} and {cs} (the cancelled ones are "
+              "listed; run the same command again to render them)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
     # variants finish in any order (they run side by side): tracks follow the variants' order
@@ -298,6 +302,55 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
             print(f"  {r.variant.name}: {r.status}: {printable(r.error)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant], out_dir: Path,
+                 on_variant: Callable[[VariantResult], None]) -> list[VariantResult]:
+    """:func:`.sweep.run_sweep` on a thread the first Ctrl-C stops: no new variant starts, the running
+    ones are cancelled, and every variant comes back (those that did not finish as ``cancelled``) so
+    the manifest records what was made (QA: Ctrl-C left 235 variant folders and no manifest); a second
+    Ctrl-C, or variants that do not stop, quit at once after the manifest is written."""
+    from .sweep import VariantResult, run_sweep
+    cancel = threading.Event()
+    finished: dict[int, VariantResult] = {}
+    box: dict[str, Any] = {}
+
+    def collect(r: VariantResult) -> None:
+        finished[r.variant.index] = r
+        on_variant(r)
+
+    def work() -> None:
+        try:
+            box["results"] = run_sweep(graph, variants, out_dir, executor=_executor(args), workers=args.jobs,
+                                       device=args.device, keep_values=bool(args.daw), cancel_event=cancel,
+                                       allow_outside=args.allow_outside, on_variant=collect)
+        except BaseException as e:  # noqa: BLE001 - raised again on the main thread
+            box["error"] = e
+    thread = threading.Thread(target=work, name="nodeflow-sweep", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\ninterrupted: stopping the sweep (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+        try:
+            thread.join(STOP_WAIT_S * 4)
+        except KeyboardInterrupt:
+            pass
+        if thread.is_alive():       # a variant that does not stop: record what finished, then quit
+            from .sweep import SweepReport, write_manifest
+            rows = [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),
+                                                           error="sweep interrupted") for v in variants]
+            js, _ = write_manifest(SweepReport(str(Path(args.graph).resolve()), "grid", [], rows,
+                                               executor=args.executor), out_dir)
+            print(f"stopped: {sum(r.status == 'ok' for r in rows)} of {len(rows)} variant(s) finished; manifest: "
+                  f"{js}", file=sys.stderr, flush=True)
+            _quit_now()
+    if "error" in box:
+        raise box["error"]
+    return box.get("results") or [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),
+                                                                         error="sweep interrupted") for v in variants]
 
 
 def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
