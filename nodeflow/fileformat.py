@@ -101,6 +101,24 @@ def _portable(value: Any, base: Path | None) -> Any:
     return value
 
 
+def _unpack_words(e: Exception) -> str:
+    """What msgpack's refusal means for a graph file, in its terms (QA: 'ValueError: 3 exceeds
+    max_bin_len(0)' named neither the problem nor a fix); the fix is always the sender's."""
+    text = str(e)
+    words = (("max_bin_len", "it holds raw bytes where a graph has only text, numbers, lists and maps"),
+             ("max_ext_len", "it holds a msgpack extension value, which a graph never has"),
+             ("strict_map_key", "it has a map whose keys are not text (a graph's maps are keyed by names)"),
+             ("max_str_len", f"it holds a text longer than the {MAX_STR >> 20} MiB a graph file allows"),
+             ("max_array_len", f"it holds a list longer than the {MAX_LINKS:,} items a graph file allows"),
+             ("max_map_len", f"it holds a map larger than the {MAX_NODES:,} entries a graph file allows"))
+    for key, said in words:
+        if key in text:
+            return f"{said}; it was not written by AudioChain or was damaged: ask for the graph again"
+    if isinstance(e, UnicodeDecodeError):
+        return "it holds text that is not UTF-8; it was not written by AudioChain or was damaged: ask for it again"
+    return f"{type(e).__name__}: {text[:120]}; it was not written by AudioChain or was damaged: ask for it again"
+
+
 def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
     """Provenance from a file, kept only where well-formed (it is informative, never trusted): the
     AudioChain version text and maps of text to text; anything else from a damaged or crafted file
@@ -280,7 +298,7 @@ def _unpack(data: bytes) -> Any:
     except msgpack.StackError:
         raise _Bad("data is nested too deeply") from None
     except (msgpack.FormatError, ValueError, UnicodeDecodeError, TypeError) as e:
-        raise _Bad(f"not a valid graph file ({type(e).__name__}: {e})") from None
+        raise _Bad(f"not a valid graph file: {_unpack_words(e)}") from None
     if not isinstance(doc, dict):   # a text file, random bytes...: what msgpack makes of them (a number
         # for "hello") would only puzzle
         raise _Bad("not an AudioChain graph (not a msgpack graph document; a corrupt or different file?)")

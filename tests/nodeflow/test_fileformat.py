@@ -218,3 +218,20 @@ def test_property_mutated_files_only_file_format_error(data):
         g.problems()  # whatever loads must also validate without crashing
     except FileFormatError:
         pass
+
+
+@pytest.mark.parametrize("mutate, said", [
+    (lambda d: d["nodes"][0]["params"].update(freq_hz=b"\x00\x01\x02"), "it holds raw bytes where a graph has only"),
+    (lambda d: d["nodes"][0]["params"].update(freq_hz=msgpack.ExtType(5, b"x")), "a msgpack extension value"),
+    (lambda d: d["metadata"].update({3: "x"}), "a map whose keys are not text"),
+    (lambda d: d["metadata"].update(note="x" * (2 << 20)), "a text longer than the 1 MiB a graph file allows"),
+])
+def test_what_msgpack_refuses_is_said_in_a_graph_files_terms(mutate, said):
+    """QA: 'not a valid graph file (ValueError: 3 exceeds max_bin_len(0))' named neither the problem nor a fix."""
+    doc = msgpack.unpackb(ff.dumps(sample_graph()))
+    mutate(doc)
+    with pytest.raises(FileFormatError) as e:
+        ff.loads(msgpack.packb(doc), "shared.msgpack", REG)
+    text = str(e.value)
+    assert text.startswith("shared.msgpack: not a valid graph file: ") and said in text, text
+    assert "max_" not in text and "strict_map_key" not in text and text.endswith("ask for the graph again")
