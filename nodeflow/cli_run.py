@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, _refuse_overwriting_inputs, apply_sets)
-from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError
+from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
 from .term import printable
 
@@ -48,6 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_dir = _output_dir(args)
     _check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):
+        if getattr(args, "trace", None):    # (QA: ignored without a word)
+            raise ParameterError(f"--trace {args.trace} records one run, and a sweep runs many; drop --trace, or "
+                                 "trace one variant with --no-sweep and --set NODE.PARAM=VALUE")
         if args.target:   # a sweep renders whole variants; it used to ignore --target silently
             raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "
                                  "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
@@ -84,8 +87,13 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     if trace is not None:
         from .callbacks import handlers
         listener = handlers(on_event, trace)
-    handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=listener,
-                       allow_outside=args.allow_outside)
+    try:
+        handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=listener,
+                           allow_outside=args.allow_outside)
+    except BaseException:
+        if trace is not None:
+            trace.close()
+        raise
     try:
         while not handle.done():
             time.sleep(0.05)
@@ -93,6 +101,10 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         return _interrupted(graph, handle, finished)
     finally:
         if trace is not None:
+            from .errors import GraphError
+            if handle.done() and isinstance(refused := handle.exception(0), GraphError):
+                from .runtypes import Event
+                trace(Event("refused", "", message=str(refused), error=refused))
             trace.close()
     failures = []
     try:
@@ -235,10 +247,14 @@ def _trace(args: argparse.Namespace, graph: Graph, out_dir: Path) -> TraceHandle
         return None
     from .callbacks import TraceHandler
     try:
+        Path(args.trace).parent.mkdir(parents=True, exist_ok=True)      # as -o makes its folder
         return TraceHandler(args.trace, private=[graph.base_dir(), out_dir, Path.cwd()])
     except FileExistsError:
         raise ParameterError(f"--trace {args.trace}: the file exists; give a new name (a trace never replaces a "
                              "file)") from None
+    except OSError as e:          # (QA: a folder not made yet was 'a file or folder vanished')
+        raise ParameterError(f"--trace {args.trace}: cannot write it: "
+                             f"{os_error_words(e, fix='choose a folder you can write to')}") from None
 
 
 def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:

@@ -142,6 +142,28 @@ def test_cli_trace(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode != 0 and "the file exists" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
+    def cli(*argv: str) -> tuple[int, str]:
+        from nodeflow.cli import main
+        import contextlib
+        import io
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(list(argv))
+        return code, err.getvalue()
+    # QA: a folder not made yet was 'a file or folder vanished'; with a sweep it was ignored; a refused run's
+    # trace held its header alone
+    code, err = cli("run", str(g.path), "-o", str(tmp_path / "o2"), "-q", "--trace", str(tmp_path / "new" / "t.jsonl"))
+    assert code == 0 and '"kind": "finished"' in (tmp_path / "new" / "t.jsonl").read_text(), err
+    code, err = cli("run", str(g.path), "-o", str(tmp_path / "o3"), "-q", "--sweep", "export.peak_db=-3,-1",
+                    "--trace", str(tmp_path / "s.jsonl"))
+    assert code == 1 and "--trace" in err and "records one run, and a sweep runs many" in err
+    assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "o3").exists()
+    code, err = cli("run", str(g.path), "-o", str(tmp_path / "o4"), "-q", "--set", "load.path=gone.wav",
+                    "--trace", str(tmp_path / "r.jsonl"))
+    assert code == 1
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and '"kind": "refused"' in lines[1] and "gone.wav" in lines[1], lines
+
 
 def test_config_on_invoke_batch_and_stream():
     rec = Recorder()
