@@ -176,6 +176,16 @@ def _executor(args: argparse.Namespace) -> Executor:
     return Executor(max_workers=args.jobs, disk_cache=None if args.no_cache else "default")
 
 
+def _max_mb_arg(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        n = math.nan
+    if not math.isfinite(n) or n <= 0:
+        raise argparse.ArgumentTypeError(f"--max-mb {text!r}: expected a size in MiB above 0 (e.g. --max-mb 2048)")
+    return n
+
+
 def _jobs_arg(text: str) -> int:
     try:
         n = int(text)
@@ -243,6 +253,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from .bundle import BUNDLE_SUFFIX, pack
     graph = _load(args.graph)
     out = Path(args.output) if args.output else Path(args.graph).with_suffix(BUNDLE_SUFFIX)
+    if out.is_dir():        # (QA: --force then failed with the temp file's 'Is a directory')
+        raise ParameterError(f"-o {args.output}: is a folder; give the bundle's file name, e.g. "
+                             f"-o {out / Path(args.graph).with_suffix(BUNDLE_SUFFIX).name}")
     _refuse_overwriting_inputs(out, [Path(args.graph), *graph.input_files().values()], "--force")
     if out.exists() and not args.force:
         raise NodeflowError(f"{out} exists; pass --force to replace it")
@@ -394,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pack", help="write a self-contained bundle: the graph plus its input files")
     p.add_argument("graph")
     p.add_argument("-o", "--output", help="bundle file (default: GRAPH.acbundle)")
-    p.add_argument("--max-mb", type=float, default=1024.0, help="refuse bundles larger than this (MiB)")
+    p.add_argument("--max-mb", type=_max_mb_arg, default=1024.0, help="refuse bundles larger than this (MiB)")
     p.add_argument("--force", action="store_true")
     p.set_defaults(fn=cmd_pack)
 

@@ -403,6 +403,22 @@ def test_pack_lists_what_it_includes_and_no_path_of_this_machine(sandbox, capsys
     assert str(sandbox).encode() not in out_file.read_bytes()
 
 
+def test_pack_to_a_folder_or_with_no_size_limit_is_one_clear_line(sandbox, capsys):
+    """QA: -o a folder said 'exists; pass --force', then --force failed on the temp file's 'Is a directory';
+    --max-mb 0 and -1 were taken ('over the -1 MiB limit')."""
+    src = make_project(sandbox / "home" / "proj")
+    (sandbox / "out").mkdir(exist_ok=True)
+    for extra in ([], ["--force"]):
+        rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out"), *extra], capsys)
+        assert rc == 1 and err.strip().splitlines() == [f"error: -o {sandbox / 'out'}: is a folder; give the bundle's "
+                                                        f"file name, e.g. -o {sandbox / 'out' / src.with_suffix('.acbundle').name}"]
+    for bad in ("0", "-1", "nan"):
+        with pytest.raises(SystemExit) as e:
+            cli(["pack", str(src), "-o", str(sandbox / "out" / "a.acbundle"), "--max-mb", bad], capsys)
+        assert e.value.code == 2 and "expected a size in MiB above 0" in capsys.readouterr().err
+    assert list((sandbox / "out").iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------- disks and folders
 def _fail_zip_write(code):
     real = zipfile._ZipWriteFile.write
