@@ -82,6 +82,8 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
             return [f"{e}; or leave meter empty to take the audio's"]
     if not isinstance(path, str):
         return []
+    if why := _foreign_path(path):
+        return [why]
     if path.rstrip().endswith(("/", os.sep)):     # (one naming an existing folder: the node, which knows where)
         chosen = Format(getattr(format, "value", format))
         ext = "wav" if chosen is Format.AUTO else chosen.value
@@ -93,6 +95,22 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
     rate = _set_rate(params)
     whys = [_rate_problem(fmt, rate) if rate else None, _depth_problem(fmt, params.get("bit_depth"))]
     return [why for why in whys if why]
+
+
+def _foreign_path(path: str) -> str | None:
+    """Why ``path`` would not be written where its writer meant (QA: a graph from Windows wrote files
+    named ``..\\..\\winrel.wav``; ``$HOME/x.wav`` and ``file:///tmp/x.wav`` made folders named
+    ``$HOME`` and ``file:``), or None."""
+    import re
+    if "\\" in path and os.sep == "/":
+        return (f"path={path!r} separates folders with backslashes (a Windows path); write / between folders, "
+                f"e.g. {path.replace(chr(92), '/').split(':', 1)[-1].lstrip('/')!r}")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
+        return f"path={path!r} is a URL; give a file name (relative to the output folder), e.g. 'out.wav'"
+    if m := re.search(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%", path):
+        return (f"path={path!r} holds {m.group()!r}, which is not expanded (a file or folder would be named so); "
+                "write the folder itself, or a path relative to the output folder")
+    return None
 
 
 def _channels_problem(fmt: str, channels: int) -> str | None:

@@ -536,3 +536,21 @@ def test_a_full_disk_is_said_in_words_with_the_fix(tmp_path, monkeypatch):
                                              r"some space or choose another folder"):
         run_export(src, tmp_path / "o", path="a.wav")
     assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
+
+
+@pytest.mark.parametrize("path, said", [("..\\..\\winrel.wav", "separates folders with backslashes"),
+                                        ("C:\\Windows\\x.wav", "separates folders with backslashes"),
+                                        ("$HOME/x.wav", "holds '$HOME', which is not expanded"),
+                                        ("${OUT}/x.wav", "holds '${OUT}', which is not expanded"),
+                                        ("file:///tmp/x.wav", "is a URL")])
+def test_a_path_written_for_another_system_is_refused_before_the_run(tmp_path, path, said):
+    """QA: a graph from Windows wrote files named '..\\..\\winrel.wav'; '$HOME/x.wav' and 'file:///tmp/x.wav'
+    made folders named '$HOME' and 'file:' (inside the output folder, but not what anyone meant)."""
+    from nodeflow import Graph
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path=path)
+    g.connect("load", "export")
+    found = [p for p in g.problems() if said in p]
+    assert len(found) == 1 and found[0].startswith(f"node 'export' (io.export): path={path!r}"), g.problems()
+    assert not any(":" in p.name or "$" in p.name or "\\" in p.name for p in tmp_path.iterdir())
