@@ -407,9 +407,12 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
         if reason.startswith("is a folder"):
             raise FileFormatError(f"{path}: is a folder, not a graph file") from None
         raise FileFormatError(describe(path, reason)) from None
-    from .bundle import is_bundle, read_bundle
+    from .bundle import BUNDLE_SUFFIX, is_bundle, read_bundle
     if is_bundle(path):   # inspected in place, nothing written; input paths are the bundle's files/...
         return read_bundle(path, registry).graph
+    if path.suffix.lower() == BUNDLE_SUFFIX:      # (QA: validate called it 'not an AudioChain graph')
+        raise FileFormatError(f"{path}: not a valid bundle: it is not a zip archive (damaged, cut short or "
+                              "another file renamed); ask the sender for it again")
     try:
         if size > MAX_FILE_BYTES and not _looks_like_audio(path):
             raise FileFormatError(f"{path}: file is {size} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")

@@ -149,13 +149,17 @@ def static_problems(graph: Graph, targets: Iterable[str] | None) -> dict[str, An
         if nid not in scope:
             continue
         before: list[str] = []
+        if inst.version is not None and inst.version < 1:       # (QA: version -1 was taken)
+            before.append(f"node '{nid}': version {inst.version} is no node version (they count from 1); the file "
+                          "was not written by AudioChain or was damaged")
         if inst.version is not None and inst.version > spec.version:
             before.append(f"node '{nid}': saved by {inst.type} version {inst.version}, but this installation "
                           f"has version {spec.version}; update the pack '{spec.pack or 'builtin'}'")
         for k, v in inst.params.items():
             p = spec.params.get(k)
             if p is None:
-                before.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'")
+                before.append(f"node '{nid}' ({spec.id}): unknown parameter '{k}'; its parameters are: "
+                              f"{', '.join(spec.params) or 'none'}")
                 continue
             try:
                 p.coerce(v)

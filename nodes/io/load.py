@@ -99,6 +99,8 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
     if isinstance(got, str):        # validate says what the run would: the file is there, no decoder reads it
         return {"out": Shape(0, 0, 0, problem=got)}
     rate, channels, frames = got
+    if params.get("start_s", 0.0) < 0:       # the parameter's range says so (once)
+        return None
     try:      # a span the file does not have (start_s past its end, end_s before start_s): validate says so
         frame_range(file, params.get("start_s", 0.0), params.get("end_s"), rate, frames)
     except (ParameterError, AudioError) as e:

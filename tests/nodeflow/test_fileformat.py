@@ -235,3 +235,18 @@ def test_what_msgpack_refuses_is_said_in_a_graph_files_terms(mutate, said):
     text = str(e.value)
     assert text.startswith("shared.msgpack: not a valid graph file: ") and said in text, text
     assert "max_" not in text and "strict_map_key" not in text and text.endswith("ask for the graph again")
+
+
+def test_a_strangers_odd_node_says_what_is_odd_and_what_fits(tmp_path):
+    """QA: version -1 was taken silently; 'unknown parameter' did not list the node's parameters; a file named
+    .acbundle that is no zip was 'not an AudioChain graph'."""
+    doc = msgpack.unpackb(ff.dumps(sample_graph()))
+    doc["nodes"][0]["version"] = -1
+    doc["nodes"][2]["params"]["bogus"] = 1
+    problems = ff.loads(msgpack.packb(doc), "shared.msgpack", REG).problems()
+    assert "node 'tone': version -1 is no node version (they count from 1)" in " ".join(problems)
+    assert any("unknown parameter 'bogus'; its parameters are: gain_db" in p for p in problems), problems
+    fake = tmp_path / "gift.acbundle"
+    fake.write_bytes(b"\x00" * 100)
+    with pytest.raises(FileFormatError, match=r"gift\.acbundle: not a valid bundle: it is not a zip archive"):
+        ff.load(fake, REG)
