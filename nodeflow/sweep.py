@@ -213,7 +213,11 @@ def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
         spec = graph.spec(node_id) if node_id in graph.nodes else None
         if spec is None or param not in spec.params:
             raise ParameterError(f"saved sweep axis {ax['param']!r}: no such node parameter")
-        axes.append(Axis(node_id, param, tuple(spec.params[param].coerce(v) for v in ax["values"])))
+        try:
+            axes.append(Axis(node_id, param, tuple(spec.params[param].coerce(v) for v in ax["values"])))
+        except ParameterError as e:      # (QA: 'peak_db=5.9 is out of range', no node, no word of the sweep)
+            raise ParameterError(f"saved sweep axis {ax['param']!r} (node '{node_id}'): {e}; fix the value in the "
+                                 "graph's sweep, or run without it: --no-sweep") from None
     mode = saved.get("mode", "grid")
     return axes, mode if mode in ("grid", "zip") else "grid"
 

@@ -402,3 +402,17 @@ def test_a_saved_sweep_is_checked_whole_by_validate_show_and_run(audio_graph, tm
     assert "sweep load.path=" in said and "not a readable audio file" in said
     assert "sweep export.path=" in said and "writes outside the output folder" in said
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_bad_value_in_a_saved_sweep_names_the_axis_and_the_way_out(audio_graph, capsys):
+    """QA: 'error: peak_db=5.9 is out of range [-60, 0] dBTP' named neither the node nor the sweep."""
+    g = load(audio_graph)
+    g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [0.0, 99.0]}]}
+    from nodeflow.fileformat import dumps
+    audio_graph.write_bytes(dumps(g, audio_graph.parent))
+    for argv in (["validate", str(audio_graph)], ["run", str(audio_graph), "-o", str(audio_graph.parent / "o"), "-q"]):
+        assert main(argv) == 1
+        cap = capsys.readouterr()
+        said = cap.out + cap.err
+        assert "saved sweep axis 'gain.gain_db' (node 'gain'): gain_db=99 is out of range" in said, said
+        assert "--no-sweep" in said
