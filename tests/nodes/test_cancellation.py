@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,53 @@ def test_musicgen_on_the_tiny_model(tmp_path_factory, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- the CLI
+def _load_export_graph(tmp_path, seconds: float, rate: int, name: str, export_path: str, seed: int):
+    """``tmp_path/g.msgpack``: a noise clip ``name`` of ``seconds`` loaded and exported to ``export_path``."""
+    from nodeflow.fileformat import save
+    noise_ = np.random.default_rng(seed).standard_normal((round(rate * seconds), 2)) * 0.1
+    sf.write(str(tmp_path / name), noise_.astype(np.float32), rate)
+    g = Graph()
+    load = g.add("io.load", id="load", path=str(tmp_path / name))
+    e = g.add("io.export", id="export", path=export_path)
+    g.connect(load.out, e.audio)
+    return save(g, tmp_path / "g.msgpack")
+
+
+class _Cli:
+    """``audiochain ARGV`` in a real process, its stderr read line by line as it comes (a signal is
+    sent when what the test waits for has been said, or has happened on disk)."""
+
+    def __init__(self, *argv: str, seen: Callable[[str], bool] = lambda line: False):
+        self.proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", *argv], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.lines: list[str] = []
+        self.seen = threading.Event()
+
+        def read() -> None:
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                if seen(line):
+                    self.seen.set()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, sig: int) -> tuple[int, float]:
+        """Send ``sig``; the exit code and the seconds it took to exit."""
+        try:
+            t0 = time.monotonic()
+            self.proc.send_signal(sig)
+            code = self.proc.wait(30)
+            return code, time.monotonic() - t0
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.reader.join(5)
+
+
 def test_ctrl_c_in_audiochain_run_stops_within_a_second_and_says_what_finished(tmp_path):
     from nodeflow.fileformat import save
     rng = np.random.default_rng(2)
@@ -188,33 +236,13 @@ def test_ctrl_c_in_audiochain_run_stops_within_a_second_and_says_what_finished(t
     g.connect(load.out, v.audio)
     g.connect(v.out, e.audio)
     save(g, tmp_path / "g.msgpack")
-    proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "g.msgpack"),
-                             "-o", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    lines: list[str] = []
-    started = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if "vary" in line and "run" in line:
-                started.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert started.wait(60), "".join(lines)
-        time.sleep(0.5)
-        assert proc.poll() is None, "".join(lines)
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(30)
-        elapsed = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(5)
-    text = "".join(lines)
+    cli = _Cli("run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out"),
+               seen=lambda line: "vary" in line and "run" in line)
+    assert cli.seen.wait(60), cli.text
+    time.sleep(0.5)
+    assert cli.proc.poll() is None, cli.text
+    code, elapsed = cli.stop(signal.SIGINT)
+    text = cli.text
     assert code == 130, text
     assert elapsed < 1.5, text
     assert "stopped: 1 of 3 node(s) finished (load); no file written" in text, text
@@ -225,37 +253,15 @@ def test_ctrl_c_in_audiochain_run_stops_within_a_second_and_says_what_finished(t
 def test_a_stop_signal_during_an_mp3_encode_leaves_no_partial_file(tmp_path, sig):
     """QA: Ctrl-C, SIGTERM or SIGHUP while libsndfile encoded an mp3 (one call, not cancellable) left a
     2.6 MB ``.long.mp3.<pid>-<random>.tmp.mp3`` in the output folder; TERM and HUP killed the process."""
-    from nodeflow.fileformat import save
-    rng = np.random.default_rng(3)
-    sf.write(str(tmp_path / "long.flac"), (rng.standard_normal((44100 * 240, 2)) * 0.1).astype(np.float32), 44100)
-    g = Graph()
-    load = g.add("io.load", id="load", path=str(tmp_path / "long.flac"))
-    e = g.add("io.export", id="export", path="long.mp3")
-    g.connect(load.out, e.audio)
-    save(g, tmp_path / "g.msgpack")
+    _load_export_graph(tmp_path, 240.0, 44100, "long.flac", "long.mp3", seed=3)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "g.msgpack"), "-o", str(out),
-                             "--no-cache"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    lines: list[str] = []
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not (out.is_dir() and any(p.name.endswith(".tmp.mp3") for p in out.iterdir())):   # encoding now
-            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.05)
-        proc.send_signal(sig)
-        code = proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(5)
-    text = "".join(lines)
+    cli = _Cli("run", str(tmp_path / "g.msgpack"), "-o", str(out), "--no-cache")
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(p.name.endswith(".tmp.mp3") for p in out.iterdir())):   # encoding now
+        assert cli.proc.poll() is None and time.monotonic() < deadline, cli.text
+        time.sleep(0.05)
+    code, _ = cli.stop(sig)
+    text = cli.text
     assert code == 130, text
     assert "Traceback" not in text and "stopped:" in text, text
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == [], text     # (a folder the run made: gone)
@@ -264,38 +270,13 @@ def test_a_stop_signal_during_an_mp3_encode_leaves_no_partial_file(tmp_path, sig
 def test_ctrl_c_in_a_sweep_writes_the_manifest_of_what_finished(tmp_path):
     """QA: Ctrl-C during a 1,500-variant sweep exited silently, 235 variant folders and no manifest."""
     import json
-    from nodeflow.fileformat import save
-    sf.write(str(tmp_path / "in.wav"), (np.random.default_rng(4).standard_normal((44100 * 3, 2)) * 0.1)
-             .astype(np.float32), 44100)
-    g = Graph()
-    load = g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
-    e = g.add("io.export", id="export", path="a.flac")
-    g.connect(load.out, e.audio)
-    save(g, tmp_path / "g.msgpack")
+    _load_export_graph(tmp_path, 3.0, 44100, "in.wav", "a.flac", seed=4)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "g.msgpack"), "-o", str(out),
-                             "--sweep", "export.peak_db=-60..0:0.1", "--max-files", "1000", "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    lines: list[str] = []
-    started = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if line.startswith("[5/"):
-                started.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert started.wait(120), "".join(lines)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(5)
-    text = "".join(lines)
+    cli = _Cli("run", str(tmp_path / "g.msgpack"), "-o", str(out), "--sweep", "export.peak_db=-60..0:0.1",
+               "--max-files", "1000", "--jobs", "1", seen=lambda line: line.startswith("[5/"))
+    assert cli.seen.wait(120), cli.text
+    code, _ = cli.stop(signal.SIGINT)
+    text = cli.text
     assert code == 130 and "Traceback" not in text, text
     rows = json.loads((out / "manifest.json").read_text())["variants"]
     assert len(rows) == 601 and (out / "manifest.csv").is_file()
