@@ -221,13 +221,17 @@ def test_runner_states_cache_and_staleness(doc):
 
 
 def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
-    doc.set_param("load", "path", "tone.wav")
-    (tmp_path / "tone.wav").write_bytes(b"not audio at all")
+    import numpy as np
+    import soundfile as sf
+    doc.set_param("load", "path", "tone.flac")        # cut short: its header passes validation, decoding fails
+    sf.write(tmp_path / "tone.flac", np.random.default_rng(1).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32), 44100)
+    data = (tmp_path / "tone.flac").read_bytes()
+    (tmp_path / "tone.flac").write_bytes(data[:len(data) * 2 // 5])
     r = Runner()
     r.run(doc.graph, targets=["gain"])
     msgs = r.wait()
     assert r.states["load"].kind == "failed"
-    assert "tone.wav" in r.states["load"].message
+    assert "tone.flac" in r.states["load"].message
     assert msgs and msgs[0].startswith("run failed: node 'load'") and msgs[0].kind == "error"
     r.close()
 

@@ -170,12 +170,17 @@ def test_nodes_after_a_model_whose_download_failed_are_marked_not_run(tmp_path):
 
 
 def test_nodes_after_any_failed_node_are_marked_not_run(tmp_path):
-    """The same marks for a run that failed on a node of its own: an input file that is no audio."""
+    """The same marks for a run that failed on a node of its own: an input file cut short (its header passes
+    validation; decoding it fails)."""
+    import numpy as np
+    import soundfile as sf
     from nodeflow.editor.runner import Runner
-    (tmp_path / "take.wav").write_bytes(b"not audio at all" * 64)
+    sf.write(tmp_path / "take.flac", np.random.default_rng(2).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32), 44100)
+    data = (tmp_path / "take.flac").read_bytes()
+    (tmp_path / "take.flac").write_bytes(data[:len(data) * 2 // 5])
     g = Graph()
     g.path = tmp_path / "g.msgpack"
-    g.add("io.load", id="load", path="take.wav")
+    g.add("io.load", id="load", path="take.flac")
     g.add("dsp.gain", id="gain")
     g.add("dsp.fade", id="fade")
     g.connect("load.out", "gain.audio")
