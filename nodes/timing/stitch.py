@@ -93,10 +93,10 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         centre = (a1 + b0) // 2 if overlap > 0 else b0     # no overlap: the later window's start is the seam
         wanted = fade_frames if fade_frames is not None else (overlap if overlap > 0 else default_frames)
         mend = fade_frames is None and overlap == 0
-        neighbours = overlap == 0 and before.start_frame + before.frames == after.start_frame
-        if neighbours and _as_cut(before) and _as_cut(after):
+        placed = after.start_frame - before.start_frame == b0 - positions[k - 1]     # as they sat in the source
+        if placed and overlap == 0 and _as_cut(before) and _as_cut(after):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
-        gains = _gains(before, after) if neighbours and (wanted or mend) else None
+        gains = _gains(before, after) if placed and overlap >= 0 and (wanted or mend) else None
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
@@ -220,7 +220,8 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
             check()
         if seam.length:
             start, end = seam.start, seam.start + seam.length
-            fade_out, fade_in = crossfade_gains(seam.length, curve)
+            # both sides the source (scaled): one material, so the linear curve (equal power lifted it 3 dB; QA)
+            fade_out, fade_in = crossfade_gains(seam.length, Curve.LINEAR if seam.ratios else curve)
             r = seam.ratios or (None, None)
             tail = _continued(windows[k - 1], positions[k - 1], start, end, windows[k], positions[k], r[0])
             head = _continued(windows[k], positions[k], start, end, windows[k - 1], positions[k - 1], r[1])

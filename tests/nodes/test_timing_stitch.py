@@ -284,3 +284,17 @@ def test_a_padded_last_window_comes_back_at_the_source_length():
         y = stitch.fn(w8)
         assert y.frames == x.frames
     np.testing.assert_array_equal(stitch.fn(wins).samples, x.samples)
+
+
+@pytest.mark.parametrize("curve", ["linear", "equal_power"])
+def test_a_crossfade_over_the_source_keeps_its_level_whatever_the_curve(curve):
+    """QA: windows all at -6 dB stitched with fade_s=0.25, equal_power (the README's own settings) came back
+    3 dB up at each seam; a fade_s longer than the overlap broke unchanged overlapping windows (-12 dBFS)."""
+    x = _hard_downbeats(131.0, 4, 44100)
+    g = np.float32(0.5)
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0)
+    y = stitch.fn([w.replace(w.samples * g) for w in wins], fade_s=0.25, curve=curve)
+    np.testing.assert_allclose(y.samples, x.samples * g, rtol=0, atol=1e-6)
+    over = tokenize_window.fn(x, size=1.0, overlap=0.5)
+    for fade_s in (0.1, 1.0, None):
+        np.testing.assert_allclose(stitch.fn(over, fade_s=fade_s, curve=curve).samples, x.samples, rtol=0, atol=1e-6)
