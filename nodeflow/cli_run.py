@@ -7,6 +7,7 @@ mistakes print one clear line there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -306,8 +307,19 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     js, cs = write_manifest(report, out_dir)
     if any(r.status == "cancelled" for r in results):     # Ctrl-C: what finished is on record, the rest says so
         ok = sum(r.status == "ok" for r in results)
+        from .atomic import remove_live_temps
+        remove_live_temps()                          # an encoder's temp file still open in a cancelled variant
+        for r in results:
+            if r.status == "cancelled":             # (QA: a cancelled variant left its empty folder)
+                with contextlib.suppress(OSError):
+                    os.rmdir(r.output_dir)
         print(f"stopped: {ok} of {total} variant(s) finished; manifest: {js} and {cs} (the cancelled ones are "
-              "listed; run the same command again to render them)", file=sys.stderr)
+              "listed as such)", file=sys.stderr)
+        # a variant's node may still be in an encoder that cannot be stopped: leave at once, as a single run
+        # does, rather than tear the interpreter down under it (QA: a segmentation fault at exit, 3 in 5)
+        with contextlib.suppress(OSError):
+            (out_dir / ".audiochain-sweep.lock").unlink()
+        _quit_now()
         return EXIT_INTERRUPTED
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")

@@ -284,4 +284,7 @@ def test_ctrl_c_in_a_sweep_writes_the_manifest_of_what_finished(tmp_path):
     assert len(done) >= 5 and {r["status"] for r in rows} == {"ok", "cancelled"}, text
     for r in done:
         assert (out / r["outputs"][0]).is_file()
+    folders = {p.name for p in out.iterdir() if p.is_dir()}       # no empty folder of a cancelled variant
+    assert folders == {Path(r["outputs"][0]).parts[0] for r in done}, folders
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.endswith(".lock")]
     assert f"stopped: {len(done)} of 601 variant(s) finished; manifest: " in text
