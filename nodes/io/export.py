@@ -107,8 +107,11 @@ def _foreign_path(path: str) -> str | None:
                 f"e.g. {path.replace(chr(92), '/').split(':', 1)[-1].lstrip('/')!r}")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
         return f"path={path!r} is a URL; give a file name (relative to the output folder), e.g. 'out.wav'"
-    if m := re.search(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%", path):
-        return (f"path={path!r} holds {m.group()!r}, which is not expanded (a file or folder would be named so); "
+    # a variable a shell or Windows would expand: $NAME or %NAME% starting a folder (Ke$ha and A$AP Rocky are
+    # names, QA), or ${NAME} anywhere
+    if m := re.search(r"(?:^|/)(\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)(?=/|$)|\$\{[A-Za-z_][A-Za-z0-9_]*\}",
+                      path):
+        return (f"path={path!r} holds {(m.group(1) or m.group()).lstrip('/')!r}, which is not expanded (a file or folder would be named so); "
                 "write the folder itself, or a path relative to the output folder")
     return None
 

@@ -554,3 +554,15 @@ def test_a_path_written_for_another_system_is_refused_before_the_run(tmp_path, p
     found = [p for p in g.problems() if said in p]
     assert len(found) == 1 and found[0].startswith(f"node 'export' (io.export): path={path!r}"), g.problems()
     assert not any(":" in p.name or "$" in p.name or "\\" in p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("path", ["Ke$ha - Tik Tok.wav", "A$AP Rocky - Praise.wav", "Ty Dolla $ign.wav", "mix %A% B.wav",
+                                  "100%.wav", "take $5 mix.wav", "Beyoncé — Halo.wav", "C#minor.wav"])
+def test_names_with_dollar_and_percent_signs_are_names(tmp_path, path):
+    """QA: the check for unexpanded variables refused artists' names (Ke$ha, A$AP Rocky, Ty Dolla $ign)."""
+    from nodeflow import Graph
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path=path)
+    g.connect("load", "export")
+    assert not [p for p in g.problems() if "export" in p and "load" not in p.split(":")[0]], g.problems()
