@@ -228,15 +228,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     graph = _load(args.graph)
     apply_sets(graph, args.set)
     from .bundle import in_place_probe, is_bundle
-    if is_bundle(args.graph):   # inspected in place: its files/ were verified inside the zip, not looked up on disk
+    bundled = is_bundle(args.graph)
+    if bundled:   # inspected in place: its files/ were verified inside the zip, not looked up on disk
         graph = in_place_probe(graph)
     problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     if graph.sweep:             # what a run of its saved sweep would refuse too
         from .sweep import sweep_from_graph, sweep_problems
         try:
             axes, mode = sweep_from_graph(graph)
-            problems += sweep_problems(graph, axes, mode, output_dir=_output_dir(args),
-                                       allow_outside=args.allow_outside, device=args.device)
+            problems += sweep_problems(graph, axes, mode, output_dir=_output_dir(args), allow_outside=args.allow_outside,
+                                       device=args.device, bundled=bundled)
         except ParameterError as e:
             problems.append(f"sweep: {e}")
     _print_external_reads(graph, sys.stdout)

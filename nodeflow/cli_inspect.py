@@ -57,6 +57,9 @@ def describe_costs(graph: Graph) -> list[str]:
         est = estimate(graph)
     except Exception:   # noqa: BLE001 - a graph that cannot be estimated (a cycle...) still shows
         return []
+    if graph.path is None and any(str(graph.nodes[n].params[p]).startswith("files/") for n, p in graph.input_files()):
+        return ["  estimate (before running): known once unpacked (its inputs are inside the bundle; "
+                "audiochain unpack, then show the graph)"]      # (QA: 'input file(s) not found' for every bundle)
     missing = [f"{nid}.{name}" for (nid, name), path in graph.input_files().items() if not path.exists()]
     if missing:     # without the input's header nothing after it can be sized (it read "0 bytes, 0 s")
         return [f"  estimate (before running): not known, input file(s) not found: {', '.join(missing)} "

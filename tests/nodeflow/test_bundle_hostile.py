@@ -403,6 +403,25 @@ def test_pack_lists_what_it_includes_and_no_path_of_this_machine(sandbox, capsys
     assert str(sandbox).encode() not in out_file.read_bytes()
 
 
+def test_a_bundle_whose_sweep_varies_its_inputs_validates_and_shows_as_it_runs(sandbox, capsys):
+    """QA round 2: validate said the bundle's own takes were 'not found' in the folder it ran in (the run
+    rendered 2/2), and show said 'input file(s) not found' for every bundle."""
+    from nodeflow import load
+    src = make_project(sandbox / "home" / "proj")
+    _sine(src.parent / "takes" / "vox2.wav")
+    g = load(src)
+    g.sweep = {"mode": "grid", "axes": [{"param": "vox.path", "values": ["takes/vox.wav", "takes/vox2.wav"]}]}
+    save(g, src)
+    bundle = sandbox / "out" / "song.acbundle"
+    assert cli(["pack", str(src), "-o", str(bundle)], capsys)[0] == 0
+    rc, out, err = cli(["validate", str(bundle)], capsys)
+    assert rc == 0 and "ok (3 nodes" in out, (out, err)
+    rc, out, err = cli(["show", str(bundle)], capsys)
+    assert rc == 0 and "not found" not in out and "known once unpacked" in out, out
+    rc, out, err = cli(["run", str(bundle), "-o", str(sandbox / "out" / "r"), "-q"], capsys)
+    assert rc == 0 and "2/2 variant(s) ok" in out, (out, err)
+
+
 def test_pack_to_a_folder_or_with_no_size_limit_is_one_clear_line(sandbox, capsys):
     """QA: -o a folder said 'exists; pass --force', then --force failed on the temp file's 'Is a directory';
     --max-mb 0 and -1 were taken ('over the -1 MiB limit')."""
