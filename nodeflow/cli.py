@@ -254,8 +254,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from .bundle import BUNDLE_SUFFIX, pack
     graph = _load(args.graph)
     out = Path(args.output) if args.output else Path(args.graph).with_suffix(BUNDLE_SUFFIX)
-    if out.is_dir():        # (QA: --force then failed with the temp file's 'Is a directory')
-        raise ParameterError(f"-o {args.output}: is a folder; give the bundle's file name, e.g. "
+    if out.is_dir() or str(args.output or "").endswith(("/", os.sep)):    # (QA: --force then failed with the temp
+        # file's 'Is a directory'; 'newdir/' wrote a zip named newdir)
+        raise ParameterError(f"-o {args.output}: names a folder; give the bundle's file name, e.g. "
                              f"-o {out / Path(args.graph).with_suffix(BUNDLE_SUFFIX).name}")
     _refuse_overwriting_inputs(out, [Path(args.graph), *graph.input_files().values()], "--force")
     if out.exists() and not args.force:

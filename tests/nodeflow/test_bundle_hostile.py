@@ -429,8 +429,10 @@ def test_pack_to_a_folder_or_with_no_size_limit_is_one_clear_line(sandbox, capsy
     (sandbox / "out").mkdir(exist_ok=True)
     for extra in ([], ["--force"]):
         rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out"), *extra], capsys)
-        assert rc == 1 and err.strip().splitlines() == [f"error: -o {sandbox / 'out'}: is a folder; give the bundle's "
+        assert rc == 1 and err.strip().splitlines() == [f"error: -o {sandbox / 'out'}: names a folder; give the bundle's "
                                                         f"file name, e.g. -o {sandbox / 'out' / src.with_suffix('.acbundle').name}"]
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "new") + "/"], capsys)     # (it wrote a zip named new)
+    assert rc == 1 and "names a folder; give the bundle's file name" in err and not (sandbox / "new").exists()
     for bad in ("0", "-1", "nan"):
         with pytest.raises(SystemExit) as e:
             cli(["pack", str(src), "-o", str(sandbox / "out" / "a.acbundle"), "--max-mb", bad], capsys)
