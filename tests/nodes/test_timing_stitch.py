@@ -298,3 +298,13 @@ def test_a_crossfade_over_the_source_keeps_its_level_whatever_the_curve(curve):
     over = tokenize_window.fn(x, size=1.0, overlap=0.5)
     for fade_s in (0.1, 1.0, None):
         np.testing.assert_allclose(stitch.fn(over, fade_s=fade_s, curve=curve).samples, x.samples, rtol=0, atol=1e-6)
+
+
+def test_a_padded_last_window_resampled_comes_back_at_the_source_length_at_its_new_rate():
+    """QA round 2: windows resampled to 48 kHz kept last=pad's silence (384000 frames for 350400)."""
+    from nodes.dsp._conform import resample_audio
+    x = _hard_downbeats(131.0, 4, 44100)
+    x = x.replace(x.samples[:, :-7000])
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0, last="pad")
+    y = stitch.fn([resample_audio(w, 48000) for w in wins])
+    assert y.sample_rate == 48000 and abs(y.frames - round(x.frames * 48000 / 44100)) <= 1
