@@ -104,8 +104,8 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         if trace is not None:
             from .errors import GraphError
             if handle.done() and isinstance(refused := handle.exception(0), GraphError):
-                from .runtypes import Event
-                trace(Event("refused", "", message=str(refused), error=refused))
+                from .runtypes import Event as RefusedEvent
+                trace(RefusedEvent("refused", "", message=str(refused), error=refused))
             trace.close()
     failures = []
     try:
@@ -266,7 +266,7 @@ def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
 
 
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
-    from .sweep import SweepReport, expand, parse_axis, run_sweep, sweep_from_graph, write_manifest
+    from .sweep import SweepReport, expand, parse_axis, sweep_from_graph, write_manifest
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
     else:
