@@ -116,6 +116,8 @@ def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context
     with f:
         rate, total, is_mp3, channels = f.samplerate, f.frames, f.format == "MP3", f.channels
         vorbis = f.format in VORBIS_FORMATS           # channels in Vorbis order (see ._channels)
+        if unfinished_wav(path, f):
+            raise Unreadable("its header says it holds no frames, as a recorder that stopped leaves it")
         if why := damage(path, f):
             raise AudioError(why)
         known = total < _UNKNOWN_LENGTH          # a streamed FLAC leaves its length unset
@@ -173,6 +175,8 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
         rate, total, channels, fmt = f.samplerate, f.frames, f.channels, f.format
         if fmt == "MP3" or total >= _UNKNOWN_LENGTH:
             raise NotStreamable("mp3, or a stream of unknown length")
+        if unfinished_wav(path, f):
+            raise NotStreamable("a WAV whose header was never finished (ffmpeg reads it)")
         if why := damage(path, f):
             raise AudioError(why)
     start, stop = frame_range(path, start_s, end_s, rate, total)
@@ -293,6 +297,16 @@ def _read_mp3(f, start: int, n: int) -> np.ndarray:
     preroll = min(start, MP3_PREROLL)
     f.seek(start - preroll)
     return f.read(preroll + n, dtype="float32", always_2d=True)[preroll:]
+
+
+def unfinished_wav(path: Path, f: Any) -> bool:
+    """A WAV whose header was never finished (its data size 0, the audio after it): a recorder that lost
+    power leaves one.  ffmpeg reads such a file to its end, libsndfile as empty (QA: refused, though ffmpeg
+    decoded all 4 s)."""
+    try:
+        return f.format == "WAV" and f.frames <= 0 and path.stat().st_size > 4096
+    except OSError:
+        return False
 
 
 def damage(path: Path, f: Any) -> str:

@@ -13,7 +13,7 @@ from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
 from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, damage, ffmpeg_tools, frame_range, read_ffmpeg,
-                      read_soundfile, stream_soundfile)
+                      read_soundfile, stream_soundfile, unfinished_wav)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
                                             ".mov", ".mkv", ".avi"}))
@@ -57,6 +57,8 @@ def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
         import soundfile as sf
         try:
             with sf.SoundFile(str(file)) as f:
+                if unfinished_wav(file, f):         # ffmpeg reads it to its end: the run does too
+                    raise Unreadable("its header says it holds no frames")
                 if why := damage(file, f):          # what the run would refuse: validate says it too
                     return why
                 frames = int(f.frames) if 0 < f.frames < 2 ** 48 else None

@@ -243,3 +243,22 @@ def test_validate_without_ffmpeg_says_what_the_run_says(tmp_path, monkeypatch):
     with pytest.raises(AudioError, match="installing ffmpeg would let AudioChain try other codecs") as run:
         load.fn(path=str(path), ctx=context(tmp_path))
     assert g.problems() == [f"node 'load' (io.load): {run.value}"]
+
+
+@needs_ffmpeg
+def test_a_wav_a_recorder_never_finished_is_read_to_its_end(tmp_path):
+    """QA round 2: a WAV whose data size is 0 (the recorder lost power) was refused by validate and run, while
+    ffmpeg decodes all of it."""
+    import soundfile as sf
+    from nodeflow import Graph
+    x = tones(2.0)                                    # [channels, frames]
+    sf.write(tmp_path / "take.wav", x.T, RATE, subtype="PCM_16")
+    data = bytearray((tmp_path / "take.wav").read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = (0).to_bytes(4, "little")
+    (tmp_path / "take.wav").write_bytes(bytes(data))
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "take.wav"))
+    assert g.problems() == []
+    got = load.fn(path=str(tmp_path / "take.wav"), ctx=context(tmp_path))
+    assert got.frames == x.shape[1] and corr(got.samples, x) > 0.999
