@@ -34,7 +34,7 @@ def _load(path: str) -> Graph:
 def _print_external_reads(graph: Graph, stream: TextIO) -> None:
     """One line per file or folder the graph reads outside its own folder (``Graph.external_reads``),
     its saved sweep's values included (QA: a sweep over load.path read ~/.ssh/id_rsa unannounced)."""
-    from .sweep import sweep_reads
+    from .sweepcheck import sweep_reads
     for nid, param, path in graph.external_reads():
         print(f"reads outside its folder: {printable(nid)}.{printable(param)} -> {printable(path)}", file=stream)
     for nid, param, read in sweep_reads(graph):
@@ -233,7 +233,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         graph = in_place_probe(graph)
     problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     if graph.sweep:             # what a run of its saved sweep would refuse too
-        from .sweep import sweep_from_graph, sweep_problems
+        from .sweep import sweep_from_graph
+        from .sweepcheck import sweep_problems
         try:
             axes, mode = sweep_from_graph(graph)
             problems += sweep_problems(graph, axes, mode, output_dir=_output_dir(args), allow_outside=args.allow_outside,

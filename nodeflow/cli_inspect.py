@@ -81,7 +81,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print(printable(describe_graph(graph, args.graph), keep_newlines=True))
         if graph.sweep:
-            from .sweep import sweep_summary
+            from .sweepcheck import sweep_summary
             print(printable(sweep_summary(graph)))
     _print_external_reads(graph, sys.stderr if args.json else sys.stdout)
     return EXIT_OK

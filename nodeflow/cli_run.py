@@ -279,7 +279,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
                 device=args.device)
     from .errors import GraphError
-    from .sweep import sweep_problems
+    from .sweepcheck import sweep_problems
     if problems := sweep_problems(graph, axes, mode, output_dir=out_dir / variants[0].name,
                                   allow_outside=args.allow_outside, device=args.device, values=False):
         raise GraphError(problems)
