@@ -165,8 +165,9 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     try:
         total = sum(f.stat().st_size for _, f in members)
         if total > max_bytes:
-            raise NodeflowError(f"cannot bundle: the inputs add up to {total / 2**20:.1f} MiB, over the "
-                                f"{max_bytes / 2**20:g} MiB limit; share the large files separately")
+            from .costs import human_bytes
+            raise NodeflowError(f"cannot bundle: the inputs add up to {human_bytes(total)}, over the "
+                                f"{human_bytes(max_bytes)} limit; share the large files separately")
         _write_bundle(g, out, members, max_bytes)
     except OSError as e:
         where = e.filename if e.filename and not str(e.filename).startswith(str(out.parent)) else out
@@ -217,8 +218,9 @@ def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_byte
                     n += len(block)
                     total += len(block)
                     if total > max_bytes:
+                        from .costs import human_bytes
                         raise NodeflowError(f"cannot bundle: {f} grew while packing; the inputs are now over the "
-                                            f"{max_bytes / 2**20:g} MiB limit")
+                                            f"{human_bytes(max_bytes)} limit")
                     h.update(block)
                     dst.write(block)
             listed[name] = {"sha256": h.hexdigest(), "size": n}
