@@ -238,7 +238,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             axes, mode = sweep_from_graph(graph)
             problems += sweep_problems(graph, axes, mode, output_dir=_output_dir(args), allow_outside=args.allow_outside,
-                                       device=args.device, bundled=bundled)
+                                       device=args.device, bundled=bundled, known=problems)
         except ParameterError as e:
             problems.append(f"sweep: {e}")
     _print_external_reads(graph, sys.stdout)

@@ -317,8 +317,9 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
               "listed as such)", file=sys.stderr)
         # a variant's node may still be in an encoder that cannot be stopped: leave at once, as a single run
         # does, rather than tear the interpreter down under it (QA: a segmentation fault at exit, 3 in 5)
+        from .sweep import LOCK_NAME
         with contextlib.suppress(OSError):
-            (out_dir / ".audiochain-sweep.lock").unlink()
+            (out_dir / LOCK_NAME).unlink()
         _quit_now()
         return EXIT_INTERRUPTED
     failed = report.failed
@@ -336,8 +337,8 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
                  on_variant: Callable[[VariantResult], None]) -> list[VariantResult]:
     """:func:`.sweep.run_sweep` on a thread the first Ctrl-C stops: no new variant starts, the running
     ones are cancelled, and every variant comes back (those that did not finish as ``cancelled``) so
-    the manifest records what was made (QA: Ctrl-C left 235 variant folders and no manifest); a second
-    Ctrl-C, or variants that do not stop, quit at once after the manifest is written."""
+    the manifest records what was made (QA: Ctrl-C left 235 variant folders and no manifest); after a
+    second Ctrl-C, or with a variant that does not stop, it comes back at once all the same."""
     from .sweep import VariantResult, run_sweep
     cancel = threading.Event()
     finished: dict[int, VariantResult] = {}
@@ -363,18 +364,9 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
         cancel.set()
         print("\ninterrupted: stopping the sweep (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
         try:
-            thread.join(STOP_WAIT_S * 4)
+            thread.join(STOP_WAIT_S * 4)    # a variant that does not stop is left: the caller quits at once
         except KeyboardInterrupt:
             pass
-        if thread.is_alive():       # a variant that does not stop: record what finished, then quit
-            from .sweep import SweepReport, write_manifest
-            rows = [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),
-                                                           error="sweep interrupted") for v in variants]
-            js, _ = write_manifest(SweepReport(str(Path(args.graph).resolve()), "grid", [], rows,
-                                               executor=args.executor), out_dir)
-            print(f"stopped: {sum(r.status == 'ok' for r in rows)} of {len(rows)} variant(s) finished; manifest: "
-                  f"{js}", file=sys.stderr, flush=True)
-            _quit_now()
     if "error" in box:
         raise box["error"]
     return box.get("results") or [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),

@@ -393,6 +393,9 @@ def portable(doc: Any, base: Path) -> Any:
     return doc
 
 
+LOCK_NAME = ".audiochain-sweep.lock"     # held in a sweep's output folder while it runs
+
+
 @contextlib.contextmanager
 def output_lock(out_dir: Path) -> Iterator[None]:
     """Hold the output folder for one sweep at a time: a second sweep into the same folder is refused
@@ -401,7 +404,7 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 
     made = first_missing(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lock = out_dir / ".audiochain-sweep.lock"
+    lock = out_dir / LOCK_NAME
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         try:

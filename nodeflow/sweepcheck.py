@@ -56,20 +56,21 @@ def sweep_reads(graph: Graph) -> list[tuple[str, str, Path]]:
 
 def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str, *, output_dir: Path | None = None,
                    allow_outside: Sequence[Any] = (), device: str = "auto", values: bool = True,
-                   bundled: bool = False) -> list[str]:
+                   bundled: bool = False, known: Sequence[str] | None = None) -> list[str]:
     """What a sweep would refuse, found without running: its grid (size, axes), the files and work of
     all its variants together against the run's limits (QA: a saved sweep of 10,000 values that
     would write 8.9 million files was 'ok'), and with ``values`` (``validate``) each value tried on
     the graph alone (a path outside the output folder or not there, a value out of range: its
     problems beyond the graph's own; a run fails those variants and renders the others).  ``bundled``:
-    the graph is a bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk)."""
+    the graph is a bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk);
+    ``known``: the graph's own problems with these keywords, when the caller has them already."""
     from .costs import Limits, _seconds, remembered_estimate
     try:
         variants = expand(axes, mode)
     except ParameterError as e:
         return [f"sweep: {e}"]
     kw: dict[str, Any] = dict(output_dir=output_dir, allow_outside=allow_outside, device=device)
-    own = set(graph.problems(**kw)) if values else set()
+    own = set(graph.problems(**kw) if known is None else known) if values else set()
     out: list[str] = []
     for axis in axes if values else ():
         spec = graph.spec(axis.node)

@@ -25,16 +25,9 @@ UNKNOWN_LENGTH_RATIO = 16      # a file whose header gives no length: assumed to
 
 def header(file: Path) -> tuple[int, int, int | None] | None:
     """``(rate, channels, frames)`` from the file's header (frames None: unknown), without decoding;
-    None if it is not a regular file or no decoder reads its header (:func:`unreadable` says why)."""
+    None if it is not a regular file or no decoder reads its header (the estimate says why)."""
     got = _header(file)
     return got if isinstance(got, tuple) else None
-
-
-def unreadable(file: Path) -> str:
-    """Why no decoder here reads ``file``'s header, in the words a run would say it ('': a decoder
-    reads it, or it is no regular file, which the run's own checks name)."""
-    got = _header(file)
-    return got if isinstance(got, str) else ""
 
 
 def _header(file: Path) -> tuple[int, int, int | None] | str | None:
