@@ -137,3 +137,15 @@ def test_a_note_value_that_is_none_is_said_by_validate(tmp_path, node_type):
     g.add(node_type, id="t", note_value=3, bpm=120.0, beats_per_bar=4)
     g.connect("load", "t")
     assert [p for p in g.problems() if "note_value=3 is not a note value" in p], g.problems()
+
+
+@pytest.mark.parametrize("bpm, bars, rate", [(120, 2, 48000), (90, 2, 44100), (140, 4, 44100), (93.7, 4, 22050),
+                                             (128, 4, 32000), (87.31, 4, 44100), (174, 4, 48000)])
+def test_a_short_loop_gets_its_tempo_to_the_hundredth_and_four_four(bpm, bars, rate):
+    """A loop of 2 or 4 bars, as a musician exports one from a DAW: 2-bar loops were refused (7 beats
+    tracked of 8), and 4-bar loops read the tempogram's nearest bin (140 -> 143.55, 120 -> 117.45,
+    93.7 -> 92.29) and 7/4 (two bars of seven beats out of 16)."""
+    clip = detect_tempo.fn(music(bpm, 4, bars * 4 * 60 / bpm, rate, seed=3))
+    info = dict(clip.info)
+    assert abs(float(info["bpm"]) - bpm) <= 0.02
+    assert info["meter"] == "4/4"
