@@ -320,6 +320,26 @@ def damage(path: Path, f: Any) -> str:
     return ""
 
 
+def cut_short(path: Path, f: Any) -> str:
+    """Why the open soundfile ``f`` of ``path`` stops decoding before the length its header promises
+    (a FLAC, mp3 or Ogg cut short: a download or copy that stopped), found by reading its last 50 ms,
+    not the whole file, in one line; '' if it reaches its end.  Leaves ``f`` at its start."""
+    total = int(f.frames)
+    if f.format not in ("FLAC", "MP3", "OGG") or not 0 < total < _UNKNOWN_LENGTH:
+        return ""
+    tail = min(total, max(1, f.samplerate // 20))
+    try:
+        f.seek(max(0, total - tail - (_MP3_SLACK if f.format == "MP3" else 0)))
+        whole = len(f.read(tail, dtype="float32", always_2d=True)) == tail
+        f.seek(0)
+    except Exception:      # noqa: BLE001 - libsndfile cannot seek there: the file ends before it
+        whole = False
+    if whole:
+        return ""
+    return (f"{path}: file is truncated or damaged: its header promises {total} frames ({total / f.samplerate:.3f} s) "
+            "but it ends before that; re-export or re-download it")
+
+
 def _wav_missing_bytes(path: Path) -> int:
     """How many bytes a RIFF/WAVE data chunk claims beyond the end of the file (0 if none)."""
     size = path.stat().st_size

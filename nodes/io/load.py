@@ -12,7 +12,7 @@ from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.safeio import describe, special_file
 from nodeflow.types import FilePath, Range
 
-from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, damage, ffmpeg_tools, frame_range, read_ffmpeg,
+from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, cut_short, damage, ffmpeg_tools, frame_range, read_ffmpeg,
                       read_soundfile, stream_soundfile, unfinished_wav)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
@@ -20,6 +20,7 @@ AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".m
 
 
 _HEADERS: dict[tuple, tuple[int, int, int | None]] = {}   # (path, size, mtime) -> (rate, channels, frames)
+_CUT_SHORT: dict[str, str] = {}   # path -> why, for the file _HEADERS holds now: it stops decoding early
 UNKNOWN_LENGTH_RATIO = 16      # a file whose header gives no length: assumed to decode to 16 frames per byte
 
 
@@ -40,6 +41,7 @@ def _header(file: Path) -> tuple[int, int, int | None] | str | None:
         return None
     key = (str(file), st.st_size, st.st_mtime_ns)
     if key not in _HEADERS:
+        _CUT_SHORT.pop(str(file), None)
         _HEADERS[key] = _empty(file) if st.st_size == 0 else _read_header(file)
     return _HEADERS[key]
 
@@ -54,6 +56,8 @@ def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
                     raise Unreadable("its header says it holds no frames")
                 if why := damage(file, f):          # what the run would refuse: validate says it too
                     return why
+                if why := cut_short(file, f):       # (QA: a FLAC or mp3 cut short passed validate)
+                    _CUT_SHORT[str(file)] = why
                 frames = int(f.frames) if 0 < f.frames < 2 ** 48 else None
                 return int(f.samplerate), int(f.channels), frames
         except Exception as e:   # noqa: BLE001 - libsndfile cannot read it: try ffprobe below
@@ -94,6 +98,8 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
     if isinstance(got, str):        # validate says what the run would: the file is there, no decoder reads it
         return {"out": Shape(0, 0, 0, problem=got)}
     rate, channels, frames = got
+    if params.get("end_s") is None and (why := _CUT_SHORT.get(str(file))):   # read to its end: the run refuses it
+        return {"out": Shape(0, channels, rate, problem=why)}
     if params.get("start_s", 0.0) < 0:       # the parameter's range says so (once)
         return None
     try:      # a span the file does not have (start_s past its end, end_s before start_s): validate says so

@@ -223,10 +223,10 @@ def test_runner_states_cache_and_staleness(doc):
 def test_runner_reports_failure_with_the_error_text(tmp_path, doc):
     import numpy as np
     import soundfile as sf
-    doc.set_param("load", "path", "tone.flac")        # cut short: its header passes validation, decoding fails
+    doc.set_param("load", "path", "tone.flac")        # damaged in its middle: validation passes, decoding fails
     sf.write(tmp_path / "tone.flac", np.random.default_rng(1).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32), 44100)
     data = (tmp_path / "tone.flac").read_bytes()
-    (tmp_path / "tone.flac").write_bytes(data[:len(data) * 2 // 5])
+    (tmp_path / "tone.flac").write_bytes(data[:len(data) * 2 // 5] + bytes(len(data) // 5) + data[len(data) * 3 // 5:])
     r = Runner()
     r.run(doc.graph, targets=["gain"])
     msgs = r.wait()

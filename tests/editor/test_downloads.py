@@ -170,14 +170,14 @@ def test_nodes_after_a_model_whose_download_failed_are_marked_not_run(tmp_path):
 
 
 def test_nodes_after_any_failed_node_are_marked_not_run(tmp_path):
-    """The same marks for a run that failed on a node of its own: an input file cut short (its header passes
-    validation; decoding it fails)."""
+    """The same marks for a run that failed on a node of its own: an input file damaged in its middle (its
+    header and its end pass validation; decoding it fails)."""
     import numpy as np
     import soundfile as sf
     from nodeflow.editor.runner import Runner
     sf.write(tmp_path / "take.flac", np.random.default_rng(2).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32), 44100)
     data = (tmp_path / "take.flac").read_bytes()
-    (tmp_path / "take.flac").write_bytes(data[:len(data) * 2 // 5])
+    (tmp_path / "take.flac").write_bytes(data[:len(data) * 2 // 5] + bytes(len(data) // 5) + data[len(data) * 3 // 5:])
     g = Graph()
     g.path = tmp_path / "g.msgpack"
     g.add("io.load", id="load", path="take.flac")

@@ -243,11 +243,12 @@ def test_an_error_in_the_middle_names_the_node_and_leaves_no_partial_file(tmp_pa
     assert not out.exists() or not list(out.iterdir())    # the temp file went with the error
 
 
-def test_a_truncated_flac_fails_in_the_middle_with_the_loads_message(tmp_path):
+def test_a_damaged_flac_fails_in_the_middle_with_the_loads_message(tmp_path):
+    """A FLAC damaged in its middle (one cut short is refused before the run: validate reads its end)."""
     path = tmp_path / "t.flac"
     sf.write(str(path), _music(20.0).T, RATE, subtype="PCM_16")
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[:len(data) // 2] + bytes(len(data) // 10) + data[len(data) * 6 // 10:])
     g = _chain([("io.load", dict(path=str(path))), ("dsp.gain", dict(gain_db=-1.0)),
                 ("io.export", dict(path="o.wav"))])
     errors = []

@@ -262,3 +262,26 @@ def test_a_wav_a_recorder_never_finished_is_read_to_its_end(tmp_path):
     assert g.problems() == []
     got = load.fn(path=str(tmp_path / "take.wav"), ctx=context(tmp_path))
     assert got.frames == x.shape[1] and corr(got.samples, x) > 0.999
+
+
+@pytest.mark.parametrize("ext, fmt, subtype", [("flac", "FLAC", "PCM_16"), ("mp3", "MP3", "MPEG_LAYER_III")])
+def test_validate_finds_a_file_cut_short_without_decoding_it(tmp_path, ext, fmt, subtype):
+    """QA: a FLAC or mp3 cut short (a download that stopped) passed validate and the run refused it.
+    validate reads its last 50 ms; a load that ends before the cut (end_s) still passes, and so does
+    the whole file."""
+    from nodeflow import Graph
+    name = _truncate(tmp_path, ext, fmt, subtype)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / name))
+    [problem] = g.problems()
+    assert problem.startswith(f"node 'load' (io.load): {tmp_path / name}: file is truncated or damaged: its header "
+                              "promises 88200 frames (2.000 s) but it ends before that; re-export or re-download it")
+    with pytest.raises(AudioError, match="truncated or damaged"):
+        load.fn(path=name, ctx=context(tmp_path))
+    g.set("load", "end_s", 0.5)
+    assert g.problems() == []
+    assert load.fn(path=name, end_s=0.5, ctx=context(tmp_path)).frames == round(0.5 * RATE)
+    whole = write(tmp_path / f"whole.{ext}", tones(2.0), format=fmt, subtype=subtype)
+    g.set("load", "path", str(whole))
+    g.set("load", "end_s", None)
+    assert g.problems() == []
