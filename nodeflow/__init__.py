@@ -5,7 +5,7 @@ from .audio import Audio, frames_to_seconds, seconds_to_frames
 from .chain import Chain, Step
 from .executor import Event, Executor, RunResult, run
 from .fileformat import dumps, load, loads, save
-from .errors import (AudioError, Cancelled, DefinitionError, ExecutionError, ExportsFailed, FileFormatError, GraphError,
+from .errors import (AudioChainWarning, AudioError, Cancelled, DefinitionError, ExecutionError, ExportsFailed, FileFormatError, GraphError,
                      NodeflowError, ParameterError)
 from .graph import Graph, Link, NodeRef, PortRef
 from .node import Context, NodeSpec, node
@@ -15,7 +15,8 @@ from .types import ChoiceEnum, FilePath, Range, Text
 
 __version__ = "0.1.0"
 
-__all__ = ["Chain", "Step", "Event", "Executor", "RunResult", "run", "dumps", "load", "loads", "save", "Audio", "AudioError", "Cancelled", "ChoiceEnum", "Context", "DefinitionError", "ExecutionError", "ExportsFailed",
+__all__ = ["Chain", "Step", "Event", "Executor", "RunResult", "run", "dumps", "load", "loads", "save", "Audio",
+           "AudioChainWarning", "AudioError", "Cancelled", "ChoiceEnum", "Context", "DefinitionError", "ExecutionError", "ExportsFailed",
            "FileFormatError", "FilePath", "Graph", "GraphError", "Link", "ModelProfile", "NodeRef", "NodeSpec",
            "NodeflowError", "PROFILES", "ParameterError", "PortRef", "Range", "Registry", "Text",
            "bars_to_seconds", "default_registry", "frames_to_seconds", "node", "seconds_to_frames",

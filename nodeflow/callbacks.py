@@ -32,7 +32,7 @@ from typing import IO, Any, Callable, Iterable
 
 __all__ = ["CallbackHandler", "LoggingHandler", "TraceHandler", "handlers", "scrub"]
 
-KINDS = ("queued", "started", "progress", "chunk", "cached", "finished", "failed", "cancelled", "skipped")
+KINDS = ("queued", "started", "progress", "chunk", "warning", "cached", "finished", "failed", "cancelled", "skipped")
 
 
 class CallbackHandler:
@@ -48,6 +48,7 @@ class CallbackHandler:
     def on_started(self, event: Any) -> None: ...
     def on_progress(self, event: Any) -> None: ...
     def on_chunk(self, event: Any) -> None: ...
+    def on_warning(self, event: Any) -> None: ...
     def on_cached(self, event: Any) -> None: ...
     def on_finished(self, event: Any) -> None: ...
     def on_failed(self, event: Any) -> None: ...
@@ -88,6 +89,9 @@ class LoggingHandler(CallbackHandler):
     def on_progress(self, event: Any) -> None:
         if event.total:
             self.log.debug("       %s %.0f%% %s", event.node_id, 100.0 * (event.done or 0) / event.total, event.message)
+
+    def on_warning(self, event: Any) -> None:
+        self.log.warning("warning %s: %s", event.node_id, event.message)
 
     def on_failed(self, event: Any) -> None:
         self.log.error("failed %s: %s", event.node_id, event.message)

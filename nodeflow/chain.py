@@ -152,9 +152,10 @@ class Chain:
         return Chain(g, ref, self.aliases)
 
     def run(self, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
-        """Run the chain's graph; returns the :class:`~nodeflow.executor.RunResult`."""
+        """Run the chain's graph; returns the :class:`~nodeflow.executor.RunResult` (what nodes warned
+        of is ``res.warnings``, and a Python :class:`~nodeflow.errors.AudioChainWarning` each)."""
         from .executor import run
-        return run(self.graph, targets, **kw)
+        return _warned(run(self.graph, targets, **kw))
 
     def invoke(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
                **run_kw: Any) -> Any:
@@ -175,7 +176,7 @@ class Chain:
         """
         executor, run_kw = _configured(config, executor, run_kw)
         graph = self.bind(inputs)
-        res = executor.run(graph, [self.last.id], **run_kw)
+        res = _warned(executor.run(graph, [self.last.id], **run_kw))
         outs = res[self.last.id]
         return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
 
@@ -386,3 +387,15 @@ def _shared_executor() -> Any:
     if _ex._default_executor is None:
         _ex._default_executor = _ex.Executor()
     return _ex._default_executor
+
+
+def _warned(res: RunResult) -> RunResult:
+    """``res``, its nodes' warnings said as Python warnings (a chain's caller sees no events)."""
+    if res.warnings:
+        import warnings
+
+        from .errors import AudioChainWarning
+        for nid, said in res.warnings.items():
+            for message in said:
+                warnings.warn(f"node '{nid}': {message}", AudioChainWarning, stacklevel=3)
+    return res

@@ -110,6 +110,10 @@ class Progress:
         self.stream.flush()
 
     def __call__(self, ev: Event) -> None:
+        if ev.kind == "warning":         # said even with --quiet: it is about the result
+            with self._lock:
+                self._line(f"  warning {ev.node_id}: {ev.message}")
+            return
         if self.quiet:
             return
         with self._lock:

@@ -67,6 +67,11 @@ class ExportsFailed(ExecutionError):
         self.__cause__ = first.__cause__
 
 
+class AudioChainWarning(UserWarning):
+    """What a node says of its result that is not an error (:meth:`Context.warn
+    <nodeflow.node.Context.warn>`), as a Python warning where no run listens (a node called directly)."""
+
+
 class Cancelled(NodeflowError):
     """The run was cancelled; raised inside nodes by ``ctx.check_cancelled()``.
 

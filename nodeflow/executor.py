@@ -78,6 +78,7 @@ class Executor:
         self._pool: cf.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._claims: dict[str, _Claim] = {}     # keys being computed now, by any run on this executor
+        self.warned: dict[str, list[str]] = {}   # what a node said of the value of each content key (ctx.warn)
         self._claims_lock = threading.Lock()
 
     def _get_pool(self) -> cf.ThreadPoolExecutor:

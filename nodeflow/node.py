@@ -72,6 +72,22 @@ class Context:
                 done, total = i * total + done, n * total
             self._emit("progress", self.node_id, done=done, total=total, message=message)
 
+    def warn(self, message: str) -> None:
+        """Say something about this node's result that is not an error (a near-silent clip raised by
+        70 dB to its loudness target): the run goes on; the CLI prints it, the editor shows it on the
+        node and :class:`~nodeflow.executor.RunResult` keeps it (``res.warnings``).  A value taken from
+        the cache later in the same process says it again.  Called outside a run (no listener), it is
+        a Python :class:`~nodeflow.errors.AudioChainWarning`."""
+        if self.item is not None:
+            message = f"item {self.item[0] + 1} of {self.item[1]}: {message}"
+        if self._emit is not None:
+            self._emit("warning", self.node_id, message=message)
+            return
+        import warnings
+
+        from .errors import AudioChainWarning
+        warnings.warn(f"node '{self.node_id}': {message}", AudioChainWarning, stacklevel=2)
+
     def chunk(self, value: Any, port: str = "out") -> None:
         """Hand on a finished piece of output ``port`` while the node still works (a generated
         window): :meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields it at once.

@@ -19,7 +19,7 @@ Emit = Callable[..., None]
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    kind: str                 # queued | started | progress | chunk | cached | finished | failed | cancelled
+    kind: str                 # queued | started | progress | chunk | warning | cached | finished | failed | cancelled
                               # | skipped (not run: left out while the run went on, RunHandle.skip, or
                               # never started in a run that failed or was stopped; message says which)
     node_id: str
@@ -35,13 +35,15 @@ class RunResult(Mapping[str, dict[str, Any]]):
     """Outputs by node id (``res[node]["out"]``) plus what ran and what came from the cache.
 
     A read-only mapping like any other: ``dict(res)``, ``res.keys()``, ``res.items()``.  The nodes'
-    content keys (what the cache is indexed by) are ``res.cache_keys``.
+    content keys (what the cache is indexed by) are ``res.cache_keys``; what nodes said of their
+    results (:meth:`Context.warn <nodeflow.node.Context.warn>`) is ``res.warnings``, a list by node id.
     """
 
     def __init__(self, outputs: dict[str, dict[str, Any]], ran: set[str], cached: set[str],
-                 cache_keys: dict[str, str], elapsed_s: float):
+                 cache_keys: dict[str, str], elapsed_s: float, warnings: dict[str, list[str]] | None = None):
         self.outputs, self.ran, self.cached, self.elapsed_s = outputs, ran, cached, elapsed_s
         self.cache_keys = cache_keys
+        self.warnings: dict[str, list[str]] = warnings or {}
 
     def __getitem__(self, node_id: str) -> dict[str, Any]:
         return self.outputs[node_id]

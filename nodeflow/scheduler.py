@@ -46,12 +46,13 @@ class Scheduler:
                  on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False,
                  skips: Skips | None = None, pieces_of: str | None = None):
         self.ended: set[str] = set()      # the nodes that had their last event (see ENDS)
-        emit = self._noting(emit)
+        self.warnings: dict[str, list[str]] = {}     # what nodes said of their results (ctx.warn)
+        emit = self._noting(emit, plan.keys, executor.warned)
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
         self.keep_going, self.pieces_of = keep_going, pieces_of
         self.skips = skips or Skips()   # nodes left out while the run goes on (their dependents never become ready)
         self.failures: list[BaseException] = []   # with keep_going: failed nodes, whose dependents never run
-        self.ctx_kw, self.on_output, self.t0 = ctx_kw, on_output, t0
+        self.ctx_kw, self.on_output, self.t0 = dict(ctx_kw, emit=emit), on_output, t0   # nodes' events noted too
         self.cached = {n for n in plan.order if n in plan.values}
         for n in plan.order:
             if n in self.cached:
@@ -91,13 +92,26 @@ class Scheduler:
         self.failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
         self.ran: set[str] = set()
 
-    def _noting(self, emit: Emit) -> Emit:
-        """``emit``, noting which nodes had their last event."""
-        ended = self.ended
+    def _noting(self, emit: Emit, keys: dict[str, str], warned: dict[str, list[str]]) -> Emit:
+        """``emit``, noting which nodes had their last event and what they warned of: by node for the
+        result, and by content key in ``warned`` (the executor's), so that a value taken from the
+        cache says again what it said when it was computed."""
+        ended, said = self.ended, self.warnings
 
         def noted(kind: str, node_id: str, **kw: Any) -> None:
+            key = keys.get(node_id)
             if kind in ENDS:
                 ended.add(node_id)
+            if kind == "started" and key is not None:
+                warned.pop(key, None)
+            elif kind == "warning":
+                said.setdefault(node_id, []).append(kw.get("message", ""))
+                if key is not None:
+                    warned.setdefault(key, []).append(kw.get("message", ""))
+            if kind == "cached" and key is not None:       # said before the node's last event
+                for message in warned.get(key, ()):
+                    said.setdefault(node_id, []).append(message)
+                    emit("warning", node_id, message=message)
             emit(kind, node_id, **kw)
         return noted
 
@@ -223,7 +237,7 @@ class Scheduler:
     def _collect(self) -> RunResult:
         values = self.values
         return RunResult({n: values[n] for n in self.plan.order if n in values}, self.ran, self.cached,
-                         self.plan.keys, time.perf_counter() - self.t0)
+                         self.plan.keys, time.perf_counter() - self.t0, self.warnings)
 
     def result(self) -> RunResult:
         """Run the plan: the outputs asked for, or the run's error (see :meth:`Executor.run

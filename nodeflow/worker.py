@@ -115,14 +115,16 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
 
 def call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...] = (), *, check: Callable[[], None] | None = None,
                    poll_s: float = 0.02, what: str | None = None,
-                   on_progress: Callable[[float, float, str], None] | None = None) -> Any:
+                   on_progress: Callable[[float, float, str], None] | None = None,
+                   on_warning: Callable[[str], None] | None = None) -> Any:
     """``fn(*args)`` computed in a worker process; ``check()`` (e.g. ``ctx.check_cancelled``) runs
     every ``poll_s`` while it works, and whatever it raises ends the worker and propagates.
 
     ``fn`` must be importable by name (a module-level function).  An exception raised by ``fn`` is
     re-raised here; a worker that dies without answering (killed, out of memory) is a
     :class:`NodeflowError` naming ``what`` and its exit code.  What ``fn`` reports through
-    :func:`report_progress` reaches ``on_progress(done, total, message)`` (on a reader thread).
+    :func:`report_progress` reaches ``on_progress(done, total, message)`` (on a reader thread), and
+    a node's ``ctx.warn(message)`` there ``on_warning(message)``.
     """
     if check is not None:
         check()
@@ -142,6 +144,10 @@ def call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...] = (), *, check:
                             on_progress(*message[1:])
                         except Exception:  # noqa: BLE001 - Stop raised by the listener: the poll ends it
                             pass
+                    continue
+                if len(message) == 2 and message[0] == "warning":
+                    if on_warning is not None:
+                        on_warning(message[1])
                     continue
                 reply.append(message)
                 break
@@ -184,7 +190,8 @@ def run_node(spec: NodeSpec, inputs: dict[str, Any], params: dict[str, Any],
     module = getattr(spec.fn, "__module__", None)
     outputs: dict[str, Any] = call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite),
                           check=ctx.check_cancelled if ctx is not None else None, what=spec.id,
-                          on_progress=(lambda d, t, m: ctx.progress(d, t, m)) if ctx is not None else None)
+                          on_progress=(lambda d, t, m: ctx.progress(d, t, m)) if ctx is not None else None,
+                          on_warning=ctx.warn if ctx is not None else None)
     return outputs
 
 
@@ -210,6 +217,9 @@ def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: d
         def forward(kind: str, node_id: str, done: float = 0.0, total: float = 0.0, message: str = "", **_: Any) -> None:
             if kind == "progress":      # pieces (ctx.chunk) stay here: the whole output comes back at the end
                 report_progress(done, total, message)
+            elif kind == "warning" and _reply_to is not None:
+                with _reply_lock:
+                    _send(_reply_to, ("warning", str(message)))
 
         ctx = Context(emit=forward, **lite)
     return spec.call_here(inputs, params, ctx)

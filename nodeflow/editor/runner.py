@@ -67,6 +67,7 @@ class NodeState:
     now: float | None = None        # when the last progress came
     first: tuple[float, float] | None = None    # (when, fraction done) of the first progress it told
     marks: list[tuple[float, float]] = dataclasses.field(default_factory=list)   # recent (when, fraction done)
+    warnings: list[str] = dataclasses.field(default_factory=list)   # what the node said of its result (ctx.warn)
 
     def eta_s(self) -> float | None:
         """Seconds left, from the progress since the node first told it (what came before, such as
@@ -103,11 +104,12 @@ class NodeState:
                 return f"running for {_duration(spent)}"
         if self.kind == "blocked":
             return "not run: " + self.message
-        if self.kind == "done" and self.elapsed_s is not None:
-            return f"done in {self.elapsed_s:.2f} s"
         if self.kind == "failed":
             return "failed: " + self.message
-        return self.kind
+        said = "".join(f"; warning: {w}" for w in self.warnings)
+        if self.kind == "done" and self.elapsed_s is not None:
+            return f"done in {self.elapsed_s:.2f} s" + said
+        return self.kind + said
 
 
 def blocked_list(blocked: dict[str, str]) -> str:
@@ -157,6 +159,7 @@ class Runner:
         self.scratch_root = scratch_root   # where untitled graphs' output folders go (default: state folder/unsaved)
         self._scratch: Path | None = None  # this untitled document's output folder, once it wrote something
         self.states: dict[str, NodeState] = {}
+        self._said: dict[str, list[str]] = {}     # warnings of the node's run so far (see NodeState.warnings)
         self.outputs: dict[str, tuple[str, dict[str, Any]]] = {}   # node -> (key, outputs)
         self.version = 0                   # bumped whenever states change (the view redraws then)
         self._ticks = 0                    # whole seconds that nodes without progress have run (poll)
@@ -430,6 +433,13 @@ class Runner:
             if st is None or st.kind != "blocked":     # that failed or stopped: it did not run (a node
                 self.states.pop(ev.node_id, None)      # after a failed one keeps its 'not run: after')
             return
+        if ev.kind == "warning":            # kept with the node's result (said again when it comes from cache)
+            self._said.setdefault(ev.node_id, []).append(ev.message)
+            if st is not None:
+                st.warnings = list(self._said[ev.node_id])
+            return
+        if ev.kind in ("queued", "started"):
+            self._said.pop(ev.node_id, None)
         if ev.kind == "progress":
             if st is None or st.kind != "running":
                 st = self.states[ev.node_id] = NodeState("running", key, started=now)
@@ -448,7 +458,8 @@ class Runner:
             if short and message.startswith(f"{short}: "):
                 message = message[len(short) + 2:]
         self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, causes=_causes(ev.error),
-                                            started=now if kind == "running" else None)
+                                            started=now if kind == "running" else None,
+                                            warnings=list(self._said.get(ev.node_id, ())))
         if kind == "failed":                # the nodes after it will not run: said now, not when the run ends
             self._block_after(ev.node_id)
 
@@ -471,11 +482,13 @@ class Runner:
         notes = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
         notes += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
                   if changed else "")
+        if result is not None and result.warnings:      # said on the nodes too
+            notes += "".join(f"; warning: {n}: {w}" for n, ws in sorted(result.warnings.items()) for w in ws)
         if err is None and result is not None:          # (the run raised nothing)
             return Said(f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
                         f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
                                                               "(marked on the nodes)" if job.blocked else "") + notes
-                        + where, "warn" if job.blocked or changed else "info")
+                        + where, "warn" if job.blocked or changed or result.warnings else "info")
         if isinstance(err, Cancelled) and job.deleted:
             return Said(f"run stopped: deleted {', '.join(job.deleted)} while it ran; Run (F5) runs the rest "
                         "(what finished comes from the cache)")

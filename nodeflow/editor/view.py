@@ -433,8 +433,8 @@ class GraphView(Outputs):
         kind = state.kind if state is not None else None
         running = kind == "running"
         items.configure(f"status::{nid}", show=not running,
-                        color=(255, 120, 120) if kind == "failed" else (240, 190, 110) if kind == "blocked"
-                        else (200, 230, 200))
+                        color=(255, 120, 120) if kind == "failed" else (240, 190, 110)
+                        if kind == "blocked" or (state is not None and state.warnings) else (200, 230, 200))
         items.set_value(f"status::{nid}", one_line(file_names(text)))
         items.set_value(f"statustip::{nid}", wrap(text, 60) if one_line(file_names(text)) != text else "")
         items.configure(f"statustipwin::{nid}", show=one_line(file_names(text)) != text)

@@ -38,6 +38,7 @@ LABELS = Group("labels for the DAW")
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
+WARN_GAIN_DB = 30.0      # a loudness target that raises the audio this much warns: its noise floor rises as much
 _SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
 _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
 # lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
@@ -321,6 +322,9 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
+    if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
+        ctx.warn(f"raised by {report.gain_db:.0f} dB to reach loudness_lufs={p['loudness_lufs']:g}: the audio is "
+                 "nearly silent, so its noise floor rose as much; check the input, or clear loudness_lufs")
     ctx.progress(100, 100)
     return str(dest)
 

@@ -417,3 +417,35 @@ def test_optional_numbers_show_their_unit_in_the_box_and_read_back_with_or_witho
     assert end.parse("") is None          # emptied: back to none
     assert _boxed(export["path"], "a.wav") == "a.wav"        # not a number: no unit added
 
+
+
+def test_runner_shows_what_a_node_warned_of_on_the_node_and_in_the_status(tmp_path, monkeypatch):
+    """A node's warning (an export raising a near-silent take by 45 dB) stays on the node after it
+    finished, in the run's status line, and again when a node's value comes from the cache."""
+    import numpy as np
+    import soundfile as sf
+    from tests.nodeflow.test_warnings import warns
+    hiss = np.random.default_rng(0).standard_normal(44100 * 10) * 1e-5
+    hiss[220500:229320] += 0.001 * np.sin(2 * np.pi * 440 * np.arange(8820) / 44100)
+    sf.write(tmp_path / "quiet.wav", hiss.astype(np.float32), 44100, subtype="PCM_24")
+    g = Graph()
+    monkeypatch.setitem(g.registry._specs, "test.warns", warns)         # (the default registry: not kept)
+    g.path = tmp_path / "g.msgpack"
+    g.add("io.load", id="load", path="quiet.wav")
+    g.add("test.warns", id="w", said="a warning of a value kept in the cache")
+    g.add("io.export", id="export", path="m.wav", loudness_lufs=-23.0)
+    g.connect("load.out", "w.audio")
+    g.connect("w.out", "export.audio")
+    runner = Runner()
+    try:
+        for _ in range(2):          # the second run takes w from the cache: its warning is said again
+            runner.run(g)
+            messages = runner.wait(60)
+            text = runner.states["export"].describe()
+            assert text.startswith("done in ") and "; warning: raised by 45 dB to reach loudness_lufs=-23" in text
+            assert runner.states["w"].describe().endswith("; warning: a warning of a value kept in the cache")
+            assert "warning" not in runner.states["load"].describe()
+            assert messages[0].kind == "warn" and "; warning: export: raised by 45 dB" in messages[0]
+        assert runner.states["w"].kind == "cached"
+    finally:
+        runner.close()

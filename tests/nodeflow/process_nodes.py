@@ -12,9 +12,12 @@ from nodeflow import Audio, Context, Range, node
 
 @node("proc.spin", process=True)
 def spin(audio: Audio, *, steps: Annotated[int, Range(1, 100)] = 3, meet: str = "", me: str = "",
-         ctx: Context = None) -> Audio:
+         warn: str = "", ctx: Context = None) -> Audio:
     """Holds the GIL (a Python loop), reports progress, records the process it ran in.  With
-    ``meet``/``me`` (a folder and a name) it waits until the other branch has arrived too."""
+    ``meet``/``me`` (a folder and a name) it waits until the other branch has arrived too; with
+    ``warn``, it warns of that."""
+    if warn:
+        ctx.warn(warn)
     if meet:
         Path(meet, me).touch()
         other = "b" if me == "a" else "a"

@@ -285,3 +285,34 @@ def test_an_mp3_lands_on_its_loudness_target_as_ffmpeg_decodes_it(tmp_path):
     assert lufs == pytest.approx(-23.0, abs=0.1) and tp <= -1.0
     from nodeflow.audiometa import read_tags
     assert float(read_tags(out)["loudness_integrated_lufs"]) == pytest.approx(-23.0, abs=0.05)
+
+
+@needs_ffmpeg
+def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, capsys):
+    """QA: a take of hiss with one quiet note was normalised to -23 LUFS without a word, its noise floor
+    raised by as much.  The export warns (with ``-q`` too); a take at a usual level says nothing."""
+    from nodeflow import Graph, save
+    from nodeflow.cli import main
+    rng = np.random.default_rng(0)
+    hiss = rng.standard_normal(RATE * 10) * 1e-5                      # -100 dBFS
+    t = np.arange(RATE // 5) / RATE
+    hiss[5 * RATE:5 * RATE + len(t)] += 0.001 * np.sin(2 * np.pi * 440 * t)    # one note at -60 dBFS
+    sf.write(tmp_path / "quiet.wav", hiss.astype(np.float32), RATE, subtype="PCM_24")
+    sf.write(tmp_path / "loop.wav", dense_mix().T, RATE, subtype="PCM_24")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "quiet.wav"))
+    g.add("io.export", id="export", path="m.wav", loudness_lufs=-23.0)
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    said = re.search(r"  warning export: raised by (\d+) dB to reach loudness_lufs=-23: the audio is nearly silent, so "
+                     r"its noise floor rose as much; check the input, or clear loudness_lufs", capsys.readouterr().err)
+    lufs, _ = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
+    assert said and lufs == pytest.approx(-23.0, abs=0.1)
+    written = sf.read(tmp_path / "o" / "m.wav")[0]
+    floor = 20 * np.log10(np.std(written[:4 * RATE]))                # the hiss before the note, as written
+    assert floor - 20 * np.log10(1e-5) == pytest.approx(float(said.group(1)), abs=1.0)
+    g.set("load", "path", str(tmp_path / "loop.wav"))
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    assert "warning" not in capsys.readouterr().err
