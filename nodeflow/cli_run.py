@@ -288,9 +288,10 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
 
     def on_variant(r: VariantResult) -> None:
         done[0] += 1
-        if not args.quiet:
+        said = "".join(f"; warning {n}: {printable(w)}" for n, ws in sorted(r.warnings.items()) for w in ws)
+        if not args.quiet or said:          # a warning is said with -q too (it is about the result)
             extra = f": {printable(r.error)}" if r.error else ""
-            print(f"[{done[0]}/{total}] {r.variant.name} {r.status} ({r.elapsed_s:.2f} s){extra}", file=sys.stderr)
+            print(f"[{done[0]}/{total}] {r.variant.name} {r.status} ({r.elapsed_s:.2f} s){extra}{said}", file=sys.stderr)
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)

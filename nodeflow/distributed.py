@@ -94,7 +94,7 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple[t
         return {"status": "failed", "error": str(e), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
     files, durations, prov = summary.merged(res.cache_keys)
     return {"status": "ok", "outputs": files, "durations_s": durations, "provenance": prov,
-            "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid()}
+            "ran": sorted(res.ran), "elapsed_s": time.perf_counter() - t0, "pid": os.getpid(), "warnings": res.warnings}
 
 
 def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,
@@ -158,7 +158,8 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
                     vr = VariantResult(v, "failed", vdir, error=f"ray task failed: {type(e).__name__}: {e}")
                 else:
                     vr = VariantResult(v, r["status"], vdir, r.get("outputs", []), r.get("durations_s", {}),
-                                       r.get("provenance", {}), r["elapsed_s"], r.get("error", ""), r.get("ran", []))
+                                       r.get("provenance", {}), r["elapsed_s"], r.get("error", ""), r.get("ran", []),
+                                       warnings=r.get("warnings", {}))
                 results[v.index] = vr
                 if on_variant is not None:
                     on_variant(vr)

@@ -249,6 +249,7 @@ class VariantResult:
     #   a failed or stopped variant keeps those made before it ended (None: nothing was)
     prompts: dict[str, str] = dataclasses.field(default_factory=dict)   # text.prompt_template id -> final text
     numbers: dict[str, float] = dataclasses.field(default_factory=dict)  # "node.port" -> float output (scores)
+    warnings: dict[str, list[str]] = dataclasses.field(default_factory=dict)   # what nodes warned of (ctx.warn)
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -256,7 +257,7 @@ class VariantResult:
         return {"index": self.variant.index, "name": self.variant.name, "status": self.status,
                 "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
                 "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
-                "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt}
+                "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt, "warnings": self.warnings}
 
     @property
     def prompt(self) -> str | dict[str, str]:
@@ -429,13 +430,14 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["index", "name", "status", "params", "seed", "checkpoints", "durations_s", "outputs",
-                "elapsed_s", "error", "versions", "prompt"])
+                "elapsed_s", "error", "versions", "prompt", "warnings"])
     versions = json.dumps(report.versions, sort_keys=True)
     for row in doc["variants"]:
         w.writerow([row["index"], row["name"], row["status"], json.dumps(row["params"], default=str),
                     json.dumps(row["seed"]), json.dumps(row["checkpoints"]), json.dumps(row["durations_s"]),
                     ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions,
-                    row["prompt"] if isinstance(row["prompt"], str) else json.dumps(row["prompt"])])
+                    row["prompt"] if isinstance(row["prompt"], str) else json.dumps(row["prompt"]),
+                    json.dumps(row["warnings"]) if row["warnings"] else ""])
     paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
     for path, text in zip(paths, (js, buf.getvalue())):
         write_atomic(path, text.encode("utf-8"), fsync=False)
@@ -489,12 +491,13 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
         return VariantResult(variant, status, str(vdir), files, durations, prov, time.perf_counter() - t0,
                              error=str(e), ran=sorted(done.ran) if done is not None else [],
                              values=made_before(e, made) if keep_values else None,
-                             prompts=summary.prompts, numbers=summary.numbers)
+                             prompts=summary.prompts, numbers=summary.numbers,
+                             warnings=done.warnings if done is not None else {})
     _prompts_not_made(executor, g, summary)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,
-                         prompts=summary.prompts, numbers=summary.numbers)
+                         prompts=summary.prompts, numbers=summary.numbers, warnings=res.warnings)
 
 
 def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:

@@ -82,3 +82,11 @@ def test_a_chain_says_warnings_as_python_warnings_and_a_node_called_alone_too(re
     with warnings.catch_warnings():
         warnings.simplefilter("error")                     # nothing said: no warning
         Chain(g, NodeRef(g, "tone")).invoke(executor=Executor(disk_cache=None))
+
+
+def test_each_sweep_variant_keeps_its_warnings_in_its_manifest_row(reg, tmp_path):
+    from nodeflow.sweep import expand, parse_axis, run_sweep
+    g = _graph(reg, ("w", "test.warns", {}))
+    variants = expand([parse_axis('w.said=["quiet take", "hiss"]', g)])
+    results = run_sweep(g, variants, tmp_path / "sw", executor=Executor(disk_cache=None))
+    assert [r.row()["warnings"] for r in results] == [{"w": ["quiet take"]}, {"w": ["hiss"]}]

@@ -4,6 +4,7 @@ peak_db (dBTP), loudness within 0.5 LU; lossy files included; 5.1 normalised; im
 explained in one line."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -312,6 +313,12 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
     written = sf.read(tmp_path / "o" / "m.wav")[0]
     floor = 20 * np.log10(np.std(written[:4 * RATE]))                # the hiss before the note, as written
     assert floor - 20 * np.log10(1e-5) == pytest.approx(float(said.group(1)), abs=1.0)
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "sw"), "-q", "--no-cache",
+                 "--sweep", "export.loudness_lufs=-23,-60"]) == 0       # a sweep: on the variant's line and row
+    assert re.search(r"\[1/2\] v000_loudness_lufs=-23.0 ok \([\d.]+ s\); warning export: raised by 45 dB",
+                     capsys.readouterr().err)
+    rows = json.loads((tmp_path / "sw" / "manifest.json").read_text())["variants"]
+    assert [list(r["warnings"]) for r in rows] == [["export"], []]
     g.set("load", "path", str(tmp_path / "loop.wav"))
     save(g, tmp_path / "g.msgpack")
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
