@@ -29,12 +29,12 @@ import hashlib
 import json
 import lzma
 import os
-import re
 import secrets
 import shutil
 import stat
 import struct
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
@@ -57,7 +57,10 @@ MAX_MEMBERS = 2000
 MAX_RATIO = 200                  # uncompressed / compressed, per member larger than RATIO_FLOOR (zip bombs)
 RATIO_FLOOR = 1 << 16
 MAX_JSON_BYTES = 1 << 20         # bundle.json, adapter_config.json
-_SAFE = re.compile(r"^files/[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,120}(/[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,120}){0,8}$")
+NAME_PUNCTUATION = frozenset(" ._()[]+-'&,!#@~=$")   # besides letters, digits and marks of any script, in
+#                                                        member names: what every file system takes
+NAME_FIRST = frozenset("([")   # a member's name starts with a letter, a digit or one of these (no ".x", "-x")
+MAX_NAME_BYTES = 200           # a member's folder or file name (file systems take 255 bytes; a letter is up to 4)
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _BLOCK = 1 << 20
 # what a damaged archive raises from zipfile/zlib (bad CRC, truncation, lying headers, odd methods)
@@ -128,7 +131,7 @@ def _check_members(z: zipfile.ZipFile, src: str, archive_size: int) -> None:
     infos = z.infolist()
     if len(infos) > MAX_MEMBERS:
         raise FileFormatError(f"{src}: {len(infos)} members; bundles are limited to {MAX_MEMBERS}")
-    names = [i.filename.lower() for i in infos]
+    names = [unicodedata.normalize("NFC", i.filename).casefold() for i in infos]   # one file on macOS or Windows
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise FileFormatError(f"{src}: duplicate member name {dup!r}; refusing")
@@ -136,7 +139,7 @@ def _check_members(z: zipfile.ZipFile, src: str, archive_size: int) -> None:
     for i in infos:
         mode = (i.external_attr >> 16) & 0xFFFF
         if i.orig_filename != i.filename or (i.filename not in ("bundle.json", "graph.msgpack")
-                                             and not _SAFE.match(i.filename)):
+                                             and not safe_member(i.filename)):
             raise FileFormatError(f"{src}: refusing member {i.orig_filename!r} (only files/... names are allowed; "
                                   "no absolute paths, '..', backslashes or odd characters)")
         if stat.S_ISLNK(mode) or i.is_dir() or (stat.S_IFMT(mode) and not stat.S_ISREG(mode)):
@@ -335,6 +338,31 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(_BLOCK), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def name_char_ok(c: str) -> bool:
+    """Whether ``c`` may stand in a bundle member's name: a letter, digit or mark of any script (Björk,
+    日本の歌, हिंदी), or one of :data:`NAME_PUNCTUATION`; never a control, format (bidi) or path character."""
+    return c in NAME_PUNCTUATION or unicodedata.category(c)[0] in "LNM"
+
+
+def name_may_start(c: str) -> bool:
+    return c in NAME_FIRST or unicodedata.category(c)[0] in "LN"
+
+
+def _part_ok(part: str) -> bool:
+    return (0 < len(part) <= 121 and len(part.encode("utf-8")) <= MAX_NAME_BYTES
+            and name_may_start(part[0]) and all(map(name_char_ok, part))
+            and unicodedata.normalize("NFC", part) == part)
+
+
+def safe_member(name: str) -> bool:
+    """Whether ``name`` is a member :func:`unpack` may write: ``files/`` and at most 9 folder or file
+    names, each starting with a letter, a digit or a bracket, of :func:`name_char_ok` characters, in
+    NFC, at most 121 characters and :data:`MAX_NAME_BYTES` bytes."""
+    head, _, rest = name.partition("/")
+    parts = rest.split("/")
+    return head == "files" and len(parts) <= 9 and all(map(_part_ok, parts))
 
 
 def _free_name(name: str, i: int, is_file: bool) -> str:

@@ -14,13 +14,14 @@ import os
 import re
 import stat
 import struct
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path
-from .bundle import (_BLOCK, _MEDIA_MAGIC, _SAFE, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
-                     _free_name)
+from .bundle import (_BLOCK, _MEDIA_MAGIC, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
+                     MAX_NAME_BYTES, _free_name, name_char_ok, name_may_start, safe_member)
 from .errors import NodeflowError, os_error_words
 from .graph import Graph
 from .graphpaths import path_mode
@@ -29,12 +30,26 @@ __all__ = ["pack"]
 
 
 def _member_name(path: Path, taken: set[str]) -> str:
-    stem = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", path.name).lstrip("._ ") or "file"
+    """``path``'s name as a bundle member (see :func:`~nodeflow.bundle.safe_member`): letters of every
+    script kept (QA: "Jóga.flac" was packed as "J_ga.flac"), in NFC (a Mac's names are decomposed),
+    other characters as ``_``, from its first letter, digit or bracket, short enough for any file
+    system, and not the name of another member in any case."""
+    text = unicodedata.normalize("NFC", path.name)
+    stem = re.sub(r"_{2,}", "_", "".join(c if name_char_ok(c) else "_" for c in text))
+    while stem and not name_may_start(stem[0]):
+        stem = stem[1:]
+    stem = stem or "file"
+    base, dot, ext = stem.rpartition(".")
+    if not dot or not base or len(ext) > 10:
+        base, dot, ext = stem, "", ""
+    while len(f"{base}{dot}{ext} (99)".encode("utf-8")) > MAX_NAME_BYTES or len(base) + len(dot + ext) > 110:
+        base = base[:-1]
+    stem = f"{base.rstrip(' ._')}{dot}{ext}"
     name, i = stem, 2
-    while name.lower() in taken:
+    while name.casefold() in taken:
         name = _free_name(stem, i, True)
         i += 1
-    taken.add(name.lower())
+    taken.add(name.casefold())
     return name
 
 
@@ -160,7 +175,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     if refused:
         raise NodeflowError("cannot bundle: " + "; ".join(refused))
     for name, _ in members:
-        if not _SAFE.match(name):
+        if not safe_member(name):
             raise NodeflowError(f"cannot bundle: input file name {name!r} is not portable; rename it")
     try:
         total = sum(f.stat().st_size for _, f in members)

@@ -194,6 +194,9 @@ def hostile(tmp_path, members: dict[str, bytes], manifest: dict | None = None, t
     ({"/etc/evil": b"x"}, None, "refusing member '/etc/evil'"),
     ({"files/link.wav": b"/etc/passwd"}, lambda i: setattr(i, "external_attr", (0o120777 << 16)), "links and folders"),
     ({"files/bomb.wav": b"\0" * 5_000_000}, None, "expands"),
+    ({"files/song\u202egpj.wav": b"x"}, None, "refusing member"),          # a bidi override hides the extension
+    ({"files/Jo\u0301ga.wav": b"x"}, None, "refusing member"),             # decomposed: AudioChain packs NFC
+    ({"files/a\x07.wav": b"x"}, None, "refusing member"),
 ])
 def test_hostile_bundles_refused_and_nothing_written_outside(tmp_path, members, tweak, message):
     p = hostile(tmp_path, members, tweak=tweak)
@@ -397,3 +400,38 @@ def test_a_copy_of_a_received_graph_keeps_what_the_sender_had(tmp_path):
     g = load(tmp_path / "song.msgpack")
     assert any(sender in p for p in g.problems())
     assert g.copy().problems() == g.problems()
+
+
+def test_names_in_any_script_travel_in_a_bundle(tmp_path):
+    """QA: "Jóga.flac" was packed as "J_ga.flac" and every name in another script as underscores.  Letters,
+    digits and marks of any script are kept (a Mac's decomposed names as composed), with the punctuation
+    every file system takes; others become "_", and a long name is cut to fit any file system."""
+    import unicodedata
+    root = tmp_path / "ana"
+    root.mkdir()
+    names = ["Jóga – take 1?.flac", "日本の歌.wav", "हिंदी गीत.wav", "(live) Ke$ha.wav", "Jo\u0301ga.wav",
+             "長" * 80 + ".wav"]
+    expected = ["Jóga _ take 1.flac", "日本の歌.wav", "हिंदी गीत.wav", "(live) Ke$ha.wav", "Jóga.wav", None]
+    g = Graph()
+    g.path = root / "song.msgpack"
+    sr = 8000
+    for i, name in enumerate(names):
+        sf.write(root / name, 0.1 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr) * (i + 1), sr,
+                 format="FLAC" if name.endswith(".flac") else "WAV")
+        g.add("io.load", id=f"l{i}", path=name)
+        g.add("io.export", id=f"e{i}", path=f"o{i}.wav")
+        g.connect(f"l{i}", f"e{i}")
+    save(g, g.path)
+    bundle = tmp_path / "song.acbundle"
+    assert main(["pack", str(g.path), "-o", str(bundle)]) == 0
+    out = unpack(bundle, tmp_path / "ben")
+    got = load(out)
+    members = [got.nodes[f"l{i}"].params["path"] for i in range(len(names))]
+    assert members[:5] == [f"files/{n}" for n in expected[:5]]
+    assert members[5].startswith("files/長") and members[5].endswith(".wav")
+    assert len(members[5].split("/")[1].encode()) <= 200
+    for i, member in enumerate(members):
+        assert unicodedata.is_normalized("NFC", member)
+        assert (out.parent / member).read_bytes() == (root / names[i]).read_bytes()
+    assert got.problems() == []
+    assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0
