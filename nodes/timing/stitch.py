@@ -268,14 +268,21 @@ def _padding(last: Audio) -> int:
     return pad if not rest.size or float(np.abs(rest).max()) <= 1e-4 * max(loudest, 1e-9) else 0
 
 
-def _labels(first: Audio, centres: list[int]) -> tuple[tuple[int, str], ...]:
-    """Cue labels of the seams: the bar they fall on when the tempo is known, else the window number."""
+def _labels(windows: list[Audio], centres: list[int]) -> tuple[tuple[int, str], ...]:
+    """Cue labels of the seams (one after each window but the last): the bar they fall on when the tempo
+    is known, counted where the piece starts (the first window's ``start_frame``: QA, bars 3 and 4 were
+    "bar 2" and "bar 3" with window 0 left out), else the number of the window that starts there (as
+    :func:`~nodes.timing.window.tokenize_window` numbered it, when the windows carry distinct numbers)."""
+    first = windows[0]
     info = dict(first.info)
     try:
         bpm, (beats, note) = float(info.get("bpm", "")), parse_meter(info.get("meter") or "4/4")
     except (ValueError, ParameterError):        # no tempo, or a meter tag no one can read
-        return tuple((c, f"window {k + 2}") for k, c in enumerate(centres))
-    return tuple((c, bar_label(c, first.sample_rate, bpm, beats, note)) for c in centres)
+        numbers = [w.index + 1 for w in windows]
+        if len(set(numbers)) < len(numbers):
+            numbers = list(range(1, len(windows) + 1))
+        return tuple((c, f"window {numbers[k + 1]}") for k, c in enumerate(centres))
+    return tuple((c, bar_label(first.start_frame + c, first.sample_rate, bpm, beats, note)) for c in centres)
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
@@ -334,6 +341,6 @@ def stitch(windows: list[Audio], *,
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
     samples = samples[:, :samples.shape[1] - _padding(same[-1])]
-    joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", markers=_labels(first, centres))
+    joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", markers=_labels(same, centres))
     rate = project_rate(ctx)      # then brought to the project's rate whole (window by window, each lands off
     return joined if not rate else resample_audio(joined, rate, check=check)   # by a fraction of a frame)

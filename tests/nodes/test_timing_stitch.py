@@ -308,3 +308,18 @@ def test_a_padded_last_window_resampled_comes_back_at_the_source_length_at_its_n
     wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0, last="pad")
     y = stitch.fn([resample_audio(w, 48000) for w in wins])
     assert y.sample_rate == 48000 and abs(y.frames - round(x.frames * 48000 / 44100)) <= 1
+
+
+def test_seam_labels_count_from_where_the_piece_starts_when_a_window_is_left_out():
+    """QA: with window 0 left out, the seams at bars 3 and 4 were labelled "bar 2" and "bar 3" (and,
+    without a tempo, "window 2" and "window 3" for windows 3 and 4)."""
+    from nodes.timing.window import tokenize_window
+    rate = 8000
+    x = Audio(np.random.default_rng(5).uniform(-0.5, 0.5, rate * 8).astype(np.float32), rate)
+    bars = tokenize_window.fn(x, unit="bars", size=1, bpm=120)          # 2 s bars
+    y = stitch.fn(bars[1:])
+    assert y.start_frame == 2 * rate
+    assert y.markers == ((2 * rate, "bar 3"), (4 * rate, "bar 4"))
+    secs = tokenize_window.fn(x, size=2.0)                               # no tempo: the windows' numbers
+    assert stitch.fn(secs[1:]).markers == ((2 * rate, "window 3"), (4 * rate, "window 4"))
+    assert stitch.fn(secs).markers[0] == (2 * rate, "window 2")
