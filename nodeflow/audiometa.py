@@ -195,8 +195,13 @@ class Metadata:
 
 
 def format_bpm(bpm: float) -> str:
-    """120.0 -> "120", 92.5 -> "92.5" (at most 3 decimals)."""
-    return f"{bpm:.3f}".rstrip("0").rstrip(".")
+    """The tempo in full, as AudioChain carries it (QA: 87.31415 was written "87.314", and windows cut
+    at the tempo read back from the file drifted off the typed grid).
+
+    >>> format_bpm(120.0), format_bpm(92.5), format_bpm(87.31415)
+    ('120', '92.5', '87.31415')
+    """
+    return format(float(bpm), ".15g")
 
 
 def clean_fields(raw: dict[str, str]) -> dict[str, Any]:

@@ -203,3 +203,24 @@ def test_a_span_loaded_from_a_plain_wav_keeps_its_place_like_a_trim(tmp_path):
         assert tags(ffprobe(out / f"{how}.wav"))["time_reference"] == str(2 * 48000)       # ffprobe reads bext
         with zipfile.ZipFile(out / "p.dawproject") as z:
             assert '<Clip time="4.0"' in z.read("project.xml").decode()                 # bar 2 at 4/4
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "mp3"])
+def test_a_typed_tempo_comes_back_from_the_file_in_full(tmp_path, ext):
+    """QA: the file's BPM tag kept 3 decimals (87.31415 -> 87.314), so windows cut at bpm=auto from the
+    exported file drifted off the grid cut at the typed tempo."""
+    from nodeflow.audio import Audio
+    from nodeflow.node import Context
+    from nodes.io.export import export
+    from nodes.io.load import load
+    from nodes.timing.window import tokenize_window
+    x = music(87.31415, 4, 20.0, 44100)
+    typed = tokenize_window.fn(x, unit="bars", size=1, bpm=87.31415)
+    args = {k: export.params[k].default for k in export.params}
+    args.update(path=f"t.{ext}", embed_graph=False)
+    ctx = Context("export", base_dir=tmp_path, output_dir=tmp_path)
+    written = export.fn(Audio(x.samples, 44100).with_info(**dict(typed[0].info)), ctx=ctx, **args)
+    back = load.fn(path=written, ctx=ctx)
+    assert dict(back.info)["bpm"] == "87.31415"
+    again = tokenize_window.fn(back, unit="bars", size=1, bpm="auto")
+    assert [w.start_frame for w in again[:12]] == [w.start_frame for w in typed[:12]]
