@@ -73,9 +73,11 @@ class Cut:
     tail: np.ndarray | None = None
 
 
-def read_cut(edges: str, channels: int) -> Cut | None:
+def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     """``edges`` (an ``Audio.edges``) as a :class:`Cut`, or None when there is none or it cannot be
-    read (a record from before frames were kept is its digest alone)."""
+    read (a record from before frames were kept is its digest alone).  Its frames are read as
+    ``channels`` channels (without frames where the record holds another count), or with ``None`` as
+    the channels the window was cut with (a window mixed to other channels since)."""
     import base64
     import binascii
     if not edges:
@@ -88,7 +90,9 @@ def read_cut(edges: str, channels: int) -> Cut | None:
         kept = np.frombuffer(base64.b64decode(parts[3], validate=True), np.float32)
     except (ValueError, binascii.Error):
         return Cut(parts[0])
-    if kept.size != channels * 2 * EDGE_KEEP:
+    if channels is None and kept.size and kept.size % (2 * EDGE_KEEP) == 0:
+        channels = kept.size // (2 * EDGE_KEEP)
+    if channels is None or kept.size != channels * 2 * EDGE_KEEP:
         return Cut(parts[0], frames, padded)
     kept = kept.reshape(channels, 2 * EDGE_KEEP)
     return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:])

@@ -96,7 +96,8 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         placed = after.start_frame - before.start_frame == b0 - positions[k - 1]     # as they sat in the source
         if placed and overlap == 0 and _as_cut(before) and _as_cut(after):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
-        gains = _gains(before, after) if placed and overlap >= 0 and (wanted or mend) else None
+        maps = _maps(before, after) if placed and overlap >= 0 and (wanted or mend) else None
+        gains = _scalars(maps) if maps is not None else None
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
@@ -104,7 +105,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         if mend:
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
-                seam.natural = None if gains is None else gains[1] * _source_step(before, after)
+                seam.natural = None if maps is None else maps[1] @ _source_step(before, after)
             seam.start, seam.length = centre, 0
         elif gains is not None and gains[0] != 0.0 and gains[1] != 0.0:
             seam.ratios = (gains[0] / gains[1], gains[1] / gains[0])
@@ -115,7 +116,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
 
 def _source_step(before: Audio, after: Audio) -> np.ndarray:
     """The source's own :func:`_step` at the cut between two neighbours, from their cut records."""
-    cb, ca = read_cut(before.edges, before.channels), read_cut(after.edges, after.channels)
+    cb, ca = read_cut(before.edges), read_cut(after.edges)
     assert cb is not None and ca is not None and cb.tail is not None and ca.head is not None
     return _step(cb.tail, ca.head)
 
@@ -126,30 +127,52 @@ def _as_cut(w: Audio) -> bool:
     return c is not None and edge_digest(w.samples) == c.digest
 
 
-def _gains(before: Audio, after: Audio) -> tuple[float, float] | None:
-    """``(g, h)`` when the end of ``before`` is its cut times ``g`` and the start of ``after`` its cut
-    times ``h`` (windows changed by a gain, or not at all), else None (a new take, a fade, a filter)."""
-    cb, ca = read_cut(before.edges, before.channels), read_cut(after.edges, after.channels)
-    if cb is None or ca is None or cb.tail is None or ca.head is None \
-            or (cb.frames, ca.frames) != (before.frames, after.frames):
+def _maps(before: Audio, after: Audio) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(G, H)``, matrices ``[channels now, channels as cut]``: the end of ``before`` is its cut mapped by
+    ``G`` and the start of ``after`` its cut mapped by ``H`` (windows changed by a gain or by a channel
+    mix, a downmix or mono to stereo, or not at all), else None (a new take, a fade, a filter).  A side
+    silent then and now takes the other side's map (the source's own, where both are)."""
+    cb, ca = read_cut(before.edges), read_cut(after.edges)
+    if cb is None or ca is None or cb.tail is None or ca.head is None or before.channels != after.channels \
+            or (cb.frames, ca.frames) != (before.frames, after.frames) or cb.tail.shape != ca.head.shape:
         return None
-    g, h = _scale(before.samples[:, -EDGE_KEEP:], cb.tail), _scale(after.samples[:, :EDGE_KEEP], ca.head)
+    g, h = _map(before.samples[:, -EDGE_KEEP:], cb.tail), _map(after.samples[:, :EDGE_KEEP], ca.head)
     if g is None or h is None:
         return None
-    if math.isnan(g) and math.isnan(h):        # silent on both sides, then and now
-        return 1.0, 1.0
-    return (h if math.isnan(g) else g), (g if math.isnan(h) else h)
+    if np.isnan(g).all() and np.isnan(h).all():      # silent on both sides, then and now
+        same = np.eye(*g.shape) if g.shape[0] == g.shape[1] else np.zeros(g.shape)
+        return same, same
+    return (h if np.isnan(g).all() else g), (g if np.isnan(h).all() else h)
 
 
-def _scale(now: np.ndarray, cut: np.ndarray) -> float | None:
-    """``g`` with ``now == cut * g`` to float32 rounding; NaN when both are silent (any gain fits);
-    None when no gain makes one the other."""
-    c, n = cut.astype(np.float64).ravel(), now.astype(np.float64).ravel()
-    den = float(c @ c)
-    if den == 0.0:
-        return math.nan if not n.any() else None
-    g = float(n @ c) / den
-    return g if np.abs(n - g * c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
+_MAP_CHANNELS = EDGE_KEEP - 2     # a channel mix is told apart from a new take from this many channels cut
+#                                   at most (each output channel fitted on EDGE_KEEP frames); more: gains only
+
+
+def _map(now: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
+    """``M`` with ``now == M @ cut`` to float32 rounding (a gain times the identity where the window has
+    more than :data:`_MAP_CHANNELS` channels cut); all NaN when both are silent (any map fits); None when
+    no map makes one the other."""
+    c, n = cut.astype(np.float64), now.astype(np.float64)
+    if not c.any():
+        return np.full((n.shape[0], c.shape[0]), np.nan) if not n.any() else None
+    if c.shape[0] <= _MAP_CHANNELS:
+        m = n @ np.linalg.pinv(c)
+    elif n.shape == c.shape:
+        m = float((n * c).sum() / (c * c).sum()) * np.eye(c.shape[0])
+    else:
+        return None
+    return m if np.abs(n - m @ c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
+
+
+def _scalars(maps: tuple[np.ndarray, np.ndarray]) -> tuple[float, float] | None:
+    """``(g, h)`` when both maps are a gain on the channels as cut (not a mix), else None."""
+    out = []
+    for m in maps:
+        if m.shape[0] != m.shape[1] or np.abs(m - m[0, 0] * np.eye(m.shape[0])).max() > 1e-6 * max(abs(m[0, 0]), 1e-9):
+            return None
+        out.append(float(m[0, 0]))
+    return out[0], out[1]
 
 
 def _step(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
