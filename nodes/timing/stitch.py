@@ -61,15 +61,15 @@ class _Seam:
     """How two neighbouring windows meet: a crossfade over ``[start, start + length)`` (centred on the
     seam, ``length`` 0: none), or a mend ``mend`` frames each side of ``centre`` that keeps ``natural``
     (the source's own step there, as the windows are now: a downbeat's attack), or a ``silent`` gap.
-    ``ratios``: the windows are the source scaled, so each side of a crossfade continues as its
-    neighbour scaled to it (``tail = next * ratios[0]``, ``head = previous * ratios[1]``)."""
+    ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade
+    continues as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``)."""
     start: int
     length: int
     centre: int
     mend: int = 0
     natural: np.ndarray | None = None
     silent: bool = False
-    ratios: tuple[float, float] | None = None
+    ratios: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int) -> list[_Seam]:
@@ -97,7 +97,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         if placed and overlap == 0 and _as_cut(before) and _as_cut(after):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
         maps = _maps(before, after) if placed and overlap >= 0 and (wanted or mend) else None
-        gains = _scalars(maps) if maps is not None else None
+
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
@@ -107,8 +107,8 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
                 seam.mend = length // 2
                 seam.natural = None if maps is None else maps[1] @ _source_step(before, after)
             seam.start, seam.length = centre, 0
-        elif gains is not None and gains[0] != 0.0 and gains[1] != 0.0:
-            seam.ratios = (gains[0] / gains[1], gains[1] / gains[0])
+        elif maps is not None and maps[0].any() and maps[1].any():
+            seam.ratios = (maps[0] @ np.linalg.pinv(maps[1]), maps[1] @ np.linalg.pinv(maps[0]))
         seams.append(seam)
         prev_end = seam.start + seam.length + seam.mend
     return seams
@@ -165,16 +165,6 @@ def _map(now: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
     return m if np.abs(n - m @ c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
 
 
-def _scalars(maps: tuple[np.ndarray, np.ndarray]) -> tuple[float, float] | None:
-    """``(g, h)`` when both maps are a gain on the channels as cut (not a mix), else None."""
-    out = []
-    for m in maps:
-        if m.shape[0] != m.shape[1] or np.abs(m - m[0, 0] * np.eye(m.shape[0])).max() > 1e-6 * max(abs(m[0, 0]), 1e-9):
-            return None
-        out.append(float(m[0, 0]))
-    return out[0], out[1]
-
-
 def _step(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Per channel, the step across a seam less the slope either side has (what :func:`_mend` takes
     out), from the last two frames before it and the first two after."""
@@ -197,15 +187,16 @@ def _extended(w: Audio, position: int, lo: int, hi: int) -> np.ndarray:
 
 
 def _continued(w: Audio, position: int, lo: int, hi: int, other: Audio, other_position: int,
-               ratio: float | None) -> np.ndarray:
-    """:func:`_extended`, or where ``ratio`` is given (both windows are the source scaled) ``w`` continued
-    past its end or before its start by its neighbour ``other`` times ``ratio``: the source itself."""
+               ratio: np.ndarray | None) -> np.ndarray:
+    """:func:`_extended`, or where ``ratio`` is given (both windows are the source under a gain or channel
+    mix) ``w`` continued past its end or before its start by its neighbour ``other`` mapped by ``ratio``
+    (``[channels, channels]``): the source itself."""
     out = _extended(w, position, lo, hi)
     if ratio is not None:
         f = np.arange(lo, hi)
         beyond = ((f < position) | (f >= position + w.frames)) & (f >= other_position) & \
             (f < other_position + other.frames)
-        out[:, beyond] = other.samples[:, f[beyond] - other_position] * ratio
+        out[:, beyond] = ratio @ other.samples[:, f[beyond] - other_position]
     return out
 
 

@@ -237,6 +237,8 @@ def test_windows_mixed_to_other_channels_keep_every_downbeat_to_the_bit():
         wins = tokenize_window.fn(x, unit="bars", size=1, bpm=131.0)
         y = stitch.fn([channels.fn(w, mode=mode) for w in wins])
         np.testing.assert_array_equal(y.samples, channels.fn(x, mode=mode).samples)
+        y = stitch.fn([channels.fn(w, mode=mode) for w in wins], fade_s=0.1, curve="equal_power")
+        np.testing.assert_allclose(y.samples, channels.fn(x, mode=mode).samples, rtol=0, atol=1e-6)   # crossfaded
     width = np.array([[0.8, 0.2], [0.3, 0.7]], np.float32)               # a stereo width change, per window
     wins = tokenize_window.fn(stereo, unit="bars", size=1, bpm=131.0)
     y = stitch.fn([w.replace(width @ w.samples) for w in wins])
