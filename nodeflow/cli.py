@@ -468,11 +468,15 @@ def _stop_signals() -> Iterator[None]:
     the run is cancelled, what finished is said, and no partial file is left (QA: they killed the
     process outright and an mp3 export's temp file stayed).  The handlers before are put back."""
     import signal
+
+    from .cli_run import STOPPED_BY      # (not in this module: it may run as __main__, a copy of itself)
+    STOPPED_BY.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum: int, frame: object) -> None:
+        STOPPED_BY[:] = [signum]
         raise KeyboardInterrupt
     before = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -498,7 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.fn(args) or 0)
     except Cancelled as e:
         print(f"cancelled: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        from .cli_run import exit_interrupted
+        return exit_interrupted()
     except NodeflowError as e:
         if args.debug:
             import traceback
@@ -506,7 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {printable(e, keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        from .cli_run import exit_interrupted
+        return exit_interrupted()
     except BrokenPipeError:
         return EXIT_OK
     except OSError as e:       # a full disk, a read-only folder, a vanished file: one line, never a traceback

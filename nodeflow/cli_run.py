@@ -148,6 +148,24 @@ def _written(graph: Graph, outputs: RunValues) -> list[tuple[str, str]]:
     return out
 
 
+STOPPED_BY: list[int] = []      # the signal that stopped this command, when not Ctrl-C (SIGINT)
+
+
+def interrupted_words() -> str:
+    """How the command was stopped, for its 'stopping...' line: Ctrl-C may be pressed again to quit at
+    once; a SIGTERM or SIGHUP is named (a job scheduler or a closed terminal sent it, not a user)."""
+    import signal
+    if not STOPPED_BY:
+        return "interrupted: stopping{} (Ctrl-C again to quit at once)..."
+    return f"{signal.Signals(STOPPED_BY[0]).name} received: stopping{{}}..."
+
+
+def exit_interrupted() -> int:
+    """130 after Ctrl-C; 128 + the signal's number after SIGTERM (143) or SIGHUP (129), as a shell
+    reports a process those signals ended."""
+    return 128 + STOPPED_BY[0] if STOPPED_BY else EXIT_INTERRUPTED
+
+
 STOP_WAIT_S = 0.8      # after Ctrl-C, how long the run may take to stop before the process quits anyway
 
 
@@ -155,7 +173,7 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
     """Ctrl-C during ``audiochain run``: cancel, wait at most ``STOP_WAIT_S``, say what finished
     (nodes, files written) and exit 130; a second Ctrl-C quits at once."""
     handle.cancel()
-    print("\ninterrupted: stopping (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+    print("\n" + interrupted_words().format(""), file=sys.stderr, flush=True)
     result = None
     try:
         try:
@@ -175,7 +193,7 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
           file=sys.stderr, flush=True)
     if not handle.done():      # a node that does not check for cancellation: do not wait for it
         _quit_now()
-    return EXIT_INTERRUPTED
+    return exit_interrupted()
 
 
 def _quit_now() -> None:
@@ -189,7 +207,7 @@ def _quit_now() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(EXIT_INTERRUPTED)
+    os._exit(exit_interrupted())
 
 
 def _print_levels(path: str, params: dict[str, Any]) -> None:
@@ -322,7 +340,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
         with contextlib.suppress(OSError):
             (out_dir / LOCK_NAME).unlink()
         _quit_now()
-        return EXIT_INTERRUPTED
+        return exit_interrupted()
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
     # variants finish in any order (they run side by side): tracks follow the variants' order
@@ -363,7 +381,7 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
             thread.join(0.2)
     except KeyboardInterrupt:
         cancel.set()
-        print("\ninterrupted: stopping the sweep (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+        print("\n" + interrupted_words().format(" the sweep"), file=sys.stderr, flush=True)
         try:
             thread.join(STOP_WAIT_S * 4)    # a variant that does not stop is left: the caller quits at once
         except KeyboardInterrupt:
