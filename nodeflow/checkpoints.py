@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -131,10 +132,61 @@ def _local_candidate(name: str, base_dir: Path | None, example: str = "org/model
     raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like '{example}'")
 
 
-def _check_folder(name: str, path: Path, family: Any = None, who: str = "this node") -> None:
+TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "tokenizer.model", "vocab.json", "vocab.txt",
+                   "sentencepiece.bpe.model")       # any one of them holds a tokenizer's vocabulary
+
+
+def tokenizer_files(path: Path) -> bool:
+    """Whether the checkpoint folder ``path`` holds a tokenizer's vocabulary (transformers builds an
+    empty tokenizer from a folder without one, and every word of a prompt becomes ``<unk>``)."""
+    return any((Path(path) / f).is_file() for f in TOKENIZER_FILES)
+
+
+_WHOLE: dict[tuple[str, int, int], bool] = {}
+
+
+def safetensors_whole(path: Path) -> bool:
+    """A well-formed safetensors header whose tensors fill the file exactly (not cut short, no
+    trailing payload); only the header is read, once per file version."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key in _WHOLE:
+            return _WHOLE[key]
+        from .safeio import open_regular
+        size, ok = st.st_size, False
+        with open_regular(path) as f:        # (a FIFO named .safetensors never blocks)
+            head = f.read(8)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if 2 <= n <= min(size - 8, 100 << 20):
+                header = json.loads(f.read(n))
+                ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+                ok = isinstance(header, dict) and all(isinstance(e, int) for e in ends) and \
+                    8 + n + max(ends, default=0) == size
+        _WHOLE[key] = ok
+        return ok
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
+        return False
+
+
+def _again(name: str, local: bool) -> str:
+    """How to get a damaged checkpoint's files back: copy a folder again, pull a hub id again."""
+    return "copy it again from where it came" if local else f"pull it again (audiochain models pull {name})"
+
+
+def _check_folder(name: str, path: Path, family: Any = None, who: str = "this node", local: bool = True) -> None:
     """A usable checkpoint folder: a layout ``family`` (or, without one, any registered family or
-    the transformers/diffusers layout) accepts, holding safetensors weights."""
+    the transformers/diffusers layout) accepts, holding whole safetensors weights, a readable
+    ``config.json`` and, for a family that reads text, its tokenizer's vocabulary."""
     from . import families
+    if (path / "config.json").is_file():
+        try:
+            json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except ValueError as e:   # (QA: "is a None model")
+            raise CheckpointError(f"checkpoint '{name}': config.json is not valid JSON ({e}); restore the "
+                                  f"checkpoint's own config.json, or {_again(name, local)}") from None
+        except OSError:
+            pass
     config = families.read_config(path)
     if family is not None:
         why = family.problem(config, path, who)
@@ -149,6 +201,14 @@ def _check_folder(name: str, path: Path, family: Any = None, who: str = "this no
         extra = f" (found {', '.join(pickles)})" if pickles else ""
         raise CheckpointError(f"checkpoint '{name}' has no .safetensors weights{extra}; AudioChain loads safetensors "
                               "only because pickle files can run code; convert it or pull a revision that has them")
+    for f in sorted(path.rglob("*.safetensors")):   # (QA: a cut-short file was a raw SafetensorError at run time)
+        if not safetensors_whole(f):
+            raise CheckpointError(f"checkpoint '{name}': {f.relative_to(path)} is truncated or damaged (its size does "
+                                  f"not match its header); {_again(name, local)}")
+    if getattr(family, "needs_tokenizer", False) and not tokenizer_files(path):
+        raise CheckpointError(f"checkpoint '{name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:4])}...): its "
+                              "text would be read as unknown words; "
+                              + ("copy them from the original checkpoint" if local else _again(name, local)))
 
 
 def folder_digest(path: Path) -> str:
@@ -240,7 +300,7 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
                                     f"`audiochain models pull {name}` to finish it")
             raise NotDownloaded(_missing_message(name, cache, why))
         snap = _download(name, repo, rev, cache, progress=False)
-    _check_folder(name, snap, family, who)
+    _check_folder(name, snap, family, who, local=False)
     return Resolved(name, snap, snap.name, "hub")
 
 

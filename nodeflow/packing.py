@@ -13,13 +13,13 @@ import json
 import os
 import re
 import stat
-import struct
 import unicodedata
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path
+from .checkpoints import safetensors_whole
 from .bundle import (_BLOCK, _MEDIA_MAGIC, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BUNDLE_BYTES, MAX_JSON_BYTES,
                      MAX_NAME_BYTES, _free_name, name_char_ok, name_may_start, safe_member)
 from .errors import NodeflowError, os_error_words
@@ -74,23 +74,6 @@ def _is_audio(path: Path) -> bool:
     return any(head[at:at + len(magic)] == magic for at, magic in _MEDIA_MAGIC)
 
 
-def _is_safetensors(path: Path) -> bool:
-    """A well-formed safetensors header whose tensors fill the file exactly (no trailing payload)."""
-    try:
-        size = path.stat().st_size
-        head = _head(path, 8)
-        if len(head) < 8:
-            return False
-        n = struct.unpack("<Q", head)[0]
-        if not 2 <= n <= min(size - 8, 100 << 20):
-            return False
-        header = json.loads(_head(path, 8 + n)[8:])
-        ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
-        return isinstance(header, dict) and all(isinstance(e, int) for e in ends) and 8 + n + max(ends, default=0) == size
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
-        return False
-
-
 def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], list[str], str | None]:
     """What pack takes from ``src``: ([(relative member path, file)], [left out], refusal reason)."""
     st = os.stat(src)
@@ -102,7 +85,7 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
             rel = f.relative_to(src).as_posix()
             if f.is_symlink() or not f.is_file():
                 left.append(rel) if not f.is_dir() else None
-            elif f.suffix == ".safetensors" and _is_safetensors(f):
+            elif f.suffix == ".safetensors" and safetensors_whole(f):
                 take.append((rel, f))
             elif f.name == "adapter_config.json" and f.stat().st_size <= MAX_JSON_BYTES and _json_ok(f):
                 take.append((rel, f))
@@ -116,7 +99,7 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
     if exts and src.suffix.lower() not in exts:
         return [], [], f"is not a {'/'.join(exts[:6])}{'...' if len(exts) > 6 else ''} file"
     if src.suffix.lower() == ".safetensors":
-        return ([("", src)], [], None) if _is_safetensors(src) else ([], [], "is not a valid safetensors file")
+        return ([("", src)], [], None) if safetensors_whole(src) else ([], [], "is not a valid safetensors file")
     return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
 
 

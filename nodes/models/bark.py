@@ -26,7 +26,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, profile_from_rates,
+from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, profile_from_rates, tokenizer,
                     read_json, register, seeded, step_criterion)
 
 __all__ = ["bark", "split_text", "load_voice", "BARK"]
@@ -48,10 +48,8 @@ def _time_base(config: dict, generation: dict) -> ModelProfile:
 def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
     if dtype == "int8":
         raise ParameterError("precision=int8 is for MusicGen; use float32 or bfloat16 for Bark")
-    import transformers
     model = pretrained("BarkModel", ck, device, dtype)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
-    return Loaded(model, tokenizer, BARK.loaded_profile(model), ck.name, ck.revision, ck.path, device, dtype,
+    return Loaded(model, tokenizer(ck), BARK.loaded_profile(model), ck.name, ck.revision, ck.path, device, dtype,
                   {"voices": read_json(ck.path / "speaker_embeddings_path.json")})
 
 
@@ -61,7 +59,7 @@ def _voices(path: Path) -> dict[str, Any]:
 
 
 # suno/bark: EnCodec 24 kHz, hop 320 -> 75 tokens/s; one generate call is ~15 s
-BARK = register(Family("bark", model_types=("bark",), time_base=_time_base, example="suno/bark-small",
+BARK = register(Family("bark", model_types=("bark",), time_base=_time_base, example="suno/bark-small", tokenizer=True,
                        nominal=ModelProfile("bark", 24000, Fraction(75), 1125, 0), load=_load, describe=_voices))
 
 MAX_CHARS = 220          # Bark reads at most 256 text tokens per pass; keep sentences well inside

@@ -28,7 +28,7 @@ from nodeflow.families import declare_default
 from nodeflow.node import Context
 from nodeflow.types import Text
 
-from .layer import Checkpoint, Device, Family, Precision, pretrained, register
+from .layer import Checkpoint, Device, Family, Precision, pretrained, register, tokenizer
 
 __all__ = ["clap_score", "ClapScores", "ClapLoaded", "audio_embedding", "text_embedding", "using_clap",
            "DEFAULT_CHECKPOINT", "CLAP"]
@@ -73,14 +73,14 @@ class ClapLoaded:
 def _load(res: Checkpoint, device: str, dtype: str) -> ClapLoaded:
     import transformers
     model = pretrained("ClapModel", res, device, dtype)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(res.path), local_files_only=True)
+    tok = tokenizer(res)
     # numpy maths only (no torchaudio): the real checkpoints' preprocessor_config.json
     features = transformers.ClapFeatureExtractor.from_pretrained(str(res.path), local_files_only=True)
-    return ClapLoaded(model, tokenizer, features, res.name, res.revision, res.path, device, dtype)
+    return ClapLoaded(model, tok, features, res.name, res.revision, res.path, device, dtype)
 
 
 # laion/clap-*: text and audio embeddings in one space (no time base: it scores, it does not generate)
-CLAP = register(Family("clap", model_types=("clap",), load=_load, example=DEFAULT_CHECKPOINT))
+CLAP = register(Family("clap", model_types=("clap",), load=_load, example=DEFAULT_CHECKPOINT, tokenizer=True))
 declare_default("scorer", "models.clap_score")      # what `audiochain tune` scores with by default
 
 

@@ -124,13 +124,67 @@ def _class(name: str) -> Any:
 
 def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtype: str, **kwargs: Any) -> Any:
     """``model_class.from_pretrained`` on the checkpoint's folder: local files only, safetensors only,
-    in ``dtype`` on ``device``, in eval mode (a diffusers pipeline is moved to the device)."""
+    in ``dtype`` on ``device``, in eval mode (a diffusers pipeline is moved to the device).  Weights
+    that do not fit the checkpoint's ``config.json``, or that cannot be read, are one
+    :class:`~nodeflow.checkpoints.CheckpointError` naming the checkpoint (transformers' own report of
+    the load, dozens of lines, is not printed)."""
     cls = _class(model_class) if isinstance(model_class, str) else model_class
-    model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
-                                **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"): devices.torch_dtype(dtype)},
-                                **kwargs)
+    with _quiet_transformers():
+        try:
+            model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
+                                        **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"):
+                                           devices.torch_dtype(dtype)}, **kwargs)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise _load_error(checkpoint, e) from e
     model = model.to(device)
     return model.eval() if hasattr(model, "eval") else model
+
+
+def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:
+    """The checkpoint's tokenizer (or processor, ``class_name``), refused in one line when the folder
+    holds no vocabulary: transformers then builds an empty one, and every word of a prompt would be
+    read as ``<unk>`` (QA: two prompts rendered the same music, and the run said nothing)."""
+    from nodeflow.checkpoints import CheckpointError, TOKENIZER_FILES, tokenizer_files
+    if not tokenizer_files(checkpoint.path):
+        raise CheckpointError(f"checkpoint '{checkpoint.name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:4])}"
+                              "...): its text would be read as unknown words; copy them from the original checkpoint")
+    with _quiet_transformers():
+        return _class(class_name).from_pretrained(str(checkpoint.path), local_files_only=True)
+
+
+def _load_error(checkpoint: Checkpoint, e: BaseException) -> Exception:
+    """A failed ``from_pretrained`` in the user's terms: weights that do not fit ``config.json``, a
+    weights file that cannot be read; anything else as it was."""
+    from nodeflow.checkpoints import CheckpointError
+    text = str(e)
+    if "ignore_mismatched_sizes" in text or "size mismatch" in text:
+        return CheckpointError(f"checkpoint '{checkpoint.name}': its config.json does not match its weights (tensor "
+                               "shapes differ); restore the checkpoint's own config.json, or get the checkpoint again")
+    if type(e).__name__ == "SafetensorError" or "safetensors" in text.lower():
+        return CheckpointError(f"checkpoint '{checkpoint.name}': its weights cannot be read ({text.splitlines()[0]}); "
+                               "get the checkpoint again")
+    return e
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and load reports off while a checkpoint loads (loads are one at a time:
+    :func:`loading`): the real musicgen-small config alone printed three 'may result in unexpected
+    behavior' lines on every run, and a mismatched config a 30-line table before the error."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()           # ("Loading weights: 100%|####| 193/193" on every run)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,6 +245,9 @@ class Family(FamilySpec):
         Class loaded by the default loader (``"VitsModel"``, ``"diffusers.StableAudioPipeline"``).
     processor : str
         Tokenizer/processor class loaded beside it (``"AutoTokenizer"``; ``""`` for none).
+    tokenizer : bool, optional
+        Whether the checkpoint must hold a tokenizer's vocabulary (checked before a run, and by
+        ``validate``); default: with a ``processor`` and the default loader.
     load : callable, optional
         ``load(checkpoint, device, dtype) -> Loaded``, replacing the default loader.
     auto_dtype : str
@@ -201,6 +258,11 @@ class Family(FamilySpec):
     processor: str = "AutoTokenizer"
     load: Callable[[Checkpoint, str, str], Any] | None = None
     auto_dtype: str = ""
+    tokenizer: bool | None = None
+
+    @property
+    def needs_tokenizer(self) -> bool:
+        return bool(self.processor) and self.load is None if self.tokenizer is None else self.tokenizer
 
     # ------------------------------------------------------------------ loading
     def read_profile(self, path: Path) -> ModelProfile | None:
@@ -226,7 +288,7 @@ class Family(FamilySpec):
         if not self.model_class:
             raise ParameterError(f"model family '{self.name}' declares neither model_class nor load")
         model = pretrained(self.model_class, ck, device, dtype)
-        tok = _class(self.processor).from_pretrained(str(ck.path), local_files_only=True) if self.processor else None
+        tok = tokenizer(ck, self.processor) if self.processor else None
         return Loaded(model, tok, self.read_profile(ck.path), ck.name, ck.revision, ck.path, device, dtype)
 
     def resolve(self, checkpoint: str, base_dir: Path | None, download: bool | None = None) -> Checkpoint:

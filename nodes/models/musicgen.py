@@ -22,7 +22,7 @@ from nodeflow.types import Range, Text
 from . import _musicgen as engine
 from ._chroma import chroma
 from ._musicgen import MusicgenPrecision
-from .layer import (AdapterPath, Checkpoint, Device, Family, Loaded, ModelProfile, family, pretrained,
+from .layer import (AdapterPath, Checkpoint, Device, Family, Loaded, ModelProfile, family, pretrained, tokenizer,
                     profile_from_rates, read_json, register, to_model_audio)
 
 __all__ = ["musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen"]
@@ -55,19 +55,18 @@ def load_musicgen(ck: Checkpoint, device: str, dtype: str, *, model_class: str, 
     if dtype == "int8":
         from ._cpu import int8_products
         int8_products(model.decoder)
-    import transformers
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(ck.path), local_files_only=True)
+    tok = tokenizer(ck)
     extra: dict[str, Any] = {}
     if family_name == "musicgen_melody":  # the feature extractor needs torchaudio: read its settings only
         pre = read_json(ck.path / "preprocessor_config.json")
         extra["chroma"] = {"n_fft": int(pre.get("n_fft", 16384)), "hop_length": int(pre.get("hop_length", 4096))}
-    return Loaded(model, tokenizer, family(family_name).loaded_profile(model), ck.name, ck.revision, ck.path,
+    return Loaded(model, tok, family(family_name).loaded_profile(model), ck.name, ck.revision, ck.path,
                   device, dtype, extra)
 
 
 # facebook/musicgen-*: EnCodec 32 kHz, hop 640 -> 50 tokens/s, 4 codebooks (delay 3), 1503 tokens = 30 s
 MUSICGEN = register(Family(
-    "musicgen", model_types=("musicgen",), time_base=musicgen_time_base, example="facebook/musicgen-small",
+    "musicgen", model_types=("musicgen",), time_base=musicgen_time_base, example="facebook/musicgen-small", tokenizer=True,
     nominal=ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family_name="musicgen")))
 

@@ -26,7 +26,7 @@ __all__ = ["musicgen_melody", "placed_like", "MUSICGEN_MELODY"]
 # facebook/musicgen-melody: MusicGen's time base (32 kHz, 50 tokens/s, 30 s), conditioned on chroma
 MUSICGEN_MELODY = register(Family(
     "musicgen_melody", model_types=("musicgen_melody",), time_base=musicgen_time_base,
-    example="facebook/musicgen-melody",
+    example="facebook/musicgen-melody", tokenizer=True,
     nominal=ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenMelodyForConditionalGeneration",
                            family_name="musicgen_melody")))

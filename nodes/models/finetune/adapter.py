@@ -192,9 +192,10 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str) -> None:
     want, have = base.get("model_type"), getattr(model.config, "model_type", None)
     trained_on = f"'{base.get('checkpoint', '?')}'"
     if want and want != have:
+        train = (f", or train one on this checkpoint (audiochain finetune --base {checkpoint})" if have == "musicgen"
+                 else "")          # (QA: the command offered for a MusicGen-Melody checkpoint was then refused)
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on}, a {want!r} model; checkpoint "
-                           f"'{checkpoint}' is a {have!r} model: use the adapter with its base, or train one on "
-                           f"this checkpoint (audiochain finetune --base {checkpoint})")
+                           f"'{checkpoint}' is a {have!r} model: use the adapter with its base{train}")
     if want and base.get("revision") and base["revision"] != revision:
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on} revision {str(base['revision'])[:16]}; "
                            f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} (other weights): use the "

@@ -108,6 +108,9 @@ def _base_model(base: str, base_dir: Path | None):
         hint = " (MusicGen-Melody is not supported for fine-tuning yet)" if kind == "musicgen_melody" else ""
         raise FinetuneError(f"base '{base}' is a {kind!r} model{hint}; fine-tuning needs a MusicGen checkpoint such "
                             "as facebook/musicgen-small, -medium, -large or a local folder of one")
+    if not checkpoints.tokenizer_files(res.path):     # (QA: it trained on captions read as <unk>)
+        raise FinetuneError(f"base '{base}' has no tokenizer files ({', '.join(checkpoints.TOKENIZER_FILES[:4])}...): "
+                            "the captions would be read as unknown words; copy them from the original checkpoint")
     return res
 
 
@@ -221,7 +224,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     dev = devices.resolve_device(device)
     amp = _amp(str(hp.precision), dev)
     emit = progress or (lambda ev: None)
-    model, tokenizer, profile, data = _load(res.path, data_dir, hp, dev, cache_dir, base_dir, emit, cancel)
+    model, tokenizer, profile, data = _load(res, data_dir, hp, dev, cache_dir, base_dir, emit, cancel)
     if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
         raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
                             "removed, edited or re-captioned); restore it, or start over with --force")
@@ -272,21 +275,17 @@ def _settings(out: Path, resume: bool, hyperparams: dict[str, Any]) -> tuple[Hyp
     return hp, state
 
 
-def _load(path: Path, data_dir: Any, hp: Hyperparameters, dev: str, cache_dir: Any, base_dir: Any,
+def _load(res: Any, data_dir: Any, hp: Hyperparameters, dev: str, cache_dir: Any, base_dir: Any,
           emit: Callable[[TrainEvent], None], cancel: threading.Event | None) -> tuple[Any, Any, Any, Any]:
     """The base model and its tokenizer, its profile, and the recordings cut and encoded to tokens."""
-    import torch
-    import transformers
-    from ..layer import loading
+    from ..layer import loading, pretrained, tokenizer as tokenizer_of
     from ..musicgen import MUSICGEN
     from .captions import check_captions, whisper_captioner
     from .data import prepare, window_settings
     from .tokens import default_cache_dir
     with loading():             # not beside another model's load (transformers' loading is not thread-safe)
-        model = transformers.MusicgenForConditionalGeneration.from_pretrained(
-            str(path), local_files_only=True, use_safetensors=True, dtype=torch.float32).to(dev)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    model.eval()
+        model = pretrained("MusicgenForConditionalGeneration", res, dev, "float32")    # (the nodes' one way: its
+        tokenizer = tokenizer_of(res)                                                   # errors said in one line)
     profile = MUSICGEN.loaded_profile(model)
     settings = window_settings(profile, window_s=hp.window_s, min_window_s=hp.min_window_s,
                                overlap_s=hp.overlap_s, silence_db=hp.silence_db)

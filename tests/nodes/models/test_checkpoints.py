@@ -13,7 +13,7 @@ from nodeflow.errors import ExecutionError, GraphError
 from nodeflow.timebase import PROFILES
 from nodes.models.layer import family
 
-from .helpers import run_graph
+from .helpers import model_graph, run_graph
 
 REPO = "facebook/musicgen-small"
 COMMIT_A = "a" * 40
@@ -278,3 +278,57 @@ def test_a_core_install_without_the_models_extra_says_which_extra_to_install(cac
     assert len(problems) == 1 and "'models' extra (huggingface_hub, torch not installed here)" in problems[0]
     with pytest.raises(GraphError, match="pip install -e '.\\[models\\]'"):
         Executor().run(g)
+
+
+def _damaged(tiny, tmp_path, kind: str):
+    folder = tmp_path / kind
+    shutil.copytree(tiny["musicgen_short"], folder)
+    weights = folder / "model.safetensors"
+    if kind == "no-tokenizer":
+        for f in folder.glob("tokenizer*"):
+            f.unlink()
+    elif kind == "cut-short":
+        data = weights.read_bytes()
+        weights.write_bytes(data[:len(data) // 2])
+    elif kind == "bad-json":
+        (folder / "config.json").write_text('{"model_type": "musicgen", ')
+    elif kind == "mismatch":
+        config = json.loads((folder / "config.json").read_text())
+        config["decoder"]["hidden_size"] *= 2
+        (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize("kind, said, before_the_run", [
+    ("no-tokenizer", "has no tokenizer files (tokenizer.json, spiece.model, tokenizer.model, vocab.json...): its text "
+                     "would be read as unknown words; copy them from the original checkpoint", True),
+    ("cut-short", "model.safetensors is truncated or damaged (its size does not match its header); copy it again "
+                  "from where it came", True),
+    ("bad-json", "config.json is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 28 "
+                 "(char 27)); restore the checkpoint's own config.json, or copy it again from where it came", True),
+    ("mismatch", "its config.json does not match its weights (tensor shapes differ); restore the checkpoint's own "
+                 "config.json, or get the checkpoint again", False),
+])
+def test_a_damaged_checkpoint_is_one_line_naming_it_and_the_fix(tiny, tmp_path, capfd, kind, said, before_the_run):
+    """QA: without tokenizer files MusicGen ran and rendered the same music for every prompt (each word
+    read as <unk>); a weights file cut short, a config.json that is not JSON ("a None model") or that
+    does not fit the weights (30 lines of transformers' report) were raw library errors at run time.
+    validate finds the first three without loading anything."""
+    folder = _damaged(tiny, tmp_path, kind)
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(folder), duration_s=0.2)
+    capfd.readouterr()
+    problems = g.problems()
+    assert bool(problems) == before_the_run and (not problems or problems[0].endswith(said)), problems
+    with pytest.raises((ExecutionError, GraphError)) as e:
+        Executor(disk_cache=None).run(g)
+    assert str(e.value).endswith(said) and f"'{folder}'" in str(e.value)
+    assert capfd.readouterr().err == ""        # no load report, warning or progress bar of transformers
+
+
+def test_a_healthy_checkpoint_loads_without_a_word_from_transformers(tiny, tmp_path, capfd):
+    """The real musicgen-small config made transformers print three 'may result in unexpected behavior'
+    lines and a 'Loading weights' bar on every run."""
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
+    capfd.readouterr()
+    Executor(disk_cache=None).run(g)
+    assert capfd.readouterr().err == ""

@@ -389,6 +389,11 @@ def test_bad_base_and_out_and_settings(base, data, tmp_path):
     common = dict(cache_dir=tmp_path / "t", steps=1, **FAST)
     with pytest.raises(FinetuneError, match=r"base '.*t5' is a 't5' model; fine-tuning needs a MusicGen checkpoint"):
         finetune(data, base=str(other), out=tmp_path / "o", **common)
+    import shutil
+    shutil.copytree(base, tmp_path / "wordless", ignore=shutil.ignore_patterns("tokenizer*"))   # (QA: it trained
+    with pytest.raises(FinetuneError, match=r"has no tokenizer files .*: the captions would be read as unknown"):
+        finetune(data, base=str(tmp_path / "wordless"), out=tmp_path / "o", **common)     # on captions as <unk>)
+    assert not (tmp_path / "o").exists()
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "mine.txt").write_text("keep me")
     with pytest.raises(FinetuneError, match="already exists; use --resume to continue its training, --force"):
