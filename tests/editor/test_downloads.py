@@ -17,16 +17,19 @@ from nodeflow import Graph, checkpoints
 from nodeflow.editor.downloads import Download, explain, folder_problem, missing_checkpoint
 
 from ._fakehub import FakeHub
+from tests._weights import write_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "facebook/musicgen-small"
 
 
 def fake_musicgen(folder: Path, weights_mib: int = 1) -> Path:
-    """A folder that passes MusicGen's layout check (its model type, safetensors weights); never loaded."""
+    """A folder that passes MusicGen's checks (its model type, whole safetensors weights, a tokenizer);
+    never loaded."""
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "musicgen"}))
-    (folder / "model.safetensors").write_bytes(bytes(weights_mib << 20))
+    write_weights(folder / "model.safetensors", weights_mib << 20)
+    (folder / "tokenizer.json").write_text("{}")
     return folder
 
 
@@ -123,9 +126,9 @@ def test_a_download_reports_progress_and_can_be_cancelled(tmp_path, how):
     out = json.loads(p.stdout)
     middle = [s for s in out["seen"] if 0 < s[0] < s[1]]
     if how == "finish":
-        assert out["state"] == "done" and out["end"] == [(24 << 20) + 26, (24 << 20) + 26, 2, 2]
-        assert out["message"] == f"downloaded '{NAME}' (24.0 MiB, 2 files) into the Hugging Face cache"
-        assert middle and middle[0][4].endswith(" of 24.0 MiB, 1 of 2 files"), out["seen"]
+        assert out["state"] == "done" and out["end"] == [(24 << 20) + 28, (24 << 20) + 28, 3, 3]
+        assert out["message"] == f"downloaded '{NAME}' (24.0 MiB, 3 files) into the Hugging Face cache"
+        assert any(m[4].endswith(" of 24.0 MiB, 2 of 3 files") for m in middle), out["seen"]   # the weights, last
         assert checkpoints.resolve(NAME, download=False, cache_dir=tmp_path / "hub").path == Path(out["path"])
     else:
         assert out["state"] == "cancelled" and out["message"] == f"download of '{NAME}' cancelled"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from tests._weights import write_weights
 
 pytestmark = pytest.mark.gui
 
@@ -122,7 +123,7 @@ def test_mistakes_are_shown_in_the_dialog_and_broken_tools_in_the_status_bar(ft_
     bark = ed.tmp / "not-musicgen"                  # a transformers checkpoint of another model
     bark.mkdir()
     (bark / "config.json").write_text(json.dumps({"model_type": "bark"}))
-    (bark / "model.safetensors").write_bytes(b"\0" * 16)
+    write_weights(bark / "model.safetensors")
     (ed.tmp / "used").mkdir()
     (ed.tmp / "used" / "adapter_model.safetensors").write_bytes(b"\0" * 16)
     st = ed.run("finetune_errors", timeout=120)

@@ -19,6 +19,7 @@ import pytest
 from nodeflow import Graph, save
 
 from ._fakehub import FakeHub
+from tests._weights import write_weights
 
 pytestmark = pytest.mark.gui
 
@@ -88,7 +89,7 @@ def test_no_network_is_one_clear_line_at_once_and_retry_says_it_again(online):
 def test_download_shows_progress_cancels_and_clears_the_mark(online, tiny_musicgen):
     repo = online.tmp / "served"
     shutil.copytree(tiny_musicgen, repo)
-    (repo / "extra.safetensors").write_bytes(bytes(24 << 20))   # over two of huggingface_hub's 10 MiB chunks
+    write_weights(repo / "extra.safetensors", 24 << 20)   # over two of huggingface_hub's 10 MiB chunks
     # the repo's listing takes 1 s: a local hub answered before the first frame could show "connecting..."
     with FakeHub(repo, NAME, chunk_delay_s=0.004, api_delay_s=1.0) as hub:
         online.env["HF_ENDPOINT"] = hub.url

@@ -13,6 +13,7 @@ import pytest
 from nodeflow import checkpoints, families
 from nodeflow.errors import DefinitionError, ParameterError
 from nodeflow.timebase import PROFILES, ModelProfile, ProfileChoice, profile_named, seconds_to_tokens
+from tests._weights import write_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = re.compile(r"musicgen|bark|demucs|clap|encodec|whisper|vits|mms|stable.?audio|audioldm", re.I)
@@ -41,7 +42,7 @@ def _diffusers_folder(root: Path, pipeline: str = "StubAudioPipeline") -> Path:
                                                        "scheduler": ["diffusers", "Stub"]}))
     (root / "vae").mkdir()
     (root / "vae" / "config.json").write_text(json.dumps({"sampling_rate": 44100}))
-    (root / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0" * 16)
+    write_weights(root / "vae" / "diffusion_pytorch_model.safetensors")
     return root
 
 
@@ -72,7 +73,7 @@ def test_a_family_may_check_a_layout_of_its_own(stub_families, tmp_path):
     _, own = stub_families
     bag = tmp_path / "bag"
     bag.mkdir()
-    (bag / "x.safetensors").write_bytes(b"\0" * 16)
+    write_weights(bag / "x.safetensors")
     with pytest.raises(checkpoints.CheckpointError, match="has no .yaml bag file"):
         checkpoints.resolve(str(bag), download=False, family=own)
     (bag / "bag.yaml").write_text("models: [x]\n")
