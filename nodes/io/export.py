@@ -123,6 +123,20 @@ def _channels_problem(fmt: str, channels: int) -> str | None:
     return None
 
 
+WAV_MAX_DATA = 0xFFFFFFFF - (1 << 20)     # a RIFF size field counts to 4 GiB; room for the chunks around the data
+
+
+def _size_problem(fmt: str, frames: int, channels: int, depth_bytes: int) -> str | None:
+    """Why the audio does not fit one ``fmt`` file (a WAV holds at most 4 GiB: QA, 45 min of 5.1 at 96 kHz
+    float was written with a broken header that readers cut at 31 min), or None."""
+    size = frames * channels * depth_bytes
+    if fmt != "wav" or size <= WAV_MAX_DATA:
+        return None
+    from nodeflow.costs import human_bytes
+    return (f"{human_bytes(size)} of audio is more than a WAV file holds (4 GiB); export flac (path=....flac), "
+            "lower the bit depth or the sample rate, or cut the audio into parts")
+
+
 def _depth_problem(fmt: str, bit_depth: Any) -> str | None:
     if fmt == "flac" and str(getattr(bit_depth, "value", bit_depth)) == BitDepth.FLOAT32.value:
         return "bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, or export wav for float"
@@ -161,7 +175,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
     problem = (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
-        too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None)
+        too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
+        _size_problem(fmt, frames, ch, depth)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
                          work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2, problem=problem or "")}
 
@@ -376,6 +391,9 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
     if (why := _depth_problem(fmt, bit_depth)) is not None:
         raise ParameterError(why)
     if (why := _rate_problem(fmt, audio.sample_rate)) is not None:
+        raise AudioError(why)
+    depth = {BitDepth.PCM16: 2, BitDepth.PCM24: 3}.get(bit_depth, 4)
+    if (why := _size_problem(fmt, audio.frames, audio.channels, depth)) is not None:
         raise AudioError(why)
 
 

@@ -566,3 +566,18 @@ def test_names_with_dollar_and_percent_signs_are_names(tmp_path, path):
     g.add("io.export", id="export", path=path)
     g.connect("load", "export")
     assert not [p for p in g.problems() if "export" in p and "load" not in p.split(":")[0]], g.problems()
+
+
+def test_audio_past_what_a_wav_holds_is_refused_before_a_byte_is_written():
+    """QA: 45 min of 5.1 at 96 kHz in float32 (6.2 GB) was written as a WAV whose RIFF size said
+    0xFFFFFFFF, which libsndfile (and AudioChain's own load) read as 31 of its 45 minutes."""
+    from nodeflow.costs import Shape
+    from nodes.io.export import _estimate
+    params = {k: export.params[k].default for k in export.params}
+    big = Shape(frames=96000 * 45 * 60, channels=6, rate=96000)
+    said = _estimate({"audio": big}, dict(params, path="big.wav", bit_depth="float32"))["out"].problem
+    assert said == ("5.8 GiB of audio is more than a WAV file holds (4 GiB); export flac (path=....flac), lower the "
+                    "bit depth or the sample rate, or cut the audio into parts")
+    assert _estimate({"audio": big}, dict(params, path="big.flac"))["out"].problem == ""
+    assert _estimate({"audio": Shape(frames=96000 * 30 * 60, channels=6, rate=96000)},
+                     dict(params, path="ok.wav", bit_depth="pcm24"))["out"].problem == ""
