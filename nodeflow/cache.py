@@ -1,8 +1,8 @@
 """Content keys and the in-memory output cache.
 
-A node's key is a hash of what determines its output: node type and version, its parameters,
-its fingerprint (e.g. a checkpoint revision), the content of the files it reads and the keys of
-the outputs feeding it.  Equal keys mean equal outputs, so identical nodes share one entry and
+A node's key is a hash of what determines its output: node type and version, its code
+(:func:`code_digest`), its parameters, its fingerprint (e.g. a checkpoint revision), the content of
+the files it reads and the keys of the outputs feeding it.  Equal keys mean equal outputs, so identical nodes share one entry and
 a parameter change invalidates exactly that node and what depends on it.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from .audio import Audio
 
-__all__ = ["content_key", "node_key", "file_digest", "file_stamp", "FileStamp", "MemoryCache", "sizeof"]
+__all__ = ["content_key", "node_key", "code_digest", "file_digest", "file_stamp", "FileStamp", "MemoryCache", "sizeof"]
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None), bytes))
@@ -56,13 +56,64 @@ def content_key(*parts: Any) -> str:
 
 
 def node_key(type_id: str, version: int, params: dict[str, Any], files: dict[str, str], fingerprint: Any,
-             upstream: list[tuple[str, str, str]]) -> str:
+             upstream: list[tuple[str, str, str]], code: str = "") -> str:
     """A node's content key: the same digest as ``content_key(type_id, version, params, files,
-    fingerprint, upstream)``, made without walking the ``upstream`` triples (``(port, key, port)``
-    strings, which msgpack writes as arrays just like lists), because every node of every run needs one.
+    fingerprint, upstream, code)``, made without walking the ``upstream`` triples (``(port, key,
+    port)`` strings, which msgpack writes as arrays just like lists), because every node of every run
+    needs one.  ``code`` is the node's :func:`code_digest`.
     """
-    doc = [type_id, version, _plain(params), _plain(files) if files else [], _plain(fingerprint), upstream]
+    doc = [type_id, version, _plain(params), _plain(files) if files else [], _plain(fingerprint), upstream, code]
     return hashlib.blake2b(msgpack.packb(doc, use_bin_type=True), digest_size=20).hexdigest()
+
+
+_code_lock = threading.Lock()
+_code_files: dict[tuple[str, int, int], str] = {}
+_own_code: list[str] = []            # AudioChain's own sources, digested once per process
+
+
+def code_digest(fn: Any) -> str:
+    """What identifies a node function's code across processes, so that the disk cache never serves
+    a value the code before an edit or an upgrade made (QA: a node changed from x0.5 to x0.25 kept
+    giving x0.5 from the cache): for AudioChain's own nodes, every source file of ``nodeflow`` and
+    ``nodes`` (helpers included); for any other node, its module's source file and the version of
+    the package that installed it.  A node without a source file counts by its bytecode."""
+    import inspect
+    module = str(getattr(fn, "__module__", "") or "")
+    if module.split(".")[0] in ("nodes", "nodeflow"):
+        with _code_lock:
+            if not _own_code:
+                h = hashlib.blake2b(digest_size=10)
+                for top in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "nodes"):
+                    for f in sorted(top.rglob("*.py")):
+                        h.update(f.relative_to(top.parent).as_posix().encode() + b"\0" + f.read_bytes())
+                _own_code.append(h.hexdigest())
+            return _own_code[0]
+    try:
+        source = inspect.getsourcefile(fn)
+        if source is None:
+            raise TypeError("no source file")
+        st = os.stat(source)
+        key = (source, st.st_mtime_ns, st.st_size)
+        with _code_lock:
+            if key not in _code_files:
+                _code_files[key] = hashlib.blake2b(Path(source).read_bytes(), digest_size=10).hexdigest()
+            digest = _code_files[key]
+    except (TypeError, OSError):
+        code = getattr(fn, "__code__", None)
+        digest = hashlib.blake2b(repr((code.co_code, code.co_consts)).encode() if code else repr(fn).encode(),
+                                 digest_size=10).hexdigest()
+    return f"{digest}:{_package_version(module)}"
+
+
+def _package_version(module: str) -> str:
+    """The version of the installed distribution that provides ``module`` ('' for none)."""
+    import importlib.metadata
+    top = module.split(".")[0]
+    try:
+        names = importlib.metadata.packages_distributions().get(top) or []
+        return ",".join(f"{n}=={importlib.metadata.version(n)}" for n in sorted(names))
+    except Exception:  # noqa: BLE001 - no metadata: the source digest stands alone
+        return ""
 
 
 _digest_lock = threading.Lock()

@@ -181,6 +181,12 @@ class NodeSpec:
         self.__name__ = self.__qualname__ = getattr(self.fn, "__name__", self.id)
 
     @property
+    def code(self) -> str:
+        """The node's :func:`~nodeflow.cache.code_digest`: cached values follow its code."""
+        from .cache import code_digest
+        return code_digest(self.fn)
+
+    @property
     def tooltip(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 

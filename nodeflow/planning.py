@@ -108,7 +108,7 @@ def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") 
             # an input file counts by what it is (its digest), not by how the graph spells its path:
             # a graph saved into another folder, or a bundle unpacked elsewhere, finds its results
             params = {**st.plain[nid], **dict.fromkeys(files, "<file>")} if files else st.plain[nid]
-            keys[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), ups)
+            keys[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), ups, spec.code)
         if len(st.keys_memo) >= 8:
             st.keys_memo.pop(next(iter(st.keys_memo)))
         st.keys_memo[memo_key] = keys

@@ -269,3 +269,41 @@ def test_an_entry_that_is_no_file_is_removed_not_read(tmp_path, kind):
         os.symlink("/dev/zero", p)
     assert dc.get(key) is None and not os.path.lexists(p) and dc.stats.corrupt == 1
     assert dc.get(key) is None and dc.stats.corrupt == 1        # then simply missing
+
+
+def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_path):
+    """QA: a node edited from x0.5 to x0.25 (same id and version) kept giving x0.5 from the disk cache
+    in every later process.  A node's key holds its code (its module's source, AudioChain's own
+    sources for built-in nodes, and the installed package's version)."""
+    module = tmp_path / "mynodes.py"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
+        import numpy as np
+        from nodeflow import Audio, Executor, Graph, Registry
+        import mynodes
+        reg = Registry()
+        reg.add(mynodes.scale)
+        g = Graph(reg)
+        g.add("my.scale", id="s")
+        res = Executor(disk_cache={str(tmp_path / "cache")!r}).run(g)
+        print(float(res["s"]["out"].samples.max()), sorted(res.cached))
+        """)
+
+    def run(factor: str) -> str:
+        module.write_text(textwrap.dedent(f'''
+            from nodeflow import Audio, node
+            import numpy as np
+
+            @node("my.scale", version=1, persist=True)
+            def scale() -> Audio:
+                """Scale a constant."""
+                return Audio(np.full((1, 8), {factor}, np.float32), 8000)
+            '''))
+        p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    assert run("0.5") == "0.5 []"
+    assert run("0.5") == "0.5 ['s']"          # the same code: from the cache
+    assert run("0.25") == "0.25 []"           # edited: computed again

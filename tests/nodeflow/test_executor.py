@@ -352,8 +352,8 @@ class _Colour(ChoiceEnum):
      {"revision": "abc", "device": "cpu"}, [("b", "k2", "out"), ("a", "k1", "peak")]),
 ])
 def test_node_key_is_the_documented_content_key(params, files, fingerprint, upstream):
-    assert node_key("test.x", 2, params, files, fingerprint, upstream) == \
-        content_key("test.x", 2, params, files, fingerprint, upstream)
+    assert node_key("test.x", 2, params, files, fingerprint, upstream, "c0de") == \
+        content_key("test.x", 2, params, files, fingerprint, upstream, "c0de")
 
 
 def test_node_keys_follow_type_version_params_and_upstream(reg):
