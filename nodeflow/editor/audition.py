@@ -91,8 +91,9 @@ def _is_audio_type(t: Any) -> bool:
 
 def plays_file(spec: Any, t: Any) -> bool:
     """Whether an output of type ``t`` of the node ``spec`` is a file it wrote that the editor plays
-    (and draws): a side-effect node's ``str`` output, an export's path."""
-    return bool(spec.side_effect) and t is str
+    (and draws): a side-effect node's ``str`` output, an export's path (a mapped export's paths: the
+    first is shown and played)."""
+    return bool(spec.side_effect) and (t is str or (typing.get_origin(t) is list and typing.get_args(t) == (str,)))
 
 
 def playable_port(graph: Graph, node_id: str) -> str | None:

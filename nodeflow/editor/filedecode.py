@@ -23,20 +23,35 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..audio import Audio
 from ..cache import FileStamp, file_stamp
 
-__all__ = ["DecodedFiles", "decode_file", "file_stamp"]
+__all__ = ["DecodedFiles", "decode_file", "file_stamp", "written_files"]
 
 BUDGET_BYTES = 1 << 30        # decoded clips kept (a ten-minute stereo 48 kHz file is 230 MB)
 
 Done = Callable[[Audio | None, OSError | None], None]
 MAX_ERRORS = 256            # failed files remembered (the newest version of each, the most recent files)
 Stamp = FileStamp           # (real path, size, modification and change times, inode): see nodeflow.cache.file_stamp
+
+
+def written_files(value: Any) -> list[str]:
+    """The files an export's output names: its path, or the paths of a mapped export (one file per
+    item of a list: QA, such an export showed the waveform of an older file and could not be played);
+    [] for anything else.
+
+    >>> written_files("a.wav"), written_files(["a_1.wav", "a_2.wav"]), written_files(None)
+    (['a.wav'], ['a_1.wav', 'a_2.wav'], [])
+    """
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return []
 
 
 def decode_file(path: str) -> Audio:

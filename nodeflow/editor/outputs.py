@@ -353,14 +353,20 @@ class Outputs:
         items.configure(f"plot::{nid}::{port}", show=True)
         self.previews[key] = source
 
-    def show_file(self, nid: str, port: str, path: object | None, files: DecodedFiles) -> None:
+    def show_file(self, nid: str, port: str, path: object | None, files: DecodedFiles,
+                  others: list[str] | None = None) -> None:
         """An export's waveform: the file it wrote (``path``), decoded in the background by ``files``
         once per version written (hidden until then, and while there is none or it cannot be read; the path
-        line says "decoding take.wav..." or "cannot read take.wav" meanwhile, the tooltip why)."""
+        line says "decoding take.wav..." or "cannot read take.wav" meanwhile, the tooltip why).  A mapped
+        export shows its first file, its line says how many ``others`` it wrote, the tooltip names them."""
         from .filedecode import file_stamp
         key = (nid, port)
         stamp = file_stamp(path)
+        if others and stamp is not None:      # the line: "take_1.wav (+3 more files)", every path in the tooltip
+            self.notes[key] = (str(path), f"{os.path.basename(str(path))} (+{len(others)} more file(s))",
+                               "\n".join([str(path), *others]))
         if self.files_shown.get(key) == stamp:
+            self.show_value(nid, port, path)
             return
         audio = files.ready(path) if stamp is not None else None
         error = files.error(path) if stamp is not None and audio is None else None
@@ -373,7 +379,7 @@ class Outputs:
         self.files_shown[key] = stamp
         if error is not None:                    # the path line says so; its tooltip has the reason
             self.notes[key] = (str(path), f"cannot read {os.path.basename(str(path))}", f"{path}\n{error}")
-        else:
+        elif not others:
             self.notes.pop(key, None)
         self.show_value(nid, port, path)
         from .playback import preview_envelope

@@ -19,7 +19,7 @@ from ..audio import Audio
 from ..errors import NodeflowError
 from ..executor import RunResult
 from ..graph import Graph
-from .filedecode import DecodedFiles, file_stamp
+from .filedecode import DecodedFiles, file_stamp, written_files
 from .levels import Meter, export_target, note
 from .live import LiveClip
 from .player import Player
@@ -376,6 +376,8 @@ class Auditioner:
         return audio
 
     def _start(self, nid: str, port: str, value: Any, start_s: float = 0.0, gain_db: float = 0.0) -> None:
+        if isinstance(value, (list, tuple)) and (files := written_files(value)):
+            value = files[0]                     # a mapped export: its first file, as its node shows it
         if as_audio(value) is None and file_stamp(value) is not None and self.files.ready(value) is None:
             if (err := self.files.error(value)) is not None:
                 return self._say(f"cannot play {nid}.{port}: {err}", True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .audition import plays_file
+from .filedecode import written_files
 from .paramtext import bound_by_input
 from .playback import preview_envelope
 from .view import is_audio_type
@@ -67,9 +68,10 @@ def _show_output(app: App, g: Graph, nid: str, port: str, spec: NodeSpec, t: Any
     """One output: a value's line (an export's also the waveform of its file), or an audio waveform."""
     view, value = app.view, app.runner.output(g, nid, port, keys)
     if not is_audio_type(t):
-        view.show_value(nid, port, value)
-        if plays_file(spec, t):                     # an export: its file's waveform
-            view.show_file(nid, port, value, app.audition.files)
+        files = written_files(value) if plays_file(spec, t) else []
+        view.show_value(nid, port, files[0] if files else value)
+        if plays_file(spec, t):                     # an export: its file's waveform (a mapped one's first)
+            view.show_file(nid, port, files[0] if files else None, app.audition.files, files[1:])
         return
     live = app.runner.live.get(nid, port, keys.get(nid)) if value is None else None
     value = live.snapshot() if live is not None else value      # the waveform grows as it streams

@@ -202,3 +202,19 @@ def test_the_exports_line_says_while_its_file_is_decoded_and_when_it_cannot_be_r
     assert broken["text"] == "cannot read out.wav" and not broken["wave"], broken
     assert broken["tip"].startswith(st["path"] + "\n") and "cannot decode" in broken["tip"], broken
     assert st["decoding"]["height"] == st["decoded"]["height"] == broken["height"], "the node changed size"
+
+
+def test_an_export_fed_a_list_shows_and_plays_the_files_this_run_wrote(editor):
+    """QA: an export fed windows (one file per window) kept the waveform of the out.wav an earlier run
+    wrote, its line read "...demo_4.wav']" (a Python list), and play said "export.out is not audio"."""
+    from ._graphs import transport_graph
+    st = editor.run("mapped_export", transport_graph(editor.tmp))
+    assert st["single"]["text"].endswith("/out.wav") and st["single"]["wave"], st["single"]
+    files = st["files"]
+    assert [f.rsplit("/", 1)[1] for f in files] == ["out_1.wav", "out_2.wav", "out_3.wav"], files
+    mapped = st["mapped"]
+    assert mapped["text"] == "out_1.wav (+2 more file(s))" and mapped["wave"], mapped
+    assert mapped["tip"] == "\n".join(files)
+    assert st["wave_source"] == 48000, "the waveform is the first file (1 s), not the older out.wav (3 s)"
+    assert st["playing"] == ["export", "out"] and st["clip_frames"] == 48000, st
+    assert "playing export.out" in st["status"], st["status"]
