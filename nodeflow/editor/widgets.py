@@ -139,6 +139,10 @@ def _add_typed_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callabl
     dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
                        user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing
                        hint=("none" + (f" ({unit})" if unit else "")) if spec.optional else unit)
+    # a double-click types a value as on a slider: a box over it, the whole value selected (ImGui's own
+    # double-click selects a word: QA, "0.0 s" became "0.0 0.5" and was refused)
+    _TYPE_IN[tag] = lambda: _BOX.open(tag, str(items.value(tag, default="")),
+                                      lambda typed: None if typed is None else parse(tag, typed, None))
     return lambda: parse(tag, str(items.value(tag)), None)
 
 

@@ -230,5 +230,7 @@ def test_typing_keeps_a_drag_reads_seeds_and_counts_for_run_and_save(editor):
     assert st["f5"]["value"] == -20.0 and not st["f5"]["box_open"], st["f5"]
     assert st["ctrl_s"]["saved"] == -15.0 and not st["ctrl_s"]["dirty"], st["ctrl_s"]
     assert st["tab"] == {"value": -12.0, "box": False, "typing": False, "status": "gain.gain_db = -12.0"}, st["tab"]
+    assert st["start_box"] == {"value": 0.5, "status": "load.start_s = 0.5", "error": False,
+                               "shown": "0.5 s"}, st["start_box"]
     assert st["deleted"] == {"status": "'gain' was deleted while a value was typed into it; nothing was set",
                              "box": False}, st["deleted"]

@@ -3,7 +3,8 @@ double-click on its handle to type keeps the dragged value (it was taken back as
 an emptied box left with Enter changes nothing and says nothing red; a seed (a whole number without a
 slider) is read as the other boxes are ('1e3' is 1000, '2.5' is refused: it was cut to 2 without a
 word); F5 and Ctrl+S while a value is being typed run and save with that value; a node deleted with
-its box open leaves no stale 'type a value' line."""
+its box open leaves no stale 'type a value' line; a double-click on a time box without a slider types
+a new value over the whole old one."""
 import msgpack
 
 
@@ -86,6 +87,18 @@ def main(app, drv):
     from nodeflow.editor.commands import typing
     out["tab"] = {"value": graph.nodes["gain"].params["gain_db"], "box": dpg.does_item_exist("typein::" + gain),
                   "typing": typing(app), "status": app.status_text}
+
+    drv.wait(0.6)                               # a time box without a slider: a double-click on its
+    start = "param::load::start_s"              # unit selected only " s" (QA: "0.0 0.5" was refused)
+    (x0, y0), (x1, y1) = dpg.get_item_rect_min(start), dpg.get_item_rect_max(start)
+    drv.move((x0 + (x1 - x0) * 0.75, (y0 + y1) / 2))
+    drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+    drv.frames(2)
+    drv.type_text("0.5")
+    drv.key("Return")
+    drv.frames(3)
+    out["start_box"] = {"value": graph.nodes["load"].params["start_s"], "status": app.status_text,
+                        "error": app.status_error, "shown": dpg.get_value(start)}
 
     drv.wait(0.6)                               # the node deleted while its box is open
     double_click(gain)
