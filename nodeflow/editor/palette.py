@@ -39,12 +39,17 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "generate": ("generat", "speak", "speech"), "music": ("generat",), "ai": ("model",), "melody": ("chroma",),
     "similar": ("similar", "embedding", "search"), "find": ("search",), "score": ("similar", "scor"),
     "prompt": ("text", "template"), "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",),
-    "tempo": ("bpm",),
+    "tempo": ("bpm",), "transcribe": ("transcri", "whisper"), "stt": ("transcri",), "asr": ("transcri",),
+    "lyrics": ("transcri",),
 }
 # phrases people type -> one word of SYNONYMS ("time stretch" found the time category's nodes first)
 PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "slower", "speed up": "faster",
            "half time": "halftime", "pitch shift": "pitch", "sample rate": "samplerate", "fade in": "fadein",
-           "fade out": "fadeout"}
+           "fade out": "fadeout",
+           # (QA: "text to speech" put Whisper, speech to text, first: every word of it is in Whisper's docs)
+           "text to speech": "tts", "text-to-speech": "tts", "speech synthesis": "tts", "read aloud": "tts",
+           "read text aloud": "tts", "voice over": "tts", "voiceover": "tts",
+           "speech to text": "transcribe", "speech-to-text": "transcribe", "speech recognition": "transcribe"}
 # effects people look for that no node does yet: matched against node names and descriptions only (a
 # word in some documentation is no such node: "echo" found the prompt template, "noise" a speech
 # model's noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing

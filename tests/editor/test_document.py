@@ -116,6 +116,10 @@ def test_palette_search_ranks_names_first():
     ("pitch", "dsp.variation", ()),                 # its transpose, before espeak's voice pitch
     ("volume", "dsp.gain", ()),
     ("stems", "models.demucs", ()),
+    ("text to speech", "models.mms_tts", ("speech.espeak",)),   # QA: Whisper (speech to text) came first
+    ("read text aloud", "models.mms_tts", ("speech.espeak",)),
+    ("speech to text", "models.whisper", ()),
+    ("lyrics", "models.whisper", ()),
 ])
 def test_palette_search_finds_nodes_by_synonyms_and_parameter_docs(query, first, also):
     hits = [s.id for s in search(Graph().registry, query)]
