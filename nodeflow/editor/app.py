@@ -122,7 +122,7 @@ class App:
         self.audition.latency = self.prefs.playback_latency
         self.fitter = Fitter(dpg)          # panels fit the window (the sweep panel's too), opened or resized
         self.prefs_panel = PrefsPanel(self)
-        self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_audio,
+        self.view = GraphView("canvas", self.on_param, self.browse_param, self.play, self.stop_output,
                               self.seek)
         self.view.ui_font = ui_font         # tooltips in nodes are read in it at any zoom
         widgets.set_base_dir(lambda: self.doc.graph.base_dir())
@@ -315,6 +315,10 @@ class App:
 
     def stop_audio(self, nid: str | None = None, port: str | None = None) -> None:
         self.audition.stop()
+
+    def stop_output(self, nid: str, port: str) -> None:
+        """An output's stop button: stop; pressed again, clear its loop region."""
+        self.audition.stop_pressed()
 
     def validate(self) -> None:
         """Every problem at once, in a window (and the count in the status bar)."""

@@ -161,7 +161,8 @@ class Auditioner:
         self.latency: str | float | None = None         # the preference; None: the player's default
         self.clip: Clip | None = None                   # the whole clip playing or paused (gain applied)
         self.paused: tuple[tuple[str, str], float] | None = None   # (node, port), seconds: resume there
-        self.loop: tuple[tuple[str, str], float, float] | None = None   # (node, port), start, end: looping
+        self.loop: tuple[tuple[str, str], float, float] | None = None   # (node, port), start, end: the loop
+        #   region, kept until cleared (a click on its waveform, Stop pressed again), looping whenever it plays
         self.loop_mark: tuple[tuple[str, str], float] | None = None     # the first shift+click of a loop
         self._graph: Graph | None = None                # the graph of the last play()
         self.files = DecodedFiles()                     # written files (exports) decoded off the UI thread
@@ -270,7 +271,9 @@ class Auditioner:
 
     def loop_point(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
         """A shift+click on a waveform: the first marks where a loop starts, the second where it
-        ends, and the region then plays round and round (until stop, or a plain click seeks)."""
+        ends; the region then plays round and round whenever this output plays (at once if it is
+        playing; a stopped transport stays stopped, as in a DAW), until a plain click on the waveform
+        or a second Stop clears it."""
         key = (nid, port)
         if self.loop_mark is None or self.loop_mark[0] != key:
             self.loop, self.loop_mark = None, (key, float(seconds))
@@ -281,6 +284,12 @@ class Auditioner:
         if b - a < LOOP_MIN_S:
             self._say(f"a loop needs at least {LOOP_MIN_S * 1e3:.0f} ms; shift+click its start again", True)
             return
+        if self.now != key:          # (QA: setting a loop started the transport; play then paused it)
+            self.loop = (key, a, b)
+            if self.paused is not None and self.paused[0] == key:
+                self.paused = (key, a)             # resume plays the loop from its start
+            return self._say(f"loop {nid}.{port} from {a:.2f} to {b:.2f} s: play loops it (a click on the "
+                             "waveform or Stop pressed twice clears it)")
         clip = self.clip if self.clip is not None and (self.now == key or (self.paused or (None,))[0] == key) \
             else None
         if clip is None:
@@ -301,13 +310,16 @@ class Auditioner:
         self._play_clip(nid, port, clip, at - a, region=region)
         if self.now == (nid, port):
             self.loop = ((nid, port), a, b)
-            self._say(f"looping {nid}.{port} from {a:.2f} to {b:.2f} s (stop or a click on the waveform ends it)")
+            self._say(f"looping {nid}.{port} from {a:.2f} to {b:.2f} s (a click on the waveform or Stop pressed "
+                      "twice clears the loop)")
 
     def seek(self, graph: Graph, nid: str, port: str, seconds: float) -> None:
         """Play ``nid.port`` from ``seconds`` (a click on its waveform), whether or not it was playing:
         while it plays, in the same stream (no gap, a short crossfade)."""
         key = (nid, port)
-        if self.now == key and self.loop is None and isinstance(self.clip, Audio):
+        looping = self.loop is not None and self.loop[0] == key
+        self.loop = None                         # a plain click on the waveform clears the loop
+        if self.now == key and not looping and isinstance(self.clip, Audio):
             seconds = min(max(float(seconds), 0.0), self.clip.duration_s)
             try:
                 moved = self.player().switch(self.clip, at_s=seconds, rebase_s=self.offset_s)
@@ -393,7 +405,10 @@ class Auditioner:
         if audio is None:
             self._say(f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else ""), True)
             return
-        self._play_clip(nid, port, _louder(audio, gain_db), start_s)
+        clip, loop = _louder(audio, gain_db), self.loop
+        if loop is not None and loop[0] == (nid, port) and not start_s and loop[1] < clip.duration_s:
+            return self._play_loop(nid, port, clip, loop[1], min(loop[2], clip.duration_s), loop[1])
+        self._play_clip(nid, port, clip, start_s)
 
     def _decoded(self, nid: str, port: str, value: Any, start_s: float, gain_db: float) -> None:
         if self.pending == (nid, port):          # not stopped, and no other preview asked for meanwhile
@@ -404,7 +419,6 @@ class Auditioner:
         """Play ``audio`` from ``start_s``; with ``region`` (a loop), play that round and round instead,
         ``start_s`` into it (the playhead is then ``offset_s`` + the loop's position)."""
         self.paused = None
-        self.loop = None
         self.clip = audio
         if region is not None:
             return self._send(nid, port, audio, region, start_s, loop=True)
@@ -473,15 +487,22 @@ class Auditioner:
         return None if fb is None else (self.last_call - self.last_press) + fb
 
     def stop(self) -> None:
+        """Stop the sound (a loop region stays: :meth:`stop_pressed` clears it when nothing plays)."""
         self.pending = None
         self.paused = None
-        self.loop = None
         if self.now is not None:
             try:
                 self.player().stop()
             except Exception:  # noqa: BLE001 - stopping must never fail the UI
                 pass
         self.now = None
+
+    def stop_pressed(self) -> None:
+        """The Stop button: stop; pressed again with nothing playing, clear the loop region too."""
+        if self.now is None and self.pending is None and self.paused is None and self.loop is not None:
+            (nid, port), self.loop, self.loop_mark = self.loop[0], None, None
+            return self._say(f"loop of {nid}.{port} cleared")
+        self.stop()
 
     def playhead(self) -> tuple[str, str, float] | None:
         """``(node, port, seconds)`` while something plays; clears ``now`` when it ended."""

@@ -157,7 +157,10 @@ def test_shift_clicking_twice_loops_the_region_between(transport):
     (key, mark), (lkey, a, b) = st["loop_mark"], st["loop"]
     assert key == lkey == ["gain", "out"] and mark == pytest.approx(a)
     assert a == pytest.approx(0.25 * 2 * HALF_S, abs=0.2) and b == pytest.approx(0.75 * 2 * HALF_S, abs=0.2), (a, b)
-    assert st["loop_status"].startswith("looping gain.out") and st["loop_after_stop"] is None
+    assert st["loop_set"]["now"] is None and st["loop_set"]["label"] == "play", st["loop_set"]   # (QA: setting
+    assert st["loop_set"]["status"].startswith("loop gain.out from "), st["loop_set"]        # it started playback)
+    assert st["loop_status"].startswith("looping gain.out")
+    assert st["loop_after_stop"] == st["loop"] and st["loop_after_second_stop"] is None     # (QA: Stop cleared it)
     heads = [h for h in st["loop_heads"] if h is not None]
     assert heads and a - 0.01 <= min(heads) and max(heads) <= b + 0.01, (a, b, min(heads), max(heads))
     # what was heard: the region (440 Hz then 1 kHz, across the halves' boundary) round and round;

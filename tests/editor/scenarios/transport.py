@@ -171,6 +171,10 @@ def main(app, drv):
         out["loop_mark"] = app.audition.loop_mark
         drv.click(at(0.75))
         drv.xdo("keyup", "shift")
+        drv.frames(3)
+        out["loop_set"] = {"now": app.audition.now, "status": app.status_text,      # set; the transport stays
+                           "label": dpg.get_item_label("play::gain::out")}         # stopped, play still plays
+        drv.click_item("play::gain::out")
         drv.until(lambda: app.audition.now == ("gain", "out"), 20, "the loop to play")
         out["loop"] = app.audition.loop
         out["loop_status"] = app.status_text
@@ -183,7 +187,10 @@ def main(app, drv):
         drv.screenshot(tmp / "transport_loop.png")
         out["loop_heads"] = heads
         drv.click_item("stop::gain::out")
-        out["loop_after_stop"] = app.audition.loop
+        out["loop_after_stop"] = app.audition.loop          # the region stays, as a DAW's does
+        drv.frames(2)
+        drv.click_item("stop::gain::out")                   # Stop again: cleared
+        out["loop_after_second_stop"] = app.audition.loop
         end = time.monotonic() + 30
         while time.monotonic() < end and not rec.silent_for(0.3):
             drv.frames(1)
