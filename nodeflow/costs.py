@@ -62,6 +62,8 @@ class Shape:
     work_bytes: int | None = None
     note: str = ""
     problem: str = ""      # what the node would refuse, known from the estimate (a rate its format cannot store)
+    whole: bool = False    # a streaming node that, with these parameters, takes its input whole (an export
+    #                        with a loudness target): the value feeding it is not streamed
 
     @property
     def samples(self) -> int:
@@ -301,9 +303,45 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
             costs[nid] = cost
     finally:
         _PROJECT_RATE.reset(token)
-    held = sum(c.out_bytes for c in costs.values())
-    peak = held + max((c.work_bytes for c in costs.values()), default=0)
+    streamed = _streamed(graph, costs, into, types)
+    held = sum(_held(c, streamed) for c in costs.values())
+    peak = held + max((_held(c, streamed) if c.node in streamed else c.work_bytes for c in costs.values()), default=0)
     return Estimate(costs, peak, sum(c.work_s for c in costs.values()), sum(c.files for c in costs.values()))
+
+
+def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any]], types: dict[Any, Any]) -> set[str]:
+    """The nodes whose value a run hands on in blocks, never whole: a value of a streaming node read
+    by one streaming node and nothing else (and not a leaf), as :func:`nodeflow.streaming.plan_segments`
+    fuses them, when it is big enough to be streamed (QA: an hour of load -> resample -> export was
+    estimated at 7.2 GiB, refused under a 2 GiB limit, and ran in 127 MiB)."""
+    from .streaming import STREAM_MIN_BYTES
+    consumers: dict[str, int] = {}
+    for nid in costs:
+        for link in into.get(nid, ()):
+            consumers[link.src] = consumers.get(link.src, 0) + 1
+    out: set[str] = set()
+    for dst in costs:
+        spec = graph.spec(dst)
+        links = [link for link in into.get(dst, ()) if spec is not None and link.dst_port in spec.inputs]
+        if spec is None or spec.stream is None or len(links) != 1 or len(spec.inputs) != 1 \
+                or any(s.whole for s in costs[dst].shapes.values()):
+            continue
+        src = links[0].src
+        s = graph.spec(src)
+        if (s is not None and src in costs and s.stream is not None and not s.side_effect and not s.multi_output
+                and consumers.get(src) == 1 and graph._mode(links[0], spec, types) == "direct"
+                and all(graph._mode(x, s, types) == "direct" for x in into.get(src, ()) if x.dst_port in s.inputs)
+                and costs[src].out_bytes >= STREAM_MIN_BYTES):
+            out.add(src)
+    return out
+
+
+def _held(cost: NodeCost, streamed: set[str]) -> int:
+    """What a node's value takes while a run holds it: a streamed one, a few blocks."""
+    if cost.node not in streamed:
+        return cost.out_bytes
+    from .streaming import BLOCK
+    return sum(4 * BLOCK * 4 * max(s.channels, 1) for s in cost.shapes.values())
 
 
 # ---------------------------------------------------------------------------------------- problems

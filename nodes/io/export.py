@@ -177,8 +177,12 @@ def _estimate(inputs: dict, params: dict) -> dict:
     problem = (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
         too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
         _size_problem(fmt, frames, ch, depth)
+    whole = params.get("loudness_lufs") is not None or fmt not in ("wav", "flac")     # mastered or encoded whole
+    # written as it arrives (wav and flac without a loudness target: see _stream), a few blocks at a time;
+    # a file whose true peak then needs the limiter is exported whole after all (rare: a hot master)
+    work = frames * ch * 8 * 2 if whole else min(frames * ch * 8 * 2, 64 << 20)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
-                         work_s=frames * ch / 5e6 + 0.02, work_bytes=frames * ch * 8 * 2, problem=problem or "")}
+                         work_s=frames * ch / 5e6 + 0.02, work_bytes=work, problem=problem or "", whole=whole)}
 
 
 def _stream(inputs: dict, params: dict, ctx: Context) -> str:

@@ -228,3 +228,27 @@ def test_lengths_the_input_does_not_have_are_found_by_validate_before_anything_r
     g.nodes["f"].params["fade_in_s"] = 1.0
     g.nodes["t"].params["end_s"] = 0.9
     assert not [p for p in g.problems(base_dir=clip.parent) if "exceeds" in p or "empty" in p]
+
+
+def test_a_chain_that_streams_is_estimated_as_the_blocks_it_holds(tmp_path):
+    """QA: an hour of load -> resample -> export was estimated at 7.2 GiB and refused under a 2 GiB
+    limit, and ran in 127 MiB: its values are handed on in blocks.  An export with a loudness target
+    takes its input whole, and so is estimated as before."""
+    import soundfile as sf
+    from nodeflow.costs import estimate
+    path = tmp_path / "set.flac"
+    with sf.SoundFile(path, "w", 48000, 2, subtype="PCM_16") as f:        # 16 min of near silence: 368 MB as float32
+        block = np.zeros((48000 * 60, 2), np.float32)
+        for _ in range(16):
+            f.write(block)
+    g = Graph()
+    load = g.add("io.load", path=str(path))
+    res = g.add("dsp.resample", rate_hz=44100)
+    out = g.add("io.export", path="set.wav")
+    g.connect(load.out, res.audio)
+    g.connect(res.out, out.audio)
+    streamed = estimate(g, base_dir=tmp_path).peak_bytes
+    assert streamed < 128 * 1024 ** 2, streamed
+    g.set(out.id, "loudness_lufs", -14.0)
+    whole = estimate(g, base_dir=tmp_path).peak_bytes
+    assert whole > 1024 ** 3, whole
