@@ -369,7 +369,19 @@ class Canvas:
                 y = up
             elif left >= x0 + 8.0:
                 x = left
-        return x, y
+        return self._clear_of_others((x, y), (w, h), rect, mini)
+
+    def _clear_of_others(self, at: tuple[float, float], size: tuple[float, float], rect: Any, mini: Any
+                         ) -> tuple[float, float]:
+        """``at`` (viewport pixels), or the nearest place where a node of ``size`` covers no other node
+        drawn in view nor the minimap (see :func:`.layout.near_place`)."""
+        from .layout import near_place
+        (x0, y0), (x1, y1) = rect
+        boxes = [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes
+                 if (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
+        if mini is not None:
+            boxes.append((mini[0][0], mini[0][1], mini[1][0], mini[1][1]))
+        return near_place(at, (x0 + 8.0, y0 + 8.0, x1 - 8.0, y1 - 8.0), boxes, size)
 
     def minimap_rect(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """The minimap's rectangle in viewport pixels (imnodes draws it over the canvas' bottom-right

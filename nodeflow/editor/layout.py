@@ -406,6 +406,39 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
     return best
 
 
+def near_place(at: tuple[float, float], view: tuple[float, float, float, float],
+               boxes: list[tuple[float, float, float, float]], size: tuple[float, float], gap: float = 12.0,
+               step: float = 20.0) -> tuple[float, float]:
+    """The top-left corner nearest ``at`` (inside ``view``) where a node of ``size`` lies ``gap`` clear
+    of every box: a node added where the user double-clicked, or dropped a link, goes there or just
+    beside it, never over another node's pins (QA: the search's node covered its neighbour's inputs);
+    ``at`` itself when no place in view is free.
+
+    >>> near_place((100, 100), (0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
+    (100.0, 212.0)
+    >>> near_place((400, 100), (0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
+    (400.0, 100.0)
+    """
+    vx0, vy0, vx1, vy1 = view
+    w, h = size
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    xs = np.arange(vx0 + gap, max(vx1 - w - gap, vx0 + gap) + 1e-9, step)
+    ys = np.arange(vy0 + gap, max(vy1 - h - gap, vy0 + gap) + 1e-9, step)
+    gx, gy = np.meshgrid(np.append(xs, np.clip(at[0], vx0, vx1)), np.append(ys, np.clip(at[1], vy0, vy1)))
+    x, y = gx.ravel(), gy.ravel()
+    if len(b):
+        ox = np.minimum(b[None, :, 2], x[:, None] + w + gap) > np.maximum(b[None, :, 0], x[:, None] - gap)
+        oy = np.minimum(b[None, :, 3], y[:, None] + h + gap) > np.maximum(b[None, :, 1], y[:, None] - gap)
+        free = ~(ox & oy).any(axis=1)
+    else:
+        free = np.ones(len(x), bool)
+    if not free.any():
+        return float(at[0]), float(at[1])
+    d = (x - at[0]) ** 2 + (y - at[1]) ** 2
+    i = int(np.argmin(np.where(free, d, np.inf)))
+    return float(x[i]), float(y[i])
+
+
 def fit(graph: Graph, pos: dict[str, list[float]], sizes: dict[str, tuple[float, float]],
         view: tuple[float, float], margin: float = 20.0) -> dict[str, list[float]] | None:
     """New positions that show every node in a ``view`` (width, height) canvas, or None when they

@@ -232,8 +232,8 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     st = editor.run("palette_clipboard", chain_graph(editor.tmp))
     assert st["search_open"] and st["search_hits"][0] == "dsp.gain" and st["search_closed"]
     assert "gain_2" in st["after_search"]
-    x, y = st["new_pos"]             # added where the mouse was (700, 600 in the window), moved up to show whole
-    assert 500 < x < 560 and 460 < y < 600
+    x, y = st["new_pos"]             # added near the mouse (700, 600 in the window), shown whole, over no other
+    assert 300 < x < 560 and 400 < y < 600 and st["new_covers"] == [], st      # node (QA: it hid their pins)
     assert st["filter_shown"] == {"dsp.fade": True, "dsp.gain": False, "io.load": False}
     assert "fade_2" in st["after_panel"]
     assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"
@@ -565,7 +565,8 @@ def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     assert chosen > hovered + 60 and hovered > plain, st["row_blue"]
     assert len(st["new_nodes"]) == 1 and st["new_type"] == st["want"]
     assert f"gain.out -> {st['new_nodes'][0]}." in " ".join(st["links"])
-    assert abs(st["new_pos"][0] - st["drop_canvas"][0]) < 2 and abs(st["new_pos"][1] - st["drop_canvas"][1]) < 2
+    assert abs(st["new_pos"][0] - st["drop_canvas"][0]) < 250 and abs(st["new_pos"][1] - st["drop_canvas"][1]) < 250
+    assert st["new_covers"] == [], st       # where the link was dropped, or beside it: over no other node (QA)
     assert st["undo_label"].startswith("add ") and st["undo_label"].endswith("linked to gain.out")
     # double-click on empty canvas: the plain search, where "loudness" finds the export first
     assert st["spot_empty"] and st["dbl_open"] and st["dbl_title"] == "Add node"

@@ -17,6 +17,8 @@ def main(app, drv):
     out["after_search"] = sorted(app.doc.graph.nodes)
     out["search_closed"] = not app.palette.searching
     out["new_pos"] = app.doc.graph.editor["positions"].get("gain_2")
+    drv.frames(3)
+    out["new_covers"] = _overlaps(app, "gain_2")
     # side panel: filter, then click
     drv.click_item("palette::filter")
     drv.type_text("fade")
@@ -79,3 +81,15 @@ def main(app, drv):
     out["text_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     drv.screenshot(__import__("os").environ["AUDIOCHAIN_TEST_TMP"] + "/palette.png")
     drv.dump(out)
+
+
+def _overlaps(app, nid):
+    """The nodes whose rectangles the node ``nid`` covers, once drawn."""
+    r = app.view.node_rect(nid)
+    out = []
+    for other in app.view.nodes:
+        q = app.view.node_rect(other)
+        if other != nid and r is not None and q is not None and r[0][0] < q[1][0] and q[0][0] < r[1][0] \
+                and r[0][1] < q[1][1] and q[0][1] < r[1][1]:
+            out.append(other)
+    return out
