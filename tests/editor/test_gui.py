@@ -234,6 +234,9 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     assert "gain_2" in st["after_search"]
     x, y = st["new_pos"]             # added near the mouse (700, 600 in the window), shown whole, over no other
     assert 300 < x < 560 and 400 < y < 600 and st["new_covers"] == [], st      # node (QA: it hid their pins)
+    assert st["crowded_covers"] == [], st                   # the mouse beside a node: moved clear of it,
+    (nx, ny), (mx, my) = st["crowded_near"]                 # still near the mouse
+    assert abs(nx - mx) < 700 and abs(ny - my) < 400, st["crowded_near"]      # (the nearest free place)
     assert st["filter_shown"] == {"dsp.fade": True, "dsp.gain": False, "io.load": False}
     assert "fade_2" in st["after_panel"]
     assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"

@@ -19,6 +19,18 @@ def main(app, drv):
     out["new_pos"] = app.doc.graph.editor["positions"].get("gain_2")
     drv.frames(3)
     out["new_covers"] = _overlaps(app, "gain_2")
+    # at the mouse just left of a node: a node there would cover it (QA: the new node hid its pins)
+    (gx0, gy0), _ = app.view.node_rect("gain")
+    drv.move((gx0 - 40, gy0 + 30))
+    drv.key("ctrl+k")
+    drv.type_text("fade")
+    drv.key("Return")
+    drv.frames(4)
+    crowded = [n for n in app.doc.graph.nodes if n.startswith("fade") and n != "fade"]
+    out["crowded_covers"] = _overlaps(app, crowded[0]) if crowded else None
+    out["crowded_near"] = (list(app.view.node_rect(crowded[0])[0]), [gx0 - 40, gy0 + 30]) if crowded else None
+    app.doc.undo()
+    drv.frames(3)
     # side panel: filter, then click
     drv.click_item("palette::filter")
     drv.type_text("fade")
