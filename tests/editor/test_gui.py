@@ -728,3 +728,15 @@ def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_not
     assert not {n for n, k in st["after_stop"].items() if k in ("queued", "running")}
     assert st["later_text"] == ""
     assert st["play_message"].startswith("playing gain.out") and not st["after_play_message"].startswith("playing")
+
+
+@pytest.mark.parametrize("name", ["stems", "text_to_audio", "longform", "melody_variations", "speech_languages",
+                                  "transcribe_and_speak", "speech_offline"])
+def test_every_example_graph_opens_whole_in_the_window(editor, name):
+    """QA: stems.msgpack opened at 100 % with its Demucs node (taller than the window) past the bottom
+    and its right column past the right edge: it is saved to open at 67 %."""
+    st = editor.run("open_demo", ROOT / "graphs" / f"{name}.msgpack")
+    (cx0, cy0), (cx1, cy1) = CANVAS
+    for nid, ((x0, y0), (x1, y1)) in st["rects"].items():
+        assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, f"{name}: node {nid} is outside the window"
+    assert not st["dirty"]
