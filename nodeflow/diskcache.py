@@ -36,6 +36,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import struct
 import threading
@@ -78,14 +79,18 @@ def default_dir() -> Path:
 
 
 def default_budget_bytes() -> int:
-    """``$AUDIOCHAIN_CACHE_GB`` GiB (default 10)."""
-    raw = os.environ.get("AUDIOCHAIN_CACHE_GB", "")
+    """``$AUDIOCHAIN_CACHE_GB`` GiB (default 10); a value that is not a number of GiB, 0 or more, is
+    refused in one line as the other limits are (QA: 'foo' was a warning and 10 GiB, -1 silently 0)."""
+    raw = os.environ.get("AUDIOCHAIN_CACHE_GB", "").strip()
     try:
         gb = float(raw) if raw else DEFAULT_GB
     except ValueError:
-        log.warning("AUDIOCHAIN_CACHE_GB=%r is not a number; using %s GiB", raw, DEFAULT_GB)
-        gb = DEFAULT_GB
-    return max(0, int(gb * (1 << 30)))
+        gb = math.nan
+    if not math.isfinite(gb) or gb < 0:
+        from .errors import ParameterError
+        raise ParameterError(f"AUDIOCHAIN_CACHE_GB={raw!r}: expected a size in GiB, 0 or more (0 keeps nothing on "
+                             f"disk; unset: {DEFAULT_GB:g}); fix or unset it")
+    return int(gb * (1 << 30))
 
 
 def enabled_by_default() -> bool:
@@ -418,6 +423,10 @@ def default_cache() -> DiskCache | None:
 def cmd_cache(args: argparse.Namespace) -> int:
     from .term import format_bytes, printable
     dc = DiskCache()
+    if dc.folder.exists() and not dc.folder.is_dir():      # (QA: "0 entries" and rc 0 for a file)
+        from .errors import ParameterError
+        raise ParameterError(f"{dc.folder} is a file, not a folder: no value can be kept there; remove it, or set "
+                             "AUDIOCHAIN_CACHE_DIR to a folder")
     if args.action == "clear":
         n = dc.clear()
         print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")

@@ -127,7 +127,9 @@ class Executor:
             self.disk_cache.put(key, outputs, node=spec.id)
         except Exception as e:  # noqa: BLE001 - a full disk must not fail the run
             self.disk_cache.stats.write_errors += 1
-            log.warning("value cache: could not store %s (%s): %s", spec.id, key, e)
+            if self.disk_cache.stats.write_errors == 1:    # once, not once a node (QA: a line per node)
+                log.warning("value cache: could not store %s (%s): %s; values are not kept on disk this run "
+                            "(audiochain cache info says why)", spec.id, key, e)
 
     def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
                       compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:

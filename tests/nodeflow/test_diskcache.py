@@ -307,3 +307,38 @@ def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_pat
     assert run("0.5") == "0.5 []"
     assert run("0.5") == "0.5 ['s']"          # the same code: from the cache
     assert run("0.25") == "0.25 []"           # edited: computed again
+
+
+@pytest.mark.parametrize("value", ["foo", "-1", "nan", "inf"])
+def test_a_bad_cache_size_is_refused_in_one_line_as_the_other_limits_are(value, monkeypatch, capsys):
+    """QA: AUDIOCHAIN_CACHE_GB=foo only warned and kept 10 GiB; -1 was silently 0 ('510 MiB of 0 B')."""
+    from nodeflow.diskcache import default_budget_bytes
+    from nodeflow.errors import ParameterError
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_GB", value)
+    with pytest.raises(ParameterError, match=rf"AUDIOCHAIN_CACHE_GB='{value}': expected a size in GiB, 0 or more"):
+        default_budget_bytes()
+    assert main(["cache", "info"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: AUDIOCHAIN_CACHE_GB=") and err.count("\n") == 1
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_GB", "0")
+    assert default_budget_bytes() == 0
+
+
+def test_a_cache_folder_that_is_a_file_is_said_once(tmp_path, monkeypatch, capsys, caplog):
+    """QA: with AUDIOCHAIN_CACHE_DIR naming a file, run warned once per node and cache info reported a
+    healthy empty cache (rc 0)."""
+    import logging
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path / "afile"))
+    assert main(["cache", "info"]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+    g = Graph(registry())
+    g.add("test.tone", id="t")
+    for i in range(3):
+        g.add("test.gain", id=f"g{i}", gain_db=-1.0 * i)
+        g.connect("t" if i == 0 else f"g{i - 1}", f"g{i}")
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")
+    with caplog.at_level(logging.WARNING):
+        Executor(disk_cache=DiskCache(tmp_path / "afile")).run(g)
+    said = [r for r in caplog.records if "could not store" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]
