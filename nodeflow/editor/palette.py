@@ -39,14 +39,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "generate": ("generat", "speak", "speech"), "music": ("generat",), "ai": ("model",), "melody": ("chroma",),
     "similar": ("similar", "embedding", "search"), "find": ("search",), "score": ("similar", "scor"),
     "prompt": ("text", "template"), "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",),
-    "tempo": ("bpm",), "transcribe": ("transcri", "whisper"), "stt": ("transcri",), "asr": ("transcri",),
+    "tempo": ("bpm",), "transcribe": ("transcri",), "stt": ("transcri",), "asr": ("transcri",),
     "lyrics": ("transcri",),
 }
 # phrases people type -> one word of SYNONYMS ("time stretch" found the time category's nodes first)
 PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "slower", "speed up": "faster",
            "half time": "halftime", "pitch shift": "pitch", "sample rate": "samplerate", "fade in": "fadein",
            "fade out": "fadeout",
-           # (QA: "text to speech" put Whisper, speech to text, first: every word of it is in Whisper's docs)
+           # (QA: "text to speech" put the speech-to-text model first: every word of it is in its docs)
            "text to speech": "tts", "text-to-speech": "tts", "speech synthesis": "tts", "read aloud": "tts",
            "read text aloud": "tts", "voice over": "tts", "voiceover": "tts",
            "speech to text": "transcribe", "speech-to-text": "transcribe", "speech recognition": "transcribe"}
