@@ -112,7 +112,10 @@ def worth_keeping(spec: Any, elapsed_s: float | None, nbytes: int) -> bool:
     nodes (category ``models``) always; any other node when computing it took at least
     ``PERSIST_MIN_S`` (0.1 s) plus ``PERSIST_S_PER_MB`` (0.01 s) per MiB of output, i.e. when it
     costs clearly more than reading the entry back.  ``$AUDIOCHAIN_CACHE_MIN_S`` overrides the floor
-    (0: keep every value that can be stored).
+    (0: keep every value that can be stored).  A value of a streaming node as big as a run streams
+    (:data:`~nodeflow.streaming.STREAM_MIN_BYTES`) is not kept: the next run streams it again in a
+    few blocks, where an entry read back is held whole (QA: an hour's resample kept 1.2 GiB on disk,
+    and the run that read it back peaked at 1.4-3.8 GiB instead of 127 MiB, no faster).
     """
     if spec.side_effect:
         return False
@@ -122,6 +125,9 @@ def worth_keeping(spec: Any, elapsed_s: float | None, nbytes: int) -> bool:
     if spec.category == "models":
         return True
     if elapsed_s is None:
+        return False
+    from .streaming import STREAM_MIN_BYTES
+    if getattr(spec, "stream", None) is not None and nbytes >= STREAM_MIN_BYTES:
         return False
     floor = _env_float("AUDIOCHAIN_CACHE_MIN_S", PERSIST_MIN_S)
     if floor <= 0:

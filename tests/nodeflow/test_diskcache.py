@@ -102,6 +102,12 @@ def test_policy_models_always_exports_never_fast_dsp_not(monkeypatch):
     never = type("S", (), {"side_effect": False, "persist": False, "category": "models"})
     assert worth_keeping(model, 0.0, 1 << 30) and not worth_keeping(export, 99.0, 1)
     assert not worth_keeping(never, 99.0, 1)
+    # an hour's resample (1.2 GiB, 40 s on a busy machine): the next run streams it again in blocks,
+    # where the entry read back would be held whole (QA: 1.4-3.8 GiB instead of 127 MiB, no faster)
+    from nodeflow import default_registry
+    resample = default_registry()["dsp.resample"]
+    assert resample.stream is not None
+    assert not worth_keeping(resample, 40.0, 1200 << 20) and worth_keeping(resample, 40.0, 100 << 20)
 
 
 def test_fast_nodes_stay_in_memory_only(tmp_path, monkeypatch):
