@@ -519,8 +519,8 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     returns an exit code and prints one ``error: ...`` line on failure."""
     p = subparsers.add_parser("models", help="manage model checkpoints in the Hugging Face cache")
 
-    def usage(args: argparse.Namespace) -> int:     # `audiochain models` alone
-        p.print_help()
+    def usage(args: argparse.Namespace) -> int:     # `audiochain models` alone: a usage error, on stderr
+        p.print_help(sys.stderr)                     # (QA: the help on stdout with rc 2)
         return 2
 
     p.set_defaults(fn=usage)

@@ -495,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     if not getattr(args, "fn", None):
-        ap.print_help()
+        ap.print_help(sys.stderr)                   # a usage error: stdout stays for what a command makes
         return EXIT_USAGE
     try:
         with _limit_flags(args), _stop_signals():

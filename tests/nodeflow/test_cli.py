@@ -270,9 +270,15 @@ def test_debug_adds_the_traceback_before_or_after_the_command(graph_file, tmp_pa
         assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("error: ")
 
 
-def test_no_command_prints_usage(capsys):
+def test_no_command_prints_usage_on_stderr(capsys):
+    """A usage error (exit 2) says so on stderr, as argparse's own do; stdout stays for what a command
+    makes (QA: `audiochain models` alone printed its help on stdout)."""
     assert main([]) == 2
-    assert "usage: audiochain" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "usage: audiochain" in said.err and said.out == ""
+    assert main(["models"]) == 2
+    said = capsys.readouterr()
+    assert "usage: audiochain models" in said.err and said.out == ""
 
 
 @pytest.mark.parametrize("argv, said", [
