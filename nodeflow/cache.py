@@ -8,6 +8,7 @@ a parameter change invalidates exactly that node and what depends on it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import stat
@@ -105,10 +106,14 @@ def code_digest(fn: Any) -> str:
     return f"{digest}:{_package_version(module)}"
 
 
+@functools.lru_cache(maxsize=None)
 def _package_version(module: str) -> str:
-    """The version of the installed distribution that provides ``module`` ('' for none)."""
+    """The version of the installed distribution that provides ``module`` ('' for none); looked up
+    once per process and top-level package (the lookup scans every installed distribution)."""
     import importlib.metadata
     top = module.split(".")[0]
+    if top != module:
+        return _package_version(top)
     try:
         names = importlib.metadata.packages_distributions().get(top) or []
         return ",".join(f"{n}=={importlib.metadata.version(n)}" for n in sorted(names))
