@@ -186,3 +186,15 @@ def type_sweep(app, drv, axes: str, out_dir: Path, listen: str = "gain.out") -> 
     drv.click_item("sweep::axes")
     drv.type_text(axes)
     drv.frames(2)
+
+
+def covered_by(app, nid: str) -> list[str]:
+    """The nodes whose rectangles the node ``nid`` covers, as drawn."""
+    r = app.view.node_rect(nid)
+    out = []
+    for other in app.view.nodes:
+        q = app.view.node_rect(other)
+        if other != nid and r is not None and q is not None and r[0][0] < q[1][0] and q[0][0] < r[1][0] \
+                and r[0][1] < q[1][1] and q[0][1] < r[1][1]:
+            out.append(other)
+    return out

@@ -1,5 +1,6 @@
 """Add nodes from the palette (side panel filter and the Ctrl+K search), move a node by dragging its
 title, select with a click or a box, duplicate/copy/paste/delete with the keyboard, undo."""
+from tests.editor._graphs import covered_by
 
 
 def main(app, drv):
@@ -18,7 +19,7 @@ def main(app, drv):
     out["search_closed"] = not app.palette.searching
     out["new_pos"] = app.doc.graph.editor["positions"].get("gain_2")
     drv.frames(3)
-    out["new_covers"] = _overlaps(app, "gain_2")
+    out["new_covers"] = covered_by(app, "gain_2")
     # at the mouse just left of a node: a node there would cover it (QA: the new node hid its pins)
     (gx0, gy0), _ = app.view.node_rect("gain")
     drv.move((gx0 - 40, gy0 + 30))
@@ -27,7 +28,7 @@ def main(app, drv):
     drv.key("Return")
     drv.frames(4)
     crowded = [n for n in app.doc.graph.nodes if n.startswith("fade") and n != "fade"]
-    out["crowded_covers"] = _overlaps(app, crowded[0]) if crowded else None
+    out["crowded_covers"] = covered_by(app, crowded[0]) if crowded else None
     out["crowded_near"] = (list(app.view.node_rect(crowded[0])[0]), [gx0 - 40, gy0 + 30]) if crowded else None
     app.doc.undo()
     drv.frames(3)
@@ -93,15 +94,3 @@ def main(app, drv):
     out["text_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     drv.screenshot(__import__("os").environ["AUDIOCHAIN_TEST_TMP"] + "/palette.png")
     drv.dump(out)
-
-
-def _overlaps(app, nid):
-    """The nodes whose rectangles the node ``nid`` covers, once drawn."""
-    r = app.view.node_rect(nid)
-    out = []
-    for other in app.view.nodes:
-        q = app.view.node_rect(other)
-        if other != nid and r is not None and q is not None and r[0][0] < q[1][0] and q[0][0] < r[1][0] \
-                and r[0][1] < q[1][1] and q[0][1] < r[1][1]:
-            out.append(other)
-    return out

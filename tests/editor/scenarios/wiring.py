@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.editor._graphs import covered_by
+
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
@@ -72,7 +74,7 @@ def main(app, drv):
     out["new_pos"] = app.doc.graph.editor["positions"].get(new[0]) if new else None
     out["drop_canvas"] = list(app.canvas_pos(drop))
     drv.frames(3)
-    out["new_covers"] = _overlaps(app, new[0]) if new else None
+    out["new_covers"] = covered_by(app, new[0]) if new else None
     out["undo_label"] = app.doc.history.undo_label
     drv.screenshot(tmp / "wiring_linked.png")
     # 3. double-click on empty canvas: the search opens there; "loudness" finds the export
@@ -127,15 +129,3 @@ def main(app, drv):
     out["float_drop"] = {"open": app.palette.searching, "results": len(app.palette.results), "status": app.status_text}
     drv.key("Escape")
     drv.dump(out)
-
-
-def _overlaps(app, nid):
-    """The nodes whose rectangles the node ``nid`` covers, once drawn."""
-    r = app.view.node_rect(nid)
-    out = []
-    for other in app.view.nodes:
-        q = app.view.node_rect(other)
-        if other != nid and r is not None and q is not None and r[0][0] < q[1][0] and q[0][0] < r[1][0] \
-                and r[0][1] < q[1][1] and q[0][1] < r[1][1]:
-            out.append(other)
-    return out
