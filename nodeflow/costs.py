@@ -314,7 +314,7 @@ def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any
     by one streaming node and nothing else (and not a leaf), as :func:`nodeflow.streaming.plan_segments`
     fuses them, when it is big enough to be streamed (QA: an hour of load -> resample -> export was
     estimated at 7.2 GiB, refused under a 2 GiB limit, and ran in 127 MiB)."""
-    from .streaming import STREAM_MIN_BYTES
+    from .streaming import STREAM_MIN_BYTES, fuses
     consumers: dict[str, int] = {}
     for nid in costs:
         for link in into.get(nid, ()):
@@ -323,15 +323,14 @@ def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any
     for dst in costs:
         spec = graph.spec(dst)
         links = [link for link in into.get(dst, ()) if spec is not None and link.dst_port in spec.inputs]
-        if spec is None or spec.stream is None or len(links) != 1 or len(spec.inputs) != 1 \
-                or any(s.whole for s in costs[dst].shapes.values()):
+        if spec is None or not links or any(s.whole for s in costs[dst].shapes.values()):
             continue
         src = links[0].src
         s = graph.spec(src)
-        if (s is not None and src in costs and s.stream is not None and not s.side_effect and not s.multi_output
-                and consumers.get(src) == 1 and graph._mode(links[0], spec, types) == "direct"
-                and all(graph._mode(x, s, types) == "direct" for x in into.get(src, ()) if x.dst_port in s.inputs)
-                and costs[src].out_bytes >= STREAM_MIN_BYTES):
+        if s is not None and src in costs and costs[src].out_bytes >= STREAM_MIN_BYTES and fuses(
+                s, spec, graph._mode(links[0], spec, types),
+                (graph._mode(x, s, types) for x in into.get(src, ()) if x.dst_port in s.inputs),
+                consumers.get(src, 0), len(links)):
             out.add(src)
     return out
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:   # the executor's scheduler imports this module; these are fo
     from .planning import Plan
     from .runtypes import Emit
 
-__all__ = ["Stream", "NotStreamable", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
+__all__ = ["Stream", "NotStreamable", "fuses", "plan_segments", "run_segment", "is_whole", "BLOCK", "STREAM_MIN_BYTES",
            "reblock"]
 
 BLOCK = 1 << 17     # frames per block a whole value is cut into (512 KiB of float32 a channel)
@@ -106,6 +106,18 @@ def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[
 
 
 # ---------------------------------------------------------------------------------------- planning
+def fuses(src: Any, dst: Any, mode: str | None, src_modes: Iterable[str | None], consumers: int,
+          dst_links: int) -> bool:
+    """Whether the value of node ``src`` (its spec) can be handed on in blocks into ``dst``: both
+    stream, ``dst`` reads that one value alone (``dst_links`` links into it, ``mode`` the link's), and
+    the value feeds nothing else (``consumers``) and is no file written or several outputs; ``src``
+    reads its own inputs whole (``src_modes``, each ``direct``).  :func:`plan_segments` fuses chains by
+    it, and :func:`nodeflow.costs.estimate` counts such a value as a few blocks."""
+    return (dst.stream is not None and dst_links == 1 and len(dst.inputs) == 1 and src.stream is not None
+            and mode == "direct" and not src.side_effect and not src.multi_output and consumers == 1
+            and all(m == "direct" for m in src_modes))
+
+
 def plan_segments(plan: Plan, kept: set[str] | None, targets: list[str] | None,
                   keep: Iterable[str]) -> dict[str, list[str]]:
     """Chains to stream: ``{last node: [first, ..., last]}`` (two nodes or more), from the run's
@@ -124,13 +136,11 @@ def plan_segments(plan: Plan, kept: set[str] | None, targets: list[str] | None,
     nxt: dict[str, str] = {}
     for dst in plan.to_run:
         ins = plan.inputs[dst]
-        if specs[dst].stream is None or len(ins) != 1 or len(specs[dst].inputs) != 1:
+        if not ins:
             continue
         _port, src, _src_port, mode = ins[0]
-        s = specs[src]
-        if (src in to_run and s.stream is not None and mode == "direct" and not s.side_effect
-                and not s.multi_output and src not in whole and consumers.get(src) == 1
-                and all(m == "direct" for (_, _, _, m) in plan.inputs[src])):
+        if src in to_run and src not in whole and fuses(specs[src], specs[dst], mode, (
+                m for (_, _, _, m) in plan.inputs[src]), consumers.get(src, 0), len(ins)):
             nxt[src] = dst
     prev = set(nxt.values())
     segments: dict[str, list[str]] = {}
