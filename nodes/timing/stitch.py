@@ -25,7 +25,7 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import EDGE_KEEP, Audio, edge_digest, read_cut
+from nodeflow.audio import EDGE_KEEP, Audio, Cut, edge_digest, read_cut
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label, parse_meter
@@ -81,8 +81,10 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
     abut is mended (see :func:`_mend`) instead of crossfaded."""
     seams: list[_Seam] = []
     prev_end = 0
+    cuts = [read_cut(w.edges) for w in windows]      # how each was cut, read once (see nodeflow.audio.cut_record)
     for k in range(1, len(windows)):
         before, after = windows[k - 1], windows[k]
+        cb, ca = cuts[k - 1], cuts[k]
         a1 = positions[k - 1] + before.frames      # where the earlier window ends
         b0 = positions[k]                          # where the later one starts
         overlap = a1 - b0
@@ -94,10 +96,9 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         wanted = fade_frames if fade_frames is not None else (overlap if overlap > 0 else default_frames)
         mend = fade_frames is None and overlap == 0
         placed = after.start_frame - before.start_frame == b0 - positions[k - 1]     # as they sat in the source
-        if placed and overlap == 0 and _as_cut(before) and _as_cut(after):
+        if placed and overlap == 0 and _as_cut(before, cb) and _as_cut(after, ca):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
-        maps = _maps(before, after) if placed and overlap >= 0 and (wanted or mend) else None
-
+        maps = _maps(before, after, cb, ca) if placed and overlap >= 0 and (wanted or mend) else None
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
@@ -105,7 +106,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         if mend:
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
-                seam.natural = None if maps is None else maps[1] @ _source_step(before, after)
+                seam.natural = None if maps is None else maps[1] @ _source_step(cb, ca)
             seam.start, seam.length = centre, 0
         elif maps is not None and maps[0].any() and maps[1].any():
             seam.ratios = (maps[0] @ np.linalg.pinv(maps[1]), maps[1] @ np.linalg.pinv(maps[0]))
@@ -114,25 +115,24 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
     return seams
 
 
-def _source_step(before: Audio, after: Audio) -> np.ndarray:
+def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
     """The source's own :func:`_step` at the cut between two neighbours, from their cut records."""
-    cb, ca = read_cut(before.edges), read_cut(after.edges)
     assert cb is not None and ca is not None and cb.tail is not None and ca.head is not None
     return _step(cb.tail, ca.head)
 
 
-def _as_cut(w: Audio) -> bool:
-    """Whether window ``w`` still has the edges it was cut with (see :func:`nodeflow.audio.cut_record`)."""
-    c = read_cut(w.edges, w.channels)
+def _as_cut(w: Audio, c: Cut | None) -> bool:
+    """Whether window ``w`` still has the edges it was cut with, as its cut record ``c`` says (see
+    :func:`nodeflow.audio.cut_record`)."""
     return c is not None and edge_digest(w.samples) == c.digest
 
 
-def _maps(before: Audio, after: Audio) -> tuple[np.ndarray, np.ndarray] | None:
+def _maps(before: Audio, after: Audio, cb: Cut | None, ca: Cut | None) -> tuple[np.ndarray, np.ndarray] | None:
     """``(G, H)``, matrices ``[channels now, channels as cut]``: the end of ``before`` is its cut mapped by
     ``G`` and the start of ``after`` its cut mapped by ``H`` (windows changed by a gain or by a channel
     mix, a downmix or mono to stereo, or not at all), else None (a new take, a fade, a filter).  A side
-    silent then and now takes the other side's map (the source's own, where both are)."""
-    cb, ca = read_cut(before.edges), read_cut(after.edges)
+    silent then and now takes the other side's map (the source's own, where both are).  ``cb``/``ca``:
+    their cut records."""
     if cb is None or ca is None or cb.tail is None or ca.head is None or before.channels != after.channels \
             or (cb.frames, ca.frames) != (before.frames, after.frames) or cb.tail.shape != ca.head.shape:
         return None
