@@ -41,6 +41,11 @@ MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
 WARN_GAIN_DB = 30.0      # a loudness target that raises the audio this much warns: its noise floor rises as much
 _SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
 _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
+
+
+def _sample_bytes(bit_depth: Any) -> int:
+    """Bytes a sample of a wav or flac takes at ``bit_depth`` (a :class:`BitDepth` or its value)."""
+    return {d.value: bits // 8 for d, bits in _BITS.items()}.get(str(getattr(bit_depth, "value", bit_depth)), 4)
 # lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
 _LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
           "ogg": dict(subtype="VORBIS", compression_level=0.3)}
@@ -172,7 +177,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = str(getattr(params.get("format"), "value", params.get("format")))
     ext = Path(str(params.get("path", ""))).suffix.lower()
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
-    depth = {"pcm16": 2, "pcm24": 3}.get(str(getattr(params.get("bit_depth"), "value", params.get("bit_depth"))), 4)
+    depth = _sample_bytes(params.get("bit_depth"))
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
     problem = (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
         too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
@@ -396,8 +401,7 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
         raise ParameterError(why)
     if (why := _rate_problem(fmt, audio.sample_rate)) is not None:
         raise AudioError(why)
-    depth = {BitDepth.PCM16: 2, BitDepth.PCM24: 3}.get(bit_depth, 4)
-    if (why := _size_problem(fmt, audio.frames, audio.channels, depth)) is not None:
+    if (why := _size_problem(fmt, audio.frames, audio.channels, _sample_bytes(bit_depth))) is not None:
         raise AudioError(why)
 
 
