@@ -179,15 +179,15 @@ def _check_folder(name: str, path: Path, family: Any = None, who: str = "this no
     the transformers/diffusers layout) accepts, holding whole safetensors weights, a readable
     ``config.json`` and, for a family that reads text, its tokenizer's vocabulary."""
     from . import families
-    if (path / "config.json").is_file():
-        try:
+    config = families.read_config(path)
+    if config == {} and (path / "config.json").is_file():     # unread, or read as nothing: say why
+        try:                                                  # (QA: "is a None model")
             json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except ValueError as e:   # (QA: "is a None model")
+        except ValueError as e:
             raise CheckpointError(f"checkpoint '{name}': config.json is not valid JSON ({e}); restore the "
                                   f"checkpoint's own config.json, or {_again(name, local)}") from None
         except OSError:
             pass
-    config = families.read_config(path)
     if family is not None:
         why = family.problem(config, path, who)
         if why:
