@@ -19,8 +19,8 @@ AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".m
                                             ".mov", ".mkv", ".avi"}))
 
 
-_HEADERS: dict[tuple, tuple[int, int, int | None]] = {}   # (path, size, mtime) -> (rate, channels, frames)
-_CUT_SHORT: dict[str, str] = {}   # path -> why, for the file _HEADERS holds now: it stops decoding early
+# (path, size, mtime) -> (rate, channels, frames, why it stops decoding early or ''), or why no decoder reads it
+_HEADERS: dict[tuple, tuple[int, int, int | None, str] | str | None] = {}
 UNKNOWN_LENGTH_RATIO = 16      # a file whose header gives no length: assumed to decode to 16 frames per byte
 
 
@@ -28,10 +28,10 @@ def header(file: Path) -> tuple[int, int, int | None] | None:
     """``(rate, channels, frames)`` from the file's header (frames None: unknown), without decoding;
     None if it is not a regular file or no decoder reads its header (the estimate says why)."""
     got = _header(file)
-    return got if isinstance(got, tuple) else None
+    return got[:3] if isinstance(got, tuple) else None
 
 
-def _header(file: Path) -> tuple[int, int, int | None] | str | None:
+def _header(file: Path) -> tuple[int, int, int | None, str] | str | None:
     try:
         st = file.stat()
     except OSError:
@@ -41,12 +41,11 @@ def _header(file: Path) -> tuple[int, int, int | None] | str | None:
         return None
     key = (str(file), st.st_size, st.st_mtime_ns)
     if key not in _HEADERS:
-        _CUT_SHORT.pop(str(file), None)
         _HEADERS[key] = _empty(file) if st.st_size == 0 else _read_header(file)
     return _HEADERS[key]
 
 
-def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
+def _read_header(file: Path) -> tuple[int, int, int | None, str] | str | None:
     reason = ""
     if file.suffix.lower() in SOUNDFILE_EXTS:
         import soundfile as sf
@@ -56,10 +55,9 @@ def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
                     raise Unreadable("its header says it holds no frames")
                 if why := damage(file, f):          # what the run would refuse: validate says it too
                     return why
-                if why := cut_short(file, f):       # (QA: a FLAC or mp3 cut short passed validate)
-                    _CUT_SHORT[str(file)] = why
                 frames = int(f.frames) if 0 < f.frames < 2 ** 48 else None
-                return int(f.samplerate), int(f.channels), frames
+                short = cut_short(file, f)          # (QA: a FLAC or mp3 cut short passed validate)
+                return int(f.samplerate), int(f.channels), frames, short
         except Exception as e:   # noqa: BLE001 - libsndfile cannot read it: try ffprobe below
             reason = str(e).split(": ", 1)[-1]
     tools = ffmpeg_tools()
@@ -68,7 +66,7 @@ def _read_header(file: Path) -> tuple[int, int, int | None] | str | None:
     from ._decode import _probe
     try:
         rate, channels, duration, _ = _probe(tools[1], file, "file:" + str(file.absolute()))
-        return rate, channels, round(duration * rate) if duration else None
+        return rate, channels, round(duration * rate) if duration else None, ""
     except NoAudio as e:
         return _neither(file, e) if reason else str(e)
     except Exception:   # noqa: BLE001 - ffprobe failed otherwise (a timeout): the run says why
@@ -97,9 +95,9 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
         return None
     if isinstance(got, str):        # validate says what the run would: the file is there, no decoder reads it
         return {"out": Shape(0, 0, 0, problem=got)}
-    rate, channels, frames = got
-    if params.get("end_s") is None and (why := _CUT_SHORT.get(str(file))):   # read to its end: the run refuses it
-        return {"out": Shape(0, channels, rate, problem=why)}
+    rate, channels, frames, short = got
+    if short and params.get("end_s") is None:       # read to its end: the run refuses it
+        return {"out": Shape(0, channels, rate, problem=short)}
     if params.get("start_s", 0.0) < 0:       # the parameter's range says so (once)
         return None
     try:      # a span the file does not have (start_s past its end, end_s before start_s): validate says so
