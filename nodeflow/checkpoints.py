@@ -205,7 +205,15 @@ def _check_folder(name: str, path: Path, family: Any = None, who: str = "this no
         if not safetensors_whole(f):
             raise CheckpointError(f"checkpoint '{name}': {f.relative_to(path)} is truncated or damaged (its size does "
                                   f"not match its header); {_again(name, local)}")
-    if getattr(family, "needs_tokenizer", False) and not tokenizer_files(path):
+    if getattr(family, "needs_tokenizer", False):
+        require_tokenizer(name, path, local)
+
+
+def require_tokenizer(name: str, path: Path, local: bool = True) -> None:
+    """Refuse checkpoint ``name`` (its folder ``path``) in one line when it holds no tokenizer's
+    vocabulary (see :func:`tokenizer_files`): checked before a run for a family that reads text, and
+    by the model layer's loader for any other."""
+    if not tokenizer_files(path):
         raise CheckpointError(f"checkpoint '{name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:4])}...): its "
                               "text would be read as unknown words; "
                               + ("copy them from the original checkpoint" if local else _again(name, local)))

@@ -144,10 +144,8 @@ def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:
     """The checkpoint's tokenizer (or processor, ``class_name``), refused in one line when the folder
     holds no vocabulary: transformers then builds an empty one, and every word of a prompt would be
     read as ``<unk>`` (QA: two prompts rendered the same music, and the run said nothing)."""
-    from nodeflow.checkpoints import CheckpointError, TOKENIZER_FILES, tokenizer_files
-    if not tokenizer_files(checkpoint.path):
-        raise CheckpointError(f"checkpoint '{checkpoint.name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:4])}"
-                              "...): its text would be read as unknown words; copy them from the original checkpoint")
+    from nodeflow.checkpoints import require_tokenizer
+    require_tokenizer(checkpoint.name, checkpoint.path)
     with _quiet_transformers():
         return _class(class_name).from_pretrained(str(checkpoint.path), local_files_only=True)
 
