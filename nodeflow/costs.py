@@ -326,8 +326,8 @@ def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any
         if spec is None or not links or any(s.whole for s in costs[dst].shapes.values()):
             continue
         src = links[0].src
-        s = graph.spec(src)
-        if s is not None and src in costs and costs[src].out_bytes >= STREAM_MIN_BYTES and fuses(
+        s = graph.spec(src) if src in costs else None     # (a link from a node the graph lacks: no cost)
+        if s is not None and costs[src].out_bytes >= STREAM_MIN_BYTES and fuses(
                 s, spec, graph._mode(links[0], spec, types),
                 (graph._mode(x, s, types) for x in into.get(src, ()) if x.dst_port in s.inputs),
                 consumers.get(src, 0), len(links)):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Annotated
+from typing import Annotated, Callable
 
 import numpy as np
 
@@ -72,7 +72,8 @@ class _Seam:
     ratios: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int) -> list[_Seam]:
+def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int,
+           check: Callable[[], None] | None = None) -> list[_Seam]:
     """The seam between each window and the next, each crossfade centred on it and never overlapping another.
 
     Neighbours in the source whose edges are as they were cut join exactly, whatever ``fade_frames``
@@ -81,10 +82,12 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
     abut is mended (see :func:`_mend`) instead of crossfaded."""
     seams: list[_Seam] = []
     prev_end = 0
-    cuts = [read_cut(w.edges) for w in windows]      # how each was cut, read once (see nodeflow.audio.cut_record)
+    ca = read_cut(windows[0].edges)               # how each was cut, read once (see nodeflow.audio.cut_record)
     for k in range(1, len(windows)):
+        if check is not None and k % 1024 == 0:    # tens of thousands of windows take seconds: Stop ends them
+            check()
         before, after = windows[k - 1], windows[k]
-        cb, ca = cuts[k - 1], cuts[k]
+        cb, ca = ca, read_cut(after.edges)
         a1 = positions[k - 1] + before.frames      # where the earlier window ends
         b0 = positions[k]                          # where the later one starts
         overlap = a1 - b0
@@ -215,7 +218,7 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     """
     total = positions[-1] + windows[-1].frames
     out = np.zeros((windows[0].channels, total), np.float32)
-    seams = _seams(windows, positions, fade_frames, default_frames)
+    seams = _seams(windows, positions, fade_frames, default_frames, check)
     bounds = [_Seam(0, 0, 0, silent=True)] + seams + [_Seam(total, 0, total, silent=True)]
     for k, w in enumerate(windows):
         if check is not None and k % 256 == 0:
