@@ -252,3 +252,15 @@ def test_a_chain_that_streams_is_estimated_as_the_blocks_it_holds(tmp_path):
     g.set(out.id, "loudness_lufs", -14.0)
     whole = estimate(g, base_dir=tmp_path).peak_bytes
     assert whole > 1024 ** 3, whole
+
+
+def test_a_link_from_a_node_the_graph_lacks_is_no_crash_in_the_estimate():
+    """CI's property test: a mutated graph file linked a node that is not in it, and the memory estimate
+    (which node hands on its value in blocks) raised KeyError inside validate."""
+    from nodeflow.costs import estimate
+    from nodeflow.graph import Link
+    g = Graph()
+    g.add("dsp.gain", id="gain")
+    g.links.append(Link("\x00ain", "out", "gain", "audio"))
+    g._touch()
+    assert estimate(g).peak_bytes >= 0
