@@ -151,15 +151,31 @@ def clipboard_text() -> str:
     """
     global _glfw_clipboard
     if _glfw_clipboard is None:
-        try:
-            import ctypes
-            from dearpygui import _dearpygui
-            fn = ctypes.CDLL(_dearpygui.__file__).glfwGetClipboardString
-            fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
-            _glfw_clipboard = fn
-        except (OSError, AttributeError, ImportError):
-            _glfw_clipboard = False
+        _glfw_clipboard = _glfw_clipboard_reader()
     if not _glfw_clipboard:
         return ""
-    raw = _glfw_clipboard(None)      # GLFW 3.3 ignores the window argument
+    raw = _glfw_clipboard()
     return raw.decode("utf-8", "replace") if raw else ""
+
+
+def _glfw_clipboard_reader() -> Any:
+    """GLFW's clipboard read, with GLFW's error callback off while it runs: an empty clipboard is an
+    error to GLFW ("Format unavailable", 65545), which dearpygui's callback prints on the console for
+    every paste.  False where the symbols are not exported."""
+    try:
+        import ctypes
+        from dearpygui import _dearpygui
+        lib = ctypes.CDLL(_dearpygui.__file__)
+        get, set_callback = lib.glfwGetClipboardString, lib.glfwSetErrorCallback
+    except (OSError, AttributeError, ImportError):
+        return False
+    get.restype, get.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+    set_callback.restype, set_callback.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+
+    def read() -> bytes | None:
+        before = set_callback(None)
+        try:
+            return get(None)         # GLFW 3.3 ignores the window argument
+        finally:
+            set_callback(before)
+    return read

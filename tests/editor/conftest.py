@@ -48,6 +48,7 @@ class Editor:
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
+        self.stderr = ""                 # the last run's console output
         self.state_dir = tmp / "state"
         self.env = dict(os.environ, AUDIOCHAIN_STATE_DIR=str(self.state_dir), AUDIOCHAIN_EDITOR_UNDECORATED="1",
                         PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -61,6 +62,7 @@ class Editor:
         dump = self.tmp / f"{scenario}.json"
         cmd, env = self.command(scenario, file, dump)
         p = subprocess.run(cmd, env=env, cwd=self.tmp, capture_output=True, text=True, timeout=timeout)
+        self.stderr = p.stderr
         if p.returncode != 0 or not dump.exists():
             raise AssertionError(f"editor scenario {scenario} failed (rc {p.returncode}):\n{p.stdout[-3000:]}\n"
                                  f"{p.stderr[-5000:]}")

@@ -7,6 +7,10 @@ def main(app, drv):
     dpg = app.dpg
     drv.frames(6)
     out = {}
+    # Ctrl+V on a fresh X session: nothing in the clipboard (GLFW printed "Glfw Error 65545" for it)
+    drv.move((700, 600))
+    drv.key("ctrl+v")
+    out["empty_paste"] = {"nodes": sorted(app.doc.graph.nodes), "status": app.status_text}
     # quick search at the mouse: Ctrl+K, type, Enter
     drv.move((700, 600))
     drv.key("ctrl+k")
