@@ -212,6 +212,8 @@ class Executor:
             from .chain import bind
             path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)")
             graph.path = path
+        else:                     # the run's own copy: an edit made while it runs waits for the next run
+            graph = graph.frozen()
         targets = list(targets) if targets is not None else None
         base = self._ctx_base(base_dir, graph)
         if output_dir is not None and not str(output_dir).strip():     # Path("") is the current folder

@@ -453,6 +453,22 @@ class Graph:
         g.own_paths = dict(self.own_paths)
         return g
 
+    def frozen(self) -> "Graph":
+        """A copy for one run: edits made to this graph while the run goes on do not reach it (a
+        value made with an edited parameter stored under the key planned for the old one would
+        poison the cache).  While the content is the one last compared, the copy shares what was
+        derived from it (:meth:`derived`), so a re-run of an unchanged graph stays cheap."""
+        version = self.content_version()
+        snap, memo = self.__dict__.get("_snapshot"), self.__dict__.get("_derived_memo")
+        g = self.copy()
+        nodes = list(g.nodes.values())
+        if (snap is not None and memo is not None and snap[-1] == version and list(g.nodes) == snap[1]
+                and [i.params for i in nodes] == snap[3] and g.links == snap[4] and g.metadata == snap[6]
+                and [i.type for i in nodes] == snap[2][1] and [i.version for i in nodes] == snap[2][2]):
+            g._snapshot = (nodes, snap[1], snap[2], snap[3], list(g.links), snap[5], snap[6], version)
+            g._derived_memo = memo
+        return g
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Graph):
             return NotImplemented

@@ -4,10 +4,12 @@ change to the content, through the API or directly on ``nodes``/``links``, is se
 from __future__ import annotations
 
 import os
+import threading
 
+import numpy as np
 import pytest
 
-from nodeflow import Executor, Graph, GraphError
+from nodeflow import Audio, Executor, Graph, GraphError, node
 from nodeflow.graph import Link, NodeInstance
 from tests.nodeflow.stubs import registry
 
@@ -187,3 +189,39 @@ def test_result_keys_are_the_runs_own(reg):
     res = ex.run(g)
     res.cache_keys["n0"] = "tampered"
     assert ex.run(g).cache_keys["n0"] != "tampered"
+
+
+def test_an_edit_made_while_a_run_goes_on_waits_for_the_next_run(reg, tmp_path):
+    """QA: a parameter set from another thread during a run was computed by that run and stored
+    under the key planned for the old value; every later run with the old value (other processes
+    too, through the disk cache) got the edited audio."""
+    started, go = threading.Event(), threading.Event()
+
+    @node("test.paused_gain")
+    def paused_gain(audio: Audio, *, factor: float = 1.0) -> Audio:
+        """Waits for the test, then scales."""
+        started.set()
+        go.wait(10)
+        return audio.replace(samples=audio.samples * factor)
+
+    g = Graph(reg)
+    g.add("test.tone", id="n0")
+    g.add(paused_gain, id="p", factor=0.5)
+    g.add("test.gain", id="q", gain_db=0.0)
+    g.connect("n0", "p")
+    g.connect("p", "q")
+    ex = Executor(disk_cache=None)
+    got: dict = {}
+    t = threading.Thread(target=lambda: got.setdefault("res", ex.run(g)))
+    t.start()
+    assert started.wait(10)
+    g.set("q", "gain_db", -12.0)                 # while p, before q, runs
+    go.set()
+    t.join(10)
+    peak = lambda res: float(np.abs(res["q"]["out"].samples).max())     # noqa: E731
+    assert peak(got["res"]) == pytest.approx(0.25)           # the run used what it planned with
+    res = ex.run(g)
+    assert res.ran == {"q"} and peak(res) == pytest.approx(0.25 * 10 ** (-12 / 20))
+    g.set("q", "gain_db", 0.0)
+    res = ex.run(g)
+    assert res.cached >= {"q"} and peak(res) == pytest.approx(0.25)
