@@ -68,7 +68,7 @@ def node_key(type_id: str, version: int, params: dict[str, Any], files: dict[str
 
 
 _code_lock = threading.Lock()
-_code_files: dict[tuple[str, int, int], str] = {}
+_code_files: dict[tuple[str, int, int], tuple[str, tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
 _own_code: list[str] = []            # AudioChain's own sources, digested once per process
 
 
@@ -93,17 +93,90 @@ def code_digest(fn: Any) -> str:
         source = inspect.getsourcefile(fn)
         if source is None:
             raise TypeError("no source file")
-        st = os.stat(source)
-        key = (source, st.st_mtime_ns, st.st_size)
-        with _code_lock:
-            if key not in _code_files:
-                _code_files[key] = hashlib.blake2b(Path(source).read_bytes(), digest_size=10).hexdigest()
-            digest = _code_files[key]
+        digest = _local_code(module, source)
     except (TypeError, OSError):
         code = getattr(fn, "__code__", None)
         digest = hashlib.blake2b(repr((code.co_code, code.co_consts)).encode() if code else repr(fn).encode(),
                                  digest_size=10).hexdigest()
     return f"{digest}:{_package_version(module)}"
+
+
+def _local_code(module: str, source: str) -> str:
+    """A digest of a node module's source and of every module of the user's own it imports, at any
+    depth (QA: a node whose module reads ``from helper import FACTOR`` kept its cached values after
+    ``helper.py`` changed).  Installed packages and the standard library count by their versions;
+    imports are found in the source (``import x``, ``from .y import z``) and looked up among the
+    modules already imported, so nothing is imported here.  Each file is read again only when its
+    size or time changes."""
+    import sys
+    h = hashlib.blake2b(digest_size=10)
+    todo, seen = [(module, source)], set()
+    while todo:
+        name, path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        digest, imports = _file_code(path)
+        h.update(path.encode() + b"\0" + digest.encode())
+        package = getattr(sys.modules.get(name), "__package__", None) or name.rpartition(".")[0]
+        for level, target, names in imports:
+            for found in _imported(level, target, names, package):
+                f = getattr(found, "__file__", None)
+                if f and _is_local(f):
+                    todo.append((found.__name__, f))
+    return h.hexdigest()
+
+
+def _file_code(path: str) -> tuple[str, tuple[tuple[int, str, tuple[str, ...]], ...]]:
+    """``(digest, imports)`` of a source file, remembered by its size and times."""
+    import ast
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    with _code_lock:
+        got = _code_files.get(key)
+    if got is None:
+        data = Path(path).read_bytes()
+        imports: list[tuple[int, str, tuple[str, ...]]] = []
+        try:
+            for n in ast.walk(ast.parse(data)):
+                if isinstance(n, ast.Import):
+                    imports += [(0, a.name, ()) for a in n.names]
+                elif isinstance(n, ast.ImportFrom):
+                    imports.append((n.level, n.module or "", tuple(a.name for a in n.names)))
+        except (SyntaxError, ValueError):
+            pass
+        got = (hashlib.blake2b(data, digest_size=10).hexdigest(), tuple(imports))
+        with _code_lock:
+            _code_files[key] = got
+    return got
+
+
+def _imported(level: int, target: str, names: tuple[str, ...], package: str) -> list[Any]:
+    """The imported modules an import statement names (a ``from m import sub`` submodule too)."""
+    import importlib.util
+    import sys
+    try:
+        base = importlib.util.resolve_name("." * level + target, package) if level else target
+    except (ImportError, ValueError):
+        return []
+    found = [sys.modules.get(base)] + [sys.modules.get(f"{base}.{n}") for n in names]
+    return [m for m in found if m is not None]
+
+
+@functools.lru_cache(maxsize=None)
+def _system_dirs() -> tuple[str, ...]:
+    import site
+    import sysconfig
+    dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.update(site.getsitepackages() + [site.getusersitepackages()])
+    own = Path(__file__).resolve().parent
+    dirs.update((str(own), str(own.parent / "nodes")))           # AudioChain's own: in its digest
+    return tuple(os.path.realpath(d) + os.sep for d in dirs if d)
+
+
+def _is_local(path: str) -> bool:
+    """A module file of the user's own (not the standard library, an installed package or AudioChain)."""
+    return path.endswith(".py") and not os.path.realpath(path).startswith(_system_dirs())
 
 
 @functools.lru_cache(maxsize=None)

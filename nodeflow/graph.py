@@ -121,7 +121,7 @@ class Graph:
     def add(self, node_type: str | NodeSpec, id: str | None = None, **params: Any) -> NodeRef:
         """Add a node of a registered type; parameters are validated now."""
         spec = node_type if isinstance(node_type, NodeSpec) else self.registry[node_type]
-        if spec.id not in self.registry:
+        if self.registry.get(spec.id) is not spec:       # new here, or declared again (a reloaded module)
             self.registry.add(spec)
         node_id = id or self._new_id(spec.name)
         if not _NODE_ID.match(node_id):

@@ -36,9 +36,9 @@ class Registry:
         if not isinstance(spec, NodeSpec):
             raise DefinitionError(f"registry.add expects a node declared with @node; got {spec!r}")
         old = self._specs.get(spec.id)
-        if old is not None and old.fn is not spec.fn:
+        if old is not None and old.fn is not spec.fn and not _redefined(old, spec):
             raise DefinitionError(f"node type '{spec.id}' is registered twice "
-                                  f"(by {old.pack or '?'} and {spec.pack or '?'})")
+                                  f"(by {_origin(old)} and {_origin(spec)}); give one of them another id")
         if self._current_pack:
             spec.pack = self._current_pack
         self._specs[spec.id] = spec
@@ -119,7 +119,8 @@ class Registry:
             return f"; did you mean '{close[0]}'?"
         if self.failed_packs:
             return f"; these node packs failed to load: {', '.join(self.failed_packs)}"
-        return "; is the node pack that provides it installed? (see `audiochain nodes`)"
+        return ("; is the node pack that provides it installed? (see `audiochain nodes`); a node declared in your "
+                "own code is added by its function: graph.add(my_node, ...)")
 
     def migrate_params(self, type_id: str, from_version: int, params: dict[str, Any]) -> dict[str, Any]:
         """Upgrade stored params to the registered node version through registered migrations."""
@@ -152,3 +153,16 @@ def default_registry() -> Registry:
             reg.load_entry_points()
             _default = reg
         return _default
+
+
+def _redefined(old: NodeSpec, new: NodeSpec) -> bool:
+    """``new`` is ``old`` declared again by the same code (a module reloaded, a notebook cell run
+    again): the newer declaration replaces the older, as Python's own names do (QA: an edited and
+    reloaded node kept running its first version)."""
+    return (getattr(old.fn, "__module__", None) == getattr(new.fn, "__module__", None)
+            and getattr(old.fn, "__qualname__", None) == getattr(new.fn, "__qualname__", None))
+
+
+def _origin(spec: NodeSpec) -> str:
+    name = f"{getattr(spec.fn, '__module__', '?')}.{getattr(spec.fn, '__qualname__', '?')}"
+    return f"{name} in pack {spec.pack}" if spec.pack else name

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import pytest
 
-from nodeflow import Audio, DefinitionError, FilePath, Range, Registry, node
+from nodeflow import Audio, DefinitionError, FilePath, Graph, Range, Registry, node
 from nodeflow.types import Auto
 
 # ------------------------------------------------------------------ @node (nodeflow/node.py)
@@ -125,9 +125,46 @@ def test_a_node_type_registered_twice_names_both_packs():
     def other(a: Audio) -> Audio:
         return a
     other.pack = "pack_b"
-    with pytest.raises(DefinitionError, match=r"node type 'test.one' is registered twice \(by .*test_definitions "
-                                              r"and pack_b\)"):
+    with pytest.raises(DefinitionError, match=r"node type 'test.one' is registered twice \(by .*test_definitions\.one"
+                                              r" in pack .* and .*other in pack pack_b\); give one of them another"):
         reg.add(other)
+    g = Graph(reg)
+    with pytest.raises(DefinitionError, match="registered twice"):       # a graph does not swap it silently
+        g.add(other)
+
+
+def test_a_node_declared_again_replaces_the_first_declaration(tmp_path, monkeypatch):
+    """QA: a node edited and its module reloaded (a notebook) kept running its first version in
+    chains and ``Graph.add``, the cache off too, while calling it directly ran the new one."""
+    import importlib
+    import sys
+
+    import numpy as np
+
+    from nodeflow import Executor
+    from nodeflow.registry import default_registry
+    src = ('from nodeflow import Audio, node\n\n@node("test.level_reloaded")\n'
+           'def level(audio: Audio) -> Audio:\n    """Scales."""\n    return audio.replace(audio.samples * FACTOR)\n')
+    (tmp_path / "my_level.py").write_text(src.replace("FACTOR", "0.5"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_level
+    x = (np.full((1, 100), 0.5, np.float32), 8000)
+    assert my_level.level().invoke(x, config={"cache": False}).samples[0, 0] == 0.25
+    (tmp_path / "my_level.py").write_text(src.replace("FACTOR", "0.125"))
+    importlib.reload(my_level)
+    try:
+        assert my_level.level().invoke(x, config={"cache": False}).samples[0, 0] == 0.0625
+        g = Graph()
+        g.add("test.level_reloaded", id="lv")                      # by name too: the newest declaration
+        assert Executor(disk_cache=None).run(g, inputs=x)["lv"]["out"].samples[0, 0] == 0.0625
+    finally:
+        sys.modules.pop("my_level", None)
+        default_registry()._specs.pop("test.level_reloaded", None)      # the process-wide registry as it was
+
+
+def test_an_own_node_not_yet_added_is_named_with_the_way_to_add_it():
+    with pytest.raises(DefinitionError, match=r"unknown node type 'mine\.thing'.*graph\.add\(my_node"):
+        Graph().add("mine.thing")
 
 
 def test_a_pack_without_register_is_reported_not_raised():

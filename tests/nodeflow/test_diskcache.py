@@ -315,6 +315,48 @@ def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_pat
     assert run("0.25") == "0.25 []"           # edited: computed again
 
 
+def test_a_node_whose_own_helper_module_changed_is_computed_again(tmp_path):
+    """QA: a node module reading ``from helper import FACTOR`` kept its cached values after
+    helper.py changed.  The key holds every module of the user's own that the node's module
+    imports, at any depth (here a package's relative import, then an absolute one)."""
+    pkg = tmp_path / "mine"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nodes.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from nodeflow import Audio, node
+        from .helper import factor
+
+        @node("my.helped", version=1, persist=True)
+        def helped() -> Audio:
+            """A constant scaled by the helper."""
+            return Audio(np.full((1, 8), factor(), np.float32), 8000)
+        '''))
+    (pkg / "helper.py").write_text("from deeper import FACTOR\n\ndef factor():\n    return FACTOR\n")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
+        from nodeflow import Executor, Graph, Registry
+        from mine.nodes import helped
+        reg = Registry()
+        reg.add(helped)
+        g = Graph(reg)
+        g.add("my.helped", id="s")
+        res = Executor(disk_cache={str(tmp_path / "cache")!r}).run(g)
+        print(float(res["s"]["out"].samples.max()), sorted(res.cached))
+        """)
+
+    def run(factor: str) -> str:
+        (tmp_path / "deeper.py").write_text(f"FACTOR = {factor}\n")
+        p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    assert run("0.5") == "0.5 []"
+    assert run("0.5") == "0.5 ['s']"
+    assert run("0.25") == "0.25 []"           # two imports away: computed again
+
+
 @pytest.mark.parametrize("value", ["foo", "-1", "nan", "inf"])
 def test_a_bad_cache_size_is_refused_in_one_line_as_the_other_limits_are(value, monkeypatch, capsys):
     """QA: AUDIOCHAIN_CACHE_GB=foo only warned and kept 10 GiB; -1 was silently 0 ('510 MiB of 0 B')."""
