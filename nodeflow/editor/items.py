@@ -175,7 +175,8 @@ def _glfw_clipboard_reader() -> Any:
     def read() -> bytes | None:
         before = set_callback(None)
         try:
-            return get(None)         # GLFW 3.3 ignores the window argument
+            raw: bytes | None = get(None)       # GLFW 3.3 ignores the window argument
+            return raw
         finally:
             set_callback(before)
     return read
