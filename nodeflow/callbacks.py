@@ -108,13 +108,20 @@ def scrub(text: str, folders: Iterable[str | os.PathLike[str]] = ()) -> str:
     ``~`` and the user name ``<user>``."""
     out = str(text)
     for i, folder in enumerate(sorted({os.fspath(f) for f in folders if f}, key=len, reverse=True), 1):
-        out = out.replace(folder, f"<folder {i}>")
+        out = _path_at(folder).sub(f"<folder {i}>", out)
     if _HOME and _HOME != "/":
-        out = out.replace(_HOME, "~")
+        out = _path_at(_HOME).sub("~", out)
     user = os.environ.get("USER") or os.environ.get("USERNAME")
     if user and len(user) > 2:
         out = re.sub(rf"\b{re.escape(user)}\b", "<user>", out)
     return out
+
+
+def _path_at(folder: str) -> re.Pattern[str]:
+    """``folder`` where it stands as a path: not inside a longer name (QA: with ``-o o`` a trace read
+    ``"pyth<folder 4>n"``), followed by a separator or the end of the name."""
+    folder = folder.rstrip("/\\") or folder
+    return re.compile(rf"(?<![\w.~-]){re.escape(folder)}(?=[/\\]|$|[^\w.-])")
 
 
 class TraceHandler(CallbackHandler):

@@ -115,6 +115,12 @@ def test_trace_file_for_a_bug_report(reg, tmp_path):
 def test_scrub():
     home = os.path.expanduser("~")
     assert scrub(f"{home}/music/take.wav and /data/p/x.wav", ["/data/p"]) == "~/music/take.wav and <folder 1>/x.wav"
+    # a short folder name is replaced where it stands as a path, never inside other words (QA: with
+    # `-o o` a trace read {"trace": "audi<folder 4>chain", "pyth<folder 4>n": ...})
+    doc = '{"trace": "audiochain", "python": "3.11", "torch": "2", "wrote": "o/take.wav", "out": "o", "x": "o.wav"}'
+    assert scrub(doc, ["o"]) == ('{"trace": "audiochain", "python": "3.11", "torch": "2", "wrote": "<folder 1>/take.wav", '
+                                 '"out": "<folder 1>", "x": "o.wav"}')
+    assert scrub(f"{home}x/a.wav {home}", []) == f"{home}x/a.wav ~"
 
 
 def test_cli_trace(tmp_path):
