@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, _refuse_overwriting_inputs, apply_sets)
-from .errors import Cancelled, ExportsFailed, NodeflowError, ParameterError, os_error_words
+from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
 from .term import printable
 
@@ -77,10 +77,13 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     ex = _executor(args)
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
+    failed: dict[str, str] = {}    # every node that failed, in order, and why
 
     def on_event(ev: Event) -> None:
         if ev.kind in ("finished", "cached"):
             finished.append(ev.node_id)
+        elif ev.kind == "failed":
+            failed.setdefault(ev.node_id, str(ev.error) if ev.error is not None else f"node '{ev.node_id}': {ev.message}")
         progress(ev)
 
     trace = _trace(args, graph, out_dir)
@@ -90,7 +93,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         listener = handlers(on_event, trace)
     try:
         handle = ex.submit(graph, args.target or None, output_dir=out_dir, device=args.device, on_event=listener,
-                           allow_outside=args.allow_outside)
+                           allow_outside=args.allow_outside, keep_going=True)   # every branch that can run, runs
     except BaseException:
         if trace is not None:
             trace.close()
@@ -107,12 +110,16 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
                 from .runtypes import Event as RefusedEvent
                 trace(RefusedEvent("refused", "", message=str(refused), error=refused))
             trace.close()
-    failures = []
+    failures: list[Any] = []
     try:
         result = handle.result()
     except ExportsFailed as e:      # the other exports were written: list them, then every failure
         assert e.result is not None     # a run raises it with the result of what did run
         result, failures = e.result, e.failures
+    except ExecutionError as e:     # a node failed, the branches beside it ran: the same, and every failure
+        if getattr(e, "result", None) is None:
+            raise
+        result, failures = e.result, list(failed.values()) or [e]      # (QA: only one of two was said)
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
               file=sys.stderr)
@@ -131,7 +138,9 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         print(f"error: {printable(f)}", file=sys.stderr)
     if failures:
         if (written or len(failures) > 1) and not args.quiet:
-            print(f"{len(failures)} export(s) failed, {len(written)} file(s) written", file=sys.stderr)
+            exports = all((spec := graph.spec(n)) is not None and spec.side_effect for n in failed) and failed
+            print(f"{len(failures)} {'export' if exports else 'node'}(s) failed, {len(written)} file(s) written",
+                  file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 

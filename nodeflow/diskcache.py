@@ -93,16 +93,32 @@ def default_budget_bytes() -> int:
     return int(gb * (1 << 30))
 
 
+_OFF, _ON = ("off", "0", "no", "false"), ("on", "1", "yes", "true", "")
+
+
 def enabled_by_default() -> bool:
-    """False when ``$AUDIOCHAIN_CACHE`` is ``off``, ``0``, ``no`` or ``false``."""
-    return os.environ.get("AUDIOCHAIN_CACHE", "on").strip().lower() not in ("off", "0", "no", "false")
+    """False when ``$AUDIOCHAIN_CACHE`` is ``off``, ``0``, ``no`` or ``false``; any other word than
+    these and ``on``, ``1``, ``yes``, ``true`` is refused in one line (QA: ``disabled`` left the
+    cache on), as is an ``$AUDIOCHAIN_CACHE_MIN_S`` that is not a number of seconds."""
+    raw = os.environ.get("AUDIOCHAIN_CACHE", "on").strip().lower()
+    if raw not in _OFF + _ON:
+        from .errors import ParameterError
+        raise ParameterError(f"AUDIOCHAIN_CACHE={os.environ['AUDIOCHAIN_CACHE']!r}: expected on or off; fix or unset it")
+    _env_float("AUDIOCHAIN_CACHE_MIN_S", PERSIST_MIN_S)
+    return raw not in _OFF
 
 
 def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
     try:
-        return float(os.environ.get(name, "") or default)
+        value = float(raw) if raw else default
     except ValueError:
-        return default
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        from .errors import ParameterError
+        raise ParameterError(f"{name}={raw!r}: expected a number of seconds, 0 or more (unset: {default:g}); "
+                             "fix or unset it")
+    return value
 
 
 def worth_keeping(spec: Any, elapsed_s: float | None, nbytes: int) -> bool:
@@ -129,7 +145,11 @@ def worth_keeping(spec: Any, elapsed_s: float | None, nbytes: int) -> bool:
     from .streaming import STREAM_MIN_BYTES
     if getattr(spec, "stream", None) is not None and nbytes >= STREAM_MIN_BYTES:
         return False
-    floor = _env_float("AUDIOCHAIN_CACHE_MIN_S", PERSIST_MIN_S)
+    from .errors import ParameterError
+    try:
+        floor = _env_float("AUDIOCHAIN_CACHE_MIN_S", PERSIST_MIN_S)
+    except ParameterError:      # refused where the cache is opened (enabled_by_default); never mid-run
+        floor = PERSIST_MIN_S
     if floor <= 0:
         return True
     return elapsed_s >= floor + PERSIST_S_PER_MB * nbytes / (1 << 20)

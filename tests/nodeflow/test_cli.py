@@ -66,6 +66,37 @@ def test_run_reports_each_node_and_the_outputs(graph_file, tmp_path, capsys):
     assert peak_db(out / "take.wav") == pytest.approx(-6 - 6.0206, abs=0.01)
 
 
+def test_run_with_two_failing_nodes_says_each_and_writes_the_rest(tmp_path, capsys):
+    """QA: an export refusing a silent clip and a variation with a bad pattern failed in one run; only
+    the variation's error was printed, and the export written beside them was not listed."""
+    sf.write(tmp_path / "silence.wav", np.zeros(RATE, np.float32), RATE)
+    t = np.arange(RATE) / RATE
+    sf.write(tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * 220 * t), RATE)
+    g = Graph()
+    g.path = tmp_path / "multi.msgpack"
+    g.add("io.load", id="quiet", path="silence.wav")
+    g.add("io.load", id="tone", path="tone.wav")
+    g.add("io.export", id="loud", path="bad.wav", loudness_lufs=-14.0)
+    g.add("io.export", id="good", path="good.wav")
+    g.add("dsp.variation", id="vary", pattern_semitones="0 q")
+    g.add("io.export", id="varied", path="varied.wav")
+    g.connect("quiet", "loud")
+    g.connect("tone", "good")
+    g.connect("quiet", "vary")
+    g.connect("vary", "varied")
+    save(g, g.path)
+    out = tmp_path / "o"
+    assert main(["run", str(g.path), "-o", str(out)]) == 1
+    cap = capsys.readouterr()
+    errors = [l for l in cap.err.splitlines() if l.startswith("error: ")]
+    assert len(errors) == 2, cap.err
+    assert any("node 'loud'" in e and "silent" in e for e in errors), errors
+    assert any("node 'vary'" in e and "'q'" in e for e in errors), errors
+    assert "2 node(s) failed, 1 file(s) written" in cap.err
+    assert cap.out.strip().splitlines() == [f"wrote {out / 'good.wav'}"]
+    assert sorted(p.name for p in out.iterdir()) == ["good.wav"]
+
+
 def test_run_without_o_writes_to_the_current_folder(graph_file, tmp_path, capsys, monkeypatch):
     work = tmp_path / "cwd"
     work.mkdir()

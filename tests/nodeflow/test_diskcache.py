@@ -357,6 +357,25 @@ def test_a_node_whose_own_helper_module_changed_is_computed_again(tmp_path):
     assert run("0.25") == "0.25 []"           # two imports away: computed again
 
 
+@pytest.mark.parametrize("name,value,expected", [("AUDIOCHAIN_CACHE", "disabled", "expected on or off"),
+                                                 ("AUDIOCHAIN_CACHE", "never", "expected on or off"),
+                                                 ("AUDIOCHAIN_CACHE_MIN_S", "x", "expected a number of seconds"),
+                                                 ("AUDIOCHAIN_CACHE_MIN_S", "-1", "expected a number of seconds"),
+                                                 ("AUDIOCHAIN_CACHE_MIN_S", "nan", "expected a number of seconds")])
+def test_a_bad_cache_setting_is_refused_where_the_cache_opens(name, value, expected, monkeypatch):
+    """QA: AUDIOCHAIN_CACHE=disabled (or none, never) silently left the disk cache on; a cache floor
+    of 'x', -1 or nan was taken silently."""
+    from nodeflow import Executor
+    from nodeflow.errors import ParameterError
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ParameterError, match=rf"{name}='{value}': {expected}.*fix or unset it"):
+        Executor()
+    for ok in ("off", "OFF", "on", "1", "no"):
+        monkeypatch.setenv("AUDIOCHAIN_CACHE", ok)
+        if name == "AUDIOCHAIN_CACHE":
+            Executor()
+
+
 @pytest.mark.parametrize("value", ["foo", "-1", "nan", "inf"])
 def test_a_bad_cache_size_is_refused_in_one_line_as_the_other_limits_are(value, monkeypatch, capsys):
     """QA: AUDIOCHAIN_CACHE_GB=foo only warned and kept 10 GiB; -1 was silently 0 ('510 MiB of 0 B')."""
