@@ -38,8 +38,12 @@ def describe_graph(graph: Graph, name: str) -> str:
         for k, v in inst.params.items():
             default = spec.params[k].default if spec and k in spec.params else object()
             if v != default:
-                unit = spec.params[k].unit if spec and k in spec.params else ""
-                val = spec.params[k].to_plain(v) if spec and k in spec.params else v
+                p = spec.params.get(k) if spec else None
+                if p is not None and p.auto and v is None:      # (QA: 'bpm=None bpm' for bpm=auto)
+                    shown.append(f"{k}=auto")
+                    continue
+                unit = p.unit if p is not None else ""
+                val = p.to_plain(v) if p is not None else v
                 shown.append(f"{k}={val!r}" + (f" {unit}" if unit else ""))
         flag = "" if spec else "  [unknown type]"
         lines.append(f"    {inst.id:<18} {inst.type}{flag}" + (f"  {', '.join(shown)}" if shown else ""))

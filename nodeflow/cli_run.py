@@ -119,7 +119,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     except ExecutionError as e:     # a node failed, the branches beside it ran: the same, and every failure
         if getattr(e, "result", None) is None:
             raise
-        result, failures = e.result, list(failed.values()) or [e]      # (QA: only one of two was said)
+        result, failures = getattr(e, "result"), list(failed.values()) or [e]      # (QA: only one of two was said)
     if not args.quiet:
         print(f"ran {len(result.ran)} node(s), {len(result.cached)} from cache, in {result.elapsed_s:.2f} s",
               file=sys.stderr)

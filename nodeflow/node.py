@@ -204,11 +204,33 @@ class NodeSpec:
         kwargs.update(params)
         if self.wants_ctx:
             kwargs["ctx"] = ctx or Context(self.id)
-        result = self.fn(**kwargs)
+        return self.outputs_of(self.fn(**kwargs))
+
+    def outputs_of(self, result: Any) -> dict[str, Any]:
+        """``{output_name: value}`` of what the function returned, each audio output checked."""
         if self.multi_output:
-            return {name: getattr(result, name) for name in self.outputs}
-        (name,) = self.outputs
-        return {name: result}
+            outs = {name: getattr(result, name) for name in self.outputs}
+        else:
+            (name,) = self.outputs
+            outs = {name: result}
+        for name, value in outs.items():
+            self._check_output(name, value)
+        return outs
+
+    def _check_output(self, name: str, value: Any) -> None:
+        """Audio outputs hold audio: a node that returned something else is named here, not by the
+        node it feeds (QA: an ndarray from ``-> Audio`` failed in the next node as an AttributeError)."""
+        declared = self.outputs[name].type
+        if declared is Audio and not isinstance(value, Audio):
+            got = "None" if value is None else type(value).__name__
+        elif typing.get_origin(declared) is list and typing.get_args(declared) == (Audio,) and not (
+                isinstance(value, list) and all(isinstance(v, Audio) for v in value)):
+            got = type(value).__name__ if not isinstance(value, list) else \
+                f"a list holding {next(type(v).__name__ for v in value if not isinstance(v, Audio))}"
+        else:
+            return
+        raise DefinitionError(f"{self.id}: its output '{name}' is declared {self.outputs[name].type_name} but the "
+                              f"function returned {got}; return an Audio (e.g. audio.replace(samples))")
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
         """On values (``gain(audio, gain_db=-3)``): what the function returns.  With parameters only

@@ -216,12 +216,16 @@ def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
     if spec.wants_ctx:
         params["ctx"] = ctx if ctx is not None else Context(spec.id)
     try:
+        def checked(**kw: Any) -> Any:
+            result = spec.fn(**kw)
+            spec.outputs_of(result)            # audio outputs hold audio, or the node is named
+            return result
         if not mapped:
-            return spec.fn(**values, **params)
+            return checked(**values, **params)
         lengths = {len(v) for v in mapped.values()}
         if len(lengths) > 1:
             raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
-        return [spec.fn(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
+        return [checked(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
     except (ParameterError, AudioError) as e:      # named as a graph names its node (QA: a refused loudness
         if not str(e).startswith(f"{spec.id}:"):   # target did not say which node)
             e.args = (f"{spec.id}: {e}", *e.args[1:])

@@ -7,7 +7,7 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, StreamedAudio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import parse_meter
 from nodeflow.node import Context, node
@@ -38,6 +38,7 @@ LABELS = Group("labels for the DAW")
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
+LIMITED_WARN_DB = 12.0   # a limiter taking this much off the peaks is said so, not "nearly silent"
 WARN_GAIN_DB = 30.0      # a loudness target that raises the audio this much warns: its noise floor rises as much
 _SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
 _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
@@ -347,10 +348,25 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
-        ctx.warn(f"raised by {report.gain_db:.0f} dB to reach loudness_lufs={p['loudness_lufs']:g}: the audio is "
-                 "nearly silent, so its noise floor rose as much; check the input, or clear loudness_lufs")
+        ctx.warn(_gain_warning(audio, report, p["loudness_lufs"]))
     ctx.progress(100, 100)
     return str(dest)
+
+
+def _gain_warning(audio: Audio, report: Any, target: float) -> str:
+    """What a make-up gain of :data:`WARN_GAIN_DB` or more did: raised a nearly silent take's noise
+    floor, or, for audio already loud, drove the limiter that hard (QA: a classical piece at -12.6
+    LUFS exported at -6 was told it was "nearly silent"; the limiter had taken ~40 dB off its peaks)."""
+    from nodes.io._loudness import integrated_lufs
+    gain = report.gain_db
+    source = integrated_lufs(audio.samples, audio.sample_rate) if not isinstance(audio, StreamedAudio) else None
+    limited = None if source is None else source + gain - report.measurement.integrated_lufs
+    if limited is not None and limited >= LIMITED_WARN_DB:
+        return (f"loudness_lufs={target:g} needs {gain:.0f} dB of gain on audio at {source:.1f} LUFS: the limiter "
+                f"took about {limited:.0f} dB off its peaks to hold the true-peak ceiling, so its dynamics are "
+                f"flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a lower loudness_lufs")
+    return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
+            "floor rose as much; check the input, or clear loudness_lufs")
 
 
 #: where each step of an export starts, in percent of the whole: mastering to a loudness (passes over

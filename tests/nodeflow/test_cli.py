@@ -167,6 +167,17 @@ def test_show_is_readable_and_json_is_the_document(graph_file, capsys):
     assert {"from": ["gain", "out"], "to": ["export", "audio"]} in doc["links"]
 
 
+def test_show_says_auto_for_a_parameter_worked_out_from_the_input(graph_file, tmp_path, capsys):
+    """QA: ``show`` printed 'bpm=None bpm' for bpm=auto."""
+    g = load(graph_file)
+    g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm="auto")
+    g.connect("gain", "win")
+    save(g, tmp_path / "auto.msgpack")
+    assert main(["show", str(tmp_path / "auto.msgpack")]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if "time.tokenize_window" in l)
+    assert "bpm=auto" in line and "None" not in line, line
+
+
 # ---------------------------------------------------------------------------------------- nodes
 def test_show_says_the_estimate_is_not_known_without_the_input(graph_file, tmp_path, capsys):
     """QA: with its input missing, show estimated "peak memory about 0 bytes ... about 0 s"."""

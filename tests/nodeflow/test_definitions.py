@@ -200,3 +200,32 @@ def test_a_node_module_imported_first_is_still_in_the_default_registry():
             "print('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
+
+
+@node("test.returns_array")
+def _returns_array(audio: Audio) -> Audio:
+    """Declared Audio, returns its samples."""
+    return audio.samples * 2
+
+
+@node("test.returns_none_in_list")
+def _returns_none_in_list(audio: Audio) -> list[Audio]:
+    """Declared a list of Audio, holds None."""
+    return [audio, None]
+
+
+def test_a_node_returning_something_else_than_it_declares_is_named():
+    """QA: a ``-> Audio`` node returning an ndarray (or None) passed unchecked, and the next node
+    failed with a bare AttributeError, taking the blame."""
+    import numpy as np
+
+    from nodeflow import ExecutionError
+    x = (np.full((1, 100), 0.25, np.float32), 8000)
+    with pytest.raises(DefinitionError, match=r"test\.returns_array: its output 'out' is declared Audio but the "
+                                              r"function returned ndarray; return an Audio"):
+        _returns_array(x)
+    with pytest.raises(ExecutionError, match=r"node 'returns_array': test\.returns_array: its output 'out' is "
+                                             r"declared Audio but the function returned ndarray"):
+        (_returns_array() | _returns_array()).invoke(x, config={"cache": False})
+    with pytest.raises(DefinitionError, match=r"returned a list holding NoneType"):
+        _returns_none_in_list(x)

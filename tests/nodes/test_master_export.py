@@ -315,7 +315,7 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
     assert floor - 20 * np.log10(1e-5) == pytest.approx(float(said.group(1)), abs=1.0)
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "sw"), "-q", "--no-cache",
                  "--sweep", "export.loudness_lufs=-23,-60"]) == 0       # a sweep: on the variant's line and row
-    assert re.search(r"\[1/2\] v000_loudness_lufs=-23.0 ok \([\d.]+ s\); warning export: raised by 45 dB",
+    assert re.search(r"\[[12]/2\] v000_loudness_lufs=-23.0 ok \([\d.]+ s\); warning export: raised by 45 dB",
                      capsys.readouterr().err)
     rows = json.loads((tmp_path / "sw" / "manifest.json").read_text())["variants"]
     assert [list(r["warnings"]) for r in rows] == [["export"], []]
@@ -323,3 +323,30 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
     save(g, tmp_path / "g.msgpack")
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+@needs_ffmpeg
+def test_a_target_reached_by_heavy_limiting_says_so_not_nearly_silent(tmp_path, capsys):
+    """QA: a dynamic piece at -12.6 LUFS exported at -6 was accepted with "the audio is nearly silent"; the
+    limiter had taken ~40 dB off its peaks (LRA 23.9 -> 1.7).  Here a soft pad under full-scale hits."""
+    from nodeflow import Graph, save
+    from nodeflow.cli import main
+    t = np.arange(RATE * 10) / RATE
+    x = 0.01 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
+    for k in range(0, RATE * 10, RATE // 2):
+        x[k:k + 64] += 0.99 * np.hanning(64)
+    sf.write(tmp_path / "hits.wav", x.astype(np.float32), RATE, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "hits.wav"))
+    g.add("io.export", id="export", path="m.wav", loudness_lufs=-10.0)
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    said = re.search(r"  warning export: loudness_lufs=-10 needs (\d+) dB of gain on audio at (-[\d.]+) LUFS: the "
+                     r"limiter took about (\d+) dB off its peaks to hold the true-peak ceiling, so its dynamics are "
+                     r"flattened \(LRA [\d.]+ LU\); choose a lower loudness_lufs", err)
+    assert said and "nearly silent" not in err, err
+    lufs, tp = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
+    gain, source, limited = float(said.group(1)), float(said.group(2)), float(said.group(3))
+    assert limited >= 12 and gain - limited == pytest.approx(lufs - source, abs=1.5)
