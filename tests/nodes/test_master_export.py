@@ -350,3 +350,19 @@ def test_a_target_reached_by_heavy_limiting_says_so_not_nearly_silent(tmp_path, 
     lufs, tp = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
     gain, source, limited = float(said.group(1)), float(said.group(2)), float(said.group(3))
     assert limited >= 12 and gain - limited == pytest.approx(lufs - source, abs=1.5)
+
+
+@needs_ffmpeg
+def test_the_loudness_range_written_reads_as_ffmpegs_meter_reads_it(tmp_path):
+    """QA: 10 s of silence then 5 s of a mix was tagged LRA 4.76 LU where ffmpeg's ebur128 read 7.8 and a
+    Tech 3342 meter 7.1: short-term blocks were taken every second, where Tech 3342 asks for one
+    every 100 ms.  (ffmpeg reads its LRA from 0.1 LU histogram bins: a little higher.)"""
+    from nodeflow.audiometa import read_tags
+    mix = dense_mix(5.0)
+    x = np.concatenate([np.zeros((mix.shape[0], 10 * RATE), np.float32), mix], axis=1)
+    out = run(tmp_path, x, RATE, "lead.flac", loudness_lufs=-23.0)
+    p = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128",
+                        "-f", "null", "-"], capture_output=True, text=True, check=True)
+    theirs = float(re.search(r"LRA:\s+([\d.]+) LU", p.stderr[p.stderr.rindex("Summary:"):]).group(1))
+    ours = float(read_tags(out)["loudness_range_lu"])
+    assert theirs - 1.0 <= ours <= theirs + 0.2, (ours, theirs)
