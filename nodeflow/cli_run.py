@@ -307,8 +307,8 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
                 device=args.device)
     from .errors import GraphError
     from .sweepcheck import sweep_problems
-    if problems := sweep_problems(graph, axes, mode, output_dir=out_dir / variants[0].name,
-                                  allow_outside=args.allow_outside, device=args.device, values=False):
+    if problems := sweep_problems(graph, axes, mode, output_dir=out_dir, allow_outside=args.allow_outside,
+                                  device=args.device, values="writes"):
         raise GraphError(problems)
     total = len(variants)
     done = [0]

@@ -55,7 +55,7 @@ def sweep_reads(graph: Graph) -> list[tuple[str, str, Path]]:
 
 
 def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str, *, output_dir: Path | None = None,
-                   allow_outside: Sequence[Any] = (), device: str = "auto", values: bool = True,
+                   allow_outside: Sequence[Any] = (), device: str = "auto", values: bool | str = True,
                    bundled: bool = False, known: Sequence[str] | None = None) -> list[str]:
     """What a sweep would refuse, found without running: its grid (size, axes), the files and work of
     all its variants together against the run's limits (QA: a saved sweep of 10,000 values that
@@ -63,18 +63,27 @@ def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str, *, output_dir:
     the graph alone (a path outside the output folder or not there, a value out of range: its
     problems beyond the graph's own; a run fails those variants and renders the others).  ``bundled``:
     the graph is a bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk);
-    ``known``: the graph's own problems with these keywords, when the caller has them already."""
+    ``known``: the graph's own problems with these keywords, when the caller has them already.
+    ``values="writes"`` (``run``): only the values of export paths, each against the output folder (a
+    path leaving it is refused before anything runs, as ``validate`` refuses it; QA: a run rendered the
+    other variants, then failed that one).  ``output_dir`` is the run's: a variant writes into its
+    own folder in it, and paths are resolved there, by ``run`` and ``validate`` alike."""
     from .costs import Limits, _seconds, remembered_estimate
     try:
         variants = expand(axes, mode)
     except ParameterError as e:
         return [f"sweep: {e}"]
+    run_dir = Path(output_dir) if output_dir is not None else None
+    if run_dir is not None and variants:
+        output_dir = run_dir / variants[0].name                  # where a variant writes (run_sweep)
     kw: dict[str, Any] = dict(output_dir=output_dir, allow_outside=allow_outside, device=device)
     own = set(graph.problems(**kw) if known is None else known) if values else set()
     out: list[str] = []
     for axis in axes if values else ():
         spec = graph.spec(axis.node)
         checks_world = spec is not None and spec.params[axis.param].kind == "path"   # (others: set() checks them)
+        if values == "writes" and not (checks_world and spec is not None and spec.side_effect):
+            continue
         for v in axis.values:
             if bundled and isinstance(v, str) and v.startswith("files/"):
                 continue        # (QA: a bundle's own takes were 'not found' in the folder validate ran in)
@@ -84,7 +93,9 @@ def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str, *, output_dir:
                 out.append(f"sweep {axis.name}={_short(v)}: {e}")
                 continue
             if checks_world:
-                out += [f"sweep {axis.name}={_short(v)}: {p}" for p in g.problems(**kw) if p not in own]
+                into = next((x for x in variants if (axis.name, v) in x.overrides), None)
+                at = dict(kw, output_dir=run_dir / into.name) if run_dir is not None and into is not None else kw
+                out += [f"sweep {axis.name}={_short(v)}: {p}" for p in g.problems(**at) if p not in own]
     limits, _ = Limits.from_env()
     est = remembered_estimate(graph)
     n = len(variants)

@@ -135,6 +135,24 @@ def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path,
     assert "1/2 variant(s) ok" in capsys.readouterr().out
 
 
+def test_a_saved_sweep_export_path_leaving_the_folder_is_refused_before_anything_runs(audio_graph, tmp_path, capsys):
+    """QA: ``validate`` refused a saved sweep's ``export.path=../evil.wav`` but ``run`` rendered the other
+    variant first and failed that one late; the two resolved the path against different folders."""
+    g = load(audio_graph)
+    g.sweep = {"mode": "grid", "axes": [{"param": "export.path", "values": ["ok.wav", "../evil.wav"]}]}
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: ")
+    assert "sweep export.path=evil.wav" in line and f"{out / 'v001_path=evil.wav'} (to {out / 'evil.wav'})" in line
+    assert not out.exists()                          # nothing rendered, no folder left
+    assert main(["validate", str(audio_graph), "-o", str(out)]) == 1
+    said = capsys.readouterr().out
+    assert f"{out / 'v001_path=evil.wav'} (to {out / 'evil.wav'})" in said       # the same folder as run's
+
+
 def test_a_failed_variants_row_lists_the_files_its_other_exports_wrote(audio_graph, tmp_path, capsys):
     """A variant whose second export failed (a loudness it cannot reach) had written its first export's
     file, yet its manifest row listed no outputs and no nodes ran: the file was on disk, unlisted."""
