@@ -185,6 +185,16 @@ class TuneReport:
         return self.rows[0] if self.rows and self.rows[0]["status"] == "ok" else None
 
 
+def _finished(row: dict[str, Any]) -> bool:
+    """A manifest row a resumed tune keeps: scored, or judged by the scorer as one it cannot score (the
+    same candidate would be judged the same).  A candidate that failed before its scoring (a checkpoint
+    not pulled, no network, a full disk) is rendered again (QA: an offline tune, run again after
+    ``models pull``, rendered nothing: every row stayed failed)."""
+    error = str(row.get("error") or "")
+    return row.get("status") == "ok" or (row.get("status") == "failed" and (
+        error.startswith("the scorer gave no finite score") or f"node '{SCORER_ID}'" in error))
+
+
 def _row(r: VariantResult, generation: int, score_key: str, dims: Sequence[Dimension]) -> dict[str, Any]:
     row = r.row()
     scores = {k.split(".", 1)[1]: v for k, v in r.numbers.items() if k.startswith(SCORER_ID + ".")}
@@ -298,7 +308,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
             todo = []
             for v in variants:
                 old = done.get(v.index)
-                if old is not None and old.get("status") in ("ok", "failed") and \
+                if old is not None and _finished(old) and \
                         json.dumps(old.get("params"), default=str) == json.dumps(
                             {k: getattr(x, "value", x) for k, x in v.overrides}, default=str):
                     rows[v.index] = dict(old, output_dir=str(out / str(old.get("output_dir", v.name))))
@@ -375,6 +385,10 @@ def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
     for row in report.rows[:min(5, len(report.rows))]:
         score = "failed" if row["score"] is None else f"{row['score']:.4f}"
         print(f"{row['rank']:>3}. {score}  {row['name']}  {printable(str(row['prompt']))}")
-    print(f"{len(report.rows)} candidate(s), {report.rendered} rendered now; manifest: {report.manifest} "
-          f"(audiochain rerun {report.manifest} INDEX re-renders a row)")
+    failed = [r for r in report.rows if r["status"] != "ok"]
+    print(f"{len(report.rows)} candidate(s) ({len(report.rows) - len(failed)} scored, {len(failed)} failed), "
+          f"{report.rendered} rendered now; manifest: {report.manifest} (audiochain rerun {report.manifest} INDEX "
+          "re-renders a row; the same command renders the failed ones again)")
+    if report.best is None and failed:      # (QA: 32 candidates failed the same way, the reason cut at 200 chars)
+        print(f"error: every candidate failed; the first: {printable(str(failed[0]['error']))}", file=sys.stderr)
     return 0 if report.best is not None else 1

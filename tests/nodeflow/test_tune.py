@@ -73,7 +73,18 @@ def compare(audio: Audio, reference: Audio | None = None, *, text: str = "") -> 
     return -abs(audio.duration_s - (reference.duration_s if reference is not None else 0.5))
 
 
-STUBS = (level_score, no_float, picky, compare)
+FLAKY = {"fail": False}
+
+
+@node("test.tune_flaky", category="test")
+def flaky(audio: Audio) -> Audio:
+    """Fails while ``FLAKY["fail"]`` (as a checkpoint not pulled yet fails offline)."""
+    if FLAKY["fail"]:
+        raise RuntimeError("no connection to the hub")
+    return audio
+
+
+STUBS = (level_score, no_float, picky, compare, flaky)
 
 
 @pytest.fixture(autouse=True)
@@ -350,3 +361,24 @@ def test_candidates_the_scorer_cannot_judge_are_listed_last_and_not_redone(tmp_p
     assert [r["rank"] for r in rep.rows] == [1, 2, 3] and rep.rows[1]["score"] is None
     again = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_picky", out_dir=tmp_path / "t", **kw)
     assert again.rendered == 0 and [r["status"] for r in again.rows] == ["ok", "failed", "failed"]
+
+
+def test_candidates_that_failed_before_scoring_are_rendered_again(tmp_path):
+    """QA: an offline tune (every candidate failed: the checkpoint could not be downloaded), run again
+    after ``models pull``, said "0 rendered now" and kept the all-failed ranking."""
+    from nodeflow.fileformat import load
+    g = dsp_graph(tmp_path)
+    g.add("test.tune_flaky", id="flaky")
+    g.links = [l for l in g.links if not (l.src == "gain" and l.dst == "trim")]
+    g.connect("gain", "flaky")
+    g.connect("flaky", "trim")
+    save(g, tmp_path / "g.msgpack")
+    kw = dict(budget=3, vary=["gain.gain_db=-20,-6,0"], workers=1)
+    FLAKY["fail"] = True
+    try:
+        first = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_level_score", out_dir=tmp_path / "t", **kw)
+    finally:
+        FLAKY["fail"] = False
+    assert first.best is None and all("no connection to the hub" in r["error"] for r in first.rows)
+    again = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_level_score", out_dir=tmp_path / "t", **kw)
+    assert again.rendered == 3 and [r["status"] for r in again.rows] == ["ok"] * 3
