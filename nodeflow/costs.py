@@ -64,6 +64,8 @@ class Shape:
     problem: str = ""      # what the node would refuse, known from the estimate (a rate its format cannot store)
     whole: bool = False    # a streaming node that, with these parameters, takes its input whole (an export
     #                        with a loudness target): the value feeding it is not streamed
+    shortest: int | None = None   # a list's shortest item in frames, where known (a last window cut short):
+    #                               a node mapped over it is estimated on that item too, for what it refuses
 
     @property
     def samples(self) -> int:
@@ -231,7 +233,31 @@ def _collapse(s: Shape) -> Shape:
     if s.items is None:
         return s
     frames = s.span if s.span is not None else s.frames * s.items
-    return dataclasses.replace(s, frames=frames, items=None, span=None)
+    return dataclasses.replace(s, frames=frames, items=None, span=None, shortest=None)
+
+
+def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs: dict[str, Shape | None],
+                   mapped: set[str], params: dict[str, Any], got: dict[str, Shape], calls: int) -> dict[str, Shape]:
+    """``got`` (estimated on a list's largest item), with what the node would refuse on its shortest
+    item (QA: an export with a loudness target, mapped over windows whose last is 0.003 s, wrote four
+    files, then failed on the fifth; the same export of one short clip was refused before running)."""
+    short: dict[str, Shape] = {}
+    for p in mapped:
+        whole, item = inputs.get(p), item_inputs.get(p)
+        if whole is not None and item is not None and whole.shortest is not None and whole.shortest < item.frames:
+            short[p] = dataclasses.replace(item, frames=whole.shortest)
+    if not short:
+        return got
+    other = spec.estimate({**item_inputs, **short}, params) if spec.estimate else None
+    out = dict(got)
+    for port, s in (other or {}).items():
+        if port in out and out[port] is not None and s is not None and s.problem and not out[port].problem:
+            rate = next(iter(short.values())).rate or 1
+            frames = next(iter(short.values())).frames
+            out[port] = dataclasses.replace(out[port], problem=(
+                f"its shortest of {calls} item(s) is {frames / rate:.3f} s (a last window cut short: last='pad' or "
+                f"'drop' where the windows are cut keeps it whole or leaves it out): {s.problem}"))
+    return out
 
 
 def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_dir: Path) -> dict[str, Any]:
@@ -265,11 +291,13 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
             inputs = {l.dst_port: shapes.get((l.src, l.src_port)) for l in links}
             counts = [n for p in mapped if (s_in := inputs.get(p)) is not None and (n := s_in.items) is not None]
             calls = max(counts) if counts else 1
-            item_inputs = {p: (dataclasses.replace(s, items=None, span=None) if p in mapped and s is not None else s)
-                           for p, s in inputs.items()}
+            item_inputs = {p: (dataclasses.replace(s, items=None, span=None, shortest=None) if p in mapped and s
+                               is not None else s) for p, s in inputs.items()}
             try:
                 params = _params_for_estimate(graph, graph.nodes[nid], spec, base)
                 got = spec.estimate(item_inputs, params) if spec.estimate else _default(item_inputs, spec.outputs)
+                if got and spec.estimate and mapped:
+                    got = _with_shortest(spec, inputs, item_inputs, mapped, params, got, calls)
             except Exception:   # noqa: BLE001 - a failing estimate leaves the node uncounted, never hides problems
                 got = None
             outs: dict[str, Shape] = {}
@@ -280,10 +308,12 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                     s = _collapse(s)
                 if mapped:
                     src = next((inputs[p] for p in mapped if inputs.get(p) is not None), None)
-                    span = None
+                    span = shortest = None
                     if src is not None and src.span is not None and src.frames:
                         span = round(src.span * s.frames / src.frames)
-                    s = dataclasses.replace(s, items=calls if counts else None, span=span)
+                    if src is not None and src.shortest is not None and src.frames and s.frames:
+                        shortest = round(src.shortest * s.frames / src.frames)
+                    s = dataclasses.replace(s, items=calls if counts else None, span=span, shortest=shortest)
                 outs[port] = s
                 shapes[(nid, port)] = s
             cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=spec.estimate is None or any(

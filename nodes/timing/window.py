@@ -220,8 +220,13 @@ def _estimate(inputs: dict, params: dict) -> dict:
     hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate))
     length_s = a.frames / a.rate
     items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1
-    return {"out": Shape(min(round(size_s * a.rate), max(a.frames, 1)) if Last(params["last"]) is not Last.PAD
-                         else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames)}
+    last = Last(params["last"])
+    shortest = None          # a last window cut short, where the grid is known (keep): what it refuses downstream
+    if known and last is Last.KEEP and a.frames:
+        shortest = max(1, min(round(size_s * a.rate), a.frames - round((items - 1) * hop_s * a.rate)))
+    return {"out": Shape(min(round(size_s * a.rate), max(a.frames, 1)) if last is not Last.PAD
+                         else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames,
+                         shortest=shortest)}
 
 
 @node("time.tokenize_window", category="time", version=3, estimate=_estimate)

@@ -264,3 +264,31 @@ def test_a_link_from_a_node_the_graph_lacks_is_no_crash_in_the_estimate():
     g.links.append(Link("\x00ain", "out", "gain", "audio"))
     g._touch()
     assert estimate(g).peak_bytes >= 0
+
+
+def test_an_export_mapped_over_windows_is_refused_before_running_for_its_short_last_window(tmp_path):
+    """QA: 11 s of drums in 1-bar windows at 87.3 bpm (the fifth window is 0.003 s) exported with a
+    loudness target wrote four files, then failed on the fifth; one short clip was refused before
+    running.  The estimate knows the last window: the run is refused whole, with the fix."""
+    from nodeflow import GraphError
+    from nodeflow.executor import Executor
+    rate = 22050
+    t = np.arange(int(11.0 * rate)) / rate
+    sf.write(tmp_path / "drums.wav", (0.5 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.6873) * 9)).astype(np.float32),
+             rate)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "drums.wav"))
+    g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm=87.3)
+    g.add("dsp.gain", id="gain", gain_db=-1)
+    g.add("io.export", id="export", path="bar.wav", loudness_lufs=-18.0)
+    for a, b in (("load", "win"), ("win", "gain"), ("gain", "export")):
+        g.connect(a, b)
+    problems = g.problems(output_dir=tmp_path / "o")
+    assert any("node 'export' (io.export): its shortest of 5 item(s) is 0.00" in p and "last='pad' or 'drop'" in p
+               and "loudness_lufs needs at least 0.4 s" in p for p in problems), problems
+    with pytest.raises(GraphError):
+        Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    g.set("win", "last", "drop")
+    assert not [p for p in g.problems(output_dir=tmp_path / "o") if "item(s)" in p]
+    assert len(Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")["export"]["out"]) == 4
