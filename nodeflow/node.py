@@ -33,6 +33,22 @@ __all__ = ["node", "NodeSpec", "Context"]
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
+class ItemProgress:
+    """The progress of a node mapped over a list, its items running side by side: each item's fraction
+    done, reported as their sum of ``n`` items, so that it only goes forward (QA: items' own progress
+    scaled to ``i * total + done`` interleaved, and a bar jumped back from 85 % to 2 %, 17 times)."""
+
+    def __init__(self, node_id: str, n: int, emit: Callable[..., None]):
+        self.node_id, self.n, self._emit = node_id, n, emit
+        self._done = [0.0] * n
+        self._lock = threading.Lock()
+
+    def report(self, i: int, fraction: float, message: str = "") -> None:
+        with self._lock:
+            self._done[i] = max(self._done[i], min(max(float(fraction), 0.0), 1.0))
+            self._emit("progress", self.node_id, done=sum(self._done), total=self.n, message=message)
+
+
 class Context:
     """What a running node may ask of the engine: progress, cancellation, paths and the graph.
 
@@ -52,6 +68,7 @@ class Context:
         self.protected_files = protected_files
         self.device = device
         self.item = item  # (index, count) while the node is mapped over a list
+        self.items: ItemProgress | None = None      # the list's progress, shared by its items' contexts
         self.allow_outside = tuple(allow_outside)   # folders the user allowed writes under (--allow-outside)
 
     @property
@@ -67,7 +84,10 @@ class Context:
         """Report progress (``done`` of ``total`` steps); also checks for cancellation."""
         self.check_cancelled()
         if self._emit is not None:
-            if self.item is not None:  # mapped: scale into the whole list's progress
+            if self.item is not None and self.items is not None:    # mapped: the whole list's progress
+                self.items.report(self.item[0], done / total if total else 1.0, message)
+                return
+            if self.item is not None:
                 i, n = self.item
                 done, total = i * total + done, n * total
             self._emit("progress", self.node_id, done=done, total=total, message=message)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import Cancelled, ExecutionError, NodeflowError
 from .graph import Graph
-from .node import Context, NodeSpec
+from .node import Context, ItemProgress, NodeSpec
 from .planning import Plan
 from .runtypes import Emit
 
@@ -96,18 +96,24 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
         emit("progress", nid, done=n, total=n)
         return {name: [res[name] for res in outs] for name in spec.outputs}
 
+    progress = ItemProgress(nid, n, emit)
+
     def one(i: int) -> dict[str, Any]:
         if cancel.is_set():
             raise Cancelled(f"node '{nid}' cancelled")
         item_args = dict(args)
         item_args.update({p: v[i] for p, v in mapped.items()})
-        return spec.call(item_args, params, Context(nid, item=(i, n), **ctx_kw) if ctx_kw is not None else None)
+        ctx = None
+        if ctx_kw is not None:
+            ctx = Context(nid, item=(i, n), **ctx_kw)
+            ctx.items = progress
+        return spec.call(item_args, params, ctx)
 
     workers = max(1, min(workers, n))
     if workers == 1:
         for i in range(n):
             results[i] = one(i)
-            emit("progress", nid, done=i + 1, total=n)
+            progress.report(i, 1.0)
             emit("chunk", nid, value=results[i], done=i + 1, total=n)
     else:
         failed = threading.Event()
@@ -132,11 +138,9 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
 
         with cf.ThreadPoolExecutor(workers, thread_name_prefix=f"nodeflow-{nid}") as pool:
             futures = [pool.submit(guarded, i) for i in range(n)]
-            done = 0
             for fut in cf.as_completed(futures):
                 if fut.exception() is None:
-                    done += 1
-                    emit("progress", nid, done=done, total=n)
+                    progress.report(futures.index(fut), 1.0)
             for i, fut in enumerate(futures):      # the first failure in item order is the node's error
                 results[i] = fut.result()
     gathered: dict[str, list[Any]] = {name: [] for name in spec.outputs}

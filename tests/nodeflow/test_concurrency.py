@@ -238,9 +238,25 @@ def test_mapped_items_of_a_process_node_keep_item_progress(preg):
     events = []
     Executor(max_workers=1, disk_cache=None).run(g, on_event=events.append)
     progress = [(e.done, e.total) for e in events if e.kind == "progress" and e.node_id == "spin"]
-    assert [(d, t) for d, t in progress if t == 4] == [(1, 4), (2, 4), (3, 4), (4, 4)]   # scaled into the list
+    assert sorted(set(progress)) == [(0.5, 2), (1.0, 2), (1.5, 2), (2.0, 2)]   # each item's half, in the list
     fractions = [d / t for d, t in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_the_progress_of_items_running_side_by_side_only_goes_forward(preg):
+    """QA: four items each reporting 20 steps at once went back 17 times (0.85 -> 0.6): items were
+    scaled to ``i * total + done``.  Now the list's progress is the sum of its items' fractions."""
+    g = Graph(preg)
+    g.add("test.tone", id="tone", duration_s=0.5)
+    g.add("test.split", id="split", parts=4)
+    g.add("test.slow", id="slow", steps=20, step_s=0.002)
+    g.add("test.join", id="join")
+    for a, b in [("tone", "split"), ("split", "slow"), ("slow", "join")]:
+        g.connect(a, b)
+    events = []
+    Executor(max_workers=4, disk_cache=None).run(g, on_event=events.append)
+    fractions = [e.done / e.total for e in events if e.kind == "progress" and e.node_id == "slow"]
+    assert len(fractions) >= 80 and fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
 def test_an_error_in_a_worker_names_the_node(preg):
