@@ -159,7 +159,8 @@ class Audio:
     """Float32 audio ``samples[channels, frames]`` at ``sample_rate`` Hz.
 
     Accepts 1-D input (taken as mono) and float or integer samples: integer PCM is scaled to
-    full scale 1.0 (int16 by 32768, int32 by 2**31, unsigned 8-bit around 128).  A float32,
+    full scale 1.0 (int16 by 32768, int32 by 2**31, unsigned 8-bit around 128; 64-bit integers are
+    refused).  A float32,
     C-contiguous array is taken as it is, not copied, and made read-only (values are content-
     addressed: samples changing under a clip would serve stale results); pass ``x.copy()`` to keep
     writing into your own array.
@@ -193,6 +194,10 @@ class Audio:
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x) or x.dtype == np.bool_:
             raise AudioError(f"audio samples must be real numbers; got dtype {x.dtype}")
         if np.issubdtype(x.dtype, np.integer):   # PCM (wavfile, soundfile dtype='int16'...): full scale is 1.0
+            if x.dtype.itemsize > 4:             # no audio format stores 64-bit integers: numpy's default int
+                raise AudioError(f"audio samples of dtype {x.dtype} have no full scale (64-bit integers are "
+                                 "numpy's default int, not a PCM format; scaled by 2**63 they would be silent); "
+                                 "cast them to the PCM they hold, e.g. x.astype(np.int16), or to float in [-1, 1]")
             info = np.iinfo(x.dtype)
             if info.min == 0:                    # unsigned PCM (8-bit WAV) is offset by half its range
                 x = (x.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)

@@ -187,6 +187,10 @@ class Chain:
         count), results in order; the first failure (in order) is raised, naming its item, or with
         ``return_exceptions`` every item's error takes its place in the results."""
         import concurrent.futures as cf
+        if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
+                                            or max_concurrency < 1):     # (QA: 0, -1 and 2.5 were taken; "4" a TypeError)
+            raise ParameterError(f"batch: max_concurrency={max_concurrency!r}; expected a whole number of at least 1 "
+                                 "(or None: the CPU count)")
         items = list(inputs)
         ex, run_kw = _configured(config, executor, run_kw)
         workers = max(1, min(len(items), max_concurrency or os.cpu_count() or 1))

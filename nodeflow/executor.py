@@ -214,7 +214,12 @@ class Executor:
             graph.path = path
         else:                     # the run's own copy: an edit made while it runs waits for the next run
             graph = graph.frozen()
-        targets = list(targets) if targets is not None else None
+        targets = [targets] if isinstance(targets, str) else list(targets) if targets is not None else None
+        if isinstance(keep, str) and keep != "all":
+            keep = [keep]               # one node id (QA: keep="gain" raised a bare ValueError)
+        if unknown := [k for k in ([] if isinstance(keep, str) else list(keep)) if k not in graph.nodes]:
+            raise GraphError(f"keep: no node named {', '.join(map(repr, unknown))} in the graph; nodes are: "
+                             f"{', '.join(sorted(graph.nodes)[:20])}")       # (QA: a typo was silently ignored)
         base = self._ctx_base(base_dir, graph)
         if output_dir is not None and not str(output_dir).strip():     # Path("") is the current folder
             raise ParameterError('output_dir="": empty output folder; give a folder, or None for the graph\'s '

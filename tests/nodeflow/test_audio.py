@@ -80,6 +80,13 @@ def test_integer_pcm_is_scaled_to_full_scale():
     assert Audio(np.array([0, 128, 192], np.uint8), 8000).samples.tolist() == [[-1.0, 0.0, 0.5]]
     with pytest.raises(Exception, match="real numbers"):
         Audio(np.array([True, False]), 8000)
+    # numpy's default int (QA: np.round(x * 16000).astype(int) came out at -295 dBFS, silently)
+    pcm = np.round(np.sin(np.arange(100) / 5) * 16000).astype(int)
+    with pytest.raises(AudioError, match=r"dtype int64 have no full scale .* x\.astype\(np\.int16\)"):
+        Audio(pcm, 8000)
+    from nodes.dsp.basic import gain
+    with pytest.raises(AudioError, match=r"^dsp\.gain: input 'audio': audio samples of dtype int64"):
+        gain((pcm, 8000), gain_db=0.0)
 
 
 def test_a_bad_sample_is_found_and_the_message_says_where_and_what_to_do():

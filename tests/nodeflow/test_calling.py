@@ -175,6 +175,20 @@ def test_batch_returns_results_in_order():
         np.testing.assert_array_equal(a.samples, chain.invoke((x, rate), executor=ex).samples)
     assert gain.batch(clips[:2], executor=ex)[1].frames == 8000        # a node with default parameters
     assert [a.frames for a in chain.batch(clips[:2])] == [4000, 8000]   # the process-wide executor
+    for bad in (0, -1, 2.5, "4", True):     # (QA: 0, -1 and 2.5 were taken, "4" raised a bare TypeError)
+        with pytest.raises(ParameterError, match=rf"batch: max_concurrency={bad!r}; expected a whole number"):
+            chain.batch(clips[:2], executor=ex, max_concurrency=bad)
+
+
+def test_run_takes_one_node_id_as_a_string_and_names_an_unknown_kept_node():
+    """QA: keep=['gian'] (a typo) was silently ignored, keep='gain' raised a bare ValueError and
+    targets='gain' was read letter by letter ("no node named 'g'")."""
+    g = (gain(gain_db=-3.0) | fade(fade_in_s=0.1)).graph
+    ex, x = Executor(disk_cache=None), (_noise(1, 0.5, 8000), 8000)
+    assert set(ex.run(g, "gain", inputs=x).outputs) == {"gain"}
+    assert set(ex.run(g, keep="gain", inputs=x).outputs) == {"gain", "fade"}
+    with pytest.raises(GraphError, match=r"keep: no node named 'gian' in the graph; nodes are: fade, gain"):
+        ex.run(g, keep=["gian"], inputs=x)
 
 
 def test_invoke_leaves_the_chain_and_the_default_registry_alone():
