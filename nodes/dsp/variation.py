@@ -115,7 +115,13 @@ def _estimate(inputs: dict, params: dict) -> dict:
     out = Shape(math.ceil(a.frames * params["stretch_ratio"]), a.channels, a.rate)
     passes = (params["semitones"] != 0 or params["stretch_ratio"] != 1.0 or bool(params["pattern_semitones"])) \
         + (params["octave_blend"] > 0)
-    return {"out": Shape(out.frames, out.channels, out.rate, work_s=(a.samples + out.samples) * passes / 2e6 + 0.01)}
+    problem = ""
+    try:                # a pattern the node cannot read is refused before anything runs (QA: validate said ok)
+        parse_pattern(params["pattern_semitones"] or "")
+    except ParameterError as e:
+        problem = str(e)
+    return {"out": Shape(out.frames, out.channels, out.rate, work_s=(a.samples + out.samples) * passes / 2e6 + 0.01,
+                         problem=problem)}
 
 
 def _in_worker(inputs: dict, params: dict) -> bool:

@@ -21,8 +21,16 @@ DEFAULT_TEMPLATE = "{genre} track with {instrument}, {mood} mood, {bpm} bpm, in 
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
+    """The prompt's length; a template the node would refuse (a field without a value, a field that
+    is not allowed, variables that are not pairs) is refused before anything runs (QA: validate said
+    ok, the run then failed)."""
     from nodeflow.costs import Shape
-    return {"out": Shape(chars=sum(len(str(v)) for v in params.values()), work_s=0.0)}
+    problem = ""
+    try:
+        prompt_template.fn(**{k: v for k, v in params.items() if k in prompt_template.params})
+    except ParameterError as e:
+        problem = str(e)
+    return {"out": Shape(chars=sum(len(str(v)) for v in params.values()), work_s=0.0, problem=problem)}
 
 
 @node("text.prompt_template", category="text", version=1, estimate=_estimate)

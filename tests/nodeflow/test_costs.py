@@ -292,3 +292,20 @@ def test_an_export_mapped_over_windows_is_refused_before_running_for_its_short_l
     g.set("win", "last", "drop")
     assert not [p for p in g.problems(output_dir=tmp_path / "o") if "item(s)" in p]
     assert len(Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")["export"]["out"]) == 4
+
+
+def test_parameter_values_a_node_would_refuse_are_found_by_validate(clip):
+    """QA: validate said ok for pattern_semitones='0 x' and a template field without a value; the
+    run then refused them (the pattern after load, resample and windowing had run)."""
+    g = Graph()
+    g.add("io.load", id="load", path=str(clip))
+    g.add("dsp.variation", id="vary", pattern_semitones="0 x")
+    g.connect("load", "vary")
+    g.add("text.prompt_template", id="prompt", template="{genre} with {foo}")
+    problems = g.problems()
+    assert any(p.startswith("node 'vary' (dsp.variation): variation: pattern_semitones='0 x': 'x' is not a number")
+               for p in problems), problems
+    assert any(p.startswith("node 'prompt' (text.prompt_template): template: no value for {foo}") for p in problems)
+    g.set("vary", "pattern_semitones", "0 5 -2")
+    g.set("prompt", "variables", "foo=tape echo")
+    assert not [p for p in g.problems() if "vary" in p or "prompt" in p]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from nodeflow import Executor, Graph
-from nodeflow.errors import ExecutionError, ParameterError
+from nodeflow.errors import GraphError, ParameterError
 from nodes.text.prompt import parse_variables, prompt_template
 
 fill = prompt_template.fn
@@ -51,7 +51,7 @@ def test_bad_variables_are_clear_errors(variables):
 def test_in_a_graph_a_missing_field_names_the_node():
     g = Graph()
     g.add("text.prompt_template", id="prompt", template="{genre} in {scale}")
-    with pytest.raises(ExecutionError, match="node 'prompt': template: no value for {scale}"):
-        Executor().run(g)
+    with pytest.raises(GraphError, match=r"node 'prompt' \(text.prompt_template\): template: no value for {scale}"):
+        Executor().run(g)                  # refused before anything runs, as validate refuses it
     g.set("prompt", "variables", "scale=dorian")
     assert Executor().run(g)["prompt"]["out"] == "lo-fi hip hop in dorian"
