@@ -5,7 +5,8 @@
   then not drawn; the minimap shows only drawn nodes, so while it shows every node is drawn).  The
   view is dense: 30 nodes, overlapping, cover the whole canvas.  Under Xvfb, Mesa's software
   rasterizer (llvmpipe) fills every pixel of every layer on the CPU, so the frame grows with the area
-  drawn: ``editor_frame_one_canvas_layer_vs_empty`` is that floor (one opaque rectangle over the canvas
+  drawn (there the editor draws without anti-aliasing, :func:`nodeflow.editor.pacing.smooth_edges`;
+  ``AUDIOCHAIN_EDITOR_SMOOTH=on`` measures with it): ``editor_frame_one_canvas_layer_vs_empty`` is that floor (one opaque rectangle over the canvas
   and nothing else); ``editor_frame_200_nodes_vs_empty_no_pixels`` runs the same measure with Mesa's
   no-op driver (``GALLIUM_NOOP=1``: every frame built and handed to OpenGL, no pixel drawn), which is
   what a GPU leaves; ``editor_frame_200_arranged_nodes_vs_empty`` the same graph after Graph >

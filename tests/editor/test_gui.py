@@ -742,3 +742,16 @@ def test_every_example_graph_opens_whole_in_the_window(editor, name):
     for nid, ((x0, y0), (x1, y1)) in st["rects"].items():
         assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, f"{name}: node {nid} is outside the window"
     assert not st["dirty"]
+
+
+def test_edges_are_sharp_on_a_software_rasterizer_and_smooth_when_asked(editor):
+    """Under Xvfb every pixel is drawn on the CPU (Mesa's llvmpipe): the editor draws without
+    anti-aliasing there (a dense canvas's frame about a fifth faster, bench_editor), on a GPU with it;
+    AUDIOCHAIN_EDITOR_SMOOTH=on asks for it anyway.  The pixels of a link's curve say which."""
+    sharp = editor.run("smooth_edges", chain_graph(editor.tmp))
+    assert "llvmpipe" in sharp["renderer"] and sharp["smooth"] is False, sharp
+    assert sharp["config"] == {"anti_aliased_lines": False, "anti_aliased_fill": False}
+    editor.env["AUDIOCHAIN_EDITOR_SMOOTH"] = "on"
+    smooth = editor.run("smooth_edges", chain_graph(editor.tmp))
+    assert smooth["smooth"] is True and smooth["config"] == {"anti_aliased_lines": True, "anti_aliased_fill": True}
+    assert smooth["box"] == sharp["box"] and smooth["colours"] > 2 * sharp["colours"], (smooth, sharp)
