@@ -15,12 +15,23 @@ import numpy as np
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 
-__all__ = ["SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
+__all__ = ["placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
            "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
 
 SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+
+
+def placed_frames(start: int, frames: int, from_rate: int, to_rate: int) -> int:
+    """The length at ``to_rate`` of ``frames`` placed at ``start``: its two ends rounded, not its
+    length, so that windows cut side by side still tile at the new rate (QA: windows exported at 44.1
+    kHz from 48 kHz overlapped by one sample, start and length each rounded).
+
+    >>> placed_frames(0, 48000, 48000, 44100), placed_frames(119999, 120002, 48000, 44100)
+    (44100, 110252)
+    """
+    return scale_frames(start + frames, from_rate, to_rate) - scale_frames(start, from_rate, to_rate)
 
 
 def scale_frames(frames: int, from_rate: int, to_rate: int) -> int:
@@ -64,7 +75,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
     src = audio.sample_rate
     if rate == src:
         return audio
-    target = scale_frames(audio.frames, src, rate)
+    target = placed_frames(audio.start_frame, audio.frames, src, rate)
     samples = np.empty((audio.channels, target), np.float32)
     if 0 < audio.frames <= _BLOCK_FRAMES:
         y = soxr.resample(audio.samples.T, src, rate, quality=quality)   # [frames, channels] over split channels
@@ -98,10 +109,10 @@ class Resampler:
     split or on resampling channels together or apart, so the samples are :func:`resample_audio`'s
     (tests/nodes/test_dsp_resample.py checks it bit for bit)."""
 
-    def __init__(self, src: int, rate: int, channels: int, quality: str = "HQ"):
+    def __init__(self, src: int, rate: int, channels: int, quality: str = "HQ", start: int = 0):
         import soxr
 
-        self.src, self.rate = src, _checked(rate, quality)
+        self.src, self.rate, self.start = src, _checked(rate, quality), start      # start: where it is placed
         self.stream = soxr.ResampleStream(src, self.rate, channels, dtype="float32", quality=quality)
         self.channels, self.frames_in, self.frames_out = channels, 0, 0
 
@@ -109,12 +120,13 @@ class Resampler:
         """``[channels, n]`` in; the ``[channels, m]`` frames that are ready out (maybe none)."""
         self.frames_in += block.shape[1]
         return self._out(self.stream.resample_chunk(np.ascontiguousarray(block.T, np.float32), last=False).T,
-                         scale_frames(self.frames_in, self.src, self.rate))
+                         placed_frames(self.start, self.frames_in, self.src, self.rate))
 
     def finish(self, frames: int | None = None) -> np.ndarray:
-        """The rest, cut or zero-padded so that the output has ``round(frames * rate / src)`` frames
-        (``frames``: the input's length, default what was pushed)."""
-        target = scale_frames(self.frames_in if frames is None else frames, self.src, self.rate)
+        """The rest, cut or zero-padded so that the output has :func:`placed_frames` frames
+        (``round(frames * rate / src)`` placed at 0; ``frames``: the input's length, default what was
+        pushed)."""
+        target = placed_frames(self.start, self.frames_in if frames is None else frames, self.src, self.rate)
         y = self._out(self.stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).T, target)
         pad = np.zeros((self.channels, target - self.frames_out), np.float32)
         self.frames_out = target
@@ -138,7 +150,7 @@ def resample_stream(stream, rate: int, quality: str = "HQ"):
         return stream
 
     def blocks():
-        rs = Resampler(src, rate, h.channels, quality)
+        rs = Resampler(src, rate, h.channels, quality, start=h.start_frame)
         for b in stream.blocks:
             y = rs.push(b)
             if y.shape[1]:
@@ -146,7 +158,8 @@ def resample_stream(stream, rate: int, quality: str = "HQ"):
         y = rs.finish(h.frames)
         if y.shape[1]:
             yield y
-    return Stream(h.replace(frames=scale_frames(h.frames, src, rate), **_placement_at(h, rate)), blocks())
+    return Stream(h.replace(frames=placed_frames(h.start_frame, h.frames, src, rate), **_placement_at(h, rate)),
+                  blocks())
 
 
 _BLOCK_FRAMES = 1 << 17   # input frames per soxr call: 512 KiB of float32, far below any clip worth streaming
@@ -245,7 +258,10 @@ def resample_joined(clip: Audio, rate: int, before: Audio | None = None, after: 
     parts = [p for p in (head, clip.samples, tail) if p is not None and p.shape[1]]
     y = resample_audio(Audio(np.concatenate(parts, axis=1), src), rate, check=check).samples
     skip = 0 if head is None else head.shape[1] // unit * (rate // math.gcd(src, rate))
-    return plain.replace(np.ascontiguousarray(y[:, skip:skip + plain.frames]))
+    seg = y[:, skip:skip + plain.frames]
+    if seg.shape[1] < plain.frames:         # a frame short where the whole rounds down: the clip's own end
+        seg = np.concatenate([seg, plain.samples[:, seg.shape[1]:]], axis=1)
+    return plain.replace(np.ascontiguousarray(seg))
 
 
 def _edge(neighbour: Audio, src: int, channels: int, last: bool,

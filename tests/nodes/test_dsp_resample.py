@@ -206,3 +206,26 @@ def test_a_cancelled_run_stops_a_long_resample_between_blocks():
     stop.set()
     with pytest.raises(Cancelled):
         resample.fn(x, rate_hz=32000, ctx=Context("rs", cancel_event=stop))
+
+
+@pytest.mark.parametrize("rate", [44100, 22050, 32000])
+def test_windows_resampled_one_by_one_still_tile(rate):
+    """QA: 2-bar windows at 87.3 bpm cut from 48 kHz and exported at 44.1 kHz overlapped by one sample
+    (start and length each rounded): window 2 ended at 159244949, window 3 started at 159244948.  Each
+    window's two ends are rounded now, streamed or not."""
+    from nodeflow.streaming import Stream
+    from nodes.dsp._conform import resample_audio, resample_stream
+    from nodes.timing.window import tokenize_window
+    src = 48000
+    x = noise(12.0, src, channels=2).samples
+    windows = tokenize_window(Audio(x, src), unit="bars", size=2, bpm=87.3)
+    out = [resample_audio(w, rate) for w in windows]
+    for a, b in zip(out, out[1:]):
+        assert a.start_frame + a.frames == b.start_frame
+    assert sum(w.frames for w in out) == round(x.shape[1] * rate / src)
+    w = windows[2]
+    s = Stream.of(w, block=5000)
+    streamed = resample_stream(s, rate)
+    got = np.concatenate(list(streamed.blocks), axis=1)
+    assert streamed.head.frames == got.shape[1] == out[2].frames
+    np.testing.assert_array_equal(got, out[2].samples)
