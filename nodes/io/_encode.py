@@ -5,6 +5,8 @@ again.  The ceiling the limiter works at is internal: messages speak of the user
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -24,9 +26,10 @@ LOSSY = ("mp3", "ogg")
 METER_MARGIN_DB = 0.15
 LOSSY_PASSES = 6      # encodes at most, lowering the limiter's target by the decoded overshoot each time
 LOSSY_EXTRA = 1.1     # lower by 10 % more (in dB) than the overshoot measured: codecs overshoot more at lower levels
+LOUDNESS_MISS_LU = 0.5         # how far under its target a file may land (the limiter's reach); further: refused
 LOSSY_LOUDNESS_TOL_LU = 0.05   # a lossy file's decoded loudness further from the target is aimed again
 BAND_CHECK_DB = 1.0   # a written file within this of the ceiling (BS.1770) has its band-limited peak read too
-VERIFY_TOL_LU = 0.1   # a PCM file mastered from the search's estimate that misses its target by more is redone measured
+VERIFY_TOL_LU = 0.05  # a PCM file mastered from the search's estimate that misses its target by more is redone measured
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def _quantise(block: np.ndarray, bits: int, rng: np.random.Generator | None) -> 
     if rng is not None:
         x += rng.random(x.shape)
         x -= rng.random(x.shape)
+        x[block == 0.0] = 0.0      # digital silence stays digital silence (QA: it became +-1 LSB noise)
     q = np.clip(np.rint(x, out=x), -scale, scale - 1, out=x).T
     return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
 
@@ -85,7 +89,7 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         raise AudioError(f"{dest}: could not write {fmt} ({codec['subtype']}, {rate} Hz, {channels} ch): {e}") from e
     with f:
-        rng = np.random.default_rng(0x5EED) if bits == 16 and dither else None   # seeded: reproducible
+        rng = np.random.default_rng(_dither_seed(dest)) if bits == 16 and dither else None
         for block in blocks:
             check()
             if container in VORBIS_FORMATS:       # Ogg keeps Vorbis's speaker order
@@ -97,6 +101,14 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
                                  f"{_write_failure(e, tmp)}") from e
     if container == "WAVEX":
         set_wav_mask(tmp, channels)
+
+
+def _dither_seed(dest: Path) -> int:
+    """The dither's seed: from the file's name, so a render is reproducible and files written side by
+    side (stems) get independent dither (QA: every file had the same sequence; summed 16-bit stems
+    carried it 3 dB louder than independent dither)."""
+    import hashlib
+    return int.from_bytes(hashlib.blake2b(Path(dest).name.encode(), digest_size=8).digest(), "little")
 
 
 def _write_failure(e: Exception, tmp: Path) -> str:
@@ -221,8 +233,11 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         if over_db <= 0.0:        # the encoder moved the loudness (QA: an mp3 for -23 decoded at -23.2): aim by it
             try:
                 result = master(samples, rate, aim + off, limit_at, peak_db=peak_db, check=check)
-            except Unreachable:
-                break             # what is written stands: within the 0.5 LU a target may miss by
+            except Unreachable as e:
+                if off <= LOUDNESS_MISS_LU:
+                    break         # what is written stands: within the 0.5 LU a target may miss by
+                raise Unreachable(loudness_lufs, peak_db, math.floor(measured.integrated_lufs * 10) / 10,
+                                  f" as the {fmt} decodes") from e   # (QA: -10.6 was suggested, it decoded at -11.2)
             aim += off
             continue
         # the decoded file is over the ceiling (a codec's overshoot, or peaks between samples near the top
@@ -236,6 +251,9 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         except Unreachable as e:  # in the user's target, and what the decoded file reaches
             raise Unreachable(e.target - (aim - loudness_lufs), e.peak_db, round(e.reach - (aim - loudness_lufs), 1),
                               e.reason) from None
+    if loudness_lufs is not None and loudness_lufs - measured.integrated_lufs > LOUDNESS_MISS_LU:
+        raise Unreachable(loudness_lufs, peak_db, math.floor(measured.integrated_lufs * 10) / 10,
+                          f" as the {fmt} decodes" if fmt in LOSSY else "")
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), attempt)
 
 
