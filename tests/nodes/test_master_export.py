@@ -366,3 +366,47 @@ def test_the_loudness_range_written_reads_as_ffmpegs_meter_reads_it(tmp_path):
     theirs = float(re.search(r"LRA:\s+([\d.]+) LU", p.stderr[p.stderr.rindex("Summary:"):]).group(1))
     ours = float(read_tags(out)["loudness_range_lu"])
     assert theirs - 1.0 <= ours <= theirs + 0.2, (ours, theirs)
+
+
+def sparse_drums(seconds: float = 10.0, rate: int = 48000, seed: int = 0) -> np.ndarray:
+    """Kick, snare and hats at 87.3 bpm in eighths, nothing between the hits (QA's delivery test)."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    x = np.zeros(n)
+    step = 60 / 87.3 / 2
+    for k in range(int(seconds / step) + 1):
+        at = round(k * step * rate)
+        if at >= n:
+            break
+        tt = np.arange(min(n - at, round(0.3 * rate))) / rate
+        hit = (np.sin(2 * np.pi * (50 + 100 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 8) if k % 4 == 0 else
+               (rng.standard_normal(len(tt)) * 0.7 + 0.3 * np.sin(2 * np.pi * 190 * tt)) * np.exp(-tt * 18)
+               if k % 4 == 2 else rng.standard_normal(len(tt)) * np.exp(-tt * 60) * 0.4)
+        x[at:at + len(tt)] += hit
+    x = x / np.abs(x).max() * 0.98
+    return np.stack([x, np.roll(x, 3)]).astype(np.float32)
+
+
+@needs_ffmpeg
+def test_a_loud_mp3_lands_within_half_a_lu_or_is_refused_with_a_reach_that_does(tmp_path):
+    """QA: drums to mp3 at -9 were refused, "reaches about -10.6"; at -10.6 the mp3 decoded at -11.2 in
+    ffmpeg, and the run called 0.6 LU "within the 0.5 LU allowed".  An mp3 now lands within 0.5 LU of
+    its target as decoded, or is refused with what it reaches (as decoded), and the reach offered lands
+    (here in two steps: -9 is refused for -10.6 from the limiter's reach; -10.6, decoded at -11.2, is
+    refused for -11.2, which lands)."""
+    from nodes.io._master import Unreachable
+    x = sparse_drums()
+    target, asked = -9.0, []
+    for attempt in range(3):
+        asked.append(target)
+        try:
+            out = run(tmp_path / f"a{attempt}", x, 48000, "d.mp3", loudness_lufs=target, peak_db=-1.0)
+            break
+        except (Unreachable, ParameterError) as e:
+            reach = float(re.search(r"reaches about (-[\d.]+) LUFS", str(e)).group(1))
+            assert reach < target
+            target = reach
+    else:
+        pytest.fail(f"no target landed: {asked}")
+    lufs, tp = ffmpeg_ebur128(out)
+    assert target - 0.5 <= lufs <= target + 0.1 and tp <= -1.0 + FFMPEG_TP_TOL_DB, (asked, lufs, tp)
