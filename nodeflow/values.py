@@ -96,6 +96,9 @@ def bind(graph: Graph, inputs: Any = None, what: str = "invoke", aliases: dict[s
         else:
             if isinstance(v, list) and not is_list(t):      # a list into a per-item port: mapped
                 t = list[t]                                   # type: ignore[valid-type]
+            if isinstance(v, list) and item_type(t) is Audio and any(isinstance(x, str) or _is_path(x) for x in v):
+                v = [_read(g, x, f"{where}[{i}]") if isinstance(x, str) or _is_path(x) else x   # (QA: a path in a
+                     for i, x in enumerate(v)]                                                 # list was refused)
             value = as_value(v, t, where)
             digest = _digest(value)
             values[digest] = value
@@ -105,6 +108,13 @@ def bind(graph: Graph, inputs: Any = None, what: str = "invoke", aliases: dict[s
             ref = g.add(sources[name], g._new_id("input"), digest=digest)
         g.connect(ref["out"], PortRef(node_id, port))
     return g
+
+
+def _read(g: Any, path: Any, where: str) -> Any:
+    """A file path in a list of clips, read as ``io.load`` reads it."""
+    if "io.load" not in g.registry:
+        raise ParameterError(f"{where}: got a file path, but no node type 'io.load' is registered to read it")
+    return call_node(g.registry["io.load"], (), {"path": os.fspath(path)})
 
 
 def _is_path(value: Any) -> bool:

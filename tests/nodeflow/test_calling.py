@@ -225,3 +225,11 @@ def test_the_samples_digest_of_an_immutable_clip_is_remembered_while_it_lives():
     del clip
     gc.collect()
     assert key not in chain_module._sample_digests
+
+
+def test_a_list_of_clips_may_hold_file_paths():
+    """QA: invoke([clip, path]) was refused with "takes audio (an Audio, a (numpy array, sample rate)
+    pair or a file path); got str", while invoke(path) and batch([clip, path]) took it."""
+    x = (_noise(1, 0.5, 8000), 8000)
+    got = gain(gain_db=-6.0).invoke([x, str(MELODY), MELODY], executor=Executor(disk_cache=None))
+    assert [a.frames for a in got] == [4000, sf.info(MELODY).frames, sf.info(MELODY).frames]
