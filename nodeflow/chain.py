@@ -57,11 +57,15 @@ class Step:
         self.spec, self.params, self.id, self.port = spec, dict(params), id, port
         if port is not None and port not in spec.inputs:
             raise GraphError(f"{spec.id}: no input '{port}'; inputs are: {', '.join(spec.inputs) or 'none'}")
-        for k, v in self.params.items():  # fail at the line that wrote the mistake
-            p = spec.params.get(k)
+        for k, v in self.params.items():  # fail at the line that wrote the mistake, naming the node type
+            p = spec.params.get(k)        # (QA: "gain_db=100 is out of range" named no node in a | b | c)
             if p is None:
-                raise GraphError(f"{spec.id}: no parameter '{k}'; parameters are: {', '.join(spec.params) or 'none'}")
-            self.params[k] = p.coerce(v)
+                raise ParameterError(f"{spec.id}: no parameter '{k}'; parameters are: "
+                                     f"{', '.join(spec.params) or 'none'}")
+            try:
+                self.params[k] = p.coerce(v)
+            except ParameterError as e:
+                raise ParameterError(f"{spec.id}: {e}") from None
 
     def named(self, id: str) -> "Step":
         """The same step with an explicit node id."""

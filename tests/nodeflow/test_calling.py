@@ -233,3 +233,12 @@ def test_a_list_of_clips_may_hold_file_paths():
     x = (_noise(1, 0.5, 8000), 8000)
     got = gain(gain_db=-6.0).invoke([x, str(MELODY), MELODY], executor=Executor(disk_cache=None))
     assert [a.frames for a in got] == [4000, sf.info(MELODY).frames, sf.info(MELODY).frames]
+
+
+def test_a_step_names_its_node_type_in_a_parameter_error():
+    """QA: in ``a | b | c``, ``gain(gain_db=100)`` said "gain_db=100 is out of range" without the node,
+    and a misspelled parameter was a GraphError on a step but a ParameterError on data."""
+    with pytest.raises(ParameterError, match=r"^dsp\.gain: gain_db=100 is out of range \[-60, 24\] dB"):
+        gain(gain_db=100)
+    with pytest.raises(ParameterError, match=r"^dsp\.gain: no parameter 'gaindb'; parameters are: gain_db"):
+        gain(gaindb=1)
