@@ -87,8 +87,8 @@ def _fmt_value(v: Any) -> str:
         return f"audio {v.duration_s:.3f} s, {v.sample_rate} Hz, {v.channels} ch"
     if isinstance(v, list):
         return f"list of {len(v)}" + (f" ({_fmt_value(v[0])} ...)" if v else "")
-    if isinstance(v, str):
-        return v if len(v) < 100 else v[:97] + "..."
+    if isinstance(v, str):      # a prompt is read whole (QA: a template's preview was cut at 100 characters)
+        return v if len(v) <= 2000 else f"{v[:2000]}... ({len(v)} characters)"
     return repr(v)
 
 

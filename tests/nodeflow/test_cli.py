@@ -97,6 +97,18 @@ def test_run_with_two_failing_nodes_says_each_and_writes_the_rest(tmp_path, caps
     assert sorted(p.name for p in out.iterdir()) == ["good.wav"]
 
 
+def test_run_prints_a_text_output_whole(tmp_path, capsys):
+    """QA: `run --target prompt` cut the prompt at 100 characters ("..., 8..."): the way to read a
+    template's result from the CLI."""
+    g = Graph()
+    g.path = tmp_path / "p.msgpack"
+    long = "lo-fi hip hop track with dusty rhodes piano, soft drums and upright bass, warm, nostalgic mood, {bpm} bpm"
+    g.add("text.prompt_template", id="prompt", template=long + ", in {key}", bpm=84, key="D minor")
+    save(g, g.path)
+    assert main(["run", str(g.path), "-q", "-o", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.strip() == "prompt.out: " + long.replace("{bpm}", "84") + ", in D minor"
+
+
 def test_run_without_o_writes_to_the_current_folder(graph_file, tmp_path, capsys, monkeypatch):
     work = tmp_path / "cwd"
     work.mkdir()
