@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
     p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE",
                    help="auto, cpu, cuda, cuda:N or mps")
-    _add_allow_outside(p)
+    _add_allow_outside(p, with_set=False)
     p.set_defaults(fn=cli_run.cmd_rerun)
 
     p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")
@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="candidates rendered at a time (default: CPUs)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache")
     p.add_argument("-q", "--quiet", action="store_true")
-    _add_allow_outside(p)
+    _add_allow_outside(p, with_set=False)
     p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("validate", help="list every problem in a graph (what `run` with these options refuses)")
@@ -432,10 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _add_allow_outside(p: argparse.ArgumentParser) -> None:
+def _add_allow_outside(p: argparse.ArgumentParser, with_set: bool = True) -> None:
     p.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
-                   help="let the graph write under PATH, outside the output folder, and replace files there "
-                   "(paths given with --set are always allowed)")
+                   help="let the graph write under PATH, outside the output folder, and replace files there" +
+                   (" (paths given with --set are always allowed)" if with_set else ""))
 
 
 def _debug_everywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -496,8 +496,10 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         raise NodeflowError(f"{args.manifest}: cannot read it ({e.strerror or e}); give the manifest.json a sweep "
                             "wrote") from None
     except (ValueError, KeyError, TypeError) as e:   # bad JSON, not UTF-8 text (a graph, audio), wrong shape
-        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({type(e).__name__}: {str(e)[:120]}); give "
-                            "the manifest.json a sweep wrote") from None
+        why = (f"it has no {e.args[0]!r} entry" if isinstance(e, KeyError) else "it is not JSON text"
+               if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)) else "its rows are not a sweep's")
+        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({why}); give the manifest.json a sweep "
+                            "wrote") from None          # (QA: "KeyError: 'variants'" was said)
     except StopIteration:
         rows = [r.get("index") for r in doc["variants"] if isinstance(r, dict)]
         have = f"rows 0 to {len(rows) - 1}" if rows == list(range(len(rows))) and rows else \

@@ -100,9 +100,18 @@ def _run(args: argparse.Namespace) -> int:
     keys = [key for _, key, _, _ in _HP] + ["gradient_checkpointing"]
     kwargs = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     bar = _Bar(args.quiet)
+    from .errors import FinetuneError
     try:
         result = finetune(args.data_dir, base=args.base, out=args.out, resume=args.resume, force=args.force,
                           device=args.device, cache_dir=args.cache_dir, progress=bar, **kwargs)
+    except FinetuneError as e:      # a setting refused: said by its option, exit 2 as other refused options
+        said = str(e)               # (QA: "--lr -1" was told "learning_rate=-1.0 must be in (0, 1]", exit 1)
+        flag = next((f for f, key, _, _ in _HP if said.startswith(f"{key}=") and key in kwargs), None)
+        if flag is None:
+            raise
+        key = next(k for f, k, _, _ in _HP if f == flag)
+        print(f"error: {flag} {kwargs[key]}{said[len(key) + 1 + len(repr(kwargs[key])):]}", file=sys.stderr)
+        return 2
     finally:
         bar.close()
     for f, reason in result.report.skipped:

@@ -430,6 +430,16 @@ def test_cli_prints_one_error_line(tmp_path):
                                              "(wav, flac, mp3, ogg, m4a...) in it"]
 
 
+@pytest.mark.parametrize("flag,value,said", [("--lr", "-1", "error: --lr -1.0 must be in (0, 1]; try 1e-4"),
+                                             ("--steps", "0", "error: --steps 0 must be a whole number >= 1")])
+def test_cli_names_a_refused_setting_by_its_option_and_exits_2(data, tmp_path, capsys, flag, value, said):
+    """QA: `--lr -1` was told "learning_rate=-1.0 must be in (0, 1]" (the Python keyword) and exited 1,
+    where options the command line refuses exit 2."""
+    from nodeflow.cli import main
+    assert main(["finetune", str(data), "--out", str(tmp_path / "o"), flag, value]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [said]
+
+
 def test_cli_trains_and_reports(base, data, tmp_path, capsys):
     from nodeflow.cli import main
     code = main(["finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
