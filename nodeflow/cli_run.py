@@ -262,9 +262,11 @@ def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:
     target, port = pick_target(graph, args.target[0] if args.target else None)
     progress = Progress(quiet=args.quiet)
     note = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    frames = pipe_audio(_executor(args), graph, target, port, on_event=progress, device=args.device,
-                        allow_outside=args.allow_outside, note=note)
-    if not args.quiet:
+    frames, closed = pipe_audio(_executor(args), graph, target, port, on_event=progress, device=args.device,
+                                allow_outside=args.allow_outside, note=note)
+    if closed:                      # not an error (| head wants the start), but not the whole either
+        print(f"stopped: the reader closed the pipe after {frames} frame(s) of {target}.{port}", file=sys.stderr)
+    elif not args.quiet:
         print(f"streamed {frames} frame(s) of {target}.{port}", file=sys.stderr)
     return 0
 

@@ -2,6 +2,8 @@
 node hands on with ctx.chunk), the pieces making exactly the whole output."""
 from __future__ import annotations
 
+import re
+
 import threading
 
 import numpy as np
@@ -187,3 +189,5 @@ def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path):
     assert p.returncode == 0, p.stderr.decode()
     assert (tmp_path / "head.raw").stat().st_size == 1000
     assert b"Traceback" not in p.stderr and b"BrokenPipe" not in p.stderr
+    # said, with -q too: not all of it was read (QA: "streamed 256000 frame(s)" as if it had been)
+    assert re.fullmatch(r"stopped: the reader closed the pipe after \d+ frame\(s\) of \w+\.out", p.stderr.decode().strip())
