@@ -160,6 +160,41 @@ def _over_db(measured: Measurement, path: Path, peak_db: float, check: Callable[
     return over
 
 
+def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
+                    loudness_lufs: float | None, bits: int | None = None, dither: bool = False,
+                    check: Callable[[], None] = lambda: None, phase: Callable[[str], None] = lambda what: None,
+                    dest: Path | None = None) -> MasterReport:
+    """``samples`` written as they are (``peak_db=None``: no limiter), moved by one gain to
+    ``loudness_lufs`` if given, so stems exported side by side still sum to their mix (QA: the limiter
+    changed a drum stem by up to 0.21 and the stems no longer summed to the mix).  A float32 file keeps
+    peaks over full scale; integers and lossy formats cannot, and such audio is refused, not clipped."""
+    from ._limiter import too_short_to_measure
+    from ._loudness import integrated_lufs
+    gain_db = 0.0
+    if loudness_lufs is not None:
+        phase("mastering")
+        if (why := too_short_to_measure(samples.shape[1], rate)) is not None:
+            raise AudioError(why)
+        measured_in = integrated_lufs(samples, rate)
+        if not np.isfinite(measured_in):
+            raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
+                             "so there is no loudness to normalise; clear loudness_lufs")
+        gain_db = loudness_lufs - measured_in
+    gain = db_to_gain(gain_db)
+    peak = max((float(np.max(np.abs(samples[:, a:a + MASTER_BLOCK]))) for a in range(0, samples.shape[1], MASTER_BLOCK)),
+               default=0.0) * gain
+    if peak > 1.0 and (bits or fmt in LOSSY):
+        raised = f" once raised by {gain_db:.1f} dB to loudness_lufs={loudness_lufs:g}" if gain_db > 0 else ""
+        raise AudioError(f"peak_db is empty (no limiter) and the audio peaks at {to_db(peak):+.2f} dBFS{raised}, over "
+                         f"what {fmt} {'stores' if fmt in LOSSY else f'{bits}-bit stores'}; export 32-bit float wav "
+                         "(bit_depth=float32), or set peak_db (e.g. -1) to limit it")
+    phase("encoding")
+    blocks = (samples[:, a:a + MASTER_BLOCK].astype(np.float64) * gain for a in range(0, samples.shape[1], MASTER_BLOCK))
+    _encode_blocks(tmp, blocks, rate, samples.shape[0], fmt, codec, bits, dither, check, dest or tmp)
+    phase("measuring")
+    return MasterReport(measure_file(tmp, check), gain_db, float("inf"), 1)
+
+
 def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
                    loudness_lufs: float | None, peak_db: float, **kw: Any) -> MasterReport:
     """:func:`_write_mastered`; a target out of reach is refused with the reach a file written there

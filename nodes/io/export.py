@@ -15,7 +15,7 @@ from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import resolve
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
-from ._encode import write_mastered, write_streamed
+from ._encode import write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
@@ -198,6 +198,8 @@ def _stream(inputs: dict, params: dict, ctx: Context) -> str:
     and then exported whole too (:class:`NotStreamable`, the partial file removed)."""
     if params["loudness_lufs"] is not None:
         raise NotStreamable("a loudness target is measured on the whole audio first")
+    if params["peak_db"] is None:
+        raise NotStreamable("written as it is, in one pass (no limiter to check the true peak)")
     return _export(inputs["audio"], params, ctx)
 
 
@@ -210,7 +212,7 @@ def export(audio: Audio, *,
            sample_rate: SampleRate = SampleRate.KEEP,
            channels: Channels = Channels.KEEP,
            loudness_lufs: Annotated[float, Range(-70.0, 0.0, unit="LUFS")] | None = None,
-           peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBTP")] = -1.0,
+           peak_db: Annotated[float, Range(-60.0, 0.0, unit="dBTP")] | None = -1.0,
            dither: bool = True,
            title: Annotated[str, Text(max_len=1000), LABELS] = "",
            artist: Annotated[str, Text(max_len=1000), LABELS] = "",
@@ -275,8 +277,10 @@ def export(audio: Audio, *,
     loudness_lufs : float or None, LUFS
         Integrated loudness target, -70 to 0 LUFS (e.g. -14 for streaming); empty: the level is left
         as it is.
-    peak_db : float, dBTP
-        True-peak ceiling, -60 to 0 dBTP, held by the limiter (-1 dBTP suits most delivery specs).
+    peak_db : float or None, dBTP
+        True-peak ceiling, -60 to 0 dBTP, held by the limiter (-1 dBTP suits most delivery specs);
+        empty: no limiter, the audio is written as it is (stems that sum to their mix; a 32-bit
+        float wav keeps peaks over full scale, other formats refuse them).
     dither : bool
         Add TPDF dither when writing 16-bit PCM (recommended; other formats ignore it).
     title : str
@@ -340,6 +344,10 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
             report = write_streamed(tmp, stream.blocks, audio.sample_rate, audio.channels, fmt, codec,
                                     peak_db=p["peak_db"], bits=bits, dither=p["dither"], check=ctx.check_cancelled,
                                     phase=phase, dest=dest)
+        elif p["peak_db"] is None:
+            report = write_unlimited(tmp, audio.samples, audio.sample_rate, fmt, codec,
+                                     loudness_lufs=p["loudness_lufs"], bits=bits, dither=p["dither"],
+                                     check=ctx.check_cancelled, phase=phase, dest=dest)
         else:
             report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
                                     loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
@@ -379,10 +387,11 @@ class _Phases:
     and a few words ("encoding FLAC"), never going back (a file measured over its target is
     mastered again).  A long export showed 'running' and an empty bar for its whole 20 s (QA)."""
 
-    def __init__(self, ctx: Context, fmt: str, loudness_lufs: float | None, peak_db: float):
+    def __init__(self, ctx: Context, fmt: str, loudness_lufs: float | None, peak_db: float | None):
         self.ctx, self.step = ctx, 0
         target = f"{loudness_lufs:g} LUFS, " if loudness_lufs is not None else ""
-        self.words = {"mastering": f"mastering to {target}{peak_db:g} dBTP", "encoding": f"encoding {fmt.upper()}",
+        ceiling = f"{peak_db:g} dBTP" if peak_db is not None else "no limiter"
+        self.words = {"mastering": f"mastering to {target}{ceiling}", "encoding": f"encoding {fmt.upper()}",
                       "measuring": "measuring the file", "tagging": "writing tags"}
 
     def __call__(self, what: str, message: str = "") -> None:

@@ -45,7 +45,7 @@ def tiny_musicgen(folder: Path) -> Path:
 @pytest.fixture
 def ft_editor(editor):
     editor.env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
-                      AUDIOCHAIN_CACHE=str(editor.tmp / "cache"))
+                      AUDIOCHAIN_CACHE_DIR=str(editor.tmp / "cache" / "values"))
     return editor
 
 

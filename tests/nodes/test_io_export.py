@@ -598,3 +598,30 @@ def test_16_bit_dither_keeps_digital_silence_and_differs_between_files(tmp_path)
     errors = [got[n][RATE:2 * RATE] - x[RATE:2 * RATE] * 32768 for n in got]
     assert 0.15 < float(np.var(errors[0])) < 0.35                     # TPDF: 1/12 + 2/12 of an LSB squared
     assert abs(float(np.corrcoef(errors[0], errors[1])[0, 1])) < 0.1  # independent between files
+
+
+def test_without_a_limiter_stems_sum_to_their_mix_and_overs_are_kept_or_refused(tmp_path):
+    """QA: peak_db could not be turned off, so float32 stems were limited (a drum stem changed by up to
+    0.21) and the stem files no longer summed to the mix file.  ``peak_db=None`` writes the audio as it
+    is (one gain to a loudness target, if any): float32 keeps overs, integer PCM refuses them."""
+    rng = np.random.default_rng(5)
+    t = np.arange(2 * RATE) / RATE
+    drums = (np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.5) * 12) * 0.99).astype(np.float32)     # near full scale
+    bass = (0.6 * np.sin(2 * np.pi * 55 * t)).astype(np.float32)
+    keys = (0.3 * rng.standard_normal(len(t)) * np.exp(-(t % 0.25) * 20)).astype(np.float32)
+    mix = drums + bass + keys                                                                   # peaks over 1.0
+    ctx = Context("export", output_dir=tmp_path)
+    for name, x in (("drums", drums), ("bass", bass), ("keys", keys), ("mix", mix)):
+        export.fn(Audio(x, RATE), path=f"{name}.wav", bit_depth="float32", peak_db=None, embed_graph=False, ctx=ctx)
+    read = {n: sf.read(tmp_path / f"{n}.wav", dtype="float32")[0] for n in ("drums", "bass", "keys", "mix")}
+    assert np.array_equal(read["drums"], drums) and np.abs(read["mix"]).max() > 1.0
+    assert np.abs(read["drums"] + read["bass"] + read["keys"] - read["mix"]).max() < 1e-6
+    with pytest.raises(AudioError, match=r"peak_db is empty \(no limiter\) and the audio peaks at \+[\d.]+ dBFS, over "
+                                         r"what wav 24-bit stores; export 32-bit float wav"):
+        export.fn(Audio(mix, RATE), path="mix24.wav", bit_depth="pcm24", peak_db=None, ctx=ctx)
+    assert not (tmp_path / "mix24.wav").exists()
+    out = export.fn(Audio(bass, RATE), path="bass_-20.flac", loudness_lufs=-20.0, peak_db=None, ctx=ctx)
+    from nodes.io._loudness import measure_file
+    y = sf.read(out, dtype="float64")[0]
+    assert measure_file(out).integrated_lufs == pytest.approx(-20.0, abs=0.05)
+    assert np.corrcoef(y, bass)[0, 1] > 0.99999                       # one gain, nothing else

@@ -29,9 +29,11 @@ FORMAT = "audiochain.finetune.tokens/1"
 
 
 def default_cache_dir() -> Path:
-    """``$AUDIOCHAIN_CACHE/finetune-tokens``, else ``$XDG_CACHE_HOME/audiochain/...``, else ``~/.cache/...``."""
-    if os.environ.get("AUDIOCHAIN_CACHE"):
-        return Path(os.environ["AUDIOCHAIN_CACHE"]).expanduser() / "finetune-tokens"
+    """``finetune-tokens`` beside the value cache: next to ``$AUDIOCHAIN_CACHE_DIR`` when it is set,
+    else ``$XDG_CACHE_HOME/audiochain/finetune-tokens``, else ``~/.cache/audiochain/...``.
+    (``$AUDIOCHAIN_CACHE`` is the engine's on/off switch; this used to read it as a folder.)"""
+    if os.environ.get("AUDIOCHAIN_CACHE_DIR"):
+        return Path(os.environ["AUDIOCHAIN_CACHE_DIR"]).expanduser().parent / "finetune-tokens"
     base = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
     return base / "audiochain" / "finetune-tokens"
 
