@@ -58,14 +58,7 @@ class Step:
         if port is not None and port not in spec.inputs:
             raise GraphError(f"{spec.id}: no input '{port}'; inputs are: {', '.join(spec.inputs) or 'none'}")
         for k, v in self.params.items():  # fail at the line that wrote the mistake, naming the node type
-            p = spec.params.get(k)        # (QA: "gain_db=100 is out of range" named no node in a | b | c)
-            if p is None:
-                raise ParameterError(f"{spec.id}: no parameter '{k}'; parameters are: "
-                                     f"{', '.join(spec.params) or 'none'}")
-            try:
-                self.params[k] = p.coerce(v)
-            except ParameterError as e:
-                raise ParameterError(f"{spec.id}: {e}") from None
+            self.params[k] = spec.coerce(k, v, spec.id)   # (QA: "gain_db=100 is out of range" named no node)
 
     def named(self, id: str) -> "Step":
         """The same step with an explicit node id."""

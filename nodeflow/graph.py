@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from . import graphpaths, validation
-from .errors import GraphError, NodeflowError, ParameterError
+from .errors import GraphError, NodeflowError
 from .node import NodeSpec
 from .registry import Registry, default_registry
 from .types import link_mode
@@ -179,14 +179,8 @@ class Graph:
         if spec is None:
             inst.params[param] = value
         else:
-            p = spec.params.get(param)
-            if p is None:
-                raise ParameterError(f"{node_id} ({spec.id}): no parameter '{param}'; "
-                                     f"parameters are: {', '.join(spec.params) or 'none'}")
-            try:
-                inst.params[param] = p.coerce(value)
-            except ParameterError as e:
-                raise ParameterError(f"{node_id} ({spec.id}): {e}") from None
+            inst.params[param] = spec.coerce(param, value, f"{node_id} ({spec.id})")
+            p = spec.params[param]
             if own and p.kind == "path" and p.path and p.path.mode == "write":
                 self.own_paths[(node_id, param)] = inst.params[param]
             else:

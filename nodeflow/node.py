@@ -25,7 +25,7 @@ from typing import Annotated, Any, Callable  # noqa: F401  (Annotated re-exporte
 
 from .audio import Audio  # noqa: F401
 from .docstrings import parameter_docs
-from .errors import Cancelled, DefinitionError
+from .errors import Cancelled, DefinitionError, ParameterError
 from .types import ParamSpec, PortSpec
 
 __all__ = ["node", "NodeSpec", "Context"]
@@ -225,6 +225,17 @@ class NodeSpec:
         if self.wants_ctx:
             kwargs["ctx"] = ctx or Context(self.id)
         return self.outputs_of(self.fn(**kwargs))
+
+    def coerce(self, name: str, value: Any, who: str) -> Any:
+        """``value`` for the parameter ``name``, checked and converted; a mistake is one
+        :class:`ParameterError` beginning with ``who`` (the node type, or a node and its type)."""
+        p = self.params.get(name)
+        if p is None:
+            raise ParameterError(f"{who}: no parameter '{name}'; parameters are: {', '.join(self.params) or 'none'}")
+        try:
+            return p.coerce(value)
+        except ParameterError as e:
+            raise ParameterError(f"{who}: {e}") from None
 
     def outputs_of(self, result: Any) -> dict[str, Any]:
         """``{output_name: value}`` of what the function returned, each audio output checked."""

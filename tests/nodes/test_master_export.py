@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -288,11 +289,22 @@ def test_an_mp3_lands_on_its_loudness_target_as_ffmpeg_decodes_it(tmp_path):
     assert float(read_tags(out)["loudness_integrated_lufs"]) == pytest.approx(-23.0, abs=0.05)
 
 
+def load_export_graph(folder: Path, source: Path, **export_params) -> Any:
+    """load -> export (m.wav), saved as ``folder/g.msgpack``."""
+    from nodeflow import Graph, save
+    g = Graph()
+    g.add("io.load", id="load", path=str(source))
+    g.add("io.export", id="export", path="m.wav", **export_params)
+    g.connect("load", "export")
+    save(g, folder / "g.msgpack")
+    return g
+
+
 @needs_ffmpeg
 def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, capsys):
     """QA: a take of hiss with one quiet note was normalised to -23 LUFS without a word, its noise floor
     raised by as much.  The export warns (with ``-q`` too); a take at a usual level says nothing."""
-    from nodeflow import Graph, save
+    from nodeflow import save
     from nodeflow.cli import main
     rng = np.random.default_rng(0)
     hiss = rng.standard_normal(RATE * 10) * 1e-5                      # -100 dBFS
@@ -300,11 +312,7 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
     hiss[5 * RATE:5 * RATE + len(t)] += 0.001 * np.sin(2 * np.pi * 440 * t)    # one note at -60 dBFS
     sf.write(tmp_path / "quiet.wav", hiss.astype(np.float32), RATE, subtype="PCM_24")
     sf.write(tmp_path / "loop.wav", dense_mix().T, RATE, subtype="PCM_24")
-    g = Graph()
-    g.add("io.load", id="load", path=str(tmp_path / "quiet.wav"))
-    g.add("io.export", id="export", path="m.wav", loudness_lufs=-23.0)
-    g.connect("load", "export")
-    save(g, tmp_path / "g.msgpack")
+    g = load_export_graph(tmp_path, tmp_path / "quiet.wav", loudness_lufs=-23.0)
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
     said = re.search(r"  warning export: raised by (\d+) dB to reach loudness_lufs=-23: the audio is nearly silent, so "
                      r"its noise floor rose as much; check the input, or clear loudness_lufs", capsys.readouterr().err)
@@ -329,18 +337,13 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
 def test_a_target_reached_by_heavy_limiting_says_so_not_nearly_silent(tmp_path, capsys):
     """QA: a dynamic piece at -12.6 LUFS exported at -6 was accepted with "the audio is nearly silent"; the
     limiter had taken ~40 dB off its peaks (LRA 23.9 -> 1.7).  Here a soft pad under full-scale hits."""
-    from nodeflow import Graph, save
     from nodeflow.cli import main
     t = np.arange(RATE * 10) / RATE
     x = 0.01 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
     for k in range(0, RATE * 10, RATE // 2):
         x[k:k + 64] += 0.99 * np.hanning(64)
     sf.write(tmp_path / "hits.wav", x.astype(np.float32), RATE, subtype="FLOAT")
-    g = Graph()
-    g.add("io.load", id="load", path=str(tmp_path / "hits.wav"))
-    g.add("io.export", id="export", path="m.wav", loudness_lufs=-10.0)
-    g.connect("load", "export")
-    save(g, tmp_path / "g.msgpack")
+    load_export_graph(tmp_path, tmp_path / "hits.wav", loudness_lufs=-10.0)
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
     err = capsys.readouterr().err
     said = re.search(r"  warning export: loudness_lufs=-10 needs (\d+) dB of gain on audio at (-[\d.]+) LUFS: the "
