@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import sys
@@ -18,21 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
-                  _print_external_reads, _refuse_overwriting_inputs, apply_sets)
+                  _print_external_reads, apply_sets)
+from .cli_daw import check_daw, daw_collector, daw_part, write_daw
 from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
 from .term import printable
 
 if TYPE_CHECKING:
     from .callbacks import TraceHandler
-    from .dawproject import Track
+    from .cli_daw import DawPart
     from .dawruns import RunValues
     from .executor import Event, RunHandle
     from .graph import Graph
     from .sweep import Variant, VariantResult
-
-    # one run's part of a --daw project: its tracks, tempo (bpm) and meter, its exports off those bars
-    DawPart = tuple[list[Track], float, tuple[int, int], list[str]]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -47,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_external_reads(graph, sys.stderr)
     out_dir = _output_dir(args)
-    _check_daw(args, graph)
+    check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):
         if getattr(args, "trace", None):    # (QA: ignored without a word)
             raise ParameterError(f"--trace {args.trace} records one run, and a sweep runs many; drop --trace, or "
@@ -133,7 +130,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         print(f"wrote {printable(w)}", flush=True)
         if not args.quiet:
             _print_levels(w, graph.nodes[nid].params)
-    _write_daw(args, graph, [_daw_part(graph, result.outputs)])
+    write_daw(args, graph, [daw_part(graph, result.outputs)])
     for f in failures:
         print(f"error: {printable(f)}", file=sys.stderr)
     if failures:
@@ -324,13 +321,13 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
-    daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; _check_daw refuses Ray)
+    daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray
         results = run_sweep_ray(graph, variants, out_dir, address=args.address, device=args.device,
                                 on_variant=on_variant)
     else:
-        results = _local_sweep(args, graph, variants, out_dir, _daw_collector(args, graph, on_variant, daw_parts))
+        results = _local_sweep(args, graph, variants, out_dir, daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
                          results, executor=args.executor)
@@ -355,7 +352,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")
     # variants finish in any order (they run side by side): tracks follow the variants' order
-    _write_daw(args, graph, [part for _, part in sorted(daw_parts, key=lambda p: p[0])])
+    write_daw(args, graph, [part for _, part in sorted(daw_parts, key=lambda p: p[0])])
     if failed:
         for r in failed:
             print(f"  {r.variant.name}: {r.status}: {printable(r.error)}", file=sys.stderr)
@@ -401,87 +398,6 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
         raise box["error"]
     return box.get("results") or [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),
                                                                          error="sweep interrupted") for v in variants]
-
-
-def _check_daw(args: argparse.Namespace, graph: Graph) -> None:
-    """``--daw PATH``, checked before anything renders: a ``.dawproject`` name in a folder that can be
-    written (missing folders are created, as for ``-o``), not an input, and an export to place."""
-    if not getattr(args, "daw", None):
-        return
-    from .dawproject import SUFFIX
-    from .dawruns import EXPORT_NODE
-    path = Path(args.daw)
-    if path.suffix.lower() != SUFFIX:
-        raise ParameterError(f"--daw {args.daw}: a DAWproject file's name ends in {SUFFIX} (DAWs open it by its "
-                             f"extension); e.g. --daw {path.with_suffix(SUFFIX)}")
-    if path.is_dir():
-        raise ParameterError(f"--daw {args.daw}: is a folder; give a file name, e.g. --daw {path / ('song' + SUFFIX)}")
-    if args.executor == "ray":
-        raise ParameterError("--daw places each clip where its audio sat, which Ray variants do not send back; "
-                             "run the sweep with --executor local, or drop --daw")
-    if not any(inst.type == EXPORT_NODE for inst in graph.nodes.values()):
-        raise ParameterError(f"--daw {args.daw}: the graph has no {EXPORT_NODE} node, so there are no files to "
-                             f"place; add an export node (its files become the project's clips)")
-    _refuse_overwriting_inputs(path, [Path(args.graph), *graph.input_files().values()], "--daw")
-    folder = path.absolute().parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ParameterError(f"--daw {args.daw}: {folder} is a file, not a folder; choose a path in a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ParameterError(f"--daw {args.daw}: cannot write in {folder} (permission denied); choose a folder "
-                             "you can write to")
-
-
-def _daw_part(graph: Graph, outputs: RunValues, name: str = "") -> DawPart:
-    """One run's tracks with its tempo and meter; a sweep variant's tracks are named by the variant."""
-    from .dawruns import clips_from_run, off_grid, tempo_and_meter
-    tracks = clips_from_run(graph, outputs, track_prefix=f"{name} " if name else "")
-    if name and len(tracks) == 1:
-        tracks[0] = dataclasses.replace(tracks[0], name=name)
-    bpm, meter = tempo_and_meter(graph, outputs)
-    return tracks, bpm, meter, [f"{name} {n}".strip() for n in off_grid(graph, outputs, bpm, meter)]
-
-
-def _daw_collector(args: argparse.Namespace, graph: Graph, on_variant: Callable[[VariantResult], None],
-                   parts: list[tuple[int, DawPart]]) -> Callable[[VariantResult], None]:
-    """``on_variant`` that, with ``--daw``, first takes each finished variant's clips (then drops its values)."""
-    if not args.daw:
-        return on_variant
-    from .sweep import apply_overrides
-
-    def collect(r: VariantResult) -> None:
-        if r.status == "ok" and r.values is not None:
-            parts.append((r.variant.index, _daw_part(apply_overrides(graph, r.variant.overrides), r.values,
-                                                     r.variant.name)))
-        r.values = None   # kept only for this; a long sweep must not hold every variant's audio
-        on_variant(r)
-    return collect
-
-
-def _write_daw(args: argparse.Namespace, graph: Graph, parts: list[DawPart]) -> None:
-    """Write the ``--daw`` project: every part's tracks, at the first part's tempo and meter."""
-    if not getattr(args, "daw", None):
-        return
-    from .dawproject import write_dawproject
-    if not parts:   # a sweep whose variants all failed (they are listed next)
-        print("no DAW project written: no variant succeeded", file=sys.stderr)
-        return
-    tracks = [t for part in parts for t in part[0]]
-    if not any(t.clips for t in tracks):
-        raise NodeflowError(f"--daw {args.daw}: no export wrote a file, so there is nothing to place; no DAW "
-                            "project written")
-    bpm, meter = parts[0][1], parts[0][2]
-    title = str(graph.metadata.get("title") or Path(args.graph).stem)
-    path = write_dawproject(Path(args.daw), tracks, bpm=bpm, meter=meter, title=title)
-    print(f"wrote {path} (DAW project: {len(tracks)} track(s), {sum(len(t.clips) for t in tracks)} clip(s), "
-          f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
-    other = [n for part in parts for n in part[3]] + [f"{t.name} ({part[2][0]}/{part[2][1]} at {part[1]:g} bpm)"
-                                                       for part in parts[1:] if part[1:3] != (bpm, meter)
-                                                       for t in part[0] if t.clips]
-    if other:
-        print(f"note: in another tempo or meter, placed in time but off the project's bars: {', '.join(other)}",
-              file=sys.stderr)
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
