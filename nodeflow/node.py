@@ -226,6 +226,11 @@ class NodeSpec:
             kwargs["ctx"] = ctx or Context(self.id)
         return self.outputs_of(self.fn(**kwargs))
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
+        """Pickled by name (its module, the name it is declared under, its type id), as functions are:
+        steps, chains and graphs go to other processes (multiprocessing, joblib) (QA: PicklingError)."""
+        return (_declared, (self.__module__, self.__qualname__, self.id))
+
     def coerce(self, name: str, value: Any, who: str) -> Any:
         """``value`` for the parameter ``name``, checked and converted; a mistake is one
         :class:`ParameterError` beginning with ``who`` (the node type, or a node and its type)."""
@@ -314,6 +319,27 @@ def _with_docs(where: str, doc: str, inputs: dict[str, PortSpec], params: dict[s
             params[n] = dataclasses.replace(params[n], doc=params[n].doc or text)
         elif n in inputs:
             inputs[n] = dataclasses.replace(inputs[n], doc=inputs[n].doc or text)
+
+
+def _declared(module: str, qualname: str, type_id: str) -> "NodeSpec":
+    """The node type a pickle names: imported from its module, else (declared inside a function, or
+    by a pack) looked up in the process-wide registry."""
+    import importlib
+    found: Any = None
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        found = None
+    if isinstance(found, NodeSpec) and found.id == type_id:
+        return found
+    from .registry import default_registry
+    spec = default_registry().get(type_id)
+    if spec is None:
+        raise DefinitionError(f"node type '{type_id}' ({module}.{qualname}) cannot be found in this process; declare "
+                              "it at the top level of an importable module to send it to other processes")
+    return spec
 
 
 def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], bool]:

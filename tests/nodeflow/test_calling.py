@@ -242,3 +242,24 @@ def test_a_step_names_its_node_type_in_a_parameter_error():
         gain(gain_db=100)
     with pytest.raises(ParameterError, match=r"^dsp\.gain: no parameter 'gaindb'; parameters are: gain_db"):
         gain(gaindb=1)
+
+
+def test_steps_chains_and_graphs_go_to_other_processes():
+    """QA: a Step, a Chain and a Graph could not be pickled (PicklingError: the function behind a node
+    is not the module's attribute), which stops multiprocessing and joblib.  Node types pickle by name."""
+    import multiprocessing
+    import pickle
+    chain = gain(gain_db=-6.0) | fade(fade_in_s=0.1)
+    x = (_noise(1, 0.5, 8000), 8000)
+    ex = Executor(disk_cache=None)
+    here = chain.invoke(x, executor=ex)                 # run first: what a run leaves on the graph pickles too
+    back = pickle.loads(pickle.dumps(chain))
+    assert back.graph.spec("gain") is gain and np.array_equal(back.invoke(x, executor=ex).samples, here.samples)
+    assert pickle.loads(pickle.dumps(gain(gain_db=-3.0))).params == {"gain_db": -3.0}
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        there = pool.apply(_invoke_elsewhere, (chain, x))
+    assert np.array_equal(there, here.samples)
+
+
+def _invoke_elsewhere(chain, x):
+    return chain.invoke(x, config={"cache": False}).samples
