@@ -302,8 +302,8 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
                              "worker uses its own device: pass one device (or auto)")
-    graph.check(output_dir=out_dir / variants[0].name if variants else out_dir, allow_outside=args.allow_outside,
-                device=args.device)
+    from .sweep import check_first
+    check_first(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     from .errors import GraphError
     from .sweepcheck import sweep_problems
     if problems := sweep_problems(graph, axes, mode, output_dir=out_dir, allow_outside=args.allow_outside,

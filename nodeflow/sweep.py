@@ -515,6 +515,16 @@ def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[s
     return values or None
 
 
+def check_first(graph: Graph, variants: Sequence[Variant], out: Path, *, allow_outside: Sequence[Any] = (),
+                device: str = "auto") -> None:
+    """Refuse, before anything runs, what the graph's first variant would refuse: checked as that
+    variant, so a value the sweep sets is not refused for the saved one it replaces (QA: ``--sweep
+    tokenize_window.last=drop`` was refused for the saved ``last=keep``).  Other variants' own values
+    fail those variants alone."""
+    first = apply_overrides(graph, variants[0].overrides) if variants else graph
+    first.check(output_dir=out / variants[0].name if variants else out, allow_outside=allow_outside, device=device)
+
+
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,
               executor: Executor | None = None, device: str = "auto", on_event: Callable[[Event], None] | None = None,
               on_variant: Callable[[VariantResult], None] | None = None,
@@ -530,7 +540,7 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
     from .executor import Executor
     ex = executor or Executor()
     out = Path(out_dir)
-    graph.check(output_dir=out / variants[0].name if variants else out, allow_outside=allow_outside, device=device)
+    check_first(graph, variants, out, allow_outside=allow_outside, device=device)
     workers = max(1, min(workers or ex.max_workers, len(variants) or 1))
     report_lock = threading.Lock()
 

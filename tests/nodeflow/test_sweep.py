@@ -153,6 +153,29 @@ def test_a_saved_sweep_export_path_leaving_the_folder_is_refused_before_anything
     assert f"{out / 'v001_path=evil.wav'} (to {out / 'evil.wav'})" in said       # the same folder as run's
 
 
+def test_a_sweep_is_checked_as_its_first_variant_not_as_the_saved_values(tmp_path, capsys):
+    """QA: ``--sweep tokenize_window.last=drop`` was refused for the saved ``last=keep`` (its 0.1 s last
+    window cannot be normalised), though no variant kept it."""
+    sr = 16000
+    t = np.arange(round(2.1 * sr)) / sr
+    sf.write(tmp_path / "in.wav", 0.3 * np.sin(2 * np.pi * 330 * t), sr, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("time.tokenize_window", id="win", unit="seconds", size=1.0)
+    g.add("io.export", id="export", path="w.wav", loudness_lufs=-20.0)
+    g.connect("load", "win")
+    g.connect("win", "export")
+    save(g, tmp_path / "w.msgpack")
+    assert main(["run", str(tmp_path / "w.msgpack"), "-o", str(tmp_path / "keep"), "-q"]) == 1
+    assert "its shortest of 3 item(s) is 0.100 s" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "w.msgpack"), "-o", str(tmp_path / "o"), "-q", "--sweep", "win.last=drop"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o" / "v000_last=drop").iterdir()) == ["w_1.wav", "w_2.wav"]
+    g.sweep = {"mode": "grid", "axes": [{"param": "win.last", "values": ["drop"]}]}
+    save(g, tmp_path / "w.msgpack")
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "w.msgpack"), "-o", str(tmp_path / "o2")]) == 0, capsys.readouterr().out
+
+
 def test_a_failed_variants_row_lists_the_files_its_other_exports_wrote(audio_graph, tmp_path, capsys):
     """A variant whose second export failed (a loudness it cannot reach) had written its first export's
     file, yet its manifest row listed no outputs and no nodes ran: the file was on disk, unlisted."""
