@@ -104,11 +104,12 @@ def code_digest(fn: Any) -> str:
 def _local_code(module: str, source: str) -> str:
     """A digest of a node module's source and of every module of the user's own it imports, at any
     depth (QA: a node whose module reads ``from helper import FACTOR`` kept its cached values after
-    ``helper.py`` changed).  Installed packages and the standard library count by their versions;
-    imports are found in the source (``import x``, ``from .y import z``) and looked up among the
-    modules already imported, so nothing is imported here.  Each file is read again only when its
-    size or time changes."""
-    import sys
+    ``helper.py`` changed).  Installed packages and the standard library count by their versions.
+    Imports are read from the source (``import x``, ``from .y import z``) and found as files beside
+    the importing module or under its top package's folder, never imported and never looked up in
+    what this process happens to have imported, so every process (a Ray worker too) computes the same
+    digest.  Files count by their module names, not their paths.  Each file is read again only when
+    its size or time changes."""
     h = hashlib.blake2b(digest_size=10)
     todo, seen = [(module, source)], set()
     while todo:
@@ -117,13 +118,11 @@ def _local_code(module: str, source: str) -> str:
             continue
         seen.add(path)
         digest, imports = _file_code(path)
-        h.update(path.encode() + b"\0" + digest.encode())
-        package = getattr(sys.modules.get(name), "__package__", None) or name.rpartition(".")[0]
+        h.update(name.encode() + b"\0" + digest.encode())
         for level, target, names in imports:
-            for found in _imported(level, target, names, package):
-                f = getattr(found, "__file__", None)
-                if f and _is_local(f):
-                    todo.append((found.__name__, f))
+            for found_name, found in _import_files(name, path, level, target, names):
+                if _is_local(found):
+                    todo.append((found_name, found))
     return h.hexdigest()
 
 
@@ -132,35 +131,53 @@ def _file_code(path: str) -> tuple[str, tuple[tuple[int, str, tuple[str, ...]], 
     import ast
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
-    with _code_lock:
+    with _code_lock:          # (ast.parse from threads at once: "AST constructor recursion depth mismatch")
         got = _code_files.get(key)
-    if got is None:
-        data = Path(path).read_bytes()
-        imports: list[tuple[int, str, tuple[str, ...]]] = []
-        try:
-            for n in ast.walk(ast.parse(data)):
-                if isinstance(n, ast.Import):
-                    imports += [(0, a.name, ()) for a in n.names]
-                elif isinstance(n, ast.ImportFrom):
-                    imports.append((n.level, n.module or "", tuple(a.name for a in n.names)))
-        except (SyntaxError, ValueError):
-            pass
-        got = (hashlib.blake2b(data, digest_size=10).hexdigest(), tuple(imports))
-        with _code_lock:
-            _code_files[key] = got
+        if got is None:
+            data = Path(path).read_bytes()
+            imports: list[tuple[int, str, tuple[str, ...]]] = []
+            try:
+                for n in ast.walk(ast.parse(data)):
+                    if isinstance(n, ast.Import):
+                        imports += [(0, a.name, ()) for a in n.names]
+                    elif isinstance(n, ast.ImportFrom):
+                        imports.append((n.level, n.module or "", tuple(a.name for a in n.names)))
+            except (SyntaxError, ValueError):
+                pass
+            got = _code_files[key] = (hashlib.blake2b(data, digest_size=10).hexdigest(), tuple(imports))
     return got
 
 
-def _imported(level: int, target: str, names: tuple[str, ...], package: str) -> list[Any]:
-    """The imported modules an import statement names (a ``from m import sub`` submodule too)."""
-    import importlib.util
-    import sys
-    try:
-        base = importlib.util.resolve_name("." * level + target, package) if level else target
-    except (ImportError, ValueError):
-        return []
-    found = [sys.modules.get(base)] + [sys.modules.get(f"{base}.{n}") for n in names]
-    return [m for m in found if m is not None]
+def _import_files(name: str, path: str, level: int, target: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(module name, file)`` of the modules an import statement in module ``name`` (file ``path``)
+    names, found on disk: relative imports from the module's package folder, absolute ones beside the
+    module or under the folder that holds its top package (a ``from m import sub`` submodule too)."""
+    here = Path(path).parent
+    is_package = Path(path).name == "__init__.py"
+    parts = name.split(".")
+    depth = len(parts) if is_package else len(parts) - 1        # folders between the top package's and here
+    root = here.parents[depth - 1] if 0 < depth <= len(here.parents) else here
+    if level:
+        package = parts if is_package else parts[:-1]
+        if level - 1 > len(package):
+            return []
+        base_parts = package[:len(package) - (level - 1)] + ([p for p in target.split(".") if p])
+        folders = [(root, base_parts)]
+    else:
+        folders = [(here, target.split(".")), (root, target.split("."))]
+    out: list[tuple[str, str]] = []
+    for folder, mod in folders:
+        for dotted in [mod] + [mod + [n] for n in names if n != "*"]:
+            if not dotted:
+                continue
+            f = folder.joinpath(*dotted)
+            for candidate in (f.parent / (f.name + ".py"), f / "__init__.py"):
+                if candidate.is_file():
+                    label = ".".join(dotted) if folder == root else ".".join((parts if is_package else parts[:-1])
+                                                                             + dotted)
+                    out.append((label, str(candidate)))
+                    break
+    return out
 
 
 @functools.lru_cache(maxsize=None)

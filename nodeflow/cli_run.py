@@ -262,7 +262,8 @@ def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:
     frames, closed = pipe_audio(_executor(args), graph, target, port, on_event=progress, device=args.device,
                                 allow_outside=args.allow_outside, note=note)
     if closed:                      # not an error (| head wants the start), but not the whole either
-        print(f"stopped: the reader closed the pipe after {frames} frame(s) of {target}.{port}", file=sys.stderr)
+        print(f"stopped: the reader closed the pipe ({frames} frame(s) of {target}.{port} were written into it, "
+              "what it read of them is its own)", file=sys.stderr)
     elif not args.quiet:
         print(f"streamed {frames} frame(s) of {target}.{port}", file=sys.stderr)
     return 0

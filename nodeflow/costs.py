@@ -255,8 +255,8 @@ def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs:
             rate = next(iter(short.values())).rate or 1
             frames = next(iter(short.values())).frames
             out[port] = dataclasses.replace(out[port], problem=(
-                f"its shortest of {calls} item(s) is {frames / rate:.3f} s (a last window cut short: last='pad' or "
-                f"'drop' where the windows are cut keeps it whole or leaves it out): {s.problem}"))
+                f"its shortest of {calls} item(s) is {frames / rate:.3f} s (a last window cut short: last='drop' "
+                f"where the windows are cut leaves it out; padded, it would be as short in sound): {s.problem}"))
     return out
 
 

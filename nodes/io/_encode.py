@@ -20,6 +20,7 @@ from ._loudness import Measurement, band_limited_peak_file, measure_file, quanti
 from ._master import BLOCK as MASTER_BLOCK, Mastered, Unreachable, db_to_gain, master
 
 LOSSY = ("mp3", "ogg")
+SILENT = 2.0 ** -30   # a sample this close to 0 (-180 dBFS) is digital silence to the dither: left at 0
 # True-peak meters disagree by their interpolators (BS.1770-4 leaves the filter open): ffmpeg's
 # ebur128 reads full-band, limited material up to ~0.1 dB above ours.  The limiter aims this far under
 # the user's ceiling so a file held at -1 dBTP also reads <= -1.0 dBTP on such a meter.  Not on every
@@ -60,7 +61,8 @@ def _quantise(block: np.ndarray, bits: int, rng: np.random.Generator | None) -> 
     if rng is not None:
         x += rng.random(x.shape)
         x -= rng.random(x.shape)
-        x[block == 0.0] = 0.0      # digital silence stays digital silence (QA: it became +-1 LSB noise)
+        x[np.abs(block) < SILENT] = 0.0    # digital silence stays silent (QA: it became +-1 LSB noise), also
+        #                                  the resampler's 1e-16 residue in it (QA: 694 samples before an onset)
     q = np.clip(np.rint(x, out=x), -scale, scale - 1, out=x).T
     return np.ascontiguousarray(q, np.int16) if bits == 16 else np.ascontiguousarray(q, np.int32) << 8
 
@@ -106,11 +108,12 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
 
 
 def _dither_seed(dest: Path) -> int:
-    """The dither's seed: from the file's name, so a render is reproducible and files written side by
+    """The dither's seed: from the file's name and folder, so a render is reproducible and files written side by
     side (stems) get independent dither (QA: every file had the same sequence; summed 16-bit stems
     carried it 3 dB louder than independent dither)."""
     import hashlib
-    return int.from_bytes(hashlib.blake2b(Path(dest).name.encode(), digest_size=8).digest(), "little")
+    named = "/".join(Path(dest).parts[-2:])       # a sweep's variants write one name in their own folders
+    return int.from_bytes(hashlib.blake2b(named.encode(), digest_size=8).digest(), "little")
 
 
 def _write_failure(e: Exception, tmp: Path) -> str:
@@ -185,10 +188,13 @@ def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     gain = db_to_gain(gain_db)
     peak = max((float(np.max(np.abs(samples[:, a:a + MASTER_BLOCK]))) for a in range(0, samples.shape[1], MASTER_BLOCK)),
                default=0.0) * gain
-    if peak > 1.0 and (bits or fmt in LOSSY):
+    if fmt in LOSSY:      # a lossy encoder's overshoot decodes over full scale, with no limiter to hold it
+        raise AudioError(f"peak_db is empty (no limiter), and {fmt} cannot be written so: its encoder's overshoot "
+                         "decodes over full scale (QA: 1.0 decoded at 1.012); set peak_db (e.g. -1), or export wav/flac")
+    if peak > 1.0 and bits:
         raised = f" once raised by {gain_db:.1f} dB to loudness_lufs={loudness_lufs:g}" if gain_db > 0 else ""
         raise AudioError(f"peak_db is empty (no limiter) and the audio peaks at {to_db(peak):+.2f} dBFS{raised}, over "
-                         f"what {fmt} {'stores' if fmt in LOSSY else f'{bits}-bit stores'}; export 32-bit float wav "
+                         f"what {fmt} {bits}-bit stores; export 32-bit float wav "
                          "(bit_depth=float32), or set peak_db (e.g. -1) to limit it")
     phase("encoding")
     blocks = (samples[:, a:a + MASTER_BLOCK].astype(np.float64) * gain for a in range(0, samples.shape[1], MASTER_BLOCK))

@@ -280,7 +280,7 @@ def export(audio: Audio, *,
     peak_db : float or None, dBTP
         True-peak ceiling, -60 to 0 dBTP, held by the limiter (-1 dBTP suits most delivery specs);
         empty: no limiter, the audio is written as it is (stems that sum to their mix; a 32-bit
-        float wav keeps peaks over full scale, other formats refuse them).
+        float wav keeps peaks over full scale, integer PCM refuses them, mp3 and ogg need the limiter).
     dither : bool
         Add TPDF dither when writing 16-bit PCM (recommended; other formats ignore it).
     title : str

@@ -355,6 +355,20 @@ def test_a_node_whose_own_helper_module_changed_is_computed_again(tmp_path):
     assert run("0.5") == "0.5 []"
     assert run("0.5") == "0.5 ['s']"
     assert run("0.25") == "0.25 []"           # two imports away: computed again
+    # the same digest whatever this process has imported (a Ray worker recomputed the driver's values)
+    digest = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
+        from nodeflow.cache import code_digest
+        from mine.nodes import helped
+        if sys.argv[1:] == ["forget"]:
+            for name in ("mine.helper", "deeper"):
+                sys.modules.pop(name)
+        print(code_digest(helped.fn))
+        """)
+    got = {subprocess.run([sys.executable, "-c", digest, *arg], capture_output=True, text=True, timeout=120).stdout
+           for arg in ([], ["forget"])}
+    assert len(got) == 1 and got != {""}, got
 
 
 @pytest.mark.parametrize("name,value,expected", [("AUDIOCHAIN_CACHE", "disabled", "expected on or off"),

@@ -151,4 +151,5 @@ def test_the_editor_tooltip_shows_the_description():
     from nodeflow.editor.paramtext import tooltip
     from nodes.io.export import export
     tip = tooltip(export.params["peak_db"])
-    assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and tip.endswith("from -60 to 0 dBTP")
+    assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and "from -60 to 0 dBTP" in tip
+    assert tip.endswith("leave empty for none")          # (an empty peak_db: no limiter)

@@ -598,6 +598,16 @@ def test_16_bit_dither_keeps_digital_silence_and_differs_between_files(tmp_path)
     errors = [got[n][RATE:2 * RATE] - x[RATE:2 * RATE] * 32768 for n in got]
     assert 0.15 < float(np.var(errors[0])) < 0.35                     # TPDF: 1/12 + 2/12 of an LSB squared
     assert abs(float(np.corrcoef(errors[0], errors[1])[0, 1])) < 0.1  # independent between files
+    # a resampler's 1e-16 residue in the silence is silence too; one name in two folders: two dithers
+    y = x.copy()
+    y[:RATE] = 1e-16
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    for folder in ("v1", "v2"):
+        export.fn(Audio(y, RATE), path=f"{folder}/take.wav", bit_depth="pcm16", dither=True, loudness_lufs=None,
+                  peak_db=0.0, ctx=ctx)
+    a, b = (sf.read(tmp_path / f / "take.wav", dtype="int16")[0] for f in ("v1", "v2"))
+    assert not a[:RATE].any() and not np.array_equal(a, b)
 
 
 def test_without_a_limiter_stems_sum_to_their_mix_and_overs_are_kept_or_refused(tmp_path):
@@ -620,6 +630,10 @@ def test_without_a_limiter_stems_sum_to_their_mix_and_overs_are_kept_or_refused(
                                          r"what wav 24-bit stores; export 32-bit float wav"):
         export.fn(Audio(mix, RATE), path="mix24.wav", bit_depth="pcm24", peak_db=None, ctx=ctx)
     assert not (tmp_path / "mix24.wav").exists()
+    for lossy in ("bass.mp3", "bass.ogg"):     # (QA: a source at 1.0 decoded at 1.012 with no limiter)
+        with pytest.raises(AudioError, match=r"peak_db is empty \(no limiter\), and (mp3|ogg) cannot be written so"):
+            export.fn(Audio(bass, RATE), path=lossy, peak_db=None, ctx=ctx)
+        assert not (tmp_path / lossy).exists()
     out = export.fn(Audio(bass, RATE), path="bass_-20.flac", loudness_lufs=-20.0, peak_db=None, ctx=ctx)
     from nodes.io._loudness import measure_file
     y = sf.read(out, dtype="float64")[0]
