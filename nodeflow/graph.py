@@ -435,6 +435,29 @@ class Graph:
         validation.check(self, targets, source, base_dir, **kw)
 
     # ------------------------------------------------------------------ values
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle holds: the content, without what was derived from it, and of the process-wide
+        registry only the node types this graph uses (each pickled by name); unpickled, they join
+        that process's registry.  A private registry is kept whole."""
+        from .registry import default_registry
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("_derived_memo", "_snapshot", "_types_memo", "_pinned")}
+        if self.registry is default_registry():
+            state["registry"] = None
+            state["_used_specs"] = [spec for t in sorted({i.type for i in self.nodes.values()})
+                                    if (spec := self.registry.get(t)) is not None]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from .registry import default_registry
+        used = state.pop("_used_specs", None)
+        self.__dict__.update(state)
+        if self.registry is None:
+            self.registry = default_registry()
+            for spec in used or ():
+                if self.registry.get(spec.id) is not spec:
+                    self.registry.add(spec)
+
     def copy(self) -> "Graph":
         g = Graph(self.registry)
         g.nodes = {k: NodeInstance(v.id, v.type, dict(v.params), v.version) for k, v in self.nodes.items()}

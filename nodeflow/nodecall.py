@@ -107,7 +107,12 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
         if ctx_kw is not None:
             ctx = Context(nid, item=(i, n), **ctx_kw)
             ctx.items = progress
-        return spec.call(item_args, params, ctx)
+        try:
+            return spec.call(item_args, params, ctx)
+        except NodeflowError as e:      # which item (QA: the 5th window's failure read as the whole node's)
+            if isinstance(e, (Cancelled, ExecutionError)) or n == 1:
+                raise
+            raise NodeflowError(f"item {i + 1} of {n}: {e}") from e
 
     workers = max(1, min(workers, n))
     if workers == 1:

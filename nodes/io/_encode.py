@@ -108,12 +108,11 @@ def _encode_blocks(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
 
 
 def _dither_seed(dest: Path) -> int:
-    """The dither's seed: from the file's name and folder, so a render is reproducible and files written side by
-    side (stems) get independent dither (QA: every file had the same sequence; summed 16-bit stems
-    carried it 3 dB louder than independent dither)."""
+    """The dither's seed: from the file's name, so a render is reproducible (in any folder) and files
+    written side by side (stems) get independent dither (QA: every file had the same sequence; summed
+    16-bit stems carried it 3 dB louder than independent dither)."""
     import hashlib
-    named = "/".join(Path(dest).parts[-2:])       # a sweep's variants write one name in their own folders
-    return int.from_bytes(hashlib.blake2b(named.encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(Path(dest).name.encode(), digest_size=8).digest(), "little")
 
 
 def _write_failure(e: Exception, tmp: Path) -> str:

@@ -247,7 +247,6 @@ def test_a_step_names_its_node_type_in_a_parameter_error():
 def test_steps_chains_and_graphs_go_to_other_processes():
     """QA: a Step, a Chain and a Graph could not be pickled (PicklingError: the function behind a node
     is not the module's attribute), which stops multiprocessing and joblib.  Node types pickle by name."""
-    import multiprocessing
     import pickle
     chain = gain(gain_db=-6.0) | fade(fade_in_s=0.1)
     x = (_noise(1, 0.5, 8000), 8000)
@@ -256,10 +255,15 @@ def test_steps_chains_and_graphs_go_to_other_processes():
     back = pickle.loads(pickle.dumps(chain))
     assert back.graph.spec("gain") is gain and np.array_equal(back.invoke(x, executor=ex).samples, here.samples)
     assert pickle.loads(pickle.dumps(gain(gain_db=-3.0))).params == {"gain_db": -3.0}
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        there = pool.apply(_invoke_elsewhere, (chain, x))
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:             # another process unpickles and runs it
+        (Path(d) / "job.pickle").write_bytes(pickle.dumps((chain, x)))
+        code = ("import pickle, sys; chain, x = pickle.loads(open(sys.argv[1], 'rb').read()); "
+                "open(sys.argv[2], 'wb').write(pickle.dumps(chain.invoke(x, config={'cache': False}).samples))")
+        p = subprocess.run([sys.executable, "-c", code, str(Path(d) / "job.pickle"), str(Path(d) / "out.pickle")],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert p.returncode == 0, p.stderr
+        there = pickle.loads((Path(d) / "out.pickle").read_bytes())
     assert np.array_equal(there, here.samples)
-
-
-def _invoke_elsewhere(chain, x):
-    return chain.invoke(x, config={"cache": False}).samples

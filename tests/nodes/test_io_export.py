@@ -598,7 +598,7 @@ def test_16_bit_dither_keeps_digital_silence_and_differs_between_files(tmp_path)
     errors = [got[n][RATE:2 * RATE] - x[RATE:2 * RATE] * 32768 for n in got]
     assert 0.15 < float(np.var(errors[0])) < 0.35                     # TPDF: 1/12 + 2/12 of an LSB squared
     assert abs(float(np.corrcoef(errors[0], errors[1])[0, 1])) < 0.1  # independent between files
-    # a resampler's 1e-16 residue in the silence is silence too; one name in two folders: two dithers
+    # a resampler's 1e-16 residue in the silence is silence too; a render is the same in any folder
     y = x.copy()
     y[:RATE] = 1e-16
     (tmp_path / "v1").mkdir()
@@ -607,7 +607,7 @@ def test_16_bit_dither_keeps_digital_silence_and_differs_between_files(tmp_path)
         export.fn(Audio(y, RATE), path=f"{folder}/take.wav", bit_depth="pcm16", dither=True, loudness_lufs=None,
                   peak_db=0.0, ctx=ctx)
     a, b = (sf.read(tmp_path / f / "take.wav", dtype="int16")[0] for f in ("v1", "v2"))
-    assert not a[:RATE].any() and not np.array_equal(a, b)
+    assert not a[:RATE].any() and np.array_equal(a, b)
 
 
 def test_without_a_limiter_stems_sum_to_their_mix_and_overs_are_kept_or_refused(tmp_path):
