@@ -242,7 +242,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             axes, mode = sweep_from_graph(graph)
             first: list[str] = []
-            if variants := expand(axes, mode):   # the run checks the graph as its first variant: a saved
+            variants = expand(axes, mode)
+            if variants and not bundled:          # the run checks the graph as its first variant: a saved
                 first = apply_overrides(graph, variants[0].overrides).problems(   # value the sweep replaces
                     output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
                 problems = [p for p in problems if p in first]                    # is no problem
