@@ -143,9 +143,10 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
 
         with cf.ThreadPoolExecutor(workers, thread_name_prefix=f"nodeflow-{nid}") as pool:
             futures = [pool.submit(guarded, i) for i in range(n)]
+            index = {fut: i for i, fut in enumerate(futures)}
             for fut in cf.as_completed(futures):
                 if fut.exception() is None:
-                    progress.report(futures.index(fut), 1.0)
+                    progress.report(index[fut], 1.0)
             for i, fut in enumerate(futures):      # the first failure in item order is the node's error
                 results[i] = fut.result()
     gathered: dict[str, list[Any]] = {name: [] for name in spec.outputs}
