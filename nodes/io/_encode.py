@@ -17,7 +17,7 @@ from nodeflow.errors import AudioError
 
 from ._channels import VORBIS_FORMATS, set_wav_mask, to_vorbis
 from ._loudness import Measurement, band_limited_peak_file, measure_file, quantisation_gain, to_db
-from ._master import BLOCK as MASTER_BLOCK, Mastered, Unreachable, db_to_gain, master
+from ._master import BLOCK as MASTER_BLOCK, Mastered, Unreachable, db_to_gain, master, silent
 
 LOSSY = ("mp3", "ogg")
 SILENT = 2.0 ** -30   # a sample this close to 0 (-180 dBFS) is digital silence to the dither: left at 0
@@ -164,6 +164,12 @@ def _over_db(measured: Measurement, path: Path, peak_db: float, check: Callable[
     return over
 
 
+def unlimited_lossy(fmt: str) -> str:
+    """Why ``fmt`` (mp3, ogg) is not written without the limiter: its encoder overshoots."""
+    return (f"peak_db is empty (no limiter), and {fmt} cannot be written so: its encoder's overshoot decodes over "
+            "full scale (QA: 1.0 decoded at 1.012); set peak_db (e.g. -1), or export wav/flac")
+
+
 def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
                     loudness_lufs: float | None, bits: int | None = None, dither: bool = False,
                     check: Callable[[], None] = lambda: None, phase: Callable[[str], None] = lambda what: None,
@@ -174,6 +180,8 @@ def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     peaks over full scale; integers and lossy formats cannot, and such audio is refused, not clipped."""
     from ._limiter import too_short_to_measure
     from ._loudness import integrated_lufs
+    if fmt in LOSSY:
+        raise AudioError(unlimited_lossy(fmt))
     gain_db = 0.0
     if loudness_lufs is not None:
         phase("mastering")
@@ -181,15 +189,10 @@ def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             raise AudioError(why)
         measured_in = integrated_lufs(samples, rate)
         if not np.isfinite(measured_in):
-            raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
-                             "so there is no loudness to normalise; clear loudness_lufs")
+            raise silent(loudness_lufs)
         gain_db = loudness_lufs - measured_in
     gain = db_to_gain(gain_db)
-    peak = max((float(np.max(np.abs(samples[:, a:a + MASTER_BLOCK]))) for a in range(0, samples.shape[1], MASTER_BLOCK)),
-               default=0.0) * gain
-    if fmt in LOSSY:      # a lossy encoder's overshoot decodes over full scale, with no limiter to hold it
-        raise AudioError(f"peak_db is empty (no limiter), and {fmt} cannot be written so: its encoder's overshoot "
-                         "decodes over full scale (QA: 1.0 decoded at 1.012); set peak_db (e.g. -1), or export wav/flac")
+    peak = _sample_peak(samples, check) * gain
     if peak > 1.0 and bits:
         raised = f" once raised by {gain_db:.1f} dB to loudness_lufs={loudness_lufs:g}" if gain_db > 0 else ""
         raise AudioError(f"peak_db is empty (no limiter) and the audio peaks at {to_db(peak):+.2f} dBFS{raised}, over "

@@ -70,6 +70,12 @@ def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
     return best[1], best[2]
 
 
+def silent(loudness_lufs: float) -> AudioError:
+    """The refusal of a loudness target on audio under the -70 LUFS gate."""
+    return AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), so there is "
+                      "no loudness to normalise; clear loudness_lufs")
+
+
 class Unreachable(ParameterError):
     """A loudness target the limiter cannot reach under the ceiling; ``reach`` (LUFS, one decimal) is
     what it reaches, and asking for it lands there."""
@@ -116,8 +122,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     if envelope is not None:
         envelope.result()
     if not np.isfinite(measured):
-        raise AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), "
-                         "so there is no loudness to normalise; clear loudness_lufs")
+        raise silent(loudness_lufs)
     gain_db = loudness_lufs - measured
     m.ceiling = ceiling * db_to_gain(-TP_HEADROOM_DB)   # the gain's modulation overshoots by about this
     for _ in range(TP_PASSES):     # a true-peak pass lowers the ceiling a little: the knee found holds

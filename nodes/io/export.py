@@ -15,7 +15,7 @@ from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import resolve
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
-from ._encode import write_mastered, write_streamed, write_unlimited
+from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
@@ -180,7 +180,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
     depth = _sample_bytes(params.get("bit_depth"))
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
-    problem = (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
+    problem = (unlimited_lossy(fmt) if fmt in _LOSSY and "peak_db" in params and params["peak_db"] is None
+               else None) or (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
         too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
         _size_problem(fmt, frames, ch, depth)
     whole = params.get("loudness_lufs") is not None or fmt not in ("wav", "flac")     # mastered or encoded whole

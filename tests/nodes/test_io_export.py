@@ -634,6 +634,13 @@ def test_without_a_limiter_stems_sum_to_their_mix_and_overs_are_kept_or_refused(
         with pytest.raises(AudioError, match=r"peak_db is empty \(no limiter\), and (mp3|ogg) cannot be written so"):
             export.fn(Audio(bass, RATE), path=lossy, peak_db=None, ctx=ctx)
         assert not (tmp_path / lossy).exists()
+    sf.write(tmp_path / "bass_in.wav", bass, RATE)             # and refused before a run, as validate says
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "bass_in.wav"))
+    g.add("io.export", id="export", path="bass.mp3", peak_db=None)
+    g.connect("load", "export")
+    assert any("peak_db is empty (no limiter), and mp3 cannot be written so" in p
+               for p in g.problems(output_dir=tmp_path / "o")), g.problems(output_dir=tmp_path / "o")
     out = export.fn(Audio(bass, RATE), path="bass_-20.flac", loudness_lufs=-20.0, peak_db=None, ctx=ctx)
     from nodes.io._loudness import measure_file
     y = sf.read(out, dtype="float64")[0]
