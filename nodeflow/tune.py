@@ -246,7 +246,9 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
                             "-o, or remove the folder to start again") from None
     if doc.get("format") != FORMAT:
         raise NodeflowError(f"{path} is not a tune's manifest (a sweep's?); choose another -o for the tune")
-    for key in ("graph_digest", "target", "reference_sha256", "scorer", "score", "seed", "population", "space"):
+    # the graph last: the scorer's own options (its target text) are in the graph it digests, so the option
+    # changed is named before the digest that follows from it (QA: a new --target said "another graph_digest")
+    for key in ("target", "reference_sha256", "scorer", "score", "seed", "population", "space", "graph_digest"):
         if doc.get(key) != json.loads(json.dumps(settings.get(key), default=str)):
             raise NodeflowError(f"{out_dir} holds a tune with another {key} ({str(doc.get(key))[:80]!s}); resume it "
                                 "with the same graph and options, or choose another -o")

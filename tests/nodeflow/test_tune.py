@@ -223,6 +223,8 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_candidates(tmp_pat
     assert CALLS["score"] == 4 and len(more.rows) == 20
     with pytest.raises(NodeflowError, match="holds a tune with another seed"):
         run_tune(tmp_path, "t", budget=20, seed=5)
+    with pytest.raises(NodeflowError, match="holds a tune with another target"):     # not "another graph_digest"
+        run_tune(tmp_path, "t", budget=20, seed=4, target="a brighter mix")
     # a budget raised in the middle of a generation renders only the rest (QA: 10 -> 12 rendered a finished
     # candidate again, as v010, and said "3 rendered now")
     CALLS.clear()
