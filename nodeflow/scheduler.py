@@ -127,7 +127,12 @@ class Scheduler:
 
     def failed(self, nid: str, e: BaseException) -> BaseException | None:
         """The error that stops the run, or None when ``nid`` is an export that may fail alone."""
-        nid = getattr(e, "node_id", nid) if nid in self.fused else nid    # which node of a fused chain
+        if nid in self.fused:       # the nodes of a chain that finished whole before the failing one
+            for n, outputs in getattr(e, "finished", {}).items():
+                self.ran.add(n)
+                if streaming.is_whole(outputs) and not self.plan.specs[n].side_effect:
+                    self.executor.cache.put(self.plan.keys[n], outputs)
+            nid = getattr(e, "node_id", nid)      # which node of a fused chain
         if self.plan.specs[nid].side_effect and isinstance(e, ExecutionError) and not self.cancel.is_set():
             self.failed_sinks.append(e)
             return None

@@ -164,11 +164,12 @@ def is_whole(outputs: dict[str, Any]) -> bool:
 
 
 class _StageError(Exception):
-    """An exception from a segment's node ``node_id`` (the original is ``__cause__``)."""
+    """An exception from a segment's node ``node_id`` (the original is ``__cause__``); ``finished``: the
+    outputs of the nodes before it that ran whole and finished (a chain run node by node)."""
 
-    def __init__(self, node_id: str, error: BaseException):
+    def __init__(self, node_id: str, error: BaseException, finished: dict[str, dict[str, Any]] | None = None):
         super().__init__(node_id)
-        self.node_id, self.error = node_id, error
+        self.node_id, self.error, self.finished = node_id, error, finished or {}
 
 
 def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit: Emit,
@@ -324,7 +325,7 @@ def _whole(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict[str,
         try:
             got = spec.call(args, _params(graph, spec, nid), make_ctx(nid) if spec.wants_ctx else None)
         except Exception as e:  # noqa: BLE001 - tagged with the node
-            raise _StageError(nid, e) from e
+            raise _StageError(nid, e, {n: outs[n] for n in seg[:i]}) from e
         took[nid] = time.perf_counter() - t0
         if describe and 0 < i < len(seg) - 1:
             outs[seg[i - 1]] = {k: _described(v, seg[i - 1]) for k, v in prev.items()}
@@ -388,10 +389,13 @@ def run_segment(graph: Graph, seg: list[str], plan: Plan, values: dict[str, dict
     except _StageError as e:
         err = _execution_error(e.node_id, specs[e.node_id], e.error)
         for nid in seg:
-            if nid == e.node_id and not isinstance(err, Cancelled):
+            if nid in e.finished:       # ran whole before the failing node (QA: "cancelled load", "ran 0")
+                emit("finished", nid, elapsed_s=took.get(nid, 0.0))
+            elif nid == e.node_id and not isinstance(err, Cancelled):
                 emit("failed", nid, error=err, message=str(err))
             else:
                 emit("cancelled", nid)
+        err.finished = e.finished       # type: ignore[attr-defined]  # the scheduler counts and caches them
         if err is e.error:
             raise err from err.__cause__
         raise err from e.error

@@ -243,6 +243,23 @@ def test_an_error_in_the_middle_names_the_node_and_leaves_no_partial_file(tmp_pa
     assert not out.exists() or not list(out.iterdir())    # the temp file went with the error
 
 
+def test_a_short_chain_run_node_by_node_keeps_what_finished_before_its_export_failed(tmp_path):
+    """A fused load -> gain -> export of a short clip runs node by node: when the export refuses, the load
+    and the gain did run (QA: the CLI said "cancelled load" and "ran 0 node(s)"); their values are cached."""
+    sf.write(tmp_path / "silence.wav", np.zeros((RATE, 2), np.float32), RATE)
+    g = _chain([("io.load", dict(path=str(tmp_path / "silence.wav"))), ("dsp.gain", dict(gain_db=-1.0)),
+                ("io.export", dict(path="o.wav", loudness_lufs=-14.0))])
+    ex, events = Executor(disk_cache=None), []
+    with pytest.raises(ExportsFailed, match="silent") as info:
+        ex.run(g, base_dir=tmp_path, output_dir=tmp_path / "out", on_event=events.append, keep=[])
+    ends = {e.node_id: e.kind for e in events if e.kind in ("finished", "failed", "cancelled")}
+    assert ends == {"n0": "finished", "n1": "finished", "n2": "failed"}
+    assert info.value.result.ran == {"n0", "n1"}
+    g.set("n2", "loudness_lufs", None)
+    again = ex.run(g, base_dir=tmp_path, output_dir=tmp_path / "out", keep=[])
+    assert again.cached == {"n1"} and again.ran == {"n2"}      # the gain's value came from the cache
+
+
 def test_a_damaged_flac_fails_in_the_middle_with_the_loads_message(tmp_path):
     """A FLAC damaged in its middle (one cut short is refused before the run: validate reads its end)."""
     path = tmp_path / "t.flac"
