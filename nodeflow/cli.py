@@ -237,20 +237,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         graph = in_place_probe(graph)
     problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     if graph.sweep:             # what a run of its saved sweep would refuse too
-        from .sweep import apply_overrides, expand, sweep_from_graph
-        from .sweepcheck import sweep_problems
+        from .sweep import expand, sweep_from_graph
+        from .sweepcheck import sweep_problems, variant_problems
         try:
             axes, mode = sweep_from_graph(graph)
-            first: list[str] = []
-            variants = expand(axes, mode)
-            if variants and not bundled:          # the run checks the graph as its first variant: a saved
-                first = apply_overrides(graph, variants[0].overrides).problems(   # value the sweep replaces
-                    output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
-                problems = [p for p in problems if p in first]                    # is no problem
-            values = sweep_problems(graph, axes, mode, output_dir=_output_dir(args), allow_outside=args.allow_outside,
-                                    device=args.device, bundled=bundled, known=problems)
-            problems += values + [f"sweep {variants[0].name}: {p}" for p in first
-                                  if p not in problems and not any(p in v for v in values)]
+            if variants := expand(axes, mode):    # the run checks its variants, not the saved values they replace
+                problems = variant_problems(graph, variants, _output_dir(args), allow_outside=args.allow_outside,
+                                            device=args.device, bundled=bundled)
+            problems += sweep_problems(graph, axes, mode)
         except ParameterError as e:
             problems.append(f"sweep: {e}")
     _print_external_reads(graph, sys.stdout)

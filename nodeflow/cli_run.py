@@ -303,12 +303,11 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
                              "worker uses its own device: pass one device (or auto)")
-    from .sweep import check_first
-    check_first(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
+    from .sweep import check_variants
+    check_variants(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     from .errors import GraphError
     from .sweepcheck import sweep_problems
-    if problems := sweep_problems(graph, axes, mode, output_dir=out_dir, allow_outside=args.allow_outside,
-                                  device=args.device, values="writes"):
+    if problems := sweep_problems(graph, axes, mode):      # its grid and limits (values: above)
         raise GraphError(problems)
     total = len(variants)
     done = [0]
@@ -380,7 +379,7 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
         try:
             box["results"] = run_sweep(graph, variants, out_dir, executor=_executor(args), workers=args.jobs,
                                        device=args.device, keep_values=bool(args.daw), cancel_event=cancel,
-                                       allow_outside=args.allow_outside, on_variant=collect)
+                                       allow_outside=args.allow_outside, on_variant=collect, check=False)
         except BaseException as e:  # noqa: BLE001 - raised again on the main thread
             box["error"] = e
     thread = threading.Thread(target=work, name="nodeflow-sweep", daemon=True)

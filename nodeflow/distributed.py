@@ -110,9 +110,9 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
     from .executor import Executor
     from .fileformat import dumps
     ray = _ray()
-    from .sweep import check_first
+    from .sweep import check_variants
     out = Path(out_dir).resolve()
-    check_first(graph, variants, out)
+    check_variants(graph, variants, out)
     started_here = False
     if not ray.is_initialized():
         kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -515,32 +515,38 @@ def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[s
     return values or None
 
 
-def check_first(graph: Graph, variants: Sequence[Variant], out: Path, *, allow_outside: Sequence[Any] = (),
-                device: str = "auto") -> None:
-    """Refuse, before anything runs, what the graph's first variant would refuse: checked as that
-    variant, so a value the sweep sets is not refused for the saved one it replaces (QA: ``--sweep
-    tokenize_window.last=drop`` was refused for the saved ``last=keep``).  Other variants' own values
-    fail those variants alone."""
-    first = apply_overrides(graph, variants[0].overrides) if variants else graph
-    first.check(output_dir=out / variants[0].name if variants else out, allow_outside=allow_outside, device=device)
+def check_variants(graph: Graph, variants: Sequence[Variant], out: Path, *, allow_outside: Sequence[Any] = (),
+                   device: str = "auto") -> None:
+    """Refuse, before anything runs, what the sweep's variants would refuse: each value in the first
+    variant that takes it (:func:`~nodeflow.sweepcheck.variant_problems`).  What only running finds
+    (a loudness target the audio cannot reach) fails its variant alone."""
+    from .errors import GraphError
+    from .sweepcheck import variant_problems
+    if not variants:
+        graph.check(output_dir=out, allow_outside=allow_outside, device=device)
+    elif problems := variant_problems(graph, variants, out, allow_outside=allow_outside, device=device):
+        raise GraphError(problems)
 
 
 def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathLike[str], *,
               executor: Executor | None = None, device: str = "auto", on_event: Callable[[Event], None] | None = None,
               on_variant: Callable[[VariantResult], None] | None = None,
               cancel_event: threading.Event | None = None, keep_values: bool = False, allow_outside: Sequence[Any] = (),
-              workers: int | None = None) -> list[VariantResult]:
+              workers: int | None = None, check: bool = True) -> list[VariantResult]:
     """Run variants on one executor (one cache: upstream work they share is computed once, even
     by variants running at the same time) and return the results in variant order.
 
     Up to ``workers`` variants run at a time (default: the executor's worker limit, i.e. the CPU
     count; 1: one after another).  ``on_variant`` is called as each variant finishes, one call at a
-    time; after Stop no new variant starts (those are reported ``cancelled``).
+    time; after Stop no new variant starts (those are reported ``cancelled``).  ``check``: what a
+    variant would refuse refuses the sweep before any variant runs (:func:`check_variants`); False
+    (a batch of independent inputs, a tune's candidates): such a variant fails alone.
     """
     from .executor import Executor
     ex = executor or Executor()
     out = Path(out_dir)
-    check_first(graph, variants, out, allow_outside=allow_outside, device=device)
+    if check:
+        check_variants(graph, variants, out, allow_outside=allow_outside, device=device)
     workers = max(1, min(workers or ex.max_workers, len(variants) or 1))
     report_lock = threading.Lock()
 
@@ -571,7 +577,7 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | o
     variants = [Variant(i, tuple(o.items())) for i, o in enumerate(overrides)]
     base = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
-        return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True)
+        return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)
     finally:
         if out_dir is None and not any(p.is_file() for p in base.rglob("*")):
             shutil.rmtree(base, ignore_errors=True)

@@ -1,9 +1,9 @@
 """What a sweep would do, found without running it: its problems (``validate`` and the sweep's own
 check before it renders), the files its values read, and a line for ``audiochain show``.
 
-A graph's saved sweep comes from a file like the graph: each value is tried on the graph as a run
-would set it, and all its variants together are held against the run's limits (QA: a saved sweep
-of 10,000 values that would write 8.9 million files was 'ok').
+A graph's saved sweep comes from a file like the graph: each value is checked in the first variant
+that takes it, as that variant runs, and all its variants together are held against the run's limits
+(QA: a saved sweep of 10,000 values that would write 8.9 million files was 'ok').
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 from .errors import ParameterError
 from .graph import Graph
-from .sweep import Axis, _short, apply_overrides, expand, sweep_from_graph
+from .sweep import Axis, Variant, apply_overrides, expand, sweep_from_graph
 
-__all__ = ["sweep_problems", "sweep_reads", "sweep_summary"]
+__all__ = ["sweep_problems", "sweep_reads", "sweep_summary", "variant_problems"]
 
 
 def sweep_summary(graph: Graph) -> str:
@@ -54,48 +54,56 @@ def sweep_reads(graph: Graph) -> list[tuple[str, str, Path]]:
     return out
 
 
-def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str, *, output_dir: Path | None = None,
-                   allow_outside: Sequence[Any] = (), device: str = "auto", values: bool | str = True,
-                   bundled: bool = False, known: Sequence[str] | None = None) -> list[str]:
-    """What a sweep would refuse, found without running: its grid (size, axes), the files and work of
-    all its variants together against the run's limits (QA: a saved sweep of 10,000 values that
-    would write 8.9 million files was 'ok'), and with ``values`` (``validate``) each value tried on
-    the graph alone (a path outside the output folder or not there, a value out of range: its
-    problems beyond the graph's own; a run fails those variants and renders the others).  ``bundled``:
-    the graph is a bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk);
-    ``known``: the graph's own problems with these keywords, when the caller has them already.
-    ``values="writes"`` (``run``): only the values of export paths, each against the output folder (a
-    path leaving it is refused before anything runs, as ``validate`` refuses it; QA: a run rendered the
-    other variants, then failed that one).  ``output_dir`` is the run's: a variant writes into its
-    own folder in it, and paths are resolved there, by ``run`` and ``validate`` alike."""
+def _first_holders(variants: Sequence[Variant]) -> list[Variant]:
+    """The variants that hold a value no variant before them holds: every value of every axis in the
+    first variant that takes it (at most the axes' lengths added, not multiplied)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Variant] = []
+    for v in variants:
+        new = {(k, repr(x)) for k, x in v.overrides} - seen
+        if new or not out:
+            out.append(v)
+            seen |= new
+    return out
+
+
+def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *, allow_outside: Sequence[Any] = (),
+                     device: str = "auto", bundled: bool = False) -> list[str]:
+    """What the sweep's variants would refuse, found before any of them runs: each value of each axis
+    is checked in the first variant that takes it, into that variant's own folder, as that variant
+    runs (a real variant, so a value the sweep replaces is never refused for the saved one; QA:
+    ``--sweep tokenize_window.last=drop`` was refused for the saved ``last=keep``, and a ``last=keep``
+    variant was found only after the others had rendered).  A problem of every variant checked (the
+    graph's own) is said once, the others after their variant's name.  ``bundled``: the graph is a
+    bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk)."""
+    from .bundle import in_place_probe
+    found: list[tuple[str, list[str]]] = []
+    for v in _first_holders(variants):
+        try:
+            g = apply_overrides(graph, v.overrides)
+        except ParameterError as e:
+            found.append((v.name, [str(e)]))
+            continue
+        if bundled:
+            g = in_place_probe(g)
+        found.append((v.name, g.problems(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)))
+    common = set.intersection(*(set(ps) for _, ps in found)) if found else set()
+    out = [p for p in found[0][1] if p in common] if found else []
+    for name, ps in found:
+        out += [f"sweep {name}: {p}" for p in ps if p not in common]
+    return out
+
+
+def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str) -> list[str]:
+    """What a sweep would refuse as a whole, found without running: its grid (size, axes) and the files
+    and work of all its variants together against the run's limits (QA: a saved sweep of 10,000 values
+    that would write 8.9 million files was 'ok').  Its values: :func:`variant_problems`."""
     from .costs import Limits, _seconds, remembered_estimate
     try:
         variants = expand(axes, mode)
     except ParameterError as e:
         return [f"sweep: {e}"]
-    run_dir = Path(output_dir) if output_dir is not None else None
-    if run_dir is not None and variants:
-        output_dir = run_dir / variants[0].name                  # where a variant writes (run_sweep)
-    kw: dict[str, Any] = dict(output_dir=output_dir, allow_outside=allow_outside, device=device)
-    own = set(graph.problems(**kw) if known is None else known) if values else set()
     out: list[str] = []
-    for axis in axes if values else ():
-        spec = graph.spec(axis.node)
-        checks_world = spec is not None and spec.params[axis.param].kind == "path"   # (others: set() checks them)
-        if values == "writes" and not (checks_world and spec is not None and spec.side_effect):
-            continue
-        for v in axis.values:
-            if bundled and isinstance(v, str) and v.startswith("files/"):
-                continue        # (QA: a bundle's own takes were 'not found' in the folder validate ran in)
-            try:
-                g = apply_overrides(graph, {axis.name: v})
-            except ParameterError as e:
-                out.append(f"sweep {axis.name}={_short(v)}: {e}")
-                continue
-            if checks_world:
-                into = next((x for x in variants if (axis.name, v) in x.overrides), None)
-                at = dict(kw, output_dir=run_dir / into.name) if run_dir is not None and into is not None else kw
-                out += [f"sweep {axis.name}={_short(v)}: {p}" for p in g.problems(**at) if p not in own]
     limits, _ = Limits.from_env()
     est = remembered_estimate(graph)
     n = len(variants)

@@ -328,7 +328,8 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
 
             if todo:
                 results = run_sweep(scored, todo, out, executor=ex, device=device, on_variant=finished,
-                                    cancel_event=cancel_event, allow_outside=allow_outside, workers=workers)
+                                    cancel_event=cancel_event, allow_outside=allow_outside, workers=workers,
+                                    check=False)      # a candidate that would be refused fails alone
                 rendered += sum(r.status != "cancelled" for r in results)
                 if any(r.status == "cancelled" for r in results):
                     from .errors import Cancelled

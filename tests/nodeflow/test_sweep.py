@@ -118,6 +118,23 @@ def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
 
 
 def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path, capsys):
+    """What only running finds (a loudness target this audio cannot reach under its ceiling) fails its
+    variant alone: the others are written, the manifest says which failed, the exit status is 1."""
+    g = load(audio_graph)
+    g.set("export", "bit_depth", "pcm24")
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    code = main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "export.loudness_lufs=-20,-1"])
+    assert code == 1
+    rows = json.loads((out / "manifest.json").read_text())["variants"]
+    assert [r["status"] for r in rows] == ["ok", "failed"] and "cannot be reached" in rows[1]["error"]
+    assert "1/2 variant(s) ok" in capsys.readouterr().out
+
+
+def test_a_variant_that_would_be_refused_stops_the_sweep_before_anything_renders(audio_graph, tmp_path, capsys):
+    """A value the checks before a run refuse (a missing input, a short last window under a loudness
+    target) refuses the sweep before any variant renders, naming the variant, as validate does (QA: the
+    other variants rendered first; validate said 'ok' of a saved sweep with ``last=keep``)."""
     g = load(audio_graph)
     g.add("io.load", id="other", path=str(audio_graph.parent / "in.wav"))
     g.add("dsp.mix", id="mix")
@@ -129,10 +146,25 @@ def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path,
     out = tmp_path / "out"
     code = main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep",
                  f"other.path={audio_graph.parent / 'in.wav'},{audio_graph.parent / 'missing.wav'}"])
-    assert code == 1
-    rows = json.loads((out / "manifest.json").read_text())["variants"]
-    assert [r["status"] for r in rows] == ["ok", "failed"] and "missing.wav" in rows[1]["error"]
-    assert "1/2 variant(s) ok" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert code == 1 and "sweep v001_path=" in err and "missing.wav" in err, err
+    assert not out.exists() or not any(out.rglob("*.wav"))
+    # windows of 0.45 s of a 1 s clip: the last is 0.1 s, too short to measure; the drop variant is fine
+    w = Graph()
+    w.add("io.load", id="load", path=str(audio_graph.parent / "in.wav"))
+    w.add("time.tokenize_window", id="win", size=0.45, last="keep")
+    w.add("io.export", id="export", path="take.wav", loudness_lufs=-20.0)
+    w.connect("load", "win")
+    w.connect("win", "export")
+    w.sweep = {"mode": "grid", "axes": [{"param": "win.last", "values": ["drop", "keep"]}]}
+    path = save(w, tmp_path / "w.msgpack")
+    assert main(["validate", str(path)]) == 1
+    said = capsys.readouterr().out
+    assert "sweep v001_last=keep: node 'export' (io.export): its shortest of 3 item(s)" in said, said
+    assert "v000" not in said, said               # the saved keep is replaced by drop there: no problem
+    assert main(["run", str(path), "-o", str(tmp_path / "wout"), "-q"]) == 1
+    assert "sweep v001_last=keep" in capsys.readouterr().err
+    assert not (tmp_path / "wout").exists() or not any((tmp_path / "wout").rglob("*.wav"))
 
 
 def test_a_saved_sweep_export_path_leaving_the_folder_is_refused_before_anything_runs(audio_graph, tmp_path, capsys):
@@ -146,7 +178,7 @@ def test_a_saved_sweep_export_path_leaving_the_folder_is_refused_before_anything
     err = capsys.readouterr().err
     (line,) = err.strip().splitlines()
     assert line.startswith("error: ")
-    assert "sweep export.path=evil.wav" in line and f"{out / 'v001_path=evil.wav'} (to {out / 'evil.wav'})" in line
+    assert "sweep v001_path=evil.wav: " in line and f"{out / 'v001_path=evil.wav'} (to {out / 'evil.wav'})" in line
     assert not out.exists()                          # nothing rendered, no folder left
     assert main(["validate", str(audio_graph), "-o", str(out)]) == 1
     said = capsys.readouterr().out
@@ -440,8 +472,9 @@ def test_a_saved_sweep_is_checked_whole_by_validate_show_and_run(audio_graph, tm
     assert main(["validate", str(g.path), "-o", str(tmp_path / "o2")]) == 1
     said = capsys.readouterr().out
     assert f"reads outside its folder (a sweep value): load.path -> {secret}" in said
-    assert "sweep load.path=" in said and "not a readable audio file" in said
-    assert "sweep export.path=" in said and "writes outside the output folder" in said
+    assert "not a readable audio file" in said and "key.wav" in said     # every variant's: said once
+    assert said.count("not a readable audio file") == 1, said
+    assert "sweep v001_path=key.wav_path=up.wav: " in said and "writes outside the output folder" in said
     assert not (tmp_path / "o2").exists()
 
 
