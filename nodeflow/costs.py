@@ -260,6 +260,35 @@ def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs:
     return out
 
 
+def shortest_item_problem(spec: NodeSpec, args: dict[str, Any], mapped: dict[str, list[Any]],
+                          params: dict[str, Any]) -> str:
+    """What ``spec`` would refuse on the shortest of the clips it is about to be mapped over, said
+    before any item runs (''": nothing).  The estimate before the run knows the items' lengths only where
+    the grid does (QA: windows cut at ``bpm=auto`` wrote eight files, then an export with a loudness
+    target failed on the 0.003 s ninth)."""
+    from .audio import Audio
+    if spec.estimate is None:
+        return ""
+    n = max(len(v) for v in mapped.values())
+    lengths = [(a.frames, i) for v in mapped.values() for i, a in enumerate(v) if isinstance(a, Audio)]
+    if n < 2 or not lengths or min(lengths)[0] == max(lengths)[0]:
+        return ""          # items alike: the first fails before anything is written, as a single clip
+    frames, i = min(lengths)
+
+    def shape(v: Any) -> Shape | None:
+        return Shape(v.frames, v.channels, v.sample_rate) if isinstance(v, Audio) else None
+    shapes = {p: shape(v) for p, v in args.items()}
+    shapes.update({p: shape(v[i]) for p, v in mapped.items()})
+    try:
+        got = spec.estimate(shapes, params) or {}
+    except Exception:  # noqa: BLE001 - an estimate that cannot judge leaves it to the run
+        return ""
+    why = next((s.problem for s in got.values() if s is not None and s.problem), "")
+    rate = next((s.rate for s in shapes.values() if s is not None and s.rate), 0) or 1
+    last = " (a last window cut short: last='drop' where the windows are cut leaves it out)" if i == n - 1 else ""
+    return f"item {i + 1} of {n} is {frames / rate:.3f} s{last}: {why}" if why else ""
+
+
 def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_dir: Path) -> dict[str, Any]:
     params = {k: v for k, v in inst.params.items()}
     for name, p in spec.params.items():      # input files as absolute paths (io.load reads the header)

@@ -50,6 +50,9 @@ def call_node(graph: Graph, nid: str, plan: Plan, values: dict[str, dict[str, An
             if len(set(lengths.values())) > 1:
                 raise ExecutionError(nid, "lists of different lengths feed one node: " +
                                      ", ".join(f"{p}={n}" for p, n in lengths.items()))
+            from .costs import shortest_item_problem
+            if why := shortest_item_problem(spec, args, mapped, params):      # refused before any item runs
+                raise ExecutionError(nid, why)
             outputs = _map_items(spec, nid, args, mapped, params, ctx_kw if wants_ctx else None,
                                  emit, cancel, workers)
     except Cancelled as e:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from nodeflow import Graph
+from nodeflow import Audio, Graph, Registry, node
 from nodeflow.cli import main
 from nodeflow.costs import Limits, Shape, estimate
 from nodeflow.fileformat import load, save
@@ -309,3 +309,34 @@ def test_parameter_values_a_node_would_refuse_are_found_by_validate(clip):
     g.set("vary", "pattern_semitones", "0 5 -2")
     g.set("prompt", "variables", "foo=tape echo")
     assert not [p for p in g.problems() if "vary" in p or "prompt" in p]
+
+
+def test_windows_whose_lengths_only_the_run_knows_are_checked_on_the_shortest_before_any_is_written(tmp_path):
+    """QA: windows cut at ``bpm=auto`` (their lengths unknown before the run) wrote eight files, then an
+    export with a loudness target failed on the 0.003 s ninth.  A node mapped over clips of different
+    lengths is checked on the shortest before any item runs, and the error names it."""
+    from nodeflow.errors import ExportsFailed
+    from nodeflow.executor import Executor
+    import nodes
+
+    reg = Registry()
+    reg.load_pack("builtin", nodes)
+
+    @node("test.uneven_windows")
+    def uneven(*, seconds: str = "1.0,1.0,0.1") -> list[Audio]:
+        """Clips of these lengths (a tempo found in the audio decides them: no estimate)."""
+        rate = 16000
+        return [Audio(0.3 * np.sin(2 * np.pi * 220 * np.arange(round(float(s) * rate)) / rate)[None].astype(np.float32),
+                      rate) for s in seconds.split(",")]
+    reg.add(uneven)
+    g = Graph(reg)
+    g.add("test.uneven_windows", id="win")
+    g.add("io.export", id="export", path="w.wav", loudness_lufs=-18.0)
+    g.connect("win", "export")
+    assert g.problems(output_dir=tmp_path / "o") == []          # nothing to see before the run
+    with pytest.raises(ExportsFailed, match=r"node 'export': item 3 of 3 is 0\.100 s \(a last window cut short: "
+                                            r"last='drop'.*loudness_lufs needs at least 0\.4 s"):
+        Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())     # no file written
+    g.set("win", "seconds", "1.0,1.0,0.5")
+    assert len(Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")["export"]["out"]) == 3
