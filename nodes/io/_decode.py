@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -361,19 +362,35 @@ def _wav_missing_bytes(path: Path) -> int:
 
 
 # ---------------------------------------------------------------------------------------- ffmpeg
+#: the only demuxers ffmpeg may use on an input: containers of one file's audio (and video).  A
+#: playlist (hls, dash, concat) or an image sequence opens other files, anywhere on disk, from the file's
+#: content whatever its name (QA: a received ``.m4a`` that was an HLS playlist exported the receiver's
+#: ``~/Music/melody.flac``, and nothing said it read outside its folder)
+DEMUXERS = ("mov,mp3,aac,ac3,eac3,dts,dtshd,truehd,mlp,flac,ogg,wav,w64,aiff,caf,au,matroska,asf,avi,flv,mpeg,"
+            "mpegts,wv,ape,tta,tak,amr,amrnb,amrwb,mpc,mpc8,dsf,iff,voc,rm,xwma,gsm,shorten,loas,nut,mxf,sox,ircam")
+_LIMITS = ["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS]
+
+
 def ffmpeg_tools() -> tuple[str, str] | None:
     ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     return (ffmpeg, ffprobe) if ffmpeg and ffprobe else None
 
 
 def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, bool]:
-    cmd = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+    cmd = [ffprobe, "-v", "error", *_LIMITS, "-select_streams", "a:0", "-show_entries",
            "stream=sample_rate,channels,duration:format=duration,format_name", "-of", "json", url]
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
         raise AudioError(f"{path}: ffprobe took over 120 s to read the file header") from None
     if r.returncode != 0:
+        if b"not on whitelist" in r.stderr:
+            found = re.search(rb"\[(\w+) @", r.stderr)
+            name = found.group(1).decode() if found else ""
+            kind = {"hls": "an HLS playlist", "concat": "an ffconcat list", "dash": "a DASH manifest"}.get(
+                name, f"a {name or 'playlist'} file")
+            raise NoAudio(f"{path}: {kind}, not audio: such a file names other files to read, and AudioChain never "
+                          "opens files named by a file's content; export the audio itself (wav, flac, m4a...)")
         raise NoAudio(f"{path}: not an audio or video file ffmpeg can read ({_last_line(r.stderr)})")
     info = json.loads(r.stdout or b"{}")
     streams = info.get("streams") or []
@@ -401,7 +418,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         raise past_end(path, start_s, round(duration * rate), rate)
     preroll = min(start, FFMPEG_PREROLL) if exact else start
     seek = start - preroll
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error"]
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", *_LIMITS]
     if seek:
         cmd += ["-ss", f"{seek / rate:.6f}"]
     cmd += ["-i", url, "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-ar", str(rate)]

@@ -318,3 +318,27 @@ def test_a_graph_reading_only_its_own_folder_lists_nothing(tmp_path):
     assert load_graph(graph_file).external_reads() == []
     p = _run_cli(["validate", str(graph_file)], tmp_path)
     assert p.returncode == 0 and "reads outside" not in p.stdout
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("content", ["#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\nfile://{secret}\n"
+                                     "#EXT-X-ENDLIST\n", "ffconcat version 1.0\nfile {secret}\n"])
+def test_an_input_that_is_a_playlist_naming_other_files_is_refused_by_validate_and_run(tmp_path, content):
+    """QA: a received ``.m4a`` that was an HLS playlist (or an ffconcat list) made ffmpeg open the file
+    it named, the receiver's private melody, and the run exported it; nothing said it read outside."""
+    private = tmp_path / "home" / "Music"
+    private.mkdir(parents=True)
+    write(private / "melody.wav", tones(2.0, 48000), 48000)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "take.m4a").write_text(content.format(secret=private / "melody.wav"))
+    g = Graph()
+    g.add("io.load", id="load", path=str(shared / "take.m4a"))
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load", "export")
+    save(g, shared / "g.msgpack")
+    for cmd in (["validate", "g.msgpack", "-o", "out"], ["run", "g.msgpack", "-o", "out"]):
+        p = _run_cli(cmd, shared)
+        said = p.stdout + p.stderr
+        assert p.returncode == 1 and "not audio: such a file names other files to read" in said, said
+    assert not (shared / "out").exists()
