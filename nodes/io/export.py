@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import unicodedata
 from pathlib import Path
@@ -365,15 +366,18 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
 def _gain_warning(audio: Audio, report: Any, target: float) -> str:
     """What a make-up gain of :data:`WARN_GAIN_DB` or more did: raised a nearly silent take's noise
     floor, or, for audio already loud, drove the limiter that hard (QA: a classical piece at -12.6
-    LUFS exported at -6 was told it was "nearly silent"; the limiter had taken ~40 dB off its peaks)."""
+    LUFS exported at -6 was told it was "nearly silent"; the limiter held it ~40 dB down)."""
     from nodes.io._loudness import integrated_lufs
     gain = report.gain_db
     source = integrated_lufs(audio.samples, audio.sample_rate) if not isinstance(audio, StreamedAudio) else None
     limited = None if source is None else source + gain - report.measurement.integrated_lufs
-    if limited is not None and limited >= LIMITED_WARN_DB:
+    if limited is not None and limited >= LIMITED_WARN_DB:      # (QA: "off its peaks" was said of the level)
+        peak = float(abs(audio.samples).max()) if audio.samples.size else 0.0
+        peaks = 20.0 * math.log10(max(peak, 1e-12)) + gain - report.measurement.sample_peak_dbfs
         return (f"loudness_lufs={target:g} needs {gain:.0f} dB of gain on audio at {source:.1f} LUFS: the limiter "
-                f"took about {limited:.0f} dB off its peaks to hold the true-peak ceiling, so its dynamics are "
-                f"flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a lower loudness_lufs")
+                f"holds it about {limited:.0f} dB down on average (its loudest peaks {peaks:.0f} dB) to keep the "
+                f"true-peak ceiling, so its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); "
+                "choose a lower loudness_lufs")
     return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
             "floor rose as much; check the input, or clear loudness_lufs")
 
