@@ -97,9 +97,9 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
     p = profile_named(profile)
     last = Last(last)
     if n_frames <= 0:
-        raise AudioError(f"tokenize_window: the input is empty ({n_frames} frames); connect audio that has samples")
+        raise AudioError(f"the input is empty ({n_frames} frames); connect audio that has samples")
     if not 1 <= hop_tokens <= size_tokens:
-        raise ParameterError(f"tokenize_window: hop_tokens={hop_tokens} must be between 1 and "
+        raise ParameterError(f"hop_tokens={hop_tokens} must be between 1 and "
                              f"size_tokens={size_tokens}; make the overlap smaller than the size")
     bounds: list[tuple[int, int, int]] = []
     k = 0
@@ -140,9 +140,9 @@ def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, si
     p = profile_named(profile)
     last = Last(last)
     if n_frames <= 0:
-        raise AudioError(f"tokenize_window: the input is empty ({n_frames} frames); connect audio that has samples")
+        raise AudioError(f"the input is empty ({n_frames} frames); connect audio that has samples")
     if not 0 < hop_s <= size_s:
-        raise ParameterError(f"tokenize_window: the hop ({float(hop_s):g} s) must be positive and at most the "
+        raise ParameterError(f"the hop ({float(hop_s):g} s) must be positive and at most the "
                              f"window size ({float(size_s):g} s); make the overlap smaller than the size")
     full = p.frames_to_tokens(grid_frame(size_s, sample_rate), sample_rate)
     tokens = functools.lru_cache(maxsize=8)(lambda frames: p.frames_to_tokens(frames, sample_rate))
@@ -181,7 +181,7 @@ def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int, note_valu
 def _to_tokens(name: str, value: float, p: ModelProfile) -> int:
     """``value`` tokens as a whole number (unit=tokens)."""
     if not float(value).is_integer():
-        raise ParameterError(f"tokenize_window: {name}={value:g} tokens is not a whole number of tokens; "
+        raise ParameterError(f"{name}={value:g} tokens is not a whole number of tokens; "
                              f"use {round(value)}")
     return int(value)
 
@@ -315,7 +315,7 @@ def tokenize_window(audio: Audio, *,
     else:
         bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last, check)
     if not bounds:
-        raise AudioError(f"tokenize_window: the input ({audio.duration_s:.3f} s) is shorter than one window "
+        raise AudioError(f"the input ({audio.duration_s:.3f} s) is shorter than one window "
                          f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
     return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check)
 
@@ -345,14 +345,14 @@ def _sizes(size: float, overlap: float, unit: Unit, bpm: float, beats: int, note
 def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, overlap_tokens: int | None,
                  limit: int, p: ModelProfile) -> None:
     if size_tokens < 1 or size <= 0:
-        raise ParameterError(f"tokenize_window: size={size:g} {unit.value} is less than one token "
+        raise ParameterError(f"size={size:g} {unit.value} is less than one token "
                              f"({float(p.tokens_to_seconds(1)):g} s for {p.name}); make the window longer")
     if size_tokens > limit:
-        raise ParameterError(f"tokenize_window: size={size:g} {unit.value} is {_describe(size_tokens, p)}, more "
+        raise ParameterError(f"size={size:g} {unit.value} is {_describe(size_tokens, p)}, more "
                              f"than the {p.name} window of {_describe(limit, p)}; use a smaller size or "
                              f"unit=model_window")
     if overlap_tokens is not None and overlap_tokens >= size_tokens:
-        raise ParameterError(f"tokenize_window: overlap={overlap:g} {unit.value} is not less than the window size "
+        raise ParameterError(f"overlap={overlap:g} {unit.value} is not less than the window size "
                              f"of {size:g} {unit.value} ({_describe(size_tokens, p)}); make the overlap smaller")
 
 
