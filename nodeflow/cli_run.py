@@ -404,15 +404,27 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
     from .executor import Executor
     from .sweep import Variant, run_variant
-    try:
-        doc = json.loads(Path(args.manifest).read_text())
+    from .fileformat import MAX_FILE_BYTES
+    from .safeio import NotRegularFile, describe, read_regular
+    try:       # a regular file of at most 16 MiB (QA: a FIFO hung, /dev/zero ran out of memory)
+        data = read_regular(args.manifest, MAX_FILE_BYTES)
+        if len(data) > MAX_FILE_BYTES:
+            raise NodeflowError(f"{args.manifest}: file is over {MAX_FILE_BYTES >> 20} MiB, not a sweep manifest; give "
+                                "the manifest.json a sweep wrote")
+        doc = json.loads(data.decode("utf-8"))
         row = next(r for r in doc["variants"] if str(r["index"]) == str(args.row).strip() or r["name"] == args.row)
         variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
+        graph_name = str(doc["graph"])
+    except NotRegularFile as e:
+        raise NodeflowError(describe(args.manifest, e.strerror or str(e))) from None
     except FileNotFoundError:
         raise NodeflowError(f"{args.manifest}: no such file") from None
     except OSError as e:
         raise NodeflowError(f"{args.manifest}: cannot read it ({e.strerror or e}); give the manifest.json a sweep "
                             "wrote") from None
+    except RecursionError:
+        raise NodeflowError(f"{args.manifest}: not a sweep manifest (nested too deeply); give the manifest.json a "
+                            "sweep wrote") from None
     except (ValueError, KeyError, TypeError) as e:   # bad JSON, not UTF-8 text (a graph, audio), wrong shape
         why = (f"it has no {e.args[0]!r} entry" if isinstance(e, KeyError) else "it is not JSON text"
                if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)) else "its rows are not a sweep's")
@@ -424,7 +436,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             f"{len(rows)} row(s)" if rows else "no rows"
         raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
                             f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
-    doc["graph"] = str(Path(args.manifest).resolve().parent / doc["graph"])   # stored relative to the manifest
+    doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
         from .sweep import file_sha256
         if file_sha256(doc["graph"]) != doc["graph_sha256"]:

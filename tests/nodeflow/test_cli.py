@@ -3,6 +3,7 @@ summary, -o, --set, --target), validate, show, nodes, extract, and one clear lin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -281,7 +282,16 @@ MISTAKES = {
                               "--target gain applies to a single run, not to a sweep"),
     # rerun given something other than a manifest (each used to end in a traceback)
     "rerun a graph file": (lambda d, g: ["rerun", str(g), "1"], "song.msgpack: not a sweep manifest (it is not JSON text)"),
-    "rerun a folder": (lambda d, g: ["rerun", str(d), "1"], "cannot read it (Is a directory)"),
+    "rerun a folder": (lambda d, g: ["rerun", str(d), "1"], ": is a folder"),
+    # (QA: a FIFO hung, /dev/zero ran out of memory, deep nesting and a missing 'graph' ended in tracebacks)
+    "rerun a FIFO": (lambda d, g: ["rerun", str(_fifo(d / "m.json")), "0"], "m.json: is a FIFO (named pipe), not a "
+                                                                             "regular file; only regular files are read"),
+    "rerun /dev/zero": (lambda d, g: ["rerun", "/dev/zero", "0"], "/dev/zero: is a character device"),
+    "rerun a manifest nested too deeply": (lambda d, g: ["rerun", str(_write(d / "m.json", b"[" * 100_000)), "0"],
+                                           "m.json: not a sweep manifest (nested too deeply)"),
+    "rerun a manifest without its graph": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
+        {"variants": [{"index": 0, "name": "v000", "params": {}}]}).encode())), "0"],
+        "m.json: not a sweep manifest (it has no 'graph' entry)"),
     "rerun a manifest with a bad row": (lambda d, g: ["rerun", str(_write(d / "m.json", json.dumps(
         {"variants": [{"index": 1, "name": "v001", "params": [1, 2]}]}).encode())), "1"], "m.json: not a sweep manifest"),
     "rerun a JSON file that is no manifest": (lambda d, g: ["rerun", str(_write(d / "m.json", b"{}")), "0"],
@@ -302,6 +312,11 @@ def _exported(d: Path, g: Path) -> Path:
 
 def _write(p: Path, data: bytes) -> Path:
     p.write_bytes(data)
+    return p
+
+
+def _fifo(p: Path) -> Path:
+    os.mkfifo(p)
     return p
 
 
