@@ -170,9 +170,9 @@ def fade(audio: Audio, *,
 def _trim_estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
     """The kept part's size; a cut a known input does not have is what validate reports."""
     a = inputs["audio"]
-    start, end = round(params["start_s"] * a.rate), a.frames
+    start, end = seconds_to_frames(params["start_s"], a.rate), a.frames     # (exact: 1e308 s overflowed a float)
     if params.get("end_s") is not None:
-        end = min(end, round(params["end_s"] * a.rate))
+        end = min(end, seconds_to_frames(params["end_s"], a.rate))
     out = Shape(max(end - start, 0), a.channels, a.rate)
     if a.frames and a.rate:
         try:

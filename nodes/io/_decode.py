@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nodeflow.audio import Audio, StreamedAudio, check_finite
+from nodeflow.audio import Audio, StreamedAudio, check_finite, seconds_to_frames
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 from nodeflow.term import format_bytes
@@ -91,8 +91,11 @@ def frame_range(path: Path, start_s: float, end_s: float | None, rate: int,
         raise ParameterError(f"start_s={start_s:g} must be >= 0 s")
     if end_s is not None and end_s <= start_s:
         raise ParameterError(f"end_s={end_s:g} must be greater than start_s={start_s:g}")
-    start = round(start_s * rate)
-    stop = None if end_s is None else round(end_s * rate)
+    start = seconds_to_frames(start_s, rate)       # exact (QA: start_s=1e308 raised OverflowError)
+    stop = None if end_s is None else seconds_to_frames(end_s, rate)
+    if stop is not None and stop <= start:       # (QA: end_s=1e-300 was blamed on the file: "truncated")
+        raise ParameterError(f"start_s={start_s:g} to end_s={end_s:g} holds no whole frame at {rate} Hz; give an end_s at "
+                             f"least {1 / rate:.6f} s after start_s")
     if total is not None:
         if start >= total:
             raise past_end(path, start_s, total, rate)
@@ -416,6 +419,8 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     start, stop = frame_range(path, start_s, end_s, rate, None)
     if duration is not None and start_s >= duration:
         raise past_end(path, start_s, round(duration * rate), rate)
+    if duration is not None and stop is not None and stop > (duration + 60.0) * rate:
+        stop = None                 # far past the end: to the end (QA: end_s=1e308 gave ffmpeg a 300-digit -t)
     preroll = min(start, FFMPEG_PREROLL) if exact else start
     seek = start - preroll
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", *_LIMITS]

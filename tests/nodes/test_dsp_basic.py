@@ -263,3 +263,16 @@ def test_changing_the_graph_project_rate_re_runs_the_joins(tmp_path):
     g.metadata["sample_rate"] = 48000
     res = ex.run(g)
     assert res[m.id]["out"].sample_rate == 48000 and m.id in res.ran and a.id in res.cached
+
+
+def test_validate_says_a_trim_start_far_past_the_end(tmp_path):
+    """QA: dsp.trim start_s=1e308 passed validate (its estimate overflowed) and was refused by the run."""
+    import soundfile as sf
+
+    from nodeflow import Graph
+    sf.write(tmp_path / "a.wav", np.zeros((48000, 2), np.float32), 48000)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "a.wav"))
+    g.add("dsp.trim", id="trim", start_s=1e308)
+    g.connect("load", "trim")
+    assert any("start_s=1e+308 is at or beyond the input length 1.000 s" in p for p in g.problems()), g.problems()

@@ -164,6 +164,24 @@ def test_start_past_the_end_reports_the_duration(tmp_path):
         load.fn(path="a.flac", start_s=2.0, ctx=context(tmp_path))
 
 
+@pytest.mark.parametrize("ext", ["flac", pytest.param("m4a", marks=needs_ffmpeg)])
+def test_times_far_out_of_range_are_said_in_the_parameters_words(tmp_path, ext):
+    """QA: start_s=1e308 raised 'OverflowError: cannot convert float infinity to integer'; end_s=1e-300 was
+    blamed on a good file ('truncated or damaged'); end_s=1e308 on an m4a gave 0 frames."""
+    write(tmp_path / "a.wav", tones(1.5), format="WAV", subtype="PCM_16")
+    if ext == "m4a":
+        encode(tmp_path / "a.wav", tmp_path / "a.m4a", "-c:a", "aac")
+    else:
+        write(tmp_path / "a.flac", tones(1.5), format="FLAC", subtype="PCM_16")
+    name = f"a.{ext}"
+    with pytest.raises(AudioError, match=r"start_s=1e\+308 is at or past the end of the file"):
+        load.fn(path=name, start_s=1e308, ctx=context(tmp_path))
+    with pytest.raises(ParameterError, match=r"start_s=0 to end_s=1e-300 holds no whole frame at \d+ Hz; give an end_s"):
+        load.fn(path=name, end_s=1e-300, ctx=context(tmp_path))
+    whole = load.fn(path=name, ctx=context(tmp_path))
+    assert load.fn(path=name, end_s=1e308, ctx=context(tmp_path)).frames == whole.frames > 0
+
+
 def test_end_before_start_is_a_parameter_error(tmp_path):
     write(tmp_path / "a.wav", tones(1.0), format="WAV", subtype="PCM_16")
     with pytest.raises(ParameterError, match="end_s=0.2 must be greater than start_s=0.5"):
