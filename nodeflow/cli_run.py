@@ -130,7 +130,8 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         print(f"wrote {printable(w)}", flush=True)
         if not args.quiet:
             _print_levels(w, graph.nodes[nid].params)
-    write_daw(args, graph, [daw_part(graph, result.outputs)])
+    if args.daw:           # (QA: the project's tempo was checked, and refused, without --daw)
+        write_daw(args, graph, [daw_part(graph, result.outputs)])
     for f in failures:
         print(f"error: {printable(f)}", file=sys.stderr)
     if failures:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import GraphError, ParameterError
 from .types import link_mode, type_name
@@ -194,8 +194,36 @@ def static_problems(graph: Graph, targets: Iterable[str] | None) -> dict[str, An
             problem = link_problem(graph, l, types)
             if problem:
                 links.append(problem)
+    structure += metadata_problems(graph.metadata if isinstance(graph.metadata, dict) else {})
     return {"scope": frozenset(scope), "unknown": unknown, "per_node": per_node, "preflight": preflight,
             "devices": sorted(devices), "structure": structure, "links": links, "acyclic": acyclic}
+
+
+def project_rate(value: Any) -> int | None:
+    """The graph's project rate from its metadata ``sample_rate`` (None: unset); raises
+    :class:`ParameterError` for one that is no rate."""
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1000 <= value <= 768000:
+        raise ParameterError(f"graph metadata sample_rate={value!r}: expected a project sample rate in Hz "
+                             "(e.g. 44100 or 48000) or nothing")
+    return int(value)
+
+
+def metadata_problems(metadata: dict[str, Any]) -> list[str]:
+    """What the graph's metadata holds that no run can use: its project rate, and the tempo and meter
+    its exports write (QA: bpm=-5 passed validate; the run wrote the file, then failed)."""
+    from .dawproject import check_bpm, parse_meter
+    out = []
+    checks: dict[str, Callable[[Any], Any]] = {"sample_rate": project_rate, "bpm": check_bpm, "meter": parse_meter}
+    for key, check in checks.items():
+        if metadata.get(key) not in (None, ""):
+            try:
+                check(metadata[key])
+            except ParameterError as e:
+                said = str(e).removeprefix("graph metadata ")
+                out.append(f"graph metadata {said}; fix it in the graph's metadata, or remove it")
+    return out
 
 
 def check(graph: Graph, targets: Iterable[str] | None = None, source: str | None = None,

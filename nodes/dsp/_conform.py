@@ -300,14 +300,9 @@ def joined_markers(a: Audio, b: Audio, offset: int) -> tuple[tuple[int, str], ..
 
 def project_rate(ctx) -> int | None:
     """The graph's project sample rate (``graph.metadata["sample_rate"]``), or ``None`` when unset."""
+    from nodeflow.validation import project_rate as checked
     graph = getattr(ctx, "graph", None)
-    value = (getattr(graph, "metadata", None) or {}).get(PROJECT_RATE_KEY)
-    if value in (None, "", 0):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1000 <= value <= 768000:
-        raise ParameterError(f"graph metadata {PROJECT_RATE_KEY}={value!r}: expected a project sample rate in Hz "
-                             "(e.g. 44100 or 48000) or nothing")
-    return int(value)
+    return checked((getattr(graph, "metadata", None) or {}).get(PROJECT_RATE_KEY))
 
 
 def project_rate_fingerprint(params: dict, ctx) -> int | None:

@@ -118,3 +118,30 @@ def test_missing_input_file_is_a_problem(reg, tmp_path):
     g = Graph(reg)
     g.add("test.read", id="r", path=str(tmp_path / "nope.txt"))
     assert any("input file path=" in p and "not found" in p for p in g.problems())
+
+
+@pytest.mark.parametrize("metadata, said", [
+    ({"bpm": -5}, "graph metadata bpm=-5: expected a tempo between 1 and 999"),
+    ({"bpm": 1e308}, "graph metadata bpm=1e+308"),
+    ({"meter": "0/0"}, "graph metadata meter='0/0': expected beats/note value"),
+    ({"sample_rate": 10**9}, "graph metadata sample_rate=1000000000: expected a project sample rate"),
+    ({"sample_rate": "x"}, "graph metadata sample_rate='x'")])
+def test_graph_metadata_no_run_can_use_is_a_problem_before_anything_runs(tmp_path, metadata, said):
+    """QA: metadata bpm=-5 or meter 0/0 passed validate; the run wrote its file, then failed on the tempo."""
+    import numpy as np
+    import soundfile as sf
+
+    from nodeflow.errors import GraphError
+    from nodeflow.executor import Executor
+    sf.write(tmp_path / "a.wav", np.zeros((4800, 1), np.float32), 48000)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "a.wav"))
+    g.add("io.export", id="export", path="o.wav")
+    g.connect("load", "export")
+    g.metadata.update(metadata)
+    assert [p for p in g.problems() if said in p and p.endswith("fix it in the graph's metadata, or remove it")]
+    with pytest.raises(GraphError):
+        Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+    g.metadata.update({"bpm": 93.7, "meter": [7, 8], "sample_rate": 44100})
+    assert g.problems() == []
