@@ -362,7 +362,9 @@ def fingerprint(name: str, base_dir: str | os.PathLike[str] | None = None) -> di
     (a missing checkpoint fingerprints as ``missing`` and fails with its message when run)."""
     try:
         r = resolve(name, base_dir=base_dir, download=False)
-        return {"checkpoint": name, "revision": r.revision}
+        # a local folder by its name and digest, as the README says: the path as typed is relative to the
+        # graph's folder and meant nothing in a file's tags elsewhere (QA: a render's iXML said '../ckpt/<folder>')
+        return {"checkpoint": r.path.name if r.source == "local" else name, "revision": r.revision}
     except Exception as e:  # noqa: BLE001 - reported when the node runs
         return {"checkpoint": name, "revision": f"unresolved:{type(e).__name__}"}
 

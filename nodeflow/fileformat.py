@@ -28,7 +28,7 @@ import msgpack
 from .atomic import shared_mode, write_atomic  # noqa: F401 - shared_mode: kept importable from here
 from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
-from .graphpaths import path_mode
+from .graphpaths import local_checkpoints, path_mode
 from .outputs import resolve
 from .registry import Registry, default_registry
 
@@ -142,8 +142,10 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     """
     reg = graph.registry
     nodes = []
-    inputs = graph.input_files() if base_dir is not None else {}
     old_base = graph.base_dir()
+    # inputs and local checkpoint folders, resolved against the graph's folder: rebased to the file's
+    # (QA: a render's embedded graph kept '../ckpt/melody', right for the graph file, wrong beside the audio)
+    inputs = {**graph.input_files(), **local_checkpoints(graph, old_base)} if base_dir is not None else {}
     for inst in graph.nodes.values():
         spec = reg.get(inst.type)
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
@@ -235,7 +237,7 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
     write_atomic(path, dumps(graph, path.parent))
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
-        for (nid, name) in graph.input_files():
+        for (nid, name) in {**graph.input_files(), **local_checkpoints(graph)}:
             graph.nodes[nid].params[name] = rebase_path(graph.nodes[nid].params[name], graph.base_dir(), path.parent)
     graph.path = path
     return path

@@ -60,15 +60,12 @@ def _valid(p: Any, value: str) -> bool:
     return True
 
 
-def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
-    """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
-    folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
-    symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
-    import os
-
+def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
+    """The local checkpoint folders the graph's model nodes name (a hub id is none): ``(node,
+    "checkpoint") -> folder``, resolved as a run resolves them (against the graph's folder)."""
     from .checkpoints import _local_candidate
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
-    named = [(nid, name, path) for (nid, name), path in graph.input_files(base).items()]
+    out = {}
     for inst in graph.nodes.values():
         value = inst.params.get("checkpoint")
         if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
@@ -77,7 +74,19 @@ def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str
             except (NodeflowError, OSError, ValueError):
                 local = None
             if local is not None:
-                named.append((inst.id, "checkpoint", local))
+                out[(inst.id, "checkpoint")] = local
+    return out
+
+
+def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:
+    """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
+    folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
+    symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
+    import os
+
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    named = [(nid, name, path) for (nid, name), path in graph.input_files(base).items()]
+    named += [(nid, name, path) for (nid, name), path in local_checkpoints(graph, base).items()]
     root = os.path.realpath(base)
     out = []
     for nid, name, path in named:

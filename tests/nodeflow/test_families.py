@@ -136,3 +136,13 @@ def test_a_family_name_is_taken_once():
 def test_the_tune_scorer_is_what_a_node_pack_declares():
     from nodeflow.tune import default_scorer
     assert default_scorer() == families.default_for("scorer") and default_scorer() is not None
+
+
+def test_a_local_checkpoint_is_fingerprinted_by_its_folder_name_not_the_path_typed(stub_families, tmp_path):
+    """QA: a render's iXML named the checkpoint '../ckpt/musicgen_melody', the path as typed relative to
+    the graph's folder; the README says local checkpoints are named by folder name and digest."""
+    folder = _diffusers_folder(tmp_path / "ckpt" / "stub-pipe")
+    (tmp_path / "graphs").mkdir()
+    fp = checkpoints.fingerprint("../ckpt/stub-pipe", base_dir=tmp_path / "graphs")
+    assert fp["checkpoint"] == "stub-pipe" and fp["revision"] == checkpoints.folder_digest(folder)
+    assert checkpoints.fingerprint("org/some-model")["checkpoint"] == "org/some-model"      # a hub id as typed

@@ -435,3 +435,36 @@ def test_names_in_any_script_travel_in_a_bundle(tmp_path):
         assert (out.parent / member).read_bytes() == (root / names[i]).read_bytes()
     assert got.problems() == []
     assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0
+
+
+def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_graphs(tmp_path):
+    """QA: the CLI embedded checkpoint='../ckpt/melody' (right from the graph's folder) in the file it
+    rendered into out/, so the file's own graph did not run; extract copied the path unchanged."""
+    import msgpack
+
+    from nodeflow import Registry, node
+    from nodeflow.fileformat import dumps
+
+    reg = Registry()
+
+    @node("test.checkpointed")
+    def checkpointed(*, checkpoint: str = "org/model") -> str:
+        """A model node's checkpoint parameter."""
+        return checkpoint
+    reg.add(checkpointed)
+    (tmp_path / "ckpt" / "melody").mkdir(parents=True)
+    (tmp_path / "graphs").mkdir()
+    g = Graph(reg)
+    g.add("test.checkpointed", id="gen", checkpoint="../ckpt/melody")
+    g.add("test.checkpointed", id="hub", checkpoint="org/model")
+    save(g, tmp_path / "graphs" / "g.msgpack")
+    g = load(tmp_path / "graphs" / "g.msgpack", reg)
+    (tmp_path / "out" / "take").mkdir(parents=True)
+    doc = msgpack.unpackb(dumps(g, tmp_path / "out" / "take"))          # as an export beside out/take/x.wav embeds it
+    params = {n["id"]: n["params"]["checkpoint"] for n in doc["nodes"]}
+    assert params == {"gen": "../../ckpt/melody", "hub": "org/model"}
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    save(g, tmp_path / "elsewhere" / "deeper" / "g2.msgpack")          # what extract does with a render's graph
+    assert g.nodes["gen"].params["checkpoint"] == "../../ckpt/melody"   # in memory too: the same folder
+    again = load(tmp_path / "elsewhere" / "deeper" / "g2.msgpack", reg)
+    assert again.nodes["gen"].params["checkpoint"] == "../../ckpt/melody" and again.problems() == []
