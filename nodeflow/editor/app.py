@@ -63,6 +63,7 @@ class App:
         self._status_fit: tuple[str, float] | None = None    # (message, room) the status line was cut for
         self.status_error = False
         self.params = ParamEdits(self)
+        self._held = 0.0                  # when a node's held problem line is shown (0: none held)
         self.quitting = False
         self.frame_count = 0
         self._seen: tuple[int | None, int, int, int] = (None, -1, -1, -1)   # what is drawn: _drawn()
@@ -398,7 +399,8 @@ class App:
         self.node_ab.tick()
         widgets.typing_tick()
         self._fit_status()
-        if self._drawn() != self._seen:
+        if self._drawn() != self._seen or (self._held and time.perf_counter() >= self._held):
+            self._held = 0.0
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):
             self._layout_pending = False
@@ -415,6 +417,10 @@ class App:
         stopped = self.view.follow(self.audition)
         if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale
             self.say(f"stopped {'.'.join(stopped)}")
+
+    def hold_until(self, when: float) -> None:
+        """Refresh again at ``when`` (:func:`.results.show_results` held a node's problems back)."""
+        self._held = max(self._held, when)
 
     def _drawn(self) -> tuple[int | None, int, int, int]:
         """What the view shows: (id(graph), its revision, the runner's version, the decoded files')."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .document import EditRefused
 from .paramtext import bound_by_input
 from .typein import UNCHANGED, Typed
-from .widgets import LEFT, TYPE_IN, TYPING, Clamped, Invalid
+from .widgets import LEFT, TYPE_IN, TYPING, Clamped, Invalid, is_slider, widget_tag
 
 if TYPE_CHECKING:
     from .app import App
@@ -38,6 +38,7 @@ class ParamEdits:
         # the last parameter set by a widget's own gesture: node, name, when the gesture began
         self.last_set: tuple[str, str, float] | None = None
         self._gesture: tuple[str, str, float] | None = None     # the gesture going on: node, name, its start
+        self._set_at = -1                         # the graph's revision right after the last widget set
 
     def on_param(self, nid: str, param: str, value: Any) -> Any:
         """A parameter widget's change (see :mod:`.widgets`): an undoable edit, or the widget left
@@ -74,6 +75,17 @@ class ParamEdits:
         self._set(nid, param, value)
         return None
 
+    def settling(self) -> tuple[str, float] | None:
+        """``(node, until)`` while a click on one of the node's sliders may be a double-click's first:
+        the node's problem line waits until then (QA: the click set 26 s, a warning line grew the node,
+        and the second click missed the slider, so no box opened and the typed value was lost)."""
+        last = self.last_set
+        if last is None or not is_slider(widget_tag(last[0], last[1])) \
+                or self.app.doc.graph.revision != self._set_at:       # a box, a dialog, another edit since: at once
+            return None
+        until = last[2] + DOUBLE_CLICK_S
+        return (last[0], until) if time.perf_counter() < until else None
+
     def _past_the_end(self, nid: str, param: str, value: Any) -> tuple[str | None, str | None]:
         """A time set at or past the end of the node's input (its length known): ``(refusal, note)``.
         A start there is refused (the run would fail on it); an end past it is set and said to mean
@@ -102,7 +114,7 @@ class ParamEdits:
             if refused is not None:
                 raise EditRefused(refused)
             app.doc.set_param(nid, param, value)
-            self.last_set = self._gesture
+            self.last_set, self._set_at = self._gesture, app.doc.graph.revision
         except EditRefused as e:
             app.say(str(e), True)
             return self._show_graph_value(nid)

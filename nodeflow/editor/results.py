@@ -31,9 +31,14 @@ def show_results(app: App, keys: dict[str, str]) -> None:
     types = g.output_types()
     feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
     estimated: list[Any] = []
+    held = app.params.settling()     # a slider's click that may be a double-click's first: its node keeps its size
     for nid, inst in g.nodes.items():
         spec = g.registry.get(inst.type)
-        app.view.mark(nid, app.runner.states.get(nid), app.problems.get(nid, []), unknown=spec is None)
+        problems = app.problems.get(nid, [])
+        if held is not None and held[0] == nid and nid in app.view.marks:
+            problems = list(app.view.marks[nid][1])        # what it showed; the app refreshes when the hold ends
+            app.hold_until(held[1])
+        app.view.mark(nid, app.runner.states.get(nid), problems, unknown=spec is None)
         if spec is None:
             continue
         if any(bound_by_input(p) for p in spec.params.values()):      # times bounded by the input's length

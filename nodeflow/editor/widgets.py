@@ -47,7 +47,7 @@ from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
-           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "param_tags", "typing_box", "typing_tick",
+           "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "is_slider", "param_tags", "typing_box", "typing_tick",
            "set_base_dir"]
 
 WIDTH = 104
@@ -321,6 +321,11 @@ LEFT = _Left()
 
 _SLIDERS = ("mvAppItemType::mvSliderFloat", "mvAppItemType::mvSliderInt")
 _DRAGS = ("mvAppItemType::mvDragFloat", "mvAppItemType::mvDragInt")
+
+
+def is_slider(tag: str) -> bool:
+    """Whether ``tag`` is a slider (a click on it sets the value under the pointer)."""
+    return dpg.does_item_exist(tag) and dpg.get_item_type(tag) in _SLIDERS
 
 
 class _Invalid:

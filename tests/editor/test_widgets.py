@@ -234,3 +234,19 @@ def test_typing_keeps_a_drag_reads_seeds_and_counts_for_run_and_save(editor):
                                "shown": "0.5 s"}, st["start_box"]
     assert st["deleted"] == {"status": "'gain' was deleted while a value was typed into it; nothing was set",
                              "box": False}, st["deleted"]
+
+
+def test_a_double_click_to_type_keeps_the_node_still_when_its_first_click_makes_a_problem(editor):
+    """QA: a double-click on the demo's crossfade duration set 26 s with its first click, a problem line
+    grew the node, the second click missed the slider, and the typed '750 ms' was lost."""
+    import shutil
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    folder = editor.tmp / "graphs"
+    shutil.copytree(root / "graphs", folder)
+    shutil.copytree(root / "assets", editor.tmp / "assets")
+    st = editor.run("slider_type_in_problem", folder / "demo.msgpack")
+    assert st["typing"] and st["opened_on"] == 2.0, st
+    assert st["after_first"] == st["rect_typing"] == st["rect_before"], st    # no line came and went under the pointer
+    assert st["typed"] == 0.75 and st["undo"] == "set into_variations.duration_s", st
+    assert st["problem_after"] == "" and st["rect_after"] == st["rect_before"], st
