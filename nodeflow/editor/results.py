@@ -36,7 +36,7 @@ def show_results(app: App, keys: dict[str, str]) -> None:
         spec = g.registry.get(inst.type)
         problems = app.problems.get(nid, [])
         if held is not None and held[0] == nid and nid in app.view.marks:
-            problems = list(app.view.marks[nid][1])        # what it showed; the app refreshes when the hold ends
+            problems = app.view.problems_shown(nid)        # what it showed; the app refreshes when the hold ends
             app.hold_until(held[1])
         app.view.mark(nid, app.runner.states.get(nid), problems, unknown=spec is None)
         if spec is None:

@@ -421,6 +421,11 @@ class GraphView(Outputs):
                 dpg.add_text(p, tag=self.pin_label_tag("out", nid, p))
 
     # ------------------------------------------------------------------ marks
+    def problems_shown(self, nid: str) -> list[str]:
+        """The problems node ``nid`` shows now."""
+        shown = self.marks.get(nid, ("", ()))[1]
+        return [str(p) for p in shown] if isinstance(shown, tuple) else []
+
     def mark(self, nid: str, state: NodeState | None, problems: list[str], unknown: bool = False) -> None:
         """Show a node's run state (title colour, text, progress) and its validation problems."""
         if nid not in self.nodes:
