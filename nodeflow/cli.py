@@ -493,6 +493,17 @@ def _stop_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _error_text(e: NodeflowError) -> str:
+    """An error as the terminal shows it: a list of problems one per line, each with its own line
+    breaks and control characters escaped (QA: a path with a newline from a stranger's graph split the
+    error over three lines; a crafted one could print a fake 'wrote ...' line)."""
+    from .errors import GraphError
+    if isinstance(e, GraphError) and len(e.problems) > 1:
+        head = f"{e.source}: " if e.source else ""
+        return printable(head + f"{len(e.problems)} problems:") + "".join(f"\n  - {printable(p)}" for p in e.problems)
+    return printable(e)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
@@ -510,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             import traceback
             traceback.print_exc()
-        print(f"error: {printable(e, keep_newlines=True)}", file=sys.stderr)
+        print(f"error: {_error_text(e)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         from .cli_run import exit_interrupted

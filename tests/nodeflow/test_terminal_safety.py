@@ -42,6 +42,23 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
     assert "\x1b" not in out + err and [line for line in err.splitlines() if line.startswith("error: ")]
 
 
+@pytest.mark.parametrize("missing", [1, 2])
+def test_a_newline_in_a_strangers_path_cannot_print_a_line_of_its_own(tmp_path, capsys, missing):
+    """QA: a load path 'mel\\nody.flac' split run's error over three lines (validate escaped it), so a
+    crafted path could print a fake 'wrote ...' line; with two problems, each is still one line."""
+    path = _graph(tmp_path, "out.wav")
+    from nodeflow import load
+    g = load(path)
+    for i in range(missing):
+        extra = g.add("io.load", path=f"take{i}.flac\nwrote /home/you/Music/everything.wav")
+        g.connect(extra.out, g.add("io.export", path=f"o{i}.wav").audio)
+    save(g, path)
+    assert main(["run", str(path), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if line.startswith("wrote")], err
+    assert err.count("\\nwrote /home/you") == 2 * missing, err        # in the value and where it looked
+
+
 def test_an_os_error_anywhere_in_a_command_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
     import errno
 
