@@ -41,8 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     apply_sets(graph, args.set)
     if args.output == "-":
         return _run_to_stdout(args, graph)
-    if not args.quiet:
-        _print_external_reads(graph, sys.stderr)
+    _print_external_reads(graph, sys.stderr)     # with -q too: it is about what the run may read (QA)
     out_dir = _output_dir(args)
     check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):

@@ -296,9 +296,10 @@ def test_external_reads_lists_what_lies_outside_the_graph_folder(tmp_path):
         listed = [l for l in p.stdout.splitlines() if l.startswith("reads outside its folder: ")]
         assert listed == [f"reads outside its folder: climbs.path -> {real}",
                           f"reads outside its folder: link.path -> {real}"]
-    p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out")], tmp_path)
-    assert p.returncode == 0, p.stderr
-    assert p.stderr.count("reads outside its folder: ") == 2
+    for quiet in ([], ["-q"]):         # -q too: it says what the run may read (QA: -q hid it)
+        p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out"), "--no-cache", *quiet], tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert p.stderr.count("reads outside its folder: ") == 2
 
 
 def test_external_reads_escapes_control_characters(tmp_path):
