@@ -401,8 +401,11 @@ def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, 
         raise NoAudio(f"{path}: has no audio stream")
     stream, fmt = streams[0], info.get("format") or {}
     rate, channels = int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
-    if rate <= 0 or channels <= 0:
-        raise AudioError(f"{path}: ffprobe reports no sample rate or channel count for its audio stream")
+    if rate <= 0 or channels <= 0:      # (QA: a text file named .flac; validate took it for unknown)
+        raise NoAudio(f"{path}: ffprobe reports no sample rate or channel count for its audio stream")
+    said = [v for v in (stream.get("duration"), fmt.get("duration")) if v not in (None, "N/A")]
+    if said and all(_float(v) is None for v in said):     # (QA: a WAV of 0 bits per sample: the run blamed start_s)
+        raise NoAudio(f"{path}: holds no audio (ffprobe reads a length of {said[0]} s)")
     duration = _float(stream.get("duration")) or _float(fmt.get("duration"))
     exact = bool(_EXACT_SEEK_CONTAINERS & set(str(fmt.get("format_name", "")).split(",")))
     return rate, channels, duration, exact
@@ -467,6 +470,9 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         excess = start + frames - round(duration * rate)
         if 0 < excess <= CODEC_PADDING:
             frames -= excess
+    if frames == 0 and got == 0 and start == 0:     # nothing at all, not a start past the end (QA: it said start_s=0)
+        raise AudioError(f"{path}: ffmpeg decoded no audio from it (its header names an audio stream, but no "
+                         "samples came: damaged, or a format variant it cannot decode); re-export the file")
     if frames == 0:
         raise past_end(path, start_s, seek + preroll - skip // frame_bytes, rate)
     x = np.frombuffer(raw, np.float32, count=frames * channels).reshape(frames, channels)

@@ -88,9 +88,14 @@ def _neither(file: Path, e: NoAudio) -> str:
             f"(ffmpeg: {detail})")
 
 
+EMPTY_PATH = "path is empty; choose an audio file to load"
+
+
 def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
+    if not str(params.get("path") or "").strip():          # (QA: validate said ok)
+        return {"out": Shape(0, 0, 0, problem=EMPTY_PATH)}
     file = Path(params["path"])
-    got = _header(file) if params.get("path") else None
+    got = _header(file)
     if got is None:
         return None
     if isinstance(got, str):        # validate says what the run would: the file is there, no decoder reads it
@@ -167,7 +172,7 @@ def load(*, path: Annotated[str, FilePath(mode="read", exts=AUDIO_EXTS)] = "",
 def _checked_file(path: str, ctx: Context) -> Path:
     """The input file ``path`` names, refused in one line if it is no regular, non-empty file."""
     if not path.strip():
-        raise ParameterError("path is empty; choose an audio file to load")
+        raise ParameterError(EMPTY_PATH)
     file = ctx.resolve_input(path)
     why = special_file(file)        # a FIFO, /dev/zero or a symlink loop is refused, never opened
     if why == "no such file":
