@@ -231,11 +231,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """What ``run`` with the same options would refuse, found without running or writing anything."""
     graph = _load(args.graph)
     apply_sets(graph, args.set)
-    from .bundle import in_place_probe, is_bundle
-    bundled = is_bundle(args.graph)
-    if bundled:   # inspected in place: its files/ were verified inside the zip, not looked up on disk
-        graph = in_place_probe(graph)
-    problems = graph.problems(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
+    from .bundle import in_place_problems, is_bundle
+    bundled = is_bundle(args.graph)      # inspected in place: its files/ were verified inside the zip
+    kw: dict[str, Any] = dict(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
+    problems = in_place_problems(graph, **kw) if bundled else graph.problems(**kw)
     if graph.sweep:             # what a run of its saved sweep would refuse too
         from .sweep import expand, sweep_from_graph
         from .sweepcheck import sweep_problems, variant_problems

@@ -76,7 +76,7 @@ def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *
     variant was found only after the others had rendered).  A problem of every variant checked (the
     graph's own) is said once, the others after their variant's name.  ``bundled``: the graph is a
     bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk)."""
-    from .bundle import in_place_probe
+    from .bundle import in_place_problems
     found: list[tuple[str, list[str]]] = []
     for v in _first_holders(variants):
         try:
@@ -84,9 +84,8 @@ def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *
         except ParameterError as e:
             found.append((v.name, [str(e)]))
             continue
-        if bundled:
-            g = in_place_probe(g)
-        found.append((v.name, g.problems(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)))
+        kw: dict[str, Any] = dict(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)
+        found.append((v.name, in_place_problems(g, **kw) if bundled else g.problems(**kw)))
     common = set.intersection(*(set(ps) for _, ps in found)) if found else set()
     out = [p for p in found[0][1] if p in common] if found else []
     for name, ps in found:
