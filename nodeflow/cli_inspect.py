@@ -42,7 +42,7 @@ def describe_graph(graph: Graph, name: str) -> str:
                 if p is not None and p.auto and v is None:      # (QA: 'bpm=None bpm' for bpm=auto)
                     shown.append(f"{k}=auto")
                     continue
-                unit = p.unit if p is not None else ""
+                unit = p.unit if p is not None and v is not None else ""     # ('peak_db=None dBTP': none)
                 val = p.to_plain(v) if p is not None else v
                 shown.append(f"{k}={val!r}" + (f" {unit}" if unit else ""))
         flag = "" if spec else "  [unknown type]"

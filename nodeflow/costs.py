@@ -344,7 +344,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                         shortest = round(src.shortest * s.frames / src.frames)
                     s = dataclasses.replace(s, items=calls if counts else None, span=span, shortest=shortest)
                 outs[port] = s
-                shapes[(nid, port)] = s
+                if not s.problem:       # a value the node refuses to make is unknown downstream (QA: an unreadable
+                    shapes[(nid, port)] = s   # file's rate 0 made "size=1 bars is less than one token" after it)
             cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=spec.estimate is None or any(
                 costs[l.src].guessed for l in links if l.src in costs))
             read = sum(s.samples for s in inputs.values() if s is not None)

@@ -340,3 +340,15 @@ def test_windows_whose_lengths_only_the_run_knows_are_checked_on_the_shortest_be
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())     # no file written
     g.set("win", "seconds", "1.0,1.0,0.5")
     assert len(Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")["export"]["out"]) == 3
+
+
+def test_a_value_a_node_refuses_to_make_adds_no_problem_downstream(tmp_path):
+    """QA: an unreadable input file also gave "size=1 bars is less than one token (0.02 s for musicgen)"
+    for the windows after it: the load's refused value (rate 0) was estimated on."""
+    (tmp_path / "notes.wav").write_text("not audio\n" * 300)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "notes.wav"))
+    g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm=131, beats_per_bar=7, note_value=8)
+    g.connect("load", "win")
+    problems = g.problems()
+    assert len(problems) == 1 and problems[0].startswith("node 'load' (io.load): "), problems
