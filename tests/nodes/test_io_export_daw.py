@@ -224,3 +224,23 @@ def test_a_typed_tempo_comes_back_from_the_file_in_full(tmp_path, ext):
     assert dict(back.info)["bpm"] == "87.31415"
     again = tokenize_window.fn(back, unit="bars", size=1, bpm="auto")
     assert [w.start_frame for w in again[:12]] == [w.start_frame for w in typed[:12]]
+
+
+@pytest.mark.parametrize("bit_depth", ["float32", "pcm24"])
+def test_source_date_epoch_makes_two_renders_byte_identical(tmp_path, monkeypatch, bit_depth):
+    """QA: two renders of one graph differed only in the bext date and time and the PEAK chunk's
+    stamp (libsndfile's clock).  SOURCE_DATE_EPOCH pins all three, as reproducible builds do."""
+    import time
+
+    from nodeflow.audiometa import read_metadata
+    sf.write(tmp_path / "in.wav", music(97.0, 4, 2.0, 48000).samples.T, 48000, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path="take.wav", bit_depth=bit_depth, loudness_lufs=-16.0)
+    g.connect("load", "export")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")            # 2026-01-01 00:00:00 UTC
+    first = Executor(disk_cache=None).run(g, output_dir=tmp_path / "a")["export"]["out"]
+    time.sleep(1.1)                                                    # the clock moves on
+    second = Executor(disk_cache=None).run(g, output_dir=tmp_path / "b")["export"]["out"]
+    assert Path(first).read_bytes() == Path(second).read_bytes()
+    assert read_metadata(Path(first)).date.startswith("2026-01-01")
