@@ -15,7 +15,7 @@ from ..types import ParamSpec
 
 __all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp", "path_tip",
            "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "tooltip",
-           "unit_of"]
+           "unit_of", "value_format"]
 
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
@@ -137,6 +137,24 @@ def float_format(spec: ParamSpec) -> str:
     else:
         decimals = 0 if span >= 1000 else 1 if span >= 100 else 2 if span >= 0.5 else 3
     return f"%.{decimals}f" + (f" {unit}" if unit else "")
+
+
+def value_format(spec: ParamSpec, value: float) -> str:
+    """:func:`float_format` with as many more decimals (up to 4) as ``value`` needs to be shown as it
+    is: a typed 3.25 semitones reads 3.25, not 3.2 (QA).
+
+    >>> from nodeflow.types import Range
+    >>> semis = ParamSpec("semitones", "float", 0.0, range=Range(-24, 24, unit="st"))
+    >>> value_format(semis, 3.0), value_format(semis, 3.25), value_format(semis, 1 / 3)
+    ('%.1f st', '%.2f st', '%.4f st')
+    """
+    fmt = float_format(spec)
+    decimals = int(fmt[2:fmt.index("f")])
+    if not math.isfinite(value):
+        return fmt
+    while decimals < 4 and abs(round(value, decimals) - round(value, 6)) > 1e-9:
+        decimals += 1
+    return f"%.{decimals}f" + fmt[fmt.index("f") + 1:]
 
 
 def as_shown(value: float, fmt: str) -> float:

@@ -42,7 +42,7 @@ from . import items
 from .nodetext import path_shown, path_typed
 from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
                         display_name, drag_speed, finite_range, float_format, is_wide, path_tip, plain,
-                        tooltip, unit_of)
+                        tooltip, unit_of, value_format)
 from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
@@ -162,10 +162,12 @@ def _add_number(node_id: str, spec: ParamSpec, value: Any, on_change: Callable[[
             def cb_wide(s: int | str, a: float, u: Any) -> None:
                 items.configure(s, speed=drag_speed(spec, as_shown(a, fmt)))
                 cb_number(s, a, u, lambda a: as_shown(a, fmt))
-            dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+            dpg.add_drag_float(default_value=float(value), min_value=rng[0], max_value=rng[1],
+                               format=value_format(spec, float(value)),
                                speed=drag_speed(spec, value), clamped=False, no_input=True, callback=cb_wide, **kw)
         else:
-            dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1], format=fmt,
+            dpg.add_slider_float(default_value=float(value), min_value=rng[0], max_value=rng[1],
+                                 format=value_format(spec, float(value)),
                                  callback=lambda s, a, u: cb_number(s, a, u, lambda a: as_shown(a, fmt)),
                                  clamped=False, no_input=True, **kw)
         return
@@ -345,6 +347,7 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         items.configure(tag, user_data=shown)
     elif spec.kind == "float":
         shown = float(value)
+        items.configure(tag, format=value_format(spec, shown))      # a typed 3.25 reads 3.25
         if is_wide(spec):
             items.configure(tag, speed=drag_speed(spec, shown))
     elif spec.kind == "int":

@@ -250,3 +250,4 @@ def test_a_double_click_to_type_keeps_the_node_still_when_its_first_click_makes_
     assert st["after_first"] == st["rect_typing"] == st["rect_before"], st    # no line came and went under the pointer
     assert st["typed"] == 0.75 and st["undo"] == "set into_variations.duration_s", st
     assert st["problem_after"] == "" and st["rect_after"] == st["rect_before"], st
+    assert st["semitones"] == 3.25 and st["semitones_shown"] == "3.25 st", st     # (QA: it read 3.2 st)
