@@ -110,6 +110,9 @@ class ParamEdits:
         try:
             if isinstance(value, Invalid):
                 raise EditRefused(f"{nid}.{param}: {value.reason}")
+            if port := app.view.replaced.get((nid, param)):       # greyed: a linked input replaces it
+                raise EditRefused(f"{nid}.{param} does not apply: the linked '{port}' input replaces it; unlink "
+                                  f"{nid}.{port} to set {param} here")
             refused, note = self._past_the_end(nid, param, value)
             if refused is not None:
                 raise EditRefused(refused)

@@ -18,6 +18,7 @@ from . import items, widgets
 from .document import positions
 from .audition import plays_file
 from .nodetext import file_names, headline, one_line, serious, without_node, wrap
+from .paramtext import replaced_by
 from .outputs import Outputs, is_audio_type
 from .zoom import Zoom
 
@@ -87,6 +88,7 @@ class GraphView(Outputs):
         self.input_s: dict[str, float] = {}        # node id -> seconds of its input, where known (bound_times)
         self.links: dict[Link, int] = {}           # link -> dpg link item
         self.marks: dict[str, tuple[object, ...]] = {}   # node id -> (state text, problems, unknown) shown
+        self.replaced: dict[tuple[str, str], str] = {}    # (node, param) -> the linked input replacing it, or ""
         self._node_themes: dict[tuple[str, float], int] = {}   # (run state, zoom) -> theme (see node_theme)
         self._pin_themes: dict[tuple[tuple[int, int, int], bool], int] = {}
         self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
@@ -229,6 +231,28 @@ class GraphView(Outputs):
                 a, b = self.attr_tag("out", l.src, l.src_port), self.attr_tag("in", l.dst, l.dst_port)
                 if items.exists(a) and items.exists(b):
                     self.links[l] = dpg.add_node_link(a, b, parent=self.editor)
+        self._grey_replaced(graph)
+
+    def _grey_replaced(self, graph: Graph) -> None:
+        """Grey out a parameter an input replaces while that input is linked (a model's ``prompt`` while
+        its ``text`` input is; QA: the box stayed editable and what was typed there was ignored)."""
+        linked = {(l.dst, l.dst_port) for l in graph.links}
+        for nid in self.nodes:
+            spec = self._specs.get(nid)
+            for param, port in (replaced_by(spec.inputs) if spec is not None else {}).items():
+                off = (nid, port) in linked
+                if bool(self.replaced.get((nid, param))) != off or (nid, param) not in self.replaced:
+                    self.replaced[(nid, param)] = port if off else ""
+                    # grey (enabled=False or readonly toggled on a box being typed into crashed dearpygui
+                    # at the next frame); an edit of it is refused (params.ParamEdits)
+                    items.bind_theme(widgets.widget_tag(nid, param), self._greyed_theme() if off else 0)
+
+    def _greyed_theme(self) -> int | str:
+        """Grey text for a parameter that does not apply (made once)."""
+        if not items.exists("theme::greyed"):
+            with dpg.theme(tag="theme::greyed"), dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_color(dpg.mvThemeCol_Text, (130, 130, 130, 255))
+        return "theme::greyed"
 
     def rescale(self, graph: Graph, old: float) -> None:
         """Draw every node at the zoom now set (it was ``old``), in place: each node's font and theme
@@ -284,6 +308,8 @@ class GraphView(Outputs):
         for pin in [pin for pin in self.pin_types if pin[1] == nid]:
             del self.pin_types[pin]
             self.dimmed.discard(pin)
+        for key in [key for key in self.replaced if key[0] == nid]:
+            del self.replaced[key]
         self._forget_outputs(nid)
 
     def _create_node(self, graph: Graph, nid: str, pos: list[float]) -> None:

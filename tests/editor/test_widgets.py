@@ -251,3 +251,13 @@ def test_a_double_click_to_type_keeps_the_node_still_when_its_first_click_makes_
     assert st["typed"] == 0.75 and st["undo"] == "set into_variations.duration_s", st
     assert st["problem_after"] == "" and st["rect_after"] == st["rect_before"], st
     assert st["semitones"] == 3.25 and st["semitones_shown"] == "3.25 st", st     # (QA: it read 3.2 st)
+
+
+def test_a_prompt_a_linked_input_replaces_is_greyed_while_linked(editor):
+    """QA: with a model's text input linked, its prompt box stayed editable; what was typed was ignored."""
+    from ._graphs import chain_graph
+    st = editor.run("replaced_prompt", chain_graph(editor.tmp))
+    assert st["before"] is False and st["linked"] is True and st["unlinked"] is False, st
+    assert st["typed_while_linked"], st
+    assert st["status"].startswith("gen.prompt does not apply: the linked 'text' input replaces it"), st
+    assert st["rect_linked"] == st["rect_before"], st          # greyed, not hidden: the node keeps its size
