@@ -126,7 +126,21 @@ def _write_failure(e: Exception, tmp: Path) -> str:
         full = shutil.disk_usage(tmp.parent).free < (1 << 20)
     except OSError:
         full = False
-    return os_error_words(OSError(errno.ENOSPC, "full")) if full else str(e)
+    if full:
+        return os_error_words(OSError(errno.ENOSPC, "full"))
+    try:                 # a process file-size limit (QA: `ulimit -f 200` said only "System error.")
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        limited = limit != resource.RLIM_INFINITY and tmp.stat().st_size >= limit - (1 << 16)
+    except (ImportError, OSError, ValueError):      # (no resource module on Windows)
+        limited = False
+    if limited:
+        return (f"the file reached this process's file size limit ({limit:,} bytes, `ulimit -f`); raise the "
+                "limit, or write a shorter or smaller file")
+    if str(e).strip().rstrip(".") == "System error":
+        return ("the system refused the write (libsndfile says only 'System error.'): the disk may be full or "
+                "the file too large for its file system; free some space or choose another folder")
+    return str(e)
 
 
 def _unlimited_holds(measured: Measurement, limit_at: float, rate: int, bits: int | None, dither: bool) -> bool | None:

@@ -362,3 +362,22 @@ def test_validate_refuses_what_no_decoder_reads_as_run_does(tmp_path):
     with pytest.raises(AudioError, match="ffmpeg decoded no audio from it") as info:
         load.fn(path="zero_bits.wav", ctx=context(tmp_path))
     assert "start_s" not in str(info.value)
+
+
+def test_a_file_size_limit_is_named_and_leaves_no_partial_file(tmp_path):
+    """QA: under `ulimit -f 200` the export said only "could not write wav (...): System error."."""
+    import resource
+    write(tmp_path / "in.wav", tones(3.0, 44100, channels=1), 44100)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path="out.wav", bit_depth="pcm16")
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
+    p = subprocess.run(_cli() + ["run", "-q", "--no-cache", "g.msgpack", "-o", "o"], capture_output=True, text=True,
+                       timeout=CLI_TIMEOUT_S, cwd=tmp_path, preexec_fn=limit)
+    line = _one_error_line(p.stderr)
+    assert p.returncode == 1 and "file size limit (204,800 bytes, `ulimit -f`)" in line, p.stderr
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
