@@ -11,6 +11,7 @@ cost.  What depends only on the graph's content is checked once per content vers
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -68,7 +69,13 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
             out.append(f"node '{nid}': input file {name}={_shown(str(graph.nodes[nid].params[name]))!r}: "
                        f"{os_error_words(e)}")
             continue
-        if missing:
+        if missing and path.is_symlink():       # a link to nothing or a loop: said as such (QA: 'not found')
+            from .safeio import special_file
+            said = special_file(path) or ""
+            said = said if said.startswith("is a symlink loop") else f"is a link to {os.readlink(path)}, which is not there"
+            out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {said}; point the node "
+                       "at the file itself")
+        elif missing:
             sender = graph.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(graph.saved_by, dict) else None
             had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' not found "

@@ -381,3 +381,18 @@ def test_a_file_size_limit_is_named_and_leaves_no_partial_file(tmp_path):
     line = _one_error_line(p.stderr)
     assert p.returncode == 1 and "file size limit (204,800 bytes, `ulimit -f`)" in line, p.stderr
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_a_link_loop_or_a_dangling_link_as_input_is_named_so_not_not_found(tmp_path):
+    """QA: a symlink loop was reported as 'not found (looked at .../loop1.flac)'."""
+    (tmp_path / "loop1.flac").symlink_to(tmp_path / "loop2.flac")
+    (tmp_path / "loop2.flac").symlink_to(tmp_path / "loop1.flac")
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "moved" / "take.wav")
+    g = Graph()
+    g.add("io.load", id="loop", path=str(tmp_path / "loop1.flac"))
+    g.add("io.load", id="gone", path=str(tmp_path / "gone.wav"))
+    problems = g.problems()
+    assert any("node 'loop': " in p and "is a symlink loop" in p for p in problems), problems
+    assert any("node 'gone': " in p and f"is a link to {tmp_path / 'moved' / 'take.wav'}, which is not there" in p
+               for p in problems), problems
+    assert not any("not found" in p for p in problems), problems
