@@ -120,7 +120,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     The bundle is written atomically: a full disk or a read-only folder leaves nothing at ``out``.
     """
     out = Path(out)
-    problems = [p for p in graph.problems() if "not found" in p]
+    problems = [p for p in graph.problems() if any(w in p for w in ("not found", "is a symlink loop", "which is not there"))]
     if problems:
         raise NodeflowError("cannot bundle: " + "; ".join(problems))
     g = graph.copy()
