@@ -219,7 +219,12 @@ def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
             raise ParameterError(f"saved sweep axis {ax['param']!r} (node '{node_id}'): {e}; fix the value in the "
                                  "graph's sweep, or run without it: --no-sweep") from None
     mode = saved.get("mode", "grid")
-    return axes, mode if mode in ("grid", "zip") else "grid"
+    if mode not in ("grid", "zip"):      # (QA: mode 'evil' ran as a grid, a sweep of one variant without axes)
+        raise ParameterError(f"saved sweep mode {str(mode)[:40]!r}: expected 'grid' or 'zip'; fix the graph's sweep, "
+                             "or run without it: --no-sweep")
+    if not axes:
+        raise ParameterError("the saved sweep has no axes; fix the graph's sweep, or run without it: --no-sweep")
+    return axes, mode
 
 
 # ---------------------------------------------------------------------------------------- results

@@ -490,3 +490,17 @@ def test_a_bad_value_in_a_saved_sweep_names_the_axis_and_the_way_out(audio_graph
         said = cap.out + cap.err
         assert "saved sweep axis 'gain.gain_db' (node 'gain'): gain_db=99 is out of range" in said, said
         assert "--no-sweep" in said
+
+
+@pytest.mark.parametrize("saved", [{"mode": "evil"}, {"mode": "grid", "axes": []},
+                                   {"mode": "evil", "axes": [{"param": "gain.gain_db", "values": [-6.0]}]}])
+def test_a_saved_sweep_of_no_known_mode_or_no_axes_is_refused(audio_graph, tmp_path, capsys, saved):
+    """QA: a saved sweep with mode 'evil' and no axes passed validate, and run made a one-variant sweep."""
+    g = load(audio_graph)
+    g.sweep = saved
+    save(g, audio_graph)
+    assert main(["validate", str(audio_graph)]) == 1
+    assert "--no-sweep" in capsys.readouterr().out
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "o"), "-q"]) == 1
+    assert "--no-sweep" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "o"), "-q", "--no-sweep"]) == 0
