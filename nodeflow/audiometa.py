@@ -49,7 +49,7 @@ from typing import Any, Iterable
 from .errors import AudioError, ParameterError
 
 __all__ = ["Metadata", "write_metadata", "read_metadata", "read_embedded_graph", "read_tags", "embed",
-           "detect_format", "GRAPH_KEY", "GRAPH_MIME", "MAX_GRAPH_BYTES", "INFO_KEYS", "LOAD_KEYS"]
+           "detect_format", "file_facts", "GRAPH_KEY", "GRAPH_MIME", "MAX_GRAPH_BYTES", "INFO_KEYS", "LOAD_KEYS"]
 
 GRAPH_KEY = "audiochain_graph"            # legacy Vorbis comment key (base64), read only
 GRAPH_MIME = "application/x-audiochain-graph"
@@ -316,15 +316,21 @@ def file_info(path: str | os.PathLike[str], rate: int) -> dict[str, str]:
     title...) as an ``Audio.info`` dict, for audio read at ``rate`` (a BWF time reference is the
     file's first sample's: a span read from later in it says so with its ``start_frame``); empty
     for a file with none, or none AudioChain reads."""
+    return file_facts(path, rate)[0]
+
+
+def file_facts(path: str | os.PathLike[str], rate: int) -> tuple[dict[str, str], tuple[tuple[int, str], ...]]:
+    """:func:`file_info`, and the file's markers (cue points) as ``(frame, label)``: what ``io.load``
+    hands on with its audio, so a marker survives load -> export (QA: a BWF's 'bar 1...9' cues were lost)."""
     try:
         meta = read_metadata(path)
     except (AudioError, OSError):
-        return {}
+        return {}, ()
     items = dict(meta.to_info(keys=LOAD_KEYS, include_extra=False))
     if meta.time_reference is not None:
         items["time_reference"] = str(meta.time_reference)
         items["time_reference_rate"] = str(meta.time_reference_rate or rate)
-    return items
+    return items, meta.markers
 
 
 def read_embedded_graph(path: str | os.PathLike[str]) -> bytes | None:

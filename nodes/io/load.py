@@ -190,13 +190,18 @@ def _checked_file(path: str, ctx: Context) -> Path:
 
 
 def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
-    """``audio`` with the source file's metadata (:func:`nodeflow.audiometa.file_info`) in ``info``,
+    """``audio`` with the source file's metadata (:func:`nodeflow.audiometa.file_info`) in ``info`` and
+    its markers where this span holds them,
     placed at ``start_s`` in the file (``start_frame``, as ``dsp.trim`` places a span): exports put
     its BWF time reference and DAW clips there, whether or not the file has a time reference (a
     bar trimmed off with ``start_s`` lost its place in a plain WAV)."""
-    from nodeflow.audiometa import file_info
-    items = file_info(file, audio.sample_rate)
-    placed = audio.replace(start_frame=round(start_s * audio.sample_rate)) if start_s else audio
+    from nodeflow.audiometa import file_facts
+    items, markers = file_facts(file, audio.sample_rate)
+    start = round(start_s * audio.sample_rate)
+    placed = audio.replace(start_frame=start) if start_s else audio
+    kept = tuple((f - start, label) for f, label in markers if start <= f < start + audio.frames)
+    if kept:        # the file's own markers, where this span holds them (QA: lost on load -> export)
+        placed = placed.replace(markers=kept)
     return placed.with_info(**items) if items else placed
 
 

@@ -285,6 +285,13 @@ def _padding(last: Audio) -> int:
     return pad if not rest.size or float(np.abs(rest).max()) <= 1e-4 * max(loudest, 1e-9) else 0
 
 
+def _own_markers(windows: list[Audio], positions: list[int], frames: int) -> tuple[tuple[int, str], ...]:
+    """The windows' own markers (a source file's cues, cut with the windows) where the stitched piece
+    puts them, each once (overlapping windows hold the same one)."""
+    seen = {(positions[k] + f, label) for k, w in enumerate(windows) for f, label in w.markers}
+    return tuple(sorted(m for m in seen if 0 <= m[0] < frames))
+
+
 def _labels(windows: list[Audio], centres: list[int]) -> tuple[tuple[int, str], ...]:
     """Cue labels of the seams (one after each window but the last): the bar they fall on when the tempo
     is known, counted where the piece starts (the first window's ``start_frame``: QA, bars 3 and 4 were
@@ -358,6 +365,8 @@ def stitch(windows: list[Audio], *,
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
     samples = samples[:, :samples.shape[1] - _padding(same[-1])]
-    joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", markers=_labels(same, centres))
+    joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="",
+                           markers=tuple(sorted(set(_labels(same, centres) + _own_markers(same, positions,
+                                                                                         samples.shape[1])))))
     rate = project_rate(ctx)      # then brought to the project's rate whole (window by window, each lands off
     return joined if not rate else resample_audio(joined, rate, check=check)   # by a fraction of a frame)

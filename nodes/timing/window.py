@@ -368,6 +368,8 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[A
         overlap = min(max(prev_end - start, 0), end - start) if index else 0
         windows.append(audio.replace(samples, start_frame=audio.start_frame + start, index=index,
                                      tokens=tokens, overlap_frames=overlap,
-                                     edges=cut_record(samples, padded=max(0, end - audio.frames))))
+                                     edges=cut_record(samples, padded=max(0, end - audio.frames)),
+                                     markers=tuple((f - start, label) for f, label in audio.markers
+                                                   if start <= f < end)))     # its own, where it holds them
         prev_end = end
     return windows

@@ -244,3 +244,34 @@ def test_source_date_epoch_makes_two_renders_byte_identical(tmp_path, monkeypatc
     second = Executor(disk_cache=None).run(g, output_dir=tmp_path / "b")["export"]["out"]
     assert Path(first).read_bytes() == Path(second).read_bytes()
     assert read_metadata(Path(first)).date.startswith("2026-01-01")
+
+
+def test_a_source_files_markers_survive_load_windows_stitch_and_export(tmp_path):
+    """QA: a BWF's 'bar 1...9' cue points were lost on load -> export, and a stitched export kept only its
+    own seams.  Each window carries the markers it holds (not all of the source's), the stitch puts them
+    back with its seam labels, and a span loaded from later in the file has them where it holds them."""
+    from nodeflow.audiometa import Metadata, read_metadata, write_metadata
+    rate = 44100
+    src = tmp_path / "marked.wav"
+    sf.write(src, music(120.0, 4, 8.0, rate).samples.T, rate, subtype="PCM_24")
+    cues = ((0, "intro"), (rate * 3, "verse"), (rate * 5 + 17, "hook"))
+    write_metadata(src, "wav", Metadata(markers=cues), None)
+    g = Graph()
+    g.add("io.load", id="load", path=str(src))
+    g.add("io.export", id="whole", path="whole.wav")
+    g.add("time.tokenize_window", id="win", unit="seconds", size=2.0)
+    g.add("io.export", id="windows", path="w.wav")
+    g.add("time.stitch", id="stitch")
+    g.add("io.export", id="stitched", path="stitched.wav")
+    g.add("io.load", id="later", path=str(src), start_s=4.0)
+    g.add("io.export", id="span", path="span.wav")
+    for a, b in (("load", "whole"), ("load", "win"), ("win", "windows"), ("win", "stitch"), ("stitch", "stitched"),
+                 ("later", "span")):
+        g.connect(a, b)
+    res = Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
+    assert read_metadata(tmp_path / "o" / "whole.wav").markers == cues
+    per_window = [read_metadata(p).markers for p in res["windows"]["out"]]
+    assert per_window == [((0, "intro"),), ((rate, "verse"),), ((rate + 17, "hook"),), ()], per_window
+    stitched = read_metadata(tmp_path / "o" / "stitched.wav").markers
+    assert set(cues) <= set(stitched) and len(stitched) == len(set(stitched)), stitched
+    assert read_metadata(tmp_path / "o" / "span.wav").markers == ((rate + 17, "hook"),)
