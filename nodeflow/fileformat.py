@@ -154,7 +154,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
             if nid == inst.id:       # inputs: only with base_dir
                 params[name] = rebase(params[name], old_base, Path(base_dir if base_dir is not None else old_base))
         if portable or base_dir is not None:
-            params = {k: _saved("write" if graph.is_own_path(inst.id, k) else "", v, old_base, base_dir,
+            params = {k: _saved("write" if graph.is_own_path(inst.id, k) else
+                                "stored" if path_mode(graph, inst.id, k) == "write" else "", v, old_base, base_dir,
                                 portable=portable)          # inputs: above
                       for k, v in params.items()}
         nodes.append({"id": inst.id, "type": inst.type,
@@ -187,10 +188,17 @@ def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[st
     set from Python or in the editor; a sweep's) by its name, since stored write paths are the
     output folder's (``../../home/you/Music/x.wav`` showed the folder layout and was refused when
     run; one read from a file stays as it was, and is refused when it leaves the output folder);
-    an absolute input path relative to the file's folder (a bundle's: its name); anything else
-    through :func:`_portable`."""
+    an absolute input path relative to the file's folder (a bundle's: its name); a write path read from
+    a file (``"stored"``) as it was, but by its name in a shared file; anything else through
+    :func:`_portable`."""
     if mode == "write" and isinstance(value, str) and _absolute(value.strip()):
         return portable_text(value)
+    if mode == "stored" and isinstance(value, str) and _absolute(value.strip()) and not portable:
+        # a write path read from a file means the same saved again (unpacked, run from a bundle): an absolute
+        # one stays absolute and is refused when run, as validate says; rebased to the folder it was saved
+        # in, it named another place under the output folder (QA: '../../work/decoy/x.wav', and the advice
+        # to allow that folder wrote there)
+        return value
     if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
         return (shared_path if portable else rebase_path)(value, old_base, Path(base_dir))
     return _portable(value, None if base_dir is None else Path(base_dir))

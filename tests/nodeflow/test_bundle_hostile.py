@@ -562,3 +562,24 @@ def test_zz_fuzz_summary(sandbox, capsys):
     with capsys.disabled():
         print(f"\nbundle fuzz: {len(RESULTS)} cases x {len(COMMANDS)} commands, {clean} refused cleanly")
     assert clean == len(RESULTS) == len(CASES)
+
+
+def test_an_absolute_export_path_in_a_bundle_is_refused_by_run_as_validate_refuses_it(sandbox, capsys):
+    """QA: run rebased a bundle's absolute export path against its private unpack folder, so it named
+    another place ('../../...'), and the --allow-outside it advised wrote there; validate named the path
+    as stored.  Unpacked, a stored write path keeps its meaning: both refuse the same path, the same way."""
+    target = sandbox / "home" / "Music" / "overwritten.wav"
+    g = Graph()
+    g.add("io.load", id="l", path="files/x.wav")
+    g.add("io.export", id="e", path=str(target))
+    g.connect("l", "e")
+    bundle = sandbox / "inbox" / "abs.acbundle"
+    bundle.write_bytes(build(graph=dumps(g)))
+    said = []
+    for argv in (["validate", str(bundle), "-o", str(sandbox / "out")], ["run", str(bundle), "-o", str(sandbox / "out")]):
+        rc, out, err = cli(argv, capsys)
+        assert rc == 1
+        said.append(next(line for line in (out + err).splitlines() if "writes outside the output folder" in line))
+    assert all(f"path='{target}'" in s and f"(to {target})" in s and f"--allow-outside {target.parent}" in s
+               for s in said), said
+    assert not target.exists() and not any((sandbox / "out").rglob("*.wav"))
