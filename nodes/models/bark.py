@@ -270,4 +270,4 @@ def bark(text: str | None = None, *,
             ctx.progress(len(sentences), len(sentences))
     if not parts:
         raise ParameterError(f"models.bark: Bark produced no audio for {words[:60]!r}; try another seed or voice")
-    return Audio(np.concatenate(parts), rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision)
+    return Audio(np.concatenate(parts), rate).with_info(**loaded.tags())

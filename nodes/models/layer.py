@@ -103,8 +103,10 @@ class Loaded:
         return self.tokenizer
 
     def tags(self) -> dict[str, str]:
-        """What an output says about where it came from (the checkpoint by name, never a local path)."""
-        return {"checkpoint": self.checkpoint, "revision": self.revision}
+        """What an output says about where it came from: a hub checkpoint by its id, a local one by its
+        folder's name and digest, never a path (QA: a render's iXML said '../ckpt/<folder>', as typed)."""
+        local = self.revision.startswith("local-")
+        return {"checkpoint": self.path.name if local else self.checkpoint, "revision": self.revision}
 
 
 def read_json(path: Path) -> dict:

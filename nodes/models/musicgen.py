@@ -161,7 +161,7 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     out = engine.assemble(decoded, prompt=prompt, prompt_tokens=prompt_tokens, hop=hop, frames=frames,
                           keep_prompt=keep_prompt, crossfade=crossfade)
     pieces.hand_on_rest(out)
-    return Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision,
+    return Audio(out, rate).with_info(**loaded.tags(),
                                       **loaded.extra.get("info", {}))   # + adapter, adapter_digest
 
 
@@ -265,7 +265,7 @@ def generate_music_batch(loaded: Loaded, *, texts: list[str], melodies: list[Aud
                 engine.decode(model, c, chunk=window, context=engine.decode_context(prof))
             out = engine.assemble(decoded, prompt=None, prompt_tokens=0, hop=hop, frames=frames,
                                   keep_prompt=keep_prompt, crossfade=seconds_to_frames(PROMPT_CROSSFADE_S, rate))
-            outs.append(Audio(out, rate).with_info(checkpoint=loaded.checkpoint, revision=loaded.revision,
+            outs.append(Audio(out, rate).with_info(**loaded.tags(),
                                                    **loaded.extra.get("info", {})))
     return outs
 
