@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .errors import ParameterError
 from .outputs import resolve
 
 if TYPE_CHECKING:   # costs is imported lazily by validation.py; these are for annotations only
@@ -66,6 +67,9 @@ class Shape:
     #                        with a loudness target): the value feeding it is not streamed
     shortest: int | None = None   # a list's shortest item in frames, where known (a last window cut short):
     #                               a node mapped over it is estimated on that item too, for what it refuses
+    guess: bool = False    # sizes only bounded, not known (windows of a meter the audio will say): what the nodes
+    #                        after it would refuse of it is not said (QA: beats_per_bar=auto windows were refused
+    #                        as 0.075 s by an export with a loudness target; they were 1.6 s)
 
     @property
     def samples(self) -> int:
@@ -305,9 +309,12 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
     order = graph.topological_order() or []
     types = graph.output_types()
     into = graph.links_by_dst()
-    rate = graph.metadata.get("sample_rate") if isinstance(graph.metadata, dict) else None
-    token = _PROJECT_RATE.set(int(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0
-                              else None)
+    from .validation import project_rate as checked_rate
+    try:        # a rate no run can use is said by validation, and estimates nothing (QA: 1 GHz made 60 GiB)
+        rate = checked_rate(graph.metadata.get("sample_rate") if isinstance(graph.metadata, dict) else None)
+    except ParameterError:
+        rate = None
+    token = _PROJECT_RATE.set(rate)
     shapes: dict[tuple[str, str], Shape] = {}
     costs: dict[str, NodeCost] = {}
     try:
@@ -347,7 +354,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                 if not s.problem:       # a value the node refuses to make is unknown downstream (QA: an unreadable
                     shapes[(nid, port)] = s   # file's rate 0 made "size=1 bars is less than one token" after it)
             cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=spec.estimate is None or any(
-                costs[l.src].guessed for l in links if l.src in costs))
+                costs[l.src].guessed for l in links if l.src in costs) or any(
+                s.guess for l in links if (s := shapes.get((l.src, l.src_port))) is not None))
             read = sum(s.samples for s in inputs.values() if s is not None)
             for s in outs.values():
                 per_call = s.work_s if s.work_s is not None else (

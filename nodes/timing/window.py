@@ -226,7 +226,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
         shortest = max(1, min(round(size_s * a.rate), a.frames - round((items - 1) * hop_s * a.rate)))
     return {"out": Shape(min(round(size_s * a.rate), max(a.frames, 1)) if last is not Last.PAD
                          else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames,
-                         shortest=shortest)}
+                         shortest=shortest, guess=not known)}
 
 
 @node("time.tokenize_window", category="time", version=3, estimate=_estimate)

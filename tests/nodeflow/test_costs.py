@@ -221,7 +221,7 @@ def test_lengths_the_input_does_not_have_are_found_by_validate_before_anything_r
     assert "node 'x' (dsp.crossfade): crossfade: duration_s=0.7 exceeds the input lengths (a 1.000 s, b 0.600 s); " \
            "shorten the fade to at most 0.600 s" in out
     assert "node 'f' (dsp.fade): fade: fade_in_s=1.5 exceeds input length 1.000 s; shorten the fade" in out
-    assert "node 't' (dsp.trim): trim: end_s=0.1 is not after start_s=0.2; the cut would be empty" in out
+    assert "node 't' (dsp.trim): end_s=0.1 is not after start_s=0.2; the cut would be empty" in out
     assert main(["run", str(path), "-o", str(clip.parent / "out")]) == 1
     assert not (clip.parent / "out").exists() or not list((clip.parent / "out").rglob("*.wav"))
     g.nodes["x"].params["duration_s"] = 0.6                 # exactly the shorter input: allowed
@@ -352,3 +352,40 @@ def test_a_value_a_node_refuses_to_make_adds_no_problem_downstream(tmp_path):
     g.connect("load", "win")
     problems = g.problems()
     assert len(problems) == 1 and problems[0].startswith("node 'load' (io.load): "), problems
+
+
+def test_windows_of_a_meter_the_audio_will_say_are_not_refused_on_a_guessed_size(tmp_path):
+    """QA: windows with beats_per_bar=auto going into an export with a loudness target were refused by
+    validate and run ("needs at least 0.4 s ... got 0.075 s"); the real windows were 1.6 s.  Sizes only
+    bounded before the run refuse nothing; the run checks the real ones (the shortest first)."""
+    rate = 22050
+    t = np.arange(int(6.0 * rate)) / rate
+    sf.write(tmp_path / "drums.wav", (0.5 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.4580) * 9)).astype(np.float32),
+             rate)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "drums.wav"))
+    g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm=131.0, beats_per_bar="auto", note_value=8,
+          last="drop")
+    g.add("io.export", id="export", path="bar.wav", loudness_lufs=-16.0)
+    g.connect("load", "win")
+    g.connect("win", "export")
+    assert not [p for p in g.problems(output_dir=tmp_path / "o") if "0.4 s" in p], g.problems()
+    g.set("win", "bpm", "auto")
+    assert not [p for p in g.problems(output_dir=tmp_path / "o") if "0.4 s" in p], g.problems()
+    g.set("win", "bpm", 131.0)
+    g.set("win", "beats_per_bar", 1)             # a known bar of one eighth (0.229 s): refused before the run
+    assert [p for p in g.problems(output_dir=tmp_path / "o") if "needs at least 0.4 s" in p]
+
+
+def test_a_project_rate_no_run_can_use_estimates_nothing(tmp_path):
+    """QA: metadata sample_rate=1e9 added a 14.9 GiB file and 59.6 GiB of memory after its own problem."""
+    sf.write(tmp_path / "a.wav", np.zeros((48000 * 5, 2), np.float32), 48000)
+    g = Graph()
+    g.add("io.load", id="a", path=str(tmp_path / "a.wav"))
+    g.add("io.load", id="b", path=str(tmp_path / "a.wav"))
+    g.add("dsp.mix", id="mix")
+    g.connect("a", "mix.a")
+    g.connect("b", "mix.b")
+    g.metadata["sample_rate"] = 10 ** 9
+    problems = g.problems()
+    assert len(problems) == 1 and problems[0].startswith("graph metadata sample_rate=1000000000"), problems
