@@ -84,6 +84,8 @@ def parse_meter(meter: str | Sequence[Any]) -> tuple[int, int]:
 
 
 def check_bpm(bpm: Any) -> float:
+    if isinstance(bpm, bool):      # (QA: true was taken as 1 bpm)
+        raise ParameterError(f"bpm={bpm!r}: expected a tempo in beats per minute, e.g. 120")
     try:
         value = float(bpm)
     except (TypeError, ValueError):

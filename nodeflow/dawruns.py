@@ -104,8 +104,8 @@ def tempo_and_meter(graph: Graph, result: RunValues | None = None) -> tuple[floa
             own_bpm, own_meter = _written_tempo(graph, nid, audios)
             bpm = bpm if bpm is not None else own_bpm
             meter = meter if meter is not None else own_meter
-    bpm = bpm if bpm is not None else graph.metadata.get("bpm")
-    meter = meter if meter is not None else graph.metadata.get("meter")
+    bpm = bpm if bpm is not None else graph.metadata.get("bpm") or None         # '' is unset (QA: meter='' failed
+    meter = meter if meter is not None else graph.metadata.get("meter") or None  # --daw after the file was written)
     window = next((inst for inst in graph.nodes.values() if inst.type == WINDOW_NODE), None)
     if window is not None:
         if bpm is None and isinstance(window.params.get("bpm"), (int, float)):

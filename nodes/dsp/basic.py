@@ -203,11 +203,11 @@ def _join_estimate(kind: str):
 def _trim_frames(frames: int, rate: int, start_s: float, end_s: float | None) -> tuple[int, int]:
     start = seconds_to_frames(start_s, rate)
     if start >= frames:
-        raise ParameterError(f"trim: start_s={start_s:g} is at or beyond the input length {frames / rate:.3f} s; "
+        raise ParameterError(f"start_s={start_s:g} is at or beyond the input length {frames / rate:.3f} s; "
                              "use a smaller start")
     end = frames if end_s is None else min(seconds_to_frames(end_s, rate), frames)
     if end <= start:
-        raise ParameterError(f"trim: end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
+        raise ParameterError(f"end_s={end_s:g} is not after start_s={start_s:g}; the cut would be empty")
     return start, end
 
 
