@@ -399,3 +399,17 @@ def test_clips_cut_on_bars_at_48_khz_sit_on_whole_beats(tmp_path):
         clips = ET.fromstring(z.read("project.xml")).iter("Clip")
         times = [c.get("time") for c in clips]
     assert times[0] == "6.0" and float(times[1]) != 6.0
+
+
+@pytest.mark.parametrize("metadata", [{"meter": "", "bpm": ""}, {"bpm": "", "meter": "3/4"}])
+def test_empty_graph_metadata_is_unset_for_the_daw_project_too(tmp_path, capsys, monkeypatch, metadata):
+    """QA: meter='' passed validate, then run --daw wrote the file and failed on "meter=''"."""
+    from nodeflow import load, save
+    window_graph(tmp_path, seconds=2.0)
+    g = load(tmp_path / "g.msgpack")
+    g.metadata.update(metadata)
+    save(g, tmp_path / "g.msgpack")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "g.msgpack"]) == 0
+    assert main(["run", "g.msgpack", "-o", "out", "--daw", "out/p.dawproject", "-q"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "p.dawproject").is_file()
