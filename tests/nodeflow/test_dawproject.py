@@ -404,9 +404,12 @@ def test_clips_cut_on_bars_at_48_khz_sit_on_whole_beats(tmp_path):
 @pytest.mark.parametrize("metadata", [{"meter": "", "bpm": ""}, {"bpm": "", "meter": "3/4"}])
 def test_empty_graph_metadata_is_unset_for_the_daw_project_too(tmp_path, capsys, monkeypatch, metadata):
     """QA: meter='' passed validate, then run --daw wrote the file and failed on "meter=''"."""
-    from nodeflow import load, save
-    window_graph(tmp_path, seconds=2.0)
-    g = load(tmp_path / "g.msgpack")
+    from nodeflow import Graph, save
+    sf.write(tmp_path / "in.wav", np.zeros((48000, 2), np.float32) + 0.1, 48000)
+    g = Graph()                                  # no window node: nothing else says a tempo or a meter
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load", "export")
     g.metadata.update(metadata)
     save(g, tmp_path / "g.msgpack")
     monkeypatch.chdir(tmp_path)
