@@ -371,13 +371,15 @@ def _gain_warning(audio: Audio, report: Any, target: float) -> str:
     gain = report.gain_db
     source = integrated_lufs(audio.samples, audio.sample_rate) if not isinstance(audio, StreamedAudio) else None
     limited = None if source is None else source + gain - report.measurement.integrated_lufs
-    if limited is not None and limited >= LIMITED_WARN_DB:      # (QA: "off its peaks" was said of the level)
+    if source is not None and limited is not None and limited >= LIMITED_WARN_DB:
+        # in what a listener hears: how much louder it got, and how much came off its loudest peaks next to a
+        # plain gain that loud (QA: "needs 55 dB of gain" was the limiter's drive; the file rose 11.4 dB)
+        out = report.measurement.integrated_lufs
         peak = float(abs(audio.samples).max()) if audio.samples.size else 0.0
-        peaks = 20.0 * math.log10(max(peak, 1e-12)) + gain - report.measurement.sample_peak_dbfs
-        return (f"loudness_lufs={target:g} needs {gain:.0f} dB of gain on audio at {source:.1f} LUFS: the limiter "
-                f"holds it about {limited:.0f} dB down on average (its loudest peaks {peaks:.0f} dB) to keep the "
-                f"true-peak ceiling, so its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); "
-                "choose a lower loudness_lufs")
+        off = 20.0 * math.log10(max(peak, 1e-12)) + (out - source) - report.measurement.sample_peak_dbfs
+        return (f"loudness_lufs={target:g} raises this audio {out - source:.1f} dB ({source:.1f} -> {out:.1f} LUFS), "
+                f"and the limiter took about {off:.0f} dB off its loudest peaks to keep the true-peak ceiling, so "
+                f"its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a lower loudness_lufs")
     return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
             "floor rose as much; check the input, or clear loudness_lufs")
 
