@@ -145,3 +145,24 @@ def test_graph_metadata_no_run_can_use_is_a_problem_before_anything_runs(tmp_pat
     assert not (tmp_path / "o").exists()
     g.metadata.update({"bpm": 93.7, "meter": [7, 8], "sample_rate": 44100})
     assert g.problems() == []
+
+
+def test_validate_says_an_export_would_overwrite_a_file_the_graph_loads(tmp_path):
+    """QA: a graph loading g2/prev.wav and exporting prev.wav, run with -o g2, passed validate; run refused
+    as it wrote.  A hard link to the input is the same file."""
+    import os
+
+    import numpy as np
+    import soundfile as sf
+    (tmp_path / "g2").mkdir()
+    sf.write(tmp_path / "g2" / "prev.wav", np.zeros((4800, 1), np.float32) + 0.1, 48000)
+    os.link(tmp_path / "g2" / "prev.wav", tmp_path / "g2" / "alias.wav")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "g2" / "prev.wav"))
+    g.add("io.export", id="export", path="prev.wav")
+    g.connect("load", "export")
+    for path in ("prev.wav", "alias.wav"):
+        g.set("export", "path", path)
+        said = [p for p in g.problems(output_dir=tmp_path / "g2") if "would overwrite an input file" in p]
+        assert said and "which load.path reads" in said[0], g.problems(output_dir=tmp_path / "g2")
+    assert not [p for p in g.problems(output_dir=tmp_path / "g3") if "overwrite" in p]

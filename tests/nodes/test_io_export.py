@@ -311,7 +311,7 @@ def test_refuses_to_overwrite_an_input_file_of_the_graph(tmp_path):
     before = src.read_bytes()
     os.link(src, tmp_path / "alias.wav")          # the same file under another name
     for path in ("src.wav", str(src), "alias.wav"):
-        with pytest.raises(ExecutionError, match="refusing to overwrite an input file of this graph"):
+        with pytest.raises((ExecutionError, GraphError), match="overwrite an input file of this graph"):
             run_export(src, tmp_path, path=path)
     assert src.read_bytes() == before
     assert sorted(listing(tmp_path)) == ["alias.wav", "src.wav"]
