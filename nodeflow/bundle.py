@@ -46,7 +46,7 @@ from .graph import Graph
 if TYPE_CHECKING:
     from .registry import Registry
 
-__all__ = ["pack", "unpack", "read_bundle", "in_place_problems", "extracted", "is_bundle", "BUNDLE_FORMAT",
+__all__ = ["pack", "unpack", "read_bundle", "extracted", "is_bundle", "BUNDLE_FORMAT",
            "MAX_BUNDLE_BYTES", "BUNDLE_SUFFIX"]
 
 BUNDLE_FORMAT = "audiochain.bundle"
@@ -258,21 +258,6 @@ def read_bundle(bundle: str | os.PathLike[str], registry: Registry | None = None
             if name != "graph.msgpack":
                 _stream(z, name, members[name], src, sink=lambda b: None)
     return Inspected(graph, members)
-
-
-def in_place_problems(graph: Graph, **kw: Any) -> list[str]:
-    """``graph.problems(**kw)`` of a graph :func:`read_bundle` returned, for ``validate``: the inputs
-    naming the bundle's own ``files/...`` (verified inside the zip) are not looked up on disk (a copy
-    with them blanked is checked, and their blank is no problem); every other check applies as to any
-    graph."""
-    probe = graph.copy()
-    blanked = set()
-    for (nid, param) in graph.input_files(Path("/")):
-        if str(graph.nodes[nid].params[param]).startswith("files/"):
-            probe.nodes[nid].params[param] = ""
-            blanked.add(nid)
-    return [p for p in probe.problems(**kw)
-            if not (" path is empty" in p and any(p.startswith(f"node '{nid}' ") for nid in blanked))]
 
 
 _EXTRACTED = "audiochain-bundle-"

@@ -228,24 +228,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """What ``run`` with the same options would refuse, found without running or writing anything."""
+    """What ``run`` with the same options would refuse, found without running or writing anything the
+    user sees: a bundle is checked as run runs it, unpacked into a private temp folder removed afterwards
+    (QA: read in place, its members' audio was never looked at, so validate said ok of a playlist, a start
+    past a file's end and a clip too short for its loudness target, which run refused)."""
     graph = _load(args.graph)
     apply_sets(graph, args.set)
-    from .bundle import in_place_problems, is_bundle
-    bundled = is_bundle(args.graph)      # inspected in place: its files/ were verified inside the zip
-    kw: dict[str, Any] = dict(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
-    problems = in_place_problems(graph, **kw) if bundled else graph.problems(**kw)
-    if graph.sweep:             # what a run of its saved sweep would refuse too
-        from .sweep import expand, sweep_from_graph
-        from .sweepcheck import sweep_problems, variant_problems
-        try:
-            axes, mode = sweep_from_graph(graph)
-            if variants := expand(axes, mode):    # the run checks its variants, not the saved values they replace
-                problems = variant_problems(graph, variants, _output_dir(args), allow_outside=args.allow_outside,
-                                            device=args.device, bundled=bundled)
-            problems += sweep_problems(graph, axes, mode)
-        except ParameterError as e:
-            problems.append(f"sweep: {e}")
+    from .bundle import extracted, is_bundle
+    if is_bundle(args.graph):
+        with extracted(args.graph) as graph_file:
+            unpacked = _load(str(graph_file))
+            apply_sets(unpacked, args.set)
+            problems = _run_problems(unpacked, args)
+    else:
+        problems = _run_problems(graph, args)
     _print_external_reads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
@@ -254,6 +250,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(f"{args.graph}: ok ({len(graph.nodes)} nodes, {len(graph.links)} links)")
     return EXIT_OK
+
+
+def _run_problems(graph: Graph, args: argparse.Namespace) -> list[str]:
+    """What a run of ``graph`` with ``args``' options refuses, its saved sweep's variants included."""
+    kw: dict[str, Any] = dict(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
+    problems = graph.problems(**kw)
+    if graph.sweep:             # what a run of its saved sweep would refuse too
+        from .sweep import expand, sweep_from_graph
+        from .sweepcheck import sweep_problems, variant_problems
+        try:
+            axes, mode = sweep_from_graph(graph)
+            if variants := expand(axes, mode):    # the run checks its variants, not the saved values they replace
+                problems = variant_problems(graph, variants, _output_dir(args), allow_outside=args.allow_outside,
+                                            device=args.device)
+            problems += sweep_problems(graph, axes, mode)
+        except ParameterError as e:
+            problems.append(f"sweep: {e}")
+    return problems
 
 
 def cmd_pack(args: argparse.Namespace) -> int:

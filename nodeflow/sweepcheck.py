@@ -68,15 +68,13 @@ def _first_holders(variants: Sequence[Variant]) -> list[Variant]:
 
 
 def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *, allow_outside: Sequence[Any] = (),
-                     device: str = "auto", bundled: bool = False) -> list[str]:
+                     device: str = "auto") -> list[str]:
     """What the sweep's variants would refuse, found before any of them runs: each value of each axis
     is checked in the first variant that takes it, into that variant's own folder, as that variant
     runs (a real variant, so a value the sweep replaces is never refused for the saved one; QA:
     ``--sweep tokenize_window.last=drop`` was refused for the saved ``last=keep``, and a ``last=keep``
     variant was found only after the others had rendered).  A problem of every variant checked (the
-    graph's own) is said once, the others after their variant's name.  ``bundled``: the graph is a
-    bundle's, whose ``files/...`` were verified inside the zip (not looked up on disk)."""
-    from .bundle import in_place_problems
+    graph's own) is said once, the others after their variant's name."""
     found: list[tuple[str, list[str]]] = []
     for v in _first_holders(variants):
         try:
@@ -84,8 +82,7 @@ def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *
         except ParameterError as e:
             found.append((v.name, [str(e)]))
             continue
-        kw: dict[str, Any] = dict(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)
-        found.append((v.name, in_place_problems(g, **kw) if bundled else g.problems(**kw)))
+        found.append((v.name, g.problems(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)))
     common = set.intersection(*(set(ps) for _, ps in found)) if found else set()
     out = [p for p in found[0][1] if p in common] if found else []
     for name, ps in found:

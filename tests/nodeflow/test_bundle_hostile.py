@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import struct
@@ -583,3 +584,24 @@ def test_an_absolute_export_path_in_a_bundle_is_refused_by_run_as_validate_refus
     assert all(f"path='{target}'" in s and f"(to {target})" in s and f"--allow-outside {target.parent}" in s
                for s in said), said
     assert not target.exists() and not any((sandbox / "out").rglob("*.wav"))
+
+
+def test_validate_checks_a_bundles_audio_as_run_does_and_leaves_nothing(sandbox, capsys):
+    """QA: validate read a bundle in place and never looked at its audio, so it said ok of a clip too short
+    for its export's loudness target (and of a playlist), which run refused."""
+    short = io.BytesIO()
+    sf.write(short, np.zeros((14400, 1), np.float32) + 0.1, 48000, format="WAV")   # 0.3 s
+    g = Graph()
+    g.add("io.load", id="l", path="files/x.wav")
+    g.add("io.export", id="e", path="out.wav", loudness_lufs=-16.0)
+    g.connect("l", "e")
+    bundle = sandbox / "inbox" / "short.acbundle"
+    bundle.write_bytes(build({"files/x.wav": short.getvalue()}, graph=dumps(g)))
+    before = snapshot(sandbox, sandbox / "nothing")
+    said = []
+    for argv in (["validate", str(bundle), "-o", str(sandbox / "out")], ["run", str(bundle), "-o", str(sandbox / "out")]):
+        rc, out, err = cli(argv, capsys)
+        assert rc == 1
+        said.append(next(line for line in (out + err).splitlines() if "needs at least 0.4 s" in line))
+    assert all("(got 0.300 s)" in s for s in said), said
+    assert snapshot(sandbox, sandbox / "nothing") == before          # the private unpack folders are gone
