@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["special_file", "NotRegularFile", "check_regular", "open_regular", "read_regular"]
+__all__ = ["same_file", "special_file", "NotRegularFile", "check_regular", "open_regular", "read_regular"]
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
@@ -109,6 +109,16 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most ``limit + 1`` bytes of a regular file (one more than allowed tells the caller it is too big)."""
     with open_regular(path) as f:
         return f.read(limit + 1)
+
+
+def same_file(target: str | os.PathLike[str], other: str | os.PathLike[str]) -> bool:
+    """``target`` is ``other``, by its resolved path or as the same file on disk (a hard link, an alias)."""
+    if Path(target).resolve() == Path(other).resolve():
+        return True
+    try:
+        return Path(target).exists() and os.path.samefile(target, other)
+    except (OSError, ValueError):
+        return False
 
 
 def describe(path: str | os.PathLike[str], reason: str) -> str:

@@ -87,15 +87,15 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
         refused.add((nid, name))
-    inputs = {_identity(p): f"{n}.{k}" for (n, k), p in graph.input_files(base_dir).items()}
+    from .safeio import same_file
+    inputs = graph.input_files(base_dir)
     for (nid, name), value in graph.write_paths().items():
         if nid not in scope or (nid, name) in refused:
             continue
         target = os.path.realpath(resolve(value, out_dir))
-        if _identity(Path(target)) in inputs:       # what run refuses as it writes (QA: validate said ok)
+        if read := next((f"{n}.{k}" for (n, k), p in inputs.items() if same_file(target, p)), None):   # (QA)
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite an input file "
-                       f"of this graph ({target}, which {inputs[_identity(Path(target))]} reads); export to another "
-                       "path or another output folder")
+                       f"of this graph ({target}, which {read} reads); export to another path or another output folder")
         elif why := unwritable(resolve(value, out_dir)):
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: {why}")
         elif (folder := _names_a_folder(graph, nid, name, value, out_dir)) is not None:
@@ -116,16 +116,6 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         from .costs import cost_problems
         out.extend(cost_problems(graph, scope, base_dir, version=version))
     return out
-
-
-def _identity(path: Path) -> Any:
-    """What names one file whatever the path (its device and inode; a hard link is the same file), else
-    its real path."""
-    try:
-        st = os.stat(path)
-        return (st.st_dev, st.st_ino)
-    except (OSError, ValueError):
-        return os.path.realpath(path)
 
 
 def _names_a_folder(graph: Graph, nid: str, name: str, value: str, out_dir: Path) -> Path | None:

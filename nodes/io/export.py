@@ -14,6 +14,7 @@ from nodeflow.timebase import parse_meter
 from nodeflow.node import Context, node
 from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import resolve
+from nodeflow.safeio import same_file
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
@@ -455,22 +456,13 @@ def _graph_bytes(ctx: Context, dest: Path) -> bytes:
 def _refuse_protected(dest: Path, ctx: Context) -> None:
     target = dest.resolve()
     source = getattr(ctx.graph, "path", None)
-    if source is not None and target.exists() and _same_file(target, Path(source)):
+    if source is not None and target.exists() and same_file(target, Path(source)):
         raise AudioError(f"{dest}: refusing to overwrite the file this graph was opened from; "
                          "export to another path (e.g. audiochain run -o OTHER_FOLDER)")
     for p in ctx.protected_files:
-        if _same_file(target, Path(p)):
+        if same_file(target, Path(p)):
             raise AudioError(f"{dest}: refusing to overwrite an input file of this graph ({p}); "
                              "export to another path")
-
-
-def _same_file(target: Path, other: Path) -> bool:
-    """``target`` (resolved) is ``other``, by path or as the same file on disk (hard link, alias)."""
-    if target == other.resolve():
-        return True
-    with contextlib.suppress(OSError):
-        return target.exists() and os.path.samefile(target, other)
-    return False
 
 
 @contextlib.contextmanager
