@@ -113,7 +113,7 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
 
 def same_file(target: str | os.PathLike[str], other: str | os.PathLike[str]) -> bool:
     """``target`` is ``other``, by its resolved path or as the same file on disk (a hard link, an alias)."""
-    if Path(target).resolve() == Path(other).resolve():
+    if os.path.realpath(target) == os.path.realpath(other):        # never raises, a symlink loop too
         return True
     try:
         return Path(target).exists() and os.path.samefile(target, other)
