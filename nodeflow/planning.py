@@ -10,6 +10,7 @@ values the result returns.  The executor (:mod:`nodeflow.executor`) plans, then
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -138,7 +139,7 @@ def make_plan(graph: Graph, targets: list[str] | None, base: Path,
             values[nid] = hit   # pinned for this run even if evicted meanwhile
         else:
             to_run.add(nid)
-    protected = {p.resolve() for p in graph.input_files(base).values()}
+    protected = {Path(os.path.realpath(p)) for p in graph.input_files(base).values()}   # a loop too
     return Plan(order, dict(keys), [n for n in order if n in to_run], values, st.inputs, frozenset(protected), specs,
                 st)
 

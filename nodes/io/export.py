@@ -454,7 +454,7 @@ def _graph_bytes(ctx: Context, dest: Path) -> bytes:
 
 
 def _refuse_protected(dest: Path, ctx: Context) -> None:
-    target = dest.resolve()
+    target = Path(os.path.realpath(dest))             # never raises (Path.resolve does on a symlink loop)
     source = getattr(ctx.graph, "path", None)
     if source is not None and target.exists() and same_file(target, Path(source)):
         raise AudioError(f"{dest}: refusing to overwrite the file this graph was opened from; "
