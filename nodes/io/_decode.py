@@ -381,7 +381,7 @@ def ffmpeg_tools() -> tuple[str, str] | None:
 
 def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, bool]:
     cmd = [ffprobe, "-v", "error", *_LIMITS, "-select_streams", "a:0", "-show_entries",
-           "stream=sample_rate,channels,duration:format=duration,format_name", "-of", "json", url]
+           "stream=codec_name,sample_rate,channels,duration:format=duration,format_name", "-of", "json", url]
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
@@ -403,6 +403,9 @@ def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, 
     rate, channels = int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
     if rate <= 0 or channels <= 0:      # (QA: a text file named .flac; validate took it for unknown)
         raise NoAudio(f"{path}: ffprobe reports no sample rate or channel count for its audio stream")
+    if stream.get("codec_name") in (None, "", "unknown", "none"):    # (QA: a WAV of 0 bits per sample)
+        raise NoAudio(f"{path}: its audio stream is in no codec ffmpeg can decode (ffprobe: codec "
+                      f"{stream.get('codec_name') or 'none'}); re-export the file (wav, flac, m4a...)")
     said = [v for v in (stream.get("duration"), fmt.get("duration")) if v not in (None, "N/A")]
     if said and all(_float(v) is None for v in said):     # (QA: a WAV of 0 bits per sample: the run blamed start_s)
         raise NoAudio(f"{path}: holds no audio (ffprobe reads a length of {said[0]} s)")
