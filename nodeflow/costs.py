@@ -240,6 +240,9 @@ def _collapse(s: Shape) -> Shape:
     return dataclasses.replace(s, frames=frames, items=None, span=None, shortest=None)
 
 
+CUT_SHORT = "a last window cut short: last='drop' where the windows are cut leaves it out"
+
+
 def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs: dict[str, Shape | None],
                    mapped: set[str], params: dict[str, Any], got: dict[str, Shape], calls: int) -> dict[str, Shape]:
     """``got`` (estimated on a list's largest item), with what the node would refuse on its shortest
@@ -259,8 +262,8 @@ def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs:
             rate = next(iter(short.values())).rate or 1
             frames = next(iter(short.values())).frames
             out[port] = dataclasses.replace(out[port], problem=(
-                f"its shortest of {calls} item(s) is {frames / rate:.3f} s (a last window cut short: last='drop' "
-                f"where the windows are cut leaves it out; padded, it would be as short in sound): {s.problem}"))
+                f"its shortest of {calls} item(s) is {frames / rate:.3f} s ({CUT_SHORT}; padded, it would be as "
+                f"short in sound): {s.problem}"))
     return out
 
 
@@ -289,7 +292,7 @@ def shortest_item_problem(spec: NodeSpec, args: dict[str, Any], mapped: dict[str
         return ""
     why = next((s.problem for s in got.values() if s is not None and s.problem), "")
     rate = next((s.rate for s in shapes.values() if s is not None and s.rate), 0) or 1
-    last = " (a last window cut short: last='drop' where the windows are cut leaves it out)" if i == n - 1 else ""
+    last = f" ({CUT_SHORT})" if i == n - 1 else ""
     return f"item {i + 1} of {n} is {frames / rate:.3f} s{last}: {why}" if why else ""
 
 
