@@ -82,6 +82,16 @@ class Driver:
         self.xdo("mousedown", button)
         self.xdo("mouseup", button, frames=3)
 
+    def double_click(self, p: tuple[float, float]) -> None:
+        """Two clicks 60 ms apart at ``p`` (within a double-click's time: a value box opens)."""
+        self.move(p)
+        self.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+
+    def across(self, tag: str, frac: float = 0.5) -> tuple[float, float]:
+        """The point ``frac`` of the way across item ``tag``, at half its height."""
+        (x0, y0), (x1, y1) = self.dpg.get_item_rect_min(tag), self.dpg.get_item_rect_max(tag)
+        return x0 + (x1 - x0) * frac, (y0 + y1) / 2
+
     def click_item(self, tag: str) -> None:
         from . import items
         r = items.rect(tag)

@@ -91,6 +91,12 @@ BOMBS = {
 }
 
 
+def _kicks(path: Path, seconds: float, every_s: float, rate: int = 22050) -> None:
+    """A 60 Hz kick every ``every_s`` seconds (a beat a tempo detector and a loudness meter both read)."""
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(path, (0.5 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % every_s) * 9)).astype(np.float32), rate)
+
+
 def _sizes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")}
 
@@ -272,10 +278,7 @@ def test_an_export_mapped_over_windows_is_refused_before_running_for_its_short_l
     running.  The estimate knows the last window: the run is refused whole, with the fix."""
     from nodeflow import GraphError
     from nodeflow.executor import Executor
-    rate = 22050
-    t = np.arange(int(11.0 * rate)) / rate
-    sf.write(tmp_path / "drums.wav", (0.5 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.6873) * 9)).astype(np.float32),
-             rate)
+    _kicks(tmp_path / "drums.wav", 11.0, 0.6873)
     g = Graph()
     g.add("io.load", id="load", path=str(tmp_path / "drums.wav"))
     g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm=87.3)
@@ -358,10 +361,7 @@ def test_windows_of_a_meter_the_audio_will_say_are_not_refused_on_a_guessed_size
     """QA: windows with beats_per_bar=auto going into an export with a loudness target were refused by
     validate and run ("needs at least 0.4 s ... got 0.075 s"); the real windows were 1.6 s.  Sizes only
     bounded before the run refuse nothing; the run checks the real ones (the shortest first)."""
-    rate = 22050
-    t = np.arange(int(6.0 * rate)) / rate
-    sf.write(tmp_path / "drums.wav", (0.5 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.4580) * 9)).astype(np.float32),
-             rate)
+    _kicks(tmp_path / "drums.wav", 6.0, 0.4580)
     g = Graph()
     g.add("io.load", id="load", path=str(tmp_path / "drums.wav"))
     g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm=131.0, beats_per_bar="auto", note_value=8,

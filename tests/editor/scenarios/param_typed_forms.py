@@ -16,8 +16,7 @@ def main(app, drv):
         widget = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
         drv.wait(0.6)                    # more than a double-click's time since the last one
         (x0, y0), (x1, y1) = widget
-        drv.move(((x0 + x1) / 2, (y0 + y1) / 2))
-        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+        drv.double_click(((x0 + x1) / 2, (y0 + y1) / 2))
         drv.frames(2)
         box = "typein::" + tag
         open_ = {"box": dpg.does_item_exist(box) and bool(dpg.is_item_active(box)),
@@ -39,8 +38,7 @@ def main(app, drv):
     out["-7.5 dB"] = typed("gain", "gain_db", "-7.5 dB")
     steps = len(app.doc.history)          # keys in the open box are the box's: Ctrl+Z undoes no edit of the graph
     drv.wait(0.6)
-    drv.move(_centre(dpg, "param::fade::fade_out_s"))
-    drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+    drv.double_click(_centre(dpg, "param::fade::fade_out_s"))
     drv.frames(2)
     drv.type_text("3")
     drv.key("ctrl+z")

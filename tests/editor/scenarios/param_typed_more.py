@@ -19,8 +19,7 @@ def main(app, drv):
         return (x0 + x1) / 2, (y0 + y1) / 2
 
     def double_click(tag):
-        drv.move(centre(tag))
-        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+        drv.double_click(centre(tag))
         drv.frames(2)
 
     gain = "param::gain::gain_db"
@@ -90,9 +89,7 @@ def main(app, drv):
 
     drv.wait(0.6)                               # a time box without a slider: a double-click on its
     start = "param::load::start_s"              # unit selected only " s" (QA: "0.0 0.5" was refused)
-    (x0, y0), (x1, y1) = dpg.get_item_rect_min(start), dpg.get_item_rect_max(start)
-    drv.move((x0 + (x1 - x0) * 0.75, (y0 + y1) / 2))
-    drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+    drv.double_click(drv.across(start, 0.75))
     drv.frames(2)
     drv.type_text("0.5")
     drv.key("Return")

@@ -13,8 +13,7 @@ def main(app, drv):
         return graph.nodes["fade"].params["fade_out_s"]
 
     def typed(text):
-        drv.move(_centre(app, tag))
-        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)    # a double-click types a value
+        drv.double_click(_centre(app, tag))    # a double-click types a value
         drv.key("ctrl+a")
         drv.type_text(text)
         drv.frames(2)

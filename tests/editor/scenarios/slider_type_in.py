@@ -24,8 +24,7 @@ def main(app, drv):
         return x0 + (x1 - x0) * frac, (y0 + y1) / 2
 
     def double_click(frac):
-        drv.move(at(frac))
-        drv.xdo("click", "--repeat", "2", "--delay", "60", "1", frames=4)
+        drv.double_click(at(frac))
         drv.frames(2)
 
     double_click(0.2)
