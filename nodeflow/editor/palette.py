@@ -169,7 +169,7 @@ class Palette:
         dpg.add_text("Nodes", parent=parent, color=(200, 200, 255))
         dpg.add_input_text(tag="palette::filter", hint="search nodes", parent=parent, width=-1,
                            callback=lambda s, a: self._filter(a))
-        from .view import PIN_COLOURS
+        from .themes import PIN_COLOURS
         with dpg.group(horizontal=True, parent=parent, tag="palette::legend", horizontal_spacing=5):
             for label, t in (("Audio", "Audio"), ("str", "str"), ("num", "float"), ("bool", "bool")):
                 dpg.add_text(label, color=PIN_COLOURS[t])      # the pin colours: one per port type

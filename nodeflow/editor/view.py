@@ -20,6 +20,7 @@ from .audition import plays_file
 from .nodetext import file_names, headline, one_line, serious, without_node, wrap
 from .paramtext import replaced_by
 from .outputs import Outputs, is_audio_type
+from .themes import PIN_COLOURS, PIN_OTHER, STATE_COLOURS, Themes, pin_colour
 from .zoom import Zoom
 
 if TYPE_CHECKING:
@@ -30,34 +31,6 @@ __all__ = ["GraphView", "is_audio_type", "pin_colour", "PIN_COLOURS", "STATE_COL
 
 NODE_PAD = 8   # imnodes' default node padding: pins sit this far outside the node's content rect
 STATE_LINE_H = 16   # a line of 14 px text: the progress bar takes the status line's place at its height
-
-STATE_COLOURS = {                      # title bar colour per run state
-    "queued": (70, 90, 140), "running": (200, 140, 30), "cached": (40, 130, 140),
-    "done": (50, 140, 70), "failed": (180, 50, 50), "cancelled": (110, 110, 110),
-    "broken": (150, 40, 90), "blocked": (120, 95, 50),
-}
-
-
-PIN_COLOURS = {                        # one colour per port type (a list's pins are squares of its item's colour)
-    "Audio": (90, 150, 240), "str": (235, 200, 70), "float": (110, 210, 120), "int": (170, 225, 90),
-    "bool": (230, 110, 110),
-}
-PIN_OTHER = (170, 170, 180)
-PIN_DIM = (60, 60, 66)
-
-
-def pin_colour(t: Any) -> tuple[int, int, int]:
-    """The pin colour of a port type (a list: its item type's colour).
-
-    >>> from nodeflow import Audio
-    >>> pin_colour(Audio), pin_colour(list[Audio]) == pin_colour(Audio)
-    ((90, 150, 240), True)
-    """
-    name = type_name(t)
-    if name.startswith("list[") and name.endswith("]"):
-        name = name[5:-1]
-    return PIN_COLOURS.get(name, PIN_OTHER)
-
 
 class GraphView(Outputs):
     """Node-editor items for one graph.
@@ -89,8 +62,7 @@ class GraphView(Outputs):
         self.links: dict[Link, int] = {}           # link -> dpg link item
         self.marks: dict[str, tuple[object, ...]] = {}   # node id -> (state text, problems, unknown) shown
         self.replaced: dict[tuple[str, str], str] = {}    # (node, param) -> the linked input replacing it, or ""
-        self._node_themes: dict[tuple[str, float], int] = {}   # (run state, zoom) -> theme (see node_theme)
-        self._pin_themes: dict[tuple[tuple[int, int, int], bool], int] = {}
+        self.themes = Themes()                     # title bars by run state, pins by type (made once each)
         self.pin_types: dict[tuple[str, str, str], Any] = {}   # (direction, node, port) -> its type
         self.dimmed: set[tuple[str, str, str]] = set()        # pins marked as not fitting the link being dragged
         self.compact = False                                  # node bodies collapsed (see set_compact)
@@ -106,43 +78,8 @@ class GraphView(Outputs):
         self._init_outputs()
 
     def node_theme(self, state: str = "") -> int:
-        """The theme of a node in run ``state`` ("" for none) at the zoom drawn: its title bar's
-        colour, and imnodes' and Dear ImGui's sizes times the zoom (0 at 100% without a state)."""
-        from .zoom import STYLE
-        colour, scale = STATE_COLOURS.get(state), self.zoom.scale
-        if colour is None and scale == 1.0:
-            return 0
-        key = (state if colour else "", scale)
-        if key not in self._node_themes:
-            th: int       # (dearpygui annotates its item context managers as returning the id: they yield Any)
-            with dpg.theme() as th:
-                with dpg.theme_component(dpg.mvAll):
-                    if colour is not None:
-                        dpg.add_theme_color(dpg.mvNodeCol_TitleBar, colour, category=dpg.mvThemeCat_Nodes)
-                        dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, tuple(min(255, c + 30) for c in colour),
-                                            category=dpg.mvThemeCat_Nodes)
-                        dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, tuple(min(255, c + 50) for c in colour),
-                                            category=dpg.mvThemeCat_Nodes)
-                    if scale != 1.0:
-                        for name, values, cat in STYLE:
-                            dpg.add_theme_style(getattr(dpg, name), *(v * scale for v in values),
-                                                category=getattr(dpg, f"mvThemeCat_{cat}"))
-            self._node_themes[key] = th
-        return self._node_themes[key]
-
-    def _pin_theme(self, colour: tuple[int, int, int], dim: bool = False) -> int:
-        key = (colour, dim)
-        if key not in self._pin_themes:
-            with dpg.theme() as th:
-                with dpg.theme_component(dpg.mvAll):
-                    pin = PIN_DIM if dim else colour
-                    dpg.add_theme_color(dpg.mvNodeCol_Pin, pin, category=dpg.mvThemeCat_Nodes)
-                    dpg.add_theme_color(dpg.mvNodeCol_PinHovered, tuple(min(255, c + 50) for c in pin),
-                                        category=dpg.mvThemeCat_Nodes)
-                    if dim:
-                        dpg.add_theme_color(dpg.mvThemeCol_Text, (105, 105, 112), category=dpg.mvThemeCat_Core)
-            self._pin_themes[key] = th
-        return self._pin_themes[key]
+        """The theme of a node in run ``state`` ("" for none) at the zoom drawn (see :meth:`.themes.Themes.node`)."""
+        return self.themes.node(state, self.zoom.scale)
 
     def _pin(self, direction: str, nid: str, port: str, t: Any) -> dict[str, Any]:
         """Remember a pin's type; the node_attribute keywords that draw it (a list's pin is a square)."""
@@ -152,7 +89,7 @@ class GraphView(Outputs):
 
     def _colour_pin(self, direction: str, nid: str, port: str) -> None:
         t = self.pin_types.get((direction, nid, port))
-        items.bind_theme(self.attr_tag(direction, nid, port), self._pin_theme(
+        items.bind_theme(self.attr_tag(direction, nid, port), self.themes.pin(
             pin_colour(t) if t is not None else PIN_OTHER, dim=(direction, nid, port) in self.dimmed))
 
     def dim_pins(self, pins: set[tuple[str, str, str]]) -> None:
@@ -245,14 +182,7 @@ class GraphView(Outputs):
                     self.replaced[(nid, param)] = port if off else ""
                     # grey (enabled=False or readonly toggled on a box being typed into crashed dearpygui
                     # at the next frame); an edit of it is refused (params.ParamEdits)
-                    items.bind_theme(widgets.widget_tag(nid, param), self._greyed_theme() if off else 0)
-
-    def _greyed_theme(self) -> int | str:
-        """Grey text for a parameter that does not apply (made once)."""
-        if not items.exists("theme::greyed"):
-            with dpg.theme(tag="theme::greyed"), dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_color(dpg.mvThemeCol_Text, (130, 130, 130, 255))
-        return "theme::greyed"
+                    items.bind_theme(widgets.widget_tag(nid, param), self.themes.greyed() if off else 0)
 
     def rescale(self, graph: Graph, old: float) -> None:
         """Draw every node at the zoom now set (it was ``old``), in place: each node's font and theme

@@ -30,7 +30,7 @@ LEVELS = (0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5)
 
 #: imnodes' and Dear ImGui's sizes in a node at 100% (as dearpygui draws nodes: a frame's padding is
 #: (4, 1) there, not ImGui's (4, 3); test_zoom checks a node's height halves at 50%), drawn times the scale (each
-#: node's theme: see :meth:`.view.GraphView.node_theme`; the grid's spacing is the app theme's):
+#: node's theme: see :meth:`.themes.Themes.node`; the grid's spacing is the app theme's):
 #: ``(style variable name, value(s), category)``.
 STYLE: tuple[tuple[str, tuple[float, ...], str], ...] = (
     ("mvNodeStyleVar_NodeCornerRounding", (4.0,), "Nodes"),

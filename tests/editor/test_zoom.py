@@ -68,7 +68,7 @@ def test_zoom_through_keys_wheel_drag_and_paste(editor):
     assert st["positions_kept"] and st["undo_kept"]
     assert st["plots_shown"] == 23
     # the window shows a title bar in the node's run-state colour where the app says each node is
-    from nodeflow.editor.view import STATE_COLOURS
+    from nodeflow.editor.themes import STATE_COLOURS
     colours = [STATE_COLOURS[k] for k in st["states"]]
     assert len(st["title_px"]) == 24 and colours, st["states"]
     wrong = {n: px for n, px in st["title_px"].items() if min(max(abs(a - b) for a, b in zip(px, c)) for c in colours) > 3}

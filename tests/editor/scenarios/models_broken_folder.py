@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from nodeflow.editor.view import STATE_COLOURS
+from nodeflow.editor.themes import STATE_COLOURS
 
 
 def main(app, drv):
