@@ -31,7 +31,7 @@ from .term import format_bytes
 if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
     from huggingface_hub import HFCacheInfo
 
-__all__ = ["CheckpointError", "NotDownloaded", "DownloadFailed", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest",
+__all__ = ["CheckpointError", "NotDownloaded", "DownloadFailed", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest", "weights_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir", "add_cli", "main"]
 
 # Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
@@ -229,6 +229,18 @@ def folder_digest(path: Path) -> str:
         if f.suffix == ".json" and f.parent == Path(path) and st.st_size < 1 << 20:
             h.update(f.read_bytes())
     return "local-" + h.hexdigest()
+
+
+def weights_digest(path: Path) -> str:
+    """Content identity of a local checkpoint folder: every file's name and bytes (the weights are
+    read: seconds for gigabytes).  :func:`folder_digest` (names, sizes, times) names a folder in cache
+    keys at no cost; this says whether two folders hold the same model, a copy made without keeping
+    file times too (QA: a ``cp -r`` of the base refused its own adapter as "other weights")."""
+    from .cache import file_digest
+    h = hashlib.blake2b(digest_size=10)
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        h.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\n".encode())
+    return "weights-" + h.hexdigest()
 
 
 def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:

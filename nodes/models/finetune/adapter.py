@@ -181,13 +181,25 @@ def fingerprint(value: str, base_dir: Path | None = None) -> str:
         return f"unresolved:{type(e).__name__}"
 
 
-def check_base(adapter: Adapter, model, checkpoint: str, revision: str) -> None:
+def same_weights(base: dict, folder: Path | None) -> bool:
+    """Whether local checkpoint ``folder`` holds the weights ``base`` (an adapter's or a training
+    checkpoint's record of its base) was trained on, by content (False where either is unknown)."""
+    if not base.get("weights") or folder is None or not Path(folder).is_dir():
+        return False
+    from nodeflow.checkpoints import weights_digest
+    return weights_digest(Path(folder)) == base["weights"]
+
+
+def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: Path | None = None) -> None:
     """Refuse ``adapter`` on a model other than the one it was trained on.
 
     ``audiochain finetune`` records its base's model type and revision; an adapter on another
     model type (MusicGen's on MusicGen-Melody) or on other weights of the same shape (another
     revision, a fine-tuned copy) would be merged silently and change the music in ways nobody
-    trained for.  Adapters made elsewhere record neither and are checked by shape only."""
+    trained for.  Adapters made elsewhere record neither and are checked by shape only.  A local
+    base's revision names its files' times too: where it differs, the folder's content is compared
+    with the ``weights`` digest the adapter records (``folder``: the checkpoint's), so a copy of the
+    base is its base."""
     base = adapter.base
     want, have = base.get("model_type"), getattr(model.config, "model_type", None)
     trained_on = f"'{base.get('checkpoint', '?')}'"
@@ -196,7 +208,7 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str) -> None:
                  else "")          # (QA: the command offered for a MusicGen-Melody checkpoint was then refused)
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on}, a {want!r} model; checkpoint "
                            f"'{checkpoint}' is a {have!r} model: use the adapter with its base{train}")
-    if want and base.get("revision") and base["revision"] != revision:
+    if want and base.get("revision") and base["revision"] != revision and not same_weights(base, folder):
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on} revision {str(base['revision'])[:16]}; "
                            f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} (other weights): use the "
                            "base it was trained on, or train an adapter on this checkpoint")
@@ -218,7 +230,7 @@ def with_adapter(loaded, adapter: Adapter):
             raise AdapterError(f"adapter {adapter.path} was trained on {adapter.base.get('checkpoint', '?')}, whose "
                                f"decoder differs from checkpoint '{loaded.checkpoint}' ({what}); use that base "
                                "checkpoint or train an adapter for this one")
-    check_base(adapter, model, loaded.checkpoint, loaded.revision)
+    check_base(adapter, model, loaded.checkpoint, loaded.revision, loaded.path)
     weights = load_file(str(adapter.path), device="cpu")
     dtype = next(model.parameters()).dtype
     peft_model = apply_lora(model, adapter.lora)

@@ -215,7 +215,9 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     hp, state = _settings(out, resume, hyperparams)
     target_regex(hp.target_modules)
     res = _base_model(base, Path(base_dir) if base_dir else None)
-    if state is not None and state.meta["base"]["revision"] != res.revision:
+    from .adapter import same_weights
+    if state is not None and state.meta["base"]["revision"] != res.revision and \
+            not same_weights(state.meta["base"], res.path if res.source == "local" else None):
         raise FinetuneError(f"--resume: the checkpoint was trained on '{state.meta['base']['checkpoint']}' revision "
                             f"{state.meta['base']['revision']}, but '{base}' is now revision {res.revision}; resume "
                             "with that base or start over with --force")
@@ -233,6 +235,9 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     out.mkdir(parents=True, exist_ok=True)
     # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
     base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
+    if res.source == "local":       # its content too: a copy of the folder is the same base (see check_base)
+        from nodeflow.checkpoints import weights_digest
+        base_meta["weights"] = weights_digest(res.path)
     run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
     run.restore(state)
     return run.train(Path(data_dir).expanduser().resolve().name)

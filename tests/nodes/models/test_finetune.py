@@ -29,7 +29,7 @@ pytest.importorskip("peft")
 from nodeflow import Executor, Graph  # noqa: E402
 from nodeflow.audiometa import read_tags  # noqa: E402
 from nodeflow.cache import file_digest  # noqa: E402
-from nodeflow.checkpoints import resolve  # noqa: E402
+from nodeflow.checkpoints import resolve, weights_digest  # noqa: E402
 from nodeflow.errors import ExecutionError, GraphError  # noqa: E402
 from nodes.models.finetune import AdapterError, DataError, FinetuneError  # noqa: E402
 from nodes.models.finetune.data import caption_for  # noqa: E402
@@ -128,7 +128,8 @@ def test_loss_falls_and_outputs_are_complete(trained, base, data):
                                                     "checkpoints", "manifest.json"]
     man = json.loads((out / "manifest.json").read_text())
     # a local base and the data folder are named, never placed: the folder is shared (and its adapter bundled)
-    assert man["base"] == {"checkpoint": "tiny-musicgen", "revision": resolve(str(base)).revision, "model_type": "musicgen"}
+    assert man["base"] == {"checkpoint": "tiny-musicgen", "revision": resolve(str(base)).revision, "model_type": "musicgen",
+                           "weights": weights_digest(base)}       # its content: a copy of the base is the base
     assert man["data"]["dir"] == data.name
     for f in out.rglob("*"):
         if f.is_file():
@@ -284,6 +285,29 @@ def test_cancel_event_saves_a_checkpoint(base, data, tmp_path):
                  cancel=cancel, **FAST)
     assert r.status == "cancelled" and r.step == 3
     assert json.loads((tmp_path / "o" / "checkpoints" / "latest.json").read_text())["step"] == 3
+
+
+def test_resume_on_a_copy_of_the_base_goes_on_and_on_other_weights_is_refused(base, data, tmp_path):
+    """QA: the base's revision names its files' times, so a copy of it (another disk, another machine,
+    a plain `cp -r`) refused --resume; the base's content decides where the times differ."""
+    import shutil
+    import threading
+    cancel = threading.Event()
+
+    def stop_at_2(ev):
+        if ev.phase == "train" and ev.step == 2:
+            cancel.set()
+    kw = dict(out=tmp_path / "o", cache_dir=tmp_path / "t", steps=4, **FAST)
+    assert finetune(data, base=str(base), progress=stop_at_2, cancel=cancel, **kw).status == "cancelled"
+    copy = Path(shutil.copytree(base, tmp_path / "copy", copy_function=shutil.copy))       # times not kept
+    assert resolve(str(copy)).revision != resolve(str(base)).revision
+    weights = next(copy.glob("*.safetensors"))
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-4] + bytes(4 - i for i in range(4)))      # other weights of the same shape
+    with pytest.raises(FinetuneError, match=r"--resume: the checkpoint was trained on .* but .* is now revision"):
+        finetune(data, base=str(copy), resume=True, **kw)
+    weights.write_bytes(good)
+    assert finetune(data, base=str(copy), resume=True, **kw).status == "finished"
 
 
 def test_gradient_checkpointing_recomputes_and_learns_the_same(base, data, tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     return tiny_models.build_all(tmp_path_factory.mktemp("bases"), ("musicgen_melody_short", "musicgen_short"))
 
 
-def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None = None, seed: int = 1) -> Path:
+def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None = None, seed: int = 1,
+                 content: bool = True) -> Path:
     """A LoRA adapter on ``base``'s decoder attention with random non-zero weights, written as
     `audiochain finetune` writes it (base checkpoint, revision and model type in the header)."""
     import torch
@@ -42,6 +43,8 @@ def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None
     meta = {"format": "audiochain.lora/1", "lora": lora_settings(pm), "layout": decoder_layout(model),
             "base": {"checkpoint": str(base), "revision": revision or res.revision,
                      "model_type": "musicgen_melody" if melody else "musicgen"}}
+    if content:
+        meta["base"]["weights"] = checkpoints.weights_digest(base)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(folder / ADAPTER_FILE), metadata={"format": "pt", META_KEY: json.dumps(meta)})
     return folder
@@ -76,7 +79,27 @@ def test_a_musicgen_adapter_is_refused_on_musicgen_melody(bases, tmp_path):
 
 def test_an_adapter_of_other_weights_of_the_same_shape_is_refused(bases, tmp_path):
     base = bases["musicgen_melody_short"]
-    adapter = make_adapter(base, tmp_path / "other-lora", melody=True, revision="0123456789abcdef0123")
+    adapter = make_adapter(base, tmp_path / "other-lora", melody=True, revision="0123456789abcdef0123",
+                           content=False)
     with pytest.raises(ExecutionError, match=r"revision 0123456789abcdef; checkpoint .* is revision local-.* "
                                              r"\(other weights\): use the base it was trained on"):
         render(base, str(adapter))
+
+
+def test_a_copy_of_the_base_is_its_base_and_other_bytes_are_not(bases, tmp_path):
+    """QA: a `cp -r` of the base (new file times, the same bytes) or a `touch` of its weights refused
+    the adapter trained on it as "other weights".  Its content is compared where its times differ."""
+    import os
+    import shutil
+    base = bases["musicgen_melody_short"]
+    adapter = str(make_adapter(base, tmp_path / "lora", melody=True))
+    copy = Path(shutil.copytree(base, tmp_path / "copy", copy_function=shutil.copy))      # times not kept
+    weights = next(copy.glob("*.safetensors"))
+    os.utime(weights, ns=(1, 1))
+    assert checkpoints.resolve(str(copy)).revision != checkpoints.resolve(str(base)).revision
+    assert np.array_equal(render(copy, adapter).samples, render(base, adapter).samples)
+    data = bytearray(weights.read_bytes())
+    data[-4:] = bytes(4 - i for i in range(4))          # the last weight's last float: other weights
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ExecutionError, match=r"\(other weights\): use the base it was trained on"):
+        render(copy, adapter)
