@@ -369,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
     p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE",
                    help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--allow-changed", action="store_true",
+                   help="render even though an input file or checkpoint the row read has changed since")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
+                   "(every node of the row is computed again)")
     _add_allow_outside(p, with_set=False)
     p.set_defaults(fn=cli_run.cmd_rerun)
 

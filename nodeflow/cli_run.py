@@ -400,6 +400,25 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
                                                                          error="sweep interrupted") for v in variants]
 
 
+def _same_reads(args: argparse.Namespace, graph: Any, variant: Any, row: dict[str, Any]) -> None:
+    """Refuse a rerun whose input files or checkpoints changed since the row was rendered (QA: a
+    re-exported checkpoint or an edited input rendered other audio without a word)."""
+    from .graphpaths import read_changes
+    from .sweep import apply_overrides
+    then = row.get("reads")
+    if not isinstance(then, dict) or getattr(args, "allow_changed", False):
+        return
+    now = apply_overrides(graph, variant.overrides).read_state()
+    changed = read_changes(then, now)
+    if changed:
+        first = changed[0]
+        what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise NodeflowError(f"row {args.row} would not reproduce its audio: {what} is not what it was at the sweep "
+                            f"({first}: {str(then[first])[:22]} then, {now[first][:22]} now: a file edited or a "
+                            "checkpoint folder replaced); restore it, or pass --allow-changed to render with it as it "
+                            "is now")
+
+
 def cmd_rerun(args: argparse.Namespace) -> int:
     """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
     from .executor import Executor
@@ -443,8 +462,10 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
                                 "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
     graph = _load(args.graph or doc["graph"])
+    _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
-    r = run_variant(Executor(), graph, variant, out, device=args.device, allow_outside=args.allow_outside)
+    executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")
+    r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
     if r.status != "ok":
         raise NodeflowError(f"{variant.name}: {r.error}")
     for f in r.outputs:

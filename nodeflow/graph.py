@@ -408,6 +408,11 @@ class Graph:
         folder), as ``(node, param, real path)``; see :func:`nodeflow.graphpaths.external_reads`."""
         return graphpaths.external_reads(self, base_dir)
 
+    def read_state(self, base_dir: Path | None = None) -> dict[str, str]:
+        """What the graph reads, by content: ``"node.param"`` -> digest or checkpoint revision; see
+        :func:`nodeflow.graphpaths.read_state`."""
+        return graphpaths.read_state(self, base_dir)
+
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""
         return graphpaths.write_paths(self)

@@ -13,7 +13,8 @@ from .outputs import resolve
 if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
-__all__ = ["base_dir", "input_files", "path_params", "path_mode", "external_reads", "write_paths", "is_own_path"]
+__all__ = ["base_dir", "input_files", "path_params", "path_mode", "external_reads", "read_state", "write_paths",
+           "is_own_path"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -76,6 +77,29 @@ def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[
             if local is not None:
                 out[(inst.id, "checkpoint")] = local
     return out
+
+
+def read_state(graph: Graph, base_dir: Path | None = None) -> dict[str, str]:
+    """What the graph reads, as it is now: ``"node.param"`` -> an input file's content digest, or a
+    checkpoint's revision (a local folder's digest, a hub commit).  A sweep's row and a tune record
+    it, so a rerun or a resume whose inputs changed says so instead of rendering other audio."""
+    from .cache import file_digest
+    from .checkpoints import fingerprint
+    base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    out = {f"{n}.{k}": file_digest(p) for (n, k), p in graph.input_files(base).items()}
+    for inst in graph.nodes.values():
+        value = inst.params.get("checkpoint")
+        if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
+            out[f"{inst.id}.checkpoint"] = fingerprint(value.strip(), base)["revision"]
+    return out
+
+
+def read_changes(then: dict[str, str], now: dict[str, str]) -> list[str]:
+    """``"node.param"`` of each read in ``then`` (a :func:`read_state`) that differs ``now``; a value
+    that could not be told then or now (a missing checkpoint) is no change."""
+    def told(v: object) -> bool:
+        return isinstance(v, str) and not v.startswith(("unresolved:", "missing:", "unreadable:"))
+    return sorted(k for k, v in then.items() if k in now and told(v) and told(now[k]) and now[k] != v)
 
 
 def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str, str, Path]]:

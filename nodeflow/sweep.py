@@ -255,6 +255,7 @@ class VariantResult:
     prompts: dict[str, str] = dataclasses.field(default_factory=dict)   # text.prompt_template id -> final text
     numbers: dict[str, float] = dataclasses.field(default_factory=dict)  # "node.port" -> float output (scores)
     warnings: dict[str, list[str]] = dataclasses.field(default_factory=dict)   # what nodes warned of (ctx.warn)
+    reads: dict[str, str] = dataclasses.field(default_factory=dict)   # what it read (graphpaths.read_state)
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -262,7 +263,8 @@ class VariantResult:
         return {"index": self.variant.index, "name": self.variant.name, "status": self.status,
                 "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
                 "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
-                "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt, "warnings": self.warnings}
+                "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt, "warnings": self.warnings,
+                "reads": self.reads}
 
     @property
     def prompt(self) -> str | dict[str, str]:
@@ -484,9 +486,11 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
             made[nid] = outputs
 
     summary = OutputSummary(graph)
+    reads: dict[str, str] = {}
     try:
         g = apply_overrides(graph, variant.overrides)
         summary = OutputSummary(g)
+        reads = g.read_state()
         res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
                            allow_outside=allow_outside, on_output=on_output, keep="all" if keep_values else ())
     except NodeflowError as e:
@@ -497,12 +501,12 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                              error=str(e), ran=sorted(done.ran) if done is not None else [],
                              values=made_before(e, made) if keep_values else None,
                              prompts=summary.prompts, numbers=summary.numbers,
-                             warnings=done.warnings if done is not None else {})
+                             warnings=done.warnings if done is not None else {}, reads=reads)
     _prompts_not_made(executor, g, summary)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,
-                         prompts=summary.prompts, numbers=summary.numbers, warnings=res.warnings)
+                         prompts=summary.prompts, numbers=summary.numbers, warnings=res.warnings, reads=reads)
 
 
 def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:

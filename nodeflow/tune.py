@@ -206,7 +206,7 @@ def _row(r: VariantResult, generation: int, score_key: str, dims: Sequence[Dimen
             "score": score if row["status"] == "ok" else None, "scores": scores, "prompt": row["prompt"],
             "params": row["params"], "seed": seeds, "generation": generation, "outputs": row["outputs"],
             "output_dir": row["output_dir"], "durations_s": row["durations_s"], "checkpoints": row["checkpoints"],
-            "elapsed_s": row["elapsed_s"], "error": row["error"]}
+            "elapsed_s": row["elapsed_s"], "error": row["error"], "reads": row["reads"]}
 
 
 def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -252,6 +252,13 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
         if doc.get(key) != json.loads(json.dumps(settings.get(key), default=str)):
             raise NodeflowError(f"{out_dir} holds a tune with another {key} ({str(doc.get(key))[:80]!s}); resume it "
                                 "with the same graph and options, or choose another -o")
+    from .graphpaths import read_changes
+    if changed := read_changes(doc.get("reads") or {}, settings["reads"]):   # (QA: the scorer's folder replaced in
+        first = changed[0]                         # place: old and new scores were ranked together)
+        raise NodeflowError(f"{out_dir} holds a tune whose candidates were made and scored with another "
+                            f"{', '.join(changed)} ({first}: {str(doc['reads'][first])[:22]} then, "
+                            f"{settings['reads'][first][:22]} now: a file edited or a checkpoint folder replaced), so "
+                            "their scores would not rank with new ones; restore it, or choose another -o")
     return rows
 
 
@@ -290,7 +297,8 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
         "reference": str(Path(reference).resolve()) if reference else "",
         "reference_sha256": file_sha256(reference) if reference else "",
         "scorer": scorer, "score": score_key, "listen": port, "seed": int(seed), "population": int(population),
-        "budget": int(budget), "space": [d.describe() for d in dims], "versions": package_versions()}
+        "budget": int(budget), "space": [d.describe() for d in dims], "versions": package_versions(),
+        "reads": scored.read_state()}
     search = Search(graph, dims, seed, population)
     with output_lock(out):
         done = _read_state(out, settings)

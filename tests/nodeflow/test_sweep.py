@@ -315,6 +315,45 @@ def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, ca
     assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
 
 
+def test_rerun_refuses_an_input_or_checkpoint_changed_since_the_sweep(audio_graph, tmp_path, capsys):
+    """QA: an input edited, or a checkpoint folder re-exported in place, after the sweep: rerun rendered
+    other audio without a word.  Each row records what it read, by content."""
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    row = json.loads((out / "manifest.json").read_text())["variants"][1]
+    assert set(row["reads"]) == {"load.path"}
+    source = tmp_path / "in.wav"
+    kept = source.read_bytes()
+    x, sr = sf.read(source)
+    sf.write(source, x[::-1], sr, subtype="FLOAT")       # the take reversed: same length, same name
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "r1")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would not reproduce its audio: load.path is not what it was at the sweep" in err[0]
+    assert "--allow-changed" in err[0] and not (tmp_path / "r1").exists()
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "r2"), "--allow-changed"]) == 0
+    source.write_bytes(kept)                              # restored: the row renders as it did
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "r3"), "--no-cache"]) == 0
+    take = row["outputs"][0]
+    assert np.array_equal(sf.read(out / take)[0], sf.read(tmp_path / "r3" / take)[0])
+
+
+def test_what_a_graph_reads_names_a_local_checkpoint_by_its_folder_state(tmp_path):
+    from nodeflow.graphpaths import read_changes
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    (ck / "config.json").write_text('{"model_type": "musicgen"}')
+    from safetensors.numpy import save_file
+    save_file({"w": np.zeros(4, np.float32)}, str(ck / "model.safetensors"))
+    g = Graph()
+    g.add("models.musicgen", id="gen", checkpoint=str(ck))
+    then = g.read_state()
+    assert then["gen.checkpoint"].startswith("local-")
+    save_file({"w": np.ones(5, np.float32)}, str(ck / "model.safetensors"))      # re-exported in place
+    assert read_changes(then, g.read_state()) == ["gen.checkpoint"]
+    assert read_changes({"gen.checkpoint": "unresolved:NotDownloaded"}, g.read_state()) == []
+
+
 def test_an_exported_variant_reopens_as_that_variant_not_the_sweep(audio_graph, tmp_path, capsys):
     g = load(audio_graph)
     g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-9.0, 3.0]}]}

@@ -225,6 +225,13 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_candidates(tmp_pat
         run_tune(tmp_path, "t", budget=20, seed=5)
     with pytest.raises(NodeflowError, match="holds a tune with another target"):     # not "another graph_digest"
         run_tune(tmp_path, "t", budget=20, seed=4, target="a brighter mix")
+    kept = (tmp_path / "in.wav").read_bytes()          # (QA: a scorer or input replaced in place: old and
+    x, sr = sf.read(tmp_path / "in.wav")               # new scores were ranked together)
+    sf.write(tmp_path / "in.wav", 0.5 * x, sr, subtype="FLOAT")
+    with pytest.raises(NodeflowError, match=r"were made and scored with another load\.path .* their scores would "
+                                            "not rank with new ones"):
+        run_tune(tmp_path, "t", budget=21, seed=4)
+    (tmp_path / "in.wav").write_bytes(kept)
     # a budget raised in the middle of a generation renders only the rest (QA: 10 -> 12 rendered a finished
     # candidate again, as v010, and said "3 rendered now")
     CALLS.clear()
