@@ -346,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(cuda:0,cuda:1: variants dealt round-robin)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
-                   help="run a variant per value (several --sweep: every combination)")
+                   help="run a variant per value (several --sweep: every combination); values are split at "
+                        "every comma: a value with commas (a prompt) goes in a JSON list, NODE.PARAM='[\"a, b\", "
+                        "\"c\"]'")
     p.add_argument("--zip", action="store_true", help="pair the sweeps' values instead of the full grid")
     p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
@@ -385,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="folder for candidates and the ranked manifest (default: GRAPH-tune); "
                    "an earlier tune there is resumed")
     p.add_argument("--vary", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
-                   help="also explore this parameter (or a template field of a text.prompt_template)")
+                   help="also explore this parameter (or a template field of a text.prompt_template); the --sweep "
+                        "syntax: a value with commas goes in a JSON list, NODE.PARAM='[\"a, b\", \"c\"]'")
     p.add_argument("--scorer", default=None, metavar="NODE_TYPE",
                    help="node type that scores (an audio input, a float output; default: the scorer the installed "
                         "node packs declare)")

@@ -321,6 +321,11 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
+        for a in axes:      # text values as split (QA: a prompt with a comma became two variants without a word)
+            texts = [v for v in (getattr(v, "value", v) for v in a.values) if isinstance(v, str)]
+            if any(" " in t for t in texts):
+                print(f"  {a.name}: " + " | ".join(printable(repr(t)) for t in texts) + ' (split at commas; a '
+                      'JSON list keeps a comma in a value: ["a, b", "c"])', file=sys.stderr)
     daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray

@@ -134,7 +134,15 @@ def _split_values(text: str) -> list[str]:
             raise ParameterError(f"sweep range {text!r} has more than {MAX_VARIANTS} values")
         count = int((b - a) // step) + 1
         return [str(a + i * step) for i in range(count)]
-    return [v for v in (p.strip() for p in t.split(",")) if v != ""]
+    values = [p.strip() for p in t.split(",")]
+    json_hint = 'for values with commas or quotes write a JSON list: NODE.PARAM=["a, b","c"]'
+    if any(v and (v[0] in "\"'" or v[-1] in "\"'") for v in values):    # (QA: quotes went into the prompts as text)
+        raise ParameterError(f"sweep values {text!r}: quotes do not group values (values are split at every comma); "
+                             + json_hint)
+    if "" in values and t:                             # (QA: -6,,-3 dropped the empty one without a word)
+        raise ParameterError(f"sweep values {text!r}: an empty value between commas; give each value, or "
+                             + json_hint)
+    return values if t else []
 
 
 def parse_axis(spec: str, graph: Graph) -> Axis:

@@ -32,7 +32,9 @@ def test_parse_axis_values_ranges_json(stub_graph):
     assert [v.value for v in parse_axis('tone.shape=["sine", "square"]', stub_graph).values] == ["sine", "square"]
     for bad, msg in [("gain.gain_db=99", "out of range"), ("nope.x=1", "no node 'nope'"),
                      ("gain.gain=1", "no parameter 'gain'"), ("gain.gain_db", "expected NODE.PARAM"),
-                     ("tone.sample_rate=9..1", "A <= B")]:
+                     ("tone.sample_rate=9..1", "A <= B"),
+                     ("gain.gain_db=-6,,-3", "an empty value between commas"),     # (QA: dropped without a word)
+                     ('tone.shape="sine, x","square"', "quotes do not group values.*JSON list")]:
         with pytest.raises(ParameterError, match=msg):
             parse_axis(bad, stub_graph)
 
