@@ -469,6 +469,7 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
             for k, v in list(inst.params.items()):
                 if isinstance(v, str) and v in renamed:
                     inst.params[k] = renamed[v]
+        _checkpoints_from_beside(graph, Path(src).absolute().parent, target)
         graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
         data = dumps(graph, target)
         fd = os.open("graph.msgpack", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=sfd)
@@ -495,6 +496,18 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
     if report is not None:
         report.extend(lines)
     return written
+
+
+def _checkpoints_from_beside(graph: Graph, bundle_dir: Path, target: Path) -> None:
+    """A local checkpoint folder the bundle names (never packed) as the folder beside the bundle it
+    means, wherever the bundle is unpacked (QA: run looked for it under the private temp folder, then
+    in the current folder); a hub id stays one."""
+    for inst in graph.nodes.values():
+        ck = inst.params.get("checkpoint")
+        if not isinstance(ck, str) or not ck.strip() or os.path.isabs(ck) or (target / ck).is_dir():
+            continue
+        if ck.startswith(".") or (bundle_dir / ck).is_dir():
+            inst.params["checkpoint"] = os.path.normpath(bundle_dir / ck)
 
 
 def pack(graph: Graph, out: str | os.PathLike[str], **kwargs: Any) -> Path:

@@ -122,13 +122,18 @@ def _local_candidate(name: str, base_dir: Path | None, example: str = "org/model
         return base_dir / p
     if p.is_dir():
         return p
-    where = p if p.is_absolute() or base_dir is None else base_dir / p
+    where = Path(os.path.normpath(p if p.is_absolute() or base_dir is None else base_dir / p))
     if _HUB_ID.match(name):
         parent = where.parent
         if not (parent.name == p.parts[0] and parent.is_dir()):
             return None             # 'models/mine' where the graph has a models folder: a folder meant
         raise CheckpointError(f"checkpoint '{name}': no folder {where} (the folder {parent} is there, so this "
                               f"names a local folder, not a hub id); check the folder's name")
+    from .bundle import is_extracted
+    if base_dir is not None and is_extracted(base_dir):    # (QA: it named the run's private temp folder)
+        raise CheckpointError(f"checkpoint '{name}': no folder {where} (a bundle carries audio and adapters, not "
+                              "model weights: put the model folder there, beside the bundle, or set the checkpoint "
+                              "to where it is, e.g. with --set)")
     raise CheckpointError(f"checkpoint '{name}': no folder {where}, and not a hub id like '{example}'")
 
 

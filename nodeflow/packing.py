@@ -83,7 +83,9 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
         take, left = [], []
         for f in sorted(src.rglob("*")):
             rel = f.relative_to(src).as_posix()
-            if f.is_symlink() or not f.is_file():
+            if "/" in rel:      # a fine-tune's checkpoints/ (training state): not needed to run (QA: 4x the size)
+                left.append(rel) if f.is_file() else None
+            elif f.is_symlink() or not f.is_file():
                 left.append(rel) if not f.is_dir() else None
             elif f.suffix == ".safetensors" and safetensors_whole(f):
                 take.append((rel, f))
@@ -153,6 +155,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
             if member is not None:
                 g.nodes[nid].params[param] = member
         g.sweep = _packed_sweep(graph, take, refused)
+        lines.extend(_checkpoints_beside(graph, g, out))
     except OSError as e:
         raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {os_error_words(e)}") from None
     if refused:
@@ -173,6 +176,20 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     if report is not None:
         report.extend(lines)
     return out
+
+
+def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
+    """Local checkpoint folders (never packed: model weights) named relative to the bundle's folder, where
+    its receiver's run looks (QA: '../ckpt/musicgen' stayed relative to the graph's folder, and a bundle
+    written elsewhere, or run from another folder, did not find it)."""
+    from .fileformat import shared_path
+    from .graphpaths import local_checkpoints
+    lines = []
+    for (nid, param), folder in local_checkpoints(graph).items():
+        g.nodes[nid].params[param] = value = shared_path(str(folder), graph.base_dir(), out.absolute().parent)
+        lines.append(f"left out checkpoint {folder} (node '{nid}'): a bundle carries audio and adapters, not model "
+                     f"weights; a run of the bundle finds it at {value} beside the bundle")
+    return lines
 
 
 def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]:

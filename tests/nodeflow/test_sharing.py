@@ -133,6 +133,8 @@ def test_pack_carries_folders_such_as_adapters(tmp_path):
     header = json.dumps({"x.lora_A.weight": {"dtype": "F32", "shape": [2560], "data_offsets": [0, len(weights)]}})
     (adapter / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header.encode() + weights)
     (adapter / "notes.txt").write_text("not needed to run: left out")
+    (adapter / "checkpoints" / "step-0000015").mkdir(parents=True)       # a fine-tune's training state: left out
+    shutil.copy(adapter / "adapter_model.safetensors", adapter / "checkpoints" / "step-0000015" / "state.safetensors")
     g = Graph(reg)
     g.path = tmp_path / "ana" / "g.msgpack"
     g.add("share.adapted", id="a", adapter="adapters/mine")
@@ -468,3 +470,44 @@ def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_
     assert g.nodes["gen"].params["checkpoint"] == "../../ckpt/melody"   # in memory too: the same folder
     again = load(tmp_path / "elsewhere" / "deeper" / "g2.msgpack", reg)
     assert again.nodes["gen"].params["checkpoint"] == "../../ckpt/melody" and again.problems() == []
+
+
+def test_a_bundle_finds_its_local_checkpoint_beside_it_from_any_folder(tmp_path, monkeypatch):
+    """QA: a bundle naming '../ckpt/musicgen' (relative to the graph's folder; weights are never packed)
+    ran only from the graph's folder: run looked under its private temp folder, then the current one,
+    and the error named the temp folder."""
+    from nodeflow import Registry, checkpoints, node
+    from nodeflow.bundle import extracted
+
+    reg = Registry()
+
+    @node("test.checkpointed")
+    def checkpointed(*, checkpoint: str = "org/model") -> str:
+        """A model node's checkpoint parameter."""
+        return checkpoint
+    reg.add(checkpointed)
+    (tmp_path / "ckpt" / "melody").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "share").mkdir()
+    g = Graph(reg)
+    g.add("test.checkpointed", id="gen", checkpoint="../ckpt/melody")
+    g.add("test.checkpointed", id="hub", checkpoint="org/model")
+    save(g, tmp_path / "proj" / "g.msgpack")
+    report: list[str] = []
+    pack(load(tmp_path / "proj" / "g.msgpack", reg), tmp_path / "share" / "deep" / "song.acbundle", report=report)
+    assert any("left out checkpoint" in line and "not model weights" in line for line in report), report
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with extracted(tmp_path / "share" / "deep" / "song.acbundle") as graph_file:
+        got = load(graph_file, reg)
+        assert got.nodes["hub"].params["checkpoint"] == "org/model"
+        from nodeflow.graphpaths import local_checkpoints
+        assert {k: v.resolve() for k, v in local_checkpoints(got).items()} == \
+            {("gen", "checkpoint"): (tmp_path / "ckpt" / "melody").resolve()}
+    (tmp_path / "far" / "a" / "b").mkdir(parents=True)      # '../../ckpt/melody' from there: far/ckpt/melody
+    shutil.copy(tmp_path / "share" / "deep" / "song.acbundle", tmp_path / "far" / "a" / "b" / "song.acbundle")
+    with extracted(tmp_path / "far" / "a" / "b" / "song.acbundle") as graph_file:
+        got = load(graph_file, reg)
+        with pytest.raises(checkpoints.CheckpointError, match=rf"no folder {tmp_path / 'far' / 'ckpt' / 'melody'} "
+                                                               r"\(a bundle carries audio and adapters, not model"):
+            checkpoints.resolve(got.nodes["gen"].params["checkpoint"], base_dir=graph_file.parent, download=False)
