@@ -370,11 +370,28 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     except checkpoints.CheckpointError as e:
         return [str(e)]
     try:
-        checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False, family=fam)
+        res = checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False, family=fam)
     except checkpoints.CheckpointError as e:
         if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded):   # online: a run fetches it
             return [str(e)]
-    return []
+        return []
+    return _adapter_preflight(params, base_dir, res)
+
+
+def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.Resolved) -> list[str]:
+    """An adapter trained on another model type than the checkpoint's, said before the run from the
+    adapter's header and the checkpoint's config.json (QA: a MusicGen adapter on a plug-in's VITS
+    node passed validate, and the run failed inside, on a VITS config without a decoder)."""
+    if not params.get("adapter"):
+        return []
+    from .finetune.adapter import AdapterError, other_model_type, read_adapter
+    try:
+        adapter = read_adapter(params["adapter"], base_dir)
+        have = json.loads((res.path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (AdapterError, OSError, ValueError, AttributeError):
+        return []           # a bad adapter or config: the run says what is wrong with it
+    why = other_model_type(adapter, have if isinstance(have, str) else None, str(params.get("checkpoint", "")))
+    return [why] if why else []
 
 
 def register(fam: Family) -> Family:

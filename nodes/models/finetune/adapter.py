@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ class Adapter:
 def _file_of(value: str, base_dir: Path | None) -> Path:
     p = Path(str(value)).expanduser()
     if not p.is_absolute() and base_dir is not None:
-        p = Path(base_dir) / p
+        p = Path(os.path.normpath(Path(base_dir) / p))     # said as a path, not 'g/../adapters/...'
     if p.is_dir():
         p = p / ADAPTER_FILE
         if not p.is_file():
@@ -190,6 +191,18 @@ def same_weights(base: dict, folder: Path | None) -> bool:
     return weights_digest(Path(folder)) == base["weights"]
 
 
+def other_model_type(adapter: Adapter, have: str | None, checkpoint: str) -> str:
+    """Why ``adapter`` does not go on a checkpoint whose model type is ``have`` ('' where it does, or where
+    either type is unknown): the run's check and validate's (from the checkpoint's config.json)."""
+    want = adapter.base.get("model_type")
+    if not want or not have or want == have:
+        return ""
+    train = (f", or train one on this checkpoint (audiochain finetune --base {checkpoint})" if have == "musicgen"
+             else "")              # (QA: the command offered for a MusicGen-Melody checkpoint was then refused)
+    return (f"adapter {adapter.path} was trained on '{adapter.base.get('checkpoint', '?')}', a {want!r} model; "
+            f"checkpoint '{checkpoint}' is a {have!r} model: use the adapter with its base{train}")
+
+
 def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: Path | None = None) -> None:
     """Refuse ``adapter`` on a model other than the one it was trained on.
 
@@ -201,13 +214,10 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: 
     with the ``weights`` digest the adapter records (``folder``: the checkpoint's), so a copy of the
     base is its base."""
     base = adapter.base
-    want, have = base.get("model_type"), getattr(model.config, "model_type", None)
+    want = base.get("model_type")
     trained_on = f"'{base.get('checkpoint', '?')}'"
-    if want and want != have:
-        train = (f", or train one on this checkpoint (audiochain finetune --base {checkpoint})" if have == "musicgen"
-                 else "")          # (QA: the command offered for a MusicGen-Melody checkpoint was then refused)
-        raise AdapterError(f"adapter {adapter.path} was trained on {trained_on}, a {want!r} model; checkpoint "
-                           f"'{checkpoint}' is a {have!r} model: use the adapter with its base{train}")
+    if why := other_model_type(adapter, getattr(model.config, "model_type", None), checkpoint):
+        raise AdapterError(why)
     if want and base.get("revision") and base["revision"] != revision and not same_weights(base, folder):
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on} revision {str(base['revision'])[:16]}; "
                            f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} (other weights): use the "
@@ -222,7 +232,8 @@ def with_adapter(loaded, adapter: Adapter):
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
     model = loaded.model
-    if adapter.layout is not None:
+    check_base(adapter, model, loaded.checkpoint, loaded.revision, loaded.path)   # first: another model type has
+    if adapter.layout is not None:                                  # no decoder to compare (QA: AttributeError)
         have = decoder_layout(model)
         diff = {k: (v, have.get(k)) for k, v in adapter.layout.items() if have.get(k) != v}
         if diff:
@@ -230,7 +241,6 @@ def with_adapter(loaded, adapter: Adapter):
             raise AdapterError(f"adapter {adapter.path} was trained on {adapter.base.get('checkpoint', '?')}, whose "
                                f"decoder differs from checkpoint '{loaded.checkpoint}' ({what}); use that base "
                                "checkpoint or train an adapter for this one")
-    check_base(adapter, model, loaded.checkpoint, loaded.revision, loaded.path)
     weights = load_file(str(adapter.path), device="cpu")
     dtype = next(model.parameters()).dtype
     peft_model = apply_lora(model, adapter.lora)

@@ -70,11 +70,20 @@ def test_an_adapter_trained_on_the_melody_model_changes_its_music(bases, tmp_pat
 
 
 def test_a_musicgen_adapter_is_refused_on_musicgen_melody(bases, tmp_path):
+    """Refused before the run, from the adapter's header and the checkpoint's config.json (validate says
+    it too; QA: on a plug-in family's model the run failed inside, on a config without a decoder)."""
+    from nodeflow import GraphError
+    from nodes.models.finetune.adapter import AdapterError, read_adapter, with_adapter
+    from nodes.models.layer import family
     adapter = make_adapter(bases["musicgen_short"], tmp_path / "musicgen-lora", melody=False)
-    with pytest.raises(ExecutionError, match=r"was trained on '.*musicgen_short', a 'musicgen' model; checkpoint "
-                                             r"'.*musicgen_melody_short' is a 'musicgen_melody' model: use the adapter "
-                                             r"with its base$"):   # (fine-tuning MusicGen-Melody is not offered)
+    said = (r"was trained on '.*musicgen_short', a 'musicgen' model; checkpoint '.*musicgen_melody_short' is a "
+            r"'musicgen_melody' model: use the adapter with its base$")     # (fine-tuning MusicGen-Melody is not offered)
+    with pytest.raises(GraphError, match=said):
         render(bases["musicgen_melody_short"], str(adapter))
+    fam = family("musicgen_melody")
+    loaded = fam._load(fam.resolve(str(bases["musicgen_melody_short"]), None), "cpu", "float32")
+    with pytest.raises(AdapterError, match=said):          # the run's own check, before any layer is compared
+        with_adapter(loaded, read_adapter(str(adapter)))
 
 
 def test_an_adapter_of_other_weights_of_the_same_shape_is_refused(bases, tmp_path):
