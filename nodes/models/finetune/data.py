@@ -106,8 +106,8 @@ def scan(data_dir: Path) -> tuple[list[Path], list[Path]]:
     audio, other = [], []
     for p in sorted(data_dir.rglob("*")):
         rel = p.relative_to(data_dir)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
-            continue
+        if any(part.startswith(".") for part in rel.parts) or p.is_dir():
+            continue        # a FIFO or a device is listed (and skipped when read), never silently left out (QA)
         (audio if p.suffix.lower() in AUDIO_EXTS else other).append(p)
     return audio, other
 
@@ -218,10 +218,10 @@ def _why_nothing(report: Report, data_dir: Path, s: WindowSettings, profile: Mod
         return (f"{data_dir}: all audio is silent (below {s.silence_db:g} dBFS); check the recordings or "
                 f"lower silence_db (--silence-db)")
     if reasons and all(not r.startswith(("too short", "silent")) for r in reasons):
-        return (f"{data_dir}: none of the {report.audio_files} audio files could be used:\n"
-                + "\n".join(f"  - {f}: {r}" for f, r in report.skipped))
-    return (f"{data_dir}: no usable training windows in {report.audio_files} audio files:\n"
-            + "\n".join(f"  - {f}: {r}" for f, r in report.skipped))
+        return (f"{data_dir}: none of the {report.audio_files} audio files could be used: "
+                + "; ".join(f"{f} ({r})" for f, r in report.skipped))      # one line (QA: the CLI showed '\n')
+    return (f"{data_dir}: no usable training windows in {report.audio_files} audio files: "
+            + "; ".join(f"{f} ({r})" for f, r in report.skipped))
 
 
 def _split(clips: list[tuple[str, str, list[Example]]], val_fraction: float, seed: int
@@ -300,7 +300,8 @@ def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: Window
             except Cancelled:
                 raise
             except NodeflowError as e:
-                report.skipped.append((rel, f"unreadable: {str(e).removeprefix(str(path) + ': ')}"))
+                said = str(e).split(": ", 1)        # the file is named by the row: not again (QA: said twice)
+                report.skipped.append((rel, f"unreadable: {said[-1] if said[0].endswith(path.name) else str(e)}"))
                 continue
             except Exception as e:  # noqa: BLE001 - one damaged file never stops the run
                 report.skipped.append((rel, f"unreadable: {type(e).__name__}: {e}"))
