@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,11 @@ def decoder_layout(model) -> dict[str, int]:
     return {"hidden_size": int(d.hidden_size), "ffn_dim": int(d.ffn_dim), "num_hidden_layers": int(d.num_hidden_layers),
             "num_codebooks": int(d.num_codebooks), "vocab_size": int(d.vocab_size),
             "text_hidden_size": int(model.config.text_encoder.hidden_size)}
+
+
+# peft reads transformers' deprecated ``is_gradient_checkpointing`` while wrapping a model: a two-line
+# FutureWarning on every LoRA run and fine-tune, about two libraries' code, not the user's (QA)
+warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def apply_lora(model, lora: dict[str, Any]):

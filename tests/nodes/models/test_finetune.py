@@ -630,3 +630,16 @@ def test_recordings_are_laid_out_in_the_channels_the_model_needs(base, tmp_path)
     assert {shape for _, shape in got["mono"]} == {(4, 50)}
     assert sorted({s for s, _ in got["stereo"]}) == ["mono.flac", "wide.wav"] and len(got["stereo"]) == 6
     assert {shape for _, shape in got["stereo"]} == {(8, 50)}
+
+
+def test_a_lora_run_prints_no_library_deprecation_warning(base):
+    """QA: every run with an adapter, and every fine-tune, printed transformers' two-line FutureWarning
+    about `is_gradient_checkpointing` (peft reads it), with -q too: not the user's business."""
+    code = ("import transformers as tf\n"
+            "from nodes.models.finetune.adapter import apply_lora, target_regex\n"
+            f"m = tf.MusicgenForConditionalGeneration.from_pretrained({str(base)!r})\n"
+            "apply_lora(m, {'r': 2, 'lora_alpha': 4.0, 'lora_dropout': 0.0, 'target_modules': target_regex('self_attn')})\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).resolve().parents[3], env=dict(os.environ, PYTHONWARNINGS=""))
+    assert p.returncode == 0, p.stderr
+    assert "is_gradient_checkpointing" not in p.stderr and "FutureWarning" not in p.stderr, p.stderr
