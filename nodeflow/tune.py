@@ -365,6 +365,17 @@ def run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
         FROM_CLI.reset(token)
 
 
+def _say_interrupted(out: Path, budget: int) -> None:
+    import sys
+    try:
+        kept = sum(_finished(r) for r in json.loads((out / MANIFEST).read_text(encoding="utf-8"))["variants"])
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = 0
+    where = f"kept in {out / MANIFEST}" if kept else f"none finished; {out}"
+    print(f"interrupted: {kept} of {budget} candidate(s) {where}; the same command continues the tune",
+          file=sys.stderr)
+
+
 def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
     import sys
 
@@ -389,10 +400,16 @@ def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
             detail = printable(row["error"] if row["error"] else row["prompt"] if isinstance(row["prompt"], str) else "")
             print(f"[{count[0]}] {row['name']} {row['status']} score {score} {detail}"[:200], file=sys.stderr)
 
-    report = tune(graph, target=args.target or "", reference=args.reference, budget=args.budget, out_dir=out,
-                  vary=args.vary, scorer=args.scorer, scorer_params=scorer_params, listen=args.listen, seed=args.seed,
-                  population=args.population, slots=not args.no_slots, seeds=not args.no_seeds, executor=executor,
-                  device=args.device, workers=args.jobs, on_candidate=progress, allow_outside=args.allow_outside)
+    from .errors import Cancelled
+    try:
+        report = tune(graph, target=args.target or "", reference=args.reference, budget=args.budget, out_dir=out,
+                      vary=args.vary, scorer=args.scorer, scorer_params=scorer_params, listen=args.listen,
+                      seed=args.seed, population=args.population, slots=not args.no_slots, seeds=not args.no_seeds,
+                      executor=executor, device=args.device, workers=args.jobs, on_candidate=progress,
+                      allow_outside=args.allow_outside)
+    except (KeyboardInterrupt, Cancelled):      # (QA: Ctrl+C exited 130 without a word; run and sweeps say so)
+        _say_interrupted(out, args.budget)
+        raise
     for row in report.rows[:min(5, len(report.rows))]:
         score = "failed" if row["score"] is None else f"{row['score']:.4f}"
         print(f"{row['rank']:>3}. {score}  {row['name']}  {printable(str(row['prompt']))}")

@@ -245,6 +245,26 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_candidates(tmp_pat
     assert strip(twelve.rows) == strip(run_tune(tmp_path, "twelve", budget=12, seed=4, workers=1).rows)
 
 
+def test_ctrl_c_on_the_cli_tune_says_what_was_kept_and_how_to_go_on(tmp_path, capsys, monkeypatch):
+    """QA: Ctrl+C on `audiochain tune` exited 130 without a word (run and sweeps say so)."""
+    import nodeflow.tune as tune_module
+    g = dsp_graph(tmp_path)
+    real = tune_module._row
+
+    def interrupt_at_third(r, *a, **kw):
+        if CALLS["score"] >= 3:
+            raise KeyboardInterrupt
+        return real(r, *a, **kw)
+    monkeypatch.setattr(tune_module, "_row", interrupt_at_third)
+    out = tmp_path / "out"
+    args = ["tune", str(g.path), "--scorer", "test.tune_level_score", "--target", "x", "--budget", "8",
+            "--population", "2", "-o", str(out), "-q", "--no-cache", "--jobs", "1"] + \
+        [a for v in VARY for a in ("--vary", v)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 2 of 8 candidate(s) kept in" in err and "the same command continues the tune" in err, err
+
+
 # ---------------------------------------------------------------------------------------- CLI, rerun
 def test_cli_tune_writes_ranked_manifests_and_every_row_reruns(tmp_path, capsys):
     g = dsp_graph(tmp_path, template=True)
