@@ -313,7 +313,8 @@ class DiskCache:
         try:    # an entry is a regular file no larger than the budget: a FIFO, a link to /dev/zero or a
             with open_regular(p) as f:           # 40 GB file put there (a shared folder) must not hang a run
                 if os.fstat(f.fileno()).st_size > self.budget_bytes:
-                    raise CorruptEntry(f"larger than the cache's budget ({self.budget_bytes} bytes)")
+                    self._over_budget(p)
+                    return None
                 data = f.read(self.budget_bytes + 1)
             outputs = decode(data, key)
         except (CorruptEntry, ValueError, OSError) as e:     # ValueError: Audio refused what the header says
@@ -335,6 +336,16 @@ class DiskCache:
         self.stats.hits += 1
         return outputs
 
+    def _over_budget(self, p: Path) -> None:
+        """An entry larger than the budget (lowered since it was written): a miss, and removed; healthy,
+        so not called corrupt (QA: AUDIOCHAIN_CACHE_GB=0 warned of 'corrupt' entries)."""
+        self.stats.misses += 1
+        try:
+            os.unlink(p)
+            self.stats.evictions += 1
+        except OSError:
+            pass
+
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
@@ -345,6 +356,10 @@ class DiskCache:
             return False
         size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)
         if size > self.budget_bytes:
+            with self._lock:
+                over = self._bytes is None or self._bytes > self.budget_bytes
+            if over:        # a budget lowered (0: keep nothing) leaves no older entries over it (QA)
+                self.evict()
             return False
         p = self.path(key)
         if not self._swept:

@@ -273,8 +273,24 @@ def test_an_entry_that_is_no_file_is_removed_not_read(tmp_path, kind):
             f.truncate(40 << 30)
     else:
         os.symlink("/dev/zero", p)
-    assert dc.get(key) is None and not os.path.lexists(p) and dc.stats.corrupt == 1
-    assert dc.get(key) is None and dc.stats.corrupt == 1        # then simply missing
+    bad = 0 if kind == "huge" else 1                    # over the budget: evicted, not called corrupt
+    assert dc.get(key) is None and not os.path.lexists(p) and dc.stats.corrupt == bad
+    assert dc.get(key) is None and dc.stats.corrupt == bad      # then simply missing
+
+
+def test_a_budget_lowered_to_zero_keeps_nothing_and_calls_nothing_corrupt(tmp_path, caplog):
+    """QA: with AUDIOCHAIN_CACHE_GB=0 ("0 keeps nothing on disk") a run warned of 'corrupt' entries (they
+    were only larger than the new budget) and left three entries behind."""
+    one = tone(0.5, RATE, 2)
+    big = DiskCache(tmp_path, budget_bytes=1 << 30)
+    for i in range(4):
+        assert big.put(f"{i:040x}", {"out": one})
+    zero = DiskCache(tmp_path, budget_bytes=0)
+    with caplog.at_level("WARNING"):
+        assert zero.get(f"{0:040x}") is None           # read: a miss, removed
+        assert zero.put("ab" * 20, {"out": one}) is False       # written: nothing, and the rest goes
+    assert zero.info()["entries"] == 0 and zero.stats.corrupt == 0
+    assert "corrupt" not in caplog.text
 
 
 def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_path):
