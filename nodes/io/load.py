@@ -109,13 +109,32 @@ def _estimate(inputs: dict, params: dict) -> dict[str, Shape] | None:
         frame_range(file, params.get("start_s", 0.0), params.get("end_s"), rate, frames)
     except (ParameterError, AudioError) as e:
         return {"out": Shape(0, channels, rate, problem=str(e))}
-    note = ""
+    note, known = "", frames is not None
     if frames is None:
         frames, note = file.stat().st_size * UNKNOWN_LENGTH_RATIO // channels, "length unknown from the header"
     start = round(params.get("start_s", 0.0) * rate)
     if params.get("end_s") is not None:
         frames = min(frames, round(params["end_s"] * rate))
-    return {"out": Shape(max(frames - start, 0), channels, rate, note=note)}
+    span = max(frames - start, 0)
+    return {"out": Shape(span, channels, rate, note=note, problem=_over_decode_limit(file, span, channels, rate)
+                         if known else "")}
+
+
+def _over_decode_limit(file: Path, frames: int, channels: int, rate: int) -> str:
+    """The decode limit a span the header measures would reach, said before the run (QA: validate said ok,
+    and the run stopped at the limit after decoding for a while)."""
+    from ._decode import MAX_DECODE_ENV, max_decode_bytes
+    try:
+        limit = max_decode_bytes()
+    except ParameterError:
+        return ""               # a malformed limit is said where it is read
+    need = frames * channels * 4
+    if need <= limit:
+        return ""
+    from nodeflow.term import format_bytes
+    return (f"{file}: decodes to {format_bytes(need)} of audio ({frames / rate:.0f} s of {channels} ch at {rate} Hz), "
+            f"over the limit of {format_bytes(limit)}; load a span with start_s/end_s, or raise the limit with "
+            f"{MAX_DECODE_ENV} if the file is trusted")
 
 
 def _stream(inputs: dict, params: dict, ctx: Context) -> Stream:

@@ -240,6 +240,20 @@ def test_decompression_bomb_stops_at_the_limit_in_one_line(tmp_path, monkeypatch
     assert a.frames == 2 * BOMB_RATE and not a.samples.any()
 
 
+def test_validate_says_the_limit_a_header_measures(tmp_path, monkeypatch):
+    """QA: with AUDIOCHAIN_MAX_DECODE_GB=0.5, validate said ok of a 20-minute 96 kHz file whose header gives
+    its size (879 MiB decoded); the run stopped at the limit after decoding for a while."""
+    path = _bomb(tmp_path)
+    monkeypatch.setenv(_decode.MAX_DECODE_ENV, "0.01")
+    g = Graph()
+    g.add("io.load", id="load", path=str(path))
+    [said] = g.problems(output_dir=tmp_path / "o")
+    assert "decodes to 43.9 MiB of audio (30 s of 1 ch at 384000 Hz), over the limit of 10.2 MiB" in said
+    assert _decode.MAX_DECODE_ENV in said and "start_s/end_s" in said
+    g.set("load", "end_s", 2.0)                         # a span under the limit: nothing to say
+    assert g.problems(output_dir=tmp_path / "o") == []
+
+
 def test_the_limit_is_not_reached_by_default(tmp_path, monkeypatch):
     monkeypatch.delenv(_decode.MAX_DECODE_ENV, raising=False)
     a = load.fn(path=_bomb(tmp_path).name, ctx=context(tmp_path))
