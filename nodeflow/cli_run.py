@@ -303,12 +303,12 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
                              "worker uses its own device: pass one device (or auto)")
-    from .sweep import check_variants
-    check_variants(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     from .errors import GraphError
     from .sweepcheck import sweep_problems
-    if problems := sweep_problems(graph, axes, mode):      # its grid and limits (values: above)
-        raise GraphError(problems)
+    if problems := sweep_problems(graph, axes, mode):      # its grid, axes and limits first: no variant is checked
+        raise GraphError(problems)                         # for a sweep refused as a whole
+    from .sweep import check_variants
+    check_variants(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     total = len(variants)
     done = [0]
 

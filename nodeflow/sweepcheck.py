@@ -90,6 +90,22 @@ def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *
     return out
 
 
+def _replaced_axes(graph: Graph, axes: Sequence[Axis]) -> list[str]:
+    """Axes over a parameter that a linked input replaces (a model's ``prompt`` while its ``text`` is
+    linked): every variant would render the same (QA: three identical MusicGen renders, without a word)."""
+    from .types import replaced_by
+    out = []
+    for a in axes:
+        spec = graph.spec(a.node)
+        port = replaced_by(spec.inputs).get(a.param) if spec is not None else None
+        link = graph.link_into(a.node, port) if port else None
+        if link is not None:
+            out.append(f"sweep: {a.name} does nothing while input '{port}' of node '{a.node}' is linked (from "
+                       f"'{link.src}'; it replaces `{a.param}`): every variant would render the same; sweep what "
+                       f"feeds it (a parameter of '{link.src}'), or unlink '{port}'")
+    return out
+
+
 def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str) -> list[str]:
     """What a sweep would refuse as a whole, found without running: its grid (size, axes) and the files
     and work of all its variants together against the run's limits (QA: a saved sweep of 10,000 values
@@ -99,7 +115,7 @@ def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str) -> list[str]:
         variants = expand(axes, mode)
     except ParameterError as e:
         return [f"sweep: {e}"]
-    out: list[str] = []
+    out: list[str] = _replaced_axes(graph, axes)
     limits, _ = Limits.from_env()
     est = remembered_estimate(graph)
     n = len(variants)

@@ -17,13 +17,14 @@ import dataclasses
 import enum
 import functools
 import math
+import re
 import types as _pytypes
 import typing
 from typing import Any
 
 from .errors import DefinitionError, ParameterError
 
-__all__ = ["Range", "FilePath", "Text", "Auto", "Group", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
+__all__ = ["replaced_by", "Range", "FilePath", "Text", "Auto", "Group", "ParamSpec", "PortSpec", "type_name", "is_list", "item_type",
            "link_mode", "ChoiceEnum"]
 
 MAX_TEXT = 100_000
@@ -286,3 +287,22 @@ class ParamSpec:
     def to_plain(self, value: Any) -> Any:
         """The value as stored in a graph file (enums by value)."""
         return value.value if isinstance(value, enum.Enum) else value
+
+
+_REPLACES = re.compile(r"replaces `+(\w+)`+ when (?:connected|linked)")
+
+
+def replaced_by(inputs: dict[str, Any]) -> dict[str, str]:
+    """``{parameter: input}`` for each input whose documentation says it ``replaces `param` when
+    connected``: while that input is linked, the parameter does not apply.
+
+    >>> from nodeflow.types import PortSpec
+    >>> replaced_by({"text": PortSpec("text", str, False, "Text from another node; replaces `prompt` when connected.")})
+    {'prompt': 'text'}
+    """
+    out = {}
+    for name, port in inputs.items():
+        m = _REPLACES.search(getattr(port, "doc", "") or "")
+        if m:
+            out[m.group(1)] = name
+    return out

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..types import ParamSpec
+from ..types import ParamSpec, replaced_by  # noqa: F401 - replaced_by: kept importable from here
 
 __all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp", "path_tip",
            "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "tooltip",
@@ -224,25 +224,6 @@ def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
         return True
     v = params[cond[0]]
     return str(getattr(v, "value", v)) in cond[1]
-
-
-_REPLACES = re.compile(r"replaces `+(\w+)`+ when (?:connected|linked)")
-
-
-def replaced_by(inputs: dict[str, Any]) -> dict[str, str]:
-    """``{parameter: input}`` for each input whose documentation says it ``replaces `param` when
-    connected``: while that input is linked, the parameter does not apply.
-
-    >>> from nodeflow.types import PortSpec
-    >>> replaced_by({"text": PortSpec("text", str, False, "Text from another node; replaces `prompt` when connected.")})
-    {'prompt': 'text'}
-    """
-    out = {}
-    for name, port in inputs.items():
-        m = _REPLACES.search(getattr(port, "doc", "") or "")
-        if m:
-            out[m.group(1)] = name
-    return out
 
 
 _BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")

@@ -356,6 +356,26 @@ def test_what_a_graph_reads_names_a_local_checkpoint_by_its_folder_state(tmp_pat
     assert read_changes({"gen.checkpoint": "unresolved:NotDownloaded"}, g.read_state()) == []
 
 
+def test_a_sweep_of_a_parameter_a_linked_input_replaces_is_refused(tmp_path, capsys):
+    """QA: sweeping musicgen.prompt while a prompt template feeds its text input rendered three identical
+    takes, and validate said ok."""
+    g = Graph()
+    g.add("text.prompt_template", id="words", template="{genre} groove", variables="genre=dub")
+    g.add("models.musicgen", id="gen", duration_s=1.0)
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("words", "gen.text")
+    g.connect("gen", "export")
+    g.sweep = {"mode": "grid", "axes": [{"param": "gen.prompt", "values": ["jazz", "metal"]}]}
+    save(g, tmp_path / "g.msgpack")
+    for cmd in ("validate", "run"):
+        capsys.readouterr()
+        assert main([cmd, str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o")]) == 1
+        said = capsys.readouterr()
+        assert "sweep: gen.prompt does nothing while input 'text' of node 'gen' is linked (from 'words'" in \
+            said.out + said.err
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_exported_variant_reopens_as_that_variant_not_the_sweep(audio_graph, tmp_path, capsys):
     g = load(audio_graph)
     g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-9.0, 3.0]}]}
