@@ -76,6 +76,7 @@ class Context:
         self.item = item  # (index, count) while the node is mapped over a list
         self.items: ItemProgress | None = None      # the list's progress, shared by its items' contexts
         self.allow_outside = tuple(allow_outside)   # folders the user allowed writes under (--allow-outside)
+        self._handed: dict[str, int] = {}           # port -> audio frames handed on by chunk()
 
     @property
     def cancelled(self) -> bool:
@@ -115,9 +116,18 @@ class Context:
         """Hand on a finished piece of output ``port`` while the node still works (a generated
         window): :meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields it at once.
         The pieces, in order, must make the whole output (audio: consecutive parts that
-        concatenate to it).  Ignored inside a list item (each item is a piece already)."""
-        if self._emit is not None and self.item is None:
-            self._emit("chunk", self.node_id, value={port: value})
+        concatenate to it).  An audio piece that does not say where it starts (``start_frame``
+        0 after the first) is placed after the frames handed on before it.  Ignored inside a list
+        item (each item is a piece already)."""
+        if self._emit is None or self.item is not None:
+            return
+        from .audio import Audio
+        if isinstance(value, Audio):       # (QA: a plug-in's pieces all said start_frame=0)
+            sent = self._handed.get(port, 0)
+            if value.start_frame == 0 and sent:
+                value = value.replace(start_frame=sent)
+            self._handed[port] = sent + value.frames
+        self._emit("chunk", self.node_id, value={port: value})
 
     def resolve_input(self, path: str) -> Path:
         """An input path, relative ones resolved against the graph file's folder."""

@@ -36,12 +36,21 @@ def windows(*, count: int = 3, ctx: Context = None) -> Audio:
     return Audio(np.concatenate(parts, axis=1), 8000)
 
 
+@node("strm.unplaced")
+def unplaced(*, ctx: Context = None) -> Audio:
+    """Hands on pieces of 100, 50 and 70 frames without saying where each starts (as a plug-in may)."""
+    parts = [np.full((1, n), 0.1, np.float32) for n in (100, 50, 70)]
+    for part in parts:
+        ctx.chunk(Audio(part, 8000))
+    return Audio(np.concatenate(parts, axis=1), 8000)
+
+
 @pytest.fixture
 def reg():
     _gate.clear()
     _gate["first_seen"] = threading.Event()
     r = Registry()
-    r.load_pack("stubs", lambda reg: reg.add_all([*ALL, held, windows]), "1.0")
+    r.load_pack("stubs", lambda reg: reg.add_all([*ALL, held, windows, unplaced]), "1.0")
     return r
 
 
@@ -192,3 +201,12 @@ def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path):
     # said, with -q too: not all of it was read (QA: "streamed 256000 frame(s)" as if it had been)
     assert re.fullmatch(r"stopped: the reader closed the pipe \(\d+ frame\(s\) of \w+\.out were written into it, what "
                         r"it read of them is its own\)", p.stderr.decode().strip())
+
+
+def test_pieces_that_do_not_say_where_they_start_are_placed_one_after_another(reg):
+    """QA: a plug-in's streamed pieces all said start_frame=0 (built-in models place theirs)."""
+    g = Graph(reg)
+    g.add("strm.unplaced", id="u")
+    _gate["first_seen"].set()
+    pieces = list(Executor(disk_cache=None).stream(g, "u"))
+    assert [(p.start_frame, p.frames) for p in pieces] == [(0, 100), (100, 50), (150, 70)]
