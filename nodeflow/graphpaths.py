@@ -63,7 +63,8 @@ def _valid(p: Any, value: str) -> bool:
 
 def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
     """The local checkpoint folders the graph's model nodes name (a hub id is none): ``(node,
-    "checkpoint") -> folder``, resolved as a run resolves them (against the graph's folder)."""
+    "checkpoint") -> folder``, resolved as a run resolves them (against the graph's folder); one not
+    there yet is included where its value is spelled as a path (``./``, ``../``, ``/``, ``~``)."""
     from .checkpoints import _local_candidate
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     out = {}
@@ -72,8 +73,9 @@ def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[
         if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
             try:
                 local = _local_candidate(value.strip(), base)
-            except (NodeflowError, OSError, ValueError):
-                local = None
+            except (NodeflowError, OSError, ValueError):    # no such folder: a path all the same where it is
+                text = value.strip()                        # spelled as one (QA: saved unrebased, unlike an adapter)
+                local = base / Path(text).expanduser() if text.startswith((".", "/", "~")) else None
             if local is not None:
                 out[(inst.id, "checkpoint")] = local
     return out

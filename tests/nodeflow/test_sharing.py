@@ -439,7 +439,7 @@ def test_names_in_any_script_travel_in_a_bundle(tmp_path):
     assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0
 
 
-def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_graphs(tmp_path):
+def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_graphs(tmp_path, monkeypatch):
     """QA: the CLI embedded checkpoint='../ckpt/melody' (right from the graph's folder) in the file it
     rendered into out/, so the file's own graph did not run; extract copied the path unchanged."""
     import msgpack
@@ -456,6 +456,7 @@ def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_
     reg.add(checkpointed)
     (tmp_path / "ckpt" / "melody").mkdir(parents=True)
     (tmp_path / "graphs").mkdir()
+    monkeypatch.chdir(tmp_path / "graphs")        # an unsaved graph's paths are relative to the current folder
     g = Graph(reg)
     g.add("test.checkpointed", id="gen", checkpoint="../ckpt/melody")
     g.add("test.checkpointed", id="hub", checkpoint="org/model")
@@ -489,6 +490,7 @@ def test_a_bundle_finds_its_local_checkpoint_beside_it_from_any_folder(tmp_path,
     (tmp_path / "ckpt" / "melody").mkdir(parents=True)
     (tmp_path / "proj").mkdir()
     (tmp_path / "share").mkdir()
+    monkeypatch.chdir(tmp_path / "proj")
     g = Graph(reg)
     g.add("test.checkpointed", id="gen", checkpoint="../ckpt/melody")
     g.add("test.checkpointed", id="hub", checkpoint="org/model")
@@ -511,3 +513,19 @@ def test_a_bundle_finds_its_local_checkpoint_beside_it_from_any_folder(tmp_path,
         with pytest.raises(checkpoints.CheckpointError, match=rf"no folder {tmp_path / 'far' / 'ckpt' / 'melody'} "
                                                                r"\(a bundle carries audio and adapters, not model"):
             checkpoints.resolve(got.nodes["gen"].params["checkpoint"], base_dir=graph_file.parent, download=False)
+
+
+def test_a_checkpoint_folder_not_there_yet_is_saved_like_an_adapter_typed_the_same_way(tmp_path, monkeypatch):
+    """QA: in an unsaved graph, checkpoint='../ckpt/live' and adapter='../adapters/live' (neither there yet)
+    were saved against different folders: the adapter rebased from the current folder, the checkpoint kept
+    as typed (then resolved against the graph's folder)."""
+    (tmp_path / "work" / "g").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    g = Graph()
+    g.add("models.musicgen", id="gen", checkpoint="../ckpt/live", adapter="../adapters/live")
+    g.add("models.musicgen", id="hub", checkpoint="facebook/musicgen-small")
+    save(g, tmp_path / "work" / "g" / "relpath.msgpack")
+    again = load(tmp_path / "work" / "g" / "relpath.msgpack")
+    p = again.nodes["gen"].params
+    assert (p["checkpoint"], p["adapter"]) == ("../../ckpt/live", "../../adapters/live")
+    assert again.nodes["hub"].params["checkpoint"] == "facebook/musicgen-small"
