@@ -470,7 +470,10 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
     executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")
-    r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
+    from .devices import one_thread_count
+    threads = row.get("torch_threads")
+    with one_thread_count(threads if isinstance(threads, int) and threads > 0 else None):   # as the row was made
+        r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
     if r.status != "ok":
         raise NodeflowError(f"{variant.name}: {r.error}")
     for f in r.outputs:

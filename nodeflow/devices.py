@@ -19,6 +19,7 @@ torch is imported only when a function needs it, so importing this module stays 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
@@ -216,6 +217,47 @@ def generation_threads() -> int:
             raise ParameterError(f"AUDIOCHAIN_TORCH_THREADS={env!r}: expected a whole number of threads >= 1; "
                                  "unset it to let AudioChain choose")
         return int(env)
+    with _pin_lock:
+        pin = _pins[-1] if _pins else None
+        if pin is not None and pin.count is not None:
+            return pin.count
+        n = _idle_now()
+        if pin is not None:
+            pin.count = n
+        return n
+
+
+@dataclasses.dataclass
+class ThreadPin:
+    """The torch thread count every CPU generation inside :func:`one_thread_count` uses (None until
+    the first one chose it)."""
+    count: int | None = None
+
+
+_pins: list[ThreadPin] = []
+_pin_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def one_thread_count(count: int | None = None) -> Iterator[ThreadPin]:
+    """Within: every generation on the CPU uses one torch thread count, ``count`` or the first one
+    chosen (from the load then), so the variants of a sweep or a tune compute alike and a rerun with
+    the recorded count gives a row's audio bit for bit (float sums differ in their last bits with the
+    thread count; QA: one tune candidate of five runs differed by 2 LSB at 24 bits).  A pin inside
+    another is the same pin.  ``AUDIOCHAIN_TORCH_THREADS`` still decides where set."""
+    with _pin_lock:
+        pin = _pins[-1] if _pins else ThreadPin(count)
+        if pin.count is None and count is not None:
+            pin.count = count
+        _pins.append(pin)
+    try:
+        yield pin
+    finally:
+        with _pin_lock:
+            _pins.pop()
+
+
+def _idle_now() -> int:
     import torch
     try:
         cores = len(os.sched_getaffinity(0))

@@ -264,6 +264,7 @@ class VariantResult:
     numbers: dict[str, float] = dataclasses.field(default_factory=dict)  # "node.port" -> float output (scores)
     warnings: dict[str, list[str]] = dataclasses.field(default_factory=dict)   # what nodes warned of (ctx.warn)
     reads: dict[str, str] = dataclasses.field(default_factory=dict)   # what it read (graphpaths.read_state)
+    torch_threads: int | None = None   # the CPU generation thread count in force (devices.one_thread_count)
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -272,7 +273,7 @@ class VariantResult:
                 "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
                 "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
                 "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt, "warnings": self.warnings,
-                "reads": self.reads}
+                "reads": self.reads, "torch_threads": self.torch_threads}
 
     @property
     def prompt(self) -> str | dict[str, str]:
@@ -572,15 +573,18 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
             return VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled")
         r = run_variant(ex, graph, v, out, device=device, on_event=on_event, cancel_event=cancel_event,
                         keep_values=keep_values, allow_outside=allow_outside)
+        r.torch_threads = pin.count           # what a rerun of the row uses again (bit for bit)
         if on_variant is not None:
             with report_lock:
                 on_variant(r)
         return r
 
-    if workers == 1:
-        return [one(v) for v in variants]
-    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-sweep") as pool:
-        return list(pool.map(one, variants))
+    from .devices import one_thread_count
+    with one_thread_count() as pin:           # the variants compute alike (the last bits follow the count)
+        if workers == 1:
+            return [one(v) for v in variants]
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-sweep") as pool:
+            return list(pool.map(one, variants))
 
 
 def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike[str] | None = None,

@@ -29,6 +29,7 @@ re-renders it.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -206,7 +207,8 @@ def _row(r: VariantResult, generation: int, score_key: str, dims: Sequence[Dimen
             "score": score if row["status"] == "ok" else None, "scores": scores, "prompt": row["prompt"],
             "params": row["params"], "seed": seeds, "generation": generation, "outputs": row["outputs"],
             "output_dir": row["output_dir"], "durations_s": row["durations_s"], "checkpoints": row["checkpoints"],
-            "elapsed_s": row["elapsed_s"], "error": row["error"], "reads": row["reads"]}
+            "elapsed_s": row["elapsed_s"], "error": row["error"], "reads": row["reads"],
+            "torch_threads": row["torch_threads"]}
 
 
 def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -300,8 +302,13 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
         "budget": int(budget), "space": [d.describe() for d in dims], "versions": package_versions(),
         "reads": scored.read_state()}
     search = Search(graph, dims, seed, population)
-    with output_lock(out):
+    from .devices import one_thread_count
+    with output_lock(out), contextlib.ExitStack() as stack:
         done = _read_state(out, settings)
+        # every candidate computes with one torch thread count, a resumed tune with its first run's (QA: the
+        # count followed the machine's load, and one candidate of five identical runs differed by 2 LSB)
+        stack.enter_context(one_thread_count(next((int(r["torch_threads"]) for r in done.values()
+                                                   if isinstance(r.get("torch_threads"), int)), None)))
         rows: dict[int, dict[str, Any]] = {}
         history: list[tuple[Candidate, float | None]] = []
         rendered, generation = 0, 0

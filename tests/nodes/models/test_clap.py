@@ -209,6 +209,8 @@ def test_tune_a_tiny_musicgen_graph_with_clap_is_deterministic_and_rows_rerun(ck
         [(r["index"], r["params"], r["score"]) for r in b["variants"]]
     assert {d["param"] for d in a["space"]} == {"prompt.genre", "prompt.instrument", "music.seed"}
     best = a["variants"][0]
+    threads = {r["torch_threads"] for r in a["variants"]}      # one count for every candidate, which a rerun takes
+    assert len(threads) == 1 and isinstance(threads.pop(), int)
     assert best["score"] == pytest.approx((best["scores"]["text_score"] + best["scores"]["reference_score"]) / 2)
     assert best["prompt"] == f"{best['params']['prompt.genre']} with {best['params']['prompt.instrument']}"
     assert main(["rerun", str(tmp_path / "a" / "manifest.json"), str(best["index"]), "-o", str(tmp_path / "again"),

@@ -153,6 +153,26 @@ def test_thread_policy_is_bounded_and_overridable(monkeypatch):
         devices.generation_threads()
 
 
+def test_one_thread_count_holds_for_a_whole_sweep_and_a_rerun_takes_the_recorded_one(monkeypatch):
+    """QA: the count followed the machine's load from one generation to the next, so one candidate of
+    five identical tunes differed in its last bits, and a rerun did not give the row's file back."""
+    monkeypatch.delenv("AUDIOCHAIN_TORCH_THREADS", raising=False)
+    loads = iter([1, 2, 1])
+    monkeypatch.setattr(devices, "_idle_now", lambda: next(loads))
+    assert devices.generation_threads() == 1                  # alone: as the load says now
+    with devices.one_thread_count() as pin:
+        assert pin.count is None
+        assert [devices.generation_threads() for _ in range(3)] == [2, 2, 2]     # the first one chosen
+        with devices.one_thread_count() as inner:                                # a tune's sweeps: the same pin
+            assert inner is pin and devices.generation_threads() == 2
+    assert devices.generation_threads() == 1
+    with devices.one_thread_count(3) as pin:                  # a rerun: the count its row records
+        assert devices.generation_threads() == 3 and pin.count == 3
+    monkeypatch.setenv("AUDIOCHAIN_TORCH_THREADS", "4")
+    with devices.one_thread_count(3):
+        assert devices.generation_threads() == 4                # the setting still decides
+
+
 @pytest.mark.parametrize("cores,load,own,cap,want", [
     (2, 6.0, 1.0, 2, 1),      # others keep both cores busy: one thread
     (2, 1.1, 1.0, 2, 2),      # the load is this process's own last generation: both cores
