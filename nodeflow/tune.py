@@ -235,6 +235,21 @@ def write_tune_manifest(settings: dict[str, Any], rows: Sequence[dict[str, Any]]
     return write_atomic(out_dir / MANIFEST, js.encode("utf-8"))
 
 
+def _differs(key: str, then: Any, now: Any) -> str:
+    """What differs between a setting of the earlier tune and this one's, in a few words (QA: the space
+    was shown as a Python list cut at 80 characters, mid-value)."""
+    if key == "space" and isinstance(then, list) and isinstance(now, list):
+        old = {d.get("param"): d for d in then if isinstance(d, dict)}
+        new = {d.get("param"): d for d in now if isinstance(d, dict)}
+        words = [f"{p} added" for p in new if p not in old] + [f"{p} dropped" for p in old if p not in new]
+        words += [f"{p}: other values" for p in new if p in old and new[p] != old[p]]
+        return "; ".join(words) or "another order"
+    if isinstance(then, dict) and isinstance(now, dict):
+        return "; ".join(f"{k}={then.get(k)!r} then, {now.get(k)!r} now" for k in sorted(set(then) | set(now))
+                         if then.get(k) != now.get(k))[:200]
+    return f"{str(then)[:80]} then"
+
+
 def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """Finished rows of an earlier run of the same tune, by index; another tune's folder is refused."""
     path = out_dir / MANIFEST
@@ -250,10 +265,12 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
         raise NodeflowError(f"{path} is not a tune's manifest (a sweep's?); choose another -o for the tune")
     # the graph last: the scorer's own options (its target text) are in the graph it digests, so the option
     # changed is named before the digest that follows from it (QA: a new --target said "another graph_digest")
-    for key in ("target", "reference_sha256", "scorer", "score", "seed", "population", "space", "graph_digest"):
-        if doc.get(key) != json.loads(json.dumps(settings.get(key), default=str)):
-            raise NodeflowError(f"{out_dir} holds a tune with another {key} ({str(doc.get(key))[:80]!s}); resume it "
-                                "with the same graph and options, or choose another -o")
+    for key in ("target", "reference_sha256", "scorer", "scorer_set", "score", "seed", "population", "space",
+                "graph_digest"):
+        now = json.loads(json.dumps(settings.get(key), default=str))
+        if doc.get(key) != now and not (key == "scorer_set" and key not in doc):   # (older manifests: no entry)
+            raise NodeflowError(f"{out_dir} holds a tune with another {key} ({_differs(key, doc.get(key), now)}); "
+                                "resume it with the same graph and options, or choose another -o")
     from .graphpaths import read_changes
     if changed := read_changes(doc.get("reads") or {}, settings["reads"]):   # (QA: the scorer's folder replaced in
         first = changed[0]                         # place: old and new scores were ranked together)
@@ -300,6 +317,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
         "reference_sha256": file_sha256(reference) if reference else "",
         "scorer": scorer, "score": score_key, "listen": port, "seed": int(seed), "population": int(population),
         "budget": int(budget), "space": [d.describe() for d in dims], "versions": package_versions(),
+        "scorer_set": {k: getattr(v, "value", v) for k, v in (scorer_params or {}).items()},
         "reads": scored.read_state()}
     search = Search(graph, dims, seed, population)
     from .devices import one_thread_count

@@ -225,6 +225,10 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_candidates(tmp_pat
         run_tune(tmp_path, "t", budget=20, seed=5)
     with pytest.raises(NodeflowError, match="holds a tune with another target"):     # not "another graph_digest"
         run_tune(tmp_path, "t", budget=20, seed=4, target="a brighter mix")
+    with pytest.raises(NodeflowError, match=r"another space \(gain\.gain_db: other values\)"):   # (QA: a Python
+        run_tune(tmp_path, "t", budget=20, seed=4, vary=["gain.gain_db=-12..0", VARY[1]])        # list cut mid-value)
+    with pytest.raises(NodeflowError, match=r"another scorer_set \(target_db=None then, -6\.0 now\)"):
+        run_tune(tmp_path, "t", budget=20, seed=4, scorer_params={"target_db": -6.0})   # (QA: "another graph_digest")
     kept = (tmp_path / "in.wav").read_bytes()          # (QA: a scorer or input replaced in place: old and
     x, sr = sf.read(tmp_path / "in.wav")               # new scores were ranked together)
     sf.write(tmp_path / "in.wav", 0.5 * x, sr, subtype="FLOAT")
