@@ -83,16 +83,20 @@ def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[
 
 def read_state(graph: Graph, base_dir: Path | None = None) -> dict[str, str]:
     """What the graph reads, as it is now: ``"node.param"`` -> an input file's content digest, or a
-    checkpoint's revision (a local folder's digest, a hub commit).  A sweep's row and a tune record
+    checkpoint's identity (a local folder's content digest, a hub commit).  A sweep's row and a tune record
     it, so a rerun or a resume whose inputs changed says so instead of rendering other audio."""
     from .cache import file_digest
-    from .checkpoints import fingerprint
+    from .checkpoints import fingerprint, weights_digest
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     out = {f"{n}.{k}": file_digest(p) for (n, k), p in graph.input_files(base).items()}
+    local = local_checkpoints(graph, base)
     for inst in graph.nodes.values():
         value = inst.params.get("checkpoint")
         if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
-            out[f"{inst.id}.checkpoint"] = fingerprint(value.strip(), base)["revision"]
+            folder = local.get((inst.id, "checkpoint"))
+            # a local folder by its bytes (read once per process): a copy or a touch is the same model (QA)
+            out[f"{inst.id}.checkpoint"] = weights_digest(folder) if folder is not None and folder.is_dir() else \
+                fingerprint(value.strip(), base)["revision"]
     return out
 
 

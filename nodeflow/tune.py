@@ -267,7 +267,8 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
     # changed is named before the digest that follows from it (QA: a new --target said "another graph_digest")
     for key in ("target", "reference_sha256", "scorer", "scorer_set", "score", "seed", "population", "space",
                 "graph_digest"):
-        now = json.loads(json.dumps(settings.get(key), default=str))
+        now = portable(json.loads(json.dumps(settings.get(key), default=str)), out_dir)   # as the manifest holds it
+        #     (QA: an absolute --scorer-set checkpoint= was stored relative to the folder: no resume matched)
         if doc.get(key) != now and not (key == "scorer_set" and key not in doc):   # (older manifests: no entry)
             raise NodeflowError(f"{out_dir} holds a tune with another {key} ({_differs(key, doc.get(key), now)}); "
                                 "resume it with the same graph and options, or choose another -o")

@@ -350,7 +350,9 @@ def test_what_a_graph_reads_names_a_local_checkpoint_by_its_folder_state(tmp_pat
     g = Graph()
     g.add("models.musicgen", id="gen", checkpoint=str(ck))
     then = g.read_state()
-    assert then["gen.checkpoint"].startswith("local-")
+    assert then["gen.checkpoint"].startswith("weights-")
+    os.utime(ck / "model.safetensors", ns=(1, 1))          # touched, or copied back: the same model (QA)
+    assert read_changes(then, g.read_state()) == []
     save_file({"w": np.ones(5, np.float32)}, str(ck / "model.safetensors"))      # re-exported in place
     assert read_changes(then, g.read_state()) == ["gen.checkpoint"]
     assert read_changes({"gen.checkpoint": "unresolved:NotDownloaded"}, g.read_state()) == []

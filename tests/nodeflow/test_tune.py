@@ -269,6 +269,17 @@ def test_ctrl_c_on_the_cli_tune_says_what_was_kept_and_how_to_go_on(tmp_path, ca
     assert "interrupted: 2 of 8 candidate(s) kept in" in err and "the same command continues the tune" in err, err
 
 
+def test_a_tune_with_a_path_among_its_scorer_settings_resumes(tmp_path):
+    """QA: an absolute --scorer-set checkpoint= was stored relative to the output folder and compared with
+    the path as given: such a tune never resumed, even unchanged."""
+    dsp_graph(tmp_path)
+    setting = {"text": str(tmp_path / "ckpt" / "clap")}
+    run_tune(tmp_path, "t", budget=2, seed=4, workers=1, scorer_params=setting)
+    CALLS.clear()
+    more = run_tune(tmp_path, "t", budget=3, seed=4, workers=1, scorer_params=setting)
+    assert len(more.rows) == 3 and more.rendered == 1
+
+
 # ---------------------------------------------------------------------------------------- CLI, rerun
 def test_cli_tune_writes_ranked_manifests_and_every_row_reruns(tmp_path, capsys):
     g = dsp_graph(tmp_path, template=True)
