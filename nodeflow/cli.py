@@ -223,7 +223,11 @@ def _count_arg(flag: str) -> Callable[[str], int]:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Prompt tuning that listens (nodeflow/tune.py): candidates rendered, scored, refined."""
+    from .bundle import extracted, is_bundle
     from .tune import run_cli
+    if is_bundle(args.graph):     # as run: unpacked privately; the manifest names the bundle, which rerun unpacks
+        with extracted(args.graph) as graph_file:
+            return run_cli(args, _load(str(graph_file)), _executor(args))
     return run_cli(args, _load(args.graph), _executor(args))
 
 

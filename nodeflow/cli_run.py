@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .bundle import extracted, is_bundle
-    if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards
-        with extracted(args.graph) as graph_file:
-            return cmd_run(argparse.Namespace(**{**vars(args), "graph": str(graph_file)}))
+    if is_bundle(args.graph):   # a bundle runs from a fresh private temp folder, removed afterwards; a sweep's
+        with extracted(args.graph) as graph_file:        # manifest names the bundle, which rerun unpacks again
+            return cmd_run(argparse.Namespace(**{**vars(args), "graph": str(graph_file), "source": args.graph}))
     graph = _load(args.graph)
     apply_sets(graph, args.set)
     if args.output == "-":
@@ -333,7 +333,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
                                 on_variant=on_variant)
     else:
         results = _local_sweep(args, graph, variants, out_dir, daw_collector(args, graph, on_variant, daw_parts))
-    report = SweepReport(str(Path(args.graph).resolve()), mode,
+    report = SweepReport(str(Path(getattr(args, "source", None) or args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
                          results, executor=args.executor)
     js, cs = write_manifest(report, out_dir)
@@ -426,8 +426,7 @@ def _same_reads(args: argparse.Namespace, graph: Any, variant: Any, row: dict[st
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
-    from .executor import Executor
-    from .sweep import Variant, run_variant
+    from .sweep import Variant
     from .fileformat import MAX_FILE_BYTES
     from .safeio import NotRegularFile, describe, read_regular
     try:       # a regular file of at most 16 MiB (QA: a FIFO hung, /dev/zero ran out of memory)
@@ -466,7 +465,17 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         if file_sha256(doc["graph"]) != doc["graph_sha256"]:
             raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
                                 "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
-    graph = _load(args.graph or doc["graph"])
+    from .bundle import extracted, is_bundle
+    source = args.graph or doc["graph"]
+    if is_bundle(source):        # a sweep of a bundle: its packed files as its run had them (QA: "no such file")
+        with extracted(source) as graph_file:
+            return _rerun(args, _load(str(graph_file)), variant, row, doc)
+    return _rerun(args, _load(source), variant, row, doc)
+
+
+def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any], doc: dict[str, Any]) -> int:
+    from .executor import Executor
+    from .sweep import run_variant
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
     executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")

@@ -36,6 +36,7 @@ import hashlib
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -288,11 +289,13 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
          scorer_params: dict[str, Any] | None = None, listen: str | None = None, seed: int = 0,
          population: int = 8, slots: bool = True, seeds: bool = True, executor: Executor | None = None, device: str = "auto",
          workers: int | None = None, on_candidate: Callable[[dict[str, Any]], None] | None = None,
-         cancel_event: threading.Event | None = None, allow_outside: Sequence[Any] = ()) -> TuneReport:
+         cancel_event: threading.Event | None = None, allow_outside: Sequence[Any] = (),
+         source: str | os.PathLike[str] | None = None) -> TuneReport:
     """Search ``graph``'s prompt slots, seeds and ``vary`` parameters for the candidate the scorer
     likes best, rendering ``budget`` candidates into ``out_dir`` (see the module's docstring).
 
-    ``on_candidate(row)`` is called as each candidate is scored (after its row is on disk).
+    ``on_candidate(row)`` is called as each candidate is scored (after its row is on disk).  ``source``:
+    the file the manifest names as the graph (default: ``graph.path``; a bundle the graph was unpacked from).
     Returns the rows best first; an earlier run into ``out_dir`` is resumed.
     """
     if budget < 1:
@@ -309,7 +312,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
     for k, v in (scorer_params or {}).items():
         scored.set(SCORER_ID, k, v)
     _check_scoring(scored, reference, executor)
-    path = getattr(graph, "path", None)
+    path = source or getattr(graph, "path", None)
     settings: dict[str, Any] = {
         "format": FORMAT, "mode": "tune", "graph": str(Path(path).resolve()) if path else "",
         "graph_sha256": file_sha256(path) if path and Path(path).is_file() else "",
@@ -432,7 +435,7 @@ def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
                       vary=args.vary, scorer=args.scorer, scorer_params=scorer_params, listen=args.listen,
                       seed=args.seed, population=args.population, slots=not args.no_slots, seeds=not args.no_seeds,
                       executor=executor, device=args.device, workers=args.jobs, on_candidate=progress,
-                      allow_outside=args.allow_outside)
+                      allow_outside=args.allow_outside, source=args.graph)
     except (KeyboardInterrupt, Cancelled):      # (QA: Ctrl+C exited 130 without a word; run and sweeps say so)
         _say_interrupted(out, args.budget)
         raise

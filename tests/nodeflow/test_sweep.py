@@ -378,6 +378,18 @@ def test_a_sweep_of_a_parameter_a_linked_input_replaces_is_refused(tmp_path, cap
     assert not (tmp_path / "o").exists()
 
 
+def test_a_sweep_of_a_bundle_reruns_from_the_bundle(audio_graph, tmp_path, capsys):
+    """QA: a sweep run from a .acbundle named its private (removed) graph.msgpack: rerun said 'no such file'."""
+    assert main(["pack", str(audio_graph), "-o", str(tmp_path / "song.acbundle")]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "song.acbundle"), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["graph"] == "../song.acbundle"
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "again")]) == 0
+    take = doc["variants"][1]["outputs"][0]
+    assert np.array_equal(sf.read(out / take)[0], sf.read(tmp_path / "again" / take)[0])
+
+
 def test_an_exported_variant_reopens_as_that_variant_not_the_sweep(audio_graph, tmp_path, capsys):
     g = load(audio_graph)
     g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [-9.0, 3.0]}]}

@@ -280,6 +280,21 @@ def test_a_tune_with_a_path_among_its_scorer_settings_resumes(tmp_path):
     assert len(more.rows) == 3 and more.rendered == 1
 
 
+def test_a_tune_of_a_bundle_names_it_and_its_rows_rerun(tmp_path, capsys):
+    """QA: a tune run from a .acbundle named '' as its graph: rerun said 'is a folder, not a graph file'."""
+    g = dsp_graph(tmp_path)
+    assert main(["pack", str(g.path), "-o", str(tmp_path / "song.acbundle")]) == 0
+    out = tmp_path / "out"
+    assert main(["tune", str(tmp_path / "song.acbundle"), "--scorer", "test.tune_level_score", "--budget", "2",
+                 "-o", str(out), "-q", "--jobs", "1"] + [a for v in VARY for a in ("--vary", v)]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["graph"] == "../song.acbundle"
+    row = doc["variants"][0]
+    assert main(["rerun", str(out / "manifest.json"), str(row["index"]), "-o", str(tmp_path / "again")]) == 0
+    np.testing.assert_array_equal(sf.read(tmp_path / "again" / row["name"] / "take.wav")[0],
+                                  sf.read(out / row["outputs"][0])[0])
+
+
 # ---------------------------------------------------------------------------------------- CLI, rerun
 def test_cli_tune_writes_ranked_manifests_and_every_row_reruns(tmp_path, capsys):
     g = dsp_graph(tmp_path, template=True)
