@@ -139,6 +139,10 @@ def build_space(graph: Graph, vary: Sequence[str] = (), *, slots: bool = True, s
                     raise ParameterError(f"{said('vary', spec_text, quoted=True)}: the template of '{node_id}' does "
                                          f"not use {{{name}}}, so its values would all render alike (fields: {', '.join(fields) or 'none'}); "
                                          f"add {{{name}}} to the template or vary a field it uses")
+            from .sweepcheck import _replaced_axes
+            if replaced := _replaced_axes(graph, [axis]):      # (QA: accepted; every candidate rendered alike in it)
+                raise ParameterError(f"{said('vary', spec_text, quoted=True)}: "
+                                     + replaced[0].removeprefix(f"sweep: {axis.name} ").replace("every variant", "every candidate").replace("sweep what", "vary what"))
             dim = Dimension(axis.node, axis.param, "param", _first(_current(graph, axis.node, axis.param), axis.values))
         if dim.key in dims:
             raise ParameterError(f"{said('vary', spec_text, quoted=True)}: {dim.key} is varied twice")

@@ -295,6 +295,22 @@ def test_a_tune_of_a_bundle_names_it_and_its_rows_rerun(tmp_path, capsys):
                                   sf.read(out / row["outputs"][0])[0])
 
 
+def test_vary_refuses_a_replaced_parameter_and_shows_text_values_as_split(tmp_path, capsys):
+    """QA: `tune --vary musicgen.prompt=...` was accepted while a template fed the prompt (every candidate
+    alike in it), and 'lo-fi, dusty' became two values without a word."""
+    g = Graph()
+    g.add("text.prompt_template", id="words", template="{genre} groove", variables="genre=dub")
+    g.add("models.musicgen", id="gen", duration_s=1.0)
+    g.connect("words", "gen.text")
+    with pytest.raises(ParameterError, match=r"vary='gen.prompt=jazz,metal': does nothing while input 'text' of node "
+                                             r"'gen' is linked .*every candidate would render the same; vary what"):
+        build_space(g, ["gen.prompt=jazz,metal"])
+    d = dsp_graph(tmp_path, template=True)
+    main(["tune", str(d.path), "--scorer", "test.tune_level_score", "--budget", "1", "-o", str(tmp_path / "o"),
+          "--vary", "prompt.fx=tape echo, spring reverb", "--jobs", "1"])
+    assert "  prompt.fx: 'tape echo' | 'spring reverb' (split at commas" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------- CLI, rerun
 def test_cli_tune_writes_ranked_manifests_and_every_row_reruns(tmp_path, capsys):
     g = dsp_graph(tmp_path, template=True)
