@@ -244,9 +244,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             unpacked = _load(str(graph_file))
             apply_sets(unpacked, args.set)
             problems = _run_problems(unpacked, args)
-    else:
+            _print_external_reads(unpacked, sys.stdout)     # as its run resolves them (QA: a local checkpoint
+    else:                                                   # beside the bundle was said to be elsewhere)
         problems = _run_problems(graph, args)
-    _print_external_reads(graph, sys.stdout)
+        _print_external_reads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
         for p in problems:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, apply_sets)
 from .cli_daw import check_daw, daw_collector, daw_part, write_daw
-from .errors import Cancelled, ExecutionError, ExportsFailed, NodeflowError, ParameterError, os_error_words
+from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
 from .term import printable
 
@@ -101,7 +101,6 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
         return _interrupted(graph, handle, finished)
     finally:
         if trace is not None:
-            from .errors import GraphError
             if handle.done() and isinstance(refused := handle.exception(0), GraphError):
                 from .runtypes import Event as RefusedEvent
                 trace(RefusedEvent("refused", "", message=str(refused), error=refused))
@@ -303,7 +302,6 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
                              "worker uses its own device: pass one device (or auto)")
-    from .errors import GraphError
     from .sweepcheck import sweep_problems
     if problems := sweep_problems(graph, axes, mode):      # its grid, axes and limits first: no variant is checked
         raise GraphError(problems)                         # for a sweep refused as a whole
@@ -484,6 +482,9 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     with one_thread_count(threads if isinstance(threads, int) and threads > 0 else None):   # as the row was made
         r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
     if r.status != "ok":
+        lines = [line.strip().removeprefix("- ") for line in r.error.splitlines()[1:] if line.strip()]
+        if len(lines) > 1 and r.error.splitlines()[0].rstrip().endswith("problems:"):   # one per line, as run
+            raise GraphError(lines, source=variant.name)                                # says them (QA: '\n')
         raise NodeflowError(f"{variant.name}: {r.error}")
     for f in r.outputs:
         print(f"wrote {f}")

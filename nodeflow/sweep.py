@@ -140,8 +140,9 @@ def _split_values(text: str) -> list[str]:
         raise ParameterError(f"sweep values {text!r}: quotes do not group values (values are split at every comma); "
                              + json_hint)
     if "" in values and t:                             # (QA: -6,,-3 dropped the empty one without a word)
-        raise ParameterError(f"sweep values {text!r}: an empty value between commas; give each value, or "
-                             + json_hint)
+        where = "between two commas" if "" in values[1:-1] else "after the last comma" if values[-1] == "" else \
+            "before the first comma"
+        raise ParameterError(f"sweep values {text!r}: an empty value {where}; give each value, or " + json_hint)
     return values if t else []
 
 

@@ -529,3 +529,21 @@ def test_a_checkpoint_folder_not_there_yet_is_saved_like_an_adapter_typed_the_sa
     p = again.nodes["gen"].params
     assert (p["checkpoint"], p["adapter"]) == ("../../ckpt/live", "../../adapters/live")
     assert again.nodes["hub"].params["checkpoint"] == "facebook/musicgen-small"
+
+
+def test_validate_of_a_bundle_says_where_its_run_reads_a_checkpoint_beside_it(tmp_path, monkeypatch, capsys):
+    """QA: from another folder, validate of a bundle said its local checkpoint was read from a wrong place
+    (resolved against the current folder; the run looks beside the bundle)."""
+    (tmp_path / "ckpt" / "mg").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "else" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "proj")
+    g = Graph()
+    g.add("models.musicgen", id="gen", checkpoint="../ckpt/mg", duration_s=1.0)
+    save(g, tmp_path / "proj" / "g.msgpack")
+    assert main(["pack", str(tmp_path / "proj" / "g.msgpack"), "-o", str(tmp_path / "proj" / "song.acbundle")]) == 0
+    monkeypatch.chdir(tmp_path / "else" / "deeper")
+    capsys.readouterr()
+    main(["validate", str(tmp_path / "proj" / "song.acbundle")])
+    out = capsys.readouterr().out
+    assert f"reads outside its folder: gen.checkpoint -> {(tmp_path / 'ckpt' / 'mg').resolve()}" in out, out

@@ -33,7 +33,8 @@ def test_parse_axis_values_ranges_json(stub_graph):
     for bad, msg in [("gain.gain_db=99", "out of range"), ("nope.x=1", "no node 'nope'"),
                      ("gain.gain=1", "no parameter 'gain'"), ("gain.gain_db", "expected NODE.PARAM"),
                      ("tone.sample_rate=9..1", "A <= B"),
-                     ("gain.gain_db=-6,,-3", "an empty value between commas"),     # (QA: dropped without a word)
+                     ("gain.gain_db=-6,,-3", "an empty value between two commas"),     # (QA: dropped without a word)
+                     ("gain.gain_db=-6,-3,", "an empty value after the last comma"),
                      ('tone.shape="sine, x","square"', "quotes do not group values.*JSON list")]:
         with pytest.raises(ParameterError, match=msg):
             parse_axis(bad, stub_graph)

@@ -225,8 +225,11 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: 
     if why := other_model_type(adapter, getattr(model.config, "model_type", None), checkpoint):
         raise AdapterError(why)
     if want and base.get("revision") and base["revision"] != revision and not same_weights(base, folder):
+        what = "other weights" if base.get("weights") or not str(revision).startswith("local-") else \
+            ("other weights, or the same files with other times: this adapter, trained before adapters recorded their "
+             "base's content, cannot tell")         # (QA: a copy of the base was said to hold other weights)
         raise AdapterError(f"adapter {adapter.path} was trained on {trained_on} revision {str(base['revision'])[:16]}; "
-                           f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} (other weights): use the "
+                           f"checkpoint '{checkpoint}' is revision {str(revision)[:16]} ({what}): use the "
                            "base it was trained on, or train an adapter on this checkpoint")
 
 

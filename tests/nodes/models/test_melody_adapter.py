@@ -91,7 +91,8 @@ def test_an_adapter_of_other_weights_of_the_same_shape_is_refused(bases, tmp_pat
     adapter = make_adapter(base, tmp_path / "other-lora", melody=True, revision="0123456789abcdef0123",
                            content=False)
     with pytest.raises(ExecutionError, match=r"revision 0123456789abcdef; checkpoint .* is revision local-.* "
-                                             r"\(other weights\): use the base it was trained on"):
+                                             r"\(other weights, or the same files with other times: this adapter, "
+                                             r"trained before .* cannot tell\): use the base it was trained on"):
         render(base, str(adapter))
 
 
