@@ -92,7 +92,7 @@ def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *
 
 def _replaced_axes(graph: Graph, axes: Sequence[Axis]) -> list[str]:
     """Axes over a parameter that a linked input replaces (a model's ``prompt`` while its ``text`` is
-    linked): every variant would render the same (QA: three identical MusicGen renders, without a word)."""
+    linked): every variant would render the same (QA: three identical renders of a model, without a word)."""
     from .types import replaced_by
     out = []
     for a in axes:
