@@ -439,21 +439,27 @@ def test_names_in_any_script_travel_in_a_bundle(tmp_path):
     assert main(["run", str(bundle), "-o", str(tmp_path / "o"), "-q"]) == 0
 
 
-def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_graphs(tmp_path, monkeypatch):
-    """QA: the CLI embedded checkpoint='../ckpt/melody' (right from the graph's folder) in the file it
-    rendered into out/, so the file's own graph did not run; extract copied the path unchanged."""
-    import msgpack
-
+def _checkpointed():
+    """A registry of one node type with a model node's ``checkpoint`` parameter (and nothing to load)."""
     from nodeflow import Registry, node
-    from nodeflow.fileformat import dumps
-
-    reg = Registry()
 
     @node("test.checkpointed")
     def checkpointed(*, checkpoint: str = "org/model") -> str:
         """A model node's checkpoint parameter."""
         return checkpoint
+    reg = Registry()
     reg.add(checkpointed)
+    return reg
+
+
+def test_a_local_checkpoint_path_is_rebased_like_an_input_in_saved_and_embedded_graphs(tmp_path, monkeypatch):
+    """QA: the CLI embedded checkpoint='../ckpt/melody' (right from the graph's folder) in the file it
+    rendered into out/, so the file's own graph did not run; extract copied the path unchanged."""
+    import msgpack
+
+    from nodeflow.fileformat import dumps
+
+    reg = _checkpointed()
     (tmp_path / "ckpt" / "melody").mkdir(parents=True)
     (tmp_path / "graphs").mkdir()
     monkeypatch.chdir(tmp_path / "graphs")        # an unsaved graph's paths are relative to the current folder
@@ -477,16 +483,10 @@ def test_a_bundle_finds_its_local_checkpoint_beside_it_from_any_folder(tmp_path,
     """QA: a bundle naming '../ckpt/musicgen' (relative to the graph's folder; weights are never packed)
     ran only from the graph's folder: run looked under its private temp folder, then the current one,
     and the error named the temp folder."""
-    from nodeflow import Registry, checkpoints, node
+    from nodeflow import checkpoints
     from nodeflow.bundle import extracted
 
-    reg = Registry()
-
-    @node("test.checkpointed")
-    def checkpointed(*, checkpoint: str = "org/model") -> str:
-        """A model node's checkpoint parameter."""
-        return checkpoint
-    reg.add(checkpointed)
+    reg = _checkpointed()
     (tmp_path / "ckpt" / "melody").mkdir(parents=True)
     (tmp_path / "proj").mkdir()
     (tmp_path / "share").mkdir()
