@@ -319,11 +319,9 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
-        for a in axes:      # text values as split (QA: a prompt with a comma became two variants without a word)
-            texts = [v for v in (getattr(v, "value", v) for v in a.values) if isinstance(v, str)]
-            if any(" " in t for t in texts):
-                print(f"  {a.name}: " + " | ".join(printable(repr(t)) for t in texts) + ' (split at commas; a '
-                      'JSON list keeps a comma in a value: ["a, b", "c"])', file=sys.stderr)
+        from .sweep import split_notice
+        for line in filter(None, (split_notice(a.name, a.values) for a in axes)):
+            print(line, file=sys.stderr)
     daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; check_daw refuses Ray)
     if args.executor == "ray":
         from .distributed import run_sweep_ray
@@ -467,11 +465,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     source = args.graph or doc["graph"]
     if is_bundle(source):        # a sweep of a bundle: its packed files as its run had them (QA: "no such file")
         with extracted(source) as graph_file:
-            return _rerun(args, _load(str(graph_file)), variant, row, doc)
-    return _rerun(args, _load(source), variant, row, doc)
+            return _rerun(args, _load(str(graph_file)), variant, row)
+    return _rerun(args, _load(source), variant, row)
 
 
-def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any], doc: dict[str, Any]) -> int:
+def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any]) -> int:
     from .executor import Executor
     from .sweep import run_variant
     _same_reads(args, graph, variant, row)

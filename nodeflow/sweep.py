@@ -146,6 +146,17 @@ def _split_values(text: str) -> list[str]:
     return values if t else []
 
 
+def split_notice(name: str, values: Sequence[Any]) -> str:
+    """A line showing text values as they were split at commas ('' where none is text with a space): a
+    prompt with a comma became two values without a word (QA)."""
+    from .term import printable
+    texts = [v for v in (getattr(v, "value", v) for v in values) if isinstance(v, str)]
+    if not any(" " in t for t in texts):
+        return ""
+    return (f"  {name}: " + " | ".join(printable(repr(t)) for t in texts)
+            + ' (split at commas; a JSON list keeps a comma in a value: ["a, b", "c"])')
+
+
 def parse_axis(spec: str, graph: Graph) -> Axis:
     """Parse ``NODE.PARAM=v1,v2`` / ``NODE.PARAM=1..8`` / ``NODE.PARAM=["a, b", "c"]``."""
     target, eq, text = spec.partition("=")

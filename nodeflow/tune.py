@@ -430,11 +430,10 @@ def _run_cli(args: argparse.Namespace, graph: Graph, executor: Executor) -> int:
             print(f"[{count[0]}] {row['name']} {row['status']} score {score} {detail}"[:200], file=sys.stderr)
 
     if not args.quiet:          # text values as split (QA: 'lo-fi, dusty' became two values without a word)
-        for d in build_space(graph, args.vary, slots=False, seeds=False):
-            texts = [v for v in (getattr(v, "value", v) for v in d.values) if isinstance(v, str)]
-            if any(" " in t for t in texts):
-                print(f"  {d.key}: " + " | ".join(printable(repr(t)) for t in texts) + ' (split at commas; a JSON '
-                      'list keeps a comma in a value: ["a, b", "c"])', file=sys.stderr)
+        from .sweep import split_notice
+        for line in filter(None, (split_notice(d.key, d.values) for d in build_space(graph, args.vary, slots=False,
+                                                                                     seeds=False))):
+            print(line, file=sys.stderr)
     from .errors import Cancelled
     try:
         report = tune(graph, target=args.target or "", reference=args.reference, budget=args.budget, out_dir=out,
