@@ -224,11 +224,16 @@ def require_tokenizer(name: str, path: Path, local: bool = True) -> None:
                               + ("copy them from the original checkpoint" if local else _again(name, local)))
 
 
+def _folder_files(path: Path) -> list[Path]:
+    """The files a checkpoint folder's digests cover, sorted (hidden files left out)."""
+    return sorted(p for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 def folder_digest(path: Path) -> str:
     """Cheap identity of a local checkpoint folder: config contents plus every file's name, size
     and modification time (weights are not read)."""
     h = hashlib.blake2b(digest_size=10)
-    for f in sorted(p for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for f in _folder_files(path):
         st = f.stat()
         h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         if f.suffix == ".json" and f.parent == Path(path) and st.st_size < 1 << 20:
@@ -243,7 +248,7 @@ def weights_digest(path: Path) -> str:
     file times too (QA: a ``cp -r`` of the base refused its own adapter as "other weights")."""
     from .cache import file_digest
     h = hashlib.blake2b(digest_size=10)
-    for f in sorted(p for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for f in _folder_files(path):
         h.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\n".encode())
     return "weights-" + h.hexdigest()
 
