@@ -48,6 +48,7 @@ class _Claim:
         self.outputs: dict[str, Any] | None = None
 
 
+SAME_AS = "<same as>"   # the one output of a value key's entry: the key of the outputs (never a port name)
 STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
 
 
@@ -118,6 +119,27 @@ class Executor:
             if hit is not None:
                 self.cache.put(key, hit)
         return hit
+
+    def lookup_by_value(self, vkey: str) -> tuple[str, dict[str, Any]] | None:
+        """``(key, outputs)`` of the node that an earlier run computed from the same input values
+        (its value key ``vkey``, see :func:`~nodeflow.planning.value_key`), from memory or disk."""
+        alias = self._lookup(vkey)
+        if alias is None or set(alias) != {SAME_AS} or not isinstance(alias[SAME_AS], str):
+            return None
+        key = alias[SAME_AS]
+        hit = self._lookup(key)
+        return None if hit is None else (key, hit)
+
+    def remember_by_value(self, vkey: str, key: str, node: str) -> None:
+        """Note that the outputs under ``key`` were computed from the input values of ``vkey``: an entry
+        of its own (a few bytes), in memory and on disk, so later runs and processes find it."""
+        alias = {SAME_AS: key}
+        self.cache.put(vkey, alias)
+        if self.disk_cache is not None and key in self.disk_cache:
+            try:
+                self.disk_cache.put(vkey, alias, node=node)
+            except Exception:  # noqa: BLE001 - as _persist: a full disk must not fail the run
+                log.debug("value cache: could not note %s by value", node, exc_info=True)
 
     def _persist(self, spec: NodeSpec, key: str, outputs: dict[str, Any], elapsed_s: float) -> None:
         """Write ``outputs`` to the disk cache when :func:`worth_keeping` says so; failures only log."""

@@ -14,11 +14,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .cache import file_digest, node_key
+from .cache import content_key, file_digest, node_key
 from .graph import Graph
 from .node import Context, NodeSpec
 
-__all__ = ["Plan", "Structure", "structure", "content_keys", "make_plan", "kept_nodes"]
+__all__ = ["Plan", "Structure", "structure", "content_keys", "value_key", "make_plan", "kept_nodes"]
 
 
 @dataclasses.dataclass
@@ -32,6 +32,7 @@ class Plan:
     protected: frozenset[Path]
     specs: dict[str, NodeSpec]                            # node -> its type, looked up once per run
     structure: "Structure"
+    own: dict[str, str] = dataclasses.field(default_factory=dict)   # see by_value_nodes: node -> key, no inputs
 
 
 @dataclasses.dataclass
@@ -48,7 +49,8 @@ class Structure:
     leaves: set[str]
     exported: set[str]                                     # side-effect nodes and the nodes feeding them
     fingerprinted: list[str]
-    keys_memo: dict[Any, dict[str, str]]
+    keys_memo: dict[Any, tuple[dict[str, str], dict[str, str]]]
+    by_value: set[str] = dataclasses.field(default_factory=set)     # see by_value_nodes
 
     @classmethod
     def of(cls, graph: Graph, targets: list[str] | None) -> "Structure":
@@ -74,7 +76,17 @@ class Structure:
         sinks = {n for n in order if specs[n].side_effect}
         exported = sinks | {src for n in sinks for (_, src, _, _) in inputs[n]}
         return cls(order, set(order), specs, inputs, consumers, ups, plain, leaves | sinks, leaves, exported,
-                   [n for n in order if specs[n].fingerprint], {})
+                   [n for n in order if specs[n].fingerprint], {}, by_value_nodes(specs, inputs))
+
+
+def by_value_nodes(specs: dict[str, NodeSpec], inputs: dict[str, list[Any]]) -> set[str]:
+    """The nodes that are looked up in the cache by the values of their inputs too, once those are made
+    (an "early cutoff"): a model node (category ``models``) or one declared ``persist=True``, fed by
+    links.  An edit upstream that leaves their inputs the same (a template variable the prompt does
+    not use, whitespace the prompt node collapses) then costs no new generation.  Their inputs are
+    digested for it, which only these costly nodes are worth."""
+    return {n for n, spec in specs.items() if inputs[n] and not spec.side_effect
+            and (spec.category == "models" or getattr(spec, "persist", None) is True)}
 
 
 def structure(graph: Graph, targets: list[str] | None) -> Structure:
@@ -86,6 +98,12 @@ def structure(graph: Graph, targets: list[str] | None) -> Structure:
 def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") -> dict[str, str]:
     """Content keys of the nodes in ``st.order``: computed once per content, input file state,
     device and model fingerprints (the parts that can change between runs are checked each time)."""
+    return _keys(graph, st, base, device)[0]
+
+
+def _keys(graph: Graph, st: Structure, base: Path, device: str) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`content_keys`, and the keys of the nodes in ``st.by_value`` made without their inputs
+    (what their value keys are made of, see :func:`value_key`)."""
     files_of: dict[str, dict[str, str]] = {}
     for (n, name), path in graph.input_files(base).items():
         if n in st.wanted_set:
@@ -98,9 +116,10 @@ def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") 
             if fingerprint is not None:     # always: fingerprinted lists the nodes that have one
                 fps[nid] = fingerprint(st.plain[nid], probe)
     memo_key = (device, repr(sorted(files_of.items())), repr(sorted(fps.items())))
-    keys = st.keys_memo.get(memo_key)
-    if keys is None:
-        keys = {}
+    memo = st.keys_memo.get(memo_key)
+    if memo is None:
+        keys: dict[str, str] = {}
+        own: dict[str, str] = {}
         no_files: dict[str, str] = {}
         for nid in st.order:
             spec = st.specs[nid]
@@ -110,10 +129,29 @@ def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") 
             # a graph saved into another folder, or a bundle unpacked elsewhere, finds its results
             params = {**st.plain[nid], **dict.fromkeys(files, "<file>")} if files else st.plain[nid]
             keys[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), ups, spec.code)
+            if nid in st.by_value:
+                own[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), [BY_VALUE], spec.code)
         if len(st.keys_memo) >= 8:
             st.keys_memo.pop(next(iter(st.keys_memo)))
-        st.keys_memo[memo_key] = keys
-    return keys
+        memo = st.keys_memo[memo_key] = (keys, own)
+    return memo
+
+
+BY_VALUE = ("<inputs by value>", "", "")     # in the place of a node's upstream keys in its own key
+
+
+def value_key(own: str, inputs: list[tuple[str, str, str, str | None]], values: dict[str, dict[str, Any]]) -> str | None:
+    """A node's key by the values of its inputs: ``own`` (its key made without inputs) and the
+    content digest of each input value (:func:`~nodeflow.values.value_digest`); None when one
+    cannot be digested (a value of an unknown type, or audio handed on in pieces)."""
+    from .values import value_digest
+    parts = []
+    for port, src, src_port, mode in inputs:
+        digest = value_digest(values[src][src_port])
+        if digest is None:
+            return None
+        parts.append((port, mode or "", digest))
+    return content_key("by value", own, sorted(parts))
 
 
 def make_plan(graph: Graph, targets: list[str] | None, base: Path,
@@ -122,7 +160,7 @@ def make_plan(graph: Graph, targets: list[str] | None, base: Path,
     """What a run of ``targets`` does; ``lookup(key)``: the outputs the caches hold under a key, or None."""
     st = structure(graph, targets)
     order, specs, consumers = st.order, st.specs, st.consumers
-    keys = content_keys(graph, st, base, device)
+    keys, own = _keys(graph, st, base, device)
     if targets:
         want = set(targets)
     elif keep == "all":
@@ -141,7 +179,7 @@ def make_plan(graph: Graph, targets: list[str] | None, base: Path,
             to_run.add(nid)
     protected = {Path(os.path.realpath(p)) for p in graph.input_files(base).values()}   # a loop too
     return Plan(order, dict(keys), [n for n in order if n in to_run], values, st.inputs, frozenset(protected), specs,
-                st)
+                st, {n: own[n] for n in to_run if n in own})
 
 
 def kept_nodes(plan: Plan, targets: list[str] | None, keep: Iterable[str] | str) -> set[str] | None:

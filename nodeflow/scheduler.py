@@ -18,7 +18,7 @@ from .errors import Cancelled, ExecutionError, ExportsFailed
 from .graph import Graph
 from .node import Context
 from .nodecall import call_node
-from .planning import Plan, kept_nodes
+from .planning import Plan, kept_nodes, value_key
 from .runtypes import Emit, RunResult, Skips
 
 if TYPE_CHECKING:   # the executor imports this module
@@ -163,7 +163,18 @@ class Scheduler:
 
         if specs[nid].side_effect:
             return run_node(), False
-        return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node)
+        own = self.plan.own.get(nid)
+        vkey = None if own is None else value_key(own, self.plan.inputs[nid], self.values)
+        if vkey is not None and (found := ex.lookup_by_value(vkey)) is not None:
+            key, hit = found                # the same input values as a run before: an early cutoff
+            if ex.warned.get(key):          # said again, as a value from the cache says what it said
+                ex.warned[keys[nid]] = list(ex.warned[key])
+            self.emit("cached", nid, message="its inputs are the same values as in an earlier run")
+            return hit, True
+        outputs, from_cache = ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node)
+        if vkey is not None:
+            ex.remember_by_value(vkey, keys[nid], nid)
+        return outputs, from_cache
 
     def finish(self, nid: str, result: Outcome) -> None:
         outputs, from_cache = result

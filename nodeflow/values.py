@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from .audio import Audio
+from .audio import Audio, StreamedAudio
 from .errors import AudioError, GraphError, ParameterError
 from .graph import Graph, PortRef
 from .node import Context, NodeSpec
 from .registry import Registry, default_registry
 from .types import ParamSpec, PortSpec, is_list, item_type, type_name
 
-__all__ = ["call_node", "as_value", "bind", "open_inputs"]
+__all__ = ["call_node", "as_value", "bind", "open_inputs", "value_digest"]
 
 
 def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
@@ -259,6 +259,8 @@ def _samples_digest(x: Any) -> str:
     and owning its memory, as ``Audio`` leaves a float32 array it was given): invoking again on the
     same clip costs no second pass over its samples (10 s of stereo: ~4 ms here)."""
     import weakref
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
     fixed = not x.flags.writeable and x.flags.owndata
     if fixed:
         hit = _sample_digests.get(id(x))
@@ -271,23 +273,48 @@ def _samples_digest(x: Any) -> str:
     return digest
 
 
-def _digest(value: Any) -> str:
-    """A content digest of an in-memory value (its cache key as an input)."""
+def value_digest(value: Any, exact: bool = True) -> str | None:
+    """A content digest of a value handed between nodes: equal digests, equal values.  Audio counts
+    by its samples and every field, lists, tuples and string-keyed dicts item by item, arrays by
+    dtype, shape and bytes, and text, numbers, bytes and None by value.  Any other type: None with
+    ``exact`` (the value cannot be told from another by content), else its ``repr`` counts.  The
+    executor's early cutoff (a node whose inputs are the same values as in an earlier run is taken
+    from the cache) and invoke's inputs key by it."""
     h = hashlib.blake2b(digest_size=20)
 
-    def feed(v: Any) -> None:
+    def feed(v: Any) -> bool:
+        if isinstance(v, StreamedAudio):      # described, its samples never made whole
+            return False
         if isinstance(v, Audio):
             h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
                                   v.info, v.markers) + ((v.edges,) if v.edges else ())).encode())
             h.update(_samples_digest(v.samples).encode())
         elif isinstance(v, list):
             h.update(b"L%d" % len(v))
-            for x in v:
-                feed(x)
-        else:
+            return all(feed(x) for x in v)
+        elif type(v) in _PLAIN or not exact:
             h.update(b"V" + repr((type(v).__name__, v)).encode())
-    feed(value)
-    return h.hexdigest()
+        elif type(v) is tuple:
+            h.update(b"T%d" % len(v))
+            return all(feed(x) for x in v)
+        elif type(v) is dict and all(type(k) is str for k in v):
+            h.update(b"D%d" % len(v))
+            return all(feed(k) and feed(x) for k, x in sorted(v.items()))
+        elif type(v) is np.ndarray and not v.dtype.hasobject:
+            h.update(b"N" + repr((v.dtype.str, v.shape)).encode())
+            h.update(_samples_digest(np.ascontiguousarray(v)).encode())
+        else:
+            return False
+        return True
+    return h.hexdigest() if feed(value) else None
+
+
+_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
+
+
+def _digest(value: Any) -> str:
+    """A content digest of an in-memory value given to invoke (its cache key as an input)."""
+    return value_digest(value, exact=False) or ""
 
 
 def _source_spec(t: Any, values: dict[str, Any]) -> NodeSpec:
