@@ -1,12 +1,15 @@
 """Editor benchmarks (issue 4), each a ratio against a baseline measured in the same run.
 
 * ``editor_frame_200_nodes_vs_empty``: median frame time with a 200-node graph on the canvas, over the
-  empty canvas's (goal < 1.3, issue 14), with View > Minimap hidden (nodes far outside the view are
+  empty canvas's (goal < 1.3, issue 14), measured in alternating pairs (the graph added, then undone:
+  load on the shared machine falls on both), with View > Minimap hidden (nodes far outside the view are
   then not drawn; the minimap shows only drawn nodes, so while it shows every node is drawn).  The
   view is dense: 30 nodes, overlapping, cover the whole canvas.  Under Xvfb, Mesa's software
   rasterizer (llvmpipe) fills every pixel of every layer on the CPU, so the frame grows with the area
-  drawn (there the editor draws without anti-aliasing, :func:`nodeflow.editor.pacing.smooth_edges`;
-  ``AUDIOCHAIN_EDITOR_SMOOTH=on`` measures with it): ``editor_frame_one_canvas_layer_vs_empty`` is that floor (one opaque rectangle over the canvas
+  drawn: each line also gives the ratio of pixels shaded per frame (Mesa's ``ps-invocations``
+  query, exact and unmoved by load), which the frame times follow (there the editor draws without
+  anti-aliasing, :func:`nodeflow.editor.pacing.smooth_edges`; ``AUDIOCHAIN_EDITOR_SMOOTH=on``
+  measures with it): ``editor_frame_one_canvas_layer_vs_empty`` is that floor (one opaque rectangle over the canvas
   and nothing else); ``editor_frame_200_nodes_vs_empty_no_pixels`` runs the same measure with Mesa's
   no-op driver (``GALLIUM_NOOP=1``: every frame built and handed to OpenGL, no pixel drawn), which is
   what a GPU leaves; ``editor_frame_200_arranged_nodes_vs_empty`` the same graph after Graph >
@@ -94,13 +97,20 @@ def _start_pulse(run: Path) -> dict | None:
     return None
 
 
+def _hud(folder: Path) -> dict[str, str]:
+    """The environment under which Mesa's HUD, not shown, writes the pixels shaded per frame into
+    ``folder`` (see :func:`_pixels`); other OpenGL drivers ignore it."""
+    return {"GALLIUM_HUD": "ps-invocations", "GALLIUM_HUD_VISIBLE": "false", "GALLIUM_HUD_DUMP_DIR": str(folder),
+            "GALLIUM_HUD_PERIOD": str(HUD_PERIOD_S), "BENCH_EDITOR_PIXELS": str(folder)}
+
+
 def _editor(measure: str, env: dict, tmp: Path) -> dict:
     out = tmp / f"{measure}.json"
     # a state folder per measure: an earlier one's unsaved edits would open the recovery dialog (modal)
     e = dict(env, BENCH_EDITOR_MEASURE=measure, BENCH_EDITOR_OUT=str(out),
              AUDIOCHAIN_STATE_DIR=str(tmp / f"state-{measure}"), AUDIOCHAIN_EDITOR_UNDECORATED="1", PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "nodeflow.editor", "--script", __file__], env=e, cwd=tmp,
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=600)
     if p.returncode != 0 or not out.exists():
         raise RuntimeError(f"editor benchmark {measure} failed: {p.stderr[-2000:]}")
     return json.loads(out.read_text())
@@ -116,11 +126,71 @@ def _frame_times(drv, n: int) -> list[float]:
     return ts
 
 
+ROUNDS = 6          # A/B pairs per comparison: the empty canvas and the view, one after the other
+
+
+def _paired(drv, hide, show, n: int = 60) -> dict:
+    """Median frame time (and process CPU per frame, and drawn pixels when counted) of the canvas as
+    it is (B) and after ``hide()`` (A, the empty canvas), in :data:`ROUNDS` alternating pairs; ratios
+    are taken pair by pair, so that load that comes and goes on a shared machine falls on both."""
+    ratios, cpu_ratios, a_ms, b_ms, a_cpu = [], [], [], [], []
+    for _ in range(ROUNDS):
+        drv.frames(30)
+        b, bc = _frames_cpu(drv, n)
+        hide()
+        drv.frames(30)
+        a, ac = _frames_cpu(drv, n)
+        show()
+        ratios.append(b / a)
+        cpu_ratios.append(bc / ac)
+        a_ms.append(a)
+        b_ms.append(b)
+        a_cpu.append(ac)
+    drv.frames(30)
+    out = {"ratio": statistics.median(ratios), "cpu_ratio": statistics.median(cpu_ratios),
+           "empty": statistics.median(a_ms), "full": statistics.median(b_ms), "empty_cpu": statistics.median(a_cpu),
+           "spread": (min(ratios), max(ratios))}
+    px = _pixels(drv)
+    if px is not None:
+        hide()
+        drv.frames(30)
+        out["pixels"] = (px, _pixels(drv))
+        show()
+        drv.frames(30)
+    return out
+
+
+def _frames_cpu(drv, n: int) -> tuple[float, float]:
+    c0 = time.process_time()
+    times = _frame_times(drv, n)
+    return statistics.median(times), (time.process_time() - c0) / n
+
+
+def _pixels(drv) -> float | None:
+    """Pixels shaded per frame (Mesa's ``ps-invocations`` query, dumped by its HUD when the measure
+    runs with ``BENCH_EDITOR_PIXELS``), after frames enough for the HUD to write its next value; None
+    without it.  Exact and unmoved by the machine's load: the work a software rasterizer does."""
+    where = os.environ.get("BENCH_EDITOR_PIXELS")
+    if not where:
+        return None
+    dump = Path(where) / "ps_invocations"
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 3 * HUD_PERIOD_S:       # the HUD writes once a period
+        drv.frames(1)
+    try:
+        return float(dump.read_text().split()[-1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+HUD_PERIOD_S = 0.2
+
+
 def _measure_frames(app, drv) -> dict:
-    """Median frame times: the empty canvas, 200 nodes, the same 200 compact (View > Compact nodes),
-    and the empty canvas again after them (how far the machine's load moved during the measure);
-    also the process's CPU seconds per frame (all its threads, the software renderer's included),
-    which other programs' load disturbs far less than wall time."""
+    """Frame times of the 200-node graph against the empty canvas, paired (see :func:`_paired`): the
+    dense view, the same after Graph > Arrange, the nodes compact (View > Compact nodes), after a run;
+    also the UI thread's CPU alone, every node drawn (no culling), only the nodes in view, a zoom step,
+    and one opaque rectangle over the canvas (the floor under a software rasterizer)."""
     def cpu(key: str, n: int = 150) -> float:
         c0, t0 = time.process_time(), time.thread_time()
         drv.frames(n)
@@ -148,8 +218,14 @@ def _measure_frames(app, drv) -> dict:
     def seen(nid: str) -> bool:
         q = app.view.node_rect(nid)
         return q is not None and q[0][0] < cx1 and q[1][0] > cx0 and q[0][1] < cy1 and q[1][1] > cy0
+
+    def undo(n: int = 1):
+        return lambda: [doc.undo() for _ in range(n)]
+
+    def redo(n: int = 1):
+        return lambda: [doc.redo() for _ in range(n)]
     drv.frames(30)
-    full = _frame_times(drv, 150)
+    dense = _paired(drv, undo(), redo())
     full_cpu = cpu("full")
     zoom = []
     for step in (-1, +1, -1, 0):          # 80%, 100%, 80%, 100%: every node resized and drawn at the new size
@@ -161,8 +237,8 @@ def _measure_frames(app, drv) -> dict:
     drawn = len(doc.graph.nodes) - len(app.culler.hidden)
     app.canvas.arrange()                # Graph > Arrange: the same graph laid out by the editor
     drv.frames(30)
-    arranged, arranged_n = _frame_times(drv, 150), sum(map(seen, doc.graph.nodes))
-    arranged_cpu = cpu("arranged")
+    arranged_n = sum(map(seen, doc.graph.nodes))
+    arranged = _paired(drv, undo(2), redo(2))
     doc.undo()
     drv.frames(30)
     app.culler.enabled = False          # every node drawn, in view or not (the editor before culling)
@@ -176,27 +252,21 @@ def _measure_frames(app, drv) -> dict:
     doc.undo()
     drv.frames(30)
     app.canvas.set_compact(True)
-    drv.frames(30)
-    compact = _frame_times(drv, 150)
-    compact_cpu = cpu("compact")
+    compact = _paired(drv, undo(), redo())
+    app.canvas.set_compact(False)
     doc.undo()
     drv.frames(30)
-    app.canvas.set_compact(False)
-    ran, ran_cpu = _after_run(app, drv, cpu)
-    drv.frames(30)
-    after = _frame_times(drv, 150)
-    med = statistics.median      # on a shared machine a few frames that wait for the CPU would decide a mean
-    return {"empty": med(empty), "full": med(full), "compact": med(compact), "empty_after": med(after),
-            "empty_cpu": empty_cpu, "full_cpu": full_cpu, "compact_cpu": compact_cpu, "all_cpu": all_cpu,
+    ran = _after_run(app, drv)
+    return {"dense": dense, "arranged": arranged, "compact": compact, "ran": ran, "empty": statistics.median(empty),
+            "empty_cpu": empty_cpu, "full_cpu": full_cpu, "all_cpu": all_cpu,
             "empty_ui": ui["empty"], "full_ui": ui["full"], "all_ui": ui["all"], "drawn": drawn, "view_cpu": view_cpu,
-            "view_n": view_n, "zoom": statistics.median(zoom), "layer": med(layer[0]), "layer_cpu": layer[1],
-            "arranged": med(arranged), "arranged_cpu": arranged_cpu, "arranged_n": arranged_n, "renderer": _renderer(),
-            "ran": med(ran), "ran_cpu": ran_cpu}
+            "view_n": view_n, "zoom": statistics.median(zoom), "layer": statistics.median(layer[0]),
+            "layer_cpu": layer[1], "arranged_n": arranged_n, "renderer": _renderer()}
 
 
-def _after_run(app, drv, cpu) -> tuple[list[float], float]:
-    """Frame times and CPU per frame of the same view after a run: 20 rows of a load (a 3 s
-    chord) and nine gains, every node with its waveform (a graph is looked at after running it)."""
+def _after_run(app, drv) -> dict:
+    """:func:`_paired` on the same view after a run: 20 rows of a load (a 3 s chord) and nine gains,
+    every node with its waveform (a graph is looked at after running it)."""
     import numpy as np
     import soundfile as sf
     tmp = Path(os.environ["BENCH_EDITOR_OUT"]).parent
@@ -215,11 +285,14 @@ def _after_run(app, drv, cpu) -> tuple[list[float], float]:
     doc.edit("add 200 nodes", build)
     app.run()
     drv.until(lambda: not app.runner.jobs, 120, "the run")
-    drv.frames(30)
-    times = _frame_times(drv, 150)
-    ran_cpu = cpu("ran")
+
+    def redo() -> None:                 # the nodes made again show their results (from the cache)
+        doc.redo()
+        app.run()
+        drv.until(lambda: not app.runner.jobs, 120, "the run")
+    result = _paired(drv, doc.undo, redo)
     doc.undo()
-    return times, ran_cpu
+    return result
 
 
 def _one_layer(app, drv) -> tuple[list[float], float]:
@@ -406,12 +479,15 @@ def _measure_underload(app, drv) -> dict:
             "underflows": p.underflows, "latency": p.latency_history}
 
 
-def _report_200_vs_empty(name: str, r: dict, how: str, more: str, digits: int = 1) -> None:
-    """Print the line ``name: full/empty (goal < 1.3{how}F ms vs E ms per frame{more})`` of a
-    :func:`_measure_frames` result ``r``: the 200-node frame over the empty canvas's, drawn by
-    whichever OpenGL the measure ran with (``how`` says which, ``more`` what else to show)."""
-    report(name, r["full"] / r["empty"], f"goal < 1.3{how}{r['full'] * 1e3:.{digits}f} ms vs "
-                                         f"{r['empty'] * 1e3:.{digits}f} ms per frame{more}")
+def _report_200_vs_empty(name: str, r: dict, how: str, digits: int = 1) -> None:
+    """Print the line ``name: ratio (goal < 1.3{how}B ms vs A ms per frame...)`` of a :func:`_paired`
+    result ``r``: the view over the empty canvas, pair by pair, drawn by whichever OpenGL the measure
+    ran with (``how`` says which and what view)."""
+    lo, hi = r["spread"]
+    px = r.get("pixels")
+    report(name, r["ratio"], f"goal < 1.3{how}{r['full'] * 1e3:.{digits}f} ms vs {r['empty'] * 1e3:.{digits}f} ms "
+                             f"per frame, median of {ROUNDS} pairs ({lo:.2f}-{hi:.2f}), CPU {r['cpu_ratio']:.2f}x"
+                             + (f", pixels drawn {px[0] / px[1]:.2f}x" if px else ""))
 
 
 def main(app=None, drv=None) -> int | None:
@@ -437,21 +513,23 @@ def main(app=None, drv=None) -> int | None:
         # measured run at once (the 'running' measure waits for a run that works for seconds)
         env = dict(os.environ, DISPLAY=display, AUDIOCHAIN_CACHE_DIR=str(tmp / "values"))
         try:
-            r = _editor("frames", env, tmp)
-            _report_200_vs_empty("editor_frame_200_nodes_vs_empty", r,
-                                 " (issue 14); View > Minimap hidden (nodes far outside the view not drawn); ",
-                                 f" (empty again after: {r['empty_after'] * 1e3:.1f} ms)")
-            report("editor_frame_cpu_200_nodes_vs_empty", r["full_cpu"] / r["empty_cpu"],
-                   f"goal < 1.3; CPU per frame {r['full_cpu'] * 1e3:.1f} ms vs {r['empty_cpu'] * 1e3:.1f} ms, "
-                   f"compact {r['compact_cpu'] / r['empty_cpu']:.2f}x; drawn with {r['renderer']} OpenGL")
+            (tmp / "hud").mkdir()
+            r = _editor("frames", dict(env, **_hud(tmp / "hud")), tmp)
+            renderer = r["renderer"]
+            _report_200_vs_empty("editor_frame_200_nodes_vs_empty", r["dense"],
+                                 f" (issue 14); {renderer} OpenGL, View > Minimap hidden (nodes far outside the view "
+                                 "not drawn), 30 overlapping nodes cover the canvas: ")
             report("editor_frame_one_canvas_layer_vs_empty", r["layer"] / r["empty"],
-                   f"no goal: the floor of the line above under this OpenGL ({r['renderer']}); one opaque "
-                   f"rectangle over the whole canvas and nothing else, {r['layer'] * 1e3:.1f} ms per frame, CPU "
-                   f"{r['layer_cpu'] / r['empty_cpu']:.2f}x; the 200-node view covers the canvas with nodes")
-            report("editor_frame_200_arranged_nodes_vs_empty", r["arranged"] / r["empty"],
-                   f"goal < 1.3; the same graph after Graph > Arrange ({r['arranged_n']} nodes in view, "
-                   f"none overlapping), {r['arranged'] * 1e3:.1f} ms per frame, CPU "
-                   f"{r['arranged_cpu'] / r['empty_cpu']:.2f}x")
+                   f"no goal: one opaque rectangle over the whole canvas and nothing else, {r['layer'] * 1e3:.1f} ms "
+                   f"per frame, CPU {r['layer_cpu'] / r['empty_cpu']:.2f}x; under a software rasterizer a frame's "
+                   "time follows the pixels drawn, and the dense view covers the canvas with nodes")
+            _report_200_vs_empty("editor_frame_200_arranged_nodes_vs_empty", r["arranged"],
+                                 f"; the same graph after Graph > Arrange ({r['arranged_n']} nodes in view, none "
+                                 "overlapping): ")
+            _report_200_vs_empty("editor_frame_200_compact_nodes_vs_empty", r["compact"],
+                                 "; View > Compact nodes: ")
+            _report_200_vs_empty("editor_frame_200_nodes_after_run_vs_empty", r["ran"],
+                                 "; the dense view after a run, every node's waveform drawn: ")
             report("editor_frame_ui_thread_cpu_200_nodes_vs_empty", r["full_ui"] / r["empty_ui"],
                    f"goal < 1.3; the UI thread's CPU per frame (dearpygui, Python, the rasterizer's triangle setup): "
                    f"{r['full_ui'] * 1e3:.2f} ms vs "
@@ -465,20 +543,13 @@ def main(app=None, drv=None) -> int | None:
             report("editor_zoom_step_200_nodes_ms", r["zoom"] * 1e3,
                    "goal < 250 ms (a step of View > Zoom on a 200-node graph, to its second frame: every node "
                    "is resized in place and drawn at the new size)")
-            report("editor_frame_200_compact_nodes_vs_empty", r["compact"] / r["empty"],
-                   f"goal < 1.3; {r['compact'] * 1e3:.1f} ms per frame with View > Compact nodes")
-            report("editor_frame_200_nodes_after_run_vs_empty", r["ran"] / r["empty"],
-                   f"goal < 1.3; the view after a run, every node's waveform drawn: {r['ran'] * 1e3:.1f} ms per "
-                   f"frame, CPU {r['ran_cpu'] / r['empty_cpu']:.2f}x")
-            if r["renderer"] == "software":
+            if renderer == "software":
                 r = _editor("frames", dict(env, GALLIUM_NOOP="1"), tmp)
-                _report_200_vs_empty("editor_frame_200_nodes_vs_empty_no_pixels", r,
+                _report_200_vs_empty("editor_frame_200_nodes_vs_empty_no_pixels", r["dense"],
                                      "; the first line with Mesa's no-op driver (GALLIUM_NOOP=1: every frame built "
-                                     "and submitted to OpenGL, no pixel drawn; what a GPU leaves): ",
-                                     f", CPU {r['full_cpu'] / r['empty_cpu']:.2f}x", digits=2)
-                report("editor_frame_200_nodes_after_run_vs_empty_no_pixels", r["ran"] / r["empty"],
-                       f"goal < 1.3; the line above with Mesa's no-op driver: {r['ran'] * 1e3:.2f} ms vs "
-                       f"{r['empty'] * 1e3:.2f} ms per frame, CPU {r['ran_cpu'] / r['empty_cpu']:.2f}x")
+                                     "and submitted to OpenGL, no pixel drawn; what a GPU leaves): ", digits=2)
+                _report_200_vs_empty("editor_frame_200_nodes_after_run_vs_empty_no_pixels", r["ran"],
+                                     "; the after-run line with Mesa's no-op driver: ", digits=2)
             r = _editor("running", env, tmp)
             report("editor_frame_while_running_vs_idle", r["busy"] / r["idle"],
                    f"goal <= 2 (UI never freezes); worst frame {r['busy_max'] * 1e3:.0f} ms over "
