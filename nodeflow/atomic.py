@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic"]
+__all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic",
+           "writer_alive"]
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
 _STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
@@ -47,7 +48,7 @@ def shared_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
-def _writer_alive(pid: int, mtime: float) -> bool:
+def writer_alive(pid: int, mtime: float) -> bool:
     """Whether process ``pid`` still runs and is the one that wrote a file last modified at ``mtime``
     (a pid reused by a process started later is not)."""
     if pid == os.getpid():
@@ -80,7 +81,7 @@ def remove_stale(folder: Path) -> list[Path]:
         if staging:
             with contextlib.suppress(OSError):
                 st = e.stat(follow_symlinks=False)
-                if e.is_dir(follow_symlinks=False) and not _writer_alive(int(staging.group(1)), st.st_mtime):
+                if e.is_dir(follow_symlinks=False) and not writer_alive(int(staging.group(1)), st.st_mtime):
                     shutil.rmtree(e.path)
                     removed.append(Path(e.path))
             continue
@@ -90,7 +91,7 @@ def remove_stale(folder: Path) -> list[Path]:
             st = e.stat(follow_symlinks=False)
             if not e.is_file(follow_symlinks=False):
                 continue
-            stale = (not _writer_alive(int(m.group(1)), st.st_mtime)) if m else now - st.st_mtime > LEGACY_IDLE_S
+            stale = (not writer_alive(int(m.group(1)), st.st_mtime)) if m else now - st.st_mtime > LEGACY_IDLE_S
             if stale:
                 os.unlink(e.path)
                 removed.append(Path(e.path))

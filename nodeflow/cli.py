@@ -123,6 +123,8 @@ class Progress:
                     self._line(f"  run    {ev.node_id}")
             elif ev.kind == "cached":
                 self._line(f"  cached {ev.node_id}" + (f": {ev.message}" if ev.message else ""))
+            elif ev.kind == "progress" and not ev.total and ev.message:    # a state, not a step count
+                self._line(f"  {ev.node_id}: {ev.message}")
             elif ev.kind == "progress" and self.tty and ev.total:
                 now, done = time.perf_counter(), ev.done or 0.0     # progress events carry done and total
                 if now - self._last_draw < 0.05 and done < ev.total:

@@ -61,6 +61,7 @@ SUFFIX = ".acv"
 DEFAULT_GB = 10.0
 PERSIST_MIN_S = 0.1        # a node that computes faster than this is not worth a disk entry...
 PERSIST_S_PER_MB = 0.01    # ...nor one that takes less than this per MiB of output (reading back costs ~1-2 ms/MiB)
+CLAIM_WRITE_S = 5.0        # a claim file without its pid yet is being written for at most this long
 
 
 class CorruptEntry(ValueError):
@@ -380,6 +381,64 @@ class DiskCache:
             self.evict()
         return True
 
+    # ------------------------------------------------------------------ computing, across processes
+    def _claim_path(self, key: str) -> Path:
+        return self.path(key).with_name(f".{key}.computing")
+
+    def claim(self, key: str) -> int | None:
+        """Start computing ``key`` so that other processes wait for its entry instead of computing it too:
+        0 when this process now holds the claim (end it with :meth:`release`), the pid of the live
+        process that holds it, or None when the folder cannot hold a claim (read-only: compute anyway).
+        A claim whose process is gone (killed, or its pid reused by a later process) is taken over."""
+        p = self._claim_path(key)
+        for _ in range(3):
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = self.holder(key)
+                if pid is not None:
+                    return pid
+                continue                    # it was stale (now removed) or just ended: claim again
+            except OSError:
+                return None
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return 0
+        return None
+
+    def holder(self, key: str) -> int | None:
+        """The pid of the live process computing ``key`` now (-1: one that is writing its claim), or
+        None; a claim left by a process that is gone is removed."""
+        from .atomic import writer_alive
+        from .safeio import read_regular
+        p = self._claim_path(key)
+        try:
+            st = os.stat(p)
+            text = read_regular(p, 32).decode("ascii", "replace").strip()
+        except OSError:
+            return None                     # none (or not a file someone could hold: never waited on)
+        if not text.isdigit():              # created, its pid not written yet; or garbage, then stale
+            if time.time() - st.st_mtime < CLAIM_WRITE_S:
+                return -1
+        elif writer_alive(int(text), st.st_mtime):
+            return int(text)
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+        return None
+
+    def release(self, key: str) -> None:
+        """End this process's claim on ``key`` (see :meth:`claim`)."""
+        p = self._claim_path(key)
+        try:
+            from .safeio import read_regular
+            if read_regular(p, 32).decode("ascii", "replace").strip() == str(os.getpid()):
+                os.unlink(p)
+        except OSError:
+            pass
+
     # ------------------------------------------------------------------ size and eviction
     def entries(self) -> list[tuple[float, int, Path]]:
         """``(mtime, size, path)`` of every entry."""
@@ -446,6 +505,11 @@ class DiskCache:
             shards = []
         for s in shards:
             remove_stale(s)
+            for claim in s.glob(".*.computing"):     # claims of processes that are gone
+                try:
+                    self.holder(claim.name[1:-len(".computing")])
+                except ValueError:                     # not named by a key: not ours
+                    pass
             try:
                 s.rmdir()       # only when empty (a live writer's temp file keeps it)
             except OSError:

@@ -49,6 +49,7 @@ class _Claim:
 
 
 SAME_AS = "<same as>"   # the one output of a value key's entry: the key of the outputs (never a port name)
+CLAIM_POLL_S = 0.1      # how often a run waiting for another process's value looks again
 STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
 
 
@@ -175,15 +176,50 @@ class Executor:
                 return claim.outputs, True
             # the other run failed or was cancelled: its error is its own; compute it here
         try:
-            t0 = time.perf_counter()
-            outputs = compute()
-            self._persist(spec, key, outputs, time.perf_counter() - t0)
+            outputs, elsewhere = self._compute_shared(key, nid, spec, emit, cancel, compute)
             claim.outputs = outputs
-            return outputs, False
+            if elsewhere:
+                emit("cached", nid, message="computed by another process meanwhile")
+            return outputs, elsewhere
         finally:
             with self._claims_lock:
                 self._claims.pop(key, None)
             claim.done.set()
+
+    def _compute_shared(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
+                        compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """``compute()`` and keep the outputs under ``key``; for a node whose outputs always go to disk
+        (a model), claimed across processes first (:meth:`DiskCache.claim`): while another process
+        computes the same key this one waits for its entry (``True``: the outputs are its), saying so
+        once, and stops waiting when the run is stopped or that process ends without one."""
+        dc = self.disk_cache
+        told = False
+        while True:
+            holder = dc.claim(key) if dc is not None and worth_keeping(spec, None, 0) else None
+            if holder is None or holder == 0:
+                try:
+                    hit = dc.get(key) if holder == 0 and dc is not None and key in dc else None   # done just before
+                    if hit is not None:
+                        return hit, True
+                    t0 = time.perf_counter()
+                    outputs = compute()
+                    self._persist(spec, key, outputs, time.perf_counter() - t0)
+                    return outputs, False
+                finally:
+                    if holder == 0 and dc is not None:
+                        dc.release(key)
+            if not told:
+                who = f"process {holder}" if holder > 0 else "another process"
+                emit("progress", nid, message=f"waiting: {who} is computing the same value (it is kept for both)")
+                told = True
+            while dc is not None and dc.holder(key) is not None:
+                if cancel.wait(CLAIM_POLL_S):
+                    emit("cancelled", nid)
+                    raise Cancelled(f"node '{nid}' cancelled")
+            hit = self._lookup(key)
+            if hit is not None:
+                return hit, True
+            # that process failed, was stopped, or could not keep the value: compute it here
 
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *,

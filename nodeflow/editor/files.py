@@ -118,7 +118,7 @@ def _recovery_stem(doc_path: str | os.PathLike[str] | None) -> str:
 def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path | None) -> list[Path]:
     """Recovery files of ``doc_path`` that this window may offer: its own, and those of editors that
     are gone (crashed, killed), newest first; a window still open keeps its own to itself."""
-    from ..atomic import _writer_alive
+    from ..atomic import writer_alive
 
     base = (folder or state_dir()) / "recovery"
     stem = _recovery_stem(doc_path)
@@ -136,7 +136,7 @@ def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path |
             mtime = f.stat().st_mtime
         except OSError:
             continue
-        if pid == "" or (pid.isdigit() and (int(pid) == os.getpid() or not _writer_alive(int(pid), mtime))):
+        if pid == "" or (pid.isdigit() and (int(pid) == os.getpid() or not writer_alive(int(pid), mtime))):
             found.append((mtime, f))                 # pid "": a file from before per-window recovery
     return [f for _, f in sorted(found, reverse=True)]
 

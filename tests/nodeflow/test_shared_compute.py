@@ -1,0 +1,163 @@
+"""Two processes on one value cache compute a model's value once: the first claims its key (a small
+``.<key>.computing`` file beside the entry), the second waits for the entry instead of computing it
+too, and says so.  A claim whose process is gone is taken over; a stopped run stops waiting."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nodeflow import Cancelled, Executor, Graph, Registry
+from nodeflow.diskcache import CLAIM_WRITE_S, DiskCache
+
+ROOT = Path(__file__).resolve().parents[2]
+
+NODES = textwrap.dedent('''
+    import os, time
+    import numpy as np
+    from nodeflow import Audio, node
+
+    @node("slow.take", persist=True)
+    def take(*, seconds: float = 1.5) -> Audio:
+        """A costly take: waits, and notes each call in $CALLS."""
+        with open(os.environ["CALLS"], "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        time.sleep(seconds)
+        return Audio(np.full((1, 800), 0.25, np.float32), 8000)
+    ''')
+
+RUN = textwrap.dedent('''
+    import sys
+    sys.path[:0] = sys.argv[1:3]
+    from nodeflow import Executor, Graph, Registry
+    from slownodes import take
+    reg = Registry()
+    reg.add(take)
+    g = Graph(reg)
+    g.add("slow.take", id="t")
+    said = []
+    res = Executor(disk_cache=sys.argv[3]).run(g, on_event=lambda e: said.append(e.message) if e.message else None)
+    print(float(res["t"]["out"].samples.max()), sorted(res.cached), said)
+    ''')
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    (tmp_path / "slownodes.py").write_text(NODES)
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def _graph() -> Graph:
+    import importlib
+
+    import slownodes
+    importlib.reload(slownodes)
+    reg = Registry()
+    reg.add(slownodes.take)
+    g = Graph(reg)
+    g.add("slow.take", id="t")
+    return g
+
+
+def _calls(world: Path) -> list[str]:
+    f = world / "calls"
+    return f.read_text().split() if f.exists() else []
+
+
+def test_two_processes_compute_a_value_once(world):
+    cmd = [sys.executable, "-c", RUN, str(world), str(ROOT), str(world / "values")]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not _calls(world) and time.monotonic() - t0 < 60:      # the first has started computing
+        time.sleep(0.02)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out1, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, err1 + second.stderr
+    assert len(_calls(world)) == 1                                 # computed once, by the first
+    assert out1.startswith("0.25 [] ")
+    assert second.stdout.startswith("0.25 ['t'] ")
+    assert f"waiting: process {first.pid} is computing the same value" in second.stdout
+    assert "computed by another process meanwhile" in second.stdout
+    assert not list((world / "values").rglob("*.computing"))       # claims end with the computing
+
+
+def test_a_claim_left_by_a_process_that_is_gone_is_taken_over(world):
+    g = _graph()
+    dc = DiskCache(world / "values")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    g.set("t", "seconds", 0.0)
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    claim = dc.path(key).with_name(f".{key}.computing")
+    claim.parent.mkdir(parents=True)
+    claim.write_text(str(gone.pid))                                # killed while computing (kill -9)
+    res = Executor(disk_cache=dc).run(g)
+    assert "t" in res.ran and not claim.exists()
+    claim.write_text("")                                           # never got its pid, long ago
+    old = time.time() - CLAIM_WRITE_S - 1
+    os.utime(claim, (old, old))
+    dc.clear()                                                     # audiochain cache clear
+    assert not claim.exists()
+    assert Executor(disk_cache=dc).run(g).ran == {"t"}
+    claim.write_text("")                                           # being written now: held
+    assert dc.holder(key) == -1 and claim.exists()
+
+
+def test_a_run_waits_while_a_live_process_computes_then_stops_when_told(world):
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    dc = DiskCache(world / "values")
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.1)
+        claim = dc.path(key).with_name(f".{key}.computing")
+        claim.parent.mkdir(parents=True)
+        claim.write_text(str(other.pid))
+        waiting = threading.Event()
+        handle = Executor(disk_cache=dc).submit(
+            g, on_event=lambda e: waiting.set() if e.message.startswith(f"waiting: process {other.pid}") else None)
+        assert waiting.wait(30)
+        time.sleep(0.3)
+        assert not handle.done() and not _calls(world)             # waits; computes nothing
+        handle.cancel()
+        with pytest.raises(Cancelled):
+            handle.result(10)
+        # the other process ends without the value (it failed): a waiting run computes it itself
+        handle = Executor(disk_cache=dc).submit(g, on_event=lambda e: waiting.set())
+        time.sleep(0.3)
+        other.kill()
+        other.wait()
+        assert handle.result(30).ran == {"t"} and len(_calls(world)) == 1
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_cache_folder_that_cannot_hold_a_claim_computes_anyway(world):
+    """A cache "folder" that is a file (or read-only): no claim, no entry, the value all the same."""
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    (world / "values").write_text("not a folder")
+    assert Executor(disk_cache=DiskCache(world / "values")).run(g).ran == {"t"}
+    assert Executor(disk_cache=DiskCache(world / "values")).run(g).ran == {"t"}
+
+
+def test_the_cli_says_what_a_run_waits_for():
+    import io
+
+    from nodeflow.cli import Progress
+    from nodeflow.executor import Event
+    out = io.StringIO()
+    progress = Progress(out)
+    progress(Event("progress", "musicgen", message="waiting: process 41 is computing the same value"))
+    progress(Event("progress", "musicgen", done=1, total=4))          # steps: a bar on a terminal only
+    assert out.getvalue() == "  musicgen: waiting: process 41 is computing the same value\n"
