@@ -547,8 +547,9 @@ def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[s
 
 def check_variants(graph: Graph, variants: Sequence[Variant], out: Path, *, allow_outside: Sequence[Any] = (),
                    device: str = "auto") -> None:
-    """Refuse, before anything runs, what the sweep's variants would refuse: each value in the first
-    variant that takes it (:func:`~nodeflow.sweepcheck.variant_problems`).  What only running finds
+    """Refuse, before anything runs, what the sweep's variants would refuse: every variant, or each
+    value in the first variant that takes it in a very large sweep
+    (:func:`~nodeflow.sweepcheck.variant_problems`).  What only running finds
     (a loudness target the audio cannot reach) fails its variant alone."""
     from .errors import GraphError
     from .sweepcheck import variant_problems

@@ -67,26 +67,35 @@ def _first_holders(variants: Sequence[Variant]) -> list[Variant]:
     return out
 
 
+CHECK_EVERY_MAX = 1000     # sweeps of up to this many variants are checked variant by variant (~1.5 ms each)
+
+
 def variant_problems(graph: Graph, variants: Sequence[Variant], out_dir: Path, *, allow_outside: Sequence[Any] = (),
                      device: str = "auto") -> list[str]:
-    """What the sweep's variants would refuse, found before any of them runs: each value of each axis
-    is checked in the first variant that takes it, into that variant's own folder, as that variant
-    runs (a real variant, so a value the sweep replaces is never refused for the saved one; QA:
-    ``--sweep tokenize_window.last=drop`` was refused for the saved ``last=keep``, and a ``last=keep``
-    variant was found only after the others had rendered).  A problem of every variant checked (the
+    """What the sweep's variants would refuse, found before any of them runs: every variant (a larger
+    sweep than :data:`CHECK_EVERY_MAX`: each value of each axis in the first variant that takes it),
+    into that variant's own folder, as that variant runs (a real variant, so a value the sweep
+    replaces is never refused for the saved one; QA: ``--sweep tokenize_window.last=drop`` was refused
+    for the saved ``last=keep``, and a ``last=keep`` variant was found only after the others had
+    rendered; a grid whose values are fine alone but not together, a trim's start after its end in one
+    pair, rendered three variants and failed the fourth).  A problem of every variant checked (the
     graph's own) is said once, the others after their variant's name."""
-    found: list[tuple[str, list[str]]] = []
-    for v in _first_holders(variants):
+    found: list[tuple[Variant, list[str]]] = []
+    for v in variants if len(variants) <= CHECK_EVERY_MAX else _first_holders(variants):
         try:
             g = apply_overrides(graph, v.overrides)
         except ParameterError as e:
-            found.append((v.name, [str(e)]))
+            found.append((v, [str(e)]))
             continue
-        found.append((v.name, g.problems(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)))
+        found.append((v, g.problems(output_dir=out_dir / v.name, allow_outside=allow_outside, device=device)))
     common = set.intersection(*(set(ps) for _, ps in found)) if found else set()
     out = [p for p in found[0][1] if p in common] if found else []
-    for name, ps in found:
-        out += [f"sweep {name}: {p}" for p in ps if p not in common]
+    passing = {(k, repr(x)) for v, ps in found if not ps for k, x in v.overrides}
+    for v, ps in found:
+        together = len(v.overrides) > 1 and all((k, repr(x)) in passing for k, x in v.overrides)
+        hint = (" (each of its values passes in another variant, only not together: choose values that fit "
+                "together, or pair them with --zip)") if together else ""
+        out += [f"sweep {v.name}: {p}{hint}" for p in ps if p not in common]
     return out
 
 

@@ -170,6 +170,33 @@ def test_a_variant_that_would_be_refused_stops_the_sweep_before_anything_renders
     assert not (tmp_path / "wout").exists() or not any((tmp_path / "wout").rglob("*.wav"))
 
 
+def test_a_grid_pair_that_fails_together_stops_the_sweep_before_anything_renders(audio_graph, tmp_path, capsys,
+                                                                              monkeypatch):
+    """Every variant is checked, not only each value once: a trim's start after its end in one pair of
+    a 2x2 grid (each value fine in another pair) rendered three variants and failed the fourth."""
+    g = load(audio_graph)
+    g.add("dsp.trim", id="trim")
+    g.disconnect("export.audio")
+    g.connect("gain", "trim")
+    g.connect("trim", "export")
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    grid = ["--sweep", "trim.start_s=0.1,0.6", "--sweep", "trim.end_s=0.9,0.5"]
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", *grid]) == 1
+    err = capsys.readouterr().err
+    assert "sweep v003_start_s=0.6_end_s=0.5: node 'trim' (dsp.trim): end_s=0.5 is not after start_s=0.6" in err, err
+    assert "each of its values passes in another variant, only not together" in err and "--zip" in err
+    assert err.count("sweep v0") == 1 and not out.exists()
+    # paired instead (0.1-0.9, 0.6-0.5 is still refused; 0.1-0.5 and 0.6-0.9 pass)
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--zip", "--sweep", "trim.start_s=0.1,0.6",
+                 "--sweep", "trim.end_s=0.5,0.9"]) == 0
+    # a sweep too large to check variant by variant checks each value once (in the first variant holding it)
+    from nodeflow import sweepcheck
+    monkeypatch.setattr(sweepcheck, "CHECK_EVERY_MAX", 3)
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "big"), "-q", *grid]) == 1
+    assert "v003" in capsys.readouterr().err        # rendered three, failed the fourth as it ran
+
+
 def test_a_saved_sweep_export_path_leaving_the_folder_is_refused_before_anything_runs(audio_graph, tmp_path, capsys):
     """QA: ``validate`` refused a saved sweep's ``export.path=../evil.wav`` but ``run`` rendered the other
     variant first and failed that one late; the two resolved the path against different folders."""
