@@ -480,9 +480,8 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     with one_thread_count(threads if isinstance(threads, int) and threads > 0 else None):   # as the row was made
         r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
     if r.status != "ok":
-        lines = [line.strip().removeprefix("- ") for line in r.error.splitlines()[1:] if line.strip()]
-        if len(lines) > 1 and r.error.splitlines()[0].rstrip().endswith("problems:"):   # one per line, as run
-            raise GraphError(lines, source=variant.name)                                # says them (QA: '\n')
+        if len(r.problems) > 1:              # one per line, as run says them (QA: '\n' in one line)
+            raise GraphError(r.problems, source=variant.name)
         raise NodeflowError(f"{variant.name}: {r.error}")
     for f in r.outputs:
         print(f"wrote {f}")

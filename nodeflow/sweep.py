@@ -277,6 +277,7 @@ class VariantResult:
     warnings: dict[str, list[str]] = dataclasses.field(default_factory=dict)   # what nodes warned of (ctx.warn)
     reads: dict[str, str] = dataclasses.field(default_factory=dict)   # what it read (graphpaths.read_state)
     torch_threads: int | None = None   # the CPU generation thread count in force (devices.one_thread_count)
+    problems: list[str] = dataclasses.field(default_factory=list)   # a refused graph's problems, one by one
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -522,7 +523,8 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                              error=str(e), ran=sorted(done.ran) if done is not None else [],
                              values=made_before(e, made) if keep_values else None,
                              prompts=summary.prompts, numbers=summary.numbers,
-                             warnings=done.warnings if done is not None else {}, reads=reads)
+                             warnings=done.warnings if done is not None else {}, reads=reads,
+                             problems=list(getattr(e, "problems", None) or []))
     _prompts_not_made(executor, g, summary)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,

@@ -345,6 +345,24 @@ def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, ca
     assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
 
 
+def test_a_rerun_refused_for_several_problems_says_each_on_its_own_line(audio_graph, tmp_path, capsys):
+    """The variant's problems come from the refused graph itself, one per line as ``run`` says them."""
+    g = load(audio_graph)
+    g.add("io.load", id="other", path=str(audio_graph.parent / "in.wav"))
+    g.add("io.export", id="export2", path="other.wav")
+    g.connect("other", "export2")
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    (audio_graph.parent / "in.wav").unlink()                  # both loads read it
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1", "--allow-changed", "-o", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert "2 problems:" in err and len(lines) == 2, err
+    assert any("'load'" in line for line in lines) and any("'other'" in line for line in lines), err
+
+
 def test_rerun_refuses_an_input_or_checkpoint_changed_since_the_sweep(audio_graph, tmp_path, capsys):
     """QA: an input edited, or a checkpoint folder re-exported in place, after the sweep: rerun rendered
     other audio without a word.  Each row records what it read, by content."""
