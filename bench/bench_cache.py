@@ -84,6 +84,13 @@ def bench_longform_rerun(seconds: float = 20.0) -> None:
                f"process {warm:.3f} s (engine time)", "{:.0f}x")
         report("cache_longform_rerun_process_speedup", cold_wall / warm_wall,
                f"whole processes incl. imports ({cold_wall:.1f} s vs {warm_wall:.1f} s); info", "{:.1f}x")
+        # a template variable the prompt does not use: the prompt's key changes, its text does not
+        same, _, err = _run(graph, env, *sets, "--set", "fade.fade_out_s=3.0", "--set", "prompt.variables=draft=2")
+        if "cached music: its inputs are the same values" not in err:
+            raise RuntimeError(f"the re-run after a prompt edit that keeps its text generated again:\n{err}")
+        report("cache_same_prompt_text_edit_speedup", cold / same,
+               f"goal >= 50x; an unused template variable added, in a new process: {same:.3f} s, the music from "
+               "the disk cache by the value of its prompt (it generated again before)", "{:.0f}x")
 
 
 def main() -> None:
