@@ -286,13 +286,14 @@ def _trace(args: argparse.Namespace, graph: Graph, out_dir: Path) -> TraceHandle
 
 def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     """A sweep holds its output folder (one sweep at a time: manifests never lose rows)."""
-    from .sweep import output_lock
+    from .manifest import output_lock
     with output_lock(out_dir):
         return _run_sweep_locked(args, graph, out_dir)
 
 
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
-    from .sweep import SweepReport, expand, parse_axis, sweep_from_graph, write_manifest
+    from .manifest import SweepReport, write_manifest
+    from .sweep import expand, parse_axis, sweep_from_graph
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
     else:
@@ -345,7 +346,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
               "listed as such)", file=sys.stderr)
         # a variant's node may still be in an encoder that cannot be stopped: leave at once, as a single run
         # does, rather than tear the interpreter down under it (QA: a segmentation fault at exit, 3 in 5)
-        from .sweep import LOCK_NAME
+        from .manifest import LOCK_NAME
         with contextlib.suppress(OSError):
             (out_dir / LOCK_NAME).unlink()
         _quit_now()
@@ -457,7 +458,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
                             f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
     doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
-        from .sweep import file_sha256
+        from .manifest import file_sha256
         if file_sha256(doc["graph"]) != doc["graph_sha256"]:
             raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
                                 "reproduce its audio; restore the graph file, or pass --graph to rerun with another")

@@ -21,7 +21,8 @@ from typing import Any, Callable, Sequence
 
 from .errors import NodeflowError
 from .graph import Graph
-from .sweep import OutputSummary, Variant, VariantResult, apply_overrides
+from .manifest import OutputSummary
+from .sweep import Variant, VariantResult, apply_overrides
 
 __all__ = ["run_sweep_ray", "shared_nodes", "task_resources"]
 

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .atomic import write_atomic
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
-from .sweep import (Variant, VariantResult, apply_overrides, file_sha256, output_lock, package_versions, portable,
-                    run_sweep)
+from .manifest import file_sha256, output_lock, package_versions, portable
+from .sweep import Variant, VariantResult, apply_overrides, run_sweep
 from .tune_search import FROM_CLI, PALETTE, Candidate, Dimension, Search, build_space, overrides_for, said
 
 if TYPE_CHECKING:   # the executor is imported where a tune runs

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeflowError, ParameterError
-from ..sweep import Axis, SweepReport, VariantResult, expand, parse_axis, run_sweep, write_manifest
+from ..manifest import SweepReport, write_manifest
+from ..sweep import Axis, VariantResult, expand, parse_axis, run_sweep
 from .compare import ABCompare
 
 if TYPE_CHECKING:

@@ -484,7 +484,7 @@ def test_batch_keeps_going_past_a_failing_variant(stub_graph):
 
 
 def test_a_second_sweep_into_a_busy_folder_is_refused_and_no_rows_are_lost(audio_graph, tmp_path, capsys):
-    from nodeflow.sweep import output_lock
+    from nodeflow.manifest import output_lock
     out = tmp_path / "out"
     with output_lock(out):                        # a sweep is writing there (another process, another window)
         assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 1
@@ -506,7 +506,7 @@ def test_the_manifests_checkpoints_name_each_model_once_and_nothing_else():
     """QA: the column held the windows' tempo and meter tags (tokenize_window.bpm: "97.5"), and each
     node after a model named its checkpoint again."""
     from nodeflow.audio import Audio
-    from nodeflow.sweep import OutputSummary
+    from nodeflow.manifest import OutputSummary
     g = Graph()
     g.add("dsp.gain", id="gen")
     g.add("dsp.gain", id="after")

@@ -1,0 +1,208 @@
+"""A sweep's record: what each variant wrote, how long its audio is, which checkpoints made it
+(:class:`OutputSummary`), and the manifest (``manifest.json`` and ``manifest.csv``,
+:func:`write_manifest`) with every variant's parameters, seeds, checkpoints, package versions,
+durations, outputs, status and error, paths in it portable; :func:`output_lock` holds a sweep's
+output folder.  :mod:`nodeflow.sweep` runs the variants.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from .atomic import write_atomic
+from .audio import Audio
+from .errors import NodeflowError
+from .graph import Graph
+from .outputs import first_missing, prune_empty
+
+if TYPE_CHECKING:   # the sweep imports this module
+    from .sweep import VariantResult
+
+__all__ = ["PROMPT_NODE", "PROVENANCE_KEYS", "OutputSummary", "SweepReport", "file_sha256", "output_lock",
+           "package_versions", "portable", "portable_path", "summarize_outputs", "write_manifest"]
+
+PROMPT_NODE = "text.prompt_template"     # its output is recorded as a variant's final prompt text
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+    out = {"python": sys.version.split()[0]}
+    for name in ("audiochain", "numpy", "soxr", "soundfile", "pedalboard", "torch", "transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+#: what a model's audio says about the model that made it (its ``info``): the manifest's checkpoints
+PROVENANCE_KEYS = ("checkpoint", "revision", "adapter", "adapter_digest")
+
+
+def summarize_outputs(graph: Graph, outputs: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, float], dict[str, str]]:
+    """Written files (from side-effect nodes), audio durations, and provenance (checkpoints: the
+    :data:`PROVENANCE_KEYS` of the audio's ``info``, not its tempo or other tags) of a run."""
+    files, durations, prov = [], {}, {}
+    for nid, outs in outputs.items():
+        spec = graph.spec(nid)
+        for port, v in outs.items():
+            items = v if isinstance(v, list) else [v]
+            for item in items:
+                if isinstance(item, Audio):
+                    durations[f"{nid}.{port}"] = round(item.duration_s, 6) if not isinstance(v, list) else \
+                        round(sum(a.duration_s for a in items), 6)
+                    for k, val in item.info:
+                        if k in PROVENANCE_KEYS:
+                            prov[f"{nid}.{k}"] = val
+                elif isinstance(item, str) and spec is not None and spec.side_effect:
+                    files.append(item)
+    return files, durations, prov
+
+
+class OutputSummary:
+    """``on_output`` for :meth:`Executor.run`: summarises each node's outputs as the run makes them
+    (the run releases intermediate values early), then :meth:`merged` gives what
+    :func:`summarize_outputs` gives for all of them, in the run's node order."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.per_node: dict[str, Any] = {}
+        self.prompts: dict[str, str] = {}      # final text of each text.prompt_template
+        self.numbers: dict[str, float] = {}    # every float output ("node.port"), e.g. a scorer's
+
+    def __call__(self, nid: str, outputs: dict[str, Any]) -> None:
+        self.per_node[nid] = summarize_outputs(self.graph, {nid: outputs})
+        inst = self.graph.nodes.get(nid)
+        if inst is not None and inst.type == PROMPT_NODE and isinstance(outputs.get("out"), str):
+            self.prompts[nid] = outputs["out"]
+        for port, v in outputs.items():
+            if type(v) is float:
+                self.numbers[f"{nid}.{port}"] = v
+
+    def merged(self, order: Iterable[str]) -> tuple[list[str], dict[str, float], dict[str, str]]:
+        """All nodes' summaries in ``order``; a checkpoint is named once, by the first node whose
+        audio carries it (the model), not again by each node after it that passes its audio on."""
+        files, durations, prov = [], {}, {}
+        seen: set[tuple[str, str]] = set()
+        for nid in order:
+            if nid in self.per_node:
+                f, d, p = self.per_node[nid]
+                files += f
+                durations.update(d)
+                for key, val in p.items():
+                    if (key.rsplit(".", 1)[-1], val) not in seen:
+                        seen.add((key.rsplit(".", 1)[-1], val))
+                        prov[key] = val
+        return files, durations, prov
+
+
+@dataclasses.dataclass
+class SweepReport:
+    graph_path: str
+    mode: str
+    axes: list[dict[str, Any]]
+    results: list[VariantResult]
+    executor: str = "local"
+    versions: dict[str, str] = dataclasses.field(default_factory=package_versions)
+    graph_sha256: str = ""            # of the graph file when the sweep ran; rerun checks it
+
+    def __post_init__(self) -> None:
+        if not self.graph_sha256 and self.graph_path and Path(self.graph_path).is_file():
+            self.graph_sha256 = file_sha256(self.graph_path)
+
+    @property
+    def failed(self) -> list[VariantResult]:
+        return [r for r in self.results if r.status != "ok"]
+
+    def document(self) -> dict[str, Any]:
+        return {"graph": self.graph_path, "graph_sha256": self.graph_sha256, "mode": self.mode, "axes": self.axes, "executor": self.executor,
+                "versions": self.versions, "variants": [r.row() for r in self.results]}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\",;:()\[\]{}<>|]+)")
+
+
+def portable_path(path: str, base: Path) -> str:
+    """``path`` as the manifest stores it: an absolute one as :func:`.fileformat.shared_path` has it
+    (relative to ``base``, the output folder, when near it, else by file name): a shared manifest
+    shows no one's folder layout."""
+    from .fileformat import shared_path
+    return shared_path(path, base, base) if Path(path).is_absolute() else path
+
+
+def portable(doc: Any, base: Path) -> Any:
+    """``doc`` with every absolute path in its strings made portable (:func:`portable_path`)."""
+    if isinstance(doc, dict):
+        return {k: portable(v, base) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [portable(v, base) for v in doc]
+    if isinstance(doc, str) and "/" in doc:
+        return _ABS_PATH.sub(lambda m: portable_path(m.group(), base), doc)
+    return doc
+
+
+LOCK_NAME = ".audiochain-sweep.lock"     # held in a sweep's output folder while it runs
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder for one sweep at a time: a second sweep into the same folder is refused
+    (its manifest would replace the running one's rows) with one line."""
+    import fcntl
+
+    made = first_missing(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = out_dir / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise NodeflowError(f"{out_dir}: another sweep is writing into this folder; wait for it to finish "
+                                "or choose another -o (two sweeps' manifests would overwrite each other)") from None
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+        prune_empty(made)               # a sweep that wrote nothing leaves no folder behind
+
+
+def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``manifest.json`` and ``manifest.csv`` atomically; paths in them are relative to
+    ``out_dir`` (or file names), never absolute."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = portable(report.document(), out_dir)
+    js = json.dumps(doc, indent=2, default=str)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["index", "name", "status", "params", "seed", "checkpoints", "durations_s", "outputs",
+                "elapsed_s", "error", "versions", "prompt", "warnings"])
+    versions = json.dumps(report.versions, sort_keys=True)
+    for row in doc["variants"]:
+        w.writerow([row["index"], row["name"], row["status"], json.dumps(row["params"], default=str),
+                    json.dumps(row["seed"]), json.dumps(row["checkpoints"]), json.dumps(row["durations_s"]),
+                    ";".join(row["outputs"]), row["elapsed_s"], row["error"], versions,
+                    row["prompt"] if isinstance(row["prompt"], str) else json.dumps(row["prompt"]),
+                    json.dumps(row["warnings"]) if row["warnings"] else ""])
+    paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
+    for path, text in zip(paths, (js, buf.getvalue())):
+        write_atomic(path, text.encode("utf-8"), fsync=False)
+    return paths
