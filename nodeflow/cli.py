@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="target folder (default: next to the bundle)")
     p.set_defaults(fn=cmd_unpack)
 
-    from .checkpoints import add_cli as add_models_cli
+    from .cli_models import add_cli as add_models_cli
     add_models_cli(sub)
     from .diskcache import add_cli as add_cache_cli
     add_cache_cli(sub)
