@@ -264,14 +264,50 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 
 def _no_file(p: str) -> str:
-    """The key of a path that names no regular file, saying which way."""
+    """The key of a path that names no regular file, saying which way; a folder's is its listing
+    (:func:`_listing`)."""
     try:
         st = os.stat(p)
     except OSError:
         return f"missing:{p}"
     except ValueError:
         return f"unreadable:{p}"
+    if stat.S_ISDIR(st.st_mode):
+        return _listing(p)
     return f"special:{stat.S_IFMT(st.st_mode):o}:{p}"
+
+
+LISTING_MAX = 100_000     # entries of a folder read by a node that its key covers (a stranger's "/" never hangs)
+
+
+def _listing(folder: str) -> str:
+    """What names a folder's content without reading its files: every entry under it (subfolders
+    too, links not followed) by its path within the folder and the :func:`file_stamp` parts of a
+    file (size, modification and change times, inode), up to :data:`LISTING_MAX` entries (QA: a
+    search of a folder of clips served the ranking it made before files were added there)."""
+    h = hashlib.blake2b(digest_size=20)
+    todo, seen = [""], 0
+    while todo and seen < LISTING_MAX:
+        rel = todo.pop()
+        try:
+            with os.scandir(os.path.join(folder, rel)) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            h.update(f"{rel}\0!{err.errno}\n".encode())
+            continue
+        for entry in entries[:LISTING_MAX - seen]:
+            seen += 1
+            name = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                h.update(f"{name}\0?\n".encode())
+                continue
+            h.update(f"{name}\0{stat.S_IFMT(st.st_mode):o}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0"
+                     f"{st.st_ctime_ns}\n".encode(errors="surrogateescape"))
+            if stat.S_ISDIR(st.st_mode):
+                todo.append(name)
+    return f"folder:{h.hexdigest()}" + ("+" if todo or seen >= LISTING_MAX else "")
 
 
 def sizeof(value: Any) -> int:

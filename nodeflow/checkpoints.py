@@ -228,12 +228,15 @@ def _folder_files(path: Path) -> list[Path]:
 
 
 def folder_digest(path: Path) -> str:
-    """Cheap identity of a local checkpoint folder: config contents plus every file's name, size
-    and modification time (weights are not read)."""
+    """Cheap identity of a local checkpoint folder: config contents plus every file's name, size,
+    modification and change times and inode, as :func:`~nodeflow.cache.file_stamp` names a file
+    (weights are not read; QA: new weights of the same size copied in with the old time put back
+    were served the old weights' takes)."""
     h = hashlib.blake2b(digest_size=10)
     for f in _folder_files(path):
         st = f.stat()
-        h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0"
+                 f"{st.st_ctime_ns}\n".encode())
         if f.suffix == ".json" and f.parent == Path(path) and st.st_size < 1 << 20:
             h.update(f.read_bytes())
     return "local-" + h.hexdigest()

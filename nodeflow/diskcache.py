@@ -61,6 +61,9 @@ SUFFIX = ".acv"
 DEFAULT_GB = 10.0
 PERSIST_MIN_S = 0.1        # a node that computes faster than this is not worth a disk entry...
 PERSIST_S_PER_MB = 0.01    # ...nor one that takes less than this per MiB of output (reading back costs ~1-2 ms/MiB)
+SAME_AS = "<same as>"     # the one output of a note of which input values made a value: that value's key
+NOTE_MAX_BYTES = 1024     # (never a port name); a note is no larger than this, its header names SAME_AS
+NOTE_MARK = json.dumps(SAME_AS).encode()
 CLAIM_WRITE_S = 5.0        # a claim file without its pid yet is being written for at most this long
 
 
@@ -484,9 +487,17 @@ class DiskCache:
         return removed
 
     def info(self) -> dict[str, Any]:
-        """Folder, entry count, bytes used and the budget."""
+        """Folder, entry count (and how many are notes of which input values made a value, see
+        :meth:`~nodeflow.executor.Executor.remember_by_value`), bytes used and the budget."""
         ents = self.entries()
-        return {"folder": str(self.folder), "entries": len(ents), "bytes": sum(s for _, s, _ in ents),
+        notes = 0
+        for _, size, p in ents:
+            if size <= NOTE_MAX_BYTES:
+                try:
+                    notes += NOTE_MARK in p.read_bytes()
+                except OSError:
+                    pass
+        return {"folder": str(self.folder), "entries": len(ents), "notes": notes, "bytes": sum(s for _, s, _ in ents),
                 "budget_bytes": self.budget_bytes,
                 "oldest": min((m for m, _, _ in ents), default=None), "newest": max((m for m, _, _ in ents), default=None)}
 
@@ -538,7 +549,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     i = dc.info()
     print(f"folder:  {printable(i['folder'])}")
-    print(f"entries: {i['entries']}")
+    notes = ("" if not i["notes"] else " (1 of them a note of which inputs made a value)" if i["notes"] == 1 else
+             f" ({i['notes']} of them notes of which inputs made which value)")
+    print(f"entries: {i['entries']}{notes}")
     print(f"size:    {format_bytes(i['bytes'])} of {format_bytes(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
     if not enabled_by_default():
         print("state:   off (AUDIOCHAIN_CACHE=off)")

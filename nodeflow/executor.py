@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .cache import MemoryCache, sizeof
-from .diskcache import DiskCache, default_cache, worth_keeping
+from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, GraphError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
-from .runtypes import Emit, Event, RunHandle, RunResult, Skips, no_listener
+from .runtypes import SAME_INPUTS, Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
 
@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 
 class _Claim:
     """A key some run is computing: ``done`` is set when it finished (``outputs`` None: it failed)."""
-    __slots__ = ("done", "outputs")
+    __slots__ = ("done", "outputs", "key")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.outputs: dict[str, Any] | None = None
+        self.key = ""           # the content key it computes under
 
 
-SAME_AS = "<same as>"   # the one output of a value key's entry: the key of the outputs (never a port name)
 CLAIM_POLL_S = 0.1      # how often a run waiting for another process's value looks again
 STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
 
@@ -155,16 +155,21 @@ class Executor:
                             "(audiochain cache info says why)", spec.id, key, e)
 
     def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
-                      compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+                      compute: Callable[[], dict[str, Any]], vkey: str | None = None) -> tuple[dict[str, Any], bool]:
         """``compute()`` the outputs under ``key``, unless another run on this executor (a sweep's
-        variant, an editor run) is computing the same key now: then wait for its outputs and report
-        the node as cached.  Concurrent variants that share upstream work compute it once."""
+        variant, an editor run) is computing the same key now, or the same value key ``vkey`` (the
+        same input values, see :func:`~nodeflow.planning.value_key`): then wait for its outputs and
+        report the node as cached.  Concurrent variants that share upstream work, or whose inputs
+        came out the same, compute it once."""
+        names = [key] if vkey is None else [key, vkey]
         while True:
             with self._claims_lock:
-                claim = self._claims.get(key)
+                claim = next((c for c in map(self._claims.get, names) if c is not None), None)
                 owner = claim is None
                 if claim is None:
-                    claim = self._claims[key] = _Claim()
+                    claim = _Claim()
+                    for name in names:
+                        self._claims[name] = claim
             if owner:
                 break
             while not claim.done.wait(0.05):
@@ -172,54 +177,67 @@ class Executor:
                     emit("cancelled", nid)
                     raise Cancelled(f"node '{nid}' cancelled")
             if claim.outputs is not None:
-                emit("cached", nid)
+                emit("cached", nid, message="" if claim.key == key else SAME_INPUTS)
                 return claim.outputs, True
             # the other run failed or was cancelled: its error is its own; compute it here
+        claim.key = key
         try:
-            outputs, elsewhere = self._compute_shared(key, nid, spec, emit, cancel, compute)
+            outputs, elsewhere = self._compute_shared(key, nid, spec, emit, cancel, compute, vkey)
             claim.outputs = outputs
             if elsewhere:
                 emit("cached", nid, message="computed by another process meanwhile")
             return outputs, elsewhere
         finally:
             with self._claims_lock:
-                self._claims.pop(key, None)
+                for name in names:
+                    if self._claims.get(name) is claim:
+                        del self._claims[name]
             claim.done.set()
 
     def _compute_shared(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
-                        compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """``compute()`` and keep the outputs under ``key``; for a node whose outputs always go to disk
-        (a model), claimed across processes first (:meth:`DiskCache.claim`): while another process
-        computes the same key this one waits for its entry (``True``: the outputs are its), saying so
-        once, and stops waiting when the run is stopped or that process ends without one."""
+                        compute: Callable[[], dict[str, Any]], vkey: str | None = None) -> tuple[dict[str, Any], bool]:
+        """``compute()`` and keep the outputs under ``key`` (and note them under the value key ``vkey``,
+        :meth:`remember_by_value`); for a node whose outputs always go to disk (a model), claimed
+        across processes first (:meth:`DiskCache.claim`, by ``vkey`` when there is one: the same
+        input values): while another process computes it this one waits for its entry (``True``: the
+        outputs are its), saying so once, and stops waiting when the run is stopped or that process
+        ends without one."""
         dc = self.disk_cache
+        name = vkey or key
         told = False
         while True:
-            holder = dc.claim(key) if dc is not None and worth_keeping(spec, None, 0) else None
+            holder = dc.claim(name) if dc is not None and worth_keeping(spec, None, 0) else None
             if holder is None or holder == 0:
                 try:
-                    hit = dc.get(key) if holder == 0 and dc is not None and key in dc else None   # done just before
-                    if hit is not None:
+                    if holder == 0 and (hit := self._made_elsewhere(key, vkey)) is not None:   # just before
                         return hit, True
                     t0 = time.perf_counter()
                     outputs = compute()
                     self._persist(spec, key, outputs, time.perf_counter() - t0)
+                    if vkey is not None:         # before the claim ends: a process waiting on it finds it
+                        self.remember_by_value(vkey, key, nid)
                     return outputs, False
                 finally:
                     if holder == 0 and dc is not None:
-                        dc.release(key)
+                        dc.release(name)
             if not told:
                 who = f"process {holder}" if holder > 0 else "another process"
                 emit("progress", nid, message=f"waiting: {who} is computing the same value (it is kept for both)")
                 told = True
-            while dc is not None and dc.holder(key) is not None:
+            while dc is not None and dc.holder(name) is not None:
                 if cancel.wait(CLAIM_POLL_S):
                     emit("cancelled", nid)
                     raise Cancelled(f"node '{nid}' cancelled")
-            hit = self._lookup(key)
-            if hit is not None:
+            if (hit := self._made_elsewhere(key, vkey)) is not None:
                 return hit, True
             # that process failed, was stopped, or could not keep the value: compute it here
+
+    def _made_elsewhere(self, key: str, vkey: str | None) -> dict[str, Any] | None:
+        """The outputs another process stored under ``key``, or under the value key ``vkey``."""
+        if self.disk_cache is not None and key in self.disk_cache and (hit := self._lookup(key)) is not None:
+            return hit
+        found = self.lookup_by_value(vkey) if vkey is not None else None
+        return None if found is None else found[1]
 
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *,

@@ -17,6 +17,10 @@ __all__ = ["Event", "RunResult", "RunHandle", "Skips", "Emit", "no_listener"]
 Emit = Callable[..., None]
 
 
+#: what a ``cached`` event says of a value served by the values of its inputs (an early cutoff)
+SAME_INPUTS = "its inputs are the same values as in an earlier run"
+
+
 @dataclasses.dataclass(frozen=True)
 class Event:
     kind: str                 # queued | started | progress | chunk | warning | cached | finished | failed | cancelled

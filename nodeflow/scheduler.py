@@ -19,7 +19,7 @@ from .graph import Graph
 from .node import Context
 from .nodecall import call_node
 from .planning import Plan, kept_nodes, value_key
-from .runtypes import Emit, RunResult, Skips
+from .runtypes import SAME_INPUTS, Emit, RunResult, Skips
 
 if TYPE_CHECKING:   # the executor imports this module
     from .executor import Executor
@@ -169,12 +169,9 @@ class Scheduler:
             key, hit = found                # the same input values as a run before: an early cutoff
             if ex.warned.get(key):          # said again, as a value from the cache says what it said
                 ex.warned[keys[nid]] = list(ex.warned[key])
-            self.emit("cached", nid, message="its inputs are the same values as in an earlier run")
+            self.emit("cached", nid, message=SAME_INPUTS)
             return hit, True
-        outputs, from_cache = ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node)
-        if vkey is not None:
-            ex.remember_by_value(vkey, keys[nid], nid)
-        return outputs, from_cache
+        return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node, vkey)
 
     def finish(self, nid: str, result: Outcome) -> None:
         outputs, from_cache = result

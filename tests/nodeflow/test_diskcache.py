@@ -7,12 +7,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from nodeflow import Audio, Graph, load, save
+from nodeflow import Audio, FilePath, Graph, load, save
 from nodeflow.cli import main
 from nodeflow.diskcache import DiskCache, decode, encode, worth_keeping
 from nodeflow.executor import Executor
@@ -439,3 +440,58 @@ def test_a_cache_folder_that_is_a_file_is_said_once(tmp_path, monkeypatch, capsy
         Executor(disk_cache=DiskCache(tmp_path / "afile")).run(g)
     said = [r for r in caplog.records if "could not store" in r.getMessage()]
     assert len(said) == 1, [r.getMessage() for r in said]
+
+
+def test_a_folder_a_node_reads_counts_by_what_is_in_it(tmp_path):
+    """QA (high): a CLAP search served the ranking it made before files were added to its folder: a
+    folder parameter counted by its path alone.  It counts by its listing (every entry under it, by
+    name, size, times and inode): a file added, changed or renamed in a subfolder computes it again."""
+    from nodeflow import Registry, node
+
+    @node("t.listing", persist=True)
+    def listing(*, folder: Annotated[str, FilePath(mode="read", folder=True)] = "") -> str:
+        """The files under a folder."""
+        return ",".join(sorted(p.name for p in Path(folder).rglob("*") if p.is_file()))
+
+    reg = Registry()
+    reg.add(listing)
+    lib = tmp_path / "lib"
+    (lib / "sub").mkdir(parents=True)
+    (lib / "a.wav").write_bytes(b"a")
+    g = Graph(reg)
+    g.add("t.listing", id="ls", folder=str(lib))
+
+    def run() -> tuple[str, bool]:
+        res = Executor(disk_cache=DiskCache(tmp_path / "values")).run(g)     # a new process, as far as caches go
+        return res["ls"]["out"], "ls" in res.cached
+
+    assert run() == ("a.wav", False)
+    assert run() == ("a.wav", True)
+    (lib / "sub" / "b.wav").write_bytes(b"b")
+    assert run() == ("a.wav,b.wav", False)
+    (lib / "sub" / "b.wav").write_bytes(b"B")               # the same size, rewritten
+    assert run() == ("a.wav,b.wav", False)
+    (lib / "sub" / "b.wav").rename(lib / "sub" / "c.wav")
+    assert run() == ("a.wav,c.wav", False)
+    assert run() == ("a.wav,c.wav", True)
+
+
+def test_a_checkpoint_folder_counts_new_weights_of_the_same_size_and_time(tmp_path):
+    """QA: new weights of the same size copied over a local checkpoint's, their old time put back
+    (``touch -r``), were served the old weights' takes: its digest now has each file's inode and change
+    time too, as an input file's has."""
+    from nodeflow.checkpoints import folder_digest
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "config.json").write_text("{}")
+    w = ck / "model.safetensors"
+    w.write_bytes(b"\0" * 64)
+    before = folder_digest(ck)
+    st = w.stat()
+    new = tmp_path / "new.safetensors"
+    new.write_bytes(b"\1" * 64)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    new.replace(w)
+    assert w.stat().st_size == st.st_size and w.stat().st_mtime_ns == st.st_mtime_ns
+    assert folder_digest(ck) != before
+    assert folder_digest(ck) == folder_digest(ck)

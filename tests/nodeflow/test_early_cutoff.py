@@ -9,6 +9,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,10 @@ def prompt(*, template: str = "{genre} groove", genre: str = "dub", unused: str 
 
 
 @node("t.model", category="models")
-def model(text: str, *, seconds: float = 0.5, ctx: Context) -> Audio:
+def model(text: str, *, seconds: float = 0.5, wait_s: float = 0.0, ctx: Context) -> Audio:
     """A costly stand-in for a model: a tone whose pitch follows the text; counts its calls."""
     CALLS["model"] = CALLS.get("model", 0) + 1
+    time.sleep(wait_s)
     if "quiet" in text:
         ctx.warn("asked for a quiet take")
     rate = 8000
@@ -113,6 +115,8 @@ def test_another_process_finds_it_on_disk(reg, tmp_path):
     executor (another process) with an empty memory finds it; a cleared cache forgets it."""
     cache = tmp_path / "values"
     Executor(disk_cache=DiskCache(cache)).run(song(reg))
+    info = DiskCache(cache).info()
+    assert (info["entries"], info["notes"]) == (2, 1)                  # the take, and the note (cache info says)
     res = Executor(disk_cache=DiskCache(cache)).run(song(reg, unused="x"))
     assert CALLS["model"] == 1 and "m" in res.cached
     DiskCache(cache).clear()
@@ -148,6 +152,47 @@ def test_only_costly_nodes_fed_by_links_are_looked_up_by_value(reg):
     assert by_value_nodes(st.specs, st.inputs) == {"m"} == st.by_value
 
 
+def test_variants_whose_inputs_come_out_the_same_at_once_compute_it_once(reg, tmp_path):
+    """QA: a sweep of an unused template variable generated every variant (they ran side by side,
+    none finished before the others looked).  A variant whose inputs equal those of one computing now
+    waits for it."""
+    from nodeflow.sweep import expand, parse_axis, run_sweep
+    g = song(reg)
+    g.set("m", "wait_s", 0.5)
+    results = run_sweep(g, expand([parse_axis("p.unused=a,b,c,d", g)]), tmp_path / "out", workers=4,
+                        executor=Executor(disk_cache=None))
+    assert [r.status for r in results] == ["ok"] * 4
+    assert CALLS["model"] == 1 and sum("m" in r.ran for r in results) == 1
+
+
+def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):
+    """The claim across processes is by the value key too: two runs with different unused
+    variables, started together, generate once (QA: both generated, 10.5 s each)."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}, {str(Path(__file__).resolve().parent)!r}]
+        from nodeflow import Executor, Graph, Registry
+        from test_early_cutoff import prompt, model, CALLS
+        reg = Registry()
+        reg.add(prompt)
+        reg.add(model)
+        g = Graph(reg)
+        g.add("t.prompt", id="p", unused=sys.argv[1])
+        g.add("t.model", id="m", wait_s=1.5)
+        g.connect("p", "m")
+        said = []
+        res = Executor(disk_cache={str(tmp_path / "values")!r}).run(g, on_event=lambda e: said.append(e.message))
+        print(CALLS.get("model", 0), sorted(res.cached), [m for m in said if m])
+        """)
+    first = subprocess.Popen([sys.executable, "-c", script, "a"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    second = subprocess.run([sys.executable, "-c", script, "b"], capture_output=True, text=True, timeout=120)
+    out1, _ = first.communicate(timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert out1.startswith("1 []") and second.stdout.startswith("0 ['m']"), (out1, second.stdout)
+    assert f"waiting: process {first.pid}" in second.stdout
+
+
 def test_value_digest_is_exact():
     big = np.zeros(100_000, np.float32)
     other = big.copy()
@@ -163,6 +208,30 @@ def test_value_digest_is_exact():
     assert value_digest(Audio(np.asfortranarray(np.ones((2, 10), np.float32)), 8000)) == value_digest(a)
     assert value_digest(StreamedAudio.describe(8000, 2, 10, node="x")) is None
     assert value_digest(Opaque(1)) is None and value_digest([1, Opaque(1)]) is None
+
+
+def test_a_clips_samples_are_digested_once_while_they_live():
+    """A loaded or sliced clip's samples are a read-only view: the digest is remembered by the array
+    it views (QA: a 10-minute melody was hashed again, 0.2 s, on every run)."""
+    from nodeflow import values
+    base = np.random.default_rng(0).standard_normal((2, 48000)).astype(np.float32)
+    clip = Audio(base, 48000)
+    part = Audio(clip.samples[:1], 48000)                    # one channel: a view, as io.load's clips are
+    assert not part.samples.flags.owndata
+    assert value_digest(part) == value_digest(Audio(part.samples.copy(), 48000))
+    value_digest(clip)
+    calls = []
+    real = values.hashlib.blake2b
+
+    def counting(*a, **k):
+        calls.append(k.get("digest_size"))
+        return real(*a, **k)
+    values.hashlib.blake2b = counting
+    try:
+        value_digest(clip), value_digest(part), value_digest(part)
+    finally:
+        values.hashlib.blake2b = real
+    assert len(calls) == 3                                   # the three outer digests; no pass over samples
 
 
 def test_a_real_prompt_template_edit_keeps_the_model_take(tmp_path):

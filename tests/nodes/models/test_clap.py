@@ -260,6 +260,28 @@ def test_searching_a_folder_ranks_deterministically_and_reuses_the_index(ck, tmp
     assert embedded == ["new.wav"]
 
 
+def test_a_search_finds_files_added_to_its_folder_through_the_value_cache(ck, tmp_path):
+    """QA (high): with the value cache on, a search after files were added served the ranking made
+    before them (the folder counted by its path); its key now covers the folder's listing."""
+    from nodeflow import Executor
+    from nodeflow.diskcache import DiskCache
+    lib = tmp_path / "samples"
+    for i, freq in enumerate((220, 440, 880)):
+        write_clip(lib / f"clip{i}.wav", tone(freq, 1.0, 32000, 1, seed=i), 32000)
+
+    def run():
+        g = Graph()
+        g.add("models.clap_search", id="find", folder=str(lib), text="a sine tone", top_k=10,
+              checkpoint=str(ck), device="cpu")
+        res = Executor(disk_cache=DiskCache(tmp_path / "values")).run(g)
+        return sorted(p for _, p in (line.split("\t") for line in res["find"]["ranking"].splitlines())), res.cached
+
+    assert run() == (["clip0.wav", "clip1.wav", "clip2.wav"], set())
+    assert run() == (["clip0.wav", "clip1.wav", "clip2.wav"], {"find"})
+    write_clip(lib / "clip_new.wav", tone(660, 1.0, 32000, 1, seed=7), 32000)
+    assert run() == (["clip0.wav", "clip1.wav", "clip2.wav", "clip_new.wav"], set())
+
+
 def test_searching_needs_something_to_search_for_and_audio_files(ck, tmp_path):
     from nodes.models.clap_search import clap_search
     (tmp_path / "empty").mkdir()
