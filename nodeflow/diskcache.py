@@ -195,8 +195,9 @@ def _describe(v: Any, arrays: list[np.ndarray], offset: list[int]) -> Any:
     raise _Unstorable(f"value of type {t.__name__}")
 
 
-def encode(key: str, outputs: dict[str, Any], node: str = "") -> list[bytes | memoryview] | None:
-    """An entry's bytes as chunks (prefix first), or None when a value cannot be stored safely."""
+def encode(key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None) -> list[bytes | memoryview] | None:
+    """An entry's bytes as chunks (prefix first), or None when a value cannot be stored safely;
+    ``said``: what the node warned of when it made them (``ctx.warn``), said again when they are read."""
     arrays: list[np.ndarray] = []
     offset = [0]
     try:
@@ -204,8 +205,10 @@ def encode(key: str, outputs: dict[str, Any], node: str = "") -> list[bytes | me
     except _Unstorable as e:
         log.debug("not storing %s (%s): %s", key, node, e)
         return None
-    header = json.dumps({"key": key, "node": node, "payload_bytes": offset[0], "outputs": desc},
-                        separators=(",", ":")).encode()
+    head: dict[str, Any] = {"key": key, "node": node, "payload_bytes": offset[0], "outputs": desc}
+    if said:
+        head["said"] = [str(m) for m in said]
+    header = json.dumps(head, separators=(",", ":")).encode()
     header += b" " * ((-(_PREFIX + len(header))) % _ALIGN)     # JSON ignores trailing spaces
     body: list[bytes | memoryview] = [header]
     for a in arrays:
@@ -247,8 +250,9 @@ def _build(d: Any, data: bytes, base: int) -> Any:
     raise CorruptEntry(f"unknown value kind {t!r}")
 
 
-def decode(data: bytes, key: str | None = None) -> dict[str, Any]:
-    """Outputs from an entry's bytes; raises :class:`CorruptEntry` unless every check passes."""
+def decode(data: bytes, key: str | None = None, said: list[str] | None = None) -> dict[str, Any]:
+    """Outputs from an entry's bytes (and what the node said of them appended to ``said``); raises
+    :class:`CorruptEntry` unless every check passes."""
     if len(data) < _PREFIX or data[:len(MAGIC)] != MAGIC:
         raise CorruptEntry("not a value entry (bad magic or too short)")
     digest = data[len(MAGIC):len(MAGIC) + 32]
@@ -262,7 +266,10 @@ def decode(data: bytes, key: str | None = None) -> dict[str, Any]:
         base = _PREFIX + hlen
         if len(data) != base + header["payload_bytes"]:
             raise CorruptEntry("payload length does not match its header")
-        return {port: _build(d, data, base) for port, d in header["outputs"].items()}
+        outputs = {port: _build(d, data, base) for port, d in header["outputs"].items()}
+        if said is not None:
+            said += [str(m) for m in header.get("said", ())]
+        return outputs
     except CorruptEntry:
         raise
     except Exception as e:   # a header that passed the digest but not the reader: a bug or a foreign file
@@ -310,8 +317,9 @@ class DiskCache:
         return self.folder / key[:2] / (key + SUFFIX)
 
     # ------------------------------------------------------------------ get / put
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed)."""
+    def get(self, key: str, said: list[str] | None = None) -> dict[str, Any] | None:
+        """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed);
+        what the node warned of when it made them is appended to ``said``."""
         from .safeio import NotRegularFile, open_regular
         p = self.path(key)
         try:    # an entry is a regular file no larger than the budget: a FIFO, a link to /dev/zero or a
@@ -320,7 +328,7 @@ class DiskCache:
                     self._over_budget(p)
                     return None
                 data = f.read(self.budget_bytes + 1)
-            outputs = decode(data, key)
+            outputs = decode(data, key, said)
         except (CorruptEntry, ValueError, OSError) as e:     # ValueError: Audio refused what the header says
             if isinstance(e, OSError) and not (isinstance(e, NotRegularFile) and e.errno == errno.EINVAL):
                 self.stats.misses += 1     # not there (or unreadable): a miss; not a file at all: removed
@@ -353,9 +361,10 @@ class DiskCache:
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def put(self, key: str, outputs: dict[str, Any], node: str = "") -> bool:
-        """Store ``outputs``; False when a value cannot be stored or the entry alone exceeds the budget."""
-        chunks = encode(key, outputs, node)
+    def put(self, key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None) -> bool:
+        """Store ``outputs`` (and ``said``, see :func:`encode`); False when a value cannot be stored or
+        the entry alone exceeds the budget."""
+        chunks = encode(key, outputs, node, said)
         if chunks is None:
             return False
         size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)

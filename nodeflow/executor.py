@@ -112,13 +112,16 @@ class Executor:
         """Outputs under ``key`` from memory, else from disk (then kept in memory too)."""
         hit = self.cache.get(key)
         if hit is None and self.disk_cache is not None:
+            said: list[str] = []
             try:
-                hit = self.disk_cache.get(key)
+                hit = self.disk_cache.get(key, said)
             except Exception:  # noqa: BLE001 - a broken cache is a miss, never a failed run
                 log.exception("value cache read failed for %s", key)
                 hit = None
             if hit is not None:
                 self.cache.put(key, hit)
+                if said and not self.warned.get(key):    # said again in this process too (QA: a sweep
+                    self.warned[key] = said              # written later showed no warnings)
         return hit
 
     def lookup_by_value(self, vkey: str) -> tuple[str, dict[str, Any]] | None:
@@ -147,7 +150,7 @@ class Executor:
         if self.disk_cache is None or not worth_keeping(spec, elapsed_s, sizeof(outputs)):
             return
         try:
-            self.disk_cache.put(key, outputs, node=spec.id)
+            self.disk_cache.put(key, outputs, node=spec.id, said=self.warned.get(key))
         except Exception as e:  # noqa: BLE001 - a full disk must not fail the run
             self.disk_cache.stats.write_errors += 1
             if self.disk_cache.stats.write_errors == 1:    # once, not once a node (QA: a line per node)

@@ -124,12 +124,18 @@ def test_another_process_finds_it_on_disk(reg, tmp_path):
     assert CALLS["model"] == 2
 
 
-def test_warnings_are_said_again(reg):
-    ex = Executor(disk_cache=None)
+def test_warnings_are_said_again(reg, tmp_path):
+    """By the same process, and by another one (the disk entry keeps them; QA: a sweep manifest
+    written later showed no warnings for a take that warned when it was made)."""
+    ex = Executor(disk_cache=DiskCache(tmp_path / "values"))
     ex.run(song(reg, genre="quiet"))
     res = ex.run(song(reg, genre="quiet", unused="z"))
     assert CALLS["model"] == 1
     assert res.warnings.get("m") == ["asked for a quiet take"]
+    for params in ({"unused": "y"}, {"unused": "y"}, {}):       # by value, by key, by key (its first)
+        res = Executor(disk_cache=DiskCache(tmp_path / "values")).run(song(reg, genre="quiet", **params))
+        assert CALLS["model"] == 1 and "m" in res.cached
+        assert res.warnings.get("m") == ["asked for a quiet take"], params
 
 
 def test_a_value_the_digest_does_not_know_is_computed_again(reg):
