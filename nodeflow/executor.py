@@ -124,15 +124,18 @@ class Executor:
                     self.warned[key] = said              # written later showed no warnings)
         return hit
 
-    def lookup_by_value(self, vkey: str) -> tuple[str, dict[str, Any]] | None:
-        """``(key, outputs)`` of the node that an earlier run computed from the same input values
-        (its value key ``vkey``, see :func:`~nodeflow.planning.value_key`), from memory or disk."""
+    def lookup_by_value(self, vkey: str, as_key: str | None = None) -> dict[str, Any] | None:
+        """The outputs a node computed from the same input values (its value key ``vkey``, see
+        :func:`~nodeflow.planning.value_key`) in an earlier run, from memory or disk; what the node
+        warned of then is said again under ``as_key`` (the content key they are taken for)."""
         alias = self._lookup(vkey)
         if alias is None or set(alias) != {SAME_AS} or not isinstance(alias[SAME_AS], str):
             return None
         key = alias[SAME_AS]
         hit = self._lookup(key)
-        return None if hit is None else (key, hit)
+        if hit is not None and as_key is not None and self.warned.get(key):
+            self.warned[as_key] = list(self.warned[key])
+        return hit
 
     def remember_by_value(self, vkey: str, key: str, node: str) -> None:
         """Note that the outputs under ``key`` were computed from the input values of ``vkey``: an entry
@@ -239,8 +242,7 @@ class Executor:
         """The outputs another process stored under ``key``, or under the value key ``vkey``."""
         if self.disk_cache is not None and key in self.disk_cache and (hit := self._lookup(key)) is not None:
             return hit
-        found = self.lookup_by_value(vkey) if vkey is not None else None
-        return None if found is None else found[1]
+        return self.lookup_by_value(vkey, key) if vkey is not None else None
 
     # ------------------------------------------------------------------ running
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *,

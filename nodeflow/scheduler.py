@@ -165,11 +165,8 @@ class Scheduler:
             return run_node(), False
         own = self.plan.own.get(nid)
         vkey = None if own is None else value_key(own, self.plan.inputs[nid], self.values)
-        if vkey is not None and (found := ex.lookup_by_value(vkey)) is not None:
-            key, hit = found                # the same input values as a run before: an early cutoff
-            if ex.warned.get(key):          # said again, as a value from the cache says what it said
-                ex.warned[keys[nid]] = list(ex.warned[key])
-            self.emit("cached", nid, message=SAME_INPUTS)
+        if vkey is not None and (hit := ex.lookup_by_value(vkey, keys[nid])) is not None:
+            self.emit("cached", nid, message=SAME_INPUTS)    # the same input values as a run before
             return hit, True
         return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node, vkey)
 
