@@ -50,7 +50,7 @@ def shared_mode(path: Path) -> int:
 
 def writer_alive(pid: int, mtime: float) -> bool:
     """Whether process ``pid`` still runs and is the one that wrote a file last modified at ``mtime``
-    (a pid reused by a process started later is not)."""
+    (a pid reused by a process started later is not, nor one killed whose parent has not reaped it)."""
     if pid == os.getpid():
         return True
     try:
@@ -60,7 +60,10 @@ def writer_alive(pid: int, mtime: float) -> bool:
     except PermissionError:        # another user's live process
         return True
     try:
-        return os.stat(f"/proc/{pid}").st_ctime <= mtime + 1.0
+        if os.stat(f"/proc/{pid}").st_ctime > mtime + 1.0:
+            return False
+        with open(f"/proc/{pid}/stat", "rb") as f:        # "pid (name) S ...": Z, X: it ended, unreaped
+            return f.read().rpartition(b")")[2].split()[:1] not in ([b"Z"], [b"X"])
     except OSError:
         return True                # no /proc (not Linux): trust the pid
 

@@ -161,3 +161,24 @@ def test_the_cli_says_what_a_run_waits_for():
     progress(Event("progress", "musicgen", message="waiting: process 41 is computing the same value"))
     progress(Event("progress", "musicgen", done=1, total=4))          # steps: a bar on a terminal only
     assert out.getvalue() == "  musicgen: waiting: process 41 is computing the same value\n"
+
+
+def test_a_claim_of_a_process_killed_but_not_reaped_is_taken_over(world):
+    """A killed process whose parent has not waited for it (a zombie) still answers ``kill(pid, 0)``;
+    its claim is stale all the same (QA: the other run waited while the zombie stayed)."""
+    import signal
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    dc = DiskCache(world / "values")
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    zombie = subprocess.Popen(["sleep", "60"])
+    try:
+        claim = dc.path(key).with_name(f".{key}.computing")
+        claim.parent.mkdir(parents=True)
+        claim.write_text(str(zombie.pid))
+        os.kill(zombie.pid, signal.SIGKILL)
+        time.sleep(0.3)                                            # not waited for: a zombie
+        handle = Executor(disk_cache=dc).submit(g)
+        assert handle.result(20).ran == {"t"} and not claim.exists()
+    finally:
+        zombie.wait()
