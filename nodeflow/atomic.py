@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic",
-           "writer_alive"]
+           "writer_alive", "process_state"]
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
 _STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
@@ -62,10 +62,20 @@ def writer_alive(pid: int, mtime: float) -> bool:
     try:
         if os.stat(f"/proc/{pid}").st_ctime > mtime + 1.0:
             return False
-        with open(f"/proc/{pid}/stat", "rb") as f:        # "pid (name) S ...": Z, X: it ended, unreaped
-            return f.read().rpartition(b")")[2].split()[:1] not in ([b"Z"], [b"X"])
     except OSError:
         return True                # no /proc (not Linux): trust the pid
+    return process_state(pid) not in ("Z", "X")      # ended, not yet reaped by its parent
+
+
+def process_state(pid: int) -> str:
+    """The state letter of process ``pid`` (``R``, ``S``, ``T`` stopped, ``Z`` ended but not reaped...)
+    from /proc, or '' when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:        # "pid (name) S ..."
+            fields = f.read().rpartition(b")")[2].split()
+    except OSError:
+        return ""
+    return fields[0].decode("ascii", "replace") if fields else ""
 
 
 def remove_stale(folder: Path) -> list[Path]:

@@ -421,8 +421,9 @@ class DiskCache:
 
     def holder(self, key: str) -> int | None:
         """The pid of the live process computing ``key`` now (-1: one that is writing its claim), or
-        None; a claim left by a process that is gone is removed."""
-        from .atomic import writer_alive
+        None; a claim left by a process that is gone is removed; one held by a stopped process
+        counts as none (a run never waits on it: it computes the value itself)."""
+        from .atomic import process_state, writer_alive
         from .safeio import read_regular
         p = self._claim_path(key)
         try:
@@ -434,6 +435,8 @@ class DiskCache:
             if time.time() - st.st_mtime < CLAIM_WRITE_S:
                 return -1
         elif writer_alive(int(text), st.st_mtime):
+            if process_state(int(text)) in ("T", "t"):   # stopped (Ctrl+Z, a debugger): not waited for,
+                return None                              # nor taken from it (it may go on)
             return int(text)
         try:
             os.unlink(p)

@@ -182,3 +182,25 @@ def test_a_claim_of_a_process_killed_but_not_reaped_is_taken_over(world):
         assert handle.result(20).ran == {"t"} and not claim.exists()
     finally:
         zombie.wait()
+
+
+def test_a_claim_of_a_stopped_process_is_not_waited_for(world):
+    """A process stopped while it computes (Ctrl+Z in its terminal) may never go on: a run computes
+    the value itself instead of waiting, and leaves the claim to it (it may be resumed)."""
+    import signal
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    dc = DiskCache(world / "values")
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    stopped = subprocess.Popen(["sleep", "60"])
+    try:
+        os.kill(stopped.pid, signal.SIGSTOP)
+        time.sleep(0.2)
+        claim = dc.path(key).with_name(f".{key}.computing")
+        claim.parent.mkdir(parents=True)
+        claim.write_text(str(stopped.pid))
+        assert Executor(disk_cache=dc).submit(g).result(20).ran == {"t"}
+        assert claim.read_text() == str(stopped.pid)
+    finally:
+        stopped.kill()
+        stopped.wait()
