@@ -255,18 +255,19 @@ _sample_digests: dict[tuple[Any, ...], tuple[Any, str]] = {}   # (id(root), data
 
 
 def _samples_digest(x: Any) -> str:
-    """blake2b of an array's bytes, remembered while the array it views lives when it cannot change
-    through this one (read-only, over memory an array owns, as ``Audio`` keeps the samples it was
-    given, and a loaded or sliced clip's): invoking again on the same clip, or a model's inputs
-    looked up again by value, cost no second pass over the samples (10 s of stereo: ~4 ms here;
-    QA: a 10-minute melody was hashed again, 0.2 s, on every run)."""
+    """blake2b of an array's bytes, remembered while the array it views lives when nobody can write
+    it (read-only through this view and where it is owned, as ``Audio`` leaves a float32 array it
+    was given, and a slice of such a clip): invoking again on the same clip, or a model's inputs
+    looked up again by value, cost no second pass over the samples (10 s of stereo: ~4 ms here).
+    A view of a buffer its owner can still write (``Audio(buf)`` of a 1-D buffer refilled block by
+    block) is hashed every time (QA38: it was served the first block's result)."""
     import weakref
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     root = x
     while isinstance(root.base, np.ndarray):
         root = root.base
-    fixed = not x.flags.writeable and root.flags.owndata
+    fixed = not x.flags.writeable and root.flags.owndata and not root.flags.writeable   # nobody can write it
     key = (id(root), x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str)
     if fixed:
         hit = _sample_digests.get(key)

@@ -271,3 +271,17 @@ def test_steps_chains_and_graphs_go_to_other_processes():
         assert p.returncode == 0, p.stderr
         there = pickle.loads((Path(d) / "out.pickle").read_bytes())
     assert np.array_equal(there, here.samples)
+
+
+def test_a_clip_over_a_buffer_its_caller_refills_is_never_served_the_old_result():
+    """QA38 (high): blocks read into one preallocated buffer, each invoked as ``Audio(buf, rate)``
+    (a 1-D buffer: the clip views it, the buffer stays writable), came back with the first block's
+    result: the digest was remembered by the buffer.  It is remembered only for memory nobody can
+    write."""
+    buf = np.empty(8000, np.float32)
+    step = gain(gain_db=0.0) | gain(gain_db=-6.0)
+    ex = Executor(disk_cache=None)
+    for level in (0.0, 0.5, 0.1):
+        buf[:] = level * np.sin(np.arange(8000) / 10.0)
+        out = step.invoke(Audio(buf, 8000), executor=ex)
+        assert float(np.abs(out.samples).max()) == pytest.approx(float(np.abs(buf).max()) * 10 ** (-6 / 20), abs=1e-6)
