@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic",
-           "writer_alive", "process_state"]
+           "writer_alive", "process_start", "process_space", "process_state"]
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
 _STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
@@ -67,15 +67,47 @@ def writer_alive(pid: int, mtime: float) -> bool:
     return process_state(pid) not in ("Z", "X")      # ended, not yet reaped by its parent
 
 
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of /proc/<pid>/stat after the process name (state first), or [] without them."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:        # "pid (name) S ppid ... starttime ..."
+            return f.read().rpartition(b")")[2].split()
+    except OSError:
+        return []
+
+
 def process_state(pid: int) -> str:
     """The state letter of process ``pid`` (``R``, ``S``, ``T`` stopped, ``Z`` ended but not reaped...)
     from /proc, or '' when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:        # "pid (name) S ..."
-            fields = f.read().rpartition(b")")[2].split()
-    except OSError:
-        return ""
+    fields = _stat_fields(pid)
     return fields[0].decode("ascii", "replace") if fields else ""
+
+
+def process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or '' when it cannot be
+    read: with :func:`process_space`, what tells the process from a later one given its pid."""
+    fields = _stat_fields(pid)
+    return fields[19].decode("ascii", "replace") if len(fields) > 19 else ""
+
+
+_SPACE: list[str] = []
+
+
+def process_space() -> str:
+    """Which pids this process sees: its pid namespace and the boot it runs in ('' without /proc).
+    A pid written by a process in another container sharing a folder, or before a reboot, means
+    nothing here."""
+    if not _SPACE:
+        try:
+            ns = os.readlink("/proc/self/ns/pid")
+        except OSError:
+            ns = ""
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except OSError:
+            boot = ""
+        _SPACE.append(f"{ns}/{boot}" if ns or boot else "")
+    return _SPACE[0]
 
 
 def remove_stale(folder: Path) -> list[Path]:

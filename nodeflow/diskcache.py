@@ -415,29 +415,34 @@ class DiskCache:
             except OSError:
                 return None
             with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
+                f.write(_claim_text())
             return 0
         return None
 
     def holder(self, key: str) -> int | None:
         """The pid of the live process computing ``key`` now (-1: one that is writing its claim), or
-        None; a claim left by a process that is gone is removed; one held by a stopped process
-        counts as none (a run never waits on it: it computes the value itself)."""
-        from .atomic import process_state, writer_alive
+        None.  A claim says which process holds it (pid, start time, the pid namespace and boot it ran
+        in): one left by a process that is gone, or by a later process given its pid, is removed; one
+        from another container or boot (its pid means nothing here), or held by a stopped process, is
+        not waited for (the run computes the value itself) and left; one not in that form (being
+        written, or garbage) is waited for at most :data:`CLAIM_WRITE_S` from its time, then removed."""
+        from .atomic import process_space, process_start, process_state, writer_alive
         from .safeio import read_regular
         p = self._claim_path(key)
         try:
             st = os.stat(p)
-            text = read_regular(p, 32).decode("ascii", "replace").strip()
+            parts = read_regular(p, 512).decode("utf-8", "replace").split("\n")
         except OSError:
             return None                     # none (or not a file someone could hold: never waited on)
-        if not text.isdigit():              # created, its pid not written yet; or garbage, then stale
-            if time.time() - st.st_mtime < CLAIM_WRITE_S:
+        if len(parts) != 3 or not parts[0].isdigit():      # being written, or not ours: stale soon
+            if abs(time.time() - st.st_mtime) < CLAIM_WRITE_S:     # (abs: a time in the future is no claim)
                 return -1
-        elif writer_alive(int(text), st.st_mtime):
-            if process_state(int(text)) in ("T", "t"):   # stopped (Ctrl+Z, a debugger): not waited for,
-                return None                              # nor taken from it (it may go on)
-            return int(text)
+        elif parts[2] != process_space():
+            return None                     # another container's or boot's pid: cannot tell, never wait
+        elif writer_alive(pid := int(parts[0]), st.st_mtime) and process_start(pid) == parts[1]:
+            if process_state(pid) in ("T", "t"):        # stopped (Ctrl+Z, a debugger): not waited for,
+                return None                             # nor taken from it (it may go on)
+            return pid
         try:
             os.unlink(p)
         except OSError:
@@ -449,7 +454,7 @@ class DiskCache:
         p = self._claim_path(key)
         try:
             from .safeio import read_regular
-            if read_regular(p, 32).decode("ascii", "replace").strip() == str(os.getpid()):
+            if read_regular(p, 512).decode("utf-8", "replace") == _claim_text():
                 os.unlink(p)
         except OSError:
             pass
@@ -528,10 +533,11 @@ class DiskCache:
             shards = []
         for s in shards:
             remove_stale(s)
-            for claim in s.glob(".*.computing"):     # claims of processes that are gone
+            for claim in s.glob(".*.computing"):     # claims no run here would wait on (gone, elsewhere)
                 try:
-                    self.holder(claim.name[1:-len(".computing")])
-                except ValueError:                     # not named by a key: not ours
+                    if self.holder(claim.name[1:-len(".computing")]) is None:
+                        claim.unlink(missing_ok=True)
+                except (ValueError, OSError):          # not named by a key: not ours
                     pass
             try:
                 s.rmdir()       # only when empty (a live writer's temp file keeps it)
@@ -540,6 +546,12 @@ class DiskCache:
         with self._lock:
             self._bytes, self._scanned_at = 0, time.monotonic()
         return n
+
+
+def _claim_text() -> str:
+    """What this process writes in a claim: its pid, start time, and pid namespace and boot."""
+    from .atomic import process_space, process_start
+    return f"{os.getpid()}\n{process_start(os.getpid())}\n{process_space()}"
 
 
 def default_cache() -> DiskCache | None:

@@ -67,6 +67,12 @@ def _graph() -> Graph:
     return g
 
 
+def _held_by(pid: int, start: str | None = None, space: str | None = None) -> str:
+    """A claim's text as process ``pid`` writes it (its start time and pid namespace and boot)."""
+    from nodeflow.atomic import process_space, process_start
+    return f"{pid}\n{process_start(pid) if start is None else start}\n{process_space() if space is None else space}"
+
+
 def _calls(world: Path) -> list[str]:
     f = world / "calls"
     return f.read_text().split() if f.exists() else []
@@ -98,7 +104,7 @@ def test_a_claim_left_by_a_process_that_is_gone_is_taken_over(world):
     key = Executor(disk_cache=dc).keys(g)["t"]
     claim = dc.path(key).with_name(f".{key}.computing")
     claim.parent.mkdir(parents=True)
-    claim.write_text(str(gone.pid))                                # killed while computing (kill -9)
+    claim.write_text(_held_by(gone.pid, start="1"))                                # killed while computing (kill -9)
     res = Executor(disk_cache=dc).run(g)
     assert "t" in res.ran and not claim.exists()
     claim.write_text("")                                           # never got its pid, long ago
@@ -121,7 +127,7 @@ def test_a_run_waits_while_a_live_process_computes_then_stops_when_told(world):
         time.sleep(0.1)
         claim = dc.path(key).with_name(f".{key}.computing")
         claim.parent.mkdir(parents=True)
-        claim.write_text(str(other.pid))
+        claim.write_text(_held_by(other.pid))
         waiting = threading.Event()
         handle = Executor(disk_cache=dc).submit(
             g, on_event=lambda e: waiting.set() if e.message.startswith(f"waiting: process {other.pid}") else None)
@@ -175,7 +181,7 @@ def test_a_claim_of_a_process_killed_but_not_reaped_is_taken_over(world):
     try:
         claim = dc.path(key).with_name(f".{key}.computing")
         claim.parent.mkdir(parents=True)
-        claim.write_text(str(zombie.pid))
+        claim.write_text(_held_by(zombie.pid))
         os.kill(zombie.pid, signal.SIGKILL)
         time.sleep(0.3)                                            # not waited for: a zombie
         handle = Executor(disk_cache=dc).submit(g)
@@ -198,9 +204,40 @@ def test_a_claim_of_a_stopped_process_is_not_waited_for(world):
         time.sleep(0.2)
         claim = dc.path(key).with_name(f".{key}.computing")
         claim.parent.mkdir(parents=True)
-        claim.write_text(str(stopped.pid))
+        claim.write_text(_held_by(stopped.pid))
         assert Executor(disk_cache=dc).submit(g).result(20).ran == {"t"}
-        assert claim.read_text() == str(stopped.pid)
+        assert claim.read_text() == _held_by(stopped.pid)
     finally:
         stopped.kill()
         stopped.wait()
+
+
+def test_a_claim_no_process_here_can_hold_is_never_waited_for(world):
+    """QA38 (high): containers sharing a cache folder each run as pid 1; a container killed while it
+    computed left a claim "1", and every later run waited on pid 1 (itself, or init) for good.  A
+    claim names its process by pid, start time, pid namespace and boot: one from elsewhere is not
+    waited for, one whose pid is now another process is removed, and so is one not in that form
+    once it is older than a few seconds (or dated in the future), and `cache clear` removes them."""
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    dc = DiskCache(world / "values")
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    claim = dc.path(key).with_name(f".{key}.computing")
+    cases = {"another container": _held_by(1, space="pid:[1]/another-boot"),
+             "pid 1 here, not the holder": _held_by(1, start="999999999"),
+             "an older claim, a pid alone": "1",
+             "nothing, dated in the future": ""}
+    def plant(why: str, text: str) -> None:
+        claim.parent.mkdir(parents=True, exist_ok=True)
+        claim.write_text(text)
+        if why.startswith(("an older", "nothing")):
+            t = time.time() + (600 if why.startswith("nothing") else -600)
+            os.utime(claim, (t, t))
+
+    for why, text in cases.items():
+        plant(why, text)
+        assert Executor(disk_cache=dc).submit(g).result(20).ran == {"t"}, why     # at once, no wait
+        assert claim.exists() == (why == "another container"), why
+        plant(why, text)
+        dc.clear()                                                 # audiochain cache clear
+        assert not claim.exists(), why
