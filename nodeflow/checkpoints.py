@@ -150,7 +150,8 @@ _WHOLE: dict[tuple[str, int, int], bool] = {}
 
 def safetensors_whole(path: Path) -> bool:
     """A well-formed safetensors header whose tensors fill the file exactly (not cut short, no
-    trailing payload); only the header is read, once per file version."""
+    trailing payload); only the header is read, once per file version.  Raises PermissionError for a
+    file this user may not read (whole or not, nobody can tell: QA38, it was called damaged)."""
     try:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
@@ -168,6 +169,8 @@ def safetensors_whole(path: Path) -> bool:
                     8 + n + max(ends, default=0) == size
         _WHOLE[key] = ok
         return ok
+    except PermissionError:
+        raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
         return False
 
@@ -205,7 +208,12 @@ def _check_folder(name: str, path: Path, family: Any = None, who: str = "this no
         raise CheckpointError(f"checkpoint '{name}' has no .safetensors weights{extra}; AudioChain loads safetensors "
                               "only because pickle files can run code; convert it or pull a revision that has them")
     for f in sorted(path.rglob("*.safetensors")):   # (QA: a cut-short file was a raw SafetensorError at run time)
-        if not safetensors_whole(f):
+        try:
+            whole = safetensors_whole(f)
+        except PermissionError:
+            raise CheckpointError(f"checkpoint '{name}': {f.relative_to(path)} cannot be read by this user "
+                                  f"(permission denied); make it readable (chmod a+r {f}) or ask its owner") from None
+        if not whole:
             raise CheckpointError(f"checkpoint '{name}': {f.relative_to(path)} is truncated or damaged (its size does "
                                   f"not match its header); {_again(name, local)}")
     if getattr(family, "needs_tokenizer", False):

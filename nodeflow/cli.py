@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_models import add_cli as add_models_cli
     add_models_cli(sub)
-    from .diskcache import add_cli as add_cache_cli
+    from .cli_cache import add_cli as add_cache_cli
     add_cache_cli(sub)
     _add_plugin_commands(sub)
     _debug_everywhere(sub)

@@ -30,7 +30,6 @@ loss fails its digest like any other corrupt one.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import errno
 import hashlib
@@ -38,6 +37,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import struct
 import threading
 import time
@@ -48,8 +48,9 @@ import numpy as np
 
 from .atomic import atomic_path, remove_stale
 from .audio import Audio
+from .claims import Claims
 
-__all__ = ["DiskCache", "default_dir", "default_budget_bytes", "enabled_by_default", "worth_keeping",
+__all__ = ["DiskCache", "ClearIncomplete", "default_dir", "default_budget_bytes", "enabled_by_default", "worth_keeping",
            "encode", "decode", "CorruptEntry", "PERSIST_MIN_S", "PERSIST_S_PER_MB"]
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ PERSIST_S_PER_MB = 0.01    # ...nor one that takes less than this per MiB of out
 SAME_AS = "<same as>"     # the one output of a note of which input values made a value: that value's key
 NOTE_MAX_BYTES = 1024     # (never a port name); a note is no larger than this, its header names SAME_AS
 NOTE_MARK = json.dumps(SAME_AS).encode()
-CLAIM_WRITE_S = 5.0        # a claim file without its pid yet is being written for at most this long
 
 
 class CorruptEntry(ValueError):
@@ -287,7 +287,7 @@ class DiskStats:
     write_errors: int = 0
 
 
-class DiskCache:
+class DiskCache(Claims):
     """Content-addressed, size-bounded (LRU by mtime) store of node outputs in ``folder``.
 
     Safe across threads and processes: entries appear by atomic rename, readers verify the digest, and
@@ -307,6 +307,7 @@ class DiskCache:
         self._bytes: int | None = None       # size of the folder at the last scan plus what we wrote since
         self._scanned_at = 0.0
         self._swept = False                  # temp files of killed writers: cleared before the first write
+        self._broken: set[Path] = set()      # corrupt entries that could not be removed (said once)
 
     def __repr__(self) -> str:
         return f"<DiskCache {self.folder} budget {self.budget_bytes / (1 << 30):.1f} GiB>"
@@ -333,13 +334,18 @@ class DiskCache:
             if isinstance(e, OSError) and not (isinstance(e, NotRegularFile) and e.errno == errno.EINVAL):
                 self.stats.misses += 1     # not there (or unreadable): a miss; not a file at all: removed
                 return None
-            log.warning("value cache: removing corrupt entry %s: %s", p, e)
-            self.stats.corrupt += 1
             self.stats.misses += 1
+            if p not in self._broken:        # said once a process, also when it cannot be removed (QA: twice)
+                log.warning("value cache: removing corrupt entry %s: %s", p, e)
+                self.stats.corrupt += 1
             try:
                 os.unlink(p)
+            except IsADirectoryError:        # a folder where an entry belongs: ours to remove, never followed
+                shutil.rmtree(p, ignore_errors=True)
             except OSError:
                 pass
+            if os.path.lexists(p):
+                self._broken.add(p)
             return None
         try:
             os.utime(p)      # least recently used goes first
@@ -392,72 +398,6 @@ class DiskCache:
         if due:
             self.evict()
         return True
-
-    # ------------------------------------------------------------------ computing, across processes
-    def _claim_path(self, key: str) -> Path:
-        return self.path(key).with_name(f".{key}.computing")
-
-    def claim(self, key: str) -> int | None:
-        """Start computing ``key`` so that other processes wait for its entry instead of computing it too:
-        0 when this process now holds the claim (end it with :meth:`release`), the pid of the live
-        process that holds it, or None when the folder cannot hold a claim (read-only: compute anyway).
-        A claim whose process is gone (killed, or its pid reused by a later process) is taken over."""
-        p = self._claim_path(key)
-        for _ in range(3):
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = self.holder(key)
-                if pid is not None:
-                    return pid
-                continue                    # it was stale (now removed) or just ended: claim again
-            except OSError:
-                return None
-            with os.fdopen(fd, "w") as f:
-                f.write(_claim_text())
-            return 0
-        return None
-
-    def holder(self, key: str) -> int | None:
-        """The pid of the live process computing ``key`` now (-1: one that is writing its claim), or
-        None.  A claim says which process holds it (pid, start time, the pid namespace and boot it ran
-        in): one left by a process that is gone, or by a later process given its pid, is removed; one
-        from another container or boot (its pid means nothing here), or held by a stopped process, is
-        not waited for (the run computes the value itself) and left; one not in that form (being
-        written, or garbage) is waited for at most :data:`CLAIM_WRITE_S` from its time, then removed."""
-        from .atomic import process_space, process_start, process_state, writer_alive
-        from .safeio import read_regular
-        p = self._claim_path(key)
-        try:
-            st = os.stat(p)
-            parts = read_regular(p, 512).decode("utf-8", "replace").split("\n")
-        except OSError:
-            return None                     # none (or not a file someone could hold: never waited on)
-        if len(parts) != 3 or not parts[0].isdigit():      # being written, or not ours: stale soon
-            if abs(time.time() - st.st_mtime) < CLAIM_WRITE_S:     # (abs: a time in the future is no claim)
-                return -1
-        elif parts[2] != process_space():
-            return None                     # another container's or boot's pid: cannot tell, never wait
-        elif writer_alive(pid := int(parts[0]), st.st_mtime) and process_start(pid) == parts[1]:
-            if process_state(pid) in ("T", "t"):        # stopped (Ctrl+Z, a debugger): not waited for,
-                return None                             # nor taken from it (it may go on)
-            return pid
-        try:
-            os.unlink(p)
-        except OSError:
-            pass
-        return None
-
-    def release(self, key: str) -> None:
-        """End this process's claim on ``key`` (see :meth:`claim`)."""
-        p = self._claim_path(key)
-        try:
-            from .safeio import read_regular
-            if read_regular(p, 512).decode("utf-8", "replace") == _claim_text():
-                os.unlink(p)
-        except OSError:
-            pass
 
     # ------------------------------------------------------------------ size and eviction
     def entries(self) -> list[tuple[float, int, Path]]:
@@ -519,14 +459,18 @@ class DiskCache:
                 "oldest": min((m for m, _, _ in ents), default=None), "newest": max((m for m, _, _ in ents), default=None)}
 
     def clear(self) -> int:
-        """Remove every entry (and temp files of dead writers); returns the number of entries removed."""
-        n = 0
+        """Remove every entry (and temp files of dead writers); returns the number of entries removed.
+        Raises :class:`ClearIncomplete` (an OSError) after removing all it can when some could not be
+        (a folder this user cannot write)."""
+        n, left, first = 0, 0, None
         for _, _, p in self.entries():
             try:
                 os.unlink(p)
                 n += 1
-            except OSError:
-                pass
+            except FileNotFoundError:
+                pass                        # another process removed it meanwhile
+            except OSError as e:
+                left, first = left + 1, first or e
         try:
             shards = [Path(e.path) for e in os.scandir(self.folder) if e.is_dir(follow_symlinks=False)]
         except OSError:
@@ -544,46 +488,21 @@ class DiskCache:
             except OSError:
                 pass
         with self._lock:
-            self._bytes, self._scanned_at = 0, time.monotonic()
+            self._bytes, self._scanned_at = None, 0.0
+        if first is not None:
+            raise ClearIncomplete(n, left, first)
         return n
 
 
-def _claim_text() -> str:
-    """What this process writes in a claim: its pid, start time, and pid namespace and boot."""
-    from .atomic import process_space, process_start
-    return f"{os.getpid()}\n{process_start(os.getpid())}\n{process_space()}"
+class ClearIncomplete(OSError):
+    """:meth:`DiskCache.clear` removed ``removed`` entries and could not remove ``left`` (the first
+    error met is the cause: its errno is this one's)."""
+
+    def __init__(self, removed: int, left: int, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause), cause.filename)
+        self.removed, self.left = removed, left
 
 
 def default_cache() -> DiskCache | None:
     """The store ``Executor()`` uses: :func:`default_dir` unless ``AUDIOCHAIN_CACHE=off``."""
     return DiskCache() if enabled_by_default() else None
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def cmd_cache(args: argparse.Namespace) -> int:
-    from .term import format_bytes, printable
-    dc = DiskCache()
-    if dc.folder.exists() and not dc.folder.is_dir():      # (QA: "0 entries" and rc 0 for a file)
-        from .errors import ParameterError
-        raise ParameterError(f"{dc.folder} is a file, not a folder: no value can be kept there; remove it, or set "
-                             "AUDIOCHAIN_CACHE_DIR to a folder")
-    if args.action == "clear":
-        n = dc.clear()
-        print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")
-        return 0
-    i = dc.info()
-    print(f"folder:  {printable(i['folder'])}")
-    notes = ("" if not i["notes"] else " (1 of them a note of which inputs made a value)" if i["notes"] == 1 else
-             f" ({i['notes']} of them notes of which inputs made which value)")
-    print(f"entries: {i['entries']}{notes}")
-    print(f"size:    {format_bytes(i['bytes'])} of {format_bytes(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
-    if not enabled_by_default():
-        print("state:   off (AUDIOCHAIN_CACHE=off)")
-    return 0
-
-
-def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``audiochain cache info|clear``."""
-    p = sub.add_parser("cache", help="the on-disk value cache: info (folder, entries, size) or clear")
-    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
-    p.set_defaults(fn=cmd_cache)

@@ -183,6 +183,8 @@ class Executor:
                     emit("cancelled", nid)
                     raise Cancelled(f"node '{nid}' cancelled")
             if claim.outputs is not None:
+                if claim.key != key and self.warned.get(claim.key):     # what it said, said here too (QA)
+                    self.warned[key] = list(self.warned[claim.key])
                 emit("cached", nid, message="" if claim.key == key else SAME_INPUTS)
                 return claim.outputs, True
             # the other run failed or was cancelled: its error is its own; compute it here
@@ -211,8 +213,9 @@ class Executor:
         dc = self.disk_cache
         name = vkey or key
         told = False
+        shared = dc is not None and dc.budget_bytes > 0 and worth_keeping(spec, None, 0)   # 0: keeps nothing
         while True:
-            holder = dc.claim(name) if dc is not None and worth_keeping(spec, None, 0) else None
+            holder = dc.claim(name) if dc is not None and shared else None
             if holder is None or holder == 0:
                 try:
                     if holder == 0 and (hit := self._made_elsewhere(key, vkey)) is not None:   # just before
@@ -226,9 +229,9 @@ class Executor:
                 finally:
                     if holder == 0 and dc is not None:
                         dc.release(name)
+            who = f"process {holder}" if holder > 0 else "another process"
             if not told:
-                who = f"process {holder}" if holder > 0 else "another process"
-                emit("progress", nid, message=f"waiting: {who} is computing the same value (it is kept for both)")
+                emit("progress", nid, message=f"waiting: {who} is computing the same value, to take it from the cache")
                 told = True
             while dc is not None and dc.holder(name) is not None:
                 if cancel.wait(CLAIM_POLL_S):
@@ -236,7 +239,9 @@ class Executor:
                     raise Cancelled(f"node '{nid}' cancelled")
             if (hit := self._made_elsewhere(key, vkey)) is not None:
                 return hit, True
-            # that process failed, was stopped, or could not keep the value: compute it here
+            # that process failed, was stopped, or could not keep the value (QA38: it said "kept for both")
+            emit("progress", nid, message=f"{who} ended without keeping the value (it failed, was stopped, or the "
+                                           "cache could not hold it): computing it here")
 
     def _made_elsewhere(self, key: str, vkey: str | None) -> dict[str, Any] | None:
         """The outputs another process stored under ``key``, or under the value key ``vkey``."""

@@ -87,7 +87,7 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
                 left.append(rel) if f.is_file() else None
             elif f.is_symlink() or not f.is_file():
                 left.append(rel) if not f.is_dir() else None
-            elif f.suffix == ".safetensors" and safetensors_whole(f):
+            elif f.suffix == ".safetensors" and _whole(f):
                 take.append((rel, f))
             elif f.name == "adapter_config.json" and f.stat().st_size <= MAX_JSON_BYTES and _json_ok(f):
                 take.append((rel, f))
@@ -101,8 +101,19 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
     if exts and src.suffix.lower() not in exts:
         return [], [], f"is not a {'/'.join(exts[:6])}{'...' if len(exts) > 6 else ''} file"
     if src.suffix.lower() == ".safetensors":
-        return ([("", src)], [], None) if safetensors_whole(src) else ([], [], "is not a valid safetensors file")
+        try:
+            return ([("", src)], [], None) if safetensors_whole(src) else ([], [], "is not a valid safetensors file")
+        except PermissionError:
+            return [], [], "cannot be read by this user (permission denied)"
     return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
+
+
+def _whole(path: Path) -> bool:
+    """:func:`safetensors_whole`, an unreadable file left out (it is listed as left)."""
+    try:
+        return safetensors_whole(path)
+    except PermissionError:
+        return False
 
 
 def _json_ok(path: Path) -> bool:

@@ -243,6 +243,28 @@ def test_cache_info_and_clear(chain_file, tmp_path, capsys, monkeypatch):
     assert "entries: 0" in capsys.readouterr().out and not list(folder.rglob("*.acv"))
 
 
+def test_a_cache_clear_that_cannot_remove_entries_says_so(chain_file, tmp_path, capsys, monkeypatch):
+    """QA38: run by a user who cannot write the folder (a shared cache), `cache clear` said "removed 0
+    entries" and exited 0 while every entry stayed."""
+    import errno
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_MIN_S", "0")
+    assert main(["run", str(chain_file), "-o", str(tmp_path / "o"), "-q"]) == 0
+    real_unlink = os.unlink
+
+    def refused(p, *a, **kw):
+        if str(p).endswith(".acv"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(p))
+        return real_unlink(p, *a, **kw)
+    monkeypatch.setattr(os, "unlink", refused)
+    capsys.readouterr()
+    assert main(["cache", "clear"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "could not clear" in err and "3 entries are left (0 removed)" in err
+    assert "permission denied" in err and "AUDIOCHAIN_CACHE_DIR" in err
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert len(DiskCache(os.environ["AUDIOCHAIN_CACHE_DIR"]).entries()) == 3
+
+
 def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
     from nodeflow.diskcache import default_budget_bytes, default_dir
     monkeypatch.delenv("AUDIOCHAIN_CACHE_DIR")
@@ -259,7 +281,7 @@ def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
 
 
 
-@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "huge"])
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "huge", "folder"])
 def test_an_entry_that_is_no_file_is_removed_not_read(tmp_path, kind):
     """A FIFO in the cache folder hung every run; a link to /dev/zero, or a 40 GB file, read until memory
     ran out."""
@@ -272,6 +294,9 @@ def test_an_entry_that_is_no_file_is_removed_not_read(tmp_path, kind):
     elif kind == "huge":          # 40 GB (sparse): read up to the budget before
         with open(p, "wb") as f:
             f.truncate(40 << 30)
+    elif kind == "folder":        # QA: said corrupt on every lookup, and never removed
+        (p / "inner").mkdir(parents=True)
+        (p / "inner" / "x").write_bytes(b"x")
     else:
         os.symlink("/dev/zero", p)
     bad = 0 if kind == "huge" else 1                    # over the budget: evicted, not called corrupt

@@ -9,6 +9,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -169,6 +170,26 @@ def test_variants_whose_inputs_come_out_the_same_at_once_compute_it_once(reg, tm
                         executor=Executor(disk_cache=None))
     assert [r.status for r in results] == ["ok"] * 4
     assert CALLS["model"] == 1 and sum("m" in r.ran for r in results) == 1
+
+
+def test_a_run_waiting_on_the_same_input_values_says_the_warnings_too(reg):
+    """QA38: two runs on one executor at once, the second's inputs the same values as the first's:
+    it waits for the first's take and must say what the model said of it (it said nothing)."""
+    ex = Executor(disk_cache=None)
+    res: dict[str, object] = {}
+
+    def go(name: str, **params: str) -> None:
+        g = song(reg, genre="quiet", **params)
+        g.set("m", "wait_s", 0.4)
+        res[name] = ex.run(g)
+    threads = [threading.Thread(target=go, args=("a",)), threading.Thread(target=go, args=("b",), kwargs={"unused": "x"})]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    for t in threads:
+        t.join()
+    assert CALLS["model"] == 1 and "m" in res["b"].cached
+    assert res["a"].warnings.get("m") == res["b"].warnings.get("m") == ["asked for a quiet take"]
 
 
 def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from nodeflow import Cancelled, Executor, Graph, Registry
-from nodeflow.diskcache import CLAIM_WRITE_S, DiskCache
+from nodeflow.claims import CLAIM_WRITE_S
+from nodeflow.diskcache import DiskCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,15 +138,35 @@ def test_a_run_waits_while_a_live_process_computes_then_stops_when_told(world):
         handle.cancel()
         with pytest.raises(Cancelled):
             handle.result(10)
-        # the other process ends without the value (it failed): a waiting run computes it itself
-        handle = Executor(disk_cache=dc).submit(g, on_event=lambda e: waiting.set())
+        # the other process ends without the value (it failed): a waiting run computes it itself, and
+        # says why it computes after all (QA38: "it is kept for both", then it computed)
+        said: list[str] = []
+        handle = Executor(disk_cache=dc).submit(g, on_event=lambda e: said.append(e.message))
         time.sleep(0.3)
         other.kill()
         other.wait()
         assert handle.result(30).ran == {"t"} and len(_calls(world)) == 1
+        assert f"process {other.pid} ended without keeping the value (it failed, was stopped, or the cache could " \
+               "not hold it): computing it here" in said
+        assert not any("kept for both" in m for m in said)
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_cache_that_keeps_nothing_makes_no_run_wait(world):
+    """AUDIOCHAIN_CACHE_GB=0 keeps nothing: a run that waited for another's value would wait out the
+    whole computation, find nothing, then compute it again (QA38: 10.8 s for a 6.4 s take)."""
+    g = _graph()
+    g.set("t", "seconds", 0.0)
+    dc = DiskCache(world / "values", budget_bytes=0)
+    key = Executor(disk_cache=dc).keys(g)["t"]
+    claim = dc.path(key).with_name(f".{key}.computing")
+    claim.parent.mkdir(parents=True)
+    claim.write_text(_held_by(os.getpid()))                        # a live process computes it now
+    said: list[str] = []
+    assert Executor(disk_cache=dc).run(g, on_event=lambda e: said.append(e.message)).ran == {"t"}
+    assert not any(m.startswith("waiting") for m in said) and claim.exists()
 
 
 def test_a_cache_folder_that_cannot_hold_a_claim_computes_anyway(world):

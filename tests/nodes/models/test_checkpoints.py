@@ -325,6 +325,33 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_the_fix(tiny, tmp_path, 
     assert capfd.readouterr().err == ""        # no load report, warning or progress bar of transformers
 
 
+def test_weights_this_user_cannot_read_are_not_called_damaged(tiny, tmp_path, monkeypatch):
+    """QA38: model.safetensors of mode 0600 owned by another user was 'truncated or damaged ... copy it
+    again' (gigabytes downloaded again for a permission)."""
+    import errno
+    import os
+
+    from nodeflow import safeio
+    folder = tmp_path / "private"
+    shutil.copytree(tiny["musicgen_short"], folder)
+    weights = folder / "model.safetensors"
+    weights.chmod(0)
+    if os.geteuid() == 0:             # root reads any file: refuse it as the kernel would another user
+        real = safeio.open_regular
+
+        def refused(path, *a, **kw):
+            if os.fspath(path) == os.fspath(weights):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real(path, *a, **kw)
+        monkeypatch.setattr(safeio, "open_regular", refused)
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(folder), duration_s=0.2)
+    problems = g.problems()
+    assert len(problems) == 1 and problems[0].endswith(
+        f"model.safetensors cannot be read by this user (permission denied); make it readable (chmod a+r {weights}) "
+        "or ask its owner"), problems
+    assert "damaged" not in problems[0]
+
+
 def test_a_healthy_checkpoint_loads_without_a_word_from_transformers(tiny, tmp_path, capfd):
     """The real musicgen-small config made transformers print three 'may result in unexpected behavior'
     lines and a 'Loading weights' bar on every run."""

@@ -1,0 +1,43 @@
+"""``audiochain cache info|clear``: the on-disk value cache (:mod:`nodeflow.diskcache`) from the shell."""
+from __future__ import annotations
+
+import argparse
+
+from .diskcache import ClearIncomplete, DiskCache, enabled_by_default
+from .errors import NodeflowError, ParameterError, os_error_words
+
+__all__ = ["add_cli", "cmd_cache"]
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .term import format_bytes, printable
+    dc = DiskCache()
+    if dc.folder.exists() and not dc.folder.is_dir():      # (QA: "0 entries" and rc 0 for a file)
+        raise ParameterError(f"{dc.folder} is a file, not a folder: no value can be kept there; remove it, or set "
+                             "AUDIOCHAIN_CACHE_DIR to a folder")
+    if args.action == "clear":
+        try:
+            n = dc.clear()
+        except ClearIncomplete as e:    # (QA: a read-only cache said "removed 0 entries", rc 0)
+            raise NodeflowError(
+                f"could not clear {printable(str(dc.folder))}: {e.left} entr{'y is' if e.left == 1 else 'ies are'} "
+                f"left ({e.removed} removed): {os_error_words(e)}, or ask whoever owns the folder to clear it; "
+                "AUDIOCHAIN_CACHE_DIR chooses another") from e
+        print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")
+        return 0
+    i = dc.info()
+    print(f"folder:  {printable(i['folder'])}")
+    notes = ("" if not i["notes"] else " (1 of them a note of which inputs made a value)" if i["notes"] == 1 else
+             f" ({i['notes']} of them notes of which inputs made which value)")
+    print(f"entries: {i['entries']}{notes}")
+    print(f"size:    {format_bytes(i['bytes'])} of {format_bytes(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
+    if not enabled_by_default():
+        print("state:   off (AUDIOCHAIN_CACHE=off)")
+    return 0
+
+
+def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audiochain cache info|clear``."""
+    p = sub.add_parser("cache", help="the on-disk value cache: info (folder, entries, size) or clear")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.set_defaults(fn=cmd_cache)
