@@ -41,7 +41,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     apply_sets(graph, args.set)
     if args.output == "-":
         return _run_to_stdout(args, graph)
-    _print_external_reads(graph, sys.stderr)     # with -q too: it is about what the run may read (QA)
     out_dir = _output_dir(args)
     check_daw(args, graph)
     if args.sweep or (graph.sweep and not args.no_sweep):
@@ -52,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ParameterError(f"--target {args.target[0]} applies to a single run, not to a sweep (each variant "
                                  "renders the whole graph); drop --target, or pass --no-sweep for a graph that "
                                  "saves a sweep")
+        _print_external_reads(graph, sys.stderr)     # with -q too: it is about what the run may read (QA)
         return _run_sweep(args, graph, out_dir)
     if args.zip:
         raise ParameterError("--zip pairs the values of --sweep axes, and this run has none; add --sweep NODE.PARAM=... "
@@ -74,8 +74,12 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
     failed: dict[str, str] = {}    # every node that failed, in order, and why
+    told: list[bool] = []
 
     def on_event(ev: Event) -> None:
+        if not told:    # what the run may read, once it has passed validation (QA39: a user mistake is one line)
+            told.append(True)
+            _print_external_reads(graph, sys.stderr)     # with -q too (QA)
         if ev.kind in ("finished", "cached"):
             finished.append(ev.node_id)
         elif ev.kind == "failed":
@@ -237,7 +241,7 @@ def _missed(lufs: float, params: dict[str, Any], path: str = "") -> str:
     codec = os.path.splitext(path)[1].lower().lstrip(".")
     if codec in ("mp3", "ogg", "oga"):        # (QA: an mp3 0.1 LU under was said to be the limiter's reach)
         return (f"; {abs(lufs - target):.1f} LU {'under' if lufs < target else 'over'} the {target:g} LUFS target "
-                f"as decoded: the {codec} encoder's change (within the 0.5 LU allowed)")
+                f"as decoded: the {codec} encoder's change")
     if lufs < target and isinstance(peak, (int, float)):
         return (f"; {target - lufs:.1f} LU under the {target:g} LUFS target: the loudest this audio gets under "
                 f"peak_db={peak:g} dBTP (raise peak_db to get closer)")

@@ -79,10 +79,20 @@ def silent(loudness_lufs: float) -> AudioError:
 
 class Unreachable(ParameterError):
     """A loudness target the limiter cannot reach under the ceiling; ``reach`` (LUFS, one decimal) is
-    what it reaches, and asking for it lands there."""
+    what it reaches, and asking for it lands there.  With ``encoder`` (a lossy format) the limiter is
+    not what stops it: that encoder's loudness does not follow the gain on this audio (``spread``:
+    encodes, lowest and loudest decoded LUFS)."""
 
-    def __init__(self, target: float, peak_db: float, reach: float, reason: str = ""):
-        self.target, self.peak_db, self.reach, self.reason = target, peak_db, reach, reason
+    def __init__(self, target: float, peak_db: float, reach: float, reason: str = "", *, encoder: str = "",
+                 spread: tuple[int, float, float] | None = None):
+        self.target, self.peak_db, self.reach, self.reason, self.encoder = target, peak_db, reach, reason, encoder
+        if encoder and spread is not None:
+            n, lo, hi = spread
+            super().__init__(f"loudness_lufs={target:g} cannot be met as {encoder}: the {encoder} encoder does not keep "
+                             f"this audio's loudness ({n} encodes decoded between {lo:.1f} and {hi:.1f} LUFS, the "
+                             f"closest {reach:.1f}; the limiter is idle, peak_db is not the cause); export it as wav "
+                             "or flac (or ogg), or clear loudness_lufs")
+            return
         super().__init__(f"loudness_lufs={target:g} cannot be reached under peak_db={peak_db:g} dBTP on this audio: "
                          f"limited to that true peak it reaches about {reach:.1f} LUFS{reason}; lower loudness_lufs "
                          f"to {reach:.1f} or raise peak_db")

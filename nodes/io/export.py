@@ -360,6 +360,13 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         ctx.check_cancelled()
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
         ctx.warn(_gain_warning(audio, report, p["loudness_lufs"]))
+    if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
+        n, lo, hi = report.unsteady
+        got = report.measurement.integrated_lufs
+        ctx.warn(f"loudness_lufs={p['loudness_lufs']:g}: the {fmt} encoder does not keep this audio's loudness ({n} "
+                 f"encodes decoded between {lo:.1f} and {hi:.1f} LUFS); the closest, {got:.2f} LUFS, is written "
+                 f"({abs(got - p['loudness_lufs']):.2f} LU {'over' if got > p['loudness_lufs'] else 'under'}); wav, "
+                 "flac or ogg land on the target")
     ctx.progress(100, 100)
     return str(dest)
 

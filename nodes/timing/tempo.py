@@ -202,18 +202,19 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note
         note_value = carried_meter[1] if carried_meter and carried_meter[0] == beats_per_bar else found_note
     if not 20.0 <= bpm <= 400.0:
         raise ParameterError(f"{what}: bpm={bpm:g} is outside 20-400 bpm; set bpm explicitly")
-    if why := note_value_problem(note_value, what):
-        raise ParameterError(why)
+    if why := note_value_problem(note_value):
+        raise ParameterError(f"{what}: {why}")
     # the tempo in full: 87.31415 cut to "87.3141" put bpm=auto windows a frame off the typed grid (QA)
     return float(bpm), int(beats_per_bar), int(note_value), {"bpm": f"{bpm:.15g}", "meter": f"{beats_per_bar}/{note_value}"}
 
 
-def note_value_problem(note_value: object, what: str = "node") -> str:
-    """Why ``note_value`` is no note value (one line), or '' (``None``/``auto`` is fine: worked out)."""
+def note_value_problem(note_value: object) -> str:
+    """Why ``note_value`` is no note value (one line, the node not named: the engine names it), or ''
+    (``None``/``auto`` is fine: worked out)."""
     if note_value is None or (isinstance(note_value, str) and note_value.strip().lower() == "auto") \
             or note_value in NOTE_VALUES:
         return ""
-    return (f"{what}: note_value={note_value} is not a note value; give one of {', '.join(map(str, NOTE_VALUES))} "
+    return (f"note_value={note_value} is not a note value; give one of {', '.join(map(str, NOTE_VALUES))} "
             "(the meter's lower number: 8 for 6/8)")
 
 
@@ -229,8 +230,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     """The clip passes through; a note value that is none is refused before the run."""
     from nodeflow.costs import Shape
     a = inputs["audio"]
-    return {"out": Shape(a.frames, a.channels, a.rate, problem=note_value_problem(params.get("note_value"),
-                                                                                "detect_tempo"))}
+    return {"out": Shape(a.frames, a.channels, a.rate, problem=note_value_problem(params.get("note_value")))}
 
 
 @node("time.detect_tempo", category="time", version=2, estimate=_estimate)

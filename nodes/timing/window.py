@@ -195,7 +195,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     the fastest tempo, 400 bpm, so the count is an upper bound)."""
     from nodeflow.costs import Shape
     a = inputs["audio"]
-    if why := note_value_problem(params.get("note_value"), "tokenize_window"):      # (QA: validate said ok)
+    if why := note_value_problem(params.get("note_value")):      # (QA: validate said ok)
         return {"out": Shape(0, a.channels, a.rate, problem=why)}
     unit = Unit(params["unit"])
     p = _profile(WindowProfile(params["profile"]), params["custom_rate_hz"], params["custom_tokens_per_s"],

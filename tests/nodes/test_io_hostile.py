@@ -314,6 +314,9 @@ def test_external_reads_lists_what_lies_outside_the_graph_folder(tmp_path):
         p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out"), "--no-cache", *quiet], tmp_path)
         assert p.returncode == 0, p.stderr
         assert p.stderr.count("reads outside its folder: ") == 2
+    # a run refused before it reads anything says only why (QA39: the notice came before the one error line)
+    p = _run_cli(["run", str(graph_file), "-o", str(tmp_path / "out"), "--set", "inside.start_s=100"], tmp_path)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1 and p.stderr.startswith("error: "), p.stderr
 
 
 def test_external_reads_escapes_control_characters(tmp_path):

@@ -273,7 +273,7 @@ def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
     from nodeflow.cli_run import _missed
     params = {"loudness_lufs": -14.0, "peak_db": -1.0}
     assert _missed(-14.14, params, "out/m.mp3") == ("; 0.1 LU under the -14 LUFS target as decoded: the mp3 "
-                                                    "encoder's change (within the 0.5 LU allowed)")
+                                                    "encoder's change")
     assert "the loudest this audio gets" in _missed(-14.3, params, "out/m.wav")
     assert _missed(-14.04, params, "out/m.ogg") == ""
 
@@ -415,3 +415,30 @@ def test_a_loud_mp3_lands_within_half_a_lu_or_is_refused_with_a_reach_that_does(
         pytest.fail(f"no target landed: {asked}")
     lufs, tp = ffmpeg_ebur128(out)
     assert target - 0.5 <= lufs <= target + 0.1 and tp <= -1.0 + FFMPEG_TP_TOL_DB, (asked, lufs, tp)
+
+
+@needs_ffmpeg
+def test_an_mp3_whose_encoder_jumps_keeps_its_closest_encode_and_says_why(tmp_path):
+    """QA39: a bright tone (11.025 kHz at 44.1 kHz, the inter-sample-peak test) decodes from LAME in
+    steps of about 1.5 LU whatever the gain; the file written was the last try (0.33 LU over -23), the
+    run called it "within the 0.5 LU allowed", and -14 was refused "under peak_db=-2" with the
+    limiter idle 14 dB below it.  Now the closest encode is kept and a warning names the encoder."""
+    import warnings
+    n = np.arange(44100 * 4)
+    tone = (0.7071 * np.sin(2 * np.pi * n / 4 + np.pi / 4) / np.sin(np.pi / 4) * 0.999).astype(np.float32)
+    args = {k: export.params[k].default for k in export.params}
+    for target in (-23.0, -14.0):
+        args.update(path=f"tone{-target:g}.mp3", embed_graph=False, loudness_lufs=target, peak_db=-2.0)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            out = export.fn(Audio(np.stack([tone, tone]), 44100), ctx=Context("export", base_dir=tmp_path,
+                                                                              output_dir=tmp_path / "o"), **args)
+        lufs, tp = ffmpeg_ebur128(Path(out))
+        text = " ".join(str(w.message) for w in said)
+        assert abs(lufs - target) <= 0.15 and tp <= -2.0 + FFMPEG_TP_TOL_DB, (target, lufs, tp, text)
+        if "does not keep" in text:         # as this machine's LAME encodes it (it did here)
+            assert re.search(r"the mp3 encoder does not keep this audio's loudness \(\d encodes decoded between "
+                             r"-[\d.]+ and -[\d.]+ LUFS\); the closest, -[\d.]+ LUFS, is written \([\d.]+ LU (over|under)\); "
+                             "wav, flac or ogg land on the target", text), text
+        else:
+            assert abs(lufs - target) <= 0.05, (target, lufs)
