@@ -442,3 +442,24 @@ def test_an_mp3_whose_encoder_jumps_keeps_its_closest_encode_and_says_why(tmp_pa
                              "wav, flac or ogg land on the target", text), text
         else:
             assert abs(lufs - target) <= 0.05, (target, lufs)
+
+
+def test_a_lossy_miss_past_half_a_lu_with_the_limiter_idle_blames_the_encoder():
+    """The refusal of a target the encoder cannot keep names the encoder and what it decoded at, not
+    the true-peak ceiling the limiter never reached (QA39)."""
+    from nodes.io._encode import _judged
+    from nodes.io._limiter import Mastered
+    from nodes.io._loudness import Measurement
+    from nodes.io._master import Unreachable
+    quiet = Mastered(np.full((2, 48000), 0.01, np.float32), 48000, 10 ** (-2.16 / 20))
+    quiet.gain = 1.0
+    got = Measurement(-15.2, 0.0, -18.0, -20.0)
+    with pytest.raises(Unreachable) as e:
+        _judged(got, quiet, 6, "mp3", -14.0, -2.0, [-15.3, -13.1, -15.2])
+    assert str(e.value) == ("loudness_lufs=-14 cannot be met as mp3: the mp3 encoder does not keep this audio's "
+                            "loudness (3 encodes decoded between -15.3 and -13.1 LUFS, the closest -15.2; the limiter "
+                            "is idle, peak_db is not the cause); export it as wav or flac (or ogg), or clear "
+                            "loudness_lufs")
+    near = _judged(Measurement(-14.3, 0.0, -18.0, -20.0), quiet, 6, "mp3", -14.0, -2.0, [-14.3, -13.1])
+    assert near.unsteady == (2, -14.3, -13.1)
+    assert _judged(Measurement(-14.3, 0.0, -18.0, -20.0), quiet, 1, "wav", -14.0, -2.0, [-14.3]).unsteady is None
