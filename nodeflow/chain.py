@@ -148,9 +148,12 @@ class Chain:
         g.connect(self.last[out_name], ref[port.name])
         return Chain(g, ref, self.aliases)
 
-    def run(self, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
-        """Run the chain's graph; returns the :class:`~nodeflow.executor.RunResult` (what nodes warned
-        of is ``res.warnings``, and a Python :class:`~nodeflow.errors.AudioChainWarning` each)."""
+    def run(self, targets: Iterable[str] | None = None, *, executor: Any = None, **kw: Any) -> RunResult:
+        """Run the chain's graph (on ``executor``, as :meth:`invoke`; default: a fresh one); returns the
+        :class:`~nodeflow.executor.RunResult` (what nodes warned of is ``res.warnings``, and a Python
+        :class:`~nodeflow.errors.AudioChainWarning` each)."""
+        if executor is not None:
+            return _warned(executor.run(self.graph, targets, **kw))
         from .executor import run
         return _warned(run(self.graph, targets, **kw))
 
@@ -370,7 +373,7 @@ def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, 
         raise ParameterError(f"config: max_workers={config['max_workers']!r}; expected a whole number of at least 1")
     cache, workers = config.get("cache", True), config.get("max_workers")
     if cache not in (True, False, "memory", "disk"):
-        raise ParameterError(f"config: cache={cache!r}; expected True (memory and disk), 'memory' or False")
+        raise ParameterError(f"config: cache={cache!r}; expected True or 'disk' (memory and disk), 'memory' or False")
     if executor is not None and (cache is not True or workers):     # (QA: silently ignored)
         asked = ", ".join(f"{k}={config[k]!r}" for k in ("cache", "max_workers") if k in config)
         raise ParameterError(f"config: {asked} sets up an executor of its own, but executor= was given too; "

@@ -300,9 +300,11 @@ class Executor:
             graph.path = path
         else:                     # the run's own copy: an edit made while it runs waits for the next run
             graph = graph.frozen()
-        targets = [targets] if isinstance(targets, str) else list(targets) if targets is not None else None
+        targets = [targets] if isinstance(targets, str) else _names("targets", targets) if targets is not None else None
         if isinstance(keep, str) and keep != "all":
             keep = [keep]               # one node id (QA: keep="gain" raised a bare ValueError)
+        elif not isinstance(keep, str):
+            keep = _names("keep", keep)
         if unknown := [k for k in ([] if isinstance(keep, str) else list(keep)) if k not in graph.nodes]:
             raise GraphError(f"keep: no node named {', '.join(map(repr, unknown))} in the graph; nodes are: "
                              f"{', '.join(sorted(graph.nodes)[:20])}")       # (QA: a typo was silently ignored)
@@ -390,6 +392,17 @@ class Executor:
         handle._future.set_running_or_notify_cancel()
         threading.Thread(target=body, name="nodeflow-run", daemon=True).start()
         return handle
+
+
+def _names(what: str, ids: Any) -> list[str]:
+    """``targets``/``keep`` as a list of node ids, or one line saying what they should be (QA: a bare
+    TypeError for ``keep=5`` or ``targets=["drive", 3]``)."""
+    items = list(ids) if isinstance(ids, Iterable) and not isinstance(ids, (bytes, dict)) else None
+    if items is None or not all(isinstance(i, str) for i in items):
+        bad = ids if items is None else next(i for i in items if not isinstance(i, str))
+        raise ParameterError(f"{what}: expected node ids (a name or a list of names, e.g. {what}=['gain']); "
+                             f"got {bad!r}")
+    return items
 
 
 def _emitter(on_event: Callable[[Event], None] | None) -> Emit:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import numbers
 import re
 import threading
 import types as _pytypes
@@ -29,6 +30,8 @@ from .errors import Cancelled, DefinitionError, ParameterError
 from .types import ParamSpec, PortSpec
 
 __all__ = ["node", "NodeSpec", "Context"]
+
+_PLAIN: dict[Any, tuple[type, ...]] = {str: (str,), float: (numbers.Real,), int: (numbers.Integral,), bool: (bool,)}
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -270,16 +273,20 @@ class NodeSpec:
         """Audio outputs hold audio: a node that returned something else is named here, not by the
         node it feeds (QA: an ndarray from ``-> Audio`` failed in the next node as an AttributeError)."""
         declared = self.outputs[name].type
+        fix = "return an Audio (e.g. audio.replace(samples))"
         if declared is Audio and not isinstance(value, Audio):
             got = "None" if value is None else type(value).__name__
         elif typing.get_origin(declared) is list and typing.get_args(declared) == (Audio,) and not (
                 isinstance(value, list) and all(isinstance(v, Audio) for v in value)):
             got = type(value).__name__ if not isinstance(value, list) else \
                 f"a list holding {next(type(v).__name__ for v in value if not isinstance(v, Audio))}"
-        else:
+        elif declared in _PLAIN and (not isinstance(value, _PLAIN[declared]) or
+                                     (declared is not bool and isinstance(value, bool))):
+            got, fix = repr(value) if isinstance(value, str) else type(value).__name__, f"return a {declared.__name__}"
+        else:                           # (QA41: "-> float" returning text went on unchecked)
             return
         raise DefinitionError(f"{self.id}: its output '{name}' is declared {self.outputs[name].type_name} but the "
-                              f"function returned {got}; return an Audio (e.g. audio.replace(samples))")
+                              f"function returned {got}; {fix}")
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
         """On values (``gain(audio, gain_db=-3)``): what the function returns.  With parameters only

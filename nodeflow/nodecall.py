@@ -67,12 +67,22 @@ def call_node(graph: Graph, nid: str, plan: Plan, values: dict[str, dict[str, An
         emit("failed", nid, error=err, message=str(err))
         raise err from e
     except Exception as e:
-        err = ExecutionError(nid, f"{spec.id} failed: {type(e).__name__}: {e}")
+        err = ExecutionError(nid, failed_text(spec, e))
         err.__cause__ = e
         emit("failed", nid, error=err, message=str(err))
         raise err from e
     emit("finished", nid, elapsed_s=time.perf_counter() - t0)
     return outputs
+
+
+def failed_text(spec: NodeSpec, e: BaseException) -> str:
+    """What a node's own exception (not AudioChain's) says: its node type, the exception's type and
+    text, and a hint for numpy's "read-only" (QA: the bare numpy words, no reason given)."""
+    text = f"{spec.id} failed: {type(e).__name__}: {e}"
+    if isinstance(e, ValueError) and "read-only" in str(e):
+        text += ("; a node gets its inputs read-only (other nodes and the cache share them): make a new array "
+                 "(audio.samples * 0.5) or .copy() it before writing into it")
+    return text
 
 
 def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str, list[Any]],
@@ -116,6 +126,10 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
             if isinstance(e, (Cancelled, ExecutionError)) or n == 1:
                 raise
             raise NodeflowError(f"item {i + 1} of {n}: {e}") from e
+        except Exception as e:          # a node's own error too (QA41: only ctx.warn said the item)
+            if n == 1:
+                raise
+            raise ExecutionError(nid, f"item {i + 1} of {n}: {failed_text(spec, e)}") from e
 
     workers = max(1, min(workers, n))
     if workers == 1:

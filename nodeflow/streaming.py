@@ -348,7 +348,8 @@ def _execution_error(nid: str, spec: NodeSpec, e: BaseException) -> BaseExceptio
     if isinstance(e, NodeflowError):
         err = ExecutionError(nid, str(e))
     else:
-        err = ExecutionError(nid, f"{spec.id} failed: {type(e).__name__}: {e}")
+        from .nodecall import failed_text
+        err = ExecutionError(nid, failed_text(spec, e))
     err.__cause__ = e
     return err
 

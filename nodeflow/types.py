@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import functools
 import math
+import numbers
 import re
 import types as _pytypes
 import typing
@@ -38,6 +39,10 @@ class Range:
     max: float | None = None
     step: float | None = None
     unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.min is not None and self.max is not None and self.min > self.max:   # (QA: "default ... out of range")
+            raise DefinitionError(f"Range({self.min:g}, {self.max:g}): min is more than max; write Range(min, max)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,17 +231,19 @@ class ParamSpec:
                 return None
             raise ParameterError(f"{self.name}: a value is required (got none)")
         k = self.kind
-        if k == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if k == "float":     # numpy's scalars are numbers.Real too (QA: np.float32(-3.0) was "expected a number")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ParameterError(f"{self.name}={value!r}: expected a number" + (" or auto" if self.auto else ""))
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(f"{self.name}={value!r}: expected a finite number")
         elif k == "int":
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and \
+                    math.isfinite(value) and float(value).is_integer():
+                value = int(float(value))
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise ParameterError(f"{self.name}={value!r}: expected a whole number")
+            value = int(value)
         elif k == "bool":
             if not isinstance(value, bool):
                 raise ParameterError(f"{self.name}={value!r}: expected true or false")

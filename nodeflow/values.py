@@ -140,8 +140,13 @@ def as_value(value: Any, t: Any, where: str) -> Any:
                 return Audio(samples, rate)
             except AudioError as e:              # which input of which node, not only what is wrong
                 raise AudioError(f"{where}: {e}") from None
+        got = type(value).__name__
+        if isinstance(value, tuple) and len(value) == 2:       # a pair whose samples are no array (QA: "got tuple")
+            kind = type(value[0])
+            got = f"a pair whose samples are {kind.__module__.split('.')[0]}.{kind.__name__}, not a numpy array" + \
+                ("; pass tensor.numpy() (after .cpu() on a GPU)" if kind.__module__.startswith("torch") else "")
         raise ParameterError(f"{where}: takes audio (an Audio, a (numpy array, sample rate) pair or a file path); "
-                             f"got {type(value).__name__}")
+                             f"got {got}")
     if t is str:
         if isinstance(value, str):
             return value

@@ -189,6 +189,39 @@ def test_run_takes_one_node_id_as_a_string_and_names_an_unknown_kept_node():
     assert set(ex.run(g, keep="gain", inputs=x).outputs) == {"gain", "fade"}
     with pytest.raises(GraphError, match=r"keep: no node named 'gian' in the graph; nodes are: fade, gain"):
         ex.run(g, keep=["gian"], inputs=x)
+    for kw, bad in ((dict(keep=5), "5"), (dict(targets=["gain", 3]), "3")):    # (QA41: bare TypeErrors)
+        with pytest.raises(ParameterError, match=rf"{next(iter(kw))}: expected node ids \(a name or a list of names, "
+                                                 rf"e.g. {next(iter(kw))}=\['gain'\]\); got {bad}"):
+            ex.run(g, inputs=x, **kw)
+    chain = gain(gain_db=-3.0) | fade(fade_in_s=0.1)
+    res = chain.run(executor=ex, inputs=x)       # as invoke, batch and stream take one (QA41: a TypeError)
+    assert set(res.outputs) == {"fade"} and "fade" in res.cached
+
+
+def test_numpy_scalars_are_numbers_as_parameters():
+    """QA41: np.float32(-3.0) was "expected a number" and np.int64(48000) "expected a whole number",
+    while np.float64 passed: values taken from arrays or np.linspace sweeps are numpy scalars."""
+    x = (_noise(1, 0.2, 8000), 8000)
+    want = gain(x, gain_db=-3.0).samples
+    for v in (np.float32(-3.0), np.float64(-3.0), np.int16(-3), -3):
+        np.testing.assert_array_equal(gain(x, gain_db=v).samples, want)
+    g = Graph()
+    n = g.add("dsp.resample", rate_hz=np.int64(16000))
+    assert g.nodes[n.id].params["rate_hz"] == 16000 and type(g.nodes[n.id].params["rate_hz"]) is int
+    assert resample(x, rate_hz=np.float32(16000.0)).sample_rate == 16000
+    with pytest.raises(ParameterError, match=r"rate_hz=np.True_: expected a whole number"):
+        resample(x, rate_hz=np.bool_(True))
+    with pytest.raises(ParameterError, match=r"rate_hz=np.float64\(16000.5\): expected a whole number"):
+        resample(x, rate_hz=np.float64(16000.5))
+
+
+def test_a_pair_whose_samples_are_no_array_names_what_they_are():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ParameterError, match=r"got a pair whose samples are torch.Tensor, not a numpy array; pass "
+                                             r"tensor.numpy\(\) \(after .cpu\(\) on a GPU\)"):
+        gain((torch.zeros(1, 100), 8000))
+    with pytest.raises(ParameterError, match=r"got a pair whose samples are numpy.float32, not a numpy array$"):
+        gain((np.float32(0.1), 8000))
 
 
 def test_invoke_leaves_the_chain_and_the_default_registry_alone():

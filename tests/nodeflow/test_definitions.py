@@ -229,3 +229,24 @@ def test_a_node_returning_something_else_than_it_declares_is_named():
         (_returns_array() | _returns_array()).invoke(x, config={"cache": False})
     with pytest.raises(DefinitionError, match=r"returned a list holding NoneType"):
         _returns_none_in_list(x)
+
+
+
+@node("test.returns_text_for_float")
+def _returns_text_for_float(audio: Audio) -> float:
+    """Declared a number, returns text."""
+    return "not a float"  # type: ignore[return-value]
+
+
+def test_a_plain_output_of_another_type_is_named_too():
+    """QA41: ``-> float`` returning text passed unchecked (Audio outputs were checked)."""
+    import numpy as np
+    with pytest.raises(DefinitionError, match=r"test\.returns_text_for_float: its output 'out' is declared float but "
+                                              r"the function returned 'not a float'; return a float"):
+        _returns_text_for_float((np.zeros((1, 10), np.float32), 8000))
+
+
+def test_a_range_whose_min_is_more_than_its_max_says_so():
+    """QA41: Range(5, 1) read "default of 'g' is invalid: g=3 is out of range [5, 1]"."""
+    with pytest.raises(DefinitionError, match=r"Range\(5, 1\): min is more than max; write Range\(min, max\)"):
+        Range(5.0, 1.0)

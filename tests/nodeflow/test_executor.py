@@ -134,6 +134,22 @@ def test_list_mapping_runs_node_per_item_and_gathers(reg):
     assert [p.done for p in prog] == [1, 2, 3, 4] and prog[-1].total == 4
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_node_failing_on_a_list_item_says_which_item(reg, workers):
+    """QA41: a mapped node's own exception (a RuntimeError, not AudioChain's) did not say which item
+    failed, while ctx.warn said "item 5 of 10"."""
+    g = Graph(reg)
+    g.add("test.tone", id="t", duration_s=1.0)
+    g.add("test.split", id="s", parts=4)
+    g.add("test.fail", id="bad", message="would clip")
+    g.connect("t", "s")
+    g.connect("s", "bad")
+    with pytest.raises(ExecutionError) as e:
+        Executor(max_workers=workers).run(g)
+    assert str(e.value) == "node 'bad': item 1 of 4: test.fail failed: RuntimeError: would clip"
+    assert isinstance(e.value.__cause__, RuntimeError)
+
+
 def test_single_item_wrapped_into_list_input(reg):
     g = Graph(reg)
     g.add("test.tone", id="t")
