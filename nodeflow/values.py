@@ -28,6 +28,8 @@ from .types import ParamSpec, PortSpec, is_list, item_type, type_name
 __all__ = ["call_node", "as_value", "bind", "open_inputs", "value_digest"]
 
 
+PAIR_RATES = (1000, 768000)     # Hz: what a (samples, rate) pair may say (the range resample and the project take)
+
 def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
     """``(node_id, port, spec)`` of every input port of ``graph`` that no link feeds."""
     linked = {(l.dst, l.dst_port) for l in graph.links}
@@ -136,6 +138,10 @@ def as_value(value: Any, t: Any, where: str) -> Any:
             samples, rate = value
             if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
                 samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
+            if isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool) and \
+                    not PAIR_RATES[0] <= rate <= PAIR_RATES[1]:     # (QA41: 7 Hz made 2.25 GiB at 48 kHz)
+                raise AudioError(f"{where}: a sample rate of {rate:g} Hz is outside {PAIR_RATES[0]}-{PAIR_RATES[1]} Hz; "
+                                 "give the rate in Hz (48000, not 48) as the pair's second item: (samples, rate)")
             try:
                 return Audio(samples, rate)
             except AudioError as e:              # which input of which node, not only what is wrong

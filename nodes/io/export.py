@@ -39,6 +39,8 @@ class BitDepth(ChoiceEnum):
 LABELS = Group("labels for the DAW")
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+MIN_RATE = 8000                                                  # every format; mp3 has its own list
+MAX_RATE = {"wav": 768000, "flac": 655350, "ogg": 192000}        # libsndfile's vorbis crashes above ~200 kHz
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
 LIMITED_WARN_DB = 12.0   # a limiter taking this much off the peaks is said so, not "nearly silent"
 WARN_GAIN_DB = 30.0      # a loudness target that raises the audio this much warns: its noise floor rises as much
@@ -159,10 +161,17 @@ def _set_rate(params: dict) -> int | None:
 
 def _rate_problem(fmt: str, rate: int) -> str | None:
     """Why ``fmt`` cannot store audio at ``rate`` Hz (with the fix), or None."""
+    near = 44100 if rate % 11025 == 0 else 48000       # the same family: an exact ratio
     if fmt == "mp3" and rate not in MP3_RATES:
-        near = 44100 if rate % 11025 == 0 else 48000       # the same family: an exact ratio
         return (f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got {rate}); set this export's "
                 f"sample_rate to {near} (or export flac)")
+    if rate < MIN_RATE:       # (QA41: at 2 kHz the K-weighting filters blew up; the take was called silent)
+        return (f"the audio is at {rate} Hz, and an export is {MIN_RATE} Hz or more (its loudness and true peak are "
+                f"metered per BS.1770, whose filters need that); set this export's sample_rate to {near}")
+    top = MAX_RATE.get(fmt, MAX_RATE["wav"])
+    if rate > top:            # (QA41: flac failed at write time quoting a temp file; ogg above 200 kHz crashed)
+        return (f"{fmt} stores at most {top} Hz (got {rate}); set this export's sample_rate to "
+                f"{96000 if rate % 11025 else 88200}" + (" (or export wav)" if fmt != "wav" else ""))
     return None
 
 

@@ -215,6 +215,15 @@ def test_numpy_scalars_are_numbers_as_parameters():
         resample(x, rate_hz=np.float64(16000.5))
 
 
+def test_a_pair_whose_rate_no_audio_has_is_refused():
+    """QA41: (x, 7) was taken as 7 Hz (resampled to 48 kHz: 2.25 GiB); (x, 48) is a rate in kHz."""
+    from nodeflow.errors import AudioError
+    for rate in (7, 48, 800000):
+        with pytest.raises(AudioError, match=rf"a sample rate of {rate:g} Hz is outside 1000-768000 Hz; give the rate "
+                                             r"in Hz \(48000, not 48\) as the pair's second item: \(samples, rate\)"):
+            resample.invoke((_noise(1, 0.01, 8000), rate))
+
+
 def test_a_pair_whose_samples_are_no_array_names_what_they_are():
     torch = pytest.importorskip("torch")
     with pytest.raises(ParameterError, match=r"got a pair whose samples are torch.Tensor, not a numpy array; pass "

@@ -72,11 +72,11 @@ def test_stream_yields_the_items_that_make_the_result():
 
 def test_async_forms_match_the_sync_ones():
     master = gain(gain_db=-6.0206)
-    x = (np.ones(4), 4)
+    x = (np.ones(4), 8000)
 
     async def main():
         one = await master.ainvoke(x)
-        many = await master.abatch([x, (np.full(4, 0.5), 4)])
+        many = await master.abatch([x, (np.full(4, 0.5), 8000)])
         pieces = [p async for p in (tone() | split(parts=3) | gain()).astream()]
         return one, many, pieces
 

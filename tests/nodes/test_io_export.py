@@ -347,6 +347,23 @@ def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
     assert not (tmp_path / "o" / "takes.wav").exists() and not (tmp_path.parent / f"{tmp_path.name}.flac").exists()
 
 
+@pytest.mark.parametrize("rate, path, message", [
+    (2000, "low.wav", r"the audio is at 2000 Hz, and an export is 8000 Hz or more \(its loudness and true peak are "
+                      r"metered per BS.1770, whose filters need that\); set this export.s sample_rate to 48000"),
+    (250000, "hi.ogg", r"ogg stores at most 192000 Hz \(got 250000\); set this export.s sample_rate to 96000 \(or "
+                       r"export wav\)"),
+    (705600, "hi.flac", r"flac stores at most 655350 Hz \(got 705600\); set this export.s sample_rate to 88200"),
+])
+def test_a_rate_no_export_can_write_is_refused_before_the_run(tmp_path, rate, path, message):
+    """QA41: at 2 kHz the loudness filters blew up (numpy overflow warnings, then "the audio is silent"
+    for a loud take); flac at 1 GHz failed at write time quoting a temp file; and libsndfile's vorbis
+    encoder crashes the process (SIGSEGV) above about 200 kHz."""
+    src = source_file(tmp_path, tones(0.5, rate=rate, channels=1), rate, name="src.wav")
+    with pytest.raises(GraphError, match=message) as info:
+        run_export(src, tmp_path / "o", path=path)
+    assert "\n" not in str(info.value) and not (tmp_path / "o" / path).exists()
+
+
 def test_impossible_params_through_the_cli_are_one_error_line(tmp_path, capsys):
     g = export_graph(source_file(tmp_path, tones(0.5)), path="a.flac", bit_depth="float32")
     save(g, tmp_path / "g.msgpack")
