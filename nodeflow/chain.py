@@ -16,9 +16,9 @@ Values in, values out: ``chain.invoke(audio)`` feeds the chain's open input (an 
 
 >>> import numpy as np
 >>> from nodes.dsp.basic import gain, fade
->>> gain((np.ones(4), 4), gain_db=-6.0206).samples.round(3).tolist()
+>>> gain((np.ones(4), 8000), gain_db=-6.0206).samples.round(3).tolist()
 [[0.5, 0.5, 0.5, 0.5]]
->>> (gain(gain_db=-6.0206) | fade(fade_in_s=1.0)).invoke((np.ones(4), 4)).samples.round(3).tolist()
+>>> (gain(gain_db=-6.0206) | fade(fade_in_s=0.0005)).invoke((np.ones(4), 8000)).samples.round(3).tolist()
 [[0.0, 0.125, 0.25, 0.375]]
 
 This module holds the composition (:class:`Step`, :class:`Chain`) and how a run is configured;

@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-__all__ = ["STATE_CHARS", "file_names", "fit_line", "headline", "one_line", "path_shown", "path_typed", "serious", "status_line",
+__all__ = ["STATE_CHARS", "file_names", "fit_line", "headline", "one_line", "path_shown", "path_typed", "problem_line",
+           "serious", "status_line",
            "without_node", "wrap"]
 
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
+PROBLEM_CHARS = 32  # a problem's line, then cut to the node's width where the font can be measured
 
 
 def one_line(text: str, tail: bool = False, chars: int = STATE_CHARS) -> str:
@@ -52,7 +54,7 @@ def fit_line(line: str, width: float, width_of: Callable[[str], float | None]) -
     edge with nothing to say there was more (its tooltip has all of it).
 
     >>> fit_line("opened song.msgpack: 3 problem(s)", 140, lambda t: 7 * len(t))
-    'opened song...'
+    'opened song.msgpa...'
     >>> fit_line("saved", 140, lambda t: 7 * len(t))
     'saved'
     """
@@ -117,6 +119,44 @@ def headline(problem: str) -> str:
     cut = min((i for i in (outside.find("; "), outside.find(" (")) if i > 0), default=len(problem))
     fix = re.search(r"`(audiochain [^`]+)`", problem[cut:])
     return file_names(problem[:cut]) + (f"\n  fix: {fix.group(1)}" if fix else "")
+
+
+_SUBJECT_PATH = re.compile(r"((?:/|~/|[A-Za-z]:[\\/])[^:\n]*?): (.+)", re.S)    # "/a/b/take (1).wav: not ..."
+
+
+def problem_line(problems: list[str], nid: str = "", chars: int = PROBLEM_CHARS) -> str:
+    """A node's problems as the one line it shows in its state line's place (the tooltip has them
+    whole): the first one's reason first, a quoted name shortened to its end before the reason is cut,
+    ``(+N)`` for more.  A problem that wrapped over 5 lines grew the node over its neighbour, and one
+    that came or went moved every row under the pointer (QA40).
+
+    >>> problem_line(["node 'vox': input file path='../takes/My Band - Take 17 (final).flac' not found; put it"])
+    "! not found: '...7 (final).flac'"
+    >>> problem_line(["/home/ana/My Band - Take 17 (final mix).wav: not a readable audio file: neither ..."])
+    '! not a readable audio file'
+    >>> problem_line(["checkpoint 'no-config' (/home/ana/c) has no config.json (transformers layout)"])
+    '! checkpoint has no config.json'
+    >>> problem_line(["required input 'audio' (Audio) is not connected", "b"])
+    "! required input 'audio' (+1)"
+    """
+    if not problems:
+        return ""
+    first = without_node(problems[0], nid) if nid else _ON_NODE.sub("", problems[0])
+    if m := _SUBJECT_PATH.fullmatch(first):              # a path as the subject: the reason first, not the path
+        first = m.group(2).split(": ")[0]
+    text = headline(first).split("\n")[0]
+    if m := re.fullmatch(r"input file \w+=('[^']*') not found", text):
+        text = f"not found: {m.group(1)}"
+    text, more = "! " + text, f" (+{len(problems) - 1})" if len(problems) > 1 else ""
+    over = len(text) + len(more) - chars
+    quoted = max(re.findall(r"'[^']*'", text), key=len, default="")
+    if over > 0 and len(quoted) - over - 5 >= 4:            # keep the quoted name's end
+        text = text.replace(quoted, "'..." + quoted[1:-1][-(len(quoted) - over - 5):] + "'", 1)
+    elif over > 0 and re.match(r"! \w[\w ]* '[^']*' \w", text):   # "checkpoint 'x' has ...": the reason
+        text = re.sub(r" '[^']*'", "", text, count=1)          # (the name is in the node's own field)
+    if len(text) + len(more) > chars:
+        text = text[:chars - len(more) - 3].rstrip() + "..."
+    return text + more
 
 
 _ON_NODE = re.compile(r"^node '[^']*'(?: \([^)]*\))?: ")       # the "node 'x' (type): " a problem starts with

@@ -17,7 +17,7 @@ from ..types import ParamSpec, type_name
 from . import items, widgets
 from .document import positions
 from .audition import plays_file
-from .nodetext import file_names, headline, one_line, serious, without_node, wrap
+from .nodetext import file_names, fit_line, one_line, problem_line, serious, wrap
 from .paramtext import replaced_by
 from .outputs import Outputs, is_audio_type
 from .themes import PIN_COLOURS, PIN_OTHER, STATE_COLOURS, Themes, pin_colour
@@ -256,8 +256,7 @@ class GraphView(Outputs):
                 dpg.add_progress_bar(tag=f"progress::{nid}", width=self.zoom.px(widgets.WIDTH + 80),
                                      height=self.zoom.px(STATE_LINE_H),
                                      show=False)
-                dpg.add_text("", tag=f"problem::{nid}", wrap=self.zoom.px(widgets.WIDTH + 80), color=(255, 170, 80),
-                             show=False)
+                dpg.add_text("", tag=f"problem::{nid}", color=(255, 170, 80), show=False)    # one line (problem_line)
                 with dpg.tooltip(f"problem::{nid}", tag=f"problemtipwin::{nid}", show=False):
                     dpg.add_text("", tag=f"problemtip::{nid}", wrap=420)    # (shown and hidden with its text:
                     #   a hidden item's tooltip shows on the item before it)
@@ -393,23 +392,38 @@ class GraphView(Outputs):
         self.marks[nid] = key
         kind = state.kind if state is not None else None
         running = kind == "running"
-        items.configure(f"status::{nid}", show=not running,
+        # one line for the state or, in its place, the first problem: a node never grows nor moves its
+        # rows when a problem comes or goes (QA40: a 5-line warning; rows 20 px up once a link was made)
+        items.configure(f"status::{nid}", show=not running and not problems,
                         color=(255, 120, 120) if kind == "failed" else (240, 190, 110)
                         if kind == "blocked" or (state is not None and state.warnings) else (200, 230, 200))
         items.set_value(f"status::{nid}", one_line(file_names(text)))
         items.set_value(f"statustip::{nid}", wrap(text, 60) if one_line(file_names(text)) != text else "")
         items.configure(f"statustipwin::{nid}", show=one_line(file_names(text)) != text)
-        items.configure(f"progress::{nid}", show=running)
+        items.configure(f"progress::{nid}", show=running and not problems)
         if running and state is not None:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
             items.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
             items.configure(f"progress::{nid}", overlay=text)
-        items.set_value(f"problem::{nid}", "\n".join("! " + headline(without_node(p, nid)) for p in problems[:4]))
+        items.set_value(f"problem::{nid}", self._fit_node_line(problem_line(problems, nid)))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
         items.configure(f"problemtipwin::{nid}", show=bool(problems))
         self._state[nid] = "broken" if unknown or serious(problems) else kind or ""
         items.bind_theme(self.node_tag(nid), self.node_theme(self._state[nid]))
+
+    def _fit_node_line(self, line: str) -> str:
+        """``line`` cut with '...' to a node's width in the font nodes are drawn in (when it can be
+        measured: before the first frame it is left as :func:`.nodetext.problem_line` cut it)."""
+        font = (self.compact_font if self.compact else self.font) or 0
+
+        def width_of(text: str) -> float | None:
+            try:
+                size = dpg.get_text_size(text, font=font)
+            except Exception:  # noqa: BLE001 - no frame yet, or the font is gone: leave the line as it is
+                return None
+            return float(size[0]) if size and size[0] > 0 else None
+        return fit_line(line, self.zoom.px(widgets.WIDTH + 80), width_of)
 
     # ------------------------------------------------------------------ geometry
     def read_positions(self) -> dict[str, list[float]]:

@@ -199,9 +199,9 @@ def test_a_missing_or_unusable_checkpoint_folder_is_drawn_broken(editor):
     assert gone["problems"] and "no folder" in gone["problems"][0], gone
     assert noconfig["problems"] and "has no config.json" in noconfig["problems"][0], noconfig
     # the line on the node says what is wrong (it was cut at the folder's bracket: "! checkpoint 'no-config'")
-    assert "has no config.json" in noconfig["problem_text"].replace("\n", " "), noconfig["problem_text"]
+    assert noconfig["problem_text"].startswith("! checkpoint has no config"), noconfig["problem_text"]
     for node in (gone, noconfig):
-        assert node["problem_shown"] and node["problem_text"].startswith("! checkpoint '"), node
+        assert node["problem_shown"] and node["problem_text"].startswith("! checkpoint"), node
         assert node["drawn_as"] == "broken", node
         hovered = [min(255, c + 30) for c in broken]          # the title bar under the pointer is lighter
         assert min(max(abs(a - b) for a, b in zip(node["title_rgb"], want)) for want in (broken, hovered)) <= 12, \
