@@ -539,7 +539,9 @@ def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
         for n, (w, h) in st[stage].items():
             ow, oh = st["opened"][n]
             assert abs(w - ow) <= 1 and abs(h - oh) <= 1, f"{n} was {ow}x{oh} when opened, {w}x{h} {stage}"
-    assert st["problem_sizes"]["gain"] == st["opened"]["gain"] and st["errors"] == []
+    assert st["problem_sizes"] == st["opened"] and st["errors"] == [], (st["problem_sizes"], st["opened"])
+    assert st["pin_problem"] == st["pin_opened"], "a problem that comes moves no row (QA40: 20 px)"
+    assert st["load_problem_text"].startswith("! not found: '") and "\n" not in st["load_problem_text"]
 
 
 def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):

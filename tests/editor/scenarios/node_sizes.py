@@ -31,7 +31,7 @@ def main(app, drv):
             out[n] = [round(x1 - x0), round(y1 - y0)]
         return out
 
-    out = {"opened": sizes()}
+    out = {"opened": sizes(), "pin_opened": app.view.pin_pos("load", "out", "out")}
     app.run()
     drv.until(lambda: app.runner.states.get("slow") and app.runner.states["slow"].kind == "running"
               and (app.runner.states["slow"].done or 0) > 0.1, 30, "slow to run")
@@ -43,6 +43,8 @@ def main(app, drv):
     app.doc.set_param("load", "path", "no/such/folder/with/a/rather/long/name/take.wav")
     drv.frames(3)
     out["problem_sizes"] = sizes()
+    out["pin_problem"] = app.view.pin_pos("load", "out", "out")          # rows stay where they were (QA40)
+    out["load_problem_text"] = app.dpg.get_value("problem::load")
     app.doc.set_param("load", "path", "play.wav")
     app.doc.set_param("slow", "seconds", 0.0)
     drv.frames(3)
