@@ -380,13 +380,16 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
                size: tuple[float, float], gap: float = 20.0, step: float = 40.0) -> tuple[float, float]:
     """The top-left corner, inside ``view`` ``(x0, y0, x1, y1)``, of the first place (row by row,
     from the top left) where a node of ``size`` lies ``gap`` clear of every box ``(x0, y0, x1, y1)``;
-    in a full view, the place where it covers the least of them (the view's corner when it does not
-    fit at all).
+    in a full view, the place where it covers the least of them, and none of their edges, where
+    their pins are (QA40: it covered a node's out pin with its own in pin, as if linked), when it can
+    (the view's corner when it does not fit at all).
 
     >>> free_place((0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
     (340.0, 20.0)
     >>> free_place((0, 0, 400, 300), [(0, 0, 400, 150)], (200, 200))    # full: over the least of it
     (20.0, 60.0)
+    >>> free_place((0, 0, 700, 300), [(0, 0, 200, 280), (200, 0, 700, 280)], (200, 200))   # not over an edge
+    (220.0, 20.0)
     """
     vx0, vy0, vx1, vy1 = view
     w, h = size
@@ -401,6 +404,9 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
             covered = float((ox * oy).sum())
             if covered == 0:
                 return float(x), float(y)
+            pins = (oy > 0) & (((b[:, 0] > x - gap) & (b[:, 0] < x + w + gap)) |
+                               ((b[:, 2] > x - gap) & (b[:, 2] < x + w + gap)))
+            covered += float(pins.sum()) * w * h          # an edge with pins under it: worse than any area
             if covered < least:
                 best, least = (float(x), float(y)), covered
     return best
