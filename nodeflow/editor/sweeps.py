@@ -185,8 +185,8 @@ class SweepPanel:
                 self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
                               f"failed or stopped; manifest in {out_dir}{not_run}", bad > 0)
             except (NodeflowError, OSError) as e:
-                said = str(e)          # a refusal already says "sweep ..." (QA: "sweep failed: sweep v002 ...")
-                self._done = (said if said.startswith("sweep") else f"sweep failed: {said}", True)
+                said = str(e)          # a refusal names its variants "sweep v002 ..." (QA: "sweep failed: sweep v002")
+                self._done = (said if said.startswith("sweep") else f"nothing rendered: {said}", True)
         self._thread = threading.Thread(target=body, name="audiochain-sweep", daemon=True)
         self._thread.start()
 
