@@ -47,7 +47,7 @@ class Scheduler:
                  skips: Skips | None = None, pieces_of: str | None = None):
         self.ended: set[str] = set()      # the nodes that had their last event (see ENDS)
         self.warnings: dict[str, list[str]] = {}     # what nodes said of their results (ctx.warn)
-        emit = self._noting(emit, plan.keys, executor.warned)
+        emit = self._noting(emit, plan, executor.warned)
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
         self.keep_going, self.pieces_of = keep_going, pieces_of
         self.skips = skips or Skips()   # nodes left out while the run goes on (their dependents never become ready)
@@ -92,11 +92,26 @@ class Scheduler:
         self.failed_sinks: list[ExecutionError] = []      # exports that failed; the run goes on without them
         self.ran: set[str] = set()
 
-    def _noting(self, emit: Emit, keys: dict[str, str], warned: dict[str, list[str]]) -> Emit:
+    def _noting(self, emit: Emit, plan: Plan, warned: dict[str, list[str]]) -> Emit:
         """``emit``, noting which nodes had their last event and what they warned of: by node for the
         result, and by content key in ``warned`` (the executor's), so that a value taken from the
-        cache says again what it said when it was computed."""
-        ended, said = self.ended, self.warnings
+        cache says again what it said when it was computed, and what the nodes before it said that
+        this run does not visit (its value stands for theirs; QA41: ``warner | gain`` invoked again
+        said nothing)."""
+        ended, said, keys, told = self.ended, self.warnings, plan.keys, set()
+        place = {n: i for i, n in enumerate(plan.structure.order)}
+
+        def before(nid: str) -> list[str]:
+            """The nodes feeding ``nid``, directly or not, that this run neither runs nor takes from the cache."""
+            out, todo = [], [src for _, src, _ in plan.structure.ups.get(nid, ())]
+            while todo:
+                n = todo.pop()
+                if n in told or n in plan.values or n in plan.to_run:
+                    continue
+                told.add(n)
+                out.append(n)
+                todo.extend(src for _, src, _ in plan.structure.ups.get(n, ()))
+            return out
 
         def noted(kind: str, node_id: str, **kw: Any) -> None:
             key = keys.get(node_id)
@@ -109,9 +124,10 @@ class Scheduler:
                 if key is not None:
                     warned.setdefault(key, []).append(kw.get("message", ""))
             if kind == "cached" and key is not None:       # said before the node's last event
-                for message in warned.get(key, ()):
-                    said.setdefault(node_id, []).append(message)
-                    emit("warning", node_id, message=message)
+                for n in [*sorted(before(node_id), key=lambda a: place.get(a, 0)), node_id]:
+                    for message in warned.get(keys.get(n, ""), ()):
+                        said.setdefault(n, []).append(message)
+                        emit("warning", n, message=message)
             emit(kind, node_id, **kw)
         return noted
 

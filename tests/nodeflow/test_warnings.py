@@ -58,6 +58,22 @@ def test_a_warning_is_an_event_and_in_the_result_and_said_again_from_the_cache(r
     assert ex.run(_graph(reg, ("gain", "test.gain", {}))).warnings == {}
 
 
+def test_a_cached_value_says_what_the_nodes_before_it_said(reg):
+    """QA41: ``warner | gain`` invoked again came whole from the cache (gain's value), and the run
+    said nothing: the nodes before a cached value are not visited, yet its value stands for theirs."""
+    g = _graph(reg, ("w", "test.warns", {}), ("w2", "test.warns", {"said": "and clipped"}),
+               ("gain", "test.gain", {"gain_db": -3.0}))
+    ex = Executor(disk_cache=None)
+    first = ex.run(g)
+    events = []
+    again = ex.run(g, on_event=events.append)
+    assert again.cached == {"gain"} and again.warnings == first.warnings == {"w": ["the take is quiet"],
+                                                                              "w2": ["and clipped"]}
+    assert [(e.kind, e.node_id) for e in events if e.kind != "queued"] == \
+        [("warning", "w"), ("warning", "w2"), ("cached", "gain")]
+    assert ex.run(g).warnings == first.warnings                # and every time after (nothing piles up)
+
+
 def test_a_warning_from_a_worker_process_and_from_list_items(reg):
     g = _graph(reg, ("spin", "proc.spin", {"warn": "from the worker"}))
     assert Executor(disk_cache=None).run(g).warnings == {"spin": ["from the worker"]}
