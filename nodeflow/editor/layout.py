@@ -412,13 +412,17 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
     return best
 
 
+REACH = 1.5      # a node added at a point goes at most this many of its sizes away from it
+
+
 def near_place(at: tuple[float, float], view: tuple[float, float, float, float],
                boxes: list[tuple[float, float, float, float]], size: tuple[float, float], gap: float = 12.0,
                step: float = 20.0) -> tuple[float, float]:
     """The top-left corner nearest ``at`` (inside ``view``) where a node of ``size`` lies ``gap`` clear
     of every box: a node added where the user double-clicked, or dropped a link, goes there or just
     beside it, never over another node's pins (QA: the search's node covered its neighbour's inputs);
-    ``at`` itself when no place in view is free.
+    when no place within :data:`REACH` of its size is free, the place there that covers the least of
+    the others and none of their edges (QA40: it went 770 px away, over a link).
 
     >>> near_place((100, 100), (0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
     (100.0, 212.0)
@@ -432,16 +436,21 @@ def near_place(at: tuple[float, float], view: tuple[float, float, float, float],
     ys = np.arange(vy0 + gap, max(vy1 - h - gap, vy0 + gap) + 1e-9, step)
     gx, gy = np.meshgrid(np.append(xs, np.clip(at[0], vx0, vx1)), np.append(ys, np.clip(at[1], vy0, vy1)))
     x, y = gx.ravel(), gy.ravel()
+    cost = np.zeros(len(x))
     if len(b):
-        ox = np.minimum(b[None, :, 2], x[:, None] + w + gap) > np.maximum(b[None, :, 0], x[:, None] - gap)
-        oy = np.minimum(b[None, :, 3], y[:, None] + h + gap) > np.maximum(b[None, :, 1], y[:, None] - gap)
-        free = ~(ox & oy).any(axis=1)
-    else:
-        free = np.ones(len(x), bool)
-    if not free.any():
-        return float(at[0]), float(at[1])
+        ox = np.clip(np.minimum(b[None, :, 2], x[:, None] + w + gap) - np.maximum(b[None, :, 0], x[:, None] - gap), 0, None)
+        oy = np.clip(np.minimum(b[None, :, 3], y[:, None] + h + gap) - np.maximum(b[None, :, 1], y[:, None] - gap), 0, None)
+        edge = ((b[None, :, 0] > x[:, None] - gap) & (b[None, :, 0] < x[:, None] + w + gap)) | \
+               ((b[None, :, 2] > x[:, None] - gap) & (b[None, :, 2] < x[:, None] + w + gap))
+        cost = (ox * oy).sum(axis=1) + ((oy > 0) & edge).sum(axis=1) * w * h     # over a node's pins: worst
     d = (x - at[0]) ** 2 + (y - at[1]) ** 2
-    i = int(np.argmin(np.where(free, d, np.inf)))
+    near = d <= (REACH * max(w, h)) ** 2       # QA40: the nearest free place was 770 px from the drop
+    if not near.any():
+        return float(at[0]), float(at[1])
+    if (near & (cost == 0)).any():
+        i = int(np.argmin(np.where(near & (cost == 0), d, np.inf)))
+    else:                                      # none free near it: near it, covering the least, no pins
+        i = int(np.lexsort((d, np.where(near, cost, np.inf)))[0])
     return float(x[i]), float(y[i])
 
 

@@ -370,3 +370,19 @@ def test_spread_leaves_a_layout_with_room_to_grow_alone_and_keeps_columns_tight(
     x0, y0, x1, y1 = bounds(new, full)
     # a row stays a row: as wide as the grown nodes and their gaps, as high as one node
     assert y1 - y0 == pytest.approx(150.0) and x1 - x0 <= 7 * 200 + 6 * 40 + 1
+
+
+def test_a_node_added_at_a_point_stays_near_it_and_off_the_pins_when_only_far_places_are_free():
+    """QA40 (QA32 #2): a node added from a link dropped at the right of a full view went to the one
+    free place, 770 px away, over a link; now it stays within 1.5 of its size of the drop, over the
+    least of the nodes there and none of their edges (where pins are)."""
+    from nodeflow.editor.layout import REACH, near_place
+    view = (0.0, 0.0, 1100.0, 730.0)
+    boxes = [(20, 20, 240, 260), (260, 20, 480, 380), (500, 20, 700, 340), (720, 20, 900, 330), (920, 20, 1090, 330),
+             (720, 350, 1090, 720), (500, 360, 700, 720), (260, 400, 480, 720), (20, 280, 240, 480)]   # free: bottom left
+    size = (200.0, 200.0)
+    x, y = near_place((950.0, 250.0), view, boxes, size)
+    assert (x - 950.0) ** 2 + (y - 250.0) ** 2 <= (REACH * 200.0) ** 2, (x, y)
+    for bx0, by0, bx1, by1 in boxes:           # no node's left or right edge under it
+        if y < by1 and by0 < y + 200.0:
+            assert not (x - 12.0 < bx0 < x + 212.0) and not (x - 12.0 < bx1 < x + 212.0), ((x, y), (bx0, by0, bx1, by1))
