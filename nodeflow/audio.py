@@ -207,7 +207,7 @@ class Audio:
         _check_finite_once(x)
         try:
             rate = int(self.sample_rate)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):      # (inf: OverflowError)
             raise AudioError(f"sample_rate must be a positive integer; got {self.sample_rate!r}") from None
         if rate != self.sample_rate or rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer; got {self.sample_rate!r}")

@@ -14,6 +14,7 @@ huggingface_hub is imported only inside the functions that need it.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -169,9 +170,11 @@ def safetensors_whole(path: Path) -> bool:
                     8 + n + max(ends, default=0) == size
         _WHOLE[key] = ok
         return ok
-    except PermissionError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
+    except OSError as e:
+        if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):   # (open_regular's
+            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None  # NotRegularFile too)
+        return False
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
         return False
 
 

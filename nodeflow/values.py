@@ -12,6 +12,7 @@ what :meth:`Chain.invoke <nodeflow.chain.Chain.invoke>` and ``Executor.run(graph
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from typing import Any
@@ -138,8 +139,7 @@ def as_value(value: Any, t: Any, where: str) -> Any:
             samples, rate = value
             if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
                 samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
-            if isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool) and \
-                    not PAIR_RATES[0] <= rate <= PAIR_RATES[1]:     # (QA41: 7 Hz made 2.25 GiB at 48 kHz)
+            if _finite(rate) and not PAIR_RATES[0] <= rate <= PAIR_RATES[1]:   # (QA41: 7 Hz made 2.25 GiB)
                 raise AudioError(f"{where}: a sample rate of {rate:g} Hz is outside {PAIR_RATES[0]}-{PAIR_RATES[1]} Hz; "
                                  "give the rate in Hz (48000, not 48) as the pair's second item: (samples, rate)")
             try:
@@ -164,6 +164,13 @@ def as_value(value: Any, t: Any, where: str) -> Any:
     raise ParameterError(f"{where}: takes {type_name(t)}; got {type(value).__name__}")
 
 
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:       # an int too big for a float
+        return True
+
+
 def _is_pair(value: Any) -> bool:
     """An (array, rate) pair; a pair whose rate is not a number is refused by name, not taken as
     "some other tuple"."""
@@ -173,7 +180,7 @@ def _is_pair(value: Any) -> bool:
     if not isinstance(value[0], (np.ndarray, list)):
         return False
     rate = value[1]
-    if not isinstance(rate, (int, float, np.integer)) or isinstance(rate, bool):
+    if not isinstance(rate, (int, float, np.integer, np.floating)) or isinstance(rate, (bool, np.bool_)):
         raise ParameterError(f"the sample rate of an (array, rate) pair must be a number of Hz, e.g. 44100; "
                              f"got {rate!r} ({type(rate).__name__})")
     return True

@@ -75,6 +75,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
     src = audio.sample_rate
     if rate == src:
         return audio
+    _source_checked(src, rate)
     target = placed_frames(audio.start_frame, audio.frames, src, rate)
     samples = np.empty((audio.channels, target), np.float32)
     if 0 < audio.frames <= _BLOCK_FRAMES:
@@ -85,6 +86,16 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
             _stream_channel(soxr.ResampleStream(src, rate, 1, dtype="float32", quality=quality),
                             audio.samples[c], samples[c], check)
     return audio.replace(samples, **_placement_at(audio, rate))
+
+
+SOURCE_RATES = (1000, 768000)     # Hz: audio outside is no audio rate (a rate in kHz, or the pair's order swapped)
+
+
+def _source_checked(src: int, rate: int) -> None:
+    """Refuse resampling audio whose own rate no audio has (QA42: Audio at 7 Hz to 48 kHz made 2.25 GiB)."""
+    if src != rate and not SOURCE_RATES[0] <= src <= SOURCE_RATES[1]:
+        raise AudioError(f"resample: the audio is at {src} Hz, outside {SOURCE_RATES[0]}-{SOURCE_RATES[1]} Hz; "
+                         "make it with its rate in Hz (Audio(samples, 48000), not 48)")
 
 
 def _checked(rate, quality: str) -> int:
@@ -113,6 +124,7 @@ class Resampler:
         import soxr
 
         self.src, self.rate, self.start = src, _checked(rate, quality), start      # start: where it is placed
+        _source_checked(src, self.rate)
         self.stream = soxr.ResampleStream(src, self.rate, channels, dtype="float32", quality=quality)
         self.channels, self.frames_in, self.frames_out = channels, 0, 0
 

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from nodeflow import Audio, Chain, Executor, Graph, ParameterError, Registry, Step, node
-from nodeflow.errors import GraphError
+from nodeflow.errors import ExecutionError, GraphError
 from nodeflow.types import Range
 from nodes.dsp.basic import fade, gain
 from nodes.dsp.resample import resample
@@ -222,6 +222,15 @@ def test_a_pair_whose_rate_no_audio_has_is_refused():
         with pytest.raises(AudioError, match=rf"a sample rate of {rate:g} Hz is outside 1000-768000 Hz; give the rate "
                                              r"in Hz \(48000, not 48\) as the pair's second item: \(samples, rate\)"):
             resample.invoke((_noise(1, 0.01, 8000), rate))
+    x = _noise(1, 0.01, 8000)          # QA42: numpy rates are rates; a rate that is no number says so
+    assert gain((x, np.float32(22050))).sample_rate == 22050 and gain((x, np.int32(8000))).sample_rate == 8000
+    with pytest.raises(AudioError, match=r"sample_rate must be a positive integer; got nan$"):
+        gain((x, float("nan")))
+    with pytest.raises(AudioError, match=r"sample_rate must be a positive integer; got inf$"):
+        gain((x, float("inf")))
+    with pytest.raises(ExecutionError, match=r"resample: the audio is at 7 Hz, outside 1000-768000 Hz; make it "
+                                             r"with its rate in Hz \(Audio\(samples, 48000\), not 48\)"):
+        resample(rate_hz=48000).invoke(Audio(x, 7), executor=Executor(disk_cache=None))    # (2.25 GiB before)
 
 
 def test_a_pair_whose_samples_are_no_array_names_what_they_are():

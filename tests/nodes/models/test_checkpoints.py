@@ -337,13 +337,13 @@ def test_weights_this_user_cannot_read_are_not_called_damaged(tiny, tmp_path, mo
     weights = folder / "model.safetensors"
     weights.chmod(0)
     if os.geteuid() == 0:             # root reads any file: refuse it as the kernel would another user
-        real = safeio.open_regular
+        real = os.open
 
         def refused(path, *a, **kw):
             if os.fspath(path) == os.fspath(weights):
                 raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
             return real(path, *a, **kw)
-        monkeypatch.setattr(safeio, "open_regular", refused)
+        monkeypatch.setattr(safeio.os, "open", refused)
     g = model_graph("models.musicgen", tmp_path, checkpoint=str(folder), duration_s=0.2)
     problems = g.problems()
     assert len(problems) == 1 and problems[0].endswith(
