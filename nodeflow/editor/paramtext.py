@@ -173,12 +173,16 @@ def as_shown(value: float, fmt: str) -> float:
 
 def is_wide(spec: ParamSpec) -> bool:
     """Whether a float's range is too wide for a linear slider: a positive range over more than a
-    factor of 100 (0.1-600 s, 20-20000 Hz), or 0 to over 100 in a unit of time or frequency.
+    factor of 100 (0.1-600 s, 20-20000 Hz), 0 to over 100 in a unit of frequency or samples, or 0 to
+    10 s or more (QA33/QA40: one click on the crossfade's 0-60 s slider set 44.85 s on an 8 s clip;
+    a drag box's click sets nothing, and a 50 px drag from 2 s moves it about 1 s).
 
     >>> from nodeflow.types import Range
     >>> w = lambda r: is_wide(ParamSpec("x", "float", 0.0, range=r))
     >>> w(Range(0, 600, unit="s")), w(Range(20, 20000, unit="Hz")), w(Range(-60, 24, unit="dB")), w(Range(0, 60, unit="s"))
-    (True, True, False, False)
+    (True, True, False, True)
+    >>> w(Range(0, 5, unit="s")), w(Range(-24, 24, unit="st"))
+    (False, False)
     """
     rng = finite_range(spec)
     if rng is None:
@@ -186,7 +190,9 @@ def is_wide(spec: ParamSpec) -> bool:
     lo, hi = rng
     if lo > 0:
         return hi / lo >= 100
-    return lo == 0 and hi >= 100 and unit_of(spec) in ("s", "ms", "Hz", "samples")
+    unit = unit_of(spec)
+    return lo == 0 and ((hi >= 100 and unit in ("Hz", "samples")) or (hi >= 10 and unit == "s") or
+                        (hi >= 100 and unit == "ms"))
 
 
 def drag_speed(spec: ParamSpec, value: float) -> float:
