@@ -195,9 +195,12 @@ def _describe(v: Any, arrays: list[np.ndarray], offset: list[int]) -> Any:
     raise _Unstorable(f"value of type {t.__name__}")
 
 
-def encode(key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None) -> list[bytes | memoryview] | None:
+def encode(key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None,
+           before: dict[str, list[str]] | None = None) -> list[bytes | memoryview] | None:
     """An entry's bytes as chunks (prefix first), or None when a value cannot be stored safely;
-    ``said``: what the node warned of when it made them (``ctx.warn``), said again when they are read."""
+    ``said``: what the node warned of when it made them (``ctx.warn``), said again when they are read;
+    ``before``: what the nodes that fed them said, by their content keys (said again for them when
+    this value stands for theirs in a later process)."""
     arrays: list[np.ndarray] = []
     offset = [0]
     try:
@@ -208,6 +211,8 @@ def encode(key: str, outputs: dict[str, Any], node: str = "", said: list[str] | 
     head: dict[str, Any] = {"key": key, "node": node, "payload_bytes": offset[0], "outputs": desc}
     if said:
         head["said"] = [str(m) for m in said]
+    if before:
+        head["before"] = {str(k): [str(m) for m in v] for k, v in before.items() if v}
     header = json.dumps(head, separators=(",", ":")).encode()
     header += b" " * ((-(_PREFIX + len(header))) % _ALIGN)     # JSON ignores trailing spaces
     body: list[bytes | memoryview] = [header]
@@ -250,9 +255,10 @@ def _build(d: Any, data: bytes, base: int) -> Any:
     raise CorruptEntry(f"unknown value kind {t!r}")
 
 
-def decode(data: bytes, key: str | None = None, said: list[str] | None = None) -> dict[str, Any]:
-    """Outputs from an entry's bytes (and what the node said of them appended to ``said``); raises
-    :class:`CorruptEntry` unless every check passes."""
+def decode(data: bytes, key: str | None = None, said: list[str] | None = None,
+           before: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Outputs from an entry's bytes (and what the node said of them appended to ``said``, what the
+    nodes before it said put in ``before``); raises :class:`CorruptEntry` unless every check passes."""
     if len(data) < _PREFIX or data[:len(MAGIC)] != MAGIC:
         raise CorruptEntry("not a value entry (bad magic or too short)")
     digest = data[len(MAGIC):len(MAGIC) + 32]
@@ -269,6 +275,8 @@ def decode(data: bytes, key: str | None = None, said: list[str] | None = None) -
         outputs = {port: _build(d, data, base) for port, d in header["outputs"].items()}
         if said is not None:
             said += [str(m) for m in header.get("said", ())]
+        if before is not None and isinstance(header.get("before"), dict):
+            before.update({str(k): [str(m) for m in v] for k, v in header["before"].items() if isinstance(v, list)})
         return outputs
     except CorruptEntry:
         raise
@@ -318,9 +326,10 @@ class DiskCache(Claims):
         return self.folder / key[:2] / (key + SUFFIX)
 
     # ------------------------------------------------------------------ get / put
-    def get(self, key: str, said: list[str] | None = None) -> dict[str, Any] | None:
+    def get(self, key: str, said: list[str] | None = None,
+            before: dict[str, list[str]] | None = None) -> dict[str, Any] | None:
         """The outputs stored under ``key``, or None (missing, or corrupt: then the entry is removed);
-        what the node warned of when it made them is appended to ``said``."""
+        what the node warned of when it made them is appended to ``said`` (and ``before``, see :func:`encode`)."""
         from .safeio import NotRegularFile, open_regular
         p = self.path(key)
         try:    # an entry is a regular file no larger than the budget: a FIFO, a link to /dev/zero or a
@@ -329,7 +338,7 @@ class DiskCache(Claims):
                     self._over_budget(p)
                     return None
                 data = f.read(self.budget_bytes + 1)
-            outputs = decode(data, key, said)
+            outputs = decode(data, key, said, before)
         except (CorruptEntry, ValueError, OSError) as e:     # ValueError: Audio refused what the header says
             if isinstance(e, OSError) and not (isinstance(e, NotRegularFile) and e.errno == errno.EINVAL):
                 self.stats.misses += 1     # not there (or unreadable): a miss; not a file at all: removed
@@ -367,10 +376,11 @@ class DiskCache(Claims):
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def put(self, key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None) -> bool:
+    def put(self, key: str, outputs: dict[str, Any], node: str = "", said: list[str] | None = None,
+            before: dict[str, list[str]] | None = None) -> bool:
         """Store ``outputs`` (and ``said``, see :func:`encode`); False when a value cannot be stored or
         the entry alone exceeds the budget."""
-        chunks = encode(key, outputs, node, said)
+        chunks = encode(key, outputs, node, said, before)
         if chunks is None:
             return False
         size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)

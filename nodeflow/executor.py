@@ -113,8 +113,9 @@ class Executor:
         hit = self.cache.get(key)
         if hit is None and self.disk_cache is not None:
             said: list[str] = []
+            before: dict[str, list[str]] = {}
             try:
-                hit = self.disk_cache.get(key, said)
+                hit = self.disk_cache.get(key, said, before)
             except Exception:  # noqa: BLE001 - a broken cache is a miss, never a failed run
                 log.exception("value cache read failed for %s", key)
                 hit = None
@@ -122,6 +123,8 @@ class Executor:
                 self.cache.put(key, hit)
                 if said and not self.warned.get(key):    # said again in this process too (QA: a sweep
                     self.warned[key] = said              # written later showed no warnings)
+                for k, messages in before.items():       # and what the nodes before it said (QA41 D4)
+                    self.warned.setdefault(k, messages)
         return hit
 
     def lookup_by_value(self, vkey: str, as_key: str | None = None) -> dict[str, Any] | None:
@@ -148,12 +151,14 @@ class Executor:
             except Exception:  # noqa: BLE001 - as _persist: a full disk must not fail the run
                 log.debug("value cache: could not note %s by value", node, exc_info=True)
 
-    def _persist(self, spec: NodeSpec, key: str, outputs: dict[str, Any], elapsed_s: float) -> None:
-        """Write ``outputs`` to the disk cache when :func:`worth_keeping` says so; failures only log."""
+    def _persist(self, spec: NodeSpec, key: str, outputs: dict[str, Any], elapsed_s: float,
+                 before: dict[str, list[str]] | None = None) -> None:
+        """Write ``outputs`` to the disk cache when :func:`worth_keeping` says so (with what the node
+        and, ``before``, the nodes feeding it said); failures only log."""
         if self.disk_cache is None or not worth_keeping(spec, elapsed_s, sizeof(outputs)):
             return
         try:
-            self.disk_cache.put(key, outputs, node=spec.id, said=self.warned.get(key))
+            self.disk_cache.put(key, outputs, node=spec.id, said=self.warned.get(key), before=before)
         except Exception as e:  # noqa: BLE001 - a full disk must not fail the run
             self.disk_cache.stats.write_errors += 1
             if self.disk_cache.stats.write_errors == 1:    # once, not once a node (QA: a line per node)
@@ -161,7 +166,8 @@ class Executor:
                             "(audiochain cache info says why)", spec.id, key, e)
 
     def _compute_once(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
-                      compute: Callable[[], dict[str, Any]], vkey: str | None = None) -> tuple[dict[str, Any], bool]:
+                      compute: Callable[[], dict[str, Any]], vkey: str | None = None,
+                      before: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], bool]:
         """``compute()`` the outputs under ``key``, unless another run on this executor (a sweep's
         variant, an editor run) is computing the same key now, or the same value key ``vkey`` (the
         same input values, see :func:`~nodeflow.planning.value_key`): then wait for its outputs and
@@ -190,7 +196,7 @@ class Executor:
             # the other run failed or was cancelled: its error is its own; compute it here
         claim.key = key
         try:
-            outputs, elsewhere = self._compute_shared(key, nid, spec, emit, cancel, compute, vkey)
+            outputs, elsewhere = self._compute_shared(key, nid, spec, emit, cancel, compute, vkey, before)
             claim.outputs = outputs
             if elsewhere:
                 emit("cached", nid, message="computed by another process meanwhile")
@@ -203,7 +209,8 @@ class Executor:
             claim.done.set()
 
     def _compute_shared(self, key: str, nid: str, spec: NodeSpec, emit: Emit, cancel: threading.Event,
-                        compute: Callable[[], dict[str, Any]], vkey: str | None = None) -> tuple[dict[str, Any], bool]:
+                        compute: Callable[[], dict[str, Any]], vkey: str | None = None,
+                        before: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], bool]:
         """``compute()`` and keep the outputs under ``key`` (and note them under the value key ``vkey``,
         :meth:`remember_by_value`); for a node whose outputs always go to disk (a model), claimed
         across processes first (:meth:`DiskCache.claim`, by ``vkey`` when there is one: the same
@@ -222,7 +229,7 @@ class Executor:
                         return hit, True
                     t0 = time.perf_counter()
                     outputs = compute()
-                    self._persist(spec, key, outputs, time.perf_counter() - t0)
+                    self._persist(spec, key, outputs, time.perf_counter() - t0, before)
                     if vkey is not None:         # before the claim ends: a process waiting on it finds it
                         self.remember_by_value(vkey, key, nid)
                     return outputs, False

@@ -166,7 +166,7 @@ class Scheduler:
                                                pieces=nid == self.pieces_of)
             for n, seconds in took.items():     # values computed whole: the disk cache's policy
                 if not specs[n].side_effect:
-                    ex._persist(specs[n], keys[n], outs[n], seconds)
+                    ex._persist(specs[n], keys[n], outs[n], seconds, self.said_before(n))
             return outs, False
         if not specs[nid].side_effect:   # an identical node may have finished meanwhile
             hit = ex.cache.get(keys[nid])
@@ -184,7 +184,23 @@ class Scheduler:
         if vkey is not None and (hit := ex.lookup_by_value(vkey, keys[nid])) is not None:
             self.emit("cached", nid, message=SAME_INPUTS)    # the same input values as a run before
             return hit, True
-        return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node, vkey)
+        return ex._compute_once(keys[nid], nid, specs[nid], self.emit, self.cancel, run_node, vkey,
+                                self.said_before(nid))
+
+    def said_before(self, nid: str) -> dict[str, list[str]]:
+        """What the nodes feeding ``nid`` (directly or not) said of their values, by content key: kept
+        with ``nid``'s value on disk, so that a later process taking it says it again for them."""
+        keys, warned, out = self.plan.keys, self.executor.warned, {}
+        todo, seen = [src for _, src, _ in self.plan.structure.ups.get(nid, ())], set()
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if (key := keys.get(n)) and warned.get(key):
+                out[key] = list(warned[key])
+            todo.extend(src for _, src, _ in self.plan.structure.ups.get(n, ()))
+        return out
 
     def finish(self, nid: str, result: Outcome) -> None:
         outputs, from_cache = result

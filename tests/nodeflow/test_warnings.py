@@ -74,6 +74,24 @@ def test_a_cached_value_says_what_the_nodes_before_it_said(reg):
     assert ex.run(g).warnings == first.warnings                # and every time after (nothing piles up)
 
 
+@node("test.kept", persist=True)
+def kept(audio: Audio) -> Audio:
+    """A value kept on disk (as a model's take is)."""
+    return Audio(audio.samples * np.float32(0.5), audio.sample_rate)
+
+
+def test_a_value_from_disk_says_what_the_nodes_before_it_said_in_a_later_process(reg, tmp_path):
+    """QA41 D4 across processes: the entry of a value kept on disk keeps what the nodes feeding it said,
+    so a new process taking it says it again for them."""
+    from nodeflow.diskcache import DiskCache
+    reg.add(kept)
+    g = _graph(reg, ("w", "test.warns", {}), ("k", "test.kept", {}))
+    first = Executor(disk_cache=DiskCache(tmp_path / "values")).run(g)
+    assert first.warnings == {"w": ["the take is quiet"]} and "k" in first.ran
+    later = Executor(disk_cache=DiskCache(tmp_path / "values")).run(g)      # a new memory: another process
+    assert later.cached == {"k"} and later.warnings == {"w": ["the take is quiet"]}
+
+
 def test_a_warning_from_a_worker_process_and_from_list_items(reg):
     g = _graph(reg, ("spin", "proc.spin", {"warn": "from the worker"}))
     assert Executor(disk_cache=None).run(g).warnings == {"spin": ["from the worker"]}
