@@ -26,8 +26,10 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["Audio", "StreamedAudio", "Cut", "check_finite", "cut_record", "edge_digest", "read_cut",
+__all__ = ["Audio", "AUDIO_RATES", "StreamedAudio", "Cut", "check_finite", "cut_record", "edge_digest", "read_cut",
            "seconds_to_frames", "frames_to_seconds"]
+
+AUDIO_RATES = (1000, 768000)     # Hz: the rates audio comes at (a project, a (samples, rate) pair, a resample's source)
 
 
 EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers

@@ -171,8 +171,8 @@ def safetensors_whole(path: Path) -> bool:
         _WHOLE[key] = ok
         return ok
     except OSError as e:
-        if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):   # (open_regular's
-            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None  # NotRegularFile too)
+        if e.errno in (errno.EACCES, errno.EPERM):     # a PermissionError, or open_regular's NotRegularFile
+            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None
         return False
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import streaming
 from .errors import Cancelled, ExecutionError, ExportsFailed
@@ -98,20 +98,13 @@ class Scheduler:
         cache says again what it said when it was computed, and what the nodes before it said that
         this run does not visit (its value stands for theirs; QA41: ``warner | gain`` invoked again
         said nothing)."""
-        ended, said, keys, told = self.ended, self.warnings, plan.keys, set()
+        ended, said, keys = self.ended, self.warnings, plan.keys
+        told: set[str] = set()
         place = {n: i for i, n in enumerate(plan.structure.order)}
 
         def before(nid: str) -> list[str]:
             """The nodes feeding ``nid``, directly or not, that this run neither runs nor takes from the cache."""
-            out, todo = [], [src for _, src, _ in plan.structure.ups.get(nid, ())]
-            while todo:
-                n = todo.pop()
-                if n in told or n in plan.values or n in plan.to_run:
-                    continue
-                told.add(n)
-                out.append(n)
-                todo.extend(src for _, src, _ in plan.structure.ups.get(n, ()))
-            return out
+            return list(upstream(plan, nid, told, lambda n: n in plan.values or n in plan.to_run))
 
         def noted(kind: str, node_id: str, **kw: Any) -> None:
             key = keys.get(node_id)
@@ -190,17 +183,11 @@ class Scheduler:
     def said_before(self, nid: str) -> dict[str, list[str]]:
         """What the nodes feeding ``nid`` (directly or not) said of their values, by content key: kept
         with ``nid``'s value on disk, so that a later process taking it says it again for them."""
-        keys, warned, out = self.plan.keys, self.executor.warned, {}
-        todo, seen = [src for _, src, _ in self.plan.structure.ups.get(nid, ())], set()
-        while todo:
-            n = todo.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            if (key := keys.get(n)) and warned.get(key):
-                out[key] = list(warned[key])
-            todo.extend(src for _, src, _ in self.plan.structure.ups.get(n, ()))
-        return out
+        keys, warned = self.plan.keys, self.executor.warned
+        if not warned:                # nothing was said in this process: no walk
+            return {}
+        return {key: list(warned[key]) for n in upstream(self.plan, nid, set())
+                if (key := keys.get(n)) and warned.get(key)}
 
     def finish(self, nid: str, result: Outcome) -> None:
         outputs, from_cache = result
@@ -303,3 +290,16 @@ class Scheduler:
         if self.failed_sinks:
             raise ExportsFailed(self.failed_sinks, result)
         return result
+
+
+def upstream(plan: Plan, nid: str, seen: set[str], stop: Callable[[str], bool] = lambda n: False) -> Iterator[str]:
+    """The nodes feeding ``nid``, directly or not, each once (``seen`` holds those already given,
+    across calls); a node ``stop`` holds is neither given nor walked past."""
+    todo = [src for _, src, _ in plan.structure.ups.get(nid, ())]
+    while todo:
+        n = todo.pop()
+        if n in seen or stop(n):
+            continue
+        seen.add(n)
+        yield n
+        todo.extend(src for _, src, _ in plan.structure.ups.get(n, ()))

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from .audio import AUDIO_RATES
 from .errors import GraphError, ParameterError
 from .types import link_mode, type_name
 
@@ -217,7 +218,7 @@ def project_rate(value: Any) -> int | None:
     :class:`ParameterError` for one that is no rate."""
     if value in (None, "", 0):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1000 <= value <= 768000:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not AUDIO_RATES[0] <= value <= AUDIO_RATES[1]:
         raise ParameterError(f"graph metadata sample_rate={value!r}: expected a project sample rate in Hz "
                              "(e.g. 44100 or 48000) or nothing")
     return int(value)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import Audio, StreamedAudio
+from .audio import AUDIO_RATES, Audio, StreamedAudio
 from .errors import AudioError, GraphError, ParameterError
 from .graph import Graph, PortRef
 from .node import Context, NodeSpec
@@ -28,8 +28,6 @@ from .types import ParamSpec, PortSpec, is_list, item_type, type_name
 
 __all__ = ["call_node", "as_value", "bind", "open_inputs", "value_digest"]
 
-
-PAIR_RATES = (1000, 768000)     # Hz: what a (samples, rate) pair may say (the range resample and the project take)
 
 def open_inputs(graph: Graph) -> list[tuple[str, str, PortSpec]]:
     """``(node_id, port, spec)`` of every input port of ``graph`` that no link feeds."""
@@ -139,8 +137,8 @@ def as_value(value: Any, t: Any, where: str) -> Any:
             samples, rate = value
             if isinstance(samples, np.ndarray) and samples.dtype == np.float32 and samples.flags.writeable:
                 samples = samples.copy()    # Audio adopts float32 arrays read-only: the caller's stays theirs
-            if _finite(rate) and not PAIR_RATES[0] <= rate <= PAIR_RATES[1]:   # (QA41: 7 Hz made 2.25 GiB)
-                raise AudioError(f"{where}: a sample rate of {rate:g} Hz is outside {PAIR_RATES[0]}-{PAIR_RATES[1]} Hz; "
+            if _finite(rate) and not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:   # (QA41: 7 Hz made 2.25 GiB)
+                raise AudioError(f"{where}: a sample rate of {rate:g} Hz is outside {AUDIO_RATES[0]}-{AUDIO_RATES[1]} Hz; "
                                  "give the rate in Hz (48000, not 48) as the pair's second item: (samples, rate)")
             try:
                 return Audio(samples, rate)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import AUDIO_RATES, Audio
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
@@ -88,13 +88,10 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
     return audio.replace(samples, **_placement_at(audio, rate))
 
 
-SOURCE_RATES = (1000, 768000)     # Hz: audio outside is no audio rate (a rate in kHz, or the pair's order swapped)
-
-
 def _source_checked(src: int, rate: int) -> None:
     """Refuse resampling audio whose own rate no audio has (QA42: Audio at 7 Hz to 48 kHz made 2.25 GiB)."""
-    if src != rate and not SOURCE_RATES[0] <= src <= SOURCE_RATES[1]:
-        raise AudioError(f"resample: the audio is at {src} Hz, outside {SOURCE_RATES[0]}-{SOURCE_RATES[1]} Hz; "
+    if src != rate and not AUDIO_RATES[0] <= src <= AUDIO_RATES[1]:
+        raise AudioError(f"resample: the audio is at {src} Hz, outside {AUDIO_RATES[0]}-{AUDIO_RATES[1]} Hz; "
                          "make it with its rate in Hz (Audio(samples, 48000), not 48)")
 
 

@@ -272,7 +272,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     aim = loudness_lufs       # what the mastering aims at: the target, moved by what an encoder moves it
     phase("mastering")
     result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify)
-    best: tuple[float, int, Mastered, Measurement] | None = None   # the closest file under the ceiling
+    best: tuple[float, int, Mastered] | None = None              # the closest file under the ceiling
     tries: list[tuple[float, float]] = []                           # (aim, decoded loudness) of each
     decoded: list[float] = []                                       # the loudness of every encode
     for attempt in range(1, LOSSY_PASSES + 1):
@@ -294,7 +294,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
         decoded.append(measured.integrated_lufs)
         if over_db <= 0.0 and (best is None or abs(off) < best[0]):
-            best = (abs(off), attempt, result, measured)
+            best = (abs(off), attempt, result)
         if (over_db <= 0.0 and abs(off) <= LOSSY_LOUDNESS_TOL_LU) or attempt == LOSSY_PASSES:
             break
         check()
