@@ -19,7 +19,8 @@ from . import items, widgets
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
-from .runner import Runner, blocked_list
+from .runner import Runner
+from .runstate import blocked_list
 from .playback import Auditioner
 from .results import show_results, stop_if_stale
 from .nodetext import fit_line, status_line

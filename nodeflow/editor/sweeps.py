@@ -170,7 +170,7 @@ class SweepPanel:
         snapshot, executor = g.copy(), self.app.runner.executor
         for nid in blocked:                      # as Run does: the rest runs, these are named
             snapshot.remove(nid)
-        from .runner import blocked_list
+        from .runstate import blocked_list
         not_run = "; not run: " + blocked_list(blocked) if blocked else ""
         self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}")
 

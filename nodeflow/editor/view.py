@@ -25,7 +25,7 @@ from .zoom import Zoom
 
 if TYPE_CHECKING:
     from ..node import NodeSpec
-    from .runner import NodeState
+    from .runstate import NodeState
 
 __all__ = ["GraphView", "is_audio_type", "pin_colour", "PIN_COLOURS", "STATE_COLOURS"]
 

@@ -303,7 +303,7 @@ def test_a_node_edited_while_the_run_ran_is_not_left_showing_the_old_result(doc,
 
 
 def test_time_left_is_estimated_from_progress_so_far():
-    from nodeflow.editor.runner import NodeState
+    from nodeflow.editor.runstate import NodeState
     st = NodeState("running", done=25, total=100, started=10.0, now=14.0)
     assert st.describe() == "running 25%, 12 s left"
     assert NodeState("running", done=1, total=100, started=10.0, now=10.2).describe() == "running 1%"
