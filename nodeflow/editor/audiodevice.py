@@ -1,7 +1,8 @@
 """The sound output for :mod:`nodeflow.editor.player`: sounddevice (PortAudio) imported with one clear
 :class:`AudioDeviceError` when it or its library is missing, the output device found (looked for
 again once when none is, unless a stream is open), the outputs named in messages, and the streams
-still open closed at exit before PortAudio's own teardown.  This module never imports dearpygui.
+still open closed at exit before PortAudio's own teardown, and the rate to play at (:func:`device_rate`).
+This module never imports dearpygui.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ..errors import NodeflowError
 if TYPE_CHECKING:   # playstream imports this module
     from .playstream import _Session
 
-__all__ = ["AudioDeviceError"]
+__all__ = ["AudioDeviceError", "device_rate", "SERVER_RATE"]
 
 
 class AudioDeviceError(NodeflowError):
@@ -72,6 +73,32 @@ def _outputs(sd: ModuleType) -> list[str]:
         return [f"{i}: {d['name']}" for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
     except Exception:  # noqa: BLE001 - only used to enrich a message
         return []
+
+
+SERVER_RATE = 48000     # the rate PulseAudio and PipeWire run at unless set otherwise
+
+
+def device_rate(sd: ModuleType, info: dict[str, Any]) -> int:
+    """The rate an output plays at without converting: the device's own, as PortAudio reports it,
+    except for ALSA's devices that are not hardware (``default``, ``pulse``, ``pipewire``: a sound
+    server), for which PortAudio's figure is a guess (44100 while the server runs at 48000):
+    :data:`SERVER_RATE`.  A stream at another rate makes the server convert, and there the first
+    buffers of a preview ran dry on a quiet machine (QA: every first play of a 22.05 kHz take had
+    1-3 gaps, a 48 kHz one none); clips of other rates are converted by soxr as they play.
+
+    >>> class Sd:
+    ...     def query_hostapis(self, i): return {"name": "ALSA"}
+    >>> device_rate(Sd(), {"name": "default", "hostapi": 0, "default_samplerate": 44100.0})
+    48000
+    >>> device_rate(Sd(), {"name": "USB Audio: - (hw:1,0)", "hostapi": 0, "default_samplerate": 44100.0})
+    44100
+    """
+    rate = int(info.get("default_samplerate") or SERVER_RATE)
+    try:
+        api = str(sd.query_hostapis(info["hostapi"])["name"])
+    except Exception:  # noqa: BLE001 - no host API figure: the device's own rate
+        return rate
+    return SERVER_RATE if api == "ALSA" and "(hw:" not in str(info.get("name", "")) else rate
 
 
 def _output_device(sd: ModuleType, device: int | str | None) -> dict[str, Any]:

@@ -27,8 +27,9 @@ ends for any reason (played to the end, ``stop()``, replaced by another ``play()
 on a short-lived background thread: neither the UI thread nor PortAudio's.
 
 The player talks to the device with a sounddevice ``OutputStream`` and a callback, float32, at the
-clip's rate (resampled with soxr to the device's default rate only if the device refuses the clip's
-rate), mono/stereo mapped onto the device's channels.  Missing PortAudio, no device, no sound server
+device's own rate (:func:`~.audiodevice.device_rate`; a clip at another rate is resampled by soxr as
+it plays, as a DAW does; at the clip's rate if the device refuses its own), mono/stereo mapped onto
+the device's channels.  Missing PortAudio, no device, no sound server
 or a refused stream are one :class:`AudioDeviceError` saying how to fix it.
 
 This module holds :class:`Player` (the one-clip-at-a-time control, its buffer choice and what it
@@ -46,7 +47,7 @@ from typing import Any, Callable
 
 from ..audio import Audio
 from ..errors import AudioError, ParameterError
-from .audiodevice import AudioDeviceError, _live, _live_lock, _no_device_hint, _outputs
+from .audiodevice import AudioDeviceError, _live, _live_lock, _no_device_hint, _outputs, device_rate
 from .audiodevice import _output_device as _output_device
 from .audiodevice import _sounddevice as _sounddevice
 from .clipreader import Clip, _mix_matrix
@@ -66,8 +67,8 @@ class Player:
     device : int, str or None
         PortAudio output device (index or name substring); None: the default output.
     samplerate : int or None
-        Play at this device rate (the clip is resampled with soxr); None: the clip's own rate,
-        or the device's default rate if the device refuses it.
+        Play at this device rate (the clip is resampled with soxr); None: the device's own rate
+        (:func:`~.audiodevice.device_rate`), or the clip's if the device refuses its own.
     latency : str or float
         The output buffer: ``"auto"`` (default: chosen from the device, grown after an underflow),
         ``"low"`` / ``"high"`` (the device's own figures) or seconds.
@@ -240,7 +241,7 @@ class Player:
         if self.samplerate is not None:
             rates = [self.samplerate]
         else:
-            rates = list(dict.fromkeys([audio.sample_rate, int(info["default_samplerate"])]))
+            rates = list(dict.fromkeys([device_rate(sd, info), audio.sample_rate]))
         want = max(audio.channels, 2)
         chans = list(dict.fromkeys(c for c in (min(want, max_out), 2, 1, max_out) if 1 <= c <= max_out))
         last: Exception | None = None

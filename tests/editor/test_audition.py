@@ -299,6 +299,25 @@ def test_a_mono_clip_at_another_rate_is_resampled_and_heard_on_both_speakers(pul
     assert player.position_s == pytest.approx(clip.duration_s)
 
 
+def test_a_take_at_a_model_rate_plays_at_the_sound_servers_rate_whole(pulse):
+    """QA46: every first play of a 22.05 kHz take ran dry 1-3 times (ALSA's ``default`` says 44100
+    for a server running at 48000, and a stream at the take's rate made the server convert); the
+    player now plays at the server's rate and soxr converts, as for any other clip."""
+    rate = 22050
+    t = np.arange(int(rate * 1.5)) / rate
+    take = Audio(0.3 * np.sin(2 * np.pi * 1000 * t) + 0.2 * np.sin(2 * np.pi * 2500 * t), rate)
+    import soxr
+    expected = Audio(soxr.resample(take.samples[0], rate, RATE, quality="HQ"), RATE)
+    player = Player()
+    with Recorder() as rec:
+        player.play(take)
+        assert player.stream_info["samplerate"] == RATE      # before: 22050
+        assert player.wait(45)
+        recording = rec.wait_for(expected.frames)
+    assert_recording_matches(recording, expected)
+    assert player.position_s == pytest.approx(take.duration_s)
+
+
 def test_starting_a_second_play_stops_the_first(pulse):
     rate = RATE
     t = np.arange(rate * 4) / rate
