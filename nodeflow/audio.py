@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["Audio", "AUDIO_RATES", "StreamedAudio", "Cut", "check_finite", "cut_record", "edge_digest", "read_cut",
+__all__ = ["Audio", "AUDIO_RATES", "StreamedAudio", "Cut", "check_finite", "cut_record", "edge_digest", "read_cut", "recut",
            "seconds_to_frames", "frames_to_seconds"]
 
 AUDIO_RATES = (1000, 768000)     # Hz: the rates audio comes at (a project, a (samples, rate) pair, a resample's source)
@@ -62,6 +62,19 @@ def cut_record(samples: np.ndarray, padded: int = 0) -> str:
     x = np.ascontiguousarray(samples, np.float32)
     kept = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1) if x.shape[1] >= EDGE_KEEP else x[:, :0]
     return f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+
+
+def recut(edges: str, frames: int, padded: int) -> str:
+    """The cut record of a window whose length changed since (a stretch): its length and padding
+    now, the digest kept (it no longer matches: the window is not its source under a gain) and no
+    frames as cut.
+
+    >>> c = read_cut(recut(cut_record(np.zeros((1, 48), np.float32), padded=8), 96, 16))
+    >>> c.frames, c.padded, c.head is None
+    (96, 16, True)
+    """
+    c = read_cut(edges)
+    return "" if c is None else f"{c.digest}:{int(frames)}:{int(padded)}:"
 
 
 @dataclasses.dataclass(frozen=True)

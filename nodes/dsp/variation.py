@@ -12,7 +12,7 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, read_cut, recut
 from nodeflow.errors import ParameterError
 from nodeflow.node import node
 from nodeflow.types import Range
@@ -75,6 +75,21 @@ def _stretched_tempo(info: tuple[tuple[str, str], ...], ratio: float) -> tuple[t
         return info
     out["bpm"] = f"{bpm / ratio:.6g}"
     return tuple(sorted(out.items()))
+
+
+def _stretched_cut(audio: Audio, frames: int, ratio: float) -> str:
+    """``audio.edges`` (its cut record, :func:`nodeflow.audio.cut_record`) for the window stretched by
+    ``ratio`` to ``frames``: its length now, and the padding ``last="pad"`` gave it to the frame, so
+    that ``time.stitch`` ends the piece at ``round(source end * ratio)`` exactly (in proportion it
+    could land a frame off); see :func:`nodeflow.audio.recut`."""
+    c = read_cut(audio.edges)
+    if c is None or c.frames <= 0:
+        return audio.edges
+    real = c.frames - c.padded            # the frames of the source it holds, as long as they are now
+    if c.frames != audio.frames:
+        real = round(real * audio.frames / c.frames)
+    held = round((audio.start_frame + real) * ratio) - round(audio.start_frame * ratio)
+    return recut(audio.edges, frames, max(0, frames - held) if c.padded > 0 else 0)
 
 
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
@@ -146,8 +161,8 @@ def variation(audio: Audio, *,
     Pitch and tempo change independently (Rubber Band through pedalboard; a long clip in a worker
     process: Stop ends it at once, and windows or branches run on every core).  Output samples stay
     within [-1, 1] (a soft knee above -0.9 dBFS) and finite.  Window placement is kept; with a
-    stretch, ``start_frame``, ``overlap_frames`` and ``tokens`` scale with the new length so
-    stretched windows still stitch.
+    stretch, ``start_frame``, ``overlap_frames``, ``tokens`` and a ``last="pad"`` window's padding
+    scale with the new length, so stretched windows still stitch (to the source's length stretched).
 
     Parameters
     ----------
@@ -191,5 +206,6 @@ def variation(audio: Audio, *,
                          overlap_frames=min(round(audio.overlap_frames * stretch_ratio), x.shape[1]),
                          tokens=None if audio.tokens is None else round(audio.tokens * stretch_ratio),
                          markers=tuple((min(round(f * stretch_ratio), x.shape[1]), label) for f, label in audio.markers),
-                         info=_stretched_tempo(audio.info, stretch_ratio))
+                         info=_stretched_tempo(audio.info, stretch_ratio),
+                         edges=_stretched_cut(audio, x.shape[1], stretch_ratio))
     return audio.replace(soft_limit(np.asarray(x, np.float32)), **placement)

@@ -313,6 +313,52 @@ def test_a_padded_last_window_comes_back_at_the_source_length():
     np.testing.assert_array_equal(stitch.fn(wins).samples, x.samples)
 
 
+def _regenerated(w: Audio) -> Audio:
+    """A model-like node: a new take of the window's length (music in its padding too), via ``replace``."""
+    rng = np.random.default_rng(w.index)
+    return w.replace((0.3 * rng.standard_normal(w.samples.shape)).astype(np.float32))
+
+
+@pytest.mark.parametrize("rate,bpm,overlap", [(44100, 174.9, 0), (48000, 87.3, 0), (22050, 141.0, 1)])
+def test_padded_windows_changed_by_any_node_stitch_back_at_the_source_length(rate, bpm, overlap):
+    """QA45: last="pad" windows through dsp.variation (+2 st) stitched to 484117 frames for 441000: the
+    pitch shifter's ringing past the real end made stitch keep all 43,117 frames of padding (0.98 s).
+    Transposed, reversed, stretched (to ``round(source * ratio)``), turned down or regenerated, the
+    stitched piece ends where the source did, to the sample."""
+    from nodes.dsp.basic import gain
+    from nodes.dsp.variation import variation
+    from tests.nodes._signals import music
+    x = music(bpm, 4, 6.0, rate)
+    x = x.replace(x.samples[:, :-1237])                                 # ends off the beat grid
+    wins = tokenize_window.fn(x, unit="beats", size=4, overlap=overlap, bpm=bpm, last="pad")
+    assert wins[-1].frames - (x.frames - wins[-1].start_frame) > rate // 2      # a long pad
+    changes = [(lambda w: variation.fn(w, semitones=2), 1.0),
+               (lambda w: variation.fn(w, semitones=2, reverse=True), 1.0),
+               (lambda w: variation.fn(w, stretch_ratio=1.37), 1.37),
+               (lambda w: variation.fn(w, stretch_ratio=0.8, semitones=-3), 0.8),
+               (lambda w: gain.fn(w, gain_db=-3.0), 1.0),
+               (_regenerated, 1.0)]
+    for change, ratio in changes:
+        y = stitch.fn([change(w) for w in wins])
+        assert y.frames == round(x.frames * ratio), (change, ratio)
+
+
+def test_a_stretched_padded_window_records_its_padding_to_the_frame():
+    """Stretched windows stitch to ``round(source * ratio)`` frames whatever the rounding of each
+    window's start and length (in proportion the padding landed a frame off in 14 of 72 cases)."""
+    import nodes.dsp.variation as V
+    rng = np.random.default_rng(3)
+    for rate, bpm in ((22050, 87.3), (44100, 141.0), (48000, 174.9), (44100, 97.5)):
+        x = Audio(rng.uniform(-0.5, 0.5, (1, int(rng.integers(3 * rate, 5 * rate)))), rate)
+        wins = tokenize_window.fn(x, unit="beats", size=4, bpm=bpm, last="pad")
+        for ratio in (0.61, 0.8, 1.37, 1.5, 2.0, 3.3):
+            stretched = [w.replace(np.zeros((1, round(w.frames * ratio)), np.float32),       # Rubber Band's
+                                   start_frame=round(w.start_frame * ratio),                # placement,
+                                   edges=V._stretched_cut(w, round(w.frames * ratio), ratio))  # without it
+                         for w in wins]
+            assert stitch.fn(stretched).frames == round(x.frames * ratio), (rate, bpm, ratio)
+
+
 @pytest.mark.parametrize("curve", ["linear", "equal_power"])
 def test_a_crossfade_over_the_source_keeps_its_level_whatever_the_curve(curve):
     """QA: windows all at -6 dB stitched with fade_s=0.25, equal_power (the README's own settings) came back
