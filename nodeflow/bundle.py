@@ -4,7 +4,8 @@ A bundle is a zip archive (stored, not recompressed: audio stays bit-exact) hold
 ``bundle.json`` (format, version, a sha256 and size for every member), ``graph.msgpack`` (the
 graph, its input paths pointing into ``files/``) and ``files/...``.
 
-Bundles come from strangers, so reading one trusts nothing: member names are checked (only
+Bundles come from strangers, so reading one trusts nothing: its graph may read only the files it carries
+(each input setting and each value of its saved sweep, :func:`_reads`); member names are checked (only
 ``files/...`` in a portable alphabet: no absolute paths, ``..``, backslashes, NULs, duplicates),
 links, folders, encryption and odd compression methods are refused, declared sizes and ratios
 are bounded before a byte is inflated, and every member is streamed through its CRC, size and
@@ -16,9 +17,10 @@ sha256.  Any damage is one :class:`~nodeflow.FileFormatError`.
   verified first, then moved into place without following links or overwriting anything (a name
   that exists with other content gets a new name, and the graph points at it).
 
-:func:`pack` (in :mod:`nodeflow.packing`) takes only what a graph needs to run elsewhere: regular files that decode as audio,
-and safetensors adapters (a file, or the ``adapter_model.safetensors``/``adapter_config.json`` of
-an adapter folder).  Anything else a graph names (``~/.ssh/id_rsa``...) is refused by name.
+:func:`pack` (in :mod:`nodeflow.packing`) takes only what a graph needs to run elsewhere: regular
+files that decode as audio and that the node reading them takes (as validate says), and safetensors
+adapters (a file, or the ``adapter_model.safetensors``/``adapter_config.json`` of an adapter folder).
+Anything else a graph names (``~/.ssh/id_rsa``...) is refused by name.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import FileFormatError, NodeflowError, os_error_words
 from .graph import Graph
+from .graphpaths import path_mode
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -225,11 +228,11 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
     assert data is not None            # without a sink the member's bytes come back
     graph = loads(data, f"{src}:graph.msgpack", registry)
     tops = set(_tops(members))
-    for (nid, param), _ in graph.input_files(Path("/")).items():
-        value = graph.nodes[nid].params[param]
+    for nid, param, value, where in _reads(graph):
         if value not in tops:
-            raise FileFormatError(f"{src}: node '{nid}' reads {param}={value!r}, which the bundle does not carry; "
-                                  "a bundle's graph may only read its own files/ (refusing)")
+            raise FileFormatError(f"{src}: node '{nid}' reads {param}={value!r}{where}, which the bundle does not "
+                                  "carry; a bundle's graph may only read its own files/ (refusing: ask the sender to "
+                                  "pack it again with audiochain pack)")
     used = {v for inst in graph.nodes.values() for v in inst.params.values() if isinstance(v, str)}
     for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
         used.update(v for v in (axis.get("values") if isinstance(axis, dict) else None) or [] if isinstance(v, str))
@@ -238,6 +241,19 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
                               "files its graph reads, as audiochain pack makes it (refusing: ask the sender to pack "
                               "it again)")
     return graph
+
+
+def _reads(graph: Graph) -> list[tuple[str, str, str, str]]:
+    """``(node, param, value, where)`` of every file a bundle's graph can read: its input path settings
+    (``where`` is '') and each value its saved sweep gives one (QA: a sweep over ``load.path`` read
+    the receiver's private take, where the same path as the node's setting was refused)."""
+    out = [(nid, param, graph.nodes[nid].params[param], "") for nid, param in graph.input_files(Path("/"))]
+    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+        nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
+        values = axis.get("values") if isinstance(axis, dict) else None
+        if path_mode(graph, nid, param) == "read" and isinstance(values, list):
+            out += [(nid, param, v, " (a value of its saved sweep)") for v in values if isinstance(v, str) and v]
+    return out
 
 
 @dataclasses.dataclass

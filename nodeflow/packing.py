@@ -1,10 +1,11 @@
 """Packing a bundle: only what a graph needs to run elsewhere, and a list of it.
 
 Regular files that decode as audio (libsndfile reads the header, or a media container io.load hands
-to ffmpeg) and safetensors adapters (the header parsed; in an adapter folder only the
-``.safetensors`` files and ``adapter_config.json``) are taken.  Anything else a graph names
-(``~/.ssh/id_rsa``, a folder, a FIFO, a link to a key) is refused with one line naming the node, the
-parameter and the file.  Reading a bundle is :mod:`nodeflow.bundle`'s job.
+to ffmpeg) and that the node reading them takes, as validate says (its estimate's verdict on the file:
+no text file starting ``OggS``, no video without a soundtrack), and safetensors adapters (the header
+parsed; in an adapter folder only the ``.safetensors`` files and ``adapter_config.json``) are taken.
+Anything else a graph names (``~/.ssh/id_rsa``, a folder, a FIFO, a link to a key) is refused with one
+line naming the node, the parameter and the file.  Reading a bundle is :mod:`nodeflow.bundle`'s job.
 """
 from __future__ import annotations
 
@@ -108,6 +109,19 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
     return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
 
 
+def _refused_by_node(graph: Graph, nid: str, param: str, src: Path) -> str | None:
+    """Why node ``nid`` would refuse the file ``src`` as its ``param``, as validate says it (the node's
+    own check of the file, from its estimate: io.load's 'not a readable audio file', 'has no audio
+    stream'), or None: it takes it (QA: a text file starting 'OggS' and a video with no audio track
+    were packed, which validate refused as inputs)."""
+    from .costs import estimate
+    g = graph.copy()
+    g.nodes[nid].params[param] = str(src)
+    cost = estimate(g, {nid}).nodes.get(nid)
+    problem = next((s.problem for s in cost.shapes.values() if s.problem), "") if cost and not cost.guessed else ""
+    return f"is not an input {cost.type} takes: {problem.removeprefix(f'{src}: ')}" if cost and problem else None
+
+
 def _whole(path: Path) -> bool:
     """:func:`safetensors_whole`, an unreadable file left out (it is listed as left)."""
     try:
@@ -150,6 +164,8 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
         src = src.resolve()
         if src not in by_source:
             files, left, why = _admit(src, exts)
+            if why is None and files == [("", src)] and src.suffix.lower() != ".safetensors":
+                why = _refused_by_node(graph, nid, param, src)
             if why:
                 refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
                 return None
@@ -206,7 +222,7 @@ def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
 def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]:
     """The graph's saved sweep with each input file it tries packed too (``take``), its values the
     members' paths: a bundle's sweep runs on the receiver's machine (it held this machine's paths, and
-    the files were left out).  A value that names no file keeps only its name, for the run to report."""
+    the files were left out).  A value that names no file is refused, as a node's missing input is."""
     from .outputs import resolve
     sweep = dict(graph.sweep or {})
     if not isinstance(sweep.get("axes"), list):
@@ -220,8 +236,11 @@ def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]
         values = []
         for v in axis["values"]:
             src = resolve(v, graph.base_dir()) if isinstance(v, str) and v.strip() else None
+            if src is not None and not src.exists():     # a bundle's graph reads only what it carries (bundle._reads)
+                refused.append(f"node '{nid}' {param}={v!r} (a value of its saved sweep) not found (looked at {src}); "
+                               "put the file there or take the value out of the sweep")
             member = take(nid, param, v, src) if src is not None and src.exists() else None
-            values.append(member if member is not None else Path(v).name if isinstance(v, str) and v.strip() else v)
+            values.append(member if member is not None else v)
         axes.append(dict(axis, values=values))
     return dict(sweep, axes=axes)
 

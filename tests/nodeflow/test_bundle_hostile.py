@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -102,6 +103,20 @@ def _graph_bytes(path_param: str = "files/x.wav") -> bytes:
     g.add("io.load", id="l", path=path_param)
     g.add("io.export", id="e", path="x-out.wav")
     g.connect("l", "e")
+    return dumps(g)
+
+
+def _swept_graph_bytes(*values: str, param: str = "l.path", node: tuple[str, ...] = ()) -> bytes:
+    """:func:`_graph_bytes` with a saved sweep over ``param`` (``files/x.wav`` and ``values``); ``node``:
+    (type, id) of one more node, e.g. a model whose adapter the sweep varies."""
+    g = Graph()
+    g.add("io.load", id="l", path="files/x.wav")
+    g.add("io.export", id="e", path="x-out.wav")
+    g.connect("l", "e")
+    if node:
+        g.add(node[0], id=node[1])
+    first = ["files/x.wav"] if param == "l.path" else []
+    g.sweep = {"mode": "grid", "axes": [{"param": param, "values": [*first, *values]}]}
     return dumps(g)
 
 
@@ -227,6 +242,10 @@ def _cases() -> dict[str, callable]:
     c["graph-reads-ssh-key"] = lambda: build(graph=_graph_bytes(str(Path.home() / ".ssh" / "id_rsa")))
     c["graph-reads-tilde"] = lambda: build(graph=_graph_bytes("~/.ssh/id_rsa"))
     c["graph-reads-missing-member"] = lambda: build(graph=_graph_bytes("files/ghost.wav"))
+    # a saved sweep's values are inputs too (QA44: a sweep value rendered the receiver's own take)
+    c["sweep-reads-home-audio"] = lambda: build(graph=_swept_graph_bytes(str(Path.home() / "Music" / "my-master.flac")))
+    c["sweep-reads-tilde"] = lambda: build(graph=_swept_graph_bytes("~/Music/my-master.flac"))
+    c["sweep-reads-missing-member"] = lambda: build(graph=_swept_graph_bytes("files/ghost.wav"))
     # files the graph never reads, unpacked beside it (QA: files/evil.py, files/run.sh)
     c["unused-script"] = lambda: build({"files/x.wav": WAV, "files/evil.py": b"import os; os.system('id')\n"})
     c["unused-audio"] = lambda: build({"files/x.wav": WAV, "files/other.wav": WAV})
@@ -385,6 +404,87 @@ def test_pack_refuses_what_is_not_audio(sandbox, capsys, value, why):
     assert "node 'sneaky' path=" in err and why in err and "pack refuses to include it" in err
     assert not (sandbox / "out" / "gift.acbundle").exists() and os.listdir(sandbox / "out") == []
     assert snapshot(sandbox, sandbox / "out") == before
+
+
+@pytest.mark.parametrize("param, value, node", [
+    ("l.path", "{home}/Music/my-master.flac", ()),
+    ("mg.adapter", "{home}/adapters/mine.safetensors", ("models.musicgen", "mg")),
+])
+def test_a_bundles_saved_sweep_reads_only_the_bundles_own_files(sandbox, capsys, param, value, node):
+    """QA44: a node setting outside files/ was refused, a saved sweep's value was not: validate said ok, run
+    rendered the receiver's private take into the output folder (and named it in manifest.json), unpack
+    wrote a graph pointing at it; an adapter in a sweep was refused only for being 'not found'.  Every
+    command refuses it first, in one line naming the node, the parameter and the value."""
+    home = sandbox / "home"
+    (home / "adapters").mkdir()
+    (home / "adapters" / "mine.safetensors").write_bytes(b"\x02" + b"\0" * 7 + b"{}")
+    value = value.format(home=home)
+    bundle = sandbox / "inbox" / "swept.acbundle"
+    bundle.write_bytes(build(graph=_swept_graph_bytes(value, param=param, node=node)))
+    before = snapshot(sandbox, sandbox / "nothing")
+    nid, _, name = param.partition(".")
+    for argv in (["validate", str(bundle), "-o", str(sandbox / "out")], ["show", str(bundle)],
+                 ["run", str(bundle), "-o", str(sandbox / "out")], ["unpack", str(bundle), "-o", str(sandbox / "out")]):
+        rc, out, err = cli(argv, capsys)
+        assert refused_cleanly(rc, out, err), (argv, out, err)
+        assert err.strip() == (f"error: {bundle}: node '{nid}' reads {name}={value!r} (a value of its saved sweep), "
+                               "which the bundle does not carry; a bundle's graph may only read its own files/ "
+                               "(refusing: ask the sender to pack it again with audiochain pack)"), err
+    assert snapshot(sandbox, sandbox / "nothing") == before and os.listdir(sandbox / "out") == []
+
+
+def test_pack_refuses_a_saved_sweep_value_that_names_no_file(sandbox, capsys):
+    """A bundle's sweep may read only the files the bundle carries: pack refuses a value naming no file, as
+    it refuses a node's missing input (it kept the bare name, and the receiver would read that name)."""
+    src = make_project(sandbox / "home" / "proj")
+    g = load(src)
+    g.sweep = {"mode": "grid", "axes": [{"param": "vox.path", "values": ["takes/vox.wav", "takes/gone.wav"]}]}
+    save(g, src)
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "song.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err), err
+    assert ("node 'vox' path='takes/gone.wav' (a value of its saved sweep) not found (looked at "
+            f"{src.parent / 'takes' / 'gone.wav'}); put the file there or take the value out of the sweep") in err
+    assert os.listdir(sandbox / "out") == []
+
+
+def _video_only(path: Path) -> Path:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-t", "1",
+                    "-pix_fmt", "yuv420p", str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.mark.parametrize("swept", [False, True], ids=["node", "sweep"])
+@pytest.mark.parametrize("name, why", [
+    ("notes.ogg", "is not an input io.load takes: not a"),         # a text file starting with 'OggS'
+    ("screen_recording.mp4", "is not an input io.load takes: has no audio stream"),   # video only
+])
+def test_pack_takes_only_files_the_node_takes_as_validate_says(sandbox, capsys, name, why, swept):
+    """QA44: pack sniffed the first bytes, so a text file named .ogg starting with 'OggS' and a video with no
+    audio track were packed (and shipped), though validate refuses both as inputs.  Pack asks the node, as
+    validate does, for a node's setting and a saved sweep's value alike."""
+    private = sandbox / "home" / "private"
+    private.mkdir()
+    f = private / name
+    if name.endswith(".ogg"):
+        f.write_bytes(b"OggS\x00\x02 my bank PIN is 1234, PASSWORD=hunter2\n")
+    else:
+        _video_only(f)
+    if swept:
+        src = make_project(sandbox / "home" / "proj")
+        g = load(src)
+        g.sweep = {"mode": "grid", "axes": [{"param": "vox.path", "values": ["takes/vox.wav", str(f)]}]}
+        save(g, src)
+        nid = "vox"
+    else:
+        src, nid = _stranger_graph(sandbox / "inbox", str(f)), "sneaky"
+    rc, out, err = cli(["validate", str(src)], capsys)
+    assert rc == 1 and str(f) in out                      # validate refuses it as an input ...
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err), err            # ... and pack refuses to include it, saying why
+    assert f"node '{nid}' path=" in err and f"{f} {why}" in err and err.rstrip().endswith("pack refuses to include it")
+    assert os.listdir(sandbox / "out") == []
 
 
 def test_pack_refuses_a_fifo(sandbox, capsys):
