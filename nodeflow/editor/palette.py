@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..node import NodeSpec
 from ..registry import Registry
 from ..types import link_mode, type_name
+from .paramtext import readable
 
 __all__ = ["search", "fits", "missing", "Palette", "SYNONYMS", "MISSING"]
 
@@ -184,7 +185,7 @@ class Palette:
                     dpg.add_button(label=spec.name.replace("_", " "), tag=tag, width=-1,
                                    callback=lambda s, a, u: self.on_pick(u, None, None), user_data=spec.id)
                     with dpg.tooltip(tag):
-                        dpg.add_text(f"{spec.id}\n{spec.tooltip}", wrap=300)
+                        dpg.add_text(f"{spec.id}\n{readable(spec.tooltip)}", wrap=300)
                     self._buttons[spec.id] = tag
         with dpg.window(label="Add node", tag="quicksearch", show=False, no_collapse=True, width=320, height=300,
                         modal=False, no_saved_settings=True):
@@ -241,7 +242,7 @@ class Palette:
         self.results = search(self.registry, text, limit=len(self.registry), **fit)   # all: the list scrolls
         self.selected = 0
         for i, spec in enumerate(self.results):
-            dpg.add_selectable(label=f"{spec.id}  -  {spec.tooltip}"[:70], parent="quicksearch::results",
+            dpg.add_selectable(label=f"{spec.id}  -  {readable(spec.tooltip)}"[:70], parent="quicksearch::results",
                                default_value=(i == 0), callback=lambda s, a, u: self.pick(u), user_data=spec.id,
                                tag=f"quicksearch::hit::{i}")
         if missing(text):

@@ -14,8 +14,8 @@ from typing import Any
 from ..types import ParamSpec, replaced_by  # noqa: F401 - replaced_by: kept importable from here
 
 __all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp", "path_tip",
-           "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "tooltip",
-           "replaced_by", "unit_of", "value_format"]
+           "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "readable",
+           "tooltip", "replaced_by", "unit_of", "value_format"]
 
 MAX_LABEL = 14
 # shorter words for labels that would not fit (cut mid-word they read "custom windo.", "preserve for.")
@@ -72,8 +72,22 @@ def range_words(spec: ParamSpec) -> str:
     return f"up to {hi:g}{unit}" if finite[1] else ""
 
 
+_ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]*\.)?([^`<>]+?)`")     # :func:`~nodeflow.load` -> load
+_LITERAL = re.compile(r"``(.+?)``|`([^`]+)`")
+
+
+def readable(doc: str) -> str:
+    """A docstring's text as a tooltip reads it: reStructuredText's inline markup taken off
+    (QA46: "With ``profile=custom``: the target rate", "Play `b` after `a`").
+
+    >>> readable("With ``profile=custom``: play `b` after :func:`~nodeflow.audio.recut` (:class:`Audio`)")
+    'With profile=custom: play b after recut (Audio)'
+    """
+    return _LITERAL.sub(lambda m: m.group(1) or m.group(2), _ROLE.sub(r"\1", doc))
+
+
 def tooltip(spec: ParamSpec) -> str:
-    bits = [spec.name] + ([spec.doc] if spec.doc else [])
+    bits = [spec.name] + ([readable(spec.doc)] if spec.doc else [])
     rng = range_words(spec)
     if rng:
         bits.append(rng)

@@ -18,7 +18,7 @@ from . import items, widgets
 from .document import positions
 from .audition import plays_file
 from .nodetext import file_names, fit_line, one_line, problem_line, serious, wrap
-from .paramtext import replaced_by
+from .paramtext import readable, replaced_by
 from .outputs import Outputs, is_audio_type
 from .themes import PIN_COLOURS, PIN_OTHER, STATE_COLOURS, Themes, pin_colour
 from .zoom import Zoom
@@ -286,7 +286,7 @@ class GraphView(Outputs):
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)
                     self._create_output(nid, name, t, plays_file=plays_file(spec, t))
-        if tooltip := (spec.tooltip if spec else ""):
+        if tooltip := (readable(spec.tooltip) if spec else ""):
             with dpg.tooltip(f"type::{nid}"):
                 dpg.add_text(tooltip, wrap=320)
         self.nodes[nid] = inst.type

@@ -153,3 +153,16 @@ def test_the_editor_tooltip_shows_the_description():
     tip = tooltip(export.params["peak_db"])
     assert tip.splitlines()[0] == "peak_db" and "True-peak ceiling" in tip and "from -60 to 0 dBTP" in tip
     assert tip.endswith("leave empty for none")          # (an empty peak_db: no limiter)
+
+
+def test_editor_tooltips_read_without_the_docstrings_markup():
+    """QA46: 23 of 170 parameter tooltips showed reStructuredText ("With ``profile=custom``: the
+    target rate", "Play `b` after `a`"); every built-in node's and parameter's tooltip reads plain."""
+    from nodeflow.editor.paramtext import readable, tooltip
+    marked = [f"{spec.id}.{p.name}" for spec in default_registry() for p in spec.params.values() if "`" in p.doc]
+    assert len(marked) > 10                              # the docstrings keep their markup (help(), the docs)
+    for spec in default_registry():
+        for text in [readable(spec.tooltip)] + [tooltip(p) for p in spec.params.values()]:
+            assert "`" not in text and ":func:" not in text and ":class:" not in text, f"{spec.id}: {text}"
+    from nodes.dsp.resample import resample
+    assert "With profile=custom: the target rate" in tooltip(resample.params["rate_hz"])
