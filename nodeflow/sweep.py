@@ -165,7 +165,11 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
         raise ParameterError(f"--sweep {spec!r}: node '{node_id}' has no parameter '{param}' ({names})")
     p = pspec.params[param]
     values = []
-    for raw in _split_values(text):
+    try:
+        raws = _split_values(text)
+    except ParameterError as e:     # (QA43: "sweep range '5..1': ..." said not which of several --sweep)
+        raise ParameterError(f"--sweep {spec!r}: {e}") from None
+    for raw in raws:
         try:
             values.append(p.parse(raw))
         except ParameterError as e:
@@ -428,7 +432,13 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | o
     Without ``out_dir`` the files exports write go to a new temporary folder (the results name
     them; it is yours to remove), and a batch that writes no file leaves no folder behind.
     """
-    variants = [Variant(i, tuple(o.items())) for i, o in enumerate(overrides)]
+    whole = isinstance(overrides, (str, bytes, dict))         # (QA43: "'str' object has no attribute 'items'")
+    given = [] if whole else list(overrides)
+    odd = type(overrides).__name__ if whole else next((type(o).__name__ for o in given if not isinstance(o, dict)), None)
+    if odd is not None:
+        raise ParameterError("batch: overrides must be a list of dicts such as [{'gen.seed': 1}, {'gen.seed': 2}]; "
+                             f"got {'a ' + odd if whole else 'a list holding a ' + odd}")
+    variants = [Variant(i, tuple(o.items())) for i, o in enumerate(given)]
     base = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
         return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)

@@ -72,6 +72,26 @@ def test_batch_returns_results_in_order(stub_graph):
     assert peaks[2] == peaks[0]
 
 
+def test_batch_given_something_other_than_a_list_of_dicts_says_what_it_takes(stub_graph):
+    """QA43: batch(g, "gain.gain_db=-6") raised AttributeError: 'str' object has no attribute 'items'."""
+    from nodeflow.errors import ParameterError
+    for bad, got in (("gain.gain_db=-6", "got a str"), ({"gain.gain_db": -6.0}, "got a dict"),
+                     ([("gain.gain_db", -6.0)], "got a list holding a tuple")):
+        with pytest.raises(ParameterError, match="overrides must be a list of dicts") as e:
+            batch(stub_graph, bad)
+        assert str(e.value).endswith(got)
+    assert len(batch(stub_graph, ({"gain.gain_db": g} for g in (-6.0, 0.0)))) == 2      # any iterable of dicts
+
+
+def test_each_sweep_error_names_its_option(stub_graph):
+    """QA43: with several --sweep options, "sweep range '5..1': ..." did not say which one was wrong."""
+    from nodeflow.errors import ParameterError
+    for spec in ("gain.gain_db=5..1", 'gain.gain_db=["a", "b"', "gain.gain_db=0.5..2"):
+        with pytest.raises(ParameterError) as e:
+            parse_axis(spec, stub_graph)
+        assert str(e.value).startswith(f"--sweep {spec!r}: ")
+
+
 def test_a_batch_that_writes_nothing_leaves_no_folder(stub_graph, tmp_path, monkeypatch):
     """Each call left an empty /tmp/audiochain-batch-* folder behind (QA found 126)."""
     import tempfile
