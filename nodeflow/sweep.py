@@ -231,6 +231,9 @@ def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
         spec = graph.spec(node_id) if node_id in graph.nodes else None
         if spec is None or param not in spec.params:
             raise ParameterError(f"saved sweep axis {ax['param']!r}: no such node parameter")
+        if not ax["values"]:             # (QA44: an empty axis ran "0/0 variant(s) ok", exit 0, no audio)
+            raise ParameterError(f"saved sweep axis {ax['param']!r} has no values; give it some in the graph's "
+                                 "sweep, or run without it: --no-sweep")
         try:
             axes.append(Axis(node_id, param, tuple(spec.params[param].coerce(v) for v in ax["values"])))
         except ParameterError as e:      # (QA: 'peak_db=5.9 is out of range', no node, no word of the sweep)

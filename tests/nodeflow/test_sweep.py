@@ -634,9 +634,11 @@ def test_a_bad_value_in_a_saved_sweep_names_the_axis_and_the_way_out(audio_graph
 
 
 @pytest.mark.parametrize("saved", [{"mode": "evil"}, {"mode": "grid", "axes": []},
-                                   {"mode": "evil", "axes": [{"param": "gain.gain_db", "values": [-6.0]}]}])
+                                   {"mode": "evil", "axes": [{"param": "gain.gain_db", "values": [-6.0]}]},
+                                   {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": []}]}])
 def test_a_saved_sweep_of_no_known_mode_or_no_axes_is_refused(audio_graph, tmp_path, capsys, saved):
-    """QA: a saved sweep with mode 'evil' and no axes passed validate, and run made a one-variant sweep."""
+    """QA: a saved sweep with mode 'evil' and no axes passed validate, and run made a one-variant sweep;
+    QA44: an axis with no values passed validate, and run said "0/0 variant(s) ok" (exit 0, no audio)."""
     g = load(audio_graph)
     g.sweep = saved
     save(g, audio_graph)
