@@ -81,13 +81,16 @@ class Cancelled(NodeflowError):
     result: RunResult | None = None
 
 
-def os_error_words(e: OSError, fix: str = "") -> str:
+def os_error_words(e: OSError, fix: str = "", reading: bool = False) -> str:
     """A user's words for an OSError, with what to do (a full disk, a read-only folder, a lost
-    connection: not the same fix); ``fix`` follows an error this does not know.
+    connection: not the same fix); ``fix`` follows an error this does not know.  ``reading``: the
+    error came reading a file (a permission is then the file's, not a folder's to write to).
 
     >>> import errno
     >>> os_error_words(OSError(errno.ENOSPC, "No space left on device"))
     'the disk is full; free some space or choose another folder'
+    >>> os_error_words(PermissionError(errno.EACCES, "Permission denied"), reading=True)
+    'permission denied; make it readable (chmod a+r) or ask its owner'
     >>> os_error_words(TimeoutError("timed out after 5 s"))
     'timed out after 5 s; try again'
     """
@@ -101,6 +104,8 @@ def os_error_words(e: OSError, fix: str = "") -> str:
             errno.ELOOP: "a link is in the way; AudioChain never follows links here",
             errno.ENAMETOOLONG: "a name or the path is longer than the file system takes; choose a shorter path",
             }.get(e.errno or 0)
+    if reading and e.errno in (errno.EACCES, errno.EPERM):     # (QA44: pack said "choose a folder you can
+        hint = "permission denied; make it readable (chmod a+r) or ask its owner"    # write to" of an input)
     if hint:
         return hint
     what = e.strerror or str(e) or type(e).__name__

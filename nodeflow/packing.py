@@ -184,7 +184,8 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
         g.sweep = _packed_sweep(graph, take, refused)
         lines.extend(_checkpoints_beside(graph, g, out))
     except OSError as e:
-        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: {os_error_words(e)}") from None
+        raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: "
+                            f"{os_error_words(e, reading=True)}") from None
     if refused:
         raise NodeflowError("cannot bundle: " + "; ".join(refused))
     for name, _ in members:

@@ -115,6 +115,23 @@ def test_pack_unpack_roundtrip_bit_for_bit(tmp_path):
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
 
 
+def test_pack_of_an_input_this_user_cannot_read_says_to_make_it_readable(tmp_path, monkeypatch, capsys):
+    """QA44 (as nobody, an input of mode 600): "reading secret.flac failed: permission denied; choose a
+    folder you can write to", while the folder to write to was writable."""
+    import errno
+    import nodeflow.packing as packing
+    src = make_project(tmp_path / "ana")
+    vox = tmp_path / "ana" / "takes" / "vox3.wav"
+
+    def refuse(path, *a, **k):          # as the kernel refuses a file of mode 600 to another user
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    monkeypatch.setattr(packing, "_admit", refuse)
+    assert main(["pack", str(src), "-o", str(tmp_path / "song.acbundle")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "permission denied; make it readable (chmod a+r) or ask its owner" in err, err
+    assert "write to" not in err and str(vox) in err and not (tmp_path / "song.acbundle").exists()
+
+
 def test_pack_carries_folders_such_as_adapters(tmp_path):
     from typing import Annotated
 
