@@ -163,6 +163,9 @@ def unwritable(dest: Path) -> str | None:
                 f"{path_max} bytes (with the temp file's {TEMP_NAME_EXTRA} more); choose a shorter path")
     folder = dest.parent
     while not folder.exists() and folder != folder.parent:
+        if folder.is_symlink():         # (QA44: out/loop -> loop was found only at the export: "File exists")
+            return (f"{folder} is a link that leads nowhere (a loop, or its target is gone); remove it or choose "
+                    "another path")
         folder = folder.parent
     try:
         name_max = os.pathconf(folder, "PC_NAME_MAX")

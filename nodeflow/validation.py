@@ -97,6 +97,10 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         if read := next((f"{n}.{k}" for (n, k), p in inputs.items() if same_file(target, p)), None):   # (QA)
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite an input file "
                        f"of this graph ({target}, which {read} reads); export to another path or another output folder")
+        elif graph.path is not None and same_file(target, graph.path):       # (QA44: found only at the export)
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite the file "
+                       f"this graph was opened from ({target}); export to another path (e.g. audiochain run -o "
+                       "OTHER_FOLDER)")
         elif why := unwritable(resolve(value, out_dir)):
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: {why}")
         elif (folder := _names_a_folder(graph, nid, name, value, out_dir)) is not None:

@@ -162,6 +162,25 @@ def test_symlink_inside_the_output_folder_pointing_out_is_refused(home, capsys):
     assert rc == 1 and "through a symlink" in "\n".join(out)
 
 
+def test_a_link_loop_on_the_way_and_the_file_the_graph_came_from_are_refused_before_anything_runs(home, capsys):
+    """QA44: validate said ok, and run ran every node before the export failed ("File exists" for
+    out/loop -> loop; the embedded graph of song.wav exporting song.wav itself)."""
+    g = export_graph(home.parent / "downloads", "loop/x.wav")
+    Path("rendered").mkdir()
+    os.symlink("loop", "rendered/loop")
+    assert_refused(capsys, home, [str(g), "-o", "rendered"], "rendered/loop is a link that leads nowhere")
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    assert rc == 1 and "leads nowhere" in "\n".join(out)
+    made = export_graph(Path.cwd(), "song.wav", name="s.msgpack")
+    assert run_cli(capsys, str(made), "-o", ".")[0] == 0          # song.wav holds the graph that made it
+    song = Path("song.wav").absolute()
+    before = song.read_bytes()
+    err = assert_refused(capsys, home, [str(song), "-o", "."], "would overwrite the file this graph was opened from")
+    assert "ran" not in err and song.read_bytes() == before
+    rc, out, _ = run_cli(capsys, "validate", str(song), "-o", ".")
+    assert rc == 1 and "opened from" in "\n".join(out)
+
+
 # ------------------------------------------------------------------ what lets a write through
 def test_allow_outside_lets_it_through(home, capsys):
     target = home / "victim" / "render.wav"
