@@ -315,8 +315,13 @@ def tokenize_window(audio: Audio, *,
     else:
         bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last, check)
     if not bounds:
-        raise AudioError(f"the input ({audio.duration_s:.3f} s) is shorter than one window "
-                         f"({_describe(size_tokens, p)}) and last=drop; use last=keep or last=pad")
+        if size_s is None:
+            window = f"size={size:g} {unit.value} ({float(p.tokens_to_seconds(size_tokens)):g} s)"
+        else:                   # (QA45: "852 tokens (17.04 s)" for size=8 bars, 17.021 s at 141 bpm in 5/4)
+            grid = f" at {bpm:g} bpm in {beats_per_bar}/{note}" if unit in (Unit.BARS, Unit.BEATS) else ""
+            window = f"size={size:g} {unit.value} ({float(size_s):.3f} s{grid})"
+        raise AudioError(f"the input ({audio.duration_s:.3f} s) is shorter than one window, {window}, and "
+                         "last=drop; use a smaller size, or last=keep or last=pad")
     return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check)
 
 

@@ -124,6 +124,10 @@ def test_seconds_are_exact_and_tokens_cover_the_window():
     (dict(size=0.001), ParameterError, ["size=0.001", "less than one token"]),
     (dict(unit="tokens", size=10.5), ParameterError, ["size=10.5", "whole number"]),
     (dict(size=5.0, last="drop"), AudioError, ["shorter than one window", "last=drop"]),
+    # QA45: "852 tokens (17.04 s)" for size=8 bars (17.021 s at 141 bpm in 5/4), and no word of a smaller size
+    (dict(unit="bars", size=8, bpm=141.0, beats_per_bar=5, last="drop"), AudioError,
+     ["size=8 bars (17.021 s at 141 bpm in 5/4)", "use a smaller size"]),
+    (dict(unit="tokens", size=150, last="drop"), AudioError, ["size=150 tokens (3 s)", "use a smaller size"]),
 ])
 def test_bad_settings_give_clear_errors(params, error, needles):
     with pytest.raises(error) as info:
