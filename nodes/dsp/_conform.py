@@ -296,10 +296,39 @@ def _edge(neighbour: Audio, src: int, channels: int, last: bool,
     return y if y.shape[0] == channels else np.repeat(y.mean(axis=0, keepdims=True), channels, axis=0)
 
 
-def merged_info(a: Audio, b: Audio) -> tuple[tuple[str, str], ...]:
+GRID_INFO = ("bpm", "meter")      # the info keys that lay a bar grid over a clip
+
+
+def merged_info(a: Audio, b: Audio, ctx=None) -> tuple[tuple[str, str], ...]:
     """The ``info`` of a clip joined from ``a`` and ``b``: both, ``a``'s values winning (a tempo
-    found on either side still reaches the export)."""
-    return tuple(sorted({**dict(b.info), **dict(a.info)}.items()))
+    found on either side still reaches the export), but no tempo or meter where the two give
+    different ones (QA45: 141 bpm 7/8 joined to 87.3 bpm 3/4 was tagged 141 bpm 7/8 throughout, and a
+    DAW laid that grid over the second half); ``ctx`` says so.
+
+    >>> a, b = Audio(np.zeros(8), 8000, info=(("bpm", "141"), ("meter", "7/8"))), Audio(np.zeros(8), 8000)
+    >>> merged_info(a, b), merged_info(a, b.with_info(bpm="141.0", key="A minor"))
+    ((('bpm', '141'), ('meter', '7/8')), (('bpm', '141'), ('key', 'A minor'), ('meter', '7/8')))
+    >>> merged_info(a, b.with_info(bpm="87.3", meter="3/4"))
+    ()
+    """
+    mine, theirs = dict(a.info), dict(b.info)
+    merged = {**theirs, **mine}
+    differ = [k for k in GRID_INFO if k in mine and k in theirs and not _same(mine[k], theirs[k])]
+    if differ:
+        for k in GRID_INFO:
+            merged.pop(k, None)
+        if ctx is not None:
+            said = [" ".join(d[k] + (" bpm" if k == "bpm" else "") for k in GRID_INFO if k in d) for d in (mine, theirs)]
+            ctx.warn(f"a is at {said[0]} and b at {said[1]}: the joined clip carries no tempo or meter (an export "
+                     "writes none); set bpm= and meter= on the export to tag one")
+    return tuple(sorted(merged.items()))
+
+
+def _same(x: str, y: str) -> bool:
+    try:
+        return float(x) == float(y)
+    except ValueError:
+        return x.strip() == y.strip()
 
 
 def joined_markers(a: Audio, b: Audio, offset: int) -> tuple[tuple[int, str], ...]:

@@ -23,7 +23,7 @@ def _pair(a: Audio, b: Audio, what: str, ctx: Context | None) -> tuple[Audio, Au
     side spread to the other's channels (a mono melody mixed with a stereo loop gives stereo,
     whichever input it is on)."""
     a, b = conform_all([a, b], rate=project_rate(ctx), what=[f"{what}: a", f"{what}: b"], check=_check(ctx))
-    return a.replace(info=merged_info(a, b)), b
+    return a.replace(info=merged_info(a, b, ctx)), b
 
 
 def _check(ctx: Context | None):

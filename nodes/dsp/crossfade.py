@@ -72,5 +72,5 @@ def crossfade(a: Audio, b: Audio, *,
     n = _overlap(duration_s, a.sample_rate, a.frames, b.frames)
     head = a.samples[:, :a.frames - n]
     mixed = blend(a.samples[:, a.frames - n:], b.samples[:, :n], curve)
-    return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b),
+    return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b, ctx),
                      markers=joined_markers(a, b, a.frames - n))

@@ -276,3 +276,29 @@ def test_validate_says_a_trim_start_far_past_the_end(tmp_path):
     g.add("dsp.trim", id="trim", start_s=1e308)
     g.connect("load", "trim")
     assert any("start_s=1e+308 is at or beyond the input length 1.000 s" in p for p in g.problems()), g.problems()
+
+
+@pytest.mark.parametrize("join", ["concat", "mix", "crossfade"])
+def test_clips_in_two_tempi_joined_carry_no_tempo_and_say_so(join):
+    """QA45: 141 bpm 7/8 joined to 87.3 bpm 3/4 was tagged 141 bpm 7/8 throughout (the export wrote it,
+    and a DAW laid that grid over the second half); one tempo on one side, or the same on both, is kept."""
+    fast = sine(440.0, 2.0, 44100).with_info(bpm="141", meter="7/8")
+    said: list[str] = []
+
+    class Ctx:                          # what the node uses of its run's context
+        graph = None
+
+        def warn(self, message: str) -> None:
+            said.append(message)
+
+        def check_cancelled(self) -> None:
+            pass
+    fn = {"concat": concat.fn, "mix": mix.fn, "crossfade": crossfade.fn}[join]
+    slow = sine(330.0, 2.0, 44100).with_info(bpm="87.3", meter="3/4")
+    out = fn(fast, slow, ctx=Ctx())
+    assert "bpm" not in dict(out.info) and "meter" not in dict(out.info)
+    assert said == ["a is at 141 bpm 7/8 and b at 87.3 bpm 3/4: the joined clip carries no tempo or meter (an "
+                    "export writes none); set bpm= and meter= on the export to tag one"]
+    said.clear()
+    for other in (sine(330.0, 2.0, 44100), slow.with_info(bpm="141.0", meter="7/8")):
+        assert dict(fn(fast, other, ctx=Ctx()).info) == {"bpm": "141", "meter": "7/8"} and said == []
