@@ -318,7 +318,8 @@ def merged_info(a: Audio, b: Audio, ctx=None) -> tuple[tuple[str, str], ...]:
         for k in GRID_INFO:
             merged.pop(k, None)
         if ctx is not None:
-            said = [" ".join(d[k] + (" bpm" if k == "bpm" else "") for k in GRID_INFO if k in d) for d in (mine, theirs)]
+            said = [" ".join(d[k] + (" bpm" if k == "bpm" else "") for k in GRID_INFO if k in d)
+                    for d in (mine, theirs)]
             ctx.warn(f"a is at {said[0]} and b at {said[1]}: the joined clip carries no tempo or meter (an export "
                      "writes none); set bpm= and meter= on the export to tag one")
     return tuple(sorted(merged.items()))
