@@ -58,8 +58,11 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     link falls through (see :func:`_wrap_clear`).  Several links wrapping from one column (or into
     one) still cross each other's nodes: only the lowest (topmost) can run clear."""
     g = graph.to_networkx()
+    alone = [n for n in graph.nodes if g.degree(n) == 0] if len(graph.nodes) > 1 else []
+    g.remove_nodes_from(alone)      # nodes without links: in rows below (QA46: six in one column, 1600 px)
     depth: dict[str, int] = {}
-    order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else list(graph.nodes)
+    order = list(nx.topological_sort(g)) if nx.is_directed_acyclic_graph(g) else [n for n in graph.nodes
+                                                                                  if n not in alone]
     for n in order:
         depth[n] = max((depth.get(p, 0) + 1 for p in g.predecessors(n) if p in depth), default=0)
     columns: dict[int, list[str]] = {}
@@ -113,7 +116,26 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
         x += width + gap[0]
     if band:
         _close_band(graph, pos, sizes, pins, band, above, top, gap)
+    if alone:
+        _rows(alone, pos, sizes, origin, gap, max_width)
     return pos
+
+
+def _rows(nodes: list[str], pos: dict[str, list[float]], sizes: Sizes, origin: tuple[float, float],
+          gap: tuple[float, float], max_width: float | None) -> None:
+    """Place ``nodes`` (linked to nothing) left to right in rows below what ``pos`` holds, a row
+    ending where ``max_width`` does (or where the linked nodes do, four nodes at least)."""
+    x0 = origin[0]
+    top = max((pos[n][1] + _size(sizes, n)[1] + gap[1] for n in pos), default=origin[1])
+    right = max_width if max_width is not None else max(
+        [pos[n][0] + _size(sizes, n)[0] for n in pos] + [x0 + 4 * max(_size(sizes, n)[0] + gap[0] for n in nodes)])
+    x, y, tallest = x0, top, 0.0
+    for n in nodes:
+        w, h = _size(sizes, n)
+        if x > x0 and x + w > right:
+            x, y, tallest = x0, y + tallest + gap[1], 0.0
+        pos[n] = [float(x), float(y)]
+        x, tallest = x + w + gap[0], max(tallest, h)
 
 
 def _close_band(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: Pins | None,

@@ -386,3 +386,24 @@ def test_a_node_added_at_a_point_stays_near_it_and_off_the_pins_when_only_far_pl
     for bx0, by0, bx1, by1 in boxes:           # no node's left or right edge under it
         if y < by1 and by0 < y + 200.0:
             assert not (x - 12.0 < bx0 < x + 212.0) and not (x - 12.0 < bx1 < x + 212.0), ((x, y), (bx0, by0, bx1, by1))
+
+
+def test_nodes_linked_to_nothing_are_arranged_in_rows_that_fit_the_window():
+    """QA46: Ctrl+L stacked six unlinked nodes in one column 1600 px tall (the canvas was 734 px); Fit
+    all then shrank them to compact boxes down the left edge."""
+    g = Graph()
+    for i in range(6):
+        g.add("dsp.gain", id=f"n{i}")
+    g.add("dsp.fade", id="fade")
+    g.connect("n0.out", "fade.audio")                   # a chain of two, and five nodes alone
+    sizes = {n: (206.0, 220.0) for n in g.nodes}
+    pos = arrange(g, sizes, max_width=1100.0)
+    assert pos["n0"][1] == pos["fade"][1] == 40.0 and pos["fade"][0] > pos["n0"][0]      # the chain reads left to right
+    alone = [f"n{i}" for i in range(1, 6)]
+    assert all(pos[n][1] >= 40.0 + 220.0 for n in alone)                                  # below it, in rows
+    assert max(pos[n][0] + 206.0 for n in alone) <= 1100.0 and len({pos[n][1] for n in alone}) == 2
+    x0, y0, x1, y1 = bounds(pos, sizes)
+    assert y1 - y0 < 3 * 220.0 + 3 * 30.0 and not crossings(g, pos, sizes)
+    boxes = [(pos[n][0], pos[n][1], pos[n][0] + 206.0, pos[n][1] + 220.0) for n in g.nodes]
+    assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:])                  # none over another
