@@ -81,6 +81,18 @@ class Cancelled(NodeflowError):
     result: RunResult | None = None
 
 
+def size_limit_words() -> str:
+    """What this process's file size limit (``ulimit -f``) means and its fix; '' without one."""
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):      # (no resource module on Windows)
+        return ""
+    if limit == resource.RLIM_INFINITY:
+        return ""
+    return f"the file reached this process's file size limit ({limit:,} bytes, `ulimit -f`); raise the limit"
+
+
 def os_error_words(e: OSError, fix: str = "", reading: bool = False) -> str:
     """A user's words for an OSError, with what to do (a full disk, a read-only folder, a lost
     connection: not the same fix); ``fix`` follows an error this does not know.  ``reading``: the
@@ -104,6 +116,8 @@ def os_error_words(e: OSError, fix: str = "", reading: bool = False) -> str:
             errno.ELOOP: "a link is in the way; AudioChain never follows links here",
             errno.ENAMETOOLONG: "a name or the path is longer than the file system takes; choose a shorter path",
             }.get(e.errno or 0)
+    if e.errno == errno.EFBIG:
+        hint = size_limit_words() or "the file is larger than this file system takes; choose another folder"
     if reading and e.errno in (errno.EACCES, errno.EPERM):     # (QA44: pack said "choose a folder you can
         hint = "permission denied; make it readable (chmod a+r) or ask its owner"    # write to" of an input)
     if hint:

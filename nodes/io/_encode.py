@@ -123,7 +123,7 @@ def _write_failure(e: Exception, tmp: Path) -> str:
     import errno
     import shutil
 
-    from nodeflow.errors import os_error_words
+    from nodeflow.errors import os_error_words, size_limit_words
     try:
         full = shutil.disk_usage(tmp.parent).free < (1 << 20)
     except OSError:
@@ -137,8 +137,7 @@ def _write_failure(e: Exception, tmp: Path) -> str:
     except (ImportError, OSError, ValueError):      # (no resource module on Windows)
         limited = False
     if limited:
-        return (f"the file reached this process's file size limit ({limit:,} bytes, `ulimit -f`); raise the "
-                "limit, or write a shorter or smaller file")
+        return size_limit_words() + ", or write a shorter or smaller file"
     if str(e).strip().rstrip(".") == "System error":
         return ("the system refused the write (libsndfile says only 'System error.'): the disk may be full or "
                 "the file too large for its file system; free some space or choose another folder")

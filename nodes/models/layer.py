@@ -361,7 +361,8 @@ def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...
 def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | None = None) -> list[str]:
     """What this machine lacks to run the node (the editor marks it): the family's packages (the
     'models' extra), or a checkpoint that is neither a usable folder (of ``fam``, when given) nor
-    in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set)."""
+    in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set), and what the run
+    would refuse in its ``adapter`` (:func:`_adapter_preflight`)."""
     try:
         if fam is not None:
             checkpoints.require_model_packages(fam.packages, fam.extra)
@@ -372,24 +373,36 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     try:
         res = checkpoints.resolve(params.get("checkpoint", ""), base_dir=base_dir, download=False, family=fam)
     except checkpoints.CheckpointError as e:
-        if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded):   # online: a run fetches it
-            return [str(e)]
-        return []
+        said = [str(e)] if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded) else []
+        return said + _adapter_preflight(params, base_dir, None)       # online, a run fetches the checkpoint
     return _adapter_preflight(params, base_dir, res)
 
 
-def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.Resolved) -> list[str]:
-    """An adapter trained on another model type than the checkpoint's, said before the run from the
+def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.Resolved | None) -> list[str]:
+    """What the run would refuse in the node's adapter, said before it: the run's own check of the
+    file (:func:`read_adapter`: a folder without an adapter, a file that is not safetensors, not
+    readable as one or not LoRA; QA: validate said ok where the run refused each) and, with the
+    checkpoint ``res``, an adapter trained on another model type than the checkpoint's, from the
     adapter's header and the checkpoint's config.json (QA: a MusicGen adapter on a plug-in's VITS
     node passed validate, and the run failed inside, on a VITS config without a decoder)."""
     if not params.get("adapter"):
         return []
-    from .finetune.adapter import AdapterError, other_model_type, read_adapter
+    from .finetune.adapter import AdapterError, given_path, other_model_type, read_adapter
     try:
+        given = given_path(params["adapter"], base_dir)
+        if not (given.is_dir() or given.is_file()):
+            return []           # not there, or a FIFO...: the input-file check says so, once
         adapter = read_adapter(params["adapter"], base_dir)
+    except AdapterError as e:
+        return [str(e)]
+    except (OSError, ValueError):
+        return []               # unreadable: the input-file check says why
+    if res is None:
+        return []
+    try:
         have = json.loads((res.path / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (AdapterError, OSError, ValueError, AttributeError):
-        return []           # a bad adapter or config: the run says what is wrong with it
+    except (OSError, ValueError, AttributeError):
+        return []               # a bad config: the run says what is wrong with it
     why = other_model_type(adapter, have if isinstance(have, str) else None, str(params.get("checkpoint", "")))
     return [why] if why else []
 

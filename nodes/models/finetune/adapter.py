@@ -22,7 +22,8 @@ from typing import Any
 from .errors import AdapterError
 
 __all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
-           "fingerprint", "check_base", "with_adapter", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE", "META_KEY"]
+           "fingerprint", "check_base", "with_adapter", "given_path", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
+           "META_KEY"]
 
 ADAPTER_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -121,10 +122,16 @@ class Adapter:
     layout: dict[str, int] | None
 
 
-def _file_of(value: str, base_dir: Path | None) -> Path:
+def given_path(value: str, base_dir: Path | None) -> Path:
+    """The path a node's ``adapter`` value names (relative to ``base_dir``), as given: a folder or a file."""
     p = Path(str(value)).expanduser()
     if not p.is_absolute() and base_dir is not None:
         p = Path(os.path.normpath(Path(base_dir) / p))     # said as a path, not 'g/../adapters/...'
+    return p
+
+
+def _file_of(value: str, base_dir: Path | None) -> Path:
+    p = given_path(value, base_dir)
     if p.is_dir():
         p = p / ADAPTER_FILE
         if not p.is_file():

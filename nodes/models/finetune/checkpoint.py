@@ -11,10 +11,12 @@
 
 A checkpoint is written to a temporary folder and renamed into place, then ``latest.json`` is
 replaced atomically, so an interrupted save leaves the previous checkpoint intact.  Older
-checkpoints beyond ``keep`` are deleted.
+checkpoints beyond ``keep`` are deleted.  A save the disk refuses (full, ``ulimit -f``) removes
+what it wrote and raises one :class:`~.errors.FinetuneError` saying what is kept.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,9 +26,9 @@ from typing import Any
 
 from nodeflow.atomic import write_atomic
 
-from .errors import FinetuneError
+from .errors import FinetuneError, cannot_write, io_error_of
 
-__all__ = ["TrainState", "save", "load", "latest", "write_json_atomic"]
+__all__ = ["TrainState", "save", "load", "latest", "write_json_atomic", "save_tensors"]
 
 LATEST = "latest.json"
 FORMAT = "audiochain.finetune.checkpoint/1"
@@ -43,6 +45,15 @@ class TrainState:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode("utf-8"), fsync=False)
+
+
+def save_tensors(path: Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
+    """``tensors`` as a safetensors file at ``path``, written atomically with the permissions other
+    files get (:func:`~nodeflow.atomic.write_atomic`).  Not safetensors' ``save_file``: it makes every
+    file private (0o600) whatever the umask (QA: the adapter finetune says to share could not be read
+    by anyone else), and a temp file of its own that a killed process leaves behind."""
+    from safetensors.torch import save
+    write_atomic(path, save(tensors, metadata=metadata))
 
 
 def _optimizer_parts(optimizer) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -72,7 +83,6 @@ def save(folder: Path, *, step: int, peft_model, optimizer, scheduler, scaler, d
          keep: int = 2) -> Path:
     """Write the checkpoint of ``step`` under ``folder`` (``OUT/checkpoints``); returns its path."""
     from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:07d}"
     tmp = folder / f".tmp-step-{step:07d}"
@@ -81,9 +91,9 @@ def save(folder: Path, *, step: int, peft_model, optimizer, scheduler, scaler, d
     tmp.mkdir()
     try:
         adapter = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
-        save_file(adapter, str(tmp / "adapter.safetensors"))
+        save_tensors(tmp / "adapter.safetensors", adapter)
         opt_tensors, groups = _optimizer_parts(optimizer)
-        save_file({**opt_tensors, **_rng_tensors(data_gen)}, str(tmp / "state.safetensors"))
+        save_tensors(tmp / "state.safetensors", {**opt_tensors, **_rng_tensors(data_gen)})
         sched = scheduler.state_dict()      # plain numbers; lr_lambdas is [None] for a function
         doc = dict(meta, format=FORMAT, step=int(step), optimizer_param_groups=groups, scheduler=sched,
                    scaler=scaler.state_dict() if scaler is not None else {})
@@ -91,14 +101,35 @@ def save(folder: Path, *, step: int, peft_model, optimizer, scheduler, scaler, d
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        _refused(e, f"the checkpoint of step {step} ({final})", folder)
         raise
-    write_json_atomic(folder / LATEST, {"step": int(step), "path": final.name})
+    try:
+        write_json_atomic(folder / LATEST, {"step": int(step), "path": final.name})
+    except OSError as e:        # the step's folder is complete: latest() finds it without latest.json
+        _refused(e, f"{folder / LATEST}", folder)
+        raise
     olds = sorted(p for p in folder.glob("step-*") if p.is_dir() and p != final)
     for p in olds[:max(0, len(olds) - (keep - 1))]:
         shutil.rmtree(p, ignore_errors=True)
     return final
+
+
+def _refused(e: BaseException, what: str, folder: Path) -> None:
+    """Raise the one-line :class:`FinetuneError` for a write the disk refused (full, ``ulimit -f``),
+    saying what is kept; return for any other error (it propagates as it is)."""
+    cause = io_error_of(e)
+    if cause is None:
+        return
+    kept = latest(folder)
+    if kept is not None:
+        then = f"The checkpoint of step {int(kept.name.rsplit('-', 1)[1])} is kept; continue with --resume afterwards"
+    else:
+        with contextlib.suppress(OSError):
+            folder.rmdir()          # empty: nothing here for a new run to trip on (QA: it asked for --resume)
+        then = "No checkpoint was kept; run the same command again afterwards"
+    raise cannot_write(what, cause, then) from e
 
 
 def latest(folder: Path) -> Path | None:

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from nodeflow.atomic import atomic_path, write_atomic
+from nodeflow.atomic import write_atomic
 
 from .adapter import ADAPTER_FILE, CONFIG_FILE, FORMAT, META_KEY, apply_lora, decoder_layout, lora_settings, \
     target_regex
-from .errors import FinetuneError
+from .errors import FinetuneError, cannot_write
 from .settings import FIXED_ON_RESUME, FinetuneResult, Hyperparameters, TrainEvent
 
 __all__ = ["Hyperparameters", "TrainEvent", "FinetuneResult", "finetune", "MANIFEST"]
@@ -87,7 +87,9 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> list[Path]:
         return []
     if not contents:
         return []
-    if not force:
+    if all(_our_temp_file(n) or (n == "checkpoints" and _unfinished(out / n)) for n in contents):
+        return [out / n for n in contents]      # what a run stopped before its first checkpoint left (QA: a
+    if not force:                               # full disk left checkpoints/ that refused the retry and --resume)
         raise FinetuneError(f"out folder {out} already exists; use --resume to continue its training, --force to "
                             "start over (it replaces the adapter there), or choose another --out")
     foreign = [n for n in contents if n not in OUR_FILES and not _our_temp_file(n)]
@@ -95,6 +97,19 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> list[Path]:
         raise FinetuneError(f"--force would replace a fine-tuning output, but {out} also holds other files "
                             f"({', '.join(foreign[:5])}); choose another --out")
     return [out / n for n in contents]
+
+
+def _unfinished(checkpoints: Path) -> bool:
+    """Whether ``checkpoints`` is a folder holding no complete checkpoint, only what a save that never
+    finished leaves (its ``.tmp-step-*`` folder, a temp file of ``latest.json``): nothing to resume."""
+    from . import checkpoint as ckpt
+    try:
+        names = [p.name for p in checkpoints.iterdir()] if checkpoints.is_dir() and not checkpoints.is_symlink() \
+            else None
+    except OSError:
+        return False
+    return names is not None and ckpt.latest(checkpoints) is None and \
+        all(n.startswith(".tmp-step-") or (n.startswith(f".{ckpt.LATEST}.") and n.endswith(".tmp")) for n in names)
 
 
 def _base_model(base: str, base_dir: Path | None):
@@ -143,21 +158,25 @@ def _lr_lambda(hp: Hyperparameters, warmup: int) -> Callable[[int], float]:
 
 def _write_outputs(out: Path, peft_model, model, meta: dict[str, Any], manifest: dict[str, Any]) -> Path:
     """Adapter, adapter_config.json and manifest.json, each to a temporary name then renamed;
-    the manifest (which names the adapter's digest) comes last."""
+    the manifest (which names the adapter's digest) comes last.  A write the disk refuses is one
+    :class:`FinetuneError` (the run's last checkpoint is kept: ``--resume`` writes them)."""
     from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
     from nodeflow.cache import file_digest
+    from .checkpoint import save_tensors, write_json_atomic
     weights = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
-    with atomic_path(out / ADAPTER_FILE) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "pt", META_KEY: json.dumps(meta, sort_keys=True)})
-    cfg = peft_model.peft_config["default"].to_dict()
-    cfg["base_model_name_or_path"] = meta["base"]["checkpoint"]
-    text = json.dumps(cfg, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set) else str(o))
-    write_atomic(out / CONFIG_FILE, text.encode("utf-8"), fsync=False)
     path = out / ADAPTER_FILE
-    manifest["adapter"] = {"file": ADAPTER_FILE, "digest": file_digest(path), "bytes": path.stat().st_size}
-    from .checkpoint import write_json_atomic
-    write_json_atomic(out / MANIFEST, manifest)
+    try:
+        save_tensors(path, weights, metadata={"format": "pt", META_KEY: json.dumps(meta, sort_keys=True)})
+        cfg = peft_model.peft_config["default"].to_dict()
+        cfg["base_model_name_or_path"] = meta["base"]["checkpoint"]
+        text = json.dumps(cfg, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set) else str(o))
+        write_atomic(out / CONFIG_FILE, text.encode("utf-8"), fsync=False)
+        manifest["adapter"] = {"file": ADAPTER_FILE, "digest": file_digest(path), "bytes": path.stat().st_size}
+        write_json_atomic(out / MANIFEST, manifest)
+    except OSError as e:
+        kept = f"The training's last checkpoint is kept in {out / 'checkpoints'}"
+        raise cannot_write(f"the adapter in {out}", e, f"{kept}; afterwards the same command with --resume writes "
+                           "the adapter") from e
     return path
 
 
@@ -232,6 +251,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
                             "removed, edited or re-captioned); restore it, or start over with --force")
     for p in replaced:     # --force: the previous run's output goes now that this one can start
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
     base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
@@ -240,7 +260,13 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
         base_meta["weights"] = weights_digest(res.path)
     run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
     run.restore(state)
-    return run.train(Path(data_dir).expanduser().resolve().name)
+    try:
+        return run.train(Path(data_dir).expanduser().resolve().name)
+    except FinetuneError:
+        if created:             # nothing kept (a full disk before the first checkpoint): no folder left behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
 
 
 def _settings(out: Path, resume: bool, hyperparams: dict[str, Any]) -> tuple[Hyperparameters, Any]:
@@ -261,7 +287,8 @@ def _settings(out: Path, resume: bool, hyperparams: dict[str, Any]) -> tuple[Hyp
         return hp, None
     found = ckpt.latest(out / "checkpoints")
     if found is None:
-        raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}")
+        raise FinetuneError(f"nothing to resume in {out}: no complete checkpoint in {out / 'checkpoints'}; start a new "
+                            "run without --resume")
     state = ckpt.load(found)
     saved = {k: v for k, v in state.meta["hyperparameters"].items() if k in fields}
     saved["target_modules"] = tuple(saved["target_modules"])

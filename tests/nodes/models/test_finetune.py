@@ -489,6 +489,81 @@ def test_cli_trains_and_reports(base, data, tmp_path, capsys):
         ["step-0000002", "step-0000003"]
 
 
+def test_a_full_disk_says_one_line_and_the_same_command_runs_again(base, data, tmp_path):
+    """QA: finetune under `ulimit -f 200` (a full disk) printed a 25-line SafetensorError traceback and left an
+    empty OUT/checkpoints/: the retry was told "already exists; use --resume", --resume "nothing to resume";
+    only --force got out."""
+    out = tmp_path / "o"
+    limit = ("import resource, sys\n"
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+             "from nodeflow.cli import main\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, "-c", limit, "finetune", str(data), "--base", str(base), "--out", str(out),
+                        "--cache-dir", str(tmp_path / "t"), "--steps", "2", "--window-s", "1", "--min-window-s", "0.5",
+                        "-q"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"error: could not write the checkpoint of step 2 ({out / 'checkpoints' / 'step-0000002'}): the file reached "
+        "this process's file size limit (65,536 bytes, `ulimit -f`); raise the limit. No checkpoint was kept; run the "
+        "same command again afterwards"], r.stderr
+    assert not out.exists()                                    # nothing for the next run to trip on
+    assert finetune(data, base=str(base), out=out, cache_dir=tmp_path / "t", steps=2, **FAST).status == "finished"
+
+
+def test_a_write_refused_later_keeps_the_last_checkpoint_for_resume(base, data, tmp_path, monkeypatch):
+    """A full disk after a checkpoint keeps it (said in the one line), and --resume goes on from it; a save
+    stopped half-way (a killed process) leaves nothing that refuses a new run."""
+    import errno
+    from nodes.models.finetune import checkpoint as ckpt
+    real = ckpt.save_tensors
+    refuse: list[str] = []
+
+    def full_disk(path, *a, **kw):
+        if any(r in str(path) for r in refuse):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *a, **kw)
+    monkeypatch.setattr(ckpt, "save_tensors", full_disk)
+    out, kw = tmp_path / "o", dict(base=str(base), cache_dir=tmp_path / "t", steps=4, checkpoint_every=2, **FAST)
+    refuse.append(".tmp-step-0000004")
+    with pytest.raises(FinetuneError) as info:
+        finetune(data, out=out, **kw)
+    assert str(info.value) == (f"could not write the checkpoint of step 4 ({out / 'checkpoints' / 'step-0000004'}): "
+                               "the disk is full; free some space or choose another --out. The checkpoint of step 2 "
+                               "is kept; continue with --resume afterwards")
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest.json", "step-0000002"]
+    refuse[:] = ["adapter_model.safetensors"]                  # the training ends, its adapter cannot be written
+    with pytest.raises(FinetuneError, match=r"^could not write the adapter in .*: the disk is full; free some space or "
+                                            r"choose another --out. The training's last checkpoint is kept in .*; "
+                                            r"afterwards the same command with --resume writes the adapter$"):
+        finetune(data, out=out, resume=True, **kw)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints"]          # no partial output, no temp file
+    refuse.clear()
+    r = finetune(data, out=out, resume=True, **kw)
+    assert r.status == "finished" and r.step == 4 and (out / "manifest.json").is_file()
+    cut = tmp_path / "cut"                         # killed while saving its first checkpoint: nothing to resume,
+    (cut / "checkpoints" / ".tmp-step-0000002").mkdir(parents=True)     # and no reason to refuse a new run
+    (cut / "checkpoints" / ".tmp-step-0000002" / "adapter.safetensors").write_bytes(b"\0" * 100)
+    with pytest.raises(FinetuneError, match="nothing to resume in .*; start a new run without --resume"):
+        finetune(data, out=cut, resume=True, **kw)
+    assert finetune(data, out=cut, **dict(kw, steps=1)).status == "finished"
+    assert not (cut / "checkpoints" / ".tmp-step-0000002").exists()
+
+
+def test_written_files_follow_the_umask(base, data, tmp_path):
+    """QA: adapter_model.safetensors, the file finetune says to share, was written 0600 (and the checkpoints'
+    safetensors files) while adapter_config.json and manifest.json followed the umask."""
+    import stat
+    old = os.umask(0o027)
+    try:
+        finetune(data, base=str(base), out=tmp_path / "o", cache_dir=tmp_path / "t", steps=1, **FAST)
+    finally:
+        os.umask(old)
+    modes = {str(f.relative_to(tmp_path / "o")): oct(stat.S_IMODE(f.stat().st_mode))
+             for f in (tmp_path / "o").rglob("*") if f.is_file()}
+    assert "adapter_model.safetensors" in modes and "checkpoints/step-0000001/state.safetensors" in modes
+    assert set(modes.values()) == {oct(0o640)}, modes
+
+
 # ---------------------------------------------------------------------------------------- using the adapter
 def _graph(base: Path, adapter: str = "", seed: int = 3):
     g = Graph()
@@ -576,7 +651,7 @@ def test_bad_adapters(trained, base, tmp_path):
     with pytest.raises(GraphError, match="input file adapter='nowhere.safetensors' not found"):
         Executor().run(_graph(base, "nowhere.safetensors")[0], base_dir=tmp_path)
     save_file({"weight": torch.zeros(2, 2)}, str(tmp_path / "other.safetensors"))
-    with pytest.raises(ExecutionError, match="holds no LoRA weights"):
+    with pytest.raises(GraphError, match="holds no LoRA weights"):          # refused before anything runs
         Executor().run(_graph(base, "other.safetensors")[0], base_dir=tmp_path)
     src = tmp / "adapter" / "adapter_model.safetensors"
     with safe_open(str(src), framework="pt") as f:
@@ -588,6 +663,29 @@ def test_bad_adapters(trained, base, tmp_path):
     with pytest.raises(ExecutionError, match=r"trained on facebook/musicgen-medium, whose decoder differs from "
                                              r"checkpoint .* \(hidden_size 1536 vs 16\)"):
         Executor().run(_graph(base, "medium.safetensors")[0], base_dir=tmp_path)
+
+
+def test_validate_says_what_run_refuses_in_an_adapter(base, tmp_path):
+    """QA: `validate` said "ok" for an adapter that is an empty folder, a junk .safetensors or a .wav, which the
+    run refused at once; validate and run now say the same line, from the same check (and a missing file once)."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.safetensors").write_text("junk\n")
+    write(tmp_path / "take.wav", loop([440], 0.5))
+    said = {"empty": f"adapter folder {tmp_path / 'empty'} has no adapter_model.safetensors; point at the folder",
+            "junk.safetensors": f"adapter {tmp_path / 'junk.safetensors'} is not a readable safetensors file (",
+            "take.wav": f"adapter {tmp_path / 'take.wav'} is not a .safetensors file; AudioChain loads adapters as"}
+    for adapter, words in said.items():
+        g, m = _graph(base, adapter)
+        problems = g.problems(base_dir=tmp_path)
+        assert len(problems) == 1 and problems[0].startswith(f"node '{m.id}' (models.musicgen): {words}"), problems
+        with pytest.raises(GraphError) as info:
+            Executor().run(g, base_dir=tmp_path)
+        assert problems[0] in str(info.value)
+    g, m = _graph(base, "nowhere.safetensors")
+    problems = g.problems(base_dir=tmp_path)
+    assert len(problems) == 1 and "input file adapter='nowhere.safetensors' not found" in problems[0], problems
+    g, m = _graph(tmp_path / "no-such-checkpoint", "take.wav")      # said with a checkpoint that is not there too
+    assert any("is not a .safetensors file" in p for p in g.problems(base_dir=tmp_path))
 
 
 def test_a_core_install_without_the_extras_says_which_to_install(tmp_path, capsys, monkeypatch):
