@@ -13,6 +13,7 @@ when the mouse is over the canvas.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,18 @@ from .prefs_panel import app_theme
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["Canvas", "SMALL_FONT_PX"]
+__all__ = ["Canvas", "SMALL_FONT_PX", "minimap_box"]
 
 SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
 SPREAD = "spread"        # the undo label of nodes spread apart when compact nodes show their bodies again
-MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers (0.2 and its margin)
+MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers at most (0.2 and its
+#   margin): for a layout not drawn yet (a fit); the minimap as drawn is :meth:`Canvas.minimap_rect`
+MINIMAP_FRACTION = 0.2  # dearpygui's node editor calls ``ImNodes::MiniMap(0.2f, location)``
+MINIMAP_PADDING = 8.0   # imnodes' style MiniMapPadding (8, 8): the frame around the minimap's content
+MINIMAP_OFFSET = 4.0    # imnodes' style MiniMapOffset (4, 4): from the canvas' edges to that frame
 PASTE_STEP = 30.0       # graph units between copies pasted again and again at the same mouse spot
 
 
@@ -384,13 +389,18 @@ class Canvas:
         return near_place(at, (x0 + 8.0, y0 + 8.0, x1 - 8.0, y1 - 8.0), boxes, size)
 
     def minimap_rect(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        """The minimap's rectangle in viewport pixels (imnodes draws it over the canvas' bottom-right
-        fifth), None while it is hidden."""
+        """The minimap's rectangle in viewport pixels, as imnodes draws it (and takes the mouse in it)
+        over the canvas' bottom-right corner; None while it is hidden.  See :func:`minimap_box`."""
         rect = self.app.wiring.canvas_rect()
         if not self.minimap or rect is None:
             return None
-        (x0, y0), (x1, y1) = rect
-        return (x1 - MINIMAP_PART * (x1 - x0), y1 - MINIMAP_PART * (y1 - y0)), (x1, y1)
+        view, pad = self.app.view, self.app.view.node_pad
+        drawn = [r for nid in view.nodes if (r := view.node_rect(nid)) is not None]
+        content = None
+        if drawn:        # imnodes' grid content bounds: the drawn nodes, their padding included
+            content = (max(r[1][0] for r in drawn) - min(r[0][0] for r in drawn) + 2 * pad,
+                       max(r[1][1] for r in drawn) - min(r[0][1] for r in drawn) + 2 * pad)
+        return minimap_box(((rect[0][0], rect[0][1]), (rect[1][0], rect[1][1])), content)
 
     def beside(self, ids: list[Any]) -> tuple[float, float]:
         """Where copies of ``ids`` land when not at the mouse: just below the originals (their drawn
@@ -520,3 +530,30 @@ class Canvas:
             scale = self.app.view.zoom.scale
             size = drawn[len(drawn) // 2] if drawn else (220.0 * scale, 180.0 * scale)
         return size
+
+
+def minimap_box(canvas: tuple[tuple[float, float], tuple[float, float]],
+                content: tuple[float, float] | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """imnodes' minimap rectangle (``CalcMiniMapLayout``: its frame, padding included), bottom-right in
+    ``canvas`` (viewport pixels) for drawn nodes spanning ``content`` pixels (None: no node drawn, then
+    imnodes takes the canvas itself).  Its content is at most :data:`MINIMAP_FRACTION` of the canvas
+    less the padding on both sides, shrunk to the nodes' aspect ratio (so it is narrower than that
+    for a tall graph, lower for a wide one), and sits :data:`MINIMAP_OFFSET` and the padding inside the
+    canvas' corner; imnodes floors each size and the position to whole pixels.  None when the canvas
+    is too small for one."""
+    (x0, y0), (x1, y1) = canvas
+    pad, off = MINIMAP_PADDING, MINIMAP_OFFSET
+    mw = math.floor((x1 - x0) * MINIMAP_FRACTION - 2 * pad)
+    mh = math.floor((y1 - y0) * MINIMAP_FRACTION - 2 * pad)
+    if mw <= 0 or mh <= 0:
+        return None
+    cw, ch = (math.floor(content[0]), math.floor(content[1])) if content else (math.floor(x1 - x0),
+                                                                                  math.floor(y1 - y0))
+    if ch <= 0:
+        w, h = mw, 0
+    elif cw / ch > mw / mh:                  # wider than the room: full width, height to the aspect
+        w, h = mw, math.floor(mw / (cw / ch))
+    else:                                    # taller: full height, width to the aspect
+        w, h = math.floor(mh * (cw / ch)), mh
+    px, py = math.floor(x1 - off - pad - w), math.floor(y1 - off - pad - h)
+    return (px - pad, py - pad), (px + w + pad, py + h + pad)

@@ -2,7 +2,8 @@
 
 A clip is plain data (what a graph file holds for those nodes), so it can also travel through the
 system clipboard as JSON.  Pasting gives the nodes fresh ids, keeps the links among them, and
-offsets their positions so the copies do not hide the originals.  This module does not import
+offsets their positions so the copies do not hide the originals; a copied export gets a file name
+of its own (``out-2.wav``: see :func:`.document.own_write_names`).  This module does not import
 dearpygui.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from typing import Any, Iterable
 
 from ..graph import Graph
-from .document import Document, positions
+from .document import Document, own_write_names, positions
 
 __all__ = ["copy_nodes", "paste", "duplicate", "to_text", "from_text", "CLIP_FORMAT"]
 
@@ -86,6 +87,7 @@ def _paste(doc: Document, items: list[dict[str, Any]], clip: dict[str, Any], off
         for src, sp, dst, dp in clip.get("links", []):
             if src in new_ids and dst in new_ids:
                 graph.connect(f"{new_ids[src]}.{sp}", f"{new_ids[dst]}.{dp}")
+        own_write_names(graph, new_ids.values())     # a copied export writes a file of its own
         return [new_ids[i["id"]] for i in items]
 
     n = len(items)

@@ -15,6 +15,8 @@ tests can drive it directly.
 """
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
@@ -22,7 +24,7 @@ from ..errors import GraphError, NodeflowError
 from ..graph import Graph, Link
 from .history import History, snapshot
 
-__all__ = ["Document", "EditRefused", "positions"]
+__all__ = ["Document", "EditRefused", "positions", "own_write_names"]
 
 T = TypeVar("T")
 
@@ -37,6 +39,54 @@ def positions(graph: Graph) -> dict[str, list[float]]:
     if not isinstance(pos, dict):
         pos = graph.editor["positions"] = {}
     return pos
+
+
+def own_write_names(graph: Graph, node_ids: Iterable[str], keep: Iterable[str] = ()) -> dict[tuple[str, str], str]:
+    """Give each write path of the new nodes ``node_ids`` (an export's ``path``) that names a file
+    another node of ``graph`` writes a name of its own: ``out.wav`` -> ``out-2.wav`` (then ``-3``...,
+    the first no node writes; the folder and the extension, hence the format, kept; ``out-2.wav``
+    pasted again -> ``out-3.wav``), so the node just added can run (QA: a second export wrote
+    ``out.wav`` too and was marked at once).  A path naming a folder is left alone (the node makes
+    its file name there), and so are the parameters named in ``keep`` (given by the caller).  The
+    new nodes are taken in order, each clear of those before it.  Returns ``{(node, param): new
+    path}`` of what it changed.
+
+    >>> g = Graph(); _ = g.add("io.export", id="a"); _ = g.add("io.export", id="b")
+    >>> own_write_names(g, ["b"]), g.nodes["b"].params["path"]
+    ({('b', 'path'): 'out-2.wav'}, 'out-2.wav')
+    """
+    new, keep = list(dict.fromkeys(node_ids)), set(keep)
+    paths = graph.write_paths()
+    taken = {_same(v) for (n, _), v in paths.items() if n not in new}
+    changed = {}
+    for nid in new:
+        for (n, name), value in sorted(paths.items()):
+            if n != nid or value.rstrip().endswith(("/", os.sep)):
+                continue
+            if _same(value) in taken and name not in keep:
+                value = _free_name(value, taken)
+                graph.set(nid, name, value, own=False)
+                changed[(nid, name)] = value
+            taken.add(_same(value))
+    return changed
+
+
+def _same(path: str) -> str:
+    """A write path as compared with the others (``./out.wav`` and ``out.wav`` name one file)."""
+    return os.path.normpath(path.strip())
+
+
+def _free_name(value: str, taken: set[str]) -> str:
+    """``value`` with ``-2``, ``-3``... after its file name's stem (``out-2.wav``: ``-3``, ``-4``...):
+    the first that is not in ``taken``."""
+    stripped = value.strip()
+    folder, name = stripped[:len(stripped) - len(os.path.basename(stripped))], os.path.basename(stripped)
+    stem, ext = os.path.splitext(name)
+    m = re.fullmatch(r"(.+)-(\d+)", stem)
+    base, n = (m.group(1), int(m.group(2)) + 1) if m else (stem, 2)
+    while _same(f"{folder}{base}-{n}{ext}") in taken:
+        n += 1
+    return f"{folder}{base}-{n}{ext}"
 
 
 class Document:
@@ -122,6 +172,7 @@ class Document:
         fits it, in the same undo step (a link dropped on empty canvas, then a node picked)."""
         def change() -> str:
             ref = self.graph.add(node_type, id=node_id, **params)
+            own_write_names(self.graph, [ref.id], keep=params)     # a second export: not the first's file
             positions(self.graph)[ref.id] = [float(pos[0]), float(pos[1])]
             if link is not None:
                 self._link_new(ref.id, *link)

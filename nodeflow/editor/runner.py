@@ -33,7 +33,7 @@ from .runstate import NodeState, Said
 
 __all__ = ["Runner", "Job"]
 
-WRITTEN_KEPT = 256      # exports' written files remembered for an undone delete or edit
+WRITTEN_KEPT = 256      # exports' written files (and finished nodes' states) kept for an undone delete or edit
 
 
 @dataclasses.dataclass
@@ -66,6 +66,9 @@ class Runner:
         # content key -> (outputs, their files' stamps, state) of exports whose node changed or went
         self._written: collections.OrderedDict[str, tuple[dict[str, Any], dict[str, Any], NodeState | None]] = \
             collections.OrderedDict()
+        # content key -> the state (done/cached) of a node whose content changed or that went: the same
+        # node back (an undone delete or edit) shows it again while its result is in the cache
+        self._ran: collections.OrderedDict[str, NodeState] = collections.OrderedDict()
         self.jobs: list[Job] = []
         self._detached: list[Job] = []     # jobs of a graph no longer open: they stop, nothing of them is shown
         self._generation = 0               # bumped by detach(): events of older jobs are dropped
@@ -196,6 +199,7 @@ class Runner:
         self._generation += 1
         self._events.clear()
         self.states.clear()
+        self._ran.clear()
         self._scratch = None               # the next untitled graph gets a folder of its own
         self.version += 1
         return running
@@ -439,7 +443,9 @@ class Runner:
         """Drop states and outputs of nodes whose content changed since they ran (or that were
         deleted); returns those ids.  What an export wrote is remembered by its content key
         (:meth:`_remember_written`): the same node back (an undone delete or edit) shows its file
-        again while that file is as written.  ``results_only`` (while a run goes on, no edit
+        again while that file is as written; a finished node's state is remembered the same way
+        (:meth:`_remember_ran`), and comes back with the node while its result is in the cache (QA: an
+        undone delete showed the waveform but no state).  ``results_only`` (while a run goes on, no edit
         since): the marks of nodes a run could not start (``blocked``) stay."""
         keys = self.current_keys(graph) or {}
         kept = ("queued", "running", "blocked") if results_only else ("queued", "running")
@@ -447,7 +453,7 @@ class Runner:
         gone |= {n for n, (k, _) in self.outputs.items() if keys.get(n) != k}
         for n in gone:
             self._remember_written(n)
-            self.states.pop(n, None)
+            self._remember_ran(self.states.pop(n, None))
             self.outputs.pop(n, None)
         back = []
         for n in [n for n, k in keys.items() if n not in self.outputs and k in self._written]:
@@ -457,9 +463,24 @@ class Runner:
                 if n not in self.states and state is not None:
                     self.states[n] = state
                 back.append(n)
+        for n in [n for n, k in keys.items() if n not in self.states and k in self._ran]:
+            k = keys[n]
+            if self.outputs.get(n, ("", {}))[0] == k or k in self.executor.cache:     # its result is at hand
+                self.states[n] = self._ran.pop(k)
+                back.append(n)
         if gone or back:
             self.version += 1
         return gone
+
+    def _remember_ran(self, state: NodeState | None) -> None:
+        """Keep a finished node's state (``done``, ``cached``) by its content key, for that node back
+        (see :meth:`forget_stale`); the last :data:`WRITTEN_KEPT` only."""
+        if state is None or state.kind not in ("done", "cached") or not state.key:
+            return
+        self._ran[state.key] = state
+        self._ran.move_to_end(state.key)
+        while len(self._ran) > WRITTEN_KEPT:
+            self._ran.popitem(last=False)
 
     def _remember_written(self, nid: str) -> None:
         """Keep what node ``nid`` wrote (outputs that are all file paths, e.g. an export's), its

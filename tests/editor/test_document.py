@@ -101,6 +101,64 @@ def test_copy_paste_duplicate_keep_params_and_inner_links(doc):
     assert clipboard.duplicate(doc, ["load"]) == ["load_2"]
 
 
+def test_a_second_export_gets_a_file_of_its_own_however_it_is_added(doc):
+    """QA: a second export (find-and-wire, palette) got the default out.wav of the first: marked at
+    once and left not run.  Added, pasted or duplicated, an export writes a file no other node writes."""
+    doc.connect("gain", "out", "export", "audio")
+    new = doc.add_node("io.export", (0, 0), link=("fade", "out"))       # a link dropped, export picked
+    g = doc.graph
+    assert g.nodes[new].params["path"] == "out-2.wav"
+    assert doc.undo() == "add export linked to fade.out" and new not in g.nodes      # one step, as before
+    new = doc.add_node("io.export", (0, 0), link=("fade", "out"))
+    assert g.nodes[new].params["path"] == "out-2.wav"
+    assert not [p for p in g.problems(base_dir=doc.path.parent) if "writes too" in p]
+    third = doc.add_node("io.export", (0, 0))                              # the palette
+    assert g.nodes[third].params["path"] == "out-3.wav"
+    copies = clipboard.duplicate(doc, ["export", new])
+    assert [g.nodes[n].params["path"] for n in copies] == ["out-4.wav", "out-5.wav"]   # (out-2 -> the next free)
+    assert g.nodes["export"].params["path"] == "out.wav" and g.nodes[new].params["path"] == "out-2.wav"
+    doc.undo()
+    clip = clipboard.copy_nodes(g, [third])
+    assert [g.nodes[n].params["path"] for n in clipboard.paste(doc, clip)] == ["out-4.wav"]
+    # the folder and the extension (the format) stay; a path asked for, or naming a folder, is left alone
+    doc.set_param("export", "path", "mixes/take.flac")
+    assert g.nodes[doc.add_node("io.export", (0, 0))].params["path"] == "out.wav"     # no other writes it now
+    clip = clipboard.copy_nodes(g, ["export"])
+    assert [g.nodes[n].params["path"] for n in clipboard.paste(doc, clip)] == ["mixes/take-2.flac"]
+    assert g.nodes[doc.add_node("io.export", (0, 0), path="out-2.wav")].params["path"] == "out-2.wav"
+    doc.set_param("export", "path", "mixes/")
+    clip = clipboard.copy_nodes(g, ["export"])
+    assert [g.nodes[n].params["path"] for n in clipboard.paste(doc, clip)] == ["mixes/"]
+
+
+def test_a_node_deleted_or_edited_and_brought_back_keeps_its_run_state(doc):
+    """QA: after a run, a node deleted and brought back with Ctrl+Z kept its result but lost its
+    state (no 'done', a grey title) while its neighbours kept theirs."""
+    r = Runner()
+    r.run(doc.graph, targets=["gain", "fade"])
+    r.wait()
+    ran = {n: r.states[n] for n in ("load", "gain", "fade")}
+    assert {n: st.kind for n, st in ran.items()} == {"load": "done", "gain": "done", "fade": "done"}
+    doc.remove(["gain"])
+    assert "gain" in r.forget_stale(doc.graph) and "gain" not in r.states
+    doc.undo()
+    r.forget_stale(doc.graph)
+    assert r.states.get("gain") == ran["gain"] and r.output(doc.graph, "gain", "out") is not None
+    assert {n: r.states[n] for n in ("load", "fade")} == {"load": ran["load"], "fade": ran["fade"]}
+    doc.set_param("gain", "gain_db", -3.0)                 # an edit: its state goes, and comes back on undo
+    assert r.forget_stale(doc.graph) == {"gain"} and "gain" not in r.states
+    doc.undo()
+    r.forget_stale(doc.graph)
+    assert r.states["gain"] == ran["gain"]
+    doc.set_param("gain", "gain_db", -3.0)                 # not when its result is no longer at hand
+    r.forget_stale(doc.graph)
+    r.executor.cache.clear()
+    doc.undo()
+    r.forget_stale(doc.graph)
+    assert "gain" not in r.states
+    r.close()
+
+
 def test_palette_search_ranks_names_first():
     reg = Graph().registry
     assert search(reg, "gain")[0].id == "dsp.gain"

@@ -757,3 +757,31 @@ def test_edges_are_sharp_on_a_software_rasterizer_and_smooth_when_asked(editor):
     smooth = editor.run("smooth_edges", chain_graph(editor.tmp))
     assert smooth["smooth"] is True and smooth["config"] == {"anti_aliased_lines": True, "anti_aliased_fill": True}
     assert smooth["box"] == sharp["box"] and smooth["colours"] > 2 * sharp["colours"], (smooth, sharp)
+
+
+def test_a_node_deleted_after_a_run_and_brought_back_shows_its_state_again(editor):
+    """QA: after a run, gain deleted (Del) and brought back (Ctrl+Z) showed its waveform but no state
+    (an empty state line, a grey title) while its neighbours kept theirs; the same for an edit undone."""
+    st = editor.run("undo_delete_state", chain_graph(editor.tmp), timeout=120)
+    ran = st["ran"]
+    assert ran["kinds"]["gain"] == "done" and ran["line"].startswith("done") and ran["preview"], ran
+    assert st["deleted"]["nodes"] == ["export", "fade", "load"] and "gain" not in st["deleted"]["kinds"]
+    back = st["undone"]
+    assert back["nodes"] == ["export", "fade", "gain", "load"] and back["preview"], back
+    done = {n: ran["kinds"][n] for n in ("load", "gain", "fade")}        # (the unlinked export: 'not run')
+    assert back["kinds"] == done and back["line"] == ran["line"], (ran, back)
+    assert "gain" not in st["edited"]["kinds"] and st["edited"]["line"] == "", st["edited"]
+    assert st["edit_undone"]["kinds"] == done and st["edit_undone"]["line"] == ran["line"], st["edit_undone"]
+
+
+def test_a_second_export_added_any_way_writes_a_file_of_its_own(editor):
+    """QA: an export added by find-and-wire got out.wav, the first export's file: marked at once and
+    left not run by F5.  Wired, from the palette or duplicated, each new export gets a name of its own."""
+    st = editor.run("export_names", chain_graph(editor.tmp), timeout=120)
+    assert st["wired"] == {"export": "out.wav", "export_2": "out-2.wav"}, st["wired"]
+    assert "fade.out -> export_2.audio" in st["wired_links"]
+    assert st["palette"]["export_3"] == "out-3.wav" and st["duplicated"]["export_4"] == "out-4.wav", st
+    assert not any("writes too" in p for ps in st["problems"].values() for p in ps), st["problems"]
+    assert st["undone"] == st["palette"]
+    assert st["run"]["export"] == st["run"]["export_2"] == "done", st["run"]
+    assert st["written"] == ["out-2.wav", "out.wav"], st["written"]
