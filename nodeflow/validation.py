@@ -98,8 +98,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite an input file "
                        f"of this graph ({target}, which {read} reads); export to another path or another output folder")
         elif graph.path is not None and same_file(target, graph.path):       # (QA44: found only at the export)
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite the file "
-                       f"this graph was opened from ({target}); export to another path (e.g. audiochain run -o "
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: refusing to overwrite the "
+                       f"file this graph was opened from ({target}); export to another path (e.g. audiochain run -o "
                        "OTHER_FOLDER)")
         elif why := unwritable(resolve(value, out_dir)):
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: {why}")

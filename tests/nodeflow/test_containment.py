@@ -175,7 +175,7 @@ def test_a_link_loop_on_the_way_and_the_file_the_graph_came_from_are_refused_bef
     assert run_cli(capsys, str(made), "-o", ".")[0] == 0          # song.wav holds the graph that made it
     song = Path("song.wav").absolute()
     before = song.read_bytes()
-    err = assert_refused(capsys, home, [str(song), "-o", "."], "would overwrite the file this graph was opened from")
+    err = assert_refused(capsys, home, [str(song), "-o", "."], "refusing to overwrite the file this graph was opened from")
     assert "ran" not in err and song.read_bytes() == before
     rc, out, _ = run_cli(capsys, "validate", str(song), "-o", ".")
     assert rc == 1 and "opened from" in "\n".join(out)
