@@ -242,19 +242,19 @@ def test_a_sweep_deals_its_device_list_to_variants(tmp_path, monkeypatch, capsys
     used: list[str] = []
     real_run = Executor.run
 
-    def spy(self, graph, *a, **kw):
-        used.append(kw.get("device", "auto"))
+    def spy(self, graph, *a, **kw):     # variants run at once: which starts first is the scheduler's
+        used.append((graph.nodes["gain"].params["gain_db"], kw.get("device", "auto")))
         return real_run(self, graph, *a, **kw)
 
     monkeypatch.setattr(Executor, "run", spy)
     base = ["run", str(tmp_path / "g.msgpack"), "--sweep", "gain.gain_db=-6,-3,0", "-q", "--no-cache"]
     assert cli.main(base + ["-o", str(tmp_path / "a"), "--device", "cpu,cpu"]) == 0
-    assert used == ["cpu", "cpu", "cpu"]
+    assert sorted(used) == [(-6.0, "cpu"), (-3.0, "cpu"), (0.0, "cpu")]
     used.clear()
     monkeypatch.setattr(devices, "_cuda_ok", lambda: True)          # two GPUs, as far as validation can tell
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert cli.main(base + ["-o", str(tmp_path / "b"), "--device", "cuda:0,cuda:1"]) == 0
-    assert used == ["cuda:0", "cuda:1", "cuda:0"]
+    assert sorted(used) == [(-6.0, "cuda:0"), (-3.0, "cuda:1"), (0.0, "cuda:0")]     # dealt by variant
     capsys.readouterr()
     assert cli.main(base + ["-o", str(tmp_path / "d"), "--device", "cpu,cpu", "--executor", "ray"]) == 1
     assert "a device list is dealt by the local executor" in capsys.readouterr().err
