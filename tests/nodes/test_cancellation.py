@@ -196,7 +196,10 @@ class _Cli:
 
     def __init__(self, *argv: str, seen: Callable[[str], bool] = lambda line: False):
         self.proc = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", *argv], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                                     # Ctrl-C as a terminal delivers it, even when the tests were started in
+                                     # the background (which starts them with SIGINT ignored)
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: list[str] = []
         self.seen = threading.Event()
 
