@@ -22,7 +22,7 @@ import numpy as np
 
 from .audio import Audio
 
-__all__ = ["content_key", "node_key", "code_digest", "file_digest", "file_stamp", "FileStamp", "MemoryCache", "sizeof"]
+__all__ = ["content_key", "node_key", "code_digest", "file_digest", "parts_digest", "file_stamp", "FileStamp", "MemoryCache", "sizeof"]
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None), bytes))
@@ -261,6 +261,15 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     with _digest_lock:
         _digests[memo] = digest
     return digest
+
+
+def parts_digest(parts: dict[str, Path]) -> str:
+    """Content hash of several files by role (e.g. an adapter's weights and its settings): the same
+    bytes under other names or in another folder hash the same (see ``FilePath.content``)."""
+    h = hashlib.blake2b(digest_size=20)
+    for role in sorted(parts):
+        h.update(f"{role}\0{file_digest(parts[role])}\n".encode())
+    return "parts:" + h.hexdigest()
 
 
 def _no_file(p: str) -> str:

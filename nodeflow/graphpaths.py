@@ -13,7 +13,7 @@ from .outputs import resolve
 if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
-__all__ = ["base_dir", "input_files", "path_params", "path_mode", "external_reads", "read_state", "write_paths",
+__all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "read_state", "write_paths",
            "is_own_path"]
 
 
@@ -28,6 +28,23 @@ def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, s
     out = {}
     for nid, name, value in graph.derived("path_params", "read", lambda: path_params(graph, "read")):
         out[(nid, name)] = resolve(value, base)
+    return out
+
+
+def input_digests(graph: Graph, base_dir: Path | None = None, nodes: Any = None) -> dict[tuple[str, str], str]:
+    """What each input file is, by content: ``(node, param) -> digest`` (of the nodes in ``nodes``, default
+    all).  A file counts by its bytes, a folder by its listing, a path whose ``FilePath.content`` finds
+    the files it stands for by theirs (QA: an adapter named by its folder, by its file or as a copy missed
+    the cache)."""
+    from .cache import file_digest, parts_digest
+    out = {}
+    for (nid, name), path in input_files(graph, base_dir).items():
+        if nodes is not None and nid not in nodes:
+            continue
+        spec = graph.registry.get(graph.nodes[nid].type)
+        p = spec.params[name].path if spec is not None else None
+        parts = p.content(path) if p is not None and p.content is not None else None
+        out[(nid, name)] = parts_digest(parts) if parts else file_digest(path)
     return out
 
 
@@ -85,10 +102,9 @@ def read_state(graph: Graph, base_dir: Path | None = None) -> dict[str, str]:
     """What the graph reads, as it is now: ``"node.param"`` -> an input file's content digest, or a
     checkpoint's identity (a local folder's content digest, a hub commit).  A sweep's row and a tune record
     it, so a rerun or a resume whose inputs changed says so instead of rendering other audio."""
-    from .cache import file_digest
     from .checkpoints import fingerprint, weights_digest
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
-    out = {f"{n}.{k}": file_digest(p) for (n, k), p in graph.input_files(base).items()}
+    out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base).items()}
     local = local_checkpoints(graph, base)
     for inst in graph.nodes.values():
         value = inst.params.get("checkpoint")

@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .cache import content_key, file_digest, node_key
+from . import graphpaths
+from .cache import content_key, node_key
 from .graph import Graph
 from .node import Context, NodeSpec
 
@@ -105,9 +106,8 @@ def _keys(graph: Graph, st: Structure, base: Path, device: str) -> tuple[dict[st
     """:func:`content_keys`, and the keys of the nodes in ``st.by_value`` made without their inputs
     (what their value keys are made of, see :func:`value_key`)."""
     files_of: dict[str, dict[str, str]] = {}
-    for (n, name), path in graph.input_files(base).items():
-        if n in st.wanted_set:
-            files_of.setdefault(n, {})[name] = file_digest(path)
+    for (n, name), digest in graphpaths.input_digests(graph, base, st.wanted_set).items():
+        files_of.setdefault(n, {})[name] = digest
     fps: dict[str, Any] = {}
     if st.fingerprinted:   # fingerprints see the run's device (--device); a probe is made only then
         probe = Context(base_dir=base, device=device, graph=graph)

@@ -21,6 +21,7 @@ import numbers
 import re
 import types as _pytypes
 import typing
+from pathlib import Path
 from typing import Any
 
 from .errors import DefinitionError, ParameterError
@@ -49,10 +50,17 @@ class Range:
 class FilePath:
     """A file path parameter. ``mode='read'`` files are inputs (hashed into cache keys and never
     overwritten by exports); ``mode='write'`` files are outputs.  ``folder=True``: a folder is a valid
-    input too (e.g. a LoRA adapter folder)."""
+    input too (e.g. a LoRA adapter folder).
+
+    ``content``: for a path that stands for some files found from it, a function of the resolved path
+    giving those files by role (a LoRA adapter: its weights, and its settings where the weights do not
+    carry them).  The input's cache key is then their bytes, so every spelling of the path (the folder
+    or the file in it) and every copy of the files is the same input; without it a file counts by its
+    bytes and a folder by its listing.  An empty answer (nothing found) falls back to that."""
     mode: str = "read"
     exts: tuple[str, ...] = ()
     folder: bool = False
+    content: typing.Callable[[Path], dict[str, Path]] | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,9 +75,15 @@ class Precision(ChoiceEnum):
     BFLOAT16 = "bfloat16"
 
 
+def _adapter_parts(path: Path) -> dict[str, Path]:
+    from .finetune.adapter import parts
+    return parts(path)
+
+
 #: The type of a node's ``adapter`` parameter: a LoRA adapter from ``audiochain finetune`` (its folder
-#: or ``adapter_model.safetensors``); bundles pack it, the editor offers a file picker.
-AdapterPath = Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True)]
+#: or ``adapter_model.safetensors``); bundles pack it, the editor offers a file picker.  It counts in
+#: cache keys by the bytes of its weights (and settings), whichever of the two the graph names.
+AdapterPath = Annotated[str, FilePath(mode="read", exts=(".safetensors",), folder=True, content=_adapter_parts)]
 
 
 @dataclasses.dataclass(eq=False)
@@ -351,9 +357,7 @@ def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...
     for pkg in packages:
         if pkg != "huggingface_hub":
             fp[pkg] = _version(pkg)
-    if params.get("adapter"):
-        from .finetune.adapter import fingerprint as adapter_fingerprint
-        fp["adapter"] = adapter_fingerprint(params["adapter"], getattr(ctx, "base_dir", None))
+    if params.get("adapter"):     # the adapter itself counts as an input, by content (AdapterPath)
         fp["peft"] = _version("peft")
     return fp
 

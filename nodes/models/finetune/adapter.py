@@ -7,7 +7,9 @@ the file alone is enough to use it.  ``audiochain finetune`` also writes peft's
 and a ``manifest.json``.  Nothing here unpickles anything: configs are JSON, weights safetensors.
 
 The adapter's identity is the content hash of its weights file (:func:`adapter_digest`, the same
-digest the engine uses for input files); the model cache and node cache keys include it.
+digest the engine uses for input files): the model cache's key includes it, and a node's cache key
+counts the adapter by the bytes of what it stands for (:func:`parts`), whether the graph names its
+folder, its file or a copy.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any
 from .errors import AdapterError
 
 __all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
-           "fingerprint", "check_base", "with_adapter", "given_path", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
+           "parts", "check_base", "with_adapter", "given_path", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
            "META_KEY"]
 
 ADAPTER_FILE = "adapter_model.safetensors"
@@ -187,12 +189,27 @@ def read_adapter(value: str, base_dir: Path | None = None) -> Adapter:
     return Adapter(path, adapter_digest(path), lora, base, layout)
 
 
-def fingerprint(value: str, base_dir: Path | None = None) -> str:
-    """The adapter's content digest for cache keys; never raises (a bad adapter fails when run)."""
+def parts(path: Path) -> dict[str, Path]:
+    """What an adapter path stands for, by role (``FilePath.content``: the node's cache key is their
+    bytes, however the path is spelled): the weights file, and the adapter_config.json beside it where
+    the weights' header carries no LoRA settings (a plain peft adapter); empty where no weights are
+    found (the run says why).  Reads the file's header only; never raises."""
     try:
-        return adapter_digest(_file_of(value, base_dir))
-    except Exception as e:  # noqa: BLE001
-        return f"unresolved:{type(e).__name__}"
+        weights = _file_of(str(path), None)
+    except (AdapterError, OSError, ValueError):
+        return {}
+    found = {"weights": weights}
+    config = weights.parent / CONFIG_FILE
+    if config.is_file():
+        try:
+            from safetensors import safe_open
+            with safe_open(str(weights), framework="numpy") as f:
+                own = META_KEY in (f.metadata() or {})
+        except Exception:  # noqa: BLE001 - a damaged file: the run refuses it in its words
+            own = False
+        if not own:
+            found["settings"] = config
+    return found
 
 
 def same_weights(base: dict, folder: Path | None) -> bool:

@@ -634,6 +634,14 @@ def test_adapter_digest_is_in_the_node_cache_key(trained, base, tmp_path):
     assert m.id in first.ran
     second = ex.run(g, base_dir=tmp_path)
     assert m.id in second.cached and m.id not in second.ran
+    # the same adapter however it is named: its file, a copy of its folder elsewhere (QA: each ran again)
+    shutil.copytree(tmp_path / "mine", tmp_path / "elsewhere" / "copy")
+    for spelling in ("mine/adapter_model.safetensors", str(tmp_path / "elsewhere" / "copy"),
+                     "elsewhere/copy/adapter_model.safetensors"):
+        m.set(adapter=spelling)
+        again = ex.run(g, base_dir=tmp_path)
+        assert m.id in again.cached and again.cache_keys[m.id] == first.cache_keys[m.id], spelling
+    m.set(adapter="mine")
     weights = tmp_path / "mine" / "adapter_model.safetensors"
     with safe_open(str(weights), framework="pt") as f:        # "retrain": new weights, same file name
         meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
@@ -741,3 +749,20 @@ def test_a_lora_run_prints_no_library_deprecation_warning(base):
                        cwd=Path(__file__).resolve().parents[3], env=dict(os.environ, PYTHONWARNINGS=""))
     assert p.returncode == 0, p.stderr
     assert "is_gradient_checkpointing" not in p.stderr and "FutureWarning" not in p.stderr, p.stderr
+
+
+def test_an_adapter_stands_for_its_weights_and_the_settings_they_do_not_carry(tmp_path):
+    """The files an ``adapter`` path counts by in cache keys: a plain peft adapter's settings are in its
+    adapter_config.json, so an edit there is another adapter; AudioChain's own carry them in the header."""
+    from safetensors.numpy import save_file
+    from nodes.models.finetune.adapter import META_KEY, parts
+    w = {"a.lora_A.weight": np.ones((2, 4), np.float32), "a.lora_B.weight": np.zeros((4, 2), np.float32)}
+    (tmp_path / "peft").mkdir()
+    save_file(w, str(tmp_path / "peft" / "adapter_model.safetensors"))
+    (tmp_path / "peft" / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 2, "target_modules": ["a"]}')
+    assert parts(tmp_path / "peft") == parts(tmp_path / "peft" / "adapter_model.safetensors") == {
+        "weights": tmp_path / "peft" / "adapter_model.safetensors", "settings": tmp_path / "peft" / "adapter_config.json"}
+    shutil.copytree(tmp_path / "peft", tmp_path / "own")
+    save_file(w, str(tmp_path / "own" / "adapter_model.safetensors"), metadata={META_KEY: "{}"})
+    assert parts(tmp_path / "own") == {"weights": tmp_path / "own" / "adapter_model.safetensors"}
+    assert parts(tmp_path / "nothing") == {} and parts(tmp_path) == {}
