@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "write_atomic",
+__all__ = ["atomic_path", "new_temp", "remove_live_temps", "remove_stale", "remove_stale_tree", "shared_mode", "temp_target", "write_atomic",
            "writer_alive", "process_start", "process_space", "process_state"]
 
-_TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
+_TEMP = re.compile(r"^\.(.+)\.(\d+)-[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
 _STAGING = re.compile(r"^\.unpack-(\d+)-[0-9a-f]+$")          # a bundle's files before they are placed
 _LEGACY = re.compile(r"^\..+\.[0-9a-f]{8}\.(part(\.[A-Za-z0-9]+)?|meta)$")   # temp names of earlier versions
 LEGACY_IDLE_S = 600.0      # an old-style temp file untouched this long belongs to no live writer
@@ -110,6 +110,17 @@ def process_space() -> str:
     return _SPACE[0]
 
 
+def temp_target(name: str) -> str | None:
+    """The file name a temp file named ``name`` of an atomic write was to become (``.NAME.<pid>-<random>
+    .tmp[.ext]`` -> ``NAME``), or None where ``name`` is no such temp file.
+
+    >>> temp_target(".adapter_model.safetensors.4242-k3j_x9.tmp"), temp_target("take.wav")
+    ('adapter_model.safetensors', None)
+    """
+    m = _TEMP.match(name)
+    return m.group(1) if m else None
+
+
 def remove_stale(folder: Path) -> list[Path]:
     """Remove temp files of atomic writes (and unpack staging folders) in ``folder`` whose writer is
     gone; returns them."""
@@ -136,7 +147,7 @@ def remove_stale(folder: Path) -> list[Path]:
             st = e.stat(follow_symlinks=False)
             if not e.is_file(follow_symlinks=False):
                 continue
-            stale = (not writer_alive(int(m.group(1)), st.st_mtime)) if m else now - st.st_mtime > LEGACY_IDLE_S
+            stale = (not writer_alive(int(m.group(2)), st.st_mtime)) if m else now - st.st_mtime > LEGACY_IDLE_S
             if stale:
                 os.unlink(e.path)
                 removed.append(Path(e.path))

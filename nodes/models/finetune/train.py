@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from nodeflow.atomic import write_atomic
+from nodeflow.atomic import temp_target, write_atomic
 
 from .adapter import ADAPTER_FILE, CONFIG_FILE, FORMAT, META_KEY, apply_lora, decoder_layout, lora_settings, \
     target_regex
@@ -42,9 +42,9 @@ OUR_FILES = (ADAPTER_FILE, CONFIG_FILE, MANIFEST, "checkpoints")
 
 
 def _our_temp_file(name: str) -> bool:
-    """A temp file a crashed write of ours left behind (``nodeflow.atomic``'s ``.NAME.XXXX.tmp``, or
-    the ``.tmp-`` names of older runs)."""
-    return name.startswith(".tmp-") or (name.endswith(".tmp") and any(name.startswith(f".{f}.") for f in OUR_FILES))
+    """A temp file a crashed write of ours left behind (an atomic write's, or the ``.tmp-`` names of
+    older runs)."""
+    return name.startswith(".tmp-") or temp_target(name) in OUR_FILES
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -109,7 +109,7 @@ def _unfinished(checkpoints: Path) -> bool:
     except OSError:
         return False
     return names is not None and ckpt.latest(checkpoints) is None and \
-        all(n.startswith(".tmp-step-") or (n.startswith(f".{ckpt.LATEST}.") and n.endswith(".tmp")) for n in names)
+        all(n.startswith(".tmp-step-") or temp_target(n) == ckpt.LATEST for n in names)
 
 
 def _base_model(base: str, base_dir: Path | None):

@@ -434,9 +434,9 @@ def test_bad_base_and_out_and_settings(base, data, tmp_path):
     with pytest.raises(FinetuneError, match="is a 't5' model"):
         finetune(data, base=str(other), out=prev, force=True, **common)
     assert (prev / "manifest.json").read_bytes() == before     # a failed start deletes nothing
-    (prev / ".adapter_model.safetensors.x1y2.tmp").write_bytes(b"")  # left by a write killed mid-way: ours
+    (prev / ".adapter_model.safetensors.4242-x1y2_z.tmp").write_bytes(b"")  # left by a write killed mid-way: ours
     assert finetune(data, base=str(base), out=prev, force=True, **dict(common, steps=2)).step == 2
-    assert not (prev / ".adapter_model.safetensors.x1y2.tmp").exists()
+    assert not (prev / ".adapter_model.safetensors.4242-x1y2_z.tmp").exists()
     assert json.loads((prev / "manifest.json").read_text())["steps"] == 2
     with pytest.raises(FinetuneError, match="nothing to resume"):
         finetune(data, base=str(base), out=tmp_path / "fresh", resume=True, **common)
