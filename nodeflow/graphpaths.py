@@ -5,7 +5,7 @@ outside that folder, its write paths (export targets) and which of them the user
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
 from .errors import NodeflowError, ParameterError
 from .outputs import resolve
@@ -31,7 +31,7 @@ def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, s
     return out
 
 
-def input_digests(graph: Graph, base_dir: Path | None = None, nodes: Any = None) -> dict[tuple[str, str], str]:
+def input_digests(graph: Graph, base_dir: Path | None = None, nodes: Collection[str] | None = None) -> dict[tuple[str, str], str]:
     """What each input file is, by content: ``(node, param) -> digest`` (of the nodes in ``nodes``, default
     all).  A file counts by its bytes, a folder by its listing, a path whose ``FilePath.content`` finds
     the files it stands for by theirs (QA: an adapter named by its folder, by its file or as a copy missed
