@@ -9,7 +9,9 @@ placement with :meth:`Audio.replace`.  ``info`` carries provenance (checkpoint i
 adapter hash...) and musical facts (``bpm``, ``meter``, ``key``, a source file's ``title``,
 ``artist``, ``time_reference``...) as ``(key, value)`` pairs that exports write into the file's
 tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitched windows),
-written as cue markers by exports.  ``edges`` records how a window was cut (see :func:`cut_record`):
+written as cue markers by exports.  ``exact_start`` and ``exact_end`` keep where a window starts and
+ends in exact seconds when that falls between two samples (a bar line at 133 bpm), so a window taken to
+a model's rate and back lands on the same samples of the grid (see :attr:`Audio.span`).  ``edges`` records how a window was cut (see :func:`cut_record`):
 a digest of its first and last frames, the silence the cut padded it with, and its outermost frames
 as cut.  A window whose edges still match joins its neighbours with no crossfade (``time.stitch``),
 so windows that nothing changed give back the source exactly; one changed by a gain is told from a
@@ -194,6 +196,8 @@ class Audio:
     info: tuple[tuple[str, str], ...] = ()
     markers: tuple[tuple[int, str], ...] = ()
     edges: str = ""
+    exact_start: Fraction | None = None
+    exact_end: Fraction | None = None
 
     def __post_init__(self) -> None:
         x = np.asarray(self.samples)
@@ -228,6 +232,7 @@ class Audio:
             raise AudioError(f"sample_rate must be a positive integer; got {self.sample_rate!r}")
         object.__setattr__(self, "samples", x)
         object.__setattr__(self, "sample_rate", rate)
+        _settle(self)
 
     # ------------------------------------------------------------------ shape and time
     @property
@@ -246,6 +251,26 @@ class Audio:
     def start_s(self) -> float:
         """Start of this clip in its source, in seconds."""
         return self.start_frame / self.sample_rate
+
+    @property
+    def span(self) -> tuple[Fraction, Fraction]:
+        """Where this clip starts and ends in its source, in exact seconds: ``exact_start`` and
+        ``exact_end`` where they are known (a window cut on a bar line between two samples), else its
+        first and past-the-last samples.  Its samples at another rate are ``round(start * rate)`` to
+        ``round(end * rate)``: resampling keeps the span, so a round trip gives back the same samples.
+
+        >>> from fractions import Fraction
+        >>> bar = Fraction(240, 133)        # a 4/4 bar at 133 bpm: 79578.947... samples at 44.1 kHz
+        >>> w = Audio(np.zeros(79579), 44100, exact_start=Fraction(0), exact_end=bar)
+        >>> w.span == (0, bar), w.exact_end == bar
+        (True, True)
+        >>> Audio(np.zeros(79578), 44100, exact_end=bar).exact_end is None    # not where it ends: dropped
+        True
+        """
+        rate = self.sample_rate
+        start = self.exact_start if self.exact_start is not None else Fraction(self.start_frame, rate)
+        end = self.exact_end if self.exact_end is not None else Fraction(self.start_frame + self.frames, rate)
+        return start, end
 
     @property
     def nbytes(self) -> int:
@@ -275,6 +300,8 @@ class Audio:
         new = object.__new__(type(self))
         for f in _FIELD_LIST:
             object.__setattr__(new, f, changes[f] if f in changes else getattr(self, f))
+        if new.exact_start is not None or new.exact_end is not None:
+            _settle(new)
         return new
 
     def with_info(self, **items: str) -> "Audio":
@@ -300,6 +327,24 @@ class Audio:
     # mutable-looking value semantics; never a dict key (mypy cannot express removing object.__hash__:
     # python/mypy#4266; typeshed marks list and dict the same way)
     __hash__ = None  # type: ignore[assignment]
+
+
+def _settle(a: Audio) -> None:
+    """Keep ``a``'s exact start and end only where they still round to its samples (a node that moved
+    or cut the clip left them behind) and fall between two samples (on a sample they say nothing)."""
+    rate, first = a.sample_rate, a.start_frame
+    for name, frame in (("exact_start", first), ("exact_end", first + a.frames)):
+        t = getattr(a, name)
+        if t is None:
+            continue
+        if not isinstance(t, Fraction):
+            try:
+                t = Fraction(t)
+            except (TypeError, ValueError, OverflowError):
+                raise AudioError(f"{name} must be a time in seconds (a Fraction); got {t!r}") from None
+        if round(t * rate) != frame or (t * rate).denominator == 1:
+            t = None
+        object.__setattr__(a, name, t)
 
 
 _FIELD_LIST = tuple(f.name for f in dataclasses.fields(Audio))
@@ -340,6 +385,7 @@ class StreamedAudio(Audio):
         object.__setattr__(new, "sample_rate", rate)
         object.__setattr__(new, "_shape", (int(channels), int(frames)))
         object.__setattr__(new, "_node", node)
+        _settle(new)
         return new
 
     @property

@@ -79,7 +79,7 @@ class Stream:
         return Stream(head if head is not None else self.head, (fn(b) for b in self.blocks))
 
 
-_META = ("start_frame", "index", "tokens", "overlap_frames", "info", "markers", "edges")
+_META = ("start_frame", "index", "tokens", "overlap_frames", "info", "markers", "edges", "exact_start", "exact_end")
 
 
 def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[np.ndarray]:

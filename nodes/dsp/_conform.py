@@ -15,7 +15,7 @@ import numpy as np
 from nodeflow.audio import AUDIO_RATES, Audio
 from nodeflow.errors import AudioError, ParameterError
 
-__all__ = ["placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
+__all__ = ["placed_at", "placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
            "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
@@ -32,6 +32,20 @@ def placed_frames(start: int, frames: int, from_rate: int, to_rate: int) -> int:
     (44100, 110252)
     """
     return scale_frames(start + frames, from_rate, to_rate) - scale_frames(start, from_rate, to_rate)
+
+
+def placed_at(span: tuple[Fraction, Fraction], rate: int) -> tuple[int, int]:
+    """``(start_frame, frames)`` at ``rate`` of a clip spanning ``span`` (exact seconds in its source,
+    :attr:`Audio.span`): both ends rounded, so windows cut side by side still tile, and a window cut on a
+    bar line between two samples lands on the grid's samples at every rate it is taken to.
+
+    >>> from fractions import Fraction
+    >>> bar = Fraction(240, 133)                        # 4/4 at 133 bpm
+    >>> placed_at((bar, 2 * bar), 32000), placed_at((bar, 2 * bar), 44100)
+    ((57744, 57745), (79579, 79579))
+    """
+    start, end = round(span[0] * rate), round(span[1] * rate)
+    return start, end - start
 
 
 def scale_frames(frames: int, from_rate: int, to_rate: int) -> int:
@@ -76,7 +90,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
     if rate == src:
         return audio
     _source_checked(src, rate)
-    target = placed_frames(audio.start_frame, audio.frames, src, rate)
+    _, target = placed_at(audio.span, rate)
     samples = np.empty((audio.channels, target), np.float32)
     if 0 < audio.frames <= _BLOCK_FRAMES:
         y = soxr.resample(audio.samples.T, src, rate, quality=quality)   # [frames, channels] over split channels
@@ -104,8 +118,8 @@ def _checked(rate, quality: str) -> int:
 
 
 def _placement_at(audio: Audio, rate: int) -> dict:
-    src = audio.sample_rate
-    return dict(sample_rate=rate, start_frame=scale_frames(audio.start_frame, src, rate),
+    src, span = audio.sample_rate, audio.span
+    return dict(sample_rate=rate, start_frame=placed_at(span, rate)[0], exact_start=span[0], exact_end=span[1],
                 overlap_frames=scale_frames(audio.overlap_frames, src, rate),
                 markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
 
@@ -117,10 +131,12 @@ class Resampler:
     split or on resampling channels together or apart, so the samples are :func:`resample_audio`'s
     (tests/nodes/test_dsp_resample.py checks it bit for bit)."""
 
-    def __init__(self, src: int, rate: int, channels: int, quality: str = "HQ", start: int = 0):
+    def __init__(self, src: int, rate: int, channels: int, quality: str = "HQ",
+                 span: tuple[Fraction, Fraction] | None = None):
         import soxr
 
-        self.src, self.rate, self.start = src, _checked(rate, quality), start      # start: where it is placed
+        self.src, self.rate = src, _checked(rate, quality)
+        self.span = span          # where the input is placed (its Audio.span): ends rounded as resample_audio does
         _source_checked(src, self.rate)
         self.stream = soxr.ResampleStream(src, self.rate, channels, dtype="float32", quality=quality)
         self.channels, self.frames_in, self.frames_out = channels, 0, 0
@@ -129,17 +145,25 @@ class Resampler:
         """``[channels, n]`` in; the ``[channels, m]`` frames that are ready out (maybe none)."""
         self.frames_in += block.shape[1]
         return self._out(self.stream.resample_chunk(np.ascontiguousarray(block.T, np.float32), last=False).T,
-                         placed_frames(self.start, self.frames_in, self.src, self.rate))
+                         self._target(self.frames_in))
 
     def finish(self, frames: int | None = None) -> np.ndarray:
-        """The rest, cut or zero-padded so that the output has :func:`placed_frames` frames
-        (``round(frames * rate / src)`` placed at 0; ``frames``: the input's length, default what was
-        pushed)."""
-        target = placed_frames(self.start, self.frames_in if frames is None else frames, self.src, self.rate)
+        """The rest, cut or zero-padded so that the output has its placed length: ``span``'s at this
+        rate (:func:`placed_at`), else ``round(frames * rate / src)`` (``frames``: the input's length,
+        default what was pushed)."""
+        target = self._target(self.frames_in if frames is None else frames, whole=True)
         y = self._out(self.stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).T, target)
         pad = np.zeros((self.channels, target - self.frames_out), np.float32)
         self.frames_out = target
         return np.concatenate([y, pad], axis=1) if pad.shape[1] else y
+
+    def _target(self, frames: int, whole: bool = False) -> int:
+        """Output frames for ``frames`` input frames from the start (``whole``: the whole input)."""
+        if self.span is None:
+            return placed_frames(0, frames, self.src, self.rate)
+        start = self.span[0]
+        end = self.span[1] if whole else min(self.span[1], start + Fraction(frames, self.src))
+        return placed_at((start, end), self.rate)[1]
 
     def _out(self, y: np.ndarray, target: int) -> np.ndarray:
         y = y[:, :max(0, target - self.frames_out)]
@@ -159,7 +183,7 @@ def resample_stream(stream, rate: int, quality: str = "HQ"):
         return stream
 
     def blocks():
-        rs = Resampler(src, rate, h.channels, quality, start=h.start_frame)
+        rs = Resampler(src, rate, h.channels, quality, span=h.span)
         for b in stream.blocks:
             y = rs.push(b)
             if y.shape[1]:
@@ -167,7 +191,7 @@ def resample_stream(stream, rate: int, quality: str = "HQ"):
         y = rs.finish(h.frames)
         if y.shape[1]:
             yield y
-    return Stream(h.replace(frames=placed_frames(h.start_frame, h.frames, src, rate), **_placement_at(h, rate)),
+    return Stream(h.replace(frames=placed_at(h.span, rate)[1], **_placement_at(h, rate)),
                   blocks())
 
 

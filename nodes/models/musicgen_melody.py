@@ -15,7 +15,7 @@ from nodeflow.audio import Audio
 from nodeflow.node import Context
 from nodeflow.types import Auto, Range, Text
 
-from nodes.dsp._conform import scale_frames
+from nodes.dsp._conform import placed_at, scale_frames
 
 from ._musicgen import MusicgenPrecision
 from .layer import AdapterPath, Device, Family, ModelProfile, register
@@ -40,7 +40,9 @@ def placed_like(out: Audio, source: Audio) -> Audio:
     meter and key, so stitching puts each variation back on the bar it came from."""
     src, rate = source.sample_rate, out.sample_rate
     musical = {k: v for k, v in source.info if k in MUSICAL_INFO}
-    return out.replace(start_frame=scale_frames(source.start_frame, src, rate), index=source.index,
+    start, end = source.span          # kept exact where the window was cut between samples (a bar line)
+    return out.replace(start_frame=placed_at(source.span, rate)[0], exact_start=start, exact_end=end,
+                       index=source.index,
                        overlap_frames=min(scale_frames(source.overlap_frames, src, rate), out.frames),
                        tokens=source.tokens).with_info(**musical)
 

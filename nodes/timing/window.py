@@ -314,6 +314,7 @@ def tokenize_window(audio: Audio, *,
                                check)
     else:
         bounds = grid_bounds(audio.frames, audio.sample_rate, p, size_s, size_s - overlap_s, last, check)
+        times = [(k * (size_s - overlap_s), k * (size_s - overlap_s) + size_s) for k in range(len(bounds))]
     if not bounds:
         if size_s is None:
             window = f"size={size:g} {unit.value} ({float(p.tokens_to_seconds(size_tokens)):g} s)"
@@ -322,7 +323,7 @@ def tokenize_window(audio: Audio, *,
             window = f"size={size:g} {unit.value} ({float(size_s):.3f} s{grid})"
         raise AudioError(f"the input ({audio.duration_s:.3f} s) is shorter than one window, {window}, and "
                          "last=drop; use a smaller size, or last=keep or last=pad")
-    return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check)
+    return _cut(audio.with_info(**tempo) if tempo else audio, bounds, check, times if size_s is not None else None)
 
 
 def _sizes(size: float, overlap: float, unit: Unit, bpm: float, beats: int, note: int, rate: int,
@@ -361,10 +362,18 @@ def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, over
                              f"of {size:g} {unit.value} ({_describe(size_tokens, p)}); make the overlap smaller")
 
 
-def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[Audio]:
+def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None,
+         times: list[tuple[Fraction, Fraction]] | None = None) -> list[Audio]:
+    """The windows ``bounds`` gives; ``times``: each one's exact start and end on the grid, in seconds
+    from the clip's start (kept as its ``exact_start``/``exact_end``, so it lands on the grid's samples
+    at any rate it is taken to: :attr:`Audio.span`)."""
     windows = []
     prev_end = 0
+    origin, rate = audio.span[0], audio.sample_rate
     for index, (start, end, tokens) in enumerate(bounds):
+        t0, t1 = times[index] if times is not None else (Fraction(start, rate), Fraction(end, rate))
+        if round(t1 * rate) != end:             # the last window, kept short: it ends where the clip does
+            t1 = audio.span[1] - origin if end == audio.frames else Fraction(end, rate)
         if check is not None and index % _CHECK_EVERY == 0:     # tens of thousands of windows take seconds
             check()
         samples = audio.samples[:, start:min(end, audio.frames)]
@@ -375,6 +384,7 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None) -> list[A
                                      tokens=tokens, overlap_frames=overlap,
                                      edges=cut_record(samples, padded=max(0, end - audio.frames)),
                                      markers=tuple((f - start, label) for f, label in audio.markers
-                                                   if start <= f < end)))     # its own, where it holds them
+                                                   if start <= f < end),      # its own, where it holds them
+                                     exact_start=origin + t0, exact_end=origin + t1))
         prev_end = end
     return windows
