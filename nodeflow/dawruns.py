@@ -31,10 +31,13 @@ def _export_inputs(graph: Graph, result: RunValues) -> list[tuple[str, list[str]
     for nid, inst in graph.nodes.items():
         if inst.type != EXPORT_NODE or nid not in result:
             continue
-        paths = [p for p in _as_list(result[nid].get("out")) if isinstance(p, str)]
+        paths = _as_list(result[nid].get("out"))
         link = next((l for l in graph.links if l.dst == nid and l.dst_port == "audio"), None)
         fed = (result.get(link.src) or {}).get(link.src_port) if link is not None else None
-        out.append((nid, paths, _as_list(fed) if fed is not None else []))
+        audios = _as_list(fed) if fed is not None else []
+        if len(audios) == len(paths):       # (None: an item of a mapped export that failed)
+            audios = [a for a, p in zip(audios, paths) if isinstance(p, str)]
+        out.append((nid, [p for p in paths if isinstance(p, str)], audios))
     return out
 
 

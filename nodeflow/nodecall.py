@@ -93,7 +93,10 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
     device).  Outputs keep the items' order; ``progress`` counts finished items and a ``chunk``
     event hands each item's outputs on in item order (what :meth:`Executor.stream
     <nodeflow.executor.Executor.stream>` yields); the first error (in item order) stops the node
-    and no new item starts; Stop starts no new item."""
+    and no new item starts; Stop starts no new item.  An export (a side-effect node) writes every
+    item it can, whatever the number of workers: a failing item stops no other, and the node's error
+    (the first failure, counting the others) holds what the rest wrote as ``written`` (None where an
+    item failed), so the run lists those files (QA47: which windows were left on disk, unlisted, depended on ``--jobs``)."""
     n = len(next(iter(mapped.values())))
     results: list[dict[str, Any] | None] = [None] * n
     if spec.batch_fn is not None and n > 1:      # the node computes its items together (one generate)
@@ -132,6 +135,8 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
             raise ExecutionError(nid, f"item {i + 1} of {n}: {failed_text(spec, e)}") from e
 
     workers = max(1, min(workers, n))
+    if spec.side_effect:
+        return _every_item(spec, nid, n, one, progress, workers)
     if workers == 1:
         for i in range(n):
             results[i] = one(i)
@@ -171,3 +176,36 @@ def _map_items(spec: NodeSpec, nid: str, args: dict[str, Any], mapped: dict[str,
         for name, val in (item or {}).items():
             gathered[name].append(val)
     return gathered
+
+
+def _every_item(spec: NodeSpec, nid: str, n: int, one: Any, progress: ItemProgress,
+                workers: int) -> dict[str, list[Any]]:
+    """Each item of an export through ``one``, every one tried (Stop still stops them): the outputs
+    in item order, or an :class:`ExecutionError` for the first failure whose ``written`` holds them
+    with None for each item that failed."""
+    def tried(i: int) -> dict[str, Any] | BaseException:
+        try:
+            res: dict[str, Any] = one(i)
+        except Cancelled:
+            raise
+        except Exception as e:      # noqa: BLE001 - each item's own failure, named by its item
+            return e
+        progress.report(i, 1.0)
+        return res
+
+    if workers == 1:
+        results = [tried(i) for i in range(n)]
+    else:
+        with cf.ThreadPoolExecutor(workers, thread_name_prefix=f"nodeflow-{nid}") as pool:
+            results = list(pool.map(tried, range(n)))
+    failed = [r for r in results if isinstance(r, BaseException)]
+    written = {name: [None if isinstance(r, BaseException) else r[name] for r in results] for name in spec.outputs}
+    if not failed:
+        return written
+    first = failed[0]
+    text = str(first) if isinstance(first, NodeflowError) else failed_text(spec, first)
+    more = f" (and {len(failed) - 1} more of the {n} items failed)" if len(failed) > 1 else ""
+    err = ExecutionError(nid, text.removeprefix(f"node '{nid}': ") + more)
+    err.__cause__ = first
+    setattr(err, "written", written)
+    raise err

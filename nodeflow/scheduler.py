@@ -144,6 +144,8 @@ class Scheduler:
             nid = getattr(e, "node_id", nid)      # which node of a fused chain
         if self.plan.specs[nid].side_effect and isinstance(e, ExecutionError) and not self.cancel.is_set():
             self.failed_sinks.append(e)
+            if (written := getattr(e, "written", None)) is not None:    # the items of a mapped export it did write
+                self.values[nid] = written
             return None
         if self.keep_going and isinstance(e, ExecutionError) and not self.cancel.is_set():
             self.failures.append(e)      # its dependents never become ready; everything else runs

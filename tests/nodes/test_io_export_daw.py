@@ -183,6 +183,41 @@ def test_a_failing_export_does_not_stop_the_others(tmp_path, capsys):
         any("loudness_lufs=-3" in e for e in errors)
 
 
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_a_window_that_fails_to_export_stops_no_other_window(tmp_path, capsys, jobs):
+    """One export mapped over 2-bar windows (133 bpm), the 2nd window digital silence, so it cannot be
+    normalised: every other window is written and listed, whatever --jobs, the failure names item 2, and
+    the DAW project places the written windows on their bars (QA47: --jobs 1 left w_1 only, --jobs 4
+    w_1, w_3 and w_4, none listed)."""
+    import zipfile
+
+    x = music(133.0, 4, 30.0, 44100, seed=3)
+    two_bars = round(2 * 4 * 60 / 133 * 44100)
+    samples = x.samples.copy()
+    samples[:, two_bars:2 * two_bars] = 0.0
+    sf.write(tmp_path / "gap.wav", samples.T, 44100, subtype="PCM_24")
+    g = Graph()
+    load = g.add("io.load", path=str(tmp_path / "gap.wav"))
+    win = g.add("time.tokenize_window", unit="bars", size=2, bpm=133)
+    exp = g.add("io.export", path="w.wav", loudness_lufs=-14)
+    g.connect(load.out, win.audio)
+    g.connect(win.out, exp.audio)
+    save(g, tmp_path / "g.msgpack")
+    out = tmp_path / f"out{jobs}"
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(out), "--no-cache", "--jobs", jobs,
+                 "--daw", str(out / "song.dawproject")]) == 1
+    stdout, err = capsys.readouterr()
+    names = [f"w_{i}.wav" for i in range(1, 10) if i != 2]
+    assert sorted(p.name for p in out.glob("*.wav")) == names
+    assert [line.rsplit("/", 1)[1] for line in stdout.splitlines() if line.startswith("wrote ") and line.endswith(".wav")] == names
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "item 2 of 9" in errors[0] and "silent" in errors[0]
+    assert "1 export(s) failed, 8 file(s) written" in err
+    project = zipfile.ZipFile(out / "song.dawproject").read("project.xml").decode()
+    assert project.count("<Clip ") == 8 and project.count('time="0.0"') == 1, project    # each on its bars
+
+
 def test_a_span_loaded_from_a_plain_wav_keeps_its_place_like_a_trim(tmp_path):
     """A bar trimmed off with io.load's start_s lost its place (BWF time reference 0, DAW clip at beat 0)
     in a WAV without a time reference of its own, while dsp.trim kept it: both now say bar 2."""
