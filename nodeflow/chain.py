@@ -175,7 +175,7 @@ class Chain:
         process-wide one.
         """
         executor, run_kw = _configured(config, executor, run_kw)
-        graph = self.bind(inputs)
+        graph = self.bind(inputs, base_dir=run_kw.get("base_dir"))
         res = _warned(executor.run(graph, [self.last.id], **run_kw))
         outs = res[self.last.id]
         return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
@@ -185,7 +185,9 @@ class Chain:
               **run_kw: Any) -> list[Any]:
         """:meth:`invoke` on each of ``inputs`` (up to ``max_concurrency`` at a time, default the CPU
         count), results in order; the first failure (in order) is raised, naming its item, or with
-        ``return_exceptions`` every item's error takes its place in the results."""
+        ``return_exceptions`` every item's error takes its place in the results.  Each item's exports
+        write files of their own, numbered as a mapped export's are (``take.wav``: ``take_1.wav``,
+        ``take_2.wav``...; QA47: every item was written to the same file, one take left)."""
         import concurrent.futures as cf
         if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
                                             or max_concurrency < 1):     # (QA: 0, -1 and 2.5 were taken; "4" a TypeError)
@@ -197,7 +199,7 @@ class Chain:
 
         def one(i: int) -> Any:
             try:
-                return self.invoke(items[i], executor=ex, **run_kw)
+                return self._numbered(i, len(items)).invoke(items[i], executor=ex, **run_kw)
             except NodeflowError as e:
                 if return_exceptions:
                     return e
@@ -211,6 +213,18 @@ class Chain:
         with cf.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-batch") as pool:
             return list(pool.map(one, range(len(items))))
 
+    def _numbered(self, i: int, n: int) -> "Chain":
+        """This chain with its write paths (exports') numbered for item ``i`` of ``n``."""
+        from .graphpaths import path_params
+        from .outputs import numbered
+        writes = path_params(self.graph, "write") if n > 1 else []
+        if not writes:
+            return self
+        g = self.graph.copy()
+        for nid, param, value in writes:
+            g.set(nid, param, numbered(value, i, n), own=(nid, param) in self.graph.own_paths)
+        return Chain(g, self.last, self.aliases)
+
     def stream(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
                **run_kw: Any) -> Generator[Any, None, None]:
         """Run the chain on ``inputs`` (as :meth:`invoke`, with its ``config``) and yield the last
@@ -218,7 +232,7 @@ class Chain:
         list items in order, windows a model hands on; a node that makes its output at once yields
         it once."""
         ex, run_kw = _configured(config, executor, run_kw)
-        graph = self.bind(inputs)
+        graph = self.bind(inputs, base_dir=run_kw.get("base_dir"))
         yield from ex.stream(graph, self.last.id, **run_kw)
 
     async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
@@ -282,12 +296,13 @@ class Chain:
         """``(node_id, port, spec)`` of every input port of the chain that no link feeds."""
         return open_inputs(self.graph)
 
-    def bind(self, inputs: Any = None) -> Graph:
+    def bind(self, inputs: Any = None, base_dir: str | os.PathLike[str] | None = None) -> Graph:
         """A copy of the chain's graph with ``inputs`` (see :meth:`invoke`) linked into its open inputs;
-        a dict composition's branch names stand for the inputs of their branches."""
+        a dict composition's branch names stand for the inputs of their branches; ``base_dir``: where
+        relative file paths are (the run's)."""
         if isinstance(inputs, dict) and self.aliases:
             inputs = {self.aliases.get(k, k) if isinstance(k, str) else k: v for k, v in inputs.items()}
-        return bind(self.graph, inputs, aliases=self.aliases)
+        return bind(self.graph, inputs, aliases=self.aliases, base_dir=base_dir)
 
     def output(self, **kw: Any) -> Any:
         """Run only what the last node needs and return its (first) output value."""

@@ -303,7 +303,7 @@ class Executor:
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
         if inputs is not None:    # values held in memory feed the graph's open inputs (nodeflow.chain.bind)
             from .chain import bind
-            path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)")
+            path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)", base_dir=base_dir)
             graph.path = path
         else:                     # the run's own copy: an edit made while it runs waits for the next run
             graph = graph.frozen()

@@ -27,10 +27,23 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "first_missing", "prune_empty",
+__all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "first_missing", "prune_empty",
            "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
+
+
+def numbered(name: str, i: int, n: int) -> str:
+    """The file item ``i`` of ``n`` is written to (``name`` for a single item): ``take.wav`` ->
+    ``take_1.wav`` ... (counted from 1, zero-padded to the count's width: a folder lists them in order).
+
+    >>> numbered("out/take.wav", 1, 12), numbered("take.wav", 0, 1)
+    ('out/take_02.wav', 'take.wav')
+    """
+    if n <= 1:
+        return name
+    p = Path(name)
+    return str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{p.suffix}"))
 
 
 def resolve(value: str | os.PathLike[str], base: Path) -> Path:

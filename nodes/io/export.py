@@ -13,7 +13,7 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import parse_meter
 from nodeflow.node import Context, node
 from nodeflow.streaming import NotStreamable, Stream
-from nodeflow.outputs import resolve
+from nodeflow.outputs import numbered, resolve
 from nodeflow.safeio import same_file
 from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
@@ -431,10 +431,8 @@ def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
         raise AudioError(f"path={path!r} names a folder ({dest}); give a file name, e.g. "
                          f"{path.rstrip('/' + os.sep)}/out.{'wav' if format is Format.AUTO else format.value}")
     name, fmt = target_name(path, format)
-    if ctx.item is not None and ctx.item[1] > 1:
-        i, n = ctx.item
-        p = Path(name)
-        name = str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{p.suffix}"))
+    if ctx.item is not None:
+        name = numbered(name, *ctx.item)
     dest = Path(os.path.abspath(ctx.resolve_output(name)))   # refuses places outside the output folder
     if dest.is_dir():
         raise AudioError(f"{dest}: is a folder; give a file name (path={path!r})")
