@@ -215,6 +215,24 @@ def test_a_process_node_runs_in_a_worker_with_its_events(preg):
     assert [k[1:] for k in kinds if k[0] == "progress"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
+def test_a_process_that_used_a_worker_exits_with_nothing_left_open():
+    """QA47: the idle worker's pipes were never closed: with warnings on (``-W always``, pytest's
+    default) the interpreter said ``ResourceWarning: unclosed file`` twice as it exited."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("from nodeflow import Executor, Graph, Registry\n"
+            "from tests.nodeflow.stubs import ALL\n"
+            "from tests.nodeflow import process_nodes\n"
+            "r = Registry(); r.load_pack('stubs', lambda reg: reg.add_all([*ALL, *process_nodes.ALL]), '1.0')\n"
+            "g = Graph(r); g.add('test.tone', id='tone'); g.add('proc.spin', id='spin'); g.connect('tone', 'spin')\n"
+            "print(Executor(disk_cache=None).run(g)['spin']['out'].frames)\n")
+    p = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert p.returncode == 0 and int(p.stdout) > 0, p.stderr
+    assert "ResourceWarning" not in p.stderr, p.stderr
+
+
 def test_branches_of_process_nodes_run_at_the_same_time(preg, tmp_path):
     """Two GIL-holding branches, each waiting for the other to arrive: only separate processes
     running at once can finish."""
