@@ -7,7 +7,7 @@ import numpy as np
 
 from nodeflow.audio import Audio, seconds_to_frames
 from nodeflow.costs import Shape
-from nodeflow.errors import ParameterError
+from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.types import Range
 
@@ -19,6 +19,11 @@ from ._curves import Curve, blend
 def _overlap(duration_s: float, rate: int, a_frames: int, b_frames: int) -> int:
     """The fade's frames at ``rate``, refused when it is longer than either clip."""
     n = seconds_to_frames(duration_s, rate)
+    empty = [name for name, frames in (("a", a_frames), ("b", b_frames)) if frames == 0]
+    if n and empty:           # (QA47: "shorten the fade to at most 0.000 s", when the clip was the problem)
+        raise AudioError(f"crossfade: input '{empty[0]}' is empty (0 frames), so there is nothing to fade "
+                         f"{'from' if empty[0] == 'a' else 'into'}; connect audio that has samples "
+                         "(duration_s=0 joins the clips as they are)")
     if n > a_frames or n > b_frames:
         raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths "
                              f"(a {a_frames / rate:.3f} s, b {b_frames / rate:.3f} s); shorten the fade to at most "

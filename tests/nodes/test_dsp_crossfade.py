@@ -63,6 +63,17 @@ def test_fade_longer_than_an_input_names_both_lengths():
     assert "duration_s=1" in message and "a 2.000 s" in message and "b 0.500 s" in message
 
 
+def test_an_empty_clip_is_named_not_the_fade():
+    """QA47: "shorten the fade to at most 0.000 s or pad the inputs" when b had no samples."""
+    a, empty = sine(440, 1.0, 8000), Audio(np.zeros((1, 0)), 8000)
+    with pytest.raises(AudioError, match=r"^crossfade: input 'b' is empty \(0 frames\), so there is nothing to "
+                                         r"fade into; connect audio that has samples"):
+        crossfade.fn(a, empty, duration_s=1.0)
+    with pytest.raises(AudioError, match=r"input 'a' is empty .* nothing to fade from"):
+        crossfade.fn(empty, a, duration_s=0.5)
+    assert crossfade.fn(a, empty, duration_s=0.0).frames == a.frames
+
+
 def test_channel_counts_that_cannot_be_matched_are_an_error():
     with pytest.raises(AudioError, match="crossfade: a has 2, crossfade: b has 3 channels"):
         crossfade.fn(noise(1.0, RATE, channels=2), noise(1.0, RATE, channels=3))
