@@ -305,6 +305,19 @@ def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_
     return params
 
 
+def _refused(spec: NodeSpec, params: dict[str, Any]) -> bool:
+    """Whether a parameter holds a value the node refuses (out of range, the wrong type...)."""
+    for name, value in params.items():
+        p = spec.params.get(name)
+        if p is None:
+            return True
+        try:
+            p.coerce(value)
+        except (ParameterError, ValueError, TypeError):
+            return True
+    return False
+
+
 def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
     """Shapes of every node's outputs in ``scope`` (default: all), the run's peak memory, files and work."""
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
@@ -334,6 +347,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                                is not None else s) for p, s in inputs.items()}
             try:
                 params = _params_for_estimate(graph, graph.nodes[nid], spec, base)
+                if _refused(spec, graph.nodes[nid].params):    # validation says why; nothing follows from it
+                    raise ParameterError(nid)                   # (QA47: an export then blamed the 10 Hz it made)
                 got = spec.estimate(item_inputs, params) if spec.estimate else _default(item_inputs, spec.outputs)
                 if got and spec.estimate and mapped:
                     got = _with_shortest(spec, inputs, item_inputs, mapped, params, got, calls)

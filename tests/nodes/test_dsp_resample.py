@@ -229,3 +229,26 @@ def test_windows_resampled_one_by_one_still_tile(rate):
     got = np.concatenate(list(streamed.blocks), axis=1)
     assert streamed.head.frames == got.shape[1] == out[2].frames
     np.testing.assert_array_equal(got, out[2].samples)
+
+
+def test_a_rate_out_of_range_in_a_graph_file_is_the_one_problem_said(tmp_path, capsys):
+    """QA47: a hand-edited file with resample.rate_hz=10 also had the export blamed for the 10 Hz the
+    resample would have made ("set this export's sample_rate to 48000", which fixes nothing)."""
+    import soundfile as sf
+
+    from nodeflow import Graph, save
+    from nodeflow.cli import main
+    sf.write(tmp_path / "in.wav", sine(440, 0.5, 44100).samples.T, 44100)
+    g = Graph()
+    load = g.add("io.load", path=str(tmp_path / "in.wav"))
+    rs = g.add("dsp.resample", rate_hz=48000, profile="custom")
+    exp = g.add("io.export", path="out.wav", loudness_lufs=-14)
+    g.connect(load.out, rs.audio)
+    g.connect(rs.out, exp.audio)
+    g.nodes[rs.id].params["rate_hz"] = 10          # as a hand-edited file holds it (the API refuses it)
+    save(g, tmp_path / "g.msgpack")
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "g.msgpack")]) == 1
+    out = capsys.readouterr()
+    problems = [line for line in (out.out + out.err).splitlines() if line.lstrip().startswith("- ")]
+    assert len(problems) == 1 and "rate_hz=10 is out of range" in problems[0], problems
