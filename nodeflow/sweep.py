@@ -427,14 +427,21 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
             return list(pool.map(one, variants))
 
 
-def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | os.PathLike[str] | None = None,
-          executor: Executor | None = None, device: str = "auto") -> list[VariantResult]:
+def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, output_dir: str | os.PathLike[str] | None = None,
+          executor: Executor | None = None, device: str = "auto",
+          out_dir: str | os.PathLike[str] | None = None) -> list[VariantResult]:
     """Run ``graph`` once per ``{"node.param": value}`` dict, in order, sharing upstream work.
 
-    Each result has ``status``, ``values`` (node outputs by id) and ``outputs`` (written files).
-    Without ``out_dir`` the files exports write go to a new temporary folder (the results name
-    them; it is yours to remove), and a batch that writes no file leaves no folder behind.
+    Each result has ``status``, ``values`` (node outputs by id) and ``outputs`` (written files),
+    each variant's in a folder of its own under ``output_dir`` (as ``invoke`` and ``Executor.run``
+    name it; ``out_dir`` is its former name).  Without it the files exports write go to a new
+    temporary folder (the results name them; it is yours to remove), and a batch that writes no
+    file leaves no folder behind.
     """
+    if out_dir is not None:         # (QA47: invoke and run say output_dir, batch said out_dir)
+        if output_dir is not None:
+            raise ParameterError("batch: give output_dir only (out_dir is its former name)")
+        output_dir = out_dir
     whole = isinstance(overrides, (str, bytes, dict))         # (QA43: "'str' object has no attribute 'items'")
     given = [] if whole else list(overrides)
     odd = type(overrides).__name__ if whole else next((type(o).__name__ for o in given if not isinstance(o, dict)), None)
@@ -442,9 +449,9 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, out_dir: str | o
         raise ParameterError("batch: overrides must be a list of dicts such as [{'gen.seed': 1}, {'gen.seed': 2}]; "
                              f"got {'a ' + odd if whole else 'a list holding a ' + odd}")
     variants = [Variant(i, tuple(o.items())) for i, o in enumerate(given)]
-    base = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
+    base = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
         return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)
     finally:
-        if out_dir is None and not any(p.is_file() for p in base.rglob("*")):
+        if output_dir is None and not any(p.is_file() for p in base.rglob("*")):
             shutil.rmtree(base, ignore_errors=True)

@@ -114,6 +114,20 @@ def audio_graph(tmp_path):
     return save(g, tmp_path / "g.msgpack")
 
 
+def test_batch_takes_output_dir_as_invoke_and_run_do(audio_graph, tmp_path):
+    """QA47: batch(g, ..., output_dir=...) was a bare TypeError (it said out_dir); both names work."""
+    from nodeflow import ParameterError
+    from nodeflow.fileformat import load as load_graph
+    g = load_graph(audio_graph)
+    res = batch(g, [{"gain.gain_db": -6.0}, {"gain.gain_db": 0.0}], output_dir=tmp_path / "o")
+    assert all(Path(f).is_file() and Path(f).is_relative_to(tmp_path / "o") for r in res for f in r.outputs)
+    assert len({f for r in res for f in r.outputs}) == 2
+    old = batch(g, [{"gain.gain_db": -3.0}], out_dir=tmp_path / "old")
+    assert Path(old[0].outputs[0]).is_relative_to(tmp_path / "old")
+    with pytest.raises(ParameterError, match="give output_dir only"):
+        batch(g, [{}], output_dir=tmp_path / "a", out_dir=tmp_path / "b")
+
+
 def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0,6"]) == 0
