@@ -153,14 +153,32 @@ def adapter_digest(path: Path) -> str:
     return file_digest(path)
 
 
+_HEADERS: dict[Any, tuple[dict[str, str], list[str]]] = {}     # file stamp -> (metadata, tensor names)
+
+
+def _header(path: Path) -> tuple[dict[str, str], list[str]]:
+    """A safetensors file's metadata and tensor names (its header only; no tensor is read, no torch
+    imported), memoised on its file stamp as file digests are: a plan's keys and a run's checks ask
+    again and again.  Raises what safetensors raises for a damaged or foreign file."""
+    from nodeflow.cache import file_stamp
+    stamp = file_stamp(path)
+    if stamp is not None and stamp in _HEADERS:
+        return _HEADERS[stamp]
+    from safetensors import safe_open
+    with safe_open(str(path), framework="numpy") as f:
+        found = (dict(f.metadata() or {}), list(f.keys()))
+    if stamp is not None:
+        if len(_HEADERS) >= 256:
+            _HEADERS.clear()
+        _HEADERS[stamp] = found
+    return found
+
+
 def read_adapter(value: str, base_dir: Path | None = None) -> Adapter:
     """The adapter ``value`` names (its folder or its .safetensors file), checked but not loaded."""
-    from safetensors import safe_open
     path = _file_of(value, base_dir)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            keys = list(f.keys())
+        meta, keys = _header(path)
     except Exception as e:  # noqa: BLE001 - a damaged or foreign file
         raise AdapterError(f"adapter {path} is not a readable safetensors file ({e}); re-run "
                            "`audiochain finetune` or copy the file again") from None
@@ -202,9 +220,7 @@ def parts(path: Path) -> dict[str, Path]:
     config = weights.parent / CONFIG_FILE
     if config.is_file():
         try:
-            from safetensors import safe_open
-            with safe_open(str(weights), framework="numpy") as f:
-                own = META_KEY in (f.metadata() or {})
+            own = META_KEY in _header(weights)[0]
         except Exception:  # noqa: BLE001 - a damaged file: the run refuses it in its words
             own = False
         if not own:
