@@ -253,15 +253,20 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     """
     ceiling = db_to_gain(peak_db)
     dither = dither and bits == 16
+
+    def written(mastered: Mastered, limit: bool = True) -> Measurement:
+        """``mastered`` encoded into ``tmp`` and measured as the file reads back."""
+        phase("encoding")
+        _encode(tmp, mastered, fmt, codec, bits, dither, check, dest or tmp, limit=limit)
+        phase("measuring")
+        return measure_file(tmp, check)
+
     limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
     if loudness_lufs is None and fmt not in LOSSY and _sample_peak(samples, check) <= limit_at:
         # Probably under the ceiling already: write it unlimited and let the written file's true peak
         # (measured anyway) say whether the limiter was needed, instead of metering the input first.
         plain = Mastered(samples, rate, limit_at, check=check)
-        phase("encoding")
-        _encode(tmp, plain, fmt, codec, bits, dither, check, dest or tmp, limit=False)
-        phase("measuring")
-        measured = measure_file(tmp, check)
+        measured = written(plain, limit=False)
         holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
         if (holds or (holds is None and not plain.limiting(1.0))) and _over_db(measured, tmp, peak_db, check) <= 0.0:
             return MasterReport(measured, 0.0, to_db(limit_at), 1)
@@ -276,19 +281,13 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     decoded: list[float] = []                                       # the loudness of every encode
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
-        phase("encoding")
-        _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
-        phase("measuring")
-        measured = measure_file(tmp, check)
+        measured = written(result)
         if not verify and (measured.true_peak_dbtp > peak_db - METER_MARGIN_DB
                            or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
             verify = True             # the search's estimate missed: master again, measuring every step
             phase("mastering")
             result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
-            phase("encoding")
-            _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
-            phase("measuring")
-            measured = measure_file(tmp, check)
+            measured = written(result)
         over_db = _over_db(measured, tmp, peak_db, check)
         off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
         decoded.append(measured.integrated_lufs)
@@ -325,10 +324,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         # a later encode landed further off (QA39: LAME's loudness of an 11 kHz tone jumps 1.7 LU for
         # 0.4 dB of gain): the closest is written again (the encoders are deterministic) and kept
         result = best[2]
-        phase("encoding")
-        _encode(tmp, result, fmt, codec, bits, dither, check, dest or tmp)
-        phase("measuring")
-        measured = measure_file(tmp, check)
+        measured = written(result)
     return _judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded)
 
 
