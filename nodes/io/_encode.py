@@ -209,15 +209,21 @@ def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     gain = db_to_gain(gain_db)
     peak = _sample_peak(samples, check) * gain
     if peak > 1.0 and bits:
-        raised = f" once raised by {gain_db:.1f} dB to loudness_lufs={loudness_lufs:g}" if gain_db > 0 else ""
-        raise AudioError(f"peak_db is empty (no limiter) and the audio peaks at {to_db(peak):+.2f} dBFS{raised}, over "
-                         f"what {fmt} {bits}-bit stores; export 32-bit float wav "
-                         "(bit_depth=float32), or set peak_db (e.g. -1) to limit it")
+        raise _over_full_scale(peak, fmt, bits, gain_db, loudness_lufs)
     phase("encoding")
     blocks = (samples[:, a:a + MASTER_BLOCK].astype(np.float64) * gain for a in range(0, samples.shape[1], MASTER_BLOCK))
     _encode_blocks(tmp, blocks, rate, samples.shape[0], fmt, codec, bits, dither, check, dest or tmp)
     phase("measuring")
     return MasterReport(measure_file(tmp, check), gain_db, float("inf"), 1)
+
+
+def _over_full_scale(peak: float, fmt: str, bits: int, gain_db: float = 0.0,
+                     loudness_lufs: float | None = None) -> AudioError:
+    """Audio written without a limiter that peaks over what integer samples store."""
+    raised = f" once raised by {gain_db:.1f} dB to loudness_lufs={loudness_lufs:g}" if gain_db > 0 else ""
+    return AudioError(f"peak_db is empty (no limiter) and the audio peaks at {to_db(peak):+.2f} dBFS{raised}, over "
+                      f"what {fmt} {bits}-bit stores; export 32-bit float wav "
+                      "(bit_depth=float32), or set peak_db (e.g. -1) to limit it")
 
 
 def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
@@ -357,19 +363,25 @@ def _slope(tries: list[tuple[float, float]]) -> float:
     return min(2.0, max(0.5, slope)) if math.isfinite(slope) else 1.0
 
 
-def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec: dict[str, Any], *, peak_db: float,
-                   bits: int | None = None, dither: bool = False, check: Callable[[], None] = lambda: None,
-                   phase: Callable[[str], None] = lambda what: None, dest: Path | None = None) -> MasterReport:
+def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec: dict[str, Any], *,
+                   peak_db: float | None, bits: int | None = None, dither: bool = False,
+                   check: Callable[[], None] = lambda: None, phase: Callable[[str], None] = lambda what: None,
+                   dest: Path | None = None) -> MasterReport:
     """:func:`write_mastered` without a loudness target, for audio arriving as ``[channels, n]`` blocks
     (wav and flac): the same file, bit for bit, written as the blocks come, then read back and
     measured.  Whether the limiter was needed is known only then (as in :func:`write_mastered`'s
     unlimited first try): if it was, or the file cannot tell, :class:`~nodeflow.streaming.NotStreamable`
-    is raised (the caller removes the partial file and exports the whole value)."""
+    is raised (the caller removes the partial file and exports the whole value).  ``peak_db=None``
+    (no limiter) is :func:`write_unlimited`'s file, written as the blocks come (QA48: a 30-minute stem
+    export held 1.3 GiB, the chain made whole, where ``show`` said 72 MiB); audio over what integers
+    store is refused as it refuses it, once the blocks have all come (the partial file removed)."""
     from nodeflow.streaming import NotStreamable, reblock
 
-    ceiling = db_to_gain(peak_db)
     dither = dither and bits == 16
-    limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
+    limit_at = float("inf")
+    if peak_db is not None:
+        ceiling = db_to_gain(peak_db)
+        limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
     peak = [0.0]
     phase("encoding")
 
@@ -378,6 +390,11 @@ def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
             peak[0] = max(peak[0], float(np.abs(block).max(initial=0.0)))
             yield np.multiply(block, 1.0, dtype=np.float64)       # as Mastered.blocks(limit=False) gives it
     _encode_blocks(tmp, plain(), rate, channels, fmt, codec, bits, dither, check, dest or tmp)
+    if peak_db is None:
+        if peak[0] > 1.0 and bits:
+            raise _over_full_scale(peak[0], fmt, bits)
+        phase("measuring")
+        return MasterReport(measure_file(tmp, check), 0.0, float("inf"), 1)
     if peak[0] > limit_at:
         raise NotStreamable(f"sample peak {to_db(peak[0]):.2f} dBFS needs the limiter")
     phase("measuring")

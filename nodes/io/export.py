@@ -204,14 +204,13 @@ def _estimate(inputs: dict, params: dict) -> dict:
 
 
 def _stream(inputs: dict, params: dict, ctx: Context) -> str:
-    """Write the audio as it arrives: wav and flac without a loudness target.  Lossy formats (decoded
-    and re-encoded until the codec keeps the ceiling) and loudness targets (measured on the whole
-    first) are exported whole; audio whose true peak needs the limiter is found out only at the end,
-    and then exported whole too (:class:`NotStreamable`, the partial file removed)."""
+    """Write the audio as it arrives: wav and flac without a loudness target (with the limiter's
+    ceiling or without a limiter).  Lossy formats (decoded and re-encoded until the codec keeps the
+    ceiling) and loudness targets (measured on the whole first) are exported whole; audio whose true
+    peak needs the limiter is found out only at the end, and then exported whole too
+    (:class:`NotStreamable`, the partial file removed)."""
     if params["loudness_lufs"] is not None:
         raise NotStreamable("a loudness target is measured on the whole audio first")
-    if params["peak_db"] is None:
-        raise NotStreamable("written as it is, in one pass (no limiter to check the true peak)")
     return _export(inputs["audio"], params, ctx)
 
 

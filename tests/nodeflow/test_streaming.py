@@ -77,7 +77,9 @@ NINE = [("dsp.gain", dict(gain_db=-3.0)), ("dsp.fade", dict(fade_in_s=1.0, fade_
                                     dict(path="o.wav", bit_depth="float32"),
                                     dict(path="o.wav", sample_rate="48000", channels="mono", bit_depth="pcm16"),
                                     dict(path="o.wav", loudness_lufs=-20.0),        # whole: needs two passes
-                                    dict(path="o.wav", peak_db=-12.0)])             # found at the end: limiter
+                                    dict(path="o.wav", peak_db=-12.0),              # found at the end: limiter
+                                    dict(path="o.wav", peak_db=None),               # no limiter: streamed too
+                                    dict(path="o.flac", bit_depth="pcm16", peak_db=None, dither=True)])
 def test_streamed_chain_writes_the_file_the_node_by_node_run_writes(tmp_path, source, export):
     g = _chain([("io.load", dict(path=str(source)))] + NINE + [("io.export", export)])
     (tmp_path / "s").mkdir()
@@ -98,6 +100,22 @@ def test_streamed_chain_writes_the_file_the_node_by_node_run_writes(tmp_path, so
         assert kinds[0] == "queued" and kinds.index("started") < kinds.index("finished") == len(kinds) - 1
     assert not list((tmp_path / "s").glob("*.tmp*")) and sorted(p.name for p in (tmp_path / "s").iterdir()) == \
         [export["path"]]
+
+
+def test_an_export_without_a_limiter_streams_and_refuses_what_integers_cannot_store(tmp_path, source):
+    """QA48: peak_db=None (stems that must sum to their mix) made the chain whole: a 30-minute export held
+    1.3 GiB where `show` estimated 72 MiB.  It streams now; audio over full scale for 24-bit integers is
+    refused as the whole-value export refuses it, with no file left."""
+    g = _chain([("io.load", dict(path=str(source)))] + NINE + [("io.export", dict(path="o.wav", peak_db=None))])
+    res, _ = _run(g, tmp_path, True)
+    assert isinstance(res["n7"]["out"], StreamedAudio)          # what fed the export was never made whole
+    hot = _chain([("io.load", dict(path=str(source))), ("dsp.gain", dict(gain_db=12.0)),
+                  ("io.export", dict(path="hot.wav", peak_db=None))])
+    (tmp_path / "h").mkdir()
+    with pytest.raises(ExecutionError, match=r"peak_db is empty \(no limiter\) and the audio peaks at \+[\d.]+ dBFS, "
+                                             r"over what wav 24-bit stores; export 32-bit float wav"):
+        _run(hot, tmp_path / "h", True)
+    assert not list((tmp_path / "h").iterdir())
 
 
 def test_a_chain_that_ends_in_a_value_streams_into_it_exactly(tmp_path, source):
