@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from .diskcache import ClearIncomplete, DiskCache, enabled_by_default
 from .errors import NodeflowError, ParameterError, os_error_words
@@ -26,13 +27,27 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")
         return 0
     i = dc.info()
+    trimmed = dc.evict() if i["bytes"] > i["budget_bytes"] else 0     # (QA48: a lowered bound was left exceeded)
+    if trimmed:
+        i = dc.info()
     print(f"folder:  {printable(i['folder'])}")
     notes = ("" if not i["notes"] else " (1 of them a note of which inputs made a value)" if i["notes"] == 1 else
              f" ({i['notes']} of them notes of which inputs made which value)")
     print(f"entries: {i['entries']}{notes}")
     print(f"size:    {format_bytes(i['bytes'])} of {format_bytes(i['budget_bytes'])} (AUDIOCHAIN_CACHE_GB)")
+    if trimmed:
+        print(f"trimmed: {trimmed} least recently used entr{'y' if trimmed == 1 else 'ies'}: the folder was over "
+              "its bound")
     if not enabled_by_default():
         print("state:   off (AUDIOCHAIN_CACHE=off)")
+    elif (why := dc.problem()) is not None:      # (QA48: a run said "cache info says why"; it said nothing)
+        print(f"state:   values cannot be kept here: {printable(why)}; free the disk, or set AUDIOCHAIN_CACHE_DIR "
+              "to a folder you can write")
+    else:
+        free = shutil.disk_usage(dc.folder).free
+        if free < i["budget_bytes"] - i["bytes"]:
+            print(f"free:    {format_bytes(free)} on its disk, less than the bound leaves: entries stop being kept "
+                  "when the disk fills")
     return 0
 
 

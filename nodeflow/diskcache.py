@@ -471,6 +471,23 @@ class DiskCache(Claims):
                 "budget_bytes": self.budget_bytes,
                 "oldest": min((m for m, _, _ in ents), default=None), "newest": max((m for m, _, _ in ents), default=None)}
 
+    def problem(self) -> str | None:
+        """Why no value can be kept here now, in the system's words (the folder cannot be made, or a
+        file cannot be written in it: read-only, full, a file in its path); None when one can.
+        Writes and removes one empty probe file."""
+        import tempfile
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=self.folder)
+            try:
+                os.write(fd, b"\0" * 4096)         # a full disk refuses bytes, not always the file
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as e:
+            return f"{e.strerror or e} ({e.filename or self.folder})"
+        return None
+
     def clear(self) -> int:
         """Remove every entry (and temp files of dead writers); returns the number of entries removed.
         Raises :class:`ClearIncomplete` (an OSError) after removing all it can when some could not be

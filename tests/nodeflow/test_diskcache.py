@@ -240,8 +240,16 @@ def test_cache_info_and_clear(chain_file, tmp_path, capsys, monkeypatch):
     assert main(["cache", "info"]) == 0
     out = capsys.readouterr().out
     assert f"folder:  {folder}" in out and "entries: 3" in out and "of 10.00 GiB" in out
+    sizes = sorted(p.stat().st_size for p in folder.rglob("*.acv"))
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_GB", str((sum(sizes) - 1) / 2**30))     # lowered below what it holds
+    assert main(["cache", "info"]) == 0        # (QA48: it said "47.6 MiB of 10.2 MiB" and left it so)
+    out = capsys.readouterr().out
+    assert "trimmed: " in out and "least recently used" in out and "entries: 3" not in out
+    assert sum(p.stat().st_size for p in folder.rglob("*.acv")) <= (sum(sizes) - 1)
+    monkeypatch.delenv("AUDIOCHAIN_CACHE_GB")
+    left = len(list(folder.rglob("*.acv")))
     assert main(["cache", "clear"]) == 0
-    assert "removed 3 entries" in capsys.readouterr().out
+    assert f"removed {left} entr" in capsys.readouterr().out
     assert main(["cache", "info"]) == 0
     assert "entries: 0" in capsys.readouterr().out and not list(folder.rglob("*.acv"))
 
@@ -523,3 +531,17 @@ def test_a_checkpoint_folder_counts_new_weights_of_the_same_size_and_time(tmp_pa
     assert w.stat().st_size == st.st_size and w.stat().st_mtime_ns == st.st_mtime_ns
     assert folder_digest(ck) != before
     assert folder_digest(ck) == folder_digest(ck)
+
+
+def test_cache_info_says_why_no_value_can_be_kept(tmp_path, monkeypatch, capsys):
+    """QA48: a run said "(audiochain cache info says why)", and cache info said "entries: 0", nothing
+    more, for a cache folder under a file (a read-only or full disk the same)."""
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path / "afile" / "cache"))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "state:   values cannot be kept here: Not a directory" in out and "AUDIOCHAIN_CACHE_DIR" in out
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path / "fine"))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "state:" not in out and not [p for p in (tmp_path / "fine").iterdir()]    # the probe is gone
