@@ -487,8 +487,12 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
                    "; stitch the windows before exporting or use fewer windows, or raise the limit with --max-files or "
                    f"{Limits.ENV['files']}")
     if est.peak_bytes > limits.memory_bytes:
-        top = max(est.nodes.values(), key=lambda c: c.out_bytes)
+        big = sorted(est.nodes.values(), key=lambda c: -c.out_bytes)
+        top = big[0]
         made = "; ".join(s.describe() for s in top.shapes.values()) or "nothing measurable"
+        alike = [f"'{c.node}'" for c in big[1:4] if c.out_bytes and c.out_bytes >= top.out_bytes // 2]
+        if alike:           # (QA48: only 'load' was named, where windows, variation and stitch held as much)
+            made += f"; {', '.join(alike)} {'makes' if len(alike) == 1 else 'make'} about as much"
         out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
                    f"peak (this node makes {made}); the limit is {human_bytes(limits.memory_bytes)} "
                    f"({limits.memory_source}); shorten the audio, lower the rate or split the graph, or raise the limit "

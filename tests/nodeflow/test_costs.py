@@ -389,3 +389,21 @@ def test_a_project_rate_no_run_can_use_estimates_nothing(tmp_path):
     g.metadata["sample_rate"] = 10 ** 9
     problems = g.problems()
     assert len(problems) == 1 and problems[0].startswith("graph metadata sample_rate=1000000000"), problems
+
+
+def test_a_memory_refusal_names_every_node_that_holds_about_as_much(tmp_path, capsys):
+    """QA48: only 'load' was named where the windows, each window's gain and the stitch held as much."""
+    sf.write(tmp_path / "in.wav", np.zeros((48000 * 20, 2), np.float32), 48000, subtype="FLOAT")
+    g = Graph()
+    load = g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    win = g.add("time.tokenize_window", id="windows", size=2.0)
+    gain = g.add("dsp.gain", id="gain", gain_db=-3.0)
+    st = g.add("time.stitch", id="stitch")
+    g.connect(load.out, win.audio)
+    g.connect(win.out, gain.audio)
+    g.connect(gain.out, st.windows)
+    save(g, tmp_path / "g.msgpack")
+    assert main(["validate", str(tmp_path / "g.msgpack"), "--max-memory-gb", "0.01"]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if "of memory at its peak" in x)
+    named = [n for n in ("load", "windows", "gain", "stitch") if f"'{n}'" in line]
+    assert len(named) >= 3 and "about as much" in line, line
