@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .cache import MemoryCache, sizeof
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
-from .errors import Cancelled, GraphError, ParameterError
+from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
@@ -301,10 +301,13 @@ class Executor:
         """
         t0 = time.perf_counter()
         limit_blas_threads()      # nodes run side by side; BLAS threads would fight them (nodeflow.threads)
+        hidden: set[str] = set()
         if inputs is not None:    # values held in memory feed the graph's open inputs (nodeflow.chain.bind)
             from .chain import bind
+            given = set(graph.nodes)
             path, graph = graph.path, bind(graph, inputs, what="run(inputs=...)", base_dir=base_dir)
             graph.path = path
+            hidden = set(graph.nodes) - given
         else:                     # the run's own copy: an edit made while it runs waits for the next run
             graph = graph.frozen()
         targets = [targets] if isinstance(targets, str) else _names("targets", targets) if targets is not None else None
@@ -328,8 +331,15 @@ class Executor:
         emit = _emitter(on_event)
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
                       protected_files=plan.protected, device=device, allow_outside=allow_outside)
-        return Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
-                         keep_going=keep_going, skips=skips, pieces_of=pieces_of).result()
+        scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
+                              keep_going=keep_going, skips=skips, pieces_of=pieces_of)
+        try:
+            result = scheduler.result()
+        except NodeflowError as e:
+            _without(getattr(e, "result", None), hidden)
+            raise
+        _without(result, hidden)
+        return result
 
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
@@ -430,6 +440,16 @@ def _emitter(on_event: Callable[[Event], None] | None) -> Emit:
 
 
 _default_executor: Executor | None = None
+
+
+def _without(result: RunResult | None, hidden: set[str]) -> None:
+    """Leave out of ``result`` the nodes a run added to read its ``inputs`` (QA47: ``ran`` listed a
+    node 'input' the caller never made)."""
+    if result is not None and hidden:
+        result.ran = result.ran - hidden
+        result.cached = result.cached - hidden
+        result.outputs = {n: v for n, v in result.outputs.items() if n not in hidden}
+        result.cache_keys = {n: k for n, k in result.cache_keys.items() if n not in hidden}
 
 
 def run(graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:

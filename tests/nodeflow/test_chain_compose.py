@@ -252,3 +252,16 @@ def test_a_missing_file_given_to_invoke_is_named_as_the_input_it_was_given_for(t
     sf.write(tmp_path / "sub" / "take.wav", np.zeros(800, np.float32), 8000)
     out = real_gain(gain_db=-3.0).invoke("take.wav", base_dir=tmp_path / "sub", config={"cache": False})
     assert out.frames == 800           # a relative path is looked for where the run reads its files
+
+
+def test_a_run_fed_inputs_reports_only_the_callers_nodes():
+    """QA47: Executor.run(g, inputs=...) listed a node 'input' in ``ran`` that the caller never made."""
+    from nodeflow import Graph
+    import nodes.dsp.basic  # noqa: F401 - registers dsp.gain
+    g = Graph()
+    g.add("dsp.gain", id="gain", gain_db=-6.0)
+    ex = Executor(disk_cache=None)
+    res = ex.run(g, inputs={"gain.audio": (np.zeros((2, 400), np.float32), 8000)})
+    assert res.ran == {"gain"} and set(res) == {"gain"} and set(res.cache_keys) == {"gain"}
+    again = ex.run(g, inputs={"gain.audio": (np.zeros((2, 400), np.float32), 8000)})
+    assert again.cached == {"gain"} and again.ran == set()
