@@ -11,7 +11,8 @@ adapter hash...) and musical facts (``bpm``, ``meter``, ``key``, a source file's
 tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitched windows),
 written as cue markers by exports.  ``exact_start`` and ``exact_end`` keep where a window starts and
 ends in exact seconds when that falls between two samples (a bar line at 133 bpm), so a window taken to
-a model's rate and back lands on the same samples of the grid (see :attr:`Audio.span`).  ``edges`` records how a window was cut (see :func:`cut_record`):
+a model's rate and back lands on the same samples of the grid (see :attr:`Audio.span`); ``marker_times``
+does the same for markers (a stitched seam on a bar line), one exact time or None per marker.  ``edges`` records how a window was cut (see :func:`cut_record`):
 a digest of its first and last frames, the silence the cut padded it with, and its outermost frames
 as cut.  A window whose edges still match joins its neighbours with no crossfade (``time.stitch``),
 so windows that nothing changed give back the source exactly; one changed by a gain is told from a
@@ -198,6 +199,7 @@ class Audio:
     edges: str = ""
     exact_start: Fraction | None = None
     exact_end: Fraction | None = None
+    marker_times: tuple[Fraction | None, ...] = ()
 
     def __post_init__(self) -> None:
         x = np.asarray(self.samples)
@@ -300,7 +302,7 @@ class Audio:
         new = object.__new__(type(self))
         for f in _FIELD_LIST:
             object.__setattr__(new, f, changes[f] if f in changes else getattr(self, f))
-        if new.exact_start is not None or new.exact_end is not None:
+        if new.exact_start is not None or new.exact_end is not None or new.marker_times:
             _settle(new)
         return new
 
@@ -345,6 +347,12 @@ def _settle(a: Audio) -> None:
         if round(t * rate) != frame or (t * rate).denominator == 1:
             t = None
         object.__setattr__(a, name, t)
+    if a.marker_times:              # each marker's own, where it still rounds to that marker's frame
+        times = a.marker_times
+        kept = tuple(t if t is not None and isinstance(t, Fraction) and round(t * rate) == first + f
+                     and (t * rate).denominator != 1 else None
+                     for t, (f, _) in zip(times, a.markers)) if len(times) == len(a.markers) else ()
+        object.__setattr__(a, "marker_times", kept if any(t is not None for t in kept) else ())
 
 
 _FIELD_LIST = tuple(f.name for f in dataclasses.fields(Audio))

@@ -19,7 +19,7 @@ An entry is one file ``<folder>/<key[:2]>/<key>.acv``; never pickle, only this l
     payload                     raw arrays (Audio samples as float32 [channels, frames]), each 16-aligned
 
 An Audio is described by ``rate, channels, frames, start_frame, index, tokens, overlap_frames, info,
-markers, edges`` (and ``exact_start``/``exact_end`` as ``"num/den"`` where it has them) plus its array's place in the payload; str, int, float, bool and None are stored in the JSON;
+markers, edges`` (and ``exact_start``/``exact_end``/``marker_times`` as ``"num/den"`` where it has them) plus its array's place in the payload; str, int, float, bool and None are stored in the JSON;
 lists, tuples and str-keyed dicts of those (and of Audio and numeric arrays) nest.  A value of any
 other type makes the entry unstorable (the node is simply recomputed next time).
 
@@ -185,6 +185,7 @@ def _describe(v: Any, arrays: list[np.ndarray], offset: list[int]) -> Any:
                 "info": [[str(k), str(x)] for k, x in v.info], "markers": [[int(f), str(l)] for f, l in v.markers],
                 "edges": str(v.edges),
                 **{k: str(t) for k in ("exact_start", "exact_end") if (t := getattr(v, k)) is not None},
+                **({"marker_times": [None if t is None else str(t) for t in v.marker_times]} if v.marker_times else {}),
                 **place(v.samples)}
     if t is np.ndarray:
         if v.dtype.kind not in "biuf" or v.dtype.byteorder == ">":
@@ -247,7 +248,8 @@ def _build(d: Any, data: bytes, base: int) -> Any:
         return Audio(x, d["rate"], start_frame=d["start_frame"], index=d["index"], tokens=d["tokens"],
                      overlap_frames=d["overlap_frames"], info=tuple((k, v) for k, v in d["info"]),
                      markers=tuple((int(f), l) for f, l in d["markers"]), edges=str(d.get("edges", "")),
-                     **{k: Fraction(d[k]) for k in ("exact_start", "exact_end") if k in d})
+                     **{k: Fraction(d[k]) for k in ("exact_start", "exact_end") if k in d},
+                     marker_times=tuple(None if t is None else Fraction(t) for t in d.get("marker_times", ())))
     if t == "array":
         dt = np.dtype(d["dtype"])
         shape = tuple(d["shape"])

@@ -79,7 +79,8 @@ class Stream:
         return Stream(head if head is not None else self.head, (fn(b) for b in self.blocks))
 
 
-_META = ("start_frame", "index", "tokens", "overlap_frames", "info", "markers", "edges", "exact_start", "exact_end")
+_META = ("start_frame", "index", "tokens", "overlap_frames", "info", "markers", "edges", "exact_start", "exact_end",
+         "marker_times")
 
 
 def reblock(blocks: Iterator[np.ndarray], channels: int, size: int) -> Iterator[np.ndarray]:

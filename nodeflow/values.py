@@ -327,7 +327,7 @@ def value_digest(value: Any, exact: bool = True) -> str | None:
             h.update(b"A" + repr((v.sample_rate, v.samples.shape, v.start_frame, v.index, v.tokens, v.overlap_frames,
                                   v.info, v.markers) + ((v.edges,) if v.edges else ())
                           + ((v.exact_start, v.exact_end) if v.exact_start is not None or v.exact_end is not None
-                             else ())).encode())
+                             else ()) + ((v.marker_times,) if v.marker_times else ())).encode())
             h.update(_samples_digest(v.samples).encode())
         elif isinstance(v, list):
             h.update(b"L%d" % len(v))

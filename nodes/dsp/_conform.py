@@ -119,9 +119,13 @@ def _checked(rate, quality: str) -> int:
 
 def _placement_at(audio: Audio, rate: int) -> dict:
     src, span = audio.sample_rate, audio.span
-    return dict(sample_rate=rate, start_frame=placed_at(span, rate)[0], exact_start=span[0], exact_end=span[1],
+    start = placed_at(span, rate)[0]
+    times = audio.marker_times or (None,) * len(audio.markers)       # a marker with its exact time lands on it
+    return dict(sample_rate=rate, start_frame=start, exact_start=span[0], exact_end=span[1],
                 overlap_frames=scale_frames(audio.overlap_frames, src, rate),
-                markers=tuple((scale_frames(f, src, rate), label) for f, label in audio.markers))
+                markers=tuple((scale_frames(f, src, rate) if t is None else round(t * rate) - start, label)
+                              for (f, label), t in zip(audio.markers, times)),
+                marker_times=audio.marker_times)
 
 
 class Resampler:

@@ -360,8 +360,9 @@ def stitch(windows: list[Audio], *,
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
     samples = samples[:, :samples.shape[1] - _padding(same[-1])]
+    markers = tuple(sorted(set(_labels(same, centres) + _own_markers(same, positions, samples.shape[1]))))
+    seams = {positions[k + 1]: w.span[0] for k, w in enumerate(same[1:])}     # a seam on a window's start:
     joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", exact_end=same[-1].span[1],
-                           markers=tuple(sorted(set(_labels(same, centres) + _own_markers(same, positions,
-                                                                                         samples.shape[1])))))
+                           markers=markers, marker_times=tuple(seams.get(f) for f, _ in markers))   # its exact time
     rate = project_rate(ctx)      # then brought to the project's rate whole (window by window, each lands off
     return joined if not rate else resample_audio(joined, rate, check=check)   # by a fraction of a frame)

@@ -33,13 +33,15 @@ def tone(seconds=0.5, rate=RATE, channels=2, seed=0) -> Audio:
     return Audio(rng.uniform(-0.5, 0.5, (channels, round(seconds * rate))), rate, start_frame=7, index=2,
                  tokens=11, overlap_frames=3, info=(("bpm", "120"), ("title", "täst")), markers=((5, "seam 1"),),
                  edges="0f" * 12, exact_start=Fraction(22, 3 * rate),           # a third of a sample after frame 7,
-                 exact_end=Fraction(3 * (7 + round(seconds * rate)) - 1, 3 * rate))  # a third before its end
+                 exact_end=Fraction(3 * (7 + round(seconds * rate)) - 1, 3 * rate),  # a third before its end
+                 marker_times=(Fraction(3 * 12 + 1, 3 * rate),))                    # marker 5: frame 12 and a third
 
 
 def same_audio(a: Audio, b: Audio) -> bool:
     return (a == b and a.start_frame == b.start_frame and a.index == b.index and a.tokens == b.tokens
             and a.overlap_frames == b.overlap_frames and a.info == b.info and a.markers == b.markers
-            and a.edges == b.edges and a.exact_start == b.exact_start and a.exact_end == b.exact_end)
+            and a.edges == b.edges and a.exact_start == b.exact_start and a.exact_end == b.exact_end
+            and a.marker_times == b.marker_times)
 
 
 # ---------------------------------------------------------------------------------------- format
@@ -50,7 +52,7 @@ def test_values_round_trip_through_an_entry():
             "d": {"k": [1, 2]}}
     key = "ab" * 20
     back = decode(b"".join(bytes(c) for c in encode(key, outs, "test.x")), key)
-    assert a.exact_start is not None and a.exact_end is not None     # (kept: they fall between samples)
+    assert a.exact_start is not None and a.exact_end is not None and a.marker_times  # (kept: between samples)
     assert same_audio(back["out"], a) and same_audio(back["parts"][1], b) and len(back["parts"]) == 2
     assert back["peak"] == 0.5 and back["n"] == 3 and back["ok"] is True and back["none"] is None
     assert back["pair"] == (1.5, "s") and np.isnan(back["nan"]) and back["d"] == {"k": [1, 2]}

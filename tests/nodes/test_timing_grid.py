@@ -166,6 +166,9 @@ def test_a_windows_exact_span_is_dropped_where_a_node_moves_or_cuts_it():
     assert moved.exact_start is None and moved.span[0] == Fraction(moved.start_frame, 44100)
     cut = w.replace(w.samples[:, :-10])
     assert cut.exact_start == bar and cut.exact_end is None
+    y = stitch.fn(tokenize_window.fn(noise(10.0, 44100), unit="bars", size=1, bpm=133.0))
+    assert y.marker_times[:2] == (bar, 2 * bar)                 # each seam's exact time, marker by marker
+    assert y.replace(markers=y.markers[1:]).marker_times == ()   # markers changed without them: dropped
 
 
 @pytest.mark.slow
@@ -192,3 +195,25 @@ def test_a_graph_taking_bar_windows_through_a_models_rate_puts_every_seam_on_its
         assert sf.info(str(out)).frames == 30 * 44100
         marks = [f for f, _ in read_metadata(out).markers if f]
         assert marks == [_grid(k, two_bars, 44100) for k in range(1, len(marks) + 1)] and len(marks) == 8
+
+
+@pytest.mark.slow
+def test_seams_stitched_at_a_models_rate_are_on_the_bar_lines_of_an_export_at_another(tmp_path):
+    """Windows cut and stitched at MusicGen's 32 kHz, the piece exported at 48 kHz: every cue marker the
+    file carries is on its bar line at 48 kHz (before, 8 of 22 at 133 bpm were a sample off: a seam's
+    frame at 32 kHz was scaled, not its exact time)."""
+    import soundfile as sf
+
+    from nodeflow.audiometa import read_metadata
+    from nodes.dsp.resample import resample
+    from nodes.io.export import export
+    from nodes.io.load import load
+
+    src, out = tmp_path / "133.wav", tmp_path / "out.wav"
+    sf.write(src, music(133.0, 4, 30.0, 44100, seed=5).samples.T, 44100, subtype="PCM_24")
+    (load(path=str(src)) | resample(profile="musicgen") | tokenize_window(unit="bars", size=1, bpm=133)
+     | stitch() | export(path=str(out), sample_rate="48000")).run()
+    bar = Fraction(240, 133)
+    marks = [f for f, _ in read_metadata(out).markers if f]
+    assert sf.info(str(out)).samplerate == 48000 and len(marks) == 16
+    assert marks == [_grid(k, bar, 48000) for k in range(1, len(marks) + 1)]
