@@ -274,6 +274,20 @@ class Audio:
         end = self.exact_end if self.exact_end is not None else Fraction(self.start_frame + self.frames, rate)
         return start, end
 
+    def markers_within(self, start: int, end: int) -> dict[str, Any]:
+        """The ``markers`` (and their exact ``marker_times``) of this clip's frames ``start`` to ``end``
+        cut out as a clip of its own (which starts ``start`` frames later in the source): its markers
+        count from the cut, their times stay where they were in the source.
+
+        >>> from fractions import Fraction
+        >>> a = Audio(np.zeros(8), 4, markers=((1, "a"), (5, "b")), marker_times=(None, Fraction(51, 40)))
+        >>> a.markers_within(4, 8)
+        {'markers': ((1, 'b'),), 'marker_times': (Fraction(51, 40),)}
+        """
+        times = self.marker_times or (None,) * len(self.markers)
+        kept = [((f - start, label), t) for (f, label), t in zip(self.markers, times) if start <= f < end]
+        return {"markers": tuple(m for m, _ in kept), "marker_times": tuple(t for _, t in kept)}
+
     @property
     def nbytes(self) -> int:
         return self.samples.nbytes

@@ -360,9 +360,15 @@ def _same(x: str, y: str) -> bool:
         return x.strip() == y.strip()
 
 
-def joined_markers(a: Audio, b: Audio, offset: int) -> tuple[tuple[int, str], ...]:
-    """Markers of a clip where ``b`` (same rate as ``a``) starts ``offset`` frames into ``a``."""
-    return tuple(sorted(a.markers + tuple((f + offset, label) for f, label in b.markers)))
+def joined_markers(a: Audio, b: Audio, offset: int) -> dict[str, tuple]:
+    """``markers`` and ``marker_times`` of a clip placed where ``a`` is, with ``b`` (same rate) starting
+    ``offset`` frames into it: ``b``'s markers (and their exact times) move by the same whole frames."""
+    shift = Fraction(a.start_frame + offset - b.start_frame, a.sample_rate)
+    times_a = a.marker_times or (None,) * len(a.markers)
+    times_b = tuple(None if t is None else t + shift for t in (b.marker_times or (None,) * len(b.markers)))
+    joined = sorted(zip(a.markers + tuple((f + offset, label) for f, label in b.markers), times_a + times_b),
+                    key=lambda m: m[0])
+    return {"markers": tuple(m for m, _ in joined), "marker_times": tuple(t for _, t in joined)}
 
 
 def project_rate(ctx) -> int | None:

@@ -213,7 +213,7 @@ def _trim_frames(frames: int, rate: int, start_s: float, end_s: float | None) ->
 
 def _trim_placement(audio: Audio, start: int, end: int) -> dict:
     return dict(start_frame=audio.start_frame + start, overlap_frames=max(audio.overlap_frames - start, 0),
-                markers=tuple((f - start, label) for f, label in audio.markers if start <= f < end))
+                **audio.markers_within(start, end))
 
 
 def _trim_stream(inputs: dict, params: dict, ctx: Context) -> Stream:
@@ -286,7 +286,7 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
     a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
     return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1),
-                     markers=joined_markers(a, b, a.frames + gap.shape[1]))
+                     **joined_markers(a, b, a.frames + gap.shape[1]))
 
 
 @node("dsp.mix", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("mix"))
@@ -318,7 +318,7 @@ def mix(a: Audio, b: Audio, *,
     out = np.zeros((a.channels, max(a.frames, b.frames)), np.float32)
     out[:, :a.frames] += a.samples * np.float32(db_to_amplitude(gain_a_db))
     out[:, :b.frames] += b.samples * np.float32(db_to_amplitude(gain_b_db))
-    return a.replace(out, markers=joined_markers(a, b, 0))
+    return a.replace(out, **joined_markers(a, b, 0))
 
 
 class ChannelMode(ChoiceEnum):

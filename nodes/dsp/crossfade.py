@@ -78,4 +78,4 @@ def crossfade(a: Audio, b: Audio, *,
     head = a.samples[:, :a.frames - n]
     mixed = blend(a.samples[:, a.frames - n:], b.samples[:, :n], curve)
     return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b, ctx),
-                     markers=joined_markers(a, b, a.frames - n))
+                     **joined_markers(a, b, a.frames - n))

@@ -383,8 +383,7 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None,
         windows.append(audio.replace(samples, start_frame=audio.start_frame + start, index=index,
                                      tokens=tokens, overlap_frames=overlap,
                                      edges=cut_record(samples, padded=max(0, end - audio.frames)),
-                                     markers=tuple((f - start, label) for f, label in audio.markers
-                                                   if start <= f < end),      # its own, where it holds them
+                                     **audio.markers_within(start, end),     # its own, where it holds them
                                      exact_start=origin + t0, exact_end=origin + t1))
         prev_end = end
     return windows

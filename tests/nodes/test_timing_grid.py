@@ -171,6 +171,37 @@ def test_a_windows_exact_span_is_dropped_where_a_node_moves_or_cuts_it():
     assert y.replace(markers=y.markers[1:]).marker_times == ()   # markers changed without them: dropped
 
 
+@pytest.mark.parametrize("bpm", [133.0, 127.3])
+def test_seams_stay_on_the_grid_through_trim_concat_and_crossfade_at_another_rate(bpm):
+    """A piece stitched at 32 kHz, then trimmed, joined to another (concat and crossfade: the second
+    moves by whole samples) and taken to 48 kHz: every seam marker lands on its bar line at 48 kHz.
+    Before, those nodes rebuilt the markers without their exact times: at 133 bpm 4 of
+    11 seams of the trimmed piece and 10 of 26 of the joined ones were a sample off at 48 kHz."""
+    from nodes.dsp.basic import concat, trim
+    from nodes.dsp.crossfade import crossfade
+    from nodes.dsp.resample import resample
+
+    bar, r = Fraction(240) / Fraction(str(bpm)), 32000
+    y = stitch.fn(tokenize_window.fn(noise(24.0, r), unit="bars", size=1, bpm=bpm))
+    seams = [_grid(k, bar, r) for k in range(1, len(y.markers) + 1)]
+    assert [f for f, _ in y.markers] == seams and all(t is not None for t in y.marker_times)
+
+    def at_48k(a: Audio, times: list[Fraction]) -> None:
+        up = resample.fn(a, rate_hz=48000, profile="custom")
+        assert [f for f, _ in up.markers] == [round(t * 48000) - up.start_frame for t in times]
+
+    cut = trim.fn(y, start_s=1.0, end_s=20.0)
+    assert cut.start_frame == r and len(cut.marker_times) == len(cut.markers) > 5
+    at_48k(cut, [k * bar for k in range(1, len(y.markers) + 1) if r <= seams[k - 1] < 20 * r])
+    both = concat.fn(y, y, gap_s=0.0)
+    at_48k(both, [k * bar for k in range(1, len(y.markers) + 1)]
+           + [Fraction(y.frames, r) + k * bar for k in range(1, len(y.markers) + 1)])
+    faded = crossfade.fn(y, y, duration_s=0.5)
+    assert len(faded.markers) == 2 * len(y.markers) and faded.marker_times[-1] == Fraction(y.frames - r // 2, r) + len(y.markers) * bar
+    at_48k(faded, [k * bar for k in range(1, len(y.markers) + 1)]
+           + [Fraction(y.frames - r // 2, r) + k * bar for k in range(1, len(y.markers) + 1)])
+
+
 @pytest.mark.slow
 def test_a_graph_taking_bar_windows_through_a_models_rate_puts_every_seam_on_its_bar(tmp_path):
     """load (44.1 kHz, 133 bpm) -> resample(musicgen) -> 2-bar windows -> each back to 44.1 kHz -> stitch
