@@ -120,12 +120,14 @@ def _checked(rate, quality: str) -> int:
 def _placement_at(audio: Audio, rate: int) -> dict:
     src, span = audio.sample_rate, audio.span
     start = placed_at(span, rate)[0]
-    times = audio.marker_times or (None,) * len(audio.markers)       # a marker with its exact time lands on it
+    # each marker at its exact time (its own, else its sample's): at the new rate it keeps that time
+    # where it falls between two samples, so a rate and back lands every marker on its first sample
+    times = [Fraction(audio.start_frame + f, src) if t is None else t
+             for (f, _), t in zip(audio.markers, audio.marker_times or (None,) * len(audio.markers))]
     return dict(sample_rate=rate, start_frame=start, exact_start=span[0], exact_end=span[1],
                 overlap_frames=scale_frames(audio.overlap_frames, src, rate),
-                markers=tuple((scale_frames(f, src, rate) if t is None else round(t * rate) - start, label)
-                              for (f, label), t in zip(audio.markers, times)),
-                marker_times=audio.marker_times)
+                markers=tuple((round(t * rate) - start, label) for (_, label), t in zip(audio.markers, times)),
+                marker_times=tuple(times))
 
 
 class Resampler:

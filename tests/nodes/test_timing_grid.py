@@ -202,6 +202,27 @@ def test_seams_stay_on_the_grid_through_trim_concat_and_crossfade_at_another_rat
            + [Fraction(y.frames - r // 2, r) + k * bar for k in range(1, len(y.markers) + 1)])
 
 
+@pytest.mark.parametrize("rate, model_rate", [(44100, 32000), (44100, 24000), (48000, 32000)])
+def test_a_files_own_cue_markers_come_back_on_their_samples_from_a_models_rate(tmp_path, rate, model_rate):
+    """A WAV's own cue markers (on its samples), taken to a model's rate and back and exported: the
+    written file has every cue on the sample the source had it (before, 14 of 40 cues moved a
+    sample through 32 kHz: each was scaled frame by frame, twice)."""
+    import soundfile as sf
+
+    from nodeflow.audiometa import Metadata, read_metadata, write_metadata
+    from nodes.dsp.resample import resample
+    from nodes.io.export import export
+    from nodes.io.load import load
+
+    src, out = tmp_path / "cues.wav", tmp_path / "out.wav"
+    sf.write(src, music(133.0, 4, 20.0, rate, seed=6).samples.T, rate, subtype="PCM_24")
+    cues = tuple(sorted({int(f) for f in np.random.default_rng(rate + model_rate).integers(1, 20 * rate, 40)}))
+    write_metadata(src, "wav", Metadata(markers=tuple((f, f"cue {i}") for i, f in enumerate(cues))))
+    (load(path=str(src)) | resample(rate_hz=model_rate, profile="custom") | resample(rate_hz=rate, profile="custom")
+     | export(path=str(out))).run()
+    assert [f for f, _ in read_metadata(out).markers] == list(cues)
+
+
 @pytest.mark.slow
 def test_a_graph_taking_bar_windows_through_a_models_rate_puts_every_seam_on_its_bar(tmp_path):
     """load (44.1 kHz, 133 bpm) -> resample(musicgen) -> 2-bar windows -> each back to 44.1 kHz -> stitch
