@@ -477,10 +477,7 @@ class Runner:
         (see :meth:`forget_stale`); the last :data:`WRITTEN_KEPT` only."""
         if state is None or state.kind not in ("done", "cached") or not state.key:
             return
-        self._ran[state.key] = state
-        self._ran.move_to_end(state.key)
-        while len(self._ran) > WRITTEN_KEPT:
-            self._ran.popitem(last=False)
+        _keep(self._ran, state.key, state)
 
     def _remember_written(self, nid: str) -> None:
         """Keep what node ``nid`` wrote (outputs that are all file paths, e.g. an export's), its
@@ -491,10 +488,7 @@ class Runner:
         stamps = {p: file_stamp(p) for p in item[1].values()}
         if any(stamp is None for stamp in stamps.values()):
             return
-        self._written[item[0]] = (item[1], stamps, self.states.get(nid))
-        self._written.move_to_end(item[0])
-        while len(self._written) > WRITTEN_KEPT:
-            self._written.popitem(last=False)
+        _keep(self._written, item[0], (item[1], stamps, self.states.get(nid)))
 
     def output(self, graph: Graph, node_id: str, port: str, keys: dict[str, str] | None = None) -> Any | None:
         """The value of ``node_id.port`` from the last run, if it still matches the graph."""
@@ -520,3 +514,11 @@ def _causes(err: BaseException | None) -> tuple[type[BaseException], ...]:
         out.append(type(err))
         err = err.__cause__
     return tuple(out)
+
+
+def _keep(memory: collections.OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Remember ``value`` under content key ``key`` as the newest; only the last :data:`WRITTEN_KEPT` stay."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > WRITTEN_KEPT:
+        memory.popitem(last=False)
