@@ -30,7 +30,7 @@ from .errors import ParameterError
 if TYPE_CHECKING:   # torch is imported inside the functions that need it
     import torch
 
-__all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_problem", "resolve_dtype",
+__all__ = ["DEVICES", "PRECISIONS", "pick_device", "resolve_device", "device_problem", "placement_problem", "resolve_dtype",
            "torch_dtype", "describe", "parse_device_list", "generation_threads", "idle_threads", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -148,6 +148,23 @@ def device_problem(name: str = "auto") -> str | None:
         return str(e)
     except ImportError:
         return f"device={name!r}: torch is not installed, so no GPU can be used; pip install -e '.[models]'"
+    return None
+
+
+def placement_problem(device: str = "auto", precision: str = "auto") -> str | None:
+    """Why a model node cannot run on ``device`` at ``precision`` on this machine (None: it can), as
+    the run would say it: :func:`device_problem`, then :func:`resolve_dtype`'s refusal (float16 on the
+    CPU, int8 on a GPU).  ``auto`` precision is never refused and imports nothing."""
+    why = device_problem(device)
+    precision = str(getattr(precision, "value", precision) or "auto").lower()
+    if why or precision == "auto" or "," in str(device):
+        return why
+    try:
+        resolve_dtype(precision, resolve_device(str(getattr(device, "value", device) or "auto")))
+    except ParameterError as e:
+        return str(e)
+    except ImportError:
+        return None
     return None
 
 

@@ -40,7 +40,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     is checked once per :meth:`~nodeflow.graph.Graph.content_version`; what depends on the world
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
-    from .devices import device_problem
+    from .devices import placement_problem
     from .outputs import clashing_writes, refused_writes, resolve, unwritable
     version = graph.content_version() if version is None else version
     scope_key = None if targets is None else tuple(sorted(set(targets)))
@@ -112,7 +112,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     run = str(getattr(device, "value", device) or "auto")
     for nid in st["devices"]:
         own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
-        why = device_problem(run if run != "auto" else str(own or "auto"))
+        why = placement_problem(run if run != "auto" else str(own or "auto"), graph.nodes[nid].params.get("precision"))
         if why:
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}"
                        + (" (the run's device: --device, or device= in Python)" if run != "auto" else ""))

@@ -115,6 +115,22 @@ def test_float16_on_the_cpu_is_refused():
         devices.resolve_dtype("float16", "cpu")
 
 
+def test_validate_refuses_a_precision_this_machine_cannot_run_before_loading_the_model(tiny, tmp_path, capsys):
+    """`validate` says what `run` would refuse (QA49 D1: float16 on a CPU-only machine passed validate,
+    and the run refused it only after loading the model); `auto` precision is never refused."""
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2)
+    fileformat.save(g, tmp_path / "g.msgpack")
+    capsys.readouterr()
+    for argv in (["validate"], ["run", "-o", str(tmp_path / "out")]):
+        assert cli.main([argv[0], str(tmp_path / "g.msgpack"), *argv[1:], "--set", "model.precision=float16"]) == 1
+        said = capsys.readouterr()
+        lines = [line for line in (said.out + said.err).splitlines() if "float16" in line]
+        assert len(lines) == 1 and "node 'model' (models.musicgen): precision=float16 is not supported for " \
+            "generation on the CPU; use float32 or bfloat16" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert devices.placement_problem("auto", "auto") is None and devices.placement_problem("cpu", "bfloat16") is None
+
+
 def test_run_device_overrides_the_node_and_names_the_problem(tiny, tmp_path):
     g = model_graph("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=0.2,
                     device="cuda")
