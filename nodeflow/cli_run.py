@@ -75,6 +75,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
     failed: dict[str, str] = {}    # every node that failed, in order, and why
     told: list[bool] = []
+    traced: set[str] = set()
 
     def on_event(ev: Event) -> None:
         if not told:    # what the run may read, once it has passed validation (QA39: a user mistake is one line)
@@ -84,6 +85,10 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
             finished.append(ev.node_id)
         elif ev.kind == "failed":
             failed.setdefault(ev.node_id, str(ev.error) if ev.error is not None else f"node '{ev.node_id}': {ev.message}")
+            if getattr(args, "debug", False) and isinstance(ev.error, BaseException) and ev.node_id not in traced:
+                traced.add(ev.node_id)          # --debug: where the node's own code failed, as it fails
+                import traceback
+                traceback.print_exception(ev.error, file=sys.stderr)
         progress(ev)
 
     trace = _trace(args, graph, out_dir)

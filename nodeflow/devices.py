@@ -151,7 +151,7 @@ def device_problem(name: str = "auto") -> str | None:
     return None
 
 
-def placement_problem(device: str = "auto", precision: str = "auto") -> str | None:
+def placement_problem(device: str = "auto", precision: Any = "auto") -> str | None:
     """Why a model node cannot run on ``device`` at ``precision`` on this machine (None: it can), as
     the run would say it: :func:`device_problem`, then :func:`resolve_dtype`'s refusal (float16 on the
     CPU, int8 on a GPU).  ``auto`` precision is never refused and imports nothing."""

@@ -85,8 +85,10 @@ class FamilySpec:
         try:
             return self.time_base(config, generation or {})
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
-            raise ParameterError(f"model family '{self.name}': no time base in this checkpoint's configuration "
-                                 f"({type(e).__name__}: {e}); is it a {self.name} checkpoint?") from None
+            why = f"it has no {e.args[0]!r}" if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
+            raise ParameterError(f"model family '{self.name}' cannot read its time base from this checkpoint's "
+                                 f"config.json ({why}); restore the checkpoint's own config.json, or use a "
+                                 f"checkpoint of family '{self.name}'") from None
 
 
 _families: dict[str, Any] = {}

@@ -142,7 +142,7 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
             model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
                                         **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"):
                                            devices.torch_dtype(dtype)}, **kwargs)
-        except (RuntimeError, ValueError, OSError) as e:
+        except Exception as e:   # noqa: BLE001 - said in the user's terms where known, else as it was
             raise _load_error(checkpoint, e) from e
     model = model.to(device)
     return model.eval() if hasattr(model, "eval") else model
@@ -166,6 +166,10 @@ def _load_error(checkpoint: Checkpoint, e: BaseException) -> Exception:
     if "ignore_mismatched_sizes" in text or "size mismatch" in text:
         return CheckpointError(f"checkpoint '{checkpoint.name}': its config.json does not match its weights (tensor "
                                "shapes differ); restore the checkpoint's own config.json, or get the checkpoint again")
+    if type(e).__name__.startswith("StrictDataclass"):      # (huggingface_hub checks config fields by type)
+        detail = " ".join(line.strip() for line in text.splitlines()[-1:]) or type(e).__name__
+        return CheckpointError(f"checkpoint '{checkpoint.name}': its config.json has a value the model cannot take "
+                               f"({detail}); restore the checkpoint's own config.json, or get the checkpoint again")
     if type(e).__name__ == "SafetensorError" or "safetensors" in text.lower():
         return CheckpointError(f"checkpoint '{checkpoint.name}': its weights cannot be read ({text.splitlines()[0]}); "
                                "get the checkpoint again")

@@ -93,6 +93,11 @@ def test_profiles_are_the_families_nominal_time_bases(stub_families):
         PROFILES["nope"]
     with pytest.raises(ParameterError, match="model family 'stub_own' declares no time base"):
         families.profile("stub_own")
+    with pytest.raises(ParameterError) as e:       # a config.json without the field: named, with the fix (QA49 D2)
+        stub_families[0].profile_of({"_class_name": "StubAudioPipeline"})
+    assert str(e.value) == ("model family 'stub_diffusion' cannot read its time base from this checkpoint's "
+                            "config.json (it has no 'vae'); restore the checkpoint's own config.json, or use "
+                            "a checkpoint of family 'stub_diffusion'")
 
 
 class _Choice(ProfileChoice):

@@ -292,9 +292,12 @@ def _damaged(tiny, tmp_path, kind: str):
         weights.write_bytes(data[:len(data) // 2])
     elif kind == "bad-json":
         (folder / "config.json").write_text('{"model_type": "musicgen", ')
-    elif kind == "mismatch":
+    elif kind in ("mismatch", "bad-value"):
         config = json.loads((folder / "config.json").read_text())
-        config["decoder"]["hidden_size"] *= 2
+        if kind == "mismatch":
+            config["decoder"]["hidden_size"] *= 2
+        else:
+            config["decoder"]["hidden_size"] = "wide"
         (folder / "config.json").write_text(json.dumps(config))
     return folder
 
@@ -308,6 +311,9 @@ def _damaged(tiny, tmp_path, kind: str):
                  "(char 27)); restore the checkpoint's own config.json, or copy it again from where it came", True),
     ("mismatch", "its config.json does not match its weights (tensor shapes differ); restore the checkpoint's own "
                  "config.json, or get the checkpoint again", False),
+    ("bad-value", "its config.json has a value the model cannot take (TypeError: Field 'hidden_size' expected int, "
+                  "got str (value: 'wide')); restore the checkpoint's own config.json, or get the checkpoint again",
+     False),     # (QA49 D2: transformers' raw exception, a literal \n in it)
 ])
 def test_a_damaged_checkpoint_is_one_line_naming_it_and_the_fix(tiny, tmp_path, capfd, kind, said, before_the_run):
     """QA: without tokenizer files MusicGen ran and rendered the same music for every prompt (each word
@@ -323,6 +329,24 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_the_fix(tiny, tmp_path, 
         Executor(disk_cache=None).run(g)
     assert str(e.value).endswith(said) and f"'{folder}'" in str(e.value)
     assert capfd.readouterr().err == ""        # no load report, warning or progress bar of transformers
+
+
+def test_debug_shows_where_a_node_failed(tiny, tmp_path, capsys):
+    """`run --debug` adds the traceback of a node's failure, the one line after it (QA49 D3: node
+    failures came back already reported, and --debug added nothing)."""
+    from nodeflow import cli, fileformat
+    g = model_graph("models.musicgen", tmp_path, checkpoint=str(_damaged(tiny, tmp_path, "bad-value")), duration_s=0.2)
+    fileformat.save(g, tmp_path / "g.msgpack")
+    for flags, traced in (([], False), (["--debug"], True)):
+        capsys.readouterr()
+        assert cli.main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out"), "-q", *flags]) == 1
+        err = capsys.readouterr().err
+        assert ("Traceback (most recent call last)" in err) == traced
+        assert ("StrictDataclassFieldValidationError" in err) == traced       # the library's own, with --debug
+        assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+            "error: node 'model': checkpoint 'bad-value': its config.json has a value the model cannot "
+            "take (TypeError: Field 'hidden_size' expected int, got str (value: 'wide')); restore the checkpoint's own "
+            "config.json, or get the checkpoint again"]
 
 
 def test_weights_this_user_cannot_read_are_not_called_damaged(tiny, tmp_path, monkeypatch):
