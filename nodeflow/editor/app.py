@@ -23,7 +23,7 @@ from .runner import Runner
 from .runstate import blocked_list
 from .playback import Auditioner
 from .results import show_results, stop_if_stale
-from .nodetext import fit_line, status_line
+from .nodetext import fit_line, refused_line, status_line
 from .params import ParamEdits
 
 if TYPE_CHECKING:
@@ -294,9 +294,7 @@ class App:
         try:
             job = self.runner.run(self.doc.graph, allow_outside=allow_outside)
         except NodeflowError as e:
-            lines = str(e).splitlines()
-            self.say("cannot run: " + (lines[1].strip(" -") if len(lines) > 1 else lines[0])
-                     + (f" (and {len(lines) - 2} more: Graph > Validate lists them)" if len(lines) > 2 else ""), True)
+            self.say(refused_line(str(e)), True)
             return
         if job.blocked:
             n = len(self.doc.graph.nodes)

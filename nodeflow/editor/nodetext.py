@@ -9,7 +9,7 @@ import re
 from typing import Any, Callable
 
 __all__ = ["STATE_CHARS", "file_names", "fit_line", "headline", "one_line", "path_shown", "path_typed", "problem_line",
-           "serious", "status_line",
+           "refused_line", "serious", "status_line",
            "without_node", "wrap"]
 
 STATE_CHARS = 30    # a state that does not fit one line shows its start; the tooltip has all of it
@@ -46,6 +46,24 @@ def status_line(text: str) -> str:
         if line:
             out += ("" if not out else " " if out.endswith(":") else "; ") + line
     return out
+
+
+def refused_line(text: str) -> str:
+    """The status line of a run refused with ``text`` (a :class:`~nodeflow.GraphError`'s message: a
+    heading, then one problem a line): its first problem that is not an unlinked input (an
+    incomplete branch never stops a run on its own, so naming one hid what did: QA50, a missing
+    input file behind "node 'loose' ... is not connected (and 1 more)"), then how many more.
+
+    >>> refused_line("g.msgpack: 2 problems:\\n  - node 'loose' (dsp.gain): required input 'audio' (Audio) is not "
+    ...              "connected\\n  - node 'load' (io.load): path='take.wav': file not found")
+    "cannot run: node 'load' (io.load): path='take.wav': file not found (and 1 more: Graph > Validate lists them)"
+    >>> refused_line("node 'a' (dsp.gain): gain_db=99 is out of range")
+    "cannot run: node 'a' (dsp.gain): gain_db=99 is out of range"
+    """
+    lines = [ln.strip().removeprefix("- ") for ln in text.splitlines() if ln.strip()]
+    problems = sorted(lines[1:], key=lambda p: "is not connected" in p) or lines[:1]
+    more = len(problems) - 1
+    return "cannot run: " + problems[0] + (f" (and {more} more: Graph > Validate lists them)" if more > 0 else "")
 
 
 def fit_line(line: str, width: float, width_of: Callable[[str], float | None]) -> str:
