@@ -226,8 +226,8 @@ class ParamSpec:
             return "one of " + ", ".join(str(m.value) for m in self.choices)
         if self.range is None:
             return ""
-        lo = "-inf" if self.range.min is None else f"{self.range.min:g}"
-        hi = "inf" if self.range.max is None else f"{self.range.max:g}"
+        lo = "-inf" if self.range.min is None else _number(self.range.min)
+        hi = "inf" if self.range.max is None else _number(self.range.max)
         return f"[{lo}, {hi}]" + (f" {self.range.unit}" if self.range.unit else "")
 
     def coerce(self, value: Any) -> Any:
@@ -275,7 +275,7 @@ class ParamSpec:
         if k in ("float", "int") and self.range is not None:
             lo, hi = self.range.min, self.range.max
             if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise ParameterError(f"{self.name}={value:g} is out of range {self.describe_range()}")
+                raise ParameterError(f"{self.name}={_number(value)} is out of range {self.describe_range()}")
         return value
 
     def parse(self, text: str) -> Any:
@@ -321,3 +321,15 @@ def replaced_by(inputs: dict[str, Any]) -> dict[str, str]:
         if m:
             out[m.group(1)] = name
     return out
+
+
+def _number(x: float) -> str:
+    """A limit or value as people write it: whole numbers in full (a seed's 2147483647, not
+    2.14748e+09), others in ``g`` form.
+
+    >>> _number(2**31 - 1), _number(600.0), _number(0.25), _number(1e-7)
+    ('2147483647', '600', '0.25', '1e-07')
+    """
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}"
