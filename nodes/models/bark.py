@@ -122,7 +122,14 @@ def load_voice(loaded: Loaded, voice: str) -> dict[str, np.ndarray] | None:
         path = (root / str(rel)).resolve() if rel else None
         if path is None or os.path.commonpath([root, path]) != str(root) or not path.is_file():
             raise ParameterError(f"voice {voice!r}: {key} file {rel!r} is missing or outside the checkpoint folder")
-        arr = np.load(path, allow_pickle=False)
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:      # object arrays are pickles: never loaded (QA49 D6)
+            why = "holds Python objects (a pickle), which are never loaded" if "allow_pickle" in str(e) else \
+                f"is not a numpy array file ({e})"
+            raise ParameterError(f"voice {voice!r}: {key} file {rel!r} {why}; it must be a {ndim}-D integer array "
+                                 "saved with numpy.save; use another voice, or voice='' for the first sentence's "
+                                 "voice") from None
         if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.integer):
             raise ParameterError(f"voice {voice!r}: {key} must be a {ndim}-D integer array; "
                                  f"got {arr.dtype} {arr.shape}")

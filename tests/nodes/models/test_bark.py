@@ -112,7 +112,10 @@ def test_voice_presets_are_read_without_pickle(tiny, tmp_path):
     (ck / "speaker_embeddings_path.json").write_text(json.dumps(index))
     with pytest.raises(ExecutionError) as e:
         run_model("models.bark", tmp_path, checkpoint=str(ck), prompt="Hello.", voice="evil", **FAST)
-    assert "Object arrays cannot be loaded when allow_pickle=False" in str(e.value) or "pickle" in str(e.value)
+    assert str(e.value) == ("node 'model': voice 'evil': semantic_prompt file 'speaker_embeddings/evil_semantic_prompt"
+                            ".npy' holds Python objects (a pickle), which are never loaded; it must be a 1-D integer "
+                            "array saved with numpy.save; use another voice, or voice='' for the first sentence's "
+                            "voice")       # (QA49 D6: numpy's bare "Object arrays cannot be loaded ...")
     with pytest.raises(ExecutionError, match="outside the checkpoint folder"):
         run_model("models.bark", tmp_path, checkpoint=str(ck), prompt="Hello.", voice="escape", **FAST)
 
