@@ -136,8 +136,8 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
     that do not fit the checkpoint's ``config.json``, or that cannot be read, are one
     :class:`~nodeflow.checkpoints.CheckpointError` naming the checkpoint (transformers' own report of
     the load, dozens of lines, is not printed)."""
-    cls = _class(model_class) if isinstance(model_class, str) else model_class
     with _quiet_transformers():
+        cls = _class(model_class) if isinstance(model_class, str) else model_class     # (its module imported here)
         try:
             model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
                                         **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"):
@@ -181,18 +181,24 @@ def _quiet_transformers() -> Iterator[None]:
     """transformers' warnings and load reports off while a checkpoint loads (loads are one at a time:
     :func:`loading`): the real musicgen-small config alone printed three 'may result in unexpected
     behavior' lines on every run, and a mismatched config a 30-line table before the error."""
+    import logging
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:
         yield
         return
+    # transformers' model modules ask the `kernels` package for hub flash-attention kernels as they are
+    # imported; offline it says "Skipping publisher trust check ..." three times (QA49 D8)
+    kernels, kernels_level = logging.getLogger("kernels"), logging.getLogger("kernels").level
     before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()           # ("Loading weights: 100%|####| 193/193" on every run)
+    kernels.setLevel(logging.ERROR)
     try:
         yield
     finally:
         hf_logging.set_verbosity(before)
+        kernels.setLevel(kernels_level)
         if bars:
             hf_logging.enable_progress_bar()
 

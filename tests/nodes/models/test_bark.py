@@ -160,3 +160,26 @@ def test_a_take_is_transformers_own_sampled_generate(tiny, tmp_path):
     for w in waves:                                        # equal inside the edge fades, to float precision
         np.testing.assert_allclose(out.samples[0, at + fade: at + w.size - fade], w[fade:-fade], rtol=0, atol=1e-6)
         at += w.size
+
+
+@pytest.mark.slow
+def test_a_quiet_run_prints_nothing_of_the_libraries(tiny, tmp_path):
+    """`audiochain run -q` of a Bark graph says only what AudioChain says (QA49 D8: three "Skipping
+    publisher trust check ..." lines of the `kernels` package as transformers' Bark module was
+    imported, and a transformers deprecation warning from its own Bark generate)."""
+    import os
+    import subprocess
+    import sys
+
+    from nodeflow import Graph, fileformat
+    g = Graph()
+    g.add("models.bark", id="bark", checkpoint=str(tiny["bark"]), prompt="Hello there. Goodbye.", seed=4, **FAST)
+    g.add("io.export", id="export", path="speech.wav")
+    g.connect("bark.out", "export.audio")
+    fileformat.save(g, tmp_path / "g.msgpack")
+    p = subprocess.run([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "g.msgpack"), "-q", "-o",
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert p.returncode == 0, p.stderr
+    assert [line for line in p.stderr.splitlines() if not line.startswith("reads outside its folder: ")] == []
+    assert (tmp_path / "out" / "speech.wav").is_file()
