@@ -295,7 +295,12 @@ def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata
     except AudioError:
         raise
     except Exception as e:  # mutagen raises its own errors, OSError, struct.error...
-        raise AudioError(f"{path}: could not write metadata: {e}") from e
+        from .atomic import temp_target
+        from .errors import os_error_words
+        target = temp_target(path.name)          # the file being made, not its hidden temp file (QA51)
+        shown = path.with_name(target) if target else path
+        why = os_error_words(e) if isinstance(e, OSError) else str(e)
+        raise AudioError(f"{shown}: could not write its tags, markers and graph: {why}") from e
 
 
 def read_metadata(path: str | os.PathLike[str]) -> Metadata:

@@ -555,6 +555,26 @@ def test_a_full_disk_is_said_in_words_with_the_fix(tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
 
 
+@pytest.mark.parametrize("name", ["take.wav", "take.ogg"])
+def test_a_disk_that_fills_as_the_tags_are_written_names_the_file_being_made(tmp_path, monkeypatch, name):
+    """QA51: the disk filled after the audio, as the tags went in: the line named the hidden temp file
+    (".take.wav.12134-m1yssrn8.tmp.wav") and gave "[Errno 28] No space left on device", no fix."""
+    import errno
+
+    from nodeflow import riff, xiph
+    src = source_file(tmp_path, tones(0.5))
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(riff, "write_wav", no_room)
+    monkeypatch.setattr(xiph, "write_xiph", no_room)
+    with pytest.raises(ExecutionError) as e:
+        run_export(src, tmp_path / "o", path=name)
+    assert str(e.value).endswith(f"{tmp_path / 'o' / name}: could not write its tags, markers and graph: the disk is "
+                                 "full; free some space or choose another folder"), str(e.value)
+    assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
+
+
 @pytest.mark.parametrize("path, said", [("..\\..\\winrel.wav", "separates folders with backslashes"),
                                         ("C:\\Windows\\x.wav", "separates folders with backslashes"),
                                         ("$HOME/x.wav", "holds '$HOME', which is not expanded"),
