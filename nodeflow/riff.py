@@ -144,8 +144,9 @@ def read_wav(path: Path) -> Parts:
         extra.setdefault(k, v)
     if "time_reference" in fields and rate:
         fields.setdefault("time_reference_rate", str(rate))
-    if fields.get("description") == fields.get("comment"):     # bext Description filled from the comment
-        fields.pop("description", None)
+    if "description" in fields and fields["description"] in (fields.get("comment"),            # bext Description
+                                                             ascii_text(fields.get("comment", ""))[:256]):  # filled
+        fields.pop("description", None)                                                          # from the comment
     markers = sorted((frame, labels.get(ident, "")) for ident, frame in cues.items())
     return clean_fields(fields), markers, extra
 
@@ -314,10 +315,28 @@ def _zstr(text: str) -> bytes:
     return text.encode("utf-8") + b"\x00"
 
 
+_ASCII_LIKE = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+                            "\u201d": '"', "\u2026": "...", "\u00f8": "o", "\u00d8": "O", "\u00e6": "ae",
+                            "\u00c6": "AE", "\u0153": "oe", "\u0152": "OE", "\u00df": "ss", "\u0142": "l",
+                            "\u0141": "L", "\u0111": "d", "\u0110": "D", "\u00e5": "a", "\u00c5": "A"})
+
+
+def ascii_text(text: str) -> str:
+    """``text`` as ASCII, the only characters bext's fixed fields take (EBU Tech 3285): accents
+    dropped, dashes, quotes and a few letters spelled out, anything else ``?`` (QA51: UTF-8 there
+    showed as "Ã§a va" in mediainfo; the whole text stays in iXML, ``id3 `` and INFO).
+
+    >>> ascii_text("ça va — Bjørk"), ascii_text("東京")
+    ('ca va - Bjork', '??')
+    """
+    import unicodedata
+    flat = unicodedata.normalize("NFKD", text.translate(_ASCII_LIKE))
+    return "".join(c for c in flat if not unicodedata.combining(c)).encode("ascii", "replace").decode("ascii")
+
+
 def _fixed(text: str, n: int) -> bytes:
-    """UTF-8 cut to ``n`` bytes at a character boundary (bext's fixed ASCII fields)."""
-    raw = text.encode("utf-8")[:n]
-    return raw.decode("utf-8", "ignore").encode("utf-8")
+    """``text`` as ASCII (:func:`ascii_text`) cut to ``n`` bytes (bext's fixed fields)."""
+    return ascii_text(text).encode("ascii")[:n]
 
 
 def source_epoch() -> int | None:

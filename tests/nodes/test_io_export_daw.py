@@ -84,6 +84,25 @@ def test_source_labels_survive_load_to_export(tmp_path, source, ext):
         assert all(len(str(v)) < 200 for v in general.values())
 
 
+@pytest.mark.skipif(not shutil.which("mediainfo"), reason="mediainfo is not installed")
+def test_a_comment_in_any_script_reads_right_in_bext_ixml_and_id3(tmp_path):
+    """bext's Description takes ASCII only (EBU Tech 3285): the comment goes there spelled in ASCII,
+    whole in iXML and the id3 chunk; read back, the comment is the whole text (QA51: UTF-8 in bext,
+    shown by mediainfo as "\u00c3\u00a7a va \u00e2\u0080\u0094 Bj\u00c3\u00b8rk")."""
+    from nodeflow.audiometa import read_metadata
+    g = Graph()
+    load = g.add("io.load", path=str(tagged_source(tmp_path)))
+    exp = g.add("io.export", path="note.wav", comment="\u00e7a va \u2014 Bj\u00f8rk")
+    g.connect(load.out, exp.audio)
+    out = Path(run_graph(g, tmp_path)[exp.id]["out"])
+    doc = json.loads(subprocess.run(["mediainfo", "--Output=JSON", str(out)], capture_output=True,
+                                    check=True, timeout=60).stdout)
+    assert doc["media"]["track"][0]["Description"] == "ca va - Bjork"
+    assert "<NOTE>\u00e7a va \u2014 Bj\u00f8rk</NOTE>" in out.read_bytes().decode("utf-8", "replace")
+    meta = read_metadata(out)
+    assert meta.comment == "\u00e7a va \u2014 Bj\u00f8rk" and not meta.description
+
+
 def test_parameters_and_graph_metadata_override_the_source(tmp_path):
     g = Graph()
     g.metadata.update(title="Graph title", artist="Graph artist")
