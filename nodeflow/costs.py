@@ -240,7 +240,8 @@ def _collapse(s: Shape) -> Shape:
     return dataclasses.replace(s, frames=frames, items=None, span=None, shortest=None)
 
 
-CUT_SHORT = "a last window cut short: last='drop' where the windows are cut leaves it out"
+CUT_SHORT = ("a last window cut short: last='drop' where the windows are cut leaves it out, last='pad' fills "
+             "it out with silence")
 
 
 def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs: dict[str, Shape | None],
@@ -262,8 +263,7 @@ def _with_shortest(spec: NodeSpec, inputs: dict[str, Shape | None], item_inputs:
             rate = next(iter(short.values())).rate or 1
             frames = next(iter(short.values())).frames
             out[port] = dataclasses.replace(out[port], problem=(
-                f"its shortest of {calls} item(s) is {frames / rate:.3f} s ({CUT_SHORT}; padded, it would be as "
-                f"short in sound): {s.problem}"))
+                f"its shortest of {calls} item(s) is {frames / rate:.3f} s ({CUT_SHORT}): {s.problem}"))
     return out
 
 

@@ -287,8 +287,9 @@ def test_an_export_mapped_over_windows_is_refused_before_running_for_its_short_l
     for a, b in (("load", "win"), ("win", "gain"), ("gain", "export")):
         g.connect(a, b)
     problems = g.problems(output_dir=tmp_path / "o")
-    assert any("node 'export' (io.export): its shortest of 5 item(s) is 0.00" in p and "last='drop'" in p
-               and "loudness_lufs needs at least 0.4 s" in p for p in problems), problems
+    assert any("node 'export' (io.export): its shortest of 5 item(s) is 0.00" in p and "(a last window cut short: "
+               "last='drop' where the windows are cut leaves it out, last='pad' fills it out with silence): "
+               "loudness_lufs needs at least 0.4 s" in p for p in problems), problems     # (QA51: both fixes named)
     with pytest.raises(GraphError):
         Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
@@ -338,7 +339,7 @@ def test_windows_whose_lengths_only_the_run_knows_are_checked_on_the_shortest_be
     g.connect("win", "export")
     assert g.problems(output_dir=tmp_path / "o") == []          # nothing to see before the run
     with pytest.raises(ExportsFailed, match=r"node 'export': item 3 of 3 is 0\.100 s \(a last window cut short: "
-                                            r"last='drop'.*loudness_lufs needs at least 0\.4 s"):
+                                            r"last='drop' .* last='pad' fills it out with silence\): loudness_lufs needs at least 0\.4 s"):
         Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())     # no file written
     g.set("win", "seconds", "1.0,1.0,0.5")
