@@ -426,13 +426,17 @@ class GraphView(Outputs):
         return fit_line(line, self.zoom.px(widgets.WIDTH + 80), width_of)
 
     # ------------------------------------------------------------------ geometry
-    def read_positions(self) -> dict[str, list[float]]:
-        """Positions (in graph coordinates) of nodes the user moved since the last sync."""
+    def read_positions(self, dragged: bool = True) -> dict[str, list[float]]:
+        """Positions (in graph coordinates) of nodes the user moved since the last sync; after a
+        click that dragged nothing (``dragged`` False) a node found elsewhere is put back instead."""
         moved = {}
         for nid in self.nodes:
             p, was = items.pos(self.node_tag(nid)), self.pos.get(nid)
             # imnodes hands back a position set between pixels (at a zoom) up to a pixel off: not a move
             if p is not None and (was is None or abs(p[0] - was[0]) >= 1 or abs(p[1] - was[1]) >= 1):
+                if not dragged and was is not None:
+                    items.set_pos(self.node_tag(nid), was)
+                    continue
                 moved[nid] = self.zoom.to_graph(p)
                 self.pos[nid] = p
         return moved

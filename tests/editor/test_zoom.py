@@ -121,3 +121,18 @@ def test_a_saved_view_is_kept_only_when_not_the_default_and_read_safely_from_any
             assert saved_view({"view": record} if record else {}) == (scale, compact)
     for junk in (None, [], "x", {"zoom": float("nan")}, {"zoom": True}, {"zoom": [1]}, {"compact": "yes"}):
         assert saved_view({"view": junk}) == (1.0, False)
+
+
+def test_selecting_nodes_by_clicks_moves_nothing_at_any_zoom(editor):
+    import nodeflow
+    g = nodeflow.Graph()
+    for nid in ("a", "b", "c", "d"):
+        g.add("dsp.gain", id=nid)
+    g.editor["positions"] = {"a": [297.25, 65.0], "b": [20.0, 523.5], "c": [279.75, 523.5], "d": [799.225, 312.85]}
+    g.editor["view"] = {"zoom": 0.8}
+    nodeflow.save(g, editor.tmp / "between.msgpack")
+    st = editor.run("select_clicks", editor.tmp / "between.msgpack", timeout=120)
+    assert st["errors"] == [] and st["scale"] == 0.8
+    assert st["selected"] == ["b", "c"]
+    assert st["moved"] == {} and (st["undo"], st["dirty"]) == (st["undo0"], st["dirty0"]), st
+    assert st["drag_undo"] == "move a"
