@@ -112,6 +112,7 @@ class Outputs:
         self.notes: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.time_span: dict[tuple[str, str], tuple[float, float]] = {}   # waveform's first and last second
         self.time_unit: dict[tuple[str, str], str] = {}  # "s" or "bars": the time axis's labels
+        self.grid: dict[tuple[str, str], tuple[float, int] | None] = {}   # a bars axis's (bar s, beats)
         self.head_at: dict[tuple[str, str], float] = {}   # (node, port) -> the playhead shown (seconds)
         self.files_shown: dict[tuple[str, str], Any] = {}   # (node, port) -> (path, mtime, size) of the file drawn
         self._head_key: tuple[str, str] | None = None     # the output whose playhead is shown
@@ -205,8 +206,8 @@ class Outputs:
         """What the outputs of a deleted node showed (its waveforms' textures too)."""
         for key in [k for k in self._waves if k[0] == nid]:
             self._drop_wave(key)
-        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.head_at,
-                        self.files_shown, self.notes):
+        for by_port in (self.previews, self.values, self.transport, self.time_span, self.time_unit, self.grid,
+                        self.head_at, self.files_shown, self.notes):
             for k in [k for k in by_port if k[0] == nid]:
                 del by_port[k]
         self._hot = {k for k in self._hot if k[0] != nid}
@@ -260,6 +261,9 @@ class Outputs:
         x = self._time_at((nid, port), alias, float(dpg.get_mouse_pos(local=False)[0]))
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        if shift:                   # a loop's edge, on the beat where the waveform reads in bars
+            from .playback import on_beat
+            x = on_beat(x, self.grid.get((nid, port)))
         self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
 
     def follow(self, au: Auditioner) -> tuple[str, str] | None:
@@ -338,9 +342,10 @@ class Outputs:
         if isinstance(rate_end, (int, float)) and rate_end > 0:
             duration = float(rate_end)
         self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
-        from .playback import tempo_info, time_ticks
+        from .playback import bar_grid, tempo_info, time_ticks
         unit, ticks = time_ticks(duration, tempo_info(source))
         self.time_unit[key] = unit
+        self.grid[key] = bar_grid(tempo_info(source)) if unit == "bars" else None
         peak = float(max(np.max(np.abs(mins)) if len(mins) else 0, np.max(np.abs(maxs)) if len(maxs) else 0, 1e-3))
         width, height = widgets.WIDTH + 80, WAVE_H - AXIS_H         # drawn at 100%, scaled with the zoom
         # drawn to full scale, as a DAW draws a clip: a quiet take looks quiet (louder than 0 dBFS: all of it)

@@ -90,6 +90,39 @@ def peak_dbfs(audio: Clip, at_s: float, window_s: float = PEAK_WINDOW_S) -> floa
     return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
 
 
+def bar_grid(info: Any = ()) -> tuple[float, int] | None:
+    """``(bar length in seconds, beats in a bar)`` of a clip whose ``info`` has its ``bpm`` (and
+    ``meter``, default 4/4); None without a tempo.
+
+    >>> bar_grid((("bpm", "120"), ("meter", "3/4"))), bar_grid(())
+    ((1.5, 3), None)
+    """
+    from ..timebase import bars_to_seconds, parse_meter
+    facts = dict(info or ())
+    try:
+        bpm = float(facts.get("bpm", 0) or 0)
+        beats, note = parse_meter(facts.get("meter") or "4/4")        # a 6/8 bar is three quarter notes
+    except (ValueError, NodeflowError):
+        return None
+    if bpm > 0 and beats > 0:
+        return float(bars_to_seconds(1, bpm, beats, note)), int(beats)
+    return None
+
+
+def on_beat(seconds: float, grid: tuple[float, int] | None) -> float:
+    """``seconds`` moved to the nearest beat of ``grid`` (:func:`bar_grid`): a loop marked on a waveform
+    read in bars starts and ends on the beat, as a DAW snaps to its grid (QA50: shift+clicks on the
+    bar 3 and bar 5 ticks of a 184 px waveform gave 3.63-7.27 s for 3.609-7.218 s, a flam on every pass).
+
+    >>> round(on_beat(3.63, (240 / 133, 4)), 4), on_beat(1.0, None)
+    (3.609, 1.0)
+    """
+    if grid is None:
+        return seconds
+    beat = grid[0] / grid[1]
+    return round(seconds / beat) * beat
+
+
 def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, float]]]:
     """The waveform's time axis: ``("bars", ticks)`` (bar numbers) when ``info`` has ``bpm`` (and
     ``meter``, default 4/4), else ``("s", ticks)`` labelled in seconds, or in minutes:seconds from a
@@ -103,15 +136,9 @@ def time_ticks(duration_s: float, info: Any = ()) -> tuple[str, list[tuple[str, 
     >>> time_ticks(8.0, (("bpm", "120"), ("meter", "4/4")))[1][:3]
     [('1', 0.0), ('2', 2.0), ('3', 4.0)]
     """
-    from ..timebase import bars_to_seconds, parse_meter
-    facts = dict(info or ())
-    try:
-        bpm = float(facts.get("bpm", 0) or 0)
-        beats, note = parse_meter(facts.get("meter") or "4/4")        # a 6/8 bar is three quarter notes
-    except (ValueError, NodeflowError):
-        bpm, beats, note = 0.0, 4, 4
-    if bpm > 0 and beats > 0:
-        bar = float(bars_to_seconds(1, bpm, beats, note))
+    grid = bar_grid(info)
+    if grid is not None:
+        bar = grid[0]
         n = int(duration_s / bar + 1e-9)
         every = max(1, -(-(n + 1) // 6))              # bars per tick
         return "bars", [(str(i + 1), i * bar) for i in range(0, n + 1, every)]

@@ -211,6 +211,9 @@ def test_the_time_axis_is_in_bars_when_the_audio_knows_its_tempo(editor):
     assert st["info"].get("bpm") in ("120", "120.0") and st["unit"] == "bars", st
     assert st["export_unit"] == "bars", st          # QA: the export's waveform read in seconds
     assert st["win_unit"] == "bars", st             # QA: windows cut by bars read in seconds
+    # a loop marked on it lands on the beat (QA50: 24 ms off bar 3 at 133 bpm, a flam on each pass)
+    assert st["loop"] == [["load", "out"], 2.0, 4.0], st
+    assert st["loop_status"].startswith("loop load.out from 2.00 to 4.00 s"), st["loop_status"]
     # and seconds for audio that does not know its tempo
     from nodeflow.editor.playback import time_ticks
     assert time_ticks(4.0)[0] == "s"
