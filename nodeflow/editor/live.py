@@ -49,6 +49,7 @@ class LiveClip:
         self.info: tuple[tuple[str, str], ...] = ()
         self._lock = threading.Lock()
         self._snap: Audio | None = None
+        self._starts: list[int] = []    # the pieces' places in their source (windows: each where it starts)
 
     # -- the engine's side
     def append(self, piece: Audio) -> None:
@@ -58,7 +59,13 @@ class LiveClip:
         if y.shape[0] != self.channels:
             y = np.broadcast_to(y[:1], (self.channels, y.shape[1])) if y.shape[0] == 1 else y[:self.channels]
         with self._lock:
-            self._put(self.n, y)
+            starts = self._starts
+            at = self.n
+            if starts and starts[-1] is not None and piece.start_frame > starts[-1] and \
+                    all(a < b for a, b in zip(starts, starts[1:])):
+                at = min(self.n, piece.start_frame - starts[0])     # windows as their source has them (as_audio)
+            self._starts.append(piece.start_frame)
+            self._put(at, y)
             self.pieces += 1
             self.info = piece.info or self.info
 

@@ -186,3 +186,25 @@ def test_a_mapped_nodes_items_grow_one_clip_equal_to_its_list_played_end_to_end(
         np.testing.assert_array_equal(clip.samples, as_audio(items).samples)
     finally:
         r.close()
+
+
+def test_overlapping_windows_grow_and_play_as_long_as_their_source_on_its_time_axis():
+    """QA50: 2-bar windows overlapping by half a bar played back to back (every overlap twice: 16.2 s
+    for a 14.4 s song under its bar axis).  Each plays where it starts in the source, the next taking
+    over where it begins, in the finished list and in the clip that grows as they arrive."""
+    from nodeflow.editor.live import LiveClip
+    from nodeflow.editor.playback import as_audio
+    from nodes.timing.window import tokenize_window
+    from tests.nodes._signals import music
+
+    song = music(133.0, 4, 14.4, 44100, seed=3, channels=2)
+    wins = tokenize_window.fn(song, unit="bars", size=2, overlap=0.5, bpm=133.0)
+    assert sum(w.frames for w in wins) > song.frames * 1.2           # played end to end: 20 % too long
+    whole = as_audio(wins)
+    assert whole.frames == song.frames and np.array_equal(whole.samples, song.samples)
+    clip = LiveClip("k", 44100, 2)
+    for w in wins:
+        clip.append(w)
+    assert clip.frames == song.frames and np.array_equal(clip.samples, song.samples)
+    clip.finish(whole)
+    assert clip.frames == song.frames and np.array_equal(clip.samples, song.samples)
