@@ -491,6 +491,7 @@ class App:
         if getattr(self, "tools", None) is not None:
             self.tools.close()
         self.audition.stop()
+        self.audition.settle()
         self.runner.close()
         self.autosaver.close()
         self.dpg.destroy_context()

@@ -224,7 +224,16 @@ class Auditioner:
                 _output_device(_sounddevice(), p.device)
             except Exception:  # noqa: BLE001 - reported when the user presses play
                 pass
-        threading.Thread(target=go, name="nodeflow-audio-warmup", daemon=True).start()
+        self._warming = threading.Thread(target=go, name="nodeflow-audio-warmup", daemon=True)
+        self._warming.start()
+
+    def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait for :meth:`warm_up` to finish (the window closing): a process that exits while
+        PortAudio is still starting crashed as it tore down (QA50: rc 139 when an editor script
+        failed at once)."""
+        warming = getattr(self, "_warming", None)
+        if warming is not None:
+            warming.join(timeout_s)
 
     def player(self) -> Player:
         if self._player_fn is None:

@@ -12,6 +12,7 @@ import json
 import os
 import runpy
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -154,9 +155,17 @@ class Driver:
 
 def run_script(app: App, script: str | os.PathLike[str]) -> int:
     """Run ``main(app, driver)`` from a script file; the editor closes afterwards."""
+    drv = Driver(app)
     try:        # a script that does not load closes the editor too (a live window at exit crashed Python)
+        drv.frames(1)       # (closing a window that never drew a frame crashed dearpygui: QA50, rc 139, no word)
         ns = runpy.run_path(str(script), run_name="audiochain_editor_script")
-        rc = ns["main"](app, Driver(app))
+        rc = ns["main"](app, drv)
+    except BaseException:
+        import traceback
+        app.audition.settle()       # (PortAudio's start sends stderr to /dev/null meanwhile, process-wide)
+        traceback.print_exc()
+        sys.stderr.flush()
+        rc = 1
     finally:
         app.close()
     return int(rc or 0)

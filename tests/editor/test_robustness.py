@@ -91,3 +91,21 @@ def test_keys_typed_into_a_box_edit_the_text_not_the_selected_node(editor):
     assert st["filter"]["nodes"] == box["before"] and st["filter"]["text"] == "f", st["filter"]
     assert "gain" not in st["after_delete"] and len(st["after_delete"]) == len(box["before"]) - 1
     assert st["errors"] == []
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("body", ["import nonexistent_module_xyz\n", "def main(app, drv):\n    raise ValueError('boom')\n"])
+def test_a_script_that_fails_says_why_and_the_editor_exits_1(editor, body):
+    """QA50: a --script failing as it loaded crashed the editor (rc 139) and printed nothing: the window
+    closed while PortAudio was still starting on its warm-up thread, which sends stderr to /dev/null
+    meanwhile.  Three runs each: the traceback, then exit status 1."""
+    import subprocess
+    script = editor.tmp / "bad_script.py"
+    script.write_text(body)
+    cmd, env = editor.command("x", None, editor.tmp / "x.json")
+    cmd[cmd.index("--script") + 1] = str(script)
+    for _ in range(3):
+        p = subprocess.run(cmd, env=env, cwd=editor.tmp, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+        assert "Traceback (most recent call last)" in p.stderr and ("nonexistent_module_xyz" in p.stderr
+                                                                      or "ValueError: boom" in p.stderr), p.stderr
