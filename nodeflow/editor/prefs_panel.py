@@ -22,9 +22,9 @@ def app_theme(dpg: Any, scale: float) -> None:
     """Bind the app's theme, with the canvas' grid drawn at the zoom ``scale``."""
     if scale not in _THEMES or not dpg.does_item_exist(_THEMES[scale]):
         with dpg.theme() as th:
-            with dpg.theme_component(dpg.mvAll):   # a slider's handle as a thin line: it never hides digits
+            with dpg.theme_component(dpg.mvAll):   # a slider's handle as a thin faint line: digits read over it
                 dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, 3, category=dpg.mvThemeCat_Core)
-                dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 170), category=dpg.mvThemeCat_Core)
+                dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (120, 170, 240, 110), category=dpg.mvThemeCat_Core)
                 dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, 24.0 * scale, category=dpg.mvThemeCat_Nodes)
                 # a child window shows its parent's background (the same colour): the node editor's
                 # child was filled and then covered by the canvas, a whole extra layer per frame
