@@ -211,6 +211,9 @@ def _check_folder(name: str, path: Path, family: Any = None, who: str = "this no
         raise CheckpointError(f"checkpoint '{name}' has no .safetensors weights{extra}; AudioChain loads safetensors "
                               "only because pickle files can run code; convert it or pull a revision that has them")
     for f in sorted(path.rglob("*.safetensors")):   # (QA: a cut-short file was a raw SafetensorError at run time)
+        if not f.is_file():                          # (QA49 D7: a link to /dev/zero was "truncated or damaged")
+            raise CheckpointError(f"checkpoint '{name}': {f.relative_to(path)} is not a regular file (a folder, "
+                                  f"device, FIFO or socket); {_again(name, local)}")
         try:
             whole = safetensors_whole(f)
         except PermissionError:

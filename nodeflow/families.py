@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -69,6 +70,11 @@ class FamilySpec:
             if self.layout is not None and path is not None:
                 return self.layout(path)
             if config is None:
+                odd = [n for n in ("config.json", "model_index.json")
+                       if path is not None and os.path.lexists(path / n) and not (path / n).is_file()]
+                if odd:     # (QA49 D7: a FIFO named config.json was "has no config.json")
+                    return (f"has a {odd[0]} that is not a regular file (a folder, FIFO, device or socket); "
+                            f"restore the checkpoint's own {odd[0]}")
                 return "has no config.json (transformers layout) or model_index.json (diffusers layout)"
         config = config or {}
         found = config.get("model_type") if "_class_name" not in config else config["_class_name"]

@@ -292,6 +292,13 @@ def _damaged(tiny, tmp_path, kind: str):
         weights.write_bytes(data[:len(data) // 2])
     elif kind == "bad-json":
         (folder / "config.json").write_text('{"model_type": "musicgen", ')
+    elif kind == "fifo-config":
+        import os
+        (folder / "config.json").unlink()
+        os.mkfifo(folder / "config.json")
+    elif kind == "device-weights":
+        weights.unlink()
+        weights.symlink_to("/dev/zero")
     elif kind in ("mismatch", "bad-value"):
         config = json.loads((folder / "config.json").read_text())
         if kind == "mismatch":
@@ -311,6 +318,10 @@ def _damaged(tiny, tmp_path, kind: str):
                  "(char 27)); restore the checkpoint's own config.json, or copy it again from where it came", True),
     ("mismatch", "its config.json does not match its weights (tensor shapes differ); restore the checkpoint's own "
                  "config.json, or get the checkpoint again", False),
+    ("fifo-config", "has a config.json that is not a regular file (a folder, FIFO, device or socket); restore the "
+                    "checkpoint's own config.json", True),         # (QA49 D7: "has no config.json"; never read:
+    ("device-weights", "model.safetensors is not a regular file (a folder, device, FIFO or socket); copy it again "
+                       "from where it came", True),                # a FIFO would hang, /dev/zero never ends)
     ("bad-value", "its config.json has a value the model cannot take (TypeError: Field 'hidden_size' expected int, "
                   "got str (value: 'wide')); restore the checkpoint's own config.json, or get the checkpoint again",
      False),     # (QA49 D2: transformers' raw exception, a literal \n in it)
