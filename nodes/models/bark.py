@@ -173,14 +173,22 @@ def _speak(loaded: Loaded, sentence: str, history: dict[str, Any] | None, config
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
-    """At most ``max_sentence_s`` (+ the pause) per sentence of ``MAX_CHARS``; Bark's CPU work ~10x that."""
+    """At most ``max_sentence_s`` (+ the pause) per sentence, as the prompt splits (a connected text,
+    whose words are not known yet: a sentence per 40 characters); the work, Bark's CPU ~10x the
+    speech it likely makes (~8 characters a second).  QA49 D5: "Hello there. Goodbye." was one
+    sentence of 0.85 s; it is two of up to 0.85 s each, 1.45 s when run at 0.6 s a sentence."""
     from nodeflow.costs import Shape
     text = inputs.get("text")
-    chars = text.chars if text is not None else len(params.get("prompt", ""))
-    sentences = max(1, math.ceil(chars / 40))            # a short sentence is ~40 characters
-    seconds = min(sentences * (params["max_sentence_s"] + params["pause_s"]), chars / 8 + sentences * params["pause_s"])
+    if text is not None:
+        chars = text.chars
+        sentences = max(1, math.ceil(chars / 40))        # a short sentence is ~40 characters
+    else:
+        prompt = str(params.get("prompt", ""))
+        chars, sentences = len(prompt), max(1, len(split_text(prompt)))
+    most = sentences * (params["max_sentence_s"] + params["pause_s"])
+    likely = min(most, chars / 8 + sentences * params["pause_s"])
     rate = BARK.nominal.sample_rate
-    return {"out": Shape(math.ceil(seconds * rate), 1, rate, work_s=10.0 * seconds + 2.0)}
+    return {"out": Shape(math.ceil(most * rate), 1, rate, work_s=10.0 * likely + 2.0)}
 
 
 @BARK.node("models.bark", category="models", version=1, estimate=_estimate)

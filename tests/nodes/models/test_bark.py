@@ -183,3 +183,18 @@ def test_a_quiet_run_prints_nothing_of_the_libraries(tiny, tmp_path):
     assert p.returncode == 0, p.stderr
     assert [line for line in p.stderr.splitlines() if not line.startswith("reads outside its folder: ")] == []
     assert (tmp_path / "out" / "speech.wav").is_file()
+
+
+def test_the_estimate_holds_what_bark_makes_sentence_by_sentence(tiny, tmp_path):
+    """Estimates err on the large side (QA49 D5: "Hello there. Goodbye." was estimated as one sentence,
+    0.85 s, and made 1.45 s: two sentences of up to 0.6 s and a pause)."""
+    from nodeflow import Graph
+    from nodeflow.costs import estimate
+    for prompt in ("Hello there. Goodbye.", "One. Two. Three. Four.", "\u266a la la \u266a Spoken."):
+        g = Graph()
+        g.add("models.bark", id="model", checkpoint=str(tiny["bark"]), prompt=prompt, max_sentence_s=0.6,
+              pause_s=0.25)
+        shape = estimate(g).nodes["model"].shapes["out"]
+        out = run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=prompt, max_sentence_s=0.6,
+                        pause_s=0.25)
+        assert out.frames <= shape.frames, (prompt, out.frames, shape.frames)
