@@ -74,6 +74,11 @@ def describe_costs(graph: Graph) -> list[str]:
         files = f"writes {c.files:,} file(s) of up to {human_bytes(c.file_bytes)}" if c.files else ""
         if made or files:
             lines.append(f"    {c.node:<18} {'; '.join(x for x in (made, files) if x)}")
+        elif c.guessed and (spec := graph.spec(c.node)) is not None and spec.estimate is None and \
+                any("Audio" in p.type_name for p in spec.outputs.values()):
+            # (QA49 D4: a plug-in model without one read "peak memory about 0 bytes", and no limit refused it)
+            lines.append(f"    {c.node:<18} not counted: {spec.id} declares no estimate, so the figures above "
+                         "leave out what it makes (its author can add estimate=...)")
     return lines
 
 

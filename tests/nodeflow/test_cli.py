@@ -402,3 +402,18 @@ def test_the_installed_command_runs_a_graph_and_reports_a_mistake(graph_file, tm
                        timeout=120, cwd=tmp_path)
     assert p.returncode == 1 and p.stdout == ""
     assert one_error_line(p.stderr) == f"error: {tmp_path / 'missing.msgpack'}: no such file"
+
+
+def test_show_says_which_nodes_its_estimate_leaves_out(capsys):
+    """QA49 D4: a plug-in node making audio from nothing without an estimate read "peak memory about 0
+    bytes", as if it cost nothing; show names it as not counted."""
+    from nodeflow import Registry
+    from nodeflow.cli_inspect import describe_costs
+    from tests.nodeflow.stubs import ALL
+    reg = Registry()
+    reg.load_pack("stubs", lambda r: r.add_all(ALL), "1.0")
+    g = Graph(reg)
+    g.add("test.tone", id="tone")
+    lines = describe_costs(g)
+    assert any(line.split()[0] == "tone" and "not counted: test.tone declares no estimate" in line
+               for line in lines), lines
