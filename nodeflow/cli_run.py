@@ -70,6 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     """One run of ``graph`` into ``out_dir``: progress, what it wrote, its levels and failures."""
+    foreign = _foreign_targets(graph, out_dir)
     ex = _executor(args)
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
@@ -135,6 +136,9 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
                 print(f"{nid}.{port}: {printable(_fmt_value(v))}")
     for w, nid in written:
         print(f"wrote {printable(w)}", flush=True)
+        if os.path.realpath(w) in foreign:    # (QA51: a typed path replaced a user's file without a word)
+            print(f"note: {printable(w)} replaced a file AudioChain had not written (its path was given to this "
+                  "run, so it was allowed)", file=sys.stderr)
         if not args.quiet:
             _print_levels(w, graph.nodes[nid].params)
     if args.daw:           # (QA: the project's tempo was checked, and refused, without --daw)
@@ -148,6 +152,19 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
                   file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _foreign_targets(graph: Graph, out_dir: Path) -> set[str]:
+    """The files this run's own write paths (``--set``, Python) would replace that AudioChain did not
+    write: a stored path is refused over them, a typed one is allowed, and said after the run."""
+    from .outputs import made_by_audiochain, resolve
+    out = set()
+    for (nid, name), value in graph.write_paths().items():
+        if graph.is_own_path(nid, name):
+            dest = os.path.realpath(resolve(value, out_dir))
+            if os.path.isfile(dest) and not made_by_audiochain(Path(dest)):
+                out.add(dest)
+    return out
 
 
 def _written(graph: Graph, outputs: RunValues) -> list[tuple[str, str]]:

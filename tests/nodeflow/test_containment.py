@@ -203,7 +203,16 @@ def test_a_path_typed_with_set_is_the_users_own(home, capsys):
     target = home / "victim" / "typed.wav"
     rc, out, err = run_cli(capsys, str(g), "-o", "rendered", "--set", f"export.path={target}")
     assert rc == 0, err
-    assert out == [f"wrote {target}"]
+    assert out == [f"wrote {target}"] and not any(line.startswith("note:") for line in err)
+    # over a file AudioChain did not write: allowed, and said (QA51: replaced without a word)
+    notes = target.with_name("notes.wav")
+    notes.write_text("my notes")
+    rc, out, err = run_cli(capsys, str(g), "-o", "rendered", "--set", f"export.path={notes}")
+    assert rc == 0 and out == [f"wrote {notes}"], err
+    assert f"note: {notes} replaced a file AudioChain had not written (its path was given to this run, so it was " \
+           "allowed)" in err
+    rc, out, err = run_cli(capsys, str(g), "-o", "rendered", "--set", f"export.path={notes}")
+    assert rc == 0 and not any(line.startswith("note:") for line in err)     # now it is AudioChain's own
 
 
 def test_a_saved_sweep_cannot_write_outside(home, capsys):
