@@ -51,7 +51,24 @@ def describe_graph(graph: Graph, name: str) -> str:
     for l in graph.links:
         lines.append(f"    {l}")
     lines += describe_costs(graph)
+    lines += _describe_needs(graph)
     return "\n".join(lines)
+
+
+def _describe_needs(graph: Graph) -> list[str]:
+    """What this machine lacks to run the graph's nodes (checkpoints not downloaded, packages not
+    installed): each node's own preflight, as validate and the editor's marks say it (QA49 D10)."""
+    lines = []
+    for nid, inst in graph.nodes.items():
+        spec = graph.spec(nid)
+        if spec is None or spec.preflight is None:
+            continue
+        try:
+            said = spec.preflight(dict(inst.params), graph.base_dir())
+        except Exception:  # noqa: BLE001 - validate says a broken check; show goes on
+            continue
+        lines += [f"    {nid:<18} {msg}" for msg in said]
+    return ["  missing on this machine:"] + lines if lines else []
 
 
 def describe_costs(graph: Graph) -> list[str]:

@@ -417,3 +417,17 @@ def test_show_says_which_nodes_its_estimate_leaves_out(capsys):
     lines = describe_costs(g)
     assert any(line.split()[0] == "tone" and "not counted: test.tone declares no estimate" in line
                for line in lines), lines
+
+
+def test_show_says_what_this_machine_lacks_to_run_the_graph(tmp_path, capsys, monkeypatch):
+    """QA49 D10: show said nothing of a checkpoint not downloaded; validate did."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint="acme/not-downloaded")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["show", str(tmp_path / "g.msgpack")]) == 0
+    out = capsys.readouterr().out
+    assert "  missing on this machine:\n    music              checkpoint 'acme/not-downloaded' is not in the " \
+           "Hugging Face cache" in out and "audiochain models pull acme/not-downloaded" in out, out
