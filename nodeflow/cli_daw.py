@@ -97,9 +97,14 @@ def write_daw(args: argparse.Namespace, graph: Graph, parts: list[DawPart]) -> N
                             "project written")
     bpm, meter = parts[0][1], parts[0][2]
     title = str(graph.metadata.get("title") or Path(args.graph).stem)
+    from .outputs import made_by_audiochain
+    foreign = Path(args.daw).is_file() and not made_by_audiochain(Path(args.daw))
     path = write_dawproject(Path(args.daw), tracks, bpm=bpm, meter=meter, title=title)
     print(f"wrote {path} (DAW project: {len(tracks)} track(s), {sum(len(t.clips) for t in tracks)} clip(s), "
           f"{bpm:g} bpm, {meter[0]}/{meter[1]})")
+    if foreign:             # (QA51 #4: as run says of a typed export path)
+        print(f"note: {path} replaced a file AudioChain had not written (its path was given to this run, so it "
+              "was allowed)", file=sys.stderr)
     other = [n for part in parts for n in part[3]] + [f"{t.name} ({part[2][0]}/{part[2][1]} at {part[1]:g} bpm)"
                                                        for part in parts[1:] if part[1:3] != (bpm, meter)
                                                        for t in part[0] if t.clips]

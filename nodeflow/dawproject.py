@@ -306,6 +306,17 @@ def _float(el: ET.Element, attr: str, source: Path, default: float | None = None
     return value
 
 
+def written_by_audiochain(path: str | Path) -> bool:
+    """``path`` is a DAWproject file AudioChain wrote (its ``<Application name="AudioChain">``); any
+    other file, or one that cannot be read, is not."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            app = _read_xml(z, "project.xml", Path(path)).find("Application")
+    except Exception:  # noqa: BLE001 - unreadable, not a zip, a bad member: not AudioChain's
+        return False
+    return app is not None and app.get("name") == "AudioChain"
+
+
 def read_dawproject(path: str | Path, *, extract_to: str | Path | None = None,
                     max_bytes: int = MAX_EXTRACT_BYTES) -> tuple[float, tuple[int, int], list[Track]]:
     """Read a DAWproject file: ``(bpm, (numerator, denominator), tracks)``.

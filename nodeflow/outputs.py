@@ -72,11 +72,15 @@ def allowed_under(dest: Path, roots: Iterable[str | os.PathLike[str]]) -> bool:
 
 
 def made_by_audiochain(path: Path) -> bool:
-    """``path`` is a regular file carrying AudioChain's provenance tag (a file an earlier run wrote)."""
+    """``path`` is a regular file carrying AudioChain's provenance tag (a file an earlier run wrote),
+    or a DAW project whose ``<Application>`` is AudioChain (``--daw``)."""
     from .audiometa import read_tags
+    from .dawproject import SUFFIX, written_by_audiochain
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return False
+        if path.suffix.lower() == SUFFIX:
+            return written_by_audiochain(path)
         return bool(read_tags(path).get("audiochain_version"))
     except Exception:  # noqa: BLE001 - unreadable or not audio: not ours
         return False

@@ -6,12 +6,13 @@ edits (new, open, quit) first asks *Save / Don't save / Cancel*.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NodeflowError
 from ..graph import Graph
-from .files import GRAPH_SUFFIX, Recovery, find_recovery, open_graph, save_graph
+from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, save_graph
 from .fitting import room
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class FileActions:
         self.recovery: Recovery | None = None
         self._pending: Callable[[], object] | None = None
         self._dialog_mode: Any = None
+        self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
+        self._ask_replace = False            # show "Replace the file?" on the next frame
         dpg = self.dpg
         # modal while shown (see _show_centered)
         with dpg.window(label="Unsaved changes", tag="guard", modal=False, show=False, no_resize=True,
@@ -95,6 +98,12 @@ class FileActions:
                 dpg.add_button(label="Don't save", tag="guard::discard", width=100,
                                callback=lambda: self._guard("discard"))
                 dpg.add_button(label="Cancel", tag="guard::cancel", width=100, callback=lambda: self._guard("cancel"))
+        with dpg.window(label="Replace the file?", tag="replace", modal=False, show=False, no_resize=True,
+                        no_saved_settings=True, width=440, no_close=True):
+            dpg.add_text("", tag="replace::text", wrap=420)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Replace", tag="replace::yes", width=100, callback=lambda: self._replace_ok(True))
+                dpg.add_button(label="Cancel", tag="replace::no", width=100, callback=lambda: self._replace_ok(False))
         with dpg.window(label="Recover unsaved work?", tag="recovery", modal=False, show=False, no_resize=True,
                         no_saved_settings=True, width=480, no_close=True):
             dpg.add_text("", tag="recovery::text", wrap=460)
@@ -157,19 +166,24 @@ class FileActions:
             self.app.say("discarded the recovered changes")
 
     def tick(self) -> None:
-        """Per-frame upkeep: an autosave error is shown once; Escape closes the file dialog, or
-        answers Cancel to the unsaved-changes box."""
+        """Per-frame upkeep: an autosave error is shown once; "Replace the file?" shown after the file
+        dialog; Escape closes the file dialog, or answers Cancel to the box that asks."""
         err = self.app.autosaver.error
         if err and err != getattr(self, "_shown_error", None):
             self._shown_error = err
             self.app.say(err, True)
         dpg = self.dpg
+        if self._ask_replace:
+            self._ask_replace = False
+            self._show_centered("replace", 440, 100, modal=False)
         if dpg.is_key_pressed(dpg.mvKey_Escape):
             if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
                 dpg.hide_item("filedialog")
                 self._dialog_mode = None
             elif dpg.is_item_shown("guard"):
                 self._guard("cancel")
+            elif dpg.is_item_shown("replace"):
+                self._replace_ok(False)
 
     # ------------------------------------------------------------------ guard
     def guard(self, action: Callable[[], object], verb: str) -> None:
@@ -196,9 +210,11 @@ class FileActions:
             self.app.autosaver.discard(self.app.doc.path)
         action()
 
-    def _show_centered(self, tag: str, w: int, h: int) -> None:
+    def _show_centered(self, tag: str, w: int, h: int, modal: bool = True) -> None:
         vw, vh = self.dpg.get_viewport_client_width(), self.dpg.get_viewport_client_height()
-        self.dpg.configure_item(tag, show=True, modal=True, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
+        self.dpg.configure_item(tag, show=True, modal=modal, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
+        if not modal:
+            self.dpg.focus_item(tag)
 
     def _hide(self, tag: str) -> None:
         self.dpg.configure_item(tag, show=False, modal=False)
@@ -268,10 +284,8 @@ class FileActions:
         return True
 
     def bundle(self, path: str | Path) -> bool:
-        from ..bundle import BUNDLE_SUFFIX, pack
-        out = Path(path)
-        if out.suffix != BUNDLE_SUFFIX:
-            out = out.with_suffix(BUNDLE_SUFFIX)
+        from ..bundle import pack
+        out = self._target("bundle", str(path))
         try:
             pack(self.app.doc.graph, out)
         except (NodeflowError, OSError) as e:
@@ -283,11 +297,9 @@ class FileActions:
     def daw(self, path: str | Path) -> bool:
         """File > Export DAW project...: the exports of the last run as a DAWproject file (a track per
         export, each clip at its bar, the tempo and meter of the music), as ``audiochain run --daw``."""
-        from ..dawproject import SUFFIX, write_dawproject
+        from ..dawproject import write_dawproject
         from ..dawruns import clips_from_run, off_grid, tempo_and_meter
-        out = Path(path)
-        if out.suffix != SUFFIX:
-            out = out.with_suffix(SUFFIX)
+        out = self._target("daw", str(path))
         graph = self.app.doc.graph
         outputs = {n: outs for n, (_, outs) in self.app.runner.outputs.items() if n in graph.nodes}
         from ..executor import RunResult
@@ -342,6 +354,32 @@ class FileActions:
                 what = {"bundle": "bundle not written", "daw": "DAW project not written"}.get(mode, "not saved")
                 self.app.say(f"{what}: the folder {folder} does not exist; create it first or pick another", True)
                 return
+            target, own = self._target(mode, path), self.app.doc.path
+            if os.path.lexists(target) and (own is None or target.resolve() != Path(own).resolve()):
+                self._replacing = (mode, path)    # as desktop apps ask (a name picked or typed replaced silently)
+                self.dpg.set_value("replace::text", f"{target} already exists. Replace it?")
+                self._ask_replace = True          # shown by tick, not modal: dearpygui closes a modal opened
+                return                            # as its file dialog closes
+        self._chosen(mode, path)
+
+    @staticmethod
+    def _target(mode: Any, path: str) -> Path:
+        """The file Save as, Save as bundle or Export DAW project writes for the ``path`` chosen."""
+        from ..bundle import BUNDLE_SUFFIX
+        from ..dawproject import SUFFIX
+        if mode == "bundle":
+            return Path(path).expanduser().with_suffix(BUNDLE_SUFFIX)
+        if mode == "daw":
+            return Path(path).expanduser().with_suffix(SUFFIX)
+        return graph_target(path)
+
+    def _replace_ok(self, yes: bool) -> None:
+        self._hide("replace")
+        pending, self._replacing = self._replacing, None
+        if yes and pending is not None:
+            self._chosen(*pending)
+
+    def _chosen(self, mode: Any, path: str) -> None:
         if mode == "open":
             self.open(path)
         elif mode == "bundle":

@@ -67,12 +67,16 @@ def open_graph(path: str | os.PathLike[str]) -> tuple[Graph, Path | None]:
     return graph, Path(graph.path) if graph.path else p
 
 
+def graph_target(path: str | os.PathLike[str]) -> Path:
+    """The file :func:`save_graph` writes for ``path``: the graph suffix added if it has none."""
+    p = Path(path).expanduser()
+    return p.with_suffix(GRAPH_SUFFIX) if p.suffix == "" else p
+
+
 def save_graph(graph: Graph, path: str | os.PathLike[str]) -> Path:
     """Save atomically (the engine's :func:`~nodeflow.save`), adding the graph suffix if missing."""
     from ..fileformat import save
-    p = Path(path).expanduser()
-    if p.suffix == "":
-        p = p.with_suffix(GRAPH_SUFFIX)
+    p = graph_target(path)
     if _looks_like_audio(p):
         raise FileFormatError(f"{p}: is an audio file; save the graph under a .msgpack name instead")
     return save(graph, p)

@@ -267,6 +267,21 @@ def test_daw_into_a_read_only_folder_gives_one_error_line(tmp_path, capsys):
     assert "cannot write in" in one_error_line(capsys.readouterr().err)
 
 
+def test_daw_over_a_file_audiochain_did_not_write_says_so(tmp_path, capsys):
+    """``--daw`` is a path typed for this run, so it may replace any file, and says when that file was
+    not AudioChain's (QA51 #4: a user's own project was replaced without a word)."""
+    window_graph(tmp_path, seconds=2.0)
+    mine = tmp_path / "mine.dawproject"
+    mine.write_bytes(b"PK\x05\x06" + bytes(18))          # an empty zip: someone else's file
+    args = ["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out"), "--daw", str(mine), "-q"]
+    assert main(args) == 0
+    note = f"note: {mine} replaced a file AudioChain had not written (its path was given to this run, so it was allowed)"
+    assert note in capsys.readouterr().err
+    assert read_dawproject(mine)[2]                       # it is the new project now
+    assert main(args) == 0
+    assert "note:" not in capsys.readouterr().err         # the second time it replaces its own
+
+
 def test_daw_needs_an_export_and_a_local_sweep(tmp_path, capsys):
     g = window_graph(tmp_path, seconds=2.0)
     assert main(["run", str(tmp_path / "g.msgpack"), "--daw", str(tmp_path / "p.dawproject"), "--sweep",
