@@ -266,9 +266,13 @@ class ParamSpec:
         elif k == "enum" and self.choices is not None:
             if isinstance(value, self.choices):
                 return value
-            if isinstance(value, str):
+            text = value
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and \
+                    float(value).is_integer():
+                text = str(int(float(value)))   # a number choice written as one: sample_rate=48000 (QA54)
+            if isinstance(text, str):
                 for m in self.choices:
-                    if value == m.value or value.lower() == m.name.lower():
+                    if text == m.value or text.lower() == m.name.lower():
                         return m
             fix = getattr(self.choices, "describe_unknown", None)     # choices that say how to add one
             raise ParameterError(f"{self.name}={value!r}: expected {self.describe_range()}" + (f"; {fix(value)}" if fix else ""))

@@ -250,3 +250,21 @@ def test_a_range_whose_min_is_more_than_its_max_says_so():
     """QA41: Range(5, 1) read "default of 'g' is invalid: g=3 is out of range [5, 1]"."""
     with pytest.raises(DefinitionError, match=r"Range\(5, 1\): min is more than max; write Range\(min, max\)"):
         Range(5.0, 1.0)
+
+
+def test_a_choice_of_numbers_takes_the_number_itself():
+    """``export(sample_rate=48000)`` was refused with "expected one of keep, 44100, 48000, ..." (QA54):
+    a choice written as a whole number is that choice, stored as the graph stores it."""
+    from nodes.io.export import export
+    from nodeflow.fileformat import dumps
+    g = Graph()
+    g.add("io.export", id="a", sample_rate=48000)
+    g.add("io.export", id="b", sample_rate="48000")
+    a, b = g.nodes["a"].params, g.nodes["b"].params
+    assert a == b and str(a["sample_rate"]) == "48000"
+    assert export(sample_rate=44100.0).params["sample_rate"] == "44100"
+    assert dumps(g).count(b"48000") == 2
+    with pytest.raises(Exception, match=r"sample_rate=48001: expected one of keep, 44100, 48000"):
+        g.add("io.export", sample_rate=48001)
+    with pytest.raises(Exception, match=r"sample_rate=True: expected one of"):
+        g.add("io.export", sample_rate=True)
