@@ -332,6 +332,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, printable(f"error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, but an unknown option is named with its command's help (QA54: a typo in
+        ``run --sett`` sent the user to ``audiochain --help``, which lists no option of ``run``)."""
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            words = [w for w in (getattr(ns, "command", None), getattr(ns, "models_command", None)) if w]
+            prog = " ".join([self.prog, *words])
+            self.exit(EXIT_USAGE, printable(f"error: {prog}: unrecognized arguments: {' '.join(extra)} "
+                                            f"(see {prog} --help)") + "\n")
+        return ns
+
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__, cli_inspect, cli_run
@@ -351,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", type=_device_list_arg, metavar="DEVICE",
                    help="device for model nodes: auto, cpu, cuda, cuda:N, mps; a sweep takes a list "
                    "(cuda:0,cuda:1: variants dealt round-robin)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, summary or loudness lines: only the "
+                   "files written, warnings and errors")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
                    help="run a variant per value (several --sweep: every combination); values are split at "
                         "every comma: a value with commas (a prompt) goes in a JSON list, NODE.PARAM='[\"a, b\", "
@@ -372,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cli_run.cmd_run)
 
     p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")
-    p.add_argument("manifest")
+    p.add_argument("manifest", help="the manifest a sweep wrote in its output folder")
     p.add_argument("row", help="the row's index (0, 1, ...) or its name (v000_gain_db=-6.0)")
     p.add_argument("--graph", help="graph file (default: the one the manifest names)")
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
@@ -386,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cli_run.cmd_rerun)
 
     p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")
-    p.add_argument("graph")
+    p.add_argument("graph", help="graph file (.msgpack) to tune")
     p.add_argument("--target", help="text the audio should match (the scorer's text), e.g. 'a warm lo-fi piano loop'")
     p.add_argument("--reference", metavar="AUDIO", help="a clip the audio should sound like")
     p.add_argument("--budget", type=_count_arg("--budget"), default=32, metavar="N",
@@ -410,12 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="candidates rendered at a time (default: CPUs)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no line per candidate: only the result, warnings "
+                   "and errors")
     _add_allow_outside(p, with_set=False)
     p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("validate", help="list every problem in a graph (what `run` with these options refuses)")
-    p.add_argument("graph")
+    p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
     _add_limit_flags(p)
     p.add_argument("-o", "--output", help="the output folder the run would use (default: the current folder)")
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
@@ -425,30 +438,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_validate)
 
     p = sub.add_parser("show", help="print a graph readably")
-    p.add_argument("graph")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
+    p.add_argument("--json", action="store_true", help="print it as JSON (for scripts)")
     p.set_defaults(fn=cli_inspect.cmd_show)
 
     p = sub.add_parser("nodes", help="list node types with ports and parameters")
     p.add_argument("type", nargs="?", help="a node type id or category")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print them as JSON (for scripts)")
     p.set_defaults(fn=cli_inspect.cmd_nodes)
 
     p = sub.add_parser("extract", help="get the graph embedded in an exported audio file")
-    p.add_argument("audio")
+    p.add_argument("audio", help="an audio file AudioChain exported (its graph is embedded in it)")
     p.add_argument("-o", "--output", help="write it as a graph file")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true", help="replace the file -o names if it exists (never an input)")
     p.set_defaults(fn=cli_inspect.cmd_extract)
 
     p = sub.add_parser("pack", help="write a self-contained bundle: the graph plus its input files")
-    p.add_argument("graph")
+    p.add_argument("graph", help="graph file (.msgpack) to pack with the files it reads")
     p.add_argument("-o", "--output", help="bundle file (default: GRAPH.acbundle)")
     p.add_argument("--max-mb", type=_max_mb_arg, default=1024.0, help="refuse bundles larger than this (MiB)")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true", help="replace the bundle if it exists (never an input)")
     p.set_defaults(fn=cmd_pack)
 
     p = sub.add_parser("unpack", help="unpack a bundle (never overwrites existing files)")
-    p.add_argument("bundle")
+    p.add_argument("bundle", help="a bundle (.acbundle) that `audiochain pack` wrote")
     p.add_argument("-o", "--output", help="target folder (default: next to the bundle)")
     p.set_defaults(fn=cmd_unpack)
 

@@ -54,5 +54,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``audiochain cache info|clear``."""
     p = sub.add_parser("cache", help="the on-disk value cache: info (folder, entries, size) or clear")
-    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info",
+                   help="info: its folder, entries and size (the default); clear: empty it")
     p.set_defaults(fn=cmd_cache)

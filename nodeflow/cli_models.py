@@ -82,11 +82,11 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     q.add_argument("name", help="hub id, e.g. org/model (optionally @revision)")
     q.set_defaults(fn=_guard(_cmd_pull))
     q = sub.add_parser("rm", parents=[common], help="delete a cached checkpoint")
-    q.add_argument("name")
+    q.add_argument("name", help="hub id, e.g. org/model (as `models list` shows it)")
     q.set_defaults(fn=_guard(_cmd_rm))
     q = sub.add_parser("info", parents=[common], help="path, revision, size, model family and time base of a checkpoint")
     q.add_argument("name", help="hub id or local folder")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print it as JSON (for scripts)")
     q.set_defaults(fn=_guard(_cmd_info))
     return p
 

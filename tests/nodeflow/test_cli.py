@@ -431,3 +431,34 @@ def test_show_says_what_this_machine_lacks_to_run_the_graph(tmp_path, capsys, mo
     out = capsys.readouterr().out
     assert "  missing on this machine:\n    music              checkpoint 'acme/not-downloaded' is not in the " \
            "Hugging Face cache" in out and "audiochain models pull acme/not-downloaded" in out, out
+
+
+@pytest.mark.parametrize("argv, prog", [
+    (["run", "g.msgpack", "--sett", "export.loudness_lufs=-16"], "audiochain run"),
+    (["show", "g.msgpack", "--set", "a=b"], "audiochain show"),
+    (["models", "list", "--bogus"], "audiochain models list"),
+    (["--bogus"], "audiochain"),
+])
+def test_an_unknown_option_sends_to_its_commands_help(argv, prog, capsys):
+    """QA54: a typo in ``run --sett`` said ``(see audiochain --help)``, which lists none of run's options."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    bad = " ".join(argv[2:] if argv[0] == "models" else argv[2:] if len(argv) > 2 else argv)
+    assert capsys.readouterr().err == f"error: {prog}: unrecognized arguments: {bad} (see {prog} --help)\n"
+
+
+def test_every_option_and_argument_says_what_it_is():
+    """QA54: ``-q``, ``--force``, ``pack GRAPH`` and ``unpack BUNDLE`` had no help text."""
+    import argparse
+    from nodeflow.cli import build_parser
+
+    def parsers(p, name):
+        yield name, p
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub, q in a.choices.items():
+                    yield from parsers(q, f"{name} {sub}")
+    silent = [f"{name} {a.option_strings or a.dest}" for name, p in parsers(build_parser(), "audiochain")
+              for a in p._actions if not isinstance(a, argparse._SubParsersAction) and not a.help]
+    assert silent == []
