@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
@@ -130,16 +131,19 @@ class TraceHandler(CallbackHandler):
     packages' versions and the platform, then ``{"t": seconds since the start, "kind", "node",
     ...}`` per event, failures with their error type, message and traceback.  Paths under
     ``private`` folders (and the home folder) are replaced, so the file can be shared.  Use it as a
-    context manager, or call :meth:`close`.  An existing file is not overwritten."""
+    context manager, or call :meth:`close` (the file is closed anyway when the handler is dropped or
+    Python exits).  An existing file is never replaced: ``append=True`` adds this trace after an
+    earlier one (a script run again), and refuses a file that is not a trace."""
 
     def __init__(self, path: str | os.PathLike[str], *, private: Iterable[str | os.PathLike[str]] = (),
-                 progress: bool = True):
+                 progress: bool = True, append: bool = False):
         self.path = Path(path)
         self.private = [os.path.realpath(p) for p in private] + [os.fspath(p) for p in private]
         self.progress = progress
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
-        self._file: IO[str] | None = open(self.path, "x", encoding="utf-8")      # never replaces a file
+        self._file: IO[str] | None = _open_trace(self.path, append)
+        self._closer = weakref.finalize(self, self._file.close)     # (QA54: "ResourceWarning: unclosed file")
         self._write({"trace": "audiochain", **_environment()})
 
     def _write(self, doc: dict[str, Any]) -> None:
@@ -172,7 +176,7 @@ class TraceHandler(CallbackHandler):
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
+                self._closer()
                 self._file = None
 
     def __enter__(self) -> "TraceHandler":
@@ -180,6 +184,29 @@ class TraceHandler(CallbackHandler):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _open_trace(path: Path, append: bool) -> IO[str]:
+    """``path`` opened for a new trace, or after the trace it holds with ``append``; one clear line
+    (a :class:`~nodeflow.errors.ParameterError`) for a file that exists, or is not a trace."""
+    from .errors import ParameterError
+    if not append:
+        try:
+            return open(path, "x", encoding="utf-8")      # never replaces a file
+        except FileExistsError:
+            raise ParameterError(f"{path}: the file exists, and a trace never replaces a file; give a new name, or "
+                                 "TraceHandler(..., append=True) to add this run's trace after it") from None
+    f = open(path, "a+", encoding="utf-8")
+    f.seek(0)
+    head = f.read(len(_HEAD))
+    if head and head != _HEAD:
+        f.close()
+        raise ParameterError(f"{path}: is not an AudioChain trace, so append=True does not add to it; give a new "
+                             "name")
+    return f
+
+
+_HEAD = '{"trace": "audiochain"'
 
 
 def _environment() -> dict[str, Any]:

@@ -302,7 +302,7 @@ def _trace(args: argparse.Namespace, graph: Graph, out_dir: Path) -> TraceHandle
     try:
         Path(args.trace).parent.mkdir(parents=True, exist_ok=True)      # as -o makes its folder
         return TraceHandler(args.trace, private=[graph.base_dir(), out_dir, Path.cwd()])
-    except FileExistsError:
+    except ParameterError:
         raise ParameterError(f"--trace {args.trace}: the file exists; give a new name (a trace never replaces a "
                              "file)") from None
     except OSError as e:          # (QA: a folder not made yet was 'a file or folder vanished')

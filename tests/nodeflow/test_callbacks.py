@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,8 +111,32 @@ def test_trace_file_for_a_bug_report(reg, tmp_path):
     assert all(b >= a for a, b in zip([l["t"] for l in lines[1:]], [l["t"] for l in lines[2:]]))
     text = trace_path.read_text()
     assert str(private) not in text and os.path.expanduser("~") + os.sep not in text
-    with pytest.raises(FileExistsError):
+    with pytest.raises(ParameterError, match="the file exists, and a trace never replaces a file; give a new name, "
+                                             r"or TraceHandler\(..., append=True\)"):
         TraceHandler(trace_path)                         # never replaces a file
+    assert trace_path.read_text() == text
+
+
+def test_a_script_run_again_appends_its_trace_and_leaves_no_file_open(tmp_path):
+    """QA54: the README's ``TraceHandler("run.jsonl")`` in a script run twice failed the second time with
+    a raw FileExistsError, and the first warned "ResourceWarning: unclosed file"."""
+    script = tmp_path / "s.py"
+    script.write_text("from nodeflow import Graph, Executor\n"
+                      "from nodeflow.callbacks import TraceHandler\n"
+                      "trace = TraceHandler('run.jsonl', append=True)\n"
+                      "Executor(disk_cache=None).run(Graph(), on_event=trace)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-X", "dev", str(script)], cwd=tmp_path,
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0 and "ResourceWarning" not in p.stderr, p.stderr
+    heads = [l for l in (tmp_path / "run.jsonl").read_text().splitlines() if l.startswith('{"trace": "audiochain"')]
+    assert len(heads) == 2
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    with pytest.raises(ParameterError, match="is not an AudioChain trace, so append=True does not add to it"):
+        TraceHandler(notes, append=True)
+    assert notes.read_text() == "my notes"
 
 
 def test_scrub():
