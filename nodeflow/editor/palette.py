@@ -42,6 +42,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "prompt": ("text", "template"), "fadein": ("fade",), "fadeout": ("fade",), "reverse": ("variation",),
     "tempo": ("bpm",), "transcribe": ("transcri",), "stt": ("transcri",), "asr": ("transcri",),
     "lyrics": ("transcri",),
+    "dc": ("highpass",), "rumble": ("highpass",), "lowcut": ("highpass",), "hpf": ("highpass",),
+    "highpass": ("highpass",), "subsonic": ("highpass",),
 }
 # phrases people type -> one word of SYNONYMS ("time stretch" found the time category's nodes first)
 PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "slower", "speed up": "faster",
@@ -50,13 +52,15 @@ PHRASES = {"time stretch": "stretch", "time-stretch": "stretch", "slow down": "s
            # (QA: "text to speech" put the speech-to-text model first: every word of it is in its docs)
            "text to speech": "tts", "text-to-speech": "tts", "speech synthesis": "tts", "read aloud": "tts",
            "read text aloud": "tts", "voice over": "tts", "voiceover": "tts",
-           "speech to text": "transcribe", "speech-to-text": "transcribe", "speech recognition": "transcribe"}
+           "speech to text": "transcribe", "speech-to-text": "transcribe", "speech recognition": "transcribe",
+           "low cut": "lowcut", "low-cut": "lowcut", "high pass": "highpass", "high-pass": "highpass",
+           "dc offset": "dc"}
 # effects people look for that no node does yet: matched against node names and descriptions only (a
 # word in some documentation is no such node: "echo" found the prompt template, "noise" a speech
 # model's noise_scale, "eq" the crossfade's "equal power"), and the search says what is missing
 # (word stems: "compression", "reverbs", "echoes", "equalize", "denoising"; "eq" alone is the whole word)
 MISSING = {"reverb": "reverb", "echo": "echo or delay", "delay": "echo or delay", "compress": "compressor",
-           "eq": "EQ", "equaliz": "EQ", "equalis": "EQ", "filter": "filter or EQ", "denois": "denoiser",
+           "eq": "EQ", "equaliz": "EQ", "equalis": "EQ", "lowpass": "low-pass filter", "denois": "denoiser",
            "noise": "noise generator or denoiser", "distort": "distortion", "chorus": "chorus",
            "autotune": "pitch correction", "sidechain": "sidechain compressor"}
 _WORD = re.compile(r"[a-z0-9]+")

@@ -178,6 +178,8 @@ def test_palette_search_ranks_names_first():
     ("read text aloud", "models.mms_tts", ("speech.espeak",)),
     ("speech to text", "models.whisper", ()),
     ("lyrics", "models.whisper", ()),
+    ("dc offset", "dsp.highpass", ()), ("rumble", "dsp.highpass", ()), ("low cut", "dsp.highpass", ()),
+    ("filter", "dsp.highpass", ()),
 ])
 def test_palette_search_finds_nodes_by_synonyms_and_parameter_docs(query, first, also):
     hits = [s.id for s in search(Graph().registry, query)]
