@@ -88,38 +88,29 @@ class FileActions:
         self._dialog_mode: Any = None
         self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
         self._ask_replace = False            # show "Replace the file?" on the next frame
-        dpg = self.dpg
-        # modal while shown (see _show_centered)
-        with dpg.window(label="Unsaved changes", tag="guard", modal=False, show=False, no_resize=True,
-                        no_saved_settings=True, width=440, no_close=True):
-            dpg.add_text("", tag="guard::text", wrap=420)
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Save", tag="guard::save", width=100, callback=lambda: self._guard("save"))
-                dpg.add_button(label="Don't save", tag="guard::discard", width=100,
-                               callback=lambda: self._guard("discard"))
-                dpg.add_button(label="Cancel", tag="guard::cancel", width=100, callback=lambda: self._guard("cancel"))
-        with dpg.window(label="Replace the file?", tag="replace", modal=False, show=False, no_resize=True,
-                        no_saved_settings=True, width=440, no_close=True):
-            dpg.add_text("", tag="replace::text", wrap=420)
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Replace", tag="replace::yes", width=100, callback=lambda: self._replace_ok(True))
-                dpg.add_button(label="Cancel", tag="replace::no", width=100, callback=lambda: self._replace_ok(False))
-        with dpg.window(label="Recover unsaved work?", tag="recovery", modal=False, show=False, no_resize=True,
-                        no_saved_settings=True, width=480, no_close=True):
-            dpg.add_text("", tag="recovery::text", wrap=460)
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Recover", tag="recovery::yes", width=120, callback=lambda: self._recover(True))
-                dpg.add_button(label="Discard", tag="recovery::no", width=120, callback=lambda: self._recover(False))
-
         self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
-        with dpg.window(label="Writes outside the output folder", tag="outside", modal=False, show=False,
-                        no_resize=True, no_saved_settings=True, width=560, no_close=True):
-            dpg.add_text("", tag="outside::text", wrap=540)
+        self._question("guard", "Unsaved changes", 440, 100, [("save", "Save", lambda: self._guard("save")),
+                       ("discard", "Don't save", lambda: self._guard("discard")),
+                       ("cancel", "Cancel", lambda: self._guard("cancel"))])
+        self._question("replace", "Replace the file?", 440, 100, [("yes", "Replace", lambda: self._replace_ok(True)),
+                       ("no", "Cancel", lambda: self._replace_ok(False))])
+        self._question("recovery", "Recover unsaved work?", 480, 120, [("yes", "Recover", lambda: self._recover(True)),
+                       ("no", "Discard", lambda: self._recover(False))])
+        self._question("outside", "Writes outside the output folder", 560, 120, [
+            ("allow", "Allow once", lambda: self._answer_outside(True)),
+            ("cancel", "Cancel", lambda: self._answer_outside(False))])
+
+    def _question(self, tag: str, label: str, width: int, button: int,
+                  answers: list[tuple[str, str, Callable[[], object]]]) -> None:
+        """A box that asks (hidden; modal while shown, see :meth:`_show_centered`): its text
+        ``TAG::text`` and a button ``TAG::KEY`` per answer."""
+        dpg = self.dpg
+        with dpg.window(label=label, tag=tag, modal=False, show=False, no_resize=True, no_saved_settings=True,
+                        width=width, no_close=True):
+            dpg.add_text("", tag=f"{tag}::text", wrap=width - 20)
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Allow once", tag="outside::allow", width=120,
-                               callback=lambda: self._answer_outside(True))
-                dpg.add_button(label="Cancel", tag="outside::cancel", width=120,
-                               callback=lambda: self._answer_outside(False))
+                for key, text, fn in answers:
+                    dpg.add_button(label=text, tag=f"{tag}::{key}", width=button, callback=fn)
 
     # ------------------------------------------------------------------ writes outside the folder
     def ask_outside(self, folder: Path, writes: list[tuple[str, str]],

@@ -129,6 +129,19 @@ class Driver:
             self.frames(1)
         self.frames(2)
 
+    def type_in_file_dialog(self, name: str) -> None:
+        """With the file dialog open: click its File Name box, type ``name`` over what it holds and
+        press OK, as a user does."""
+        dpg = self.dpg
+        self.until(lambda: dpg.is_item_shown("filedialog"), 20, "the file dialog")
+        self.frames(3)                                       # laid out (a busy machine draws it late)
+        w, h = dpg.get_item_width("filedialog"), dpg.get_item_height("filedialog")
+        ox, oy = (dpg.get_viewport_client_width() - w) / 2, (dpg.get_viewport_client_height() - h) / 2
+        self.click((ox + 340, oy + h - 42))                  # the File Name box
+        self.key("ctrl+a")
+        self.type_text(name)
+        self.click((ox + 20, oy + h - 18))                   # OK
+
     def screenshot(self, path: str | os.PathLike[str] | None = None) -> np.ndarray:
         """The window's pixels as an ``[h, w, 4]`` float array (and a PNG at ``path``)."""
         grab: dict[str, np.ndarray] = {}

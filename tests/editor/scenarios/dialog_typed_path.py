@@ -14,14 +14,7 @@ def main(app, drv):
 
     def type_name(name):
         before = app.status_text
-        drv.until(lambda: dpg.is_item_shown("filedialog"), 20, "the file dialog")
-        drv.frames(3)                                      # laid out (a busy machine draws it late)
-        w, h = dpg.get_item_width("filedialog"), dpg.get_item_height("filedialog")
-        ox, oy = (dpg.get_viewport_client_width() - w) / 2, (dpg.get_viewport_client_height() - h) / 2
-        drv.click((ox + 340, oy + h - 42))                 # the File Name box
-        drv.key("ctrl+a")
-        drv.type_text(name)
-        drv.click((ox + 20, oy + h - 18))                  # OK
+        drv.type_in_file_dialog(name)
         drv.until(lambda: app.status_text != before, 20, "the dialog's answer")
         drv.frames(2)
         return {"status": app.status_text, "error": app.status_error,

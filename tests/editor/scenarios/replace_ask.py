@@ -15,14 +15,7 @@ def main(app, drv):
     def choose(name):
         """Type ``name`` in the dialog's File Name box and press OK: what the editor did next."""
         before = app.status_text
-        drv.until(lambda: dpg.is_item_shown("filedialog"), 20, "the file dialog")
-        drv.frames(3)
-        w, h = dpg.get_item_width("filedialog"), dpg.get_item_height("filedialog")
-        ox, oy = (dpg.get_viewport_client_width() - w) / 2, (dpg.get_viewport_client_height() - h) / 2
-        drv.click((ox + 340, oy + h - 42))                 # the File Name box
-        drv.key("ctrl+a")
-        drv.type_text(name)
-        drv.click((ox + 20, oy + h - 18))                  # OK
+        drv.type_in_file_dialog(name)
         drv.until(lambda: app.status_text != before or dpg.is_item_shown("replace"), 20, "the dialog's answer")
         drv.frames(3)
         return state(before)
