@@ -256,16 +256,21 @@ def folder_digest(path: Path) -> str:
     return "local-" + h.hexdigest()
 
 
-def weights_digest(path: Path) -> str:
+def weights_digest(path: Path, *, model_only: bool = False) -> str:
     """Content identity of a local checkpoint folder: every file's name and bytes (the weights are
     read: seconds for gigabytes).  :func:`folder_digest` (names, sizes, times) names a folder in cache
     keys at no cost; this says whether two folders hold the same model, a copy made without keeping
-    file times too (QA: a ``cp -r`` of the base refused its own adapter as "other weights")."""
+    file times too (QA: a ``cp -r`` of the base refused its own adapter as "other weights").
+
+    ``model_only``: only what makes the network, ``config.json`` and the weights (an adapter's base
+    is the same model when its generation defaults, tokenizer or README were edited; QA52)."""
     from .cache import file_digest
     h = hashlib.blake2b(digest_size=10)
     for f in _folder_files(path):
+        if model_only and not (f.name == "config.json" or f.name.endswith((".safetensors", ".safetensors.index.json"))):
+            continue
         h.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\n".encode())
-    return "weights-" + h.hexdigest()
+    return ("model-" if model_only else "weights-") + h.hexdigest()
 
 
 def _cached_snapshot(repo: str, rev: str | None, cache: Path) -> Path | None:

@@ -268,6 +268,7 @@ class VariantResult:
     reads: dict[str, str] = dataclasses.field(default_factory=dict)   # what it read (graphpaths.read_state)
     torch_threads: int | None = None   # the CPU generation thread count in force (devices.one_thread_count)
     problems: list[str] = dataclasses.field(default_factory=list)   # a refused graph's problems, one by one
+    retry: bool = False   # failed for a reason outside the variant (a checkpoint, the disk, a package): see outside
 
     def row(self) -> dict[str, Any]:
         params = {k: getattr(v, "value", v) for k, v in self.variant.overrides}
@@ -276,7 +277,7 @@ class VariantResult:
                 "params": params, "seed": seeds, "checkpoints": self.provenance, "durations_s": self.durations_s,
                 "outputs": self.outputs, "output_dir": self.output_dir, "elapsed_s": round(self.elapsed_s, 3),
                 "nodes_ran": self.ran, "error": self.error, "prompt": self.prompt, "warnings": self.warnings,
-                "reads": self.reads, "torch_threads": self.torch_threads}
+                "reads": self.reads, "torch_threads": self.torch_threads, **({"retry": True} if self.retry else {})}
 
     @property
     def prompt(self) -> str | dict[str, str]:
@@ -349,12 +350,27 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
                              values=made_before(e, made) if keep_values else None,
                              prompts=summary.prompts, numbers=summary.numbers,
                              warnings=done.warnings if done is not None else {}, reads=reads,
-                             problems=list(getattr(e, "problems", None) or []))
+                             problems=list(getattr(e, "problems", None) or []), retry=outside(e))
     _prompts_not_made(executor, g, summary)
     files, durations, prov = summary.merged(res.cache_keys)
     return VariantResult(variant, "ok", str(vdir), files, durations, prov, time.perf_counter() - t0,
                          ran=sorted(res.ran), values=res.outputs if keep_values else None,
                          prompts=summary.prompts, numbers=summary.numbers, warnings=res.warnings, reads=reads)
+
+
+def outside(error: BaseException) -> bool:
+    """``error`` (or what caused it) comes from outside the graph's values: a checkpoint not pulled or
+    mistyped, a download, the disk, a missing package, memory.  The same variant can succeed once that
+    is mended (a resumed tune renders it again); a failure of the values themselves cannot."""
+    from .checkpoints import CheckpointError
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, (CheckpointError, OSError, ImportError, MemoryError)):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def made_before(error: BaseException, made: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:

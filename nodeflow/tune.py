@@ -147,6 +147,14 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
         raise ParameterError(f"{inst.type} scores against a text or a reference clip, and got neither; give "
                              f"{said('target', 'TEXT', hint=True)} (what it should sound like) or "
                              f"{said('reference', 'CLIP', hint=True)}")
+    own = [p for p in scored.problems(targets=[SCORER_ID]) if p.startswith(f"node '{SCORER_ID}'")]
+    if own:        # (QA52: a scorer checkpoint not pulled, or mistyped, failed every candidate after its render)
+        import re
+        raise ParameterError(f"the scorer {inst.type} cannot run: "
+                             + re.sub(rf"^node '{SCORER_ID}'( \([^)]*\))?: ", "", own[0])
+                             + (f" (and {len(own) - 1} more)" if len(own) > 1 else "")
+                             + "; nothing was rendered (" + ("--scorer-set PARAM=VALUE" if FROM_CLI.get() else
+                                                             "scorer_params={'PARAM': VALUE}") + " sets its parameters)")
     if reference:
         import re
 
@@ -189,11 +197,12 @@ class TuneReport:
 
 def _finished(row: dict[str, Any]) -> bool:
     """A manifest row a resumed tune keeps: scored, or judged by the scorer as one it cannot score (the
-    same candidate would be judged the same).  A candidate that failed before its scoring (a checkpoint
-    not pulled, no network, a full disk) is rendered again (QA: an offline tune, run again after
-    ``models pull``, rendered nothing: every row stayed failed)."""
+    same candidate would be judged the same).  A candidate that failed before its scoring, or whose row
+    says ``retry`` (refused before anything ran, or its scorer could not run: a checkpoint, the
+    network, the disk) is rendered again (QA: an offline tune, run again after ``models pull``, rendered nothing; QA52: nor did one
+    whose scorer's checkpoint was missing)."""
     error = str(row.get("error") or "")
-    return row.get("status") == "ok" or (row.get("status") == "failed" and (
+    return row.get("status") == "ok" or (row.get("status") == "failed" and not row.get("retry") and (
         error.startswith("the scorer gave no finite score") or f"node '{SCORER_ID}'" in error))
 
 
@@ -209,7 +218,10 @@ def _row(r: VariantResult, generation: int, score_key: str, dims: Sequence[Dimen
             "params": row["params"], "seed": seeds, "generation": generation, "outputs": row["outputs"],
             "output_dir": row["output_dir"], "durations_s": row["durations_s"], "checkpoints": row["checkpoints"],
             "elapsed_s": row["elapsed_s"], "error": row["error"], "reads": row["reads"],
-            "torch_threads": row["torch_threads"]}
+            "torch_threads": row["torch_threads"],
+            # rendered again by a resumed tune: it failed for a reason outside it, or was refused before
+            # anything ran (validating it again costs nothing; QA52: its scorer's checkpoint not pulled)
+            **({"retry": True} if r.retry or r.problems else {})}
 
 
 def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -264,6 +276,9 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
                             "-o, or remove the folder to start again") from None
     if doc.get("format") != FORMAT:
         raise NodeflowError(f"{path} is not a tune's manifest (a sweep's?); choose another -o for the tune")
+    if not any(_finished(r) for r in rows.values()):
+        return {}       # nothing kept to rank new scores with: the tune starts again there, with these settings
+        #                 (QA52: a tune whose every candidate failed on a mistyped --scorer-set blocked the fix)
     # the graph last: the scorer's own options (its target text) are in the graph it digests, so the option
     # changed is named before the digest that follows from it (QA: a new --target said "another graph_digest")
     for key in ("target", "reference_sha256", "scorer", "scorer_set", "score", "seed", "population", "space",

@@ -401,7 +401,7 @@ def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.
     node passed validate, and the run failed inside, on a VITS config without a decoder)."""
     if not params.get("adapter"):
         return []
-    from .finetune.adapter import AdapterError, given_path, other_model_type, read_adapter
+    from .finetune.adapter import AdapterError, check_base, given_path, read_adapter
     try:
         given = given_path(params["adapter"], base_dir)
         if not (given.is_dir() or given.is_file()):
@@ -417,8 +417,12 @@ def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.
         have = json.loads((res.path / "config.json").read_text(encoding="utf-8")).get("model_type")
     except (OSError, ValueError, AttributeError):
         return []               # a bad config: the run says what is wrong with it
-    why = other_model_type(adapter, have if isinstance(have, str) else None, str(params.get("checkpoint", "")))
-    return [why] if why else []
+    try:            # another model type, or other weights than its base's (QA52: validate said ok, run refused)
+        check_base(adapter, have if isinstance(have, str) else None, str(params.get("checkpoint", "")), res.revision,
+                   res.path)
+    except AdapterError as e:
+        return [str(e)]
+    return []
 
 
 def register(fam: Family) -> Family:

@@ -84,7 +84,24 @@ def flaky(audio: Audio) -> Audio:
     return audio
 
 
-STUBS = (level_score, no_float, picky, compare, flaky)
+@node("test.tune_offline_score", category="test")
+def offline_score(audio: Audio, *, model: str = "ok") -> float:
+    """A scorer whose model cannot load while ``FLAKY["fail"]`` (as CLAP's weights not pulled yet, found
+    only as it loads); ``model='typo'`` is refused before any candidate renders (its preflight)."""
+    if FLAKY["fail"]:
+        from nodeflow.checkpoints import NotDownloaded
+        raise NotDownloaded("checkpoint 'org/scorer' is not in the Hugging Face cache")
+    return -float(np.max(np.abs(audio.samples)))
+
+
+def _offline_preflight(params: dict, base_dir) -> list[str]:
+    return ["checkpoint 'typo': no such folder"] if params.get("model") == "typo" else []
+
+
+offline_score.preflight = _offline_preflight
+
+
+STUBS = (level_score, no_float, picky, compare, flaky, offline_score)
 
 
 @pytest.fixture(autouse=True)
@@ -457,3 +474,42 @@ def test_candidates_that_failed_before_scoring_are_rendered_again(tmp_path):
     assert first.best is None and all("no connection to the hub" in r["error"] for r in first.rows)
     again = tune(load(tmp_path / "g.msgpack"), scorer="test.tune_level_score", out_dir=tmp_path / "t", **kw)
     assert again.rendered == 3 and [r["status"] for r in again.rows] == ["ok"] * 3
+
+
+def test_candidates_whose_scorer_could_not_load_are_rendered_again(tmp_path):
+    """QA52: a tune run before the scorer's checkpoint was pulled kept every candidate failed after the
+    pull ("0 rendered now"), though it said "the same command renders the failed ones again"."""
+    from nodeflow.fileformat import load
+    dsp_graph(tmp_path)
+    kw = dict(budget=3, vary=["gain.gain_db=-20,-6,0"], workers=1, scorer="test.tune_offline_score")
+    FLAKY["fail"] = True
+    try:
+        first = tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", **kw)
+    finally:
+        FLAKY["fail"] = False
+    assert first.best is None and all(r.get("retry") and "not in the Hugging Face cache" in r["error"] for r in first.rows)
+    again = tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", **kw)
+    assert again.rendered == 3 and [r["status"] for r in again.rows] == ["ok"] * 3
+
+
+def test_a_scorer_that_cannot_run_is_refused_before_any_candidate_and_the_fix_starts_over(tmp_path):
+    """QA52: a mistyped --scorer-set checkpoint rendered every candidate, failed each at scoring, and left
+    a folder that refused the corrected command ("holds a tune with another scorer_set")."""
+    from nodeflow.fileformat import load
+    dsp_graph(tmp_path)
+    kw = dict(budget=3, vary=["gain.gain_db=-20,-6,0"], workers=1, scorer="test.tune_offline_score")
+    with pytest.raises(ParameterError, match=r"^the scorer test.tune_offline_score cannot run: checkpoint 'typo': no "
+                                             r"such folder; nothing was rendered \(scorer_params=\{'PARAM': VALUE\} sets its parameters\)$"):
+        tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", scorer_params={"model": "typo"}, **kw)
+    assert not (tmp_path / "t").exists()
+    # a folder whose every candidate failed (written by an earlier version, or a scorer failing as it
+    # loads) holds nothing to rank with: the corrected command starts the tune there again
+    FLAKY["fail"] = True
+    try:
+        tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", scorer_params={"model": "first"}, **kw)
+    finally:
+        FLAKY["fail"] = False
+    fixed = tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", scorer_params={"model": "second"}, **kw)
+    assert fixed.rendered == 3 and fixed.best is not None
+    with pytest.raises(NodeflowError, match="holds a tune with another scorer_set"):     # now it has scores to keep
+        tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", scorer_params={"model": "third"}, **kw)

@@ -233,8 +233,9 @@ def same_weights(base: dict, folder: Path | None) -> bool:
     checkpoint's record of its base) was trained on, by content (False where either is unknown)."""
     if not base.get("weights") or folder is None or not Path(folder).is_dir():
         return False
-    from nodeflow.checkpoints import weights_digest
-    return weights_digest(Path(folder)) == base["weights"]
+    from nodeflow.checkpoints import weights_digest     # what the adapter recorded: its base's model files
+    model_only = str(base["weights"]).startswith("model-")       # (or, before QA52, every file of its folder)
+    return weights_digest(Path(folder), model_only=model_only) == base["weights"]
 
 
 def other_model_type(adapter: Adapter, have: str | None, checkpoint: str) -> str:
@@ -249,7 +250,8 @@ def other_model_type(adapter: Adapter, have: str | None, checkpoint: str) -> str
             f"checkpoint '{checkpoint}' is a {have!r} model: use the adapter with its base{train}")
 
 
-def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: Path | None = None) -> None:
+def check_base(adapter: Adapter, model_type: str | None, checkpoint: str, revision: str,
+               folder: Path | None = None) -> None:
     """Refuse ``adapter`` on a model other than the one it was trained on.
 
     ``audiochain finetune`` records its base's model type and revision; an adapter on another
@@ -262,7 +264,7 @@ def check_base(adapter: Adapter, model, checkpoint: str, revision: str, folder: 
     base = adapter.base
     want = base.get("model_type")
     trained_on = f"'{base.get('checkpoint', '?')}'"
-    if why := other_model_type(adapter, getattr(model.config, "model_type", None), checkpoint):
+    if why := other_model_type(adapter, model_type, checkpoint):
         raise AdapterError(why)
     if want and base.get("revision") and base["revision"] != revision and not same_weights(base, folder):
         what = "other weights" if base.get("weights") or not str(revision).startswith("local-") else \
@@ -281,7 +283,8 @@ def with_adapter(loaded, adapter: Adapter):
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
     model = loaded.model
-    check_base(adapter, model, loaded.checkpoint, loaded.revision, loaded.path)   # first: another model type has
+    check_base(adapter, getattr(model.config, "model_type", None), loaded.checkpoint, loaded.revision,
+               loaded.path)                                         # first: another model type has
     if adapter.layout is not None:                                  # no decoder to compare (QA: AttributeError)
         have = decoder_layout(model)
         diff = {k: (v, have.get(k)) for k, v in adapter.layout.items() if have.get(k) != v}

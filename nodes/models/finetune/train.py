@@ -257,7 +257,7 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
     if res.source == "local":       # its content too: a copy of the folder is the same base (see check_base)
         from nodeflow.checkpoints import weights_digest
-        base_meta["weights"] = weights_digest(res.path)
+        base_meta["weights"] = weights_digest(res.path, model_only=True)
     run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
     run.restore(state)
     try:

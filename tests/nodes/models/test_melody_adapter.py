@@ -6,13 +6,14 @@ tiny random checkpoints of the real architectures."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nodeflow import Audio, Executor, Graph, checkpoints
-from nodeflow.errors import ExecutionError
+from nodeflow.errors import GraphError
 
 from .helpers import sine
 
@@ -25,9 +26,11 @@ def bases(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None = None, seed: int = 1,
-                 content: bool = True) -> Path:
+                 content: str = "model") -> Path:
     """A LoRA adapter on ``base``'s decoder attention with random non-zero weights, written as
-    `audiochain finetune` writes it (base checkpoint, revision and model type in the header)."""
+    `audiochain finetune` writes it (base checkpoint, revision and model type in the header; its
+    base's content: ``"model"`` its config and weights, ``"all"`` every file of the folder as
+    adapters recorded before QA52, ``""`` none, as before that)."""
     import torch
     import transformers as tf
     from peft import get_peft_model_state_dict
@@ -44,7 +47,7 @@ def make_adapter(base: Path, folder: Path, *, melody: bool, revision: str | None
             "base": {"checkpoint": str(base), "revision": revision or res.revision,
                      "model_type": "musicgen_melody" if melody else "musicgen"}}
     if content:
-        meta["base"]["weights"] = checkpoints.weights_digest(base)
+        meta["base"]["weights"] = checkpoints.weights_digest(base, model_only=content == "model")
     folder.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(folder / ADAPTER_FILE), metadata={"format": "pt", META_KEY: json.dumps(meta)})
     return folder
@@ -89,8 +92,8 @@ def test_a_musicgen_adapter_is_refused_on_musicgen_melody(bases, tmp_path):
 def test_an_adapter_of_other_weights_of_the_same_shape_is_refused(bases, tmp_path):
     base = bases["musicgen_melody_short"]
     adapter = make_adapter(base, tmp_path / "other-lora", melody=True, revision="0123456789abcdef0123",
-                           content=False)
-    with pytest.raises(ExecutionError, match=r"revision 0123456789abcdef; checkpoint .* is revision local-.* "
+                           content="")
+    with pytest.raises(GraphError, match=r"revision 0123456789abcdef; checkpoint .* is revision local-.* "
                                              r"\(other weights, or the same files with other times: this adapter, "
                                              r"trained before .* cannot tell\): use the base it was trained on"):
         render(base, str(adapter))
@@ -108,8 +111,20 @@ def test_a_copy_of_the_base_is_its_base_and_other_bytes_are_not(bases, tmp_path)
     os.utime(weights, ns=(1, 1))
     assert checkpoints.resolve(str(copy)).revision != checkpoints.resolve(str(base)).revision
     assert np.array_equal(render(copy, adapter).samples, render(base, adapter).samples)
+    # its generation defaults edited: the same model (QA52: refused as "other weights", the weights identical)
+    config = copy / "generation_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "max_length": 50}))
+    assert np.array_equal(render(copy, adapter).samples, render(base, adapter).samples)
+    older = str(make_adapter(base, tmp_path / "older", melody=True, content="all"))   # recorded every file
+    assert np.array_equal(render(base, older).samples, render(base, older).samples)
+    with pytest.raises(GraphError, match=r"\(other weights\)"):
+        render(copy, older)
     data = bytearray(weights.read_bytes())
     data[-4:] = bytes(4 - i for i in range(4))          # the last weight's last float: other weights
     weights.write_bytes(bytes(data))
-    with pytest.raises(ExecutionError, match=r"\(other weights\): use the base it was trained on"):
+    g = Graph()
+    g.add("models.musicgen_melody", id="m", checkpoint=str(copy), adapter=adapter, device="cpu")
+    said = r"\(other weights\): use the base it was trained on"
+    assert any(re.search(said, p) for p in g.problems())      # validate says what the run refuses (QA52)
+    with pytest.raises(GraphError, match=said):
         render(copy, adapter)
