@@ -318,9 +318,13 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
     out = Path(out_dir)
     dims = build_space(graph, vary, slots=slots, seeds=seeds)
     if not dims:
-        raise ParameterError("nothing to explore: the graph has no text.prompt_template slots and no seed "
-                             "parameters; name parameters with " + said("vary", "NODE.PARAM=V1,V2", hint=True)
-                             + " or A..B")
+        off = [k for k, on in (("slots", slots), ("seeds", seeds))       # what the options turned off (QA52: "the
+               if not on and build_space(graph, (), slots=k == "slots", seeds=k == "seeds")]   # graph has no slots")
+        named = [f"--no-{k}" if FROM_CLI.get() else said(k, False) for k in off]
+        why = (f"{' and '.join(named)} keep{'s' * (len(off) == 1)} the graph's {' and '.join(off)} as they are"
+               if off else "the graph has no text.prompt_template slots and no seed parameters")
+        raise ParameterError(f"nothing to explore: {why}; name parameters with "
+                             + said("vary", "NODE.PARAM=V1,V2", hint=True) + " or A..B")
     port = listened_port(graph, listen)
     scorer = scorer or default_scorer()
     scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)

@@ -365,7 +365,12 @@ def test_cli_tune_errors_are_one_line(tmp_path, capsys):
     assert main(base + ["--scorer", "test.nope"]) == 1
     assert "--scorer test.nope: no such node type" in capsys.readouterr().err
     assert main(["tune", str(g.path), "--scorer", "test.tune_level_score", "-o", str(tmp_path / "o")]) == 1
-    assert "nothing to explore" in capsys.readouterr().err
+    assert "nothing to explore: the graph has no text.prompt_template slots and no seed" in capsys.readouterr().err
+    dsp_graph(tmp_path, template=True)     # QA52: "the graph has no slots", where --no-slots turned them off
+    assert main(["tune", str(g.path), "--scorer", "test.tune_level_score", "-o", str(tmp_path / "o"), "--no-slots"]) == 1
+    assert "error: nothing to explore: --no-slots keeps the graph's slots as they are; name parameters with --vary " \
+           "NODE.PARAM=V1,V2 or A..B" in capsys.readouterr().err
+    dsp_graph(tmp_path)
     sweep_out = tmp_path / "s"
     assert main(["run", str(g.path), "--sweep", "gain.gain_db=-6,0", "-o", str(sweep_out), "-q"]) == 0
     capsys.readouterr()

@@ -8,6 +8,7 @@ mistakes raise :class:`~.errors.FinetuneError`, which ``audiochain`` prints as `
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from typing import Any
@@ -104,13 +105,22 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = finetune(args.data_dir, base=args.base, out=args.out, resume=args.resume, force=args.force,
                           device=args.device, cache_dir=args.cache_dir, progress=bar, **kwargs)
+    except KeyboardInterrupt:       # before the first step (after it, a checkpoint is saved: the result says so)
+        print("interrupted before its first training step; nothing new was saved (the same command starts it "
+              "again)",
+              file=sys.stderr)     # (QA52: exit 130 without a word, an empty --out folder left)
+        return 130
     except FinetuneError as e:      # a setting refused: said by its option, exit 2 as other refused options
         said = str(e)               # (QA: "--lr -1" was told "learning_rate=-1.0 must be in (0, 1]", exit 1)
         flag = next((f for f, key, _, _ in _HP if said.startswith(f"{key}=") and key in kwargs), None)
         if flag is None:
             raise
         key = next(k for f, k, _, _ in _HP if f == flag)
-        print(f"error: {flag} {kwargs[key]}{said[len(key) + 1 + len(repr(kwargs[key])):]}", file=sys.stderr)
+        value = kwargs[key]         # the message's "key=VALUE" said as the option was typed (QA52: its value
+        m = re.match(rf"{key}=\S+", said)                     # was cut by its repr's length: "3.0ust be")
+        rest = said[m.end():] if m else f": {said}"
+        print(f"error: {flag} {value:g}{rest}" if isinstance(value, float) else f"error: {flag} {value}{rest}",
+              file=sys.stderr)
         return 2
     finally:
         bar.close()
@@ -145,7 +155,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
     p.add_argument("--force", action="store_true", help="replace a previous fine-tuning output in --out")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--cache-dir", default=None, help="token cache folder (default ~/.cache/audiochain/finetune-tokens)")
+    p.add_argument("--cache-dir", default=None, help="token cache folder (default: finetune-tokens beside the value cache: "
+                   "~/.cache/audiochain/finetune-tokens, or next to $AUDIOCHAIN_CACHE_DIR when it is set)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     for flag, key, typ, help_ in _HP:
         p.add_argument(flag, dest=key, type=typ, default=None, help=help_)

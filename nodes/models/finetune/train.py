@@ -252,18 +252,18 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     for p in replaced:     # --force: the previous run's output goes now that this one can start
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
-    base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
-    if res.source == "local":       # its content too: a copy of the folder is the same base (see check_base)
-        from nodeflow.checkpoints import weights_digest
-        base_meta["weights"] = weights_digest(res.path, model_only=True)
-    run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
-    run.restore(state)
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        # what the adapter records travels with it (bundles, shared folders): a local base or data folder by name only
+        base_meta = {"checkpoint": portable_text(base), "revision": res.revision, "model_type": "musicgen"}
+        if res.source == "local":       # its content too: a copy of the folder is the same base (see check_base)
+            from nodeflow.checkpoints import weights_digest
+            base_meta["weights"] = weights_digest(res.path, model_only=True)
+        run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
+        run.restore(state)
         return run.train(Path(data_dir).expanduser().resolve().name)
-    except FinetuneError:
-        if created:             # nothing kept (a full disk before the first checkpoint): no folder left behind
+    except (FinetuneError, KeyboardInterrupt):
+        if created:     # nothing kept (a full disk, a Ctrl-C before the first step: QA52): no folder left behind
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise

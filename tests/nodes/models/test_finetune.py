@@ -457,14 +457,38 @@ def test_cli_prints_one_error_line(tmp_path):
                                              "(wav, flac, mp3, ogg, m4a...) in it"]
 
 
-@pytest.mark.parametrize("flag,value,said", [("--lr", "-1", "error: --lr -1.0 must be in (0, 1]; try 1e-4"),
-                                             ("--steps", "0", "error: --steps 0 must be a whole number >= 1")])
-def test_cli_names_a_refused_setting_by_its_option_and_exits_2(data, tmp_path, capsys, flag, value, said):
+@pytest.mark.parametrize("flags,said", [
+    (["--lr", "-1"], "error: --lr -1 must be in (0, 1]; try 1e-4"),
+    (["--steps", "0"], "error: --steps 0 must be a whole number >= 1"),
+    # QA52: the value was cut by its repr's length ("--min-window-s 3.0ust be", "--window-s 100.0s 5000 tokens")
+    (["--window-s", "2", "--min-window-s", "3"], "error: --min-window-s 3 must be between one token (20 ms) and the "
+                                                 "window (2 s)"),
+    (["--window-s", "100"], "error: --window-s 100 is 5000 tokens; it must be between one token (20 ms) and the "
+                            "model's window of "),
+])
+def test_cli_names_a_refused_setting_by_its_option_and_exits_2(base, data, tmp_path, capsys, flags, said):
     """QA: `--lr -1` was told "learning_rate=-1.0 must be in (0, 1]" (the Python keyword) and exited 1,
     where options the command line refuses exit 2."""
     from nodeflow.cli import main
-    assert main(["finetune", str(data), "--out", str(tmp_path / "o"), flag, value]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [said]
+    assert main(["finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), *flags]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), lines
+
+
+def test_ctrl_c_before_the_first_step_says_so_and_leaves_no_folder(base, data, tmp_path, capsys, monkeypatch):
+    """QA52: a Ctrl-C after the data were read, before step 1, exited 130 without a word and left an
+    empty --out folder."""
+    from nodeflow.cli import main
+    from nodes.models.finetune import train
+
+    def interrupted(self, state):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train._Training, "restore", interrupted)
+    assert main(["finetune", str(data), "--base", str(base), "--out", str(tmp_path / "o"), "--cache-dir",
+                 str(tmp_path / "t"), "--steps", "2", "--window-s", "1", "--min-window-s", "0.5", "-q"]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "interrupted before its first training step; nothing new was saved (the same command starts it again)")
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_trains_and_reports(base, data, tmp_path, capsys):
@@ -671,6 +695,13 @@ def test_bad_adapters(trained, base, tmp_path):
     with pytest.raises(ExecutionError, match=r"trained on facebook/musicgen-medium, whose decoder differs from "
                                              r"checkpoint .* \(hidden_size 1536 vs 16\)"):
         Executor().run(_graph(base, "medium.safetensors")[0], base_dir=tmp_path)
+    # a training checkpoint is not an adapter (QA52: "keep adapter_config.json beside it", never written there)
+    step = next(p for p in (tmp / "adapter" / "checkpoints").iterdir() if p.is_dir())
+    for given in (step, step / "adapter.safetensors"):
+        with pytest.raises(GraphError, match=rf"adapter {re.escape(str(given))} is a training checkpoint \(what "
+                                             r"`audiochain finetune --resume` goes on from\), not an adapter; use "
+                                             rf"{re.escape(str(tmp / 'adapter' / 'adapter_model.safetensors'))}$"):
+            Executor().run(_graph(base, str(given))[0], base_dir=tmp_path)
 
 
 def test_validate_says_what_run_refuses_in_an_adapter(base, tmp_path):
