@@ -11,23 +11,7 @@ from nodeflow.node import Context, node
 from nodeflow.streaming import Stream
 from nodeflow.types import Range
 
-__all__ = ["highpass", "dc_offset", "DC_WARN"]
-
-DC_WARN = 0.01      # a channel's mean this far from zero (-40 dBFS) is a DC offset worth saying (export warns)
-
-
-def dc_offset(samples: np.ndarray) -> tuple[float, int]:
-    """The largest DC offset of ``samples`` (``[channels, frames]``) and its channel (0-based).
-
-    >>> dc_offset(np.array([[0.1, 0.3], [-0.5, -0.5]]))
-    (-0.5, 1)
-    """
-    if samples.size == 0:
-        return 0.0, 0
-    means = samples.mean(axis=1, dtype=np.float64)
-    ch = int(np.abs(means).argmax())
-    return float(means[ch]), ch
-
+__all__ = ["highpass"]
 
 def _design(rate: int, cutoff_hz: float, order: int) -> np.ndarray:
     from scipy.signal import butter

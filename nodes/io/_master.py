@@ -9,8 +9,9 @@ result's true peak is measured and the limiter's target lowered by any overshoot
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from nodeflow.errors import AudioError, ParameterError
 from ._limiter import BLOCK, Mastered, db_to_gain
 from ._loudness import SIDE_MIN_FRAMES, Measurement, integrated_lufs, measure, side, to_db
 
-__all__ = ["BLOCK", "Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure"]
+__all__ = ["BLOCK", "Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure", "DCTally", "DC_WARN"]
 
 KNEES_DB = (0.0, 3.0, 6.0)   # the most the fast stage takes: the gentlest that reaches the target wins
 LOUDNESS_TOL_LU = 0.05    # iterate until this close; the promise is 0.5 LU
@@ -175,3 +176,47 @@ def _escalate(m: Mastered, target: float, gain_db: float, first: float = KNEES_D
     assert best is not None
     m.knee = best[3]
     return best[1], best[2]
+
+
+DC_WARN = 0.01      # a channel's mean this far from zero (-40 dBFS) is a DC offset worth saying
+
+
+class DCTally:
+    """The DC offset of what an export writes (QA51: a +0.3 offset went into the master scaled by
+    the loudness gain, took the headroom and clicked where the file ends): measured on the whole
+    value (an :class:`~nodeflow.audio.Audio`), or tallied block by block as a ``stream`` is written;
+    said as a warning, and added to the refusal of a loudness target it keeps out of reach."""
+
+    def __init__(self, audio: Any, stream: Any):
+        self.sums = np.zeros(audio.channels)
+        self.frames = 0
+        if stream is None and audio.frames:
+            self.sums, self.frames = audio.samples.sum(axis=1, dtype=np.float64), audio.frames
+
+    def tally(self, block: np.ndarray) -> np.ndarray:
+        self.sums += block.sum(axis=1, dtype=np.float64)
+        self.frames += block.shape[1]
+        return block
+
+    def note(self) -> str:
+        """What to say of the offset, or "" when it is under :data:`DC_WARN`."""
+        if not self.frames:
+            return ""
+        means = self.sums / self.frames
+        ch = int(np.abs(means).argmax())
+        if abs(means[ch]) < DC_WARN:
+            return ""
+        over = [i + 1 for i, m in enumerate(means) if abs(m) >= DC_WARN]
+        where = "" if len(over) == len(means) else f" (channel{'s' * (len(over) > 1)} {', '.join(map(str, over))})"
+        return (f"the audio carries a DC offset of {means[ch]:+.3f}{where}, which takes headroom the loudness does "
+                "not count and clicks where playback starts and stops; put a dsp.highpass (20 Hz) before the export")
+
+    @contextlib.contextmanager
+    def noted(self) -> Iterator[None]:
+        """A loudness target out of reach says the offset too (it may be what keeps it out of reach)."""
+        try:
+            yield
+        except Unreachable as e:
+            if note := self.note():
+                e.args = (f"{e.args[0]}; {note}",)
+            raise

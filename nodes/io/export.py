@@ -8,7 +8,6 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
-import numpy as np
 
 from nodeflow.audio import Audio, StreamedAudio
 from nodeflow.errors import AudioError, ParameterError
@@ -21,7 +20,7 @@ from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
-from ._master import Unreachable
+from ._master import DCTally
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -353,7 +352,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
     bits = _BITS.get(bit_depth) if pcm else None
     phase = _Phases(ctx, fmt, p["loudness_lufs"], p["peak_db"])
-    dc = _DC(audio, stream)
+    dc = DCTally(audio, stream)
     if stream is not None:
         stream = stream.map(dc.tally)
     with _atomic(dest) as tmp, dc.noted():
@@ -385,48 +384,6 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                  "flac or ogg land on the target")
     ctx.progress(100, 100)
     return str(dest)
-
-
-class _DC:
-    """The DC offset of what an export writes (QA51: a +0.3 offset went into the master scaled by
-    the loudness gain, took the headroom and clicked where the file ends): measured on the whole
-    value, or tallied block by block as a stream is written; said as a warning, and added to the
-    refusal of a loudness target it keeps out of reach."""
-
-    def __init__(self, audio: Audio, stream: Stream | None):
-        self.sums = np.zeros(audio.channels)
-        self.frames = 0
-        if stream is None and audio.frames:
-            self.sums, self.frames = audio.samples.sum(axis=1, dtype=np.float64), audio.frames
-
-    def tally(self, block: np.ndarray) -> np.ndarray:
-        self.sums += block.sum(axis=1, dtype=np.float64)
-        self.frames += block.shape[1]
-        return block
-
-    def note(self) -> str:
-        """What to say of the offset, or "" when it is under :data:`~nodes.dsp.filters.DC_WARN`."""
-        from nodes.dsp.filters import DC_WARN
-        if not self.frames:
-            return ""
-        means = self.sums / self.frames
-        ch = int(np.abs(means).argmax())
-        if abs(means[ch]) < DC_WARN:
-            return ""
-        over = [i + 1 for i, m in enumerate(means) if abs(m) >= DC_WARN]
-        where = "" if len(over) == len(means) else f" (channel{'s' * (len(over) > 1)} {', '.join(map(str, over))})"
-        return (f"the audio carries a DC offset of {means[ch]:+.3f}{where}, which takes headroom the loudness does "
-                "not count and clicks where playback starts and stops; put a dsp.highpass (20 Hz) before the export")
-
-    @contextlib.contextmanager
-    def noted(self) -> Iterator[None]:
-        """A loudness target out of reach says the offset too (it may be what keeps it out of reach)."""
-        try:
-            yield
-        except Unreachable as e:
-            if note := self.note():
-                e.args = (f"{e.args[0]}; {note}",)
-            raise
 
 
 def _gain_warning(audio: Audio, report: Any, target: float) -> str:

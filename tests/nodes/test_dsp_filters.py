@@ -125,8 +125,8 @@ def test_streamed_the_filter_and_the_warning_are_as_whole(tmp_path, monkeypatch)
     from nodes.io import export
     src = with_dc(tmp_path, 0.2)
     files, tallied = {}, []
-    tally = export._DC.tally
-    monkeypatch.setattr(export._DC, "tally", lambda self, b: tallied.append(b.shape[1]) or tally(self, b))
+    tally = export.DCTally.tally
+    monkeypatch.setattr(export.DCTally, "tally", lambda self, b: tallied.append(b.shape[1]) or tally(self, b))
     for stream in (False, True):
         for filtered in (False, True):
             g = graph(src, filtered=filtered)
