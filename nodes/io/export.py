@@ -8,7 +8,6 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
-
 from nodeflow.audio import Audio, StreamedAudio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import parse_meter
