@@ -4,6 +4,7 @@ parameters, the graph's metadata and the audio itself, with no path of this mach
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -116,17 +117,24 @@ def export_metadata(audio: Audio, graph: Any, params: dict[str, Any], *, markers
     fields = dict(time_reference=placement, time_reference_rate=audio.sample_rate,
                   extra=(("audiochain_version", version),))
     kept = tuple(m for m in audio.markers if 0 <= m[0] < audio.frames) if markers else ()
-    return dataclasses.replace(meta.merge(Metadata(**fields)), markers=_bar_labels(kept, meta, audio.sample_rate))
+    return dataclasses.replace(meta.merge(Metadata(**fields)),
+                               markers=_bar_labels(kept, meta, audio.sample_rate, audio.start_frame))
 
 
-def _bar_labels(markers: tuple, meta, rate: int) -> tuple:
-    """Seams labelled ``bar N`` where they sit in the exported piece (a stitched clip may have been
-    placed after other material since it was labelled)."""
+_BAR_LABEL = re.compile(r"bar \d+( beat \d+(\.\d+)?)?")     # what timebase.bar_label writes, and nothing else
+
+
+def _bar_labels(markers: tuple, meta, rate: int, start_frame: int) -> tuple:
+    """Seams labelled ``bar N`` (as stitch labels them) by the bar they fall on, counted as the clip's
+    place in its source counts them (``start_frame``: where a DAW puts the file by its time reference),
+    so a stitched clip placed after other material since it was labelled says where it is now.  Any
+    other label is the user's text and is kept (QA55: a cue "bar 4 - Chorus" was written "bar 4", and
+    a window's "bar 3" cue "bar 1")."""
     if meta.bpm is None:
         return markers
     try:
         beats, note = parse_meter(meta.meter) if meta.meter else (4, 4)
     except ParameterError:
         beats, note = 4, 4
-    return tuple((f, bar_label(f, rate, meta.bpm, beats, note) if label.startswith("bar ") else label)
+    return tuple((f, bar_label(start_frame + f, rate, meta.bpm, beats, note) if _BAR_LABEL.fullmatch(label) else label)
                  for f, label in markers)

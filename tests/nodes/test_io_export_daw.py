@@ -329,3 +329,39 @@ def test_a_source_files_markers_survive_load_windows_stitch_and_export(tmp_path)
     stitched = read_metadata(tmp_path / "o" / "stitched.wav").markers
     assert set(cues) <= set(stitched) and len(stitched) == len(set(stitched)), stitched
     assert read_metadata(tmp_path / "o" / "span.wav").markers == ((rate + 17, "hook"),)
+
+
+def test_a_source_files_cue_labels_are_its_own_text_and_seams_count_bars_where_the_clip_sits(tmp_path):
+    """QA55: cues starting with "bar " were rewritten as seam labels on export: "bar 4 - Chorus" became
+    "bar 4", a span loaded from 1 s turned "bar 5" into "bar 4 beat 3.65", and a window's "bar 3" into
+    "bar 1" (placed by its time reference at bar 3).  Seams stitch labels still say their bar."""
+    from fractions import Fraction
+    from nodeflow.audiometa import Metadata, read_metadata, write_metadata
+    rate, bpm = 48000, 141.0
+    bar = Fraction(60, 141) * 5                                   # 5/4 at 141 bpm
+    src = tmp_path / "song.wav"
+    sf.write(src, music(bpm, 5, 12.0, rate).samples.T, rate, subtype="PCM_24")
+    cues = ((round(bar * rate), "Verse"), (round(3 * bar * rate), "bar 4 - Chorus"), (round(4 * bar * rate), "bar 5"))
+    write_metadata(src, "wav", Metadata(markers=cues, bpm="141", meter="5/4"), None)
+    g = Graph()
+    g.add("io.load", id="load", path=str(src))
+    g.add("io.export", id="whole", path="whole.wav")
+    g.add("io.load", id="later", path=str(src), start_s=1.0)
+    g.add("io.export", id="span", path="span.wav")
+    g.add("time.tokenize_window", id="win", unit="bars", size=2, bpm=bpm, beats_per_bar=5)
+    g.add("io.export", id="windows", path="w.wav")
+    g.add("time.stitch", id="stitch")
+    g.add("io.export", id="stitched", path="stitched.wav")
+    for a, b in (("load", "whole"), ("later", "span"), ("load", "win"), ("win", "windows"), ("win", "stitch"),
+                 ("stitch", "stitched")):
+        g.connect(a, b)
+    res = Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
+    assert read_metadata(tmp_path / "o" / "whole.wav").markers == cues
+    assert read_metadata(tmp_path / "o" / "span.wav").markers == tuple((f - rate, label) for f, label in cues)
+    second = read_metadata(Path(res["windows"]["out"][1])).markers           # bars 3-4: the Chorus and bar 5 cues
+    assert [label for _, label in second] == ["bar 4 - Chorus"]
+    third = read_metadata(Path(res["windows"]["out"][2])).markers
+    assert [label for _, label in third] == ["bar 5"]                        # where the DAW puts it: bar 5
+    stitched = dict((label, f) for f, label in read_metadata(tmp_path / "o" / "stitched.wav").markers)
+    assert stitched["bar 4 - Chorus"] == cues[1][0] and stitched["Verse"] == cues[0][0]
+    assert stitched["bar 3"] == round(2 * bar * rate)                       # the seams, on their bars
