@@ -213,8 +213,8 @@ def clean_fields(raw: dict[str, str]) -> dict[str, Any]:
         if not v:
             continue
         if k == "bpm":
-            try:
-                bpm = float(v.replace(",", "."))
+            try:            # "128", "128,00", "97.5 BPM" (taggers write the unit too)
+                bpm = float(v.replace(",", ".").lower().removesuffix("bpm").strip())
             except ValueError:
                 continue
             if 0 < bpm <= 999:

@@ -114,6 +114,8 @@ def read_wav(path: Path) -> Parts:
                     name = next((k for k, v in _INFO.items() if v == key), None)
                     if name:
                         fields.setdefault(name, _text(value))
+                    elif key == b"IBPM":       # what export writes there too (QA55: read by ffprobe, not by load)
+                        fallback.setdefault("bpm", _text(value).strip())
             elif cid == b"LIST" and data[:4] == b"adtl":
                 for key, value in _subchunks(data[4:]):
                     if key == b"labl" and len(value) >= 4:

@@ -351,3 +351,35 @@ def test_damaged_files_give_partial_metadata_or_a_clear_error_never_a_crash(tmp_
             assert "damaged" in str(e) or "not an audio file" in str(e)
         else:
             assert graph is None or isinstance(graph, bytes)
+
+
+def _riff(tmp_path: Path, name: str, *chunks: bytes) -> Path:
+    """A 16-bit stereo 44.1 kHz WAV of 0.1 s built by hand, with ``chunks`` (id + size + data each) after
+    its fmt chunk: files as other software writes them, read with no help from AudioChain's writer."""
+    def chunk(cid: bytes, data: bytes) -> bytes:
+        return cid + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2)
+    fmt = chunk(b"fmt ", struct.pack("<HHIIHH", 1, 2, 44100, 44100 * 4, 4, 16))
+    data = chunk(b"data", np.zeros((4410, 2), "<i2").tobytes())
+    body = b"WAVE" + fmt + b"".join(chunks) + data
+    path = tmp_path / name
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+@pytest.mark.parametrize("text, bpm", [(b"128\0", 128.0), (b"128.00\0", 128.0), (b"97.5 BPM\0", 97.5),
+                                       (b"0\0", None), (b"fast\0", None)])
+def test_a_wav_info_ibpm_is_its_tempo(tmp_path, text, bpm):
+    """QA55: AudioChain writes LIST/INFO IBPM (ffprobe shows it), and load did not read it back."""
+    info = b"INFO" + b"INAM" + struct.pack("<I", 5) + b"loop\0\0" + b"IBPM" + struct.pack("<I", len(text)) + text \
+        + b"\0" * (len(text) % 2)
+    path = _riff(tmp_path, "info.wav", b"LIST" + struct.pack("<I", len(info)) + info)
+    meta = read_metadata(path)
+    assert meta.title == "loop" and meta.bpm == bpm
+
+
+def test_an_acid_chunks_tempo_and_meter_are_read(tmp_path):
+    """A loop from a sample pack carries its tempo in the ACID chunk (flags, root note, beats, meter, tempo)."""
+    acid = struct.pack("<IHHfIHHf", 0x2, 60, 0x8000, 0.0, 14, 4, 7, 133.0)    # 14 beats of 7/4 at 133 bpm
+    path = _riff(tmp_path, "acid.wav", b"acid" + struct.pack("<I", len(acid)) + acid)
+    meta = read_metadata(path)
+    assert (meta.bpm, meta.meter) == (133.0, "7/4")
