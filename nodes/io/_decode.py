@@ -306,11 +306,37 @@ def _read_mp3(f, start: int, n: int) -> np.ndarray:
 def unfinished_wav(path: Path, f: Any) -> bool:
     """A WAV whose header was never finished (its data size 0, the audio after it): a recorder that lost
     power leaves one.  ffmpeg reads such a file to its end, libsndfile as empty (QA: refused, though ffmpeg
-    decoded all 4 s)."""
+    decoded all 4 s).  Or one whose data size counts less than the audio that follows it (QA55: 250 of
+    176400 frames were read without a word): :func:`uncounted_audio`; ffmpeg reads it to its end too."""
     try:
-        return f.format == "WAV" and f.frames <= 0 and path.stat().st_size > 4096
+        return f.format == "WAV" and (f.frames <= 0 and path.stat().st_size > 4096 or bool(uncounted_audio(path)))
     except OSError:
         return False
+
+
+def uncounted_audio(path: Path) -> tuple[int, int] | None:
+    """``(counted, following)`` bytes of a WAV whose data chunk's size counts less than the audio after
+    it: 0 (a header never finished), or a size followed by bytes that are no RIFF chunk (a recorder that
+    updated its header once, then stopped); None for any other file."""
+    found = _wav_data(path)
+    if found is None:
+        return None
+    pos, counted, size = found
+    following = size - pos - 8
+    if counted == 0xFFFFFFFF or following <= counted + (counted & 1):
+        return None
+    if counted == 0:
+        return (0, following) if following > 4096 else None
+    with open(path, "rb") as f:            # what follows the counted audio: chunks (LIST, cue ...), or not
+        at = pos + 8 + counted + (counted & 1)
+        while at + 8 <= size:
+            f.seek(at)
+            head = f.read(8)
+            length = int.from_bytes(head[4:8], "little")
+            if not all(0x20 <= c <= 0x7E for c in head[:4]) or at + 8 + length > size:
+                return counted, following
+            at += 8 + length + (length & 1)
+    return (counted, following) if size - at > 1 else None
 
 
 def damage(path: Path, f: Any) -> str:
@@ -346,22 +372,30 @@ def cut_short(path: Path, f: Any) -> str:
 
 def _wav_missing_bytes(path: Path) -> int:
     """How many bytes a RIFF/WAVE data chunk claims beyond the end of the file (0 if none)."""
+    found = _wav_data(path)
+    if found is None or found[1] in (0, 0xFFFFFFFF):       # streamed writers leave the size unset
+        return 0
+    pos, length, size = found
+    return max(0, length - (size - pos - 8))
+
+
+def _wav_data(path: Path) -> tuple[int, int, int] | None:
+    """A RIFF/WAVE file's data chunk: ``(its offset, the size its header says, the file's size)``;
+    None for other files (RF64, RIFX...: left to libsndfile) or without one."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return 0                      # RF64, RIFX...: left to libsndfile
+            return None
         pos = 12
         while pos + 8 <= size:
             f.seek(pos)
             chunk = f.read(8)
             length = int.from_bytes(chunk[4:8], "little")
             if chunk[:4] == b"data":
-                if length in (0, 0xFFFFFFFF):   # streamed writers leave the size unset
-                    return 0
-                return max(0, length - (size - pos - 8))
+                return pos, length, size
             pos += 8 + length + (length & 1)
-    return 0
+    return None
 
 
 # ---------------------------------------------------------------------------------------- ffmpeg
@@ -379,8 +413,16 @@ def ffmpeg_tools() -> tuple[str, str] | None:
     return (ffmpeg, ffprobe) if ffmpeg and ffprobe else None
 
 
+def _to_end(path: Path) -> list[str]:
+    """ffmpeg's options to read a WAV whose header counts less than its audio to its end."""
+    try:
+        return ["-ignore_length", "1"] if uncounted_audio(path) else []
+    except OSError:
+        return []
+
+
 def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, bool]:
-    cmd = [ffprobe, "-v", "error", *_LIMITS, "-select_streams", "a:0", "-show_entries",
+    cmd = [ffprobe, "-v", "error", *_LIMITS, *_to_end(path), "-select_streams", "a:0", "-show_entries",
            "stream=codec_name,sample_rate,channels,duration:format=duration,format_name", "-of", "json", url]
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
@@ -410,6 +452,8 @@ def _probe(ffprobe: str, path: Path, url: str) -> tuple[int, int, float | None, 
     if said and all(_float(v) is None for v in said):     # (QA: a WAV of 0 bits per sample: the run blamed start_s)
         raise NoAudio(f"{path}: holds no audio (ffprobe reads a length of {said[0]} s)")
     duration = _float(stream.get("duration")) or _float(fmt.get("duration"))
+    if _to_end(path):
+        duration = None                 # the header's length, not the file's
     exact = bool(_EXACT_SEEK_CONTAINERS & set(str(fmt.get("format_name", "")).split(",")))
     return rate, channels, duration, exact
 
@@ -432,7 +476,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", *_LIMITS]
     if seek:
         cmd += ["-ss", f"{seek / rate:.6f}"]
-    cmd += ["-i", url, "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-ar", str(rate)]
+    cmd += [*_to_end(path), "-i", url, "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-ar", str(rate)]
     if stop is not None:
         cmd += ["-t", f"{(stop - seek) / rate + 1.0:.6f}"]
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
@@ -479,6 +523,10 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     if frames == 0:
         raise past_end(path, start_s, seek + preroll - skip // frame_bytes, rate)
     x = np.frombuffer(raw, np.float32, count=frames * channels).reshape(frames, channels)
+    if (found := uncounted_audio(path)) is not None:
+        counted, following = found
+        ctx.warn(f"{path}: its header counts {counted} bytes of audio, but {following} follow (a recording that was "
+                 f"not closed properly?); all of it is read ({start + frames} frames, {(start + frames) / rate:.3f} s)")
     return Audio(x.T, rate)
 
 

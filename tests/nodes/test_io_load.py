@@ -282,6 +282,38 @@ def test_a_wav_a_recorder_never_finished_is_read_to_its_end(tmp_path):
     assert got.frames == x.shape[1] and corr(got.samples, x) > 0.999
 
 
+@needs_ffmpeg
+@pytest.mark.parametrize("counted", [0, 1000])
+def test_a_wav_whose_header_counts_less_than_its_audio_is_read_to_its_end_and_said(tmp_path, counted):
+    """QA55: a WAV whose data chunk says 1000 bytes with 4 s after it loaded as 250 frames (5.7 ms), and
+    validate said ok: a recorder that updated its header once, then stopped.  Its chunks after the data
+    (a LIST, a cue) are not audio: such a file reads as its header says."""
+    import soundfile as sf
+    from nodeflow import Executor, Graph
+    from nodeflow.audiometa import Metadata, write_metadata
+    x = tones(4.0)
+    sf.write(tmp_path / "take.wav", x.T, RATE, subtype="PCM_24")
+    data = bytearray((tmp_path / "take.wav").read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = counted.to_bytes(4, "little")
+    (tmp_path / "take.wav").write_bytes(bytes(data))
+    before = (tmp_path / "take.wav").read_bytes()
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "take.wav"))
+    assert g.problems() == []
+    res = Executor(disk_cache=None).run(g)
+    got = res["load"]["out"]
+    assert got.frames == x.shape[1] and corr(got.samples, x) > 0.999
+    assert res.warnings["load"] == [f"{tmp_path / 'take.wav'}: its header counts {counted} bytes of audio, but "
+                                    f"{x.shape[1] * 6} follow (a recording that was not closed properly?); all of it is "
+                                    f"read ({x.shape[1]} frames, 4.000 s)"]
+    assert (tmp_path / "take.wav").read_bytes() == before                 # the input is never changed
+    sf.write(tmp_path / "tagged.wav", x.T, RATE, subtype="PCM_24")          # chunks after the data: not audio
+    write_metadata(tmp_path / "tagged.wav", "wav", Metadata(title="take", markers=((RATE, "verse"),)), None)
+    plain = Executor(disk_cache=None).run(Graph().add("io.load", path=str(tmp_path / "tagged.wav")).graph)
+    assert not plain.warnings and next(iter(plain.outputs.values()))["out"].frames == x.shape[1]
+
+
 @pytest.mark.parametrize("ext, fmt, subtype", [("flac", "FLAC", "PCM_16"), ("mp3", "MP3", "MPEG_LAYER_III")])
 def test_validate_finds_a_file_cut_short_without_decoding_it(tmp_path, ext, fmt, subtype):
     """QA: a FLAC or mp3 cut short (a download that stopped) passed validate and the run refused it.
