@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import AudioError
+from .xiph import exact_marker
 
 if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiometa imports this module lazily
     from mutagen.id3 import ID3
@@ -23,6 +24,7 @@ if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiom
     from .audiometa import Metadata, Parts
 
 GEOB_DESC = "audiochain-graph"
+MARKER_SAMPLE = "audiochain_sample"    # a CHAP's TXXX sub-frame: its exact sample (CHAP counts milliseconds)
 MAX_ID3 = 64 << 20
 _TXXX = {"bpm": "bpm", "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
          "timereference": "time_reference", "description": "description"}
@@ -67,7 +69,9 @@ def id3_parts(data: bytes | None, tags: ID3 | None = None,
             fields.setdefault("comment", "; ".join(map(str, frame.text)))
         elif fid == "CHAP" and rate:
             label = next((str(s.text[0]) for s in frame.sub_frames.values() if s.FrameID == "TIT2" and s.text), "")
-            markers.append((round(frame.start_time * rate / 1000), label))
+            sample = next((str(s.text[0]) for s in frame.sub_frames.values() if s.FrameID == "TXXX"
+                           and s.desc == MARKER_SAMPLE and s.text), "")
+            markers.append((exact_marker(frame.start_time / 1000, rate, sample), label))
     if fields.get("key") and len(fields["key"]) > 200:
         del fields["key"]
     return fields, sorted(markers), extra
@@ -202,7 +206,10 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
             stop = round(meta.markers[i][0] * 1000 / rate) if i < len(meta.markers) else max(start, end_ms)
             ids.append(f"m{i}")
             tags.add(CHAP(element_id=f"m{i}", start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
-                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"])]))
+                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"]),
+                                                             # its sample: a chapter counts milliseconds (QA55)
+                                                             Frames["TXXX"](encoding=utf8, desc=MARKER_SAMPLE,
+                                                                            text=[str(frame)])]))
         tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
                       sub_frames=[]))
     for k, v in meta.extra:
