@@ -303,13 +303,16 @@ def _read_mp3(f, start: int, n: int) -> np.ndarray:
     return f.read(preroll + n, dtype="float32", always_2d=True)[preroll:]
 
 
+_RIFF_WAV = ("WAV", "WAVEX")      # libsndfile's names for a RIFF WAVE (WAVEX: WAVE_FORMAT_EXTENSIBLE, QA56)
+
+
 def unfinished_wav(path: Path, f: Any) -> bool:
     """A WAV whose header was never finished (its data size 0, the audio after it): a recorder that lost
     power leaves one.  ffmpeg reads such a file to its end, libsndfile as empty (QA: refused, though ffmpeg
     decoded all 4 s).  Or one whose data size counts less than the audio that follows it (QA55: 250 of
     176400 frames were read without a word): :func:`uncounted_audio`; ffmpeg reads it to its end too."""
     try:
-        return f.format == "WAV" and (f.frames <= 0 and path.stat().st_size > 4096 or bool(uncounted_audio(path)))
+        return f.format in _RIFF_WAV and (f.frames <= 0 and path.stat().st_size > 4096 or bool(uncounted_audio(path)))
     except OSError:
         return False
 
@@ -342,7 +345,7 @@ def uncounted_audio(path: Path) -> tuple[int, int] | None:
 def damage(path: Path, f: Any) -> str:
     """Why the open soundfile ``f`` of ``path`` cannot be played although libsndfile opened it (a WAV
     whose data chunk is shorter than its header says, no frames at all), in one line; '' if none."""
-    missing = _wav_missing_bytes(path) if f.format == "WAV" else 0
+    missing = _wav_missing_bytes(path) if f.format in _RIFF_WAV else 0
     if missing:
         return f"{path}: file is truncated: its data chunk is {missing} bytes short; re-export or re-download it"
     if f.frames <= 0:

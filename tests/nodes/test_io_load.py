@@ -283,8 +283,8 @@ def test_a_wav_a_recorder_never_finished_is_read_to_its_end(tmp_path):
 
 
 @needs_ffmpeg
-@pytest.mark.parametrize("counted", [0, 1000])
-def test_a_wav_whose_header_counts_less_than_its_audio_is_read_to_its_end_and_said(tmp_path, counted):
+@pytest.mark.parametrize("counted, layout", [(0, "WAV"), (1000, "WAV"), (0, "WAVEX"), (1000, "WAVEX")])
+def test_a_wav_whose_header_counts_less_than_its_audio_is_read_to_its_end_and_said(tmp_path, counted, layout):
     """QA55: a WAV whose data chunk says 1000 bytes with 4 s after it loaded as 250 frames (5.7 ms), and
     validate said ok: a recorder that updated its header once, then stopped.  Its chunks after the data
     (a LIST, a cue) are not audio: such a file reads as its header says."""
@@ -292,8 +292,8 @@ def test_a_wav_whose_header_counts_less_than_its_audio_is_read_to_its_end_and_sa
     from nodeflow import Executor, Graph
     from nodeflow.audiometa import Metadata, write_metadata
     x = tones(4.0)
-    sf.write(tmp_path / "take.wav", x.T, RATE, subtype="PCM_24")
-    data = bytearray((tmp_path / "take.wav").read_bytes())
+    sf.write(tmp_path / "take.wav", x.T, RATE, subtype="PCM_24", format=layout)   # WAVEX: WAVE_FORMAT_EXTENSIBLE
+    data = bytearray((tmp_path / "take.wav").read_bytes())                         # (QA56: only WAV was read on)
     at = data.index(b"data") + 4
     data[at:at + 4] = counted.to_bytes(4, "little")
     (tmp_path / "take.wav").write_bytes(bytes(data))

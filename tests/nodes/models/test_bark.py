@@ -181,7 +181,9 @@ def test_a_quiet_run_prints_nothing_of_the_libraries(tiny, tmp_path):
                         str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert p.returncode == 0, p.stderr
-    assert [line for line in p.stderr.splitlines() if not line.startswith("reads outside its folder: ")] == []
+    said = [line for line in p.stderr.splitlines() if not line.startswith("reads outside its folder: ")
+            and not line.startswith("  warning export: the audio carries a DC offset")]   # a random model's output:
+    assert said == []                                                       # AudioChain's word on it, not a library's
     assert (tmp_path / "out" / "speech.wav").is_file()
 
 
