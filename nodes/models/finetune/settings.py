@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ class Hyperparameters:
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise FinetuneError(msg)
+        for name, value in dataclasses.asdict(self).items():   # nan, inf (QA56: --window-s nan was a traceback)
+            need(not isinstance(value, float) or math.isfinite(value), f"{name}={value!r} must be a finite number")
         need(isinstance(self.steps, int) and self.steps >= 1, f"steps={self.steps!r} must be a whole number >= 1")
         need(isinstance(self.rank, int) and 1 <= self.rank <= 1024, f"rank={self.rank!r} must be between 1 and 1024")
         need(self.alpha > 0, f"alpha={self.alpha!r} must be > 0 (commonly 2 x rank)")

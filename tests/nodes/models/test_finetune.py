@@ -465,6 +465,8 @@ def test_cli_prints_one_error_line(tmp_path):
                                                  "window (2 s)"),
     (["--window-s", "100"], "error: --window-s 100 is 5000 tokens; it must be between one token (20 ms) and the "
                             "model's window of "),
+    (["--window-s", "nan"], "error: --window-s nan must be a finite number"),      # (QA56: a traceback)
+    (["--overlap-s", "inf"], "error: --overlap-s inf must be a finite number"),
 ])
 def test_cli_names_a_refused_setting_by_its_option_and_exits_2(base, data, tmp_path, capsys, flags, said):
     """QA: `--lr -1` was told "learning_rate=-1.0 must be in (0, 1]" (the Python keyword) and exited 1,
