@@ -485,6 +485,10 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
             for k, v in list(inst.params.items()):
                 if isinstance(v, str) and v in renamed:
                     inst.params[k] = renamed[v]
+        for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+            if isinstance(axis, dict) and isinstance(axis.get("values"), list):   # its saved sweep reads the same
+                axis["values"] = [renamed.get(v, v) if isinstance(v, str) else v     # files (QA53: a variant read
+                                  for v in axis["values"]]                           # the receiver's older a.wav)
         _checkpoints_from_beside(graph, Path(src).absolute().parent, target)
         graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
         data = dumps(graph, target)

@@ -180,6 +180,22 @@ def test_unpack_never_overwrites_receivers_files(tmp_path):
     assert again == out and not (target / "files" / "vox3 (3).wav").exists()
 
 
+def test_unpack_renames_a_file_in_the_saved_sweep_too(tmp_path):
+    """QA53: a clashing take was unpacked as 'vox3 (2).wav' and the node pointed at it, but the saved sweep
+    over load.path still named 'files/vox3.wav': its variant rendered the receiver's own older take."""
+    src = make_project(tmp_path / "ana")
+    g = load(src)
+    g.sweep = {"mode": "grid", "axes": [{"param": "vox.path", "values": ["takes/vox3.wav", "takes/loop.flac"]}]}
+    save(g, src)
+    bundle = pack(load(src), tmp_path / "b.acbundle")
+    target = tmp_path / "ben"
+    (target / "files").mkdir(parents=True)
+    (target / "files" / "vox3.wav").write_bytes(b"the receiver's own take")
+    g2 = load(unpack(bundle, target))
+    assert g2.nodes["vox"].params["path"] == "files/vox3 (2).wav"
+    assert g2.sweep["axes"][0]["values"] == ["files/vox3 (2).wav", "files/loop.flac"]
+
+
 def test_pack_refuses_past_size_limit(tmp_path):
     src = make_project(tmp_path / "ana")
     with pytest.raises(NodeflowError, match=r"add up to [\d.]+ KiB, over the 1000 bytes limit"):
