@@ -246,6 +246,48 @@ def _packed_sweep(graph: Graph, take: Any, refused: list[str]) -> dict[str, Any]
     return dict(sweep, axes=axes)
 
 
+def _portable_json(value: Any) -> Any:
+    """``value`` (parsed JSON) with every absolute path reduced to its last part (:func:`portable_text`);
+    a string that holds JSON itself (a safetensors header's metadata) is walked too."""
+    from .fileformat import portable_text
+    if isinstance(value, dict):
+        return {k: _portable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable_json(v) for v in value]
+    if isinstance(value, str):
+        if value[:1] in "{[":
+            try:
+                inner = json.loads(value)
+            except ValueError:
+                return portable_text(value)
+            walked = _portable_json(inner)
+            return value if walked == inner else json.dumps(walked)
+        return portable_text(value)
+    return value
+
+
+def shared_copy(name: str, path: Path) -> bytes | None:
+    """What a bundle carries of an adapter file whose settings name this machine's folders: an
+    ``adapter_config.json`` (peft's ``base_model_name_or_path``) or a ``.safetensors`` header's
+    metadata with each absolute path reduced to its last part (QA53: a peft adapter carried
+    ``/home/alice/...``); None where the file has none (it is carried as it is)."""
+    if name.endswith("adapter_config.json"):
+        doc = json.loads(path.read_bytes())
+        walked = _portable_json(doc)
+        return None if walked == doc else json.dumps(walked, indent=2).encode()
+    if not name.endswith(".safetensors") or path.stat().st_size > 1 << 30:
+        return None
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or (walked := _portable_json(meta)) == meta:
+        return None
+    text = json.dumps({**header, "__metadata__": walked}, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)                     # the tensors stay 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]
+
+
 def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_bytes: int) -> None:
     import msgpack
     from .fileformat import to_document
@@ -256,6 +298,11 @@ def _write_bundle(g: Graph, out: Path, members: list[tuple[str, Path]], max_byte
     total = 0
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
         for name, f in members:   # hashed as written: a file changing meanwhile cannot mislead the manifest
+            if (copy := shared_copy(name, f)) is not None:
+                total += len(copy)
+                z.writestr(name, copy)
+                listed[name] = {"sha256": hashlib.sha256(copy).hexdigest(), "size": len(copy)}
+                continue
             h, n = hashlib.sha256(), 0
             fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK)
             big = os.fstat(fd).st_size > 1 << 30

@@ -580,3 +580,46 @@ def test_validate_of_a_bundle_says_where_its_run_reads_a_checkpoint_beside_it(tm
     main(["validate", str(tmp_path / "proj" / "song.acbundle")])
     out = capsys.readouterr().out
     assert f"reads outside its folder: gen.checkpoint -> {(tmp_path / 'ckpt' / 'mg').resolve()}" in out, out
+
+
+def test_pack_carries_no_local_path_of_an_adapter_made_elsewhere(tmp_path):
+    """QA53: a peft adapter's adapter_config.json (base_model_name_or_path) and its safetensors metadata
+    went into the bundle as they were: the sender's home folder and user name, in a shared file."""
+    from typing import Annotated
+
+    from nodeflow import Context, FilePath, Registry, node
+    from nodes.models.finetune.adapter import _header
+
+    @node("share.adapted2")
+    def adapted(*, adapter: Annotated[str, FilePath(mode="read")] = "", ctx: Context = None) -> str:
+        return str(ctx.resolve_input(adapter))
+
+    reg = Registry()
+    reg.add(adapted)
+    home = tmp_path / "home" / "alice"
+    adapter = tmp_path / "ana" / "mine"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "r": 8, "base_model_name_or_path": str(home / "models" / "musicgen-small"),
+        "target_modules": ["q_proj"]}))
+    weights = bytes(range(256)) * 40
+    meta = {"format": "pt", "trained_on": str(home / "Music" / "private-recordings"),
+            "audiochain.lora": json.dumps({"base": {"checkpoint": str(home / "models" / "musicgen-small")}})}
+    header = json.dumps({"__metadata__": meta,
+                         "x.lora_A.weight": {"dtype": "F32", "shape": [2560], "data_offsets": [0, len(weights)]}})
+    (adapter / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header.encode() + weights)
+    g = Graph(reg)
+    g.path = tmp_path / "ana" / "g.msgpack"
+    g.add("share.adapted2", id="a", adapter="mine")
+    save(g, g.path)
+    bundle = pack(g, tmp_path / "g.acbundle")
+    assert b"alice" not in bundle.read_bytes() and str(tmp_path).encode() not in bundle.read_bytes()
+    out = unpack(bundle, tmp_path / "ben")
+    got = out.parent / load(out, reg).nodes["a"].params["adapter"]
+    config = json.loads((got / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "musicgen-small" and config["r"] == 8
+    shared_meta, names = _header(got / "adapter_model.safetensors")
+    assert shared_meta["trained_on"] == "private-recordings" and names == ["x.lora_A.weight"]
+    assert json.loads(shared_meta["audiochain.lora"]) == {"base": {"checkpoint": "musicgen-small"}}
+    assert (got / "adapter_model.safetensors").read_bytes().endswith(weights)      # the tensors as they were
+    assert (adapter / "adapter_config.json").read_text().count("alice") == 1     # the sender's files untouched
