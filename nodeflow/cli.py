@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TextIO, cast
 
 from .errors import Cancelled, NodeflowError, ParameterError, os_error_words
-from .term import printable
+from .term import ERROR_LIMIT, printable
 
 if TYPE_CHECKING:   # each command imports what it uses when it runs (a fast `audiochain --help`)
     from .executor import Event, Executor
@@ -253,7 +253,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
         for p in problems:
-            print(f"  - {printable(p)}")
+            print(f"  - {printable(p, limit=ERROR_LIMIT)}")
         return EXIT_ERROR
     print(f"{args.graph}: ok ({len(graph.nodes)} nodes, {len(graph.links)} links)")
     return EXIT_OK
@@ -540,8 +540,9 @@ def _error_text(e: NodeflowError) -> str:
     from .errors import GraphError
     if isinstance(e, GraphError) and len(e.problems) > 1:
         head = f"{e.source}: " if e.source else ""
-        return printable(head + f"{len(e.problems)} problems:") + "".join(f"\n  - {printable(p)}" for p in e.problems)
-    return printable(e)
+        return printable(head + f"{len(e.problems)} problems:") + "".join(f"\n  - {printable(p, limit=ERROR_LIMIT)}"
+                                                                      for p in e.problems)
+    return printable(e, limit=ERROR_LIMIT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -575,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = str(getattr(e, "filename", None) or "")
         where = f"{name if len(name) <= 160 else name[:70] + ' ... ' + name[-70:]}: " if name else ""   # a 6 KB path
         words = os_error_words(e, fix="free some space, check the folder's permissions or choose another path")
-        print(f"error: {printable(where + words)}", file=sys.stderr)
+        print(f"error: {printable(where + words, limit=ERROR_LIMIT)}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -21,7 +21,7 @@ from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _f
 from .cli_daw import check_daw, daw_collector, daw_part, write_daw
 from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
-from .term import printable
+from .term import ERROR_LIMIT, printable
 
 if TYPE_CHECKING:
     from .callbacks import TraceHandler
@@ -144,7 +144,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     if args.daw:           # (QA: the project's tempo was checked, and refused, without --daw)
         write_daw(args, graph, [daw_part(graph, result.outputs)])
     for f in failures:
-        print(f"error: {printable(f)}", file=sys.stderr)
+        print(f"error: {printable(f, limit=ERROR_LIMIT)}", file=sys.stderr)
     if failures:
         if (written or len(failures) > 1) and not args.quiet:
             exports = all((spec := graph.spec(n)) is not None and spec.side_effect for n in failed) and failed

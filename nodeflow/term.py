@@ -24,11 +24,23 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
-def printable(text: object, keep_newlines: bool = False) -> str:
+def printable(text: object, keep_newlines: bool = False, *, limit: int | None = None) -> str:
     """``text`` with C0/C1 control characters (and bidirectional overrides) shown as ``\\xNN``
-    escapes; tabs stay, newlines too when ``keep_newlines`` (multi-line listings)."""
+    escapes; tabs stay, newlines too when ``keep_newlines`` (multi-line listings).  ``limit``: a text
+    longer than that keeps its start and its end (where a message says the fix) around a note of what
+    was left out (QA53: a 900,000-character value made a 1.8 MB error line).
+
+    >>> printable("x=" + "9" * 5000 + ": expected a number", limit=60)
+    'x=9999999999999999999999 ... (4977 characters left out) ... 9: expected a number'
+    """
     s = str(text)
+    if limit is not None and len(s) > limit:
+        head, tail = limit * 2 // 5, limit // 3
+        s = f"{s[:head]} ... ({len(s) - head - tail} characters left out) ... {s[-tail:]}"
     return _CONTROL.sub(_escape, s if keep_newlines else s.replace("\n", "\\n"))
+
+
+ERROR_LIMIT = 2000      # characters of one error line (see printable's limit)
 
 
 def format_bytes(n: float) -> str:

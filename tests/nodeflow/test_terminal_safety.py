@@ -100,3 +100,21 @@ def test_an_os_error_line_gives_the_fix_for_that_error(tmp_path, capsys, monkeyp
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("error: ") and words in err, err
     assert not_words not in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_huge_value_in_a_strangers_graph_makes_an_error_line_of_bounded_size(tmp_path, capsys, command):
+    """QA53: a 900,000-character parameter printed a 1.8 MB error line (the value twice); the line keeps
+    its start (the node, the parameter) and its end (the fix)."""
+    import msgpack
+    doc = {"format": "audiochain.graph", "version": 1, "saved_by": {}, "metadata": {}, "editor": {},
+           "nodes": [{"id": "x", "type": "dsp.resample", "version": 1, "params": {"profile": "9" * 900_000}}],
+           "links": []}
+    (tmp_path / "g.msgpack").write_bytes(msgpack.packb(doc))
+    assert main([command, str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr()
+    lines = (out.err + out.out).strip().splitlines()
+    assert all(len(line) < 2100 for line in lines), [len(line) for line in lines]
+    text = "\n".join(lines)
+    assert "node 'x' (dsp.resample): profile='999" in text and "characters left out" in text
+    assert "or use profile=custom with your model's rates\n" in text + "\n"
