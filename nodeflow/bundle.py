@@ -114,6 +114,9 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise FileFormatError(f"{src}: cannot read it ({os_error_words(e)})") from None
     if not stat.S_ISREG(st.st_mode):
         raise FileFormatError(f"{src}: not a regular file (a folder, FIFO or device); a bundle is a .acbundle file")
+    if not is_bundle(path):     # what show, validate and run check first: unpack says the same (QA53 D4)
+        raise FileFormatError(f"{src}: not a valid bundle: it is not a zip archive (damaged, cut short or another "
+                              "file renamed); ask the sender for it again")
     with _reading(src):
         try:
             with open(path, "rb") as f:       # count entries before zipfile reads the whole directory
@@ -138,6 +141,10 @@ def _check_members(z: zipfile.ZipFile, src: str, archive_size: int) -> None:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise FileFormatError(f"{src}: duplicate member name {dup!r}; refusing")
+    folders = {n.rsplit("/", k)[0] for n in names for k in range(1, n.count("/") + 1)}
+    if both := sorted(folders & set(names)):      # (QA53 D4: blamed on a temp folder of the unpack)
+        raise FileFormatError(f"{src}: member {both[0]!r} is both a file and a folder of other members; refusing "
+                              "(ask the sender to pack it again)")
     total = 0
     for i in infos:
         mode = (i.external_attr >> 16) & 0xFFFF

@@ -116,6 +116,8 @@ def _unpack_words(e: Exception) -> str:
             return f"{said}; it was not written by AudioChain or was damaged: ask for the graph again"
     if isinstance(e, UnicodeDecodeError):
         return "it holds text that is not UTF-8; it was not written by AudioChain or was damaged: ask for it again"
+    if not text.strip():        # (QA53 D5: the reserved byte 0xC1 gave "FormatError: ; ...")
+        return "not an AudioChain graph (not a msgpack graph document; a corrupt or different file?)"
     return f"{type(e).__name__}: {text[:120]}; it was not written by AudioChain or was damaged: ask for it again"
 
 

@@ -705,3 +705,27 @@ def test_validate_checks_a_bundles_audio_as_run_does_and_leaves_nothing(sandbox,
         said.append(next(line for line in (out + err).splitlines() if "needs at least 0.4 s" in line))
     assert all("(got 0.300 s)" in s for s in said), said
     assert snapshot(sandbox, sandbox / "nothing") == before          # the private unpack folders are gone
+
+
+@pytest.mark.parametrize("case", ["file_and_folder", "bytes_before_the_zip"])
+def test_every_command_refuses_the_same_odd_bundle_in_the_same_words(tmp_path, capsys, case):
+    """QA53 D4: a member that is both a file and a folder passed show and failed unpack on a temp folder of
+    its own; a zip with bytes before it was refused by show, validate and run, and unpacked by unpack."""
+    data = build({"files/x.wav": WAV, "files/x.wav/b.wav": WAV}) if case == "file_and_folder" else b"JUNK" * 10 + build()
+    (tmp_path / "b.acbundle").write_bytes(data)
+    said = set()
+    for argv in (["show"], ["validate"], ["run", "-q", "-o", str(tmp_path / "o")], ["unpack", "-o", str(tmp_path / "u")]):
+        rc, out, err = cli([argv[0], str(tmp_path / "b.acbundle"), *argv[1:]], capsys)
+        assert refused_cleanly(rc, out, err), (argv, rc, out, err)
+        said.add(err.strip())
+    assert len(said) == 1, said
+    assert ("is both a file and a folder" if case == "file_and_folder" else "it is not a zip archive") in said.pop()
+    assert not (tmp_path / "u").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_graph_of_msgpacks_reserved_byte_says_what_it_is(tmp_path, capsys):
+    """QA53 D5: 'not a valid graph file: FormatError: ; ...', no reason given."""
+    (tmp_path / "c1.msgpack").write_bytes(b"\xc1\xc1\xc1")
+    rc, out, err = cli(["show", str(tmp_path / "c1.msgpack")], capsys)
+    assert refused_cleanly(rc, out, err) and "FormatError" not in err
+    assert "not an AudioChain graph (not a msgpack graph document" in err
