@@ -13,6 +13,7 @@ huggingface_hub is imported only inside the functions that need it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -269,7 +270,11 @@ def weights_digest(path: Path, *, model_only: bool = False) -> str:
     for f in _folder_files(path):
         if model_only and not (f.name == "config.json" or f.name.endswith((".safetensors", ".safetensors.index.json"))):
             continue
-        h.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\n".encode())
+        digest = file_digest(f)
+        if model_only and f.name == "config.json":      # its settings, not its layout (QA56: re-indented, refused)
+            with contextlib.suppress(OSError, ValueError, RecursionError):
+                digest = hashlib.sha256(json.dumps(json.loads(f.read_bytes()), sort_keys=True).encode()).hexdigest()
+        h.update(f"{f.relative_to(path).as_posix()}\0{digest}\n".encode())
     return ("model-" if model_only else "weights-") + h.hexdigest()
 
 

@@ -135,13 +135,13 @@ def given_path(value: str, base_dir: Path | None) -> Path:
 def _file_of(value: str, base_dir: Path | None) -> Path:
     p = given_path(value, base_dir)
     step = p if p.is_dir() else p.parent
-    if (step / "state.json").is_file() and step.parent.name == "checkpoints":   # (QA52: "keep adapter_config.json
-        out = step.parent.parent                                                 # beside it", never written there)
-        final = out / ADAPTER_FILE
+    if (step / "state.json").is_file() and (step / "state.safetensors").is_file():   # (QA52: "keep adapter_config
+        final = step.parent.parent / ADAPTER_FILE                                    # .json beside it", never there)
+        use = (f"use {final}" + ("" if final.is_file() else ", which finetune writes when the training ends (resume "
+                                 "it to finish)")) if step.parent.name == "checkpoints" else \
+            f"use the {ADAPTER_FILE} of the folder `audiochain finetune --out` wrote"     # (QA56: a copied step)
         raise AdapterError(f"adapter {p} is a training checkpoint (what `audiochain finetune --resume` goes on from), "
-                           f"not an adapter; use {final}" + ("" if final.is_file() else
-                                                            ", which finetune writes when the training ends (resume "
-                                                            "it to finish)"))
+                           f"not an adapter; {use}")
     if p.is_dir():
         p = p / ADAPTER_FILE
         if not p.is_file():

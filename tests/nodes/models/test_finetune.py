@@ -704,6 +704,10 @@ def test_bad_adapters(trained, base, tmp_path):
                                              r"`audiochain finetune --resume` goes on from\), not an adapter; use "
                                              rf"{re.escape(str(tmp / 'adapter' / 'adapter_model.safetensors'))}$"):
             Executor().run(_graph(base, str(given))[0], base_dir=tmp_path)
+    copied = shutil.copytree(step, tmp_path / "a-step")          # (QA56: a step copied elsewhere: the raw message)
+    with pytest.raises(GraphError, match=r"is a training checkpoint .*; use the adapter_model.safetensors of the "
+                                         r"folder `audiochain finetune --out` wrote$"):
+        Executor().run(_graph(base, str(copied))[0], base_dir=tmp_path)
 
 
 def test_validate_says_what_run_refuses_in_an_adapter(base, tmp_path):

@@ -114,6 +114,8 @@ def test_a_copy_of_the_base_is_its_base_and_other_bytes_are_not(bases, tmp_path)
     # its generation defaults edited: the same model (QA52: refused as "other weights", the weights identical)
     config = copy / "generation_config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "max_length": 50}))
+    model_config = copy / "config.json"                # re-indented, the same settings (QA56: refused too)
+    model_config.write_text(json.dumps(json.loads(model_config.read_text()), indent=4, sort_keys=True))
     assert np.array_equal(render(copy, adapter).samples, render(base, adapter).samples)
     older = str(make_adapter(base, tmp_path / "older", melody=True, content="all"))   # recorded every file
     assert np.array_equal(render(base, older).samples, render(base, older).samples)
