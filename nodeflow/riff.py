@@ -59,16 +59,62 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # ---------------------------------------------------------------------------------------- walking
 def _chunks(f: IO[bytes], size: int) -> list[tuple[bytes, int, int]]:
-    """``(id, payload offset, payload size)`` of the top-level chunks of a RIFF/WAVE file."""
+    """``(id, payload offset, payload size)`` of the top-level chunks of a RIFF/WAVE file.  After a data
+    chunk followed by bytes that are no chunk (audio its size does not count: a recorder that stopped),
+    the walk goes on at the chunks that end the file (:func:`trailing_chunks`)."""
     out: list[tuple[bytes, int, int]] = []
     pos = 12
     while pos + 8 <= size and len(out) < MAX_CHUNKS:
         f.seek(pos)
         head = f.read(8)
         cid, n = head[:4], int.from_bytes(head[4:8], "little")
+        if out and out[-1][0] == b"data" and not _chunk_at(cid, pos, n, size) and cid not in _TRAILING:
+            found = trailing_chunks(f, pos, size)
+            if found is None:
+                break
+            pos = found
+            continue
         out.append((cid, pos + 8, n))
         pos += 8 + n + (n & 1)
     return out
+
+
+def _chunk_at(cid: bytes, pos: int, n: int, size: int) -> bool:
+    return len(cid) == 4 and all(0x20 <= c <= 0x7E for c in cid) and pos + 8 + n <= size
+
+
+_TRAILING = (b"LIST", b"cue ", b"id3 ", b"ID3 ", b"iXML", b"bext", b"smpl", b"inst", b"acid", b"JUNK", b"junk",
+             b"PAD ", b"_PMX", b"DISP", b"LGWV", b"umid", b"cart", GRAPH_CHUNK)
+_TRAILING_SEARCH = 48 << 20      # the metadata that can end a WAV (a graph, an ID3 with pictures) fits in this
+
+
+def trailing_chunks(f: IO[bytes], start: int, size: int) -> int | None:
+    """Where the chunks that end a WAV begin, searched from ``start`` (bytes that are no chunk: audio its
+    data size does not count) within the file's last :data:`_TRAILING_SEARCH` bytes: the first offset
+    where known chunks (LIST, cue, iXML, ...) follow one another exactly to the end of the file; None
+    where there is none (audio to the end)."""
+    lo = max(start, size - _TRAILING_SEARCH)
+    f.seek(lo)
+    tail = f.read(size - lo)
+    hits = sorted(i for cid in _TRAILING for i in _finds(tail, cid))
+    for i in hits:
+        at = pos = lo + i
+        while pos + 8 <= size:
+            head = tail[pos - lo:pos - lo + 8]
+            n = int.from_bytes(head[4:8], "little")
+            if not _chunk_at(head[:4], pos, n, size):
+                break
+            pos += 8 + n + (n & 1)
+        if pos >= size:
+            return at
+    return None
+
+
+def _finds(data: bytes, needle: bytes) -> Iterator[int]:
+    i = data.find(needle)
+    while i != -1:
+        yield i
+        i = data.find(needle, i + 1)
 
 
 def _read(f: IO[bytes], offset: int, n: int, limit: int, size: int) -> bytes | None:

@@ -317,29 +317,29 @@ def unfinished_wav(path: Path, f: Any) -> bool:
         return False
 
 
-def uncounted_audio(path: Path) -> tuple[int, int] | None:
-    """``(counted, following)`` bytes of a WAV whose data chunk's size counts less than the audio after
-    it: 0 (a header never finished), or a size followed by bytes that are no RIFF chunk (a recorder that
-    updated its header once, then stopped); None for any other file."""
+def uncounted_audio(path: Path) -> tuple[int, int, int] | None:
+    """``(counted, audio, block_align)``: the bytes a WAV's data chunk counts, the audio bytes that
+    follow it (up to the chunks that end the file: cue points, LIST, ...) and the bytes of one frame,
+    for a WAV whose data size counts less than its audio: 0 (a header never finished), or a size
+    followed by bytes that are no RIFF chunk (a recorder that updated its header once, then stopped);
+    None for any other file."""
+    from nodeflow.riff import trailing_chunks
     found = _wav_data(path)
     if found is None:
         return None
-    pos, counted, size = found
+    pos, counted, size, align = found
     following = size - pos - 8
     if counted == 0xFFFFFFFF or following <= counted + (counted & 1):
         return None
-    if counted == 0:
-        return (0, following) if following > 4096 else None
-    with open(path, "rb") as f:            # what follows the counted audio: chunks (LIST, cue ...), or not
+    with open(path, "rb") as f:
         at = pos + 8 + counted + (counted & 1)
-        while at + 8 <= size:
-            f.seek(at)
-            head = f.read(8)
-            length = int.from_bytes(head[4:8], "little")
-            if not all(0x20 <= c <= 0x7E for c in head[:4]) or at + 8 + length > size:
-                return counted, following
-            at += 8 + length + (length & 1)
-    return (counted, following) if size - at > 1 else None
+        if counted and trailing_chunks(f, at, size) == at:
+            return None                 # chunks follow the counted audio: the file is as its header says
+        end = trailing_chunks(f, at, size)
+    audio = (size if end is None else end) - pos - 8
+    if audio <= counted or (counted == 0 and audio <= 4096):
+        return None
+    return counted, audio, max(1, align)
 
 
 def damage(path: Path, f: Any) -> str:
@@ -378,14 +378,15 @@ def _wav_missing_bytes(path: Path) -> int:
     found = _wav_data(path)
     if found is None or found[1] in (0, 0xFFFFFFFF):       # streamed writers leave the size unset
         return 0
-    pos, length, size = found
+    pos, length, size, _ = found
     return max(0, length - (size - pos - 8))
 
 
-def _wav_data(path: Path) -> tuple[int, int, int] | None:
-    """A RIFF/WAVE file's data chunk: ``(its offset, the size its header says, the file's size)``;
-    None for other files (RF64, RIFX...: left to libsndfile) or without one."""
+def _wav_data(path: Path) -> tuple[int, int, int, int] | None:
+    """A RIFF/WAVE file's data chunk: ``(its offset, the size its header says, the file's size, the fmt
+    chunk's bytes per frame)``; None for other files (RF64, RIFX...: left to libsndfile) or without one."""
     size = path.stat().st_size
+    align = 0
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
@@ -395,8 +396,10 @@ def _wav_data(path: Path) -> tuple[int, int, int] | None:
             f.seek(pos)
             chunk = f.read(8)
             length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"fmt " and length >= 16:
+                align = int.from_bytes(f.read(14)[12:14], "little")
             if chunk[:4] == b"data":
-                return pos, length, size
+                return pos, length, size, align
             pos += 8 + length + (length & 1)
     return None
 
@@ -527,7 +530,9 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         raise past_end(path, start_s, seek + preroll - skip // frame_bytes, rate)
     x = np.frombuffer(raw, np.float32, count=frames * channels).reshape(frames, channels)
     if (found := uncounted_audio(path)) is not None:
-        counted, following = found
+        counted, following, align = found
+        frames = min(frames, max(0, following // align - start))     # not the chunks after it (QA56)
+        x = x[:frames]
         ctx.warn(f"{path}: its header counts {counted} bytes of audio, but {following} follow (a recording that was "
                  f"not closed properly?); all of it is read ({start + frames} frames, {(start + frames) / rate:.3f} s)")
     return Audio(x.T, rate)

@@ -312,6 +312,14 @@ def test_a_wav_whose_header_counts_less_than_its_audio_is_read_to_its_end_and_sa
     write_metadata(tmp_path / "tagged.wav", "wav", Metadata(title="take", markers=((RATE, "verse"),)), None)
     plain = Executor(disk_cache=None).run(Graph().add("io.load", path=str(tmp_path / "tagged.wav")).graph)
     assert not plain.warnings and next(iter(plain.outputs.values()))["out"].frames == x.shape[1]
+    # the same file, its header counting less: the audio read to where its chunks begin, its cues kept (QA56:
+    # the chunks were read as 30 frames of audio, a click at its end, and its markers were lost)
+    data = bytearray((tmp_path / "tagged.wav").read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = counted.to_bytes(4, "little")
+    (tmp_path / "tagged.wav").write_bytes(bytes(data))
+    got = load.fn(path=str(tmp_path / "tagged.wav"), ctx=context(tmp_path))
+    assert got.frames == x.shape[1] and corr(got.samples, x) > 0.999 and got.markers == ((RATE, "verse"),)
 
 
 @pytest.mark.parametrize("ext, fmt, subtype", [("flac", "FLAC", "PCM_16"), ("mp3", "MP3", "MPEG_LAYER_III")])
