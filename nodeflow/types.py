@@ -13,6 +13,7 @@ Parameters are declared with ``typing.Annotated`` metadata, in the style of peda
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -267,6 +268,9 @@ class ParamSpec:
             if isinstance(value, self.choices):
                 return value
             text = value
+            if isinstance(value, str) and value.strip()[:1].isdigit():        # "48000.0" from --set (QA56)
+                with contextlib.suppress(ValueError):
+                    value = float(value)
             if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and \
                     float(value).is_integer():
                 text = str(int(float(value)))   # a number choice written as one: sample_rate=48000 (QA54)

@@ -263,6 +263,7 @@ def test_a_choice_of_numbers_takes_the_number_itself():
     a, b = g.nodes["a"].params, g.nodes["b"].params
     assert a == b and str(a["sample_rate"]) == "48000"
     assert export(sample_rate=44100.0).params["sample_rate"] == "44100"
+    assert export(sample_rate="96000.0").params["sample_rate"] == "96000"       # as --set spells it (QA56)
     assert dumps(g).count(b"48000") == 2
     with pytest.raises(Exception, match=r"sample_rate=48001: expected one of keep, 44100, 48000"):
         g.add("io.export", sample_rate=48001)
