@@ -267,13 +267,13 @@ class ParamSpec:
         elif k == "enum" and self.choices is not None:
             if isinstance(value, self.choices):
                 return value
-            text = value
-            if isinstance(value, str) and value.strip()[:1].isdigit():        # "48000.0" from --set (QA56)
+            text, num = value, value
+            if isinstance(value, str) and value.strip()[:1].isdigit() and len(value) < 40:   # "48000.0" (QA56)
                 with contextlib.suppress(ValueError):
-                    value = float(value)
-            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and \
-                    float(value).is_integer():
-                text = str(int(float(value)))   # a number choice written as one: sample_rate=48000 (QA54)
+                    num = float(value)
+            if isinstance(num, numbers.Real) and not isinstance(num, bool) and math.isfinite(num) and \
+                    float(num).is_integer():
+                text = str(int(float(num)))     # a number choice written as one: sample_rate=48000 (QA54)
             if isinstance(text, str):
                 for m in self.choices:
                     if text == m.value or text.lower() == m.name.lower():
