@@ -149,15 +149,11 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
                              f"{said('reference', 'CLIP', hint=True)}")
     own = [p for p in scored.problems(targets=[SCORER_ID]) if p.startswith(f"node '{SCORER_ID}'")]
     if own:        # (QA52: a scorer checkpoint not pulled, or mistyped, failed every candidate after its render)
-        import re
-        raise ParameterError(f"the scorer {inst.type} cannot run: "
-                             + re.sub(rf"^node '{SCORER_ID}'( \([^)]*\))?: ", "", own[0])
+        raise ParameterError(f"the scorer {inst.type} cannot run: " + _unnamed(own[0], SCORER_ID)
                              + (f" (and {len(own) - 1} more)" if len(own) > 1 else "")
                              + "; nothing was rendered (" + ("--scorer-set PARAM=VALUE" if FROM_CLI.get() else
                                                              "scorer_params={'PARAM': VALUE}") + " sets its parameters)")
     if reference:
-        import re
-
         from .errors import ExecutionError, GraphError
         from .executor import Executor
         ref = Path(reference)
@@ -169,8 +165,13 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
             (executor or Executor()).run(scored, targets=[REFERENCE_ID])
         except (GraphError, ExecutionError) as e:
             why = "; ".join(e.problems) if isinstance(e, GraphError) else str(e).splitlines()[0]
-            raise ParameterError(f"{said('reference', reference)}: "
-                                 + re.sub(rf"^node '{REFERENCE_ID}'( \([^)]*\))?: ", "", why)) from None
+            raise ParameterError(f"{said('reference', reference)}: " + _unnamed(why, REFERENCE_ID)) from None
+
+
+def _unnamed(problem: str, nid: str) -> str:
+    """``problem`` without its leading ``node 'NID' (type):``: said of a node the tune added itself."""
+    import re
+    return re.sub(rf"^node '{nid}'( \([^)]*\))?: ", "", problem)
 
 
 def graph_digest(graph: Graph) -> str:
@@ -199,8 +200,8 @@ def _finished(row: dict[str, Any]) -> bool:
     """A manifest row a resumed tune keeps: scored, or judged by the scorer as one it cannot score (the
     same candidate would be judged the same).  A candidate that failed before its scoring, or whose row
     says ``retry`` (refused before anything ran, or its scorer could not run: a checkpoint, the
-    network, the disk) is rendered again (QA: an offline tune, run again after ``models pull``, rendered nothing; QA52: nor did one
-    whose scorer's checkpoint was missing)."""
+    network, the disk) is rendered again (QA: an offline tune, run again after ``models pull``,
+    rendered nothing; QA52: nor did one whose scorer's checkpoint was missing)."""
     error = str(row.get("error") or "")
     return row.get("status") == "ok" or (row.get("status") == "failed" and not row.get("retry") and (
         error.startswith("the scorer gave no finite score") or f"node '{SCORER_ID}'" in error))
