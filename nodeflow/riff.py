@@ -110,6 +110,21 @@ def trailing_chunks(f: IO[bytes], start: int, size: int) -> int | None:
     return None
 
 
+def chunks_to_end(f: IO[bytes], pos: int, size: int) -> bool:
+    """Whether chunks follow one another from ``pos`` exactly to the end of the file (their 8-byte
+    headers read, nothing else)."""
+    for _ in range(MAX_CHUNKS):
+        if pos >= size:
+            return True
+        f.seek(pos)
+        head = f.read(8)
+        n = int.from_bytes(head[4:8], "little")
+        if len(head) < 8 or not _chunk_at(head[:4], pos, n, size):
+            return False
+        pos += 8 + n + (n & 1)
+    return False
+
+
 def _finds(data: bytes, needle: bytes) -> Iterator[int]:
     i = data.find(needle)
     while i != -1:

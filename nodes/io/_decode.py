@@ -323,7 +323,7 @@ def uncounted_audio(path: Path) -> tuple[int, int, int] | None:
     for a WAV whose data size counts less than its audio: 0 (a header never finished), or a size
     followed by bytes that are no RIFF chunk (a recorder that updated its header once, then stopped);
     None for any other file."""
-    from nodeflow.riff import trailing_chunks
+    from nodeflow.riff import chunks_to_end, trailing_chunks
     found = _wav_data(path)
     if found is None:
         return None
@@ -333,9 +333,9 @@ def uncounted_audio(path: Path) -> tuple[int, int, int] | None:
         return None
     with open(path, "rb") as f:
         at = pos + 8 + counted + (counted & 1)
-        if counted and trailing_chunks(f, at, size) == at:
+        if counted and chunks_to_end(f, at, size):
             return None                 # chunks follow the counted audio: the file is as its header says
-        end = trailing_chunks(f, at, size)
+        end = trailing_chunks(f, at, size)      # (reads the file's tail: only for a damaged header)
     audio = (size if end is None else end) - pos - 8
     if audio <= counted or (counted == 0 and audio <= 4096):
         return None
