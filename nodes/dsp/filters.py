@@ -6,10 +6,11 @@ from typing import Annotated, Any
 import numpy as np
 
 from nodeflow.audio import Audio
-from nodeflow.costs import Shape
 from nodeflow.node import Context, node
 from nodeflow.streaming import Stream
 from nodeflow.types import Range
+
+from .basic import _same_shape
 
 __all__ = ["highpass"]
 
@@ -23,9 +24,8 @@ class _Filter:
     blocks is bit-identical to one filtered whole.  The state starts as if the first sample had
     always been there (a DC offset is taken out from the first sample on, no step where it starts)."""
 
-    def __init__(self, rate: int, channels: int, cutoff_hz: float, order: int):
+    def __init__(self, rate: int, cutoff_hz: float, order: int):
         self.sos = _design(rate, cutoff_hz, order)
-        self.channels = channels
         self.zi: np.ndarray | None = None
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
@@ -39,13 +39,7 @@ class _Filter:
 
 def _stream(inputs: dict[str, Any], params: dict[str, Any], ctx: Context) -> Stream:
     s: Stream = inputs["audio"]
-    return s.map(_Filter(s.head.sample_rate, s.head.channels, _cutoff(params["cutoff_hz"], s.head.sample_rate),
-                         params["order"]))
-
-
-def _same_shape(inputs: dict[str, Shape], params: dict[str, Any]) -> dict[str, Shape]:
-    a = inputs["audio"]
-    return {"out": Shape(a.frames, a.channels, a.rate, a.items, a.span)}
+    return s.map(_Filter(s.head.sample_rate, _cutoff(params["cutoff_hz"], s.head.sample_rate), params["order"]))
 
 
 def _cutoff(cutoff_hz: float, rate: int) -> float:
@@ -81,5 +75,5 @@ def highpass(audio: Audio, *,
     >>> abs(float(y.mean())) < 1e-3, round(float(np.abs(y[0, 24000:]).max()), 2)
     (True, 0.1)
     """
-    f = _Filter(audio.sample_rate, audio.channels, _cutoff(cutoff_hz, audio.sample_rate), order)
+    f = _Filter(audio.sample_rate, _cutoff(cutoff_hz, audio.sample_rate), order)
     return audio.replace(f(audio.samples)) if audio.frames else audio

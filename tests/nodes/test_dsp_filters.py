@@ -68,7 +68,7 @@ def test_block_by_block_is_bit_identical_to_whole():
     x = x.replace(x.samples + np.float32(-0.2))
     whole = highpass.fn(x, cutoff_hz=35.0, order=3).samples
     for block in (1, 777, 65536):
-        f = _Filter(x.sample_rate, x.channels, 35.0, 3)
+        f = _Filter(x.sample_rate, 35.0, 3)
         assert np.array_equal(np.concatenate([f(b) for b in Stream.of(x, block=block).blocks], axis=1), whole)
 
 
