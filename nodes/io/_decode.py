@@ -385,22 +385,20 @@ def _wav_missing_bytes(path: Path) -> int:
 def _wav_data(path: Path) -> tuple[int, int, int, int] | None:
     """A RIFF/WAVE file's data chunk: ``(its offset, the size its header says, the file's size, the fmt
     chunk's bytes per frame)``; None for other files (RF64, RIFX...: left to libsndfile) or without one."""
+    from nodeflow.riff import _chunks
     size = path.stat().st_size
-    align = 0
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
-        pos = 12
-        while pos + 8 <= size:
-            f.seek(pos)
-            chunk = f.read(8)
-            length = int.from_bytes(chunk[4:8], "little")
-            if chunk[:4] == b"fmt " and length >= 16:
-                align = int.from_bytes(f.read(14)[12:14], "little")
-            if chunk[:4] == b"data":
-                return pos, length, size, align
-            pos += 8 + length + (length & 1)
+        chunks = _chunks(f, size)
+        align = 0
+        for cid, off, n in chunks:
+            if cid == b"fmt " and n >= 16:
+                f.seek(off + 12)
+                align = int.from_bytes(f.read(2), "little")
+            if cid == b"data":
+                return off - 8, n, size, align
     return None
 
 
