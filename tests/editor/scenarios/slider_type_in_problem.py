@@ -3,6 +3,9 @@ first click lands far right on the slider: that value is past the inputs' length
 shows.  QA: the problem line grew the node by a line as the first click landed, the slider moved down,
 the second click missed it, no box opened and the typed '750 ms' was lost.  The node keeps its size
 through the double-click; the box opens on the old value; what is typed is set."""
+import time
+
+SLOW_S = 0.2        # a first click and the frames after it that took longer may miss ImGui's 0.3 s
 
 
 def main(app, drv):
@@ -16,14 +19,21 @@ def main(app, drv):
 
     (x0, y0), (x1, y1) = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
     drv.move((x0 + (x1 - x0) * 0.3, (y0 + y1) / 2))     # on the slider (its rect holds the label too)
-    drv.xdo("mousedown", "1", frames=1)        # the first click: its value makes a problem, frames go by
-    drv.xdo("mouseup", "1", frames=5)
-    out["after_first"] = app.view.node_rect("into_variations")
-    out["value_after_first"] = duration()
-    drv.xdo("mousedown", "1", frames=1)        # the second, within ImGui's double-click time (0.3 s)
-    drv.xdo("mouseup", "1", frames=4)
-    drv.frames(2)
-    out["typing"] = dpg.does_item_exist("typein::" + tag) and bool(dpg.is_item_active("typein::" + tag))
+    out["gaps"] = []
+    for _ in range(4):      # a try whose presses came too far apart on a loaded machine is no double-click
+        t0 = time.monotonic()
+        drv.xdo("mousedown", "1", frames=1)    # the first click: its value makes a problem, frames go by
+        drv.xdo("mouseup", "1", frames=5)
+        out["after_first"] = app.view.node_rect("into_variations")
+        out["value_after_first"] = duration()
+        out["gaps"].append(round(time.monotonic() - t0, 3))
+        drv.xdo("mousedown", "1", frames=1)    # the second, within ImGui's double-click time (0.3 s)
+        drv.xdo("mouseup", "1", frames=4)
+        drv.frames(2)
+        out["typing"] = dpg.does_item_exist("typein::" + tag) and bool(dpg.is_item_active("typein::" + tag))
+        if out["typing"] or out["gaps"][-1] < SLOW_S:
+            break
+        drv.wait(0.7)       # past the double-click time: the next try's first click is a click of its own
     out["rect_typing"] = app.view.node_rect("into_variations")
     out["opened_on"] = duration()
     drv.key("ctrl+a")
