@@ -45,6 +45,10 @@ _MIN_BEATS = 4                   # tracked beats below which no tempo is said (a
 _FINE_HOP = 128                  # onsets timed on 5.8 ms frames for the tempo's fit
 _FINE_S = 60.0                   # over at most the first minute (dozens of beats: the fit is then exact)
 _MIN_BARS = 3                    # a meter other than 4 is said only from at least this many of its bars
+_LEVEL_CLEARLY = 1.05            # how much more the grid of 3/2 the tracked tempo must score to be the beat
+_OFFBEAT_WEAK = 0.65             # off-beats this much weaker than the beats: the tracker counted eighths
+_HALF_FROM = 70.0                # ... read as beats only where half the tempo is at least this
+_MIN_CHANGE = 0.01               # bars whose sound changes less than this on their first beat give no meter
 _MIN_BEAT_FLUX = 2.0             # the median onset strength (librosa's spectral flux, in dB of the clip's
                                  # loudest: level-free) at tracked beats below which no beat is there:
                                  # drums read 27, mixed music 12-15, a held pad 0.3, a static chord 0.03
@@ -95,7 +99,15 @@ def _analyse(mono: np.ndarray, start_bpm: float) -> tuple[float, Fraction]:
     if float(np.median(onset[beats])) < _MIN_BEAT_FLUX:    # (QA: a held pad was given 143.55 bpm in 5/4)
         raise AudioError("detect_tempo: no steady beat found in the clip: nothing in it starts on a pulse (a held "
                          "pad, a drone, noise); type the tempo instead (bpm=...)")
-    bpm, error = _refine(mono, beats, hop, bpm)
+    fine = librosa.onset.onset_strength(y=mono[:round(_FINE_S * _ANALYSIS_RATE)], sr=_ANALYSIS_RATE,
+                                        hop_length=_FINE_HOP)
+    bpm, error = _refine(fine, beats, hop, bpm)
+    level, phase = _pulse_level(fine, bpm)
+    if level != 1.0:                 # the beat's own onsets, fitted again (195.01 / 2 read 97.51 for 97.5)
+        bpm *= level
+        period = 60.0 / bpm * _ANALYSIS_RATE / _FINE_HOP
+        grid = np.arange(phase, len(fine) - 1, period) * _FINE_HOP / hop
+        bpm, error = _refine(fine, np.round(grid).astype(int), hop, bpm)
     per_beat = Fraction(1)           # quarter notes in a tracked beat: 1/2 where it tracked eighths
     while bpm < TEMPO_RANGE[0]:
         bpm, per_beat, error = bpm * 2, per_beat * 2, error * 2
@@ -107,7 +119,7 @@ def _analyse(mono: np.ndarray, start_bpm: float) -> tuple[float, Fraction]:
     return round(bpm, 2), (Fraction(4) if bar == 2 else bar)
 
 
-def _refine(mono: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> tuple[float, float]:
+def _refine(fine: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> tuple[float, float]:
     """The tempo from a straight line through the onsets on the beat, each timed to a fraction of a
     :data:`_FINE_HOP` frame (the tempogram's bins are 2.3 bpm apart at 120 bpm: a 4-bar loop at 120
     read 117.45 and one at 140 read 143.55), and how far off it may be (bpm; 0: no fit).
@@ -116,11 +128,7 @@ def _refine(mono: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> tuple[
     place in it); then every beat that line puts in the clip is timed again, within an eighth of a beat
     of it, and the line refitted, leaving out beats where nothing starts or an onset lies off the line
     (QA45: the tracker's last two beats at 141 bpm fell off the onsets, beyond where they were looked
-    for, and read 141.23 on 16 s)."""
-    import librosa
-
-    fine = librosa.onset.onset_strength(y=mono[:round(_FINE_S * _ANALYSIS_RATE)], sr=_ANALYSIS_RATE,
-                                        hop_length=_FINE_HOP)
+    for, and read 141.23 on 16 s).  ``fine``: the onset strength on :data:`_FINE_HOP` frames."""
     frame_s = _FINE_HOP / _ANALYSIS_RATE
     per = hop // _FINE_HOP
     picks = [_peak(fine, int(b) * per - per, int(b) * per + per) for b in beats]
@@ -155,6 +163,51 @@ def _refine(mono: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> tuple[
     return float(fitted), float(fitted * spread / period)
 
 
+def _pulse_level(fine: np.ndarray, bpm: float) -> tuple[float, float]:
+    """``(level, phase)``: the music's beat is ``level`` times ``bpm`` (3/2 where the tracker locked
+    onto every third half-beat, 1/2 where it took the off-beats for beats, 1 otherwise), its first
+    beat at frame ``phase`` of ``fine``.
+
+    Each pulse is scored by the mean onset strength on its grid (``fine``, on :data:`_FINE_HOP`
+    frames, at its best phase).  A pulse of 2/3 of the beat lands on beat, off-beat, beat... (QA58:
+    a four-on-the-floor loop at 133 bpm, hats on the off-beats, read 88.67; 126, 150, 174 read 84,
+    100, 116): the beat's own grid, every kick, scores higher, and wins by :data:`_LEVEL_CLEARLY`.  A
+    beat at twice the tempo has every other beat weak: where the off-beat half of its grid scores
+    under :data:`_OFFBEAT_WEAK` of the on-beat half, the on-beat half is the beat (QA58: 97.5 bpm read
+    195.01), as long as that stays a tempo music is counted in (:data:`_HALF_FROM`).  Compound time
+    keeps the tracker's level: a quarter-note grid in 6/8 lands on weak eighths and scores lower."""
+    rate = _ANALYSIS_RATE / _FINE_HOP
+    tracked = _grid_strength(fine, 60.0 / bpm * rate)
+    if tracked is None:
+        return 1.0, 0.0
+    beat = _grid_strength(fine, 60.0 / (bpm * 1.5) * rate)
+    if beat is not None and beat[0] > _LEVEL_CLEARLY * tracked[0] and bpm * 1.5 <= TEMPO_RANGE[1]:
+        return 1.5, beat[1]
+    half = _grid_strength(fine, 2 * 60.0 / bpm * rate)
+    if half is not None and bpm / 2 >= _HALF_FROM:
+        off = 2 * tracked[0] - half[0]          # the tracked grid is the half grid and its off-beats
+        if off < _OFFBEAT_WEAK * half[0]:
+            return 0.5, half[1]
+    return 1.0, tracked[1]
+
+
+def _grid_strength(fine: np.ndarray, period: float) -> tuple[float, float] | None:
+    """``(strength, phase)``: the mean of ``fine`` (the strongest of each frame and its neighbours) on
+    the grid of ``period`` frames at the phase where it is largest; None for fewer than
+    :data:`_MIN_BEATS` grid points."""
+    n = len(fine)
+    count = int((n - period) // period) + 1
+    if period <= 0 or count < _MIN_BEATS:
+        return None
+    wide = np.maximum(fine, np.maximum(np.roll(fine, 1), np.roll(fine, -1)))
+    phases = np.arange(int(np.ceil(period)))
+    idx = np.round(phases[:, None] + np.arange(count)[None, :] * period).astype(int)
+    means = np.where(idx < n, wide[np.minimum(idx, n - 1)], np.nan)
+    scores = np.nanmean(means, axis=1)
+    best = int(np.nanargmax(scores))
+    return float(scores[best]), float(phases[best])
+
+
 def _peak(strength: np.ndarray, lo: int, hi: int) -> tuple[float | None, float]:
     """The strongest onset in frames ``[lo, hi]`` of ``strength``, timed to a fraction of a frame (a
     parabola through it and its neighbours), and its strength; ``(None, 0)`` where there is none."""
@@ -181,6 +234,8 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         synced = librosa.util.sync(feature, beats, aggregate=np.mean)
         synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
         novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
+    if float(np.partition(novelty, -2)[-2]) < _MIN_CHANGE:     # (the largest but one: a clip's end is no change)
+        return 4          # nothing changes from beat to beat (a drum loop): no bar line to hear (QA58: 7/4)
     scores = {}
     for group in (2, 3, 4, 5, 7):
         if group > 4 and len(novelty) < _MIN_BARS * group:   # (a 4/4 loop of 16 beats read 7/4: two bars of
