@@ -12,7 +12,7 @@ from nodeflow.node import Context, node
 from nodeflow.streaming import Stream
 from nodeflow.types import ChoiceEnum, Range
 
-from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint, resample_joined
+from ._conform import conform_all, exact_after, joined_markers, merged_info, project_rate, project_rate_fingerprint, resample_joined
 from ._curves import Curve, curve_gain
 
 __all__ = ["gain", "fade", "trim", "concat", "mix", "channels", "ChannelMode", "db_to_amplitude"]
@@ -259,7 +259,7 @@ def trim(audio: Audio, *,
     return audio.replace(audio.samples[:, start:end], **_trim_placement(audio, start, end))
 
 
-@node("dsp.concat", version=3, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
+@node("dsp.concat", version=4, fingerprint=project_rate_fingerprint, estimate=_join_estimate("concat"))
 def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit="s")] = 0.0,
            ctx: Context | None = None) -> Audio:
     """Play `b` after `a`, with `gap_s` seconds of silence between them.
@@ -285,8 +285,9 @@ def concat(a: Audio, b: Audio, *, gap_s: Annotated[float, Range(0.0, 600.0, unit
         a, b = resample_joined(a, rate, after=b, check=check), resample_joined(b, rate, before=a, check=check)
     a, b = _pair(a, b, "concat", ctx)
     gap = np.zeros((a.channels, a.frames_at(gap_s)), np.float32)
-    return a.replace(np.concatenate([a.samples, gap, b.samples], axis=1),
-                     **joined_markers(a, b, a.frames + gap.shape[1]))
+    x, exact = exact_after(a, b, a.frames + gap.shape[1])       # b on its exact time: no drift off the grid
+    return a.replace(np.concatenate([a.samples, gap, x], axis=1),
+                     **joined_markers(a, b, a.frames + gap.shape[1]), **exact)
 
 
 @node("dsp.mix", version=2, fingerprint=project_rate_fingerprint, estimate=_join_estimate("mix"))

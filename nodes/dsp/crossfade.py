@@ -12,7 +12,7 @@ from nodeflow.node import Context, node
 from nodeflow.types import Range
 
 from .basic import _join_estimate
-from ._conform import conform_all, joined_markers, merged_info, project_rate, project_rate_fingerprint
+from ._conform import conform_all, exact_after, joined_markers, merged_info, project_rate, project_rate_fingerprint
 from ._curves import Curve, blend
 
 
@@ -44,7 +44,7 @@ def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
     return out
 
 
-@node("dsp.crossfade", version=2, fingerprint=project_rate_fingerprint, estimate=_estimate)
+@node("dsp.crossfade", version=3, fingerprint=project_rate_fingerprint, estimate=_estimate)
 def crossfade(a: Audio, b: Audio, *,
               duration_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 1.0,
               curve: Curve = Curve.EQUAL_POWER,
@@ -76,6 +76,9 @@ def crossfade(a: Audio, b: Audio, *,
                        check=ctx.check_cancelled if ctx is not None else None)
     n = _overlap(duration_s, a.sample_rate, a.frames, b.frames)
     head = a.samples[:, :a.frames - n]
-    mixed = blend(a.samples[:, a.frames - n:], b.samples[:, :n], curve)
-    return a.replace(np.concatenate([head, mixed, b.samples[:, n:]], axis=1), info=merged_info(a, b, ctx),
-                     **joined_markers(a, b, a.frames - n))
+    x, exact = exact_after(a, b, a.frames - n)        # b on its exact time: no drift off the grid
+    if x.shape[1] < n:
+        x, exact = b.samples, {}
+    mixed = blend(a.samples[:, a.frames - n:], x[:, :n], curve)
+    return a.replace(np.concatenate([head, mixed, x[:, n:]], axis=1), info=merged_info(a, b, ctx),
+                     **joined_markers(a, b, a.frames - n), **exact)

@@ -269,3 +269,33 @@ def test_seams_stitched_at_a_models_rate_are_on_the_bar_lines_of_an_export_at_an
     marks = [f for f, _ in read_metadata(out).markers if f]
     assert sf.info(str(out)).samplerate == 48000 and len(marks) == 16
     assert marks == [_grid(k, bar, 48000) for k in range(1, len(marks) + 1)]
+
+
+@pytest.mark.parametrize("bpm, rate", [(97.5, 44100), (133.0, 44100), (141.0, 48000)])
+def test_a_bar_window_looped_with_concat_or_crossfade_starts_every_repetition_on_its_bar(bpm, rate):
+    """QA58: a 4-bar window at 97.5 bpm (434215.385 samples) looped 16 times with concat came 6 samples
+    short of 64 bars (+3 at 133 bpm), every repetition a little earlier than its bar: each join added
+    its window's rounding.  Now repetition k starts at round(k * 4 bars), as tokenize_window cuts."""
+    from nodes.dsp.basic import concat
+    from nodes.dsp.crossfade import crossfade
+
+    bar = Fraction(240) / Fraction(str(bpm))
+    phrase = 4 * bar
+    n = round(4 * phrase * rate)
+    x = np.zeros(n)
+    x[[round(k * bar * rate) for k in range(16)]] = 1.0        # a click on every bar line of the source
+    w = tokenize_window.fn(Audio(x, rate), unit="bars", size=4, bpm=bpm)[0]
+    assert w.frames == round(phrase * rate) and w.exact_end == phrase
+    song = w
+    for _ in range(15):
+        song = concat.fn(song, w)
+    assert song.frames == round(16 * phrase * rate) and song.span == (0, 16 * phrase)
+    clicks = np.flatnonzero(song.samples[0] == 1.0)             # each repetition's bars where the window has them
+    assert clicks.tolist() == [round(k * phrase * rate) + round(j * bar * rate) for k in range(16) for j in range(4)]
+    faded = w                                                   # overlapped by a bar: 3 bars a repetition
+    for _ in range(7):
+        faded = crossfade.fn(faded, w, duration_s=float(bar), curve="linear")
+    step = phrase - Fraction(round(float(bar) * rate), rate)    # the fade's whole samples
+    assert faded.frames == round((7 * step + phrase) * rate) and faded.span == (0, 7 * step + phrase)
+    clicks = set(np.flatnonzero(faded.samples[0] >= 0.999).tolist())   # bars 2 and 3 of each: no fade on them
+    assert {round(k * step * rate) + round(j * bar * rate) for k in range(8) for j in (1, 2)} <= clicks
