@@ -29,7 +29,7 @@ from .errors import ParameterError
 from .types import ChoiceEnum
 
 __all__ = ["ModelProfile", "PROFILES", "ProfileChoice", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
-           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label", "NOTE_VALUES"]
+           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label", "bar_label_time", "NOTE_VALUES"]
 
 
 def _frac(x: float | int | Fraction) -> Fraction:
@@ -245,6 +245,22 @@ def bar_label(frame: int, sample_rate: int, bpm: float, beats_per_bar: int = 4, 
         return f"bar {int(bar) + 1}"
     beat = round(beat + 1, 2)
     return f"bar {int(bar) + 1} beat {int(beat) if beat.is_integer() else f'{beat:.2f}'.rstrip('0')}"
+
+
+def bar_label_time(label: str, bpm: float, beats_per_bar: int = 4, note_value: int = 4) -> Fraction | None:
+    """Where a marker labelled as :func:`bar_label` labels one lies on the grid, in exact seconds from
+    bar 1; None for any other label.
+
+    >>> bar_label_time("bar 2", bpm=120), bar_label_time("bar 1 beat 4.5", bpm=100, beats_per_bar=6, note_value=8)
+    (Fraction(2, 1), Fraction(21, 20))
+    >>> bar_label_time("Chorus", bpm=120) is None
+    True
+    """
+    m = re.fullmatch(r"bar (\d{1,7})(?: beat (\d{1,3}(?:\.\d{1,2})?))?", label)
+    if m is None or int(m.group(1)) < 1:
+        return None
+    beat = Fraction(m.group(2) or "1") - 1
+    return beats_to_seconds((int(m.group(1)) - 1) * beats_per_bar + beat, bpm, note_value)
 
 
 def parse_meter(meter: str) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """io.load: read an audio file (or a video's soundtrack), whole or a span of it."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
@@ -217,11 +218,36 @@ def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
     from nodeflow.audiometa import file_facts
     items, markers = file_facts(file, audio.sample_rate)
     start = round(start_s * audio.sample_rate)
-    placed = audio.replace(start_frame=start) if start_s else audio
-    kept = tuple((f - start, label) for f, label in markers if start <= f < start + audio.frames)
-    if kept:        # the file's own markers, where this span holds them (QA: lost on load -> export)
-        placed = placed.replace(markers=kept)
+    placed = audio.replace(start_frame=start, exact_start=Fraction(repr(float(start_s)))) if start_s else audio
+    inside = [(f, label) for f, label in markers if start <= f < start + audio.frames]
+    if inside:      # the file's own markers, where this span holds them (QA: lost on load -> export)
+        placed = placed.replace(markers=tuple((f - start, label) for f, label in inside),
+                                marker_times=grid_marker_times(inside, items, audio.sample_rate))
     return placed.with_info(**items) if items else placed
+
+
+def grid_marker_times(markers: list[tuple[int, str]], items: dict[str, str], rate: int) -> tuple:
+    """The exact time of each marker of a file labelled ``bar N`` (``bar N beat B``) where the file's
+    tempo and meter put that bar line on the marker's sample, else None: an export writes its seams'
+    cue points so, and a cue point holds only its sample, where the bar line lies between two.  QA58:
+    such a file at 44.1 kHz exported at 96 kHz put bar 4 at 519700 for the grid's 519699.  Bars count
+    from the file's time reference (where an export placed it), or from its start."""
+    from nodeflow.timebase import bar_label_time, parse_meter
+    try:
+        bpm = float(items["bpm"])
+        beats, note = parse_meter(items.get("meter") or "4/4")
+        origins = [Fraction(0)]
+        if items.get("time_reference"):
+            origins.insert(0, Fraction(int(items["time_reference"]), int(items.get("time_reference_rate") or rate)))
+    except (KeyError, ValueError, ParameterError, ZeroDivisionError):
+        return ()
+    if not 0 < bpm < 1e4:
+        return ()
+    times = []
+    for f, label in markers:
+        t = bar_label_time(label, bpm, beats, note)
+        times.append(next((t - o for o in origins if t is not None and round((t - o) * rate) == f), None))
+    return tuple(times)
 
 
 def _read_audio(file: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:

@@ -299,3 +299,33 @@ def test_a_bar_window_looped_with_concat_or_crossfade_starts_every_repetition_on
     assert faded.frames == round((7 * step + phrase) * rate) and faded.span == (0, 7 * step + phrase)
     clicks = set(np.flatnonzero(faded.samples[0] >= 0.999).tolist())   # bars 2 and 3 of each: no fade on them
     assert {round(k * step * rate) + round(j * bar * rate) for k in range(8) for j in (1, 2)} <= clicks
+
+
+@pytest.mark.parametrize("bpm, rate, out_rate", [(133.0, 44100, 96000), (97.5, 48000, 44100), (141.0, 44100, 88200)])
+def test_an_exported_pieces_bar_cues_come_back_on_the_grid_at_any_rate(tmp_path, bpm, rate, out_rate):
+    """QA58: a piece stitched in bars and exported (cues 'bar 2', 'bar 3'... on its samples), loaded again
+    and exported at another rate put a cue a sample off the bar line (519700 for 519699 at 96 kHz): a cue
+    point holds only its sample, the bar line lay between two.  Its label, tempo and meter say where the
+    bar line is; trimmed first, the cues still land on the grid."""
+    import soundfile as sf
+
+    from nodeflow.audiometa import read_metadata
+    from nodes.dsp.basic import trim
+    from nodes.io.export import export
+    from nodes.io.load import load
+
+    bar = Fraction(240) / Fraction(str(bpm))
+    piece, again, cut = tmp_path / "piece.wav", tmp_path / "again.wav", tmp_path / "cut.wav"
+    src = tmp_path / "src.wav"
+    sf.write(src, music(bpm, 4, 12 * float(bar), rate, seed=8).samples.T, rate, subtype="PCM_24")
+    (load(path=str(src)) | tokenize_window(unit="bars", size=1, bpm=bpm) | stitch()
+     | export(path=str(piece))).run()
+    written = [f for f, _ in read_metadata(piece).markers]
+    assert written == [round(k * bar * rate) for k in range(1, len(written) + 1)] and len(written) >= 10
+    (load(path=str(piece)) | export(path=str(again), sample_rate=str(out_rate))).run()
+    assert [f for f, _ in read_metadata(again).markers] == [round(k * bar * out_rate) for k in range(1, len(written) + 1)]
+    (load(path=str(piece)) | trim(start_s=float(2 * bar)) | export(path=str(cut), sample_rate=str(out_rate))).run()
+    start = round(2 * bar * out_rate)                    # where the file starts: its time reference
+    assert read_metadata(cut).time_reference == start
+    assert [start + f for f, _ in read_metadata(cut).markers] == [round(k * bar * out_rate)
+                                                                  for k in range(2, len(written) + 1)]
