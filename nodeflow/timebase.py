@@ -187,7 +187,7 @@ def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_to
 NOTE_VALUES = (1, 2, 4, 8, 16, 32)
 
 
-def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4, note_value: int = 4) -> Fraction:
+def bars_to_seconds(bars: float | Fraction, bpm: float, beats_per_bar: int = 4, note_value: int = 4) -> Fraction:
     """Duration of ``bars`` bars at ``bpm`` beats per minute, exact (``bpm=97.5`` is 195/2).
 
     A bar holds ``beats_per_bar`` notes of ``note_value`` (the meter: 6/8 is six eighths), and the
@@ -207,7 +207,7 @@ def bars_to_seconds(bars: float, bpm: float, beats_per_bar: int = 4, note_value:
     return _frac(bars) * beats_per_bar * Fraction(4, note_value) * 60 / _frac(bpm)
 
 
-def beats_to_seconds(beats: float, bpm: float, note_value: int = 4) -> Fraction:
+def beats_to_seconds(beats: float | Fraction, bpm: float, note_value: int = 4) -> Fraction:
     """Duration of ``beats`` notes of ``note_value`` at ``bpm`` quarter notes per minute, exact.
 
     >>> beats_to_seconds(3, bpm=90)

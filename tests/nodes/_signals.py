@@ -104,3 +104,22 @@ def music(bpm: float, beats_per_bar: int, seconds: float, rate: int, seed: int =
             out[t0:t0 + bass_len] += 0.2 * np.sin(2 * np.pi * freq / 4 * t) * np.minimum(1.0, t / 0.01)
     stereo = np.stack([out, np.roll(out, 7)])[:channels]
     return Audio(np.clip(stereo, -1, 1), rate)
+
+
+def drum_loop(bpm: float, bars: int, rate: int) -> Audio:
+    """A drum loop as a producer programs one: a kick on every beat (louder on the one), a noise hat on
+    every off-beat, nothing else (no bass or harmony to hear the bar line by)."""
+    beat = 60.0 / bpm * rate
+    n = round(bars * 4 * beat)
+    x = np.zeros((2, n))
+    t = np.arange(round(0.15 * rate)) / rate
+    kick = np.sin(2 * np.pi * (50 + 120 * np.exp(-t * 40)) * t) * np.exp(-t * 25)
+    kick[1] = 0.95                      # the beater's click: one sample
+    h = round(0.03 * rate)
+    hat = np.random.default_rng(7).standard_normal(h) * np.exp(-np.arange(h) / rate * 200) * 0.25
+    for k in range(bars * 4):
+        for at, sound, gain in ((k, kick, 0.9 if k % 4 == 0 else 0.6), (k + 0.5, hat, 1.0)):
+            s = round(at * beat)
+            m = min(len(sound), n - s)
+            x[:, s:s + m] += gain * sound[:m]
+    return Audio(x.astype(np.float32), rate)

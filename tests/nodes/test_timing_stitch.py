@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.nodes._signals import TOL, block_rms_db, noise, sine
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError
-from nodes.timing.stitch import stitch
+from nodes.timing.stitch import SEAM_FADE_S, stitch
 from nodes.timing.window import tokenize_window
 
 RATES = [8000, 22050, 24000, 32000, 44100, 48000]
@@ -245,7 +245,9 @@ def test_windows_mixed_to_other_channels_keep_every_downbeat_to_the_bit():
     np.testing.assert_allclose(y.samples, width @ stereo.samples, rtol=0, atol=1e-6)
     takes = [channels.fn(w, mode="mono") for w in wins]
     rng = np.random.default_rng(1)
-    takes[2] = takes[2].replace(rng.uniform(-0.5, 0.5, takes[2].samples.shape).astype(np.float32))   # a new take
+    # a new take, starting further from the previous window than the source's own attack there (a step
+    # no larger than that is left: a downbeat's attack in a transposed window is music, QA58)
+    takes[2] = takes[2].replace(rng.uniform(0.7, 0.9, takes[2].samples.shape).astype(np.float32))
     y, s = stitch.fn(takes), wins[2].start_frame
     joined = np.concatenate([w.samples for w in takes], axis=1)
     assert not np.array_equal(y.samples[:, s - 200:s + 200], joined[:, s - 200:s + 200])       # mended
@@ -396,3 +398,28 @@ def test_seam_labels_count_from_where_the_piece_starts_when_a_window_is_left_out
     secs = tokenize_window.fn(x, size=2.0)                               # no tempo: the windows' numbers
     assert stitch.fn(secs[1:]).markers == ((2 * rate, "window 3"), (4 * rate, "window 4"))
     assert stitch.fn(secs).markers[0] == (2 * rate, "window 2")
+
+
+@pytest.mark.parametrize("bpm, rate", [(133.0, 44100), (97.5, 48000)])
+def test_a_transposed_windows_downbeat_hit_after_a_rest_keeps_its_attack_and_the_rest(bpm, rate):
+    """QA58: drum windows cut on the downbeats and transposed were mended as if each kick were the edit's
+    jump: an offset ramped up over the 5 ms of silence before the beat and the attack went from 0.855
+    to 0.14 (an offset that large also lifted later peaks, to 1.2 for 0.82).  Now a hit after a rest
+    keeps the rest silent and its own peak; a step no larger than half the music's own within 2 ms is
+    left as it is; nothing clicks."""
+    from fractions import Fraction
+
+    from tests.nodes._signals import drum_loop
+    from nodes.dsp.variation import variation
+
+    windows = [variation.fn(w, pattern_semitones="0 5 -2 7") for w in
+               tokenize_window.fn(drum_loop(bpm, 4, rate), unit="bars", size=1, bpm=bpm)]
+    out = stitch.fn(windows).samples
+    half, near, ten = round(SEAM_FADE_S / 2 * rate), rate // 500, rate // 100
+    for k in range(1, 4):
+        s = round(k * Fraction(240) / Fraction(str(bpm)) * rate)
+        assert np.array_equal(out[:, s - half:s], windows[k - 1].samples[:, -half:])       # the rest stays a rest
+        own = max(np.abs(np.diff(windows[k].samples[:, :near])).max(), np.abs(np.diff(windows[k - 1].samples[:, -near:])).max())
+        assert np.abs(np.diff(out[:, s - near:s + near])).max() <= 1.1 * own                # no click
+        peak, made = np.abs(out[:, s:s + ten]).max(), np.abs(windows[k].samples[:, :ten]).max()
+        assert 0.9 * made <= peak <= made                                                    # the hit as made

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.nodes._signals import music, noise
+from tests.nodes._signals import drum_loop, music, noise
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodes.timing.tempo import detect_tempo
@@ -184,31 +184,12 @@ def test_a_tempo_on_the_grid_is_found_to_the_hundredth_and_not_rounded_to_a_whol
             assert found == bpm
 
 
-def _four_on_the_floor(bpm: float, bars: int, rate: int) -> Audio:
-    """A drum loop as a producer programs one: a kick on every beat (louder on the one), a noise hat on
-    every off-beat, nothing else (no bass or harmony to hear the bar line by)."""
-    beat = 60.0 / bpm * rate
-    n = round(bars * 4 * beat)
-    x = np.zeros((2, n))
-    t = np.arange(round(0.15 * rate)) / rate
-    kick = np.sin(2 * np.pi * (50 + 120 * np.exp(-t * 40)) * t) * np.exp(-t * 25)
-    kick[1] = 0.95                      # the beater's click: one sample
-    h = round(0.03 * rate)
-    hat = np.random.default_rng(7).standard_normal(h) * np.exp(-np.arange(h) / rate * 200) * 0.25
-    for k in range(bars * 4):
-        for at, sound, gain in ((k, kick, 0.9 if k % 4 == 0 else 0.6), (k + 0.5, hat, 1.0)):
-            s = round(at * beat)
-            m = min(len(sound), n - s)
-            x[:, s:s + m] += gain * sound[:m]
-    return Audio(x.astype(np.float32), rate)
-
-
 @pytest.mark.parametrize("bpm, rate", [(133, 44100), (126, 48000), (150, 44100), (174, 48000), (97.5, 48000),
                                        (97.5, 44100), (90, 44100), (120, 48000)])
 def test_a_four_on_the_floor_loop_is_read_at_its_beat_in_four_four(bpm, rate):
     """QA58: kicks on the beats and hats on the off-beats read 2/3 of the tempo (133 -> 88.67, 126 -> 84,
     150 -> 100, 174 -> 116: the tracker locked onto every third half-beat), 97.5 read 195.01 (the
     off-beats taken for beats), and 90 read 7/4 (a drum loop has no change at its bar line to count)."""
-    info = dict(detect_tempo.fn(_four_on_the_floor(bpm, 8, rate)).info)
+    info = dict(detect_tempo.fn(drum_loop(bpm, 8, rate)).info)
     assert abs(float(info["bpm"]) - bpm) <= 0.01, info
     assert info["meter"] == "4/4", info
