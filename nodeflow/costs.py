@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import ParameterError
+from .errors import ParameterError, named
 from .outputs import resolve
 
 if TYPE_CHECKING:   # costs is imported lazily by validation.py; these are for annotations only
@@ -464,7 +464,7 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
     est = remembered_estimate(graph, scope, base_dir, version)
     if not est.nodes:
         return out
-    out.extend(f"{_node(graph, c.node)}: {s.problem}" for c in est.nodes.values()
+    out.extend(named(_node(graph, c.node), s.problem, graph.nodes[c.node].type) for c in est.nodes.values()
                if not c.guessed for s in c.shapes.values() if s.problem)          # (a guess refuses nothing)
     if est.max_items is None:   # what every run compares against the limits, found once per estimate
         est.max_items = max((s.items or 0 for c in est.nodes.values() for s in c.shapes.values()), default=0)

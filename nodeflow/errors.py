@@ -37,6 +37,21 @@ class GraphError(NodeflowError):
         super().__init__(msg)
 
 
+def named(who: str, text: str, type_id: str) -> str:
+    """``who: text``, where ``who`` names a node (``dsp.crossfade``, ``node 'x' (dsp.crossfade)``) and
+    ``text`` may begin with the node's own name for itself (its type or the last part of it, as a
+    node's message names itself when called alone): said once (QA58: ``dsp.crossfade: crossfade:``).
+
+    >>> named("node 'x' (dsp.crossfade)", "crossfade: duration_s=5 exceeds ...", "dsp.crossfade")
+    "node 'x' (dsp.crossfade): duration_s=5 exceeds ..."
+    """
+    for own in (f"{type_id}: ", f"{type_id.rsplit('.', 1)[-1]}: "):
+        if text.startswith(own):
+            text = text[len(own):]
+            break
+    return f"{who}: {text}"
+
+
 class FileFormatError(NodeflowError):
     """A graph file (or bundle) is malformed, too large, hostile or from an unknown format version."""
 

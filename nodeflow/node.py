@@ -26,7 +26,7 @@ from typing import Annotated, Any, Callable  # noqa: F401  (Annotated re-exporte
 
 from .audio import Audio  # noqa: F401
 from .docstrings import parameter_docs
-from .errors import Cancelled, DefinitionError, ParameterError
+from .errors import Cancelled, DefinitionError, ParameterError, named
 from .types import ParamSpec, PortSpec
 
 __all__ = ["node", "NodeSpec", "Context"]
@@ -256,7 +256,7 @@ class NodeSpec:
         try:
             return p.coerce(value)
         except ParameterError as e:
-            raise ParameterError(f"{who}: {e}") from None
+            raise ParameterError(named(who, str(e), self.id)) from None
 
     def outputs_of(self, result: Any) -> dict[str, Any]:
         """``{output_name: value}`` of what the function returned, each audio output checked."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .audio import AUDIO_RATES
-from .errors import GraphError, ParameterError
+from .errors import GraphError, ParameterError, named
 from .types import link_mode, type_name
 
 if TYPE_CHECKING:   # graph.py imports this module
@@ -56,7 +56,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         if nid in st["preflight"]:
             inst, spec = graph.nodes[nid], graph.registry[graph.nodes[nid].type]
             try:
-                out.extend(f"node '{nid}' ({spec.id}): {msg}"
+                out.extend(named(f"node '{nid}' ({spec.id})", msg, spec.id)
                            for msg in (spec.preflight(dict(inst.params), base) if spec.preflight else []))
             except Exception as e:  # a broken check must not hide the other problems
                 out.append(f"node '{nid}' ({spec.id}): could not check what it needs: {e}")

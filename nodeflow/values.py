@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .audio import AUDIO_RATES, Audio, StreamedAudio
-from .errors import AudioError, GraphError, ParameterError
+from .errors import AudioError, GraphError, ParameterError, named
 from .graph import Graph, PortRef
 from .node import Context, NodeSpec
 from .registry import Registry, default_registry
@@ -241,7 +241,7 @@ def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
         try:
             params[k] = p.coerce(v)
         except ParameterError as e:
-            raise ParameterError(f"{spec.id}: {e}") from None
+            raise ParameterError(named(spec.id, str(e), spec.id)) from None
     missing = [n for n, p in spec.inputs.items() if p.required and inputs.get(n) is None]
     if missing:
         raise ParameterError(f"{spec.id}: input {', '.join(map(repr, missing))} needs a value")
@@ -270,7 +270,7 @@ def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
         return [checked(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
     except (ParameterError, AudioError) as e:      # named as a graph names its node (QA: a refused loudness
         if not str(e).startswith(f"{spec.id}:"):   # target did not say which node)
-            e.args = (f"{spec.id}: {e}", *e.args[1:])
+            e.args = (named(spec.id, str(e), spec.id), *e.args[1:])
         raise
 
 

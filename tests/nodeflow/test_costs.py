@@ -224,9 +224,9 @@ def test_lengths_the_input_does_not_have_are_found_by_validate_before_anything_r
     save(g, path)
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "node 'x' (dsp.crossfade): crossfade: duration_s=0.7 exceeds the input lengths (a 1.000 s, b 0.600 s); " \
+    assert "node 'x' (dsp.crossfade): duration_s=0.7 exceeds the input lengths (a 1.000 s, b 0.600 s); " \
            "shorten the fade to at most 0.600 s" in out
-    assert "node 'f' (dsp.fade): fade: fade_in_s=1.5 exceeds input length 1.000 s; shorten the fade" in out
+    assert "node 'f' (dsp.fade): fade_in_s=1.5 exceeds input length 1.000 s; shorten the fade" in out
     assert "node 't' (dsp.trim): end_s=0.1 is not after start_s=0.2; the cut would be empty" in out
     assert main(["run", str(path), "-o", str(clip.parent / "out")]) == 1
     assert not (clip.parent / "out").exists() or not list((clip.parent / "out").rglob("*.wav"))
@@ -307,7 +307,7 @@ def test_parameter_values_a_node_would_refuse_are_found_by_validate(clip):
     g.connect("load", "vary")
     g.add("text.prompt_template", id="prompt", template="{genre} with {foo}")
     problems = g.problems()
-    assert any(p.startswith("node 'vary' (dsp.variation): variation: pattern_semitones='0 x': 'x' is not a number")
+    assert any(p.startswith("node 'vary' (dsp.variation): pattern_semitones='0 x': 'x' is not a number")
                for p in problems), problems
     assert any(p.startswith("node 'prompt' (text.prompt_template): template: no value for {foo}") for p in problems)
     g.set("vary", "pattern_semitones", "0 5 -2")
