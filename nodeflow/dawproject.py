@@ -52,7 +52,7 @@ class Clip:
     """
 
     file: PurePath
-    start_s: float | Fraction     # a Fraction keeps it exact (clips_from_run gives start_frame / sample_rate)
+    start_s: float | Fraction     # a Fraction keeps it exact (clips_from_run gives where the audio sat, exactly)
     duration_s: float | Fraction
     name: str = ""
     sample_rate: int = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .dawproject import Clip, Track, check_bpm, file_facts, parse_meter
-from .errors import ParameterError
+from .errors import AudioError, ParameterError
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -46,8 +46,8 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
 
     ``result`` maps node ids to their outputs: a ``RunResult``, or a sweep variant's ``values``.
 
-    A clip's position is its audio's ``start_frame / sample_rate`` (windows cut from a longer
-    piece carry where they started) and its duration ``frames / sample_rate``.  Where the audio
+    A clip's position is where its audio sat in its source (:attr:`~nodeflow.audio.Audio.span`: windows
+    cut from a longer piece carry where they started, exactly) and its duration the written file's.  Where the audio
     that fed an export is not in ``result`` the clip is read off the written file, at 0 s.
     Tracks are named ``track_prefix + node id``, in the graph's node order.
     """
@@ -57,9 +57,12 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
         clips = []
         for i, p in enumerate(paths):
             a = audios[i] if len(audios) == len(paths) and isinstance(audios[i], Audio) else None
-            if a is not None:
-                clips.append(Clip(Path(p), Fraction(a.start_frame, a.sample_rate), Fraction(a.frames, a.sample_rate),
-                                  Path(p).stem, a.sample_rate, a.channels))
+            if a is not None:      # placed at its exact time, as long as the file it wrote (QA58: at another
+                try:               # rate, a clip ran 0.49 sample past its file's end)
+                    duration, rate, channels = file_facts(Path(p))
+                except AudioError:
+                    duration, rate, channels = Fraction(a.frames, a.sample_rate), a.sample_rate, a.channels
+                clips.append(Clip(Path(p), a.span[0], duration, Path(p).stem, rate, channels))
             else:
                 duration, rate, channels = file_facts(Path(p))
                 clips.append(Clip(Path(p), 0.0, duration, Path(p).stem, rate, channels))

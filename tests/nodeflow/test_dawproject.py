@@ -431,3 +431,20 @@ def test_empty_graph_metadata_is_unset_for_the_daw_project_too(tmp_path, capsys,
     assert main(["validate", "g.msgpack"]) == 0
     assert main(["run", "g.msgpack", "-o", "out", "--daw", "out/p.dawproject", "-q"]) == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "p.dawproject").is_file()
+
+
+def test_windows_exported_at_another_rate_play_no_further_than_their_files(tmp_path):
+    """QA58: windows at one rate exported at another were clips as long as the windows at their own rate:
+    a clip played 0.49 sample past its file's end.  Each clip now lasts its file, from its bar."""
+    g = window_graph(tmp_path)
+    g.set("export", "sample_rate", "48000")
+    res = Executor().run(g, output_dir=tmp_path / "out")
+    tracks = clips_from_run(g, res)
+    project = write_dawproject(tmp_path / "song.dawproject", tracks, bpm=BPM, meter="3/4")
+    _, _, by_name, z, _ = parse(project)
+    for k, (clip, path) in enumerate(zip(by_name["export"], res["export"]["out"])):
+        info = sf.info(path)
+        assert info.samplerate == 48000
+        assert clip["play_stop"] == pytest.approx(info.frames / 48000, abs=1e-12) == clip["audio_s"]
+        assert clip["duration"] == pytest.approx(info.frames / 48000 * BPM / 60, abs=0.5 / 48000 * BPM / 60)
+        assert clip["time"] == pytest.approx(k * BARS_PER_WINDOW * BEATS_PER_BAR, abs=BEAT_TOL)
