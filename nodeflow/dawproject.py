@@ -131,22 +131,22 @@ def _member_name(clip: Clip, track: str, taken: set[str]) -> str:
     return name
 
 
-def file_facts(path: Path) -> tuple[float, int, int]:
-    """Duration (s), sample rate and channels of an audio file as stored."""
+def file_facts(path: Path) -> tuple[Fraction, int, int]:
+    """Duration (s, exact), sample rate and channels of an audio file as stored."""
     import soundfile as sf
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as e:
         raise AudioError(f"{path}: not an audio file soundfile can read ({e}); give the files the run "
                          "exported") from None
-    return info.frames / info.samplerate, int(info.samplerate), int(info.channels)
+    return Fraction(info.frames, info.samplerate), int(info.samplerate), int(info.channels)
 
 
 def _sub(parent: ET.Element, tag: str, **attrs: Any) -> ET.Element:
     return ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
 
 
-def _project_xml(placed: list[tuple[Track, list[tuple[Clip, str, tuple[float, int, int]]]]], bpm: float,
+def _project_xml(placed: list[tuple[Track, list[tuple[Clip, str, tuple[Fraction, int, int]]]]], bpm: float,
                  meter: tuple[int, int]) -> bytes:
     from . import __version__
     ids = iter(range(1 << 30))
@@ -236,7 +236,7 @@ def write_dawproject(path: str | Path, tracks: Iterable[Track], *, bpm: float, m
     tracks = list(tracks)
     if path.is_dir():
         raise ParameterError(f"{path}: is a folder; give a file name such as {path / ('project' + SUFFIX)}")
-    members: dict[Path, tuple[str, tuple[float, int, int]]] = {}
+    members: dict[Path, tuple[str, tuple[Fraction, int, int]]] = {}
     taken: set[str] = set()
     placed = []
     for track in tracks:

@@ -65,7 +65,7 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
                 clips.append(Clip(Path(p), a.span[0], duration, Path(p).stem, rate, channels))
             else:
                 duration, rate, channels = file_facts(Path(p))
-                clips.append(Clip(Path(p), 0.0, duration, Path(p).stem, rate, channels))
+                clips.append(Clip(Path(p), Fraction(0), duration, Path(p).stem, rate, channels))
         tracks.append(Track(f"{track_prefix}{nid}", clips))
     return tracks
 
