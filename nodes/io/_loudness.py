@@ -335,7 +335,12 @@ class TruePeakMeter:
     """Streams ``[channels, n]`` blocks; :meth:`add` returns, for the frames whose interpolation is
     complete, the per-frame envelope ``max over channels and over the oversampled instants in
     (n - 1, n + 1)`` of the magnitude (``None`` when no frame is complete yet).  The envelope lags the
-    input by ``taps/2`` frames; :meth:`finish` flushes the end (as if followed by silence)."""
+    input by ``taps/2`` frames; :meth:`finish` flushes the end.
+
+    Before the first frame and after the last, the larger of two readings counts: the audio preceded
+    and followed by silence (libebur128, a player), and mirrored there (ffmpeg's ``ebur128``: its
+    resampler starts on the first samples reflected).  A master starting on a hit read -1.2 dBTP here
+    and -0.7 in ffmpeg (QA58), which a delivery check built on ffmpeg refuses."""
 
     def __init__(self, rate: int, channels: int):
         self.factor = oversampling(rate)
@@ -347,28 +352,59 @@ class TruePeakMeter:
         self.prev_tail = 0.0                 # largest magnitude in (n-1, n) of the last emitted frame
         self.peak = 0.0
         self.sample_peak = 0.0
+        self.head: np.ndarray | None = None  # the first frames (to mirror before them)
+        self.seen = 0
 
     def add(self, block: np.ndarray) -> np.ndarray | None:
         block = np.asarray(block, np.float32)
         if block.shape[1]:
             self.sample_peak = max(self.sample_peak, float(np.abs(block).max()))
+        if self.emitted == 0 and self.half:
+            head = block if self.head is None else np.concatenate([self.head, block], axis=1)
+            self.head = head[:, :self.half + 1]
+        self.seen += block.shape[1]
         xx = np.concatenate([self.history, block], axis=1)
         n = xx.shape[1] - 2 * self.half                    # frames with both sides of context
         if n <= 0:
             self.history = xx
             return None
         self.history = xx[:, n:]
-        return self._envelope(xx, n)
+        return self._envelope(xx, n, self._start_mirrored(xx, n))
 
     def finish(self) -> np.ndarray | None:
         if not self.half:
             return None
-        return self.add(np.zeros((self.history.shape[0], self.half), np.float32))
+        tail = self.history                                # the last frames, after their left context
+        xx = np.concatenate([tail, np.zeros((tail.shape[0], self.half), np.float32)], axis=1)
+        n = xx.shape[1] - 2 * self.half
+        if n <= 0:
+            return None
+        self.history = xx[:, n:]
+        mirrored = self._start_mirrored(xx, n)             # (a clip shorter than the context: its start too)
+        m = min(self.half, min(tail.shape[1], self.seen) - 1)
+        if m > 0:                                          # the end mirrored (about its last frame)
+            end = np.zeros((tail.shape[0], self.half), np.float32)
+            end[:, :m] = tail[:, -2:-2 - m:-1]
+            at_end = self._after(np.concatenate([tail, end], axis=1), n)
+            mirrored = at_end if mirrored is None else np.maximum(mirrored, at_end)
+        return self._envelope(xx, n, mirrored)
 
-    def _envelope(self, xx: np.ndarray, n: int) -> np.ndarray:
-        centre = xx[:, self.half:self.half + n]
-        after = np.abs(centre).max(axis=0)                 # instants in [n, n + 1)
-        before = np.empty(n, np.float32)                   # instants in (n - 1, n)
+    def _start_mirrored(self, xx: np.ndarray, n: int) -> np.ndarray | None:
+        """:meth:`_after` of the first ``n`` frames with the start mirrored before them (about the first
+        frame, as ffmpeg's resampler starts), while nothing has been emitted; else None."""
+        if self.emitted or self.head is None:
+            return None
+        m = min(self.half, self.head.shape[1] - 1)
+        if m <= 0:
+            return None
+        pre = np.zeros((xx.shape[0], self.half), np.float32)
+        pre[:, self.half - m:] = self.head[:, m:0:-1]
+        return self._after(np.concatenate([pre, xx[:, self.half:]], axis=1), n)
+
+    def _after(self, xx: np.ndarray, n: int) -> np.ndarray:
+        """The largest magnitude over channels at the instants in ``[k, k + 1)`` of each of the ``n``
+        frames ``k`` with full context in ``xx`` (their sample and the interpolated ones after it)."""
+        after: np.ndarray = np.abs(xx[:, self.half:self.half + n]).max(axis=0)
         if self.matrix is not None:
             runs, taps = -(-n // TP_RUN), self.coeffs.shape[1]
             width = runs * TP_RUN + taps - 1
@@ -377,6 +413,13 @@ class TruePeakMeter:
                 rows = np.lib.stride_tricks.as_strided(ch, (runs, TP_RUN + taps - 1), (TP_RUN * ch.itemsize, ch.itemsize))
                 mag = np.abs(rows @ self.matrix).reshape(runs, self.factor - 1, TP_RUN).max(axis=1).reshape(-1)
                 np.maximum(after, mag[:n], out=after)
+        return after
+
+    def _envelope(self, xx: np.ndarray, n: int, mirrored: np.ndarray | None = None) -> np.ndarray:
+        after = self._after(xx, n)                         # instants in [n, n + 1)
+        if mirrored is not None:
+            np.maximum(after, mirrored, out=after)
+        before = np.empty(n, np.float32)                   # instants in (n - 1, n)
         before[0] = self.prev_tail
         before[1:] = after[:-1]
         env: np.ndarray = np.maximum(after, before)

@@ -463,3 +463,34 @@ def test_a_lossy_miss_past_half_a_lu_with_the_limiter_idle_blames_the_encoder():
     near = _judged(Measurement(-14.3, 0.0, -18.0, -20.0), quiet, 6, "mp3", -14.0, -2.0, [-14.3, -13.1])
     assert near.unsteady == (2, -14.3, -13.1)
     assert _judged(Measurement(-14.3, 0.0, -18.0, -20.0), quiet, 1, "wav", -14.0, -2.0, [-14.3]).unsteady is None
+
+
+def _hits_at_both_ends(rate: int) -> np.ndarray:
+    """A stem as a producer bounces one: a kick on the very first samples, a pad, a hit on the last."""
+    n = 4 * rate
+    t = np.arange(n) / rate
+    x = 0.05 * np.sin(2 * np.pi * 220 * t)
+    u = t[:round(0.15 * rate)]
+    kick = np.sin(2 * np.pi * (50 + 120 * np.exp(-u * 40)) * u) * np.exp(-u * 25)
+    kick[:3] = 0.06, 0.95, 0.25                         # the beater's click on the file's second sample
+    for k, level in enumerate((1.0, 0.7, 0.7, 0.7)):
+        x[k * rate:k * rate + len(kick)] += level * kick
+    x[-3:] = 0.25, 0.95, 0.06                           # a click on the last samples too
+    return np.stack([x, x]).astype(np.float32)
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_a_master_starting_on_a_hit_holds_the_true_peak_in_ffmpegs_meter_too(tmp_path, rate):
+    """QA58: a master starting on a kick read -1.2 dBTP here and -0.7 in ffmpeg's ebur128, whose resampler
+    starts on the first samples mirrored (a delivery check built on ffmpeg refused it).  The meter takes
+    the larger reading of silence and of the mirror at both ends."""
+    x = _hits_at_both_ends(rate)
+    for name in ("a.wav", "a.flac"):
+        args = {k: export.params[k].default for k in export.params}
+        args.update(path=name, embed_graph=False, loudness_lufs=-14.0, peak_db=-1.0)
+        out = Path(export.fn(Audio(x, rate), ctx=Context("export", base_dir=tmp_path, output_dir=tmp_path / "o"),
+                             **args))
+        lufs, tp = ffmpeg_ebur128(out)
+        assert tp <= -1.0 + FFMPEG_TP_TOL_DB, (name, tp)
+        assert lufs == pytest.approx(-14.0, abs=LOUDNESS_TOL_LU)
