@@ -26,6 +26,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range
 
+from ._codes import checked_codes
 from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
 
 __all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "decode_tokens", "parse_tokens"]
@@ -70,11 +71,7 @@ def parse_tokens(text: str, node_id: str = "models.dac_decode") -> dict[str, Any
     if not isinstance(d, dict) or d.get("codec") != FORMAT or any(k not in d for k in need):
         raise ParameterError(f"{node_id}: tokens are not DAC tokens (need codec='dac' and {', '.join(need[1:])}); "
                              "feed the output of models.dac_encode")
-    codes = np.asarray(d["codes"])
-    if codes.ndim != 2 or codes.size == 0 or not np.issubdtype(codes.dtype, np.integer) or \
-            codes.min() < 0 or codes.max() >= int(d["codebook_size"]):
-        raise ParameterError(f"{node_id}: codes must be integers 0..{int(d['codebook_size']) - 1} shaped "
-                             f"[codebooks][tokens]; got an array of shape {codes.shape} ({codes.dtype})")
+    checked_codes(d, node_id, "[codebooks][tokens]", "models.dac_encode")
     return d
 
 

@@ -27,6 +27,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range
 
+from ._codes import checked_codes
 from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
 
 __all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
@@ -77,12 +78,8 @@ def parse_tokens(text: str, node_id: str = "models.encodec_decode") -> dict:
     if not isinstance(d, dict) or d.get("codec") != FORMAT or any(k not in d for k in need):
         raise ParameterError(f"{node_id}: tokens are not EnCodec tokens (need codec='encodec' and "
                              f"{', '.join(need[1:])}); feed the output of models.encodec_encode")
-    codes = np.asarray(d["codes"])
-    if codes.ndim != 3 or codes.size == 0 or not np.issubdtype(codes.dtype, np.integer) or \
-            codes.min() < 0 or codes.max() >= int(d["codebook_size"]):
-        raise ParameterError(f"{node_id}: codes must be integers 0..{int(d['codebook_size']) - 1} shaped "
-                             f"[chunks][codebooks][tokens]; got an array of shape {codes.shape} ({codes.dtype})")
-    if len(d["scales"]) != codes.shape[0]:
+    codes = checked_codes(d, node_id, "[chunks][codebooks][tokens]", "models.encodec_encode")
+    if not isinstance(d["scales"], list) or len(d["scales"]) != codes.shape[0]:
         raise ParameterError(f"{node_id}: {len(d['scales'])} scales for {codes.shape[0]} chunks of codes")
     return d
 

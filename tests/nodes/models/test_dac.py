@@ -88,8 +88,14 @@ def test_edited_tokens_decode_and_bad_ones_are_one_clear_line(ck):
         dec(ck, "{oops")
     with pytest.raises(ParameterError, match="tokens are not DAC tokens"):
         dec(ck, json.dumps({"codec": "encodec"}))
-    with pytest.raises(ParameterError, match=r"codes must be integers 0..1023 shaped \[codebooks\]\[tokens\]"):
-        dec(ck, json.dumps(dict(d, codes=[[1024]])))
+    with pytest.raises(ParameterError, match=r"codes must be integers shaped \[codebooks\]\[tokens\]"):
+        dec(ck, json.dumps(dict(d, codes=[1, 2])))
+    bad = json.loads(json.dumps(d))
+    bad["codes"][1][3] = 10 ** 9                   # QA60: said as the array's shape, not the value
+    with pytest.raises(ParameterError, match=r"codes\[1\]\[3\]=1000000000 is not a code of a 1024-code book \(0..1023\)"):
+        dec(ck, json.dumps(bad))
+    with pytest.raises(ParameterError, match=r"frames=1000000000000 is not a length 7 tokens decode to \(1 to 32768 "):
+        dec(ck, json.dumps(dict(d, frames=10 ** 12)))   # QA60: a MemoryError of 3.64 TiB
     with pytest.raises(ParameterError, match="decode with the checkpoint that encoded them"):
         dec(ck, json.dumps(dict(d, sample_rate=24000)))
     with pytest.raises(ParameterError, match="the audio is empty"):

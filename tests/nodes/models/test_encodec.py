@@ -82,9 +82,12 @@ def test_edited_tokens_decode_and_bad_ones_are_one_clear_line(ck):
         dec(ck, "{oops")
     with pytest.raises(ParameterError, match="tokens are not EnCodec tokens"):
         dec(ck, json.dumps({"codec": "dac"}))
-    bad = dict(d, codes=[[[1024]]])
-    with pytest.raises(ParameterError, match=r"codes must be integers 0..1023"):
+    bad = json.loads(json.dumps(d))
+    bad["codes"][0][1][2] = -3                     # QA60: said as the array's shape, not the value
+    with pytest.raises(ParameterError, match=r"codes\[0\]\[1\]\[2\]=-3 is not a code of a 1024-code book"):
         dec(ck, json.dumps(bad))
+    with pytest.raises(ParameterError, match=r"frames=1000000000000 is not a length \d+ tokens decode to"):
+        dec(ck, json.dumps(dict(d, frames=10 ** 12)))   # QA60: torch could not allocate a terabyte
     other = dict(d, sample_rate=48000, channels=2)
     with pytest.raises(ParameterError, match="decode with the checkpoint that encoded them"):
         dec(ck, json.dumps(other))
