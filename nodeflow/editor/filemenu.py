@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NodeflowError
 from ..graph import Graph
-from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, save_graph
+from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, recovery_path, save_graph
 from .fitting import room
 
 if TYPE_CHECKING:
@@ -134,15 +134,19 @@ class FileActions:
 
     # ------------------------------------------------------------------ start
     def start(self, path: Path | None) -> None:
-        if path is not None:
-            self.open(path)
-        rec = find_recovery(self.app.doc.path, self.app.state_dir)
-        if rec is not None:
+        if path is None or not self.open(path):           # (open offers the recovery of what it opened)
+            self._offer_recovery(any_document=path is None)
+        self.update_recent()
+        self.update_title()
+
+    def _offer_recovery(self, any_document: bool = False) -> None:
+        """Ask whether to recover the unsaved work a window that did not exit cleanly left for the graph
+        now open (for any graph: ``any_document``, a window started without a file)."""
+        rec = find_recovery(self.app.doc.path, self.app.state_dir, any_document=any_document)
+        if rec is not None and rec.file != recovery_path(self.app.doc.path, self.app.state_dir):
             self.recovery = rec
             self.dpg.set_value("recovery::text", rec.describe())
             self._show_centered("recovery", 480, 140)
-        self.update_recent()
-        self.update_title()
 
     def _recover(self, accept: bool) -> None:
         rec, self.recovery = self.recovery, None
@@ -151,10 +155,11 @@ class FileActions:
             return
         if accept:
             note = self._replace(rec.graph, rec.of, dirty=True)
+            self.app.autosaver.flush()          # this window's own recovery file holds the work now:
             self.app.say(f"recovered {len(rec.graph.nodes)} nodes; save to keep them{note}")
         else:
-            rec.file.unlink(missing_ok=True)
             self.app.say("discarded the recovered changes")
+        rec.file.unlink(missing_ok=True)        # the old one is gone (QA59: offered again after Don't save)
 
     def tick(self) -> None:
         """Per-frame upkeep: an autosave error is shown once; "Replace the file?" shown after the file
@@ -226,6 +231,7 @@ class FileActions:
         note = self._replace(graph, save_path)
         self.app.recent.add(path)
         self.update_recent()
+        self._offer_recovery()                  # (QA59: Open recent showed the saved graph, no word of the work)
         problems = graph.problems()
         if save_path is None:
             self.app.say(f"restored the graph embedded in {Path(path).name}{note}; "

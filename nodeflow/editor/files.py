@@ -119,13 +119,14 @@ def _recovery_stem(doc_path: str | os.PathLike[str] | None) -> str:
     return f"{Path(doc_path).stem[:40]}-{key}"
 
 
-def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path | None) -> list[Path]:
-    """Recovery files of ``doc_path`` that this window may offer: its own, and those of editors that
-    are gone (crashed, killed), newest first; a window still open keeps its own to itself."""
+def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path | None,
+                         any_document: bool = False) -> list[Path]:
+    """Recovery files of ``doc_path`` (of any graph with ``any_document``) that this window may offer:
+    its own, and those of editors that are gone (crashed, killed), newest first; a window still open
+    keeps its own to itself."""
     from ..atomic import writer_alive
 
     base = (folder or state_dir()) / "recovery"
-    stem = _recovery_stem(doc_path)
     found = []
     try:
         entries = list(base.iterdir())
@@ -133,6 +134,7 @@ def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path |
         return []
     for f in entries:
         name = f.name
+        stem = name[:-len(".msgpack")].rsplit(".", 1)[0] if any_document else _recovery_stem(doc_path)
         if not (name.startswith(stem + ".") and name.endswith(".msgpack")):
             continue
         pid = name[len(stem) + 1:-len(".msgpack")]
@@ -167,12 +169,15 @@ class Recovery:
                 f"{when}, {len(self.graph.nodes)} nodes. Recover them?")
 
 
-def find_recovery(doc_path: str | os.PathLike[str] | None, folder: Path | None = None) -> Recovery | None:
-    """The recovery file left for ``doc_path`` by an editor that did not exit cleanly, if any.
+def find_recovery(doc_path: str | os.PathLike[str] | None, folder: Path | None = None,
+                  any_document: bool = False) -> Recovery | None:
+    """The recovery file left for ``doc_path`` by an editor that did not exit cleanly, if any; with
+    ``any_document``, the newest left for any graph (a window started without a file offers it: QA59,
+    work left by a killed window was offered only to a window started on that very file).
 
     A recovery file that is unreadable is removed (it cannot help) and ``None`` is returned.
     """
-    candidates = _recovery_candidates(doc_path, folder)
+    candidates = _recovery_candidates(doc_path, folder, any_document)
     if not candidates:
         return None
     f = candidates[0]

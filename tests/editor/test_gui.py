@@ -785,3 +785,40 @@ def test_a_second_export_added_any_way_writes_a_file_of_its_own(editor):
     assert st["undone"] == st["palette"]
     assert st["run"]["export"] == st["run"]["export_2"] == "done", st["run"]
     assert st["written"] == ["out-2.wav", "out.wav"], st["written"]
+
+
+def _killed_after_an_edit(editor, graph):
+    import os
+    import signal
+    import time
+    proc = editor.start("edit_then_hang", graph)
+    try:
+        end = time.monotonic() + 60
+        while not (editor.tmp / "edited").exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < end, "the editor never made its edit"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    (editor.tmp / "edited").unlink()
+
+
+def test_a_crashed_windows_work_is_offered_without_a_file_and_on_open_and_gone_once_answered(editor):
+    """QA59: after a kill -9 the work was offered only to a window started on that very graph; started
+    from a launcher or through Open recent, the saved graph came back with no word (the work looked
+    lost).  And a recovered, then discarded, work was offered again at every start."""
+    graph = chain_graph(editor.tmp)
+    _killed_after_an_edit(editor, graph)
+    st = editor.run("recover_elsewhere")                   # started without a file: Discard
+    assert st["at_start"] and "Unsaved changes to chain.msgpack" in st["start_text"], st
+    assert len(st["left_before"]) == 1 and st["offer_closed"] and st["left_after"] == [], st
+    _killed_after_an_edit(editor, graph)
+    other = editor.tmp / "other.msgpack"
+    other.write_bytes(graph.read_bytes())
+    editor.env["RECOVER_HOW"] = "open"
+    st = editor.run("recover_elsewhere", other)            # another graph first, then Open recent: Recover
+    assert not st["at_start"] and st["on_open"] and "chain.msgpack" in st["open_text"], st
+    assert sorted(st["links"]) == ["gain.out -> fade.audio", "load.out -> gain.audio"], st
+    assert st["dirty"] and st["path"].endswith("chain.msgpack")
+    assert all(name.endswith(f".{st['own']}.msgpack") for name in st["left_after"]), st   # only this window's own
