@@ -27,7 +27,8 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
+from .layer import (Device, Family, Loaded, Precision, estimate_token_decode, place, placement, register,
+                    to_model_audio)
 
 __all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "decode_tokens", "parse_tokens"]
 
@@ -119,7 +120,7 @@ def _estimate_encode(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str
                          chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
 
 
-@DAC.node("models.dac_encode", category="models", version=1, estimate=_estimate_encode)
+@DAC.node("models.dac_encode", category="models", version=2, estimate=_estimate_encode)
 def dac_encode(audio: Audio, *,
                checkpoint: str = DEFAULT_CHECKPOINT,
                codebooks: Annotated[int, Range(0, 32, step=1)] = 0,
@@ -152,10 +153,11 @@ def dac_encode(audio: Audio, *,
         ctx.progress(0, 1, "encoding")
         tokens = encode_tokens(held, to_model_audio(audio, int(held.model.config.sampling_rate), 1), codebooks)
         ctx.progress(1, 1)
+    tokens["place"] = placement(audio)      # where the window sat: the decoded audio goes back there (QA57)
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@DAC.node("models.dac_decode", category="models", version=1, estimate=estimate_token_decode)
+@DAC.node("models.dac_decode", category="models", version=2, estimate=estimate_token_decode)
 def dac_decode(tokens: str, *,
                checkpoint: str = DEFAULT_CHECKPOINT,
                device: Device = Device.AUTO,
@@ -183,4 +185,5 @@ def dac_decode(tokens: str, *,
         ctx.progress(0, 1, "decoding")
         x = decode_tokens(held, d)
         ctx.progress(1, 1)
-    return Audio(x, int(d["sample_rate"])).with_info(**held.tags())
+    out = Audio(x, int(d["sample_rate"])).with_info(**held.tags())
+    return place(out, d["place"], fit=True, what="models.dac_decode") if "place" in d else out   # back on its window's bar

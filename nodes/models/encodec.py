@@ -28,7 +28,8 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import Device, Family, Loaded, Precision, estimate_token_decode, register, to_model_audio
+from .layer import (Device, Family, Loaded, Precision, estimate_token_decode, place, placement, register,
+                    to_model_audio)
 
 __all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
 
@@ -133,7 +134,7 @@ def _estimate_encode(inputs: dict, params: dict) -> dict:
                          chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
 
 
-@ENCODEC.node("models.encodec_encode", category="models", version=1, estimate=_estimate_encode)
+@ENCODEC.node("models.encodec_encode", category="models", version=2, estimate=_estimate_encode)
 def encodec_encode(audio: Audio, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    bandwidth_kbps: Annotated[float, Range(1.5, 24.0, unit="kbps")] = 6.0,
@@ -167,10 +168,11 @@ def encodec_encode(audio: Audio, *,
         x = to_model_audio(audio, int(cfg.sampling_rate), int(cfg.audio_channels))
         tokens = encode_tokens(held, x, bandwidth_kbps)
         ctx.progress(1, 1)
+    tokens["place"] = placement(audio)      # where the window sat: the decoded audio goes back there (QA57)
     return json.dumps(tokens, separators=(",", ":"))
 
 
-@ENCODEC.node("models.encodec_decode", category="models", version=1, estimate=estimate_token_decode)
+@ENCODEC.node("models.encodec_decode", category="models", version=2, estimate=estimate_token_decode)
 def encodec_decode(tokens: str, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    device: Device = Device.AUTO,
@@ -198,4 +200,5 @@ def encodec_decode(tokens: str, *,
         ctx.progress(0, 1, "decoding")
         x = decode_tokens(held, d)
         ctx.progress(1, 1)
-    return Audio(x, int(d["sample_rate"])).with_info(**held.tags())
+    out = Audio(x, int(d["sample_rate"])).with_info(**held.tags())
+    return place(out, d["place"], fit=True, what="models.encodec_decode") if "place" in d else out   # back on its window's bar

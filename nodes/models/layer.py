@@ -53,9 +53,12 @@ from nodeflow.node import Context, NodeSpec, node
 from nodeflow.timebase import ModelProfile, profile_from_rates
 from nodeflow.types import ChoiceEnum, FilePath
 
+from .placement import place, placed_like, placement
+
 __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
            "AdapterPath", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded", "sampler",
-           "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading"]
+           "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading",
+           "placed_like", "placement", "place"]
 
 
 class Device(ChoiceEnum):

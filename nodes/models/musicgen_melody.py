@@ -15,7 +15,7 @@ from nodeflow.audio import Audio
 from nodeflow.node import Context
 from nodeflow.types import Auto, Range, Text
 
-from nodes.dsp._conform import placed_at, scale_frames
+from .placement import placed_like
 
 from ._musicgen import MusicgenPrecision
 from .layer import AdapterPath, Device, Family, ModelProfile, register
@@ -30,22 +30,6 @@ MUSICGEN_MELODY = register(Family(
     nominal=ModelProfile("musicgen_melody", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenMelodyForConditionalGeneration",
                            family_name="musicgen_melody")))
-
-MUSICAL_INFO = ("bpm", "meter", "key")     # what a generated variation keeps of its melody's info
-
-
-def placed_like(out: Audio, source: Audio) -> Audio:
-    """``out`` (generated from the window ``source``) at ``source``'s place in the piece: its
-    ``start_frame``, ``index``, ``overlap_frames`` and ``markers`` at ``out``'s rate, and its tempo,
-    meter and key, so stitching puts each variation back on the bar it came from."""
-    src, rate = source.sample_rate, out.sample_rate
-    musical = {k: v for k, v in source.info if k in MUSICAL_INFO}
-    start, end = source.span          # kept exact where the window was cut between samples (a bar line)
-    return out.replace(start_frame=placed_at(source.span, rate)[0], exact_start=start, exact_end=end,
-                       index=source.index,
-                       overlap_frames=min(scale_frames(source.overlap_frames, src, rate), out.frames),
-                       tokens=source.tokens).with_info(**musical)
-
 
 def _estimate(inputs: dict, params: dict) -> dict:
     melody = inputs.get("melody")

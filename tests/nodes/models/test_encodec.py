@@ -184,3 +184,24 @@ def _ck48(factory) -> Path:
     if "ck" not in _CK48:
         _CK48["ck"] = tiny_encodec.build(factory.mktemp("encodec48") / "tiny-encodec-48", khz48=True)
     return _CK48["ck"]
+
+
+def test_beat_windows_through_the_codec_stitch_back_on_the_grid(ck):
+    """QA57: 1-beat windows at 133 bpm taken through encode -> decode came back placed at 0 with their
+    rounded lengths: stitched end to end, window 44 landed 3 samples early at 24 kHz and 20 s came back
+    6 samples short at 44.1 kHz.  The tokens carry the window's place; the decoded window goes back there."""
+    from fractions import Fraction
+
+    from nodes.dsp.resample import resample
+    from nodes.timing.stitch import stitch
+    from nodes.timing.window import tokenize_window
+
+    source = clip(20 * 44100, rate=44100, channels=2, seed=3)
+    windows = tokenize_window.fn(source, unit="beats", size=1, bpm=133.0)
+    back = [dec(ck, enc(ck, w)) for w in windows]
+    beat = Fraction(60, 133)
+    assert [w.start_frame for w in back] == [round(k * beat * 24000) for k in range(len(windows))]
+    assert all(b.span == w.span and b.index == w.index for b, w in zip(back, windows))
+    piece = stitch.fn(back)
+    assert piece.frames == 20 * 24000
+    assert resample.fn(piece, rate_hz=44100, profile="custom").frames == source.frames
