@@ -19,7 +19,7 @@ import numpy as np
 
 from nodeflow.atomic import write_atomic
 from nodeflow.audio import Audio
-from nodeflow.errors import ParameterError
+from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 from nodeflow.types import FilePath, Range, Text
 
@@ -90,12 +90,24 @@ def rank_folder(loaded: ClapLoaded, folder: Path, *, text: str = "", reference: 
         where.mkdir(parents=True, exist_ok=True)
     queries = ([text_embedding(loaded, text)] if text else []) + \
         ([audio_embedding(loaded, reference, ctx, what="reference")] if reference is not None else [])
-    scored = []
+    scored, skipped = [], []
     for i, f in enumerate(files):
         ctx.check_cancelled()
         ctx.progress(i, len(files), f.name)
-        emb = _embedding(loaded, f, where, ctx)
+        try:
+            emb = _embedding(loaded, f, where, ctx)
+        except AudioError as e:     # one damaged or empty file in a library stops no search (QA57, QA60)
+            skipped.append((f, str(e)))
+            continue
         scored.append((round(float(np.mean([np.dot(emb, q) for q in queries])), 9), f))
+    if skipped:
+        names = ", ".join(f.relative_to(folder).as_posix() for f, _ in skipped[:3])
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        said = f"{len(skipped)} of {len(files)} audio files under {folder} could not be read ({names}{more}): " \
+               f"{skipped[0][1]}"
+        if not scored:
+            raise AudioError(f"clap_search: {said}; put readable audio files in the folder")
+        ctx.warn(f"clap_search: searched without them: {said}; repair or remove them")
     return sorted(scored, key=lambda t: (-t[0], t[1].relative_to(folder).as_posix()))
 
 

@@ -315,3 +315,31 @@ def test_two_families_loading_at_once_both_load_whole(ck, tmp_path, monkeypatch)
         for t in threads:
             t.join(120)
         assert errors == [] and got == {"clap": [], "gen": []}, (attempt, errors, got)
+
+
+def test_one_damaged_or_empty_file_in_a_library_stops_no_search(ck, tmp_path):
+    """QA57, QA60: one empty or damaged .wav anywhere in the folder failed the whole search (after every
+    other file was embedded).  The search ranks what it can read and says which it could not."""
+    from nodeflow import Executor
+    from nodeflow.errors import ExecutionError
+    lib = tmp_path / "samples"
+    for i, freq in enumerate((220, 440)):
+        write_clip(lib / f"clip{i}.wav", tone(freq, 1.0, 32000, 1, seed=i), 32000)
+    (lib / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    (lib / "empty.wav").write_bytes(b"")
+
+    def run(folder):
+        g = Graph()
+        g.add("models.clap_search", id="find", folder=str(folder), text="a sine tone", top_k=10,
+              checkpoint=str(ck), device="cpu")
+        return Executor(disk_cache=None).run(g)
+
+    res = run(lib)
+    assert sorted(line.split("\t")[1] for line in res["find"]["ranking"].splitlines()) == ["clip0.wav", "clip1.wav"]
+    (said,) = [w for w in res.warnings["find"] if "could not be read" in str(w)]
+    assert "2 of 4 audio files" in str(said) and "broken.wav" in str(said) and "empty.wav" in str(said)
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "empty.wav").write_bytes(b"")
+    with pytest.raises(ExecutionError, match=r"1 of 1 audio files under .* could not be read .*; put readable"):
+        run(only_bad)
