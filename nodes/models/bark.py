@@ -188,7 +188,9 @@ def _estimate(inputs: dict, params: dict) -> dict:
     most = sentences * (params["max_sentence_s"] + params["pause_s"])
     likely = min(most, chars / 8 + sentences * params["pause_s"])
     rate = BARK.nominal.sample_rate
-    return {"out": Shape(math.ceil(most * rate), 1, rate, work_s=10.0 * likely + 2.0)}
+    empty = text is None and not split_text(str(params.get("prompt", "")))    # (validate says it, as run does)
+    return {"out": Shape(math.ceil(most * rate), 1, rate, work_s=10.0 * likely + 2.0,
+                         problem="the text is empty; give something to say" if empty else "")}
 
 
 @BARK.node("models.bark", category="models", version=1, estimate=_estimate)

@@ -111,7 +111,20 @@ def rank_folder(loaded: ClapLoaded, folder: Path, *, text: str = "", reference: 
     return sorted(scored, key=lambda t: (-t[0], t[1].relative_to(folder).as_posix()))
 
 
-@CLAP.node("models.clap_search", category="models", version=1)
+def _estimate(inputs: dict, params: dict) -> dict:
+    """``top_k`` clips at most (their lengths are the files', not known before the search); validate
+    says what run would refuse of the parameters (QA60: no estimate, so the files limit let a top_k of
+    10000 through, and show said the built-in node lacked one)."""
+    from nodeflow.costs import Shape
+    k = int(params.get("top_k", 10))
+    nothing = not str(params.get("text", "")).strip() and inputs.get("reference") is None
+    return {"clips": Shape(items=k, guess=True, note="clip lengths are the found files'",
+                           problem="nothing to search for; give text= (a description) or connect a reference clip"
+                           if nothing else ""),
+            "ranking": Shape(chars=80 * k)}
+
+
+@CLAP.node("models.clap_search", category="models", version=1, estimate=_estimate)
 def clap_search(reference: Audio | None = None, *,
                 folder: Annotated[str, FilePath(mode="read", folder=True)] = "",
                 text: Annotated[str, Text(multiline=True)] = "",

@@ -110,7 +110,10 @@ def _estimate(inputs: dict, params: dict) -> dict:
     text = inputs.get("text")
     chars = text.chars if text is not None else len(params.get("prompt", ""))
     seconds = chars / 15.0 / max(0.25, float(params.get("speaking_rate", 1.0))) + math.ceil(chars / 60) * params["pause_s"]
-    return {"out": Shape(math.ceil(seconds * DEFAULT_RATE), 1, DEFAULT_RATE, work_s=0.05 * seconds + 1.0)}
+    from .bark import split_text
+    empty = text is None and not split_text(str(params.get("prompt", "")))    # (validate says it, as run does)
+    return {"out": Shape(math.ceil(seconds * DEFAULT_RATE), 1, DEFAULT_RATE, work_s=0.05 * seconds + 1.0,
+                         problem="the text is empty; give something to say" if empty else "")}
 
 
 @MMS_TTS.node(NODE, category="models", version=1, fingerprint=_fingerprint, preflight=_preflight, estimate=_estimate)

@@ -177,8 +177,10 @@ def _estimate(inputs: dict, params: dict) -> dict:
     frames = seconds_to_frames(seconds, prof.sample_rate)
     stride = max(1, int(float(params.get("extend_stride_s", 30.0)) * prof.sample_rate // prof.hop))
     windows = len(window_plan(frames, int(prof.hop), prof.window_tokens, stride)) if frames > 0 else 1
+    empty = inputs.get("text") is None and not str(params.get("prompt", "")).strip()   # (validate says it too)
     return {"out": Shape(frames, prof.channels, prof.sample_rate,
-                         work_s=0.25 * windows * float(params.get("steps", 100)) + 1.0)}
+                         work_s=0.25 * windows * float(params.get("steps", 100)) + 1.0,
+                         problem="the prompt is empty; describe the sound or music to generate" if empty else "")}
 
 
 @STABLE_AUDIO.node(NODE, category="models", version=1, preflight=_preflight, estimate=_estimate)

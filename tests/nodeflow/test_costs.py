@@ -20,7 +20,7 @@ import soundfile as sf
 
 from nodeflow import Audio, Graph, Registry, node
 from nodeflow.cli import main
-from nodeflow.costs import Limits, Shape, estimate
+from nodeflow.costs import Limits, Shape, cost_problems, estimate
 from nodeflow.fileformat import load, save
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -408,3 +408,35 @@ def test_a_memory_refusal_names_every_node_that_holds_about_as_much(tmp_path, ca
     line = next(x for x in capsys.readouterr().out.splitlines() if "of memory at its peak" in x)
     named = [n for n in ("load", "windows", "gain", "stitch") if f"'{n}'" in line]
     assert len(named) >= 3 and "about as much" in line, line
+
+
+@pytest.mark.parametrize("type_id, params, said", [
+    ("models.mms_tts", {"prompt": "  "}, "the text is empty; give something to say"),
+    ("models.bark", {"prompt": ""}, "the text is empty; give something to say"),
+    ("models.stable_audio", {"prompt": ""}, "the prompt is empty; describe the sound or music to generate"),
+    ("models.clap_search", {"text": "", "folder": "."}, "nothing to search for; give text= (a description) or "
+                                                       "connect a reference clip"),
+])
+def test_what_the_parameters_alone_refuse_validate_says_before_any_model_loads(type_id, params, said):
+    """QA57, QA60: validate said ok for an empty prompt (mms_tts, bark, stable_audio) and a search for
+    nothing; run refused them only after loading the model.  A linked text input is no problem."""
+    pytest.importorskip("transformers")
+    g = Graph()
+    g.add(type_id, id="m", **params)
+    assert f"node 'm' ({type_id}): {said}" in g.problems()
+    if type_id != "models.clap_search":
+        g.add("text.prompt_template", id="t")
+        g.connect("t.out", "m.text")
+        assert not [p for p in g.problems() if said in p]
+
+
+def test_a_search_counts_its_top_k_files_against_the_files_limit(tmp_path):
+    """QA60: clap_search had no estimate: an export of its matches counted 1 file of 0 bytes, so the files
+    limit let any top_k through, and show said the built-in node lacked an estimate."""
+    pytest.importorskip("transformers")
+    g = Graph()
+    g.add("models.clap_search", id="find", folder=str(tmp_path), text="vinyl drums", top_k=50)
+    g.add("io.export", id="export", path="best.wav")
+    g.connect("find.clips", "export.audio")
+    problems = cost_problems(g, limits=Limits(memory_bytes=1 << 34, files=10))
+    assert any("would write 50 files" in p for p in problems), problems

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from nodeflow.errors import ExecutionError
+from nodeflow.errors import ExecutionError, GraphError
 from nodes.models.bark import split_text
 
 from .helpers import run_model
@@ -127,7 +127,7 @@ def test_unknown_voice_lists_the_presets(tiny, tmp_path):
 
 
 def test_empty_text_is_one_clear_error(tiny, tmp_path):
-    with pytest.raises(ExecutionError, match="the text is empty"):
+    with pytest.raises(GraphError, match=r"node 'model' \(models.bark\): the text is empty"):   # before the model loads
         run_model("models.bark", tmp_path, checkpoint=str(tiny["bark"]), prompt=" \u266a \u266a ", **FAST)
 
 
