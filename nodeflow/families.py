@@ -27,7 +27,7 @@ node pack with :func:`declare_default`, never named here.
 >>> register(fam) is fam, get("demo_codec").nominal.hop
 (True, Fraction(320, 1))
 >>> fam.problem({"model_type": "other"}, None)
-"is a 'other' model; this node needs a 'demo_codec' checkpoint"
+"is an 'other' model; this node needs a 'demo_codec' checkpoint"
 >>> unregister("demo_codec")
 """
 from __future__ import annotations
@@ -82,7 +82,9 @@ class FamilySpec:
         if found in wanted:
             return None
         want = " or ".join(repr(w) for w in (self.model_types + self.pipelines)) or repr(self.name)
-        return f"is a {found!r} model; {who} needs a {want} checkpoint"
+        if not isinstance(found, str):      # (QA57: a config.json that is a list was "a None model")
+            return f"has a config.json without a model_type; {who} needs {_a(want)} {want} checkpoint"
+        return f"is {_a(found)} {found!r} model; {who} needs {_a(want)} {want} checkpoint"
 
     def profile_of(self, config: dict[str, Any], generation: dict[str, Any] | None = None) -> ModelProfile | None:
         """The time base of a checkpoint from its configuration; None for a family without one."""
@@ -100,6 +102,11 @@ class FamilySpec:
 _families: dict[str, Any] = {}
 _defaults: dict[str, str] = {}
 _lock = threading.Lock()
+
+
+def _a(word: str) -> str:
+    """The article before ``word`` (quoted or not): "an 'apple'", "a 'pear'"."""
+    return "an" if word.strip("'\"")[:1].lower() in ("a", "e", "i", "o", "u") else "a"
 
 
 def register(family: Any) -> Any:

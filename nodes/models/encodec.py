@@ -55,8 +55,8 @@ def encode_tokens(held: Loaded, samples: np.ndarray, bandwidth_kbps: float) -> d
     cfg = held.model.config
     allowed = [float(b) for b in cfg.target_bandwidths]
     if float(bandwidth_kbps) not in allowed:
-        raise ParameterError(f"models.encodec_encode: bandwidth_kbps={bandwidth_kbps} is not one of checkpoint "
-                             f"'{held.checkpoint}''s bandwidths ({', '.join(f'{b:g}' for b in allowed)} kbps)")
+        raise ParameterError(f"models.encodec_encode: bandwidth_kbps={bandwidth_kbps} is not a bandwidth of checkpoint "
+                             f"'{held.checkpoint}' ({', '.join(f'{b:g}' for b in allowed)} kbps)")
     x = torch.tensor(samples)[None].to(held.model.device, held.model.dtype)
     with torch.inference_mode():
         enc = held.model.encode(x, bandwidth=float(bandwidth_kbps), return_dict=True)

@@ -65,7 +65,7 @@ def test_a_diffusers_layout_resolves_and_is_claimed_by_its_family(stub_families,
         ("stub_diffusion", "StubAudioPipeline", 44100, 44100 / 2048)
     other = _diffusers_folder(tmp_path / "other-pipe", "OtherPipeline")
     with pytest.raises(checkpoints.CheckpointError,
-                       match="is a 'OtherPipeline' model; this node needs a 'StubAudioPipeline' checkpoint"):
+                       match="is an 'OtherPipeline' model; this node needs a 'StubAudioPipeline' checkpoint"):
         checkpoints.resolve(str(other), download=False, family=diffusion)
 
 

@@ -115,7 +115,7 @@ def test_another_familys_checkpoint_is_refused_by_name(tmp_path):
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "encodec"}))
     (other / "model.safetensors").write_bytes(b"\0" * 16)
-    with pytest.raises(ParameterError, match="is a 'encodec' model; models.dac_encode needs a 'dac' checkpoint"):
+    with pytest.raises(ParameterError, match="is an 'encodec' model; models.dac_encode needs a 'dac' checkpoint"):
         enc(other, clip(100))
 
 
