@@ -26,7 +26,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import ChoiceEnum
 
-from .layer import Device, Family, Loaded, Precision, register, step_criterion
+from .layer import Device, Family, Loaded, Precision, _quiet_transformers, register, step_criterion
 
 __all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of"]
 
@@ -133,7 +133,7 @@ def transcribe(held: Loaded, samples: np.ndarray, *, language: str, task: Any, c
             ctx.progress(k, count, f"window {k + 1}/{count}")
         piece = samples[k * size:(k + 1) * size]
         feats = fe(piece, sampling_rate=rate, return_tensors="pt", return_attention_mask=True)
-        with torch.inference_mode():
+        with torch.inference_mode(), _quiet_transformers():    # (QA57, QA60: two deprecation lines a run)
             out = model.generate(feats["input_features"].to(model.device, model.dtype),
                                  attention_mask=feats["attention_mask"].to(model.device), max_new_tokens=limit,
                                  return_token_timestamps=True, return_dict_in_generate=True,

@@ -142,3 +142,25 @@ def test_words_and_their_times_from_tokens(ck):
     assert _language_token(held, tokens) == "en"
     ja = words_of(held, tokens, times, 0.0, 2.0, "ja")
     assert len(ja) == len([t for t in text if t != tok.convert_tokens_to_ids("\u0120")])
+
+
+def test_a_transcription_prints_nothing_of_transformers(ck, tmp_path):
+    """QA57, QA60: every whisper run printed two '[transformers]' deprecation lines about AudioChain's own
+    call (generation_config with generation arguments, max_new_tokens beside max_length), even with -q."""
+    import os
+    import subprocess
+
+    import soundfile as sf
+
+    from nodeflow import Graph, save
+    sf.write(tmp_path / "speech.wav", noise(2.0, seed=4).samples.T, RATE)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "speech.wav"))
+    g.add("models.whisper", id="asr", checkpoint=str(ck), device="cpu", language="en")
+    g.connect("load.out", "asr.audio")
+    save(g, tmp_path / "asr.msgpack")
+    env = dict(os.environ, AUDIOCHAIN_CACHE="off", HF_HUB_OFFLINE="1")
+    p = subprocess.run([sys.executable, "-m", "nodeflow.cli", "run", str(tmp_path / "asr.msgpack"), "-q", "-o",
+                        str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "transformers" not in p.stderr and "deprecated" not in p.stderr, p.stderr
