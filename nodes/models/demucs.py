@@ -8,6 +8,7 @@ the segmenting maths live in :mod:`nodes.models._demucs`.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Callable, NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio"]
 
 FOUR = ("drums", "bass", "other", "vocals")
 SIX = FOUR + ("guitar", "piano")
+_SEGMENT_S = 7.8        # HTDemucs' training length: the segment each model call separates, at the least
 _CPU_S_PER_S = 1.5      # HTDemucs on one CPU core, per second of audio and per shift (a GPU is far faster)
 
 # Demucs checkpoints: AudioChain's folder (config.json with model_type demucs) or demucs's own hub
@@ -59,8 +61,12 @@ def _estimate_for(names: tuple[str, ...]):
         a = inputs.get("audio")
         if a is None or not a.rate:
             return {}
-        passes = max(1, int(params.get("shifts", 1))) / max(0.1, 1.0 - float(params.get("overlap", 0.25)))
-        one = Shape(a.frames, a.channels, a.rate, work_s=_CPU_S_PER_S * a.seconds * passes / len(names) + 0.5)
+        # each model call separates one segment padded to the model's own length (HTDemucs' 7.8 s): short
+        # segments cost as many full calls (QA60: segment_s=0.01 ran 4.7x the default, estimated alike)
+        seg = float(params.get("segment_s") or 0.0) or _SEGMENT_S
+        calls = math.ceil(a.seconds / max(seg * (1.0 - float(params.get("overlap", 0.25))), 1e-3))
+        work = _CPU_S_PER_S * calls * max(seg, _SEGMENT_S) * max(1, int(params.get("shifts", 1)))
+        one = Shape(a.frames, a.channels, a.rate, work_s=work / len(names) + 0.5)
         return {**{n: one for n in names}, "stems": Shape(a.frames, a.channels, a.rate, items=len(names), work_s=0.0)}
     return estimate
 

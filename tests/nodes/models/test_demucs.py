@@ -457,3 +457,18 @@ def test_precision_auto_is_float32_on_a_gpu_too(ck, monkeypatch):
     assert demucs.fingerprint({"checkpoint": str(ck)}, ctx)["dtype"] == "float32"
     assert demucs.fingerprint({"checkpoint": str(ck), "precision": "float16"}, ctx)["dtype"] == "float16"
     assert encodec_encode.fingerprint({"checkpoint": str(ck)}, ctx)["dtype"] == "float16"
+
+
+def test_the_work_estimate_counts_the_model_calls_short_segments_make():
+    """QA60: segment_s=0.01 ran 4.7x the default's time and was estimated alike (each model call
+    separates a segment padded to the model's own length): the estimate and the hours limit missed it."""
+    from nodeflow.costs import Shape
+    from nodes.models.demucs import demucs
+
+    def work(**params) -> float:
+        full = {**{k: p.default for k, p in demucs.params.items()}, **params}
+        return demucs.estimate({"audio": Shape(60 * 44100, 2, 44100)}, full)["vocals"].work_s
+    default = work()
+    assert work(segment_s=0.5) > 10 * default
+    assert work(segment_s=0.01) > 500 * default
+    assert work(shifts=4) > 3 * default
