@@ -57,15 +57,14 @@ def clips_from_run(graph: Graph, result: RunValues, track_prefix: str = "") -> l
         clips = []
         for i, p in enumerate(paths):
             a = audios[i] if len(audios) == len(paths) and isinstance(audios[i], Audio) else None
-            if a is not None:      # placed at its exact time, as long as the file it wrote (QA58: at another
-                try:               # rate, a clip ran 0.49 sample past its file's end)
-                    duration, rate, channels = file_facts(Path(p))
-                except AudioError:
-                    duration, rate, channels = Fraction(a.frames, a.sample_rate), a.sample_rate, a.channels
-                clips.append(Clip(Path(p), a.span[0], duration, Path(p).stem, rate, channels))
-            else:
-                duration, rate, channels = file_facts(Path(p))
-                clips.append(Clip(Path(p), Fraction(0), duration, Path(p).stem, rate, channels))
+            try:                   # as long as the file it wrote (QA58: at another rate, a clip ran 0.49
+                duration, rate, channels = file_facts(Path(p))      # sample past its file's end)
+            except AudioError:
+                if a is None:
+                    raise
+                duration, rate, channels = Fraction(a.frames, a.sample_rate), a.sample_rate, a.channels
+            start = a.span[0] if a is not None else Fraction(0)    # placed at its exact time
+            clips.append(Clip(Path(p), start, duration, Path(p).stem, rate, channels))
         tracks.append(Track(f"{track_prefix}{nid}", clips))
     return tracks
 

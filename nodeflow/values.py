@@ -268,9 +268,8 @@ def call_node(spec: NodeSpec, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
         if len(lengths) > 1:
             raise ParameterError(f"{spec.id}: mapped inputs have different lengths ({sorted(lengths)})")
         return [checked(**values, **{n: v[i] for n, v in mapped.items()}, **params) for i in range(lengths.pop())]
-    except (ParameterError, AudioError) as e:      # named as a graph names its node (QA: a refused loudness
-        if not str(e).startswith(f"{spec.id}:"):   # target did not say which node)
-            e.args = (named(spec.id, str(e), spec.id), *e.args[1:])
+    except (ParameterError, AudioError) as e:      # named as a graph names its node, once (QA: a refused
+        e.args = (named(spec.id, str(e), spec.id), *e.args[1:])      # loudness target did not say which node)
         raise
 
 

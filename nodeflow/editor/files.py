@@ -127,6 +127,7 @@ def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path |
     from ..atomic import writer_alive
 
     base = (folder or state_dir()) / "recovery"
+    own = _recovery_stem(doc_path)               # (its path resolved once, not once per file)
     found = []
     try:
         entries = list(base.iterdir())
@@ -134,7 +135,7 @@ def _recovery_candidates(doc_path: str | os.PathLike[str] | None, folder: Path |
         return []
     for f in entries:
         name = f.name
-        stem = name[:-len(".msgpack")].rsplit(".", 1)[0] if any_document else _recovery_stem(doc_path)
+        stem = name[:-len(".msgpack")].rsplit(".", 1)[0] if any_document else own
         if not (name.startswith(stem + ".") and name.endswith(".msgpack")):
             continue
         pid = name[len(stem) + 1:-len(".msgpack")]

@@ -163,21 +163,10 @@ def test_no_sound_device_is_a_message_not_a_crash(editor):
 
 
 def test_sigkill_then_reopen_offers_and_recovers_the_unsaved_edit(editor):
-    import os
     import signal
-    import time
     graph = chain_graph(editor.tmp)
     original = graph.read_bytes()
-    proc = editor.start("edit_then_hang", graph)
-    try:
-        end = time.monotonic() + 60
-        while not (editor.tmp / "edited").exists():
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < end, "the editor never made its edit"
-            time.sleep(0.1)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    proc = _killed_after_an_edit(editor, graph)
     assert proc.returncode == -signal.SIGKILL
     assert graph.read_bytes() == original, "the graph file itself was never written"
     st = editor.run("recover", graph)
@@ -788,6 +777,7 @@ def test_a_second_export_added_any_way_writes_a_file_of_its_own(editor):
 
 
 def _killed_after_an_edit(editor, graph):
+    """An editor on ``graph`` that made an unsaved edit (its recovery file written), then SIGKILLed."""
     import os
     import signal
     import time
@@ -802,6 +792,7 @@ def _killed_after_an_edit(editor, graph):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     (editor.tmp / "edited").unlink()
+    return proc
 
 
 def test_a_crashed_windows_work_is_offered_without_a_file_and_on_open_and_gone_once_answered(editor):
