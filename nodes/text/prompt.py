@@ -37,7 +37,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
 def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_TEMPLATE,
                     genre: str = "lo-fi hip hop",
                     mood: str = "relaxed",
-                    bpm: Annotated[int, Range(20, 300, unit="bpm")] = 90,
+                    bpm: Annotated[float, Range(20, 300, unit="bpm")] = 90,
                     key: str = "A minor",
                     instrument: str = "piano",
                     variables: Annotated[str, Text(multiline=True)] = "") -> str:
@@ -55,8 +55,8 @@ def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_
         Fills {genre}, e.g. lo-fi hip hop, dub, string quartet.
     mood : str
         Fills {mood}, e.g. relaxed, tense, euphoric.
-    bpm : int, bpm
-        Fills {bpm}: the tempo to ask for, 20-300 bpm.
+    bpm : float, bpm
+        Fills {bpm}: the tempo to ask for, 20-300 bpm, written as typed (90, 97.5).
     key : str
         Fills {key}, e.g. A minor.
     instrument : str
@@ -70,7 +70,7 @@ def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_
     ...                    variables="fx = tape echo")
     'dub at 70 bpm with tape echo'
     """
-    values = {"genre": genre, "mood": mood, "bpm": str(bpm), "key": key, "instrument": instrument}
+    values = {"genre": genre, "mood": mood, "bpm": f"{float(bpm):g}", "key": key, "instrument": instrument}
     values.update(parse_variables(variables))
     out: list[str] = []
     for literal, field, spec, conversion in _parse(template):

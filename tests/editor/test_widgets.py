@@ -32,8 +32,8 @@ def test_widgets_follow_each_parameters_declaration(editor):
     gain = w["gain.gain_db"]                                       # Range(-60, 24, unit dB)
     assert gain["type"] == "mvSliderFloat" and (gain["min_value"], gain["max_value"]) == (-60.0, 24.0)
     assert gain["format"].endswith(" dB")
-    bpm = w["prompt.bpm"]                                          # an int range with a unit
-    assert bpm["type"] == "mvSliderInt" and (bpm["min_value"], bpm["max_value"]) == (20, 300)
+    bpm = w["prompt.bpm"]                                          # a tempo: 97.5 is a tempo too
+    assert bpm["type"] == "mvSliderFloat" and (bpm["min_value"], bpm["max_value"]) == (20, 300)
     assert bpm["format"].endswith(" bpm")
     fmt = w["export.format"]                                       # an Enum: a combo of its values
     assert fmt["type"] == "mvCombo"

@@ -55,3 +55,12 @@ def test_in_a_graph_a_missing_field_names_the_node():
         Executor().run(g)                  # refused before anything runs, as validate refuses it
     g.set("prompt", "variables", "scale=dorian")
     assert Executor().run(g)["prompt"]["out"] == "lo-fi hip hop in dorian"
+
+
+def test_a_fractional_tempo_is_written_as_the_musician_typed_it():
+    """A track at 97.5 bpm asks for 97.5 bpm (QA57: the int parameter refused the graph)."""
+    g = Graph()
+    g.add("text.prompt_template", id="prompt", template="{genre} at {bpm} bpm", bpm=97.5)
+    assert Executor().run(g)["prompt"]["out"] == "lo-fi hip hop at 97.5 bpm"
+    assert fill(template="{bpm}", bpm=90) == fill(template="{bpm}", bpm=90.0) == "90"
+    assert fill(template="{bpm}", bpm=133.25) == "133.25"
