@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -33,17 +34,25 @@ __all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_w
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 
 
-def numbered(name: str, i: int, n: int) -> str:
+def numbered(name: str, i: int, n: int, label: str = "") -> str:
     """The file item ``i`` of ``n`` is written to (``name`` for a single item): ``take.wav`` ->
-    ``take_1.wav`` ... (counted from 1, zero-padded to the count's width: a folder lists them in order).
+    ``take_1.wav`` ... (counted from 1, zero-padded to the count's width: a folder lists them in order),
+    followed by the item's ``label`` where it has one (a separated stem's name), made safe for a file
+    name.
 
-    >>> numbered("out/take.wav", 1, 12), numbered("take.wav", 0, 1)
-    ('out/take_02.wav', 'take.wav')
+    >>> numbered("out/take.wav", 1, 12), numbered("take.wav", 0, 1), numbered("mix.flac", 0, 4, "drums")
+    ('out/take_02.wav', 'take.wav', 'mix_1_drums.flac')
+    >>> numbered("mix.flac", 3, 4, "other+guitar/piano")
+    'mix_4_other+guitar-piano.flac'
     """
     if n <= 1:
         return name
     p = Path(name)
-    return str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{p.suffix}"))
+    tail = "_" + _SAFE.sub("-", label).strip("-.") if label and _SAFE.sub("-", label).strip("-.") else ""
+    return str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{tail}{p.suffix}"))
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9+_.-]+")      # what a label keeps in a file name (no separators, no spaces)
 
 
 def resolve(value: str | os.PathLike[str], base: Path) -> Path:

@@ -240,7 +240,8 @@ def export(audio: Audio, *,
 
     - ``format=auto`` takes the format from the extension; with an explicit format a path
       without a known extension gets one.  Mapped over a list, item ``i`` of ``n`` is written to
-      ``name_<i>.ext`` (numbered from 1).
+      ``name_<i>.ext`` (numbered from 1), ``name_<i>_<stem>.ext`` for a separated stem
+      (``mix_1_drums.flac``).
     - ``bit_depth`` applies to wav (16/24-bit PCM or 32-bit float) and flac (16/24 only); mp3
       is LAME VBR (~V2), ogg is Vorbis quality ~7.  ``dither`` adds TPDF dither to 16-bit PCM.
     - ``loudness_lufs`` sets the integrated loudness (ITU-R BS.1770-4, as libebur128 meters it);
@@ -330,7 +331,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     path, format, bit_depth, embed_graph = p["path"], p["format"], p["bit_depth"], p["embed_graph"]
     if str(p.get("meter") or "").strip():
         parse_meter(p["meter"])            # a meter tag a DAW cannot read is refused, not written as typed
-    dest, fmt = _destination(path, format, ctx)
+    info = source.head.info if isinstance(source, Stream) else source.info
+    dest, fmt = _destination(path, format, ctx, label=dict(info).get("stem", ""))
     if isinstance(source, Stream):
         if fmt in _LOSSY:
             raise NotStreamable(f"{fmt} is decoded and checked after encoding")
@@ -428,7 +430,7 @@ class _Phases:
         self.ctx.progress(self.step, 100, message or self.words[what])
 
 
-def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
+def _destination(path: str, format: Format, ctx: Context, label: str = "") -> tuple[Path, str]:
     if not path.strip():
         raise ParameterError("path is empty; give a file name such as out.wav")
     if path.rstrip().endswith(("/", os.sep)) or resolve(path, ctx.output_dir).is_dir():   # not "folder" + ".wav"
@@ -437,7 +439,7 @@ def _destination(path: str, format: Format, ctx: Context) -> tuple[Path, str]:
                          f"{path.rstrip('/' + os.sep)}/out.{'wav' if format is Format.AUTO else format.value}")
     name, fmt = target_name(path, format)
     if ctx.item is not None:
-        name = numbered(name, *ctx.item)
+        name = numbered(name, *ctx.item, label=label)
     dest = Path(os.path.abspath(ctx.resolve_output(name)))   # refuses places outside the output folder
     if dest.is_dir():
         raise AudioError(f"{dest}: is a folder; give a file name (path={path!r})")
