@@ -27,10 +27,10 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import (Device, Family, Loaded, Precision, estimate_token_decode, place, placement, register,
-                    to_model_audio)
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, estimate_token_decode, place, placement, read_json,
+                    register, to_model_audio)
 
-__all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "decode_tokens", "parse_tokens"]
+__all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "checked_codebooks", "decode_tokens", "parse_tokens"]
 
 DEFAULT_CHECKPOINT = "descript/dac_44khz"
 FORMAT = "dac"
@@ -43,15 +43,27 @@ def _hop(config: Any) -> int:
     return int(math.prod(ratios))
 
 
+def checked_codebooks(codebooks: int, n_codebooks: Any, checkpoint: str) -> int:
+    """How many codebooks ``codebooks`` keeps of the checkpoint's ``n_codebooks`` (0: all); more than it
+    has is refused in one line."""
+    books = int(codebooks) or int(n_codebooks)
+    if books > int(n_codebooks):
+        raise ParameterError(f"models.dac_encode: codebooks={codebooks} is more than checkpoint '{checkpoint}' "
+                             f"has ({n_codebooks}); use 1-{n_codebooks}, or 0 for all")
+    return books
+
+
+def _check_encode(params: dict[str, Any], ck: Checkpoint) -> None:
+    """validate's :func:`checked_codebooks`, against the checkpoint's config.json, before any model loads."""
+    checked_codebooks(params["codebooks"], read_json(ck.path / "config.json")["n_codebooks"], ck.name)
+
+
 def encode_tokens(held: Loaded, samples: np.ndarray, codebooks: int) -> dict[str, Any]:
     """Tokens (the JSON-ready dict) of mono ``samples`` ``[1, frames]`` at the model's rate:
     ``codebooks`` of them (0: all the checkpoint has)."""
     import torch
     cfg = held.model.config
-    books = int(codebooks) or int(cfg.n_codebooks)
-    if books > int(cfg.n_codebooks):
-        raise ParameterError(f"models.dac_encode: codebooks={codebooks} is more than checkpoint '{held.checkpoint}' "
-                             f"has ({cfg.n_codebooks}); use 1-{cfg.n_codebooks}, or 0 for all")
+    books = checked_codebooks(codebooks, cfg.n_codebooks, held.checkpoint)
     hop, frames = _hop(cfg), int(samples.shape[1])
     padded = np.pad(samples, ((0, 0), (0, -frames % hop)))            # the encoder drops a partial last token
     x = torch.tensor(padded)[None].to(held.model.device, held.model.dtype)
@@ -120,7 +132,7 @@ def _estimate_encode(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str
                          chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
 
 
-@DAC.node("models.dac_encode", category="models", version=2, estimate=_estimate_encode)
+@DAC.node("models.dac_encode", category="models", version=2, estimate=_estimate_encode, check=_check_encode)
 def dac_encode(audio: Audio, *,
                checkpoint: str = DEFAULT_CHECKPOINT,
                codebooks: Annotated[int, Range(0, 32, step=1)] = 0,

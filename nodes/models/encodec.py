@@ -28,10 +28,11 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import (Device, Family, Loaded, Precision, estimate_token_decode, place, placement, register,
-                    to_model_audio)
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, estimate_token_decode, place, placement, read_json,
+                    register, to_model_audio)
 
-__all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "decode_tokens", "parse_tokens"]
+__all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "check_bandwidth", "decode_tokens",
+           "parse_tokens"]
 
 DEFAULT_CHECKPOINT = "facebook/encodec_24khz"
 FORMAT = "encodec"
@@ -49,14 +50,24 @@ def _frame_rate(config) -> float:
     return float(config.sampling_rate) / math.prod(config.upsampling_ratios)
 
 
+def check_bandwidth(bandwidth_kbps: float, target_bandwidths: Any, checkpoint: str) -> None:
+    """Refuse a bit rate the checkpoint (its config's ``target_bandwidths``) does not have, in one line."""
+    allowed = [float(b) for b in target_bandwidths]
+    if float(bandwidth_kbps) not in allowed:
+        raise ParameterError(f"models.encodec_encode: bandwidth_kbps={bandwidth_kbps} is not a bandwidth of checkpoint "
+                             f"'{checkpoint}' ({', '.join(f'{b:g}' for b in allowed)} kbps)")
+
+
+def _check_encode(params: dict, ck: Checkpoint) -> None:
+    """validate's :func:`check_bandwidth`, against the checkpoint's config.json, before any model loads."""
+    check_bandwidth(params["bandwidth_kbps"], read_json(ck.path / "config.json")["target_bandwidths"], ck.name)
+
+
 def encode_tokens(held: Loaded, samples: np.ndarray, bandwidth_kbps: float) -> dict:
     """Tokens (the JSON-ready dict) of ``samples`` ``[channels, frames]`` at the model's rate and channels."""
     import torch
     cfg = held.model.config
-    allowed = [float(b) for b in cfg.target_bandwidths]
-    if float(bandwidth_kbps) not in allowed:
-        raise ParameterError(f"models.encodec_encode: bandwidth_kbps={bandwidth_kbps} is not a bandwidth of checkpoint "
-                             f"'{held.checkpoint}' ({', '.join(f'{b:g}' for b in allowed)} kbps)")
+    check_bandwidth(bandwidth_kbps, cfg.target_bandwidths, held.checkpoint)
     x = torch.tensor(samples)[None].to(held.model.device, held.model.dtype)
     with torch.inference_mode():
         enc = held.model.encode(x, bandwidth=float(bandwidth_kbps), return_dict=True)
@@ -134,7 +145,7 @@ def _estimate_encode(inputs: dict, params: dict) -> dict:
                          chars=int(seconds * per_s * books * 5), work_s=0.05 * seconds + 1.0)}
 
 
-@ENCODEC.node("models.encodec_encode", category="models", version=2, estimate=_estimate_encode)
+@ENCODEC.node("models.encodec_encode", category="models", version=2, estimate=_estimate_encode, check=_check_encode)
 def encodec_encode(audio: Audio, *,
                    checkpoint: str = DEFAULT_CHECKPOINT,
                    bandwidth_kbps: Annotated[float, Range(1.5, 24.0, unit="kbps")] = 6.0,

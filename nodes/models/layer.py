@@ -56,9 +56,14 @@ from nodeflow.types import ChoiceEnum, FilePath
 from .placement import place, placed_like, placement
 
 __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
-           "AdapterPath", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded", "sampler",
+           "AdapterPath", "ParamCheck", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded",
+           "sampler",
            "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading",
            "placed_like", "placement", "place"]
+
+
+#: A node's check of its parameters against the checkpoint's configuration (see :meth:`Family.node`).
+ParamCheck = Callable[[dict[str, Any], Checkpoint], None]
 
 
 class Device(ChoiceEnum):
@@ -345,14 +350,24 @@ class Family(FamilySpec):
         """Cache-key data the parameters do not pin down (see :func:`model_fingerprint`)."""
         return model_fingerprint(params, ctx, self.packages, self.auto_dtype)
 
-    def preflight(self, params: dict[str, Any], base_dir: Path) -> list[str]:
-        """What this machine lacks to run the node (see :func:`checkpoint_preflight`)."""
-        return checkpoint_preflight(params, base_dir, self)
+    def preflight(self, params: dict[str, Any], base_dir: Path, check: ParamCheck | None = None) -> list[str]:
+        """What this machine lacks to run the node, and what ``check`` refuses in its parameters
+        (see :func:`checkpoint_preflight`)."""
+        return checkpoint_preflight(params, base_dir, self, check)
 
-    def node(self, type_id: str, **kwargs: Any) -> Callable[[Callable[..., Any]], NodeSpec]:
-        """``@node(type_id, ...)`` with this family's ``fingerprint`` and ``preflight``."""
+    def node(self, type_id: str, *, check: ParamCheck | None = None,
+             **kwargs: Any) -> Callable[[Callable[..., Any]], NodeSpec]:
+        """``@node(type_id, ...)`` with this family's ``fingerprint`` and ``preflight``.
+
+        ``check(params, checkpoint)``: what the run refuses in the node's parameters once it has read
+        the checkpoint's own configuration (a bit rate, a language, a window the checkpoint does not
+        have), raised as the run raises it (:class:`ParameterError`, by the very function the run
+        calls), so that ``validate`` and the editor say it in the run's words before any model loads.
+        It is called with the checkpoint resolved on this machine (:class:`Checkpoint`: its ``name``
+        as the graph gives it, its folder ``path``); it reads the configuration from the folder and
+        returns quietly when it cannot (the run, or the checkpoint checks, say why)."""
         kwargs.setdefault("fingerprint", self.fingerprint)
-        kwargs.setdefault("preflight", self.preflight)
+        kwargs.setdefault("preflight", functools.partial(self.preflight, check=check) if check else self.preflight)
         return node(type_id, **kwargs)
 
 
@@ -375,11 +390,13 @@ def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...
     return fp
 
 
-def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | None = None) -> list[str]:
+def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | None = None,
+                         check: ParamCheck | None = None) -> list[str]:
     """What this machine lacks to run the node (the editor marks it): the family's packages (the
     'models' extra), or a checkpoint that is neither a usable folder (of ``fam``, when given) nor
-    in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set), and what the run
-    would refuse in its ``adapter`` (:func:`_adapter_preflight`)."""
+    in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set), what the run
+    would refuse in its ``adapter`` (:func:`_adapter_preflight`) and, once the checkpoint is on this
+    machine, what ``check`` refuses in the parameters (:meth:`Family.node`)."""
     try:
         if fam is not None:
             checkpoints.require_model_packages(fam.packages, fam.extra)
@@ -392,7 +409,21 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     except checkpoints.CheckpointError as e:
         said = [str(e)] if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded) else []
         return said + _adapter_preflight(params, base_dir, None)       # online, a run fetches the checkpoint
-    return _adapter_preflight(params, base_dir, res)
+    return _adapter_preflight(params, base_dir, res) + _param_check(check, params, res)
+
+
+def _param_check(check: ParamCheck | None, params: dict[str, Any], res: Checkpoint) -> list[str]:
+    """What ``check`` refuses in ``params`` against the checkpoint ``res``: its one line; nothing when
+    it cannot read the configuration (a bad config.json is the run's and the checkpoint checks' to say)."""
+    if check is None:
+        return []
+    try:
+        check(params, res)
+    except ParameterError as e:
+        return [str(e)]
+    except Exception:  # noqa: BLE001 - an unreadable or odd configuration: not this check's to say
+        return []
+    return []
 
 
 def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.Resolved | None) -> list[str]:

@@ -1,0 +1,119 @@
+"""validate refuses, before any model loads, what a model node's run refuses once it has read its
+checkpoint's configuration: in the run's own words (one function says both), naming the node, the
+parameter and the value; a good value still validates ok.
+
+QA: `audiochain validate` said ok for each of these, and the run refused it only after loading
+the model (seconds to minutes on a real checkpoint): an EnCodec bit rate or DAC codebook count the
+checkpoint does not have, a Whisper language or Bark voice it does not know, a MusicGen(-Melody) or
+Stable Audio stride past the model's window, a Demucs segment longer than the model allows, and a
+four-stem checkpoint given to models.demucs_6s."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nodeflow import Audio, Graph
+from nodeflow.cli import main
+from nodeflow.errors import ParameterError, named
+from nodeflow.fileformat import save
+from nodeflow.node import Context
+
+from .helpers import model_graph, sine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+import tiny_dac  # noqa: E402
+import tiny_encodec  # noqa: E402
+
+NODE = "m"
+
+
+@pytest.fixture()
+def no_load(monkeypatch, fresh_model_cache):
+    """A fresh model cache, and any model load through the model layer fails the test."""
+    from nodes.models.layer import Family
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("a model was loaded")
+    monkeypatch.setattr(Family, "_load", refuse)
+    return fresh_model_cache
+
+
+def said(type_id: str, message: str) -> str:
+    return named(f"node '{NODE}' ({type_id})", message, type_id)
+
+
+def validated(type_id: str, tmp_path: Path, audio: dict | None = None, **params: Any) -> list[str]:
+    return model_graph(type_id, tmp_path, audio=audio, node_id=NODE, device="cpu", **params).problems()
+
+
+def run_refusal(type_id: str, inputs: dict[str, Any], **params: Any) -> str:
+    """The run's one line for ``params`` (the node called as the executor calls it), named as validate names it."""
+    from nodeflow.registry import default_registry
+    with pytest.raises(ParameterError) as e:
+        default_registry()[type_id].fn(**inputs, **params, device="cpu", ctx=Context(NODE))
+    return said(type_id, str(e.value))
+
+
+def check(type_id: str, tmp_path: Path, cache: Any, *, bad: dict, good: dict, value: str,
+          audio: tuple[np.ndarray, int] | None = None, port: str = "audio", extra: dict | None = None) -> str:
+    """validate refuses ``bad`` with a line naming the node, the parameter and ``value`` and loads no model,
+    and passes ``good``; returns the refusal."""
+    feed = {port: audio} if audio is not None else None
+    problems = validated(type_id, tmp_path, feed, **(extra or {}), **bad)
+    mine = [p for p in problems if p.startswith(f"node '{NODE}' ({type_id}): ") and value in p]
+    assert len(mine) == 1, problems
+    assert validated(type_id, tmp_path, feed, **(extra or {}), **good) == []
+    assert cache.loads() == 0 and cache.keys() == []
+    return mine[0]
+
+
+def clip(seconds: float, rate: int, channels: int = 1) -> Audio:
+    return Audio(sine(220.0, seconds, rate, channels), rate)
+
+
+# ---------------------------------------------------------------------------------------- codecs
+@pytest.fixture(scope="module")
+def encodec_ck(tmp_path_factory) -> Path:
+    return tiny_encodec.build(tmp_path_factory.mktemp("encodec") / "tiny-encodec")
+
+
+@pytest.fixture(scope="module")
+def dac_ck(tmp_path_factory) -> Path:
+    return tiny_dac.build(tmp_path_factory.mktemp("dac") / "tiny-dac")
+
+
+def test_an_encodec_bandwidth_the_checkpoint_lacks(encodec_ck, tmp_path, no_load, monkeypatch):
+    line = check("models.encodec_encode", tmp_path, no_load, bad={"bandwidth_kbps": 5.0},
+                 good={"bandwidth_kbps": 12.0}, value="bandwidth_kbps=5.0", audio=(sine(220, 0.1, 24000), 24000),
+                 extra={"checkpoint": str(encodec_ck)})
+    assert line == said("models.encodec_encode", f"bandwidth_kbps=5.0 is not a bandwidth of checkpoint "
+                                                 f"'{encodec_ck}' (1.5, 3, 6, 12, 24 kbps)")
+    monkeypatch.undo()
+    assert run_refusal("models.encodec_encode", {"audio": clip(0.1, 24000)}, checkpoint=str(encodec_ck),
+                       bandwidth_kbps=5.0) == line
+
+
+def test_more_dac_codebooks_than_the_checkpoint_has(dac_ck, tmp_path, no_load, monkeypatch):
+    line = check("models.dac_encode", tmp_path, no_load, bad={"codebooks": 10}, good={"codebooks": 9},
+                 value="codebooks=10", audio=(sine(220, 0.1, 44100), 44100), extra={"checkpoint": str(dac_ck)})
+    assert line == said("models.dac_encode", f"codebooks=10 is more than checkpoint '{dac_ck}' has (9); use 1-9, "
+                                             "or 0 for all")
+    monkeypatch.undo()
+    assert run_refusal("models.dac_encode", {"audio": clip(0.1, 44100)}, checkpoint=str(dac_ck), codebooks=10) == line
+
+
+def test_the_cli_says_it(encodec_ck, tmp_path, no_load, capsys):
+    """`audiochain validate FILE` prints the line and exits 1; the good value: ok."""
+    g = model_graph("models.encodec_encode", tmp_path, audio={"audio": (sine(220, 0.1, 24000), 24000)},
+                    node_id=NODE, checkpoint=str(encodec_ck), bandwidth_kbps=5.0)
+    save(g, tmp_path / "g.msgpack")
+    assert main(["validate", str(tmp_path / "g.msgpack")]) == 1
+    assert "bandwidth_kbps=5.0 is not a bandwidth of checkpoint" in capsys.readouterr().out
+    g.set(NODE, "bandwidth_kbps", 6.0)
+    save(g, tmp_path / "g.msgpack")
+    assert main(["validate", str(tmp_path / "g.msgpack")]) == 0
+    assert no_load.loads() == 0
