@@ -249,3 +249,24 @@ def test_the_cli_lists_validates_and_runs_the_plugins_profile(registry, plugin, 
         assert f"node '{node_id}' ({node_type}): profile='acme_speech': expected one of bark, musicgen" in line
         assert line.rstrip().endswith("install the node pack that does (`audiochain nodes` lists the packs), "
                                       "or use profile=custom with your model's rates"), line
+
+
+def test_text_it_cannot_speak_is_one_line_from_validate_and_run(registry, plugin, vits, tmp_path):
+    """QA57 D8: the README's pack, used as printed, failed on an empty prompt and on text with no
+    letter of the checkpoint's vocabulary with torch's ``narrow(): length must be non-negative``."""
+    g = Graph(registry=registry)
+    g.path = tmp_path / "say.msgpack"
+    g.add("acme.speak", id="speak", checkpoint=str(vits), prompt="", device="cpu")
+    g.add("io.export", id="export", path="speech.wav")
+    g.connect("speak", "export")
+    save(g, g.path)
+    for verb in ("validate", "run"):            # refused before the model loads, in run's own words
+        p = run_cli([verb, str(g.path), "-o", str(tmp_path / "out")] if verb == "run" else [verb, str(g.path)],
+                    tmp_path, plugin)
+        said = p.stdout + p.stderr
+        assert p.returncode == 1 and "Traceback" not in said and "narrow" not in said, said
+        assert "'speak'" in said and "text is empty" in said, said
+    p = run_cli(["run", str(g.path), "-o", str(tmp_path / "out"), "--set", "speak.prompt=你好"], tmp_path, plugin)
+    assert p.returncode == 1 and "Traceback" not in p.stderr and "narrow" not in p.stderr, p.stderr
+    assert "'speak'" in p.stderr and "no letter this checkpoint can speak" in p.stderr, p.stderr
+    assert not (tmp_path / "out" / "speech.wav").exists()
