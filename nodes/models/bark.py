@@ -29,7 +29,7 @@ from nodeflow.types import Range, Text
 from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, profile_from_rates, tokenizer,
                     read_json, register, seeded, step_criterion, _quiet_transformers)
 
-__all__ = ["bark", "split_text", "load_voice", "BARK"]
+__all__ = ["bark", "split_text", "load_voice", "check_voice", "BARK"]
 
 
 # ---------------------------------------------------------------------------------------- the family
@@ -105,16 +105,30 @@ def split_text(text: str, max_chars: int = MAX_CHARS) -> list[str]:
     return pieces
 
 
+def check_voice(voice: str, index: dict[str, Any], checkpoint: str) -> None:
+    """Refuse a ``voice`` (non-empty) that is not a preset of the checkpoint's speaker embeddings
+    (``index``: its ``speaker_embeddings_path.json``), in one line."""
+    names = sorted(k for k in index if k != "repo_or_path")
+    if voice not in names:
+        listed = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "none"
+        raise ParameterError(f"voice={voice!r} is not a preset of checkpoint '{checkpoint}' "
+                             f"(presets: {listed}); use voice='' for the first sentence's voice")
+
+
+def _check(params: dict[str, Any], ck: Checkpoint) -> None:
+    """validate's :func:`check_voice`, where the checkpoint says which voices it has (a readable
+    ``speaker_embeddings_path.json``), before any model loads."""
+    index = read_json(ck.path / "speaker_embeddings_path.json")
+    if params.get("voice") and index:
+        check_voice(str(params["voice"]), index, ck.name)
+
+
 def load_voice(loaded: Loaded, voice: str) -> dict[str, np.ndarray] | None:
     """The arrays of voice preset ``voice`` from the checkpoint's speaker embeddings (no pickle)."""
     if not voice:
         return None
     index = loaded.extra.get("voices") or {}
-    names = sorted(k for k in index if k != "repo_or_path")
-    if voice not in names:
-        listed = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "none"
-        raise ParameterError(f"voice={voice!r} is not a preset of checkpoint '{loaded.checkpoint}' "
-                             f"(presets: {listed}); use voice='' for the first sentence's voice")
+    check_voice(voice, index, loaded.checkpoint)
     root = Path(loaded.path).resolve()
     arrays: dict[str, np.ndarray] = {}
     for key, ndim in (("semantic_prompt", 1), ("coarse_prompt", 2), ("fine_prompt", 2)):
@@ -193,7 +207,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
                          problem="the text is empty; give something to say" if empty else "")}
 
 
-@BARK.node("models.bark", category="models", version=1, estimate=_estimate)
+@BARK.node("models.bark", category="models", version=1, estimate=_estimate, check=_check)
 def bark(text: str | None = None, *,
          prompt: Annotated[str, Text(multiline=True)] = "Hello! This is Bark. \u266a And this line is sung. \u266a",
          checkpoint: str = "suno/bark-small",

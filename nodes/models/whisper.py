@@ -26,9 +26,10 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import ChoiceEnum
 
-from .layer import Device, Family, Loaded, Precision, _quiet_transformers, register, step_criterion
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, _quiet_transformers, read_json, register,
+                    step_criterion)
 
-__all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of"]
+__all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of", "language_code"]
 
 NODE = "models.whisper"
 DEFAULT_CHECKPOINT = "openai/whisper-small"
@@ -47,25 +48,41 @@ class Transcript(NamedTuple):
     words: str    # JSON list of {"word", "start_s", "end_s"}, times from the start of the audio
 
 
-def _language(held: Loaded, language: str) -> str | None:
-    """The ``<|xx|>`` code of ``language`` (a code or an English name) for this checkpoint; None: detect."""
+def language_code(language: str, multilingual: bool, lang_to_id: Any, checkpoint: str) -> str | None:
+    """The ``<|xx|>`` code of ``language`` (a code or an English name) for a checkpoint whose generation
+    config says ``is_multilingual`` and ``lang_to_id``; None: detect.  A language it does not know is
+    one :class:`ParameterError`."""
     text = language.strip().lower().strip("<|>")
-    gc = held.model.generation_config
-    if not getattr(gc, "is_multilingual", False):
+    if not multilingual:
         if text not in ("", "en", "english"):
-            raise ParameterError(f"{NODE}: checkpoint '{held.checkpoint}' is English-only; language={language!r} "
+            raise ParameterError(f"{NODE}: checkpoint '{checkpoint}' is English-only; language={language!r} "
                                  "needs a multilingual checkpoint such as openai/whisper-small")
         return None
     if not text:
         return None
     from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
     code = TO_LANGUAGE_CODE.get(text, text)
-    known = sorted(k.strip("<|>") for k in (gc.lang_to_id or {}))
+    known = sorted(k.strip("<|>") for k in (lang_to_id or {}))
     if code not in known:
         listed = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-        raise ParameterError(f"{NODE}: language={language!r} is not a language of checkpoint '{held.checkpoint}' "
+        raise ParameterError(f"{NODE}: language={language!r} is not a language of checkpoint '{checkpoint}' "
                              f"(codes: {listed}); give a code such as 'en' or 'de', or '' to detect it")
     return code
+
+
+def _language(held: Loaded, language: str) -> str | None:
+    gc = held.model.generation_config
+    multilingual = bool(getattr(gc, "is_multilingual", False))
+    return language_code(language, multilingual, gc.lang_to_id if multilingual else None, held.checkpoint)
+
+
+def _check(params: dict[str, Any], ck: Checkpoint) -> None:
+    """validate's :func:`language_code`, against the checkpoint's generation_config.json (what the run's
+    model reads), before any model loads."""
+    gen = read_json(ck.path / "generation_config.json")
+    if gen:
+        language_code(str(params["language"]), bool(gen.get("is_multilingual", False)), gen.get("lang_to_id"),
+                      ck.name)
 
 
 _NO_SPACES = {"zh", "ja", "th", "lo", "my", "yue"}    # written without spaces: a token is a word
@@ -157,7 +174,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
             "words": Shape(chars=int(seconds * 60), work_s=0.0)}
 
 
-@WHISPER.node(NODE, category="models", version=1, estimate=_estimate)
+@WHISPER.node(NODE, category="models", version=1, estimate=_estimate, check=_check)
 def whisper(audio: Audio, *,
             checkpoint: str = DEFAULT_CHECKPOINT,
             language: str = "",

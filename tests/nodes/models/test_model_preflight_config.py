@@ -117,3 +117,34 @@ def test_the_cli_says_it(encodec_ck, tmp_path, no_load, capsys):
     save(g, tmp_path / "g.msgpack")
     assert main(["validate", str(tmp_path / "g.msgpack")]) == 0
     assert no_load.loads() == 0
+
+
+# ---------------------------------------------------------------------------------------- speech
+@pytest.fixture(scope="module")
+def whisper_ck(tmp_path_factory) -> Path:
+    import tiny_whisper
+    return tiny_whisper.build(tmp_path_factory.mktemp("whisper") / "tiny-whisper")
+
+
+def test_a_whisper_language_the_checkpoint_does_not_know(whisper_ck, tmp_path, no_load, monkeypatch):
+    line = check("models.whisper", tmp_path, no_load, bad={"language": "klingon"}, good={"language": "german"},
+                 value="language='klingon'", audio=(sine(220, 0.2, 16000), 16000),
+                 extra={"checkpoint": str(whisper_ck)})
+    assert line == said("models.whisper", f"language='klingon' is not a language of checkpoint '{whisper_ck}' "
+                                          "(codes: de, en, fr); give a code such as 'en' or 'de', or '' to detect it")
+    assert validated("models.whisper", tmp_path, {"audio": (sine(220, 0.2, 16000), 16000)},
+                     checkpoint=str(whisper_ck), language="") == []
+    monkeypatch.undo()
+    assert run_refusal("models.whisper", {"audio": clip(0.2, 16000)}, checkpoint=str(whisper_ck),
+                       language="klingon") == line
+
+
+def test_a_bark_voice_the_checkpoint_does_not_have(tiny, tmp_path, no_load, monkeypatch):
+    ck = str(tiny["bark"])
+    line = check("models.bark", tmp_path, no_load, bad={"voice": "v2/en_speaker_9"}, good={"voice": "v2/en_speaker_1"},
+                 value="voice='v2/en_speaker_9'", extra={"checkpoint": ck, "prompt": "Hello."})
+    assert line == said("models.bark", f"voice='v2/en_speaker_9' is not a preset of checkpoint '{ck}' (presets: "
+                                       "v2/en_speaker_0, v2/en_speaker_1); use voice='' for the first sentence's voice")
+    assert validated("models.bark", tmp_path, checkpoint=ck, prompt="Hello.", voice="") == []
+    monkeypatch.undo()
+    assert run_refusal("models.bark", {}, checkpoint=ck, prompt="Hello.", voice="v2/en_speaker_9") == line
