@@ -510,8 +510,11 @@ def info(name: str, *, base_dir: str | os.PathLike[str] | None = None,
     out: dict[str, Any] = {"name": name, "path": str(r.path), "revision": r.revision, "source": r.source,
                            "bytes": sum(p.stat().st_size for p in files), "files": len(files),
                            "model_type": _model_type(r.path)}
-    fam = families.for_folder(r.path)
+    found = families.all_for_folder(r.path)
+    fam = found[0] if found else None
     out["family"] = fam.name if fam is not None else "? (no installed model family runs it)"
+    if len(found) > 1:          # (QA57: a plug-in's family took the built-in one's checkpoints, unsaid)
+        out["also_run_by"] = [f.name for f in found[1:]]
     cfg = families.read_config(r.path)
     prof = fam.profile_of(cfg, _read_json(r.path / "generation_config.json")) if fam is not None and cfg else None
     if prof is not None:

@@ -48,6 +48,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
             v = format_bytes(v)
         elif k == "voices":
             v = f"{len(v)}: " + ", ".join(v[:8]) + (" ..." if len(v) > 8 else "")
+        elif k == "also_run_by":
+            k, v = "also run by", ", ".join(v) + " (families of other node packs that accept it)"
         print(f"{k:12s} {v}")
     return 0
 

@@ -43,7 +43,7 @@ from .checkpoints import MODEL_PACKAGES
 from .errors import DefinitionError, ParameterError
 from .timebase import ModelProfile
 
-__all__ = ["FamilySpec", "register", "unregister", "get", "families", "for_folder", "profile", "profile_names",
+__all__ = ["FamilySpec", "register", "unregister", "get", "families", "for_folder", "all_for_folder", "profile", "profile_names",
            "profile_from_config", "read_config", "declare_default", "default_for", "MODEL_PACKAGES"]
 
 TimeBase = Callable[[dict[str, Any], dict[str, Any]], "ModelProfile | None"]
@@ -195,20 +195,33 @@ def read_config(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def for_folder(path: Path) -> Any | None:
-    """The registered family whose checkpoints look like the folder ``path``, or None."""
+def _in_order() -> list[Any]:
+    """Every registered family in the order they were registered (the built-in node pack loads before
+    installed ones): where two accept one checkpoint, the first one describes it."""
+    _loaded()
+    return list(_families.values())
+
+
+def all_for_folder(path: Path) -> list[Any]:
+    """Every registered family whose checkpoints look like the folder ``path`` (several when a node pack
+    runs an architecture another family runs too), the first registered first."""
     config = read_config(path)
-    for fam in families():
-        if (config is not None or getattr(fam, "layout", None) is not None) and fam.problem(config, path) is None:
-            return fam
-    return None
+    return [fam for fam in _in_order()
+            if (config is not None or getattr(fam, "layout", None) is not None) and fam.problem(config, path) is None]
+
+
+def for_folder(path: Path) -> Any | None:
+    """The registered family whose checkpoints look like the folder ``path`` (the first registered, see
+    :func:`all_for_folder`), or None."""
+    found = all_for_folder(path)
+    return found[0] if found else None
 
 
 def profile_from_config(config: dict[str, Any], generation: dict[str, Any] | None = None,
                         name: str | None = None) -> ModelProfile | None:
     """The time base a checkpoint's configuration gives, through the family that accepts it
     (``name`` renames the profile); None when no registered family accepts it or has one."""
-    for fam in families():
+    for fam in _in_order():
         if fam.problem(config, None) is None:
             prof: ModelProfile | None = fam.profile_of(config, generation)
             return dataclasses.replace(prof, name=name) if prof is not None and name else prof
