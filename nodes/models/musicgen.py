@@ -25,7 +25,8 @@ from ._musicgen import MusicgenPrecision
 from .layer import (AdapterPath, Checkpoint, Device, Family, Loaded, ModelProfile, family, pretrained, tokenizer,
                     profile_from_rates, read_json, register, to_model_audio)
 
-__all__ = ["musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen"]
+__all__ = ["musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen", "chained_stride",
+           "window_check"]
 
 
 # ---------------------------------------------------------------------------------------- the family
@@ -81,6 +82,39 @@ def _new_length(duration_s: float | Fraction, rate: int, hop: int) -> tuple[int,
     return frames, math.ceil(frames / hop)
 
 
+def chained_stride(prof: ModelProfile, extend_stride_s: float, duration_s: float | Fraction, tokens: int,
+                   after_prompt: bool = False) -> int:
+    """The tokens each window past the first adds (``extend_stride_s``); when ``tokens`` (the prompt's
+    and the new ones) need more than one window, a stride not within the window is one
+    :class:`ParameterError`."""
+    hop, rate, window = int(prof.hop), prof.sample_rate, prof.audio_window_tokens
+    stride = prof.seconds_to_tokens(extend_stride_s)
+    if tokens > window and not 1 <= stride < window:
+        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
+                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
+                             f"to generate {float(duration_s):g} s" + (" after the prompt" if after_prompt else ""))
+    return stride
+
+
+def window_check(fam: Family) -> Callable[[dict[str, Any], Checkpoint], None]:
+    """validate's :func:`chained_stride` for a node of ``fam`` (``Family.node(check=)``), with the time
+    base read from the checkpoint's config.json and generation_config.json, before any model loads.
+    What is only known when the node runs (``duration_s=auto``: the melody's length; a connected
+    ``prompt_audio``) is left to the run."""
+    def check(params: dict[str, Any], ck: Checkpoint) -> None:
+        duration_s = params.get("duration_s")
+        if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float, Fraction)):
+            return
+        try:
+            prof = fam.read_profile(ck.path)
+        except ParameterError:
+            return                  # a config without a time base: the run says so
+        if prof is not None:
+            _, new_tokens = _new_length(duration_s, prof.sample_rate, int(prof.hop))
+            chained_stride(prof, params["extend_stride_s"], duration_s, new_tokens)
+    return check
+
+
 def _melody_samples(melody: Audio, rate: int) -> np.ndarray:
     """The melody as mono float32 at the model's rate; an empty or silent one is refused."""
     tune = to_model_audio(melody, rate, 1)[0]
@@ -104,7 +138,6 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
     model, prof = loaded.model, loaded.profile
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
     frames, new_tokens = _new_length(duration_s, rate, hop)
-    stride = prof.seconds_to_tokens(extend_stride_s)
     prompt, prompt_tokens, prompt_codes = None, 0, None
     if prompt_audio is not None:
         prompt = to_model_audio(prompt_audio, rate, prof.channels)
@@ -112,11 +145,8 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
         if prompt_tokens < 1:
             raise ParameterError(f"prompt_audio is {prompt_audio.duration_s * 1000:.1f} ms long; continuing needs at "
                                  f"least one token of audio ({hop / rate * 1000:g} ms)")
+    stride = chained_stride(prof, extend_stride_s, duration_s, prompt_tokens + new_tokens, prompt is not None)
     if prompt_tokens + new_tokens > window:       # past one window: chained continuations
-        if not 1 <= stride < window:
-            raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
-                                 f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
-                                 f"to generate {float(duration_s):g} s" + (" after the prompt" if prompt is not None else ""))
         prompt_tokens = min(prompt_tokens, window - stride)
     enc = loaded.tokenizer([text], return_tensors="pt", padding=True)
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
@@ -229,11 +259,7 @@ def generate_music_batch(loaded: Loaded, *, texts: list[str], melodies: list[Aud
     model, prof = loaded.model, loaded.profile
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.audio_window_tokens
     frames, new_tokens = _new_length(duration_s, rate, hop)
-    stride = prof.seconds_to_tokens(extend_stride_s)
-    if new_tokens > window and not 1 <= stride < window:
-        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
-                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
-                             f"to generate {float(duration_s):g} s")
+    stride = chained_stride(prof, extend_stride_s, duration_s, new_tokens)
     n = len(texts)
     enc = loaded.tokenizer(list(texts), return_tensors="pt", padding=True)
     text_inputs = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
@@ -337,7 +363,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": estimate_generation(params, inputs.get("prompt_audio"), params["duration_s"])}
 
 
-@MUSICGEN.node("models.musicgen", category="models", version=1, estimate=_estimate,
+@MUSICGEN.node("models.musicgen", category="models", version=1, estimate=_estimate, check=window_check(MUSICGEN),
       batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              prompt: Annotated[str, Text(multiline=True)] = "lofi hip hop beat with warm piano and soft drums",

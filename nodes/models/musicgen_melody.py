@@ -19,7 +19,7 @@ from .placement import placed_like
 
 from ._musicgen import MusicgenPrecision
 from .layer import AdapterPath, Device, Family, ModelProfile, register
-from .musicgen import batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base
+from .musicgen import batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base, window_check
 
 __all__ = ["musicgen_melody", "placed_like", "MUSICGEN_MELODY"]
 
@@ -44,7 +44,7 @@ def _batch(items: list[dict], params: dict, ctx: Context) -> list[dict]:
 
 
 @MUSICGEN_MELODY.node("models.musicgen_melody", category="models", version=2, estimate=_estimate,
-      batch=lambda items, params, ctx: _batch(items, params, ctx))
+      check=window_check(MUSICGEN_MELODY), batch=lambda items, params, ctx: _batch(items, params, ctx))
 def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio | None = None, *,
                     prompt: Annotated[str, Text(multiline=True)] = "orchestral arrangement with strings and piano",
                     checkpoint: str = "facebook/musicgen-melody",

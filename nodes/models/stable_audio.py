@@ -36,7 +36,7 @@ from nodeflow.types import Range, Text
 
 from .layer import Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, register, step_progress
 
-__all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan"]
+__all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan", "lengths"]
 
 NODE = "models.stable_audio"
 DEFAULT_CHECKPOINT = "stabilityai/stable-audio-open-1.0"
@@ -86,7 +86,7 @@ def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:
         _require()
     except checkpoints.CheckpointError as e:
         return [str(e)]
-    return STABLE_AUDIO.preflight(params, base_dir)
+    return STABLE_AUDIO.preflight(params, base_dir, check=_check)
 
 
 def window_plan(frames: int, hop: int, window: int, stride: int) -> list[tuple[int, int]]:
@@ -128,14 +128,10 @@ def _window(pipe: Any, *, prompt: str, negative_prompt: str, seconds: float, ste
                     output_type="latent", callback=step_end, callback_steps=1).audios
 
 
-def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: float | Fraction, steps: int,
-             guidance_scale: float, seed: int, extend_stride_s: float, ctx: Context) -> Audio:
-    """``round(duration_s * rate)`` frames of audio at the checkpoint's rate and channels (see the
-    module docstring for the chaining of windows)."""
-    import torch
-
-    from nodes.dsp._curves import Curve, blend
-    pipe, prof = held.model, held.profile
+def lengths(prof: ModelProfile, duration_s: float | Fraction, extend_stride_s: float) -> tuple[int, int]:
+    """``(frames, stride)``: the output's frames at the model's rate and the latents each window past
+    the first adds; under one sample, or (past one window) a stride not within the window, is one
+    :class:`ParameterError`."""
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.window_tokens
     frames = seconds_to_frames(duration_s, rate)
     if frames < 1:
@@ -145,6 +141,30 @@ def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: flo
         raise ParameterError(f"{NODE}: extend_stride_s={extend_stride_s:g} must be shorter than the model's window "
                              f"of {window * hop / rate:.2f} s and at least one latent ({hop / rate * 1000:.2f} ms) "
                              f"to generate {float(duration_s):g} s")
+    return frames, stride
+
+
+def _check(params: dict[str, Any], ck: Checkpoint) -> None:
+    """validate's :func:`lengths`, with the time base read from the checkpoint's model_index.json and
+    its components' config.json, before any model loads."""
+    try:
+        prof = STABLE_AUDIO.read_profile(ck.path)
+    except ParameterError:
+        return                      # a config without a time base: the run says so
+    if prof is not None:
+        lengths(prof, params["duration_s"], params["extend_stride_s"])
+
+
+def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: float | Fraction, steps: int,
+             guidance_scale: float, seed: int, extend_stride_s: float, ctx: Context) -> Audio:
+    """``round(duration_s * rate)`` frames of audio at the checkpoint's rate and channels (see the
+    module docstring for the chaining of windows)."""
+    import torch
+
+    from nodes.dsp._curves import Curve, blend
+    pipe, prof = held.model, held.profile
+    rate, hop, window = prof.sample_rate, int(prof.hop), prof.window_tokens
+    frames, stride = lengths(prof, duration_s, extend_stride_s)
     plan = window_plan(frames, hop, window, stride)
     message = f"{len(plan)} window(s) of {int(steps)} steps"
     ctx.progress(0, len(plan) * int(steps), message)

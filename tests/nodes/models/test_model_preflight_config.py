@@ -148,3 +148,45 @@ def test_a_bark_voice_the_checkpoint_does_not_have(tiny, tmp_path, no_load, monk
     assert validated("models.bark", tmp_path, checkpoint=ck, prompt="Hello.", voice="") == []
     monkeypatch.undo()
     assert run_refusal("models.bark", {}, checkpoint=ck, prompt="Hello.", voice="v2/en_speaker_9") == line
+
+
+# ---------------------------------------------------------------------------------------- windows
+@pytest.mark.parametrize("type_id, name, audio", [
+    ("models.musicgen_melody", "musicgen_melody_short", "melody"),
+    ("models.musicgen", "musicgen_short", None),
+])
+def test_a_musicgen_stride_past_the_models_window(type_id, name, audio, tiny, tmp_path, no_load, monkeypatch):
+    """The *_short checkpoints' window is 1 s (their generation_config's max_length): 2 s need a stride
+    within it.  duration_s=auto (the melody's length) is left to the run, which knows it."""
+    ck = str(tiny[name])
+    feed = (sine(220, 1.0, 32000), 32000) if audio else None
+    kw = dict(port=audio or "audio", extra={"checkpoint": ck, "duration_s": 2.0})
+    line = check(type_id, tmp_path, no_load, bad={"extend_stride_s": 1.0}, good={"extend_stride_s": 0.5},
+                 value="extend_stride_s=1", audio=feed, **kw)
+    assert line == said(type_id, "extend_stride_s=1 must be shorter than the model's window of 1 s (and at least one "
+                                 "token, 20 ms) to generate 2 s")
+    assert validated(type_id, tmp_path, {audio: feed} if audio else None, checkpoint=ck, duration_s=0.8,
+                     extend_stride_s=1.0) == []                       # one window: no stride needed
+    if audio:
+        assert validated(type_id, tmp_path, {audio: feed}, checkpoint=ck, duration_s="auto",
+                         extend_stride_s=1.0) == []
+    monkeypatch.undo()
+    inputs = {audio: clip(1.0, 32000)} if audio else {}
+    assert run_refusal(type_id, inputs, checkpoint=ck, duration_s=2.0, extend_stride_s=1.0) == line
+
+
+def test_a_stable_audio_stride_past_the_models_window(tmp_path, tmp_path_factory, no_load, monkeypatch):
+    pytest.importorskip("diffusers")
+    pytest.importorskip("torchsde")
+    import tiny_stable_audio
+    ck = str(tiny_stable_audio.build(tmp_path_factory.mktemp("stable-audio") / "tiny-stable-audio"))
+    line = check("models.stable_audio", tmp_path, no_load, bad={"extend_stride_s": 0.05},
+                 good={"extend_stride_s": 0.02}, value="extend_stride_s=0.05",
+                 extra={"checkpoint": ck, "duration_s": 0.2, "prompt": "rain", "steps": 2})
+    assert line == said("models.stable_audio", "extend_stride_s=0.05 must be shorter than the model's window of "
+                                               "0.05 s and at least one latent (0.73 ms) to generate 0.2 s")
+    assert validated("models.stable_audio", tmp_path, checkpoint=ck, duration_s=0.04, extend_stride_s=0.05,
+                     prompt="rain") == []                              # one window: no stride needed
+    monkeypatch.undo()
+    assert run_refusal("models.stable_audio", {}, checkpoint=ck, duration_s=0.2, extend_stride_s=0.05,
+                       prompt="rain", steps=2) == line
