@@ -54,7 +54,7 @@ class ClapLoaded:
     path: Path
     device: str
     dtype: str
-    text_memo: dict[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    text_memo: dict[str, tuple[np.ndarray, str]] = dataclasses.field(default_factory=dict, repr=False)
     lock: Any = dataclasses.field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
@@ -98,24 +98,43 @@ def _pooled(out) -> Any:
     return torch.nn.functional.normalize(emb.float(), dim=-1)
 
 
-def text_embedding(loaded: ClapLoaded, text: str) -> np.ndarray:
-    """The unit-length embedding of ``text`` (float64 ``[dim]``), remembered per loaded model."""
+def text_embedding(loaded: ClapLoaded, text: str, ctx: Context | None = None) -> np.ndarray:
+    """The unit-length embedding of ``text`` (float64 ``[dim]``), remembered per loaded model.  Text
+    longer than the model reads is cut there, and ``ctx`` warns where (QA57: the end of a long
+    description changed nothing, and nothing said so)."""
     hit = loaded.text_memo.get(text)
-    if hit is not None:
-        return hit
+    if hit is None:
+        hit = loaded.text_memo[text] = _text_embedding(loaded, text)
+        if len(loaded.text_memo) > _TEXT_MEMO:
+            loaded.text_memo.pop(next(iter(loaded.text_memo)))
+    vec, cut = hit
+    if cut and ctx is not None:
+        ctx.warn(cut)
+    return vec
+
+
+def _text_embedding(loaded: ClapLoaded, text: str) -> tuple[np.ndarray, str]:
+    """:func:`text_embedding` computed: the vector and, when the text was cut, the warning."""
     import torch
-    model = loaded.model
+    model, tok = loaded.model, loaded.tokenizer
     limit = int(getattr(model.config.text_config, "max_position_embeddings", 514)) - 2
-    enc = loaded.tokenizer([text], return_tensors="pt", padding=True, truncation=True,
-                           max_length=min(limit, int(getattr(loaded.tokenizer, "model_max_length", limit) or limit)))
+    limit = min(limit, int(getattr(tok, "model_max_length", limit) or limit))
+    enc = tok([text], return_tensors="pt", padding=True, truncation=True, max_length=limit)
     with torch.inference_mode():
         emb = _pooled(model.get_text_features(input_ids=enc["input_ids"].to(model.device),
                                               attention_mask=enc["attention_mask"].to(model.device)))
-    vec = emb[0].cpu().numpy().astype(np.float64)
-    if len(loaded.text_memo) >= _TEXT_MEMO:
-        loaded.text_memo.pop(next(iter(loaded.text_memo)))
-    loaded.text_memo[text] = vec
-    return vec
+    return emb[0].cpu().numpy().astype(np.float64), _cut_said(tok, text, enc["input_ids"][0].tolist(), limit)
+
+
+def _cut_said(tok: Any, text: str, kept: list[int], limit: int) -> str:
+    """The warning for ``text`` cut to the token ids ``kept`` (empty when nothing was cut)."""
+    whole = len(tok.tokenize(text)) + tok.num_special_tokens_to_add()    # (encoding it whole warns, raw)
+    if whole <= limit:
+        return ""
+    read = tok.decode(kept, skip_special_tokens=True).strip()
+    tail = " ".join(read.split()[-6:])
+    return (f"text: {whole} tokens, and this CLAP checkpoint reads {limit}: the words after '...{tail}' "
+            f"({len(text) - len(read)} characters) change nothing; shorten the description")
 
 
 def model_input(audio: Audio, rate: int, ctx: Context | None = None) -> np.ndarray:
@@ -214,7 +233,7 @@ def clap_score(audio: Audio, reference: Audio | None = None, *,
                              "reference clip")
     with using_clap(checkpoint, ctx, device, precision) as loaded:
         emb = audio_embedding(loaded, audio, ctx)
-        text_score = float(np.dot(emb, text_embedding(loaded, text))) if text else 0.0
+        text_score = float(np.dot(emb, text_embedding(loaded, text, ctx))) if text else 0.0
         ref_score = float(np.dot(emb, audio_embedding(loaded, reference, ctx, what="reference"))) \
             if reference is not None else 0.0
     asked = ([text_score] if text else []) + ([ref_score] if reference is not None else [])

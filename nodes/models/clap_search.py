@@ -88,7 +88,7 @@ def rank_folder(loaded: ClapLoaded, folder: Path, *, text: str = "", reference: 
         ident = f"{loaded.checkpoint}\0{loaded.revision}\0{loaded.device}\0{loaded.dtype}"
         where = root / hashlib.blake2b(ident.encode(), digest_size=10).hexdigest()
         where.mkdir(parents=True, exist_ok=True)
-    queries = ([text_embedding(loaded, text)] if text else []) + \
+    queries = ([text_embedding(loaded, text, ctx)] if text else []) + \
         ([audio_embedding(loaded, reference, ctx, what="reference")] if reference is not None else [])
     scored, skipped = [], []
     for i, f in enumerate(files):

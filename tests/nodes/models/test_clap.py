@@ -343,3 +343,21 @@ def test_one_damaged_or_empty_file_in_a_library_stops_no_search(ck, tmp_path):
     (only_bad / "empty.wav").write_bytes(b"")
     with pytest.raises(ExecutionError, match=r"1 of 1 audio files under .* could not be read .*; put readable"):
         run(only_bad)
+
+
+def test_a_description_longer_than_the_model_reads_is_said_where_it_is_cut(ck, tmp_path):
+    """QA57 D5: the end of a long description changed nothing, and nothing said so."""
+    f = write_clip(tmp_path / "clip.wav", tone(440, 1.0), RATE)
+    head = "warm piano and soft drums " * 6                    # 156 characters: a byte-level token each
+    g = Graph()
+    g.add("io.load", id="load", path=str(f))
+    g.add("models.clap_score", id="clap", checkpoint=str(ck), text=head + "then a techno drop", device="cpu")
+    g.connect("load.out", "clap.audio")
+    res = Executor(disk_cache=None).run(g)
+    said = res.warnings["clap"]
+    assert len(said) == 1 and "176 tokens" in said[0] and "reads 128" in said[0], res.warnings
+    assert "drums warm piano and" in said[0] and "shorten" in said[0]
+    g.set("clap", "text", head + "then a string quartet")
+    assert Executor(disk_cache=None).run(g)["clap"]["score"] == res["clap"]["score"]     # cut there indeed
+    g.set("clap", "text", "then a techno drop")
+    assert not Executor(disk_cache=None).run(g).warnings
