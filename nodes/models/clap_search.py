@@ -35,11 +35,12 @@ class ClapMatches(NamedTuple):
 
 
 def index_dir() -> Path | None:
-    """Where embeddings are kept (None when ``AUDIOCHAIN_CACHE=off``)."""
+    """Where embeddings are kept: ``clap-index`` in the value cache's folder (``AUDIOCHAIN_CACHE_DIR``),
+    beside its entries, which the value cache alone counts and clears; None when ``AUDIOCHAIN_CACHE=off``."""
     from nodeflow import diskcache
     if not diskcache.enabled_by_default():
         return None
-    return diskcache.default_dir().parent / "clap-index"
+    return diskcache.default_dir() / "clap-index"
 
 
 def _digest(path: Path) -> str:

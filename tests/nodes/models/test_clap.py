@@ -361,3 +361,26 @@ def test_a_description_longer_than_the_model_reads_is_said_where_it_is_cut(ck, t
     assert Executor(disk_cache=None).run(g)["clap"]["score"] == res["clap"]["score"]     # cut there indeed
     g.set("clap", "text", "then a techno drop")
     assert not Executor(disk_cache=None).run(g).warnings
+
+
+def test_the_search_index_lives_in_the_cache_folder_chosen(ck, tmp_path, monkeypatch):
+    """QA57 D7: with AUDIOCHAIN_CACHE_DIR=<dir> the index was written to <dir>/../clap-index, outside
+    the folder the user gave; it is kept inside it now, beside the value cache's entries, which it
+    does not disturb (the cache counts and clears its own entries)."""
+    from nodeflow import Executor
+    from nodeflow.diskcache import DiskCache
+    lib, cache = tmp_path / "samples", tmp_path / "my-cache"
+    write_clip(lib / "a.wav", tone(220, 1.0), RATE)
+    write_clip(lib / "b.wav", tone(440, 1.0), RATE)
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(cache))
+    monkeypatch.delenv("AUDIOCHAIN_CACHE", raising=False)
+    g = Graph()
+    g.add("models.clap_search", id="find", folder=str(lib), text="piano", top_k=2, checkpoint=str(ck), device="cpu")
+    Executor().run(g)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-cache", "samples"]
+    index = list((cache / "clap-index").rglob("*.npy"))
+    assert len(index) == 2
+    store = DiskCache(cache)
+    assert all(p.parent.parent == cache and len(p.parent.name) == 2 for _, _, p in store.entries())
+    store.clear()
+    assert list((cache / "clap-index").rglob("*.npy")) == index
