@@ -4,7 +4,7 @@ The audio counterpart of a retriever: every audio file under ``folder`` is embed
 (:mod:`nodes.models.clap`) and ranked by cosine similarity to ``text`` and/or the ``reference``
 clip.  Embeddings are kept in an index on disk, one ``.npy`` per file *content* (blake2b of the
 bytes) and checkpoint revision, device and dtype, beside the value cache
-(``$AUDIOCHAIN_CACHE_DIR/../clap-index``): a second search, in any process, embeds only files it has
+(``$AUDIOCHAIN_CACHE_DIR/clap-index``): a second search, in any process, embeds only files it has
 not seen; a renamed or moved file is found by its content.  ``AUDIOCHAIN_CACHE=off`` leaves the
 index alone.  The order is deterministic: score, then the file's path within the folder.
 """
