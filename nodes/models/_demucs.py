@@ -33,7 +33,8 @@ from nodeflow import devices
 from nodeflow.checkpoints import CheckpointError, Resolved
 from nodeflow.errors import ParameterError
 
-__all__ = ["CLASSES", "Loaded", "layout_problem", "describe", "load", "save_folder", "separate", "PACKAGES"]
+__all__ = ["CLASSES", "Loaded", "Limits", "layout_problem", "describe", "load", "limits", "save_folder", "separate",
+           "PACKAGES"]
 
 PACKAGES = ("torch", "demucs", "safetensors", "yaml")
 CLASSES = {"HTDemucs": ("demucs.htdemucs", "HTDemucs"), "HDemucs": ("demucs.hdemucs", "HDemucs"),
@@ -166,6 +167,45 @@ def load(res: Resolved, device: str, dtype: str) -> Loaded:
     own = float(min(m.segment for m in bag.models))
     return Loaded(bag, tuple(bag.sources), int(bag.samplerate), int(bag.audio_channels), own,
                   float(bag.max_allowed_segment), res.name, res.revision, device, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What a checkpoint separates and the segments it takes, as :func:`load` would give them."""
+    sources: tuple[str, ...]
+    sample_rate: int
+    segment_s: float          # :attr:`Loaded.segment_s`
+    max_segment_s: float      # :attr:`Loaded.max_segment_s`
+
+
+def limits(res: Resolved) -> Limits:
+    """:class:`Limits` of ``res`` read from its layout (each model's constructor arguments, with the
+    class's defaults, and the bag's segment), without building a model or reading its weights: what
+    ``validate`` checks a node's parameters against.  A class outside :data:`CLASSES` or arguments
+    that do not fit it raise (the run says what is wrong)."""
+    import importlib
+    import inspect
+    entries, _, segment = _entries(res)
+    bag_segment = _decode(segment)
+    sources, rates, own, most = [], [], [], [float("inf")]
+    for entry in entries:
+        name = entry["class"]
+        klass = getattr(importlib.import_module(CLASSES[name][0]), CLASSES[name][1])
+        sig = inspect.signature(klass)
+        kwargs = {k: v for k, v in _decode(entry.get("kwargs") or {}).items() if k in sig.parameters}
+        bound = sig.bind(*_decode(entry.get("args") or []), **kwargs)
+        bound.apply_defaults()
+        seg, ht = bound.arguments["segment"], name == "HTDemucs"
+        if bag_segment is not None and (not ht or bag_segment <= seg):     # as demucs's BagOfModels sets it
+            seg = bag_segment
+        sources.append(tuple(bound.arguments["sources"]))
+        rates.append(int(bound.arguments["samplerate"]))
+        own.append(float(seg))
+        if ht:
+            most.append(float(seg))
+    if not entries:
+        raise CheckpointError(f"checkpoint '{res.name}' lists no models")
+    return Limits(sources[0], rates[0], min(own), min(most))
 
 
 def save_folder(model, folder: Path | str, *, args: tuple = (), kwargs: dict[str, Any]) -> Path:

@@ -21,7 +21,7 @@ from nodeflow.types import Range
 from . import _demucs as engine
 from .layer import Device, Family, Precision, register
 
-__all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio"]
+__all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio", "checked_segment", "require_sources"]
 
 FOUR = ("drums", "bass", "other", "vocals")
 SIX = FOUR + ("guitar", "piano")
@@ -71,6 +71,40 @@ def _estimate_for(names: tuple[str, ...]):
     return estimate
 
 
+def checked_segment(segment_s: float, own_s: float, max_s: float, rate: int) -> float:
+    """The segment a separation uses: ``segment_s``, or the model's own ``own_s`` for 0; longer than
+    the model allows (``max_s``) or under two samples at ``rate`` is one :class:`ParameterError`."""
+    seg = float(segment_s) if segment_s else own_s
+    if seg > max_s + 1e-9:
+        raise ParameterError(f"segment_s={segment_s:g} exceeds what this model was trained on "
+                             f"({max_s:g} s); use at most that, or 0 for the model's own")
+    if int(seg * rate) < 2:
+        raise ParameterError(f"segment_s={segment_s:g} is shorter than two samples at {rate} Hz")
+    return seg
+
+
+def require_sources(checkpoint: str, sources: tuple[str, ...], who: str) -> None:
+    """Refuse a checkpoint without the sources ``who`` gives as ports (models.demucs_6s: six, else four)."""
+    six = who == "models.demucs_6s"
+    missing = [n for n in (SIX if six else FOUR) if n not in sources]
+    if missing and six:
+        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(sources)}; models.demucs_6s needs six "
+                             f"sources (missing {', '.join(missing)}): use models.demucs for it")
+    if missing:
+        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(sources)}; {who} needs "
+                             f"{', '.join(FOUR)} (missing {', '.join(missing)})")
+
+
+def _check_for(who: str) -> Callable[[dict[str, Any], Any], None]:
+    """validate's :func:`checked_segment` and :func:`require_sources` for node ``who``, against the
+    checkpoint's layout (:func:`nodes.models._demucs.limits`), before any model loads."""
+    def check(params: dict[str, Any], ck: Any) -> None:
+        lim = engine.limits(ck)
+        checked_segment(params["segment_s"], lim.segment_s, lim.max_segment_s, lim.sample_rate)
+        require_sources(ck.name, lim.sources, who)
+    return check
+
+
 def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float, segment_s: float, seed: int,
                    residual: bool, device: Any, precision: Any, ctx: Context,
                    ports: Callable[[tuple[str, ...]], dict[str, tuple[str, ...]]] | None = None,
@@ -87,12 +121,8 @@ def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float
     if not 0.0 <= overlap < 1.0:
         raise ParameterError(f"overlap={overlap:g} must be at least 0 and below 1")
     with DEMUCS.using(checkpoint, ctx, device, precision, who=who) as loaded:
-        seg = float(segment_s) if segment_s else loaded.segment_s
-        if seg > loaded.max_segment_s + 1e-9:
-            raise ParameterError(f"segment_s={segment_s:g} exceeds what this model was trained on "
-                                 f"({loaded.max_segment_s:g} s); use at most that, or 0 for the model's own")
-        if int(seg * loaded.sample_rate) < 2:
-            raise ParameterError(f"segment_s={segment_s:g} is shorter than two samples at {loaded.sample_rate} Hz")
+        seg = checked_segment(segment_s, loaded.segment_s, loaded.max_segment_s, loaded.sample_rate)
+        require_sources(checkpoint, loaded.sources, who)
         x = _to_model(audio, loaded.sample_rate, loaded.audio_channels, ctx)
         pieces = _Pieces(audio, loaded.sources, loaded.sample_rate, residual, ports(loaded.sources) if ports else {}, ctx)
         engine.separate(loaded, x, shifts=shifts, overlap=overlap, segment_s=seg, seed=seed,
@@ -226,10 +256,6 @@ def _demucs(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs",
 """
     got = separate_audio(audio, checkpoint=checkpoint, shifts=shifts, overlap=overlap, segment_s=segment_s, seed=seed,
                          residual=residual, device=device, precision=precision, ctx=ctx, ports=_four_ports)
-    missing = [n for n in FOUR if n not in got]
-    if missing:
-        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs needs "
-                             f"{', '.join(FOUR)} (missing {', '.join(missing)})")
     other = got["other"]
     extra = [got[n] for n in got if n not in FOUR]
     if extra:
@@ -244,7 +270,8 @@ _demucs.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs, adefossez/HTDemuc
         g = Graph(); song = g.add("io.load", path="song.flac"); sep = g.add("models.demucs", shifts=2)
         g.connect(song.out, sep.audio)      # sep.vocals, sep.drums, ... feed the rest of the graph
 """
-demucs = DEMUCS.node("models.demucs", category="models", version=1, estimate=_estimate_for(FOUR))(_demucs)
+demucs = DEMUCS.node("models.demucs", category="models", version=1, estimate=_estimate_for(FOUR),
+                     check=_check_for("models.demucs"))(_demucs)
 
 
 def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
@@ -265,12 +292,9 @@ def _demucs_6s(audio: Audio, *, checkpoint: str = "adefossez/HTDemucs-6s",
                          residual=residual, device=device, precision=precision, ctx=ctx,
                          ports=lambda sources: {n: (n,) for n in SIX} if set(SIX) <= set(sources) else {},
                          who="models.demucs_6s")
-    missing = [n for n in SIX if n not in got]
-    if missing:
-        raise ParameterError(f"checkpoint '{checkpoint}' separates {', '.join(got)}; models.demucs_6s needs six "
-                             f"sources (missing {', '.join(missing)}): use models.demucs for it")
     return Stems6(*(got[n] for n in SIX), list(got.values()))
 
 
 _demucs_6s.__doc__ += _PARAMS_DOC.format(hub="adefossez/HTDemucs-6s")
-demucs_6s = DEMUCS.node("models.demucs_6s", category="models", version=1, estimate=_estimate_for(SIX))(_demucs_6s)
+demucs_6s = DEMUCS.node("models.demucs_6s", category="models", version=1, estimate=_estimate_for(SIX),
+                        check=_check_for("models.demucs_6s"))(_demucs_6s)

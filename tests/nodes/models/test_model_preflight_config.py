@@ -190,3 +190,61 @@ def test_a_stable_audio_stride_past_the_models_window(tmp_path, tmp_path_factory
     monkeypatch.undo()
     assert run_refusal("models.stable_audio", {}, checkpoint=ck, duration_s=0.2, extend_stride_s=0.05,
                        prompt="rain", steps=2) == line
+
+
+# ---------------------------------------------------------------------------------------- demucs
+@pytest.fixture(scope="module")
+def demucs_cks(tmp_path_factory) -> tuple[Path, Path]:
+    pytest.importorskip("demucs")
+    import tiny_demucs
+    root = tmp_path_factory.mktemp("demucs")
+    return tiny_demucs.build(root / "tiny-htdemucs"), tiny_demucs.build(root / "tiny-htdemucs-6s",
+                                                                        sources=tiny_demucs.SIX)
+
+
+def test_a_demucs_segment_longer_than_the_model_allows(demucs_cks, tmp_path, no_load, monkeypatch):
+    """The tiny HTDemucs was made for 1 s segments (the real one: 7.8 s)."""
+    ck = str(demucs_cks[0])
+    feed = (sine(220, 0.5, 44100, 2), 44100)
+    line = check("models.demucs", tmp_path, no_load, bad={"segment_s": 2.0}, good={"segment_s": 0.5},
+                 value="segment_s=2", audio=feed, extra={"checkpoint": ck})
+    assert line == said("models.demucs", "segment_s=2 exceeds what this model was trained on (1 s); use at most "
+                                         "that, or 0 for the model's own")
+    assert validated("models.demucs", tmp_path, {"audio": feed}, checkpoint=ck, segment_s=0.0) == []
+    monkeypatch.undo()
+    assert run_refusal("models.demucs", {"audio": clip(0.5, 44100, 2)}, checkpoint=ck, segment_s=2.0) == line
+
+
+def test_a_four_stem_checkpoint_for_demucs_6s(demucs_cks, tmp_path, no_load, monkeypatch):
+    four, six = map(str, demucs_cks)
+    line = check("models.demucs_6s", tmp_path, no_load, bad={"checkpoint": four}, good={"checkpoint": six},
+                 value=f"checkpoint '{four}'", audio=(sine(220, 0.5, 44100, 2), 44100))
+    assert line == said("models.demucs_6s", f"checkpoint '{four}' separates drums, bass, other, vocals; "
+                                            "models.demucs_6s needs six sources (missing guitar, piano): use "
+                                            "models.demucs for it")
+    assert validated("models.demucs", tmp_path, {"audio": (sine(220, 0.5, 44100, 2), 44100)}, checkpoint=six) == []
+    monkeypatch.undo()
+    assert run_refusal("models.demucs_6s", {"audio": clip(0.5, 44100, 2)}, checkpoint=four) == line
+
+
+def test_demucs_limits_read_without_loading_are_the_loaded_models(demucs_cks, tmp_path):
+    """AudioChain's folder, and demucs's hub export (NAME.yaml + SIG.safetensors) whose bag sets a shorter segment."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from nodes.models import _demucs as engine
+    from nodes.models.demucs import DEMUCS
+    cfg = json.loads((demucs_cks[1] / "config.json").read_text())["models"][0]
+    hub = tmp_path / "hub-export"
+    hub.mkdir()
+    save_file(load_file(str(demucs_cks[1] / "model.safetensors")), str(hub / "955717e8.safetensors"),
+              metadata={"klass": "demucs.htdemucs.HTDemucs", "args": json.dumps(cfg["args"]),
+                        "kwargs": json.dumps(cfg["kwargs"])})
+    (hub / "htdemucs_6s.yaml").write_text("models: ['955717e8']\nsegment: 0.5\n")
+    for ck in (*demucs_cks, hub):
+        res = DEMUCS.resolve(str(ck), None)
+        loaded, lim = engine.load(res, "cpu", "float32"), engine.limits(res)
+        assert (lim.sources, lim.sample_rate, lim.segment_s, lim.max_segment_s) == \
+            (loaded.sources, loaded.sample_rate, loaded.segment_s, loaded.max_segment_s)
+    assert lim.segment_s == lim.max_segment_s == 0.5
