@@ -58,7 +58,7 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # ---------------------------------------------------------------------------------------- walking
-def _chunks(f: IO[bytes], size: int) -> list[tuple[bytes, int, int]]:
+def walk_chunks(f: IO[bytes], size: int) -> list[tuple[bytes, int, int]]:
     """``(id, payload offset, payload size)`` of the top-level chunks of a RIFF/WAVE file.  After a data
     chunk followed by bytes that are no chunk (audio its size does not count: a recorder that stopped),
     the walk goes on at the chunks that end the file (:func:`trailing_chunks`)."""
@@ -161,7 +161,7 @@ def read_wav(path: Path) -> Parts:
     fallback: dict[str, str] = {}           # acid, ID3: used where the native chunks say nothing
     fb_extra: dict[str, str] = {}
     with open(path, "rb") as f:
-        chunks = _chunks(f, size)
+        chunks = walk_chunks(f, size)
         _, _, rate, _ = _fmt(f, chunks, size)
         for cid, off, n in chunks:
             limit = MAX_ID3_CHUNK if cid in (b"id3 ", b"ID3 ") else MAX_TEXT_CHUNK
@@ -220,7 +220,7 @@ def read_wav_graph(path: Path) -> bytes | None:
 
     size = path.stat().st_size
     with open(path, "rb") as f:
-        chunks = _chunks(f, size)
+        chunks = walk_chunks(f, size)
         for cid, off, n in chunks:
             if cid == GRAPH_CHUNK:
                 if n > MAX_GRAPH_BYTES or off + n > size:
@@ -302,7 +302,7 @@ def write_wav(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
     """Rewrite ``path`` with ``meta``'s chunks (replacing any it had), streaming the data chunk."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        chunks = _chunks(f, size)
+        chunks = walk_chunks(f, size)
         tag, channels, rate, bits = _fmt(f, chunks, size)
         data = next(((off, n) for cid, off, n in chunks if cid == b"data"), None)
         if data is None or data[1] in (0, 0xFFFFFFFF) or data[0] + data[1] > size:

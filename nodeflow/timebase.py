@@ -29,10 +29,16 @@ from .errors import ParameterError
 from .types import ChoiceEnum
 
 __all__ = ["ModelProfile", "PROFILES", "ProfileChoice", "profile_named", "bars_to_seconds", "beats_to_seconds", "grid_frame", "seconds_to_tokens",
-           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label", "bar_label_time", "NOTE_VALUES"]
+           "tokens_to_seconds", "profile_from_rates", "parse_meter", "bar_label", "bar_label_time", "NOTE_VALUES", "exact_time"]
 
 
-def _frac(x: float | int | Fraction) -> Fraction:
+def exact_time(x: float | int | Fraction) -> Fraction:
+    """A time, tempo or rate as an exact fraction: a float as the nearest fraction with a denominator up to
+    10**9, which is the decimal typed (0.1 -> 1/10) and the fraction computed (60 / 97.5 * 4 -> 32/13).
+
+    >>> exact_time(0.1), exact_time(60 / 97.5 * 4), exact_time(3)
+    (Fraction(1, 10), Fraction(32, 13), Fraction(3, 1))
+    """
     return x if isinstance(x, Fraction) else Fraction(x).limit_denominator(10**9) if isinstance(x, float) else Fraction(x)
 
 
@@ -51,7 +57,7 @@ class ModelProfile:
     channels: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frame_rate", _frac(self.frame_rate))
+        object.__setattr__(self, "frame_rate", exact_time(self.frame_rate))
         if self.sample_rate <= 0 or self.frame_rate <= 0 or self.window_tokens <= self.delay_tokens:
             raise ParameterError(f"profile {self.name}: rate {self.sample_rate} Hz, {self.frame_rate} tokens/s and "
                                  f"window {self.window_tokens} tokens must all be positive")
@@ -74,7 +80,7 @@ class ModelProfile:
         return Fraction(tokens) / self.frame_rate
 
     def seconds_to_tokens(self, seconds: float | Fraction, rounding: str = "nearest") -> int:
-        exact = _frac(seconds) * self.frame_rate
+        exact = exact_time(seconds) * self.frame_rate
         if rounding == "ceil":
             return math.ceil(exact)
         if rounding == "floor":
@@ -181,7 +187,7 @@ class ProfileChoice(ChoiceEnum, metaclass=_FamilyProfiles):
 def profile_from_rates(sample_rate: int, frame_rate: float | Fraction, window_tokens: int, name: str = "custom",
                        delay_tokens: int = 0) -> ModelProfile:
     """A custom profile (e.g. read off a loaded model's config)."""
-    return ModelProfile(name, int(sample_rate), _frac(frame_rate), int(window_tokens), int(delay_tokens))
+    return ModelProfile(name, int(sample_rate), exact_time(frame_rate), int(window_tokens), int(delay_tokens))
 
 
 NOTE_VALUES = (1, 2, 4, 8, 16, 32)
@@ -204,7 +210,7 @@ def bars_to_seconds(bars: float | Fraction, bpm: float, beats_per_bar: int = 4, 
     if note_value not in NOTE_VALUES:
         raise ParameterError(f"note_value={note_value}: expected one of {', '.join(map(str, NOTE_VALUES))} "
                              "(the meter's lower number)")
-    return _frac(bars) * beats_per_bar * Fraction(4, note_value) * 60 / _frac(bpm)
+    return exact_time(bars) * beats_per_bar * Fraction(4, note_value) * 60 / exact_time(bpm)
 
 
 def beats_to_seconds(beats: float | Fraction, bpm: float, note_value: int = 4) -> Fraction:

@@ -1,7 +1,6 @@
 """Everyday edits: gain, fades, trim, concatenate, mix and channel layout."""
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Annotated
 
 import numpy as np
@@ -11,6 +10,7 @@ from nodeflow.costs import Shape, join_rate
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.streaming import Stream
+from nodeflow.timebase import exact_time
 from nodeflow.types import ChoiceEnum, Range
 
 from ._conform import conform_all, exact_after, joined_markers, merged_info, project_rate, project_rate_fingerprint, resample_joined
@@ -219,8 +219,8 @@ def _trim_placement(audio: Audio, start: int, end: int, start_s: float, end_s: f
     to the cut's samples (:class:`~nodeflow.audio.Audio` drops them otherwise)."""
     origin, stop = audio.span
     return dict(start_frame=audio.start_frame + start, overlap_frames=max(audio.overlap_frames - start, 0),
-                exact_start=origin + Fraction(repr(float(start_s))),
-                exact_end=stop if end == audio.frames else origin + Fraction(repr(float(end_s))),
+                exact_start=origin + exact_time(float(start_s)),
+                exact_end=stop if end == audio.frames else origin + exact_time(float(end_s)),
                 **audio.markers_within(start, end))
 
 

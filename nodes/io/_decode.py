@@ -385,13 +385,13 @@ def _wav_missing_bytes(path: Path) -> int:
 def _wav_data(path: Path) -> tuple[int, int, int, int] | None:
     """A RIFF/WAVE file's data chunk: ``(its offset, the size its header says, the file's size, the fmt
     chunk's bytes per frame)``; None for other files (RF64, RIFX...: left to libsndfile) or without one."""
-    from nodeflow.riff import _chunks
+    from nodeflow.riff import walk_chunks
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
-        chunks = _chunks(f, size)
+        chunks = walk_chunks(f, size)
         align = 0
         for cid, off, n in chunks:
             if cid == b"fmt " and n >= 16:

@@ -11,6 +11,7 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.safeio import describe, special_file
+from nodeflow.timebase import exact_time
 from nodeflow.types import FilePath, Range
 
 from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, cut_short, damage, ffmpeg_tools, frame_range, read_ffmpeg,
@@ -218,7 +219,7 @@ def with_file_info(audio: Audio, file: Path, start_s: float) -> Audio:
     from nodeflow.audiometa import file_facts
     items, markers = file_facts(file, audio.sample_rate)
     start = round(start_s * audio.sample_rate)
-    placed = audio.replace(start_frame=start, exact_start=Fraction(repr(float(start_s)))) if start_s else audio
+    placed = audio.replace(start_frame=start, exact_start=exact_time(float(start_s))) if start_s else audio
     inside = [(f, label) for f, label in markers if start <= f < start + audio.frames]
     if inside:      # the file's own markers, where this span holds them (QA: lost on load -> export)
         placed = placed.replace(markers=tuple((f - start, label) for f, label in inside),
