@@ -277,6 +277,9 @@ class Family(FamilySpec):
     auto_dtype : str
         What ``precision=auto`` means: ``""`` float16 on CUDA and float32 elsewhere, or a dtype
         name (``"float32"`` for a model that loses accuracy in half precision).
+
+    A node's parameters that only the checkpoint's configuration can refuse (a bit rate, a
+    language, a stride past the window) are checked by ``validate`` through :meth:`node`'s ``check``.
     """
     model_class: str = ""
     processor: str = "AutoTokenizer"
