@@ -164,7 +164,7 @@ def test_second_run_comes_from_the_output_cache(tiny, tmp_path):
     (dict(extend_stride_s=1.5), ["extend_stride_s=1.5", "window of 1 s"]),
 ])
 def test_stride_outside_the_window_is_one_clear_error(tiny, tmp_path, params, words):
-    with pytest.raises(ExecutionError) as e:
+    with pytest.raises(GraphError) as e:        # refused before the model loads (validate reads the window)
         run_model("models.musicgen", tmp_path, checkpoint=str(tiny["musicgen_short"]), duration_s=2.0, **params)
     assert all(w in str(e.value) for w in words) and "node 'model'" in str(e.value)
 
