@@ -258,3 +258,17 @@ def test_every_checkpoint_problem_draws_its_node_broken():
     missed = [(where, m) for where, m in found if not serious([f"node 'gen' (models.musicgen): {m}"])]
     assert missed == [], missed
     assert not serious(["node 'export' (io.export): required input 'audio' (Audio) is not connected; link it"])
+
+
+def test_a_good_folder_is_taken_when_another_value_of_the_node_is_what_it_refuses(tmp_path):
+    """validate now checks values against the checkpoint's configuration (an EnCodec bit rate it
+    lacks); picking a good checkpoint folder is not refused for the node's other value, which stays
+    the node's problem, said on it."""
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    import tiny_encodec
+    from nodeflow import default_registry
+    spec = default_registry()["models.encodec_encode"]
+    ck = tiny_encodec.build(tmp_path / "tiny-encodec")
+    bad = {"bandwidth_kbps": 23.0, "device": "cpu"}
+    assert any("bandwidth_kbps=23" in p for p in spec.preflight({**bad, "checkpoint": str(ck)}, tmp_path))
+    assert folder_problem(spec, bad, ck, tmp_path) is None
