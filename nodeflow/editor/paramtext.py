@@ -51,6 +51,15 @@ def unit_of(spec: ParamSpec) -> str:
     return ""
 
 
+def num(v: float) -> str:
+    """A number as a musician reads it: no exponent for large whole values.
+
+    >>> num(1_000_000.0), num(0.25), num(-60.0), num(384000)
+    ('1,000,000', '0.25', '-60', '384,000')
+    """
+    return f"{int(v):,}" if abs(v) >= 1e5 and float(v).is_integer() else f"{v:g}"
+
+
 def range_words(spec: ParamSpec) -> str:
     """A parameter's range as a musician reads it ("" when it has none).
 
@@ -59,17 +68,18 @@ def range_words(spec: ParamSpec) -> str:
     'from -60 to 24 dB'
     >>> range_words(ParamSpec("start_s", "float", 0.0, range=Range(0.0, None, unit="s")))
     '0 s or more'
+    >>> range_words(ParamSpec("size", "float", 10.0, range=Range(0.0, 1_000_000.0)))    # (QA59: "1e+06")
+    'from 0 to 1,000,000'
     """
     if spec.kind == "enum" or spec.range is None:
         return spec.describe_range()
     lo, hi = spec.range.min, spec.range.max
     unit = f" {unit_of(spec)}" if unit_of(spec) else ""
-    finite = [v is not None and math.isfinite(v) for v in (lo, hi)]
-    if all(finite):
-        return f"from {lo:g} to {hi:g}{unit}"
-    if finite[0]:
-        return f"{lo:g}{unit} or more"
-    return f"up to {hi:g}{unit}" if finite[1] else ""
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+        return f"from {num(lo)} to {num(hi)}{unit}"
+    if lo is not None and math.isfinite(lo):
+        return f"{num(lo)}{unit} or more"
+    return f"up to {num(hi)}{unit}" if hi is not None and math.isfinite(hi) else ""
 
 
 _ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]*\.)?([^`<>]+?)`")     # :func:`~nodeflow.load` -> load
@@ -295,8 +305,8 @@ def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str |
     unit = f" {unit_of(spec)}" if unit_of(spec) else ""
     declared = spec.range.max if spec.range is not None else None
     if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
-        return held, f"typed {value:g}: the input is {hi:g}{unit} long"
-    return held, f"typed {value:g}: the range is {lo:g} to {hi:g}{unit}"
+        return held, f"typed {value:g}: the input is {num(hi)}{unit} long"
+    return held, f"typed {value:g}: the range is {num(lo)} to {num(hi)}{unit}"
 
 
 class Clamped:
