@@ -222,7 +222,7 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        pos = self.canvas.graph_pos(self.canvas.inside(at, type_id)) if at is not None else self.canvas.free_spot(type_id)
+        pos = self.canvas.place_new(at, type_id, link) if at is not None else self.canvas.free_spot(type_id)
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
         if nid:
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))

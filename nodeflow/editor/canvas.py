@@ -29,6 +29,7 @@ SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
+ARRANGE_MIN_ZOOM = 0.67  # Arrange keeps one band of columns that reads whole at this zoom (and zooms out to it)
 SPREAD = "spread"        # the undo label of nodes spread apart when compact nodes show their bodies again
 MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers at most (0.2 and its
 #   margin): for a layout not drawn yet (a fit); the minimap as drawn is :meth:`Canvas.minimap_rect`
@@ -46,6 +47,7 @@ class Canvas:
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self._refit_again = True    # that fit is the second (no compact step again)
         self._refit_opening = False  # that fit is part of opening a graph (see fit)
+        self._after_arrange = False  # that fit follows Arrange (its message follows Arrange's)
         app.doc.listeners.append(self._on_edit)
         self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
         #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
@@ -236,8 +238,9 @@ class Canvas:
         gx0, gy0, gx1, gy1 = bounds(graph, unit)
         level = z.fitting((gx1 - gx0, gy1 - gy0), room)
         if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s:
-            if not opening:
+            if not opening and not self._after_arrange:
                 app.say(f"all {n_nodes} nodes are in view")        # (and they would not show bigger)
+            self._after_arrange = False
             return
         if not FIT_MIN_ZOOM <= s <= 1.0 and not again:
             # sizes measured far from the zooms a fit shows (text keeps a readable size when zoomed
@@ -309,7 +312,8 @@ class Canvas:
     def _tell(self, what: str, opening: bool) -> None:
         """A fit's message; while opening, after the opening's own (its problems stay in view)."""
         app = self.app
-        if opening and app.status_text.startswith("opened "):
+        after, self._after_arrange = self._after_arrange, False
+        if (opening and app.status_text.startswith("opened ")) or after:
             app.say(f"{app.status_text}; {what}", app.status_error)
         else:
             app.say(what)
@@ -353,12 +357,52 @@ class Canvas:
             self.app.doc, clip, self.beside([n.get("id") for n in clip.get("nodes", []) if isinstance(n, dict)]),
             at=at))
 
-    def inside(self, at: tuple[float, float], type_id: str) -> tuple[float, float]:
+    def place_new(self, at: tuple[float, float], type_id: str, link: tuple[str, str, str, Any] | None = None
+                  ) -> tuple[float, float]:
+        """Where a node added at viewport point ``at`` goes, in graph coordinates (see :meth:`inside`).
+        Added from a ``link`` ``(direction, node, port, type)`` dropped past that node on the side the
+        link reads to (right of the node feeding it, left of the one it feeds), it stays on that side,
+        the view panned as far as it takes to show it whole (QA59: dropped near the right edge, it went
+        left of its source, its link running back behind it)."""
+        rect = self.app.wiring.canvas_rect()
+        if link is None or rect is None or (pin := self.app.view.node_rect(link[1])) is None or \
+                not (at[0] >= pin[1][0] if link[0] == "out" else at[0] <= pin[0][0]):    # behind it: where dropped
+            return self.graph_pos(self.inside(at, type_id))
+        (x0, y0), (x1, y1) = rect
+        w = self._new_size(type_id, self.node_sizes())[0]
+        gap = 40.0 * self.app.view.zoom.scale
+        if link[0] == "out":                   # fed from the node: right of it
+            x = max(float(at[0]), pin[1][0] + gap)
+            pan = max(0.0, x + w + 8.0 - x1)
+            room = ((max(x0 + pan, pin[1][0] + gap - 8.0), y0), (x1 + pan, y1))
+        else:                                  # feeding the node: left of it
+            x = min(float(at[0]), pin[0][0] - gap - w)
+            pan = min(0.0, x - 8.0 - x0)
+            room = ((x0 + pan, y0), (min(x1 + pan, pin[0][0] - gap + 8.0), y1))
+        spot = self.graph_pos(self.inside((x, at[1]), type_id, room, pan))
+        if pan:
+            self.pan(pan, 0.0)
+        return spot
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the view ``dx``, ``dy`` pixels right and down over the graph (every node drawn that
+        much left and up; the graph's positions stay)."""
+        from .document import positions
+        view = self.app.view
+        z, pos = view.zoom, positions(self.app.doc.graph)
+        z.shift = (z.shift[0] - dx, z.shift[1] - dy)
+        for nid in view.nodes:
+            if nid in pos:
+                view.pos[nid] = z.to_canvas(pos[nid])
+                items.set_pos(view.node_tag(nid), view.pos[nid])
+
+    def inside(self, at: tuple[float, float], type_id: str, rect: Any = None, pan: float = 0.0) -> tuple[float, float]:
         """A new node's top-left corner ``at`` (viewport pixels), moved up or left as far as needed
         for a node of ``type_id`` to show whole on the canvas (its size: a drawn node of that type's,
         else the nodes' median): a node added near the bottom by a double-click or a dropped link is
-        not left mostly out of view."""
-        rect = self.app.wiring.canvas_rect()
+        not left mostly out of view.  ``rect``: the part of the canvas it goes in (viewport pixels, the
+        view as it will be once panned ``pan`` pixels to the right)."""
+        rect = rect if rect is not None else self.app.wiring.canvas_rect()
         if rect is None:
             return at
         (x0, y0), (x1, y1) = rect
@@ -368,6 +412,8 @@ class Canvas:
         x = max(min(float(at[0]), x1 - w - 8.0), x0 + 8.0)
         y = max(min(float(at[1]), y1 - h - 8.0), y0 + 8.0)
         mini = self.minimap_rect()
+        if mini is not None and pan:
+            mini = ((mini[0][0] + pan, mini[0][1]), (mini[1][0] + pan, mini[1][1]))
         if mini is not None and x + w > mini[0][0] and y + h > mini[0][1]:      # off the minimap: the
             left, up = mini[0][0] - w - 8.0, mini[0][1] - h - 8.0             # shorter way, left or up
             if up >= y0 + 8.0 and (y - up <= x - left or left < x0 + 8.0):
@@ -465,40 +511,63 @@ class Canvas:
     def arrange(self, initial: bool = False) -> None:
         """Lay the nodes out in columns by dependency depth, using their drawn sizes.
 
-        For a graph that came without positions this is part of opening it (not an undo step and
-        not an unsaved change); from the menu it is an ordinary, undoable edit.
+        A graph wrapped into bands only when one band would not read whole at
+        :data:`ARRANGE_MIN_ZOOM` (a six-node chain is one row, QA59); a layout that then lies out of
+        view is fitted into it (zoomed out, see :meth:`fit`).  For a graph that came without
+        positions this is part of opening it (not an undo step and not an unsaved change); from the
+        menu it is an ordinary, undoable edit.
         """
         from .document import positions
-        from .layout import arrange
+        from .layout import arrange, bounds
         app = self.app
         g = app.doc.graph
         z = app.view.zoom
-        new = {n: z.to_graph(p) for n, p in arrange(
-            g, self.node_sizes(), gap=(60.0 * z.scale, 30.0 * z.scale),
-            max_width=app.dpg.get_item_rect_size("canvas")[0] - 10, pins=self.pin_heights()).items()}
+        sizes = self.node_sizes()
+        width = (app.dpg.get_item_rect_size("canvas")[0] - 10) * max(z.scale / ARRANGE_MIN_ZOOM, 1.0)
+        placed = arrange(g, sizes, gap=(60.0 * z.scale, 30.0 * z.scale), max_width=width, pins=self.pin_heights())
+        new = {n: z.to_graph(p) for n, p in placed.items()}
         if initial:
             positions(g).update(new)
             g.revision += 1
         elif app.doc.move(new):
             app.say("arranged the nodes (Ctrl+Z puts them back)")
+            box = self.visible_box()
+            x0, y0, x1, y1 = bounds(placed, sizes)
+            if box is not None and not (x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3]):
+                self._refit_at, self._refit_again, self._refit_opening = app.frame_count + 2, False, False
+                self._after_arrange = True       # the fit's message follows the arrangement's
 
     def fit_to_window(self) -> bool:
         """Part of opening a graph: when some node lies outside the canvas, move the layout into
-        view, or arrange it in bands when it is wider than the window (not an undo step)."""
+        view, or arrange it in bands when it is wider than the window (not an undo step); a layout
+        that cannot be fitted so is shown from its top left (a view change; QA59: a recovered
+        111-node graph opened with none of its nodes in view)."""
         from .document import positions
-        from .layout import fit
+        from .layout import bounds, fit
         app = self.app
         g = app.doc.graph
         z = app.view.zoom
-        new = fit(g, {n: z.to_canvas(p) for n, p in positions(g).items()}, self.node_sizes(),
-                  tuple(app.dpg.get_item_rect_size("canvas")))
+        canvas, sizes = {n: z.to_canvas(p) for n, p in positions(g).items()}, self.node_sizes()
+        new = fit(g, canvas, sizes, tuple(app.dpg.get_item_rect_size("canvas")))
         if new:
             new = {n: z.to_graph(p) for n, p in new.items()}
             positions(g).update(new)
             g.revision += 1
             app.say(f"{app.status_text}; moved its nodes to fit this window" if app.status_text
                     else "moved the nodes to fit this window", app.status_error)
-        return bool(new)
+            return True
+        box = self.visible_box()
+        if box is None or not g.nodes or any(n not in canvas or n not in sizes for n in g.nodes):
+            return False
+        x0, y0, x1, y1 = bounds({n: canvas[n] for n in g.nodes}, sizes)
+        if x0 < box[2] and x1 > box[0] and y0 < box[3] and y1 > box[1]:
+            return False                        # some of it is in view: the view the user left
+        s = z.scale
+        self._show(s, bounds({n: positions(g)[n] for n in g.nodes}, {n: (w / s, h / s) for n, (w, h) in sizes.items()})[:2],
+                   box)
+        app.say(f"{app.status_text}; showing its top left (Home fits it all)" if app.status_text
+                else "showing the graph's top left (Home fits it all)", app.status_error)
+        return False
 
     def free_spot(self, type_id: str | None = None) -> tuple[float, float]:
         """Where a node added from the palette goes (graph coordinates): the first free place in

@@ -533,6 +533,29 @@ def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
     assert st["load_problem_text"].startswith("! not found: '") and "\n" not in st["load_problem_text"]
 
 
+def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source_in_view(editor):
+    """QA59 D5: dropped near the right edge, the new node went left of the node feeding it, its link
+    running back behind that node.  Now it is right of it, and the view pans to show it whole."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
+    g.add("dsp.gain", id="gain")
+    g.connect("load.out", "gain.audio")
+    g.editor["positions"] = {"load": [20.0, 300.0], "gain": [850.0, 300.0]}
+    nodeflow.save(g, editor.tmp / "edge.msgpack")
+    st = editor.run("link_drop_edge", editor.tmp / "edge.msgpack")
+    assert len(st["new"]) == 1 and st["new"][0].startswith("fade"), st
+    assert f"gain.out -> {st['new'][0]}.audio" in st["links"]
+    (x0, y0), (x1, y1) = st["rect"]
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert x0 > st["gain"][1][0] + 10, (st["rect"], st["gain"])            # right of its source
+    assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st          # whole, in view (panned)
+    assert st["positions"]["gain"] == [850.0, 300.0]                       # a pan: no node moved
+    assert st["undo"].endswith("linked to gain.out")
+
+
 def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     st = editor.run("wiring", chain_graph(editor.tmp))
     # mid-drag from gain.out (Audio): the str/own-node pins are grey, Audio inputs keep their colour
@@ -622,6 +645,24 @@ def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(edit
     assert st["pos_after_undo"] == [20.0 + 260.0 * 39, 40.0]
 
 
+def test_a_graph_too_big_to_fit_opens_showing_its_top_left_not_an_empty_canvas(editor):
+    """QA59 D3: a recovered 111-node graph opened with every node off to the right and an empty
+    canvas.  A graph that cannot be fitted is now shown from its top-left node (a view change: the
+    positions stay as saved, and the file is not changed)."""
+    import nodeflow
+    g = nodeflow.Graph()
+    for i in range(111):
+        g.add("dsp.gain", id=f"n{i}")
+        if i % 10:
+            g.connect(f"n{i - 1}.out", f"n{i}.audio")
+    g.editor["positions"] = {f"n{i}": [6000.0 + 260.0 * (i % 10), 3000.0 + 260.0 * (i // 10)] for i in range(111)}
+    nodeflow.save(g, editor.tmp / "far.msgpack")
+    st = editor.run("open_far", editor.tmp / "far.msgpack", timeout=120)
+    assert "n0" in st["seen"] and len(st["seen"]) >= 4, st
+    assert st["status"].endswith("showing its top left (Home fits it all)"), st["status"]
+    assert st["first"] == [6000.0, 3000.0] and not st["dirty"]
+
+
 def test_showing_compact_nodes_whole_again_spreads_a_layout_made_for_them(editor):
     """QA: Home on a 35-node graph without positions arranged it for compact nodes; Ctrl+M then drew
     full nodes at the compact spacing (97 overlapping pairs, 124 after Home)."""
@@ -700,6 +741,39 @@ def test_arrange_moves_nodes_off_a_send_that_ran_under_them(editor):
     assert st["after"] == [] and st["status"].startswith("arranged the nodes"), st
     assert abs(st["send_dy"]) < 3                       # the send runs straight, level with both pins
     assert (editor.tmp / "arranged.png").stat().st_size > 0
+
+
+def test_arrange_lays_a_short_chain_out_in_one_row_and_zooms_out_to_show_it(editor):
+    """QA59 D4: at 80%, Ctrl+L wrapped a six-node chain (export alone in a second band, its link
+    across the canvas) and Home then showed it at 50%.  Now one row, left to right, zoomed out to 67%
+    to show it whole, in the same step; Home has nothing more to do and Ctrl+Z puts the nodes back."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
+    g.add("time.tokenize_window", id="window")
+    g.add("dsp.variation", id="variation", pattern_semitones="0 5 -2 7")
+    g.add("time.stitch", id="stitch")
+    g.add("dsp.crossfade", id="crossfade")
+    g.add("io.export", id="export", path="out.wav")
+    for a, b in [("load.out", "window.audio"), ("window.out", "variation.audio"), ("variation.out", "stitch.windows"),
+                 ("stitch.out", "crossfade.a"), ("load.out", "crossfade.b"), ("crossfade.out", "export.audio")]:
+        g.connect(a, b)
+    before = {"load": [20.0, 40.0], "window": [320.0, 60.0], "variation": [620.0, 40.0], "stitch": [900.0, 300.0],
+              "crossfade": [600.0, 420.0], "export": [300.0, 500.0]}
+    g.editor["positions"] = {k: list(v) for k, v in before.items()}
+    nodeflow.save(g, editor.tmp / "chain.msgpack")
+    st = editor.run("arrange_chain", editor.tmp / "chain.msgpack", timeout=120)
+    assert st["zoom_before"] == 0.8 and st["zoom"] == 0.67, st
+    assert st["status"].startswith("arranged the nodes (Ctrl+Z puts them back); zoomed to 67%"), st["status"]
+    r = st["rects"]
+    order = ["load", "window", "variation", "stitch", "crossfade", "export"]
+    assert all(r[a][1][0] < r[b][0][0] for a, b in zip(order, order[1:])), r       # one row, left to right
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert all(cx0 <= q[0][0] and q[1][0] <= cx1 and cy0 <= q[0][1] and q[1][1] <= cy1 for q in r.values()), (r, st)
+    assert st["zoom_home"] == 0.67 and st["status_home"] == "all 6 nodes are in view"
+    assert st["undone"] == before
 
 
 def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):
