@@ -82,6 +82,7 @@ class Loaded:
     revision: str
     device: str
     dtype: str
+    path: Path = Path()       # the checkpoint's folder (outputs name a local one by its folder's name)
     lock: Any = dataclasses.field(default_factory=threading.RLock, repr=False)
 
 
@@ -166,7 +167,7 @@ def load(res: Resolved, device: str, dtype: str) -> Loaded:
     bag.to(device).eval()
     own = float(min(m.segment for m in bag.models))
     return Loaded(bag, tuple(bag.sources), int(bag.samplerate), int(bag.audio_channels), own,
-                  float(bag.max_allowed_segment), res.name, res.revision, device, dtype)
+                  float(bag.max_allowed_segment), res.name, res.revision, device, dtype, Path(res.path))
 
 
 @dataclasses.dataclass(frozen=True)

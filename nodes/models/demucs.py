@@ -19,7 +19,7 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from . import _demucs as engine
-from .layer import Device, Family, Precision, register
+from .layer import Device, Family, Precision, register, source_tags
 
 __all__ = ["demucs", "demucs_6s", "Stems", "Stems6", "separate_audio", "checked_segment", "require_sources"]
 
@@ -129,9 +129,8 @@ def separate_audio(audio: Audio, *, checkpoint: str, shifts: int, overlap: float
                         progress=lambda d, t: ctx.progress(d, t, f"segment {d}/{t}"),
                         check=ctx.check_cancelled, final=pieces.add)
         stems = pieces.finish()
-        checkpoint_name, revision = loaded.checkpoint, loaded.revision
-    return {name: audio.replace(s).with_info(stem=name, checkpoint=checkpoint_name, revision=revision)
-            for name, s in stems.items()}
+        tags = source_tags(loaded.checkpoint, loaded.revision, loaded.path)
+    return {name: audio.replace(s).with_info(stem=name, **tags) for name, s in stems.items()}
 
 
 def port_sum(parts: list[np.ndarray]) -> np.ndarray:

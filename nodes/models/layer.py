@@ -59,7 +59,7 @@ __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Che
            "AdapterPath", "ParamCheck", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded",
            "sampler",
            "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading",
-           "placed_like", "placement", "place"]
+           "placed_like", "placement", "place", "source_tags"]
 
 
 #: A node's check of its parameters against the checkpoint's configuration (see :meth:`Family.node`).
@@ -117,10 +117,16 @@ class Loaded:
         return self.tokenizer
 
     def tags(self) -> dict[str, str]:
-        """What an output says about where it came from: a hub checkpoint by its id, a local one by its
-        folder's name and digest, never a path (QA: a render's iXML said '../ckpt/<folder>', as typed)."""
-        local = self.revision.startswith("local-")
-        return {"checkpoint": self.path.name if local else self.checkpoint, "revision": self.revision}
+        """What an output says about where it came from (see :func:`source_tags`)."""
+        return source_tags(self.checkpoint, self.revision, self.path)
+
+
+def source_tags(checkpoint: str, revision: str, path: Path) -> dict[str, str]:
+    """What an output says about the checkpoint it came from: a hub checkpoint by its id, a local one
+    by its folder's name and digest, never a path (QA: a render's iXML said '../ckpt/<folder>', as
+    typed; QA57: Demucs, with its own loader, still did)."""
+    local = revision.startswith("local-")
+    return {"checkpoint": Path(path).name if local else checkpoint, "revision": revision}
 
 
 def read_json(path: Path) -> dict:

@@ -45,3 +45,24 @@ def test_exported_stems_are_named_after_what_they_hold(tmp_path, sources):
     files = [Path(p) for p in Executor().run(g, output_dir=tmp_path / "out")["export"]["out"]]
     assert [f.name for f in files] == [f"mix_{i + 1}_{s}.flac" for i, s in enumerate(sources)]
     assert [_tags(f)["stem"] for f in files] == list(sources)
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not installed")
+def test_a_local_checkpoint_is_named_in_the_files_by_its_folder_never_its_path(tmp_path):
+    """QA57 D10: Demucs, with its own loader, tagged ``checkpoint=../ckpt/demucs`` (the path as typed);
+    every other family writes the folder's name (a shared file carries no local path)."""
+    ck = tiny_demucs.build(tmp_path / "ckpt" / "my-demucs")
+    (tmp_path / "song").mkdir()
+    t = np.arange(44100) / 44100
+    write_clip(tmp_path / "song" / "mix.wav", np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2), 44100)
+    g = Graph()
+    g.path = tmp_path / "song" / "sep.msgpack"
+    g.add("io.load", id="load", path="mix.wav")
+    g.add("models.demucs", id="sep", checkpoint="../ckpt/my-demucs", device="cpu")
+    g.add("io.export", id="export", path="mix.flac", embed_graph=False)
+    g.connect("load.out", "sep.audio")
+    g.connect("sep.stems", "export.audio")
+    files = [Path(p) for p in Executor().run(g, output_dir=tmp_path / "out")["export"]["out"]]
+    tags = [_tags(f) for f in files]
+    assert [t["checkpoint"] for t in tags] == ["my-demucs"] * 4, tags
+    assert all("ckpt" not in v for t in tags for v in t.values()), tags
