@@ -80,7 +80,7 @@ class FamilySpec:
         found = config.get("model_type") if "_class_name" not in config else config["_class_name"]
         wanted = self.pipelines if "_class_name" in config else self.model_types
         if found in wanted:
-            return None
+            return _missing_component(config, path) if "_class_name" in config else None
         want = " or ".join(repr(w) for w in (self.model_types + self.pipelines)) or repr(self.name)
         if not isinstance(found, str):      # (QA57: a config.json that is a list was "a None model")
             return f"has a config.json without a model_type; {who} needs {_a(want)} {want} checkpoint"
@@ -102,6 +102,24 @@ class FamilySpec:
 _families: dict[str, Any] = {}
 _defaults: dict[str, str] = {}
 _lock = threading.Lock()
+
+
+def _missing_component(index: dict[str, Any], path: Path | None) -> str | None:
+    """Why a diffusers-layout checkpoint (its ``model_index.json``) lacks a component it names (a
+    folder per component: ``vae/``...), or None (QA57: a copy without ``vae/`` passed validate and the
+    run said diffusers' "no file named config.json found in directory <the checkpoint>")."""
+    if path is None or not (Path(path) / "model_index.json").is_file():
+        return None             # one model's own config.json (no components)
+    for comp, what in index.items():
+        if comp.startswith("_") or not (isinstance(what, list) and len(what) == 2 and all(
+                isinstance(w, str) for w in what)):
+            continue            # a setting, a component the pipeline does without ([null, null]), or one whose config.json was read
+        folder = Path(path) / comp
+        if not any(next(folder.glob(pattern), None) for pattern in ("*.json", "*.model", "*.txt")):
+            return (f"lacks its '{comp}' component: model_index.json names it, and {comp}/ "
+                    f"{'has none of its files' if folder.is_dir() else 'is not there'}; "
+                    "download the whole checkpoint again (audiochain models pull), or copy its folder whole")
+    return None
 
 
 def _a(word: str) -> str:

@@ -43,6 +43,8 @@ def _diffusers_folder(root: Path, pipeline: str = "StubAudioPipeline") -> Path:
     (root / "vae").mkdir()
     (root / "vae" / "config.json").write_text(json.dumps({"sampling_rate": 44100}))
     write_weights(root / "vae" / "diffusion_pytorch_model.safetensors")
+    (root / "scheduler").mkdir()
+    (root / "scheduler" / "scheduler_config.json").write_text(json.dumps({"_class_name": "Stub"}))
     return root
 
 

@@ -194,3 +194,23 @@ def test_the_real_models_configuration_gives_its_time_base_and_the_estimate_uses
     shape = _estimate({}, {"duration_s": 75.0, "extend_stride_s": 30.0, "steps": 100})["out"]
     assert (shape.frames, shape.channels, shape.rate) == (3307500, 2, 44100)
     assert shape.work_s == 0.25 * 2 * 100 + 1.0                              # two windows
+
+
+def test_a_checkpoint_copied_without_a_component_is_refused_by_validate_in_one_line(ck, tmp_path):
+    """QA57 D6: a copy without ``vae/`` passed validate, and the run said diffusers' "Error no file
+    named config.json found in directory <the checkpoint>" (the wrong folder, no fix)."""
+    import shutil
+    broken = tmp_path / "sa-no-vae"
+    shutil.copytree(ck, broken)
+    shutil.rmtree(broken / "vae")
+    g = Graph()
+    g.add("models.stable_audio", id="sa", checkpoint=str(broken), prompt="rain", duration_s=0.1, device="cpu")
+    said = [p for p in g.problems() if "'vae'" in p]
+    assert len(said) == 1 and "model_index.json names it" in said[0] and "vae/ is not there" in said[0], g.problems()
+    with pytest.raises(Exception) as e:
+        Executor().run(g)
+    assert "'vae' component" in str(e.value) and "config.json found" not in str(e.value)
+    (broken / "vae").mkdir()                       # an empty folder is no component either
+    assert any("vae/ has none of its files" in p for p in g.problems())
+    g.set("sa", "checkpoint", str(ck))
+    assert not [p for p in g.problems() if "component" in p]
