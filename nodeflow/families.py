@@ -113,7 +113,7 @@ def _missing_component(index: dict[str, Any], path: Path | None) -> str | None:
     for comp, what in index.items():
         if comp.startswith("_") or not (isinstance(what, list) and len(what) == 2 and all(
                 isinstance(w, str) for w in what)):
-            continue            # a setting, a component the pipeline does without ([null, null]), or one whose config.json was read
+            continue    # a setting, a component it does without ([null, null]), or one whose config.json was read
         folder = Path(path) / comp
         if not any(next(folder.glob(pattern), None) for pattern in ("*.json", "*.model", "*.txt")):
             return (f"lacks its '{comp}' component: model_index.json names it, and {comp}/ "
