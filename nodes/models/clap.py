@@ -28,6 +28,7 @@ from nodeflow.families import declare_default
 from nodeflow.node import Context
 from nodeflow.types import Text
 
+from ._textcut import cut_said
 from .layer import Checkpoint, Device, Family, Precision, pretrained, register, tokenizer
 
 __all__ = ["clap_score", "ClapScores", "ClapLoaded", "audio_embedding", "text_embedding", "using_clap",
@@ -123,18 +124,7 @@ def _text_embedding(loaded: ClapLoaded, text: str) -> tuple[np.ndarray, str]:
     with torch.inference_mode():
         emb = _pooled(model.get_text_features(input_ids=enc["input_ids"].to(model.device),
                                               attention_mask=enc["attention_mask"].to(model.device)))
-    return emb[0].cpu().numpy().astype(np.float64), _cut_said(tok, text, enc["input_ids"][0].tolist(), limit)
-
-
-def _cut_said(tok: Any, text: str, kept: list[int], limit: int) -> str:
-    """The warning for ``text`` cut to the token ids ``kept`` (empty when nothing was cut)."""
-    whole = len(tok.tokenize(text)) + tok.num_special_tokens_to_add()    # (encoding it whole warns, raw)
-    if whole <= limit:
-        return ""
-    read = tok.decode(kept, skip_special_tokens=True).strip()
-    tail = " ".join(read.split()[-6:])
-    return (f"text: {whole} tokens, and this CLAP checkpoint reads {limit}: the words after '...{tail}' "
-            f"({len(text) - len(read)} characters) change nothing; shorten the description")
+    return emb[0].cpu().numpy().astype(np.float64), cut_said(tok, text, limit, "text", "this CLAP checkpoint")
 
 
 def model_input(audio: Audio, rate: int, ctx: Context | None = None) -> np.ndarray:

@@ -20,11 +20,12 @@ acts within one step.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import numpy as np
 
@@ -34,7 +35,9 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
-from .layer import Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, register, step_progress
+from ._textcut import cut_said
+from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, _quiet_transformers, pretrained,
+                    register, step_progress)
 
 __all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan", "lengths"]
 
@@ -106,6 +109,21 @@ def window_plan(frames: int, hop: int, window: int, stride: int) -> list[tuple[i
     return plan
 
 
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """diffusers' and transformers' own warnings off around a pipeline call (a long prompt: a raw
+    'truncated because t5 can only handle' line per window, and transformers' 'Token indices
+    sequence length' once); :func:`generate` says what matters once, as a warning of the run."""
+    from diffusers.utils import logging as dlog
+    before = dlog.get_verbosity()
+    dlog.set_verbosity_error()
+    try:
+        with _quiet_transformers():
+            yield
+    finally:
+        dlog.set_verbosity(before)
+
+
 def _window(pipe: Any, *, prompt: str, negative_prompt: str, seconds: float, steps: int, guidance_scale: float,
             seed: int, device: str, held_back: Any, renoise: Any, on_step: Any) -> Any:
     """One diffusion over the window: its latents ``[1, channels, window]``.  ``held_back``: latents
@@ -121,8 +139,8 @@ def _window(pipe: Any, *, prompt: str, negative_prompt: str, seconds: float, ste
             latents[:, :, :held_back.shape[-1]] = (held_back.float() + sigma * noise).to(latents.dtype)
         on_step()
 
-    with warnings.catch_warnings():          # torchsde's Brownian tree warns at the schedule's ends
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(), _quiet_libraries():     # torchsde's Brownian tree warns at the schedule's
+        warnings.simplefilter("ignore", UserWarning)           # ends; the prompt's cut is said by generate
         return pipe(prompt, negative_prompt=negative_prompt or None, audio_end_in_s=seconds,
                     num_inference_steps=int(steps), guidance_scale=float(guidance_scale), generator=gen,
                     output_type="latent", callback=step_end, callback_steps=1).audios
@@ -166,6 +184,10 @@ def generate(held: Loaded, *, prompt: str, negative_prompt: str, duration_s: flo
     rate, hop, window = prof.sample_rate, int(prof.hop), prof.window_tokens
     frames, stride = lengths(prof, duration_s, extend_stride_s)
     plan = window_plan(frames, hop, window, stride)
+    reader = f"this checkpoint's {pipe.text_encoder.config.model_type} text encoder"
+    for what, words in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+        if words and (cut := cut_said(pipe.tokenizer, words, int(pipe.tokenizer.model_max_length), what, reader)):
+            ctx.warn(cut)       # once, in AudioChain's words (diffusers said it raw, once per window)
     message = f"{len(plan)} window(s) of {int(steps)} steps"
     ctx.progress(0, len(plan) * int(steps), message)
     on_step = step_progress(ctx, len(plan) * int(steps), message)

@@ -214,3 +214,21 @@ def test_a_checkpoint_copied_without_a_component_is_refused_by_validate_in_one_l
     assert any("vae/ has none of its files" in p for p in g.problems())
     g.set("sa", "checkpoint", str(ck))
     assert not [p for p in g.problems() if "component" in p]
+
+
+def test_a_prompt_longer_than_the_text_encoder_reads_is_said_once_and_nothing_raw(ck, tmp_path, capfd):
+    """QA57 D5: a 300-word prompt printed diffusers' raw 'truncated because t5 can only handle
+    sequences up to 128 tokens' once per window (17 copies, 18 KB) and transformers' 'Token indices
+    sequence length', and no AudioChain warning said that the end of the prompt changed nothing."""
+    words = "warm piano and soft drums " * 40
+    g = Graph()
+    g.add("models.stable_audio", id="sa", checkpoint=str(ck), prompt=words + "then a techno drop", duration_s=0.2,
+          extend_stride_s=0.04, steps=2, device="cpu")
+    res = Executor(disk_cache=None).run(g)
+    said = res.warnings["sa"]
+    assert len(said) == 1 and said[0].startswith("prompt: ") and "reads 128" in said[0], said
+    assert "t5 text encoder" in said[0] and "soft drums" in said[0] and "shorten it" in said[0]
+    out = capfd.readouterr()
+    assert "truncated" not in out.out + out.err and "Token indices" not in out.out + out.err, out
+    g.set("sa", "prompt", "warm piano")
+    assert not Executor(disk_cache=None).run(g).warnings
