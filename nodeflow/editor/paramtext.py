@@ -228,18 +228,11 @@ def drag_speed(spec: ParamSpec, value: float) -> float:
 
 
 _APPLIES = re.compile(r"^\s*With ((?:``\w+=[\w.-]+``(?:,? or )?)+)")
+_MATTERS = re.compile(r"^\s*For ((?:``\w+=[\w.-]+``(?:,? or )?)+)")
 
 
-def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
-    """``(parameter, values)`` when the parameter's documentation starts ``With ``p=v``:`` (or
-    ``With ``p=a`` or ``p=b``:``): it matters only while ``p`` has one of those values.
-
-    >>> applies_when(ParamSpec("custom_rate_hz", "int", 1, doc="With ``profile=custom``: the model's rate."))
-    ('profile', ('custom',))
-    >>> applies_when(ParamSpec("gain_db", "float", 0.0, doc="Gain in dB.")) is None
-    True
-    """
-    m = _APPLIES.match(spec.doc or "")
+def _condition(spec: ParamSpec, pattern: re.Pattern[str]) -> tuple[str, tuple[str, ...]] | None:
+    m = pattern.match(spec.doc or "")
     if not m:
         return None
     pairs = re.findall(r"``(\w+)=([\w.-]+)``", m.group(1))
@@ -247,13 +240,44 @@ def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
     return (pairs[0][0], tuple(v for _, v in pairs)) if len(names) == 1 else None
 
 
-def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
-    """Whether a parameter applies with these parameter values (see :func:`applies_when`)."""
-    cond = applies_when(spec)
+def _holds(cond: tuple[str, tuple[str, ...]] | None, params: dict[str, Any]) -> bool:
     if cond is None or cond[0] not in params:
         return True
     v = params[cond[0]]
     return str(getattr(v, "value", v)) in cond[1]
+
+
+def applies_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
+    """``(parameter, values)`` when the parameter's documentation starts ``With ``p=v``:`` (or
+    ``With ``p=a`` or ``p=b``:``): it matters only while ``p`` has one of those values (hidden otherwise).
+
+    >>> applies_when(ParamSpec("custom_rate_hz", "int", 1, doc="With ``profile=custom``: the model's rate."))
+    ('profile', ('custom',))
+    >>> applies_when(ParamSpec("gain_db", "float", 0.0, doc="Gain in dB.")) is None
+    True
+    """
+    return _condition(spec, _APPLIES)
+
+
+def applies(spec: ParamSpec, params: dict[str, Any]) -> bool:
+    """Whether a parameter applies with these parameter values (see :func:`applies_when`)."""
+    return _holds(applies_when(spec), params)
+
+
+def matters_when(spec: ParamSpec) -> tuple[str, tuple[str, ...]] | None:
+    """``(parameter, values)`` when the documentation starts ``For ``p=a`` or ``p=b``:``: the value
+    does its main work only while ``p`` has one of those values, and is greyed otherwise, still
+    editable (a tempo with windows cut in seconds only labels them).
+
+    >>> matters_when(ParamSpec("bpm", "float", 120.0, doc="For ``unit=bars`` or ``unit=beats``: the grid's tempo."))
+    ('unit', ('bars', 'beats'))
+    """
+    return _condition(spec, _MATTERS)
+
+
+def matters(spec: ParamSpec, params: dict[str, Any]) -> bool:
+    """Whether a parameter does its main work with these parameter values (see :func:`matters_when`)."""
+    return _holds(matters_when(spec), params)
 
 
 _BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")

@@ -340,12 +340,15 @@ class GraphView(Outputs):
     @staticmethod
     def _show_applicable(nid: str, specs: dict[str, ParamSpec], params: dict[str, Any]) -> None:
         """Hide the parameters that do not apply with these values (``custom rate`` unless
-        ``profile=custom``; see :func:`.widgets.applies`)."""
+        ``profile=custom``; see :func:`.widgets.applies`), and grey the ones that do little with them
+        (a window's tempo with ``unit=seconds``: see :func:`.widgets.matters`; QA59 D9)."""
         for name, p in specs.items():
             if widgets.applies_when(p) is not None:
                 show = widgets.applies(p, params)
                 items.configure(f"pattr::{nid}::{name}", show=show)     # its row (a folded one: the widget)
                 items.configure(widgets.widget_tag(nid, name), show=show)
+            if widgets.matters_when(p) is not None:
+                items.bind_theme(widgets.widget_tag(nid, name), 0 if widgets.matters(p, params) else Themes.greyed())
 
     def bound_times(self, nid: str, spec: NodeSpec, seconds: float | None) -> None:
         """Bound a node's fades, starts and ends by its input's length (``None``: the input is not

@@ -41,12 +41,13 @@ from ..types import ParamSpec
 from . import items
 from .nodetext import path_shown, path_typed
 from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
-                        display_name, drag_speed, finite_range, float_format, is_wide, path_tip, plain,
+                        display_name, drag_speed, finite_range, float_format, is_wide, matters, matters_when,
+                        path_tip, plain,
                         tooltip, unit_of, value_format)
 from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
-           "is_wide", "drag_speed", "applies_when", "applies", "bound_by_input", "as_shown", "clamp", "Clamped",
+           "is_wide", "drag_speed", "applies_when", "applies", "matters_when", "matters", "bound_by_input", "as_shown", "clamp", "Clamped",
            "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "is_slider", "param_tags", "typing_box", "typing_tick",
            "set_base_dir"]
 

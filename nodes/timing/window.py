@@ -281,12 +281,14 @@ def tokenize_window(audio: Audio, *,
         How much each window shares with the previous one, in ``unit`` (seconds with model_window);
         less than ``size``.
     bpm : float or auto, bpm
-        Tempo of the bar and beat grid, 20-400 bpm; auto: the tempo the audio carries, else detected.
+        For ``unit=bars`` or ``unit=beats``: the tempo of the bar and beat grid, 20-400 bpm; auto: the
+        tempo the audio carries, else detected (in other units, auto only labels the windows' tempo).
     beats_per_bar : int or auto
-        Beats in a bar (the meter's numerator), 1-32; auto: the audio's meter.
+        For ``unit=bars`` or ``unit=beats``: beats in a bar (the meter's numerator), 1-32; auto: the
+        audio's meter.
     note_value : int or auto
-        The beat's note value (the meter's lower number: 8 for 6/8, 7/8), 1, 2, 4, 8, 16 or 32; auto:
-        the audio's meter when it has these beats per bar, else 4.
+        For ``unit=bars`` or ``unit=beats``: the beat's note value (the meter's lower number: 8 for 6/8,
+        7/8), 1, 2, 4, 8, 16 or 32; auto: the audio's meter when it has these beats per bar, else 4.
     last : Last
         keep (shorter last window), pad (pad it with silence to full size) or drop it.
 

@@ -89,6 +89,10 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     assert st["shown_custom"] == {"custom_rate_hz": True, "custom_tokens_per_s": True,
                                   "custom_window_tokens": True, "size": True}
     assert st["profile_after_undo"] == "musicgen" and st["shown_after_undo"] == st["shown_musicgen"]
+    # QA59 D9: the tempo fields of a window cut in seconds looked as active as its size
+    assert st["greyed_seconds"] == {"bpm": True, "beats_per_bar": True, "note_value": True, "size": False}
+    assert st["greyed_bars"] == {"bpm": False, "beats_per_bar": False, "note_value": False, "size": False}
+    assert st["greyed_after_undo"] == st["greyed_seconds"]
 
 
 def test_a_sliders_value_is_kept_as_the_slider_shows_it(editor):

@@ -47,6 +47,18 @@ def main(app, drv):
                     "error": app.status_error}
     from nodeflow.editor.paramtext import tooltip
     out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
+    # the window's tempo, meter and note value grid bars and beats: greyed while it cuts in seconds
+    tempo = ("bpm", "beats_per_bar", "note_value")
+    greyed = lambda: {n: dpg.get_item_theme(f"param::window::{n}") in ("theme::greyed",       # noqa: E731
+                                                                       dpg.get_alias_id("theme::greyed"))
+                      for n in tempo + ("size",)}
+    out["greyed_seconds"] = greyed()
+    app.doc.set_param("window", "unit", "bars")
+    drv.frames(4)
+    out["greyed_bars"] = greyed()
+    app.doc.undo()
+    drv.frames(4)
+    out["greyed_after_undo"] = greyed()
     # profile=custom shows the custom settings; undo hides them again
     app.doc.set_param("window", "profile", "custom")
     drv.frames(4)
