@@ -11,10 +11,12 @@ __all__ = ["cut_said"]
 def cut_said(tokenizer: Any, text: str, limit: int, what: str = "text", reader: str = "this checkpoint") -> str:
     """The warning for ``text`` cut by ``tokenizer`` at ``limit`` tokens (special tokens included), or
     "" when it fits: the token count, the limit and the last words read."""
-    whole = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()    # (encoding it whole warns)
-    if whole <= limit:
-        return ""
-    kept = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+    from .layer import _quiet_transformers
+    with _quiet_transformers():         # (a T5 tokenizer says "Token indices sequence length ..." raw)
+        whole = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()
+        if whole <= limit:
+            return ""
+        kept = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
     read = tokenizer.decode(kept, skip_special_tokens=True).strip()
     tail = " ".join(read.split()[-6:])
     return (f"{what}: {whole} tokens, and {reader} reads {limit}: the words after '...{tail}' "

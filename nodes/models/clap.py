@@ -176,11 +176,16 @@ def audio_embedding(loaded: ClapLoaded, audio: Audio, ctx: Context | None = None
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
+NOTHING = "clap_score: nothing to compare with; give text= (a description) or connect a reference clip"
+
+
 def _estimate(inputs: dict, params: dict) -> dict:
     from nodeflow.costs import Shape
     a = inputs.get("audio")
     seconds = a.seconds if a is not None and a.rate else 10.0
-    return {name: Shape(work_s=0.2 * max(1.0, seconds / 10.0) + 0.5) for name in ClapScores._fields}
+    nothing = not str(params.get("text", "")).strip() and "reference" not in inputs       # (a linked port is a key)
+    problem = NOTHING if nothing else ""          # (validate says it, as run does; QA61: it said ok)
+    return {name: Shape(work_s=0.2 * max(1.0, seconds / 10.0) + 0.5, problem=problem) for name in ClapScores._fields}
 
 
 @CLAP.node("models.clap_score", category="models", version=1, estimate=_estimate)
@@ -219,8 +224,7 @@ def clap_score(audio: Audio, reference: Audio | None = None, *,
     """
     text = text.strip()
     if not text and reference is None:
-        raise ParameterError("clap_score: nothing to compare with; give text= (a description) or connect a "
-                             "reference clip")
+        raise ParameterError(NOTHING)
     with using_clap(checkpoint, ctx, device, precision) as loaded:
         emb = audio_embedding(loaded, audio, ctx)
         text_score = float(np.dot(emb, text_embedding(loaded, text, ctx))) if text else 0.0

@@ -70,7 +70,7 @@ def prompt_template(*, template: Annotated[str, Text(multiline=True)] = DEFAULT_
     ...                    variables="fx = tape echo")
     'dub at 70 bpm with tape echo'
     """
-    values = {"genre": genre, "mood": mood, "bpm": f"{float(bpm):g}", "key": key, "instrument": instrument}
+    values = {"genre": genre, "mood": mood, "bpm": f"{float(bpm):.12g}", "key": key, "instrument": instrument}
     values.update(parse_variables(variables))
     out: list[str] = []
     for literal, field, spec, conversion in _parse(template):

@@ -64,3 +64,4 @@ def test_a_fractional_tempo_is_written_as_the_musician_typed_it():
     assert Executor().run(g)["prompt"]["out"] == "lo-fi hip hop at 97.5 bpm"
     assert fill(template="{bpm}", bpm=90) == fill(template="{bpm}", bpm=90.0) == "90"
     assert fill(template="{bpm}", bpm=133.25) == "133.25"
+    assert fill(template="{bpm}", bpm=33.333333333) == "33.333333333"     # (QA61: '33.3333')

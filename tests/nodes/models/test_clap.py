@@ -384,3 +384,15 @@ def test_the_search_index_lives_in_the_cache_folder_chosen(ck, tmp_path, monkeyp
     assert all(p.parent.parent == cache and len(p.parent.name) == 2 for _, _, p in store.entries())
     store.clear()
     assert list((cache / "clap-index").rglob("*.npy")) == index
+
+
+def test_validate_refuses_a_score_with_nothing_to_compare_with_as_run_does(ck, tmp_path):
+    """QA61: validate said ok for clap_score with empty text and no reference; run refused."""
+    f = write_clip(tmp_path / "clip.wav", tone(440, 1.0), RATE)
+    g = Graph()
+    g.add("io.load", id="load", path=str(f))
+    g.add("models.clap_score", id="clap", checkpoint=str(ck), text=" ", device="cpu")
+    g.connect("load.out", "clap.audio")
+    assert any("nothing to compare with" in p for p in g.problems()), g.problems()
+    g.connect("load.out", "clap.reference")
+    assert not [p for p in g.problems() if "nothing to compare" in p]

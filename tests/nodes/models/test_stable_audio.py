@@ -232,3 +232,18 @@ def test_a_prompt_longer_than_the_text_encoder_reads_is_said_once_and_nothing_ra
     assert "truncated" not in out.out + out.err and "Token indices" not in out.out + out.err, out
     g.set("sa", "prompt", "warm piano")
     assert not Executor(disk_cache=None).run(g).warnings
+    # as a user meets it: a fresh process (transformers says its line once per tokenizer), with -q
+    import os
+    import subprocess
+    from nodeflow.fileformat import save
+    g.set("sa", "prompt", words + "then a techno drop")
+    g.add("io.export", id="exp", path="long.wav")
+    g.connect("sa.out", "exp.audio")
+    save(g, tmp_path / "long.msgpack")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AUDIOCHAIN_TORCH_THREADS": "1", "AUDIOCHAIN_CACHE": "off"}
+    code = "import sys; from nodeflow.cli import main; sys.exit(main())"
+    p = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "long.msgpack"), "-o", str(tmp_path / "o"),
+                        "-q"], capture_output=True, text=True, env=env, timeout=300)
+    said = p.stdout + p.stderr
+    assert p.returncode == 0, said
+    assert said.count("reads 128") == 1 and "Token indices" not in said and "truncated" not in said, said
