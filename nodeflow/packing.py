@@ -2,8 +2,9 @@
 
 Regular files that decode as audio (libsndfile reads the header, or a media container io.load hands
 to ffmpeg) and that the node reading them takes, as validate says (its estimate's verdict on the file:
-no text file starting ``OggS``, no video without a soundtrack), and safetensors adapters (the header
-parsed; in an adapter folder only the ``.safetensors`` files and ``adapter_config.json``) are taken.
+no text file starting ``OggS``, no video without a soundtrack), safetensors adapters (the header
+parsed; in an adapter folder only the ``.safetensors`` files and ``adapter_config.json``) and the
+audio files of a folder a node reads whole (a library ``models.clap_search`` searches) are taken.
 Anything else a graph names (``~/.ssh/id_rsa``, a folder, a FIFO, a link to a key) is refused with one
 line naming the node, the parameter and the file.  Reading a bundle is :mod:`nodeflow.bundle`'s job.
 """
@@ -75,10 +76,14 @@ def _is_audio(path: Path) -> bool:
     return any(head[at:at + len(magic)] == magic for at, magic in _MEDIA_MAGIC)
 
 
-def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], list[str], str | None]:
-    """What pack takes from ``src``: ([(relative member path, file)], [left out], refusal reason)."""
+def _admit(src: Path, exts: tuple[str, ...], folder: bool = False) -> tuple[list[tuple[str, Path]], list[str], str | None]:
+    """What pack takes from ``src``: ([(relative member path, file)], [left out], refusal reason).
+    ``folder``: the parameter takes a folder (an adapter's, or with no ``.safetensors`` among ``exts``
+    a folder of audio files, e.g. a library to search)."""
     st = os.stat(src)
     if stat.S_ISDIR(st.st_mode):
+        if folder and ".safetensors" not in exts:
+            return _admit_audio_folder(src)
         if exts and ".safetensors" not in exts:
             return [], [], "is a folder; pack takes folders only for adapters"
         take, left = [], []
@@ -107,6 +112,21 @@ def _admit(src: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Path]], li
         except PermissionError:
             return [], [], "cannot be read by this user (permission denied)"
     return ([("", src)], [], None) if _is_audio(src) else ([], [], "is not an audio file")
+
+
+def _admit_audio_folder(src: Path) -> tuple[list[tuple[str, Path]], list[str], str | None]:
+    """The audio files in the folder ``src`` and below (regular files that decode as audio; links,
+    documents and anything else left out and listed; QA61: a clap_search graph could not be packed)."""
+    take, left = [], []
+    for f in sorted(src.rglob("*")):
+        rel = f.relative_to(src).as_posix()
+        if f.is_dir() and not f.is_symlink():
+            continue
+        if f.is_symlink() or not f.is_file() or not _is_audio(f):
+            left.append(rel)
+        else:
+            take.append((rel, f))
+    return (take, left, None) if take else ([], [], "holds no audio file")
 
 
 def _refused_by_node(graph: Graph, nid: str, param: str, src: Path) -> str | None:
@@ -163,7 +183,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
         exts = tuple(e.lower() for e in ((path_spec.exts if path_spec else ()) or ()))
         src = src.resolve()
         if src not in by_source:
-            files, left, why = _admit(src, exts)
+            files, left, why = _admit(src, exts, bool(path_spec and path_spec.folder))
             if why is None and files == [("", src)] and src.suffix.lower() != ".safetensors":
                 why = _refused_by_node(graph, nid, param, src)
             if why:
@@ -214,7 +234,9 @@ def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
     from .graphpaths import local_checkpoints
     lines = []
     for (nid, param), folder in local_checkpoints(graph).items():
-        g.nodes[nid].params[param] = value = shared_path(str(folder), graph.base_dir(), out.absolute().parent)
+        value = shared_path(str(folder), graph.base_dir(), out.absolute().parent)
+        value = value if value.startswith(("../", "./")) else f"./{value}"     # a folder, not a hub id like 'gpt2'
+        g.nodes[nid].params[param] = value     # (QA61: 'clap' was looked for in the run's private temp folder)
         lines.append(f"left out checkpoint {folder} (node '{nid}'): a bundle carries audio and adapters, not model "
                      f"weights; a run of the bundle finds it at {value} beside the bundle")
     return lines

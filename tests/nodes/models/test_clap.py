@@ -396,3 +396,40 @@ def test_validate_refuses_a_score_with_nothing_to_compare_with_as_run_does(ck, t
     assert any("nothing to compare with" in p for p in g.problems()), g.problems()
     g.connect("load.out", "clap.reference")
     assert not [p for p in g.problems() if "nothing to compare" in p]
+
+
+def test_a_search_graph_packs_its_library_and_runs_from_the_bundle_elsewhere(ck, tmp_path, monkeypatch, capsys):
+    """QA61: pack refused every clap_search graph ("holds no safetensors adapter" about the library).
+    The library's audio files travel (documents and links left out); the checkpoint does not (model
+    weights), and a run without it beside the bundle says so, naming that folder, not a temp one."""
+    import shutil
+    import zipfile
+
+    from nodeflow.cli import main
+    from nodeflow.fileformat import save
+    lib = tmp_path / "proj" / "lib"
+    write_clip(lib / "a.wav", tone(220, 1.0), RATE)
+    write_clip(lib / "sub" / "b.wav", tone(880, 1.0), RATE)
+    (lib / "notes.txt").write_text("my private notes")
+    shutil.copytree(ck, tmp_path / "proj" / "clapck")
+    g = Graph()
+    g.path = tmp_path / "proj" / "g.msgpack"
+    g.add("models.clap_search", id="search", folder="lib", text="piano", top_k=2, checkpoint="clapck", device="cpu")
+    g.add("io.export", id="exp", path="match.wav")
+    g.connect("search.clips", "exp.audio")
+    save(g, tmp_path / "proj" / "g.msgpack")
+    (tmp_path / "share").mkdir()
+    assert main(["pack", str(tmp_path / "proj" / "g.msgpack"), "-o", str(tmp_path / "proj" / "search.acbundle")]) == 0
+    bundle = tmp_path / "share" / "search.acbundle"             # sent on its own, as bundles are
+    shutil.copy(tmp_path / "proj" / "search.acbundle", bundle)
+    names = zipfile.ZipFile(bundle).namelist()
+    assert "files/lib/a.wav" in names and "files/lib/sub/b.wav" in names and not any("notes" in n for n in names)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["run", str(bundle), "-o", str(tmp_path / "o1")]) == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "share" / "clapck") in err and "audiochain-bundle" not in err, err
+    shutil.copytree(ck, tmp_path / "share" / "clapck")            # the model beside the bundle: it runs
+    assert main(["run", str(bundle), "-o", str(tmp_path / "o2")]) == 0
+    assert sorted(p.name for p in (tmp_path / "o2").glob("match_*.wav")) == ["match_1.wav", "match_2.wav"]
