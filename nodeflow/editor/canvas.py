@@ -36,6 +36,7 @@ MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap 
 MINIMAP_FRACTION = 0.2  # dearpygui's node editor calls ``ImNodes::MiniMap(0.2f, location)``
 MINIMAP_PADDING = 8.0   # imnodes' style MiniMapPadding (8, 8): the frame around the minimap's content
 MINIMAP_OFFSET = 4.0    # imnodes' style MiniMapOffset (4, 4): from the canvas' edges to that frame
+ROW_H = 20.0            # a node's row at 100% (14 px text, its frame and the spacing): a new node's height
 PASTE_STEP = 30.0       # graph units between copies pasted again and again at the same mouse spot
 
 
@@ -591,14 +592,27 @@ class Canvas:
         return x, y
 
     def _new_size(self, type_id: str | None, sizes: dict[str, tuple[float, float]]) -> tuple[float, float]:
-        """A new node's size in pixels: a drawn node of that type's, else the drawn nodes' median."""
+        """A new node's size in pixels: a drawn node of that type's, else its rows counted from its
+        declaration (QA62: the median of a load and a tall export took a fade for the export's height,
+        and a fade dropped low went up over the load), else the drawn nodes' median."""
         graph = self.app.doc.graph
         size = next((sizes[n] for n, inst in graph.nodes.items() if inst.type == type_id and n in sizes), None)
-        if size is None:
-            drawn = sorted(sizes.values())
-            scale = self.app.view.zoom.scale
-            size = drawn[len(drawn) // 2] if drawn else (220.0 * scale, 180.0 * scale)
-        return size
+        if size is not None:
+            return size
+        scale = self.app.view.zoom.scale
+        drawn = sorted(sizes.values())
+        width = drawn[len(drawn) // 2][0] if drawn else 220.0 * scale
+        spec = graph.registry.get(type_id) if type_id else None
+        if spec is None:
+            return drawn[len(drawn) // 2] if drawn else (width, 180.0 * scale)
+        from .outputs import WAVE_H
+        from .widgets import applies
+        defaults = {n: p.default for n, p in spec.params.items()}
+        params = [p for p in spec.params.values() if not p.group and applies(p, defaults)]
+        groups = {p.group for p in spec.params.values() if p.group}
+        body = 0 if self.app.view.compact else len(params) + len(groups) + 1          # + its type line
+        rows = 1 + len(spec.inputs) + body + len(spec.outputs)                        # + the state line
+        return width, (ROW_H * rows + (0 if self.app.view.compact else WAVE_H) * len(spec.outputs) + 16.0) * scale
 
 
 def minimap_box(canvas: tuple[tuple[float, float], tuple[float, float]],

@@ -556,6 +556,28 @@ def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source
     assert st["undo"].endswith("linked to gain.out")
 
 
+def test_a_node_added_from_an_input_pin_goes_left_of_it_low_where_dropped_over_no_node(editor):
+    """QA62 D5: dragged off an input pin and dropped low, the new node went up over the node to the
+    left (its height was guessed as the tallest drawn node's), wherever the drop."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load.out", "export.audio")
+    g.editor["positions"] = {"load": [100.0, 100.0], "export": [500.0, 100.0]}
+    nodeflow.save(g, editor.tmp / "two.msgpack")
+    st = editor.run("link_drop_input", editor.tmp / "two.msgpack")
+    assert len(st["new"]) == 1 and st["new"][0].startswith("fade"), st
+    assert f"{st['new'][0]}.out -> export.audio" in st["links"]
+    (x0, y0), (x1, y1) = st["rect"]
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert st["covers"] == [] and x1 < st["export"][0][0], st                 # over no node, left of export
+    assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st            # whole, in view
+    assert y0 > st["export"][0][1] + 150, st                                  # low, near where it was dropped
+
+
 def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):
     st = editor.run("wiring", chain_graph(editor.tmp))
     # mid-drag from gain.out (Audio): the str/own-node pins are grey, Audio inputs keep their colour
