@@ -512,9 +512,10 @@ class Canvas:
     def arrange(self, initial: bool = False) -> None:
         """Lay the nodes out in columns by dependency depth, using their drawn sizes.
 
-        A graph wrapped into bands only when one band would not read whole at
-        :data:`ARRANGE_MIN_ZOOM` (a six-node chain is one row, QA59); a layout that then lies out of
-        view is fitted into it (zoomed out, see :meth:`fit`).  For a graph that came without
+        One band of columns when it reads whole at :data:`ARRANGE_MIN_ZOOM` (a six-node chain is one
+        row, QA59), or when bands would show no bigger (QA62: an export wrapped alone to a second band,
+        and both showed at 50%); else bands for the window at that zoom.  A layout that then lies out
+        of view is fitted into it (zoomed out, see :meth:`fit`).  For a graph that came without
         positions this is part of opening it (not an undo step and not an unsaved change); from the
         menu it is an ordinary, undoable edit.
         """
@@ -523,9 +524,18 @@ class Canvas:
         app = self.app
         g = app.doc.graph
         z = app.view.zoom
-        sizes = self.node_sizes()
-        width = (app.dpg.get_item_rect_size("canvas")[0] - 10) * max(z.scale / ARRANGE_MIN_ZOOM, 1.0)
-        placed = arrange(g, sizes, gap=(60.0 * z.scale, 30.0 * z.scale), max_width=width, pins=self.pin_heights())
+        sizes, pins, (cw, ch) = self.node_sizes(), self.pin_heights(), app.dpg.get_item_rect_size("canvas")
+
+        def laid(width: float | None) -> tuple[dict[str, list[float]], float]:
+            """The layout for bands ``width`` wide (None: one band) and the zoom it shows whole at."""
+            placed = arrange(g, sizes, gap=(60.0 * z.scale, 30.0 * z.scale), max_width=width, pins=pins)
+            x0, y0, x1, y1 = bounds(placed, sizes)
+            return placed, z.fitting(((x1 - x0) / z.scale, (y1 - y0) / z.scale), (cw - 40, ch - 40))
+        placed, level = laid(None)
+        if level < ARRANGE_MIN_ZOOM:
+            banded, banded_level = laid((cw - 10) * max(z.scale / ARRANGE_MIN_ZOOM, 1.0))
+            if banded_level > level:
+                placed = banded
         new = {n: z.to_graph(p) for n, p in placed.items()}
         if initial:
             positions(g).update(new)

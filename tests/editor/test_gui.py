@@ -798,6 +798,36 @@ def test_arrange_lays_a_short_chain_out_in_one_row_and_zooms_out_to_show_it(edit
     assert st["undone"] == before
 
 
+def test_arrange_keeps_one_band_when_bands_would_show_no_bigger(editor):
+    """QA62 D2: at 80%, Ctrl+L sent an export alone to a second band (its link back across the canvas)
+    and the view still went to 50%, where every column fits in one band.  Every link now reads left to
+    right, and the whole graph is in view."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
+    for nid, t in [("window", "time.tokenize_window"), ("variation", "dsp.variation"), ("stitch", "time.stitch"),
+                   ("gain", "dsp.gain"), ("highpass", "dsp.highpass"), ("mix", "dsp.mix"), ("fade", "dsp.fade")]:
+        g.add(t, id=nid)
+    g.add("io.export", id="export", path="out.wav")
+    g.add("io.export", id="send", path="send.wav")
+    links = [("load.out", "window.audio"), ("window.out", "variation.audio"), ("variation.out", "stitch.windows"),
+             ("stitch.out", "mix.a"), ("load.out", "gain.audio"), ("gain.out", "highpass.audio"),
+             ("highpass.out", "mix.b"), ("mix.out", "fade.audio"), ("fade.out", "export.audio"),
+             ("highpass.out", "send.audio")]
+    for a, b in links:
+        g.connect(a, b)
+    g.editor["positions"] = {n: [40.0 + 90.0 * i, 40.0 + 20.0 * i] for i, n in enumerate(g.nodes)}
+    nodeflow.save(g, editor.tmp / "branches.msgpack")
+    st = editor.run("arrange_chain", editor.tmp / "branches.msgpack", timeout=120)
+    r = st["rects"]
+    assert all(r[a.split(".")[0]][1][0] < r[b.split(".")[0]][0][0] for a, b in links), r    # left to right
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert all(cx0 <= q[0][0] and q[1][0] <= cx1 and cy0 <= q[0][1] and q[1][1] <= cy1 for q in r.values()), (r, st)
+    assert st["zoom"] >= 0.5 and st["status"].startswith("arranged the nodes"), st["status"]
+
+
 def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):
     st = editor.run("partial_run", chain_graph(editor.tmp), timeout=120)
     assert st["run_message"] == "running 3 of 4 nodes; not run (marked on them): export ('audio' not linked)"
