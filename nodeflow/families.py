@@ -111,10 +111,13 @@ def _missing_component(index: dict[str, Any], path: Path | None) -> str | None:
     if path is None or not (Path(path) / "model_index.json").is_file():
         return None             # one model's own config.json (no components)
     for comp, what in index.items():
+        folder = Path(path) / comp
+        if isinstance(what, dict) and not comp.startswith("_") and not next(folder.glob("*.safetensors"), None):
+            return (f"lacks the weights of its '{comp}' component: {comp}/ has its config.json and no "
+                    ".safetensors file; download the whole checkpoint again (audiochain models pull)")
         if comp.startswith("_") or not (isinstance(what, list) and len(what) == 2 and all(
                 isinstance(w, str) for w in what)):
             continue    # a setting, a component it does without ([null, null]), or one whose config.json was read
-        folder = Path(path) / comp
         if not any(next(folder.glob(pattern), None) for pattern in ("*.json", "*.model", "*.txt")):
             return (f"lacks its '{comp}' component: model_index.json names it, and {comp}/ "
                     f"{'has none of its files' if folder.is_dir() else 'is not there'}; "

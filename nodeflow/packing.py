@@ -4,7 +4,7 @@ Regular files that decode as audio (libsndfile reads the header, or a media cont
 to ffmpeg) and that the node reading them takes, as validate says (its estimate's verdict on the file:
 no text file starting ``OggS``, no video without a soundtrack), safetensors adapters (the header
 parsed; in an adapter folder only the ``.safetensors`` files and ``adapter_config.json``) and the
-audio files of a folder a node reads whole (a library ``models.clap_search`` searches) are taken.
+audio files of a folder a node reads whole (a library of clips to search) are taken.
 Anything else a graph names (``~/.ssh/id_rsa``, a folder, a FIFO, a link to a key) is refused with one
 line naming the node, the parameter and the file.  Reading a bundle is :mod:`nodeflow.bundle`'s job.
 """
@@ -116,7 +116,7 @@ def _admit(src: Path, exts: tuple[str, ...], folder: bool = False) -> tuple[list
 
 def _admit_audio_folder(src: Path) -> tuple[list[tuple[str, Path]], list[str], str | None]:
     """The audio files in the folder ``src`` and below (regular files that decode as audio; links,
-    documents and anything else left out and listed; QA61: a clap_search graph could not be packed)."""
+    documents and anything else left out and listed; QA61: a search graph could not be packed)."""
     take, left = [], []
     for f in sorted(src.rglob("*")):
         rel = f.relative_to(src).as_posix()
@@ -236,7 +236,7 @@ def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
     for (nid, param), folder in local_checkpoints(graph).items():
         value = shared_path(str(folder), graph.base_dir(), out.absolute().parent)
         value = value if value.startswith(("../", "./")) else f"./{value}"     # a folder, not a hub id like 'gpt2'
-        g.nodes[nid].params[param] = value     # (QA61: 'clap' was looked for in the run's private temp folder)
+        g.nodes[nid].params[param] = value     # (QA61: a bare name was looked for in the run's private temp folder)
         lines.append(f"left out checkpoint {folder} (node '{nid}'): a bundle carries audio and adapters, not model "
                      f"weights; a run of the bundle finds it at {value} beside the bundle")
     return lines

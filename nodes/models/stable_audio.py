@@ -49,6 +49,10 @@ PACKAGES = ("huggingface_hub", "torch", "transformers", "diffusers", "torchsde")
 def _time_base(config: dict, generation: dict) -> ModelProfile:
     """From ``model_index.json`` with each component's config: rate and channels of the VAE,
     latents per second (rate / prod(downsampling_ratios)), window (the transformer's sample_size)."""
+    for part in ("vae", "transformer"):                                        # (null in model_index.json, or
+        found = config.get(part)                                                  # its folder gone: QA61, the
+        if not isinstance(found, dict) or found.get("_class") == [None, None]:    # run said diffusers' raw error)
+            raise KeyError(part)
     vae, dit = config["vae"], config["transformer"]
     rate = int(vae["sampling_rate"])
     return ModelProfile("stable_audio", rate, Fraction(rate, math.prod(vae["downsampling_ratios"])),
@@ -57,6 +61,7 @@ def _time_base(config: dict, generation: dict) -> ModelProfile:
 
 def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
     from diffusers.utils import logging as dlog
+    profile = STABLE_AUDIO.read_profile(ck.path)       # a checkpoint missing a part: one line, before diffusers
     bar = dlog.is_progress_bar_enabled()
     dlog.disable_progress_bar()                        # "Loading pipeline components": not the run's output
     try:
@@ -67,7 +72,7 @@ def _load(ck: Checkpoint, device: str, dtype: str) -> Loaded:
         if bar:
             dlog.enable_progress_bar()
     pipe.set_progress_bar_config(disable=True)         # progress goes to the run, not to a tqdm bar
-    return Loaded(pipe, None, STABLE_AUDIO.read_profile(ck.path), ck.name, ck.revision, ck.path, device, dtype)
+    return Loaded(pipe, None, profile, ck.name, ck.revision, ck.path, device, dtype)
 
 
 STABLE_AUDIO = register(Family(
@@ -165,10 +170,7 @@ def lengths(prof: ModelProfile, duration_s: float | Fraction, extend_stride_s: f
 def _check(params: dict[str, Any], ck: Checkpoint) -> None:
     """validate's :func:`lengths`, with the time base read from the checkpoint's model_index.json and
     its components' config.json, before any model loads."""
-    try:
-        prof = STABLE_AUDIO.read_profile(ck.path)
-    except ParameterError:
-        return                      # a config without a time base: the run says so
+    prof = STABLE_AUDIO.read_profile(ck.path)      # (a component missing: its one line, as the run's)
     if prof is not None:
         lengths(prof, params["duration_s"], params["extend_stride_s"])
 

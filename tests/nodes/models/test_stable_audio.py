@@ -214,6 +214,23 @@ def test_a_checkpoint_copied_without_a_component_is_refused_by_validate_in_one_l
     assert any("vae/ has none of its files" in p for p in g.problems())
     g.set("sa", "checkpoint", str(ck))
     assert not [p for p in g.problems() if "component" in p]
+    # QA61: a vae/ without its weights, and a model_index.json whose vae is null, passed validate too
+    import json
+    shutil.rmtree(broken)
+    shutil.copytree(ck, broken)
+    for f in (broken / "vae").glob("*.safetensors"):
+        f.unlink()
+    g.set("sa", "checkpoint", str(broken))
+    assert any("lacks the weights of its 'vae' component" in p for p in g.problems()), g.problems()
+    shutil.rmtree(broken)
+    shutil.copytree(ck, broken)
+    index = json.loads((broken / "model_index.json").read_text())
+    (broken / "model_index.json").write_text(json.dumps({**index, "vae": [None, None]}))
+    said = [p for p in g.problems() if "'vae'" in p]
+    assert len(said) == 1, g.problems()
+    with pytest.raises(Exception) as e:
+        Executor().run(g)
+    assert said[0].split("): ", 1)[1] in str(e.value)              # the run's line is validate's
 
 
 def test_a_prompt_longer_than_the_text_encoder_reads_is_said_once_and_nothing_raw(ck, tmp_path, capfd):
