@@ -187,14 +187,16 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
 def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None, *,
            portable: bool = False) -> Any:
     """A parameter value as a file stores it: an absolute write path of the user's own (an export's
-    set from Python or in the editor; a sweep's) by its name, since stored write paths are the
+    set from Python or in the editor; a sweep's) relative to the file's folder when it lies inside
+    it, else by its name, since stored write paths are the
     output folder's (``../../home/you/Music/x.wav`` showed the folder layout and was refused when
     run; one read from a file stays as it was, and is refused when it leaves the output folder);
     an absolute input path relative to the file's folder (a bundle's: its name); a write path read from
     a file (``"stored"``) as it was, but by its name in a shared file; anything else through
     :func:`_portable`."""
     if mode == "write" and isinstance(value, str) and _absolute(value.strip()):
-        return portable_text(value)
+        inside = _under(value.strip(), base_dir) if base_dir is not None and not portable else None
+        return inside if inside is not None else portable_text(value)
     if mode == "stored" and isinstance(value, str) and _absolute(value.strip()) and not portable:
         # a write path read from a file means the same saved again (unpacked, run from a bundle): an absolute
         # one stays absolute and is refused when run, as validate says; rebased to the folder it was saved
@@ -204,6 +206,15 @@ def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[st
     if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
         return (shared_path if portable else rebase_path)(value, old_base, Path(base_dir))
     return _portable(value, None if base_dir is None else Path(base_dir))
+
+
+def _under(value: str, folder: str | os.PathLike[str]) -> str | None:
+    """An absolute path inside ``folder`` (where a graph file is saved, its runs' output folder) relative
+    to it, or None (QA62: 'out/session.wav' typed whole was saved as 'session.wav', and the graph then
+    wrote beside itself, not in out/)."""
+    target = Path(os.path.normpath(Path(value).expanduser()))
+    base = Path(os.path.normpath(Path(folder).absolute()))
+    return target.relative_to(base).as_posix() if base in target.parents else None
 
 
 def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] | None, *,

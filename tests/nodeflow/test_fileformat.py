@@ -250,3 +250,17 @@ def test_a_strangers_odd_node_says_what_is_odd_and_what_fits(tmp_path):
     fake.write_bytes(b"\x00" * 100)
     with pytest.raises(FileFormatError, match=r"gift\.acbundle: not a valid bundle: it is not a zip archive"):
         ff.load(fake, REG)
+
+
+def test_an_export_path_typed_whole_inside_the_graphs_folder_keeps_its_subfolder(tmp_path):
+    """QA62: an export to <project>/out/session.wav, saved as <project>/session.msgpack, was stored as
+    'session.wav' and the next run wrote beside the graph, not in out/.  A path inside the graph's
+    folder is stored relative to it; one outside it still by its name (no path of this machine)."""
+    from nodeflow import Graph, load, save
+    g = Graph()
+    g.add("io.export", id="inside", path=str(tmp_path / "out" / "session.wav"))
+    g.add("io.export", id="outside", path=str(tmp_path.parent / "elsewhere" / "other.wav"))
+    save(g, tmp_path / "session.msgpack")
+    back = load(tmp_path / "session.msgpack")
+    assert back.nodes["inside"].params["path"] == "out/session.wav"
+    assert back.nodes["outside"].params["path"] == "other.wav"
