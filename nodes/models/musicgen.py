@@ -343,9 +343,34 @@ def _batch(items: list[dict[str, Any]], params: dict[str, Any], ctx: Context) ->
 _CPU_S_PER_S = {"small": 3.0, "medium": 10.0, "large": 25.0, "melody": 10.0}
 
 
-def estimate_generation(params: dict, prompt: Any, new_s: float) -> Any:
+def _stride_problem(fam: Family, params: dict, prompt_s: float, new_s: float) -> str:
+    """What :func:`chained_stride` says of ``params`` for a piece whose prompt (``prompt_s``) or length
+    comes from a linked input, with the checkpoint's own time base when it is on this machine ("" when
+    it is not, or says nothing): validate says what run says (QA61: a connected prompt_audio or
+    duration_s=auto passed validate, and the run refused after loading the model)."""
+    from nodeflow import checkpoints
+    try:
+        res = checkpoints.resolve(str(params.get("checkpoint", "")), download=False, family=fam)
+        prof = fam.read_profile(res.path)
+        if prof is None:
+            return ""
+        hop = int(prof.hop)
+        _, new_tokens = _new_length(Fraction(new_s).limit_denominator(10**9), prof.sample_rate, hop)
+        chained_stride(prof, params["extend_stride_s"], new_s, round(prompt_s * prof.sample_rate) // hop + new_tokens,
+                       prompt_s > 0)
+    except ParameterError as e:
+        return str(e)
+    except Exception:  # noqa: BLE001 - not on this machine, or a config the run reads and refuses itself
+        return ""
+    return ""
+
+
+def estimate_generation(params: dict, prompt: Any, new_s: float, fam: Family | None = None,
+                        linked_length: bool = False) -> Any:
     """The shape of ``new_s`` seconds generated (plus a kept prompt) and the CPU work it takes:
-    continuation windows past 30 s each re-read the last ``30 - extend_stride_s`` seconds."""
+    continuation windows past 30 s each re-read the last ``30 - extend_stride_s`` seconds.  With the
+    node's family ``fam``, a stride the checkpoint refuses for a length a linked input decides (a
+    prompt, or ``linked_length``: the melody's) is the shape's problem."""
     from nodeflow.costs import Shape
     p = MUSICGEN.nominal
     rate, name = p.sample_rate, str(params.get("checkpoint", "")).lower()
@@ -355,12 +380,15 @@ def estimate_generation(params: dict, prompt: Any, new_s: float) -> Any:
     window_s, stride = float(p.window_s), min(max(params.get("extend_stride_s", 18.0), 0.02), float(p.window_s))
     windows = 1 if prompt_s + new_s <= window_s else math.ceil((prompt_s + new_s - window_s) / stride) + 1
     factor = next((v for k, v in _CPU_S_PER_S.items() if k in name), _CPU_S_PER_S["medium"])
+    linked = prompt is not None and bool(prompt.rate) or linked_length
+    problem = _stride_problem(fam, params, prompt_s if prompt is not None and prompt.rate else 0.0, new_s) \
+        if fam is not None and linked else ""
     return Shape(kept + math.ceil(new_s * rate), channels, rate,
-                 work_s=factor * (new_s + 0.05 * windows * (window_s - stride)) + 1.0)
+                 work_s=factor * (new_s + 0.05 * windows * (window_s - stride)) + 1.0, problem=problem)
 
 
 def _estimate(inputs: dict, params: dict) -> dict:
-    return {"out": estimate_generation(params, inputs.get("prompt_audio"), params["duration_s"])}
+    return {"out": estimate_generation(params, inputs.get("prompt_audio"), params["duration_s"], MUSICGEN)}
 
 
 @MUSICGEN.node("models.musicgen", category="models", version=1, estimate=_estimate, check=window_check(MUSICGEN),

@@ -34,7 +34,8 @@ MUSICGEN_MELODY = register(Family(
 def _estimate(inputs: dict, params: dict) -> dict:
     melody = inputs.get("melody")
     new_s = params["duration_s"] if params.get("duration_s") is not None else (melody.seconds if melody else None)
-    return None if new_s is None else {"out": estimate_generation(params, inputs.get("prompt_audio"), new_s)}
+    return None if new_s is None else {"out": estimate_generation(params, inputs.get("prompt_audio"), new_s,
+                                                                  MUSICGEN_MELODY, params.get("duration_s") is None)}
 
 
 def _batch(items: list[dict], params: dict, ctx: Context) -> list[dict]:

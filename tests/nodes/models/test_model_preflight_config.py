@@ -175,6 +175,29 @@ def test_a_musicgen_stride_past_the_models_window(type_id, name, audio, tiny, tm
     assert run_refusal(type_id, inputs, checkpoint=ck, duration_s=2.0, extend_stride_s=1.0) == line
 
 
+@pytest.mark.parametrize("type_id, name, port, params, words", [
+    ("models.musicgen_melody", "musicgen_melody_short", "melody", {"duration_s": "auto"}, "to generate 1.8 s"),
+    ("models.musicgen", "musicgen_short", "prompt_audio", {"duration_s": 0.3}, "to generate 0.3 s after the prompt"),
+])
+def test_a_stride_past_the_window_for_a_length_a_linked_input_decides(type_id, name, port, params, words, tiny,
+                                                                      tmp_path, no_load, monkeypatch):
+    """QA61: with the length decided by a linked input (the melody's, with duration_s=auto; a prompt to
+    continue), validate said ok, and the run refused after loading the model.  The input's length is
+    known before the run (show prints it): validate now says the run's line."""
+    ck = str(tiny[name])
+    seconds = 1.8 if port == "melody" else 0.8
+    got = validated(type_id, tmp_path, {port: (sine(220, seconds, 32000), 32000)}, checkpoint=ck,
+                    extend_stride_s=1.0, **params)
+    line = said(type_id, f"extend_stride_s=1 must be shorter than the model's window of 1 s (and at least one token, "
+                         f"20 ms) {words}")
+    assert got == [line], got
+    assert validated(type_id, tmp_path, {port: (sine(220, seconds, 32000), 32000)}, checkpoint=ck,
+                     extend_stride_s=0.5, **params) == []
+    monkeypatch.undo()
+    assert run_refusal(type_id, {port: clip(seconds, 32000)}, checkpoint=ck, extend_stride_s=1.0,
+                       **{k: (None if v == "auto" else v) for k, v in params.items()}) == line
+
+
 def test_a_stable_audio_stride_past_the_models_window(tmp_path, tmp_path_factory, no_load, monkeypatch):
     pytest.importorskip("diffusers")
     pytest.importorskip("torchsde")
