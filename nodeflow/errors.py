@@ -82,6 +82,11 @@ class ExportsFailed(ExecutionError):
         self.__cause__ = first.__cause__
 
 
+class ValueProblem(str):
+    """A preflight problem with a parameter's value against its checkpoint (a language it lacks), not
+    with the checkpoint folder itself: a folder picked for the node is not refused for it."""
+
+
 class AudioChainWarning(UserWarning):
     """What a node says of its result that is not an error (:meth:`Context.warn
     <nodeflow.node.Context.warn>`), as a Python warning where no run listens (a node called directly)."""

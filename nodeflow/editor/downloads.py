@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checkpoints
+from ..errors import ValueProblem
 from ..hubnet import causes, hub_host, no_connection
 from ..term import format_bytes
 
@@ -45,16 +46,16 @@ def missing_checkpoint(spec: Any, params: dict[str, Any], base_dir: Path | None)
 def folder_problem(spec: Any, params: dict[str, Any], folder: str | os.PathLike[str],
                    base_dir: Path | None) -> str | None:
     """Why ``folder`` cannot be this node's checkpoint (the node's own check: its family's layout
-    and model type, safetensors weights, what the node needs of it), or None when it can.  The other
-    parameters are taken at their defaults: a value the checkpoint refuses (a language it lacks) is
-    the node's problem, said on it once picked, not the folder's."""
+    and model type, safetensors weights), or None when it can.  A value of the node's that the
+    checkpoint refuses (a language it lacks: a :class:`~nodeflow.errors.ValueProblem`) is the node's
+    problem, said on it once picked, not the folder's."""
     if not Path(folder).is_dir():
         return f"{folder} is not a folder"
-    defaults = {name: p.default for name, p in getattr(spec, "params", {}).items()}
     try:
-        found = spec.preflight({**params, **defaults, PARAM: str(folder)}, base_dir or Path.cwd())
+        found = spec.preflight({**params, PARAM: str(folder)}, base_dir or Path.cwd())
     except Exception as e:  # noqa: BLE001 - a broken check is a message, not a crash
         return f"could not check {folder}: {e}"
+    found = [p for p in found if not isinstance(p, ValueProblem)]
     return found[0] if found else None
 
 

@@ -46,7 +46,7 @@ import numpy as np
 from nodeflow import checkpoints, devices, families
 from nodeflow.audio import Audio
 from nodeflow.checkpoints import Resolved as Checkpoint
-from nodeflow.errors import ParameterError
+from nodeflow.errors import ParameterError, ValueProblem
 from nodeflow.families import FamilySpec
 from nodeflow.modelcache import ModelKey, default_cache
 from nodeflow.node import Context, NodeSpec, node
@@ -430,7 +430,7 @@ def _param_check(check: ParamCheck | None, params: dict[str, Any], res: Checkpoi
     try:
         check(params, res)
     except ParameterError as e:
-        return [str(e)]
+        return [ValueProblem(e)]
     except Exception:  # noqa: BLE001 - an unreadable or odd configuration: not this check's to say
         return []
     return []
