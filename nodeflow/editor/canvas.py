@@ -48,7 +48,8 @@ class Canvas:
         self._refit_at = 0          # the frame to fit again at, once compact nodes are measured
         self._refit_again = True    # that fit is the second (no compact step again)
         self._refit_opening = False  # that fit is part of opening a graph (see fit)
-        self._after_arrange = False  # that fit follows Arrange (its message follows Arrange's)
+        self._after_arrange = False  # that fit follows Arrange (its message follows Arrange's, its move is Arrange's)
+        self._arranged = 0           # Arranges done: each one undo step with the fit that follows it
         app.doc.listeners.append(self._on_edit)
         self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
         #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
@@ -269,8 +270,8 @@ class Canvas:
         if opening:                              # the editor's own layout, redone: no edit of the user's
             positions(g).update(new)
             g.revision += 1
-        else:
-            app.doc.move(new)
+        else:                                    # after Arrange: the same undo step (QA62: Ctrl+Z twice)
+            app.doc.move(new, *(("arrange", ("arrange", self._arranged)) if self._after_arrange else ()))
         self._show(level, (bx0, by0), box)
         shown = sum(1 for n, p in new.items() if (p[1] + unit[n][1] - by0) * level <= room[1] + 20)
         self._tell(f"fitted {n_nodes} nodes into the window at {z.label}"
@@ -540,7 +541,8 @@ class Canvas:
         if initial:
             positions(g).update(new)
             g.revision += 1
-        elif app.doc.move(new):
+        elif app.doc.move(new, "arrange", ("arrange", self._arranged + 1)):
+            self._arranged += 1
             app.say("arranged the nodes (Ctrl+Z puts them back)")
             box = self.visible_box()
             x0, y0, x1, y1 = bounds(placed, sizes)

@@ -249,8 +249,9 @@ class Document:
         edit is a new undo step even when it changes the same thing."""
         self.history.seal()
 
-    def move(self, moved: Mapping[str, Sequence[float]]) -> bool:
-        """Record new node positions (after a drag); returns whether anything moved."""
+    def move(self, moved: Mapping[str, Sequence[float]], label: str = "", merge_key: Hashable | None = None) -> bool:
+        """Record new node positions (after a drag; ``label`` and ``merge_key``: see :meth:`edit`);
+        returns whether anything moved."""
         pos = positions(self.graph)
         changed = {n: [float(x), float(y)] for n, (x, y) in moved.items()
                    if n in self.graph.nodes and pos.get(n) != [float(x), float(y)]}
@@ -260,8 +261,8 @@ class Document:
         def change() -> None:
             positions(self.graph).update(changed)
             self.graph.revision += 1
-        label = f"move {next(iter(changed))}" if len(changed) == 1 else f"move {len(changed)} nodes"
-        self.edit(label, change)
+        label = label or (f"move {next(iter(changed))}" if len(changed) == 1 else f"move {len(changed)} nodes")
+        self.edit(label, change, merge_key)
         return True
 
     def rename(self, old: str, new: str) -> None:

@@ -828,6 +828,26 @@ def test_arrange_keeps_one_band_when_bands_would_show_no_bigger(editor):
     assert st["zoom"] >= 0.5 and st["status"].startswith("arranged the nodes"), st["status"]
 
 
+def test_arrange_of_a_big_graph_is_one_undo_step_named_arrange(editor):
+    """QA62 D7: Ctrl+L on a graph too big for the window took two Ctrl+Z (the arrangement, then the fit's
+    bands), the first showing a tangle, each labelled "move N nodes"."""
+    import nodeflow
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = nodeflow.Graph()
+    g.add("io.load", id="load", path="tone.wav")
+    prev = "load"
+    for i in range(1, 40):
+        g.add("dsp.gain", id=f"gain_{i}")
+        g.connect(f"{prev}.out", f"gain_{i}.audio")
+        prev = f"gain_{i}"
+    g.editor["positions"] = {n: [20.0 + 37.0 * k, 40.0 + 11.0 * k] for k, n in enumerate(g.nodes)}
+    nodeflow.save(g, editor.tmp / "big.msgpack")
+    st = editor.run("arrange_big", editor.tmp / "big.msgpack", timeout=150)
+    assert st["moved"] and st["label"] == "arrange", st
+    assert st["restored"] and st["can_undo"] is None, st                   # one Ctrl+Z: as it was
+
+
 def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):
     st = editor.run("partial_run", chain_graph(editor.tmp), timeout=120)
     assert st["run_message"] == "running 3 of 4 nodes; not run (marked on them): export ('audio' not linked)"
