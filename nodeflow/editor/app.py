@@ -223,9 +223,15 @@ class App:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
         pos = self.canvas.place_new(at, type_id, link) if at is not None else self.canvas.free_spot(type_id)
+        def feeding() -> set[str]:
+            return {f"{l.src}.{l.src_port}" for l in self.doc.graph.links
+                    if link is not None and link[0] == "in" and (l.dst, l.dst_port) == tuple(link[1:3])}
+        before = feeding()
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
-        if nid:
-            self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else ""))
+        if nid:                 # an input takes one link: the new node's now (QA62: replaced, unsaid)
+            gone = sorted(before - feeding())
+            self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else "")
+                     + (f" in place of {gone[0]} (Ctrl+Z puts it back)" if gone else ""))
         return nid
 
     def on_param(self, nid: str, param: str, value: Any) -> Any:

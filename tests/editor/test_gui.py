@@ -576,6 +576,9 @@ def test_a_node_added_from_an_input_pin_goes_left_of_it_low_where_dropped_over_n
     assert st["covers"] == [] and x1 < st["export"][0][0], st                 # over no node, left of export
     assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st            # whole, in view
     assert y0 > st["export"][0][1] + 150, st                                  # low, near where it was dropped
+    # export.audio took load's link: the new node's replaces it, and the status says so (QA62 D9)
+    assert "load.out -> export.audio" not in st["links"]
+    assert st["status"] == f"added {st['new'][0]}, linked to export.audio in place of load.out (Ctrl+Z puts it back)"
 
 
 def test_link_drop_and_double_click_open_search_that_wires_the_new_node(editor):

@@ -20,4 +20,4 @@ def main(app, drv):
     new = [n for n in app.doc.graph.nodes if n not in ("load", "export")]
     drv.dump({"new": new, "canvas": [[cx0, cy0], [cx1, cy1]], "export": app.view.node_rect("export"),
               "rect": app.view.node_rect(new[0]) if new else None, "covers": covered_by(app, new[0]) if new else None,
-              "links": sorted(app.state()["links"])})
+              "links": sorted(app.state()["links"]), "status": app.status_text})
