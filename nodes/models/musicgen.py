@@ -110,9 +110,17 @@ def window_check(fam: Family) -> Callable[[dict[str, Any], Checkpoint], None]:
         except ParameterError:
             return                  # a config without a time base: the run says so
         if prof is not None:
-            _, new_tokens = _new_length(duration_s, prof.sample_rate, int(prof.hop))
-            chained_stride(prof, params["extend_stride_s"], duration_s, new_tokens)
+            _stride_for(prof, params["extend_stride_s"], duration_s)
     return check
+
+
+def _stride_for(prof: ModelProfile, extend_stride_s: float, new_s: float | Fraction, prompt_s: float = 0.0) -> int:
+    """:func:`chained_stride` for ``new_s`` seconds after a prompt of ``prompt_s``, counted in ``prof``'s
+    tokens before the run (validate: :func:`window_check` and :func:`_stride_problem`)."""
+    hop = int(prof.hop)
+    _, new_tokens = _new_length(new_s, prof.sample_rate, hop)
+    return chained_stride(prof, extend_stride_s, new_s, round(prompt_s * prof.sample_rate) // hop + new_tokens,
+                          prompt_s > 0)
 
 
 def _melody_samples(melody: Audio, rate: int) -> np.ndarray:
@@ -352,12 +360,8 @@ def _stride_problem(fam: Family, params: dict, prompt_s: float, new_s: float) ->
     try:
         res = checkpoints.resolve(str(params.get("checkpoint", "")), download=False, family=fam)
         prof = fam.read_profile(res.path)
-        if prof is None:
-            return ""
-        hop = int(prof.hop)
-        _, new_tokens = _new_length(Fraction(new_s).limit_denominator(10**9), prof.sample_rate, hop)
-        chained_stride(prof, params["extend_stride_s"], new_s, round(prompt_s * prof.sample_rate) // hop + new_tokens,
-                       prompt_s > 0)
+        if prof is not None:
+            _stride_for(prof, params["extend_stride_s"], Fraction(new_s).limit_denominator(10**9), prompt_s)
     except ParameterError as e:
         return str(e)
     except Exception:  # noqa: BLE001 - not on this machine, or a config the run reads and refuses itself
