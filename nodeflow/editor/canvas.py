@@ -389,14 +389,9 @@ class Canvas:
     def pan(self, dx: float, dy: float) -> None:
         """Move the view ``dx``, ``dy`` pixels right and down over the graph (every node drawn that
         much left and up; the graph's positions stay)."""
-        from .document import positions
-        view = self.app.view
-        z, pos = view.zoom, positions(self.app.doc.graph)
+        z = self.app.view.zoom
         z.shift = (z.shift[0] - dx, z.shift[1] - dy)
-        for nid in view.nodes:
-            if nid in pos:
-                view.pos[nid] = z.to_canvas(pos[nid])
-                items.set_pos(view.node_tag(nid), view.pos[nid])
+        self.app.view.sync(self.app.doc.graph)     # every node drawn where the new shift puts it
 
     def inside(self, at: tuple[float, float], type_id: str, rect: Any = None, pan: float = 0.0) -> tuple[float, float]:
         """A new node's top-left corner ``at`` (viewport pixels), moved up or left as far as needed
