@@ -16,11 +16,8 @@ def main(app, drv):
     drv.drag_link("gain", "out", "export", "audio")      # the first export, linked: it writes out.wav
     drv.frames(4)
     a, b = app.view.pin_pos("fade", "out", "out"), (1000.0, 250.0)
-    drv.move(a)
-    drv.xdo("mousedown", 1)
-    for i in range(1, 9):
-        drv.move((a[0] + (b[0] - a[0]) * i / 8, a[1] + (b[1] - a[1]) * i / 8))
-    drv.xdo("mouseup", 1, frames=6)
+    drv.drag(a, b, steps=8)
+    drv.frames(1)
     drv.type_text("export")
     drv.key("Return")
     drv.frames(8)

@@ -7,11 +7,8 @@ def main(app, drv):
     a = app.view.pin_pos("gain", "out", "out")
     (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
     drop = (cx1 - 30, a[1] - 150)
-    drv.move(a)
-    drv.xdo("mousedown", 1)
-    for i in range(1, 11):
-        drv.move((a[0] + (drop[0] - a[0]) * i / 10, a[1] + (drop[1] - a[1]) * i / 10))
-    drv.xdo("mouseup", 1, frames=6)
+    drv.drag(a, drop, steps=10)                 # off the pin, released on empty canvas
+    drv.frames(1)
     drv.type_text("fade")
     drv.frames(3)
     drv.key("Return")

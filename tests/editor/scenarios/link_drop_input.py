@@ -8,11 +8,8 @@ def main(app, drv):
     a = app.view.pin_pos("export", "audio", "in")
     (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
     drop = (a[0] - 150, cy1 - 70)
-    drv.move(a)
-    drv.xdo("mousedown", 1)
-    for i in range(1, 11):
-        drv.move((a[0] + (drop[0] - a[0]) * i / 10, a[1] + (drop[1] - a[1]) * i / 10))
-    drv.xdo("mouseup", 1, frames=6)
+    drv.drag(a, drop, steps=10)                 # off the pin, released on empty canvas
+    drv.frames(1)
     drv.type_text("fade")
     drv.frames(3)
     drv.key("Return")
