@@ -48,8 +48,8 @@ def numbered(name: str, i: int, n: int, label: str = "") -> str:
     if n <= 1:
         return name
     p = Path(name)
-    tail = "_" + _SAFE.sub("-", label).strip("-.") if label and _SAFE.sub("-", label).strip("-.") else ""
-    return str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{tail}{p.suffix}"))
+    safe = _SAFE.sub("-", label).strip("-.")
+    return str(p.with_name(f"{p.stem}_{i + 1:0{len(str(n))}d}{'_' + safe if safe else ''}{p.suffix}"))
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9+_.-]+")      # what a label keeps in a file name (no separators, no spaces)
