@@ -17,6 +17,7 @@ Fraction(8, 1)
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import enum
 import math
 import re
@@ -87,6 +88,22 @@ class ModelProfile:
             return math.floor(exact)
         return round(exact)
 
+    def stride_refusal(self, extend_stride_s: float, stride: int, goal: str, unit: str = "token",
+                       least_s: float = 0.0) -> str:
+        """Why ``extend_stride_s`` (``stride`` tokens, as the family rounds it) cannot chain windows
+        ``goal`` ("to generate 2 s"): in tokens, and the seconds accepted (from ``least_s``, the
+        parameter's own minimum, or one token).  A refusal in rounded seconds alone read as a
+        contradiction ("0.99 must be shorter than the window of 1 s", where 0.99 s is the window's 50 tokens)."""
+        window = self.audio_window_tokens
+        what = (f"the model's whole window ({window} {unit}s, {float(self.window_s):.6g} s)" if stride == window else
+                f"longer than the model's window of {window} {unit}s ({float(self.window_s):.6g} s)"
+                if stride > window else "")
+        one_ms = float(1000 / self.frame_rate)
+        least = max(exact_time(least_s), self.tokens_to_seconds(1))
+        return (f"extend_stride_s={extend_stride_s:g} is {stride} {unit}{'' if stride == 1 else 's'} of {one_ms:.3g} ms"
+                + (f", {what}" if what else "") + f"; {goal} it must be from {_digits(least, up=True)} to "
+                f"{_digits(self.tokens_to_seconds(window - 1))} s (at most {window - 1} {unit}s)")
+
     def tokens_to_frames(self, tokens: int, sample_rate: int | None = None) -> int:
         """Sample index of a token boundary at ``sample_rate`` (default: the model's)."""
         rate = sample_rate or self.sample_rate
@@ -100,6 +117,14 @@ class ModelProfile:
     def generation_tokens(self, seconds: float | Fraction) -> int:
         """``max_new_tokens`` for ``seconds`` of audio: ``tokens + delay`` (53 for 1 s at 50 tokens/s, delay 3)."""
         return self.seconds_to_tokens(seconds) + self.delay_tokens
+
+
+def _digits(x: Fraction, up: bool = False) -> str:
+    """``x`` in six digits, rounded towards zero (or ``up``): a bound that stays within the range it
+    writes, whichever way the family rounds seconds to tokens."""
+    with decimal.localcontext(prec=6, rounding=decimal.ROUND_CEILING if up else decimal.ROUND_FLOOR):
+        d = decimal.Decimal(x.numerator) / decimal.Decimal(x.denominator)
+    return format(d.normalize(), "f")
 
 
 class _Profiles(Mapping[str, ModelProfile]):

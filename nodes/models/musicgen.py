@@ -25,7 +25,7 @@ from ._musicgen import MusicgenPrecision
 from .layer import (AdapterPath, Checkpoint, Device, Family, Loaded, ModelProfile, family, pretrained, tokenizer,
                     profile_from_rates, read_json, register, to_model_audio)
 
-__all__ = ["musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen", "chained_stride",
+__all__ = ["STRIDE", "musicgen", "generate_music", "MUSICGEN", "musicgen_time_base", "load_musicgen", "chained_stride",
            "window_check"]
 
 
@@ -71,6 +71,7 @@ MUSICGEN = register(Family(
     nominal=ModelProfile("musicgen", 32000, Fraction(50), 1503, 3),
     load=functools.partial(load_musicgen, model_class="MusicgenForConditionalGeneration", family_name="musicgen")))
 
+STRIDE = Range(0.1, 30.0, unit="s")   # extend_stride_s: within the 30 s window
 PROMPT_CROSSFADE_S = 0.02   # the user's prompt fades into its decoded self over the last 20 ms
 
 
@@ -87,12 +88,11 @@ def chained_stride(prof: ModelProfile, extend_stride_s: float, duration_s: float
     """The tokens each window past the first adds (``extend_stride_s``); when ``tokens`` (the prompt's
     and the new ones) need more than one window, a stride not within the window is one
     :class:`ParameterError`."""
-    hop, rate, window = int(prof.hop), prof.sample_rate, prof.audio_window_tokens
+    window = prof.audio_window_tokens
     stride = prof.seconds_to_tokens(extend_stride_s)
     if tokens > window and not 1 <= stride < window:
-        raise ParameterError(f"extend_stride_s={extend_stride_s:g} must be shorter than the model's window of "
-                             f"{float(prof.window_s):g} s (and at least one token, {hop / rate * 1000:g} ms) "
-                             f"to generate {float(duration_s):g} s" + (" after the prompt" if after_prompt else ""))
+        raise ParameterError(prof.stride_refusal(extend_stride_s, stride, f"to generate {float(duration_s):g} s"
+                                                 + (" after the prompt" if after_prompt else ""), least_s=STRIDE.min or 0))
     return stride
 
 
@@ -406,7 +406,7 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
              top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
              temperature: Annotated[float, Range(0.0, 5.0)] = 1.0,
              guidance_scale: Annotated[float, Range(1.0, 20.0)] = 3.0,
-             extend_stride_s: Annotated[float, Range(0.1, 30.0, unit="s")] = 18.0,   # within the 30 s window
+             extend_stride_s: Annotated[float, STRIDE] = 18.0,
              keep_prompt: bool = True,
              device: Device = Device.AUTO,
              precision: MusicgenPrecision = MusicgenPrecision.AUTO,

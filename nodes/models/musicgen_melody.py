@@ -19,7 +19,7 @@ from .placement import placed_like
 
 from ._musicgen import MusicgenPrecision
 from .layer import AdapterPath, Device, Family, ModelProfile, register
-from .musicgen import batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base, window_check
+from .musicgen import STRIDE, batched, estimate_generation, generate_music, load_musicgen, musicgen_time_base, window_check
 
 __all__ = ["musicgen_melody", "placed_like", "MUSICGEN_MELODY"]
 
@@ -55,7 +55,7 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
                     top_p: Annotated[float, Range(0.0, 1.0)] = 0.0,
                     temperature: Annotated[float, Range(0.0, 5.0)] = 1.0,
                     guidance_scale: Annotated[float, Range(1.0, 20.0)] = 3.0,
-                    extend_stride_s: Annotated[float, Range(0.1, 30.0, unit="s")] = 18.0,   # within the 30 s window
+                    extend_stride_s: Annotated[float, STRIDE] = 18.0,
                     keep_prompt: bool = True,
                     device: Device = Device.AUTO,
                     precision: MusicgenPrecision = MusicgenPrecision.AUTO,

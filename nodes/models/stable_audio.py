@@ -43,6 +43,7 @@ __all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan", "lengths"]
 
 NODE = "models.stable_audio"
 DEFAULT_CHECKPOINT = "stabilityai/stable-audio-open-1.0"
+STRIDE = Range(0.01, 600.0, unit="s")   # extend_stride_s
 PACKAGES = ("huggingface_hub", "torch", "transformers", "diffusers", "torchsde")   # the 'diffusion' extra
 
 
@@ -161,9 +162,9 @@ def lengths(prof: ModelProfile, duration_s: float | Fraction, extend_stride_s: f
         raise ParameterError(f"{NODE}: duration_s={float(duration_s):g} is shorter than one sample at {rate} Hz")
     stride = int(Fraction(extend_stride_s) * rate // hop)
     if frames > window * hop and not 1 <= stride < window:
-        raise ParameterError(f"{NODE}: extend_stride_s={extend_stride_s:g} must be shorter than the model's window "
-                             f"of {window * hop / rate:.2f} s and at least one latent ({hop / rate * 1000:.2f} ms) "
-                             f"to generate {float(duration_s):g} s")
+        raise ParameterError(f"{NODE}: " + prof.stride_refusal(extend_stride_s, stride,
+                                                               f"to generate {float(duration_s):g} s", "latent",
+                                                               least_s=STRIDE.min or 0))
     return frames, stride
 
 
@@ -235,7 +236,7 @@ def stable_audio(text: str | None = None, *,
                  steps: Annotated[int, Range(1, 500)] = 100,
                  guidance_scale: Annotated[float, Range(0.0, 20.0)] = 7.0,
                  seed: Annotated[int, Range(0, 2**31 - 1)] = 0,
-                 extend_stride_s: Annotated[float, Range(0.01, 600.0, unit="s")] = 30.0,
+                 extend_stride_s: Annotated[float, STRIDE] = 30.0,
                  checkpoint: str = DEFAULT_CHECKPOINT,
                  device: Device = Device.AUTO,
                  precision: Precision = Precision.AUTO,

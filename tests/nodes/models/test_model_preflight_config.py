@@ -9,6 +9,7 @@ Stable Audio stride past the model's window, a Demucs segment longer than the mo
 four-stem checkpoint given to models.demucs_6s."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,8 @@ def test_a_musicgen_stride_past_the_models_window(type_id, name, audio, tiny, tm
     kw = dict(port=audio or "audio", extra={"checkpoint": ck, "duration_s": 2.0})
     line = check(type_id, tmp_path, no_load, bad={"extend_stride_s": 1.0}, good={"extend_stride_s": 0.5},
                  value="extend_stride_s=1", audio=feed, **kw)
-    assert line == said(type_id, "extend_stride_s=1 must be shorter than the model's window of 1 s (and at least one "
-                                 "token, 20 ms) to generate 2 s")
+    assert line == said(type_id, "extend_stride_s=1 is 50 tokens of 20 ms, the model's whole window (50 tokens, 1 s); "
+                                 "to generate 2 s it must be from 0.1 to 0.98 s (at most 49 tokens)")
     assert validated(type_id, tmp_path, {audio: feed} if audio else None, checkpoint=ck, duration_s=0.8,
                      extend_stride_s=1.0) == []                       # one window: no stride needed
     if audio:
@@ -188,14 +189,37 @@ def test_a_stride_past_the_window_for_a_length_a_linked_input_decides(type_id, n
     seconds = 1.8 if port == "melody" else 0.8
     got = validated(type_id, tmp_path, {port: (sine(220, seconds, 32000), 32000)}, checkpoint=ck,
                     extend_stride_s=1.0, **params)
-    line = said(type_id, f"extend_stride_s=1 must be shorter than the model's window of 1 s (and at least one token, "
-                         f"20 ms) {words}")
+    line = said(type_id, f"extend_stride_s=1 is 50 tokens of 20 ms, the model's whole window (50 tokens, 1 s); "
+                         f"{words} it must be from 0.1 to 0.98 s (at most 49 tokens)")
     assert got == [line], got
     assert validated(type_id, tmp_path, {port: (sine(220, seconds, 32000), 32000)}, checkpoint=ck,
                      extend_stride_s=0.5, **params) == []
     monkeypatch.undo()
     assert run_refusal(type_id, {port: clip(seconds, 32000)}, checkpoint=ck, extend_stride_s=1.0,
                        **{k: (None if v == "auto" else v) for k, v in params.items()}) == line
+
+
+def bounds(line: str) -> tuple[float, float]:
+    """The accepted seconds a stride refusal writes: "... (0.02 to 0.98 s)"."""
+    lo, hi = re.search(r"from ([\d.]+) to ([\d.]+) s \(at most", line).groups()
+    return float(lo), float(hi)
+
+
+@pytest.mark.parametrize("type_id, name", [("models.musicgen", "musicgen_short"),
+                                           ("models.musicgen_melody", "musicgen_melody_short")])
+def test_a_stride_refusal_never_reads_as_a_contradiction(type_id, name, tiny, tmp_path, no_load):
+    """QA61 D7: 0.99 s rounds to the 50 tokens of the 1 s window, and the line said "0.99 must be shorter
+    than the model's window of 1 s".  It now says what the value is in tokens and the seconds accepted;
+    both ends of what it writes validate ok, and a token past the top is refused."""
+    ck = str(tiny[name])
+    feed = {"melody": (sine(220, 1.0, 32000), 32000)} if "melody" in type_id else None
+    line, = validated(type_id, tmp_path, feed, checkpoint=ck, duration_s=2.0, extend_stride_s=0.99)
+    assert line == said(type_id, "extend_stride_s=0.99 is 50 tokens of 20 ms, the model's whole window (50 tokens, "
+                                 "1 s); to generate 2 s it must be from 0.1 to 0.98 s (at most 49 tokens)")
+    lo, hi = bounds(line)
+    for ok in (lo, hi):
+        assert validated(type_id, tmp_path, feed, checkpoint=ck, duration_s=2.0, extend_stride_s=ok) == []
+    assert len(validated(type_id, tmp_path, feed, checkpoint=ck, duration_s=2.0, extend_stride_s=hi + 0.011)) == 1
 
 
 def test_a_stable_audio_stride_past_the_models_window(tmp_path, tmp_path_factory, no_load, monkeypatch):
@@ -206,10 +230,14 @@ def test_a_stable_audio_stride_past_the_models_window(tmp_path, tmp_path_factory
     line = check("models.stable_audio", tmp_path, no_load, bad={"extend_stride_s": 0.05},
                  good={"extend_stride_s": 0.02}, value="extend_stride_s=0.05",
                  extra={"checkpoint": ck, "duration_s": 0.2, "prompt": "rain", "steps": 2})
-    assert line == said("models.stable_audio", "extend_stride_s=0.05 must be shorter than the model's window of "
-                                               "0.05 s and at least one latent (0.73 ms) to generate 0.2 s")
+    assert line == said("models.stable_audio", "extend_stride_s=0.05 is 68 latents of 0.726 ms, longer than the "
+                                               "model's window of 64 latents (0.0464399 s); to generate 0.2 s it must "
+                                               "be from 0.01 to 0.0457142 s (at most 63 latents)")
     assert validated("models.stable_audio", tmp_path, checkpoint=ck, duration_s=0.04, extend_stride_s=0.05,
                      prompt="rain") == []                              # one window: no stride needed
+    for ok in bounds(line):                                            # latents round down: both ends hold
+        assert validated("models.stable_audio", tmp_path, checkpoint=ck, duration_s=0.2, extend_stride_s=ok,
+                         prompt="rain") == []
     monkeypatch.undo()
     assert run_refusal("models.stable_audio", {}, checkpoint=ck, duration_s=0.2, extend_stride_s=0.05,
                        prompt="rain", steps=2) == line

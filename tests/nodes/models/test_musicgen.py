@@ -160,8 +160,8 @@ def test_second_run_comes_from_the_output_cache(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("params,words", [
-    (dict(extend_stride_s=1.0), ["extend_stride_s=1", "window of 1 s"]),
-    (dict(extend_stride_s=1.5), ["extend_stride_s=1.5", "window of 1 s"]),
+    (dict(extend_stride_s=1.0), ["extend_stride_s=1 is 50 tokens", "whole window (50 tokens, 1 s)"]),
+    (dict(extend_stride_s=1.5), ["extend_stride_s=1.5 is 75 tokens", "window of 50 tokens (1 s)"]),
 ])
 def test_stride_outside_the_window_is_one_clear_error(tiny, tmp_path, params, words):
     with pytest.raises(GraphError) as e:        # refused before the model loads (validate reads the window)

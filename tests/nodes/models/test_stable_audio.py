@@ -159,9 +159,12 @@ def test_a_missing_checkpoint_names_the_pull_command(hub_cache):
 def test_bad_settings_are_one_clear_line(ck, tmp_path):
     with pytest.raises(ParameterError, match=r"prompt is empty"):
         gen(ck, prompt="  ")
-    with pytest.raises(ParameterError, match=r"extend_stride_s=0.05 must be shorter than the model's window of 0.05 s"):
+    with pytest.raises(ParameterError, match=r"extend_stride_s=0.05 is 68 latents of 0.726 ms, longer than the "
+                       r"model's window of 64 latents \(0.0464399 s\); to generate 0.2 s it must be from 0.01 to "
+                       r"0.0457142 s \(at most 63 latents\)"):
         gen(ck, duration_s=0.2, extend_stride_s=0.05)
-    with pytest.raises(ParameterError, match=r"at least one latent \(0.73 ms\)"):       # 0 latents: no progress
+    with pytest.raises(ParameterError, match=r"extend_stride_s=0.0001 is 0 latents of 0.726 ms; to generate 0.2 s "
+                                             r"it must be from 0.01 to 0.0457142 s"):       # 0 latents: no progress
         gen(ck, duration_s=0.2, extend_stride_s=0.0001)
     import torch
     if not torch.cuda.is_available():
