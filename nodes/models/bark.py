@@ -116,26 +116,34 @@ def check_voice(voice: str, index: dict[str, Any], checkpoint: str) -> None:
 
 
 def _check(params: dict[str, Any], ck: Checkpoint) -> None:
-    """validate's :func:`check_voice`, where the checkpoint says which voices it has (a readable
-    ``speaker_embeddings_path.json``), before any model loads."""
-    index = read_json(ck.path / "speaker_embeddings_path.json")
-    if params.get("voice") and index:
-        check_voice(str(params["voice"]), index, ck.name)
+    """validate's :func:`check_voice` and :func:`voice_files`, against the checkpoint's
+    ``speaker_embeddings_path.json`` (none: no presets, as the run reads it), before any model loads."""
+    if params.get("voice"):
+        voice_files(ck.path, str(params["voice"]), read_json(ck.path / "speaker_embeddings_path.json"), ck.name)
+
+
+def voice_files(root: Path, voice: str, index: dict[str, Any], checkpoint: str) -> list[tuple[str, int, str, Path]]:
+    """``(key, ndim, name, path)`` of preset ``voice``'s three prompt files in checkpoint folder ``root``; a voice
+    the checkpoint lacks, or a file missing or outside the folder, is one :class:`ParameterError`."""
+    check_voice(voice, index, checkpoint)
+    root = Path(root).resolve()
+    files = []
+    for key, ndim in (("semantic_prompt", 1), ("coarse_prompt", 2), ("fine_prompt", 2)):
+        rel = index[voice].get(key) if isinstance(index[voice], dict) else None
+        path = (root / str(rel)).resolve() if rel else None
+        if path is None or os.path.commonpath([root, path]) != str(root) or not path.is_file():
+            raise ParameterError(f"voice {voice!r}: {key} file {rel!r} is missing or outside the checkpoint folder")
+        files.append((key, ndim, str(rel), path))
+    return files
 
 
 def load_voice(loaded: Loaded, voice: str) -> dict[str, np.ndarray] | None:
     """The arrays of voice preset ``voice`` from the checkpoint's speaker embeddings (no pickle)."""
     if not voice:
         return None
-    index = loaded.extra.get("voices") or {}
-    check_voice(voice, index, loaded.checkpoint)
-    root = Path(loaded.path).resolve()
     arrays: dict[str, np.ndarray] = {}
-    for key, ndim in (("semantic_prompt", 1), ("coarse_prompt", 2), ("fine_prompt", 2)):
-        rel = index[voice].get(key) if isinstance(index[voice], dict) else None
-        path = (root / str(rel)).resolve() if rel else None
-        if path is None or os.path.commonpath([root, path]) != str(root) or not path.is_file():
-            raise ParameterError(f"voice {voice!r}: {key} file {rel!r} is missing or outside the checkpoint folder")
+    for key, ndim, rel, path in voice_files(Path(loaded.path), voice, loaded.extra.get("voices") or {},
+                                            loaded.checkpoint):
         try:
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:      # object arrays are pickles: never loaded (QA49 D6)

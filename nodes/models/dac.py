@@ -27,7 +27,7 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import (Checkpoint, Device, Family, Loaded, Precision, estimate_token_decode, place, placement, read_json,
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, config_value, estimate_token_decode, place, placement,
                     register, to_model_audio)
 
 __all__ = ["dac_encode", "dac_decode", "DAC", "encode_tokens", "checked_codebooks", "decode_tokens", "parse_tokens"]
@@ -55,7 +55,7 @@ def checked_codebooks(codebooks: int, n_codebooks: Any, checkpoint: str) -> int:
 
 def _check_encode(params: dict[str, Any], ck: Checkpoint) -> None:
     """validate's :func:`checked_codebooks`, against the checkpoint's config.json, before any model loads."""
-    checked_codebooks(params["codebooks"], read_json(ck.path / "config.json")["n_codebooks"], ck.name)
+    checked_codebooks(params["codebooks"], config_value(ck, "n_codebooks", "DacConfig"), ck.name)
 
 
 def encode_tokens(held: Loaded, samples: np.ndarray, codebooks: int) -> dict[str, Any]:

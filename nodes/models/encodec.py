@@ -28,7 +28,7 @@ from nodeflow.node import Context
 from nodeflow.types import Range
 
 from ._codes import checked_codes
-from .layer import (Checkpoint, Device, Family, Loaded, Precision, estimate_token_decode, place, placement, read_json,
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, config_value, estimate_token_decode, place, placement,
                     register, to_model_audio)
 
 __all__ = ["encodec_encode", "encodec_decode", "ENCODEC", "encode_tokens", "check_bandwidth", "decode_tokens",
@@ -60,7 +60,7 @@ def check_bandwidth(bandwidth_kbps: float, target_bandwidths: Any, checkpoint: s
 
 def _check_encode(params: dict, ck: Checkpoint) -> None:
     """validate's :func:`check_bandwidth`, against the checkpoint's config.json, before any model loads."""
-    check_bandwidth(params["bandwidth_kbps"], read_json(ck.path / "config.json")["target_bandwidths"], ck.name)
+    check_bandwidth(params["bandwidth_kbps"], config_value(ck, "target_bandwidths", "EncodecConfig"), ck.name)
 
 
 def encode_tokens(held: Loaded, samples: np.ndarray, bandwidth_kbps: float) -> dict:

@@ -57,8 +57,8 @@ from ._sampling import sampler, seeded, step_criterion, step_progress
 from .placement import place, placed_like, placement
 
 __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Checkpoint", "Device", "Precision",
-           "AdapterPath", "ParamCheck", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "seeded",
-           "sampler",
+           "AdapterPath", "ParamCheck", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "config_value",
+           "seeded", "sampler",
            "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading",
            "placed_like", "placement", "place", "source_tags"]
 
@@ -137,6 +137,13 @@ def read_json(path: Path) -> dict:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def config_value(ck: Checkpoint, key: str, config_class: str) -> Any:
+    """``key`` of the checkpoint's config.json; where it is missing, the default that the run's
+    configuration class (``"EncodecConfig"``) gives it, so that a check reads what the run reads."""
+    config = read_json(ck.path / "config.json")
+    return config[key] if key in config else getattr(_class(config_class)(), key)
 
 
 def _class(name: str) -> Any:

@@ -78,11 +78,9 @@ def _language(held: Loaded, language: str) -> str | None:
 
 def _check(params: dict[str, Any], ck: Checkpoint) -> None:
     """validate's :func:`language_code`, against the checkpoint's generation_config.json (what the run's
-    model reads), before any model loads."""
+    model reads; none: an English-only model, as the run finds it), before any model loads."""
     gen = read_json(ck.path / "generation_config.json")
-    if gen:
-        language_code(str(params["language"]), bool(gen.get("is_multilingual", False)), gen.get("lang_to_id"),
-                      ck.name)
+    language_code(str(params["language"]), bool(gen.get("is_multilingual", False)), gen.get("lang_to_id"), ck.name)
 
 
 _NO_SPACES = {"zh", "ja", "th", "lo", "my", "yue"}    # written without spaces: a token is a word

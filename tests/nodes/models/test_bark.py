@@ -116,7 +116,7 @@ def test_voice_presets_are_read_without_pickle(tiny, tmp_path):
                             ".npy' holds Python objects (a pickle), which are never loaded; it must be a 1-D integer "
                             "array saved with numpy.save; use another voice, or voice='' for the first sentence's "
                             "voice")       # (QA49 D6: numpy's bare "Object arrays cannot be loaded ...")
-    with pytest.raises(ExecutionError, match="outside the checkpoint folder"):
+    with pytest.raises(GraphError, match="outside the checkpoint folder"):      # before the model loads (validate)
         run_model("models.bark", tmp_path, checkpoint=str(ck), prompt="Hello.", voice="escape", **FAST)
 
 

@@ -9,7 +9,9 @@ Stable Audio stride past the model's window, a Demucs segment longer than the mo
 four-stem checkpoint given to models.demucs_6s."""
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,43 @@ def test_a_bark_voice_the_checkpoint_does_not_have(tiny, tmp_path, no_load, monk
 
 
 # ---------------------------------------------------------------------------------------- windows
+def _without(src: Path, dst: Path, *, file: str = "", key: str = "") -> Path:
+    """A copy of checkpoint ``src`` without ``file``, or without ``key`` in its config.json."""
+    shutil.copytree(src, dst)
+    if file:
+        (dst / file).unlink()
+    if key:
+        config = json.loads((dst / "config.json").read_text())
+        del config[key]
+        (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+@pytest.mark.parametrize("type_id, base, cut, params, rate, words", [
+    ("models.encodec_encode", "encodec", dict(key="target_bandwidths"), {"bandwidth_kbps": 5.0}, 24000,
+     "(1.5, 3, 6, 12, 24 kbps)"),
+    ("models.dac_encode", "dac", dict(key="n_codebooks"), {"codebooks": 10}, 44100, "has (9)"),
+    ("models.whisper", "whisper", dict(file="generation_config.json"), {"language": "de"}, 16000, "is English-only"),
+    ("models.bark", "bark", dict(file="speaker_embeddings_path.json"), {"voice": "v2/en_speaker_0", "prompt": "Hi."},
+     None, "(presets: none)"),
+    ("models.bark", "bark", dict(file="speaker_embeddings/v2/en_speaker_1_coarse_prompt.npy"),
+     {"voice": "v2/en_speaker_1", "prompt": "Hi."}, None, "coarse_prompt file"),
+])
+def test_a_checkpoint_without_the_file_a_check_reads(type_id, base, cut, params, rate, words, encodec_ck, dac_ck,
+                                                     whisper_ck, tiny, tmp_path, no_load, monkeypatch):
+    """QA61 D5: where the checkpoint lacks the file (or key) that a check reads, validate said ok and the
+    run refused from the library's defaults.  validate now reads what the run reads: the configuration
+    class's default, no generation config (English-only), no presets, a voice file missing."""
+    src = {"encodec": encodec_ck, "dac": dac_ck, "whisper": whisper_ck, "bark": tiny["bark"]}[base]
+    ck = str(_without(Path(src), tmp_path / f"cut-{base}", **cut))
+    feed = {"audio": (sine(220, 0.2, rate), rate)} if rate else None
+    line, = validated(type_id, tmp_path, feed, checkpoint=ck, **params)
+    assert line.startswith(f"node '{NODE}' ({type_id}): ") and words in line, line
+    assert no_load.loads() == 0
+    monkeypatch.undo()
+    assert run_refusal(type_id, {"audio": clip(0.2, rate)} if rate else {}, checkpoint=ck, **params) == line
+
+
 @pytest.mark.parametrize("type_id, name, audio", [
     ("models.musicgen_melody", "musicgen_melody_short", "melody"),
     ("models.musicgen", "musicgen_short", None),
