@@ -94,8 +94,9 @@ class FamilySpec:
             return self.time_base(config, generation or {})
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
             why = f"it has no {e.args[0]!r}" if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
+            file = config.get("_file", "config.json") if isinstance(config, dict) else "config.json"
             raise ParameterError(f"model family '{self.name}' cannot read its time base from this checkpoint's "
-                                 f"config.json ({why}); restore the checkpoint's own config.json, or use a "
+                                 f"{file} ({why}); restore the checkpoint's own {file}, or use a "
                                  f"checkpoint of family '{self.name}'") from None
 
 
@@ -201,14 +202,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def read_config(path: Path) -> dict[str, Any] | None:
     """A checkpoint folder's configuration: ``config.json`` (transformers layout), or
-    ``model_index.json`` (diffusers layout) with each component's ``config.json`` under its name;
-    None when the folder has neither."""
+    ``model_index.json`` (diffusers layout) with each component's ``config.json`` under its name
+    (and ``"_file"``, the file it was read from, for messages); None when the folder has neither."""
     path = Path(path)
     if (path / "config.json").is_file():
         return _read_json(path / "config.json")
     if (path / "model_index.json").is_file():
         index = _read_json(path / "model_index.json")
-        out: dict[str, Any] = dict(index)
+        out: dict[str, Any] = {**index, "_file": "model_index.json"}
         for comp in index:
             if not comp.startswith("_") and (path / comp / "config.json").is_file():
                 out[comp] = {"_class": index[comp], **_read_json(path / comp / "config.json")}

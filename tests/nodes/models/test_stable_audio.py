@@ -231,6 +231,7 @@ def test_a_checkpoint_copied_without_a_component_is_refused_by_validate_in_one_l
     (broken / "model_index.json").write_text(json.dumps({**index, "vae": [None, None]}))
     said = [p for p in g.problems() if "'vae'" in p]
     assert len(said) == 1, g.problems()
+    assert "this checkpoint's model_index.json (it has no 'vae')" in said[0] and "config.json" not in said[0]
     with pytest.raises(Exception) as e:
         Executor().run(g)
     assert said[0].split("): ", 1)[1] in str(e.value)              # the run's line is validate's
