@@ -513,15 +513,16 @@ def _locked(load: Callable[[], Any]) -> Any:
 
 # ---------------------------------------------------------------------------------------- audio
 def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
-    """``audio`` as float32 ``[channels, frames]`` at the model's rate: resampled with soxr (HQ),
-    downmixed to mono by averaging, mono duplicated for stereo models."""
+    """``audio`` as float32 ``[channels, frames]`` at the model's rate: resampled by the node
+    library's one resampler (soxr HQ; a window in the context of its ends), downmixed to mono by
+    averaging, mono duplicated for stereo models."""
     x = audio.samples
     if x.shape[0] != channels:
         mono = x.mean(axis=0, keepdims=True)
         x = mono if channels == 1 else np.repeat(mono, channels, axis=0)
     if audio.sample_rate != sample_rate:
-        import soxr
-        x = soxr.resample(np.ascontiguousarray(x.T), audio.sample_rate, sample_rate, quality="HQ").T
+        from nodes.dsp._conform import resample_audio
+        x = resample_audio(audio.replace(np.ascontiguousarray(x, np.float32)), sample_rate).samples
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
