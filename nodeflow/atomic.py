@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -229,13 +230,29 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
     was and the exception propagates.
     """
     path = Path(path)
-    tmp = new_temp(path, mode=mode)
+    if path.is_dir() and not path.is_symlink():        # (QA63: "adir/.adir.123-x.tmp: Is a directory")
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        tmp = new_temp(path, mode=mode)
+    except OSError as e:
+        raise _as_path(e, path) from None
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename in (str(tmp), tmp):
+            raise _as_path(e, path) from None
         raise
+
+
+def _as_path(e: OSError, path: Path) -> OSError:
+    """``e`` naming ``path``, the file the user asked for, where it named the temp file written beside
+    it (QA63: "/out/.x.msgpack.18691-r70nbu1t.tmp: the folder is on a read-only file system")."""
+    if e.filename is not None and Path(e.filename).parent == path.parent and Path(e.filename).name.startswith("."):
+        e.filename = str(path)
+    e.filename2 = None
+    return e
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> Path:

@@ -172,6 +172,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.output:
         out = Path(args.output)
         _refuse_overwriting_inputs(out, [path, *graph.input_files().values()], "--force")
+        if out.is_dir():
+            raise NodeflowError(f"{out} is a folder; give the graph file's name, e.g. -o {out / path.stem}.msgpack")
         if out.exists() and not args.force:
             raise NodeflowError(f"{out} exists; pass --force to overwrite it")
         save(graph, out)

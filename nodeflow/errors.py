@@ -135,6 +135,7 @@ def os_error_words(e: OSError, fix: str = "", reading: bool = False) -> str:
             errno.ENOENT: "a file or folder vanished while it was being used; try again",
             errno.ELOOP: "a link is in the way; AudioChain never follows links here",
             errno.ENAMETOOLONG: "a name or the path is longer than the file system takes; choose a shorter path",
+            errno.EISDIR: "it is a folder; give the name of a file in it",
             }.get(e.errno or 0)
     if e.errno == errno.EFBIG:
         hint = size_limit_words() or "the file is larger than this file system takes; choose another folder"

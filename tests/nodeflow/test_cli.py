@@ -241,6 +241,33 @@ def test_extract_refuses_to_overwrite_without_force(graph_file, tmp_path, capsys
     assert load(dest).nodes["gain"].params["gain_db"] == -6.0
 
 
+def test_extract_to_a_folder_or_a_read_only_one_names_the_path_given(graph_file, tmp_path, capsys, monkeypatch):
+    """QA63 D3: -o a folder said "pass --force", and --force then named AudioChain's temp file
+    (".adir.18686-dtddh93g.tmp: Is a directory; free some space ..."); a read-only folder was named by
+    that temp file too.  Each is one line naming the path given, nothing left in the folder."""
+    import errno
+    import tempfile
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q"]) == 0
+    take, folder = str(tmp_path / "o" / "take.wav"), tmp_path / "adir"
+    folder.mkdir()
+    for force in ([], ["--force"]):
+        assert main(["extract", take, "-o", str(folder), *force]) == 1
+        assert one_error_line(capsys.readouterr().err) == (f"error: {folder} is a folder; give the graph file's "
+                                                           f"name, e.g. -o {folder}/take.msgpack")
+    assert list(folder.iterdir()) == []
+    with pytest.raises(IsADirectoryError) as e:           # the Python API's save: the same one write
+        save(load(graph_file), folder)
+    assert e.value.filename == str(folder) and list(folder.iterdir()) == [] and list(tmp_path.glob(".adir*")) == []
+
+    def read_only(*_a, dir=None, prefix="", suffix="", **_k):
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abc{suffix}")
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    dest = folder / "x.msgpack"
+    assert main(["extract", take, "-o", str(dest)]) == 1
+    assert one_error_line(capsys.readouterr().err) == (f"error: {dest}: the folder is on a read-only file system; "
+                                                       "choose another folder")
+
+
 # ---------------------------------------------------------------------------------------- mistakes
 MISTAKES = {
     "missing graph file": (lambda d, g: ["run", str(d / "nope.msgpack")], "nope.msgpack: no such file"),
