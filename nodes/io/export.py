@@ -115,8 +115,11 @@ def _foreign_path(path: str) -> str | None:
     ``$HOME`` and ``file:``), or None."""
     import re
     if "\\" in path and os.sep == "/":
-        return (f"path={path!r} separates folders with backslashes (a Windows path); write / between folders, "
-                f"e.g. {path.replace(chr(92), '/').split(':', 1)[-1].lstrip('/')!r}")
+        import posixpath
+        fix = posixpath.normpath(path.replace("\\", "/").split(":", 1)[-1].lstrip("/"))
+        if fix == ".." or fix.startswith("../"):   # (QA63: the fix offered was refused in turn, for leaving the folder)
+            fix = posixpath.basename(fix) if fix != ".." else "out.wav"
+        return f"path={path!r} separates folders with backslashes (a Windows path); write / between folders, e.g. {fix!r}"
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
         return f"path={path!r} is a URL; give a file name (relative to the output folder), e.g. 'out.wav'"
     # a variable a shell or Windows would expand: $NAME or %NAME% starting a folder (Ke$ha and A$AP Rocky are

@@ -575,8 +575,10 @@ def test_a_disk_that_fills_as_the_tags_are_written_names_the_file_being_made(tmp
     assert not (tmp_path / "o").exists() or listing(tmp_path / "o") == []
 
 
-@pytest.mark.parametrize("path, said", [("..\\..\\winrel.wav", "separates folders with backslashes"),
-                                        ("C:\\Windows\\x.wav", "separates folders with backslashes"),
+@pytest.mark.parametrize("path, said", [("..\\..\\winrel.wav", "backslashes (a Windows path); write / between "
+                                                               "folders, e.g. 'winrel.wav'"),   # (QA63 D4: '../..'
+                                        ("mixes\\take 1.wav", "e.g. 'mixes/take 1.wav'"),      # was refused in turn)
+                                        ("C:\\Windows\\x.wav", "e.g. 'Windows/x.wav'"),
                                         ("$HOME/x.wav", "holds '$HOME', which is not expanded"),
                                         ("${OUT}/x.wav", "holds '${OUT}', which is not expanded"),
                                         ("file:///tmp/x.wav", "is a URL")])
