@@ -28,6 +28,24 @@ def test_tempo_and_meter_are_found_in_music(bpm, beats, rate):
     assert info["meter"] == f"{beats}/4"
 
 
+@pytest.mark.parametrize("bpm, rate", [(97.5, 44100), (97.5, 48000), (133.25, 48000)])
+def test_a_click_track_placed_to_the_sample_reads_its_tempo_and_windows_land_on_its_grid(bpm, rate):
+    """QA63 D2: clicks placed to the sample at 97.5 bpm read 97.49 (a beat 106.006 onset frames long
+    kept its place in them, and the parabola timing each onset has a bias that depends on that place),
+    and bpm=auto's bars fell 11 samples a bar behind the grid."""
+    frames = round(32 * 60 / bpm * rate)
+    t = np.arange(round(0.05 * rate)) / rate
+    hit = 0.8 * np.sin(2 * np.pi * 1000 * t) * np.exp(-t * 60)
+    y = np.zeros(frames)
+    for b in range(32):
+        s = round(b * 60 / bpm * rate)
+        y[s:s + hit.size] += hit[:frames - s]
+    x = Audio(y.astype(np.float32), rate)
+    assert float(dict(detect_tempo.fn(x).info)["bpm"]) == bpm
+    wins = tokenize_window.fn(x, unit="bars", size=1, bpm="auto", beats_per_bar=4)
+    assert [w.start_frame for w in wins] == [round(k * 4 * 60 / bpm * rate) for k in range(len(wins))]
+
+
 def test_bpm_auto_windows_follow_the_detected_tempo():
     x = music(133.0, 4, 40.0, 32000, seed=4)
     wins = tokenize_window.fn(x, unit="bars", size=2, bpm="auto", beats_per_bar="auto")
