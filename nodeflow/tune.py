@@ -300,6 +300,23 @@ def _read_state(out_dir: Path, settings: dict[str, Any]) -> dict[int, dict[str, 
 
 
 # ---------------------------------------------------------------------------------------- the loop
+def _refuse_values(graph: Graph, dims: Sequence[Dimension], out: Path, allow_outside: Sequence[Any],
+                   device: str) -> None:
+    """Refuse a value to explore that the graph refuses (as ``validate`` would, the checkpoint's own
+    checks included), before any candidate renders: ``run --sweep`` refuses it so, and the search spent
+    its budget on candidates that failed (QA61 D10: two of three on a stride past the model's window)."""
+    base = set(graph.problems(output_dir=out, allow_outside=allow_outside, device=device))
+    for d in dims:
+        for v in d.values[1:] if d.kind == "param" else ():       # (the first is the graph's own)
+            try:
+                new = [p for p in apply_overrides(graph, ((d.key, v),)).problems(
+                    output_dir=out, allow_outside=allow_outside, device=device) if p not in base]
+            except ParameterError as e:
+                new = [str(e)]
+            if new:
+                raise ParameterError(f"{said('vary')} {d.key}: the value {v!r} is refused ({new[0]}); leave it out")
+
+
 def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget: int = 32,
          out_dir: str | Path = "tune", vary: Sequence[str] = (), scorer: str | None = None,
          scorer_params: dict[str, Any] | None = None, listen: str | None = None, seed: int = 0,
@@ -326,6 +343,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
                if off else "the graph has no text.prompt_template slots and no seed parameters")
         raise ParameterError(f"nothing to explore: {why}; name parameters with "
                              + said("vary", "NODE.PARAM=V1,V2", hint=True) + " or A..B")
+    _refuse_values(graph, dims, out, allow_outside, device)
     port = listened_port(graph, listen)
     scorer = scorer or default_scorer()
     scored, score_key = scorer_graph(graph, scorer, port, target=target, reference=reference)

@@ -391,6 +391,21 @@ def test_cli_tune_errors_are_one_line(tmp_path, capsys):
     assert "error: --vary 'gain.nope=1': node 'gain' has no parameter 'nope'" in capsys.readouterr().err
 
 
+def test_a_value_the_graph_refuses_is_refused_before_any_candidate_renders(tmp_path, capsys):
+    """QA61 D10: `tune --vary gen.extend_stride_s=0.5,18` spent two of its three candidates on a stride the
+    checkpoint refuses (validate and `run --sweep` refuse it before rendering).  Any value the graph
+    refuses, as validate says it, is said so at once, and nothing renders."""
+    g = dsp_graph(tmp_path)
+    out = tmp_path / "o"
+    assert main(["tune", str(g.path), "--scorer", "test.tune_level_score", "-o", str(out), "--budget", "3",
+                 "--vary", "trim.start_s=0,0.5,1.5", "--jobs", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --vary trim.start_s: the value 1.5 is refused (node 'trim' (dsp.trim): start_s=1.5 is at or "
+                   "beyond the input length 1.000 s; use a smaller start); leave it out"], err
+    assert CALLS["score"] == 0 and not out.exists()
+    assert len(run_tune(tmp_path, "ok", vary=["trim.start_s=0,0.5"], budget=2, workers=1).rows) == 2
+
+
 def test_python_tune_errors_name_its_keywords_not_the_cli_flags(tmp_path):
     """tune(target=...) in Python was told '--target' (QA): each option as the caller wrote it."""
     g = dsp_graph(tmp_path)
