@@ -182,6 +182,8 @@ class Palette:
             dpg.add_text("Pin colours by port type: Audio blue, text (str) yellow, numbers green, bool red, "
                          "others grey. A square pin carries a list (a node fed a list runs once per item). "
                          "While a link is dragged, the pins it cannot go to turn grey.", wrap=300)
+        self._panel = parent
+        self._categories: dict[str, list[str]] = {}      # category: its node types, in the panel's own order
         for category, specs in registry.categories().items():
             with dpg.collapsing_header(label=category, default_open=True, parent=parent, tag=f"palcat::{category}"):
                 for spec in specs:
@@ -191,6 +193,9 @@ class Palette:
                     with dpg.tooltip(tag):
                         dpg.add_text(f"{spec.id}\n{readable(spec.tooltip)}", wrap=300)
                     self._buttons[spec.id] = tag
+                dpg.add_spacer(height=0, tag=f"palcat::{category}::end")   # (what reordering moves before)
+            self._categories[category] = [spec.id for spec in specs]
+        dpg.add_spacer(height=0, parent=parent, tag="palcat::end")
         with dpg.window(label="Add node", tag="quicksearch", show=False, no_collapse=True, width=320, height=300,
                         modal=False, no_saved_settings=True):
             dpg.add_input_text(tag="quicksearch::input", hint="type to search, Enter adds", width=-1,
@@ -206,9 +211,23 @@ class Palette:
 
     # ------------------------------------------------------------------ side panel
     def _filter(self, text: str) -> None:
-        shown = {s.id for s in search(self.registry, text, limit=1000)} if text.strip() else set(self._buttons)
-        for type_id, tag in self._buttons.items():
-            self.dpg.configure_item(tag, show=type_id in shown)
+        """Show the node types matching ``text`` best first: the category holding the best match on top,
+        each category's matches in rank order, categories with none hidden (QA62: "stitch" listed
+        resample, variation, export and musicgen melody above stitch, under every category's header)."""
+        dpg = self.dpg
+        hits = search(self.registry, text, limit=1000) if text.strip() else None
+        rank = {s.id: i for i, s in enumerate(hits)} if hits is not None else None
+        order = {c: min((rank[t] for t in ids if t in rank), default=None) if rank is not None else k
+                 for k, (c, ids) in enumerate(self._categories.items())}
+        for category in sorted((c for c in order if order[c] is not None), key=lambda c: order[c]):
+            dpg.move_item(f"palcat::{category}", parent=self._panel, before="palcat::end")
+        for category, ids in self._categories.items():
+            dpg.configure_item(f"palcat::{category}", show=order[category] is not None)
+            ranked = sorted(ids, key=lambda t: rank.get(t, len(rank))) if rank is not None else ids
+            for type_id in ranked:
+                tag = self._buttons[type_id]
+                dpg.move_item(tag, parent=f"palcat::{category}", before=f"palcat::{category}::end")
+                dpg.configure_item(tag, show=rank is None or type_id in rank)
 
     # ------------------------------------------------------------------ quick search
     def open_search(self, at: tuple[float, float], link: tuple[str, str, str, Any] | None = None) -> None:

@@ -230,6 +230,9 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     (nx, ny), (mx, my) = st["crowded_near"]                 # still near the mouse
     assert abs(nx - mx) < 700 and abs(ny - my) < 400, st["crowded_near"]      # (the nearest free place)
     assert st["filter_shown"] == {"dsp.fade": True, "dsp.gain": False, "io.load": False}
+    stitch = st["stitch_order"]                  # QA62 D12: stitch came after four categories' lesser matches
+    assert stitch[:2] == ["time", "time.stitch"] and "speech" not in stitch and "text" not in stitch, stitch
+    assert st["cleared_order"] == st["own_order"]
     assert "fade_2" in st["after_panel"]
     assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"
     assert st["after_move_undo"] == [20.0, 40.0]

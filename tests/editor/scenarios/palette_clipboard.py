@@ -3,6 +3,19 @@ title, select with a click or a box, duplicate/copy/paste/delete with the keyboa
 from tests.editor._graphs import covered_by
 
 
+def panel_order(app) -> list[str]:
+    """The side panel as shown, top to bottom: each shown category, then its shown node types."""
+    dpg = app.dpg
+    out = []
+    for h in dpg.get_item_children(app.palette._panel, 1):
+        name = str(dpg.get_item_alias(h))
+        if name.startswith("palcat::") and name != "palcat::end" and dpg.is_item_shown(h):
+            out.append(name.removeprefix("palcat::"))
+            out += [str(dpg.get_item_alias(b)).removeprefix("palette::") for b in dpg.get_item_children(h, 1)
+                    if str(dpg.get_item_alias(b)).startswith("palette::") and dpg.is_item_shown(b)]
+    return out
+
+
 def main(app, drv):
     dpg = app.dpg
     drv.frames(6)
@@ -42,6 +55,17 @@ def main(app, drv):
     out["filter_shown"] = {t: bool(dpg.is_item_shown(f"palette::{t}")) for t in ("dsp.fade", "dsp.gain", "io.load")}
     drv.click_item("palette::dsp.fade")
     out["after_panel"] = sorted(app.doc.graph.nodes)
+    # the panel lists what matches best first, under the headers that hold a match (QA62 D12)
+    drv.click_item("palette::filter")
+    drv.key("ctrl+a")
+    drv.type_text("stitch")
+    drv.frames(2)
+    out["stitch_order"] = panel_order(app)
+    drv.key("ctrl+a")
+    drv.key("BackSpace")
+    drv.frames(2)
+    out["cleared_order"] = panel_order(app)
+    out["own_order"] = [x for c, ids in app.palette._categories.items() for x in [c, *ids]]
     # drag a node by its title bar; undo puts it back
     before = list(app.doc.graph.editor["positions"]["load"])
     (x0, y0), _ = app.view.node_rect("load")
