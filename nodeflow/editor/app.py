@@ -189,7 +189,7 @@ class App:
         def width_of(t: str) -> float | None:
             size = dpg.get_text_size(t)
             return float(size[0]) if size else None
-        line = fit_line(status_line(self.status_text), room, width_of)
+        line = fit_line(status_line(self.status_text), room, width_of, keep_fix="\n" not in self.status_text.strip())
         if width_of(line) is not None:                    # measured: done until the text or the width changes
             self._status_fit = (self.status_text, room)
         dpg.set_value("status", line)

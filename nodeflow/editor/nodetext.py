@@ -66,28 +66,38 @@ def refused_line(text: str) -> str:
     return "cannot run: " + problems[0] + (f" (and {more} more: Graph > Validate lists them)" if more > 0 else "")
 
 
-def fit_line(line: str, width: float, width_of: Callable[[str], float | None]) -> str:
-    """``line`` cut to ``width`` pixels with ``...`` at the end (``width_of`` measures a text; None:
-    it cannot yet, and the line is left whole).  The status bar cut a long message at the window's
-    edge with nothing to say there was more (its tooltip has all of it).
+def fit_line(line: str, width: float, width_of: Callable[[str], float | None], keep_fix: bool = False) -> str:
+    """``line`` cut to ``width`` pixels with ``...`` (``width_of`` measures a text; None: it cannot
+    yet, and the line is left whole).  The status bar cut a long message at the window's edge with
+    nothing to say there was more (its tooltip has all of it).  ``keep_fix``: the line is one message,
+    whose last clause, after its last ``; ``, is what to do: it is kept whole where it takes at most
+    60% of the width, the cut made before it (QA62 D11: "... start a sound server, or choose an output
+    with Pl...").
 
     >>> fit_line("opened song.msgpack: 3 problem(s)", 140, lambda t: 7 * len(t))
     'opened song.msgpa...'
     >>> fit_line("saved", 140, lambda t: 7 * len(t))
     'saved'
+    >>> fit_line("no audio output device (PortAudio: Error querying device -1); start a sound server", 420,
+    ...          lambda t: 7 * len(t), keep_fix=True)
+    'no audio output device (...; start a sound server'
     """
     full = width_of(line)
     if full is None or full <= width:
         return line
-    lo, hi = 0, len(line)                     # the longest start that fits with the dots
+    tail = "; " + line.rsplit("; ", 1)[1] if keep_fix and "; " in line else ""
+    tail_w = width_of("..." + tail) if tail else None
+    if tail_w is None or tail_w > 0.6 * width:
+        tail = ""
+    lo, hi = 0, len(line) - len(tail)           # the longest start that fits with the dots (and the fix)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        w = width_of(line[:mid].rstrip() + "...")
+        w = width_of(line[:mid].rstrip() + "..." + tail)
         if w is not None and w <= width:
             lo = mid
         else:
             hi = mid - 1
-    return line[:lo].rstrip() + "..."
+    return line[:lo].rstrip() + "..." + tail
 
 
 def without_node(problem: str, nid: str) -> str:

@@ -199,6 +199,9 @@ def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(e
     width, room = st["status_room"]      # cut with '...' where the window ends (it ran past the edge)
     assert width <= room and (shown.endswith("...") or "acme-verbs" in shown), (shown, width, room)
     assert st["problem_shown"] == {"vox": True, "gain": False, "gen": True, "verb": True}
+    shown, width, room = st["long_status"]           # QA62 D11: the fix was in the part cut off
+    assert width <= room and shown.startswith("no audio output device (PortAudio") and "...; start a sound " \
+        "server (pulseaudio --start), or choose an output with Player(device=...)" in shown, (shown, width, room)
     assert st["broken_theme"] == {"vox": True, "gain": False, "gen": True, "verb": True}
     assert st["verb_ports"] == ["attr::in::verb::audio", "attr::out::verb::out"]
     assert st["drawn_links"] == ["verb.out -> gain.audio", "vox.out -> verb.audio"]

@@ -45,4 +45,11 @@ def main(app, drv):
     out["vox_broken_after"] = dpg.get_item_theme(app.view.node_tag("vox")) == app.view.node_theme("broken")
     out["bundled"] = app.files.bundle(tmp / "gift")          # File > Save as bundle... after the dialog
     out["bundle_status"] = app.status_text
+    # a long one-line message keeps its fix in view, the cut made before it (QA62 D11)
+    app.say("no audio output device (PortAudio: Error querying device -1: " + "no device; " * 20 + "and more); "
+            "start a sound server (pulseaudio --start), or choose an output with Player(device=...)", error=True)
+    drv.frames(3)
+    out["long_status"] = [dpg.get_value("status"), dpg.get_text_size(dpg.get_value("status"))[0],
+                          dpg.get_viewport_client_width() - dpg.get_item_rect_min("status")[0]]
+    drv.screenshot(tmp / "long_status.png")
     drv.dump(out)
