@@ -381,8 +381,9 @@ class Runner:
         took = time.perf_counter() - job.started
         where = ""
         if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
-                n in job.keys for n, _ in (job.graph.write_paths() if job.graph is not None else ())):
-            where = f"; the graph is not saved: exports in {job.scratch}"
+                n in job.keys and not Path(str(v)).expanduser().is_absolute()     # (QA62 D6: named where a file
+                for (n, _), v in (job.graph.write_paths() if job.graph is not None else {}).items()):   # typed whole
+            where = f"; the graph is not saved: exports in {job.scratch}"                          # did not go)
         notes = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
         notes += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
                   if changed else "")

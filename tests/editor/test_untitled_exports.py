@@ -23,4 +23,5 @@ def test_an_untitled_graphs_export_goes_to_its_own_folder_and_save_as_says_what_
     assert st["songs"] == ["out.wav", "song.msgpack"]
     assert st["outside_shown"] and f"node 'export': {victim / 'x.wav'}" in st["outside_text"]
     assert st["allowed"]["written"] and st["allowed"]["status"].startswith("run finished"), st["allowed"]
+    assert "exports in" not in st["allowed"]["status"], st["allowed"]    # (QA62 D6: named the unused scratch)
     assert (victim / "x.wav").exists() and not (editor.tmp / "x.wav").exists()
