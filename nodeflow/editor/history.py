@@ -124,6 +124,7 @@ class _Entry:
     delta: Delta
     merge_key: Hashable | None
     before: Snapshot | None   # kept for the newest entry only, so a following edit can merge into it
+    view: Any = None          # what the editor showed before and after the step, where the step moved the view
 
 
 class History:
@@ -185,6 +186,19 @@ class History:
         entry.delta.apply(graph, forward=True)
         self._done.append(entry)
         return entry.label
+
+    def keep_view(self, before: Any, after: Any) -> None:
+        """Remember the view before and after the newest step (an add that panned to show its node),
+        which :meth:`view` gives back as it is undone or redone."""
+        if self._done:
+            self._done[-1].view = (before, after)
+
+    def view(self, undo: bool) -> Any:
+        """The view to show once the step that :meth:`undo` (``undo``) or :meth:`redo` would take is
+        taken, where :meth:`keep_view` kept one; else None."""
+        stack = self._done if undo else self._undone
+        kept = stack[-1].view if stack else None
+        return None if kept is None else kept[0 if undo else 1]
 
     def retract(self, graph: Graph, merge_key: Hashable) -> str | None:
         """Take back the newest step as if it had not been made (no redo) when it is ``merge_key``'s:

@@ -560,6 +560,9 @@ def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source
     assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st          # whole, in view (panned)
     assert st["positions"]["gain"] == [850.0, 300.0]                       # a pan: no node moved
     assert st["undo"].endswith("linked to gain.out")
+    assert st["load_panned"] != st["load_before"]                          # QA62 D10: undo pans back,
+    assert st["load_after_undo"] == st["load_before"]                      # redo pans again
+    assert st["load_after_redo"] == st["load_panned"] and len(st["nodes_after_redo"]) == 3, st
 
 
 def test_a_node_added_from_an_input_pin_goes_left_of_it_low_where_dropped_over_no_node(editor):
