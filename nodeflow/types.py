@@ -222,6 +222,26 @@ class ParamSpec:
     def unit(self) -> str:
         return self.range.unit if self.range else ""
 
+    def range_words(self, unit: str | None = None) -> str:
+        """The range as a musician reads it ("" when there is none), in ``unit`` (default its own).
+
+        >>> ParamSpec("gain_db", "float", 0.0, range=Range(-60.0, 24.0, unit="dB")).range_words()
+        'from -60 to 24 dB'
+        >>> ParamSpec("start_s", "float", 0.0, range=Range(0.0, None)).range_words("s")
+        '0 s or more'
+        >>> ParamSpec("size", "float", 10.0, range=Range(0.0, 1_000_000.0)).range_words()   # (QA59: "1e+06")
+        'from 0 to 1,000,000'
+        """
+        if self.kind == "enum" or self.range is None:
+            return self.describe_range()
+        lo, hi = self.range.min, self.range.max
+        unit = f" {self.unit if unit is None else unit}".rstrip()
+        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            return f"from {readable_number(lo)} to {readable_number(hi)}{unit}"
+        if lo is not None and math.isfinite(lo):
+            return f"{readable_number(lo)}{unit} or more"
+        return f"up to {readable_number(hi)}{unit}" if hi is not None and math.isfinite(hi) else ""
+
     def describe_range(self) -> str:
         if self.kind == "enum" and self.choices is not None:
             return "one of " + ", ".join(str(m.value) for m in self.choices)
@@ -283,7 +303,7 @@ class ParamSpec:
         if k in ("float", "int") and self.range is not None:
             lo, hi = self.range.min, self.range.max
             if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise ParameterError(f"{self.name}={_number(value)} is out of range {self.describe_range()}")
+                raise ParameterError(f"{self.name}={_number(value)} is out of range ({self.range_words()})")
         return value
 
     def parse(self, text: str) -> Any:
@@ -329,6 +349,15 @@ def replaced_by(inputs: dict[str, Any]) -> dict[str, str]:
         if m:
             out[m.group(1)] = name
     return out
+
+
+def readable_number(v: float) -> str:
+    """A number as a musician reads it: no exponent for large whole values.
+
+    >>> readable_number(1_000_000.0), readable_number(0.25), readable_number(-60.0), readable_number(384000)
+    ('1,000,000', '0.25', '-60', '384,000')
+    """
+    return f"{int(v):,}" if abs(v) >= 1e5 and float(v).is_integer() else f"{v:g}"
 
 
 def _number(x: float) -> str:

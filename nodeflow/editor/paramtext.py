@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..types import ParamSpec, replaced_by  # noqa: F401 - replaced_by: kept importable from here
+from ..types import ParamSpec, readable_number, replaced_by  # noqa: F401 - replaced_by: kept importable from here
 
 __all__ = ["MAX_LABEL", "Clamped", "applies", "applies_when", "as_shown", "bound_by_input", "boxed", "clamp", "path_tip",
            "display_name", "drag_speed", "finite_range", "float_format", "is_wide", "plain", "readable",
@@ -51,35 +51,10 @@ def unit_of(spec: ParamSpec) -> str:
     return ""
 
 
-def num(v: float) -> str:
-    """A number as a musician reads it: no exponent for large whole values.
-
-    >>> num(1_000_000.0), num(0.25), num(-60.0), num(384000)
-    ('1,000,000', '0.25', '-60', '384,000')
-    """
-    return f"{int(v):,}" if abs(v) >= 1e5 and float(v).is_integer() else f"{v:g}"
-
-
 def range_words(spec: ParamSpec) -> str:
-    """A parameter's range as a musician reads it ("" when it has none).
-
-    >>> from nodeflow.types import Range
-    >>> range_words(ParamSpec("gain_db", "float", 0.0, range=Range(-60.0, 24.0, unit="dB")))
-    'from -60 to 24 dB'
-    >>> range_words(ParamSpec("start_s", "float", 0.0, range=Range(0.0, None, unit="s")))
-    '0 s or more'
-    >>> range_words(ParamSpec("size", "float", 10.0, range=Range(0.0, 1_000_000.0)))    # (QA59: "1e+06")
-    'from 0 to 1,000,000'
-    """
-    if spec.kind == "enum" or spec.range is None:
-        return spec.describe_range()
-    lo, hi = spec.range.min, spec.range.max
-    unit = f" {unit_of(spec)}" if unit_of(spec) else ""
-    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-        return f"from {num(lo)} to {num(hi)}{unit}"
-    if lo is not None and math.isfinite(lo):
-        return f"{num(lo)}{unit} or more"
-    return f"up to {num(hi)}{unit}" if hi is not None and math.isfinite(hi) else ""
+    """A parameter's range as a musician reads it, in its unit as the editor shows it ("" when it has
+    none): :meth:`ParamSpec.range_words`, the engine's words for it too."""
+    return spec.range_words(unit_of(spec))
 
 
 _ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]*\.)?([^`<>]+?)`")     # :func:`~nodeflow.load` -> load
@@ -329,8 +304,8 @@ def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str |
     unit = f" {unit_of(spec)}" if unit_of(spec) else ""
     declared = spec.range.max if spec.range is not None else None
     if value > hi and bound_by_input(spec) and declared is not None and hi < declared:
-        return held, f"typed {value:g}: the input is {num(hi)}{unit} long"
-    return held, f"typed {value:g}: the range is {num(lo)} to {num(hi)}{unit}"
+        return held, f"typed {value:g}: the input is {readable_number(hi)}{unit} long"
+    return held, f"typed {value:g}: the range is {readable_number(lo)} to {readable_number(hi)}{unit}"
 
 
 class Clamped:

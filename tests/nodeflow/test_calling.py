@@ -42,7 +42,7 @@ def test_calling_a_node_on_audio_runs_its_function():
 
 def test_parameters_are_checked_as_in_a_graph():
     x = (_noise(1, 0.1), 8000)
-    with pytest.raises(ParameterError, match=r"dsp.gain: gain_db=100 is out of range \[-60, 24\] dB"):
+    with pytest.raises(ParameterError, match=r"dsp.gain: gain_db=100 is out of range \(from -60 to 24 dB\)"):
         gain(x, gain_db=100)
     with pytest.raises(ParameterError, match="no parameter or input 'gian_db'.*parameters are: gain_db"):
         gain(x, gian_db=1)
@@ -293,7 +293,7 @@ def test_a_list_of_clips_may_hold_file_paths():
 def test_a_step_names_its_node_type_in_a_parameter_error():
     """QA: in ``a | b | c``, ``gain(gain_db=100)`` said "gain_db=100 is out of range" without the node,
     and a misspelled parameter was a GraphError on a step but a ParameterError on data."""
-    with pytest.raises(ParameterError, match=r"^dsp\.gain: gain_db=100 is out of range \[-60, 24\] dB"):
+    with pytest.raises(ParameterError, match=r"^dsp\.gain: gain_db=100 is out of range \(from -60 to 24 dB\)"):
         gain(gain_db=100)
     with pytest.raises(ParameterError, match=r"^dsp\.gain: no parameter 'gaindb'; parameters are: gain_db"):
         gain(gaindb=1)

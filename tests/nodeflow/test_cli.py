@@ -167,7 +167,7 @@ def test_validate_lists_every_problem_at_once(graph_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith(f"{bad}: 4 problem(s):")
     assert "gone.wav" in text and "not found" in text
-    assert "gain_db=99 is out of range [-60, 24] dB" in text
+    assert "gain_db=99 is out of range (from -60 to 24 dB)" in text
     assert "unknown node type 'fx.reverbb'" in text
     assert "type mismatch" in text and "'export.out' gives str" in text
 
@@ -283,11 +283,11 @@ MISTAKES = {
                           "node 'gain': unknown node type 'dsp.gainn'; did you mean 'dsp.gain'?"),
     "out-of-range param in the file": (lambda d, g: ["run", str(patch_doc(
         g, d / "r.msgpack", lambda doc: doc["nodes"][1]["params"].update(gain_db=99.0)))],
-        "node 'gain' (dsp.gain): gain_db=99 is out of range [-60, 24] dB"),
+        "node 'gain' (dsp.gain): gain_db=99 is out of range (from -60 to 24 dB)"),
     "bad --set value": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=loud"],
                         "--set 'gain.gain_db=loud': gain_db='loud': expected a number"),
     "out-of-range --set": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=40"],
-                           "gain_db=40 is out of range [-60, 24] dB"),
+                           "gain_db=40 is out of range (from -60 to 24 dB)"),
     "--set on an unknown node": (lambda d, g: ["run", str(g), "--set", "gian.gain_db=1"], "no node 'gian'"),
     "--set on an unknown param": (lambda d, g: ["run", str(g), "--set", "gain.db=1"],
                                   "node 'gain' (dsp.gain) has no parameter 'db'; parameters are: gain_db"),

@@ -85,7 +85,7 @@ def _declare(annotation, default):
     (Annotated[int, FilePath()], 0, r"FilePath parameter 'p' must be a str"),
     (Annotated[str, Range(0, 1)], "", r"Range on non-numeric parameter 'p'"),
     (float, None, r"parameter 'p' has no default; parameters after '\*' need one"),
-    (Annotated[float, Range(0, 1)], 2.0, r"default of 'p' is invalid: p=2 is out of range \[0, 1\]"),
+    (Annotated[float, Range(0, 1)], 2.0, r"default of 'p' is invalid: p=2 is out of range \(from 0 to 1\)"),
     (int, "three", r"default of 'p' is invalid: p='three': expected a whole number"),
 ])
 def test_parameter_declarations(annotation, default, message):
@@ -247,7 +247,7 @@ def test_a_plain_output_of_another_type_is_named_too():
 
 
 def test_a_range_whose_min_is_more_than_its_max_says_so():
-    """QA41: Range(5, 1) read "default of 'g' is invalid: g=3 is out of range [5, 1]"."""
+    """QA41: Range(5, 1) read "default of 'g' is invalid: g=3 is out of range (from 5 to 1)"."""
     with pytest.raises(DefinitionError, match=r"Range\(5, 1\): min is more than max; write Range\(min, max\)"):
         Range(5.0, 1.0)
 

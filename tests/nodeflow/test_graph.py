@@ -56,7 +56,7 @@ def test_parameter_range_error_names_node_value_range_unit(reg):
     g.add("test.gain", id="g")
     with pytest.raises(ParameterError) as e:
         g.set("g", "gain_db", 99.0)
-    assert str(e.value) == "g (test.gain): gain_db=99 is out of range [-60, 24] dB"
+    assert str(e.value) == "g (test.gain): gain_db=99 is out of range (from -60 to 24 dB)"
     with pytest.raises(ParameterError, match="no parameter 'gian_db'"):
         g.set("g", "gian_db", 1.0)
     with pytest.raises(ParameterError, match="one of sine, square"):

@@ -634,7 +634,7 @@ def test_a_saved_sweep_is_checked_whole_by_validate_show_and_run(audio_graph, tm
 
 
 def test_a_bad_value_in_a_saved_sweep_names_the_axis_and_the_way_out(audio_graph, capsys):
-    """QA: 'error: peak_db=5.9 is out of range [-60, 0] dBTP' named neither the node nor the sweep."""
+    """QA: 'error: peak_db=5.9 is out of range (from -60 to 0 dB)TP' named neither the node nor the sweep."""
     g = load(audio_graph)
     g.sweep = {"mode": "grid", "axes": [{"param": "gain.gain_db", "values": [0.0, 99.0]}]}
     from nodeflow.fileformat import dumps

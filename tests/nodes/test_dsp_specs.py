@@ -68,11 +68,11 @@ def test_enum_choices_are_the_documented_values(registry):
 
 
 @pytest.mark.parametrize("type_id, param, value, needle", [
-    ("dsp.crossfade", "duration_s", 90.0, "duration_s=90 is out of range [0, 60] s"),
-    ("dsp.gain", "gain_db", 30.0, "gain_db=30 is out of range [-60, 24] dB"),
-    ("dsp.resample", "rate_hz", 500, "rate_hz=500 is out of range [1000, 384000] Hz"),
-    ("dsp.variation", "semitones", -30.0, "semitones=-30 is out of range [-24, 24] st"),
-    ("dsp.variation", "stretch_ratio", 8.0, "stretch_ratio=8 is out of range [0.25, 4] x"),
+    ("dsp.crossfade", "duration_s", 90.0, "duration_s=90 is out of range (from 0 to 60 s)"),
+    ("dsp.gain", "gain_db", 30.0, "gain_db=30 is out of range (from -60 to 24 dB)"),
+    ("dsp.resample", "rate_hz", 500, "rate_hz=500 is out of range (from 1000 to 384,000 Hz)"),
+    ("dsp.variation", "semitones", -30.0, "semitones=-30 is out of range (from -24 to 24 st)"),
+    ("dsp.variation", "stretch_ratio", 8.0, "stretch_ratio=8 is out of range (from 0.25 to 4 x)"),
     ("time.tokenize_window", "last", "trim", "last='trim': expected one of keep, pad, drop"),
 ])
 def test_out_of_range_parameters_print_the_range_with_its_unit(registry, type_id, param, value, needle):
