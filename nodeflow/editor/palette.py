@@ -217,12 +217,15 @@ class Palette:
         dpg = self.dpg
         hits = search(self.registry, text, limit=1000) if text.strip() else None
         rank = {s.id: i for i, s in enumerate(hits)} if hits is not None else None
-        order = {c: min((rank[t] for t in ids if t in rank), default=None) if rank is not None else k
-                 for k, (c, ids) in enumerate(self._categories.items())}
-        for category in sorted((c for c in order if order[c] is not None), key=lambda c: order[c]):
+        order: dict[str, int] = {}           # each category with a match: where its best one ranks
+        for k, (c, ids) in enumerate(self._categories.items()):
+            best = min((rank[t] for t in ids if t in rank), default=None) if rank is not None else k
+            if best is not None:
+                order[c] = best
+        for category in sorted(order, key=lambda c: order[c]):
             dpg.move_item(f"palcat::{category}", parent=self._panel, before="palcat::end")
         for category, ids in self._categories.items():
-            dpg.configure_item(f"palcat::{category}", show=order[category] is not None)
+            dpg.configure_item(f"palcat::{category}", show=category in order)
             ranked = sorted(ids, key=lambda t: rank.get(t, len(rank))) if rank is not None else ids
             for type_id in ranked:
                 tag = self._buttons[type_id]
