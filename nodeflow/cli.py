@@ -394,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render even though an input file or checkpoint the row read has changed since")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
                    "(every node of the row is computed again)")
-    _add_allow_outside(p, with_set=False)
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a parameter (over the --set values the sweep ran with, which rerun applies)")
+    _add_allow_outside(p)
     p.set_defaults(fn=cli_run.cmd_rerun)
 
     p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")

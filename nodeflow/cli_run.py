@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, apply_sets)
@@ -358,7 +358,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
         results = _local_sweep(args, graph, variants, out_dir, daw_collector(args, graph, on_variant, daw_parts))
     report = SweepReport(str(Path(getattr(args, "source", None) or args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
-                         results, executor=args.executor)
+                         results, executor=args.executor, sets=recorded_sets(graph, args.set))
     js, cs = write_manifest(report, out_dir)
     if any(r.status == "cancelled" for r in results):     # Ctrl-C: what finished is on record, the rest says so
         ok = sum(r.status == "ok" for r in results)
@@ -492,13 +492,44 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     source = args.graph or doc["graph"]
     if is_bundle(source):        # a sweep of a bundle: its packed files as its run had them (QA: "no such file")
         with extracted(source) as graph_file:
-            return _rerun(args, _load(str(graph_file)), variant, row)
-    return _rerun(args, _load(source), variant, row)
+            return _rerun(args, _load(str(graph_file)), variant, row, doc.get("set"))
+    return _rerun(args, _load(source), variant, row, doc.get("set"))
 
 
-def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any]) -> int:
+def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
+    """A run's ``--set`` values as its manifest records them for ``rerun``: a relative path that names
+    a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
+    which the manifest then keeps relative to itself (:func:`.manifest.portable`)."""
+    out = []
+    for item in sets or ():
+        target, _, text = item.partition("=")
+        whole = graph.base_dir() / text if text and not Path(text).expanduser().is_absolute() else None
+        out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
+    return out
+
+
+def _replayed_sets(recorded: Any, folder: Path) -> list[str]:
+    """The ``--set`` values a manifest in ``folder`` records, its relative paths (kept relative to the
+    manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0."""
+    out = []
+    for item in recorded if isinstance(recorded, list) else ():
+        target, _, text = str(item).partition("=")
+        here = folder / text if text and not Path(text).expanduser().is_absolute() else None
+        out.append(f"{target}={here}" if here is not None and here.exists() else str(item))
+    return out
+
+
+def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any],
+           recorded: Any = None) -> int:
     from .executor import Executor
     from .sweep import run_variant
+    replayed = _replayed_sets(recorded, Path(args.manifest).resolve().parent)
+    try:
+        apply_sets(graph, replayed)
+    except ParameterError as e:
+        raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
+                            f"no longer takes ({e}); restore the graph, or pass --graph") from None
+    apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
     executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")

@@ -113,6 +113,7 @@ class SweepReport:
     executor: str = "local"
     versions: dict[str, str] = dataclasses.field(default_factory=package_versions)
     graph_sha256: str = ""            # of the graph file when the sweep ran; rerun checks it
+    sets: list[str] = dataclasses.field(default_factory=list)   # the run's --set NODE.PARAM=VALUE; rerun applies them
 
     def __post_init__(self) -> None:
         if not self.graph_sha256 and self.graph_path and Path(self.graph_path).is_file():
@@ -124,7 +125,7 @@ class SweepReport:
 
     def document(self) -> dict[str, Any]:
         return {"graph": self.graph_path, "graph_sha256": self.graph_sha256, "mode": self.mode, "axes": self.axes, "executor": self.executor,
-                "versions": self.versions, "variants": [r.row() for r in self.results]}
+                "versions": self.versions, "set": self.sets, "variants": [r.row() for r in self.results]}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -366,6 +366,29 @@ def test_manifest_records_seed_checkpoints_versions_durations_in_json_and_csv(tm
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".manifest")]   # written atomically
 
 
+def test_rerun_applies_the_set_values_the_sweep_ran_with(audio_graph, tmp_path, capsys):
+    """QA64 D1: `run --set ... --sweep ...` then `rerun` rendered without the --set values (another length,
+    no adapter) and exited 0.  The manifest records them (a path relative to itself, no local folder) and
+    rerun applies them; a --set given to rerun goes over them."""
+    other = tmp_path / "takes" / "other.wav"
+    other.parent.mkdir()
+    sf.write(other, 0.1 * np.sin(2 * np.pi * 110 * np.arange(8000) / 16000), 16000, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--set", "load.path=takes/other.wav",
+                 "--set", "export.bit_depth=pcm16", "--sweep", "gain.gain_db=-6,6"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["set"] == ["load.path=../takes/other.wav", "export.bit_depth=pcm16"], doc["set"]
+    assert str(tmp_path) not in (out / "manifest.json").read_text()
+    made = out / doc["variants"][1]["name"] / "take.wav"
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "again")]) == 0
+    again = tmp_path / "again" / doc["variants"][1]["name"] / "take.wav"
+    assert sf.info(again).frames == sf.info(made).frames == 8000 and sf.info(again).subtype == "PCM_16"
+    assert np.array_equal(sf.read(again)[0], sf.read(made)[0])
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "mine"), "--set",
+                 "export.bit_depth=float32"]) == 0
+    assert sf.info(tmp_path / "mine" / doc["variants"][1]["name"] / "take.wav").subtype == "FLOAT"
+
+
 def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
