@@ -213,7 +213,7 @@ class Palette:
     def _filter(self, text: str) -> None:
         """Show the node types matching ``text`` best first: the category holding the best match on top,
         each category's matches in rank order, categories with none hidden (QA62: "stitch" listed
-        resample, variation, export and musicgen melody above stitch, under every category's header)."""
+        resample, variation, export and a model above stitch, under every category's header)."""
         dpg = self.dpg
         hits = search(self.registry, text, limit=1000) if text.strip() else None
         rank = {s.id: i for i, s in enumerate(hits)} if hits is not None else None
