@@ -317,9 +317,9 @@ def batched(kind: str, items: list[dict[str, Any]], params: dict[str, Any], ctx:
             out[i] = {"out": one(**it, **params, ctx=ctx)}
             continue
         dur = params.get("duration_s")
-        if melody and dur is None:
+        if melody and dur is None:              # the melody's exact span (a bar between two samples)
             m = it["melody"]
-            dur = Fraction(m.frames, m.sample_rate)
+            dur = m.span[1] - m.span[0]
         groups.setdefault(dur, []).append(i)
     cap = batch_size()
     p = params

@@ -41,7 +41,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
 def _batch(items: list[dict], params: dict, ctx: Context) -> list[dict]:
     """Windows of one length are generated together (see :func:`nodes.models.musicgen.batched`)."""
     return batched("musicgen_melody", items, params, ctx, musicgen_melody.fn, melody=True,
-                   finish=lambda item, audio: placed_like(audio, item["melody"]))
+                   finish=lambda item, audio: placed_like(audio, item["melody"], fit=params.get("duration_s") is None))
 
 
 @MUSICGEN_MELODY.node("models.musicgen_melody", category="models", version=2, estimate=_estimate,
@@ -115,9 +115,11 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
         g = Graph(); v = g.add("models.musicgen_melody", prompt="jazz trio", duration_s=20.0)
         g.connect(hummed.out, v.melody)
     """
+    auto = duration_s is None           # the melody's exact span: a bar between two samples is not cut short
     with MUSICGEN_MELODY.using(checkpoint, ctx, device, precision, adapter=adapter) as loaded:
         out = generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
-                             duration_s=Fraction(melody.frames, melody.sample_rate) if duration_s is None else duration_s, seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
+                             duration_s=melody.span[1] - melody.span[0] if duration_s is None else duration_s,
+                             seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
                              keep_prompt=keep_prompt, ctx=ctx)
-    return out if prompt_audio is not None and keep_prompt else placed_like(out, melody)
+    return out if prompt_audio is not None and keep_prompt else placed_like(out, melody, fit=auto)

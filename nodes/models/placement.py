@@ -8,7 +8,8 @@ gives the output the window's place; a node whose output is text (a codec's toke
 :func:`placement` in it and gives it back with :func:`place`.  Part of the public model layer
 (:mod:`nodes.models.layer` exports them).
 
->>> from fractions import Fraction
+>>> import contextlib
+from fractions import Fraction
 >>> import numpy as np
 >>> bar = Fraction(240, 133)                       # a bar at 133 bpm, between two samples
 >>> window = Audio(np.zeros(79579), 44100, start_frame=79579, index=1, exact_start=bar, exact_end=2 * bar)
@@ -18,12 +19,13 @@ gives the output the window's place; a node whose output is text (a codec's toke
 """
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from nodeflow.audio import Audio
+from nodeflow.audio import Audio, cut_record, read_cut, recut
 from nodeflow.errors import ParameterError
 
 __all__ = ["placed_like", "placement", "place", "MUSICAL_INFO"]
@@ -34,9 +36,11 @@ MUSICAL_INFO = ("bpm", "meter", "key")     # what an output keeps of its window'
 def placement(source: Audio) -> dict[str, Any]:
     """``source``'s place in its piece as JSON-able values (for a node whose output is text)."""
     start, end = source.span
+    c = read_cut(source.edges)
     return {"span": [str(start), str(end)], "rate": source.sample_rate, "index": source.index,
             "overlap_frames": source.overlap_frames, "tokens": source.tokens,
-            "info": {k: v for k, v in source.info if k in MUSICAL_INFO}}
+            "info": {k: v for k, v in source.info if k in MUSICAL_INFO},
+            **({"padded": [c.padded, c.frames]} if c is not None and c.padded > 0 and c.frames > 0 else {})}
 
 
 def place(out: Audio, where: dict[str, Any], fit: bool = False, what: str = "the tokens") -> Audio:
@@ -60,7 +64,12 @@ def place(out: Audio, where: dict[str, Any], fit: bool = False, what: str = "the
     x = out.samples
     if fit and frames > 0 and x.shape[1] and x.shape[1] != frames and abs(x.shape[1] - frames) <= max(2, frames // 100):
         x = x[:, :frames] if x.shape[1] > frames else np.pad(x, ((0, 0), (0, frames - x.shape[1])), mode="edge")
-    return out.replace(x, start_frame=first, exact_start=start, exact_end=end, index=index, tokens=tokens,
+    edges = ""                          # a last window's padding (last=pad): stitch cuts it, as from any window
+    with contextlib.suppress(TypeError, ValueError):
+        pad, of = (int(v) for v in where.get("padded") or ())
+        if 0 < pad < of:
+            edges = recut(cut_record(x[:, :0]), of, pad)
+    return out.replace(x, start_frame=first, exact_start=start, exact_end=end, index=index, tokens=tokens, edges=edges,
                        overlap_frames=min(scale_frames(overlap, src, rate), x.shape[1])).with_info(**info)
 
 

@@ -154,3 +154,30 @@ def test_variations_of_bar_windows_stitch_back_on_the_grid(tiny, tmp_path):
         assert dict(v.info)["bpm"] == "97" and dict(v.info)["meter"] == "3/4"
     assert piece.frames == round(Fraction(melody.shape[1], 44100) * RATE)
     assert [m[0] for m in piece.markers] == [round(k * bar * RATE) for k in (1, 2)]
+
+
+@pytest.mark.parametrize("last, overlap, batch", [("keep", 0.0, 4), ("pad", 0.0, 4), ("pad", 0.25, 4), ("pad", 0.0, 1)])
+def test_bar_windows_at_97_5_bpm_come_back_at_the_sources_length(tiny, tmp_path, monkeypatch, last, overlap, batch):
+    """QA64 D3/D4: 1-bar windows at 97.5 bpm (a bar is 2.4615... s, between two samples) through
+    MusicGen-Melody (duration_s=auto) and stitch: last=pad kept its padding (236307 frames for the
+    source's 192000) and last=keep came back one sample short (191999): the model made each window from
+    its sample count, not its span, and its output forgot the padding.  Batched or one by one."""
+    from nodeflow import Executor, Graph
+    from tests.nodes.models.helpers import write_clip
+
+    monkeypatch.setenv("AUDIOCHAIN_MODEL_BATCH", str(batch))
+    melody = _notes([261.63, 329.63, 392.0, 523.25, 392.0, 329.63], 1.0, 44100)
+    src = write_clip(tmp_path / "melody.wav", melody, 44100)           # 6.000 s: 192000 at 32 kHz
+    g = Graph()
+    load = g.add("io.load", path=str(src))
+    bars = g.add("time.tokenize_window", profile="musicgen_melody", unit="bars", size=1, bpm=97.5, last=last,
+                 overlap=overlap)
+    gen = g.add("models.musicgen_melody", checkpoint=str(tiny["musicgen_melody_short"]), duration_s="auto", seed=3,
+                extend_stride_s=0.5, prompt="fiddle")
+    st = g.add("time.stitch")
+    g.connect(load.out, bars.audio)
+    g.connect(bars.out, gen.melody)
+    g.connect(gen.out, st.windows)
+    piece = Executor().run(g)[st.id]["out"]
+    assert (piece.sample_rate, piece.frames) == (RATE, 192000)
+
