@@ -186,11 +186,26 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         prune_empty(made)               # a sweep that wrote nothing leaves no folder behind
 
 
+def in_folder(rows: list[dict[str, Any]], out_dir: Path) -> list[dict[str, Any]]:
+    """``rows`` with each ``output_dir`` relative to ``out_dir``, as their ``outputs`` are (QA64: a
+    relative ``-o out/t`` kept ``out/t/v000_...``, and each resume of a tune put ``out/t`` before it again)."""
+    base = out_dir.resolve()
+    out = []
+    for row in rows:
+        folder = row.get("output_dir")
+        if folder:
+            with contextlib.suppress(ValueError, OSError):
+                row = dict(row, output_dir=Path(folder).resolve().relative_to(base).as_posix())
+        out.append(row)
+    return out
+
+
 def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     """Write ``manifest.json`` and ``manifest.csv`` atomically; paths in them are relative to
     ``out_dir`` (or file names), never absolute."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = portable(report.document(), out_dir)
+    doc = report.document()
+    doc = portable(dict(doc, variants=in_folder(doc["variants"], out_dir)), out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)

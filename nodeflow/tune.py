@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .atomic import write_atomic
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
-from .manifest import file_sha256, output_lock, package_versions, portable
+from .manifest import file_sha256, in_folder, output_lock, package_versions, portable
 from .sweep import Variant, VariantResult, apply_overrides, run_sweep
 from .tune_search import FROM_CLI, PALETTE, Candidate, Dimension, Search, build_space, overrides_for, said
 
@@ -234,7 +234,7 @@ def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_tune_manifest(settings: dict[str, Any], rows: Sequence[dict[str, Any]], out_dir: Path) -> Path:
     """``manifest.json`` (the state a resumed tune reads) and ``manifest.csv``, written atomically,
     rows best first; paths relative to ``out_dir``."""
-    doc = portable(dict(settings, variants=ranked(rows)), out_dir)
+    doc = portable(dict(settings, variants=in_folder(ranked(rows), out_dir)), out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -388,7 +388,7 @@ def tune(graph: Graph, *, target: str = "", reference: str | None = None, budget
                 if old is not None and _finished(old) and \
                         json.dumps(old.get("params"), default=str) == json.dumps(
                             {k: getattr(x, "value", x) for k, x in v.overrides}, default=str):
-                    rows[v.index] = dict(old, output_dir=str(out / str(old.get("output_dir", v.name))))
+                    rows[v.index] = dict(old, output_dir=str(out / Path(str(old.get("output_dir") or v.name)).name))
                 else:
                     todo.append(v)
 

@@ -406,6 +406,20 @@ def test_a_value_the_graph_refuses_is_refused_before_any_candidate_renders(tmp_p
     assert len(run_tune(tmp_path, "ok", vary=["trim.start_s=0,0.5"], budget=2, workers=1).rows) == 2
 
 
+def test_a_tune_into_a_relative_folder_keeps_each_rows_folder_relative_to_the_manifest(tmp_path, monkeypatch):
+    """QA64 D6: with -o out/t, each resume put out/t before the rows it read back again
+    (out/t/out/t/out/t/v000_...): the rows' folders are kept relative to the manifest, as their outputs."""
+    dsp_graph(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    from nodeflow.fileformat import load
+    for budget in (2, 3, 4):
+        tune(load(tmp_path / "g.msgpack"), scorer="test.tune_level_score", out_dir="out/t", budget=budget,
+             workers=1, vary=["gain.gain_db=-24,-12,-6,0"], seeds=False)
+    rows = json.loads((tmp_path / "out" / "t" / "manifest.json").read_text())["variants"]
+    assert len(rows) == 4 and all(r["output_dir"] == r["name"] for r in rows), [r["output_dir"] for r in rows]
+    assert all((tmp_path / "out" / "t" / r["outputs"][0]).is_file() for r in rows)
+
+
 def test_python_tune_errors_name_its_keywords_not_the_cli_flags(tmp_path):
     """tune(target=...) in Python was told '--target' (QA): each option as the caller wrote it."""
     g = dsp_graph(tmp_path)
