@@ -249,8 +249,9 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     if state is not None and state.meta["data_fingerprint"] != data.fingerprint:
         raise FinetuneError(f"--resume: the training data in {data_dir} changed since the checkpoint (files added, "
                             "removed, edited or re-captioned); restore it, or start over with --force")
-    for p in replaced:     # --force: the previous run's output goes now that this one can start
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in replaced:     # --force: the previous run's checkpoints go now that this one can start; its
+        if p.name not in (ADAPTER_FILE, CONFIG_FILE, MANIFEST):     # adapter stays until the new one replaces
+            shutil.rmtree(p) if p.is_dir() else p.unlink()          # it (QA64 D2: a Ctrl-C left none at all)
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -287,6 +287,29 @@ def test_cancel_event_saves_a_checkpoint(base, data, tmp_path):
     assert json.loads((tmp_path / "o" / "checkpoints" / "latest.json").read_text())["step"] == 3
 
 
+def test_a_forced_run_stopped_early_leaves_the_previous_adapter_in_place(base, data, tmp_path):
+    """QA64 D2: --force deleted the finished adapter as the new run started, so a Ctrl-C left a folder
+    of checkpoints that every graph using the adapter refused.  The old adapter stays until the new
+    one replaces it; the new run's checkpoint is there to --resume."""
+    import threading
+    out = tmp_path / "o"
+    kw = dict(out=out, cache_dir=tmp_path / "t", **FAST)
+    assert finetune(data, base=str(base), steps=2, **kw).status == "finished"
+    before = {n: (out / n).read_bytes() for n in ("adapter_model.safetensors", "adapter_config.json", "manifest.json")}
+    cancel = threading.Event()
+
+    def stop_at_1(ev):
+        if ev.phase == "train" and ev.step == 1:
+            cancel.set()
+    r = finetune(data, base=str(base), steps=5, force=True, progress=stop_at_1, cancel=cancel, **kw)
+    assert r.status == "cancelled" and r.step == 1
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 1
+    done = finetune(data, base=str(base), steps=5, resume=True, **kw)
+    assert done.status == "finished" and json.loads((out / "manifest.json").read_text())["steps"] == 5
+    assert (out / "adapter_model.safetensors").read_bytes() != before["adapter_model.safetensors"]
+
+
 def test_resume_on_a_copy_of_the_base_goes_on_and_on_other_weights_is_refused(base, data, tmp_path):
     """QA: the base's revision names its files' times, so a copy of it (another disk, another machine,
     a plain `cp -r`) refused --resume; the base's content decides where the times differ."""
