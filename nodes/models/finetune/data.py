@@ -252,6 +252,16 @@ def _split(clips: list[tuple[str, str, list[Example]]], val_fraction: float, see
     return train, val
 
 
+def _orphan_caption(path: Path, audio: list[Path]) -> str:
+    """Why caption file ``path`` captions no recording, and its name if it meant one (QA64 D5: such
+    files were passed over without a word, their recordings trained on the fallback caption)."""
+    meant = next((a for a in audio if a.parent == path.parent and a.name.lower() in
+                  (path.with_suffix("").name.lower(), path.stem.lower() + a.suffix.lower())), None)
+    fix = (f"name it {meant.with_suffix(path.suffix).name} beside {meant.name}" if meant is not None else
+           "name it after its recording (NAME.txt or NAME.json beside NAME.wav), or remove it")
+    return f"a caption file that matches no recording, so it captions nothing; {fix}"
+
+
 def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: WindowSettings, *,
             instance_prompt: str = "", val_fraction: float = 0.1, seed: int = 0, cache_dir: str | Path,
             progress: Callable[[int, int, str], None] | None = None,
@@ -275,6 +285,8 @@ def prepare(data_dir: str | Path, model, profile: ModelProfile, settings: Window
     k = int(model.config.decoder.num_codebooks)
     report = Report(audio_files=len(audio), ignored=[p.relative_to(root).as_posix() for p in other
                                                      if not (p.suffix in SIDECAR_EXTS and p.with_suffix("") in stems)])
+    report.skipped += [(p.relative_to(root).as_posix(), _orphan_caption(p, audio)) for p in other
+                       if p.suffix in SIDECAR_EXTS and p.with_suffix("") not in stems]
     clips: list[tuple[str, str, list[Example]]] = []
     longest = 0.0
     for i, path in enumerate(audio):

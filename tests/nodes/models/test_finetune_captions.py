@@ -58,6 +58,27 @@ def test_whisper_captions_files_without_a_sidecar_once(cks, tmp_path, monkeypatc
     assert captions() == first and len(calls) == 2                          # cached: nothing transcribed again
 
 
+def test_a_caption_file_that_matches_no_recording_is_said_with_the_name_it_wants(cks, tmp_path):
+    """QA64 D5: tune_a.wav.txt, TUNE_C.txt (for tune_c.wav) and tune_zz.txt were passed over without a
+    word, and their recordings trained on the fallback caption.  Each is said, with the name it wants."""
+    from nodes.models.finetune.data import prepare, window_settings
+    from nodes.models.layer import family
+    data = tmp_path / "songs"
+    for name in ("tune_a.wav", "tune_c.wav"):
+        write_clip(data / name, sine(220.0, 2.0, 32000), 32000)
+    for name, text in (("tune_a.wav.txt", "ballad"), ("TUNE_C.txt", "case"), ("tune_zz.txt", "orphan"),
+                       ("notes.md", "not a caption")):
+        (data / name).write_text(text, encoding="utf-8")
+    with family("musicgen").using(str(cks["musicgen_short"]), Context("t"), "cpu", "float32") as loaded:
+        settings = window_settings(loaded.profile, window_s=1.0, min_window_s=0.5, overlap_s=0.0, silence_db=-60.0)
+        ds = prepare(data, loaded.model, loaded.profile, settings, instance_prompt="my band", val_fraction=0.0,
+                     cache_dir=tmp_path / "cache")
+    said = dict(ds.report.skipped)
+    assert said["tune_a.wav.txt"].endswith("; name it tune_a.txt beside tune_a.wav"), said
+    assert said["TUNE_C.txt"].endswith("; name it tune_c.txt beside tune_c.wav"), said
+    assert said["tune_zz.txt"].startswith("a caption file that matches no recording") and "notes.md" not in said
+
+
 def _load(path: Path):
     from nodes.io.load import load
     return load.fn(path=str(path), ctx=Context("t"))
