@@ -347,7 +347,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     if not args.quiet:
         print(f"sweep: {total} variant(s) ({mode}) on the {args.executor} executor -> {out_dir}", file=sys.stderr)
         from .sweep import split_notice
-        for line in filter(None, (split_notice(a.name, a.values) for a in axes)):
+        for line in filter(None, (split_notice(a.name, a.values) for a in axes if not a.listed)):
             print(line, file=sys.stderr)
     daw_parts: list[tuple[int, DawPart]] = []   # --daw: (variant index, its tracks) (a local sweep only; check_daw refuses Ray)
     if args.executor == "ray":

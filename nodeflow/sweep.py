@@ -43,6 +43,7 @@ class Axis:
     node: str
     param: str
     values: tuple[Any, ...]
+    listed: bool = False          # the values came as a JSON list (not split at commas)
 
     @property
     def name(self) -> str:
@@ -160,15 +161,17 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
     if node_id not in graph.nodes:
         raise ParameterError(f"--sweep {spec!r}: no node '{node_id}'; nodes are: {', '.join(graph.nodes)}")
     pspec = graph.spec(node_id)
+    try:
+        raws = _split_values(text)
+    except ParameterError as e:     # (QA43: "sweep range '5..1': ..." said not which of several --sweep)
+        raise ParameterError(f"--sweep {spec!r}: {e}") from None
+    if pspec is not None and param not in pspec.params and (variables := _template_variable(graph, node_id, param)):
+        return Axis(node_id, "variables", tuple(variables(r) for r in raws), listed=text.strip().startswith("["))
     if pspec is None or param not in pspec.params:
         names = ", ".join(pspec.params) if pspec else "unknown node type"
         raise ParameterError(f"--sweep {spec!r}: node '{node_id}' has no parameter '{param}' ({names})")
     p = pspec.params[param]
     values = []
-    try:
-        raws = _split_values(text)
-    except ParameterError as e:     # (QA43: "sweep range '5..1': ..." said not which of several --sweep)
-        raise ParameterError(f"--sweep {spec!r}: {e}") from None
     for raw in raws:
         try:
             values.append(p.parse(raw))
@@ -176,7 +179,19 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
             raise ParameterError(f"--sweep {spec!r}: {e}") from None
     if not values:
         raise ParameterError(f"--sweep {spec!r}: no values given")
-    return Axis(node_id, param, tuple(values))
+    return Axis(node_id, param, tuple(values), listed=text.strip().startswith("["))
+
+
+def _template_variable(graph: Graph, node_id: str, name: str) -> Callable[[str], str] | None:
+    """For ``{name}``, a variable of prompt template ``node_id`` (a field of its template that is no
+    parameter): the node's ``variables`` text with ``name`` set to a value, as ``tune --vary`` writes
+    it; else None.  QA64: `tune --vary prompt.feel=...` worked and `run --sweep prompt.feel=...` was refused."""
+    from .manifest import PROMPT_NODE
+    from .tune_search import _current, _template_fields, _variables
+    if graph.nodes[node_id].type != PROMPT_NODE or name not in _template_fields(str(_current(graph, node_id, "template"))):
+        return None
+    own = _variables(str(_current(graph, node_id, "variables")))
+    return lambda value: "; ".join(f"{k}={v}" for k, v in {**own, name: value.strip()}.items())
 
 
 def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:

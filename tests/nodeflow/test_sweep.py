@@ -389,6 +389,27 @@ def test_rerun_applies_the_set_values_the_sweep_ran_with(audio_graph, tmp_path, 
     assert sf.info(tmp_path / "mine" / doc["variants"][1]["name"] / "take.wav").subtype == "FLOAT"
 
 
+def test_a_sweep_over_a_template_variable_as_tune_varies_it(audio_graph, tmp_path, capsys):
+    """QA64 D9: `run --sweep prompt.feel=swung,straight` was refused ("no parameter 'feel'") where `tune
+    --vary prompt.feel=...` worked.  It sweeps the node's variables, the others kept; and a JSON list is
+    not said to be split at commas (D8)."""
+    g = load(audio_graph)
+    g.add("text.prompt_template", id="prompt", template="{genre} in a {feel} groove with {fx}",
+          variables="feel=straight; fx=tape echo")
+    save(g, audio_graph)
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "--sweep", "prompt.feel=swung,half time"]) == 0
+    rows = json.loads((out / "manifest.json").read_text())["variants"]
+    assert [r["params"] for r in rows] == [{"prompt.variables": "feel=swung; fx=tape echo"},
+                                          {"prompt.variables": "feel=half time; fx=tape echo"}]
+    assert [r["prompt"].split(" in a ")[1] for r in rows] == ["swung groove with tape echo",
+                                                              "half time groove with tape echo"]
+    assert "split at commas" in capsys.readouterr().err            # "half time" has a space: said as split
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "j"), "--sweep",
+                 'prompt.genre=["folk, celtic", "dub"]']) == 0
+    assert "split at commas" not in capsys.readouterr().err
+
+
 def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
