@@ -186,6 +186,30 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         prune_empty(made)               # a sweep that wrote nothing leaves no folder behind
 
 
+EARLIER = "manifest.earlier"       # an earlier sweep's manifest, kept where a new sweep in its folder would replace it
+
+
+def keep_earlier(out_dir: Path, names: set[str]) -> str:
+    """Keep the manifest of an earlier sweep in ``out_dir`` as :data:`EARLIER` where its variant
+    folders stay and this sweep (variant folders ``names``) does not make them again; returns what to
+    say ("" when there is nothing to keep).  QA64 D7: a second sweep into a folder replaced the
+    manifest, and the first sweep's takes stayed with nothing describing them."""
+    path = out_dir / "manifest.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["variants"]
+        left = [str(r["name"]) for r in rows if str(r["name"]) not in names and (out_dir / str(r["name"])).is_dir()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if not left:
+        return ""
+    for ext in (".json", ".csv"):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(out_dir / f"manifest{ext}", out_dir / f"{EARLIER}{ext}")
+    return (f"note: {out_dir} holds an earlier sweep's {len(left)} variant folder(s) that this sweep does not make "
+            f"again ({', '.join(left[:3])}{' ...' if len(left) > 3 else ''}); its manifest is kept as {EARLIER}.json "
+            "(`audiochain rerun` reads it)")
+
+
 def in_folder(rows: list[dict[str, Any]], out_dir: Path) -> list[dict[str, Any]]:
     """``rows`` with each ``output_dir`` relative to ``out_dir``, as their ``outputs`` are (QA64: a
     relative ``-o out/t`` kept ``out/t/v000_...``, and each resume of a tune put ``out/t`` before it again)."""

@@ -410,6 +410,27 @@ def test_a_sweep_over_a_template_variable_as_tune_varies_it(audio_graph, tmp_pat
     assert "split at commas" not in capsys.readouterr().err
 
 
+def test_a_second_sweep_into_a_folder_keeps_the_first_ones_manifest(audio_graph, tmp_path, capsys):
+    """QA64 D7: a second sweep into the same folder replaced the manifest without a word, and the first
+    sweep's takes stayed described by nothing.  Its manifest is kept as manifest.earlier.json (rerun reads
+    it), and that is said; the same sweep again replaces its own rows, with nothing said."""
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    first = (out / "manifest.json").read_text()
+    capsys.readouterr()
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    assert "earlier" not in capsys.readouterr().err and not (out / "manifest.earlier.json").exists()
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {out} holds an earlier sweep's 2 variant folder(s) that this sweep does not make again " \
+           "(v000_gain_db=-6.0, v001_gain_db=6.0); its manifest is kept as manifest.earlier.json" in err, err
+    assert [(r["name"], r["params"]) for r in json.loads((out / "manifest.earlier.json").read_text())["variants"]] \
+        == [(r["name"], r["params"]) for r in json.loads(first)["variants"]]
+    assert [r["params"] for r in json.loads((out / "manifest.json").read_text())["variants"]] == [
+        {"export.bit_depth": "pcm16"}, {"export.bit_depth": "pcm24"}]
+    assert main(["rerun", str(out / "manifest.earlier.json"), "1", "-o", str(tmp_path / "again")]) == 0
+
+
 def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
