@@ -96,6 +96,9 @@ def parse_variables(text: str) -> dict[str, str]:
             continue
         name, eq, value = item.partition("=")
         name = name.strip()
+        if eq and name and not _NAME.match(name):     # (QA64: '2bad=x' was "not a name=value pair")
+            raise ParameterError(f"variables: {name!r} in {item.strip()!r} is not a name a template can use: a name "
+                                 "starts with a letter or _ and holds letters, digits and _ (e.g. 'era=1970s')")
         if not eq or not _NAME.match(name):
             raise ParameterError(f"variables: {item.strip()!r} is not a name=value pair; write pairs like "
                                  "'tempo_feel=laid back; era=1970s'")

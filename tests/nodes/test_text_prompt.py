@@ -22,6 +22,17 @@ def test_variables_add_and_override_fields():
     assert parse_variables("a=1;\n b = two words ") == {"a": "1", "b": "two words"}
 
 
+@pytest.mark.parametrize("text, said", [
+    ("2bad=x", "variables: '2bad' in '2bad=x' is not a name a template can use: a name starts with a letter or _"),
+    ("era 1970s", "variables: 'era 1970s' is not a name=value pair"),
+])
+def test_a_bad_variables_line_says_what_is_wrong_with_it(text, said):
+    """QA64: '2bad=x' was called "not a name=value pair"; it is one, with a name no template field can have."""
+    with pytest.raises(ParameterError) as e:
+        parse_variables(text)
+    assert str(e.value).startswith(said), str(e.value)
+
+
 def test_missing_variable_is_a_clear_error_naming_it():
     with pytest.raises(ParameterError) as e:
         fill(template="{genre} with {tempo_feel}")
