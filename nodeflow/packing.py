@@ -237,8 +237,10 @@ def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
         value = shared_path(str(folder), graph.base_dir(), out.absolute().parent)
         value = value if value.startswith(("../", "./")) else f"./{value}"     # a folder, not a hub id like 'gpt2'
         g.nodes[nid].params[param] = value     # (QA61: a bare name was looked for in the run's private temp folder)
-        lines.append(f"left out checkpoint {folder} (node '{nid}'): a bundle carries audio and adapters, not model "
-                     f"weights; a run of the bundle finds it at {value} beside the bundle")
+        where = f"beside the bundle, as {value}" if value.startswith("./") else \
+            f"at {value}, relative to the bundle's folder"       # (QA61 D8: "at ../../x beside the bundle")
+        lines.append(f"left out checkpoint {os.path.normpath(folder)} (node '{nid}'): a bundle carries audio and "
+                     f"adapters, not model weights; a run of the bundle finds it {where}")
     return lines
 
 

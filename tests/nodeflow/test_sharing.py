@@ -531,6 +531,9 @@ def test_a_bundle_finds_its_local_checkpoint_beside_it_from_any_folder(tmp_path,
     report: list[str] = []
     pack(load(tmp_path / "proj" / "g.msgpack", reg), tmp_path / "share" / "deep" / "song.acbundle", report=report)
     assert any("left out checkpoint" in line and "not model weights" in line for line in report), report
+    said = next(line for line in report if "left out checkpoint" in line)     # (QA61 D8: "at ../../ckpt/melody
+    assert said.startswith(f"left out checkpoint {tmp_path / 'ckpt' / 'melody'} (node 'gen')"), said   # beside
+    assert said.endswith("finds it at ../../ckpt/melody, relative to the bundle's folder"), said      # the bundle")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     with extracted(tmp_path / "share" / "deep" / "song.acbundle") as graph_file:
