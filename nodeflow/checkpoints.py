@@ -337,7 +337,9 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
     if not name:
         raise CheckpointError(f"checkpoint is empty; give a hub id like '{example}' or a local folder")
     local = _local_candidate(name, Path(base_dir) if base_dir else None, example)
-    if local is not None:
+    if local is not None:           # named by where it is (QA61 D8: by a path relative to the graph's folder,
+        if base_dir is not None and not Path(name).expanduser().is_absolute():    # from wherever the user ran)
+            name = os.path.normpath(local)
         _check_folder(name, local, family, who)
         return Resolved(name, local.resolve(), folder_digest(local), "local")
     repo, rev = _split(name)

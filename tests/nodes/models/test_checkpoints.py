@@ -354,8 +354,9 @@ def test_debug_shows_where_a_node_failed(tiny, tmp_path, capsys):
         err = capsys.readouterr().err
         assert ("Traceback (most recent call last)" in err) == traced
         assert ("StrictDataclassFieldValidationError" in err) == traced       # the library's own, with --debug
+        # the checkpoint named where it is, not as the saved graph has it, relative to its folder (QA61 D8)
         assert [line for line in err.splitlines() if line.startswith("error: ")] == [
-            "error: node 'model': checkpoint 'bad-value': its config.json has a value the model cannot "
+            f"error: node 'model': checkpoint '{tmp_path / 'bad-value'}': its config.json has a value the model cannot "
             "take (TypeError: Field 'hidden_size' expected int, got str (value: 'wide')); restore the checkpoint's own "
             "config.json, or get the checkpoint again"]
 
