@@ -62,10 +62,12 @@ def _close_all() -> None:
 
 
 def _no_device_hint() -> str:
+    """What to do, the message's last clause (the status bar keeps it in view: QA65); a server the
+    environment names is asked after first, with the Python fix (choose another output)."""
     server = os.environ.get("PULSE_SERVER")
-    where = (f" (PULSE_SERVER={server} is set: is a PulseAudio server listening there?)" if server else "")
-    return ("start a sound server (PulseAudio or PipeWire, e.g. `pulseaudio --start`)" + where +
-            ", connect a sound card, or choose an output with Player(device=...)")
+    where = (f"PULSE_SERVER={server} is set: is a PulseAudio server listening there? " if server else "")
+    return (f"{where}in Python, Player(device=...) chooses another output; start a sound server (`pulseaudio "
+            "--start`, or PipeWire) or connect a sound card")
 
 
 def _outputs(sd: ModuleType) -> list[str]:

@@ -72,7 +72,7 @@ def fit_line(line: str, width: float, width_of: Callable[[str], float | None], k
     nothing to say there was more (its tooltip has all of it).  ``keep_fix``: the line is one message,
     whose last clause, after its last ``; ``, is what to do: it is kept whole where it takes at most
     60% of the width, the cut made before it (QA62 D11: "... start a sound server, or choose an output
-    with Pl...").
+    with Pl..."); a longer one keeps its start, after 40% of the width for the message.
 
     >>> fit_line("opened song.msgpack: 3 problem(s)", 140, lambda t: 7 * len(t))
     'opened song.msgpa...'
@@ -81,23 +81,37 @@ def fit_line(line: str, width: float, width_of: Callable[[str], float | None], k
     >>> fit_line("no audio output device (PortAudio: Error querying device -1); start a sound server", 420,
     ...          lambda t: 7 * len(t), keep_fix=True)
     'no audio output device (...; start a sound server'
+    >>> fit_line("no audio output device (PortAudio); start a sound server, connect a sound card, or choose an "
+    ...          "output with Player(device=...)", 420, lambda t: 7 * len(t), keep_fix=True)
+    'no audio output devi...; start a sound server, connect ...'
     """
     full = width_of(line)
     if full is None or full <= width:
         return line
     tail = "; " + line.rsplit("; ", 1)[1] if keep_fix and "; " in line else ""
-    tail_w = width_of("..." + tail) if tail else None
-    if tail_w is None or tail_w > 0.6 * width:
-        tail = ""
-    lo, hi = 0, len(line) - len(tail)           # the longest start that fits with the dots (and the fix)
+    if not tail:
+        return _cut(line, width, width_of)
+    head, tail_w = line[:len(line) - len(tail)], width_of(tail) or 0.0
+    if tail_w <= 0.6 * width:                       # the fix whole, the message cut before it
+        return _cut(head, width - tail_w, width_of) + tail
+    head = _cut(head, 0.4 * width, width_of)        # a long fix: 40% for the message, then as much of the
+    return head + _cut(tail, width - (width_of(head) or 0.0), width_of)   # fix as fits (QA65: it was all cut)
+
+
+def _cut(text: str, width: float, width_of: Callable[[str], float | None]) -> str:
+    """The longest start of ``text`` that fits ``width`` pixels with ``...`` after it (``text`` whole
+    where it fits)."""
+    if (width_of(text) or 0.0) <= width:
+        return text
+    lo, hi = 0, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        w = width_of(line[:mid].rstrip() + "..." + tail)
+        w = width_of(text[:mid].rstrip() + "...")
         if w is not None and w <= width:
             lo = mid
         else:
             hi = mid - 1
-    return line[:lo].rstrip() + "..." + tail
+    return text[:lo].rstrip() + "..."
 
 
 def without_node(problem: str, nid: str) -> str:

@@ -202,6 +202,9 @@ def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(e
     shown, width, room = st["long_status"]           # QA62 D11: the fix was in the part cut off
     assert width <= room and shown.startswith("no audio output device (PortAudio") and "...; start a sound " \
         "server (pulseaudio --start), or choose an output with Player(device=...)" in shown, (shown, width, room)
+    shown, width, room = st["device_status"]         # a fix longer than the bar: its start in view (QA65)
+    assert width <= room and shown.endswith("; start a sound server (`pulseaudio --start`, or PipeWire) or connect "
+                                            "a sound card"), (shown, width, room)
     assert st["broken_theme"] == {"vox": True, "gain": False, "gen": True, "verb": True}
     assert st["verb_ports"] == ["attr::in::verb::audio", "attr::out::verb::out"]
     assert st["drawn_links"] == ["verb.out -> gain.audio", "vox.out -> verb.audio"]

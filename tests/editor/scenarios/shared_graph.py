@@ -52,4 +52,9 @@ def main(app, drv):
     out["long_status"] = [dpg.get_value("status"), dpg.get_text_size(dpg.get_value("status"))[0],
                           dpg.get_viewport_client_width() - dpg.get_item_rect_min("status")[0]]
     drv.screenshot(tmp / "long_status.png")
+    from nodeflow.editor.audiodevice import _no_device_hint     # the player's own fix, longer than the bar (QA65)
+    app.say(f"no audio output device (PortAudio: Error querying device -1); {_no_device_hint()}", error=True)
+    drv.frames(3)
+    out["device_status"] = [dpg.get_value("status"), dpg.get_text_size(dpg.get_value("status"))[0],
+                            dpg.get_viewport_client_width() - dpg.get_item_rect_min("status")[0]]
     drv.dump(out)
