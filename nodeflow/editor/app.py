@@ -222,15 +222,15 @@ class App:
                  link: tuple[str, str, str, Any] | None = None) -> str | None:
         """Add a node at viewport point ``at`` (None: a free spot), linked to the pin of a dropped
         link ``(direction, node, port, type)`` if given (one undo step)."""
-        shift = self.view.zoom.shift
+        seen = (self.view.zoom.scale, self.view.zoom.shift)
         pos = self.canvas.place_new(at, type_id, link) if at is not None else self.canvas.free_spot(type_id)
         def feeding() -> set[str]:
             return {f"{l.src}.{l.src_port}" for l in self.doc.graph.links
                     if link is not None and link[0] == "in" and (l.dst, l.dst_port) == tuple(link[1:3])}
         before = feeding()
         nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
-        if nid and self.view.zoom.shift != shift:         # panned to show it: undo pans back (QA62 D10)
-            self.doc.history.keep_view(shift, self.view.zoom.shift)
+        if nid and self.view.zoom.shift != seen[1]:       # panned to show it: undo pans back (QA62 D10)
+            self.doc.history.keep_view(seen, (self.view.zoom.scale, self.view.zoom.shift))
         if nid:                 # an input takes one link: the new node's now (QA62: replaced, unsaid)
             gone = sorted(before - feeding())
             self.say(f"added {nid}" + (f", linked to {link[1]}.{link[2]}" if link else "")
@@ -274,21 +274,23 @@ class App:
             self.say(f"removed link {link}")
 
     def undo(self) -> None:
-        shift = self.doc.history.view(undo=True)
+        kept = self.doc.history.view(undo=True)
         label = self.doc.undo()
-        self._show_kept(shift)
+        self._show_kept(kept)
         self.say(f"undid {label}" if label else "nothing to undo")
 
     def redo(self) -> None:
-        shift = self.doc.history.view(undo=False)
+        kept = self.doc.history.view(undo=False)
         label = self.doc.redo()
-        self._show_kept(shift)
+        self._show_kept(kept)
         self.say(f"redid {label}" if label else "nothing to redo")
 
-    def _show_kept(self, shift: Any) -> None:
-        """Put the view where a step undone or redone kept it (:meth:`.history.History.keep_view`)."""
-        if shift is not None:
-            self.view.zoom.shift = shift
+    def _show_kept(self, kept: Any) -> None:
+        """Put the view where a step undone or redone kept it (:meth:`.history.History.keep_view`): its
+        ``(scale, shift)``, the pan only at the zoom it was kept at (QA65: at another zoom it showed an
+        empty canvas); after a zoom the view is left as it is."""
+        if kept is not None and kept[0] == self.view.zoom.scale:
+            self.view.zoom.shift = kept[1]
             self.view.sync(self.doc.graph)
 
     def open_search(self) -> None:

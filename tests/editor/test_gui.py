@@ -566,6 +566,8 @@ def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source
     assert st["load_panned"] != st["load_before"]                          # QA62 D10: undo pans back,
     assert st["load_after_undo"] == st["load_before"]                      # redo pans again
     assert st["load_after_redo"] == st["load_panned"] and len(st["nodes_after_redo"]) == 3, st
+    zoomed, undone = st["zoomed"]                                          # zoomed out since: the view stays
+    assert zoomed != st["load_after_redo"] and undone == zoomed and len(st["nodes_after_zoomed_undo"]) == 2, st
 
 
 def test_a_node_added_from_an_input_pin_goes_left_of_it_low_where_dropped_over_no_node(editor):

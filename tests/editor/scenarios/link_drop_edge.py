@@ -30,5 +30,13 @@ def undone(app, drv, load_before) -> dict:
     after_undo = app.view.node_rect("load")
     drv.key("ctrl+shift+z")
     drv.frames(4)
+    after_redo, nodes_after_redo = app.view.node_rect("load"), sorted(app.doc.graph.nodes)
+    drv.move((400, 400))
+    drv.key("ctrl+minus")                       # zoomed since: undo leaves the view where it is (QA65 D2)
+    drv.frames(4)
+    zoomed = app.view.node_rect("load")
+    drv.key("ctrl+z")
+    drv.frames(4)
     return {"load_before": load_before, "load_panned": panned, "load_after_undo": after_undo,
-            "load_after_redo": app.view.node_rect("load"), "nodes_after_redo": sorted(app.doc.graph.nodes)}
+            "load_after_redo": after_redo, "nodes_after_redo": nodes_after_redo,
+            "zoomed": [zoomed, app.view.node_rect("load")], "nodes_after_zoomed_undo": sorted(app.doc.graph.nodes)}
