@@ -226,6 +226,8 @@ class Palette:
             dpg.move_item(f"palcat::{category}", parent=self._panel, before="palcat::end")
         for category, ids in self._categories.items():
             dpg.configure_item(f"palcat::{category}", show=category in order)
+            if rank is not None and category in order:       # a match in a folded category shows (QA65)
+                dpg.set_value(f"palcat::{category}", True)
             ranked = sorted(ids, key=lambda t: rank.get(t, len(rank))) if rank is not None else ids
             for type_id in ranked:
                 tag = self._buttons[type_id]
