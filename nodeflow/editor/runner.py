@@ -136,7 +136,8 @@ class Runner:
             g.check(None, allow_outside=allow_outside, output_dir=out_dir)
         scratch = None
         if not g.path and g.write_paths():         # an untitled graph that exports: its own folder, made now
-            scratch = out_dir = self.output_dir(g, make=True)
+            scratch = out_dir = self.output_dir(g, make=any(     # (where an export goes: not for paths typed
+                not Path(str(v)).expanduser().is_absolute() for v in g.write_paths().values()))   # whole, QA65)
         keys = self.executor.keys(g)
         self._keys_memo = (None, None, None)       # input files may have changed on disk: current_keys looks again
         self._job_keys.update(keys)
@@ -380,7 +381,7 @@ class Runner:
                  after: dict[str, str] | None = None, changed: list[str] | None = None) -> Said:
         took = time.perf_counter() - job.started
         where = ""
-        if job.scratch is not None and (result is not None or not isinstance(err, Cancelled)) and any(
+        if job.scratch is not None and job.scratch.is_dir() and (result is not None or not isinstance(err, Cancelled)) and any(
                 n in job.keys and not Path(str(v)).expanduser().is_absolute()     # (QA62 D6: named where a file
                 for (n, _), v in (job.graph.write_paths() if job.graph is not None else {}).items()):   # typed whole
             where = f"; the graph is not saved: exports in {job.scratch}"                          # did not go)
