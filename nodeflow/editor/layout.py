@@ -19,7 +19,8 @@ the bands, and :func:`crossings` lists any link that still runs under a node.
 """
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from typing import Any, Mapping
 
 import networkx as nx
 import numpy as np
@@ -108,6 +109,8 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
                     y = lane + gap[1] / 2
             pos[n] = [float(x), float(y)]
             y += h + gap[1]
+        if i == 1:
+            _level_sources(g, pos, sizes, columns[cols[0]], nodes, gap)
         for link in graph.links:
             if link.src in nodes and depth.get(link.dst, col) > col + 1:
                 lanes[(link.src, link.src_port, link.dst, link.dst_port)] = \
@@ -119,6 +122,20 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     if alone:
         _rows(alone, pos, sizes, origin, gap, max_width)
     return pos
+
+
+def _level_sources(g: Any, pos: dict[str, list[float]], sizes: Sizes, sources: list[str], fed: list[str],
+                   gap: tuple[float, float]) -> None:
+    """Move each source of the first column down level with the first node it feeds in the second
+    (``fed``), in order and never onto the source above it, where it feeds only that column: parallel
+    chains read as rows (QA62 D4: compact sources stacked at their own, smaller pitch drifted above
+    their chains, the twelfth beside another chain two rows up)."""
+    floor = -math.inf
+    for n in sorted(sources, key=lambda n: pos[n][1]):
+        ahead = list(g.successors(n))
+        if ahead and all(s in fed for s in ahead):
+            pos[n][1] = max(pos[n][1], floor, min(pos[s][1] for s in ahead))
+        floor = pos[n][1] + _size(sizes, n)[1] + gap[1]
 
 
 def _rows(nodes: list[str], pos: dict[str, list[float]], sizes: Sizes, origin: tuple[float, float],

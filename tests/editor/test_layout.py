@@ -87,6 +87,28 @@ def _send_graph() -> Graph:
     return g
 
 
+def test_parallel_chains_read_as_rows_their_sources_level_with_them():
+    """QA62 D4: twelve chains (a compact 48 px load, then 58 px gains): the loads stacked at their own
+    pitch, so load_11 sat beside another chain two rows above the one it feeds.  Each source now sits
+    level with the first node it feeds, and no two nodes overlap."""
+    g, sizes = Graph(), {}
+    for k in range(12):
+        g.add("io.load", id=f"load_{k}")
+        sizes[f"load_{k}"] = (180.0, 48.0)
+        prev = f"load_{k}"
+        for j in range(9):
+            nid = f"gain_{k * 9 + j}"
+            g.add("dsp.gain", id=nid)
+            sizes[nid] = (200.0, 58.0)
+            g.connect(prev, nid)
+            prev = nid
+    pos = arrange(g, sizes)
+    assert [pos[f"load_{k}"][1] for k in range(12)] == [pos[f"gain_{k * 9}"][1] for k in range(12)]
+    boxes = [(pos[n][0], pos[n][1], pos[n][0] + sizes[n][0], pos[n][1] + sizes[n][1]) for n in pos]
+    assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def test_a_send_past_a_chain_runs_straight_in_a_free_lane():
     g = _send_graph()
     sizes = {n: (180.0, 120.0) for n in g.nodes}
