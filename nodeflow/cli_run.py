@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, apply_sets)
@@ -318,7 +318,7 @@ def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
 
 
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
-    from .manifest import SweepReport, write_manifest
+    from .manifest import SweepReport, recorded_sets, write_manifest
     from .sweep import expand, parse_axis, sweep_from_graph
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
@@ -499,34 +499,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return _rerun(args, _load(source), variant, row, doc.get("set"))
 
 
-def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
-    """A run's ``--set`` values as its manifest records them for ``rerun``: a relative path that names
-    a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
-    which the manifest then keeps relative to itself (:func:`.manifest.portable`)."""
-    out = []
-    for item in sets or ():
-        target, _, text = item.partition("=")
-        whole = graph.base_dir() / text if text and not Path(text).expanduser().is_absolute() else None
-        out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
-    return out
-
-
-def _replayed_sets(recorded: Any, folder: Path) -> list[str]:
-    """The ``--set`` values a manifest in ``folder`` records, its relative paths (kept relative to the
-    manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0."""
-    out = []
-    for item in recorded if isinstance(recorded, list) else ():
-        target, _, text = str(item).partition("=")
-        here = folder / text if text and not Path(text).expanduser().is_absolute() else None
-        out.append(f"{target}={here}" if here is not None and here.exists() else str(item))
-    return out
-
-
 def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any],
            recorded: Any = None) -> int:
     from .executor import Executor
     from .sweep import run_variant
-    replayed = _replayed_sets(recorded, Path(args.manifest).resolve().parent)
+    from .manifest import replayed_sets
+    replayed = replayed_sets(recorded, Path(args.manifest).resolve().parent)
     try:
         apply_sets(graph, replayed)
     except ParameterError as e:

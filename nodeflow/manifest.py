@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from .atomic import write_atomic
 from .audio import Audio
@@ -24,10 +24,12 @@ from .graph import Graph
 from .outputs import first_missing, prune_empty
 
 if TYPE_CHECKING:   # the sweep imports this module
+    from .graph import Graph
     from .sweep import VariantResult
 
 __all__ = ["PROMPT_NODE", "PROVENANCE_KEYS", "OutputSummary", "SweepReport", "file_sha256", "output_lock",
-           "package_versions", "portable", "portable_path", "summarize_outputs", "write_manifest"]
+           "package_versions", "portable", "portable_path", "summarize_outputs", "write_manifest", "recorded_sets",
+           "replayed_sets", "keep_earlier", "in_folder", "EARLIER"]
 
 PROMPT_NODE = "text.prompt_template"     # its output is recorded as a variant's final prompt text
 
@@ -184,6 +186,29 @@ def output_lock(out_dir: Path) -> Iterator[None]:
             lock.unlink()
         os.close(fd)
         prune_empty(made)               # a sweep that wrote nothing leaves no folder behind
+
+
+def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
+    """A run's ``--set`` values as its manifest records them for ``rerun``: a relative path that names
+    a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
+    which the manifest then keeps relative to itself (:func:`.manifest.portable`)."""
+    out = []
+    for item in sets or ():
+        target, _, text = item.partition("=")
+        whole = graph.base_dir() / text if text and not Path(text).expanduser().is_absolute() else None
+        out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
+    return out
+
+
+def replayed_sets(recorded: Any, folder: Path) -> list[str]:
+    """The ``--set`` values a manifest in ``folder`` records, its relative paths (kept relative to the
+    manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0."""
+    out = []
+    for item in recorded if isinstance(recorded, list) else ():
+        target, _, text = str(item).partition("=")
+        here = folder / text if text and not Path(text).expanduser().is_absolute() else None
+        out.append(f"{target}={here}" if here is not None and here.exists() else str(item))
+    return out
 
 
 EARLIER = "manifest.earlier"       # an earlier sweep's manifest, kept where a new sweep in its folder would replace it
