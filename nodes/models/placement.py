@@ -8,8 +8,7 @@ gives the output the window's place; a node whose output is text (a codec's toke
 :func:`placement` in it and gives it back with :func:`place`.  Part of the public model layer
 (:mod:`nodes.models.layer` exports them).
 
->>> import contextlib
-from fractions import Fraction
+>>> from fractions import Fraction
 >>> import numpy as np
 >>> bar = Fraction(240, 133)                       # a bar at 133 bpm, between two samples
 >>> window = Audio(np.zeros(79579), 44100, start_frame=79579, index=1, exact_start=bar, exact_end=2 * bar)
