@@ -172,7 +172,10 @@ class SweepPanel:
             snapshot.remove(nid)
         from .runstate import blocked_list
         not_run = "; not run: " + blocked_list(blocked) if blocked else ""
-        self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}")
+        from ..manifest import EARLIER, keep_earlier      # an earlier sweep's takes stay described (QA64 D7)
+        kept = f"; the earlier sweep's manifest there is kept as {EARLIER}.json" if keep_earlier(
+            out_dir, {v.name for v in variants}) else ""
+        self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}{kept}")
 
         def body() -> None:
             t0 = time.perf_counter()
@@ -183,7 +186,7 @@ class SweepPanel:
                 write_manifest(report, out_dir)
                 bad = len(report.failed)
                 self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
-                              f"failed or stopped; manifest in {out_dir}{not_run}", bad > 0)
+                              f"failed or stopped; manifest in {out_dir}{not_run}{kept}", bad > 0)
             except (NodeflowError, OSError) as e:
                 said = str(e)          # a refusal names its variants "sweep v002 ..." (QA: "sweep failed: sweep v002")
                 self._done = (said if said.startswith("sweep") else f"nothing rendered: {said}", True)

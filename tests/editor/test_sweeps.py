@@ -66,6 +66,9 @@ def test_a_second_sweep_forgets_the_first_sweeps_a_b_match(editor):
     assert st["ab_match"].startswith("A/B level-matched at "), st["ab_match"]
     assert st["second_run_ab_match"] == "A/B plays both at the same loudness (the quieter one's)", \
         st["second_run_ab_match"]
+    assert st["third_status"].endswith("; the earlier sweep's manifest there is kept as manifest.earlier.json"), \
+        st["third_status"]                           # QA64 D7: its takes stay described
+    assert "manifest.earlier.json" in st["third_files"] and "manifest.json" in st["third_files"], st["third_files"]
 
 
 def test_a_b_gains_never_read_minus_zero():
