@@ -46,6 +46,17 @@ def chain_graph(folder: Path, *, link_fade_to_load: bool = True) -> Path:
     return save(g, folder / "chain.msgpack")
 
 
+def pair_graph(folder: Path, name: str, second: tuple[str, str, dict], positions: dict[str, list[float]]) -> Path:
+    """A tone loaded (``load``) and linked into one node ``second = (type, id, params)``, at ``positions``."""
+    tone_file(folder)
+    g = Graph()
+    g.add("io.load", id="load", path=str(folder / "tone.wav"))
+    g.add(second[0], id=second[1], **second[2])
+    g.connect("load.out", f"{second[1]}.audio")
+    g.editor["positions"] = positions
+    return save(g, folder / name)
+
+
 def shared_graph(folder: Path) -> Path:
     """A graph from another machine: a missing input file, a node type from a pack that is not
     installed (linked in the middle of the chain) and a model checkpoint that is not on disk."""
@@ -186,6 +197,19 @@ def type_sweep(app, drv, axes: str, out_dir: Path, listen: str = "gain.out") -> 
     drv.click_item("sweep::axes")
     drv.type_text(axes)
     drv.frames(2)
+
+
+def add_by_link_drop(app, drv, pin: tuple[float, float], drop: tuple[float, float], typed: str) -> list[str]:
+    """Drag a link off ``pin`` and release it at ``drop`` on empty canvas, type ``typed`` in the search
+    that opens and press Enter; returns the nodes that were added."""
+    before = set(app.doc.graph.nodes)
+    drv.drag(pin, drop, steps=10)               # off the pin, released on empty canvas
+    drv.frames(1)
+    drv.type_text(typed)
+    drv.frames(3)
+    drv.key("Return")
+    drv.frames(8)
+    return [n for n in app.doc.graph.nodes if n not in before]
 
 
 def covered_by(app, nid: str) -> list[str]:

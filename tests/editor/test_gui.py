@@ -546,16 +546,9 @@ def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
 def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source_in_view(editor):
     """QA59 D5: dropped near the right edge, the new node went left of the node feeding it, its link
     running back behind that node.  Now it is right of it, and the view pans to show it whole."""
-    import nodeflow
-    from ._graphs import tone_file
-    tone_file(editor.tmp)
-    g = nodeflow.Graph()
-    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
-    g.add("dsp.gain", id="gain")
-    g.connect("load.out", "gain.audio")
-    g.editor["positions"] = {"load": [20.0, 300.0], "gain": [850.0, 300.0]}
-    nodeflow.save(g, editor.tmp / "edge.msgpack")
-    st = editor.run("link_drop_edge", editor.tmp / "edge.msgpack")
+    from ._graphs import pair_graph
+    st = editor.run("link_drop_edge", pair_graph(editor.tmp, "edge.msgpack", ("dsp.gain", "gain", {}),
+                                                 {"load": [20.0, 300.0], "gain": [850.0, 300.0]}))
     assert len(st["new"]) == 1 and st["new"][0].startswith("fade"), st
     assert f"gain.out -> {st['new'][0]}.audio" in st["links"]
     (x0, y0), (x1, y1) = st["rect"]
@@ -574,16 +567,10 @@ def test_a_node_added_from_a_link_dropped_near_the_edge_goes_right_of_its_source
 def test_a_node_added_from_an_input_pin_goes_left_of_it_low_where_dropped_over_no_node(editor):
     """QA62 D5: dragged off an input pin and dropped low, the new node went up over the node to the
     left (its height was guessed as the tallest drawn node's), wherever the drop."""
-    import nodeflow
-    from ._graphs import tone_file
-    tone_file(editor.tmp)
-    g = nodeflow.Graph()
-    g.add("io.load", id="load", path=str(editor.tmp / "tone.wav"))
-    g.add("io.export", id="export", path="out.wav")
-    g.connect("load.out", "export.audio")
-    g.editor["positions"] = {"load": [100.0, 100.0], "export": [500.0, 100.0]}
-    nodeflow.save(g, editor.tmp / "two.msgpack")
-    st = editor.run("link_drop_input", editor.tmp / "two.msgpack")
+    from ._graphs import pair_graph
+    graph = pair_graph(editor.tmp, "two.msgpack", ("io.export", "export", {"path": "out.wav"}),
+                       {"load": [100.0, 100.0], "export": [500.0, 100.0]})
+    st = editor.run("link_drop_input", graph)
     assert len(st["new"]) == 1 and st["new"][0].startswith("fade"), st
     assert f"{st['new'][0]}.out -> export.audio" in st["links"]
     (x0, y0), (x1, y1) = st["rect"]

@@ -1,5 +1,6 @@
 """A link dragged from gain's output (gain near the canvas' right edge) and dropped near that edge,
 then "fade" typed in the search and Enter: where the new node is drawn."""
+from tests.editor._graphs import add_by_link_drop
 
 
 def main(app, drv):
@@ -7,14 +8,7 @@ def main(app, drv):
     load_before = app.view.node_rect("load")
     a = app.view.pin_pos("gain", "out", "out")
     (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
-    drop = (cx1 - 30, a[1] - 150)
-    drv.drag(a, drop, steps=10)                 # off the pin, released on empty canvas
-    drv.frames(1)
-    drv.type_text("fade")
-    drv.frames(3)
-    drv.key("Return")
-    drv.frames(8)
-    new = [n for n in app.doc.graph.nodes if n not in ("load", "gain")]
+    new = add_by_link_drop(app, drv, a, (cx1 - 30, a[1] - 150), "fade")
     drv.dump({"new": new, "canvas": [[cx0, cy0], [cx1, cy1]], "gain": app.view.node_rect("gain"),
               "rect": app.view.node_rect(new[0]) if new else None, "links": sorted(app.state()["links"]),
               "positions": app.doc.graph.editor["positions"], "undo": app.doc.history.undo_label,
