@@ -318,7 +318,7 @@ def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
 
 
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
-    from .manifest import SweepReport, recorded_sets, write_manifest
+    from .manifest import SweepReport, keep_earlier, recorded_sets, write_manifest
     from .sweep import expand, parse_axis, sweep_from_graph
     if args.sweep:
         axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
@@ -336,7 +336,6 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     check_variants(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     total = len(variants)
     done = [0]
-    from .manifest import keep_earlier
     if note := keep_earlier(out_dir, {v.name for v in variants}):
         print(note, file=sys.stderr)                # with -q too: it is about the folder's files
 

@@ -24,7 +24,6 @@ from .graph import Graph
 from .outputs import first_missing, prune_empty
 
 if TYPE_CHECKING:   # the sweep imports this module
-    from .graph import Graph
     from .sweep import VariantResult
 
 __all__ = ["PROMPT_NODE", "PROVENANCE_KEYS", "OutputSummary", "SweepReport", "file_sha256", "output_lock",
@@ -192,22 +191,22 @@ def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
     """A run's ``--set`` values as its manifest records them for ``rerun``: a relative path that names
     a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
     which the manifest then keeps relative to itself (:func:`.manifest.portable`)."""
-    out = []
-    for item in sets or ():
-        target, _, text = item.partition("=")
-        whole = graph.base_dir() / text if text and not Path(text).expanduser().is_absolute() else None
-        out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
-    return out
+    return _made_whole(sets or (), graph.base_dir())
 
 
 def replayed_sets(recorded: Any, folder: Path) -> list[str]:
     """The ``--set`` values a manifest in ``folder`` records, its relative paths (kept relative to the
     manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0."""
+    return _made_whole([str(item) for item in recorded] if isinstance(recorded, list) else [], folder)
+
+
+def _made_whole(sets: Sequence[str], folder: Path) -> list[str]:
+    """``NODE.PARAM=VALUE`` items, a relative VALUE that names something in ``folder`` made whole."""
     out = []
-    for item in recorded if isinstance(recorded, list) else ():
-        target, _, text = str(item).partition("=")
-        here = folder / text if text and not Path(text).expanduser().is_absolute() else None
-        out.append(f"{target}={here}" if here is not None and here.exists() else str(item))
+    for item in sets:
+        target, _, text = item.partition("=")
+        whole = folder / text if text and not Path(text).expanduser().is_absolute() else None
+        out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
     return out
 
 

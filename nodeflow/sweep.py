@@ -165,8 +165,9 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
         raws = _split_values(text)
     except ParameterError as e:     # (QA43: "sweep range '5..1': ..." said not which of several --sweep)
         raise ParameterError(f"--sweep {spec!r}: {e}") from None
+    listed = text.strip().startswith("[")      # a JSON list: not split at commas
     if pspec is not None and param not in pspec.params and (variables := _template_variable(graph, node_id, param)):
-        return Axis(node_id, "variables", tuple(variables(r) for r in raws), listed=text.strip().startswith("["))
+        return Axis(node_id, "variables", tuple(variables(r) for r in raws), listed=listed)
     if pspec is None or param not in pspec.params:
         names = ", ".join(pspec.params) if pspec else "unknown node type"
         raise ParameterError(f"--sweep {spec!r}: node '{node_id}' has no parameter '{param}' ({names})")
@@ -179,7 +180,7 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
             raise ParameterError(f"--sweep {spec!r}: {e}") from None
     if not values:
         raise ParameterError(f"--sweep {spec!r}: no values given")
-    return Axis(node_id, param, tuple(values), listed=text.strip().startswith("["))
+    return Axis(node_id, param, tuple(values), listed=listed)
 
 
 def _template_variable(graph: Graph, node_id: str, name: str) -> Callable[[str], str] | None:
@@ -187,11 +188,11 @@ def _template_variable(graph: Graph, node_id: str, name: str) -> Callable[[str],
     parameter): the node's ``variables`` text with ``name`` set to a value, as ``tune --vary`` writes
     it; else None.  QA64: `tune --vary prompt.feel=...` worked and `run --sweep prompt.feel=...` was refused."""
     from .manifest import PROMPT_NODE
-    from .tune_search import _current, _template_fields, _variables
+    from .tune_search import _current, _template_fields, _variables, variables_text
     if graph.nodes[node_id].type != PROMPT_NODE or name not in _template_fields(str(_current(graph, node_id, "template"))):
         return None
     own = _variables(str(_current(graph, node_id, "variables")))
-    return lambda value: "; ".join(f"{k}={v}" for k, v in {**own, name: value.strip()}.items())
+    return lambda value: variables_text({**own, name: value.strip()})
 
 
 def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:

@@ -94,6 +94,11 @@ def _variables(text: str) -> dict[str, str]:
     return pairs
 
 
+def variables_text(pairs: dict[str, str]) -> str:
+    """A prompt template's ``variables`` as written: ``"feel=swung; fx=tape echo"``."""
+    return "; ".join(f"{k}={v}" for k, v in pairs.items())
+
+
 def _current(graph: Graph, node: str, param: str) -> Any:
     inst = graph.nodes[node]
     if param in inst.params:
@@ -178,7 +183,7 @@ def overrides_for(graph: Graph, dims: Sequence[Dimension], cand: Candidate) -> t
         else:
             out[d.key] = v
     for node_id, pairs in variables.items():
-        out[f"{node_id}.variables"] = "; ".join(f"{k}={v}" for k, v in pairs.items())
+        out[f"{node_id}.variables"] = variables_text(pairs)
     return tuple(out.items())
 
 
