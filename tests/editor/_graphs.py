@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Callable
 
 import numpy as np
 import soundfile as sf
@@ -54,6 +54,20 @@ def pair_graph(folder: Path, name: str, second: tuple[str, str, dict], positions
     g.add(second[0], id=second[1], **second[2])
     g.connect("load.out", f"{second[1]}.audio")
     g.editor["positions"] = positions
+    return save(g, folder / name)
+
+
+def long_chain(folder: Path, name: str, place: Callable[[int], list[float]], gains: int = 39) -> Path:
+    """A tone loaded and run through ``gains`` gains in a chain, node ``k`` (the load 0) at ``place(k)``."""
+    tone_file(folder)
+    g = Graph()
+    g.add("io.load", id="load", path="tone.wav")
+    prev = "load"
+    for i in range(1, gains + 1):
+        g.add("dsp.gain", id=f"gain_{i}")
+        g.connect(f"{prev}.out", f"gain_{i}.audio")
+        prev = f"gain_{i}"
+    g.editor["positions"] = {n: place(k) for k, n in enumerate(g.nodes)}
     return save(g, folder / name)
 
 

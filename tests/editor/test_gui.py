@@ -647,20 +647,9 @@ def test_a_node_that_fails_stops_only_what_comes_after_it(editor):
 
 
 def test_paste_lands_at_the_mouse_and_fit_all_brings_a_long_chain_into_view(editor):
-    import nodeflow
-    from ._graphs import tone_file
-    tone_file(editor.tmp)
-    g = nodeflow.Graph()
-    g.add("io.load", id="load", path="tone.wav")
-    prev = "load"
-    for i in range(1, 40):
-        g.add("dsp.gain", id=f"gain_{i}")
-        g.connect(f"{prev}.out", f"gain_{i}.audio")
-        prev = f"gain_{i}"
-    g.editor["positions"] = {n: [20.0 + 260.0 * k, 40.0] for k, n in enumerate(g.nodes)}
-    g.path = editor.tmp / "long.msgpack"
-    nodeflow.save(g, editor.tmp / "long.msgpack")
-    st = editor.run("canvas_fit", editor.tmp / "long.msgpack", timeout=150)
+    from ._graphs import long_chain
+    st = editor.run("canvas_fit", long_chain(editor.tmp, "long.msgpack", lambda k: [20.0 + 260.0 * k, 40.0]),
+                    timeout=150)
     assert st["in_view_before"] <= 5
     assert len(st["pasted"]) == 1
     assert abs(st["pasted_pos"][0] - st["mouse_canvas"][0]) < 2 and abs(st["pasted_pos"][1] - st["mouse_canvas"][1]) < 2
@@ -836,19 +825,9 @@ def test_arrange_keeps_one_band_when_bands_would_show_no_bigger(editor):
 def test_arrange_of_a_big_graph_is_one_undo_step_named_arrange(editor):
     """QA62 D7: Ctrl+L on a graph too big for the window took two Ctrl+Z (the arrangement, then the fit's
     bands), the first showing a tangle, each labelled "move N nodes"."""
-    import nodeflow
-    from ._graphs import tone_file
-    tone_file(editor.tmp)
-    g = nodeflow.Graph()
-    g.add("io.load", id="load", path="tone.wav")
-    prev = "load"
-    for i in range(1, 40):
-        g.add("dsp.gain", id=f"gain_{i}")
-        g.connect(f"{prev}.out", f"gain_{i}.audio")
-        prev = f"gain_{i}"
-    g.editor["positions"] = {n: [20.0 + 37.0 * k, 40.0 + 11.0 * k] for k, n in enumerate(g.nodes)}
-    nodeflow.save(g, editor.tmp / "big.msgpack")
-    st = editor.run("arrange_big", editor.tmp / "big.msgpack", timeout=150)
+    from ._graphs import long_chain
+    st = editor.run("arrange_big", long_chain(editor.tmp, "big.msgpack", lambda k: [20.0 + 37.0 * k, 40.0 + 11.0 * k]),
+                    timeout=150)
     assert st["moved"] and st["label"] == "arrange", st
     assert st["restored"] and st["can_undo"] is None, st                   # one Ctrl+Z: as it was
 
