@@ -11,8 +11,8 @@ __all__ = ["cut_said"]
 def cut_said(tokenizer: Any, text: str, limit: int, what: str = "text", reader: str = "this checkpoint") -> str:
     """The warning for ``text`` cut by ``tokenizer`` at ``limit`` tokens (special tokens included), or
     "" when it fits: the token count, the limit and the last words read."""
-    from .layer import _quiet_transformers
-    with _quiet_transformers():         # (a T5 tokenizer says "Token indices sequence length ..." raw)
+    from .layer import quiet_transformers
+    with quiet_transformers():         # (a T5 tokenizer says "Token indices sequence length ..." raw)
         whole = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()
         if whole <= limit:
             return ""

@@ -27,7 +27,7 @@ from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
 from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, pretrained, profile_from_rates, tokenizer,
-                    read_json, register, seeded, step_criterion, _quiet_transformers)
+                    read_json, register, seeded, step_criterion, quiet_transformers)
 
 __all__ = ["bark", "split_text", "load_voice", "check_voice", "BARK"]
 
@@ -181,7 +181,7 @@ def _speak(loaded: Loaded, sentence: str, history: dict[str, Any] | None, config
     sem = sem[0][sem[0] != sgc.semantic_pad_token]
     if sem.numel() < 2:  # Bark ended the sentence at once: nothing to say
         return np.zeros(0, np.float32), {}
-    with _quiet_transformers():     # (transformers' own Bark passes max_new_tokens beside its config: a warning)
+    with quiet_transformers():     # (transformers' own Bark passes max_new_tokens beside its config: a warning)
         coarse = model.coarse_acoustics.generate(sem[None].clone(), history_prompt=hp, semantic_generation_config=sgc,
                                                  coarse_generation_config=cgc, codebook_size=codebook,
                                                  stopping_criteria=[stop])

@@ -60,7 +60,7 @@ __all__ = ["Family", "register", "family", "families_registered", "Loaded", "Che
            "AdapterPath", "ParamCheck", "ModelProfile", "profile_from_rates", "pretrained", "read_json", "config_value",
            "seeded", "sampler",
            "step_criterion", "step_progress", "to_model_audio", "estimate_token_decode", "loading",
-           "placed_like", "placement", "place", "source_tags"]
+           "placed_like", "placement", "place", "source_tags", "quiet_transformers"]
 
 
 #: A node's check of its parameters against the checkpoint's configuration (see :meth:`Family.node`).
@@ -158,7 +158,7 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
     that do not fit the checkpoint's ``config.json``, or that cannot be read, are one
     :class:`~nodeflow.checkpoints.CheckpointError` naming the checkpoint (transformers' own report of
     the load, dozens of lines, is not printed)."""
-    with _quiet_transformers():
+    with quiet_transformers():
         cls = _class(model_class) if isinstance(model_class, str) else model_class     # (its module imported here)
         try:
             model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
@@ -176,7 +176,7 @@ def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:
     read as ``<unk>`` (QA: two prompts rendered the same music, and the run said nothing)."""
     from nodeflow.checkpoints import require_tokenizer
     require_tokenizer(checkpoint.name, checkpoint.path)
-    with _quiet_transformers():
+    with quiet_transformers():
         return _class(class_name).from_pretrained(str(checkpoint.path), local_files_only=True)
 
 
@@ -199,10 +199,11 @@ def _load_error(checkpoint: Checkpoint, e: BaseException) -> Exception:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """transformers' warnings and load reports off while a checkpoint loads (loads are one at a time:
-    :func:`loading`): the real musicgen-small config alone printed three 'may result in unexpected
-    behavior' lines on every run, and a mismatched config a 30-line table before the error."""
+    :func:`loading`), or while a family calls into transformers: the real musicgen-small config alone
+    printed three 'may result in unexpected behavior' lines on every run, and a mismatched config a
+    30-line table before the error."""
     import logging
     try:
         from transformers.utils import logging as hf_logging

@@ -36,7 +36,7 @@ from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
 from ._textcut import cut_said
-from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, _quiet_transformers, pretrained,
+from .layer import (Checkpoint, Device, Family, Loaded, ModelProfile, Precision, quiet_transformers, pretrained,
                     register, step_progress)
 
 __all__ = ["stable_audio", "STABLE_AUDIO", "generate", "window_plan", "lengths"]
@@ -124,7 +124,7 @@ def _quiet_libraries() -> Iterator[None]:
     before = dlog.get_verbosity()
     dlog.set_verbosity_error()
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             yield
     finally:
         dlog.set_verbosity(before)

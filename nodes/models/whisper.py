@@ -26,7 +26,7 @@ from nodeflow.errors import ParameterError
 from nodeflow.node import Context
 from nodeflow.types import ChoiceEnum
 
-from .layer import (Checkpoint, Device, Family, Loaded, Precision, _quiet_transformers, read_json, register,
+from .layer import (Checkpoint, Device, Family, Loaded, Precision, quiet_transformers, read_json, register,
                     step_criterion)
 
 __all__ = ["whisper", "WHISPER", "Transcript", "Task", "transcribe", "words_of", "language_code"]
@@ -148,7 +148,7 @@ def transcribe(held: Loaded, samples: np.ndarray, *, language: str, task: Any, c
             ctx.progress(k, count, f"window {k + 1}/{count}")
         piece = samples[k * size:(k + 1) * size]
         feats = fe(piece, sampling_rate=rate, return_tensors="pt", return_attention_mask=True)
-        with torch.inference_mode(), _quiet_transformers():    # (QA57, QA60: two deprecation lines a run)
+        with torch.inference_mode(), quiet_transformers():    # (QA57, QA60: two deprecation lines a run)
             out = model.generate(feats["input_features"].to(model.device, model.dtype),
                                  attention_mask=feats["attention_mask"].to(model.device), max_new_tokens=limit,
                                  return_token_timestamps=True, return_dict_in_generate=True,
