@@ -274,6 +274,18 @@ class Audio:
         end = self.exact_end if self.exact_end is not None else Fraction(self.start_frame + self.frames, rate)
         return start, end
 
+    @property
+    def exact_duration(self) -> Fraction:
+        """How long this clip is in its source, in exact seconds: its :attr:`span`'s end less its start
+        (a window cut on bar lines between two samples lasts exactly its bars).
+
+        >>> from fractions import Fraction
+        >>> Audio(np.zeros(79579), 44100, exact_start=Fraction(0), exact_end=Fraction(240, 133)).exact_duration
+        Fraction(240, 133)
+        """
+        start, end = self.span
+        return end - start
+
     def markers_within(self, start: int, end: int) -> dict[str, Any]:
         """The ``markers`` (and their exact ``marker_times``) of this clip's frames ``start`` to ``end``
         cut out as a clip of its own (which starts ``start`` frames later in the source): its markers

@@ -318,8 +318,7 @@ def batched(kind: str, items: list[dict[str, Any]], params: dict[str, Any], ctx:
             continue
         dur = params.get("duration_s")
         if melody and dur is None:              # the melody's exact span (a bar between two samples)
-            m = it["melody"]
-            dur = m.span[1] - m.span[0]
+            dur = it["melody"].exact_duration
         groups.setdefault(dur, []).append(i)
     cap = batch_size()
     p = params

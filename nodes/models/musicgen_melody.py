@@ -118,7 +118,7 @@ def musicgen_melody(melody: Audio, text: str | None = None, prompt_audio: Audio 
     auto = duration_s is None           # the melody's exact span: a bar between two samples is not cut short
     with MUSICGEN_MELODY.using(checkpoint, ctx, device, precision, adapter=adapter) as loaded:
         out = generate_music(loaded, text=prompt if text is None else text, prompt_audio=prompt_audio, melody=melody,
-                             duration_s=melody.span[1] - melody.span[0] if duration_s is None else duration_s,
+                             duration_s=melody.exact_duration if duration_s is None else duration_s,
                              seed=seed, top_k=top_k, top_p=top_p, temperature=temperature,
                              guidance_scale=guidance_scale, extend_stride_s=extend_stride_s,
                              keep_prompt=keep_prompt, ctx=ctx)
