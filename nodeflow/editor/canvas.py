@@ -236,8 +236,10 @@ class Canvas:
         vx0, vy0, vx1, vy1 = box
         room = (vx1 - vx0 - 40, vy1 - vy0 - 40)
         rooms = [room] + ([(room[0], room[1] * (1 - MINIMAP_PART))] if self.minimap else [])   # above the minimap
-        x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes)
-        gx0, gy0, gx1, gy1 = bounds(graph, unit)
+        pins = self.pin_heights()
+        upins = {k: v / s for k, v in pins.items()}                           # (links drawn: in the bounds)
+        x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes, g, pins)
+        gx0, gy0, gx1, gy1 = bounds(graph, unit, g, upins)
         level = z.fitting((gx1 - gx0, gy1 - gy0), room)
         if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s:
             if not opening and not self._after_arrange:
@@ -260,7 +262,7 @@ class Canvas:
                        + (" (Ctrl+0: actual size)" if level != 1.0 else ""), opening)
             return
         room, new, level = self._banded(unit, rooms, (gx0, gy0), box)
-        bx0, by0, bx1, by1 = bounds(new, unit)
+        bx0, by0, bx1, by1 = bounds(new, unit, g, upins)
         if (by1 - by0) * level > room[1] and not app.view.compact and not again:
             # too big: collapse the nodes at the smallest zoom a fit shows, measure them, fit again
             self._show(FIT_MIN_ZOOM, (gx0, gy0), box)
@@ -284,19 +286,23 @@ class Canvas:
                 ) -> tuple[tuple[float, float], dict[str, list[float]], float]:
         """The graph arranged in bands for the first of ``rooms`` (the window, then the part above the
         minimap) where it fits whole and clear of the minimap, else where it fits, else the first:
-        ``(room, positions, zoom)``."""
+        ``(room, positions, zoom)``.  Bands stepped so that their wrapping links run clear, or flat
+        (less tall) where only those fit."""
         from .layout import arrange, bounds
         app, z = self.app, self.app.view.zoom
         gap = (30.0, 14.0) if app.view.compact else (60.0, 30.0)
         pins = {k: v / z.scale for k, v in self.pin_heights().items()}
         tries = []
         for room in rooms:
-            new = arrange(app.doc.graph, unit, origin=origin, gap=gap, max_width=origin[0] + room[0] / FIT_MIN_ZOOM,
-                          pins=pins)
-            bx0, by0, bx1, by1 = bounds(new, unit)
-            level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
-            tries.append(((by1 - by0) * level > room[1], self._under_minimap(new, unit, level, (bx0, by0), box),
-                          room, new, level))
+            for stepped in (True, False):     # bands stepped for their wrapping links, else flat when that fits
+                new = arrange(app.doc.graph, unit, origin=origin, gap=gap, pins=pins, stepped=stepped,
+                              max_width=origin[0] + room[0] / FIT_MIN_ZOOM)
+                bx0, by0, bx1, by1 = bounds(new, unit, app.doc.graph, pins)
+                level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
+                tries.append(((by1 - by0) * level > room[1], self._under_minimap(new, unit, level, (bx0, by0), box),
+                              room, new, level))
+                if not tries[-1][0]:
+                    break
         _, _, room, new, level = min(tries, key=lambda t: t[:2])   # fitting first, then clear of the minimap
         return room, new, level
 
@@ -526,7 +532,7 @@ class Canvas:
         def laid(width: float | None) -> tuple[dict[str, list[float]], float]:
             """The layout for bands ``width`` wide (None: one band) and the zoom it shows whole at."""
             placed = arrange(g, sizes, gap=(60.0 * z.scale, 30.0 * z.scale), max_width=width, pins=pins)
-            x0, y0, x1, y1 = bounds(placed, sizes)
+            x0, y0, x1, y1 = bounds(placed, sizes, g, pins)
             return placed, z.fitting(((x1 - x0) / z.scale, (y1 - y0) / z.scale), (cw - 40, ch - 40))
         placed, level = laid(None)
         if level < ARRANGE_MIN_ZOOM:
@@ -541,7 +547,7 @@ class Canvas:
             self._arranged += 1
             app.say("arranged the nodes (Ctrl+Z puts them back)")
             box = self.visible_box()
-            x0, y0, x1, y1 = bounds(placed, sizes)
+            x0, y0, x1, y1 = bounds(placed, sizes, g, pins)
             if box is not None and not (x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3]) \
                     and level >= FIT_MIN_ZOOM:        # (one too big for that stays at its zoom: Home fits it)
                 self._refit_at, self._refit_again, self._refit_opening = app.frame_count + 2, False, False

@@ -37,6 +37,9 @@ _SAMPLES = 48
 #: Clearing every link is tried on bands with at most this many links (Arrange stays instant);
 #: links that skip columns always run in free lanes.
 MAX_CLEARED_LINKS = 150
+#: A band is stepped down after its first column (see :func:`_wrap_clear`) when at most this many links
+#: wrap into it: a chain's one, a few parallel chains'.
+MAX_STEPPED_WRAPS = 3
 
 
 def _size(sizes: Sizes, n: str) -> tuple[float, float]:
@@ -45,7 +48,7 @@ def _size(sizes: Sizes, n: str) -> tuple[float, float]:
 
 def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 40.0),
             gap: tuple[float, float] = (60.0, 30.0), max_width: float | None = None,
-            pins: Pins | None = None) -> dict[str, list[float]]:
+            pins: Pins | None = None, stepped: bool = True) -> dict[str, list[float]]:
     """Positions for every node: column = longest path from a source, rows ordered by where the
     node's inputs sit (fewer crossing links), columns as wide as their widest node; then nodes
     that a link skipping their column would pass under are moved down below it (``pins``: where
@@ -56,7 +59,8 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     A link from one band to the next is drawn from the right end back to the left across both:
     the nodes it leaves from go to the bottom of their column, that column moves down when the
     link would cross the band's lower nodes, and the next band moves down to leave a corridor the
-    link falls through (see :func:`_wrap_clear`).  Several links wrapping from one column (or into
+    link falls through, its columns after the first a step lower (not with ``stepped=False``: fewer
+    wrapping links clear, less height; see :func:`_wrap_clear`).  Several links wrapping from one column (or into
     one) still cross each other's nodes: only the lowest (topmost) can run clear."""
     g = graph.to_networkx()
     alone = [n for n in graph.nodes if g.degree(n) == 0] if len(graph.nodes) > 1 else []
@@ -81,7 +85,7 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
     for i, col in enumerate(cols):
         nodes, width = columns[col], widths[col]
         if max_width is not None and x > origin[0] and x + width > max_width:
-            top = _close_band(graph, pos, sizes, pins, band, above, top, gap)
+            top = _close_band(graph, pos, sizes, pins, band, above, top, gap, stepped)
             x, above, band, lanes = origin[0], band, [], {}
         # the band's last column: a node whose links wrap to the next band goes lowest, so they leave
         # it under the other nodes (when several wrap, all but the lowest pass the others anyway)
@@ -118,7 +122,7 @@ def arrange(graph: Graph, sizes: Sizes, *, origin: tuple[float, float] = (20.0, 
         band.append(nodes)
         x += width + gap[0]
     if band:
-        _close_band(graph, pos, sizes, pins, band, above, top, gap)
+        _close_band(graph, pos, sizes, pins, band, above, top, gap, stepped)
     if alone:
         _rows(alone, pos, sizes, origin, gap, max_width)
     return pos
@@ -156,7 +160,8 @@ def _rows(nodes: list[str], pos: dict[str, list[float]], sizes: Sizes, origin: t
 
 
 def _close_band(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: Pins | None,
-                band: list[list[str]], above: list[list[str]], top: float, gap: tuple[float, float]) -> float:
+                band: list[list[str]], above: list[list[str]], top: float, gap: tuple[float, float],
+                stepped: bool = True) -> float:
     """Finish a band of columns placed from ``top``: clear its links (see :func:`clear_links`), move
     it down as far as the links wrapping into it from the band ``above`` need to run clear (see
     :func:`_wrap_clear`); returns where the next band starts."""
@@ -172,36 +177,46 @@ def _close_band(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: P
         else:
             bottom = cleared
     if above:
-        lift, drop = _wrap_clear(graph, pos, sizes, pins, above, list(placed), gap[1])
+        lift, drop, stagger = _wrap_clear(graph, pos, sizes, pins, above, band if stepped else [sum(band, [])],
+                                          gap[1])
         for n in above[-1] if lift else []:
             pos[n][1] += lift
-        for p in placed.values():
-            p[1] += drop
-        bottom += drop
+        for k, col in enumerate(band):
+            for n in col:
+                placed[n][1] += drop + (stagger if k else 0.0)
+        bottom = max(bottom + drop, max(p[1] + _size(sizes, n)[1] for n, p in placed.items()))
     return bottom + gap[1]
 
 
 def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins: Pins | None,
-                above: list[list[str]], below: list[str], gap: float, *, step: float = 10.0,
-                margin: float = 8.0) -> tuple[float, float]:
-    """``(lift, drop)``: how far to move the last column of the band ``above``, and the band
-    ``below`` (placed ``gap`` under it), down so that the links from one to the other run clear of
-    both bands' nodes.  A link wrapping from the right end of a band to the start of the next is
-    drawn across both (see :func:`link_curve`); it clears the band it leaves when it leaves from
-    the band's lowest node, and the further its ends are apart the steeper it falls, into a free
-    corridor between the bands.  The fewest links within ``margin`` of a node, with the smallest
-    drop (in ``step``; at most the taller band's height and twice the tallest node's), then the
-    fewest links under a node and the smallest lift."""
+                above: list[list[str]], below: list[list[str]], gap: float, *, step: float = 10.0,
+                margin: float = 8.0) -> tuple[float, float, float]:
+    """``(lift, drop, stagger)``: how far to move the last column of the band ``above`` down, the band
+    ``below`` (its columns, placed ``gap`` under it) down, and that band's columns after its first
+    down again, so that the links from one band to the other run clear of both bands' nodes.
+
+    A link wrapping from the right end of a band to the start of the next is drawn across both (see
+    :func:`link_curve`): it leaves its pin flat and falls, so it clears the band it leaves when it
+    leaves from the band's lowest node (``lift``), and it arrives flat at the next band's first node
+    from above, so it clears that band when its other columns sit lower than its first (``stagger``:
+    the band reads as a gentle step down, its first node up in the corridor the link runs through).
+    A long band's link is nearly flat: a corridor alone (``drop``) would have to be several nodes
+    tall (QA62: bands 2,000 units wide at 50%, the link under the next band's title bars).  Chosen:
+    the fewest links within ``margin`` of a node, then the lowest bottom (in ``step``s), then the
+    fewest links under a node, then the smallest lift."""
     upper = [n for col in above for n in col]
+    lower = [n for col in below for n in col]
     last = set(above[-1]) if len(above) > 1 else set()        # a band's only column stays where it is
-    links = [k for k in graph.links if (k.src in upper and k.dst in below) or
-             (k.dst in last and k.src in upper and k.src not in last)]
-    if not links:
-        return 0.0, 0.0
-    nodes = upper + below
+    later = {n for col in below[1:] for n in col}             # moved by drop + stagger
+    links = [k for k in graph.links if (k.src in upper and k.dst in lower) or
+             (k.dst in last and k.src in upper and k.src not in last) or (k.src in lower and k.src not in later
+                                                                            and k.dst in later)]
+    if not any(k.src in upper and k.dst in lower for k in links):
+        return 0.0, 0.0, 0.0
+    nodes = upper + lower
     box = np.asarray([(pos[n][0], pos[n][1], pos[n][0] + _size(sizes, n)[0], pos[n][1] + _size(sizes, n)[1])
                       for n in nodes])
-    group = {n: 1 if n in last else 2 if n in below else 0 for n in nodes}    # 1 moves by lift, 2 by drop
+    group = {n: 1 if n in last else 3 if n in later else 2 if n in lower else 0 for n in nodes}
     moves, ups = np.asarray([group[n] for n in nodes]), np.asarray([0, 1, 0, 1])
     src, dst = np.asarray([group[k.src] for k in links]), np.asarray([group[k.dst] for k in links])
     start = np.asarray([(pos[k.src][0] + _size(sizes, k.src)[0],
@@ -209,36 +224,57 @@ def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins
     end = np.asarray([(pos[k.dst][0], pos[k.dst][1] + _pin_y(graph, pins, sizes, k.dst, "in", k.dst_port))
                       for k in links])
     others = ~np.asarray([[n in (k.src, k.dst) for n in nodes] for k in links])
-    room = max(0.0, min(pos[n][1] for n in below) - gap - max((box[i, 3] for i in np.flatnonzero(moves == 1)),
-                                                              default=np.inf))
+    lifted = np.flatnonzero(moves == 1)
 
-    def best_lift(drop: float, lo: float, hi: float, by: float) -> tuple[float, float, float, float]:
-        """(links within ``margin`` of a node, drop, links under one, lift): the best of lifts lo..hi."""
-        lifts = np.arange(lo, min(hi, drop + room) + 1e-6, by) if last else np.zeros(1)
+    def room(g: int) -> float:
+        """How far the lifted column can go down before it meets the nodes of group ``g`` it lies over."""
+        under = [i for i in np.flatnonzero(moves == g) if lifted.size and
+                 (box[i, 0] < box[lifted, 2].max() + gap) and (box[i, 2] > box[lifted, 0].min() - gap)]
+        return float(min(box[under, 1]) - gap - box[lifted, 3].max()) if under else np.inf
+
+    rooms = (room(2), room(3))
+
+    def best_lift(drop: float, stagger: float, lo: float, hi: float, by: float) -> tuple[float, ...]:
+        """(links within ``margin`` of a node, bottom of both bands, links under one, lift, drop, stagger):
+        the best of lifts lo..hi."""
+        top = min(hi, drop + rooms[0], drop + stagger + rooms[1], lo + 40 * by)
+        lifts = np.arange(lo, max(top, 0.0) + 1e-6, by) if last else np.zeros(1)
         if not len(lifts):
-            return np.inf, drop, np.inf, 0.0
-        shift = np.stack([np.zeros_like(lifts), lifts, np.full_like(lifts, drop)], axis=1)
+            return np.inf, np.inf, np.inf, 0.0, drop, stagger
+        shift = np.stack([np.zeros_like(lifts), lifts, np.full_like(lifts, drop),
+                          np.full_like(lifts, drop + stagger)], axis=1)
         curves = _beziers((start[None] + shift[:, src, None] * ups[:2]).reshape(-1, 2),
                           (end[None] + shift[:, dst, None] * ups[:2]).reshape(-1, 2))
         curves = curves.reshape(len(lifts), len(links), -1, 2)
         boxes = box[None] + shift[:, moves, None] * ups
         near, under = ((_hits(curves, boxes, m) & others).any(axis=-1).sum(axis=-1) for m in (margin, 0.0))
-        i = int(np.argmin(near * (len(links) + 1) + under))
-        return float(near[i]), float(drop), float(under[i]), float(lifts[i])
+        bottom = boxes[..., 3].max(axis=-1)
+        i = min(range(len(lifts)), key=lambda i: (near[i], bottom[i], under[i]))
+        return float(near[i]), float(bottom[i]), float(under[i]), float(lifts[i]), drop, stagger
 
-    height = [float(box[moves == 2, 3].max() - box[moves == 2, 1].min()),
-              float(box[moves < 2, 3].max() - box[moves < 2, 1].min())]
-    coarse, cap = 3 * step, min(max(height), 2 * float(max(box[:, 3] - box[:, 1])))
-    best = (np.inf, 0.0, np.inf, 0.0)
-    for drop in np.arange(0.0, cap + 1e-6, coarse):        # in coarse steps, then finer below the best
-        best = min(best, best_lift(drop, 0.0, np.inf, coarse))
-        if best[0] == 0:
+    tallest = float(max(box[:, 3] - box[:, 1]))
+    height = max(float(box[moves >= 2, 3].max() - box[moves >= 2, 1].min()),
+                 float(box[moves < 2, 3].max() - box[moves < 2, 1].min()))
+    coarse, cap = 3 * step, min(height, 2 * tallest)
+    wrapping = sum(1 for k in links if k.src in upper and k.dst in lower)
+    # (several links wrapping at once cannot all run clear, see arrange: their bands are not stepped)
+    staggers = np.arange(0.0, tallest + 1e-6, coarse) if later and wrapping <= MAX_STEPPED_WRAPS else np.zeros(1)
+    best: tuple[float, ...] = (np.inf, np.inf, np.inf, 0.0, 0.0, 0.0)
+    first, rest = box[moves == 2, 3].max(initial=-np.inf), box[moves == 3, 3].max(initial=-np.inf)
+
+    def floor(pair: tuple[float, float]) -> float:
+        """The lowest the two bands' bottom can be with this drop and stagger, whatever the lift."""
+        return float(max(box[moves < 2, 3].max(), first + pair[0], rest + pair[0] + pair[1]))
+    pairs = sorted(((float(d), float(st)) for d in np.arange(0.0, cap + 1e-6, coarse) for st in staggers), key=floor)
+    for pair in pairs:                      # in coarse steps, lowest first, then finer below the best
+        if best[0] == 0 and floor(pair) > best[1]:
             break
-    for drop in np.arange(max(0.0, best[1] - coarse + step), best[1], step):
-        found = best_lift(drop, max(0.0, best[3] - coarse), best[3] + coarse, step)
-        if found[0] <= best[0]:
-            return found[3], found[1]
-    return best[3], best[1]
+        best = min(best, best_lift(*pair, 0.0, np.inf, coarse))
+    lift, drop, stagger = best[3:]
+    for d in np.arange(max(0.0, drop - coarse + step), drop + 1e-6, step):
+        for st in np.arange(max(0.0, stagger - coarse + step), stagger + 1e-6, step) if later else np.zeros(1):
+            best = min(best, best_lift(float(d), float(st), max(0.0, lift - coarse), lift + coarse, step))
+    return best[3], best[4], best[5]
 
 
 def _hits(curves: np.ndarray, boxes: np.ndarray, margin: float) -> np.ndarray:
@@ -365,10 +401,27 @@ def clear_links(graph: Graph, pos: dict[str, list[float]], sizes: Sizes, pins: P
     return pos
 
 
-def bounds(pos: Mapping[str, list[float]], sizes: Sizes) -> tuple[float, float, float, float]:
-    """``(x0, y0, x1, y1)`` around every node at ``pos`` with its size."""
+def bounds(pos: Mapping[str, list[float]], sizes: Sizes, graph: Graph | None = None,
+           pins: Pins | None = None) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` around every node at ``pos`` with its size; with ``graph``, around its links
+    too, as drawn (see :func:`link_curve`): a link wrapping back to the next band's first node comes
+    into it from the left, past the nodes' edge (QA62: past the canvas' edge after a fit).
+
+    >>> from nodeflow import Graph
+    >>> g = Graph(); a = g.add("dsp.gain", id="a"); b = g.add("dsp.gain", id="b"); _ = g.connect(a.out, b.audio)
+    >>> pos, sizes = {"a": [1000.0, 0.0], "b": [0.0, 300.0]}, {"a": (200, 150), "b": (200, 150)}
+    >>> bounds(pos, sizes), tuple(round(v) for v in bounds(pos, sizes, g))
+    ((0.0, 0.0, 1200.0, 450.0), (-34, 0, 1234, 450))
+    """
     boxes = [(p[0], p[1], p[0] + _size(sizes, n)[0], p[1] + _size(sizes, n)[1]) for n, p in pos.items()]
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    if graph is not None and graph.links:
+        links = _Links(graph, pos, sizes, pins, wrapping=True)
+        if len(links.points):
+            (lx0, ly0), (lx1, ly1) = links.points.min(axis=(0, 1)), links.points.max(axis=(0, 1))
+            x0, y0, x1, y1 = min(x0, float(lx0)), min(y0, float(ly0)), max(x1, float(lx1)), max(y1, float(ly1))
+    return x0, y0, x1, y1
 
 
 def _overlapping(pos: Mapping[str, list[float]], sizes: Sizes) -> set[tuple[str, str]]:

@@ -180,13 +180,19 @@ def _chain(n: int) -> Graph:
 
 
 def _bands(pos: dict, origin_x: float = 20.0) -> list[list[str]]:
-    """Nodes by band, each band's nodes left to right: a band starts where a node is at the left edge."""
-    bands: list[list[str]] = []
-    for n in sorted(pos, key=lambda n: (pos[n][1], pos[n][0])):
-        if pos[n][0] == origin_x:
-            bands.append([])
-        bands[-1].append(n)
+    """Nodes by band, each band's nodes left to right: a band starts where a node is at the left edge,
+    and holds the nodes from its start's height down to the next band's (a band's later columns may
+    sit lower than its first)."""
+    starts = sorted({pos[n][1] for n in pos if pos[n][0] == origin_x})
+    bands: list[list[str]] = [[] for _ in starts]
+    for n in pos:
+        bands[max(i for i, y in enumerate(starts) if y <= pos[n][1])].append(n)
     return [sorted(b, key=lambda n: pos[n][0]) for b in bands]
+
+
+def _over(a: list[float], wa: float, b: list[float], wb: float) -> bool:
+    """Whether two nodes at ``a`` and ``b`` (widths ``wa``, ``wb``) share some x: one lies over the other."""
+    return a[0] < b[0] + wb and b[0] < a[0] + wa
 
 
 @pytest.mark.parametrize("width", [800.0, 1100.0, 1280.0])
@@ -205,8 +211,31 @@ def test_a_long_chain_wraps_into_bands_and_the_wrapping_links_run_clear_of_every
     assert len(bands) > 1 and bounds(pos, sizes)[2] <= width
     assert [n for b in bands for n in b] == [f"g{i}" for i in range(length)]       # reads left to right
     for upper, lower in zip(bands, bands[1:]):
-        corridor = min(pos[n][1] for n in lower) - max(pos[n][1] + 200 for n in upper)
-        assert 30 <= corridor <= 120, "a corridor the wrapping link falls through, no taller than it needs"
+        apart = min(pos[b][1] - (pos[a][1] + 200) for a in upper for b in lower if _over(pos[a], 200, pos[b], 200))
+        pitch = min(pos[n][1] for n in lower) - min(pos[n][1] for n in upper)
+        assert apart >= 30 and pitch <= 200 + 30 + 120, "a corridor for the wrapping link, no taller than it needs"
+
+
+@pytest.mark.parametrize("length", [8, 12, 20])
+def test_a_long_chain_at_the_editors_own_sizes_wraps_clear_in_bands_as_wide_as_a_fit_at_half_size(length):
+    """QA62 D1, at the geometry the real window measured (gain nodes 200 x 202 at 100%, inputs 86
+    and outputs 126 below the top) and the width a fit at 50% arranges for (2,160 units for a
+    1,070 px canvas): a band that long sends a nearly flat link back to the next band's start, which
+    ran under the title bars of the next band's second and third nodes with the bands 30 units apart
+    (a corridor alone would have to be several nodes tall).  The next band's later columns sit a
+    step lower than its first, and the link runs above them."""
+    g = _chain(length)
+    sizes = {n: (200.0, 202.0) for n in g.nodes}
+    pins = {(n, d, p): (86.0 if d == "in" else 126.0) for n in g.nodes
+            for d, ports in (("in", g.spec(n).inputs), ("out", g.spec(n).outputs)) for p in ports}
+    for width in (1100.0, 2160.0):
+        pos = arrange(g, sizes, pins=pins, max_width=width)
+        assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
+        _no_overlaps(pos, sizes)
+        bands = _bands(pos)
+        assert [n for b in bands for n in b] == [f"g{i}" for i in range(length)]
+        x0, y0, x1, y1 = bounds(pos, sizes)
+        assert x1 <= width and y1 - y0 <= len(bands) * (202 + 30 + 120), "bands no taller than a step each"
 
 
 def test_crossings_lists_a_wrapping_link_drawn_across_the_next_band():
@@ -274,15 +303,15 @@ def test_two_tracks_mixed_and_exported_wrap_clear_when_only_the_mix_wraps():
     assert y1 - y0 <= 3 * 200 + 2 * 30 + 60
 
 
-def test_of_two_tracks_wrapping_side_by_side_the_lower_one_runs_clear():
-    """At 1100 px both tracks' last nodes wrap to the mix: the upper one's link has to pass the
-    lower track (a link cannot bend), the lower one's runs clear (it used to cross the export)."""
+def test_of_two_tracks_wrapping_side_by_side_both_run_clear():
+    """At 1100 px both tracks' last nodes wrap to the mix: the lower one's link used to cross the
+    export, then the upper one's still passed under the lower track; with the mix's band a step
+    lower than its first column, both run clear."""
     g = _tracks(2)
     sizes = {n: (200.0, 200.0) for n in g.nodes}
     pins = _pins(g, sizes)
     pos = arrange(g, sizes, pins=pins, max_width=1100.0)
-    under = _links_under_nodes(g, pos, sizes, pins, wrapping=True)
-    assert {(a, b) for a, b, _ in under} == {("t0_2", "mix2")}
+    assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == []
     _no_overlaps(pos, sizes)
 
 
@@ -329,6 +358,33 @@ def test_nodes_added_from_the_palette_land_in_view_and_clear_of_the_others(edito
     # the first three find free places; then the view is full, and the next ones cover the least they can
     assert [covered(n) for n in ("export_2", "gain_2", "fade_2")] == [0, 0, 0], boxes
     assert max(covered(n) for n in st["added"]) < 0.5, {n: covered(n) for n in st["added"]}
+
+
+@pytest.mark.gui
+def test_arrange_wraps_a_long_chain_into_bands_whose_links_run_clear_and_stay_in_the_canvas(editor):
+    """QA62 D1, in the real window: a 20-node chain, Ctrl+L at 67%, then the fit to 50%.  Each link
+    that wrapped back to the next band ran under the next band's title bars (bands 15 px apart) and
+    past the canvas' left edge.  Read from the window as drawn: every link, as imnodes draws it
+    between its two pins, passes under no third node and stays inside the canvas."""
+    from ._graphs import long_chain
+    st = editor.run("arrange_wrap", long_chain(editor.tmp, "chain20.msgpack", lambda k: [20.0 + 37.0 * k, 40.0],
+                                               gains=19), timeout=150)
+    assert st["zoom_before"] == 0.67 and st["status"].startswith("arranged the nodes"), st
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    rects = st["rects"]
+    assert len(rects) == 20 and len(st["links"]) == 19, st
+    wraps = 0
+    for src, dst, a, b in st["links"]:
+        assert a is not None and b is not None, (src, dst)
+        wraps += b[0] < a[0]
+        curve = _imnodes_link(tuple(a), tuple(b))
+        assert curve[:, 0].min() >= cx0 and curve[:, 0].max() <= cx1, (src, dst, curve[:, 0].min(), st["canvas"])
+        for n, ((x0, y0), (x1, y1)) in rects.items():
+            if n not in (src, dst):
+                inside = (curve[:, 0] > x0) & (curve[:, 0] < x1) & (curve[:, 1] > y0) & (curve[:, 1] < y1)
+                assert not inside.any(), f"{src} -> {dst} runs under {n}"
+    assert wraps >= 2, "the chain is in bands"
+    assert all(cx0 <= q[0][0] and q[1][0] <= cx1 and cy0 <= q[0][1] and q[1][1] <= cy1 for q in rects.values()), st
 
 
 def test_the_first_node_of_a_new_graph_lands_whole_in_the_canvas(editor):
