@@ -42,10 +42,11 @@ def _print_external_reads(graph: Graph, stream: TextIO) -> None:
               file=stream)
 
 
-def apply_sets(graph: Graph, sets: Sequence[str]) -> None:
+def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
     """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration.
 
     A path typed here is the user's own: an export path may point anywhere (``Graph.own_paths``).
+    ``own=False``: values read from a file (a manifest's), a path written to kept in the output folder.
     """
     for item in sets or ():
         target, eq, text = item.partition("=")
@@ -62,7 +63,7 @@ def apply_sets(graph: Graph, sets: Sequence[str]) -> None:
             raise ParameterError(f"--set {item!r}: node '{node_id}' ({spec.id}) has no parameter '{param}'; "
                                  f"parameters are: {', '.join(spec.params) or 'none'}")
         try:
-            graph.set(node_id, param, p.parse(text), own=True)
+            graph.set(node_id, param, p.parse(text), own=own)
         except ParameterError as e:
             raise ParameterError(f"--set {item!r}: {e}") from None
 

@@ -503,9 +503,9 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     from .executor import Executor
     from .sweep import run_variant
     from .manifest import replayed_sets
-    replayed = replayed_sets(recorded, Path(args.manifest).resolve().parent)
+    replayed = replayed_sets(graph, recorded, Path(args.manifest).resolve().parent)
     try:
-        apply_sets(graph, replayed)
+        apply_sets(graph, replayed, own=False)      # from a file, as a saved sweep's values (QA66 H1)
     except ParameterError as e:
         raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
                             f"no longer takes ({e}); restore the graph, or pass --graph") from None

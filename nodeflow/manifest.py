@@ -190,22 +190,30 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
     """A run's ``--set`` values as its manifest records them for ``rerun``: a relative path that names
     a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
-    which the manifest then keeps relative to itself (:func:`.manifest.portable`)."""
-    return _made_whole(sets or (), graph.base_dir())
+    which the manifest then keeps relative to itself (:func:`.manifest.portable`).  A path written to
+    (an export's) stays as typed: it names a file in each variant's folder."""
+    return _made_whole(graph, sets or (), graph.base_dir())
 
 
-def replayed_sets(recorded: Any, folder: Path) -> list[str]:
+def replayed_sets(graph: Graph, recorded: Any, folder: Path) -> list[str]:
     """The ``--set`` values a manifest in ``folder`` records, its relative paths (kept relative to the
-    manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0."""
-    return _made_whole([str(item) for item in recorded] if isinstance(recorded, list) else [], folder)
+    manifest) made whole again; QA64: rerun left them out and rendered other audio with exit 0.  They
+    come from a file, perhaps another's: ``rerun`` applies them as a saved sweep's values, a path
+    written to kept inside the output folder (QA66 H1)."""
+    return _made_whole(graph, [str(item) for item in recorded] if isinstance(recorded, list) else [], folder)
 
 
-def _made_whole(sets: Sequence[str], folder: Path) -> list[str]:
-    """``NODE.PARAM=VALUE`` items, a relative VALUE that names something in ``folder`` made whole."""
+def _made_whole(graph: Graph, sets: Sequence[str], folder: Path) -> list[str]:
+    """``NODE.PARAM=VALUE`` items, a relative VALUE that names something in ``folder`` made whole
+    (not a path the node writes to)."""
     out = []
     for item in sets:
         target, _, text = item.partition("=")
-        whole = folder / text if text and not Path(text).expanduser().is_absolute() else None
+        node, _, param = target.partition(".")
+        spec = graph.spec(node) if node in graph.nodes else None
+        p = spec.params.get(param) if spec is not None else None
+        writes = p is not None and p.kind == "path" and p.path is not None and p.path.mode == "write"
+        whole = folder / text if text and not writes and not Path(text).expanduser().is_absolute() else None
         out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
     return out
 

@@ -389,6 +389,32 @@ def test_rerun_applies_the_set_values_the_sweep_ran_with(audio_graph, tmp_path, 
     assert sf.info(tmp_path / "mine" / doc["variants"][1]["name"] / "take.wav").subtype == "FLOAT"
 
 
+def test_rerun_keeps_a_manifests_export_path_in_the_output_folder(audio_graph, tmp_path, capsys):
+    """QA66 H1: a stranger's manifest whose recorded --set sent the export to one of the receiver's own
+    files (outside -o) made `rerun` replace it, exit 0.  Values read from a manifest are a saved
+    sweep's: refused before anything runs, the file untouched; an export name recorded as typed is
+    written in the variant's folder, not made whole against the manifest's."""
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--set", "export.path=mix.wav",
+                 "--sweep", "gain.gain_db=-6,6"]) == 0
+    (out / "mix.wav").write_bytes(b"the receiver's own file")       # beside the manifest: not the export's
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["set"] == ["export.path=mix.wav"], doc["set"]
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / doc["variants"][0]["name"] / "mix.wav").is_file()
+    mine = tmp_path / "mine" / "my_recording.wav"
+    mine.parent.mkdir()
+    mine.write_bytes(b"RIFF my own take")
+    doc["set"] = [f"export.path={mine}"]
+    (out / "manifest.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "third")]) == 1
+    err = capsys.readouterr().err
+    assert f"path='{mine}' writes outside the output folder" in err and len(err.strip().splitlines()) == 1, err
+    assert mine.read_bytes() == b"RIFF my own take" and (out / "mix.wav").read_bytes() == b"the receiver's own file"
+    assert not (tmp_path / "third").exists()
+
+
 def test_a_sweep_over_a_template_variable_as_tune_varies_it(audio_graph, tmp_path, capsys):
     """QA64 D9: `run --sweep prompt.feel=swung,straight` was refused ("no parameter 'feel'") where `tune
     --vary prompt.feel=...` worked.  It sweeps the node's variables, the others kept; and a JSON list is
