@@ -179,10 +179,16 @@ def _seconds(value: float, unit: Unit, bpm: float, beats_per_bar: int, note_valu
 
 
 def _to_tokens(name: str, value: float, p: ModelProfile) -> int:
-    """``value`` tokens as a whole number (unit=tokens)."""
+    """``value`` tokens as a whole number (unit=tokens); the one offered instead is the nearest a
+    window takes (a size of at least one token; QA66: size=0.4 was told "use 0", refused in turn).
+
+    >>> _to_tokens("size", 0.4, None)
+    Traceback (most recent call last):
+    nodeflow.errors.ParameterError: size=0.4 tokens is not a whole number of tokens; use 1
+    """
     if not float(value).is_integer():
-        raise ParameterError(f"{name}={value:g} tokens is not a whole number of tokens; "
-                             f"use {round(value)}")
+        nearest = max(math.floor(value + 0.5), 1 if name == "size" else 0)
+        raise ParameterError(f"{name}={value:g} tokens is not a whole number of tokens; use {nearest}")
     return int(value)
 
 

@@ -74,6 +74,20 @@ def test_windows_carry_placement_and_samples():
         np.testing.assert_array_equal(w.samples, x.samples[:, offset:offset + w.frames])
 
 
+@pytest.mark.parametrize("param, value, offered", [("size", 0.4, "1"), ("size", 0.5, "1"), ("size", 2.5, "3"),
+                                                    ("overlap", 0.4, "0"), ("overlap", 1.5, "2")])
+def test_a_fraction_of_a_token_is_offered_a_whole_number_the_window_takes(param, value, offered):
+    """QA66 L1: size=0.4 tokens was told "use 0", which is refused in turn (a window is at least one
+    token); 0.5 rounded down to 0 (half to even).  The value offered is taken."""
+    x = noise(3.0, 32000, seed=3)
+    params = {"size": 50.0, "overlap": 0.0, param: value}
+    with pytest.raises(ParameterError) as e:
+        tokenize_window.fn(x, unit="tokens", **params)
+    assert str(e.value).endswith(f"{param}={value:g} tokens is not a whole number of tokens; use {offered}"), e.value
+    params[param] = float(offered)
+    assert tokenize_window.fn(x, unit="tokens", **params)
+
+
 def test_pad_fills_the_last_window_with_silence():
     x = noise(2.5, 32000, seed=2)
     wins = tokenize_window.fn(x, size=1.0, last="pad")
