@@ -10,6 +10,7 @@ cost.  What depends only on the graph's content is checked once per content vers
 """
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 from pathlib import Path
@@ -106,6 +107,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif (folder := _names_a_folder(graph, nid, name, value, out_dir)) is not None:
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} names a folder ({folder}); "
                        f"give a file name, e.g. {value.rstrip('/')}/out{Path(value).suffix or '.wav'}")
+    if st["acyclic"]:
+        out.extend(_item_write_problems(graph, scope, out_dir, allow_outside, base_dir, inputs, refused, version))
     for nid, name, other in clashing_writes(graph, out_dir, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
                    f"node '{other}' writes too, and one would replace the other; give one of them another name")
@@ -120,6 +123,43 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     if st["acyclic"]:   # what the run would cost, from parameters and file headers
         from .costs import cost_problems
         out.extend(cost_problems(graph, scope, base_dir, version=version))
+    return out
+
+
+def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow: Iterable[Any],
+                         base_dir: Path | None, inputs: dict[tuple[str, str], Path], refused: set[tuple[str, str]],
+                         version: int) -> list[str]:
+    """What a node writing one file per item of a list (``take.wav``: ``take_1.wav`` ...) would refuse
+    of those numbered names, for the item counts the estimate knows: a name that leads outside the
+    output folder or over a file AudioChain did not export, or an input of the graph.  QA66: these were
+    found as each item was written, after the others (validate said ok; the run left some of them)."""
+    from .costs import remembered_estimate
+    from .outputs import numbered, resolve, write_problem
+    from .safeio import same_file
+    est = remembered_estimate(graph, scope, base_dir, version)
+    out = []
+    for (nid, name), value in graph.write_paths().items():
+        cost = est.nodes.get(nid)
+        if cost is None or cost.guessed or cost.calls < 2 or (nid, name) in refused or nid not in scope:
+            continue
+        n, own, kind = cost.calls, graph.is_own_path(nid, name), graph.nodes[nid].type
+        for i in range(n):
+            base = resolve(numbered(value, i, n), out_dir)
+            # an item with a label (a stem's name) adds it: take_1_drums.wav, whichever label is there
+            for dest in [base, *base.parent.glob(f"{glob.escape(base.stem)}_*{glob.escape(base.suffix)}")]:
+                shown = os.path.relpath(dest, out_dir) if not os.path.isabs(value) else str(dest)
+                why = write_problem(dest, out_dir, allow, own=own, value=shown)
+                if why is None and (read := next((f"{a}.{b}" for (a, b), p in inputs.items() if same_file(dest, p)),
+                                                 None)):
+                    why = (f"path={shown!r} would overwrite an input file of this graph ({dest}, which {read} reads); "
+                           "export to another path or another output folder")
+                if why:
+                    out.append(f"node '{nid}' ({kind}): {name}={_shown(value)!r} writes one file per item of its "
+                               f"{n}; item {i + 1}: {why}")
+                    break
+            else:
+                continue
+            break
     return out
 
 

@@ -487,3 +487,54 @@ def test_an_export_path_naming_a_folder_is_said_by_validate(home, capsys):
     rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
     assert rc == 1 and any("node 'export'" in l and "names a folder" in l and "give a file name" in l for l in out), out
     assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "names a folder")
+
+
+def window_export_graph(folder: Path, load_path: str = "in.wav", seconds: float = 1.0) -> Path:
+    """A stranger's graph: load -> 0.25 s windows -> export to take.wav, one file per window
+    (take_1.wav ... take_4.wav for a second of audio)."""
+    tone(folder / "in.wav", seconds)
+    g = Graph()
+    g.path = folder / "g.msgpack"
+    g.add("io.load", id="load", path=load_path)
+    g.add("time.tokenize_window", id="win", unit="seconds", size=0.25)
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("load", "win")
+    g.connect("win", "export")
+    g.path.write_bytes(dumps(g))
+    return g.path
+
+
+@pytest.mark.parametrize("case", ["symlink", "foreign", "input"])
+def test_the_numbered_files_of_an_export_of_a_list_are_checked_before_anything_runs(home, capsys, case):
+    """QA66 M1: take.wav fed four windows writes take_1.wav ... take_4.wav, and those names were
+    checked only as each item was written: validate said ok, the run wrote take_3 and take_4, then
+    refused take_1 (a symlink out of the folder, a file AudioChain did not make, or the graph's own
+    input) and exited 1.  Now validate and run refuse it in one line before anything is written."""
+    out = Path("rendered")
+    out.mkdir()
+    if case == "symlink":
+        os.symlink(home / "victim" / "my_master.wav", out / "take_1.wav")
+        g, needle = window_export_graph(home.parent / "downloads"), "item 1: path='take_1.wav' writes outside"
+    elif case == "foreign":
+        (out / "take_2_drums.wav").write_bytes(b"the user's own take")    # a labelled item's name too
+        g, needle = window_export_graph(home.parent / "downloads"), "item 2: path='take_2_drums.wav' would replace"
+    else:                                   # an earlier render, AudioChain's own, read as the input
+        earlier = export_graph(home.parent / "earlier", "take_1.wav")
+        tone(earlier.parent / "in.wav", 1.0)
+        assert run_cli(capsys, str(earlier), "-o", str(out))[0] == 0
+        g = window_export_graph(out, load_path="take_1.wav")
+        needle = "item 1: path='take_1.wav' would overwrite an input file of this graph"
+    before = snapshot(out)
+    line = assert_refused(capsys, home, [str(g), "-o", str(out)], "node 'export' (io.export): path='take.wav' writes "
+                          "one file per item of its 4", needle)
+    assert snapshot(out) == before, line
+    rc, said, _ = run_cli(capsys, "validate", str(g), "-o", str(out))
+    assert rc == 1 and needle in "\n".join(said), said
+
+
+def test_an_export_of_a_list_replaces_its_own_numbered_files_on_a_second_run(home, capsys):
+    g = window_export_graph(home.parent / "downloads")
+    for _ in range(2):
+        rc, _, err = run_cli(capsys, str(g), "-o", "rendered")
+        assert rc == 0, err
+    assert sorted(p.name for p in Path("rendered").iterdir()) == [f"take_{i}.wav" for i in range(1, 5)]
