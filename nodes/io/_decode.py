@@ -110,6 +110,16 @@ def past_end(path: Path, start_s: float, total: int, rate: int) -> AudioError:
 
 # ---------------------------------------------------------------------------------------- libsndfile
 def read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:
+    from ._mpg123 import quiet_mpg123, skipped_words
+    with quiet_mpg123(path) as said:        # (a damaged mp3: libmpg123's own lines before ours; QA66)
+        audio = _read_soundfile(path, start_s, end_s, ctx)
+    if words := skipped_words(said):
+        ctx.warn(f"{path}: the mp3 decoder {words} and played on past them (a click or gap there); "
+                 "re-export or re-download the file for a clean copy")
+    return audio
+
+
+def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Context) -> Audio:
     import soundfile as sf
 
     limit = max_decode_bytes()

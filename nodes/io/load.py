@@ -51,8 +51,10 @@ def _read_header(file: Path) -> tuple[int, int, int | None, str] | str | None:
     reason = ""
     if file.suffix.lower() in SOUNDFILE_EXTS:
         import soundfile as sf
+
+        from ._mpg123 import quiet_mpg123
         try:
-            with sf.SoundFile(str(file)) as f:
+            with quiet_mpg123(file), sf.SoundFile(str(file)) as f:
                 if unfinished_wav(file, f):         # ffmpeg reads it to its end: the run does too
                     raise Unreadable("its header says it holds no frames")
                 if why := damage(file, f):          # what the run would refuse: validate says it too

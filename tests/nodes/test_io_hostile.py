@@ -415,3 +415,45 @@ def test_a_link_loop_or_a_dangling_link_as_input_is_named_so_not_not_found(tmp_p
     assert any("node 'gone': " in p and f"is a link to {tmp_path / 'moved' / 'take.wav'}, which is not there" in p
                for p in problems), problems
     assert not any("not found" in p for p in problems), problems
+
+
+def _damaged_mp3(folder: Path) -> Path:
+    """8 s of a tone as mp3 with 400 random bytes in its middle: libmpg123 resyncs past them."""
+    t = np.arange(8 * 44100) / 44100
+    path = folder / "damaged.mp3"
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 220 * t), 44100, format="MP3")
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 400] = np.random.default_rng(1).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_mp3_is_one_warning_line_not_the_decoders_own_notes(tmp_path):
+    """QA66 M2: a damaged mp3 printed libmpg123's own "Note: Illegal Audio-MPEG-Header ... Trying to
+    resync ... Skipped 416 bytes" lines (six, with -q too) around AudioChain's.  Now one warning line
+    says what they mean."""
+    mp3 = _damaged_mp3(tmp_path)
+    g = Graph()
+    g.add("io.load", id="load", path=str(mp3))
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    for args in (["validate", "g.msgpack"], ["run", "g.msgpack", "-o", "o", "-q"]):
+        r = _run_cli(args, tmp_path)
+        assert r.returncode == 0 and "Note:" not in r.stderr and "resync" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning load: {mp3}: the mp3 decoder skipped "), lines
+    assert "damaged bytes (from offset" in lines[0] and lines[0].endswith("re-download the file for a clean copy")
+
+
+def test_only_libmpg123s_lines_are_kept_off_the_terminal(capfd):
+    from nodes.io._mpg123 import quiet_mpg123
+    with quiet_mpg123("take.mp3") as said:
+        os.write(2, b"Note: Trying to resync...\n")
+        os.write(2, b"another thread's own line\n")
+    assert capfd.readouterr().err == "another thread's own line\n"
+    assert said == [b"Note: Trying to resync..."]
+    with quiet_mpg123("take.wav") as said:       # only an mp3 goes through libmpg123
+        os.write(2, b"Note: a wav's line\n")
+    assert capfd.readouterr().err == "Note: a wav's line\n" and said == []
