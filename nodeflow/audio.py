@@ -21,6 +21,7 @@ new take by its outermost frames, so its seams keep the source's own step (a dow
 from __future__ import annotations
 
 import dataclasses
+import os
 import weakref
 from fractions import Fraction
 from typing import Any
@@ -137,14 +138,22 @@ def frames_to_seconds(frames: int, sample_rate: int) -> float:
 _CHECK_BLOCK = 1 << 20     # samples checked for NaN/inf at a time (a 1 MiB boolean temporary at most)
 
 
-def check_finite(x: np.ndarray) -> None:
+def check_finite(x: np.ndarray, file: str | os.PathLike[str] | None = None, *, first_frame: int = 0,
+                 rate: int | None = None) -> None:
     """Raise :class:`AudioError` if the C-contiguous float array ``x`` holds NaN or infinity (checked
-    in blocks: no full-size temporary).  Streams check each block with it as :class:`Audio` does."""
+    in blocks: no full-size temporary).  Streams check each block with it as :class:`Audio` does.
+    ``file``: the samples were read from it (frames from ``first_frame``, at ``rate``), and the message
+    names it and a fix a musician can follow (QA66: "numpy.nan_to_num" was offered for a file)."""
     flat = x.reshape(-1)
     for i in range(0, flat.size, _CHECK_BLOCK):
         if not np.isfinite(flat[i:i + _CHECK_BLOCK]).all():     # (one block's mask at a time)
             at = i + int(np.isfinite(flat[i:i + _CHECK_BLOCK]).argmin())
             frame = at % x.shape[-1] if x.ndim > 1 else at
+            if file is not None:
+                frame += first_frame
+                when = f", {frame / rate:.3f} s in" if rate else ""
+                raise AudioError(f"{file}: holds NaN or infinite samples (the first at frame {frame}{when}), which "
+                                 "cannot be played or processed; export it again from the program that made it")
             raise AudioError(f"audio contains NaN or infinite samples (the first at frame {frame}); replace them, "
                              "e.g. with numpy.nan_to_num, or fix the step that made them")
 

@@ -281,9 +281,12 @@ class ParamSpec:
                 raise ParameterError(f"{self.name}={value!r}: expected text")
             limit = self.text.max_len if self.text else MAX_TEXT
             if len(value) > limit:
-                raise ParameterError(f"{self.name}: text is {len(value)} characters long (limit {limit})")
+                raise ParameterError(f"{self.name}: text is {len(value):,} characters long, over the {limit:,} it "
+                                     f"takes; shorten it, or split it over several nodes")
             if "\x00" in value:
-                raise ParameterError(f"{self.name}: text contains a NUL character")
+                shown = repr(value if len(value) <= 60 else value[:57] + "...")
+                raise ParameterError(f"{self.name}={shown}: text contains a NUL character (\\x00), which no file name "
+                                     "or prompt can hold; remove it")
         elif k == "enum" and self.choices is not None:
             if isinstance(value, self.choices):
                 return value

@@ -169,6 +169,7 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
             raise past_end(path, start_s, start, rate)
     if done == 0:
         raise AudioError(f"{path}: contains no audio frames; the file may be truncated or damaged")
+    check_finite(out, path, first_frame=start, rate=rate)
     return Audio(from_vorbis(out) if vorbis else out, rate)
 
 
@@ -221,7 +222,7 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
                     stop_here = True
                 if got:
                     x = np.ascontiguousarray(from_vorbis(part[:got].T) if fmt in VORBIS_FORMATS else part[:got].T)
-                    check_finite(x)
+                    check_finite(x, path, first_frame=start + done, rate=rate)
                     done += got
                     yield x
                 if got == 0 or stop_here:
@@ -543,6 +544,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         x = x[:frames]
         ctx.warn(f"{path}: its header counts {counted} bytes of audio, but {following} follow (a recording that was "
                  f"not closed properly?); all of it is read ({start + frames} frames, {(start + frames) / rate:.3f} s)")
+    check_finite(x.T, path, first_frame=start, rate=rate)
     return Audio(x.T, rate)
 
 

@@ -354,7 +354,9 @@ def test_a_path_with_a_nul_character_is_one_line_from_validate_and_run(home, cap
     name = b"in.wav" if node == "load" else b"mix.wav"
     g.write_bytes(g.read_bytes().replace(name, name[:1] + b"\x00" + name[2:]))    # same length: still msgpack
     rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
-    assert rc == 1 and any(f"node '{node}'" in l and "path: text contains a NUL character" in l for l in out), out
+    said = f"path='{name[:1].decode()}\\x00{name[2:].decode()}': text contains a NUL character (\\x00), which no " \
+        "file name or prompt can hold; remove it"
+    assert rc == 1 and any(f"node '{node}'" in l and l.endswith(said) for l in out), out
     assert_refused(capsys, home, [str(g), "-o", "rendered"], f"node '{node}'", "NUL character")
     assert not Path("rendered").exists()
 

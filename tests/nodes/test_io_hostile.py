@@ -457,3 +457,24 @@ def test_only_libmpg123s_lines_are_kept_off_the_terminal(capfd):
     with quiet_mpg123("take.wav") as said:       # only an mp3 goes through libmpg123
         os.write(2, b"Note: a wav's line\n")
     assert capfd.readouterr().err == "Note: a wav's line\n" and said == []
+
+
+@pytest.mark.parametrize("start_s", [0.0, 0.1])
+def test_nan_samples_in_a_file_are_said_of_the_file_with_a_fix_a_musician_can_follow(tmp_path, start_s):
+    """QA66 L3: NaN samples in a float WAV were said of the audio ("replace them, e.g. with
+    numpy.nan_to_num"), not of the file, with a Python function as the fix.  The frame is the file's."""
+    x = np.full((RATE, 2), 0.1, np.float32)
+    x[1234, 1] = np.nan
+    path = tmp_path / "take.wav"
+    sf.write(path, x, RATE, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(path), start_s=start_s)
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    r = _run_cli(["run", "g.msgpack", "-o", "o", "-q"], tmp_path)
+    assert r.returncode == 1, r
+    assert r.stderr.strip() == (f"error: node 'load': {path}: holds NaN or infinite samples (the first at frame 1234, "
+                                "0.154 s in), which cannot be played or processed; export it again from the program "
+                                "that made it"), r.stderr
+    assert not (tmp_path / "o").exists()
