@@ -42,7 +42,6 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
     from .devices import placement_problem
-    from .outputs import clashing_writes, refused_writes, resolve, unwritable
     version = graph.content_version() if version is None else version
     scope_key = None if targets is None else tuple(sorted(set(targets)))
     # through Graph._static_problems, so what runs it is seen there (tests count the calls)
@@ -85,6 +84,31 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
+    out.extend(_write_problems(graph, scope, out_dir, allow_outside, base_dir, st["acyclic"], version))
+    run = str(getattr(device, "value", device) or "auto")
+    for nid in st["devices"]:
+        own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
+        why = placement_problem(run if run != "auto" else str(own or "auto"), graph.nodes[nid].params.get("precision"))
+        if why:
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}"
+                       + (" (the run's device: --device, or device= in Python)" if run != "auto" else ""))
+    out.extend(st["links"])
+    if st["acyclic"]:   # what the run would cost, from parameters and file headers
+        from .costs import cost_problems
+        out.extend(cost_problems(graph, scope, base_dir, version=version))
+    return out
+
+
+def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_outside: Iterable[Any],
+                    base_dir: Path | None, acyclic: bool, version: int) -> list[str]:
+    """What a run into ``out_dir`` would refuse to write: the output folder itself (QA66: a folder
+    under a file was blamed on each export's path), then each node's write paths."""
+    from .outputs import clashing_writes, refused_writes, resolve, unwritable
+    writes = [k for k in graph.write_paths() if k[0] in scope]
+    if writes and (why := unwritable(out_dir / "x")) is not None and not why.startswith("the file name is"):
+        why = why.replace(", so x cannot be written there", "").replace("choose another path", "choose another one")
+        return [f"output folder {out_dir}: {why}" + ("" if "output folder (-o)" in why else " (-o)")]
+    out: list[str] = []
     refused = set()
     for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
@@ -107,22 +131,11 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif (folder := _names_a_folder(graph, nid, name, value, out_dir)) is not None:
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} names a folder ({folder}); "
                        f"give a file name, e.g. {value.rstrip('/')}/out{Path(value).suffix or '.wav'}")
-    if st["acyclic"]:
+    if acyclic:
         out.extend(_item_write_problems(graph, scope, out_dir, allow_outside, base_dir, inputs, refused, version))
     for nid, name, other in clashing_writes(graph, out_dir, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
                    f"node '{other}' writes too, and one would replace the other; give one of them another name")
-    run = str(getattr(device, "value", device) or "auto")
-    for nid in st["devices"]:
-        own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
-        why = placement_problem(run if run != "auto" else str(own or "auto"), graph.nodes[nid].params.get("precision"))
-        if why:
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}"
-                       + (" (the run's device: --device, or device= in Python)" if run != "auto" else ""))
-    out.extend(st["links"])
-    if st["acyclic"]:   # what the run would cost, from parameters and file headers
-        from .costs import cost_problems
-        out.extend(cost_problems(graph, scope, base_dir, version=version))
     return out
 
 

@@ -406,8 +406,9 @@ def test_a_read_only_output_folder_is_refused_before_anything_runs(home, capsys)
         g = export_graph(home.parent / "downloads", "mix.wav")
         for out_dir in (ro, ro / "new" / "sub"):
             rc, out, _ = run_cli(capsys, "validate", str(g), "-o", str(out_dir))
-            assert rc == 1 and any(f"{ro} {why}, so mix.wav cannot be written there" in l for l in out), out
-            assert_refused(capsys, home, [str(g), "-o", str(out_dir)], "node 'export'", "choose another output folder")
+            said = f"output folder {out_dir}: {ro} {why}; choose another output folder (-o)"      # (QA66 L4)
+            assert rc == 1 and any(l.endswith(said) for l in out), out
+            assert_refused(capsys, home, [str(g), "-o", str(out_dir)], said)
         assert list(ro.iterdir()) == []
     finally:
         if why.startswith("is on"):
@@ -540,3 +541,14 @@ def test_an_export_of_a_list_replaces_its_own_numbered_files_on_a_second_run(hom
         rc, _, err = run_cli(capsys, str(g), "-o", "rendered")
         assert rc == 0, err
     assert sorted(p.name for p in Path("rendered").iterdir()) == [f"take_{i}.wav" for i in range(1, 5)]
+
+
+def test_an_output_folder_under_a_file_is_said_of_the_folder_not_of_each_export(home, capsys):
+    """QA66 L4: -o below a regular file was blamed on the export node's path."""
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    Path("afile").write_text("a file, not a folder")
+    line = assert_refused(capsys, home, [str(g), "-o", "afile/sub"])
+    assert line == f"error: output folder afile/sub: {Path('afile').resolve()} is a file, not a folder; choose " \
+                   "another one (-o)", line
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "afile/sub")
+    assert rc == 1 and out[-1].endswith("is a file, not a folder; choose another one (-o)"), out
