@@ -70,6 +70,8 @@ class Step:
         return Step(self.spec, self.params, self.id, port)
 
     def __or__(self, other: "Step | Chain") -> "Chain":
+        if isinstance(other, Chain):        # its refusals name what was written: step | chain
+            return Chain.start(self)._then(other, written=f"{self.spec.id} | ({other!r})")
         return Chain.start(self) | other
 
     def __ror__(self, branches: Any) -> "Chain":
@@ -112,11 +114,24 @@ class Chain:
 
     A chain is a value: ``chain | step`` makes a new chain on a copy of the graph and leaves
     ``chain`` as it was, so one prefix can start several chains, each running and saving only its
-    own nodes (as LangChain's runnables compose)."""
+    own nodes (as LangChain's runnables compose).  ``chain | other_chain`` (and ``step | chain``)
+    links the last node's output into the other chain's one open input (an input no link feeds;
+    a required one when it has any): reusable parts compose, ``pre | model | master``.  The other
+    chain's nodes are copied, their ids given a suffix where taken (``gain`` -> ``gain_2``); where
+    it has several open inputs that fit, ``other.into("node.port")`` picks one.
 
-    def __init__(self, graph: Graph, last: NodeRef, aliases: dict[str, str] | None = None):
+    >>> import numpy as np
+    >>> from nodes.dsp.basic import gain, fade
+    >>> pre, post = gain(gain_db=-6.0206) | gain(gain_db=0.0), gain(gain_db=0.0) | fade(fade_in_s=0.0005)
+    >>> (pre | post).invoke((np.ones(4), 8000)).samples.round(3).tolist()
+    [[0.0, 0.125, 0.25, 0.375]]
+    """
+
+    def __init__(self, graph: Graph, last: NodeRef, aliases: dict[str, str] | None = None,
+                 port: str | None = None):
         self.graph, self.last = graph, last
         self.aliases = dict(aliases or {})   # a dict composition's branch names -> the open input they lead to
+        self.port = port                     # "node.port" a chain before this one feeds (into), else None
 
     @classmethod
     def start(cls, step: Step, graph: Graph | None = None) -> "Chain":
@@ -125,7 +140,7 @@ class Chain:
 
     def __or__(self, other: "Step | Chain") -> "Chain":
         if isinstance(other, Chain):
-            raise GraphError("chain | chain is ambiguous; build the second chain from steps, or use graph.connect")
+            return self._then(other, written=f"({self!r}) | ({other!r})")
         if not isinstance(other, Step):
             raise GraphError(f"cannot chain {other!r}: use a node with parameters, e.g. gain(gain_db=-3)")
         prev_spec = self.graph.registry[self.graph.nodes[self.last.id].type]
@@ -146,7 +161,57 @@ class Chain:
         g = self.graph.copy()
         ref = g.add(other.spec, other.id, **other.params)
         g.connect(self.last[out_name], ref[port.name])
-        return Chain(g, ref, self.aliases)
+        return Chain(g, ref, self.aliases, self.port)
+
+    def into(self, port: str) -> "Chain":
+        """The same chain, fed through its open input ``port`` (``"node.port"``, or a port name one
+        open input has) when a chain before it links into it (``pre | post.into("mix.b")``), where it
+        has several open inputs."""
+        opens = self.open_inputs()
+        hits = [f"{n}.{p}" for n, p, _ in opens if port in (f"{n}.{p}", p)]
+        if len(hits) != 1:
+            said = "no open input" if not hits else "several open inputs"
+            raise GraphError(f"({self!r}).into({port!r}): {said} of that name; its open inputs are: "
+                             f"{', '.join(f'{n}.{p}' for n, p, _ in opens) or 'none'}")
+        return Chain(self.graph, self.last, self.aliases, hits[0])
+
+    def _then(self, other: "Chain", written: str) -> "Chain":
+        """``self | other``: one chain on a new graph, the last node's output linked into ``other``'s
+        one open input that takes it; a refusal starts with ``written``, what the caller wrote."""
+        last_spec = self.graph.registry[self.graph.nodes[self.last.id].type]
+        types = self.graph.output_types()
+        outs = [(name, types[(self.last.id, name)]) for name in last_spec.outputs]
+        opens = other.open_inputs()
+        if other.port is not None:
+            opens = [o for o in opens if f"{o[0]}.{o[1]}" == other.port]
+        pool = [o for o in opens if o[2].required] or opens
+        pairs = [(name, n, p) for name, t in outs for n, p, ps in pool if link_mode(t, ps.type)]
+        made = ", ".join(f"{self.last.id}.{name}: {type_name(t)}" for name, t in outs)
+        if not pairs:
+            takes = ", ".join(f"{n}.{p}: {ps.type_name}" for n, p, ps in pool)
+            raise GraphError(f"{written}: the second chain has no open input that takes {made}"
+                             + (f"; its open inputs: {takes}" if takes else " (every input is linked)"))
+        if len({(n, p) for _, n, p in pairs}) > 1:
+            names = sorted({f"{n}.{p}" for _, n, p in pairs})
+            raise GraphError(f"{written}: the second chain has several open inputs that take {made}: "
+                             f"{', '.join(names)}; pick one with .into(), e.g. ({other!r}).into({names[0]!r})")
+        if len(pairs) > 1:
+            raise GraphError(f"{written}: '{self.last.id}' gives several outputs that fit "
+                             f"'{pairs[0][1]}.{pairs[0][2]}' ({', '.join(name for name, _, _ in pairs)}); "
+                             "end the first chain with a node that gives one, or link the one you mean "
+                             "with graph.connect")
+        out_name, nid, port = pairs[0]
+        g = self.graph.copy()
+        if any(spec.id not in g.registry for spec in other.graph.registry._specs.values()):
+            g.registry = _private_registry(g.registry)       # node types of its own: not added to a shared one
+        ids = _copy_into(g, other.graph)
+        g.connect(self.last[out_name], f"{ids[nid]}.{port}")
+        aliases = dict(self.aliases)
+        for name, target in other.aliases.items():           # its branch names, where still open and free
+            n, _, p = target.partition(".")
+            if name not in aliases and (n, p) != (nid, port):
+                aliases[name] = f"{ids[n]}.{p}"
+        return Chain(g, NodeRef(g, ids[other.last.id]), aliases, self.port)
 
     def run(self, targets: Iterable[str] | None = None, *, executor: Any = None, **kw: Any) -> RunResult:
         """Run the chain's graph (on ``executor``, as :meth:`invoke`; default: a fresh one); returns the
@@ -282,7 +347,7 @@ class Chain:
                 raise GraphError(f"{step.spec.id}.{port}: a branch is a node step or a chain, not {type(branch).__name__}"
                                  " (feed values with invoke({...}) instead)")
             before = set(g.nodes)
-            lasts[port] = _copy_into(g, branch.graph, branch.last.id)
+            lasts[port] = _copy_into(g, branch.graph)[branch.last.id]
             opened = [(n, p) for n, p, ps in open_inputs(g) if n not in before and ps.required]
             if len(opened) == 1:          # invoke({"a": clip}) feeds the branch named "a"
                 aliases[port] = f"{opened[0][0]}.{opened[0][1]}"
@@ -317,8 +382,8 @@ class Chain:
         return " | ".join(f"{self.graph.nodes[n].type}" for n in self.graph.nodes)
 
 
-def _copy_into(g: Graph, src: Graph, last: str) -> str:
-    """Copy ``src``'s nodes and links into ``g`` (ids that are taken get a suffix); ``last``'s new id."""
+def _copy_into(g: Graph, src: Graph) -> dict[str, str]:
+    """Copy ``src``'s nodes and links into ``g`` (ids that are taken get a suffix); their new ids."""
     from .graph import Link, NodeInstance
     for spec in src.registry._specs.values():
         if spec.id not in g.registry:
@@ -333,7 +398,7 @@ def _copy_into(g: Graph, src: Graph, last: str) -> str:
                 g.own_paths[(new, p)] = v
     g.links.extend(Link(ids[l.src], l.src_port, ids[l.dst], l.dst_port) for l in src.links)
     g._touch()
-    return ids[last]
+    return ids
 
 
 CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")

@@ -265,3 +265,42 @@ def test_a_run_fed_inputs_reports_only_the_callers_nodes():
     assert res.ran == {"gain"} and set(res) == {"gain"} and set(res.cache_keys) == {"gain"}
     again = ex.run(g, inputs={"gain.audio": (np.zeros((2, 400), np.float32), 8000)})
     assert again.cached == {"gain"} and again.ran == set()
+
+
+def test_a_chain_pipes_into_a_chain():
+    """QA68 D5: ``pre | post`` and ``step | post`` said "chain | chain is ambiguous" for two linear
+    chains; the last node's output now feeds the second chain's one open input, both left as they were."""
+    pre = tone(freq_hz=220.0) | gain(gain_db=-3.0)
+    post = gain(gain_db=-6.0) | mix()
+    both = pre | post
+    assert list(both.graph.nodes) == ["tone", "gain", "gain_2", "mix"]      # taken ids renamed
+    assert sorted((l.src, l.dst, l.dst_port) for l in both.graph.links) == [
+        ("gain", "gain_2", "audio"), ("gain_2", "mix", "a"), ("tone", "gain", "audio")]
+    assert (list(pre.graph.nodes), list(post.graph.nodes)) == (["tone", "gain"], ["gain", "mix"])
+    assert len(pre.graph.links) == 1 and len(post.graph.links) == 1
+    direct = gain.fn(gain.fn(tone.fn(freq_hz=220.0), gain_db=-3.0), gain_db=-6.0)
+    ex = Executor(disk_cache=None)
+    np.testing.assert_allclose(both.invoke(executor=ex).samples, direct.samples, rtol=1e-6)
+    x = (np.full((1, 8), 0.5, np.float32), 8000)
+    one = gain(gain_db=-6.0206) | post                       # step | chain: an open input stays open
+    assert [o.samples.round(3).tolist() for o in one.batch([x, x], executor=ex)] == [[[0.125] * 8]] * 2
+    assert [p.samples.round(3).tolist() for p in one.stream(x, executor=ex)] == [[[0.125] * 8]]
+    assert repr(pre | post | gain()) == "test.tone | test.gain | test.gain | test.mix | test.gain"
+
+
+def test_chain_into_chain_refuses_only_what_is_ambiguous():
+    two = {"a": gain(gain_db=0.0), "b": gain(gain_db=-6.0)} | mix()      # two open inputs
+    with pytest.raises(GraphError, match=r"^test\.gain \| \(test\.gain \| test\.gain \| test\.mix\): the second chain "
+                                         r"has several open inputs that take gain\.out: Audio: gain\.audio, "
+                                         r"gain_2\.audio; pick one with \.into\(\)"):
+        gain() | two
+    with pytest.raises(GraphError, match=r"^\(test\.tone\) \| \(test\.gain \| test\.gain \| test\.mix\): the second"):
+        Chain.start(tone()) | two
+    picked = tone() | two.into("gain_2.audio")
+    assert [(l.src, l.dst) for l in picked.graph.links if l.src == "tone"] == [("tone", "gain_2")]
+    with pytest.raises(GraphError, match=r"\.into\('nope'\): no open input of that name; its open inputs are: "
+                                         r"gain\.audio, gain_2\.audio$"):
+        two.into("nope")
+    with pytest.raises(GraphError, match=r"^test\.gain \| \(test\.tone \| test\.gain\): the second chain has no open "
+                                         r"input that takes gain\.out: Audio \(every input is linked\)"):
+        gain() | (tone() | gain())
