@@ -81,29 +81,38 @@ class Step:
             return NotImplemented
         return Chain.merge(branches, self)
 
-    def stream(self, inputs: Any = None, **kw: Any) -> Iterator[Any]:
+    # a step runs as the one-node chain it starts: the same call forms, ``config`` included (QA68 D7)
+    def stream(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> Iterator[Any]:
         """Run this one node on ``inputs``, its output piece by piece; see :meth:`Chain.stream`."""
-        return Chain.start(self).stream(inputs, **kw)
+        return Chain.start(self).stream(inputs, config, **kw)
 
-    async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
-        return await Chain.start(self).ainvoke(inputs, **kw)
+    async def ainvoke(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> Any:
+        """:meth:`invoke` without blocking the event loop; see :meth:`Chain.ainvoke`."""
+        return await Chain.start(self).ainvoke(inputs, config, **kw)
 
-    async def abatch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
-        return await Chain.start(self).abatch(inputs, **kw)
+    async def abatch(self, inputs: Iterable[Any], config: dict[str, Any] | None = None, **kw: Any) -> list[Any]:
+        """:meth:`batch` without blocking the event loop; see :meth:`Chain.abatch`."""
+        return await Chain.start(self).abatch(inputs, config, **kw)
 
-    def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
-        return Chain.start(self).astream(inputs, **kw)
+    def astream(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> AsyncIterator[Any]:
+        """:meth:`stream` as an async iterator; see :meth:`Chain.astream`."""
+        return Chain.start(self).astream(inputs, config, **kw)
 
-    def run(self, **kw: Any) -> RunResult:
-        return Chain.start(self).run(**kw)
+    def run(self, targets: Iterable[str] | None = None, **kw: Any) -> RunResult:
+        """Run this one node; see :meth:`Chain.run`."""
+        return Chain.start(self).run(targets, **kw)
 
-    def invoke(self, inputs: Any = None, **kw: Any) -> Any:
+    def output(self, **kw: Any) -> Any:
+        """Run this one node and return its (first) output value; see :meth:`Chain.output`."""
+        return Chain.start(self).output(**kw)
+
+    def invoke(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> Any:
         """Run this one node on ``inputs``; see :meth:`Chain.invoke`."""
-        return Chain.start(self).invoke(inputs, **kw)
+        return Chain.start(self).invoke(inputs, config, **kw)
 
-    def batch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
+    def batch(self, inputs: Iterable[Any], config: dict[str, Any] | None = None, **kw: Any) -> list[Any]:
         """Run this one node on each of ``inputs``; see :meth:`Chain.batch`."""
-        return Chain.start(self).batch(inputs, **kw)
+        return Chain.start(self).batch(inputs, config, **kw)
 
     def __repr__(self) -> str:
         return f"{self.spec.id}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
@@ -213,14 +222,16 @@ class Chain:
                 aliases[name] = f"{ids[n]}.{p}"
         return Chain(g, NodeRef(g, ids[other.last.id]), aliases, self.port)
 
-    def run(self, targets: Iterable[str] | None = None, *, executor: Any = None, **kw: Any) -> RunResult:
-        """Run the chain's graph (on ``executor``, as :meth:`invoke`; default: a fresh one); returns the
+    def run(self, targets: Iterable[str] | None = None, *, config: dict[str, Any] | None = None,
+            executor: Any = None, **kw: Any) -> RunResult:
+        """Run the chain's graph (or only what ``targets`` need) with ``config`` and ``executor`` as
+        :meth:`invoke` takes them (default: the process-wide executor); returns the
         :class:`~nodeflow.executor.RunResult` (what nodes warned of is ``res.warnings``, and a Python
-        :class:`~nodeflow.errors.AudioChainWarning` each)."""
-        if executor is not None:
-            return _warned(executor.run(self.graph, targets, **kw))
-        from .executor import run
-        return _warned(run(self.graph, targets, **kw))
+        :class:`~nodeflow.errors.AudioChainWarning` each).  ``kw`` go to
+        :meth:`~nodeflow.executor.Executor.run` (``inputs``, ``keep``, ``output_dir``...); a keyword it
+        does not take is a :class:`~nodeflow.errors.ParameterError` naming those it does."""
+        executor, kw = _configured(config, executor, kw, RUN_KEYWORDS + EXECUTOR_RUN_KEYWORDS)
+        return _warned(executor.run(self.graph, targets, **kw))
 
     def invoke(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
                **run_kw: Any) -> Any:
@@ -300,25 +311,26 @@ class Chain:
         graph = self.bind(inputs, base_dir=run_kw.get("base_dir"))
         yield from ex.stream(graph, self.last.id, **run_kw)
 
-    async def ainvoke(self, inputs: Any = None, **kw: Any) -> Any:
+    async def ainvoke(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> Any:
         """:meth:`invoke` without blocking the event loop (the run happens on a worker thread).
         Cancelling the task (``asyncio.wait_for`` running out, say) stops the run: it raises once
         the run has stopped, within a node's cancel check."""
         cancel = kw.pop("cancel_event", None) or threading.Event()
-        return await _stopped_with(cancel, self.invoke, inputs, cancel_event=cancel, **kw)
+        return await _stopped_with(cancel, self.invoke, inputs, config, cancel_event=cancel, **kw)
 
-    async def abatch(self, inputs: Iterable[Any], **kw: Any) -> list[Any]:
+    async def abatch(self, inputs: Iterable[Any], config: dict[str, Any] | None = None, **kw: Any) -> list[Any]:
         """:meth:`batch` without blocking the event loop; cancelling the task stops every item."""
         cancel = kw.pop("cancel_event", None) or threading.Event()
-        out: list[Any] = await _stopped_with(cancel, self.batch, list(inputs), cancel_event=cancel, **kw)
+        out: list[Any] = await _stopped_with(cancel, self.batch, list(inputs), config, cancel_event=cancel, **kw)
         return out
 
-    async def astream(self, inputs: Any = None, **kw: Any) -> AsyncIterator[Any]:
+    async def astream(self, inputs: Any = None, config: dict[str, Any] | None = None,
+                      **kw: Any) -> AsyncIterator[Any]:
         """:meth:`stream` as an async iterator; leaving the loop early, or cancelling the task that
         reads it, stops the run."""
         import asyncio
         cancel = kw.pop("cancel_event", None) or threading.Event()
-        pieces = self.stream(inputs, cancel_event=cancel, **kw)
+        pieces = self.stream(inputs, config, cancel_event=cancel, **kw)
         done = object()
         try:
             while True:
@@ -370,7 +382,8 @@ class Chain:
         return bind(self.graph, inputs, aliases=self.aliases, base_dir=base_dir)
 
     def output(self, **kw: Any) -> Any:
-        """Run only what the last node needs and return its (first) output value."""
+        """Run only what the last node needs and return its (first) output value; ``kw`` as
+        :meth:`run` takes them (``config=``, ``executor=``...)."""
         res = self.run([self.last.id], **kw)
         return next(iter(res[self.last.id].values()))
 
@@ -422,14 +435,21 @@ async def _stopped_with(cancel: threading.Event, fn: Any, *args: Any, **kw: Any)
 
 
 RUN_KEYWORDS = ("base_dir", "output_dir", "device", "on_event", "cancel_event", "allow_outside", "keep", "on_output")
+# what Chain.run passes on to Executor.run besides (invoke feeds inputs itself)
+EXECUTOR_RUN_KEYWORDS = ("inputs", "keep_going", "skips")
 
 
-def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The executor and run keywords a ``config`` asks for (see :meth:`Chain.invoke`)."""
-    unknown = sorted(set(run_kw) - set(RUN_KEYWORDS))
+def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, Any],
+                takes: tuple[str, ...] = RUN_KEYWORDS) -> tuple[Any, dict[str, Any]]:
+    """The executor and run keywords a ``config`` asks for (see :meth:`Chain.invoke`); ``takes``: the
+    run keywords the caller may give."""
+    unknown = sorted(set(run_kw) - set(takes))
     if unknown:
-        raise ParameterError(f"unknown keyword(s) {', '.join(map(repr, unknown))}; a run takes "
-                             f"{', '.join(RUN_KEYWORDS)}, plus config={{{', '.join(CONFIG_KEYS)}}}")
+        import difflib
+        near = [m for k in unknown for m in difflib.get_close_matches(k, takes + ("config", "executor"), 1)]
+        raise ParameterError(f"unknown keyword(s) {', '.join(map(repr, unknown))}"
+                             f"{' (did you mean ' + ', '.join(map(repr, near)) + '?)' if near else ''}; a run takes "
+                             f"{', '.join(takes)}, executor=, plus config={{{', '.join(CONFIG_KEYS)}}}")
     run_kw = dict(run_kw)
     config = dict(config or {})
     unknown = sorted(set(config) - set(CONFIG_KEYS))

@@ -304,3 +304,32 @@ def test_chain_into_chain_refuses_only_what_is_ambiguous():
     with pytest.raises(GraphError, match=r"^test\.gain \| \(test\.tone \| test\.gain\): the second chain has no open "
                                          r"input that takes gain\.out: Audio \(every input is linked\)"):
         gain() | (tone() | gain())
+
+
+def test_a_step_and_a_chain_take_the_same_call_forms():
+    """QA68 D7: ``step.invoke(x, config)`` and ``step.batch(xs, config)`` were raw TypeErrors where a
+    chain's worked; ``chain.run``/``output`` took no ``config``, and a typo there was a raw TypeError."""
+    from nodeflow import ParameterError
+    x = (np.full((1, 8), 0.5, np.float32), 8000)
+    config = {"cache": False}
+    step, chain = gain(gain_db=-6.0206), gain(gain_db=-6.0206) | gain(gain_db=0.0)
+    for runnable in (step, chain):
+        assert runnable.invoke(x, config).samples.round(3).tolist() == [[0.25] * 8]
+        assert [o.samples.round(3).tolist() for o in runnable.batch([x, x], config)] == [[[0.25] * 8]] * 2
+        assert [p.samples.round(3).tolist() for p in runnable.stream(x, config)] == [[[0.25] * 8]]
+
+        async def main(r=runnable):
+            return (await r.ainvoke(x, config), await r.abatch([x], config), [p async for p in r.astream(x, config)])
+        one, many, pieces = asyncio.run(main())
+        assert one.frames == many[0].frames == pieces[0].frames == 8
+    made = tone(freq_hz=220.0) | gain(gain_db=-6.0)
+    for runnable, nodes in ((tone(freq_hz=220.0), {"tone"}), (made, {"tone", "gain"})):
+        assert runnable.run(config=config).ran == nodes
+        assert runnable.output(config=config).frames == 8000
+    with pytest.raises(ParameterError, match=r"^unknown keyword\(s\) 'kep' \(did you mean 'keep'\?\); a run takes "):
+        made.run(kep=["gain"])
+    with pytest.raises(ParameterError, match=r"^unknown keyword\(s\) 'kep' \(did you mean 'keep'\?\)"):
+        made.output(kep=["gain"])
+    with pytest.raises(ParameterError, match=r"^config: unknown key\(s\) 'cahce'"):
+        made.run(config={"cahce": False})
+    assert made.run(keep=["tone"], executor=Executor(disk_cache=None))["tone"]["out"].frames == 8000
