@@ -456,11 +456,20 @@ def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, 
     if unknown:
         raise ParameterError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(CONFIG_KEYS)}")
     callbacks = config.get("callbacks")
-    if callbacks:
+    if callbacks is not None:
         from .callbacks import handlers
         if callable(callbacks):
             callbacks = [callbacks]
-        run_kw["on_event"] = handlers(*callbacks, run_kw.get("on_event"))
+        if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+            raise ParameterError(f"config: callbacks={callbacks!r} is not callable; give a CallbackHandler or a "
+                                 "function (taking an Event), or a list of them")
+        callbacks = list(callbacks)
+        for h in callbacks:     # refused now, not logged as a failed handler at every event (QA68 D8)
+            if not callable(h):
+                raise ParameterError(f"config: callbacks: {h!r} is not callable; give a CallbackHandler or a "
+                                     "function (taking an Event)")
+        if callbacks:
+            run_kw["on_event"] = handlers(*callbacks, run_kw.get("on_event"))
     if config.get("device") is not None:       # spelling checked here, presence by the run (as the CLI does)
         from .devices import parse_device_list
         try:

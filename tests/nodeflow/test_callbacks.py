@@ -214,6 +214,26 @@ def test_config_on_invoke_batch_and_stream():
         chain.invoke(x, config={"callback": rec})
 
 
+def test_a_callback_that_cannot_be_called_is_refused_before_the_run(caplog):
+    """QA68 D8: ``callbacks=["my_handler"]`` ran, and logged a TypeError traceback at every event."""
+    from tests.nodeflow.stubs import CALLS
+    chain = gain(gain_db=-6.0)
+    x = (np.ones(8), 8000)
+    before = CALLS["gain"]
+    for given, said in ((["my_handler"], "'my_handler'"), ([Recorder(), 3], "3"), ("my_handler", "'my_handler'")):
+        with pytest.raises(ParameterError, match=rf"^config: callbacks(: |=){said} is not callable; give a "
+                                                 r"CallbackHandler or a function"):
+            chain.invoke(x, config={"callbacks": given, "cache": False})
+        with pytest.raises(ParameterError, match=r"^config: callbacks"):
+            chain.batch([x], config={"callbacks": given})
+        with pytest.raises(ParameterError, match=r"^config: callbacks"):
+            list(chain.stream(x, config={"callbacks": given}))
+    assert CALLS["gain"] == before and not caplog.records        # nothing ran, nothing was logged
+    rec = Recorder()
+    chain.invoke(x, config={"callbacks": (rec,), "cache": False})   # a tuple is a list of handlers too
+    assert ("finished", "gain") in rec.seen
+
+
 @pytest.mark.parametrize("config, said", [
     ({"max_workers": 0}, "config: max_workers=0; expected a whole number of at least 1"),
     ({"max_workers": "many"}, "config: max_workers='many'"),
