@@ -375,6 +375,20 @@ def _outputs(ret: Any, where: str, out_name: str) -> tuple[dict[str, PortSpec], 
     return {out_name: PortSpec(out_name, ret)}, False
 
 
+def not_importable(fn: Callable[..., Any]) -> str | None:
+    """Why a worker process cannot find ``fn`` by its module and name (what ``process=True`` needs),
+    with the fix; None when it can."""
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    name = getattr(fn, "__name__", repr(fn))
+    if module == "__main__":       # a worker's own __main__ is nodeflow.worker, never the user's script
+        return (f"{name} is defined in the script run as __main__, which a worker process cannot import; "
+                f"move it into a module and import it (or leave out process=True)")
+    if "<locals>" in qualname:
+        return (f"{name} is defined inside a function ({qualname}), which a worker process cannot find by name; "
+                "declare it at the top level of a module (or leave out process=True)")
+    return None
+
+
 def node(id: str, *, category: str | None = None, version: int = 1, output: str = "out",
          side_effect: bool = False,
          fingerprint: Callable[[dict[str, Any], Context], Any] | None = None,
@@ -407,7 +421,8 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     process (for work that holds the GIL, such as Rubber Band): the same events (its
     ``ctx.progress`` reaches the run), errors and results, Stop ends the worker at once, and
     independent branches, list items and sweep variants use every core.  Its inputs, parameters and
-    outputs travel pickled, so the function must be importable by name; exports (``side_effect``)
+    outputs travel pickled, so the function must be importable by name (at the top level of a module:
+    one in the script run as ``__main__`` or inside a function is a ``DefinitionError``); exports (``side_effect``)
     run in the run's process.  ``process`` may be a function ``(inputs, params) -> bool`` deciding per
     call (small work runs in the run's process, where starting a worker would cost more than it).  ``batch(items, params, ctx)`` computes several list items in one
     call when the node is mapped over a list (a model generating several prompts or windows in one
@@ -450,6 +465,8 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                 params[p.name] = ParamSpec.from_annotation(p.name, ann, default, where)
             else:
                 raise DefinitionError(f"{where}: *args/**kwargs are not supported ('{p.name}')")
+        if process and (why := not_importable(fn)):      # refused now, not at every call (QA68 D3)
+            raise DefinitionError(f"{where}: process=True, but {why}")
         outputs, multi = _outputs(hints.get("return", inspect.Signature.empty), where, output)
         _with_docs(where, inspect.getdoc(fn) or "", inputs, params)
         return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,

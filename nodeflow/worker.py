@@ -187,6 +187,9 @@ def run_node(spec: NodeSpec, inputs: dict[str, Any], params: dict[str, Any],
     """Run a node declared with ``process=True`` in a worker: ``spec.call_here`` there, with a
     context that knows the run's folders, device and item; its progress comes back to ``ctx``, and
     Stop (``ctx.check_cancelled``) ends the worker."""
+    from .node import not_importable
+    if why := not_importable(spec.fn):        # a spec made by hand: said before a worker starts
+        raise NodeflowError(f"{spec.id}: runs in a worker process, but {why}")
     lite = None
     if ctx is not None:
         lite = dict(node_id=ctx.node_id, base_dir=ctx.base_dir, output_dir=ctx.output_dir, device=ctx.device,

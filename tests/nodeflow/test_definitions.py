@@ -26,6 +26,60 @@ def test_an_export_cannot_run_in_a_worker_process():
         node("test.sink", side_effect=True, process=True)
 
 
+def test_a_worker_process_node_must_be_importable_by_name(tmp_path):
+    """QA68 D3: a ``process=True`` node declared in the script run as ``__main__`` failed at run time,
+    once per list item, saying it "must be a module-level name" (it was one): a worker's own
+    ``__main__`` is ``nodeflow.worker``.  It is refused where it is declared, saying why."""
+    def heavy(audio: Audio, *, k: float = 0.5) -> Audio:
+        return audio
+    with pytest.raises(DefinitionError, match=r"^node test\.heavy: process=True, but heavy is defined inside a "
+                                             r"function \(.*<locals>\.heavy\), which a worker process cannot find"):
+        node("test.heavy", process=True)(heavy)
+    heavy.__module__, heavy.__qualname__ = "__main__", "heavy"
+    for process in (True, lambda inputs, params: True):
+        with pytest.raises(DefinitionError, match=r"^node test\.heavy: process=True, but heavy is defined in the "
+                                                 r"script run as __main__, which a worker process cannot import; "
+                                                 r"move it into a module and import it"):
+            node("test.heavy", process=process)(heavy)
+    assert node("test.heavy")(heavy).process is False           # in the run's process: fine in a script
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = tmp_path / "script.py"                             # as QA ran it: a script with a guard
+    script.write_text("from nodeflow import node, Audio\n"
+                      "@node('qa.heavy', process=True)\n"
+                      "def heavy(audio: Audio) -> Audio:\n"
+                      "    return audio\n"
+                      "if __name__ == '__main__':\n"
+                      "    print('ran')\n")
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 1 and "ran" not in p.stdout
+    assert p.stderr.strip().splitlines()[-1] == (
+        "nodeflow.errors.DefinitionError: node qa.heavy: process=True, but heavy is defined in the script run as "
+        "__main__, which a worker process cannot import; move it into a module and import it (or leave out "
+        "process=True)")
+
+
+def test_a_worker_process_node_made_by_hand_is_refused_before_a_worker_starts():
+    import dataclasses
+
+    import numpy as np
+
+    from nodeflow import NodeflowError
+    from tests.nodeflow.process_nodes import spin
+
+    def here(audio: Audio) -> Audio:
+        return audio
+    here.__module__, here.__qualname__ = "__main__", "here"
+    made = dataclasses.replace(spin, fn=here)
+    with pytest.raises(NodeflowError, match=r"^proc\.spin: runs in a worker process, but here is defined in the "
+                                            r"script run as __main__"):
+        made.call({"audio": Audio(np.zeros((1, 8)), 8000)}, {})
+
+
 def test_unresolvable_annotations():
     with pytest.raises(DefinitionError, match="node test.fwd: cannot resolve annotations"):
         @node("test.fwd")
