@@ -245,8 +245,8 @@ class Chain:
         graph) or text; a list of clips fed to a port that takes one clip maps the node over it.
         Values are keyed by their content, so invoking again on the same audio is served from the
         cache.  ``config`` (as LangChain's): ``callbacks`` (handlers, see :mod:`nodeflow.callbacks`),
-        ``device``, ``cache`` (``"memory"``: no disk cache; ``False``: nothing cached, a fresh
-        executor) and ``max_workers``.  ``run_kw`` go to :meth:`~nodeflow.executor.Executor.run`
+        ``device``, ``cache`` (``"memory"``: no disk cache, results kept in memory from one call to
+        the next; ``False``: nothing cached) and ``max_workers``.  ``run_kw`` go to :meth:`~nodeflow.executor.Executor.run`
         (``device``, ``on_event``, ``output_dir``, ``keep``...); ``executor`` defaults to the
         process-wide one.
         """
@@ -487,11 +487,29 @@ def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, 
         asked = ", ".join(f"{k}={config[k]!r}" for k in ("cache", "max_workers") if k in config)
         raise ParameterError(f"config: {asked} sets up an executor of its own, but executor= was given too; "
                              "give them to Executor(...) or leave out executor=")
-    if executor is None and (cache is not True or workers):
+    if executor is None and cache is False:        # nothing kept: a fresh one each time
         from .executor import Executor
-        executor = Executor(max_workers=workers, disk_cache=None if cache in (False, "memory") else "default",
-                            cache_bytes=0 if cache is False else 2 << 30)
+        executor = Executor(max_workers=workers, disk_cache=None, cache_bytes=0)
+    elif executor is None and (cache is not True or workers):
+        executor = _configured_executor("memory" if cache == "memory" else "disk", workers)
     return (executor if executor is not None else _shared_executor()), run_kw
+
+
+_CONFIGURED: dict[tuple[str, int | None], Any] = {}      # one executor per config, kept across calls
+_CONFIGURED_LOCK = threading.Lock()
+
+
+def _configured_executor(cache: str, workers: int | None) -> Any:
+    """The process-wide executor for ``config={"cache": cache, "max_workers": workers}``: made once, so
+    what it computed is remembered from one call to the next (QA68: ``cache="memory"`` remembered
+    nothing; every call made a new executor)."""
+    from .executor import Executor
+    with _CONFIGURED_LOCK:
+        key = (cache, workers)
+        if key not in _CONFIGURED:
+            _CONFIGURED[key] = Executor(max_workers=workers, disk_cache=None if cache == "memory" else "default",
+                                        cache_bytes=2 << 30)
+        return _CONFIGURED[key]
 
 
 def _shared_executor() -> Any:

@@ -333,3 +333,20 @@ def test_a_step_and_a_chain_take_the_same_call_forms():
     with pytest.raises(ParameterError, match=r"^config: unknown key\(s\) 'cahce'"):
         made.run(config={"cahce": False})
     assert made.run(keep=["tone"], executor=Executor(disk_cache=None))["tone"]["out"].frames == 8000
+
+
+@pytest.mark.parametrize("config, second", [({"cache": "memory"}, "cached"), ({"cache": "memory", "max_workers": 2},
+                                                                               "cached"),
+                                           ({"cache": False}, "started")])
+def test_a_configured_cache_remembers_from_one_invoke_to_the_next(config, second):
+    """QA68 D2: config={"cache": "memory"} recomputed every node on every invoke (a new executor each
+    call), as False does.  It keeps its results in memory across calls; False keeps nothing."""
+    x = np.random.default_rng(7).uniform(-0.5, 0.5, (2, 9001)).astype(np.float32)
+    chain = gain(gain_db=-3.0) | gain(gain_db=1.5)
+    kinds = []
+    for _ in range(2):
+        events = []
+        out = chain.invoke((x, 44100), config=dict(config, callbacks=[events.append]))
+        kinds.append([e.kind for e in events if e.node_id == chain.last.id and e.kind in ("started", "cached")])
+        np.testing.assert_allclose(out.samples, x * 10 ** (-1.5 / 20), rtol=1e-5)
+    assert kinds == [["started"], [second]], kinds
