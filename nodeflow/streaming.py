@@ -188,6 +188,8 @@ def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit: Emit,
             b = next(blocks)
         except StopIteration:
             spent[nid] = spent.get(nid, 0.0) + time.perf_counter() - t0
+            if done != total:
+                raise _StageError(nid, _miscounted(done, total)) from None
             return
         except _StageError:
             raise
@@ -196,10 +198,21 @@ def _watch(nid: str, blocks: Iterator[np.ndarray], total: int, emit: Emit,
         now = time.perf_counter()
         spent[nid] = spent.get(nid, 0.0) + now - t0
         done += b.shape[1]
+        if done > total:
+            raise _StageError(nid, _miscounted(done, total, more=True))
         if now - last >= 0.05 or done >= total:
             last = now
             emit("progress", nid, done=done, total=total)
         yield b
+
+
+def _miscounted(done: int, total: int, more: bool = False) -> RuntimeError:
+    """A node's stream that gave other than the frames its head announced (a bug in its ``stream=``
+    form), said of that node (QA68 D4: it was blamed on the node after it, and an export after it
+    wrote the short file)."""
+    gave = f"more than the {total} frames it announced" if more else f"{done} of the {total} frames it announced"
+    return RuntimeError(f"its stream gave {gave}; a stream= form must give exactly the frames its head says "
+                        "(run without streaming, Executor(stream=False), to use the node's whole form)")
 
 
 def _collect(nid: str, stream: Stream) -> Audio:

@@ -261,6 +261,41 @@ def test_an_error_in_the_middle_names_the_node_and_leaves_no_partial_file(tmp_pa
     assert not out.exists() or not list(out.iterdir())    # the temp file went with the error
 
 
+@pytest.mark.parametrize("after", ["gain", "export"])
+@pytest.mark.parametrize("miscount", [-1, 1])
+def test_a_stream_form_that_miscounts_its_frames_is_said_of_its_node_and_writes_nothing(tmp_path, source, after,
+                                                                                       miscount):
+    """QA68 D4: a plug-in stream= form whose blocks each lost a frame was blamed on the gain after it
+    (a bare "stream gave 767994 of the 768000 frames it announced"), and fed straight to an export it
+    wrote the short file without a word.  Now the node that made the stream is named, with the fix."""
+    import nodes
+    reg = Registry()
+    reg.load_pack("builtin", nodes)
+
+    def stream(inputs, params, ctx):
+        s = inputs["audio"]
+        return Stream(s.head, (b[:, :-1] if miscount < 0 else np.concatenate([b, b[:, -1:]], axis=1)
+                               for b in s.blocks))
+
+    @node("test.miscounts", stream=stream)
+    def miscounts(audio: Audio) -> Audio:
+        """Whole, it is right; its stream form is not."""
+        return audio
+
+    reg.add(miscounts)
+    steps = [("io.load", {"path": str(source)}), ("test.miscounts", {})] + \
+        ([("dsp.gain", {"gain_db": -2.0})] if after == "gain" else []) + [("io.export", {"path": "o.wav"})]
+    g = _chain(steps, reg)
+    said = "of the" if miscount < 0 else "more than the"
+    with pytest.raises(ExecutionError, match=rf"^node 'n1': test.miscounts failed: RuntimeError: its stream gave .*"
+                                             rf"{said} \d+ frames it announced; a stream= form must give exactly"):
+        Executor(disk_cache=None, stream=True).run(g, base_dir=tmp_path, output_dir=tmp_path / "out")
+    out = tmp_path / "out"
+    assert not out.exists() or not list(out.iterdir())
+    res = Executor(disk_cache=None, stream=False).run(g, base_dir=tmp_path, output_dir=tmp_path / "whole")
+    assert sf.info(tmp_path / "whole" / "o.wav").frames == sf.info(source).frames and res
+
+
 def test_a_short_chain_run_node_by_node_keeps_what_finished_before_its_export_failed(tmp_path):
     """A fused load -> gain -> export of a short clip runs node by node: when the export refuses, the load
     and the gain did run (QA: the CLI said "cancelled load" and "ran 0 node(s)"); their values are cached."""
