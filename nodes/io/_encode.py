@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +33,7 @@ LOUDNESS_MISS_LU = 0.5         # how far under its target a file may land (the l
 LOSSY_LOUDNESS_TOL_LU = 0.05   # a lossy file's decoded loudness further from the target is aimed again
 BAND_CHECK_DB = 1.0   # a written file within this of the ceiling (BS.1770) has its band-limited peak read too
 VERIFY_TOL_LU = 0.05  # a PCM file mastered from the search's estimate that misses its target by more is redone measured
+REACH_RENDERS = 3     # renders at most that find the reach a refusal offers (each at what the one before wrote)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class MasterReport:
     encodes: int
     unsteady: tuple[int, float, float] | None = None   # a lossy encoder that missed the target, the limiter idle:
                                                        # (encodes, lowest and loudest decoded LUFS)
+    allowance: str = ""     # why the limiter held the file below the ceiling, in a refusal's words
+                            # (" once the mp3 encoder's 1.0 dB overshoot is allowed for"); "" if it did not
 
     def tags(self) -> dict[str, str]:
         return self.measurement.tags()
@@ -228,20 +231,36 @@ def _over_full_scale(peak: float, fmt: str, bits: int, gain_db: float = 0.0,
 
 def write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
                    loudness_lufs: float | None, peak_db: float, **kw: Any) -> MasterReport:
-    """:func:`_write_mastered`; a target out of reach is refused with the reach a file written there
-    shows: where the written file's band-limited peak (:func:`_over_db`) made the limiter go lower,
-    the reach found before writing was not what a run asked for it delivers (QA: its advice had to be
-    followed twice)."""
+    """:func:`_write_mastered`; a target out of reach is refused with the reach a run asked for it
+    writes, found by doing that run: the file is rendered at the reach the refusal found (as a re-run
+    would: the same limiter, encoder and checks of the written file), and while what it writes (as
+    decoded, by this meter) is further than :data:`VERIFY_TOL_LU` from that figure, rendered again at
+    what it wrote (rounded down to the 0.1 LU the message shows), :data:`REACH_RENDERS` times at most.
+    (QA67: the limiter's reach before writing left out the allowance the written file's band-limited
+    peak or an encoder's overshoot then took: -9.6 was offered, a run at -9.6 wrote -10.1; an mp3 offered
+    -10.7 wrote -10.9.)"""
     try:
         return _write_mastered(tmp, samples, rate, fmt, codec, loudness_lufs=loudness_lufs, peak_db=peak_db, **kw)
     except Unreachable as e:
         if e.encoder:             # the encoder, not the limiter: another target would not land where it says
             raise
+        refused = e
+    reach, reason = refused.reach, refused.reason
+    for _ in range(REACH_RENDERS):
         try:
-            _write_mastered(tmp, samples, rate, fmt, codec, loudness_lufs=e.reach, peak_db=peak_db, **kw)
+            report = _write_mastered(tmp, samples, rate, fmt, codec, loudness_lufs=reach, peak_db=peak_db, **kw)
         except Unreachable as again:
-            raise Unreachable(e.target, e.peak_db, again.reach, again.reason) from None
-        raise
+            if again.encoder:     # (the limiter reaches it; the encoder does not keep it there)
+                raise Unreachable(refused.target, peak_db, again.reach, encoder=again.encoder,
+                                  spread=again.spread) from None
+            reach, reason = again.reach, again.reason
+            continue
+        got = report.measurement.integrated_lufs
+        reason = report.allowance or (f" as the {fmt} decodes" if fmt in LOSSY else "")
+        if abs(got - reach) <= VERIFY_TOL_LU:
+            break
+        reach = math.floor(round(got * 10.0, 6)) / 10.0      # down: a target under the reach lands on itself
+    raise Unreachable(refused.target, refused.peak_db, reach, reason)
 
 
 def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: dict[str, Any], *,
@@ -285,6 +304,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     best: tuple[float, int, Mastered] | None = None              # the closest file under the ceiling
     tries: list[tuple[float, float]] = []                           # (aim, decoded loudness) of each
     decoded: list[float] = []                                       # the loudness of every encode
+    allowance = ""                                                  # why the limiter went under the ceiling
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         measured = written(result)
@@ -320,9 +340,9 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
         why = f"the {fmt} encoder's {over_db:.1f} dB overshoot" if fmt in LOSSY else \
             f"{over_db:.1f} dB of peaks between samples from content near the top of the band"
+        allowance = f" once {why} is allowed for"
         try:
-            result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check,
-                            reason=f" once {why} is allowed for")
+            result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check, reason=allowance)
         except Unreachable as e:  # in the user's target, and what the decoded file reaches
             raise Unreachable(e.target - (aim - loudness_lufs), e.peak_db, round(e.reach - (aim - loudness_lufs), 1),
                               e.reason) from None
@@ -331,7 +351,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         # 0.4 dB of gain): the closest is written again (the encoders are deterministic) and kept
         result = best[2]
         measured = written(result)
-    return _judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded)
+    return replace(_judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded), allowance=allowance)
 
 
 def _judged(measured: Measurement, result: Mastered, encodes: int, fmt: str, loudness_lufs: float | None,

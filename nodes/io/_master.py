@@ -87,6 +87,7 @@ class Unreachable(ParameterError):
     def __init__(self, target: float, peak_db: float, reach: float, reason: str = "", *, encoder: str = "",
                  spread: tuple[int, float, float] | None = None):
         self.target, self.peak_db, self.reach, self.reason, self.encoder = target, peak_db, reach, reason, encoder
+        self.spread = spread
         if encoder and spread is not None:
             n, lo, hi = spread
             super().__init__(f"loudness_lufs={target:g} cannot be met as {encoder}: the {encoder} encoder does not keep "
