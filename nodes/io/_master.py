@@ -78,6 +78,22 @@ def silent(loudness_lufs: float) -> AudioError:
                       "no loudness to normalise; clear loudness_lufs")
 
 
+LOSSLESS = ("wav", "flac")
+STEADY_FORMATS = LOSSLESS + ("ogg",)   # offered where a lossy encoder does not keep a target: the lossless
+                                       # formats land on it, and ogg kept it where LAME's jumps did not
+
+
+def steady_formats(fmt: str) -> list[str]:
+    """The formats to offer where ``fmt``'s encoder does not keep a loudness target: :data:`STEADY_FORMATS`
+    less ``fmt`` itself (QA67: an ogg export's warning said "wav, flac or ogg land on the target")."""
+    return [f for f in STEADY_FORMATS if f != fmt]
+
+
+def said_or(names: list[str]) -> str:
+    """``["wav", "flac", "ogg"]`` as "wav, flac or ogg"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 class Unreachable(ParameterError):
     """A loudness target the limiter cannot reach under the ceiling; ``reach`` (LUFS, one decimal) is
     what it reaches, and asking for it lands there.  With ``encoder`` (a lossy format) the limiter is
@@ -90,10 +106,12 @@ class Unreachable(ParameterError):
         self.spread = spread
         if encoder and spread is not None:
             n, lo, hi = spread
+            lossy = [f for f in steady_formats(encoder) if f not in LOSSLESS]
+            also = f" (or {said_or(lossy)})" if lossy else ""
             super().__init__(f"loudness_lufs={target:g} cannot be met as {encoder}: the {encoder} encoder does not keep "
                              f"this audio's loudness ({n} encodes decoded between {lo:.1f} and {hi:.1f} LUFS, the "
-                             f"closest {reach:.1f}; the limiter is idle, peak_db is not the cause); export it as wav "
-                             "or flac (or ogg), or clear loudness_lufs")
+                             f"closest {reach:.1f}; the limiter is idle, peak_db is not the cause); export it as "
+                             f"{said_or(list(LOSSLESS))}{also}, or clear loudness_lufs")
             return
         super().__init__(f"loudness_lufs={target:g} cannot be reached under peak_db={peak_db:g} dBTP on this audio: "
                          f"limited to that true peak it reaches about {reach:.1f} LUFS{reason}; lower loudness_lufs "

@@ -19,7 +19,7 @@ from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
-from ._master import DCTally
+from ._master import DCTally, said_or, steady_formats
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -380,14 +380,19 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     if note := dc.note():
         ctx.warn(note)
     if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
-        n, lo, hi = report.unsteady
-        got = report.measurement.integrated_lufs
-        ctx.warn(f"loudness_lufs={p['loudness_lufs']:g}: the {fmt} encoder does not keep this audio's loudness ({n} "
-                 f"encodes decoded between {lo:.1f} and {hi:.1f} LUFS); the closest, {got:.2f} LUFS, is written "
-                 f"({abs(got - p['loudness_lufs']):.2f} LU {'over' if got > p['loudness_lufs'] else 'under'}); wav, "
-                 "flac or ogg land on the target")
+        ctx.warn(_unsteady_warning(fmt, p["loudness_lufs"], report.unsteady, report.measurement.integrated_lufs))
     ctx.progress(100, 100)
     return str(dest)
+
+
+def _unsteady_warning(fmt: str, target: float, unsteady: tuple[int, float, float], got: float) -> str:
+    """A lossy file written off its target because ``fmt``'s encoder does not keep this audio's
+    loudness (``unsteady``: encodes, lowest and loudest decoded LUFS; ``got``: the one written); the
+    formats offered leave out ``fmt`` (QA67: an ogg's warning said "wav, flac or ogg land on the target")."""
+    n, lo, hi = unsteady
+    return (f"loudness_lufs={target:g}: the {fmt} encoder does not keep this audio's loudness ({n} encodes decoded "
+            f"between {lo:.1f} and {hi:.1f} LUFS); the closest, {got:.2f} LUFS, is written ({abs(got - target):.2f} LU "
+            f"{'over' if got > target else 'under'}); {said_or(steady_formats(fmt))} land on the target")
 
 
 def _gain_warning(audio: Audio, report: Any, target: float) -> str:

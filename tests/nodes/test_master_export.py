@@ -509,6 +509,44 @@ def test_a_lossy_miss_past_half_a_lu_with_the_limiter_idle_blames_the_encoder():
     assert _judged(Measurement(-14.3, 0.0, -18.0, -20.0), quiet, 1, "wav", -14.0, -2.0, [-14.3]).unsteady is None
 
 
+@needs_ffmpeg
+def test_an_ogg_whose_encoder_misses_is_offered_other_formats_than_ogg(tmp_path):
+    """QA67: a 24 kHz tone at 96 kHz exported to ogg at -14 LUFS was written 0.11 LU over with "wav, flac
+    or ogg land on the target": the format that had just missed was offered as the fix."""
+    import warnings
+    n = np.arange(96000 * 6)
+    tone = (np.sin(2 * np.pi * n / 4 + np.pi / 4) / np.sin(np.pi / 4) * 0.4995).astype(np.float32)
+    args = {k: export.params[k].default for k in export.params}
+    args.update(path="tone.ogg", embed_graph=False, loudness_lufs=-14.0, peak_db=-1.0)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        out = export.fn(Audio(np.stack([tone, tone]), 96000), ctx=Context("export", base_dir=tmp_path,
+                                                                          output_dir=tmp_path / "o"), **args)
+    text = " ".join(str(w.message) for w in said)
+    if "does not keep" not in text:
+        pytest.skip(f"this machine's libvorbis keeps the tone's loudness ({ffmpeg_ebur128(Path(out))[0]} LUFS)")
+    assert re.fullmatch(r"node .export.: loudness_lufs=-14: the ogg encoder does not keep this audio's loudness \(\d encodes decoded "
+                        r"between -[\d.]+ and -[\d.]+ LUFS\); the closest, -[\d.]+ LUFS, is written \([\d.]+ LU "
+                        r"(over|under)\); wav or flac land on the target", text), text
+
+
+def test_the_formats_offered_for_a_lossy_encoders_miss_leave_that_format_out():
+    """The warning and the refusal of a target a lossy encoder does not keep offer the lossless formats,
+    and ogg for an mp3, never the format that missed (QA67)."""
+    from nodes.io._master import Unreachable
+    from nodes.io.export import _unsteady_warning
+    assert _unsteady_warning("mp3", -14.0, (6, -14.2, -13.9), -13.89).endswith(
+        "is written (0.11 LU over); wav, flac or ogg land on the target")
+    assert _unsteady_warning("ogg", -14.0, (6, -14.2, -13.9), -13.89).endswith(
+        "is written (0.11 LU over); wav or flac land on the target")
+    said = str(Unreachable(-14.0, -1.0, -15.2, encoder="ogg", spread=(3, -15.3, -13.1)))
+    assert said == ("loudness_lufs=-14 cannot be met as ogg: the ogg encoder does not keep this audio's loudness (3 "
+                    "encodes decoded between -15.3 and -13.1 LUFS, the closest -15.2; the limiter is idle, peak_db is "
+                    "not the cause); export it as wav or flac, or clear loudness_lufs")
+    assert str(Unreachable(-14.0, -1.0, -15.2, encoder="mp3", spread=(3, -15.3, -13.1))).endswith(
+        "export it as wav or flac (or ogg), or clear loudness_lufs")
+
+
 def _hits_at_both_ends(rate: int) -> np.ndarray:
     """A stem as a producer bounces one: a kick on the very first samples, a pad, a hit on the last."""
     n = 4 * rate
