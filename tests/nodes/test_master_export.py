@@ -217,12 +217,35 @@ def test_a_target_a_little_past_the_reach_is_written_and_the_cli_says_how_far_it
     capsys.readouterr()
     target = round(reach + 0.3, 1)
     assert main(argv + ["--set", f"export.loudness_lufs={target}"]) == 0
-    said = re.search(r"  (-[\d.]+) LUFS, .*; ([\d.]+) LU under the (-[\d.]+) LUFS target: the loudest this audio gets "
-                     r"under peak_db=-1 dBTP", capsys.readouterr().err)
+    said = re.search(r"  warning export: loudness_lufs=(-[\d.]+): the file measures (-[\d.]+) LUFS, ([\d.]+) LU under "
+                     r"the target: the loudest this audio gets under peak_db=-1 dBTP; raise peak_db to get closer, or "
+                     r"lower loudness_lufs to (-[\d.]+)", capsys.readouterr().err)
     lufs, tp = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
-    assert said and float(said.group(3)) == target and float(said.group(1)) == pytest.approx(lufs, abs=0.1)
-    assert float(said.group(2)) == pytest.approx(target - lufs, abs=0.1) and 0.1 <= target - lufs <= 0.5
+    assert said and float(said.group(1)) == target and float(said.group(2)) == pytest.approx(lufs, abs=0.1)
+    under = float(said.group(3))           # (the warning's figures and ffmpeg's are each rounded to 0.1 LU)
+    assert under == pytest.approx(target - float(said.group(2)), abs=0.06) and 0.1 <= under <= 0.5
+    assert float(said.group(4)) == pytest.approx(lufs, abs=0.1)
     assert tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
+@needs_ffmpeg
+def test_a_master_under_its_target_is_a_warning_that_run_q_says(tmp_path, capsys):
+    """QA67: with `audiochain run -q` a master written 0.5 LU under its target (the loudest it gets under
+    the ceiling) exited 0 without a word: the shortfall was on the levels line, which -q leaves out.
+    It is the export's warning now, which -q keeps."""
+    from nodeflow.cli import main
+    sf.write(tmp_path / "drums.wav", kick_drums().T, 48000, subtype="FLOAT")
+    load_export_graph(tmp_path, tmp_path / "drums.wav", loudness_lufs=-9.6, peak_db=-1.0)
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    said = re.search(r"  warning export: loudness_lufs=-9.6: the file measures (-[\d.]+) LUFS, ([\d.]+) LU under the "
+                     r"target: the loudest this audio gets under peak_db=-1 dBTP; raise peak_db to get closer, or "
+                     r"lower loudness_lufs to (-[\d.]+)\n", err)
+    lufs, _ = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
+    assert said, err
+    got, under, lower = (float(said.group(i)) for i in (1, 2, 3))
+    assert got == pytest.approx(lufs, abs=0.1) and under == pytest.approx(-9.6 - got, abs=0.06) and under >= 0.1
+    assert lower == pytest.approx(got, abs=0.1)        # ffmpeg prints to 0.1 LU, as the warning does
 
 
 @needs_ffmpeg
@@ -270,12 +293,12 @@ def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_
 def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
     """QA: an mp3 0.1 LU under its -14 LUFS target was said to be 'the loudest this audio gets under
     peak_db=-1', which the same audio beat by 5 LU; a lossy encoder moves the loudness a little."""
-    from nodeflow.cli_run import _missed
-    params = {"loudness_lufs": -14.0, "peak_db": -1.0}
-    assert _missed(-14.14, params, "out/m.mp3") == ("; 0.1 LU under the -14 LUFS target as decoded: the mp3 "
-                                                    "encoder's change")
-    assert "the loudest this audio gets" in _missed(-14.3, params, "out/m.wav")
-    assert _missed(-14.04, params, "out/m.ogg") == ""
+    from nodes.io.export import _shortfall_warning
+    assert _shortfall_warning("mp3", -14.0, -1.0, -14.14) == (
+        "loudness_lufs=-14: the file measures -14.1 LUFS, 0.1 LU under the target as decoded: the mp3 encoder's "
+        "change")
+    assert "the loudest this audio gets" in _shortfall_warning("wav", -14.0, -1.0, -14.3)
+    assert _shortfall_warning("ogg", -14.0, -1.0, -14.04) == ""
 
 
 @needs_ffmpeg
