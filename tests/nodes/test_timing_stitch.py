@@ -450,3 +450,44 @@ def test_a_transposed_windows_downbeat_hit_after_a_rest_keeps_its_attack_and_the
         assert np.abs(np.diff(out[:, s - near:s + near])).max() <= 1.1 * own                # no click
         peak, made = np.abs(out[:, s:s + ten]).max(), np.abs(windows[k].samples[:, :ten]).max()
         assert 0.9 * made <= peak <= made                                                    # the hit as made
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_transposed_windows_of_sustained_music_do_not_tick_at_the_seams(tmp_path, rate):
+    """QA67 M2: a chord pad with a sung-like vibrato (nothing above about 2 kHz), 2-bar windows at
+    97.5 bpm each transposed (0 5 -2 7) and stitched with the default mend: the mend left half the
+    music's largest step and all of the kink at each cut, a tick 3-6 dB above anything else the piece
+    has above 6 kHz.  Now every seam is under the piece's own level there."""
+    from nodeflow import Executor, Graph
+    import soundfile as sf
+    n = round(8 * 4 * 60 / 97.5 * rate)
+    t = np.arange(n) / rate
+    chord = sum(np.sin(2 * np.pi * f * t + i) for i, f in enumerate((220.0, 277.18, 329.63, 440.0))) * 0.15
+    phase = 2 * np.pi * np.cumsum(330.0 * (1 + 0.02 * np.sin(2 * np.pi * 5.5 * t))) / rate
+    voice = 0.3 * (np.sin(phase) + 0.3 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase))
+    x = np.stack([chord * (1 + 0.3 * np.sin(2 * np.pi * 0.25 * t)) + voice,
+                  chord * (1 - 0.3 * np.sin(2 * np.pi * 0.25 * t + 1)) + voice]).astype(np.float32)
+    sf.write(tmp_path / "padvib.wav", x.T, rate, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "padvib.wav"))
+    g.add("time.tokenize_window", id="win", unit="bars", size=2, bpm=97.5)
+    g.add("dsp.variation", id="var", pattern_semitones="0 5 -2 7")
+    g.add("time.stitch", id="stitch")
+    for a, b in (("load", "win"), ("win", "var"), ("var", "stitch")):
+        g.connect(a, b)
+    y = Executor(disk_cache=None).run(g, ["stitch"])["stitch"]["out"].samples.astype(np.float64)
+    assert y.shape[1] == n
+    k = np.arange(-255, 256)                    # a windowed-sinc high-pass at 6 kHz (-80 dB below 4 kHz)
+    low = np.sinc(2 * 6000 / rate * k) * 2 * 6000 / rate * np.blackman(k.size)
+    hp = -low / low.sum()
+    hp[255] += 1.0
+    high = np.abs(np.stack([np.convolve(c, hp, mode="same") for c in y]))    # what the piece has above 6 kHz
+    seams = [round(j * 2 * 240 / 97.5 * rate) for j in (1, 2, 3)]
+    away = np.zeros(n, bool)
+    away[1000:-1000] = True                     # (not the piece's own ends)
+    for s in seams:
+        away[s - 3000:s + 3000] = False
+    own = high[:, away].max()
+    for s in seams:
+        at = high[:, s - 500:s + 500].max()
+        assert at < own, (s, 20 * np.log10(at), 20 * np.log10(own))       # before: -43 against -46 dBFS
