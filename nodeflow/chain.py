@@ -38,6 +38,7 @@ from .errors import GraphError, NodeflowError, ParameterError
 from .graph import Graph, NodeRef
 from .node import NodeSpec
 from .registry import default_registry
+from .runconfig import EXECUTOR_RUN_KEYWORDS, RUN_KEYWORDS, configured, warned
 from .types import PortSpec, link_mode, type_name
 from .values import _private_registry, as_value, bind, call_node, open_inputs
 
@@ -230,8 +231,8 @@ class Chain:
         :class:`~nodeflow.errors.AudioChainWarning` each).  ``kw`` go to
         :meth:`~nodeflow.executor.Executor.run` (``inputs``, ``keep``, ``output_dir``...); a keyword it
         does not take is a :class:`~nodeflow.errors.ParameterError` naming those it does."""
-        executor, kw = _configured(config, executor, kw, RUN_KEYWORDS + EXECUTOR_RUN_KEYWORDS)
-        return _warned(executor.run(self.graph, targets, **kw))
+        executor, kw = configured(config, executor, kw, RUN_KEYWORDS + EXECUTOR_RUN_KEYWORDS)
+        return warned(executor.run(self.graph, targets, **kw))
 
     def invoke(self, inputs: Any = None, config: dict[str, Any] | None = None, *, executor: Any = None,
                **run_kw: Any) -> Any:
@@ -250,9 +251,9 @@ class Chain:
         (``device``, ``on_event``, ``output_dir``, ``keep``...); ``executor`` defaults to the
         process-wide one.
         """
-        executor, run_kw = _configured(config, executor, run_kw)
+        executor, run_kw = configured(config, executor, run_kw)
         graph = self.bind(inputs, base_dir=run_kw.get("base_dir"))
-        res = _warned(executor.run(graph, [self.last.id], **run_kw))
+        res = warned(executor.run(graph, [self.last.id], **run_kw))
         outs = res[self.last.id]
         return next(iter(outs.values())) if len(outs) == 1 else dict(outs)
 
@@ -270,7 +271,7 @@ class Chain:
             raise ParameterError(f"batch: max_concurrency={max_concurrency!r}; expected a whole number of at least 1 "
                                  "(or None: the CPU count)")
         items = list(inputs)
-        ex, run_kw = _configured(config, executor, run_kw)
+        ex, run_kw = configured(config, executor, run_kw)
         workers = max(1, min(len(items), max_concurrency or os.cpu_count() or 1))
 
         def one(i: int) -> Any:
@@ -307,7 +308,7 @@ class Chain:
         node's output piece by piece as it is made (:meth:`~nodeflow.executor.Executor.stream`):
         list items in order, windows a model hands on; a node that makes its output at once yields
         it once."""
-        ex, run_kw = _configured(config, executor, run_kw)
+        ex, run_kw = configured(config, executor, run_kw)
         graph = self.bind(inputs, base_dir=run_kw.get("base_dir"))
         yield from ex.stream(graph, self.last.id, **run_kw)
 
@@ -414,9 +415,6 @@ def _copy_into(g: Graph, src: Graph) -> dict[str, str]:
     return ids
 
 
-CONFIG_KEYS = ("callbacks", "device", "cache", "max_workers")
-
-
 async def _stopped_with(cancel: threading.Event, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)`` on a worker thread, awaited; when the awaiting task is cancelled, ``cancel``
     is set and the thread is waited for before the cancellation goes on (a run left going used the
@@ -432,101 +430,3 @@ async def _stopped_with(cancel: threading.Event, fn: Any, *args: Any, **kw: Any)
         with contextlib.suppress(BaseException):
             await work
         raise
-
-
-RUN_KEYWORDS = ("base_dir", "output_dir", "device", "on_event", "cancel_event", "allow_outside", "keep", "on_output")
-# what Chain.run passes on to Executor.run besides (invoke feeds inputs itself)
-EXECUTOR_RUN_KEYWORDS = ("inputs", "keep_going", "skips")
-
-
-def _configured(config: dict[str, Any] | None, executor: Any, run_kw: dict[str, Any],
-                takes: tuple[str, ...] = RUN_KEYWORDS) -> tuple[Any, dict[str, Any]]:
-    """The executor and run keywords a ``config`` asks for (see :meth:`Chain.invoke`); ``takes``: the
-    run keywords the caller may give."""
-    unknown = sorted(set(run_kw) - set(takes))
-    if unknown:
-        import difflib
-        near = [m for k in unknown for m in difflib.get_close_matches(k, takes + ("config", "executor"), 1)]
-        raise ParameterError(f"unknown keyword(s) {', '.join(map(repr, unknown))}"
-                             f"{' (did you mean ' + ', '.join(map(repr, near)) + '?)' if near else ''}; a run takes "
-                             f"{', '.join(takes)}, executor=, plus config={{{', '.join(CONFIG_KEYS)}}}")
-    run_kw = dict(run_kw)
-    config = dict(config or {})
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise ParameterError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(CONFIG_KEYS)}")
-    callbacks = config.get("callbacks")
-    if callbacks is not None:
-        from .callbacks import handlers
-        if callable(callbacks):
-            callbacks = [callbacks]
-        if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
-            raise ParameterError(f"config: callbacks={callbacks!r} is not callable; give a CallbackHandler or a "
-                                 "function (taking an Event), or a list of them")
-        callbacks = list(callbacks)
-        for h in callbacks:     # refused now, not logged as a failed handler at every event (QA68 D8)
-            if not callable(h):
-                raise ParameterError(f"config: callbacks: {h!r} is not callable; give a CallbackHandler or a "
-                                     "function (taking an Event)")
-        if callbacks:
-            run_kw["on_event"] = handlers(*callbacks, run_kw.get("on_event"))
-    if config.get("device") is not None:       # spelling checked here, presence by the run (as the CLI does)
-        from .devices import parse_device_list
-        try:
-            run_kw["device"] = ",".join(parse_device_list(str(config["device"])))
-        except ParameterError as e:
-            raise ParameterError(f"config: {str(e).replace('--device ', 'device=', 1)}") from None
-    if config.get("max_workers") is not None and (isinstance(config["max_workers"], bool)
-                                                  or not isinstance(config["max_workers"], int)
-                                                  or config["max_workers"] < 1):
-        raise ParameterError(f"config: max_workers={config['max_workers']!r}; expected a whole number of at least 1")
-    cache, workers = config.get("cache", True), config.get("max_workers")
-    if cache not in (True, False, "memory", "disk"):
-        raise ParameterError(f"config: cache={cache!r}; expected True or 'disk' (memory and disk), 'memory' or False")
-    if executor is not None and (cache is not True or workers):     # (QA: silently ignored)
-        asked = ", ".join(f"{k}={config[k]!r}" for k in ("cache", "max_workers") if k in config)
-        raise ParameterError(f"config: {asked} sets up an executor of its own, but executor= was given too; "
-                             "give them to Executor(...) or leave out executor=")
-    if executor is None and cache is False:        # nothing kept: a fresh one each time
-        from .executor import Executor
-        executor = Executor(max_workers=workers, disk_cache=None, cache_bytes=0)
-    elif executor is None and (cache is not True or workers):
-        executor = _configured_executor("memory" if cache == "memory" else "disk", workers)
-    return (executor if executor is not None else _shared_executor()), run_kw
-
-
-_CONFIGURED: dict[tuple[str, int | None], Any] = {}      # one executor per config, kept across calls
-_CONFIGURED_LOCK = threading.Lock()
-
-
-def _configured_executor(cache: str, workers: int | None) -> Any:
-    """The process-wide executor for ``config={"cache": cache, "max_workers": workers}``: made once, so
-    what it computed is remembered from one call to the next (QA68: ``cache="memory"`` remembered
-    nothing; every call made a new executor)."""
-    from .executor import Executor
-    with _CONFIGURED_LOCK:
-        key = (cache, workers)
-        if key not in _CONFIGURED:
-            _CONFIGURED[key] = Executor(max_workers=workers, disk_cache=None if cache == "memory" else "default",
-                                        cache_bytes=2 << 30)
-        return _CONFIGURED[key]
-
-
-def _shared_executor() -> Any:
-    """The process-wide executor :func:`nodeflow.executor.run` uses (made now if needed)."""
-    from . import executor as _ex
-    if _ex._default_executor is None:
-        _ex._default_executor = _ex.Executor()
-    return _ex._default_executor
-
-
-def _warned(res: RunResult) -> RunResult:
-    """``res``, its nodes' warnings said as Python warnings (a chain's caller sees no events)."""
-    if res.warnings:
-        import warnings
-
-        from .errors import AudioChainWarning
-        for nid, said in res.warnings.items():
-            for message in said:
-                warnings.warn(f"node '{nid}': {message}", AudioChainWarning, stacklevel=3)
-    return res
