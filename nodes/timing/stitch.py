@@ -296,7 +296,8 @@ def _mend_slope(out: np.ndarray, seam: int, half: int, near: int, quiet: list[np
     seams 3-6 dB above anything else above 6 kHz).  An even tent ``-k/2 |t| (1 - |t|/half)^2`` centred
     between the two frames meets both slopes at their mean and is gone (flat) ``half`` frames away;
     as with the step, only the part of the kink beyond :data:`_OWN_STEP` of the music's own largest
-    within ``near`` frames (2 ms) either side is taken, so a hit's attack keeps its edge."""
+    within ``near`` frames (2 ms) either side is taken, and only where the music is smooth there
+    (:data:`_SMOOTH`) and alike either side: a hit's attack at the cut, or noise, keeps its edge."""
     if seam < 4 or seam + 4 > out.shape[1]:
         return
     x = out[:, seam - 4:seam + 4].astype(np.float64)
@@ -306,13 +307,21 @@ def _mend_slope(out: np.ndarray, seam: int, half: int, near: int, quiet: list[np
     bends = 0.5 * ((x[:, 3] - 2 * x[:, 2] + x[:, 1]) + (x[:, 6] - 2 * x[:, 5] + x[:, 4]))
     kink = kink - 3.0 * bends
     own = np.maximum(_largest_bend(out[:, max(0, seam - near):seam - 1]), _largest_bend(out[:, seam + 1:seam + near]))
+    before, after = _largest_step(out[:, max(0, seam - near):seam - 1]), _largest_step(out[:, seam + 1:seam + near])
+    steps = np.maximum(before, after)
     kink = np.sign(kink) * np.maximum(np.abs(kink) - _OWN_STEP * own, 0.0)
+    # only where the music is smooth there and alike either side (not a hit starting at the cut, not noise)
+    kink[(own > _SMOOTH * steps) | (np.minimum(before, after) < _ALIKE * steps)] = 0.0
     t = np.arange(half) + 0.5                                     # frames' distance from the seam's middle
     tent = t * (1.0 - t / half) ** 2
     for c in range(out.shape[0]):
         if kink[c] and cut[c] and not (quiet[0][c] or quiet[1][c]):
+            was = out[c, seam - half:seam + half].copy()
+            largest = float(np.abs(np.diff(out[c, seam - near:seam + near])).max())
             out[c, seam - half:seam] -= (0.5 * kink[c] * tent[::-1]).astype(np.float32)
             out[c, seam:seam + half] -= (0.5 * kink[c] * tent).astype(np.float32)
+            if np.abs(np.diff(out[c, seam - near:seam + near])).max() > _BEND_GROWTH * largest:
+                out[c, seam - half:seam + half] = was     # (the bend would sharpen what is there: left)
 
 
 def _largest_step(x: np.ndarray) -> np.ndarray:
@@ -331,6 +340,9 @@ def _quiet(x: np.ndarray, jump: np.ndarray) -> np.ndarray:
 
 
 _SLOPE_HALF = 8      # frames each side over which a mended cut's kink is taken out
+_SMOOTH = 0.25       # music whose largest bend near a cut is under this part of its largest step is smooth there
+_BEND_GROWTH = 1.12  # a kink's bend, returning to nothing, adds a little slope: at most this part of the largest step
+_ALIKE = 1 / 3       # and alike either side where its smaller side's largest step is at least this part of the other's
 _OWN_STEP = 0.5      # a step at a mended cut up to this part of the music's largest within 2 ms is left
 
 
