@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator
 
 from . import values as _values
@@ -75,12 +76,12 @@ class Step:
             return Chain.start(self)._then(other, written=f"{self.spec.id} | ({other!r})")
         return Chain.start(self) | other
 
-    def __ror__(self, branches: Any) -> "Chain":
+    def __ror__(self, branches: "Mapping[str, Step | Chain]") -> "Chain":
         """``{"melody": load(...), "text": prompt(...)} | generate()``: each branch (a step or
         a chain) feeds the input of that name."""
-        if not isinstance(branches, dict):
+        if not isinstance(branches, Mapping):
             return NotImplemented
-        return Chain.merge(branches, self)
+        return Chain.merge(dict(branches), self)
 
     # a step runs as the one-node chain it starts: the same call forms, ``config`` included (QA68 D7)
     def stream(self, inputs: Any = None, config: dict[str, Any] | None = None, **kw: Any) -> Iterator[Any]:

@@ -29,6 +29,9 @@ from .docstrings import parameter_docs
 from .errors import Cancelled, DefinitionError, ParameterError, named
 from .types import ParamSpec, PortSpec
 
+if typing.TYPE_CHECKING:   # nodeflow.chain imports this module
+    from .chain import Step
+
 __all__ = ["node", "NodeSpec", "Context"]
 
 _PLAIN: dict[Any, tuple[type, ...]] = {str: (str,), float: (numbers.Real,), int: (numbers.Integral,), bool: (bool,)}
@@ -287,6 +290,17 @@ class NodeSpec:
             return
         raise DefinitionError(f"{self.id}: its output '{name}' is declared {self.outputs[name].type_name} but the "
                               f"function returned {got}; {fix}")
+
+    # What a type checker reads (QA68 D6: the call was Any, so `gain(gain_db=-3) | 5` and a chain
+    # assigned to an int passed unflagged): keywords only make a Step, so `step | step` is a Chain;
+    # a value first is the function's result, whose type varies by node (Any).  A checker cannot tell
+    # an input given by keyword (`gain(audio=a, gain_db=-3)`) from a parameter, so it reads that call
+    # as a Step too: give values positionally in typed code.
+    @typing.overload
+    def __call__(self, **params: Any) -> Step: ...
+
+    @typing.overload
+    def __call__(self, value: Any, /, *values: Any, **kw: Any) -> Any: ...
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
         """On values (``gain(audio, gain_db=-3)``): what the function returns.  With parameters only
