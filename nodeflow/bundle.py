@@ -42,7 +42,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
-from .errors import FileFormatError, NodeflowError, os_error_words
+from .errors import FileFormatError, GraphError, NodeflowError, os_error_words
 from .graph import Graph
 from .graphpaths import path_mode
 
@@ -286,15 +286,58 @@ def read_bundle(bundle: str | os.PathLike[str], registry: Registry | None = None
 _EXTRACTED = "audiochain-bundle-"
 
 
+_UNPACKED: dict[str, str] = {}   # an extracted() folder (as paths in messages spell it, with its "/") -> its bundle
+
+# what a message about a member's content says of it: the receiver cannot mend the member, its sender packs it again
+_MEMBER_CONTENT = ("not a readable audio file", "not an audio", "file is empty", "truncated", "damaged",
+                   "no audio", "decoding failed", "could not decode")
+_RECEIVERS_FIX = ("; re-export or re-download it", "; re-export or re-download the file for a clean copy")
+SENDERS_FIX = "the bundle's sender must pack it again"
+
+
 @contextlib.contextmanager
 def extracted(bundle: str | os.PathLike[str]) -> Iterator[Path]:
     """Unpack into a fresh private temp folder (never a fixed one a link could sit at); yields the
-    graph file and removes the folder afterwards."""
+    graph file and removes the folder afterwards.  While it is there, :func:`as_packed` names the files
+    in it as the bundle's members, and an error raised inside names them so (QA66 L2: ``/tmp/audiochain-
+    bundle-XXXX/files/notes.flac``, a folder gone when the message was read)."""
     folder = Path(tempfile.mkdtemp(prefix=_EXTRACTED))
+    spellings = {str(folder) + os.sep, str(folder.resolve()) + os.sep}
+    for s in spellings:
+        _UNPACKED[s] = os.fspath(bundle)
     try:
         yield unpack(bundle, folder)
+    except NodeflowError as e:
+        if isinstance(e, GraphError):
+            e.problems = [as_packed(p) for p in e.problems]
+            e.args = (GraphError(e.problems, e.source).args[0], *e.args[1:])
+        elif e.args and isinstance(e.args[0], str):
+            e.args = (as_packed(e.args[0]), *e.args[1:])
+        raise
     finally:
+        for s in spellings:
+            _UNPACKED.pop(s, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_packed(text: str) -> str:
+    """``text`` with each file of a bundle being run (:func:`extracted`) named as ``bundle: member``;
+    where it says the member itself is unusable, the fix is its sender's.
+
+    >>> _UNPACKED["/tmp/audiochain-bundle-x1/"] = "song.acbundle"
+    >>> as_packed("/tmp/audiochain-bundle-x1/files/a.flac: file is empty (0 bytes); re-export or re-download it")
+    "song.acbundle: files/a.flac: file is empty (0 bytes); the bundle's sender must pack it again"
+    >>> del _UNPACKED["/tmp/audiochain-bundle-x1/"]
+    """
+    named = False
+    for folder, bundle in list(_UNPACKED.items()):
+        if folder in text:
+            text, named = text.replace(folder, f"{bundle}: "), True
+    if named and SENDERS_FIX not in text and any(w in text for w in _MEMBER_CONTENT):
+        for fix in _RECEIVERS_FIX:
+            text = text.replace(fix, "")
+        text = f"{text.rstrip('. ')}; {SENDERS_FIX}"
+    return text
 
 
 def is_extracted(folder: Path) -> bool:

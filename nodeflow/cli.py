@@ -241,12 +241,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     past a file's end and a clip too short for its loudness target, which run refused)."""
     graph = _load(args.graph)
     apply_sets(graph, args.set)
-    from .bundle import extracted, is_bundle
+    from .bundle import as_packed, extracted, is_bundle
     if is_bundle(args.graph):
         with extracted(args.graph) as graph_file:
             unpacked = _load(str(graph_file))
             apply_sets(unpacked, args.set)
-            problems = _run_problems(unpacked, args)
+            problems = [as_packed(p) for p in _run_problems(unpacked, args)]   # named as the bundle's (QA66 L2)
             _print_external_reads(unpacked, sys.stdout)     # as its run resolves them (QA: a local checkpoint
     else:                                                   # beside the bundle was said to be elsewhere)
         problems = _run_problems(graph, args)

@@ -707,6 +707,22 @@ def test_validate_checks_a_bundles_audio_as_run_does_and_leaves_nothing(sandbox,
     assert snapshot(sandbox, sandbox / "nothing") == before          # the private unpack folders are gone
 
 
+def test_a_member_that_is_not_audio_is_named_by_the_bundle_not_by_the_runs_temp_folder(sandbox, capsys):
+    """QA66 L2: validate and run said ``/tmp/audiochain-bundle-XXXX/files/notes.flac: not a readable audio
+    file``, a folder gone when the message was read, naming no bundle and no member; and the fix is the
+    sender's, not the receiver's."""
+    bundle = sandbox / "inbox" / "song.acbundle"
+    bundle.write_bytes(build({"files/x.wav": b"hello\n" * 100}))
+    for argv in (["validate", str(bundle), "-o", str(sandbox / "out")],
+                 ["run", str(bundle), "-o", str(sandbox / "out"), "-q"]):
+        rc, out, err = cli(argv, capsys)
+        assert rc == 1, (argv, out, err)
+        line = next((line for line in (out + err).splitlines() if "not a readable audio file" in line), out + err)
+        assert f"{bundle}: files/x.wav: not a readable audio file" in line, (argv[0], line)
+        assert line.endswith("; the bundle's sender must pack it again"), (argv[0], line)
+        assert "audiochain-bundle-" not in out + err, (argv[0], out + err)
+
+
 @pytest.mark.parametrize("case", ["file_and_folder", "bytes_before_the_zip"])
 def test_every_command_refuses_the_same_odd_bundle_in_the_same_words(tmp_path, capsys, case):
     """QA53 D4: a member that is both a file and a folder passed show and failed unpack on a temp folder of
