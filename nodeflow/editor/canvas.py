@@ -517,8 +517,8 @@ class Canvas:
         One band of columns when it reads whole at :data:`ARRANGE_MIN_ZOOM` (a six-node chain is one
         row, QA59), or when bands would show no bigger (QA62: an export wrapped alone to a second band,
         and both showed at 50%); else bands for the window at that zoom.  A layout that then lies out
-        of view is fitted into it (zoomed out, see :meth:`fit`) when it shows whole at
-        :data:`FIT_MIN_ZOOM`; a bigger one stays at its zoom (*Fit all* shows it).  For a graph that came without
+        of view is fitted into it in the same step, as *Fit all* fits (zoomed out, in bands for the
+        window, with compact nodes if need be; see :meth:`fit`).  For a graph that came without
         positions this is part of opening it (not an undo step and not an unsaved change); from the
         menu it is an ordinary, undoable edit.
         """
@@ -537,8 +537,8 @@ class Canvas:
         placed, level = laid(None)
         if level < ARRANGE_MIN_ZOOM:
             banded, banded_level = laid((cw - 10) * max(z.scale / ARRANGE_MIN_ZOOM, 1.0))
-            if banded_level > level:
-                placed, level = banded, banded_level
+            if banded_level > level or banded_level == level < FIT_MIN_ZOOM:    # (neither shows whole at
+                placed, level = banded, banded_level                  # 50%: bands, not a row off the screen; QA69)
         new = {n: z.to_graph(p) for n, p in placed.items()}
         if initial:
             positions(g).update(new)
@@ -548,8 +548,9 @@ class Canvas:
             app.say("arranged the nodes (Ctrl+Z puts them back)")
             box = self.visible_box()
             x0, y0, x1, y1 = bounds(placed, sizes, g, pins)
-            if box is not None and not (x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3]) \
-                    and level >= FIT_MIN_ZOOM:        # (one too big for that stays at its zoom: Home fits it)
+            if box is not None and not (x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3]):
+                # fitted as Home fits (bands for the window, compact nodes if need be), in the same step
+                # (QA69: a 40-node chain stayed one row, 4 of its nodes in view, until Home)
                 self._refit_at, self._refit_again, self._refit_opening = app.frame_count + 2, False, False
                 self._after_arrange = True       # the fit's message follows the arrangement's
 

@@ -829,6 +829,7 @@ def test_arrange_of_a_big_graph_is_one_undo_step_named_arrange(editor):
     st = editor.run("arrange_big", long_chain(editor.tmp, "big.msgpack", lambda k: [20.0 + 37.0 * k, 40.0 + 11.0 * k]),
                     timeout=150)
     assert st["moved"] and st["label"] == "arrange", st
+    assert st["in_view"] == st["nodes"] == 40, st          # QA69: one row, 4 of 40 in view, until Home
     assert st["restored"] and st["can_undo"] is None, st                   # one Ctrl+Z: as it was
 
 

@@ -9,8 +9,14 @@ def main(app, drv):
     drv.move((700, 700))
     drv.key("ctrl+l")
     drv.frames(16)
+    drv.until(lambda: not app.canvas.busy, what="the fit after Arrange")
+    drv.frames(4)
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+    rects = [app.view.node_rect(n) for n in app.doc.graph.nodes]
     out = {"label": app.doc.history.undo_label, "status": app.status_text,
-           "moved": app.doc.graph.editor["positions"] != before}
+           "moved": app.doc.graph.editor["positions"] != before, "nodes": len(rects),
+           "in_view": sum(1 for r in rects if r is not None and cx0 <= r[0][0] and r[1][0] <= cx1
+                          and cy0 <= r[0][1] and r[1][1] <= cy1)}
     drv.key("ctrl+z")
     drv.frames(6)
     out["restored"] = {n: list(p) for n, p in app.doc.graph.editor["positions"].items()} == before
