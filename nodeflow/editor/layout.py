@@ -233,11 +233,14 @@ def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins
         return float(min(box[under, 1]) - gap - box[lifted, 3].max()) if under else np.inf
 
     rooms = (room(2), room(3))
+    tallest = float(max(box[:, 3] - box[:, 1]))
+    own_height = float(box[moves < 2, 3].max() - box[moves < 2, 1].min())     # the band the lifted column is in
+    step = min(step, tallest / 12)          # (compact nodes, 40 px tall at 67%: steps of 30 px missed every clear way)
 
     def best_lift(drop: float, stagger: float, lo: float, hi: float, by: float) -> tuple[float, ...]:
         """(links within ``margin`` of a node, bottom of both bands, links under one, lift, drop, stagger):
         the best of lifts lo..hi."""
-        top = min(hi, drop + rooms[0], drop + stagger + rooms[1], lo + 40 * by)
+        top = min(hi, drop + rooms[0], drop + stagger + rooms[1], lo + 40 * by, own_height)   # (beside its band)
         lifts = np.arange(lo, max(top, 0.0) + 1e-6, by) if last else np.zeros(1)
         if not len(lifts):
             return np.inf, np.inf, np.inf, 0.0, drop, stagger
@@ -252,7 +255,6 @@ def _wrap_clear(graph: Graph, pos: Mapping[str, list[float]], sizes: Sizes, pins
         i = min(range(len(lifts)), key=lambda i: (near[i], bottom[i], under[i]))
         return float(near[i]), float(bottom[i]), float(under[i]), float(lifts[i]), drop, stagger
 
-    tallest = float(max(box[:, 3] - box[:, 1]))
     height = max(float(box[moves >= 2, 3].max() - box[moves >= 2, 1].min()),
                  float(box[moves < 2, 3].max() - box[moves < 2, 1].min()))
     coarse, cap = 3 * step, min(height, 2 * tallest)

@@ -360,6 +360,24 @@ def test_nodes_added_from_the_palette_land_in_view_and_clear_of_the_others(edito
     assert max(covered(n) for n in st["added"]) < 0.5, {n: covered(n) for n in st["added"]}
 
 
+def test_compact_nodes_wrap_into_stepped_bands_with_each_node_beside_its_own():
+    """QA69 D2: compact nodes (54 x 59 px at 67%, pins 38 and 49 below the top) searched in steps of
+    30 px found no stepped layout clear of its links, and the band's last node went 260 px down, below
+    the next band, its link climbing back across the canvas."""
+    g = _chain(20)
+    sizes = {n: (54.0, 59.0) for n in g.nodes}
+    pins = {(n, d, p): (38.0 if d == "in" else 49.0) for n in g.nodes
+            for d, ports in (("in", g.spec(n).inputs), ("out", g.spec(n).outputs)) for p in ports}
+    pos = arrange(g, sizes, pins=pins, max_width=1090.0, gap=(20.0, 9.4))
+    assert _links_under_nodes(g, pos, sizes, pins, wrapping=True) == [] and crossings(g, pos, sizes, pins) == []
+    _no_overlaps(pos, sizes)
+    bands = _bands(pos)
+    assert len(bands) == 2 and [n for b in bands for n in b] == [f"g{i}" for i in range(20)]
+    first_top = min(pos[n][1] for n in bands[0])
+    assert all(pos[n][1] - first_top <= 59.0 for n in bands[0]), {n: pos[n] for n in bands[0]}
+    assert min(pos[n][1] for n in bands[1]) > first_top
+
+
 @pytest.mark.gui
 def test_arrange_wraps_a_long_chain_into_bands_whose_links_run_clear_and_stay_in_the_canvas(editor):
     """QA62 D1, in the real window: a 20-node chain, Ctrl+L at 67%, then the fit to 50%.  Each link
