@@ -66,8 +66,22 @@ def _no_device_hint() -> str:
     environment names is asked after first, with the Python fix (choose another output)."""
     server = os.environ.get("PULSE_SERVER")
     where = (f"PULSE_SERVER={server} is set: is a PulseAudio server listening there? " if server else "")
-    return (f"{where}in Python, Player(device=...) chooses another output; start a sound server (`pulseaudio "
-            "--start`, or PipeWire) or connect a sound card")
+    return (f"{where}{PYTHON_FIX}start a sound server (`pulseaudio --start`, or PipeWire) or connect a sound "
+            "card")
+
+
+PYTHON_FIX = "in Python, Player(device=...) chooses another output; "
+
+
+def in_editor_words(text: str) -> str:
+    """A player's message as the editor says it: without the fix only Python can apply (QA69: "in
+    Python, Player(device=...)" meant nothing to someone in the editor, and cut the real fix short).
+
+    >>> in_editor_words("no audio output device (PortAudio); " + PYTHON_FIX + "start a sound server")
+    'no audio output device (PortAudio); start a sound server'
+    """
+    return text.replace(PYTHON_FIX, "").replace("pick another output with Player(device=...)",
+                                                "pick another output in the system's sound settings")
 
 
 def _outputs(sd: ModuleType) -> list[str]:

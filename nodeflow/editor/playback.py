@@ -245,6 +245,8 @@ class Auditioner:
         return p
 
     def _say(self, text: str, error: bool = False) -> None:
+        from .audiodevice import in_editor_words
+        text = in_editor_words(text)
         self.messages.append((text, error))
         if text.startswith(("playing ", "looping ")) and not error:
             self._now_said = text           # what a warning while it plays keeps in front of it (the

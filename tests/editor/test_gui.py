@@ -159,6 +159,7 @@ def test_no_sound_device_is_a_message_not_a_crash(editor):
     editor.env["PULSE_SERVER"] = f"unix:{editor.tmp}/no-such-server"
     st = editor.run("no_device", chain_graph(editor.tmp))
     assert st["shown"].startswith("no audio output device")
+    assert "Player(" not in st["said"] and st["said"].endswith("or connect a sound card"), st["said"]   # (QA69 D8)
     assert st["nodes"]["gain"]["params"]["gain_db"] == -3.0, "the editor kept working after the message"
 
 
