@@ -407,7 +407,8 @@ class GraphView(Outputs):
         if running and state is not None:
             frac = (state.done or 0.0) / state.total if state.total else 0.0
             items.set_value(f"progress::{nid}", min(max(frac, 0.0), 1.0))
-            items.configure(f"progress::{nid}", overlay=text)
+            # the bar centres its text and clips both ends: cut to fit inside it (QA69: "unning 85% ...")
+            items.configure(f"progress::{nid}", overlay=self._fit_node_line(text, inset=self.zoom.px(16)))
         items.set_value(f"problem::{nid}", self._fit_node_line(problem_line(problems, nid)))
         items.set_value(f"problemtip::{nid}", "\n\n".join(problems))
         items.configure(f"problem::{nid}", show=bool(problems))
@@ -415,9 +416,9 @@ class GraphView(Outputs):
         self._state[nid] = "broken" if unknown or serious(problems) else kind or ""
         items.bind_theme(self.node_tag(nid), self.node_theme(self._state[nid]))
 
-    def _fit_node_line(self, line: str) -> str:
-        """``line`` cut with '...' to a node's width in the font nodes are drawn in (when it can be
-        measured: before the first frame it is left as :func:`.nodetext.problem_line` cut it)."""
+    def _fit_node_line(self, line: str, inset: float = 0.0) -> str:
+        """``line`` cut with '...' to a node's width (less ``inset``) in the font nodes are drawn in (when
+        it can be measured: before the first frame it is left as :func:`.nodetext.problem_line` cut it)."""
         font = (self.compact_font if self.compact else self.font) or 0
 
         def width_of(text: str) -> float | None:
@@ -426,7 +427,7 @@ class GraphView(Outputs):
             except Exception:  # noqa: BLE001 - no frame yet, or the font is gone: leave the line as it is
                 return None
             return float(size[0]) if size and size[0] > 0 else None
-        return fit_line(line, self.zoom.px(widgets.WIDTH + 80), width_of)
+        return fit_line(line, self.zoom.px(widgets.WIDTH + 80) - inset, width_of)
 
     # ------------------------------------------------------------------ geometry
     def read_positions(self, dragged: bool = True) -> dict[str, list[float]]:
