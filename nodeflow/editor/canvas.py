@@ -29,6 +29,8 @@ SMALL_FONT_PX = 10
 FONT_PX = 14            # the editor's font (see .app)
 COMPACT_MIN_PX = 7      # compact nodes' font at any zoom (5 px at 50% could not be read)
 FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), then arranges the nodes
+HOOKS = 0.95            # of the window's width a band takes: a link wrapping from a band's end loops past it
+#                         (by about 3% of the band's width; QA69: the hooks were clipped at the canvas' edge)
 ARRANGE_MIN_ZOOM = 0.67  # Arrange keeps one band of columns that reads whole at this zoom (and zooms out to it)
 SPREAD = "spread"        # the undo label of nodes spread apart when compact nodes show their bodies again
 MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers at most (0.2 and its
@@ -112,6 +114,17 @@ class Canvas:
         view.rescale(app.doc.graph, old)
         items.configure("menu_zoom", label=f"Actual size (now {view.zoom.label})" if s != 1.0 else "Actual size (100%)")
         app._settle = max(app._settle, 4)
+
+    def set_view(self, scale: float, shift: tuple[float, float], compact: bool) -> None:
+        """Show the canvas at ``scale`` with ``shift`` (see :class:`.zoom.Zoom`) and nodes ``compact`` or
+        not: a view recorded before is shown again (the editor benchmark, after its Arrange)."""
+        z = self.app.view.zoom
+        old = z.scale
+        z.place(scale, (0.0, 0.0), shift)
+        self._draw_zoom(old)
+        if compact != self.app.view.compact:           # (as drawn before: no nodes spread apart)
+            self.app.view.set_compact(compact)
+            items.set_value("menu_compact", compact)
 
     def restore_view(self) -> None:
         """The view the graph was saved in (see :func:`.zoom.saved_view`; 100% and bodies shown for
@@ -296,7 +309,7 @@ class Canvas:
         for room in rooms:
             for stepped in (True, False):     # bands stepped for their wrapping links, else flat when that fits
                 new = arrange(app.doc.graph, unit, origin=origin, gap=gap, pins=pins, stepped=stepped,
-                              max_width=origin[0] + room[0] / FIT_MIN_ZOOM)
+                              max_width=origin[0] + room[0] * HOOKS / FIT_MIN_ZOOM)
                 bx0, by0, bx1, by1 = bounds(new, unit, app.doc.graph, pins)
                 level = max(z.fitting((bx1 - bx0, by1 - by0), room), FIT_MIN_ZOOM)
                 tries.append(((by1 - by0) * level > room[1], self._under_minimap(new, unit, level, (bx0, by0), box),
@@ -536,7 +549,7 @@ class Canvas:
             return placed, z.fitting(((x1 - x0) / z.scale, (y1 - y0) / z.scale), (cw - 40, ch - 40))
         placed, level = laid(None)
         if level < ARRANGE_MIN_ZOOM:
-            banded, banded_level = laid((cw - 10) * max(z.scale / ARRANGE_MIN_ZOOM, 1.0))
+            banded, banded_level = laid((cw - 10) * HOOKS * max(z.scale / ARRANGE_MIN_ZOOM, 1.0))
             if banded_level > level or banded_level == level < FIT_MIN_ZOOM:    # (neither shows whole at
                 placed, level = banded, banded_level                  # 50%: bands, not a row off the screen; QA69)
         new = {n: z.to_graph(p) for n, p in placed.items()}

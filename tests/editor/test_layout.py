@@ -405,6 +405,20 @@ def test_arrange_wraps_a_long_chain_into_bands_whose_links_run_clear_and_stay_in
     assert all(cx0 <= q[0][0] and q[1][0] <= cx1 and cy0 <= q[0][1] and q[1][1] <= cy1 for q in rects.values()), st
 
 
+@pytest.mark.gui
+def test_the_wrap_links_of_a_chain_fitted_in_compact_bands_stay_in_the_canvas(editor):
+    """QA69 D3: an 80-node chain after Ctrl+L and Home at 80%, in compact bands 16 columns wide: the hook
+    of each link leaving a band's last node was clipped 14 px past the canvas' right edge."""
+    from ._graphs import long_chain
+    chain = long_chain(editor.tmp, "chain80.msgpack", lambda k: [20.0 + 37.0 * k, 40.0 + 11.0 * k], gains=79)
+    st = editor.run("arrange_home", chain, timeout=180)
+    (cx0, _), (cx1, _) = st["canvas"]
+    assert st["compact"] and len(st["links"]) == 79, st
+    for src, dst, a, b in st["links"]:
+        curve = _imnodes_link(tuple(a), tuple(b))
+        assert cx0 <= curve[:, 0].min() and curve[:, 0].max() <= cx1, (src, dst, curve[:, 0].max(), cx1)
+
+
 def test_the_first_node_of_a_new_graph_lands_whole_in_the_canvas(editor):
     st = editor.run("palette_first")
     (cx0, cy0), (cx1, cy1) = st["canvas"]
