@@ -288,8 +288,11 @@ class App:
     def _show_kept(self, kept: Any) -> None:
         """Put the view where a step undone or redone kept it (:meth:`.history.History.keep_view`): its
         ``(scale, shift)``, the pan only at the zoom it was kept at (QA65: at another zoom it showed an
-        empty canvas); after a zoom the view is left as it is."""
-        if kept is not None and kept[0] == self.view.zoom.scale:
+        empty canvas); after a zoom the view is left as it is.  A step that set the view itself (Arrange
+        and its fit) kept ``(scale, shift, compact)``: all of it is shown again."""
+        if kept is not None and len(kept) == 3:     # a step that set the view itself (Arrange's fit): all of it
+            self.canvas.set_view(*kept)
+        elif kept is not None and kept[0] == self.view.zoom.scale:
             self.view.zoom.shift = kept[1]
             self.view.sync(self.doc.graph)
 

@@ -52,6 +52,7 @@ class Canvas:
         self._refit_opening = False  # that fit is part of opening a graph (see fit)
         self._after_arrange = False  # that fit follows Arrange (its message follows Arrange's, its move is Arrange's)
         self._arranged = 0           # Arranges done: each one undo step with the fit that follows it
+        self._arrange_view: tuple[float, tuple[float, float], bool] | None = None   # the view Arrange began in
         app.doc.listeners.append(self._on_edit)
         self._grown: tuple[dict[str, tuple[float, float]], int, int] | None = None   # compact off: the
         #   compact sizes (100%), the frame to look at the nodes again and the tries left (see _spread)
@@ -334,6 +335,10 @@ class Canvas:
         """A fit's message; while opening, after the opening's own (its problems stay in view)."""
         app = self.app
         after, self._after_arrange = self._after_arrange, False
+        if after and self._arrange_view is not None:   # its undo shows the view it began in (QA69 D6)
+            z = app.view.zoom
+            app.doc.history.keep_view(self._arrange_view, (z.scale, z.shift, app.view.compact))
+            self._arrange_view = None
         if (opening and app.status_text.startswith("opened ")) or after:
             app.say(f"{app.status_text}; {what}", app.status_error)
         else:
@@ -553,6 +558,7 @@ class Canvas:
             if banded_level > level or banded_level == level < FIT_MIN_ZOOM:    # (neither shows whole at
                 placed, level = banded, banded_level                  # 50%: bands, not a row off the screen; QA69)
         new = {n: z.to_graph(p) for n, p in placed.items()}
+        self._arrange_view = (z.scale, z.shift, app.view.compact)
         if initial:
             positions(g).update(new)
             g.revision += 1

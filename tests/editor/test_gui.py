@@ -832,6 +832,7 @@ def test_arrange_of_a_big_graph_is_one_undo_step_named_arrange(editor):
     assert st["moved"] and st["label"] == "arrange", st
     assert st["in_view"] == st["nodes"] == 40, st          # QA69: one row, 4 of 40 in view, until Home
     assert st["restored"] and st["can_undo"] is None, st                   # one Ctrl+Z: as it was
+    assert st["view_arranged"] != st["view_before"] and st["view_undone"] == st["view_before"], st   # (QA69 D6)
 
 
 def test_incomplete_branch_is_marked_the_rest_runs_eta_shows_and_stop_leaves_nothing_stale(editor):

@@ -6,6 +6,7 @@ def main(app, drv):
     drv.frames(10)
     before = {n: list(p) for n, p in app.doc.graph.editor["positions"].items()}
     app.dpg.clear_selected_nodes("canvas")
+    view_before = [app.view.zoom.scale, app.view.compact]
     drv.move((700, 700))
     drv.key("ctrl+l")
     drv.frames(16)
@@ -17,8 +18,11 @@ def main(app, drv):
            "moved": app.doc.graph.editor["positions"] != before, "nodes": len(rects),
            "in_view": sum(1 for r in rects if r is not None and cx0 <= r[0][0] and r[1][0] <= cx1
                           and cy0 <= r[0][1] and r[1][1] <= cy1)}
+    out["view_before"] = view_before
+    out["view_arranged"] = [app.view.zoom.scale, app.view.compact]
     drv.key("ctrl+z")
     drv.frames(6)
+    out["view_undone"] = [app.view.zoom.scale, app.view.compact]
     out["restored"] = {n: list(p) for n, p in app.doc.graph.editor["positions"].items()} == before
     out["can_undo"] = app.doc.history.undo_label
     drv.dump(out)
