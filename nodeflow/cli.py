@@ -112,8 +112,9 @@ class Progress:
 
     def __call__(self, ev: Event) -> None:
         if ev.kind == "warning":         # said even with --quiet: it is about the result
+            from .bundle import as_packed     # (a bundle's files by their names in it, not its temp folder)
             with self._lock:
-                self._line(f"  warning {ev.node_id}: {ev.message}")
+                self._line(f"  warning {ev.node_id}: {as_packed(str(ev.message))}")
             return
         if self.quiet:
             return

@@ -723,6 +723,20 @@ def test_a_member_that_is_not_audio_is_named_by_the_bundle_not_by_the_runs_temp_
         assert "audiochain-bundle-" not in out + err, (argv[0], out + err)
 
 
+def test_a_warning_about_a_member_names_it_by_the_bundle(sandbox, capsys, tmp_path):
+    """QA66 L2's warnings: a damaged mp3 in a bundle that still plays is warned about (its skipped
+    bytes), and the warning named the run's temp folder, gone when read."""
+    from tests.nodes.test_io_hostile import _damaged_mp3
+    mp3 = _damaged_mp3(tmp_path).read_bytes()
+    bundle = sandbox / "inbox" / "song.acbundle"
+    bundle.write_bytes(build({"files/take.mp3": mp3}, graph=_graph_bytes("files/take.mp3")))
+    rc, out, err = cli(["run", str(bundle), "-o", str(sandbox / "out"), "-q"], capsys)
+    assert rc == 0, (out, err)
+    line = next((line for line in (out + err).splitlines() if "warning l:" in line), out + err)
+    assert f"warning l: {bundle}: files/take.mp3: the mp3 decoder skipped " in line, line
+    assert "audiochain-bundle-" not in out + err, out + err
+
+
 @pytest.mark.parametrize("case", ["file_and_folder", "bytes_before_the_zip"])
 def test_every_command_refuses_the_same_odd_bundle_in_the_same_words(tmp_path, capsys, case):
     """QA53 D4: a member that is both a file and a folder passed show and failed unpack on a temp folder of
