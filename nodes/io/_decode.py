@@ -169,8 +169,17 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
             raise past_end(path, start_s, start, rate)
     if done == 0:
         raise AudioError(f"{path}: contains no audio frames; the file may be truncated or damaged")
-    check_finite(out, path, first_frame=start, rate=rate)
-    return Audio(from_vorbis(out) if vorbis else out, rate)
+    return _file_audio(path, from_vorbis(out) if vorbis else out, rate, start)
+
+
+def _file_audio(path: Path, samples: np.ndarray, rate: int, start: int) -> Audio:
+    """``Audio(samples, rate)``, read from ``path`` from frame ``start``: its one check of the samples;
+    where they are not finite, said of the file (:func:`check_finite` with the file, on that path only)."""
+    try:
+        return Audio(samples, rate)
+    except AudioError:
+        check_finite(samples, path, first_frame=start, rate=rate)
+        raise
 
 
 def stream_soundfile(path: Path, start_s: float, end_s: float | None):
@@ -544,8 +553,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         x = x[:frames]
         ctx.warn(f"{path}: its header counts {counted} bytes of audio, but {following} follow (a recording that was "
                  f"not closed properly?); all of it is read ({start + frames} frames, {(start + frames) / rate:.3f} s)")
-    check_finite(x.T, path, first_frame=start, rate=rate)
-    return Audio(x.T, rate)
+    return _file_audio(path, x.T, rate, start)
 
 
 def _float(value) -> float | None:
