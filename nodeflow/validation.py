@@ -119,9 +119,8 @@ def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_out
         if nid not in scope or (nid, name) in refused:
             continue
         target = os.path.realpath(resolve(value, out_dir))
-        if read := next((f"{n}.{k}" for (n, k), p in inputs.items() if same_file(target, p)), None):   # (QA)
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} would overwrite an input file "
-                       f"of this graph ({target}, which {read} reads); export to another path or another output folder")
+        if why := _overwrites_input(inputs, target, f"{name}={_shown(value)!r}"):    # (QA)
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
         elif graph.path is not None and same_file(target, graph.path):       # (QA44: found only at the export)
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: refusing to overwrite the "
                        f"file this graph was opened from ({target}); export to another path (e.g. audiochain run -o "
@@ -148,7 +147,6 @@ def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allo
     found as each item was written, after the others (validate said ok; the run left some of them)."""
     from .costs import remembered_estimate
     from .outputs import numbered, resolve, write_problem
-    from .safeio import same_file
     est = remembered_estimate(graph, scope, base_dir, version)
     out = []
     for (nid, name), value in graph.write_paths().items():
@@ -161,11 +159,8 @@ def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allo
             # an item with a label (a stem's name) adds it: take_1_drums.wav, whichever label is there
             for dest in [base, *base.parent.glob(f"{glob.escape(base.stem)}_*{glob.escape(base.suffix)}")]:
                 shown = os.path.relpath(dest, out_dir) if not os.path.isabs(value) else str(dest)
-                why = write_problem(dest, out_dir, allow, own=own, value=shown)
-                if why is None and (read := next((f"{a}.{b}" for (a, b), p in inputs.items() if same_file(dest, p)),
-                                                 None)):
-                    why = (f"path={shown!r} would overwrite an input file of this graph ({dest}, which {read} reads); "
-                           "export to another path or another output folder")
+                why = write_problem(dest, out_dir, allow, own=own, value=shown) or \
+                    _overwrites_input(inputs, dest, f"path={shown!r}")
                 if why:
                     out.append(f"node '{nid}' ({kind}): {name}={_shown(value)!r} writes one file per item of its "
                                f"{n}; item {i + 1}: {why}")
@@ -174,6 +169,15 @@ def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allo
                 continue
             break
     return out
+
+
+def _overwrites_input(inputs: dict[tuple[str, str], Path], target: str | Path, shown: str) -> str | None:
+    """Why writing ``target`` (``shown``: the parameter as the message names it) would replace a file the
+    graph reads, or None."""
+    from .safeio import same_file
+    read = next((f"{n}.{k}" for (n, k), p in inputs.items() if same_file(target, p)), None)
+    return None if read is None else (f"{shown} would overwrite an input file of this graph ({target}, which {read} "
+                                      "reads); export to another path or another output folder")
 
 
 def _names_a_folder(graph: Graph, nid: str, name: str, value: str, out_dir: Path) -> Path | None:
