@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import functools
 import importlib
 import importlib.metadata
@@ -150,6 +151,35 @@ def _class(name: str) -> Any:
     """``"VitsModel"`` (transformers) or ``"diffusers.StableAudioPipeline"`` / ``"pkg.mod.Class"``."""
     mod, _, cls = name.rpartition(".")
     return getattr(importlib.import_module(mod or "transformers"), cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _missing_class(name: str) -> str:
+    """Why the class ``name`` (see :func:`_class`) cannot be found ("" when it can), with the nearest
+    names the module has."""
+    mod, _, cls = name.rpartition(".")
+    try:        # (transformers and diffusers list their classes without importing them, or torch)
+        names = dir(importlib.import_module(mod or "transformers"))
+    except ImportError:
+        return f"no module '{mod}' is installed"
+    if cls in names:
+        return ""
+    near = difflib.get_close_matches(cls, names, n=2)
+    hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+    return f"{mod or 'transformers'} has no class '{cls}'{hint}"
+
+
+def class_problems(fam: Family) -> list[str]:
+    """The family's ``model_class`` and ``processor`` that cannot be found, each one line naming the
+    family and the setting (QA: a misspelt ``model_class`` registered, validated and failed at run time
+    as a bare AttributeError from inside the layer)."""
+    said = []
+    for setting, name in (("model_class", fam.model_class), ("processor", fam.processor)):
+        why = _missing_class(name) if name and fam.load is None else ""
+        if why:
+            said.append(f"model family '{fam.name}': {setting}='{name}' cannot be loaded: {why}; fix {setting} "
+                        "in the family's declaration, or tell the plug-in's author")
+    return said
 
 
 def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtype: str, **kwargs: Any) -> Any:
@@ -329,6 +359,9 @@ class Family(FamilySpec):
             return self.load(ck, device, dtype)
         if not self.model_class:
             raise ParameterError(f"model family '{self.name}' declares neither model_class nor load")
+        said = class_problems(self)
+        if said:
+            raise ParameterError(said[0])
         model = pretrained(self.model_class, ck, device, dtype)
         tok = tokenizer(ck, self.processor) if self.processor else None
         return Loaded(model, tok, self.read_profile(ck.path), ck.name, ck.revision, ck.path, device, dtype)
@@ -427,7 +460,8 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     except checkpoints.CheckpointError as e:
         said = [str(e)] if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded) else []
         return said + _adapter_preflight(params, base_dir, None)       # online, a run fetches the checkpoint
-    return _adapter_preflight(params, base_dir, res) + _param_check(check, params, res)
+    return (class_problems(fam) if fam is not None else []) + _adapter_preflight(params, base_dir, res) \
+        + _param_check(check, params, res)
 
 
 def _param_check(check: ParamCheck | None, params: dict[str, Any], res: Checkpoint) -> list[str]:

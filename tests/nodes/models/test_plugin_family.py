@@ -25,6 +25,7 @@ import soundfile as sf
 
 import tiny_vits
 from nodeflow import families
+from nodeflow.audio import Audio
 from nodeflow.errors import Cancelled, ParameterError
 from nodeflow.fileformat import save
 from nodeflow.graph import Graph
@@ -155,6 +156,31 @@ def test_the_editors_preflight_marks_what_the_machine_lacks(registry, vits, tmp_
     assert "no-such-folder/" in marks["gone"] and "no folder" in marks["gone"]
     with pytest.raises(ParameterError, match=f"checkpoint '{other}' is a 'bark' model; this node needs a 'vits'"):
         registry["acme.speak"].fn(checkpoint=str(other), device="cpu", ctx=Context("speak", base_dir=tmp_path))
+
+
+def test_a_misspelt_model_class_is_named_by_validate_and_the_run(registry, vits, tmp_path):
+    """QA68 D9: a family whose ``model_class`` is misspelt registered and validated, and the run failed
+    inside the layer with "AttributeError: module transformers has no attribute VitsModle"."""
+    from nodes.models import layer
+    fam = layer.register(layer.Family("acme_typo", model_types=("vits",), model_class="VitsModle",
+                                      processor="VitsTokenizer"))
+    try:
+        @fam.node("acme.typo", category="models", version=1)
+        def typo(*, checkpoint: str = "", ctx: Context) -> Audio:
+            """Load the model."""
+            with fam.using(checkpoint, ctx, "cpu"):
+                pass
+            return Audio(np.zeros((1, 16000), np.float32), 16000)
+        registry.add(typo)
+        g = Graph(registry=registry)
+        g.add("acme.typo", id="typo", checkpoint=str(vits))
+        said = "model family 'acme_typo': model_class='VitsModle' cannot be loaded: transformers has no class " \
+               "'VitsModle' (did you mean 'VitsModel'"
+        assert any(said in p and "'typo'" in p for p in g.problems()), g.problems()
+        with pytest.raises(ParameterError, match=re.escape(said)):
+            typo.fn(checkpoint=str(vits), ctx=Context("typo", base_dir=tmp_path))
+    finally:
+        families.unregister("acme_typo")
 
 
 # ---------------------------------------------------------------------------------------- the CLI and a bundle
