@@ -101,9 +101,18 @@ class Unreachable(ParameterError):
     encodes, lowest and loudest decoded LUFS)."""
 
     def __init__(self, target: float, peak_db: float, reach: float, reason: str = "", *, encoder: str = "",
-                 spread: tuple[int, float, float] | None = None):
+                 spread: tuple[int, float, float] | None = None,
+                 resampled: tuple[int, int, float, str] | None = None):
         self.target, self.peak_db, self.reach, self.reason, self.encoder = target, peak_db, reach, reason, encoder
         self.spread = spread
+        if resampled is not None:     # (QA67 L2: a 24 kHz tone exported at 48 kHz was told to raise peak_db)
+            src, rate, lost, keep = resampled
+            super().__init__(f"loudness_lufs={target:g} cannot be reached at sample_rate={rate}: the resample from "
+                             f"{src} Hz takes {lost:.1f} LU of this audio's loudness away (its content lies above "
+                             f"{rate // 2} Hz, which {rate} Hz cannot hold), and what is left reaches about "
+                             f"{reach:.1f} LUFS under peak_db={peak_db:g} dBTP{reason}; keep the input's rate "
+                             f"({keep}) or lower loudness_lufs to {reach:.1f}")
+            return
         if encoder and spread is not None:
             n, lo, hi = spread
             lossy = [f for f in steady_formats(encoder) if f not in LOSSLESS]

@@ -19,7 +19,7 @@ from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
-from ._master import DCTally, said_or, steady_formats
+from ._master import DCTally, Unreachable, said_or, steady_formats
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -369,9 +369,12 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                                      loudness_lufs=p["loudness_lufs"], bits=bits, dither=p["dither"],
                                      check=ctx.check_cancelled, phase=phase, dest=dest)
         else:
-            report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
-                                    loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
-                                    dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
+            try:
+                report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
+                                        loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
+                                        dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
+            except Unreachable as e:
+                raise _resample_loss(e, source, audio, fmt) or e from None
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
@@ -386,6 +389,24 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         ctx.warn(short)      # a warning, so `run -q` says it too (QA67: a master 0.5 LU under its target, not a word)
     ctx.progress(100, 100)
     return str(dest)
+
+
+RESAMPLE_LOSS_LU = 3.0     # loudness a resample takes away that the refusal of a target names as its cause
+
+
+def _resample_loss(refused: Unreachable, source: Audio, audio: Audio, fmt: str) -> Unreachable | None:
+    """``refused`` said of the resample that made ``audio`` from ``source`` where that took
+    :data:`RESAMPLE_LOSS_LU` or more of its loudness away (content above the new rate's Nyquist), else None."""
+    from nodes.io._loudness import integrated_lufs
+    if refused.encoder or source.sample_rate == audio.sample_rate:
+        return None
+    lost = integrated_lufs(source.samples, source.sample_rate) - integrated_lufs(audio.samples, audio.sample_rate)
+    if not lost >= RESAMPLE_LOSS_LU:
+        return None
+    keep = "sample_rate=keep" if _rate_problem(fmt, source.sample_rate) is None else \
+        f"sample_rate=keep, as wav or flac: {fmt} cannot store {source.sample_rate} Hz"
+    return Unreachable(refused.target, refused.peak_db, refused.reach, refused.reason,
+                       resampled=(source.sample_rate, audio.sample_rate, lost, keep))
 
 
 def _shortfall_warning(fmt: str, target: float, peak_db: float | None, got: float) -> str:

@@ -599,3 +599,31 @@ def test_a_master_starting_on_a_hit_holds_the_true_peak_in_ffmpegs_meter_too(tmp
         lufs, tp = ffmpeg_ebur128(out)
         assert tp <= -1.0 + FFMPEG_TP_TOL_DB, (name, tp)
         assert lufs == pytest.approx(-14.0, abs=LOUDNESS_TOL_LU)
+
+
+@needs_ffmpeg
+def test_a_target_out_of_reach_because_the_resample_removed_the_content_says_so(tmp_path):
+    """QA67 L2: content above the export rate's Nyquist (a 26 kHz shimmer at 96 kHz, exported at 48 kHz)
+    is removed by the resample, and the refusal blamed the true-peak ceiling ("raise peak_db")."""
+    hi = 96000
+    t = np.arange(hi * 4) / hi
+    shimmer = 0.4 * np.sin(2 * np.pi * 26000 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 1.7 * t))
+    bed = np.zeros_like(t)                      # what 48 kHz keeps: quiet rim clicks at 133 bpm, peaky
+    click = 0.05 * np.sin(2 * np.pi * 1800 * t[:480]) * np.exp(-t[:480] * 900)
+    for start in (np.arange(0, 4, 60 / 133) * hi).astype(int)[:-1]:
+        bed[start:start + 480] += click
+    x = np.stack([shimmer + bed, 0.9 * shimmer + bed]).astype(np.float32)
+    with pytest.raises(ParameterError) as info:
+        run(tmp_path, x, hi, "a.wav", sample_rate="48000", loudness_lufs=-14.0, peak_db=-1.0)
+    msg = str(info.value)
+    said = re.fullmatch(r"loudness_lufs=-14 cannot be reached at sample_rate=48000: the resample from 96000 Hz takes "
+                        r"([\d.]+) LU of this audio's loudness away \(its content lies above 24000 Hz, which 48000 Hz "
+                        r"cannot hold\), and what is left reaches about (-[\d.]+) LUFS under peak_db=-1 dBTP; keep "
+                        r"the input's rate \(sample_rate=keep\) or lower loudness_lufs to (-[\d.]+)", msg)
+    assert said and said.group(2) == said.group(3), msg
+    # the loss as ffmpeg meters the source and the same audio written at 48 kHz without a target
+    src, _ = ffmpeg_ebur128(run(tmp_path, x, hi, "src.wav", bit_depth="float32", peak_db=None))
+    low, _ = ffmpeg_ebur128(run(tmp_path, x, hi, "low.wav", sample_rate="48000", bit_depth="float32", peak_db=None))
+    assert float(said.group(1)) == pytest.approx(src - low, abs=0.5)
+    out = run(tmp_path, x, hi, "b.wav", sample_rate="48000", loudness_lufs=float(said.group(2)), peak_db=-1.0)
+    assert ffmpeg_ebur128(out)[0] == pytest.approx(float(said.group(2)), abs=0.15)
