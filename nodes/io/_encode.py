@@ -48,6 +48,7 @@ class MasterReport:
                                                        # (encodes, lowest and loudest decoded LUFS)
     allowance: str = ""     # why the limiter held the file below the ceiling, in a refusal's words
                             # (" once the mp3 encoder's 1.0 dB overshoot is allowed for"); "" if it did not
+    limiter_short_lu: float = 0.0    # how far under the loudness it aimed at the limiter's best was (its reach)
 
     def tags(self) -> dict[str, str]:
         return self.measurement.tags()
@@ -371,7 +372,8 @@ def _judged(measured: Measurement, result: Mastered, encodes: int, fmt: str, lou
     if miss > LOUDNESS_MISS_LU:
         raise Unreachable(loudness_lufs, peak_db, math.floor(measured.integrated_lufs * 10) / 10,
                           f" as the {fmt} decodes" if fmt in LOSSY else "")
-    return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), encodes, unsteady)
+    return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), encodes, unsteady,
+                        limiter_short_lu=result.short_lu)
 
 
 def _slope(tries: list[tuple[float, float]]) -> float:

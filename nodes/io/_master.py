@@ -172,7 +172,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
                           verify=True)
         if abs(got - loudness_lufs) > REACH_TOL_LU:
             raise Unreachable(loudness_lufs, user_db, round(got, 1), reason)  # asking for the reach lands there
-        m.gain = gain
+        m.gain, m.short_lu = gain, max(0.0, loudness_lufs - got)
         gain_db = 20.0 * math.log10(gain)
         if not m.verify:
             break

@@ -385,7 +385,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
         ctx.warn(_unsteady_warning(fmt, p["loudness_lufs"], report.unsteady, report.measurement.integrated_lufs))
     elif p["loudness_lufs"] is not None and (short := _shortfall_warning(fmt, p["loudness_lufs"], p["peak_db"],
-                                                                          report.measurement.integrated_lufs)):
+                                                                          report.measurement.integrated_lufs,
+                                                                          report.limiter_short_lu)):
         ctx.warn(short)      # a warning, so `run -q` says it too (QA67: a master 0.5 LU under its target, not a word)
     ctx.progress(100, 100)
     return str(dest)
@@ -409,21 +410,24 @@ def _resample_loss(refused: Unreachable, source: Audio, audio: Audio, fmt: str) 
                        resampled=(source.sample_rate, audio.sample_rate, lost, keep))
 
 
-def _shortfall_warning(fmt: str, target: float, peak_db: float | None, got: float) -> str:
+def _shortfall_warning(fmt: str, target: float, peak_db: float | None, got: float, limiter_short: float = 0.0) -> str:
     """What to say of a file written ``got`` LUFS that misses its ``target`` by 0.1 LU or more (within
     the 0.5 LU a target may miss by under the true-peak ceiling), else "": under a wav's or flac's target,
     the limiter's reach; a lossy file's miss, as decoded, its encoder's change (QA: an mp3 0.1 LU under
-    was said to be the limiter's reach, which the same audio beat by 5 LU)."""
+    was said to be the limiter's reach, which the same audio beat by 5 LU), unless the limiter's best
+    was itself short of what it aimed at by ``limiter_short`` LU, 0.1 or more (QA67: an mp3 at its reach
+    was said to be the encoder's change)."""
     miss = got - target
     if round(abs(miss), 1) < 0.1:
         return ""
     said = f"loudness_lufs={target:g}: the file measures {got:.1f} LUFS, {abs(miss):.1f} LU " \
            f"{'over' if miss > 0 else 'under'} the target"
-    if fmt in _LOSSY:
+    if fmt in _LOSSY and (miss > 0 or round(limiter_short, 1) < 0.1):
         return f"{said} as decoded: the {fmt} encoder's change"
     if miss < 0 and peak_db is not None:
-        return (f"{said}: the loudest this audio gets under peak_db={peak_db:g} dBTP; raise peak_db to get closer, "
-                f"or lower loudness_lufs to {math.floor(round(got * 10.0, 6)) / 10.0:.1f}")
+        as_decoded = f" as the {fmt} decodes" if fmt in _LOSSY else ""
+        return (f"{said}: the loudest this audio gets under peak_db={peak_db:g} dBTP{as_decoded}; raise peak_db to "
+                f"get closer, or lower loudness_lufs to {math.floor(round(got * 10.0, 6)) / 10.0:.1f}")
     return said
 
 
