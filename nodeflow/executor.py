@@ -33,6 +33,7 @@ from .planning import content_keys, make_plan, structure
 from .runtypes import SAME_INPUTS, Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
+from .validation import memory_room
 
 __all__ = ["Executor", "Event", "RunResult", "RunHandle", "run"]
 
@@ -326,6 +327,7 @@ class Executor:
         allow_outside = tuple(allow_outside)
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
             graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
+            self.cache.hold_at_most(memory_room(graph, targets, base))    # (earlier runs' values count too)
             plan = make_plan(graph, targets, base, self._lookup, device, keep)
         cancel = cancel_event or threading.Event()
         emit = _emitter(on_event)

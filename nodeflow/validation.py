@@ -138,6 +138,17 @@ def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_out
     return out
 
 
+def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> int:
+    """What the estimated peak of a run of ``targets`` leaves of the memory limit (bytes): the most an
+    executor may keep of earlier runs' values while it runs (:meth:`MemoryCache.hold_at_most`)."""
+    from .costs import Limits, remembered_estimate
+    version = graph.content_version()
+    scope_key = None if targets is None else tuple(sorted(set(targets)))
+    st = graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
+    limits, _ = Limits.from_env()
+    return max(0, limits.memory_bytes - remembered_estimate(graph, st["scope"], base_dir, version).peak_bytes)
+
+
 def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow: Iterable[Any],
                          base_dir: Path | None, inputs: dict[tuple[str, str], Path], refused: set[tuple[str, str]],
                          version: int) -> list[str]:

@@ -440,3 +440,40 @@ def test_a_search_counts_its_top_k_files_against_the_files_limit(tmp_path):
     g.connect("find.clips", "export.audio")
     problems = cost_problems(g, limits=Limits(memory_bytes=1 << 34, files=10))
     assert any("would write 50 files" in p for p in problems), problems
+
+
+def test_values_kept_from_earlier_runs_make_room_for_a_run_under_the_memory_limit(tmp_path, monkeypatch):
+    """QA71 D2: an executor kept up to 2 GiB of earlier runs' values whatever the memory limit, and the
+    estimate before a run counted only the run's own: three runs under a 3 GiB limit peaked at 3.4 GiB.
+    Before a run the executor now keeps at most what the run's estimated peak leaves of the limit."""
+    from nodeflow import Executor
+    from nodeflow.validation import memory_room
+    rate = 48000
+    t = np.arange(rate * 40) / rate                     # 40 s of 48 kHz stereo: 15 MiB a value in float32
+    for name, f in (("a.wav", 110.0), ("b.wav", 165.0)):
+        x = 0.2 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 133 / 60 * t))
+        sf.write(tmp_path / name, np.stack([x, x]).T.astype(np.float32), rate, subtype="FLOAT")
+
+    def chain(name: str) -> Graph:
+        g = Graph()
+        g.add("io.load", id="load", path=str(tmp_path / name))
+        g.add("dsp.gain", id="gain", gain_db=-3.0)
+        g.add("dsp.fade", id="fade", fade_in_s=0.5)
+        g.connect("load", "gain")
+        g.connect("gain", "fade")
+        return g
+
+    ex = Executor(disk_cache=None, stream=False)
+    ex.run(chain("a.wav"), base_dir=tmp_path)
+    kept = ex.cache.bytes_used
+    assert kept >= 2 * 15 * 2 ** 20                    # the earlier run's values, kept under the default limit
+    b = chain("b.wav")
+    peak = estimate(b, base_dir=tmp_path).peak_bytes
+    monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", str((peak + 16 * 2 ** 20) / 2 ** 30))   # room for one value
+    room = memory_room(b, None, tmp_path)
+    assert 15 * 2 ** 20 < room <= 16 * 2 ** 20 + 1
+    r = ex.run(b, base_dir=tmp_path)
+    assert ex.cache.bytes_used <= room < kept
+    np.testing.assert_allclose(r["fade"]["out"].samples[:, rate:rate + 100],
+                               sf.read(tmp_path / "b.wav", dtype="float32")[0].T[:, rate:rate + 100] * 10 ** (-3 / 20),
+                               rtol=1e-5)
