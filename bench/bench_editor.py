@@ -236,7 +236,7 @@ def _measure_frames(app, drv) -> dict:
         drv.frames(30)
     drawn = len(doc.graph.nodes) - len(app.culler.hidden)
     view = (app.view.zoom.scale, app.view.zoom.shift, app.view.compact)
-    app.canvas.arrange()                # Graph > Arrange: the same graph laid out by the editor (and fitted)
+    app.canvas.framing.arrange()             # Graph > Arrange: the same graph laid out by the editor (and fitted)
     drv.frames(30)
     arranged_n = sum(map(seen, doc.graph.nodes))
     arranged = _paired(drv, undo(2), redo(2))

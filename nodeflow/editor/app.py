@@ -434,15 +434,15 @@ class App:
             self.refresh()
         if self._layout_pending and self.frame_count >= max(2, self._layout_at):
             self._layout_pending = False
-            self.canvas.arrange(initial=True)
+            self.canvas.framing.arrange(initial=True)
             self._fit_pending, self._laid_out = self.frame_count + 2, True
         elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
             self._fit_pending = 0
             if self._laid_out:             # laid out here, no layout of the user's to keep: zoomed to show it
                 self._laid_out = False
-                self.canvas.fit(opening=True)
+                self.canvas.framing.fit(opening=True)
             else:
-                self.canvas.fit_to_window()
+                self.canvas.framing.fit_to_window()
         self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
         stopped = self.view.follow(self.audition)
         if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale
