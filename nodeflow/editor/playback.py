@@ -481,7 +481,9 @@ class Auditioner:
             self.offset_s = min(max(float(start_s), 0.0), audio.duration_s)
             self._send(nid, port, audio, audio, self.offset_s)
             if self.now == (nid, port):
-                self._say(f"playing {nid}.{port} as it is generated ({audio.duration_s:.1f} s so far)")
+                # no figure of what has arrived: said once, it went stale while the node generated on
+                # and finished (QA70 D4: "7.2 s so far" stayed up); the growing waveform shows it
+                self._say(f"playing {nid}.{port} as it is generated (the waveform grows as it arrives)")
             return
         start_s = min(max(float(start_s), 0.0), audio.duration_s)
         self.offset_s = start_s

@@ -208,3 +208,27 @@ def test_overlapping_windows_grow_and_play_as_long_as_their_source_on_its_time_a
     assert clip.frames == song.frames and np.array_equal(clip.samples, song.samples)
     clip.finish(whole)
     assert clip.frames == song.frames and np.array_equal(clip.samples, song.samples)
+
+
+def test_playing_a_clip_as_it_is_generated_says_nothing_that_goes_stale():
+    """QA70 D4: the status said "(7.2 s so far)" once, at the press, and kept saying it while the node
+    generated a minute more and finished.  What it says now stays true as the clip grows."""
+    from nodeflow import Audio
+    from nodeflow.editor.live import LiveClip
+    from nodeflow.editor.playback import Auditioner
+
+    class Player:
+        playing, error, position_s, underflows = True, None, 0.0, 0
+
+        def play(self, *a, **kw):
+            pass
+    au = Auditioner(None, player=Player)
+    clip = LiveClip("k", 48000, 2)
+    clip.append(Audio(np.zeros((2, 48000 * 7), np.float32), 48000))
+    au._play_clip("vary", "out", clip, 0.0)
+    said = au.messages[-1][0]
+    assert said.startswith("playing vary.out as it is generated"), said
+    clip.append(Audio(np.zeros((2, 48000 * 50), np.float32), 48000))
+    clip.finish()
+    au.tick()
+    assert f"{7.0:.1f}" not in said and "so far" not in said, f"{said!r} after 57 s were generated"
