@@ -138,6 +138,42 @@ def test_a_seek_while_playing_goes_on_in_the_same_stream(pulse, tmp_path):  # no
     assert seconds_at(x, 2000) >= 0.25
 
 
+def _first_block_at(x: np.ndarray, hz: float) -> int:
+    """The first frame of the first 5 ms block of the recording that ``hz`` dominates."""
+    m, blk = x[:, 0], RATE // 200
+    n = len(m) // blk
+    b = m[:n * blk].reshape(n, blk) * np.hanning(blk)
+    spec = np.abs(np.fft.rfft(b, axis=1))
+    hit = (spec.argmax(axis=1) == round(hz * blk / RATE)) & (np.sqrt(np.mean(b ** 2, axis=1)) > 0.01)
+    return int(np.flatnonzero(hit)[0]) * blk
+
+
+@pytest.mark.xfail(strict=True, reason="QA70 D1, open: a seek waits for the ~200 ms device buffer; a "
+                   "restarted stream would cut the old sound with a click (PulseAudio drops a new stream's "
+                   "first ms, its fade-in with them); the fix needs the queued audio rewritten (libpulse)")
+def test_a_seek_is_heard_within_two_frames_of_the_request_as_play_is(pulse, tmp_path):  # noqa: F811
+    """QA70 D1: a click on the waveform was heard 0.33-0.40 s later, play in 41-57 ms.  Measured in
+    the null sink against play's own press-to-sound in the same recording: the jump in the clip is
+    heard at most two 60 fps frames later after its request than the first sound after play's."""
+    from nodeflow.editor.player import Player
+    t = np.arange(4 * RATE) / RATE
+    x = 0.25 * np.sin(2 * np.pi * np.where(t < 2.0, 400, 1200) * t)     # 400 Hz, then 1200 Hz from 2 s
+    clip, p = Audio(np.stack([x, x]).astype(np.float32), RATE), Player()
+    with Parec(tmp_path / "rec.f32") as rec:
+        t_play = time.perf_counter()
+        p.play(clip)
+        while p.position_s < 0.8:
+            time.sleep(0.01)
+        t_seek = time.perf_counter()
+        assert p.switch(clip, at_s=2.5)
+        assert p.wait(30)
+    y = rec.data
+    first = int(np.flatnonzero(np.abs(y[:, 0]) > 1e-3)[0])
+    late = (_first_block_at(y, 1200) - first) / RATE - (t_seek - t_play)
+    assert late <= 2 / 60, f"the seek was heard {late * 1e3:.0f} ms later after its request than play"
+    assert dropouts(y)["count"] == 0, dropouts(y)
+
+
 def test_a_loop_or_a_stopped_player_does_not_switch(pulse):  # noqa: F811
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(1.0)
