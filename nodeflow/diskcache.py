@@ -400,6 +400,10 @@ class DiskCache(Claims):
             from .atomic import remove_stale_tree
             remove_stale_tree(self.folder)
             self._swept = True
+        with self._lock:
+            short = self._bytes is None or self._bytes + size > self.budget_bytes
+        if short:     # room first: the folder never holds more than its bound, not even while writing (QA71)
+            self.evict(max(0, int(self.budget_bytes * 0.9) - size))
         with atomic_path(p) as tmp:
             with open(tmp, "wb") as f:
                 for c in chunks:

@@ -143,6 +143,29 @@ def test_lru_eviction_keeps_the_folder_under_its_bound(tmp_path):
     assert dc.put("ff" * 20, {"out": tone(6.0)}) is False      # alone larger than the bound
 
 
+def test_the_folder_stays_under_its_bound_while_an_entry_is_written(tmp_path, monkeypatch):
+    """QA71: a sweep's cache folder reached 293 MB under its 256 MiB bound: an entry was written first
+    and older ones evicted afterwards.  Room is made before the write."""
+    import contextlib
+    from nodeflow import diskcache
+    one = tone(0.5, RATE, 2)
+    size = len(b"".join(bytes(c) for c in encode("00" * 20, {"out": one})))
+    dc = DiskCache(tmp_path, budget_bytes=10 * size + size // 2)
+    seen: list[int] = []
+    real = diskcache.atomic_path
+
+    @contextlib.contextmanager
+    def watched(path):
+        with real(path) as tmp:
+            yield tmp
+            seen.append(sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file()))   # written, not yet moved
+    monkeypatch.setattr(diskcache, "atomic_path", watched)
+    for i in range(30):
+        assert dc.put(f"{i:040x}", {"out": one})
+    assert len(seen) == 30 and max(seen) <= dc.budget_bytes, (max(seen), dc.budget_bytes)
+    assert dc.get(f"{29:040x}") is not None
+
+
 # ---------------------------------------------------------------------------------------- processes
 WRITER = textwrap.dedent("""
     import sys, numpy as np
