@@ -347,6 +347,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                                    check=ctx.check_cancelled)
     _check_codec(audio, fmt, bit_depth)
     _refuse_protected(dest, ctx)
+    foreign = _foreign_file(dest)
     meta = export_metadata(audio, ctx.graph, {k: p[k] for k in ("title", "artist", "album", "comment", "bpm", "key",
                                                                  "meter")},
                            markers=p["markers"], version=nodeflow.__version__)
@@ -378,6 +379,9 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
+    if foreign:             # (QA68 D10: a typo in a path set from Python replaced a recording without a word)
+        ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
+                 "written; restore the file from a backup if that was not meant")
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
         ctx.warn(_gain_warning(audio, report, p["loudness_lufs"]))
     if note := dc.note():
@@ -526,6 +530,20 @@ def _graph_bytes(ctx: Context, dest: Path) -> bytes:
     if is_extracted(graph.base_dir()):    # a bundle's run: its inputs as the bundle names them (files/...), not
         return dumps(graph, graph.base_dir(), portable=True)    # the private folder removed when the run ends
     return dumps(graph, dest.parent, portable=True)
+
+
+def _foreign_file(dest: Path) -> str:
+    """What ``dest`` held when it is a file AudioChain did not export ("3.2 MB, made 2026-11-30 14:02"),
+    else "" (a run may replace it: a path the user set, or a folder they allowed)."""
+    import time
+    from nodeflow.outputs import made_by_audiochain
+    try:
+        st = os.stat(dest)
+    except OSError:
+        return ""
+    if not os.path.isfile(dest) or made_by_audiochain(dest):
+        return ""
+    return f"{st.st_size / 1e6:.1f} MB, last changed {time.strftime('%Y-%m-%d %H:%M', time.localtime(st.st_mtime))}"
 
 
 def _refuse_protected(dest: Path, ctx: Context) -> None:

@@ -307,6 +307,28 @@ def test_an_existing_output_is_replaced_whole(tmp_path):
     assert sf.info(out).frames == RATE and listing(tmp_path / "o") == ["a.flac"]
 
 
+def test_a_path_set_from_python_that_replaces_a_file_audiochain_did_not_export_says_so(tmp_path):
+    """QA68 D10: a typo in ``export(path=...)`` from Python replaced a 12 s recording without a word (a path
+    the user sets is theirs, so it is written; the run now says what it replaced)."""
+    import warnings
+
+    from nodeflow.errors import AudioChainWarning
+    from nodes.dsp.basic import gain
+    take = tmp_path / "my_take.wav"
+    sf.write(take, tones(2.0).T, RATE)
+    chain = gain(gain_db=-1.0) | export(path="my_take.wav")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chain.invoke((tones(0.5), RATE), output_dir=tmp_path)
+    said = [str(w.message) for w in caught if issubclass(w.category, AudioChainWarning)]
+    assert len(said) == 1 and f"{take}: replaced a file AudioChain did not export" in said[0], said
+    assert sf.info(take).frames == RATE // 2
+    with warnings.catch_warnings(record=True) as caught:        # its own export, replaced again: nothing to say
+        warnings.simplefilter("always")
+        chain.invoke((tones(0.5), RATE), output_dir=tmp_path)
+    assert not [w for w in caught if "did not export" in str(w.message)]
+
+
 def test_refuses_to_overwrite_an_input_file_of_the_graph(tmp_path):
     src = source_file(tmp_path, tones(1.0))
     before = src.read_bytes()
