@@ -378,7 +378,8 @@ class Family(FamilySpec):
 
         A checkpoint of another family is one :class:`ParameterError` naming what it is and what
         ``who`` needs.  With ``adapter`` (a LoRA adapter from ``audiochain finetune``) the adapted
-        model is its own cache entry, keyed by the adapter's content digest."""
+        model is its own cache entry, keyed by the adapter's content digest, shared by copies of the
+        adapter; what is yielded is a view of it whose ``info`` names the adapter as this use gives it."""
         checkpoints.require_model_packages(self.packages, self.extra)
         res = checkpoints.resolve(checkpoint, base_dir=ctx.base_dir, family=self, who=who)
         dev, dtype = _placement(device, precision, ctx, self.auto_dtype)
@@ -394,6 +395,9 @@ class Family(FamilySpec):
             loader = lambda: _locked(lambda: with_adapter(self._load(res, dev, dtype), lora))
         with default_cache().use(key, loader) as loaded, getattr(loaded, "lock", contextlib.nullcontext()), \
                 _threads_for(dev):
+            if adapter:         # (QA72 M1: the name of the copy that loaded it first)
+                info = dict(loaded.extra.get("info", {}), adapter=lora.name)
+                loaded = dataclasses.replace(loaded, extra=dict(loaded.extra, info=info))
             yield loaded
 
     # ------------------------------------------------------------------ what nodes declare
@@ -436,8 +440,10 @@ def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...
     for pkg in packages:
         if pkg != "huggingface_hub":
             fp[pkg] = _version(pkg)
-    if params.get("adapter"):     # the adapter itself counts as an input, by content (AdapterPath)
-        fp["peft"] = _version("peft")
+    if params.get("adapter"):     # the adapter itself counts as an input, by content (AdapterPath);
+        from .finetune.adapter import given_path, label    # its name, which the output's tags say,
+        fp["peft"] = _version("peft")                        # as this graph gives it (QA72 M1)
+        fp["adapter_name"] = label(given_path(str(params["adapter"]), getattr(ctx, "base_dir", None)))
     return fp
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from .errors import AdapterError
 
 __all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
-           "parts", "check_base", "with_adapter", "given_path", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
+           "parts", "check_base", "with_adapter", "given_path", "label", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
            "META_KEY"]
 
 ADAPTER_FILE = "adapter_model.safetensors"
@@ -122,6 +122,20 @@ class Adapter:
     lora: dict[str, Any]
     base: dict[str, Any]
     layout: dict[str, int] | None
+
+    @property
+    def name(self) -> str:
+        """The name an output's ``adapter`` tag gives it (see :func:`label`)."""
+        return label(self.path)
+
+
+def label(path: Path) -> str:
+    """What an output calls the adapter at ``path`` (its folder, or its file when not named
+    ``adapter_model.safetensors``): the name as this run's graph gives it.  Not part of the adapter's
+    identity (two copies are one adapter by content), so it is added per use, never cached with the
+    model (QA72 M1: a file named the copy that first filled the cache)."""
+    p = Path(os.path.abspath(path))
+    return p.parent.name if p.name == ADAPTER_FILE else p.name
 
 
 def given_path(value: str, base_dir: Path | None) -> Path:
@@ -285,8 +299,9 @@ def check_base(adapter: Adapter, model_type: str | None, checkpoint: str, revisi
 
 def with_adapter(loaded, adapter: Adapter):
     """``loaded`` (a :class:`nodes.models.layer.Loaded` MusicGen) with ``adapter`` merged into its
-    decoder weights; the result is an ordinary transformers model again.  Its provenance (path,
-    digest, base) goes to ``loaded.extra['info']`` for the output audio's metadata."""
+    decoder weights; the result is an ordinary transformers model again.  What its content fixes
+    (digest, base) goes to ``loaded.extra['info']`` for the output audio's metadata; the adapter's
+    name is the using run's (:meth:`Family.using` adds it), as the loaded model is shared by copies."""
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -322,8 +337,7 @@ def with_adapter(loaded, adapter: Adapter):
         merged = peft_model.merge_and_unload()
     merged.to(dtype).eval()
     loaded.model = merged
-    name = adapter.path.parent.name if adapter.path.name == ADAPTER_FILE else adapter.path.name
     base = f"{adapter.base.get('checkpoint', '?')}@{adapter.base.get('revision', '?')}"
-    loaded.extra["info"] = {"adapter": name, "adapter_digest": adapter.digest, "adapter_base": base}
+    loaded.extra["info"] = {"adapter_digest": adapter.digest, "adapter_base": base}
     loaded.extra["adapter"] = adapter
     return loaded

@@ -684,12 +684,15 @@ def test_adapter_digest_is_in_the_node_cache_key(trained, base, tmp_path):
     second = ex.run(g, base_dir=tmp_path)
     assert m.id in second.cached and m.id not in second.ran
     # the same adapter however it is named: its file, a copy of its folder elsewhere (QA: each ran again)
-    shutil.copytree(tmp_path / "mine", tmp_path / "elsewhere" / "copy")
-    for spelling in ("mine/adapter_model.safetensors", str(tmp_path / "elsewhere" / "copy"),
-                     "elsewhere/copy/adapter_model.safetensors"):
+    shutil.copytree(tmp_path / "mine", tmp_path / "elsewhere" / "mine")
+    for spelling in ("mine/adapter_model.safetensors", str(tmp_path / "elsewhere" / "mine"),
+                     "elsewhere/mine/adapter_model.safetensors"):
         m.set(adapter=spelling)
         again = ex.run(g, base_dir=tmp_path)
         assert m.id in again.cached and again.cache_keys[m.id] == first.cache_keys[m.id], spelling
+    shutil.copytree(tmp_path / "mine", tmp_path / "copy")      # but a copy by another name: the output's
+    m.set(adapter="copy")                                      # tag names it (QA72 M1)
+    assert ex.run(g, base_dir=tmp_path).cache_keys[m.id] != first.cache_keys[m.id]
     m.set(adapter="mine")
     weights = tmp_path / "mine" / "adapter_model.safetensors"
     with safe_open(str(weights), framework="pt") as f:        # "retrain": new weights, same file name
@@ -826,3 +829,40 @@ def test_an_adapter_stands_for_its_weights_and_the_settings_they_do_not_carry(tm
     save_file(w, str(tmp_path / "own" / "adapter_model.safetensors"), metadata={META_KEY: "{}"})
     assert parts(tmp_path / "own") == {"weights": tmp_path / "own" / "adapter_model.safetensors"}
     assert parts(tmp_path / "nothing") == {} and parts(tmp_path) == {}
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not installed")
+def test_a_file_names_the_adapter_its_graph_used_when_the_model_is_served_from_a_cache(trained, base, tmp_path):
+    """QA72 M1: a copy of an adapter under another name is the same adapter by content, so it shared
+    the cached model and output; the file's 'adapter' tag then named whichever copy ran first (even
+    after that copy was retrained).  Each file names the folder its graph gives, its digest the content."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from nodeflow.diskcache import DiskCache
+    _, _, tmp = trained
+    shutil.copytree(tmp / "adapter", tmp_path / "tagA", ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(tmp_path / "tagA", tmp_path / "tagB")
+    digest = file_digest(tmp_path / "tagA" / "adapter_model.safetensors")
+
+    def render(adapter: str, out: str) -> tuple[dict[str, str], bool]:
+        g, m = _graph(base, adapter)
+        e = g.add("io.export", path=out)
+        g.connect(m.out, e.audio)
+        res = Executor(disk_cache=DiskCache(tmp_path / "values")).run(g, base_dir=tmp_path)   # as a new process
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json",
+                                str(tmp_path / out)], capture_output=True, text=True, check=True)
+        tags = {k.lower(): v for k, v in json.loads(probe.stdout)["format"]["tags"].items()}
+        return tags, m.id in res.cached
+
+    tags, _ = render("tagB", "b.flac")
+    assert (tags["adapter"], tags["adapter_digest"]) == ("tagB", digest)
+    tags, _ = render("tagA", "a.flac")                 # the model tagB loaded, in this process's model cache
+    assert (tags["adapter"], tags["adapter_digest"]) == ("tagA", digest)
+    weights = tmp_path / "tagB" / "adapter_model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:        # tagB retrained: new weights
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({k: v * 2 if "lora_B" in k else v for k, v in tensors.items()}, str(weights), metadata=meta)
+    tags, cached = render("tagA/adapter_model.safetensors", "a2.flac")
+    assert cached and (tags["adapter"], tags["adapter_digest"]) == ("tagA", digest)
+    tags, cached = render("tagB", "b2.flac")
+    assert not cached and (tags["adapter"], tags["adapter_digest"]) == ("tagB", file_digest(weights))
