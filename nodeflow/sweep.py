@@ -58,49 +58,72 @@ class Variant:
     @property
     def name(self) -> str:
         """``v003_param=value_...``: at most :data:`NAME_CHARS` characters after the index, made shorter
-        by cutting the longest text values (marked ``...``), never a number (QA: a cut at 80 characters
-        showed seed 1210484339 as ``seed=1`` and ``seed=121``); what does not fit is said as ``_etc``."""
-        def clean(t: str) -> str:
-            return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", t)
-        keys = [clean(k.split(".", 1)[1]) for k, _ in self.overrides]
-        vals = [clean(_short(v)) for _, v in self.overrides]
-        over = len("_".join(f"{k}={v}" for k, v in zip(keys, vals))) - NAME_CHARS
+        by cutting the longest text values (marked ``…``), never a number (QA: a cut at 80 characters
+        showed seed 1210484339 as ``seed=1`` and ``seed=121``); what does not fit is said as ``_etc``.
+        Values keep their words in any script (:func:`_clean`); the ``vNNN`` index keeps names unique
+        and never a reserved device name (CON, NUL...) on Windows."""
+        keys = [_clean(k.split(".", 1)[1]) for k, _ in self.overrides]
+        vals = [_clean(_short(v)) for _, v in self.overrides]
+        def size() -> int:
+            return _size("_".join(f"{k}={v}" for k, v in zip(keys, vals)))
         texts = [i for i, (_, v) in enumerate(self.overrides) if not _is_number(v)]
         for i in sorted(texts, key=lambda i: -len(vals[i])):
-            if over <= 0:
-                break
-            keep = max(4, len(vals[i]) - over - 3)
-            if keep + 3 < len(vals[i]):
-                over -= len(vals[i]) - keep - 3
-                vals[i] = vals[i][:keep] + "..."
+            text = vals[i].removesuffix(CUT)
+            for n in range(len(text) - 1, 3, -1):
+                if size() <= NAME_CHARS:
+                    break
+                vals[i] = text[:n].rstrip(". _") + CUT
         slug = ""
         for k, v in zip(keys, vals):
             piece = f"{k}={v}"
-            if len(slug) + len(piece) + 1 > NAME_CHARS:
+            if _size(slug) + _size(piece) + 1 > NAME_CHARS:
                 slug += "_etc"
                 break
             slug = f"{slug}_{piece}" if slug else piece
-        slug = slug.strip("_")
         return f"v{self.index:03d}" + (f"_{slug}" if slug else "")
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.overrides)
 
 
-NAME_CHARS = 80     # a variant's folder name after its index
+NAME_CHARS = 80     # a variant's folder name after its index (see _size)
+CUT = "…"           # marks a shortened text (not "...": Windows strips a name's trailing dots)
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _size(s: str) -> int:
+    """How long a name is against :data:`NAME_CHARS`: its characters, or two fifths of its UTF-8
+    bytes where more, so 80 is at most 200 bytes (file systems allow 255; 80 emoji are 320)."""
+    return max(len(s), len(s.encode("utf-8")) * 2 // 5)
+
+
+def _is_path(s: str) -> bool:
+    """Whether a value reads as a file path (``../takes/take2.wav``, ``C:\\x\\y.wav``), not as text
+    that holds a slash (``AC/DC rock``, ``lo-fi / boom bap``: QA72 L1 showed them as ``DC_rock``)."""
+    return ("/" in s.strip("/") or "\\" in s) and not any(c.isspace() or c in '<>"|?*' for c in s)
+
+
 def _short(v: Any) -> str:
     """A value as a variant's folder name shows it: a path by its file name (``take2.wav``, not
     ``.._home_alice_Music_t...``), anything longer than 24 characters cut."""
     s = str(getattr(v, "value", v))
-    if "/" in s.strip("/") or "\\" in s:
+    if hasattr(v, "value") or _is_path(s):
         s = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or s
-    return s if len(s) <= 24 else s[:21] + "..."
+    return s if len(s) <= 24 else s[:24 - len(CUT)] + CUT
+
+
+def _clean(t: str) -> str:
+    """``t`` as part of a folder name: its letters and digits in any script kept (NFC, as macOS and a
+    DAW's browser show them; QA72 L1: ``Bjørk`` was ``Bj_rk``), every run of spaces, symbols or
+    characters a file system reserves (``/ \\ : * ? " < > |``, controls) one ``_``, none at its ends,
+    nor trailing dots (``..`` is ``_``)."""
+    import unicodedata
+    t = unicodedata.normalize("NFC", t)
+    keep = "".join(c if c in "_.=+-" + CUT or unicodedata.category(c)[0] in "LNM" else "\0" for c in t)
+    return re.sub("\0+", "_", keep).strip("_").rstrip(". ") or "_"
 
 
 def _split_values(text: str) -> list[str]:

@@ -679,10 +679,32 @@ def test_a_variants_name_never_cuts_a_number():
     long = "lo-fi jazzy piano in E minor with brushes, an upright bass and tape hiss, late at night"
     name = Variant(3, (("prompt.genre", long), ("prompt.mood", long[::-1]), ("prompt.instrument", long.upper()),
                        ("gen.seed", 1210484339))).name
-    assert name.endswith("_seed=1210484339") and "..." in name and len(name) <= 85, name
+    assert name.endswith("_seed=1210484339") and "…" in name and len(name) <= 85, name
     many = Variant(7, tuple((f"n{i}.gain_db", -12.25 - i) for i in range(9))).name
     assert many.endswith("_etc") and len(many) <= 85, many
     assert all(f"gain_db=-{12.25 + i:g}" in many for i in range(4)), many
+
+
+def test_a_variants_name_keeps_the_words_of_its_text_in_any_script():
+    """QA72 L1: a value with '/' was taken for a path (``AC/DC rock`` -> ``DC_rock``), non-ASCII letters
+    were dropped (``Bjørk: ça va`` -> ``Bj_rk_a_va``), and names ended in dots, which Windows strips (the
+    folder then is not the manifest's ``output_dir``).  Paths still show as their file name."""
+    import unicodedata
+    from nodeflow.sweep import Variant
+
+    def name(value) -> str:
+        return Variant(0, (("prompt.genre", value),)).name
+    assert name("AC/DC rock") == "v000_genre=AC_DC_rock"
+    assert name("lo-fi / boom bap") == "v000_genre=lo-fi_boom_bap"
+    assert name("Bjørk: ça va — 日本 🎹") == "v000_genre=Bjørk_ça_va_日本"
+    assert name(unicodedata.normalize("NFD", "Björk")) == "v000_genre=Björk"             # NFC, as typed
+    assert name('a\\b?*<>|"q') == "v000_genre=a_b_q"
+    assert name("..") == "v000_genre=_" and name("CON") == "v000_genre=CON"      # never a bare device name
+    assert name("../../takes/up.wav") == "v000_genre=up.wav" and name("C:\\takes\\up.wav") == "v000_genre=up.wav"
+    for value in ("very " * 20, "slow.", "日本" * 60, "🎹a" * 90):
+        got = Variant(12, (("prompt.genre", value), ("prompt.mood", value), ("gen.seed", 7))).name
+        assert not got.endswith((".", " ")) and len(got.encode("utf-8")) <= 210 and got.endswith("_seed=7"), got
+        assert not set(got) & set('/\\:*?"<>|'), got
 
 
 def test_a_saved_sweep_is_checked_whole_by_validate_show_and_run(audio_graph, tmp_path, capsys, monkeypatch):
