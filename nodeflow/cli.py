@@ -392,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (default: MANIFEST_DIR/rerun)")
     p.add_argument("--device", default="auto", type=_device_arg, metavar="DEVICE",
                    help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="as run's: only the files written, warnings and errors "
+                   "(what rerun says anyway; QA72 L6: a command copied from run with -q was refused)")
     p.add_argument("--allow-changed", action="store_true",
                    help="render even though an input file or checkpoint the row read has changed since")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "

@@ -152,6 +152,10 @@ def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     name = doc["variants"][1]["name"]                  # a row by its name, as the manifest and its hint show it
     assert main(["rerun", str(out / "manifest.json"), name, "-o", str(tmp_path / "by_name")]) == 0
     assert np.array_equal(sf.read(tmp_path / "by_name" / name / "take.wav")[0], sf.read(files[1])[0])
+    capsys.readouterr()          # -q as run takes it (QA72 L6: "unrecognized arguments: -q"): the files written
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "quiet"), "-q"]) == 0
+    said = capsys.readouterr()
+    assert said.out == f"wrote {tmp_path / 'quiet' / doc['variants'][0]['name'] / 'take.wav'}\n" and not said.err
 
 
 def test_cli_sweep_failure_keeps_others_and_exits_nonzero(audio_graph, tmp_path, capsys):
