@@ -159,8 +159,10 @@ def _file_of(value: str, base_dir: Path | None) -> Path:
     if p.is_dir():
         p = p / ADAPTER_FILE
         if not p.is_file():
-            raise AdapterError(f"adapter folder {p.parent} has no {ADAPTER_FILE}; point at the folder "
-                               f"`audiochain finetune --out` wrote, or at the .safetensors file itself")
+            from .checkpoint import resume_hint
+            hint = resume_hint(p.parent)           # (QA72 L5: an interrupted fine-tune's folder)
+            raise AdapterError(f"adapter folder {p.parent} has no {ADAPTER_FILE}; " + (hint or (
+                f"point at the folder `audiochain finetune --out` wrote, or at the .safetensors file itself")))
     elif not p.is_file():
         raise AdapterError(f"adapter {p} not found; give the folder `audiochain finetune --out` wrote "
                            f"or its {ADAPTER_FILE}")
@@ -297,6 +299,44 @@ def check_base(adapter: Adapter, model_type: str | None, checkpoint: str, revisi
                            "base it was trained on, or train an adapter on this checkpoint")
 
 
+def _finite_weights(adapter: Adapter) -> dict[str, Any]:
+    """The adapter's tensors, refused where one holds NaN or infinite values (a diverged training, a
+    damaged file): merged, they made every sampled token fail with torch's 'probability tensor contains
+    either inf, nan or element < 0' (QA72 L3), naming neither the file nor the tensor."""
+    import torch
+    from safetensors.torch import load_file
+    weights = load_file(str(adapter.path), device="cpu")
+    for name, t in weights.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise AdapterError(f"adapter {adapter.path} holds NaN or infinite weights (tensor {name}): its training "
+                               "diverged or the file is damaged; train it again (a lower --lr) or copy it again")
+    return weights
+
+
+def _misfit(adapter: Adapter, peft_model, weights: dict[str, Any], checkpoint: str) -> str:
+    """Why ``weights`` do not go into ``peft_model`` (the checkpoint with the adapter's LoRA settings),
+    by the first tensor whose shape differs: '' where all fit.  torch's own message was cut to its
+    heading ('Error(s) in loading state_dict for PeftModel:') and sent the user to the checkpoint
+    already in use (QA72 L2).  Where the adapter records its base's layout (checked first) and it
+    matches, the file disagrees with its own settings: it is damaged, not on the wrong base."""
+    have = {k.replace(".default.", "."): tuple(v.shape) for k, v in peft_model.state_dict().items() if ".lora_" in k}
+    bad = next(((k, tuple(t.shape), have[k]) for k, t in weights.items() if k in have and tuple(t.shape) != have[k]),
+               None)
+    if bad is None:
+        return ""
+    name, got, need = bad
+    trained = adapter.base.get("checkpoint", "?")
+    said = (f"adapter {adapter.path} does not fit checkpoint '{checkpoint}': its tensor {name} is {list(got)}, the "
+            f"layer with its settings (rank {adapter.lora.get('r')}) needs {list(need)}; ")
+    if adapter.layout is not None:
+        return said + ("it records the decoder of this checkpoint, so the file itself is damaged or edited: copy it "
+                       "again or re-run `audiochain finetune`")
+    if trained not in ("?", checkpoint):
+        return said + f"it was trained on '{trained}': use that checkpoint, or train an adapter for this one"
+    return said + (f"it was trained on another checkpoint: use that one, or train an adapter for this one "
+                   f"(audiochain finetune --base {checkpoint})")
+
+
 def with_adapter(loaded, adapter: Adapter):
     """``loaded`` (a :class:`nodes.models.layer.Loaded` MusicGen) with ``adapter`` merged into its
     decoder weights; the result is an ordinary transformers model again.  What its content fixes
@@ -304,7 +344,6 @@ def with_adapter(loaded, adapter: Adapter):
     name is the using run's (:meth:`Family.using` adds it), as the loaded model is shared by copies."""
     import torch
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
     model = loaded.model
     check_base(adapter, getattr(model.config, "model_type", None), loaded.checkpoint, loaded.revision,
                loaded.path)                                         # first: another model type has
@@ -316,15 +355,12 @@ def with_adapter(loaded, adapter: Adapter):
             raise AdapterError(f"adapter {adapter.path} was trained on {adapter.base.get('checkpoint', '?')}, whose "
                                f"decoder differs from checkpoint '{loaded.checkpoint}' ({what}); use that base "
                                "checkpoint or train an adapter for this one")
-    weights = load_file(str(adapter.path), device="cpu")
+    weights = _finite_weights(adapter)
     dtype = next(model.parameters()).dtype
     peft_model = apply_lora(model, adapter.lora)
-    try:
-        result = set_peft_model_state_dict(peft_model, weights)
-    except RuntimeError as e:   # size mismatch
-        raise AdapterError(f"adapter {adapter.path} does not fit checkpoint '{loaded.checkpoint}': "
-                           f"{str(e).splitlines()[0]}; use the base checkpoint it was trained on "
-                           f"({adapter.base.get('checkpoint', '?')})") from None
+    if why := _misfit(adapter, peft_model, weights, loaded.checkpoint):
+        raise AdapterError(why)
+    result = set_peft_model_state_dict(peft_model, weights)
     unexpected = [k for k in getattr(result, "unexpected_keys", []) if ".lora_" in k]
     missing = [k for k in getattr(result, "missing_keys", []) if ".lora_" in k]
     if missing:

@@ -132,6 +132,62 @@ def _refused(e: BaseException, what: str, folder: Path) -> None:
     raise cannot_write(what, cause, then) from e
 
 
+def resume_command(data_dir: Any, base: Any, out: Any) -> str:
+    """The command that finishes an interrupted fine-tune: said at Ctrl-C and where its unfinished
+    folder is used as an adapter (QA72 L5)."""
+    import shlex
+    return shlex.join(["audiochain", "finetune", str(data_dir), "--base", str(base), "--out", str(out), "--resume"])
+
+
+def run_record(data_dir: Any, base: str, local_base: bool, out: Path) -> dict[str, Any]:
+    """What a checkpoint records of the command that made it, for :func:`resume_hint` and
+    :func:`resumed_base`: local folders relative to ``out`` (the folder is shared: it holds no
+    absolute path), a hub id as given."""
+    def rel(p: Any) -> str:
+        try:
+            return os.path.relpath(os.path.abspath(p), os.path.abspath(out))
+        except ValueError:          # another drive (Windows): its name only
+            from nodeflow.fileformat import portable_text
+            return portable_text(str(p))
+    return {"data": rel(data_dir), "base": rel(base) if local_base else str(base), "local_base": bool(local_base)}
+
+
+def _recorded(out: Path) -> tuple[dict[str, Any], str, str] | None:
+    """The latest checkpoint's metadata in ``out``, and its data folder and base as usable from here
+    ('DIR' where an older checkpoint did not record the data folder)."""
+    found = latest(out / "checkpoints")
+    try:
+        meta = json.loads((found / "state.json").read_text(encoding="utf-8")) if found else None
+        if meta is None:
+            return None
+        run = meta.get("run")
+        if run is None:
+            return meta, "DIR", str(meta["base"]["checkpoint"])
+        here = (lambda p: os.path.normpath(Path(out) / p))
+        return meta, here(run["data"]), here(run["base"]) if run.get("local_base") else str(run["base"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def resume_hint(out: Path) -> str:
+    """How to finish the fine-tune whose output folder ``out`` holds checkpoints but no adapter yet
+    ('' where it holds none): the command, with the recordings and base it was started with."""
+    found = _recorded(out)
+    if found is None:
+        return ""
+    meta, data, base = found
+    where = "" if data != "DIR" else " (DIR: the recordings it was trained on)"
+    return (f"its fine-tune did not finish (last checkpoint: step {int(meta.get('step', 0))}); finish it with: "
+            f"{resume_command(data, base, out)}{where}, or point at a finished adapter")
+
+
+def resumed_base(out: Path) -> str | None:
+    """The base the latest checkpoint in ``out`` was trained on (None: no checkpoint): ``--resume``
+    without ``--base`` goes on with it (QA72 L4: it fell back to facebook/musicgen-small)."""
+    found = _recorded(out)
+    return None if found is None else found[2]
+
+
 def latest(folder: Path) -> Path | None:
     """The newest complete checkpoint under ``folder``, or None."""
     try:

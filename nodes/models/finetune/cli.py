@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
 import sys
 from typing import Any
 
@@ -127,8 +126,9 @@ def _run(args: argparse.Namespace) -> int:
     for f, reason in result.report.skipped:
         print(f"warning: skipped {f}: {reason}", file=sys.stderr)
     if result.status != "finished":
-        again = shlex.join(["audiochain", "finetune", str(args.data_dir), "--base", args.base, "--out",
-                            str(args.out), "--resume"])
+        from pathlib import Path
+        from .checkpoint import resume_command, resumed_base
+        again = resume_command(args.data_dir, args.base or resumed_base(Path(args.out)), args.out)
         print(f"{result.status} at step {result.step}; checkpoint saved in {result.checkpoint}\n"
               f"continue with: {again}", file=sys.stderr)
         return 130
@@ -150,7 +150,8 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                     "adapter with the models.musicgen node's `adapter` parameter. Ctrl-C saves a checkpoint; "
                     "--resume continues it.")
     p.add_argument("data_dir", metavar="DIR", help="folder of recordings (searched recursively)")
-    p.add_argument("--base", default="facebook/musicgen-small", help="MusicGen hub id or local checkpoint folder")
+    p.add_argument("--base", default=None, help="MusicGen hub id or local checkpoint folder (default "
+                   "facebook/musicgen-small; with --resume, the base the checkpoint was trained on)")
     p.add_argument("--out", required=True, help="output folder for the adapter")
     p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
     p.add_argument("--force", action="store_true", help="replace a previous fine-tuning output in --out")

@@ -192,7 +192,10 @@ def _versions() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------- the run
-def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-small", out: str | os.PathLike,
+DEFAULT_BASE = "facebook/musicgen-small"
+
+
+def finetune(data_dir: str | os.PathLike, *, base: str | None = None, out: str | os.PathLike,
              resume: bool = False, force: bool = False, device: str = "auto",
              cache_dir: str | os.PathLike | None = None, base_dir: str | os.PathLike | None = None,
              progress: Callable[[TrainEvent], None] | None = None, cancel: threading.Event | None = None,
@@ -204,8 +207,9 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     data_dir : path
         Folder of audio files (any format ``io.load`` reads), searched recursively; optional
         caption sidecars ``NAME.txt`` / ``NAME.json`` beside each file.
-    base : str
-        Hub id or local folder of a MusicGen checkpoint (safetensors).
+    base : str, optional
+        Hub id or local folder of a MusicGen checkpoint (safetensors); default ``DEFAULT_BASE``, or
+        with ``resume`` the base the checkpoint was trained on.
     out : path
         Output folder; must not exist yet (or be empty) unless ``resume`` or ``force``.
     resume, force
@@ -232,14 +236,17 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
     check_folder(data_dir)   # cheap checks first: nothing heavy loads for a wrong folder
     replaced = _check_out(out, resume=resume, force=force)
     hp, state = _settings(out, resume, hyperparams)
+    if base is None:
+        from .checkpoint import resumed_base
+        base = (resumed_base(out) if state is not None else None) or DEFAULT_BASE
     target_regex(hp.target_modules)
     res = _base_model(base, Path(base_dir) if base_dir else None)
     from .adapter import same_weights
     if state is not None and state.meta["base"]["revision"] != res.revision and \
             not same_weights(state.meta["base"], res.path if res.source == "local" else None):
         raise FinetuneError(f"--resume: the checkpoint was trained on '{state.meta['base']['checkpoint']}' revision "
-                            f"{state.meta['base']['revision']}, but '{base}' is now revision {res.revision}; resume "
-                            "with that base or start over with --force")
+                            f"{state.meta['base']['revision']}, but '{base}' is revision {res.revision} (other "
+                            "weights); resume with that base or start over with --force")
     from nodeflow import devices
     from nodeflow.fileformat import portable_text
     dev = devices.resolve_device(device)
@@ -261,6 +268,8 @@ def finetune(data_dir: str | os.PathLike, *, base: str = "facebook/musicgen-smal
             from nodeflow.checkpoints import weights_digest
             base_meta["weights"] = weights_digest(res.path, model_only=True)
         run = _Training(model, tokenizer, profile, data, hp, dev, amp, out, base_meta, emit, cancel)
+        from .checkpoint import run_record          # for the resume command (QA72 L4, L5)
+        run.meta["run"] = run_record(data_dir, base, res.source == "local", out)
         run.restore(state)
         return run.train(Path(data_dir).expanduser().resolve().name)
     except (FinetuneError, KeyboardInterrupt):

@@ -327,7 +327,8 @@ def test_resume_on_a_copy_of_the_base_goes_on_and_on_other_weights_is_refused(ba
     weights = next(copy.glob("*.safetensors"))
     good = weights.read_bytes()
     weights.write_bytes(good[:-4] + bytes(4 - i for i in range(4)))      # other weights of the same shape
-    with pytest.raises(FinetuneError, match=r"--resume: the checkpoint was trained on .* but .* is now revision"):
+    with pytest.raises(FinetuneError, match=r"--resume: the checkpoint was trained on .* but .* is revision .* "
+                                             r"\(other weights\)"):
         finetune(data, base=str(copy), resume=True, **kw)
     weights.write_bytes(good)
     assert finetune(data, base=str(copy), resume=True, **kw).status == "finished"
@@ -866,3 +867,49 @@ def test_a_file_names_the_adapter_its_graph_used_when_the_model_is_served_from_a
     assert cached and (tags["adapter"], tags["adapter_digest"]) == ("tagA", digest)
     tags, cached = render("tagB", "b2.flac")
     assert not cached and (tags["adapter"], tags["adapter_digest"]) == ("tagB", file_digest(weights))
+
+
+def test_a_misfit_or_nan_adapter_is_refused_at_load_in_one_line(trained, base, tmp_path):
+    """QA72 L2: a tensor of the wrong shape gave 'Error(s) in loading state_dict for PeftModel:;' and
+    named the checkpoint in use as the fix; L3: NaN weights gave torch's sampling error.  Each is now
+    refused when the adapter loads, naming the file and the tensor."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    _, _, tmp = trained
+    with safe_open(str(tmp / "adapter" / "adapter_model.safetensors"), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    a = sorted(k for k in tensors if "lora_A" in k)[0]
+    save_file(dict(tensors, **{a: tensors[a][:3].clone()}), str(tmp_path / "shape.safetensors"), metadata=meta)
+    b = sorted(k for k in tensors if "lora_B" in k)[0]
+    save_file(dict(tensors, **{b: torch.full_like(tensors[b], float("nan"))}), str(tmp_path / "nan.safetensors"),
+              metadata=meta)
+    rank, width = tensors[a].shape
+    with pytest.raises(ExecutionError) as info:
+        Executor().run(_graph(base, "shape.safetensors")[0], base_dir=tmp_path)
+    said = str(info.value)
+    assert f"adapter {tmp_path / 'shape.safetensors'} does not fit checkpoint '{base}': its tensor {a} is " \
+           f"[3, {width}], the layer with its settings (rank {rank}) needs [{rank}, {width}]; " in said, said
+    assert "the file itself is damaged or edited: copy it again or re-run `audiochain finetune`" in said
+    assert "\n" not in said and "Error(s)" not in said
+    with pytest.raises(ExecutionError, match=rf"adapter {re.escape(str(tmp_path / 'nan.safetensors'))} holds NaN or "
+                                             rf"infinite weights \(tensor {re.escape(b)}\): its training diverged"):
+        Executor().run(_graph(base, "nan.safetensors")[0], base_dir=tmp_path)
+
+
+def test_an_unfinished_fine_tune_says_how_to_finish_and_resume_takes_its_base(trained, base, data, tmp_path):
+    """QA72 L5: the folder of an interrupted fine-tune, used as adapter, got generic advice; it now says
+    the training did not finish and the command that finishes it.  L4: that command's --resume without
+    --base went on with facebook/musicgen-small (offline: not in the cache); it takes the checkpoint's base."""
+    _, _, tmp = trained
+    out = tmp_path / "unfinished"
+    shutil.copytree(tmp / "adapter" / "checkpoints", out / "checkpoints")
+    step = int(json.loads((out / "checkpoints" / "latest.json").read_text())["step"])
+    with pytest.raises(GraphError) as info:
+        Executor().run(_graph(base, str(out))[0], base_dir=tmp_path)
+    assert str(info.value).endswith(
+        f"adapter folder {out} has no adapter_model.safetensors; its fine-tune did not finish (last checkpoint: "
+        f"step {step}); finish it with: audiochain finetune {data} --base {base} --out {out} --resume, or point at "
+        "a finished adapter"), str(info.value)
+    result = finetune(data, out=out, resume=True, steps=step + 1, cache_dir=tmp / "tokens")     # no base given
+    assert result.status == "finished" and result.step == step + 1
+    assert json.loads((out / "manifest.json").read_text())["base"]["checkpoint"] == str(base.name)
