@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, apply_sets)
@@ -214,7 +214,7 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
         except Exception:  # noqa: BLE001 - timed out, or a node failed while stopping
             pass
     except KeyboardInterrupt:
-        _quit_now()
+        quit_now()
     done = set(result.ran | result.cached) if result is not None else set(finished)
     done_ids = [n for n in graph.nodes if n in done]        # in graph order
     written = _written(graph, result.outputs if result is not None else {})
@@ -223,12 +223,14 @@ def _interrupted(graph: Graph, handle: RunHandle, finished: list[str]) -> int:
     print(printable(f"stopped: {len(done_ids)} of {len(graph.nodes)} node(s) finished ({names}); {files}"),
           file=sys.stderr, flush=True)
     if not handle.done():      # a node that does not check for cancellation: do not wait for it
-        _quit_now()
+        quit_now()
     return exit_interrupted()
 
 
-def _quit_now() -> None:
-    """Exit 130 at once, even with a node still running (its worker processes are killed)."""
+def quit_now(rc: int | None = None) -> NoReturn:
+    """Exit at once with ``rc`` (default: 130, see :func:`exit_interrupted`), even with a node still
+    running: its worker processes are killed, and Python does not finalize (the editor quitting with
+    a thread that would not stop: see ``nodeflow.editor.cli``)."""
     from .atomic import remove_live_temps
     from .worker import end_all_workers
     end_all_workers()
@@ -238,7 +240,7 @@ def _quit_now() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(exit_interrupted())
+    os._exit(exit_interrupted() if rc is None else rc)
 
 
 def _print_levels(path: str) -> None:
@@ -360,7 +362,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
         from .manifest import LOCK_NAME
         with contextlib.suppress(OSError):
             (out_dir / LOCK_NAME).unlink()
-        _quit_now()
+        quit_now()
         return exit_interrupted()
     failed = report.failed
     print(f"{total - len(failed)}/{total} variant(s) ok; manifest: {js} and {cs}")

@@ -90,10 +90,13 @@ class Executor:
                 self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="nodeflow")
             return self._pool
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Shut the worker pool down: nodes not started are dropped; with ``wait``, until the
+        running ones end (without: a caller that already waited as long as it would, e.g. the
+        editor quitting)."""
         with self._pool_lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool.shutdown(wait=wait, cancel_futures=True)
                 self._pool = None
 
     # ------------------------------------------------------------------ planning

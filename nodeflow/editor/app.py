@@ -512,10 +512,18 @@ class App:
         self.close()
 
     def close(self) -> None:
+        """Close the editor, in order: tools; then everything that computes or plays stops (the
+        preview, a sweep, model downloads, the runs) and the runs are waited for (at most
+        :data:`~.runner.CLOSE_WAIT_S`: see :meth:`Runner.close <.runner.Runner.close>`, QA70 D2);
+        then autosave and the window.  ``audiochain edit`` then waits for any thread still going
+        (:func:`.cli.leave`)."""
         if getattr(self, "tools", None) is not None:
             self.tools.close()
         self.audition.stop()
         self.audition.settle()
+        self.sweep.stop()
+        for download in self.models.jobs.values():
+            download.cancel()
         self.runner.close()
         self.autosaver.close()
         self.dpg.destroy_context()

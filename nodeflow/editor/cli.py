@@ -9,7 +9,7 @@ from typing import Mapping
 
 from ..errors import NodeflowError
 
-__all__ = ["add_cli", "display_problem", "main"]
+__all__ = ["add_cli", "display_problem", "leave", "main"]
 
 
 def display_problem(env: Mapping[str, str] | None = None) -> str | None:
@@ -56,9 +56,39 @@ def cmd_edit(args: argparse.Namespace) -> int:
     app = App(args.file).setup()
     if args.script:
         from .scripting import run_script
-        return run_script(app, args.script)
+        return leave(run_script(app, args.script))
     app.loop()
-    return 0
+    return leave(0)
+
+
+LEAVE_WAIT_S = 2.0      # how long daemon threads still going after the window closed may take to end
+
+
+def leave(rc: int) -> int:
+    """``rc``, once every daemon thread has ended (the window closed: :meth:`App.close
+    <nodeflow.editor.app.App.close>` stopped and waited for the runs and the preview).  Python
+    joins the other threads itself before it finalizes, and the workers of thread pools too (a pool
+    made on a daemon thread has daemon workers, e.g. the export's loudness meter's, idle until
+    then); but it ends a daemon thread still going inside whatever native call it is in, and that
+    aborted the editor on quit (QA70 D2: a run's thread in scipy's pocketfft, "terminate called
+    without an active exception", rc 134).  One still going after :data:`LEAVE_WAIT_S` (a node
+    that does not stop, a download): the process exits at once, without finalizing, with ``rc``."""
+    import sys
+    import threading
+    import time
+    from concurrent.futures import thread as pools
+    joined_at_exit = set(getattr(pools, "_threads_queues", {}))     # (concurrent.futures' own registry)
+    end = time.monotonic() + LEAVE_WAIT_S
+    others = [t for t in threading.enumerate()
+              if t.daemon and t is not threading.current_thread() and t not in joined_at_exit]
+    for t in others:
+        t.join(max(0.0, end - time.monotonic()))
+    going = [t.name for t in others if t.is_alive()]
+    if not going:
+        return rc
+    print(f"audiochain edit: quitting without waiting for {', '.join(going)}", file=sys.stderr)
+    from ..cli_run import quit_now
+    quit_now(rc)
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
