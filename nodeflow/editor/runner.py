@@ -74,7 +74,10 @@ class Runner:
         self.jobs: list[Job] = []
         self._detached: list[Job] = []     # jobs of a graph no longer open: they stop, nothing of them is shown
         self._generation = 0               # bumped by detach(): events of older jobs are dropped
-        self._events: collections.deque[tuple[int, Event]] = collections.deque()
+        self._events: collections.deque[tuple[int, int, Event]] = collections.deque()   # (generation, job no, event)
+        self._submitted = 0                # jobs submitted: each job's number tags its events
+        self._waiting: dict[str, set[int]] = {}     # node -> jobs that have it queued (see _rides)
+        self._riding: set[tuple[int, str]] = set()  # (job, node): the job waits for another's computation
         self._job_keys: dict[str, str] = {}
         # (the graph, what its keys depend on, the keys): see current_keys
         self._keys_memo: tuple[weakref.ref[Graph] | None, tuple[Any, ...] | None, dict[str, str] | None] = \
@@ -143,9 +146,10 @@ class Runner:
         keys = self.executor.keys(g)
         self._keys_memo = (None, None, None)       # input files may have changed on disk: current_keys looks again
         self._job_keys.update(keys)
-        gen = self._generation
-        handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen),   # keep every node's
-                                      allow_outside=allow_outside, keep="all",   # value: previews, audition, states
+        gen, number = self._generation, self._submitted
+        self._submitted += 1
+        handle = self.executor.submit(g, targets, on_event=lambda ev: self._on_event(ev, gen, number),   # keep every
+                                      allow_outside=allow_outside, keep="all",   # node's value: previews, states
                                       output_dir=out_dir, keep_going=True)      # a failure stops only what follows it
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g, scratch=scratch)
         for nid, why in blocked.items():
@@ -175,13 +179,13 @@ class Runner:
                 out.setdefault(d, f"after '{nid}'")
         return out
 
-    def _on_event(self, ev: Event, generation: int) -> None:
+    def _on_event(self, ev: Event, generation: int, number: int) -> None:
         """The engine's worker threads: streamed pieces go to :attr:`live` at once, the rest waits for poll."""
         if generation != self._generation:
             return                            # a job of a graph no longer open
         self.live.on_event(ev, self._job_keys.get(ev.node_id))
         if ev.kind != "chunk":
-            self._events.append((generation, ev))
+            self._events.append((generation, number, ev))
         else:
             self.version += 1                 # the growing waveform is redrawn
 
@@ -201,6 +205,8 @@ class Runner:
         self.jobs = []
         self._generation += 1
         self._events.clear()
+        self._waiting.clear()
+        self._riding.clear()
         self.states.clear()
         self._ran.clear()
         self._scratch = None               # the next untitled graph gets a folder of its own
@@ -247,8 +253,8 @@ class Runner:
         if ticks != self._ticks:                # a second more on a node that tells no progress: redrawn
             self._ticks, changed = ticks, True
         while self._events:
-            gen, ev = self._events.popleft()
-            if gen == self._generation:
+            gen, number, ev = self._events.popleft()
+            if gen == self._generation and not self._rides(ev, number):
                 self._apply(ev)
                 changed = True
         for job in [j for j in self._detached if j.handle.done()]:
@@ -258,6 +264,9 @@ class Runner:
         messages = []
         if ended:
             self._keys_memo = (None, None, None)    # (a model the run downloaded has a revision now: keys change)
+        if not self.jobs or len(ended) == len(self.jobs):   # no job left to wait for another (see _rides)
+            self._waiting.clear()
+            self._riding.clear()
         for job in ended:
             self.jobs.remove(job)
             changed = True
@@ -331,6 +340,34 @@ class Runner:
             for d in nx.descendants(nxg, nid) & wanted:      # an audition's run: only what it needed
                 out.setdefault(d, nid)
         return out
+
+    def _rides(self, ev: Event, number: int) -> bool:
+        """Whether ``ev`` is of a job that only waits for another job's computation of its node:
+        the executor computes a value once, and a second job wanting it (play pressed on a node the
+        run computes, or Run while a preview computes it) waits for it, then takes it as ``cached``.
+        Its ``queued`` and ``cached`` (and what it says again) are not shown, or the node said
+        ``queued`` while it ran, then ``cached`` instead of ``done in N s`` (QA70 D3): the node shows
+        the job that computes it.  A waiting job that starts computing the node itself (the other
+        was stopped) is shown again."""
+        nid, ride = ev.node_id, (number, ev.node_id)
+        if ev.kind in ("started", "progress"):        # computing it: jobs waiting for it ride on this one
+            self._riding |= {(w, nid) for w in self._waiting.pop(nid, set()) if w != number}
+            self._riding.discard(ride)
+            return False
+        if ev.kind == "queued":
+            self._waiting.setdefault(nid, set()).add(number)
+            st = self.states.get(nid)
+            if st is not None and st.kind == "running":   # another job computes it: this one waits
+                self._riding.add(ride)
+                return True
+            return False
+        if ev.kind != "warning":                      # an end: cached, finished, failed, cancelled, skipped
+            self._waiting.get(nid, set()).discard(number)
+            if ride in self._riding:
+                self._riding.discard(ride)
+                return True
+            return False
+        return ride in self._riding
 
     def _apply(self, ev: Event) -> None:
         key = self._job_keys.get(ev.node_id)

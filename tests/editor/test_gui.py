@@ -135,6 +135,23 @@ def _analyse(recorded: np.ndarray, expected: np.ndarray, rate: int = 48000) -> d
     return {"corr": corr, "level_db": float(level_db), "peak_hz": peak_hz, "seconds": len(a) / rate}
 
 
+def test_play_on_a_node_the_run_computes_keeps_its_line_telling_the_run(editor):
+    """QA70 D3: play pressed on a node the run was computing made its line say "queued" until the
+    value came, then "cached": the preview's own job waits for the run's value and its events were
+    shown over the run's.  The line read from the window goes on "running for N s", then "done in N
+    s", and the preview plays that value."""
+    from .conftest import sound_skip_reason
+    from ._graphs import transport_graph
+    reason = sound_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    st = editor.run("play_while_run_computes", transport_graph(editor.tmp))
+    labels = st["labels"]
+    assert st["before"] == "running" and st["kind_after"] == "done", st
+    assert all(re.fullmatch(r"running( for \d+ s)?|done in \d+\.\d\d s", t) for t in labels), labels
+    assert labels[-1].startswith("done in ") and any(t.startswith("running for ") for t in labels), labels
+
+
 def test_audition_plays_the_node_output_through_the_sound_server(editor):
     from .conftest import sound_skip_reason
     reason = sound_skip_reason()
