@@ -317,8 +317,8 @@ GRAPHS = {"demo.msgpack": demo, "longform.msgpack": longform, "melody_variations
 def main() -> None:
     for name, build in GRAPHS.items():
         g = build()
-        # a checkpoint not pulled yet on this machine is fine here: the graph says which it needs
-        problems = [p for p in g.problems(base_dir=HERE) if "audiochain models pull" not in p]
+        # a checkpoint not pulled yet, or a pip extra not installed, is fine here: the graph says what it needs
+        problems = [p for p in g.problems(base_dir=HERE) if "audiochain models pull" not in p and "pip install" not in p]
         if problems:
             raise SystemExit(f"{name}: " + "; ".join(problems))
         save(g, HERE / name)
