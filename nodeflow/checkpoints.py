@@ -91,12 +91,17 @@ class Resolved:
 
 # ---------------------------------------------------------------------------------------- environment
 def hub_cache_dir() -> Path:
-    """The hub cache folder, read from the environment at call time (HF_HUB_CACHE, HF_HOME)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path("~/.cache/huggingface/hub").expanduser()
+    """The hub cache folder huggingface_hub itself uses, read from the environment at call time so
+    that `models list`, the errors and the downloads name one folder.  The order mirrors
+    ``huggingface_hub.constants`` (HF_HUB_CACHE, the older HUGGINGFACE_HUB_CACHE, HF_HOME/hub,
+    $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub) without importing huggingface_hub,
+    which the CLI must start without."""
+    env = os.environ.get
+    hub = env("HF_HUB_CACHE") or env("HUGGINGFACE_HUB_CACHE")
+    if not hub:
+        home = env("HF_HOME") or os.path.join(env("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "huggingface")
+        hub = os.path.join(home, "hub")
+    return Path(os.path.expandvars(os.path.expanduser(hub))).expanduser()
 
 
 def offline() -> bool:

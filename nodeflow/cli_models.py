@@ -77,7 +77,8 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     sub = p.add_subparsers(dest="models_command", metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cache-dir", default=None,
-                        help="hub cache folder (default: HF_HUB_CACHE or ~/.cache/huggingface/hub)")
+                        help="hub cache folder (default: the one huggingface_hub uses: HF_HUB_CACHE, HF_HOME/hub, "
+                             "$XDG_CACHE_HOME/huggingface/hub or ~/.cache/huggingface/hub)")
     q = sub.add_parser("list", parents=[common], help="cached checkpoints with size and revisions")
     q.set_defaults(fn=_guard(_cmd_list))
     q = sub.add_parser("pull", parents=[common], help="download a checkpoint (safetensors only), with progress")

@@ -146,6 +146,20 @@ def test_models_list_info_rm_on_a_hub_cache(cached_small, tiny, capsys):
     assert capsys.readouterr().err.startswith("error: checkpoint 'facebook/musicgen-small' is not in the cache")
 
 
+def test_the_hub_cache_is_the_folder_huggingface_hub_uses_under_xdg_cache_home(tiny, tmp_path, capsys, monkeypatch):
+    """QA73 D4: with only XDG_CACHE_HOME set, huggingface_hub keeps checkpoints in
+    $XDG_CACHE_HOME/huggingface/hub, but `models list` looked in ~/.cache/huggingface/hub."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    hub = tmp_path / "xdg" / "huggingface" / "hub"
+    assert cli.main(["models", "list"]) == 0
+    assert capsys.readouterr().out == f"no checkpoints cached in {hub}\n"
+    tiny_models.install_in_hub_cache(tiny["musicgen_short"], hub, REPO, COMMIT_A)
+    assert cli.main(["models", "list"]) == 0
+    assert capsys.readouterr().out.split()[0] == REPO
+
+
 def test_models_pull_offline_is_one_clear_error(hub_cache, capsys):
     assert cli.main(["models", "pull", REPO]) == 1
     err = capsys.readouterr().err
