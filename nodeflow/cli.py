@@ -169,7 +169,7 @@ def _add_limit_flags(p: argparse.ArgumentParser) -> None:
 def _output_dir(args: argparse.Namespace) -> Path:
     """``-o`` (default: the current folder); an empty ``-o ""`` is refused, not taken as the current folder."""
     if args.output is not None and not args.output.strip():
-        raise ParameterError('-o "": empty output folder; give a folder (-o out), or leave -o out to write into '
+        raise ParameterError('-o "": empty output folder; give a folder (-o out), or omit -o to write into '
                              "the current folder")
     out_dir = Path(args.output) if args.output else Path.cwd()
     if out_dir.exists() and not out_dir.is_dir():

@@ -46,8 +46,8 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s).close()
     except OSError as e:
         raise NodeflowError(f"--address {address}: no Ray cluster answers there ({e.strerror or e}); check the "
-                            "address (`ray status` on the head node prints it) or leave --address out to start "
-                            "a local Ray") from None
+                            "address (`ray status` on the head node prints it) or omit --address to start a "
+                            "local Ray") from None
 
 
 def shared_nodes(graph: Graph, variants: Sequence[Variant]) -> set[str]:

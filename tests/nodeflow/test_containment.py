@@ -277,10 +277,12 @@ def test_graphs_built_in_code_write_where_their_code_says(tmp_path):
 
 # ------------------------------------------------------------------ validate checks what run checks
 def test_empty_output_folder_is_refused(home, capsys):
+    """QA73 D13: the line said "leave -o out", which reads as the flag `-o out`."""
     g = export_graph(home.parent / "downloads", "mix.wav")
     for argv in ([str(g), "-o", ""], ["validate", str(g), "-o", ""]):
         rc, out, err = run_cli(capsys, *argv)
-        assert rc == 1 and len(err) == 1 and err[0].startswith('error: -o ""'), err
+        assert rc == 1 and err == ['error: -o "": empty output folder; give a folder (-o out), or omit -o to write '
+                                   'into the current folder'], err
     assert list(Path.cwd().iterdir()) == []
 
 

@@ -212,6 +212,7 @@ def test_a_wrong_address_fails_fast_with_one_error(graph_file, tmp_path):
     assert p.returncode == 1
     err = p.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: --address 127.0.0.1:{port}: no Ray cluster answers there")
+    assert err[0].endswith("or omit --address to start a local Ray"), err     # QA73 D13: not "leave --address out"
     assert not (tmp_path / "o").exists()
 
 
