@@ -54,7 +54,7 @@ def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
         if not eq or not dot or not node_id or not param:
             raise ParameterError(f"--set {item!r}: expected NODE.PARAM=VALUE, e.g. --set gain.gain_db=-3")
         if node_id not in graph.nodes:
-            raise ParameterError(f"--set {item!r}: no node '{node_id}'; nodes are: {', '.join(graph.nodes)}")
+            raise ParameterError(f"--set {item!r}: {graph.no_node(node_id)}")
         spec = graph.spec(node_id)
         if spec is None:
             raise ParameterError(f"--set {item!r}: node '{node_id}' has an unknown type '{graph.nodes[node_id].type}'")

@@ -357,7 +357,7 @@ class Executor:
         """
         spec = graph.spec(target) if target in graph.nodes else None
         if spec is None:
-            raise GraphError(f"stream: no node named '{target}' in the graph" if target not in graph.nodes
+            raise GraphError(f"stream: {graph.no_node(target)}" if target not in graph.nodes
                              else f"stream: node '{target}' has an unknown type")
         port = port or next(iter(spec.outputs))
         if port not in spec.outputs:

@@ -30,7 +30,7 @@ def pick_target(graph: Graph, target: str | None) -> tuple[str, str]:
     else the one node whose audio nothing uses.  Raises :class:`ParameterError` naming the choices."""
     if target is not None:
         if target not in graph.nodes:
-            raise ParameterError(f"--target {target}: no node named '{target}' in the graph")
+            raise ParameterError(f"--target {target}: {graph.no_node(target)}")
         spec = graph.spec(target)
         if spec is not None and spec.side_effect:
             feed = [l.src for l in graph.links if l.dst == target]

@@ -182,7 +182,7 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
     if not eq or not dot:
         raise ParameterError(f"--sweep {spec!r}: expected NODE.PARAM=v1,v2,... or NODE.PARAM=1..8")
     if node_id not in graph.nodes:
-        raise ParameterError(f"--sweep {spec!r}: no node '{node_id}'; nodes are: {', '.join(graph.nodes)}")
+        raise ParameterError(f"--sweep {spec!r}: {graph.no_node(node_id)}")
     pspec = graph.spec(node_id)
     try:
         raws = _split_values(text)

@@ -85,7 +85,7 @@ def listened_port(graph: Graph, listen: str | None) -> str:
     if listen:
         node, _, port = listen.partition(".")
         if node not in graph.nodes:
-            raise ParameterError(f"{said('listen', listen)}: no node '{node}'; nodes are: {', '.join(graph.nodes)}")
+            raise ParameterError(f"{said('listen', listen)}: {graph.no_node(node)}")
         ports = _audio_outputs(graph, node)
         if port and port not in ports or not ports:
             raise ParameterError(f"{said('listen', listen)}: node '{node}' has no audio output"

@@ -288,11 +288,18 @@ MISTAKES = {
                         "--set 'gain.gain_db=loud': gain_db='loud': expected a number"),
     "out-of-range --set": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=40"],
                            "gain_db=40 is out of range (from -60 to 24 dB)"),
-    "--set on an unknown node": (lambda d, g: ["run", str(g), "--set", "gian.gain_db=1"], "no node 'gian'"),
+    "--set on an unknown node": (lambda d, g: ["run", str(g), "--set", "gian.gain_db=1"],
+                                 "--set 'gian.gain_db=1': no node named 'gian' in the graph; did you mean 'gain'?; "
+                                 "nodes are: load, gain, export"),
     "--set on an unknown param": (lambda d, g: ["run", str(g), "--set", "gain.db=1"],
                                   "node 'gain' (dsp.gain) has no parameter 'db'; parameters are: gain_db"),
     "--set without =": (lambda d, g: ["run", str(g), "--set", "gain.gain_db"], "expected NODE.PARAM=VALUE"),
-    "--target unknown": (lambda d, g: ["run", str(g), "--target", "mixx"], "mixx"),
+    # QA73 D11: a --target typo named only the typo; it says the nearest node and the nodes, as --set does
+    "--target unknown": (lambda d, g: ["run", str(g), "--target", "exprt"],
+                         "error: no node named 'exprt' in the graph; did you mean 'export'?; nodes are: load, gain, export"),
+    "--target unknown, streamed": (lambda d, g: ["run", str(g), "--target", "exprt", "-o", "-"],
+                                   "error: --target exprt: no node named 'exprt' in the graph; did you mean 'export'?; "
+                                   "nodes are: load, gain, export"),
     "missing input file": (lambda d, g: ["run", str(patch_doc(
         g, d / "m.msgpack", lambda doc: doc["nodes"][0]["params"].update(path="gone.wav")))], "gone.wav"),
     "unknown node type to list": (lambda d, g: ["nodes", "io.lod"], "no node type or category 'io.lod'"),

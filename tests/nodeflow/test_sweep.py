@@ -30,7 +30,7 @@ def test_parse_axis_values_ranges_json(stub_graph):
     assert parse_axis("tone.sample_rate=8000..8002", stub_graph).values == (8000, 8001, 8002)
     assert parse_axis("tone.sample_rate=8000..8010:5", stub_graph).values == (8000, 8005, 8010)
     assert [v.value for v in parse_axis('tone.shape=["sine", "square"]', stub_graph).values] == ["sine", "square"]
-    for bad, msg in [("gain.gain_db=99", "out of range"), ("nope.x=1", "no node 'nope'"),
+    for bad, msg in [("gain.gain_db=99", "out of range"), ("nope.x=1", "no node named 'nope' in the graph"),
                      ("gain.gain=1", "no parameter 'gain'"), ("gain.gain_db", "expected NODE.PARAM"),
                      ("tone.sample_rate=9..1", "A <= B"),
                      ("gain.gain_db=-6,,-3", "an empty value between two commas"),     # (QA: dropped without a word)

@@ -469,7 +469,7 @@ def test_listen_picks_the_audio_that_is_scored(tmp_path):
     assert at_gain.settings["listen"] == "gain.out"
     for row in at_gain.rows:            # before the trim: always 1 s long, so the length term is -7 * 0.5
         assert row["score"] == pytest.approx(-abs(-6.0206 + row["params"]["gain.gain_db"] + 12.0206) - 3.5, abs=1e-3)
-    with pytest.raises(ParameterError, match="listen='nope': no node 'nope'"):
+    with pytest.raises(ParameterError, match="listen='nope': no node named 'nope' in the graph"):
         run_tune(tmp_path, "x", budget=2, listen="nope")
     with pytest.raises(ParameterError, match="listen='export': node 'export' has no audio output"):
         run_tune(tmp_path, "x", budget=2, listen="export")
