@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NodeflowError, ParameterError
+from .errors import NodeflowError, ParameterError, install_hint
 from .timebase import ModelProfile
 
 if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
@@ -78,7 +78,7 @@ def require_model_packages(names: tuple[str, ...] = MODEL_PACKAGES, extra: str =
     missing = missing_model_packages(names)
     if missing:
         raise CheckpointError(f"model nodes need the '{extra}' extra ({', '.join(missing)} not installed here): "
-                              f"pip install -e '.[{extra}]' (or pip install 'audiochain[{extra}]')")
+                              f"{install_hint(extra)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import ParameterError
+from .errors import ParameterError, install_hint
 
 if TYPE_CHECKING:   # torch is imported inside the functions that need it
     import torch
@@ -147,7 +147,7 @@ def device_problem(name: str = "auto") -> str | None:
     except ParameterError as e:
         return str(e)
     except ImportError:
-        return f"device={name!r}: torch is not installed, so no GPU can be used; pip install -e '.[models]'"
+        return f"device={name!r}: torch is not installed, so no GPU can be used; {install_hint('models')}"
     return None
 
 

@@ -8,7 +8,7 @@ one.  Tasks whose worker dies are retried by Ray (``max_retries``); a variant wh
 reported as failed in the manifest, never dropped.  Output folders must be on storage every
 worker sees (always true on a single machine).
 
-Needs the optional extra: ``pip install audiochain[distributed]``.
+Needs the optional extra: ``pip install -e '.[distributed]'`` (from the checkout).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import types
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import NodeflowError
+from .errors import NodeflowError, install_hint
 from .graph import Graph
 from .manifest import OutputSummary
 from .sweep import Variant, VariantResult, apply_overrides
@@ -31,7 +31,7 @@ def _ray() -> types.ModuleType:
     try:
         import ray
     except ImportError:
-        raise NodeflowError("the Ray executor needs Ray: pip install 'audiochain[distributed]'") from None
+        raise NodeflowError(f"the Ray executor needs Ray: {install_hint('distributed')}") from None
     return ray
 
 

@@ -101,6 +101,13 @@ class Cancelled(NodeflowError):
     result: RunResult | None = None
 
 
+def install_hint(*extras: str) -> str:
+    """The one way every missing-package error says to install an optional extra: from the checkout,
+    since AudioChain is not published on a package index (QA73 D12: some errors said
+    ``pip install 'audiochain[tempo]'``, which no index can resolve, others both forms)."""
+    return f"pip install -e '.[{','.join(extras)}]' (run in the AudioChain folder)"
+
+
 def size_limit_words() -> str:
     """What this process's file size limit (``ulimit -f``) means and its fix; '' without one."""
     try:

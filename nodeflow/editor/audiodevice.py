@@ -13,7 +13,7 @@ import weakref
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NodeflowError
+from ..errors import NodeflowError, install_hint
 
 if TYPE_CHECKING:   # playstream imports this module
     from .playstream import _Session
@@ -38,7 +38,7 @@ def _sounddevice() -> ModuleType:
             raise AudioDeviceError(f"cannot play sound: the PortAudio library is missing ({e}); "
                                    "reinstall sounddevice or install PortAudio") from None
         raise AudioDeviceError("cannot play sound: the sounddevice package is not installed; "
-                               "install the editor extra: pip install 'audiochain[editor]'") from None
+                               f"install the editor extra: {install_hint('editor')}") from None
     global _atexit_hooked
     if not _atexit_hooked:   # registered after sounddevice's own hook, so it runs before PortAudio ends
         atexit.register(_close_all)

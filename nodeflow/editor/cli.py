@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import NodeflowError
+from ..errors import NodeflowError, install_hint
 
 __all__ = ["add_cli", "display_problem", "leave", "main"]
 
@@ -46,7 +46,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     try:
         import dearpygui  # noqa: F401
     except ImportError:
-        raise NodeflowError("the editor needs dearpygui: pip install 'audiochain[editor]'") from None
+        raise NodeflowError(f"the editor needs dearpygui: {install_hint('editor')}") from None
     if args.file and not Path(args.file).expanduser().exists():
         raise NodeflowError(f"{args.file}: no such file (open an existing graph, bundle or exported audio "
                             "file, or start without FILE for a new graph)")

@@ -31,7 +31,7 @@ import numpy as np
 
 from nodeflow import checkpoints
 from nodeflow.audio import Audio, seconds_to_frames
-from nodeflow.errors import ParameterError
+from nodeflow.errors import ParameterError, install_hint
 from nodeflow.node import Context
 from nodeflow.types import Range, Text
 
@@ -87,7 +87,7 @@ def _require() -> None:
     if missing:
         raise checkpoints.CheckpointError(
             f"{NODE} needs the 'diffusion' extra ({', '.join(missing)} not installed here): "
-            "pip install -e '.[models,diffusion]' (or pip install 'audiochain[models,diffusion]')")
+            f"{install_hint('models', 'diffusion')}")
 
 
 def _preflight(params: dict[str, Any], base_dir: Path) -> list[str]:

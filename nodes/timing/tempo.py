@@ -5,7 +5,7 @@ and exports downstream use them (``bpm=auto`` in ``time.tokenize_window``, the B
 written into exported files, the tempo of a DAW project).  A file whose tags carry a BPM brings it
 along from ``io.load`` the same way.
 
-Tempo comes from librosa's beat tracker (an optional extra: ``pip install 'audiochain[tempo]'``),
+Tempo comes from librosa's beat tracker (an optional extra: ``pip install -e '.[tempo]'``),
 refined by a straight line through the onsets on every beat; a result within 0.1 bpm of a whole
 number is taken as that number when the onsets fit it as well, within the fit's error (produced music
 is mostly at whole tempi, and 0.01 bpm off drifts the bar grid by samples every bar), so 174.9 stays
@@ -25,7 +25,7 @@ from typing import Annotated
 import numpy as np
 
 from nodeflow.audio import Audio
-from nodeflow.errors import AudioError, ParameterError
+from nodeflow.errors import AudioError, ParameterError, install_hint
 from nodeflow.node import Context, node
 from nodeflow.timebase import NOTE_VALUES, parse_meter
 from nodeflow.types import Auto, Range
@@ -66,8 +66,8 @@ def estimate_tempo(audio: Audio, *, start_bpm: float = 120.0, check=None) -> tup
     """
     import importlib.util
     if importlib.util.find_spec("librosa") is None:
-        raise ParameterError("bpm=auto needs librosa's beat tracker: pip install 'audiochain[tempo]' "
-                             "(or type the tempo: bpm=120)")
+        raise ParameterError(f"bpm=auto needs librosa's beat tracker: {install_hint('tempo')}, "
+                             "or type the tempo: bpm=120")
     from nodes.dsp._conform import resample_audio
 
     if audio.duration_s < _MIN_S:

@@ -259,7 +259,7 @@ def tokenize_window(audio: Audio, *,
     first sample: trim to the first downbeat) and ``tokens`` counts the tokens that cover it; in
     tokens and model_window, windows are whole tokens on the token grid.  ``bpm=auto`` takes the
     tempo the audio carries (from ``time.detect_tempo`` or the source file's BPM tag) or detects it
-    (needs ``pip install 'audiochain[tempo]'``); ``beats_per_bar=auto`` takes the audio's meter.
+    (needs ``pip install -e '.[tempo]'``); ``beats_per_bar=auto`` takes the audio's meter.
     Each window knows ``start_frame`` (at the input's rate, offset by the input's own
     ``start_frame``), ``index``, ``tokens`` and ``overlap_frames`` (frames shared with the previous
     window), and carries the tempo and meter in its ``info``, so ``time.stitch`` puts windows back

@@ -186,7 +186,7 @@ def test_without_ray_installed_one_clear_error(graph_file, tmp_path, capsys, mon
     assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--executor", "ray",
                  "--sweep", "vary.semitones=0,3"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: the Ray executor needs Ray: pip install 'audiochain[distributed]'"]
+    assert err == ["error: the Ray executor needs Ray: pip install -e '.[distributed]' (run in the AudioChain folder)"]
     assert not (tmp_path / "o").exists()
 
 

@@ -211,3 +211,17 @@ def test_a_four_on_the_floor_loop_is_read_at_its_beat_in_four_four(bpm, rate):
     info = dict(detect_tempo.fn(drum_loop(bpm, 8, rate)).info)
     assert abs(float(info["bpm"]) - bpm) <= 0.01, info
     assert info["meter"] == "4/4", info
+
+
+def test_without_librosa_bpm_auto_says_the_one_install_command(monkeypatch):
+    """QA73 D12: this said ``pip install 'audiochain[tempo]'`` (not on any index) where the other
+    extras said ``pip install -e '.[EXTRA]'``; every missing-extra hint is now the same one."""
+    import importlib.util
+
+    from nodes.timing.tempo import estimate_tempo
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "librosa" else real(name, *a))
+    with pytest.raises(ParameterError) as e:
+        estimate_tempo(noise(2.0, 44100))
+    assert str(e.value) == ("bpm=auto needs librosa's beat tracker: pip install -e '.[tempo]' (run in the AudioChain "
+                            "folder), or type the tempo: bpm=120")

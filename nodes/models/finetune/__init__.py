@@ -20,11 +20,11 @@ PACKAGES = ("torch", "transformers", "huggingface_hub", "peft")   # the 'models'
 def require_packages() -> None:
     """One clear error when the extras fine-tuning needs are not installed (e.g. after ``make demo``)."""
     from nodeflow.checkpoints import missing_model_packages
+    from nodeflow.errors import install_hint
     missing = missing_model_packages(PACKAGES)
     if missing:
         raise FinetuneError(f"fine-tuning needs the 'models' and 'finetune' extras ({', '.join(missing)} not "
-                            "installed here): pip install -e '.[models,finetune]' (or pip install "
-                            "'audiochain[models,finetune]')")
+                            f"installed here): {install_hint('models', 'finetune')}")
 
 
 def finetune(*args, **kwargs):
