@@ -41,7 +41,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     is checked once per :meth:`~nodeflow.graph.Graph.content_version`; what depends on the world
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
-    from .devices import placement_problem
+    from .devices import device_problem, placement_problem
     version = graph.content_version() if version is None else version
     scope_key = None if targets is None else tuple(sorted(set(targets)))
     # through Graph._static_problems, so what runs it is seen there (tests count the calls)
@@ -92,6 +92,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         if why:
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}"
                        + (" (the run's device: --device, or device= in Python)" if run != "auto" else ""))
+    if run != "auto" and not st["devices"] and (why := device_problem(run)):   # no model node says it (QA73 D16:
+        out.append(why)                                                           # --device cuda passed unchecked)
     out.extend(st["links"])
     if st["acyclic"]:   # what the run would cost, from parameters and file headers
         from .costs import cost_problems

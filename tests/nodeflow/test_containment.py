@@ -554,3 +554,20 @@ def test_an_output_folder_under_a_file_is_said_of_the_folder_not_of_each_export(
                    "another one (-o)", line
     rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "afile/sub")
     assert rc == 1 and out[-1].endswith("is a file, not a folder; choose another one (-o)"), out
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_device_this_machine_lacks_is_refused_for_a_graph_without_model_nodes(home, capsys, command):
+    """QA73 D16: `--device mps` was refused for a graph with a model node, but accepted silently
+    (validate 'ok', run rendered) for one without; it is one line whatever the graph holds."""
+    pytest.importorskip("torch")          # (without it the line says torch is missing)
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    rc, out, err = run_cli(capsys, *([command] if command == "validate" else []), str(g), "-o", "rendered",
+                           "--device", "mps")                   # Apple MPS: never on Linux
+    said = "device='mps': Apple MPS is not available on this machine; use device 'auto' or 'cpu'"
+    assert rc == 1
+    if command == "validate":
+        assert [l for l in out if not l.startswith("reads outside")][-2:] == [f"{g}: 1 problem(s):", f"  - {said}"], out
+    else:
+        assert err == [f"error: {said}"], err
+    assert not Path("rendered").exists()
