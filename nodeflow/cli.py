@@ -261,15 +261,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def sweep_axes(args: argparse.Namespace, graph: Graph) -> tuple[list[Any], str] | None:
+    """The sweep a command's options select, as ``(axes, mode)``: the ``--sweep`` axes (paired with
+    ``--zip``), else the graph's saved sweep unless ``--no-sweep``; None for a single run.  One place,
+    so that `validate` checks the variants `run` renders (QA73 D8: validate refused --sweep)."""
+    from .sweep import parse_axis, sweep_from_graph
+    if args.sweep:
+        return [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
+    if graph.sweep and not args.no_sweep:
+        axes, mode = sweep_from_graph(graph)
+        return axes, ("zip" if args.zip else mode)
+    return None
+
+
 def _run_problems(graph: Graph, args: argparse.Namespace) -> list[str]:
-    """What a run of ``graph`` with ``args``' options refuses, its saved sweep's variants included."""
+    """What a run of ``graph`` with ``args``' options refuses, its sweep's variants included."""
     kw: dict[str, Any] = dict(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     problems = graph.problems(**kw)
-    if graph.sweep:             # what a run of its saved sweep would refuse too
-        from .sweep import expand, sweep_from_graph
+    if args.sweep or (graph.sweep and not args.no_sweep):     # what a run of the sweep would refuse too
+        from .sweep import expand
         from .sweepcheck import sweep_problems, variant_problems
         try:
-            axes, mode = sweep_from_graph(graph)
+            axes, mode = cast("tuple[list[Any], str]", sweep_axes(args, graph))
             if variants := expand(axes, mode):    # the run checks its variants, not the saved values they replace
                 problems = variant_problems(graph, variants, _output_dir(args), allow_outside=args.allow_outside,
                                             device=args.device)
@@ -366,12 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(cuda:0,cuda:1: variants dealt round-robin)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, summary or loudness lines: only the "
                    "files written, warnings and errors")
-    p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
-                   help="run a variant per value (several --sweep: every combination); values are split at "
-                        "every comma: a value with commas (a prompt) goes in a JSON list, NODE.PARAM='[\"a, b\", "
-                        "\"c\"]'")
-    p.add_argument("--zip", action="store_true", help="pair the sweeps' values instead of the full grid")
-    p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
+    _add_sweep_flags(p)
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk value cache "
                    "(see `audiochain cache info`)")
     p.add_argument("--jobs", type=_jobs_arg, metavar="N", help="run up to N nodes, list items and sweep variants "
@@ -440,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a parameter")
     p.add_argument("--device", default="auto", type=_device_list_arg, metavar="DEVICE",
                    help="device for model nodes: auto, cpu, cuda, cuda:N, mps, or a sweep's list (cuda:0,cuda:1)")
+    _add_sweep_flags(p)
     _add_allow_outside(p)
     p.set_defaults(fn=cmd_validate)
 
@@ -478,6 +487,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin_commands(sub)
     _debug_everywhere(sub)
     return ap
+
+
+def _add_sweep_flags(p: argparse.ArgumentParser) -> None:
+    """``--sweep``, ``--zip`` and ``--no-sweep``: run's, and validate's to check the same variants."""
+    p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2|A..B",
+                   help="run a variant per value (several --sweep: every combination); values are split at "
+                        "every comma: a value with commas (a prompt) goes in a JSON list, NODE.PARAM='[\"a, b\", "
+                        "\"c\"]'")
+    p.add_argument("--zip", action="store_true", help="pair the sweeps' values instead of the full grid")
+    p.add_argument("--no-sweep", action="store_true", help="ignore a sweep saved in the graph file")
 
 
 def _add_allow_outside(p: argparse.ArgumentParser, with_set: bool = True) -> None:

@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, cast
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
-                  _print_external_reads, apply_sets)
+                  _print_external_reads, apply_sets, sweep_axes)
 from .cli_daw import check_daw, daw_collector, daw_part, write_daw
 from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
@@ -304,12 +304,8 @@ def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
 
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     from .manifest import SweepReport, keep_earlier, recorded_sets, write_manifest
-    from .sweep import expand, parse_axis, sweep_from_graph
-    if args.sweep:
-        axes, mode = [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
-    else:
-        axes, mode = sweep_from_graph(graph)
-        mode = "zip" if args.zip else mode
+    from .sweep import expand
+    axes, mode = cast("tuple[list[Any], str]", sweep_axes(args, graph))     # (cmd_run: there is a sweep)
     variants = expand(axes, mode)
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "

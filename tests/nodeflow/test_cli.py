@@ -172,6 +172,22 @@ def test_validate_lists_every_problem_at_once(graph_file, tmp_path, capsys):
     assert "type mismatch" in text and "'export.out' gives str" in text
 
 
+def test_validate_takes_run_s_sweep_options_and_names_the_variant_run_refuses(graph_file, tmp_path, capsys):
+    """QA73 D8: `validate --sweep` was an unrecognized argument, though run takes it; validate checks
+    every variant and says the line run refuses the sweep with."""
+    sweep = ["--sweep", "load.path=in.wav,gone.wav", "-o", str(tmp_path / "o")]
+    assert main(["run", str(graph_file), *sweep, "-q"]) == 1
+    refused = one_error_line(capsys.readouterr().err).removeprefix("error: ")
+    assert refused.startswith("sweep v001_path=gone.wav: node 'load': input file path='gone.wav' not found")
+    assert main(["validate", str(graph_file), *sweep]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{graph_file}: 1 problem(s):", f"  - {refused}"]
+    assert main(["validate", str(graph_file), "--sweep", "gain.gain_db=-3,-9", "--zip", "--sweep", "load.path=in.wav"]) == 1
+    assert capsys.readouterr().out.splitlines()[1] == ("  - sweep: --zip needs sweeps of equal length; got gain.gain_db: 2, "
+                                                       "load.path: 1")
+    assert main(["validate", str(graph_file), "--sweep", "gain.gain_db=-3,-9"]) == 0
+    assert not (tmp_path / "o").exists()
+
+
 def test_show_is_readable_and_json_is_the_document(graph_file, capsys):
     assert main(["show", str(graph_file)]) == 0
     text = capsys.readouterr().out
