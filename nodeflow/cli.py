@@ -42,6 +42,28 @@ def _print_external_reads(graph: Graph, stream: TextIO) -> None:
               file=stream)
 
 
+def _print_downloads(graph: Graph, stream: TextIO) -> None:
+    """One line per hub checkpoint the graph names that is not on this machine, when the run may
+    download it (QA73 D3: validate said only 'ok', and the run then failed at once offline).  Not a
+    problem: the run fetches it; offline, the node's preflight lists it as one.  The hub cache is
+    only looked at: validate never touches the network."""
+    from .checkpoints import CheckpointError, NotDownloaded, hub_cache_dir, offline, resolve
+    if offline():
+        return
+    for nid, inst in graph.nodes.items():
+        spec, name = graph.spec(nid), inst.params.get("checkpoint")
+        if spec is None or "checkpoint" not in spec.params or not isinstance(name, str) or not name.strip():
+            continue
+        try:
+            resolve(name, base_dir=graph.base_dir(), download=False)
+        except NotDownloaded:
+            print(f"downloads when run: node '{printable(nid)}': checkpoint '{printable(name)}' is not on this machine "
+                  f"(Hugging Face cache {printable(str(hub_cache_dir()))}); the run downloads it, or run "
+                  f"`audiochain models pull {printable(name)}` first", file=stream)
+        except CheckpointError:     # a bad folder or name: the node's preflight lists it as a problem
+            continue
+
+
 def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
     """Apply ``NODE.PARAM=VALUE`` overrides, parsing VALUE with the parameter's declaration.
 
@@ -249,9 +271,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             apply_sets(unpacked, args.set)
             problems = [as_packed(p) for p in _run_problems(unpacked, args)]   # named as the bundle's (QA66 L2)
             _print_external_reads(unpacked, sys.stdout)     # as its run resolves them (QA: a local checkpoint
-    else:                                                   # beside the bundle was said to be elsewhere)
+            _print_downloads(unpacked, sys.stdout)          # beside the bundle was said to be elsewhere)
+    else:
         problems = _run_problems(graph, args)
         _print_external_reads(graph, sys.stdout)
+        _print_downloads(graph, sys.stdout)
     if problems:
         print(f"{args.graph}: {len(problems)} problem(s):")
         for p in problems:

@@ -483,6 +483,22 @@ def test_show_says_what_this_machine_lacks_to_run_the_graph(tmp_path, capsys, mo
            "Hugging Face cache" in out and "audiochain models pull acme/not-downloaded" in out, out
 
 
+def test_validate_says_which_checkpoint_the_run_would_download(tmp_path, capsys, monkeypatch):
+    """QA73 D3: online, validate said only 'ok' of a checkpoint not on this machine, and the run then
+    failed at once where the hub could not be reached.  A note, not a problem: the run downloads it."""
+    pytest.importorskip("transformers")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    g = Graph()
+    g.add("models.musicgen", id="music", checkpoint="acme/not-downloaded")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["validate", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"downloads when run: node 'music': checkpoint 'acme/not-downloaded' is not on this machine (Hugging Face "
+        f"cache {tmp_path / 'hub'}); the run downloads it, or run `audiochain models pull acme/not-downloaded` first",
+        f"{tmp_path / 'g.msgpack'}: ok (1 nodes, 0 links)"]
+
+
 @pytest.mark.parametrize("argv, prog", [
     (["run", "g.msgpack", "--sett", "export.loudness_lufs=-16"], "audiochain run"),
     (["show", "g.msgpack", "--set", "a=b"], "audiochain show"),
