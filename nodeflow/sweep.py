@@ -101,9 +101,14 @@ def _size(s: str) -> int:
 
 
 def _is_path(s: str) -> bool:
-    """Whether a value reads as a file path (``../takes/take2.wav``, ``C:\\x\\y.wav``), not as text
-    that holds a slash (``AC/DC rock``, ``lo-fi / boom bap``: QA72 L1 showed them as ``DC_rock``)."""
-    return ("/" in s.strip("/") or "\\" in s) and not any(c.isspace() or c in '<>"|?*' for c in s)
+    """Whether a value reads as a file path (``../takes/take2.wav``, ``/abs/take``, ``C:\\x\\y.wav``, a
+    name with an extension after a slash), not as text that holds a slash (``AC/DC rock``, ``AC/DC``,
+    ``R&B/Soul``, ``東京/大阪``: QA72 L1 and QA74 showed them as ``DC_rock``, ``DC``, ``大阪``)."""
+    if not ("/" in s.strip("/") or "\\" in s) or any(c.isspace() or c in '<>"|?*' for c in s):
+        return False
+    last = re.split(r"[/\\]", s.rstrip("/\\"))[-1]
+    return s.startswith(("/", "./", "../", "~", "\\")) or re.match(r"^[A-Za-z]:[/\\]", s) is not None \
+        or re.fullmatch(r".+\.[A-Za-z0-9]{1,5}", last) is not None
 
 
 def _short(v: Any) -> str:

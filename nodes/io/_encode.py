@@ -339,8 +339,9 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         # the decoded file is over the ceiling (a codec's overshoot, or peaks between samples near the top
         # of the band): limit lower by the overshoot and write again
         limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
-        why = f"the {fmt} encoder's {over_db:.1f} dB overshoot" if fmt in LOSSY else \
-            f"{over_db:.1f} dB of peaks between samples from content near the top of the band"
+        amount = f"{over_db:.1f} dB" if over_db >= 0.05 else f"{max(over_db, 0.01):.2f} dB"   # (QA74: "0.0 dB")
+        why = f"the {fmt} encoder's {amount} overshoot" if fmt in LOSSY else \
+            f"{amount} of peaks between samples from content near the top of the band"
         allowance = f" once {why} is allowed for"
         try:
             result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check, reason=allowance)

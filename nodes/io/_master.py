@@ -20,7 +20,7 @@ from nodeflow.errors import AudioError, ParameterError
 from ._limiter import BLOCK, Mastered, db_to_gain
 from ._loudness import SIDE_MIN_FRAMES, Measurement, integrated_lufs, measure, side, to_db
 
-__all__ = ["BLOCK", "Mastered", "Measurement", "db_to_gain", "integrated_lufs", "master", "measure", "DCTally", "DC_WARN"]
+__all__ = ["BLOCK", "Mastered", "Measurement", "Silent", "db_to_gain", "integrated_lufs", "master", "measure", "DCTally", "DC_WARN"]
 
 KNEES_DB = (0.0, 3.0, 6.0)   # the most the fast stage takes: the gentlest that reaches the target wins
 LOUDNESS_TOL_LU = 0.05    # iterate until this close; the promise is 0.5 LU
@@ -72,10 +72,18 @@ def _search(m: Mastered, target: float, gain_db: float) -> tuple[float, float]:
     return best[1], best[2]
 
 
-def silent(loudness_lufs: float) -> AudioError:
+class Silent(AudioError):
+    """The refusal of the loudness target ``target`` on audio under the -70 LUFS gate."""
+
+    def __init__(self, target: float):
+        self.target = target
+        super().__init__(f"loudness_lufs={target:g}: the audio is silent (below the -70 LUFS gate), so there is "
+                         "no loudness to normalise; clear loudness_lufs")
+
+
+def silent(loudness_lufs: float) -> Silent:
     """The refusal of a loudness target on audio under the -70 LUFS gate."""
-    return AudioError(f"loudness_lufs={loudness_lufs:g}: the audio is silent (below the -70 LUFS gate), so there is "
-                      "no loudness to normalise; clear loudness_lufs")
+    return Silent(loudness_lufs)
 
 
 LOSSLESS = ("wav", "flac")

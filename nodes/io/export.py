@@ -19,7 +19,7 @@ from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
-from ._master import DCTally, Unreachable, said_or, steady_formats
+from ._master import DCTally, Silent, Unreachable, said_or, steady_formats
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -365,16 +365,17 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
             report = write_streamed(tmp, stream.blocks, audio.sample_rate, audio.channels, fmt, codec,
                                     peak_db=p["peak_db"], bits=bits, dither=p["dither"], check=ctx.check_cancelled,
                                     phase=phase, dest=dest)
-        elif p["peak_db"] is None:
-            report = write_unlimited(tmp, audio.samples, audio.sample_rate, fmt, codec,
-                                     loudness_lufs=p["loudness_lufs"], bits=bits, dither=p["dither"],
-                                     check=ctx.check_cancelled, phase=phase, dest=dest)
         else:
             try:
-                report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
-                                        loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
-                                        dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
-            except Unreachable as e:
+                if p["peak_db"] is None:
+                    report = write_unlimited(tmp, audio.samples, audio.sample_rate, fmt, codec,
+                                             loudness_lufs=p["loudness_lufs"], bits=bits, dither=p["dither"],
+                                             check=ctx.check_cancelled, phase=phase, dest=dest)
+                else:
+                    report = write_mastered(tmp, audio.samples, audio.sample_rate, fmt, codec,
+                                            loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
+                                            dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
+            except (Unreachable, Silent) as e:
                 raise _resample_loss(e, source, audio, fmt) or e from None
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
@@ -383,7 +384,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
                  "written; restore the file from a backup if that was not meant")
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
-        ctx.warn(_gain_warning(audio, report, p["loudness_lufs"]))
+        ctx.warn(_resample_warning(source, audio, report.gain_db, p["loudness_lufs"], fmt)
+                 or _gain_warning(audio, report, p["loudness_lufs"]))
     if note := dc.note():
         ctx.warn(note)
     if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
@@ -399,19 +401,51 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
 RESAMPLE_LOSS_LU = 3.0     # loudness a resample takes away that the refusal of a target names as its cause
 
 
-def _resample_loss(refused: Unreachable, source: Audio, audio: Audio, fmt: str) -> Unreachable | None:
-    """``refused`` said of the resample that made ``audio`` from ``source`` where that took
-    :data:`RESAMPLE_LOSS_LU` or more of its loudness away (content above the new rate's Nyquist), else None."""
+def _resample_lost(source: Audio, audio: Audio) -> float | None:
+    """The loudness (LU; inf where nothing is left) that the resample making ``audio`` from ``source``
+    took away, where that is :data:`RESAMPLE_LOSS_LU` or more (content above the new rate's Nyquist), else None."""
     from nodes.io._loudness import integrated_lufs
-    if refused.encoder or source.sample_rate == audio.sample_rate:
+    if isinstance(source, StreamedAudio) or source.sample_rate == audio.sample_rate:
         return None
-    lost = integrated_lufs(source.samples, source.sample_rate) - integrated_lufs(audio.samples, audio.sample_rate)
-    if not lost >= RESAMPLE_LOSS_LU:
+    before = integrated_lufs(source.samples, source.sample_rate)
+    after = integrated_lufs(audio.samples, audio.sample_rate)
+    if not math.isfinite(before):
         return None
-    keep = "sample_rate=keep" if _rate_problem(fmt, source.sample_rate) is None else \
-        f"sample_rate=keep, as wav or flac: {fmt} cannot store {source.sample_rate} Hz"
+    lost = before - after if math.isfinite(after) else math.inf
+    return lost if lost >= RESAMPLE_LOSS_LU else None
+
+
+def _keep_rate(fmt: str, rate: int) -> str:
+    """How to keep the input's ``rate`` in this export (a format that stores it)."""
+    return "sample_rate=keep" if _rate_problem(fmt, rate) is None else \
+        f"sample_rate=keep, as wav or flac: {fmt} cannot store {rate} Hz"
+
+
+def _resample_loss(refused: Unreachable | Silent, source: Audio, audio: Audio, fmt: str) -> AudioError | None:
+    """``refused`` (a target out of reach, or audio too quiet to measure) said of the resample that
+    made ``audio`` from ``source`` where that took :data:`RESAMPLE_LOSS_LU` or more of its loudness away,
+    else None (QA67 L2: "raise peak_db"; QA74: "the audio is silent" of a 40 kHz tone at 88.2 kHz)."""
+    if getattr(refused, "encoder", "") or (lost := _resample_lost(source, audio)) is None:
+        return None
+    keep, src, rate = _keep_rate(fmt, source.sample_rate), source.sample_rate, audio.sample_rate
+    if isinstance(refused, Silent):
+        return AudioError(f"loudness_lufs={refused.target:g}: the resample from {src} Hz to {rate} Hz leaves this "
+                          f"audio silent (its content lies above {rate // 2} Hz, which {rate} Hz cannot hold); keep the "
+                          f"input's rate ({keep}) or clear loudness_lufs")
     return Unreachable(refused.target, refused.peak_db, refused.reach, refused.reason,
-                       resampled=(source.sample_rate, audio.sample_rate, lost, keep))
+                       resampled=(src, rate, lost, keep))
+
+
+def _resample_warning(source: Audio, audio: Audio, gain_db: float, target: float, fmt: str) -> str:
+    """The large make-up gain's warning where the resample took the loudness away, not the input's
+    quietness ("" otherwise; QA74: a 23.5 kHz tone at 96 kHz exported at 48 kHz was called nearly silent)."""
+    if (lost := _resample_lost(source, audio)) is None:
+        return ""
+    rate = audio.sample_rate
+    return (f"raised by {gain_db:.0f} dB to reach loudness_lufs={target:g}: the resample from {source.sample_rate} Hz "
+            f"to {rate} Hz took {lost:.1f} LU of this audio's loudness away (its content lies above {rate // 2} Hz, "
+            f"which {rate} Hz cannot hold), so what is left rose as much; keep the input's rate "
+            f"({_keep_rate(fmt, source.sample_rate)}) or clear loudness_lufs")
 
 
 def _shortfall_warning(fmt: str, target: float, peak_db: float | None, got: float, limiter_short: float = 0.0) -> str:

@@ -705,6 +705,10 @@ def test_a_variants_name_keeps_the_words_of_its_text_in_any_script():
     assert name('a\\b?*<>|"q') == "v000_genre=a_b_q"
     assert name("..") == "v000_genre=_" and name("CON") == "v000_genre=CON"      # never a bare device name
     assert name("../../takes/up.wav") == "v000_genre=up.wav" and name("C:\\takes\\up.wav") == "v000_genre=up.wav"
+    # a slash without a space is text too unless the value reads as a path (QA74: AC/DC -> DC, 東京/大阪 -> 大阪)
+    assert [name(v) for v in ("AC/DC", "R&B/Soul", "東京/大阪")] == \
+        ["v000_genre=AC_DC", "v000_genre=R_B_Soul", "v000_genre=東京_大阪"]
+    assert name("takes/up.wav") == "v000_genre=up.wav" and name("/abs/up") == "v000_genre=up"
     for value in ("very " * 20, "slow.", "日本" * 60, "🎹a" * 90):
         got = Variant(12, (("prompt.genre", value), ("prompt.mood", value), ("gen.seed", 7))).name
         assert not got.endswith((".", " ")) and len(got.encode("utf-8")) <= 210 and got.endswith("_seed=7"), got

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from nodeflow.audio import Audio
-from nodeflow.errors import ParameterError
+from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 from nodes.io.export import export
 from tests.nodes._io_helpers import needs_ffmpeg
@@ -642,3 +642,37 @@ def test_a_target_out_of_reach_because_the_resample_removed_the_content_says_so(
     assert float(said.group(1)) == pytest.approx(src - low, abs=0.5)
     out = run(tmp_path, x, hi, "b.wav", sample_rate="48000", loudness_lufs=float(said.group(2)), peak_db=-1.0)
     assert ffmpeg_ebur128(out)[0] == pytest.approx(float(said.group(2)), abs=0.15)
+
+
+@pytest.mark.parametrize("tone_hz,peak_db", [(40000, -1.0), (40000, None)])
+def test_a_target_on_content_the_resample_removes_whole_says_so_not_silent(tmp_path, tone_hz, peak_db):
+    """QA74 D1: a 40 kHz tone at 88.2 kHz (-7 LUFS) exported at 44.1 kHz with a loudness target was refused
+    as "the audio is silent ... clear loudness_lufs": the input is loud, the resample took all of it."""
+    rate = 88200
+    t = np.arange(rate * 3) / rate
+    x = np.tile(0.5 * np.sin(2 * np.pi * tone_hz * t), (2, 1)).astype(np.float32)
+    with pytest.raises(AudioError) as info:
+        run(tmp_path, x, rate, "a.flac", sample_rate="44100", loudness_lufs=-14.0, peak_db=peak_db)
+    assert str(info.value) == (
+        "loudness_lufs=-14: the resample from 88200 Hz to 44100 Hz leaves this audio silent (its content lies above "
+        "22050 Hz, which 44100 Hz cannot hold); keep the input's rate (sample_rate=keep) or clear loudness_lufs")
+    assert not list((tmp_path / "o").glob("*.flac"))
+
+
+def test_a_large_gain_after_a_resample_that_took_the_loudness_names_the_resample(tmp_path):
+    """QA74 D1: a 23.5 kHz tone at 96 kHz exported at 48 kHz was written "raised by 34 dB ... the audio is
+    nearly silent ... check the input": the input is loud, the resample's transition band took it away."""
+    rate = 96000
+    t = np.arange(rate * 3) / rate
+    x = np.tile(0.5 * np.sin(2 * np.pi * 23500 * t), (2, 1)).astype(np.float32)
+    ctx = Context("export", base_dir=tmp_path, output_dir=tmp_path / "o")
+    said: list[str] = []
+    ctx.warn = said.append
+    args = {k: export.params[k].default for k in export.params}
+    args.update(path="b.wav", embed_graph=False, sample_rate="48000", loudness_lufs=-10.0, peak_db=None,
+                bit_depth="float32")
+    export.fn(Audio(faded(x, rate), rate), ctx=ctx, **args)
+    gain = [w for w in said if w.startswith("raised by")]
+    assert len(gain) == 1 and "the resample from 96000 Hz to 48000 Hz took" in gain[0] \
+        and "nearly silent" not in gain[0] and gain[0].endswith("keep the input's rate (sample_rate=keep) or clear "
+                                                                 "loudness_lufs"), said
