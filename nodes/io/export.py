@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
-from nodeflow.audio import Audio, StreamedAudio
+from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.timebase import parse_meter
 from nodeflow.node import Context, node
@@ -19,7 +18,8 @@ from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
 
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
-from ._master import DCTally, Silent, Unreachable, said_or, steady_formats
+from ._master import DCTally, Silent, Unreachable
+from ._said import WARN_GAIN_DB, gain_warning, resample_loss, resample_warning, shortfall_warning, unsteady_warning
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
 
@@ -43,8 +43,6 @@ MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MIN_RATE = 8000                                                  # every format; mp3 has its own list
 MAX_RATE = {"wav": 768000, "flac": 655350, "ogg": 192000}        # libsndfile's vorbis crashes above ~200 kHz
 MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
-LIMITED_WARN_DB = 12.0   # a limiter taking this much off the peaks is said so, not "nearly silent"
-WARN_GAIN_DB = 30.0      # a loudness target that raises the audio this much warns: its noise floor rises as much
 _SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
 _BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
 
@@ -376,7 +374,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                                             loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
                                             dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
             except (Unreachable, Silent) as e:
-                raise _resample_loss(e, source, audio, fmt) or e from None
+                raise resample_loss(e, source, audio, _keep_rate(fmt, source.sample_rate)) or e from None
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
@@ -384,13 +382,13 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
                  "written; restore the file from a backup if that was not meant")
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
-        ctx.warn(_resample_warning(source, audio, report.gain_db, p["loudness_lufs"], fmt)
-                 or _gain_warning(audio, report, p["loudness_lufs"]))
+        ctx.warn(resample_warning(source, audio, report.gain_db, p["loudness_lufs"], _keep_rate(fmt, source.sample_rate))
+                 or gain_warning(audio, report, p["loudness_lufs"]))
     if note := dc.note():
         ctx.warn(note)
     if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
-        ctx.warn(_unsteady_warning(fmt, p["loudness_lufs"], report.unsteady, report.measurement.integrated_lufs))
-    elif p["loudness_lufs"] is not None and (short := _shortfall_warning(fmt, p["loudness_lufs"], p["peak_db"],
+        ctx.warn(unsteady_warning(fmt, p["loudness_lufs"], report.unsteady, report.measurement.integrated_lufs))
+    elif p["loudness_lufs"] is not None and (short := shortfall_warning(fmt, p["loudness_lufs"], p["peak_db"],
                                                                           report.measurement.integrated_lufs,
                                                                           report.limiter_short_lu)):
         ctx.warn(short)      # a warning, so `run -q` says it too (QA67: a master 0.5 LU under its target, not a word)
@@ -398,106 +396,10 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     return str(dest)
 
 
-RESAMPLE_LOSS_LU = 3.0     # loudness a resample takes away that the refusal of a target names as its cause
-
-
-def _resample_lost(source: Audio, audio: Audio) -> float | None:
-    """The loudness (LU; inf where nothing is left) that the resample making ``audio`` from ``source``
-    took away, where that is :data:`RESAMPLE_LOSS_LU` or more (content above the new rate's Nyquist), else None."""
-    from nodes.io._loudness import integrated_lufs
-    if isinstance(source, StreamedAudio) or source.sample_rate == audio.sample_rate:
-        return None
-    before = integrated_lufs(source.samples, source.sample_rate)
-    after = integrated_lufs(audio.samples, audio.sample_rate)
-    if not math.isfinite(before):
-        return None
-    lost = before - after if math.isfinite(after) else math.inf
-    return lost if lost >= RESAMPLE_LOSS_LU else None
-
-
 def _keep_rate(fmt: str, rate: int) -> str:
     """How to keep the input's ``rate`` in this export (a format that stores it)."""
     return "sample_rate=keep" if _rate_problem(fmt, rate) is None else \
         f"sample_rate=keep, as wav or flac: {fmt} cannot store {rate} Hz"
-
-
-def _resample_loss(refused: Unreachable | Silent, source: Audio, audio: Audio, fmt: str) -> AudioError | None:
-    """``refused`` (a target out of reach, or audio too quiet to measure) said of the resample that
-    made ``audio`` from ``source`` where that took :data:`RESAMPLE_LOSS_LU` or more of its loudness away,
-    else None (QA67 L2: "raise peak_db"; QA74: "the audio is silent" of a 40 kHz tone at 88.2 kHz)."""
-    if getattr(refused, "encoder", "") or (lost := _resample_lost(source, audio)) is None:
-        return None
-    keep, src, rate = _keep_rate(fmt, source.sample_rate), source.sample_rate, audio.sample_rate
-    if isinstance(refused, Silent):
-        return AudioError(f"loudness_lufs={refused.target:g}: the resample from {src} Hz to {rate} Hz leaves this "
-                          f"audio silent (its content lies above {rate // 2} Hz, which {rate} Hz cannot hold); keep the "
-                          f"input's rate ({keep}) or clear loudness_lufs")
-    return Unreachable(refused.target, refused.peak_db, refused.reach, refused.reason,
-                       resampled=(src, rate, lost, keep))
-
-
-def _resample_warning(source: Audio, audio: Audio, gain_db: float, target: float, fmt: str) -> str:
-    """The large make-up gain's warning where the resample took the loudness away, not the input's
-    quietness ("" otherwise; QA74: a 23.5 kHz tone at 96 kHz exported at 48 kHz was called nearly silent)."""
-    if (lost := _resample_lost(source, audio)) is None:
-        return ""
-    rate = audio.sample_rate
-    return (f"raised by {gain_db:.0f} dB to reach loudness_lufs={target:g}: the resample from {source.sample_rate} Hz "
-            f"to {rate} Hz took {lost:.1f} LU of this audio's loudness away (its content lies above {rate // 2} Hz, "
-            f"which {rate} Hz cannot hold), so what is left rose as much; keep the input's rate "
-            f"({_keep_rate(fmt, source.sample_rate)}) or clear loudness_lufs")
-
-
-def _shortfall_warning(fmt: str, target: float, peak_db: float | None, got: float, limiter_short: float = 0.0) -> str:
-    """What to say of a file written ``got`` LUFS that misses its ``target`` by 0.1 LU or more (within
-    the 0.5 LU a target may miss by under the true-peak ceiling), else "": under a wav's or flac's target,
-    the limiter's reach; a lossy file's miss, as decoded, its encoder's change (QA: an mp3 0.1 LU under
-    was said to be the limiter's reach, which the same audio beat by 5 LU), unless the limiter's best
-    was itself short of what it aimed at by ``limiter_short`` LU, 0.1 or more (QA67: an mp3 at its reach
-    was said to be the encoder's change)."""
-    miss = got - target
-    if round(abs(miss), 1) < 0.1:
-        return ""
-    said = f"loudness_lufs={target:g}: the file measures {got:.1f} LUFS, {abs(miss):.1f} LU " \
-           f"{'over' if miss > 0 else 'under'} the target"
-    if fmt in _LOSSY and (miss > 0 or round(limiter_short, 1) < 0.1):
-        return f"{said} as decoded: the {fmt} encoder's change"
-    if miss < 0 and peak_db is not None:
-        as_decoded = f" as the {fmt} decodes" if fmt in _LOSSY else ""
-        return (f"{said}: the loudest this audio gets under peak_db={peak_db:g} dBTP{as_decoded}; raise peak_db to "
-                f"get closer, or lower loudness_lufs to {math.floor(round(got * 10.0, 6)) / 10.0:.1f}")
-    return said
-
-
-def _unsteady_warning(fmt: str, target: float, unsteady: tuple[int, float, float], got: float) -> str:
-    """A lossy file written off its target because ``fmt``'s encoder does not keep this audio's
-    loudness (``unsteady``: encodes, lowest and loudest decoded LUFS; ``got``: the one written); the
-    formats offered leave out ``fmt`` (QA67: an ogg's warning said "wav, flac or ogg land on the target")."""
-    n, lo, hi = unsteady
-    return (f"loudness_lufs={target:g}: the {fmt} encoder does not keep this audio's loudness ({n} encodes decoded "
-            f"between {lo:.1f} and {hi:.1f} LUFS); the closest, {got:.2f} LUFS, is written ({abs(got - target):.2f} LU "
-            f"{'over' if got > target else 'under'}); {said_or(steady_formats(fmt))} land on the target")
-
-
-def _gain_warning(audio: Audio, report: Any, target: float) -> str:
-    """What a make-up gain of :data:`WARN_GAIN_DB` or more did: raised a nearly silent take's noise
-    floor, or, for audio already loud, drove the limiter that hard (QA: a classical piece at -12.6
-    LUFS exported at -6 was told it was "nearly silent"; the limiter held it ~40 dB down)."""
-    from nodes.io._loudness import integrated_lufs
-    gain = report.gain_db
-    source = integrated_lufs(audio.samples, audio.sample_rate) if not isinstance(audio, StreamedAudio) else None
-    limited = None if source is None else source + gain - report.measurement.integrated_lufs
-    if source is not None and limited is not None and limited >= LIMITED_WARN_DB:
-        # in what a listener hears: how much louder it got, and how much came off its loudest peaks next to a
-        # plain gain that loud (QA: "needs 55 dB of gain" was the limiter's drive; the file rose 11.4 dB)
-        out = report.measurement.integrated_lufs
-        peak = float(abs(audio.samples).max()) if audio.samples.size else 0.0
-        off = 20.0 * math.log10(max(peak, 1e-12)) + (out - source) - report.measurement.sample_peak_dbfs
-        return (f"loudness_lufs={target:g} raises this audio {out - source:.1f} dB ({source:.1f} -> {out:.1f} LUFS), "
-                f"and the limiter took about {off:.0f} dB off its loudest peaks to keep the true-peak ceiling, so "
-                f"its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a lower loudness_lufs")
-    return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
-            "floor rose as much; check the input, or clear loudness_lufs")
 
 
 #: where each step of an export starts, in percent of the whole: mastering to a loudness (passes over

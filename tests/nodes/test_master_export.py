@@ -293,7 +293,7 @@ def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_
 def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
     """QA: an mp3 0.1 LU under its -14 LUFS target was said to be 'the loudest this audio gets under
     peak_db=-1', which the same audio beat by 5 LU; a lossy encoder moves the loudness a little."""
-    from nodes.io.export import _shortfall_warning
+    from nodes.io._said import shortfall_warning as _shortfall_warning
     assert _shortfall_warning("mp3", -14.0, -1.0, -14.14) == (
         "loudness_lufs=-14: the file measures -14.1 LUFS, 0.1 LU under the target as decoded: the mp3 encoder's "
         "change")
@@ -305,7 +305,7 @@ def test_a_lossy_files_miss_at_the_limiters_reach_is_put_down_to_the_limiter():
     """QA67 (fixA's note): an mp3 0.4 LU under its target, where the limiter's best was already short of it,
     was said to be "the mp3 encoder's change"; raising peak_db is what gets closer."""
     from nodes.io._master import master
-    from nodes.io.export import _shortfall_warning
+    from nodes.io._said import shortfall_warning as _shortfall_warning
     t = np.arange(RATE * 3) / RATE
     x = (0.5 * np.sin(2 * np.pi * 1000 * t))[None].astype(np.float32)     # -4.1 LUFS at -1 dBTP at most
     assert master(x, RATE, -3.8, 10 ** (-1 / 20)).short_lu == pytest.approx(0.3, abs=0.1)
@@ -572,7 +572,7 @@ def test_the_formats_offered_for_a_lossy_encoders_miss_leave_that_format_out():
     """The warning and the refusal of a target a lossy encoder does not keep offer the lossless formats,
     and ogg for an mp3, never the format that missed (QA67)."""
     from nodes.io._master import Unreachable
-    from nodes.io.export import _unsteady_warning
+    from nodes.io._said import unsteady_warning as _unsteady_warning
     assert _unsteady_warning("mp3", -14.0, (6, -14.2, -13.9), -13.89).endswith(
         "is written (0.11 LU over); wav, flac or ogg land on the target")
     assert _unsteady_warning("ogg", -14.0, (6, -14.2, -13.9), -13.89).endswith(
