@@ -285,28 +285,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def sweep_axes(args: argparse.Namespace, graph: Graph) -> tuple[list[Any], str] | None:
-    """The sweep a command's options select, as ``(axes, mode)``: the ``--sweep`` axes (paired with
-    ``--zip``), else the graph's saved sweep unless ``--no-sweep``; None for a single run.  One place,
-    so that `validate` checks the variants `run` renders (QA73 D8: validate refused --sweep)."""
+def sweeps(args: argparse.Namespace, graph: Graph) -> bool:
+    """Whether a command's options select a sweep: ``--sweep`` axes, or the graph's saved sweep unless
+    ``--no-sweep`` (else one run)."""
+    return bool(args.sweep) or (bool(graph.sweep) and not args.no_sweep)
+
+
+def sweep_axes(args: argparse.Namespace, graph: Graph) -> tuple[list[Any], str]:
+    """The sweep a command's options select (:func:`sweeps`), as ``(axes, mode)``: the ``--sweep`` axes
+    (paired with ``--zip``), else the graph's saved sweep.  One place, so that `validate` checks the
+    variants `run` renders (QA73 D8: validate refused --sweep)."""
     from .sweep import parse_axis, sweep_from_graph
     if args.sweep:
         return [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
-    if graph.sweep and not args.no_sweep:
-        axes, mode = sweep_from_graph(graph)
-        return axes, ("zip" if args.zip else mode)
-    return None
+    axes, mode = sweep_from_graph(graph)
+    return axes, ("zip" if args.zip else mode)
 
 
 def _run_problems(graph: Graph, args: argparse.Namespace) -> list[str]:
     """What a run of ``graph`` with ``args``' options refuses, its sweep's variants included."""
     kw: dict[str, Any] = dict(output_dir=_output_dir(args), allow_outside=args.allow_outside, device=args.device)
     problems = graph.problems(**kw)
-    if args.sweep or (graph.sweep and not args.no_sweep):     # what a run of the sweep would refuse too
+    if sweeps(args, graph):     # what a run of the sweep would refuse too
         from .sweep import expand
         from .sweepcheck import sweep_problems, variant_problems
         try:
-            axes, mode = cast("tuple[list[Any], str]", sweep_axes(args, graph))
+            axes, mode = sweep_axes(args, graph)
             if variants := expand(axes, mode):    # the run checks its variants, not the saved values they replace
                 problems = variant_problems(graph, variants, _output_dir(args), allow_outside=args.allow_outside,
                                             device=args.device)

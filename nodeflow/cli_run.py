@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
-                  _print_external_reads, apply_sets, sweep_axes)
+                  _print_external_reads, apply_sets, sweep_axes, sweeps)
 from .cli_daw import check_daw, daw_collector, daw_part, write_daw
 from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_to_stdout(args, graph)
     out_dir = _output_dir(args)
     check_daw(args, graph)
-    if args.sweep or (graph.sweep and not args.no_sweep):
+    if sweeps(args, graph):
         if getattr(args, "trace", None):    # (QA: ignored without a word)
             raise ParameterError(f"--trace {args.trace} records one run, and a sweep runs many; drop --trace, or "
                                  "trace one variant with --no-sweep and --set NODE.PARAM=VALUE")
@@ -258,7 +258,7 @@ def _print_levels(path: str) -> None:
 def _run_to_stdout(args: argparse.Namespace, graph: Graph) -> int:
     """``-o -``: one node's audio as raw float32 on standard output, piece by piece (nodeflow.pipe)."""
     from .pipe import pick_target, pipe_audio
-    if args.sweep or (graph.sweep and not args.no_sweep) or args.daw:
+    if sweeps(args, graph) or args.daw:
         raise ParameterError("-o - streams one run's audio to standard output; a sweep or --daw writes files: give "
                              "an output folder (-o out), or --no-sweep")
     if args.target and len(args.target) > 1:
@@ -305,7 +305,7 @@ def _run_sweep(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
 def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     from .manifest import SweepReport, keep_earlier, recorded_sets, write_manifest
     from .sweep import expand
-    axes, mode = cast("tuple[list[Any], str]", sweep_axes(args, graph))     # (cmd_run: there is a sweep)
+    axes, mode = sweep_axes(args, graph)
     variants = expand(axes, mode)
     if args.executor == "ray" and "," in args.device:
         raise ParameterError(f"--device {args.device}: a device list is dealt by the local executor; on Ray each "
