@@ -43,9 +43,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     """
     from .devices import device_problem, placement_problem
     version = graph.content_version() if version is None else version
-    scope_key = None if targets is None else tuple(sorted(set(targets)))
-    # through Graph._static_problems, so what runs it is seen there (tests count the calls)
-    st = graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
+    st = _static(graph, targets, version)
     scope = st["scope"]
     base = Path(base_dir) if base_dir else graph.base_dir()
     out: list[str] = []
@@ -140,15 +138,21 @@ def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_out
     return out
 
 
+def _static(graph: Graph, targets: Iterable[str] | None, version: int) -> dict[str, Any]:
+    """What depends only on the graph's content, for a run of ``targets``: derived once per content
+    version, through Graph._static_problems, so what runs it is seen there (tests count the calls)."""
+    scope_key = None if targets is None else tuple(sorted(set(targets)))
+    return graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
+
+
 def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> int:
     """What the estimated peak of a run of ``targets`` leaves of the memory limit (bytes): the most an
     executor may keep of earlier runs' values while it runs (:meth:`MemoryCache.hold_at_most`)."""
     from .costs import Limits, remembered_estimate
     version = graph.content_version()
-    scope_key = None if targets is None else tuple(sorted(set(targets)))
-    st = graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
     limits, _ = Limits.from_env()
-    return max(0, limits.memory_bytes - remembered_estimate(graph, st["scope"], base_dir, version).peak_bytes)
+    scope = _static(graph, targets, version)["scope"]
+    return max(0, limits.memory_bytes - remembered_estimate(graph, scope, base_dir, version).peak_bytes)
 
 
 def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow: Iterable[Any],
