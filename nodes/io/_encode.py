@@ -17,7 +17,7 @@ from nodeflow.errors import AudioError
 
 from ._channels import VORBIS_FORMATS, set_wav_mask, to_vorbis
 from ._loudness import Measurement, band_limited_peak_file, measure_file, quantisation_gain, to_db
-from ._master import BLOCK as MASTER_BLOCK, Mastered, Unreachable, db_to_gain, master, silent
+from ._master import BLOCK as MASTER_BLOCK, Mastered, Silent, Unreachable, db_to_gain, master
 
 LOSSY = ("mp3", "ogg")
 SILENT = 2.0 ** -30   # a sample this close to 0 (-180 dBFS) is digital silence to the dither: left at 0
@@ -208,7 +208,7 @@ def write_unlimited(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             raise AudioError(why)
         measured_in = integrated_lufs(samples, rate)
         if not np.isfinite(measured_in):
-            raise silent(loudness_lufs)
+            raise Silent(loudness_lufs)
         gain_db = loudness_lufs - measured_in
     gain = db_to_gain(gain_db)
     peak = _sample_peak(samples, check) * gain

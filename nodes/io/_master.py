@@ -81,11 +81,6 @@ class Silent(AudioError):
                          "no loudness to normalise; clear loudness_lufs")
 
 
-def silent(loudness_lufs: float) -> Silent:
-    """The refusal of a loudness target on audio under the -70 LUFS gate."""
-    return Silent(loudness_lufs)
-
-
 LOSSLESS = ("wav", "flac")
 STEADY_FORMATS = LOSSLESS + ("ogg",)   # offered where a lossy encoder does not keep a target: the lossless
                                        # formats land on it, and ogg kept it where LAME's jumps did not
@@ -170,7 +165,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     if envelope is not None:
         envelope.result()
     if not np.isfinite(measured):
-        raise silent(loudness_lufs)
+        raise Silent(loudness_lufs)
     gain_db = loudness_lufs - measured
     m.ceiling = ceiling * db_to_gain(-TP_HEADROOM_DB)   # the gain's modulation overshoots by about this
     for _ in range(TP_PASSES):     # a true-peak pass lowers the ceiling a little: the knee found holds
