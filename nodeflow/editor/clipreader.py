@@ -109,6 +109,23 @@ class _Reader:
         return k
 
 
+class _Played:
+    """Device-ready frames ``[frames, out_channels]`` read out as they are: the audio a rewrite took
+    back from the device (:meth:`.pulseout.PulseStream.rewrite`), which a switch fades out of."""
+
+    waiting = False
+
+    def __init__(self, frames: np.ndarray):
+        self.x, self.pos = frames, 0
+
+    def read(self, out: np.ndarray) -> int:
+        k = min(len(out), len(self.x) - self.pos)
+        out[:k] = self.x[self.pos:self.pos + k]
+        out[k:] = 0.0
+        self.pos += k
+        return k
+
+
 class _Switch:
     """Another take from where the reader playing now is: the new take's reader is made by
     ``make(frames_so_far)`` at the first block it is asked for (in the audio callback, so the

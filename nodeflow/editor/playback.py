@@ -213,15 +213,15 @@ class Auditioner:
         self.levels = Meter()                           # previews' loudness, for the note on their export
 
     def warm_up(self) -> None:
-        """Start PortAudio and find the output on a background thread, so the first press of play
+        """Connect to the sound server (or start PortAudio) and find the output on a background thread, so the first press of play
         does not pay for it (tens of ms, far more on a busy machine).  Errors wait for that press."""
         import threading
 
         def go() -> None:
             try:
-                from .player import _output_device, _sounddevice
+                from .player import _output_device
                 p = self.player()
-                _output_device(_sounddevice(), p.device)
+                _output_device(p.backend(), p.device)
             except Exception:  # noqa: BLE001 - reported when the user presses play
                 pass
         self._warming = threading.Thread(target=go, name="nodeflow-audio-warmup", daemon=True)

@@ -1,4 +1,4 @@
-"""A non-blocking sound player: one clip at a time on a sounddevice output stream.
+"""A non-blocking sound player: one clip at a time on an output stream (PulseAudio's or PortAudio's).
 
 Usage (this module never imports dearpygui; :mod:`nodeflow.editor.audition` re-exports its names)
 -------------------------------------------------------------------------------------------------
@@ -26,7 +26,11 @@ seconds) is kept as set.  ``on_done`` runs once per ``play()`` when that playbac
 ends for any reason (played to the end, ``stop()``, replaced by another ``play()``, device failure),
 on a short-lived background thread: neither the UI thread nor PortAudio's.
 
-The player talks to the device with a sounddevice ``OutputStream`` and a callback, float32, at the
+On the default device with a PulseAudio (or PipeWire) server, the player talks to it through
+PulseAudio's own API (:mod:`.pulseout`, ``output="auto"``): a seek or an A/B switch rewrites the audio
+already queued, and is heard a few tens of milliseconds after the request instead of after the whole
+buffer.  Elsewhere (``output="portaudio"``, another device, no such server), the player talks to the
+device with a sounddevice ``OutputStream`` and a callback, float32, at the
 device's own rate (:func:`~.audiodevice.device_rate`; a clip at another rate is resampled by soxr as
 it plays, as a DAW does; at the clip's rate if the device refuses its own), mono/stereo mapped onto
 the device's channels.  Missing PortAudio, no device, no sound server
@@ -60,7 +64,7 @@ SWITCH_FADE_S = 0.02          # an A/B switch crossfades from one take to the ot
 
 
 class Player:
-    """Plays one clip at a time on a sounddevice output stream, without blocking the caller.
+    """Plays one clip at a time on an output stream, without blocking the caller.
 
     Parameters
     ----------
@@ -72,17 +76,23 @@ class Player:
     latency : str or float
         The output buffer: ``"auto"`` (default: chosen from the device, grown after an underflow),
         ``"low"`` / ``"high"`` (the device's own figures) or seconds.
+    output : str
+        ``"auto"`` (default): on the default device, PulseAudio's own API where a PulseAudio (or
+        PipeWire) server answers, which lets a seek or an A/B switch rewrite the audio already
+        queued (:mod:`.pulseout`); PortAudio otherwise.  ``"portaudio"``: PortAudio always.
 
     All methods may be called from any thread; the audio callback runs on PortAudio's thread.
     """
 
     def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
-                 latency: str | float = "auto"):
+                 latency: str | float = "auto", output: str = "auto"):
         if samplerate is not None and (isinstance(samplerate, bool) or not isinstance(samplerate, int)
                                        or samplerate <= 0):
             raise ParameterError(f"Player: samplerate={samplerate!r} must be a positive whole number of Hz "
                                  "(e.g. 48000) or None")
-        self.device, self.samplerate = device, samplerate
+        if output not in OUTPUTS:
+            raise ParameterError(f"Player: output={output!r} must be one of {', '.join(map(repr, OUTPUTS))}")
+        self.device, self.samplerate, self.output = device, samplerate, output
         self.latency = latency
         self._lock = threading.RLock()
         self._session: _Session | None = None
@@ -198,6 +208,7 @@ class Player:
         st = s.stream
         return {"samplerate": st.samplerate, "channels": st.channels, "blocksize": st.blocksize,
                 "latency_s": st.latency, "device": st.device, "setting": self._latency,
+                "api": "PulseAudio" if hasattr(st, "rewrite") else "PortAudio",
                 "underflows": s.underflows, "grown": len(s.latency_history) > 1, "nice": s.priority}
 
     # -- used by audition(): the latest press wins
@@ -219,7 +230,7 @@ class Player:
                      start_s: float = 0.0) -> None:
         if self._session is not None:
             self._session.stop()
-        sd = _sounddevice()
+        sd = self.backend()
         info = _output_device(sd, self.device)
         if info["max_output_channels"] < 1:
             raise AudioDeviceError(f"audio device {info['name']!r} has no output channels; {_no_device_hint()}")
@@ -234,6 +245,15 @@ class Player:
             session.close()
             self._session = None
             raise AudioDeviceError(f"cannot start audio output {info['name']!r}: {e}; {_no_device_hint()}") from None
+
+    def backend(self) -> Any:
+        """What plays: :mod:`.pulseout`'s stand-in for sounddevice where ``output="auto"``, the
+        device is the default and a PulseAudio server answers; the sounddevice module otherwise."""
+        if self.output == "auto" and self.device is None:
+            from . import pulseout
+            if pulseout.connection() is not None:
+                return pulseout.BACKEND        # (the sounddevice module's shape)
+        return _sounddevice()
 
     def _open(self, sd: ModuleType, info: dict[str, Any], session: _Session) -> _Stream:
         """Open ``session``'s stream (not started yet) at the first rate and channel count the device takes."""
@@ -287,6 +307,7 @@ class Player:
 
 AUTO_MIN_S, AUTO_MAX_S = 0.2, 0.5     # the "auto" buffer's bounds (it may grow past them: .playstream)
 LATENCY_NAMES = ("auto", "low", "high")
+OUTPUTS = ("auto", "portaudio")
 
 
 def check_latency(value: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .audiodevice import _no_device_hint
-from .clipreader import Clip, _mix_matrix, _Reader, _Source, _Switch
+from .clipreader import Clip, _mix_matrix, _Played, _Reader, _Source, _Switch
 
 __all__ = ["MAX_LATENCY_S", "TAIL_MARGIN_S"]
 
@@ -161,11 +161,12 @@ class _Session:
         playing started that far into ``audio``), or from ``at_s`` in ``audio`` (a seek).  False
         when this playback cannot (ended, stopped, a loop, or a clip still being generated).
 
-        It is heard once the device's buffer (200 ms at "auto") has played (QA70 D1).  A new stream
-        primed with the new take would be heard at once, but aborting the old one cuts its sound
-        mid-wave, and PulseAudio drops a new stream's first milliseconds, the fade-in with them:
-        measured, steps of 0.15-0.24 and 1-6 ms gaps where this crossfade has none.  Hearing it
-        sooner needs the queued audio rewritten (libpulse's seek on write), which PortAudio lacks."""
+        On a stream that can rewrite what it has queued (:mod:`.pulseout`), the switch starts a few
+        tens of milliseconds after what is heard now, crossfading out of what was queued there.  On
+        PortAudio's it starts at the next frame handed over, heard once the device's buffer (200 ms
+        at "auto") has played (QA70 D1): a new stream primed with the new take would be heard at
+        once, but aborting the old one cuts its sound mid-wave, and PulseAudio drops a new stream's
+        first milliseconds, the fade-in with them (measured: steps of 0.15-0.24, 1-6 ms gaps)."""
         with self._stream_lock:
             old = self.reader
             if self.stopped or self.ended or self.loop or not self.stream_open or self.stream is None \
@@ -180,7 +181,15 @@ class _Session:
                 t = self.clip_time(frames_out) if at_s is None else max(float(at_s), 0.0)
                 self.parts.append((frames_out, t))
                 return _Reader(audio.samples, audio.sample_rate, rate, mix, start=round(t * audio.sample_rate))
-            self.reader = _Switch(old, make, round(fade_s * rate), lambda: self.frames_out)
+            fade = round(fade_s * rate)
+
+            def taken_back(back: int, queued: np.ndarray) -> None:   # libpulse's lock held: no callback runs
+                self.frames_out -= back
+                self.parts = [p for p in self.parts if p[0] <= self.frames_out] or self.parts[:1]
+                self.reader = _Switch(_Played(queued), make, min(fade, len(queued)), lambda: self.frames_out)
+            rewrite = getattr(self.stream, "rewrite", None)
+            if rewrite is None or not rewrite(taken_back):
+                self.reader = _Switch(old, make, fade, lambda: self.frames_out)
             self.audio = audio
             return True
 

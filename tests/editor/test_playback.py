@@ -148,30 +148,60 @@ def _first_block_at(x: np.ndarray, hz: float) -> int:
     return int(np.flatnonzero(hit)[0]) * blk
 
 
-@pytest.mark.xfail(strict=True, reason="QA70 D1, open: a seek waits for the ~200 ms device buffer; a "
-                   "restarted stream would cut the old sound with a click (PulseAudio drops a new stream's "
-                   "first ms, its fade-in with them); the fix needs the queued audio rewritten (libpulse)")
-def test_a_seek_is_heard_within_two_frames_of_the_request_as_play_is(pulse, tmp_path):  # noqa: F811
-    """QA70 D1: a click on the waveform was heard 0.33-0.40 s later, play in 41-57 ms.  Measured in
-    the null sink against play's own press-to-sound in the same recording: the jump in the clip is
-    heard at most two 60 fps frames later after its request than the first sound after play's."""
+@pytest.mark.parametrize("how", ["seek", "switch"])
+def test_a_seek_or_a_switch_is_heard_within_two_frames_of_the_request_as_play_is(pulse, tmp_path, how):  # noqa: F811
+    """QA70 D1: a click on the waveform or an A/B switch was heard 0.33-0.40 s later, play in 41-57
+    ms: it waited behind the ~200 ms the stream keeps queued.  Now the queued audio is rewritten
+    (PulseAudio's own API, :mod:`nodeflow.editor.pulseout`).  Measured in the null sink against
+    play's own press-to-sound in the same recording: the new material is heard at most two 60 fps
+    frames later after its request than the first sound after play's, with no gap and no click."""
     from nodeflow.editor.player import Player
     t = np.arange(4 * RATE) / RATE
-    x = 0.25 * np.sin(2 * np.pi * np.where(t < 2.0, 400, 1200) * t)     # 400 Hz, then 1200 Hz from 2 s
-    clip, p = Audio(np.stack([x, x]).astype(np.float32), RATE), Player()
+    if how == "seek":       # 400 Hz, then 1200 Hz from 2 s: a seek to 2.5 s
+        x = 0.25 * np.sin(2 * np.pi * np.where(t < 2.0, 400, 1200) * t)
+        clip = b = Audio(np.stack([x, x]).astype(np.float32), RATE)
+    else:                   # take A at 400 Hz, take B at 1200 Hz, same time base
+        clip = Audio(np.stack([0.25 * np.sin(2 * np.pi * 400 * t)] * 2).astype(np.float32), RATE)
+        b = Audio(np.stack([0.25 * np.sin(2 * np.pi * 1200 * t)] * 2).astype(np.float32), RATE)
+    p = Player()
     with Parec(tmp_path / "rec.f32") as rec:
         t_play = time.perf_counter()
         p.play(clip)
         while p.position_s < 0.8:
             time.sleep(0.01)
         t_seek = time.perf_counter()
-        assert p.switch(clip, at_s=2.5)
+        assert p.switch(b, at_s=2.5 if how == "seek" else None)
+        assert p.stream_info["api"] == "PulseAudio"
         assert p.wait(30)
     y = rec.data
     first = int(np.flatnonzero(np.abs(y[:, 0]) > 1e-3)[0])
     late = (_first_block_at(y, 1200) - first) / RATE - (t_seek - t_play)
-    assert late <= 2 / 60, f"the seek was heard {late * 1e3:.0f} ms later after its request than play"
+    assert late <= 2 / 60, f"the {how} was heard {late * 1e3:.0f} ms later after its request than play"
     assert dropouts(y)["count"] == 0, dropouts(y)
+    # no click where the new material comes in: no step larger than 1200 Hz at 0.25 makes (0.039; a
+    # cut at a random phase jumps by up to 0.5), up to 0.3 s after it is heard
+    steps = np.abs(np.diff(y[first + 48:_first_block_at(y, 1200) + int(0.3 * RATE), 0].astype(np.float64)))
+    assert steps.max() < 0.045, steps.max()
+
+
+def test_without_a_pulseaudio_server_the_player_plays_through_portaudio(pulse, tmp_path):  # noqa: F811
+    """``output="portaudio"`` (and any machine where no PulseAudio server answers) plays as before:
+    the switch then waits behind the device's buffer, but plays on without a gap."""
+    from nodeflow.editor.player import Player
+    clip, want = marked_clip(1.5)
+    p = Player(output="portaudio")
+    with Parec(tmp_path / "rec.f32") as rec:
+        p.play(clip)
+        assert p.stream_info["api"] == "PortAudio"
+        while p.position_s < 0.5:
+            time.sleep(0.01)
+        assert p.switch(clip, at_s=0.2)
+        assert p.wait(30)
+    x = rec.data
+    assert dropouts(x)["count"] == 0, dropouts(x)
+    assert seconds_at(x, 1000) > 0.15 and seconds_at(x, 2000) > 0.2
+    with pytest.raises(ParameterError, match="output='alsa' must be one of 'auto', 'portaudio'"):
+        Player(output="alsa")
 
 
 def test_a_loop_or_a_stopped_player_does_not_switch(pulse):  # noqa: F811
