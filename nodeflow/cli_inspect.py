@@ -1,8 +1,8 @@
 """``audiochain show``, ``nodes`` and ``extract``: what a graph, the node types and an exported file
 hold, printed for people (or as JSON).
 
-Split from :mod:`nodeflow.cli` (which builds the parser and holds the shared helpers); user
-mistakes print one clear line there.
+Split from :mod:`nodeflow.cli` (which holds the shared helpers; :mod:`nodeflow.cli_parser` builds the
+parser); user mistakes print one clear line there.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """``audiochain run`` and ``audiochain rerun``: render a graph headless into an output folder, as a
 sweep of variants (locally or on Ray), into a DAWproject, or as raw audio on standard output.
 
-Split from :mod:`nodeflow.cli` (which builds the parser and holds the shared helpers); user
-mistakes print one clear line there.
+Split from :mod:`nodeflow.cli` (which holds the shared helpers; :mod:`nodeflow.cli_parser` builds the
+parser); user mistakes print one clear line there.
 """
 from __future__ import annotations
 
