@@ -13,9 +13,9 @@ sha256.  Any damage is one :class:`~nodeflow.FileFormatError`.
 
 * :func:`read_bundle` inspects a bundle in place (``validate``, ``show``): nothing is written.
 * :func:`extracted` unpacks into a fresh private temp folder for a run and removes it after.
-* :func:`unpack` writes next to the bundle (or into a target folder): everything is staged and
-  verified first, then moved into place without following links or overwriting anything (a name
-  that exists with other content gets a new name, and the graph points at it).
+* :func:`unpack` (in :mod:`nodeflow.unpacking`) writes next to the bundle (or into a target folder):
+  everything is staged and verified first, then moved into place without following links or
+  overwriting anything (a name that exists with other content gets a new name, and the graph points at it).
 
 :func:`pack` (in :mod:`nodeflow.packing`) takes only what a graph needs to run elsewhere: regular
 files that decode as audio and that the node reading them takes (as validate says), and safetensors
@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import hashlib
 import json
 import lzma
 import os
-import secrets
 import shutil
 import stat
 import struct
@@ -346,55 +344,7 @@ def is_extracted(folder: Path) -> bool:
     return folder.name.startswith(_EXTRACTED) and folder.parent == Path(tempfile.gettempdir()).resolve()
 
 
-# ---------------------------------------------------------------------------------------- unpacking
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-
-
-def _subdir(fd: int, parts: list[str], shown: Path, *, create: bool) -> int:
-    """Open (creating) ``parts`` below the folder ``fd`` without following any link; a new fd."""
-    fd = os.dup(fd)
-    for part in parts:
-        shown = shown / part
-        if create:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, 0o777, dir_fd=fd)
-        try:
-            nfd = os.open(part, _DIR, dir_fd=fd)
-        except OSError as e:
-            os.close(fd)
-            if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise FileFormatError(f"{shown} is a link or a file, not a folder; unpack never follows links "
-                                      "(a link here leads outside the target folder, or could): remove it or unpack "
-                                      "elsewhere") from None
-            raise
-        os.close(fd)
-        fd = nfd
-    return fd
-
-
-def _same(a: Path, b: Path) -> bool:
-    """Same content, comparing regular files only (a link, FIFO or device is never 'the same')."""
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except OSError:
-        return False
-    if stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode):
-        return sa.st_size == sb.st_size and _sha256(a) == _sha256(b)
-    if not (stat.S_ISDIR(sa.st_mode) and stat.S_ISDIR(sb.st_mode)):
-        return False
-    na, nb = sorted(os.listdir(a)), sorted(os.listdir(b))
-    return na == nb and all(_same(a / n, b / n) for n in na)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
+# ---------------------------------------------------------------------------------------- member names
 def name_char_ok(c: str) -> bool:
     """Whether ``c`` may stand in a bundle member's name: a letter, digit or mark of any script (Björk,
     日本の歌, हिंदी), or one of :data:`NAME_PUNCTUATION`; never a control, format (bidi) or path character."""
@@ -425,159 +375,11 @@ def _free_name(name: str, i: int, is_file: bool) -> str:
     return f"{stem} ({i}).{ext}" if is_file and dot and stem else f"{name} ({i})"
 
 
-def _place(sfd: int, tfd: int, name: str, staged: Path, shown: Path, placed: list[tuple[int, str]]) -> tuple[str, bool]:
-    """Move ``name`` from the staging folder into the target folder without overwriting anything:
-    an identical existing file is reused, another name is found otherwise.  Returns (name used, new)."""
-    is_file = stat.S_ISREG(os.lstat(staged / name).st_mode)
-    cand, i = name, 2
-    while True:
-        try:
-            os.stat(cand, dir_fd=tfd, follow_symlinks=False)
-        except FileNotFoundError:
-            try:
-                if is_file:   # link(2) never replaces an existing name: no overwrite even in a race
-                    os.link(name, cand, src_dir_fd=sfd, dst_dir_fd=tfd, follow_symlinks=False)
-                else:
-                    os.rename(name, cand, src_dir_fd=sfd, dst_dir_fd=tfd)
-            except FileExistsError:
-                pass
-            else:
-                placed.append((tfd, cand))
-                return cand, True
-        else:
-            if _same(staged / name, shown / cand):
-                return cand, False   # the receiver already has this exact file
-        cand, i = _free_name(name, i, is_file), i + 1
-
-
 def unpack(bundle: str | os.PathLike[str], target: str | os.PathLike[str] | None = None, *,
            report: list[str] | None = None) -> Path:
-    """Unpack next to the bundle (or into ``target``); returns the graph file written.
-
-    Existing files are never overwritten (identical ones are reused, others get a new name) and
-    no link at or inside the target is followed.  Every member is staged and verified before
-    anything is moved into place; on any failure nothing new is left in the target.
-    ``report`` (a list) receives one line per file written or reused.
-    """
-    from .fileformat import dumps
-    bundle = Path(bundle)
-    src = str(bundle)
-    target = Path(target) if target is not None else bundle.with_suffix("")
-    with _open_zip(bundle) as z:
-        members = _read_manifest(z, src)
-        graph = _graph_of(z, members, src)
-        need = sum(m["size"] for m in members.values())
-        if os.path.islink(target):
-            raise FileFormatError(f"{target} is a link; unpack never follows links (it could lead outside the "
-                                  "folder you meant): remove it or unpack elsewhere (-o FOLDER)")
-        try:
-            return _unpack_into(z, members, graph, target, src, need, report, dumps)
-        except OSError as e:
-            raise NodeflowError(f"cannot unpack into {target}: {os_error_words(e)} (nothing was left there)") from None
-
-
-def _unpack_into(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,
-                 report: list[str] | None, dumps: Callable[[Graph, Path], bytes]) -> Path:
-    made = [p for p in [target, *target.parents] if not os.path.lexists(p)]   # removed again on failure
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        return _unpack_here(z, members, graph, target, src, need, report, dumps)
-    except BaseException:
-        for p in made:
-            with contextlib.suppress(OSError):
-                p.rmdir()   # only if empty: never anything that appeared meanwhile
-        raise
-
-
-def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,
-                 report: list[str] | None, dumps: Callable[[Graph, Path], bytes]) -> Path:
-    free = shutil.disk_usage(target).free
-    if need > free:
-        raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "
-                            f"{free / 2**20:.1f} MiB are free; free some space or unpack elsewhere")
-    try:
-        tfd = os.open(target, _DIR)   # a link put there since the check above is not followed either
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise FileFormatError(f"{target} is a link or a file; unpack never follows links: unpack elsewhere") from None
-        raise
-    from .atomic import remove_stale
-    remove_stale(target)          # staging folders and temp files a killed unpack or export left here
-    stage = f".unpack-{os.getpid()}-{secrets.token_hex(6)}"
-    os.mkdir(stage, 0o700, dir_fd=tfd)
-    placed: list[tuple[int, str]] = []
-    lines: list[str] = []
-    fds = [tfd]
-    try:
-        sfd = _subdir(tfd, [stage], target, create=False)
-        fds.append(sfd)
-        for name in sorted(n for n in members if n.startswith("files/")):
-            *dirs, leaf = name.split("/")
-            dfd = _subdir(sfd, dirs, target / stage, create=True)
-            try:
-                fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dfd)
-                with os.fdopen(fd, "wb") as out:
-                    _stream(z, name, members[name], src, sink=out.write)
-            finally:
-                os.close(dfd)
-        renamed: dict[str, str] = {}
-        tops = _tops(members)
-        if tops:
-            ffd = _subdir(tfd, ["files"], target, create=True)
-            fds.append(ffd)
-            sffd = _subdir(sfd, ["files"], target / stage, create=False)
-            fds.append(sffd)
-            for top in tops:
-                used, new = _place(sffd, ffd, top[len("files/"):], target / stage / "files", target / "files", placed)
-                renamed[top] = f"files/{used}"
-                lines.append(f"{'wrote' if new else 'kept (identical)'} {target / renamed[top]}")
-        for nid, inst in graph.nodes.items():
-            for k, v in list(inst.params.items()):
-                if isinstance(v, str) and v in renamed:
-                    inst.params[k] = renamed[v]
-        for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
-            if isinstance(axis, dict) and isinstance(axis.get("values"), list):   # its saved sweep reads the same
-                axis["values"] = [renamed.get(v, v) if isinstance(v, str) else v     # files (QA53: a variant read
-                                  for v in axis["values"]]                           # the receiver's older a.wav)
-        _checkpoints_from_beside(graph, Path(src).absolute().parent, target)
-        graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
-        data = dumps(graph, target)
-        fd = os.open("graph.msgpack", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=sfd)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        name, new = _place(sfd, tfd, "graph.msgpack", target / stage, target, placed)
-        graph.path = written = target / name
-        lines.append(f"{'wrote' if new else 'kept (identical)'} {written}")
-    except BaseException:
-        for fd, name in reversed(placed):   # leave nothing new behind
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                    shutil.rmtree(name, dir_fd=fd)
-                else:
-                    os.unlink(name, dir_fd=fd)
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(stage, dir_fd=tfd)
-        for fd in fds:
-            os.close(fd)
-    if report is not None:
-        report.extend(lines)
-    return written
-
-
-def _checkpoints_from_beside(graph: Graph, bundle_dir: Path, target: Path) -> None:
-    """A local checkpoint folder the bundle names (never packed) as the folder beside the bundle it
-    means, wherever the bundle is unpacked (QA: run looked for it under the private temp folder, then
-    in the current folder); a hub id stays one."""
-    for inst in graph.nodes.values():
-        ck = inst.params.get("checkpoint")
-        if not isinstance(ck, str) or not ck.strip() or os.path.isabs(ck) or (target / ck).is_dir():
-            continue
-        if ck.startswith(".") or (bundle_dir / ck).is_dir():
-            inst.params["checkpoint"] = os.path.normpath(bundle_dir / ck)
+    """:func:`nodeflow.unpacking.unpack` (kept here: ``from nodeflow.bundle import unpack``)."""
+    from .unpacking import unpack as _unpack
+    return _unpack(bundle, target, report=report)
 
 
 def pack(graph: Graph, out: str | os.PathLike[str], **kwargs: Any) -> Path:
