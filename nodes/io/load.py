@@ -14,8 +14,9 @@ from nodeflow.safeio import describe, special_file
 from nodeflow.timebase import exact_time
 from nodeflow.types import FilePath, Range
 
-from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, cut_short, damage, ffmpeg_tools, frame_range, read_ffmpeg,
-                      read_soundfile, stream_soundfile, unfinished_wav)
+from ._damage import cut_short, damage, unfinished_wav
+from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, frame_range, read_ffmpeg, read_soundfile,
+                      stream_soundfile)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
                                             ".mov", ".mkv", ".avi"}))
