@@ -1,6 +1,7 @@
 """LoRA fine-tuning of MusicGen on a user's own recordings (``audiochain finetune``).
 
 - :func:`finetune` (in :mod:`.train`): the Python API, with a progress callback and a cancel event.
+- :mod:`.loop`: the training loop: steps, evaluation, checkpoints, and the adapter a finished run writes.
 - :mod:`.data`: audio files -> captioned windows -> codec tokens (cached on disk).
 - :mod:`.adapter`: the adapter file and loading it onto a model (``models.musicgen(adapter=...)``).
 - :mod:`.checkpoint`: resumable checkpoints (safetensors + JSON, no pickle).
