@@ -16,8 +16,9 @@ import numpy as np
 from nodeflow.errors import AudioError
 
 from ._channels import VORBIS_FORMATS, set_wav_mask, to_vorbis
-from ._loudness import Measurement, band_limited_peak_file, measure_file, quantisation_gain, to_db
+from ._loudness import Measurement, band_limited_peak_file, measure_file, to_db
 from ._master import BLOCK as MASTER_BLOCK, Mastered, Silent, Unreachable, db_to_gain, master
+from ._truepeak import quantisation_gain
 
 LOSSY = ("mp3", "ogg")
 SILENT = 2.0 ** -30   # a sample this close to 0 (-180 dBFS) is digital silence to the dither: left at 0
@@ -174,7 +175,7 @@ def _sample_peak(x: np.ndarray, check: Callable[[], None]) -> float:
 def _over_db(measured: Measurement, path: Path, peak_db: float, check: Callable[[], None]) -> float:
     """How far (dB) the written file is over the ceiling ``peak_db``: its BS.1770 true peak against the
     ceiling less the meter's margin, and, when that is within :data:`BAND_CHECK_DB`, its band-limited
-    peak against the ceiling itself (:func:`~._loudness.band_limited_peak`: peaks between samples
+    peak against the ceiling itself (:func:`~._truepeak.band_limited_peak`: peaks between samples
     from content near the Nyquist frequency, which the BS.1770 interpolator rolls off; QA: -1 dBTP
     masters read -0.9 in ffmpeg and -0.86 band-limited).  Negative: under."""
     over = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)

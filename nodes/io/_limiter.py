@@ -40,8 +40,9 @@ import numpy as np
 
 from nodeflow.errors import ParameterError
 
-from ._loudness import (BLOCK as METER_BLOCK, SIDE_MIN_FRAMES, TP_TAPS_PER_PHASE, LoudnessMeter, Measurement, SosFilter, TruePeakMeter,
-                        block_energies, channel_weights, gated_loudness, k_weighting, measure_blocks, side)
+from ._loudness import (BLOCK as METER_BLOCK, SIDE_MIN_FRAMES, LoudnessMeter, Measurement, SosFilter, block_energies,
+                        channel_weights, gated_loudness, k_weighting, measure_blocks, side)
+from ._truepeak import TP_TAPS_PER_PHASE, TruePeakMeter
 
 __all__ = ["Mastered", "db_to_gain", "true_peak_envelope"]
 
