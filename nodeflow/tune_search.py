@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 from .errors import ParameterError
 from .graph import Graph
 from .manifest import PROMPT_NODE
-from .sweep import _split_values, parse_axis
+from .sweepaxes import _split_values, parse_axis
 
 __all__ = ["Dimension", "Search", "build_space", "overrides_for", "said", "PALETTE", "MAX_SEED"]
 
