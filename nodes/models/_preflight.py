@@ -56,7 +56,7 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     """What this machine lacks to run the node (the editor marks it): the family's packages (the
     'models' extra), or a checkpoint that is neither a usable folder (of ``fam``, when given) nor
     in the hub cache (when it cannot be downloaded now, i.e. HF_HUB_OFFLINE is set), what the run
-    would refuse in its ``adapter`` (:func:`_adapter_preflight`) and, once the checkpoint is on this
+    would refuse in its ``adapter`` (:func:`_adapter_preflight`: NaN or infinite weights too) and, once the checkpoint is on this
     machine, what ``check`` refuses in the parameters (:meth:`Family.node`)."""
     try:
         if fam is not None:
@@ -97,7 +97,7 @@ def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.
     node passed validate, and the run failed inside, on a VITS config without a decoder)."""
     if not params.get("adapter"):
         return []
-    from .finetune.adapter import AdapterError, check_base, given_path, read_adapter
+    from .finetune.adapter import AdapterError, check_base, given_path, nonfinite_problem, read_adapter
     try:
         given = given_path(params["adapter"], base_dir)
         if not (given.is_dir() or given.is_file()):
@@ -107,15 +107,18 @@ def _adapter_preflight(params: dict[str, Any], base_dir: Path, res: checkpoints.
         return [str(e)]
     except (OSError, ValueError):
         return []               # unreadable: the input-file check says why
+    # NaN or infinite weights, from the file's tensors (no model loaded; QA: validate said ok, and the run
+    # refused them only at load, after the base checkpoint): said whatever the checkpoint, as the file is
+    said = [why] if (why := nonfinite_problem(adapter)) else []
     if res is None:
-        return []
+        return said
     try:
         have = json.loads((res.path / "config.json").read_text(encoding="utf-8")).get("model_type")
     except (OSError, ValueError, AttributeError):
-        return []               # a bad config: the run says what is wrong with it
+        return said             # a bad config: the run says what is wrong with it
     try:            # another model type, or other weights than its base's (QA52: validate said ok, run refused)
         check_base(adapter, have if isinstance(have, str) else None, str(params.get("checkpoint", "")), res.revision,
                    res.path)
     except AdapterError as e:
-        return [str(e)]
-    return []
+        return [str(e)] + said
+    return said

@@ -25,7 +25,7 @@ from .errors import AdapterError
 
 __all__ = ["TARGETS", "DEFAULT_TARGETS", "target_regex", "Adapter", "read_adapter", "adapter_digest",
            "parts", "check_base", "with_adapter", "given_path", "label", "apply_lora", "ADAPTER_FILE", "CONFIG_FILE",
-           "META_KEY"]
+           "META_KEY", "nonfinite_problem"]
 
 ADAPTER_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -299,17 +299,83 @@ def check_base(adapter: Adapter, model_type: str | None, checkpoint: str, revisi
                            "base it was trained on, or train an adapter on this checkpoint")
 
 
+def nonfinite_said(path: Path, tensor: str) -> str:
+    """The one line that refuses the adapter at ``path`` for NaN or infinite values in ``tensor``: the
+    run's (:func:`_finite_weights`) and validate's (:func:`nonfinite_problem`)."""
+    return (f"adapter {path} holds NaN or infinite weights (tensor {tensor}): its training diverged or the file "
+            "is damaged; train it again (a lower --lr) or copy it again")
+
+
+# The bits that make a value NaN or infinite, by safetensors dtype, for the floats numpy has no type
+# for (bfloat16, float8): every exponent bit set (float8 e4m3fn has no infinity; NaN is S.1111.111).
+_NONFINITE_BITS: dict[str, tuple[str, int]] = {"BF16": ("<u2", 0x7F80), "F8_E5M2": ("u1", 0x7C),
+                                               "F8_E4M3": ("u1", 0x7F)}
+_FLOATS = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}
+_FINITE: dict[Any, str | None] = {}     # file stamp -> the first tensor with NaN or inf (None: none)
+
+
+def nonfinite_tensor(path: Path) -> str | None:
+    """The first tensor (by name) of the safetensors file ``path`` holding a NaN or infinite value,
+    None where none does, or where the file cannot be read as safetensors (:func:`read_adapter` says
+    why).  Reads the tensors with numpy through a memory map, no torch imported, memoised on the
+    file's stamp (validate and the editor's preflight ask on every check): milliseconds for an adapter."""
+    import mmap
+    import numpy as np
+    from nodeflow.cache import file_stamp
+    stamp = file_stamp(path)
+    if stamp is not None and stamp in _FINITE:
+        return _FINITE[stamp]
+    found: str | None = None
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            n = int.from_bytes(m[:8], "little")
+            header = json.loads(m[8:8 + n])
+            for name in sorted(k for k in header if k != "__metadata__"):
+                dtype = header[name]["dtype"]
+                begin, end = (8 + n + int(o) for o in header[name]["data_offsets"])
+                kind = _FLOATS.get(dtype) or _NONFINITE_BITS.get(dtype, ("", 0))[0]
+                if not kind:
+                    continue            # integers, bools: always finite
+                if not 8 + n <= begin <= end <= len(m):
+                    raise ValueError(f"tensor {name}'s data lie outside the file")
+                x = np.frombuffer(m, dtype=kind, count=(end - begin) // np.dtype(kind).itemsize, offset=begin)
+                if dtype in _FLOATS:
+                    bad = not bool(np.isfinite(x).all())
+                else:
+                    bits = _NONFINITE_BITS[dtype][1]
+                    bad = bool(((x & bits) == bits).any())
+                del x                   # (the map cannot close while a view of it lives)
+                if bad:
+                    found = name
+                    break
+    except (OSError, ValueError, KeyError, TypeError, IndexError, BufferError):
+        return None                     # a damaged file: read_adapter, and the run, say so in their words
+    if stamp is not None:
+        if len(_FINITE) >= 256:
+            _FINITE.clear()
+        _FINITE[stamp] = found
+    return found
+
+
+def nonfinite_problem(adapter: Adapter) -> str:
+    """Why the run would refuse ``adapter`` for NaN or infinite weights ('' where it would not): said by
+    validate before the model is loaded (QA: validate said ok; the run refused at load, after the base)."""
+    name = nonfinite_tensor(adapter.path)
+    return "" if name is None else nonfinite_said(adapter.path, name)
+
+
 def _finite_weights(adapter: Adapter) -> dict[str, Any]:
     """The adapter's tensors, refused where one holds NaN or infinite values (a diverged training, a
     damaged file): merged, they made every sampled token fail with torch's 'probability tensor contains
-    either inf, nan or element < 0' (QA72 L3), naming neither the file nor the tensor."""
+    either inf, nan or element < 0' (QA72 L3), naming neither the file nor the tensor.  Validate says
+    the same line first (:func:`nonfinite_problem`)."""
     import torch
     from safetensors.torch import load_file
     weights = load_file(str(adapter.path), device="cpu")
-    for name, t in weights.items():
+    for name in sorted(weights):
+        t = weights[name]
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise AdapterError(f"adapter {adapter.path} holds NaN or infinite weights (tensor {name}): its training "
-                               "diverged or the file is damaged; train it again (a lower --lr) or copy it again")
+            raise AdapterError(nonfinite_said(adapter.path, name))
     return weights
 
 

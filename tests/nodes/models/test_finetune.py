@@ -872,7 +872,8 @@ def test_a_file_names_the_adapter_its_graph_used_when_the_model_is_served_from_a
 def test_a_misfit_or_nan_adapter_is_refused_at_load_in_one_line(trained, base, tmp_path):
     """QA72 L2: a tensor of the wrong shape gave 'Error(s) in loading state_dict for PeftModel:;' and
     named the checkpoint in use as the fix; L3: NaN weights gave torch's sampling error.  Each is now
-    refused when the adapter loads, naming the file and the tensor."""
+    refused in one line naming the file and the tensor: the shape when the adapter loads, NaN weights
+    before the run starts (validate reads the file's tensors; the load checks them too)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
     _, _, tmp = trained
@@ -891,8 +892,8 @@ def test_a_misfit_or_nan_adapter_is_refused_at_load_in_one_line(trained, base, t
            f"[3, {width}], the layer with its settings (rank {rank}) needs [{rank}, {width}]; " in said, said
     assert "the file itself is damaged or edited: copy it again or re-run `audiochain finetune`" in said
     assert "\n" not in said and "Error(s)" not in said
-    with pytest.raises(ExecutionError, match=rf"adapter {re.escape(str(tmp_path / 'nan.safetensors'))} holds NaN or "
-                                             rf"infinite weights \(tensor {re.escape(b)}\): its training diverged"):
+    with pytest.raises(GraphError, match=rf"adapter {re.escape(str(tmp_path / 'nan.safetensors'))} holds NaN or "
+                                         rf"infinite weights \(tensor {re.escape(b)}\): its training diverged"):
         Executor().run(_graph(base, "nan.safetensors")[0], base_dir=tmp_path)
 
 

@@ -130,3 +130,62 @@ def test_a_copy_of_the_base_is_its_base_and_other_bytes_are_not(bases, tmp_path)
     assert any(re.search(said, p) for p in g.problems())      # validate says what the run refuses (QA52)
     with pytest.raises(GraphError, match=said):
         render(copy, adapter)
+
+
+def test_validate_says_an_adapter_holds_nan_or_inf_weights_without_loading_a_model(bases, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """QA: `audiochain validate` said ok of an adapter whose training diverged (NaN or infinite weights);
+    only the run refused it, once the base checkpoint had loaded.  Validate now says the run's one line
+    (node, file, tensor, fix) from the file's tensors, float32 or bfloat16, with no model loaded."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from nodeflow.cli import main
+    from nodeflow.errors import named
+    from nodeflow.fileformat import save
+    from nodes.models.finetune.adapter import ADAPTER_FILE, AdapterError, read_adapter, with_adapter
+    from nodes.models.layer import Family, family
+    base = bases["musicgen_short"]
+    good = make_adapter(base, tmp_path / "good", melody=False) / ADAPTER_FILE
+    with safe_open(str(good), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    names = sorted(tensors)
+    first_b = next(k for k in names if "lora_B" in k)
+    nan = dict(tensors, **{first_b: tensors[first_b].clone()})
+    nan[first_b][0, 0] = float("nan")
+    save_file(nan, str(tmp_path / "nan.safetensors"), metadata=meta)
+    last = names[-1]
+    inf = {k: v.to(torch.bfloat16) for k, v in tensors.items()}           # a half-precision file: no numpy type
+    inf[last][-1, -1] = float("-inf")
+    save_file(inf, str(tmp_path / "inf.safetensors"), metadata=meta)
+    loads = []
+    load = Family._load
+    monkeypatch.setattr(Family, "_load", lambda *a, **k: loads.append(a) or load(*a, **k))
+    g = Graph()
+    g.path = tmp_path / "g.msgpack"
+    g.add("models.musicgen", id="gen", checkpoint=str(base), prompt="jazz", duration_s=0.5, adapter="good",
+          device="cpu")
+    save(g, g.path)
+    assert g.problems() == [] and main(["validate", str(g.path)]) == 0
+    capsys.readouterr()
+    for file, tensor in (("nan.safetensors", first_b), ("inf.safetensors", last)):
+        line = named("node 'gen' (models.musicgen)",
+                     f"adapter {tmp_path / file} holds NaN or infinite weights (tensor {tensor}): its training "
+                     "diverged or the file is damaged; train it again (a lower --lr) or copy it again",
+                     "models.musicgen")
+        g.set("gen", "adapter", file)
+        save(g, g.path)
+        assert g.problems() == [line]
+        assert main(["validate", str(g.path)]) == 1
+        out = capsys.readouterr().out
+        assert f"{g.path}: 1 problem(s):\n  - {line}\n" in out, out
+        with pytest.raises(GraphError) as info:                      # the run: refused before it starts
+            Executor(disk_cache=None).run(g)
+        assert line in str(info.value)
+    assert loads == []                                               # no model was loaded to say it
+    fam = family("musicgen")                                         # the run's own check says the same
+    loaded = fam._load(fam.resolve(str(base), None), "cpu", "float32")
+    for file, tensor in (("nan.safetensors", first_b), ("inf.safetensors", last)):
+        with pytest.raises(AdapterError, match=rf"^adapter {re.escape(str(tmp_path / file))} holds NaN or infinite "
+                                               rf"weights \(tensor {re.escape(tensor)}\)"):
+            with_adapter(loaded, read_adapter(str(tmp_path / file)))
