@@ -4,9 +4,16 @@ Each node may declare ``estimate(inputs, params) -> {output: Shape}`` in ``@node
 :class:`Shape` of its inputs (frames, channels, rate; list length) and its parameters it says what it
 would make, without touching samples (``io.load`` reads the file header only).  :func:`estimate`
 propagates shapes through the graph in topological order (a node mapped over a list is estimated
-once per item and its output has the list's length), sums what the run holds in memory (the
-executor keeps every output of a run until it ends), counts the files exports write and the seconds
-of work, and :func:`cost_problems` turns what exceeds the :class:`Limits` into one line per problem.
+once per item and its output has the list's length), finds the run's peak memory, counts the files
+exports write and the seconds of work, and :func:`cost_problems` turns what exceeds the
+:class:`Limits` into one line per problem.
+
+The peak is taken at each node's step: the values the run holds then (every value made before it, or
+side by side with it, and its own: the executor's cache may keep each until the run ends) plus the
+node's working buffers while it runs (:func:`_work`: its ``Shape.work_bytes``, else its declared
+``@node(working=...)`` factor times the bytes of its inputs, else one more copy of its output; QA74:
+5 min of 48 kHz stereo through a gain, a high-pass and a FLAC export grew the process by 770 MiB,
+estimated at 440 MiB, as the high-pass filters a float64 copy into a float64 result).
 
 A node without an ``estimate`` passes its first audio input's shape through (right for gains,
 fades, filters; a node that makes audio from nothing without an estimate is not counted).  Model
@@ -50,7 +57,8 @@ class Shape:
     (what ``stitch`` puts back together); ``chars`` the length of text.  ``file_bytes`` is what a
     writer writes per file; ``work_s`` the seconds of work to make one value (``None``: the default,
     proportional to the samples read and written); ``work_bytes`` memory the node needs while it
-    runs beyond its output (``None``: one more copy of its output).
+    runs beyond its inputs and output (``None``: its ``@node(working=...)`` factor times the bytes of
+    its inputs, else one more copy of its output).
     """
     frames: int = 0
     channels: int = 0
@@ -211,13 +219,17 @@ class Estimate:
     files: int
     max_items: int | None = dataclasses.field(default=None, compare=False, repr=False)
     max_file_bytes: int = dataclasses.field(default=0, compare=False, repr=False)
+    peak_node: str | None = dataclasses.field(default=None, compare=False)   # the node at whose step the peak is
+    peak_work: int = dataclasses.field(default=0, compare=False)             # its working buffers then
 
     @property
     def duration(self) -> str:
         return duration_class(self.work_s)
 
     def summary(self) -> str:
-        return (f"peak memory about {human_bytes(self.peak_bytes)}, {self.files} file(s) written, "
+        at = (f" (at node '{self.peak_node}', {human_bytes(self.peak_work)} of it its working buffers)"
+              if self.peak_node is not None and self.peak_work and self.peak_work * 10 >= self.peak_bytes else "")
+        return (f"peak memory about {human_bytes(self.peak_bytes)}{at}, {self.files} file(s) written, "
                 f"work: {self.duration} (about {_seconds(self.work_s)} on a CPU)")
 
 
@@ -380,12 +392,12 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                 costs[l.src].guessed for l in links if l.src in costs) or any(
                 s.guess for l in links if (s := shapes.get((l.src, l.src_port))) is not None))
             read = sum(s.samples for s in inputs.values() if s is not None)
+            read_bytes = sum(s.nbytes for s in item_inputs.values() if s is not None)     # per call
             for s in outs.values():
                 per_call = s.work_s if s.work_s is not None else (
                     (read / calls + s.samples / (s.items or 1)) / DSP_SAMPLES_PER_S)
                 cost.work_s += per_call * calls + CALL_OVERHEAD_S * calls
-                cost.work_bytes = max(cost.work_bytes, s.work_bytes if s.work_bytes is not None
-                                      else s.nbytes // (s.items or 1) if s.items is not None else s.nbytes)
+                cost.work_bytes = max(cost.work_bytes, _work(spec, s, read_bytes))
                 if spec.side_effect:
                     cost.file_bytes = max(cost.file_bytes, s.file_bytes)
             if spec.side_effect and any(p.kind == "path" and p.path and p.path.mode == "write"
@@ -395,9 +407,71 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
     finally:
         _PROJECT_RATE.reset(token)
     streamed = _streamed(graph, costs, into, types)
-    held = sum(_held(c, streamed) for c in costs.values())
-    peak = held + max((_held(c, streamed) if c.node in streamed else c.work_bytes for c in costs.values()), default=0)
-    return Estimate(costs, peak, sum(c.work_s for c in costs.values()), sum(c.files for c in costs.values()))
+    peak, at, work = _peak(graph, costs, streamed, into)
+    return Estimate(costs, peak, sum(c.work_s for c in costs.values()), sum(c.files for c in costs.values()),
+                    peak_node=at, peak_work=work)
+
+
+def _work(spec: NodeSpec, out: Shape, read_bytes: int) -> int:
+    """The working buffers of one call of ``spec`` making ``out`` from ``read_bytes`` of inputs: what its
+    estimate says (``Shape.work_bytes``), else its declared ``working`` factor of its inputs (measured:
+    a high-pass 4, a gain 0; see the nodes' declarations), else one more copy of its output."""
+    if out.work_bytes is not None:
+        return int(out.work_bytes)
+    if spec.working is not None:
+        return int(spec.working * read_bytes)
+    return out.nbytes // (out.items or 1) if out.items is not None else out.nbytes
+
+
+def _peak(graph: Graph, costs: dict[str, NodeCost], streamed: set[str],
+          into: dict[str, list[Any]]) -> tuple[int, str | None, int]:
+    """The run's peak memory, the node at whose step it is and that node's working buffers.
+
+    At a node's step the run holds every value but those of the nodes after it (a node before it or on
+    another branch may have run already: its value may be kept until the run ends) and the node works
+    with its buffers.  A node fed a value in blocks (streamed) works on blocks; a streamed node holds a
+    few of them (:func:`_held`)."""
+    order = [n for n in (graph.topological_order() or []) if n in costs]
+    if not order:
+        return 0, None, 0
+    index = {n: i for i, n in enumerate(order)}
+    held = [_held(costs[n], streamed) for n in order]
+    work = []
+    for n in order:
+        c, spec = costs[n], graph.spec(n)
+        fed = [link.src for link in into.get(n, ()) if link.src in streamed]
+        if n in streamed:
+            w = _held(c, streamed)
+        elif fed and spec is not None and spec.working is not None and not any(
+                s.work_bytes is not None for s in c.shapes.values()):     # its declared factor, of blocks
+            w = min(c.work_bytes, int(spec.working * sum(_held(costs[f], streamed) for f in fed)))
+        else:
+            w = c.work_bytes
+        work.append(w)
+    after = [0] * len(order)            # bit j set: order[j] comes after order[i] (depends on it)
+    children: dict[int, set[int]] = {}
+    for n in order:
+        for link in into.get(n, ()):
+            if link.src in index:
+                children.setdefault(index[link.src], set()).add(index[n])
+    for i in range(len(order) - 1, -1, -1):
+        for j in children.get(i, ()):
+            after[i] |= (1 << j) | after[j]
+    total = sum(held)
+    best, at = -1, 0
+    # the largest working buffers first, the later of two alike (fewer values after it): the first
+    # found usually stands, and a node whose buffers and every value cannot beat it is not looked at
+    for i in sorted(range(len(order)), key=lambda i: (-work[i], -i)):
+        if total + work[i] <= best:
+            break
+        later, mask = 0, after[i]
+        while mask:
+            low = mask & -mask
+            later += held[low.bit_length() - 1]
+            mask ^= low
+        if total - later + work[i] > best:
+            best, at = total - later + work[i], i
+    return best, order[at], work[at]
 
 
 def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any]], types: dict[Any, Any]) -> set[str]:
@@ -493,11 +567,18 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
                    f"{Limits.ENV['files']}")
     if est.peak_bytes > limits.memory_bytes:
         big = sorted(est.nodes.values(), key=lambda c: -c.out_bytes)
-        top = big[0]
+        at = est.nodes.get(est.peak_node) if est.peak_node is not None else None
+        # the node the line names: the one whose value is the largest, or the one at whose step the peak is
+        # where its working buffers outweigh any value (QA74: a high-pass's float64 copies)
+        top = at if at is not None and est.peak_work > big[0].out_bytes else big[0]
         made = "; ".join(s.describe() for s in top.shapes.values()) or "nothing measurable"
-        alike = [f"'{c.node}'" for c in big[1:4] if c.out_bytes and c.out_bytes >= top.out_bytes // 2]
+        alike = [f"'{c.node}'" for c in big[:4] if c is not top and c.out_bytes and c.out_bytes >= top.out_bytes // 2]
         if alike:           # (QA48: only 'load' was named, where windows, variation and stitch held as much)
-            made += f"; {', '.join(alike)} {'makes' if len(alike) == 1 else 'make'} about as much"
+            made += f"; {', '.join(alike[:3])} {'makes' if len(alike) == 1 else 'make'} about as much"
+        if at is not None and est.peak_work and est.peak_work * 10 >= est.peak_bytes:
+            who = "it works" if at is top else f"{_node(graph, at.node)} works"
+            made += (f"; at the peak {who} with {human_bytes(est.peak_work)} of buffers besides the "
+                     f"{human_bytes(est.peak_bytes - est.peak_work)} of values the run holds then")
         out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
                    f"peak (this node makes {made}); the limit is {human_bytes(limits.memory_bytes)} "
                    f"({limits.memory_source}); shorten the audio, lower the rate or split the graph, or raise the limit "

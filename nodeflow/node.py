@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import numbers
 import re
 import threading
@@ -201,6 +202,7 @@ class NodeSpec:
     fingerprint: Callable[[dict[str, Any], "Context"], Any] | None = None
     preflight: Callable[[dict[str, Any], Path], list[str]] | None = None
     estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    working: float | None = None    # working buffers while it runs, per byte of its inputs (see @node)
     persist: bool | None = None
     stream: Callable[[dict[str, Any], dict[str, Any], "Context"], Any] | None = None
     process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False
@@ -408,6 +410,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          fingerprint: Callable[[dict[str, Any], Context], Any] | None = None,
          preflight: Callable[[dict[str, Any], Path], list[str]] | None = None,
          estimate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+         working: float | None = None,
          persist: bool | None = None,
          stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
          process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False,
@@ -425,7 +428,12 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     the node would make without running it: it takes and returns :class:`nodeflow.costs.Shape` by
     port name (frames, channels, rate, list length), so validation can refuse a graph whose memory,
     file count or work exceeds the limits (see :mod:`nodeflow.costs`; without one the node passes its
-    first audio input's shape through).  ``persist`` says whether outputs go to the on-disk value
+    first audio input's shape through).  ``working`` is the memory the node's function takes while it
+    runs beyond its inputs and outputs (its working buffers: a float64 copy, a filter's result before it
+    is cast back), per byte of its inputs in a call: ``4.0`` for a filter that works on a float64 copy of
+    its float32 input, ``0.0`` for one that writes straight into its output; the memory estimate adds it
+    at the node's step (default: one more copy of its output; an estimate's ``Shape(work_bytes=...)``
+    says it for particular parameters).  ``persist`` says whether outputs go to the on-disk value
     cache: True always, False never, None (default) by :func:`nodeflow.diskcache.worth_keeping`
     (model nodes always, others when computing them took clearly longer than reading them back).
     ``stream(inputs, params, ctx)`` is the node's streaming form, which long audio flows through in
@@ -445,6 +453,10 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
+    if working is not None and (isinstance(working, bool) or not isinstance(working, (int, float))
+                                or not math.isfinite(working) or working < 0):
+        raise DefinitionError(f"node {id}: working={working!r}: expected the bytes of working buffers per byte of "
+                              "its inputs, a number of 0 or more (e.g. 4.0 for a float64 copy and its result)")
     if process and side_effect:
         raise DefinitionError(f"node {id}: process=True is for computing nodes; a side-effect node (an export) "
                               "runs in the run's process, where its writes are checked")
@@ -487,7 +499,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
-                        preflight=preflight, estimate=estimate, persist=persist, stream=stream,
+                        preflight=preflight, estimate=estimate, working=working, persist=persist, stream=stream,
                         process=process if callable(process) else bool(process), batch_fn=batch)
 
     return wrap

@@ -49,7 +49,7 @@ def _stream(inputs: dict, params: dict, ctx: Context):
     return resample_stream(inputs["audio"], rate, SOXR_QUALITY[Quality(params["quality"])])
 
 
-@node("dsp.resample", version=1, estimate=_estimate, stream=_stream)
+@node("dsp.resample", version=1, estimate=_estimate, stream=_stream, working=0.0)
 def resample(audio: Audio, *,
              rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,
              profile: RateProfile = RateProfile.CUSTOM,

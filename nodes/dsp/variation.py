@@ -148,7 +148,7 @@ def _in_worker(inputs: dict, params: dict) -> bool:
     return audio.channels * frames > INLINE_SAMPLES
 
 
-@node("dsp.variation", version=2, estimate=_estimate, process=_in_worker)
+@node("dsp.variation", version=2, estimate=_estimate, process=_in_worker, working=1.0)
 def variation(audio: Audio, *,
               semitones: Annotated[float, Range(-24.0, 24.0, unit="st")] = 0.0,
               pattern_semitones: str = "",

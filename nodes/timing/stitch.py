@@ -393,7 +393,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     return {"out": Shape(math.ceil(frames * rate / w.rate), w.channels, rate)}
 
 
-@node("time.stitch", category="time", version=4, fingerprint=project_rate_fingerprint, estimate=_estimate)
+@node("time.stitch", category="time", version=4, fingerprint=project_rate_fingerprint, estimate=_estimate,
+      working=0.0)
 def stitch(windows: list[Audio], *,
            fade_s: Annotated[float | None, Range(0.0, 60.0, unit="s")] = None,
            curve: Curve = Curve.LINEAR,

@@ -235,7 +235,7 @@ def _estimate(inputs: dict, params: dict) -> dict:
                          shortest=shortest, guess=not known)}
 
 
-@node("time.tokenize_window", category="time", version=3, estimate=_estimate)
+@node("time.tokenize_window", category="time", version=3, estimate=_estimate, working=0.0)
 def tokenize_window(audio: Audio, *,
                     profile: WindowProfile = WindowProfile.MUSICGEN,
                     custom_rate_hz: Annotated[int, Range(1000, 384000, step=1, unit="Hz")] = 32000,

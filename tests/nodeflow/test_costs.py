@@ -477,3 +477,139 @@ def test_values_kept_from_earlier_runs_make_room_for_a_run_under_the_memory_limi
     np.testing.assert_allclose(r["fade"]["out"].samples[:, rate:rate + 100],
                                sf.read(tmp_path / "b.wav", dtype="float32")[0].T[:, rate:rate + 100] * 10 ** (-3 / 20),
                                rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- working buffers
+_PEAK_CHILD = r'''
+import json, os, resource, sys
+if pid := os.fork():    # ru_maxrss is a process's high-water mark, and a child started from pytest inherits
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))     # pytest's: a forked one starts afresh
+from nodeflow.cli import main
+small, big, out = sys.argv[1:4]
+assert main(["run", small, "-o", out, "-q"]) == 0       # what any run loads and makes once, before measuring
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert main(["run", big, "-o", out, "-q"]) == 0
+unit = 1 if sys.platform == "darwin" else 1024          # bytes on macOS, KiB elsewhere
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * unit))
+'''
+
+
+def _music(path: Path, seconds: float, rate: int = 48000) -> Path:
+    """Music-like stereo: a bass line and chords with harmonics, a beat of decaying noise bursts, the
+    channels apart (written 30 s at a time, as 24-bit PCM)."""
+    rng = np.random.default_rng(74)
+    with sf.SoundFile(path, "w", rate, 2, subtype="PCM_24") as f:
+        for start in range(0, round(seconds * rate), 30 * rate):
+            t = (start + np.arange(min(30 * rate, round(seconds * rate) - start))) / rate
+            bar = (t // 2.0).astype(int) % 4
+            root = np.array([55.0, 73.4, 61.7, 82.4])[bar]
+            x = 0.25 * np.sin(2 * np.pi * root * t) + sum(0.06 / k * np.sin(2 * np.pi * root * m * k * t)
+                                                           for m in (4, 5, 6) for k in (1, 2, 3))
+            x += 0.3 * rng.standard_normal(len(t)) * np.exp(-(t % 0.5) * 30)       # a beat every 0.5 s
+            side = 0.05 * np.sin(2 * np.pi * 0.3 * t) * np.sin(2 * np.pi * root * 8 * t)
+            f.write((0.5 * np.stack([x + side, x - side], axis=1)).astype(np.float32))
+    return path
+
+
+def _master_chain(src: Path, out: str) -> Graph:
+    g = Graph()
+    g.add("io.load", id="load", path=str(src))
+    g.add("dsp.gain", id="gain", gain_db=-3.0)
+    g.add("dsp.highpass", id="hp", cutoff_hz=30.0)
+    g.add("io.export", id="export", path=out)
+    for a, b in (("load", "gain"), ("gain", "hp"), ("hp", "export")):
+        g.connect(a, b)
+    return g
+
+
+@pytest.fixture(scope="module")
+def five_minutes(tmp_path_factory) -> dict[str, Path]:
+    """QA74's chain: 5 min of 48 kHz stereo through a gain, a high-pass and a FLAC export (and the same
+    chain on 2 s, to run first), as graph files."""
+    d = tmp_path_factory.mktemp("qa74")
+    graphs = {}
+    for name, seconds in (("small", 2.0), ("big", 300.0)):
+        g = _master_chain(_music(d / f"{name}.wav", seconds), f"{name}.flac")
+        g.path = d / f"{name}.msgpack"
+        save(g, g.path)
+        graphs[name] = g.path
+    return graphs
+
+
+@pytest.mark.slow
+def test_the_memory_estimate_counts_each_nodes_working_buffers(five_minutes, tmp_path):
+    """QA74: 5 min of 48 kHz stereo through a gain, a high-pass and a FLAC export peaked at 0.9-1.0 GB,
+    estimated at 440 MiB: the estimate counted the values the run holds (110 MiB each), not the high-pass
+    filtering a float64 copy into a float64 result (440 MiB).  It is now within 1.3 times the growth of
+    the peak RSS of a fresh process running it (after a first run of the chain on 2 s)."""
+    est = estimate(load(five_minutes["big"]))
+    r = subprocess.run([sys.executable, "-c", _PEAK_CHILD, str(five_minutes["small"]), str(five_minutes["big"]),
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    grew = int(r.stdout.strip().splitlines()[-1])
+    print(f"peak RSS grew {grew / 2 ** 20:.0f} MiB; estimated {est.peak_bytes / 2 ** 20:.0f} MiB")
+    assert (tmp_path / "out" / "big.flac").stat().st_size > 0
+    assert grew / 1.3 <= est.peak_bytes <= grew * 1.3, (grew, est.peak_bytes)
+    value = 300 * 48000 * 2 * 4                          # one value: 110 MiB
+    assert (est.peak_node, est.peak_work) == ("hp", 4 * value), est
+
+
+def test_a_memory_limit_under_the_peak_with_working_buffers_is_refused_before_the_run(five_minutes, tmp_path,
+                                                                                     capsys):
+    """Under a limit of 600 MiB (over the values' 330 MiB and the 440 MiB estimated before, under their
+    770 MiB with the high-pass's buffers) validate and run refuse the chain in one line naming the node,
+    the estimate, its working buffers, the limit and the fix; the run writes nothing."""
+    said = ("node 'hp' (dsp.highpass): the run would need about 769.0 MiB of memory at its peak (this node makes "
+            "5 min of 2 ch at 48 kHz (109.9 MiB); 'load', 'gain' make about as much; at the peak it works with "
+            "439.5 MiB of buffers besides the 329.6 MiB of values the run holds then); the limit is 600.0 MiB (set "
+            "by --max-memory-gb or AUDIOCHAIN_MAX_MEMORY_GB); shorten the audio, lower the rate or split the graph, "
+            "or raise the limit with --max-memory-gb or AUDIOCHAIN_MAX_MEMORY_GB")
+    graph = str(five_minutes["big"])
+    assert main(["validate", graph, "--max-memory-gb", str(600 / 1024)]) == 1
+    assert f"  - {said}\n" in capsys.readouterr().out
+    r = _run_capped(["run", graph, "-o", str(tmp_path / "out"), "--max-memory-gb", str(600 / 1024)], cwd=tmp_path)
+    assert (r.returncode, r.stderr, r.stdout) == (1, f"error: {said}\n", "")
+    assert not (tmp_path / "out").exists()
+    assert main(["validate", graph, "--max-memory-gb", "0.8"]) == 0
+
+
+def test_the_peak_is_taken_at_each_nodes_step_with_its_declared_working_buffers(clip):
+    """A node's working buffers count at its step, with the values held then: a high-pass early in a long
+    chain is not added on top of every value after it.  A node pack declares its own with
+    ``@node(working=...)`` (per byte of its inputs); a node without one counts one more copy of its output."""
+    from nodeflow.errors import DefinitionError
+    import nodes
+    value = 8000 * 4                                         # the clip: 1 s mono at 8 kHz, float32
+    g = Graph()
+    prev = g.add("io.load", id="load", path=str(clip)).id
+    for nid, kind in (("hp", "dsp.highpass"), ("g1", "dsp.gain"), ("g2", "dsp.gain"), ("g3", "dsp.gain")):
+        g.add(kind, id=nid)
+        g.connect(prev, nid)
+        prev = nid
+    est = estimate(g, base_dir=clip.parent)
+    assert (est.peak_bytes, est.peak_node, est.peak_work) == (2 * value + 4 * value, "hp", 4 * value)
+    reg = Registry()
+    reg.load_pack("builtin", nodes)
+
+    @node("test.fat", working=10.0)
+    def fat(audio: Audio) -> Audio:
+        """Works on ten bytes per byte of its input."""
+        return audio
+
+    @node("test.plain")
+    def plain(audio: Audio) -> Audio:
+        """Declares nothing."""
+        return audio
+    reg.add(fat)
+    reg.add(plain)
+    for kind, work in (("test.fat", 10 * value), ("test.plain", value)):
+        g = Graph(reg)
+        g.add("io.load", id="load", path=str(clip))
+        g.add(kind, id="n")
+        g.connect("load", "n")
+        est = estimate(g, base_dir=clip.parent)
+        assert (est.peak_bytes, est.peak_node, est.peak_work) == (2 * value + work, "n", work), kind
+    with pytest.raises(DefinitionError, match=r"node test\.bad: working=-1\.0: expected the bytes of working buffers "
+                                              r"per byte of its inputs, a number of 0 or more"):
+        node("test.bad", working=-1.0)(fat.fn)
