@@ -4,6 +4,9 @@
   the executor's cache warm; a 10-minute stereo clip, so any per-clip copy would show) to the first
   buffer handed to the sound device, over a bare sounddevice ``OutputStream``'s open+start to its
   first callback, and over the device's buffer period (frames of one callback / rate);
+* ``audition_seek_heard_after_play_ms``: how much later a seek is heard after its request than play's
+  first sound after its own, recorded back from the null sink with ``parec``: on the default output
+  (PulseAudio's own API: the queued audio is rewritten) and, as the baseline, on PortAudio's;
 * ``audition_envelope_10min_vs_minmax``: the waveform envelope (2000 points) of 10 minutes of
   stereo 48 kHz, over a plain numpy ``x.min(); x.max()`` of the same samples.
 
@@ -117,7 +120,41 @@ def _measure_play() -> dict:
         periods.append(frames / RATE)
     return {"press": statistics.median(presses), "raw": statistics.median(raws),
             "period": statistics.median(periods), "latency": player.stream_info["latency_s"],
-            "play": statistics.median(plays[1:])}
+            "play": statistics.median(plays[1:]),
+            "seek": {out: statistics.median(_seek_late(out) for _ in range(3)) for out in ("auto", "portaudio")}}
+
+
+def _seek_late(output: str) -> float:
+    """Seconds a seek is heard later after its request than play's first sound after its own: a
+    400 Hz clip that turns to 1200 Hz at 2 s, played, sought to 2.5 s at 0.8 s, recorded back."""
+    from nodeflow.editor.player import Player
+    t = np.arange(4 * RATE) / RATE
+    x = 0.25 * np.sin(2 * np.pi * np.where(t < 2.0, 400, 1200) * t)
+    clip, player = Audio(np.stack([x, x]).astype(np.float32), RATE), Player(output=output)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "rec.f32"
+        rec = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--format=float32le", f"--rate={RATE}",
+                                "--channels=2", "--latency-msec=50", str(path)])
+        try:
+            while not path.exists() or path.stat().st_size < 0.2 * RATE * 8:
+                time.sleep(0.01)
+            t_play = time.perf_counter()
+            player.play(clip)
+            while player.position_s < 0.8:
+                time.sleep(0.005)
+            t_seek = time.perf_counter()
+            player.switch(clip, at_s=2.5)
+            player.wait(30)
+            time.sleep(0.3)
+        finally:
+            rec.terminate()
+            rec.wait(10)
+        y = np.fromfile(path, dtype="<f4").reshape(-1, 2)[:, 0]
+    blk = RATE // 200
+    b = y[:len(y) // blk * blk].reshape(-1, blk) * np.hanning(blk)
+    hit = (np.abs(np.fft.rfft(b, axis=1)).argmax(axis=1) == round(1200 * blk / RATE)) & (b.std(axis=1) > 0.01)
+    first = int(np.flatnonzero(np.abs(y) > 1e-3)[0])
+    return float((int(np.flatnonzero(hit)[0]) * blk - first) / RATE - (t_seek - t_play))
 
 
 def _start_pulse(run: Path) -> dict | None:
@@ -164,6 +201,10 @@ def bench_play() -> None:
            f"{r['period'] * 1e3:.1f} ms buffer period, {r['press'] / r['raw']:.2f}x a bare sounddevice "
            f"stream's open+start {r['raw'] * 1e3:.1f} ms (Player.play alone {r['play'] * 1e3:.1f} ms); 10-min cached clip; output latency "
            f"{r['latency'] * 1e3:.0f} ms")
+    seek = r["seek"]
+    report("audition_seek_heard_after_play_ms", seek["auto"] * 1e3,
+           f"goal <= 33, two 60 fps frames; PortAudio's output: {seek['portaudio'] * 1e3:.0f} ms; median of 3, "
+           "recorded back from the null sink", fmt="{:.0f}")
 
 
 def main() -> None:

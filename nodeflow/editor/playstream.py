@@ -123,29 +123,23 @@ class _Session:
         return finished
 
     def grow(self) -> None:
-        """Reopen the stream with twice the buffer, where the clip is now (a helper thread)."""
-        sd = self._sd
+        """Twice the buffer, where the clip is now (a helper thread): in place on a stream that can
+        (:mod:`.pulseout`: nothing queued is dropped), else a new stream replaces the old one."""
         try:
             with self._stream_lock:
                 if self.stopped or self.ended or not self.stream_open or self.finished.is_set() \
                         or self.stream is None:
                     return
                 new = min(max(self.latency_s * 2, 0.05), MAX_LATENCY_S)
-                old = self.stream
-                self.generation += 1
-                try:
-                    stream = sd.OutputStream(latency=new, callback=self.callback,
-                                             finished_callback=self.finished_callback_for(self.generation),
-                                             prime_output_buffers_using_stream_callback=True, **self.open_kw)
-                except sd.PortAudioError:
-                    self.generation -= 1          # keep playing on the stream we have
+                resize = getattr(self.stream, "set_latency", None)
+                if resize is None:
+                    if not self._reopen(new):
+                        return
+                elif not resize(new):
                     return
-                old.abort(ignore_errors=True)
-                old.close(ignore_errors=True)
-                self.stream, self.latency_s = stream, float(stream.latency)
+                self.latency_s = float(self.stream.latency)
                 self.latency_history.append(self.latency_s)
                 self.last_callback = None
-                stream.start()
             if self.on_grow is not None:
                 self.on_grow(self.latency_s)
         except Exception as e:  # noqa: BLE001 - the old stream is gone: report and end
@@ -154,6 +148,24 @@ class _Session:
             self._finish_soon()
         finally:
             self._growing = False
+
+    def _reopen(self, latency: float) -> bool:
+        """Replace the stream with one of ``latency`` seconds, started; False: keep the one we have."""
+        sd, old = self._sd, self.stream
+        assert old is not None
+        self.generation += 1
+        try:
+            stream = sd.OutputStream(latency=latency, callback=self.callback,
+                                     finished_callback=self.finished_callback_for(self.generation),
+                                     prime_output_buffers_using_stream_callback=True, **self.open_kw)
+        except sd.PortAudioError:
+            self.generation -= 1          # keep playing on the stream we have
+            return False
+        old.abort(ignore_errors=True)
+        old.close(ignore_errors=True)
+        self.stream = stream
+        stream.start()
+        return True
 
     def switch(self, audio: Clip, fade_s: float, at_s: float | None = None, rebase_s: float = 0.0) -> bool:
         """Go on with ``audio`` from the next frame the device is handed, crossfaded over ``fade_s``:

@@ -71,10 +71,16 @@ class _ServerInfo(ctypes.Structure):
                 ("default_sink_name", ctypes.c_char_p)]       # (more fields follow; not read)
 
 
+class _SinkInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("index", ctypes.c_uint32), ("description", ctypes.c_char_p),
+                ("sample_spec", _SampleSpec)]                 # (more fields follow; not read)
+
+
 _STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _WRITE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 _SUCCESS_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
 _INFO_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_ServerInfo), ctypes.c_void_p)
+_SINK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_SinkInfo), ctypes.c_int, ctypes.c_void_p)
 
 _P, _I, _U64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
@@ -93,6 +99,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_context_disconnect": (None, [_P]),
     "pa_context_unref": (None, [_P]),
     "pa_context_get_server_info": (_P, [_P, _INFO_CB, _P]),
+    "pa_context_get_sink_info_by_name": (_P, [_P, ctypes.c_char_p, _SINK_CB, _P]),
     "pa_strerror": (ctypes.c_char_p, [_I]),
     "pa_stream_new": (_P, [_P, ctypes.c_char_p, ctypes.POINTER(_SampleSpec), _P]),
     "pa_stream_set_state_callback": (None, [_P, _STATE_CB, _P]),
@@ -106,6 +113,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_stream_drain": (_P, [_P, _SUCCESS_CB, _P]),
     "pa_stream_get_time": (_I, [_P, ctypes.POINTER(_U64)]),
     "pa_stream_get_buffer_attr": (ctypes.POINTER(_BufferAttr), [_P]),
+    "pa_stream_set_buffer_attr": (_P, [_P, ctypes.POINTER(_BufferAttr), _SUCCESS_CB, _P]),
     "pa_stream_disconnect": (_I, [_P]),
     "pa_stream_unref": (None, [_P]),
     "pa_operation_unref": (None, [_P]),
@@ -145,28 +153,45 @@ class _Connection:
                 self.close()
                 raise PulseError(why)
             time.sleep(0.002)
-        self._server_info()
+        self.output()
+
+    def output(self) -> tuple[str, int, int]:
+        """The default sink now: its name, rate and channels (the server's defaults where it has none)."""
+        self._ask(self.lib.pa_context_get_server_info, _INFO_CB, self._got_server)
+        if self.sink:
+            self._ask(lambda c, cb, u: self.lib.pa_context_get_sink_info_by_name(c, self.sink.encode(), cb, u),
+                      _SINK_CB, self._got_sink)
+        return self.sink, self.rate, self.channels
 
     def _error(self) -> str:
         return str(self.lib.pa_strerror(self.lib.pa_context_errno(self.context)).decode(errors="replace"))
 
-    def _server_info(self) -> None:
+    def _ask(self, call: Callable[..., Any], kind: Any, got: Callable[..., None]) -> None:
+        """One introspection round trip: ``got`` is called with the answer, on libpulse's thread."""
         done = threading.Event()
 
-        def got(_c: Any, info: Any, _u: Any) -> None:
-            if info:
-                i = info.contents
-                self.server_name = (i.server_name or b"").decode(errors="replace")
-                self.sink = (i.default_sink_name or b"").decode(errors="replace")
-                self.rate, self.channels = int(i.sample_spec.rate), int(i.sample_spec.channels) or 2
+        def answer(*args: Any) -> None:
+            got(*args)
             done.set()
-        cb = _INFO_CB(got)
+        cb = kind(answer)
         with self.locked():
-            op = self.lib.pa_context_get_server_info(self.context, cb, None)
-        done.wait(CONNECT_TIMEOUT_S)
+            op = call(self.context, cb, None)
         if op:
+            done.wait(CONNECT_TIMEOUT_S)
             with self.locked():
                 self.lib.pa_operation_unref(op)
+
+    def _got_server(self, _c: Any, info: Any, _u: Any) -> None:
+        if info:
+            i = info.contents
+            self.server_name = (i.server_name or b"").decode(errors="replace")
+            self.sink = (i.default_sink_name or b"").decode(errors="replace")
+            self.rate, self.channels = int(i.sample_spec.rate), int(i.sample_spec.channels) or 2
+
+    def _got_sink(self, _c: Any, info: Any, eol: int, _u: Any) -> None:
+        if info and not eol:
+            spec = info.contents.sample_spec
+            self.rate, self.channels = int(spec.rate) or self.rate, int(spec.channels) or self.channels
 
     def locked(self) -> "_Locked":
         """Hold the main loop's lock (nothing, once the connection is closed)."""
@@ -290,7 +315,7 @@ class PulseStream:
         self._done = False         # finished_callback was called
         self._status = _Status()
         self._cbs = (_WRITE_CB(self._on_write), _STATE_CB(self._on_state), _STATE_CB(self._on_underflow),
-                     _SUCCESS_CB(self._on_drained), _SUCCESS_CB(lambda *_: None))
+                     _SUCCESS_CB(self._on_drained), _SUCCESS_CB(lambda *_: None), _SUCCESS_CB(self._on_attr))
         spec = _SampleSpec(_FLOAT32LE, self._rate, self.channels)
         attr = _BufferAttr(_NONE, self._target * self._fb, _NONE, _NONE, _NONE)
         with conn.locked():
@@ -343,6 +368,26 @@ class PulseStream:
                 lib.pa_stream_unref(s)
         self.conn.streams.discard(self)
         self._end()
+
+    def set_latency(self, seconds: float) -> bool:
+        """Ask the server for a buffer of ``seconds`` (after an underflow), in place: nothing queued
+        is dropped, as reopening the stream would.  False when the stream has ended."""
+        lib = self.conn.lib
+        with self.conn.locked():
+            if not self.stream or self._ended:
+                return False
+            attr = _BufferAttr(_NONE, int(seconds * self._rate) * self._fb, _NONE, _NONE, _NONE)
+            op = lib.pa_stream_set_buffer_attr(self.stream, ctypes.byref(attr), self._cbs[5], None)
+            if not op:
+                return False
+            lib.pa_operation_unref(op)
+            self.latency = float(seconds)
+            return True
+
+    def _on_attr(self, _s: Any, ok: int, _u: Any) -> None:
+        got = self.conn.lib.pa_stream_get_buffer_attr(self.stream) if ok and self.stream else None
+        if got:
+            self._target = max(int(got.contents.tlength) // self._fb, 256)
 
     def rewrite(self, prepare: Callable[[int, np.ndarray], None], lead_s: float = REWRITE_LEAD_S) -> bool:
         """Take back the audio queued from ``lead_s`` after what is heard now and write it again.
@@ -452,8 +497,9 @@ class _Backend:
         conn = connection()
         if conn is None:
             raise PulseError("no PulseAudio server answers")
-        return {"name": f"{conn.sink or 'default'} ({conn.server_name or 'PulseAudio'})", "index": None,
-                "hostapi": 0, "max_output_channels": max(conn.channels, 2), "default_samplerate": conn.rate or 48000,
+        sink, rate, channels = conn.output()
+        return {"name": f"{sink or 'default'} ({conn.server_name or 'PulseAudio'})", "index": None,
+                "hostapi": 0, "max_output_channels": max(channels, 2), "default_samplerate": rate or 48000,
                 "default_high_output_latency": LATENCIES["high"], "default_low_output_latency": LATENCIES["low"]}
 
     def query_hostapis(self, index: int = 0) -> dict[str, Any]:

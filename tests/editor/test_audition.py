@@ -468,10 +468,14 @@ def test_no_sound_server_is_one_clear_error_not_a_crash_and_a_later_server_is_fo
 def test_a_missing_portaudio_library_is_one_clear_error():
     _sounddevice_or_skip()
     script = "import ctypes.util; ctypes.util.find_library = lambda name: None\n" + NO_SERVER
-    p = _run_script(script, env=dict(os.environ, PYTHONPATH=ROOT))
+    no_server = dict(os.environ, PYTHONPATH=ROOT, PULSE_SERVER="unix:/nonexistent/audiochain/pulse")
+    p = _run_script(script, env=no_server)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.startswith("ERROR: cannot play sound: the PortAudio library is missing")
     assert "apt-get install libportaudio2" in p.stdout
+    if _pulse_reachable() is None:      # with a PulseAudio server, PortAudio is not needed: it plays
+        p = _run_script(script, env=dict(os.environ, PYTHONPATH=ROOT))
+        assert (p.returncode, p.stdout) == (3, "PLAYED\n"), p.stdout + p.stderr
 
 
 def test_an_unknown_output_device_names_the_available_ones(pulse):
