@@ -1,8 +1,9 @@
-"""One ``play()`` of :mod:`nodeflow.editor.player`: its sounddevice output stream and what happens on
-it.  The audio callback (PortAudio's thread, raised in priority where the OS allows) copies samples
-from the reader, counts underflows (and callbacks that came later than the whole buffer lasts) and
-plays a buffer's length of silence after the clip's end; after an underflow a helper thread reopens
-the stream with twice the buffer, up to :data:`MAX_LATENCY_S`, where the clip is; the session's end
+"""One ``play()`` of :mod:`nodeflow.editor.player`: its output stream (PulseAudio's, :mod:`.pulseout`,
+or a sounddevice one) and what happens on it.  The audio callback (the output's own thread, raised in
+priority where the OS allows) copies samples from the reader, counts underflows (and callbacks that
+came later than the whole buffer lasts) and plays a buffer's length of silence after the clip's end;
+after an underflow a helper thread doubles the buffer, up to :data:`MAX_LATENCY_S` (in place on
+PulseAudio's stream, else by reopening the stream where the clip is); the session's end
 is reported once, on a short-lived thread; its playhead and its error (underflows, device gone) are
 read from any thread.  This module never imports dearpygui.
 """
