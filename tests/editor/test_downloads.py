@@ -231,11 +231,12 @@ def _message(node, funcs: dict) -> str:
 
 def checkpoint_messages() -> list[tuple[str, str]]:
     """Every message a checkpoint check can give, read from the code: each CheckpointError (or
-    subclass) raised in nodeflow/checkpoints.py, nodeflow/families.py and nodes/models/."""
+    subclass) raised in nodeflow/checkpoints.py, checkpointfiles.py, families.py and nodes/models/."""
     import ast
     kinds = {"CheckpointError"} | {c.__name__ for c in checkpoints.CheckpointError.__subclasses__()}
     found = []
-    for path in [ROOT / "nodeflow" / "checkpoints.py", ROOT / "nodeflow" / "families.py",
+    for path in [ROOT / "nodeflow" / "checkpoints.py", ROOT / "nodeflow" / "checkpointfiles.py",
+                 ROOT / "nodeflow" / "families.py",
                  *sorted((ROOT / "nodes" / "models").rglob("*.py"))]:
         tree = ast.parse(path.read_text())
         funcs = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
