@@ -250,9 +250,10 @@ class Player:
         """What plays: :mod:`.pulseout`'s stand-in for sounddevice where ``output="auto"``, the
         device is the default and a PulseAudio server answers; the sounddevice module otherwise."""
         if self.output == "auto" and self.device is None:
-            from . import pulseout
-            if pulseout.connection() is not None:
-                return pulseout.BACKEND        # (the sounddevice module's shape)
+            from . import pulselib
+            if pulselib.connection() is not None:
+                from .pulseout import BACKEND
+                return BACKEND                 # (the sounddevice module's shape)
         return _sounddevice()
 
     def _open(self, sd: ModuleType, info: dict[str, Any], session: _Session) -> _Stream:

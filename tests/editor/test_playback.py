@@ -204,6 +204,23 @@ def test_without_a_pulseaudio_server_the_player_plays_through_portaudio(pulse, t
         Player(output="alsa")
 
 
+def test_without_libpulse_or_a_server_the_player_falls_back_to_portaudio(monkeypatch):
+    """No libpulse (macOS, Windows, a minimal Linux) or no server answering: PortAudio plays, as
+    before; nothing is looked for when the user asked for PortAudio or named a device."""
+    pytest.importorskip("sounddevice")
+    from nodeflow.editor import pulselib
+    from nodeflow.editor.player import Player
+    monkeypatch.setattr(pulselib, "_conn", None)
+    monkeypatch.setattr(pulselib, "_tried_at", -1e9)
+    monkeypatch.setattr(pulselib, "_load", lambda: None)
+    assert pulselib.connection() is None
+    assert Player().backend().__name__ == "sounddevice"
+    looked: list[int] = []
+    monkeypatch.setattr(pulselib, "connection", lambda: looked.append(1))
+    assert Player(output="portaudio").backend().__name__ == "sounddevice"
+    assert Player(device="default").backend().__name__ == "sounddevice" and looked == []
+
+
 def test_a_loop_or_a_stopped_player_does_not_switch(pulse):  # noqa: F811
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(1.0)
