@@ -74,12 +74,13 @@ class _Session:
         self.last_callback: float | None = None
         self.late = 0                  # callbacks that came after the whole buffer had drained
         self.tail = 0                  # frames of silence handed over after the clip's end
+        self.padded = 0                # frames of silence handed over while a growing clip was waited for
         self._growing = False
         self.priority: int | None = None
         self.on_grow: Callable[[float], None] | None = None
         # the parts played: (frames handed over when the part began, its place in the clip in seconds);
         # a switch to another take goes on where the clip is, a seek starts a part elsewhere
-        self.parts: list[tuple[int, float]] = [(0, 0.0)]
+        self.parts: list[tuple[int, float]] = [(0, 0.0 if loop else start_s)]
         self._part, self._shown = self.parts[0], 0.0
 
     # -- PortAudio's thread
@@ -91,7 +92,7 @@ class _Session:
             now = time.perf_counter()
             starved = bool(status.output_underflow)
             if self.last_callback is not None and now - self.last_callback > self.latency_s > 0 \
-                    and not _still_ahead(time_info):
+                    and not _still_ahead(time_info) and not getattr(self.stream, "reports_underflows", False):
                 self.late += 1            # the whole buffer drained between two callbacks
                 starved = True
             self.last_callback = now
@@ -102,6 +103,8 @@ class _Session:
                     threading.Thread(target=self.grow, name="nodeflow-audition-grow", daemon=True).start()
             k = reader.read(outdata)
             self.frames_out += k
+            if k < frames and reader.waiting:
+                self.padded += frames - k         # silence while a growing clip catches up
             if self.first_buffer_at is None:
                 self.first_buffer_at = now
                 self.priority = _raise_priority()
@@ -182,8 +185,10 @@ class _Session:
         first milliseconds, the fade-in with them (measured: steps of 0.15-0.24, 1-6 ms gaps)."""
         with self._stream_lock:
             old = self.reader
-            if self.stopped or self.ended or self.loop or not self.stream_open or self.stream is None \
-                    or self.finished.is_set() or not isinstance(old, (_Reader, _Switch)) or old.waiting:
+            rewrite = getattr(self.stream, "rewrite", None)     # (takes back the tail of the clip too)
+            if self.stopped or (self.ended and rewrite is None) or self.loop or not self.stream_open \
+                    or self.stream is None or self.finished.is_set() or not isinstance(old, (_Reader, _Switch)) \
+                    or old.waiting:
                 return False
             rate, mix = self.rate, _mix_matrix(audio.channels, self.stream.channels)
             if rebase_s:
@@ -197,11 +202,14 @@ class _Session:
             fade = round(fade_s * rate)
 
             def taken_back(back: int, queued: np.ndarray) -> None:   # libpulse's lock held: no callback runs
+                back -= min(self.tail, back)           # silence after the clip's end: not the clip's frames
                 self.frames_out -= back
+                self.ended, self.tail = False, 0
                 self.parts = [p for p in self.parts if p[0] <= self.frames_out] or self.parts[:1]
                 self.reader = _Switch(_Played(queued), make, min(fade, len(queued)), lambda: self.frames_out)
-            rewrite = getattr(self.stream, "rewrite", None)
             if rewrite is None or not rewrite(taken_back):
+                if self.ended:
+                    return False
                 self.reader = _Switch(old, make, fade, lambda: self.frames_out)
             self.audio = audio
             return True
@@ -258,10 +266,12 @@ class _Session:
         if self.ended and self.finished.is_set():
             return self.audio.duration_s
         ahead = self.latency_s if not self.finished.is_set() else 0.0
+        told = getattr(self.stream, "heard_frames", None) if not (self.finished.is_set() or self.padded) else None
+        played = told() if told is not None else None          # (.pulseout: the server says)
         if self.loop:
-            heard = self.frames_out / self.rate - ahead
+            heard = (played if played is not None else self.frames_out - ahead * self.rate) / self.rate
             return (self.start_s + max(heard, 0.0)) % self.audio.duration_s if self.audio.duration_s else 0.0
-        heard = max(self.frames_out - ahead * self.rate, 0.0)
+        heard = min(played, self.frames_out) if played is not None else max(self.frames_out - ahead * self.rate, 0.0)
         part = self._part_at(heard)
         pos = min(max(self.clip_time(heard, part), 0.0), self.audio.duration_s)
         if part != self._part:                 # a seek: the playhead goes where it went

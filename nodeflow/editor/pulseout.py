@@ -60,6 +60,7 @@ class PulseStream:
     ``callback(outdata, frames, time_info, status)``, plus :meth:`rewrite`."""
 
     blocksize = 0
+    reports_underflows = True       # the server says when it ran dry: a late callback alone is not counted
 
     def __init__(self, *, samplerate: int, channels: int, latency: float | str,
                  callback: Callable[..., None], finished_callback: Callable[[], None] | None = None,
@@ -132,6 +133,18 @@ class PulseStream:
                 lib.pa_stream_unref(s)
         self.conn.streams.discard(self)
         self._end()
+
+    def heard_frames(self) -> float | None:
+        """The frames played so far, as the server says (interpolated between its reports); None
+        before it says, or once the stream is gone."""
+        lib = self.conn.lib
+        with self.conn.locked():
+            if not self.stream:
+                return None
+            usec = ctypes.c_uint64(0)
+            if lib.pa_stream_get_time(self.stream, ctypes.byref(usec)) < 0:
+                return None
+            return min(usec.value * self._rate / 1e6, float(self._written))
 
     def set_latency(self, seconds: float) -> bool:
         """Ask the server for a buffer of ``seconds`` (after an underflow), in place: nothing queued

@@ -204,6 +204,28 @@ def test_without_a_pulseaudio_server_the_player_plays_through_portaudio(pulse, t
         Player(output="alsa")
 
 
+def test_a_seek_in_the_clips_last_moments_is_taken_and_the_playhead_follows_the_sound(pulse, tmp_path):  # noqa: F811
+    """QA75 D4: a click in the last ~200 ms was refused (the clip was all handed over), the editor
+    then restarted the stream with a cut, and the playhead stood still at duration - buffer.  D5:
+    ``play(start_s=)`` put the playhead at 0.  The queued tail is rewritten like any other part."""
+    from nodeflow.editor.player import Player
+    clip, _ = marked_clip(2.0)              # 1 kHz head (0.3 s), 440 Hz, 2 kHz tail (0.3 s)
+    p = Player()
+    with Parec(tmp_path / "rec.f32") as rec:
+        p.play(clip, start_s=1.0)
+        time.sleep(0.3)
+        assert 1.05 <= p.position_s <= 1.35, p.position_s       # (before: 0.0-0.3)
+        while p.position_s < 1.85 and p.playing:
+            time.sleep(0.005)
+        assert p.position_s >= 1.85, "the playhead reaches the clip's last moments"
+        assert p.switch(clip, at_s=0.0), "a seek in the last 150 ms is taken"
+        assert p.wait(30)
+    x = rec.data
+    assert dropouts(x)["count"] == 0, dropouts(x)
+    assert seconds_at(x, 1000) >= 0.25, "the head was heard again after the seek"
+    assert seconds_at(x, 440) >= 0.6 + 1.3 and seconds_at(x, 2000) >= 0.3 + 0.1
+
+
 def test_without_libpulse_or_a_server_the_player_falls_back_to_portaudio(monkeypatch):
     """No libpulse (macOS, Windows, a minimal Linux) or no server answering: PortAudio plays, as
     before; nothing is looked for when the user asked for PortAudio or named a device."""
