@@ -20,7 +20,8 @@ __all__ = ["sweep_problems", "sweep_reads", "sweep_summary", "variant_problems"]
 def sweep_summary(graph: Graph) -> str:
     """One line on ``graph``'s saved sweep for ``audiochain show``: its variants, axes and what they
     write and cost together (the graph's own summary is one variant's)."""
-    from .costs import _seconds, remembered_estimate
+    from .costlimits import remembered_estimate
+    from .costs import _seconds
     try:
         axes, mode = sweep_from_graph(graph)
         n = len(expand(axes, mode))
@@ -119,7 +120,8 @@ def sweep_problems(graph: Graph, axes: Sequence[Axis], mode: str) -> list[str]:
     """What a sweep would refuse as a whole, found without running: its grid (size, axes) and the files
     and work of all its variants together against the run's limits (QA: a saved sweep of 10,000 values
     that would write 8.9 million files was 'ok').  Its values: :func:`variant_problems`."""
-    from .costs import Limits, _seconds, remembered_estimate
+    from .costlimits import Limits, remembered_estimate
+    from .costs import _seconds
     try:
         variants = expand(axes, mode)
     except ParameterError as e:

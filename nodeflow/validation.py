@@ -94,7 +94,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         out.append(why)                                                           # --device cuda passed unchecked)
     out.extend(st["links"])
     if st["acyclic"]:   # what the run would cost, from parameters and file headers
-        from .costs import cost_problems
+        from .costlimits import cost_problems
         out.extend(cost_problems(graph, scope, base_dir, version=version))
     return out
 
@@ -148,7 +148,7 @@ def _static(graph: Graph, targets: Iterable[str] | None, version: int) -> dict[s
 def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> int:
     """What the estimated peak of a run of ``targets`` leaves of the memory limit (bytes): the most an
     executor may keep of earlier runs' values while it runs (:meth:`MemoryCache.hold_at_most`)."""
-    from .costs import Limits, remembered_estimate
+    from .costlimits import Limits, remembered_estimate
     version = graph.content_version()
     limits, _ = Limits.from_env()
     scope = _static(graph, targets, version)["scope"]
@@ -162,7 +162,7 @@ def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allo
     of those numbered names, for the item counts the estimate knows: a name that leads outside the
     output folder or over a file AudioChain did not export, or an input of the graph.  QA66: these were
     found as each item was written, after the others (validate said ok; the run left some of them)."""
-    from .costs import remembered_estimate
+    from .costlimits import remembered_estimate
     from .outputs import numbered, resolve, write_problem
     est = remembered_estimate(graph, scope, base_dir, version)
     out = []

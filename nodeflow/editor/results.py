@@ -57,7 +57,7 @@ def _length(app: App, g: Graph, src: tuple[str, str], keys: dict[str, str], esti
     if isinstance(seconds, (int, float)):
         return float(seconds)
     if not estimated:                      # once per refresh, remembered per graph content and input files
-        from ..costs import remembered_estimate
+        from ..costlimits import remembered_estimate
         try:
             estimated.append(remembered_estimate(g))
         except Exception:  # noqa: BLE001 - an estimate that fails bounds nothing

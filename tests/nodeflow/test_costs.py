@@ -20,7 +20,8 @@ import soundfile as sf
 
 from nodeflow import Audio, Graph, Registry, node
 from nodeflow.cli import main
-from nodeflow.costs import Limits, Shape, cost_problems, estimate
+from nodeflow.costlimits import Limits, cost_problems
+from nodeflow.costs import Shape, estimate
 from nodeflow.fileformat import load, save
 
 ROOT = Path(__file__).resolve().parents[2]
