@@ -121,8 +121,9 @@ class _Connection:
         self.streams: set["PulseStream"] = set()
         if lib.pa_context_connect(self.context, None, _NOAUTOSPAWN, None) < 0 \
                 or lib.pa_threaded_mainloop_start(self.loop) < 0:
+            why = self._error()            # (read before the context is freed)
             self._free()
-            raise PulseError(self._error())
+            raise PulseError(why)
         end = time.monotonic() + CONNECT_TIMEOUT_S
         while (state := lib.pa_context_get_state(self.context)) != _CONTEXT_READY:
             if state in (_CONTEXT_FAILED, _CONTEXT_TERMINATED) or time.monotonic() > end:

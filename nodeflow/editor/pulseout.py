@@ -98,6 +98,7 @@ class PulseStream:
         while (state := lib.pa_stream_get_state(self.stream)) != STREAM_READY:
             if state in (STREAM_FAILED, STREAM_TERMINATED) or time.monotonic() > end:
                 why = conn._error()
+                self._done = True          # never started: nothing to report to the player
                 self.close()
                 raise PulseError(why)
             time.sleep(0.001)

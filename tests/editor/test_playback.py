@@ -243,6 +243,18 @@ def test_without_libpulse_or_a_server_the_player_falls_back_to_portaudio(monkeyp
     assert Player(device="default").backend().__name__ == "sounddevice" and looked == []
 
 
+def test_a_malformed_or_dead_pulse_server_is_no_server_never_a_crash():
+    """PULSE_SERVER malformed, empty or pointing at nothing: libpulse answers None in a fresh process
+    (the player then uses PortAudio, which says what to fix), never a crash or a hang."""
+    import os
+    import subprocess
+    import sys
+    for server in ("tcp:[::1", "unix:", "bogus:://x", "unix:/nonexistent/audiochain/pulse"):
+        p = subprocess.run([sys.executable, "-c", "from nodeflow.editor import pulselib; print(pulselib.connection())"],
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ, PULSE_SERVER=server))
+        assert (p.returncode, p.stdout) == (0, "None\n"), (server, p.stdout, p.stderr)
+
+
 def test_a_loop_or_a_stopped_player_does_not_switch(pulse):  # noqa: F811
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(1.0)
