@@ -189,7 +189,8 @@ class PulseStream:
                 return False
             prepare(back, self._past(at, back))
             self._written = at
-            self._fill(max(self._target - (at - heard), 0))
+            # as far ahead of what is heard as before: the sink's share of the latency was taken back too
+            self._fill(max(int(self.latency * self._rate) - (at - heard), 0))
             return True
 
     # -- libpulse's thread (the lock held)
