@@ -103,9 +103,7 @@ class PulseStream:
                 raise PulseError(why)
             time.sleep(0.001)
         with conn.locked():
-            got = lib.pa_stream_get_buffer_attr(self.stream)
-            if got:     # the server splits the latency asked for between this buffer and the sink's
-                self._target = max(int(got.contents.tlength) // self._fb, 256)
+            self._granted()
         conn.streams.add(self)
 
     # -- control (any thread but libpulse's)
@@ -138,14 +136,25 @@ class PulseStream:
     def heard_frames(self) -> float | None:
         """The frames played so far, as the server says (interpolated between its reports); None
         before it says, or once the stream is gone."""
-        lib = self.conn.lib
         with self.conn.locked():
             if not self.stream:
                 return None
-            usec = ctypes.c_uint64(0)
-            if lib.pa_stream_get_time(self.stream, ctypes.byref(usec)) < 0:
-                return None
-            return min(usec.value * self._rate / 1e6, float(self._written))
+            played = self._played()
+            return None if played is None else min(played, float(self._written))
+
+    def _played(self) -> float | None:
+        """Frames the server says it has played (the lock held); None before it says."""
+        usec = ctypes.c_uint64(0)
+        if self.conn.lib.pa_stream_get_time(self.stream, ctypes.byref(usec)) < 0:
+            return None
+        return usec.value * self._rate / 1e6
+
+    def _granted(self) -> None:
+        """Keep queued what the server granted: it splits the latency asked for between this
+        stream's buffer and the sink's (the lock held)."""
+        got = self.conn.lib.pa_stream_get_buffer_attr(self.stream) if self.stream else None
+        if got:
+            self._target = max(int(got.contents.tlength) // self._fb, 256)
 
     def set_latency(self, seconds: float) -> bool:
         """Ask the server for a buffer of ``seconds`` (after an underflow), in place: nothing queued
@@ -163,9 +172,8 @@ class PulseStream:
             return True
 
     def _on_attr(self, _s: Any, ok: int, _u: Any) -> None:
-        got = self.conn.lib.pa_stream_get_buffer_attr(self.stream) if ok and self.stream else None
-        if got:
-            self._target = max(int(got.contents.tlength) // self._fb, 256)
+        if ok:
+            self._granted()
 
     def rewrite(self, prepare: Callable[[int, np.ndarray], None], lead_s: float = REWRITE_LEAD_S) -> bool:
         """Take back the audio queued from ``lead_s`` after what is heard now and write it again.
@@ -175,14 +183,13 @@ class PulseStream:
         by ``back`` frames and crossfades out of ``old``); then the callback refills the buffer from
         that place.  False, with nothing called, when nothing can be taken back (the stream ends,
         or the server does not say yet where it plays)."""
-        lib = self.conn.lib
         with self.conn.locked():
             if not self.stream or self._ended:
                 return False
-            usec = ctypes.c_uint64(0)
-            if lib.pa_stream_get_time(self.stream, ctypes.byref(usec)) < 0:
+            played = self._played()
+            if played is None:
                 return False
-            heard = int(usec.value * self._rate // 1_000_000)
+            heard = int(played)
             at = min(max(heard + int(lead_s * self._rate), 0), self._written)
             back = self._written - at
             if back <= 0 or back > len(self._history):
