@@ -9,9 +9,11 @@ when it plays on the default device and a PulseAudio server (or PipeWire's) answ
 (:func:`.pulselib.connection`); otherwise PortAudio as before.
 
 How a stream works: one process-wide context on a threaded main loop (:mod:`.pulselib`); each
-stream asks the server for a buffer of ``latency`` seconds, is filled from the player's callback
-before it is uncorked (the first sound is not delayed by a larger buffer), then refilled whenever
-the server asks.  Every write goes at an absolute place in the stream; what was written is kept for
+stream asks the server for a buffer of ``latency`` seconds, all of it its own (the sink holds one
+request, 20 ms at 200 ms), is filled from the player's callback before it is uncorked (the first sound
+is not delayed by a larger buffer), then refilled whenever the server asks.  A stall of the audio
+thread shorter than the buffer is not heard; after a longer one the server drops what its sink had
+taken of the first audio written after it (one request), then the player grows the buffer.  Every write goes at an absolute place in the stream; what was written is kept for
 a while, so a rewrite knows what the listener hears up to the point where the new audio starts
 (the player crossfades from it).  A rewrite starts :data:`REWRITE_LEAD_S` after what is heard now:
 the server takes the rewritten part back from its sink ("requesting rewind due to rewrite").
@@ -26,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .pulselib import (ADJUST_LATENCY, AUTO_TIMING_UPDATE, CONNECT_TIMEOUT_S, FLOAT32LE, INTERPOLATE_TIMING,
+from .pulselib import (AUTO_TIMING_UPDATE, EARLY_REQUESTS, CONNECT_TIMEOUT_S, FLOAT32LE, INTERPOLATE_TIMING,
                        NONE, NOT_MONOTONIC, SEEK_ABSOLUTE, START_CORKED, STATE_CB, STREAM_FAILED, STREAM_READY,
                        STREAM_TERMINATED, SUCCESS_CB, WRITE_CB, BufferAttr, PulseError, SampleSpec, connection)
 
@@ -89,7 +91,9 @@ class PulseStream:
                 raise PulseError(conn._error())
             lib.pa_stream_set_state_callback(self.stream, self._cbs[1], None)
             lib.pa_stream_set_underflow_callback(self.stream, self._cbs[2], None)
-            flags = START_CORKED | INTERPOLATE_TIMING | AUTO_TIMING_UPDATE | ADJUST_LATENCY | NOT_MONOTONIC
+            # EARLY_REQUESTS: the whole latency is this stream's own buffer and the sink holds one request;
+            # ADJUST_LATENCY split it with the sink, and a 150 ms stall ran the stream dry (QA75 D2)
+            flags = START_CORKED | INTERPOLATE_TIMING | AUTO_TIMING_UPDATE | NOT_MONOTONIC | EARLY_REQUESTS
             if lib.pa_stream_connect_playback(self.stream, None, ctypes.byref(attr), flags, None, None) < 0:
                 why = conn._error()
                 lib.pa_stream_unref(self.stream)
@@ -150,8 +154,7 @@ class PulseStream:
         return usec.value * self._rate / 1e6
 
     def _granted(self) -> None:
-        """Keep queued what the server granted: it splits the latency asked for between this
-        stream's buffer and the sink's (the lock held)."""
+        """Keep queued what the server granted (the lock held)."""
         got = self.conn.lib.pa_stream_get_buffer_attr(self.stream) if self.stream else None
         if got:
             self._target = max(int(got.contents.tlength) // self._fb, 256)
@@ -196,7 +199,7 @@ class PulseStream:
                 return False
             prepare(back, self._past(at, back))
             self._written = at
-            # as far ahead of what is heard as before: the sink's share of the latency was taken back too
+            # as far ahead of what is heard as before: what the sink held was taken back too
             self._fill(max(int(self.latency * self._rate) - (at - heard), 0))
             return True
 
