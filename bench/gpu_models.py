@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from nodeflow.audio import seconds_to_frames
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    melody_path = os.path.join(root, "assets", "melody.flac")
+    melody_path = os.path.join(root, "graphs", "assets", "melody.flac")
     print(f"# {torch.cuda.get_device_name(device)}, torch {torch.__version__}", flush=True)
     ex = Executor()
     for name, node_type, checkpoint, params in cases:

@@ -2,7 +2,10 @@
 
     python graphs/build.py          # rewrites every example graph
 
-Paths inside the graphs are relative to this folder, so they work from any checkout.
+Paths inside the graphs are relative to this folder, so they work from any checkout, and every file
+they read is in it (their clips are in assets/ here, made by ``python graphs/assets/make_assets.py``):
+a graph that reads outside its own folder is listed as doing so by `validate` and `run` (``reads
+outside its folder: ...``, meant for graphs from elsewhere), and the project's own examples must not be.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ def demo() -> Graph:
                                  "crossfades into them over its last bar, so the variations start on bar 4: a 14 s "
                                  "piece on the bar grid, offline, in seconds.",
                   "artist": "AudioChain demo"}
-    g.add("io.load", id="melody", path="../assets/melody.flac")
+    g.add("io.load", id="melody", path="assets/melody.flac")
     g.add("dsp.resample", id="to_model_rate", profile="musicgen", quality="high")
     g.add("time.tokenize_window", id="bars", profile="musicgen", unit="bars", size=1.0, overlap=0.0,
           bpm=120.0, beats_per_bar=4, last="keep")
@@ -80,7 +83,7 @@ def melody_variations() -> Graph:
                                  "under 16 s): once as a jazz trio, once as a string orchestra, crossfaded into "
                                  "each other. Needs `audiochain models pull facebook/musicgen-melody` once.",
                   "checkpoints": ["facebook/musicgen-melody"]}
-    g.add("io.load", id="melody", path="../assets/melody.flac")
+    g.add("io.load", id="melody", path="assets/melody.flac")
     g.add("models.musicgen_melody", id="jazz", checkpoint="facebook/musicgen-melody", duration_s=16.0, seed=1,
           prompt="jazz trio, brushed drums, walking upright bass, piano, 120 bpm")
     g.add("models.musicgen_melody", id="strings", checkpoint="facebook/musicgen-melody", duration_s=16.0, seed=2,
@@ -132,7 +135,7 @@ def speech_offline() -> Graph:
           text="Welcome to AudioChain. Load a clip, cut it into windows, vary every window, and stitch it back "
                "together.")
     g.add("dsp.channels", id="stereo", mode="stereo")
-    g.add("io.load", id="loop", path="../assets/loop.flac")
+    g.add("io.load", id="loop", path="assets/loop.flac")
     g.add("dsp.mix", id="mix", gain_a_db=0.0, gain_b_db=-14.0)
     g.add("dsp.fade", id="fade", fade_in_s=0.0, fade_out_s=0.5)
     g.add("io.export", id="export", path="speech_offline.wav", format="wav", bit_depth="pcm16", loudness_lufs=-16.0,
@@ -159,8 +162,8 @@ def stems() -> Graph:
                                  "other. Needs demucs's safetensors export adefossez/HTDemucs once (downloaded on "
                                  "the first online run, or `audiochain models pull adefossez/HTDemucs`).",
                   "checkpoints": ["adefossez/HTDemucs"]}
-    g.add("io.load", id="voice", path="../assets/voice.flac")
-    g.add("io.load", id="loop", path="../assets/loop.flac")
+    g.add("io.load", id="voice", path="assets/voice.flac")
+    g.add("io.load", id="loop", path="assets/loop.flac")
     g.add("dsp.mix", id="song", gain_a_db=0.0, gain_b_db=-6.0)
     g.add("models.demucs", id="stems", checkpoint="adefossez/HTDemucs", shifts=1, overlap=0.25, seed=0,
           residual=True)
@@ -221,7 +224,7 @@ def transcribe_and_speak() -> Graph:
                                  "its English voice, exported at the model's 16 kHz. Needs `audiochain models pull "
                                  "openai/whisper-small` and `audiochain models pull facebook/mms-tts-eng` once.",
                   "checkpoints": ["openai/whisper-small", "facebook/mms-tts-eng"]}
-    g.add("io.load", id="voice", path="../assets/voice.flac")
+    g.add("io.load", id="voice", path="assets/voice.flac")
     g.add("models.whisper", id="asr", checkpoint="openai/whisper-small", language="en", task="transcribe")
     g.add("models.mms_tts", id="speak", language="eng", seed=0)
     g.add("io.export", id="export", path="transcribe_and_speak.wav", format="wav", bit_depth="pcm24",
@@ -243,7 +246,7 @@ def codec_tokens() -> Graph:
                                  "into audio of exactly the encoded length, the sound of the tokens MusicGen "
                                  "generates. Needs `audiochain models pull facebook/encodec_24khz` once.",
                   "checkpoints": ["facebook/encodec_24khz"]}
-    g.add("io.load", id="melody", path="../assets/melody.flac")
+    g.add("io.load", id="melody", path="assets/melody.flac")
     g.add("models.encodec_encode", id="encode", checkpoint="facebook/encodec_24khz", bandwidth_kbps=6.0)
     g.add("models.encodec_decode", id="decode", checkpoint="facebook/encodec_24khz")
     g.add("io.export", id="export", path="codec_tokens.wav", format="wav", bit_depth="pcm24")
@@ -264,7 +267,7 @@ def dac_tokens() -> Graph:
                                  "to read or edit) and decoded back into audio of exactly the encoded length: hear "
                                  "what fewer codebooks keep. Needs `audiochain models pull descript/dac_44khz` once.",
                   "checkpoints": ["descript/dac_44khz"]}
-    g.add("io.load", id="melody", path="../assets/melody.flac")
+    g.add("io.load", id="melody", path="assets/melody.flac")
     g.add("models.dac_encode", id="encode", checkpoint="descript/dac_44khz", codebooks=4)
     g.add("models.dac_decode", id="decode", checkpoint="descript/dac_44khz")
     g.add("io.export", id="export", path="dac_tokens.wav", format="wav", bit_depth="pcm24")
@@ -321,6 +324,8 @@ def main() -> None:
         problems = [p for p in g.problems(base_dir=HERE) if "audiochain models pull" not in p and "pip install" not in p]
         if problems:
             raise SystemExit(f"{name}: " + "; ".join(problems))
+        if outside := g.external_reads(HERE):     # self-contained: no "reads outside its folder" (D10)
+            raise SystemExit(f"{name}: reads outside graphs/: " + "; ".join(f"{n}.{p} -> {f}" for n, p, f in outside))
         save(g, HERE / name)
         print(f"wrote graphs/{name}")
 

@@ -3,7 +3,12 @@ needs, and runs: the offline ones as they are, the model ones on tiny checkpoint
 architectures (their checkpoint parameters overridden, the way `audiochain run --set` would)."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,6 +67,66 @@ def test_graph_files_in_the_repository_carry_no_local_path():
         doc = msgpack.unpackb(path.read_bytes(), raw=False)
         local = [s for s in strings(doc) if s.startswith(("/", "~")) or ntpath.isabs(s)]
         assert local == [], f"graphs/{path.name} holds local paths: {local}; run python graphs/build.py"
+
+
+def _demo_command() -> list[str]:
+    """The audiochain command line of the Makefile's `demo` target (`audiochain run graphs/demo.msgpack -o out`)."""
+    recipe = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].splitlines()[1:]
+    line = next(line.strip() for line in recipe if "/bin/audiochain " in line)
+    return line.split("/bin/audiochain ", 1)[1].split()
+
+
+def test_make_demo_renders_offline_without_a_notice_of_reads_outside_its_folder(tmp_path):
+    """D10: the demo a newcomer runs first read ../assets/melody.flac, outside graphs/, and `make demo`
+    greeted them with 'reads outside its folder: ...', the notice meant for a stranger's graph.  The
+    examples' inputs are now in their own folder (graphs/assets/), so the demo renders (headless,
+    offline) and says nothing of the kind."""
+    args = _demo_command()
+    assert args[:2] == ["run", "graphs/demo.msgpack"] and args[2:] == ["-o", "out"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "AUDIOCHAIN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("DISPLAY", None)
+    p = subprocess.run([sys.executable, "-m", "nodeflow.cli", *args[:2], "-o", str(tmp_path / "out")], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "outside" not in p.stdout + p.stderr, p.stderr
+    import soundfile as sf
+    assert sf.info(str(tmp_path / "out" / "demo.wav")).duration == pytest.approx(14.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_every_example_reads_only_files_in_its_own_folder(name):
+    """The shipped examples are self-contained (D10): neither `validate` nor `run` lists a read outside
+    their folder, so the notice keeps its meaning for graphs from elsewhere."""
+    g = fileformat.load(GRAPHS / name)
+    assert g.external_reads() == []
+    assert all(GRAPHS in p.resolve().parents for p in g.input_files().values())
+    from nodeflow.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["validate", str(GRAPHS / name)])
+    assert "outside" not in out.getvalue(), out.getvalue()
+
+
+def test_a_strangers_graph_that_reads_outside_its_folder_is_still_flagged(tmp_path):
+    """The other side of D10: the demo as a stranger might send it, reading ../assets/melody.flac from
+    the folder it was saved in, is listed by validate and by run (stderr, with -q too)."""
+    (tmp_path / "assets").mkdir()
+    shutil.copy(GRAPHS / "assets" / "melody.flac", tmp_path / "assets" / "melody.flac")
+    g = fileformat.load(GRAPHS / "demo.msgpack")
+    g.set("melody", "path", str(tmp_path / "assets" / "melody.flac"))
+    (tmp_path / "inbox").mkdir()
+    graph_file = fileformat.save(g, tmp_path / "inbox" / "demo.msgpack")
+    assert fileformat.load(graph_file).nodes["melody"].params["path"] == "../assets/melody.flac"    # as sent
+    notice = f"reads outside its folder: melody.path -> {(tmp_path / 'assets' / 'melody.flac').resolve()}"
+    from nodeflow.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["validate", str(graph_file)]) == 0
+    assert notice in out.getvalue().splitlines()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", str(graph_file), "-q", "--no-cache", "-o", str(tmp_path / "out")]) == 0
+    assert notice in err.getvalue().splitlines()
 
 
 @pytest.mark.parametrize("name", sorted(NEEDS))

@@ -17,7 +17,7 @@ def _python_snippets() -> list[str]:
 
 
 def _run(code: str, cwd: Path) -> str:
-    (cwd / "assets").is_symlink() or (cwd / "assets").symlink_to(ROOT / "assets")
+    (cwd / "graphs").is_symlink() or (cwd / "graphs").symlink_to(ROOT / "graphs")     # the clips: graphs/assets/
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, f"README snippet failed:\n{code}\n{p.stderr[-3000:]}"
@@ -45,7 +45,7 @@ def test_the_chain_snippet_renders_its_file_and_saves_a_graph(tmp_path):
 def test_the_branch_and_merge_snippet_mixes_the_melody_with_the_loop(tmp_path):
     code = _python_snippets()[1] + "\nout = res.outputs[m.id]['out']\nprint(out.channels, out.sample_rate, sorted(res.ran))\n"
     out = _run(code, tmp_path).split()
-    loop = sf.info(ROOT / "assets" / "loop.flac")
+    loop = sf.info(ROOT / "graphs" / "assets" / "loop.flac")
     # the mono melody is spread over the stereo loop's two channels
     assert out[:2] == [str(loop.channels), "44100"] and loop.channels == 2
     assert "'mix']" in out[-1]
@@ -66,10 +66,10 @@ print(round(float(20 * np.log10(np.abs(quieter.samples).max() / np.abs(out.sampl
 """
     lines = _run(code, tmp_path).splitlines()
     assert lines[0] == "48000 2 144000 ndarray"                    # 3 s of stereo at 48 kHz
-    melody = sf.info(ROOT / "assets" / "melody.flac")
+    melody = sf.info(ROOT / "graphs" / "assets" / "melody.flac")
     assert lines[1] == str([(48000, 144000), (48000, round(melody.duration * 48000))])
     assert lines[2] == "-6.0"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]   # values in, values out: no file written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graphs"]   # values in, values out: no file written
 
 
 def test_the_composition_snippet_mixes_streams_and_awaits(tmp_path):
@@ -78,12 +78,12 @@ print(both.channels, both.sample_rate, both.frames == again.frames)
 print([p.index for p in pieces])
 """
     lines = _run(code, tmp_path).splitlines()
-    melody = sf.info(ROOT / "assets" / "melody.flac")
+    melody = sf.info(ROOT / "graphs" / "assets" / "melody.flac")
     n = round(melody.duration / 2.0)
     assert lines[:n] == [f"{i} {i * 2 * melody.samplerate}" for i in range(n)]   # windows in order, as made
     assert lines[n] == "2 44100 True"
     assert lines[n + 1] == str(list(range(n)))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graphs"]
 
 
 def test_the_add_a_model_snippet_declares_a_family_whose_node_speaks(tmp_path):

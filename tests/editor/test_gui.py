@@ -476,9 +476,9 @@ def test_every_example_graph_opens_with_no_node_over_another(editor, name):
 @pytest.mark.parametrize("name", ["demo.msgpack", "speech_offline.msgpack"])
 def test_offline_example_graphs_stay_readable_after_a_run(editor, name):
     import shutil
-    # a copy beside the assets, so the run writes its export into the test folder
+    # a copy with its assets, so the run writes its export into the test folder
     (editor.tmp / "graphs").mkdir()
-    shutil.copytree(ROOT / "assets", editor.tmp / "assets")
+    shutil.copytree(ROOT / "graphs" / "assets", editor.tmp / "graphs" / "assets")
     shutil.copy(ROOT / "graphs" / name, editor.tmp / "graphs" / name)
     st = editor.run("run_layout", editor.tmp / "graphs" / name, timeout=180)
     assert set(st["states"].values()) == {"done"}, st["states"]
@@ -499,8 +499,7 @@ def test_file_export_daw_project_after_a_run(editor, tmp_path):
 
     from nodeflow.dawproject import read_dawproject
     work = editor.tmp / "demo"
-    shutil.copytree(ROOT / "assets", editor.tmp / "assets")
-    work.mkdir()
+    shutil.copytree(ROOT / "graphs" / "assets", work / "assets")     # (makes work/)
     shutil.copy(ROOT / "graphs" / "demo.msgpack", work / "demo.msgpack")
     st = editor.run("daw_project", work / "demo.msgpack", timeout=150)
     assert st["before_run"] is False and "run the graph first" in st["before_status"]

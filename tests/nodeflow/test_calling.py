@@ -20,7 +20,7 @@ from nodes.timing.stitch import stitch
 from nodes.timing.window import tokenize_window
 
 ROOT = Path(__file__).resolve().parents[2]
-MELODY = ROOT / "assets" / "melody.flac"
+MELODY = ROOT / "graphs" / "assets" / "melody.flac"
 
 
 def _noise(channels: int = 2, seconds: float = 2.0, rate: int = 44100) -> np.ndarray:

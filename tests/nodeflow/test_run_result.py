@@ -5,7 +5,7 @@ from pathlib import Path
 
 from nodeflow import Executor, Graph
 
-MELODY = Path(__file__).resolve().parents[2] / "assets" / "melody.flac"
+MELODY = Path(__file__).resolve().parents[2] / "graphs" / "assets" / "melody.flac"
 
 
 def test_a_run_result_is_a_real_mapping():

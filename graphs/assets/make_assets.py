@@ -1,6 +1,9 @@
 """Make the project's own small demo clips (run once; the outputs are committed, < 2 MB in all).
 
-    python assets/make_assets.py
+    python graphs/assets/make_assets.py
+
+They sit beside the example graphs that read them (graphs/*.msgpack read assets/...): a graph's
+files in its own folder are not listed as reads outside it.
 
 - melody.flac : 4 bars at 120 bpm (8 s), a plucked-synth melody in A minor, mono, 44.1 kHz
 - loop.flac   : a 2-bar drum loop at 120 bpm (4 s), stereo, 44.1 kHz
