@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "first_missing", "prune_empty",
-           "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
+__all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "refused_folder",
+           "cannot_write", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
 ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
 
@@ -213,6 +213,39 @@ def unwritable(dest: Path) -> str | None:
         except OSError:
             why = "is not writable"
         return f"{folder} {why}, so {dest.name} cannot be written there; choose another output folder (-o)"
+    return None
+
+
+def cannot_write(e: OSError, fix: str = "choose another path") -> str:
+    """What a run says when the system refuses it a file or folder: ``cannot write there (<the
+    system's words>); <fix>`` (an export's temp file, and :func:`refused_folder` before a run)."""
+    return f"cannot write there ({e.strerror or e}); {fix}"
+
+
+def refused_folder(folder: Path) -> str | None:
+    """Why a run cannot make ``folder`` or write in it though :func:`unwritable` found nothing (one
+    line, without the folder's name), or None.
+
+    Permissions tell for everyone but root, who passes every permission check on a writable mount
+    and is still refused by file systems such as sysfs and procfs (QA66: ``validate -o /sys/x`` said
+    ok, the run failed at its export).  So for root only, this tries what the run does first there:
+    it makes a uniquely named hidden folder in ``folder``, or in the nearest folder above it that
+    exists, and removes it at once; nothing is left and nothing is created for anyone else."""
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        return None
+    import contextlib
+    import tempfile
+    parent = Path(os.path.abspath(folder))
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return None         # (a file on the way: :func:`unwritable` says it)
+    try:
+        probe = tempfile.mkdtemp(prefix=".audiochain-check-", dir=parent)
+    except OSError as e:
+        return cannot_write(e, "choose another output folder (-o)")
+    with contextlib.suppress(OSError):
+        os.rmdir(probe)
     return None
 
 

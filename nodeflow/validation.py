@@ -82,7 +82,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
-    out.extend(_write_problems(graph, scope, out_dir, allow_outside, base_dir, st["acyclic"], version))
+    out.extend(_write_problems(graph, scope, out_dir, allow_outside, base_dir, st["acyclic"], version,
+                               tried=output_dir is not None))
     run = str(getattr(device, "value", device) or "auto")
     for nid in st["devices"]:
         own = getattr(graph.nodes[nid].params.get("device"), "value", graph.nodes[nid].params.get("device"))
@@ -100,14 +101,18 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
 
 
 def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_outside: Iterable[Any],
-                    base_dir: Path | None, acyclic: bool, version: int) -> list[str]:
+                    base_dir: Path | None, acyclic: bool, version: int, tried: bool = False) -> list[str]:
     """What a run into ``out_dir`` would refuse to write: the output folder itself (QA66: a folder
-    under a file was blamed on each export's path), then each node's write paths."""
-    from .outputs import clashing_writes, refused_writes, resolve, unwritable
+    under a file was blamed on each export's path), then each node's write paths.  ``tried``: a run
+    or a validation into an output folder it was given, where the folder is also tried as root
+    (:func:`~nodeflow.outputs.refused_folder`), not the editor's check of each edit."""
+    from .outputs import clashing_writes, refused_folder, refused_writes, resolve, unwritable
     writes = [k for k in graph.write_paths() if k[0] in scope]
     if writes and (why := unwritable(out_dir / "x")) is not None and not why.startswith("the file name is"):
         why = why.replace(", so x cannot be written there", "").replace("choose another path", "choose another one")
         return [f"output folder {out_dir}: {why}" + ("" if "output folder (-o)" in why else " (-o)")]
+    if writes and tried and (why := refused_folder(out_dir)) is not None:     # (QA66: -o /sys/x was 'ok')
+        return [f"output folder {out_dir}: {why}"]
     out: list[str] = []
     refused = set()
     for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):

@@ -504,10 +504,11 @@ def _atomic(dest: Path) -> Iterator[Path]:
     files that killed runs left there), synced and renamed onto it if the block succeeds, else removed."""
     from nodeflow.atomic import new_temp
 
+    from nodeflow.outputs import cannot_write
     try:
         tmp = new_temp(dest, suffix=dest.suffix)
     except OSError as e:
-        raise AudioError(f"{dest}: cannot write there ({e.strerror or e}); choose another path") from e
+        raise AudioError(f"{dest}: {cannot_write(e)}") from e
     try:
         yield tmp
         try:

@@ -418,6 +418,48 @@ def test_a_read_only_output_folder_is_refused_before_anything_runs(home, capsys)
         ro.chmod(0o755)
 
 
+def _sysfs_refuses_folders() -> bool:
+    """Whether /sys is sysfs here and refuses a new folder (to root too)."""
+    import tempfile
+    if not Path("/sys/kernel").is_dir():
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(dir="/sys"))
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _sysfs_refuses_folders(), reason="needs Linux's /sys, which refuses new folders")
+@pytest.mark.parametrize("folder", ["/sys/audiochain-test/sub", "/sys/kernel"])
+def test_an_output_folder_the_file_system_refuses_is_one_line_from_validate_and_run(home, capsys, folder):
+    """QA66: `validate -o /sys/x` said ok (root passes every permission check, and validate creates
+    nothing), then the run failed at its export after every other node had run.  Validate says it
+    in one line naming the folder, the run says the same line before anything runs, and nothing is
+    left on disk."""
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", folder)
+    lines = [l for l in out if folder in l]
+    assert rc == 1 and len(lines) == 1, out
+    said = lines[0].removeprefix("  - ")
+    assert said.startswith(f"output folder {folder}: ") and said.endswith("choose another output folder (-o)"), said
+    assert_refused(capsys, home, [str(g), "-o", folder], said)
+    assert not Path("/sys/audiochain-test").exists() and not list(Path("/sys/kernel").glob(".audiochain*"))
+
+
+def test_validate_leaves_nothing_in_or_above_the_output_folder(home, capsys):
+    """What validate checks of the output folder (root tries to make a folder there: QA66) leaves no
+    trace: a folder it would make is not made, one that is there holds what it held."""
+    g = export_graph(home.parent / "downloads", "mix.wav")
+    Path("kept").mkdir()
+    (Path("kept") / "old.wav").write_bytes(b"old")
+    for out_dir in ("kept", "kept/new/sub", "rendered/today"):
+        rc, out, _ = run_cli(capsys, "validate", str(g), "-o", out_dir)
+        assert rc == 0 and out[-1].endswith("ok (2 nodes, 1 links)"), out
+        assert sorted(p.name for p in Path().iterdir()) == ["kept"]
+        assert [p.name for p in Path("kept").iterdir()] == ["old.wav"]
+
+
 def test_a_run_that_writes_nothing_leaves_no_output_folder(home, capsys):
     g = export_graph(home.parent / "downloads", "mix.wav", loudness_lufs=-20.0)
     tone(g.parent / "in.wav", seconds=2.0)        # long enough to measure: the export starts writing, then refuses
