@@ -528,3 +528,14 @@ def test_every_option_and_argument_says_what_it_is():
     silent = [f"{name} {a.option_strings or a.dest}" for name, p in parsers(build_parser(), "audiochain")
               for a in p._actions if not isinstance(a, argparse._SubParsersAction) and not a.help]
     assert silent == []
+
+
+def test_python_dash_m_nodeflow_is_the_audiochain_command(graph_file):
+    """Where the ``audiochain`` script is not on PATH (a venv not activated), ``python -m nodeflow``
+    is the same command: the same help, the same run."""
+    p = subprocess.run([sys.executable, "-m", "nodeflow", "validate", str(graph_file)], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert ": ok (" in p.stdout, p.stdout
+    h = subprocess.run([sys.executable, "-m", "nodeflow", "--help"], capture_output=True, text=True, timeout=60)
+    assert h.returncode == 0 and h.stdout.startswith("usage: audiochain"), h.stdout[:200]
