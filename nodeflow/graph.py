@@ -6,7 +6,9 @@ The graph is plain data (what a file holds); node types are looked up in a
 (a file from a machine with another plug-in pack): they are kept and reported by
 :meth:`Graph.problems`, never dropped.  Validation (:meth:`Graph.problems`, :meth:`Graph.check`)
 lives in :mod:`nodeflow.validation` and the file-path queries (:meth:`Graph.input_files`,
-:meth:`Graph.write_paths`...) in :mod:`nodeflow.graphpaths`; the methods here delegate to them.
+:meth:`Graph.write_paths`...) in :mod:`nodeflow.graphpaths`, the content version and what is
+remembered per version (:meth:`Graph.content_version`, :meth:`Graph.derived`...) in
+:mod:`nodeflow.graphversion`; the methods here delegate to them.
 """
 from __future__ import annotations
 
@@ -14,12 +16,11 @@ import builtins
 import contextlib
 import copy
 import dataclasses
-import operator
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-from . import graphpaths, validation
+from . import graphpaths, graphversion, validation
 from .errors import GraphError, NodeflowError
 from .node import NodeSpec
 from .registry import Registry, default_registry
@@ -86,7 +87,10 @@ class NodeRef:
 
 
 class Graph:
-    _pinned: int | None     # the content version inside pinned() (unset until then: read via __dict__)
+    # the memo of nodeflow.graphversion, unset until first used (read via __dict__):
+    _pinned: int | None     # the content version inside pinned()
+    _snapshot: tuple[Any, ...]   # the content last compared, and its version (last)
+    _derived_memo: dict[Any, Any]   # derived(): {(name, key): value} for that version
     _types_memo: tuple[tuple[Any, ...], dict[tuple[str, str], Any]]   # output_types(), per stamp
 
     def __init__(self, registry: Registry | None = None):
@@ -306,72 +310,23 @@ class Graph:
         return out
 
     def content_version(self) -> int:
-        """A number that changes whenever the graph's content changes: nodes, their types and
-        parameters, links, metadata or the registry, whether edited through the API or by changing
-        ``nodes``/``links`` directly.  What is derived from the content (validation, run order,
-        cache keys, cost estimates) is remembered per version (:meth:`derived`), so a re-run of an
-        unchanged graph costs a comparison per node instead of whole-graph work.
+        """A number that changes whenever the graph's content changes (nodes, their types and
+        parameters, links, metadata or the registry); what is derived from the content is remembered
+        per version (:meth:`derived`).  See :func:`nodeflow.graphversion.content_version`."""
+        return graphversion.content_version(self)
 
-        The comparison is by identity for node instances and links (links are immutable) and by
-        value for parameters (a shallow copy is kept: a list parameter changed in place is not
-        seen; assign a new list)."""
-        pinned: int | None = self.__dict__.get("_pinned")
-        if pinned is not None:
-            return pinned
-        nodes = list(self.nodes.values())
-        reg = (id(self.registry), len(self.registry._specs))
-        snap = self.__dict__.get("_snapshot")
-        version: int
-        if snap is not None:
-            s_nodes, s_ids, s_types, s_params, s_links, s_reg, s_meta, version = snap
-            if (len(nodes) == len(s_nodes) and all(map(operator.is_, nodes, s_nodes))
-                    and len(self.links) == len(s_links) and all(map(operator.is_, self.links, s_links))
-                    and s_reg == reg and list(self.nodes) == s_ids
-                    and [i.id for i in nodes] == s_types[0] and [i.type for i in nodes] == s_types[1]
-                    and [i.version for i in nodes] == s_types[2]
-                    and [i.params for i in nodes] == s_params and self.metadata == s_meta):
-                return version
-            version += 1
-        else:
-            version = 0
-        self._snapshot = (nodes, list(self.nodes),   # no tuple per node: a pass must not wake the collector
-                          ([i.id for i in nodes], [i.type for i in nodes], [i.version for i in nodes]),
-                          [dict(i.params) for i in nodes], list(self.links), reg, copy.deepcopy(self.metadata),
-                          version)
-        self._derived_memo: dict[Any, Any] = {}
-        return version
-
-    @contextlib.contextmanager
-    def pinned(self) -> Iterator[int]:
+    def pinned(self) -> contextlib.AbstractContextManager[int]:
         """Compare the content once for a block of work (a run's validation and planning): inside,
         :meth:`content_version` returns the version found on entry without comparing again.
         Do not edit the graph inside the block."""
-        outer: int | None = self.__dict__.get("_pinned")
-        if outer is not None:
-            yield outer
-            return
-        self._pinned = version = self.content_version()
-        try:
-            yield version
-        finally:
-            self._pinned = None
+        return graphversion.pinned(self)
 
     def derived(self, name: str, key: Any, make: Callable[[], _T], version: int | None = None) -> _T:
         """``make()``, remembered under ``(name, key)`` until the content changes.
 
         Pass ``version`` (from :meth:`content_version`) when several values are looked up for one
         run, so the content is compared once."""
-        if version is None:
-            version = self.content_version()
-        elif self.__dict__.get("_snapshot") is None or self._snapshot[-1] != version:
-            version = self.content_version()
-        memo = self.__dict__.setdefault("_derived_memo", {})
-        try:
-            found: _T = memo[(name, key)]   # stored by make() below under this (name, key)
-            return found
-        except KeyError:
-            value = memo[(name, key)] = make()
-            return value
+        return graphversion.derived(self, name, key, make, version)
 
     def output_types(self) -> dict[tuple[str, str], Any]:
         """Effective type of every output port: a node mapped over a list outputs a list."""
@@ -492,14 +447,8 @@ class Graph:
         poison the cache).  While the content is the one last compared, the copy shares what was
         derived from it (:meth:`derived`), so a re-run of an unchanged graph stays cheap."""
         version = self.content_version()
-        snap, memo = self.__dict__.get("_snapshot"), self.__dict__.get("_derived_memo")
         g = self.copy()
-        nodes = list(g.nodes.values())
-        if (snap is not None and memo is not None and snap[-1] == version and list(g.nodes) == snap[1]
-                and [i.params for i in nodes] == snap[3] and g.links == snap[4] and g.metadata == snap[6]
-                and [i.type for i in nodes] == snap[2][1] and [i.version for i in nodes] == snap[2][2]):
-            g._snapshot = (nodes, snap[1], snap[2], snap[3], list(g.links), snap[5], snap[6], version)
-            g._derived_memo = memo
+        graphversion.share_derived(self, g, version)
         return g
 
     def __eq__(self, other: object) -> bool:
