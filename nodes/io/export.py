@@ -1,11 +1,14 @@
-"""io.export: write audio to a file, mastered to a loudness and peak ceiling, with the graph inside."""
+"""io.export: write audio to a file, mastered to a loudness and peak ceiling, with the graph inside.
+
+What each format can store (rates, channels, bit depths, the file name written) is :mod:`._formats`;
+the conversion and labels before mastering :mod:`._layout`; mastering and encoding :mod:`._encode`.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
-import unicodedata
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Iterator
 
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
@@ -14,70 +17,18 @@ from nodeflow.node import Context, node
 from nodeflow.streaming import NotStreamable, Stream
 from nodeflow.outputs import numbered, resolve
 from nodeflow.safeio import same_file
-from nodeflow.types import ChoiceEnum, FilePath, Group, Range, Text
+from nodeflow.types import FilePath, Group, Range, Text
 
+from ._formats import (BITS, EXTENSIONS, LOSSY, SUBTYPE, BitDepth, Format, channels_problem, depth_problem,
+                       keep_rate, rate_problem, sample_bytes, set_rate, size_problem, target_name)
+from ._formats import MAX_CHANNELS, MAX_RATE, MIN_RATE, MP3_RATES, WAV_MAX_DATA  # noqa: F401 - kept importable from here
 from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
 from ._master import DCTally, Silent, Unreachable
 from ._said import WARN_GAIN_DB, gain_warning, resample_loss, resample_warning, shortfall_warning, unsteady_warning
 from ._layout import Channels, SampleRate, conform_for_export, conform_stream, export_metadata
 
-
-class Format(ChoiceEnum):
-    AUTO = "auto"
-    WAV = "wav"
-    FLAC = "flac"
-    MP3 = "mp3"
-    OGG = "ogg"
-
-
-class BitDepth(ChoiceEnum):
-    PCM16 = "pcm16"
-    PCM24 = "pcm24"
-    FLOAT32 = "float32"
-
-
 LABELS = Group("labels for the DAW")
-EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg"}
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-MIN_RATE = 8000                                                  # every format; mp3 has its own list
-MAX_RATE = {"wav": 768000, "flac": 655350, "ogg": 192000}        # libsndfile's vorbis crashes above ~200 kHz
-MAX_CHANNELS = {"wav": 64, "flac": 8, "mp3": 2, "ogg": 255}
-_SUBTYPE = {BitDepth.PCM16: "PCM_16", BitDepth.PCM24: "PCM_24", BitDepth.FLOAT32: "FLOAT"}
-_BITS = {BitDepth.PCM16: 16, BitDepth.PCM24: 24}
-
-
-def _sample_bytes(bit_depth: Any) -> int:
-    """Bytes a sample of a wav or flac takes at ``bit_depth`` (a :class:`BitDepth` or its value)."""
-    return {d.value: bits // 8 for d, bits in _BITS.items()}.get(str(getattr(bit_depth, "value", bit_depth)), 4)
-# lossy settings (libsndfile's 0..1 compression level): LAME VBR ~V2, Vorbis quality ~7
-_LOSSY = {"mp3": dict(subtype="MPEG_LAYER_III", bitrate_mode="VARIABLE", compression_level=0.2),
-          "ogg": dict(subtype="VORBIS", compression_level=0.3)}
-
-
-def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str]:
-    """The file name an export writes for ``path`` and ``format`` (an extension added where the
-    format is explicit and the name has none) and the format; raises :class:`ParameterError` for
-    an empty path or an extension that does not fit.  Validation and the node both use it."""
-    format = Format(getattr(format, "value", format))
-    if not path.strip():
-        raise ParameterError("path is empty; give a file name such as out.wav")
-    bad = next((c for c in path if c != "\x00" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
-    if bad is not None:       # a newline, an escape, a right-to-left override: a name that lies in every listing
-        raise ParameterError(f"path={path!r} holds a control character ({bad!r}); give a name of printable "
-                             "characters")     # (NUL: the parameter itself refuses it)
-    ext = Path(path).suffix.lower()
-    if format is Format.AUTO:
-        if ext not in EXTENSIONS:
-            raise ParameterError(f"path={path!r}: cannot tell the format from "
-                                 f"{repr(ext) if ext else 'a name without extension'}; end it in "
-                                 ".wav, .flac, .mp3 or .ogg, or set format")
-        return path, EXTENSIONS[ext]
-    fmt = format.value
-    if ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
-        raise ParameterError(f"format={fmt} but path={path!r} ends in {ext}; change the extension to "
-                             f".{fmt} or set format to auto")
-    return (path if ext in EXTENSIONS else f"{path}.{fmt}"), fmt
 
 
 def _preflight(params: dict, base_dir: Path) -> list[str]:
@@ -102,8 +53,8 @@ def _preflight(params: dict, base_dir: Path) -> list[str]:
         _, fmt = target_name(path, format)
     except (ParameterError, ValueError) as e:
         return [str(e)]
-    rate = _set_rate(params)
-    whys = [_rate_problem(fmt, rate) if rate else None, _depth_problem(fmt, params.get("bit_depth"))]
+    rate = set_rate(params)
+    whys = [rate_problem(fmt, rate) if rate else None, depth_problem(fmt, params.get("bit_depth"))]
     return [why for why in whys if why]
 
 
@@ -129,53 +80,6 @@ def _foreign_path(path: str) -> str | None:
     return None
 
 
-def _channels_problem(fmt: str, channels: int) -> str | None:
-    if channels > MAX_CHANNELS[fmt]:
-        return f"{fmt} holds at most {MAX_CHANNELS[fmt]} channels (got {channels}); mix down first or export wav"
-    return None
-
-
-WAV_MAX_DATA = 0xFFFFFFFF - (1 << 20)     # a RIFF size field counts to 4 GiB; room for the chunks around the data
-
-
-def _size_problem(fmt: str, frames: int, channels: int, depth_bytes: int) -> str | None:
-    """Why the audio does not fit one ``fmt`` file (a WAV holds at most 4 GiB: QA, 45 min of 5.1 at 96 kHz
-    float was written with a broken header that readers cut at 31 min), or None."""
-    size = frames * channels * depth_bytes
-    if fmt != "wav" or size <= WAV_MAX_DATA:
-        return None
-    from nodeflow.costs import human_bytes
-    return (f"{human_bytes(size)} of audio is more than a WAV file holds (4 GiB); export flac (path=....flac), "
-            "lower the bit depth or the sample rate, or cut the audio into parts")
-
-
-def _depth_problem(fmt: str, bit_depth: Any) -> str | None:
-    if fmt == "flac" and str(getattr(bit_depth, "value", bit_depth)) == BitDepth.FLOAT32.value:
-        return "bit_depth=float32: flac stores 16- or 24-bit integers; choose pcm16 or pcm24, or export wav for float"
-    return None
-
-
-def _set_rate(params: dict) -> int | None:
-    """The rate ``sample_rate`` sets, or None for ``keep`` (the input's)."""
-    value = str(getattr(params.get("sample_rate"), "value", params.get("sample_rate", "keep")))
-    return None if value == "keep" else int(value)
-
-
-def _rate_problem(fmt: str, rate: int) -> str | None:
-    """Why ``fmt`` cannot store audio at ``rate`` Hz (with the fix), or None."""
-    near = 44100 if rate % 11025 == 0 else 48000       # the same family: an exact ratio
-    if fmt == "mp3" and rate not in MP3_RATES:
-        return (f"mp3 supports sample rates {', '.join(map(str, MP3_RATES))} Hz (got {rate}); set this export's "
-                f"sample_rate to {near} (or export flac)")
-    if rate < MIN_RATE:       # (QA41: at 2 kHz the K-weighting filters blew up; the take was called silent)
-        return (f"the audio is at {rate} Hz, and an export is {MIN_RATE} Hz or more (its loudness and true peak are "
-                f"metered per BS.1770, whose filters need that); set this export's sample_rate to {near}")
-    top = MAX_RATE.get(fmt, MAX_RATE["wav"])
-    if rate > top:            # (QA41: flac failed at write time quoting a temp file; ogg above 200 kHz crashed)
-        return (f"{fmt} stores at most {top} Hz (got {rate}); set this export's sample_rate to "
-                f"{96000 if rate % 11025 else 88200}" + (" (or export wav)" if fmt != "wav" else ""))
-    return None
-
 
 def _estimate(inputs: dict, params: dict) -> dict:
     """The file this export writes (per item when mapped): its size and the mastering work."""
@@ -183,20 +87,20 @@ def _estimate(inputs: dict, params: dict) -> dict:
     a = inputs.get("audio")
     if a is None or not a.rate:
         return None
-    set_rate = _set_rate(params)
-    rate = set_rate or a.rate
+    rate_set = set_rate(params)
+    rate = rate_set or a.rate
     layout = str(getattr(params.get("channels"), "value", params.get("channels")))
     ch = {"mono": 1, "stereo": 2}.get(layout, a.channels)
     frames = a.frames * rate // a.rate
     fmt = str(getattr(params.get("format"), "value", params.get("format")))
     ext = Path(str(params.get("path", ""))).suffix.lower()
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
-    depth = _sample_bytes(params.get("bit_depth"))
+    depth = sample_bytes(params.get("bit_depth"))
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
-    problem = (unlimited_lossy(fmt) if fmt in _LOSSY and "peak_db" in params and params["peak_db"] is None
-               else None) or (_rate_problem(fmt, a.rate) if set_rate is None else None) or _channels_problem(fmt, ch) or (
+    problem = (unlimited_lossy(fmt) if fmt in LOSSY and "peak_db" in params and params["peak_db"] is None
+               else None) or (rate_problem(fmt, a.rate) if rate_set is None else None) or channels_problem(fmt, ch) or (
         too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
-        _size_problem(fmt, frames, ch, depth)
+        size_problem(fmt, frames, ch, depth)
     whole = params.get("loudness_lufs") is not None or fmt not in ("wav", "flac")     # mastered or encoded whole
     # written as it arrives (wav and flac without a loudness target: see _stream), a few blocks at a time
     # (measured 0.1 of the clip's float32 size); a file whose true peak then needs the limiter is exported
@@ -339,7 +243,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     info = source.head.info if isinstance(source, Stream) else source.info
     dest, fmt = _destination(path, format, ctx, label=dict(info).get("stem", ""))
     if isinstance(source, Stream):
-        if fmt in _LOSSY:
+        if fmt in LOSSY:
             raise NotStreamable(f"{fmt} is decoded and checked after encoding")
         stream = conform_stream(source, SampleRate(p["sample_rate"]), Channels(p["channels"]))
         audio = stream.head
@@ -356,8 +260,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
     ctx.check_cancelled()
     graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
-    codec = _LOSSY.get(fmt, {"subtype": _SUBTYPE[bit_depth]})
-    bits = _BITS.get(bit_depth) if pcm else None
+    codec = LOSSY.get(fmt, {"subtype": SUBTYPE[bit_depth]})
+    bits = BITS.get(bit_depth) if pcm else None
     phase = _Phases(ctx, fmt, p["loudness_lufs"], p["peak_db"])
     dc = DCTally(audio, stream)
     if stream is not None:
@@ -378,7 +282,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                                             loudness_lufs=p["loudness_lufs"], peak_db=p["peak_db"], bits=bits,
                                             dither=p["dither"], check=ctx.check_cancelled, phase=phase, dest=dest)
             except (Unreachable, Silent) as e:
-                raise resample_loss(e, source, audio, _keep_rate(fmt, source.sample_rate)) or e from None
+                raise resample_loss(e, source, audio, keep_rate(fmt, source.sample_rate)) or e from None
         phase("tagging", report.summary())
         audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
         ctx.check_cancelled()
@@ -386,7 +290,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
                  "written; restore the file from a backup if that was not meant")
     if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
-        ctx.warn(resample_warning(source, audio, report.gain_db, p["loudness_lufs"], _keep_rate(fmt, source.sample_rate))
+        ctx.warn(resample_warning(source, audio, report.gain_db, p["loudness_lufs"], keep_rate(fmt, source.sample_rate))
                  or gain_warning(audio, report, p["loudness_lufs"]))
     if note := dc.note():
         ctx.warn(note)
@@ -399,11 +303,6 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     ctx.progress(100, 100)
     return str(dest)
 
-
-def _keep_rate(fmt: str, rate: int) -> str:
-    """How to keep the input's ``rate`` in this export (a format that stores it)."""
-    return "sample_rate=keep" if _rate_problem(fmt, rate) is None else \
-        f"sample_rate=keep, as wav or flac: {fmt} cannot store {rate} Hz"
 
 
 #: where each step of an export starts, in percent of the whole: mastering to a loudness (passes over
@@ -447,13 +346,13 @@ def _destination(path: str, format: Format, ctx: Context, label: str = "") -> tu
 def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
     if audio.frames == 0:
         raise AudioError("the audio is empty (0 frames); nothing to export")
-    if (why := _channels_problem(fmt, audio.channels)) is not None:
+    if (why := channels_problem(fmt, audio.channels)) is not None:
         raise AudioError(why)
-    if (why := _depth_problem(fmt, bit_depth)) is not None:
+    if (why := depth_problem(fmt, bit_depth)) is not None:
         raise ParameterError(why)
-    if (why := _rate_problem(fmt, audio.sample_rate)) is not None:
+    if (why := rate_problem(fmt, audio.sample_rate)) is not None:
         raise AudioError(why)
-    if (why := _size_problem(fmt, audio.frames, audio.channels, _sample_bytes(bit_depth))) is not None:
+    if (why := size_problem(fmt, audio.frames, audio.channels, sample_bytes(bit_depth))) is not None:
         raise AudioError(why)
 
 
