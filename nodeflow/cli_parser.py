@@ -105,7 +105,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__, cli, cli_inspect, cli_run    # (cli's commands looked up now: a test may patch one)
+    from . import __version__, cli, cli_inspect, cli_rerun, cli_run    # (cli's commands looked up now: a test may patch one)
     ap = _Parser(prog="audiochain", description="Chain audio models and processing in time.")
     ap.add_argument("--version", action="version", version=f"audiochain {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter (over the --set values the sweep ran with, which rerun applies)")
     _add_allow_outside(p)
-    p.set_defaults(fn=cli_run.cmd_rerun)
+    p.set_defaults(fn=cli_rerun.cmd_rerun)
 
     p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")
     p.add_argument("graph", help="graph file (.msgpack) to tune")

@@ -1,5 +1,6 @@
-"""``audiochain run`` and ``audiochain rerun``: render a graph headless into an output folder, as a
-sweep of variants (locally or on Ray), into a DAWproject, or as raw audio on standard output.
+"""``audiochain run``: render a graph headless into an output folder, as a sweep of variants (locally
+or on Ray), into a DAWproject, or as raw audio on standard output.  ``audiochain rerun`` (one row of a
+sweep's manifest again) is :mod:`nodeflow.cli_rerun`.
 
 Split from :mod:`nodeflow.cli` (which holds the shared helpers; :mod:`nodeflow.cli_parser` builds the
 parser); user mistakes print one clear line there.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import threading
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from .cli import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Progress, _executor, _fmt_value, _load, _output_dir,
                   _print_external_reads, apply_sets, sweep_axes, sweeps)
 from .cli_daw import check_daw, daw_collector, daw_part, write_daw
+from .cli_rerun import cmd_rerun  # noqa: F401 - kept importable from here
 from .errors import Cancelled, ExecutionError, ExportsFailed, GraphError, NodeflowError, ParameterError, os_error_words
 from .outputs import first_missing, prune_empty
 from .term import ERROR_LIMIT, printable
@@ -409,99 +410,3 @@ def _local_sweep(args: argparse.Namespace, graph: Graph, variants: list[Variant]
         raise box["error"]
     return box.get("results") or [finished.get(v.index) or VariantResult(v, "cancelled", str(out_dir / v.name),
                                                                          error="sweep interrupted") for v in variants]
-
-
-def _same_reads(args: argparse.Namespace, graph: Any, variant: Any, row: dict[str, Any]) -> None:
-    """Refuse a rerun whose input files or checkpoints changed since the row was rendered (QA: a
-    re-exported checkpoint or an edited input rendered other audio without a word)."""
-    from .graphpaths import read_changes
-    from .sweep import apply_overrides
-    then = row.get("reads")
-    if not isinstance(then, dict) or getattr(args, "allow_changed", False):
-        return
-    now = apply_overrides(graph, variant.overrides).read_state()
-    changed = read_changes(then, now)
-    if changed:
-        first = changed[0]
-        what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-        raise NodeflowError(f"row {args.row} would not reproduce its audio: {what} is not what it was at the sweep "
-                            f"({first}: {str(then[first])[:22]} then, {now[first][:22]} now: a file edited or a "
-                            "checkpoint folder replaced); restore it, or pass --allow-changed to render with it as it "
-                            "is now")
-
-
-def cmd_rerun(args: argparse.Namespace) -> int:
-    """Re-run one manifest row: same graph, same overrides, same outputs (on the same device)."""
-    from .sweep import Variant
-    from .fileformat import MAX_FILE_BYTES
-    from .safeio import NotRegularFile, describe, read_regular
-    try:       # a regular file of at most 16 MiB (QA: a FIFO hung, /dev/zero ran out of memory)
-        data = read_regular(args.manifest, MAX_FILE_BYTES)
-        if len(data) > MAX_FILE_BYTES:
-            raise NodeflowError(f"{args.manifest}: file is over {MAX_FILE_BYTES >> 20} MiB, not a sweep manifest; give "
-                                "the manifest.json a sweep wrote")
-        doc = json.loads(data.decode("utf-8"))
-        row = next(r for r in doc["variants"] if str(r["index"]) == str(args.row).strip() or r["name"] == args.row)
-        variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
-        graph_name = str(doc["graph"])
-    except NotRegularFile as e:
-        raise NodeflowError(describe(args.manifest, e.strerror or str(e))) from None
-    except FileNotFoundError:
-        raise NodeflowError(f"{args.manifest}: no such file") from None
-    except OSError as e:
-        raise NodeflowError(f"{args.manifest}: cannot read it ({e.strerror or e}); give the manifest.json a sweep "
-                            "wrote") from None
-    except RecursionError:
-        raise NodeflowError(f"{args.manifest}: not a sweep manifest (nested too deeply); give the manifest.json a "
-                            "sweep wrote") from None
-    except (ValueError, KeyError, TypeError) as e:   # bad JSON, not UTF-8 text (a graph, audio), wrong shape
-        why = (f"it has no {e.args[0]!r} entry" if isinstance(e, KeyError) else "it is not JSON text"
-               if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)) else "its rows are not a sweep's")
-        raise NodeflowError(f"{args.manifest}: not a sweep manifest ({why}); give the manifest.json a sweep "
-                            "wrote") from None          # (QA: "KeyError: 'variants'" was said)
-    except StopIteration:
-        rows = [r.get("index") for r in doc["variants"] if isinstance(r, dict)]
-        have = f"rows 0 to {len(rows) - 1}" if rows == list(range(len(rows))) and rows else \
-            f"{len(rows)} row(s)" if rows else "no rows"
-        raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
-                            f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
-    doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
-    if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
-        from .manifest import file_sha256
-        if file_sha256(doc["graph"]) != doc["graph_sha256"]:
-            raise NodeflowError(f"{doc['graph']} has changed since this sweep ran, so row {args.row} would not "
-                                "reproduce its audio; restore the graph file, or pass --graph to rerun with another")
-    from .bundle import extracted, is_bundle
-    source = args.graph or doc["graph"]
-    if is_bundle(source):        # a sweep of a bundle: its packed files as its run had them (QA: "no such file")
-        with extracted(source) as graph_file:
-            return _rerun(args, _load(str(graph_file)), variant, row, doc.get("set"))
-    return _rerun(args, _load(source), variant, row, doc.get("set"))
-
-
-def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any],
-           recorded: Any = None) -> int:
-    from .executor import Executor
-    from .sweep import run_variant
-    from .manifest import replayed_sets
-    replayed = replayed_sets(graph, recorded, Path(args.manifest).resolve().parent)
-    try:
-        apply_sets(graph, replayed, own=False)      # from a file, as a saved sweep's values (QA66 H1)
-    except ParameterError as e:
-        raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
-                            f"no longer takes ({e}); restore the graph, or pass --graph") from None
-    apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
-    _same_reads(args, graph, variant, row)
-    out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
-    executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")
-    from .devices import one_thread_count
-    threads = row.get("torch_threads")
-    with one_thread_count(threads if isinstance(threads, int) and threads > 0 else None):   # as the row was made
-        r = run_variant(executor, graph, variant, out, device=args.device, allow_outside=args.allow_outside)
-    if r.status != "ok":
-        if len(r.problems) > 1:              # one per line, as run says them (QA: '\n' in one line)
-            raise GraphError(r.problems, source=variant.name)
-        raise NodeflowError(f"{variant.name}: {r.error}")
-    for f in r.outputs:
-        print(f"wrote {f}")
-    return EXIT_OK
