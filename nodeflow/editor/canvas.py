@@ -158,9 +158,9 @@ class Canvas:
     def _spread(self) -> None:
         """The nodes shown whole again (compact off) and measured: where two that were apart now
         overlap (a layout made for compact nodes, by Arrange or Fit all), the layout is stretched so
-        that none covers another (:func:`.layout.spread`; one undo step, which makes the nodes compact again)."""
+        that none covers another (:func:`.placing.spread`; one undo step, which makes the nodes compact again)."""
         from .document import positions
-        from .layout import spread
+        from .placing import spread
         app = self.app
         before, _, tries = self._grown or ({}, 0, 0)
         scale, sizes = app.view.zoom.scale, self.node_sizes()
@@ -307,8 +307,8 @@ class Canvas:
     def _clear_of_others(self, at: tuple[float, float], size: tuple[float, float], rect: Any, mini: Any
                          ) -> tuple[float, float]:
         """``at`` (viewport pixels), or the nearest place where a node of ``size`` covers no other node
-        drawn in view nor the minimap (see :func:`.layout.near_place`)."""
-        from .layout import near_place
+        drawn in view nor the minimap (see :func:`.placing.near_place`)."""
+        from .placing import near_place
         (x0, y0), (x1, y1) = rect
         boxes = [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes
                  if (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
@@ -393,10 +393,10 @@ class Canvas:
     def free_spot(self, type_id: str | None = None) -> tuple[float, float]:
         """Where a node added from the palette goes (graph coordinates): the first free place in
         view, row by row from the top left, clear of the nodes there; in a full view, where it
-        covers the least of them (see :func:`.layout.free_place`).  Before the canvas is laid out:
+        covers the least of them (see :func:`.placing.free_place`).  Before the canvas is laid out:
         right of the others."""
         from .document import positions
-        from .layout import free_place
+        from .placing import free_place
         pos, view = positions(self.app.doc.graph), self.visible_box()
         if view is None:
             x = max((p[0] for p in pos.values()), default=-200.0) + 260.0
