@@ -140,16 +140,10 @@ def _unpack_into(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
 
 def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, target: Path, src: str, need: int,
                  report: list[str] | None, dumps: Callable[[Graph, Path], bytes]) -> Path:
-    free = shutil.disk_usage(target).free
-    if need > free:
-        raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "
-                            f"{free / 2**20:.1f} MiB are free; free some space or unpack elsewhere")
-    try:
-        tfd = os.open(target, _DIR)   # a link put there since the check above is not followed either
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise FileFormatError(f"{target} is a link or a file; unpack never follows links: unpack elsewhere") from None
-        raise
+    """Into the existing folder ``target``: every member staged and verified in a private folder there,
+    then moved into place with the graph pointed at the names they got; on failure what was placed is
+    taken back.  ``report`` receives the lines of what was written or reused."""
+    tfd = _open_target(target, need)
     from .atomic import remove_stale
     remove_stale(target)          # staging folders and temp files a killed unpack or export left here
     stage = f".unpack-{os.getpid()}-{secrets.token_hex(6)}"
@@ -160,34 +154,9 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
     try:
         sfd = _subdir(tfd, [stage], target, create=False)
         fds.append(sfd)
-        for name in sorted(n for n in members if n.startswith("files/")):
-            *dirs, leaf = name.split("/")
-            dfd = _subdir(sfd, dirs, target / stage, create=True)
-            try:
-                fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dfd)
-                with os.fdopen(fd, "wb") as out:
-                    _stream(z, name, members[name], src, sink=out.write)
-            finally:
-                os.close(dfd)
-        renamed: dict[str, str] = {}
-        tops = _tops(members)
-        if tops:
-            ffd = _subdir(tfd, ["files"], target, create=True)
-            fds.append(ffd)
-            sffd = _subdir(sfd, ["files"], target / stage, create=False)
-            fds.append(sffd)
-            for top in tops:
-                used, new = _place(sffd, ffd, top[len("files/"):], target / stage / "files", target / "files", placed)
-                renamed[top] = f"files/{used}"
-                lines.append(f"{'wrote' if new else 'kept (identical)'} {target / renamed[top]}")
-        for nid, inst in graph.nodes.items():
-            for k, v in list(inst.params.items()):
-                if isinstance(v, str) and v in renamed:
-                    inst.params[k] = renamed[v]
-        for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
-            if isinstance(axis, dict) and isinstance(axis.get("values"), list):   # its saved sweep reads the same
-                axis["values"] = [renamed.get(v, v) if isinstance(v, str) else v     # files (QA53: a variant read
-                                  for v in axis["values"]]                           # the receiver's older a.wav)
+        _stage_files(z, members, src, sfd, target / stage)
+        renamed = _place_files(members, tfd, sfd, target, stage, fds, placed, lines)
+        _repoint(graph, renamed)
         _checkpoints_from_beside(graph, Path(src).absolute().parent, target)
         graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
         data = dumps(graph, target)
@@ -200,12 +169,7 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
         graph.path = written = target / name
         lines.append(f"{'wrote' if new else 'kept (identical)'} {written}")
     except BaseException:
-        for fd, name in reversed(placed):   # leave nothing new behind
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                    shutil.rmtree(name, dir_fd=fd)
-                else:
-                    os.unlink(name, dir_fd=fd)
+        _take_back(placed)   # leave nothing new behind
         raise
     finally:
         with contextlib.suppress(OSError):
@@ -215,6 +179,75 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
     if report is not None:
         report.extend(lines)
     return written
+
+
+def _open_target(target: Path, need: int) -> int:
+    """A descriptor of the folder ``target``, opened without following a link, once it has room for
+    ``need`` bytes."""
+    free = shutil.disk_usage(target).free
+    if need > free:
+        raise NodeflowError(f"cannot unpack into {target}: the bundle needs {need / 2**20:.1f} MiB and "
+                            f"{free / 2**20:.1f} MiB are free; free some space or unpack elsewhere")
+    try:
+        return os.open(target, _DIR)   # a link put there since the check above is not followed either
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise FileFormatError(f"{target} is a link or a file; unpack never follows links: unpack elsewhere") from None
+        raise
+
+
+def _stage_files(z: zipfile.ZipFile, members: dict[str, Member], src: str, sfd: int, staged: Path) -> None:
+    """Every ``files/`` member written (and verified while read) into the staging folder ``sfd``."""
+    for name in sorted(n for n in members if n.startswith("files/")):
+        *dirs, leaf = name.split("/")
+        dfd = _subdir(sfd, dirs, staged, create=True)
+        try:
+            fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dfd)
+            with os.fdopen(fd, "wb") as out:
+                _stream(z, name, members[name], src, sink=out.write)
+        finally:
+            os.close(dfd)
+
+
+def _place_files(members: dict[str, Member], tfd: int, sfd: int, target: Path, stage: str, fds: list[int],
+                 placed: list[tuple[int, str]], lines: list[str]) -> dict[str, str]:
+    """Each staged top-level file or folder under ``files/`` moved into ``target/files`` (an identical
+    one there reused, another name found for a different one); returns ``{member: the name it got}``.
+    The folders opened join ``fds`` (closed by the caller, after any taking back of ``placed``)."""
+    renamed: dict[str, str] = {}
+    tops = _tops(members)
+    if tops:
+        ffd = _subdir(tfd, ["files"], target, create=True)
+        fds.append(ffd)
+        sffd = _subdir(sfd, ["files"], target / stage, create=False)
+        fds.append(sffd)
+        for top in tops:
+            used, new = _place(sffd, ffd, top[len("files/"):], target / stage / "files", target / "files", placed)
+            renamed[top] = f"files/{used}"
+            lines.append(f"{'wrote' if new else 'kept (identical)'} {target / renamed[top]}")
+    return renamed
+
+
+def _repoint(graph: Graph, renamed: dict[str, str]) -> None:
+    """The graph's parameters, and its saved sweep's values, naming a file that got another name."""
+    for nid, inst in graph.nodes.items():
+        for k, v in list(inst.params.items()):
+            if isinstance(v, str) and v in renamed:
+                inst.params[k] = renamed[v]
+    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+        if isinstance(axis, dict) and isinstance(axis.get("values"), list):   # its saved sweep reads the same
+            axis["values"] = [renamed.get(v, v) if isinstance(v, str) else v     # files (QA53: a variant read
+                              for v in axis["values"]]                           # the receiver's older a.wav)
+
+
+def _take_back(placed: list[tuple[int, str]]) -> None:
+    """Remove what was placed (``(folder descriptor, name)``), the last first."""
+    for fd, name in reversed(placed):
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                shutil.rmtree(name, dir_fd=fd)
+            else:
+                os.unlink(name, dir_fd=fd)
 
 
 def _checkpoints_from_beside(graph: Graph, bundle_dir: Path, target: Path) -> None:
