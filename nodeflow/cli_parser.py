@@ -105,13 +105,32 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__, cli, cli_inspect, cli_rerun, cli_run    # (cli's commands looked up now: a test may patch one)
+    from . import __version__
     ap = _Parser(prog="audiochain", description="Chain audio models and processing in time.")
     ap.add_argument("--version", action="version", version=f"audiochain {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",     # (its parsers are _Parser)
                ap.add_subparsers(dest="command", metavar="COMMAND"))
 
+    # each command's function is looked up now, as the parser is built (a test may patch one)
+    _add_run(sub)
+    _add_rerun(sub)
+    _add_tune(sub)
+    _add_validate(sub)
+    _add_inspecting(sub)
+    _add_bundles(sub)
+    from .cli_models import add_cli as add_models_cli
+    add_models_cli(sub)
+    from .cli_cache import add_cli as add_cache_cli
+    add_cache_cli(sub)
+    _add_plugin_commands(sub)
+    _debug_everywhere(sub)
+    return ap
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audiochain run``: a graph headless, a sweep of it, a DAWproject, or audio on standard output."""
+    from . import cli_run
     p = sub.add_parser("run", help="run a graph headless")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
     _add_limit_flags(p)
@@ -138,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_outside(p)
     p.set_defaults(fn=cli_run.cmd_run)
 
+
+def _add_rerun(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audiochain rerun``: one row of a sweep manifest again."""
+    from . import cli_rerun
     p = sub.add_parser("rerun", help="re-run one row of a sweep manifest")
     p.add_argument("manifest", help="the manifest a sweep wrote in its output folder")
     p.add_argument("row", help="the row's index (0, 1, ...) or its name (v000_gain_db=-6.0)")
@@ -156,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_outside(p)
     p.set_defaults(fn=cli_rerun.cmd_rerun)
 
+
+def _add_tune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audiochain tune``: the search for what a scorer likes best."""
+    from . import cli
     p = sub.add_parser("tune", help="search prompt slots, seeds and parameters for what a scorer likes best")
     p.add_argument("graph", help="graph file (.msgpack) to tune")
     p.add_argument("--target", help="text the audio should match (the scorer's text), e.g. 'a warm lo-fi piano loop'")
@@ -186,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_outside(p, with_set=False)
     p.set_defaults(fn=cli.cmd_tune)
 
+
+def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audiochain validate``: every problem a run with these options would refuse."""
+    from . import cli
     p = sub.add_parser("validate", help="list every problem in a graph (what `run` with these options refuses)")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
     _add_limit_flags(p)
@@ -197,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_outside(p)
     p.set_defaults(fn=cli.cmd_validate)
 
+
+def _add_inspecting(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``show``, ``nodes`` and ``extract``: a graph, the node types, the graph inside an export."""
+    from . import cli_inspect
     p = sub.add_parser("show", help="print a graph readably")
     p.add_argument("graph", help="graph file (.msgpack) or an audio file AudioChain exported")
     p.add_argument("--json", action="store_true", help="print it as JSON (for scripts)")
@@ -213,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace the file -o names if it exists (never an input)")
     p.set_defaults(fn=cli_inspect.cmd_extract)
 
+
+def _add_bundles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``pack`` and ``unpack``: a self-contained bundle of a graph and its input files."""
+    from . import cli
     p = sub.add_parser("pack", help="write a self-contained bundle: the graph plus its input files")
     p.add_argument("graph", help="graph file (.msgpack) to pack with the files it reads")
     p.add_argument("-o", "--output", help="bundle file (default: GRAPH.acbundle)")
@@ -224,15 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", help="a bundle (.acbundle) that `audiochain pack` wrote")
     p.add_argument("-o", "--output", help="target folder (default: next to the bundle)")
     p.set_defaults(fn=cli.cmd_unpack)
-
-    from .cli_models import add_cli as add_models_cli
-    add_models_cli(sub)
-    from .cli_cache import add_cli as add_cache_cli
-    add_cache_cli(sub)
-    _add_plugin_commands(sub)
-    _debug_everywhere(sub)
-    return ap
-
 
 def _add_sweep_flags(p: argparse.ArgumentParser) -> None:
     """``--sweep``, ``--zip`` and ``--no-sweep``: run's, and validate's to check the same variants."""
