@@ -12,14 +12,14 @@ or one before it cannot run, e.g. an input is not connected, and the rest of the
 or a node before it failed in the run, e.g. a model whose checkpoint could not be downloaded); a
 state is tied to the node's content key, so an edit that changes what a node would compute makes
 :meth:`forget_stale` drop its state and its outputs.  When a run ends (stopped, failed or done) no
-node is left ``queued`` or ``running``.
+node is left ``queued`` or ``running``.  A job, and what follows from it alone (the nodes it leaves
+out, the line its end says), is :mod:`.jobs`.
 This module does not import dearpygui.
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import dataclasses
 import re
 import time
 import weakref
@@ -27,30 +27,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..cache import file_stamp
-from ..errors import Cancelled, ExecutionError, GraphError, NodeflowError
-from ..executor import Event, Executor, RunHandle, RunResult
+from ..errors import Cancelled, GraphError, NodeflowError
+from ..executor import Event, Executor, RunResult
 from ..graph import Graph
+from .jobs import Job, blocked_nodes, downstream, summary
 from .runstate import NodeState, Said
 
 __all__ = ["Runner", "Job"]
 
 WRITTEN_KEPT = 256      # exports' written files (and finished nodes' states) kept for an undone delete or edit
 CLOSE_WAIT_S = 10.0     # the longest close() waits for cancelled jobs to end (the window closing)
-
-
-@dataclasses.dataclass
-class Job:
-    kind: str                         # run | audition
-    handle: RunHandle
-    keys: dict[str, str]
-    targets: list[str] | None
-    on_done: Callable[[RunResult | None, BaseException | None], None] | None
-    started: float
-    blocked: dict[str, str] = dataclasses.field(default_factory=dict)   # node -> why it is not run
-    deleted: list[str] = dataclasses.field(default_factory=list)       # nodes deleted before they ran (it stopped)
-    left_out: list[str] = dataclasses.field(default_factory=list)      # nodes deleted before they started (it went on)
-    graph: Graph | None = None        # the snapshot it runs: which nodes come after one that failed
-    scratch: Path | None = None       # an untitled graph's exports went here (its output folder)
 
 
 class Runner:
@@ -158,26 +144,7 @@ class Runner:
         self.jobs.append(job)
         return job
 
-    @staticmethod
-    def blocked_nodes(g: Graph, problems: list[str]) -> dict[str, str]:
-        """The nodes a problem names, and every node after them: ``{node: why}``."""
-        import networkx as nx
-        named: dict[str, str] = {}
-        for p in problems:
-            if p.startswith("node '"):
-                nid = p[6:].split("'", 1)[0]
-                if nid in g.nodes and nid not in named:
-                    why = (p.split("): ", 1)[1] if "): " in p else p).split("; ")[0]
-                    m = re.match(r"required input '(\w+)'.* is not connected", why)
-                    named[nid] = f"'{m.group(1)}' not linked" if m else why     # fits the node's state line
-        if not named or any(not p.startswith("node '") for p in problems):
-            return {}                            # a problem of the whole graph (a cycle...): nothing runs
-        out = dict(named)
-        nxg = g.to_networkx()
-        for nid in named:
-            for d in nx.descendants(nxg, nid) if nid in nxg else ():
-                out.setdefault(d, f"after '{nid}'")
-        return out
+    blocked_nodes = staticmethod(blocked_nodes)   # (the sweep dialog asks it too)
 
     def _on_event(self, ev: Event, generation: int, number: int) -> None:
         """The engine's worker threads: streamed pieces go to :attr:`live` at once, the rest waits for poll."""
@@ -230,7 +197,7 @@ class Runner:
             if job.handle.skip(pending):
                 job.left_out += pending
                 left += pending
-                for d in self._downstream(job, set(pending)):      # they will not run: no longer queued
+                for d in downstream(job, set(pending)):      # they will not run: no longer queued
                     if (st := self.states.get(d)) is not None and st.kind == "queued":
                         del self.states[d]
                         self.version += 1
@@ -279,7 +246,7 @@ class Runner:
             after = self._settle(job, err)
             edited = self._changed_since(job, graph)
             if job.kind == "run":
-                messages.append(self._summary(job, result, err, after, edited))
+                messages.append(summary(job, result, err, after, edited))
             if job.on_done is not None:
                 job.on_done(result, err)
         if changed and graph is not None:       # a node edited while it waited is not shown "done" when it is
@@ -325,21 +292,7 @@ class Runner:
         failed: set[str] = {str(e.node_id) for e in getattr(err, "failures", [err]) if hasattr(e, "node_id")}
         failed |= {n for n in job.keys if (st := self.states.get(n)) is not None and st.kind == "failed"
                    and st.key == job.keys[n]}
-        return self._downstream(job, failed)
-
-    @staticmethod
-    def _downstream(job: Job, failed: set[str]) -> dict[str, str]:
-        """The nodes of ``job`` after the ``failed`` ones: ``{node: the failed node before it}``."""
-        import networkx as nx
-        if job.graph is None:
-            return {}
-        nxg = job.graph.to_networkx()
-        wanted = job.graph.required_for(job.targets) if job.targets is not None else set(nxg)
-        out: dict[str, str] = {}
-        for nid in sorted(n for n in failed if n in nxg):
-            for d in nx.descendants(nxg, nid) & wanted:      # an audition's run: only what it needed
-                out.setdefault(d, nid)
-        return out
+        return downstream(job, failed)
 
     def _rides(self, ev: Event, number: int) -> bool:
         """Whether ``ev`` is of a job that only waits for another job's computation of its node:
@@ -410,41 +363,10 @@ class Runner:
     def _block_after(self, nid: str) -> None:
         """Mark the queued nodes after failed node ``nid`` ``blocked`` ("not run: after 'nid'")."""
         for job in self.jobs:
-            for d in self._downstream(job, {nid}):
+            for d in downstream(job, {nid}):
                 st = self.states.get(d)
                 if d in job.keys and (st is None or st.kind == "queued"):
                     self.states[d] = NodeState("blocked", job.keys[d], message=f"after '{nid}'")
-
-    @staticmethod
-    def _summary(job: Job, result: RunResult | None, err: BaseException | None,
-                 after: dict[str, str] | None = None, changed: list[str] | None = None) -> Said:
-        took = time.perf_counter() - job.started
-        where = ""
-        if job.scratch is not None and job.scratch.is_dir() and (result is not None or not isinstance(err, Cancelled)) and any(
-                n in job.keys and not Path(str(v)).expanduser().is_absolute()     # (QA62 D6: named where a file
-                for (n, _), v in (job.graph.write_paths() if job.graph is not None else {}).items()):   # typed whole
-            where = f"; the graph is not saved: exports in {job.scratch}"                          # did not go)
-        notes = f"; left out: {', '.join(job.left_out)} (deleted before it ran)" if job.left_out else ""
-        notes += (f"; changed while it ran, so not up to date: {', '.join(changed)} (Run, F5, updates them)"
-                  if changed else "")
-        if result is not None and result.warnings:      # said on the nodes too
-            notes += "".join(f"; warning: {n}: {w}" for n, ws in sorted(result.warnings.items()) for w in ws)
-        if err is None and result is not None:          # (the run raised nothing)
-            return Said(f"run finished in {took:.2f} s: {len(result.ran)} node(s) ran, "
-                        f"{len(result.cached)} from cache" + (f"; not run: {', '.join(sorted(job.blocked))} "
-                                                              "(marked on the nodes)" if job.blocked else "") + notes
-                        + where, "warn" if job.blocked or changed or result.warnings else "info")
-        if isinstance(err, Cancelled) and job.deleted:
-            return Said(f"run stopped: deleted {', '.join(job.deleted)} while it ran; Run (F5) runs the rest "
-                        "(what finished comes from the cache)")
-        if isinstance(err, Cancelled):
-            return Said("run stopped")
-        not_run = sorted(set(after or {}) | set(job.blocked))   # after the failure, and what could not start
-        tail = f"; not run: {', '.join(not_run)} (marked on the nodes)" if not_run else ""
-        counts = f"; {len(result.ran)} node(s) ran, {len(result.cached)} from cache" if result is not None else ""
-        if isinstance(err, (ExecutionError, NodeflowError)):
-            return Said("run failed: " + str(err).splitlines()[0] + counts + tail + notes + where, "error")
-        return Said(f"run failed: {type(err).__name__}: {err}", "error")
 
     def wait(self, timeout: float = 60.0) -> list[Said]:
         """Block until every job is finished (tests and scripts); returns the messages."""
