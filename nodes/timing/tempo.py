@@ -49,6 +49,8 @@ _MIN_BARS = 3                    # a meter other than 4 is said only from at lea
 _LEVEL_CLEARLY = 1.05            # how much more the grid of 3/2 the tracked tempo must score to be the beat
 _OFFBEAT_WEAK = 0.65             # off-beats this much weaker than the beats: the tracker counted eighths
 _HALF_FROM = 70.0                # ... read as beats only where half the tempo is at least this
+_LOW_HZ = 500.0                  # the band of kick and bass: eighth-note hats are not in it (QA76: 93.7 read 187.4)
+_LOW_PRESENT = 0.25              # it decides where its onsets on the beat are this much of the whole band's
 _MIN_CHANGE = 0.01               # bars whose sound changes less than this on their first beat give no meter
 _MIN_BEAT_FLUX = 2.0             # the median onset strength (librosa's spectral flux, in dB of the clip's
                                  # loudest: level-free) at tracked beats below which no beat is there:
@@ -103,8 +105,10 @@ def _analyse(mono: np.ndarray, start_bpm: float) -> tuple[float, Fraction]:
     fines = [librosa.onset.onset_strength(y=mono[o:o + round(_FINE_S * _ANALYSIS_RATE)], sr=_ANALYSIS_RATE,
                                           hop_length=_FINE_HOP) for o in _FINE_OFFSETS]
     fine = fines[0]
+    low = librosa.onset.onset_strength(y=mono[:round(_FINE_S * _ANALYSIS_RATE)], sr=_ANALYSIS_RATE,
+                                       hop_length=_FINE_HOP, fmax=_LOW_HZ)
     bpm, error = _refine_all(fines, beats, hop, bpm)
-    level, phase = _pulse_level(fine, bpm)
+    level, phase = _pulse_level(fine, bpm, low)
     if level != 1.0:                 # the beat's own onsets, fitted again (195.01 / 2 read 97.51 for 97.5)
         bpm *= level
         period = 60.0 / bpm * _ANALYSIS_RATE / _FINE_HOP
@@ -179,7 +183,7 @@ def _refine(fine: np.ndarray, beats: np.ndarray, hop: int, bpm: float) -> tuple[
     return float(fitted), float(fitted * spread / period)
 
 
-def _pulse_level(fine: np.ndarray, bpm: float) -> tuple[float, float]:
+def _pulse_level(fine: np.ndarray, bpm: float, low: np.ndarray | None = None) -> tuple[float, float]:
     """``(level, phase)``: the music's beat is ``level`` times ``bpm`` (3/2 where the tracker locked
     onto every third half-beat, 1/2 where it took the off-beats for beats, 1 otherwise), its first
     beat at frame ``phase`` of ``fine``.
@@ -201,10 +205,20 @@ def _pulse_level(fine: np.ndarray, bpm: float) -> tuple[float, float]:
         return 1.5, beat[1]
     half = _grid_strength(fine, 2 * 60.0 / bpm * rate)
     if half is not None and bpm / 2 >= _HALF_FROM:
-        off = 2 * tracked[0] - half[0]          # the tracked grid is the half grid and its off-beats
-        if off < _OFFBEAT_WEAK * half[0]:
+        weak = _offbeats_weak(fine, bpm, half)
+        if low is not None and (low_half := _grid_strength(low, 2 * 60.0 / bpm * rate)) is not None \
+                and low_half[0] >= _LOW_PRESENT * half[0]:
+            weak = _offbeats_weak(low, bpm, low_half)      # kick and bass say where the beat is, not the hats
+        if weak:
             return 0.5, half[1]
     return 1.0, tracked[1]
+
+
+def _offbeats_weak(strength: np.ndarray, bpm: float, half: tuple[float, float]) -> bool:
+    """Whether the off-beat half of the ``bpm`` grid of ``strength`` scores under
+    :data:`_OFFBEAT_WEAK` of its on-beat half (``half``: the grid of half the tempo)."""
+    tracked = _grid_strength(strength, 60.0 / bpm * _ANALYSIS_RATE / _FINE_HOP)
+    return tracked is not None and 2 * tracked[0] - half[0] < _OFFBEAT_WEAK * half[0]
 
 
 def _grid_strength(fine: np.ndarray, period: float) -> tuple[float, float] | None:

@@ -123,3 +123,39 @@ def drum_loop(bpm: float, bars: int, rate: int) -> Audio:
             m = min(len(sound), n - s)
             x[:, s:s + m] += gain * sound[:m]
     return Audio(x.astype(np.float32), rate)
+
+
+def rock_groove(bpm: float, bars: int, rate: int, seed: int = 3) -> Audio:
+    """A backbeat as a drummer plays one: kick on 1 and 3, snare on 2 and 4, a closed hat on every eighth,
+    a bass note on every beat and a chord on every bar (stereo; the hats a little to one side)."""
+    beat = 60.0 / bpm
+    n = round(bars * 4 * beat * rate)
+    x = np.zeros((2, n))
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(0.3 * rate)) / rate
+    kick = 0.5 * np.exp(-t * 14) * np.sin(2 * np.pi * (45 * t + 90 * (1 - np.exp(-t * 35)) / 35))
+    snare = 0.25 * np.exp(-t * 25) * (rng.standard_normal(len(t)) + 0.5 * np.sin(2 * np.pi * 190 * t))
+    th = np.arange(round(0.05 * rate)) / rate
+    hat = 0.08 * np.exp(-th * 90) * rng.standard_normal(len(th))
+    roots = [110.0, 87.31, 130.81, 98.0]
+
+    def add(at_s: float, sound: np.ndarray, gains: tuple[float, float] = (1.0, 1.0)) -> None:
+        s = round(at_s * rate)
+        m = min(len(sound), n - s)
+        if m > 0:
+            x[0, s:s + m] += gains[0] * sound[:m]
+            x[1, s:s + m] += gains[1] * sound[:m]
+
+    for b in range(bars):
+        root = roots[b % len(roots)]
+        tb = np.arange(round(4 * beat * rate)) / rate
+        add(b * 4 * beat, sum(0.04 * np.sin(2 * np.pi * root * 2 * r * tb) for r in (1.0, 1.26, 1.5))
+            * np.exp(-tb * 0.7))
+        for k in range(4):
+            at = (b * 4 + k) * beat
+            add(at, kick if k % 2 == 0 else snare, (1.0, 1.0) if k % 2 == 0 else (0.8, 1.0))
+            tq = np.arange(round(0.9 * beat * rate)) / rate
+            add(at, 0.15 * np.sin(2 * np.pi * root * tq) * np.exp(-tq * 3))
+            for h in (0.0, 0.5):
+                add(at + h * beat, hat, (0.6, 1.0))
+    return Audio(x.astype(np.float32), rate)

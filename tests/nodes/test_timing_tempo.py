@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.nodes._signals import drum_loop, music, noise
+from tests.nodes._signals import drum_loop, music, noise, rock_groove
 from nodeflow.audio import Audio
 from nodeflow.errors import AudioError, ParameterError
 from nodes.timing.tempo import detect_tempo
@@ -225,3 +225,14 @@ def test_without_librosa_bpm_auto_says_the_one_install_command(monkeypatch):
         estimate_tempo(noise(2.0, 44100))
     assert str(e.value) == ("bpm=auto needs librosa's beat tracker: pip install -e '.[tempo]' (run in the AudioChain "
                             "folder), or type the tempo: bpm=120")
+
+
+@pytest.mark.parametrize("bpm, rate", [(93.7, 44100), (93.7, 22050), (88.0, 48000), (104.0, 44100), (76.5, 44100)])
+def test_a_backbeat_with_eighth_note_hats_is_read_at_its_beat_not_twice_it(bpm, rate):
+    """QA76 D1: a 93.7 bpm groove (kick on 1 and 3, snare on 2 and 4, hats on every eighth) read 187.4:
+    the hats make the off-beats nearly as strong as the beats (0.93), so the off-beat rule let the
+    tracker's eighths stand, and every bar was cut in two.  Kick and bass (under 500 Hz) say where the
+    beat is: their off-beats score 0.36."""
+    info = dict(detect_tempo.fn(rock_groove(bpm, 12, rate)).info)
+    assert abs(float(info["bpm"]) - bpm) <= 0.01, info
+    assert info["meter"] == "4/4", info
