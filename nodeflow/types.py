@@ -262,7 +262,8 @@ class ParamSpec:
         k = self.kind
         if k == "float":     # numpy's scalars are numbers.Real too (QA: np.float32(-3.0) was "expected a number")
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ParameterError(f"{self.name}={value!r}: expected a number" + (" or auto" if self.auto else ""))
+                raise ParameterError(f"{self.name}={value!r}: expected a number" + (" or auto" if self.auto else "")
+                                     + _comma_hint(value))
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(f"{self.name}={value!r}: expected a finite number")
@@ -320,7 +321,9 @@ class ParamSpec:
             if self.kind == "int":
                 return self.coerce(int(t))
         except ValueError:
-            raise ParameterError(f"{self.name}={text!r}: expected a {'number' if self.kind == 'float' else 'whole number'}") from None
+            what = "number" + (" or auto" if self.auto else "") if self.kind == "float" else "whole number"
+            raise ParameterError(f"{self.name}={text!r}: expected a {what}"
+                                 + (_comma_hint(text) if self.kind == "float" else "")) from None
         if self.kind == "bool":
             low = t.lower()
             if low in ("1", "true", "yes", "on"):
@@ -361,6 +364,28 @@ def readable_number(v: float) -> str:
     ('1,000,000', '0.25', '-60', '384,000')
     """
     return f"{int(v):,}" if abs(v) >= 1e5 and float(v).is_integer() else f"{v:g}"
+
+
+_DECIMAL_COMMA = re.compile(r"\s*([-+]?\d+),(\d+)\s*")
+
+
+def _comma_hint(value: Any) -> str:
+    """The fix for a number typed with a decimal comma, as many countries write one (QA76 D3).
+
+    >>> _comma_hint("131,3")
+    '; write 131.3 (a point, not a comma)'
+    >>> _comma_hint("1,000")
+    '; write 1.000 for a decimal, 1000 for a thousand (no separator)'
+    >>> _comma_hint("loud")
+    ''
+    """
+    m = _DECIMAL_COMMA.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        return ""
+    whole, part = m.groups()
+    if len(part) == 3:
+        return f"; write {whole}.{part} for a decimal, {whole}{part} for a thousand (no separator)"
+    return f"; write {whole}.{part} (a point, not a comma)"
 
 
 def _number(x: float) -> str:

@@ -302,6 +302,8 @@ MISTAKES = {
         "node 'gain' (dsp.gain): gain_db=99 is out of range (from -60 to 24 dB)"),
     "bad --set value": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=loud"],
                         "--set 'gain.gain_db=loud': gain_db='loud': expected a number"),
+    "a decimal comma in --set": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=-1,5"],   # QA76 D3
+                                 "gain_db='-1,5': expected a number; write -1.5 (a point, not a comma)"),
     "out-of-range --set": (lambda d, g: ["run", str(g), "--set", "gain.gain_db=40"],
                            "gain_db=40 is out of range (from -60 to 24 dB)"),
     "--set on an unknown node": (lambda d, g: ["run", str(g), "--set", "gian.gain_db=1"],
