@@ -24,12 +24,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from .audio import Audio, StreamedAudio
 from .cache import MemoryCache, sizeof
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
+from .relay import Relay
 from .runtypes import SAME_INPUTS, Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
@@ -366,14 +368,26 @@ class Executor:
         closed = threading.Event()
         listener = kw.pop("on_event", None)
 
+        def put(piece: Any) -> None:
+            while not closed.is_set():
+                try:
+                    pieces.put(piece, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+
+        # a model's pieces through the block nodes after it, while it generates (nodeflow.relay)
+        relay = Relay.plan(graph, target, port, put)
+        later: list[Any] = []           # the run's own pieces of target while the relay hands them on
+
         def on_event(ev: Event) -> None:
+            if relay is not None:
+                relay.on_event(ev)
             if ev.kind == "chunk" and ev.node_id == target and ev.value is not None and port in ev.value:
-                while not closed.is_set():
-                    try:
-                        pieces.put(ev.value[port], timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
+                if relay is not None and relay.active:
+                    later.append(ev.value[port])
+                else:
+                    put(ev.value[port])
             if listener is not None:
                 listener(ev)
 
@@ -384,17 +398,21 @@ class Executor:
                 try:
                     piece = pieces.get(timeout=0.02)
                 except queue.Empty:
-                    if handle.done() and pieces.empty():
+                    if handle.done() and pieces.empty() and (relay is None or relay.finished()):
                         break
                     continue
                 streamed = True
                 yield piece
             result = handle.result()
-            if not streamed:                 # made at once or cached: a list's items, else the value
-                whole = result[target][port]
+            whole = result[target][port]
+            if relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames:
+                yield from _after(relay.sent, whole, later)       # it stopped early: the rest
+            elif not streamed:               # made at once or cached: a list's items, else the value
                 yield from (whole if isinstance(whole, list) else [whole])
         finally:
             closed.set()
+            if relay is not None:
+                relay.close()
             if not handle.done():
                 handle.cancel()
                 with contextlib.suppress(BaseException):
@@ -445,6 +463,19 @@ def _emitter(on_event: Callable[[Event], None] | None) -> Emit:
 
 
 _default_executor: Executor | None = None
+
+
+def _after(sent: int, whole: Any, pieces: list[Any]) -> Iterator[Any]:
+    """The frames of ``target``'s output from ``sent`` on, from the whole value or from the run's
+    own pieces of it (a chain that streamed hands on pieces and keeps only a description)."""
+    if not isinstance(whole, StreamedAudio):
+        yield whole.replace(whole.samples[:, sent:], start_frame=whole.start_frame + sent)
+        return
+    for p in pieces:
+        end = p.start_frame - whole.start_frame + p.frames
+        if end > sent:
+            cut = max(sent - (p.start_frame - whole.start_frame), 0)
+            yield p.replace(p.samples[:, cut:], start_frame=p.start_frame + cut) if cut else p
 
 
 def _without(result: RunResult | None, hidden: set[str]) -> None:

@@ -119,13 +119,18 @@ class Context:
         from .errors import AudioChainWarning
         warnings.warn(f"node '{self.node_id}': {message}", AudioChainWarning, stacklevel=2)
 
-    def chunk(self, value: Any, port: str = "out") -> None:
+    def chunk(self, value: Any, port: str = "out", *, total_frames: int | None = None) -> None:
         """Hand on a finished piece of output ``port`` while the node still works (a generated
         window): :meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields it at once.
         The pieces, in order, must make the whole output (audio: consecutive parts that
         concatenate to it).  An audio piece that does not say where it starts (``start_frame``
         0 after the first) is placed after the frames handed on before it.  Ignored inside a list
-        item (each item is a piece already)."""
+        item (each item is a piece already).
+
+        ``total_frames`` (with the first audio piece): the frames the whole output will have,
+        where the node knows before it has made them (a model asked for a duration).  Then the
+        nodes after it that work block by block (gain, resample, fade...) hand their output on
+        piece by piece too when one of them is streamed (:mod:`nodeflow.relay`)."""
         if self._emit is None or self.item is not None:
             return
         from .audio import Audio
@@ -134,7 +139,7 @@ class Context:
             if value.start_frame == 0 and sent:
                 value = value.replace(start_frame=sent)
             self._handed[port] = sent + value.frames
-        self._emit("chunk", self.node_id, value={port: value})
+        self._emit("chunk", self.node_id, value={port: value}, total=total_frames)
 
     def resolve_input(self, path: str) -> Path:
         """An input path, relative ones resolved against the graph file's folder."""

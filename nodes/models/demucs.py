@@ -184,7 +184,7 @@ class _Pieces:
             self.parts[name].append(s)
         for port, names in self.ports.items():
             self.ctx.chunk(Audio(port_sum([got[n] for n in names if n in got]), self.like.sample_rate,
-                                 start_frame=self.sent), port)
+                                 start_frame=self.sent), port, total_frames=self.like.frames)
         self.sent += n
 
     def finish(self) -> dict[str, np.ndarray]:

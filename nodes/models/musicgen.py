@@ -206,7 +206,8 @@ def generate_music(loaded: Loaded, *, text: str, prompt_audio: Audio | None, mel
 class _Pieces:
     """Hands the output on (``ctx.chunk``) as its samples become final: the parts of
     :func:`engine.assemble`'s result computed by the same arithmetic, so the pieces concatenate to
-    exactly the returned audio."""
+    exactly the returned audio; each says the whole's length (the prompt kept, and the frames asked
+    for), so the block nodes after the model hand theirs on too (:mod:`nodeflow.relay`)."""
 
     def __init__(self, ctx: Context, rate: int, prompt: np.ndarray | None, start: int, frames: int,
                  keep_prompt: bool, crossfade: int):
@@ -237,12 +238,13 @@ class _Pieces:
         head_ready = self.head if final >= self.start else self.head - self.n
         ready = head_ready + (max(0, min(self.frames, final - self.start)) if head_ready == self.head else 0)
         if ready > self.sent:
-            self.ctx.chunk(Audio(self._slice(decoded, self.sent, ready), self.rate, start_frame=self.sent))
+            self.ctx.chunk(Audio(self._slice(decoded, self.sent, ready), self.rate, start_frame=self.sent),
+                           total_frames=self.head + self.frames)
             self.sent = ready
 
     def hand_on_rest(self, out: np.ndarray) -> None:
         if out.shape[1] > self.sent:
-            self.ctx.chunk(Audio(out[:, self.sent:], self.rate, start_frame=self.sent))
+            self.ctx.chunk(Audio(out[:, self.sent:], self.rate, start_frame=self.sent), total_frames=out.shape[1])
             self.sent = out.shape[1]
 
 

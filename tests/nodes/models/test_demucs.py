@@ -265,6 +265,24 @@ def test_stems_stream_segment_by_segment_and_the_pieces_are_the_stems(ck, tmp_pa
         np.testing.assert_array_equal(getattr(direct, name).samples, whole[name].samples)
 
 
+def test_a_stem_streams_on_through_the_gain_after_it_while_later_segments_are_separated(ck, tmp_path):
+    """A stem's stretches go on through the block nodes after it (a gain) as they are separated
+    (nodeflow.relay): the pieces are the whole run's output to the sample."""
+    x = mix(4.0, 44100, channels=2, seed=4)
+    g = _graph(tmp_path, x, 44100, ck, seed=5, shifts=1, overlap=0.25)
+    g.add("dsp.gain", id="louder", gain_db=2.0)
+    g.connect("sep.vocals", "louder")
+    kinds: list[str] = []
+    pieces = []
+    for p in Executor(disk_cache=None).stream(g, "louder", device="cpu",
+                                              on_event=lambda ev: kinds.append(ev.kind) if ev.node_id == "sep" else None):
+        pieces.append((p, len(kinds)))
+    whole = Executor(disk_cache=None).run(g, ["louder"], device="cpu")["louder"]["out"]
+    assert len(pieces) >= 3
+    np.testing.assert_array_equal(np.concatenate([p.samples for p, _ in pieces], axis=1), whole.samples)
+    assert "progress" in kinds[pieces[0][1]:]                    # handed on before the last segment ran
+
+
 def test_the_segment_loop_is_demucs_own(ck):
     """The engine runs demucs's per-segment model calls in output-time order; the result is what
     demucs.apply.apply_model gives for the same shifts, to the bit (a bag of two weighted models)."""

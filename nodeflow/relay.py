@@ -1,0 +1,165 @@
+"""A model's pieces handed on through the block nodes after it, while it still generates (QA68 D1).
+
+:meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields a node's output piece by piece as
+the node makes it (``ctx.chunk``).  A model is rarely the last node: ``musicgen | gain | resample``
+is the usual chain, and the gain and the resample run once the model has finished, so the stream
+gave one piece at the end.  :class:`Relay` feeds the model's pieces, as they come, through the
+streaming forms (``@node(stream=...)``, see :mod:`nodeflow.streaming`) of the nodes between it and
+the node streamed, on a thread of its own, and hands their blocks on as the stream's pieces.
+
+A stream is described before its first block (its length above all: a resampler ends on it), so
+a model says its output's length with its first piece (``ctx.chunk(piece, total_frames=N)``);
+one that cannot (Bark speaks sentence by sentence) gives the nodes after it nothing early, as
+before.  The run itself is unchanged: it makes every value the ordinary way (and caches it);
+what the relay hands on is the same arithmetic on the same samples (the streaming forms give
+exactly what the whole forms give), and where it stops early (a node's streaming form refuses,
+the model's pieces do not add up) the rest of the run's own output follows from where it stopped.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .audio import Audio, StreamedAudio
+from .graph import Graph
+from .node import Context, NodeSpec
+from .runtypes import Event
+from .streaming import Stream, _params
+
+__all__ = ["Relay"]
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+def _stage(spec: NodeSpec | None) -> bool:
+    """A node the pieces can go through: one audio in, one out, a streaming form, no file written."""
+    return spec is not None and spec.stream is not None and not spec.side_effect and not spec.multi_output \
+        and len(spec.inputs) == 1 and len(spec.outputs) == 1 and _type(next(iter(spec.inputs.values()))) is Audio \
+        and _type(next(iter(spec.outputs.values()))) is Audio
+
+
+def _type(port: Any) -> Any:
+    return getattr(port, "type", None)
+
+
+class Relay:
+    """Hands ``source``'s audio pieces on through ``stages`` (node ids, each fed by the one before,
+    the last the node streamed) into ``put`` (``put(piece)``, one :class:`Audio` per block, in
+    order; it may wait for a slow reader).  Built by :meth:`plan`; fed with the run's events
+    (:meth:`on_event`); :meth:`finished` says when the last piece is handed on, after the run."""
+
+    def __init__(self, graph: Graph, source: tuple[str, str], stages: list[tuple[str, str, NodeSpec]],
+                 put: Callable[[Audio], None]):
+        self.graph, self.source, self.stages, self.put = graph, source, stages, put
+        self.active = False                 # the source said its length: the pieces go through the stages
+        self.sent = 0                       # frames handed on (of the last stage's output)
+        self.failed: BaseException | None = None
+        self._feed: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self._ended = False
+
+    @classmethod
+    def plan(cls, graph: Graph, target: str, port: str, put: Callable[[Audio], None]) -> "Relay | None":
+        """The relay for streaming ``target``'s ``port``: the chain of nodes with a streaming form
+        that ends at ``target``, each reading one audio value from the one before it, and the node
+        that feeds it (which may hand on pieces); None when ``target`` is no such node."""
+        spec = graph.spec(target)
+        if not _stage(spec) or next(iter(spec.outputs)) != port:      # type: ignore[union-attr]
+            return None
+        stages: list[tuple[str, str, NodeSpec]] = []
+        nid = target
+        while True:
+            spec = graph.spec(nid)
+            assert spec is not None
+            inport = next(iter(spec.inputs))
+            link = graph.link_into(nid, inport)
+            if link is None or graph.mapped_inputs(nid):
+                return None
+            stages.insert(0, (nid, inport, spec))
+            src = graph.spec(link.src)
+            if _stage(src):
+                nid = link.src
+                continue
+            if src is None or src.stream is not None or _type(src.outputs.get(link.src_port)) is not Audio:
+                return None               # a source that streams itself (a file) runs as a segment
+            return cls(graph, (link.src, link.src_port), stages, put)
+
+    # -- fed from the run's events (its thread)
+    def on_event(self, ev: Event) -> None:
+        if ev.node_id != self.source[0] or self._stop.is_set():
+            return
+        if ev.kind == "chunk" and ev.value is not None and isinstance(ev.value.get(self.source[1]), Audio):
+            piece = ev.value[self.source[1]]
+            if not self._started:
+                self._started = True
+                if ev.total is None:
+                    return                  # its length not said: nothing early (as a node run whole)
+                self.active = True
+                self._thread = threading.Thread(target=self._run, args=(piece, int(ev.total)),
+                                                name="nodeflow-relay", daemon=True)
+                self._thread.start()
+            if self.active:
+                self._feed.put(piece)
+        elif ev.kind in ("finished", "failed", "cancelled", "cached", "skipped"):
+            self._feed.put(_END)
+
+    def close(self) -> None:
+        """Stop handing on (the reader went away)."""
+        self._stop.set()
+        self._feed.put(_END)
+
+    def finished(self) -> bool:
+        """Whether every piece on its way has been handed on; asked once the run has ended."""
+        if not self._ended:
+            self._ended = True
+            self._feed.put(_END)
+        return self._thread is None or not self._thread.is_alive()
+
+    # -- the relay's thread
+    def _blocks(self, channels: int, rate: int, total: int) -> Iterator[np.ndarray]:
+        got = 0
+        while True:
+            piece = self._feed.get()
+            if piece is _END or self._stop.is_set():
+                break
+            if piece.sample_rate != rate or piece.channels != channels:
+                raise ValueError(f"a piece at {piece.sample_rate} Hz, {piece.channels} channel(s) after "
+                                 f"{rate} Hz, {channels}")
+            if got + piece.frames > total:
+                raise ValueError(f"pieces of more than the {total} frames the first one announced")
+            got += piece.frames
+            yield piece.samples
+            if got == total:
+                return
+        if got != total and not self._stop.is_set():
+            raise ValueError(f"pieces of {got} of the {total} frames the first one announced")
+
+    def _run(self, first: Audio, total: int) -> None:
+        head = StreamedAudio.describe(first.sample_rate, first.channels, total, node=self.source[0])
+        stream: Any = Stream(head, self._blocks(first.channels, first.sample_rate, total))
+        try:
+            for nid, inport, spec in self.stages:
+                ctx = Context(nid, emit=lambda *a, **k: None, base_dir=self.graph.base_dir(), graph=self.graph)
+                stream = spec.stream({inport: stream}, _params(self.graph, spec, nid), ctx)     # type: ignore[misc]
+                if not isinstance(stream, Stream):
+                    raise TypeError(f"{spec.id}'s streaming form returned {type(stream).__name__}")
+            h = stream.head
+            for b in stream.blocks:
+                if self._stop.is_set():
+                    return
+                self.put(Audio(np.array(b, np.float32), h.sample_rate, start_frame=h.start_frame + self.sent))
+                self.sent += b.shape[1]
+        except Exception as e:  # noqa: BLE001 - the run's own output follows from where it stopped
+            self.failed = e
+            log.info("handing %s's pieces on through %s stopped: %s", self.source[0],
+                     " -> ".join(n for n, _, _ in self.stages), e)
+        finally:
+            self._stop.set()
