@@ -94,6 +94,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_stream_disconnect": (_I, [_P]),
     "pa_stream_unref": (None, [_P]),
     "pa_operation_unref": (None, [_P]),
+    "pa_operation_cancel": (None, [_P]),
 }
 
 
@@ -156,8 +157,9 @@ class _Connection:
             op = call(self.context, cb, None)
         if op:
             done.wait(CONNECT_TIMEOUT_S)
-            with self.locked():
-                self.lib.pa_operation_unref(op)
+            with self.locked():       # no call after this one returns: ``cb`` is freed with it (a sink's
+                self.lib.pa_operation_cancel(op)    # answer ends with a second call, end of list, that
+                self.lib.pa_operation_unref(op)     # PipeWire's server sent later: a crash)
 
     def _got_server(self, _c: Any, info: Any, _u: Any) -> None:
         if info:

@@ -22,6 +22,7 @@ This module never imports dearpygui; libpulse is loaded on first use.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 import time
 from typing import Any, Callable
@@ -81,16 +82,17 @@ class PulseStream:
         self._ended = False        # the callback raised CallbackStop / CallbackAbort
         self._done = False         # finished_callback was called
         self._status = _Status()
-        self._cbs = (WRITE_CB(self._on_write), STATE_CB(self._on_state), STATE_CB(self._on_underflow),
-                     SUCCESS_CB(self._on_drained), SUCCESS_CB(lambda *_: None), SUCCESS_CB(self._on_attr))
+        self._token = next(_TOKENS)        # libpulse calls back with it: a late call finds no stream
+        _LIVE[self._token] = self
+        me = ctypes.c_void_p(self._token)
         spec = SampleSpec(FLOAT32LE, self._rate, self.channels)
         attr = BufferAttr(NONE, self._target * self._fb, NONE, NONE, NONE)
         with conn.locked():
             self.stream = lib.pa_stream_new(conn.context, b"AudioChain preview", ctypes.byref(spec), None)
             if not self.stream:
                 raise PulseError(conn._error())
-            lib.pa_stream_set_state_callback(self.stream, self._cbs[1], None)
-            lib.pa_stream_set_underflow_callback(self.stream, self._cbs[2], None)
+            lib.pa_stream_set_state_callback(self.stream, _CALLS["state"], me)
+            lib.pa_stream_set_underflow_callback(self.stream, _CALLS["underflow"], me)
             # EARLY_REQUESTS: the whole latency is this stream's own buffer and the sink holds one request;
             # ADJUST_LATENCY split it with the sink, and a 150 ms stall ran the stream dry (QA75 D2)
             flags = START_CORKED | INTERPOLATE_TIMING | AUTO_TIMING_UPDATE | NOT_MONOTONIC | EARLY_REQUESTS
@@ -116,8 +118,8 @@ class PulseStream:
         lib = self.conn.lib
         with self.conn.locked():
             self._fill(self._target)
-            lib.pa_stream_set_write_callback(self.stream, self._cbs[0], None)
-            op = lib.pa_stream_cork(self.stream, 0, self._cbs[4], None)
+            lib.pa_stream_set_write_callback(self.stream, _CALLS["write"], ctypes.c_void_p(self._token))
+            op = lib.pa_stream_cork(self.stream, 0, _CALLS["none"], None)
             if op:
                 lib.pa_operation_unref(op)
 
@@ -131,9 +133,12 @@ class PulseStream:
         with self.conn.locked():
             s, self.stream = getattr(self, "stream", None), None
             if s and self.conn.loop:
-                lib.pa_stream_set_write_callback(s, WRITE_CB(), None)
+                lib.pa_stream_set_write_callback(s, WRITE_CB(), None)       # (null: no more calls)
+                lib.pa_stream_set_state_callback(s, STATE_CB(), None)
+                lib.pa_stream_set_underflow_callback(s, STATE_CB(), None)
                 lib.pa_stream_disconnect(s)
                 lib.pa_stream_unref(s)
+        _LIVE.pop(self._token, None)
         self.conn.streams.discard(self)
         self._end()
 
@@ -167,7 +172,8 @@ class PulseStream:
             if not self.stream or self._ended:
                 return False
             attr = BufferAttr(NONE, int(seconds * self._rate) * self._fb, NONE, NONE, NONE)
-            op = lib.pa_stream_set_buffer_attr(self.stream, ctypes.byref(attr), self._cbs[5], None)
+            op = lib.pa_stream_set_buffer_attr(self.stream, ctypes.byref(attr), _CALLS["attr"],
+                                               ctypes.c_void_p(self._token))
             if not op:
                 return False
             lib.pa_operation_unref(op)
@@ -229,7 +235,7 @@ class PulseStream:
         self._write(out)
         if stop:
             self._ended = True
-            op = self.conn.lib.pa_stream_drain(self.stream, self._cbs[3], None)
+            op = self.conn.lib.pa_stream_drain(self.stream, _CALLS["drained"], ctypes.c_void_p(self._token))
             if op:
                 self.conn.lib.pa_operation_unref(op)
             else:
@@ -274,6 +280,27 @@ class PulseStream:
         self._done = True
         if self._finished is not None:
             self._finished()
+
+
+_LIVE: dict[int, PulseStream] = {}     # token -> the stream libpulse may still call back about
+_TOKENS = itertools.count(1)
+
+
+def _route(kind: Any, method: str) -> Any:
+    """A callback made once for the process, which libpulse may call at any time (an answer that
+    comes after its stream was closed, a state change as it ends): it finds the stream by the token
+    it was given, and does nothing once the stream is gone.  (A callback made per stream was freed
+    with it, and a late call jumped into freed memory: a crash under PipeWire.)"""
+    def call(*args: Any) -> None:
+        stream = _LIVE.get(args[-1] or 0)
+        if stream is not None:
+            getattr(stream, method)(*args)
+    return kind(call)
+
+
+_CALLS = {"write": _route(WRITE_CB, "_on_write"), "state": _route(STATE_CB, "_on_state"),
+          "underflow": _route(STATE_CB, "_on_underflow"), "drained": _route(SUCCESS_CB, "_on_drained"),
+          "attr": _route(SUCCESS_CB, "_on_attr"), "none": SUCCESS_CB(lambda *_: None)}
 
 
 class _Backend:

@@ -400,3 +400,26 @@ def test_a_late_callback_with_the_buffer_still_ahead_of_the_device_is_no_underfl
     assert not _still_ahead(SimpleNamespace(outputBufferDacTime=1000.004, currentTime=1000.0))
     assert not _still_ahead(SimpleNamespace(outputBufferDacTime=0.0, currentTime=0.0))    # a host without times
     assert not _still_ahead(None)
+
+
+def test_libpulse_calling_back_after_a_stream_closed_finds_nothing_and_never_crashes(pulse):  # noqa: F811
+    """Under PipeWire (CI, loaded) the process died of a segfault: libpulse called back into a
+    callback freed with its Python object (a sink's answer ends with a second, end-of-list call that
+    came after the question had returned; a stream's state changes once more as it ends).  The
+    callbacks are made once for the process and find their stream by a token: a late call finds
+    none and does nothing; a question is cancelled before its callback goes."""
+    import ctypes
+
+    from nodeflow.editor import pulseout
+    s = pulseout.PulseStream(samplerate=48000, channels=2, latency=0.2, callback=lambda out, *a: None)
+    token = s._token
+    assert pulseout._LIVE[token] is s
+    s.close()
+    assert token not in pulseout._LIVE
+    for name, args in (("write", (None, 4096)), ("state", (None,)), ("underflow", (None,)), ("drained", (None, 1)),
+                       ("attr", (None, 1))):
+        pulseout._CALLS[name](*args, ctypes.c_void_p(token))     # as libpulse would, late: nothing happens
+    conn = pulseout.connection()
+    assert conn is not None
+    for _ in range(20):                   # questions whose answers come in two calls, asked and dropped
+        assert conn.output()[1] == 48000
