@@ -128,9 +128,11 @@ class Context:
         item (each item is a piece already).
 
         ``total_frames`` (with the first audio piece): the frames the whole output will have,
-        where the node knows before it has made them (a model asked for a duration).  Then the
-        nodes after it that work block by block (gain, resample, fade...) hand their output on
-        piece by piece too when one of them is streamed (:mod:`nodeflow.relay`)."""
+        where the node knows before it has made them (a model asked for a duration), for an
+        output that starts at frame 0 of its own (not a window placed in a longer clip: a
+        resample places its output by that).  Then the nodes after it that work block by block
+        (gain, resample, fade...) hand their output on piece by piece too when one of them is
+        streamed (:mod:`nodeflow.relay`)."""
         if self._emit is None or self.item is not None:
             return
         from .audio import Audio

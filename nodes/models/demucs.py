@@ -153,6 +153,9 @@ class _Pieces:
         from nodes.dsp._conform import Resampler
 
         self.like, self.sources, self.rate, self.residual, self.ports, self.ctx = like, sources, rate, residual, ports, ctx
+        placed = like.start_frame or like.overlap_frames or like.edges or like.exact_start is not None \
+            or like.exact_end is not None       # the stems are placed as the input (nodeflow.relay: not said)
+        self.total = None if placed else like.frames
         self.resamplers = ([Resampler(rate, like.sample_rate, like.channels) for _ in sources]
                            if rate != like.sample_rate else None)
         self.model_frames = self.sent = 0
@@ -184,7 +187,7 @@ class _Pieces:
             self.parts[name].append(s)
         for port, names in self.ports.items():
             self.ctx.chunk(Audio(port_sum([got[n] for n in names if n in got]), self.like.sample_rate,
-                                 start_frame=self.sent), port, total_frames=self.like.frames)
+                                 start_frame=self.sent), port, total_frames=self.total)
         self.sent += n
 
     def finish(self) -> dict[str, np.ndarray]:

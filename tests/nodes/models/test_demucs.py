@@ -283,6 +283,21 @@ def test_a_stem_streams_on_through_the_gain_after_it_while_later_segments_are_se
     assert "progress" in kinds[pieces[0][1]:]                    # handed on before the last segment ran
 
 
+def test_stems_of_a_clip_placed_in_a_longer_one_stream_exactly_through_a_resample(ck):
+    """The stems keep the input's place (a clip from 0.28 s of a song): Demucs does not say their
+    length up front, so the resample after them (which places its output by it) runs on the whole,
+    and what is streamed is exactly what a run returns."""
+    x = mix(3.0, 44100, channels=2, seed=6)[:, :132295]   # placed at 12004, it resamples to one frame less
+    g = Graph()
+    g.add("models.demucs", id="sep", checkpoint=str(ck), seed=5, shifts=1, overlap=0.25)
+    g.add("dsp.resample", id="rs", rate_hz=48000)
+    g.connect("sep.vocals", "rs")
+    clip = Audio(x, 44100, start_frame=12004)
+    pieces = list(Executor(disk_cache=None).stream(g, "rs", device="cpu", inputs={"sep.audio": clip}))
+    whole = Executor(disk_cache=None).run(g, ["rs"], device="cpu", inputs={"sep.audio": clip})["rs"]["out"]
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces], axis=1), whole.samples)
+
+
 def test_the_segment_loop_is_demucs_own(ck):
     """The engine runs demucs's per-segment model calls in output-time order; the result is what
     demucs.apply.apply_model gives for the same shifts, to the bit (a bag of two weighted models)."""
