@@ -1,16 +1,16 @@
 """A model's pieces handed on through the block nodes after it, while it still generates (QA68 D1).
 
 :meth:`Executor.stream <nodeflow.executor.Executor.stream>` yields a node's output piece by piece as
-the node makes it (``ctx.chunk``).  A model is rarely the last node: ``musicgen | gain | resample``
-is the usual chain, and the gain and the resample run once the model has finished, so the stream
-gave one piece at the end.  :class:`Relay` feeds the model's pieces, as they come, through the
+the node makes it (``ctx.chunk``).  A model is rarely the last node: ``model | gain | resample`` is
+the usual chain, and the gain and the resample run once the model has finished, so the stream gave
+one piece at the end.  :class:`Relay` feeds the model's pieces, as they come, through the
 streaming forms (``@node(stream=...)``, see :mod:`nodeflow.streaming`) of the nodes between it and
 the node streamed, on a thread of its own, and hands their blocks on as the stream's pieces.
 
 A stream is described before its first block (its length above all: a resampler ends on it), so
-a model says its output's length with its first piece (``ctx.chunk(piece, total_frames=N)``);
-one that cannot (Bark speaks sentence by sentence) gives the nodes after it nothing early, as
-before.  The run itself is unchanged: it makes every value the ordinary way (and caches it);
+a model says its output's length with its first piece (``ctx.chunk(piece, total_frames=N)``); one
+that cannot (a speech model that speaks sentence by sentence) gives the nodes after it nothing
+early, as before.  The run itself is unchanged: it makes every value the ordinary way (and caches it);
 what the relay hands on is the same arithmetic on the same samples (the streaming forms give
 exactly what the whole forms give), and where it stops early (a node's streaming form refuses,
 the model's pieces do not add up) the rest of the run's own output follows from where it stopped.
