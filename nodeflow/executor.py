@@ -351,7 +351,9 @@ class Executor:
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
         first output) piece by piece as the node makes it: a list item of a mapped node, a window
-        of a model that reports chunks (``ctx.chunk``).  The pieces are the node's output in
+        of a model that reports chunks (``ctx.chunk``), and the blocks of the nodes after such a
+        model that work block by block, as it generates (:mod:`nodeflow.relay`: where the model
+        says its length up front).  The pieces are the node's output in
         order: a list's items (also when the list is made at once or comes from the cache), an
         audio node's consecutive parts, which concatenate to it (made at once or cached: the whole,
         once).  Errors are raised here; closing the generator early stops the run.  Keywords as
