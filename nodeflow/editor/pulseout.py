@@ -90,6 +90,7 @@ class PulseStream:
         with conn.locked():
             self.stream = lib.pa_stream_new(conn.context, b"AudioChain preview", ctypes.byref(spec), None)
             if not self.stream:
+                _LIVE.pop(self._token, None)
                 raise PulseError(conn._error())
             lib.pa_stream_set_state_callback(self.stream, _CALLS["state"], me)
             lib.pa_stream_set_underflow_callback(self.stream, _CALLS["underflow"], me)
@@ -99,6 +100,7 @@ class PulseStream:
             if lib.pa_stream_connect_playback(self.stream, None, ctypes.byref(attr), flags, None, None) < 0:
                 why = conn._error()
                 lib.pa_stream_unref(self.stream)
+                _LIVE.pop(self._token, None)
                 raise PulseError(why)
         end = time.monotonic() + CONNECT_TIMEOUT_S
         while (state := lib.pa_stream_get_state(self.stream)) != STREAM_READY:
