@@ -254,6 +254,8 @@ class _Session:
                     self.stream_open = False
 
     def stop(self, wait: float = 2.0) -> None:
+        if not self.finished.is_set():
+            self._shown = self.position_s      # where it was heard, kept: the server's clock goes with the stream
         self.stopped = True
         self.close()
         self._finish_soon()
@@ -265,7 +267,7 @@ class _Session:
         the part of the clip they belong to (see :meth:`switch`)."""
         if self.ended and self.finished.is_set():
             return self.audio.duration_s
-        ahead = self.latency_s if not self.finished.is_set() else 0.0
+        ahead = self.latency_s          # handed over but not heard (also once the device died with it queued)
         told = getattr(self.stream, "heard_frames", None) if not (self.finished.is_set() or self.padded) else None
         played = told() if told is not None else None          # (.pulseout: the server says)
         if self.loop:

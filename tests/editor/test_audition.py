@@ -363,6 +363,19 @@ def test_stop_ends_playback_where_it_is(pulse):
     assert player.position_s == stopped_at
 
 
+def test_a_stopped_or_dead_stream_says_the_place_heard_not_the_buffer_after_it(pulse):
+    """QA75 D6: once a stream ended (stopped, or its sound server gone) the place said was what had
+    been handed over, up to a whole buffer (200 ms) past what was heard."""
+    t = np.arange(RATE * 5) / RATE
+    player = Player()
+    player.play(Audio(0.1 * np.sin(2 * np.pi * 440 * t), RATE))
+    while player.position_s < 1.0:
+        time.sleep(0.005)
+    heard = player.position_s
+    player.stop()
+    assert heard <= player.position_s < heard + 0.08, (heard, player.position_s, player.latency_s)
+
+
 def test_the_latest_press_wins_over_an_audition_still_computing(pulse):
     release = threading.Event()
 
