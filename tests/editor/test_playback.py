@@ -53,17 +53,18 @@ def test_a_clip_is_heard_from_its_first_to_its_last_sample_whatever_the_buffer(p
     assert p.stream_info["latency_s"] >= (0.2 if latency == "auto" else 0.5) - 1e-3
 
 
-def test_a_stalled_audio_thread_grows_the_buffer_and_playback_goes_on(pulse, tmp_path):  # noqa: F811
+def _played_with_a_stall(tmp_path, clip: Audio, call: int, stall_s: float) -> tuple[np.ndarray, "object"]:
+    """Play ``clip`` on the default output, the audio thread stalling ``stall_s`` in its ``call``-th read;
+    the null sink's recording and the player."""
     from nodeflow.editor import player as player_mod
-    clip, _ = marked_clip(3.0)
     p = player_mod.Player()
     calls = {"n": 0}
     real_read = player_mod._Reader.read
 
     def stalling_read(self, out):
         calls["n"] += 1
-        if calls["n"] == 30:
-            time.sleep(0.6)               # the audio thread stalls longer than the whole buffer
+        if calls["n"] == call:
+            time.sleep(stall_s)
         return real_read(self, out)
 
     player_mod._Reader.read = stalling_read
@@ -73,10 +74,16 @@ def test_a_stalled_audio_thread_grows_the_buffer_and_playback_goes_on(pulse, tmp
             assert p.wait(30)
     finally:
         player_mod._Reader.read = real_read
+    return rec.data, p
+
+
+def test_a_stalled_audio_thread_grows_the_buffer_and_playback_goes_on(pulse, tmp_path):  # noqa: F811
+    clip, _ = marked_clip(3.0)
+    heard, p = _played_with_a_stall(tmp_path, clip, 30, 0.6)   # longer than the whole buffer
     first, *later = p.latency_history
     assert p.underflows >= 1 and later and later[-1] >= 2 * first - 1e-3, p.latency_history
     assert "grew to" in (p.error or "")
-    assert seconds_at(rec.data, 2000) >= 0.25, "playback went on to the end of the clip"
+    assert seconds_at(heard, 2000) >= 0.25, "playback went on to the end of the clip"
     p.play(clip)                          # the next clip starts with the buffer this machine needed
     assert p.latency_s == pytest.approx(later[-1], abs=1e-3)
     p.stop()
@@ -91,27 +98,10 @@ def _noise(seconds: float) -> np.ndarray:
 def _heard_with_a_stall(tmp_path, stall_s: float) -> tuple[np.ndarray, np.ndarray, "object"]:
     """Play 3 s of noise on the default output while the audio thread stalls once for ``stall_s``;
     the noise, the null sink's recording and the player."""
-    from nodeflow.editor import player as player_mod
     x = _noise(3.0)
-    p = player_mod.Player()
-    calls = {"n": 0}
-    real_read = player_mod._Reader.read
-
-    def stalling_read(self, out):
-        calls["n"] += 1
-        if calls["n"] == 40:
-            time.sleep(stall_s)
-        return real_read(self, out)
-
-    player_mod._Reader.read = stalling_read
-    try:
-        with Parec(tmp_path / "rec.f32") as rec:
-            p.play(Audio(np.stack([x, x]), RATE))
-            assert p.wait(30)
-    finally:
-        player_mod._Reader.read = real_read
+    heard, p = _played_with_a_stall(tmp_path, Audio(np.stack([x, x]), RATE), 40, stall_s)
     assert p.stream_info["api"] == "PulseAudio"
-    return x, rec.data[:, 0], p
+    return x, heard[:, 0], p
 
 
 def _clip_frame(x: np.ndarray, y: np.ndarray, at: int, n: int = 960) -> int:
