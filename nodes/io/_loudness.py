@@ -329,8 +329,10 @@ def _file_blocks(f: Any, check: Callable[[], None] | None, block: int) -> Iterat
     from ._channels import VORBIS_FORMATS, from_vorbis
     if f.format == "MP3":   # libsndfile 1.2.2 decodes an mp3 read in blocks wrongly where a block ends inside
         # a frame (mpg123: "part2_3_length ... too large"): one read, as _decode._read_mp3 (an mp3 export is
-        # mastered whole in memory already)
-        parts: Iterable[np.ndarray] = [f.read(dtype="float32", always_2d=True)]
+        # mastered whole in memory already), handed on in blocks all the same: a meter given the whole file
+        # as one block works on float64 copies of it (an mp3 export peaked at 19 times the clip)
+        whole = f.read(dtype="float32", always_2d=True)
+        parts: Iterable[np.ndarray] = (whole[a:a + block] for a in range(0, max(len(whole), 1), block))
     else:
         parts = f.blocks(blocksize=block, dtype="float32", always_2d=True)
     for b in parts:

@@ -290,6 +290,30 @@ def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_
     assert sf.info(tmp_path / "e.mp3").frames == x.shape[1]
 
 
+@needs_ffmpeg
+def test_an_mp3_export_meters_its_decoded_file_in_blocks_with_the_same_figures(tmp_path):
+    """The mp3 is decoded whole (the libsndfile bug above) but handed to the meters in blocks: given the
+    whole file as one block they worked on float64 copies of it, and an mp3 export peaked at 19 times the
+    clip's size (2 min of 48 kHz stereo: 846 MiB of RSS, where a wav with a loudness target takes 3.5
+    times).  numpy's buffers are counted by tracemalloc; the file's figures are the meters' on the whole
+    decode, to the bit."""
+    import tracemalloc
+    from nodes.io._loudness import measure, measure_file
+    x = dense_mix(40.0, 48000)
+    clip = x.nbytes
+    tracemalloc.start()
+    try:
+        out = run(tmp_path, x, 48000, "a.mp3", loudness_lufs=-14.0, peak_db=-1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * clip, f"{peak / clip:.1f} times the clip"          # before: 19.8
+    whole, rate = sf.read(out, dtype="float32", always_2d=True)
+    assert measure_file(out) == measure(whole.T, rate)
+    lufs, tp = ffmpeg_ebur128(out)
+    assert lufs == pytest.approx(-14.0, abs=LOUDNESS_TOL_LU) and tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
 def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
     """QA: an mp3 0.1 LU under its -14 LUFS target was said to be 'the loudest this audio gets under
     peak_db=-1', which the same audio beat by 5 LU; a lossy encoder moves the loudness a little."""
