@@ -13,7 +13,8 @@ side by side with it, and its own: the executor's cache may keep each until the 
 node's working buffers while it runs (:func:`_work`: its ``Shape.work_bytes``, else its declared
 ``@node(working=...)`` factor times the bytes of its inputs, else one more copy of its output; QA74:
 5 min of 48 kHz stereo through a gain, a high-pass and a FLAC export grew the process by 770 MiB,
-estimated at 440 MiB, as the high-pass filters a float64 copy into a float64 result).
+estimated at 440 MiB, as the high-pass filtered a float64 copy into a float64 result; it now filters
+in blocks).
 
 A node without an ``estimate`` passes its first audio input's shape through (right for gains,
 fades, filters; a node that makes audio from nothing without an estimate is not counted).  Model
