@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .audio import Audio, StreamedAudio
+from .audio import Audio
 from .cache import MemoryCache, sizeof
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
-from .relay import Relay
+from .relay import Relay, Tally, after, unlike
 from .runtypes import SAME_INPUTS, Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
@@ -393,8 +393,11 @@ class Executor:
             if listener is not None:
                 listener(ev)
 
+        if relay is not None:          # the model's output, to hold its pieces against
+            kept = kw.get("keep", ())
+            kw["keep"] = kept if kept == "all" else [*([kept] if isinstance(kept, str) else kept), relay.source[0]]
         handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
-        streamed = False
+        tally, streamed = Tally(), False            # the pieces, held against the output once made
         try:
             while True:
                 try:
@@ -403,12 +406,20 @@ class Executor:
                     if handle.done() and pieces.empty() and (relay is None or relay.finished()):
                         break
                     continue
+                tally.add(piece)
                 streamed = True
                 yield piece
             result = handle.result()
             whole = result[target][port]
-            if relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames:
-                yield from _after(relay.sent, whole, later)       # it stopped early: the rest
+            early = relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames
+            bad = tally.problem(whole, complete=not early)
+            if relay is not None and relay.active:
+                bad = relay.tally.problem(result.outputs.get(relay.source[0], {}).get(relay.source[1]),
+                                          complete=relay.failed is None) or bad
+            if bad is not None:
+                raise unlike(target, relay, bad)
+            if early:
+                yield from after(relay.sent, whole, later)       # type: ignore[union-attr]  # the rest
             elif not streamed:               # made at once or cached: a list's items, else the value
                 yield from (whole if isinstance(whole, list) else [whole])
         finally:
@@ -465,19 +476,6 @@ def _emitter(on_event: Callable[[Event], None] | None) -> Emit:
 
 
 _default_executor: Executor | None = None
-
-
-def _after(sent: int, whole: Any, pieces: list[Any]) -> Iterator[Any]:
-    """The frames of ``target``'s output from ``sent`` on, from the whole value or from the run's
-    own pieces of it (a chain that streamed hands on pieces and keeps only a description)."""
-    if not isinstance(whole, StreamedAudio):
-        yield whole.replace(whole.samples[:, sent:], start_frame=whole.start_frame + sent)
-        return
-    for p in pieces:
-        end = p.start_frame - whole.start_frame + p.frames
-        if end > sent:
-            cut = max(sent - (p.start_frame - whole.start_frame), 0)
-            yield p.replace(p.samples[:, cut:], start_frame=p.start_frame + cut) if cut else p
 
 
 def _without(result: RunResult | None, hidden: set[str]) -> None:

@@ -17,6 +17,7 @@ the model's pieces do not add up) the rest of the run's own output follows from 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -25,12 +26,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .audio import Audio, StreamedAudio
+from .errors import ExecutionError
 from .graph import Graph
 from .node import Context, NodeSpec
 from .runtypes import Event
 from .streaming import Stream, _params
 
-__all__ = ["Relay"]
+__all__ = ["Relay", "Tally", "after", "unlike"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._started = False
         self._ended = False
+        self.tally = Tally()                # the source's pieces, held against its output once made
 
     @classmethod
     def plan(cls, graph: Graph, target: str, port: str, put: Callable[[Audio], None]) -> "Relay | None":
@@ -107,6 +110,7 @@ class Relay:
                                                 name="nodeflow-relay", daemon=True)
                 self._thread.start()
             if self.active:
+                self.tally.add(piece)
                 self._feed.put(piece)
         elif ev.kind in ("finished", "failed", "cancelled", "cached", "skipped"):
             self._feed.put(_END)
@@ -163,3 +167,63 @@ class Relay:
                      " -> ".join(n for n, _, _ in self.stages), e)
         finally:
             self._stop.set()
+
+
+class Tally:
+    """What a stream handed on of an audio output, held against the node's output once the run has
+    made it (QA77 D1: a node that handed on pieces other than what it returned streamed wrong audio
+    without a word; the pieces must concatenate to the output, ``ctx.chunk``).  A digest per piece:
+    the samples are not kept."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.parts: list[tuple[int, int, bytes]] = []        # (frame in the output, frames, digest)
+
+    def add(self, piece: Any) -> None:
+        if isinstance(piece, Audio) and not isinstance(piece, StreamedAudio):
+            self.parts.append((self.frames, piece.frames, _digest(piece.samples)))
+            self.frames += piece.frames
+
+    def problem(self, whole: Any, *, complete: bool) -> str | None:
+        """How the pieces differ from ``whole`` (None: they are its first frames, all of them when
+        ``complete``); a list's items or a value without samples are not looked at."""
+        if not self.parts or not isinstance(whole, Audio):
+            return None
+        if complete and self.frames != whole.frames or self.frames > whole.frames:
+            return f"its pieces held {self.frames} frames, its output {whole.frames}"
+        if isinstance(whole, StreamedAudio):
+            return None
+        for start, n, digest in self.parts:
+            if _digest(whole.samples[:, start:start + n]) != digest:
+                return f"the piece at frame {start} ({n} frames) is not those frames of its output"
+        return None
+
+
+def _digest(samples: np.ndarray) -> bytes:
+    x = np.ascontiguousarray(samples, np.float32)
+    h = hashlib.blake2b(repr(x.shape).encode(), digest_size=16)
+    h.update(x.tobytes())
+    return h.digest()
+
+
+def after(sent: int, whole: Any, pieces: list[Any]) -> Iterator[Any]:
+    """The frames of ``target``'s output from ``sent`` on, from the whole value or from the run's
+    own pieces of it (a chain that streamed hands on pieces and keeps only a description)."""
+    if not isinstance(whole, StreamedAudio):
+        yield whole.replace(whole.samples[:, sent:], start_frame=whole.start_frame + sent)
+        return
+    for p in pieces:
+        end = p.start_frame - whole.start_frame + p.frames
+        if end > sent:
+            cut = max(sent - (p.start_frame - whole.start_frame), 0)
+            yield p.replace(p.samples[:, cut:], start_frame=p.start_frame + cut) if cut else p
+
+
+def unlike(target: str, relay: Relay | None, bad: str) -> ExecutionError:
+    """The error of a stream whose pieces are not the output it streamed (a node's pieces, or those of
+    the model a relay handed on, that do not make what it returned)."""
+    nid = relay.source[0] if relay is not None and relay.active else target
+    via = f" (streamed through {' -> '.join(n for n, _, _ in relay.stages)})" if nid != target and relay else ""
+    return ExecutionError(nid, f"the pieces it handed on are not its output{via}: {bad}; what was streamed is "
+                               "wrong (a node's pieces, ctx.chunk, must concatenate to the value it returns, and "
+                               "total_frames must be its length)")

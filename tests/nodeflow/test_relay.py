@@ -22,10 +22,12 @@ def _piece(i: int, channels: int = 2) -> np.ndarray:
 
 
 @node("relaytest.model")
-def model(*, count: int = 4, announce: int = -1, wait: bool = True, step_s: float = 0.0, ctx: Context = None) -> Audio:
+def model(*, count: int = 4, announce: int = -1, wait: bool = True, step_s: float = 0.0, returns: str = "pieces",
+          ctx: Context = None) -> Audio:
     """Makes its audio piece by piece as a generator would, handing each on; after the first it
     waits until the reader has a piece of the node streamed.  ``announce``: the length it says
-    (-1: the true one, 0: none)."""
+    (-1: the true one, 0: none); ``returns`` other than its pieces (a bug in a node's code):
+    ``half`` (at half the level), ``short`` (1000 frames fewer)."""
     total = PIECE * count if announce < 0 else announce or None
     parts = []
     for i in range(count):
@@ -35,7 +37,8 @@ def model(*, count: int = 4, announce: int = -1, wait: bool = True, step_s: floa
             assert _seen.wait(20), "no piece reached the reader while the model was generating"
         parts.append(_piece(i))
         ctx.chunk(Audio(parts[-1], RATE, start_frame=PIECE * i), total_frames=total)
-    return Audio(np.concatenate(parts, axis=1), RATE)
+    out = np.concatenate(parts, axis=1)
+    return Audio(out * 0.5 if returns == "half" else out[:, :-1000] if returns == "short" else out, RATE)
 
 
 def _graph(tail: list[tuple[str, dict]], **model_params) -> tuple[Graph, str]:
@@ -116,3 +119,25 @@ def test_a_cached_chain_gives_its_output_once_and_a_closed_stream_stops_the_run(
     stream.close()
     assert [e.kind for e in events if e.node_id == "m"][-1] == "cancelled"
     assert sum(e.kind == "chunk" for e in events) < 40
+
+
+@pytest.mark.parametrize("tail", ["none", "gain, fade, resample"])
+@pytest.mark.parametrize("returns, said", [
+    ("half", "the piece at frame 0 (3000 frames) is not those frames of its output"),
+    ("short", "its pieces held 12000 frames, its output 11000")])
+def test_a_model_whose_pieces_are_not_its_output_is_an_error_naming_it_not_wrong_audio(tail, returns, said):
+    """QA77 D1: a node that handed on pieces other than what it returned (at half the level, or 1000
+    frames longer) streamed them, and the nodes after it their blocks, without a word: the audio streamed
+    was not the run's.  Now, once the run has made the output, the stream raises one error naming the
+    node and how its pieces differ from its output."""
+    from nodeflow.errors import ExecutionError
+    g, last = _graph([] if tail == "none" else CHAINS[tail], returns=returns, wait=False)
+    pieces = []
+    with pytest.raises(ExecutionError) as e:
+        for p in Executor(disk_cache=None).stream(g, last):
+            pieces.append(p)
+    via = "" if tail == "none" else " (streamed through n0 -> n1 -> n2)"
+    assert str(e.value) == (f"node 'm': the pieces it handed on are not its output{via}: {said}; what was streamed "
+                            "is wrong (a node's pieces, ctx.chunk, must concatenate to the value it returns, and "
+                            "total_frames must be its length)")
+    assert e.value.node_id == "m" and len(pieces) >= 4
