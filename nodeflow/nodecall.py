@@ -13,7 +13,8 @@ from typing import Any
 
 from .errors import Cancelled, ExecutionError, NodeflowError
 from .graph import Graph
-from .node import Context, ItemProgress, NodeSpec
+from .context import ItemProgress
+from .node import Context, NodeSpec
 from .planning import Plan
 from .runtypes import Emit
 
