@@ -219,7 +219,7 @@ class LivePieces:
     def settle(self, nid: str, outputs: dict[str, Any]) -> None:
         """The node's result landed: complete its clips with it and forget them (the result is the
         value from now on)."""
-        from .playback import as_audio
+        from .clips import as_audio
         with self._lock:
             for k in [k for k in self.clips if k[0] == nid]:
                 self.clips.pop(k).finish(as_audio(outputs.get(k[1])))

@@ -262,7 +262,7 @@ class Outputs:
         lo, hi = self.time_span.get((nid, port), (0.0, 0.0))
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
         if shift:                   # a loop's edge, on the beat where the waveform reads in bars
-            from .playback import on_beat
+            from .clips import on_beat
             x = on_beat(x, self.grid.get((nid, port)))
         self.on_seek(nid, port, min(max(x, lo), hi), bool(shift))
 
@@ -342,7 +342,7 @@ class Outputs:
         if isinstance(rate_end, (int, float)) and rate_end > 0:
             duration = float(rate_end)
         self.time_span[key] = (float(times[0]) if len(times) else 0.0, duration)
-        from .playback import bar_grid, tempo_info, time_ticks
+        from .clips import bar_grid, tempo_info, time_ticks
         unit, ticks = time_ticks(duration, tempo_info(source))
         self.time_unit[key] = unit
         self.grid[key] = bar_grid(tempo_info(source)) if unit == "bars" else None
@@ -387,7 +387,7 @@ class Outputs:
         elif not others:
             self.notes.pop(key, None)
         self.show_value(nid, port, path)
-        from .playback import preview_envelope
+        from .clips import preview_envelope
         env = preview_envelope(audio) if audio is not None else None
         self.show_preview(nid, port, env, source=audio if env is not None else None)
 

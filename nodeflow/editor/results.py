@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .audition import plays_file
 from .filedecode import written_files
 from .paramtext import bound_by_input
-from .playback import preview_envelope
+from .clips import preview_envelope
 from .view import is_audio_type
 
 if TYPE_CHECKING:

@@ -257,7 +257,7 @@ class SweepPanel:
         length = ""
         value = self._value(r)
         if value is not None:
-            from .playback import as_audio
+            from .clips import as_audio
             a = as_audio(value)
             length = f"{a.samples.shape[1] / a.sample_rate:.1f} s" if a is not None else ""
         with dpg.table_row(parent="sweep::table", tag=f"sweep::row::{i}",
