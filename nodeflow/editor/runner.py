@@ -3,8 +3,9 @@
 The UI never waits for the engine: :meth:`Runner.run` hands a *copy* of the graph to
 :meth:`Executor.submit <nodeflow.Executor.submit>` (so the user may keep editing), executor events
 arrive on worker threads into a queue, and :meth:`Runner.poll`, called once per frame on the UI
-thread, folds them into :attr:`Runner.states`.  One executor (one cache) serves every run, so
-auditioning a node after a run, or re-running after a small edit, recomputes only what changed.
+thread, folds them into :attr:`Runner.states` (how each event moves a node's state on is
+:mod:`.statefold`).  One executor (one cache) serves every run, so auditioning a node after a
+run, or re-running after a small edit, recomputes only what changed.
 
 Node states: ``queued``, ``running`` (with progress and, once it can be estimated, the time left),
 ``cached``, ``done``, ``failed`` (with the error text), ``cancelled``, ``blocked`` (not run: the node
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import re
 import time
 import weakref
 from pathlib import Path
@@ -32,6 +32,7 @@ from ..executor import Event, Executor, RunResult
 from ..graph import Graph
 from .jobs import Job, blocked_nodes, downstream, summary
 from .runstate import NodeState, Said
+from .statefold import StateFolding
 
 __all__ = ["Runner", "Job"]
 
@@ -39,7 +40,7 @@ WRITTEN_KEPT = 256      # exports' written files (and finished nodes' states) ke
 CLOSE_WAIT_S = 10.0     # the longest close() waits for cancelled jobs to end (the window closing)
 
 
-class Runner:
+class Runner(StateFolding):
     """Background runs with per-node states; one shared :class:`~nodeflow.Executor` and cache."""
 
     def __init__(self, executor: Executor | None = None, scratch_root: Path | None = None):
@@ -294,80 +295,6 @@ class Runner:
                    and st.key == job.keys[n]}
         return downstream(job, failed)
 
-    def _rides(self, ev: Event, number: int) -> bool:
-        """Whether ``ev`` is of a job that only waits for another job's computation of its node:
-        the executor computes a value once, and a second job wanting it (play pressed on a node the
-        run computes, or Run while a preview computes it) waits for it, then takes it as ``cached``.
-        Its ``queued`` and ``cached`` (and what it says again) are not shown, or the node said
-        ``queued`` while it ran, then ``cached`` instead of ``done in N s`` (QA70 D3): the node shows
-        the job that computes it.  A waiting job that starts computing the node itself (the other
-        was stopped) is shown again."""
-        nid, ride = ev.node_id, (number, ev.node_id)
-        if ev.kind in ("started", "progress"):        # computing it: jobs waiting for it ride on this one
-            self._riding |= {(w, nid) for w in self._waiting.pop(nid, set()) if w != number}
-            self._riding.discard(ride)
-            return False
-        if ev.kind == "queued":
-            self._waiting.setdefault(nid, set()).add(number)
-            st = self.states.get(nid)
-            if st is not None and st.kind == "running":   # another job computes it: this one waits
-                self._riding.add(ride)
-                return True
-            return False
-        if ev.kind != "warning":                      # an end: cached, finished, failed, cancelled, skipped
-            self._waiting.get(nid, set()).discard(number)
-            if ride in self._riding:
-                self._riding.discard(ride)
-                return True
-            return False
-        return ride in self._riding
-
-    def _apply(self, ev: Event) -> None:
-        key = self._job_keys.get(ev.node_id)
-        st = self.states.get(ev.node_id)
-        now = time.monotonic()
-        if ev.kind == "skipped":            # left out (deleted before it started), or never started in a run
-            if st is None or st.kind != "blocked":     # that failed or stopped: it did not run (a node
-                self.states.pop(ev.node_id, None)      # after a failed one keeps its 'not run: after')
-            return
-        if ev.kind == "warning":            # kept with the node's result (said again when it comes from cache)
-            self._said.setdefault(ev.node_id, []).append(ev.message)
-            if st is not None:
-                st.warnings = list(self._said[ev.node_id])
-            return
-        if ev.kind in ("queued", "started"):
-            self._said.pop(ev.node_id, None)
-        if ev.kind == "progress":
-            if st is None or st.kind != "running":
-                st = self.states[ev.node_id] = NodeState("running", key, started=now)
-            st.done, st.total, st.message, st.now = ev.done, ev.total, ev.message, now
-            if ev.total:
-                st.first = st.first or (now, (ev.done or 0.0) / ev.total)
-                st.marks = [m for m in st.marks if now - m[0] <= 60.0][-200:] + [(now, (ev.done or 0.0) / ev.total)]
-            return
-        kind = {"started": "running", "finished": "done"}.get(ev.kind, ev.kind)
-        message = ev.message
-        if kind == "failed":        # on its own node the error needs no "node 'x' (type): " in front,
-            message = re.sub(rf"^node '{re.escape(ev.node_id)}'( \([^)]*\))?: ", "", message or "")
-            type_id = next((j.graph.nodes[ev.node_id].type for j in self.jobs       # nor the node type's
-                            if j.graph is not None and ev.node_id in j.graph.nodes), "")   # "trim: " (QA: the
-            short = type_id.rpartition(".")[2]          # one line showed "failed: trim: start_s=30 is...")
-            if short and message.startswith(f"{short}: "):
-                message = message[len(short) + 2:]
-        self.states[ev.node_id] = NodeState(kind, key, message=message, elapsed_s=ev.elapsed_s, causes=_causes(ev.error),
-                                            started=now if kind == "running" else None,
-                                            warnings=list(self._said.get(ev.node_id, ())))
-        if kind == "failed":                # the nodes after it will not run: said now, not when the run ends
-            self._block_after(ev.node_id)
-
-    def _block_after(self, nid: str) -> None:
-        """Mark the queued nodes after failed node ``nid`` ``blocked`` ("not run: after 'nid'")."""
-        for job in self.jobs:
-            for d in downstream(job, {nid}):
-                st = self.states.get(d)
-                if d in job.keys and (st is None or st.kind == "queued"):
-                    self.states[d] = NodeState("blocked", job.keys[d], message=f"after '{nid}'")
-
     def wait(self, timeout: float = 60.0) -> list[Said]:
         """Block until every job is finished (tests and scripts); returns the messages."""
         end = time.monotonic() + timeout
@@ -482,15 +409,6 @@ class Runner:
         ended = all(job.handle.done() for job in self.jobs + self._detached)
         self.executor.close(wait=ended)
         return ended
-
-
-def _causes(err: BaseException | None) -> tuple[type[BaseException], ...]:
-    """The types along ``err``'s chain of causes, ``err``'s own first."""
-    out: list[type[BaseException]] = []
-    while err is not None and len(out) < 16:
-        out.append(type(err))
-        err = err.__cause__
-    return tuple(out)
 
 
 def _keep(memory: collections.OrderedDict[str, Any], key: str, value: Any) -> None:
