@@ -5,7 +5,8 @@ and its undo history): :mod:`.view` draws the graph, :mod:`.widgets` builds para
 declarations, :mod:`.runner` runs the engine in the background, :mod:`.playback` auditions outputs,
 :mod:`.filemenu` opens, saves and recovers files.  Every frame :meth:`App.frame` applies what
 happened (engine events, finished runs, edits, node drags) and re-syncs the view when the graph's
-revision changed.  Tests and scripts drive the same object frame by frame (see :mod:`.scripting`).
+revision changed: that per-frame work is :mod:`.upkeep`.  Tests and scripts drive the same object
+frame by frame (see :mod:`.scripting`).
 """
 from __future__ import annotations
 
@@ -15,15 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import NodeflowError
-from . import items, widgets
+from . import items, upkeep, widgets
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
 from .pacing import FramePacer
 from .runner import Runner
 from .runstate import blocked_list
 from .playback import Auditioner
-from .results import show_results, stop_if_stale
-from .nodetext import fit_line, refused_line, status_line
+from .nodetext import refused_line, status_line
 from .params import ParamEdits
 
 if TYPE_CHECKING:
@@ -177,22 +177,6 @@ class App:
             self.dpg.set_value("status_tip", text)
             self.dpg.configure_item("status", color=(255, 110, 110) if error else (255, 170, 80) if warn
                                     else (210, 210, 210))
-
-    def _fit_status(self) -> None:
-        """Once a frame: the status line cut with '...' where the window ends (the tooltip has it
-        whole), again when the window's width changes."""
-        dpg, r = self.dpg, items.rect("status")
-        room = dpg.get_viewport_client_width() - (r[0][0] if r is not None else 0) - 12
-        if r is None or self._status_fit == (self.status_text, room):
-            return
-
-        def width_of(t: str) -> float | None:
-            size = dpg.get_text_size(t)
-            return float(size[0]) if size else None
-        line = fit_line(status_line(self.status_text), room, width_of, keep_fix="\n" not in self.status_text.strip())
-        if width_of(line) is not None:                    # measured: done until the text or the width changes
-            self._status_fit = (self.status_text, room)
-        dpg.set_value("status", line)
 
     # ------------------------------------------------------------------ edits
     def _on_edit(self, label: str) -> None:
@@ -402,86 +386,16 @@ class App:
                  "please report it with the log", True)
 
     def _upkeep(self) -> None:
-        dpg = self.dpg
-        for msg in self.runner.poll(self.doc.graph):
-            self.say(msg, msg.kind == "error", warn=msg.kind == "warn")
-        for text, err in self.audition.messages:
-            self.say(text, err)
-        self.audition.messages.clear()
-        self.audition.tick()
-        if dpg.is_mouse_button_clicked(dpg.mvMouseButton_Left):
-            self._pressed_at = list(dpg.get_mouse_pos(local=False))
-        if dpg.is_mouse_button_released(dpg.mvMouseButton_Left):
-            at, was = dpg.get_mouse_pos(local=False), self._pressed_at
-            # a click (Ctrl+click to select) moves nothing, whatever imnodes does to a position (QA50: at
-            # 80 % a node came back a pixel off, an undo step "move stitch" and the file marked changed)
-            dragged = was is None or max(abs(at[0] - was[0]), abs(at[1] - was[1])) >= 1
-            moved = self.view.read_positions(dragged)
-            if moved:
-                self.doc.move(moved)
-        self.wiring.tick()
-        self.canvas.tick()
-        self.files.tick()
-        self.sweep.tick()
-        self.fitter.tick()
-        self.tools.tick()
-        self.models.tick()
-        self.node_ab.tick()
-        widgets.typing_tick()
-        self._fit_status()
-        if self._drawn() != self._seen or (self._held and time.perf_counter() >= self._held):
-            self._held = 0.0
-            self.refresh()
-        if self._layout_pending and self.frame_count >= max(2, self._layout_at):
-            self._layout_pending = False
-            self.canvas.framing.arrange(initial=True)
-            self._fit_pending, self._laid_out = self.frame_count + 2, True
-        elif self._fit_pending and self.frame_count >= self._fit_pending and not self._layout_pending:
-            self._fit_pending = 0
-            if self._laid_out:             # laid out here, no layout of the user's to keep: zoomed to show it
-                self._laid_out = False
-                self.canvas.framing.fit(opening=True)
-            else:
-                self.canvas.framing.fit_to_window()
-        self.culler.tick()               # after the edits above: nodes far outside the view are not drawn
-        stopped = self.view.follow(self.audition)
-        if stopped is not None and self.status_text.startswith(("playing ", "looping ", "paused ", "now ")):   # none stale
-            self.say(f"stopped {'.'.join(stopped)}")
+        upkeep.apply(self)                 # (a method: an internal error names it App._upkeep)
 
     def hold_until(self, when: float) -> None:
         """Refresh again at ``when`` (:func:`.results.show_results` held a node's problems back)."""
         self._held = max(self._held, when)
 
-    def _drawn(self) -> tuple[int | None, int, int, int]:
-        """What the view shows: (id(graph), its revision, the runner's version, the decoded files')."""
-        g = self.doc.graph
-        return id(g), g.revision, self.runner.version, self.audition.files.version
-
     def refresh(self) -> None:
-        """Re-sync the view with the graph and the runner (after an edit or engine events)."""
-        g = self.doc.graph
-        changed_graph = (id(g), g.revision) != self._seen[:2]
-        self._settle = max(self._settle, 2)
-        drawn: set[str] = set()
-        if changed_graph:
-            drawn = set(self.view.nodes)            # before the sync: a node playing that is gone stops
-            self.view.sync(g)
-            self.runner.forget_stale(g)
-            left, stopped = self.runner.drop_deleted(g)      # a deleted node never runs
-            if stopped:
-                self.say(f"deleted {', '.join(stopped)} while it ran: stopped the run; Run (F5) runs the rest")
-            elif left:
-                self.say(f"deleted {', '.join(left)} before it ran: the run goes on without it")
-            self.problems, self.other_problems = self.doc.problems_by_node()
-            self.models.sync()
-            self.files.update_title()
-            self.dpg.configure_item("menu_undo", label=f"Undo {self.doc.history.undo_label or ''}".strip())
-            self.dpg.configure_item("menu_redo", label=f"Redo {self.doc.history.redo_label or ''}".strip())
-        self._seen = self._drawn()
-        keys = self.runner.current_keys(g) or {}
-        show_results(self, keys)
-        if changed_graph:                          # an edit (a run's own progress never stops it)
-            stop_if_stale(self, keys, drawn)
+        """Re-sync the view with the graph and the runner (after an edit or engine events): see
+        :func:`.upkeep.refresh`."""
+        upkeep.refresh(self)
 
     def busy(self) -> bool:
         """Whether the screen changes without input: a run or sweep, a preview playing or computing, a
