@@ -146,6 +146,21 @@ def test_bombs_are_refused_by_run_and_nothing_is_written(name, clip, tmp_path):
     assert list(out_dir.iterdir()) == []
 
 
+def test_a_bombs_numbered_file_names_are_not_checked_one_by_one(clip, capsys, monkeypatch):
+    """An export refused for writing more files than a run may is refused by its count: validation does
+    not build and check its 100,000 numbered names (take_000001.wav ...) one by one, which took 20 s
+    here and over the 120 s of the run test above on a loaded machine."""
+    import nodeflow.outputs
+    names: list[str] = []
+    real = nodeflow.outputs.numbered
+    monkeypatch.setattr(nodeflow.outputs, "numbered", lambda *a, **k: names.append(real(*a, **k)) or names[-1])
+    path = clip.parent / "windows.msgpack"
+    save(many_windows(clip), path)
+    assert main(["validate", str(path)]) == 1
+    assert "would write 100,000 files" in capsys.readouterr().out
+    assert len(names) <= Limits.from_env()[0].files, f"{len(names):,} numbered names checked"
+
+
 def test_a_higher_limit_lets_the_same_graph_through(clip, capsys):
     path = clip.parent / "silences.msgpack"
     save(silences(clip, n=1), path)           # 600 s at 384 kHz: about 0.9 GiB per copy
