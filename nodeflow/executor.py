@@ -397,7 +397,8 @@ class Executor:
             kept = kw.get("keep", ())
             kw["keep"] = kept if kept == "all" else [*([kept] if isinstance(kept, str) else kept), relay.source[0]]
         handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
-        tally, streamed = Tally(), False            # the pieces, held against the output once made
+        # the pieces, held against the output once made: to the bit where the node makes them itself
+        tally, streamed = Tally(exact=relay is None and spec.stream is None), False
         try:
             while True:
                 try:
