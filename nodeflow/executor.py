@@ -393,9 +393,10 @@ class Executor:
             if listener is not None:
                 listener(ev)
 
-        if relay is not None:          # the model's output, to hold its pieces against
-            kept = kw.get("keep", ())
-            kw["keep"] = kept if kept == "all" else [*([kept] if isinstance(kept, str) else kept), relay.source[0]]
+        kept = kw.get("keep", ())
+        if relay is not None and kept != "all" and isinstance(kept, (str, list, tuple, set)):
+            kw["keep"] = [*([kept] if isinstance(kept, str) else kept), relay.source[0]]   # (the model's output:
+            # its pieces are held against it; a keep run() refuses is left to it to refuse)
         handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
         # the pieces, held against the output once made: to the bit where the node makes them itself
         tally, streamed = Tally(exact=relay is None and spec.stream is None), False
