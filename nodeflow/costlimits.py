@@ -101,6 +101,27 @@ def remembered_estimate(graph: Graph, scope: Iterable[str] | None = None, base_d
                          lambda: estimate(graph, scope, base), version)
 
 
+def _peak_detail(graph: Graph, est: Estimate, top: Any, at: Any, big: list[Any]) -> str:
+    """What makes the peak, for the memory line naming ``top``: the values (the largest, and those
+    about as large) and the buffers of the node ``at`` whose step the peak is at."""
+    def makes(c: Any) -> str:
+        return "; ".join(s.describe() for s in c.shapes.values()) or "nothing measurable"
+    buffers = (f"{human_bytes(est.peak_work)} of buffers besides the {human_bytes(est.peak_bytes - est.peak_work)} "
+               "of values the run holds then")
+    if top is at and at is not big[0]:      # named for its buffers: it makes little itself (QA78 D3: an
+        alike = [f"'{c.node}'" for c in big[1:4] if c.out_bytes and c.out_bytes >= big[0].out_bytes // 2]   # export's
+        more = f", {', '.join(alike[:3])} about as much" if alike else ""             # "makes 5 characters")
+        return f"it works with {buffers}: '{big[0].node}' makes {makes(big[0])}{more}"
+    made = makes(top)
+    alike = [f"'{c.node}'" for c in big[:4] if c is not top and c.out_bytes and c.out_bytes >= top.out_bytes // 2]
+    if alike:           # (QA48: only 'load' was named, where windows, variation and stitch held as much)
+        made += f"; {', '.join(alike[:3])} {'makes' if len(alike) == 1 else 'make'} about as much"
+    if at is not None and est.peak_work and est.peak_work * 10 >= est.peak_bytes:
+        who = "it works" if at is top else f"{_node(graph, at.node)} works"
+        made += f"; at the peak {who} with {buffers}"
+    return f"this node makes {made}"
+
+
 def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
                   limits: Limits | None = None, version: int | None = None) -> list[str]:
     """One line per limit the run would exceed, naming the node, the estimate, the limit and the fix."""
@@ -138,16 +159,8 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
         # the node the line names: the one whose value is the largest, or the one at whose step the peak is
         # where its working buffers outweigh any value (QA74: a high-pass's float64 copies)
         top = at if at is not None and est.peak_work > big[0].out_bytes else big[0]
-        made = "; ".join(s.describe() for s in top.shapes.values()) or "nothing measurable"
-        alike = [f"'{c.node}'" for c in big[:4] if c is not top and c.out_bytes and c.out_bytes >= top.out_bytes // 2]
-        if alike:           # (QA48: only 'load' was named, where windows, variation and stitch held as much)
-            made += f"; {', '.join(alike[:3])} {'makes' if len(alike) == 1 else 'make'} about as much"
-        if at is not None and est.peak_work and est.peak_work * 10 >= est.peak_bytes:
-            who = "it works" if at is top else f"{_node(graph, at.node)} works"
-            made += (f"; at the peak {who} with {human_bytes(est.peak_work)} of buffers besides the "
-                     f"{human_bytes(est.peak_bytes - est.peak_work)} of values the run holds then")
         out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
-                   f"peak (this node makes {made}); the limit is {human_bytes(limits.memory_bytes)} "
+                   f"peak ({_peak_detail(graph, est, top, at, big)}); the limit is {human_bytes(limits.memory_bytes)} "
                    f"({limits.memory_source}); shorten the audio, lower the rate or split the graph, or raise the limit "
                    f"with --max-memory-gb or {Limits.ENV['memory_bytes']}")
     if est.work_s > limits.hours * 3600:
