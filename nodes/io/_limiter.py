@@ -211,11 +211,18 @@ class Mastered:
             if b - a < 2 * SIDE_MIN_FRAMES:
                 ranges.append((a, b, self._gain(a, b, g)))
                 continue
-            # a long range in two halves side by side (the gain of any stretch is computed from its own
-            # context, so the halves join exactly but for the moving means' rounding, ~1e-16)
-            m = (a + b) // 2
-            second = side().submit(self._gain, m, b, g)
-            ranges.append((a, b, np.concatenate([self._gain(a, m, g), second.result()])))
+            # a long range in pieces of at most BLOCK frames, two side by side (the gain of any stretch is
+            # computed from its own context, so the pieces join exactly but for the moving means' rounding,
+            # ~1e-16; QA78 D1: a hot master's one range, all of it, took float64 temporaries of the whole)
+            cuts = list(range(a, b, min(BLOCK, -(-(b - a) // 2)))) + [b]
+            gain = np.empty(b - a)
+            for i in range(0, len(cuts) - 1, 2):
+                pair = cuts[i:i + 3]
+                second = side().submit(self._gain, pair[1], pair[2], g) if len(pair) == 3 else None
+                gain[pair[0] - a:pair[1] - a] = self._gain(pair[0], pair[1], g)
+                if second is not None:
+                    gain[pair[1] - a:pair[2] - a] = second.result()
+            ranges.append((a, b, gain))
         if sum(r[1] - r[0] for r in ranges) * 8 <= MEMO_BYTES:
             self._ranges = (key, ranges)
         return ranges
@@ -319,28 +326,48 @@ class Mastered:
             if lo >= b:
                 continue
             if exact:
-                y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
-                y *= lim[:b - a]
-                np.clip(y, -self.ceiling, self.ceiling, out=y)
-                diff = np.zeros((hi - lo, self.x.shape[0]))
-                diff[a - lo:b - lo] = (y / g - self.x[:, a:b]).T
-                self._k.x[:] = 0.0                 # the difference starts from silence
-                energy = np.square(kx[lo:hi] + self._k(diff)) @ weights
+                energy = self._difference_energies(g, a, b, lim, lo, hi)
             else:
                 energy = self._frame_energies[lo:hi].copy()
-                energy[a - lo:b - lo] *= np.square(lim[:b - a])
-                held += float(energy[a - lo:b - lo][lim[:b - a] < 0.999].sum())
+                for s0 in range(a, b, BLOCK):     # (temporaries of a block, not of the range: QA78 D1)
+                    part, kept = energy[s0 - lo:min(s0 + BLOCK, b) - lo], lim[s0 - a:min(s0 + BLOCK, b) - a]
+                    part *= np.square(kept)
+                    held += float(part[kept < 0.999].sum())
             chunks[lo // size:hi // size] = energy.reshape(-1, size).sum(axis=1)
         if not exact:
             self.slope = 1.0 - held / max(float(chunks.sum()), 1e-300)
         return chunks
+
+    def _difference_energies(self, g: float, a: int, b: int, lim: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """The limited audio's K-weighted energy per frame over ``[lo, hi)`` (at gain 1), where the limiter
+        acts over ``[a, b)`` with gain ``lim``: the input's K-weighting plus the difference's, filtered a
+        block at a time (QA78 D1: a hot master's one range, the whole clip, was filtered in one call, its
+        float64 copies and the filter's runs of all of it at once: 20 times the clip)."""
+        kx, weights = self._plain()[1], channel_weights(self.x.shape[0])
+        assert kx is not None
+        energy = np.empty(hi - lo)
+        self._k.x[:] = 0.0                          # the difference starts from silence
+        for s0 in range(lo, hi, BLOCK):
+            s1 = min(s0 + BLOCK, hi)
+            u0, u1 = max(a, s0), min(b, s1)
+            diff = np.zeros((s1 - s0, self.x.shape[0]))
+            if u0 < u1:
+                y = np.multiply(self.x[:, u0:u1], g, dtype=np.float64)
+                y *= lim[u0 - a:u1 - a]
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
+                diff[u0 - s0:u1 - s0] = (y / g - self.x[:, u0:u1]).T
+            energy[s0 - lo:s1 - lo] = np.square(kx[s0:s1] + self._k(diff)) @ weights
+        return energy
 
     @functools.cached_property
     def _frame_energies(self) -> np.ndarray:
         """The K-weighted input's channel-weighted energy per frame (for :meth:`estimate`)."""
         kx = self._plain()[1]
         assert kx is not None
-        return np.square(kx, dtype=np.float64) @ channel_weights(self.x.shape[0])
+        out, weights = np.empty(len(kx)), channel_weights(self.x.shape[0])
+        for a in range(0, len(kx), BLOCK):        # float64 squares of a block at a time, not of the whole
+            out[a:a + BLOCK] = np.square(kx[a:a + BLOCK], dtype=np.float64) @ weights
+        return out
 
     def true_peak(self, gain: float | None = None) -> float:
         """True peak (linear) of the audio :meth:`blocks` would give.
@@ -357,27 +384,33 @@ class Mastered:
             meter.finish()
             return meter.true_peak()
         ranges = self._limiter(g)
-        outside = self._envelope().copy()
+        env, ends = self._envelope(), [0] + [b for _, b, _ in ranges]
+        starts = [a for a, _, _ in ranges] + [self.frames]
+        peaks = [g * float(env[b:a].max(initial=0.0)) for b, a in zip(ends, starts)]    # outside the ranges
+        # the ranges with their context, one after another, through one meter a block at a time (QA78
+        # D1: joined whole, in float64, a hot master's ranges, all of it, took 10 times the clip)
+        meter, inside, offset, got = TruePeakMeter(self.rate, self.x.shape[0]), [], 0, 0
+
+        def take(env: np.ndarray | None) -> None:       # the envelope's frames [got, got + len) so far
+            nonlocal got
+            if env is not None:
+                peaks.extend(float(env[max(a, got) - got:min(b, got + len(env)) - got].max())
+                             for a, b in inside if a < got + len(env) and b > got)
+                got += len(env)
         for a, b, _ in ranges:
-            outside[a:b] = 0.0
-        peak = g * float(outside.max(initial=0.0))
-        pieces, inside = [], []                 # the ranges with context, one after another
-        for a, b, _ in ranges:
-            if self.check is not None:
-                self.check()
             lo, hi = max(0, a - TP_CONTEXT), min(self.frames, b + TP_CONTEXT)
-            y = np.multiply(self.x[:, lo:hi], g, dtype=np.float64)
-            y *= self._gain_over(ranges, lo, hi)
-            np.clip(y, -self.ceiling, self.ceiling, out=y)
-            offset = sum(p.shape[1] for p in pieces)
-            pieces.append(y)
             inside.append((offset + a - lo, offset + b - lo))
-        if pieces:
-            meter = TruePeakMeter(self.rate, self.x.shape[0])
-            parts = [meter.add(np.concatenate(pieces, axis=1)), meter.finish()]
-            env = np.concatenate([p for p in parts if p is not None])
-            peak = max([peak] + [float(env[a:b].max()) for a, b in inside])
-        return peak
+            offset += hi - lo
+            for s in range(lo, hi, BLOCK):
+                if self.check is not None:
+                    self.check()
+                e = min(s + BLOCK, hi)
+                y = np.multiply(self.x[:, s:e], g, dtype=np.float64)
+                y *= self._gain_over(ranges, s, e)
+                np.clip(y, -self.ceiling, self.ceiling, out=y)
+                take(meter.add(y))
+        take(meter.finish())
+        return max(peaks)
 
     def measure(self) -> Measurement:
         """Loudness, LRA and peaks of the mastered audio (before any codec)."""

@@ -314,6 +314,26 @@ def test_an_mp3_export_meters_its_decoded_file_in_blocks_with_the_same_figures(t
     assert lufs == pytest.approx(-14.0, abs=LOUDNESS_TOL_LU) and tp <= -1.0 + FFMPEG_TP_TOL_DB
 
 
+@needs_ffmpeg
+def test_a_hot_master_limits_in_blocks_not_in_copies_of_the_whole_clip(tmp_path):
+    """QA78 D1: a master the limiter works on all through (a dense mix at -9 LUFS) took 16 to 24 times
+    the clip (3 min of 48 kHz stereo: 1.6 GB of RSS from the CLI), where the README said about 10:
+    its loudness, its true peak and the limiter's gain were computed over the limiter's whole range, the
+    whole clip, in float64 copies of it.  They now go a block at a time (the CLI: 0.85 GB).  numpy's
+    buffers are counted by tracemalloc; the file still meets its target by ffmpeg."""
+    import tracemalloc
+    x = dense_mix(40.0, 48000)
+    tracemalloc.start()
+    try:
+        out = run(tmp_path, x, 48000, "a.flac", loudness_lufs=-9.0, peak_db=-1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 14 * x.nbytes, f"{peak / x.nbytes:.1f} times the clip"          # before: 20.6
+    lufs, tp = ffmpeg_ebur128(out)
+    assert lufs == pytest.approx(-9.0, abs=LOUDNESS_TOL_LU) and tp <= -1.0 + FFMPEG_TP_TOL_DB
+
+
 def test_a_lossy_files_small_miss_is_put_down_to_its_encoder_not_the_limiter():
     """QA: an mp3 0.1 LU under its -14 LUFS target was said to be 'the loudest this audio gets under
     peak_db=-1', which the same audio beat by 5 LU; a lossy encoder moves the loudness a little."""
