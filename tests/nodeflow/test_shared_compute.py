@@ -26,9 +26,13 @@ NODES = textwrap.dedent('''
 
     @node("slow.take", persist=True)
     def take(*, seconds: float = 1.5) -> Audio:
-        """A costly take: waits, and notes each call in $CALLS."""
+        """A costly take: waits (until the file $RELEASE is there, where that is set), and notes each
+        call in $CALLS."""
         with open(os.environ["CALLS"], "a") as f:
             f.write(f"{os.getpid()}\\n")
+        t0 = time.monotonic()
+        while os.environ.get("RELEASE") and not os.path.exists(os.environ["RELEASE"]) and time.monotonic() - t0 < 60:
+            time.sleep(0.02)
         time.sleep(seconds)
         return Audio(np.full((1, 800), 0.25, np.float32), 8000)
     ''')
@@ -43,7 +47,11 @@ RUN = textwrap.dedent('''
     g = Graph(reg)
     g.add("slow.take", id="t")
     said = []
-    res = Executor(disk_cache=sys.argv[3]).run(g, on_event=lambda e: said.append(e.message) if e.message else None)
+    def heard(e):
+        if e.message:
+            said.append(e.message)
+            print(e.message, file=sys.stderr, flush=True)       # as it happens: the test reads it
+    res = Executor(disk_cache=sys.argv[3]).run(g, on_event=heard)
     print(float(res["t"]["out"].samples.max()), sorted(res.cached), said)
     ''')
 
@@ -79,15 +87,29 @@ def _calls(world: Path) -> list[str]:
     return f.read_text().split() if f.exists() else []
 
 
-def test_two_processes_compute_a_value_once(world):
+def test_two_processes_compute_a_value_once(world, monkeypatch):
+    """The first computes until the second says it waits for it (ci75: with a fixed 1.5 s, the second,
+    started on a loaded machine, found the value already made and never waited)."""
+    monkeypatch.setenv("RELEASE", str(world / "release"))
     cmd = [sys.executable, "-c", RUN, str(world), str(ROOT), str(world / "values")]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     while not _calls(world) and time.monotonic() - t0 < 60:      # the first has started computing
         time.sleep(0.02)
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(second.stderr.readline, "")), daemon=True)
+    reader.start()
+    while not any("waiting: process" in line for line in lines) and second.poll() is None \
+            and time.monotonic() - t0 < 60:
+        time.sleep(0.02)
+    (world / "release").touch()
+    out2 = second.stdout.read()
+    second.wait(120)
+    reader.join(10)
     out1, err1 = first.communicate(timeout=120)
-    assert first.returncode == 0 and second.returncode == 0, err1 + second.stderr
+    assert first.returncode == 0 and second.returncode == 0, err1 + "".join(lines)
+    second = subprocess.CompletedProcess(cmd, second.returncode, out2, "".join(lines))
     assert len(_calls(world)) == 1                                 # computed once, by the first
     assert out1.startswith("0.25 [] ")
     assert second.stdout.startswith("0.25 ['t'] ")
