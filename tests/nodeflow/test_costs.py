@@ -161,6 +161,27 @@ def test_a_bombs_numbered_file_names_are_not_checked_one_by_one(clip, capsys, mo
     assert len(names) <= Limits.from_env()[0].files, f"{len(names):,} numbered names checked"
 
 
+def test_numbered_names_under_a_raised_file_limit_read_their_folder_once(clip, capsys, monkeypatch, tmp_path):
+    """Under a raised file limit the 100,000 numbered names are checked, each against the files beside
+    it with a label (take_1_drums.wav): the folder was globbed once per name (100,000 listings of it,
+    20 s); it is now read once, and the labelled file the user has there is still found."""
+    listings: list[str] = []
+    for name in ("listdir", "scandir"):        # (glob reads a folder with scandir)
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda p=".", real=real: listings.append(str(p)) or real(p))
+    out = tmp_path / "out"
+    out.mkdir()
+    for i in range(50):
+        (out / f"other_{i}.wav").write_bytes(b"x")
+    (out / "window_077777_left.wav").write_bytes(b"the user's own take")
+    path = clip.parent / "windows.msgpack"
+    save(many_windows(clip), path)
+    assert main(["validate", str(path), "-o", str(out), "--max-files", "200000"]) == 1
+    said = capsys.readouterr().out
+    assert "item 77777: path='window_077777_left.wav' would replace" in said, said
+    assert listings.count(str(out)) == 1, f"the output folder read {listings.count(str(out)):,} times"
+
+
 def test_a_higher_limit_lets_the_same_graph_through(clip, capsys):
     path = clip.parent / "silences.msgpack"
     save(silences(clip, n=1), path)           # 600 s at 384 kHz: about 0.9 GiB per copy
