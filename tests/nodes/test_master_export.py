@@ -290,6 +290,19 @@ def test_an_mp3_export_is_measured_as_one_decode_and_says_nothing_on_stderr(tmp_
     assert sf.info(tmp_path / "e.mp3").frames == x.shape[1]
 
 
+def _traced_export(tmp_path: Path, path: str, lufs: float) -> tuple[Path, float]:
+    """40 s of a dense 48 kHz stereo mix exported at ``lufs`` and -1 dBTP: the file, and the peak of
+    numpy's buffers meanwhile (tracemalloc counts them) in times the clip's size."""
+    import tracemalloc
+    x = dense_mix(40.0, 48000)
+    tracemalloc.start()
+    try:
+        out = run(tmp_path, x, 48000, path, loudness_lufs=lufs, peak_db=-1.0)
+        return out, tracemalloc.get_traced_memory()[1] / x.nbytes
+    finally:
+        tracemalloc.stop()
+
+
 @needs_ffmpeg
 def test_an_mp3_export_meters_its_decoded_file_in_blocks_with_the_same_figures(tmp_path):
     """The mp3 is decoded whole (the libsndfile bug above) but handed to the meters in blocks: given the
@@ -297,17 +310,9 @@ def test_an_mp3_export_meters_its_decoded_file_in_blocks_with_the_same_figures(t
     clip's size (2 min of 48 kHz stereo: 846 MiB of RSS, where a wav with a loudness target takes 3.5
     times).  numpy's buffers are counted by tracemalloc; the file's figures are the meters' on the whole
     decode, to the bit."""
-    import tracemalloc
     from nodes.io._loudness import measure, measure_file
-    x = dense_mix(40.0, 48000)
-    clip = x.nbytes
-    tracemalloc.start()
-    try:
-        out = run(tmp_path, x, 48000, "a.mp3", loudness_lufs=-14.0, peak_db=-1.0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 6 * clip, f"{peak / clip:.1f} times the clip"          # before: 19.8
+    out, times = _traced_export(tmp_path, "a.mp3", -14.0)
+    assert times < 6, f"{times:.1f} times the clip"          # before: 19.8
     whole, rate = sf.read(out, dtype="float32", always_2d=True)
     assert measure_file(out) == measure(whole.T, rate)
     lufs, tp = ffmpeg_ebur128(out)
@@ -321,15 +326,8 @@ def test_a_hot_master_limits_in_blocks_not_in_copies_of_the_whole_clip(tmp_path)
     its loudness, its true peak and the limiter's gain were computed over the limiter's whole range, the
     whole clip, in float64 copies of it.  They now go a block at a time (the CLI: 0.85 GB).  numpy's
     buffers are counted by tracemalloc; the file still meets its target by ffmpeg."""
-    import tracemalloc
-    x = dense_mix(40.0, 48000)
-    tracemalloc.start()
-    try:
-        out = run(tmp_path, x, 48000, "a.flac", loudness_lufs=-9.0, peak_db=-1.0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 14 * x.nbytes, f"{peak / x.nbytes:.1f} times the clip"          # before: 20.6
+    out, times = _traced_export(tmp_path, "a.flac", -9.0)
+    assert times < 14, f"{times:.1f} times the clip"          # before: 20.6
     lufs, tp = ffmpeg_ebur128(out)
     assert lufs == pytest.approx(-9.0, abs=LOUDNESS_TOL_LU) and tp <= -1.0 + FFMPEG_TP_TOL_DB
 
