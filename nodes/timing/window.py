@@ -223,7 +223,9 @@ def _estimate(inputs: dict, params: dict) -> dict:
     else:
         size_s, overlap_s = (float(_seconds(params[k], unit, bpm, beats, note)) for k in ("size", "overlap"))
     size_s = max(size_s, 1 / float(p.frame_rate))       # less than a token is refused when it runs
-    hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate))
+    # the run's own step: whole tokens in tokens, exact seconds on the grid (QA79 D3: clamped to a token
+    # here, 0.999999 s of overlap on 1 s windows was estimated at 351 windows, and made millions)
+    hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate) if unit is Unit.TOKENS else 1 / a.rate)
     length_s = a.frames / a.rate
     items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1
     last = Last(params["last"])
@@ -353,6 +355,10 @@ def _sizes(size: float, overlap: float, unit: Unit, bpm: float, beats: int, note
     whole = p.seconds_to_tokens(size_s, rounding="floor")      # a window shorter than a token is too short
     _check_sizes(size, overlap, unit, min(size_tokens, whole) if whole < 1 else size_tokens,
                  None if overlap_s < size_s else size_tokens, limit, p)
+    if overlap_s < size_s and (size_s - overlap_s) * rate < 1:     # (QA79 D3: a hop of 1 us made 8 million
+        raise ParameterError(                                       # windows of an 8 s clip, and never ended)
+            f"overlap={overlap:g} {unit.value} leaves {float(size_s - overlap_s) * 1e6:.3g} us between the windows' "
+            f"starts, less than one sample at {rate} Hz ({1e6 / rate:.3g} us); make the overlap smaller")
     return size_tokens, 0, size_s, overlap_s
 
 

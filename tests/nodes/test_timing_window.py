@@ -1,6 +1,7 @@
 """time.tokenize_window and window_bounds: sizes in whole tokens, exact positions, last-window policies."""
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -244,3 +245,29 @@ def test_validate_reports_a_window_size_the_node_refuses(tmp_path, params, said)
     g.connect("src", w.id)
     found = [p for p in g.problems() if said in p]
     assert len(found) == 1 and found[0].startswith("node 'win' (time.tokenize_window): "), g.problems()
+
+
+def test_an_overlap_a_hair_under_the_size_is_refused_and_estimated_as_the_run_steps(tmp_path, capsys):
+    """QA79 D3: 1 s windows with overlap=0.999999 s over 8 s: validate said ok (the estimate stepped a
+    token, 351 windows), and the run stepped 1 us, made millions of windows and never ended.  A step
+    under one sample is refused, by validate and by the node; the estimate steps as the run does."""
+    from nodeflow import Graph, save
+    from nodeflow.costs import estimate
+    import soundfile as sf
+    sf.write(tmp_path / "take.wav", noise(8.0, 44100).samples.T, 44100)
+    said = ("overlap=0.999999 seconds leaves 1 us between the windows' starts, less than one sample at 44100 Hz "
+            "(22.7 us); make the overlap smaller")
+    with pytest.raises(ParameterError, match=re.escape(said)):
+        tokenize_window.fn(noise(8.0, 44100), unit="seconds", size=1.0, overlap=0.999999)
+    for overlap, items in ((0.999999, None), (0.9999, 70001)):
+        g = Graph()
+        g.add("io.load", id="load", path=str(tmp_path / "take.wav"))
+        g.add("time.tokenize_window", id="w", unit="seconds", size=1.0, overlap=overlap)
+        g.connect("load", "w")
+        save(g, tmp_path / "g.msgpack")
+        if items is None:
+            assert main(["validate", str(tmp_path / "g.msgpack")]) == 1
+            assert f"node 'w' (time.tokenize_window): {said}" in capsys.readouterr().out
+        else:                   # 100 us steps: the run makes 70,001 windows (the estimate: at most one more)
+            assert len(grid_bounds(8 * 44100, 44100, "musicgen", Fraction(1), 1 - Fraction("0.9999"))) == items
+            assert items <= estimate(g, base_dir=tmp_path).nodes["w"].shapes["out"].items <= items + 1
