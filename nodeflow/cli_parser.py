@@ -257,6 +257,9 @@ def _add_bundles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("-o", "--output", help="bundle file (default: GRAPH.acbundle)")
     p.add_argument("--max-mb", type=_max_mb_arg, default=1024.0, help="refuse bundles larger than this (MiB)")
     p.add_argument("--force", action="store_true", help="replace the bundle if it exists (never an input)")
+    p.add_argument("--include-outside", action="store_true",
+                   help="also pack input files outside the graph's folder (refused without it: a graph from "
+                        "elsewhere could name your own files)")
     p.set_defaults(fn=cli.cmd_pack)
 
     p = sub.add_parser("unpack", help="unpack a bundle (never overwrites existing files)")

@@ -158,12 +158,15 @@ def _json_ok(path: Path) -> bool:
 
 
 def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUNDLE_BYTES,
-         report: list[str] | None = None) -> Path:
+         report: list[str] | None = None, outside: bool = False) -> Path:
     """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
 
     Only regular files that decode as audio, and safetensors adapters, are taken; a graph naming
     anything else (a key, a config, a document) is refused with one line naming the node, the
-    parameter and the file.  ``report`` (a list) receives one line per file included or left out.
+    parameter and the file.  So is a file outside the graph's folder (the current folder for a graph
+    never saved), unless ``outside`` (``--include-outside``): a graph from elsewhere that loads
+    ``~/Music/...`` would take the user's own audio into the bundle they share (QA79 D1).
+    ``report`` (a list) receives one line per file included or left out.
     The bundle is written atomically: a full disk or a read-only folder leaves nothing at ``out``.
     """
     out = Path(out)
@@ -186,6 +189,11 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
             files, left, why = _admit(src, exts, bool(path_spec and path_spec.folder))
             if why is None and files == [("", src)] and src.suffix.lower() != ".safetensors":
                 why = _refused_by_node(graph, nid, param, src)
+            home = (graph.base_dir() or Path.cwd()).resolve()
+            if why is None and not outside and not src.is_relative_to(home):
+                refused.append(f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; "
+                               "copy it beside the graph, or pack with --include-outside if you mean to share it")
+                return None
             if why:
                 refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
                 return None

@@ -406,6 +406,31 @@ def test_pack_refuses_what_is_not_audio(sandbox, capsys, value, why):
     assert snapshot(sandbox, sandbox / "out") == before
 
 
+@pytest.mark.parametrize("value", ["{home}/Music/voice-memo.wav", "../home/Music/voice-memo.wav",
+                                   "link-to-music/voice-memo.wav"])
+def test_pack_refuses_audio_outside_the_graphs_folder_unless_asked(sandbox, capsys, value):
+    """QA79 D1: a stranger's graph that loads ~/Music/... (by an absolute path, a relative one that
+    climbs out, or a symlinked folder beside it) was packed with the user's own audio when the user
+    passed it on: pack listed the file and included it.  It now refuses, in one line naming the node,
+    the file and the fix; --include-outside packs it, for a user who means to share it."""
+    home = sandbox / "home"
+    (home / "Music").mkdir(exist_ok=True)
+    _sine(home / "Music" / "voice-memo.wav")
+    (sandbox / "inbox").mkdir(exist_ok=True)
+    (sandbox / "inbox" / "link-to-music").symlink_to(home / "Music")
+    src = _stranger_graph(sandbox / "inbox", value.format(home=home))
+    before = snapshot(sandbox, sandbox / "out")
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle")], capsys)
+    assert refused_cleanly(rc, out, err), err
+    assert "node 'sneaky' path=" in err and (
+        f"{home / 'Music' / 'voice-memo.wav'} is outside the graph's folder {sandbox / 'inbox'}; copy it beside the "
+        "graph, or pack with --include-outside if you mean to share it") in err, err
+    assert os.listdir(sandbox / "out") == [] and snapshot(sandbox, sandbox / "out") == before
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle"), "--include-outside"], capsys)
+    assert rc == 0 and "included files/voice-memo.wav" in out, err
+    assert "files/voice-memo.wav" in zipfile.ZipFile(sandbox / "out" / "gift.acbundle").namelist()
+
+
 @pytest.mark.parametrize("param, value, node", [
     ("l.path", "{home}/Music/my-master.flac", ()),
     ("mg.adapter", "{home}/adapters/mine.safetensors", ("models.musicgen", "mg")),

@@ -198,7 +198,7 @@ def test_the_cli_runs_it_bundles_it_and_describes_its_checkpoint(registry, plugi
     first, rate = sf.read(tmp_path / "out" / "speech.wav", dtype="float32")
     assert rate == 16000 and first.size % HOP == 0 and first.size > 0
 
-    p = run_cli(["pack", str(g.path), "-o", str(tmp_path / "speak.acbundle")], tmp_path, plugin)
+    p = run_cli(["pack", str(g.path), "-o", str(tmp_path / "speak.acbundle"), "--include-outside"], tmp_path, plugin)
     assert p.returncode == 0, p.stderr
     import zipfile
     names = zipfile.ZipFile(tmp_path / "speak.acbundle").namelist()
