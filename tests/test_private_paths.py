@@ -49,7 +49,7 @@ def test_shared_files_carry_no_private_path(tmp_path, capsys):
     out = project / "renders"
     assert main(["run", str(g.path), "-o", str(out), "-q", "--daw", str(out / "song.dawproject")]) == 0
     assert main(["run", str(g.path), "-o", str(out / "sweep"), "-q", "--sweep", "export_wav.bit_depth=pcm16,pcm24"]) == 0
-    assert main(["pack", str(g.path), "-o", str(out / "song.acbundle")]) == 0
+    assert main(["pack", str(g.path), "-o", str(out / "song.acbundle"), "--include-outside"]) == 0
     shared = [g.path, out / "song.dawproject", out / "song.acbundle", out / "sweep" / "manifest.json",
               out / "sweep" / "manifest.csv", *(out / f"song.{fmt}" for fmt in FORMATS)]
     secrets = _secrets(tmp_path)
@@ -91,7 +91,7 @@ def test_a_graph_with_paths_set_from_python_is_shared_without_them(tmp_path, cap
     assert main(["run", str(project / "g.msgpack"), "-o", str(project / "out"), "-q"]) == 0   # was refused
     assert sorted(p.relative_to(project / "out").as_posix() for p in (project / "out").glob("*/*.wav")) == \
         ["v000_path=take1.wav/final.wav", "v001_path=take2.wav/final.wav"]     # the saved sweep's variants
-    assert main(["pack", str(project / "g.msgpack"), "-o", str(project / "s.acbundle")]) == 0
+    assert main(["pack", str(project / "g.msgpack"), "-o", str(project / "s.acbundle"), "--include-outside"]) == 0
     with zipfile.ZipFile(project / "s.acbundle") as z:
         names = set(z.namelist())
         doc = msgpack.unpackb(z.read("graph.msgpack"))
