@@ -178,6 +178,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     taken: set[str] = set()
     by_source: dict[Path, str] = {}
     refused, lines = [], []
+    home = graph.base_dir().resolve()     # (the current folder for a graph never saved)
 
     def take(nid: str, param: str, value: Any, src: Path) -> str | None:
         """``src`` (what ``nid.param`` = ``value`` reads) into the bundle: its member path, or None (refused)."""
@@ -189,7 +190,6 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
             files, left, why = _admit(src, exts, bool(path_spec and path_spec.folder))
             if why is None and files == [("", src)] and src.suffix.lower() != ".safetensors":
                 why = _refused_by_node(graph, nid, param, src)
-            home = (graph.base_dir() or Path.cwd()).resolve()
             if why is None and not outside and not src.is_relative_to(home):
                 refused.append(f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; "
                                "copy it beside the graph, or pack with --include-outside if you mean to share it")

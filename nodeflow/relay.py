@@ -17,7 +17,6 @@ the model's pieces do not add up) the rest of the run's own output follows from 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -31,6 +30,7 @@ from .graph import Graph
 from .node import Context, NodeSpec
 from .runtypes import Event
 from .streaming import Stream, _params
+from .values import _samples_digest
 
 __all__ = ["Relay", "Tally", "after", "unlike"]
 
@@ -180,11 +180,11 @@ class Tally:
     def __init__(self, exact: bool = True) -> None:
         self.exact = exact
         self.frames = 0
-        self.parts: list[tuple[int, int, bytes | None]] = []     # (frame in the output, frames, digest)
+        self.parts: list[tuple[int, int, str | None]] = []       # (frame in the output, frames, digest)
 
     def add(self, piece: Any) -> None:
         if isinstance(piece, Audio) and not isinstance(piece, StreamedAudio):
-            self.parts.append((self.frames, piece.frames, _digest(piece.samples) if self.exact else None))
+            self.parts.append((self.frames, piece.frames, _samples_digest(piece.samples) if self.exact else None))
             self.frames += piece.frames
 
     def problem(self, whole: Any, *, complete: bool) -> str | None:
@@ -197,16 +197,9 @@ class Tally:
         if isinstance(whole, StreamedAudio):
             return None
         for start, n, digest in self.parts:
-            if digest is not None and _digest(whole.samples[:, start:start + n]) != digest:
+            if digest is not None and _samples_digest(whole.samples[:, start:start + n]) != digest:
                 return f"the piece at frame {start} ({n} frames) is not those frames of its output"
         return None
-
-
-def _digest(samples: np.ndarray) -> bytes:
-    x = np.ascontiguousarray(samples, np.float32)
-    h = hashlib.blake2b(repr(x.shape).encode(), digest_size=16)
-    h.update(x.tobytes())
-    return h.digest()
 
 
 def after(sent: int, whole: Any, pieces: list[Any]) -> Iterator[Any]:

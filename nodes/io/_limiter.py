@@ -238,6 +238,14 @@ class Mastered:
             out[x0 - lo:x1 - lo] = lim[x0 - a:x1 - a]
         return out
 
+    def _limited(self, a: int, b: int, g: float, lim: np.ndarray) -> np.ndarray:
+        """Frames ``[a, b)`` at make-up gain ``g`` times the limiter's gain ``lim`` over them, clipped to
+        the ceiling (float64 ``[channels, b - a]``)."""
+        y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
+        y *= lim
+        np.clip(y, -self.ceiling, self.ceiling, out=y)
+        return y
+
     def blocks(self, gain: float | None = None, limit: bool = True) -> Iterator[tuple[int, np.ndarray]]:
         """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
         g = self.gain if gain is None else float(gain)
@@ -247,11 +255,11 @@ class Mastered:
             if self.check is not None:
                 self.check()
             b = min(self.frames, a + BLOCK)
-            y = np.multiply(self.x[:, a:b], g, dtype=np.float64)
             if limit:
-                y *= self._gain(a, b, g) if ranges is None else self._gain_over(ranges, a, b)
-                np.clip(y, -self.ceiling, self.ceiling, out=y)
-            yield a, y
+                lim = self._gain(a, b, g) if ranges is None else self._gain_over(ranges, a, b)
+                yield a, self._limited(a, b, g, lim)
+            else:
+                yield a, np.multiply(self.x[:, a:b], g, dtype=np.float64)
 
     def array(self) -> np.ndarray:
         """The whole mastered audio, float64 ``[channels, frames]`` (short clips and tests)."""
@@ -352,10 +360,7 @@ class Mastered:
             u0, u1 = max(a, s0), min(b, s1)
             diff = np.zeros((s1 - s0, self.x.shape[0]))
             if u0 < u1:
-                y = np.multiply(self.x[:, u0:u1], g, dtype=np.float64)
-                y *= lim[u0 - a:u1 - a]
-                np.clip(y, -self.ceiling, self.ceiling, out=y)
-                diff[u0 - s0:u1 - s0] = (y / g - self.x[:, u0:u1]).T
+                diff[u0 - s0:u1 - s0] = (self._limited(u0, u1, g, lim[u0 - a:u1 - a]) / g - self.x[:, u0:u1]).T
             energy[s0 - lo:s1 - lo] = np.square(kx[s0:s1] + self._k(diff)) @ weights
         return energy
 
@@ -405,10 +410,7 @@ class Mastered:
                 if self.check is not None:
                     self.check()
                 e = min(s + BLOCK, hi)
-                y = np.multiply(self.x[:, s:e], g, dtype=np.float64)
-                y *= self._gain_over(ranges, s, e)
-                np.clip(y, -self.ceiling, self.ceiling, out=y)
-                take(meter.add(y))
+                take(meter.add(self._limited(s, e, g, self._gain_over(ranges, s, e))))
         take(meter.finish())
         return max(peaks)
 
