@@ -16,9 +16,37 @@ from typing import Any, Callable
 
 from .errors import Cancelled
 
-__all__ = ["Context", "ItemProgress"]
+__all__ = ["Context", "ItemProgress", "MemoryRoom"]
 
 _BILLION = 1_000_000_000
+
+
+class MemoryRoom:
+    """What a run may still take of memory past its estimate, shared by the nodes running side by side:
+    the memory limit less the estimated peak (:func:`~nodeflow.validation.memory_room`).
+
+    A node whose size the estimate could not know (a decode of a file whose header gives no length)
+    takes each growth past what the estimate counted with :meth:`take`, and gives back what it frees;
+    a growth that does not fit is refused, so such nodes never take the run past its memory limit
+    together (QA79 D4: three loads of a 375 KB FLAC with its length zeroed, estimated at 4 s each,
+    decoded 4 GiB apiece side by side: 14.5 GB, the limit being 11.8 GiB).  What was taken stays taken
+    for the run: the value it made is held past its estimate."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.taken = max(0, int(room)), 0
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> bool:
+        """Take ``nbytes`` more if they fit in what is left; False (nothing taken) where they do not."""
+        with self._lock:
+            if self.taken + nbytes > self.room:
+                return False
+            self.taken += nbytes
+            return True
+
+    def give(self, nbytes: int) -> None:
+        with self._lock:
+            self.taken = max(0, self.taken - nbytes)
 
 
 class ItemProgress:
@@ -49,7 +77,8 @@ class Context:
     def __init__(self, node_id: str = "node", *, emit: Callable[..., None] | None = None,
                  cancel_event: threading.Event | None = None, base_dir: Path | None = None,
                  output_dir: Path | None = None, graph: Any = None, protected_files: frozenset[Path] = frozenset(),
-                 device: str = "auto", item: tuple[int, int] | None = None, allow_outside: tuple[str | Path, ...] = ()):
+                 device: str = "auto", item: tuple[int, int] | None = None, allow_outside: tuple[str | Path, ...] = (),
+                 memory: MemoryRoom | None = None):
         self.node_id = node_id
         self._emit = emit
         self._cancel = cancel_event or threading.Event()
@@ -62,6 +91,7 @@ class Context:
         self.items: ItemProgress | None = None      # the list's progress, shared by its items' contexts
         self.allow_outside = tuple(allow_outside)   # folders the user allowed writes under (--allow-outside)
         self._handed: dict[str, int] = {}           # port -> audio frames handed on by chunk()
+        self.memory = memory    # the run's room past its estimate (None outside a run: only the node's own limits)
 
     @property
     def cancelled(self) -> bool:

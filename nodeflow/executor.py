@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .audio import Audio
 from .cache import MemoryCache, sizeof
+from .context import MemoryRoom
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
@@ -332,12 +333,13 @@ class Executor:
         allow_outside = tuple(allow_outside)
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
             graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
-            self.cache.hold_at_most(memory_room(graph, targets, base))    # (earlier runs' values count too)
+            room = memory_room(graph, targets, base)
+            self.cache.hold_at_most(room)    # (earlier runs' values count too)
             plan = make_plan(graph, targets, base, self._lookup, device, keep)
         cancel = cancel_event or threading.Event()
         emit = _emitter(on_event)
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
-                      protected_files=plan.protected, device=device, allow_outside=allow_outside)
+                      protected_files=plan.protected, device=device, allow_outside=allow_outside, memory=MemoryRoom(room))
         scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
                               keep_going=keep_going, skips=skips, pieces_of=pieces_of)
         try:

@@ -49,8 +49,10 @@ _BLOCK = 1 << 17                  # frames per read; progress and cancellation b
 _EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg"})
 _MP3_FRAMES_PER_BYTE = 16         # mp3 holds at most 8 frames per byte (8 kbps at 8 kHz); twice that
 _PLAUSIBLE_FRAMES_PER_BYTE = 64   # first allocation: a header promising more than this grows as decoded
+UNKNOWN_LENGTH_RATIO = 16         # a file whose header gives no length: estimated at 16 samples per byte
 MAX_DECODE_ENV = "AUDIOCHAIN_MAX_DECODE_GB"
 DEFAULT_MAX_DECODE_GB = 4.0
+_reached: dict[tuple, tuple[int, int, int, int]] = {}   # (file stamp, start) -> the limit reached, frames, channels, rate
 
 
 def max_decode_bytes() -> int:
@@ -74,6 +76,69 @@ def too_big(path: Path, frames: int, channels: int, rate: int, limit: int) -> Au
     return AudioError(f"{path}: decodes to more than the limit of {format_bytes(limit)} of audio (stopped at "
                       f"{format_bytes(got)}, {frames / rate:.0f} s of {channels} ch at {rate} Hz); load a span "
                       f"with start_s/end_s, or raise the limit with {MAX_DECODE_ENV} if the file is trusted")
+
+
+def reached_before(path: Path, start: int, limit: int) -> AudioError | None:
+    """The refusal a decode of ``path`` from frame ``start`` met before in this process, where it would
+    meet it again (the file unchanged, the limit no higher): three loads of a decompression bomb decode
+    it once, not three times (QA79 D4: 20 s each)."""
+    from nodeflow.cache import file_stamp
+    got = _reached.get((file_stamp(path), start))
+    if got is None or got[0] < limit:
+        return None
+    return too_big(path, *got[1:4], got[0])
+
+
+def _note_reached(path: Path, start: int, limit: int, frames: int, channels: int, rate: int) -> AudioError:
+    from nodeflow.cache import file_stamp
+    if (stamp := file_stamp(path)) is not None:
+        _reached[(stamp, start)] = (limit, frames, channels, rate)
+    return too_big(path, frames, channels, rate, limit)
+
+
+class _Growth:
+    """A decode whose length the run's estimate could not know (a stream with no length in its header):
+    what it holds past the ``counted`` bytes the estimate gave it is taken from the run's
+    :class:`~nodeflow.context.MemoryRoom` as it grows and given back where the decode fails; a growth
+    with no room left stops it with one line.  Each growth also stops where another load of the same
+    file reached the decode limit meanwhile (:func:`reached_before`)."""
+
+    def __init__(self, ctx: Context, path: Path, start: int, counted: int, channels: int, rate: int, limit: int):
+        self.room = getattr(ctx, "memory", None)
+        self.path, self.start, self.counted, self.channels, self.rate, self.limit = path, start, counted, channels, rate, limit
+        self.held = 0
+
+    def hold(self, nbytes: int, frames: int) -> None:
+        """The decode now holds ``nbytes`` (the copy of a growing buffer included), ``frames`` decoded."""
+        if (again := reached_before(self.path, self.start, self.limit)) is not None:
+            self.drop()
+            raise again
+        want = max(0, nbytes - self.counted)
+        if self.room is None or want == self.held:
+            return
+        if want > self.held and not self.room.take(want - self.held):
+            self.drop()
+            raise self._refused(nbytes, frames)
+        if want < self.held:
+            self.room.give(self.held - want)
+        self.held = want
+
+    def drop(self) -> None:
+        """The decode failed: what it took goes back to the run."""
+        if self.room is not None and self.held:
+            self.room.give(self.held)
+        self.held = 0
+
+    def _refused(self, nbytes: int, frames: int) -> AudioError:
+        from nodeflow.costlimits import Limits
+        limits, _ = Limits.from_env()
+        return AudioError(
+            f"{self.path}: decodes to more than the run's memory has room for (stopped at "
+            f"{format_bytes(frames * self.channels * 4)}, "
+            f"{frames / self.rate:.0f} s of {self.channels} ch at {self.rate} Hz, where its header gives no length and "
+            f"the run counted {format_bytes(self.counted)}; the memory limit is {format_bytes(limits.memory_bytes)}, "
+            f"{limits.memory_source}); load a span with start_s/end_s, or raise the limit with --max-memory-gb or "
+            f"{Limits.ENV['memory_bytes']} if the file is trusted")
 
 
 class Unreadable(Exception):
@@ -139,6 +204,9 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
         n = None if stop is None else stop - start
         size = path.stat().st_size
         limit_frames = limit // (4 * channels)
+        if n is None and (again := reached_before(path, start, limit)) is not None:
+            raise again
+        growth = None if known else _Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit)
         try:
             if is_mp3:
                 out = _read_mp3(f, start, min(limit_frames + 1 if n is None else n, _MP3_FRAMES_PER_BYTE * size,
@@ -146,16 +214,26 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
             else:
                 first = max(_BLOCK, _PLAUSIBLE_FRAMES_PER_BYTE * size // channels)
                 out = _read_blocks(f, start, n, min(first, limit_frames + 1), limit_frames + 1, ctx,
-                                   integer=f.format == "FLAC")
+                                   integer=f.format == "FLAC", growth=growth)
         except sf.LibsndfileError as e:
             if not known and start > 0:        # a seek past the end of a stream of unknown length
                 out = np.empty((channels, 0), np.float32)
             else:
+                if growth is not None:
+                    growth.drop()
                 raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
                                  "the file may be truncated or damaged") from e
+        except BaseException:
+            if growth is not None:
+                growth.drop()
+            raise
         done = out.shape[1]
+        if growth is not None:
+            growth.hold(out.nbytes, done)   # what it keeps (a lying header's reserve given back)
         if done > limit_frames:
-            raise too_big(path, done, channels, rate, limit)
+            if growth is not None:
+                growth.drop()
+            raise _note_reached(path, start, limit, done, channels, rate)
         if not known and done == 0 and start > 0:
             raise past_end(path, start_s, _count_frames(path, limit_frames), rate)
     if n is None or not known:              # a stream of unknown length ends where decoding stops
@@ -243,7 +321,7 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
 
 
 def _read_blocks(f, start: int, n: int | None, first: int, cap: int, ctx: Context,
-                 integer: bool = False) -> np.ndarray:
+                 integer: bool = False, growth: _Growth | None = None) -> np.ndarray:
     """``[channels, frames]`` float32 of ``n`` frames from ``start`` (None: to the end), at most ``cap``.
 
     De-interleaved block by block (no second full-size copy).  The output starts at ``min(n,
@@ -263,9 +341,14 @@ def _read_blocks(f, start: int, n: int | None, first: int, cap: int, ctx: Contex
     done = 0
     while done < want:
         if done == out.shape[1]:                 # more audio than the first guess: grow
-            grown = np.empty((f.channels, min(want, 2 * out.shape[1])), np.float32)
+            size = min(want, 2 * out.shape[1])
+            if growth is not None:               # both buffers while it copies, past what the run counted
+                growth.hold(out.nbytes + size * f.channels * 4, done)
+            grown = np.empty((f.channels, size), np.float32)
             grown[:, :done] = out[:, :done]
             out = grown
+            if growth is not None:
+                growth.hold(out.nbytes, done)
         part = buf[:min(_BLOCK, want - done, out.shape[1] - done)]
         if integer:
             part.fill(np.nan)
@@ -408,6 +491,11 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     frame_bytes = 4 * channels
     limit = max_decode_bytes()
     skip, need = preroll * frame_bytes, None if stop is None else (stop - start) * frame_bytes
+    if need is None and (again := reached_before(path, start, limit)) is not None:
+        raise again
+    # what the run's estimate counted: the container's length, or (none) the file's size as for libsndfile
+    counted = max(0, round(duration * rate) - start) * frame_bytes if duration else path.stat().st_size * UNKNOWN_LENGTH_RATIO * 4
+    growth = None if need is not None else _Growth(ctx, path, start, counted, channels, rate, limit)
     raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)
     got, stopped_early = 0, False
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -420,12 +508,20 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
                 if skip:
                     dropped = min(skip, len(data))
                     skip, data = skip - dropped, data[dropped:]
+                if growth is not None:
+                    growth.hold(len(raw) + len(data), got // frame_bytes)
                 raw += data
                 got += len(data)
                 if got > limit and (need is None or need > limit):
-                    raise too_big(path, got // frame_bytes, channels, rate, limit)
+                    if growth is not None:
+                        growth.drop()
+                    raise _note_reached(path, start, limit, got // frame_bytes, channels, rate)
                 ctx.progress(got, need or max(got, (duration or 0) * rate * frame_bytes))
             stopped_early = proc.poll() is None
+        except BaseException:
+            if growth is not None:
+                growth.drop()
+            raise
         finally:
             if proc.poll() is None:
                 proc.kill()

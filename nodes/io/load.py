@@ -15,8 +15,8 @@ from nodeflow.timebase import exact_time
 from nodeflow.types import FilePath, Range
 
 from ._damage import cut_short, damage, unfinished_wav
-from ._decode import (SOUNDFILE_EXTS, NoAudio, Unreadable, ffmpeg_tools, frame_range, read_ffmpeg, read_soundfile,
-                      stream_soundfile)
+from ._decode import (SOUNDFILE_EXTS, UNKNOWN_LENGTH_RATIO, NoAudio, Unreadable, ffmpeg_tools, frame_range,
+                      read_ffmpeg, read_soundfile, stream_soundfile)
 
 AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".mka", ".webm", ".mp4",
                                             ".mov", ".mkv", ".avi"}))
@@ -24,7 +24,6 @@ AUDIO_EXTS = tuple(sorted(SOUNDFILE_EXTS | {".m4a", ".aac", ".opus", ".wma", ".m
 
 # (path, size, mtime) -> (rate, channels, frames, why it stops decoding early or ''), or why no decoder reads it
 _HEADERS: dict[tuple, tuple[int, int, int | None, str] | str | None] = {}
-UNKNOWN_LENGTH_RATIO = 16      # a file whose header gives no length: assumed to decode to 16 frames per byte
 
 
 def header(file: Path) -> tuple[int, int, int | None] | None:
