@@ -137,8 +137,9 @@ def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
 
 def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *, portable: bool = False) -> dict[str, Any]:
     """The file document; with ``base_dir`` (a file saved there: a graph file, an exported audio file),
-    input paths are rebased to be relative to it, and so is any other absolute path in a parameter
-    (a local checkpoint folder): no absolute path of this machine is written.  ``portable`` without
+    input paths are rebased to be relative to it (:func:`shared_path`: by their name alone where that
+    way would spell this machine's folders; a graph file's :func:`save` remembers where they are), and
+    so is any other absolute path in a parameter: no absolute path of this machine is written.  ``portable`` without
     ``base_dir`` (a bundle's graph) reduces absolute paths to their last part.  In memory only
     (``base_dir=None``, not portable: recovery files, Ray tasks), paths stay as they are.
     """
@@ -151,10 +152,9 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     for inst in graph.nodes.values():
         spec = reg.get(inst.type)
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
-        rebase = shared_path if portable else rebase_path
         for (nid, name) in inputs:
             if nid == inst.id:       # inputs: only with base_dir
-                params[name] = rebase(params[name], old_base, Path(base_dir if base_dir is not None else old_base))
+                params[name] = shared_path(params[name], old_base, Path(base_dir if base_dir is not None else old_base))
         if portable or base_dir is not None:
             params = {k: _saved("write" if graph.is_own_path(inst.id, k) else
                                 "stored" if path_mode(graph, inst.id, k) == "write" else "", v, old_base, base_dir,
@@ -204,7 +204,7 @@ def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[st
         # to allow that folder wrote there)
         return value
     if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
-        return (shared_path if portable else rebase_path)(value, old_base, Path(base_dir))
+        return shared_path(value, old_base, Path(base_dir))
     return _portable(value, None if base_dir is None else Path(base_dir))
 
 
@@ -255,7 +255,11 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
             if src.exists() and os.path.samefile(src, path):
                 raise FileFormatError(f"{path}: refusing to save the graph over its own input file "
                                       f"(node '{nid}' reads it as {name}); save the graph under another name")
-    write_atomic(path, dumps(graph, path.parent))
+    from .places import far_inputs, remember_saved
+    far = far_inputs(graph, path.parent)        # named by their file name alone: where they are stays here
+    data = dumps(graph, path.parent)
+    write_atomic(path, data)
+    remember_saved(path, data, far)
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
         for (nid, name) in {**graph.input_files(), **local_checkpoints(graph)}:
@@ -436,10 +440,11 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
     if path.suffix.lower() == BUNDLE_SUFFIX:      # (QA: validate called it 'not an AudioChain graph')
         raise FileFormatError(f"{path}: not a valid bundle: it is not a zip archive (damaged, cut short or "
                               "another file renamed); ask the sender for it again")
+    embedded = _looks_like_audio(path)
     try:
-        if size > MAX_FILE_BYTES and not _looks_like_audio(path):
+        if size > MAX_FILE_BYTES and not embedded:
             raise FileFormatError(f"{path}: file is {size} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")
-        if _looks_like_audio(path):
+        if embedded:
             from .audiometa import read_embedded_graph
             data = read_embedded_graph(path)
             if data is None:
@@ -458,6 +463,9 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
         raise FileFormatError(f"{path}: cannot be read ({e.strerror or e})") from None
     g = loads(data, str(path), registry)
     g.path = path
+    if not embedded:
+        from .places import found_again
+        found_again(g, path, data)
     return g
 
 

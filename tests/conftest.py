@@ -15,6 +15,8 @@ atexit.register(shutil.rmtree, os.environ["AUDIOCHAIN_CACHE_DIR"], True)
 
 @pytest.fixture(autouse=True)
 def _private_value_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own empty on-disk value cache, so no test sees another's entries."""
+    """Each test gets its own empty on-disk value cache and state folder, so no test sees another's entries."""
     monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path_factory.mktemp("values")))
+    # nor into the user's state folder (recent files, where saved graphs' far inputs are: nodeflow.places)
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("AUDIOCHAIN_CACHE", raising=False)

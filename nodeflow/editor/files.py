@@ -26,6 +26,7 @@ from ..atomic import write_atomic
 from ..errors import FileFormatError
 from ..fileformat import _looks_like_audio, dumps, load, loads
 from ..graph import Graph
+from ..places import state_dir
 
 __all__ = ["state_dir", "RecentFiles", "Recovery", "Autosaver", "open_graph", "save_graph", "recovery_path",
            "find_recovery", "discard_recovery", "GRAPH_SUFFIX"]
@@ -34,14 +35,6 @@ GRAPH_SUFFIX = ".msgpack"
 RECOVERY_FORMAT = "audiochain.recovery"
 MAX_RECENT = 10
 STATE_MODE = 0o600      # recovery files hold unsaved work: readable by their user only
-
-
-def state_dir() -> Path:
-    env = os.environ.get("AUDIOCHAIN_STATE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "audiochain"
 
 
 def _atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:

@@ -1,0 +1,147 @@
+"""Where this machine keeps the inputs of a saved graph that lie far from it.
+
+A graph file is passed on as it is, so it names an input far from its folder (more than two folders up,
+through the file system's root, into the home folder from outside it: :func:`~nodeflow.fileformat.
+shared_path`) by the file's name alone, never by a way there that spells this machine's folders and its
+user's name (QA79 D2: a graph saved in ``/work/song`` read ``../../../../root/private/voice-memo.flac``).
+
+Where such an input is stays on this machine: :func:`remember` notes it in the user's state folder
+(``places.json``, readable by the user only) under the graph file's real path and a digest of the bytes
+saved, and :func:`recall` gives it back when that file is opened again, unchanged.  A copy of the file
+elsewhere, on another machine, or another file saved at the same path (a stranger's, downloaded over
+one's own) finds nothing, and the input is named missing by its file name, as a file from elsewhere is.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+__all__ = ["state_dir", "remember", "recall", "far_inputs", "remember_saved", "found_again", "PLACES_FILE",
+           "MAX_GRAPHS"]
+
+PLACES_FILE = "places.json"
+MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
+_MODE = 0o600
+
+
+def state_dir() -> Path:
+    """The user's AudioChain state folder: ``AUDIOCHAIN_STATE_DIR``, else ``$XDG_STATE_HOME/audiochain``
+    (``~/.local/state/audiochain``): recent files, recovery, preferences and the places of far inputs."""
+    env = os.environ.get("AUDIOCHAIN_STATE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "audiochain"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def _key(graph_file: Path) -> str:
+    return os.path.realpath(graph_file)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One process at a time reads and rewrites the places file (two saves at once each keep theirs)."""
+    try:
+        import fcntl
+    except ImportError:           # Windows: the last save wins
+        yield
+        return
+    with open(folder / (PLACES_FILE + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read(file: Path) -> dict[str, dict[str, Any]]:
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):       # none yet, or damaged: nothing remembered (the graphs still open)
+        return {}
+    graphs = doc.get("graphs") if isinstance(doc, dict) else None
+    return {k: v for k, v in graphs.items() if isinstance(v, dict)} if isinstance(graphs, dict) else {}
+
+
+def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
+    """Note that the graph file just saved as ``data`` at ``graph_file`` names each ``"node.param"`` of
+    ``far`` by ``stored`` (its file name) for the input at ``real`` (an absolute path of this machine);
+    with ``far`` empty, forget the file.  Raises :class:`OSError` where the state folder cannot be written."""
+    from .atomic import write_atomic
+    folder = state_dir()
+    file = folder / PLACES_FILE
+    if not far and not file.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):
+        graphs = _read(file)
+        key = _key(graph_file)
+        if far:
+            graphs[key] = {"digest": _digest(data), "saved": time.time(),
+                           "inputs": {k: [stored, real] for k, (stored, real) in sorted(far.items())}}
+        elif graphs.pop(key, None) is None:
+            return
+        kept = sorted(graphs.items(), key=lambda kv: -float(kv[1].get("saved", 0) or 0))[:MAX_GRAPHS]
+        graphs = {k: v for k, v in kept if k == key or os.path.exists(k)}     # graph files since deleted: forgotten
+        write_atomic(file, json.dumps({"version": 1, "graphs": graphs}, indent=1).encode(), mode=_MODE)
+
+
+def recall(graph_file: Path, data: bytes) -> dict[str, tuple[str, str]]:
+    """``"node.param" -> (stored, real)`` that :func:`remember` noted for ``graph_file`` saved as ``data``;
+    nothing where the file's bytes are not those saved (changed, or another file now at that path)."""
+    entry = _read(state_dir() / PLACES_FILE).get(_key(graph_file))
+    if entry is None or entry.get("digest") != _digest(data) or not isinstance(entry.get("inputs"), dict):
+        return {}
+    return {k: (v[0], v[1]) for k, v in entry["inputs"].items()
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) and os.path.isabs(v[1])}
+
+
+def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
+    """``"node.param" -> (name written, absolute path)`` of each input a file saved in ``folder`` names by
+    its name alone (:func:`~nodeflow.fileformat.shared_path`), for :func:`remember` to note."""
+    from .fileformat import rebase_path, shared_path
+    from .graphpaths import local_checkpoints
+    old_base, far = graph.base_dir(), {}
+    for (nid, name), file in {**graph.input_files(), **local_checkpoints(graph, old_base)}.items():
+        value = graph.nodes[nid].params[name]
+        written = shared_path(value, old_base, folder)
+        if written != rebase_path(value, old_base, folder):
+            far[f"{nid}.{name}"] = (written, str(Path(os.path.normpath(file.absolute()))))
+    return far
+
+
+def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
+    """:func:`remember` the far inputs of the graph file just written; the file stays saved whatever
+    happens here, and a state folder that cannot be written is said in a warning."""
+    try:
+        remember(path, data, far)
+    except OSError as e:
+        if far:
+            import warnings
+
+            from .errors import AudioChainWarning
+            names = ", ".join(sorted(far))
+            warnings.warn(f"{path}: saved, but where {names} lie could not be noted in {state_dir()} "
+                          f"({e.strerror or e}); the file names them by file name only, so put them beside the "
+                          "graph file or `audiochain pack` it with its inputs", AudioChainWarning, stacklevel=3)
+
+
+def found_again(graph: Graph, path: Path, data: bytes) -> None:
+    """The far inputs noted when this file was saved (it unchanged since), back where they are."""
+    for key, (stored, real) in recall(path, data).items():
+        nid, _, param = key.rpartition(".")
+        inst = graph.nodes.get(nid)
+        if inst is not None and inst.params.get(param) == stored:
+            inst.params[param] = real
