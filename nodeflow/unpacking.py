@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .bundle import _BLOCK, Member, _free_name, _graph_of, _open_zip, _read_manifest, _stream, _tops
-from .errors import FileFormatError, NodeflowError, os_error_words
+from .errors import FileFormatError, NodeflowError, ParameterError, os_error_words
 from .graph import Graph
 
 __all__ = ["unpack"]
@@ -111,6 +111,9 @@ def unpack(bundle: str | os.PathLike[str], target: str | os.PathLike[str] | None
     from .fileformat import dumps
     bundle = Path(bundle)
     src = str(bundle)
+    if target is not None and not str(target).strip():      # Path("") is the current folder (QA79 D8)
+        raise ParameterError('-o "": empty folder to unpack into; give a folder (-o song), or omit -o to unpack '
+                             f"beside the bundle ({bundle.with_suffix('').name}/)")
     target = Path(target) if target is not None else bundle.with_suffix("")
     with _open_zip(bundle) as z:
         members = _read_manifest(z, src)

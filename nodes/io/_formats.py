@@ -60,6 +60,8 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
     if bad is not None:       # a newline, an escape, a right-to-left override: a name that lies in every listing
         raise ParameterError(f"path={path!r} holds a control character ({bad!r}); give a name of printable "
                              "characters")     # (NUL: the parameter itself refuses it)
+    if why := _unportable(path):
+        raise ParameterError(why)
     ext = Path(path).suffix.lower()
     if format is Format.AUTO:
         if ext not in EXTENSIONS:
@@ -72,6 +74,26 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
         raise ParameterError(f"format={fmt} but path={path!r} ends in {ext}; change the extension to "
                              f".{fmt} or set format to auto")
     return (path if ext in EXTENSIONS else f"{path}.{fmt}"), fmt
+
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))})
+
+
+def _unportable(path: str) -> str | None:
+    """Why ``path`` names no file an export can write on every system a graph is shared to (QA79 D5, D6):
+    a folder (``.``: the export wrote ``..wav``), a Windows drive (``C:/...``, a folder named ``C:`` here)
+    or a name Windows keeps for a device (``CON``, ``nul.wav``: no file there)."""
+    text = path.strip().replace("\\", "/")
+    parts = [p for p in text.split("/") if p]
+    if not parts or parts[-1] in (".", ".."):        # (a trailing / is said by the export: it knows the format)
+        return f"path={path!r} names a folder; give a file name, e.g. out.wav"
+    if len(parts[0]) == 2 and parts[0][1] == ":" and parts[0][0].isalpha():
+        return (f"path={path!r} names a Windows drive; give a path relative to the output folder (out.wav, "
+                "takes/out.wav), or run with -o for the folder")
+    if device := next((p for p in parts if p.split(".")[0].strip().upper() in _WINDOWS_DEVICES), None):
+        return (f"path={path!r}: {device!r} is a name Windows keeps for a device, so the graph cannot export there "
+                "on Windows; choose another name")
+    return None
+
 
 def channels_problem(fmt: str, channels: int) -> str | None:
     if channels > MAX_CHANNELS[fmt]:

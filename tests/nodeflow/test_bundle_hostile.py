@@ -370,6 +370,15 @@ def test_unpack_lists_what_it_wrote_and_keeps_the_receivers_files(sandbox, capsy
     assert rc == 0 and all(line.startswith("  kept (identical)") for line in out.splitlines()[1:])
 
 
+def test_unpack_into_an_empty_folder_name_is_refused_as_run_refuses_it(sandbox, capsys):
+    """QA79 D8: ``unpack -o ""`` unpacked into the current folder, where ``run -o ""`` is refused."""
+    bundle = pack(load(make_project(sandbox / "home" / "proj")), sandbox / "inbox" / "song.acbundle")
+    rc, out, err = cli(["unpack", str(bundle), "-o", ""], capsys)
+    assert rc == 1 and err.strip() == ('error: -o "": empty folder to unpack into; give a folder (-o song), or omit -o '
+                                       'to unpack beside the bundle (song/)'), err
+    assert os.listdir(sandbox / "out") == [] and os.listdir(sandbox / "inbox") == ["song.acbundle"]
+
+
 # ---------------------------------------------------------------------------------------- pack takes audio only
 def _stranger_graph(root: Path, path_value: str, connected: bool = False) -> Path:
     g = Graph()

@@ -337,6 +337,11 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="evil\u202evaw.exe.wav"), "holds a control character ('\\u202e')"),     # right-to-left override
     (dict(path="a\x85b.wav"), "holds a control character ('\\x85')"),
     (dict(path="mixes/"), "path='mixes/' names a folder; give a file name, e.g. mixes/out.wav"),
+    (dict(path="."), "path='.' names a folder; give a file name, e.g. out.wav"),         # QA79 D6: wrote '..wav'
+    (dict(path="takes/..", format="flac"), "path='takes/..' names a folder"),
+    (dict(path="C:/mixes/x.wav"), "path='C:/mixes/x.wav' names a Windows drive"),        # QA79 D5: made a folder 'C:'
+    (dict(path="CON"), "'CON' is a name Windows keeps for a device"),
+    (dict(path="stems/nul.wav"), "'nul.wav' is a name Windows keeps for a device"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
