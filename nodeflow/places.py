@@ -112,14 +112,26 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
     """``"node.param" -> (name written, absolute path)`` of each input a file saved in ``folder`` names by
     its name alone (:func:`~nodeflow.fileformat.shared_path`), for :func:`remember` to note."""
     from .fileformat import rebase_path, shared_path
-    from .graphpaths import local_checkpoints
-    old_base, far = graph.base_dir(), {}
-    for (nid, name), file in {**graph.input_files(), **local_checkpoints(graph, old_base)}.items():
-        value = graph.nodes[nid].params[name]
+    from .graphpaths import local_checkpoints, path_mode
+    from .outputs import resolve
+    old_base = graph.base_dir()
+    values = {f"{nid}.{name}": graph.nodes[nid].params[name]
+              for (nid, name) in {**graph.input_files(), **local_checkpoints(graph, old_base)}}
+    for i, axis in enumerate(_axes(graph.sweep)):     # a saved sweep's files, by "sweep:axis:value"
+        if path_mode(graph, *axis["param"].partition(".")[::2]) == "read":
+            values.update({f"sweep:{i}:{j}": v for j, v in enumerate(axis["values"]) if isinstance(v, str) and v.strip()})
+    far = {}
+    for key, value in values.items():
         written = shared_path(value, old_base, folder)
         if written != rebase_path(value, old_base, folder):
-            far[f"{nid}.{name}"] = (written, str(Path(os.path.normpath(file.absolute()))))
+            far[key] = (written, str(Path(os.path.normpath(resolve(value, old_base).absolute()))))
     return far
+
+
+def _axes(sweep: Any) -> list[dict[str, Any]]:
+    axes = sweep.get("axes") if isinstance(sweep, dict) else None
+    return [a for a in axes if isinstance(a, dict) and isinstance(a.get("param"), str)
+            and isinstance(a.get("values"), list)] if isinstance(axes, list) else []
 
 
 def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
@@ -140,7 +152,14 @@ def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> 
 
 def found_again(graph: Graph, path: Path, data: bytes) -> None:
     """The far inputs noted when this file was saved (it unchanged since), back where they are."""
+    axes = _axes(graph.sweep)
     for key, (stored, real) in recall(path, data).items():
+        if key.startswith("sweep:"):
+            i, _, j = key[6:].partition(":")
+            if i.isdigit() and j.isdigit() and int(i) < len(axes) and int(j) < len(values := axes[int(i)]["values"]) \
+                    and values[int(j)] == stored:
+                values[int(j)] = real
+            continue
         nid, _, param = key.rpartition(".")
         inst = graph.nodes.get(nid)
         if inst is not None and inst.params.get(param) == stored:

@@ -97,3 +97,16 @@ def test_an_unwritable_state_folder_saves_the_graph_and_says_how_to_keep_its_inp
     with pytest.warns(AudioChainWarning, match=r"load\.path .*could not be noted.*beside the graph file.*pack"):
         file = save(_graph(memo), project / "song.msgpack")
     assert b"voice-memo.flac" in file.read_bytes() and b"alice" not in file.read_bytes()
+
+
+def test_a_saved_sweeps_far_takes_are_found_again_too(alice):
+    home, memo, project = alice
+    other = _take(home / "private" / "take-2.wav")
+    g = _graph(memo)
+    g.path = project / "song.msgpack"             # near.wav: beside it
+    g.sweep = {"mode": "grid", "axes": [{"param": "load.path", "values": [str(memo), str(other), "near.wav"]}]}
+    file = save(g, project / "song.msgpack")
+    assert b"alice" not in file.read_bytes() and b".." not in file.read_bytes()
+    again = load(file)
+    assert again.sweep["axes"][0]["values"] == [str(memo), str(other), "near.wav"]
+    assert again.nodes["load"].params["path"] == str(memo)
