@@ -4,6 +4,7 @@ outside that folder, its write paths (export targets) and which of them the user
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection
 
@@ -13,8 +14,8 @@ from .outputs import resolve
 if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
-__all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "read_state", "write_paths",
-           "is_own_path"]
+__all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
+           "read_state", "write_paths", "is_own_path"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -128,22 +129,20 @@ def external_reads(graph: Graph, base_dir: Path | None = None) -> list[tuple[str
     """Every file or folder the graph would read outside ``base_dir`` (default: the graph file's
     folder): inputs, adapters and local checkpoint folders, as ``(node, param, real path)``,
     symlinks resolved (a link in the folder that points at ``~/.ssh`` is outside)."""
-    import os
-
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     named = [(nid, name, path) for (nid, name), path in graph.input_files(base).items()]
     named += [(nid, name, path) for (nid, name), path in local_checkpoints(graph, base).items()]
-    root = os.path.realpath(base)
-    out = []
-    for nid, name, path in named:
-        real = os.path.realpath(path)
-        try:
-            inside = os.path.commonpath([root, real]) == root
-        except ValueError:      # another drive
-            inside = False
-        if not inside:
-            out.append((nid, name, Path(real)))
-    return out
+    return [(nid, name, Path(os.path.realpath(path))) for nid, name, path in named if not is_inside(path, base)]
+
+
+def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """``path`` lies in ``folder`` (or is it), both with their symlinks resolved: what
+    :func:`external_reads` lists and ``pack`` refuses without ``outside`` is what this says is not."""
+    root, real = os.path.realpath(folder), os.path.realpath(path)
+    try:
+        return os.path.commonpath([root, real]) == root
+    except ValueError:      # another drive
+        return False
 
 
 def write_paths(graph: Graph) -> dict[tuple[str, str], str]:

@@ -26,9 +26,9 @@ from .bundle import (_BLOCK, _MEDIA_MAGIC, BUNDLE_FORMAT, BUNDLE_VERSION, MAX_BU
                      MAX_NAME_BYTES, _free_name, name_char_ok, name_may_start, safe_member)
 from .errors import NodeflowError, os_error_words
 from .graph import Graph
-from .graphpaths import path_mode
+from .graphpaths import is_inside, path_mode
 
-__all__ = ["pack"]
+__all__ = ["pack", "OutsideFolder"]
 
 
 def _member_name(path: Path, taken: set[str]) -> str:
@@ -157,6 +157,16 @@ def _json_ok(path: Path) -> bool:
         return False
 
 
+class OutsideFolder(NodeflowError):
+    """What :func:`pack` refuses when all it refuses is files outside the graph's folder (``files``: ``(node,
+    param, real path)``): the editor asks whether to include them, as ``--include-outside`` does."""
+
+    def __init__(self, message: str, folder: Path | None = None,
+                 files: list[tuple[str, str, Path]] | None = None) -> None:
+        super().__init__(message)
+        self.folder, self.files = folder, list(files or [])
+
+
 def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUNDLE_BYTES,
          report: list[str] | None = None, outside: bool = False) -> Path:
     """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
@@ -178,6 +188,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     taken: set[str] = set()
     by_source: dict[Path, str] = {}
     refused, lines = [], []
+    beyond: list[tuple[str, str, Any, Path]] = []    # files outside the graph's folder, refused without outside
     home = graph.base_dir().resolve()     # (the current folder for a graph never saved)
 
     def take(nid: str, param: str, value: Any, src: Path) -> str | None:
@@ -190,9 +201,8 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
             files, left, why = _admit(src, exts, bool(path_spec and path_spec.folder))
             if why is None and files == [("", src)] and src.suffix.lower() != ".safetensors":
                 why = _refused_by_node(graph, nid, param, src)
-            if why is None and not outside and not src.is_relative_to(home):
-                refused.append(f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; "
-                               "copy it beside the graph, or pack with --include-outside if you mean to share it")
+            if why is None and not outside and not is_inside(src, home):
+                beyond.append((nid, param, value, src))
                 return None
             if why:
                 refused.append(f"node '{nid}' {param}={value!r}: {src} {why}; pack refuses to include it")
@@ -214,8 +224,12 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     except OSError as e:
         raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: "
                             f"{os_error_words(e, reading=True)}") from None
-    if refused:
-        raise NodeflowError("cannot bundle: " + "; ".join(refused))
+    if refused or beyond:
+        refused += [f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; copy it beside the "
+                    "graph, or pack with --include-outside if you mean to share it" for nid, param, value, src in beyond]
+        if len(refused) > len(beyond):
+            raise NodeflowError("cannot bundle: " + "; ".join(refused))
+        raise OutsideFolder("cannot bundle: " + "; ".join(refused), home, [(n, p, src) for n, p, _, src in beyond])
     for name, _ in members:
         if not safe_member(name):
             raise NodeflowError(f"cannot bundle: input file name {name!r} is not portable; rename it")

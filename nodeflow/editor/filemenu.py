@@ -87,8 +87,9 @@ class FileActions:
         self._pending: Callable[[], object] | None = None
         self._dialog_mode: Any = None
         self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
-        self._ask_replace = False            # show "Replace the file?" on the next frame
+        self._ask_next: tuple[str, int, int] | None = None   # a box to show on the next frame, and its size
         self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
+        self._packing: Path | None = None    # the bundle asked about while "Include files from outside?" asks
         self._question("guard", "Unsaved changes", 440, 100, [("save", "Save", lambda: self._guard("save")),
                        ("discard", "Don't save", lambda: self._guard("discard")),
                        ("cancel", "Cancel", lambda: self._guard("cancel"))])
@@ -96,6 +97,9 @@ class FileActions:
                        ("no", "Cancel", lambda: self._replace_ok(False))])
         self._question("recovery", "Recover unsaved work?", 480, 120, [("yes", "Recover", lambda: self._recover(True)),
                        ("no", "Discard", lambda: self._recover(False))])
+        self._question("packout", "Include files from outside the graph's folder?", 560, 120, [
+            ("include", "Include them", lambda: self._answer_packout(True)),
+            ("cancel", "Cancel", lambda: self._answer_packout(False))])
         self._question("outside", "Writes outside the output folder", 560, 120, [
             ("allow", "Allow once", lambda: self._answer_outside(True)),
             ("cancel", "Cancel", lambda: self._answer_outside(False))])
@@ -162,16 +166,17 @@ class FileActions:
         rec.file.unlink(missing_ok=True)        # the old one is gone (QA59: offered again after Don't save)
 
     def tick(self) -> None:
-        """Per-frame upkeep: an autosave error is shown once; "Replace the file?" shown after the file
-        dialog; Escape closes the file dialog, or answers Cancel to the box that asks."""
+        """Per-frame upkeep: an autosave error is shown once; "Replace the file?" (or "Include files from
+        outside?") shown after the file dialog; Escape closes the file dialog, or answers Cancel to the box
+        that asks."""
         err = self.app.autosaver.error
         if err and err != getattr(self, "_shown_error", None):
             self._shown_error = err
             self.app.say(err, True)
         dpg = self.dpg
-        if self._ask_replace:
-            self._ask_replace = False
-            self._show_centered("replace", 440, 100, modal=False)
+        if self._ask_next is not None:
+            (tag, w, h), self._ask_next = self._ask_next, None
+            self._show_centered(tag, w, h, modal=False)
         if dpg.is_key_pressed(dpg.mvKey_Escape):
             if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
                 dpg.hide_item("filedialog")
@@ -180,6 +185,8 @@ class FileActions:
                 self._guard("cancel")
             elif dpg.is_item_shown("replace"):
                 self._replace_ok(False)
+            elif dpg.is_item_shown("packout"):
+                self._answer_packout(False)
 
     # ------------------------------------------------------------------ guard
     def guard(self, action: Callable[[], object], verb: str) -> None:
@@ -280,16 +287,34 @@ class FileActions:
                                            "(Run, F5, writes them beside the graph)" if left else ""))
         return True
 
-    def bundle(self, path: str | Path) -> bool:
-        from ..bundle import pack
+    def bundle(self, path: str | Path, *, outside: bool = False) -> bool:
+        """File > Save as bundle...: the graph with its input files; files from outside the graph's folder
+        (the user's own takes elsewhere, or what a graph from a stranger names) are included only once the
+        user says so in the box that lists them, as ``pack --include-outside`` (QA79 D1)."""
+        from ..packing import OutsideFolder, pack
         out = self._target("bundle", str(path))
         try:
-            pack(self.app.doc.graph, out)
+            pack(self.app.doc.graph, out, outside=outside)
+        except OutsideFolder as e:
+            self._packing = out
+            self.dpg.set_value("packout::text", f"These files lie outside the graph's folder ({e.folder}):\n"
+                               + "\n".join(f"  node '{nid}' {param}: {src}" for nid, param, src in e.files)
+                               + "\n\nAnyone you give the bundle to gets them. Include them?")
+            self._ask_next = ("packout", 560, 120 + 18 * len(e.files))   # (after the file dialog: see "replace")
+            return False
         except (NodeflowError, OSError) as e:
             self.app.say(f"bundle not written: {e}", True)
             return False
         self.app.say(f"wrote the bundle {out} (graph with its input files)")
         return True
+
+    def _answer_packout(self, include: bool) -> None:
+        self._hide("packout")
+        out, self._packing = self._packing, None
+        if out is not None and include:
+            self.bundle(out, outside=True)
+        elif out is not None:
+            self.app.say("bundle not written: it would take files from outside the graph's folder")
 
     def daw(self, path: str | Path) -> bool:
         """File > Export DAW project...: the exports of the last run as a DAWproject file (a track per
@@ -355,8 +380,8 @@ class FileActions:
             if os.path.lexists(target) and (own is None or target.resolve() != Path(own).resolve()):
                 self._replacing = (mode, path)    # as desktop apps ask (a name picked or typed replaced silently)
                 self.dpg.set_value("replace::text", f"{target} already exists. Replace it?")
-                self._ask_replace = True          # shown by tick, not modal: dearpygui closes a modal opened
-                return                            # as its file dialog closes
+                self._ask_next = ("replace", 440, 100)  # shown by tick, not modal: dearpygui closes a modal
+                return                                  # opened as its file dialog closes
         self._chosen(mode, path)
 
     @staticmethod

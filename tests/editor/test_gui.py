@@ -445,6 +445,27 @@ def test_file_dialog_actions_save_as_bundle_browse_new_open(editor):
     assert st["recent"][:2] == ["copy.msgpack", "chain.msgpack"]
 
 
+def test_a_bundle_of_a_take_from_outside_the_folder_asks_first(editor):
+    import zipfile
+
+    import nodeflow
+
+    from ._graphs import tone_file
+    take = tone_file(editor.tmp, "take.wav")
+    (editor.tmp / "proj").mkdir()
+    g = nodeflow.load(chain_graph(editor.tmp))
+    g.nodes["load"].params["path"] = str(take)
+    graph = nodeflow.save(g, editor.tmp / "proj" / "song.msgpack")
+    st = editor.run("bundle_outside", graph)
+    assert st["shown"] and f"node 'load' path: {take}" in st["text"] and "Include them?" in st["text"], st["text"]
+    assert st["after_cancel"] == {"shown": False, "written": False,
+                                  "status": "bundle not written: it would take files from outside the graph's folder"}
+    assert st["after_include"]["written"] and not st["after_include"]["shown"], st["after_include"]
+    assert st["after_include"]["status"].startswith("wrote the bundle")
+    with zipfile.ZipFile(editor.tmp / "gift.acbundle") as z:
+        assert "files/take.wav" in z.namelist()
+
+
 def test_a_graph_saved_wider_than_the_window_opens_with_every_node_in_view(editor):
     import nodeflow
     g = nodeflow.load(chain_graph(editor.tmp))
