@@ -103,14 +103,16 @@ class _Growth:
     with no room left stops it with one line.  Each growth also stops where another load of the same
     file reached the decode limit meanwhile (:func:`reached_before`)."""
 
-    def __init__(self, ctx: Context, path: Path, start: int, counted: int, channels: int, rate: int, limit: int):
+    def __init__(self, ctx: Context, path: Path, start: int, counted: int, channels: int, rate: int, limit: int,
+                 to_end: bool = True, header: str = "its header gives no length"):
         self.room = getattr(ctx, "memory", None)
         self.path, self.start, self.counted, self.channels, self.rate, self.limit = path, start, counted, channels, rate, limit
-        self.held = 0
+        self.to_end = to_end     # a span (end_s) stops where it ends, under the limit: never refused for another's
+        self.held, self.header = 0, header
 
     def hold(self, nbytes: int, frames: int) -> None:
         """The decode now holds ``nbytes`` (the copy of a growing buffer included), ``frames`` decoded."""
-        if (again := reached_before(self.path, self.start, self.limit)) is not None:
+        if self.to_end and (again := reached_before(self.path, self.start, self.limit)) is not None:
             self.drop()
             raise again
         want = max(0, nbytes - self.counted)
@@ -135,7 +137,7 @@ class _Growth:
         return AudioError(
             f"{self.path}: decodes to more than the run's memory has room for (stopped at "
             f"{format_bytes(frames * self.channels * 4)}, "
-            f"{frames / self.rate:.0f} s of {self.channels} ch at {self.rate} Hz, where its header gives no length and "
+            f"{frames / self.rate:.0f} s of {self.channels} ch at {self.rate} Hz, where {self.header} and "
             f"the run counted {format_bytes(self.counted)}; the memory limit is {format_bytes(limits.memory_bytes)}, "
             f"{limits.memory_source}); load a span with start_s/end_s, or raise the limit with --max-memory-gb or "
             f"{Limits.ENV['memory_bytes']} if the file is trusted")
@@ -206,7 +208,8 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
         limit_frames = limit // (4 * channels)
         if n is None and (again := reached_before(path, start, limit)) is not None:
             raise again
-        growth = None if known else _Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit)
+        growth = None if known else _Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit,
+                                            to_end=n is None)
         try:
             if is_mp3:
                 out = _read_mp3(f, start, min(limit_frames + 1 if n is None else n, _MP3_FRAMES_PER_BYTE * size,
@@ -495,7 +498,8 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         raise again
     # what the run's estimate counted: the container's length, or (none) the file's size as for libsndfile
     counted = max(0, round(duration * rate) - start) * frame_bytes if duration else path.stat().st_size * UNKNOWN_LENGTH_RATIO * 4
-    growth = None if need is not None else _Growth(ctx, path, start, counted, channels, rate, limit)
+    growth = None if need is not None else _Growth(ctx, path, start, counted, channels, rate, limit, header=(
+        f"its header says {duration:.1f} s" if duration else "its header gives no length"))
     raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)
     got, stopped_early = 0, False
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

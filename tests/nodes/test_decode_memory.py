@@ -113,3 +113,18 @@ def test_a_file_that_reached_the_decode_limit_is_decoded_once_per_process(tmp_pa
     with pytest.raises(ExecutionError, match="limit of 30.7 MiB"):
         Executor(max_workers=1).run(g, output_dir=tmp_path / "out")
     assert len(decodes) == 3
+
+
+def test_a_span_loads_after_the_whole_file_reached_the_limit(tmp_path, monkeypatch):
+    """QA80 D2: the fix the refusal suggests (load a span with start_s/end_s) was refused in turn, in the
+    same process (the editor's), for the whole file's refusal."""
+    from nodes.io.load import load
+    from tests.nodes._io_helpers import context
+    _no_length_bomb(tmp_path / "a.flac")
+    monkeypatch.setenv(_decode.MAX_DECODE_ENV, "0.02")
+    with pytest.raises(Exception, match="decodes to more than the limit of 20.5 MiB"):
+        load.fn(path="a.flac", ctx=context(tmp_path))
+    part = load.fn(path="a.flac", end_s=5.0, ctx=context(tmp_path))
+    assert part.frames == 5 * RATE and not part.samples.any()
+    later = load.fn(path="a.flac", start_s=20.0, end_s=26.0, ctx=context(tmp_path))
+    assert later.frames == 6 * RATE
