@@ -74,7 +74,12 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     except ValueError:            # another drive (Windows)
         return target.name
     home = Path(os.path.normpath(Path.home().absolute()))
-    into_home = home in target.parents and home not in base.parents and base != home
+    real_home = Path(os.path.realpath(home))
+
+    def in_home(p: Path, itself: bool = False) -> bool:     # by the way written and by real paths (QA80 D3:
+        real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
+        return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
+    into_home = in_home(target) and not in_home(base, itself=True)
     if common == Path(common.anchor) or into_home or sum(part == ".." for part in rel.parts) > 2:
         return target.name
     return rel.as_posix()

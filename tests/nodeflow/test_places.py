@@ -110,3 +110,17 @@ def test_a_saved_sweeps_far_takes_are_found_again_too(alice):
     again = load(file)
     assert again.sweep["axes"][0]["values"] == [str(memo), str(other), "near.wav"]
     assert again.nodes["load"].params["path"] == str(memo)
+
+
+def test_a_home_reached_through_a_symlink_is_still_home(tmp_path, monkeypatch):
+    """QA80 D3: with $HOME a symlink (/home on another disk, an automount), a take in the real home folder
+    was saved as '../../home/alice/Music/take.wav' from a project two folders away."""
+    real = tmp_path / "data" / "home" / "alice"
+    take = _take(real / "Music" / "take.wav")
+    (tmp_path / "hl").symlink_to(tmp_path / "data" / "home")
+    monkeypatch.setenv("HOME", str(tmp_path / "hl" / "alice"))
+    project = tmp_path / "data" / "shared" / "proj"
+    project.mkdir(parents=True)
+    file = save(_graph(take), project / "g.msgpack")
+    assert b"alice" not in file.read_bytes() and b"home" not in file.read_bytes()
+    assert load(file).nodes["load"].params["path"] == str(take)
