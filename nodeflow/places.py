@@ -7,14 +7,16 @@ user's name (QA79 D2: a graph saved in ``/work/song`` read ``../../../../root/pr
 
 Where such an input is stays on this machine: :func:`remember` notes it in the user's state folder
 (``places.json``, readable by the user only) under the graph file's real path and a digest of the bytes
-saved, and :func:`recall` gives it back when that file is opened again, unchanged.  A copy of the file
-elsewhere, on another machine, or another file saved at the same path (a stranger's, downloaded over
-one's own) finds nothing, and the input is named missing by its file name, as a file from elsewhere is.
+saved, and :func:`recall` gives it back when that file, or a copy of it with the same bytes (its folder
+renamed), is opened again on this machine.  The file on another machine, edited by another tool, or another
+file saved at the path of one's own (a stranger's, downloaded over it) finds nothing, and the input is
+named missing by its file name, as a file from elsewhere is.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ __all__ = ["state_dir", "remember", "recall", "far_inputs", "remember_saved", "f
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
+MAX_BYTES = 16 << 20          # a places file larger than this is not read (2000 graphs take well under 1 MiB)
 _MODE = 0o600
 
 
@@ -67,12 +70,23 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _read(file: Path) -> dict[str, dict[str, Any]]:
+    """The entries of the places file; where it is missing, damaged, not a regular file (a FIFO would block
+    every open) or odd in any way, nothing (the graphs still open: QA80 D5)."""
+    from .safeio import read_regular
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):       # none yet, or damaged: nothing remembered (the graphs still open)
+        data = read_regular(file, MAX_BYTES)
+        doc = json.loads(data) if len(data) <= MAX_BYTES else None
+    except (OSError, ValueError, RecursionError):
         return {}
     graphs = doc.get("graphs") if isinstance(doc, dict) else None
-    return {k: v for k, v in graphs.items() if isinstance(v, dict)} if isinstance(graphs, dict) else {}
+    out = {}
+    for key, entry in (graphs.items() if isinstance(graphs, dict) else ()):
+        saved = entry.get("saved") if isinstance(entry, dict) else None
+        if isinstance(entry.get("digest") if isinstance(entry, dict) else None, str) \
+                and isinstance(entry.get("inputs"), dict) and isinstance(saved, (int, float)) \
+                and not isinstance(saved, bool) and math.isfinite(saved):
+            out[key] = entry
+    return out
 
 
 def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
@@ -93,16 +107,21 @@ def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> 
                            "inputs": {k: [stored, real] for k, (stored, real) in sorted(far.items())}}
         elif graphs.pop(key, None) is None:
             return
-        kept = sorted(graphs.items(), key=lambda kv: -float(kv[1].get("saved", 0) or 0))[:MAX_GRAPHS]
+        kept = sorted(graphs.items(), key=lambda kv: -kv[1]["saved"])[:MAX_GRAPHS]
         graphs = {k: v for k, v in kept if k == key or os.path.exists(k)}     # graph files since deleted: forgotten
         write_atomic(file, json.dumps({"version": 1, "graphs": graphs}, indent=1).encode(), mode=_MODE)
 
 
 def recall(graph_file: Path, data: bytes) -> dict[str, tuple[str, str]]:
-    """``"node.param" -> (stored, real)`` that :func:`remember` noted for ``graph_file`` saved as ``data``;
-    nothing where the file's bytes are not those saved (changed, or another file now at that path)."""
-    entry = _read(state_dir() / PLACES_FILE).get(_key(graph_file))
-    if entry is None or entry.get("digest") != _digest(data) or not isinstance(entry.get("inputs"), dict):
+    """``"node.param" -> (stored, real)`` that :func:`remember` noted for ``graph_file`` saved as ``data``,
+    or for a file saved here with the very same bytes (a copy of it, its folder renamed: QA80 D4); nothing
+    where the bytes are not those saved (edited elsewhere, or another file now at that path)."""
+    graphs, digest = _read(state_dir() / PLACES_FILE), _digest(data)
+    entry = graphs.get(_key(graph_file))
+    if entry is None or entry["digest"] != digest:
+        same = [e for e in graphs.values() if e["digest"] == digest]
+        entry = max(same, key=lambda e: e["saved"]) if same else None
+    if entry is None:
         return {}
     return {k: (v[0], v[1]) for k, v in entry["inputs"].items()
             if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) and os.path.isabs(v[1])}

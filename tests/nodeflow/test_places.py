@@ -14,6 +14,7 @@ import soundfile as sf
 
 from nodeflow import Executor, Graph, load, save
 from nodeflow.errors import AudioChainWarning
+from nodeflow.fileformat import dumps
 from nodeflow.places import PLACES_FILE, state_dir
 
 RATE = 44100
@@ -62,21 +63,25 @@ def test_a_far_input_is_saved_by_name_and_found_again_on_this_machine(alice):
     assert places["graphs"][os.path.realpath(file)]["inputs"] == {"load.path": ["voice-memo.flac", str(memo)]}
 
 
-def test_a_copy_elsewhere_or_a_changed_file_names_the_input_missing(alice, tmp_path):
+def test_a_copy_here_finds_its_inputs_and_one_elsewhere_or_changed_names_them_missing(alice, tmp_path, monkeypatch):
     home, memo, project = alice
     file = save(_graph(memo), project / "song.msgpack")
     friend = tmp_path / "friend"
     friend.mkdir()
     copy = Path(shutil.copy(file, friend / "song.msgpack"))
+    assert load(copy).nodes["load"].params["path"] == str(memo)         # the same bytes on this machine (QA80 D4)
+    own_state = os.environ["AUDIOCHAIN_STATE_DIR"]
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "friends-state"))    # the friend's machine
     [said] = load(copy).problems(output_dir=friend / "out")
     assert "voice-memo.flac" in said and str(home) not in said          # the name, nothing of alice's folders
+    assert "names an input far from its folder by file name alone: put the file beside the graph" in said
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", own_state)
     # a stranger's graph downloaded over alice's own, at the same path: nothing of hers is read by it
     stranger = _graph(memo)
     stranger.add("dsp.gain", id="gain", gain_db=-3.0)
     stranger.connect("load", "gain")
     stranger.connect("gain", "export")
-    save(stranger, friend / "tmp.msgpack")
-    (friend / "tmp.msgpack").replace(file)
+    file.write_bytes(dumps(stranger, friend))     # written by the stranger's machine, not saved here
     assert load(file).nodes["load"].params["path"] == "voice-memo.flac"
 
 
@@ -124,3 +129,31 @@ def test_a_home_reached_through_a_symlink_is_still_home(tmp_path, monkeypatch):
     file = save(_graph(take), project / "g.msgpack")
     assert b"alice" not in file.read_bytes() and b"home" not in file.read_bytes()
     assert load(file).nodes["load"].params["path"] == str(take)
+
+
+@pytest.mark.parametrize("case", ["garbage", "list", "badsaved", "listsaved", "nan", "deep", "fifo", "folder"])
+def test_a_damaged_or_odd_places_file_is_nothing_remembered(alice, case):
+    """QA80 D5: a places file with a saved time that is not a number broke every save after the graph was
+    written; deep nesting broke every open with a RecursionError; a FIFO hung every open."""
+    home, memo, project = alice
+    file = save(_graph(memo), project / "song.msgpack")
+    places = state_dir() / PLACES_FILE
+    places.unlink()
+    good = {"digest": "0" * 40, "inputs": {}}
+    content = {"garbage": "{not json", "list": "[1, 2]", "deep": "[" * 100000 + "]" * 100000,
+               "badsaved": json.dumps({"graphs": {"/x": dict(good, saved="soon")}}),
+               "listsaved": json.dumps({"graphs": {"/x": dict(good, saved=[1])}}),
+               "nan": json.dumps({"graphs": {"/x": dict(good, saved=float("nan"))}})}.get(case)
+    if case == "fifo":
+        os.mkfifo(places)
+    elif case == "folder":
+        places.mkdir()
+    else:
+        places.write_text(content)
+    assert load(file).nodes["load"].params["path"] == "voice-memo.flac"      # nothing remembered, no hang
+    if case == "folder":
+        with pytest.warns(AudioChainWarning, match="could not be noted"):
+            save(_graph(memo), project / "song.msgpack")
+        return
+    save(_graph(memo), project / "song.msgpack")                              # saves, and remembers again
+    assert load(file).nodes["load"].params["path"] == str(memo)
