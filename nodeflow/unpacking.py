@@ -112,8 +112,8 @@ def unpack(bundle: str | os.PathLike[str], target: str | os.PathLike[str] | None
     bundle = Path(bundle)
     src = str(bundle)
     if target is not None and not str(target).strip():      # Path("") is the current folder (QA79 D8)
-        raise ParameterError('-o "": empty folder to unpack into; give a folder (-o song), or omit -o to unpack '
-                             f"beside the bundle ({bundle.with_suffix('').name}/)")
+        raise ParameterError(f"-o {str(target)!r}: empty folder to unpack into; give a folder (-o song), or omit -o "
+                             f"to unpack beside the bundle ({bundle.with_suffix('').name}/)")
     target = Path(target) if target is not None else bundle.with_suffix("")
     with _open_zip(bundle) as z:
         members = _read_manifest(z, src)

@@ -75,23 +75,31 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
                              f".{fmt} or set format to auto")
     return (path if ext in EXTENSIONS else f"{path}.{fmt}"), fmt
 
-_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))})
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                              *(f"{d}{i}" for d in ("COM", "LPT") for i in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"])})
 
 
 def _unportable(path: str) -> str | None:
     """Why ``path`` names no file an export can write on every system a graph is shared to (QA79 D5, D6):
-    a folder (``.``: the export wrote ``..wav``), a Windows drive (``C:/...``, a folder named ``C:`` here)
-    or a name Windows keeps for a device (``CON``, ``nul.wav``: no file there)."""
+    a folder (``.``: the export wrote ``..wav``), a Windows drive (``C:/...``, a folder named ``C:`` here),
+    a name Windows keeps for a device (``CON``, ``nul.wav``: no file there) or ends itself (``x.wav.``), or
+    a hidden file (``..wav``).  Characters only Windows refuses (``?``, ``:``) are left to it: titles use them."""
     text = path.strip().replace("\\", "/")
     parts = [p for p in text.split("/") if p]
     if not parts or parts[-1] in (".", ".."):        # (a trailing / is said by the export: it knows the format)
         return f"path={path!r} names a folder; give a file name, e.g. out.wav"
-    if len(parts[0]) == 2 and parts[0][1] == ":" and parts[0][0].isalpha():
+    if len(text) >= 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha():    # C:/x.wav, C:x.wav
         return (f"path={path!r} names a Windows drive; give a path relative to the output folder (out.wav, "
                 "takes/out.wav), or run with -o for the folder")
     if device := next((p for p in parts if p.split(".")[0].strip().upper() in _WINDOWS_DEVICES), None):
         return (f"path={path!r}: {device!r} is a name Windows keeps for a device, so the graph cannot export there "
                 "on Windows; choose another name")
+    if odd := next((p for p in path.replace("\\", "/").split("/") if p.strip() and p not in (".", "..")
+                    and p != p.rstrip(". ")), None):
+        return (f"path={path!r}: {odd!r} ends in a space or a dot, which Windows drops from a name (and the format "
+                "is read from the name's end); remove it")
+    if parts[-1].startswith("."):
+        return f"path={path!r}: a name starting with a dot is a hidden file; remove the dot (e.g. out.wav)"
     return None
 
 

@@ -374,8 +374,10 @@ def test_unpack_into_an_empty_folder_name_is_refused_as_run_refuses_it(sandbox, 
     """QA79 D8: ``unpack -o ""`` unpacked into the current folder, where ``run -o ""`` is refused."""
     bundle = pack(load(make_project(sandbox / "home" / "proj")), sandbox / "inbox" / "song.acbundle")
     rc, out, err = cli(["unpack", str(bundle), "-o", ""], capsys)
-    assert rc == 1 and err.strip() == ('error: -o "": empty folder to unpack into; give a folder (-o song), or omit -o '
+    assert rc == 1 and err.strip() == ("error: -o '': empty folder to unpack into; give a folder (-o song), or omit -o "
                                        'to unpack beside the bundle (song/)'), err
+    rc, out, err = cli(["unpack", str(bundle), "-o", " "], capsys)
+    assert rc == 1 and err.startswith("error: -o ' ': empty folder"), err
     assert os.listdir(sandbox / "out") == [] and os.listdir(sandbox / "inbox") == ["song.acbundle"]
 
 

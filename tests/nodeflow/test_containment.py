@@ -342,6 +342,12 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="C:/mixes/x.wav"), "path='C:/mixes/x.wav' names a Windows drive"),        # QA79 D5: made a folder 'C:'
     (dict(path="CON"), "'CON' is a name Windows keeps for a device"),
     (dict(path="stems/nul.wav"), "'nul.wav' is a name Windows keeps for a device"),
+    (dict(path="C:x.wav"), "names a Windows drive"),                         # QA80 D6: C: drive's own folder
+    (dict(path="COM0.wav"), "'COM0.wav' is a name Windows keeps"),
+    (dict(path="conin$.wav"), "is a name Windows keeps"),
+    (dict(path="x.wav "), "'x.wav ' ends in a space or a dot"),
+    (dict(path="x.wav."), "'x.wav.' ends in a space or a dot"),
+    (dict(path="..wav"), "a name starting with a dot is a hidden file"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
