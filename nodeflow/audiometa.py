@@ -49,7 +49,8 @@ from typing import Any, Iterable
 from .errors import AudioError, ParameterError
 
 __all__ = ["Metadata", "write_metadata", "read_metadata", "read_embedded_graph", "read_tags", "embed",
-           "detect_format", "file_facts", "GRAPH_KEY", "GRAPH_MIME", "MAX_GRAPH_BYTES", "INFO_KEYS", "LOAD_KEYS"]
+           "detect_format", "file_facts", "GRAPH_KEY", "GRAPH_MIME", "MAX_GRAPH_BYTES", "INFO_KEYS", "LOAD_KEYS",
+           "GRAPH_TEXT_TAGS"]
 
 GRAPH_KEY = "audiochain_graph"            # legacy Vorbis comment key (base64), read only
 GRAPH_MIME = "application/x-audiochain-graph"
@@ -59,6 +60,8 @@ _METER = re.compile(r"^([1-9]\d?)/([1-9]\d?)$")
 # Metadata fields that travel as ``(key, str)`` pairs in ``Audio.info``
 INFO_KEYS = ("title", "artist", "album", "comment", "description", "genre", "date", "bpm", "key", "meter",
              "time_reference", "time_reference_rate", "originator")
+# the text tags an export takes from the graph's metadata (besides bpm and meter, checked as such)
+GRAPH_TEXT_TAGS = ("title", "artist", "album", "comment", "description", "genre", "key")
 # what io.load copies from a source file into the loaded Audio's info
 LOAD_KEYS = ("title", "artist", "album", "comment", "genre", "bpm", "key", "meter", "time_reference",
              "time_reference_rate")

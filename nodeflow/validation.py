@@ -338,10 +338,14 @@ def project_rate(value: Any) -> int | None:
 
 
 def metadata_problems(metadata: dict[str, Any]) -> list[str]:
-    """What the graph's metadata holds that no run can use: its project rate, and the tempo and meter
+    """What the graph's metadata holds that no run can use: its project rate, the text tags, tempo and meter
     its exports write (QA: bpm=-5 passed validate; the run wrote the file, then failed)."""
+    from .audiometa import GRAPH_TEXT_TAGS
     from .dawproject import check_bpm, parse_meter
-    out = []
+    out = [f"graph metadata {key}={_shown(repr(metadata[key]))}: expected text (the exports write it as a tag); fix "
+           "it in the graph's metadata, or remove it" for key in GRAPH_TEXT_TAGS      # (QA79 D7: dropped unsaid)
+           if metadata.get(key) is not None and (isinstance(metadata[key], bool)
+                                                 or not isinstance(metadata[key], (str, int, float)))]
     checks: dict[str, Callable[[Any], Any]] = {"sample_rate": project_rate, "bpm": check_bpm, "meter": parse_meter}
     for key, check in checks.items():
         if metadata.get(key) not in (None, ""):

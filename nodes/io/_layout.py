@@ -97,7 +97,8 @@ def conform_stream(stream, rate: SampleRate, channels: Channels):
 def _graph_fields(graph: Any) -> dict[str, Any]:
     meta = getattr(graph, "metadata", None) or {}
     out = {}
-    for k in ("title", "artist", "album", "comment", "description", "genre", "key", "meter", "bpm"):
+    from nodeflow.audiometa import GRAPH_TEXT_TAGS
+    for k in (*GRAPH_TEXT_TAGS, "meter", "bpm"):
         v = meta.get(k)
         if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "":
             out[k] = str(v)

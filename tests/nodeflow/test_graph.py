@@ -125,7 +125,10 @@ def test_missing_input_file_is_a_problem(reg, tmp_path):
     ({"bpm": 1e308}, "graph metadata bpm=1e+308"),
     ({"meter": "0/0"}, "graph metadata meter='0/0': expected beats/note value"),
     ({"sample_rate": 10**9}, "graph metadata sample_rate=1000000000: expected a project sample rate"),
-    ({"sample_rate": "x"}, "graph metadata sample_rate='x'")])
+    ({"sample_rate": "x"}, "graph metadata sample_rate='x'"),
+    ({"artist": ["Ana", "Ben"]}, "graph metadata artist=['Ana', 'Ben']: expected text (the exports write it as a tag)"),
+    ({"comment": {"a": 1}}, "graph metadata comment={'a': 1}: expected text"),           # QA79 D7: dropped unsaid
+    ({"title": True}, "graph metadata title=True: expected text")])
 def test_graph_metadata_no_run_can_use_is_a_problem_before_anything_runs(tmp_path, metadata, said):
     """QA: metadata bpm=-5 or meter 0/0 passed validate; the run wrote its file, then failed on the tempo."""
     import numpy as np
@@ -143,7 +146,8 @@ def test_graph_metadata_no_run_can_use_is_a_problem_before_anything_runs(tmp_pat
     with pytest.raises(GraphError):
         Executor(disk_cache=None).run(g, output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
-    g.metadata.update({"bpm": 93.7, "meter": [7, 8], "sample_rate": 44100})
+    g.metadata.update({"bpm": 93.7, "meter": [7, 8], "sample_rate": 44100, "artist": "Ana", "comment": "take 3",
+                       "title": 5})                 # a number is written as its text
     assert g.problems() == []
 
 
