@@ -339,7 +339,8 @@ class Executor:
         cancel = cancel_event or threading.Event()
         emit = _emitter(on_event)
         ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
-                      protected_files=plan.protected, device=device, allow_outside=allow_outside, memory=MemoryRoom(room))
+                      protected_files=plan.protected, device=device, allow_outside=allow_outside,
+                      memory=MemoryRoom(room))
         scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
                               keep_going=keep_going, skips=skips, pieces_of=pieces_of)
         try:

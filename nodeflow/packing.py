@@ -225,8 +225,9 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
         raise NodeflowError(f"cannot bundle: reading {e.filename or 'an input'} failed: "
                             f"{os_error_words(e, reading=True)}") from None
     if refused or beyond:
-        refused += [f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; copy it beside the "
-                    "graph, or pack with --include-outside if you mean to share it" for nid, param, value, src in beyond]
+        refused += [f"node '{nid}' {param}={value!r}: {src} is outside the graph's folder {home}; copy it beside "
+                    "the graph, or pack with --include-outside if you mean to share it"
+                    for nid, param, value, src in beyond]
         if len(refused) > len(beyond):
             raise NodeflowError("cannot bundle: " + "; ".join(refused))
         raise OutsideFolder("cannot bundle: " + "; ".join(refused), home, [(n, p, src) for n, p, _, src in beyond])

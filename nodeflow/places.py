@@ -138,7 +138,8 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
               for (nid, name) in {**graph.input_files(), **local_checkpoints(graph, old_base)}}
     for i, axis in enumerate(_axes(graph.sweep)):     # a saved sweep's files, by "sweep:axis:value"
         if path_mode(graph, *axis["param"].partition(".")[::2]) == "read":
-            values.update({f"sweep:{i}:{j}": v for j, v in enumerate(axis["values"]) if isinstance(v, str) and v.strip()})
+            values.update({f"sweep:{i}:{j}": v for j, v in enumerate(axis["values"])
+                           if isinstance(v, str) and v.strip()})
     far = {}
     for key, value in values.items():
         written = shared_path(value, old_base, folder)

@@ -81,7 +81,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
             bare = "/" not in value.replace("\\", "/") and graph.path is not None and not had    # (QA80 D4)
             out.append(f"node '{nid}': input file {name}='{value}' not found (looked at {path}{had}); "
                        + ("a graph file names an input far from its folder by file name alone: put the file beside "
-                          "the graph or point the node at it" if bare else "put the file there or point the node at it"))
+                          "the graph or point the node at it" if bare else
+                          "put the file there or point the node at it"))
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())

@@ -52,7 +52,8 @@ _PLAUSIBLE_FRAMES_PER_BYTE = 64   # first allocation: a header promising more th
 UNKNOWN_LENGTH_RATIO = 16         # a file whose header gives no length: estimated at 16 samples per byte
 MAX_DECODE_ENV = "AUDIOCHAIN_MAX_DECODE_GB"
 DEFAULT_MAX_DECODE_GB = 4.0
-_reached: dict[tuple, tuple[int, int, int, int]] = {}   # (file stamp, start) -> the limit reached, frames, channels, rate
+# (file stamp, start) -> the decode limit a decode of it reached, its frames, channels and rate
+_reached: dict[tuple, tuple[int, int, int, int]] = {}
 
 
 def max_decode_bytes() -> int:
@@ -106,7 +107,8 @@ class _Growth:
     def __init__(self, ctx: Context, path: Path, start: int, counted: int, channels: int, rate: int, limit: int,
                  to_end: bool = True, header: str = "its header gives no length"):
         self.room = getattr(ctx, "memory", None)
-        self.path, self.start, self.counted, self.channels, self.rate, self.limit = path, start, counted, channels, rate, limit
+        self.path, self.start, self.counted, self.limit = path, start, counted, limit
+        self.channels, self.rate = channels, rate
         self.to_end = to_end     # a span (end_s) stops where it ends, under the limit: never refused for another's
         self.held, self.header = 0, header
 
@@ -497,7 +499,8 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     if need is None and (again := reached_before(path, start, limit)) is not None:
         raise again
     # what the run's estimate counted: the container's length, or (none) the file's size as for libsndfile
-    counted = max(0, round(duration * rate) - start) * frame_bytes if duration else path.stat().st_size * UNKNOWN_LENGTH_RATIO * 4
+    counted = (max(0, round(duration * rate) - start) * frame_bytes if duration
+               else path.stat().st_size * UNKNOWN_LENGTH_RATIO * 4)
     growth = None if need is not None else _Growth(ctx, path, start, counted, channels, rate, limit, header=(
         f"its header says {duration:.1f} s" if duration else "its header gives no length"))
     raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)

@@ -76,7 +76,8 @@ def target_name(path: str, format: Format | str = Format.AUTO) -> tuple[str, str
     return (path if ext in EXTENSIONS else f"{path}.{fmt}"), fmt
 
 _WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                              *(f"{d}{i}" for d in ("COM", "LPT") for i in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"])})
+                              *(f"{d}{i}" for d in ("COM", "LPT")
+                                for i in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"])})
 
 
 def _unportable(path: str) -> str | None:
