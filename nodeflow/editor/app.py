@@ -84,15 +84,39 @@ class App:
 
     # ------------------------------------------------------------------ window
     def setup(self) -> "App":
+        """Make the window, its panels and the canvas, show it, and open the graph (or tune) it starts on."""
         import dearpygui.dearpygui as dpg
-        from .filemenu import FileActions
-        from .palette import Palette
-        from .view import GraphView
         self.dpg = dpg
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
+        ui_font = self._window()
+        self._panels(ui_font)
+        dpg.set_primary_window("main", True)
+        dpg.setup_dearpygui()
+        dpg.show_viewport()
+        from .pacing import gl_renderer, smooth_edges
+        self.renderer = gl_renderer()
+        self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
+        if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster
+            dpg.configure_app(anti_aliased_lines=False, anti_aliased_fill=False)
+        from .tune_panel import tune_start
+        start, tuned = tune_start(self.start_path)       # a tune's folder: its graph, and the panel on it
+        self.files.start(start)
+        if tuned is not None:
+            self.tune.open(tuned)
+        self.audition.warm_up()
+        from .tools import Tools
+        self.tools = Tools(self).load()
+        return self
+
+    def _window(self) -> int | None:
+        """The viewport and the main window: menus, palette, canvas, Run/Stop and the status line; the UI
+        font (None where DejaVu is not installed)."""
+        dpg = self.dpg
         from .canvas import FONT_PX
-        from .commands import build_menus, install_shortcuts
+        from .commands import build_menus
+        from .filemenu import FileActions
+        from .palette import Palette
         ui_font: int | None = None
         if Path(FONT).exists():
             with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
@@ -118,9 +142,23 @@ class App:
                 dpg.add_text("", tag="status")
                 with dpg.tooltip("status"):     # the whole message: a long one is cut at the window's edge
                     dpg.add_text("", tag="status_tip", wrap=700)
+        return ui_font
+
+    def _panels(self, ui_font: int | None) -> None:
+        """The theme, preferences, the graph's view and every panel and helper that works on the canvas."""
+        dpg = self.dpg
+        from .canvas import Canvas
+        from .commands import install_shortcuts
+        from .compare import NodeAB
+        from .culling import Culler
         from .fitting import Fitter
+        from .models_panel import ModelsPanel
         from .prefs import Preferences
         from .prefs_panel import PrefsPanel, app_theme
+        from .sweeps import SweepPanel
+        from .tune_panel import TunePanel
+        from .view import GraphView
+        from .wiring import Wiring
         app_theme(dpg, 1.0)
         self.prefs = Preferences(self.state_dir)
         self.audition.latency = self.prefs.playback_latency
@@ -130,40 +168,16 @@ class App:
                               self.seek)
         self.view.ui_font = ui_font         # tooltips in nodes are read in it at any zoom
         widgets.set_base_dir(lambda: self.doc.graph.base_dir())
-        from .models_panel import ModelsPanel
         self.models = ModelsPanel(self)
-        from .sweeps import SweepPanel
-        from .canvas import Canvas
-        from .wiring import Wiring
         self.sweep = SweepPanel(self)
-        from .tune_panel import TunePanel
         self.tune = TunePanel(self)
-        from .compare import NodeAB
         self.node_ab = NodeAB(self)
         self.wiring = Wiring(self)
         self.canvas = Canvas(self)
         self.canvas.setup(FONT)
-        from .culling import Culler
         self.culler = Culler(self)
         self.canvas.set_minimap(self.prefs.minimap, quiet=True)
         install_shortcuts(self)
-        dpg.set_primary_window("main", True)
-        dpg.setup_dearpygui()
-        dpg.show_viewport()
-        from .pacing import gl_renderer, smooth_edges
-        self.renderer = gl_renderer()
-        self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
-        if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster
-            dpg.configure_app(anti_aliased_lines=False, anti_aliased_fill=False)
-        from .tune_panel import tune_start
-        start, tuned = tune_start(self.start_path)       # a tune's folder: its graph, and the panel on it
-        self.files.start(start)
-        if tuned is not None:
-            self.tune.open(tuned)
-        self.audition.warm_up()
-        from .tools import Tools
-        self.tools = Tools(self).load()
-        return self
 
     # ------------------------------------------------------------------ status
     def say(self, text: str, error: bool = False, warn: bool = False) -> None:
