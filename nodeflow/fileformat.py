@@ -137,6 +137,8 @@ def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
         value = saved_by.get(key)
         if isinstance(value, dict):
             clean[key] = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    if isinstance(far := saved_by.get("far"), list):     # inputs named by their file name (see nodeflow.places)
+        clean["far"] = [k for k in far if isinstance(k, str)]
     return clean
 
 
@@ -178,7 +180,7 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     return {
         "format": FORMAT, "version": VERSION,
         "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs},
-                     "node_packs": node_packs, "inputs": sources},
+                     "node_packs": node_packs, "inputs": sources, **_far_keys(graph, base_dir)},
         "metadata": graph.metadata,
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
@@ -187,6 +189,17 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
             else graph.sweep}
            if graph.sweep else {}),
     }
+
+
+def _far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, list[str]]:
+    """``{"far": ["node.param", "sweep:axis:value", ...]}``: the inputs a file saved in ``base_dir`` names by
+    their file name alone, lying far from it (nothing of where they lie: :mod:`~nodeflow.places` keeps that
+    on the machine that saved it); empty for a document kept in memory."""
+    if base_dir is None:
+        return {}
+    from .places import far_inputs
+    far = sorted(far_inputs(graph, Path(base_dir)))
+    return {"far": far} if far else {}
 
 
 def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None, *,

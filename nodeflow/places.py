@@ -107,24 +107,31 @@ def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> 
                            "inputs": {k: [stored, real] for k, (stored, real) in sorted(far.items())}}
         elif graphs.pop(key, None) is None:
             return
-        kept = sorted(graphs.items(), key=lambda kv: -kv[1]["saved"])[:MAX_GRAPHS]
-        graphs = {k: v for k, v in kept if k == key or os.path.exists(k)}     # graph files since deleted: forgotten
+        # the most recently saved are kept, moved or renamed graph files too (found by their bytes: QA81 D3)
+        graphs = dict(sorted(graphs.items(), key=lambda kv: -kv[1]["saved"])[:MAX_GRAPHS])
         write_atomic(file, json.dumps({"version": 1, "graphs": graphs}, indent=1).encode(), mode=_MODE)
 
 
 def recall(graph_file: Path, data: bytes) -> dict[str, tuple[str, str]]:
     """``"node.param" -> (stored, real)`` that :func:`remember` noted for ``graph_file`` saved as ``data``,
-    or for a file saved here with the very same bytes (a copy of it, its folder renamed: QA80 D4); nothing
-    where the bytes are not those saved (edited elsewhere, or another file now at that path)."""
+    or else for files saved here with the very same bytes (a copy of it, its folder renamed: QA80 D4) where
+    they all agree (two songs saved alike from different takes name neither: QA81 D2); nothing where the
+    bytes are not those saved (edited elsewhere, or another file now at that path).  An entry whose real
+    path does not end in the name stored is no place of that input (a damaged file: QA81 D6)."""
     graphs, digest = _read(state_dir() / PLACES_FILE), _digest(data)
     entry = graphs.get(_key(graph_file))
-    if entry is None or entry["digest"] != digest:
-        same = [e for e in graphs.values() if e["digest"] == digest]
-        entry = max(same, key=lambda e: e["saved"]) if same else None
-    if entry is None:
-        return {}
+    if entry is not None and entry["digest"] == digest:
+        found = [_inputs(entry)]
+    else:
+        found = [_inputs(e) for e in graphs.values() if e["digest"] == digest]
+    keys = set().union(*found) if found else set()
+    return {k: found[0][k] for k in keys if all(f.get(k) == found[0].get(k) for f in found)}
+
+
+def _inputs(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {k: (v[0], v[1]) for k, v in entry["inputs"].items()
-            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) and os.path.isabs(v[1])}
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) and os.path.isabs(v[1])
+            and "\x00" not in v[1] and Path(v[1]).name == Path(v[0].replace("\\", "/")).name}
 
 
 def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
@@ -171,9 +178,15 @@ def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> 
 
 
 def found_again(graph: Graph, path: Path, data: bytes) -> None:
-    """The far inputs noted when this file was saved (it unchanged since), back where they are."""
+    """The far inputs noted when this file was saved (it unchanged since), back where they are: only those
+    the file says it names by file name (``saved_by["far"]``), and only where no file of that name lies
+    beside the graph (a file there is the one meant: QA81 D1, D4)."""
+    from .outputs import resolve
     axes = _axes(graph.sweep)
+    far = set(graph.saved_by.get("far", ())) if isinstance(graph.saved_by, dict) else set()
     for key, (stored, real) in recall(path, data).items():
+        if key not in far or os.path.lexists(resolve(stored, graph.base_dir())):
+            continue
         if key.startswith("sweep:"):
             i, _, j = key[6:].partition(":")
             if i.isdigit() and j.isdigit() and int(i) < len(axes) and int(j) < len(values := axes[int(i)]["values"]) \

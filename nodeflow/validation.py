@@ -77,12 +77,11 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif missing:
             sender = graph.saved_by.get("inputs", {}).get(f"{nid}.{name}") if isinstance(graph.saved_by, dict) else None
             had = f"; where the graph was saved it was {sender}" if sender and sender != str(path) else ""
-            value = str(graph.nodes[nid].params[name])
-            bare = "/" not in value.replace("\\", "/") and graph.path is not None and not had    # (QA80 D4)
-            out.append(f"node '{nid}': input file {name}='{value}' not found (looked at {path}{had}); "
-                       + ("a graph file names an input far from its folder by file name alone: put the file beside "
-                          "the graph or point the node at it" if bare else
-                          "put the file there or point the node at it"))
+            far = isinstance(graph.saved_by, dict) and f"{nid}.{name}" in graph.saved_by.get("far", ())
+            out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' not found (looked at "
+                       f"{path}{had}); " + ("it lay far from the graph's folder where the graph was saved, so the file "
+                                            "names it by its file name alone: put it beside the graph or point the "
+                                            "node at it" if far else "put the file there or point the node at it"))
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())

@@ -74,7 +74,8 @@ def test_a_copy_here_finds_its_inputs_and_one_elsewhere_or_changed_names_them_mi
     monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "friends-state"))    # the friend's machine
     [said] = load(copy).problems(output_dir=friend / "out")
     assert "voice-memo.flac" in said and str(home) not in said          # the name, nothing of alice's folders
-    assert "names an input far from its folder by file name alone: put the file beside the graph" in said
+    assert ("it lay far from the graph's folder where the graph was saved, so the file names it by its file name "
+            "alone: put it beside the graph") in said
     monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", own_state)
     # a stranger's graph downloaded over alice's own, at the same path: nothing of hers is read by it
     stranger = _graph(memo)
@@ -157,3 +158,76 @@ def test_a_damaged_or_odd_places_file_is_nothing_remembered(alice, case):
         return
     save(_graph(memo), project / "song.msgpack")                              # saves, and remembers again
     assert load(file).nodes["load"].params["path"] == str(memo)
+
+
+def _sine(path: Path, hz: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(RATE // 2) / RATE
+    sf.write(str(path), (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32), RATE, subtype="PCM_24")
+    return path
+
+
+def test_a_file_beside_the_graph_wins_over_a_remembered_far_one(tmp_path):
+    """QA81 D1, D4: a template copied into a song folder with its own take.wav beside it read the far take.wav
+    another graph of the same bytes had remembered; a file put beside a graph as the missing-input line says
+    was not read."""
+    far = _sine(tmp_path / "samples" / "a" / "b" / "c" / "take.wav", 440.0)
+    (tmp_path / "projA" / "x" / "y").mkdir(parents=True)
+    template = save(_graph(far), tmp_path / "projA" / "x" / "y" / "song.msgpack")
+    song = tmp_path / "projB" / "song.msgpack"
+    song.parent.mkdir()
+    shutil.copy(template, song)
+    assert load(song).nodes["load"].params["path"] == str(far)        # a copy, nothing beside it: the far take
+    _sine(song.parent / "take.wav", 220.0)
+    assert load(song).nodes["load"].params["path"] == "take.wav"      # its own take, beside it
+    assert load(song).problems() == []
+
+
+def test_two_graphs_saved_alike_from_different_takes_name_neither_for_a_copy(tmp_path):
+    """QA81 D2: songA and songC, saved alike (the same bytes) from two takes of the same name, and a copy of
+    songA read songC's take, the one saved last."""
+    for song, hz in (("songA", 440.0), ("songC", 660.0)):
+        take = _sine(tmp_path / f"samples{song[-1]}" / "a" / "b" / "take.wav", hz)
+        (tmp_path / song / "x" / "y").mkdir(parents=True)
+        save(_graph(take), tmp_path / song / "x" / "y" / "g.msgpack")
+    a, c = (tmp_path / s / "x" / "y" / "g.msgpack" for s in ("songA", "songC"))
+    assert a.read_bytes() == c.read_bytes()
+    assert load(a).nodes["load"].params["path"] == str(tmp_path / "samplesA" / "a" / "b" / "take.wav")
+    assert load(c).nodes["load"].params["path"] == str(tmp_path / "samplesC" / "a" / "b" / "take.wav")
+    backup = Path(shutil.copy(a, tmp_path / "backup.msgpack"))
+    assert load(backup).nodes["load"].params["path"] == "take.wav"    # which one is not known: said missing
+    [said] = load(backup).problems(output_dir=tmp_path / "out")
+    assert "take.wav' not found" in said and "lay far from the graph's folder" in said
+
+
+def test_a_renamed_project_folder_keeps_its_far_inputs_after_other_saves(alice, tmp_path):
+    """QA81 D3: a save of any other graph forgot the entries of graph files no longer where they were saved,
+    and the renamed project lost its far input."""
+    home, memo, project = alice
+    save(_graph(memo), project / "song.msgpack")
+    moved = project.parent / "song-2026"
+    project.rename(moved)
+    other = tmp_path / "work" / "other"
+    other.mkdir()
+    g = _graph(memo)
+    g.add("dsp.gain", id="gain", gain_db=-1.0)
+    save(g, other / "g.msgpack")
+    assert load(moved / "song.msgpack").nodes["load"].params["path"] == str(memo)
+
+
+def test_only_a_far_input_is_said_far_and_a_damaged_entry_points_nowhere_else(alice, tmp_path):
+    """QA81 D5: a near input deleted was said to lie far; D6: an entry whose path names another file was
+    followed."""
+    home, memo, project = alice
+    near = _take(project / "in.wav")
+    file = save(_graph(near), project / "near.msgpack")
+    near.unlink()
+    [said] = load(file).problems(output_dir=project / "out")
+    assert "put the file there or point the node at it" in said and "lay far" not in said
+    other = _take(home / "private" / "other.flac")
+    far = save(_graph(memo), project / "far.msgpack")
+    places = state_dir() / PLACES_FILE
+    doc = json.loads(places.read_text())
+    doc["graphs"][os.path.realpath(far)]["inputs"]["load.path"][1] = str(other)
+    places.write_text(json.dumps(doc))
+    assert load(far).nodes["load"].params["path"] == "voice-memo.flac"
