@@ -84,7 +84,7 @@ def _unportable(path: str) -> str | None:
     """Why ``path`` names no file an export can write on every system a graph is shared to (QA79 D5, D6):
     a folder (``.``: the export wrote ``..wav``), a Windows drive (``C:/...``, a folder named ``C:`` here),
     a name Windows keeps for a device (``CON``, ``nul.wav``: no file there) or ends itself (``x.wav.``), or
-    a hidden file (``..wav``).  Characters only Windows refuses (``?``, ``:``) are left to it: titles use them."""
+    a hidden file (``..wav``), or characters Windows refuses in a name (``take: intro.wav``)."""
     text = path.strip().replace("\\", "/")
     parts = [p for p in text.split("/") if p]
     if not parts or parts[-1] in (".", ".."):        # (a trailing / is said by the export: it knows the format)
@@ -92,6 +92,9 @@ def _unportable(path: str) -> str | None:
     if len(text) >= 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha():    # C:/x.wav, C:x.wav
         return (f"path={path!r} names a Windows drive; give a path relative to the output folder (out.wav, "
                 "takes/out.wav), or run with -o for the folder")
+    if bad := sorted({c for c in text if c in '<>:"|?*'}):      # (QA81: 'take:stream.wav', an NTFS stream there)
+        return (f"path={path!r} holds {' '.join(bad)}, which Windows cannot hold in a file name, so the graph cannot "
+                "export there on Windows; use - or _ instead")
     if device := next((p for p in parts if p.split(".")[0].strip().upper() in _WINDOWS_DEVICES), None):
         return (f"path={path!r}: {device!r} is a name Windows keeps for a device, so the graph cannot export there "
                 "on Windows; choose another name")

@@ -348,6 +348,8 @@ def test_validate_reports_a_device_this_machine_lacks(home, capsys):
     (dict(path="x.wav "), "'x.wav ' ends in a space or a dot"),
     (dict(path="x.wav."), "'x.wav.' ends in a space or a dot"),
     (dict(path="..wav"), "a name starting with a dot is a hidden file"),
+    (dict(path="take:stream.wav"), "holds :, which Windows cannot hold in a file name"),     # QA81
+    (dict(path="mixes/take?|1.wav"), "holds ? |, which Windows cannot hold"),
 ])
 def test_validate_reports_a_bad_export_name(home, capsys, params, message):
     params = dict(params)
