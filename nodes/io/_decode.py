@@ -16,13 +16,13 @@ stops, growing the output as audio actually arrives, so a streamed FLAC of unkno
 and a header claiming terabytes allocates only what the file holds.  Decoded audio is capped at
 :func:`max_decode_bytes` (``AUDIOCHAIN_MAX_DECODE_GB``, default 4 GiB of float32, over 3 hours of
 48 kHz stereo): a decompression bomb stops there with one line naming the file, the size reached
-and the limit.  What a file says of its own damage before it is decoded (an unfinished WAV header, a
+and the limit, and what a decode of unknown length grows past the run's estimate is taken from the
+run's memory (:mod:`._decodelimits`).  What a file says of its own damage before it is decoded (an unfinished WAV header, a
 data chunk cut short) is :mod:`._damage`'s.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,11 +34,12 @@ import numpy as np
 from nodeflow.audio import Audio, StreamedAudio, check_finite, seconds_to_frames
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
-from nodeflow.term import format_bytes
 
 from ._channels import VORBIS_FORMATS, from_vorbis
 from ._damage import _MP3_SLACK, _UNKNOWN_LENGTH, damage, uncounted_audio, unfinished_wav
 from ._damage import cut_short as cut_short     # (validation's: it was here)
+from ._decodelimits import (MAX_DECODE_ENV, UNKNOWN_LENGTH_RATIO, Growth, max_decode_bytes,  # noqa: F401 - also
+                            note_reached, reached_before, too_big)                 # importable from here
 
 SOUNDFILE_EXTS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc",
                             ".au", ".snd", ".caf", ".w64"})
@@ -49,100 +50,6 @@ _BLOCK = 1 << 17                  # frames per read; progress and cancellation b
 _EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg"})
 _MP3_FRAMES_PER_BYTE = 16         # mp3 holds at most 8 frames per byte (8 kbps at 8 kHz); twice that
 _PLAUSIBLE_FRAMES_PER_BYTE = 64   # first allocation: a header promising more than this grows as decoded
-UNKNOWN_LENGTH_RATIO = 16         # a file whose header gives no length: estimated at 16 samples per byte
-MAX_DECODE_ENV = "AUDIOCHAIN_MAX_DECODE_GB"
-DEFAULT_MAX_DECODE_GB = 4.0
-# (file stamp, start) -> the decode limit a decode of it reached, its frames, channels and rate
-_reached: dict[tuple, tuple[int, int, int, int]] = {}
-
-
-def max_decode_bytes() -> int:
-    """The most float32 bytes one load may decode: ``AUDIOCHAIN_MAX_DECODE_GB`` GiB (default 4)."""
-    text = os.environ.get(MAX_DECODE_ENV, "").strip()
-    if not text:
-        return int(DEFAULT_MAX_DECODE_GB * 2**30)
-    try:
-        gb = float(text)
-    except ValueError:
-        gb = float("nan")
-    if not gb > 0 or gb == float("inf"):
-        raise ParameterError(f"{MAX_DECODE_ENV}={text!r} is not a positive number of GiB; "
-                             f"e.g. {MAX_DECODE_ENV}=8 (default {DEFAULT_MAX_DECODE_GB:g})")
-    return max(1, int(gb * 2**30))
-
-
-def too_big(path: Path, frames: int, channels: int, rate: int, limit: int) -> AudioError:
-    """The one line for a decode that reached the limit (a decompression bomb, or a very long file)."""
-    got = frames * channels * 4
-    return AudioError(f"{path}: decodes to more than the limit of {format_bytes(limit)} of audio (stopped at "
-                      f"{format_bytes(got)}, {frames / rate:.0f} s of {channels} ch at {rate} Hz); load a span "
-                      f"with start_s/end_s, or raise the limit with {MAX_DECODE_ENV} if the file is trusted")
-
-
-def reached_before(path: Path, start: int, limit: int) -> AudioError | None:
-    """The refusal a decode of ``path`` from frame ``start`` met before in this process, where it would
-    meet it again (the file unchanged, the limit no higher): three loads of a decompression bomb decode
-    it once, not three times (QA79 D4: 20 s each)."""
-    from nodeflow.cache import file_stamp
-    got = _reached.get((file_stamp(path), start))
-    if got is None or got[0] < limit:
-        return None
-    return too_big(path, *got[1:4], got[0])
-
-
-def _note_reached(path: Path, start: int, limit: int, frames: int, channels: int, rate: int) -> AudioError:
-    from nodeflow.cache import file_stamp
-    if (stamp := file_stamp(path)) is not None:
-        _reached[(stamp, start)] = (limit, frames, channels, rate)
-    return too_big(path, frames, channels, rate, limit)
-
-
-class _Growth:
-    """A decode whose length the run's estimate could not know (a stream with no length in its header):
-    what it holds past the ``counted`` bytes the estimate gave it is taken from the run's
-    :class:`~nodeflow.context.MemoryRoom` as it grows and given back where the decode fails; a growth
-    with no room left stops it with one line.  Each growth also stops where another load of the same
-    file reached the decode limit meanwhile (:func:`reached_before`)."""
-
-    def __init__(self, ctx: Context, path: Path, start: int, counted: int, channels: int, rate: int, limit: int,
-                 to_end: bool = True, header: str = "its header gives no length"):
-        self.room = getattr(ctx, "memory", None)
-        self.path, self.start, self.counted, self.limit = path, start, counted, limit
-        self.channels, self.rate = channels, rate
-        self.to_end = to_end     # a span (end_s) stops where it ends, under the limit: never refused for another's
-        self.held, self.header = 0, header
-
-    def hold(self, nbytes: int, frames: int) -> None:
-        """The decode now holds ``nbytes`` (the copy of a growing buffer included), ``frames`` decoded."""
-        if self.to_end and (again := reached_before(self.path, self.start, self.limit)) is not None:
-            self.drop()
-            raise again
-        want = max(0, nbytes - self.counted)
-        if self.room is None or want == self.held:
-            return
-        if want > self.held and not self.room.take(want - self.held):
-            self.drop()
-            raise self._refused(nbytes, frames)
-        if want < self.held:
-            self.room.give(self.held - want)
-        self.held = want
-
-    def drop(self) -> None:
-        """The decode failed: what it took goes back to the run."""
-        if self.room is not None and self.held:
-            self.room.give(self.held)
-        self.held = 0
-
-    def _refused(self, nbytes: int, frames: int) -> AudioError:
-        from nodeflow.costlimits import Limits
-        limits, _ = Limits.from_env()
-        return AudioError(
-            f"{self.path}: decodes to more than the run's memory has room for (stopped at "
-            f"{format_bytes(frames * self.channels * 4)}, "
-            f"{frames / self.rate:.0f} s of {self.channels} ch at {self.rate} Hz, where {self.header} and "
-            f"the run counted {format_bytes(self.counted)}; the memory limit is {format_bytes(limits.memory_bytes)}, "
-            f"{limits.memory_source}); load a span with start_s/end_s, or raise the limit with --max-memory-gb or "
-            f"{Limits.ENV['memory_bytes']} if the file is trusted")
 
 
 class Unreadable(Exception):
@@ -210,7 +117,7 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
         limit_frames = limit // (4 * channels)
         if n is None and (again := reached_before(path, start, limit)) is not None:
             raise again
-        growth = None if known else _Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit,
+        growth = None if known else Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit,
                                             to_end=n is None)
         try:
             if is_mp3:
@@ -238,7 +145,7 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
         if done > limit_frames:
             if growth is not None:
                 growth.drop()
-            raise _note_reached(path, start, limit, done, channels, rate)
+            raise note_reached(path, start, limit, done, channels, rate)
         if not known and done == 0 and start > 0:
             raise past_end(path, start_s, _count_frames(path, limit_frames), rate)
     if n is None or not known:              # a stream of unknown length ends where decoding stops
@@ -326,7 +233,7 @@ def stream_soundfile(path: Path, start_s: float, end_s: float | None):
 
 
 def _read_blocks(f, start: int, n: int | None, first: int, cap: int, ctx: Context,
-                 integer: bool = False, growth: _Growth | None = None) -> np.ndarray:
+                 integer: bool = False, growth: Growth | None = None) -> np.ndarray:
     """``[channels, frames]`` float32 of ``n`` frames from ``start`` (None: to the end), at most ``cap``.
 
     De-interleaved block by block (no second full-size copy).  The output starts at ``min(n,
@@ -501,7 +408,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     # what the run's estimate counted: the container's length, or (none) the file's size as for libsndfile
     counted = (max(0, round(duration * rate) - start) * frame_bytes if duration
                else path.stat().st_size * UNKNOWN_LENGTH_RATIO * 4)
-    growth = None if need is not None else _Growth(ctx, path, start, counted, channels, rate, limit, header=(
+    growth = None if need is not None else Growth(ctx, path, start, counted, channels, rate, limit, header=(
         f"its header says {duration:.1f} s" if duration else "its header gives no length"))
     raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)
     got, stopped_early = 0, False
@@ -522,7 +429,7 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
                 if got > limit and (need is None or need > limit):
                     if growth is not None:
                         growth.drop()
-                    raise _note_reached(path, start, limit, got // frame_bytes, channels, rate)
+                    raise note_reached(path, start, limit, got // frame_bytes, channels, rate)
                 ctx.progress(got, need or max(got, (duration or 0) * rate * frame_bytes))
             stopped_early = proc.poll() is None
         except BaseException:
