@@ -139,6 +139,8 @@ def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
             clean[key] = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
     if isinstance(far := saved_by.get("far"), list):     # inputs named by their file name (see nodeflow.places)
         clean["far"] = [k for k in far if isinstance(k, str)]
+    if isinstance(place := saved_by.get("place"), str) and len(place) <= 64:
+        clean["place"] = place
     return clean
 
 
@@ -191,15 +193,18 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     }
 
 
-def _far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, list[str]]:
-    """``{"far": ["node.param", "sweep:axis:value", ...]}``: the inputs a file saved in ``base_dir`` names by
-    their file name alone, lying far from it (nothing of where they lie: :mod:`~nodeflow.places` keeps that
-    on the machine that saved it); empty for a document kept in memory."""
+def _far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """``{"far": ["node.param", "sweep:axis:value", ...], "place": token}``: the inputs a file saved in
+    ``base_dir`` names by their file name alone, lying far from it (nothing of where they lie:
+    :mod:`~nodeflow.places` keeps that on the machine that saved it), and the random token of the graph
+    that saved them there, so that only a copy of that file finds them again; empty for a document kept
+    in memory, or with no far input."""
     if base_dir is None:
         return {}
     from .places import far_inputs
     far = sorted(far_inputs(graph, Path(base_dir)))
-    return {"far": far} if far else {}
+    place = graph.saved_by.get("place") if isinstance(graph.saved_by, dict) else None
+    return {"far": far, **({"place": place} if isinstance(place, str) else {})} if far else {}
 
 
 def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None, *,
@@ -275,6 +280,9 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
                                       f"(node '{nid}' reads it as {name}); save the graph under another name")
     from .places import far_inputs, remember_saved
     far = far_inputs(graph, path.parent)        # named by their file name alone: where they are stays here
+    if far and isinstance(graph.saved_by, dict):    # a token of this graph's: a stranger's file alike is no copy
+        import secrets
+        graph.saved_by.setdefault("place", secrets.token_hex(16))
     data = dumps(graph, path.parent)
     write_atomic(path, data)
     remember_saved(path, data, far)

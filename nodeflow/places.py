@@ -7,10 +7,13 @@ user's name (QA79 D2: a graph saved in ``/work/song`` read ``../../../../root/pr
 
 Where such an input is stays on this machine: :func:`remember` notes it in the user's state folder
 (``places.json``, readable by the user only) under the graph file's real path and a digest of the bytes
-saved, and :func:`recall` gives it back when that file, or a copy of it with the same bytes (its folder
-renamed), is opened again on this machine.  The file on another machine, edited by another tool, or another
-file saved at the path of one's own (a stranger's, downloaded over it) finds nothing, and the input is
-named missing by its file name, as a file from elsewhere is.
+saved, and :func:`found_again` gives it back when the file is opened again: the file where it was saved,
+unchanged, means what it meant (the remembered file, while it is there); a copy of it with the same bytes
+(its folder renamed, a backup) takes a file of that name beside it first.  The file lists the inputs it
+names so (``saved_by.far``) with a random token of its graph (``saved_by.place``, kept across saves), so a
+stranger's graph built alike is no copy of one's own.  The file on another machine, edited by another
+tool, or another file saved at the path of one's own finds nothing, and the input is named missing by its
+file name, as a file from elsewhere is.
 """
 from __future__ import annotations
 
@@ -112,26 +115,26 @@ def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> 
         write_atomic(file, json.dumps({"version": 1, "graphs": graphs}, indent=1).encode(), mode=_MODE)
 
 
-def recall(graph_file: Path, data: bytes) -> dict[str, tuple[str, str]]:
-    """``"node.param" -> (stored, real)`` that :func:`remember` noted for ``graph_file`` saved as ``data``,
-    or else for files saved here with the very same bytes (a copy of it, its folder renamed: QA80 D4) where
-    they all agree (two songs saved alike from different takes name neither: QA81 D2); nothing where the
-    bytes are not those saved (edited elsewhere, or another file now at that path).  An entry whose real
-    path does not end in the name stored is no place of that input (a damaged file: QA81 D6)."""
+def recall(graph_file: Path, data: bytes) -> tuple[dict[str, tuple[str, str]], bool]:
+    """``("node.param" -> (stored, real), exact)``: what :func:`remember` noted for ``graph_file`` saved as
+    ``data`` (``exact``), or else for files saved here with the very same bytes (a copy of it, its folder
+    renamed: QA80 D4) where they all agree; nothing where the bytes are not those saved (edited elsewhere,
+    or another file now at that path).  A file that names far inputs carries its graph's random token
+    (``saved_by.place``), so a stranger's graph built alike is no copy of one's own (QA82 D3).  An entry
+    whose real path does not end in the name stored is no place of that input (a damaged file: QA81 D6)."""
     graphs, digest = _read(state_dir() / PLACES_FILE), _digest(data)
     entry = graphs.get(_key(graph_file))
-    if entry is not None and entry["digest"] == digest:
-        found = [_inputs(entry)]
-    else:
-        found = [_inputs(e) for e in graphs.values() if e["digest"] == digest]
+    exact = entry is not None and entry["digest"] == digest
+    found = [_inputs(entry)] if exact and entry is not None else \
+        [_inputs(e) for e in graphs.values() if e["digest"] == digest]
     keys = set().union(*found) if found else set()
-    return {k: found[0][k] for k in keys if all(f.get(k) == found[0].get(k) for f in found)}
+    return {k: found[0][k] for k in keys if all(f.get(k) == found[0].get(k) for f in found)}, exact
 
 
 def _inputs(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {k: (v[0], v[1]) for k, v in entry["inputs"].items()
             if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) and os.path.isabs(v[1])
-            and "\x00" not in v[1] and Path(v[1]).name == Path(v[0].replace("\\", "/")).name}
+            and "\x00" not in v[1] and os.path.basename(v[1]) == v[0]}
 
 
 def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
@@ -163,29 +166,45 @@ def _axes(sweep: Any) -> list[dict[str, Any]]:
 
 def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
     """:func:`remember` the far inputs of the graph file just written; the file stays saved whatever
-    happens here, and a state folder that cannot be written is said in a warning."""
+    happens here.  Said in a warning: a state folder that cannot be written, and far inputs kept by a file
+    name another input of the graph has too (on another machine they cannot be told apart: QA82 D4)."""
+    import warnings
+
+    from .errors import AudioChainWarning
+    names: dict[str, set[str]] = {}
+    for stored, real in far.values():
+        names.setdefault(stored, set()).add(real)
+    if same := sorted(n for n, reals in names.items() if len(reals) > 1):
+        warnings.warn(f"{path}: saved; {', '.join(map(repr, same))} names more than one far input (files of the "
+                      "same name in different folders), and the file keeps far inputs by their file name, so "
+                      "elsewhere they cannot be told apart: rename one, or `audiochain pack` the graph to share it",
+                      AudioChainWarning, stacklevel=3)
     try:
         remember(path, data, far)
     except OSError as e:
         if far:
-            import warnings
-
-            from .errors import AudioChainWarning
-            names = ", ".join(sorted(far))
-            warnings.warn(f"{path}: saved, but where {names} lie could not be noted in {state_dir()} "
-                          f"({e.strerror or e}); the file names them by file name only, so put them beside the "
-                          "graph file or `audiochain pack` it with its inputs", AudioChainWarning, stacklevel=3)
+            folder = state_dir()
+            why = "it is not a folder" if folder.exists() and not folder.is_dir() else (e.strerror or str(e))
+            warnings.warn(f"{path}: saved, but this machine could not note where its far inputs "
+                          f"({', '.join(sorted(far))}) are: the state folder {folder} cannot be written ({why}); "
+                          "the file names them by file name alone, so put them beside the graph file, or "
+                          "`audiochain pack` it with its inputs", AudioChainWarning, stacklevel=3)
 
 
 def found_again(graph: Graph, path: Path, data: bytes) -> None:
-    """The far inputs noted when this file was saved (it unchanged since), back where they are: only those
-    the file says it names by file name (``saved_by["far"]``), and only where no file of that name lies
-    beside the graph (a file there is the one meant: QA81 D1, D4)."""
+    """The far inputs noted when this file was saved, back where they are: only those the file says it names
+    by file name (``saved_by["far"]``).  The file where it was saved, unchanged, means what it meant: the
+    remembered file while it is there, even with a file of that name beside it (its own render, another
+    take: QA82 D1, D2).  A copy elsewhere, or a remembered file that is gone, takes a file of that name
+    beside the graph first (a template copied into a song's folder; the take put there as the missing-input
+    line says: QA81 D1, D4)."""
     from .outputs import resolve
     axes = _axes(graph.sweep)
     far = set(graph.saved_by.get("far", ())) if isinstance(graph.saved_by, dict) else set()
-    for key, (stored, real) in recall(path, data).items():
-        if key not in far or os.path.lexists(resolve(stored, graph.base_dir())):
+    found, exact = recall(path, data)
+    for key, (stored, real) in found.items():
+        beside = os.path.lexists(resolve(stored, graph.base_dir()))
+        if key not in far or (beside and not (exact and os.path.lexists(real))):
             continue
         if key.startswith("sweep:"):
             i, _, j = key[6:].partition(":")

@@ -100,7 +100,8 @@ def test_an_unwritable_state_folder_saves_the_graph_and_says_how_to_keep_its_inp
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(blocker / "state"))
-    with pytest.warns(AudioChainWarning, match=r"load\.path .*could not be noted.*beside the graph file.*pack"):
+    with pytest.warns(AudioChainWarning, match=r"could not note where its far inputs \(load\.path\) are: the state "
+                      r"folder .* cannot be written \(Not a directory\).*beside the graph file.*pack"):
         file = save(_graph(memo), project / "song.msgpack")
     assert b"voice-memo.flac" in file.read_bytes() and b"alice" not in file.read_bytes()
 
@@ -153,7 +154,7 @@ def test_a_damaged_or_odd_places_file_is_nothing_remembered(alice, case):
         places.write_text(content)
     assert load(file).nodes["load"].params["path"] == "voice-memo.flac"      # nothing remembered, no hang
     if case == "folder":
-        with pytest.warns(AudioChainWarning, match="could not be noted"):
+        with pytest.warns(AudioChainWarning, match="could not note where its far inputs"):
             save(_graph(memo), project / "song.msgpack")
         return
     save(_graph(memo), project / "song.msgpack")                              # saves, and remembers again
@@ -183,19 +184,26 @@ def test_a_file_beside_the_graph_wins_over_a_remembered_far_one(tmp_path):
     assert load(song).problems() == []
 
 
-def test_two_graphs_saved_alike_from_different_takes_name_neither_for_a_copy(tmp_path):
-    """QA81 D2: songA and songC, saved alike (the same bytes) from two takes of the same name, and a copy of
-    songA read songC's take, the one saved last."""
+def test_two_graphs_saved_alike_from_different_takes_each_copy_reads_its_own(tmp_path):
+    """QA81 D2: songA and songC, saved alike from two takes of the same name, had the same bytes, and a copy
+    of songA read songC's take, the one saved last.  Each graph that names far inputs carries a token of its
+    own now; entries that disagree still name neither (a places file of an older version)."""
     for song, hz in (("songA", 440.0), ("songC", 660.0)):
         take = _sine(tmp_path / f"samples{song[-1]}" / "a" / "b" / "take.wav", hz)
         (tmp_path / song / "x" / "y").mkdir(parents=True)
         save(_graph(take), tmp_path / song / "x" / "y" / "g.msgpack")
     a, c = (tmp_path / s / "x" / "y" / "g.msgpack" for s in ("songA", "songC"))
-    assert a.read_bytes() == c.read_bytes()
-    assert load(a).nodes["load"].params["path"] == str(tmp_path / "samplesA" / "a" / "b" / "take.wav")
-    assert load(c).nodes["load"].params["path"] == str(tmp_path / "samplesC" / "a" / "b" / "take.wav")
+    assert a.read_bytes() != c.read_bytes()
+    take_a, take_c = (str(tmp_path / f"samples{s}" / "a" / "b" / "take.wav") for s in "AC")
+    assert load(a).nodes["load"].params["path"] == take_a and load(c).nodes["load"].params["path"] == take_c
     backup = Path(shutil.copy(a, tmp_path / "backup.msgpack"))
-    assert load(backup).nodes["load"].params["path"] == "take.wav"    # which one is not known: said missing
+    assert load(backup).nodes["load"].params["path"] == take_a
+    places = state_dir() / PLACES_FILE                  # two entries of the same bytes that disagree: neither
+    doc = json.loads(places.read_text())
+    doc["graphs"]["/elsewhere/g.msgpack"] = dict(doc["graphs"][os.path.realpath(a)], inputs={"load.path": [
+        "take.wav", take_c]})
+    places.write_text(json.dumps(doc))
+    assert load(backup).nodes["load"].params["path"] == "take.wav"
     [said] = load(backup).problems(output_dir=tmp_path / "out")
     assert "take.wav' not found" in said and "lay far from the graph's folder" in said
 
@@ -231,3 +239,52 @@ def test_only_a_far_input_is_said_far_and_a_damaged_entry_points_nowhere_else(al
     doc["graphs"][os.path.realpath(far)]["inputs"]["load.path"][1] = str(other)
     places.write_text(json.dumps(doc))
     assert load(far).nodes["load"].params["path"] == "voice-memo.flac"
+
+
+def test_a_stranger_graph_built_alike_reads_none_of_my_far_takes(tmp_path, monkeypatch):
+    """QA82 D3: a collaborator's graph, built as mine was for a take of the same name, had the same bytes as
+    mine, and opened here it read my private take."""
+    mine = _sine(tmp_path / "me" / "private" / "a" / "b" / "take.wav", 440.0)
+    (tmp_path / "me" / "song" / "x" / "y").mkdir(parents=True)
+    save(_graph(mine), tmp_path / "me" / "song" / "x" / "y" / "g.msgpack")
+    own_state = os.environ["AUDIOCHAIN_STATE_DIR"]
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "their-state"))      # their machine
+    theirs = _sine(tmp_path / "them" / "studio" / "a" / "b" / "take.wav", 220.0)
+    (tmp_path / "them" / "song" / "x" / "y").mkdir(parents=True)
+    sent = save(_graph(theirs), tmp_path / "them" / "song" / "x" / "y" / "g.msgpack")
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", own_state)
+    (tmp_path / "me" / "Downloads").mkdir()
+    got = Path(shutil.copy(sent, tmp_path / "me" / "Downloads" / "g.msgpack"))
+    assert load(got).nodes["load"].params["path"] == "take.wav"
+
+
+def test_the_file_where_it_was_saved_keeps_its_far_take_over_one_beside_it(alice):
+    """QA82 D1, D2: a far take.wav and a take.wav beside the graph were both read from beside it on reopening
+    (the render came out of the wrong take, with no word), and a graph exporting vocals.wav beside itself
+    from a far vocals.wav took its own render as its input on the second run."""
+    home, memo, project = alice
+    far = _sine(home / "refs" / "a" / "b" / "vocals.wav", 440.0)
+    g = _graph(far)
+    g.set("export", "path", "vocals.wav")
+    file = save(g, project / "song.msgpack")
+    Executor().run(load(file), output_dir=project)
+    assert (project / "vocals.wav").exists()
+    assert load(file).nodes["load"].params["path"] == str(far)        # not its own render
+    Executor().run(load(file), output_dir=project)                    # and it runs again
+
+
+def test_two_far_takes_of_one_name_are_said_on_save_and_an_odd_name_is_found(alice, tmp_path):
+    """QA82 D4: two far inputs named take.wav are kept by one name, which elsewhere cannot tell them apart;
+    D6: a far file whose name holds a backslash (legal on Linux) was never found again."""
+    home, memo, project = alice
+    lead = _sine(home / "rec" / "lead" / "a" / "take.wav", 440.0)
+    bass = _sine(home / "rec" / "bass" / "a" / "take.wav", 110.0)
+    g = _graph(lead)
+    g.add("io.load", id="bass", path=str(bass))
+    with pytest.warns(AudioChainWarning, match=r"'take\.wav' names more than one far input.*rename one.*pack"):
+        file = save(g, project / "two.msgpack")
+    again = load(file)
+    assert (again.nodes["load"].params["path"], again.nodes["bass"].params["path"]) == (str(lead), str(bass))
+    odd = _sine(home / "rec" / "lead\\v2.wav", 330.0)
+    file = save(_graph(odd), project / "odd.msgpack")
+    assert load(file).nodes["load"].params["path"] == str(odd)
