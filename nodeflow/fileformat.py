@@ -172,6 +172,7 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
         nodes.append({"id": inst.id, "type": inst.type,
                       "version": spec.version if spec else (inst.version or 1), "params": params})
     from . import __version__
+    from .places import far_keys
     known = [s for i in graph.nodes.values() if (s := reg.get(i.type)) is not None]
     used_packs = sorted({s.pack for s in known} - {""})
     node_packs = {s.id: s.pack for s in known if s.pack}
@@ -182,7 +183,7 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     return {
         "format": FORMAT, "version": VERSION,
         "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs},
-                     "node_packs": node_packs, "inputs": sources, **_far_keys(graph, base_dir)},
+                     "node_packs": node_packs, "inputs": sources, **far_keys(graph, base_dir)},
         "metadata": graph.metadata,
         "nodes": nodes,
         "links": [{"from": [l.src, l.src_port], "to": [l.dst, l.dst_port]} for l in graph.links],
@@ -191,20 +192,6 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
             else graph.sweep}
            if graph.sweep else {}),
     }
-
-
-def _far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """``{"far": ["node.param", "sweep:axis:value", ...], "place": token}``: the inputs a file saved in
-    ``base_dir`` names by their file name alone, lying far from it (nothing of where they lie:
-    :mod:`~nodeflow.places` keeps that on the machine that saved it), and the random token of the graph
-    that saved them there, so that only a copy of that file finds them again; empty for a document kept
-    in memory, or with no far input."""
-    if base_dir is None:
-        return {}
-    from .places import far_inputs
-    far = sorted(far_inputs(graph, Path(base_dir)))
-    place = graph.saved_by.get("place") if isinstance(graph.saved_by, dict) else None
-    return {"far": far, **({"place": place} if isinstance(place, str) else {})} if far else {}
 
 
 def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[str] | None, *,

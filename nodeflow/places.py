@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["state_dir", "remember", "recall", "far_inputs", "remember_saved", "found_again", "PLACES_FILE",
-           "MAX_GRAPHS"]
+__all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again",
+           "PLACES_FILE", "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
@@ -156,6 +156,19 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
         if written != rebase_path(value, old_base, folder):
             far[key] = (written, str(Path(os.path.normpath(resolve(value, old_base).absolute()))))
     return far
+
+
+def far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """``{"far": ["node.param", "sweep:axis:value", ...], "place": token}``: the inputs a file saved in
+    ``base_dir`` names by their file name alone, lying far from it (nothing of where they lie:
+    this module keeps that on the machine that saved it), and the random token of the graph
+    that saved them there, so that only a copy of that file finds them again; empty for a document kept
+    in memory, or with no far input."""
+    if base_dir is None:
+        return {}
+    far = sorted(far_inputs(graph, Path(base_dir)))
+    place = graph.saved_by.get("place") if isinstance(graph.saved_by, dict) else None
+    return {"far": far, **({"place": place} if isinstance(place, str) else {})} if far else {}
 
 
 def _axes(sweep: Any) -> list[dict[str, Any]]:
