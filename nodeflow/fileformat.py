@@ -85,6 +85,14 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     return rel.as_posix()
 
 
+def by_name(value: Any, file: Path) -> bool:
+    """``value`` names an input by its file name alone, and it is not there (a take not sent): it stays a
+    name wherever the graph is saved, so a file put beside the graph is read (QA82 D5: Save as wrote
+    ``../dl/x/y/z/take.wav``, and the take put beside the saved graph was not found)."""
+    return (isinstance(value, str) and bool(value.strip()) and not _absolute(value.strip())
+            and "/" not in value and "\\" not in value and not os.path.lexists(file))
+
+
 def portable_text(value: str) -> str:
     """``value``, except that an absolute path (or ``~/...``) becomes its last part: tags and shared
     files (a bundle's graph, a fine-tuned adapter) never show this machine's folder layout."""
@@ -161,8 +169,8 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     for inst in graph.nodes.values():
         spec = reg.get(inst.type)
         params = {k: (spec.params[k].to_plain(v) if spec and k in spec.params else v) for k, v in inst.params.items()}
-        for (nid, name) in inputs:
-            if nid == inst.id:       # inputs: only with base_dir
+        for (nid, name), file in inputs.items():
+            if nid == inst.id and not by_name(params[name], file):       # inputs: only with base_dir
                 params[name] = shared_path(params[name], old_base, Path(base_dir if base_dir is not None else old_base))
         if portable or base_dir is not None:
             params = {k: _saved("write" if graph.is_own_path(inst.id, k) else
@@ -214,7 +222,7 @@ def _saved(mode: str, value: Any, old_base: Path, base_dir: str | os.PathLike[st
         # to allow that folder wrote there)
         return value
     if mode == "read" and isinstance(value, str) and value.strip() and base_dir is not None:
-        return shared_path(value, old_base, Path(base_dir))
+        return value if by_name(value, resolve(value, old_base)) else shared_path(value, old_base, Path(base_dir))
     return _portable(value, None if base_dir is None else Path(base_dir))
 
 
@@ -275,8 +283,9 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
     remember_saved(path, data, far)
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
-        for (nid, name) in {**graph.input_files(), **local_checkpoints(graph)}:
-            graph.nodes[nid].params[name] = rebase_path(graph.nodes[nid].params[name], graph.base_dir(), path.parent)
+        for (nid, name), file in {**graph.input_files(), **local_checkpoints(graph)}.items():
+            if not by_name(graph.nodes[nid].params[name], file):
+                graph.nodes[nid].params[name] = rebase_path(graph.nodes[nid].params[name], graph.base_dir(), path.parent)
     graph.path = path
     return path
 

@@ -140,7 +140,7 @@ def _inputs(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
     """``"node.param" -> (name written, absolute path)`` of each input a file saved in ``folder`` names by
     its name alone (:func:`~nodeflow.fileformat.shared_path`), for :func:`remember` to note."""
-    from .fileformat import rebase_path, shared_path
+    from .fileformat import by_name, rebase_path, shared_path
     from .graphpaths import local_checkpoints, path_mode
     from .outputs import resolve
     old_base = graph.base_dir()
@@ -152,6 +152,8 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
                            if isinstance(v, str) and v.strip()})
     far = {}
     for key, value in values.items():
+        if by_name(value, resolve(value, old_base)):
+            continue
         written = shared_path(value, old_base, folder)
         if written != rebase_path(value, old_base, folder):
             far[key] = (written, str(Path(os.path.normpath(resolve(value, old_base).absolute()))))

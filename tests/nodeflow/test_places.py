@@ -288,3 +288,18 @@ def test_two_far_takes_of_one_name_are_said_on_save_and_an_odd_name_is_found(ali
     odd = _sine(home / "rec" / "lead\\v2.wav", 330.0)
     file = save(_graph(odd), project / "odd.msgpack")
     assert load(file).nodes["load"].params["path"] == str(odd)
+
+
+def test_a_missing_take_named_by_its_name_stays_a_name_through_save_as(tmp_path):
+    """QA82 D5: a graph from elsewhere whose take.wav was not sent, saved as into one's own folder, stored
+    '../dl/x/y/z/take.wav'; the take put beside the saved graph, as the missing-input line says, was not read."""
+    dl = tmp_path / "dl" / "x" / "y" / "z"
+    dl.mkdir(parents=True)
+    g = _graph("take.wav")
+    got = save(g, dl / "g.msgpack")
+    mine = tmp_path / "mysong"
+    mine.mkdir()
+    file = save(load(got), mine / "g.msgpack")
+    assert load(file).nodes["load"].params["path"] == "take.wav"
+    _sine(mine / "take.wav", 440.0)
+    assert load(file).problems() == []
