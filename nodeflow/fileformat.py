@@ -280,7 +280,7 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
         graph.saved_by.setdefault("place", secrets.token_hex(16))
     data = dumps(graph, path.parent)
     write_atomic(path, data)
-    remember_saved(path, data, far)
+    remember_saved(path, data, far, graph)
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
         for (nid, name), file in {**graph.input_files(), **local_checkpoints(graph)}.items():

@@ -179,20 +179,24 @@ def _axes(sweep: Any) -> list[dict[str, Any]]:
             and isinstance(a.get("values"), list)] if isinstance(axes, list) else []
 
 
-def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
+def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]], graph: Graph | None = None) -> None:
     """:func:`remember` the far inputs of the graph file just written; the file stays saved whatever
     happens here.  Said in a warning: a state folder that cannot be written, and far inputs kept by a file
-    name another input of the graph has too (on another machine they cannot be told apart: QA82 D4)."""
+    name another input of ``graph`` has too, far or near: on another machine they cannot be told apart
+    (QA82 D1, D4)."""
     import warnings
 
     from .errors import AudioChainWarning
     names: dict[str, set[str]] = {}
     for stored, real in far.values():
         names.setdefault(stored, set()).add(real)
+    for (nid, name), file in (graph.input_files() if graph is not None else {}).items():
+        if f"{nid}.{name}" not in far and file.name in names:    # a near input of that name (QA82 D1)
+            names[file.name].add(str(file))
     if same := sorted(n for n, reals in names.items() if len(reals) > 1):
-        warnings.warn(f"{path}: saved; {', '.join(map(repr, same))} names more than one far input (files of the "
-                      "same name in different folders), and the file keeps far inputs by their file name, so "
-                      "elsewhere they cannot be told apart: rename one, or `audiochain pack` the graph to share it",
+        warnings.warn(f"{path}: saved; {', '.join(map(repr, same))} names more than one input (files of the same "
+                      "name in different folders), and the file keeps a far input by its file name, so elsewhere "
+                      "they cannot be told apart: rename one, or `audiochain pack` the graph to share it",
                       AudioChainWarning, stacklevel=3)
     try:
         remember(path, data, far)

@@ -270,8 +270,13 @@ class FileActions:
         old = doc.path
         scratch = self.app.runner.scratch if not doc.graph.path else None   # untitled: its runs' exports
         self.app.canvas.keep_view()
+        import warnings
+
+        from ..errors import AudioChainWarning
         try:
-            written = save_graph(doc.graph, path)
+            with warnings.catch_warnings(record=True) as said:     # what the save says (far takes of one name,
+                warnings.simplefilter("always", AudioChainWarning)   # a state folder it cannot write): shown
+                written = save_graph(doc.graph, path)
         except (NodeflowError, OSError) as e:
             self.app.say(f"not saved: {e}", True)
             return False
@@ -283,8 +288,10 @@ class FileActions:
         self.update_recent()
         self.update_title()
         left = scratch is not None and any(scratch.iterdir())
+        notes = [str(w.message) for w in said if issubclass(w.category, AudioChainWarning)]
         self.app.say(f"saved {written}" + (f"; the exports of its runs before it was saved stay in {scratch} "
-                                           "(Run, F5, writes them beside the graph)" if left else ""))
+                                           "(Run, F5, writes them beside the graph)" if left else "")
+                     + "".join(f"; {n.split(': saved', 1)[-1].lstrip(';, ')}" for n in notes), warn=bool(notes))
         return True
 
     def bundle(self, path: str | Path, *, outside: bool = False) -> bool:

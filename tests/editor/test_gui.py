@@ -466,6 +466,30 @@ def test_a_bundle_of_a_take_from_outside_the_folder_asks_first(editor):
         assert "files/take.wav" in z.namelist()
 
 
+def test_a_save_says_what_the_file_cannot_tell_apart(editor):
+    """Two far takes of one file name are kept by that name: the save says so in the status line, as
+    Python's warning did (QA82 D4; the editor showed nothing)."""
+    import nodeflow
+    from nodeflow.fileformat import dumps
+
+    from ._graphs import tone_file
+    takes = []
+    for part in ("lead", "bass"):
+        (editor.tmp / "rec" / part / "a").mkdir(parents=True)
+        takes.append(tone_file(editor.tmp / "rec" / part / "a", "take.wav"))
+    (editor.tmp / "proj" / "x" / "y").mkdir(parents=True)
+    g = nodeflow.load(chain_graph(editor.tmp))
+    g.nodes["load"].params["path"] = str(takes[0])
+    g.add("io.load", id="bass", path=str(takes[1]))
+    g.editor["positions"]["bass"] = [300.0, 300.0]
+    graph = editor.tmp / "proj" / "x" / "y" / "g.msgpack"
+    graph.write_bytes(dumps(g))          # as kept in memory: absolute paths, as a session has them
+    st = editor.run("save_warns", graph)
+    assert st["ok"] and st["status"].startswith("saved ") and "'take.wav' names more than one input" in st["status"]
+    assert "rename one" in st["status"]
+    assert [round(c * 255) for c in st["warn"][:3]] == [255, 170, 80], st["warn"]     # the warning's orange
+
+
 def test_a_graph_saved_wider_than_the_window_opens_with_every_node_in_view(editor):
     import nodeflow
     g = nodeflow.load(chain_graph(editor.tmp))

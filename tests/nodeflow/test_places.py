@@ -281,7 +281,7 @@ def test_two_far_takes_of_one_name_are_said_on_save_and_an_odd_name_is_found(ali
     bass = _sine(home / "rec" / "bass" / "a" / "take.wav", 110.0)
     g = _graph(lead)
     g.add("io.load", id="bass", path=str(bass))
-    with pytest.warns(AudioChainWarning, match=r"'take\.wav' names more than one far input.*rename one.*pack"):
+    with pytest.warns(AudioChainWarning, match=r"'take\.wav' names more than one input.*rename one.*pack"):
         file = save(g, project / "two.msgpack")
     again = load(file)
     assert (again.nodes["load"].params["path"], again.nodes["bass"].params["path"]) == (str(lead), str(bass))
@@ -303,3 +303,17 @@ def test_a_missing_take_named_by_its_name_stays_a_name_through_save_as(tmp_path)
     assert load(file).nodes["load"].params["path"] == "take.wav"
     _sine(mine / "take.wav", 440.0)
     assert load(file).problems() == []
+
+
+def test_a_far_take_named_as_a_near_one_is_said_on_save(alice):
+    """QA82 D1: a far take.wav and a take.wav beside the graph, both kept as 'take.wav': elsewhere one file
+    would be read for both, and the save said nothing."""
+    home, memo, project = alice
+    far = _sine(home / "refs" / "a" / "b" / "take.wav", 440.0)
+    near = _sine(project / "take.wav", 220.0)
+    g = _graph(far)
+    g.add("io.load", id="near", path=str(near))
+    with pytest.warns(AudioChainWarning, match=r"'take\.wav' names more than one input"):
+        file = save(g, project / "g.msgpack")
+    again = load(file)
+    assert (again.nodes["load"].params["path"], again.nodes["near"].params["path"]) == (str(far), "take.wav")
