@@ -101,12 +101,20 @@ def path_tip(value: Any, base: Path | None) -> str:
     '/music/audio/song.wav\n(kept in the graph as ../audio/song.wav)'
     >>> path_tip("/music/take.wav", Path("/music/graphs")), path_tip("", Path("/x"))
     ('/music/take.wav', '')
+    >>> print(path_tip("/data/rec/take.wav", Path("/work/song")))       # far: the file keeps its name
+    /data/rec/take.wav
+    (kept in the graph file by its name, take.wav: it lies far from the graph's folder)
     """
     from ..outputs import resolve
     text = str(value or "")
     if not text:
         return ""
     full = os.path.normpath(resolve(text, base) if base is not None else Path(text).expanduser())
+    if full == text and base is not None:
+        from ..fileformat import shared_path
+        kept = shared_path(text, base, base)
+        if kept == Path(full).name and os.path.dirname(full) != os.path.normpath(base):
+            return f"{full}\n(kept in the graph file by its name, {kept}: it lies far from the graph's folder)"
     return full if full == text else f"{full}\n(kept in the graph as {text})"
 
 
