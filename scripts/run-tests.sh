@@ -79,9 +79,19 @@ if [ "${AUDIOCHAIN_SOUND_SERVER:-}" = pipewire ]; then
                                pipewire-pulse & echo $! >>"$0/pids"; wait' "$RUN/pw" >"$RUN/pipewire.log" 2>&1 &
   PW_PID=$!
   for _ in $(seq 100); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
-  pactl load-module module-null-sink sink_name=nullsink sink_properties=device.description=NullSink \
-    rate=48000 channels=2 >/dev/null && pactl set-default-sink nullsink \
-    || echo "warning: PipeWire did not start; sound tests will be skipped" >&2
+  # the server answers before WirePlumber is up: until then nothing links a stream to a sink and setting
+  # the default fails ("Not supported", the official CI's PipeWire pass on a loaded machine), so the tests
+  # wait for WirePlumber to name the null sink the default
+  pw_ready() {
+    pactl load-module module-null-sink sink_name=nullsink sink_properties=device.description=NullSink \
+      rate=48000 channels=2 >/dev/null || return 1
+    for _ in $(seq 150); do
+      pactl set-default-sink nullsink 2>/dev/null && [ "$(pactl get-default-sink 2>/dev/null)" = nullsink ] && return 0
+      sleep 0.1
+    done
+    return 1
+  }
+  pw_ready || echo "warning: PipeWire did not start; sound tests will be skipped" >&2
 elif command -v pulseaudio >/dev/null; then
   export AUDIOCHAIN_PULSE_HOME="$RUN/pulse"
   mkdir -p "$RUN/pulse/home" "$RUN/pulse/xdg" && chmod 700 "$RUN/pulse/xdg"

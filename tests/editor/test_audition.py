@@ -188,6 +188,9 @@ def _pulse_reachable() -> str | None:
     sources = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True, text=True, timeout=10)
     if "nullsink.monitor" not in sources.stdout:
         return "the PulseAudio server has no nullsink.monitor (start it the way scripts/run-tests.sh does)"
+    default = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, timeout=10)
+    if default.stdout.strip() != "nullsink":     # the player plays to the default sink, the recorder taps nullsink
+        return f"the default sink is {default.stdout.strip() or '?'!r}, not the null sink"
     return None
 
 
