@@ -22,6 +22,7 @@ data chunk cut short) is :mod:`._damage`'s.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -119,33 +120,25 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
             raise again
         growth = None if known else Growth(ctx, path, start, size * UNKNOWN_LENGTH_RATIO * 4, channels, rate, limit,
                                             to_end=n is None)
-        try:
-            if is_mp3:
-                out = _read_mp3(f, start, min(limit_frames + 1 if n is None else n, _MP3_FRAMES_PER_BYTE * size,
-                                                limit_frames + 1)).T
-            else:
-                first = max(_BLOCK, _PLAUSIBLE_FRAMES_PER_BYTE * size // channels)
-                out = _read_blocks(f, start, n, min(first, limit_frames + 1), limit_frames + 1, ctx,
-                                   integer=f.format == "FLAC", growth=growth)
-        except sf.LibsndfileError as e:
-            if not known and start > 0:        # a seek past the end of a stream of unknown length
+        with growth or contextlib.nullcontext():     # a failed decode gives back what it took
+            try:
+                if is_mp3:
+                    out = _read_mp3(f, start, min(limit_frames + 1 if n is None else n, _MP3_FRAMES_PER_BYTE * size,
+                                                    limit_frames + 1)).T
+                else:
+                    first = max(_BLOCK, _PLAUSIBLE_FRAMES_PER_BYTE * size // channels)
+                    out = _read_blocks(f, start, n, min(first, limit_frames + 1), limit_frames + 1, ctx,
+                                       integer=f.format == "FLAC", growth=growth)
+            except sf.LibsndfileError as e:
+                if known or start == 0:        # not a seek past the end of a stream of unknown length
+                    raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
+                                     "the file may be truncated or damaged") from e
                 out = np.empty((channels, 0), np.float32)
-            else:
-                if growth is not None:
-                    growth.drop()
-                raise AudioError(f"{path}: decoding failed ({str(e).split(': ', 1)[-1]}); "
-                                 "the file may be truncated or damaged") from e
-        except BaseException:
+            done = out.shape[1]
             if growth is not None:
-                growth.drop()
-            raise
-        done = out.shape[1]
-        if growth is not None:
-            growth.hold(out.nbytes, done)   # what it keeps (a lying header's reserve given back)
-        if done > limit_frames:
-            if growth is not None:
-                growth.drop()
-            raise note_reached(path, start, limit, done, channels, rate)
+                growth.hold(out.nbytes, done)   # what it keeps (a lying header's reserve given back)
+            if done > limit_frames:
+                raise note_reached(path, start, limit, done, channels, rate)
         if not known and done == 0 and start > 0:
             raise past_end(path, start_s, _count_frames(path, limit_frames), rate)
     if n is None or not known:              # a stream of unknown length ends where decoding stops
@@ -412,8 +405,8 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
         f"its header says {duration:.1f} s" if duration else "its header gives no length"))
     raw = bytearray()               # grows as audio arrives (no second copy: numpy views it)
     got, stopped_early = 0, False
-    with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                                           stderr=err) as proc:
+    with growth or contextlib.nullcontext(), tempfile.TemporaryFile() as err, \
+            subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err) as proc:
         try:
             while need is None or got < need:
                 data = proc.stdout.read(1 << 20)
@@ -427,15 +420,9 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
                 raw += data
                 got += len(data)
                 if got > limit and (need is None or need > limit):
-                    if growth is not None:
-                        growth.drop()
                     raise note_reached(path, start, limit, got // frame_bytes, channels, rate)
                 ctx.progress(got, need or max(got, (duration or 0) * rate * frame_bytes))
             stopped_early = proc.poll() is None
-        except BaseException:
-            if growth is not None:
-                growth.drop()
-            raise
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -97,6 +97,13 @@ class Growth:
             self.room.give(self.held - want)
         self.held = want
 
+    def __enter__(self) -> "Growth":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:      # whatever stopped the decode (a refusal, damage, Ctrl-C), what it took goes back
+            self.drop()
+
     def drop(self) -> None:
         """The decode failed: what it took goes back to the run."""
         if self.room is not None and self.held:
