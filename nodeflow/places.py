@@ -82,14 +82,16 @@ def _read(file: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError, RecursionError):
         return {}
     graphs = doc.get("graphs") if isinstance(doc, dict) else None
-    out = {}
-    for key, entry in (graphs.items() if isinstance(graphs, dict) else ()):
-        saved = entry.get("saved") if isinstance(entry, dict) else None
-        if isinstance(entry.get("digest") if isinstance(entry, dict) else None, str) \
-                and isinstance(entry.get("inputs"), dict) and isinstance(saved, (int, float)) \
-                and not isinstance(saved, bool) and math.isfinite(saved):
-            out[key] = entry
-    return out
+    return {key: entry for key, entry in graphs.items() if _whole(entry)} if isinstance(graphs, dict) else {}
+
+
+def _whole(entry: Any) -> bool:
+    """An entry of the places file with every field :func:`remember` writes, of its type."""
+    if not isinstance(entry, dict):
+        return False
+    saved = entry.get("saved")
+    return isinstance(entry.get("digest"), str) and isinstance(entry.get("inputs"), dict) \
+        and isinstance(saved, (int, float)) and not isinstance(saved, bool) and math.isfinite(saved)
 
 
 def remember(graph_file: Path, data: bytes, far: dict[str, tuple[str, str]]) -> None:
