@@ -258,6 +258,12 @@ def detect_format(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def markers_left(count: int, kept: int, where: str) -> str:
+    """The note of a file whose format holds fewer markers than it was given."""
+    return (f"{count} markers, and {where} hold {kept}: the first {kept} were written; export wav to keep all "
+            "(its cue points have no such limit), or fewer markers (larger windows)")
+
+
 def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata,
                    graph_bytes: bytes | None = None) -> list[str]:
     """Write ``meta`` (and the graph, when given) into the audio file at ``path``.
@@ -265,7 +271,7 @@ def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata
     Call it on the finished (temporary) file after the audio is written.  WAV metadata chunks
     are replaced as a whole (the file is rewritten, the data chunk streamed); FLAC, OGG and MP3
     keep tags with other keys.  Returns notes about what could not be stored (an empty list when
-    everything was); raises :class:`AudioError` when the file cannot be written at all.
+    everything was; they name no file: the caller says which); raises :class:`AudioError` when the file cannot be written at all.
     """
     from . import __version__
 
@@ -285,8 +291,8 @@ def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata
     graph = None if graph_bytes is None else bytes(graph_bytes)
     try:
         if fmt == "rf64":
-            return [f"{path.name}: RF64 (WAV over 4 GiB): no tags, markers or graph written; "
-                    "export flac, or shorter files, to keep them"]
+            return ["RF64 (WAV over 4 GiB): no tags, markers or graph written; export flac, or shorter files, to "
+                    "keep them"]
         if fmt == "wav":
             from .riff import write_wav
             return write_wav(path, meta, graph, software)

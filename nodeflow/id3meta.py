@@ -24,6 +24,8 @@ if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiom
     from .audiometa import Metadata, Parts
 
 GEOB_DESC = "audiochain-graph"
+CTOC_MAX = 255                        # entries a CTOC lists (its count is one byte)
+MAX_MARKERS = CTOC_MAX * CTOC_MAX     # chapters under one top-level table of tables
 MARKER_SAMPLE = "audiochain_sample"    # a CHAP's TXXX sub-frame: its exact sample (CHAP counts milliseconds)
 MAX_ID3 = 64 << 20
 _TXXX = {"bpm": "bpm", "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
@@ -185,6 +187,8 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
     from mutagen.id3 import Frames
     from mutagen.mp3 import MP3
 
+    from .audiometa import markers_left
+
     audio: Any = MP3(path)     # mutagen's file type, loosely typed
     if audio.tags is None:
         audio.add_tags()
@@ -201,7 +205,7 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         tags.delall("CTOC")
         end_ms = round(audio.info.length * 1000)
         ids = []
-        for i, (frame, label) in enumerate(meta.markers, 1):
+        for i, (frame, label) in enumerate(meta.markers[:MAX_MARKERS], 1):
             start = round(frame * 1000 / rate)
             stop = round(meta.markers[i][0] * 1000 / rate) if i < len(meta.markers) else max(start, end_ms)
             ids.append(f"m{i}")
@@ -210,6 +214,11 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
                                                              # its sample: a chapter counts milliseconds (QA55)
                                                              Frames["TXXX"](encoding=utf8, desc=MARKER_SAMPLE,
                                                                             text=[str(frame)])]))
+        if len(ids) > CTOC_MAX:       # a CTOC counts its entries in one byte: past 255, tables of 255 under it (QA83)
+            groups = [ids[a:a + CTOC_MAX] for a in range(0, len(ids), CTOC_MAX)]
+            ids = [f"toc{g}" for g in range(1, len(groups) + 1)]
+            for toc, group in zip(ids, groups):
+                tags.add(CTOC(element_id=toc, flags=CTOCFlags.ORDERED, child_element_ids=group, sub_frames=[]))
         tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
                       sub_frames=[]))
     for k, v in meta.extra:
@@ -222,4 +231,5 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         audio.save(v2_version=4)
     except Exception as e:
         raise AudioError(f"{path}: could not write ID3 tags: {e}") from e
-    return []
+    return [markers_left(len(meta.markers), MAX_MARKERS, "an mp3's ID3 chapters")] if len(meta.markers) > MAX_MARKERS \
+        else []

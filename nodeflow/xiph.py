@@ -42,6 +42,7 @@ _MAX_PAGES = 2048
 _MAX_PACKET = (17 << 20)
 _BAD_KEY = re.compile(r"[^\x20-\x3c\x3e-\x7d]")          # printable ASCII except "="
 _CHAPTER = re.compile(r"^(?:chapter(\d{3})(name)?|audiochain_marker(\d{3}))$")   # the last: a chapter's exact sample
+MAX_CHAPTERS = 999     # the chapter extension numbers them with three digits
 _FIELDS = {"title": "title", "artist": "artist", "album": "album", "comment": "comment",
            "description": "description", "genre": "genre", "date": "date", "bpm": "bpm", "tempo": "bpm",
            "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
@@ -232,7 +233,7 @@ def vorbis_items(meta: Metadata, rate: int, software: str) -> dict[str, list[str
     if tr is not None:
         items["TIME_REFERENCE"] = [str(tr)]
     items["ENCODER"] = [software]
-    for i, (frame, label) in enumerate(meta.markers[:999], 1):
+    for i, (frame, label) in enumerate(meta.markers[:MAX_CHAPTERS], 1):
         ms = round(frame * 1000 / rate)
         items[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
         items[f"CHAPTER{i:03d}NAME"] = [label or f"marker {i}"]
@@ -246,12 +247,14 @@ def write_xiph(path: Path, fmt: str, meta: Metadata, graph: bytes | None, softwa
     from mutagen.flac import FLAC, MetadataBlock
     from mutagen.oggvorbis import OggVorbis
 
-    from .audiometa import GRAPH_KEY
+    from .audiometa import GRAPH_KEY, markers_left
 
     audio: Any = FLAC(path) if fmt == "flac" else OggVorbis(path)     # mutagen's file types, loosely typed
     if audio.tags is None:
         audio.add_tags()
     items = vorbis_items(meta, audio.info.sample_rate, software)
+    notes = [markers_left(len(meta.markers), MAX_CHAPTERS, f"{fmt}'s chapters (CHAPTER001 to CHAPTER999)")] \
+        if len(meta.markers) > MAX_CHAPTERS else []
     stale = {GRAPH_KEY} | ({k for k in map(str.lower, audio.tags.keys()) if _CHAPTER.match(k)} if meta.markers else set())
     for key in [k for k in audio.tags.keys() if k.lower() in stale]:
         del audio.tags[key]
@@ -268,12 +271,12 @@ def write_xiph(path: Path, fmt: str, meta: Metadata, graph: bytes | None, softwa
             block.code = 2
             audio.metadata_blocks.append(block)
         audio.save()
-        return []
+        return notes
     audio.save(padding=lambda info: 0)
     if graph is not None:
         _ogg_append(path, OGG_MAGIC + len(graph).to_bytes(4, "little") + graph
                     + zlib.crc32(graph).to_bytes(4, "little"))
-    return []
+    return notes
 
 
 def _ogg_append(path: Path, trailer: bytes) -> None:

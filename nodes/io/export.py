@@ -284,7 +284,9 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
             except (Unreachable, Silent) as e:
                 raise resample_loss(e, source, audio, keep_rate(fmt, source.sample_rate)) or e from None
         phase("tagging", report.summary())
-        audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))), graph_bytes)
+        for said in audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))),
+                                             graph_bytes):
+            ctx.warn(f"{dest}: {said}")     # what the format could not hold (QA83: markers past its count)
         ctx.check_cancelled()
     if foreign:             # (QA68 D10: a typo in a path set from Python replaced a recording without a word)
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "

@@ -121,6 +121,26 @@ def test_ffprobe_shows_native_tags_markers_and_no_graph(tmp_path, fmt):
     no_graph_text(doc)
 
 
+@needs_ffprobe
+@pytest.mark.parametrize("fmt, count, kept", [("mp3", 600, 600), ("wav", 1001, 1001), ("flac", 1001, 999),
+                                              ("ogg", 1001, 999)])
+def test_a_stitch_of_many_windows_keeps_its_markers_as_far_as_the_format_counts(tmp_path, fmt, count, kept):
+    # QA83: 256 seams failed the mp3 (an ID3 CTOC counts its chapters in one byte); flac and ogg number chapters
+    # with three digits, so past 999 the rest is said, never silently dropped
+    path = tmp_path / f"long.{fmt}"
+    sf.write(path, tone(4.0), RATE, **FORMATS[fmt])
+    markers = tuple((180 * i + 7, f"bar {i + 1}") for i in range(count))
+    notes = write_metadata(path, fmt, Metadata(markers=markers), GRAPH)
+    assert notes == ([] if kept == count else
+                     [f"{count} markers, and {fmt}'s chapters (CHAPTER001 to CHAPTER999) hold 999: the first 999 were "
+                      "written; export wav to keep all (its cue points have no such limit), or fewer markers "
+                      "(larger windows)"])
+    assert read_metadata(path).markers == markers[:kept]            # each on its sample
+    chapters = ffprobe(path)["chapters"]
+    assert [c["tags"]["title"] for c in chapters] == [label for _, label in markers[:kept]]
+    assert read_embedded_graph(path) == GRAPH
+
+
 @needs_mediainfo
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_mediainfo_shows_title_artist_bpm_and_no_graph(tmp_path, fmt):

@@ -140,6 +140,27 @@ def test_windows_exported_on_their_own_carry_their_place_and_the_stitch_its_seam
     assert [c["tags"]["title"] for c in chapters] == ["bar 2", "bar 3", "bar 4", "bar 5"]
 
 
+def test_a_stitch_of_more_windows_than_the_format_has_chapters_for_is_written_and_says_so(tmp_path):
+    """QA83: 256 one-beat windows stitched failed the mp3 export ("bytes must be in range(0, 256)", naming the
+    hidden temporary file); now the mp3 keeps every seam, and a flac, whose chapters stop at 999, says so."""
+    g = Graph()
+    beats = g.add("time.tokenize_window", unit="beats", size=0.25, bpm=128.0)
+    st = g.add("time.stitch")
+    exports = {fmt: g.add("io.export", path=f"song.{fmt}") for fmt in ("mp3", "flac")}
+    g.connect(beats.out, st.windows)
+    for e in exports.values():
+        g.connect(st.out, e.audio)
+    res = Executor().run(g, inputs={f"{beats.id}.audio": music(128.0, 4, 120.0, 44100)}, output_dir=tmp_path / "out")
+    seams = 120 * 128 // 60 * 4 - 1             # 2 minutes at 128 bpm in quarter beats: 1024 windows
+    mp3, flac = (Path(res[e.id]["out"]) for e in exports.values())
+    assert len(ffprobe(mp3)["chapters"]) == seams and len(ffprobe(flac)["chapters"]) == 999
+    assert res.warnings[exports["flac"].id] == [f"{flac}: {seams} markers, and flac's chapters (CHAPTER001 to "
+                                                "CHAPTER999) hold 999: the first 999 were written; export wav to keep "
+                                                "all (its cue points have no such limit), or fewer markers (larger "
+                                                "windows)"]
+    assert exports["mp3"].id not in res.warnings
+
+
 @pytest.mark.parametrize("rate, layout, channels_in, expected", [("48000", "stereo", 1, (48000, 2)),
                                                                  ("44100", "keep", 2, (44100, 2)),
                                                                  ("96000", "mono", 2, (96000, 1)),
