@@ -52,10 +52,13 @@ def edge_digest(samples: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def cut_record(samples: np.ndarray, padded: int = 0) -> str:
+def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None = None, start: int = 0) -> str:
     """What a window keeps of how it was cut (its ``Audio.edges``): :func:`edge_digest`, its length,
     the frames of silence the cut padded its end with, and its first and last :data:`EDGE_KEEP`
-    frames as cut (float32), one line of text (:func:`read_cut` reads it back).
+    frames as cut (float32), one line of text (:func:`read_cut` reads it back).  With ``source`` (the
+    clip it was cut from, at frame ``start``), also the :data:`EDGE_KEEP` frames of the source just
+    before and just after it (NaN where the source has none), so that a stitch tells neighbours in
+    one source from windows of different takes cut on the same grid (QA83 D3).
 
     >>> x = np.linspace(-1, 1, 48, dtype=np.float32)[None, :]
     >>> c = read_cut(cut_record(x, padded=8), 1)
@@ -65,7 +68,16 @@ def cut_record(samples: np.ndarray, padded: int = 0) -> str:
     import base64
     x = np.ascontiguousarray(samples, np.float32)
     kept = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1) if x.shape[1] >= EDGE_KEEP else x[:, :0]
-    return f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+    record = f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+    if source is None or not kept.size:
+        return record
+    around = np.full((x.shape[0], 2 * EDGE_KEEP), np.nan, np.float32)
+    a, end = max(0, start - EDGE_KEEP), start + x.shape[1] - int(padded)
+    b = min(source.shape[1], end + EDGE_KEEP)
+    around[:, EDGE_KEEP - (start - a):EDGE_KEEP] = source[:, a:start]
+    if not padded and b > end:
+        around[:, EDGE_KEEP:EDGE_KEEP + b - end] = source[:, end:b]
+    return f"{record}:{base64.b64encode(around.tobytes()).decode('ascii')}"
 
 
 def recut(edges: str, frames: int, padded: int) -> str:
@@ -84,12 +96,15 @@ def recut(edges: str, frames: int, padded: int) -> str:
 @dataclasses.dataclass(frozen=True)
 class Cut:
     """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
-    frames as cut (``[channels, EDGE_KEEP]``; None in a record without them)."""
+    frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
+    a record without them)."""
     digest: str
     frames: int = -1
     padded: int = 0
     head: np.ndarray | None = None
     tail: np.ndarray | None = None
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
 
 
 def read_cut(edges: str, channels: int | None = None) -> Cut | None:
@@ -102,11 +117,11 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     if not edges:
         return None
     parts = edges.split(":")
-    if len(parts) != 4:
+    if len(parts) not in (4, 5):
         return Cut(parts[0])
     try:
         frames, padded = int(parts[1]), int(parts[2])
-        kept = np.frombuffer(base64.b64decode(parts[3], validate=True), np.float32)
+        kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
     except (ValueError, binascii.Error):
         return Cut(parts[0])
     if channels is None and kept.size and kept.size % (2 * EDGE_KEEP) == 0:
@@ -114,7 +129,9 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     if channels is None or kept.size != channels * 2 * EDGE_KEEP:
         return Cut(parts[0], frames, padded)
     kept = kept.reshape(channels, 2 * EDGE_KEEP)
-    return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:])
+    outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
+    return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
+               *((outside[:, :EDGE_KEEP], outside[:, EDGE_KEEP:]) if outside is not None else ()))
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:

@@ -396,7 +396,8 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None,
         overlap = min(max(prev_end - start, 0), end - start) if index else 0
         windows.append(audio.replace(samples, start_frame=audio.start_frame + start, index=index,
                                      tokens=tokens, overlap_frames=overlap,
-                                     edges=cut_record(samples, padded=max(0, end - audio.frames)),
+                                     edges=cut_record(samples, padded=max(0, end - audio.frames),
+                                                      source=audio.samples, start=start),
                                      **audio.markers_within(start, end),     # its own, where it holds them
                                      exact_start=origin + t0, exact_end=origin + t1))
         prev_end = end
