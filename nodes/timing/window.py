@@ -211,6 +211,9 @@ def _estimate(inputs: dict, params: dict) -> dict:
     note = params.get("note_value") if params.get("note_value") in NOTE_VALUES else 4
     known = unit not in (Unit.BARS, Unit.BEATS) or (isinstance(params.get("bpm"), (int, float))
                                                     and isinstance(params.get("beats_per_bar"), int))
+    if not known and params["overlap"] >= params["size"]:     # in one unit, whatever tempo is found (QA83 D5)
+        return {"out": Shape(0, a.channels, a.rate, problem=f"overlap={params['overlap']:g} {unit.value} is not less "
+                             f"than the window size of {params['size']:g} {unit.value}; make the overlap smaller")}
     if known:     # the grid does not wait for a tempo found in the audio: refuse what the node would
         try:
             _sizes(params["size"], params["overlap"], unit, bpm, beats, note, a.rate, p)

@@ -247,6 +247,28 @@ def test_validate_reports_a_window_size_the_node_refuses(tmp_path, params, said)
     assert len(found) == 1 and found[0].startswith("node 'win' (time.tokenize_window): "), g.problems()
 
 
+@pytest.mark.parametrize("size, overlap", [(1.0, 2.0), (1.0, 1.0)])
+def test_an_overlap_not_under_the_size_with_the_tempo_found_in_the_audio_is_said_as_such(tmp_path, capsys, size,
+                                                                                          overlap):
+    """QA83 D5: with bpm=auto, overlap=2 bars on 1-bar windows was said as a list of 447,616 items and 22 GiB of
+    memory, with advice to raise both limits; the overlap and the size are in one unit whatever the tempo."""
+    import soundfile as sf
+    from nodeflow import Graph, save
+    sf.write(tmp_path / "take.wav", noise(20.0, 44100).samples.T, 44100)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "take.wav"))
+    g.add("time.tokenize_window", id="w", unit="bars", size=size, overlap=overlap, bpm="auto")
+    g.connect("load", "w")
+    save(g, tmp_path / "g.msgpack")
+    for command in ("validate", "run"):
+        assert main([command, str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out")]) == 1
+        out = capsys.readouterr()
+        assert f"node 'w' (time.tokenize_window): overlap={overlap:g} bars is not less than the window size of " \
+               f"{size:g} bars; make the overlap smaller" in out.out + out.err
+        assert "items" not in out.out + out.err and "memory" not in out.out + out.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_an_overlap_a_hair_under_the_size_is_refused_and_estimated_as_the_run_steps(tmp_path, capsys):
     """QA79 D3: 1 s windows with overlap=0.999999 s over 8 s: validate said ok (the estimate stepped a
     token, 351 windows), and the run stepped 1 us, made millions of windows and never ended.  A step
