@@ -62,7 +62,18 @@ def damage(path: Path, f: Any) -> str:
         return f"{path}: file is truncated: its data chunk is {missing} bytes short; re-export or re-download it"
     if f.frames <= 0:
         return f"{path}: contains no audio frames ({f.format} {f.subtype}); the file may be truncated or damaged"
-    return ""
+    return odd_rate(path, f.samplerate)
+
+
+def odd_rate(path: Path, rate: int) -> str:
+    """Why a file whose header says ``rate`` Hz is no audio to work with (QA83 D6: a 7 Hz wav was
+    refused two nodes later, as a resample's Python mistake), in one line; '' if its rate is one audio has."""
+    from nodeflow.audio import AUDIO_RATES
+    if AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
+        return ""
+    return (f"{path}: its header says a sample rate of {rate} Hz, outside the {AUDIO_RATES[0]}-{AUDIO_RATES[1]} Hz "
+            "audio is recorded at (a damaged header, or data that is not sound); re-export it at its real rate "
+            "(44100 or 48000 Hz are the usual ones)")
 
 
 def cut_short(path: Path, f: Any) -> str:

@@ -37,7 +37,7 @@ from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context
 
 from ._channels import VORBIS_FORMATS, from_vorbis
-from ._damage import _MP3_SLACK, _UNKNOWN_LENGTH, damage, uncounted_audio, unfinished_wav
+from ._damage import _MP3_SLACK, _UNKNOWN_LENGTH, damage, odd_rate, uncounted_audio, unfinished_wav
 from ._damage import cut_short as cut_short     # (validation's: it was here)
 from ._decodelimits import (MAX_DECODE_ENV, UNKNOWN_LENGTH_RATIO, Growth, max_decode_bytes,  # noqa: F401 - also
                             note_reached, reached_before, too_big)                 # importable from here
@@ -158,6 +158,8 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
 def _file_audio(path: Path, samples: np.ndarray, rate: int, start: int) -> Audio:
     """``Audio(samples, rate)``, read from ``path`` from frame ``start``: its one check of the samples;
     where they are not finite, said of the file (:func:`check_finite` with the file, on that path only)."""
+    if why := odd_rate(path, rate):
+        raise AudioError(why)
     try:
         return Audio(samples, rate)
     except AudioError:

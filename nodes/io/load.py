@@ -14,7 +14,7 @@ from nodeflow.safeio import describe, special_file
 from nodeflow.timebase import exact_time
 from nodeflow.types import FilePath, Range
 
-from ._damage import cut_short, damage, unfinished_wav
+from ._damage import cut_short, damage, odd_rate, unfinished_wav
 from ._decode import (SOUNDFILE_EXTS, UNKNOWN_LENGTH_RATIO, NoAudio, Unreadable, ffmpeg_tools, frame_range,
                       read_ffmpeg, read_soundfile, stream_soundfile)
 
@@ -70,7 +70,7 @@ def _read_header(file: Path) -> tuple[int, int, int | None, str] | str | None:
     from ._decode import _probe
     try:
         rate, channels, duration, _ = _probe(tools[1], file, "file:" + str(file.absolute()))
-        return rate, channels, round(duration * rate) if duration else None, ""
+        return odd_rate(file, rate) or (rate, channels, round(duration * rate) if duration else None, "")
     except NoAudio as e:
         return _neither(file, e) if reason else str(e)
     except Exception:   # noqa: BLE001 - ffprobe failed otherwise (a timeout): the run says why

@@ -343,3 +343,29 @@ def test_validate_finds_a_file_cut_short_without_decoding_it(tmp_path, ext, fmt,
     g.set("load", "path", str(whole))
     g.set("load", "end_s", None)
     assert g.problems() == []
+
+
+@pytest.mark.parametrize("rate", [7, 999, 800000])
+def test_a_file_at_a_rate_no_audio_has_is_refused_by_its_load_naming_the_file(tmp_path, capsys, rate):
+    """QA83 D6: a 7 Hz wav loaded, and two nodes later a resample refused it with advice for Python code
+    ("Audio(samples, 48000), not 48"), naming neither the file nor the load."""
+    import soundfile as sf
+    from nodeflow import Graph, save
+    from nodeflow.cli import main
+    path = tmp_path / "odd.wav"
+    sf.write(path, np.zeros((100, 2), np.float32), rate)
+    said = (f"{path}: its header says a sample rate of {rate} Hz, outside the 1000-768000 Hz audio is recorded at "
+            "(a damaged header, or data that is not sound); re-export it at its real rate (44100 or 48000 Hz are "
+            "the usual ones)")
+    with pytest.raises(AudioError) as e:
+        load.fn(path=str(path), ctx=context(tmp_path))
+    assert str(e.value) == said
+    g = Graph()
+    g.add("io.load", id="take", path=str(path))
+    g.add("time.detect_tempo", id="tempo")
+    g.connect("take", "tempo")
+    save(g, tmp_path / "g.msgpack")
+    for command in ("validate", "run"):
+        assert main([command, str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out")]) == 1
+        out = capsys.readouterr()
+        assert f"node 'take' (io.load): {said}" in out.out + out.err, out
