@@ -132,7 +132,8 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
     if not est.nodes:
         return out
     out.extend(named(_node(graph, c.node), s.problem, graph.nodes[c.node].type) for c in est.nodes.values()
-               if not c.guessed for s in c.shapes.values() if s.problem)          # (a guess refuses nothing)
+               for s in c.shapes.values() if s.problem and (not c.guessed or (c.bounded and s.firm)))
+    # (a guess refuses nothing it does not know whatever the sizes)
     if est.max_items is None:   # what every run compares against the limits, found once per estimate
         est.max_items = max((s.items or 0 for c in est.nodes.values() for s in c.shapes.values()), default=0)
         est.max_file_bytes = max((c.file_bytes for c in est.nodes.values()), default=0)

@@ -78,6 +78,8 @@ class Shape:
     guess: bool = False    # sizes only bounded, not known (windows of a meter the audio will say): what the nodes
     #                        after it would refuse of it is not said (QA: beats_per_bar=auto windows were refused
     #                        as 0.075 s by an export with a loudness target; they were 1.6 s)
+    firm: bool = False     # the problem holds whatever the sizes (a rate the format cannot store): said after a
+    #                        guess too (QA83 D4: an mp3 at a 96 kHz input's rate was refused only mid-run)
 
     @property
     def samples(self) -> int:
@@ -148,6 +150,7 @@ class NodeCost:
     work_s: float = 0.0
     work_bytes: int = 0
     guessed: bool = False          # it, or a node before it, has no estimate of its own: its shapes are the input's
+    bounded: bool = False          # guessed only for sizes bounded before it (Shape.guess): rates and layouts known
 
     @property
     def out_bytes(self) -> int:
@@ -331,9 +334,11 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                 outs[port] = s
                 if not s.problem:       # a value the node refuses to make is unknown downstream (QA: an unreadable
                     shapes[(nid, port)] = s   # file's rate 0 made "size=1 bars is less than one token" after it)
-            cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=spec.estimate is None or any(
-                costs[l.src].guessed for l in links if l.src in costs) or any(
-                s.guess for l in links if (s := shapes.get((l.src, l.src_port))) is not None))
+            unknown = spec.estimate is None or any(costs[l.src].guessed and not costs[l.src].bounded
+                                                   for l in links if l.src in costs)
+            guessed = unknown or any(costs[l.src].guessed for l in links if l.src in costs) or any(
+                s.guess for l in links if (s := shapes.get((l.src, l.src_port))) is not None)
+            cost = NodeCost(nid, spec.id, outs, calls=calls, guessed=guessed, bounded=guessed and not unknown)
             read = sum(s.samples for s in inputs.values() if s is not None)
             read_bytes = sum(s.nbytes for s in item_inputs.values() if s is not None)     # per call
             for s in outs.values():

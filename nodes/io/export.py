@@ -97,10 +97,10 @@ def _estimate(inputs: dict, params: dict) -> dict:
     fmt = EXTENSIONS.get(ext, "wav") if fmt == "auto" else fmt
     depth = sample_bytes(params.get("bit_depth"))
     size = frames * ch * depth if fmt in ("wav", "flac") else frames * 40_000 // rate   # lossy: ~320 kbit/s
-    problem = (unlimited_lossy(fmt) if fmt in LOSSY and "peak_db" in params and params["peak_db"] is None
-               else None) or (rate_problem(fmt, a.rate) if rate_set is None else None) or channels_problem(fmt, ch) or (
-        too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames else None) or \
-        size_problem(fmt, frames, ch, depth)
+    firm = (unlimited_lossy(fmt) if fmt in LOSSY and "peak_db" in params and params["peak_db"] is None
+            else None) or (rate_problem(fmt, a.rate) if rate_set is None else None) or channels_problem(fmt, ch)
+    problem = firm or (too_short_to_measure(frames, rate) if params.get("loudness_lufs") is not None and frames
+                       else None) or size_problem(fmt, frames, ch, depth)
     whole = params.get("loudness_lufs") is not None or fmt not in ("wav", "flac")     # mastered or encoded whole
     # written as it arrives (wav and flac without a loudness target: see _stream), a few blocks at a time
     # (measured 0.1 of the clip's float32 size); a file whose true peak then needs the limiter is exported
@@ -110,7 +110,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     clip = frames * ch * 4
     work = 4 * clip if whole else min(4 * clip, 64 << 20)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
-                         work_s=frames * ch / 5e6 + 0.02, work_bytes=work, problem=problem or "", whole=whole)}
+                         work_s=frames * ch / 5e6 + 0.02, work_bytes=work, problem=problem or "", whole=whole,
+                         firm=bool(firm))}
 
 
 def _stream(inputs: dict, params: dict, ctx: Context) -> str:

@@ -415,6 +415,26 @@ def test_windows_of_a_meter_the_audio_will_say_are_not_refused_on_a_guessed_size
     assert [p for p in g.problems(output_dir=tmp_path / "o") if "needs at least 0.4 s" in p]
 
 
+def test_what_no_size_changes_is_refused_after_windows_of_a_tempo_the_audio_will_say(tmp_path):
+    """QA83 D4: an mp3 export at sample_rate=keep of a 96 kHz take, after windows with bpm=auto and a stitch,
+    passed validate, and the run failed it after writing the other files.  A rate the format cannot store
+    does not depend on the windows' sizes; a loudness target's shortest length does (above)."""
+    _kicks(tmp_path / "drums.wav", 6.0, 0.4580, rate=96000)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "drums.wav"))
+    g.add("time.tokenize_window", id="win", unit="bars", size=1, bpm="auto")
+    g.add("time.stitch", id="stitch")
+    g.add("io.export", id="flac", path="take.flac")
+    g.add("io.export", id="mp3", path="take.mp3")
+    for a, b in (("load", "win"), ("win", "stitch"), ("stitch", "flac"), ("stitch", "mp3")):
+        g.connect(a, b)
+    assert g.problems(output_dir=tmp_path / "o") == [
+        "node 'mp3' (io.export): mp3 supports sample rates 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, "
+        "48000 Hz (got 96000); set this export's sample_rate to 48000 (or export flac)"]
+    g.set("mp3", "sample_rate", "48000")
+    assert g.problems(output_dir=tmp_path / "o") == []
+
+
 def test_a_project_rate_no_run_can_use_estimates_nothing(tmp_path):
     """QA: metadata sample_rate=1e9 added a 14.9 GiB file and 59.6 GiB of memory after its own problem."""
     sf.write(tmp_path / "a.wav", np.zeros((48000 * 5, 2), np.float32), 48000)
