@@ -12,8 +12,9 @@ is mostly at whole tempi, and 0.01 bpm off drifts the bar grid by samples every 
 174.9.
 The meter is estimated from where the music changes: bass notes and harmony tend to move on the
 bar line, so the beat position (in groups of 2, 3 or 4 beats) at which the low-band spectrum and
-the chroma change most recurs every bar.  4/4 wins unless another grouping clearly stands out (a
-grouping of two is read as 4/4: 2/4 is typed).  A clip whose tracked beats start nothing (a held
+the chroma change most recurs every bar; so does an accent, a first beat louder or brighter than the
+others (a metronome's).  4/4 wins unless another grouping clearly stands out, its first beat standing
+out in most of its bars, not on average alone (a grouping of two is read as 4/4: 2/4 is typed).  A clip whose tracked beats start nothing (a held
 pad, a drone, noise) has no tempo to find: that is said, not guessed.
 Both can be overridden by parameters.
 """
@@ -46,6 +47,10 @@ _FINE_HOP = 128                  # onsets timed on 5.8 ms frames for the tempo's
 _FINE_OFFSETS = tuple(range(0, _FINE_HOP, _FINE_HOP // 4))   # samples: four framings of the onsets, averaged
 _FINE_S = 60.0                   # over at most the first minute (dozens of beats: the fit is then exact)
 _MIN_BARS = 3                    # a meter other than 4 is said only from at least this many of its bars
+_AGREE = 0.5                     # ... and where its first beat changes most in at least this share of them
+_ACCENT_DB = 6.0                 # a beat this much louder than the clip's median beat counts as one change
+_ATTACK_FFT = 1024               # a beat's level and brightness: at its loudest frame of 46 ms, from one
+_ATTACK_FRAMES = 3               # frame before its tracked beat to this many after (its attack)
 _LEVEL_CLEARLY = 1.05            # how much more the grid of 3/2 the tracked tempo must score to be the beat
 _OFFBEAT_WEAK = 0.65             # off-beats this much weaker than the beats: the tracker counted eighths
 _HALF_FROM = 70.0                # ... read as beats only where half the tempo is at least this
@@ -251,8 +256,9 @@ def _peak(strength: np.ndarray, lo: int, hi: int) -> tuple[float | None, float]:
 
 
 def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
-    """Beats per bar (2, 3, 4, 5 or 7): bass notes and harmony tend to change on the bar line, so the beat
-    position where the low-band spectrum and the chroma change most recurs every bar."""
+    """Beats per bar (2, 3, 4, 5 or 7): bass notes and harmony tend to change on the bar line, and the bar's
+    first beat is the one accented (:func:`_accents`), so the beat position where the low-band spectrum and
+    the chroma change most, or the accent falls, recurs every bar."""
     import librosa
 
     if len(beats) < 12:
@@ -264,6 +270,7 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         synced = librosa.util.sync(feature, beats, aggregate=np.mean)
         synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
         novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
+    novelty[1:] += _accents(y, beats, hop)
     if float(np.partition(novelty, -2)[-2]) < _MIN_CHANGE:     # (the largest but one: a clip's end is no change)
         return 4          # nothing changes from beat to beat (a drum loop): no bar line to hear (QA58: 7/4)
     scores = {}
@@ -271,14 +278,41 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         if group > 4 and len(novelty) < _MIN_BARS * group:   # (a 4/4 loop of 16 beats read 7/4: two bars of
             continue                                          # seven, a noisy max over seven positions)
         n = len(novelty) // group * group
-        means = novelty[:n].reshape(-1, group).mean(axis=0)        # mean change at each beat position
-        scores[group] = float(means.max() / (np.delete(means, means.argmax()).mean() + 1e-9))
+        bars = novelty[:n].reshape(-1, group)
+        means = bars.mean(axis=0)                                   # mean change at each beat position
+        if group in (2, 4) or (bars.argmax(axis=1) == means.argmax()).mean() >= _AGREE:   # (QA83 D2: a 4/4
+            scores[group] = float(means.max() / (np.delete(means, means.argmax()).mean() + 1e-9))   # click: 7/4)
     best = max(scores, key=scores.get)
-    if best in (5, 7) and scores[best] < _ODD_CLEARLY * max(scores[g] for g in (2, 3, 4)):
-        best = max((2, 3, 4), key=scores.get)     # an odd meter must stand out further: noise favours it by chance
+    if best in (5, 7) and scores[best] < _ODD_CLEARLY * max(scores.get(g, 0.0) for g in (2, 3, 4)):
+        best = max((g for g in (2, 3, 4) if g in scores), key=scores.get)   # an odd meter must stand out further
     if best in (2, 4) or scores[best] < _CLEARLY * scores[4] or scores[best] < _CLEARLY:
         return 4          # 4/4 unless another grouping clearly stands out; accents on 1 and 3 are 4/4 too
     return best           # (QA: a 4/4 loop with its kick on 1 and 3 was read as 2/4: bars of half the length)
+
+
+def _accents(y: np.ndarray, beats: np.ndarray, hop: int) -> np.ndarray:
+    """How much each tracked beat is accented: its attack's level over the clip's median beat (in units of
+    :data:`_ACCENT_DB`, from half of it) plus its brightness (spectral centroid) over the median's, in octaves
+    (from half an octave); 0 for a beat no louder nor brighter (QA83 D2: a metronome's downbeat, a higher click, changes neither bass nor chroma,
+    and accented 4/4 clicks read 3/4, 5/4 or 7/4 depending on the sample rate).  Short frames (46 ms), so
+    that a beat's attack is not heard with the off-beat after it."""
+    import librosa
+
+    power = np.abs(librosa.stft(y, n_fft=_ATTACK_FFT, hop_length=hop)) ** 2
+    freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=_ATTACK_FFT)
+    total = power.sum(axis=0)
+    centroid = (freqs[:, None] * power).sum(axis=0) / (total + 1e-20)
+    level, bright = np.zeros(len(beats)), np.zeros(len(beats))
+    for k, b in enumerate(beats):
+        attack = slice(max(0, int(b) - 1), int(b) + _ATTACK_FRAMES)
+        if not total[attack].size:
+            continue
+        peak = int(b) - (int(b) > 0) + int(np.argmax(total[attack]))
+        level[k] = 10 * np.log10(float(total[peak]) + 1e-20)
+        bright[k] = np.log2(max(float(centroid[peak]), 1.0))
+    louder, brighter = level - np.median(level), bright - np.median(bright)
+    # what a beat varies by on its own (a hat's level, a tracked beat a frame off) is no accent
+    return np.where(louder >= _ACCENT_DB / 2, louder / _ACCENT_DB, 0.0) + np.where(brighter >= 0.5, brighter, 0.0)
 
 
 def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note_value: int | None = 4,

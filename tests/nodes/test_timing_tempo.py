@@ -236,3 +236,28 @@ def test_a_backbeat_with_eighth_note_hats_is_read_at_its_beat_not_twice_it(bpm, 
     info = dict(detect_tempo.fn(rock_groove(bpm, 12, rate)).info)
     assert abs(float(info["bpm"]) - bpm) <= 0.01, info
     assert info["meter"] == "4/4", info
+
+
+def _metronome(bpm: float, beats_per_bar: int, seconds: float, rate: int, weak: float) -> Audio:
+    """A metronome placed to the sample: a 2 kHz click on each bar's first beat, 1 kHz on the others at
+    ``weak`` of its level (an octave apart: the same pitch class, so harmony does not tell them apart)."""
+    n = round(seconds * rate)
+    t = np.arange(round(0.02 * rate)) / rate
+    y = np.zeros(n)
+    for k in range(int(seconds * bpm / 60) + 1):
+        s = round(k * 60 / bpm * rate)
+        first = k % beats_per_bar == 0
+        click = (0.8 if first else weak) * np.sin(2 * np.pi * (2000 if first else 1000) * t) * np.exp(-t / 0.004)
+        y[s:s + click.size] += click[:max(0, n - s)]
+    return Audio(np.stack([y, 0.7 * y]).astype(np.float32), rate)
+
+
+@pytest.mark.parametrize("beats", [4, 3])
+@pytest.mark.parametrize("weak", [0.3, 0.8])
+@pytest.mark.parametrize("bpm, rate", [(93.7, 22050), (128, 44100), (128, 48000), (174, 96000)])
+def test_an_accented_metronome_is_read_in_its_meter_at_any_rate(bpm, rate, weak, beats):
+    """QA83 D2: a 4/4 click accented on the downbeat read 3/4, 5/4 or 7/4 depending on the file's rate (and
+    a 3/4 one 4/4, 5/4 or 7/4): the meter followed bass and chroma alone, which a higher click changes in
+    neither, and an odd grouping won on noise.  The accent (louder, or only brighter) is the bar line."""
+    info = dict(detect_tempo.fn(_metronome(bpm, beats, 12.3, rate, weak)).info)
+    assert info == {"bpm": f"{bpm:g}", "meter": f"{beats}/4"}, info
