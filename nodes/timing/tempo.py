@@ -48,9 +48,12 @@ _FINE_OFFSETS = tuple(range(0, _FINE_HOP, _FINE_HOP // 4))   # samples: four fra
 _FINE_S = 60.0                   # over at most the first minute (dozens of beats: the fit is then exact)
 _MIN_BARS = 3                    # a meter other than 4 is said only from at least this many of its bars
 _AGREE = 0.5                     # ... and where its first beat changes most in at least this share of them
+_ACCENT_AGREE = 2 / 3            # an accent decides the meter where it falls on one beat of this share of bars
 _ACCENT_DB = 6.0                 # a beat this much louder than the clip's median beat counts as one change
-_ATTACK_FFT = 1024               # a beat's level and brightness: at its loudest frame of 46 ms, from one
-_ATTACK_FRAMES = 3               # frame before its tracked beat to this many after (its attack)
+_LOUDER_DB = 2.0                 # an accent: a beat at least this much louder than the median beat, or
+_BRIGHTER = 0.3                  # at least this much brighter (octaves of its spectral centroid: a fourth is 0.42)
+_ATTACK_LEAD = 2                 # a beat's attack: from this many of the beat tracker's frames before it (it
+_ATTACK_FRAMES = 3               # tracks a few ms late, more as it drifts) to this many after
 _LEVEL_CLEARLY = 1.05            # how much more the grid of 3/2 the tracked tempo must score to be the beat
 _OFFBEAT_WEAK = 0.65             # off-beats this much weaker than the beats: the tracker counted eighths
 _HALF_FROM = 70.0                # ... read as beats only where half the tempo is at least this
@@ -256,13 +259,18 @@ def _peak(strength: np.ndarray, lo: int, hi: int) -> tuple[float | None, float]:
 
 
 def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
-    """Beats per bar (2, 3, 4, 5 or 7): bass notes and harmony tend to change on the bar line, and the bar's
-    first beat is the one accented (:func:`_accents`), so the beat position where the low-band spectrum and
-    the chroma change most, or the accent falls, recurs every bar."""
+    """Beats per bar (2, 3, 4, 5 or 7).  Where the beats carry an accent that recurs at one position of
+    nearly every bar (a metronome's louder or higher click, a band's kick on the one), that grouping
+    (:func:`_accents`); else where bass notes and harmony change, which tends to be on the bar line: the
+    beat position where the low-band spectrum and the chroma change most recurs every bar."""
     import librosa
 
     if len(beats) < 12:
         return 4
+    accents = np.zeros(len(beats) + 1)
+    accents[1:] = _accents(y, beats, hop)
+    if (by_accent := _grouping(accents, _ACCENT_AGREE)) is not None:
+        return by_accent
     power = np.abs(librosa.stft(y, n_fft=4096, hop_length=hop)) ** 2
     freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=4096)
     novelty = np.zeros(len(beats) + 1)
@@ -270,9 +278,17 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         synced = librosa.util.sync(feature, beats, aggregate=np.mean)
         synced = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-12)
         novelty[1:synced.shape[1]] += 1.0 - (synced[:, 1:] * synced[:, :-1]).sum(axis=0)
-    novelty[1:] += _accents(y, beats, hop)
+    return _grouping(novelty) or 4
+
+
+def _grouping(novelty: np.ndarray, strict: float | None = None) -> int | None:
+    """Beats per bar from ``novelty`` (how much changes, or how accented, at each beat: index ``k + 1`` for
+    beat ``k``): the grouping whose first beat stands out; 4 where a grouping of 2 or 4 does, or nothing
+    stands out clearly.  With ``strict`` (accents, present on a few beats only), a grouping stands out only
+    where its first beat is accented and the most accented in at least that share of its bars, and None
+    where none does."""
     if float(np.partition(novelty, -2)[-2]) < _MIN_CHANGE:     # (the largest but one: a clip's end is no change)
-        return 4          # nothing changes from beat to beat (a drum loop): no bar line to hear (QA58: 7/4)
+        return None if strict else 4    # nothing changes from beat to beat (a drum loop): no bar line (QA58: 7/4)
     scores = {}
     for group in (2, 3, 4, 5, 7):
         if group > 4 and len(novelty) < _MIN_BARS * group:   # (a 4/4 loop of 16 beats read 7/4: two bars of
@@ -280,39 +296,47 @@ def _meter(y: np.ndarray, beats: np.ndarray, hop: int) -> int:
         n = len(novelty) // group * group
         bars = novelty[:n].reshape(-1, group)
         means = bars.mean(axis=0)                                   # mean change at each beat position
-        if group in (2, 4) or (bars.argmax(axis=1) == means.argmax()).mean() >= _AGREE:   # (QA83 D2: a 4/4
-            scores[group] = float(means.max() / (np.delete(means, means.argmax()).mean() + 1e-9))   # click: 7/4)
+        first = int(means.argmax())
+        if strict is not None:
+            agree = ((bars.argmax(axis=1) == first) & (bars[:, first] > 0)).mean()
+            if agree < strict:
+                continue
+        elif group not in (2, 4) and (bars.argmax(axis=1) == first).mean() < _AGREE:    # (QA83 D2: a 4/4 click
+            continue                                                                      # read 7/4 on noise)
+        scores[group] = float(means.max() / (np.delete(means, first).mean() + 1e-9))
+    if not scores:
+        return None if strict else 4
     best = max(scores, key=scores.get)
-    if best in (5, 7) and scores[best] < _ODD_CLEARLY * max(scores.get(g, 0.0) for g in (2, 3, 4)):
+    if best in (5, 7) and scores[best] < _ODD_CLEARLY * max((scores.get(g, 0.0) for g in (2, 3, 4)), default=0.0):
         best = max((g for g in (2, 3, 4) if g in scores), key=scores.get)   # an odd meter must stand out further
-    if best in (2, 4) or scores[best] < _CLEARLY * scores[4] or scores[best] < _CLEARLY:
+    if best in (2, 4) or scores[best] < _CLEARLY * scores.get(4, 0.0) or scores[best] < _CLEARLY:
         return 4          # 4/4 unless another grouping clearly stands out; accents on 1 and 3 are 4/4 too
     return best           # (QA: a 4/4 loop with its kick on 1 and 3 was read as 2/4: bars of half the length)
 
 
 def _accents(y: np.ndarray, beats: np.ndarray, hop: int) -> np.ndarray:
-    """How much each tracked beat is accented: its attack's level over the clip's median beat (in units of
+    """How much each tracked beat is accented: its attack's energy over the clip's median beat (in units of
     :data:`_ACCENT_DB`, from half of it) plus its brightness (spectral centroid) over the median's, in octaves
-    (from half an octave); 0 for a beat no louder nor brighter (QA83 D2: a metronome's downbeat, a higher click, changes neither bass nor chroma,
-    and accented 4/4 clicks read 3/4, 5/4 or 7/4 depending on the sample rate).  Short frames (46 ms), so
-    that a beat's attack is not heard with the off-beat after it."""
+    (from half an octave); 0 for a beat no louder nor brighter (QA83 D2: a metronome's downbeat, a higher
+    click, changes neither bass nor chroma, and accented 4/4 clicks read 3/4, 5/4 or 7/4 depending on the
+    sample rate).  The attack's energy is summed over frames that overlap by three quarters, so it does not
+    depend on where a click falls between frames (QA84: a +3.5 dB downbeat read 0.5 to 4 dB with the rate)."""
     import librosa
 
-    power = np.abs(librosa.stft(y, n_fft=_ATTACK_FFT, hop_length=hop)) ** 2
-    freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=_ATTACK_FFT)
-    total = power.sum(axis=0)
-    centroid = (freqs[:, None] * power).sum(axis=0) / (total + 1e-20)
-    level, bright = np.zeros(len(beats)), np.zeros(len(beats))
+    fine = hop // 2                                  # Hann-squared frames at 1/4 of their length add up flat
+    power = np.abs(librosa.stft(y, n_fft=4 * fine, hop_length=fine)) ** 2
+    freqs = librosa.fft_frequencies(sr=_ANALYSIS_RATE, n_fft=4 * fine)
+    floor = np.median(power, axis=1)                 # what sounds throughout (a hiss) is no beat's brightness
+    energy, bright = np.zeros(len(beats)), np.zeros(len(beats))
     for k, b in enumerate(beats):
-        attack = slice(max(0, int(b) - 1), int(b) + _ATTACK_FRAMES)
-        if not total[attack].size:
-            continue
-        peak = int(b) - (int(b) > 0) + int(np.argmax(total[attack]))
-        level[k] = 10 * np.log10(float(total[peak]) + 1e-20)
-        bright[k] = np.log2(max(float(centroid[peak]), 1.0))
-    louder, brighter = level - np.median(level), bright - np.median(bright)
-    # what a beat varies by on its own (a hat's level, a tracked beat a frame off) is no accent
-    return np.where(louder >= _ACCENT_DB / 2, louder / _ACCENT_DB, 0.0) + np.where(brighter >= 0.5, brighter, 0.0)
+        frames = power[:, max(0, 2 * (int(b) - _ATTACK_LEAD)):2 * (int(b) + _ATTACK_FRAMES)]
+        spectrum = frames.sum(axis=1)
+        energy[k] = 10 * np.log10(float(spectrum.sum()) + 1e-20)
+        struck = np.clip(spectrum - floor * frames.shape[1], 0, None)
+        bright[k] = np.log2(max(float((freqs * struck).sum() / (struck.sum() + 1e-20)), 1.0))
+    louder, brighter = energy - np.median(energy), bright - np.median(bright)
+    # what a beat varies by on its own (a hat, a tracked beat a frame off) is no accent
+    return np.where(louder >= _LOUDER_DB, louder / _ACCENT_DB, 0.0) + np.where(brighter >= _BRIGHTER, brighter, 0.0)
 
 
 def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note_value: int | None = 4,
