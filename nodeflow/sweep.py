@@ -219,6 +219,9 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
             return VariantResult(v, "cancelled", str(out / v.name), error="sweep cancelled")
         r = run_variant(ex, graph, v, out, device=device, on_event=on_event, cancel_event=cancel_event,
                         keep_values=keep_values, allow_outside=allow_outside)
+        if r.status != "ok":           # a variant that failed before writing leaves no empty folder (QA84 D2)
+            from .outputs import prune_empty
+            prune_empty(Path(r.output_dir))
         r.torch_threads = pin.count           # what a rerun of the row uses again (bit for bit)
         if on_variant is not None:
             with report_lock:
@@ -231,6 +234,17 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
             return [one(v) for v in variants]
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nodeflow-sweep") as pool:
             return list(pool.map(one, variants))
+
+
+def _as_set(graph: Graph, key: Any, value: Any) -> Any:
+    """``value`` as the parameter ``key`` ("node.param") holds it once set (``-6`` for a float parameter is
+    ``-6.0``), so a batch names its variants as a sweep from the CLI does (QA84 D2: ``v000_gain_db=-6`` in
+    Python, ``v000_gain_db=-6.0`` from the CLI); a value it refuses stays as given (its variant fails alone)."""
+    try:
+        node_id, _, param = str(key).partition(".")
+        return apply_overrides(graph, [(key, value)]).nodes[node_id].params[param]
+    except (NodeflowError, KeyError, TypeError, ValueError):
+        return value
 
 
 def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, output_dir: str | os.PathLike[str] | None = None,
@@ -254,7 +268,7 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, output_dir: str 
     if odd is not None:
         raise ParameterError("batch: overrides must be a list of dicts such as [{'gen.seed': 1}, {'gen.seed': 2}]; "
                              f"got {'a ' + odd if whole else 'a list holding a ' + odd}")
-    variants = [Variant(i, tuple(o.items())) for i, o in enumerate(given)]
+    variants = [Variant(i, tuple((k, _as_set(graph, k, v)) for k, v in o.items())) for i, o in enumerate(given)]
     base = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
         return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)

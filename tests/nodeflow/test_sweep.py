@@ -128,6 +128,19 @@ def test_batch_takes_output_dir_as_invoke_and_run_do(audio_graph, tmp_path):
         batch(g, [{}], output_dir=tmp_path / "a", out_dir=tmp_path / "b")
 
 
+def test_a_batch_names_its_variants_as_the_cli_and_a_failed_one_leaves_no_folder(audio_graph, tmp_path, capsys):
+    """QA84 D2: batch named gain_db=-6 ``v000_gain_db=-6`` (the CLI: ``v000_gain_db=-6.0``), and a variant that
+    failed while running (a loudness target the audio cannot reach) left an empty folder beside the takes."""
+    from nodeflow.fileformat import load as load_graph
+    g = load_graph(audio_graph)
+    res = batch(g, [{"gain.gain_db": -6}, {"export.loudness_lufs": 0}, {"gain.gain_db": 100}],
+                output_dir=tmp_path / "py")
+    assert [r.status for r in res] == ["ok", "failed", "failed"]
+    assert sorted(p.name for p in (tmp_path / "py").iterdir()) == ["v000_gain_db=-6.0"]
+    assert main(["run", str(audio_graph), "-o", str(tmp_path / "cli"), "-q", "--sweep", "gain.gain_db=-6"]) == 0
+    assert (tmp_path / "cli" / "v000_gain_db=-6.0" / "take.wav").is_file()
+
+
 def test_cli_sweep_manifest_and_rerun_reproduces(audio_graph, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0,6"]) == 0
