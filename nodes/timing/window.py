@@ -367,9 +367,10 @@ def _sizes(size: float, overlap: float, unit: Unit, bpm: float, beats: int, note
 
 def _check_sizes(size: float, overlap: float, unit: Unit, size_tokens: int, overlap_tokens: int | None,
                  limit: int, p: ModelProfile) -> None:
-    if size_tokens < 1 or size <= 0:
-        raise ParameterError(f"size={size:g} {unit.value} is less than one token "
-                             f"({float(p.tokens_to_seconds(1)):g} s for {p.name}); make the window longer")
+    if size_tokens < 1 or size <= 0:     # the profile named as the parameter (QA84 D4: "for musicgen", no model)
+        raise ParameterError(f"size={size:g} {unit.value} is less than one token of profile={p.name} "
+                             f"({float(p.tokens_to_seconds(1)):g} s, the shortest window it cuts); make the "
+                             "window longer")
     if size_tokens > limit:
         raise ParameterError(f"size={size:g} {unit.value} is {_describe(size_tokens, p)}, more "
                              f"than the {p.name} window of {_describe(limit, p)}; use a smaller size or "

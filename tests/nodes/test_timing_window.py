@@ -231,7 +231,8 @@ def test_seams_between_bars_say_which_beat():
 
 
 @pytest.mark.parametrize("params, said", [
-    (dict(size=0.0), "size=0 bars is less than one token"),
+    (dict(size=0.0), "size=0 bars is less than one token of profile=musicgen (0.02 s, the shortest window it "
+                     "cuts); make the window longer"),
     (dict(size=1e6), "more than the musicgen window of 1500 tokens"),
 ])
 def test_validate_reports_a_window_size_the_node_refuses(tmp_path, params, said):
