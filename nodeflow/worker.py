@@ -195,7 +195,7 @@ def run_node(spec: NodeSpec, inputs: dict[str, Any], params: dict[str, Any],
         lite = dict(node_id=ctx.node_id, base_dir=ctx.base_dir, output_dir=ctx.output_dir, device=ctx.device,
                     protected_files=ctx.protected_files, allow_outside=ctx.allow_outside)
     module = getattr(spec.fn, "__module__", None)
-    outputs: dict[str, Any] = call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite),
+    outputs: dict[str, Any] = call_in_worker(_node_in_worker, (module, spec.id, inputs, params, lite, spec.code),
                           check=ctx.check_cancelled if ctx is not None else None, what=spec.id,
                           on_progress=(lambda d, t, m: ctx.progress(d, t, m)) if ctx is not None else None,
                           on_warning=ctx.warn if ctx is not None else None)
@@ -206,8 +206,9 @@ _specs: dict[tuple[str, str], Any] = {}
 
 
 def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: dict[str, Any],
-                    lite: dict[str, Any] | None) -> dict[str, Any]:
-    """Worker side of :func:`run_node`: find the node type in its module and call it here."""
+                    lite: dict[str, Any] | None, code: str = "") -> dict[str, Any]:
+    """Worker side of :func:`run_node`: find the node type in its module and call it here, where the code
+    it runs is the ``code`` the caller keys its cache by (:attr:`NodeSpec.code`)."""
     import importlib
 
     from .node import Context, NodeSpec
@@ -219,6 +220,10 @@ def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: d
             raise NodeflowError(f"{type_id}: the worker found no such node in module {module}; a node declared "
                                 "with process=True must be a module-level name")
         _specs[(module, type_id)] = spec
+    if code and spec.code != code:     # (QA85 D1: edited code's audio was cached under the code before the edit)
+        raise NodeflowError(f"{type_id}: AudioChain's code changed since this session started: a new worker process "
+                            "runs the edited code, while this session keys its cache by the code it started with; "
+                            "restart the session (Python, notebook or editor) to run the edited code")
     ctx = None
     if lite is not None:
         def forward(kind: str, node_id: str, done: float = 0.0, total: float = 0.0, message: str = "", **_: Any) -> None:

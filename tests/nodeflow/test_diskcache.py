@@ -449,6 +449,28 @@ def test_a_node_whose_own_helper_module_changed_is_computed_again(tmp_path):
     assert len(got) == 1 and got != {""}, got
 
 
+def test_a_worker_running_code_edited_since_the_session_began_caches_nothing(tmp_path, monkeypatch):
+    """QA85 D1: AudioChain's sources are digested once per process; a worker started after an edit ran the
+    edited variation (x0.5) while the session filed its windows under the digest taken before, and later runs
+    of the unedited code got half-level takes from the cache.  A worker whose code is not the one the session
+    keys by refuses, and nothing is kept.  (The session's digest taken before an edit is stood in for here.)"""
+    from nodeflow import cache
+    from nodeflow.errors import NodeflowError
+    from nodes.dsp.variation import INLINE_SAMPLES
+    x = Audio(np.random.default_rng(1).standard_normal((2, INLINE_SAMPLES)).astype(np.float32) * 0.1, 48000)
+    g = Graph()
+    g.add("dsp.variation", id="var", semitones=4.5)
+    store = DiskCache(tmp_path / "cache")
+    assert Executor(disk_cache=store).run(g, inputs={"var.audio": x})["var"]["out"].frames == INLINE_SAMPLES
+    kept = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    monkeypatch.setattr(cache, "_own_code", ["0" * 20])
+    g.set("var", "semitones", 4.0)
+    with pytest.raises(NodeflowError, match="AudioChain's code changed since this session started: a new worker "
+                                            "process runs the edited code"):
+        Executor(disk_cache=store).run(g, inputs={"var.audio": x})
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()) == kept
+
+
 @pytest.mark.parametrize("name,value,expected", [("AUDIOCHAIN_CACHE", "disabled", "expected on or off"),
                                                  ("AUDIOCHAIN_CACHE", "never", "expected on or off"),
                                                  ("AUDIOCHAIN_CACHE_MIN_S", "x", "expected a number of seconds"),
