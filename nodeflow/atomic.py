@@ -249,10 +249,13 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
 def _as_path(e: OSError, path: Path) -> OSError:
     """``e`` naming ``path``, the file the user asked for, where it named the temp file written beside
     it (QA63: "/out/.x.msgpack.18691-r70nbu1t.tmp: the folder is on a read-only file system")."""
-    if e.filename is not None and Path(e.filename).parent == path.parent and Path(e.filename).name.startswith("."):
-        e.filename = str(path)
-    e.filename2 = None
-    return e
+    name = e.filename
+    if name is not None and Path(name).parent == path.parent and Path(name).name.startswith("."):
+        name = str(path)
+    if e.errno is None or e.strerror is None:
+        e.filename = name
+        return e
+    return type(e)(e.errno, e.strerror, name)   # without the rename's second name (QA85: "... -> None")
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> Path:

@@ -41,8 +41,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if not enabled_by_default():
         print("state:   off (AUDIOCHAIN_CACHE=off)")
     elif (why := dc.problem()) is not None:      # (QA48: a run said "cache info says why"; it said nothing)
-        print(f"state:   values cannot be kept here: {printable(why)}; free the disk, or set AUDIOCHAIN_CACHE_DIR "
-              "to a folder you can write")
+        print(f"state:   values cannot be kept here: {printable(why)}, or set AUDIOCHAIN_CACHE_DIR to a folder "
+              "you can write")
     else:
         free = shutil.disk_usage(dc.folder).free
         if free < i["budget_bytes"] - i["bytes"]:

@@ -197,15 +197,20 @@ class DiskCache(Claims):
                 self.stats.misses += 1     # not there (or unreadable): a miss; not a file at all: removed
                 return None
             self.stats.misses += 1
-            if p not in self._broken:        # said once a process, also when it cannot be removed (QA: twice)
-                log.warning("value cache: removing corrupt entry %s: %s", p, e)
-                self.stats.corrupt += 1
+            kept = ""
             try:
                 os.unlink(p)
             except IsADirectoryError:        # a folder where an entry belongs: ours to remove, never followed
                 shutil.rmtree(p, ignore_errors=True)
-            except OSError:
-                pass
+            except OSError as gone:
+                kept = gone.strerror or str(gone)
+            if p not in self._broken:        # said once a process, also when it cannot be removed (QA: twice)
+                self.stats.corrupt += 1
+                if kept:                     # (QA85 D3: "removing" was said on every run of a read-only cache)
+                    log.warning("value cache: corrupt entry %s: %s; it cannot be removed (%s): computed again; "
+                                "make the cache folder writable, or audiochain cache clear", p, e, kept)
+                else:
+                    log.warning("value cache: removed corrupt entry %s: %s", p, e)
             if os.path.lexists(p):
                 self._broken.add(p)
             return None
@@ -327,8 +332,8 @@ class DiskCache(Claims):
 
     def problem(self) -> str | None:
         """Why no value can be kept here now, in the system's words (the folder cannot be made, or a
-        file cannot be written in it: read-only, full, a file in its path); None when one can.
-        Writes and removes one empty probe file."""
+        file cannot be written in it: read-only, full, a file in its path), and the fix for that cause;
+        None when one can.  Writes and removes one empty probe file."""
         import tempfile
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -338,8 +343,11 @@ class DiskCache(Claims):
             finally:
                 os.close(fd)
                 os.unlink(probe)
-        except OSError as e:
-            return f"{e.strerror or e} ({e.filename or self.folder})"
+        except OSError as e:      # (QA85 D3: "free the disk" was said of a folder it may not write)
+            fix = ("free some space on its disk" if e.errno in (errno.ENOSPC, errno.EDQUOT) else
+                   "make the folder writable" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
+                   "the folder cannot be made there")
+            return f"{e.strerror or e} ({e.filename or self.folder}); {fix}"
         return None
 
     def clear(self) -> int:

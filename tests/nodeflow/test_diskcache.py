@@ -580,6 +580,46 @@ def test_a_checkpoint_folder_counts_new_weights_of_the_same_size_and_time(tmp_pa
     assert folder_digest(ck) == folder_digest(ck)
 
 
+def test_a_corrupt_entry_that_cannot_be_removed_and_a_folder_that_cannot_be_written_say_the_fix(tmp_path, monkeypatch,
+                                                                                                 capsys, caplog):
+    """QA85 D3: a corrupt entry in a read-only cache was "removing corrupt entry" on every run, and stayed;
+    cache info said "free the disk" of a folder it may not write; a store that failed ended in "-> None"."""
+    import errno
+    import logging
+    import tempfile
+    from nodeflow.atomic import _as_path
+    dc = DiskCache(tmp_path / "c")
+    assert dc.put("ab" * 16, {"out": 1.0})
+    p = dc.path("ab" * 16)
+    p.write_bytes(b"\0" * 64)
+    real_unlink = os.unlink
+
+    def refuse(path, *a, **kw):
+        if Path(path) == p:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_unlink(path, *a, **kw)
+    monkeypatch.setattr(os, "unlink", refuse)
+    with caplog.at_level(logging.WARNING, logger="nodeflow"):
+        assert dc.get("ab" * 16) is None and dc.get("ab" * 16) is None
+    said = [r.getMessage() for r in caplog.records if "corrupt entry" in r.getMessage()]
+    assert len(said) == 1 and "removing" not in said[0] and said[0].endswith(
+        "it cannot be removed (Permission denied): computed again; make the cache folder writable, or audiochain "
+        "cache clear"), said
+    monkeypatch.setattr(os, "unlink", real_unlink)
+
+    def no_write(*a, **kw):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "c" / ".probe-x.tmp"))
+    monkeypatch.setattr(tempfile, "mkstemp", no_write)
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path / "c"))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "values cannot be kept here: Permission denied" in out and "; make the folder writable, or set " \
+        "AUDIOCHAIN_CACHE_DIR to a folder you can write" in out and "free" not in out, out
+    e = _as_path(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".x.tmp"), None,
+                                 str(tmp_path / "x")), tmp_path / "x")
+    assert isinstance(e, PermissionError) and str(e) == f"[Errno 13] Permission denied: '{tmp_path / 'x'}'"
+
+
 def test_cache_info_says_why_no_value_can_be_kept(tmp_path, monkeypatch, capsys):
     """QA48: a run said "(audiochain cache info says why)", and cache info said "entries: 0", nothing
     more, for a cache folder under a file (a read-only or full disk the same)."""
