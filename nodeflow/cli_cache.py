@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 
 from .diskcache import ClearIncomplete, DiskCache, enabled_by_default
 from .errors import NodeflowError, ParameterError, os_error_words
@@ -26,6 +27,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
                 "AUDIOCHAIN_CACHE_DIR chooses another") from e
         print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {printable(str(dc.folder))}")
         return 0
+    from .atomic import remove_stale_tree
+    sizes = _temp_sizes(dc.folder)
+    swept = sum(sizes.get(p, 0) for p in remove_stale_tree(dc.folder))   # (QA85 D4: a killed run's half entry)
     i = dc.info()
     trimmed = dc.evict() if i["bytes"] > i["budget_bytes"] else 0     # (QA48: a lowered bound was left exceeded)
     if trimmed:
@@ -38,6 +42,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if trimmed:
         print(f"trimmed: {trimmed} least recently used entr{'y' if trimmed == 1 else 'ies'}: the folder was over "
               "its bound")
+    if swept:
+        print(f"swept:   {format_bytes(swept)} of half-written entries that runs which were stopped left behind")
     if not enabled_by_default():
         print("state:   off (AUDIOCHAIN_CACHE=off)")
     elif (why := dc.problem()) is not None:      # (QA48: a run said "cache info says why"; it said nothing)
@@ -57,3 +63,21 @@ def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("action", choices=["info", "clear"], nargs="?", default="info",
                    help="info: its folder, entries and size (the default); clear: empty it")
     p.set_defaults(fn=cmd_cache)
+
+
+def _temp_sizes(folder: Path) -> dict[Path, int]:
+    """The sizes of the temporary files in a cache folder and its key-prefix folders (a writer's, live or
+    not), which :meth:`DiskCache.info` does not count."""
+    out: dict[Path, int] = {}
+    try:
+        folders = [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())]
+    except OSError:
+        return out
+    for d in folders:
+        try:
+            for p in d.iterdir():
+                if p.name.startswith(".") and ".tmp" in p.name:
+                    out[p] = p.lstat().st_size
+        except OSError:
+            continue
+    return out

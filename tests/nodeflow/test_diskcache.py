@@ -620,6 +620,26 @@ def test_a_corrupt_entry_that_cannot_be_removed_and_a_folder_that_cannot_be_writ
     assert isinstance(e, PermissionError) and str(e) == f"[Errno 13] Permission denied: '{tmp_path / 'x'}'"
 
 
+def test_cache_info_sweeps_what_a_killed_run_left_half_written_and_says_how_much(tmp_path, monkeypatch, capsys):
+    """QA85 D4: a run killed while writing a 626 MiB entry left a 319 MiB temporary file; cache info said
+    "1 entry, 65.9 MiB" (du: 371M) until the next write swept it."""
+    import subprocess
+    dc = DiskCache(tmp_path / "c")
+    assert dc.put("ab" * 16, {"out": 1.0})
+    dead = subprocess.Popen(["true"])        # a writer that is gone
+    dead.wait()
+    half = dc.path("cd" * 16).parent / f".{dc.path('cd' * 16).name}.{dead.pid}-k3p9d20.tmp"
+    half.parent.mkdir(parents=True, exist_ok=True)
+    half.write_bytes(b"\0" * (3 << 20))
+    monkeypatch.setenv("AUDIOCHAIN_CACHE_DIR", str(tmp_path / "c"))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "entries: 1\n" in out and "swept:   3.0 MiB of half-written entries that runs which were stopped left " \
+        "behind" in out, out
+    assert not half.exists() and dc.path("ab" * 16).exists()
+    assert main(["cache", "info"]) == 0 and "swept" not in capsys.readouterr().out
+
+
 def test_cache_info_says_why_no_value_can_be_kept(tmp_path, monkeypatch, capsys):
     """QA48: a run said "(audiochain cache info says why)", and cache info said "entries: 0", nothing
     more, for a cache folder under a file (a read-only or full disk the same)."""
