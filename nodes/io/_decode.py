@@ -158,8 +158,6 @@ def _read_soundfile(path: Path, start_s: float, end_s: float | None, ctx: Contex
 def _file_audio(path: Path, samples: np.ndarray, rate: int, start: int) -> Audio:
     """``Audio(samples, rate)``, read from ``path`` from frame ``start``: its one check of the samples;
     where they are not finite, said of the file (:func:`check_finite` with the file, on that path only)."""
-    if why := odd_rate(path, rate):
-        raise AudioError(why)
     try:
         return Audio(samples, rate)
     except AudioError:
@@ -381,6 +379,8 @@ def read_ffmpeg(path: Path, start_s: float, end_s: float | None, ctx: Context) -
     ffmpeg, ffprobe = tools
     url = "file:" + str(path.absolute())
     rate, channels, duration, exact = _probe(ffprobe, path, url)
+    if why := odd_rate(path, rate):     # before decoding, as damage() is for what libsndfile reads
+        raise AudioError(why)
     start, stop = frame_range(path, start_s, end_s, rate, None)
     if duration is not None and start_s >= duration:
         raise past_end(path, start_s, round(duration * rate), rate)

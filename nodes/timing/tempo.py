@@ -316,11 +316,12 @@ def _grouping(novelty: np.ndarray, strict: float | None = None) -> int | None:
 
 def _accents(y: np.ndarray, beats: np.ndarray, hop: int) -> np.ndarray:
     """How much each tracked beat is accented: its attack's energy over the clip's median beat (in units of
-    :data:`_ACCENT_DB`, from half of it) plus its brightness (spectral centroid) over the median's, in octaves
-    (from half an octave); 0 for a beat no louder nor brighter (QA83 D2: a metronome's downbeat, a higher
-    click, changes neither bass nor chroma, and accented 4/4 clicks read 3/4, 5/4 or 7/4 depending on the
-    sample rate).  The attack's energy is summed over frames that overlap by three quarters, so it does not
-    depend on where a click falls between frames (QA84: a +3.5 dB downbeat read 0.5 to 4 dB with the rate)."""
+    :data:`_ACCENT_DB`, from :data:`_LOUDER_DB`) plus its brightness (spectral centroid, above the clip's
+    median spectrum) over the median beat's, in octaves (from :data:`_BRIGHTER`); 0 for a beat no louder nor
+    brighter (QA83 D2: a metronome's downbeat, a higher click, changes neither bass nor chroma, and accented
+    4/4 clicks read 3/4, 5/4 or 7/4 depending on the sample rate).  The attack's energy is summed over frames
+    that overlap by three quarters, so it does not depend on where a click falls between frames (QA84: read
+    from the loudest frame, +3.5 dB downbeats read 0.4 to 3.9 dB over the median beat)."""
     import librosa
 
     fine = hop // 2                                  # Hann-squared frames at 1/4 of their length add up flat
