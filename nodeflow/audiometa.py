@@ -271,7 +271,8 @@ def write_metadata(path: str | os.PathLike[str], fmt: str | None, meta: Metadata
     Call it on the finished (temporary) file after the audio is written.  WAV metadata chunks
     are replaced as a whole (the file is rewritten, the data chunk streamed); FLAC, OGG and MP3
     keep tags with other keys.  Returns notes about what could not be stored (an empty list when
-    everything was; they name no file: the caller says which); raises :class:`AudioError` when the file cannot be written at all.
+    everything was; they name no file: the caller says which); raises :class:`AudioError` when the
+    file cannot be written at all.
     """
     from . import __version__
 

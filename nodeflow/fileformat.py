@@ -284,8 +284,8 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
     if graph.path is None or Path(graph.path).resolve().parent != path.resolve().parent:
         # the graph now lives elsewhere: keep its in-memory paths pointing at the same files
         for (nid, name), file in {**graph.input_files(), **local_checkpoints(graph)}.items():
-            if not by_name(graph.nodes[nid].params[name], file):
-                graph.nodes[nid].params[name] = rebase_path(graph.nodes[nid].params[name], graph.base_dir(), path.parent)
+            if not by_name(value := graph.nodes[nid].params[name], file):
+                graph.nodes[nid].params[name] = rebase_path(value, graph.base_dir(), path.parent)
     graph.path = path
     return path
 

@@ -17,8 +17,8 @@ and a header claiming terabytes allocates only what the file holds.  Decoded aud
 :func:`max_decode_bytes` (``AUDIOCHAIN_MAX_DECODE_GB``, default 4 GiB of float32, over 3 hours of
 48 kHz stereo): a decompression bomb stops there with one line naming the file, the size reached
 and the limit, and what a decode of unknown length grows past the run's estimate is taken from the
-run's memory (:mod:`._decodelimits`).  What a file says of its own damage before it is decoded (an unfinished WAV header, a
-data chunk cut short) is :mod:`._damage`'s.
+run's memory (:mod:`._decodelimits`).  What a file says of its own damage before it is decoded (an
+unfinished WAV header, a data chunk cut short, a rate no audio has) is :mod:`._damage`'s.
 """
 from __future__ import annotations
 

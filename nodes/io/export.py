@@ -285,8 +285,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
             except (Unreachable, Silent) as e:
                 raise resample_loss(e, source, audio, keep_rate(fmt, source.sample_rate)) or e from None
         phase("tagging", report.summary())
-        for said in audiometa.write_metadata(tmp, fmt, meta.merge(audiometa.Metadata(extra=tuple(report.tags().items()))),
-                                             graph_bytes):
+        tags = meta.merge(audiometa.Metadata(extra=tuple(report.tags().items())))
+        for said in audiometa.write_metadata(tmp, fmt, tags, graph_bytes):
             ctx.warn(f"{dest}: {said}")     # what the format could not hold (QA83: markers past its count)
         ctx.check_cancelled()
     if foreign:             # (QA68 D10: a typo in a path set from Python replaced a recording without a word)

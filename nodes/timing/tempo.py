@@ -14,8 +14,9 @@ The meter is estimated from where the music changes: bass notes and harmony tend
 bar line, so the beat position (in groups of 2, 3 or 4 beats) at which the low-band spectrum and
 the chroma change most recurs every bar; so does an accent, a first beat louder or brighter than the
 others (a metronome's).  4/4 wins unless another grouping clearly stands out, its first beat standing
-out in most of its bars, not on average alone (a grouping of two is read as 4/4: 2/4 is typed).  A clip whose tracked beats start nothing (a held
-pad, a drone, noise) has no tempo to find: that is said, not guessed.
+out in most of its bars, not on average alone (a grouping of two is read as 4/4: 2/4 is typed).  A clip
+whose tracked beats start nothing (a held pad, a drone, noise) has no tempo to find: that is said, not
+guessed.
 Both can be overridden by parameters.
 """
 from __future__ import annotations
