@@ -31,6 +31,7 @@ from .graph import _NODE_ID, Graph, Link, NodeInstance
 from .graphpaths import local_checkpoints, path_mode
 from .outputs import resolve
 from .registry import Registry, default_registry
+from .sweepaxes import saved_axis
 
 __all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document", "portable_text",
            "from_document", "MAX_FILE_BYTES"]
@@ -242,7 +243,7 @@ def _saved_sweep(graph: Graph, old_base: Path, base_dir: str | os.PathLike[str] 
     sweep = dict(graph.sweep)
     axes = []
     for axis in sweep.get("axes", []) if isinstance(sweep.get("axes"), list) else []:
-        if isinstance(axis, dict) and isinstance(axis.get("param"), str) and isinstance(axis.get("values"), list):
+        if saved_axis(axis):
             mode = path_mode(graph, *axis["param"].partition(".")[::2])
             axis = dict(axis, values=[_saved(mode, v, old_base, base_dir, portable=portable) for v in axis["values"]])
         axes.append(axis)

@@ -145,11 +145,12 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
     from .fileformat import by_name, rebase_path, shared_path
     from .graphpaths import local_checkpoints, path_mode
     from .outputs import resolve
+    from .sweepaxes import saved_axis
     old_base = graph.base_dir()
     values = {f"{nid}.{name}": graph.nodes[nid].params[name]
               for (nid, name) in {**graph.input_files(), **local_checkpoints(graph, old_base)}}
     for i, axis in enumerate(_axes(graph.sweep)):     # a saved sweep's files, by "sweep:axis:value"
-        if path_mode(graph, *axis["param"].partition(".")[::2]) == "read":
+        if saved_axis(axis) and path_mode(graph, *axis["param"].partition(".")[::2]) == "read":
             values.update({f"sweep:{i}:{j}": v for j, v in enumerate(axis["values"])
                            if isinstance(v, str) and v.strip()})
     far = {}
@@ -175,10 +176,11 @@ def far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str,
     return {"far": far, **({"place": place} if isinstance(place, str) else {})} if far else {}
 
 
-def _axes(sweep: Any) -> list[dict[str, Any]]:
+def _axes(sweep: Any) -> list[Any]:
+    """A saved sweep's axes as the file holds them (an entry without an axis' shape in its place, so
+    that ``sweep:AXIS:VALUE`` counts them as the file does)."""
     axes = sweep.get("axes") if isinstance(sweep, dict) else None
-    return [a for a in axes if isinstance(a, dict) and isinstance(a.get("param"), str)
-            and isinstance(a.get("values"), list)] if isinstance(axes, list) else []
+    return axes if isinstance(axes, list) else []
 
 
 def remember_saved(path: Path, data: bytes, far: dict[str, tuple[str, str]], graph: Graph | None = None) -> None:
@@ -220,6 +222,7 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
     beside the graph first (a template copied into a song's folder; the take put there as the missing-input
     line says: QA81 D1, D4)."""
     from .outputs import resolve
+    from .sweepaxes import saved_axis
     axes = _axes(graph.sweep)
     far = set(graph.saved_by.get("far", ())) if isinstance(graph.saved_by, dict) else set()
     found, exact = recall(path, data)
@@ -229,8 +232,8 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
             continue
         if key.startswith("sweep:"):
             i, _, j = key[6:].partition(":")
-            if i.isdigit() and j.isdigit() and int(i) < len(axes) and int(j) < len(values := axes[int(i)]["values"]) \
-                    and values[int(j)] == stored:
+            axis = axes[int(i)] if i.isdigit() and int(i) < len(axes) else None
+            if saved_axis(axis) and j.isdigit() and int(j) < len(values := axis["values"]) and values[int(j)] == stored:
                 values[int(j)] = real
             continue
         nid, _, param = key.rpartition(".")

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterable, Sequence
 from .errors import ParameterError
 from .graph import Graph
 
-__all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "split_notice",
-           "MAX_VARIANTS"]
+__all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "saved_axis",
+           "split_notice", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 10_000
 
@@ -248,12 +248,18 @@ def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str
     return g
 
 
+def saved_axis(ax: Any) -> bool:
+    """Whether ``ax``, an entry of a graph file's ``sweep["axes"]``, has an axis' shape:
+    ``{"param": "node.param", "values": [...]}`` (what saving, the places file and a run read)."""
+    return isinstance(ax, dict) and isinstance(ax.get("param"), str) and isinstance(ax.get("values"), list)
+
+
 def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
     """The sweep saved in a graph file (its ``sweep`` section: axes and mode)."""
     saved = getattr(graph, "sweep", None) or {}
     axes = []
     for i, ax in enumerate(saved.get("axes", [])):
-        if not isinstance(ax, dict) or not isinstance(ax.get("param"), str) or not isinstance(ax.get("values"), list):
+        if not saved_axis(ax):
             raise ParameterError(f"saved sweep axis {i}: expected {{'param': 'node.param', 'values': [...]}}")
         node_id, _, param = ax["param"].partition(".")
         spec = graph.spec(node_id) if node_id in graph.nodes else None
