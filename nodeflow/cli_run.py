@@ -131,8 +131,8 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
               file=sys.stderr)
     written = _written(graph, result.outputs)
     leaves = args.target or [n for n in result.outputs if not any(l.src == n for l in graph.links)]
-    for nid in leaves:
-        if (leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect:
+    for nid in leaves:              # a --target that failed, or sat after a failure, has nothing (QA86 D2)
+        if nid in result.outputs and ((leaf_spec := graph.spec(nid)) is None or not leaf_spec.side_effect):
             for port, v in result.outputs[nid].items():
                 print(f"{nid}.{port}: {printable(_fmt_value(v))}")
     for w, nid in written:

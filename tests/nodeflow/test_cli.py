@@ -541,3 +541,24 @@ def test_python_dash_m_nodeflow_is_the_audiochain_command(graph_file):
     assert ": ok (" in p.stdout, p.stdout
     h = subprocess.run([sys.executable, "-m", "nodeflow", "--help"], capture_output=True, text=True, timeout=60)
     assert h.returncode == 0 and h.stdout.startswith("usage: audiochain"), h.stdout[:200]
+
+
+def test_a_target_that_fails_while_running_is_one_line(tmp_path, capsys):
+    """QA86 D2: ``--target gain`` after a load that fails on a damaged file printed a traceback
+    (``KeyError: 'gain'``) and not the load's error."""
+    t = np.arange(3 * RATE) / RATE
+    sf.write(tmp_path / "in.flac", 0.5 * np.sin(2 * np.pi * 440 * t), RATE)
+    data = bytearray((tmp_path / "in.flac").read_bytes())
+    third = len(data) // 3
+    data[third:2 * third] = np.random.default_rng(0).integers(0, 256, third, dtype=np.uint8).tobytes()
+    (tmp_path / "in.flac").write_bytes(bytes(data))
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.flac"))
+    g.add("dsp.gain", id="gain")
+    g.connect("load", "gain")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "--target", "gain"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "KeyError" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        next(line for line in err.splitlines() if line.startswith("error: node 'load'"))]
