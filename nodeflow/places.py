@@ -232,7 +232,7 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
             continue
         if key.startswith("sweep:"):
             i, _, j = key[6:].partition(":")
-            axis = axes[int(i)] if i.isdigit() and int(i) < len(axes) else None
+            axis: Any = axes[int(i)] if i.isdigit() and int(i) < len(axes) else None
             if saved_axis(axis) and j.isdigit() and int(j) < len(values := axis["values"]) and values[int(j)] == stored:
                 values[int(j)] = real
             continue
