@@ -50,16 +50,14 @@ def _print_downloads(graph: Graph, stream: TextIO) -> None:
     problem: the run fetches it; offline, the node's preflight lists it as one.  The hub cache is
     only looked at: validate never touches the network."""
     from .checkpoints import CheckpointError, NotDownloaded, hub_cache_dir, offline, resolve
+    from .graphpaths import checkpoint_values
     if offline():
         return
-    for nid, inst in graph.nodes.items():
-        spec, name = graph.spec(nid), inst.params.get("checkpoint")
-        if spec is None or "checkpoint" not in spec.params or not isinstance(name, str) or not name.strip():
-            continue
+    for (nid, param), name in checkpoint_values(graph).items():
         try:
             resolve(name, base_dir=graph.base_dir(), download=False)
         except NotDownloaded:
-            print(f"downloads when run: node '{printable(nid)}': checkpoint '{printable(name)}' is not on this machine "
+            print(f"downloads when run: node '{printable(nid)}': {param} '{printable(name)}' is not on this machine "
                   f"(Hugging Face cache {printable(str(hub_cache_dir()))}); the run downloads it, or run "
                   f"`audiochain models pull {printable(name)}` first", file=stream)
         except CheckpointError:     # a bad folder or name: the node's preflight lists it as a problem

@@ -260,11 +260,11 @@ def _params_for_estimate(graph: Graph, inst: NodeInstance, spec: NodeSpec, base_
         value = params.get(name)
         if p.kind == "path" and p.path and p.path.mode == "read" and isinstance(value, str) and value:
             params[name] = str(resolve(value, base_dir))
-    if "checkpoint" in spec.params:          # a local checkpoint folder, as the run finds it (against the graph)
+    if spec.checkpoint_params:              # a local checkpoint folder, as the run finds it (against the graph)
         from .graphpaths import local_checkpoints
-        folder = local_checkpoints(graph, base_dir).get((inst.id, "checkpoint"))
-        if folder is not None:
-            params["checkpoint"] = str(folder)
+        for (nid, name), folder in local_checkpoints(graph, base_dir).items():
+            if nid == inst.id:
+                params[name] = str(folder)
     return params
 
 

@@ -79,23 +79,35 @@ def _valid(p: Any, value: str) -> bool:
     return True
 
 
+def checkpoint_values(graph: Graph) -> dict[tuple[str, str], str]:
+    """``(node, param) -> value`` of every checkpoint parameter the graph's nodes set (``checkpoint``
+    and those a node declares, :attr:`~nodeflow.node.NodeSpec.checkpoint_params`; a node of a type
+    not installed here, its ``checkpoint``), blank ones left out."""
+    out = {}
+    for inst in graph.nodes.values():
+        spec = graph.registry.get(inst.type)
+        for name in spec.checkpoint_params if spec is not None else ("checkpoint",):
+            value = inst.params.get(name)
+            if isinstance(value, str) and value.strip():
+                out[(inst.id, name)] = value.strip()
+    return out
+
+
 def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, str], Path]:
-    """The local checkpoint folders the graph's model nodes name (a hub id is none): ``(node,
-    "checkpoint") -> folder``, resolved as a run resolves them (against the graph's folder); one not
-    there yet is included where its value is spelled as a path (``./``, ``../``, ``/``, ``~``)."""
+    """The local checkpoint folders the graph's model nodes name (a hub id is none): ``(node, param)
+    -> folder``, resolved as a run resolves them (against the graph's folder); one not there yet is
+    included where its value is spelled as a path (``./``, ``../``, ``/``, ``~``)."""
     from .checkpoints import _local_candidate
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     out = {}
-    for inst in graph.nodes.values():
-        value = inst.params.get("checkpoint")
-        if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
-            try:
-                local = _local_candidate(value.strip(), base)
-            except (NodeflowError, OSError, ValueError):    # no such folder: a path all the same where it is
-                text = value.strip()                        # spelled as one (QA: saved unrebased, unlike an adapter)
-                local = base / Path(text).expanduser() if text.startswith((".", "/", "~")) else None
-            if local is not None:
-                out[(inst.id, "checkpoint")] = local
+    for key, text in checkpoint_values(graph).items():
+        try:
+            local = _local_candidate(text, base)
+        except (NodeflowError, OSError, ValueError):    # no such folder: a path all the same where it is
+            # spelled as one (QA: saved unrebased, unlike an adapter)
+            local = base / Path(text).expanduser() if text.startswith((".", "/", "~")) else None
+        if local is not None:
+            out[key] = local
     return out
 
 
@@ -107,13 +119,11 @@ def read_state(graph: Graph, base_dir: Path | None = None) -> dict[str, str]:
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base).items()}
     local = local_checkpoints(graph, base)
-    for inst in graph.nodes.values():
-        value = inst.params.get("checkpoint")
-        if isinstance(value, str) and value.strip() and graph.registry.get(inst.type):
-            folder = local.get((inst.id, "checkpoint"))
-            # a local folder by its bytes (read once per process): a copy or a touch is the same model (QA)
-            out[f"{inst.id}.checkpoint"] = weights_digest(folder) if folder is not None and folder.is_dir() else \
-                fingerprint(value.strip(), base)["revision"]
+    for (nid, name), value in checkpoint_values(graph).items():
+        folder = local.get((nid, name))
+        # a local folder by its bytes (read once per process): a copy or a touch is the same model (QA)
+        out[f"{nid}.{name}"] = weights_digest(folder) if folder is not None and folder.is_dir() else \
+            fingerprint(value, base)["revision"]
     return out
 
 

@@ -22,7 +22,7 @@ import re
 import types as _pytypes
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Callable  # noqa: F401  (Annotated re-exported for node packs)
+from typing import Annotated, Any, Callable, Sequence  # noqa: F401  (Annotated re-exported for node packs)
 
 from .audio import Audio  # noqa: F401
 from .context import Context   # re-exported: node packs import it from here (see __all__)
@@ -90,12 +90,20 @@ class NodeSpec:
     process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False
     # @node(batch=...): several list items in one call.  Not named `batch`: that is the method below
     batch_fn: Callable[[list[dict[str, Any]], dict[str, Any], "Context"], list[dict[str, Any]]] | None = None
+    checkpoints: tuple[str, ...] = ()      # @node(checkpoints=...): see checkpoint_params
 
     @property
     def name(self) -> str:
         return self.id.split(".", 1)[1]
 
     __doc__ = _HelpText(__doc__)      # a node's: its help text, made when first read
+
+    @property
+    def checkpoint_params(self) -> tuple[str, ...]:
+        """The parameters that name a model checkpoint (a hub id or a local folder): ``checkpoint``,
+        and those ``@node(checkpoints=...)`` adds (a vocoder beside an acoustic model).  Each is
+        rebased with the graph's file, set beside an unpacked bundle and checked by ``validate``."""
+        return tuple(dict.fromkeys((("checkpoint",) if "checkpoint" in self.params else ()) + self.checkpoints))
 
     def __post_init__(self) -> None:
         # help(), inspect.signature() and doctest see the function (its examples run in the suite)
@@ -297,6 +305,7 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
          stream: Callable[[dict[str, Any], dict[str, Any], Context], Any] | None = None,
          process: bool | Callable[[dict[str, Any], dict[str, Any]], bool] = False,
          batch: Callable[[list[dict[str, Any]], dict[str, Any], Context], list[dict[str, Any]]] | None = None,
+         checkpoints: Sequence[str] = (),
          ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Declare a node type from a function.
 
@@ -332,6 +341,9 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
     call when the node is mapped over a list (a model generating several prompts or windows in one
     ``generate``): ``items`` are the items' inputs (``{port: value}``), the result their outputs
     (``{output: value}`` each, in order), each exactly what the function gives for that item.
+    ``checkpoints`` names string parameters that hold a model checkpoint besides one named
+    ``checkpoint`` (see :attr:`NodeSpec.checkpoint_params`; a model family's node declares them
+    with their family, :meth:`nodes.models.layer.Family.node`).
     """
     if not _ID.match(id):
         raise DefinitionError(f"node id {id!r} must look like 'category.name' (lowercase, digits, _)")
@@ -377,11 +389,17 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
             raise DefinitionError(f"{where}: process=True, but {why}")
         outputs, multi = _outputs(hints.get("return", inspect.Signature.empty), where, output)
         _with_docs(where, inspect.getdoc(fn) or "", inputs, params)
+        for name in checkpoints:
+            if name not in params or params[name].kind != "str":
+                raise DefinitionError(f"{where}: checkpoints names {name!r}, which is not a str parameter of the "
+                                      "node; name the keyword-only parameters that hold a checkpoint (a hub id or "
+                                      "a folder)")
         return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,
                         pack=getattr(fn, "__module__", "") or "", fingerprint=fingerprint,
                         preflight=preflight, estimate=estimate, working=working, persist=persist, stream=stream,
-                        process=process if callable(process) else bool(process), batch_fn=batch)
+                        process=process if callable(process) else bool(process), batch_fn=batch,
+                        checkpoints=tuple(checkpoints))
 
     return wrap

@@ -246,7 +246,7 @@ class App:
     def browse_param(self, nid: str, param: str, spec: Any) -> None:
         """A field's ``...``: a file dialog, or for a model's checkpoint a folder dialog."""
         from .models_panel import is_checkpoint_field
-        if is_checkpoint_field(param, spec):
+        if is_checkpoint_field(param, spec, self.doc.graph.spec(nid)):
             self.models.pick_folder(nid, param)
         else:
             self.files.browse_param(nid, param, spec)

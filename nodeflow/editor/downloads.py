@@ -44,19 +44,22 @@ def missing_checkpoint(spec: Any, params: dict[str, Any], base_dir: Path | None)
 
 
 def folder_problem(spec: Any, params: dict[str, Any], folder: str | os.PathLike[str],
-                   base_dir: Path | None) -> str | None:
-    """Why ``folder`` cannot be this node's checkpoint (the node's own check: its family's layout
-    and model type, safetensors weights), or None when it can.  A value of the node's that the
+                   base_dir: Path | None, param: str = PARAM) -> str | None:
+    """Why ``folder`` cannot be this node's checkpoint ``param`` (the node's own check: its family's
+    layout and model type, safetensors weights), or None when it can.  A value of the node's that the
     checkpoint refuses (a language it lacks: a :class:`~nodeflow.errors.ValueProblem`) is the node's
-    problem, said on it once picked, not the folder's."""
+    problem, said on it once picked, not the folder's; so is what another checkpoint of the node lacks
+    (a further one's problems start with its name, see :meth:`nodes.models.layer.Family.node`)."""
     if not Path(folder).is_dir():
         return f"{folder} is not a folder"
     try:
-        found = spec.preflight({**params, PARAM: str(folder)}, base_dir or Path.cwd())
+        found = spec.preflight({**params, param: str(folder)}, base_dir or Path.cwd())
     except Exception as e:  # noqa: BLE001 - a broken check is a message, not a crash
         return f"could not check {folder}: {e}"
-    found = [p for p in found if not isinstance(p, ValueProblem)]
-    return found[0] if found else None
+    others = tuple(f"{name}: " for name in getattr(spec, "checkpoint_params", ()) if name != PARAM)
+    mine = [p for p in found if not isinstance(p, ValueProblem)
+            and (p.startswith(f"{param}: ") if param != PARAM else not p.startswith(others))]
+    return mine[0].removeprefix(f"{param}: ") if mine else None
 
 
 def explain(name: str, exc: BaseException) -> tuple[str, str]:

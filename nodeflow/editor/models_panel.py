@@ -210,7 +210,7 @@ class ModelsPanel:
         spec = g.registry.get(inst.type) if inst is not None else None
         if inst is None or spec is None:
             return False
-        why = folder_problem(spec, dict(inst.params), folder, g.base_dir())
+        why = folder_problem(spec, dict(inst.params), folder, g.base_dir(), param)
         if why is not None:
             self.app.say(f"{nid}.{param}: not set to {Path(folder).name or folder}: {why}; pick the folder that "
                          "holds the checkpoint's config.json and .safetensors weights", True)
@@ -219,9 +219,11 @@ class ModelsPanel:
         return True
 
 
-def is_checkpoint_field(param: str, spec: Any) -> bool:
-    """Whether a ``...`` press is a model node's checkpoint field (a folder, not a file, is picked)."""
-    return param == PARAM and getattr(spec, "kind", "") == "str"
+def is_checkpoint_field(param: str, spec: Any, node_spec: Any = None) -> bool:
+    """Whether a ``...`` press is a model node's checkpoint field (a folder, not a file, is picked):
+    ``checkpoint``, or another the node (``node_spec``) declares."""
+    names = getattr(node_spec, "checkpoint_params", (PARAM,))
+    return param in names and getattr(spec, "kind", "") == "str"
 
 
 def _download_failed(causes: tuple[type[BaseException], ...]) -> bool:

@@ -275,13 +275,15 @@ class GraphView(Outputs):
                         continue
                     with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"pattr::{nid}::{name}") as attr:
                         widgets.add_param_widget(attr, nid, p, inst.params.get(name, p.default), self.on_param,
-                                                 self.on_browse, scale=self.zoom.scale)
+                                                 self.on_browse, scale=self.zoom.scale,
+                                                 checkpoint=name in spec.checkpoint_params)
                 for group, params in folded.items():     # rarely changed settings, folded until opened
                     with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"gattr::{nid}::{group}"):
                         with dpg.tree_node(label=group, default_open=False, tag=f"group::{nid}::{group}") as tree:
                             for p in params:
                                 widgets.add_param_widget(tree, nid, p, inst.params.get(p.name, p.default),
-                                                         self.on_param, self.on_browse, scale=self.zoom.scale)
+                                                         self.on_param, self.on_browse, scale=self.zoom.scale,
+                                                         checkpoint=p.name in spec.checkpoint_params)
                 types = graph.output_types()
                 for name, port in spec.outputs.items():
                     t = types.get((nid, name), port.type)

@@ -73,9 +73,10 @@ def widget_tag(node_id: str, param: str) -> str:
 def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: Any,
                      on_change: Callable[[str, str, Any], Any],
                      on_browse: Callable[[str, str, ParamSpec], None] | None = None,
-                     scale: float = 1.0) -> str:
+                     scale: float = 1.0, checkpoint: bool = False) -> str:
     """Add the widget for one parameter under ``parent``, its sizes times ``scale`` (the canvas'
-    zoom, see :mod:`.zoom`); returns its tag."""
+    zoom, see :mod:`.zoom`); returns its tag.  ``checkpoint``: the parameter names a model
+    checkpoint (its ``...`` picks a folder)."""
     def px(v: float) -> int:
         return max(1, round(v * scale))
     tag = widget_tag(node_id, spec.name)
@@ -93,7 +94,7 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
         dpg.add_combo([str(m.value) for m in spec.choices], default_value=str(plain(spec, value)),
                       callback=cb_value, **kw)
     elif (spec.kind == "path" and spec.path is not None) or \
-            (spec.kind == "str" and spec.name == "checkpoint" and on_browse is not None):
+            (spec.kind == "str" and checkpoint and on_browse is not None):
         on_leave = _add_path_box(node_id, spec, value, on_change, on_browse, kw, px)
     else:  # str / Text
         multiline = bool(spec.text and spec.text.multiline)

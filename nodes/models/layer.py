@@ -39,7 +39,7 @@ import importlib.metadata
 import json
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator
+from typing import Annotated, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -381,9 +381,15 @@ class Family(FamilySpec):
         (see :func:`checkpoint_preflight`)."""
         return checkpoint_preflight(params, base_dir, self, check)
 
-    def node(self, type_id: str, *, check: ParamCheck | None = None,
+    def node(self, type_id: str, *, check: ParamCheck | None = None, checkpoints: Mapping[str, Family] | None = None,
              **kwargs: Any) -> Callable[[Callable[..., Any]], NodeSpec]:
         """``@node(type_id, ...)`` with this family's ``fingerprint`` and ``preflight``.
+
+        ``checkpoints={"vocoder": VOCODER}``: the node's other parameters that name a checkpoint, each
+        with its family (a vocoder, a feature extractor from another repository).  Each counts in the
+        cache key by its revision (a local folder by its content), is checked by ``validate`` and the
+        editor as ``checkpoint`` is (by its family's checks), and is rebased with the graph's file and
+        set beside an unpacked bundle (see :attr:`~nodeflow.node.NodeSpec.checkpoint_params`).
 
         ``check(params, checkpoint)``: what the run refuses in the node's parameters once it has read
         the checkpoint's own configuration (a bit rate, a language, a window the checkpoint does not
@@ -392,9 +398,34 @@ class Family(FamilySpec):
         It is called with the checkpoint resolved on this machine (:class:`Checkpoint`: its ``name``
         as the graph gives it, its folder ``path``); it reads the configuration from the folder and
         returns quietly when it cannot (the run, or the checkpoint checks, say why)."""
-        kwargs.setdefault("fingerprint", self.fingerprint)
-        kwargs.setdefault("preflight", functools.partial(self.preflight, check=check) if check else self.preflight)
-        return node(type_id, **kwargs)
+        fingerprint: Callable[[dict[str, Any], Any], Any] = self.fingerprint
+        preflight: Callable[[dict[str, Any], Path], list[str]] = \
+            functools.partial(self.preflight, check=check) if check else self.preflight
+        if checkpoints:
+            fingerprint = functools.partial(_more_fingerprints, fingerprint, dict(checkpoints))
+            preflight = functools.partial(_more_preflights, preflight, dict(checkpoints))
+        kwargs.setdefault("fingerprint", fingerprint)
+        kwargs.setdefault("preflight", preflight)
+        return node(type_id, checkpoints=tuple(checkpoints or ()), **kwargs)
+
+
+def _more_fingerprints(own: Callable[[dict[str, Any], Any], Any], more: dict[str, Family], params: dict[str, Any],
+                       ctx: Any) -> Any:
+    """``own``'s cache-key data, and each further checkpoint's resolved revision (QA86 D1: a vocoder's
+    weights replaced in its folder served the old vocoder's audio from the cache)."""
+    fp = own(params, ctx)
+    for name in more:
+        fp[f"{name}:checkpoint"] = checkpoints.fingerprint(str(params.get(name) or ""), getattr(ctx, "base_dir", None))
+    return fp
+
+
+def _more_preflights(own: Callable[[dict[str, Any], Path], list[str]], more: dict[str, Family],
+                     params: dict[str, Any], base_dir: Path) -> list[str]:
+    """``own``'s problems, and each further checkpoint's as its family checks it, said by its parameter."""
+    said = own(params, base_dir)
+    for name, fam in more.items():
+        said += [f"{name}: {why}" for why in fam.preflight({"checkpoint": params.get(name) or ""}, base_dir)]
+    return said
 
 
 def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...] = checkpoints.MODEL_PACKAGES,
