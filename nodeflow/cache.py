@@ -13,6 +13,7 @@ import hashlib
 import os
 import stat
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def node_key(type_id: str, version: int, params: dict[str, Any], files: dict[str
 _code_lock = threading.Lock()
 _code_files: dict[tuple[str, int, int], tuple[str, tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
 _own_code: list[str] = []            # AudioChain's own sources, digested once per process
+_pinned: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()   # other node functions' digests
 
 
 def code_digest(fn: Any) -> str:
@@ -77,7 +79,12 @@ def code_digest(fn: Any) -> str:
     a value the code before an edit or an upgrade made (QA: a node changed from x0.5 to x0.25 kept
     giving x0.5 from the cache): for AudioChain's own nodes, every source file of ``nodeflow`` and
     ``nodes`` (helpers included); for any other node, its module's source file and the version of
-    the package that installed it.  A node without a source file counts by its bytecode."""
+    the package that installed it.  A node without a source file counts by its bytecode.
+
+    Any other node's digest is taken once per function, when ``@node`` declares it (:func:`pin`): the
+    code this process runs, not its file edited since (QA85: a plug-in module edited while a session
+    ran keyed its values by the edited file, computed by the code imported before the edit).  A module
+    imported again declares new functions, digested again."""
     import inspect
     module = str(getattr(fn, "__module__", "") or "")
     if module.split(".")[0] in ("nodes", "nodeflow"):
@@ -90,6 +97,10 @@ def code_digest(fn: Any) -> str:
                 _own_code.append(h.hexdigest())
             return _own_code[0]
     try:
+        return _pinned[fn]
+    except (KeyError, TypeError):          # not pinned yet, or not weakly referable
+        pass
+    try:
         source = inspect.getsourcefile(fn)
         if source is None:
             raise TypeError("no source file")
@@ -98,7 +109,19 @@ def code_digest(fn: Any) -> str:
         code = getattr(fn, "__code__", None)
         digest = hashlib.blake2b(repr((code.co_code, code.co_consts)).encode() if code else repr(fn).encode(),
                                  digest_size=10).hexdigest()
-    return f"{digest}:{_package_version(module)}"
+    out = f"{digest}:{_package_version(module)}"
+    try:
+        with _code_lock:
+            return _pinned.setdefault(fn, out)
+    except TypeError:                      # a callable that takes no weak reference: digested each time
+        return out
+
+
+def pin(fn: Any) -> None:
+    """Take the digest of a node function that is not AudioChain's own now, as it is declared (see
+    :func:`code_digest`)."""
+    if str(getattr(fn, "__module__", "") or "").split(".")[0] not in ("nodes", "nodeflow"):
+        code_digest(fn)
 
 
 def _local_code(module: str, source: str) -> str:

@@ -394,6 +394,8 @@ def node(id: str, *, category: str | None = None, version: int = 1, output: str 
                 raise DefinitionError(f"{where}: checkpoints names {name!r}, which is not a str parameter of the "
                                       "node; name the keyword-only parameters that hold a checkpoint (a hub id or "
                                       "a folder)")
+        from .cache import pin
+        pin(fn)             # a plug-in's code is keyed as it is imported, not as its file is later
         return NodeSpec(id=id, version=int(version), category=category or id.split(".")[0], fn=fn,
                         inputs=inputs, outputs=outputs, params=params, doc=inspect.getdoc(fn) or "",
                         wants_ctx=wants_ctx, side_effect=side_effect, multi_output=multi,

@@ -221,7 +221,8 @@ def _node_in_worker(module: str, type_id: str, inputs: dict[str, Any], params: d
                                 "with process=True must be a module-level name")
         _specs[(module, type_id)] = spec
     if code and spec.code != code:     # (QA85 D1: edited code's audio was cached under the code before the edit)
-        raise NodeflowError(f"{type_id}: AudioChain's code changed since this session started: a new worker process "
+        whose = "AudioChain's code" if module.split(".")[0] in ("nodes", "nodeflow") else f"the code of {module}"
+        raise NodeflowError(f"{type_id}: {whose} changed since this session started: a new worker process "
                             "runs the edited code, while this session keys its cache by the code it started with; "
                             "restart the session (Python, notebook or editor) to run the edited code")
     ctx = None

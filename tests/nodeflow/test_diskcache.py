@@ -449,6 +449,52 @@ def test_a_node_whose_own_helper_module_changed_is_computed_again(tmp_path):
     assert len(got) == 1 and got != {""}, got
 
 
+def test_a_plugin_edited_while_a_session_runs_keys_its_values_by_the_code_that_runs(tmp_path):
+    """QA85's left note: a plug-in module edited while a session ran was keyed by the edited file, and
+    computed by the function imported before the edit: the session filed x0.5 under the x0.25 code's key,
+    and every later process got x0.5 from the cache.  A node's digest is taken as it is declared."""
+    module = tmp_path / "mynodes.py"
+    source = textwrap.dedent('''
+        from nodeflow import Audio, node
+        import numpy as np
+
+        @node("my.scale", version=1, persist=True)
+        def scale() -> Audio:
+            """Scale a constant."""
+            return Audio(np.full((1, 8), FACTOR, np.float32), 8000)
+        ''')
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
+        from pathlib import Path
+        from nodeflow import Executor, Graph, Registry
+        import mynodes
+        reg = Registry()
+        reg.add(mynodes.scale)
+        g = Graph(reg)
+        g.add("my.scale", id="s")
+        ex = Executor(disk_cache={str(tmp_path / "cache")!r})
+        res = ex.run(g)
+        print(float(res["s"]["out"].samples.max()), sorted(res.cached))
+        if sys.argv[1:] == ["edit"]:            # the module edited while this session runs
+            Path({str(module)!r}).write_text(Path({str(module)!r}).read_text().replace("0.5", "0.25"))
+            os.utime({str(module)!r}, (1, 1))
+            g = Graph(reg)                      # a graph made again: its keys are worked out again
+            g.add("my.scale", id="s")
+            res = ex.run(g)
+            print(float(res["s"]["out"].samples.max()), sorted(res.cached))
+        """)
+
+    def run(*args: str) -> str:
+        p = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    module.write_text("FACTOR = 0.5\n" + source)
+    assert run("edit").splitlines() == ["0.5 []", "0.5 ['s']"]    # the code running is still x0.5: its value
+    assert run() == "0.25 []"                  # a new session runs the edited code, and computes it
+
+
 def test_a_worker_running_code_edited_since_the_session_began_caches_nothing(tmp_path, monkeypatch):
     """QA85 D1: AudioChain's sources are digested once per process; a worker started after an edit ran the
     edited variation (x0.5) while the session filed its windows under the digest taken before, and later runs
