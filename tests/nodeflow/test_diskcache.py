@@ -355,24 +355,31 @@ def test_a_budget_lowered_to_zero_keeps_nothing_and_calls_nothing_corrupt(tmp_pa
     assert "corrupt" not in caplog.text
 
 
-def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_path):
-    """QA: a node edited from x0.5 to x0.25 (same id and version) kept giving x0.5 from the disk cache
-    in every later process.  A node's key holds its code (its module's source, AudioChain's own
-    sources for built-in nodes, and the installed package's version)."""
-    module = tmp_path / "mynodes.py"
-    script = textwrap.dedent(f"""
-        import sys
+def _scale_session(tmp_path: Path, then: str = "") -> str:
+    """A Python session (``python -c``) that runs ``my.scale`` of ``tmp_path/mynodes.py`` once with the
+    disk cache ``tmp_path/cache`` and prints its value and what came from the cache; then ``then``."""
+    return textwrap.dedent(f"""
+        import os, sys
         sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
-        import numpy as np
-        from nodeflow import Audio, Executor, Graph, Registry
+        from pathlib import Path
+        from nodeflow import Executor, Graph, Registry
         import mynodes
         reg = Registry()
         reg.add(mynodes.scale)
         g = Graph(reg)
         g.add("my.scale", id="s")
-        res = Executor(disk_cache={str(tmp_path / "cache")!r}).run(g)
+        ex = Executor(disk_cache={str(tmp_path / "cache")!r})
+        res = ex.run(g)
         print(float(res["s"]["out"].samples.max()), sorted(res.cached))
-        """)
+        """) + textwrap.dedent(then)
+
+
+def test_a_node_whose_code_changed_is_computed_again_in_the_next_process(tmp_path):
+    """QA: a node edited from x0.5 to x0.25 (same id and version) kept giving x0.5 from the disk cache
+    in every later process.  A node's key holds its code (its module's source, AudioChain's own
+    sources for built-in nodes, and the installed package's version)."""
+    module = tmp_path / "mynodes.py"
+    script = _scale_session(tmp_path)
 
     def run(factor: str) -> str:
         module.write_text(textwrap.dedent(f'''
@@ -463,19 +470,7 @@ def test_a_plugin_edited_while_a_session_runs_keys_its_values_by_the_code_that_r
             """Scale a constant."""
             return Audio(np.full((1, 8), FACTOR, np.float32), 8000)
         ''')
-    script = textwrap.dedent(f"""
-        import os, sys
-        sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).resolve().parents[2])!r}]
-        from pathlib import Path
-        from nodeflow import Executor, Graph, Registry
-        import mynodes
-        reg = Registry()
-        reg.add(mynodes.scale)
-        g = Graph(reg)
-        g.add("my.scale", id="s")
-        ex = Executor(disk_cache={str(tmp_path / "cache")!r})
-        res = ex.run(g)
-        print(float(res["s"]["out"].samples.max()), sorted(res.cached))
+    script = _scale_session(tmp_path, f"""
         if sys.argv[1:] == ["edit"]:            # the module edited while this session runs
             Path({str(module)!r}).write_text(Path({str(module)!r}).read_text().replace("0.5", "0.25"))
             os.utime({str(module)!r}, (1, 1))
