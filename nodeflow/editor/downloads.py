@@ -29,17 +29,20 @@ class Cancelled(Exception):
 
 
 def missing_checkpoint(spec: Any, params: dict[str, Any], base_dir: Path | None) -> str | None:
-    """The hub id a model node names that is not in the Hugging Face cache (None: not a model
-    node, a local folder, or there).  Read from the cache only, never from the network."""
-    if spec is None or spec.preflight is None or PARAM not in spec.params:
+    """The first hub id a model node names (``checkpoint``, then the others it declares: a vocoder)
+    that is not in the Hugging Face cache (None: not a model node, local folders, or there).  Read
+    from the cache only, never from the network."""
+    if spec is None or spec.preflight is None:
         return None
-    name = str(params.get(PARAM, spec.params[PARAM].default) or "").strip()
-    if not name or Path(name).expanduser().is_absolute() or (base_dir is not None and (base_dir / name).is_dir()):
-        return None
-    try:
-        checkpoints.resolve(name, base_dir=base_dir, download=False)
-    except checkpoints.CheckpointError as e:
-        return name if isinstance(e, checkpoints.NotDownloaded) else None     # missing, or partly downloaded
+    for param in (p for p in getattr(spec, "checkpoint_params", (PARAM,)) if p in spec.params):
+        name = str(params.get(param, spec.params[param].default) or "").strip()
+        if not name or Path(name).expanduser().is_absolute() or (base_dir is not None and (base_dir / name).is_dir()):
+            continue
+        try:
+            checkpoints.resolve(name, base_dir=base_dir, download=False)
+        except checkpoints.CheckpointError as e:
+            if isinstance(e, checkpoints.NotDownloaded):       # missing, or partly downloaded
+                return name
     return None
 
 

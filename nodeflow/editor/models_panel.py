@@ -62,11 +62,14 @@ class ModelsPanel:
         base = g.base_dir()
         self.missing = {}
         for nid, inst in g.nodes.items():
-            name = missing_checkpoint(g.registry.get(inst.type), dict(inst.params), base)
-            named = str(inst.params.get(PARAM, "")).strip()
-            job = self.jobs.get(named)
-            if name is None and job is not None and job.state in ("cancelled", "failed"):
-                name = named        # an interrupted download can leave a snapshot that lacks files
+            spec = g.registry.get(inst.type)
+            name = missing_checkpoint(spec, dict(inst.params), base)
+            for param in getattr(spec, "checkpoint_params", ()) if name is None else ():
+                named = str(inst.params.get(param, "")).strip()
+                job = self.jobs.get(named)
+                if job is not None and job.state in ("cancelled", "failed"):
+                    name = named    # an interrupted download can leave a snapshot that lacks files
+                    break
             if name is not None:
                 self.missing[nid] = name
 

@@ -166,3 +166,16 @@ def test_the_editors_folder_picker_checks_the_second_checkpoint_as_its_own(regis
     why = folder_problem(spec, params, broken, tmp_path, "second")
     assert why is not None and why.startswith(f"checkpoint '{broken}'")
     assert folder_problem(spec, {**params, "second": str(broken)}, one, tmp_path) is None
+
+
+def test_the_editors_download_row_offers_a_second_checkpoint_missing_from_the_hub_cache(registry, voices, tmp_path,
+                                                                                         monkeypatch):
+    from nodeflow.editor.downloads import missing_checkpoint
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    one, _ = voices
+    spec = registry["duet.speak"]
+    assert missing_checkpoint(spec, {"checkpoint": str(one), "second": "acme/missing-voice"}, tmp_path) == \
+        "acme/missing-voice"
+    assert missing_checkpoint(spec, {"checkpoint": "acme/first", "second": "acme/missing-voice"}, tmp_path) == \
+        "acme/first"                       # the first first; once downloaded, the next
+    assert missing_checkpoint(spec, {"checkpoint": str(one), "second": str(one)}, tmp_path) is None
