@@ -18,7 +18,7 @@ from nodeflow.errors import AudioError
 from ._channels import VORBIS_FORMATS, set_wav_mask, to_vorbis
 from ._loudness import Measurement, band_limited_peak_file, measure_file, to_db
 from ._master import BLOCK as MASTER_BLOCK, Mastered, Silent, Unreachable, db_to_gain, master
-from ._truepeak import quantisation_gain
+from ._truepeak import oversampling, quantisation_gain
 
 LOSSY = ("mp3", "ogg")
 SILENT = 2.0 ** -30   # a sample this close to 0 (-180 dBFS) is digital silence to the dither: left at 0
@@ -32,7 +32,11 @@ LOSSY_PASSES = 6      # encodes at most, lowering the limiter's target by the de
 LOSSY_EXTRA = 1.1     # lower by 10 % more (in dB) than the overshoot measured: codecs overshoot more at lower levels
 LOUDNESS_MISS_LU = 0.5         # how far under its target a file may land (the limiter's reach); further: refused
 LOSSY_LOUDNESS_TOL_LU = 0.05   # a lossy file's decoded loudness further from the target is aimed again
-BAND_CHECK_DB = 1.0   # a written file within this of the ceiling (BS.1770) has its band-limited peak read too
+# A written file whose BS.1770 true peak is within this of the ceiling has its band-limited peak read too, by
+# the meter's oversampling (none, from 192 kHz: always).  Between its instants a tone at the Nyquist frequency
+# reads up to 0.69 dB low at 4x and 3.01 dB at 2x, more with the interpolator's roll-off there: bright masters
+# read up to 1.42 dB under their band-limited peak at 48 kHz (stop 50), and 2.37 dB at 96 kHz (QA87 D1).
+BAND_CHECK_DB = {4: 2.0, 2: 4.0}
 VERIFY_TOL_LU = 0.05  # a PCM file mastered from the search's estimate that misses its target by more is redone measured
 REACH_RENDERS = 3     # renders at most that find the reach a refusal offers (each at what the one before wrote)
 
@@ -172,17 +176,17 @@ def _sample_peak(x: np.ndarray, check: Callable[[], None]) -> float:
     return peak
 
 
-def _over_db(measured: Measurement, path: Path, peak_db: float, check: Callable[[], None],
+def _over_db(measured: Measurement, path: Path, peak_db: float, rate: int, check: Callable[[], None],
              band: bool = False) -> float:
-    """How far (dB) the written file is over the ceiling ``peak_db``: its BS.1770 true peak against the
-    ceiling less the meter's margin, and, when that is within :data:`BAND_CHECK_DB` (or ``band``), its
-    band-limited peak against the ceiling itself (:func:`~._truepeak.band_limited_peak`: peaks between
-    samples from content near the Nyquist frequency, which the BS.1770 interpolator rolls off; QA: -1
-    dBTP masters read -0.9 in ffmpeg and -0.86 band-limited).  Negative: under.  ``band``: an earlier
+    """How far (dB) the written file (at ``rate``) is over the ceiling ``peak_db``: its BS.1770 true peak
+    against the ceiling less the meter's margin, and, when that is within :data:`BAND_CHECK_DB` (or
+    ``band``), its band-limited peak against the ceiling itself (:func:`~._truepeak.band_limited_peak`:
+    peaks between samples from content near the Nyquist frequency, which the BS.1770 interpolator rolls
+    off; QA: -1 dBTP masters read -0.9 in ffmpeg and -0.86 band-limited).  Negative: under.  ``band``: an earlier
     encode of this master was over; limited lower, its meter can fall further under the ceiling than
     the gate while the band-limited peak is still over (QA78: -2.02 dBTP, -0.91 band-limited)."""
     over = measured.true_peak_dbtp - (peak_db - METER_MARGIN_DB)
-    if band or measured.true_peak_dbtp >= peak_db - BAND_CHECK_DB:
+    if band or measured.true_peak_dbtp >= peak_db - BAND_CHECK_DB.get(oversampling(rate), math.inf):
         over = max(over, to_db(band_limited_peak_file(path, check)) - peak_db)
     return over
 
@@ -298,7 +302,8 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         plain = Mastered(samples, rate, limit_at, check=check)
         measured = written(plain, limit=False)
         holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
-        if (holds or (holds is None and not plain.limiting(1.0))) and _over_db(measured, tmp, peak_db, check) <= 0.0:
+        if (holds or (holds is None and not plain.limiting(1.0))) and \
+                _over_db(measured, tmp, peak_db, rate, check) <= 0.0:
             return MasterReport(measured, 0.0, to_db(limit_at), 1)
     # PCM files are measured as written anyway: the search's estimate is checked there, and only a
     # file that misses the target or the ceiling is mastered again with every step measured
@@ -320,7 +325,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             phase("mastering")
             result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
             measured = written(result)
-        over_db = _over_db(measured, tmp, peak_db, check, band=banded)
+        over_db = _over_db(measured, tmp, peak_db, rate, check, band=banded)
         banded = banded or over_db > 0.0
         off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
         decoded.append(measured.integrated_lufs)
@@ -343,8 +348,11 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             aim += step
             continue
         # the decoded file is over the ceiling (a codec's overshoot, or peaks between samples near the top
-        # of the band): limit lower by the overshoot and write again
-        limit_at = result.ceiling * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
+        # of the band): limit lower by the overshoot and write again; from the meter's reading where that
+        # is under the limiter's ceiling (the limiter sees peaks between samples as the meter does: lowered
+        # from its ceiling, it did not reach them, QA87 D1)
+        under = min(result.ceiling, db_to_gain(measured.true_peak_dbtp))
+        limit_at = under * db_to_gain(-over_db * LOSSY_EXTRA - 0.02)
         amount = f"{over_db:.1f} dB" if over_db >= 0.05 else f"{max(over_db, 0.01):.2f} dB"   # (QA74: "0.0 dB")
         why = f"the {fmt} encoder's {amount} overshoot" if fmt in LOSSY else \
             f"{amount} of peaks between samples from content near the top of the band"
@@ -359,6 +367,13 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         # 0.4 dB of gain): the closest is written again (the encoders are deterministic) and kept
         result = best[2]
         measured = written(result)
+    elif best is None and over_db > 0.0:          # (QA87 D1: such a file was written over its ceiling)
+        why = f"the {fmt} encoder's overshoot" if fmt in LOSSY else "peaks between samples, from content at the " \
+            "top of the band"
+        fix = f"set peak_db lower (e.g. {math.floor(peak_db - over_db - 1.0):g})" + \
+            ("" if fmt in LOSSY else ", or export at a lower sample rate")
+        raise AudioError(f"peak_db={peak_db:g} cannot be held on this audio: after {attempt} encodes the file still "
+                         f"reads {over_db:.2f} dB over it ({why}); {fix}")
     return replace(_judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded), allowance=allowance)
 
 
@@ -428,6 +443,7 @@ def write_streamed(tmp: Path, blocks, rate: int, channels: int, fmt: str, codec:
         raise NotStreamable(f"sample peak {to_db(peak[0]):.2f} dBFS needs the limiter")
     phase("measuring")
     measured = measure_file(tmp, check)
-    if not _unlimited_holds(measured, limit_at, rate, bits, dither) or _over_db(measured, tmp, peak_db, check) > 0.0:
+    if not _unlimited_holds(measured, limit_at, rate, bits, dither) or \
+            _over_db(measured, tmp, peak_db, rate, check) > 0.0:
         raise NotStreamable(f"true peak {measured.true_peak_dbtp:.2f} dBTP may need the limiter")
     return MasterReport(measured, 0.0, to_db(limit_at), 1)

@@ -54,25 +54,93 @@ def _ffmpeg_true_peak(path) -> float:
 def test_a_bright_master_limited_again_has_its_band_limited_peak_read_on_every_later_encode(tmp_path, monkeypatch):
     src = tmp_path / "bright.wav"
     sf.write(src, bright(5.0, 310.0, 21).T, RATE, subtype="FLOAT")
-    reads: list[tuple[float, float]] = []        # (BS.1770 true peak, band-limited peak) of each encode read
+    encodes: list[tuple[float, float | None]] = []   # (BS.1770 true peak, band-limited peak if read) of each encode
+    read = _encode.band_limited_peak_file
 
-    def over_db(measured, path, peak_db, check, band=False):
-        got = real(measured, path, peak_db, check, **({"band": True} if band else {}))
-        if band or measured.true_peak_dbtp >= peak_db - _encode.BAND_CHECK_DB:
-            reads.append((measured.true_peak_dbtp, 20 * np.log10(band_limited_peak_file(path))))
+    def over_db(measured, path, peak_db, *args, **kw):
+        encodes.append((measured.true_peak_dbtp, None))
+        return real(measured, path, peak_db, *args, **kw)
+
+    def band_peak(path, check=None):
+        got = read(path, check)
+        encodes[-1] = (encodes[-1][0], 20 * np.log10(got))
         return got
     real = _encode._over_db
     monkeypatch.setattr(_encode, "_over_db", over_db)
+    monkeypatch.setattr(_encode, "band_limited_peak_file", band_peak)
+    out = _export(src, tmp_path / "out", "master.wav", -11.0, "pcm16")
+    # the first encode is over between samples (-0.39 band-limited); limited again, and again: each later
+    # encode's band-limited peak is read, whatever its meter says (before: the third encode's meter read
+    # -2.44, past the 1 dB gate then, its band-limited peak (-0.96) was not read, and it was written)
+    first_over = next(i for i, (_, band) in enumerate(encodes) if band is not None and band > -1.0)
+    assert len(encodes) > first_over + 1 and all(band is not None for _, band in encodes[first_over + 1:]), encodes
+    _assert_under_the_ceiling(out)
+
+
+def nyquist_master(rate: int, seconds: float = 6.0) -> np.ndarray:
+    """QA87's hard-clipped master: naive saws, clipped kicks, hats of differentiated noise with
+    full-band clicks on the sixteenths, bursts at 0.98 of the Nyquist frequency, and tones at 0.995
+    and 0.51 of it all through."""
+    rng = np.random.default_rng(rate)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    beat = 60 / 137.3
+    x = np.zeros((2, n))
+    for f, d in ((55.0, 0.003), (110.0, -0.004), (220.5, 0.006), (441.3, 0.0)):
+        for c in range(2):
+            x[c] += 0.35 * (2 * ((t * f * (1 + d * (1 if c else -1))) % 1.0) - 1)
+    for k in range(int(seconds / beat) + 1):
+        s, m = int(k * beat * rate), min(n - int(k * beat * rate), int(0.25 * rate))
+        k_t = np.arange(m) / rate
+        x[:, s:s + m] += np.clip(np.sin(2 * np.pi * (50 + 150 * np.exp(-k_t * 30)) * k_t) * np.exp(-k_t * 8) * 3, -1, 1)
+    for k in range(int(seconds / (beat / 4)) + 1):
+        s = int(k * beat / 4 * rate)
+        m = min(n - s, int(0.04 * rate))
+        if m <= 0:
+            break
+        x[:, s:s + m] += 0.6 * np.diff(rng.standard_normal((2, m + 1)), axis=1) * np.exp(-np.arange(m) / rate * 120)
+        x[:, s] += 1.5 * (1 if k % 2 else -1)
+    x += 0.3 * np.sin(2 * np.pi * rate / 2 * 0.98 * t + np.pi / 4) * (np.sin(2 * np.pi * 0.5 * t) > 0.6)
+    for fr, a in ((0.995, 0.5), (0.51, 0.4)):
+        x += a * np.sin(2 * np.pi * (rate / 2 * fr) * t + np.pi / 4)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def test_a_96_khz_master_with_content_at_the_nyquist_frequency_is_held_under_its_ceiling(tmp_path):
+    """QA87 D1: at 96 kHz the meter oversamples 2x, and reads a tone at 0.995 of the Nyquist frequency
+    up to 3 dB low between its instants.  The written file was not read band-limited (the meter said
+    -2.13 dBTP, past the 1 dB gate), and went out at -0.63 band-limited under a -1 ceiling; read, the
+    limiter lowered from its own ceiling did not reach those peaks either (-0.85 after six encodes)."""
+    src = tmp_path / "nyquist.wav"
+    sf.write(src, nyquist_master(96000).T, 96000, subtype="FLOAT")
+    _assert_under_the_ceiling(_export(src, tmp_path / "out", "master.wav", -9.0, "pcm24"))
+
+
+def test_a_ceiling_the_encodes_cannot_hold_is_refused_in_one_line_and_nothing_is_written(tmp_path, monkeypatch):
+    """Where every encode allowed is still over the ceiling, the export says so (before, the last one
+    was written, over its ceiling)."""
+    from nodeflow.errors import ExecutionError
+    monkeypatch.setattr(_encode, "LOSSY_PASSES", 2)
+    src = tmp_path / "nyquist.wav"
+    sf.write(src, nyquist_master(96000).T, 96000, subtype="FLOAT")
+    with pytest.raises(ExecutionError, match=r"peak_db=-1 cannot be held on this audio: after 2 encodes the file "
+                                             r"still reads 0\.\d\d dB over it \(peaks between samples, from content "
+                                             r"at the top of the band\); set peak_db lower \(e\.g\. -3\), or export"):
+        _export(src, tmp_path / "out", "master.wav", -9.0, "pcm24")
+    assert not (tmp_path / "out" / "master.wav").exists()
+
+
+def _export(src, out_dir, name: str, lufs: float, bit_depth: str):
     g = Graph()
     g.add("io.load", id="load", path=str(src))
-    g.add("io.export", id="export", path="master.wav", loudness_lufs=-11.0, peak_db=-1.0, bit_depth="pcm16")
+    g.add("io.export", id="export", path=name, loudness_lufs=lufs, peak_db=-1.0, bit_depth=bit_depth)
     g.connect("load", "export")
-    Executor().run(g, output_dir=tmp_path / "out")
-    out = tmp_path / "out" / "master.wav"
-    # the first encode is over between samples (-0.39 band-limited); limited again, the meter falls more
-    # than its gate (BAND_CHECK_DB) under the ceiling (-2.44 dBTP) while the band-limited peak is still
-    # over (-0.96): read, and limited again (before, that encode was written)
-    assert reads[0][1] > -1.0 and any(tp < -1.0 - _encode.BAND_CHECK_DB and band > -1.0 for tp, band in reads[1:])
-    assert 20 * np.log10(band_limited_peak_file(out)) <= -1.0
-    assert measure_file(out).true_peak_dbtp <= -1.0
-    assert _ffmpeg_true_peak(out) <= -1.0
+    Executor().run(g, output_dir=out_dir)
+    return out_dir / name
+
+
+def _assert_under_the_ceiling(path) -> None:
+    """The band-limited peak, this meter's true peak and ffmpeg's all at or under -1 dBTP."""
+    assert 20 * np.log10(band_limited_peak_file(path)) <= -1.0
+    assert measure_file(path).true_peak_dbtp <= -1.0
+    assert _ffmpeg_true_peak(path) <= -1.0
