@@ -179,3 +179,32 @@ def test_the_editors_download_row_offers_a_second_checkpoint_missing_from_the_hu
     assert missing_checkpoint(spec, {"checkpoint": "acme/first", "second": "acme/missing-voice"}, tmp_path) == \
         "acme/first"                       # the first first; once downloaded, the next
     assert missing_checkpoint(spec, {"checkpoint": str(one), "second": str(one)}, tmp_path) is None
+
+
+def test_a_misdeclared_second_checkpoint_is_refused_where_the_node_is_declared(registry):
+    """QA87 D2: a family's name, ``checkpoint`` itself or a list were taken, and failed at every
+    validate and run ('str' object has no attribute 'preflight'), or refused good checkpoints."""
+    from nodes.models import layer
+    fam = layer.family("duet_voice")
+
+    def two(*, checkpoint: str = "", second: str = "", ctx: Context) -> Audio:
+        """Two voices."""
+    for given, said in [({"second": "duet_voice"}, "the Family object that layer.register returned"),
+                        ({"checkpoint": fam}, "names 'checkpoint', the family's own checkpoint parameter"),
+                        (["second"], "maps each further checkpoint parameter to its family")]:
+        with pytest.raises(DefinitionError, match=said):
+            fam.node("duet.two", checkpoints=given)(two)
+
+
+def test_a_nodes_own_fingerprint_keeps_the_second_checkpoint_in_the_key(registry, voices, tmp_path):
+    from nodes.models import layer
+    one, two_ = voices
+
+    def two(*, checkpoint: str = "", second: str = "", ctx: Context) -> Audio:
+        """Two voices."""
+    spec = layer.family("duet_voice").node("duet.two", checkpoints={"second": layer.family("duet_voice")},
+                                           fingerprint=lambda params, ctx: "mine")(two)
+    ctx = Context("duet", base_dir=tmp_path)
+    a = spec.fingerprint({"checkpoint": str(one), "second": str(one)}, ctx)
+    b = spec.fingerprint({"checkpoint": str(one), "second": str(two_)}, ctx)
+    assert a["node"] == "mine" and a != b
