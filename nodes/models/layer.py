@@ -46,7 +46,7 @@ import numpy as np
 from nodeflow import checkpoints, devices, families
 from nodeflow.audio import Audio
 from nodeflow.checkpoints import Resolved as Checkpoint
-from nodeflow.errors import DefinitionError, ParameterError
+from nodeflow.errors import ParameterError
 from nodeflow.families import FamilySpec
 from nodeflow.modelcache import ModelKey, default_cache
 from nodeflow.node import Context, NodeSpec, node
@@ -401,49 +401,12 @@ class Family(FamilySpec):
         fingerprint: Callable[[dict[str, Any], Any], Any] = kwargs.pop("fingerprint", self.fingerprint)
         preflight: Callable[[dict[str, Any], Path], list[str]] | None = kwargs.pop(
             "preflight", functools.partial(self.preflight, check=check) if check else self.preflight)
-        more = _declared_checkpoints(type_id, checkpoints)
+        from ._more_checkpoints import declared, more_fingerprints, more_preflights
+        more = declared(type_id, checkpoints, Family)
         if more:               # a node's own fingerprint or preflight counts them too (QA87 D2)
-            fingerprint = functools.partial(_more_fingerprints, fingerprint, more)
-            preflight = functools.partial(_more_preflights, preflight, more)
+            fingerprint = functools.partial(more_fingerprints, fingerprint, more)
+            preflight = functools.partial(more_preflights, preflight, more)
         return node(type_id, fingerprint=fingerprint, preflight=preflight, checkpoints=tuple(more), **kwargs)
-
-
-def _declared_checkpoints(type_id: str, checkpoints: Any) -> dict[str, Family]:
-    """``checkpoints=`` of :meth:`Family.node` checked as it is declared: a mapping of the node's other
-    checkpoint parameters to their registered families (QA87 D2: a family's name, ``checkpoint`` itself
-    or a list were taken, and failed at every run or refused good checkpoints)."""
-    if not checkpoints:
-        return {}
-    how = "checkpoints= maps each further checkpoint parameter to its family, e.g. {'vocoder': VOCODER}"
-    if not isinstance(checkpoints, Mapping):
-        raise DefinitionError(f"node {type_id}: {how}; got {type(checkpoints).__name__} {checkpoints!r}")
-    for name, fam in checkpoints.items():
-        if name == "checkpoint":
-            raise DefinitionError(f"node {type_id}: checkpoints names 'checkpoint', the family's own checkpoint "
-                                  "parameter; name the node's other ones, e.g. {'vocoder': VOCODER}")
-        if not isinstance(fam, Family):
-            raise DefinitionError(f"node {type_id}: checkpoints={{{name!r}: {fam!r}}}: {how}, the Family object "
-                                  "that layer.register returned")
-    return dict(checkpoints)
-
-
-def _more_fingerprints(own: Callable[[dict[str, Any], Any], Any] | None, more: dict[str, Family],
-                       params: dict[str, Any], ctx: Any) -> Any:
-    """``own``'s cache-key data, and each further checkpoint's resolved revision (QA86 D1: a vocoder's
-    weights replaced in its folder served the old vocoder's audio from the cache)."""
-    base = getattr(ctx, "base_dir", None)
-    fp = {f"{name}:checkpoint": checkpoints.fingerprint(str(params.get(name) or ""), base) for name in more}
-    mine = own(params, ctx) if own is not None else {}
-    return {**mine, **fp} if isinstance(mine, dict) else {"node": mine, **fp}
-
-
-def _more_preflights(own: Callable[[dict[str, Any], Path], list[str]] | None, more: dict[str, Family],
-                     params: dict[str, Any], base_dir: Path) -> list[str]:
-    """``own``'s problems, and each further checkpoint's as its family checks it, said by its parameter."""
-    said = own(params, base_dir) if own is not None else []
-    for name, fam in more.items():
-        said += [f"{name}: {why}" for why in fam.preflight({"checkpoint": params.get(name) or ""}, base_dir)]
-    return said
 
 
 def model_fingerprint(params: dict[str, Any], ctx: Any, packages: tuple[str, ...] = checkpoints.MODEL_PACKAGES,
