@@ -33,7 +33,7 @@ import bisect
 import functools
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Callable, Iterator
 
 import numpy as np
@@ -425,12 +425,14 @@ class Mastered:
 Energies = tuple[np.ndarray, "np.ndarray | None"]       # per chunk, the filtered input
 _ENERGIES: OrderedDict[int, tuple[weakref.ref, int, Energies]] = OrderedDict()
 _ENERGIES_LOCK = threading.Lock()
+_FORGOTTEN: deque[tuple[int, weakref.ref]] = deque()     # entries of freed arrays, to drop under the lock
 _ENERGIES_KEPT = 8
 _ENERGIES_BYTES = 256 << 20       # filtered inputs kept in all (the oldest entries go first)
 
 
 def _remembered_energies(x: np.ndarray, rate: int) -> Energies | None:
     with _ENERGIES_LOCK:
+        _drain_forgotten()
         hit = _ENERGIES.get(id(x))
         if hit is None or hit[0]() is not x or hit[1] != rate:
             return None
@@ -444,6 +446,7 @@ def _remember_energies(x: np.ndarray, rate: int, energies: Energies) -> None:
     except TypeError:      # not weak-referenceable (a view of a foreign buffer): do not keep
         return
     with _ENERGIES_LOCK:
+        _drain_forgotten()
         _ENERGIES[id(x)] = (ref, rate, energies)
         while len(_ENERGIES) > _ENERGIES_KEPT or (len(_ENERGIES) > 1 and _frame_bytes() > _ENERGIES_BYTES):
             _ENERGIES.popitem(last=False)
@@ -454,7 +457,21 @@ def _frame_bytes() -> int:
 
 
 def _forget(key: int, ref: weakref.ref) -> None:
-    with _ENERGIES_LOCK:
+    """An array's weak reference died.  The garbage collector can call this on a thread that holds
+    the lock (any allocation under it may collect), so it never waits for the lock: taken, the entry
+    goes now; else it goes when the lock is next taken (ci92: an export hung ten minutes here)."""
+    _FORGOTTEN.append((key, ref))
+    if _ENERGIES_LOCK.acquire(blocking=False):
+        try:
+            _drain_forgotten()
+        finally:
+            _ENERGIES_LOCK.release()
+
+
+def _drain_forgotten() -> None:
+    """Drop the entries of arrays freed since (called with the lock held)."""
+    while _FORGOTTEN:
+        key, ref = _FORGOTTEN.popleft()
         if key in _ENERGIES and _ENERGIES[key][0] is ref:
             del _ENERGIES[key]
 

@@ -528,6 +528,32 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     assert key not in _limiter._ENERGIES or _limiter._ENERGIES[key][0]() is not None
 
 
+def test_an_array_freed_by_the_garbage_collector_while_the_memo_is_locked_never_hangs(monkeypatch):
+    """ci92: an export hung for ten minutes.  The memo's lock is held while it stores an entry; any
+    allocation there may run the garbage collector, which frees an array in a reference cycle and calls
+    its weak reference's callback, on the same thread: it waited for the lock that thread held."""
+    import gc
+    import threading
+
+    from nodes.io import _limiter
+    rate = 48000
+    cyclic = np.zeros((1, 4800), np.float32)
+    holder: list = [cyclic]
+    holder.append(holder)                        # only the collector frees it
+    _limiter._remember_energies(cyclic, rate, (np.zeros(3), None))
+    key = id(cyclic)
+    del cyclic, holder
+    real = _limiter._frame_bytes
+    monkeypatch.setattr(_limiter, "_frame_bytes", lambda: gc.collect() * 0 + real())   # collected under the lock
+    done = threading.Event()
+    other = np.zeros((1, 4800), np.float32)
+    threading.Thread(target=lambda: (_limiter._remember_energies(other, rate, (np.zeros(3), None)), done.set()),
+                     daemon=True).start()
+    assert done.wait(20), "storing an entry hung on the collector's callback"
+    assert _limiter._remembered_energies(other, rate) is not None
+    assert key not in _limiter._ENERGIES         # the freed array's entry went when the lock was next taken
+
+
 @pytest.mark.parametrize("meter", ["foo", "7/9", "0/4", "3 4", "99/4", "6/08", "+6/8", "\u0663/\u0664"])
 def test_a_meter_no_daw_can_read_is_refused_before_anything_runs(tmp_path, meter):
     """foo, 0/4 and '3 4' were dropped without a word; 7/9 and 99/4 were written into the file as typed."""
