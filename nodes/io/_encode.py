@@ -54,6 +54,8 @@ class MasterReport:
     allowance: str = ""     # why the limiter held the file below the ceiling, in a refusal's words
                             # (" once the mp3 encoder's 1.0 dB overshoot is allowed for"); "" if it did not
     limiter_short_lu: float = 0.0    # how far under the loudness it aimed at the limiter's best was (its reach)
+    over_db: float = 0.0    # how far over the ceiling the file is where no encode held it (peaks between samples
+                            # near the top of the band, or an encoder's overshoot; see over_warning)
 
     def tags(self) -> dict[str, str]:
         return self.measurement.tags()
@@ -191,6 +193,15 @@ def _over_db(measured: Measurement, path: Path, peak_db: float, rate: int, check
     return over
 
 
+def over_warning(report: MasterReport, fmt: str, peak_db: float) -> str:
+    """What a file written over its ceiling says (:attr:`MasterReport.over_db`): by how much, why, and the fix."""
+    tp = report.measurement.true_peak_dbtp
+    why = f"the {fmt} encoder's overshoot" if fmt in LOSSY else \
+        f"between samples, from content at the top of the band; BS.1770 meters read {tp:.2f} dBTP"
+    return (f"peaks {report.over_db:.2f} dB over peak_db={peak_db:g} after {report.encodes} encodes ({why}); "
+            f"set peak_db lower (e.g. {math.floor(peak_db - report.over_db - 1.0):g}) to hold it")
+
+
 def unlimited_lossy(fmt: str) -> str:
     """Why ``fmt`` (mp3, ogg) is not written without the limiter: its encoder overshoots."""
     return (f"peak_db is empty (no limiter), and {fmt} cannot be written so: its encoder's overshoot decodes over "
@@ -316,6 +327,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     decoded: list[float] = []                                       # the loudness of every encode
     allowance = ""                                                  # why the limiter went under the ceiling
     banded = False                     # an encode was over: its band-limited peak is read on every later one
+    least: tuple[float, int, Mastered] | None = None               # the encode least over, while all are
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         measured = written(result)
@@ -331,6 +343,8 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         decoded.append(measured.integrated_lufs)
         if over_db <= 0.0 and (best is None or abs(off) < best[0]):
             best = (abs(off), attempt, result)
+        if over_db > 0.0 and (least is None or over_db < least[0]):
+            least = (over_db, attempt, result)
         if (over_db <= 0.0 and abs(off) <= LOSSY_LOUDNESS_TOL_LU) or attempt == LOSSY_PASSES:
             break
         check()
@@ -367,14 +381,12 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         # 0.4 dB of gain): the closest is written again (the encoders are deterministic) and kept
         result = best[2]
         measured = written(result)
-    elif best is None and over_db > 0.0:          # (QA87 D1: such a file was written over its ceiling)
-        why = f"the {fmt} encoder's overshoot" if fmt in LOSSY else "peaks between samples, from content at the " \
-            "top of the band"
-        fix = f"set peak_db lower (e.g. {math.floor(peak_db - over_db - 1.0):g})" + \
-            ("" if fmt in LOSSY else ", or export at a lower sample rate")
-        raise AudioError(f"peak_db={peak_db:g} cannot be held on this audio: after {attempt} encodes the file still "
-                         f"reads {over_db:.2f} dB over it ({why}); {fix}")
-    return replace(_judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded), allowance=allowance)
+    elif best is None and least is not None:      # every encode over: the least over is written, and said
+        over_db, at, result = least               # (QA87 D1: the last was written, over its ceiling, unsaid)
+        if at != attempt:
+            measured = written(result)
+    return replace(_judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded), allowance=allowance,
+                   over_db=max(over_db, 0.0) if best is None else 0.0)
 
 
 def _judged(measured: Measurement, result: Mastered, encodes: int, fmt: str, loudness_lufs: float | None,

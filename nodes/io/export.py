@@ -22,7 +22,7 @@ from nodeflow.types import FilePath, Group, Range, Text
 from ._formats import (BITS, EXTENSIONS, LOSSY, SUBTYPE, BitDepth, Format, channels_problem, depth_problem,
                        keep_rate, rate_problem, sample_bytes, set_rate, size_problem, target_name)
 from ._formats import MAX_CHANNELS, MAX_RATE, MIN_RATE, MP3_RATES, WAV_MAX_DATA  # noqa: F401 - kept importable from here
-from ._encode import unlimited_lossy, write_mastered, write_streamed, write_unlimited
+from ._encode import over_warning, unlimited_lossy, write_mastered, write_streamed, write_unlimited
 from ._limiter import too_short_to_measure
 from ._master import DCTally, Silent, Unreachable
 from ._said import WARN_GAIN_DB, gain_warning, resample_loss, resample_warning, shortfall_warning, unsteady_warning
@@ -297,6 +297,8 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                  or gain_warning(audio, report, p["loudness_lufs"]))
     if note := dc.note():
         ctx.warn(note)
+    if report.over_db > 0.0:      # (QA87 D1: written over its ceiling, not a word)
+        ctx.warn(f"{dest}: {over_warning(report, fmt, p['peak_db'])}")
     if report.unsteady:      # (QA39: "within the 0.5 LU allowed", said of an encoder's jumps)
         ctx.warn(unsteady_warning(fmt, p["loudness_lufs"], report.unsteady, report.measurement.integrated_lufs))
     elif p["loudness_lufs"] is not None and (short := shortfall_warning(fmt, p["loudness_lufs"], p["peak_db"],

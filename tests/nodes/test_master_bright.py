@@ -116,26 +116,33 @@ def test_a_96_khz_master_with_content_at_the_nyquist_frequency_is_held_under_its
     _assert_under_the_ceiling(_export(src, tmp_path / "out", "master.wav", -9.0, "pcm24"))
 
 
-def test_a_ceiling_the_encodes_cannot_hold_is_refused_in_one_line_and_nothing_is_written(tmp_path, monkeypatch):
-    """Where every encode allowed is still over the ceiling, the export says so (before, the last one
-    was written, over its ceiling)."""
-    from nodeflow.errors import ExecutionError
+def test_a_ceiling_no_encode_holds_writes_the_least_over_and_says_by_how_much(tmp_path, monkeypatch):
+    """Where every encode allowed is still over the ceiling (here two), the one least over is written and
+    the export says by how much, why and what to set (before: the last was written, over, without a word)."""
     monkeypatch.setattr(_encode, "LOSSY_PASSES", 2)
     src = tmp_path / "nyquist.wav"
     sf.write(src, nyquist_master(96000).T, 96000, subtype="FLOAT")
-    with pytest.raises(ExecutionError, match=r"peak_db=-1 cannot be held on this audio: after 2 encodes the file "
-                                             r"still reads 0\.\d\d dB over it \(peaks between samples, from content "
-                                             r"at the top of the band\); set peak_db lower \(e\.g\. -3\), or export"):
-        _export(src, tmp_path / "out", "master.wav", -9.0, "pcm24")
-    assert not (tmp_path / "out" / "master.wav").exists()
+    said: list[str] = []
+    out = _export(src, tmp_path / "out", "master.wav", -9.0, "pcm24", said)
+    lines = [line for line in said if "over peak_db" in line]
+    assert len(lines) == 1, said
+    over = re.search(r"peaks (0\.\d\d) dB over peak_db=-1 after 2 encodes \(between samples, from content at "
+                     r"the top of the band; BS\.1770 meters read -\d\.\d\d dBTP\); set peak_db lower \(e\.g\. -3\) "
+                     r"to hold it", lines[0])
+    assert over, lines[0]
+    assert 20 * np.log10(band_limited_peak_file(out)) == pytest.approx(-1.0 + float(over.group(1)), abs=0.01)
+    assert _ffmpeg_true_peak(out) <= -1.0
 
 
-def _export(src, out_dir, name: str, lufs: float, bit_depth: str):
+def _export(src, out_dir, name: str, lufs: float, bit_depth: str, said: list[str] | None = None):
+    """``src`` exported at ``lufs`` under -1 dBTP as ``out_dir/name``; the run's warnings into ``said``."""
     g = Graph()
     g.add("io.load", id="load", path=str(src))
     g.add("io.export", id="export", path=name, loudness_lufs=lufs, peak_db=-1.0, bit_depth=bit_depth)
     g.connect("load", "export")
-    Executor().run(g, output_dir=out_dir)
+    res = Executor().run(g, output_dir=out_dir)
+    if said is not None:
+        said.extend(res.warnings.get("export", []))
     return out_dir / name
 
 
