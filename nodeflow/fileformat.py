@@ -274,11 +274,8 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
             if src.exists() and os.path.samefile(src, path):
                 raise FileFormatError(f"{path}: refusing to save the graph over its own input file "
                                       f"(node '{nid}' reads it as {name}); save the graph under another name")
-    from .places import far_inputs, remember_saved
-    far = far_inputs(graph, path.parent)        # named by their file name alone: where they are stays here
-    if far and isinstance(graph.saved_by, dict):    # a token of this graph's: a stranger's file alike is no copy
-        import secrets
-        graph.saved_by.setdefault("place", secrets.token_hex(16))
+    from .places import far_for_writing, remember_saved
+    far = far_for_writing(graph, path.parent)   # named by their file name alone: where they are stays here
     data = dumps(graph, path.parent)
     write_atomic(path, data)
     remember_saved(path, data, far, graph)

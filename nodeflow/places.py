@@ -163,6 +163,17 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
     return far
 
 
+def far_for_writing(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
+    """:func:`far_inputs` of a graph file about to be written in ``folder`` (saved, or unpacked), the
+    graph given its random token where it names any (a token of this graph's: a stranger's file alike is
+    no copy of it, QA82 D3); :func:`remember_saved` notes them once the file is written."""
+    far = far_inputs(graph, folder)
+    if far and isinstance(graph.saved_by, dict):
+        import secrets
+        graph.saved_by.setdefault("place", secrets.token_hex(16))
+    return far
+
+
 def far_keys(graph: Graph, base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
     """``{"far": ["node.param", "sweep:axis:value", ...], "place": token}``: the inputs a file saved in
     ``base_dir`` names by their file name alone, lying far from it (nothing of where they lie:

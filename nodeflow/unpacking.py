@@ -161,8 +161,9 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
         renamed = _place_files(members, tfd, sfd, target, stage, fds, placed, lines)
         _repoint(graph, renamed)
         _checkpoints_from_beside(graph, Path(src).absolute().parent, target)
+        from .places import far_for_writing, remember_saved
         graph.path = target / "graph.msgpack"   # the input paths above are relative to the target folder
-        far = _far_inputs(graph, target)
+        far = far_for_writing(graph, target)     # a folder beside the bundle, by name: found again on load
         data = dumps(graph, target)
         fd = os.open("graph.msgpack", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=sfd)
         with os.fdopen(fd, "wb") as out:
@@ -172,8 +173,7 @@ def _unpack_here(z: zipfile.ZipFile, members: dict[str, Member], graph: Graph, t
         name, new = _place(sfd, tfd, "graph.msgpack", target / stage, target, placed)
         graph.path = written = target / name
         lines.append(f"{'wrote' if new else 'kept (identical)'} {written}")
-        from .places import remember_saved
-        remember_saved(written, data, far, graph)
+        remember_saved(written, data, far, graph)      # (QA86 D1: a run then looked in the target folder)
     except BaseException:
         _take_back(placed)   # leave nothing new behind
         raise
@@ -254,17 +254,6 @@ def _take_back(placed: list[tuple[int, str]]) -> None:
                 shutil.rmtree(name, dir_fd=fd)
             else:
                 os.unlink(name, dir_fd=fd)
-
-
-def _far_inputs(graph: Graph, target: Path) -> dict[str, tuple[str, str]]:
-    """What the unpacked graph file names by file name alone (a checkpoint folder beside the bundle,
-    unpacked elsewhere), remembered as :func:`~nodeflow.fileformat.save` does, so that loading the
-    file finds it (QA86 D1: the unpacked file said ``one`` and a run looked in the target folder)."""
-    from .places import far_inputs
-    far = far_inputs(graph, target)
-    if far and isinstance(graph.saved_by, dict):
-        graph.saved_by.setdefault("place", secrets.token_hex(16))
-    return far
 
 
 def _checkpoints_from_beside(graph: Graph, bundle_dir: Path, target: Path) -> None:
