@@ -326,8 +326,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     tries: list[tuple[float, float]] = []                           # (aim, decoded loudness) of each
     decoded: list[float] = []                                       # the loudness of every encode
     allowance = ""                                                  # why the limiter went under the ceiling
-    banded = False                     # an encode was over: its band-limited peak is read on every later one
-    least: tuple[float, int, Mastered] | None = None               # the encode least over, while all are
+    least: tuple[float, int, Mastered] | None = None   # the encode least over (later ones: read band-limited)
     for attempt in range(1, LOSSY_PASSES + 1):
         check()
         measured = written(result)
@@ -337,8 +336,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             phase("mastering")
             result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
             measured = written(result)
-        over_db = _over_db(measured, tmp, peak_db, rate, check, band=banded)
-        banded = banded or over_db > 0.0
+        over_db = _over_db(measured, tmp, peak_db, rate, check, band=least is not None)
         off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
         decoded.append(measured.integrated_lufs)
         if over_db <= 0.0 and (best is None or abs(off) < best[0]):
@@ -386,7 +384,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         if at != attempt:
             measured = written(result)
     return replace(_judged(measured, result, attempt, fmt, loudness_lufs, peak_db, decoded), allowance=allowance,
-                   over_db=max(over_db, 0.0) if best is None else 0.0)
+                   over_db=over_db if best is None else 0.0)
 
 
 def _judged(measured: Measurement, result: Mastered, encodes: int, fmt: str, loudness_lufs: float | None,

@@ -14,9 +14,9 @@ __all__ = ["declared", "more_fingerprints", "more_preflights"]
 
 
 def declared(type_id: str, checkpoints: Any, family_class: type) -> dict[str, Any]:
-    """``checkpoints=`` of :meth:`~nodes.models.layer.Family.node` checked as it is declared: a mapping of the node's other
-    checkpoint parameters to their registered families (QA87 D2: a family's name, ``checkpoint`` itself
-    or a list were taken, and failed at every run or refused good checkpoints)."""
+    """``checkpoints=`` of :meth:`~nodes.models.layer.Family.node` checked as it is declared: a mapping
+    of the node's other checkpoint parameters to their registered families (QA87 D2: a family's name,
+    ``checkpoint`` itself or a list were taken, and failed at every run or refused good checkpoints)."""
     if not checkpoints:
         return {}
     how = "checkpoints= maps each further checkpoint parameter to its family, e.g. {'vocoder': VOCODER}"

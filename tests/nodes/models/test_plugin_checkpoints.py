@@ -112,7 +112,8 @@ def test_validate_names_a_broken_second_checkpoint(registry, voices, tmp_path):
     g.path = tmp_path / "duet.msgpack"
     g.add("duet.speak", id="duet", checkpoint=str(one), second=str(broken))
     problems = g.problems()
-    assert len(problems) == 1 and problems[0].startswith("node 'duet' (duet.speak): second: ") and str(broken) in problems[0]
+    assert len(problems) == 1 and str(broken) in problems[0]
+    assert problems[0].startswith("node 'duet' (duet.speak): second: ")
     g.nodes["duet"].params["second"] = str(one)
     assert g.problems() == []
 
