@@ -7,6 +7,8 @@ parser); user mistakes print one clear line there.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["cmd_extract", "cmd_nodes", "cmd_show", "describe_costs", "describe_graph", "describe_node"]
 
 
-def describe_graph(graph: Graph, name: str) -> str:
+def describe_graph(graph: Graph, name: str, checked: Graph | None = None) -> str:
+    """``graph`` for people: its nodes and links as the file holds them, then what a run would cost and
+    what is missing on this machine, found on ``checked`` (a bundle's graph as its run unpacks it)."""
+    checked = graph if checked is None else checked
     lines = [f"graph {name}"]
     for k in ("title", "description"):
         if graph.metadata.get(k):
@@ -50,8 +55,8 @@ def describe_graph(graph: Graph, name: str) -> str:
     lines.append(f"  links ({len(graph.links)}):")
     for l in graph.links:
         lines.append(f"    {l}")
-    lines += describe_costs(graph)
-    lines += _describe_needs(graph)
+    lines += describe_costs(checked)
+    lines += _describe_needs(checked)
     return "\n".join(lines)
 
 
@@ -78,9 +83,6 @@ def describe_costs(graph: Graph) -> list[str]:
         est = estimate(graph)
     except Exception:   # noqa: BLE001 - a graph that cannot be estimated (a cycle...) still shows
         return []
-    if graph.path is None and any(str(graph.nodes[n].params[p]).startswith("files/") for n, p in graph.input_files()):
-        return ["  estimate (before running): known once unpacked (its inputs are inside the bundle; "
-                "audiochain unpack, then show the graph)"]      # (QA: 'input file(s) not found' for every bundle)
     missing = [f"{nid}.{name}" for (nid, name), path in graph.input_files().items() if not path.exists()]
     if missing:     # without the input's header nothing after it can be sized (it read "0 bytes, 0 s")
         return [f"  estimate (before running): not known, input file(s) not found: {', '.join(missing)} "
@@ -100,17 +102,34 @@ def describe_costs(graph: Graph) -> list[str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """The graph as its file holds it; a bundle's costs, needs and outside reads as its run resolves them,
+    unpacked into a private temp folder removed afterwards, as validate does (QA88 D2: read in place, a
+    local checkpoint beside the bundle was looked for from the current folder)."""
+    from .bundle import as_packed, extracted, is_bundle
     graph = _load(args.graph)
+    if not is_bundle(args.graph):
+        _show(args, graph, graph)
+        return EXIT_OK
+    with extracted(args.graph) as graph_file:
+        unpacked = _load(str(graph_file))
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            _show(args, graph, unpacked)
+    for line in buffer.getvalue().splitlines():     # a member named as the bundle's, not the temp folder's
+        print(as_packed(line))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, graph: Graph, checked: Graph) -> None:
     if args.json:
         from .fileformat import to_document
         print(json.dumps(to_document(graph), indent=2, default=str))
     else:
-        print(printable(describe_graph(graph, args.graph), keep_newlines=True))
+        print(printable(describe_graph(graph, args.graph, checked), keep_newlines=True))
         if graph.sweep:
             from .sweepcheck import sweep_summary
             print(printable(sweep_summary(graph)))
-    _print_external_reads(graph, sys.stderr if args.json else sys.stdout)
-    return EXIT_OK
+    _print_external_reads(checked, sys.stderr if args.json else sys.stdout)
 
 
 def describe_node(spec: NodeSpec) -> dict[str, Any]:

@@ -554,7 +554,7 @@ def test_a_bundle_whose_sweep_varies_its_inputs_validates_and_shows_as_it_runs(s
     rc, out, err = cli(["validate", str(bundle)], capsys)
     assert rc == 0 and "ok (3 nodes" in out, (out, err)
     rc, out, err = cli(["show", str(bundle)], capsys)
-    assert rc == 0 and "not found" not in out and "known once unpacked" in out, out
+    assert rc == 0 and "not found" not in out and "estimate (before running): peak memory" in out, out
     rc, out, err = cli(["run", str(bundle), "-o", str(sandbox / "out" / "r"), "-q"], capsys)
     assert rc == 0 and "2/2 variant(s) ok" in out, (out, err)
 

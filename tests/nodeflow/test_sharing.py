@@ -585,6 +585,11 @@ def test_validate_of_a_bundle_says_where_its_run_reads_a_checkpoint_beside_it(tm
     main(["validate", str(tmp_path / "proj" / "song.acbundle")])
     out = capsys.readouterr().out
     assert f"reads outside its folder: gen.checkpoint -> {(tmp_path / 'ckpt' / 'mg').resolve()}" in out, out
+    # show, too (QA88 D2: it looked from the current folder, and said the folder there was missing)
+    assert main(["show", str(tmp_path / "proj" / "song.acbundle")]) == 0
+    out = capsys.readouterr().out
+    assert f"reads outside its folder: gen.checkpoint -> {(tmp_path / 'ckpt' / 'mg').resolve()}" in out, out
+    assert "checkpoint='../ckpt/mg'" in out and "no folder" not in out and str(tmp_path / "else") not in out, out
 
 
 def test_pack_carries_no_local_path_of_an_adapter_made_elsewhere(tmp_path):
