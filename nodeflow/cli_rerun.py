@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
                             f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
     doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
+    if not args.graph and not os.path.lexists(doc["graph"]):     # (QA88 D3: "no such file", and no word of --graph)
+        far = "" if "/" in graph_name else (" (a manifest names a graph more than two folders from it by its file "
+                                            "name alone)")
+        raise NodeflowError(f"{args.manifest}: row {args.row}'s graph {graph_name!r} is not at {doc['graph']}{far}; "
+                            f"pass the graph file with --graph, e.g. audiochain rerun {args.manifest} {args.row} "
+                            f"--graph path/to/{Path(graph_name).name}")
     if not args.graph and doc.get("graph_sha256") and Path(doc["graph"]).is_file():
         from .manifest import file_sha256
         if file_sha256(doc["graph"]) != doc["graph_sha256"]:

@@ -487,6 +487,20 @@ def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, ca
     assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
 
 
+def test_rerun_of_a_manifest_far_from_its_graph_says_to_pass_the_graph(audio_graph, tmp_path, capsys):
+    """QA88 D3: a sweep written three folders from its graph keeps the graph's file name alone, and its
+    rerun said only "no such file" (of a path that never existed), not how to give the graph."""
+    out = tmp_path / "a" / "b" / "c" / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["graph"] == "g.msgpack"
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "row 1's graph 'g.msgpack' is not at" in err[0] and "by its file name alone" in err[0] \
+        and f"audiochain rerun {out / 'manifest.json'} 1 --graph path/to/g.msgpack" in err[0], err
+    assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
+
+
 def test_a_rerun_refused_for_several_problems_says_each_on_its_own_line(audio_graph, tmp_path, capsys):
     """The variant's problems come from the refused graph itself, one per line as ``run`` says them."""
     g = load(audio_graph)
