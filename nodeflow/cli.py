@@ -85,9 +85,24 @@ def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
             raise ParameterError(f"--set {item!r}: node '{node_id}' ({spec.id}) has no parameter '{param}'; "
                                  f"parameters are: {', '.join(spec.params) or 'none'}")
         try:
-            graph.set(node_id, param, p.parse(text), own=own)
+            value = p.parse(text)
+            if own and (p.path is not None and p.path.mode == "read" or param in spec.checkpoint_params):
+                value = _typed_input(value, graph.base_dir())
+            graph.set(node_id, param, value, own=own)
         except ParameterError as e:
             raise ParameterError(f"--set {item!r}: {e}") from None
+
+
+def _typed_input(value: Any, graph_dir: Path) -> Any:
+    """An input path typed on the command line, as the shell means it: from the current folder (made
+    absolute) where it is there and not beside the graph; else as the graph's own paths, from its folder
+    (QA88 D4: a path the shell completed was looked for beside the graph, and not found)."""
+    if not isinstance(value, str) or not value or os.path.isabs(value) or value.startswith("~"):
+        return value
+    here = Path.cwd() / value
+    if os.path.lexists(here) and not os.path.lexists(graph_dir / value):
+        return str(here)
+    return value
 
 
 def _refuse_overwriting_inputs(out: Path, inputs: Sequence[Path], flag: str) -> None:

@@ -135,6 +135,24 @@ def test_set_overrides_parameters_for_this_run_only(graph_file, tmp_path, capsys
     assert graph_file.read_bytes() == before          # the graph file is not changed
 
 
+def test_an_input_path_typed_with_set_is_from_the_current_folder(graph_file, tmp_path, capsys, monkeypatch):
+    """QA88 D4: `--set load.path=takes/a.wav`, a path the shell completed from the current folder, was
+    looked for beside the graph file (and not found there); one beside the graph still means that one."""
+    here = tmp_path / "session"
+    (here / "takes").mkdir(parents=True)
+    sf.write(here / "takes" / "a.wav", 0.25 * np.sin(2 * np.pi * 220 * np.arange(RATE // 2) / RATE), RATE,
+             subtype="FLOAT")
+    monkeypatch.chdir(here)
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "-q", "--set", "load.path=takes/a.wav"]) == 0
+    assert sf.info(tmp_path / "o" / "take.wav").frames == RATE // 2
+    assert peak_db(tmp_path / "o" / "take.wav") == pytest.approx(20 * np.log10(0.25) - 6.0, abs=0.01)
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o2"), "-q", "--set", "load.path=in.wav"]) == 0
+    assert sf.info(tmp_path / "o2" / "take.wav").frames == RATE      # beside the graph: the graph's own input
+    capsys.readouterr()
+    assert main(["run", str(graph_file), "-o", str(tmp_path / "o3"), "-q", "--set", "load.path=takes/none.wav"]) == 1
+    assert "input file path='takes/none.wav' not found" in capsys.readouterr().err
+
+
 def test_target_computes_only_what_the_node_needs(graph_file, tmp_path, capsys):
     assert main(["run", str(graph_file), "-o", str(tmp_path / "o"), "--target", "gain"]) == 0
     cap = capsys.readouterr()
