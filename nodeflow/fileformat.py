@@ -331,7 +331,7 @@ def _unpack(data: bytes) -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise _Bad(f"file is {len(data)} bytes; graph files are limited to {MAX_FILE_BYTES >> 20} MiB")
     if not data:
-        raise _Bad("file is empty")
+        raise _Bad("file is empty (0 bytes); save the graph again, or ask its sender for it again")
     if data.startswith(_AUDIO_MAGIC):
         raise _Bad("this is an audio file, not a graph file; use `audiochain extract` to get its graph")
     up = msgpack.Unpacker(raw=False, strict_map_key=True, use_list=True, max_buffer_size=MAX_FILE_BYTES,
@@ -341,7 +341,8 @@ def _unpack(data: bytes) -> Any:
     try:
         doc = up.unpack()
     except msgpack.OutOfData:
-        raise _Bad("file is truncated") from None
+        raise _Bad("file is truncated (cut short while saved or copied); save the graph again, or ask its "
+                   "sender for it again") from None
     except msgpack.StackError:
         raise _Bad("data is nested too deeply") from None
     except (msgpack.FormatError, ValueError, UnicodeDecodeError, TypeError) as e:
@@ -468,7 +469,9 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
             from .audiometa import read_embedded_graph
             data = read_embedded_graph(path)
             if data is None:
-                raise FileFormatError(f"{path}: this audio file holds no AudioChain graph")
+                raise FileFormatError(f"{path}: this audio file holds no AudioChain graph (AudioChain embeds one in what "
+                                      "it exports, with embed_graph on); give a graph file (.msgpack) or "
+                                      "audio AudioChain exported")
         else:
             data = read_regular(path, MAX_FILE_BYTES)
     except NotRegularFile as e:

@@ -307,7 +307,13 @@ MISTAKES = {
     "missing graph file": (lambda d, g: ["run", str(d / "nope.msgpack")], "nope.msgpack: no such file"),
     "graph is a folder": (lambda d, g: ["validate", str(d)], "is a folder"),
     "corrupt graph file": (lambda d, g: ["run", str(_write(d / "c.msgpack", g.read_bytes()[:-7]))],
-                           "c.msgpack: file is truncated"),
+                           "c.msgpack: file is truncated (cut short while saved or copied); save the graph "
+                           "again, or ask its sender for it again"),
+    "a wav named .msgpack": (lambda d, g: ["run", str(_wav(d / "w.msgpack"))],
+                             "w.msgpack: this audio file holds no AudioChain graph (AudioChain embeds one in what it "
+                             "exports, with embed_graph on); give a graph file (.msgpack) or audio AudioChain exported"),
+    "an empty graph file": (lambda d, g: ["run", str(_write(d / "e.msgpack", b""))],       # QA88 D5: no fix said
+                            "e.msgpack: file is empty (0 bytes); save the graph again, or ask its sender for it again"),
     "not a graph at all": (lambda d, g: ["show", str(_write(d / "t.msgpack", msgpack.packb([1, 2])))],
                            "t.msgpack: not an AudioChain graph (not a msgpack graph document"),
     "a text file": (lambda d, g: ["run", str(_write(d / "notes.txt", b"garbage\n"))],
@@ -382,6 +388,12 @@ def _exported(d: Path, g: Path) -> Path:
 
 def _write(p: Path, data: bytes) -> Path:
     p.write_bytes(data)
+    return p
+
+
+def _wav(p: Path) -> Path:
+    """A plain WAV (no embedded graph) at ``p``, whatever its name."""
+    sf.write(p, np.zeros(RATE // 10), RATE, format="WAV")
     return p
 
 

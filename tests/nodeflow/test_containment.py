@@ -549,6 +549,17 @@ def test_an_export_path_naming_a_folder_is_said_by_validate(home, capsys):
     assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'export'", "names a folder")
 
 
+def test_an_export_path_naming_a_folder_without_an_extension_is_said_once(home, capsys):
+    """QA88 D5: `--set export.path=<a folder>` said two problems, "cannot tell the format from a name
+    without extension" and "names a folder", where the second alone is the answer."""
+    g = export_graph(home.parent / "downloads", "take.wav")
+    (Path("rendered") / "stems").mkdir(parents=True)
+    for path in ("stems", str(Path("rendered", "stems").absolute())):
+        rc, out, err = run_cli(capsys, "validate", str(g), "-o", "rendered", "--set", f"export.path={path}")
+        said = [l for l in out + err if "node 'export'" in l]
+        assert rc == 1 and len(said) == 1 and "names a folder" in said[0] and "give a file name" in said[0], (out, err)
+
+
 def window_export_graph(folder: Path, load_path: str = "in.wav", seconds: float = 1.0) -> Path:
     """A stranger's graph: load -> 0.25 s windows -> export to take.wav, one file per window
     (take_1.wav ... take_4.wav for a second of audio)."""
