@@ -232,6 +232,9 @@ def _estimate(inputs: dict, params: dict) -> dict:
     length_s = a.frames / a.rate
     items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1
     last = Last(params["last"])
+    if known and last is Last.DROP:        # only whole windows (QA88 D6: the one dropped was counted, and
+        whole = (length_s - size_s) / hop_s + 0.5 / (a.rate * hop_s)     # --max-files refused a run that fit)
+        items = max(1, math.floor(whole) + 1) if whole >= 0 else 1       # (none: the node refuses it)
     shortest = None          # a last window cut short, where the grid is known (keep): what it refuses downstream
     if known and last is Last.KEEP and a.frames:
         shortest = max(1, min(round(size_s * a.rate), a.frames - round((items - 1) * hop_s * a.rate)))

@@ -294,3 +294,31 @@ def test_an_overlap_a_hair_under_the_size_is_refused_and_estimated_as_the_run_st
         else:                   # 100 us steps: the run makes 70,001 windows (the estimate: at most one more)
             assert len(grid_bounds(8 * 44100, 44100, "musicgen", Fraction(1), 1 - Fraction("0.9999"))) == items
             assert items <= estimate(g, base_dir=tmp_path).nodes["w"].shapes["out"].items <= items + 1
+
+
+@pytest.mark.parametrize("rate, seconds, params", [
+    (44100, 12.0, dict(unit="bars", size=1, bpm=93.7)),              # 4.69 bars: 4 whole ones
+    (48000, 12.0, dict(unit="seconds", size=5.0)),                   # 2 whole, the 2 s left dropped
+    (48000, 10.0, dict(unit="seconds", size=5.0)),                   # exactly 2: none dropped
+    (44100, 9.0, dict(unit="seconds", size=2.0, overlap=0.5)),       # starts every 1.5 s
+    (32000, 7.3, dict(unit="tokens", size=100, overlap=20)),         # MusicGen's 50 tokens/s
+])
+def test_the_estimate_counts_the_windows_last_drop_keeps(tmp_path, capsys, rate, seconds, params):
+    """QA88 D6: with last=drop the estimate counted the short last window the run drops, so an export of
+    each window was estimated one file more and --max-files refused a run that fitted."""
+    from nodeflow import Graph, save
+    from nodeflow.costs import estimate
+    import soundfile as sf
+    sf.write(tmp_path / "take.wav", noise(seconds, rate).samples.T, rate)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "take.wav"))
+    g.add("time.tokenize_window", id="w", last="drop", **params)
+    g.add("io.export", id="export", path="win.wav")
+    g.connect("load", "w")
+    g.connect("w", "export")
+    made = tokenize_window.fn(noise(seconds, rate), last="drop", **params)
+    assert estimate(g, base_dir=tmp_path).nodes["w"].shapes["out"].items == len(made)
+    save(g, tmp_path / "g.msgpack")
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(out), "-q", "--max-files", str(len(made))]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"win_{i + 1}.wav" for i in range(len(made)))
