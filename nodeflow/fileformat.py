@@ -28,7 +28,7 @@ import msgpack
 from .atomic import shared_mode, write_atomic  # noqa: F401 - shared_mode: kept importable from here
 from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
-from .graphpaths import local_checkpoints, path_mode
+from .graphpaths import local_checkpoints, path_mode, stored_far_reads
 from .outputs import resolve
 from .registry import Registry, default_registry
 from .sweepaxes import saved_axis
@@ -486,6 +486,7 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
         raise FileFormatError(f"{path}: cannot be read ({e.strerror or e})") from None
     g = loads(data, str(path), registry)
     g.path = path
+    g.foreign_reads = stored_far_reads(g)       # before far inputs are found again: as the file stores them
     if not embedded:
         from .places import found_again
         found_again(g, path, data)

@@ -106,6 +106,8 @@ class Graph:
         # write paths the user set this session (code, --set, the editor), not read from a file: a run
         # may write them anywhere (see nodeflow.outputs); {(node, param): value}, never saved
         self.own_paths: dict[tuple[str, str], Any] = {}
+        # input paths a loaded graph file stores as AudioChain never saves them (graphpaths.stored_far_reads)
+        self.foreign_reads: dict[tuple[str, str], frozenset[str]] = {}
 
     # ------------------------------------------------------------------ editing
     def _touch(self) -> None:
@@ -439,6 +441,7 @@ class Graph:
         g.saved_by = copy.deepcopy(self.saved_by)   # provenance: sender paths and packs in problem messages
         g.path = self.path
         g.own_paths = dict(self.own_paths)
+        g.foreign_reads = dict(self.foreign_reads)
         return g
 
     def frozen(self) -> "Graph":

@@ -15,7 +15,7 @@ if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
-           "read_state", "write_paths", "is_own_path"]
+           "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -153,6 +153,73 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
         return os.path.commonpath([root, real]) == root
     except ValueError:      # another drive
         return False
+
+
+def never_saved(value: str, base: Path) -> bool:
+    """Whether ``value``, an input path in a graph file whose folder is ``base``, is one AudioChain's save
+    never writes there (it keeps such an input by its file name alone: :func:`~nodeflow.fileformat.shared_path`):
+    absolute, from ``~``, more than two folders up, through the root, into the home folder from outside it,
+    or up and then into a hidden folder or file (``../../.ssh/id_rsa``).
+
+    >>> [never_saved(v, Path("/music/song")) for v in ("take.wav", "../kit/kick.wav", "~/x.wav", "/etc/hosts")]
+    [False, False, True, True]
+    >>> never_saved("../../../../tmp/x.wav", Path("/music/song/a")), never_saved("../../.ssh/key", Path("/h/u/d/g"))
+    (True, True)
+    """
+    text = value.strip()
+    if not text or text.startswith("~") or os.path.isabs(text):
+        return bool(text)
+    rel = Path(os.path.normpath(text))
+    if rel.parts[:1] != ("..",):
+        return False        # inside the graph's folder (a hub id too)
+    from .fileformat import shared_path
+    return shared_path(text, base, base) != rel.as_posix() or any(p.startswith(".") and p != ".." for p in rel.parts)
+
+
+def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
+    """``(node, param) -> values`` the graph file just loaded stores for an input, a checkpoint or a saved
+    sweep's value that :func:`never_saved` says AudioChain would not have written: the file came from
+    elsewhere or was edited (QA88 D1: one read ``~/.ssh/id_rsa`` into its render, with a note on stderr).
+    A run refuses them unless allowed (:func:`refused_reads`); a bundle run unpacked has its own rules."""
+    from .bundle import is_extracted
+    from .sweepaxes import saved_axis
+    base = graph.base_dir()
+    if graph.path is None or is_extracted(base):
+        return {}
+    found: dict[tuple[str, str], set[str]] = {}
+    for nid, name, value in path_params(graph, "read"):
+        found.setdefault((nid, name), set()).add(value.strip())
+    for key, value in checkpoint_values(graph).items():
+        found.setdefault(key, set()).add(value)
+    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+        nid, _, param = axis["param"].rpartition(".") if saved_axis(axis) else ("", "", "")
+        inst = graph.nodes.get(nid)
+        spec = graph.registry.get(inst.type) if inst is not None else None
+        if path_mode(graph, nid, param) == "read" or (spec is not None and param in spec.checkpoint_params):
+            found.setdefault((nid, param), set()).update(v.strip() for v in axis["values"] if isinstance(v, str))
+    far = {key: frozenset(v for v in values if never_saved(v, base)) for key, values in found.items()}
+    return {key: values for key, values in far.items() if values}
+
+
+def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
+                  scope: Collection[str] | None = None) -> list[tuple[str, str, Path, str]]:
+    """The reads a run of ``graph`` refuses: ``(node, param, real path, why)`` for each value of
+    :func:`stored_far_reads` a node of ``scope`` still holds (one set since, by ``--set``, in Python or in
+    the editor, is the user's own) that lies under no folder of ``allow`` (``--allow-outside``)."""
+    from .outputs import ALLOW_HINT, allowed_under, quoted
+    out = []
+    for (nid, param), values in graph.foreign_reads.items():
+        inst = graph.nodes.get(nid)
+        value = inst.params.get(param) if inst is not None and (scope is None or nid in scope) else None
+        if not isinstance(value, str) or value.strip() not in values:
+            continue
+        real = Path(os.path.realpath(graph.base_dir() / Path(value.strip()).expanduser()))
+        if allowed_under(real, allow):
+            continue
+        out.append((nid, param, real, f"{param}={value!r} reads {real}, outside the graph's folder, by a path "
+                    "AudioChain never saves in a graph file (the file came from elsewhere, or was edited); "
+                    + ALLOW_HINT.format(root=quoted(real if real.is_dir() else real.parent))))
+    return out
 
 
 def write_paths(graph: Graph) -> dict[tuple[str, str], str]:

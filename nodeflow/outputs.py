@@ -111,7 +111,7 @@ def write_problem(dest: Path, out_dir: Path, allow: Iterable[str | os.PathLike[s
         link = " through a symlink" if _inside(Path(os.path.abspath(dest)), Path(os.path.abspath(out_dir))) else ""
         root = real.parent
         return (f"{shown} writes outside the output folder {folder}{link} (to {real}); paths stored in "
-                f"a graph are relative to the output folder; " + ALLOW_HINT.format(root=_quote(root)))
+                f"a graph are relative to the output folder; " + ALLOW_HINT.format(root=quoted(root)))
     try:
         st = os.stat(real)
     except OSError:
@@ -122,11 +122,12 @@ def write_problem(dest: Path, out_dir: Path, allow: Iterable[str | os.PathLike[s
         return f"{shown}: {real} exists and is not a regular file (a FIFO, device or socket); choose another name"
     if not made_by_audiochain(real):
         return (f"{shown} would replace {real}, an existing file AudioChain did not export; move it away or "
-                f"choose another name, or " + ALLOW_HINT.format(root=_quote(real)))
+                f"choose another name, or " + ALLOW_HINT.format(root=quoted(real)))
     return None
 
 
-def _quote(p: Path) -> str:
+def quoted(p: Path) -> str:
+    """``p`` as a shell takes it (quoted where it holds a space or a character the shell reads)."""
     s = str(p)
     return f"'{s}'" if any(c.isspace() or c in "'\"$`\\;&|<>*?" for c in s) else s
 

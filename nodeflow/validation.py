@@ -35,7 +35,9 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     ``device`` would refuse, without running or writing anything: input files that are missing,
     not regular files or unreadable; write paths outside the output folder or over a file
     AudioChain did not export (unless set by the user or under ``allow_outside``, see
-    :mod:`nodeflow.outputs`); devices this machine does not have; each node's own preflight.
+    :mod:`nodeflow.outputs`); inputs a graph file names as AudioChain never saves them (absolute, from
+    ``~``, far up: a file from elsewhere or edited) unless under ``allow_outside`` (see
+    :func:`~nodeflow.graphpaths.refused_reads`); devices this machine does not have; each node's own preflight.
 
     Incremental: what depends only on the graph's content (parameters, links, types, cycles)
     is checked once per :meth:`~nodeflow.graph.Graph.content_version`; what depends on the world
@@ -85,6 +87,9 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
         elif nid in scope and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
+    from .graphpaths import refused_reads
+    out.extend(f"node '{nid}' ({graph.nodes[nid].type}): {why}" for nid, _, _, why in refused_reads(
+        graph, tuple(allow_outside), scope))
     for why in _write_problems(graph, scope, out_dir, allow_outside, base_dir, st["acyclic"], version,
                                tried=output_dir is not None):
         if " names a folder (" in why:       # the answer: the node's word on its extension goes (QA88 D5:

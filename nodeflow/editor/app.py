@@ -301,15 +301,17 @@ class App:
     def run(self) -> None:
         """Run the graph; one that writes outside its output folder (the graph's folder) or over
         files AudioChain did not export asks first (the Allow once dialog)."""
+        from ..graphpaths import refused_reads
         from ..outputs import refused_writes
         if self.runner.running:
             self.say("already running; press Stop first")
             return
         graph = self.doc.graph
         folder = self.runner.output_dir(graph)          # beside the graph; an untitled one's own folder
-        refused = refused_writes(graph, folder)
-        if refused:
-            self.files.ask_outside(folder, [(nid, str(dest)) for nid, _, dest, _ in refused], self._start_run)
+        writes = [(nid, str(dest)) for nid, _, dest, _ in refused_writes(graph, folder)]
+        reads = [(nid, str(src)) for nid, _, src, _ in refused_reads(graph)]
+        if writes or reads:
+            self.files.ask_outside(folder, writes, self._start_run, reads)
             return
         self._start_run(())
 

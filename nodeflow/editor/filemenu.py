@@ -89,6 +89,7 @@ class FileActions:
         self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
         self._ask_next: tuple[str, int, int] | None = None   # a box to show on the next frame, and its size
         self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
+        self._outside_said = ""        # what a Cancel of it says
         self._packing: Path | None = None    # the bundle asked about while "Include files from outside?" asks
         self._question("guard", "Unsaved changes", 440, 100, [("save", "Save", lambda: self._guard("save")),
                        ("discard", "Don't save", lambda: self._guard("discard")),
@@ -117,16 +118,26 @@ class FileActions:
                     dpg.add_button(label=text, tag=f"{tag}::{key}", width=button, callback=fn)
 
     # ------------------------------------------------------------------ writes outside the folder
-    def ask_outside(self, folder: Path, writes: list[tuple[str, str]],
-                    go: Callable[[tuple[str, ...]], object]) -> None:
+    def ask_outside(self, folder: Path, writes: list[tuple[str, str]], go: Callable[[tuple[str, ...]], object],
+                    reads: list[tuple[str, str]] | None = None) -> None:
         """The *Allow once* dialog: a run's ``writes`` ``(node, destination)`` fall outside its output
-        ``folder`` (or over files AudioChain did not export); *Allow once* calls ``go(destinations)``."""
-        self._outside = (tuple(dest for _, dest in writes), go)
-        self.dpg.set_value("outside::text", f"This graph writes outside its output folder ({folder}) "
-                           "or over files AudioChain did not export:\n" + "\n".join(
-                               f"  node '{nid}': {dest}" for nid, dest in writes)
-                           + "\n\nAllow these writes for this run?")
-        self._show_centered("outside", 560, 120 + 18 * len(writes))
+        ``folder`` (or over files AudioChain did not export), its ``reads`` ``(node, file)`` are named by the
+        graph file as AudioChain never saves them (a file from elsewhere: see
+        :func:`~nodeflow.graphpaths.refused_reads`); *Allow once* calls ``go(those paths)``."""
+        reads = reads or []
+        self._outside = (tuple(dest for _, dest in [*writes, *reads]), go)
+        self._outside_said = ("the graph writes outside its output folder" if not reads else
+                              "the graph file reads outside its folder" if not writes else
+                              "the graph reads and writes outside its folders")
+        said = []
+        if writes:
+            said.append(f"This graph writes outside its output folder ({folder}) or over files AudioChain did "
+                        "not export:\n" + "\n".join(f"  node '{nid}': {dest}" for nid, dest in writes))
+        if reads:
+            said.append("This graph file reads files outside its folder by paths AudioChain never saves (it came "
+                        "from elsewhere, or was edited):\n" + "\n".join(f"  node '{nid}': {src}" for nid, src in reads))
+        self.dpg.set_value("outside::text", "\n\n".join(said) + "\n\nAllow these for this run?")
+        self._show_centered("outside", 560, 140 + 18 * (len(writes) + len(reads)))
 
     def _answer_outside(self, allow: bool) -> None:
         self._hide("outside")
@@ -134,7 +145,7 @@ class FileActions:
         if asked is not None and allow:
             asked[1](asked[0])
         elif asked is not None:
-            self.app.say("run cancelled: the graph writes outside its output folder")
+            self.app.say(f"run cancelled: {self._outside_said}")
 
     # ------------------------------------------------------------------ start
     def start(self, path: Path | None) -> None:

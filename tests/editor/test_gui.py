@@ -576,6 +576,27 @@ def test_a_graph_writing_outside_its_folder_asks_before_running(editor):
     assert st["after_allow"]["written"] and not st["after_allow"]["shown"]
 
 
+def test_a_graph_file_reading_outside_its_folder_by_a_path_never_saved_asks_before_running(editor):
+    """QA88 D1: a graph file from elsewhere whose load names a private file (an absolute path, which
+    AudioChain's save never writes) read it into its render; the editor asks first, as for writes."""
+    import msgpack
+    from tests.editor._graphs import tone_file
+    (editor.tmp / "downloads").mkdir()
+    (editor.tmp / "private").mkdir()
+    memo = tone_file(editor.tmp / "private", "memo.wav")
+    graph = chain_graph(editor.tmp / "downloads")
+    doc = msgpack.unpackb(graph.read_bytes())
+    next(n for n in doc["nodes"] if n["id"] == "load")["params"]["path"] = str(memo)    # the sender's edit
+    doc["links"].append({"from": ["gain", "out"], "to": ["export", "audio"]})
+    graph.write_bytes(msgpack.packb(doc))
+    st = editor.run("outside_reads", graph)
+    assert st["shown"] and "reads files outside its folder by paths AudioChain never saves" in st["text"], st
+    assert f"node 'load': {memo}" in st["text"] and "writes outside" not in st["text"]
+    assert st["after_cancel"] == {"shown": False, "status": "run cancelled: the graph file reads outside its folder",
+                                  "written": False, "running": False}
+    assert st["after_allow"] == {"shown": False, "written": True}
+
+
 def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
     st = editor.run("file_filters", chain_graph(editor.tmp))
     assert st["shown"]

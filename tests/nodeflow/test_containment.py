@@ -637,3 +637,87 @@ def test_a_device_this_machine_lacks_is_refused_for_a_graph_without_model_nodes(
     else:
         assert err == [f"error: {said}"], err
     assert not Path("rendered").exists()
+
+
+# ------------------------------------------------------------------ reads a graph file names as AudioChain never saves
+def stranger_reading(folder: Path, load_path: str, **sweep) -> Path:
+    """A graph file from elsewhere: load ``load_path`` (stored as given) -> export take.wav."""
+    g = Graph()
+    g.path = folder / "g.msgpack"
+    folder.mkdir(parents=True, exist_ok=True)
+    g.add("io.load", id="load", path=load_path)
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("load", "export")
+    g.sweep = dict(sweep)
+    g.path.write_bytes(dumps(g))
+    return g.path
+
+
+@pytest.mark.parametrize("kind", list(ESCAPES) + ["far up"])
+def test_a_graph_file_reading_outside_by_a_path_never_saved_is_refused_unless_allowed(home, capsys, kind):
+    """QA88 D1: a graph file from elsewhere read ~/.ssh/id_rsa (or any file of yours) into its render, with
+    a note on stderr.  A path AudioChain's save never writes in a graph file (absolute, ~, far up) is now
+    refused by validate and run, in one line with the --allow-outside that allows it; nothing is written."""
+    far = {"far up": lambda h: "../../../../../../.." + str(h / "Music" / "my-master.flac")}
+    value = {**ESCAPES, **far}[kind](home)
+    if kind == "dotdot":
+        value = "../../../" + str((home / "victim" / "my_master.wav").relative_to(home.parent.parent))
+    target = tone(home / "victim" / "my_master.wav") if kind in ("absolute", "dotdot") else home / "Music" / "my-master.flac"
+    g = stranger_reading(home.parent / "downloads" / "song", value)
+    rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
+    said = [l for l in out if "node 'load'" in l]
+    assert rc == 1 and len(said) == 1 and f"reads {target.resolve()}, outside the graph's folder" in said[0], out
+    assert f"--allow-outside {target.resolve().parent}" in said[0]
+    err = assert_refused(capsys, home, [str(g), "-o", "rendered"], "node 'load'", "never saves in a graph file")
+    assert not Path("rendered").exists(), err
+    rc, _, err = run_cli(capsys, str(g), "-o", "rendered", "--allow-outside", str(target.parent))
+    assert rc == 0 and sf.info(Path("rendered") / "take.wav").frames == sf.info(target).frames, err
+    # Python as well, and allow_outside there
+    with pytest.raises(GraphError, match="never saves in a graph file"):
+        Executor().run(load(g), output_dir=Path("py"))
+    Executor().run(load(g), output_dir=Path("py"), allow_outside=[target.parent])
+    assert (Path("py") / "take.wav").is_file()
+
+
+def test_paths_of_ones_own_are_read_as_they_say(home, capsys):
+    """What the user's own graph names is read without asking: a far input the file keeps by its name,
+    found again where it was saved (places), a path typed with --set, one set in Python."""
+    mine = tone(home / "Music" / "take.wav")
+    g = Graph()
+    g.add("io.load", id="load", path=str(mine))
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("load", "export")
+    saved = save(g, home.parent / "elsewhere" / "deep" / "g.msgpack")
+    assert str(mine) not in saved.read_bytes().decode("latin-1")       # by its file name alone, and remembered
+    assert main(["run", str(saved), "-o", "r1", "-q"]) == 0
+    stranger = stranger_reading(home.parent / "downloads" / "song", "~/.ssh/id_rsa")
+    assert main(["run", str(stranger), "-o", "r2", "-q", "--set", f"load.path={mine}"]) == 0
+    again = load(stranger)
+    again.set("load", "path", str(mine))
+    Executor().run(again, output_dir=Path("r3"))
+    assert all(sf.info(Path(r) / "take.wav").frames == sf.info(mine).frames for r in ("r1", "r2", "r3"))
+
+
+def test_a_saved_sweep_reading_outside_by_a_path_never_saved_is_refused(home, capsys):
+    tone(home.parent / "downloads" / "song" / "in.wav")
+    private = tone(home / "Music" / "memo.wav")
+    g = stranger_reading(home.parent / "downloads" / "song", "in.wav",
+                         mode="grid", axes=[{"param": "load.path", "values": ["in.wav", str(private)]}])
+    before = snapshot(home)
+    rc, _, err = run_cli(capsys, str(g), "-o", "rendered")
+    refused = [l for l in err if l.startswith("error: ")]
+    assert rc == 1 and len(refused) == 1 and "node 'load'" in refused[0] and f"reads {private}" in refused[0], err
+    assert not Path("rendered").exists() and snapshot(home) == before
+    assert main(["run", str(g), "-o", "rendered", "-q", "--allow-outside", str(private.parent)]) == 0
+
+
+def test_a_checkpoint_folder_named_as_never_saved_is_refused(home, capsys):
+    (home / "models" / "mine").mkdir(parents=True)
+    g = Graph()
+    g.path = home.parent / "downloads" / "g.msgpack"
+    g.path.parent.mkdir(parents=True)
+    g.add("models.musicgen", id="gen", checkpoint=str(home / "models" / "mine"), duration_s=1.0)
+    g.path.write_bytes(dumps(g))
+    rc, out, _ = run_cli(capsys, "validate", str(g.path))
+    assert rc == 1 and any("node 'gen'" in l and "checkpoint=" in l and "never saves in a graph file" in l
+                           for l in out), out
