@@ -279,7 +279,8 @@ def _add_sweep_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_allow_outside(p: argparse.ArgumentParser, with_set: bool = True) -> None:
     p.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
-                   help="let the graph write under PATH, outside the output folder, and replace files there" +
+                   help="let the graph write under PATH, outside the output folder, and replace files there; "
+                        "and read there what its file names as AudioChain never saves (an absolute path...)" +
                    (" (paths given with --set are always allowed)" if with_set else ""))
 
 

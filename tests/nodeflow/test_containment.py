@@ -662,7 +662,8 @@ def test_a_graph_file_reading_outside_by_a_path_never_saved_is_refused_unless_al
     value = {**ESCAPES, **far}[kind](home)
     if kind == "dotdot":
         value = "../../../" + str((home / "victim" / "my_master.wav").relative_to(home.parent.parent))
-    target = tone(home / "victim" / "my_master.wav") if kind in ("absolute", "dotdot") else home / "Music" / "my-master.flac"
+    target = (tone(home / "victim" / "my_master.wav") if kind in ("absolute", "dotdot")
+              else home / "Music" / "my-master.flac")
     g = stranger_reading(home.parent / "downloads" / "song", value)
     rc, out, _ = run_cli(capsys, "validate", str(g), "-o", "rendered")
     said = [l for l in out if "node 'load'" in l]
