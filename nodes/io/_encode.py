@@ -307,11 +307,13 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
         return measure_file(tmp, check)
 
     limit_at = ceiling * db_to_gain(-METER_MARGIN_DB) - margin(rate, ceiling, bits, dither)
+    like: Mastered | None = None          # an earlier pass over the same samples: its envelope is shared
     if loudness_lufs is None and fmt not in LOSSY and _sample_peak(samples, check) <= limit_at:
         # Probably under the ceiling already: write it unlimited and let the written file's true peak
         # (measured anyway) say whether the limiter was needed, instead of metering the input first.
         plain = Mastered(samples, rate, limit_at, check=check)
         measured = written(plain, limit=False)
+        like = plain
         holds = _unlimited_holds(measured, limit_at, rate, bits, dither)
         if (holds or (holds is None and not plain.limiting(1.0))) and \
                 _over_db(measured, tmp, peak_db, rate, check) <= 0.0:
@@ -321,7 +323,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
     verify = fmt in LOSSY or loudness_lufs is None
     aim = loudness_lufs       # what the mastering aims at: the target, moved by what an encoder moves it
     phase("mastering")
-    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify)
+    result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, verify=verify, like=like)
     best: tuple[float, int, Mastered] | None = None              # the closest file under the ceiling
     tries: list[tuple[float, float]] = []                           # (aim, decoded loudness) of each
     decoded: list[float] = []                                       # the loudness of every encode
@@ -334,8 +336,9 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
                            or abs(measured.integrated_lufs - loudness_lufs) > VERIFY_TOL_LU):
             verify = True             # the search's estimate missed: master again, measuring every step
             phase("mastering")
-            result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check)
+            result = master(samples, rate, loudness_lufs, limit_at, peak_db=peak_db, check=check, like=result)
             measured = written(result)
+        result.forget()           # kept aside or superseded: its gains are made again if it is written again
         over_db = _over_db(measured, tmp, peak_db, rate, check, band=least is not None)
         off = loudness_lufs - measured.integrated_lufs if loudness_lufs is not None and fmt in LOSSY else 0.0
         decoded.append(measured.integrated_lufs)
@@ -351,7 +354,7 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             tries.append((aim, measured.integrated_lufs))
             step = off / _slope(tries)
             try:
-                result = master(samples, rate, aim + step, limit_at, peak_db=peak_db, check=check)
+                result = master(samples, rate, aim + step, limit_at, peak_db=peak_db, check=check, like=result)
             except Unreachable as e:
                 if off <= LOUDNESS_MISS_LU:
                     break         # what is written stands: within the 0.5 LU a target may miss by
@@ -370,7 +373,8 @@ def _write_mastered(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: 
             f"{amount} of peaks between samples from content near the top of the band"
         allowance = f" once {why} is allowed for"
         try:
-            result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check, reason=allowance)
+            result = master(samples, rate, aim, limit_at, peak_db=peak_db, check=check, reason=allowance,
+                            like=result)
         except Unreachable as e:  # in the user's target, and what the decoded file reaches
             raise Unreachable(e.target - (aim - loudness_lufs), e.peak_db, round(e.reach - (aim - loudness_lufs), 1),
                               e.reason) from None

@@ -50,7 +50,7 @@ SLOW_RAMP_S, SLOW_HOLD_S = 0.010, 0.050    # gain riding: attack (look-ahead) = 
 FAST_RAMP_S, FAST_HOLD_S = 0.0015, 0.004   # brickwall on what the slow stage leaves
 MIN_LOUDNESS_S = 0.4      # one BS.1770 gating block
 BLOCK = 1 << 18           # frames processed at a time
-MEMO_BYTES = 128 << 20    # the limiter's per-frame gain (float64) is kept for the write up to this size
+MEMO_BYTES = 128 << 20    # the limiter's per-frame gain (float32) is kept for the write up to this size
 FILTERED_BYTES = 256 << 20   # the K-weighted input (float32) is kept for the gain search up to this size
 ACTIVE_GAP = 1 << 12      # frames: limiter ranges closer than this are taken as one (at least)
 HOT_BLOCK = 64            # frames: where the limiter acts is found at this resolution
@@ -122,7 +122,7 @@ class Mastered:
     (linear), produced block by block (:meth:`blocks`) so that long audio is never copied whole."""
 
     def __init__(self, x: np.ndarray, rate: int, ceiling: float, gain: float = 1.0,
-                 check: Callable[[], None] | None = None):
+                 check: Callable[[], None] | None = None, like: "Mastered | None" = None):
         self.x, self.rate, self.ceiling, self.gain = x, rate, float(ceiling), float(gain)
         self.check = check          # called between blocks (``ctx.check_cancelled``: raises to cancel)
         self.frames = x.shape[1]
@@ -139,6 +139,15 @@ class Mastered:
         self._ranges: tuple[tuple[float, float, float], list[tuple[int, int, np.ndarray]]] | None = None  # see _limiter
         self._hot: tuple[np.ndarray, ...] | None = None       # slow-stage maximum and true peak per HOT_BLOCK frames
         self.measurement: Measurement | None = None    # of the written file, set by the caller
+        if like is not None and like.x is x and like.rate == rate:   # what depends on the audio alone, shared
+            self._tp, self._slow_max, self._hot = like._tp, like._slow_max, like._hot    # (one copy, not one
+            if "_frame_energies" in like.__dict__:                                      # per try of an export)
+                self.__dict__["_frame_energies"] = like.__dict__["_frame_energies"]
+
+    def forget(self) -> None:
+        """Drop the limiter's gains kept from the last pass (a result kept aside, to be written again only
+        if it wins, holds no per-frame copy while the next is made); they are made again if needed."""
+        self._ranges = None
 
     @property
     def peak(self) -> float:
@@ -159,7 +168,8 @@ class Mastered:
         return self._slow_max
 
     def _gain(self, a: int, b: int, g: float) -> np.ndarray:
-        """Limiter gain for frames ``[a, b)`` at make-up gain ``g`` (float64)."""
+        """Limiter gain for frames ``[a, b)`` at make-up gain ``g`` (float32: ~1e-7 of a gain, under a
+        24-bit step; computed in float64)."""
         c, r1, r2, h2 = self.ceiling, self.r1, self.r2, self.h2
         lo2, hi = a - (r2 - 1) - h2, b + r2 - 1          # frames the fast stage looks at
         lo1 = lo2 - (r1 - 1)                               # ... and the slow holds they average
@@ -170,7 +180,7 @@ class Mastered:
             held = _sliding_max(resid, h2, r2 - 1)[h2:]    # frames [a - r2 + 1, hi)
             fast = _moving_mean(np.minimum(1.0, np.divide(c, held[:b - a + r2 - 1], dtype=np.float64)), r2)
             need = np.minimum(1.0, np.divide(c / g, self._envelope()[a:b], dtype=np.float64))
-        return np.minimum(slow[h2 + r2 - 1:h2 + r2 - 1 + b - a] * fast, need)
+        return np.minimum(slow[h2 + r2 - 1:h2 + r2 - 1 + b - a] * fast, need).astype(np.float32)
 
     @functools.cached_property
     def _k(self) -> SosFilter:
@@ -203,6 +213,7 @@ class Mastered:
         key = (g, self.ceiling, self.knee)
         if self._ranges is not None and self._ranges[0] == key:
             return self._ranges[1]
+        self._ranges = None         # the last gain's go before this one's are made (not both at once)
         ranges = []
         for a, b in zip(*self._active(g)):
             a, b = int(a), int(b)
@@ -215,7 +226,7 @@ class Mastered:
             # computed from its own context, so the pieces join exactly but for the moving means' rounding,
             # ~1e-16; QA78 D1: a hot master's one range, all of it, took float64 temporaries of the whole)
             cuts = list(range(a, b, min(BLOCK, -(-(b - a) // 2)))) + [b]
-            gain = np.empty(b - a)
+            gain = np.empty(b - a, np.float32)
             for i in range(0, len(cuts) - 1, 2):
                 pair = cuts[i:i + 3]
                 second = side().submit(self._gain, pair[1], pair[2], g) if len(pair) == 3 else None
@@ -223,7 +234,7 @@ class Mastered:
                 if second is not None:
                     gain[pair[1] - a:pair[2] - a] = second.result()
             ranges.append((a, b, gain))
-        if sum(r[1] - r[0] for r in ranges) * 8 <= MEMO_BYTES:
+        if sum(r[1] - r[0] for r in ranges) * 4 <= MEMO_BYTES:
             self._ranges = (key, ranges)
         return ranges
 
@@ -250,7 +261,7 @@ class Mastered:
         """``(start_frame, float64 [channels, block])`` of the mastered audio, in order."""
         g = self.gain if gain is None else float(gain)
         limit = limit and self.limiting(g)
-        ranges = self._limiter(g) if limit and self.frames * 8 <= MEMO_BYTES else None
+        ranges = self._limiter(g) if limit and self.frames * 4 <= MEMO_BYTES else None
         for a in range(0, self.frames, BLOCK):
             if self.check is not None:
                 self.check()
@@ -312,7 +323,7 @@ class Mastered:
             if remembered is None:
                 keep = self.x.size * 4 <= FILTERED_BYTES
                 meter = _metered(self.blocks(1.0, False), self.frames, self.x.shape[0], self.rate, keep)
-                remembered = meter.energies(), np.concatenate(meter.filtered) if meter.filtered else None
+                remembered = meter.energies(), meter.filtered
                 _remember_energies(self.x, self.rate, remembered)
             self._plain_energies, self._filtered = remembered
         return self._plain_energies, self._filtered
@@ -334,34 +345,42 @@ class Mastered:
             if lo >= b:
                 continue
             if exact:
-                energy = self._difference_energies(g, a, b, lim, lo, hi)
-            else:
-                energy = self._frame_energies[lo:hi].copy()
-                for s0 in range(a, b, BLOCK):     # (temporaries of a block, not of the range: QA78 D1)
-                    part, kept = energy[s0 - lo:min(s0 + BLOCK, b) - lo], lim[s0 - a:min(s0 + BLOCK, b) - a]
-                    part *= np.square(kept)
-                    held += float(part[kept < 0.999].sum())
-            chunks[lo // size:hi // size] = energy.reshape(-1, size).sum(axis=1)
+                chunks[lo // size:hi // size] = self._difference_energies(g, a, b, lim, lo, hi, size)
+                continue
+            step = max(1, BLOCK // size) * size     # whole chunks a block (temporaries of a block, not of the
+            for s0 in range(lo, hi, step):          # range: QA78 D1; nor a copy of the range's energies)
+                s1 = min(s0 + step, hi)
+                part = self._frame_energies[s0:s1].astype(np.float64)
+                u0, u1 = max(a, s0), min(b, s1)
+                if u0 < u1:
+                    touched, kept = part[u0 - s0:u1 - s0], lim[u0 - a:u1 - a]
+                    touched *= np.square(kept)
+                    held += float(touched[kept < 0.999].sum())
+                chunks[s0 // size:s1 // size] = part.reshape(-1, size).sum(axis=1)
         if not exact:
             self.slope = 1.0 - held / max(float(chunks.sum()), 1e-300)
         return chunks
 
-    def _difference_energies(self, g: float, a: int, b: int, lim: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        """The limited audio's K-weighted energy per frame over ``[lo, hi)`` (at gain 1), where the limiter
-        acts over ``[a, b)`` with gain ``lim``: the input's K-weighting plus the difference's, filtered a
-        block at a time (QA78 D1: a hot master's one range, the whole clip, was filtered in one call, its
-        float64 copies and the filter's runs of all of it at once: 20 times the clip)."""
+    def _difference_energies(self, g: float, a: int, b: int, lim: np.ndarray, lo: int, hi: int,
+                             size: int) -> np.ndarray:
+        """The limited audio's K-weighted energy per chunk of ``size`` frames over ``[lo, hi)`` (at gain 1),
+        where the limiter acts over ``[a, b)`` with gain ``lim``: the input's K-weighting plus the
+        difference's, filtered a block of whole chunks at a time (QA78 D1: a hot master's one range, the
+        whole clip, was filtered in one call, its float64 copies and the filter's runs of all of it at once:
+        20 times the clip; nor are its energies per frame kept whole)."""
         kx, weights = self._plain()[1], channel_weights(self.x.shape[0])
         assert kx is not None
-        energy = np.empty(hi - lo)
+        energy = np.empty((hi - lo) // size)
         self._k.x[:] = 0.0                          # the difference starts from silence
-        for s0 in range(lo, hi, BLOCK):
-            s1 = min(s0 + BLOCK, hi)
+        step = max(1, BLOCK // size) * size
+        for s0 in range(lo, hi, step):
+            s1 = min(s0 + step, hi)
             u0, u1 = max(a, s0), min(b, s1)
             diff = np.zeros((s1 - s0, self.x.shape[0]))
             if u0 < u1:
                 diff[u0 - s0:u1 - s0] = (self._limited(u0, u1, g, lim[u0 - a:u1 - a]) / g - self.x[:, u0:u1]).T
-            energy[s0 - lo:s1 - lo] = np.square(kx[s0:s1] + self._k(diff)) @ weights
+            energy[(s0 - lo) // size:(s1 - lo) // size] = (np.square(kx[s0:s1] + self._k(diff)) @ weights).reshape(
+                -1, size).sum(axis=1)
         return energy
 
     @functools.cached_property
@@ -369,9 +388,9 @@ class Mastered:
         """The K-weighted input's channel-weighted energy per frame (for :meth:`estimate`)."""
         kx = self._plain()[1]
         assert kx is not None
-        out, weights = np.empty(len(kx)), channel_weights(self.x.shape[0])
-        for a in range(0, len(kx), BLOCK):        # float64 squares of a block at a time, not of the whole
-            out[a:a + BLOCK] = np.square(kx[a:a + BLOCK], dtype=np.float64) @ weights
+        out, weights = np.empty(len(kx), np.float32), channel_weights(self.x.shape[0])
+        for a in range(0, len(kx), BLOCK):        # float64 squares of a block at a time, not of the whole;
+            out[a:a + BLOCK] = np.square(kx[a:a + BLOCK], dtype=np.float64) @ weights    # kept as float32
         return out
 
     def true_peak(self, gain: float | None = None) -> float:
@@ -481,7 +500,7 @@ def _metered(blocks: Iterator[tuple[int, np.ndarray]], frames: int, channels: in
     """A loudness meter fed the streamed audio (its 100 ms chunk energies, and the filtered audio if kept)."""
     if (why := too_short_to_measure(frames, rate)) is not None:
         raise ParameterError(why)
-    meter = LoudnessMeter(rate, channels, keep_filtered)
+    meter = LoudnessMeter(rate, channels, frames if keep_filtered else 0)
     for _, y in blocks:
         meter.add(y)
     return meter

@@ -190,9 +190,10 @@ class LoudnessMeter:
     the channel-weighted sum of squares: all that integrated loudness and LRA need (8 bytes per
     100 ms).  Those energies scale with ``gain**2`` when the whole input does."""
 
-    def __init__(self, rate: int, channels: int, keep_filtered: bool = False):
+    def __init__(self, rate: int, channels: int, keep_filtered: int = 0):
         self.rate, self.channels, self.chunk = rate, channels, chunk_frames(rate)
-        self.filtered: list[np.ndarray] | None = [] if keep_filtered else None   # K-weighted [n, channels] float32
+        # the K-weighted audio of the first ``keep_filtered`` frames, [n, channels] float32, filled as it comes
+        self.filtered = np.empty((keep_filtered, channels), np.float32) if keep_filtered else None
         self.sos = k_weighting(rate)
         self.weights = channel_weights(channels)
         self.filter: SosFilter | None = SosFilter(self.sos, channels)
@@ -215,7 +216,8 @@ class LoudnessMeter:
 
             filtered, self.zi = sosfilt(self.sos, np.asarray(block, np.float64).T, axis=0, zi=self.zi)
         if self.filtered is not None:
-            self.filtered.append(filtered.astype(np.float32))
+            at = self._samples // self.channels - n
+            self.filtered[at:at + n] = filtered[:max(0, len(self.filtered) - at)]
         energy = np.square(filtered, out=filtered) @ self.weights          # [n]
         first = min(n, self.chunk - self._filled)                          # frames completing the open chunk
         self._partial += float(energy[:first].sum())

@@ -132,7 +132,7 @@ class Unreachable(ParameterError):
 
 def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling: float, *,
            peak_db: float | None = None, reason: str = "", check: Callable[[], None] | None = None,
-           verify: bool = True) -> Mastered:
+           verify: bool = True, like: Mastered | None = None) -> Mastered:
     """Gain to ``loudness_lufs`` (if given) and hold the TRUE peak at or below ``ceiling`` (linear).
 
     With a loudness target the limiter lowers the loudness, so the gain is searched (secant
@@ -144,14 +144,15 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
     unchanged.  An unreachable target raises :class:`ParameterError` in the user's terms:
     ``peak_db`` (default: the ceiling in dB) is the ceiling the user set, ``reason`` a note on
     why the limiter works below it (e.g. a codec's overshoot).  ``check`` is called between blocks
-    of every pass (it raises to cancel).
+    of every pass (it raises to cancel).  ``like``: an earlier result of the same ``samples``, whose
+    true-peak envelope and energies are taken, not made (and held) again.
 
     ``verify=False`` (a caller that measures what it writes, and masters again with ``verify=True``
     when that misses: :func:`~nodes.io._encode.write_mastered`): with a loudness target, the search's
     estimated result is not measured and its true peak not metered here.
     """
     user_db = to_db(ceiling) if peak_db is None else peak_db
-    m = Mastered(samples, rate, ceiling, check=check)
+    m = Mastered(samples, rate, ceiling, check=check, like=like)
     m.verify = verify
     if loudness_lufs is None:
         for _ in range(TP_PASSES):
@@ -172,7 +173,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
         gain, got = _escalate(m, loudness_lufs, gain_db, first=to_db(m.knee))
         if abs(got - loudness_lufs) > REACH_TOL_LU and not m.verify:     # only a measured miss is an error
             return master(samples, rate, loudness_lufs, ceiling, peak_db=peak_db, reason=reason, check=check,
-                          verify=True)
+                          verify=True, like=m)
         if abs(got - loudness_lufs) > REACH_TOL_LU:
             raise Unreachable(loudness_lufs, user_db, round(got, 1), reason)  # asking for the reach lands there
         m.gain, m.short_lu = gain, max(0.0, loudness_lufs - got)

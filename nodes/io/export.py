@@ -104,7 +104,8 @@ def _estimate(inputs: dict, params: dict) -> dict:
     whole = params.get("loudness_lufs") is not None or fmt not in ("wav", "flac")     # mastered or encoded whole
     # written as it arrives (wav and flac without a loudness target: see _stream), a few blocks at a time
     # (measured 0.1 of the clip's float32 size); a file whose true peak then needs the limiter is exported
-    # whole after all (rare: a hot master; about 11 times the clip, which no estimate knows beforehand).
+    # whole after all (rare: a hot master, which no estimate knows beforehand; its work grows by 3 times the
+    # clip: test_a_hot_masters_memory_grows_as_its_estimate_says).
     # Whole: a loudness target measured 2.6 times the clip, ogg 0.6, mp3 2.5 (3.5 with a loudness target;
     # its file is decoded whole to be measured: a libsndfile bug, see _loudness._file_blocks)
     clip = frames * ch * 4

@@ -496,7 +496,8 @@ def test_limiting_and_loudness_do_not_depend_on_the_block_size(monkeypatch):
     monkeypatch.setattr(_limiter, "BLOCK", 9973)  # a prime: block edges fall everywhere
     small = _master.Mastered(x, RATE, whole.ceiling, gain)   # the limiter's own target (true-peak passes)
     small.knee = whole.knee                                  # and the fast-stage knee the search chose
-    np.testing.assert_allclose(small.array(), reference, rtol=0, atol=1e-9)   # cumsum rounding only
+    # cumsum rounding only, which can flip the float32 gain by one step (~6e-8: under a 24-bit step)
+    np.testing.assert_allclose(small.array(), reference, rtol=0, atol=1.2e-7)
     assert small.loudness() == pytest.approx(whole.loudness(), abs=1e-9)
     assert np.abs(reference).max() <= 10 ** (-1 / 20)
 

@@ -718,3 +718,30 @@ def test_a_large_gain_after_a_resample_that_took_the_loudness_names_the_resample
     assert len(gain) == 1 and "the resample from 96000 Hz to 48000 Hz took" in gain[0] \
         and "nearly silent" not in gain[0] and gain[0].endswith("keep the input's rate (sample_rate=keep) or clear "
                                                                  "loudness_lufs"), said
+
+
+def test_a_hot_masters_memory_grows_as_its_estimate_says(tmp_path):
+    """QA85 D2: a master the limiter works all through held about ten times the clip (the limiter's gains
+    of the last try beside the next's, its energies per frame per channel in float64 and a copy of them,
+    an envelope per try of the export): 3 minutes of stereo at 48 kHz peaked at 721 MB for a 69 MB clip,
+    past the 4 times the clip `validate` and `--max-memory-gb` count for an export with a loudness target.
+    Measured by tracemalloc (numpy reports its buffers to it) at two lengths, what each byte of clip adds
+    is within the estimate (fixed costs, such as the K-weighting's 34 MB of matrices, left out)."""
+    import tracemalloc
+
+    from nodes.io._encode import write_mastered
+    grown = {}
+    for seconds in (20.0, 60.0):
+        x = drum_loop(seconds, 48000)
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            report = write_mastered(tmp_path / f"hot{seconds:g}.wav", x, 48000, "wav", {}, loudness_lufs=-8.0,
+                                    peak_db=-1.0, bits=24)
+            grown[seconds] = (tracemalloc.get_traced_memory()[1] - base, x.nbytes)
+        finally:
+            tracemalloc.stop()
+        assert report.measurement.integrated_lufs == pytest.approx(-8.0, abs=0.1)
+        assert report.gain_db + 20 * np.log10(np.abs(x).max()) > 3.0     # a hot master: limited by over 4 dB
+    (p0, c0), (p1, c1) = grown[20.0], grown[60.0]
+    assert (p1 - p0) / (c1 - c0) <= 4.0, grown        # io.export's estimate: 4 times the clip (was 7.2)
