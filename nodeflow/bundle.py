@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import FileFormatError, GraphError, NodeflowError, os_error_words
 from .graph import Graph
-from .graphpaths import path_mode
+from .graphpaths import checkpoint_values, never_saved, path_mode
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -238,6 +238,12 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
             raise FileFormatError(f"{src}: node '{nid}' reads {param}={value!r}{where}, which the bundle does not "
                                   "carry; a bundle's graph may only read its own files/ (refusing: ask the sender to "
                                   "pack it again with audiochain pack)")
+    for nid, param, value in _checkpoints(graph):
+        if never_saved(value, Path(src).absolute().parent):       # (QA89 R3: ~/privvoice ran the receiver's voice)
+            raise FileFormatError(f"{src}: node '{nid}' names {param}={value!r}, a folder outside the bundle named as "
+                                  "audiochain pack never names one (absolute, from ~ or far up); a bundle's checkpoint "
+                                  "is a hub id or a folder beside the bundle (refusing: ask the sender to pack it "
+                                  "again with audiochain pack)")
     used = {v for inst in graph.nodes.values() for v in inst.params.values() if isinstance(v, str)}
     for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
         used.update(v for v in (axis.get("values") if isinstance(axis, dict) else None) or [] if isinstance(v, str))
@@ -246,6 +252,18 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
                               "files its graph reads, as audiochain pack makes it (refusing: ask the sender to pack "
                               "it again)")
     return graph
+
+
+def _checkpoints(graph: Graph) -> list[tuple[str, str, str]]:
+    """``(node, param, value)`` of each checkpoint a bundle's graph names, its saved sweep's too."""
+    out = [(nid, param, value) for (nid, param), value in checkpoint_values(graph).items()]
+    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
+        nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
+        values = axis.get("values") if isinstance(axis, dict) else None
+        spec = graph.spec(nid) if nid in graph.nodes else None
+        if spec is not None and param in spec.checkpoint_params and isinstance(values, list):
+            out += [(nid, param, v) for v in values if isinstance(v, str) and v.strip()]
+    return out
 
 
 def _reads(graph: Graph) -> list[tuple[str, str, str, str]]:
@@ -339,9 +357,10 @@ def as_packed(text: str) -> str:
 
 
 def is_extracted(folder: Path) -> bool:
-    """Whether ``folder`` is one :func:`extracted` made (gone once its run ends)."""
-    folder = Path(folder).resolve()
-    return folder.name.startswith(_EXTRACTED) and folder.parent == Path(tempfile.gettempdir()).resolve()
+    """Whether ``folder`` is one :func:`extracted` made in this process and is using (gone once its run ends)."""
+    folder = Path(folder).resolve()     # (by its name alone, any archive's folder unpacked in /tmp was one: QA89 R5)
+    return folder.name.startswith(_EXTRACTED) and folder.parent == Path(tempfile.gettempdir()).resolve() and \
+        str(folder) + os.sep in _UNPACKED
 
 
 # ---------------------------------------------------------------------------------------- member names

@@ -265,7 +265,12 @@ def sweep_axes(args: argparse.Namespace, graph: Graph) -> tuple[list[Any], str]:
     variants `run` renders (QA73 D8: validate refused --sweep)."""
     from .sweep import parse_axis, sweep_from_graph
     if args.sweep:
-        return [parse_axis(s, graph) for s in args.sweep], ("zip" if args.zip else "grid")
+        from .graphpaths import typed
+        axes = [parse_axis(s, graph) for s in args.sweep]
+        for axis in axes:           # the user's own values, whatever the graph file stored (QA89 R6)
+            for v in axis.values:
+                typed(graph, axis.node, axis.param, v)
+        return axes, ("zip" if args.zip else "grid")
     axes, mode = sweep_from_graph(graph)
     return axes, ("zip" if args.zip else mode)
 

@@ -100,12 +100,21 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     from .executor import Executor
     from .sweep import run_variant
     from .manifest import replayed_sets
-    replayed = replayed_sets(graph, recorded, Path(args.manifest).resolve().parent)
+    from .graphpaths import from_elsewhere
+    folder = Path(args.manifest).resolve().parent
+    replayed = replayed_sets(graph, recorded, folder)
     try:
         apply_sets(graph, replayed, own=False)      # from a file, as a saved sweep's values (QA66 H1)
     except ParameterError as e:
         raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
                             f"no longer takes ({e}); restore the graph, or pass --graph") from None
+    raw = [str(item) for item in recorded] if isinstance(recorded, list) else []
+    for stored, held in zip(raw, replayed):   # a manifest, perhaps another's, read as a graph file (QA89 R1):
+        target, _, text = stored.partition("=")    # its values judged as it stores them, refused as they are held
+        nid, _, param = target.partition(".")
+        from_elsewhere(graph, [(nid, param, text)], folder, held.partition("=")[2])
+    for key, value in variant.overrides:
+        from_elsewhere(graph, [(*key.partition(".")[::2], value)], folder)
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"

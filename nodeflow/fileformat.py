@@ -64,9 +64,9 @@ def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
 def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     """:func:`rebase_path` for a file others read (an exported audio file's embedded graph, a sweep's
     manifest): relative to ``new_base`` while that stays near it (at most two folders up, not through
-    the file system's root, not into the home folder from outside it), else the file's name alone: a
-    way that climbs further spells this machine's folder layout (``../../home/alice/Music/song.flac``:
-    the user's name; QA)."""
+    the file system's root, not into the home folder from outside it, not up and into a hidden folder),
+    else the file's name alone: a way that climbs further spells this machine's folder layout
+    (``../../home/alice/Music/song.flac``: the user's name; QA)."""
     target = Path(os.path.normpath(resolve(value, old_base).absolute()))
     base = Path(os.path.normpath(new_base.absolute()))
     try:
@@ -81,7 +81,9 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
         real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
         return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
     into_home = in_home(target) and not in_home(base, itself=True)
-    if common == Path(common.anchor) or into_home or sum(part == ".." for part in rel.parts) > 2:
+    up = sum(part == ".." for part in rel.parts)
+    hidden = up and any(part.startswith(".") and part != ".." for part in rel.parts)   # (../.ssh: QA89 R4)
+    if common == Path(common.anchor) or into_home or up > 2 or hidden:
         return target.name
     return rel.as_posix()
 

@@ -198,6 +198,8 @@ class Graph:
         else:
             inst.params[param] = spec.coerce(param, value, f"{node_id} ({spec.id})")
             p = spec.params[param]
+            if own:
+                graphpaths.typed(self, node_id, param, inst.params[param])
             if own and p.kind == "path" and p.path and p.path.mode == "write":
                 self.own_paths[(node_id, param)] = inst.params[param]
             else:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:   # graph.py imports this module
     from .graph import Graph
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
-           "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads"]
+           "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads",
+           "reads_param", "from_elsewhere", "typed"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -173,7 +174,21 @@ def never_saved(value: str, base: Path) -> bool:
     if rel.parts[:1] != ("..",):
         return False        # inside the graph's folder (a hub id too)
     from .fileformat import shared_path
-    return shared_path(text, base, base) != rel.as_posix() or any(p.startswith(".") and p != ".." for p in rel.parts)
+    return shared_path(text, base, base) != rel.as_posix()
+
+
+def _private_target(value: str, base: Path) -> bool:
+    """Whether ``value``, spelled inside ``base``, leads through a symlink out of it into a hidden folder or
+    file (QA89 R2: a cloned project's link ``keys -> ../.ssh`` read ``keys/id_rsa``)."""
+    text = value.strip()
+    if not text or text.startswith("~") or os.path.isabs(text) or is_inside(base / text, base):
+        return False
+    real, root = os.path.realpath(base / text), os.path.realpath(base)
+    try:
+        common = os.path.commonpath([real, root])
+    except ValueError:      # another drive
+        return False
+    return any(part.startswith(".") for part in Path(os.path.relpath(real, common)).parts)
 
 
 def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
@@ -193,12 +208,37 @@ def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
         found.setdefault(key, set()).add(value)
     for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
         nid, _, param = axis["param"].rpartition(".") if saved_axis(axis) else ("", "", "")
-        inst = graph.nodes.get(nid)
-        spec = graph.registry.get(inst.type) if inst is not None else None
-        if path_mode(graph, nid, param) == "read" or (spec is not None and param in spec.checkpoint_params):
+        if reads_param(graph, nid, param):
             found.setdefault((nid, param), set()).update(v.strip() for v in axis["values"] if isinstance(v, str))
-    far = {key: frozenset(v for v in values if never_saved(v, base)) for key, values in found.items()}
+    far = {key: frozenset(v for v in values if never_saved(v, base) or _private_target(v, base))
+           for key, values in found.items()}
     return {key: values for key, values in far.items() if values}
+
+
+def reads_param(graph: Graph, nid: str, param: str) -> bool:
+    """``nid.param`` names something the node reads: an input path or a checkpoint."""
+    inst = graph.nodes.get(nid)
+    spec = graph.registry.get(inst.type) if inst is not None else None
+    return path_mode(graph, nid, param) == "read" or (spec is not None and param in spec.checkpoint_params)
+
+
+def from_elsewhere(graph: Graph, values: Collection[tuple[str, str, Any]], base: Path, held: str = "") -> None:
+    """Note ``(node, param, value)`` read from a file in ``base`` other than the graph's (a sweep manifest's
+    rows and --set values, which rerun applies: QA89 R1) as :func:`stored_far_reads` notes the graph file's;
+    ``held``: the value as the graph holds it once applied, where that is spelled otherwise."""
+    for nid, param, value in values:
+        if isinstance(value, str) and reads_param(graph, nid, param) and (
+                never_saved(value, base) or _private_target(value, base)):
+            graph.foreign_reads[(nid, param)] = graph.foreign_reads.get((nid, param), frozenset()) | {
+                value.strip(), (held or value).strip()}
+
+
+def typed(graph: Graph, nid: str, param: str, value: Any) -> None:
+    """``value``, set by the user (``--set``, ``--sweep``, Python, the editor), is theirs to read whatever a
+    file stored (QA89 R6: typed as the graph file stored it, it was refused)."""
+    values = graph.foreign_reads.get((nid, param))
+    if values is not None and isinstance(value, str) and value.strip() in values:
+        graph.foreign_reads[(nid, param)] = values - {value.strip()}
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "refused_folder",
            "cannot_write", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
 
-ALLOW_HINT = "to allow it: audiochain run ... --allow-outside {root} (or Allow once in the editor)"
+ALLOW_HINT = ("to allow it: audiochain run ... --allow-outside {root} (in Python allow_outside=[...], or Allow "
+              "once in the editor)")
 
 
 def numbered(name: str, i: int, n: int, label: str = "") -> str:

@@ -722,3 +722,103 @@ def test_a_checkpoint_folder_named_as_never_saved_is_refused(home, capsys):
     rc, out, _ = run_cli(capsys, "validate", str(g.path))
     assert rc == 1 and any("node 'gen'" in l and "checkpoint=" in l and "never saves in a graph file" in l
                            for l in out), out
+
+
+def test_rerun_of_a_manifest_naming_private_files_is_refused(home, capsys):
+    """QA89 R1: a manifest edited by a stranger (a row's value and a --set it records at ~/...) was rerun
+    with exit 0 and not even the stderr note: it is a file like a graph file, its values judged alike."""
+    import json
+    private = tone(home / "Music" / "memo.wav", 0.5)
+    g = stranger_reading(home.parent / "downloads" / "song", "in.wav")
+    tone(g.parent / "in.wav")
+    assert main(["run", str(g), "-o", "out", "-q", "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    manifest = Path("out") / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["variants"][0]["params"]["load.path"] = "~/Music/memo.wav"
+    for row in doc["variants"]:
+        row.pop("reads", None)                     # what each row read: no changed-input check applies
+    doc["set"] = ["load.path=~/Music/memo.wav"]
+    manifest.write_text(json.dumps(doc))
+    capsys.readouterr()
+    for row in ("0", "1"):
+        assert main(["rerun", str(manifest), row, "-o", f"again{row}", "-q"]) == 1
+        err = capsys.readouterr().err
+        assert "node 'load'" in err and f"reads {private}" in err and "never saves" in err, err
+        assert not Path(f"again{row}").exists()
+    assert main(["rerun", str(manifest), "0", "-o", "allowed", "-q", "--allow-outside", str(private.parent)]) == 0
+
+
+def test_a_link_in_the_graphs_folder_into_a_hidden_folder_is_refused(home, capsys):
+    """QA89 R2: a cloned project's link ``keys -> ../.ssh`` read ``keys/id_rsa`` (spelled inside the graph's
+    folder); a link to a sample library is one's own set-up and is read (with the outside note)."""
+    key = tone(home / ".ssh" / "key.wav", 0.5)
+    library = tone(home / "library" / "kick.wav", 0.5)
+    proj = home / "proj"
+    proj.mkdir()
+    (proj / "keys").symlink_to("../.ssh")
+    (proj / "samples").symlink_to("../library")
+    g = stranger_reading(proj, "keys/key.wav")
+    rc, out, _ = run_cli(capsys, "validate", str(g))
+    assert rc == 1 and any("node 'load'" in l and f"reads {key}" in l for l in out), out
+    assert main(["run", str(g), "-o", "out", "-q"]) == 1 and not Path("out").exists()
+    assert main(["run", str(stranger_reading(proj, "samples/kick.wav")), "-o", "out", "-q"]) == 0
+    assert sf.info(Path("out") / "take.wav").frames == sf.info(library).frames
+
+
+def test_ones_own_input_in_a_hidden_folder_one_up_is_read_after_saving(home, capsys):
+    """QA89 R4: save() wrote ``../.samples/kick.wav`` for an input in a hidden folder beside the project,
+    and the reopened graph was then refused as a stranger's; such a path is now kept by its name and the
+    place remembered, as far inputs are."""
+    kick = tone(home / "u" / ".samples" / "kick.wav", 0.5)
+    g = Graph()
+    g.add("io.load", id="load", path=str(kick))
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("load", "export")
+    saved = save(g, home / "u" / "proj" / "g.msgpack")
+    assert b".samples" not in saved.read_bytes()
+    assert main(["run", str(saved), "-o", "out", "-q"]) == 0
+    assert sf.info(Path("out") / "take.wav").frames == sf.info(kick).frames
+
+
+def test_a_graph_in_a_folder_named_like_an_unpacked_bundle_is_checked(home, capsys, monkeypatch):
+    """QA89 R5: a folder in the temp folder named audiochain-bundle-* (an archive's, its name the
+    sender's) was taken for a bundle being run, and its graph's reads were not judged."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(home.parent / "tmp"))
+    tone(home / "Music" / "memo.wav")
+    g = stranger_reading(home.parent / "tmp" / "audiochain-bundle-demo", "~/Music/memo.wav")
+    assert main(["run", str(g), "-o", "out", "-q"]) == 1
+    assert "never saves in a graph file" in capsys.readouterr().err and not Path("out").exists()
+
+
+def test_a_path_typed_as_the_graph_file_stores_it_is_the_users_own(home, capsys):
+    """QA89 R6: --set or --sweep typing the very value the graph file stored was refused with it."""
+    memo, other = tone(home / "Music" / "memo.wav", 0.5), tone(home / "Music" / "other.wav", 0.75)
+    g = stranger_reading(home.parent / "downloads" / "song", "~/Music/memo.wav")
+    assert main(["run", str(g), "-o", "set", "-q", "--set", "load.path=~/Music/memo.wav"]) == 0
+    assert main(["run", str(g), "-o", "swept", "-q", "--sweep", "load.path=~/Music/memo.wav,~/Music/other.wav"]) == 0
+    assert sorted(sf.info(p).frames for p in Path("swept").rglob("take.wav")) == sorted(
+        sf.info(p).frames for p in (memo, other))
+
+
+def test_a_bundle_naming_a_checkpoint_as_pack_never_does_is_refused(home, capsys):
+    """QA89 R3: a hand-made bundle whose checkpoint was ~/privvoice (or absolute) ran the receiver's model;
+    pack names a checkpoint folder beside the bundle relative to it, never so."""
+    import hashlib
+    import json
+    import zipfile
+    (home / "privvoice").mkdir()
+    for value in ("~/privvoice", str(home / "privvoice")):
+        g = Graph()
+        g.add("models.musicgen", id="gen", checkpoint=value, duration_s=1.0)
+        data = dumps(g)
+        meta = {"format": "audiochain.bundle", "version": 1,
+                "members": {"graph.msgpack": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}}}
+        bundle = Path("b.acbundle")
+        with zipfile.ZipFile(bundle, "w") as z:
+            z.writestr("graph.msgpack", data)
+            z.writestr("bundle.json", json.dumps(meta))
+        for argv in (["run", str(bundle), "-o", "out", "-q"], ["validate", str(bundle)], ["show", str(bundle)]):
+            assert main(argv) == 1, argv
+            err = capsys.readouterr().err
+            assert f"node 'gen' names checkpoint={value!r}, a folder outside the bundle" in err, err
