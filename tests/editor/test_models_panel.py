@@ -96,7 +96,8 @@ def test_download_shows_progress_cancels_and_clears_the_mark(online, tiny_musicg
         st = online.run("models_download", model_graph(online.tmp), timeout=180)
     assert st["open"] == {"shown": True, "text": "not downloaded", "button": "Download"}
     mid = st["mid"]
-    assert mid["button"] == "Cancel" and mid["progress_shown"] and 0 < mid["value"] < 1
+    # (under load the bytes can all be in two frames after the first: 1.0 while it finishes, still cancellable)
+    assert mid["button"] == "Cancel" and mid["progress_shown"] and 0 < mid["value"] <= 1
     assert re.fullmatch(r"\d+% of [\d.]+ MiB", mid["overlay"]), mid["overlay"]
     assert re.fullmatch(r"downloading 'facebook/musicgen-small' into the Hugging Face cache: "
                         r"[\d.]+ (B|KiB|MiB) of [\d.]+ MiB, [0-5] of 6 files", mid["tip"]), mid["tip"]
