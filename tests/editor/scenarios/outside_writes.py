@@ -1,12 +1,14 @@
-"""Run a graph from elsewhere whose export writes outside its folder: the Allow once dialog lists
-the place; Cancel writes nothing, Allow once runs it."""
+"""Run a graph from elsewhere that writes outside its folder, or reads a file outside it by a path
+AudioChain never saves: the Allow once dialog lists each; Cancel writes nothing, Allow once runs it.
+The file the run writes is ``AUDIOCHAIN_TEST_WRITES`` (default: victim/elsewhere.wav under the test's
+folder)."""
 import os
 from pathlib import Path
 
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
-    target = tmp / "victim" / "elsewhere.wav"
+    target = Path(os.environ.get("AUDIOCHAIN_TEST_WRITES", tmp / "victim" / "elsewhere.wav"))
     drv.frames(5)
     out = {}
     drv.click_item("run_button")
