@@ -30,6 +30,7 @@ from .errors import FileFormatError
 from .graph import _NODE_ID, Graph, Link, NodeInstance
 from .graphpaths import local_checkpoints, path_mode, stored_far_reads
 from .outputs import resolve
+from .places import shared_path
 from .registry import Registry, default_registry
 from .sweepaxes import saved_axis
 
@@ -59,33 +60,6 @@ def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
         return Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute())))).as_posix()
     except ValueError:  # another drive (Windows)
         return str(target)
-
-
-def shared_path(value: str, old_base: Path, new_base: Path) -> str:
-    """:func:`rebase_path` for a file others read (an exported audio file's embedded graph, a sweep's
-    manifest): relative to ``new_base`` while that stays near it (at most two folders up, not through
-    the file system's root, not into the home folder from outside it, not up and into a hidden folder),
-    else the file's name alone: a way that climbs further spells this machine's folder layout
-    (``../../home/alice/Music/song.flac``: the user's name; QA)."""
-    target = Path(os.path.normpath(resolve(value, old_base).absolute()))
-    base = Path(os.path.normpath(new_base.absolute()))
-    try:
-        common = Path(os.path.commonpath([target, base]))
-        rel = Path(os.path.relpath(target, base))
-    except ValueError:            # another drive (Windows)
-        return target.name
-    home = Path(os.path.normpath(Path.home().absolute()))
-    real_home = Path(os.path.realpath(home))
-
-    def in_home(p: Path, itself: bool = False) -> bool:     # by the way written and by real paths (QA80 D3:
-        real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
-        return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
-    into_home = in_home(target) and not in_home(base, itself=True)
-    up = sum(part == ".." for part in rel.parts)
-    hidden = up and any(part.startswith(".") and part != ".." for part in rel.parts)   # (../.ssh: QA89 R4)
-    if common == Path(common.anchor) or into_home or up > 2 or hidden:
-        return target.name
-    return rel.as_posix()
 
 
 def by_name(value: Any, file: Path) -> bool:

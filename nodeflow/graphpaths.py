@@ -158,37 +158,21 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
 
 def never_saved(value: str, base: Path) -> bool:
     """Whether ``value``, an input path in a graph file whose folder is ``base``, is one AudioChain's save
-    never writes there (it keeps such an input by its file name alone: :func:`~nodeflow.fileformat.shared_path`):
-    absolute, from ``~``, more than two folders up, through the root, into the home folder from outside it,
-    or up and then into a hidden folder or file (``../../.ssh/id_rsa``).
+    never writes there (it keeps such an input by its file name alone: :func:`~nodeflow.places.shared_path`):
+    absolute, from ``~``, more than two folders up, through the root, into the home folder from outside it;
+    or through a symlink in the folder that leads so far, or up into a hidden folder (QA89 R2: a cloned
+    project's link ``keys -> ../.ssh`` read ``keys/id_rsa``).
 
     >>> [never_saved(v, Path("/music/song")) for v in ("take.wav", "../kit/kick.wav", "~/x.wav", "/etc/hosts")]
     [False, False, True, True]
-    >>> never_saved("../../../../tmp/x.wav", Path("/music/song/a")), never_saved("../../.ssh/key", Path("/h/u/d/g"))
-    (True, True)
+    >>> never_saved("../../../../tmp/x.wav", Path("/music/song/a")), never_saved("../.samples/k.wav", Path("/m/s"))
+    (True, False)
     """
     text = value.strip()
     if not text or text.startswith("~") or os.path.isabs(text):
         return bool(text)
-    rel = Path(os.path.normpath(text))
-    if rel.parts[:1] != ("..",):
-        return False        # inside the graph's folder (a hub id too)
-    from .fileformat import shared_path
-    return shared_path(text, base, base) != rel.as_posix()
-
-
-def _private_target(value: str, base: Path) -> bool:
-    """Whether ``value``, spelled inside ``base``, leads through a symlink out of it into a hidden folder or
-    file (QA89 R2: a cloned project's link ``keys -> ../.ssh`` read ``keys/id_rsa``)."""
-    text = value.strip()
-    if not text or text.startswith("~") or os.path.isabs(text) or is_inside(base / text, base):
-        return False
-    real, root = os.path.realpath(base / text), os.path.realpath(base)
-    try:
-        common = os.path.commonpath([real, root])
-    except ValueError:      # another drive
-        return False
-    return any(part.startswith(".") for part in Path(os.path.relpath(real, common)).parts)
+    from .places import shared_path
+    return shared_path(text, base, base) != Path(os.path.normpath(text)).as_posix()
 
 
 def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
@@ -210,8 +194,7 @@ def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
         nid, _, param = axis["param"].rpartition(".") if saved_axis(axis) else ("", "", "")
         if reads_param(graph, nid, param):
             found.setdefault((nid, param), set()).update(v.strip() for v in axis["values"] if isinstance(v, str))
-    far = {key: frozenset(v for v in values if never_saved(v, base) or _private_target(v, base))
-           for key, values in found.items()}
+    far = {key: frozenset(v for v in values if never_saved(v, base)) for key, values in found.items()}
     return {key: values for key, values in far.items() if values}
 
 
@@ -223,12 +206,11 @@ def reads_param(graph: Graph, nid: str, param: str) -> bool:
 
 
 def from_elsewhere(graph: Graph, values: Collection[tuple[str, str, Any]], base: Path, held: str = "") -> None:
-    """Note ``(node, param, value)`` read from a file in ``base`` other than the graph's (a sweep manifest's
-    rows and --set values, which rerun applies: QA89 R1) as :func:`stored_far_reads` notes the graph file's;
-    ``held``: the value as the graph holds it once applied, where that is spelled otherwise."""
+    """Note ``(node, param, value)`` read from a file other than the graph's (a sweep manifest's rows and
+    --set values, which rerun applies: QA89 R1), stored relative to ``base``, as :func:`stored_far_reads`
+    notes the graph file's; ``held``: the value as the graph holds it once applied, where spelled otherwise."""
     for nid, param, value in values:
-        if isinstance(value, str) and reads_param(graph, nid, param) and (
-                never_saved(value, base) or _private_target(value, base)):
+        if isinstance(value, str) and reads_param(graph, nid, param) and never_saved(value, base):
             graph.foreign_reads[(nid, param)] = graph.foreign_reads.get((nid, param), frozenset()) | {
                 value.strip(), (held or value).strip()}
 

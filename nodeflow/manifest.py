@@ -142,10 +142,10 @@ _ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\",;:()\[\]{}<>|]+)")
 
 
 def portable_path(path: str, base: Path) -> str:
-    """``path`` as the manifest stores it: an absolute one as :func:`.fileformat.shared_path` has it
+    """``path`` as the manifest stores it: an absolute one as :func:`.places.shared_path` has it
     (relative to ``base``, the output folder, when near it, else by file name): a shared manifest
     shows no one's folder layout."""
-    from .fileformat import shared_path
+    from .places import shared_path
     return shared_path(path, base, base) if Path(path).is_absolute() else path
 
 

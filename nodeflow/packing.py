@@ -253,7 +253,7 @@ def _checkpoints_beside(graph: Graph, g: Graph, out: Path) -> list[str]:
     """Local checkpoint folders (never packed: model weights) named relative to the bundle's folder, where
     its receiver's run looks (QA: '../ckpt/model' stayed relative to the graph's folder, and a bundle
     written elsewhere, or run from another folder, did not find it)."""
-    from .fileformat import shared_path
+    from .places import shared_path
     from .graphpaths import local_checkpoints
     lines = []
     for (nid, param), folder in local_checkpoints(graph).items():

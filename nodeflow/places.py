@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again",
+__all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again", "shared_path",
            "PLACES_FILE", "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
@@ -141,8 +141,8 @@ def _inputs(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
     """``"node.param" -> (name written, absolute path)`` of each input a file saved in ``folder`` names by
-    its name alone (:func:`~nodeflow.fileformat.shared_path`), for :func:`remember` to note."""
-    from .fileformat import by_name, rebase_path, shared_path
+    its name alone (:func:`~nodeflow.places.shared_path`), for :func:`remember` to note."""
+    from .fileformat import by_name, rebase_path
     from .graphpaths import local_checkpoints, path_mode
     from .outputs import resolve
     from .sweepaxes import saved_axis
@@ -251,3 +251,38 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
         inst = graph.nodes.get(nid)
         if inst is not None and inst.params.get(param) == stored:
             inst.params[param] = real
+
+
+def shared_path(value: str, old_base: Path, new_base: Path) -> str:
+    """:func:`rebase_path` for a file others read (an exported audio file's embedded graph, a sweep's
+    manifest): relative to ``new_base`` while that stays near it (at most two folders up, not through
+    the file system's root, not into the home folder from outside it; a symlink on the way is judged by
+    where it leads, and up into a hidden folder there is far too), else the file's name alone: a way that
+    climbs further spells this machine's folder layout (``../../home/alice/Music/song.flac``: the user's
+    name; QA)."""
+    from .outputs import resolve
+    target = Path(os.path.normpath(resolve(value, old_base).absolute()))
+    base = Path(os.path.normpath(new_base.absolute()))
+    try:
+        common = Path(os.path.commonpath([target, base]))
+        rel = Path(os.path.relpath(target, base))
+    except ValueError:            # another drive (Windows)
+        return target.name
+    home = Path(os.path.normpath(Path.home().absolute()))
+    real_home = Path(os.path.realpath(home))
+
+    def in_home(p: Path, itself: bool = False) -> bool:     # by the way written and by real paths (QA80 D3:
+        real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
+        return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
+    into_home = in_home(target) and not in_home(base, itself=True)
+    if common == Path(common.anchor) or into_home or sum(part == ".." for part in rel.parts) > 2:
+        return target.name
+    real, real_base = Path(os.path.realpath(target)), Path(os.path.realpath(base))
+    real_rel = Path(os.path.relpath(real, real_base))
+    if real_rel != rel:     # a link on the way: judged by where it leads, a hidden folder there too (QA89 R2,
+        up = sum(part == ".." for part in real_rel.parts)      # QA90 D4: a project's link to ../../../Music)
+        root = Path(os.path.commonpath([real, real_base])) == Path(real.anchor)
+        hidden = up and any(part.startswith(".") and part != ".." for part in real_rel.parts)
+        if root or up > 2 or hidden or (in_home(real) and not in_home(real_base, itself=True)):
+            return target.name
+    return rel.as_posix()

@@ -111,7 +111,7 @@ def path_tip(value: Any, base: Path | None) -> str:
         return ""
     full = os.path.normpath(resolve(text, base) if base is not None else Path(text).expanduser())
     if full == text and base is not None:
-        from ..fileformat import shared_path
+        from ..places import shared_path
         kept = shared_path(text, base, base)
         if kept == Path(full).name and os.path.dirname(full) != os.path.normpath(base):
             return f"{full}\n(kept in the graph file by its name, {kept}: it lies far from the graph's folder)"

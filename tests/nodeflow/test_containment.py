@@ -765,19 +765,71 @@ def test_a_link_in_the_graphs_folder_into_a_hidden_folder_is_refused(home, capsy
     assert sf.info(Path("out") / "take.wav").frames == sf.info(library).frames
 
 
-def test_ones_own_input_in_a_hidden_folder_one_up_is_read_after_saving(home, capsys):
-    """QA89 R4: save() wrote ``../.samples/kick.wav`` for an input in a hidden folder beside the project,
-    and the reopened graph was then refused as a stranger's; such a path is now kept by its name and the
-    place remembered, as far inputs are."""
+def test_ones_own_inputs_in_a_hidden_folder_one_up_are_read_again_everywhere(home, capsys):
+    """QA89 R4: save() wrote ``../.samples/kick.wav`` and the reopened graph was refused as a stranger's;
+    QA90 D2, D3: stored by name instead, the exported audio's graph and a sweep's rerun lost them.  Such a
+    path is one save writes, and is read again from the graph, its exported audio and its manifest."""
     kick = tone(home / "u" / ".samples" / "kick.wav", 0.5)
+    snare = tone(home / "u" / ".samples" / "snare.wav", 0.75)
     g = Graph()
     g.add("io.load", id="load", path=str(kick))
     g.add("io.export", id="export", path="take.wav")
     g.connect("load", "export")
+    g.sweep = {"mode": "grid", "axes": [{"param": "load.path", "values": [str(kick), str(snare)]}]}
     saved = save(g, home / "u" / "proj" / "g.msgpack")
-    assert b".samples" not in saved.read_bytes()
+    assert b"../.samples/kick.wav" in saved.read_bytes()
+    out = saved.parent / "out"
+    assert main(["run", str(saved), "-o", str(out), "-q", "--no-sweep"]) == 0
+    assert sf.info(out / "take.wav").frames == sf.info(kick).frames
+    assert main(["run", str(out / "take.wav"), "-o", "again", "-q", "--no-sweep"]) == 0     # its embedded graph
+    assert main(["run", str(saved), "-o", str(saved.parent / "swept"), "-q"]) == 0
+    for row, want in (("0", kick), ("1", snare)):
+        assert main(["rerun", str(saved.parent / "swept" / "manifest.json"), row, "-o", f"r{row}", "-q"]) == 0
+        assert [sf.info(p).frames for p in Path(f"r{row}").rglob("take.wav")] == [sf.info(want).frames]
+
+
+def test_a_link_in_the_graphs_folder_leading_far_is_refused_and_ones_own_is_kept_by_name(home, capsys):
+    """QA90 D4: a cloned project's links ``music -> ../../../Music`` and to an absolute folder read
+    ``~/Music`` (the same path spelled in the file is refused); one's own graph through such a link is
+    saved keeping the input by its name, the place remembered, and reopens."""
+    memo = tone(home / "Music" / "memo.wav", 0.5)
+    proj = home / "src" / "github" / "proj"
+    proj.mkdir(parents=True)
+    (proj / "music").symlink_to("../../../Music")
+    (proj / "absmusic").symlink_to(home / "Music")
+    for link in ("music", "absmusic"):
+        g = stranger_reading(proj, f"{link}/memo.wav")
+        assert main(["run", str(g), "-o", "out", "-q"]) == 1
+        assert f"reads {memo}" in capsys.readouterr().err and not Path("out").exists()
+    mine = Graph()
+    mine.add("io.load", id="load", path=str(proj / "music" / "memo.wav"))
+    mine.add("io.export", id="export", path="take.wav")
+    mine.connect("load", "export")
+    saved = save(mine, proj / "mine.msgpack")
+    assert b"music/memo.wav" not in saved.read_bytes()
     assert main(["run", str(saved), "-o", "out", "-q"]) == 0
-    assert sf.info(Path("out") / "take.wav").frames == sf.info(kick).frames
+    assert sf.info(Path("out") / "take.wav").frames == sf.info(memo).frames
+
+
+def test_rerun_of_a_cloned_projects_manifest_through_a_link_is_refused(home, capsys):
+    """QA90 D1: a manifest's row ``load.path=keys/id_rsa`` was judged from the manifest's folder, where no
+    link is, and read from the graph's, where ``keys -> ../.ssh`` is."""
+    import json
+    key = tone(home / ".ssh" / "key.wav", 0.5)
+    proj = home / "proj1"
+    g = stranger_reading(proj, "in.wav")
+    tone(proj / "in.wav")
+    (proj / "keys").symlink_to("../.ssh")
+    assert main(["run", str(g), "-o", str(proj / "out"), "-q", "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    manifest = proj / "out" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["variants"][0]["params"]["load.path"] = "keys/key.wav"
+    for row in doc["variants"]:
+        row.pop("reads", None)
+    manifest.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["rerun", str(manifest), "0", "-o", "again", "-q"]) == 1
+    assert f"reads {key}" in capsys.readouterr().err and not Path("again").exists()
 
 
 def test_a_graph_in_a_folder_named_like_an_unpacked_bundle_is_checked(home, capsys, monkeypatch):

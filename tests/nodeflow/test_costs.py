@@ -633,7 +633,7 @@ def test_a_memory_limit_under_the_peak_with_working_buffers_is_refused_before_th
 
 
 def test_a_memory_refusal_at_an_exports_step_names_the_values_it_holds_not_its_path(five_minutes, tmp_path, capsys):
-    """QA78 D3: where the peak is an export's buffers (an mp3 mastered whole: 4 times the clip), the line
+    """QA78 D3: where the peak is an export's buffers (an mp3 mastered whole: 5 times the clip), the line
     named the export and said "this node makes 5 characters; 'load', 'highpass' make about as much"
     (its output is the path it wrote).  It now says the export works with its buffers besides the values
     held, and which node makes how much of those."""
@@ -646,8 +646,8 @@ def test_a_memory_refusal_at_an_exports_step_names_the_values_it_holds_not_its_p
     graph = tmp_path / "mp3.msgpack"
     save(g, graph)
     assert main(["validate", str(graph), "--max-memory-gb", "0.5"]) == 1
-    assert ("  - node 'export' (io.export): the run would need about 659.2 MiB of memory at its peak (it works "
-            "with 439.5 MiB of buffers besides the 219.7 MiB of values the run holds then: 'load' makes 5 min of "
+    assert ("  - node 'export' (io.export): the run would need about 769.0 MiB of memory at its peak (it works "
+            "with 549.3 MiB of buffers besides the 219.7 MiB of values the run holds then: 'load' makes 5 min of "
             "2 ch at 48 kHz (109.9 MiB), 'hp' about as much); the limit is 512.0 MiB (set by --max-memory-gb or "
             "AUDIOCHAIN_MAX_MEMORY_GB); shorten the audio, lower the rate or split the graph, or raise the limit "
             "with --max-memory-gb or AUDIOCHAIN_MAX_MEMORY_GB\n") in capsys.readouterr().out
