@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import FileFormatError, GraphError, NodeflowError, os_error_words
 from .graph import Graph
-from .graphpaths import checkpoint_values, never_saved, path_mode
+from .graphpaths import checkpoint_values, never_saved, path_mode, sweep_values
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -257,13 +257,8 @@ def _graph_of(z: zipfile.ZipFile, members: dict[str, Member], src: str, registry
 def _checkpoints(graph: Graph) -> list[tuple[str, str, str]]:
     """``(node, param, value)`` of each checkpoint a bundle's graph names, its saved sweep's too."""
     out = [(nid, param, value) for (nid, param), value in checkpoint_values(graph).items()]
-    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
-        nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
-        values = axis.get("values") if isinstance(axis, dict) else None
-        spec = graph.spec(nid) if nid in graph.nodes else None
-        if spec is not None and param in spec.checkpoint_params and isinstance(values, list):
-            out += [(nid, param, v) for v in values if isinstance(v, str) and v.strip()]
-    return out
+    return out + [(nid, param, v) for nid, param, v in sweep_values(graph) if v.strip() and (
+        spec := graph.spec(nid) if nid in graph.nodes else None) is not None and param in spec.checkpoint_params]
 
 
 def _reads(graph: Graph) -> list[tuple[str, str, str, str]]:
@@ -271,12 +266,8 @@ def _reads(graph: Graph) -> list[tuple[str, str, str, str]]:
     (``where`` is '') and each value its saved sweep gives one (QA: a sweep over ``load.path`` read
     the receiver's private take, where the same path as the node's setting was refused)."""
     out = [(nid, param, graph.nodes[nid].params[param], "") for nid, param in graph.input_files(Path("/"))]
-    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
-        nid, _, param = str(axis.get("param", "")).partition(".") if isinstance(axis, dict) else ("", "", "")
-        values = axis.get("values") if isinstance(axis, dict) else None
-        if path_mode(graph, nid, param) == "read" and isinstance(values, list):
-            out += [(nid, param, v, " (a value of its saved sweep)") for v in values if isinstance(v, str) and v]
-    return out
+    return out + [(nid, param, v, " (a value of its saved sweep)") for nid, param, v in sweep_values(graph)
+                  if v and path_mode(graph, nid, param) == "read"]
 
 
 @dataclasses.dataclass

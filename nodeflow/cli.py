@@ -70,6 +70,7 @@ def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
     A path typed here is the user's own: an export path may point anywhere (``Graph.own_paths``).
     ``own=False``: values read from a file (a manifest's), a path written to kept in the output folder.
     """
+    from .graphpaths import reads_param
     for item in sets or ():
         target, eq, text = item.partition("=")
         node_id, dot, param = target.partition(".")
@@ -86,7 +87,7 @@ def apply_sets(graph: Graph, sets: Sequence[str], *, own: bool = True) -> None:
                                  f"parameters are: {', '.join(spec.params) or 'none'}")
         try:
             value = p.parse(text)
-            if own and (p.path is not None and p.path.mode == "read" or param in spec.checkpoint_params):
+            if own and reads_param(graph, node_id, param):
                 value = _typed_input(value, graph.base_dir())
             graph.set(node_id, param, value, own=own)
         except ParameterError as e:

@@ -111,10 +111,9 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     raw = [str(item) for item in recorded] if isinstance(recorded, list) else []
     for stored, held in zip(raw, replayed):   # a manifest, perhaps another's, read as a graph file (QA89 R1):
         target, _, text = stored.partition("=")    # its values judged as it stores them, refused as they are held
-        nid, _, param = target.partition(".")
-        from_elsewhere(graph, [(nid, param, text)], folder, held.partition("=")[2])
+        from_elsewhere(graph, *target.partition(".")[::2], text, folder, held.partition("=")[2])
     for key, value in variant.overrides:    # a row's values are read from the graph's folder (QA90 D1: a link there)
-        from_elsewhere(graph, [(*key.partition(".")[::2], value)], graph.base_dir())
+        from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir())
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"

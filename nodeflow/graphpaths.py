@@ -16,7 +16,7 @@ if TYPE_CHECKING:   # graph.py imports this module
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
            "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads",
-           "reads_param", "from_elsewhere", "typed"]
+           "reads_param", "sweep_values", "from_elsewhere", "typed"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -181,7 +181,6 @@ def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
     elsewhere or was edited (QA88 D1: one read ``~/.ssh/id_rsa`` into its render, with a note on stderr).
     A run refuses them unless allowed (:func:`refused_reads`); a bundle run unpacked has its own rules."""
     from .bundle import is_extracted
-    from .sweepaxes import saved_axis
     base = graph.base_dir()
     if graph.path is None or is_extracted(base):
         return {}
@@ -190,12 +189,19 @@ def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
         found.setdefault((nid, name), set()).add(value.strip())
     for key, value in checkpoint_values(graph).items():
         found.setdefault(key, set()).add(value)
-    for axis in graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []:
-        nid, _, param = axis["param"].rpartition(".") if saved_axis(axis) else ("", "", "")
+    for nid, param, value in sweep_values(graph):
         if reads_param(graph, nid, param):
-            found.setdefault((nid, param), set()).update(v.strip() for v in axis["values"] if isinstance(v, str))
+            found.setdefault((nid, param), set()).add(value.strip())
     far = {key: frozenset(v for v in values if never_saved(v, base)) for key, values in found.items()}
     return {key: values for key, values in far.items() if values}
+
+
+def sweep_values(graph: Graph) -> list[tuple[str, str, str]]:
+    """``(node, param, value)`` of each text value of the graph's saved sweep (its well-formed axes)."""
+    from .sweepaxes import saved_axis
+    axes = graph.sweep.get("axes", []) if isinstance(graph.sweep, dict) else []
+    return [(*ax["param"].partition(".")[::2], v) for ax in axes if saved_axis(ax) for v in ax["values"]
+            if isinstance(v, str)]
 
 
 def reads_param(graph: Graph, nid: str, param: str) -> bool:
@@ -205,14 +211,13 @@ def reads_param(graph: Graph, nid: str, param: str) -> bool:
     return path_mode(graph, nid, param) == "read" or (spec is not None and param in spec.checkpoint_params)
 
 
-def from_elsewhere(graph: Graph, values: Collection[tuple[str, str, Any]], base: Path, held: str = "") -> None:
-    """Note ``(node, param, value)`` read from a file other than the graph's (a sweep manifest's rows and
-    --set values, which rerun applies: QA89 R1), stored relative to ``base``, as :func:`stored_far_reads`
-    notes the graph file's; ``held``: the value as the graph holds it once applied, where spelled otherwise."""
-    for nid, param, value in values:
-        if isinstance(value, str) and reads_param(graph, nid, param) and never_saved(value, base):
-            graph.foreign_reads[(nid, param)] = graph.foreign_reads.get((nid, param), frozenset()) | {
-                value.strip(), (held or value).strip()}
+def from_elsewhere(graph: Graph, nid: str, param: str, value: Any, base: Path, held: str = "") -> None:
+    """Note ``nid.param=value`` read from a file other than the graph's (a sweep manifest's rows and --set
+    values, which rerun applies: QA89 R1), stored relative to ``base``, as :func:`stored_far_reads` notes
+    the graph file's; ``held``: the value as the graph holds it once applied, where spelled otherwise."""
+    if isinstance(value, str) and reads_param(graph, nid, param) and never_saved(value, base):
+        graph.foreign_reads[(nid, param)] = graph.foreign_reads.get((nid, param), frozenset()) | {
+            value.strip(), (held or value).strip()}
 
 
 def typed(graph: Graph, nid: str, param: str, value: Any) -> None:
@@ -229,13 +234,13 @@ def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
     :func:`stored_far_reads` a node of ``scope`` still holds (one set since, by ``--set``, in Python or in
     the editor, is the user's own) that lies under no folder of ``allow`` (``--allow-outside``)."""
     from .outputs import ALLOW_HINT, allowed_under, quoted
-    out = []
+    out, base = [], graph.base_dir()
     for (nid, param), values in graph.foreign_reads.items():
         inst = graph.nodes.get(nid)
         value = inst.params.get(param) if inst is not None and (scope is None or nid in scope) else None
         if not isinstance(value, str) or value.strip() not in values:
             continue
-        real = Path(os.path.realpath(graph.base_dir() / Path(value.strip()).expanduser()))
+        real = Path(os.path.realpath(base / Path(value.strip()).expanduser()))
         if allowed_under(real, allow):
             continue
         out.append((nid, param, real, f"{param}={value!r} reads {real}, outside the graph's folder, by a path "

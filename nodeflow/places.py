@@ -264,7 +264,6 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     target = Path(os.path.normpath(resolve(value, old_base).absolute()))
     base = Path(os.path.normpath(new_base.absolute()))
     try:
-        common = Path(os.path.commonpath([target, base]))
         rel = Path(os.path.relpath(target, base))
     except ValueError:            # another drive (Windows)
         return target.name
@@ -274,15 +273,20 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     def in_home(p: Path, itself: bool = False) -> bool:     # by the way written and by real paths (QA80 D3:
         real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
         return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
-    into_home = in_home(target) and not in_home(base, itself=True)
-    if common == Path(common.anchor) or into_home or sum(part == ".." for part in rel.parts) > 2:
+
+    def far(to: Path, at: Path, way: Path, hidden: bool) -> bool:
+        """``to`` from ``at`` (``way``) is through the root, into the home folder from outside it, more than
+        two folders up, or (``hidden``) up and into a hidden folder."""
+        up = sum(part == ".." for part in way.parts)
+        return (Path(os.path.commonpath([to, at])) == Path(to.anchor) or (in_home(to) and not in_home(at, itself=True))
+                or up > 2 or (hidden and up > 0 and any(part.startswith(".") and part != ".." for part in way.parts)))
+    if far(target, base, rel, hidden=False):
         return target.name
     real, real_base = Path(os.path.realpath(target)), Path(os.path.realpath(base))
-    real_rel = Path(os.path.relpath(real, real_base))
-    if real_rel != rel:     # a link on the way: judged by where it leads, a hidden folder there too (QA89 R2,
-        up = sum(part == ".." for part in real_rel.parts)      # QA90 D4: a project's link to ../../../Music)
-        root = Path(os.path.commonpath([real, real_base])) == Path(real.anchor)
-        hidden = up and any(part.startswith(".") and part != ".." for part in real_rel.parts)
-        if root or up > 2 or hidden or (in_home(real) and not in_home(real_base, itself=True)):
-            return target.name
-    return rel.as_posix()
+    try:
+        real_rel = Path(os.path.relpath(real, real_base))
+    except ValueError:            # a link to another drive (Windows)
+        return target.name
+    # a link on the way: judged by where it leads, a hidden folder there too (QA89 R2, QA90 D4: a project's
+    # link to ../../../Music)
+    return target.name if real_rel != rel and far(real, real_base, real_rel, hidden=True) else rel.as_posix()

@@ -106,10 +106,10 @@ def _estimate(inputs: dict, params: dict) -> dict:
     # (measured 0.1 of the clip's float32 size); a file whose true peak then needs the limiter is exported
     # whole after all (rare: a hot master, which no estimate knows beforehand; its work grows by 3 times the
     # clip: test_a_hot_masters_memory_grows_as_its_estimate_says).
-    # Whole: a loudness target measured 2.6 times the clip, ogg 0.6, mp3 2.5 (3.5 with a loudness target;
-    # its file is decoded whole to be measured: a libsndfile bug, see _loudness._file_blocks)
+    # Whole: a loudness target measured 2.6 times the clip, ogg 0.6, mp3 2.5 and 5 with a loudness target (its
+    # file is decoded whole to be measured: a libsndfile bug, see _loudness._file_blocks; QA90 D5: a 10-minute
+    # mp3 master at -9 LUFS peaked at 1.33 GiB, estimated at 4 times the clip)
     clip = frames * ch * 4
-    # (QA90 D5: a 10-minute mp3 master at -9 LUFS peaked at 1.33 GiB, 5 times the clip beside the input)
     work = (5 if fmt == "mp3" and params.get("loudness_lufs") is not None else 4) * clip if whole else \
         min(4 * clip, 64 << 20)
     return {"out": Shape(chars=len(str(params.get("path", ""))), file_bytes=size + 65536,
