@@ -205,14 +205,21 @@ def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):
         reg.add(model)
         g = Graph(reg)
         g.add("t.prompt", id="p", unused=sys.argv[1])
-        g.add("t.model", id="m", wait_s=1.5)
+        g.add("t.model", id="m", wait_s=5.0)
         g.connect("p", "m")
         said = []
-        res = Executor(disk_cache={str(tmp_path / "values")!r}).run(g, on_event=lambda e: said.append(e.message))
+
+        def heard(e):
+            said.append(e.message)
+            if e.kind == "started" and e.node_id == "m":
+                open({str(tmp_path / "started")!r} + sys.argv[1], "w").close()
+        res = Executor(disk_cache={str(tmp_path / "values")!r}).run(g, on_event=heard)
         print(CALLS.get("model", 0), sorted(res.cached), [m for m in said if m])
         """)
     first = subprocess.Popen([sys.executable, "-c", script, "a"], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    end = time.monotonic() + 60       # the second starts once the first computes (ci97: started after a fixed
+    while not (tmp_path / "starteda").exists() and time.monotonic() < end:     # 1 s, a loaded machine's second
+        time.sleep(0.05)              # process came when the first had finished, and took its value from the cache)
     second = subprocess.run([sys.executable, "-c", script, "b"], capture_output=True, text=True, timeout=120)
     out1, _ = first.communicate(timeout=120)
     assert second.returncode == 0, second.stderr
