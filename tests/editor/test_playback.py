@@ -4,7 +4,10 @@ press of play, and the latency is a preference.  Sound goes through PulseAudio's
 recorded back with ``parec``; counts are asserted, never wall-clock times."""
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from nodeflow import Audio, ParameterError
 
 from ._graphs import play_graph
-from ._sound import RATE, Parec, dropouts, seconds_at
+from ._sound import RATE, Parec, dropouts, on_pipewire, on_time_take, seconds_at
 from .test_audition import pulse  # noqa: F401 - the fixture
 
 
@@ -40,10 +43,11 @@ def test_a_clip_is_heard_from_its_first_to_its_last_sample_whatever_the_buffer(p
     from nodeflow.editor.player import Player
     clip, want = marked_clip()
     p = Player(latency=latency)
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> None:
         p.play(clip)
         assert p.wait(30)
-    x = rec.data
+    x, _ = on_time_take(tmp_path / "rec.f32", take)
     # a stream that stopped at the clip's end lost the buffer's worth (35 ms at 'high', all 0.3 s at
     # 500 ms); one primed with silence lost the head the same way.  PulseAudio itself may lose 30-80 ms
     # at the edges (FACTS), and the 10 ms analysis blocks at each change of tone count for neither.
@@ -55,9 +59,8 @@ def test_a_clip_is_heard_from_its_first_to_its_last_sample_whatever_the_buffer(p
 
 def _played_with_a_stall(tmp_path, clip: Audio, call: int, stall_s: float) -> tuple[np.ndarray, "object"]:
     """Play ``clip`` on the default output, the audio thread stalling ``stall_s`` in its ``call``-th read;
-    the null sink's recording and the player."""
+    the null sink's recording and the player (taken again while the server itself ran late)."""
     from nodeflow.editor import player as player_mod
-    p = player_mod.Player()
     calls = {"n": 0}
     real_read = player_mod._Reader.read
 
@@ -67,14 +70,18 @@ def _played_with_a_stall(tmp_path, clip: Audio, call: int, stall_s: float) -> tu
             time.sleep(stall_s)
         return real_read(self, out)
 
+    def take() -> "object":
+        p = player_mod.Player()
+        calls["n"] = 0
+        p.play(clip)
+        assert p.wait(30)
+        return p
+
     player_mod._Reader.read = stalling_read
     try:
-        with Parec(tmp_path / "rec.f32") as rec:
-            p.play(clip)
-            assert p.wait(30)
+        return on_time_take(tmp_path / "rec.f32", take)
     finally:
         player_mod._Reader.read = real_read
-    return rec.data, p
 
 
 def test_a_stalled_audio_thread_grows_the_buffer_and_playback_goes_on(pulse, tmp_path):  # noqa: F811
@@ -120,6 +127,36 @@ def test_a_stall_the_buffer_covers_is_not_heard(pulse, tmp_path):  # noqa: F811
     assert max(lag) - min(lag) <= 2, lag        # every part of the clip heard where it belongs
 
 
+def test_a_take_the_pipewire_server_itself_was_late_for_is_seen_and_taken_again(pulse, tmp_path):  # noqa: F811
+    """ci98: one 10.7 ms gap in the covered stall's take, the player's stream never underflowing. A
+    ``pipewire`` not scheduled for 30 ms (a loaded machine) is exactly that; the profiler sees the late
+    cycle and the take is retaken, so a gap counted against the player is the player's."""
+    pids = Path(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent")) / "pids"
+    if not on_pipewire() or not pids.exists():
+        pytest.skip("needs the PipeWire server scripts/run-tests.sh starts (AUDIOCHAIN_SOUND_SERVER=pipewire)")
+    daemon = int(pids.read_text().split()[0])
+    assert Path(f"/proc/{daemon}/comm").read_text().strip() == "pipewire"
+    clip, _ = marked_clip(2.0)
+    takes: list[int] = []
+
+    def take() -> None:
+        from nodeflow.editor.player import Player
+        p = Player()
+        p.play(clip)
+        if len(takes) < 2:                # the first two takes: the server stops for 30 ms mid-clip
+            time.sleep(1.0)
+            os.kill(daemon, signal.SIGSTOP)
+            time.sleep(0.03)
+            os.kill(daemon, signal.SIGCONT)
+        takes.append(1)
+        assert p.wait(30)
+    with Parec(tmp_path / "late.f32") as rec:
+        take()
+    assert rec.server_late >= 1
+    on_time_take(tmp_path / "rec.f32", take)
+    assert len(takes) == 3                # a late take again, then one on time
+
+
 def test_a_stall_longer_than_the_buffer_is_a_gap_that_skips_at_most_a_request(pulse, tmp_path):  # noqa: F811
     """A stall the buffer cannot cover is heard as a gap, and the server drops what its sink had
     taken of the first audio after it: with the sink's buffer at one request (20 ms) that is all that
@@ -146,7 +183,8 @@ def test_a_switch_to_another_take_goes_on_in_the_same_stream_without_a_gap_or_a_
     tb = np.arange(3 * rate_b) / rate_b
     b = Audio(np.stack([0.25 * np.sin(2 * np.pi * 660 * tb)] * 2).astype(np.float32), rate_b)
     p = Player()
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> None:
         p.play(a)
         while p.position_s < 1.0:
             time.sleep(0.01)
@@ -154,7 +192,7 @@ def test_a_switch_to_another_take_goes_on_in_the_same_stream_without_a_gap_or_a_
         assert p.switch(b)
         assert p.position_s >= before and p.duration_s == pytest.approx(3.0)   # the playhead goes on
         assert p.wait(30)
-    x = rec.data
+    x, _ = on_time_take(tmp_path / "rec.f32", take)
     assert dropouts(x)["count"] == 0, dropouts(x)
     # one pass through 3 s: some 440 Hz, then 660 Hz to the end, nothing skipped or played twice
     heard_440, heard_660 = seconds_at(x, 440), seconds_at(x, 660)
@@ -176,7 +214,8 @@ def test_a_seek_while_playing_goes_on_in_the_same_stream(pulse, tmp_path):  # no
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(4.0)                # 1 kHz for 0.3 s, 440 Hz, 2 kHz for the last 0.3 s
     p = Player()
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> float:
         p.play(clip)
         while p.position_s < 0.8:
             time.sleep(0.01)
@@ -184,8 +223,9 @@ def test_a_seek_while_playing_goes_on_in_the_same_stream(pulse, tmp_path):  # no
         time.sleep(p.latency_s + 0.15)
         head = p.position_s
         assert p.wait(30)
+        return head
+    x, head = on_time_take(tmp_path / "rec.f32", take)
     assert 3.2 < head < 3.7, head
-    x = rec.data
     assert dropouts(x)["count"] == 0, dropouts(x)
     # about 0.8 s, then the last 0.8 s: 1.6 s heard of a 4 s clip, its 2 kHz tail whole
     assert seconds_at(x, 440) + seconds_at(x, 1000) + seconds_at(x, 2000) == pytest.approx(1.6, abs=0.25)
@@ -218,7 +258,8 @@ def test_a_seek_or_a_switch_is_heard_within_two_frames_of_the_request_as_play_is
         clip = Audio(np.stack([0.25 * np.sin(2 * np.pi * 400 * t)] * 2).astype(np.float32), RATE)
         b = Audio(np.stack([0.25 * np.sin(2 * np.pi * 1200 * t)] * 2).astype(np.float32), RATE)
     p = Player()
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> float:
         t_play = time.perf_counter()
         p.play(clip)
         while p.position_s < 0.8:
@@ -227,9 +268,10 @@ def test_a_seek_or_a_switch_is_heard_within_two_frames_of_the_request_as_play_is
         assert p.switch(b, at_s=2.5 if how == "seek" else None)
         assert p.stream_info["api"] == "PulseAudio"
         assert p.wait(30)
-    y = rec.data
+        return t_seek - t_play
+    y, asked = on_time_take(tmp_path / "rec.f32", take)
     first = int(np.flatnonzero(np.abs(y[:, 0]) > 1e-3)[0])
-    late = (_first_block_at(y, 1200) - first) / RATE - (t_seek - t_play)
+    late = (_first_block_at(y, 1200) - first) / RATE - asked
     assert late <= 2 / 60, f"the {how} was heard {late * 1e3:.0f} ms later after its request than play"
     assert dropouts(y)["count"] == 0, dropouts(y)
     # no click where the new material comes in: no step larger than 1200 Hz at 0.25 makes (0.039; a
@@ -244,14 +286,15 @@ def test_without_a_pulseaudio_server_the_player_plays_through_portaudio(pulse, t
     from nodeflow.editor.player import Player
     clip, want = marked_clip(1.5)
     p = Player(output="portaudio")
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> None:
         p.play(clip)
         assert p.stream_info["api"] == "PortAudio"
         while p.position_s < 0.5:
             time.sleep(0.01)
         assert p.switch(clip, at_s=0.2)
         assert p.wait(30)
-    x = rec.data
+    x, _ = on_time_take(tmp_path / "rec.f32", take)
     assert dropouts(x)["count"] == 0, dropouts(x)
     assert seconds_at(x, 1000) > 0.15 and seconds_at(x, 2000) > 0.2
     with pytest.raises(ParameterError, match="output='alsa' must be one of 'auto', 'portaudio'"):
@@ -265,7 +308,8 @@ def test_a_seek_in_the_clips_last_moments_is_taken_and_the_playhead_follows_the_
     from nodeflow.editor.player import Player
     clip, _ = marked_clip(2.0)              # 1 kHz head (0.3 s), 440 Hz, 2 kHz tail (0.3 s)
     p = Player()
-    with Parec(tmp_path / "rec.f32") as rec:
+
+    def take() -> None:
         p.play(clip, start_s=1.0)
         time.sleep(0.3)
         assert 1.05 <= p.position_s <= 1.35, p.position_s       # (before: 0.0-0.3)
@@ -274,7 +318,7 @@ def test_a_seek_in_the_clips_last_moments_is_taken_and_the_playhead_follows_the_
         assert p.position_s >= 1.85, "the playhead reaches the clip's last moments"
         assert p.switch(clip, at_s=0.0), "a seek in the last 150 ms is taken"
         assert p.wait(30)
-    x = rec.data
+    x, _ = on_time_take(tmp_path / "rec.f32", take)
     assert dropouts(x)["count"] == 0, dropouts(x)
     assert seconds_at(x, 1000) >= 0.25, "the head was heard again after the seek"
     assert seconds_at(x, 440) >= 0.6 + 1.3 and seconds_at(x, 2000) >= 0.3 + 0.1
