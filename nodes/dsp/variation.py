@@ -160,7 +160,9 @@ def variation(audio: Audio, *,
 
     Pitch and tempo change independently (Rubber Band through pedalboard; a long clip in a worker
     process: Stop ends it at once, and windows or branches run on every core).  Output samples stay
-    within [-1, 1] (a soft knee above -0.9 dBFS) and finite.  Window placement is kept; with a
+    within [-1, 1] (a soft knee above -0.9 dBFS on what the node transposed, stretched or thickened)
+    and finite; a window it leaves as it is (a 0 in ``pattern_semitones``, or only reversed) comes back
+    to the bit, so windows nothing changed still stitch back to the input.  Window placement is kept; with a
     stretch, ``start_frame``, ``overlap_frames``, ``tokens`` and a ``last="pad"`` window's padding
     scale with the new length, so stretched windows still stitch (to the source's length stretched).
 
@@ -208,4 +210,12 @@ def variation(audio: Audio, *,
                          markers=tuple((min(round(f * stretch_ratio), x.shape[1]), label) for f, label in audio.markers),
                          info=_stretched_tempo(audio.info, stretch_ratio),
                          edges=_stretched_cut(audio, x.shape[1], stretch_ratio))
-    return audio.replace(soft_limit(np.asarray(x, np.float32)), **placement)
+    x = np.asarray(x, np.float32)
+    if shift != 0.0 or stretch_ratio != 1.0 or octave_blend > 0.0 or not _within(x):
+        x = soft_limit(x)        # what was made, or what was over already: a window left as it is stays (QA92 D2)
+    return audio.replace(x, **placement)
+
+
+def _within(x: np.ndarray) -> bool:
+    """Whether every sample is finite and within [-1, 1]."""
+    return bool(x.size == 0 or (np.isfinite(x).all() and np.abs(x).max() <= 1.0))

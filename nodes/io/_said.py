@@ -109,8 +109,12 @@ def gain_warning(audio: Audio, report: Any, target: float) -> str:
         out = report.measurement.integrated_lufs
         peak = float(abs(audio.samples).max()) if audio.samples.size else 0.0
         off = 20.0 * math.log10(max(peak, 1e-12)) + (out - source) - report.measurement.sample_peak_dbfs
-        return (f"loudness_lufs={target:g} raises this audio {out - source:.1f} dB ({source:.1f} -> {out:.1f} LUFS), "
-                f"and the limiter took about {off:.0f} dB off its loudest peaks to keep the true-peak ceiling, so "
-                f"its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a lower loudness_lufs")
+        how = (f"and the limiter took about {off:.0f} dB off its loudest peaks to keep the true-peak ceiling"
+               if off >= 1 else f"and gets there only by driving the limiter about {limited:.0f} dB into the "
+               "true-peak ceiling (its true peaks are over it as it is)")   # (QA92 D1: lowered, "-1 dB off")
+        verb = "raises" if out >= source else "lowers"
+        return (f"loudness_lufs={target:g} {verb} this audio {abs(out - source):.1f} dB ({source:.1f} -> {out:.1f} "
+                f"LUFS), {how}, so its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a "
+                "lower loudness_lufs")
     return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
             "floor rose as much; check the input, or clear loudness_lufs")

@@ -32,7 +32,7 @@ from nodeflow.node import Context, node
 from nodeflow.timebase import NOTE_VALUES, parse_meter
 from nodeflow.types import Auto, Range
 
-__all__ = ["detect_tempo", "estimate_tempo", "audio_tempo", "TEMPO_RANGE"]
+__all__ = ["detect_tempo", "estimate_tempo", "audio_tempo", "typed_over_carried", "TEMPO_RANGE"]
 
 TEMPO_RANGE = (40.0, 240.0)     # what the detector reports; octave errors are folded into it
 _MIN_S = 4.0                     # shorter clips hold too few beats to say
@@ -386,6 +386,33 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note
         raise ParameterError(f"{what}: {why}")
     # the tempo in full: 87.31415 cut to "87.3141" put bpm=auto windows a frame off the typed grid (QA)
     return float(bpm), int(beats_per_bar), int(note_value), {"bpm": f"{bpm:.15g}", "meter": f"{beats_per_bar}/{note_value}"}
+
+
+def typed_over_carried(audio: Audio, bpm: object, beats_per_bar: object, note_value: object = None) -> str:
+    """What a typed bar grid overrides of the tempo and meter ``audio`` carries (a file's tag,
+    ``time.detect_tempo``), as one line's clause with its fix, or '' where they agree or either is
+    auto (QA91 D1: a loop tagged 97.5 cut at the default 120, re-tagged 120 on export, not a word).
+    A tag of whole bpm is a rounded tempo (ID3 keeps no fraction): 97.5 typed over 98 carried agrees."""
+    info = dict(audio.info)
+    said, fix = [], []
+    carried = _number(info.get("bpm"))
+    if isinstance(bpm, (int, float)) and not isinstance(bpm, bool) and carried is not None and \
+            abs(bpm - carried) > (0.5 if carried == round(carried) else 0.005):
+        said.append(f"bpm={bpm:g} but the audio carries {carried:g} bpm")
+        fix.append("bpm=auto")
+    try:
+        meter = parse_meter(info["meter"]) if info.get("meter") else None
+    except ParameterError:
+        meter = None
+    if isinstance(beats_per_bar, int) and not isinstance(beats_per_bar, bool) and meter is not None and (
+            beats_per_bar != meter[0] or (isinstance(note_value, int) and note_value != meter[1])):
+        typed = f"{beats_per_bar}/{note_value}" if isinstance(note_value, int) else f"beats_per_bar={beats_per_bar}"
+        said.append(f"{typed} but the audio carries {meter[0]}/{meter[1]}")
+        fix.append("beats_per_bar=auto")
+    if not said:
+        return ""
+    return (f"{' and '.join(said)} (its file's tag or time.detect_tempo): the bars are cut on the typed grid and "
+            f"the result carries it to the export; set {' and '.join(fix)} to cut on the audio's, or type its values")
 
 
 def note_value_problem(note_value: object) -> str:

@@ -29,7 +29,7 @@ from nodeflow.timebase import (NOTE_VALUES, ModelProfile, ProfileChoice, bars_to
                                grid_frame, profile_from_rates, profile_named)
 from nodeflow.types import Auto, ChoiceEnum, Range
 
-from .tempo import audio_tempo, note_value_problem
+from .tempo import audio_tempo, note_value_problem, typed_over_carried
 
 __all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
 
@@ -320,6 +320,9 @@ def tokenize_window(audio: Audio, *,
     p = _profile(profile, custom_rate_hz, custom_tokens_per_s, custom_window_tokens)
     tempo: dict[str, str] = {}
     note = note_value if isinstance(note_value, int) else 4
+    if unit in (Unit.BARS, Unit.BEATS) and ctx is not None and (why := typed_over_carried(audio, bpm, beats_per_bar,
+                                                                                       note_value)):
+        ctx.warn(why)
     if unit in (Unit.BARS, Unit.BEATS) or not isinstance(bpm, (int, float)) or not isinstance(beats_per_bar, int):
         bpm, beats_per_bar, note, tempo = audio_tempo(audio, bpm, beats_per_bar, note_value, what="tokenize_window",
                                                       check=check)

@@ -133,3 +133,28 @@ def test_a_stretch_slows_the_tempo_it_carries_to_the_file(tmp_path):
     g.connect(v.out, e.audio)
     Executor().run(g, output_dir=tmp_path, inputs={"v.audio": clip})
     assert float(read_tags(tmp_path / "fast.wav")["bpm"]) == pytest.approx(187.4)
+
+
+def test_windows_the_pattern_leaves_as_they_are_stitch_back_to_the_loud_input_to_the_bit():
+    """QA92 D2: a 0 in ``pattern_semitones`` (or ``semitones=0``) still soft-limited the window, so a
+    loud master's peaks over 0.9 moved (by up to 0.0023) and untouched windows no longer stitched back
+    to the input.  Kept within [-1, 1], the transposed windows are; the others are the input's."""
+    from nodes.timing.stitch import stitch
+    from nodes.timing.window import tokenize_window
+    rate = 44100
+    t = np.arange(int(8 * rate)) / rate
+    x = 0.55 * np.sin(2 * np.pi * 110 * t) * (1 + 0.8 * (np.sin(2 * np.pi * 1.625 * t) > 0.9))   # accents at 0.99
+    x = np.stack([x, 0.9 * x]).astype(np.float32)
+    song = Audio(x, rate)
+    assert np.abs(x).max() > 0.95
+    windows = tokenize_window.fn(song, unit="bars", size=1, bpm=97.5)
+    varied = [variation.fn(w, pattern_semitones="0 5 -2 7") for w in windows]
+    for w, v in zip(windows, varied):
+        if w.index % 4 == 0:
+            assert np.array_equal(v.samples, w.samples), w.index
+        else:
+            assert np.abs(v.samples).max() <= 1.0 and not np.array_equal(v.samples[:, :100], w.samples[:, :100])
+    back = stitch.fn([variation.fn(w, semitones=0.0) for w in windows])
+    assert np.array_equal(back.samples, song.samples)
+    over = Audio(np.array([[0.5, 1.4, -1.2, 0.95]], np.float32), rate)     # overs already in: kept within
+    assert np.abs(variation.fn(over).samples).max() <= 1.0

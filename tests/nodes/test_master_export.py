@@ -745,3 +745,36 @@ def test_a_hot_masters_memory_grows_as_its_estimate_says(tmp_path):
         assert report.gain_db + 20 * np.log10(np.abs(x).max()) > 3.0     # a hot master: limited by over 4 dB
     (p0, c0), (p1, c1) = grown[20.0], grown[60.0]
     assert (p1 - p0) / (c1 - c0) <= 4.0, grown        # io.export's estimate: 4 times the clip (was 7.2)
+
+
+@needs_ffmpeg
+def test_a_hot_master_brought_down_by_a_driven_limiter_is_said_to_be_lowered(tmp_path):
+    """QA92 D1: a brickwalled mix at -4.8 LUFS (+4 dBTP) exported at -7 was told "loudness_lufs=-7 raises
+    this audio -2.7 dB ... the limiter took about -1 dB off its loudest peaks": the level went down, and its
+    true peaks were over the ceiling as it was, so the limiter was driven, its sample peaks not lowered.
+    Here a clipped bass and chord under noise, mastered at the most its true peaks allow, as the export masters it."""
+    from nodes.io._encode import write_mastered
+    from nodes.io._master import Unreachable
+    from nodes.io._said import gain_warning
+    t = np.arange(4 * 48000) / 48000
+    chord = 0.3 * sum(np.sin(2 * np.pi * f * t) for f in (220, 277.2, 330))
+    x = np.tanh(3 * (np.sign(np.sin(2 * np.pi * 55 * t)) + chord))
+    x = np.stack([x, 0.9 * x])
+    x = (np.clip(x + np.random.default_rng(1).standard_normal(x.shape) * 0.2, -1, 1) * 0.95).astype(np.float32)
+    sf.write(tmp_path / "src.wav", x.T, 48000, subtype="FLOAT")
+    source, _ = ffmpeg_ebur128(tmp_path / "src.wav")
+    try:
+        write_mastered(tmp_path / "m.wav", x, 48000, "wav", {}, loudness_lufs=round(source - 2.0, 1), peak_db=-1.0)
+        raise AssertionError("2 LU down is out of this audio's reach under -1 dBTP")
+    except Unreachable as e:                     # as a user would: at the reach the refusal offers
+        target = e.reach
+    report = write_mastered(tmp_path / "m.wav", x, 48000, "wav", {}, loudness_lufs=target, peak_db=-1.0)
+    said = gain_warning(Audio(x, 48000), report, target)
+    lufs, tp = ffmpeg_ebur128(tmp_path / "m.wav")
+    assert lufs < source - 2 and tp <= -1.0                      # lowered, under the ceiling, as ffmpeg reads it
+    got = re.fullmatch(r"loudness_lufs=-[\d.]+ lowers this audio ([\d.]+) dB \(-[\d.]+ -> -[\d.]+ LUFS\), and gets "
+                       r"there only by driving the limiter about (\d+) dB into the true-peak ceiling \(its true "
+                       r"peaks are over it as it is\), so its dynamics are flattened \(LRA [\d.]+ LU\); choose a "
+                       r"lower loudness_lufs", said)
+    assert got and float(got.group(1)) == pytest.approx(source - lufs, abs=0.3) and int(got.group(2)) >= 12, said
+    assert not re.search(r"-\d", said.split("LUFS), ")[1]), said       # no negative amounts in the words

@@ -322,3 +322,41 @@ def test_the_estimate_counts_the_windows_last_drop_keeps(tmp_path, capsys, rate,
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(out), "-q", "--max-files", str(len(made))]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(f"win_{i + 1}.wav" for i in range(len(made)))
+
+
+def test_a_typed_grid_over_the_tempo_the_audio_carries_is_said_with_the_fix(tmp_path):
+    """QA91 D1: a loop tagged 97.5 bpm, cut in 2-bar windows at the default bpm=120, came out cut at 120
+    and re-tagged 120 on export, without a word.  The run now says what the typed grid overrides and
+    how to cut on the audio's; bpm=auto cuts there, and a typed grid that agrees says nothing."""
+    import soundfile as sf
+    from nodeflow import Graph
+    from nodeflow.executor import Executor
+    from nodes.io.export import export
+    from nodes.io.load import load
+    rate = 44100
+    sf.write(tmp_path / "loop.wav", noise(12.0, rate, channels=2).samples.T, rate, subtype="FLOAT")
+    (load(path=str(tmp_path / "loop.wav")) | export(path=str(tmp_path / "tagged.wav"), bpm=97.5, meter="3/4",
+                                                    peak_db=None)).run()
+
+    def cut(**grid):
+        g = Graph()
+        g.add("io.load", id="load", path=str(tmp_path / "tagged.wav"))
+        g.add("time.tokenize_window", id="win", unit="bars", size=2, **grid)
+        g.add("time.stitch", id="stitch")
+        g.connect("load", "win")
+        g.connect("win", "stitch")
+        res = Executor().run(g, output_dir=tmp_path, keep=["win"])
+        return res, [w.frames for w in next(iter(res.outputs["win"].values()))]
+
+    res, frames = cut()
+    said = " ".join(res.warnings.get("win", []))
+    assert "bpm=120 but the audio carries 97.5 bpm and beats_per_bar=4 but the audio carries 3/4" in said, said
+    assert "set bpm=auto and beats_per_bar=auto to cut on the audio's" in said
+    assert frames[0] == round(8 * 60 / 120 * rate)          # what was typed is what was cut
+    for grid in ({"bpm": "auto", "beats_per_bar": "auto"}, {"bpm": 97.5, "beats_per_bar": 3}):     # typed, agreeing
+        res, frames = cut(**grid)
+        assert not res.warnings, res.warnings
+        assert frames[0] == round(Fraction(6 * 60 * rate) / Fraction("97.5"))     # 2 bars of 3/4 at 97.5
+    whole = Audio(np.zeros((1, rate * 8), np.float32), rate).with_info(bpm="98")    # ID3 keeps whole bpm
+    from nodes.timing.tempo import typed_over_carried
+    assert typed_over_carried(whole, 97.5, 4) == "" and "carries 98 bpm" in typed_over_carried(whole, 96.0, 4)
