@@ -119,12 +119,24 @@ def bind(graph: Graph, inputs: Any = None, what: str = "invoke", aliases: dict[s
 def _check_file(value: Any, graph: Graph, base_dir: str | os.PathLike[str] | None, where: str) -> None:
     """Refuse a file path that names nothing, as the input it was given for (QA47: the hidden io.load
     node that reads it was blamed, "node 'input': ... not found", a node the user never made)."""
+    if not os.fspath(value).strip():
+        raise GraphError(f"{where}: the file path is empty; give the path of an audio file, or the audio itself")
     path = Path(os.fspath(value)).expanduser()
     base = Path(base_dir) if base_dir is not None else graph.base_dir()      # as the run resolves it
     found = path if path.is_absolute() else base / path
     if not os.path.lexists(found):
         raise GraphError(f"{where}: file {os.fspath(value)!r} not found (looked at {found}); "
                          "give the path of an audio file, or the audio itself")
+    from .validation import _unreadable     # a folder, a FIFO: never opened (QA91 D2: these, and a file no
+    if why := _unreadable(found):            # decoder reads, blamed "node 'input' (io.load)" as well)
+        raise GraphError(f"{where}: file {os.fspath(value)!r} {why}")
+    spec = graph.registry.get("io.load")
+    try:            # what validation says of the reading node, from the file's header
+        shapes = (spec.estimate({}, {"path": str(found)}) if spec is not None and spec.estimate else None) or {}
+    except Exception:  # noqa: BLE001 - a check that cannot judge leaves it to the run
+        shapes = {}
+    if problem := next((s.problem for s in shapes.values() if s is not None and s.problem), ""):
+        raise GraphError(f"{where}: {problem}")
 
 
 def _read(g: Any, path: Any, where: str) -> Any:

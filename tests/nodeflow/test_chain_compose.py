@@ -3,6 +3,7 @@ explicit port, and the stream/async forms of invoke and batch."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,6 +253,23 @@ def test_a_missing_file_given_to_invoke_is_named_as_the_input_it_was_given_for(t
     sf.write(tmp_path / "sub" / "take.wav", np.zeros(800, np.float32), 8000)
     out = real_gain(gain_db=-3.0).invoke("take.wav", base_dir=tmp_path / "sub", config={"cache": False})
     assert out.frames == 800           # a relative path is looked for where the run reads its files
+
+
+def test_a_file_given_to_invoke_that_no_decoder_reads_is_named_as_the_input_it_was_given_for(tmp_path):
+    """QA91 D2: text, a FLAC cut short, a folder, a device and an empty path given to ``invoke`` were
+    blamed on "node 'input' (io.load)", a node the chain does not have; they name the input now, as a
+    missing file does, with what the reading node would say of them, and nothing runs."""
+    from nodes.dsp.basic import gain as real_gain
+    from nodeflow import GraphError
+    (tmp_path / "notes.wav").write_text("hello")
+    (tmp_path / "cut.flac").write_bytes(Path("graphs/assets/melody.flac").read_bytes()[:5000])
+    said = {"notes.wav": "not a readable audio file", "cut.flac": "truncated or damaged", ".": "is a folder",
+            "/dev/zero": "is not a regular file", "": "the file path is empty"}
+    for name, what in said.items():
+        with pytest.raises(GraphError) as e:
+            real_gain(gain_db=-3.0).invoke(name, base_dir=tmp_path)
+        assert str(e.value).startswith("invoke: input 'gain.audio': ") and what in str(e.value), str(e.value)
+        assert "node 'input" not in str(e.value)
 
 
 def test_a_run_fed_inputs_reports_only_the_callers_nodes():
