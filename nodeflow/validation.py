@@ -236,9 +236,13 @@ def _overwrites_input(inputs: dict[tuple[str, str], Path], target: str | Path, s
     """Why writing ``target`` (``shown``: the parameter as the message names it) would replace a file the
     graph reads, or None."""
     from .safeio import same_file
-    read = next((f"{n}.{k}" for (n, k), p in inputs.items() if same_file(target, p)), None)
-    return None if read is None else (f"{shown} would overwrite an input file of this graph ({target}, which {read} "
-                                      "reads); export to another path or another output folder")
+    hit = next(((f"{n}.{k}", p) for (n, k), p in inputs.items() if same_file(target, p)), None)
+    if hit is None:
+        return None
+    read, path = hit        # a hard link or a link is the same file under another name (QA91 D3: not named)
+    same = "" if os.path.abspath(target) == os.path.abspath(path) else f", the same file as {path}"
+    return (f"{shown} would overwrite an input file of this graph ({target}{same}, which {read} reads); export to "
+            "another path or another output folder")
 
 
 def _names_a_folder(graph: Graph, nid: str, name: str, value: str, out_dir: Path) -> Path | None:

@@ -334,8 +334,10 @@ def test_refuses_to_overwrite_an_input_file_of_the_graph(tmp_path):
     before = src.read_bytes()
     os.link(src, tmp_path / "alias.wav")          # the same file under another name
     for path in ("src.wav", str(src), "alias.wav"):
-        with pytest.raises((ExecutionError, GraphError), match="overwrite an input file of this graph"):
+        with pytest.raises((ExecutionError, GraphError), match="overwrite an input file of this graph") as e:
             run_export(src, tmp_path, path=path)
+        # the link is named as the input's other name (QA91 D3: "(alias.wav, which ... reads)" named only the link)
+        assert (f"the same file as {src}, which" in str(e.value)) == (path == "alias.wav"), str(e.value)
     assert src.read_bytes() == before
     assert sorted(listing(tmp_path)) == ["alias.wav", "src.wav"]
 
