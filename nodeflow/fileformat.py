@@ -463,9 +463,8 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
     g = loads(data, str(path), registry)
     g.path = path
     g.foreign_reads = stored_far_reads(g)       # before far inputs are found again: as the file stores them
-    if not embedded:
-        from .places import found_again
-        found_again(g, path, data)
+    from .places import found_again
+    found_again(g, path, data)                  # (a graph file's, or an export's: its audio file's)
     return g
 
 

@@ -263,7 +263,7 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
                            markers=p["markers"], version=nodeflow.__version__)
     pcm = fmt in ("wav", "flac") and bit_depth is not BitDepth.FLOAT32
     ctx.check_cancelled()
-    graph_bytes = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else None
+    graph_bytes, far = _graph_bytes(ctx, dest) if embed_graph and ctx.graph is not None else (None, {})
     codec = LOSSY.get(fmt, {"subtype": SUBTYPE[bit_depth]})
     bits = BITS.get(bit_depth) if pcm else None
     phase = _Phases(ctx, fmt, p["loudness_lufs"], p["peak_db"])
@@ -292,6 +292,9 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
         for said in audiometa.write_metadata(tmp, fmt, tags, graph_bytes):
             ctx.warn(f"{dest}: {said}")     # what the format could not hold (QA83: markers past its count)
         ctx.check_cancelled()
+    if graph_bytes is not None:     # where its far inputs are stays on this machine, as for a graph file
+        from nodeflow.places import remember_saved
+        remember_saved(dest, graph_bytes, far, ctx.graph)
     if foreign:             # (QA68 D10: a typo in a path set from Python replaced a recording without a word)
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
                  "written; restore the file from a backup if that was not meant")
@@ -364,19 +367,22 @@ def _check_codec(audio: Audio, fmt: str, bit_depth: BitDepth) -> None:
         raise AudioError(why)
 
 
-def _graph_bytes(ctx: Context, dest: Path) -> bytes:
+def _graph_bytes(ctx: Context, dest: Path) -> tuple[bytes, dict[str, tuple[str, str]]]:
     """The running graph as file bytes, its relative input paths rebased for ``dest``'s folder
-    (so ``audiochain run dest`` finds the same inputs wherever the export was written)."""
+    (so ``audiochain run dest`` finds the same inputs wherever the export was written), and the inputs
+    it names by file name alone, lying far from there, for :func:`~nodeflow.places.remember_saved` to note
+    once the file is written (so ``audiochain run dest`` finds them on this machine, as a graph file's)."""
     from nodeflow.fileformat import dumps
 
     from nodeflow.bundle import is_extracted
-    graph = ctx.graph
+    from nodeflow.places import far_for_writing
+    graph = ctx.graph.copy()           # its token of far inputs is the export's own
     if graph.base_dir() != ctx.base_dir.resolve():   # the run resolved inputs against another folder
-        graph = graph.copy()
         graph.path = ctx.base_dir.resolve() / "graph.msgpack"
     if is_extracted(graph.base_dir()):    # a bundle's run: its inputs as the bundle names them (files/...), not
-        return dumps(graph, graph.base_dir(), portable=True)    # the private folder removed when the run ends
-    return dumps(graph, dest.parent, portable=True)
+        return dumps(graph, graph.base_dir(), portable=True), {}   # the private folder removed when the run ends
+    far = far_for_writing(graph, dest.parent)
+    return dumps(graph, dest.parent, portable=True), far
 
 
 def _foreign_file(dest: Path) -> str:

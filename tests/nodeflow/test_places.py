@@ -317,3 +317,31 @@ def test_a_far_take_named_as_a_near_one_is_said_on_save(alice):
         file = save(g, project / "g.msgpack")
     again = load(file)
     assert (again.nodes["load"].params["path"], again.nodes["near"].params["path"]) == (str(far), "take.wav")
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "mp3"])
+def test_an_exports_far_input_is_found_again_by_running_the_audio_here_and_named_missing_elsewhere(
+        alice, tmp_path, monkeypatch, capsys, ext):
+    """The graph embedded in exported audio names a far input by its file name alone, as a graph file
+    does; ``audiochain run mix.wav`` said "not found" on the machine that made it (left at stop 51).  The
+    export notes where it is, so the render runs again here, with nothing of alice's folders in the file;
+    a copy on a friend's machine names the input missing by name, with the fix."""
+    from nodeflow.audiometa import read_embedded_graph
+    from nodeflow.cli import main
+    home, memo, project = alice
+    g = _graph(memo)
+    g.set("export", "path", f"mix.{ext}")
+    Executor().run(g, output_dir=project / "out")
+    mix = project / "out" / f"mix.{ext}"
+    embedded = read_embedded_graph(mix)
+    assert embedded is not None and b"voice-memo.flac" in embedded and b"alice" not in embedded
+    assert main(["run", str(mix), "-o", str(project / "again"), "-q"]) == 0, capsys.readouterr().err
+    assert sf.info(str(project / "again" / f"mix.{ext}")).frames == sf.info(str(mix)).frames
+    friend = tmp_path / "friend"
+    friend.mkdir()
+    copy = Path(shutil.copy(mix, friend / f"mix.{ext}"))
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "friends-state"))    # the friend's machine
+    capsys.readouterr()
+    assert main(["run", str(copy), "-o", str(friend / "out")]) == 1
+    said = capsys.readouterr().err
+    assert "voice-memo.flac' not found" in said and "put it beside the graph" in said and str(home) not in said, said
