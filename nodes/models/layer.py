@@ -161,14 +161,35 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
     the load, dozens of lines, is not printed)."""
     with quiet_transformers():
         cls = _class(model_class) if isinstance(model_class, str) else model_class     # (its module imported here)
+        told = _tells_what_loaded(cls)
         try:
             model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
                                         **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"):
-                                           devices.torch_dtype(dtype)}, **kwargs)
+                                           devices.torch_dtype(dtype)}, **({"output_loading_info": True} if told
+                                                                          else {}), **kwargs)
         except Exception as e:   # noqa: BLE001 - said in the user's terms where known, else as it was
             raise _load_error(checkpoint, e) from e
+    if told:
+        model, info = model
+        if missing := sorted(info.get("missing_keys") or ()):      # (QA93 D1: loaded, then noise or NaN)
+            from nodeflow.checkpoints import CheckpointError
+            theirs = len(info.get("unexpected_keys") or ())
+            raise CheckpointError(
+                f"checkpoint '{checkpoint.name}': {len(missing)} of the weights a {cls.__name__} needs are not in it "
+                f"(e.g. {missing[0]})" + (f", and {theirs} of its own fit no part of it" if theirs else "") +
+                "; it would run with those untrained and make noise: get the checkpoint again, or use one made "
+                "for this model")
     model = model.to(device)
     return model.eval() if hasattr(model, "eval") else model
+
+
+def _tells_what_loaded(cls: Any) -> bool:
+    """Whether ``cls.from_pretrained`` can report the weights it did not find (a transformers model)."""
+    try:
+        from transformers import PreTrainedModel
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, PreTrainedModel)
 
 
 def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:

@@ -313,6 +313,12 @@ def _damaged(tiny, tmp_path, kind: str):
     elif kind == "device-weights":
         weights.unlink()
         weights.symlink_to("/dev/zero")
+    elif kind == "missing-tensors":       # two of its tensors gone (QA93 D1: loaded, audio from untrained parts)
+        from safetensors.torch import load_file, save_file
+        tensors = load_file(str(weights))
+        for name in sorted(tensors)[:2]:
+            del tensors[name]
+        save_file(tensors, str(weights), metadata={"format": "pt"})
     elif kind in ("mismatch", "bad-value"):
         config = json.loads((folder / "config.json").read_text())
         if kind == "mismatch":
@@ -336,6 +342,8 @@ def _damaged(tiny, tmp_path, kind: str):
                     "checkpoint's own config.json", True),         # (QA49 D7: "has no config.json"; never read:
     ("device-weights", "model.safetensors is not a regular file (a folder, device, FIFO or socket); copy it again "
                        "from where it came", True),                # a FIFO would hang, /dev/zero never ends)
+    ("missing-tensors", "; it would run with those untrained and make noise: get the checkpoint again, or use one "
+                        "made for this model", False),
     ("bad-value", "its config.json has a value the model cannot take (TypeError: Field 'hidden_size' expected int, "
                   "got str (value: 'wide')); restore the checkpoint's own config.json, or get the checkpoint again",
      False),     # (QA49 D2: transformers' raw exception, a literal \n in it)
@@ -353,6 +361,9 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_the_fix(tiny, tmp_path, 
     with pytest.raises((ExecutionError, GraphError)) as e:
         Executor(disk_cache=None).run(g)
     assert str(e.value).endswith(said) and f"'{folder}'" in str(e.value)
+    if kind == "missing-tensors":      # how many, and one by name
+        assert f"'{folder}': 2 of the weights a MusicgenForConditionalGeneration needs are not in it (e.g. " \
+            in str(e.value), str(e.value)
     assert capfd.readouterr().err == ""        # no load report, warning or progress bar of transformers
 
 
