@@ -22,7 +22,7 @@ Both can be overridden by parameters.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 import numpy as np
 
@@ -390,29 +390,39 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note
 
 def typed_over_carried(audio: Audio, bpm: object, beats_per_bar: object, note_value: object = None) -> str:
     """What a typed bar grid overrides of the tempo and meter ``audio`` carries (a file's tag,
-    ``time.detect_tempo``), as one line's clause with its fix, or '' where they agree or either is
-    auto (QA91 D1: a loop tagged 97.5 cut at the default 120, re-tagged 120 on export, not a word).
-    A tag of whole bpm is a rounded tempo (ID3 keeps no fraction): 97.5 typed over 98 carried agrees."""
+    ``time.detect_tempo``), as one line's clause with its fix, or '' where they agree or all is auto
+    (QA91 D1: a loop tagged 97.5 cut at the default 120, re-tagged 120 on export, not a word).  The meter
+    is the one the grid takes, as :func:`audio_tempo` makes it: a typed ``note_value`` under an auto
+    ``beats_per_bar`` counts too, and the fix names each typed value that differs (QA94 D1).  A tag of
+    whole bpm is a rounded tempo (ID3 keeps no fraction): 97.5 typed over 98 carried agrees."""
     info = dict(audio.info)
     said, fix = [], []
     carried = _number(info.get("bpm"))
-    if isinstance(bpm, (int, float)) and not isinstance(bpm, bool) and carried is not None and \
-            abs(bpm - carried) > (0.5 if carried == round(carried) else 0.005):
-        said.append(f"bpm={bpm:g} but the audio carries {carried:g} bpm")
+    slack = 0.5 if carried is not None and carried == round(carried) else 0.005
+    if _typed(bpm) and carried is not None and abs(bpm - carried) > slack:
+        said.append(f"bpm={bpm:g} where the audio carries {carried:g} bpm")
         fix.append("bpm=auto")
     try:
         meter = parse_meter(info["meter"]) if info.get("meter") else None
     except ParameterError:
         meter = None
-    if isinstance(beats_per_bar, int) and not isinstance(beats_per_bar, bool) and meter is not None and (
-            beats_per_bar != meter[0] or (isinstance(note_value, int) and note_value != meter[1])):
-        typed = f"{beats_per_bar}/{note_value}" if isinstance(note_value, int) else f"beats_per_bar={beats_per_bar}"
-        said.append(f"{typed} but the audio carries {meter[0]}/{meter[1]}")
-        fix.append("beats_per_bar=auto")
+    if meter is not None:
+        beats = int(beats_per_bar) if _typed(beats_per_bar) else meter[0]
+        note = int(note_value) if _typed(note_value) else meter[1] if beats == meter[0] else 4
+        if (beats, note) != meter:
+            said.append(f"bars of {beats}/{note} where it carries {meter[0]}/{meter[1]}")
+            fix += [f"{name}=auto" for name, typed, theirs in (("beats_per_bar", beats_per_bar, meter[0]),
+                                                                ("note_value", note_value, meter[1]))
+                    if _typed(typed) and typed != theirs]
     if not said:
         return ""
     return (f"{' and '.join(said)} (its file's tag or time.detect_tempo): the bars are cut on the typed grid and "
             f"the result carries it to the export; set {' and '.join(fix)} to cut on the audio's, or type its values")
+
+
+def _typed(value: object) -> TypeGuard[float]:
+    """Whether a grid parameter holds a typed number (not auto/None)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def note_value_problem(note_value: object) -> str:

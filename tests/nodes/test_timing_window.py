@@ -350,13 +350,19 @@ def test_a_typed_grid_over_the_tempo_the_audio_carries_is_said_with_the_fix(tmp_
 
     res, frames = cut()
     said = " ".join(res.warnings.get("win", []))
-    assert "bpm=120 but the audio carries 97.5 bpm and beats_per_bar=4 but the audio carries 3/4" in said, said
+    assert "bpm=120 where the audio carries 97.5 bpm and bars of 4/4 where it carries 3/4" in said, said
     assert "set bpm=auto and beats_per_bar=auto to cut on the audio's" in said
     assert frames[0] == round(8 * 60 / 120 * rate)          # what was typed is what was cut
     for grid in ({"bpm": "auto", "beats_per_bar": "auto"}, {"bpm": 97.5, "beats_per_bar": 3}):     # typed, agreeing
         res, frames = cut(**grid)
         assert not res.warnings, res.warnings
         assert frames[0] == round(Fraction(6 * 60 * rate) / Fraction("97.5"))     # 2 bars of 3/4 at 97.5
-    whole = Audio(np.zeros((1, rate * 8), np.float32), rate).with_info(bpm="98")    # ID3 keeps whole bpm
+    whole = Audio(np.zeros((1, rate * 8), np.float32), rate).with_info(bpm="98", meter="3/4")   # ID3: whole bpm
     from nodes.timing.tempo import typed_over_carried
-    assert typed_over_carried(whole, 97.5, 4) == "" and "carries 98 bpm" in typed_over_carried(whole, 96.0, 4)
+    assert typed_over_carried(whole, 97.5, 3) == "" and "carries 98 bpm" in typed_over_carried(whole, 96.0, 3)
+    # QA94 D1: an eighth typed under an auto bar is a 3/8 bar; the fix names what was typed
+    said = typed_over_carried(whole, None, None, 8)
+    assert said.startswith("bars of 3/8 where it carries 3/4") and "set note_value=auto to cut" in said, said
+    said = typed_over_carried(whole, None, 6, 8)
+    assert "bars of 6/8 where it carries 3/4" in said and "set beats_per_bar=auto and note_value=auto" in said, said
+    assert typed_over_carried(whole, None, 3, 4) == typed_over_carried(whole, "auto", None, None) == ""
