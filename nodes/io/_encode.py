@@ -56,6 +56,7 @@ class MasterReport:
     limiter_short_lu: float = 0.0    # how far under the loudness it aimed at the limiter's best was (its reach)
     over_db: float = 0.0    # how far over the ceiling the file is where no encode held it (peaks between samples
                             # near the top of the band, or an encoder's overshoot; see over_warning)
+    source_lufs: float | None = None     # the input's loudness, where the mastering measured it (a target)
 
     def tags(self) -> dict[str, str]:
         return self.measurement.tags()
@@ -409,7 +410,7 @@ def _judged(measured: Measurement, result: Mastered, encodes: int, fmt: str, lou
         raise Unreachable(loudness_lufs, peak_db, math.floor(measured.integrated_lufs * 10) / 10,
                           f" as the {fmt} decodes" if fmt in LOSSY else "")
     return MasterReport(measured, to_db(result.gain), to_db(result.ceiling), encodes, unsteady,
-                        limiter_short_lu=result.short_lu)
+                        limiter_short_lu=result.short_lu, source_lufs=result.source_lufs)
 
 
 def _slope(tries: list[tuple[float, float]]) -> float:

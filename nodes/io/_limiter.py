@@ -132,6 +132,7 @@ class Mastered:
         self.verify = True          # False: the search's estimated result is not measured (see :func:`master`)
         self.slope = 1.0            # LU per dB near the last estimate: the share of energy the limiter leaves free
         self.short_lu = 0.0         # how far the limiter's best fell short of the loudness it was asked for
+        self.source_lufs: float | None = None    # the input's loudness, unlimited at no gain (measured by master)
         self._tp: np.ndarray | None = None
         self._slow_max: np.ndarray | None = None
         self._plain_energies: np.ndarray | None = None

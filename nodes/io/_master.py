@@ -185,6 +185,7 @@ def master(samples: np.ndarray, rate: int, loudness_lufs: float | None, ceiling:
         envelope.result()
     if not np.isfinite(measured):
         raise Silent(loudness_lufs)
+    m.source_lufs = float(measured)
     gain_db = loudness_lufs - measured
     m.ceiling = ceiling * db_to_gain(-TP_HEADROOM_DB)   # the gain's modulation overshoots by about this
     for _ in range(TP_PASSES):     # a true-peak pass lowers the ceiling a little: the knee found holds

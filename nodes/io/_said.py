@@ -96,18 +96,25 @@ def unsteady_warning(fmt: str, target: float, unsteady: tuple[int, float, float]
 
 
 def gain_warning(audio: Audio, report: Any, target: float) -> str:
-    """What a make-up gain of :data:`WARN_GAIN_DB` or more did: raised a nearly silent take's noise
-    floor, or, for audio already loud, drove the limiter that hard (QA: a classical piece at -12.6
-    LUFS exported at -6 was told it was "nearly silent"; the limiter held it ~40 dB down)."""
+    """What a loudness target did that a listener should know, or '': a make-up gain of
+    :data:`WARN_GAIN_DB` or more heard (a nearly silent take's noise floor rose as much), or the limiter
+    driven :data:`LIMITED_WARN_DB` or more into the ceiling, the level raised or lowered (QA: a classical
+    piece at -12.6 LUFS exported at -6 was told it was "nearly silent"; the limiter held it ~40 dB down).
+    The rise said is the one heard, not the gain into the limiter (QA94 D4: "raised by 39 dB" of a file
+    that rose 33.7), and a master lowered by a driven limiter is said so (QA94 D3: not a word)."""
     from nodes.io._loudness import integrated_lufs
     gain = report.gain_db
-    source = integrated_lufs(audio.samples, audio.sample_rate) if not isinstance(audio, StreamedAudio) else None
-    limited = None if source is None else source + gain - report.measurement.integrated_lufs
-    if source is not None and limited is not None and limited >= LIMITED_WARN_DB:
+    source = report.source_lufs
+    if source is None and gain >= WARN_GAIN_DB and not isinstance(audio, StreamedAudio):
+        source = integrated_lufs(audio.samples, audio.sample_rate)
+    if source is None or not math.isfinite(source):
+        return "" if gain < WARN_GAIN_DB else _nearly_silent(gain, target)
+    out = report.measurement.integrated_lufs
+    limited = source + gain - out
+    if limited >= LIMITED_WARN_DB:
         # in what a listener hears: how much louder it got, and how much came off its loudest peaks next to a
         # plain gain that loud (QA: "needs 55 dB of gain" was the limiter's drive; the file rose 11.4 dB)
-        out = report.measurement.integrated_lufs
-        peak = float(abs(audio.samples).max()) if audio.samples.size else 0.0
+        peak = float(abs(audio.samples).max()) if audio.samples.size and not isinstance(audio, StreamedAudio) else 0.0
         off = 20.0 * math.log10(max(peak, 1e-12)) + (out - source) - report.measurement.sample_peak_dbfs
         how = (f"and the limiter took about {off:.0f} dB off its loudest peaks to keep the true-peak ceiling"
                if off >= 1 else f"and gets there only by driving the limiter about {limited:.0f} dB into the "
@@ -116,5 +123,9 @@ def gain_warning(audio: Audio, report: Any, target: float) -> str:
         return (f"loudness_lufs={target:g} {verb} this audio {abs(out - source):.1f} dB ({source:.1f} -> {out:.1f} "
                 f"LUFS), {how}, so its dynamics are flattened (LRA {report.measurement.lra_lu:.1f} LU); choose a "
                 "lower loudness_lufs")
-    return (f"raised by {gain:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
+    return _nearly_silent(out - source, target) if out - source >= WARN_GAIN_DB else ""
+
+
+def _nearly_silent(rise: float, target: float) -> str:
+    return (f"raised by {rise:.0f} dB to reach loudness_lufs={target:g}: the audio is nearly silent, so its noise "
             "floor rose as much; check the input, or clear loudness_lufs")

@@ -298,9 +298,11 @@ def _export(source: Audio | Stream, p: dict, ctx: Context) -> str:
     if foreign:             # (QA68 D10: a typo in a path set from Python replaced a recording without a word)
         ctx.warn(f"{dest}: replaced a file AudioChain did not export ({foreign}); the path was set by you, so it was "
                  "written; restore the file from a backup if that was not meant")
-    if p["loudness_lufs"] is not None and report.gain_db >= WARN_GAIN_DB:   # (QA: a click in silence rose 71 dB)
-        ctx.warn(resample_warning(source, audio, report.gain_db, p["loudness_lufs"], keep_rate(fmt, source.sample_rate))
-                 or gain_warning(audio, report, p["loudness_lufs"]))
+    if p["loudness_lufs"] is not None:      # (QA: a click in silence rose 71 dB)
+        said = resample_warning(source, audio, report.gain_db, p["loudness_lufs"], keep_rate(fmt, source.sample_rate)) \
+            if report.gain_db >= WARN_GAIN_DB else None
+        if said := said or gain_warning(audio, report, p["loudness_lufs"]):
+            ctx.warn(said)
     if note := dc.note():
         ctx.warn(note)
     if report.over_db > 0.0:      # (QA87 D1: written over its ceiling, not a word)

@@ -414,6 +414,27 @@ def test_a_near_silent_clip_raised_to_its_target_is_said_in_a_warning(tmp_path, 
 
 
 @needs_ffmpeg
+def test_a_quiet_take_limited_on_its_way_up_is_said_to_rise_by_what_is_heard(tmp_path, capsys):
+    """QA94 D4: a quiet, dynamic take (-42.7 LUFS, peaks -25 dBFS) exported at -9 was "raised by 39 dB" where
+    the file rose 33.7 (ffmpeg): the number was the gain into the limiter, which then took ~5 dB off.  Here
+    a gain of 51 dB into the limiter, a rise of 41 heard."""
+    from nodeflow.cli import main
+    t = np.arange(RATE * 8) / RATE
+    x = 0.0012 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 0.25 * t))      # a swelling note
+    for k in range(RATE, RATE * 8, RATE):
+        x[k:k + 2000] += 0.03 * np.sin(2 * np.pi * 880 * t[:2000]) * np.hanning(2000)   # plucks at -30 dBFS
+    sf.write(tmp_path / "quiet.wav", x.astype(np.float32), RATE, subtype="FLOAT")
+    source, _ = ffmpeg_ebur128(tmp_path / "quiet.wav")
+    load_export_graph(tmp_path, tmp_path / "quiet.wav", loudness_lufs=-9.0, peak_db=-1.0)
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    said = re.search(r"  warning export: raised by (\d+) dB to reach loudness_lufs=-9: the audio is nearly silent",
+                     capsys.readouterr().err)
+    lufs, tp = ffmpeg_ebur128(tmp_path / "o" / "m.wav")
+    assert said and lufs == pytest.approx(-9.0, abs=0.1) and tp <= -1.0
+    assert float(said.group(1)) == pytest.approx(lufs - source, abs=1.0), (said.group(0), lufs - source)
+
+
+@needs_ffmpeg
 def test_a_target_reached_by_heavy_limiting_says_so_not_nearly_silent(tmp_path, capsys):
     """QA: a dynamic piece at -12.6 LUFS exported at -6 was accepted with "the audio is nearly silent"; the
     limiter had taken ~40 dB off its peaks (LRA 23.9 -> 1.7).  Here a soft pad under full-scale hits."""
