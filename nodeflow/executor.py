@@ -402,7 +402,8 @@ class Executor:
             # its pieces are held against it; a keep run() refuses is left to it to refuse)
         handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
         # the pieces, held against the output once made: to the bit where the node makes them itself
-        tally, streamed = Tally(exact=relay is None and spec.stream is None), False
+        # (through a relay too: the blocks of a length the model said wrong are not the run's, QA93 D3)
+        tally, streamed = Tally(exact=relay is not None or spec.stream is None), False
         try:
             while True:
                 try:
@@ -419,8 +420,9 @@ class Executor:
             early = relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames
             bad = tally.problem(whole, complete=not early)
             if relay is not None and relay.active:
-                bad = relay.tally.problem(result.outputs.get(relay.source[0], {}).get(relay.source[1]),
-                                          complete=relay.failed is None) or bad
+                made = result.outputs.get(relay.source[0], {}).get(relay.source[1])
+                bad = relay.tally.problem(made, complete=relay.failed is None) or (
+                    bad and relay.length_problem(made)) or bad
             if bad is not None:
                 raise unlike(target, relay, bad)
             if early:

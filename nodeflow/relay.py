@@ -68,6 +68,7 @@ class Relay:
         self._started = False
         self._ended = False
         self.tally = Tally()                # the source's pieces, held against its output once made
+        self.total: int | None = None       # the frames the source's first piece said its output has
 
     @classmethod
     def plan(cls, graph: Graph, target: str, port: str, put: Callable[[Audio], None]) -> "Relay | None":
@@ -105,7 +106,7 @@ class Relay:
                 self._started = True
                 if ev.total is None:
                     return                  # its length not said: nothing early (as a node run whole)
-                self.active = True
+                self.active, self.total = True, int(ev.total)
                 self._thread = threading.Thread(target=self._run, args=(piece, int(ev.total)),
                                                 name="nodeflow-relay", daemon=True)
                 self._thread.start()
@@ -114,6 +115,13 @@ class Relay:
                 self._feed.put(piece)
         elif ev.kind in ("finished", "failed", "cancelled", "cached", "skipped"):
             self._feed.put(_END)
+
+    def length_problem(self, made: Any) -> str | None:
+        """How the length the source's first piece said differs from its output (QA93 D3: the blocks after
+        it, a fade-out placed by that length, streamed other audio than the run made, without a word)."""
+        if self.total is None or not isinstance(made, Audio) or made.frames == self.total:
+            return None
+        return f"its first piece said total_frames={self.total}, its output has {made.frames} frames"
 
     def close(self) -> None:
         """Stop handing on (the reader went away)."""

@@ -141,3 +141,19 @@ def test_a_model_whose_pieces_are_not_its_output_is_an_error_naming_it_not_wrong
                             "is wrong (a node's pieces, ctx.chunk, must concatenate to the value it returns, and "
                             "total_frames must be its length)")
     assert e.value.node_id == "m" and len(pieces) >= 4
+
+
+def test_a_model_that_says_a_length_its_output_does_not_have_is_an_error_not_a_misplaced_fade():
+    """QA93 D3: a node whose first piece said total_frames twice its output streamed, through a fade,
+    blocks whose fade-out sat where that length ended: the stream lacked the fade-out the run's output
+    has, and nothing was said.  The length is held against the output once made."""
+    from nodeflow.errors import ExecutionError
+    g, last = _graph([("dsp.fade", {"fade_out_s": 0.25})], announce=2 * 4 * PIECE, wait=False)
+    with pytest.raises(ExecutionError) as e:
+        list(Executor(disk_cache=None).stream(g, last))
+    assert str(e.value).startswith("node 'm': the pieces it handed on are not its output (streamed through n0): its "
+                                   f"first piece said total_frames={8 * PIECE}, its output has {4 * PIECE} frames; ")
+    g, last = _graph([("dsp.fade", {"fade_out_s": 0.25})], wait=False)        # the true length: as the run made it
+    whole = Executor(disk_cache=None).run(g).outputs[last]["out"]
+    assert np.array_equal(np.concatenate([p.samples for p in Executor(disk_cache=None).stream(g, last)], axis=1),
+                          whole.samples)
