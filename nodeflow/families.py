@@ -32,12 +32,13 @@ node pack with :func:`declare_default`, never named here.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .checkpoints import MODEL_PACKAGES
 from .errors import DefinitionError, ParameterError
@@ -102,6 +103,8 @@ class FamilySpec:
 
 _families: dict[str, Any] = {}
 _defaults: dict[str, str] = {}
+_owners: dict[str, str] = {}      # family name -> the node pack that registered it, while loading one
+_pack = ""                        # the node pack loading now (see :func:`loading`)
 _lock = threading.Lock()
 
 
@@ -140,14 +143,39 @@ def register(family: Any) -> Any:
     with _lock:
         old = _families.get(name)
         if old is not None and old is not family and old != family:
-            raise DefinitionError(f"model family '{name}' is registered twice; give one of them another name")
+            first = f" (first by node pack '{_owners[name]}')" if _owners.get(name) else ""   # (QA93 D5)
+            raise DefinitionError(f"model family '{name}' is registered twice{first}; give one of them another name")
         _families[name] = family
+        if _pack and name not in _owners:
+            _owners[name] = _pack
     return family
 
 
 def unregister(name: str) -> None:
     with _lock:
         _families.pop(name, None)
+        _owners.pop(name, None)
+
+
+@contextlib.contextmanager
+def loading(pack: str) -> Iterator[None]:
+    """While node pack ``pack`` is imported and registered: the families it registers are its own, and a
+    pack that fails to load leaves none of them registered (QA93 D4: a pack that raised after registering
+    its family was reported failed, and its family still a ``profile`` choice graphs came to use)."""
+    global _pack
+    with _lock:
+        before, outer, _pack = set(_families), _pack, pack
+    try:
+        yield
+    except BaseException:
+        with _lock:
+            for name in set(_families) - before:
+                _families.pop(name, None)
+                _owners.pop(name, None)
+        raise
+    finally:
+        with _lock:
+            _pack = outer
 
 
 def _loaded() -> None:

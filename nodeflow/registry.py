@@ -54,18 +54,21 @@ class Registry:
 
     def load_pack(self, name: str, target: object, version: str = "") -> bool:
         """Register a pack given as a module name, a module or a ``register`` callable."""
+        from .families import loading
         self._current_pack = name
         try:
-            if isinstance(target, str):
-                target = importlib.import_module(target)
-            register = target if callable(target) and not hasattr(target, "register") else getattr(target, "register", None)
-            if register is None:
-                raise DefinitionError(f"pack '{name}' has no register(registry) function")
-            register(self)
+            with loading(name):           # a pack that fails leaves no family of its registered
+                if isinstance(target, str):
+                    target = importlib.import_module(target)
+                register = target if callable(target) and not hasattr(target, "register") else \
+                    getattr(target, "register", None)
+                if register is None:
+                    raise DefinitionError(f"pack '{name}' has no register(registry) function")
+                register(self)
             self.packs[name] = version
             return True
         except Exception as e:  # a broken pack must not take the app down; it is reported instead
-            self.failed_packs[name] = f"{type(e).__name__}: {e}"
+            self.failed_packs[name] = _failure(e)
             return False
         finally:
             self._current_pack = ""
@@ -79,10 +82,12 @@ class Registry:
         for ep in eps:
             if ep.name in self.packs:
                 continue
+            from .families import loading
             try:
-                obj = ep.load()
+                with loading(ep.name):      # its module registers its families as it is imported
+                    obj = ep.load()
             except Exception as e:
-                self.failed_packs[ep.name] = f"{type(e).__name__}: {e}"
+                self.failed_packs[ep.name] = _failure(e)
                 continue
             version = ep.dist.version if ep.dist is not None else ""
             self.load_pack(ep.name, obj, version)
@@ -166,3 +171,15 @@ def _redefined(old: NodeSpec, new: NodeSpec) -> bool:
 def _origin(spec: NodeSpec) -> str:
     name = f"{getattr(spec.fn, '__module__', '?')}.{getattr(spec.fn, '__qualname__', '?')}"
     return f"{name} in pack {spec.pack}" if spec.pack else name
+
+
+def _failure(e: BaseException) -> str:
+    """A pack's failure to load, with the place in its own code where it happened (QA93 D5: "NameError:
+    name 'undefined_name' is not defined" named neither file nor line)."""
+    import os
+    import traceback
+    engine = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "importlib" not in f.filename
+              and not f.filename.startswith(("<", engine + os.sep))]       # the pack's own code
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(e).__name__}: {e}{where}"

@@ -323,3 +323,42 @@ def test_a_choice_of_numbers_takes_the_number_itself():
         g.add("io.export", sample_rate=48001)
     with pytest.raises(Exception, match=r"sample_rate=True: expected one of"):
         g.add("io.export", sample_rate=True)
+
+
+def test_a_pack_that_fails_to_load_leaves_no_family_and_says_where_in_its_code(tmp_path, monkeypatch):
+    """QA93 D4, D5: a node pack that registered its model family and then raised at import was reported
+    failed ("NameError: name 'undefined_name' is not defined", no file, no line), and its family stayed a
+    ``profile`` choice that graphs validated and ran with.  A second pack taking a family's name is told
+    which pack has it."""
+    import sys
+
+    from nodeflow import families
+
+    def named(name):
+        return next((f for f in families.families() if f.name == name), None)
+    pack = tmp_path / "half_pack.py"
+    pack.write_text("from nodeflow.families import FamilySpec, register\n"
+                    "register(FamilySpec('half_fam', model_types=('vits',)))\n"
+                    "undefined_name\n")
+    (tmp_path / "good_pack.py").write_text("from nodeflow.families import FamilySpec, register\n"
+                                           "register(FamilySpec('good_fam', model_types=('vits',)))\n"
+                                           "def register_nodes(registry): pass\n"
+                                           "register = register_nodes\n")
+    (tmp_path / "twin_pack.py").write_text("from nodeflow.families import FamilySpec, register\n"
+                                           "register(FamilySpec('good_fam', model_types=('encodec',)))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry()
+    try:
+        assert reg.load_pack("half", "half_pack") is False
+        assert reg.failed_packs["half"] == f"NameError: name 'undefined_name' is not defined ({pack}, line 3)"
+        assert named("half_fam") is None
+        assert reg.load_pack("good", "good_pack") is True and named("good_fam") is not None
+        assert reg.load_pack("twin", "twin_pack") is False
+        assert reg.failed_packs["twin"].startswith("DefinitionError: model family 'good_fam' is registered twice "
+                                                   "(first by node pack 'good'); give one of them another name")
+        assert named("good_fam").model_types == ("vits",)
+    finally:
+        for name in ("half_fam", "good_fam"):
+            families.unregister(name)
+        for mod in ("half_pack", "good_pack", "twin_pack"):
+            sys.modules.pop(mod, None)
