@@ -127,18 +127,24 @@ def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_out
         return [f"output folder {out_dir}: {why}"]
     out: list[str] = []
     refused = set()
-    for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):
-        out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
-        refused.add((nid, name))
-    from .safeio import same_file
     inputs = graph.input_files(base_dir)
+    # first what no flag lets a run do, replace an input (QA94 D5: a hard link to one was offered --allow-outside)
+    for (nid, name), value in graph.write_paths().items():
+        if nid not in scope or "\x00" in value:
+            continue
+        if why := _overwrites_input(inputs, os.path.realpath(resolve(value, out_dir)), f"{name}={_shown(value)!r}"):
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
+            refused.add((nid, name))
+    for nid, name, _, why in refused_writes(graph, out_dir, allow_outside, scope):
+        if (nid, name) not in refused:
+            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
+            refused.add((nid, name))
+    from .safeio import same_file
     for (nid, name), value in graph.write_paths().items():
         if nid not in scope or (nid, name) in refused:
             continue
         target = os.path.realpath(resolve(value, out_dir))
-        if why := _overwrites_input(inputs, target, f"{name}={_shown(value)!r}"):    # (QA)
-            out.append(f"node '{nid}' ({graph.nodes[nid].type}): {why}")
-        elif graph.path is not None and same_file(target, graph.path):       # (QA44: found only at the export)
+        if graph.path is not None and same_file(target, graph.path):       # (QA44: found only at the export)
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r}: refusing to overwrite the "
                        f"file this graph was opened from ({target}); export to another path (e.g. audiochain run -o "
                        "OTHER_FOLDER)")

@@ -342,6 +342,22 @@ def test_refuses_to_overwrite_an_input_file_of_the_graph(tmp_path):
     assert sorted(listing(tmp_path)) == ["alias.wav", "src.wav"]
 
 
+def test_validate_says_a_saved_path_linked_to_an_input_overwrites_it_and_offers_no_flag(tmp_path, capsys):
+    """QA94 D5: a graph whose saved export path is a hard link to its input was told by validate "would
+    replace alias.wav, an existing file AudioChain did not export; ... --allow-outside", and the run given
+    that flag was then refused for overwriting an input.  validate says that refusal, and only it."""
+    from nodeflow import save
+    from nodeflow.cli import main
+    src = source_file(tmp_path, tones(1.0))
+    os.link(src, tmp_path / "alias.wav")
+    save(export_graph(src, path="alias.wav"), tmp_path / "g.msgpack")
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "g.msgpack"), "-o", str(tmp_path)]) == 1
+    said = capsys.readouterr().out
+    assert "would overwrite an input file of this graph" in said and f"the same file as {src}" in said, said
+    assert "allow-outside" not in said and "did not export" not in said, said
+
+
 def test_impossible_params_give_one_clear_error_and_write_nothing(tmp_path):
     src = source_file(tmp_path, tones(0.5))
     mono96 = source_file(tmp_path, tones(0.5, rate=96000, channels=1), 96000, name="hi.wav")
