@@ -6,8 +6,10 @@ stream never underflowing), and a test retakes such a take rather than count it 
 from __future__ import annotations
 
 import functools
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,24 +21,58 @@ RATE = 48000
 SILENT = 1e-3          # a 0.25-amplitude sine is below this for ~1 us per zero crossing: far under a sample
 
 
+class ServerWatch:
+    """``pw-profiler`` watching PipeWire's graph while a take is recorded (nothing on PulseAudio):
+    :attr:`late` is how many cycles the server woke or finished late for, counted when it stops."""
+
+    def __init__(self) -> None:
+        self.late = 0
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if not on_pipewire():
+            return
+        self._dir = Path(tempfile.mkdtemp(prefix="pw-profile-"))        # its plot scripts land there too
+        self._log = self._dir / "profile.log"
+        self._proc = subprocess.Popen(["pw-profiler", "-o", str(self._log)], cwd=self._dir,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.monotonic() + 10          # watching: the graph's cycles are coming in
+        while time.monotonic() < end and (not self._log.exists() or self._log.stat().st_size < 2000):
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)
+        self._proc.wait(10)
+        self._proc = None
+        self.late = _late_cycles(self._log.read_text() if self._log.exists() else "")
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _late_cycles(profile: str) -> int:
+    """The cycles a ``pw-profiler`` log shows late: it writes a cycle that came over 1.3 periods after the
+    one before it as 1.4 periods in its first column; a change of quantum (a stream joining or leaving) is
+    not lateness, nor is the first cycle it saw."""
+    rows = [line.split("\t") for line in profile.splitlines()[1:]]
+    cycles = [(float(r[0]), float(r[3])) for r in rows if len(r) > 3 and r[0].strip() and r[3].strip()]
+    return sum(1 for i, (took, period) in enumerate(cycles)
+               if i >= 2 and took > 1.3 * period and all(cycles[j][1] == period for j in range(i - 2, i)))
+
+
 class Parec:
-    """``with Parec(path) as rec: ...`` records ``nullsink.monitor`` to ``path`` (float32 stereo 48 kHz)."""
+    """``with Parec(path) as rec: ...`` records ``nullsink.monitor`` to ``path`` (float32 stereo 48 kHz);
+    ``rec.server_late`` then says whether PipeWire's own graph ran late during the take."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.profile = self.path.with_suffix(".profile")
-        self.profiler: subprocess.Popen | None = None
+        self.watch = ServerWatch()
 
     def __enter__(self) -> "Parec":
         self.proc = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--format=float32le", f"--rate={RATE}",
                                       "--channels=2", "--latency-msec=50", str(self.path)])
         self._wait_for(0.2)                  # recording for real (parec may take a while on a busy machine)
-        if on_pipewire():                    # its plot scripts land beside the recording
-            self.profiler = subprocess.Popen(["pw-profiler", "-o", str(self.profile)], cwd=self.path.parent,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            end = time.monotonic() + 10      # watching: the cycles of parec's graph are coming in
-            while time.monotonic() < end and (not self.profile.exists() or self.profile.stat().st_size < 2000):
-                time.sleep(0.02)
+        self.watch.start()
         return self
 
     def _frames(self) -> int:
@@ -51,21 +87,12 @@ class Parec:
         self._wait_for(0.4)                  # the sound's tail is in the file
         self.proc.terminate()
         self.proc.wait(10)
-        if self.profiler is not None:
-            self.profiler.send_signal(signal.SIGINT)
-            self.profiler.wait(10)
+        self.watch.stop()
 
     @property
     def server_late(self) -> int:
-        """Cycles PipeWire's graph woke or finished late for while recording (0 on PulseAudio).  The
-        profiler writes a cycle that came over 1.3 periods after the one before it as 1.4 periods in its
-        first column; a change of quantum (a stream joining or leaving) is not lateness."""
-        if self.profiler is None:
-            return 0
-        rows = [line.split("\t") for line in self.profile.read_text().splitlines()[1:]]
-        cycles = [(float(r[0]), float(r[3])) for r in rows if len(r) > 3 and r[0].strip() and r[3].strip()]
-        return sum(1 for i, (took, period) in enumerate(cycles)
-                   if i >= 2 and took > 1.3 * period and all(cycles[j][1] == period for j in range(max(i - 2, 0), i)))
+        """Cycles PipeWire's graph woke or finished late for while recording (0 on PulseAudio)."""
+        return self.watch.late
 
     @property
     def data(self) -> np.ndarray:

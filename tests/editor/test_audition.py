@@ -14,7 +14,8 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import numpy as np
 import pytest
@@ -24,6 +25,8 @@ from hypothesis import strategies as st
 from nodeflow import Audio, Executor, ExecutionError, Graph, GraphError, ParameterError, Range, Registry, node
 from nodeflow.editor.audition import AudioDeviceError, Player, audition, default_player, envelope
 from nodes.dsp.basic import fade, gain
+
+from ._sound import ServerWatch
 
 RATE = 48000          # the null sink's rate: the recording is compared sample for sample
 EDGE_S = 0.08         # PulseAudio may lose 30-80 ms at the edges of a clip
@@ -209,12 +212,14 @@ def pulse():
 
 
 class Recorder:
-    """Records ``nullsink.monitor`` on its own InputStream while the player plays."""
+    """Records ``nullsink.monitor`` on its own InputStream while the player plays; ``server_late`` then
+    says whether PipeWire's own graph ran late during the take (see ``_sound``)."""
 
     def __enter__(self) -> "Recorder":
         import sounddevice as sd
         self.chunks: list[np.ndarray] = []
         self.started = threading.Event()
+        self.watch = ServerWatch()
 
         def cb(indata, frames, time_info, status):
             self.chunks.append(indata.copy())
@@ -223,11 +228,17 @@ class Recorder:
         self.stream = sd.InputStream(samplerate=RATE, channels=2, dtype="float32", callback=cb)
         self.stream.start()
         assert self.started.wait(30), "the recorder got no data from nullsink.monitor"
+        self.watch.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stream.stop()
         self.stream.close()
+        self.watch.stop()
+
+    @property
+    def server_late(self) -> int:
+        return self.watch.late
 
     @property
     def data(self) -> np.ndarray:
@@ -245,19 +256,38 @@ class Recorder:
             time.sleep(0.05)
 
 
+T = TypeVar("T")
+
+
+def retaken(take: Callable[[Recorder], T], tries: int = 3) -> T:
+    """``take(rec)`` while a :class:`Recorder` records, again while PipeWire's own graph ran late during it
+    (ci100: a mono clip's recording was misplaced by a whole third of a second on the PipeWire pass);
+    the last take is kept whatever happened."""
+    for _ in range(tries):
+        with Recorder() as rec:
+            got = take(rec)
+        if not rec.server_late:
+            break
+    return got
+
+
 # ---------------------------------------------------------------------------------------- real sound
 def test_auditioning_a_node_plays_its_output_and_the_sink_hears_it(pulse):
     g, ex = tone_graph(), Executor()
-    player, done, ready, positions = Player(), Counter(), [], []
-    with Recorder() as rec:
-        th = audition(ex, g, "gain", player=player, on_ready=ready.append, on_done=lambda: done.update(["done"]))
+    player = Player()
+
+    def take(rec):
+        done, ready, positions = Counter(), [], []
+        th = audition(Executor(disk_cache=None), g, "gain", player=player, on_ready=ready.append,   # (each take
+                      on_done=lambda: done.update(["done"]))                                          # computes)
         th.join(30)
         assert th.error is None and th.played
         while player.playing:                      # sample the playhead the way the editor polls it
             positions.append(player.position_s)
             time.sleep(0.01)
         assert player.wait(45)
-        recording = rec.wait_for(ready[0].frames)
+        return rec.wait_for(ready[0].frames), th, done, ready, positions
+    recording, th, done, ready, positions = retaken(take)
     audio = ex.run(g, targets=["gain"])["gain"]["out"]
     assert ready == [audio] and th.audio == audio
     assert th.result.ran == {"tones", "fade", "gain"}
@@ -293,11 +323,13 @@ def test_a_mono_clip_at_another_rate_is_resampled_and_heard_on_both_speakers(pul
     import soxr
     expected = Audio(soxr.resample(clip.samples[0], 32000, RATE, quality="HQ"), RATE)
     player = Player(samplerate=RATE)                   # the device plays 48 kHz: soxr streams it
-    with Recorder() as rec:
+
+    def take(rec):
         player.play(clip)
         assert player.stream_info["samplerate"] == RATE and player.stream_info["channels"] == 2
         assert player.wait(45)
-        recording = rec.wait_for(expected.frames)
+        return rec.wait_for(expected.frames)
+    recording = retaken(take)
     assert_recording_matches(recording, expected)
     assert player.position_s == pytest.approx(clip.duration_s)
 
@@ -312,11 +344,13 @@ def test_a_take_at_a_model_rate_plays_at_the_sound_servers_rate_whole(pulse):
     import soxr
     expected = Audio(soxr.resample(take.samples[0], rate, RATE, quality="HQ"), RATE)
     player = Player()
-    with Recorder() as rec:
+
+    def played(rec):
         player.play(take)
         assert player.stream_info["samplerate"] == RATE      # before: 22050
         assert player.wait(45)
-        recording = rec.wait_for(expected.frames)
+        return rec.wait_for(expected.frames)
+    recording = retaken(played)
     assert_recording_matches(recording, expected)
     assert player.position_s == pytest.approx(take.duration_s)
 
@@ -326,8 +360,10 @@ def test_starting_a_second_play_stops_the_first(pulse):
     t = np.arange(rate * 4) / rate
     long_1k = Audio(0.3 * np.sin(2 * np.pi * 1000 * t), rate)                 # 4 s
     short_2k5 = Audio(0.3 * np.sin(2 * np.pi * 2500 * t[:int(0.6 * rate)]), rate)
-    player, ended = Player(), threading.Event()
-    with Recorder() as rec:
+    player = Player()
+
+    def take(rec):
+        ended = threading.Event()
         player.play(long_1k, on_done=ended.set)
         deadline = time.monotonic() + 10
         while player.position_s < 0.5 and time.monotonic() < deadline:
@@ -336,7 +372,8 @@ def test_starting_a_second_play_stops_the_first(pulse):
         assert ended.wait(20), "the first clip's on_done did not fire when the second started"
         assert player.duration_s == pytest.approx(0.6)
         assert player.wait(45) and player.position_s == pytest.approx(0.6)
-        recording = rec.wait_for(short_2k5.frames + rate)
+        return rec.wait_for(short_2k5.frames + rate)
+    recording = retaken(take)
     # 20 ms blocks: which tone does each hold?
     x = recording[:, 0].astype(np.float64)
     block = rate // 50
