@@ -490,7 +490,8 @@ def _locked(load: Callable[[], Any]) -> Any:
 def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
     """``audio`` as float32 ``[channels, frames]`` at the model's rate: resampled by the node
     library's one resampler (soxr HQ; a window in the context of its ends), downmixed to mono by
-    averaging, mono duplicated for stereo models."""
+    averaging, mono duplicated for stereo models.  The array is the caller's own (writable: QA93 D5,
+    ``torch.from_numpy`` of an Audio's read-only samples warned in the middle of a run's output)."""
     x = audio.samples
     if x.shape[0] != channels:
         mono = x.mean(axis=0, keepdims=True)
@@ -498,7 +499,7 @@ def to_model_audio(audio: Audio, sample_rate: int, channels: int) -> np.ndarray:
     if audio.sample_rate != sample_rate:
         from nodes.dsp._conform import resample_audio
         x = resample_audio(audio.replace(np.ascontiguousarray(x, np.float32)), sample_rate).samples
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return np.require(x, dtype=np.float32, requirements=("C", "W"))
 
 
 def estimate_token_decode(inputs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,21 @@ def test_the_plugin_registers_its_node_and_its_family(registry):
     assert "nodes.models.layer" in plugin_source() and "_hf" not in plugin_source()
 
 
+def test_a_checkpoint_whose_config_leaves_out_a_default_runs_as_the_built_in_family_runs_it(registry, vits,
+                                                                                          tmp_path):
+    """QA93 D2: the README's time_base read config["upsample_rates"], so a VITS config.json without it
+    (transformers fills in [8, 8, 2, 2]) failed after the model loaded, where models.mms_tts ran it."""
+    import json
+    import shutil
+    folder = Path(shutil.copytree(vits, tmp_path / "no-upsample"))
+    config = json.loads((folder / "config.json").read_text())
+    assert config.pop("upsample_rates") == [8, 8, 2, 2]
+    (folder / "config.json").write_text(json.dumps(config))
+    out, _ = speak(registry, folder, tmp_path, seed=3)
+    ref, _ = speak(registry, vits, tmp_path, seed=3)
+    assert out.sample_rate == 16000 and np.array_equal(out.samples, ref.samples)
+
+
 def test_it_runs_seeded_on_the_device_and_precision_asked_for_through_the_model_cache(registry, vits, tmp_path,
                                                                                      fresh_model_cache):
     a, events = speak(registry, vits, tmp_path, seed=3)
@@ -299,3 +314,21 @@ def test_text_it_cannot_speak_is_one_line_from_validate_and_run(registry, plugin
     assert p.returncode == 1 and "Traceback" not in p.stderr and "narrow" not in p.stderr, p.stderr
     assert "'speak'" in p.stderr and "no letter this checkpoint can speak" in p.stderr, p.stderr
     assert not (tmp_path / "out" / "speech.wav").exists()
+
+
+@pytest.mark.parametrize("rate, channels", [(16000, 1), (16000, 2), (22050, 1)])
+def test_the_models_audio_is_the_callers_own_to_hand_to_torch_without_a_warning(rate, channels):
+    """QA93 D5: ``layer.to_model_audio`` gave a read-only array (the Audio's own samples, or a resampler's
+    view), and ``torch.from_numpy`` of it printed PyTorch's "not writable" warning in a run's output."""
+    import warnings
+
+    import torch
+
+    from nodes.models import layer
+    clip = Audio(np.random.default_rng(0).uniform(-0.3, 0.3, (2, 16000)).astype(np.float32), 16000)
+    x = layer.to_model_audio(clip, rate, channels)
+    assert x.flags.writeable and x.dtype == np.float32 and x.shape[0] == channels
+    assert not np.shares_memory(x, clip.samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.from_numpy(x)
