@@ -401,8 +401,7 @@ class Executor:
             kw["keep"] = [*([kept] if isinstance(kept, str) else kept), relay.source[0]]   # (the model's output:
             # its pieces are held against it; a keep run() refuses is left to it to refuse)
         handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
-        # the pieces, held against the output once made: to the bit where the node makes them itself
-        # (through a relay too: the blocks of a length the model said wrong are not the run's, QA93 D3)
+        # the pieces, held against the output once made: to the bit where the node or a relay makes them (QA93 D3)
         tally, streamed = Tally(exact=relay is not None or spec.stream is None), False
         try:
             while True:

@@ -159,37 +159,23 @@ def pretrained(model_class: str | Any, checkpoint: Checkpoint, device: str, dtyp
     that do not fit the checkpoint's ``config.json``, or that cannot be read, are one
     :class:`~nodeflow.checkpoints.CheckpointError` naming the checkpoint (transformers' own report of
     the load, dozens of lines, is not printed)."""
+    from ._loaderrors import load_error, missing_weights, tells_what_loaded
     with quiet_transformers():
         cls = _class(model_class) if isinstance(model_class, str) else model_class     # (its module imported here)
-        told = _tells_what_loaded(cls)
+        told = tells_what_loaded(cls)
         try:
             model = cls.from_pretrained(str(checkpoint.path), local_files_only=True, use_safetensors=True,
                                         **{("torch_dtype" if "diffusers" in cls.__module__ else "dtype"):
                                            devices.torch_dtype(dtype)}, **({"output_loading_info": True} if told
                                                                           else {}), **kwargs)
         except Exception as e:   # noqa: BLE001 - said in the user's terms where known, else as it was
-            raise _load_error(checkpoint, e) from e
+            raise load_error(checkpoint, e) from e
     if told:
         model, info = model
-        if missing := sorted(info.get("missing_keys") or ()):      # (QA93 D1: loaded, then noise or NaN)
-            from nodeflow.checkpoints import CheckpointError
-            theirs = len(info.get("unexpected_keys") or ())
-            raise CheckpointError(
-                f"checkpoint '{checkpoint.name}': {len(missing)} of the weights a {cls.__name__} needs are not in it "
-                f"(e.g. {missing[0]})" + (f", and {theirs} of its own fit no part of it" if theirs else "") +
-                "; it would run with those untrained and make noise: get the checkpoint again, or use one made "
-                "for this model")
+        if (refused := missing_weights(checkpoint, cls, info)) is not None:     # (QA93 D1: noise or NaN)
+            raise refused
     model = model.to(device)
     return model.eval() if hasattr(model, "eval") else model
-
-
-def _tells_what_loaded(cls: Any) -> bool:
-    """Whether ``cls.from_pretrained`` can report the weights it did not find (a transformers model)."""
-    try:
-        from transformers import PreTrainedModel
-    except ImportError:
-        return False
-    return isinstance(cls, type) and issubclass(cls, PreTrainedModel)
 
 
 def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:
@@ -200,24 +186,6 @@ def tokenizer(checkpoint: Checkpoint, class_name: str = "AutoTokenizer") -> Any:
     require_tokenizer(checkpoint.name, checkpoint.path)
     with quiet_transformers():
         return _class(class_name).from_pretrained(str(checkpoint.path), local_files_only=True)
-
-
-def _load_error(checkpoint: Checkpoint, e: BaseException) -> Exception:
-    """A failed ``from_pretrained`` in the user's terms: weights that do not fit ``config.json``, a
-    weights file that cannot be read; anything else as it was."""
-    from nodeflow.checkpoints import CheckpointError
-    text = str(e)
-    if "ignore_mismatched_sizes" in text or "size mismatch" in text:
-        return CheckpointError(f"checkpoint '{checkpoint.name}': its config.json does not match its weights (tensor "
-                               "shapes differ); restore the checkpoint's own config.json, or get the checkpoint again")
-    if type(e).__name__.startswith("StrictDataclass"):      # (huggingface_hub checks config fields by type)
-        detail = " ".join(line.strip() for line in text.splitlines()[-1:]) or type(e).__name__
-        return CheckpointError(f"checkpoint '{checkpoint.name}': its config.json has a value the model cannot take "
-                               f"({detail}); restore the checkpoint's own config.json, or get the checkpoint again")
-    if type(e).__name__ == "SafetensorError" or "safetensors" in text.lower():
-        return CheckpointError(f"checkpoint '{checkpoint.name}': its weights cannot be read ({text.splitlines()[0]}); "
-                               "get the checkpoint again")
-    return e
 
 
 @contextlib.contextmanager
