@@ -97,8 +97,9 @@ class FamilySpec:
             why = f"it has no {e.args[0]!r}" if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
             file = config.get("_file", "config.json") if isinstance(config, dict) else "config.json"
             raise ParameterError(f"model family '{self.name}' cannot read its time base from this checkpoint's "
-                                 f"{file} ({why}); restore the checkpoint's own {file}, or use a "
-                                 f"checkpoint of family '{self.name}'") from None
+                                 f"{file} ({why}); restore the checkpoint's own {file}, or use a checkpoint of family "
+                                 f"'{self.name}' (where the {file} is the checkpoint's own, the family's time_base "
+                                 "must give what it leaves out the default the model gives it)") from None
 
 
 _families: dict[str, Any] = {}

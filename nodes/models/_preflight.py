@@ -70,8 +70,22 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     except checkpoints.CheckpointError as e:
         said = [str(e)] if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded) else []
         return said + _adapter_preflight(params, base_dir, None)       # online, a run fetches the checkpoint
-    return (class_problems(fam) if fam is not None else []) + _adapter_preflight(params, base_dir, res) \
-        + _param_check(check, params, res)
+    return (class_problems(fam) if fam is not None else []) + _time_base_problem(fam, res) \
+        + _adapter_preflight(params, base_dir, res) + _param_check(check, params, res)
+
+
+def _time_base_problem(fam: Family | None, res: Checkpoint) -> list[str]:
+    """What the family's ``time_base`` cannot read of the checkpoint's configuration, said before any
+    model loads (QA93 D2: the run said it after loading the model; validate said ok)."""
+    if fam is None or res.path is None:
+        return []
+    try:
+        fam.read_profile(res.path)
+    except ParameterError as e:
+        return [str(e)]
+    except Exception:  # noqa: BLE001 - an unreadable configuration is the checkpoint checks' to say
+        return []
+    return []
 
 
 def _param_check(check: ParamCheck | None, params: dict[str, Any], res: Checkpoint) -> list[str]:

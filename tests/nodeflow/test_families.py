@@ -99,7 +99,9 @@ def test_profiles_are_the_families_nominal_time_bases(stub_families):
         stub_families[0].profile_of({"_class_name": "StubAudioPipeline"})
     assert str(e.value) == ("model family 'stub_diffusion' cannot read its time base from this checkpoint's "
                             "config.json (it has no 'vae'); restore the checkpoint's own config.json, or use "
-                            "a checkpoint of family 'stub_diffusion'")
+                            "a checkpoint of family 'stub_diffusion' (where the config.json is the checkpoint's "
+                            "own, the family's time_base must give what it leaves out the default the model "
+                            "gives it)")
     with pytest.raises(ParameterError, match=r"this checkpoint's model_index.json \(it has no 'vae'\); restore the "
                                              r"checkpoint's own model_index.json"):     # the file read (QA61)
         stub_families[0].profile_of({"_class_name": "StubAudioPipeline", "_file": "model_index.json"})

@@ -332,3 +332,19 @@ def test_the_models_audio_is_the_callers_own_to_hand_to_torch_without_a_warning(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torch.from_numpy(x)
+
+
+def test_a_time_base_the_checkpoint_cannot_give_is_said_by_validate_before_any_model_loads(registry, vits, tmp_path):
+    """QA93 D2: a family whose time_base cannot read a checkpoint's config.json was told so by the run,
+    after the model had loaded; validate said ok.  The node's preflight (validate, the editor's marks)
+    reads the time base from the folder now."""
+    import json
+    import shutil
+    folder = Path(shutil.copytree(vits, tmp_path / "no-rate"))
+    config = json.loads((folder / "config.json").read_text())
+    config["upsample_rates"] = []                 # a product of 1: the README's time_base, 16000 frames a second
+    config["sampling_rate"] = "fast"              # not a number
+    (folder / "config.json").write_text(json.dumps(config))
+    said = registry["acme.speak"].preflight({"checkpoint": str(folder), "adapter": ""}, tmp_path)
+    assert any("model family 'acme_speech' cannot read its time base from this checkpoint's config.json" in s
+               for s in said), said
