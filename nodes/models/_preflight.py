@@ -70,8 +70,10 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
     except checkpoints.CheckpointError as e:
         said = [str(e)] if checkpoints.offline() or not isinstance(e, checkpoints.NotDownloaded) else []
         return said + _adapter_preflight(params, base_dir, None)       # online, a run fetches the checkpoint
-    return (class_problems(fam) if fam is not None else []) + _time_base_problem(fam, res) \
-        + _adapter_preflight(params, base_dir, res) + _param_check(check, params, res)
+    checked = _param_check(check, params, res)      # (a family's own check may say the time base: once)
+    return (class_problems(fam) if fam is not None else []) + [t for t in _time_base_problem(fam, res)
+                                                               if t not in checked] \
+        + _adapter_preflight(params, base_dir, res) + checked
 
 
 def _time_base_problem(fam: Family | None, res: Checkpoint) -> list[str]:
