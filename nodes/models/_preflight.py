@@ -78,8 +78,10 @@ def checkpoint_preflight(params: dict[str, Any], base_dir: Path, fam: Family | N
 
 def _time_base_problem(fam: Family | None, res: Checkpoint) -> list[str]:
     """What the family's ``time_base`` cannot read of the checkpoint's configuration, said before any
-    model loads (QA93 D2: the run said it after loading the model; validate said ok)."""
-    if fam is None or res.path is None:
+    model loads (QA93 D2: the run said it after loading the model; validate said ok).  Only where the
+    run reads it so (the layer's own load): a family that loads with a function of its own reads the
+    loaded model's configuration, defaults filled in (MusicGen, Bark), and says its own problems."""
+    if fam is None or res.path is None or getattr(fam, "load", None) is not None:
         return []
     try:
         fam.read_profile(res.path)
