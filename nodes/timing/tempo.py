@@ -352,12 +352,7 @@ def audio_tempo(audio: Audio, bpm: float | None, beats_per_bar: int | None, note
     bpm, beats_per_bar, note_value = (None if isinstance(v, str) and v.strip().lower() == "auto" else v
                                       for v in (bpm, beats_per_bar, note_value))
     info = dict(audio.info)
-    carried_meter = None
-    if info.get("meter"):
-        try:
-            carried_meter = parse_meter(info["meter"])
-        except ParameterError:
-            carried_meter = None
+    carried_meter = _carried_meter(info)
     detected_bar: Fraction | None = None       # quarter notes a bar
     found_note = 4
     if bpm is None:
@@ -402,11 +397,7 @@ def typed_over_carried(audio: Audio, bpm: object, beats_per_bar: object, note_va
     if _typed(bpm) and carried is not None and abs(bpm - carried) > slack:
         said.append(f"bpm={bpm:g} where the audio carries {carried:g} bpm")
         fix.append("bpm=auto")
-    try:
-        meter = parse_meter(info["meter"]) if info.get("meter") else None
-    except ParameterError:
-        meter = None
-    if meter is not None:
+    if (meter := _carried_meter(info)) is not None:
         beats = int(beats_per_bar) if _typed(beats_per_bar) else meter[0]
         note = int(note_value) if _typed(note_value) else meter[1] if beats == meter[0] else 4
         if (beats, note) != meter:
@@ -418,6 +409,14 @@ def typed_over_carried(audio: Audio, bpm: object, beats_per_bar: object, note_va
         return ""
     return (f"{' and '.join(said)} (its file's tag or time.detect_tempo): the bars are cut on the typed grid and "
             f"the result carries it to the export; set {' and '.join(fix)} to cut on the audio's, or type its values")
+
+
+def _carried_meter(info: dict[str, str]) -> tuple[int, int] | None:
+    """The meter ``info`` carries (``"6/8"``: (6, 8)), or None where it has none it can read."""
+    try:
+        return parse_meter(info["meter"]) if info.get("meter") else None
+    except ParameterError:
+        return None
 
 
 def _typed(value: object) -> TypeGuard[float]:
