@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .errors import NodeflowError, ParameterError
 from .graph import Graph
 from .manifest import PROMPT_NODE, OutputSummary, SweepReport, package_versions, write_manifest
-from .sweepaxes import (MAX_VARIANTS, Axis, Variant, apply_overrides, expand, parse_axis, split_notice,
+from .sweepaxes import (MAX_VARIANTS, Axis, Variant, apply_overrides, expand, held_value, parse_axis, split_notice,
                         sweep_from_graph)
 from .sweepaxes import _split_values as _split_values     # (it was here)
 
@@ -238,11 +238,13 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
 
 def _as_set(graph: Graph, key: Any, value: Any) -> Any:
     """``value`` as the parameter ``key`` ("node.param") holds it once set (``-6`` for a float parameter is
-    ``-6.0``), so a batch names its variants as a sweep from the CLI does (QA84 D2: ``v000_gain_db=-6`` in
+    ``-6.0``; an auto parameter's None is ``auto``, see :func:`held_value`), so a batch names its variants as a sweep from the CLI does (QA84 D2: ``v000_gain_db=-6`` in
     Python, ``v000_gain_db=-6.0`` from the CLI); a value it refuses stays as given (its variant fails alone)."""
     try:
         node_id, _, param = str(key).partition(".")
-        return apply_overrides(graph, [(key, value)]).nodes[node_id].params[param]
+        held = apply_overrides(graph, [(key, value)]).nodes[node_id].params[param]
+        spec = graph.spec(node_id)
+        return held_value(spec.params.get(param) if spec is not None else None, held)
     except (NodeflowError, KeyError, TypeError, ValueError):
         return value
 

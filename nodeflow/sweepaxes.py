@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .errors import ParameterError
 from .graph import Graph
 
-__all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "saved_axis",
+__all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "saved_axis", "held_value",
            "split_notice", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 10_000
@@ -187,7 +187,7 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
     values = []
     for raw in raws:
         try:
-            values.append(p.parse(raw))
+            values.append(held_value(p, p.parse(raw)))
         except ParameterError as e:
             raise ParameterError(f"--sweep {spec!r}: {e}") from None
     if not values:
@@ -254,6 +254,13 @@ def saved_axis(ax: Any) -> bool:
     return isinstance(ax, dict) and isinstance(ax.get("param"), str) and isinstance(ax.get("values"), list)
 
 
+def held_value(p: Any, value: Any) -> Any:
+    """A swept value as its axis holds it: the parameter's own, but the word ``auto`` for an
+    :class:`~nodeflow.types.Auto` parameter's None, which every setter reads as None again; so a
+    variant's folder, the manifest and ``rerun`` say ``bpm=auto``, not ``bpm=None`` (QA94 D6)."""
+    return "auto" if value is None and getattr(p, "auto", False) else value
+
+
 def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
     """The sweep saved in a graph file (its ``sweep`` section: axes and mode)."""
     saved = getattr(graph, "sweep", None) or {}
@@ -269,7 +276,8 @@ def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
             raise ParameterError(f"saved sweep axis {ax['param']!r} has no values; give it some in the graph's "
                                  "sweep, or run without it: --no-sweep")
         try:
-            axes.append(Axis(node_id, param, tuple(spec.params[param].coerce(v) for v in ax["values"])))
+            p = spec.params[param]
+            axes.append(Axis(node_id, param, tuple(held_value(p, p.coerce(v)) for v in ax["values"])))
         except ParameterError as e:      # (QA: 'peak_db=5.9 is out of range', no node, no word of the sweep)
             raise ParameterError(f"saved sweep axis {ax['param']!r} (node '{node_id}'): {e}; fix the value in the "
                                  "graph's sweep, or run without it: --no-sweep") from None

@@ -809,3 +809,33 @@ def test_a_saved_sweep_of_no_known_mode_or_no_axes_is_refused(audio_graph, tmp_p
     assert main(["run", str(audio_graph), "-o", str(tmp_path / "o"), "-q"]) == 1
     assert "--no-sweep" in capsys.readouterr().err and not (tmp_path / "o").exists()
     assert main(["run", str(audio_graph), "-o", str(tmp_path / "o"), "-q", "--no-sweep"]) == 0
+
+
+def test_an_auto_value_is_named_auto_in_folders_the_manifest_rerun_and_batch(tmp_path, capsys):
+    """QA94 D6: ``--sweep win.note_value=auto,4`` named its first variant ``v000_note_value=None`` and the
+    manifest said ``null``, though ``auto`` is what was typed and what every setter reads."""
+    sr = 48000
+    t = np.arange(2 * sr) / sr
+    sf.write(tmp_path / "in.wav", 0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-(t % 0.5) * 6), sr)
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("time.tokenize_window", id="win", bpm=120.0)
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("load", "win")
+    g.connect("win", "export")
+    path = save(g, tmp_path / "g.msgpack")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q", "--sweep", "win.note_value=auto,4"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert [r["name"] for r in doc["variants"]] == ["v000_note_value=auto", "v001_note_value=4"]
+    assert doc["variants"][0]["params"] == {"win.note_value": "auto"}
+    assert doc["axes"] == [{"param": "win.note_value", "values": ["auto", 4]}]
+    assert "None" not in (out / "manifest.csv").read_text()
+    assert main(["rerun", str(out / "manifest.json"), "v000_note_value=auto", "-o", str(tmp_path / "again")]) == 0
+    again = sf.read(tmp_path / "again" / "v000_note_value=auto" / "take.wav")[0]
+    assert np.array_equal(again, sf.read(out / "v000_note_value=auto" / "take.wav")[0])
+    g.sweep = {"mode": "grid", "axes": [{"param": "win.note_value", "values": [None, 4]}]}     # saved in the file
+    assert main(["run", str(save(g, tmp_path / "saved.msgpack")), "-o", str(tmp_path / "saved"), "-q"]) == 0
+    assert (tmp_path / "saved" / "v000_note_value=auto" / "take.wav").is_file()
+    res = batch(load(path), [{"win.note_value": None}, {"win.note_value": "auto"}], output_dir=tmp_path / "py")
+    assert [r.variant.name for r in res] == ["v000_note_value=auto", "v001_note_value=auto"]
