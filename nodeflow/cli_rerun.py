@@ -91,29 +91,32 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     source = args.graph or doc["graph"]
     if is_bundle(source):        # a sweep of a bundle: its packed files as its run had them (QA: "no such file")
         with extracted(source) as graph_file:
-            return _rerun(args, _load(str(graph_file)), variant, row, doc.get("set"))
-    return _rerun(args, _load(source), variant, row, doc.get("set"))
+            return _rerun(args, _load(str(graph_file)), variant, row, doc.get("set"), data)
+    return _rerun(args, _load(source), variant, row, doc.get("set"), data)
 
 
 def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[str, Any],
-           recorded: Any = None) -> int:
+           recorded: Any = None, data: bytes = b"") -> int:
     from .executor import Executor
     from .sweep import run_variant
     from .manifest import replayed_sets
     from .graphpaths import from_elsewhere
     folder = Path(args.manifest).resolve().parent
-    replayed = replayed_sets(graph, recorded, folder)
+    stored, found = variant, _found_again(args, graph, variant, recorded, data)   # judged as stored, read as found
+    replayed = replayed_sets(graph, found[1], folder)
     try:
         apply_sets(graph, replayed, own=False)      # from a file, as a saved sweep's values (QA66 H1)
     except ParameterError as e:
         raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
                             f"no longer takes ({e}); restore the graph, or pass --graph") from None
     raw = [str(item) for item in recorded] if isinstance(recorded, list) else []
-    for stored, held in zip(raw, replayed):   # a manifest, perhaps another's, read as a graph file (QA89 R1):
-        target, _, text = stored.partition("=")    # its values judged as it stores them, refused as they are held
+    for kept, held in zip(raw, replayed):     # a manifest, perhaps another's, read as a graph file (QA89 R1):
+        target, _, text = kept.partition("=")      # its values judged as it stores them, refused as they are held
         from_elsewhere(graph, *target.partition(".")[::2], text, folder, held.partition("=")[2])
-    for key, value in variant.overrides:    # a row's values are read from the graph's folder (QA90 D1: a link there)
-        from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir())
+    for (key, value), (_, held_value) in zip(stored.overrides, found[0].overrides):   # a row's values are read
+        from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir(),    # from the graph's folder
+                       held_value if isinstance(held_value, str) else "")           # (QA90 D1: a link there)
+    variant = found[0]
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
@@ -129,3 +132,26 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     for f in r.outputs:
         print(f"wrote {f}")
     return EXIT_OK
+
+
+def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recorded: Any,
+                 data: bytes) -> tuple[Variant, Any]:
+    """The row's values and the recorded ``--set`` values with each far input the sweep's manifest names by
+    its file name alone back where it lies, where this machine noted it when writing the manifest
+    (:func:`.places.recalled`; a graph file's are found again alike): a sweep over takes in a far
+    sample folder reruns here, and elsewhere names the file missing as before."""
+    from .manifest import rerun_values
+    from .places import recalled
+    from .sweep import Variant
+    sets = [str(item) for item in recorded] if isinstance(recorded, list) else []
+    doc = {"variants": [{"index": variant.index, "params": dict(variant.overrides)}], "set": sets}
+    values = rerun_values(doc)
+    bases = {key: graph.base_dir() if key.startswith("row:") else Path(args.manifest).resolve().parent
+             for key in values}
+    back = recalled(Path(args.manifest), data, {k: v for k, v in values.items() if isinstance(v, str)}, bases)
+    if all(back.get(k) == v for k, v in values.items() if isinstance(v, str)):
+        return variant, recorded
+    overrides = tuple((k, back.get(f"row:{variant.index}:{k}", v)) for k, v in variant.overrides)
+    sets = [f"{item.partition('=')[0]}={back[f'set:{i}']}" if f"set:{i}" in back else item
+            for i, item in enumerate(sets)]
+    return Variant(variant.index, overrides), sets

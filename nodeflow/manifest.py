@@ -28,7 +28,7 @@ if TYPE_CHECKING:   # the sweep imports this module
 
 __all__ = ["PROMPT_NODE", "PROVENANCE_KEYS", "OutputSummary", "SweepReport", "file_sha256", "output_lock",
            "package_versions", "portable", "portable_path", "summarize_outputs", "write_manifest", "recorded_sets",
-           "replayed_sets", "keep_earlier", "in_folder", "EARLIER"]
+           "replayed_sets", "keep_earlier", "in_folder", "rerun_values", "EARLIER"]
 
 PROMPT_NODE = "text.prompt_template"     # its output is recorded as a variant's final prompt text
 
@@ -260,8 +260,9 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     """Write ``manifest.json`` and ``manifest.csv`` atomically; paths in them are relative to
     ``out_dir`` (or file names), never absolute."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = report.document()
-    doc = portable(dict(doc, variants=in_folder(doc["variants"], out_dir)), out_dir)
+    made = report.document()
+    made = dict(made, variants=in_folder(made["variants"], out_dir))
+    doc = portable(made, out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -277,4 +278,20 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     paths = (out_dir / "manifest.json", out_dir / "manifest.csv")
     for path, text in zip(paths, (js, buf.getvalue())):
         write_atomic(path, text.encode("utf-8"), fsync=False)
+    from .places import remember_manifest
+    remember_manifest(paths[0], js.encode("utf-8"), rerun_values(doc), rerun_values(made))
     return paths
+
+
+def rerun_values(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``rerun`` applies of a manifest ``doc``: each row's values (``"row:INDEX:node.param"``) and
+    each ``--set`` value (``"set:N"``), by key, for :func:`.places.remember_manifest` and
+    :func:`.places.recalled`."""
+    out: dict[str, Any] = {}
+    for row in doc.get("variants") or []:
+        if isinstance(row, dict) and isinstance(row.get("params"), dict):
+            out.update({f"row:{row.get('index')}:{k}": v for k, v in row["params"].items()})
+    sets = doc.get("set")
+    for i, item in enumerate(sets if isinstance(sets, list) else []):
+        out[f"set:{i}"] = str(item).partition("=")[2]
+    return out

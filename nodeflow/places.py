@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .graph import Graph
 
 __all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again", "shared_path",
-           "PLACES_FILE", "MAX_GRAPHS"]
+           "takes_real", "remember_manifest", "recalled", "PLACES_FILE", "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
@@ -232,14 +232,12 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
     take: QA82 D1, D2).  A copy elsewhere, or a remembered file that is gone, takes a file of that name
     beside the graph first (a template copied into a song's folder; the take put there as the missing-input
     line says: QA81 D1, D4)."""
-    from .outputs import resolve
     from .sweepaxes import saved_axis
     axes = _axes(graph.sweep)
     far = set(graph.saved_by.get("far", ())) if isinstance(graph.saved_by, dict) else set()
     found, exact = recall(path, data)
     for key, (stored, real) in found.items():
-        beside = os.path.lexists(resolve(stored, graph.base_dir()))
-        if key not in far or (beside and not (exact and os.path.lexists(real))):
+        if key not in far or not takes_real(stored, real, graph.base_dir(), exact):
             continue
         if key.startswith("sweep:"):
             i, _, j = key[6:].partition(":")
@@ -251,6 +249,42 @@ def found_again(graph: Graph, path: Path, data: bytes) -> None:
         inst = graph.nodes.get(nid)
         if inst is not None and inst.params.get(param) == stored:
             inst.params[param] = real
+
+
+def takes_real(stored: str, real: str, base: Path, exact: bool) -> bool:
+    """Whether a far input a file names by ``stored`` (its file name), remembered at ``real``, is read
+    from there: the file where it was saved, unchanged (``exact``), means what it meant while the
+    remembered file is there; a copy, or a remembered file gone, takes a file of that name beside it
+    (in ``base``, where the value is read from) first (see :func:`found_again`)."""
+    from .outputs import resolve
+    return not os.path.lexists(resolve(stored, base)) or (exact and os.path.lexists(real))
+
+
+def remember_manifest(path: Path, data: bytes, stored: dict[str, Any], made: dict[str, Any]) -> None:
+    """Note the far inputs of the sweep manifest just written at ``path`` as ``data``: each value of
+    ``stored`` (``"row:INDEX:node.param"`` or ``"set:N"`` -> as the manifest keeps it) that names by its
+    file name alone a file whose absolute path ``made`` holds under the same key, so ``rerun`` on this
+    machine reads it again (:func:`recalled`), as a graph file's far inputs are found again."""
+    far = {}
+    for key, value in stored.items():
+        real = made.get(key)
+        if isinstance(value, str) and isinstance(real, str) and os.path.isabs(real) and value != real \
+                and "/" not in value and os.path.basename(real) == value:
+            far[key] = (value, os.path.normpath(real))
+    if far:
+        remember_saved(path, data, far)
+
+
+def recalled(path: Path, data: bytes, values: dict[str, str], bases: dict[str, Path]) -> dict[str, str]:
+    """``values`` (key -> value as the manifest at ``path``, read as ``data``, keeps it) with each far input
+    :func:`remember_manifest` noted for it back where it is (see :func:`takes_real`; ``bases``: the folder
+    each key's value is read from)."""
+    found, exact = recall(path, data)
+    out = dict(values)
+    for key, (stored, real) in found.items():
+        if out.get(key) == stored and key in bases and takes_real(stored, real, bases[key], exact):
+            out[key] = real
+    return out
 
 
 def shared_path(value: str, old_base: Path, new_base: Path) -> str:

@@ -345,3 +345,51 @@ def test_an_exports_far_input_is_found_again_by_running_the_audio_here_and_named
     assert main(["run", str(copy), "-o", str(friend / "out")]) == 1
     said = capsys.readouterr().err
     assert "voice-memo.flac' not found" in said and "put it beside the graph" in said and str(home) not in said, said
+
+
+def test_a_sweep_over_far_takes_reruns_here_and_names_them_missing_elsewhere(alice, tmp_path, monkeypatch, capsys):
+    """A sweep manifest names far takes by their file name alone (``--sweep load.path=...`` over a sample
+    folder in alice's home, and a ``--set``), and ``rerun`` said "not found" on the machine that ran it (left
+    at stops 51 and 52).  The manifest's far values are noted as a graph file's are: rerun here reads them,
+    a copy of the manifest here too, with nothing of alice's folders in it; on a friend's machine the take is
+    named missing by its name, and a stranger's manifest listing the same names reads nothing of alice's."""
+    from nodeflow.cli import main
+    home, memo, project = alice
+    takes = [_take(home / "takes" / f"take{i}.wav", 0.3 + 0.1 * i) for i in range(2)]
+    g = _graph(project / "near.wav")
+    _take(project / "near.wav")
+    g.add("io.load", id="bed", path=str(project / "near.wav"))
+    g.add("dsp.concat", id="cat")
+    g.connect("load", "cat.a")
+    g.connect("bed", "cat.b")
+    g.connect("cat", "export")
+    file = save(g, project / "song.msgpack")
+    out = project / "out"
+    assert main(["run", str(file), "-o", str(out), "-q", "--sweep", f"load.path={takes[0]},{takes[1]}",
+                 "--set", f"bed.path={memo}"]) == 0, capsys.readouterr().err
+    text = (out / "manifest.json").read_text()
+    assert "alice" not in text and "take1.wav" in text and "voice-memo.flac" in text
+    for row, take in enumerate(takes):
+        assert main(["rerun", str(out / "manifest.json"), str(row), "-o", str(project / "again"), "-q"]) == 0, \
+            capsys.readouterr().err
+        name = f"v00{row}_path=take{row}.wav"
+        made = sf.info(str(project / "again" / name / "mix.wav")).frames
+        assert made == sf.info(str(take)).frames + sf.info(str(memo)).frames
+        assert made == sf.info(str(out / name / "mix.wav")).frames
+    copy = project / "kept"
+    shutil.copytree(out, copy)           # the sweep's folder copied aside on this machine: its bytes are noted
+    assert main(["rerun", str(copy / "manifest.json"), "1", "--graph", str(file), "-o", str(tmp_path / "c"),
+                 "-q"]) == 0, capsys.readouterr().err
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    doc = json.loads(text)
+    doc["variants"][1]["elapsed_s"] = 9.0          # the same names in a manifest written elsewhere
+    (stranger / "manifest.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["rerun", str(stranger / "manifest.json"), "1", "--graph", str(file), "-o", str(stranger / "o")]) == 1
+    said = capsys.readouterr().err
+    assert "take1.wav' not found" in said and "alice" not in said.replace(str(project), ""), said
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "friends-state"))    # the friend's machine
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "f")]) == 1
+    said = capsys.readouterr().err
+    assert "take0.wav' not found" in said and "put the file there" in said, said
