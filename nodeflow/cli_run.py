@@ -343,7 +343,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     report = SweepReport(str(Path(getattr(args, "source", None) or args.graph).resolve()), mode,
                          [{"param": a.name, "values": [getattr(v, "value", v) for v in a.values]} for a in axes],
                          results, executor=args.executor, sets=recorded_sets(graph, args.set))
-    js, cs = write_manifest(report, out_dir)
+    js, cs = write_manifest(report, out_dir, graph)
     if any(r.status == "cancelled" for r in results):     # Ctrl-C: what finished is on record, the rest says so
         ok = sum(r.status == "ok" for r in results)
         from .atomic import remove_live_temps

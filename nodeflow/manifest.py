@@ -256,13 +256,14 @@ def in_folder(rows: list[dict[str, Any]], out_dir: Path) -> list[dict[str, Any]]
     return out
 
 
-def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
+def write_manifest(report: SweepReport, out_dir: Path, graph: Graph | None = None) -> tuple[Path, Path]:
     """Write ``manifest.json`` and ``manifest.csv`` atomically; paths in them are relative to
-    ``out_dir`` (or file names), never absolute."""
+    ``out_dir`` (or file names), never absolute, but for the files a row's values name for the nodes of
+    ``graph`` (the graph swept) to read, kept relative to the graph's folder, where ``rerun`` reads them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     made = report.document()
     made = dict(made, variants=in_folder(made["variants"], out_dir))
-    doc = portable(made, out_dir)
+    doc = portable(_reads_from_graph(made, graph) if graph is not None else made, out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -281,6 +282,27 @@ def write_manifest(report: SweepReport, out_dir: Path) -> tuple[Path, Path]:
     from .places import remember_manifest
     remember_manifest(paths[0], js.encode("utf-8"), rerun_values(doc), rerun_values(made))
     return paths
+
+
+def _reads_from_graph(doc: dict[str, Any], graph: Graph) -> dict[str, Any]:
+    """``doc`` with each absolute path a row's values (and the axes) give a node of ``graph`` to read
+    made relative to the graph's folder, as a graph file keeps it (:func:`.places.shared_path`: by its
+    name alone where far): a sweep run with ``-o`` elsewhere wrote them relative to the manifest, and
+    ``rerun``, which reads them from the graph's folder, looked for ``../b/proj/take.wav`` there."""
+    from .graphpaths import reads_param
+    from .places import shared_path
+    base = graph.base_dir()
+
+    def kept(key: str, value: Any) -> Any:
+        nid, _, param = key.partition(".")
+        if isinstance(value, str) and os.path.isabs(value) and reads_param(graph, nid, param):
+            return shared_path(value, base, base)
+        return value
+    rows = [dict(r, params={k: kept(k, v) for k, v in r["params"].items()}) if isinstance(r.get("params"), dict)
+            else r for r in doc["variants"]]
+    axes = [dict(a, values=[kept(str(a.get("param")), v) for v in a["values"]]) if isinstance(a.get("values"), list)
+            else a for a in doc["axes"]]
+    return dict(doc, variants=rows, axes=axes)
 
 
 def rerun_values(doc: dict[str, Any]) -> dict[str, Any]:

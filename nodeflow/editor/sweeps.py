@@ -183,7 +183,7 @@ class SweepPanel:
                 res = run_sweep(snapshot, variants, out_dir, executor=executor, keep_values=True,
                                 on_variant=self._incoming.append, cancel_event=self._cancel)
                 report = SweepReport(str(snapshot.path or ""), self.mode, self.axes_doc, res)
-                write_manifest(report, out_dir)
+                write_manifest(report, out_dir, snapshot)
                 bad = len(report.failed)
                 self._done = (f"sweep finished in {time.perf_counter() - t0:.1f} s: {len(res) - bad} ok, {bad} "
                               f"failed or stopped; manifest in {out_dir}{not_run}{kept}", bad > 0)

@@ -393,3 +393,20 @@ def test_a_sweep_over_far_takes_reruns_here_and_names_them_missing_elsewhere(ali
     assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "f")]) == 1
     said = capsys.readouterr().err
     assert "take0.wav' not found" in said and "put the file there" in said, said
+
+
+def test_a_sweep_into_a_folder_elsewhere_keeps_its_takes_where_rerun_reads_them(alice, tmp_path, capsys):
+    """A sweep over takes beside the graph, typed as absolute paths, run with ``-o`` in another folder: its
+    manifest kept them relative to itself (``../song/take0.wav``), and ``rerun``, which reads a row's values
+    from the graph's folder, looked for ``song/../song/take0.wav`` there and said "not found"."""
+    from nodeflow.cli import main
+    home, memo, project = alice
+    takes = [_take(project / f"take{i}.wav", 0.3 + 0.1 * i) for i in range(2)]
+    file = save(_graph(takes[0]), project / "song.msgpack")
+    out = project.parent / "renders"
+    assert main(["run", str(file), "-o", str(out), "-q", "--sweep", f"load.path={takes[0]},{takes[1]}"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    assert [r["params"]["load.path"] for r in doc["variants"]] == ["take0.wav", "take1.wav"]
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "again"), "-q"]) == 0, \
+        capsys.readouterr().err
+    assert sf.info(str(tmp_path / "again" / "v001_path=take1.wav" / "mix.wav")).frames == sf.info(str(takes[1])).frames
