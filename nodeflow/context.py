@@ -30,7 +30,9 @@ class MemoryRoom:
     a growth that does not fit is refused, so such nodes never take the run past its memory limit
     together (QA79 D4: three loads of a 375 KB FLAC with its length zeroed, estimated at 4 s each,
     decoded 4 GiB apiece side by side: 14.5 GB, the limit being 11.8 GiB).  What was taken stays taken
-    for the run: the value it made is held past its estimate."""
+    for the run: the value it made is held past its estimate.  A node that starts beside a running one takes
+    its estimated working buffers from it until it ends (the estimate counts one node's at a time), and
+    waits for its turn where they do not fit (:class:`~nodeflow.scheduler.Scheduler`)."""
 
     def __init__(self, room: int) -> None:
         self.room, self.taken = max(0, int(room)), 0

@@ -167,6 +167,8 @@ class Estimate:
     max_file_bytes: int = dataclasses.field(default=0, compare=False, repr=False)
     peak_node: str | None = dataclasses.field(default=None, compare=False)   # the node at whose step the peak is
     peak_work: int = dataclasses.field(default=0, compare=False)             # its working buffers then
+    step_work: dict[str, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    #   each node's working buffers at its step, as the peak counts them (a streamed node's: its blocks)
 
     @property
     def duration(self) -> str:
@@ -358,9 +360,9 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
     finally:
         _PROJECT_RATE.reset(token)
     streamed = _streamed(graph, costs, into, types)
-    peak, at, work = _peak(graph, costs, streamed, into)
+    peak, at, work, steps = _peak(graph, costs, streamed, into)
     return Estimate(costs, peak, sum(c.work_s for c in costs.values()), sum(c.files for c in costs.values()),
-                    peak_node=at, peak_work=work)
+                    peak_node=at, peak_work=work, step_work=steps)
 
 
 def _work(spec: NodeSpec, out: Shape, read_bytes: int) -> int:
@@ -375,8 +377,9 @@ def _work(spec: NodeSpec, out: Shape, read_bytes: int) -> int:
 
 
 def _peak(graph: Graph, costs: dict[str, NodeCost], streamed: set[str],
-          into: dict[str, list[Any]]) -> tuple[int, str | None, int]:
-    """The run's peak memory, the node at whose step it is and that node's working buffers.
+          into: dict[str, list[Any]]) -> tuple[int, str | None, int, dict[str, int]]:
+    """The run's peak memory, the node at whose step it is, that node's working buffers and every
+    node's (the scheduler lets nodes run side by side while their buffers fit the rest of the limit).
 
     At a node's step the run holds every value but those of the nodes after it (a node before it or on
     another branch may have run already: its value may be kept until the run ends) and the node works
@@ -384,7 +387,7 @@ def _peak(graph: Graph, costs: dict[str, NodeCost], streamed: set[str],
     few of them (:func:`_held`)."""
     order = [n for n in (graph.topological_order() or []) if n in costs]
     if not order:
-        return 0, None, 0
+        return 0, None, 0, {}
     index = {n: i for i, n in enumerate(order)}
     held = [_held(costs[n], streamed) for n in order]
     work = []
@@ -422,7 +425,7 @@ def _peak(graph: Graph, costs: dict[str, NodeCost], streamed: set[str],
             mask ^= low
         if total - later + work[i] > best:
             best, at = total - later + work[i], i
-    return best, order[at], work[at]
+    return best, order[at], work[at], dict(zip(order, work))
 
 
 def _streamed(graph: Graph, costs: dict[str, NodeCost], into: dict[str, list[Any]], types: dict[Any, Any]) -> set[str]:

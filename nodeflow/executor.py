@@ -333,7 +333,7 @@ class Executor:
         allow_outside = tuple(allow_outside)
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
             graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
-            room = memory_room(graph, targets, base)
+            room, work = memory_room(graph, targets, base)
             self.cache.hold_at_most(room)    # (earlier runs' values count too)
             plan = make_plan(graph, targets, base, self._lookup, device, keep)
         cancel = cancel_event or threading.Event()
@@ -342,7 +342,7 @@ class Executor:
                       protected_files=plan.protected, device=device, allow_outside=allow_outside,
                       memory=MemoryRoom(room))
         scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
-                              keep_going=keep_going, skips=skips, pieces_of=pieces_of)
+                              keep_going=keep_going, skips=skips, pieces_of=pieces_of, work=work)
         try:
             result = scheduler.result()
         except NodeflowError as e:

@@ -22,6 +22,7 @@ from .planning import Plan, kept_nodes, value_key
 from .runtypes import SAME_INPUTS, Emit, RunResult, Skips
 
 if TYPE_CHECKING:   # the executor imports this module
+    from .context import MemoryRoom
     from .executor import Executor
 
 __all__ = ["Scheduler"]
@@ -44,8 +45,12 @@ class Scheduler:
     def __init__(self, executor: Executor, graph: Graph, plan: Plan, targets: list[str] | None,
                  keep: Iterable[str] | str, emit: Emit, cancel: threading.Event, ctx_kw: dict[str, Any],
                  on_output: Callable[[str, dict[str, Any]], None] | None, t0: float, keep_going: bool = False,
-                 skips: Skips | None = None, pieces_of: str | None = None):
+                 skips: Skips | None = None, pieces_of: str | None = None, work: dict[str, int] | None = None):
         self.ended: set[str] = set()      # the nodes that had their last event (see ENDS)
+        self.work = work or {}            # each node's estimated working buffers (bytes; see _fits)
+        self.room: MemoryRoom | None = ctx_kw.get("memory")
+        self.uncounted: str | None = None     # the unit running on the estimate's own count (see _fits)
+        self.taken: dict[str, int] = {}       # units running beside it: the room each took
         self.warnings: dict[str, list[str]] = {}     # what nodes said of their results (ctx.warn)
         emit = self._noting(emit, plan, executor.warned)
         self.executor, self.graph, self.plan, self.emit, self.cancel = executor, graph, plan, emit, cancel
@@ -231,6 +236,28 @@ class Scheduler:
         self.emit("skipped", nid)
         return False
 
+    def _fits(self, nid: str) -> bool:
+        """Whether ready unit ``nid`` may start beside the units running now.  The estimated peak counts one
+        node's working buffers at a time: the first unit to run takes nothing more, and each unit beside it
+        takes its buffers from the run's room (the memory limit less that peak, shared with decodes that
+        outgrow their estimate), or waits for a unit to finish (measured: two masters side by side took 585
+        MB, a run estimated at 395 MiB under a limit of 0.42 GB; now one after the other, 310 MB)."""
+        if self.uncounted is None:
+            self.uncounted = nid
+            return True
+        need = sum(self.work.get(n, 0) for n in self.fused.get(nid, [nid]))
+        if need and self.room is not None and not self.room.take(need):
+            return False
+        self.taken[nid] = need
+        return True
+
+    def _left(self, nid: str) -> None:
+        """Unit ``nid`` stopped running (or never started): what it took of the room goes back."""
+        if self.uncounted == nid:
+            self.uncounted = None
+        elif (need := self.taken.pop(nid, 0)) and self.room is not None:
+            self.room.give(need)
+
     def _loop(self) -> BaseException | None:
         """Run nodes until none is ready or running, or one fails; the failure, if any."""
         ready, in_flight = self.ready, self.in_flight
@@ -249,15 +276,22 @@ class Scheduler:
                     failure = self.failed(nid, e)
                 continue
             pool = self.executor._get_pool()
+            waiting = []                      # ready, but their buffers do not fit beside those running
             while ready and len(in_flight) < self.executor.max_workers:
                 nid = ready.pop(0)
-                if self._starts(nid):
+                if not self._fits(nid):
+                    waiting.append(nid)
+                elif self._starts(nid):
                     in_flight[pool.submit(self.execute, nid)] = nid
+                else:
+                    self._left(nid)
+            ready[:0] = waiting
             if not in_flight:
                 continue
             done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 nid = in_flight.pop(fut)
+                self._left(nid)
                 try:
                     self.finish(nid, fut.result())
                 except BaseException as e:  # noqa: BLE001

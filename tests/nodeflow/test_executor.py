@@ -458,3 +458,48 @@ def test_parallel_branches_release_a_value_after_its_last_consumer():
     res = Executor(cache_bytes=0, max_workers=1).run(g)
     assert alive["step1"] and alive["step2"] and not alive["step3"]
     assert set(res.outputs) == {"a", "c"}
+
+
+def _hungry_registry():
+    """A source and a node whose estimate declares 300 MiB of working buffers (what a master's limiter takes
+    of a few minutes of audio), sleeping so that two running side by side overlap in time."""
+    from nodeflow.costs import Shape
+    from nodeflow.registry import Registry
+
+    @node("test.src", estimate=lambda inputs, params: {"out": Shape(8000, 1, 8000)})
+    def src() -> Audio:
+        """One second of silence."""
+        return Audio(np.zeros(8000, np.float32), 8000)
+
+    @node("test.hungry", estimate=lambda inputs, params: {"out": Shape(8000, 1, 8000, work_bytes=300 << 20)})
+    def hungry(audio: Audio, *, seconds: float = 0.4) -> Audio:
+        """Holds 300 MiB of working buffers (by its estimate) for ``seconds``."""
+        time.sleep(seconds)
+        return audio
+
+    r = Registry()
+    r.load_pack("hungry", lambda reg: reg.add_all([src, hungry]), "1.0")
+    return r
+
+
+@pytest.mark.parametrize("limit_gb, together", [(0.5, False), (8.0, True)])
+def test_branches_run_side_by_side_only_while_their_buffers_fit_the_memory_limit(limit_gb, together, monkeypatch):
+    """The estimated peak counts one node's working buffers at a time, and the scheduler ran every ready branch
+    at once: two masters side by side took 585 MB of a run estimated at 395 MiB under a limit of 0.42 GB.  A
+    node now starts beside others only while its buffers fit what the limit leaves past the estimated peak:
+    under 0.5 GB (the estimate: 300 MiB, one at a time) the two hungry branches run one after the other,
+    under 8 GB side by side as before."""
+    monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", str(limit_gb))
+    g = Graph(_hungry_registry())
+    g.add("test.src", id="s")
+    for b, seconds in (("h1", 0.4), ("h2", 0.41)):
+        g.add("test.hungry", id=b, seconds=seconds)
+        g.connect("s", b)
+    spans: dict[str, list[float]] = {}
+
+    def on(e):
+        if e.kind in ("started", "finished"):
+            spans.setdefault(e.node_id, []).append(time.perf_counter())
+    Executor(max_workers=2).run(g, on_event=on)
+    overlapped = spans["h2"][0] < spans["h1"][1] and spans["h1"][0] < spans["h2"][1]
+    assert overlapped == together, spans
