@@ -120,6 +120,9 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
+    from .outputs import linked_folder
+    if not args.output and (why := linked_folder(out, "rerun's output folder")):    # (QA96 D1: shipped as a link)
+        raise NodeflowError(why)
     executor = Executor(disk_cache=None if getattr(args, "no_cache", False) else "default")
     from .devices import one_thread_count
     threads = row.get("torch_threads")

@@ -82,6 +82,9 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple[t
     g.path = Path(graph_path) if graph_path else None
     v = Variant(index, tuple(overrides))
     vdir = Path(out_dir) / v.name
+    from .outputs import linked_folder
+    if why := linked_folder(vdir, "a sweep variant's folder"):
+        return {"status": "failed", "error": why, "elapsed_s": 0.0, "pid": os.getpid()}
     ex = Executor()
     for key, outputs in shared.items():
         ex.cache.put(key, outputs)

@@ -19,6 +19,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from .graph import Graph
 
 __all__ = ["numbered", "resolve", "write_problem", "refused_writes", "clashing_writes", "unwritable", "refused_folder",
-           "cannot_write", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under", "ALLOW_HINT"]
+           "cannot_write", "first_missing", "prune_empty", "made_by_audiochain", "allowed_under", "linked_folder",
+           "ALLOW_HINT"]
 
 ALLOW_HINT = ("to allow it: audiochain run ... --allow-outside {root} (in Python allow_outside=[...], or Allow "
               "once in the editor)")
@@ -248,6 +250,22 @@ def refused_folder(folder: Path) -> str | None:
         return cannot_write(e, "choose another output folder (-o)")
     with contextlib.suppress(OSError):
         os.rmdir(probe)
+    return None
+
+
+def linked_folder(folder: Path, what: str) -> str | None:
+    """Why AudioChain refuses to write into ``folder``, a folder it names itself inside an output folder
+    (``what``: a sweep variant's, rerun's), where it is a symbolic link or not a folder, or None.  QA96 D1:
+    a stranger's song folder shipped ``out/v000_gain_db=-6.0 -> ~/Music/victim`` and the documented sweep
+    wrote there, replacing an earlier export; a folder one typed (``-o``) is one's own to link."""
+    if os.path.islink(folder):
+        with contextlib.suppress(OSError):
+            to = os.readlink(folder)
+            return (f"{folder}: {what} is a symbolic link (to {to}), so its files would be written where it leads; "
+                    "AudioChain makes this folder itself: remove the link, or choose another output folder (-o)")
+        return f"{folder}: {what} is a symbolic link; remove it, or choose another output folder (-o)"
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        return f"{folder}: {what} is a file, not a folder; move it away, or choose another output folder (-o)"
     return None
 
 

@@ -113,9 +113,12 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
     ``keep_values`` it keeps the values too (e.g. the audio an export that failed was given: the
     editor still plays it); its status and error say it failed."""
     from .errors import Cancelled
+    from .outputs import linked_folder
     device = assign_devices([variant], device)[0]
     vdir = out_dir / variant.name
     t0 = time.perf_counter()
+    if why := linked_folder(vdir, "a sweep variant's folder"):       # (also made since the sweep was checked)
+        return VariantResult(variant, "failed", str(vdir), error=why)
     made: dict[str, dict[str, Any]] = {}          # every node's outputs as the run makes them (keep_values)
 
     def on_output(nid: str, outputs: dict[str, Any]) -> None:
@@ -185,7 +188,10 @@ def check_variants(graph: Graph, variants: Sequence[Variant], out: Path, *, allo
     (:func:`~nodeflow.sweepcheck.variant_problems`).  What only running finds
     (a loudness target the audio cannot reach) fails its variant alone."""
     from .errors import GraphError
+    from .outputs import linked_folder
     from .sweepcheck import variant_problems
+    if linked := [why for v in variants if (why := linked_folder(out / v.name, "a sweep variant's folder"))]:
+        raise GraphError(linked)
     if not variants:
         graph.check(output_dir=out, allow_outside=allow_outside, device=device)
     elif problems := variant_problems(graph, variants, out, allow_outside=allow_outside, device=device):

@@ -839,3 +839,38 @@ def test_an_auto_value_is_named_auto_in_folders_the_manifest_rerun_and_batch(tmp
     assert (tmp_path / "saved" / "v000_note_value=auto" / "take.wav").is_file()
     res = batch(load(path), [{"win.note_value": None}, {"win.note_value": "auto"}], output_dir=tmp_path / "py")
     assert [r.variant.name for r in res] == ["v000_note_value=auto", "v001_note_value=auto"]
+
+
+def test_a_variant_folder_or_reruns_folder_shipped_as_a_link_is_refused_and_nothing_is_written_there(
+        audio_graph, tmp_path, capsys):
+    """QA96 D1 (High): a stranger's song folder shipped ``out/v000_gain_db=-6.0 -> ~/Music/victim`` (or
+    ``out/rerun -> ~/Music``); the documented sweep and ``rerun`` followed the link, wrote there and replaced
+    an earlier export.  A folder AudioChain names itself is refused in one line when it is a link."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_bytes(b"mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "v000_gain_db=-6.0").symlink_to(victim)
+    assert main(["run", str(audio_graph), "-o", str(out), "--sweep", "gain.gain_db=-6,0"]) == 1
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "v000_gain_db=-6.0: a sweep variant's folder is a symbolic link" in said, said
+    assert [p.name for p in victim.iterdir()] == ["notes.txt"] and (victim / "notes.txt").read_bytes() == b"mine"
+    assert not (out / "v001_gain_db=0.0").exists()                 # refused before anything ran
+    from nodeflow.fileformat import load as load_graph
+    res = batch(load_graph(audio_graph), [{"gain.gain_db": -6}], output_dir=out)     # (no check before: alone)
+    assert res[0].status == "failed" and "symbolic link" in res[0].error
+    assert [p.name for p in victim.iterdir()] == ["notes.txt"]
+    (out / "v000_gain_db=-6.0").unlink()
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
+    (out / "rerun").symlink_to(victim)
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "0"]) == 1
+    said = capsys.readouterr().err
+    assert "rerun's output folder is a symbolic link" in said and [p.name for p in victim.iterdir()] == ["notes.txt"]
+    (out / "rerun").unlink()
+    (out / "rerun").mkdir()
+    (out / "rerun" / "v000_gain_db=-6.0").symlink_to(victim)
+    assert main(["rerun", str(out / "manifest.json"), "0"]) == 1
+    assert "a sweep variant's folder is a symbolic link" in capsys.readouterr().err
+    assert [p.name for p in victim.iterdir()] == ["notes.txt"]
