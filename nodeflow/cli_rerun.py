@@ -75,6 +75,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             f"{len(rows)} row(s)" if rows else "no rows"
         raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
                             f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
+    if not args.graph:
+        _judge_graph_field(args, graph_name, doc)
     doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
     if not args.graph and not os.path.lexists(doc["graph"]):     # (QA88 D3: "no such file", and no word of --graph)
         far = "" if "/" in graph_name else (" (a manifest names a graph more than two folders from it by its file "
@@ -158,3 +160,24 @@ def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recor
     sets = [f"{item.partition('=')[0]}={back[f'set:{i}']}" if f"set:{i}" in back else item
             for i, item in enumerate(sets)]
     return Variant(variant.index, overrides), sets
+
+
+def _judge_graph_field(args: argparse.Namespace, graph_name: str, doc: dict[str, Any]) -> None:
+    """Refuse a manifest's ``graph`` that AudioChain never writes (QA96 D2: a stranger's manifest named
+    ``/home/alice/song/memo.msgpack``, ``../../../proj/memo.msgpack`` or a link shipped beside it, without a
+    digest, and ``rerun`` rendered alice's graph, her far inputs found again, into the stranger's folder):
+    a sweep writes its graph relative to the manifest, at most two folders up, or by its file name alone,
+    with the graph file's digest.  ``--graph`` names the graph as one's own."""
+    from .graphpaths import never_saved
+    folder = Path(args.manifest).resolve().parent
+    fix = f"pass the graph file yourself: audiochain rerun {args.manifest} {args.row} --graph path/to/graph.msgpack"
+    full = Path(os.path.normpath(folder / graph_name))
+    real = Path(os.path.realpath(full))        # a link shipped beside it: judged by where it leads
+    if never_saved(graph_name, folder) or (real != full and never_saved(os.path.relpath(real, folder), folder)):
+        raise NodeflowError(f"{args.manifest}: its graph {graph_name!r} is not where a sweep writes it (relative to "
+                            f"the manifest, at most two folders up): the manifest came from elsewhere or was edited; "
+                            f"{fix}")
+    if not doc.get("graph_sha256"):
+        raise NodeflowError(f"{args.manifest}: it records no digest of its graph {graph_name!r}, so rerun cannot tell "
+                            f"it is the graph the sweep ran (the manifest came from elsewhere or was edited); {fix}")
+

@@ -874,3 +874,29 @@ def test_a_variant_folder_or_reruns_folder_shipped_as_a_link_is_refused_and_noth
     assert main(["rerun", str(out / "manifest.json"), "0"]) == 1
     assert "a sweep variant's folder is a symbolic link" in capsys.readouterr().err
     assert [p.name for p in victim.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("field", ["absolute", "far up", "link beside", "no digest"])
+def test_a_manifests_graph_that_a_sweep_never_writes_is_refused_unless_given_with_graph(
+        audio_graph, tmp_path, capsys, field):
+    """QA96 D2: a stranger's manifest named one's own graph by an absolute path, ``../../../`` or a link shipped
+    beside it, with an empty digest, and ``rerun`` rendered it (its far inputs found again) into the stranger's
+    folder.  A sweep writes its graph relative to the manifest (at most two folders up) with its digest."""
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
+    inbox = tmp_path / "inbox" / "a" / "b" / "song"
+    inbox.mkdir(parents=True)
+    doc = json.loads((out / "manifest.json").read_text())
+    doc["graph"] = {"absolute": str(audio_graph), "far up": os.path.relpath(audio_graph, inbox),
+                    "link beside": "theirs.msgpack", "no digest": "theirs.msgpack"}[field]
+    if field != "absolute" and field != "far up":
+        (inbox / "theirs.msgpack").symlink_to(audio_graph)
+    if field != "link beside":
+        doc["graph_sha256"] = ""
+    (inbox / "manifest.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["rerun", str(inbox / "manifest.json"), "0"]) == 1
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "--graph" in said and "came from elsewhere or was edited" in said, said
+    assert not (inbox / "rerun").exists()
+    assert main(["rerun", str(inbox / "manifest.json"), "0", "--graph", str(audio_graph), "-q"]) == 0   # one's own
