@@ -307,7 +307,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise NodeflowError(f"{out} exists; pass --force to replace it")
     limit = int(args.max_mb * 2**20)
     report: list[str] = []
-    pack(graph, out, max_bytes=limit, report=report, outside=args.include_outside)
+    pack(graph, out, max_bytes=limit, report=report, outside=args.include_outside, allow_outside=args.allow_outside)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     for line in report:   # what leaves the machine: every file included (and any left out)
         print(f"  {printable(line)}")

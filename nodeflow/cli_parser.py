@@ -260,6 +260,9 @@ def _add_bundles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--include-outside", action="store_true",
                    help="also pack input files outside the graph's folder (refused without it: a graph from "
                         "elsewhere could name your own files)")
+    p.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
+                   help="also pack files under PATH that the graph's file names as AudioChain never saves (an "
+                        "absolute path, ~, far up: it came from elsewhere or was edited); run refuses them alike")
     p.set_defaults(fn=cli.cmd_pack)
 
     p = sub.add_parser("unpack", help="unpack a bundle (never overwrites existing files)")

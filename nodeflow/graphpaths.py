@@ -229,7 +229,7 @@ def typed(graph: Graph, nid: str, param: str, value: Any) -> None:
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
-                  scope: Collection[str] | None = None) -> list[tuple[str, str, Path, str]]:
+                  scope: Collection[str] | None = None, hint: str = "") -> list[tuple[str, str, Path, str]]:
     """The reads a run of ``graph`` refuses: ``(node, param, real path, why)`` for each value of
     :func:`stored_far_reads` a node of ``scope`` still holds (one set since, by ``--set``, in Python or in
     the editor, is the user's own) that lies under no folder of ``allow`` (``--allow-outside``)."""
@@ -245,7 +245,7 @@ def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
             continue
         out.append((nid, param, real, f"{param}={value!r} reads {real}, outside the graph's folder, by a path "
                     "AudioChain never saves in a graph file (the file came from elsewhere, or was edited); "
-                    + ALLOW_HINT.format(root=quoted(real if real.is_dir() else real.parent))))
+                    + (hint or ALLOW_HINT).format(root=quoted(real if real.is_dir() else real.parent))))
     return out
 
 

@@ -18,7 +18,7 @@ import stat
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .atomic import atomic_path
 from .checkpoints import safetensors_whole
@@ -167,20 +167,32 @@ class OutsideFolder(NodeflowError):
         self.folder, self.files = folder, list(files or [])
 
 
+PACK_HINT = ("pack refuses to include it; to allow it: audiochain pack ... --allow-outside {root} (in Python "
+             "pack(..., allow_outside=[...]))")
+
+
 def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUNDLE_BYTES,
-         report: list[str] | None = None, outside: bool = False) -> Path:
+         report: list[str] | None = None, outside: bool = False,
+         allow_outside: Sequence[str | os.PathLike[str]] = ()) -> Path:
     """Write ``graph`` with the audio files and adapters it reads into the bundle ``out``.
 
     Only regular files that decode as audio, and safetensors adapters, are taken; a graph naming
     anything else (a key, a config, a document) is refused with one line naming the node, the
     parameter and the file.  So is a file outside the graph's folder (the current folder for a graph
     never saved), unless ``outside`` (``--include-outside``): a graph from elsewhere that loads
-    ``~/Music/...`` would take the user's own audio into the bundle they share (QA79 D1).
+    ``~/Music/...`` would take the user's own audio into the bundle they share (QA79 D1).  A path that
+    AudioChain never saves in a graph file (absolute, ``~``, far up: the file came from elsewhere or was
+    edited) is refused as a run refuses it, ``outside`` or not, unless under a folder of ``allow_outside``
+    (``--allow-outside``; QA96 D3: a stranger's graph naming ``~/private/voice-memo.flac``, which run refused,
+    was packed with ``--include-outside``).
     ``report`` (a list) receives one line per file included or left out.
     The bundle is written atomically: a full disk or a read-only folder leaves nothing at ``out``.
     """
     out = Path(out)
     problems = [p for p in graph.problems() if any(w in p for w in ("not found", "is a symlink loop", "which is not there"))]
+    from .graphpaths import refused_reads
+    problems += [f"node '{nid}' ({graph.nodes[nid].type}): {why}" for nid, _, _, why in refused_reads(
+        graph, allow_outside, hint=PACK_HINT)]
     if problems:
         raise NodeflowError("cannot bundle: " + "; ".join(problems))
     g = graph.copy()

@@ -795,3 +795,35 @@ def test_a_graph_of_msgpacks_reserved_byte_says_what_it_is(tmp_path, capsys):
     rc, out, err = cli(["show", str(tmp_path / "c1.msgpack")], capsys)
     assert refused_cleanly(rc, out, err) and "FormatError" not in err
     assert "not an AudioChain graph (not a msgpack graph document" in err
+
+
+@pytest.mark.parametrize("value", ["{home}/Music/voice-memo.wav", "~/Music/voice-memo.wav",
+                                   "../../../home/Music/voice-memo.wav"])
+def test_pack_include_outside_still_refuses_what_a_strangers_file_names_as_audiochain_never_saves(
+        sandbox, capsys, value):
+    """QA96 D3: a stranger's graph file naming ``~/private/voice-memo.flac`` by an absolute path, ``~`` or a
+    climb (which run and validate refuse: "by a path AudioChain never saves in a graph file") was packed with
+    ``--include-outside``, and the user's memo went into the bundle they were asked to send back.  pack now
+    refuses it as run does, flag or not, unless ``--allow-outside`` names its folder."""
+    home = sandbox / "home"
+    (home / "Music").mkdir(exist_ok=True)
+    _sine(home / "Music" / "voice-memo.wav")
+    inbox = sandbox / "inbox" / "a" / "b"
+    inbox.mkdir(parents=True)
+    _sine(inbox / "beat.wav")
+    g = Graph()
+    g.add("io.load", id="beat", path="beat.wav")
+    g.add("io.load", id="sneaky", path=value.format(home=home))
+    g.add("io.export", id="out", path="beat-out.wav")
+    g.connect("beat", "out")
+    src = inbox / "free-beat.msgpack"
+    src.write_bytes(dumps(g))                       # written elsewhere: nothing of it is noted on this machine
+    before = snapshot(sandbox, sandbox / "out")
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle"), "--include-outside"], capsys)
+    assert refused_cleanly(rc, out, err), err
+    assert "node 'sneaky' (io.load): path=" in err and "by a path AudioChain never saves in a graph file" in err
+    assert "audiochain pack ... --allow-outside" in err, err
+    assert os.listdir(sandbox / "out") == [] and snapshot(sandbox, sandbox / "out") == before
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle"), "--include-outside",
+                        "--allow-outside", str(home / "Music")], capsys)
+    assert rc == 0 and "included files/voice-memo.wav" in out, err
