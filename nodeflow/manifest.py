@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .atomic import write_atomic
 from .audio import Audio
@@ -263,7 +263,9 @@ def write_manifest(report: SweepReport, out_dir: Path, graph: Graph | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     made = report.document()
     made = dict(made, variants=in_folder(made["variants"], out_dir))
-    doc = portable(_reads_from_graph(made, graph) if graph is not None else made, out_dir)
+    if graph is not None:
+        made = _map_reads(made, graph, _whole)
+    doc = portable(_map_reads(made, graph, _kept) if graph is not None else made, out_dir)
     js = json.dumps(doc, indent=2, default=str)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -284,25 +286,40 @@ def write_manifest(report: SweepReport, out_dir: Path, graph: Graph | None = Non
     return paths
 
 
-def _reads_from_graph(doc: dict[str, Any], graph: Graph) -> dict[str, Any]:
-    """``doc`` with each absolute path a row's values (and the axes) give a node of ``graph`` to read
-    made relative to the graph's folder, as a graph file keeps it (:func:`.places.shared_path`: by its
-    name alone where far): a sweep run with ``-o`` elsewhere wrote them relative to the manifest, and
-    ``rerun``, which reads them from the graph's folder, looked for ``../b/proj/take.wav`` there."""
+def _map_reads(doc: dict[str, Any], graph: Graph, how: Callable[[str, Path], str]) -> dict[str, Any]:
+    """``doc`` with ``how(value, graph's folder)`` applied to each text value its rows (and axes) give a node
+    of ``graph`` to read (an input file, a checkpoint)."""
     from .graphpaths import reads_param
-    from .places import shared_path
     base = graph.base_dir()
 
-    def kept(key: str, value: Any) -> Any:
+    def one(key: str, value: Any) -> Any:
         nid, _, param = key.partition(".")
-        if isinstance(value, str) and os.path.isabs(value) and reads_param(graph, nid, param):
-            return shared_path(value, base, base)
-        return value
-    rows = [dict(r, params={k: kept(k, v) for k, v in r["params"].items()}) if isinstance(r.get("params"), dict)
+        return how(value, base) if isinstance(value, str) and value.strip() and reads_param(graph, nid, param) \
+            else value
+    rows = [dict(r, params={k: one(k, v) for k, v in r["params"].items()}) if isinstance(r.get("params"), dict)
             else r for r in doc["variants"]]
-    axes = [dict(a, values=[kept(str(a.get("param")), v) for v in a["values"]]) if isinstance(a.get("values"), list)
+    axes = [dict(a, values=[one(str(a.get("param")), v) for v in a["values"]]) if isinstance(a.get("values"), list)
             else a for a in doc["axes"]]
     return dict(doc, variants=rows, axes=axes)
+
+
+def _whole(value: str, base: Path) -> str:
+    """A typed value ``rerun`` would take for a stranger's (QA96 D4: ``takes_link/take3.flac``, a link in the
+    graph's folder to a far folder, or a long climb) as the absolute path it reads, which :func:`_kept` keeps
+    by name and :func:`.places.remember_manifest` notes."""
+    from .graphpaths import never_saved
+    if os.path.isabs(value) or not never_saved(value, base):
+        return value
+    return os.path.normpath(base / Path(value).expanduser())
+
+
+def _kept(value: str, base: Path) -> str:
+    """An absolute path kept relative to the graph's folder, as a graph file keeps it
+    (:func:`.places.shared_path`: by its name alone where far): a sweep run with ``-o`` elsewhere wrote it
+    relative to the manifest, and ``rerun``, which reads a row's values from the graph's folder, looked for
+    ``../b/proj/take.wav`` there."""
+    from .places import shared_path
+    return shared_path(value, base, base) if os.path.isabs(value) else value
 
 
 def rerun_values(doc: dict[str, Any]) -> dict[str, Any]:

@@ -410,3 +410,21 @@ def test_a_sweep_into_a_folder_elsewhere_keeps_its_takes_where_rerun_reads_them(
     assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "again"), "-q"]) == 0, \
         capsys.readouterr().err
     assert sf.info(str(tmp_path / "again" / "v001_path=take1.wav" / "mix.wav")).frames == sf.info(str(takes[1])).frames
+
+
+def test_a_sweep_over_a_take_reached_through_a_link_in_the_project_reruns_here(alice, tmp_path, capsys):
+    """QA96 D4: ``--sweep load.path=takes_link/take3.flac`` (a link in the graph's folder to ``~/Music/takes``)
+    kept the value as typed, and ``rerun`` on the machine that ran it took it for a stranger's ("by a path
+    AudioChain never saves") and refused it.  The manifest keeps it by name, noted here as a far take is."""
+    from nodeflow.cli import main
+    home, memo, project = alice
+    take = _take(home / "Music" / "takes" / "take3.flac")
+    (project / "takes_link").symlink_to(home / "Music" / "takes")
+    file = save(_graph(_take(project / "near.wav")), project / "song.msgpack")
+    out = project / "out"
+    assert main(["run", str(file), "-o", str(out), "-q", "--sweep", "load.path=takes_link/take3.flac,near.wav"]) == 0
+    text = (out / "manifest.json").read_text()
+    assert "takes_link" not in text and "alice" not in text and '"load.path": "take3.flac"' in text
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "again"), "-q"]) == 0, \
+        capsys.readouterr().err
+    assert sf.info(str(tmp_path / "again" / "v000_path=take3.flac" / "mix.wav")).frames == sf.info(str(take)).frames
