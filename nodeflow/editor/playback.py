@@ -20,6 +20,7 @@ from ..audio import Audio
 from ..errors import NodeflowError
 from ..executor import RunResult
 from ..graph import Graph
+from .clipreader import LOOP_FADE_S, seamless_loop
 from .clips import Clip, as_audio, peak_dbfs
 from .clips import preview_envelope, tempo_info, time_ticks  # noqa: F401  (re-exported: see __all__)
 from .filedecode import DecodedFiles, file_stamp, written_files
@@ -226,7 +227,7 @@ class Auditioner:
 
     def _play_loop(self, nid: str, port: str, clip: Clip, a: float, b: float, at: float) -> None:
         rate = clip.sample_rate
-        region = Audio(np.ascontiguousarray(clip.samples[:, int(a * rate):int(b * rate)]), rate)
+        region = Audio(seamless_loop(clip.samples, int(a * rate), int(b * rate), round(LOOP_FADE_S * rate)), rate)
         self.offset_s = a
         self._play_clip(nid, port, clip, at - a, region=region)
         if self.now == (nid, port):

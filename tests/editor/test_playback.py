@@ -461,3 +461,32 @@ def test_libpulse_calling_back_after_a_stream_closed_finds_nothing_and_never_cra
     assert conn is not None
     for _ in range(20):                   # questions whose answers come in two calls, asked and dropped
         assert conn.output()[1] == 48000
+
+
+def test_a_loop_region_wraps_without_a_click(pulse, tmp_path):  # noqa: F811
+    """QA95: a loop region wrapped with a hard splice, so a sustained pad clicked on every pass (a step 130
+    times the pad's largest).  The region the editor loops (:func:`~nodeflow.editor.clipreader.seamless_loop`)
+    crossfades its end into what comes before its start, as a seek and an A/B switch crossfade."""
+    from nodeflow.editor.clipreader import LOOP_FADE_S, seamless_loop
+    from nodeflow.editor.player import Player
+    t = np.arange(3 * RATE) / RATE
+    pad = np.stack([0.25 * np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32)
+    a, b = round(0.503 * RATE), round(0.86 * RATE)           # not a whole number of periods: a hard wrap jumps
+    assert np.abs(pad[0, a] - pad[0, b - 1]) > 0.4
+    region = Audio(seamless_loop(pad, a, b, round(LOOP_FADE_S * RATE)), RATE)
+    p = Player()
+
+    def take() -> None:
+        p.play(region, loop=True)
+        while p.position_s < 0.2:
+            time.sleep(0.01)
+        time.sleep(1.3)                                       # about four wraps
+        p.stop()
+    x, _ = on_time_take(tmp_path / "rec.f32", take)
+    m = x[:, 0].astype(np.float64)
+    loud = np.flatnonzero(np.abs(m) > 1e-3)
+    assert loud[-1] - loud[0] > RATE, "less than a second was heard"
+    # the pad's largest step is 2 pi 220 / 48000 x 0.25 = 0.0072; a wrap at another phase jumped up to 0.5
+    # (the first sound and the stop's fade-out are left out: PulseAudio may drop a stream's first 30-80 ms)
+    steps = np.abs(np.diff(m[loud[0] + 48:loud[-1] - 2400]))
+    assert steps.max() < 0.012, steps.max()
