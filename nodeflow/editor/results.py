@@ -43,10 +43,22 @@ def show_results(app: App, keys: dict[str, str]) -> None:
             continue
         if any(bound_by_input(p) for p in spec.params.values()):      # times bounded by the input's length
             lengths = [_length(app, g, feeds[(nid, p)], keys, estimated) for p in spec.inputs if (nid, p) in feeds]
+            if not spec.inputs:              # a source: the file it reads (QA95 D2: a load's start past its end)
+                lengths.append(_file_length(g, nid))
             known = [x for x in lengths if x is not None]
             app.view.bound_times(nid, spec, min(known) if known else None)
         for port, ps in spec.outputs.items():
             _show_output(app, g, nid, port, spec, types.get((nid, port), ps.type), keys)
+
+
+def _file_length(g: Graph, nid: str) -> float | None:
+    """Seconds of the audio file source node ``nid`` reads, from its header (cached by the file's size and
+    time), or None: no file, not audio, or a header that gives no length."""
+    from nodes.io.load import header
+    for (n, _), path in g.input_files().items():
+        if n == nid and (got := header(path)) is not None and got[2] is not None and got[0] > 0:
+            return got[2] / got[0]
+    return None
 
 
 def _length(app: App, g: Graph, src: tuple[str, str], keys: dict[str, str], estimated: list[Any]) -> float | None:

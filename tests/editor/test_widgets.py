@@ -81,6 +81,9 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     assert st["trim_typed_5"]["status"] == ("trim.start_s: typed 5 s, at or past the end of its input (1.5 s long); "
                                             "type a start before 1.5 s (unchanged)"), st["trim_typed_5"]
     assert st["trim_typed_half"]["value"] == 0.5 and not st["trim_typed_half"]["error"], st["trim_typed_half"]
+    assert st["load_typed_90"] == {"value": 0.0, "error": True, "status": (     # a load's start, by its file's length
+        "load.start_s: typed 90 s, at or past the end of its input (1.5 s long); type a start before 1.5 s "
+        "(unchanged)")}, st["load_typed_90"]
     assert st["trim_end_9"] == {"value": 9.0, "error": False,             # an end past it means 'to the end'
                                 "status": "trim.end_s = 9.0 (past the end of its 1.5 s input: to the end)"}, st
     assert st["start_tip"].endswith("0 s or more"), st["start_tip"]          # not "range [0, inf] s"
@@ -206,7 +209,7 @@ def test_a_value_is_typed_as_a_musician_writes_it(editor):
     assert bad["value"] == 120.0 and bad["steps"] == 4 and bad["error"], bad
     assert bad["status"] == "fade.fade_out_s: typed '1x': not a time in s; type e.g. 2.5, 1:30 or 250 ms"
     assert st["ctrl_z_in_box"] == {"value": 120.0, "steps": 0, "status": "fade.fade_out_s unchanged"}
-    assert st["start"] == {"value": 1.5, "shown": "1.5 s", "status": "load.start_s = 1.5"}, st["start"]
+    assert st["start"] == {"value": 0.5, "shown": "0.5 s", "status": "load.start_s = 0.5"}, st["start"]
     gain = st["-7.5 dB"]
     assert gain["value"] == -7.5 and gain["text"] == "-6.0 dB", gain      # the box opens on the value shown
     for case in (st[text] for text in (*expected, "1x", "-7.5 dB")):

@@ -1,6 +1,6 @@
 """A value typed as a musician writes it, through real double-clicks and keys: the fade-out as
 ``1:30``, ``250 ms``, ``2,5`` and ``2 min``; text it cannot read (``1x``) sets nothing and the
-status names the parameter, the text and what to type; the gain slider takes ``-7.5 dB``; the load's start (a time without an end, a text box) ``0:01.5``.  While the
+status names the parameter, the text and what to type; the gain slider takes ``-7.5 dB``; the load's start (a time without an end, a text box) ``0:00.5``.  While the
 box is open the node keeps its size and the box sits where the widget was (ImGui's own typing read
 ``1:30`` as 1 and ``250 ms`` as 250 s, and ignored ``1x`` without a word)."""
 
@@ -49,7 +49,7 @@ def main(app, drv):
     tag = "param::load::start_s"          # a time without an end: a text box, read the same way
     drv.click_item(tag)
     drv.key("ctrl+a")
-    drv.type_text("0:01.5")
+    drv.type_text("0:00.5")
     drv.key("Return")
     drv.frames(4)
     out["start"] = {"value": graph.nodes["load"].params["start_s"], "shown": dpg.get_value(tag),

@@ -36,14 +36,15 @@ def main(app, drv):
     app.doc.set_param("gain", "gain_db", -7.0)        # an edit upstream: the run's output is out of date
     drv.frames(4)
     out["max_after_upstream_edit"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
-    for typed, key, box in (("5", "trim_typed_5", "start_s"), ("0.5", "trim_typed_half", "start_s"),
-                            ("9", "trim_end_9", "end_s")):          # trim's start and end: text boxes
-        drv.click_item(f"param::trim::{box}")
+    for typed, key, box, nid in (("5", "trim_typed_5", "start_s", "trim"), ("0.5", "trim_typed_half", "start_s", "trim"),
+                                 ("9", "trim_end_9", "end_s", "trim"),      # trim's start and end: text boxes
+                                 ("1:30", "load_typed_90", "start_s", "load")):   # the load's, by its file (QA95 D2)
+        drv.click_item(f"param::{nid}::{box}")
         drv.key("ctrl+a")
         drv.type_text(typed)
         drv.key("Return")
         drv.frames(4)
-        out[key] = {"value": app.doc.graph.nodes["trim"].params[box], "status": app.status_text,
+        out[key] = {"value": app.doc.graph.nodes[nid].params[box], "status": app.status_text,
                     "error": app.status_error}
     from nodeflow.editor.paramtext import tooltip
     out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
