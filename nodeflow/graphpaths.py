@@ -16,7 +16,7 @@ if TYPE_CHECKING:   # graph.py imports this module
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
            "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads",
-           "reads_param", "sweep_values", "from_elsewhere", "typed"]
+           "reads_param", "sweep_values", "from_elsewhere", "typed", "foreign"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -226,6 +226,16 @@ def typed(graph: Graph, nid: str, param: str, value: Any) -> None:
     values = graph.foreign_reads.get((nid, param))
     if values is not None and isinstance(value, str) and value.strip() in values:
         graph.foreign_reads[(nid, param)] = values - {value.strip()}
+
+
+def foreign(graph: Graph, nid: str, param: str | None = None) -> bool:
+    """Whether node ``nid`` (its ``param``, or any) holds a read its graph's file stored as AudioChain never
+    saves (:func:`stored_far_reads`, :func:`from_elsewhere`): neither opened nor probed before the run is allowed
+    to read it (QA96 D5: validation opened ``~/.ssh/id_rsa`` and ran ffmpeg on it, then refused it)."""
+    inst = graph.nodes.get(nid)
+    return inst is not None and any(isinstance(v := inst.params.get(p), str) and v.strip() in values
+                                    for (n, p), values in graph.foreign_reads.items()
+                                    if n == nid and (param is None or p == param))
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),

@@ -680,6 +680,39 @@ def test_a_graph_file_reading_outside_by_a_path_never_saved_is_refused_unless_al
     assert (Path("py") / "take.wav").is_file()
 
 
+_OPENED: list[str] | None = None          # while a test records: every file opened, every program started
+
+
+def _note(event: str, args: tuple) -> None:
+    if _OPENED is not None and event in ("open", "subprocess.Popen", "os.exec", "os.posix_spawn"):
+        _OPENED.append(f"{event} {args[0]!r} {args[1] if len(args) > 1 else ''!r}")
+
+
+def test_a_refused_read_is_neither_opened_nor_probed(home, capsys):
+    """QA96 D5: a stranger's graph naming ``~/.ssh/id_rsa`` was refused, but validation first opened the key
+    twice and ran ffmpeg on it (and said "not an audio or video file ffmpeg can read", telling it exists).
+    A read the run refuses is not touched before it is allowed."""
+    import sys
+    global _OPENED
+    key = home / ".ssh" / "id_rsa"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    g = stranger_reading(home.parent / "downloads" / "song", "~/.ssh/id_rsa")
+    if not getattr(sys, "_audiochain_open_hook", False):     # an audit hook stays for the process: added once
+        sys.addaudithook(_note)
+        sys._audiochain_open_hook = True      # type: ignore[attr-defined]
+    _OPENED = []
+    try:
+        for argv in (["validate", str(g), "-o", "rendered"], [str(g), "-o", "rendered"]):
+            rc, out, err = run_cli(capsys, *argv)
+            said = [line for line in out + err if "never saves in a graph file" in line]
+            assert rc == 1 and len(said) == 1 and "not an audio" not in " ".join(out + err), (out, err)
+        opened = [e for e in _OPENED if "id_rsa" in e or "ffprobe" in e or "ffmpeg" in e]
+    finally:
+        _OPENED = None
+    assert opened == [], opened
+
+
 def test_paths_of_ones_own_are_read_as_they_say(home, capsys):
     """What the user's own graph names is read without asking: a far input the file keeps by its name,
     found again where it was saved (places), a path typed with --set, one set in Python."""
