@@ -170,16 +170,16 @@ def _static(graph: Graph, targets: Iterable[str] | None, version: int) -> dict[s
     return graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
 
 
-def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> tuple[int, dict[str, int]]:
+def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> tuple[int, dict[str, int], int]:
     """What the estimated peak of a run of ``targets`` leaves of the memory limit (bytes): the most an
     executor may keep of earlier runs' values while it runs (:meth:`MemoryCache.hold_at_most`), and what
-    nodes running side by side may take of it; and each node's estimated working buffers (bytes)."""
+    nodes running side by side may take of it; each node's estimated working buffers; and the peak (bytes)."""
     from .costlimits import Limits, remembered_estimate
     version = graph.content_version()
     limits, _ = Limits.from_env()
     scope = _static(graph, targets, version)["scope"]
     est = remembered_estimate(graph, scope, base_dir, version)
-    return max(0, limits.memory_bytes - est.peak_bytes), dict(est.step_work)
+    return max(0, limits.memory_bytes - est.peak_bytes), dict(est.step_work), est.peak_bytes
 
 
 def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow: Iterable[Any],

@@ -527,7 +527,7 @@ def test_values_kept_from_earlier_runs_make_room_for_a_run_under_the_memory_limi
     b = chain("b.wav")
     peak = estimate(b, base_dir=tmp_path).peak_bytes
     monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", str((peak + 16 * 2 ** 20) / 2 ** 30))   # room for one value
-    room, _ = memory_room(b, None, tmp_path)
+    room, _, _ = memory_room(b, None, tmp_path)
     assert 15 * 2 ** 20 < room <= 16 * 2 ** 20 + 1
     r = ex.run(b, base_dir=tmp_path)
     assert ex.cache.bytes_used <= room < kept

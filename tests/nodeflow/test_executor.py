@@ -503,3 +503,27 @@ def test_branches_run_side_by_side_only_while_their_buffers_fit_the_memory_limit
     Executor(max_workers=2).run(g, on_event=on)
     overlapped = spans["h2"][0] < spans["h1"][1] and spans["h1"][0] < spans["h2"][1]
     assert overlapped == together, spans
+
+
+@pytest.mark.parametrize("limit_gb, together", [(0.5, False), (8.0, True)])
+def test_runs_on_one_executor_go_side_by_side_only_while_their_peaks_fit_the_memory_limit(
+        limit_gb, together, monkeypatch, tmp_path):
+    """Sweep variants run side by side on one executor, each within the limit alone: a sweep of two 3-minute
+    masters, each estimated at 395 MiB, took 716 MB under a 0.42 GB limit.  A run now starts beside others
+    only while their estimated peaks fit what the limit leaves past its own; else it waits its turn."""
+    from nodeflow.sweep import Variant, run_sweep
+    monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", str(limit_gb))
+    g = Graph(_hungry_registry())
+    g.add("test.src", id="s")
+    g.add("test.hungry", id="h", seconds=0.4)
+    g.connect("s", "h")
+    spans: dict[float, list[float]] = {}
+
+    def on(e):
+        if e.node_id == "h" and e.kind in ("started", "finished"):
+            spans.setdefault(threading.get_ident(), []).append(time.perf_counter())
+    res = run_sweep(g, [Variant(0, (("h.seconds", 0.4),)), Variant(1, (("h.seconds", 0.41),))], tmp_path,
+                    executor=Executor(max_workers=2, disk_cache=None), on_event=on, workers=2, check=False)
+    assert [r.status for r in res] == ["ok", "ok"], [r.error for r in res]
+    (s1, e1), (s2, e2) = sorted(spans.values())
+    assert (s2 < e1 and s1 < e2) == together, spans
