@@ -1,5 +1,6 @@
 """Memory bounded by design: peak RSS of a long chain relative to one value (streamed, as the
-executor runs it, and node by node), and what io.load / io.export cost over a raw libsndfile read /
+executor runs it, and node by node), of two masters side by side (two branches, two sweep variants)
+relative to a memory limit that holds one, and what io.load / io.export cost over a raw libsndfile read /
 write.
 
 Each peak is measured in a fresh subprocess (``ru_maxrss`` is a process high-water mark).
@@ -63,6 +64,29 @@ if what in ("chain", "chain-whole"):
                                                                                  output_dir=out_dir)
     peak = peak_rss()
     print(json.dumps({"peak_over_base": peak - base}))
+elif what in ("one", "branches", "variants"):     # masters side by side under a limit that holds one
+    import os
+    from nodeflow.costs import estimate
+    from nodeflow.sweep import Variant, run_sweep
+    g = Graph()
+    for i in range(2 if what == "branches" else 1):
+        g.add("io.load", id=f"l{i}", path=str(src))
+        g.add("dsp.gain", id=f"g{i}", gain_db=-1.0 - i)
+        g.add("io.export", id=f"e{i}", path=f"m{i}.wav", loudness_lufs=-10.0, embed_graph=False)
+        g.connect(f"l{i}", f"g{i}")
+        g.connect(f"g{i}", f"e{i}")
+    peak = estimate(g, base_dir=out_dir).peak_bytes
+    limit = int(peak * 1.05)
+    os.environ["AUDIOCHAIN_MAX_MEMORY_GB"] = str(limit / 2**30)
+    base = rss()
+    ex = Executor(cache_bytes=1 << 20, disk_cache=None)
+    if what != "variants":
+        ex.run(g, base_dir=out_dir, output_dir=out_dir)
+    else:
+        rows = run_sweep(g, [Variant(0, (("g0.gain_db", -1.0),)), Variant(1, (("g0.gain_db", -2.0),))],
+                         out_dir / "sweep", executor=ex, workers=2)
+        assert all(r.status == "ok" for r in rows), [r.error for r in rows]
+    print(json.dumps({"peak_over_base": peak_rss() - base, "limit": limit}))
 else:
     from nodes.io.load import load
     from nodes.io.export import export
@@ -112,6 +136,18 @@ def main() -> None:
         chain = _child(src, Path(d), "chain-whole")
         report("memory_chain9_node_by_node_peak_over_one_value", chain["peak_over_base"] / value,
                "goal <= 3: the same chain node by node (Executor(stream=False)): the nodes' own temporaries")
+        short = Path(d) / "masters.wav"
+        sf.write(str(short), _music(180.0, RATE).T, RATE, subtype="PCM_24")
+        one = _child(short, Path(d), "one")
+        m = _child(short, Path(d), "variants")
+        report("memory_two_master_variants_peak_over_one", m["peak_over_base"] / one["peak_over_base"],
+               f"goal <= 1.3: peak RSS growth of a sweep of two 3-minute master variants on one executor, under a "
+               f"memory limit of 1.05x one's estimated peak ({m['limit'] / 2**20:.0f} MiB), over one master's "
+               f"({one['peak_over_base'] / 2**20:.0f} MiB): side by side only while they fit (1.90 before)")
+        m = _child(short, Path(d), "branches")
+        report("memory_two_master_branches_peak_over_limit", m["peak_over_base"] / m["limit"],
+               f"goal <= 1.0: the same two masters on two branches of one graph, under a limit of 1.05x its estimated "
+               f"peak ({m['limit'] / 2**20:.0f} MiB: each branch's values are held to the end of the run)")
         io = _child(src, Path(d), "io")
         report("io_load_vs_raw_sf_read_cpu", io["load"], "goal <= 1.3: io.load over sf.read(float32), CPU time")
         report("io_export_vs_raw_sf_write_cpu", io["export"],
