@@ -15,7 +15,10 @@
   what a GPU leaves, without Mesa's threaded context (``GALLIUM_THREAD=0``: every OpenGL call on the UI
   thread, as a GPU driver without one does): with it the no-op driver never gives back the vertex
   buffers a frame uploads (measured: RSS +263 MB per 1000 frames of the dense view, 67 page faults a
-  frame in the upload's copy, none under llvmpipe), which no real driver does;
+  frame in the upload's copy, none under llvmpipe), which no real driver does.  Without pixels, the
+  empty canvas's frame is mostly the X round trips GLFW makes each frame (about 16 here): their time
+  follows how soon Xvfb gets a core, so this line swings with the machine's load (measured: 1.35 with
+  helpers busy on both cores, 2.8 on a quiet machine, the nodes' own cost the same);
   ``editor_frame_200_arranged_nodes_vs_empty`` the same graph after Graph >
   Arrange (no node over another); ``editor_frame_200_compact_nodes_vs_empty`` the nodes compact (View
   > Compact nodes); ``editor_frame_ui_thread_cpu_200_nodes_vs_empty`` the UI thread's CPU alone
