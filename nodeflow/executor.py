@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .audio import Audio
 from .cache import MemoryCache, sizeof
-from .context import MemoryRoom
+from .context import Admission, MemoryRoom
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
 from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
@@ -86,8 +86,7 @@ class Executor:
         self._claims: dict[str, _Claim] = {}     # keys being computed now, by any run on this executor
         self.warned: dict[str, list[str]] = {}   # what a node said of the value of each content key (ctx.warn)
         self._claims_lock = threading.Lock()
-        self._admission = threading.Condition()   # runs side by side on this executor (see _admit)
-        self._reserved = 0                       # the estimated peaks of the runs going on now
+        self._admission = Admission()             # runs side by side on this executor fit the memory limit
 
     def _get_pool(self) -> cf.ThreadPoolExecutor:
         with self._pool_lock:
@@ -336,49 +335,29 @@ class Executor:
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
             graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
             room, work, peak = memory_room(graph, targets, base)
-            room -= self._admit(peak, room, cancel_event)      # the peaks of the runs beside it come off it
+            room -= self._admission.admit(peak, room, cancel_event)    # the peaks of the runs beside it come off
             try:
                 self.cache.hold_at_most(room)    # (earlier runs' values count too)
                 plan = make_plan(graph, targets, base, self._lookup, device, keep)
             except BaseException:
-                self._leave(peak)
+                self._admission.leave(peak)
                 raise
-        cancel = cancel_event or threading.Event()
-        emit = _emitter(on_event)
-        ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
-                      protected_files=plan.protected, device=device, allow_outside=allow_outside,
-                      memory=MemoryRoom(room))
-        scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
-                              keep_going=keep_going, skips=skips, pieces_of=pieces_of, work=work)
         try:
+            cancel = cancel_event or threading.Event()
+            emit = _emitter(on_event)
+            ctx_kw = dict(emit=emit, cancel_event=cancel, base_dir=base, output_dir=out_dir, graph=graph,
+                          protected_files=plan.protected, device=device, allow_outside=allow_outside,
+                          memory=MemoryRoom(room))
+            scheduler = Scheduler(self, graph, plan, targets, keep, emit, cancel, ctx_kw, on_output, t0,
+                                  keep_going=keep_going, skips=skips, pieces_of=pieces_of, work=work)
             result = scheduler.result()
         except NodeflowError as e:
             _without(getattr(e, "result", None), hidden)
             raise
         finally:
-            self._leave(peak)
+            self._admission.leave(peak)      # (whatever happens: a reservation left would hold others back)
         _without(result, hidden)
         return result
-
-    def _admit(self, peak: int, room: int, cancel_event: threading.Event | None) -> int:
-        """Wait until the runs going on now on this executor (sweep variants side by side, the editor's run
-        and a preview) fit beside this one under the memory limit: the estimated peaks of the others at most
-        ``room`` (the limit less this run's ``peak``); a run alone always starts.  Returns the others' peaks,
-        which come off this run's room (measured: a sweep of two 3-minute masters, each estimated at 395
-        MiB, took 716 MB side by side under a 0.42 GB limit).  Stop while waiting cancels the run."""
-        with self._admission:
-            while self._reserved and self._reserved > room:
-                if cancel_event is not None and cancel_event.is_set():
-                    raise Cancelled("run cancelled")
-                self._admission.wait(0.1)
-            others = self._reserved
-            self._reserved += peak
-            return others
-
-    def _leave(self, peak: int) -> None:
-        with self._admission:
-            self._reserved -= peak
-            self._admission.notify_all()
 
     def stream(self, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
         """Run what ``target`` needs in the background and yield its output ``port`` (default: its
