@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 def _same_reads(args: argparse.Namespace, graph: Any, variant: Any, row: dict[str, Any]) -> None:
     """Refuse a rerun whose input files or checkpoints changed since the row was rendered (QA: a
     re-exported checkpoint or an edited input rendered other audio without a word)."""
-    from .graphpaths import read_changes
+    from .graphpaths import read_changes, refused_reads
     from .sweep import apply_overrides
     then = row.get("reads")
     if not isinstance(then, dict) or getattr(args, "allow_changed", False):
         return
-    now = apply_overrides(graph, variant.overrides).read_state()
+    g = apply_overrides(graph, variant.overrides)
+    refused = {(n, p) for n, p, _, _ in refused_reads(g, getattr(args, "allow_outside", None) or ())}
+    now = g.read_state(skip=refused)    # a read the run refuses is not opened here (QA97 D5: hashed, then refused)
     changed = read_changes(then, now)
     if changed:
         first = changed[0]
@@ -113,8 +115,9 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
                             f"no longer takes ({e}); restore the graph, or pass --graph") from None
     raw = [str(item) for item in recorded] if isinstance(recorded, list) else []
     for kept, held in zip(raw, replayed):     # a manifest, perhaps another's, read as a graph file (QA89 R1):
-        target, _, text = kept.partition("=")      # its values judged as it stores them, refused as they are held
-        from_elsewhere(graph, *target.partition(".")[::2], text, folder, held.partition("=")[2])
+        target, _, text = kept.partition("=")      # its values judged as it stores them, refused as they are held;
+        for base in (folder, graph.base_dir()):    # one left relative is read from the graph's folder (QA97 D1:
+            from_elsewhere(graph, *target.partition(".")[::2], text, base, held.partition("=")[2])  # a link there)
     for (key, value), (_, held_value) in zip(stored.overrides, found[0].overrides):   # a row's values are read
         from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir(),    # from the graph's folder
                        held_value if isinstance(held_value, str) else "")           # (QA90 D1: a link there)

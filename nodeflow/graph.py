@@ -18,7 +18,7 @@ import copy
 import dataclasses
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, TypeVar
 
 from . import graphpaths, graphversion, validation
 from .errors import GraphError, NodeflowError
@@ -378,10 +378,10 @@ class Graph:
         folder), as ``(node, param, real path)``; see :func:`nodeflow.graphpaths.external_reads`."""
         return graphpaths.external_reads(self, base_dir)
 
-    def read_state(self, base_dir: Path | None = None) -> dict[str, str]:
-        """What the graph reads, by content: ``"node.param"`` -> digest or checkpoint revision; see
-        :func:`nodeflow.graphpaths.read_state`."""
-        return graphpaths.read_state(self, base_dir)
+    def read_state(self, base_dir: Path | None = None, skip: Collection[tuple[str, str]] = ()) -> dict[str, str]:
+        """What the graph reads, by content: ``"node.param"`` -> digest or checkpoint revision, but for the
+        reads ``skip`` names; see :func:`nodeflow.graphpaths.read_state`."""
+        return graphpaths.read_state(self, base_dir, skip)
 
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""

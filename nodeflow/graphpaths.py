@@ -33,15 +33,16 @@ def input_files(graph: Graph, base_dir: Path | None = None) -> dict[tuple[str, s
     return out
 
 
-def input_digests(graph: Graph, base_dir: Path | None = None, nodes: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+def input_digests(graph: Graph, base_dir: Path | None = None, nodes: Collection[str] | None = None,
+                  skip: Collection[tuple[str, str]] = ()) -> dict[tuple[str, str], str]:
     """What each input file is, by content: ``(node, param) -> digest`` (of the nodes in ``nodes``, default
     all).  A file counts by its bytes, a folder by its listing, a path whose ``FilePath.content`` finds
     the files it stands for by theirs (QA: an adapter named by its folder, by its file or as a copy missed
-    the cache)."""
+    the cache); ``skip``: reads not to open (a rerun's that the run refuses)."""
     from .cache import file_digest, parts_digest
     out = {}
     for (nid, name), path in input_files(graph, base_dir).items():
-        if nodes is not None and nid not in nodes:
+        if (nodes is not None and nid not in nodes) or (nid, name) in skip:
             continue
         spec = graph.registry.get(graph.nodes[nid].type)
         p = spec.params[name].path if spec is not None else None
@@ -112,15 +113,17 @@ def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[
     return out
 
 
-def read_state(graph: Graph, base_dir: Path | None = None) -> dict[str, str]:
+def read_state(graph: Graph, base_dir: Path | None = None, skip: Collection[tuple[str, str]] = ()) -> dict[str, str]:
     """What the graph reads, as it is now: ``"node.param"`` -> an input file's content digest, or a
     checkpoint's identity (a local folder's content digest, a hub commit).  A sweep's row and a tune record
     it, so a rerun or a resume whose inputs changed says so instead of rendering other audio."""
     from .checkpoints import fingerprint, weights_digest
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
-    out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base).items()}
+    out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base, skip=skip).items()}
     local = local_checkpoints(graph, base)
     for (nid, name), value in checkpoint_values(graph).items():
+        if (nid, name) in skip:
+            continue
         folder = local.get((nid, name))
         # a local folder by its bytes (read once per process): a copy or a touch is the same model (QA)
         out[f"{nid}.{name}"] = weights_digest(folder) if folder is not None and folder.is_dir() else \
@@ -239,16 +242,18 @@ def foreign(graph: Graph, nid: str, param: str | None = None) -> bool:
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
-                  scope: Collection[str] | None = None, hint: str = "") -> list[tuple[str, str, Path, str]]:
+                  scope: Collection[str] | None = None, hint: str = "",
+                  swept: bool = False) -> list[tuple[str, str, Path, str]]:
     """The reads a run of ``graph`` refuses: ``(node, param, real path, why)`` for each value of
     :func:`stored_far_reads` a node of ``scope`` still holds (one set since, by ``--set``, in Python or in
-    the editor, is the user's own) that lies under no folder of ``allow`` (``--allow-outside``)."""
+    the editor, is the user's own) that lies under no folder of ``allow`` (``--allow-outside``); ``swept``:
+    also each such value of the graph's saved sweep (what a variant would hold, and ``pack`` packs)."""
     from .outputs import ALLOW_HINT, allowed_under, quoted
     out, base = [], graph.base_dir()
-    for (nid, param), values in graph.foreign_reads.items():
-        inst = graph.nodes.get(nid)
-        value = inst.params.get(param) if inst is not None and (scope is None or nid in scope) else None
-        if not isinstance(value, str) or value.strip() not in values:
+    held = [(nid, param, inst.params.get(param)) for (nid, param) in graph.foreign_reads
+            if (inst := graph.nodes.get(nid)) is not None and (scope is None or nid in scope)]
+    for nid, param, value in held + (sweep_values(graph) if swept else []):
+        if not isinstance(value, str) or value.strip() not in graph.foreign_reads.get((nid, param), ()):
             continue
         real = Path(os.path.realpath(base / Path(value.strip()).expanduser()))
         if allowed_under(real, allow):

@@ -192,7 +192,7 @@ def recorded_sets(graph: Graph, sets: Sequence[str]) -> list[str]:
     a file or folder (an adapter, a local checkpoint, an input) made whole against the graph's folder,
     which the manifest then keeps relative to itself (:func:`.manifest.portable`).  A path written to
     (an export's) stays as typed: it names a file in each variant's folder."""
-    return _made_whole(graph, sets or (), graph.base_dir())
+    return _made_whole(graph, sets or (), graph.base_dir(), typed=True)
 
 
 def replayed_sets(graph: Graph, recorded: Any, folder: Path) -> list[str]:
@@ -203,9 +203,9 @@ def replayed_sets(graph: Graph, recorded: Any, folder: Path) -> list[str]:
     return _made_whole(graph, [str(item) for item in recorded] if isinstance(recorded, list) else [], folder)
 
 
-def _made_whole(graph: Graph, sets: Sequence[str], folder: Path) -> list[str]:
+def _made_whole(graph: Graph, sets: Sequence[str], folder: Path, typed: bool = False) -> list[str]:
     """``NODE.PARAM=VALUE`` items, a relative VALUE that names something in ``folder`` made whole
-    (not a path the node writes to)."""
+    (not a path the node writes to); ``typed`` (the user's own ``--set``): one from ``~`` too."""
     out = []
     for item in sets:
         target, _, text = item.partition("=")
@@ -213,7 +213,10 @@ def _made_whole(graph: Graph, sets: Sequence[str], folder: Path) -> list[str]:
         spec = graph.spec(node) if node in graph.nodes else None
         p = spec.params.get(param) if spec is not None else None
         writes = p is not None and p.kind == "path" and p.path is not None and p.path.mode == "write"
-        whole = folder / text if text and not writes and not Path(text).expanduser().is_absolute() else None
+        if typed and text.startswith("~") and not writes:     # one's own, from home: as its full path, which the
+            whole: Path | None = Path(text).expanduser()   # manifest keeps by name (QA97 D3: '~/...' was refused)
+        else:
+            whole = folder / text if text and not writes and not Path(text).expanduser().is_absolute() else None
         out.append(f"{target}={whole}" if whole is not None and whole.exists() else item)
     return out
 

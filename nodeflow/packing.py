@@ -192,7 +192,7 @@ def pack(graph: Graph, out: str | os.PathLike[str], *, max_bytes: int = MAX_BUND
     problems = [p for p in graph.problems() if any(w in p for w in ("not found", "is a symlink loop", "which is not there"))]
     from .graphpaths import refused_reads
     problems += [f"node '{nid}' ({graph.nodes[nid].type}): {why}" for nid, _, _, why in refused_reads(
-        graph, allow_outside, hint=PACK_HINT)]
+        graph, allow_outside, hint=PACK_HINT, swept=True)]      # (QA97 D2: a saved sweep's value was packed)
     if problems:
         raise NodeflowError("cannot bundle: " + "; ".join(problems))
     g = graph.copy()

@@ -131,7 +131,8 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
     try:
         g = apply_overrides(graph, variant.overrides)
         summary = OutputSummary(g)
-        reads = g.read_state()
+        from .graphpaths import refused_reads        # what the run refuses is not opened to be hashed (QA97 D5)
+        reads = g.read_state(skip={(n, p) for n, p, _, _ in refused_reads(g, allow_outside)})
         res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
                            allow_outside=allow_outside, on_output=on_output, keep="all" if keep_values else ())
     except NodeflowError as e:

@@ -827,3 +827,24 @@ def test_pack_include_outside_still_refuses_what_a_strangers_file_names_as_audio
     rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle"), "--include-outside",
                         "--allow-outside", str(home / "Music")], capsys)
     assert rc == 0 and "included files/voice-memo.wav" in out, err
+
+
+def test_pack_refuses_a_strangers_saved_sweep_value_as_the_run_does(sandbox, capsys):
+    """QA97 D2: a stranger's graph whose saved sweep names ``~/Music/voice-memo.wav`` (run and validate refuse
+    it) was packed with ``--include-outside``, the memo in the bundle byte for byte."""
+    home = sandbox / "home"
+    (home / "Music").mkdir(exist_ok=True)
+    _sine(home / "Music" / "voice-memo.wav")
+    inbox = sandbox / "inbox" / "song"
+    inbox.mkdir(parents=True)
+    _sine(inbox / "beat.wav")
+    g = Graph()
+    g.add("io.load", id="beat", path="beat.wav")
+    g.add("io.export", id="out", path="beat-out.wav")
+    g.connect("beat", "out")
+    g.sweep = {"mode": "grid", "axes": [{"param": "beat.path", "values": ["beat.wav", "~/Music/voice-memo.wav"]}]}
+    src = inbox / "free-beat.msgpack"
+    src.write_bytes(dumps(g))
+    rc, out, err = cli(["pack", str(src), "-o", str(sandbox / "out" / "gift.acbundle"), "--include-outside"], capsys)
+    assert refused_cleanly(rc, out, err) and "never saves in a graph file" in err, err
+    assert os.listdir(sandbox / "out") == []

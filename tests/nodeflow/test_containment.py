@@ -907,3 +907,33 @@ def test_a_bundle_naming_a_checkpoint_as_pack_never_does_is_refused(home, capsys
             assert main(argv) == 1, argv
             err = capsys.readouterr().err
             assert f"node 'gen' names checkpoint={value!r}, a folder outside the bundle" in err, err
+
+
+def test_a_rerun_of_a_strangers_manifest_does_not_hash_what_it_refuses(home, capsys):
+    """QA97 D5: a stranger's manifest whose ``--set`` named ``~/.ssh/id_rsa``: rerun opened the key and hashed it
+    (for the row's record of what it read) before the run refused it."""
+    import json
+    import sys
+    global _OPENED
+    key = home / ".ssh" / "id_rsa"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    song = home.parent / "downloads" / "song"
+    tone(song / "take.wav")
+    g = stranger_reading(song, "take.wav")
+    assert main(["run", str(g), "-o", str(song / "out"), "-q", "--sweep", "export.bit_depth=pcm16,pcm24"]) == 0
+    doc = json.loads((song / "out" / "manifest.json").read_text())
+    doc["set"] = ["load.path=~/.ssh/id_rsa"]
+    (song / "out" / "manifest.json").write_text(json.dumps(doc))
+    if not getattr(sys, "_audiochain_open_hook", False):
+        sys.addaudithook(_note)
+        sys._audiochain_open_hook = True      # type: ignore[attr-defined]
+    capsys.readouterr()
+    _OPENED = []
+    try:
+        assert main(["rerun", str(song / "out" / "manifest.json"), "0"]) == 1
+        opened = [e for e in _OPENED if "id_rsa" in e]
+    finally:
+        _OPENED = None
+    assert "never saves in a graph file" in capsys.readouterr().err
+    assert opened == [], opened

@@ -428,3 +428,21 @@ def test_a_sweep_over_a_take_reached_through_a_link_in_the_project_reruns_here(a
     assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "again"), "-q"]) == 0, \
         capsys.readouterr().err
     assert sf.info(str(tmp_path / "again" / "v000_path=take3.flac" / "mix.wav")).frames == sf.info(str(take)).frames
+
+
+def test_a_set_value_typed_from_home_reruns_here(alice, tmp_path, capsys):
+    """QA97 D3: ``--set load.path=~/Music/takes/take2.wav`` was kept in the manifest as typed, and ``rerun`` on
+    the machine that ran it took the ``~`` for a stranger's and refused it.  It is kept by name and noted."""
+    from nodeflow.cli import main
+    home, memo, project = alice
+    take = _take(home / "Music" / "takes" / "take2.wav", 0.4)
+    file = save(_graph(_take(project / "near.wav")), project / "song.msgpack")
+    out = project / "out"
+    assert main(["run", str(file), "-o", str(out), "-q", "--sweep", "export.bit_depth=pcm16,pcm24",
+                 "--set", "load.path=~/Music/takes/take2.wav"]) == 0, capsys.readouterr().err
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["set"] == ["load.path=take2.wav"], doc["set"]
+    assert main(["rerun", str(out / "manifest.json"), "0", "-o", str(tmp_path / "again"), "-q"]) == 0, \
+        capsys.readouterr().err
+    name = doc["variants"][0]["name"]
+    assert sf.info(str(tmp_path / "again" / name / "mix.wav")).frames == sf.info(str(take)).frames

@@ -900,3 +900,27 @@ def test_a_manifests_graph_that_a_sweep_never_writes_is_refused_unless_given_wit
     assert said.count("\n") == 1 and "--graph" in said and "came from elsewhere or was edited" in said, said
     assert not (inbox / "rerun").exists()
     assert main(["rerun", str(inbox / "manifest.json"), "0", "--graph", str(audio_graph), "-q"]) == 0   # one's own
+
+
+def test_a_manifests_set_value_through_a_link_beside_the_graph_is_refused(audio_graph, tmp_path, capsys,
+                                                                          monkeypatch):
+    """QA97 D1: a stranger's manifest recorded ``--set load.path=priv/memo.wav`` where ``priv`` is a link shipped
+    beside the graph into the user's private folder: judged from the manifest's folder (where nothing is), it
+    was read from the graph's, through the link, into the render."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    private = tmp_path / "home" / "private"
+    private.mkdir(parents=True)
+    sf.write(private / "memo.wav", np.zeros(1600), 16000)
+    (tmp_path / "priv").symlink_to(private)                      # beside the graph (tmp_path/g.msgpack)
+    out = tmp_path / "out"
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,0"]) == 0
+    doc = json.loads((out / "manifest.json").read_text())
+    doc["set"] = ["load.path=priv/memo.wav"]
+    for row in doc["variants"]:
+        row.pop("reads", None)
+    (out / "manifest.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "0"]) == 1
+    said = capsys.readouterr().err
+    assert "never saves in a graph file" in said and "memo.wav" in said, said
+    assert not (out / "rerun").exists() or not any((out / "rerun").rglob("*.wav"))
