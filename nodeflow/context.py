@@ -55,7 +55,7 @@ class Admission:
     """Runs going on side by side on one executor (sweep variants, the editor's run and a preview): a run
     starts beside others only while their estimated peaks fit what the memory limit leaves past its own, and
     else waits its turn; a run alone always starts (measured: a sweep of two 3-minute masters, each estimated
-    at 395 MiB, took 716 MB side by side under a 0.42 GB limit; now 412 MB, one after the other)."""
+    at 395 MiB, took 716 MB side by side under a 0.42 GB limit; now 390 MB, one after the other)."""
 
     def __init__(self) -> None:
         self.reserved = 0                   # the estimated peaks of the runs going on now

@@ -20,6 +20,7 @@ from .node import Context
 from .nodecall import call_node
 from .planning import Plan, kept_nodes, value_key
 from .runtypes import SAME_INPUTS, Emit, RunResult, Skips
+from .threads import TRIM_AFTER_BYTES, give_back_memory
 
 if TYPE_CHECKING:   # the executor imports this module
     from .context import MemoryRoom
@@ -241,7 +242,7 @@ class Scheduler:
         node's working buffers at a time: the first unit to run takes nothing more, and each unit beside it
         takes its buffers from the run's room (the memory limit less that peak, shared with decodes that
         outgrow their estimate), or waits for a unit to finish (measured: two masters side by side took 585
-        MB, a run estimated at 395 MiB under a limit of 0.42 GB; now one after the other, 310 MB)."""
+        MB, a run estimated at 395 MiB under a limit of 0.42 GB; now one after the other, 390 MB)."""
         if self.uncounted is None:
             self.uncounted = nid
             return True
@@ -252,11 +253,14 @@ class Scheduler:
         return True
 
     def _left(self, nid: str) -> None:
-        """Unit ``nid`` stopped running (or never started): what it took of the room goes back."""
+        """Unit ``nid`` stopped running (or never started): what it took of the room goes back, and the
+        memory its working buffers held to the system (:func:`~nodeflow.threads.give_back_memory`)."""
         if self.uncounted == nid:
             self.uncounted = None
         elif (need := self.taken.pop(nid, 0)) and self.room is not None:
             self.room.give(need)
+        if sum(self.work.get(n, 0) for n in self.fused.get(nid, [nid])) >= TRIM_AFTER_BYTES:
+            give_back_memory()
 
     def _loop(self) -> BaseException | None:
         """Run nodes until none is ready or running, or one fails; the failure, if any."""
@@ -274,6 +278,7 @@ class Scheduler:
                     self.finish(nid, self.execute(nid))
                 except BaseException as e:  # noqa: BLE001 - re-raised by result() after cleanup
                     failure = self.failed(nid, e)
+                self._left(nid)
                 continue
             pool = self.executor._get_pool()
             waiting = []                      # ready, but their buffers do not fit beside those running

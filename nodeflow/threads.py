@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
-__all__ = ["limit_blas_threads"]
+__all__ = ["limit_blas_threads", "give_back_memory", "TRIM_AFTER_BYTES"]
 
 _done = False
 _lock = threading.Lock()
@@ -41,3 +42,23 @@ def limit_blas_threads() -> None:
         except ImportError:        # an older install without it: BLAS keeps its threads
             return
         threadpool_limits(count, user_api="blas")
+
+
+TRIM_AFTER_BYTES = 16 << 20      # a unit whose estimated working buffers reach this gives them back when it ends
+_trim: list[Any] = []            # glibc's malloc_trim once looked up ([None] elsewhere)
+
+
+def give_back_memory() -> None:
+    """Hand the memory freed by a node's working buffers back to the system.  glibc keeps what a thread
+    freed in that thread's arena, and the engine's nodes run on several worker threads: three masters
+    run one after another under a memory limit took 682 MiB, each on its own thread, 578 MiB with one
+    arena (QA97 D4).  ``malloc_trim`` gives the free pages of every arena back; elsewhere (another C
+    library, macOS, Windows) this does nothing."""
+    if not _trim:
+        try:
+            import ctypes
+            _trim.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):
+            _trim.append(None)
+    if _trim[0] is not None:
+        _trim[0](0)
