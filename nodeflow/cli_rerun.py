@@ -24,14 +24,13 @@ if TYPE_CHECKING:
 def _same_reads(args: argparse.Namespace, graph: Any, variant: Any, row: dict[str, Any]) -> None:
     """Refuse a rerun whose input files or checkpoints changed since the row was rendered (QA: a
     re-exported checkpoint or an edited input rendered other audio without a word)."""
-    from .graphpaths import read_changes, refused_reads
+    from .graphpaths import read_changes
     from .sweep import apply_overrides
     then = row.get("reads")
     if not isinstance(then, dict) or getattr(args, "allow_changed", False):
         return
-    g = apply_overrides(graph, variant.overrides)
-    refused = {(n, p) for n, p, _, _ in refused_reads(g, getattr(args, "allow_outside", None) or ())}
-    now = g.read_state(skip=refused)    # a read the run refuses is not opened here (QA97 D5: hashed, then refused)
+    allowed = getattr(args, "allow_outside", None) or ()
+    now = apply_overrides(graph, variant.overrides).read_state(allow_outside=allowed)   # (refused: not opened)
     changed = read_changes(then, now)
     if changed:
         first = changed[0]
@@ -106,8 +105,8 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
     from .manifest import replayed_sets
     from .graphpaths import from_elsewhere
     folder = Path(args.manifest).resolve().parent
-    stored, found = variant, _found_again(args, graph, variant, recorded, data)   # judged as stored, read as found
-    replayed = replayed_sets(graph, found[1], folder)
+    found, found_sets = _found_again(args, graph, variant, recorded, data)   # judged as stored, read as found
+    replayed = replayed_sets(graph, found_sets, folder)
     try:
         apply_sets(graph, replayed, own=False)      # from a file, as a saved sweep's values (QA66 H1)
     except ParameterError as e:
@@ -118,10 +117,10 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
         target, _, text = kept.partition("=")      # its values judged as it stores them, refused as they are held;
         for base in (folder, graph.base_dir()):    # one left relative is read from the graph's folder (QA97 D1:
             from_elsewhere(graph, *target.partition(".")[::2], text, base, held.partition("=")[2])  # a link there)
-    for (key, value), (_, held_value) in zip(stored.overrides, found[0].overrides):   # a row's values are read
-        from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir(),    # from the graph's folder
-                       held_value if isinstance(held_value, str) else "")           # (QA90 D1: a link there)
-    variant = found[0]
+    for (key, value), (_, held_value) in zip(variant.overrides, found.overrides):   # a row's values are read
+        from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir(),   # from the graph's folder
+                       held_value if isinstance(held_value, str) else "")          # (QA90 D1: a link there)
+    variant = found
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)
     out = Path(args.output) if args.output else Path(args.manifest).resolve().parent / "rerun"
@@ -143,7 +142,7 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
 
 
 def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recorded: Any,
-                 data: bytes) -> tuple[Variant, Any]:
+                 data: bytes) -> tuple[Variant, list[str]]:
     """The row's values and the recorded ``--set`` values with each far input the sweep's manifest names by
     its file name alone back where it lies, where this machine noted it when writing the manifest
     (:func:`.places.recalled`; a graph file's are found again alike): a sweep over takes in a far
@@ -157,8 +156,6 @@ def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recor
     bases = {key: graph.base_dir() if key.startswith("row:") else Path(args.manifest).resolve().parent
              for key in values}
     back = recalled(Path(args.manifest), data, {k: v for k, v in values.items() if isinstance(v, str)}, bases)
-    if all(back.get(k) == v for k, v in values.items() if isinstance(v, str)):
-        return variant, recorded
     overrides = tuple((k, back.get(f"row:{variant.index}:{k}", v)) for k, v in variant.overrides)
     sets = [f"{item.partition('=')[0]}={back[f'set:{i}']}" if f"set:{i}" in back else item
             for i, item in enumerate(sets)]

@@ -317,8 +317,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                 params = _params_for_estimate(graph.nodes[nid], spec, base, checkpoints)
                 if _refused(spec, graph.nodes[nid].params):    # validation says why; nothing follows from it
                     raise ParameterError(nid)                   # (QA47: an export then blamed the 10 Hz it made)
-                if graph.foreign_reads and foreign(graph, nid):    # a file a graph's file names as AudioChain
-                    raise ParameterError(nid)                       # never saves: not opened before it is allowed
+                if foreign(graph, nid):     # a file a graph's file names as AudioChain never saves: not
+                    raise ParameterError(nid)   # opened before it is allowed
                 got = spec.estimate(item_inputs, params) if spec.estimate else _default(item_inputs, spec.outputs)
                 if got and spec.estimate and mapped:
                     got = _with_shortest(spec, inputs, item_inputs, mapped, params, got, calls)

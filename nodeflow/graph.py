@@ -16,6 +16,7 @@ import builtins
 import contextlib
 import copy
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, TypeVar
@@ -378,10 +379,11 @@ class Graph:
         folder), as ``(node, param, real path)``; see :func:`nodeflow.graphpaths.external_reads`."""
         return graphpaths.external_reads(self, base_dir)
 
-    def read_state(self, base_dir: Path | None = None, skip: Collection[tuple[str, str]] = ()) -> dict[str, str]:
-        """What the graph reads, by content: ``"node.param"`` -> digest or checkpoint revision, but for the
-        reads ``skip`` names; see :func:`nodeflow.graphpaths.read_state`."""
-        return graphpaths.read_state(self, base_dir, skip)
+    def read_state(self, base_dir: Path | None = None,
+                   allow_outside: Collection[str | os.PathLike[str]] | None = None) -> dict[str, str]:
+        """What the graph reads, by content: ``"node.param"`` -> digest or checkpoint revision (with
+        ``allow_outside``, but for what a run with it refuses); see :func:`nodeflow.graphpaths.read_state`."""
+        return graphpaths.read_state(self, base_dir, allow_outside)
 
     def write_paths(self) -> dict[tuple[str, str], str]:
         """Every write path the graph holds (export targets): ``(node, param) -> value`` as stored."""

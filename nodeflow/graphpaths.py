@@ -113,12 +113,16 @@ def local_checkpoints(graph: Graph, base_dir: Path | None = None) -> dict[tuple[
     return out
 
 
-def read_state(graph: Graph, base_dir: Path | None = None, skip: Collection[tuple[str, str]] = ()) -> dict[str, str]:
+def read_state(graph: Graph, base_dir: Path | None = None,
+               allow_outside: Collection[str | os.PathLike[str]] | None = None) -> dict[str, str]:
     """What the graph reads, as it is now: ``"node.param"`` -> an input file's content digest, or a
     checkpoint's identity (a local folder's content digest, a hub commit).  A sweep's row and a tune record
-    it, so a rerun or a resume whose inputs changed says so instead of rendering other audio."""
+    it, so a rerun or a resume whose inputs changed says so instead of rendering other audio.  With
+    ``allow_outside`` (a run's), what that run refuses (:func:`refused_reads`) is left out, never opened
+    (QA97 D5: a stranger's manifest had ``~/private/...`` hashed, then refused)."""
     from .checkpoints import fingerprint, weights_digest
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
+    skip = {(n, p) for n, p, _, _ in refused_reads(graph, allow_outside)} if allow_outside is not None else set()
     out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base, skip=skip).items()}
     local = local_checkpoints(graph, base)
     for (nid, name), value in checkpoint_values(graph).items():

@@ -19,7 +19,6 @@ True
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
@@ -259,11 +258,12 @@ def linked_folder(folder: Path, what: str) -> str | None:
     a stranger's song folder shipped ``out/v000_gain_db=-6.0 -> ~/Music/victim`` and the documented sweep
     wrote there, replacing an earlier export; a folder one typed (``-o``) is one's own to link."""
     if os.path.islink(folder):
-        with contextlib.suppress(OSError):
-            to = os.readlink(folder)
-            return (f"{folder}: {what} is a symbolic link (to {to}), so its files would be written where it leads; "
-                    "AudioChain makes this folder itself: remove the link, or choose another output folder (-o)")
-        return f"{folder}: {what} is a symbolic link; remove it, or choose another output folder (-o)"
+        try:
+            to = f" (to {os.readlink(folder)})"
+        except OSError:
+            to = ""
+        return (f"{folder}: {what} is a symbolic link{to}, so its files would be written where it leads; "
+                "AudioChain makes this folder itself: remove the link, or choose another output folder (-o)")
     if os.path.lexists(folder) and not os.path.isdir(folder):
         return f"{folder}: {what} is a file, not a folder; move it away, or choose another output folder (-o)"
     return None

@@ -246,7 +246,7 @@ class Scheduler:
         if self.uncounted is None:
             self.uncounted = nid
             return True
-        need = sum(self.work.get(n, 0) for n in self.fused.get(nid, [nid]))
+        need = self._work_of(nid)
         if need and self.room is not None and not self.room.take(need):
             return False
         self.taken[nid] = need
@@ -259,8 +259,12 @@ class Scheduler:
             self.uncounted = None
         elif (need := self.taken.pop(nid, 0)) and self.room is not None:
             self.room.give(need)
-        if sum(self.work.get(n, 0) for n in self.fused.get(nid, [nid])) >= TRIM_AFTER_BYTES:
+        if self._work_of(nid) >= TRIM_AFTER_BYTES:
             give_back_memory()
+
+    def _work_of(self, nid: str) -> int:
+        """The estimated working buffers of unit ``nid`` (a node, or a streamed chain's nodes)."""
+        return sum(self.work.get(n, 0) for n in self.fused.get(nid, [nid]))
 
     def _loop(self) -> BaseException | None:
         """Run nodes until none is ready or running, or one fails; the failure, if any."""

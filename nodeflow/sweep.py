@@ -131,8 +131,7 @@ def run_variant(executor: Executor, graph: Graph, variant: Variant, out_dir: Pat
     try:
         g = apply_overrides(graph, variant.overrides)
         summary = OutputSummary(g)
-        from .graphpaths import refused_reads        # what the run refuses is not opened to be hashed (QA97 D5)
-        reads = g.read_state(skip={(n, p) for n, p, _, _ in refused_reads(g, allow_outside)})
+        reads = g.read_state(allow_outside=allow_outside)      # (what the run refuses is not opened)
         res = executor.run(g, output_dir=vdir, device=device, on_event=on_event, cancel_event=cancel_event,
                            allow_outside=allow_outside, on_output=on_output, keep="all" if keep_values else ())
     except NodeflowError as e:
@@ -245,8 +244,9 @@ def run_sweep(graph: Graph, variants: Sequence[Variant], out_dir: str | os.PathL
 
 def _as_set(graph: Graph, key: Any, value: Any) -> Any:
     """``value`` as the parameter ``key`` ("node.param") holds it once set (``-6`` for a float parameter is
-    ``-6.0``; an auto parameter's None is ``auto``, see :func:`held_value`), so a batch names its variants as a sweep from the CLI does (QA84 D2: ``v000_gain_db=-6`` in
-    Python, ``v000_gain_db=-6.0`` from the CLI); a value it refuses stays as given (its variant fails alone)."""
+    ``-6.0``; an auto parameter's None is ``auto``, see :func:`held_value`), so a batch names its variants
+    as a sweep from the CLI does (QA84 D2: ``v000_gain_db=-6`` in Python, ``v000_gain_db=-6.0`` from the
+    CLI); a value it refuses stays as given (its variant fails alone)."""
     try:
         node_id, _, param = str(key).partition(".")
         held = apply_overrides(graph, [(key, value)]).nodes[node_id].params[param]

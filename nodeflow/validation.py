@@ -85,7 +85,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
                        f"{path}{had}); " + ("it lay far from the graph's folder where the graph was saved, so the file "
                                             "names it by its file name alone: put it beside the graph or point the "
                                             "node at it" if far else "put the file there or point the node at it"))
-        elif nid in scope and not (graph.foreign_reads and foreign(graph, nid, name)) \
+        elif nid in scope and not foreign(graph, nid, name) \
                 and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())

@@ -17,6 +17,8 @@ from .clips import preview_envelope
 from .view import is_audio_type
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..graph import Graph
     from ..node import NodeSpec
     from .app import App
@@ -31,6 +33,7 @@ def show_results(app: App, keys: dict[str, str]) -> None:
     types = g.output_types()
     feeds = {(l.dst, l.dst_port): (l.src, l.src_port) for l in g.links}
     estimated: list[Any] = []
+    files: dict[tuple[str, str], Path] | None = None     # the graph's input files, once (sources' lengths)
     held = app.params.settling()     # a slider's click that may be a double-click's first: its node keeps its size
     for nid, inst in g.nodes.items():
         spec = g.registry.get(inst.type)
@@ -44,18 +47,19 @@ def show_results(app: App, keys: dict[str, str]) -> None:
         if any(bound_by_input(p) for p in spec.params.values()):      # times bounded by the input's length
             lengths = [_length(app, g, feeds[(nid, p)], keys, estimated) for p in spec.inputs if (nid, p) in feeds]
             if not spec.inputs:              # a source: the file it reads (QA95 D2: a load's start past its end)
-                lengths.append(_file_length(g, nid))
+                files = files if files is not None else g.input_files()
+                lengths.append(_file_length(files, nid))
             known = [x for x in lengths if x is not None]
             app.view.bound_times(nid, spec, min(known) if known else None)
         for port, ps in spec.outputs.items():
             _show_output(app, g, nid, port, spec, types.get((nid, port), ps.type), keys)
 
 
-def _file_length(g: Graph, nid: str) -> float | None:
-    """Seconds of the audio file source node ``nid`` reads, from its header (cached by the file's size and
-    time), or None: no file, not audio, or a header that gives no length."""
+def _file_length(files: dict[tuple[str, str], Path], nid: str) -> float | None:
+    """Seconds of the audio file source node ``nid`` reads (``files``: the graph's input files), from its
+    header (cached by the file's size and time), or None: no file, not audio, or a header that gives no length."""
     from nodes.io.load import header
-    for (n, _), path in g.input_files().items():
+    for (n, _), path in files.items():
         if n == nid and (got := header(path)) is not None and got[2] is not None and got[0] > 0:
             return got[2] / got[0]
     return None
