@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .checkpointfiles import (TOKENIZER_FILES, _check_folder, folder_digest, require_tokenizer, safetensors_whole,
                               tokenizer_files, weights_digest)
@@ -227,9 +227,10 @@ def resolve(name: str, *, base_dir: str | os.PathLike[str] | None = None, downlo
 
 
 def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool, pulling: bool = False,
-              tqdm_class: Any = None) -> Path:
+              tqdm_class: Any = None, on_size: Callable[[int, int], None] | None = None) -> Path:
     require_model_packages(("huggingface_hub",))
     import huggingface_hub
+    from huggingface_hub.hf_api import RepoFile
     from huggingface_hub.utils import (  # type: ignore[attr-defined]  # re-exported lazily, not explicitly
         disable_progress_bars, enable_progress_bars)
     if not progress:
@@ -237,7 +238,11 @@ def _download(name: str, repo: str, rev: str | None, cache: Path, progress: bool
     from .hubnet import check_resolves, hub_host, no_connection
     try:
         check_resolves()                 # no network: said now, not after huggingface_hub's retries (23 s)
-        patterns = _patterns(huggingface_hub, repo, rev, cache)
+        listing = [f for f in huggingface_hub.list_repo_tree(repo, revision=rev, recursive=True)
+                   if isinstance(f, RepoFile)]
+        patterns = _patterns(huggingface_hub, repo, rev, cache, [f.path for f in listing])
+        if on_size is not None:
+            on_size(*_to_fetch(listing, patterns, cache, repo))
         path = huggingface_hub.snapshot_download(repo, revision=rev, cache_dir=str(cache), allow_patterns=patterns,
                                                  **({"tqdm_class": tqdm_class} if tqdm_class is not None else {}))
     except Exception as e:  # network, auth, unknown repo: one message naming the checkpoint
@@ -259,16 +264,29 @@ def _pull_hint(name: str, pulling: bool) -> str:
     return "" if pulling else f", or run `audiochain models pull {name}` on a machine with internet"
 
 
-def _patterns(hub: Any, repo: str, rev: str | None, cache: Path) -> list[str]:
-    """What to fetch of ``repo``: :data:`ALLOW_PATTERNS`, or for a pipeline (diffusers layout, a
-    top-level ``model_index.json``) only the index and the subfolders it names: such repos often
-    carry other copies of the weights beside them (a single-file checkpoint of several GB)."""
-    if "model_index.json" not in hub.list_repo_files(repo, revision=rev):
+def _patterns(hub: Any, repo: str, rev: str | None, cache: Path, files: list[str]) -> list[str]:
+    """What to fetch of ``repo`` (whose ``files`` are listed): :data:`ALLOW_PATTERNS`, or for a pipeline
+    (diffusers layout, a top-level ``model_index.json``) only the index and the subfolders it names: such
+    repos often carry other copies of the weights beside them (a single-file checkpoint of several GB)."""
+    if "model_index.json" not in files:
         return ALLOW_PATTERNS
     index = json.loads(Path(hub.hf_hub_download(repo, "model_index.json", revision=rev,
                                                 cache_dir=str(cache))).read_text(encoding="utf-8"))
     parts = sorted(k for k, v in index.items() if not k.startswith("_") and isinstance(v, list))
     return ["model_index.json"] + [f"{part}/{p}" for part in parts for p in ALLOW_PATTERNS]
+
+
+def _to_fetch(listing: list[Any], patterns: list[str], cache: Path, repo: str) -> tuple[int, int]:
+    """``(bytes, files)`` a download of ``patterns`` brings: the bytes of the matching files whose blob
+    the cache does not hold yet, and how many files match.  Known from the listing before the first
+    byte, so a progress bar's total does not grow as each file starts (the editor showed "100% of
+    10.4 KiB" while only the small files had started)."""
+    from huggingface_hub.file_download import repo_folder_name
+    from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]  # re-exported lazily
+    blobs = cache / repo_folder_name(repo_id=repo, repo_type="model") / "blobs"
+    wanted = list(filter_repo_objects(listing, allow_patterns=patterns, key=lambda f: f.path))
+    missing = (f.size for f in wanted if not (blobs / (f.lfs.sha256 if f.lfs is not None else f.blob_id)).is_file())
+    return sum(missing), len(wanted)
 
 
 def fingerprint(name: str, base_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -327,17 +345,19 @@ def list_cached(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[st
 
 
 def pull(name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-         tqdm_class: Any = None) -> Resolved:
+         tqdm_class: Any = None, on_size: Callable[[int, int], None] | None = None) -> Resolved:
     """Download (or update) hub checkpoint ``name`` into the cache, safetensors and configs only;
     ``tqdm_class`` (huggingface_hub's ``snapshot_download`` hook) receives the progress instead of
-    the terminal's bars (the editor's download button)."""
+    the terminal's bars, and ``on_size`` the bytes left to fetch and the files, once listed (the
+    editor's download button)."""
     repo, rev = _split(name)
     if not _HUB_ID.match(name):
         raise CheckpointError(f"'{name}' is not a hub id like 'org/model'")
     if offline():
         raise CheckpointError(f"cannot pull '{name}': HF_HUB_OFFLINE=1 is set; unset it on a machine with internet")
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
-    snap = _download(name, repo, rev, cache, progress=progress, pulling=True, tqdm_class=tqdm_class)
+    snap = _download(name, repo, rev, cache, progress=progress, pulling=True, tqdm_class=tqdm_class,
+                     on_size=on_size)
     _check_folder(name, snap)
     return Resolved(name, snap, snap.name, "hub")
 

@@ -85,8 +85,9 @@ class Download:
     """``audiochain models pull NAME`` in a background thread, with progress and cancel.
 
     ``state`` is ``running``, ``done``, ``failed`` or ``cancelled``; ``bytes_done``/``bytes_total``
-    and ``files_done``/``files_total`` come from huggingface_hub as it goes (the byte total grows as
-    each file starts); ``message`` is one line for the status bar, ``short`` a few words for the node.
+    and ``files_done``/``files_total`` come from huggingface_hub as it goes (the byte total is what the
+    repo's listing says is left to fetch, before the first byte); ``message`` is one line for the status
+    bar, ``short`` a few words for the node.
     """
 
     def __init__(self, name: str, cache_dir: str | os.PathLike[str] | None = None):
@@ -146,7 +147,8 @@ class Download:
     # ------------------------------------------------------------------ the thread
     def _work(self) -> None:
         try:
-            r = checkpoints.pull(self.name, cache_dir=self.cache_dir, tqdm_class=self._bar_class())
+            r = checkpoints.pull(self.name, cache_dir=self.cache_dir, tqdm_class=self._bar_class(),
+                                 on_size=self._listed)
         except Exception as e:  # noqa: BLE001 - every failure is one line for the user
             with self._lock:
                 if self.state == "running":
@@ -160,14 +162,18 @@ class Download:
                 self.message = (f"downloaded '{self.name}' ({format_bytes(self.bytes_done)}, {self.files_done} files) "
                                 "into the Hugging Face cache")
 
+    def _listed(self, left: int, files: int) -> None:
+        with self._lock:
+            self.bytes_total, self.files_total = max(self.bytes_total, left), max(self.files_total, files)
+
     def _count(self, kind: str, n: float, total: Any = None) -> None:
         if self._cancel.is_set():
             raise Cancelled(f"download of '{self.name}' cancelled")
         with self._lock:
             if kind == "bytes":
                 self.bytes_done += int(n)
-                if total is not None:
-                    self.bytes_total = max(int(total), self.bytes_done)
+                if total is not None:     # (the bar's total grows as each file starts: it only reaches the listed one)
+                    self.bytes_total = max(int(total), self.bytes_done, self.bytes_total)
             elif kind == "files":
                 self.files_done += int(n)
                 if total is not None:

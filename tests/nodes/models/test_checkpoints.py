@@ -113,7 +113,7 @@ def test_with_no_network_a_download_says_so_at_once_without_the_hub_library_s_re
     for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(proxy, raising=False)
     asked = []
-    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda *a, **k: asked.append("list") or [])
+    monkeypatch.setattr(huggingface_hub, "list_repo_tree", lambda *a, **k: asked.append("list") or [])
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: asked.append("snapshot"))
     with pytest.raises(checkpoints.DownloadFailed) as e:
         checkpoints.resolve("facebook/musicgen-medium")
@@ -194,7 +194,9 @@ def test_a_pipeline_repo_fetches_only_the_folders_its_index_names(tmp_path, monk
                                  "vae": ["diffusers", "AutoencoderOobleck"], "transformer": ["diffusers", "X"],
                                  "scheduler": ["diffusers", "Y"]}))
     asked = {}
-    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo, revision=None: files)
+    from huggingface_hub.hf_api import RepoFile
+    listing = [RepoFile(path=f, size=1, oid="0") for f in files]
+    monkeypatch.setattr(huggingface_hub, "list_repo_tree", lambda repo, revision=None, recursive=False: listing)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, revision=None, cache_dir=None: str(index))
 
     def snapshot(repo, revision=None, cache_dir=None, allow_patterns=None):

@@ -409,7 +409,9 @@ def test_models_pull_list_info_rm_serve_demucs_as_any_family(ck, tmp_path, monke
             if any(fnmatch.fnmatch(f.name, p) for p in allow_patterns):
                 shutil.copy(f, fetched / f.name)
         return str(tiny_models.install_in_hub_cache(fetched, Path(cache_dir), repo, commit))
-    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo, revision=None: [f.name for f in export.iterdir()])
+    from huggingface_hub.hf_api import RepoFile
+    listing = [RepoFile(path=f.name, size=f.stat().st_size, oid="0") for f in export.iterdir()]
+    monkeypatch.setattr(huggingface_hub, "list_repo_tree", lambda repo, revision=None, recursive=False: listing)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
     assert cli.main(["models", "pull", "adefossez/HTDemucs"]) == 0
     snap = cache / "models--adefossez--HTDemucs" / "snapshots" / commit
