@@ -76,9 +76,10 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             f"{len(rows)} row(s)" if rows else "no rows"
         raise NodeflowError(f"{args.manifest}: no row {args.row}; it has {have} (a row's index or its name, e.g. "
                             f"{doc['variants'][0]['name'] if rows else 'v000_...'})") from None
-    if not args.graph:
+    own = None if args.graph else _own_graph(args, graph_name, data)
+    if not args.graph and own is None:
         _judge_graph_field(args, graph_name, doc)
-    doc["graph"] = str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
+    doc["graph"] = own or str(Path(args.manifest).resolve().parent / graph_name)   # stored relative to the manifest
     if not args.graph and not os.path.lexists(doc["graph"]):     # (QA88 D3: "no such file", and no word of --graph)
         far = "" if "/" in graph_name else (" (a manifest names a graph more than two folders from it by its file "
                                             "name alone)")
@@ -160,6 +161,17 @@ def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recor
     sets = [f"{item.partition('=')[0]}={back[f'set:{i}']}" if f"set:{i}" in back else item
             for i, item in enumerate(sets)]
     return Variant(variant.index, overrides), sets
+
+
+def _own_graph(args: argparse.Namespace, graph_name: str, data: bytes) -> str | None:
+    """The graph of a manifest this machine wrote where the sweep's output folder lay far from its graph (so
+    the manifest names it by its file name alone), back where it is (:func:`.places.recalled`; QA97 D6: one's
+    own sweep run with ``-o`` elsewhere needed ``--graph``); None for any other manifest."""
+    from .manifest import GRAPH_KEY
+    from .places import recalled
+    folder = Path(args.manifest).resolve().parent
+    found = recalled(Path(args.manifest), data, {GRAPH_KEY: graph_name}, {GRAPH_KEY: folder}).get(GRAPH_KEY)
+    return found if found is not None and found != graph_name else None
 
 
 def _judge_graph_field(args: argparse.Namespace, graph_name: str, doc: dict[str, Any]) -> None:

@@ -160,6 +160,8 @@ def portable(doc: Any, base: Path) -> Any:
     return doc
 
 
+GRAPH_KEY = "graph"      # the swept graph, among the far files :func:`.places.remember_manifest` notes
+
 LOCK_NAME = ".audiochain-sweep.lock"     # held in a sweep's output folder while it runs
 
 
@@ -285,7 +287,9 @@ def write_manifest(report: SweepReport, out_dir: Path, graph: Graph | None = Non
     for path, text in zip(paths, (js, buf.getvalue())):
         write_atomic(path, text.encode("utf-8"), fsync=False)
     from .places import remember_manifest
-    remember_manifest(paths[0], js.encode("utf-8"), rerun_values(doc), rerun_values(made))
+    stored, real = rerun_values(doc), rerun_values(made)
+    stored[GRAPH_KEY], real[GRAPH_KEY] = doc.get("graph"), made.get("graph")   # (QA97 D6: one's own, far)
+    remember_manifest(paths[0], js.encode("utf-8"), stored, real)
     return paths
 
 

@@ -487,18 +487,36 @@ def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, ca
     assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
 
 
-def test_rerun_of_a_manifest_far_from_its_graph_says_to_pass_the_graph(audio_graph, tmp_path, capsys):
-    """QA88 D3: a sweep written three folders from its graph keeps the graph's file name alone, and its
-    rerun said only "no such file" (of a path that never existed), not how to give the graph."""
+def test_rerun_of_a_manifest_far_from_its_graph_finds_it_here_and_says_to_pass_it_elsewhere(
+        audio_graph, tmp_path, capsys, monkeypatch):
+    """A sweep written three folders from its graph keeps the graph's file name alone.  On the machine that
+    wrote it, rerun finds the graph where the sweep read it (QA97 D6: one's own sweep run with -o elsewhere
+    needed --graph), and still refuses it once edited; elsewhere it says how to give the graph (QA88 D3: it
+    said only "no such file", of a path that never existed)."""
     out = tmp_path / "a" / "b" / "c" / "out"
     assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-6,6"]) == 0
     assert json.loads((out / "manifest.json").read_text())["graph"] == "g.msgpack"
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "here")]) == 0
+    (made,) = (p for p in out.glob("v001_*/*.wav"))
+    assert np.array_equal(sf.read(made)[0], sf.read(tmp_path / "here" / made.parent.name / made.name)[0])
+
+    here = os.environ["AUDIOCHAIN_STATE_DIR"]
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "another-machine"))
     capsys.readouterr()
     assert main(["rerun", str(out / "manifest.json"), "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "row 1's graph 'g.msgpack' is not at" in err[0] and "by its file name alone" in err[0] \
         and f"audiochain rerun {out / 'manifest.json'} 1 --graph path/to/g.msgpack" in err[0], err
     assert main(["rerun", str(out / "manifest.json"), "1", "--graph", str(audio_graph), "-o", str(tmp_path / "r")]) == 0
+
+    monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", here)
+    g = load(audio_graph)
+    g.set("gain", "gain_db", 1.0)
+    save(g, audio_graph)
+    capsys.readouterr()
+    assert main(["rerun", str(out / "manifest.json"), "1", "-o", str(tmp_path / "edited")]) == 1
+    assert f"{audio_graph} has changed since this sweep ran" in capsys.readouterr().err
 
 
 def test_a_rerun_refused_for_several_problems_says_each_on_its_own_line(audio_graph, tmp_path, capsys):
