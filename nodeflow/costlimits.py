@@ -89,16 +89,17 @@ def _file_signature(path: Path) -> tuple[int, int, int] | None:
 
 
 def remembered_estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
-                        version: int | None = None) -> Estimate:
-    """:func:`estimate`, remembered per graph content (:meth:`Graph.derived`) and state of the input
-    files it reads (size, mtime, inode), so a re-run of an unchanged graph does not estimate again."""
+                        version: int | None = None, allowed: frozenset[tuple[str, str]] = frozenset()) -> Estimate:
+    """:func:`estimate`, remembered per graph content (:meth:`Graph.derived`), state of the input files
+    it reads (size, mtime, inode) and far reads ``allowed``, so a re-run of an unchanged graph does not
+    estimate again."""
     scope_key = None if scope is None else frozenset(scope)
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     files = graph.input_files(base)
     signature = tuple(sorted((k, _file_signature(p)) for k, p in files.items()
                              if scope_key is None or k[0] in scope_key))
-    return graph.derived("estimate", (scope_key, str(base), signature),
-                         lambda: estimate(graph, scope, base), version)
+    return graph.derived("estimate", (scope_key, str(base), signature, allowed),
+                         lambda: estimate(graph, scope, base, allowed), version)
 
 
 def _peak_detail(graph: Graph, est: Estimate, top: Any, at: Any, big: list[Any]) -> str:
@@ -123,12 +124,13 @@ def _peak_detail(graph: Graph, est: Estimate, top: Any, at: Any, big: list[Any])
 
 
 def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
-                  limits: Limits | None = None, version: int | None = None) -> list[str]:
+                  limits: Limits | None = None, version: int | None = None,
+                  allowed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """One line per limit the run would exceed, naming the node, the estimate, the limit and the fix."""
     out: list[str] = []
     if limits is None:
         limits, out = Limits.from_env()
-    est = remembered_estimate(graph, scope, base_dir, version)
+    est = remembered_estimate(graph, scope, base_dir, version, allowed)
     if not est.nodes:
         return out
     out.extend(named(_node(graph, c.node), s.problem, graph.nodes[c.node].type) for c in est.nodes.values()

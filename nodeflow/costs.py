@@ -30,7 +30,7 @@ import contextvars
 import dataclasses
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from .errors import ParameterError
 from .outputs import resolve
@@ -284,7 +284,8 @@ def _refused(spec: NodeSpec, params: dict[str, Any]) -> bool:
     return False
 
 
-def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None) -> Estimate:
+def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | None = None,
+             allowed: Collection[tuple[str, str]] = ()) -> Estimate:
     """Shapes of every node's outputs in ``scope`` (default: all), the run's peak memory, files and work."""
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
     scope = set(graph.nodes if scope is None else scope)
@@ -317,8 +318,8 @@ def estimate(graph: Graph, scope: Iterable[str] | None = None, base_dir: Path | 
                 params = _params_for_estimate(graph.nodes[nid], spec, base, checkpoints)
                 if _refused(spec, graph.nodes[nid].params):    # validation says why; nothing follows from it
                     raise ParameterError(nid)                   # (QA47: an export then blamed the 10 Hz it made)
-                if foreign(graph, nid):     # a file a graph's file names as AudioChain never saves: not
-                    raise ParameterError(nid)   # opened before it is allowed
+                if foreign(graph, nid, allowed=allowed):  # a file a graph's file names as AudioChain never
+                    raise ParameterError(nid)                # saves: not opened before it is allowed
                 got = spec.estimate(item_inputs, params) if spec.estimate else _default(item_inputs, spec.outputs)
                 if got and spec.estimate and mapped:
                     got = _with_shortest(spec, inputs, item_inputs, mapped, params, got, calls)

@@ -334,7 +334,7 @@ class Executor:
         allow_outside = tuple(allow_outside)
         with graph.pinned():    # the content is compared once; validation and planning reuse what it derived
             graph.check(targets, base_dir=base, output_dir=out_dir, allow_outside=allow_outside, device=device)
-            room, work, peak = memory_room(graph, targets, base)
+            room, work, peak = memory_room(graph, targets, base, allow_outside)
             room -= self._admission.admit(peak, room, cancel_event)    # the peaks of the runs beside it come off
             try:
                 self.cache.hold_at_most(room)    # (earlier runs' values count too)

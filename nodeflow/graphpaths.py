@@ -16,7 +16,7 @@ if TYPE_CHECKING:   # graph.py imports this module
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
            "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads",
-           "reads_param", "sweep_values", "from_elsewhere", "typed", "foreign"]
+           "reads_param", "sweep_values", "from_elsewhere", "typed", "foreign", "allowed_reads"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -235,14 +235,26 @@ def typed(graph: Graph, nid: str, param: str, value: Any) -> None:
         graph.foreign_reads[(nid, param)] = values - {value.strip()}
 
 
-def foreign(graph: Graph, nid: str, param: str | None = None) -> bool:
+def foreign(graph: Graph, nid: str, param: str | None = None,
+            allowed: Collection[tuple[str, str]] = ()) -> bool:
     """Whether node ``nid`` (its ``param``, or any) holds a read its graph's file stored as AudioChain never
-    saves (:func:`stored_far_reads`, :func:`from_elsewhere`): neither opened nor probed before the run is allowed
-    to read it (QA96 D5: validation opened ``~/.ssh/id_rsa`` and ran ffmpeg on it, then refused it)."""
+    saves (:func:`stored_far_reads`, :func:`from_elsewhere`), but for those in ``allowed`` (``(node, param)``
+    a run allows, see :func:`allowed_reads`): neither opened nor probed before the run is allowed to read it
+    (QA96 D5: validation opened ``~/.ssh/id_rsa`` and ran ffmpeg on it, then refused it)."""
     inst = graph.nodes.get(nid)
     return inst is not None and any(isinstance(v := inst.params.get(p), str) and v.strip() in values
                                     for (n, p), values in graph.foreign_reads.items()
-                                    if n == nid and (param is None or p == param))
+                                    if n == nid and (param is None or p == param) and (n, p) not in allowed)
+
+
+def allowed_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = ()) -> frozenset[tuple[str, str]]:
+    """The ``(node, param)`` of each read :func:`foreign` names that a run with ``allow`` (its
+    ``--allow-outside``) lets by: opened, probed and estimated as any input (without, an allowed far take
+    went uncounted in the memory a run is admitted by)."""
+    if not graph.foreign_reads or not allow:
+        return frozenset()
+    refused = {(n, p) for n, p, _, _ in refused_reads(graph, allow)}
+    return frozenset(k for k in graph.foreign_reads if k not in refused and foreign(graph, *k))
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),

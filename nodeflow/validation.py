@@ -44,7 +44,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     (files, devices, checkpoints, limits) is checked on every call, for the few nodes it concerns.
     """
     from .devices import device_problem, placement_problem
-    from .graphpaths import foreign
+    from .graphpaths import allowed_reads, foreign
+    allowed = allowed_reads(graph, tuple(allow_outside))
     version = graph.content_version() if version is None else version
     st = _static(graph, targets, version)
     scope = st["scope"]
@@ -85,7 +86,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
                        f"{path}{had}); " + ("it lay far from the graph's folder where the graph was saved, so the file "
                                             "names it by its file name alone: put it beside the graph or point the "
                                             "node at it" if far else "put the file there or point the node at it"))
-        elif nid in scope and not foreign(graph, nid, name) \
+        elif nid in scope and not foreign(graph, nid, name, allowed) \
                 and (why := _unreadable(path, _accepts_folder(graph, nid, name))):
             out.append(f"node '{nid}': input file {name}='{graph.nodes[nid].params[name]}' {why}")
     out_dir = Path(output_dir) if output_dir is not None else (Path(base_dir) if base_dir else graph.base_dir())
@@ -93,7 +94,7 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     out.extend(f"node '{nid}' ({graph.nodes[nid].type}): {why}" for nid, _, _, why in refused_reads(
         graph, tuple(allow_outside), scope))
     for why in _write_problems(graph, scope, out_dir, allow_outside, base_dir, st["acyclic"], version,
-                               tried=output_dir is not None):
+                               tried=output_dir is not None, allowed=allowed):
         if " names a folder (" in why:       # the answer: the node's word on its extension goes (QA88 D5:
             param = why[:why.index("=") + 1]     # "cannot tell the format" of a folder's name, said first)
             out = [o for o in out if not (o.startswith(param) and "cannot tell the format" in o)]
@@ -110,12 +111,13 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
     out.extend(st["links"])
     if st["acyclic"]:   # what the run would cost, from parameters and file headers
         from .costlimits import cost_problems
-        out.extend(cost_problems(graph, scope, base_dir, version=version))
+        out.extend(cost_problems(graph, scope, base_dir, version=version, allowed=allowed))
     return out
 
 
 def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_outside: Iterable[Any],
-                    base_dir: Path | None, acyclic: bool, version: int, tried: bool = False) -> list[str]:
+                    base_dir: Path | None, acyclic: bool, version: int, tried: bool = False,
+                    allowed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """What a run into ``out_dir`` would refuse to write: the output folder itself (QA66: a folder
     under a file was blamed on each export's path), then each node's write paths.  ``tried``: a run
     or a validation into an output folder it was given, where the folder is also tried as root
@@ -156,7 +158,8 @@ def _write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow_out
             out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={_shown(value)!r} names a folder ({folder}); "
                        f"give a file name, e.g. {value.rstrip('/')}/out{Path(value).suffix or '.wav'}")
     if acyclic:
-        out.extend(_item_write_problems(graph, scope, out_dir, allow_outside, base_dir, inputs, refused, version))
+        out.extend(_item_write_problems(graph, scope, out_dir, allow_outside, base_dir, inputs, refused, version,
+                                        allowed))
     for nid, name, other in clashing_writes(graph, out_dir, scope):
         out.append(f"node '{nid}' ({graph.nodes[nid].type}): {name}={graph.nodes[nid].params[name]!r} is the file "
                    f"node '{other}' writes too, and one would replace the other; give one of them another name")
@@ -170,21 +173,24 @@ def _static(graph: Graph, targets: Iterable[str] | None, version: int) -> dict[s
     return graph.derived("problems", scope_key, lambda: graph._static_problems(targets), version)
 
 
-def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path) -> tuple[int, dict[str, int], int]:
-    """What the estimated peak of a run of ``targets`` leaves of the memory limit (bytes): the most an
-    executor may keep of earlier runs' values while it runs (:meth:`MemoryCache.hold_at_most`), and what
-    nodes running side by side may take of it; each node's estimated working buffers; and the peak (bytes)."""
+def memory_room(graph: Graph, targets: Iterable[str] | None, base_dir: Path,
+                allow_outside: Iterable[Any] = ()) -> tuple[int, dict[str, int], int]:
+    """What the estimated peak of a run of ``targets`` (with ``allow_outside``) leaves of the memory limit
+    (bytes): the most an executor may keep of earlier runs' values while it runs
+    (:meth:`MemoryCache.hold_at_most`), and what nodes running side by side may take of it; each node's
+    estimated working buffers; and the peak (bytes)."""
     from .costlimits import Limits, remembered_estimate
+    from .graphpaths import allowed_reads
     version = graph.content_version()
     limits, _ = Limits.from_env()
     scope = _static(graph, targets, version)["scope"]
-    est = remembered_estimate(graph, scope, base_dir, version)
+    est = remembered_estimate(graph, scope, base_dir, version, allowed_reads(graph, tuple(allow_outside)))
     return max(0, limits.memory_bytes - est.peak_bytes), dict(est.step_work), est.peak_bytes
 
 
 def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allow: Iterable[Any],
                          base_dir: Path | None, inputs: dict[tuple[str, str], Path], refused: set[tuple[str, str]],
-                         version: int) -> list[str]:
+                         version: int, allowed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """What a node writing one file per item of a list (``take.wav``: ``take_1.wav`` ...) would refuse
     of those numbered names, for the item counts the estimate knows: a name that leads outside the
     output folder or over a file AudioChain did not export, or an input of the graph.  QA66: these were
@@ -196,7 +202,7 @@ def _item_write_problems(graph: Graph, scope: Iterable[str], out_dir: Path, allo
     120 s on a loaded machine)."""
     from .costlimits import Limits, remembered_estimate
     from .outputs import numbered, resolve, write_problem
-    est = remembered_estimate(graph, scope, base_dir, version)
+    est = remembered_estimate(graph, scope, base_dir, version, allowed)
     limits, _ = Limits.from_env()      # the limits cost_problems refuses the run by
     out: list[str] = []
     listed: dict[Path, list[str]] = {}  # each folder's names, read once (not once per item: 20,000 windows, 7 s)

@@ -713,6 +713,28 @@ def test_a_refused_read_is_neither_opened_nor_probed(home, capsys):
     assert opened == [], opened
 
 
+def test_an_allowed_far_read_is_checked_and_counted_as_any_input(home, capsys, monkeypatch):
+    """A far read a run allows (--allow-outside) is what that run reads: validation checks it (a damaged take is
+    said before the run) and its size counts in the memory estimate a run is admitted by (it was left
+    uncounted, as a refused one is, so an allowed 10-minute take fitted any limit)."""
+    from nodeflow.validation import memory_room
+    take = tone(home / "Music" / "long.wav", seconds=60.0)
+    g = load(stranger_reading(home.parent / "downloads" / "song", "~/Music/long.wav"))
+    allow = (str(home / "Music"),)
+    _, _, refused_peak = memory_room(g, None, g.base_dir())
+    _, _, allowed_peak = memory_room(g, None, g.base_dir(), allow)
+    assert allowed_peak - refused_peak >= sf.info(take).frames * 4, (refused_peak, allowed_peak)  # its float32
+    monkeypatch.setenv("AUDIOCHAIN_MAX_MEMORY_GB", str(allowed_peak / 2 / 1e9))
+    rc, out, err = run_cli(capsys, "validate", str(g.path), "--allow-outside", str(home / "Music"))
+    assert rc == 1 and any("memory" in line and "'load' makes 60 s" in line for line in out + err), (out, err)
+    monkeypatch.delenv("AUDIOCHAIN_MAX_MEMORY_GB")
+    take.write_bytes(b"RIFF" + bytes(200))                         # damaged: said as for any input
+    rc, out, err = run_cli(capsys, "validate", str(g.path), "--allow-outside", str(home / "Music"))
+    assert rc == 1 and any("node 'load'" in line and "long.wav" in line for line in out + err), (out, err)
+    assert main(["run", str(g.path), "-o", "rendered", "-q", "--allow-outside", str(home / "Music")]) == 1
+    assert not Path("rendered").exists()
+
+
 def test_paths_of_ones_own_are_read_as_they_say(home, capsys):
     """What the user's own graph names is read without asking: a far input the file keeps by its name,
     found again where it was saved (places), a path typed with --set, one set in Python."""
