@@ -106,8 +106,11 @@ class Executor:
     # ------------------------------------------------------------------ planning
     def keys(self, graph: Graph, *, base_dir: str | os.PathLike[str] | None = None,
              device: str = "auto") -> dict[str, str]:
-        """The content key of every node (what the cache is indexed by) for a run on ``device``."""
-        return dict(content_keys(graph, structure(graph, None), self._ctx_base(base_dir, graph), device))
+        """The content key of every node (what the cache is indexed by) for a run on ``device``; an input
+        file a run refuses to read (a stranger's graph naming ``~/...``) is not opened to be hashed."""
+        from .graphpaths import refused_reads
+        skip = {(n, p) for n, p, _, _ in refused_reads(graph)} if graph.foreign_reads else set()
+        return dict(content_keys(graph, structure(graph, None), self._ctx_base(base_dir, graph), device, skip))
 
     @staticmethod
     def _ctx_base(base_dir: str | os.PathLike[str] | None, graph: Graph) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from . import graphpaths
 from .cache import content_key, node_key
@@ -96,17 +96,21 @@ def structure(graph: Graph, targets: list[str] | None) -> Structure:
     return graph.derived("executor.structure", key, lambda: Structure.of(graph, targets))
 
 
-def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto") -> dict[str, str]:
+def content_keys(graph: Graph, st: Structure, base: Path, device: str = "auto",
+                 skip: Collection[tuple[str, str]] = ()) -> dict[str, str]:
     """Content keys of the nodes in ``st.order``: computed once per content, input file state,
-    device and model fingerprints (the parts that can change between runs are checked each time)."""
-    return _keys(graph, st, base, device)[0]
+    device and model fingerprints (the parts that can change between runs are checked each time).
+    The input files of ``skip`` (reads a run refuses) are not opened: their nodes are keyed by the
+    path as written, a key no run makes."""
+    return _keys(graph, st, base, device, skip)[0]
 
 
-def _keys(graph: Graph, st: Structure, base: Path, device: str) -> tuple[dict[str, str], dict[str, str]]:
+def _keys(graph: Graph, st: Structure, base: Path, device: str,
+          skip: Collection[tuple[str, str]] = ()) -> tuple[dict[str, str], dict[str, str]]:
     """:func:`content_keys`, and the keys of the nodes in ``st.by_value`` made without their inputs
     (what their value keys are made of, see :func:`value_key`)."""
     files_of: dict[str, dict[str, str]] = {}
-    for (n, name), digest in graphpaths.input_digests(graph, base, st.wanted_set).items():
+    for (n, name), digest in graphpaths.input_digests(graph, base, st.wanted_set, skip).items():
         files_of.setdefault(n, {})[name] = digest
     fps: dict[str, Any] = {}
     if st.fingerprinted:   # fingerprints see the run's device (--device); a probe is made only then

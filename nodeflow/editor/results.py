@@ -48,19 +48,23 @@ def show_results(app: App, keys: dict[str, str]) -> None:
             lengths = [_length(app, g, feeds[(nid, p)], keys, estimated) for p in spec.inputs if (nid, p) in feeds]
             if not spec.inputs:              # a source: the file it reads (QA95 D2: a load's start past its end)
                 files = files if files is not None else g.input_files()
-                lengths.append(_file_length(files, nid))
+                lengths.append(_file_length(g, files, nid))
             known = [x for x in lengths if x is not None]
             app.view.bound_times(nid, spec, min(known) if known else None)
         for port, ps in spec.outputs.items():
             _show_output(app, g, nid, port, spec, types.get((nid, port), ps.type), keys)
 
 
-def _file_length(files: dict[tuple[str, str], Path], nid: str) -> float | None:
+def _file_length(g: Graph, files: dict[tuple[str, str], Path], nid: str) -> float | None:
     """Seconds of the audio file source node ``nid`` reads (``files``: the graph's input files), from its
-    header (cached by the file's size and time), or None: no file, not audio, or a header that gives no length."""
+    header (cached by the file's size and time), or None: no file, not audio, a header that gives no length,
+    or a read a run refuses (a stranger's graph naming ``~/...``: not opened, QA96 D5)."""
     from nodes.io.load import header
-    for (n, _), path in files.items():
-        if n == nid and (got := header(path)) is not None and got[2] is not None and got[0] > 0:
+
+    from ..graphpaths import foreign
+    for (n, p), path in files.items():
+        if n == nid and not foreign(g, n, p) and (got := header(path)) is not None and got[2] is not None \
+                and got[0] > 0:
             return got[2] / got[0]
     return None
 

@@ -569,6 +569,7 @@ def test_a_graph_writing_outside_its_folder_asks_before_running(editor):
     g.nodes["export"].params["path"] = str(editor.tmp / "victim" / "elsewhere.wav")   # as a file would hold it
     nodeflow.save(g, graph)
     st = editor.run("outside_writes", graph)
+    assert str(editor.tmp / "downloads" / "tone.wav") in st["probed"], st["probed"]   # its own read: probed and hashed
     assert st["shown"] and "writes outside its output folder" in st["text"], st["status0"]
     assert f"node 'export': {editor.tmp / 'victim' / 'elsewhere.wav'}" in st["text"]
     assert st["after_cancel"] == {"shown": False, "status": "run cancelled: the graph writes outside its output folder",
@@ -591,6 +592,8 @@ def test_a_graph_file_reading_outside_its_folder_by_a_path_never_saved_asks_befo
     graph.write_bytes(msgpack.packb(doc))
     editor.env["AUDIOCHAIN_TEST_WRITES"] = str(editor.tmp / "downloads" / "out.wav")
     st = editor.run("outside_writes", graph)
+    # shown, not opened: it was hashed for the nodes' keys and probed for the load's length (QA96 D5, in the editor)
+    assert str(memo) not in st["probed"], st["probed"]
     assert st["shown"] and "reads files outside its folder by paths AudioChain never saves" in st["text"], st
     assert f"node 'load': {memo}" in st["text"] and "writes outside" not in st["text"]
     assert st["after_cancel"] == {"shown": False, "status": "run cancelled: the graph file reads outside its folder",

@@ -10,7 +10,10 @@ def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
     target = Path(os.environ.get("AUDIOCHAIN_TEST_WRITES", tmp / "victim" / "elsewhere.wav"))
     drv.frames(5)
-    out = {}
+    from nodeflow import cache
+    from nodes.io import load
+    # what the editor opened of the graph's reads while it showed it: file headers probed, contents hashed
+    out = {"probed": sorted({k[0] for k in load._HEADERS} | {str(k[0]) for k in cache._digests})}
     drv.click_item("run_button")
     drv.frames(3)
     out["shown"] = bool(app.dpg.is_item_shown("outside"))
