@@ -97,7 +97,8 @@ def recut(edges: str, frames: int, padded: int) -> str:
 class Cut:
     """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
     frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
-    a record without them)."""
+    a record without them); ``resampled``: the :func:`edge_digest` of the window as a resampler made it
+    from the window as cut, or as a resampler left it ("": none did; see :func:`resampled_record`)."""
     digest: str
     frames: int = -1
     padded: int = 0
@@ -105,6 +106,21 @@ class Cut:
     tail: np.ndarray | None = None
     before: np.ndarray | None = None
     after: np.ndarray | None = None
+    resampled: str = ""
+
+
+def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
+    """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: noting (by
+    ``after``'s :func:`edge_digest`) that it is its source at another rate, where ``before`` was the window
+    as cut or as a resampler left it; else without that note.  A stitch of such windows knows their edges
+    are the source's, band-limited (a resample's frames at a hit are not an edit's jump: QA99 D1)."""
+    c = read_cut(edges)
+    if c is None or c.head is None:
+        return edges
+    parts = (edges.split(":") + [""])[:5]
+    if before.shape[1] and edge_digest(before) in (c.digest, c.resampled):
+        return ":".join(parts + [edge_digest(after)])
+    return ":".join(parts if parts[4] else parts[:4])
 
 
 def read_cut(edges: str, channels: int | None = None) -> Cut | None:
@@ -117,8 +133,9 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     if not edges:
         return None
     parts = edges.split(":")
-    if len(parts) not in (4, 5):
+    if len(parts) not in (4, 5, 6):
         return Cut(parts[0])
+    resampled = parts.pop() if len(parts) == 6 else ""
     try:
         frames, padded = int(parts[1]), int(parts[2])
         kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
@@ -131,7 +148,8 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     kept = kept.reshape(channels, 2 * EDGE_KEEP)
     outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
     return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
-               *((outside[:, :EDGE_KEEP], outside[:, EDGE_KEEP:]) if outside is not None else ()))
+               None if outside is None else outside[:, :EDGE_KEEP], None if outside is None else outside[:, EDGE_KEEP:],
+               resampled)
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:
