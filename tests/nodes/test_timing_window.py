@@ -366,3 +366,20 @@ def test_a_typed_grid_over_the_tempo_the_audio_carries_is_said_with_the_fix(tmp_
     said = typed_over_carried(whole, None, 6, 8)
     assert "bars of 6/8 where it carries 3/4" in said and "set beats_per_bar=auto and note_value=auto" in said, said
     assert typed_over_carried(whole, None, 3, 4) == typed_over_carried(whole, "auto", None, None) == ""
+
+
+def test_a_last_bar_line_just_past_the_clips_end_ends_the_window_where_the_clip_does():
+    """QA99 D2: 8 bars of 7/8 at 123.5 bpm are 652955.46 frames at 48 kHz, the file 652955: the last window
+    ended at the bar line, past the clip's last sample, and its windows stitched at 32 kHz made one frame
+    more than the clip taken there whole (435304 for 435303)."""
+    from fractions import Fraction
+
+    from nodes.dsp.resample import resample
+    from nodes.timing.stitch import stitch
+    rate, frames = 48000, 652955
+    clip = Audio(np.random.default_rng(3).uniform(-0.3, 0.3, (2, frames)).astype(np.float32), rate)
+    windows = tokenize_window.fn(clip, unit="bars", size=1, bpm=123.5, beats_per_bar=7, note_value=8)
+    assert len(windows) == 8 and windows[-1].span[1] == Fraction(frames, rate)
+    assert windows[3].span[1] == 4 * Fraction(420, 247)     # a bar line inside the clip stays exact (3.5 beats)
+    at_32k = stitch.fn([resample.fn(w, rate_hz=32000) for w in windows])
+    assert at_32k.frames == resample.fn(clip, rate_hz=32000).frames == round(frames * 32000 / rate)
