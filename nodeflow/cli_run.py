@@ -250,7 +250,8 @@ def _print_levels(path: str) -> None:
     from .audiometa import read_tags
     try:
         t = read_tags(path)
-        print(f"  {float(t['loudness_integrated_lufs']):.1f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
+        # as the tag keeps it, to the hundredth (QA99 D3: -14.05 read "-14.1", a missed -14 at a glance)
+        print(f"  {float(t['loudness_integrated_lufs']):.2f} LUFS, LRA {float(t['loudness_range_lu']):.1f} LU, "
               f"true peak {float(t['true_peak_dbtp']):.2f} dBTP", file=sys.stderr)
     except (NodeflowError, KeyError, ValueError, OSError):
         pass      # not an audio file AudioChain measured

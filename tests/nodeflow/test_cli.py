@@ -592,3 +592,22 @@ def test_a_target_that_fails_while_running_is_one_line(tmp_path, capsys):
     assert "Traceback" not in err and "KeyError" not in err
     assert [line for line in err.splitlines() if line.startswith("error:")] == [
         next(line for line in err.splitlines() if line.startswith("error: node 'load'"))]
+
+
+def test_run_prints_the_masters_loudness_to_the_hundredth_as_its_tag_keeps_it(tmp_path, capsys):
+    """QA99 D3: a master at -14.05 LUFS (within the 0.05 LU the export allows) read "-14.1 LUFS" in the
+    run's summary, its tag's -14.05 rounded again: a missed target at a glance."""
+    from nodeflow.audiometa import read_tags
+    rate = 44100
+    t = np.arange(8 * rate) / rate
+    x = 0.2 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    sf.write(tmp_path / "in.wav", np.stack([x, 0.8 * x], 1).astype(np.float32), rate, subtype="PCM_24")
+    g = Graph()
+    g.add("io.load", id="load", path="in.wav")
+    g.add("io.export", id="export", path="master.flac", loudness_lufs=-14.0)
+    g.connect("load", "export")
+    save(g, tmp_path / "g.msgpack")
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "out")]) == 0
+    lines = [line.strip() for line in capsys.readouterr().err.splitlines() if "LUFS, LRA" in line]
+    tag = read_tags(str(tmp_path / "out" / "master.flac"))["loudness_integrated_lufs"]
+    assert lines and lines[0].startswith(f"{float(tag):.2f} LUFS, LRA "), (lines, tag)
