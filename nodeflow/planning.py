@@ -132,6 +132,8 @@ def _keys(graph: Graph, st: Structure, base: Path, device: str,
             # an input file counts by what it is (its digest), not by how the graph spells its path:
             # a graph saved into another folder, or a bundle unpacked elsewhere, finds its results
             params = {**st.plain[nid], **dict.fromkeys(files, "<file>")} if files else st.plain[nid]
+            if nid in fps and (folders := _local_by_content(spec, fps[nid])):   # likewise a checkpoint folder:
+                params = {**params, **dict.fromkeys(folders, "<checkpoint>")}   # its fingerprint holds its digest
             keys[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), ups, spec.code)
             if nid in st.by_value:
                 own[nid] = node_key(spec.id, spec.version, params, files, fps.get(nid), [BY_VALUE], spec.code)
@@ -139,6 +141,18 @@ def _keys(graph: Graph, st: Structure, base: Path, device: str,
             st.keys_memo.pop(next(iter(st.keys_memo)))
         memo = st.keys_memo[memo_key] = (keys, own)
     return memo
+
+
+def _local_by_content(spec: NodeSpec, fp: Any) -> tuple[str, ...]:
+    """The checkpoint parameters of a node whose fingerprint ``fp`` names a local folder by its content
+    (``revision`` ``local-<digest>``, see :func:`nodeflow.checkpoints.fingerprint`): keyed by that, not by
+    the path as written, which a graph saved into another folder spells otherwise (QA98 D1: a model ran
+    again after ``chain.save()``, and in a copy of the graph one folder deeper, for the same weights)."""
+    if not isinstance(fp, dict):
+        return ()
+    found = (fp if name == "checkpoint" else fp.get(f"{name}:checkpoint") for name in spec.checkpoint_params)
+    return tuple(name for name, got in zip(spec.checkpoint_params, found)
+                 if isinstance(got, dict) and str(got.get("revision", "")).startswith("local-"))
 
 
 BY_VALUE = ("<inputs by value>", "", "")     # in the place of a node's upstream keys in its own key

@@ -205,3 +205,35 @@ def test_beat_windows_through_the_codec_stitch_back_on_the_grid(ck):
     piece = stitch.fn(back)
     assert piece.frames == 20 * 24000
     assert resample.fn(piece, rate_hz=44100, profile="custom").frames == source.frames
+
+
+def test_a_local_checkpoint_counts_by_its_folder_wherever_the_graph_is_saved(ck, tmp_path):
+    """QA98 D1: the cache key held the checkpoint as the graph spells it, relative to its folder: a graph
+    saved (chain.save, or a copy one folder deeper) spelled the same weights otherwise and ran its models
+    again.  A local checkpoint counts by its folder's identity, as an input file counts by its bytes."""
+    import shutil
+
+    import soundfile as sf
+
+    from nodeflow import load, save
+    sf.write(str(tmp_path / "in.wav"), clip(30000, rate=24000).samples.T, 24000, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path=str(tmp_path / "in.wav"))
+    g.add("models.encodec_encode", id="enc", checkpoint=str(ck), device="cpu")
+    g.add("models.encodec_decode", id="dec", checkpoint=str(ck), device="cpu")
+    g.connect("load.out", "enc.audio")
+    g.connect("enc.out", "dec.tokens")
+    ex = Executor(disk_cache=None)
+    first = ex.run(g)
+    saved = load(save(g, tmp_path / "song" / "g.msgpack"))
+    shutil.copy(tmp_path / "in.wav", tmp_path / "song" / "in.wav")
+    deeper = load(save(saved, tmp_path / "song" / "deeper" / "g.msgpack"))
+    assert saved.nodes["enc"].params["checkpoint"] != deeper.nodes["enc"].params["checkpoint"]   # spelled otherwise
+    for again in (saved, deeper):
+        r = ex.run(again)
+        assert "dec" in r.cached and not r.ran, (r.ran, r.cached)
+        assert np.array_equal(r["dec"]["out"].samples, first["dec"]["out"].samples)
+    other = shutil.copytree(ck, tmp_path / "retrained")              # another folder: another model to the cache
+    (other / "config.json").write_text((other / "config.json").read_text().replace("}", ', "note": "retrained"}', 1))
+    deeper.set("enc", "checkpoint", str(other))
+    assert "enc" in ex.run(deeper).ran
