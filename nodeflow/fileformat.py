@@ -118,7 +118,7 @@ def _clean_saved_by(saved_by: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     if isinstance(saved_by.get("audiochain"), str):
         clean["audiochain"] = saved_by["audiochain"][:100]
-    for key in ("packs", "node_packs", "inputs"):
+    for key in ("packs", "node_packs", "inputs", "dists"):
         value = saved_by.get(key)
         if isinstance(value, dict):
             clean[key] = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
@@ -168,6 +168,7 @@ def to_document(graph: Graph, base_dir: str | os.PathLike[str] | None = None, *,
     return {
         "format": FORMAT, "version": VERSION,
         "saved_by": {"audiochain": __version__, "packs": {p: reg.packs.get(p, "") for p in used_packs},
+                     **({"dists": dists} if (dists := {p: reg.dists[p] for p in used_packs if p in reg.dists}) else {}),
                      "node_packs": node_packs, "inputs": sources, **far_keys(graph, base_dir)},
         "metadata": graph.metadata,
         "nodes": nodes,

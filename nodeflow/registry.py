@@ -28,6 +28,7 @@ class Registry:
         self._specs: dict[str, NodeSpec] = {}
         self._migrations: dict[tuple[str, int], Migration] = {}
         self.packs: dict[str, str] = {}          # pack name -> version
+        self.dists: dict[str, str] = {}          # pack name -> the Python package (distribution) installing it
         self.failed_packs: dict[str, str] = {}   # pack name -> error message
         self._current_pack = ""
 
@@ -90,7 +91,8 @@ class Registry:
                 self.failed_packs[ep.name] = _failure(e)
                 continue
             version = ep.dist.version if ep.dist is not None else ""
-            self.load_pack(ep.name, obj, version)
+            if self.load_pack(ep.name, obj, version) and ep.dist is not None and ep.dist.name:
+                self.dists[ep.name] = ep.dist.name
 
     # ---------------------------------------------------------------- lookup
     def get(self, type_id: str) -> NodeSpec | None:

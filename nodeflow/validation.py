@@ -286,9 +286,12 @@ def _unknown_type_problem(graph: Graph, nid: str) -> str:
     pack = graph.saved_by.get("node_packs", {}).get(inst.type) if isinstance(graph.saved_by, dict) else None
     if pack and pack != "builtin" and pack not in graph.registry.packs:
         version = graph.saved_by.get("packs", {}).get(pack, "")
+        dist = graph.saved_by.get("dists", {}).get(pack, "")     # (QA98 D2: "pip install qa" for qa-pack's pack)
+        how = f"install its Python package ({dist} as the graph file names it: pip install {dist})" if dist else \
+            "install the Python package that provides it (the graph file does not name it; ask whoever sent it)"
         return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
-                + (f" {version}" if version else "") + ", which is not installed here; install it "
-                f"(e.g. pip install {pack}) and open the graph again")
+                + (f" {version}" if version else "") + f", which is not installed here; {how} and open the graph "
+                "again")
     return f"node '{nid}': unknown node type '{inst.type}'" + graph.registry._hint(inst.type)
 
 
