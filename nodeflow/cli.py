@@ -175,7 +175,10 @@ class Progress:
                 self.stream.write(f"\r\x1b[2K  {ev.node_id:<20} [{bar:<30}] {frac * 100:5.1f}% {ev.message}")
                 self.stream.flush()
             elif ev.kind == "finished":
-                dt = time.perf_counter() - self.started.get(ev.node_id, time.perf_counter())
+                # the node's own time: the nodes of a streamed chain start and end together, and each read
+                # the chain's whole time (QA98 D3)
+                dt = ev.elapsed_s if ev.elapsed_s is not None else \
+                    time.perf_counter() - self.started.get(ev.node_id, time.perf_counter())
                 self._line(f"  done   {ev.node_id} ({dt:.2f} s)")
             elif ev.kind == "failed":
                 self._line(f"  FAILED {ev.node_id}")

@@ -76,6 +76,7 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
     progress = Progress(quiet=args.quiet)
     finished: list[str] = []       # node ids in the order they finished (what a Ctrl-C reports)
     failed: dict[str, str] = {}    # every node that failed, in order, and why
+    warned: list[str] = []         # what the nodes warned of (an export says itself what it replaced)
     told: list[bool] = []
     traced: set[str] = set()
 
@@ -85,6 +86,8 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
             _print_external_reads(graph, sys.stderr)     # with -q too (QA)
         if ev.kind in ("finished", "cached"):
             finished.append(ev.node_id)
+        elif ev.kind == "warning":
+            warned.append(str(ev.message))
         elif ev.kind == "failed":
             failed.setdefault(ev.node_id, str(ev.error) if ev.error is not None else f"node '{ev.node_id}': {ev.message}")
             if getattr(args, "debug", False) and isinstance(ev.error, BaseException) and ev.node_id not in traced:
@@ -137,7 +140,8 @@ def _run_once(args: argparse.Namespace, graph: Graph, out_dir: Path) -> int:
                 print(f"{nid}.{port}: {printable(_fmt_value(v))}")
     for w, nid in written:
         print(f"wrote {printable(w)}", flush=True)
-        if os.path.realpath(w) in foreign:    # (QA51: a typed path replaced a user's file without a word)
+        if os.path.realpath(w) in foreign and not any(f"{w}: replaced a file" in said for said in warned):
+            # (QA51: a typed path replaced a user's file without a word; QA98 D3: said twice where the export said it)
             print(f"note: {printable(w)} replaced a file AudioChain had not written (its path was given to this "
                   "run, so it was allowed)", file=sys.stderr)
         if not args.quiet:

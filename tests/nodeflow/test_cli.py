@@ -611,3 +611,27 @@ def test_run_prints_the_masters_loudness_to_the_hundredth_as_its_tag_keeps_it(tm
     lines = [line.strip() for line in capsys.readouterr().err.splitlines() if "LUFS, LRA" in line]
     tag = read_tags(str(tmp_path / "out" / "master.flac"))["loudness_integrated_lufs"]
     assert lines and lines[0].startswith(f"{float(tag):.2f} LUFS, LRA "), (lines, tag)
+
+
+def test_each_node_of_a_streamed_chain_is_said_with_its_own_time(tmp_path, capsys):
+    """QA98 D3: the nodes of a streamed chain start and end together, and each was said with the chain's whole
+    time ("done highpass (0.91 s)" where the trace gave it 0.014 s): the line gives the time the run measured
+    for the node, as the trace does."""
+    rate = 44100
+    x = (0.1 * np.random.default_rng(1).standard_normal((30 * rate, 2))).astype(np.float32)
+    sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
+    g = Graph()
+    g.add("io.load", id="load", path="in.wav")
+    g.add("dsp.highpass", id="hp", cutoff_hz=80.0)
+    g.add("io.export", id="export", path="out.flac", loudness_lufs=-16.0)
+    g.connect("load", "hp")
+    g.connect("hp", "export")
+    save(g, tmp_path / "g.msgpack")
+    trace = tmp_path / "t.jsonl"
+    assert main(["run", str(tmp_path / "g.msgpack"), "-o", str(tmp_path / "o"), "--trace", str(trace)]) == 0
+    err = capsys.readouterr().err
+    took = {e["node"]: e["elapsed_s"] for line in trace.read_text().splitlines()
+            if (e := json.loads(line)).get("kind") == "finished"}
+    assert set(took) == {"load", "hp", "export"}, took
+    for nid, seconds in took.items():
+        assert f"  done   {nid} ({seconds:.2f} s)" in err, (nid, seconds, err)
