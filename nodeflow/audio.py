@@ -98,7 +98,9 @@ class Cut:
     """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
     frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
     a record without them); ``resampled``: the :func:`edge_digest` of the window as a resampler made it
-    from the window as cut, or as a resampler left it ("": none did; see :func:`resampled_record`)."""
+    from the window as cut, or as a resampler left it ("": none did; see :func:`resampled_record`), and
+    ``guessed``: that resampler had not the source's frames before the window (its first frames are
+    the window's own continued)."""
     digest: str
     frames: int = -1
     padded: int = 0
@@ -107,19 +109,21 @@ class Cut:
     before: np.ndarray | None = None
     after: np.ndarray | None = None
     resampled: str = ""
+    guessed: bool = False
 
 
-def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
+def resampled_record(edges: str, before: np.ndarray, after: np.ndarray, guessed: bool = False) -> str:
     """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: noting (by
-    ``after``'s :func:`edge_digest`) that it is its source at another rate, where ``before`` was the window
-    as cut or as a resampler left it; else without that note.  A stitch of such windows knows their edges
-    are the source's, band-limited (a resample's frames at a hit are not an edit's jump: QA99 D1)."""
+    ``after``'s :func:`edge_digest`, and ``guessed``: without the source's frames before it) that it is
+    its source at another rate, where ``before`` was the window as cut or as a resampler left it; else
+    without that note.  A stitch of such windows knows their edges are the source's, band-limited (a
+    resample's frames at a hit are not an edit's jump: QA99 D1)."""
     c = read_cut(edges)
     if c is None or c.head is None:
         return edges
     parts = (edges.split(":") + [""])[:5]
     if before.shape[1] and edge_digest(before) in (c.digest, c.resampled):
-        return ":".join(parts + [edge_digest(after)])
+        return ":".join(parts + [("~" if guessed else "") + edge_digest(after)])
     return ":".join(parts if parts[4] else parts[:4])
 
 
@@ -136,6 +140,7 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     if len(parts) not in (4, 5, 6):
         return Cut(parts[0])
     resampled = parts.pop() if len(parts) == 6 else ""
+    guessed, resampled = resampled.startswith("~"), resampled.lstrip("~")
     try:
         frames, padded = int(parts[1]), int(parts[2])
         kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
@@ -149,7 +154,7 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
     return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
                None if outside is None else outside[:, :EDGE_KEEP], None if outside is None else outside[:, EDGE_KEEP:],
-               resampled)
+               resampled, guessed)
 
 
 def seconds_to_frames(seconds: float | Fraction, sample_rate: int) -> int:

@@ -91,11 +91,11 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
         return audio
     _source_checked(src, rate)
     start, target = placed_at(audio.span, rate)
-    x, skip = audio.samples, None
+    x, skip, lead = audio.samples, None, 0
     if audio.edges and audio.frames:            # a window: resampled as part of its music, not out of silence
         before, after = context_frames(src, rate, audio.start_frame)
-        x, (a, b) = _with_neighbours(audio)     # the source's own frames just outside it, where it is as cut
-        around = ((0, 0), (before - a, after - b))   # (odd reflection grows a ramp: a window shorter than it, even)
+        x, (lead, trail) = _with_neighbours(audio)     # the source's own frames just outside it, where it is as cut
+        around = ((0, 0), (before - lead, after - trail))   # (odd reflection grows a ramp: shorter windows, even)
         x = np.pad(x, around, mode="reflect", reflect_type="odd") if audio.frames > max(before, after) else \
             np.pad(x, around, mode="symmetric")
         skip = start + (before - audio.start_frame) * rate // src
@@ -109,7 +109,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
                             x[c], samples[c], check)
     if skip is not None:
         samples = np.ascontiguousarray(samples[:, skip:skip + target])
-    edges = resampled_record(audio.edges, audio.samples, samples) if audio.edges else ""
+    edges = resampled_record(audio.edges, audio.samples, samples, guessed=not lead) if audio.edges else ""
     return audio.replace(samples, edges=edges, **_placement_at(audio, rate))
 
 

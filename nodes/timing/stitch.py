@@ -115,7 +115,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
-        seam = _Seam(centre - length // 2, length, centre, bridge=resampled and _made_up_head(after))
+        seam = _Seam(centre - length // 2, length, centre, bridge=resampled and _made_up_head(after, ca))
         if mend:
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
@@ -140,13 +140,13 @@ def _resampled_only(w: Audio, c: Cut | None) -> bool:
     return c is not None and bool(c.resampled) and edge_digest(w.samples) == c.resampled
 
 
-def _made_up_head(w: Audio) -> bool:
+def _made_up_head(w: Audio, c: Cut | None) -> bool:
     """Whether the first frame of window ``w`` lies before where the window starts in its source (its
-    :attr:`~nodeflow.audio.Audio.span`: a bar line between two samples): there a window resampled from
-    another rate begins on a frame made up from the window's own start (the music before it is its
-    neighbour's), far off where the window starts on a hit (QA99 D1: -0.472 where the whole piece taken
-    to 32 kHz and back has -0.178)."""
-    return w.exact_start is not None and w.start_frame < w.exact_start * w.sample_rate
+    :attr:`~nodeflow.audio.Audio.span`: a bar line between two samples) and the resampler that made it
+    had not the music before the window (its cut record ``c`` says): that frame is made up from the
+    window's own start, far off where the window starts on a hit (QA99 D1: -0.472 where the whole piece
+    taken to 32 kHz and back has -0.178)."""
+    return c is not None and c.guessed and w.exact_start is not None and w.start_frame < w.exact_start * w.sample_rate
 
 
 def _bridge(out: np.ndarray, seam: int) -> None:

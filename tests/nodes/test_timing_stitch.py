@@ -552,9 +552,17 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
     h = int(0.005 * rate)
     seams = np.cumsum([w.frames for w in windows])[:-1]
 
-    def worst(a: np.ndarray) -> float:
-        return max(float(np.sqrt(np.mean((a - whole)[:, s - h:s + h] ** 2))) for s in seams)
+    def worst(a: np.ndarray, piece: np.ndarray = whole, at: np.ndarray = seams, h: int = h) -> float:
+        return max(float(np.sqrt(np.mean((a - piece)[:, s - h:s + h] ** 2))) for s in at)
     assert worst(out) <= max(0.04, 3 * worst(butted)), (worst(out), worst(butted))
+    # stitched at the model's rate, each window resampled with the source's frames beside it: no frame there
+    # is guessed, and none is bridged (a cubic across a hit's onset was 0.14 off where the resampler was 0.02)
+    there = (tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
+             | resample(rate_hz=32000)).invoke((x, rate))
+    piece = resample(rate_hz=32000).invoke((x, rate)).samples
+    at, joined = np.cumsum([w.frames for w in there])[:-1], stitch.fn(there).samples
+    assert np.abs(joined - piece).max() <= 0.05 and worst(joined, piece, at, 160) <= 0.01, \
+        (np.abs(joined - piece).max(), worst(joined, piece, at, 160))
 
 
 def test_only_a_resampler_keeps_a_windows_note_that_it_is_its_source_at_another_rate():
