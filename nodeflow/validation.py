@@ -287,8 +287,8 @@ def _unknown_type_problem(graph: Graph, nid: str) -> str:
     if pack and pack != "builtin" and pack not in graph.registry.packs:
         version = graph.saved_by.get("packs", {}).get(pack, "")
         dist = graph.saved_by.get("dists", {}).get(pack, "")     # (QA98 D2: "pip install qa" for qa-pack's pack)
-        how = f"install its Python package ({dist} as the graph file names it: pip install {dist})" if dist else \
-            "install the Python package that provides it (the graph file does not name it; ask whoever sent it)"
+        how = f"install it (pip install {dist})" if dist else \
+            f"install the Python package that provides '{pack}' (the graph file does not name it)"
         return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"
                 + (f" {version}" if version else "") + f", which is not installed here; {how} and open the graph "
                 "again")

@@ -235,8 +235,8 @@ def test_the_cli_runs_it_bundles_it_and_describes_its_checkpoint(registry, plugi
     p = run_cli(["run", str(g.path), "-o", str(tmp_path / "without")], tmp_path, None)    # plug-in not installed
     assert p.returncode != 0 and "acme.speak" in p.stderr and "Traceback" not in p.stderr
     # its Python package by the name pip knows, not the entry point's (QA98 D2: "pip install acme")
-    assert "node pack 'acme' 0.1, which is not installed here; install its Python package (acme-speech as the " \
-        "graph file names it: pip install acme-speech) and open the graph again" in p.stderr, p.stderr
+    assert "node pack 'acme' 0.1, which is not installed here; install it (pip install acme-speech) and open the " \
+        "graph again" in p.stderr, p.stderr
 
 
 # ---------------------------------------------------------------------------------------- its time base as a profile
