@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from nodeflow.audio import AUDIO_RATES, Audio, resampled_record
+from nodeflow.audio import AUDIO_RATES, Audio
+from nodeflow.cuts import resampled_record
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["placed_at", "placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
@@ -115,11 +116,11 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
 
 def _with_neighbours(w: Audio) -> tuple[np.ndarray, tuple[int, int]]:
     """Window ``w``'s samples with the source's frames just before and after it that its cut record keeps
-    (:data:`~nodeflow.audio.EDGE_KEEP` each side, where the source has them) while it is as cut, and how many
+    (:data:`~nodeflow.cuts.EDGE_KEEP` each side, where the source has them) while it is as cut, and how many
     each side: the frames the resampler places at the window's ends fall between the window's first (or
     last) frame and its neighbour's, and a guess from the window alone was far off at a hit (QA99 D1: a
     bar's first frame at 32 kHz 0.23 from the piece's, then a spike at that bar line taken back)."""
-    from nodeflow.audio import edge_digest, read_cut
+    from nodeflow.cuts import edge_digest, read_cut
     c = read_cut(w.edges, w.channels)
     if c is None or c.before is None or c.after is None or edge_digest(w.samples) != c.digest:
         return w.samples, (0, 0)

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio, read_cut, recut
+from nodeflow.audio import Audio
+from nodeflow.cuts import read_cut, recut
 from nodeflow.errors import ParameterError
 from nodeflow.node import node
 from nodeflow.types import Range
@@ -78,10 +79,10 @@ def _stretched_tempo(info: tuple[tuple[str, str], ...], ratio: float) -> tuple[t
 
 
 def _stretched_cut(audio: Audio, frames: int, ratio: float) -> str:
-    """``audio.edges`` (its cut record, :func:`nodeflow.audio.cut_record`) for the window stretched by
+    """``audio.edges`` (its cut record, :func:`nodeflow.cuts.cut_record`) for the window stretched by
     ``ratio`` to ``frames``: its length now, and the padding ``last="pad"`` gave it to the frame, so
     that ``time.stitch`` ends the piece at ``round(source end * ratio)`` exactly (in proportion it
-    could land a frame off); see :func:`nodeflow.audio.recut`."""
+    could land a frame off); see :func:`nodeflow.cuts.recut`."""
     c = read_cut(audio.edges)
     if c is None or c.frames <= 0:
         return audio.edges

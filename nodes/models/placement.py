@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from nodeflow.audio import Audio, cut_record, read_cut, recut
+from nodeflow.audio import Audio
+from nodeflow.cuts import cut_record, read_cut, recut
 from nodeflow.errors import ParameterError
 
 __all__ = ["placed_like", "placement", "place", "MUSICAL_INFO"]

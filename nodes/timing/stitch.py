@@ -27,7 +27,8 @@ from typing import Annotated, Callable
 
 import numpy as np
 
-from nodeflow.audio import EDGE_KEEP, Audio, Cut, edge_digest, read_cut
+from nodeflow.audio import Audio
+from nodeflow.cuts import EDGE_KEEP, Cut, edge_digest, read_cut
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label, parse_meter
@@ -88,7 +89,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
     abut is mended (see :func:`_mend`) instead of crossfaded."""
     seams: list[_Seam] = []
     prev_end = 0
-    ca = read_cut(windows[0].edges)               # how each was cut, read once (see nodeflow.audio.cut_record)
+    ca = read_cut(windows[0].edges)               # how each was cut, read once (see nodeflow.cuts.cut_record)
     for k in range(1, len(windows)):
         if check is not None and k % 1024 == 0:    # tens of thousands of windows take seconds: Stop ends them
             check()
@@ -136,7 +137,7 @@ def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
 
 def _resampled_only(w: Audio, c: Cut | None) -> bool:
     """Whether window ``w`` is as resamplers made it from the window as cut (its cut record ``c`` says so:
-    :func:`~nodeflow.audio.resampled_record`): its source at another rate, or taken there and back."""
+    :func:`~nodeflow.cuts.resampled_record`): its source at another rate, or taken there and back."""
     return c is not None and bool(c.resampled) and edge_digest(w.samples) == c.resampled
 
 
@@ -170,7 +171,7 @@ def _side_by_side(cb: Cut | None, ca: Cut | None) -> bool:
 
 def _as_cut(w: Audio, c: Cut | None) -> bool:
     """Whether window ``w`` still has the edges it was cut with, as its cut record ``c`` says (see
-    :func:`nodeflow.audio.cut_record`)."""
+    :func:`nodeflow.cuts.cut_record`)."""
     return c is not None and edge_digest(w.samples) == c.digest
 
 

@@ -22,7 +22,8 @@ from typing import Annotated
 
 import numpy as np
 
-from nodeflow.audio import Audio, cut_record
+from nodeflow.audio import Audio
+from nodeflow.cuts import cut_record
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import (NOTE_VALUES, ModelProfile, ProfileChoice, bars_to_seconds, beats_to_seconds,

@@ -566,7 +566,7 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
 
 
 def test_only_a_resampler_keeps_a_windows_note_that_it_is_its_source_at_another_rate():
-    from nodeflow.audio import read_cut
+    from nodeflow.cuts import read_cut
     from nodes.dsp.basic import gain
     from nodes.dsp.resample import resample
     x = _hits_on_every_beat(120.0, 4, 2, 44100)

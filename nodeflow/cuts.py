@@ -1,0 +1,136 @@
+"""How a window was cut, as its ``Audio.edges`` keeps it: the *cut record*.
+
+:func:`cut_record` writes one line of text when ``time.tokenize_window`` cuts a window: a digest of its
+edges, its length, the silence it was padded with, its first and last :data:`EDGE_KEEP` frames as cut and
+the source's just outside it.  Nodes keep it as they change the window (``Audio.replace``); a resampler
+notes that the window is its source at another rate (:func:`resampled_record`), a stretch re-records its
+length (:func:`recut`).  ``time.stitch`` reads it back (:func:`read_cut`) to join neighbours that are
+still their source exactly, and to tell a step the music has at a cut from one an edit made.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "read_cut", "recut", "resampled_record"]
+
+EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
+EDGE_KEEP = 4         # frames at each end a window keeps as it was cut (cut_record)
+
+
+def edge_digest(samples: np.ndarray) -> str:
+    """A digest of the first and last :data:`EDGE_FRAMES` frames of ``samples[channels, frames]``
+    (the part of a window that meets its neighbours), exact to the bit."""
+    import hashlib
+    x = np.ascontiguousarray(samples, np.float32)
+    h = hashlib.blake2b(digest_size=12)
+    h.update(repr(x.shape).encode())
+    h.update(np.ascontiguousarray(x[:, :EDGE_FRAMES]).tobytes())
+    h.update(np.ascontiguousarray(x[:, -EDGE_FRAMES:]).tobytes())
+    return h.hexdigest()
+
+
+def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None = None, start: int = 0) -> str:
+    """What a window keeps of how it was cut (its ``Audio.edges``): :func:`edge_digest`, its length,
+    the frames of silence the cut padded its end with, and its first and last :data:`EDGE_KEEP`
+    frames as cut (float32), one line of text (:func:`read_cut` reads it back).  With ``source`` (the
+    clip it was cut from, at frame ``start``), also the :data:`EDGE_KEEP` frames of the source just
+    before and just after it (NaN where the source has none), so that a stitch tells neighbours in
+    one source from windows of different takes cut on the same grid (QA83 D3).
+
+    >>> x = np.linspace(-1, 1, 48, dtype=np.float32)[None, :]
+    >>> c = read_cut(cut_record(x, padded=8), 1)
+    >>> c.digest == edge_digest(x), c.frames, c.padded, c.head.shape, float(c.tail[0, -1])
+    (True, 48, 8, (1, 4), 1.0)
+    """
+    import base64
+    x = np.ascontiguousarray(samples, np.float32)
+    kept = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1) if x.shape[1] >= EDGE_KEEP else x[:, :0]
+    record = f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+    if source is None or not kept.size:
+        return record
+    around = np.full((x.shape[0], 2 * EDGE_KEEP), np.nan, np.float32)
+    a, end = max(0, start - EDGE_KEEP), start + x.shape[1] - int(padded)
+    b = min(source.shape[1], end + EDGE_KEEP)
+    around[:, EDGE_KEEP - (start - a):EDGE_KEEP] = source[:, a:start]
+    if not padded and b > end:
+        around[:, EDGE_KEEP:EDGE_KEEP + b - end] = source[:, end:b]
+    return f"{record}:{base64.b64encode(around.tobytes()).decode('ascii')}"
+
+
+def recut(edges: str, frames: int, padded: int) -> str:
+    """The cut record of a window whose length changed since (a stretch): its length and padding
+    now, the digest kept (it no longer matches: the window is not its source under a gain) and no
+    frames as cut.
+
+    >>> c = read_cut(recut(cut_record(np.zeros((1, 48), np.float32), padded=8), 96, 16))
+    >>> c.frames, c.padded, c.head is None
+    (96, 16, True)
+    """
+    c = read_cut(edges)
+    return "" if c is None else f"{c.digest}:{int(frames)}:{int(padded)}:"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
+    frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
+    a record without them); ``resampled``: the :func:`edge_digest` of the window as a resampler made it
+    from the window as cut, or as a resampler left it ("": none did; see :func:`resampled_record`), and
+    ``guessed``: that resampler had not the source's frames before the window (its first frames are
+    the window's own continued)."""
+    digest: str
+    frames: int = -1
+    padded: int = 0
+    head: np.ndarray | None = None
+    tail: np.ndarray | None = None
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
+    resampled: str = ""
+    guessed: bool = False
+
+
+def resampled_record(edges: str, before: np.ndarray, after: np.ndarray, guessed: bool = False) -> str:
+    """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: noting (by
+    ``after``'s :func:`edge_digest`, and ``guessed``: without the source's frames before it) that it is
+    its source at another rate, where ``before`` was the window as cut or as a resampler left it; else
+    without that note.  A stitch of such windows knows their edges are the source's, band-limited (a
+    resample's frames at a hit are not an edit's jump: QA99 D1)."""
+    c = read_cut(edges)
+    if c is None or c.head is None:
+        return edges
+    parts = (edges.split(":") + [""])[:5]
+    if before.shape[1] and edge_digest(before) in (c.digest, c.resampled):
+        return ":".join(parts + [("~" if guessed else "") + edge_digest(after)])
+    return ":".join(parts if parts[4] else parts[:4])
+
+
+def read_cut(edges: str, channels: int | None = None) -> Cut | None:
+    """``edges`` (an ``Audio.edges``) as a :class:`Cut`, or None when there is none or it cannot be
+    read (a record from before frames were kept is its digest alone).  Its frames are read as
+    ``channels`` channels (without frames where the record holds another count), or with ``None`` as
+    the channels the window was cut with (a window mixed to other channels since)."""
+    import base64
+    import binascii
+    if not edges:
+        return None
+    parts = edges.split(":")
+    if len(parts) not in (4, 5, 6):
+        return Cut(parts[0])
+    resampled = parts.pop() if len(parts) == 6 else ""
+    guessed, resampled = resampled.startswith("~"), resampled.lstrip("~")
+    try:
+        frames, padded = int(parts[1]), int(parts[2])
+        kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
+    except (ValueError, binascii.Error):
+        return Cut(parts[0])
+    if channels is None and kept.size and kept.size % (2 * EDGE_KEEP) == 0:
+        channels = kept.size // (2 * EDGE_KEEP)
+    if channels is None or kept.size != channels * 2 * EDGE_KEEP:
+        return Cut(parts[0], frames, padded)
+    kept = kept.reshape(channels, 2 * EDGE_KEEP)
+    outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
+    return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
+               None if outside is None else outside[:, :EDGE_KEEP], None if outside is None else outside[:, EDGE_KEEP:],
+               resampled, guessed)
