@@ -12,9 +12,10 @@ tags.  ``markers`` are ``(frame, label)`` points in the clip (the seams of stitc
 written as cue markers by exports.  ``exact_start`` and ``exact_end`` keep where a window starts and
 ends in exact seconds when that falls between two samples (a bar line at 133 bpm), so a window taken to
 a model's rate and back lands on the same samples of the grid (see :attr:`Audio.span`); ``marker_times``
-does the same for markers (a stitched seam on a bar line), one exact time or None per marker.  ``edges`` records how a window was cut (see :mod:`nodeflow.cuts`):
-a digest of its first and last frames, the silence the cut padded it with, and its outermost frames
-as cut.  A window whose edges still match joins its neighbours with no crossfade (``time.stitch``),
+does the same for markers (a stitched seam on a bar line), one exact time or None per marker.
+``edges`` records how a window was cut (see :mod:`nodeflow.cuts`): a digest of its first and last
+frames, the silence the cut padded it with, and its outermost frames as cut (and whether resamplers
+alone changed it since).  A window whose edges still match joins its neighbours with no crossfade (``time.stitch``),
 so windows that nothing changed give back the source exactly; one changed by a gain is told from a
 new take by its outermost frames, so its seams keep the source's own step (a downbeat's attack).
 """
