@@ -13,7 +13,8 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "read_cut", "recut", "resampled_record"]
+__all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "edges_map", "frame_map", "read_cut",
+           "recut", "resampled_record"]
 
 EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
 EDGE_KEEP = 4         # frames at each end a window keeps as it was cut (cut_record)
@@ -76,10 +77,9 @@ def recut(edges: str, frames: int, padded: int) -> str:
 class Cut:
     """A window's :func:`cut_record` read back: ``head``/``tail`` its first/last :data:`EDGE_KEEP`
     frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
-    a record without them); ``resampled``: the :func:`edge_digest` of the window as a resampler made it
-    from the window as cut, or as a resampler left it ("": none did; see :func:`resampled_record`), and
-    ``guessed``: that resampler had not the source's frames before the window (its first frames are
-    the window's own continued)."""
+    a record without them); ``again``: where resamplers alone made the window from the window as cut (a
+    gain or a channel mix aside), its first and last frames as the last of them made it, and ``again_frames``
+    its length then (see :func:`resampled_record`)."""
     digest: str
     frames: int = -1
     padded: int = 0
@@ -87,22 +87,55 @@ class Cut:
     tail: np.ndarray | None = None
     before: np.ndarray | None = None
     after: np.ndarray | None = None
-    resampled: str = ""
-    guessed: bool = False
+    again: np.ndarray | None = None
+    again_frames: int = -1
 
 
-def resampled_record(edges: str, before: np.ndarray, after: np.ndarray, guessed: bool = False) -> str:
-    """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: noting (by
-    ``after``'s :func:`edge_digest`, and ``guessed``: without the source's frames before it) that it is
-    its source at another rate, where ``before`` was the window as cut or as a resampler left it; else
-    without that note.  A stitch of such windows knows their edges are the source's, band-limited (a
-    resample's frames at a hit are not an edit's jump: QA99 D1)."""
-    c = read_cut(edges)
+_MAP_CHANNELS = EDGE_KEEP - 2     # a channel mix is told apart from a new take from this many channels cut
+#                                   at most (each output channel fitted on EDGE_KEEP frames); more: gains only
+
+
+def frame_map(now: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
+    """``M`` with ``now == M @ cut`` to float32 rounding (a gain times the identity where the window has
+    more than :data:`_MAP_CHANNELS` channels cut); all NaN when both are silent (any map fits); None when
+    no map makes one the other."""
+    c, n = cut.astype(np.float64), now.astype(np.float64)
+    if not c.any():
+        return np.full((n.shape[0], c.shape[0]), np.nan) if not n.any() else None
+    if c.shape[0] <= _MAP_CHANNELS:
+        m = n @ np.linalg.pinv(c)
+    elif n.shape == c.shape:
+        m = float((n * c).sum() / (c * c).sum()) * np.eye(c.shape[0])
+    else:
+        return None
+    return m if np.abs(n - m @ c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
+
+
+def edges_map(x: np.ndarray, head: np.ndarray | None, tail: np.ndarray | None) -> np.ndarray | None:
+    """The one map (:func:`frame_map`) that makes ``head`` and ``tail`` the first and last frames of
+    ``x`` (a window as recorded, under a gain or a channel mix), or None."""
+    if head is None or tail is None or x.shape[1] < EDGE_KEEP or head.shape[0] != x.shape[0]:
+        return None
+    now = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1)
+    return frame_map(now, np.concatenate([head, tail], axis=1))
+
+
+def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
+    """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: where ``before``
+    is the window as cut or as a resampler left it (under a gain or a channel mix: :func:`edges_map`),
+    noting ``after``'s first and last frames, that a stitch knows the window for its source at another rate
+    (a resample's frames at a hit are not an edit's jump: QA99 D1); else without that note."""
+    import base64
+    c = read_cut(edges, before.shape[0])
     if c is None or c.head is None:
         return edges
     parts = (edges.split(":") + [""])[:5]
-    if before.shape[1] and edge_digest(before) in (c.digest, c.resampled):
-        return ":".join(parts + [("~" if guessed else "") + edge_digest(after)])
+    as_cut = before.shape[1] == c.frames and edges_map(before, c.head, c.tail) is not None
+    again = c.again is not None and before.shape[1] == c.again_frames and \
+        edges_map(before, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]) is not None
+    if (as_cut or again) and after.shape[1] >= EDGE_KEEP:
+        kept = np.ascontiguousarray(np.concatenate([after[:, :EDGE_KEEP], after[:, -EDGE_KEEP:]], axis=1), np.float32)
+        return ":".join(parts + [f"{after.shape[1]}/{base64.b64encode(kept.tobytes()).decode('ascii')}"])
     return ":".join(parts if parts[4] else parts[:4])
 
 
@@ -118,11 +151,13 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     parts = edges.split(":")
     if len(parts) not in (4, 5, 6):
         return Cut(parts[0])
-    resampled = parts.pop() if len(parts) == 6 else ""
-    guessed, resampled = resampled.startswith("~"), resampled.lstrip("~")
+    note = parts.pop() if len(parts) == 6 else ""
     try:
         frames, padded = int(parts[1]), int(parts[2])
         kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
+        again_frames, again = (int(note.partition("/")[0]),
+                               np.frombuffer(base64.b64decode(note.partition("/")[2], validate=True), np.float32)) \
+            if note else (-1, np.zeros(0, np.float32))
     except (ValueError, binascii.Error):
         return Cut(parts[0])
     if channels is None and kept.size and kept.size % (2 * EDGE_KEEP) == 0:
@@ -133,4 +168,5 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
     return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
                None if outside is None else outside[:, :EDGE_KEEP], None if outside is None else outside[:, EDGE_KEEP:],
-               resampled, guessed)
+               again.reshape(channels, 2 * EDGE_KEEP) if again.size == kept.size else None,
+               again_frames if again.size == kept.size else -1)

@@ -92,7 +92,7 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
         return audio
     _source_checked(src, rate)
     start, target = placed_at(audio.span, rate)
-    x, skip, lead = audio.samples, None, 0
+    x, skip = audio.samples, None
     if audio.edges and audio.frames:            # a window: resampled as part of its music, not out of silence
         before, after = context_frames(src, rate, audio.start_frame)
         x, (lead, trail) = _with_neighbours(audio)     # the source's own frames just outside it, where it is as cut
@@ -110,22 +110,25 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
                             x[c], samples[c], check)
     if skip is not None:
         samples = np.ascontiguousarray(samples[:, skip:skip + target])
-    edges = resampled_record(audio.edges, audio.samples, samples, guessed=not lead) if audio.edges else ""
+    edges = resampled_record(audio.edges, audio.samples, samples) if audio.edges else ""
     return audio.replace(samples, edges=edges, **_placement_at(audio, rate))
 
 
 def _with_neighbours(w: Audio) -> tuple[np.ndarray, tuple[int, int]]:
     """Window ``w``'s samples with the source's frames just before and after it that its cut record keeps
-    (:data:`~nodeflow.cuts.EDGE_KEEP` each side, where the source has them) while it is as cut, and how many
+    (:data:`~nodeflow.cuts.EDGE_KEEP` each side, where the source has them) while it is as cut (under a gain
+    or a channel mix: theirs too), and how many
     each side: the frames the resampler places at the window's ends fall between the window's first (or
     last) frame and its neighbour's, and a guess from the window alone was far off at a hit (QA99 D1: a
     bar's first frame at 32 kHz 0.23 from the piece's, then a spike at that bar line taken back)."""
-    from nodeflow.cuts import edge_digest, read_cut
+    from nodeflow.cuts import edges_map, read_cut
     c = read_cut(w.edges, w.channels)
-    if c is None or c.before is None or c.after is None or edge_digest(w.samples) != c.digest:
+    m = edges_map(w.samples, c.head, c.tail) if c is not None and c.frames == w.frames else None
+    if c is None or c.before is None or c.after is None or m is None:       # (as cut, or under a gain since)
         return w.samples, (0, 0)
-    lead = c.before if np.isfinite(c.before).all() else c.before[:, :0]
-    trail = c.after if np.isfinite(c.after).all() and not c.padded else c.after[:, :0]
+    m = np.eye(w.channels) if np.isnan(m).all() else m          # (silent at both ends, then and now)
+    lead = (m @ c.before).astype(np.float32) if np.isfinite(c.before).all() else c.before[:, :0]
+    trail = (m @ c.after).astype(np.float32) if np.isfinite(c.after).all() and not c.padded else c.after[:, :0]
     return np.concatenate([lead, w.samples, trail], axis=1), (lead.shape[1], trail.shape[1])
 
 

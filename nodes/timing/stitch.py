@@ -28,7 +28,7 @@ from typing import Annotated, Callable
 import numpy as np
 
 from nodeflow.audio import Audio
-from nodeflow.cuts import EDGE_KEEP, Cut, edge_digest, read_cut
+from nodeflow.cuts import EDGE_KEEP, Cut, edge_digest, frame_map, read_cut
 from nodeflow.errors import AudioError, ParameterError
 from nodeflow.node import Context, node
 from nodeflow.timebase import bar_label, parse_meter
@@ -65,9 +65,7 @@ class _Seam:
     seam, ``length`` 0: none), or a mend ``mend`` frames each side of ``centre`` that keeps ``natural``
     (the source's own step there, as the windows are now: a downbeat's attack), or a ``silent`` gap.
     ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade
-    continues as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``).
-    ``bridge``: the later window's first frame is a resampler's guess, taken from both sides instead
-    (:func:`_made_up_head`)."""
+    continues as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``)."""
     start: int
     length: int
     centre: int
@@ -75,7 +73,6 @@ class _Seam:
     natural: np.ndarray | None = None
     silent: bool = False
     ratios: tuple[np.ndarray, np.ndarray] | None = None
-    bridge: bool = False
 
 
 def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int,
@@ -109,18 +106,21 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
             and (overlap != 0 or _side_by_side(cb, ca))
         if placed and overlap == 0 and _as_cut(before, cb) and _as_cut(after, ca):
             wanted, mend = 0, False    # neighbours as they were cut: the seam is the source itself, left exact
-        resampled = placed and overlap == 0 and _resampled_only(before, cb) and _resampled_only(after, ca)
-        if resampled:                  # (QA99 D1: the mend took a hit's onset for the edit's jump, and lifted it)
-            wanted, mend = 0, False
+        again = _again_maps(before, after, cb, ca) if placed and overlap == 0 and mend else None
+        if again is not None and _one_map(before, after, cb, ca):    # one material at another rate, one gain: as
+            wanted, mend = 0, False    # it is (QA99 D1: the mend took a hit's onset for an edit's jump, and lifted it)
         maps = _maps(before, after, cb, ca) if placed and overlap >= 0 and (wanted or mend) else None
         nxt = positions[k + 1] if k + 1 < len(windows) else positions[k] + after.frames
         room = min(centre - prev_end, max(0, (nxt - centre) // 2), before.frames, after.frames)
         length = max(0, min(wanted, 2 * max(room, 0)))
-        seam = _Seam(centre - length // 2, length, centre, bridge=resampled and _made_up_head(after, ca))
+        seam = _Seam(centre - length // 2, length, centre)
         if mend:
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
-                seam.natural = None if maps is None else maps[1] @ _source_step(cb, ca)
+                seam.natural = maps[1] @ _source_step(cb, ca) if maps is not None else \
+                    again[1] @ _step(cb.again[:, EDGE_KEEP:], ca.again[:, :EDGE_KEEP]) \
+                    if again is not None and cb is not None and ca is not None and cb.again is not None \
+                    and ca.again is not None else None     # two gains: only the step between them is mended
             seam.start, seam.length = centre, 0
         elif maps is not None and maps[0].any() and maps[1].any():
             seam.ratios = (maps[0] @ np.linalg.pinv(maps[1]), maps[1] @ np.linalg.pinv(maps[0]))
@@ -135,27 +135,15 @@ def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
     return _step(cb.tail, ca.head)
 
 
-def _resampled_only(w: Audio, c: Cut | None) -> bool:
-    """Whether window ``w`` is as resamplers made it from the window as cut (its cut record ``c`` says so:
-    :func:`~nodeflow.cuts.resampled_record`): its source at another rate, or taken there and back."""
-    return c is not None and bool(c.resampled) and edge_digest(w.samples) == c.resampled
-
-
-def _made_up_head(w: Audio, c: Cut | None) -> bool:
-    """Whether the first frame of window ``w`` lies before where the window starts in its source (its
-    :attr:`~nodeflow.audio.Audio.span`: a bar line between two samples) and the resampler that made it
-    had not the music before the window (its cut record ``c`` says): that frame is made up from the
-    window's own start, far off where the window starts on a hit (QA99 D1: -0.472 where the whole piece
-    taken to 32 kHz and back has -0.178)."""
-    return c is not None and c.guessed and w.exact_start is not None and w.start_frame < w.exact_start * w.sample_rate
-
-
-def _bridge(out: np.ndarray, seam: int) -> None:
-    """Frame ``seam`` of ``out`` from the two frames either side of it (a cubic through them, at its middle):
-    the music there from both neighbours, in place of one window's guess."""
-    if 2 <= seam <= out.shape[1] - 3:
-        x = out[:, seam - 2:seam + 3].astype(np.float64)
-        out[:, seam] = (-x[:, 0] + 4.0 * x[:, 1] + 4.0 * x[:, 3] - x[:, 4]) / 6.0
+def _again_maps(before: Audio, after: Audio, cb: Cut | None, ca: Cut | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(G, H)`` as :func:`_maps` gives them, against the frames resamplers last made the two windows with
+    (their cut records' ``again``, :func:`~nodeflow.cuts.resampled_record`): for windows that are their
+    source at another rate, or taken there and back, under a gain or a channel mix since; else None."""
+    if cb is None or ca is None or cb.again is None or ca.again is None or before.channels != after.channels \
+            or (cb.again_frames, ca.again_frames) != (before.frames, after.frames):
+        return None
+    return _pair(before.samples[:, -EDGE_KEEP:], cb.again[:, EDGE_KEEP:], after.samples[:, :EDGE_KEEP],
+                 ca.again[:, :EDGE_KEEP])
 
 
 def _side_by_side(cb: Cut | None, ca: Cut | None) -> bool:
@@ -184,33 +172,27 @@ def _maps(before: Audio, after: Audio, cb: Cut | None, ca: Cut | None) -> tuple[
     if cb is None or ca is None or cb.tail is None or ca.head is None or before.channels != after.channels \
             or (cb.frames, ca.frames) != (before.frames, after.frames) or cb.tail.shape != ca.head.shape:
         return None
-    g, h = _map(before.samples[:, -EDGE_KEEP:], cb.tail), _map(after.samples[:, :EDGE_KEEP], ca.head)
+    return _pair(before.samples[:, -EDGE_KEEP:], cb.tail, after.samples[:, :EDGE_KEEP], ca.head)
+
+
+def _one_map(before: Audio, after: Audio, cb: Cut | None, ca: Cut | None) -> bool:
+    """Whether one map (a gain, a channel mix) makes both windows' edges at the seam what resamplers last made
+    them (see :func:`_again_maps`): the same material under the same change, either side."""
+    assert cb is not None and ca is not None and cb.again is not None and ca.again is not None
+    now = np.concatenate([before.samples[:, -EDGE_KEEP:], after.samples[:, :EDGE_KEEP]], axis=1)
+    return frame_map(now, np.concatenate([cb.again[:, EDGE_KEEP:], ca.again[:, :EDGE_KEEP]], axis=1)) is not None
+
+
+def _pair(tail: np.ndarray, tail_was: np.ndarray, head: np.ndarray,
+          head_was: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The maps of two neighbours' edges now (``tail``, ``head``) from their edges recorded; see :func:`_maps`."""
+    g, h = frame_map(tail, tail_was), frame_map(head, head_was)
     if g is None or h is None:
         return None
     if np.isnan(g).all() and np.isnan(h).all():      # silent on both sides, then and now
         same = np.eye(*g.shape) if g.shape[0] == g.shape[1] else np.zeros(g.shape)
         return same, same
     return (h if np.isnan(g).all() else g), (g if np.isnan(h).all() else h)
-
-
-_MAP_CHANNELS = EDGE_KEEP - 2     # a channel mix is told apart from a new take from this many channels cut
-#                                   at most (each output channel fitted on EDGE_KEEP frames); more: gains only
-
-
-def _map(now: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
-    """``M`` with ``now == M @ cut`` to float32 rounding (a gain times the identity where the window has
-    more than :data:`_MAP_CHANNELS` channels cut); all NaN when both are silent (any map fits); None when
-    no map makes one the other."""
-    c, n = cut.astype(np.float64), now.astype(np.float64)
-    if not c.any():
-        return np.full((n.shape[0], c.shape[0]), np.nan) if not n.any() else None
-    if c.shape[0] <= _MAP_CHANNELS:
-        m = n @ np.linalg.pinv(c)
-    elif n.shape == c.shape:
-        m = float((n * c).sum() / (c * c).sum()) * np.eye(c.shape[0])
-    else:
-        return None
-    return m if np.abs(n - m @ c).max() <= 4e-7 * np.abs(n).max() + 1e-30 else None
 
 
 def _step(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
@@ -280,8 +262,6 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     for k, seam in enumerate(seams, 1):
         if check is not None and k % 256 == 0:
             check()
-        if seam.bridge:
-            _bridge(out, seam.centre)
         if seam.length:
             start, end = seam.start, seam.start + seam.length
             # both sides the source (scaled): one material, so the linear curve (equal power lifted it 3 dB; QA)

@@ -538,10 +538,18 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
     hit's onset (each window's edge frames as the source has them, the rest filtered, and a first frame the
     resampler guessed) for the edit's, and its offset lifted the kick 2.4 dB over anything in the source
     (peak 0.989 for 0.747) and moved the music near the seams 0.12-0.19 RMS from the piece taken there and
-    back whole.  Windows only resampled keep the source's own step at each cut, and a first frame the
-    resampler made up is taken from both neighbours."""
+    back whole.  Windows only resampled (a gain or a channel mix aside) join as they are, each resampled
+    with the source's own frames beside its edges where it has them."""
     from nodes.dsp.resample import resample
+    from nodes.dsp.basic import gain
     x = _hits_on_every_beat(bpm, beats, 6, rate)
+    for where in ("before", "between", "after"):        # QA100 D1: a gain beside the resamples lifted it again
+        steps = [resample(rate_hz=32000), resample(rate_hz=rate)]
+        steps.insert({"before": 0, "between": 1, "after": 2}[where], gain(gain_db=-3.0))
+        chain = steps[0] | steps[1] | steps[2]
+        gained = stitch.fn((tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
+                            | chain).invoke((x, rate))).samples
+        assert np.abs(gained).max() <= np.abs(chain.invoke((x, rate)).samples).max() * 1.01, where
     whole = (resample(rate_hz=32000) | resample(rate_hz=rate)).invoke((x, rate)).samples
     windows = (tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
                | resample(rate_hz=32000) | resample(rate_hz=rate)).invoke((x, rate))
@@ -555,8 +563,8 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
     def worst(a: np.ndarray, piece: np.ndarray = whole, at: np.ndarray = seams, h: int = h) -> float:
         return max(float(np.sqrt(np.mean((a - piece)[:, s - h:s + h] ** 2))) for s in at)
     assert worst(out) <= max(0.04, 3 * worst(butted)), (worst(out), worst(butted))
-    # stitched at the model's rate, each window resampled with the source's frames beside it: no frame there
-    # is guessed, and none is bridged (a cubic across a hit's onset was 0.14 off where the resampler was 0.02)
+    # stitched at the model's rate, each window resampled with the source's frames beside it (a cubic across a
+    # hit's onset, in place of a first frame, was 0.14 off where the resampler was 0.02)
     there = (tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
              | resample(rate_hz=32000)).invoke((x, rate))
     piece = resample(rate_hz=32000).invoke((x, rate)).samples
@@ -565,17 +573,21 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
         (np.abs(joined - piece).max(), worst(joined, piece, at, 160))
 
 
-def test_only_a_resampler_keeps_a_windows_note_that_it_is_its_source_at_another_rate():
+def test_a_resampler_notes_a_window_that_is_its_source_at_another_rate_under_a_gain_but_not_a_new_take():
     from nodeflow.cuts import read_cut
     from nodes.dsp.basic import gain
     from nodes.dsp.resample import resample
+    from nodes.dsp.variation import variation
     x = _hits_on_every_beat(120.0, 4, 2, 44100)
     first = tokenize_window.fn(Audio(x, 44100), unit="bars", size=1, bpm=120.0, beats_per_bar=4)[1]
     there = resample.fn(first, rate_hz=32000)
     back = resample.fn(there, rate_hz=44100)
-    assert read_cut(first.edges).resampled == ""
-    assert read_cut(there.edges).resampled and read_cut(back.edges).resampled      # there, and there and back
-    louder = gain.fn(there, gain_db=3.0)                  # changed since: the note no longer holds for it
-    assert read_cut(louder.edges).resampled == read_cut(there.edges).resampled     # kept, but of other samples
-    assert read_cut(resample.fn(louder, rate_hz=44100).edges).resampled == "", "a resample of it is no source's"
+    assert read_cut(first.edges).again is None
+    assert read_cut(there.edges).again_frames == there.frames and read_cut(back.edges).again_frames == back.frames
+    assert np.array_equal(read_cut(back.edges).again[:, :4], back.samples[:, :4])     # its frames as made
+    quieter = resample.fn(gain.fn(resample.fn(gain.fn(first, gain_db=-3.0), rate_hz=32000), gain_db=-2.0),
+                          rate_hz=44100)                                   # gains before and between: noted
+    assert read_cut(quieter.edges).again_frames == quieter.frames
+    retuned = resample.fn(variation.fn(there, pattern_semitones="5"), rate_hz=44100)    # a new take: not
+    assert read_cut(retuned.edges).again is None
     assert read_cut(back.edges).digest == read_cut(first.edges).digest and read_cut(back.edges).head is not None
