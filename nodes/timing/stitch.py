@@ -80,10 +80,10 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
     """The seam between each window and the next, each crossfade centred on it and never overlapping another.
 
     Neighbours in the source whose edges are as they were cut join exactly, whatever ``fade_frames``
-    (the seam is the source itself), and so do neighbours only resampled since (the source at another
-    rate: a step there is the music's, a hit's onset).  A gap longer than ``default_frames`` is silence (a window left
-    out, or cut short); a shorter one is bridged.  A seam of the default kind between windows that
-    abut is mended (see :func:`_mend`) instead of crossfaded."""
+    (the seam is the source itself), and so do neighbours only resampled since, under one gain if any (the
+    source at another rate: a step there is the music's, a hit's onset).  A gap longer than ``default_frames``
+    is silence (a window left out, or cut short); a shorter one is bridged.  A seam of the default kind
+    between windows that abut is mended (see :func:`_mend`) instead of crossfaded."""
     seams: list[_Seam] = []
     prev_end = 0
     ca = read_cut(windows[0].edges)               # how each was cut, read once (see nodeflow.cuts.cut_record)
@@ -118,9 +118,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
                 seam.natural = maps[1] @ _source_step(cb, ca) if maps is not None else \
-                    again[1] @ _step(cb.again[:, EDGE_KEEP:], ca.again[:, :EDGE_KEEP]) \
-                    if again is not None and cb is not None and ca is not None and cb.again is not None \
-                    and ca.again is not None else None     # two gains: only the step between them is mended
+                    again[1] @ _again_step(cb, ca) if again is not None else None   # two gains: their step mended
             seam.start, seam.length = centre, 0
         elif maps is not None and maps[0].any() and maps[1].any():
             seam.ratios = (maps[0] @ np.linalg.pinv(maps[1]), maps[1] @ np.linalg.pinv(maps[0]))
@@ -133,6 +131,12 @@ def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
     """The source's own :func:`_step` at the cut between two neighbours, from their cut records."""
     assert cb is not None and ca is not None and cb.tail is not None and ca.head is not None
     return _step(cb.tail, ca.head)
+
+
+def _again_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
+    """The :func:`_step` between two neighbours as resamplers last made them (see :func:`_again_maps`)."""
+    assert cb is not None and ca is not None and cb.again is not None and ca.again is not None
+    return _step(cb.again[:, EDGE_KEEP:], ca.again[:, :EDGE_KEEP])
 
 
 def _again_maps(before: Audio, after: Audio, cb: Cut | None, ca: Cut | None) -> tuple[np.ndarray, np.ndarray] | None:

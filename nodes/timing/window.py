@@ -400,7 +400,7 @@ def _cut(audio: Audio, bounds: list[tuple[int, int, int]], check=None,
         if round(t1 * rate) != end:             # the last window, kept short: it ends where the clip does
             t1 = audio.span[1] - origin if end == audio.frames else Fraction(end, rate)
         elif end == audio.frames and origin + t1 > audio.span[1]:   # a bar line just past the clip's last
-            t1 = audio.span[1] - origin         # sample: it ends where the clip does (QA99 D2: one frame more at 32 kHz)
+            t1 = audio.span[1] - origin         # sample: it ends where the clip does (QA99 D2: a frame more at 32k)
         if check is not None and index % _CHECK_EVERY == 0:     # tens of thousands of windows take seconds
             check()
         samples = audio.samples[:, start:min(end, audio.frames)]
