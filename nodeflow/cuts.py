@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "edges_map", "frame_map", "read_cut",
-           "recut", "resampled_record"]
+__all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "edge_frames", "edges_map", "frame_map",
+           "read_cut", "recut", "resampled_record"]
 
 EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
 EDGE_KEEP = 4         # frames at each end a window keeps as it was cut (cut_record)
@@ -32,6 +32,12 @@ def edge_digest(samples: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def edge_frames(x: np.ndarray) -> np.ndarray:
+    """The first and last :data:`EDGE_KEEP` frames of ``x[channels, frames]`` side by side (float32): what a
+    record keeps of a window's edges."""
+    return np.ascontiguousarray(np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1), np.float32)
+
+
 def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None = None, start: int = 0) -> str:
     """What a window keeps of how it was cut (its ``Audio.edges``): :func:`edge_digest`, its length,
     the frames of silence the cut padded its end with, and its first and last :data:`EDGE_KEEP`
@@ -47,7 +53,7 @@ def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None =
     """
     import base64
     x = np.ascontiguousarray(samples, np.float32)
-    kept = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1) if x.shape[1] >= EDGE_KEEP else x[:, :0]
+    kept = edge_frames(x) if x.shape[1] >= EDGE_KEEP else x[:, :0]
     record = f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
     if source is None or not kept.size:
         return record
@@ -116,8 +122,7 @@ def edges_map(x: np.ndarray, head: np.ndarray | None, tail: np.ndarray | None) -
     ``x`` (a window as recorded, under a gain or a channel mix), or None."""
     if head is None or tail is None or x.shape[1] < EDGE_KEEP or head.shape[0] != x.shape[0]:
         return None
-    now = np.concatenate([x[:, :EDGE_KEEP], x[:, -EDGE_KEEP:]], axis=1)
-    return frame_map(now, np.concatenate([head, tail], axis=1))
+    return frame_map(edge_frames(x), np.concatenate([head, tail], axis=1))
 
 
 def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
@@ -134,8 +139,8 @@ def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
     again = c.again is not None and before.shape[1] == c.again_frames and \
         edges_map(before, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]) is not None
     if (as_cut or again) and after.shape[1] >= EDGE_KEEP:
-        kept = np.ascontiguousarray(np.concatenate([after[:, :EDGE_KEEP], after[:, -EDGE_KEEP:]], axis=1), np.float32)
-        return ":".join(parts + [f"{after.shape[1]}/{base64.b64encode(kept.tobytes()).decode('ascii')}"])
+        kept = base64.b64encode(edge_frames(after).tobytes()).decode("ascii")
+        return ":".join(parts + [f"{after.shape[1]}/{kept}"])
     return ":".join(parts if parts[4] else parts[:4])
 
 

@@ -108,9 +108,9 @@ class Executor:
              device: str = "auto") -> dict[str, str]:
         """The content key of every node (what the cache is indexed by) for a run on ``device``; an input
         file a run refuses to read (a stranger's graph naming ``~/...``) is not opened to be hashed."""
-        from .graphpaths import refused_reads
-        skip = {(n, p) for n, p, _, _ in refused_reads(graph)} if graph.foreign_reads else set()
-        return dict(content_keys(graph, structure(graph, None), self._ctx_base(base_dir, graph), device, skip))
+        from .graphpaths import refused_keys
+        base = self._ctx_base(base_dir, graph)
+        return dict(content_keys(graph, structure(graph, None), base, device, refused_keys(graph)))
 
     @staticmethod
     def _ctx_base(base_dir: str | os.PathLike[str] | None, graph: Graph) -> Path:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:   # graph.py imports this module
 
 __all__ = ["base_dir", "input_files", "input_digests", "path_params", "path_mode", "external_reads", "is_inside",
            "read_state", "write_paths", "is_own_path", "never_saved", "stored_far_reads", "refused_reads",
-           "reads_param", "sweep_values", "from_elsewhere", "typed", "foreign", "allowed_reads"]
+           "reads_param", "sweep_values", "from_elsewhere", "typed", "foreign", "allowed_reads", "refused_keys"]
 
 
 def base_dir(graph: Graph) -> Path:
@@ -122,7 +122,7 @@ def read_state(graph: Graph, base_dir: Path | None = None,
     (QA97 D5: a stranger's manifest had ``~/private/...`` hashed, then refused)."""
     from .checkpoints import fingerprint, weights_digest
     base = Path(base_dir) if base_dir is not None else graph.base_dir()
-    skip = {(n, p) for n, p, _, _ in refused_reads(graph, allow_outside)} if allow_outside is not None else set()
+    skip = refused_keys(graph, allow_outside) if allow_outside is not None else frozenset()
     out = {f"{n}.{k}": digest for (n, k), digest in input_digests(graph, base, skip=skip).items()}
     local = local_checkpoints(graph, base)
     for (nid, name), value in checkpoint_values(graph).items():
@@ -253,8 +253,13 @@ def allowed_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = ()) 
     went uncounted in the memory a run is admitted by)."""
     if not graph.foreign_reads or not allow:
         return frozenset()
-    refused = {(n, p) for n, p, _, _ in refused_reads(graph, allow)}
+    refused = refused_keys(graph, allow)
     return frozenset(k for k in graph.foreign_reads if k not in refused and foreign(graph, *k))
+
+
+def refused_keys(graph: Graph, allow: Collection[str | os.PathLike[str]] = ()) -> frozenset[tuple[str, str]]:
+    """The ``(node, param)`` of each read :func:`refused_reads` gives: reads not to open."""
+    return frozenset((n, p) for n, p, _, _ in refused_reads(graph, allow))
 
 
 def refused_reads(graph: Graph, allow: Collection[str | os.PathLike[str]] = (),
