@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 __all__ = ["EDGE_FRAMES", "EDGE_KEEP", "Cut", "cut_record", "edge_digest", "edge_frames", "edges_map", "frame_map",
-           "read_cut", "recut", "resampled_record"]
+           "neighbours", "read_cut", "recut", "resampled_record"]
 
 EDGE_FRAMES = 64      # frames at each end of a window that edge_digest covers
 EDGE_KEEP = 4         # frames at each end a window keeps as it was cut (cut_record)
@@ -85,7 +85,8 @@ class Cut:
     frames as cut, ``before``/``after`` the source's just outside it (``[channels, EDGE_KEEP]``; None in
     a record without them); ``again``: where resamplers alone made the window from the window as cut (a
     gain or a channel mix aside), its first and last frames as the last of them made it, and ``again_frames``
-    its length then (see :func:`resampled_record`)."""
+    its length then (see :func:`resampled_record`); ``again_before``/``again_after``: the source's frames just
+    outside it at that rate, as that resampler made them from the source's own (NaN where it had none)."""
     digest: str
     frames: int = -1
     padded: int = 0
@@ -95,6 +96,8 @@ class Cut:
     after: np.ndarray | None = None
     again: np.ndarray | None = None
     again_frames: int = -1
+    again_before: np.ndarray | None = None
+    again_after: np.ndarray | None = None
 
 
 _MAP_CHANNELS = EDGE_KEEP - 2     # a channel mix is told apart from a new take from this many channels cut
@@ -125,11 +128,42 @@ def edges_map(x: np.ndarray, head: np.ndarray | None, tail: np.ndarray | None) -
     return frame_map(edge_frames(x), np.concatenate([head, tail], axis=1))
 
 
-def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
+def neighbours(x: np.ndarray, c: Cut | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source's :data:`EDGE_KEEP` frames just before and just after window ``x`` (``[channels, frames]``,
+    as it is now; NaN where the source has none), at the window's rate now and under the one map that makes
+    its edges what its record ``c`` has (a gain, a channel mix): the window as cut, or as a resampler made it
+    from the source's own frames.  None where no map fits (a new take, a fade) or the record keeps none."""
+    if c is None:
+        return None
+    m = edges_map(x, c.head, c.tail) if c.frames == x.shape[1] else None
+    before, after = c.before, c.after
+    if m is None and c.again is not None and c.again_frames == x.shape[1]:
+        m, before, after = edges_map(x, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]), c.again_before, c.again_after
+    if before is None or after is None or m is None:
+        return None
+    m = np.eye(x.shape[0]) if np.isnan(m).all() else m          # (silent at both ends, then and now)
+    return (m @ before).astype(np.float32), (m @ after).astype(np.float32)
+
+
+def resampled_record(edges: str, before: np.ndarray, after: np.ndarray, around: np.ndarray | None = None) -> str:
     """The cut record ``edges`` of a window resampled from samples ``before`` to ``after``: where ``before``
     is the window as cut or as a resampler left it (under a gain or a channel mix: :func:`edges_map`),
     noting ``after``'s first and last frames, that a stitch knows the window for its source at another rate
-    (a resample's frames at a hit are not an edit's jump: QA99 D1); else without that note."""
+    (a resample's frames at a hit are not an edit's jump: QA99 D1), and ``around``: the :data:`EDGE_KEEP`
+    frames the resampler made just before and after it from the source's own (``[channels, 2 * EDGE_KEEP]``,
+    NaN on a side it had none), that the next resample continues the window with its music (QA100 D2: taken
+    back from 32 kHz without them, a bar's first frame was the resampler's guess, 0.225 from the piece's);
+    else without that note.
+
+    >>> from nodeflow.audio import Audio
+    >>> from nodes.dsp.resample import resample
+    >>> from nodes.timing.window import tokenize_window
+    >>> t = np.arange(3 * 44100) / 44100
+    >>> bars = tokenize_window.fn(Audio(np.sin(2 * np.pi * 330 * t), 44100), unit="bars", size=1, bpm=240.0)
+    >>> there = read_cut(resample.fn(bars[1], rate_hz=32000).edges)
+    >>> there.again_frames, there.again_before.shape, bool(np.isfinite(there.again_after).all())
+    (32000, (1, 4), True)
+    """
     import base64
     c = read_cut(edges, before.shape[0])
     if c is None or c.head is None:
@@ -140,7 +174,9 @@ def resampled_record(edges: str, before: np.ndarray, after: np.ndarray) -> str:
         edges_map(before, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]) is not None
     if (as_cut or again) and after.shape[1] >= EDGE_KEEP:
         kept = base64.b64encode(edge_frames(after).tobytes()).decode("ascii")
-        return ":".join(parts + [f"{after.shape[1]}/{kept}"])
+        near = "" if around is None or around.shape != (after.shape[0], 2 * EDGE_KEEP) else \
+            "," + base64.b64encode(np.ascontiguousarray(around, np.float32).tobytes()).decode("ascii")
+        return ":".join(parts + [f"{after.shape[1]}/{kept}{near}"])
     return ":".join(parts if parts[4] else parts[:4])
 
 
@@ -160,9 +196,7 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     try:
         frames, padded = int(parts[1]), int(parts[2])
         kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
-        again_frames, again = (int(note.partition("/")[0]),
-                               np.frombuffer(base64.b64decode(note.partition("/")[2], validate=True), np.float32)) \
-            if note else (-1, np.zeros(0, np.float32))
+        again_frames, again, near = _read_note(note)
     except (ValueError, binascii.Error):
         return Cut(parts[0])
     if channels is None and kept.size and kept.size % (2 * EDGE_KEEP) == 0:
@@ -171,7 +205,21 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
         return Cut(parts[0], frames, padded)
     kept = kept.reshape(channels, 2 * EDGE_KEEP)
     outside = around.reshape(channels, 2 * EDGE_KEEP) if around.size == kept.size else None
+    made = again.size == kept.size
+    beside = near.reshape(channels, 2 * EDGE_KEEP) if made and near.size == kept.size else None
     return Cut(parts[0], frames, padded, kept[:, :EDGE_KEEP], kept[:, EDGE_KEEP:],
                None if outside is None else outside[:, :EDGE_KEEP], None if outside is None else outside[:, EDGE_KEEP:],
-               again.reshape(channels, 2 * EDGE_KEEP) if again.size == kept.size else None,
-               again_frames if again.size == kept.size else -1)
+               again.reshape(channels, 2 * EDGE_KEEP) if made else None, again_frames if made else -1,
+               None if beside is None else beside[:, :EDGE_KEEP], None if beside is None else beside[:, EDGE_KEEP:])
+
+
+def _read_note(note: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """A record's resampler note (``frames/edges[,around]``, :func:`resampled_record`; base64 has ``/`` but no
+    ``,``) read back: the length, the edge frames and the frames around (empty where there are none)."""
+    import base64
+    if not note:
+        return -1, np.zeros(0, np.float32), np.zeros(0, np.float32)
+    frames, _, kept = note.partition("/")
+    edges, near = (np.frombuffer(base64.b64decode(p, validate=True), np.float32)
+                   for p in (kept.split(",") + [""])[:2])
+    return int(frames), edges, near

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from nodeflow.audio import AUDIO_RATES, Audio
-from nodeflow.cuts import resampled_record
+from nodeflow.cuts import EDGE_KEEP, resampled_record
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["placed_at", "placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
@@ -108,27 +108,42 @@ def resample_audio(audio: Audio, rate: int, quality: str = "HQ", check: Callable
         for c in range(audio.channels):
             _stream_channel(soxr.ResampleStream(src, rate, 1, dtype="float32", quality=quality),
                             x[c], samples[c], check)
+    around = None
     if skip is not None:
+        around = _around(samples, skip, target, lead > 0, trail > 0)
         samples = np.ascontiguousarray(samples[:, skip:skip + target])
-    edges = resampled_record(audio.edges, audio.samples, samples) if audio.edges else ""
+    edges = resampled_record(audio.edges, audio.samples, samples, around) if audio.edges else ""
     return audio.replace(samples, edges=edges, **_placement_at(audio, rate))
+
+
+def _around(y: np.ndarray, skip: int, frames: int, lead: bool, trail: bool) -> np.ndarray:
+    """The :data:`~nodeflow.cuts.EDGE_KEEP` frames of ``y`` (a window resampled with its context, the window
+    at ``skip``, ``frames`` long) just before and after the window, NaN on a side whose context was not its
+    source's own (``lead``/``trail``: a reflection made there is no neighbour's music)."""
+    k = EDGE_KEEP
+    out = np.full((y.shape[0], 2 * k), np.nan, np.float32)
+    if lead and skip >= k:
+        out[:, :k] = y[:, skip - k:skip]
+    if trail and skip + frames + k <= y.shape[1]:
+        out[:, k:] = y[:, skip + frames:skip + frames + k]
+    return out
 
 
 def _with_neighbours(w: Audio) -> tuple[np.ndarray, tuple[int, int]]:
     """Window ``w``'s samples with the source's frames just before and after it that its cut record keeps
-    (:data:`~nodeflow.cuts.EDGE_KEEP` each side, where the source has them) while it is as cut (under a gain
-    or a channel mix: theirs too), and how many
-    each side: the frames the resampler places at the window's ends fall between the window's first (or
+    (:data:`~nodeflow.cuts.EDGE_KEEP` each side, where the source has them) while it is as cut or as a
+    resampler made it (under a gain or a channel mix: theirs too; :func:`nodeflow.cuts.neighbours`), and how
+    many each side: the frames the resampler places at the window's ends fall between the window's first (or
     last) frame and its neighbour's, and a guess from the window alone was far off at a hit (QA99 D1: a
     bar's first frame at 32 kHz 0.23 from the piece's, then a spike at that bar line taken back)."""
-    from nodeflow.cuts import edges_map, read_cut
+    from nodeflow.cuts import neighbours, read_cut
     c = read_cut(w.edges, w.channels)
-    m = edges_map(w.samples, c.head, c.tail) if c is not None and c.frames == w.frames else None
-    if c is None or c.before is None or c.after is None or m is None:       # (as cut, or under a gain since)
+    near = neighbours(w.samples, c)        # as cut, or as a resampler made it, under a gain since
+    if c is None or near is None:
         return w.samples, (0, 0)
-    m = np.eye(w.channels) if np.isnan(m).all() else m          # (silent at both ends, then and now)
-    lead = (m @ c.before).astype(np.float32) if np.isfinite(c.before).all() else c.before[:, :0]
-    trail = (m @ c.after).astype(np.float32) if np.isfinite(c.after).all() and not c.padded else c.after[:, :0]
+    lead, trail = near
+    lead = lead if np.isfinite(lead).all() else lead[:, :0]
+    trail = trail if np.isfinite(trail).all() and not c.padded else trail[:, :0]
     return np.concatenate([lead, w.samples, trail], axis=1), (lead.shape[1], trail.shape[1])
 
 

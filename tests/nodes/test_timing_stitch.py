@@ -563,6 +563,11 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
     def worst(a: np.ndarray, piece: np.ndarray = whole, at: np.ndarray = seams, h: int = h) -> float:
         return max(float(np.sqrt(np.mean((a - piece)[:, s - h:s + h] ** 2))) for s in at)
     assert worst(out) <= max(0.04, 3 * worst(butted)), (worst(out), worst(butted))
+    # QA100 D2: taken back from 32 kHz with nothing beside it, a bar's first frame was the resampler's guess
+    # (0.183, 0.098, 0.225 from the piece's); its neighbours' frames at 32 kHz, kept as the first resample made
+    # them, continue it on the way back
+    frames = max(float(np.abs((out - whole)[:, s - 3:s + 3]).max()) for s in seams)
+    assert frames <= 0.06, frames
     # stitched at the model's rate, each window resampled with the source's frames beside it (a cubic across a
     # hit's onset, in place of a first frame, was 0.14 off where the resampler was 0.02)
     there = (tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
@@ -571,6 +576,36 @@ def test_windows_taken_to_a_models_rate_and_back_stitch_as_the_piece_does(bpm, b
     at, joined = np.cumsum([w.frames for w in there])[:-1], stitch.fn(there).samples
     assert np.abs(joined - piece).max() <= 0.05 and worst(joined, piece, at, 160) <= 0.01, \
         (np.abs(joined - piece).max(), worst(joined, piece, at, 160))
+
+
+@pytest.mark.parametrize("bpm, beats, note, rate", [(87.0, 4, 4, 44100), (141.0, 6, 8, 88200)])
+@pytest.mark.parametrize("there_and_back", [False, True])
+def test_reordered_or_comped_bars_keep_each_bars_attack_as_its_source_has_it(bpm, beats, note, rate, there_and_back):
+    """QA100 D1: bars that start on a hit, reordered or comped from two takes (as cut, or taken to 32 kHz and
+    back): the mend took part of each hit's onset for the edit's jump, and its offset over 5 ms lifted the kick
+    (+0.69 dB as cut, up to +2.4 dB after the round trip).  The bar before now bends to end on the frame the
+    later bar's source had before it, and the later bar plays as it is, its attack as its source has it."""
+    from nodes.dsp.resample import resample
+    from nodes.dsp.basic import gain
+    cut = tokenize_window(unit="bars", size=1, bpm=bpm, beats_per_bar=beats, note_value=note)
+    chain = cut | resample(rate_hz=32000) | resample(rate_hz=rate) if there_and_back else cut
+    x = _hits_on_every_beat(bpm, beats, 6, rate)
+    take = chain.invoke((x, rate))
+    other = (chain | gain(gain_db=-4.0)).invoke((np.ascontiguousarray(x[::-1]), rate))   # a second take, quieter
+    half = int(SEAM_FADE_S * rate) // 2
+    for bars in ([take[i] for i in (5, 4, 3, 2, 1, 0)], [take[0], other[1], take[2], other[3], other[4], take[5]]):
+        out, butted = stitch.fn(bars).samples, np.concatenate([b.samples for b in bars], axis=1)
+        seams = np.cumsum([b.frames for b in bars])[:-1]
+        assert np.abs(out).max() <= np.abs(butted).max() + 1e-6, (np.abs(out).max(), np.abs(butted).max())
+        for s, b in zip(seams, bars[1:]):
+            if b.start_frame == 0:      # the source's first bar: nothing before it there, a mend either side
+                continue
+            assert np.array_equal(out[:, s + 8:s + half], butted[:, s + 8:s + half])    # the later bar as it is
+            assert np.abs(out[:, s:s + 8] - butted[:, s:s + 8]).max() <= 0.01        # (a kink's tent at most)
+        if not there_and_back and bars[0] is take[5]:   # reordered: each bar after the seam as the source has it,
+            for s, b in zip(seams, bars[1:]):          # the frame before it there too
+                if b.start_frame:
+                    assert np.allclose(out[:, s - 1:s + 1], x[:, b.start_frame - 1:b.start_frame + 1], atol=1e-6)
 
 
 def test_a_resampler_notes_a_window_that_is_its_source_at_another_rate_under_a_gain_but_not_a_new_take():
