@@ -17,7 +17,7 @@ from nodeflow.cuts import EDGE_KEEP, resampled_record
 from nodeflow.errors import AudioError, ParameterError
 
 __all__ = ["placed_at", "placed_frames", "SOXR_QUALITIES", "scale_frames", "resample_audio", "resample_joined", "Resampler", "match_channels", "conform", "conform_all",
-           "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY"]
+           "merged_info", "joined_markers", "project_rate", "project_rate_fingerprint", "PROJECT_RATE_KEY", "warp"]
 
 PROJECT_RATE_KEY = "sample_rate"     # graph.metadata[PROJECT_RATE_KEY]: the graph's project rate in Hz
 
@@ -127,6 +127,15 @@ def _around(y: np.ndarray, skip: int, frames: int, lead: bool, trail: bool) -> n
     if trail and skip + frames + k <= y.shape[1]:
         out[:, k:] = y[:, skip + frames:skip + frames + k]
     return out
+
+
+def warp(samples: np.ndarray, speed: float, frames: int) -> np.ndarray:
+    """``samples`` ``[channels, frames]`` read ``speed`` times as fast, ``frames`` long (zeros past the end): what
+    lies at frame ``k * speed`` comes to frame ``k`` (soxr, as :func:`resample_audio`; a stretch's drift taken out,
+    :mod:`nodes.dsp._drift`)."""
+    import soxr
+    y = soxr.resample(np.ascontiguousarray(samples.T, np.float32), 48000.0 * speed, 48000.0, quality="VHQ").T
+    return np.ascontiguousarray(np.pad(y, ((0, 0), (0, max(0, frames - y.shape[1]))))[:, :frames], np.float32)
 
 
 def _with_neighbours(w: Audio) -> tuple[np.ndarray, tuple[int, int]]:

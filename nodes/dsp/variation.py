@@ -95,7 +95,10 @@ def _stretched_cut(audio: Audio, frames: int, ratio: float) -> str:
 
 def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: float,
              preserve_formants: bool) -> np.ndarray:
-    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames."""
+    """Rubber Band: ``length_ratio`` times as long, ``semitones`` higher; exactly ``round(n * ratio)`` frames, the
+    music where the ratio puts it (its engine's drift taken out: :mod:`nodes.dsp._drift`)."""
+    from nodes.dsp._conform import warp
+    from nodes.dsp._drift import MAX_DRIFT, drift
     frames = round(samples.shape[1] * length_ratio)
     if samples.shape[1] == 0:
         return np.zeros((samples.shape[0], frames), np.float32)
@@ -103,12 +106,17 @@ def _stretch(samples: np.ndarray, rate: int, length_ratio: float, semitones: flo
     # a window's end, audible as a click at the seam): stretch the clip with its mirror image around
     # it and keep the middle, so those edges fall outside what is returned.
     pad = min(samples.shape[1] - 1, round(EDGE_S * rate)) if samples.shape[1] > 1 else 0
-    padded = np.pad(samples, ((0, 0), (pad, pad)), mode="reflect") if pad else samples
+    # (and more after it: a drift can leave the clip's last frames past the length the engine gives)
+    tail = min(samples.shape[1] - 1, pad + math.ceil(MAX_DRIFT * samples.shape[1])) if pad else 0
+    padded = np.pad(samples, ((0, 0), (pad, tail)), mode="reflect") if pad else samples
     lead = round(pad * length_ratio)
     args = (np.ascontiguousarray(padded, np.float32), float(rate), length_ratio, float(semitones),
             bool(preserve_formants))
     out = _rubberband(*args)
     out = np.nan_to_num(np.asarray(out, np.float32), nan=0.0, posinf=0.0, neginf=0.0)[:, lead:]
+    d = drift(samples, out[:, :frames], rate, length_ratio)
+    if d:
+        out = warp(out, 1.0 + d, frames)
     if out.shape[1] >= frames:
         return out[:, :frames]
     return np.pad(out, ((0, 0), (0, frames - out.shape[1])))

@@ -158,3 +158,55 @@ def test_windows_the_pattern_leaves_as_they_are_stitch_back_to_the_loud_input_to
     assert np.array_equal(back.samples, song.samples)
     over = Audio(np.array([[0.5, 1.4, -1.2, 0.95]], np.float32), rate)     # overs already in: kept within
     assert np.abs(variation.fn(over).samples).max() <= 1.0
+
+
+def _hits(bpm: float, seconds: float, rate: int) -> tuple[np.ndarray, list[int]]:
+    """A kick and a noise burst on every beat over a two-note pad, stereo; and the frames of the beats."""
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    x = np.stack([0.08 * np.sin(2 * np.pi * 220 * t), 0.08 * np.sin(2 * np.pi * 277.2 * t)])
+    beats = [round(k * 60 / bpm * rate) for k in range(int(seconds * bpm / 60))]
+    tt = np.arange(int(0.15 * rate)) / rate
+    kick = 0.6 * np.sin(2 * np.pi * (50 + 100 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 20)
+    short = int(0.004 * rate)
+    burst = 0.3 * np.random.default_rng(0).standard_normal(short) * np.exp(-np.arange(short) / (0.001 * rate))
+    for f in beats:
+        x[:, f:f + kick.size] += kick[:n - f]
+        x[:, f:f + short] += burst[:n - f]
+    return x.astype(np.float32), beats
+
+
+def _late_ms(y: np.ndarray, beats: list[int], ratio: float, rate: int) -> np.ndarray:
+    """How late each beat's onset is in ``y`` (ms) against where ``ratio`` puts it: the first frame whose level
+    reaches half the largest within 120 ms of it."""
+    env, late = np.abs(y).max(axis=0), []
+    for f in beats:
+        c = f * ratio
+        lo = max(0, int(c - 0.12 * rate))
+        seg = env[lo:int(c + 0.12 * rate)]
+        late.append((lo + int(np.argmax(seg > 0.5 * seg.max())) - c) / rate * 1000)
+    return np.asarray(late)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", [dict(stretch_ratio=0.5), dict(stretch_ratio=0.8), dict(semitones=7.0),
+                                    dict(stretch_ratio=1.25, semitones=3.0)])
+def test_a_stretch_or_a_transposition_keeps_every_beat_on_its_grid(change):
+    """QA102 D1: Rubber Band's R3 engine gives the length asked for, but the music inside ran at another ratio:
+    over a 61 s clip at 93.7 bpm a kick drifted to 65 ms late (+7 st), 41 and 89 ms early (stretched 0.8 and 0.5),
+    94 ms late (1.25 and +3 st).  The drift is measured on the output and taken out: every beat stays within a
+    few ms of where the ratio puts it, from the first bar to the last."""
+    rate, ratio = 44100, change.get("stretch_ratio", 1.0)
+    x, beats = _hits(93.7, 45.0, rate)
+    y = variation.fn(Audio(x, rate), **change)
+    assert y.frames == round(x.shape[1] * ratio)
+    late = _late_ms(y.samples, beats, ratio, rate)
+    assert np.abs(late - np.median(late)).max() <= 6.0, np.round(late, 1)
+
+
+def test_a_held_pad_is_not_warped_by_a_drift_it_cannot_show():
+    """No onsets: nothing to measure a drift by, and the transposition is left as the engine gives it (in tune)."""
+    from nodes.dsp._drift import drift
+    x = sine(220.0, 12.0, 44100)
+    assert drift(x.samples, variation.fn(x, semitones=7.0).samples, 44100, 1.0) == 0.0
+    assert _pitch(variation.fn(x, semitones=7.0)) == pytest.approx(220.0 * 2 ** (7 / 12), rel=TOL["pitch_rel"])
