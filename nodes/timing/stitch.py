@@ -30,13 +30,13 @@ import numpy as np
 
 from nodeflow.audio import Audio
 from nodeflow.cuts import EDGE_KEEP, Cut, edge_digest, frame_map, neighbours, read_cut
-from nodeflow.errors import AudioError, ParameterError
+from nodeflow.errors import AudioError
 from nodeflow.node import Context, node
-from nodeflow.timebase import bar_label, parse_meter
 from nodeflow.types import Range
 
 from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint, resample_audio
 from nodes.dsp._curves import Curve, crossfade_gains
+from nodes.timing._cues import seam_cues
 
 __all__ = ["stitch", "join_windows", "place_windows", "SEAM_FADE_S"]
 
@@ -411,30 +411,6 @@ def _padding(last: Audio) -> int:
     return pad if 0 < pad < last.frames else 0
 
 
-def _own_markers(windows: list[Audio], positions: list[int], frames: int) -> tuple[tuple[int, str], ...]:
-    """The windows' own markers (a source file's cues, cut with the windows) where the stitched piece
-    puts them, each once (overlapping windows hold the same one)."""
-    seen = {(positions[k] + f, label) for k, w in enumerate(windows) for f, label in w.markers}
-    return tuple(sorted(m for m in seen if 0 <= m[0] < frames))
-
-
-def _labels(windows: list[Audio], centres: list[int]) -> tuple[tuple[int, str], ...]:
-    """Cue labels of the seams (one after each window but the last): the bar they fall on when the tempo
-    is known, counted where the piece starts (the first window's ``start_frame``: QA, bars 3 and 4 were
-    "bar 2" and "bar 3" with window 0 left out), else the number of the window that starts there (as
-    :func:`~nodes.timing.window.tokenize_window` numbered it, when the windows carry distinct numbers)."""
-    first = windows[0]
-    info = dict(first.info)
-    try:
-        bpm, (beats, note) = float(info.get("bpm", "")), parse_meter(info.get("meter") or "4/4")
-    except (ValueError, ParameterError):        # no tempo, or a meter tag no one can read
-        numbers = [w.index + 1 for w in windows]
-        if len(set(numbers)) < len(numbers):
-            numbers = list(range(1, len(windows) + 1))
-        return tuple((c, f"window {numbers[k + 1]}") for k, c in enumerate(centres))
-    return tuple((c, bar_label(first.start_frame + c, first.sample_rate, bpm, beats, note)) for c in centres)
-
-
 def _estimate(inputs: dict, params: dict) -> dict:
     """The piece the windows came from (their span), else the windows end to end."""
     from nodeflow.costs import Shape, join_rate
@@ -492,7 +468,7 @@ def stitch(windows: list[Audio], *,
     fade_frames = None if fade_s is None else first.frames_at(fade_s)
     samples, centres = join_windows(same, positions, fade_frames, Curve(curve), first.frames_at(SEAM_FADE_S), check)
     samples = samples[:, :samples.shape[1] - _padding(same[-1])]
-    markers = tuple(sorted(set(_labels(same, centres) + _own_markers(same, positions, samples.shape[1]))))
+    markers = seam_cues(same, positions, centres, samples.shape[1])
     seams = {positions[k + 1]: w.span[0] for k, w in enumerate(same[1:])}     # a seam on a window's start:
     joined = first.replace(samples, index=0, tokens=None, overlap_frames=0, edges="", exact_end=same[-1].span[1],
                            markers=markers, marker_times=tuple(seams.get(f) for f, _ in markers))   # its exact time

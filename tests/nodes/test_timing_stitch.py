@@ -626,3 +626,22 @@ def test_a_resampler_notes_a_window_that_is_its_source_at_another_rate_under_a_g
     retuned = resample.fn(variation.fn(there, pattern_semitones="5"), rate_hz=44100)    # a new take: not
     assert read_cut(retuned.edges).again is None
     assert read_cut(back.edges).digest == read_cut(first.edges).digest and read_cut(back.edges).head is not None
+
+
+def test_a_files_bar_cue_moved_by_a_stretch_and_the_seam_on_the_new_grid_are_one_cue():
+    """QA102 D2: a file's "bar 7" cue, moved by a 0.8 stretch, rounded one frame from where the stretched grid puts
+    bar 7; cut on that grid and stitched, the piece carried both (two "bar 7" cues in the WAV, overlapping FLAC
+    chapters).  The seam's cue, on the grid, is the one kept; a cue of another name beside it stays."""
+    from nodes.dsp.variation import variation
+    rate, bpm = 44100, 93.7
+    bar = 5 * 60 / bpm
+    n = round(8 * bar * rate)
+    x = (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)).astype(np.float32)[None]
+    marks = tuple((round(k * bar * rate), f"bar {k + 1}") for k in range(1, 8)) + ((round(3 * bar * rate) + 1, "verse"),)
+    a = Audio(x, rate, markers=marks, info=(("bpm", "93.7"), ("meter", "5/4")))
+    out = (variation(stretch_ratio=0.8) | tokenize_window(unit="bars", size=1, bpm="auto", beats_per_bar="auto")
+           | stitch()).invoke(a)
+    labels = [label for _, label in out.markers]
+    assert labels == ["bar 2", "bar 3", "bar 4", "verse", "bar 5", "bar 6", "bar 7", "bar 8"], out.markers
+    grid = 5 * 60 / (bpm / 0.8)
+    assert [f for f, label in out.markers if label.startswith("bar")] == [round(k * grid * rate) for k in range(1, 8)]
