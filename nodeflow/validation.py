@@ -98,7 +98,8 @@ def problems(graph: Graph, targets: Iterable[str] | None = None, base_dir: Path 
                                tried=output_dir is not None, allowed=allowed):
         if " names a folder (" in why:       # the answer: the node's word on its extension goes (QA88 D5:
             param = why[:why.index("=") + 1]     # "cannot tell the format" of a folder's name, said first)
-            out = [o for o in out if not (o.startswith(param) and "cannot tell the format" in o)]
+            out = [o for o in out if not (o.startswith(param) and ("cannot tell the format" in o or   # (QA102 D3:
+                                                                 " names a folder; " in o))]      # said twice)
         out.append(why)
     run = str(getattr(device, "value", device) or "auto")
     for nid in st["devices"]:

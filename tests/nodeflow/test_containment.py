@@ -552,10 +552,11 @@ def test_an_export_path_naming_a_folder_is_said_by_validate(home, capsys):
 
 def test_an_export_path_naming_a_folder_without_an_extension_is_said_once(home, capsys):
     """QA88 D5: `--set export.path=<a folder>` said two problems, "cannot tell the format from a name
-    without extension" and "names a folder", where the second alone is the answer."""
+    without extension" and "names a folder", where the second alone is the answer; QA102 D3: `.` said "names a
+    folder" twice, the node's word and the run's (with the folder)."""
     g = export_graph(home.parent / "downloads", "take.wav")
     (Path("rendered") / "stems").mkdir(parents=True)
-    for path in ("stems", str(Path("rendered", "stems").absolute())):
+    for path in ("stems", str(Path("rendered", "stems").absolute()), ".", "stems/.."):
         rc, out, err = run_cli(capsys, "validate", str(g), "-o", "rendered", "--set", f"export.path={path}")
         said = [l for l in out + err if "node 'export'" in l]
         assert rc == 1 and len(said) == 1 and "names a folder" in said[0] and "give a file name" in said[0], (out, err)
