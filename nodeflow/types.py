@@ -36,11 +36,14 @@ MAX_TEXT = 100_000
 # ---------------------------------------------------------------------------------------- markers
 @dataclasses.dataclass(frozen=True)
 class Range:
-    """Numeric bounds (inclusive), optional step and unit for a parameter."""
+    """Numeric bounds (inclusive), optional step and unit for a parameter.  ``within_input``: a time that cannot
+    go past its input's length (the shortest input's, a crossfade's overlap), as a fade, a start or an end cannot:
+    the editor holds it there once the input is known."""
     min: float | None = None
     max: float | None = None
     step: float | None = None
     unit: str = ""
+    within_input: bool = False
 
     def __post_init__(self) -> None:
         if self.min is not None and self.max is not None and self.min > self.max:   # (QA: "default ... out of range")

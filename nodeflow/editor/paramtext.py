@@ -267,8 +267,10 @@ _BOUNDED = re.compile(r"^(fade(_\w+)?|start|end)_s$")
 
 
 def bound_by_input(spec: ParamSpec) -> bool:
-    """Whether a time parameter cannot usefully exceed its input's length (a fade, a start or end)."""
-    return spec.kind == "float" and bool(_BOUNDED.match(spec.name))
+    """Whether a time parameter cannot usefully exceed its input's length (a fade, a start or end, or one its
+    range says so of: ``Range(within_input=True)``, a crossfade's overlap)."""
+    return spec.kind == "float" and (bool(_BOUNDED.match(spec.name)) or
+                                     bool(spec.range is not None and spec.range.within_input))
 
 
 def finite_range(spec: ParamSpec) -> tuple[float, float] | None:

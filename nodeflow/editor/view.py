@@ -363,6 +363,7 @@ class GraphView(Outputs):
             if widgets.bound_by_input(p) and p.range is not None and p.range.max is not None:
                 hi = p.range.max if seconds is None else max(min(p.range.max, seconds), (p.range.min or 0.0) + 1e-3)
                 tag = widgets.widget_tag(nid, name)
+                widgets.BOUNDS[tag] = hi
                 if items.call(dpg.get_item_configuration, tag, default={}).get("max_value", hi) != hi:
                     items.configure(tag, max_value=hi)
 

@@ -49,7 +49,7 @@ from .typein import TYPE_IN, TYPING, UNCHANGED, TypeIn, Typed, parse_typed
 __all__ = ["add_param_widget", "set_widget_value", "widget_tag", "display_name", "WIDTH", "float_format",
            "is_wide", "drag_speed", "applies_when", "applies", "matters_when", "matters", "bound_by_input", "as_shown", "clamp", "Clamped",
            "Invalid", "LEFT", "TYPE_IN", "TYPING", "commit_typing", "forget", "is_slider", "param_tags", "typing_box", "typing_tick",
-           "set_base_dir"]
+           "set_base_dir", "BOUNDS"]
 
 WIDTH = 104
 PATH_EXTRA = 36     # a path box is this much wider than other fields (it was 28 px narrower): about 19 characters
@@ -137,6 +137,11 @@ def _add_typed_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callabl
         except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
             on_change(node_id, spec.name, _Invalid(str(e)))
             return
+        rng = finite_range(spec) if isinstance(v, (int, float)) and not isinstance(v, bool) and unit == "s" else None
+        if rng:         # a time held at the range's ends (or its input's length), as a slider holds it (QA101 D2);
+            #             a level past its range is refused (+5 LUFS held at 0 would be a master at 0 LUFS)
+            v, why = clamp(spec, v, {"min_value": rng[0], "max_value": BOUNDS.get(tag, rng[1])})
+            v = Clamped(v, why) if why else v
         on_change(node_id, spec.name, v)
     dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
                        user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing
@@ -224,6 +229,7 @@ def _text_box(spec: ParamSpec) -> bool:
 _LEAVE: dict[str, Callable[[], Any]] = {}     # widget tag -> what leaving it does (see add_param_widget)
 _TYPE_IN: dict[str, Callable[[], Any]] = {}   # slider or drag box tag -> what a double-click on it does
 _BOX = TypeIn()                               # the box a value is typed into (one at a time)
+BOUNDS: dict[str, float] = {}                 # typed box tag -> its input's length (view.bound_times): held there
 
 
 def forget(node_id: str) -> None:
@@ -232,6 +238,8 @@ def forget(node_id: str) -> None:
     for table in (_LEAVE, _TYPE_IN):
         for tag in [t for t in table if t.startswith(prefix)]:
             del table[tag]
+    for tag in [t for t in BOUNDS if t.startswith(prefix)]:
+        del BOUNDS[tag]
 
 
 def param_tags() -> list[str]:

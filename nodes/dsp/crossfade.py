@@ -47,7 +47,7 @@ def _estimate(inputs: dict[str, Shape], params: dict) -> dict[str, Shape]:
 @node("dsp.crossfade", version=3, fingerprint=project_rate_fingerprint, estimate=_estimate,
       working=0.6)     # an input conformed to the other's rate (measured: 0 alike, 0.54 of the inputs at 44.1 kHz)
 def crossfade(a: Audio, b: Audio, *,
-              duration_s: Annotated[float, Range(0.0, 60.0, unit="s")] = 1.0,
+              duration_s: Annotated[float, Range(0.0, 60.0, unit="s", within_input=True)] = 1.0,
               curve: Curve = Curve.EQUAL_POWER,
               ctx: Context | None = None) -> Audio:
     """Crossfade the tail of `a` into the head of `b` over `duration_s` seconds.

@@ -57,12 +57,18 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     g.add("dsp.fade", id="fade", fade_out_s=0.0)
     g.add("time.tokenize_window", id="window")
     g.add("dsp.trim", id="trim")
+    g.add("dsp.crossfade", id="xfade", duration_s=0.5)
+    g.add("time.stitch", id="stitch")
     g.connect("load.out", "gain.audio")
     g.connect("gain.out", "fade.audio")
     g.connect("gain.out", "window.audio")
     g.connect("gain.out", "trim.audio")
+    g.connect("gain.out", "xfade.a")
+    g.connect("trim.out", "xfade.b")
+    g.connect("window.out", "stitch.windows")
     g.editor["positions"] = {"load": [20.0, 40.0], "gain": [300.0, 40.0], "fade": [580.0, 40.0],
-                             "window": [300.0, 300.0], "trim": [580.0, 330.0]}
+                             "window": [300.0, 300.0], "trim": [580.0, 330.0], "xfade": [860.0, 40.0],
+                             "stitch": [860.0, 330.0]}
     nodeflow.save(g, g.path)
     st = editor.run("params_readable", g.path)
     assert st["formats"]["gain::gain_db"] == "%.1f dB"            # not -6.000 dB
@@ -87,6 +93,13 @@ def test_parameters_read_well_drag_gently_stay_in_the_clip_and_hide_when_they_do
     assert st["trim_end_9"] == {"value": 9.0, "error": False,             # an end past it means 'to the end'
                                 "status": "trim.end_s = 9.0 (past the end of its 1.5 s input: to the end)"}, st
     assert st["start_tip"].endswith("0 s or more"), st["start_tip"]          # not "range [0, inf] s"
+    # QA101 D1: a crossfade's overlap typed past its inputs was held at 60 s, and the run failed; it is held at
+    # the shorter input's length, as a fade is (trim's output: 1.5 s less its 0.5 s start)
+    assert st["xfade_typed_9999"] == {"value": 1.0, "error": False, "status": (
+        "xfade.duration_s = 1.0 (typed 9999: the input is 1 s long)")}, st["xfade_typed_9999"]
+    # QA101 D2: a box with no slider is read the same way: held at its range's end, not refused
+    assert st["stitch_typed_9999"] == {"value": 60.0, "error": False, "status": (
+        "stitch.fade_s = 60.0 (typed 9999: the range is 0 to 60 s)")}, st["stitch_typed_9999"]
     assert st["shown_musicgen"] == {"custom_rate_hz": False, "custom_tokens_per_s": False,
                                     "custom_window_tokens": False, "size": True}
     assert st["shown_custom"] == {"custom_rate_hz": True, "custom_tokens_per_s": True,

@@ -46,6 +46,24 @@ def main(app, drv):
         drv.frames(4)
         out[key] = {"value": app.doc.graph.nodes[nid].params[box], "status": app.status_text,
                     "error": app.status_error}
+    drv.click_item("run_button")                       # the trim's output now known (its start set)
+    drv.until(lambda: not app.runner.jobs, 30, "the run to finish")
+    drv.frames(4)
+    for typed, key, box, nid in (("9999", "xfade_typed_9999", "duration_s", "xfade"),     # a slider: typed in
+                                 ("9999", "stitch_typed_9999", "fade_s", "stitch")):      # a box (optional value)
+        tag = f"param::{nid}::{box}"
+        if dpg.get_item_type(tag).endswith("InputText"):
+            drv.click_item(tag)
+        else:
+            (x0, y0), (x1, y1) = dpg.get_item_rect_min(tag), dpg.get_item_rect_max(tag)
+            drv.double_click(((x0 + x1) / 2, (y0 + y1) / 2))
+            drv.frames(2)
+        drv.key("ctrl+a")
+        drv.type_text(typed)
+        drv.key("Return")
+        drv.frames(4)
+        out[key] = {"value": app.doc.graph.nodes[nid].params[box], "status": app.status_text,
+                    "error": app.status_error}
     from nodeflow.editor.paramtext import tooltip
     out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
     # the window's tempo, meter and note value grid bars and beats: greyed while it cuts in seconds
