@@ -21,6 +21,7 @@ FIT_MIN_ZOOM = 0.5      # Fit all zooms out down to this (text still readable), 
 HOOKS = 0.95            # of the window's width a band takes: a link wrapping from a band's end loops past it
 #                         (by about 3% of the band's width; QA69: the hooks were clipped at the canvas' edge)
 ARRANGE_MIN_ZOOM = 0.67  # Arrange keeps one band of columns that reads whole at this zoom (and zooms out to it)
+PIN_REACH = 12.0       # px an out pin's circle (and the grip around it) reaches past its node's right edge
 MINIMAP_PART = 0.22     # of the canvas' width and height that imnodes' minimap covers at most (0.2 and its
 #   margin): for a layout not drawn yet (a fit); the minimap as drawn is :meth:`Canvas.minimap_rect`
 
@@ -74,7 +75,7 @@ class Framing:
         x0, y0, x1, y1 = bounds({n: z.to_canvas(p) for n, p in graph.items()}, sizes, g, pins)
         gx0, gy0, gx1, gy1 = bounds(graph, unit, g, upins)
         level = z.fitting((gx1 - gx0, gy1 - gy0), room)
-        if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s:
+        if x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1 and level <= s and not self._drawn_under_minimap():
             if not opening and not self._after_arrange:
                 app.say(f"all {n_nodes} nodes are in view")        # (and they would not show bigger)
             self._after_arrange = False
@@ -149,6 +150,13 @@ class Framing:
         my0 = box[3] - MINIMAP_PART * (box[3] - box[1])
         return any(box[0] + 20 + (p[0] - corner[0] + unit[n][0]) * level > mx0 and
                    box[1] + 20 + (p[1] - corner[1] + unit[n][1]) * level > my0 for n, p in pos.items() if n in unit)
+
+    def _drawn_under_minimap(self) -> bool:
+        """Whether a node as drawn, its out pins with it (:data:`PIN_REACH` past its right edge), lies under the
+        minimap (its pins and fields out of reach there)."""
+        mini, view = self.canvas.minimap_rect(), self.app.view
+        return mini is not None and any(r[1][0] + PIN_REACH > mini[0][0] and r[1][1] > mini[0][1]
+                                        for nid in view.nodes if (r := view.node_rect(nid)) is not None)
 
     def _tell(self, what: str, opening: bool) -> None:
         """A fit's message; while opening, after the opening's own (its problems stay in view)."""
@@ -237,6 +245,9 @@ class Framing:
         if box is None or not g.nodes or any(n not in canvas or n not in sizes for n in g.nodes):
             return False
         x0, y0, x1, y1 = bounds({n: canvas[n] for n in g.nodes}, sizes)
+        if x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3] and self._drawn_under_minimap():
+            self.fit(opening=True)              # whole in view but under the minimap: shown clear of it (QA101 D4)
+            return False
         if x0 < box[2] and x1 > box[0] and y0 < box[3] and y1 > box[1]:
             return False                        # some of it is in view: the view the user left
         s = z.scale

@@ -18,7 +18,7 @@ CANVAS = ((165, 28), (1272, 762))   # the node canvas in the 1280x800 window: ri
 def test_demo_graph_opens_and_its_nodes_are_drawn(editor):
     st = editor.run("open_demo", ROOT / "graphs" / "demo.msgpack")
     assert set(st["nodes"]) == {"melody", "to_model_rate", "bars", "vary", "stitch", "into_variations", "export"}
-    assert len(st["links"]) == 7 and not st["dirty"] and st["status"] == "opened demo.msgpack"
+    assert len(st["links"]) == 7 and not st["dirty"] and st["status"].startswith("opened demo.msgpack"), st["status"]
     assert st["title"] == "AudioChain - demo.msgpack"
     px = np.load(editor.tmp / "demo.npy").astype(float)
     free = np.zeros(px.shape[:2], bool)            # the canvas' colour: the median outside every node
@@ -30,6 +30,8 @@ def test_demo_graph_opens_and_its_nodes_are_drawn(editor):
     for nid, ((x0, y0), (x1, y1)) in st["rects"].items():
         # the whole demo is on screen at 1280x800 when it opens (its export node used to be cut off)
         assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, f"node {nid} is outside the window"
+        (mx0, my0), _ = st["minimap"]           # QA101 D4: the export's out pin was under the minimap
+        assert x1 + 12 <= mx0 or y1 <= my0, f"node {nid} or its out pin is under the minimap {st['minimap']}"
         box = px[y0:y1, x0:x1]
         body = (np.abs(box - bg).max(-1) > 4).mean()
         text = (box.max(-1) > bg.max() + 60).mean()
