@@ -36,21 +36,8 @@ def main(app, drv):
     app.doc.set_param("gain", "gain_db", -7.0)        # an edit upstream: the run's output is out of date
     drv.frames(4)
     out["max_after_upstream_edit"] = dpg.get_item_configuration("param::fade::fade_out_s")["max_value"]
-    for typed, key, box, nid in (("5", "trim_typed_5", "start_s", "trim"), ("0.5", "trim_typed_half", "start_s", "trim"),
-                                 ("9", "trim_end_9", "end_s", "trim"),      # trim's start and end: text boxes
-                                 ("1:30", "load_typed_90", "start_s", "load")):   # the load's, by its file (QA95 D2)
-        drv.click_item(f"param::{nid}::{box}")
-        drv.key("ctrl+a")
-        drv.type_text(typed)
-        drv.key("Return")
-        drv.frames(4)
-        out[key] = {"value": app.doc.graph.nodes[nid].params[box], "status": app.status_text,
-                    "error": app.status_error}
-    drv.click_item("run_button")                       # the trim's output now known (its start set)
-    drv.until(lambda: not app.runner.jobs, 30, "the run to finish")
-    drv.frames(4)
-    for typed, key, box, nid in (("9999", "xfade_typed_9999", "duration_s", "xfade"),     # a slider: typed in
-                                 ("9999", "stitch_typed_9999", "fade_s", "stitch")):      # a box (optional value)
+    def type_into(typed: str, key: str, box: str, nid: str) -> None:
+        """Real keys into a parameter: a box clicked, a slider double-clicked (a box opens over it)."""
         tag = f"param::{nid}::{box}"
         if dpg.get_item_type(tag).endswith("InputText"):
             drv.click_item(tag)
@@ -64,6 +51,15 @@ def main(app, drv):
         drv.frames(4)
         out[key] = {"value": app.doc.graph.nodes[nid].params[box], "status": app.status_text,
                     "error": app.status_error}
+    for typed, key, box, nid in (("5", "trim_typed_5", "start_s", "trim"), ("0.5", "trim_typed_half", "start_s", "trim"),
+                                 ("9", "trim_end_9", "end_s", "trim"),      # trim's start and end: text boxes
+                                 ("1:30", "load_typed_90", "start_s", "load")):   # the load's, by its file (QA95 D2)
+        type_into(typed, key, box, nid)
+    drv.click_item("run_button")                       # the trim's output now known (its start set)
+    drv.until(lambda: not app.runner.jobs, 30, "the run to finish")
+    drv.frames(4)
+    type_into("9999", "xfade_typed_9999", "duration_s", "xfade")        # a slider: typed in
+    type_into("9999", "stitch_typed_9999", "fade_s", "stitch")          # a box (an optional value)
     from nodeflow.editor.paramtext import tooltip
     out["start_tip"] = tooltip(app.doc.graph.spec("trim").params["start_s"])
     # the window's tempo, meter and note value grid bars and beats: greyed while it cuts in seconds
