@@ -266,10 +266,24 @@ class Canvas:
             x = min(float(at[0]), pin[0][0] - gap - w)
             pan = min(0.0, x - 8.0 - x0)
             room = ((x0 + pan, y0), (min(x1 + pan, pin[0][0] - gap + 8.0), y1))
-        spot = self.graph_pos(self.inside((x, at[1]), type_id, room, pan))
+        spot = self.inside((x, at[1]), type_id, room, pan)
+        for _ in range(4):          # the view full there (QA101 D3: an export went up over the node beside it):
+            over = self._over(spot, type_id) if link[0] == "out" else []    # right of those it would cover,
+            if not over:                                                     # the view panned to show it
+                break
+            x = max(x, max(b[2] for b in over) + gap)
+            pan = max(0.0, x + w + 8.0 - x1)
+            spot = self.inside((x, spot[1]), type_id, ((max(x0 + pan, x - 8.0), y0), (x1 + pan, y1)), pan)
         if pan:
             self.pan(pan, 0.0)
-        return spot
+        return self.graph_pos(spot)
+
+    def _over(self, at: tuple[float, float], type_id: str) -> list[tuple[float, float, float, float]]:
+        """The drawn nodes (boxes, viewport pixels) a new node of ``type_id`` at ``at`` would cover."""
+        w, h = self._new_size(type_id, self.node_sizes())
+        h += 24.0 * self.app.view.zoom.scale          # (its title bar, as :meth:`inside` counts it)
+        return [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes if (r := self.app.view.node_rect(nid))
+                for a, b in [r] if a[0] < at[0] + w and at[0] < b[0] and a[1] < at[1] + h and at[1] < b[1]]
 
     def pan(self, dx: float, dy: float) -> None:
         """Move the view ``dx``, ``dy`` pixels right and down over the graph (every node drawn that

@@ -1035,3 +1035,31 @@ def test_a_crashed_windows_work_is_offered_without_a_file_and_on_open_and_gone_o
     assert sorted(st["links"]) == ["gain.out -> fade.audio", "load.out -> gain.audio"], st
     assert st["dirty"] and st["path"].endswith("chain.msgpack")
     assert all(name.endswith(f".{st['own']}.msgpack") for name in st["left_after"]), st   # only this window's own
+
+
+def test_a_tall_node_added_by_a_link_dropped_in_a_full_view_covers_no_other(editor):
+    """QA101 D3: an export added off a stitch low in a full view (no free place near the drop) went up over the
+    resample beside it, and past the canvas' bottom; it goes right of the nodes it would cover, the view panned
+    to show it whole."""
+    import nodeflow
+    from nodeflow import Graph
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = Graph()
+    g.path = editor.tmp / "full.msgpack"
+    g.add("io.load", id="load", path="tone.wav")
+    g.add("dsp.resample", id="resample")
+    g.add("time.tokenize_window", id="window")
+    g.add("time.stitch", id="stitch")
+    g.connect("load.out", "resample.audio")
+    g.connect("resample.out", "window.audio")
+    g.connect("window.out", "stitch.windows")
+    g.editor["positions"] = {"load": [20.0, 40.0], "resample": [480.0, 250.0], "window": [860.0, 40.0],
+                             "stitch": [230.0, 500.0]}
+    nodeflow.save(g, g.path)
+    st = editor.run("link_drop_crowded", g.path)
+    assert st["type"] == "io.export" and f"stitch.out -> {st['new'][0]}.audio" in st["links"], st
+    assert st["covers"] == [], st
+    (x0, y0), (x1, y1) = st["rect"]
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert x0 > st["stitch"][1][0] and cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st   # right of it, in view
