@@ -24,6 +24,8 @@ def _overlap(duration_s: float, rate: int, a_frames: int, b_frames: int) -> int:
         raise AudioError(f"crossfade: input '{empty[0]}' is empty (0 frames), so there is nothing to fade "
                          f"{'from' if empty[0] == 'a' else 'into'}; connect audio that has samples "
                          "(duration_s=0 joins the clips as they are)")
+    if n == min(a_frames, b_frames) + 1 and min(a_frames, b_frames):    # a clip's own length, taken to this rate:
+        n -= 1                                  # one frame of rounding (QA103 D4: the editor's held value refused)
     if n > a_frames or n > b_frames:
         raise ParameterError(f"crossfade: duration_s={duration_s:g} exceeds the input lengths "
                              f"(a {a_frames / rate:.3f} s, b {b_frames / rate:.3f} s); shorten the fade to at most "

@@ -20,15 +20,20 @@ def seam_cues(windows: list[Audio], positions: list[int], centres: list[int],
 def _own_markers(windows: list[Audio], positions: list[int], frames: int, labels: tuple[tuple[int, str], ...],
                  near: int) -> tuple[tuple[int, str], ...]:
     """The windows' own markers (a source file's cues, cut with the windows) where the stitched piece
-    puts them, each once (overlapping windows hold the same one), but those that are a seam's ``labels`` within
-    ``near`` frames: the same bar line, the seam's on its grid (QA102 D2: a stretch rounds a file's "bar 7" cue
-    one frame from where the stretched grid puts bar 7, and the piece had two)."""
-    seen = {(positions[k] + f, label) for k, w in enumerate(windows) for f, label in w.markers}
+    puts them, each once: overlapping windows hold the same one, and a marker within ``near`` frames of one of
+    the same name is that one (QA103 D3: two overlapping windows, each stretched, rounded a file's "bar 4" one
+    frame apart), as is one within ``near`` of a seam's label of its name, the seam's on its grid (QA102 D2: a
+    stretch rounds a file's "bar 7" cue one frame from where the stretched grid puts bar 7)."""
+    seen = sorted({(positions[k] + f, label) for k, w in enumerate(windows) for f, label in w.markers})
     at: dict[str, list[int]] = {}
     for f, label in labels:
         at.setdefault(label, []).append(f)
-    return tuple(sorted(m for m in seen if 0 <= m[0] < frames and
-                        not any(abs(m[0] - f) <= near for f in at.get(m[1], ()))))
+    kept: list[tuple[int, str]] = []
+    for f, label in seen:
+        if 0 <= f < frames and not any(abs(f - g) <= near for g in at.get(label, ())):
+            kept.append((f, label))
+            at.setdefault(label, []).append(f)
+    return tuple(kept)
 
 
 def _labels(windows: list[Audio], centres: list[int]) -> tuple[tuple[int, str], ...]:

@@ -98,3 +98,18 @@ def test_the_later_clips_markers_move_with_it():
     b = noise(1.0, RATE, seed=2).replace(markers=((0, "bar 1"), (RATE // 2, "bar 2")))
     y = crossfade.fn(a, b, duration_s=0.25)
     assert y.markers == ((100, "a"), (RATE - RATE // 4, "bar 1"), (RATE - RATE // 4 + RATE // 2, "bar 2"))
+
+
+def test_a_fade_as_long_as_the_shorter_clip_at_its_own_rate_runs():
+    """QA103 D4: the editor holds a typed overlap at the shorter input's length; a 32 kHz clip of 1655 frames
+    is 2482.5 frames at 48 kHz, its length there rounded to 2483, and the run refused the held value."""
+    import random
+    rnd = random.Random(3)
+    for _ in range(300):
+        ra, rb = rnd.choice([22050, 32000, 44100, 48000, 96000]), rnd.choice([16000, 24000, 32000, 44100, 48000])
+        a = Audio(np.zeros((1, rnd.randrange(800, 40000)), np.float32), ra)
+        b = Audio(np.zeros((1, rnd.randrange(800, 40000)), np.float32), rb)
+        assert crossfade.fn(a, b, duration_s=min(a.duration_s, b.duration_s)).frames > 0      # (refused: raises)
+    with pytest.raises(ParameterError, match="exceeds the input lengths"):     # two frames past it: refused
+        crossfade.fn(Audio(np.zeros((1, 4800), np.float32), 48000), Audio(np.zeros((1, 4800), np.float32), 48000),
+                     duration_s=4802 / 48000)

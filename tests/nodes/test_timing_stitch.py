@@ -645,3 +645,19 @@ def test_a_files_bar_cue_moved_by_a_stretch_and_the_seam_on_the_new_grid_are_one
     assert labels == ["bar 2", "bar 3", "bar 4", "verse", "bar 5", "bar 6", "bar 7", "bar 8"], out.markers
     grid = 5 * 60 / (bpm / 0.8)
     assert [f for f, label in out.markers if label.startswith("bar")] == [round(k * grid * rate) for k in range(1, 8)]
+
+
+def test_overlapping_windows_stretched_one_by_one_keep_one_cue_per_bar():
+    """QA103 D3: 2-bar windows overlapping by a bar, each stretched 0.8, rounded a file's "bar 4" one frame apart
+    (the two windows holding it), and the piece carried both (a FLAC chapter to the end of the file)."""
+    from nodes.dsp.variation import variation
+    rate, bpm = 44100, 93.7
+    bar = 4 * 60 / bpm
+    n = round(8 * bar * rate)
+    x = (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)).astype(np.float32)[None]
+    marks = tuple((round(k * bar * rate), f"bar {k + 1}") for k in range(1, 8))
+    a = Audio(x, rate, markers=marks, info=(("bpm", "93.7"), ("meter", "4/4")))
+    wins = tokenize_window.fn(a, unit="bars", size=2, overlap=1, bpm=93.7, beats_per_bar=4)
+    out = stitch.fn([variation.fn(w, stretch_ratio=0.8) for w in wins])
+    labels = [label for _, label in out.markers if not label.startswith("bar 1 ") and " beat " not in label]
+    assert len(labels) == len(set(labels)), out.markers
