@@ -51,10 +51,9 @@ def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None =
     >>> c.digest == edge_digest(x), c.frames, c.padded, c.head.shape, float(c.tail[0, -1])
     (True, 48, 8, (1, 4), 1.0)
     """
-    import base64
     x = np.ascontiguousarray(samples, np.float32)
     kept = edge_frames(x) if x.shape[1] >= EDGE_KEEP else x[:, :0]
-    record = f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{base64.b64encode(kept.tobytes()).decode('ascii')}"
+    record = f"{edge_digest(x)}:{x.shape[1]}:{int(padded)}:{_text(kept)}"
     if source is None or not kept.size:
         return record
     around = np.full((x.shape[0], 2 * EDGE_KEEP), np.nan, np.float32)
@@ -63,7 +62,7 @@ def cut_record(samples: np.ndarray, padded: int = 0, source: np.ndarray | None =
     around[:, EDGE_KEEP - (start - a):EDGE_KEEP] = source[:, a:start]
     if not padded and b > end:
         around[:, EDGE_KEEP:EDGE_KEEP + b - end] = source[:, end:b]
-    return f"{record}:{base64.b64encode(around.tobytes()).decode('ascii')}"
+    return f"{record}:{_text(around)}"
 
 
 def recut(edges: str, frames: int, padded: int) -> str:
@@ -128,18 +127,29 @@ def edges_map(x: np.ndarray, head: np.ndarray | None, tail: np.ndarray | None) -
     return frame_map(edge_frames(x), np.concatenate([head, tail], axis=1))
 
 
+def _fitting(x: np.ndarray, c: Cut) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """The map that makes window ``x``'s edges (``[channels, frames]``, as it is now) what its record ``c`` has,
+    as cut or else as the last resampler made it, with the source's frames just outside it that go with those
+    edges (None where the record keeps none); None where no map fits (a new take, a fade)."""
+    m = edges_map(x, c.head, c.tail) if c.frames == x.shape[1] else None
+    if m is not None:
+        return m, c.before, c.after
+    if c.again is not None and c.again_frames == x.shape[1]:
+        m = edges_map(x, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:])
+        return None if m is None else (m, c.again_before, c.again_after)
+    return None
+
+
 def neighbours(x: np.ndarray, c: Cut | None) -> tuple[np.ndarray, np.ndarray] | None:
     """The source's :data:`EDGE_KEEP` frames just before and just after window ``x`` (``[channels, frames]``,
     as it is now; NaN where the source has none), at the window's rate now and under the one map that makes
     its edges what its record ``c`` has (a gain, a channel mix): the window as cut, or as a resampler made it
     from the source's own frames.  None where no map fits (a new take, a fade) or the record keeps none."""
-    if c is None:
+    fit = _fitting(x, c) if c is not None else None
+    if fit is None:
         return None
-    m = edges_map(x, c.head, c.tail) if c.frames == x.shape[1] else None
-    before, after = c.before, c.after
-    if m is None and c.again is not None and c.again_frames == x.shape[1]:
-        m, before, after = edges_map(x, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]), c.again_before, c.again_after
-    if before is None or after is None or m is None:
+    m, before, after = fit
+    if before is None or after is None:
         return None
     m = np.eye(x.shape[0]) if np.isnan(m).all() else m          # (silent at both ends, then and now)
     return (m @ before).astype(np.float32), (m @ after).astype(np.float32)
@@ -164,19 +174,13 @@ def resampled_record(edges: str, before: np.ndarray, after: np.ndarray, around: 
     >>> there.again_frames, there.again_before.shape, bool(np.isfinite(there.again_after).all())
     (32000, (1, 4), True)
     """
-    import base64
     c = read_cut(edges, before.shape[0])
     if c is None or c.head is None:
         return edges
     parts = (edges.split(":") + [""])[:5]
-    as_cut = before.shape[1] == c.frames and edges_map(before, c.head, c.tail) is not None
-    again = c.again is not None and before.shape[1] == c.again_frames and \
-        edges_map(before, c.again[:, :EDGE_KEEP], c.again[:, EDGE_KEEP:]) is not None
-    if (as_cut or again) and after.shape[1] >= EDGE_KEEP:
-        kept = base64.b64encode(edge_frames(after).tobytes()).decode("ascii")
-        near = "" if around is None or around.shape != (after.shape[0], 2 * EDGE_KEEP) else \
-            "," + base64.b64encode(np.ascontiguousarray(around, np.float32).tobytes()).decode("ascii")
-        return ":".join(parts + [f"{after.shape[1]}/{kept}{near}"])
+    if _fitting(before, c) is not None and after.shape[1] >= EDGE_KEEP:
+        near = "" if around is None or around.shape != (after.shape[0], 2 * EDGE_KEEP) else "," + _text(around)
+        return ":".join(parts + [f"{after.shape[1]}/{_text(edge_frames(after))}{near}"])
     return ":".join(parts if parts[4] else parts[:4])
 
 
@@ -185,7 +189,6 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     read (a record from before frames were kept is its digest alone).  Its frames are read as
     ``channels`` channels (without frames where the record holds another count), or with ``None`` as
     the channels the window was cut with (a window mixed to other channels since)."""
-    import base64
     import binascii
     if not edges:
         return None
@@ -195,7 +198,7 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
     note = parts.pop() if len(parts) == 6 else ""
     try:
         frames, padded = int(parts[1]), int(parts[2])
-        kept, around = (np.frombuffer(base64.b64decode(p, validate=True), np.float32) for p in (parts[3:] + [""])[:2])
+        kept, around = (_floats(p) for p in (parts[3:] + [""])[:2])
         again_frames, again, near = _read_note(note)
     except (ValueError, binascii.Error):
         return Cut(parts[0])
@@ -216,10 +219,20 @@ def read_cut(edges: str, channels: int | None = None) -> Cut | None:
 def _read_note(note: str) -> tuple[int, np.ndarray, np.ndarray]:
     """A record's resampler note (``frames/edges[,around]``, :func:`resampled_record`; base64 has ``/`` but no
     ``,``) read back: the length, the edge frames and the frames around (empty where there are none)."""
-    import base64
     if not note:
         return -1, np.zeros(0, np.float32), np.zeros(0, np.float32)
     frames, _, kept = note.partition("/")
-    edges, near = (np.frombuffer(base64.b64decode(p, validate=True), np.float32)
-                   for p in (kept.split(",") + [""])[:2])
+    edges, near = (_floats(p) for p in (kept.split(",") + [""])[:2])
     return int(frames), edges, near
+
+
+def _text(frames: np.ndarray) -> str:
+    """Frames as a record keeps them: their float32 bytes as base64 text (:func:`_floats` reads them back)."""
+    import base64
+    return base64.b64encode(np.ascontiguousarray(frames, np.float32).tobytes()).decode("ascii")
+
+
+def _floats(text: str) -> np.ndarray:
+    """float32 frames a record keeps as base64 text (raises ValueError, binascii.Error on other text)."""
+    import base64
+    return np.frombuffer(base64.b64decode(text, validate=True), np.float32)
