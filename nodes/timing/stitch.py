@@ -306,14 +306,10 @@ def _mend(out: np.ndarray, seam: int, half: int, natural: np.ndarray | None = No
     (an edit to a bar as its source has it) the bar before alone is bent to end on that frame, and the later
     bar's attack is kept as it is."""
     jump = _step(out[:, seam - 2:seam], out[:, seam:seam + 2])
-    if lead_in is not None:
-        jump = lead_in.astype(np.float64) - out[:, seam - 1]
+    if lead_in is not None or natural is not None:
+        jump = lead_in.astype(np.float64) - out[:, seam - 1] if lead_in is not None else jump - natural
         if np.abs(jump).max() <= 1e-6 * max(float(np.abs(out[:, seam - 1:seam + 1]).max()), 1e-3):
-            return
-    elif natural is not None:
-        jump = jump - natural
-        if np.abs(jump).max() <= 1e-6 * max(float(np.abs(out[:, seam - 1:seam + 1]).max()), 1e-3):
-            return          # the source's step, as it was: nothing to mend
+            return          # the source's step (or its frame before the bar), as it was: nothing to mend
     else:
         near = max(2, 2 * half // 5)               # 2 ms each side (half: 5 ms)
         own = np.maximum(_largest_step(out[:, max(0, seam - near):seam]), _largest_step(out[:, seam:seam + near]))
