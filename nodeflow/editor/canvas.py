@@ -280,10 +280,20 @@ class Canvas:
 
     def _over(self, at: tuple[float, float], type_id: str) -> list[tuple[float, float, float, float]]:
         """The drawn nodes (boxes, viewport pixels) a new node of ``type_id`` at ``at`` would cover."""
+        w, h = self._new_box(type_id)
+        return [b for b in self._drawn_boxes()
+                if b[0] < at[0] + w and at[0] < b[2] and b[1] < at[1] + h and at[1] < b[3]]
+
+    def _drawn_boxes(self) -> list[tuple[float, float, float, float]]:
+        """Every node drawn, as ``(x0, y0, x1, y1)`` in viewport pixels."""
+        return [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes
+                if (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
+
+    def _new_box(self, type_id: str) -> tuple[float, float]:
+        """A new node's room in pixels: :meth:`_new_size`, its title bar added as margin (a measured size has
+        its title bar already)."""
         w, h = self._new_size(type_id, self.node_sizes())
-        h += 24.0 * self.app.view.zoom.scale          # (its title bar, as :meth:`inside` counts it)
-        return [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes if (r := self.app.view.node_rect(nid))
-                for a, b in [r] if a[0] < at[0] + w and at[0] < b[0] and a[1] < at[1] + h and at[1] < b[1]]
+        return w, h + 24.0 * self.app.view.zoom.scale
 
     def pan(self, dx: float, dy: float) -> None:
         """Move the view ``dx``, ``dy`` pixels right and down over the graph (every node drawn that
@@ -302,9 +312,7 @@ class Canvas:
         if rect is None:
             return at
         (x0, y0), (x1, y1) = rect
-        size = self._new_size(type_id, self.node_sizes())
-        title = 24.0 * self.app.view.zoom.scale       # (a measured size has its title bar: this is margin)
-        w, h = size[0], size[1] + title
+        w, h = self._new_box(type_id)
         x = max(min(float(at[0]), x1 - w - 8.0), x0 + 8.0)
         y = max(min(float(at[1]), y1 - h - 8.0), y0 + 8.0)
         mini = self.minimap_rect()
@@ -324,8 +332,7 @@ class Canvas:
         drawn in view nor the minimap (see :func:`.placing.near_place`)."""
         from .placing import near_place
         (x0, y0), (x1, y1) = rect
-        boxes = [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes
-                 if (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
+        boxes = self._drawn_boxes()
         if mini is not None:
             boxes.append((mini[0][0], mini[0][1], mini[1][0], mini[1][1]))
         return near_place(at, (x0 + 8.0, y0 + 8.0, x1 - 8.0, y1 - 8.0), boxes, size)
