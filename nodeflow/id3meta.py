@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import AudioError
-from .xiph import exact_marker
+from .xiph import chapter_ms, exact_marker
 
 if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiometa imports this module lazily
     from mutagen.id3 import ID3
@@ -205,9 +205,10 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         tags.delall("CTOC")
         end_ms = round(audio.info.length * 1000)
         ids = []
+        times = chapter_ms([f for f, _ in meta.markers], rate)
         for i, (frame, label) in enumerate(meta.markers[:MAX_MARKERS], 1):
-            start = round(frame * 1000 / rate)
-            stop = round(meta.markers[i][0] * 1000 / rate) if i < len(meta.markers) else max(start, end_ms)
+            start = times[i - 1]
+            stop = times[i] if i < len(meta.markers) else max(start, end_ms)
             ids.append(f"m{i}")
             tags.add(CHAP(element_id=f"m{i}", start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
                           end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"]),

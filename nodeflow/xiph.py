@@ -43,6 +43,7 @@ _MAX_PACKET = (17 << 20)
 _BAD_KEY = re.compile(r"[^\x20-\x3c\x3e-\x7d]")          # printable ASCII except "="
 _CHAPTER = re.compile(r"^(?:chapter(\d{3})(name)?|audiochain_marker(\d{3}))$")   # the last: a chapter's exact sample
 MAX_CHAPTERS = 999     # the chapter extension numbers them with three digits
+CHAPTER_NUDGE_MS = 10  # a chapter read up to this much after its exact sample is that sample (see chapter_ms)
 _FIELDS = {"title": "title", "artist": "artist", "album": "album", "comment": "comment",
            "description": "description", "genre": "genre", "date": "date", "bpm": "bpm", "tempo": "bpm",
            "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
@@ -92,9 +93,26 @@ def exact_marker(seconds: float, rate: int, sample: str) -> int:
     (24017, 43200, 24000)
     """
     frame = round(seconds * rate)
-    if sample.strip().isdigit() and len(sample.strip()) < 19 and abs(int(sample) - seconds * rate) <= rate / 1000:
+    if sample.strip().isdigit() and len(sample.strip()) < 19 and \
+            -rate / 1000 <= seconds * rate - int(sample) <= rate * CHAPTER_NUDGE_MS / 1000:
         return int(sample)
     return frame
+
+
+def chapter_ms(frames: list[int], rate: int) -> list[int]:
+    """Each marker's chapter time in milliseconds (what a chapter counts), a millisecond after the one
+    before where two fall in the same millisecond: a chapter ends where the next starts, and ffmpeg
+    ran one starting with the next to the end of the file (QA103: "chorus" 16 samples before "bar 3").
+    The exact sample written beside each still says where it is (:func:`exact_marker`).
+
+    >>> chapter_ms([96000, 143984, 144000, 144010, 192000], 48000)
+    [2000, 3000, 3001, 3002, 4000]
+    """
+    out = [0] * len(frames)
+    last = -1
+    for i in sorted(range(len(frames)), key=frames.__getitem__):      # in time, whatever order they came in
+        out[i] = last = max(round(frames[i] * 1000 / rate), last + 1)
+    return out
 
 
 def read_xiph_graph(path: Path, fmt: str) -> bytes | None:
@@ -233,8 +251,8 @@ def vorbis_items(meta: Metadata, rate: int, software: str) -> dict[str, list[str
     if tr is not None:
         items["TIME_REFERENCE"] = [str(tr)]
     items["ENCODER"] = [software]
-    for i, (frame, label) in enumerate(meta.markers[:MAX_CHAPTERS], 1):
-        ms = round(frame * 1000 / rate)
+    kept = meta.markers[:MAX_CHAPTERS]
+    for i, (frame, label), ms in zip(range(1, len(kept) + 1), kept, chapter_ms([f for f, _ in kept], rate)):
         items[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
         items[f"CHAPTER{i:03d}NAME"] = [label or f"marker {i}"]
         items[f"AUDIOCHAIN_MARKER{i:03d}"] = [str(frame)]   # the chapter's sample (a chapter counts milliseconds)

@@ -122,6 +122,26 @@ def test_ffprobe_shows_native_tags_markers_and_no_graph(tmp_path, fmt):
 
 
 @needs_ffprobe
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_markers_in_one_millisecond_are_chapters_that_each_end_where_the_next_starts(tmp_path, fmt):
+    """QA103: a "chorus" cue 16 samples before a seam's "bar 3" became a FLAC chapter that ffprobe ran to the end
+    of the file (an mp3's, none long): both started on the same millisecond.  Each chapter now ends where the
+    next starts, the last at the end, and every marker reads back on its sample."""
+    path = tmp_path / f"cues.{fmt}"
+    sf.write(path, tone(1.0), RATE, **FORMATS[fmt])
+    markers = ((9600, "bar 2"), (23984, "chorus"), (24000, "bar 3"), (24010, "fill"), (38400, "bar 4"))
+    assert write_metadata(path, fmt, Metadata(markers=markers), None) == []
+    assert read_metadata(path).markers == markers
+    chapters = sorted(ffprobe(path)["chapters"], key=lambda c: float(c["start_time"]))
+    assert [c["tags"]["title"] for c in chapters] == [label for _, label in markers]
+    starts = [float(c["start_time"]) for c in chapters]
+    ends = [float(c["end_time"]) for c in chapters]
+    assert all(a < b for a, b in zip(starts, starts[1:])), starts
+    assert ends[:-1] == starts[1:] and ends[-1] >= 0.999, (starts, ends)
+    assert all(abs(s * RATE - f) <= 3 * RATE / 1000 for s, (f, _) in zip(starts, markers))
+
+
+@needs_ffprobe
 @pytest.mark.parametrize("fmt, count, kept", [("mp3", 600, 600), ("wav", 1001, 1001), ("flac", 1001, 999),
                                               ("ogg", 1001, 999)])
 def test_a_stitch_of_many_windows_keeps_its_markers_as_far_as_the_format_counts(tmp_path, fmt, count, kept):
