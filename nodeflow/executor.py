@@ -15,16 +15,13 @@ the node).  Events are the only way callers learn what happens: ``on_event(Event
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import logging
 import os
-import queue
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .audio import Audio
 from .cache import MemoryCache, sizeof
 from .context import Admission, MemoryRoom
 from .diskcache import SAME_AS, DiskCache, default_cache, worth_keeping
@@ -32,7 +29,7 @@ from .errors import Cancelled, GraphError, NodeflowError, ParameterError
 from .graph import Graph
 from .node import NodeSpec
 from .planning import content_keys, make_plan, structure
-from .relay import Relay, Tally, after, unlike
+from .relay import stream_pieces
 from .runtypes import SAME_INPUTS, Emit, Event, RunHandle, RunResult, Skips, no_listener
 from .scheduler import Scheduler
 from .threads import limit_blas_threads
@@ -54,7 +51,6 @@ class _Claim:
 
 
 CLAIM_POLL_S = 0.1      # how often a run waiting for another process's value looks again
-STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
 
 
 class Executor:
@@ -373,80 +369,7 @@ class Executor:
         once).  Errors are raised here; closing the generator early stops the run.  Keywords as
         :meth:`run`.
         """
-        spec = graph.spec(target) if target in graph.nodes else None
-        if spec is None:
-            raise GraphError(f"stream: {graph.no_node(target)}" if target not in graph.nodes
-                             else f"stream: node '{target}' has an unknown type")
-        port = port or next(iter(spec.outputs))
-        if port not in spec.outputs:
-            raise GraphError(f"stream: node '{target}' has no output '{port}'; outputs are: {', '.join(spec.outputs)}")
-        pieces: queue.Queue[Any] = queue.Queue(maxsize=STREAM_PIECES)   # the run waits for a slow reader
-        closed = threading.Event()
-        listener = kw.pop("on_event", None)
-
-        def put(piece: Any) -> None:
-            while not closed.is_set():
-                try:
-                    pieces.put(piece, timeout=0.05)
-                    return
-                except queue.Full:
-                    continue
-
-        # a model's pieces through the block nodes after it, while it generates (nodeflow.relay)
-        relay = Relay.plan(graph, target, port, put)
-        later: list[Any] = []           # the run's own pieces of target while the relay hands them on
-
-        def on_event(ev: Event) -> None:
-            if relay is not None:
-                relay.on_event(ev)
-            if ev.kind == "chunk" and ev.node_id == target and ev.value is not None and port in ev.value:
-                if relay is not None and relay.active:
-                    later.append(ev.value[port])
-                else:
-                    put(ev.value[port])
-            if listener is not None:
-                listener(ev)
-
-        kept = kw.get("keep", ())
-        if relay is not None and kept != "all" and isinstance(kept, (str, list, tuple, set)):
-            kw["keep"] = [*([kept] if isinstance(kept, str) else kept), relay.source[0]]   # (the model's output:
-            # its pieces are held against it; a keep run() refuses is left to it to refuse)
-        handle = self.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
-        # the pieces, held against the output once made: to the bit where the node or a relay makes them (QA93 D3)
-        tally, streamed = Tally(exact=relay is not None or spec.stream is None), False
-        try:
-            while True:
-                try:
-                    piece = pieces.get(timeout=0.02)
-                except queue.Empty:
-                    if handle.done() and pieces.empty() and (relay is None or relay.finished()):
-                        break
-                    continue
-                tally.add(piece)
-                streamed = True
-                yield piece
-            result = handle.result()
-            whole = result[target][port]
-            early = relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames
-            bad = tally.problem(whole, complete=not early)
-            if relay is not None and relay.active:
-                made = result.outputs.get(relay.source[0], {}).get(relay.source[1])
-                bad = relay.tally.problem(made, complete=relay.failed is None) or (
-                    bad and relay.length_problem(made)) or bad
-            if bad is not None:
-                raise unlike(target, relay, bad)
-            if early:
-                yield from after(relay.sent, whole, later)       # type: ignore[union-attr]  # the rest
-            elif not streamed:               # made at once or cached: a list's items, else the value
-                yield from (whole if isinstance(whole, list) else [whole])
-        finally:
-            closed.set()
-            if relay is not None:
-                relay.close()
-            if not handle.done():
-                handle.cancel()
-                with contextlib.suppress(BaseException):
-                    handle.result(60)
+        return stream_pieces(self, graph, target, port, **kw)
 
     def submit(self, graph: Graph, targets: Iterable[str] | None = None, **kw: Any) -> RunHandle:
         """Start :meth:`run` on a background thread; the handle cancels and collects it."""

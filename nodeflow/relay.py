@@ -17,6 +17,7 @@ the model's pieces do not add up) the rest of the run's own output follows from 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -25,14 +26,16 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .audio import Audio, StreamedAudio
-from .errors import ExecutionError
+from .errors import ExecutionError, GraphError
 from .graph import Graph
 from .node import Context, NodeSpec
 from .runtypes import Event
 from .streaming import Stream, _params
 from .values import _samples_digest
 
-__all__ = ["Relay", "Tally", "after", "unlike"]
+__all__ = ["Relay", "Tally", "after", "unlike", "stream_pieces"]
+
+STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
 
 log = logging.getLogger(__name__)
 
@@ -231,3 +234,83 @@ def unlike(target: str, relay: Relay | None, bad: str) -> ExecutionError:
     return ExecutionError(nid, f"the pieces it handed on are not its output{via}: {bad}; what was streamed is "
                                "wrong (a node's pieces, ctx.chunk, must concatenate to the value it returns, and "
                                "total_frames must be its length)")
+
+
+def stream_pieces(executor: Any, graph: Graph, target: str, port: str | None = None, **kw: Any) -> Iterator[Any]:
+    """:meth:`Executor.stream <nodeflow.executor.Executor.stream>`: the run of what ``target`` needs on
+    ``executor`` in the background, its output ``port``'s pieces yielded as they come (through a
+    :class:`Relay` where a model's pieces can go on through the block nodes after it)."""
+    spec = graph.spec(target) if target in graph.nodes else None
+    if spec is None:
+        raise GraphError(f"stream: {graph.no_node(target)}" if target not in graph.nodes
+                         else f"stream: node '{target}' has an unknown type")
+    port = port or next(iter(spec.outputs))
+    if port not in spec.outputs:
+        raise GraphError(f"stream: node '{target}' has no output '{port}'; outputs are: {', '.join(spec.outputs)}")
+    pieces: queue.Queue[Any] = queue.Queue(maxsize=STREAM_PIECES)   # the run waits for a slow reader
+    closed = threading.Event()
+    listener = kw.pop("on_event", None)
+
+    def put(piece: Any) -> None:
+        while not closed.is_set():
+            try:
+                pieces.put(piece, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    # a model's pieces through the block nodes after it, while it generates (nodeflow.relay)
+    relay = Relay.plan(graph, target, port, put)
+    later: list[Any] = []           # the run's own pieces of target while the relay hands them on
+
+    def on_event(ev: Event) -> None:
+        if relay is not None:
+            relay.on_event(ev)
+        if ev.kind == "chunk" and ev.node_id == target and ev.value is not None and port in ev.value:
+            if relay is not None and relay.active:
+                later.append(ev.value[port])
+            else:
+                put(ev.value[port])
+        if listener is not None:
+            listener(ev)
+
+    kept = kw.get("keep", ())
+    if relay is not None and kept != "all" and isinstance(kept, (str, list, tuple, set)):
+        kw["keep"] = [*([kept] if isinstance(kept, str) else kept), relay.source[0]]   # (the model's output:
+        # its pieces are held against it; a keep run() refuses is left to it to refuse)
+    handle = executor.submit(graph, [target], on_event=on_event, pieces_of=target, **kw)
+    # the pieces, held against the output once made: to the bit where the node or a relay makes them (QA93 D3)
+    tally, streamed = Tally(exact=relay is not None or spec.stream is None), False
+    try:
+        while True:
+            try:
+                piece = pieces.get(timeout=0.02)
+            except queue.Empty:
+                if handle.done() and pieces.empty() and (relay is None or relay.finished()):
+                    break
+                continue
+            tally.add(piece)
+            streamed = True
+            yield piece
+        result = handle.result()
+        whole = result[target][port]
+        early = relay is not None and relay.active and isinstance(whole, Audio) and relay.sent < whole.frames
+        bad = tally.problem(whole, complete=not early)
+        if relay is not None and relay.active:
+            made = result.outputs.get(relay.source[0], {}).get(relay.source[1])
+            bad = relay.tally.problem(made, complete=relay.failed is None) or (
+                bad and relay.length_problem(made)) or bad
+        if bad is not None:
+            raise unlike(target, relay, bad)
+        if early:
+            yield from after(relay.sent, whole, later)       # type: ignore[union-attr]  # the rest
+        elif not streamed:               # made at once or cached: a list's items, else the value
+            yield from (whole if isinstance(whole, list) else [whole])
+    finally:
+        closed.set()
+        if relay is not None:
+            relay.close()
+        if not handle.done():
+            handle.cancel()
+            with contextlib.suppress(BaseException):
+                handle.result(60)
