@@ -83,7 +83,7 @@ def _offsets(half: int) -> list[tuple[float, int, int]]:
     """The offsets :func:`_offset` tries, as (the share of the jump the side before the seam takes, its
     length, the other side's length), the gentlest first (the largest slope either side adds, per unit
     of jump), the even split over ``half`` frames each side first of all."""
-    lengths = sorted({max(2, round(half * f)) for f in (1.0, 0.75, 0.5, 0.35, 0.25)}, reverse=True)
+    lengths = sorted({min(half, max(2, round(half * f))) for f in (1.0, 0.75, 0.5, 0.35, 0.25)}, reverse=True)
     tried = {(share, b if share else half, a if share < 1 else half)
              for share in (0.5, 0.35, 0.65, 0.2, 0.8, 0.0, 1.0) for b in lengths for a in lengths}
     return sorted(tried, key=lambda o: (max(o[0] / o[1], (1 - o[0]) / o[2]), abs(o[0] - 0.5)))

@@ -131,6 +131,20 @@ def test_transposed_bars_starting_on_a_kick_keep_its_level(bpm, beats, rate, see
     assert np.abs(y.samples).max() <= max(np.abs(v.samples).max() for v in varied) * 1.0001
 
 
+def test_a_window_of_a_frame_or_two_between_others_is_mended_as_any_other():
+    """QA105: a 2-frame window of other material between two that abut left a mend 1 frame long
+    each side, shorter than any offset tried, and stitch raised a broadcast error."""
+    r = 48000
+    t = np.arange(r) / r
+    for frames in (1, 2, 3, 5):
+        short = Audio((0.5 * np.sin(2 * np.pi * 330 * np.arange(frames) / r + 1.0))[None].astype(np.float32), r)
+        a = Audio((0.5 * np.sin(2 * np.pi * 220 * t))[None].astype(np.float32), r)
+        c = Audio((0.5 * np.sin(2 * np.pi * 440 * t + 2.0))[None].astype(np.float32), r)
+        y = stitch.fn([a, short, c])
+        assert y.frames == 2 * r + frames and np.isfinite(y.samples).all()
+        assert np.array_equal(y.samples[:, :r - 300], a.samples[:, :r - 300])        # away from the seams, as is
+
+
 @pytest.mark.slow
 def test_the_readme_chain_keeps_a_60_s_piece_60_s_long(tmp_path):
     """load -> resample(musicgen) -> 2-bar windows -> per-window transposition -> stitch(0.25 s) -> export:
