@@ -4,20 +4,23 @@ A mono clip plays on both channels of the device, so it is heard 3 dB over what 
 the one channel (BS.1770 sums the channels' powers): A/B level matching and the preview's note
 about its export compare clips as they are heard (QA: a mono take "level-matched" with a stereo
 one played 3.1 LU louder).  The note measures long clips on a thread, so pressing play never waits
-for the meter (a 3-minute stereo clip takes 1-2 s on a busy CPU).
+for the meter (a 3-minute stereo clip takes 1-2 s on a busy CPU).  An export without a loudness
+target still changes what it writes where its true-peak limiter acts: the note then says what
+the export's own limiter leaves (QA104: a gain's +5 dBFS preview, written 2.3 LU quieter, said nothing).
 """
 from __future__ import annotations
 
 import math
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 if TYPE_CHECKING:
     from ..audio import Audio
     from ..graph import Graph
 
-__all__ = ["loudness_lufs", "export_target", "note", "Meter", "MONO_PLAYED_DB", "INLINE_MAX_S"]
+__all__ = ["loudness_lufs", "limited_lufs", "export_target", "note", "Meter", "Target", "MONO_PLAYED_DB",
+           "INLINE_MAX_S"]
 
 MONO_PLAYED_DB = 10 * math.log10(2)     # a mono clip played on two channels, over its one channel's reading
 INLINE_MAX_S = 10.0                     # clips up to this long are measured at once (~0.05 s); longer on a thread
@@ -32,33 +35,70 @@ def loudness_lufs(audio: Audio) -> float:
     return lufs + MONO_PLAYED_DB if audio.channels == 1 else lufs
 
 
-def export_target(graph: Graph, nid: str, port: str, audio: Audio) -> tuple[str, float, float] | None:
-    """The first export ``nid.port`` feeds that has a loudness target: ``(its id, the target, the
-    target as the editor plays the file)`` (a mono file, ``channels=mono`` or ``keep`` of mono audio,
-    is heard :data:`MONO_PLAYED_DB` louder); None when none has one."""
+def limited_lufs(audio: Audio, peak_db: float) -> float:
+    """The loudness (LUFS, as the editor plays it) of ``audio`` after an export's true-peak limiter
+    holds it at ``peak_db`` dBTP with no loudness target (the export's own :func:`nodes.io._master.master`),
+    or NaN where the limiter leaves it as it is."""
+    from nodes.io._master import db_to_gain, master
+    m = master(audio.samples, audio.sample_rate, None, db_to_gain(peak_db))
+    if not m.limiting(m.gain):
+        return float("nan")
+    return float(m.loudness()) + (MONO_PLAYED_DB if audio.channels == 1 else 0.0)
+
+
+class Target(NamedTuple):
+    """An export a preview feeds: its id, its loudness target and that target as the editor plays
+    the file (None without one), and its true-peak ceiling in dBTP (None: none)."""
+    node: str
+    lufs: float | None
+    heard: float | None
+    peak_db: float | None
+
+
+def export_target(graph: Graph, nid: str, port: str, audio: Audio) -> Target | None:
+    """The first export ``nid.port`` feeds that has a loudness target (a mono file, ``channels=mono``
+    or ``keep`` of mono audio, is heard :data:`MONO_PLAYED_DB` louder), else the first with a
+    true-peak ceiling (what its limiter leaves is what it writes); None when none changes the level."""
+    ceiling: Target | None = None
     for link in graph.links:
         if link.src != nid or link.src_port != port or link.dst not in graph.nodes:
             continue
         inst = graph.nodes[link.dst]
-        target = getattr(inst.params.get("loudness_lufs"), "value", inst.params.get("loudness_lufs"))
-        if inst.type != "io.export" or target is None:
+        if inst.type != "io.export":
+            continue
+        target, peak = (getattr(inst.params.get(k), "value", inst.params.get(k)) for k in ("loudness_lufs", "peak_db"))
+        if target is None:
+            ceiling = ceiling or (Target(link.dst, None, None, float(peak)) if peak is not None else None)
             continue
         layout = str(getattr(inst.params.get("channels"), "value", inst.params.get("channels", "keep")))
         mono = layout == "mono" or (layout == "keep" and audio.channels == 1)
-        return link.dst, float(target), float(target) + (MONO_PLAYED_DB if mono else 0.0)
-    return None
+        return Target(link.dst, float(target), float(target) + (MONO_PLAYED_DB if mono else 0.0),
+                      None if peak is None else float(peak))
+    return ceiling
 
 
-def note(target: tuple[str, float, float], here: float) -> str:
-    """``"; master writes it at -14.0 LUFS, 9.6 LU louder"`` (as heard), or ``""`` for a silent clip.
+def note(target: Target, here: float, written: float | None = None) -> str:
+    """``"; master writes it at -14.0 LUFS, 9.6 LU louder"`` (as heard), or for an export without a
+    loudness target whose limiter leaves the preview at ``written`` LUFS, that; ``""`` for a silent
+    clip, or where the export writes it as it plays.
 
-    >>> note(("master", -14.0, -14.0), -23.6)
+    >>> note(Target("master", -14.0, -14.0, -1.0), -23.6)
     '; master writes it at -14.0 LUFS, 9.6 LU louder'
+    >>> note(Target("export", None, None, -1.0), -5.6, -7.9)
+    '; export limits its peaks to -1.0 dBTP: it writes it at -7.9 LUFS, 2.3 LU quieter'
+    >>> note(Target("export", None, None, -1.0), -18.0, float("nan"))
+    ''
     """
     if here != here or here == float("-inf"):
         return ""
-    diff = target[2] - here
-    return f"; {target[0]} writes it at {target[1]:.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
+    if target.heard is None:
+        if written is None or written != written or written == float("-inf"):
+            return ""
+        diff = written - here
+        return (f"; {target.node} limits its peaks to {target.peak_db:.1f} dBTP: it writes it at {written:.1f} LUFS, "
+                f"{abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}")
+    diff = target.heard - here
+    return f"; {target.node} writes it at {target.lufs:.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
 
 
 class Meter:
@@ -67,6 +107,7 @@ class Meter:
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[weakref.ref[Any], float]] = {}
+        self._limits: dict[tuple[int, float], tuple[weakref.ref[Any], float]] = {}
         self._ready: list[tuple[Callable[[float], None], float]] = []
         self._lock = threading.Lock()
 
@@ -89,6 +130,26 @@ class Meter:
             with self._lock:
                 self._ready.append((then, lufs))
         threading.Thread(target=work, name="nodeflow-preview-loudness", daemon=True).start()
+
+    def limited(self, audio: Audio, peak_db: float, then: Callable[[float, float], None]) -> None:
+        """Call ``then(lufs, written)`` on a later :meth:`poll`: the clip's loudness and what an export's
+        limiter holding it at ``peak_db`` dBTP leaves (:func:`limited_lufs`), measured on a thread (the
+        limiter's true-peak meter oversamples the whole clip) and kept while the clip lives."""
+        key = (id(audio), peak_db)
+        hit = self._limits.get(key)
+        if hit is not None and hit[0]() is audio and self.known(audio) is not None:
+            then(self.known(audio), hit[1])     # type: ignore[arg-type]  # (known: not None)
+            return
+
+        def work() -> None:
+            lufs = self.known(audio)
+            lufs = self._keep(audio, loudness_lufs(audio)) if lufs is None else lufs
+            written = limited_lufs(audio, peak_db)
+            with self._lock:
+                self._limits = {k: v for k, v in self._limits.items() if v[0]() is not None}
+                self._limits[key] = (weakref.ref(audio), written)
+                self._ready.append((lambda _: then(lufs, written), lufs))
+        threading.Thread(target=work, name="nodeflow-preview-limiter", daemon=True).start()
 
     def _keep(self, audio: Audio, lufs: float) -> float:
         with self._lock:

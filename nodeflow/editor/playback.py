@@ -361,16 +361,20 @@ class Auditioner:
 
     def _say_playing(self, nid: str, port: str, audio: Audio, text: str) -> None:
         """Say ``text``, with how much louder or quieter an export this output feeds writes it (it
-        normalises to its ``loudness_lufs``; the preview plays at the node's own level): at once for
-        a short clip, else once a thread has measured it (QA: past 2 minutes it said nothing)."""
+        normalises to its ``loudness_lufs``, or without one its true-peak limiter may lower it; the preview
+        plays at the node's own level): at once for a short clip, else once a thread has measured it (QA:
+        past 2 minutes it said nothing; the limiter's always on a thread)."""
         target = export_target(self._graph, nid, port, audio) if self._graph is not None else None
         said: list[bool] = []
 
-        def then(lufs: float) -> None:
-            if target is not None and self.now == (nid, port) and self.clip is audio:
-                self._say(text + note(target, lufs))
+        def then(lufs: float, written: float | None = None) -> None:
+            extra = note(target, lufs, written) if target is not None else ""
+            if extra and self.now == (nid, port) and self.clip is audio:
+                self._say(text + extra)
                 said.append(True)
-        if target is not None:
+        if target is not None and target.heard is None and target.peak_db is not None:
+            self.levels.limited(audio, target.peak_db, then)      # said once measured, on a later frame
+        elif target is not None:
             self.levels.measure(audio, then)
         if not said:
             self._say(text)

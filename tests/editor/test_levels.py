@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nodeflow import Audio, Graph
-from nodeflow.editor.levels import MONO_PLAYED_DB, export_target, loudness_lufs, note
+from nodeflow.editor.levels import MONO_PLAYED_DB, Target, export_target, loudness_lufs, note
 from nodeflow.editor.playback import Auditioner
 
 RATE = 22050
@@ -40,7 +40,7 @@ def test_the_export_target_is_what_its_file_sounds_like(channels, layout, heard)
     g.add("io.export", id="master", path="m.wav", loudness_lufs=-16.0, channels=layout)
     g.connect("take", "master")
     got = export_target(g, "take", "out", Audio(chords(1.0, channels), RATE))
-    assert got == ("master", -16.0, pytest.approx(-16.0 + heard))
+    assert got == ("master", -16.0, pytest.approx(-16.0 + heard), -1.0)
 
 
 def test_the_note_on_a_long_preview_comes_once_it_is_measured():
@@ -63,5 +63,74 @@ def test_the_note_on_a_long_preview_comes_once_it_is_measured():
         au.tick()
         time.sleep(0.02)
     heard = loudness_lufs(song)
-    assert au.messages[1] == ("playing take.out (150.0 s)" + note(("master", -14.0, -14.0), heard), False)
+    assert au.messages[1] == ("playing take.out (150.0 s)" + note(Target("master", -14.0, -14.0, -1.0), heard), False)
     assert f"{-14.0 - heard:.1f} LU louder" in au.messages[1][0]
+
+
+class _Player:
+    playing, error, position_s, underflows, latency = True, None, 0.0, 0, "auto"
+
+    def play(self, clip, loop=False, start_s=0.0):
+        self.clip = clip
+
+
+def _said(au, count: int) -> list[str]:
+    end = time.monotonic() + 60
+    while len(au.messages) < count and time.monotonic() < end:
+        au.tick()
+        time.sleep(0.02)
+    return [m for m, _ in au.messages]
+
+
+def _ebur128(path) -> float:
+    import re
+    import subprocess
+    r = subprocess.run(["ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null",
+                        "-"], capture_output=True, text=True, timeout=120)
+    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", r.stderr)[-1])
+
+
+def test_a_preview_the_exports_limiter_lowers_says_what_the_file_is_written_at(tmp_path):
+    """QA104: a gain's +5 dBFS preview feeding an export with no loudness target (its -1 dBTP ceiling
+    only) said nothing, and the file came out 2.3 LU quieter, limited.  The note now says what the
+    export writes it at, and ffmpeg's ebur128 reads that on the file the export wrote."""
+    from nodeflow.node import Context
+    from nodes.io.export import export
+    g = Graph()
+    g.add("dsp.gain", id="gain", gain_db=6.0)
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("gain", "export")
+    hot = Audio(chords(8.0, 2) * 10.0, RATE)               # peaks about +5 dBFS
+    au = Auditioner(None, player=_Player)
+    au._graph = g
+    au._play_clip("gain", "out", hot, 0.0)
+    said = _said(au, 2)
+    heard = loudness_lufs(hot)
+    assert said[0] == "playing gain.out (8.0 s)"
+    assert said[1].startswith("playing gain.out (8.0 s); export limits its peaks to -1.0 dBTP: it writes it at ")
+    written = float(said[1].split("writes it at ")[1].split(" LUFS")[0])
+    quieter = float(said[1].split(", ")[-1].removesuffix(" LU quieter"))
+    assert quieter == pytest.approx(heard - written, abs=0.06) and quieter > 1.0
+    ctx = Context("export", base_dir=tmp_path, output_dir=tmp_path)
+    export.fn(hot, ctx=ctx, **{**{k: export.params[k].default for k in export.params}, "path": "out.wav",
+                               "embed_graph": False})
+    assert _ebur128(tmp_path / "out.wav") == pytest.approx(written, abs=0.15)
+
+
+def test_a_preview_under_the_exports_ceiling_gets_no_note():
+    """The same chain, the preview's true peak under the export's ceiling: the file is written as it plays,
+    so nothing is added (once measured)."""
+    g = Graph()
+    g.add("dsp.gain", id="gain")
+    g.add("io.export", id="export", path="out.wav")
+    g.connect("gain", "export")
+    quiet = Audio(chords(8.0, 2), RATE)
+    au = Auditioner(None, player=_Player)
+    au._graph = g
+    au._play_clip("gain", "out", quiet, 0.0)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not au.levels._limits:
+        au.tick()
+        time.sleep(0.02)
+    au.tick()
+    assert au.levels._limits and [m for m, _ in au.messages] == ["playing gain.out (8.0 s)"]
