@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import AudioError
-from .xiph import chapter_ms, exact_marker
+from .xiph import chapter_ms, exact_markers
 
 if TYPE_CHECKING:   # mutagen is imported where tags are read or written; audiometa imports this module lazily
     from mutagen.id3 import ID3
@@ -54,9 +54,9 @@ def id3_parts(data: bytes | None, tags: ID3 | None = None,
         tags = _load(data)
     fields: dict[str, str] = {}
     extra: dict[str, str] = {}
-    markers: list[tuple[int, str]] = []
+    chapters: list[tuple[float, str, str]] = []
     if tags is None:
-        return fields, markers, extra
+        return fields, [], extra
     for frame in tags.values():
         fid = frame.FrameID
         if fid == "TXXX":
@@ -73,10 +73,10 @@ def id3_parts(data: bytes | None, tags: ID3 | None = None,
             label = next((str(s.text[0]) for s in frame.sub_frames.values() if s.FrameID == "TIT2" and s.text), "")
             sample = next((str(s.text[0]) for s in frame.sub_frames.values() if s.FrameID == "TXXX"
                            and s.desc == MARKER_SAMPLE and s.text), "")
-            markers.append((exact_marker(frame.start_time / 1000, rate, sample), label))
+            chapters.append((frame.start_time / 1000, sample, label))
     if fields.get("key") and len(fields["key"]) > 200:
         del fields["key"]
-    return fields, sorted(markers), extra
+    return fields, sorted(exact_markers(chapters, rate)), extra
 
 
 def id3_graph(data: bytes | None, tags: ID3 | None = None) -> bytes | None:
@@ -205,10 +205,10 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         tags.delall("CTOC")
         end_ms = round(audio.info.length * 1000)
         ids = []
-        times = chapter_ms([f for f, _ in meta.markers], rate)
+        times = chapter_ms([f for f, _ in meta.markers[:MAX_MARKERS]], rate, end_ms)
         for i, (frame, label) in enumerate(meta.markers[:MAX_MARKERS], 1):
             start = times[i - 1]
-            stop = times[i] if i < len(meta.markers) else max(start, end_ms)
+            stop = times[i] if i < len(times) else max(start, end_ms)
             ids.append(f"m{i}")
             tags.add(CHAP(element_id=f"m{i}", start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
                           end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"]),

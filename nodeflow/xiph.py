@@ -43,7 +43,6 @@ _MAX_PACKET = (17 << 20)
 _BAD_KEY = re.compile(r"[^\x20-\x3c\x3e-\x7d]")          # printable ASCII except "="
 _CHAPTER = re.compile(r"^(?:chapter(\d{3})(name)?|audiochain_marker(\d{3}))$")   # the last: a chapter's exact sample
 MAX_CHAPTERS = 999     # the chapter extension numbers them with three digits
-CHAPTER_NUDGE_MS = 10  # a chapter read up to this much after its exact sample is that sample (see chapter_ms)
 _FIELDS = {"title": "title", "artist": "artist", "album": "album", "comment": "comment",
            "description": "description", "genre": "genre", "date": "date", "bpm": "bpm", "tempo": "bpm",
            "key": "key", "initialkey": "key", "meter": "meter", "time_reference": "time_reference",
@@ -71,12 +70,13 @@ def read_xiph(path: Path, fmt: str) -> Parts:
             fields.setdefault(_FIELDS[k], value)
         elif k not in _SKIP and k != GRAPH_KEY and len(k) <= 200:
             extra.setdefault(k, value[:4096])
-    markers = []
+    found = []
     for ch in chapters.values():
         t = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", ch.get("time", "").strip())
         if t and rate:
             seconds = int(t.group(1)) * 3600 + int(t.group(2)) * 60 + float(t.group(3))
-            markers.append((exact_marker(seconds, rate, ch.get("sample", "")), ch.get("name", "")))
+            found.append((seconds, ch.get("sample", ""), ch.get("name", "")))
+    markers = exact_markers(found, rate)
     if "time_reference" in fields and rate:
         fields["time_reference_rate"] = str(rate)
     if "description" in fields:                      # ffmpeg writes a WAV's comment as DESCRIPTION
@@ -93,25 +93,58 @@ def exact_marker(seconds: float, rate: int, sample: str) -> int:
     (24017, 43200, 24000)
     """
     frame = round(seconds * rate)
-    if sample.strip().isdigit() and len(sample.strip()) < 19 and \
-            -rate / 1000 <= seconds * rate - int(sample) <= rate * CHAPTER_NUDGE_MS / 1000:
+    if _sample(sample) is not None and abs(int(sample) - seconds * rate) <= rate / 1000:
         return int(sample)
     return frame
 
 
-def chapter_ms(frames: list[int], rate: int) -> list[int]:
+def exact_markers(chapters: list[tuple[float, str, str]], rate: int) -> list[tuple[int, str]]:
+    """Markers ``(frame, label)`` from a file's chapters ``(seconds, the exact sample written beside it,
+    label)``: each on its exact sample where the chapter is at that sample (:func:`exact_marker`) or at
+    the millisecond :func:`chapter_ms` gives it among the others (a run of markers within a few
+    milliseconds, each a millisecond after the one before: QA105, from the 12th on they came back
+    up to 13 ms late); else at the chapter's time (moved by another tagger, or resampled since).
+    The last chapter's time stands for the file's end (before it, or where it was not moved back,
+    the same times follow)."""
+    known = {i: s for i, s in enumerate(_sample(sample) for _, sample, _ in chapters) if s is not None}
+    last = max(known, key=lambda i: (known[i], i), default=None)
+    end = None if last is None else round(chapters[last][0] * 1000) + 1
+    written = dict(zip(known, chapter_ms(list(known.values()), rate, end)))
+    out = []
+    for i, (seconds, sample, label) in enumerate(chapters):
+        there = i in written and round(seconds * 1000) == written[i]
+        out.append((known[i] if there else exact_marker(seconds, rate, sample), label))
+    return out
+
+
+def _sample(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def chapter_ms(frames: list[int], rate: int, end_ms: int | None = None) -> list[int]:
     """Each marker's chapter time in milliseconds (what a chapter counts), a millisecond after the one
     before where two fall in the same millisecond: a chapter ends where the next starts, and ffmpeg
     ran one starting with the next to the end of the file (QA103: "chorus" 16 samples before "bar 3").
-    The exact sample written beside each still says where it is (:func:`exact_marker`).
+    Within a file ``end_ms`` long each starts before its end (a marker on the last frame: a chapter of
+    the last millisecond, not an empty one past the end).  The exact sample written beside each
+    still says where it is (:func:`exact_markers`).
 
     >>> chapter_ms([96000, 143984, 144000, 144010, 192000], 48000)
     [2000, 3000, 3001, 3002, 4000]
+    >>> chapter_ms([0, 47980, 47999, 48000], 48000, end_ms=1000)
+    [0, 997, 998, 999]
     """
+    order = sorted(range(len(frames)), key=frames.__getitem__)         # in time, whatever order they came in
     out = [0] * len(frames)
     last = -1
-    for i in sorted(range(len(frames)), key=frames.__getitem__):      # in time, whatever order they came in
+    for i in order:
         out[i] = last = max(round(frames[i] * 1000 / rate), last + 1)
+    if end_ms is not None:
+        limit = end_ms - 1
+        for i in reversed(order):
+            out[i] = limit = max(0, min(out[i], limit))
+            limit -= 1
     return out
 
 
@@ -236,7 +269,7 @@ def _ogg_scan(path: Path, want_graph: bool = False) -> _Scan:
 
 
 # ---------------------------------------------------------------------------------------- writing
-def vorbis_items(meta: Metadata, rate: int, software: str) -> dict[str, list[str]]:
+def vorbis_items(meta: Metadata, rate: int, software: str, end_ms: int | None = None) -> dict[str, list[str]]:
     from .audiometa import format_bpm
 
     items: dict[str, list[str]] = {}
@@ -252,7 +285,7 @@ def vorbis_items(meta: Metadata, rate: int, software: str) -> dict[str, list[str
         items["TIME_REFERENCE"] = [str(tr)]
     items["ENCODER"] = [software]
     kept = meta.markers[:MAX_CHAPTERS]
-    for i, (frame, label), ms in zip(range(1, len(kept) + 1), kept, chapter_ms([f for f, _ in kept], rate)):
+    for i, (frame, label), ms in zip(range(1, len(kept) + 1), kept, chapter_ms([f for f, _ in kept], rate, end_ms)):
         items[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
         items[f"CHAPTER{i:03d}NAME"] = [label or f"marker {i}"]
         items[f"AUDIOCHAIN_MARKER{i:03d}"] = [str(frame)]   # the chapter's sample (a chapter counts milliseconds)
@@ -270,7 +303,7 @@ def write_xiph(path: Path, fmt: str, meta: Metadata, graph: bytes | None, softwa
     audio: Any = FLAC(path) if fmt == "flac" else OggVorbis(path)     # mutagen's file types, loosely typed
     if audio.tags is None:
         audio.add_tags()
-    items = vorbis_items(meta, audio.info.sample_rate, software)
+    items = vorbis_items(meta, audio.info.sample_rate, software, round(audio.info.length * 1000))
     notes = [markers_left(len(meta.markers), MAX_CHAPTERS, f"{fmt}'s chapters (CHAPTER001 to CHAPTER999)")] \
         if len(meta.markers) > MAX_CHAPTERS else []
     stale = {GRAPH_KEY} | ({k for k in map(str.lower, audio.tags.keys()) if _CHAPTER.match(k)} if meta.markers else set())

@@ -142,6 +142,26 @@ def test_markers_in_one_millisecond_are_chapters_that_each_end_where_the_next_st
 
 
 @needs_ffprobe
+@pytest.mark.parametrize("fmt", ["flac", "ogg", "mp3"])
+def test_a_run_of_close_markers_and_markers_at_the_end_read_back_on_their_samples(tmp_path, fmt):
+    """QA105: 15 markers 3 samples apart came back up to 13 ms late from the 12th on (each chapter a
+    millisecond after the one before), and markers in a file's last milliseconds got chapters after its
+    end (a marker on the last frame: an empty chapter).  Every marker reads back on its sample, and
+    every chapter starts before the end and lasts."""
+    path = tmp_path / f"close.{fmt}"
+    sf.write(path, tone(1.0), RATE, **FORMATS[fmt])
+    markers = tuple(sorted(((0, "zero"), (1, "one"), *((24000 + 3 * k, f"m{k}") for k in range(15)),
+                           (47960, "near 1"), (47980, "near 2"), (47999, "last"), (48000, "at end"))))
+    assert write_metadata(path, fmt, Metadata(markers=markers), None) == []
+    assert read_metadata(path).markers == markers
+    chapters = sorted(ffprobe(path)["chapters"], key=lambda c: float(c["start_time"]))
+    starts = [float(c["start_time"]) for c in chapters]
+    length = float(ffprobe(path)["format"]["duration"])
+    assert all(a < b for a, b in zip(starts, starts[1:])) and starts[-1] < length, (starts, length)
+    assert all(float(c["end_time"]) > float(c["start_time"]) for c in chapters)
+
+
+@needs_ffprobe
 @pytest.mark.parametrize("fmt, count, kept", [("mp3", 600, 600), ("wav", 1001, 1001), ("flac", 1001, 999),
                                               ("ogg", 1001, 999)])
 def test_a_stitch_of_many_windows_keeps_its_markers_as_far_as_the_format_counts(tmp_path, fmt, count, kept):
