@@ -89,11 +89,15 @@ class App:
         self.dpg = dpg
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
+        from .screen import fit
+        asked, self.size = self.size, fit(*self.size)       # within the screen (QA104: Run and the status off it)
         ui_font = self._window()
         self._panels(ui_font)
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
         dpg.show_viewport()
+        if self.size != asked:
+            dpg.maximize_viewport()       # a window manager fits it to its work area, title bar and all
         from .pacing import gl_renderer, smooth_edges
         self.renderer = gl_renderer()
         self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))

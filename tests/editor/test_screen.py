@@ -1,0 +1,72 @@
+"""The window fits the screen it opens on (QA104 D1: a fixed 1280x800 on a 1366x768 screen put Run, Stop and
+the status line below its bottom edge)."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nodeflow.editor.screen import MIN_SIZE, fit, usable_area
+
+from .conftest import gui_skip_reason
+
+
+@pytest.fixture
+def laptop(tmp_path):
+    """A private X screen of 1366x768 (its display name; kept as set when a client leaves, as with a window
+    manager connected)."""
+    if shutil.which("Xvfb") is None or gui_skip_reason():
+        pytest.skip("needs Xvfb and the GUI test tools")
+    r, w = os.pipe()
+    p = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1366x768x24", "-nolisten", "tcp", "-noreset"],
+                         pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f:
+        display = ":" + f.readline().strip()
+    yield display
+    p.terminate()
+    p.wait(10)
+
+
+def set_work_area(display: str, width: int, height: int) -> None:
+    """Set the root window's ``_NET_WORKAREA`` as a window manager with a panel does (Xlib, through ctypes)."""
+    x = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x.XOpenDisplay.restype, x.XOpenDisplay.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    x.XDefaultRootWindow.restype, x.XDefaultRootWindow.argtypes = ctypes.c_ulong, [ctypes.c_void_p]
+    x.XInternAtom.restype, x.XInternAtom.argtypes = ctypes.c_ulong, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x.XChangeProperty.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_int,
+                                  ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x.XOpenDisplay(display.encode())
+    data = (ctypes.c_long * 4)(0, 0, width, height)
+    x.XChangeProperty(dpy, x.XDefaultRootWindow(dpy), x.XInternAtom(dpy, b"_NET_WORKAREA", 0), 6, 32, 0, data, 4)
+    x.XCloseDisplay(dpy)                                 # (closing flushes the request)
+
+
+def test_the_usable_area_is_the_screen_or_the_window_managers_work_area(laptop, monkeypatch):
+    monkeypatch.setenv("DISPLAY", laptop)
+    assert usable_area() == (1366, 768)
+    set_work_area(laptop, 1366, 740)                          # a panel 28 px tall at the bottom
+    assert usable_area() == (1366, 740)
+    assert fit(1280, 800) == (1280, 740) and fit(1920, 1200) == (1366, 740) and fit(100, 100) == MIN_SIZE
+    monkeypatch.delenv("DISPLAY")
+    assert usable_area() is None and fit(1280, 800) == (1280, 800)
+
+
+@pytest.mark.gui
+def test_the_window_opens_within_a_small_screen_with_run_and_the_status_on_it(editor, laptop):
+    set_work_area(laptop, 1366, 740)
+    editor.env["DISPLAY"] = laptop
+    st = editor.run("screen_fit")
+    vw, vh = st["viewport"]
+    assert (vw, vh) == (1280, 740), st
+    for tag in ("run", "stop", "status"):
+        (x0, y0), (x1, y1) = st[tag]
+        assert 0 <= x0 <= x1 <= vw and 0 <= y0 < y1 <= vh, (tag, st[tag])      # (the status: empty at first)
+    assert st["status_after_run"].startswith("run "), st["status_after_run"]
+    assert Path(editor.tmp / "screen.png").exists()
