@@ -88,6 +88,8 @@ class FileActions:
         self._dialog_mode: Any = None
         self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
         self._ask_next: tuple[str, int, int] | None = None   # a box to show on the next frame, and its size
+        self._again: tuple[Any, Path] | None = None    # a dialog to open again in a folder its OK chose
+        self._asked: tuple[str, tuple[str, ...]] = ("", ())   # the last dialog's title and file types
         self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
         self._outside_said = ""        # what a Cancel of it says
         self._packing: Path | None = None    # the bundle asked about while "Include files from outside?" asks
@@ -188,6 +190,9 @@ class FileActions:
         if self._ask_next is not None:
             (tag, w, h), self._ask_next = self._ask_next, None
             self._show_centered(tag, w, h, modal=False)
+        if self._again is not None:
+            (mode, folder), self._again = self._again, None
+            self._dialog(mode, *self._asked, start=folder)
         if dpg.is_key_pressed(dpg.mvKey_Escape):
             if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
                 dpg.hide_item("filedialog")
@@ -370,7 +375,7 @@ class FileActions:
     def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "",
                 start: Path | None = None) -> None:
         dpg = self.dpg
-        self._dialog_mode = mode
+        self._dialog_mode, self._asked = mode, (label, exts)
         if dpg.does_item_exist("filedialog"):
             dpg.delete_item("filedialog")
         base = start if start is not None and start.is_dir() else self.app.doc.graph.base_dir()
@@ -378,7 +383,7 @@ class FileActions:
         most = list(room(dpg))
         with dpg.file_dialog(label=label, tag="filedialog", width=min(760, most[0]), height=min(460, most[1]),
                              modal=True, max_size=most,
-                             default_path=str(base), default_filename=default or ".",
+                             default_path=str(base), default_filename=default,
                              callback=self._dialog_done, cancel_callback=lambda: None):
             for e in exts:
                 dpg.add_file_extension(e)
@@ -387,6 +392,10 @@ class FileActions:
         path = chosen_path(data)
         mode, self._dialog_mode = self._dialog_mode, None
         if not path:
+            return
+        if Path(path).expanduser().is_dir():        # OK on a folder (no name typed or clicked): into it, asked again
+            self._again = (mode, Path(path).expanduser())    # (reopened by tick: dearpygui closes it after this)
+            self.app.say(f"{path} is a folder: pick a file in it, or type a name", True)
             return
         if mode in ("bundle", "daw") or (isinstance(mode, tuple) and mode[0] == "saveas"):
             folder = Path(path).parent
@@ -456,7 +465,8 @@ class FileActions:
         now = graph.nodes[nid].params.get(param) if nid in graph.nodes else None
         start = resolve(now, graph.base_dir()).parent if isinstance(now, str) and now else None
         self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts),
-                     start=start)      # in the folder of the file chosen before, when there is one
+                     Path(now).name if isinstance(now, str) and now else "",
+                     start=start)      # in the folder of the file chosen before, its name in the box
 
     # ------------------------------------------------------------------ chrome
     def update_title(self) -> None:

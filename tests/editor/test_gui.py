@@ -619,6 +619,15 @@ def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
     assert st["tip_relative"] == f"{full}\n(kept in the graph as recorder/../recorder/ZOOM0001.WAV)", st["tip_relative"]
 
 
+def test_ok_on_a_folder_in_the_file_dialog_opens_it_and_keeps_the_file(editor):
+    st = editor.run("dialog_folder_ok", chain_graph(editor.tmp))
+    assert st["default_name"] == "one.wav"                                  # the chosen file's name, not "."
+    assert st["path_after_empty_ok"] == str(editor.tmp / "takes" / "one.wav"), st     # (empty: no OK button)
+    assert st["status_after_empty_ok"].endswith("is a folder: pick a file in it, or type a name"), st
+    assert st["shown_again"] and st["again_folder"] == st["folder"]
+    assert st["path_after_name"] == str(editor.tmp / "takes" / "two.wav"), st
+
+
 def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
     from ._graphs import play_graph
     st = editor.run("node_sizes", play_graph(editor.tmp, 2.0), timeout=120)
