@@ -45,6 +45,7 @@ class ModelsPanel:
         self.missing: dict[str, str] = {}          # node id -> the hub checkpoint it names that is not cached
         self.shown: dict[str, tuple[Any, ...]] = {}   # node id -> what its row shows
         self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
+        self._last_folder: Path | None = None          # the checkpoint folder picked last (dialogs open beside it)
         self._ended: set[Download] = set()         # downloads whose end was already reported
         self._redraw = 0                           # frames still to draw after a row changed
         self._runner_version = -1                  # the runner's states last read (a run's failed download)
@@ -191,12 +192,19 @@ class ModelsPanel:
             self._show(other)
 
     def pick_folder(self, nid: str, param: str) -> None:
-        """The ``...`` of a checkpoint field: a folder dialog for a local checkpoint."""
+        """The ``...`` of a checkpoint field: a folder dialog for a local checkpoint, opened beside the
+        node's own checkpoint folder, else beside the last one picked (QA104 D5: each opened in the
+        graph's folder), else in the graph's folder."""
         self._picking = (nid, param)
         if dpg.does_item_exist("modelfolder"):
             dpg.delete_item("modelfolder")
+        base = self.app.doc.graph.base_dir()
+        now = str(self.app.doc.graph.nodes[nid].params.get(param) or "") if nid in self.app.doc.graph.nodes else ""
+        own = (base / Path(now).expanduser()) if now else None
+        start = own.parent if own is not None and own.is_dir() else \
+            self._last_folder.parent if self._last_folder is not None and self._last_folder.is_dir() else base
         dpg.add_file_dialog(label=f"Choose a checkpoint folder for {nid}", tag="modelfolder", directory_selector=True,
-                            width=DIALOG_SIZE[0], height=DIALOG_SIZE[1], modal=True, default_path=str(self.app.doc.graph.base_dir()),
+                            width=DIALOG_SIZE[0], height=DIALOG_SIZE[1], modal=True, default_path=str(start),
                             callback=self._picked, cancel_callback=lambda: None)
 
     def _picked(self, sender: Any, data: Any) -> None:
@@ -219,6 +227,7 @@ class ModelsPanel:
                          "holds the checkpoint's config.json and .safetensors weights", True)
             return False
         self.app.on_param(nid, param, str(folder))
+        self._last_folder = (g.base_dir() / Path(folder).expanduser()).resolve()
         return True
 
 

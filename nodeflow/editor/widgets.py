@@ -66,6 +66,23 @@ def _path_tip(value: Any) -> str:
     return path_tip(value, _BASE_DIR() if _BASE_DIR is not None else None)
 
 
+def _local_folder(value: Any) -> bool:
+    """Whether a checkpoint field names a folder on this machine (absolute, or in the graph's folder),
+    not a hub id (``facebook/musicgen-small``, shown as it is)."""
+    text = str(value or "").strip()
+    if not text:
+        return False
+    base = _BASE_DIR() if _BASE_DIR is not None else None
+    return Path(text).expanduser().is_absolute() or text.startswith(("./", "../", "~")) or \
+        (base is not None and (base / text).is_dir())
+
+
+def _checkpoint_shown(value: Any) -> str:
+    """A checkpoint box's text: a local folder by its name (``.../musicgen``: a narrow box showed the
+    start of the path, alike for every node: QA104 D4), a hub id as it is."""
+    return path_shown(value) if _local_folder(value) else str(value or "")
+
+
 def widget_tag(node_id: str, param: str) -> str:
     return f"param::{node_id}::{param}"
 
@@ -114,9 +131,9 @@ def add_param_widget(parent: int | str, node_id: str, spec: ParamSpec, value: An
     dpg.bind_item_handler_registry(tag, _leave_handlers())
     with dpg.tooltip(tag):
         dpg.add_text(tooltip(spec), wrap=320)
-        if spec.kind == "path" and not spec.optional:
-            dpg.add_text(_path_tip(plain(spec, value)), tag=f"pathtip::{node_id}::{spec.name}", wrap=320,
-                         color=(190, 210, 240))
+        if (spec.kind == "path" and not spec.optional) or checkpoint:     # the full path (a checkpoint's folder)
+            dpg.add_text(_path_tip(plain(spec, value)) if spec.kind == "path" or _local_folder(value) else "",
+                         tag=f"pathtip::{node_id}::{spec.name}", wrap=320, color=(190, 210, 240))
     return tag
 
 
@@ -198,10 +215,15 @@ def _add_path_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callable
     with dpg.group(horizontal=True, parent=parent):
         if spec.kind != "path":
             assert on_browse is not None         # a checkpoint's box comes with "..." only
-            dpg.add_input_text(default_value=str(value or ""), tag=tag, **dict(kw, width=width - px(28)),
-                               callback=lambda s, a, u: on_change(node_id, spec.name, a))
+
+            def cb_checkpoint(s: int | str, a: str, full: str) -> None:
+                new = path_typed(a, full) if _local_folder(full) else a.strip()
+                if new != full:
+                    on_change(node_id, spec.name, new)
+            dpg.add_input_text(default_value=_checkpoint_shown(value), tag=tag, user_data=str(value or ""),
+                               **dict(kw, width=width - px(28)), callback=cb_checkpoint, on_enter=True)
             dpg.add_button(label="...", width=px(22), callback=lambda: on_browse(node_id, spec.name, spec), tag=browse)
-            return None
+            return lambda: cb_checkpoint(tag, str(items.value(tag)), str(dpg.get_item_user_data(tag) or ""))
 
         def cb_path(s: int | str, a: str, full: str) -> None:
             new = path_typed(a, full)
@@ -368,6 +390,10 @@ def set_widget_value(node_id: str, spec: ParamSpec, value: Any) -> None:
         shown = path_shown(plain(spec, value))
         items.configure(tag, user_data=str(plain(spec, value) or ""))
         items.set_value(f"pathtip::{node_id}::{spec.name}", _path_tip(plain(spec, value)))
+    elif items.exists(f"pathtip::{node_id}::{spec.name}"):         # a checkpoint's box
+        shown = _checkpoint_shown(value)
+        items.configure(tag, user_data=str(value or ""))
+        items.set_value(f"pathtip::{node_id}::{spec.name}", _path_tip(value) if _local_folder(value) else "")
     else:
         shown = str(plain(spec, value) or "")
     if items.value(tag) != shown:

@@ -1,6 +1,7 @@
 """'...' on a model node's checkpoint opens a folder dialog (real clicks and typing in it); folders that are
 not a MusicGen checkpoint are refused with one line, a tiny MusicGen folder is set and the node's marks clear;
-a folder typed as an absolute path is read as that path (QA: it was glued onto the folder shown)."""
+a folder typed as an absolute path is read as that path (QA: it was glued onto the folder shown).  The box
+shows the folder's name, its tooltip the whole path, and "..." opens beside the node's folder (QA104 D4, D5)."""
 import os
 from pathlib import Path
 
@@ -38,10 +39,20 @@ def main(app, drv):
         out["picked"][name] = {"status": app.status_text, "error": app.status_error,
                                "checkpoint": app.doc.graph.nodes["gen"].params["checkpoint"],
                                "box": dpg.get_value("param::gen::checkpoint"),
+                               "tip": dpg.get_value("pathtip::gen::checkpoint"),
                                "row_shown": bool(dpg.is_item_shown("model::row::gen")),
                                "problem_shown": bool(dpg.is_item_shown("problem::gen")),
                                "problems": app.problems.get("gen", []),
                                "dialog_closed": not dpg.is_item_shown("modelfolder")}
     out["undo"] = app.doc.history.undo_label
+    (tmp / "models" / "mg").mkdir(parents=True)
+    app.on_param("gen", "checkpoint", str(tmp / "models" / "mg"))    # (not a checkpoint: where "..." opens)
+    drv.frames(3)
+    drv.click_item("browse::gen::checkpoint")
+    out["opens_in"] = dpg.get_item_configuration("modelfolder").get("default_path")
+    drv.key("Escape")
+    app.on_param("gen", "checkpoint", "facebook/musicgen-small")      # a hub id: as it is, no path in the tip
+    drv.frames(3)
+    out["hub"] = {"box": dpg.get_value("param::gen::checkpoint"), "tip": dpg.get_value("pathtip::gen::checkpoint")}
     drv.screenshot(tmp / "models_folder_set.png")
     drv.dump(out)
