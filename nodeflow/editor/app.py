@@ -230,7 +230,11 @@ class App:
             return {f"{l.src}.{l.src_port}" for l in self.doc.graph.links
                     if link is not None and link[0] == "in" and (l.dst, l.dst_port) == tuple(link[1:3])}
         before = feeding()
-        nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None))
+        key = ("added", type_id, self.frame_count) if at is None else None    # placed again once drawn
+        nid = self._try("add node", lambda: self.doc.add_node(type_id, pos, link=link[1:3] if link else None,
+                                                              merge_key=key))
+        if nid and key is not None and self.doc.history.undo_label is not None:
+            self.canvas.settler.watch(nid, self.doc.history.undo_label, key)
         if nid and self.view.zoom.shift != seen[1]:       # panned to show it: undo pans back (QA62 D10)
             self.doc.history.keep_view(seen, (self.view.zoom.scale, self.view.zoom.shift))
         if nid:                 # an input takes one link: the new node's now (QA62: replaced, unsaid)

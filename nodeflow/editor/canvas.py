@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import clipboard, items
 from .framing import Framing
+from .settling import Settler
 from .prefs_panel import app_theme
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Canvas:
         self._pasted: tuple[float, float] | None = None   # where the last paste at the mouse landed
         self._paste_count = 0                      # pastes since at that same spot
         self.framing = Framing(self)               # Fit all and Arrange
+        self.settler = Settler(app)                # a node added from the palette, placed again once drawn
 
     def setup(self, font_path: str) -> None:
         self._font_path = font_path if Path(font_path).exists() else ""
@@ -216,6 +218,7 @@ class Canvas:
 
     def tick(self) -> None:
         self.framing.tick()
+        self.settler.tick()
         if self._grown is not None and self.app.frame_count >= self._grown[1]:
             self._spread()
 
@@ -412,10 +415,19 @@ class Canvas:
         return out
 
     def free_spot(self, type_id: str | None = None) -> tuple[float, float]:
+        """Where a node added from the palette goes (graph coordinates): see :meth:`free_place`."""
+        spot = self.free_place(type_id)
+        assert spot is not None             # (never None unless ``strict``)
+        return spot
+
+    def free_place(self, type_id: str | None = None, size: tuple[float, float] | None = None,
+                   without: str | None = None, strict: bool = False, gap: float = 20.0) -> tuple[float, float] | None:
         """Where a node added from the palette goes (graph coordinates): the first free place in
-        view, row by row from the top left, clear of the nodes there; in a full view, where it
-        covers the least of them (see :func:`.placing.free_place`).  Before the canvas is laid out:
-        right of the others."""
+        view, row by row from the top left, clear of the nodes there (but ``without``) and of the
+        minimap; in a full view, where it covers the least of them (see :func:`.placing.free_place`).
+        Its ``size`` in pixels: as drawn (:mod:`.settling`), else estimated.  Before the canvas is
+        laid out: right of the others.  ``strict``: only a free place (None where there is none); ``gap``:
+        how far clear of the others."""
         from .document import positions
         from .placing import free_place
         pos, view = positions(self.app.doc.graph), self.visible_box()
@@ -425,11 +437,16 @@ class Canvas:
         zoom, sizes = self.app.view.zoom, self.node_sizes()
         boxes = []                          # a node's position is its top-left corner, its size is all of it
         for nid, (w, h) in sizes.items():
-            if nid in pos:
+            if nid in pos and nid != without:
                 x0, y0 = zoom.to_canvas(pos[nid])
                 boxes.append((x0, y0, x0 + w, y0 + h))
-        w, h = self._new_size(type_id, sizes)
-        x, y = zoom.to_graph(free_place(view, boxes, (w, h)))
+        if (mini := self.minimap_rect()) is not None:           # its corner of the canvas (QA104 D6)
+            boxes.append((*self.canvas_pos(mini[0]), *self.canvas_pos(mini[1])))
+        w, h = size or self._new_size(type_id, sizes)
+        spot = free_place(view, boxes, (w, h), gap=gap, step=gap * 2, strict=strict)
+        if spot is None:
+            return None
+        x, y = zoom.to_graph(spot)
         return x, y
 
     def _new_size(self, type_id: str | None, sizes: dict[str, tuple[float, float]]) -> tuple[float, float]:

@@ -165,11 +165,12 @@ class Document:
 
     # ------------------------------------------------------------------ edits
     def add_node(self, node_type: str, pos: tuple[float, float] = (40.0, 40.0), node_id: str | None = None,
-                 link: tuple[str, str] | None = None, **params: Any) -> str:
+                 link: tuple[str, str] | None = None, merge_key: Hashable | None = None, **params: Any) -> str:
         """Add a node of a registered type at ``pos``; returns its id.
 
         ``link=(node, port)``: also link that output (or input) to the new node's first port that
-        fits it, in the same undo step (a link dropped on empty canvas, then a node picked)."""
+        fits it, in the same undo step (a link dropped on empty canvas, then a node picked);
+        ``merge_key``: see :meth:`edit` (a later move with it is part of this step)."""
         def change() -> str:
             ref = self.graph.add(node_type, id=node_id, **params)
             own_write_names(self.graph, [ref.id], keep=params)     # a second export: not the first's file
@@ -179,7 +180,7 @@ class Document:
             return ref.id
         spec = self.graph.registry.get(node_type)
         return self.edit(f"add {spec.name if spec else node_type}" + (f" linked to {'.'.join(link)}" if link else ""),
-                         change)
+                         change, merge_key)
 
     def _link_new(self, new: str, other: str, port: str) -> None:
         from ..types import link_mode

@@ -59,15 +59,16 @@ def spread(pos: Mapping[str, list[float]], before: Sizes, after: Sizes,
 
 
 def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]],
-               size: tuple[float, float], gap: float = 20.0, step: float = 40.0) -> tuple[float, float]:
+               size: tuple[float, float], gap: float = 20.0, step: float = 40.0,
+               strict: bool = False) -> tuple[float, float] | None:
     """The top-left corner, inside ``view`` ``(x0, y0, x1, y1)``, of the first place (row by row,
     from the top left) where a node of ``size`` lies ``gap`` clear of every box ``(x0, y0, x1, y1)``;
     in a full view, the place where it covers the least of them, and none of their edges, where
     their pins are (QA40: it covered a node's out pin with its own in pin, as if linked), when it can
-    (the view's corner when it does not fit at all).
+    (the view's corner when it does not fit at all); ``strict``: None where no place is free.
 
-    >>> free_place((0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))
-    (340.0, 20.0)
+    >>> free_place((0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))      # ``gap`` right of it
+    (320.0, 20.0)
     >>> free_place((0, 0, 400, 300), [(0, 0, 400, 150)], (200, 200))    # full: over the least of it
     (20.0, 60.0)
     >>> free_place((0, 0, 700, 300), [(0, 0, 200, 280), (200, 0, 700, 280)], (200, 200))   # not over an edge
@@ -79,6 +80,9 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
     best, least = (vx0 + gap, vy0 + gap), float("inf")
     ys = np.arange(vy0 + gap, max(vy1 - h - gap, vy0 + gap) + 1e-9, step)
     xs = np.arange(vx0 + gap, max(vx1 - w - gap, vx0 + gap) + 1e-9, step)
+    # and just past each node's right and bottom edges: a gap between nodes narrower than the grid's step
+    xs = np.unique(np.concatenate([xs, [x for x in b[:, 2] + gap if vx0 + gap <= x <= vx1 - w - gap]]))
+    ys = np.unique(np.concatenate([ys, [y for y in b[:, 3] + gap if vy0 + gap <= y <= vy1 - h - gap]]))
     for y in ys:
         for x in xs:
             ox = np.clip(np.minimum(b[:, 2], x + w + gap) - np.maximum(b[:, 0], x - gap), 0, None)
@@ -91,7 +95,7 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
             covered += float(pins.sum()) * w * h          # an edge with pins under it: worse than any area
             if covered < least:
                 best, least = (float(x), float(y)), covered
-    return best
+    return None if strict else best
 
 
 REACH = 1.5      # a node added at a point goes at most this many of its sizes away from it

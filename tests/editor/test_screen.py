@@ -70,3 +70,21 @@ def test_the_window_opens_within_a_small_screen_with_run_and_the_status_on_it(ed
         assert 0 <= x0 <= x1 <= vw and 0 <= y0 < y1 <= vh, (tag, st[tag])      # (the status: empty at first)
     assert st["status_after_run"].startswith("run "), st["status_after_run"]
     assert Path(editor.tmp / "screen.png").exists()
+
+
+@pytest.mark.gui
+def test_nodes_added_from_the_palette_on_a_small_screen_land_whole_and_clear(editor, laptop):
+    editor.env["DISPLAY"] = laptop
+    st = editor.run("palette_place_small")
+    assert st["added"] == ["musicgen", "load", "gain", "export", "fade", "bark"], st["added"]
+    assert st["steps"] == ["add musicgen", "add load", "add gain", "add export", "add fade", "add bark"], st["steps"]
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    boxes = {n: (*r[0], *r[1]) for n, r in st["rects"].items()}
+
+    def overlap(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    for nid, box in boxes.items():
+        assert cx0 <= box[0] and box[2] <= cx1 and cy0 <= box[1] and box[3] <= cy1, (nid, box, st["canvas"])
+        assert not overlap(box, (*st["mini"][0], *st["mini"][1])), (nid, box, st["mini"])
+        assert not any(overlap(box, other) for o, other in boxes.items() if o != nid), (nid, boxes)
+    assert st["after_undo"] == ["export", "fade", "gain", "load", "musicgen"]       # the add and its move: one step
