@@ -298,12 +298,15 @@ def clamp(spec: ParamSpec, value: Any, conf: dict[str, Any]) -> tuple[Any, str |
     >>> clamp(ParamSpec("duration_s", "float", 8.0, range=Range(0.1, 600.0, unit="s")), 0.0,
     ...       {"min_value": 0.10000000149011612, "max_value": 600.0})        # the declared end, not float32's
     (0.1, 'typed 0: the range is 0.1 to 600 s')
+    >>> clamp(ParamSpec("seed", "int", 0), -4, {"min_value": 0, "max_value": 2**31 - 1})
+    (0, 'typed -4: the range is 0 to 2,147,483,647')
     """
     lo, hi = conf.get("min_value"), conf.get("max_value")
     if not isinstance(value, (int, float)) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) \
             or lo >= hi:
         return value, None
-    slack = 1e-6 * max(1.0, abs(lo), abs(hi))       # a float32 slider's own end is no overshoot
+    # a float32 slider's own end is no overshoot; a whole number has none (a seed's range is 2**31 wide)
+    slack = 0.0 if isinstance(value, int) else 1e-6 * max(1.0, abs(lo), abs(hi))
     if lo - slack <= value <= hi + slack:
         return value, None
     end = lo if value < lo else hi

@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
-from ..types import ParamSpec
+from ..types import ParamSpec, readable_number
 from . import items
 from .nodetext import path_shown, path_typed
 from .paramtext import (Clamped, applies, applies_when, as_shown, bound_by_input, boxed, clamp,
@@ -154,11 +154,16 @@ def _add_typed_box(node_id: str, spec: ParamSpec, value: Any, on_change: Callabl
         except Exception as e:  # noqa: BLE001 - shown in the status bar by on_change's caller
             on_change(node_id, spec.name, _Invalid(str(e)))
             return
-        rng = finite_range(spec) if isinstance(v, (int, float)) and not isinstance(v, bool) and unit == "s" else None
-        if rng:         # a time held at the range's ends (or its input's length), as a slider holds it (QA101 D2);
-            #             a level past its range is refused (+5 LUFS held at 0 would be a master at 0 LUFS)
-            v, why = clamp(spec, v, {"min_value": rng[0], "max_value": BOUNDS.get(tag, rng[1])})
-            v = Clamped(v, why) if why else v
+        rng = finite_range(spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if rng and (unit == "s" or (spec.kind == "int" and not unit)):
+            # a time held at the range's ends (or its input's length), as a slider holds it (QA101 D2), and a
+            # plain whole number (a seed, a count: QA104 D7); a level past its range is refused (+5 LUFS held
+            # at 0 would be a master at 0 LUFS), in the words typed (QA104: 99999999999999999999999 read 1e+23)
+            held, why = clamp(spec, v, {"min_value": rng[0], "max_value": BOUNDS.get(tag, rng[1])})
+            v = Clamped(held, why.replace(f"typed {v:g}", f"typed {a.strip()}", 1)) if why else v
+        elif rng and not rng[0] <= v <= rng[1]:
+            v = _Invalid(f"typed {a.strip()}: the range is {readable_number(rng[0])} to {readable_number(rng[1])}"
+                         f"{f' {unit}' if unit else ''}; type a value in it")
         on_change(node_id, spec.name, v)
     dpg.add_input_text(default_value=boxed(spec, value), on_enter=True, callback=parse, **kw,
                        user_data=boxed(spec, value),           # the text shown: leaving it so sets nothing

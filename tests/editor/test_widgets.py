@@ -155,7 +155,11 @@ def test_text_a_parameter_cannot_take_gives_way_to_the_graphs_value(editor):
     assert "typed 'inf': not a time in s" in st["inf"]["status"]
     assert st["lufs"]["param"] == -14.0
     assert st["plus5"]["param"] == -14.0 and st["plus5"]["shown"] == "-14.0 LUFS", st["plus5"]   # was: +5
-    assert "loudness_lufs" in st["plus5"]["status"] and "(from -70 to 0 LUFS)" in st["plus5"]["status"]
+    assert st["plus5"]["status"] == "export.loudness_lufs: typed +5: the range is -70 to 0 LUFS; type a value in it"
+    assert st["seed_neg"]["param"] == 0, st["seed_neg"]
+    assert st["seed_neg"]["status"] == "musicgen.seed = 0 (typed -4: the range is 0 to 2,147,483,647)", st["seed_neg"]
+    assert st["seed_big"]["param"] == 2**31 - 1 and st["seed_big"]["status"].endswith(
+        "(typed 98765432101: the range is 0 to 2,147,483,647)"), st["seed_big"]
 
 
 @pytest.mark.gui

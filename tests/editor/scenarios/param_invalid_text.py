@@ -1,6 +1,8 @@
 """Text a parameter cannot take gives way to the graph's value once the box is left: ``abc``,
 ``inf`` and ``nan`` in the load's end (Enter, or a click on the canvas), ``+5`` in the export's
-loudness (out of range); the status bar names the parameter and what was expected."""
+loudness (out of range, refused in the words typed); the status bar names the parameter and what was
+expected.  A seed (a whole number with no unit) typed past its range is held at its end, as a
+slider holds it (QA104 D7: refused, and 99999999999999999999999 read 1e+23)."""
 
 
 def main(app, drv):
@@ -33,4 +35,8 @@ def main(app, drv):
     out["nan"] = typed("param::load::end_s", "nan", False)
     out["lufs"] = typed("param::export::loudness_lufs", "-14", True)
     out["plus5"] = typed("param::export::loudness_lufs", "+5", True)
+    nid = app.add_node("models.musicgen")
+    drv.frames(8)
+    out["seed_neg"] = typed(f"param::{nid}::seed", "-4", True)
+    out["seed_big"] = typed(f"param::{nid}::seed", "98765432101", True)
     drv.dump(out)
