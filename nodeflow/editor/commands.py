@@ -144,6 +144,8 @@ def install_shortcuts(app: App) -> None:
             return
         if not c.typing and menu_open():       # an open menu's keys are its own (QA: Del deleted the node
             return                             # selected behind the Edit menu)
+        if dialog_open():                      # and a dialog's, or a box that asks (QA104 D8: F5 ran the
+            return                             # graph behind the file dialog)
         in_box = typing(app)
         if c.typing or not in_box:
             if in_box:                          # Run, Save...: on what the box holds, as if it were left first
@@ -165,6 +167,15 @@ def install_shortcuts(app: App) -> None:
 def menu_open() -> bool:
     """Whether a menu of the menu bar is open (its window has the focus while it shows)."""
     return any(items.state(f"menu::{m}").get("focused") for m in MENUS) or bool(items.state("menu_tools").get("focused"))
+
+
+# the file dialogs, and the boxes that ask before going on (see .filemenu)
+DIALOGS = ("filedialog", "modelfolder", "tools::filedialog", "guard", "outside", "packout", "recovery", "replace")
+
+
+def dialog_open() -> bool:
+    """Whether a file dialog, or a box that asks a question, shows: the keyboard is its own."""
+    return any(items.shown(tag) for tag in DIALOGS)
 
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)

@@ -628,6 +628,12 @@ def test_ok_on_a_folder_in_the_file_dialog_opens_it_and_keeps_the_file(editor):
     assert st["path_after_name"] == str(editor.tmp / "takes" / "two.wav"), st
 
 
+def test_keys_pressed_under_the_file_dialog_are_its_own(editor):
+    st = editor.run("keys_under_dialog", chain_graph(editor.tmp))
+    assert st["under_dialog"] == {"ran": False, "status": "gain.gain_db = -3.0", "gain": -3.0, "dialog": True}, st
+    assert st["after"]["ran"] and st["after"]["status"].startswith("run finished") and not st["after"]["dialog"], st
+
+
 def test_nodes_keep_their_size_through_a_run_a_failure_and_a_reset(editor):
     from ._graphs import play_graph
     st = editor.run("node_sizes", play_graph(editor.tmp, 2.0), timeout=120)
