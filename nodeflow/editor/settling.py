@@ -1,6 +1,6 @@
 """A node added from the palette, looked at again once drawn: it was placed by its estimated size
 (its rows counted before it is made), and a model node draws taller than that (its checkpoint row,
-download button and progress bar: QA104 D6, a Bark node ran 30 px past the canvas' bottom edge, under
+download button and progress bar: QA104 D6, a speech model's node ran 30 px past the canvas' bottom edge, under
 the minimap).  Where the node as drawn covers another, the minimap or the canvas' edge, it is moved
 to the first free place for its real size (20 px from the others, else 8), in the same undo step as
 its adding; where the view has none (it is full), a node whole in it stays where it covers the least

@@ -68,7 +68,7 @@ def _path_tip(value: Any) -> str:
 
 def _local_folder(value: Any) -> bool:
     """Whether a checkpoint field names a folder on this machine (absolute, or in the graph's folder),
-    not a hub id (``facebook/musicgen-small``, shown as it is)."""
+    not a hub id (``org/model-name``, shown as it is)."""
     text = str(value or "").strip()
     if not text:
         return False
@@ -78,7 +78,7 @@ def _local_folder(value: Any) -> bool:
 
 
 def _checkpoint_shown(value: Any) -> str:
-    """A checkpoint box's text: a local folder by its name (``.../musicgen``: a narrow box showed the
+    """A checkpoint box's text: a local folder by its name (``.../my-model``: a narrow box showed the
     start of the path, alike for every node: QA104 D4), a hub id as it is."""
     return path_shown(value) if _local_folder(value) else str(value or "")
 

@@ -2,6 +2,8 @@
 smooth offset over a few milliseconds either side, and the music is otherwise untouched (see :func:`mend`)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["mend", "step"]
@@ -16,10 +18,11 @@ def mend(out: np.ndarray, seam: int, half: int, natural: np.ndarray | None = Non
     gain keep the source's step, a downbeat's attack with it (the offset is zero where both sides
     took the same gain); a transposed or regenerated window's jump is taken out, as far as it is larger
     than :data:`_OWN_STEP` of the largest step the music makes within 2 ms either side: so it does not
-    click, and a step that small beside the music's own is the music's (QA58: a transposed drum window's kick, its attack a few
-    samples after the bar line, went from 0.855 to 0.14 and a ramp rose 5 ms before the beat).  With ``lead_in``
-    (an edit to a bar as its source has it) the bar before alone is bent to end on that frame, and the later
-    bar's attack is kept as it is."""
+    click, and a step that small beside the music's own is the music's (QA58: a transposed drum window's
+    kick, its attack a few samples after the bar line, went from 0.855 to 0.14 and a ramp rose 5 ms
+    before the beat); the offset is shared between the sides so that it lifts no hit (:func:`_offset`).
+    With ``lead_in`` (an edit to a bar as its source has it) the bar before alone is bent to end on that
+    frame, and the later bar's attack is kept as it is."""
     jump = step(out[:, seam - 2:seam], out[:, seam:seam + 2])
     if lead_in is not None or natural is not None:
         jump = lead_in.astype(np.float64) - out[:, seam - 1] if lead_in is not None else jump - natural
@@ -79,6 +82,7 @@ def _offset(x: np.ndarray, seam: int, half: int, jump: float, near: int) -> None
     x[seam - half:seam + half] = best.astype(x.dtype)
 
 
+@functools.lru_cache(maxsize=16)
 def _offsets(half: int) -> list[tuple[float, int, int]]:
     """The offsets :func:`_offset` tries, as (the share of the jump the side before the seam takes, its
     length, the other side's length), the gentlest first (the largest slope either side adds, per unit
