@@ -525,7 +525,7 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     as a fresh measurement, limited (memoised blocks) or not, and the memo dies with the array."""
     import gc
 
-    from nodes.io import _limiter, _master
+    from nodes.io import _energies, _limiter, _master
     x = transients(3.0)
     x.setflags(write=False)                       # as Audio keeps its samples
     calls = []
@@ -541,10 +541,10 @@ def test_re_mastering_the_same_audio_reuses_its_measurement_and_matches_a_fresh_
     np.testing.assert_array_equal(limited.array(), fresh.array())
     assert _master.integrated_lufs(limited.array(), RATE) == pytest.approx(-9.0, abs=0.05)
     key = id(x)
-    assert key in _limiter._ENERGIES
+    assert key in _energies._ENERGIES
     del x, first, again, limited
     gc.collect()
-    assert key not in _limiter._ENERGIES or _limiter._ENERGIES[key][0]() is not None
+    assert key not in _energies._ENERGIES or _energies._ENERGIES[key][0]() is not None
 
 
 def test_an_array_freed_by_the_garbage_collector_while_the_memo_is_locked_never_hangs(monkeypatch):
@@ -554,23 +554,23 @@ def test_an_array_freed_by_the_garbage_collector_while_the_memo_is_locked_never_
     import gc
     import threading
 
-    from nodes.io import _limiter
+    from nodes.io import _energies
     rate = 48000
     cyclic = np.zeros((1, 4800), np.float32)
     holder: list = [cyclic]
     holder.append(holder)                        # only the collector frees it
-    _limiter._remember_energies(cyclic, rate, (np.zeros(3), None))
+    _energies.remember(cyclic, rate, (np.zeros(3), None))
     key = id(cyclic)
     del cyclic, holder
-    real = _limiter._evict
-    monkeypatch.setattr(_limiter, "_evict", lambda: (gc.collect(), real()))   # collected under the lock
+    real = _energies._evict
+    monkeypatch.setattr(_energies, "_evict", lambda: (gc.collect(), real()))   # collected under the lock
     done = threading.Event()
     other = np.zeros((1, 4800), np.float32)
-    threading.Thread(target=lambda: (_limiter._remember_energies(other, rate, (np.zeros(3), None)), done.set()),
+    threading.Thread(target=lambda: (_energies.remember(other, rate, (np.zeros(3), None)), done.set()),
                      daemon=True).start()
     assert done.wait(20), "storing an entry hung on the collector's callback"
-    assert _limiter._remembered_energies(other, rate) is not None
-    assert key not in _limiter._ENERGIES         # the freed array's entry went when the lock was next taken
+    assert _energies.remembered(other, rate) is not None
+    assert key not in _energies._ENERGIES         # the freed array's entry went when the lock was next taken
 
 
 @pytest.mark.parametrize("meter", ["foo", "7/9", "0/4", "3 4", "99/4", "6/08", "+6/8", "\u0663/\u0664"])
