@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NodeflowError
 from ..graph import Graph
+from . import items
 from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, recovery_path, save_graph
 from .fitting import room
 
@@ -197,6 +198,8 @@ class FileActions:
             if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
                 dpg.hide_item("filedialog")
                 self._dialog_mode = None
+            elif other := next((t for t in ("modelfolder", "tools::filedialog") if items.shown(t)), None):
+                dpg.hide_item(other)           # a checkpoint's folder dialog, a tool's: Escape is Cancel too
             elif dpg.is_item_shown("guard"):
                 self._guard("cancel")
             elif dpg.is_item_shown("replace"):

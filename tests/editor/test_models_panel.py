@@ -152,7 +152,7 @@ def test_folder_picker_checks_the_folder_as_the_node_does(editor, tiny_musicgen)
     assert ok["row_shown"] is False and ok["problem_shown"] is False and ok["problems"] == []
     assert ok["box"] == ".../my-musicgen" and ok["tip"] == str(good) and st["undo"] == "set gen.checkpoint"
     assert st["opens_in"] == str(editor.tmp / "models")
-    assert st["hub"] == {"box": "facebook/musicgen-small", "tip": ""}
+    assert st["closed_by_escape"] and st["hub"] == {"box": "acme/tiny-gen", "tip": "", "checkpoint": "acme/tiny-gen"}
     typed = st["picked"][str(editor.tmp / "empty")]     # QA: "<graph folder>//<typed path> is not a folder"
     assert typed["error"] and "no config.json" in typed["status"] and "//" not in typed["status"], typed["status"]
     assert typed["checkpoint"] == str(good)

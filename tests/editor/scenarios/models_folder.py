@@ -51,8 +51,14 @@ def main(app, drv):
     drv.click_item("browse::gen::checkpoint")
     out["opens_in"] = dpg.get_item_configuration("modelfolder").get("default_path")
     drv.key("Escape")
-    app.on_param("gen", "checkpoint", "facebook/musicgen-small")      # a hub id: as it is, no path in the tip
     drv.frames(3)
-    out["hub"] = {"box": dpg.get_value("param::gen::checkpoint"), "tip": dpg.get_value("pathtip::gen::checkpoint")}
+    out["closed_by_escape"] = not dpg.is_item_shown("modelfolder")
+    drv.click_item("param::gen::checkpoint")                          # a hub id typed (real keys) and Enter:
+    drv.key("ctrl+a")                                                 # as it is, no path in the tip
+    drv.type_text("acme/tiny-gen")
+    drv.key("Return")
+    drv.frames(3)
+    out["hub"] = {"box": dpg.get_value("param::gen::checkpoint"), "tip": dpg.get_value("pathtip::gen::checkpoint"),
+                  "checkpoint": app.doc.graph.nodes["gen"].params["checkpoint"]}
     drv.screenshot(tmp / "models_folder_set.png")
     drv.dump(out)
