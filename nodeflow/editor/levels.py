@@ -35,24 +35,35 @@ def loudness_lufs(audio: Audio) -> float:
     return lufs + MONO_PLAYED_DB if audio.channels == 1 else lufs
 
 
-def limited_lufs(audio: Audio, peak_db: float) -> float:
-    """The loudness (LUFS, as the editor plays it) of ``audio`` after an export's true-peak limiter
-    holds it at ``peak_db`` dBTP with no loudness target (the export's own :func:`nodes.io._master.master`),
-    or NaN where the limiter leaves it as it is."""
+def limited_lufs(audio: Audio, target: Target) -> tuple[float, float]:
+    """``(the file's loudness, as the editor plays it)`` in LUFS where an export with no loudness target
+    writes ``audio`` limited to its true-peak ceiling: in the export's layout (its channels and rate,
+    :func:`nodes.io._layout.conform_for_export`), through the export's own limiter
+    (:func:`nodes.io._master.master`) aiming where the export aims (its meter's margin under the ceiling);
+    NaNs where the limiter leaves it as it is (QA106: a mono export's note read the stereo preview, and a
+    mono file's loudness as heard, 3 LU over its meter)."""
+    from nodes.io._encode import METER_MARGIN_DB
+    from nodes.io._layout import Channels, SampleRate, conform_for_export
     from nodes.io._master import db_to_gain, master
-    m = master(audio.samples, audio.sample_rate, None, db_to_gain(peak_db))
+    assert target.peak_db is not None
+    x = conform_for_export(audio, SampleRate(target.rate), Channels(target.channels))
+    m = master(x.samples, x.sample_rate, None, db_to_gain(target.peak_db - METER_MARGIN_DB))
     if not m.limiting(m.gain):
-        return float("nan")
-    return float(m.loudness()) + (MONO_PLAYED_DB if audio.channels == 1 else 0.0)
+        return float("nan"), float("nan")
+    lufs = float(m.loudness())
+    return lufs, lufs + (MONO_PLAYED_DB if x.channels == 1 else 0.0)
 
 
 class Target(NamedTuple):
     """An export a preview feeds: its id, its loudness target and that target as the editor plays
-    the file (None without one), and its true-peak ceiling in dBTP (None: none)."""
+    the file (None without one), its true-peak ceiling in dBTP (None: none), and the layout it writes
+    (its ``channels`` and ``sample_rate`` choices)."""
     node: str
     lufs: float | None
     heard: float | None
     peak_db: float | None
+    channels: str = "keep"
+    rate: str = "keep"
 
 
 def export_target(graph: Graph, nid: str, port: str, audio: Audio) -> Target | None:
@@ -67,35 +78,38 @@ def export_target(graph: Graph, nid: str, port: str, audio: Audio) -> Target | N
         if inst.type != "io.export":
             continue
         target, peak = (getattr(inst.params.get(k), "value", inst.params.get(k)) for k in ("loudness_lufs", "peak_db"))
+        layout, rate = (str(getattr(inst.params.get(k), "value", inst.params.get(k, "keep")))
+                        for k in ("channels", "sample_rate"))
         if target is None:
-            ceiling = ceiling or (Target(link.dst, None, None, float(peak)) if peak is not None else None)
+            ceiling = ceiling or (Target(link.dst, None, None, float(peak), layout, rate) if peak is not None else None)
             continue
-        layout = str(getattr(inst.params.get("channels"), "value", inst.params.get("channels", "keep")))
         mono = layout == "mono" or (layout == "keep" and audio.channels == 1)
         return Target(link.dst, float(target), float(target) + (MONO_PLAYED_DB if mono else 0.0),
-                      None if peak is None else float(peak))
+                      None if peak is None else float(peak), layout, rate)
     return ceiling
 
 
-def note(target: Target, here: float, written: float | None = None) -> str:
-    """``"; master writes it at -14.0 LUFS, 9.6 LU louder"`` (as heard), or for an export without a
-    loudness target whose limiter leaves the preview at ``written`` LUFS, that; ``""`` for a silent
-    clip, or where the export writes it as it plays.
+def note(target: Target, here: float, written: tuple[float, float] | None = None) -> str:
+    """``"; master writes it at -14.0 LUFS, 9.6 LU louder"`` (the file's loudness; how much louder as
+    heard), or for an export without a loudness target whose limiter writes the preview at ``written``
+    (:func:`limited_lufs`), that; ``""`` for a silent clip, or where the export writes it as it plays.
 
     >>> note(Target("master", -14.0, -14.0, -1.0), -23.6)
     '; master writes it at -14.0 LUFS, 9.6 LU louder'
-    >>> note(Target("export", None, None, -1.0), -5.6, -7.9)
+    >>> note(Target("export", None, None, -1.0), -5.6, (-7.9, -7.9))
     '; export limits its peaks to -1.0 dBTP: it writes it at -7.9 LUFS, 2.3 LU quieter'
-    >>> note(Target("export", None, None, -1.0), -18.0, float("nan"))
+    >>> note(Target("export", None, None, -1.0, "mono"), -5.6, (-9.2, -6.2))     # a mono file, heard on two
+    '; export limits its peaks to -1.0 dBTP: it writes it at -9.2 LUFS, 0.6 LU quieter'
+    >>> note(Target("export", None, None, -1.0), -18.0, (float("nan"), float("nan")))
     ''
     """
     if here != here or here == float("-inf"):
         return ""
     if target.heard is None:
-        if written is None or written != written or written == float("-inf"):
+        if written is None or not math.isfinite(written[0]):
             return ""
-        diff = written - here
-        return (f"; {target.node} limits its peaks to {target.peak_db:.1f} dBTP: it writes it at {written:.1f} LUFS, "
+        diff = written[1] - here
+        return (f"; {target.node} limits its peaks to {target.peak_db:.1f} dBTP: it writes it at {written[0]:.1f} LUFS, "
                 f"{abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}")
     diff = target.heard - here
     return f"; {target.node} writes it at {target.lufs:.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
@@ -107,7 +121,7 @@ class Meter:
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[weakref.ref[Any], float]] = {}
-        self._limits: dict[tuple[int, float], tuple[weakref.ref[Any], float]] = {}
+        self._limits: dict[tuple[Any, ...], tuple[weakref.ref[Any], tuple[float, float]]] = {}
         self._ready: list[tuple[Callable[[float], None], float]] = []
         self._lock = threading.Lock()
 
@@ -131,11 +145,11 @@ class Meter:
                 self._ready.append((then, lufs))
         threading.Thread(target=work, name="nodeflow-preview-loudness", daemon=True).start()
 
-    def limited(self, audio: Audio, peak_db: float, then: Callable[[float, float], None]) -> None:
-        """Call ``then(lufs, written)`` on a later :meth:`poll`: the clip's loudness and what an export's
-        limiter holding it at ``peak_db`` dBTP leaves (:func:`limited_lufs`), measured on a thread (the
-        limiter's true-peak meter oversamples the whole clip) and kept while the clip lives."""
-        key = (id(audio), peak_db)
+    def limited(self, audio: Audio, target: Target, then: Callable[[float, tuple[float, float]], None]) -> None:
+        """Call ``then(lufs, written)`` on a later :meth:`poll`: the clip's loudness and what the export
+        ``target`` writes it at, limited (:func:`limited_lufs`), measured on a thread (the limiter's
+        true-peak meter oversamples the whole clip) and kept while the clip lives."""
+        key = (id(audio), target.peak_db, target.channels, target.rate)
         hit = self._limits.get(key)
         if hit is not None and hit[0]() is audio and self.known(audio) is not None:
             then(self.known(audio), hit[1])     # type: ignore[arg-type]  # (known: not None)
@@ -144,7 +158,7 @@ class Meter:
         def work() -> None:
             lufs = self.known(audio)
             lufs = self._keep(audio, loudness_lufs(audio)) if lufs is None else lufs
-            written = limited_lufs(audio, peak_db)
+            written = limited_lufs(audio, target)
             with self._lock:
                 self._limits = {k: v for k, v in self._limits.items() if v[0]() is not None}
                 self._limits[key] = (weakref.ref(audio), written)

@@ -367,13 +367,13 @@ class Auditioner:
         target = export_target(self._graph, nid, port, audio) if self._graph is not None else None
         said: list[bool] = []
 
-        def then(lufs: float, written: float | None = None) -> None:
+        def then(lufs: float, written: tuple[float, float] | None = None) -> None:
             extra = note(target, lufs, written) if target is not None else ""
             if extra and self.now == (nid, port) and self.clip is audio:
                 self._say(text + extra)
                 said.append(True)
         if target is not None and target.heard is None and target.peak_db is not None:
-            self.levels.limited(audio, target.peak_db, then)      # said once measured, on a later frame
+            self.levels.limited(audio, target, then)          # said once measured, on a later frame
         elif target is not None:
             self.levels.measure(audio, then)
         if not said:
