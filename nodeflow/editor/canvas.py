@@ -417,17 +417,18 @@ class Canvas:
     def free_spot(self, type_id: str | None = None) -> tuple[float, float]:
         """Where a node added from the palette goes (graph coordinates): see :meth:`free_place`."""
         spot = self.free_place(type_id)
-        assert spot is not None             # (never None unless ``strict``)
-        return spot
+        return spot if spot is not None else (0.0, 0.0)   # (None only when ``strict`` or not ``hide``)
 
     def free_place(self, type_id: str | None = None, size: tuple[float, float] | None = None,
-                   without: str | None = None, strict: bool = False, gap: float = 20.0) -> tuple[float, float] | None:
+                   without: str | None = None, strict: bool = False, gap: float = 20.0,
+                   hide: bool = True, below: float = 0.0) -> tuple[float, float] | None:
         """Where a node added from the palette goes (graph coordinates): the first free place in
         view, row by row from the top left, clear of the nodes there (but ``without``) and of the
         minimap; in a full view, where it covers the least of them (see :func:`.placing.free_place`).
         Its ``size`` in pixels: as drawn (:mod:`.settling`), else estimated.  Before the canvas is
         laid out: right of the others.  ``strict``: only a free place (None where there is none); ``gap``:
-        how far clear of the others."""
+        how far clear of the others; ``hide=False``: never over most of a node or the minimap (None);
+        ``below``: the view and as far below it."""
         from .document import positions
         from .placing import free_place
         pos, view = positions(self.app.doc.graph), self.visible_box()
@@ -435,15 +436,13 @@ class Canvas:
             x = max((p[0] for p in pos.values()), default=-200.0) + 260.0
             return (x, 40.0) if x < 1000 else (40.0, max(p[1] for p in pos.values()) + 260.0)
         zoom, sizes = self.app.view.zoom, self.node_sizes()
-        boxes = []                          # a node's position is its top-left corner, its size is all of it
-        for nid, (w, h) in sizes.items():
-            if nid in pos and nid != without:
-                x0, y0 = zoom.to_canvas(pos[nid])
-                boxes.append((x0, y0, x0 + w, y0 + h))
-        if (mini := self.minimap_rect()) is not None:           # its corner of the canvas (QA104 D6)
-            boxes.append((*self.canvas_pos(mini[0]), *self.canvas_pos(mini[1])))
+        boxes = [(x0, y0, x0 + w, y0 + h) for nid, (w, h) in sizes.items() if nid in pos and nid != without
+                 for x0, y0 in [zoom.to_canvas(pos[nid])]]   # a position is the top-left corner of all of it
+        mini = self.minimap_rect()                          # its corner of the canvas (QA104 D6)
+        avoid = [(*self.canvas_pos(mini[0]), *self.canvas_pos(mini[1]))] if mini is not None else []
         w, h = size or self._new_size(type_id, sizes)
-        spot = free_place(view, boxes, (w, h), gap=gap, step=gap * 2, strict=strict)
+        spot = free_place((*view[:3], view[3] + below), boxes, (w, h), gap=gap, step=gap * 2, strict=strict,
+                          avoid=avoid, hide=hide)
         if spot is None:
             return None
         x, y = zoom.to_graph(spot)

@@ -5,7 +5,7 @@ double-clicked or dropped a link (:func:`near_place`), and nodes pushed apart wh
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -60,12 +60,15 @@ def spread(pos: Mapping[str, list[float]], before: Sizes, after: Sizes,
 
 def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]],
                size: tuple[float, float], gap: float = 20.0, step: float = 40.0,
-               strict: bool = False) -> tuple[float, float] | None:
+               strict: bool = False, avoid: Sequence[tuple[float, float, float, float]] = (),
+               hide: bool = True) -> tuple[float, float] | None:
     """The top-left corner, inside ``view`` ``(x0, y0, x1, y1)``, of the first place (row by row,
     from the top left) where a node of ``size`` lies ``gap`` clear of every box ``(x0, y0, x1, y1)``;
     in a full view, the place where it covers the least of them, and none of their edges, where
     their pins are (QA40: it covered a node's out pin with its own in pin, as if linked), when it can
-    (the view's corner when it does not fit at all); ``strict``: None where no place is free.
+    (the view's corner when it does not fit at all); ``strict``: None where no place is free.  Over a box
+    of ``avoid`` (the minimap) or over most of a node (hiding it: QA106) it goes only where every other
+    place does too; ``hide=False``: never (None where every place would).
 
     >>> free_place((0, 0, 800, 600), [(20, 20, 300, 200)], (200, 150))      # ``gap`` right of it
     (320.0, 20.0)
@@ -77,6 +80,8 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
     vx0, vy0, vx1, vy1 = view
     w, h = size
     b = np.array(boxes, dtype=float).reshape(-1, 4)
+    av = np.array(avoid, dtype=float).reshape(-1, 4)
+    areas = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1.0)
     best, least = (vx0 + gap, vy0 + gap), float("inf")
     ys = np.arange(vy0 + gap, max(vy1 - h - gap, vy0 + gap) + 1e-9, step)
     xs = np.arange(vx0 + gap, max(vx1 - w - gap, vx0 + gap) + 1e-9, step)
@@ -88,14 +93,20 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
             ox = np.clip(np.minimum(b[:, 2], x + w + gap) - np.maximum(b[:, 0], x - gap), 0, None)
             oy = np.clip(np.minimum(b[:, 3], y + h + gap) - np.maximum(b[:, 1], y - gap), 0, None)
             covered = float((ox * oy).sum())
-            if covered == 0:
+            over = bool(((np.minimum(av[:, 2], x + w) > np.maximum(av[:, 0], x)) &
+                         (np.minimum(av[:, 3], y + h) > np.maximum(av[:, 1], y))).any())
+            if covered == 0 and not over:
                 return float(x), float(y)
+            hides = over or bool((ox * oy > 0.5 * areas).any())
+            if hides and not hide:
+                continue
             pins = (oy > 0) & (((b[:, 0] > x - gap) & (b[:, 0] < x + w + gap)) |
                                ((b[:, 2] > x - gap) & (b[:, 2] < x + w + gap)))
             covered += float(pins.sum()) * w * h          # an edge with pins under it: worse than any area
+            covered += 100.0 * w * h if hides else 0.0    # a node hidden, the minimap: worse than any edge
             if covered < least:
                 best, least = (float(x), float(y)), covered
-    return None if strict else best
+    return None if strict or (not hide and least == float("inf")) else best
 
 
 REACH = 1.5      # a node added at a point goes at most this many of its sizes away from it

@@ -51,11 +51,29 @@ class Settler:
         size = (box[2] - box[0] + 2 * pad, box[3] - box[1] + 2 * pad)
         spot = canvas.free_place(size=size, without=nid, strict=True) or \
             canvas.free_place(size=size, without=nid, strict=True, gap=8.0)
-        if spot is None and self._clear(nid, box, others=False):
+        if spot is None and self._clear(nid, box, others=False) and not self._hides(nid, box):
             return                              # a full view: whole in it, over the least of the others
-        spot = spot or canvas.free_place(size=size, without=nid)      # a full view, and cut off by its edge or
-        if spot is not None:                                          # under the minimap: where, whole, it
-            app.doc.move({nid: spot}, label=label, merge_key=key)     # covers the least of the others
+        spot = spot or canvas.free_place(size=size, without=nid, hide=False)   # whole, hiding none
+        if spot is None:                        # none in view: below it, the view scrolled down to it
+            view = canvas.visible_box()
+            spot = canvas.free_place(size=size, without=nid, strict=True, below=size[1] + 40.0)
+            if spot is None or view is None:
+                return
+            bottom = app.view.zoom.to_canvas(spot)[1] + size[1] + 20.0
+            canvas.pan(0.0, max(0.0, bottom - view[3]))
+        app.doc.move({nid: spot}, label=label, merge_key=key)
+
+    def _hides(self, nid: str, box: Box) -> bool:
+        """Whether the node drawn at ``box`` covers most of another node (QA106: a model node added over a
+        load hid it whole)."""
+        for other in self.app.view.nodes:
+            q = self.app.view.node_rect(other) if other != nid else None
+            if q is not None:
+                w = max(0.0, min(box[2], q[1][0]) - max(box[0], q[0][0]))
+                h = max(0.0, min(box[3], q[1][1]) - max(box[1], q[0][1]))
+                if w * h > 0.5 * max(1.0, (q[1][0] - q[0][0]) * (q[1][1] - q[0][1])):
+                    return True
+        return False
 
     def _clear(self, nid: str, box: Box, others: bool = True) -> bool:
         """Whether the node drawn at ``box`` (viewport pixels) lies whole on the canvas, clear of the

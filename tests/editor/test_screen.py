@@ -88,3 +88,21 @@ def test_nodes_added_from_the_palette_on_a_small_screen_land_whole_and_clear(edi
         assert not overlap(box, (*st["mini"][0], *st["mini"][1])), (nid, box, st["mini"])
         assert not any(overlap(box, other) for o, other in boxes.items() if o != nid), (nid, boxes)
     assert st["after_undo"] == ["export", "fade", "gain", "load", "musicgen"]       # the add and its move: one step
+
+
+@pytest.mark.gui
+def test_model_nodes_added_into_a_full_view_hide_no_node_and_stay_off_the_minimap(editor, laptop):
+    from ._graphs import chain_graph
+    editor.env["DISPLAY"] = laptop
+    st = editor.run("palette_place_full", chain_graph(editor.tmp))
+    assert len(st["added"]) == 5 and all(s.startswith("add ") for s in st["steps"]), st["steps"]
+
+    def overlap(a, b):
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    for nid, box, others, mini, canvas in zip(st["added"], st["boxes"], st["others"], st["minis"], st["canvases"]):
+        assert canvas[0] <= box[0] and box[2] <= canvas[2] and canvas[1] <= box[1] and box[3] <= canvas[3], (nid, box)
+        assert mini is None or overlap(box, mini) == 0, (nid, box, mini)
+        for o, q in others.items():           # visible nodes: none more than half covered by the new one
+            if canvas[0] <= q[0] and q[2] <= canvas[2] and canvas[1] <= q[1] and q[3] <= canvas[3]:
+                assert overlap(box, q) <= 0.5 * (q[2] - q[0]) * (q[3] - q[1]), (nid, box, o, q)
+    assert len(st["after_undo"]) == 4 + 4                                  # one Ctrl+Z: the last add only
