@@ -55,6 +55,7 @@ class App:
         self.start_path = Path(path) if path else None
         self.state_dir = state_dir
         self.size = (width, height)
+        self.origin = (0, 0)              # the window's top-left corner on the screen (see setup)
         self.doc = Document()
         self.runner = Runner(scratch_root=state_dir / "unsaved" if state_dir is not None else None)
         self.audition = Auditioner(self.runner)
@@ -90,7 +91,8 @@ class App:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
         from .screen import fit
-        asked, self.size = self.size, fit(*self.size)       # within the screen (QA104: Run and the status off it)
+        asked, (x, y, w, h) = self.size, fit(*self.size)    # within the screen (QA104: Run and the status off it)
+        self.size, self.origin = (w, h), (x, y)              # (below a top panel: QA106)
         ui_font = self._window()
         self._panels(ui_font)
         dpg.set_primary_window("main", True)
@@ -126,7 +128,8 @@ class App:
             with dpg.font_registry():       # DejaVu: readable, and has the glyphs prompts use (♪, —)
                 ui_font = dpg.add_font(FONT, FONT_PX)
                 dpg.bind_font(ui_font)
-        dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=0, y_pos=0, vsync=False,
+        dpg.create_viewport(title=TITLE, width=self.size[0], height=self.size[1], x_pos=self.origin[0],
+                            y_pos=self.origin[1], vsync=False,
                             decorated=False if os.environ.get("AUDIOCHAIN_EDITOR_UNDECORATED") else True,
                             disable_close=True)
         dpg.set_exit_callback(lambda: self.files.quit())

@@ -50,7 +50,8 @@ def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
 def chosen_path(data: Any) -> str | None:
     """The path the file dialog's OK chose: the file name box (what was typed or clicked) in the
     folder the dialog shows, or the typed name as is when it is absolute or starts with ``~``
-    (dearpygui's ``file_path_name`` glues even an absolute name onto the folder shown).
+    (dearpygui's ``file_path_name`` glues even an absolute name onto the folder shown); ``..`` in a
+    typed name is the folder above (QA106: ``sub/../tone.wav`` was kept as typed).
 
     >>> chosen_path({"file_path_name": "/w//tmp/g/song.msgpack", "current_path": "/w", "file_name": "/tmp/g/song.msgpack"})
     '/tmp/g/song.msgpack'
@@ -58,6 +59,8 @@ def chosen_path(data: Any) -> str | None:
     '/w/song.msgpack'
     >>> chosen_path({"file_path_name": "/w//ckpt/small", "current_path": "/w//ckpt/small", "file_name": ""})
     '/ckpt/small'
+    >>> chosen_path({"file_path_name": "/w/sub/../tone.wav", "current_path": "/w/sub", "file_name": "../tone.wav"})
+    '/w/tone.wav'
     """
     if not isinstance(data, dict):
         return None
@@ -65,9 +68,9 @@ def chosen_path(data: Any) -> str | None:
     if isinstance(name, str) and name.strip():
         typed = Path(name.strip()).expanduser()
         if typed.is_absolute():
-            return str(typed)
+            return os.path.normpath(typed)
         if isinstance(folder, str) and folder:
-            return str(Path(folder) / typed)
+            return os.path.normpath(Path(folder) / typed)
     path = data.get("file_path_name")
     if not isinstance(path, str) or not path:
         return None

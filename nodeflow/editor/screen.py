@@ -18,20 +18,22 @@ __all__ = ["fit", "usable_area", "MIN_SIZE"]
 MIN_SIZE = (640, 400)      # the smallest window the editor lays out (its panels fit down to it)
 
 
-def fit(width: int, height: int, area: tuple[int, int] | None = None) -> tuple[int, int]:
-    """``(width, height)`` within ``area`` (default: :func:`usable_area`), never under :data:`MIN_SIZE`.
+def fit(width: int, height: int, area: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
+    """``(x, y, width, height)``: the window within ``area`` ``(x, y, width, height)`` (default:
+    :func:`usable_area`) at its top-left corner, never under :data:`MIN_SIZE`.
 
-    >>> fit(1280, 800, (1366, 768)), fit(1280, 800, (1920, 1080)), fit(1280, 800, None)
-    ((1280, 768), (1280, 800), (1280, 800))
+    >>> fit(1280, 800, (0, 0, 1366, 768)), fit(1280, 800, (0, 40, 1920, 1040))
+    ((0, 0, 1280, 768), (0, 40, 1280, 800))
     """
     area = usable_area() if area is None else area
     if area is None:
-        return width, height
-    return max(MIN_SIZE[0], min(width, area[0])), max(MIN_SIZE[1], min(height, area[1]))
+        return 0, 0, width, height
+    return area[0], area[1], max(MIN_SIZE[0], min(width, area[2])), max(MIN_SIZE[1], min(height, area[3]))
 
 
-def usable_area() -> tuple[int, int] | None:
-    """The screen's usable size in pixels, or None where it cannot be read."""
+def usable_area() -> tuple[int, int, int, int] | None:
+    """The screen's usable area ``(x, y, width, height)`` in pixels (a top panel: ``y`` below it), or None
+    where it cannot be read."""
     try:
         if sys.platform == "win32":
             return _windows_work_area()
@@ -42,7 +44,7 @@ def usable_area() -> tuple[int, int] | None:
     return None
 
 
-def _windows_work_area() -> tuple[int, int] | None:
+def _windows_work_area() -> tuple[int, int, int, int] | None:
     class Rect(ctypes.Structure):
         _fields_ = [("left", ctypes.c_long), ("top", ctypes.c_long), ("right", ctypes.c_long),
                     ("bottom", ctypes.c_long)]
@@ -51,10 +53,10 @@ def _windows_work_area() -> tuple[int, int] | None:
     user32 = ctypes.windll.user32          # type: ignore[attr-defined]  # (Windows only)
     if not user32.SystemParametersInfoW(spi_getworkarea, 0, ctypes.byref(r), 0):
         return None
-    return r.right - r.left, r.bottom - r.top
+    return r.left, r.top, r.right - r.left, r.bottom - r.top
 
 
-def _x11_area(display: str) -> tuple[int, int] | None:
+def _x11_area(display: str) -> tuple[int, int, int, int] | None:
     name = ctypes.util.find_library("X11")
     if name is None:
         return None
@@ -71,13 +73,13 @@ def _x11_area(display: str) -> tuple[int, int] | None:
         screen = x.XDefaultScreen(dpy)
         size = int(x.XDisplayWidth(dpy, screen)), int(x.XDisplayHeight(dpy, screen))
         work = _work_area(x, dpy, x.XRootWindow(dpy, screen))
-        return (min(size[0], work[0]), min(size[1], work[1])) if work is not None else size
+        return work if work is not None else (0, 0, *size)
     finally:
         x.XCloseDisplay.argtypes = [ctypes.c_void_p]
         x.XCloseDisplay(dpy)
 
 
-def _work_area(x: ctypes.CDLL, dpy: int, root: int) -> tuple[int, int] | None:
+def _work_area(x: ctypes.CDLL, dpy: int, root: int) -> tuple[int, int, int, int] | None:
     """The first desktop's work area from the window manager (``_NET_WORKAREA``), or None without one."""
     x.XInternAtom.restype = ctypes.c_ulong
     x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
@@ -98,7 +100,7 @@ def _work_area(x: ctypes.CDLL, dpy: int, root: int) -> tuple[int, int] | None:
     try:
         if fmt.value != 32 or count.value < 4:
             return None
-        return int(data[2]), int(data[3])             # x, y, width, height of the first desktop
+        return int(data[0]), int(data[1]), int(data[2]), int(data[3])     # the first desktop's
     finally:
         x.XFree.argtypes = [ctypes.c_void_p]
         x.XFree(data)

@@ -33,7 +33,7 @@ def laptop(tmp_path):
     p.wait(10)
 
 
-def set_work_area(display: str, width: int, height: int) -> None:
+def set_work_area(display: str, width: int, height: int, top: int = 0) -> None:
     """Set the root window's ``_NET_WORKAREA`` as a window manager with a panel does (Xlib, through ctypes)."""
     x = ctypes.CDLL(ctypes.util.find_library("X11"))
     x.XOpenDisplay.restype, x.XOpenDisplay.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
@@ -43,28 +43,31 @@ def set_work_area(display: str, width: int, height: int) -> None:
                                   ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
     x.XCloseDisplay.argtypes = [ctypes.c_void_p]
     dpy = x.XOpenDisplay(display.encode())
-    data = (ctypes.c_long * 4)(0, 0, width, height)
+    data = (ctypes.c_long * 4)(0, top, width, height)
     x.XChangeProperty(dpy, x.XDefaultRootWindow(dpy), x.XInternAtom(dpy, b"_NET_WORKAREA", 0), 6, 32, 0, data, 4)
     x.XCloseDisplay(dpy)                                 # (closing flushes the request)
 
 
 def test_the_usable_area_is_the_screen_or_the_window_managers_work_area(laptop, monkeypatch):
     monkeypatch.setenv("DISPLAY", laptop)
-    assert usable_area() == (1366, 768)
+    assert usable_area() == (0, 0, 1366, 768)
     set_work_area(laptop, 1366, 740)                          # a panel 28 px tall at the bottom
-    assert usable_area() == (1366, 740)
-    assert fit(1280, 800) == (1280, 740) and fit(1920, 1200) == (1366, 740) and fit(100, 100) == MIN_SIZE
+    assert usable_area() == (0, 0, 1366, 740)
+    assert fit(1280, 800) == (0, 0, 1280, 740) and fit(1920, 1200) == (0, 0, 1366, 740)
+    assert fit(100, 100) == (0, 0, *MIN_SIZE)
+    set_work_area(laptop, 1366, 688, top=40)                  # a panel 40 px tall at the top (QA106)
+    assert usable_area() == (0, 40, 1366, 688) and fit(1280, 800) == (0, 40, 1280, 688)
     monkeypatch.delenv("DISPLAY")
-    assert usable_area() is None and fit(1280, 800) == (1280, 800)
+    assert usable_area() is None and fit(1280, 800) == (0, 0, 1280, 800)
 
 
 @pytest.mark.gui
 def test_the_window_opens_within_a_small_screen_with_run_and_the_status_on_it(editor, laptop):
-    set_work_area(laptop, 1366, 740)
+    set_work_area(laptop, 1366, 700, top=40)                  # panels at the top (40 px) and the bottom (28 px)
     editor.env["DISPLAY"] = laptop
     st = editor.run("screen_fit")
     vw, vh = st["viewport"]
-    assert (vw, vh) == (1280, 740), st
+    assert (vw, vh) == (1280, 700) and st["viewport_pos"] == [0, 40], st
     for tag in ("run", "stop", "status"):
         (x0, y0), (x1, y1) = st[tag]
         assert 0 <= x0 <= x1 <= vw and 0 <= y0 < y1 <= vh, (tag, st[tag])      # (the status: empty at first)

@@ -15,6 +15,7 @@ def main(app, drv):
         (x, y), size = dpg.get_item_rect_min(tag), dpg.get_item_rect_size(tag)
         return [[x, y], [x + size[0], y + size[1]]]
     out = {"viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
+           "viewport_pos": [int(v) for v in dpg.get_viewport_pos()],
            "run": rect("run_button"), "stop": rect("stop_button"), "status": rect("status")}
     drv.screenshot(Path(os.environ["AUDIOCHAIN_TEST_TMP"]) / "screen.png")
     (x0, y0), (x1, y1) = out["run"]
