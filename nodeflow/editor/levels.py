@@ -109,10 +109,11 @@ def note(target: Target, here: float, written: tuple[float, float] | None = None
         if written is None or not math.isfinite(written[0]):
             return ""
         diff = written[1] - here
-        return (f"; {target.node} limits its peaks to {target.peak_db:.1f} dBTP: it writes it at {written[0]:.1f} LUFS, "
-                f"{abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}")
+        return (f"; {target.node} limits its peaks to {target.peak_db:.1f} dBTP: it writes it at "
+                f"{written[0]:.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}")
     diff = target.heard - here
-    return f"; {target.node} writes it at {target.lufs:.1f} LUFS, {abs(diff):.1f} LU {'louder' if diff > 0 else 'quieter'}"
+    way = "louder" if diff > 0 else "quieter"
+    return f"; {target.node} writes it at {target.lufs:.1f} LUFS, {abs(diff):.1f} LU {way}"
 
 
 class Meter:
