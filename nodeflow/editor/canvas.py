@@ -284,13 +284,13 @@ class Canvas:
     def _over(self, at: tuple[float, float], type_id: str) -> list[tuple[float, float, float, float]]:
         """The drawn nodes (boxes, viewport pixels) a new node of ``type_id`` at ``at`` would cover."""
         w, h = self._new_box(type_id)
-        return [b for b in self._drawn_boxes()
+        return [b for b in self.drawn_boxes()
                 if b[0] < at[0] + w and at[0] < b[2] and b[1] < at[1] + h and at[1] < b[3]]
 
-    def _drawn_boxes(self) -> list[tuple[float, float, float, float]]:
-        """Every node drawn, as ``(x0, y0, x1, y1)`` in viewport pixels."""
+    def drawn_boxes(self, without: str | None = None) -> list[tuple[float, float, float, float]]:
+        """Every node drawn (but ``without``), as ``(x0, y0, x1, y1)`` in viewport pixels."""
         return [(a[0], a[1], b[0], b[1]) for nid in self.app.view.nodes
-                if (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
+                if nid != without and (r := self.app.view.node_rect(nid)) is not None for a, b in [r]]
 
     def _new_box(self, type_id: str) -> tuple[float, float]:
         """A new node's room in pixels: :meth:`_new_size`, its title bar added as margin (a measured size has
@@ -335,7 +335,7 @@ class Canvas:
         drawn in view nor the minimap (see :func:`.placing.near_place`)."""
         from .placing import near_place
         (x0, y0), (x1, y1) = rect
-        boxes = self._drawn_boxes()
+        boxes = self.drawn_boxes()
         if mini is not None:
             boxes.append((mini[0][0], mini[0][1], mini[1][0], mini[1][1]))
         return near_place(at, (x0 + 8.0, y0 + 8.0, x1 - 8.0, y1 - 8.0), boxes, size)

@@ -97,7 +97,7 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
                          (np.minimum(av[:, 3], y + h) > np.maximum(av[:, 1], y))).any())
             if covered == 0 and not over:
                 return float(x), float(y)
-            hides = over or bool((ox * oy > 0.5 * areas).any())
+            hides = over or bool((ox * oy > HIDDEN * areas).any())
             if hides and not hide:
                 continue
             pins = (oy > 0) & (((b[:, 0] > x - gap) & (b[:, 0] < x + w + gap)) |
@@ -109,6 +109,7 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
     return None if strict or (not hide and least == float("inf")) else best
 
 
+HIDDEN = 0.5     # a node covered over more than this part of its area is hidden (see free_place, .settling)
 REACH = 1.5      # a node added at a point goes at most this many of its sizes away from it
 
 

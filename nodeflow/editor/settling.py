@@ -1,14 +1,17 @@
 """A node added from the palette, looked at again once drawn: it was placed by its estimated size
 (its rows counted before it is made), and a model node draws taller than that (its checkpoint row,
-download button and progress bar: QA104 D6, a speech model's node ran 30 px past the canvas' bottom edge, under
-the minimap).  Where the node as drawn covers another, the minimap or the canvas' edge, it is moved
-to the first free place for its real size (20 px from the others, else 8), in the same undo step as
-its adding; where the view has none (it is full), a node whole in it stays where it covers the least
-of the others, and one cut off by the canvas' edge or under the minimap goes where, whole and clear of
-the minimap, it covers the least of them (its real size, not the estimate, counted)."""
+download button and progress bar: QA104 D6, a speech model's node ran 30 px past the canvas' bottom
+edge, under the minimap).  Where the node as drawn covers another, the minimap or the canvas' edge, it
+is moved to the first free place for its real size (20 px from the others, else 8), in the same undo
+step as its adding.  Where the view has none (it is full), a node whole in it, off the minimap and
+hiding no other (:data:`.placing.HIDDEN`) stays; any other goes where, whole and off the minimap, it
+covers the least of the others and hides none, else to the first free place below the view, the view
+scrolled to show it (QA106: a model node added over a load hid it whole)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Hashable
+
+from .placing import HIDDEN
 
 if TYPE_CHECKING:
     from .app import App
@@ -20,6 +23,12 @@ Box = tuple[float, float, float, float]
 
 def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _covered(a: Box, b: Box) -> float:
+    """The part of ``b``'s area that ``a`` covers."""
+    w, h = max(0.0, min(a[2], b[2]) - max(a[0], b[0])), max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return w * h / max(1.0, (b[2] - b[0]) * (b[3] - b[1]))
 
 
 class Settler:
@@ -45,13 +54,15 @@ class Settler:
             return
         self._pending = None
         box = (r[0][0], r[0][1], r[1][0], r[1][1])
-        if self._clear(nid, box):
+        others = app.canvas.drawn_boxes(without=nid)
+        whole = self._whole(box)
+        if whole and not any(_overlap(box, o) for o in others):
             return
         pad, canvas = app.view.node_pad, app.canvas
         size = (box[2] - box[0] + 2 * pad, box[3] - box[1] + 2 * pad)
         spot = canvas.free_place(size=size, without=nid, strict=True) or \
             canvas.free_place(size=size, without=nid, strict=True, gap=8.0)
-        if spot is None and self._clear(nid, box, others=False) and not self._hides(nid, box):
+        if spot is None and whole and not any(_covered(box, o) > HIDDEN for o in others):
             return                              # a full view: whole in it, over the least of the others
         spot = spot or canvas.free_place(size=size, without=nid, hide=False)   # whole, hiding none
         if spot is None:                        # none in view: below it, the view scrolled down to it
@@ -63,29 +74,12 @@ class Settler:
             canvas.pan(0.0, max(0.0, bottom - view[3]))
         app.doc.move({nid: spot}, label=label, merge_key=key)
 
-    def _hides(self, nid: str, box: Box) -> bool:
-        """Whether the node drawn at ``box`` covers most of another node (QA106: a model node added over a
-        load hid it whole)."""
-        for other in self.app.view.nodes:
-            q = self.app.view.node_rect(other) if other != nid else None
-            if q is not None:
-                w = max(0.0, min(box[2], q[1][0]) - max(box[0], q[0][0]))
-                h = max(0.0, min(box[3], q[1][1]) - max(box[1], q[0][1]))
-                if w * h > 0.5 * max(1.0, (q[1][0] - q[0][0]) * (q[1][1] - q[0][1])):
-                    return True
-        return False
-
-    def _clear(self, nid: str, box: Box, others: bool = True) -> bool:
-        """Whether the node drawn at ``box`` (viewport pixels) lies whole on the canvas, clear of the
-        minimap and (``others``) of every other node drawn."""
-        app = self.app
-        rect, mini = app.wiring.canvas_rect(), app.canvas.minimap_rect()
+    def _whole(self, box: Box) -> bool:
+        """Whether the node drawn at ``box`` (viewport pixels) lies whole on the canvas, off the minimap."""
+        rect, mini = self.app.wiring.canvas_rect(), self.app.canvas.minimap_rect()
         if rect is None:
             return True
         (x0, y0), (x1, y1) = rect
         if box[0] < x0 or box[1] < y0 or box[2] > x1 or box[3] > y1:
             return False
-        if mini is not None and _overlap(box, (mini[0][0], mini[0][1], mini[1][0], mini[1][1])):
-            return False
-        return not others or not any(_overlap(box, (a[0], a[1], b[0], b[1])) for other in app.view.nodes
-                                     if other != nid and (q := app.view.node_rect(other)) is not None for a, b in [q])
+        return mini is None or not _overlap(box, (mini[0][0], mini[0][1], mini[1][0], mini[1][1]))
