@@ -32,7 +32,7 @@ if TYPE_CHECKING:   # huggingface_hub is imported where the cache is read
 
 __all__ = ["CheckpointError", "NotDownloaded", "DownloadFailed", "WrongModelError", "Resolved", "ALLOW_PATTERNS", "MODEL_PACKAGES", "resolve", "fingerprint", "folder_digest", "weights_digest",
            "pull", "remove", "list_cached", "offline", "info", "profile_from_config", "hub_cache_dir",
-           "TOKENIZER_FILES", "tokenizer_files", "safetensors_whole", "require_tokenizer"]
+           "TOKENIZER_FILES", "tokenizer_files", "safetensors_whole", "require_tokenizer", "names_folder"]
 
 # Everything a transformers or diffusers audio checkpoint needs (subfolders included), and no pickles
 # (.bin/.pt/.ckpt/.pth/.th are skipped).
@@ -120,6 +120,20 @@ def _missing_message(name: str, cache: Path, why: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- resolution
+def names_folder(name: str, base_dir: Path | None = None) -> bool:
+    """Whether a checkpoint value names a folder on this machine, there or not, rather than a hub id:
+    the rule :func:`resolve` reads it by (the editor shows a folder by its name, and marks only hub ids
+    as not downloaded).
+
+    >>> names_folder("/models/mine"), names_folder("./mine"), names_folder("org/model-name")
+    (True, True, False)
+    """
+    try:
+        return _local_candidate(name, base_dir) is not None
+    except CheckpointError:
+        return True                 # a path, only not there
+
+
 def _local_candidate(name: str, base_dir: Path | None, example: str = "org/model") -> Path | None:
     """The folder ``name`` names, None for a hub id; a path that is neither is an error."""
     p = Path(name).expanduser()

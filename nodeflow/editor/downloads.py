@@ -36,7 +36,7 @@ def missing_checkpoint(spec: Any, params: dict[str, Any], base_dir: Path | None)
         return None
     for param in (p for p in getattr(spec, "checkpoint_params", (PARAM,)) if p in spec.params):
         name = str(params.get(param, spec.params[param].default) or "").strip()
-        if not name or Path(name).expanduser().is_absolute() or (base_dir is not None and (base_dir / name).is_dir()):
+        if not name or checkpoints.names_folder(name, base_dir):
             continue
         try:
             checkpoints.resolve(name, base_dir=base_dir, download=False)

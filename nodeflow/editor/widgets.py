@@ -67,14 +67,11 @@ def _path_tip(value: Any) -> str:
 
 
 def _local_folder(value: Any) -> bool:
-    """Whether a checkpoint field names a folder on this machine (absolute, or in the graph's folder),
+    """Whether a checkpoint field names a folder on this machine (:func:`nodeflow.checkpoints.names_folder`),
     not a hub id (``org/model-name``, shown as it is)."""
+    from ..checkpoints import names_folder
     text = str(value or "").strip()
-    if not text:
-        return False
-    base = _BASE_DIR() if _BASE_DIR is not None else None
-    return Path(text).expanduser().is_absolute() or text.startswith(("./", "../", "~")) or \
-        (base is not None and (base / text).is_dir())
+    return bool(text) and names_folder(text, _BASE_DIR() if _BASE_DIR is not None else None)
 
 
 def _checkpoint_shown(value: Any) -> str:
