@@ -169,13 +169,10 @@ def menu_open() -> bool:
     return any(items.state(f"menu::{m}").get("focused") for m in MENUS) or bool(items.state("menu_tools").get("focused"))
 
 
-# the file dialogs, and the boxes that ask before going on (see .filemenu)
-DIALOGS = ("filedialog", "modelfolder", "tools::filedialog", "guard", "outside", "packout", "recovery", "replace")
-
-
 def dialog_open() -> bool:
     """Whether a file dialog, or a box that asks a question, shows: the keyboard is its own."""
-    return any(items.shown(tag) for tag in DIALOGS)
+    from .filemenu import FILE_DIALOGS, QUESTIONS
+    return any(items.shown(tag) for tag in FILE_DIALOGS + QUESTIONS)
 
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)

@@ -83,6 +83,10 @@ def chosen_path(data: Any) -> str | None:
     return path
 
 
+FILE_DIALOGS = ("filedialog", "modelfolder", "tools::filedialog")    # this one's, a checkpoint's, a tool's
+QUESTIONS = ("guard", "outside", "packout", "recovery", "replace")     # the boxes that ask (see _question)
+
+
 class FileActions:
     def __init__(self, app: App):
         self.app = app
@@ -201,7 +205,7 @@ class FileActions:
             if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
                 dpg.hide_item("filedialog")
                 self._dialog_mode = None
-            elif other := next((t for t in ("modelfolder", "tools::filedialog") if items.shown(t)), None):
+            elif other := next((t for t in FILE_DIALOGS if items.shown(t)), None):
                 dpg.hide_item(other)           # a checkpoint's folder dialog, a tool's: Escape is Cancel too
             elif dpg.is_item_shown("guard"):
                 self._guard("cancel")

@@ -151,9 +151,9 @@ class Meter:
         ``target`` writes it at, limited (:func:`limited_lufs`), measured on a thread (the limiter's
         true-peak meter oversamples the whole clip) and kept while the clip lives."""
         key = (id(audio), target.peak_db, target.channels, target.rate)
-        hit = self._limits.get(key)
-        if hit is not None and hit[0]() is audio and self.known(audio) is not None:
-            then(self.known(audio), hit[1])     # type: ignore[arg-type]  # (known: not None)
+        hit, known = self._limits.get(key), self.known(audio)
+        if hit is not None and hit[0]() is audio and known is not None:
+            then(known, hit[1])
             return
 
         def work() -> None:
