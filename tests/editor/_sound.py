@@ -1,8 +1,11 @@
 """Recording the PulseAudio null sink with ``parec`` (a C program, so the recording does not depend on
 Python's scheduling) and counting dropouts in a steady tone.  On PipeWire, ``pw-profiler`` watches the
-server's own graph through the take: a cycle the server woke late for is a quantum of silence in the
-sink that no player can cover (QA: a 30 ms SIGSTOP of ``pipewire`` is one 10.7 ms gap, the player's
-stream never underflowing), and a test retakes such a take rather than count it against the player."""
+server's own graph through the take: a cycle the server woke late for, or one that ended before the server
+ran its client streams, is a quantum of silence in the sink that no player can cover (QA: a 30 ms SIGSTOP
+of ``pipewire`` is one 10.7 ms gap, the player's stream never underflowing; stop 56's CI: ``pipewire-pulse``
+not woken to run its clients within a cycle, the same gap).  A test retakes such a take; in the take it
+keeps, :func:`dropouts` leaves out a gap only where the profile places a missed cycle (within
+:data:`MISSED_NEAR_S`), never one anywhere else."""
 from __future__ import annotations
 
 import functools
@@ -19,6 +22,19 @@ import numpy as np
 
 RATE = 48000
 SILENT = 1e-3          # a 0.25-amplitude sine is below this for ~1 us per zero crossing: far under a sample
+MISSED_NEAR_S = 0.05   # a gap this close to where the profile places a missed cycle is that cycle's (seen: 15-21 ms)
+FINISHED = "3"         # pw-profiler's status of a client that ran within its cycle
+
+
+class Take(np.ndarray):
+    """A recording (frames x 2) that knows where PipeWire's graph missed a cycle during it:
+    :attr:`missed` is ``(frame, frames)`` for each, placed from the profile (empty on PulseAudio, and
+    on any slice or copy of it: those frames are not the recording's)."""
+
+    missed: tuple[tuple[int, int], ...] = ()
+
+    def __array_finalize__(self, obj: object) -> None:
+        self.missed = ()
 
 
 class ServerWatch:
@@ -27,6 +43,7 @@ class ServerWatch:
 
     def __init__(self) -> None:
         self.late = 0
+        self.missed: list[tuple[float, int]] = []    # (seconds after the first client joined, frames)
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -46,18 +63,40 @@ class ServerWatch:
         self._proc.send_signal(signal.SIGINT)
         self._proc.wait(10)
         self._proc = None
-        self.late = _late_cycles(self._log.read_text() if self._log.exists() else "")
+        self.late, self.missed = _late_cycles(self._log.read_text() if self._log.exists() else "")
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _late_cycles(profile: str) -> int:
-    """The cycles a ``pw-profiler`` log shows late: it writes a cycle that came over 1.3 periods after the
-    one before it as 1.4 periods in its first column; a change of quantum (a stream joining or leaving) is
-    not lateness, nor is the first cycle it saw."""
+def _late_cycles(profile: str) -> tuple[int, list[tuple[float, int]]]:
+    """The cycles a ``pw-profiler`` log shows late, and where the ones that left the sink silent lie.
+
+    Each row is a cycle: period, its end, the clock's delay and the quantum (us), then 8 columns per
+    client (id, its signal, wake and finish times, two durations, status, xruns).  A cycle that came over
+    1.3 periods after the one before it is written as 1.4 periods in the first column (a change of quantum,
+    a stream joining or leaving, is not lateness, nor is the first cycle it saw); a client whose status
+    is not "finished" was not run within the cycle: the sink had nothing of it for that quantum.  Gives how
+    many cycles were late or missed, and each run of missed cycles as (seconds after the first client
+    joined the others during the log, its quanta in frames); none to place when no client joined (a
+    client that takes another's place, as the previous take's recorder, is not a join)."""
     rows = [line.split("\t") for line in profile.splitlines()[1:]]
-    cycles = [(float(r[0]), float(r[3])) for r in rows if len(r) > 3 and r[0].strip() and r[3].strip()]
-    return sum(1 for i, (took, period) in enumerate(cycles)
-               if i >= 2 and took > 1.3 * period and all(cycles[j][1] == period for j in range(i - 2, i)))
+    rows = [r for r in rows if len(r) > 3 and r[0].strip() and r[3].strip()]
+    cycles = [(float(r[0]), float(r[3])) for r in rows]
+    clients = [[r[j:j + 8] for j in range(4, len(r) - 7, 8) if r[j].strip()] for r in rows]
+    late = {i for i, (took, period) in enumerate(cycles)
+            if i >= 2 and took > 1.3 * period and all(cycles[j][1] == period for j in range(i - 2, i))}
+    missed = [i for i, cs in enumerate(clients) if any(c[6].strip() != FINISHED for c in cs)]
+    ids = [{c[0] for c in cs} for cs in clients]
+    join = next((i for i in range(1, len(ids)) if ids[i] > ids[i - 1]), None)
+    starts = np.concatenate([[0.0], np.cumsum([took for took, _ in cycles])]) / 1e6
+    runs: list[list[int]] = []
+    for i in missed if join is not None else []:
+        if i > join:
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    placed = [(float(starts[r[0]] - starts[join]), sum(round(cycles[i][1] * RATE / 1e6) for i in r)) for r in runs]
+    return len(late | set(missed)), placed
 
 
 class Parec:
@@ -95,8 +134,18 @@ class Parec:
         return self.watch.late
 
     @property
-    def data(self) -> np.ndarray:
-        return np.fromfile(self.path, dtype="<f4").reshape(-1, 2)
+    def data(self) -> Take:
+        return placed(np.fromfile(self.path, dtype="<f4").reshape(-1, 2), self.watch)
+
+
+def placed(x: np.ndarray, watch: ServerWatch) -> Take:
+    """The recording ``x`` as a :class:`Take`, the cycles ``watch`` saw PipeWire miss placed from its first
+    sound: where the player's stream joined the graph (a stream is filled before it starts)."""
+    take = x.view(Take)
+    loud = np.flatnonzero(np.abs(x[:, 0]) > SILENT)
+    if len(loud):
+        take.missed = tuple((int(loud[0] + s * RATE), n) for s, n in watch.missed)
+    return take
 
 
 @functools.cache
@@ -109,7 +158,7 @@ def on_pipewire() -> bool:
 T = TypeVar("T")
 
 
-def on_time_take(path: Path, play: Callable[[], T], tries: int = 3) -> tuple[np.ndarray, T]:
+def on_time_take(path: Path, play: Callable[[], T], tries: int = 3) -> tuple[Take, T]:
     """Record ``play()`` to ``path`` again while the server's own graph ran late during the take (at
     most ``tries`` takes; the last is kept whatever happened): the recording and what ``play`` gave."""
     for _ in range(tries):
@@ -121,18 +170,47 @@ def on_time_take(path: Path, play: Callable[[], T], tries: int = 3) -> tuple[np.
 
 
 def dropouts(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> dict:
-    """Silent runs of at least ``min_s`` inside a recorded steady tone (first to last sound)."""
-    m = x[:, 0] if x.ndim == 2 else x
+    """Silent runs of at least ``min_s`` inside a recorded steady tone (first to last sound); in a
+    :class:`Take`, a run no longer than a quantum where PipeWire missed that cycle is the server's: it is
+    counted apart (``"server"``), not in ``"count"``."""
+    runs, span = _silent_runs(x, rate, min_s)
+    servers = server_gaps(x, rate, min_s)
+    gaps = np.array([n for a, n in runs if (a, n) not in servers], dtype=np.int64)
+    return {"count": int(len(gaps)), "gap_s": float(gaps.sum() / rate),
+            "longest_s": float(gaps.max() / rate) if len(gaps) else 0.0, "span_s": span / rate,
+            "server": len(servers)}
+
+
+def server_gaps(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> list[tuple[int, int]]:
+    """The silent runs (first frame, frames) of a :class:`Take` that are PipeWire's: each no longer
+    than a quantum, within :data:`MISSED_NEAR_S` of where the profile places a cycle it missed."""
+    missed = getattr(x, "missed", ())
+    return [(a, n) for a, n in _silent_runs(x, rate, min_s)[0]
+            if any(abs(a - at) <= MISSED_NEAR_S * rate and n <= q + 1 for at, q in missed)]
+
+
+def steps(x: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """How far each sample of the first channel moves from the one before, from ``start`` to ``stop``
+    (a click is a large one); the way into and out of PipeWire's own gaps (:func:`server_gaps`) is not
+    counted: there the sink had nothing for a quantum."""
+    d = np.abs(np.diff(np.asarray(x[:, 0], np.float64)))
+    for a, n in server_gaps(x):
+        d[max(a - 2, 0):a + n + 1] = 0.0
+    return d[start:stop]
+
+
+def _silent_runs(x: np.ndarray, rate: int, min_s: float) -> tuple[list[tuple[int, int]], int]:
+    """Silent runs of at least ``min_s`` between the first and last sound, (first frame, frames), and
+    how many frames lie from the first sound to the last."""
+    m = np.asarray(x[:, 0] if x.ndim == 2 else x)
     loud = np.flatnonzero(np.abs(m) > SILENT)
     if not len(loud):
-        return {"count": 0, "gap_s": 0.0, "longest_s": 0.0, "span_s": 0.0}
+        return [], 0
     span = m[loud[0]:loud[-1] + 1]
-    quiet = np.concatenate([[0], (np.abs(span) < SILENT).astype(np.int8), [0]])
-    d = np.diff(quiet)
-    lens = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-    gaps = lens[lens >= int(min_s * rate)]
-    return {"count": int(len(gaps)), "gap_s": float(gaps.sum() / rate),
-            "longest_s": float(gaps.max() / rate) if len(gaps) else 0.0, "span_s": len(span) / rate}
+    d = np.diff(np.concatenate([[0], (np.abs(span) < SILENT).astype(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    lens = np.flatnonzero(d == -1) - starts
+    return [(int(a + loud[0]), int(n)) for a, n in zip(starts, lens) if n >= int(min_s * rate)], len(span)
 
 
 def seconds_at(x: np.ndarray, hz: float, rate: int = RATE) -> float:

@@ -15,7 +15,7 @@ import pytest
 from nodeflow import Audio, ParameterError
 
 from ._graphs import play_graph
-from ._sound import RATE, Parec, dropouts, on_pipewire, on_time_take, seconds_at
+from ._sound import RATE, Parec, Take, _late_cycles, dropouts, on_pipewire, on_time_take, seconds_at, steps
 from .test_audition import pulse  # noqa: F401 - the fixture
 
 
@@ -127,6 +127,48 @@ def test_a_stall_the_buffer_covers_is_not_heard(pulse, tmp_path):  # noqa: F811
     assert max(lag) - min(lag) <= 2, lag        # every part of the clip heard where it belongs
 
 
+def _profile_row(period_us: int, clients: list[tuple[int, int]]) -> str:
+    """One cycle as ``pw-profiler`` writes it: (client id, status) for each client (3: ran in time)."""
+    cols = [str(period_us), "120", "0", str(period_us)]
+    for cid, status in clients:
+        cols += [str(cid), "1", "60", "90", "59", "30", str(status), "0"]
+    return "\t".join(cols + [" "] * 8)
+
+
+def test_a_gap_is_the_servers_only_where_its_profile_places_a_missed_cycle():
+    """Stop 56's CI: ``pipewire-pulse`` not woken within a cycle (its clients left "triggered") is one
+    quantum of silence the player cannot cover.  The profile places that cycle from where the player's
+    stream joined; a gap there is the server's, the same gap anywhere else is the player's."""
+    q = 512
+    rows = [_profile_row(42666, [(39, 3)])] * 5 + [_profile_row(42666, [(48, 3)])] * 5   # a recorder replaced
+    rows += [_profile_row(10666, [(48, 3), (52, 3)])] * 100                                 # the player joins
+    rows[70] = _profile_row(10666, [(48, 1), (52, 1)])           # the 60th cycle after the player joined
+    late, missed = _late_cycles("\n".join(rows))
+    assert late == 1 and len(missed) == 1 and missed[0][1] == q
+    assert missed[0][0] == pytest.approx(60 * 10666e-6)
+    t = np.arange(3 * RATE) / RATE
+    tone = np.stack([0.25 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1).astype(np.float32)
+    head = 4000                                                  # the recording starts before the sound
+    x = np.concatenate([np.zeros((head, 2), np.float32), tone]).view(Take)
+    x.missed = ((head + round(missed[0][0] * RATE), q),)
+    at = head + 60 * q - 800                                     # seen 15-19 ms before where it is placed
+    x[at:at + q] = 0
+    assert dropouts(x)["count"] == 0 and dropouts(x)["server"] == 1
+    elsewhere = x.copy()
+    elsewhere.missed = x.missed
+    elsewhere[at + 2 * RATE:at + 2 * RATE + q] = 0                  # the same gap 2 s later is counted
+    assert dropouts(elsewhere)["count"] == 1 and dropouts(elsewhere)["server"] == 1
+    longer = x.copy()
+    longer.missed = x.missed
+    longer[at:at + 3 * q] = 0                                     # more than the quantum is counted
+    assert dropouts(longer)["count"] == 1
+    assert dropouts(x[:])["count"] == 1                           # a slice's frames are not the take's
+    rows[71] = rows[70]                                            # two cycles missed in a row: two quanta
+    assert _late_cycles("\n".join(rows))[1] == [(missed[0][0], 2 * q)]
+    alone = [_profile_row(10666, [(48, 3)])] * 10 + [_profile_row(10666, [(48, 1)])]
+    assert _late_cycles("\n".join(alone)) == (1, [])              # no stream joined: nothing to place it from
+
+
 def test_a_take_the_pipewire_server_itself_was_late_for_is_seen_and_taken_again(pulse, tmp_path):  # noqa: F811
     """ci98: one 10.7 ms gap in the covered stall's take, the player's stream never underflowing. A
     ``pipewire`` not scheduled for 30 ms (a loaded machine) is exactly that; the profiler sees the late
@@ -154,11 +196,11 @@ def test_a_take_the_pipewire_server_itself_was_late_for_is_seen_and_taken_again(
         take()
     assert rec.server_late >= 1
     on_time_take(tmp_path / "rec.f32", take)
-    assert len(takes) == 3                # a late take again, then one on time
+    assert len(takes) >= 3                # a late take again, then one on time (or late by itself: one more)
     from .test_audition import retaken     # the recorder of the audition tests retakes the same way
     takes.clear()
     retaken(lambda rec: take())
-    assert len(takes) == 3
+    assert len(takes) >= 3
 
 
 def test_a_stall_longer_than_the_buffer_is_a_gap_that_skips_at_most_a_request(pulse, tmp_path):  # noqa: F811
@@ -207,8 +249,8 @@ def test_a_switch_to_another_take_goes_on_in_the_same_stream_without_a_gap_or_a_
     # sound is left out: PulseAudio may drop a stream's first 30-80 ms, so the recording starts mid-wave
     m = x[:, 0].astype(np.float64)
     loud = np.flatnonzero(np.abs(m) > 1e-3)
-    steps = np.abs(np.diff(m[loud[0] + 48:loud[-1] + 1]))
-    assert steps.max() < 0.03, steps.max()
+    moved = steps(x, loud[0] + 48, loud[-1])
+    assert moved.max() < 0.03, moved.max()
     assert not p.switch(a), "nothing plays: nothing to switch"
 
 
@@ -280,8 +322,8 @@ def test_a_seek_or_a_switch_is_heard_within_two_frames_of_the_request_as_play_is
     assert dropouts(y)["count"] == 0, dropouts(y)
     # no click where the new material comes in: no step larger than 1200 Hz at 0.25 makes (0.039; a
     # cut at a random phase jumps by up to 0.5), up to 0.3 s after it is heard
-    steps = np.abs(np.diff(y[first + 48:_first_block_at(y, 1200) + int(0.3 * RATE), 0].astype(np.float64)))
-    assert steps.max() < 0.045, steps.max()
+    moved = steps(y, first + 48, _first_block_at(y, 1200) + int(0.3 * RATE) - 1)
+    assert moved.max() < 0.045, moved.max()
 
 
 def test_without_a_pulseaudio_server_the_player_plays_through_portaudio(pulse, tmp_path):  # noqa: F811
@@ -488,5 +530,5 @@ def test_a_loop_region_wraps_without_a_click(pulse, tmp_path):  # noqa: F811
     assert loud[-1] - loud[0] > RATE, "less than a second was heard"
     # the pad's largest step is 2 pi 220 / 48000 x 0.25 = 0.0072; a wrap at another phase jumped up to 0.5
     # (the first sound and the stop's fade-out are left out: PulseAudio may drop a stream's first 30-80 ms)
-    steps = np.abs(np.diff(m[loud[0] + 48:loud[-1] - 2400]))
-    assert steps.max() < 0.012, steps.max()
+    moved = steps(x, loud[0] + 48, loud[-1] - 2401)
+    assert moved.max() < 0.012, moved.max()
