@@ -171,7 +171,7 @@ def on_time_take(path: Path, play: Callable[[], T], tries: int = 3) -> tuple[Tak
 
 def dropouts(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> dict:
     """Silent runs of at least ``min_s`` inside a recorded steady tone (first to last sound); in a
-    :class:`Take`, a run no longer than a quantum where PipeWire missed that cycle is the server's: it is
+    :class:`Take`, a run where PipeWire missed cycles, no longer than their quanta, is the server's: it is
     counted apart (``"server"``), not in ``"count"``."""
     runs, span = _silent_runs(x, rate, min_s)
     servers = server_gaps(x, rate, min_s)
@@ -182,8 +182,8 @@ def dropouts(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> dict:
 
 
 def server_gaps(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> list[tuple[int, int]]:
-    """The silent runs (first frame, frames) of a :class:`Take` that are PipeWire's: each no longer
-    than a quantum, within :data:`MISSED_NEAR_S` of where the profile places a cycle it missed."""
+    """The silent runs (first frame, frames) of a :class:`Take` that are PipeWire's: each within
+    :data:`MISSED_NEAR_S` of where the profile places cycles it missed, and no longer than their quanta."""
     missed = getattr(x, "missed", ())
     return [(a, n) for a, n in _silent_runs(x, rate, min_s)[0]
             if any(abs(a - at) <= MISSED_NEAR_S * rate and n <= q + 1 for at, q in missed)]
