@@ -135,7 +135,9 @@ class Parec:
 
     @property
     def data(self) -> Take:
-        return placed(np.fromfile(self.path, dtype="<f4").reshape(-1, 2), self.watch)
+        """What is recorded so far (whole frames: parec may be writing one)."""
+        raw = np.fromfile(self.path, dtype="<f4") if self.path.exists() else np.zeros(0, np.float32)
+        return placed(raw[:len(raw) // 2 * 2].reshape(-1, 2), self.watch)
 
 
 def placed(x: np.ndarray, watch: ServerWatch) -> Take:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import numpy as np
@@ -26,7 +28,7 @@ from nodeflow import Audio, Executor, ExecutionError, Graph, GraphError, Paramet
 from nodeflow.editor.audition import AudioDeviceError, Player, audition, default_player, envelope
 from nodes.dsp.basic import fade, gain
 
-from ._sound import ServerWatch, Take, placed, server_gaps
+from ._sound import Parec, Take, server_gaps
 
 RATE = 48000          # the null sink's rate: the recording is compared sample for sample
 EDGE_S = 0.08         # PulseAudio may lose 30-80 ms at the edges of a clip
@@ -214,41 +216,22 @@ def pulse():
         os.environ["PULSE_SOURCE"] = old
 
 
-class Recorder:
-    """Records ``nullsink.monitor`` on its own InputStream while the player plays; ``server_late`` then
-    says whether PipeWire's own graph ran late during the take (see ``_sound``)."""
+class Recorder(Parec):
+    """Records ``nullsink.monitor`` with ``parec`` while the player plays, into a file of its own that goes
+    with the take; ``server_late`` then says whether PipeWire's own graph ran late during it (see
+    ``_sound``).  It was a Python InputStream: on a busy machine it could lose a stretch of input mid-take,
+    and the clip was then found 0.3-0.5 s late in the recording (ci100, and twice in one PipeWire pass at
+    stop 57)."""
 
-    def __enter__(self) -> "Recorder":
-        import sounddevice as sd
-        self.chunks: list[np.ndarray] = []
-        self.started = threading.Event()
-        self.watch = ServerWatch()
-
-        def cb(indata, frames, time_info, status):
-            self.chunks.append(indata.copy())
-            self.started.set()
-
-        self.stream = sd.InputStream(samplerate=RATE, channels=2, dtype="float32", callback=cb)
-        self.stream.start()
-        assert self.started.wait(30), "the recorder got no data from nullsink.monitor"
-        self.watch.start()
-        return self
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="audition-take-")
+        super().__init__(Path(self._dir.name) / "take.f32")
 
     def __exit__(self, *exc) -> None:
-        self.stream.stop()
-        self.stream.close()
-        self.watch.stop()
+        super().__exit__(*exc)
+        self._dir.cleanup()
 
-    @property
-    def server_late(self) -> int:
-        return self.watch.late
-
-    @property
-    def data(self) -> Take:
-        chunks = list(self.chunks)
-        return placed(np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32), self.watch)
-
-    def wait_for(self, frames: int, timeout: float = 45.0) -> np.ndarray:
+    def wait_for(self, frames: int, timeout: float = 45.0) -> Take:
         """Keep recording until ``frames`` frames past the first sound (plus a silent tail) are in."""
         deadline = time.monotonic() + timeout
         while True:
