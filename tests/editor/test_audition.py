@@ -1,7 +1,7 @@
 """Auditioning: the waveform envelope, and real sound through PulseAudio's null sink.
 
 The sound tests play through sounddevice -> PortAudio -> PulseAudio's ``nullsink`` and record its
-``nullsink.monitor`` with an explicit InputStream, then compare the recording with what the node
+``nullsink.monitor`` with ``parec`` (:class:`Recorder`), then compare the recording with what the node
 computed.  ``scripts/run-tests.sh`` starts that private PulseAudio; without one they are skipped.
 They wait for events (with generous timeouts) and never assert wall-clock timing.
 """
@@ -208,7 +208,7 @@ def pulse():
     if why:
         pytest.skip(f"no PulseAudio server with a null sink reachable ({why}); run through scripts/run-tests.sh")
     old = os.environ.get("PULSE_SOURCE")
-    os.environ["PULSE_SOURCE"] = "nullsink.monitor"   # the recorder taps the null sink's monitor
+    os.environ["PULSE_SOURCE"] = "nullsink.monitor"   # the GUI scenarios' InputStreams tap the monitor
     yield
     if old is None:
         os.environ.pop("PULSE_SOURCE", None)

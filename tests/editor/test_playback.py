@@ -151,7 +151,7 @@ def test_a_gap_is_the_servers_only_where_its_profile_places_a_missed_cycle():
     head = 4000                                                  # the recording starts before the sound
     x = np.concatenate([np.zeros((head, 2), np.float32), tone]).view(Take)
     x.missed = ((head + round(missed[0][0] * RATE), q),)
-    at = head + 60 * q - 800                                     # seen 15-19 ms before where it is placed
+    at = head + 60 * q - 800                                     # seen 15-21 ms before where it is placed
     x[at:at + q] = 0
     assert dropouts(x)["count"] == 0 and dropouts(x)["server"] == 1
     elsewhere = x.copy()
