@@ -173,7 +173,8 @@ def assert_recording_matches(rec: np.ndarray, ref: Audio) -> None:
     got = rec[lag:lag + r.shape[1]].T.astype(np.float64)
     assert got.shape[1] == r.shape[1], f"recording ends early: {got.shape[1]} of {r.shape[1]} frames after the lag"
     for at, n in server_gaps(rec):
-        r[:, max(at - lag, 0):at - lag + n] = got[:, max(at - lag, 0):at - lag + n] = 0.0
+        a, b = max(at - lag, 0), max(at - lag + n, 0)      # (a gap before the lag: a negative end would count back)
+        r[:, a:b] = got[:, a:b] = 0.0
     e = int(EDGE_S * RATE)
     for ch in range(2):
         want, have = r[ch, e:-e], got[ch, e:-e]
