@@ -88,13 +88,14 @@ def _late_cycles(profile: str) -> tuple[int, list[tuple[float, int]]]:
     ids = [{c[0] for c in cs} for cs in clients]
     join = next((i for i in range(1, len(ids)) if ids[i] > ids[i - 1]), None)
     starts = np.concatenate([[0.0], np.cumsum([took for took, _ in cycles])]) / 1e6
-    runs: list[list[int]] = []
-    for i in missed if join is not None else []:
-        if i > join:
-            if runs and runs[-1][-1] == i - 1:
-                runs[-1].append(i)
-            else:
-                runs.append([i])
+    if join is None:
+        return len(late | set(missed)), []
+    runs: list[list[int]] = []                      # missed cycles in a row after the join, each run one gap
+    for i in (i for i in missed if i > join):
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
     placed = [(float(starts[r[0]] - starts[join]), sum(round(cycles[i][1] * RATE / 1e6) for i in r)) for r in runs]
     return len(late | set(missed)), placed
 
@@ -176,7 +177,7 @@ def dropouts(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> dict:
     :class:`Take`, a run where PipeWire missed cycles, no longer than their quanta, is the server's: it is
     counted apart (``"server"``), not in ``"count"``."""
     runs, span = _silent_runs(x, rate, min_s)
-    servers = server_gaps(x, rate, min_s)
+    servers = _servers(runs, x, rate)
     gaps = np.array([n for a, n in runs if (a, n) not in servers], dtype=np.int64)
     return {"count": int(len(gaps)), "gap_s": float(gaps.sum() / rate),
             "longest_s": float(gaps.max() / rate) if len(gaps) else 0.0, "span_s": span / rate,
@@ -186,9 +187,13 @@ def dropouts(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> dict:
 def server_gaps(x: np.ndarray, rate: int = RATE, min_s: float = 0.001) -> list[tuple[int, int]]:
     """The silent runs (first frame, frames) of a :class:`Take` that are PipeWire's: each within
     :data:`MISSED_NEAR_S` of where the profile places cycles it missed, and no longer than their quanta."""
+    return _servers(_silent_runs(x, rate, min_s)[0], x, rate)
+
+
+def _servers(runs: list[tuple[int, int]], x: np.ndarray, rate: int) -> list[tuple[int, int]]:
+    """Those of ``x``'s silent ``runs`` that are PipeWire's (see :func:`server_gaps`)."""
     missed = getattr(x, "missed", ())
-    return [(a, n) for a, n in _silent_runs(x, rate, min_s)[0]
-            if any(abs(a - at) <= MISSED_NEAR_S * rate and n <= q + 1 for at, q in missed)]
+    return [(a, n) for a, n in runs if any(abs(a - at) <= MISSED_NEAR_S * rate and n <= q + 1 for at, q in missed)]
 
 
 def steps(x: np.ndarray, start: int, stop: int) -> np.ndarray:
