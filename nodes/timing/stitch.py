@@ -37,7 +37,7 @@ from nodeflow.types import Range
 from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint, resample_audio
 from nodes.dsp._curves import Curve, crossfade_gains
 from nodes.timing._cues import seam_cues
-from nodes.timing._mend import mend, step
+from nodes.timing._mend import mend, mend_run, step
 
 __all__ = ["stitch", "join_windows", "place_windows", "SEAM_FADE_S"]
 
@@ -68,7 +68,8 @@ class _Seam:
     (the source's own step there, as the windows are now: a downbeat's attack), or a ``silent`` gap.
     ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade continues
     as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``); ``lead_in``: an
-    edit (bars reordered, comped) to a window that is its source: the frame before it there."""
+    edit (bars reordered, comped) to a window that is its source: the frame before it there; ``cut``: a cut
+    between windows that abut, mended (by :func:`mend`, or with its neighbours by :func:`mend_run`)."""
     start: int
     length: int
     centre: int
@@ -77,6 +78,7 @@ class _Seam:
     silent: bool = False
     ratios: tuple[np.ndarray, np.ndarray] | None = None
     lead_in: np.ndarray | None = None
+    cut: bool = False
 
 
 def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int,
@@ -119,6 +121,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         length = max(0, min(wanted, 2 * max(room, 0)))
         seam = _Seam(centre - length // 2, length, centre)
         if mend:
+            seam.cut = True
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
                 seam.natural = maps[1] @ _source_step(cb, ca) if maps is not None else \
@@ -279,10 +282,33 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
             tail = _continued(windows[k - 1], positions[k - 1], start, end, windows[k], positions[k], r[0])
             head = _continued(windows[k], positions[k], start, end, windows[k - 1], positions[k - 1], r[1])
             out[:, start:end] = tail * fade_out + head * fade_in
-    for seam in seams:
-        if seam.mend:
-            mend(out, seam.centre, seam.mend, seam.natural, seam.lead_in)
+    for k, run in _runs(seams, default_frames):
+        if len(run) > 1:          # windows of a few frames between others: their cuts mended together
+            before, after = bounds[k], bounds[k + len(run) + 1]
+            mend_run(out, [s.centre for s in run], max(before.start + before.length + before.mend,
+                                                       run[0].centre - default_frames // 2),
+                     min(after.start - after.mend, run[-1].centre + default_frames // 2))
+        elif run[0].mend:
+            mend(out, run[0].centre, run[0].mend, run[0].natural, run[0].lead_in)
     return out, [seam.start + seam.length // 2 for seam in seams]
+
+
+def _runs(seams: list[_Seam], default_frames: int) -> list[tuple[int, list[_Seam]]]:
+    """The seams that are mended (with the index of the first), each alone or, where cuts follow each other
+    within 1 ms (windows of a few frames), as runs of cuts mended together (:func:`mend_run`).  Measured on
+    sines at 0.5 (a window of 330 Hz between 220 and 440 Hz, 8 phases, 48 kHz): mended alone, the cuts either
+    side of a window of 1, 8, 16, 24, 32 and 40 frames stepped 28.6, 5.0, 2.8, 1.8, 1.4 and 1.2 times the
+    music's largest step (from 48 frames, 1.04); mended together, they step at most 1.05 times it, and the
+    offset that takes out two jumps at once lifts the peak to 0.54-0.73 (a cut mended alone: up to 0.59)."""
+    near = max(2, default_frames // 10)          # 1 ms (default_frames: the 10 ms a mend spans)
+    runs: list[tuple[int, list[_Seam]]] = []
+    for k, seam in enumerate(seams):
+        if runs and seam.cut and runs[-1][1][-1].cut and seam.centre - runs[-1][1][-1].centre < near \
+                and runs[-1][0] + len(runs[-1][1]) == k:
+            runs[-1][1].append(seam)
+        elif seam.cut or seam.mend:
+            runs.append((k, [seam]))
+    return runs
 
 
 def _padding(last: Audio) -> int:
