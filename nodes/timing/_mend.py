@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["mend", "mend_run", "step"]
+__all__ = ["mend", "step"]
 
 
 def mend(out: np.ndarray, seam: int, half: int, natural: np.ndarray | None = None,
@@ -80,29 +80,6 @@ def _offset(x: np.ndarray, seam: int, half: int, jump: float, near: int) -> None
             if lift <= 1e-7 * max(peak, 1e-3):
                 break
     x[seam - half:seam + half] = best.astype(x.dtype)
-
-
-def mend_run(out: np.ndarray, cuts: list[int], lo: int, hi: int) -> None:
-    """Take out the cuts at ``cuts`` (frames, ascending) together, by one smooth offset over ``[lo, hi)``: cuts
-    so close (windows of a few frames between others) that :func:`mend`, which reads the music 2 ms either side
-    of one cut, would read the next cut's jump as the music's, and has no room for its offsets (QA105: a window
-    of 1 to 10 frames between two others stepped by up to 24 times the music's largest step).  Each cut's whole
-    jump is taken out, less the slope the material either side of the run keeps, by an offset that rises (a
-    raised cosine) from ``lo`` to half the jump at the cut and falls from minus half of it to ``hi``: the offsets
-    sum to one continuous curve, and the few frames between the cuts go the way their neighbours do."""
-    x = out[:, lo:hi].astype(np.float64)
-    at = [k - lo for k in cuts]
-    if at[0] < 1 or at[-1] >= x.shape[1]:
-        return
-    slopes = [x[:, at[0] - 1] - x[:, at[0] - 2]] if at[0] >= 2 else []
-    slopes += [x[:, at[-1] + 1] - x[:, at[-1]]] if at[-1] + 1 < x.shape[1] else []
-    slope = np.mean(slopes, axis=0) if slopes else np.zeros(x.shape[0])
-    offset = np.zeros_like(x)
-    for k in at:
-        jump = (x[:, k] - x[:, k - 1]) - slope
-        offset[:, :k] += 0.5 * jump[:, None] * _fall(k)[::-1]
-        offset[:, k:] -= 0.5 * jump[:, None] * _fall(x.shape[1] - k)
-    out[:, lo:hi] = (x + offset).astype(out.dtype)
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,8 +17,9 @@ other cut between windows that abut is not crossfaded but *mended* (see
 the change of slope it made), and the music is otherwise untouched (a crossfade over a made-up
 continuation differed from a pad by -14 dBFS and
 softened each downbeat's kick by 3-4 dB; a mend of the whole step took a downbeat's attack for a
-click; bars reordered or comped: the bar before bends to meet the next as its source starts it).  Where no
-window plays the result is silent.
+click; bars reordered or comped: the bar before bends to meet the next as its source starts it).  A window
+under 1 ms between two such cuts (a blip: a few frames left by a trim or a rounding) is its neighbour's
+continuation, and the one cut left is mended (:func:`_blips`).  Where no window plays the result is silent.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from nodeflow.types import Range
 from nodes.dsp._conform import conform_all, project_rate, project_rate_fingerprint, resample_audio
 from nodes.dsp._curves import Curve, crossfade_gains
 from nodes.timing._cues import seam_cues
-from nodes.timing._mend import mend, mend_run, step
+from nodes.timing._mend import mend, step
 
 __all__ = ["stitch", "join_windows", "place_windows", "SEAM_FADE_S"]
 
@@ -69,7 +70,7 @@ class _Seam:
     ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade continues
     as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``); ``lead_in``: an
     edit (bars reordered, comped) to a window that is its source: the frame before it there; ``cut``: a cut
-    between windows that abut, mended (by :func:`mend`, or with its neighbours by :func:`mend_run`)."""
+    between windows that abut, mended (where room was left for it: ``mend``)."""
     start: int
     length: int
     centre: int
@@ -133,6 +134,60 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         seams.append(seam)
         prev_end = seam.start + seam.length + seam.mend
     return seams
+
+
+def _blips(windows: list[Audio], positions: list[int], seams: list[_Seam], default_frames: int) -> dict[int, int]:
+    """Windows shorter than 1 ms with a mended cut on each side they have (another take's few frames between
+    two windows, left by a trim or a rounding), as ``{window: the window whose continuation replaces it}``;
+    ``seams`` are changed to match.  Cuts that close cannot be mended one by one: each mend had a frame or two
+    of room and clicked (QA105, QA107: the cuts either side of a window of 1, 8, 16 and 32 frames stepped
+    28.6, 5.0, 2.8 and 1.4 times the music's largest step), and mending them together lifted the music
+    around them past full scale.  Under a millisecond a window is heard as a tick, not as music: its frames
+    become the window before's mirrored continuation (the window after's, for a run at the start), and the
+    one cut left is mended as any other edit (a hit after it keeps its attack, a rest before it stays a rest);
+    the piece keeps its length and every other frame."""
+    near = max(2, default_frames // 10)          # 1 ms (default_frames: the 10 ms a mend spans)
+    n = len(windows)
+    blip = [windows[k].frames < near and (k == 0 or seams[k - 1].cut) and (k == n - 1 or seams[k].cut)
+            for k in range(n)]
+    fills: dict[int, int] = {}
+    k = 0
+    while k < n:
+        if not blip[k]:
+            k += 1
+            continue
+        end = k
+        while end < n and blip[end]:
+            end += 1                                   # windows k .. end - 1: a run of blips
+        before, after = k - 1, (end if end < n else -1)
+        if before < 0 and after < 0:
+            return {}                                  # nothing but blips: nothing to continue
+        for j in range(k, end):
+            fills[j] = before if before >= 0 else after
+        for j in range(max(k, 1), min(end + 1, n)):    # no cut is left within the run, nor after it at the start
+            seams[j - 1].mend, seams[j - 1].natural, seams[j - 1].lead_in = 0, None, None
+        if before >= 0 and after >= 0:                 # the cut left: the window before's continuation -> after
+            _mend_after_blips(seams, before, after, windows, positions, default_frames)
+        k = end
+    return fills
+
+
+def _mend_after_blips(seams: list[_Seam], before: int, after: int, windows: list[Audio], positions: list[int],
+                      default_frames: int) -> None:
+    """The mend of the cut at window ``after``'s start, the blips before it now window ``before``'s
+    continuation: an edit (its attack kept, :func:`_lead_in`), over the room between the mends either side."""
+    seam = seams[after - 1]
+    prev = seams[before - 1] if before >= 1 else None
+    nxt = seams[after] if after < len(seams) else None
+    for other in (prev, nxt):                      # a mend either side gave its room to the blips' short ones:
+        if other is not None and other.mend:       # the two now share what lies between them
+            other.mend = min(other.mend, abs(seam.centre - other.centre) // 2)
+    lo = prev.start + prev.length + prev.mend if prev is not None else 0
+    hi = nxt.start - nxt.mend if nxt is not None else positions[after] + windows[after].frames
+    half = min(default_frames // 2, seam.centre - max(lo, positions[before]), hi - seam.centre)
+    if half >= 1:
+        seam.mend = half
+        seam.lead_in = _lead_in(windows[after], read_cut(windows[after].edges))
 
 
 def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:
@@ -258,6 +313,7 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     total = positions[-1] + windows[-1].frames
     out = np.zeros((windows[0].channels, total), np.float32)
     seams = _seams(windows, positions, fade_frames, default_frames, check)
+    fills = _blips(windows, positions, seams, default_frames)
     bounds = [_Seam(0, 0, 0, silent=True)] + seams + [_Seam(total, 0, total, silent=True)]
     for k, w in enumerate(windows):
         if check is not None and k % 256 == 0:
@@ -271,6 +327,9 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
                 out[:, lo:a] = _extended(w, positions[k], lo, a)
             if b < hi and not bounds[k + 1].silent:
                 out[:, max(b, lo):hi] = _extended(w, positions[k], max(b, lo), hi)
+    for k, src in fills.items():          # a window of a few frames between cuts: its neighbour's continuation
+        out[:, positions[k]:positions[k] + windows[k].frames] = \
+            _extended(windows[src], positions[src], positions[k], positions[k] + windows[k].frames)
     for k, seam in enumerate(seams, 1):
         if check is not None and k % 256 == 0:
             check()
@@ -282,33 +341,10 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
             tail = _continued(windows[k - 1], positions[k - 1], start, end, windows[k], positions[k], r[0])
             head = _continued(windows[k], positions[k], start, end, windows[k - 1], positions[k - 1], r[1])
             out[:, start:end] = tail * fade_out + head * fade_in
-    for k, run in _runs(seams, default_frames):
-        if len(run) > 1:          # windows of a few frames between others: their cuts mended together
-            before, after = bounds[k], bounds[k + len(run) + 1]
-            mend_run(out, [s.centre for s in run], max(before.start + before.length + before.mend,
-                                                       run[0].centre - default_frames // 2),
-                     min(after.start - after.mend, run[-1].centre + default_frames // 2))
-        elif run[0].mend:
-            mend(out, run[0].centre, run[0].mend, run[0].natural, run[0].lead_in)
+    for seam in seams:
+        if seam.mend:
+            mend(out, seam.centre, seam.mend, seam.natural, seam.lead_in)
     return out, [seam.start + seam.length // 2 for seam in seams]
-
-
-def _runs(seams: list[_Seam], default_frames: int) -> list[tuple[int, list[_Seam]]]:
-    """The seams that are mended (with the index of the first), each alone or, where cuts follow each other
-    within 1 ms (windows of a few frames), as runs of cuts mended together (:func:`mend_run`).  Measured on
-    sines at 0.5 (a window of 330 Hz between 220 and 440 Hz, 8 phases, 48 kHz): mended alone, the cuts either
-    side of a window of 1, 8, 16, 24, 32 and 40 frames stepped 28.6, 5.0, 2.8, 1.8, 1.4 and 1.2 times the
-    music's largest step (from 48 frames, 1.04); mended together, they step at most 1.05 times it, and the
-    offset that takes out two jumps at once lifts the peak to 0.54-0.73 (a cut mended alone: up to 0.59)."""
-    near = max(2, default_frames // 10)          # 1 ms (default_frames: the 10 ms a mend spans)
-    runs: list[tuple[int, list[_Seam]]] = []
-    for k, seam in enumerate(seams):
-        if runs and seam.cut and runs[-1][1][-1].cut and seam.centre - runs[-1][1][-1].centre < near \
-                and runs[-1][0] + len(runs[-1][1]) == k:
-            runs[-1][1].append(seam)
-        elif seam.cut or seam.mend:
-            runs.append((k, [seam]))
-    return runs
 
 
 def _padding(last: Audio) -> int:
@@ -346,7 +382,8 @@ def stitch(windows: list[Audio], *,
     as the source and every bar keeps its time, with or without a fade.  Each seam is crossfaded
     over the windows' overlap, or over ``fade_s`` seconds when set (0: cut at the seam), or by
     default a cut between windows that abut is mended over 10 ms (its jump taken out by a smooth
-    offset, no material replaced), which keeps transposed or regenerated windows from clicking;
+    offset, no material replaced), which keeps transposed or regenerated windows from clicking (a
+    window under 1 ms between two others, too short to be heard as music, continues its neighbour);
     neighbours whose edges are as they were cut join exactly.  With the ``linear`` curve, windows
     cut with overlap and not changed stitch back to the original exactly.  Windows are joined at
     the highest rate among them and the most channels; with a graph project rate the joined result
