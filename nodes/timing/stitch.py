@@ -70,7 +70,8 @@ class _Seam:
     ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade continues
     as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``); ``lead_in``: an
     edit (bars reordered, comped) to a window that is its source: the frame before it there; ``cut``: a cut
-    between windows that abut, mended (where room was left for it: ``mend``)."""
+    between windows that abut, mended (where room was left for it: ``mend``), ``edit`` where they are not
+    neighbours in their source (under a gain or mix: their source's own step is kept there)."""
     start: int
     length: int
     centre: int
@@ -80,6 +81,7 @@ class _Seam:
     ratios: tuple[np.ndarray, np.ndarray] | None = None
     lead_in: np.ndarray | None = None
     cut: bool = False
+    edit: bool = False
 
 
 def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, default_frames: int,
@@ -122,7 +124,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         length = max(0, min(wanted, 2 * max(room, 0)))
         seam = _Seam(centre - length // 2, length, centre)
         if mend:
-            seam.cut = True
+            seam.cut, seam.edit = True, maps is None and again is None
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
                 seam.natural = maps[1] @ _source_step(cb, ca) if maps is not None else \
@@ -137,18 +139,20 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
 
 
 def _blips(windows: list[Audio], positions: list[int], seams: list[_Seam], default_frames: int) -> dict[int, int]:
-    """Windows shorter than 1 ms with a mended cut on each side they have (another take's few frames between
-    two windows, left by a trim or a rounding), as ``{window: the window whose continuation replaces it}``;
-    ``seams`` are changed to match.  Cuts that close cannot be mended one by one: each mend had a frame or two
-    of room and clicked (QA105, QA107: the cuts either side of a window of 1, 8, 16 and 32 frames stepped
-    28.6, 5.0, 2.8 and 1.4 times the music's largest step), and mending them together lifted the music
-    around them past full scale.  Under a millisecond a window is heard as a tick, not as music: its frames
-    become the window before's mirrored continuation (the window after's, for a run at the start), and the
-    one cut left is mended as any other edit (a hit after it keeps its attack, a rest before it stays a rest);
-    the piece keeps its length and every other frame."""
-    near = max(2, default_frames // 10)          # 1 ms (default_frames: the 10 ms a mend spans)
+    """Runs of windows under 2 ms in all, with an edit's cut on each side each has (another take's few frames
+    between two windows, left by a trim or a rounding), as ``{window: the window whose continuation replaces
+    it}``; ``seams`` are changed to match.  Cuts that close cannot be mended one by one: a jump as large as the
+    music takes about a millisecond each side to take out without stepping more than the music does, and each
+    mend had half the window (QA105, QA107, QA109: the cuts either side of a window of 1, 8, 16, 32 and 44
+    frames stepped 28.6, 5.0, 2.8, 1.4 and 2.1 times the music's largest step), and mending them together
+    lifted the music around them past full scale.  That short, a window is heard as a tick, not as music: its
+    frames become the window before's mirrored continuation (the window after's, for a run at the start), and
+    the one cut left is mended as any other edit (a hit after it keeps its attack, a rest before it stays a
+    rest); the piece keeps its length and every other frame.  Source neighbours under a gain join as their
+    source does, and a longer run of short windows is music: both are left to :func:`mend`."""
+    near = max(2, default_frames // 5)           # 2 ms (default_frames: the 10 ms a mend spans)
     n = len(windows)
-    blip = [windows[k].frames < near and (k == 0 or seams[k - 1].cut) and (k == n - 1 or seams[k].cut)
+    blip = [windows[k].frames < near and (k == 0 or seams[k - 1].edit) and (k == n - 1 or seams[k].edit)
             for k in range(n)]
     fills: dict[int, int] = {}
     k = 0
@@ -160,16 +164,37 @@ def _blips(windows: list[Audio], positions: list[int], seams: list[_Seam], defau
         while end < n and blip[end]:
             end += 1                                   # windows k .. end - 1: a run of blips
         before, after = k - 1, (end if end < n else -1)
-        if before < 0 and after < 0:
-            return {}                                  # nothing but blips: nothing to continue
+        frames = sum(w.frames for w in windows[k:end])
+        source = before if before >= 0 else after          # (whose mirror must cover them whole)
+        if source < 0 or windows[source].frames < frames or frames >= near or _continues(
+                windows[before] if before >= 0 else None, windows[k:end], windows[after] if after >= 0 else None):
+            k = end                      # nothing to continue, music, or the source itself: as mend leaves it
+            continue
         for j in range(k, end):
-            fills[j] = before if before >= 0 else after
+            fills[j] = source
         for j in range(max(k, 1), min(end + 1, n)):    # no cut is left within the run, nor after it at the start
             seams[j - 1].mend, seams[j - 1].natural, seams[j - 1].lead_in = 0, None, None
         if before >= 0 and after >= 0:                 # the cut left: the window before's continuation -> after
             _mend_after_blips(seams, before, after, windows, positions, default_frames)
         k = end
     return fills
+
+
+def _continues(before: Audio | None, blips: list[Audio], after: Audio | None) -> bool:
+    """Whether ``blips`` are the source's own frames beside the window before or after them (None: none), under
+    that window's map (a gain, a channel mix), as its record keeps them (:func:`nodeflow.cuts.neighbours`): a
+    piece's last frames under the gain of the rest (QA109) join as the source does; a blip's own record is too
+    short to tell."""
+    x = np.concatenate([w.samples for w in blips], axis=1)
+    for w, side in ((before, 1), (after, 0)):
+        near = neighbours(w.samples, read_cut(w.edges)) if w is not None else None
+        if near is None:
+            continue
+        m = min(x.shape[1], near[side].shape[1])
+        ours, source = (x[:, :m], near[1][:, :m]) if side else (x[:, -m:], near[0][:, -m:])
+        if m and np.isfinite(source).all() and np.allclose(ours, source, rtol=1e-4, atol=1e-6):
+            return True
+    return False
 
 
 def _mend_after_blips(seams: list[_Seam], before: int, after: int, windows: list[Audio], positions: list[int],

@@ -26,8 +26,9 @@ def test_a_window_of_a_frame_or_two_between_others_is_mended_as_any_other(rate):
     """QA105: a 2-frame window between two that abut raised a broadcast error; then it stitched, but the
     cuts either side of a window of 1 to 40 frames stepped up to 28.6 times the music's largest step."""
     own = 0.5 * 2 * np.pi * 440 / rate                 # the largest step of the music either side
-    frames_1ms = rate // 1000
-    for frames in sorted({1, 2, 3, 5, frames_1ms // 3, frames_1ms - 1, frames_1ms, 2 * frames_1ms} - {0}):
+    ms = rate / 1000
+    for frames in sorted({1, 2, 3, 5, round(ms / 3), round(ms), round(1.5 * ms), round(2 * ms) - 1, round(2 * ms),
+                          round(3 * ms)} - {0}):
         for phase in (0.0, 1.0, 2.5, 4.0):
             a, c = sine(220, rate, 0.0, rate), sine(440, rate, 2.0 + phase, rate)
             y = stitch.fn([a, sine(330, frames, phase, rate), c])
@@ -50,6 +51,39 @@ def test_blips_before_a_window_of_a_millisecond_or_more_do_not_click():
                            sine(440, r, phase + 2.5, r)])
             assert largest_step(y) <= 1.1 * own, (mid, phase)
             assert np.abs(y.samples).max() <= 0.55
+
+
+@pytest.mark.parametrize("rate", [22050, 32000, 44100, 96000])
+def test_windows_either_side_of_the_blip_length_do_not_click(rate):
+    """QA109 D5: windows of 1.0-1.1 ms (44 frames at 44.1 kHz, 22 at 22.05 kHz), just over what was a blip,
+    were mended one by one and stepped 1.6-2.4 times the music's largest step."""
+    def s(f, n, phase):
+        return Audio((0.5 * np.sin(2 * np.pi * f * np.arange(n) / rate + phase))[None].astype(np.float32), rate)
+    for n in range(max(1, rate // 1000 - 3), rate // 500 + 8, 3):
+        ws = [s(220, rate // 2, 22.0), s(220 * 2 ** (2 / 12), n, 12.0 + n), s(220 * 2 ** (4 / 12), rate // 2, 2.0 + n)]
+        y = stitch.fn(ws)
+        assert largest_step(y) <= 1.1 * max(largest_step(w) for w in ws), n
+
+
+def test_a_long_run_of_short_windows_is_music_and_kept():
+    """QA109 D1: 25 windows of 40 frames (each under 2 ms, 23 ms in all) of one tone were taken for blips and
+    filled from the window before, mirrored, then silent: 900 frames of zeros in a held 440 Hz tone."""
+    r = 44100
+
+    def s(n, at, amp=0.5):
+        return Audio((amp * np.sin(2 * np.pi * 440 * (np.arange(n) + at) / r))[None].astype(np.float32), r)
+    ws = [s(r, 0), s(50, r)] + [s(40, r + 50 + 40 * i, 0.45 if i % 2 else 0.5) for i in range(25)] + [s(r, r + 1050)]
+    y = stitch.fn(ws).samples[0, r:r + 1050]
+    assert not (y == 0).any() and np.sqrt(np.mean(y[-300:] ** 2)) > 0.3
+
+
+def test_a_piece_under_one_gain_stitches_to_the_source_under_it_exactly():
+    """QA109 D2: every bar under -3 dB, the piece's last window 3 frames long: the 3 frames were taken for a
+    blip and replaced (0.015 off); gain then stitch is stitch then gain, to the bit."""
+    x = music(120.0, 4, 4.0, 48000, seed=2)
+    x = Audio(x.samples[:, :3 * 48000 + 3], 48000)
+    y = stitch.fn([gain.fn(w, gain_db=-3.0) for w in tokenize_window.fn(x, size=1.0)])
+    assert np.array_equal(y.samples, gain.fn(x, gain_db=-3.0).samples)
 
 
 def test_a_run_of_blips_lifts_nothing():
