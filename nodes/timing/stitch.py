@@ -139,52 +139,73 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
 
 
 def _blips(windows: list[Audio], positions: list[int], seams: list[_Seam], default_frames: int) -> dict[int, int]:
-    """Runs of windows under 2 ms in all, with an edit's cut on each side each has (another take's few frames
-    between two windows, left by a trim or a rounding), as ``{window: the window whose continuation replaces
-    it}``; ``seams`` are changed to match.  Cuts that close cannot be mended one by one: a jump as large as the
+    """Runs of windows under 2 ms in all between edits' cuts (another take's few frames between two windows, left
+    by a trim or a rounding: blips), as ``{window: the window whose continuation replaces it}``; ``seams`` are
+    changed to match (:func:`_blip_run`).  Cuts that close cannot be mended one by one: a jump as large as the
     music takes about a millisecond each side to take out without stepping more than the music does, and each
     mend had half the window (QA105, QA107, QA109: the cuts either side of a window of 1, 8, 16, 32 and 44
     frames stepped 28.6, 5.0, 2.8, 1.4 and 2.1 times the music's largest step), and mending them together
     lifted the music around them past full scale.  That short, a window is heard as a tick, not as music: its
     frames become the window before's mirrored continuation (the window after's, for a run at the start), and
     the one cut left is mended as any other edit (a hit after it keeps its attack, a rest before it stays a
-    rest); the piece keeps its length and every other frame.  Source neighbours under a gain join as their
-    source does, and a longer run of short windows is music: both are left to :func:`mend`."""
+    rest); the piece keeps its length and every other frame.  Blips that are the source beside a neighbour (a
+    bar's first frames before another take) stay as they are, and the one cut is mended across them into that
+    neighbour; a longer run of short windows is music, left to :func:`mend` one by one."""
     near = max(2, default_frames // 5)           # 2 ms (default_frames: the 10 ms a mend spans)
     n = len(windows)
-    blip = [windows[k].frames < near and (k == 0 or seams[k - 1].edit) and (k == n - 1 or seams[k].edit)
-            for k in range(n)]
+    # per seam: an edit's cut, source neighbours (as cut, or under a gain: the mend keeps their own step), or
+    # neither (a crossfade, a gap)
+    kind = ["edit" if s.edit else "joined" if s.cut or not (s.silent or s.length) else "" for s in seams]
     fills: dict[int, int] = {}
     k = 0
     while k < n:
-        if not blip[k]:
-            k += 1
-            continue
         end = k
-        while end < n and blip[end]:
-            end += 1                                   # windows k .. end - 1: a run of blips
-        before, after = k - 1, (end if end < n else -1)
-        frames = sum(w.frames for w in windows[k:end])
-        source = before if before >= 0 else after          # (whose mirror must cover them whole)
-        if source < 0 or windows[source].frames < frames or frames >= near or _continues(
-                windows[before] if before >= 0 else None, windows[k:end], windows[after] if after >= 0 else None):
-            k = end                      # nothing to continue, music, or the source itself: as mend leaves it
-            continue
-        for j in range(k, end):
-            fills[j] = source
-        for j in range(max(k, 1), min(end + 1, n)):    # no cut is left within the run, nor after it at the start
-            seams[j - 1].mend, seams[j - 1].natural, seams[j - 1].lead_in = 0, None, None
-        if before >= 0 and after >= 0:                 # the cut left: the window before's continuation -> after
-            _mend_after_blips(seams, before, after, windows, positions, default_frames)
-        k = end
+        while end < n and windows[end].frames < near:
+            end += 1                                   # windows k .. end - 1: a run of short windows
+        if end > k:
+            fills.update(_blip_run(windows, positions, seams, kind, k, end, near, default_frames))
+        k = end + 1
     return fills
 
 
-def _continues(before: Audio | None, blips: list[Audio], after: Audio | None) -> bool:
-    """Whether ``blips`` are the source's own frames beside the window before or after them (None: none), under
+def _blip_run(windows: list[Audio], positions: list[int], seams: list[_Seam], kind: list[str], k: int, end: int,
+              near: int, default_frames: int) -> dict[int, int]:
+    """What :func:`_blips` does with the short windows ``k .. end - 1``: the fills (``{window: the window that
+    continues over it}``), after the seams' mends are set to match."""
+    n = len(windows)
+    before, after = k - 1, (end if end < n else -1)
+    left, right = (kind[k - 1] if k else None), (kind[end - 1] if end < n else None)
+    inner = {kind[j - 1] for j in range(k + 1, end)}
+    frames = sum(w.frames for w in windows[k:end])
+    if frames >= near or "" in {left, right} | inner:
+        return {}                        # music, or a crossfade or a gap beside them: as they are
+    blips = windows[k:end]
+    source = _continues(windows[before] if before >= 0 else None, blips, windows[after] if after >= 0 else None)
+    with_before = left == "joined" or source == "before"
+    with_after = right == "joined" or source == "after"
+    if with_before or with_after:        # the source beside a neighbour: one cut, mended across them as they are
+        if not (with_before and with_after) and inner <= {"joined"} and before >= 0 and after >= 0:
+            joined = seams[k - 1] if with_before else seams[end - 1]
+            joined.mend, joined.natural, joined.lead_in = 0, None, None            # (the source: as it is)
+            _mend_across(seams, end - 1 if with_before else k - 1, before, after, windows, positions, default_frames)
+        return {}
+    if inner - {"edit"}:
+        return {}
+    fill = before if before >= 0 else after          # (whose mirror must cover them whole)
+    if fill < 0 or windows[fill].frames < frames:
+        return {}
+    for j in range(max(k, 1), min(end + 1, n)):      # no cut is left within the run, nor after it at the start
+        seams[j - 1].mend, seams[j - 1].natural, seams[j - 1].lead_in = 0, None, None
+    if before >= 0 and after >= 0:                   # the cut left: the window before's continuation -> after
+        _mend_across(seams, end - 1, before, after, windows, positions, default_frames)
+    return {j: fill for j in range(k, end)}
+
+
+def _continues(before: Audio | None, blips: list[Audio], after: Audio | None) -> str | None:
+    """Which window (``"before"``, ``"after"``; None: neither) ``blips`` are the source's own frames beside, under
     that window's map (a gain, a channel mix), as its record keeps them (:func:`nodeflow.cuts.neighbours`): a
-    piece's last frames under the gain of the rest (QA109) join as the source does; a blip's own record is too
-    short to tell."""
+    piece's last frames under the gain of the rest (QA109), a bar's first frame before a comped bar (QA110); a
+    blip's own record is too short to tell."""
     x = np.concatenate([w.samples for w in blips], axis=1)
     for w, side in ((before, 1), (after, 0)):
         near = neighbours(w.samples, read_cut(w.edges)) if w is not None else None
@@ -193,15 +214,17 @@ def _continues(before: Audio | None, blips: list[Audio], after: Audio | None) ->
         m = min(x.shape[1], near[side].shape[1])
         ours, source = (x[:, :m], near[1][:, :m]) if side else (x[:, -m:], near[0][:, -m:])
         if m and np.isfinite(source).all() and np.allclose(ours, source, rtol=1e-4, atol=1e-6):
-            return True
-    return False
+            return "before" if side else "after"
+    return None
 
 
-def _mend_after_blips(seams: list[_Seam], before: int, after: int, windows: list[Audio], positions: list[int],
-                      default_frames: int) -> None:
-    """The mend of the cut at window ``after``'s start, the blips before it now window ``before``'s
-    continuation: an edit (its attack kept, :func:`_lead_in`), over the room between the mends either side."""
-    seam = seams[after - 1]
+def _mend_across(seams: list[_Seam], cut: int, before: int, after: int, windows: list[Audio], positions: list[int],
+                 default_frames: int) -> None:
+    """Mend the cut ``seams[cut]`` (at window ``cut + 1``'s start) as an edit (its attack kept, :func:`_lead_in`)
+    over windows ``before`` to ``after`` and blips between them that continue either side now (the window
+    before's continuation, or the source beside its neighbour: QA110, a bar's first frame before a comped
+    bar), within the room between the mends either side."""
+    seam = seams[cut]
     prev = seams[before - 1] if before >= 1 else None
     nxt = seams[after] if after < len(seams) else None
     for other in (prev, nxt):                      # a mend either side gave its room to the blips' short ones:
@@ -211,8 +234,8 @@ def _mend_after_blips(seams: list[_Seam], before: int, after: int, windows: list
     hi = nxt.start - nxt.mend if nxt is not None else positions[after] + windows[after].frames
     half = min(default_frames // 2, seam.centre - max(lo, positions[before]), hi - seam.centre)
     if half >= 1:
-        seam.mend = half
-        seam.lead_in = _lead_in(windows[after], read_cut(windows[after].edges))
+        seam.mend, seam.natural = half, None
+        seam.lead_in = _lead_in(windows[cut + 1], read_cut(windows[cut + 1].edges))
 
 
 def _source_step(cb: Cut | None, ca: Cut | None) -> np.ndarray:

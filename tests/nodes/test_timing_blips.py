@@ -188,3 +188,29 @@ def test_a_window_as_the_source_cut_it_is_kept_however_short():
     assert np.array_equal(y.samples, x.samples)
     y = stitch.fn([gain.fn(w, gain_db=-3.0) for w in wins[:-1]] + wins[-1:])
     assert y.frames == x.frames and largest_step(y) <= largest_step(x)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_a_blip_that_is_the_source_beside_one_neighbour_is_mended_across_to_the_other(rate):
+    """QA110 D1: a bar's first frame (still the source: it continues the bar before) and then another take's bar:
+    the cut after it had no room and stayed raw (0.109, 14 times the music's step there); so did the mirror case,
+    another take's bar and then the frames just before a bar as cut.  Now each is one cut, mended across the
+    blip into the window it continues; past the mend, the source is the source, to the bit."""
+    x, o = music(120.0, 4, 4.0, rate, seed=2), music(120.0, 4, 4.0, rate, seed=7)
+    w, wo = tokenize_window.fn(x, size=1.0), tokenize_window.fn(o, size=1.0)
+    two_ms = rate // 500
+    for n in (1, 3, 5, 20):
+        first = trim.fn(w[2], start_s=0, end_s=n / rate)                 # bar 2's first frames, then bar 3 of o
+        y = stitch.fn([w[0], w[1], first, wo[3].replace(start_frame=2 * rate + n)]).samples
+        c = 2 * rate + n
+        own = max(np.abs(np.diff(x.samples[:, c - 1 - two_ms:c - 1])).max(),
+                  np.abs(np.diff(o.samples[:, c:c + two_ms])).max())
+        assert np.abs(np.diff(y[:, c - 1:c + 1])).max() <= 1.1 * own, n
+        assert np.array_equal(y[:, :2 * rate - 300], x.samples[:, :2 * rate - 300])
+        last = trim.fn(w[2], start_s=(rate - n) / rate, end_s=None)      # o's bar 2, then bar 2's last frames
+        head = trim.fn(wo[2], start_s=0, end_s=(rate - n) / rate)
+        y = stitch.fn([wo[0], wo[1], head, last.replace(start_frame=3 * rate - n), w[3]]).samples
+        c = 3 * rate - n
+        own = max(np.abs(np.diff(o.samples[:, c - two_ms:c])).max(), np.abs(np.diff(x.samples[:, c:c + two_ms])).max())
+        assert np.abs(np.diff(y[:, c - 1:c + 1])).max() <= 1.1 * own, n
+        assert np.array_equal(y[:, 3 * rate + 300:], x.samples[:, 3 * rate + 300:])     # past the mend: as is
