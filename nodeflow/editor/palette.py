@@ -174,6 +174,7 @@ class Palette:
         dpg.add_text("Nodes", parent=parent, color=(200, 200, 255))
         dpg.add_input_text(tag="palette::filter", hint="search nodes", parent=parent, width=-1,
                            callback=lambda s, a: self._filter(a))
+        dpg.add_text("", tag="palette::note", parent=parent, color=(255, 170, 80), wrap=130, show=False)
         from .themes import PIN_COLOURS
         with dpg.group(horizontal=True, parent=parent, tag="palette::legend", horizontal_spacing=5):
             for label, t in (("Audio", "Audio"), ("str", "str"), ("num", "float"), ("bool", "bool")):
@@ -216,6 +217,8 @@ class Palette:
         resample, variation, export and a model above stitch, under every category's header)."""
         dpg = self.dpg
         hits = search(self.registry, text, limit=1000) if text.strip() else None
+        note = missing(text) or (f"no node matches '{text.strip()}'" if hits == [] else "")   # as the search says
+        dpg.configure_item("palette::note", default_value=note, show=bool(note))          # (QA108: a blank panel)
         rank = {s.id: i for i, s in enumerate(hits)} if hits is not None else None
         order: dict[str, int] = {}           # each category with a match: where its best one ranks
         for k, (c, ids) in enumerate(self._categories.items()):

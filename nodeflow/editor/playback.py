@@ -47,6 +47,18 @@ def _from(audio: Audio, start_s: float) -> Audio:
     return audio if skip <= 0 else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
 
 
+
+def _not_audio(nid: str, port: str, value: Any) -> str:
+    """Why output ``nid.port`` (``value``) cannot be played, in one line: a path to a file gone since the run
+    (QA108: an export's file deleted said "no file written yet" while its node showed it written), or not
+    audio at all."""
+    if isinstance(value, str) and value and (Path(value).suffix or "/" in value):
+        if Path(value).exists():
+            return f"{nid}.{port} is not audio: {Path(value).name} is not a file AudioChain can play"
+        return (f"cannot play {nid}.{port}: {Path(value).name} is not there any more (moved or deleted since the "
+                f"run); Run (F5) writes it again")
+    return f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else "")
+
 class Auditioner:
     """Play/stop for audio outputs, with a status message for everything that happens.
 
@@ -325,7 +337,7 @@ class Auditioner:
             self._say(f"cannot play {nid}.{port}: {e}", True)
             return
         if audio is None:
-            self._say(f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else ""), True)
+            self._say(_not_audio(nid, port, value), True)
             return
         clip, loop = _louder(audio, gain_db), self.loop
         if loop is not None and loop[0] == (nid, port) and not start_s and loop[1] < clip.duration_s:

@@ -191,6 +191,21 @@ def test_play_on_an_unreadable_export_is_one_line_and_no_retry_loop(tmp_path, pa
     assert au.files.poll(wait_s=0.2) is False                           # nothing asked again
 
 
+def test_play_on_an_export_whose_file_was_deleted_since_the_run_says_so(tmp_path):
+    """QA108 D2: the export's file deleted after the run: its node still showed it written, and play said
+    "export.out is not audio (no file written yet)"."""
+    player = _FakePlayer()
+    au = Auditioner(Runner(), player=lambda: player)
+    au.play_value(("export", "out"), str(tmp_path / "demo.wav"))
+    texts = [t for t, err in au.messages if err]
+    assert texts == ["cannot play export.out: demo.wav is not there any more (moved or deleted since the run); "
+                     "Run (F5) writes it again"]
+    assert not player.played
+    au.play_value(("export", "out"), str(tmp_path))                      # a folder: not a file to play
+    assert [t for t, err in au.messages if err][-1] == f"export.out is not audio: {tmp_path.name} is not a file " \
+                                                       "AudioChain can play"
+
+
 def test_the_exports_line_says_while_its_file_is_decoded_and_when_it_cannot_be_read(editor):
     """QA: the export's waveform stayed blank without a word while a long file was decoded."""
     from ._graphs import transport_graph

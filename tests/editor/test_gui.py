@@ -260,6 +260,8 @@ def test_palette_search_move_select_duplicate_paste_delete(editor):
     stitch = st["stitch_order"]                  # QA62 D12: stitch came after four categories' lesser matches
     assert stitch[:2] == ["time", "time.stitch"] and "speech" not in stitch and "text" not in stitch, stitch
     assert st["cleared_order"] == st["own_order"]
+    assert st["filter_notes"] == {"reverb": "AudioChain has no reverb node yet", "qxjv": "no node matches 'qxjv'",
+                                  "": None}
     assert st["time_folded"] and st["time_open"]            # QA65: a match in a folded category stayed hidden
     assert "fade_2" in st["after_panel"]
     assert st["moved"] == [[20.0, 40.0], [120.0, 90.0]] and st["move_undo_label"] == "move load"

@@ -76,3 +76,22 @@ def test_save_as_then_run_shows_the_results_and_ab_plays(editor):
     assert "out.wav" in st["file_line"] and st["gain_wave"]
     assert st["selected"] == ["export", "gain"]
     assert not st["ab"][1] and st["ab"][2] in (["gain", "out"], ["export", "out"]), st["ab"]
+
+
+def test_a_node_stopped_or_failed_last_run_shows_queued_as_soon_as_the_next_run_starts(tmp_path):
+    """QA108 D3: after Stop, F5 left the stopped node "cancelled" for 3-5 s (while the run looked its inputs
+    up), the status bar saying "running"."""
+    from nodeflow.editor.runstate import NodeState
+    g = _chain(tmp_path)
+    g.path = tmp_path / "song.msgpack"
+    r = Runner()
+    try:
+        keys = r.current_keys(g)
+        r.states["gain"] = NodeState("cancelled", keys["gain"], message="stopped")
+        r.states["export"] = NodeState("failed", keys["export"], message="disk full")
+        r.run(g)
+        assert r.states["gain"].kind == "queued" and r.states["export"].kind == "queued"
+        assert r.wait()[0].startswith("run finished")
+        assert {st.kind for st in r.states.values()} == {"done"}
+    finally:
+        r.close()

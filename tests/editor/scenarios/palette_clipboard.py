@@ -73,6 +73,13 @@ def main(app, drv):
     drv.key("BackSpace")
     drv.frames(2)
     out["cleared_order"] = panel_order(app)
+    notes = {}
+    for typed in ("reverb", "qxjv", ""):               # QA108 D7: "reverb" left the panel blank, without a word
+        drv.key("ctrl+a")
+        drv.type_text(typed) if typed else drv.key("BackSpace")
+        drv.frames(2)
+        notes[typed] = dpg.get_value("palette::note") if dpg.is_item_shown("palette::note") else None
+    out["filter_notes"] = notes
     out["own_order"] = [x for c, ids in app.palette._categories.items() for x in [c, *ids]]
     # drag a node by its title bar; undo puts it back
     before = list(app.doc.graph.editor["positions"]["load"])
