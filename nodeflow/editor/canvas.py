@@ -253,30 +253,30 @@ class Canvas:
         Added from a ``link`` ``(direction, node, port, type)`` dropped past that node on the side the
         link reads to (right of the node feeding it, left of the one it feeds), it stays on that side,
         the view panned as far as it takes to show it whole (QA59: dropped near the right edge, it went
-        left of its source, its link running back behind it)."""
+        left of its source, its link running back behind it); dropped behind it where no place is free, it
+        goes on that side too (QA108: a fade went over the load it was fed from, and clicks reached the load)."""
         rect = self.app.wiring.canvas_rect()
-        if link is None or rect is None or (pin := self.app.view.node_rect(link[1])) is None or \
-                not (at[0] >= pin[1][0] if link[0] == "out" else at[0] <= pin[0][0]):    # behind it: where dropped
+        if link is None or rect is None or (pin := self.app.view.node_rect(link[1])) is None:
             return self.graph_pos(self.inside(at, type_id))
+        w, gap = self._new_size(type_id, self.node_sizes())[0], 40.0 * self.app.view.zoom.scale
+        if not (at[0] >= pin[1][0] if link[0] == "out" else at[0] <= pin[0][0]):     # behind it: where dropped,
+            if not self._over(spot := self.inside(at, type_id), type_id):            # if it covers no node there
+                return self.graph_pos(spot)
+            at = (pin[1][0] + gap if link[0] == "out" else pin[0][0] - gap - w, at[1])
         (x0, y0), (x1, y1) = rect
-        w = self._new_size(type_id, self.node_sizes())[0]
-        gap = 40.0 * self.app.view.zoom.scale
-        if link[0] == "out":                   # fed from the node: right of it
-            x = max(float(at[0]), pin[1][0] + gap)
-            pan = max(0.0, x + w + 8.0 - x1)
-            room = ((max(x0 + pan, pin[1][0] + gap - 8.0), y0), (x1 + pan, y1))
-        else:                                  # feeding the node: left of it
-            x = min(float(at[0]), pin[0][0] - gap - w)
-            pan = min(0.0, x - 8.0 - x0)
-            room = ((x0 + pan, y0), (min(x1 + pan, pin[0][0] - gap + 8.0), y1))
-        spot = self.inside((x, at[1]), type_id, room, pan)
-        for _ in range(4):          # the view full there (QA101 D3: an export went up over the node beside it):
-            over = self._over(spot, type_id) if link[0] == "out" else []    # right of those it would cover,
-            if not over:                                                     # the view panned to show it
+        out, y = link[0] == "out", at[1]
+        edge = pin[1][0] + gap if out else pin[0][0] - gap        # fed from the node: right of it; else left
+        x = max(float(at[0]), edge) if out else min(float(at[0]), edge - w)
+        for _ in range(5):          # the view full there (QA101 D3: an export went up over the node beside it):
+            pan = max(0.0, x + w + 8.0 - x1) if out else min(0.0, x - 8.0 - x0)     # beyond those it would cover,
+            room = ((max(x0 + pan, edge - 8.0), y0), (x1 + pan, y1)) if out else \
+                ((x0 + pan, y0), (min(x1 + pan, edge + 8.0), y1))                 # the view panned to show it
+            spot = self.inside((x, y), type_id, room, pan)
+            if not (over := self._over(spot, type_id)):
                 break
-            x = max(x, max(b[2] for b in over) + gap)
-            pan = max(0.0, x + w + 8.0 - x1)
-            spot = self.inside((x, spot[1]), type_id, ((max(x0 + pan, x - 8.0), y0), (x1 + pan, y1)), pan)
+            y = spot[1]
+            x = max(x, max(b[2] for b in over) + gap) if out else min(x, min(b[0] for b in over) - gap - w)
+            edge = x if out else x + w
         if pan:
             self.pan(pan, 0.0)
         return self.graph_pos(spot)

@@ -1058,12 +1058,22 @@ def test_a_tall_node_added_by_a_link_dropped_in_a_full_view_covers_no_other(edit
     """QA101 D3: an export added off a stitch low in a full view (no free place near the drop) went up over the
     resample beside it, and past the canvas' bottom; it goes right of the nodes it would cover, the view panned
     to show it whole."""
+    st = editor.run("link_drop_crowded", _full_graph(editor.tmp))
+    assert st["type"] == "io.export" and f"stitch.out -> {st['new'][0]}.audio" in st["links"], st
+    assert st["covers"] == [], st
+    (x0, y0), (x1, y1) = st["rect"]
+    (cx0, cy0), (cx1, cy1) = st["canvas"]
+    assert x0 > st["stitch"][1][0] and cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st   # right of it, in view
+
+
+def _full_graph(tmp):
+    """A view full of nodes (QA101 D3): load, resample, tokenize_window and stitch, stitch low in the view."""
     import nodeflow
     from nodeflow import Graph
     from ._graphs import tone_file
-    tone_file(editor.tmp)
+    tone_file(tmp)
     g = Graph()
-    g.path = editor.tmp / "full.msgpack"
+    g.path = tmp / "full.msgpack"
     g.add("io.load", id="load", path="tone.wav")
     g.add("dsp.resample", id="resample")
     g.add("time.tokenize_window", id="window")
@@ -1074,9 +1084,27 @@ def test_a_tall_node_added_by_a_link_dropped_in_a_full_view_covers_no_other(edit
     g.editor["positions"] = {"load": [20.0, 40.0], "resample": [480.0, 250.0], "window": [860.0, 40.0],
                              "stitch": [230.0, 500.0]}
     nodeflow.save(g, g.path)
-    st = editor.run("link_drop_crowded", g.path)
-    assert st["type"] == "io.export" and f"stitch.out -> {st['new'][0]}.audio" in st["links"], st
+    return g.path
+
+
+def test_a_node_added_by_a_link_dropped_behind_its_source_in_a_full_view_covers_no_other(editor):
+    """QA108 D1: a link dropped left of the out pin it came from, low in a full view: the new node went where
+    it covered the least there, over the nodes beside it (clicks on it reached the node under it).  Now it
+    goes right of its source as a drop on that side does, beyond the nodes it would cover."""
+    import nodeflow
+    from nodeflow import Graph
+    g = Graph()
+    g.path = editor.tmp / "tiled.msgpack"
+    g.editor["positions"] = {}
+    for i in range(6):                   # gains tiling the view, 40-60 px apart: no room for a node anywhere
+        for j in range(4):
+            nid = g.add("dsp.gain", id="src" if (i, j) == (2, 1) else f"g{i}{j}").id
+            g.editor["positions"][nid] = [20.0 + 250.0 * i, 40.0 + 210.0 * j]
+    nodeflow.save(g, g.path)
+    st = editor.run("link_drop_behind", g.path)
+    assert st["drop"][0] < st["pin"][0], st                                   # dropped behind its source
+    assert len(st["new"]) == 1 and f"src.out -> {st['new'][0]}.audio" in st["links"], st
     assert st["covers"] == [], st
     (x0, y0), (x1, y1) = st["rect"]
     (cx0, cy0), (cx1, cy1) = st["canvas"]
-    assert x0 > st["stitch"][1][0] and cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st   # right of it, in view
+    assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st          # whole, in view
