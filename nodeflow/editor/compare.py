@@ -56,10 +56,11 @@ class ABCompare:
         self.ab: dict[str, int | None] = {"A": None, "B": None}
         self._lufs: dict[tuple[int, str], float] = {}
         self._length: dict[tuple[int, str], float] = {}
+        self._mono: dict[tuple[int, str], bool] = {}
 
     def reset(self) -> None:
         self.ab = {"A": None, "B": None}
-        self._lufs, self._length = {}, {}
+        self._lufs, self._length, self._mono = {}, {}, {}
 
     def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play take ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
@@ -76,6 +77,7 @@ class ABCompare:
                 a = None
             self._lufs[key] = loudness_lufs(a) if a is not None and a.frames else float("-inf")
             self._length[key] = a.duration_s if a is not None else 0.0
+            self._mono[key] = a is not None and a.channels == 1 and isinstance(self.value_of(i), str)   # a file
         return self._lufs[key]
 
     def length_s(self, i: int) -> float:
@@ -92,6 +94,14 @@ class ABCompare:
         target = min(lufs.values())
         return {s: target - v for s, v in lufs.items()}, target
 
+    def _heard(self) -> str:
+        """What the match line adds where A or B is a mono file: its loudness is as heard, on both channels, not as
+        its file's meter reads it (QA108: a sweep of mono exports at -14 and -20 LUFS read "level-matched at
+        -17.0 LUFS")."""
+        from .levels import MONO_PLAYED_DB
+        mono = any(self._mono.get((i, self.context())) for i in self.ab.values() if i is not None)
+        return f", as heard: mono on both channels, {MONO_PLAYED_DB:.0f} LU over its file's meter" if mono else ""
+
     def toggle(self) -> tuple[str, str] | None:
         """Switch between A and B at the same position in the clip (start with A), or from the other
         take's beginning when it is shorter than that (the status says so); returns the side now
@@ -106,7 +116,7 @@ class ABCompare:
         matched = self.matched_gains()
         gains, note = ({"A": 0.0, "B": 0.0}, "A/B is not level-matched: one of them is silent") if matched is None \
             else (matched[0], f"A/B level-matched at {matched[1]:.1f} LUFS (A {db(matched[0]['A'])} dB, "
-                              f"B {db(matched[0]['B'])} dB)")
+                              f"B {db(matched[0]['B'])} dB)" + self._heard())
         i = self.ab[side]
         assert i is not None
         at = head[2] if playing is not None and head else 0.0

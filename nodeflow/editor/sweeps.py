@@ -113,21 +113,25 @@ class SweepPanel:
             lines = [f"{ax['param']}=" + ",".join(str(v) for v in ax.get("values", [])) for ax in g.sweep.get("axes", [])]
             dpg.set_value("sweep::axes", "\n".join(lines))
             dpg.set_value("sweep::mode", g.sweep.get("mode", "grid"))
-        outs = self.audio_outputs()
-        dpg.configure_item("sweep::listen", items=outs)
-        if dpg.get_value("sweep::listen") not in outs:
-            dpg.set_value("sweep::listen", outs[-1] if outs else "")
+        audio, files = self.audio_outputs()
+        dpg.configure_item("sweep::listen", items=audio + files)
+        if dpg.get_value("sweep::listen") not in audio + files:
+            dpg.set_value("sweep::listen", (audio or files or [""])[-1])
         if not dpg.get_value("sweep::out"):
             out = self.app.runner.output_dir(g) / "out"          # beside the graph; an untitled one's own folder
             dpg.set_value("sweep::out", str(out / f"sweep-{self.app.doc.title.split('.')[0]}"))
         dpg.configure_item("sweep", show=True)
         self.app.fitter.fit("sweep")
 
-    def audio_outputs(self) -> list[str]:
+    def audio_outputs(self) -> tuple[list[str], list[str]]:
+        """What the sweep can listen to: every audio output, and every file an export writes (played from the
+        file each variant wrote, as the node's play button does; QA108: an export could not be listened to)."""
+        from .audition import plays_file
         from .view import is_audio_type
         g = self.app.doc.graph
         types = g.output_types()
-        return [f"{n}.{p}" for (n, p), t in types.items() if is_audio_type(t)]
+        return ([f"{n}.{p}" for (n, p), t in types.items() if is_audio_type(t)],
+                [f"{n}.{p}" for (n, p), t in types.items() if (spec := g.spec(n)) is not None and plays_file(spec, t)])
 
     def keep(self) -> None:
         """Save the sweep in the graph file (an undoable edit), so `audiochain run` can run it too."""

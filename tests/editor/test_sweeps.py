@@ -60,6 +60,32 @@ def test_switching_a_b_past_the_shorter_takes_end_starts_it_from_the_beginning(e
     assert "-0.0 dB" not in st["ab_match"] and st["ab_match"].startswith("A/B level-matched at "), st["ab_match"]
 
 
+def test_a_sweep_over_the_exports_loudness_is_heard_from_the_files_it_wrote_level_matched(editor):
+    """QA108 D4: the listen list had every audio output but not export.out, so a sweep of the export's loudness
+    target could only be heard before the export, the same audio in every variant."""
+    import re
+    import subprocess
+    from .conftest import sound_skip_reason
+    if reason := sound_skip_reason():
+        pytest.skip(reason)
+    st = editor.run("sweep_export_ab", chain_graph(editor.tmp))
+    assert "export.out" in st["offered"] and "gain.out" in st["offered"], st["offered"]
+    assert st["playing_a"][0] == "sweep" and st["playing_b"][0] == "sweep" and st["playing_a"] != st["playing_b"], st
+    m = re.fullmatch(r"A/B level-matched at ([-+]?[\d.]+) LUFS \(A ([-+]?[\d.]+) dB, B ([-+]?[\d.]+) dB\), as heard: "
+                     r"mono on both channels, 3 LU over its file's meter", st["ab_match"])
+    assert m, st["ab_match"]
+    files = [editor.tmp / "sweep" / f for f in st["files"]]
+    lufs = []
+    for f in files:                                    # each file's loudness, by ffmpeg's meter
+        r = subprocess.run(["ffmpeg", "-nostats", "-i", str(f), "-af", "ebur128", "-f", "null", "-"],
+                           capture_output=True, text=True)
+        lufs.append(float(re.findall(r"I:\s+(-?[\d.]+) LUFS", r.stderr)[-1]))
+    assert len(files) == 2 and abs(lufs[0] - lufs[1]) > 3.0, (st["files"], lufs)
+    target, a, b = (float(g) for g in m.groups())
+    assert abs(abs(a - b) - abs(lufs[0] - lufs[1])) <= 0.2, (st["ab_match"], lufs)      # the files' difference
+    assert abs(target - 3.0 - min(lufs)) <= 0.2, (st["ab_match"], lufs)     # the quieter file's, as heard: mono
+
+
 def test_a_second_sweep_forgets_the_first_sweeps_a_b_match(editor):
     """QA: after a second sweep the A/B line still showed the previous sweep's match."""
     st = _sweep_ab(editor)
