@@ -327,7 +327,8 @@ class App:
         self._start_run(())
 
     def _start_run(self, allow_outside: tuple[str, ...]) -> None:
-        try:
+        self.problems, self.other_problems = self.doc.problems_by_node()    # as the run finds them: a file made
+        try:                                                                # since the last edit (QA111)
             job = self.runner.run(self.doc.graph, allow_outside=allow_outside)
         except NodeflowError as e:
             self.say(refused_line(str(e)), True)

@@ -141,9 +141,9 @@ class Runner(StateFolding):
         job = Job(kind, handle, keys, targets, on_done, time.perf_counter(), blocked, graph=g, scratch=scratch)
         for nid, why in blocked.items():
             self.states[nid] = NodeState("blocked", None, message=why)
-        for nid in g.nodes if targets is None else ():      # a node stopped or failed last run: queued from now,
-            if (st := self.states.get(nid)) is not None and st.kind in ("cancelled", "failed"):   # not seconds later
-                self.states[nid] = NodeState("queued", keys.get(nid))       # (QA108: "cancelled" while planning)
+        for nid in g.nodes if targets is None else ():    # a node stopped, failed or blocked last run: queued from
+            if (st := self.states.get(nid)) is not None and st.kind in ("cancelled", "failed", "blocked"):   # now,
+                self.states[nid] = NodeState("queued", keys.get(nid))    # not seconds later (QA108, QA111)
         self.version += 1
         self.jobs.append(job)
         return job

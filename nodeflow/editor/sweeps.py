@@ -68,6 +68,18 @@ def error_line(error: str, chars: int = 120) -> str:
     return first if len(first) <= chars else first[:chars - 3].rstrip() + "..."
 
 
+
+def _file_length(value: object) -> str:
+    """The length of the file a variant's export wrote (its header read: QA111, the column was blank), or ""."""
+    from .filedecode import written_files
+    files = written_files(value) if isinstance(value, (list, tuple)) else [value] if isinstance(value, str) else []
+    try:
+        import soundfile as sf
+        info = sf.info(str(files[0]))
+        return f"{info.frames / info.samplerate:.1f} s"
+    except (IndexError, RuntimeError, OSError, ZeroDivisionError):
+        return ""
+
 class SweepPanel:
     def __init__(self, app: App):
         self.app, self.dpg = app, app.dpg
@@ -263,7 +275,7 @@ class SweepPanel:
         if value is not None:
             from .clips import as_audio
             a = as_audio(value)
-            length = f"{a.samples.shape[1] / a.sample_rate:.1f} s" if a is not None else ""
+            length = f"{a.samples.shape[1] / a.sample_rate:.1f} s" if a is not None else _file_length(value)
         with dpg.table_row(parent="sweep::table", tag=f"sweep::row::{i}",
                            **({"before": f"sweep::row::{before}"} if before is not None else {})):
             dpg.add_text(r.variant.name)

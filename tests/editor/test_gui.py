@@ -198,6 +198,30 @@ def test_sigkill_then_reopen_offers_and_recovers_the_unsaved_edit(editor):
     assert st["dirty"] and st["title"].endswith(" *") and st["path"].endswith("chain.msgpack")
 
 
+def test_a_file_made_after_the_graph_opened_runs_and_its_not_found_mark_goes_with_the_run(editor):
+    """QA111: a load blocked by a missing file, the file made outside the editor and F5: the node ran and showed
+    its waveform, but kept "! not found" (problems were checked again only on an edit) and its state "blocked"
+    until the run's events came."""
+    import nodeflow
+    from nodeflow import Graph
+    from ._graphs import tone_file
+    tone_file(editor.tmp)
+    g = Graph()
+    g.path = editor.tmp / "later.msgpack"
+    g.add("io.load", id="load", path="tone.wav")
+    g.add("io.load", id="load2", path="later.wav")
+    g.add("dsp.gain", id="gain2")
+    g.connect("load2.out", "gain2.audio")
+    g.editor["positions"] = {"load": [20.0, 40.0], "load2": [20.0, 300.0], "gain2": [320.0, 300.0]}
+    nodeflow.save(g, g.path)
+    st = editor.run("missing_then_made", g.path)
+    assert len(st["before"]) == 1 and "later.wav" in st["before"][0], st["before"]
+    assert st["first"] == {"load": "done", "load2": "blocked", "gain2": "blocked"}, st
+    ran = ("queued", "running", "done", "cached")     # (the file is the tone's copy: its results may be cached)
+    assert st["started"]["load2"] in ran and st["started"]["gain2"] in ran and st["shown_at_start"] == [], st
+    assert st["second"]["load2"] in ran[2:] and st["second"]["gain2"] in ran[2:] and st["after"] == [], st
+
+
 def test_graph_from_another_machine_opens_marked_and_an_input_can_be_repointed(editor):
     from ._graphs import shared_graph, tone_file
     (editor.tmp / "received").mkdir()

@@ -89,8 +89,10 @@ def test_a_node_stopped_or_failed_last_run_shows_queued_as_soon_as_the_next_run_
         keys = r.current_keys(g)
         r.states["gain"] = NodeState("cancelled", keys["gain"], message="stopped")
         r.states["export"] = NodeState("failed", keys["export"], message="disk full")
+        r.states["load"] = NodeState("blocked", None, message="not found: 'tone.wav'")    # (QA111: made since)
         r.run(g)
-        assert r.states["gain"].kind == "queued" and r.states["export"].kind == "queued"
+        assert {n: r.states[n].kind for n in ("load", "gain", "export")} == dict.fromkeys(("load", "gain", "export"),
+                                                                                            "queued")
         assert r.wait()[0].startswith("run finished")
         assert {st.kind for st in r.states.values()} == {"done"}
     finally:

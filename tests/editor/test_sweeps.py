@@ -70,6 +70,7 @@ def test_a_sweep_over_the_exports_loudness_is_heard_from_the_files_it_wrote_leve
         pytest.skip(reason)
     st = editor.run("sweep_export_ab", chain_graph(editor.tmp))
     assert "export.out" in st["offered"] and "gain.out" in st["offered"], st["offered"]
+    assert st["lengths"] == ["1.5 s", "1.5 s"], st["lengths"]           # QA111: the files' lengths, not blank
     assert st["playing_a"][0] == "sweep" and st["playing_b"][0] == "sweep" and st["playing_a"] != st["playing_b"], st
     m = re.fullmatch(r"A/B level-matched at ([-+]?[\d.]+) LUFS \(A ([-+]?[\d.]+) dB, B ([-+]?[\d.]+) dB\), as heard: "
                      r"mono on both channels, 3 LU over its file's meter", st["ab_match"])

@@ -12,6 +12,7 @@ def main(app, drv):
     out = {"offered": open_sweep_panel(app, drv, tmp / "sweep", listen="export.out")}
     type_sweep_axes(app, drv, "export.loudness_lufs=-14,-20")
     out.update(run_sweep(app, drv))
+    out["lengths"] = [dpg.get_value(dpg.get_item_children(f"sweep::row::{i}", 1)[2]) for i in range(2)]
     drv.click_item("sweep::ab")                            # A
     drv.until(lambda: app.audition.now is not None, 20, "A to play")
     out["playing_a"] = list(app.audition.now or ())
