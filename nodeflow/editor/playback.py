@@ -47,7 +47,6 @@ def _from(audio: Audio, start_s: float) -> Audio:
     return audio if skip <= 0 else Audio(np.ascontiguousarray(audio.samples[:, skip:]), audio.sample_rate)
 
 
-
 def _not_audio(nid: str, port: str, value: Any) -> str:
     """Why output ``nid.port`` (``value``) cannot be played, in one line: a path to a file gone since the run
     (QA108: an export's file deleted said "no file written yet" while its node showed it written), or not
@@ -58,6 +57,7 @@ def _not_audio(nid: str, port: str, value: Any) -> str:
         return (f"cannot play {nid}.{port}: {Path(value).name} is not there any more (moved or deleted since the "
                 f"run); Run (F5) writes it again")
     return f"{nid}.{port} is not audio" + (" (no file written yet)" if isinstance(value, str) else "")
+
 
 class Auditioner:
     """Play/stop for audio outputs, with a status message for everything that happens.

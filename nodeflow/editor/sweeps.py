@@ -68,7 +68,6 @@ def error_line(error: str, chars: int = 120) -> str:
     return first if len(first) <= chars else first[:chars - 3].rstrip() + "..."
 
 
-
 def _file_length(value: object) -> str:
     """The length of the file a variant's export wrote (its header read: QA111, the column was blank), or ""."""
     from .filedecode import written_files
@@ -79,6 +78,7 @@ def _file_length(value: object) -> str:
         return f"{info.frames / info.samplerate:.1f} s"
     except (IndexError, RuntimeError, OSError, ZeroDivisionError):
         return ""
+
 
 class SweepPanel:
     def __init__(self, app: App):

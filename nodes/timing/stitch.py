@@ -18,7 +18,7 @@ the change of slope it made), and the music is otherwise untouched (a crossfade 
 continuation differed from a pad by -14 dBFS and
 softened each downbeat's kick by 3-4 dB; a mend of the whole step took a downbeat's attack for a
 click; bars reordered or comped: the bar before bends to meet the next as its source starts it).  A window
-under 1 ms between two such cuts (a blip: a few frames left by a trim or a rounding) is its neighbour's
+under 2 ms between two such cuts (a blip: a few frames left by a trim or a rounding) is its neighbour's
 continuation, and the one cut left is mended (:func:`_blips`).  Where no window plays the result is silent.
 """
 from __future__ import annotations
@@ -431,7 +431,7 @@ def stitch(windows: list[Audio], *,
     over the windows' overlap, or over ``fade_s`` seconds when set (0: cut at the seam), or by
     default a cut between windows that abut is mended over 10 ms (its jump taken out by a smooth
     offset, no material replaced), which keeps transposed or regenerated windows from clicking (a
-    window under 1 ms between two others, too short to be heard as music, continues its neighbour);
+    window under 2 ms between two others, too short to be heard as music, continues its neighbour);
     neighbours whose edges are as they were cut join exactly.  With the ``linear`` curve, windows
     cut with overlap and not changed stitch back to the original exactly.  Windows are joined at
     the highest rate among them and the most channels; with a graph project rate the joined result
