@@ -114,8 +114,8 @@ def _mend_slope(out: np.ndarray, seam: int, half: int, near: int, quiet: list[np
     as with the step, only the part of the kink beyond :data:`_OWN_STEP` of the music's own largest
     within ``near`` frames (2 ms) either side is taken, and only where the music is smooth there
     (:data:`_SMOOTH`) and alike either side: a hit's attack at the cut, or noise, keeps its edge."""
-    if seam < 4 or seam + 4 > out.shape[1]:
-        return
+    if seam < max(4, half) or seam + max(4, half) > out.shape[1]:
+        return                  # (a piece of a few frames: no room for the tent either side)
     x = out[:, seam - 4:seam + 4].astype(np.float64)
     # the slope after less the slope before (frames seam-2 .. seam+1), less the bend the music has
     # either side (frames seam-4 .. seam-1 and seam .. seam+3): what the cut made

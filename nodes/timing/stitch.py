@@ -351,14 +351,15 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     """Samples ``[channels, frames]`` of ``windows`` (same rate and channels) placed at ``positions``,
     and the frame of each seam's centre.
 
-    The output ends where the last window ends.  At each seam the two sides are crossfaded over
-    ``fade_frames`` (``None``: the overlap, or ``default_frames`` where windows do not overlap),
-    centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  Where no window plays
+    The output ends where the last window ends (also where it was cut shorter than its overlap with the
+    one before, which is then cut there: a trimmed last window raised a broadcast error).  At each seam the
+    two sides are crossfaded over ``fade_frames`` (``None``: the overlap, or ``default_frames`` where
+    windows do not overlap), centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  Where no window plays
     (a gap longer than ``default_frames``) the output is silent.  The output is allocated once, so
     an hour of windows costs one copy.  ``check`` (``ctx.check_cancelled``) runs every few hundred
     windows.
     """
-    total = positions[-1] + windows[-1].frames
+    total = max(p + w.frames for p, w in zip(positions, windows))     # (an earlier window may reach further)
     out = np.zeros((windows[0].channels, total), np.float32)
     seams = _seams(windows, positions, fade_frames, default_frames, check)
     fills = _blips(windows, positions, seams, default_frames)
@@ -392,7 +393,8 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     for seam in seams:
         if seam.mend:
             mend(out, seam.centre, seam.mend, seam.natural, seam.lead_in)
-    return out, [seam.start + seam.length // 2 for seam in seams]
+    end = positions[-1] + windows[-1].frames                            # the piece ends with its last window
+    return out[:, :end], [min(seam.start + seam.length // 2, end) for seam in seams]
 
 
 def _padding(last: Audio) -> int:

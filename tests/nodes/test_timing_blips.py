@@ -214,3 +214,28 @@ def test_a_blip_that_is_the_source_beside_one_neighbour_is_mended_across_to_the_
         own = max(np.abs(np.diff(o.samples[:, c - two_ms:c])).max(), np.abs(np.diff(x.samples[:, c:c + two_ms])).max())
         assert np.abs(np.diff(y[:, c - 1:c + 1])).max() <= 1.1 * own, n
         assert np.array_equal(y[:, 3 * rate + 300:], x.samples[:, 3 * rate + 300:])     # past the mend: as is
+
+
+def test_a_piece_of_a_few_frames_in_windows_of_a_few_frames_stitches():
+    """Found fuzzing the blips (and on the code before them): windows of 1-10 frames making a piece of under 20
+    raised a NumPy broadcast error: the mend's kink tent (8 frames each side) had no room at the piece's start."""
+    rng = np.random.default_rng(1)
+    for lengths in ([10, 2, 10, 5, 5, 1], [1, 1, 0, 3, 5, 40], [3, 3, 5, 10, 2, 5], [2, 5, 5, 3, 0]):
+        ws = [Audio((0.5 * rng.standard_normal((1, n))).astype(np.float32), 48000) for n in lengths]
+        y = stitch.fn(ws)
+        assert y.frames == sum(lengths) and np.isfinite(y.samples).all()
+
+
+def test_overlapping_windows_whose_last_was_trimmed_short_stitch_whole():
+    """Found fuzzing (the code before this stop too): windows cut with overlap, the last one trimmed to a few
+    frames, raised a NumPy broadcast error, the window before it reaching past the last one's end.  The piece
+    ends where the last window ends, as always: the window before it is cut there."""
+    for rate in (22050, 44100):
+        x = music(97.0, 3, 3.0, rate, seed=4)
+        ws = tokenize_window.fn(x, size=0.25, overlap=0.05)
+        last = trim.fn(ws[-1], start_s=0, end_s=12 / rate)
+        y = stitch.fn(ws[:-1] + [last])
+        end = last.start_frame + last.frames
+        assert ws[-2].start_frame + ws[-2].frames > end                   # the window before reaches further
+        assert y.frames == end and np.isfinite(y.samples).all()
+        assert np.array_equal(y.samples[:, end - 200:end], x.samples[:, end - 200:end])      # the source there
