@@ -354,8 +354,8 @@ def join_windows(windows: list[Audio], positions: list[int], fade_frames: int | 
     The output ends where the last window ends (also where it was cut shorter than its overlap with the
     one before, which is then cut there: a trimmed last window raised a broadcast error).  At each seam the
     two sides are crossfaded over ``fade_frames`` (``None``: the overlap, or ``default_frames`` where
-    windows do not overlap), centred on the seam; with ``fade_frames=0`` windows are cut at the seam.  Where no window plays
-    (a gap longer than ``default_frames``) the output is silent.  The output is allocated once, so
+    windows do not overlap), centred on the seam; with ``fade_frames=0`` windows are cut at the seam.
+    Where no window plays (a gap longer than ``default_frames``) the output is silent.  The output is allocated once, so
     an hour of windows costs one copy.  ``check`` (``ctx.check_cancelled``) runs every few hundred
     windows.
     """
