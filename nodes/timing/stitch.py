@@ -69,9 +69,9 @@ class _Seam:
     (the source's own step there, as the windows are now: a downbeat's attack), or a ``silent`` gap.
     ``ratios``: the windows are the source under a gain or channel mix, so each side of a crossfade continues
     as its neighbour mapped to it (``tail = ratios[0] @ next``, ``head = ratios[1] @ previous``); ``lead_in``: an
-    edit (bars reordered, comped) to a window that is its source: the frame before it there; ``cut``: a cut
-    between windows that abut, mended (where room was left for it: ``mend``), ``edit`` where they are not
-    neighbours in their source (under a gain or mix: their source's own step is kept there)."""
+    edit (bars reordered, comped) to a window that is its source: the frame before it there; ``edit``: a cut
+    between windows that abut and are not neighbours in their source (under a gain or mix the mend keeps their
+    source's own step), mended where room was left for it (``mend``)."""
     start: int
     length: int
     centre: int
@@ -80,7 +80,6 @@ class _Seam:
     silent: bool = False
     ratios: tuple[np.ndarray, np.ndarray] | None = None
     lead_in: np.ndarray | None = None
-    cut: bool = False
     edit: bool = False
 
 
@@ -124,7 +123,7 @@ def _seams(windows: list[Audio], positions: list[int], fade_frames: int | None, 
         length = max(0, min(wanted, 2 * max(room, 0)))
         seam = _Seam(centre - length // 2, length, centre)
         if mend:
-            seam.cut, seam.edit = True, maps is None and again is None
+            seam.edit = maps is None and again is None
             if length // 2 >= 1 and min(before.frames, after.frames) >= 2:
                 seam.mend = length // 2
                 seam.natural = maps[1] @ _source_step(cb, ca) if maps is not None else \
@@ -153,9 +152,9 @@ def _blips(windows: list[Audio], positions: list[int], seams: list[_Seam], defau
     neighbour; a longer run of short windows is music, left to :func:`mend` one by one."""
     near = max(2, default_frames // 5)           # 2 ms (default_frames: the 10 ms a mend spans)
     n = len(windows)
-    # per seam: an edit's cut, source neighbours (as cut, or under a gain: the mend keeps their own step), or
-    # neither (a crossfade, a gap)
-    kind = ["edit" if s.edit else "joined" if s.cut or not (s.silent or s.length) else "" for s in seams]
+    # per seam: an edit's cut, source neighbours (no crossfade, no gap: as cut, or under a gain, where the mend
+    # keeps their own step), or neither (a crossfade, a gap)
+    kind = ["edit" if s.edit else "joined" if not (s.silent or s.length) else "" for s in seams]
     fills: dict[int, int] = {}
     k = 0
     while k < n:
