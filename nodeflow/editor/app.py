@@ -28,6 +28,7 @@ from .params import ParamEdits
 
 if TYPE_CHECKING:
     from .filemenu import FileActions
+    from .keyorder import KeyOrder
 
 __all__ = ["App", "FONT"]
 
@@ -80,6 +81,7 @@ class App:
         self._pressed_at: list[float] | None = None    # where the left button went down (a drag, or a click)
         self.renderer, self.smooth = "", True   # the OpenGL renderer; edges anti-aliased (not on a software one)
         self.pacer = FramePacer()
+        self.keys: KeyOrder | None = None   # the key events' order, kept through ImGui (see .keyorder)
         self._settle = 0                 # frames still to render after a change (new items are drawn, then measured)
         self.doc.listeners.append(self._on_edit)
 
@@ -100,7 +102,9 @@ class App:
         dpg.show_viewport()
         if self.size != asked:
             dpg.maximize_viewport()       # a window manager fits it to its work area, title bar and all
-        from .pacing import gl_renderer, smooth_edges
+        from .keyorder import install
+        from .pacing import gl_renderer, glfw, smooth_edges
+        self.keys = install(glfw())      # a shortcut's modifiers, however fast its keys come (QA108 D5)
         self.renderer = gl_renderer()
         self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
         if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster
@@ -391,6 +395,8 @@ class App:
         """
         dpg = self.dpg
         dpg.render_dearpygui_frame()
+        if self.keys is not None:
+            self.keys.rendered()
         self.frame_count += 1
         self._settle = max(self._settle - 1, 0)
         if items.run_callbacks(dpg.get_callback_queue(), self._failed):

@@ -162,12 +162,12 @@ def _glfw_clipboard_reader() -> Any:
     """GLFW's clipboard read, with GLFW's error callback off while it runs: an empty clipboard is an
     error to GLFW ("Format unavailable", 65545), which dearpygui's callback prints on the console for
     every paste.  False where the symbols are not exported."""
+    import ctypes
+    from .pacing import glfw
+    lib = glfw()
     try:
-        import ctypes
-        from dearpygui import _dearpygui
-        lib = ctypes.CDLL(_dearpygui.__file__)
         get, set_callback = lib.glfwGetClipboardString, lib.glfwSetErrorCallback
-    except (OSError, AttributeError, ImportError):
+    except AttributeError:                    # (None has none either)
         return False
     get.restype, get.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
     set_callback.restype, set_callback.argtypes = ctypes.c_void_p, [ctypes.c_void_p]

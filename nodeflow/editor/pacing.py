@@ -21,13 +21,14 @@ import ctypes
 import time
 from typing import Any
 
-__all__ = ["FramePacer", "wake", "gl_renderer", "smooth_edges"]
+__all__ = ["FramePacer", "wake", "glfw", "gl_renderer", "smooth_edges"]
 
 _glfw: Any = None
 
 
-def _lib() -> Any:
-    """dearpygui's GLFW (``None`` when its functions are not exported on this platform)."""
+def glfw() -> Any:
+    """dearpygui's GLFW, as a :class:`ctypes.CDLL` (``None`` when its functions are not exported on
+    this platform): the editor's one way to it (the idle wait here, :mod:`.keyorder`, the clipboard)."""
     global _glfw
     if _glfw is None:
         try:
@@ -43,7 +44,7 @@ def _lib() -> Any:
 
 def wake() -> None:
     """Wake an idle window from any thread (its next frame is rendered at once)."""
-    lib = _lib()
+    lib = glfw()
     if lib is not None:
         lib.glfwPostEmptyEvent()
 
@@ -66,7 +67,7 @@ class FramePacer:
     def __init__(self, max_fps: float = 60.0, idle_s: float = 0.5, linger_s: float = 0.75):
         self.budget = 1.0 / max_fps
         self.idle_s, self.linger_s = idle_s, linger_s
-        self.lib = _lib()
+        self.lib = glfw()
         if self.lib is None:
             self.idle_s = min(idle_s, 0.05)
         self.last_input = time.monotonic()

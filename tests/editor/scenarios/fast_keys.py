@@ -1,0 +1,55 @@
+"""Shortcuts sent as fast as a macro pad sends them (press and release within a millisecond), each
+to an idle window: the editor's own paced loop runs, as it does for a user.  QA108 D5: Ctrl+K
+opened the search 0 times in 8 this way."""
+import subprocess
+import threading
+import time
+
+TRIES = 3
+
+
+def fast(*steps):
+    """xdotool's arguments for ``steps`` ("keydown ctrl", ...) with no delay between them (xdotool waits
+    12 ms after each by default): within a millisecond, as a macro pad sends them."""
+    return [arg for step in steps for arg in (*step.split()[:1], "--delay", "0", *step.split()[1:])]
+
+
+def main(app, drv):
+    drv.frames(10)
+    drv.move((620, 420))                              # over the canvas: the window has the keyboard
+    out = {"tries": [], "idle": []}
+
+    def send(*args):
+        """From another thread, while the window waits for input: ``xdotool ARGS`` once."""
+        def go():
+            time.sleep(0.25)
+            subprocess.run(["xdotool", *args], check=True)
+        th = threading.Thread(target=go)
+        th.start()
+        return th
+
+    def idle_then(args, until):
+        app.pump(timeout=1.2)                          # nothing happens: the window goes idle
+        out["idle"].append(not app.pacer.active(app.busy()))
+        th = send(*args)
+        app.pump(until=lambda: not th.is_alive() and until(), timeout=3.0)
+        th.join()
+        app.pump(timeout=0.1)
+        return bool(until())
+
+    chords = (["key", "ctrl+k"],                                            # xdotool's own chord
+              fast("keydown ctrl", "keydown k", "keyup ctrl", "keyup k"))       # Ctrl let go first
+    for i in range(TRIES):
+        for chord in chords:
+            opened = idle_then(chord, lambda: app.palette.searching)
+            closed = idle_then(["key", "Escape"], lambda: not app.palette.searching)
+            out["tries"].append([opened, closed])
+    # an edit undone and redone from an idle window, by fast chords
+    app.doc.remove(["gain"], [], verb="delete")
+    drv.frames(2)
+    out["deleted"] = "gain" not in app.doc.graph.nodes
+    out["undone"] = idle_then(["key", "ctrl+z"], lambda: "gain" in app.doc.graph.nodes)
+    redo = fast("keydown ctrl", "keydown shift", "keydown z", "keyup ctrl", "keyup shift", "keyup z")
+    out["redone"] = idle_then(redo, lambda: "gain" not in app.doc.graph.nodes)
+    out["deferred"] = app.keys.deferred if app.keys is not None else None
+    drv.dump(out)
