@@ -447,14 +447,16 @@ class App:
             self.frame()
             if until is not None and until():
                 break
-            if end is not None and time.monotonic() >= end:
+            now = time.monotonic()
+            if end is not None and now >= end:
                 break
-            self.pacer.wait(self.busy())
+            due = [t for t in (end and end - now, self._held and self._held - time.perf_counter()) if t]
+            self.pacer.wait(self.busy(), min(due) if due else None)
         return self.frame_count - f0
 
     def loop(self, max_fps: float = 60.0) -> None:
         """Run until quit: at most ``max_fps`` frames a second while something happens, and while
-        nothing does, one every half second or at the next input (an idle editor must not spin a core)."""
+        nothing does, one every 2 s or at the next input (an idle editor must not spin a core)."""
         self.pacer.budget = 1.0 / max_fps
         self.pump()
         self.close()

@@ -27,6 +27,7 @@ from ..errors import FileFormatError
 from ..fileformat import _looks_like_audio, dumps, load, loads
 from ..graph import Graph
 from ..places import state_dir
+from .pacing import wake
 
 __all__ = ["state_dir", "RecentFiles", "Recovery", "Autosaver", "open_graph", "save_graph", "recovery_path",
            "find_recovery", "discard_recovery", "GRAPH_SUFFIX"]
@@ -262,6 +263,7 @@ class Autosaver:
                 self.error = None
             except OSError as e:
                 self.error = f"cannot write the recovery file {path}: {e}"
+                wake()                         # the status bar says so now, even on an idle window
             finally:
                 with self._cond:
                     self._busy = False

@@ -15,6 +15,8 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from .pacing import wake
+
 if TYPE_CHECKING:
     from ..audio import Audio
     from ..graph import Graph
@@ -144,6 +146,7 @@ class Meter:
             lufs = self._keep(audio, loudness_lufs(audio))
             with self._lock:
                 self._ready.append((then, lufs))
+            wake()                             # an idle window shows it now, not at its next idle frame
         threading.Thread(target=work, name="nodeflow-preview-loudness", daemon=True).start()
 
     def limited(self, audio: Audio, target: Target, then: Callable[[float, tuple[float, float]], None]) -> None:
@@ -164,6 +167,7 @@ class Meter:
                 self._limits = {k: v for k, v in self._limits.items() if v[0]() is not None}
                 self._limits[key] = (weakref.ref(audio), written)
                 self._ready.append((lambda _: then(lufs, written), lufs))
+            wake()
         threading.Thread(target=work, name="nodeflow-preview-limiter", daemon=True).start()
 
     def _keep(self, audio: Audio, lufs: float) -> float:

@@ -7,9 +7,12 @@ frame, how long to wait before the next one:
 * **active** (input in the last ``linger_s`` seconds, or the app says it is busy: a run, a preview
   playing, a layout pending): frames at up to ``max_fps``;
 * **idle**: the window blocks in GLFW's ``glfwWaitEventsTimeout`` (exported by dearpygui) until
-  an X event arrives (a mouse move, a click, a key, an expose) or ``idle_s`` passes.  A click on an
-  idle window is rendered at once, not after a sleep; any thread can wake the window with
-  :func:`wake` (``glfwPostEmptyEvent``).
+  an X event arrives (a mouse move, a click, a key, an expose), ``idle_s`` passes, or the time the
+  app gives as the next thing it must show (a held problem line).  A click on an idle window is
+  rendered at once, not after a sleep; a thread that finishes something to show (a decoded file, a
+  measured loudness, a failed autosave) wakes the window with :func:`wake` (``glfwPostEmptyEvent``).
+  A frame under a software rasterizer costs tens of ms of CPU: a frame every 2 s idle is near
+  nothing (issue 14's idle CPU), where one every 0.5 s was 0.06 CPU s a second.
 
 Where GLFW's symbols are not available the pacer sleeps in short slices instead (``idle_s`` is
 then at most 50 ms, so input is still seen within a few frames).  This module does not import
@@ -64,7 +67,7 @@ class FramePacer:
         frames while the mouse rests).
     """
 
-    def __init__(self, max_fps: float = 60.0, idle_s: float = 0.5, linger_s: float = 0.75):
+    def __init__(self, max_fps: float = 60.0, idle_s: float = 2.0, linger_s: float = 0.75):
         self.budget = 1.0 / max_fps
         self.idle_s, self.linger_s = idle_s, linger_s
         self.lib = glfw()
@@ -78,25 +81,27 @@ class FramePacer:
     def active(self, busy: bool = False) -> bool:
         return busy or time.monotonic() - self.last_input < self.linger_s
 
-    def wait(self, busy: bool = False) -> None:
+    def wait(self, busy: bool = False, within: float | None = None) -> None:
         """Wait until the next frame is due: the rest of the frame budget while active, else until
-        an event arrives or ``idle_s`` passes.  An event counts as input (the window becomes active)."""
+        an event arrives, ``idle_s`` passes or ``within`` seconds do (what the app must show next).
+        An event counts as input (the window becomes active)."""
         now = time.monotonic()
         spare = self.budget - (now - self.last_frame)
+        longest = self.idle_s if within is None else max(0.0, min(self.idle_s, within))
         if self.active(busy):
             if spare > 0:
-                time.sleep(spare)
+                time.sleep(min(spare, longest))
         elif self.lib is not None:
             t0 = time.monotonic()
-            self.lib.glfwWaitEventsTimeout(self.idle_s)        # ctypes releases the GIL meanwhile
+            self.lib.glfwWaitEventsTimeout(longest)            # ctypes releases the GIL meanwhile
             waited = time.monotonic() - t0
-            if waited < self.idle_s * 0.95:
+            if waited < longest * 0.95:
                 self.woken += 1
                 self.last_input = time.monotonic()
             else:
                 self.timeouts += 1
         else:
-            time.sleep(self.idle_s)
+            time.sleep(longest)
         self.last_frame = time.monotonic()
 
     def input(self) -> None:

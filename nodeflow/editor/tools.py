@@ -119,8 +119,16 @@ class EditorAPI:
 
     # ------------------------------------------------------------------ time
     def on_frame(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` on the main thread after every frame (poll background work here)."""
+        """Call ``fn()`` on the main thread after every frame (poll background work here).  An idle
+        window renders a frame every 2 s or at the next input: a thread with something to show
+        calls :meth:`wake` to have the next frame now."""
         self._frame_hooks.append(fn)
+
+    @staticmethod
+    def wake() -> None:
+        """Render the next frame now (call it from any thread; see :meth:`on_frame`)."""
+        from .pacing import wake
+        wake()
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` when the editor closes (stop background work, save what must be saved)."""

@@ -195,7 +195,11 @@ class FinetuneDialog:
             transformers.utils.logging.set_verbosity_error()
             transformers.utils.logging.disable_progress_bar()
             from .train import finetune
-            result = finetune(progress=incoming.append, cancel=cancel, **kwargs)
+
+            def progress(event: Any) -> None:
+                incoming.append(event)
+                self.editor.wake()            # shown now, on an idle window too
+            result = finetune(progress=progress, cancel=cancel, **kwargs)
             self._outcome = ("result", result)
         except Cancelled:
             self._outcome = ("stopped early", None)
@@ -204,6 +208,8 @@ class FinetuneDialog:
         except Exception as e:  # noqa: BLE001 - shown in the dialog, never a crash of the editor
             traceback.print_exc()
             self._outcome = ("error", f"fine-tuning failed: {type(e).__name__}: {e}")
+        finally:
+            self.editor.wake()
 
     def stop(self) -> None:
         if not self.running:
