@@ -577,9 +577,9 @@ def main(app=None, drv=None) -> int | None:
                            f"{r['bare'] * 1e3:.1f} ms")
                     r = _editor("idle", dict(env, **pulse), tmp)
                     report("editor_idle_frames_per_s", r["idle"] / IDLE_S,
-                           f"goal <= 3; {r['idle']} frames in {IDLE_S:.0f} s without input (a frame every 2 s, and "
-                           f"the last), {r['active']} in 3 s with the mouse moving (the loop before issue 14 drew up to "
-                           "60 a second either way)")
+                           f"goal <= 3; {r['idle']} frames in {IDLE_S:.0f} s without input (a frame every 2 s, "
+                           f"and the last), {r['active']} in 3 s with the mouse moving (the loop before issue 14 drew "
+                           "up to 60 a second either way)")
                     report("editor_idle_cpu", r["idle_cpu"], f"goal near 0; CPU s per s idle, "
                            f"{r['active_cpu']:.2f} while the mouse moves")
                     report("editor_press_to_first_buffer_frames", r["press_frames"],
