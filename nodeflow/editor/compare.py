@@ -10,7 +10,7 @@ module does not import dearpygui.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import items
 
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 __all__ = ["ABCompare", "NodeAB", "db"]
 
 TAIL_S = 0.25      # a switch to a take with less than this left after the position starts it from the beginning
+
+
+class Take(NamedTuple):
+    """What A/B knows of a take, measured once per context (see :meth:`ABCompare.take`)."""
+    lufs: float              # integrated loudness (-inf: silent, or it does not play)
+    length_s: float          # 0 when it does not play
+    mono_file: bool          # a written mono file: played on both channels, 3 LU over its file's meter
 
 
 def db(gain: float) -> str:
@@ -54,36 +61,37 @@ class ABCompare:
         self.name_of, self.value_of, self.context = name_of, value_of, context
         self.key_of = key_of or (lambda i: (self.source, self.name_of(i)))
         self.ab: dict[str, int | None] = {"A": None, "B": None}
-        self._lufs: dict[tuple[int, str], float] = {}
-        self._length: dict[tuple[int, str], float] = {}
-        self._mono: dict[tuple[int, str], bool] = {}
+        self._takes: dict[tuple[int, str], Take] = {}
 
     def reset(self) -> None:
         self.ab = {"A": None, "B": None}
-        self._lufs, self._length, self._mono = {}, {}, {}
+        self._takes = {}
 
     def play(self, i: int, start_s: float = 0.0, gain_db: float = 0.0) -> None:
         """Play take ``i`` at its own level (``gain_db`` louder for a level-matched A/B)."""
         self.app.audition.play_value(self.key_of(i), self.value_of(i), start_s, gain_db)
 
-    def loudness(self, i: int) -> float:
-        """Take ``i``'s integrated loudness (LUFS, the export's meter), measured once per context."""
+    def take(self, i: int) -> Take:
+        """Take ``i``'s loudness (LUFS, the export's meter), length and kind, measured once per context."""
         key = (i, self.context())
-        if key not in self._lufs:
+        if key not in self._takes:
             from .levels import loudness_lufs
             try:
                 a = self.app.audition.playable(self.value_of(i))
             except OSError:
                 a = None
-            self._lufs[key] = loudness_lufs(a) if a is not None and a.frames else float("-inf")
-            self._length[key] = a.duration_s if a is not None else 0.0
-            self._mono[key] = a is not None and a.channels == 1 and isinstance(self.value_of(i), str)   # a file
-        return self._lufs[key]
+            self._takes[key] = Take(loudness_lufs(a) if a is not None and a.frames else float("-inf"),
+                                    a.duration_s if a is not None else 0.0,
+                                    a is not None and a.channels == 1 and isinstance(self.value_of(i), str))
+        return self._takes[key]
+
+    def loudness(self, i: int) -> float:
+        """Take ``i``'s integrated loudness (LUFS, the export's meter)."""
+        return self.take(i).lufs
 
     def length_s(self, i: int) -> float:
         """Take ``i``'s length in seconds (0 when it does not play)."""
-        self.loudness(i)
-        return self._length.get((i, self.context()), 0.0)
+        return self.take(i).length_s
 
     def matched_gains(self) -> tuple[dict[str, float], float] | None:
         """Gains (dB) that bring A and B to the same integrated loudness, the quieter one's, and that
@@ -99,7 +107,7 @@ class ABCompare:
         its file's meter reads it (QA108: a sweep of mono exports at -14 and -20 LUFS read "level-matched at
         -17.0 LUFS")."""
         from .levels import MONO_PLAYED_DB
-        mono = any(self._mono.get((i, self.context())) for i in self.ab.values() if i is not None)
+        mono = any(self.take(i).mono_file for i in self.ab.values() if i is not None)
         return f", as heard: mono on both channels, {MONO_PLAYED_DB:.0f} LU over its file's meter" if mono else ""
 
     def toggle(self) -> tuple[str, str] | None:
