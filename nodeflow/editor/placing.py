@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["free_place", "near_place", "spread", "REACH"]
+__all__ = ["free_place", "near_place", "spread", "hides", "REACH", "HIDDEN"]
 
 Sizes = Mapping[str, tuple[float, float]]      # a node's (width, height) by id; layout.py uses it too
 
@@ -110,6 +110,18 @@ def free_place(view: tuple[float, float, float, float], boxes: list[tuple[float,
 
 
 HIDDEN = 0.5     # a node covered over more than this part of its area is hidden (see free_place, .settling)
+
+
+def hides(box: tuple[float, float, float, float], boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether a node at ``box`` ``(x0, y0, x1, y1)`` covers more than :data:`HIDDEN` of one of ``boxes``.
+
+    >>> hides((0, 0, 100, 100), [(50, 0, 150, 100)]), hides((0, 0, 100, 100), [(40, 0, 140, 100)])   # half, 60 %
+    (False, True)
+    """
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    ox = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
+    oy = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
+    return bool((ox * oy > HIDDEN * np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1.0)).any())
 REACH = 1.5      # a node added at a point goes at most this many of its sizes away from it
 
 

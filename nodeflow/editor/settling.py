@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Hashable
 
-from .placing import HIDDEN
+from .placing import hides
 
 if TYPE_CHECKING:
     from .app import App
@@ -23,12 +23,6 @@ Box = tuple[float, float, float, float]
 
 def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _covered(a: Box, b: Box) -> float:
-    """The part of ``b``'s area that ``a`` covers."""
-    w, h = max(0.0, min(a[2], b[2]) - max(a[0], b[0])), max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return w * h / max(1.0, (b[2] - b[0]) * (b[3] - b[1]))
 
 
 class Settler:
@@ -62,7 +56,7 @@ class Settler:
         size = (box[2] - box[0] + 2 * pad, box[3] - box[1] + 2 * pad)
         spot = canvas.free_place(size=size, without=nid, strict=True) or \
             canvas.free_place(size=size, without=nid, strict=True, gap=8.0)
-        if spot is None and whole and not any(_covered(box, o) > HIDDEN for o in others):
+        if spot is None and whole and not hides(box, others):
             return                              # a full view: whole in it, over the least of the others
         spot = spot or canvas.free_place(size=size, without=nid, hide=False)   # whole, hiding none
         if spot is None:                        # none in view: below it, the view scrolled down to it
