@@ -28,11 +28,11 @@ def main(app, drv):
         th.start()
         return th
 
-    def idle_then(args, until):
+    def idle_then(args, until, timeout=3.0):
         app.pump(timeout=1.2)                          # nothing happens: the window goes idle
         out["idle"].append(not app.pacer.active(app.busy()))
         th = send(*args)
-        app.pump(until=lambda: not th.is_alive() and until(), timeout=3.0)
+        app.pump(until=lambda: not th.is_alive() and until(), timeout=timeout)
         th.join()
         app.pump(timeout=0.1)
         return bool(until())
@@ -51,5 +51,19 @@ def main(app, drv):
     out["undone"] = idle_then(["key", "ctrl+z"], lambda: "gain" in app.doc.graph.nodes)
     redo = fast("keydown ctrl", "keydown shift", "keydown z", "keyup ctrl", "keyup shift", "keyup z")
     out["redone"] = idle_then(redo, lambda: "gain" not in app.doc.graph.nodes)
+    # typed fast into boxes: the characters and the editing keys in the order typed (QA112 D1: "0:10", then
+    # Backspace and "5", set 0:10; "Hello", Backspace and "X" left "Hello").  (Never the same key twice: GLFW
+    # drops a press of a key in the same millisecond as its last, as xdotool --delay 0 sends them.)
+    start = "param::load::start_s"
+    drv.double_click(drv.across(start, 0.75))            # the whole value selected: typing replaces it
+    drv.frames(2)
+    idle_then(["key", "--delay", "0", "0", "shift+colon", "0", "2", "BackSpace", "1"], lambda: False, 1.0)
+    drv.key("Return")
+    drv.frames(3)
+    out["start_s"] = app.doc.graph.nodes["load"].params["start_s"]
+    drv.click_item("palette::filter")
+    idle_then(["key", "--delay", "0", "shift+h", "e", "l", "o", "BackSpace", "shift+x"],
+              lambda: False, 1.0)
+    out["filter"] = app.dpg.get_value("palette::filter")
     out["deferred"] = app.keys.deferred if app.keys is not None else None
     drv.dump(out)
