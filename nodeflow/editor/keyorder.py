@@ -6,25 +6,22 @@ queue a frame at a time only for a key that changes twice: K's press and Ctrl's 
 the same frame.  The shortcut handler, asking after that frame, saw K pressed with Ctrl up, and
 Ctrl+K did nothing (QA108 D5: 0 times in 8 on an idle editor; a press held 60 ms worked).
 
-:class:`KeyOrder` sits in front of ImGui's GLFW key and character callbacks (dearpygui exports
-GLFW's functions): a modifier's change (Shift, Ctrl, Alt, Super; pressed or released) that arrives
-after another key's press within one frame, and every key and character behind it, reach ImGui in
-the next frame (they are handed on when a frame has been rendered: :meth:`KeyOrder.rendered`), in
-the order they came.  ImGui then sees each key with the modifiers that were down when it was
-pressed, and a box gets its characters and editing keys in the order typed (QA112 D1: with only the
-keys held, "0:10", Backspace, "5" typed fast set 0:10).  Keys typed at a human pace, a frame or more
-apart, pass straight through.  Where GLFW is not exported the editor reads the keys as before.
+:class:`KeyOrder` sits in front of ImGui's GLFW input callbacks (dearpygui exports GLFW's
+functions).  A modifier's change (Shift, Ctrl, Alt, Super; pressed or released) that comes after
+another key's press within one frame starts the next frame: it and every input event behind it
+(keys, characters, mouse buttons, moves, the wheel) reach ImGui after the frame is rendered
+(:meth:`KeyOrder.rendered`), in the order they came, where the rule applies again.  Keys typed at
+a human pace, a frame or more apart, pass straight through.
 
-The rule, without a window (GLFW's key numbers; ``1`` presses, ``0`` releases):
-
->>> seen = []
->>> keys = KeyOrder(lambda *ev: seen.append(ev[1:4:2]))
->>> for key, action in ((341, 1), (75, 1), (341, 0), (75, 0)):    # Ctrl down, K down, Ctrl up, K up
-...     keys.event(None, key, 0, action, 0)
->>> seen                                  # this frame: Ctrl and K down; Ctrl's release waits
-[(341, 1), (75, 1)]
->>> keys.rendered(); seen[2:]             # for the next frame: Ctrl up, then K up
-[(341, 0), (75, 0)]
+ImGui's GLFW callbacks read the modifiers from GLFW's key state as it is when they are called, not
+from the event.  So a held key event is handed on through GLFW's own ``_glfwInputKey``, after GLFW's
+key state is wound back to where it was at the first held event: each key then reaches ImGui with
+the modifiers that were down when it was pressed (QA113 D2: Ctrl+A typed right after a digit came a
+frame later with Ctrl already up, and selected nothing).  A box gets its characters, editing keys
+and clicks in the order they came (QA112 D1: a Backspace held while its characters were not set
+0:10 for "0:10", Backspace, "5"; QA113 D1: a click held back from nothing overtook the characters).
+Where GLFW's functions are not exported the editor reads the keys as before.
+``tests/editor/test_keyorder.py`` tests the rule without a window, on a GLFW written in Python.
 """
 from __future__ import annotations
 
@@ -34,86 +31,108 @@ from typing import Any, Callable
 __all__ = ["KeyOrder", "MODIFIERS", "install"]
 
 MODIFIERS = frozenset(range(340, 348))    # GLFW_KEY_LEFT_SHIFT .. GLFW_KEY_RIGHT_SUPER
-_PRESS = 1
+_RELEASE, _PRESS, _REPEAT = 0, 1, 2
 
-# void (*GLFWkeyfun)(GLFWwindow* window, int key, int scancode, int action, int mods)
+# GLFW's callback types (glfw3.h): key, char, mouse button, cursor position, scroll
 _KEYFUN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int)
-# void (*GLFWcharfun)(GLFWwindow* window, unsigned int codepoint)
 _CHARFUN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint)
+_BUTTONFUN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+_POSFUN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_double, ctypes.c_double)
+_CALLBACKS = {"key": ("glfwSetKeyCallback", _KEYFUN), "char": ("glfwSetCharCallback", _CHARFUN),
+              "button": ("glfwSetMouseButtonCallback", _BUTTONFUN), "pos": ("glfwSetCursorPosCallback", _POSFUN),
+              "scroll": ("glfwSetScrollCallback", _POSFUN)}
 
 
 class KeyOrder:
-    """Hands GLFW key events to ``forward`` and characters to ``forward_char`` (ImGui's callbacks),
-    holding a modifier's change that follows another key's press in the same frame, and all that
-    comes behind it, until :meth:`rendered`; see the module's text."""
+    """See the module's text.
 
-    def __init__(self, forward: Callable[[Any, int, int, int, int], None],
-                 forward_char: Callable[[Any, int], None] = lambda window, codepoint: None):
-        self.forward, self.forward_char = forward, forward_char
+    Parameters
+    ----------
+    forward
+        ImGui's callback for each kind of event (``"key"``, ``"char"``, ``"button"``, ``"pos"``,
+        ``"scroll"``), called with GLFW's arguments.
+    glfw_key
+        GLFW's ``_glfwInputKey(window, key, scancode, action, mods)``: sets GLFW's key state and calls
+        the window's key callback (this object's :meth:`key`).
+    """
+
+    def __init__(self, forward: dict[str, Callable[..., None]], glfw_key: Callable[..., None]):
+        self.forward, self.glfw_key = forward, glfw_key
         self.pressed = False                  # a key other than a modifier was pressed this frame
-        self.held: list[tuple[Any, ...]] = []  # key events (5 fields) and characters (2), in order
-        self.deferred = 0                     # modifier changes held to the next frame (for tests)
+        self.held: list[tuple[str, tuple[Any, ...]]] = []     # (kind, GLFW's arguments), in order
+        self.deferred = 0                     # frames started early by a modifier's change (for tests)
+        self._winding = False                 # GLFW's key state is being wound back: callbacks ignored
         self.callbacks: tuple[Any, ...] = ()  # the C callbacks GLFW calls (kept alive with the window)
 
-    def event(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
-        """One key event from GLFW (a press, a repeat or a release)."""
-        ev = (window, key, scancode, action, mods)
-        if self.held:                         # behind a held event: keep the order
-            self.held.append(ev)
+    def key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
+        """A key event from GLFW (a press, a repeat or a release; GLFW's key state already has it)."""
+        if self._winding:
             return
-        if key in MODIFIERS:
-            if self.pressed:
-                self.held.append(ev)
-                self.deferred += 1
-                return
-        elif action == _PRESS:
+        args = (window, key, scancode, action, mods)
+        if not self.held and key in MODIFIERS and self.pressed:
+            self.deferred += 1                # a new frame starts here
+        if self.held or (key in MODIFIERS and self.pressed):
+            self.held.append(("key", args))
+            return
+        if action == _PRESS and key not in MODIFIERS:
             self.pressed = True
-        self.forward(*ev)
+        self.forward["key"](*args)
 
-    def char(self, window: Any, codepoint: int) -> None:
-        """One character typed (GLFW sends it after its key's press)."""
+    def other(self, kind: str, *args: Any) -> None:
+        """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
         if self.held:
-            self.held.append((window, codepoint))
+            self.held.append((kind, args))
         else:
-            self.forward_char(window, codepoint)
+            self.forward[kind](*args)
 
     def rendered(self) -> None:
-        """A frame was rendered (ImGui took its events): those held reach ImGui now, for the next
-        frame (the rule applies again among them)."""
+        """A frame was rendered (ImGui took its events): those held go on now, for the next frame."""
         self.pressed = False
         held, self.held = self.held, []
-        for ev in held:
-            if len(ev) == 2:
-                self.char(*ev)
+        if not held:
+            return
+        self._winding = True                  # GLFW's key state back to where the first held key found it
+        try:
+            for kind, (window, key, scancode, action, mods) in reversed([h for h in held if h[0] == "key"]):
+                if action != _REPEAT:
+                    self.glfw_key(window, key, scancode, _RELEASE if action == _PRESS else _PRESS, mods)
+        finally:
+            self._winding = False
+        for kind, args in held:
+            if kind == "key":                 # through GLFW: its key state follows, then self.key() is called
+                window, key, scancode, action, mods = args
+                self.glfw_key(window, key, scancode, _PRESS if action == _REPEAT else action, mods)
             else:
-                self.event(*ev)
+                self.other(kind, *args)
 
 
 def install(lib: Any) -> KeyOrder | None:
-    """Put a :class:`KeyOrder` in front of the key and character callbacks of the window current on
-    this thread (call it on the UI thread once the viewport is shown, and :meth:`KeyOrder.rendered`
-    after each frame); ``None`` where GLFW (``lib``: dearpygui's extension module, see
+    """Put a :class:`KeyOrder` in front of ImGui's input callbacks on the window current on this
+    thread (call it on the UI thread once the viewport is shown, and :meth:`KeyOrder.rendered` after
+    each frame); ``None`` where GLFW (``lib``: dearpygui's extension module, see
     :func:`.pacing.glfw`), its window or ImGui's callbacks cannot be had."""
     if lib is None:
         return None
     try:
         lib.glfwGetCurrentContext.argtypes, lib.glfwGetCurrentContext.restype = [], ctypes.c_void_p
-        lib.glfwSetKeyCallback.argtypes, lib.glfwSetKeyCallback.restype = [ctypes.c_void_p, _KEYFUN], ctypes.c_void_p
-        lib.glfwSetCharCallback.argtypes = [ctypes.c_void_p, _CHARFUN]
-        lib.glfwSetCharCallback.restype = ctypes.c_void_p
-        window = lib.glfwGetCurrentContext()
+        glfw_key = lib._glfwInputKey
+        for setter, fun in _CALLBACKS.values():
+            getattr(lib, setter).argtypes, getattr(lib, setter).restype = [ctypes.c_void_p, fun], ctypes.c_void_p
     except AttributeError:
         return None
+    glfw_key.argtypes, glfw_key.restype = [ctypes.c_void_p] + [ctypes.c_int] * 4, None
+    window = lib.glfwGetCurrentContext()
     if not window:
         return None
-    keys = KeyOrder(lambda *ev: None)
-    on_key, on_char = _KEYFUN(keys.event), _CHARFUN(keys.char)
-    key_before = lib.glfwSetKeyCallback(window, on_key)
-    char_before = lib.glfwSetCharCallback(window, on_char)
-    if not key_before or not char_before:     # no ImGui callbacks to stand in front of: leave GLFW as it was
-        lib.glfwSetKeyCallback(window, _KEYFUN(key_before) if key_before else _KEYFUN())
-        lib.glfwSetCharCallback(window, _CHARFUN(char_before) if char_before else _CHARFUN())
+    keys = KeyOrder({}, glfw_key)
+    ours = {"key": _KEYFUN(keys.key)}
+    for kind in ("char", "button", "pos", "scroll"):
+        ours[kind] = _CALLBACKS[kind][1](lambda *args, k=kind: keys.other(k, *args))
+    before = {kind: getattr(lib, setter)(window, ours[kind]) for kind, (setter, _) in _CALLBACKS.items()}
+    if not all(before.values()):              # not ImGui's callbacks to stand in front of: GLFW as it was
+        for kind, (setter, fun) in _CALLBACKS.items():
+            getattr(lib, setter)(window, fun(before[kind]) if before[kind] else fun())
         return None
-    keys.forward, keys.forward_char = _KEYFUN(key_before), _CHARFUN(char_before)
-    keys.callbacks = (on_key, on_char)
+    keys.forward = {kind: _CALLBACKS[kind][1](before[kind]) for kind in _CALLBACKS}
+    keys.callbacks = tuple(ours.values())
     return keys

@@ -211,7 +211,9 @@ class TypeIn:
         """The box was left (Enter, Escape or a click elsewhere): hand over what it holds, close it."""
         if self.box is None or self._done is None:
             return
-        text = str(items.value(self.box, default=self._initial))
+        # Tab sets the value (tab_input keeps the keyboard in the box); ImGui inserts its '\t' ahead of
+        # characters typed in the same frame (QA113 D3: a fast "0:1", Tab gave '0:\t1'): a value has no tabs
+        text = str(items.value(self.box, default=self._initial)).replace("\t", "")
         done, initial = self._done, self._initial
         self.close()
         done(None if text.strip() in ("", initial.strip()) else text)     # emptied: as Escape

@@ -1,6 +1,9 @@
-"""Shortcuts however fast their keys come (QA108 D5): :mod:`nodeflow.editor.keyorder`'s rule without a
-window, then the real editor, idle, sent chords by xdotool as fast as a macro pad sends them."""
+"""Shortcuts and typing however fast the keys come (QA108 D5, QA112 D1, QA113 D1-D3):
+:mod:`nodeflow.editor.keyorder`'s rule on a GLFW written in Python, then the real editor, idle, sent keys by
+xdotool as fast as a macro pad sends them."""
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -8,86 +11,151 @@ from nodeflow.editor.keyorder import KeyOrder
 
 from ._graphs import chain_graph
 
-CTRL, SHIFT, K, Z = 341, 340, 75, 90          # GLFW's key numbers
-DOWN, UP, REPEAT = 1, 0, 2
+SHIFT, CTRL, K, Z, A, TAB, BS = 340, 341, 75, 90, 65, 258, 259     # GLFW's key numbers
+UP, DOWN, REPEAT = 0, 1, 2
 
 
-def run(frames: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
-    """What ImGui receives in each frame, the events arriving as ``frames`` (between two renders)."""
-    got: list[list[tuple[int, int]]] = [[]]
-    keys = KeyOrder(lambda window, key, scancode, action, mods: got[-1].append((key, action)))
-    for batch in frames:
-        for key, action in batch:
-            keys.event(None, key, 0, action, 0)
-        got.append([])                         # rendered: what is handed on now goes to the next frame
-        keys.rendered()
-    while keys.held:
-        got.append([])
-        keys.rendered()
-    while not got[-1]:
-        got.pop()
-    return got
+class FakeGLFW:
+    """GLFW's key state and ``_glfwInputKey`` in Python, and an ImGui that records, per frame, each event
+    with the modifiers GLFW's state shows when it arrives (ImGui's callbacks read them there, not from the
+    event).  :meth:`send` is an event from the X server, :meth:`render` a frame."""
+
+    def __init__(self) -> None:
+        self.down: set[int] = set()
+        self.frames: list[list[tuple[Any, ...]]] = [[]]
+        seen = self.frames
+        forward = {"key": lambda w, key, sc, action, mods: seen[-1].append((key, action, self.mods())),
+                   "char": lambda w, c: seen[-1].append((chr(c),)),
+                   "button": lambda w, b, action, mods: seen[-1].append((f"button{b}", action, self.mods())),
+                   "pos": lambda w, x, y: seen[-1].append(("pos", x, y)),
+                   "scroll": lambda w, x, y: seen[-1].append(("scroll", x, y))}
+        self.order = KeyOrder(forward, self._input_key)
+
+    def mods(self) -> str:
+        return "+".join(n for n, k in (("ctrl", CTRL), ("shift", SHIFT)) if k in self.down)
+
+    def _input_key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
+        """GLFW's _glfwInputKey: the state first, then the window's key callback."""
+        if action == UP and key not in self.down:
+            return
+        repeat = action == DOWN and key in self.down
+        (self.down.add if action == DOWN else self.down.discard)(key)
+        self.order.key(window, key, scancode, REPEAT if repeat else action, mods)
+
+    def send(self, *events: Any) -> "FakeGLFW":
+        """Events between two frames: ``(key, action)``, a character (a str), ``("button", b, action)``."""
+        for ev in events:
+            if isinstance(ev, str):
+                self.order.other("char", None, ord(ev))
+            elif ev[0] == "button":
+                self.order.other("button", None, ev[1], ev[2], 0)
+            else:
+                self._input_key(None, ev[0], 0, ev[1], 0)
+        return self
+
+    def render(self) -> "FakeGLFW":
+        self.frames.append([])
+        self.order.rendered()
+        return self
+
+    def settle(self) -> list[list[tuple[Any, ...]]]:
+        """Frames until nothing is held; what ImGui got in each (empty ones dropped)."""
+        self.render()
+        while self.order.held:
+            self.render()
+        return [f for f in self.frames if f]
+
+
+def typed(chars: str, *keys: tuple[int, int]) -> list[Any]:
+    """A key's press, its character and its release for each of ``chars`` (GLFW's numbers for A-Z, 0-9)."""
+    out: list[Any] = []
+    for c in chars:
+        code = ord(c.upper())
+        out += [(code, DOWN), c, (code, UP)]
+    return out + list(keys)
 
 
 def test_keys_at_a_human_pace_pass_straight_through():
-    human = [[(CTRL, DOWN)], [(K, DOWN)], [(K, UP)], [(CTRL, UP)]]
-    assert run(human) == human
-    typing = [[(K, DOWN), (K, UP), (Z, DOWN)], [(Z, UP)]]        # other keys never wait
-    assert run(typing) == typing
+    g = FakeGLFW()
+    for ev in ((CTRL, DOWN), (K, DOWN), (K, UP), (CTRL, UP)):
+        g.send(ev).render()
+    assert g.settle() == [[(CTRL, DOWN, "ctrl")], [(K, DOWN, "ctrl")], [(K, UP, "ctrl")], [(CTRL, UP, "")]]
+    assert g.order.deferred == 0
+    g = FakeGLFW()
+    assert g.send(*typed("kz")).settle() == [[(K, DOWN, ""), ("k",), (K, UP, ""), (Z, DOWN, ""), ("z",), (Z, UP, "")]]
 
 
 def test_a_modifier_let_go_in_the_frame_of_the_key_it_modified_waits_for_the_next_frame():
-    assert run([[(CTRL, DOWN), (K, DOWN), (CTRL, UP), (K, UP)]]) == [[(CTRL, DOWN), (K, DOWN)], [(CTRL, UP), (K, UP)]]
+    got = FakeGLFW().send((CTRL, DOWN), (K, DOWN), (CTRL, UP), (K, UP)).settle()
+    assert got == [[(CTRL, DOWN, "ctrl"), (K, DOWN, "ctrl")], [(CTRL, UP, ""), (K, UP, "")]]
     # the window woke on Ctrl's press: the rest came in the next frame
-    assert run([[(CTRL, DOWN)], [(K, DOWN), (CTRL, UP), (K, UP)]]) == [[(CTRL, DOWN)], [(K, DOWN)],
-                                                                        [(CTRL, UP), (K, UP)]]
+    got = FakeGLFW().send((CTRL, DOWN)).render().send((K, DOWN), (CTRL, UP), (K, UP)).settle()
+    assert got == [[(CTRL, DOWN, "ctrl")], [(K, DOWN, "ctrl")], [(CTRL, UP, ""), (K, UP, "")]]
 
 
 def test_a_modifier_pressed_after_a_plain_key_in_one_frame_does_not_modify_it():
-    # K typed, then Shift+Z begun, all between two frames: K must not read as Shift+K
-    assert run([[(K, DOWN), (K, UP), (SHIFT, DOWN), (Z, DOWN)]]) == [[(K, DOWN), (K, UP)], [(SHIFT, DOWN), (Z, DOWN)]]
+    got = FakeGLFW().send((K, DOWN), (K, UP), (SHIFT, DOWN), (Z, DOWN)).settle()
+    assert got == [[(K, DOWN, ""), (K, UP, "")], [(SHIFT, DOWN, "shift"), (Z, DOWN, "shift")]]
 
 
-def test_held_events_keep_their_order_and_the_rule_applies_again_among_them():
-    burst = [(CTRL, DOWN), (K, DOWN), (CTRL, UP), (K, UP), (CTRL, DOWN), (Z, DOWN), (CTRL, UP), (Z, UP)]
-    got = run([burst])
-    assert [e for f in got for e in f] == burst
-    assert got == [[(CTRL, DOWN), (K, DOWN)], [(CTRL, UP), (K, UP), (CTRL, DOWN), (Z, DOWN)], [(CTRL, UP), (Z, UP)]]
+def test_a_held_chord_reaches_imgui_with_its_modifiers_though_they_were_let_go_since():
+    """QA113 D2: "4", Ctrl+A, "2" typed within a frame: Ctrl+A came a frame later, when GLFW's state had
+    Ctrl up, and ImGui (which reads the modifiers from GLFW's state) selected nothing: "42"."""
+    g = FakeGLFW().send(*typed("4"), (CTRL, DOWN), (A, DOWN), (A, UP), (CTRL, UP), *typed("2"))
+    got = g.settle()
+    assert got[0] == [(52, DOWN, ""), ("4",), (52, UP, "")]
+    assert got[1] == [(CTRL, DOWN, "ctrl"), (A, DOWN, "ctrl"), (A, UP, "ctrl")]       # Ctrl+A, as typed
+    assert got[2] == [(CTRL, UP, ""), (50, DOWN, ""), ("2",), (50, UP, "")]
+    assert g.down == set()                                                              # GLFW's state: as it is
 
 
-def test_characters_and_editing_keys_reach_the_box_in_the_order_typed():
-    """QA112 D1: "0", Shift+":", "1", "0", Backspace, "5" typed within a frame set 0:10, not 0:15: the
-    keys behind Shift's change were held, the characters were not, so Backspace came after the 5."""
-    BS, ZERO, ONE, FIVE, SEMI = 259, 48, 49, 53, 59
-    got: list[list[object]] = [[]]
-    keys = KeyOrder(lambda window, key, scancode, action, mods: got[-1].append((key, action)),
-                    lambda window, codepoint: got[-1].append(chr(codepoint)))
-    typed: list[tuple[object, ...]] = []
-    for key, ch in ((ZERO, "0"), (SEMI, ":"), (ONE, "1"), (ZERO, "0"), (BS, None), (FIVE, "5")):
-        if ch == ":":
-            typed.append((SHIFT, DOWN))
-        typed += [(key, DOWN)] + ([(ch,)] if ch else []) + [(key, UP)]
-        if ch == ":":
-            typed.append((SHIFT, UP))
-    for ev in typed:
-        if len(ev) == 1:
-            keys.char(None, ord(ev[0]))
-        else:
-            keys.event(None, ev[0], 0, ev[1], 0)
-    while keys.held or not got[-1]:
-        got.append([])
-        keys.rendered()
-    sent = [e for f in got for e in f]
-    assert sent == [e if len(e) == 2 else e[0] for e in typed]          # every event, in the order typed
+def test_characters_editing_keys_and_clicks_reach_imgui_in_the_order_typed():
+    """QA112 D1 ("0", Shift+":", "1", "0", Backspace, "5" set 0:10) and QA113 D1 (a click right after
+    "0:09" reached ImGui before the held "09": the box got "0", the box clicked "09")."""
+    semi, zero = 59, 48
+    events = [*typed("0"), (SHIFT, DOWN), (semi, DOWN), ":", (semi, UP), (SHIFT, UP), *typed("10"), (BS, DOWN),
+              (BS, UP), *typed("5"), ("button", 0, DOWN), ("button", 0, UP)]
+    got = FakeGLFW().send(*events).settle()
+    flat = [e for f in got for e in f]
+    plain = [e if isinstance(e, str) else e[0] if e[0] != "button" else e[:3] for e in events]
+    assert [e[0] if len(e) == 1 else e[:2] if not str(e[0]).startswith("button") else ("button", 0, e[1])
+            for e in flat] == [e if isinstance(e, str) else e[:2] if e[0] != "button" else e for e in events]
     text = ""
-    for e in sent:                                                       # as a box applies them
-        text = text[:-1] if e == (BS, DOWN) else text + e if isinstance(e, str) else text
-    assert text == "0:15"
-    assert got[0] == [(ZERO, DOWN), "0", (ZERO, UP)]                     # Shift's press waited a frame
+    for e in flat:                                                          # as a box applies them
+        if e[:2] == (BS, DOWN):
+            text = text[:-1]
+        elif len(e) == 1:
+            text += e[0]
+        elif str(e[0]).startswith("button"):
+            break                                                           # the click leaves the box
+    assert text == "0:15" and plain
+    assert got[0] == [(zero, DOWN, ""), ("0",), (zero, UP, "")]             # Shift's press began a frame
 
 
-def test_a_key_repeat_is_not_a_press():
-    assert run([[(K, DOWN)], [(K, REPEAT), (CTRL, DOWN)]]) == [[(K, DOWN)], [(K, REPEAT), (CTRL, DOWN)]]
+def test_a_tab_after_a_shifted_character_comes_after_it():
+    """QA113 D3: "0", Shift+":", "5", Tab typed within a frame: the box held '0:\t5'."""
+    semi = 59
+    flat = [e for f in FakeGLFW().send(*typed("0"), (SHIFT, DOWN), (semi, DOWN), ":", (semi, UP), (SHIFT, UP),
+                                        *typed("5"), (TAB, DOWN), (TAB, UP)).settle() for e in f]
+    assert [e[0] for e in flat if len(e) == 1 or e[0] == TAB] == ["0", ":", "5", TAB, TAB]
+
+
+def test_bursts_of_chords_each_get_their_own_modifiers():
+    burst = [(CTRL, DOWN), (K, DOWN), (CTRL, UP), (K, UP), (CTRL, DOWN), (Z, DOWN), (CTRL, UP), (Z, UP)]
+    g = FakeGLFW().send(*burst)
+    got = g.settle()
+    assert [e[:2] for f in got for e in f] == burst
+    assert got == [[(CTRL, DOWN, "ctrl"), (K, DOWN, "ctrl")], [(CTRL, UP, ""), (K, UP, ""), (CTRL, DOWN, "ctrl"),
+                                                                 (Z, DOWN, "ctrl")], [(CTRL, UP, ""), (Z, UP, "")]]
+    assert g.order.deferred == 2 and g.down == set()
+
+
+def test_a_key_repeat_is_not_a_press_and_a_key_held_through_stays_held():
+    got = FakeGLFW().send((K, DOWN)).render().send((K, DOWN), (CTRL, DOWN)).settle()
+    assert got == [[(K, DOWN, "")], [(K, REPEAT, ""), (CTRL, DOWN, "ctrl")]]
+    g = FakeGLFW().send((Z, DOWN), (SHIFT, DOWN), (K, DOWN))                 # Shift and K still down after it
+    assert g.settle() == [[(Z, DOWN, "")], [(SHIFT, DOWN, "shift"), (K, DOWN, "shift")]]
+    assert g.down == {Z, SHIFT, K}
 
 
 @pytest.mark.gui
@@ -97,4 +165,6 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
     assert st["tries"] == [[True, True]] * len(st["tries"]) and len(st["tries"]) == 6, st["tries"]
     assert st["deleted"] and st["undone"] and st["redone"], st
     assert st["start_s"] == 1.0 and st["filter"] == "HelX", (st["start_s"], st["filter"], st["status"])
+    assert (st["then_click"], st["ctrl_a"], st["then_tab"]) == (1.0, 0.5, 1.0), st["status"]
+    assert st["filter_after_click"] == "HelX"
     assert st["deferred"] > 0 and st["errors"] == [], st        # the rule did the work

@@ -65,5 +65,20 @@ def main(app, drv):
     idle_then(["key", "--delay", "0", "shift+h", "e", "l", "o", "BackSpace", "shift+x"],
               lambda: False, 1.0)
     out["filter"] = app.dpg.get_value("palette::filter")
+
+    def start_typed(*keys):
+        """Double-click the start box, then ``keys`` within a millisecond, all of them between two frames
+        (xdotool runs while the driver renders none): load.start_s after."""
+        drv.double_click(drv.across(start, 0.75))
+        drv.frames(2)
+        drv.xdo("key", "--delay", "0", *keys, frames=30)
+        return app.doc.graph.nodes["load"].params["start_s"]
+    (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
+    x, y = drv.screen((cx0 + 60, cy1 - 40))             # empty canvas, bottom left (the minimap is bottom right)
+    # QA113 D1: a click right after a shifted character (the box gets "0:01"; nothing goes where it clicks)
+    out["then_click"] = start_typed("0", "shift+colon", "0", "1", "mousemove", str(x), str(y), "click", "1")
+    out["filter_after_click"] = app.dpg.get_value("palette::filter")
+    out["ctrl_a"] = start_typed("1", "ctrl+a", "0", "period", "5", "Return")     # QA113 D2: "1", then all replaced
+    out["then_tab"] = start_typed("0", "shift+colon", "1", "Tab")               # QA113 D3: Tab after "0:1"
     out["deferred"] = app.keys.deferred if app.keys is not None else None
     drv.dump(out)
