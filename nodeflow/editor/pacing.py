@@ -24,9 +24,10 @@ import ctypes
 import time
 from typing import Any
 
-__all__ = ["FramePacer", "wake", "glfw", "gl_renderer", "smooth_edges"]
+__all__ = ["FramePacer", "wake", "glfw", "gl_renderer", "smooth_edges", "CURSOR_BLINK_S"]
 
 _glfw: Any = None
+CURSOR_BLINK_S = 0.4     # idle, while a box has the keyboard: a frame this often (ImGui blinks its cursor)
 
 
 def glfw() -> Any:

@@ -167,4 +167,5 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
     assert st["start_s"] == 1.0 and st["filter"] == "HelX", (st["start_s"], st["filter"], st["status"])
     assert (st["then_click"], st["ctrl_a"], st["then_tab"]) == (1.0, 0.5, 1.0), st["status"]
     assert st["filter_after_click"] == "HelX"
+    assert st["box_idle"]["typing"] and st["box_idle"]["frames_in_2s"] >= 4, st["box_idle"]   # QA113 D4: one in 2 s
     assert st["deferred"] > 0 and st["errors"] == [], st        # the rule did the work

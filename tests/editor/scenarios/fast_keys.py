@@ -65,6 +65,9 @@ def main(app, drv):
     idle_then(["key", "--delay", "0", "shift+h", "e", "l", "o", "BackSpace", "shift+x"],
               lambda: False, 1.0)
     out["filter"] = app.dpg.get_value("palette::filter")
+    from nodeflow.editor.commands import typing
+    app.pump(timeout=1.0)                                # idle, the search box still has the keyboard:
+    out["box_idle"] = {"typing": typing(app), "frames_in_2s": app.pump(timeout=2.0)}   # its cursor blinks
 
     def start_typed(*keys):
         """Double-click the start box, then ``keys`` within a millisecond, all of them between two frames
