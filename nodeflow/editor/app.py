@@ -396,13 +396,13 @@ class App:
         """
         dpg = self.dpg
         dpg.render_dearpygui_frame()
-        if self.keys is not None:
-            self.keys.rendered()
         self.frame_count += 1
         self._settle = max(self._settle - 1, 0)
         if items.run_callbacks(dpg.get_callback_queue(), self._failed):
             self._settle = max(self._settle, 2)
             self.pacer.input()
+        if self.keys is not None:        # after the callbacks: a key that opened a box holds what follows
+            self.keys.rendered()
         try:
             self._upkeep()
         except Exception as e:  # noqa: BLE001 - reported; the next frame tries again

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable
 
-__all__ = ["KeyOrder", "MODIFIERS", "install"]
+__all__ = ["KeyOrder", "MODIFIERS", "install", "hold_until"]
 
 MODIFIERS = frozenset(range(340, 348))    # GLFW_KEY_LEFT_SHIFT .. GLFW_KEY_RIGHT_SUPER
 _RELEASE, _PRESS, _REPEAT = 0, 1, 2
@@ -62,8 +62,16 @@ class KeyOrder:
         self.held: list[tuple[str, tuple[Any, ...]]] = []     # (kind, GLFW's arguments), in order
         self.deferred = 0                     # frames started early by a modifier's change (for tests)
         self._winding = False                 # GLFW's key state is being wound back: callbacks ignored
+        self._until: Callable[[], bool] | None = None     # all input held until this is true (see hold_until)
+        self._frames = 0                      # ... or this many more frames are rendered
         self.callbacks: tuple[Any, ...] = ()  # the C callbacks GLFW calls (kept alive with the window)
 
+    def hold_until(self, ready: Callable[[], bool], frames: int = 10) -> None:
+        """Hold every input event from now on until ``ready()`` is true after a frame (a box just opened
+        has the keyboard), ``frames`` frames at most.  A box ImGui gives the keyboard a frame or two
+        after it opens lost what was typed meanwhile (QA114: Ctrl+K, "fade", Enter sent at once added
+        dac_decode: the search got "de")."""
+        self._until, self._frames = ready, frames
     def key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
         """A key event from GLFW (a press, a repeat or a release; GLFW's key state already has it)."""
         if self._winding:
@@ -71,7 +79,7 @@ class KeyOrder:
         args = (window, key, scancode, action, mods)
         if not self.held and key in MODIFIERS and self.pressed:
             self.deferred += 1                # a new frame starts here
-        if self.held or (key in MODIFIERS and self.pressed):
+        if self.held or self._until is not None or (key in MODIFIERS and self.pressed):
             self.held.append(("key", args))
             return
         if action == _PRESS and key not in MODIFIERS:
@@ -80,14 +88,20 @@ class KeyOrder:
 
     def other(self, kind: str, *args: Any) -> None:
         """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
-        if self.held:
+        if self.held or self._until is not None:
             self.held.append((kind, args))
         else:
             self.forward[kind](*args)
 
     def rendered(self) -> None:
-        """A frame was rendered (ImGui took its events): those held go on now, for the next frame."""
+        """A frame was rendered and its callbacks run (ImGui took its events): those held go on now, for
+        the next frame (unless :meth:`hold_until` holds them)."""
         self.pressed = False
+        if self._until is not None:
+            self._frames -= 1
+            if not (self._frames <= 0 or self._until()):
+                return
+            self._until = None
         held, self.held = self.held, []
         if not held:
             return
@@ -104,6 +118,15 @@ class KeyOrder:
                 self.glfw_key(window, key, scancode, _PRESS if action == _REPEAT else action, mods)
             else:
                 self.other(kind, *args)
+
+
+_installed: KeyOrder | None = None
+
+
+def hold_until(ready: Callable[[], bool], frames: int = 10) -> None:
+    """:meth:`KeyOrder.hold_until` on the editor's window (nothing where none is installed)."""
+    if _installed is not None:
+        _installed.hold_until(ready, frames)
 
 
 def install(lib: Any) -> KeyOrder | None:
@@ -135,4 +158,6 @@ def install(lib: Any) -> KeyOrder | None:
         return None
     keys.forward = {kind: _CALLBACKS[kind][1](before[kind]) for kind in _CALLBACKS}
     keys.callbacks = tuple(ours.values())
+    global _installed
+    _installed = keys
     return keys

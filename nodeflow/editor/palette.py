@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..node import NodeSpec
 from ..registry import Registry
 from ..types import link_mode, type_name
+from .keyorder import hold_until
 from .paramtext import readable
 
 __all__ = ["search", "fits", "missing", "Palette", "SYNONYMS", "MISSING"]
@@ -256,6 +257,9 @@ class Palette:
         dpg.configure_item("quicksearch", show=True, label=label, pos=[max(x, 0), max(y, 0)])
         dpg.focus_item("quicksearch")
         dpg.focus_item("quicksearch::input")
+        from . import items
+        hold_until(                               # what is typed right after Ctrl+K goes into the box
+            lambda: bool(items.call(dpg.is_item_active, "quicksearch::input", default=False)))
 
     @property
     def searching(self) -> bool:

@@ -22,6 +22,7 @@ import dearpygui.dearpygui as dpg
 
 from ..types import ParamSpec
 from . import items
+from .keyorder import hold_until
 
 __all__ = ["parse_typed", "TypeIn", "Typed", "TYPE_IN", "TYPING", "UNCHANGED"]
 
@@ -204,6 +205,8 @@ class TypeIn:
         items.configure(tag, show=False)
         dpg.bind_item_handler_registry(box, self._handlers())
         dpg.focus_item(box)
+        hold_until(                               # what is typed right after the double-click goes into it
+            lambda: bool(items.call(dpg.is_item_active, box, default=False)))
         self.over, self.box, self._initial, self._done = tag, box, text, done
         return box
 

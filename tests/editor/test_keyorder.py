@@ -158,6 +158,26 @@ def test_a_key_repeat_is_not_a_press_and_a_key_held_through_stays_held():
     assert g.down == {Z, SHIFT, K}
 
 
+def test_what_comes_while_a_box_opens_waits_until_it_has_the_keyboard():
+    """QA114: Ctrl+K, "fade", Enter sent at once: the search box took the keyboard two frames after it opened
+    and got "de"; Enter then added dac_decode."""
+    g = FakeGLFW()
+    ready = []
+    g.send((CTRL, DOWN), (K, DOWN), (K, UP))
+    g.order.hold_until(lambda: bool(ready))          # Ctrl+K's handler opened the box
+    g.send((CTRL, UP), *typed("fa"))
+    g.render().render()
+    assert [e for f in g.frames[1:] for e in f] == []    # the box has not the keyboard yet: all held
+    ready.append(True)
+    got = g.settle()
+    assert [e[0] for e in got[-1] if len(e) == 1] == ["f", "a"] and got[-1][0] == (CTRL, UP, "")
+    g = FakeGLFW()
+    g.order.hold_until(lambda: False, frames=3)      # a box that never takes the keyboard: 3 frames at most
+    g.send(*typed("x")).render().render()
+    assert g.order.held
+    assert g.render().frames[-1] == [(88, DOWN, ""), ("x",), (88, UP, "")]
+
+
 @pytest.mark.gui
 def test_fast_chords_reach_an_idle_editor_every_time(editor):
     st = editor.run("fast_keys", chain_graph(editor.tmp), timeout=150)
@@ -167,5 +187,6 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
     assert st["start_s"] == 1.0 and st["filter"] == "HelX", (st["start_s"], st["filter"], st["status"])
     assert (st["then_click"], st["ctrl_a"], st["then_tab"]) == (1.0, 0.5, 1.0), st["status"]
     assert st["filter_after_click"] == "HelX"
+    assert st["macro_added"] == ["dsp.fade"] and st["typed_at_once"] == 0.4, st["status"]
     assert st["box_idle"]["typing"] and st["box_idle"]["frames_in_2s"] >= 4, st["box_idle"]   # QA113 D4: one in 2 s
     assert st["deferred"] > 0 and st["errors"] == [], st        # the rule did the work

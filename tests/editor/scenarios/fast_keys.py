@@ -83,5 +83,19 @@ def main(app, drv):
     out["filter_after_click"] = app.dpg.get_value("palette::filter")
     out["ctrl_a"] = start_typed("1", "ctrl+a", "0", "period", "5", "Return")     # QA113 D2: "1", then all replaced
     out["then_tab"] = start_typed("0", "shift+colon", "1", "Tab")               # QA113 D3: Tab after "0:1"
+    # QA114: Ctrl+K, a name and Enter sent at once (a macro): the search box got "de", Enter added dac_decode
+    drv.move((cx0 + 200, cy1 - 60))
+    before = set(app.doc.graph.nodes)
+    drv.xdo("key", "--delay", "0", "ctrl+k", "shift+f", "a", "d", "e", "Return", frames=30)
+    out["macro_added"] = sorted(app.doc.graph.nodes[n].type for n in set(app.doc.graph.nodes) - before)
+    # a double-click on a value, then typing at once (30 ms later, before the box has the keyboard)
+    x, y = drv.screen(drv.across(start, 0.75))
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True)
+    app.pump(timeout=1.2)
+    th = send("click", "--repeat", "2", "--delay", "60", "1", "sleep", "0.03", "key", "--delay", "0", "0", "period", "4",
+              "Return")
+    app.pump(until=lambda: not th.is_alive() and app.doc.graph.nodes["load"].params["start_s"] == 0.4, timeout=3.0)
+    th.join()
+    out["typed_at_once"] = app.doc.graph.nodes["load"].params["start_s"]
     out["deferred"] = app.keys.deferred if app.keys is not None else None
     drv.dump(out)
