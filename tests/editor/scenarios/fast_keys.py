@@ -92,8 +92,8 @@ def main(app, drv):
     x, y = drv.screen(drv.across(start, 0.75))
     subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True)
     app.pump(timeout=1.2)
-    th = send("click", "--repeat", "2", "--delay", "60", "1", "sleep", "0.03", "key", "--delay", "0", "0", "period", "4",
-              "Return")
+    th = send("click", "--repeat", "2", "--delay", "60", "1", "sleep", "0.03",
+              "key", "--delay", "0", "0", "period", "4", "Return")
     app.pump(until=lambda: not th.is_alive() and app.doc.graph.nodes["load"].params["start_s"] == 0.4, timeout=3.0)
     th.join()
     out["typed_at_once"] = app.doc.graph.nodes["load"].params["start_s"]
