@@ -19,7 +19,9 @@ key state is wound back to where it was at the first held event: each key then r
 the modifiers that were down when it was pressed (QA113 D2: Ctrl+A typed right after a digit came a
 frame later with Ctrl already up, and selected nothing).  A box gets its characters, editing keys
 and clicks in the order they came (QA112 D1: a Backspace held while its characters were not set
-0:10 for "0:10", Backspace, "5"; QA113 D1: a click held back from nothing overtook the characters).
+0:10 for "0:10", Backspace, "5"; QA113 D1: a click, which nothing held, overtook the characters).
+A box just opened (the Ctrl+K search, a value's typed box) holds all input until it has the keyboard
+(:func:`hold_until`), so a macro's "Ctrl+K, fade, Enter" types "fade" into the search (QA114).
 Where GLFW's functions are not exported the editor reads the keys as before.
 ``tests/editor/test_keyorder.py`` tests the rule without a window, on a GLFW written in Python.
 """
