@@ -437,7 +437,7 @@ class App:
         layout to measure, or the frames that draw the last change."""
         return bool(self._settle or self.runner.jobs or self.audition.now or self.audition.pending
                     or self._layout_pending or self._fit_pending or self.sweep.running or self.canvas.busy
-                    or self.models.busy)
+                    or self.models.busy or (self.keys is not None and self.keys.waiting))
 
     def pump(self, until: Callable[[], object] | None = None, timeout: float | None = None) -> int:
         """Render paced frames (see :mod:`.pacing`) until quit, ``until()`` is true or ``timeout``

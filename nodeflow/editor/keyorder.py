@@ -68,6 +68,11 @@ class KeyOrder:
         self._frames = 0                      # ... or this many more frames are rendered
         self.callbacks: tuple[Any, ...] = ()  # the C callbacks GLFW calls (kept alive with the window)
 
+    @property
+    def waiting(self) -> bool:
+        """Whether input waits for the next frames (the window must render them, idle or not)."""
+        return bool(self.held) or self._until is not None
+
     def hold_until(self, ready: Callable[[], bool], frames: int = 10) -> None:
         """Hold every input event from now on until ``ready()`` is true after a frame (a box just opened
         has the keyboard), ``frames`` frames at most.  A box ImGui gives the keyboard a frame or two
