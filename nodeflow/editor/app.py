@@ -82,7 +82,6 @@ class App:
         self._pressed_at: list[float] | None = None    # where the left button went down (a drag, or a click)
         self.renderer, self.smooth = "", True   # the OpenGL renderer; edges anti-aliased (not on a software one)
         self.pacer = FramePacer()
-        self.keys: KeyOrder | None = None   # the key events' order, kept through ImGui (see .keyorder)
         self._settle = 0                 # frames still to render after a change (new items are drawn, then measured)
         self.doc.listeners.append(self._on_edit)
 
@@ -105,7 +104,7 @@ class App:
             dpg.maximize_viewport()       # a window manager fits it to its work area, title bar and all
         from .keyorder import install
         from .pacing import gl_renderer, glfw, smooth_edges
-        self.keys = install(glfw())      # a shortcut's modifiers, however fast its keys come (QA108 D5)
+        install(glfw())                  # a shortcut's modifiers, however fast its keys come (QA108 D5)
         self.renderer = gl_renderer()
         self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
         if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster
@@ -401,12 +400,12 @@ class App:
         if items.run_callbacks(dpg.get_callback_queue(), self._failed):
             self._settle = max(self._settle, 2)
             self.pacer.input()
-        if self.keys is not None:        # after the callbacks: a key that opened a box holds what follows
-            self.keys.rendered()
         try:
             self._upkeep()
         except Exception as e:  # noqa: BLE001 - reported; the next frame tries again
             self._failed(self._upkeep, e)
+        if self.keys is not None:        # after the callbacks and upkeep: what opened a box holds what follows
+            self.keys.rendered()
 
     def _failed(self, where: Any, exc: BaseException) -> None:
         """An internal error: logged with its traceback, shown once in the status bar, kept in
@@ -422,6 +421,12 @@ class App:
 
     def _upkeep(self) -> None:
         upkeep.apply(self)                 # (a method: an internal error names it App._upkeep)
+
+    @property
+    def keys(self) -> KeyOrder | None:
+        """The window's input events' order, kept through ImGui (see :mod:`.keyorder`)."""
+        from .keyorder import installed
+        return installed()
 
     def hold_until(self, when: float) -> None:
         """Refresh again at ``when`` (:func:`.results.show_results` held a node's problems back)."""
@@ -484,19 +489,6 @@ class App:
 
     # ------------------------------------------------------------------ state for tests and scripts
     def state(self) -> dict[str, Any]:
-        """A JSON-able summary of what the editor shows (used by scripted tests)."""
-        g = self.doc.graph
-        from .document import positions
-        return {"path": str(self.doc.path) if self.doc.path else None, "dirty": self.doc.dirty,
-                "nodes": {n: {"type": i.type, "params": {k: getattr(v, "value", v) for k, v in i.params.items()}}
-                          for n, i in g.nodes.items()},
-                "links": [str(l) for l in g.links], "positions": positions(g),
-                "states": {n: s.describe() for n, s in self.runner.states.items()},
-                "kinds": {n: s.kind for n, s in self.runner.states.items()},
-                "status": self.status_text, "status_error": self.status_error,
-                "problems": self.problems, "previews": [f"{a}.{b}" for a, b in self.view.previews],
-                "undo": self.doc.history.undo_label, "redo": self.doc.history.redo_label,
-                "playing": ".".join(self.audition.now) if self.audition.now else None,
-                "title": self.dpg.get_viewport_title(), "frames": self.frame_count, "time": time.time(),
-                "errors": list(self.errors)}
-
+        """A JSON-able summary of what the editor shows (see :func:`.scripting.summary`)."""
+        from .scripting import summary
+        return summary(self)

@@ -10,8 +10,11 @@ Ctrl+K did nothing (QA108 D5: 0 times in 8 on an idle editor; a press held 60 ms
 functions).  A modifier's change (Shift, Ctrl, Alt, Super; pressed or released) that comes after
 another key's press within one frame starts the next frame: it and every input event behind it
 (keys, characters, mouse buttons, moves, the wheel) reach ImGui after the frame is rendered
-(:meth:`KeyOrder.rendered`), in the order they came, where the rule applies again.  Keys typed at
-a human pace, a frame or more apart, pass straight through.
+(:meth:`KeyOrder.rendered`), in the order they came, where the rule applies again.  So does every
+event behind a mouse button's release, as ImGui itself would take it: the editor sees the release
+first, and what it opens (the search, on a link dropped on empty canvas) can hold what follows
+(QA115: "fade" typed within 30 ms of the drop gave the search "ade").  Keys typed at a human pace,
+a frame or more apart, pass straight through.
 
 ImGui's GLFW callbacks read the modifiers from GLFW's key state as it is when they are called, not
 from the event.  So a held key event is handed on through GLFW's own ``_glfwInputKey``, after GLFW's
@@ -30,7 +33,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable
 
-__all__ = ["KeyOrder", "MODIFIERS", "install", "hold_until"]
+__all__ = ["KeyOrder", "MODIFIERS", "install", "installed", "hold_until"]
 
 MODIFIERS = frozenset(range(340, 348))    # GLFW_KEY_LEFT_SHIFT .. GLFW_KEY_RIGHT_SUPER
 _RELEASE, _PRESS, _REPEAT = 0, 1, 2
@@ -61,8 +64,9 @@ class KeyOrder:
     def __init__(self, forward: dict[str, Callable[..., None]], glfw_key: Callable[..., None]):
         self.forward, self.glfw_key = forward, glfw_key
         self.pressed = False                  # a key other than a modifier was pressed this frame
+        self.released = False                 # a mouse button was released this frame
         self.held: list[tuple[str, tuple[Any, ...]]] = []     # (kind, GLFW's arguments), in order
-        self.deferred = 0                     # frames started early by a modifier's change (for tests)
+        self.deferred = 0                     # frames started early by a modifier's change (the tests read it)
         self._winding = False                 # GLFW's key state is being wound back: callbacks ignored
         self._until: Callable[[], bool] | None = None     # all input held until this is true (see hold_until)
         self._frames = 0                      # ... or this many more frames are rendered
@@ -86,7 +90,7 @@ class KeyOrder:
         args = (window, key, scancode, action, mods)
         if not self.held and key in MODIFIERS and self.pressed:
             self.deferred += 1                # a new frame starts here
-        if self.held or self._until is not None or (key in MODIFIERS and self.pressed):
+        if self.held or self._until is not None or self.released or (key in MODIFIERS and self.pressed):
             self.held.append(("key", args))
             return
         if action == _PRESS and key not in MODIFIERS:
@@ -95,15 +99,18 @@ class KeyOrder:
 
     def other(self, kind: str, *args: Any) -> None:
         """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
-        if self.held or self._until is not None:
+        if self.held or self._until is not None or self.released:
             self.held.append((kind, args))
-        else:
-            self.forward[kind](*args)
+            return
+        self.forward[kind](*args)
+        if kind == "button" and args[2] == _RELEASE:
+            self.released = True
 
     def rendered(self) -> None:
-        """A frame was rendered and its callbacks run (ImGui took its events): those held go on now, for
-        the next frame (unless :meth:`hold_until` holds them)."""
-        self.pressed = False
+        """A frame was rendered, and its callbacks and the app's upkeep run (ImGui took its events; a
+        box just opened holds what follows): those held go on now, for the next frame (unless
+        :meth:`hold_until` holds them)."""
+        self.pressed = self.released = False
         if self._until is not None:
             self._frames -= 1
             if not (self._frames <= 0 or self._until()):
@@ -127,7 +134,12 @@ class KeyOrder:
                 self.other(kind, *args)
 
 
-_installed: KeyOrder | None = None
+_installed: KeyOrder | None = None       # the one on the editor's window
+
+
+def installed() -> KeyOrder | None:
+    """The :class:`KeyOrder` on the editor's window (``None`` where none could be installed)."""
+    return _installed
 
 
 def hold_until(ready: Callable[[], bool], frames: int = 10) -> None:
@@ -141,6 +153,8 @@ def install(lib: Any) -> KeyOrder | None:
     thread (call it on the UI thread once the viewport is shown, and :meth:`KeyOrder.rendered` after
     each frame); ``None`` where GLFW (``lib``: dearpygui's extension module, see
     :func:`.pacing.glfw`), its window or ImGui's callbacks cannot be had."""
+    global _installed
+    _installed = None
     if lib is None:
         return None
     try:
@@ -165,6 +179,5 @@ def install(lib: Any) -> KeyOrder | None:
         return None
     keys.forward = {kind: _CALLBACKS[kind][1](before[kind]) for kind in _CALLBACKS}
     keys.callbacks = tuple(ours.values())
-    global _installed
     _installed = keys
     return keys

@@ -22,7 +22,24 @@ import numpy as np
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["Driver", "run_script"]
+__all__ = ["Driver", "run_script", "summary"]
+
+
+def summary(app: App) -> dict[str, Any]:
+    """A JSON-able summary of what the editor shows (used by scripted tests: :meth:`Driver.dump`)."""
+    from .document import positions
+    g, doc, states = app.doc.graph, app.doc, app.runner.states
+    return {"path": str(doc.path) if doc.path else None, "dirty": doc.dirty,
+            "nodes": {n: {"type": i.type, "params": {k: getattr(v, "value", v) for k, v in i.params.items()}}
+                      for n, i in g.nodes.items()},
+            "links": [str(link) for link in g.links], "positions": positions(g),
+            "states": {n: s.describe() for n, s in states.items()}, "kinds": {n: s.kind for n, s in states.items()},
+            "status": app.status_text, "status_error": app.status_error,
+            "problems": app.problems, "previews": [f"{a}.{b}" for a, b in app.view.previews],
+            "undo": doc.history.undo_label, "redo": doc.history.redo_label,
+            "playing": ".".join(app.audition.now) if app.audition.now else None,
+            "title": app.dpg.get_viewport_title(), "frames": app.frame_count, "time": time.time(),
+            "errors": list(app.errors)}
 
 
 class Driver:
@@ -101,13 +118,15 @@ class Driver:
         (x0, y0), (x1, y1) = r
         self.click(((x0 + x1) / 2, (y0 + y1) / 2))
 
-    def drag(self, a: tuple[float, float], b: tuple[float, float], steps: int = 20) -> None:
-        """Press at ``a``, move in ``steps`` steps to ``b``, release: a real mouse drag."""
+    def drag(self, a: tuple[float, float], b: tuple[float, float], steps: int = 20, release: bool = True) -> None:
+        """Press at ``a``, move in ``steps`` steps to ``b``, release (unless not ``release``): a real
+        mouse drag."""
         self.move(a)
         self.xdo("mousedown", 1)
         for i in range(1, steps + 1):
             self.move((a[0] + (b[0] - a[0]) * i / steps, a[1] + (b[1] - a[1]) * i / steps))
-        self.xdo("mouseup", 1, frames=5)
+        if release:
+            self.xdo("mouseup", 1, frames=5)
 
     def drag_link(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
         """Drag from an output pin to an input pin on the canvas."""

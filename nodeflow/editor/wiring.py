@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..types import link_mode, type_name
 from . import items
+from .keyorder import hold_until
 
 if TYPE_CHECKING:
     from .app import App
@@ -159,6 +160,7 @@ class Wiring:
             far = math.hypot(p[0] - self.pressed_at[0], p[1] - self.pressed_at[1]) >= DROP_MIN
             if far and not self.linked and self.on_empty_canvas(p):
                 self._drop = (pin, p, app.frame_count + 1)     # the link callback of this release comes first
+                hold_until(lambda: self._drop is None)    # what is typed at once goes into the search
             else:
                 self._released = app.frame_count + 1
         if self._released is not None and app.frame_count >= self._released:

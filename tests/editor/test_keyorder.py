@@ -178,6 +178,24 @@ def test_what_comes_while_a_box_opens_waits_until_it_has_the_keyboard():
     assert g.render().frames[-1] == [(88, DOWN, ""), ("x",), (88, UP, "")]
 
 
+def test_what_comes_behind_a_mouse_release_waits_for_what_the_release_opens():
+    """QA115: a link dropped on empty canvas and "fade" typed at once: the search opens a frame after the
+    release, and the letters that came with or just after the release went nowhere ("ade")."""
+    g = FakeGLFW().send(("button", 0, DOWN)).render()
+    g.send(("button", 0, UP), *typed("f"))
+    assert g.frames[-1] == [("button0", UP, "")]        # the release alone in its frame
+    g.order.hold_until(lambda: bool(ready))             # the app saw the release (a drop: the search opens)
+    ready: list[bool] = []
+    g.render().send(*typed("a")).render()
+    assert g.frames[-1] == g.frames[-2] == []          # the search has not the keyboard yet: all held
+    ready.append(True)
+    got = g.settle()
+    assert [e[0] for e in got[-1] if len(e) == 1] == ["f", "a"]
+    # nothing opened: what followed the release comes in the next frame, as ImGui itself would take it
+    g = FakeGLFW().send(("button", 0, DOWN), ("button", 0, UP), *typed("x"))
+    assert g.settle() == [[("button0", DOWN, ""), ("button0", UP, "")], [(88, DOWN, ""), ("x",), (88, UP, "")]]
+
+
 @pytest.mark.gui
 def test_fast_chords_reach_an_idle_editor_every_time(editor):
     st = editor.run("fast_keys", chain_graph(editor.tmp), timeout=150)
@@ -190,3 +208,16 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
     assert st["macro_added"] == ["dsp.fade"] and st["typed_at_once"] == 0.4, st["status"]
     assert st["box_idle"]["typing"] and st["box_idle"]["frames_in_2s"] >= 4, st["box_idle"]   # QA113 D4: one in 2 s
     assert st["deferred"] > 0 and st["errors"] == [], st        # the rule did the work
+
+
+@pytest.mark.gui
+def test_a_name_typed_at_once_after_a_drop_or_double_click_goes_into_the_search(editor):
+    """QA115: "fade" typed 0-30 ms after a link was dropped on empty canvas gave the search "ade" (demucs
+    was added); 50 ms after, "fade"."""
+    from ._graphs import pair_graph
+    graph = pair_graph(editor.tmp, "two.msgpack", ("io.export", "export", {"path": "out.wav"}),
+                       {"load": [100.0, 100.0], "export": [500.0, 100.0]})
+    st = editor.run("drop_then_type", graph, timeout=120)
+    assert st["drops"] == [["fade", ["dsp.fade"]]] * 2, st["drops"]
+    assert st["doubles"] == [["fade", ["dsp.fade"]]], st["doubles"]
+    assert st["errors"] == [], st["errors"]
