@@ -11,10 +11,11 @@ functions).  A modifier's change (Shift, Ctrl, Alt, Super; pressed or released) 
 another key's press within one frame starts the next frame: it and every input event behind it
 (keys, characters, mouse buttons, moves, the wheel) reach ImGui after the frame is rendered
 (:meth:`KeyOrder.rendered`), in the order they came, where the rule applies again.  So does every
-event behind a mouse button's release, as ImGui itself would take it: the editor sees the release
-first, and what it opens (the search, on a link dropped on empty canvas) can hold what follows
-(QA115: "fade" typed within 30 ms of the drop gave the search "ade").  Keys typed at a human pace,
-a frame or more apart, pass straight through.
+event behind a mouse button's press or release, as ImGui itself takes them (one change of a
+button a frame): the editor sees the click first, and what it opens can hold what follows.  A name
+typed within 30 ms of a link dropped on empty canvas gave the search "ade" for "fade" (QA115); a
+double-click 20 ms apart and "-12.5" typed at once set a slider to 12.5 (QA116).  Keys typed at a
+human pace, a frame or more apart, pass straight through.
 
 ImGui's GLFW callbacks read the modifiers from GLFW's key state as it is when they are called, not
 from the event.  So a held key event is handed on through GLFW's own ``_glfwInputKey``, after GLFW's
@@ -64,7 +65,7 @@ class KeyOrder:
     def __init__(self, forward: dict[str, Callable[..., None]], glfw_key: Callable[..., None]):
         self.forward, self.glfw_key = forward, glfw_key
         self.pressed = False                  # a key other than a modifier was pressed this frame
-        self.released = False                 # a mouse button was released this frame
+        self.clicked = False                  # a mouse button was pressed or released this frame
         self.held: list[tuple[str, tuple[Any, ...]]] = []     # (kind, GLFW's arguments), in order
         self.deferred = 0                     # frames started early by a modifier's change (the tests read it)
         self._winding = False                 # GLFW's key state is being wound back: callbacks ignored
@@ -90,7 +91,7 @@ class KeyOrder:
         args = (window, key, scancode, action, mods)
         if not self.held and key in MODIFIERS and self.pressed:
             self.deferred += 1                # a new frame starts here
-        if self.held or self._until is not None or self.released or (key in MODIFIERS and self.pressed):
+        if self.held or self._until is not None or self.clicked or (key in MODIFIERS and self.pressed):
             self.held.append(("key", args))
             return
         if action == _PRESS and key not in MODIFIERS:
@@ -99,18 +100,18 @@ class KeyOrder:
 
     def other(self, kind: str, *args: Any) -> None:
         """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
-        if self.held or self._until is not None or self.released:
+        if self.held or self._until is not None or self.clicked:
             self.held.append((kind, args))
             return
         self.forward[kind](*args)
-        if kind == "button" and args[2] == _RELEASE:
-            self.released = True
+        if kind == "button":
+            self.clicked = True
 
     def rendered(self) -> None:
         """A frame was rendered, and its callbacks and the app's upkeep run (ImGui took its events; a
         box just opened holds what follows): those held go on now, for the next frame (unless
         :meth:`hold_until` holds them)."""
-        self.pressed = self.released = False
+        self.pressed = self.clicked = False
         if self._until is not None:
             self._frames -= 1
             if not (self._frames <= 0 or self._until()):

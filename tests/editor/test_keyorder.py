@@ -191,9 +191,24 @@ def test_what_comes_behind_a_mouse_release_waits_for_what_the_release_opens():
     ready.append(True)
     got = g.settle()
     assert [e[0] for e in got[-1] if len(e) == 1] == ["f", "a"]
-    # nothing opened: what followed the release comes in the next frame, as ImGui itself would take it
+    # nothing opened: one change of a button a frame, what follows in the next, as ImGui itself takes them
     g = FakeGLFW().send(("button", 0, DOWN), ("button", 0, UP), *typed("x"))
-    assert g.settle() == [[("button0", DOWN, ""), ("button0", UP, "")], [(88, DOWN, ""), ("x",), (88, UP, "")]]
+    assert g.settle() == [[("button0", DOWN, "")], [("button0", UP, "")], [(88, DOWN, ""), ("x",), (88, UP, "")]]
+
+
+def test_a_fast_double_click_holds_what_is_typed_until_the_box_it_opens_has_the_keyboard():
+    """QA116: a double-click 20 ms apart on a slider and "-12.5" typed at once set 12.5: the second press
+    reached the app, which opened the box, after the characters had gone to ImGui."""
+    g = FakeGLFW().send(("button", 0, DOWN), ("button", 0, UP), ("button", 0, DOWN), ("button", 0, UP),
+                        *typed("9"))
+    g.render().render()
+    assert g.frames[-1] == [("button0", DOWN, "")]     # the second press alone: the app sees the double-click
+    ready: list[bool] = []
+    g.order.hold_until(lambda: bool(ready))             # ... and opens the box
+    g.render().render()
+    assert g.frames[-1] == g.frames[-2] == []
+    ready.append(True)
+    assert g.settle()[-2:] == [[("button0", UP, "")], [(57, DOWN, ""), ("9",), (57, UP, "")]]
 
 
 @pytest.mark.gui
@@ -213,11 +228,13 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
 @pytest.mark.gui
 def test_a_name_typed_at_once_after_a_drop_or_double_click_goes_into_the_search(editor):
     """QA115: "fade" typed 0-30 ms after a link was dropped on empty canvas gave the search "ade" (demucs
-    was added); 50 ms after, "fade"."""
+    was added); 50 ms after, "fade".  QA116: the same after a double-click 20-40 ms apart, and "-12.5" typed
+    at once after one on a slider set 12.5."""
     from ._graphs import pair_graph
-    graph = pair_graph(editor.tmp, "two.msgpack", ("io.export", "export", {"path": "out.wav"}),
-                       {"load": [100.0, 100.0], "export": [500.0, 100.0]})
+    graph = pair_graph(editor.tmp, "two.msgpack", ("dsp.gain", "gain", {}),
+                       {"load": [100.0, 100.0], "gain": [500.0, 100.0]})
     st = editor.run("drop_then_type", graph, timeout=120)
     assert st["drops"] == [["fade", ["dsp.fade"]]] * 2, st["drops"]
-    assert st["doubles"] == [["fade", ["dsp.fade"]]], st["doubles"]
+    assert st["doubles"] == [["fade", ["dsp.fade"]]] * 2, st["doubles"]      # QA116: dac_decode ("ade")
+    assert st["slider"] == -12.5, st["status"]                                # QA116: 12.5
     assert st["errors"] == [], st["errors"]

@@ -1,16 +1,18 @@
-"""A link dropped on empty canvas, or a double-click there, and a node's name typed at once (QA115: 0-30 ms
-after the release the search got "ade" for "fade": the search opens a frame after the release)."""
+"""A link dropped on empty canvas, or a fast double-click there, and a node's name typed at once (QA115: 0-30 ms
+after the release the search got "ade" for "fade": the search opens a frame after the release; QA116: the
+same after a double-click 20-40 ms apart); a fast double-click on a slider and a value typed at once (QA116:
+"-12.5" set 12.5)."""
 import subprocess
 import threading
 
 
 def main(app, drv):
     drv.frames(8)
-    a = app.view.pin_pos("export", "audio", "in")
+    a = app.view.pin_pos("gain", "audio", "in")
     (cx0, cy0), (cx1, cy1) = app.wiring.canvas_rect()
     out = {"drops": [], "doubles": []}
 
-    def at_once(*xdo):
+    def at_once(*xdo, search=True):
         """``xdotool XDO`` from another thread while the editor's own loop runs; then Enter: what the search
         held and the types of the nodes added."""
         before = set(app.doc.graph.nodes)
@@ -18,10 +20,12 @@ def main(app, drv):
         th.start()
         app.pump(until=lambda: not th.is_alive(), timeout=5)
         th.join()
-        app.pump(timeout=0.4)
-        typed = app.dpg.get_value("quicksearch::input")
+        app.pump(until=lambda: app.dpg.get_value("quicksearch::input") == "fade", timeout=2.0)    # ImGui takes a
+        typed = app.dpg.get_value("quicksearch::input")      # burst of keys and characters over a few frames
         drv.key("Return")
         drv.frames(8)
+        if not search:
+            return app.doc.graph.nodes["gain"].params["gain_db"]
         added = sorted(app.doc.graph.nodes[n].type for n in set(app.doc.graph.nodes) - before)
         if added:
             app.undo()
@@ -35,5 +39,11 @@ def main(app, drv):
     x, y = drv.screen((cx0 + 300, cy1 - 120))
     subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True)
     app.pump(timeout=0.8)
-    out["doubles"].append(at_once("click", "--repeat", "2", "--delay", "60", "1", "type", "--delay", "80", "fade"))
+    for gap in ("60", "20"):                             # ms between the clicks (a macro, a remote desktop)
+        out["doubles"].append(at_once("click", "--repeat", "2", "--delay", gap, "1", "type", "--delay", "0", "fade"))
+    x, y = drv.screen(drv.across("param::gain::gain_db", 0.75))
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True)
+    app.pump(timeout=0.8)
+    out["slider"] = at_once("click", "--repeat", "2", "--delay", "20", "1", "type", "--delay", "0", "--", "-12.5",
+                            search=False)
     drv.dump(out)
