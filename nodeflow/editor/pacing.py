@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["FramePacer", "wake", "glfw", "gl_renderer", "smooth_edges", "CURSOR_BLINK_S"]
 
@@ -82,13 +82,18 @@ class FramePacer:
     def active(self, busy: bool = False) -> bool:
         return busy or time.monotonic() - self.last_input < self.linger_s
 
-    def wait(self, busy: bool = False, within: float | None = None) -> None:
+    def wait(self, busy: bool = False, within: float | None = None,
+             typing: Callable[[], bool] | None = None) -> None:
         """Wait until the next frame is due: the rest of the frame budget while active, else until
-        an event arrives, ``idle_s`` passes or ``within`` seconds do (what the app must show next).
-        An event counts as input (the window becomes active)."""
+        an event arrives, ``idle_s`` passes or ``within`` seconds do (what the app must show next),
+        :data:`CURSOR_BLINK_S` at most while ``typing()`` (a box has the keyboard: its cursor blinks;
+        QA113 D4: it stayed hidden for 2 s; asked only when idle).  An event counts as input (the
+        window becomes active)."""
         now = time.monotonic()
         spare = self.budget - (now - self.last_frame)
         longest = self.idle_s if within is None else max(0.0, min(self.idle_s, within))
+        if not self.active(busy) and typing is not None and typing():
+            longest = min(longest, CURSOR_BLINK_S)
         if self.active(busy):
             if spare > 0:
                 time.sleep(min(spare, longest))

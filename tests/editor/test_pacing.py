@@ -56,3 +56,18 @@ def test_active_it_sleeps_the_rest_of_the_frame_budget_and_never_waits_for_event
     p.last_frame = time.monotonic()
     p.wait(busy=True, within=0.0)         # something due now: no sleep
     assert slept[1:] in ([], [0.0])
+
+
+def test_idle_with_a_box_that_has_the_keyboard_a_frame_comes_for_its_cursor_to_blink():
+    """QA113 D4: idle, a frame every 2 s left a box's text cursor hidden for 2 s."""
+    from nodeflow.editor.pacing import CURSOR_BLINK_S
+    p, w = pacer(event_after=0.0)
+    asked: list[bool] = []
+    p.wait(typing=lambda: asked.append(True) or True)
+    assert w.asked == [CURSOR_BLINK_S] and asked == [True]
+    p, w = pacer(event_after=0.0)
+    p.wait(within=0.1, typing=lambda: True)       # something due sooner: that
+    assert w.asked == [0.1]
+    p, w = pacer(event_after=0.0)
+    p.wait(busy=True, typing=lambda: asked.append(True) or True)      # active: not asked (the walk costs)
+    assert w.asked == [] and asked == [True]
