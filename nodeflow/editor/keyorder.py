@@ -14,8 +14,12 @@ another key's press within one frame starts the next frame: it and every input e
 event behind a mouse button's press or release, as ImGui itself takes them (one change of a
 button a frame): the editor sees the click first, and what it opens can hold what follows.  A name
 typed within 30 ms of a link dropped on empty canvas gave the search "ade" for "fade" (QA115); a
-double-click 20 ms apart and "-12.5" typed at once set a slider to 12.5 (QA116).  Keys typed at a
-human pace, a frame or more apart, pass straight through.
+double-click 20 ms apart and "-12.5" typed at once set a slider to 12.5 (QA116).  A button's release
+behind a move made with it down starts the next frame too: a drag faster than a frame (a macro, a
+remote desktop's packet) is seen moving before it is let go (QA117: the node stayed put, a slider kept
+the value at the press).  A press is never held behind a move (play starts on the press: never late);
+a release that comes in the frame the mouse moved, button down, takes effect a frame later.  Keys
+typed at a human pace, a frame or more apart, pass straight through.
 
 ImGui's GLFW callbacks read the modifiers from GLFW's key state as it is when they are called, not
 from the event.  So a held key event is handed on through GLFW's own ``_glfwInputKey``, after GLFW's
@@ -66,6 +70,8 @@ class KeyOrder:
         self.forward, self.glfw_key = forward, glfw_key
         self.pressed = False                  # a key other than a modifier was pressed this frame
         self.clicked = False                  # a mouse button was pressed or released this frame
+        self.dragged = False                  # the mouse moved with a button down this frame
+        self.buttons: set[int] = set()        # the mouse buttons down
         self.held: list[tuple[str, tuple[Any, ...]]] = []     # (kind, GLFW's arguments), in order
         self.deferred = 0                     # frames started early by a modifier's change (the tests read it)
         self._winding = False                 # GLFW's key state is being wound back: callbacks ignored
@@ -100,18 +106,22 @@ class KeyOrder:
 
     def other(self, kind: str, *args: Any) -> None:
         """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
-        if self.held or self._until is not None or self.clicked:
+        dragged = kind == "button" and args[2] == _RELEASE and self.dragged
+        if self.held or self._until is not None or self.clicked or dragged:
             self.held.append((kind, args))
             return
         self.forward[kind](*args)
         if kind == "button":
             self.clicked = True
+            (self.buttons.add if args[2] == _PRESS else self.buttons.discard)(args[1])
+        elif kind == "pos" and self.buttons:
+            self.dragged = True
 
     def rendered(self) -> None:
         """A frame was rendered, and its callbacks and the app's upkeep run (ImGui took its events; a
         box just opened holds what follows): those held go on now, for the next frame (unless
         :meth:`hold_until` holds them)."""
-        self.pressed = self.clicked = False
+        self.pressed = self.clicked = self.dragged = False
         if self._until is not None:
             self._frames -= 1
             if not (self._frames <= 0 or self._until()):

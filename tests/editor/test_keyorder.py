@@ -43,12 +43,15 @@ class FakeGLFW:
         self.order.key(window, key, scancode, REPEAT if repeat else action, mods)
 
     def send(self, *events: Any) -> "FakeGLFW":
-        """Events between two frames: ``(key, action)``, a character (a str), ``("button", b, action)``."""
+        """Events between two frames: ``(key, action)``, a character (a str), ``("button", b, action)``,
+        ``("pos", x, y)``."""
         for ev in events:
             if isinstance(ev, str):
                 self.order.other("char", None, ord(ev))
             elif ev[0] == "button":
                 self.order.other("button", None, ev[1], ev[2], 0)
+            elif ev[0] == "pos":
+                self.order.other("pos", None, ev[1], ev[2])
             else:
                 self._input_key(None, ev[0], 0, ev[1], 0)
         return self
@@ -196,6 +199,16 @@ def test_what_comes_behind_a_mouse_release_waits_for_what_the_release_opens():
     assert g.settle() == [[("button0", DOWN, "")], [("button0", UP, "")], [(88, DOWN, ""), ("x",), (88, UP, "")]]
 
 
+def test_a_drag_faster_than_a_frame_is_seen_moving_before_it_is_let_go():
+    """QA117: a node dragged by press, move and release within a millisecond (a macro, a remote desktop
+    sending them in one packet) stayed put; a slider dragged so kept the value at the press."""
+    g = FakeGLFW().send(("button", 0, DOWN), ("pos", 10.0, 20.0), ("pos", 10.0, 80.0), ("button", 0, UP))
+    assert g.settle() == [[("button0", DOWN, "")], [("pos", 10.0, 20.0), ("pos", 10.0, 80.0)], [("button0", UP, "")]]
+    # moves with no button down never hold a click (a press right after a move is not late)
+    g = FakeGLFW().send(("pos", 1.0, 2.0), ("button", 0, DOWN))
+    assert g.settle() == [[("pos", 1.0, 2.0), ("button0", DOWN, "")]]
+
+
 def test_a_fast_double_click_holds_what_is_typed_until_the_box_it_opens_has_the_keyboard():
     """QA116: a double-click 20 ms apart on a slider and "-12.5" typed at once set 12.5: the second press
     reached the app, which opened the box, after the characters had gone to ImGui."""
@@ -229,7 +242,7 @@ def test_fast_chords_reach_an_idle_editor_every_time(editor):
 def test_a_name_typed_at_once_after_a_drop_or_double_click_goes_into_the_search(editor):
     """QA115: "fade" typed 0-30 ms after a link was dropped on empty canvas gave the search "ade" (demucs
     was added); 50 ms after, "fade".  QA116: the same after a double-click 20-40 ms apart, and "-12.5" typed
-    at once after one on a slider set 12.5."""
+    at once after one on a slider set 12.5.  QA117: a node or a slider dragged faster than a frame."""
     from ._graphs import pair_graph
     graph = pair_graph(editor.tmp, "two.msgpack", ("dsp.gain", "gain", {}),
                        {"load": [100.0, 100.0], "gain": [500.0, 100.0]})
@@ -237,4 +250,6 @@ def test_a_name_typed_at_once_after_a_drop_or_double_click_goes_into_the_search(
     assert st["drops"] == [["fade", ["dsp.fade"]]] * 2, st["drops"]
     assert st["doubles"] == [["fade", ["dsp.fade"]]] * 2, st["doubles"]      # QA116: dac_decode ("ade")
     assert st["slider"] == -12.5, st["status"]                                # QA116: 12.5
+    assert st["node_moved"] == [0.0, 150.0], st["node_moved"]                  # QA117: [0, 0]
+    assert st["slid_to"] == st["slid_slowly_to"] != -12.5, st                 # QA117: the value at the press
     assert st["errors"] == [], st["errors"]
