@@ -105,7 +105,8 @@ class KeyOrder:
         self.forward["key"](*args)
 
     def other(self, kind: str, *args: Any) -> None:
-        """A character, mouse button, cursor or wheel event: held behind held keys, else handed on."""
+        """A character, mouse button, cursor or wheel event: held behind held input, a click, or (a
+        release) a move made with the button down, else handed on."""
         dragged = kind == "button" and args[2] == _RELEASE and self.dragged
         if self.held or self._until is not None or self.clicked or dragged:
             self.held.append((kind, args))
