@@ -20,6 +20,7 @@ from . import items, upkeep, widgets
 from .commands import typing as box_has_keyboard
 from .document import Document, EditRefused
 from .files import Autosaver, RecentFiles
+from .keyorder import install as install_keys, installed as installed_keys
 from .pacing import FramePacer
 from .runner import Runner
 from .runstate import blocked_list
@@ -102,9 +103,8 @@ class App:
         dpg.show_viewport()
         if self.size != asked:
             dpg.maximize_viewport()       # a window manager fits it to its work area, title bar and all
-        from .keyorder import install
         from .pacing import gl_renderer, glfw, smooth_edges
-        install(glfw())                  # a shortcut's modifiers, however fast its keys come (QA108 D5)
+        install_keys(glfw())             # a shortcut's modifiers, however fast its keys come (QA108 D5)
         self.renderer = gl_renderer()
         self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
         if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster
@@ -404,8 +404,9 @@ class App:
             self._upkeep()
         except Exception as e:  # noqa: BLE001 - reported; the next frame tries again
             self._failed(self._upkeep, e)
-        if self.keys is not None:        # after the callbacks and upkeep: what opened a box holds what follows
-            self.keys.rendered()
+        keys = self.keys
+        if keys is not None:             # after the callbacks and upkeep: what opened a box holds what follows
+            keys.rendered()
 
     def _failed(self, where: Any, exc: BaseException) -> None:
         """An internal error: logged with its traceback, shown once in the status bar, kept in
@@ -425,8 +426,7 @@ class App:
     @property
     def keys(self) -> KeyOrder | None:
         """The window's input events' order, kept through ImGui (see :mod:`.keyorder`)."""
-        from .keyorder import installed
-        return installed()
+        return installed_keys()
 
     def hold_until(self, when: float) -> None:
         """Refresh again at ``when`` (:func:`.results.show_results` held a node's problems back)."""

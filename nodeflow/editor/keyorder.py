@@ -90,6 +90,7 @@ class KeyOrder:
         after it opens lost what was typed meanwhile (QA114: Ctrl+K, "fade", Enter sent at once added
         dac_decode: the search got "de")."""
         self._until, self._frames = ready, frames
+
     def key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
         """A key event from GLFW (a press, a repeat or a release; GLFW's key state already has it)."""
         if self._winding:
@@ -97,7 +98,7 @@ class KeyOrder:
         args = (window, key, scancode, action, mods)
         if not self.held and key in MODIFIERS and self.pressed:
             self.deferred += 1                # a new frame starts here
-        if self.held or self._until is not None or self.clicked or (key in MODIFIERS and self.pressed):
+        if self.waiting or self.clicked or (key in MODIFIERS and self.pressed):
             self.held.append(("key", args))
             return
         if action == _PRESS and key not in MODIFIERS:
@@ -108,7 +109,7 @@ class KeyOrder:
         """A character, mouse button, cursor or wheel event: held behind held input, a click, or (a
         release) a move made with the button down, else handed on."""
         dragged = kind == "button" and args[2] == _RELEASE and self.dragged
-        if self.held or self._until is not None or self.clicked or dragged:
+        if self.waiting or self.clicked or dragged:
             self.held.append((kind, args))
             return
         self.forward[kind](*args)

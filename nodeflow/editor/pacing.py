@@ -92,9 +92,10 @@ class FramePacer:
         now = time.monotonic()
         spare = self.budget - (now - self.last_frame)
         longest = self.idle_s if within is None else max(0.0, min(self.idle_s, within))
-        if not self.active(busy) and typing is not None and typing():
+        active = self.active(busy)
+        if not active and typing is not None and typing():
             longest = min(longest, CURSOR_BLINK_S)
-        if self.active(busy):
+        if active:
             if spare > 0:
                 time.sleep(min(spare, longest))
         elif self.lib is not None:
