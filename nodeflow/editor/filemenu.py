@@ -12,78 +12,19 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NodeflowError
 from ..graph import Graph
-from . import items
+from .dirlist import filters
+from .filedialog import TAG as DIALOG
+from .filedialog import FileDialog
 from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, recovery_path, save_graph
-from .fitting import room
 
 if TYPE_CHECKING:
     from ..types import ParamSpec
     from .app import App
 
-__all__ = ["FileActions", "file_filters", "chosen_path"]
+__all__ = ["FileActions"]
 
 
-def file_filters(name: str, exts: tuple[str, ...]) -> tuple[str, ...]:
-    """The dialog's filters: every type at once first (the dialog opens on the first filter, so a
-    folder of WAV and FLAC files never looks empty), then all files, then each type alone.  The
-    dialog matches extensions case by case: each type is given in upper and title case too (a
-    field recorder's ``ZOOM0001.WAV`` was not listed, nor ``Take2.Flac``).
-
-    >>> file_filters("Audio files", (".wav", ".flac"))[:3]
-    ('Audio files (.wav .flac){.wav,.WAV,.Wav,.flac,.FLAC,.Flac}', '.*', '.wav{.wav,.WAV,.Wav}')
-    >>> file_filters("Audio files", tuple(f".x{i}" for i in range(9)))[0][:22]
-    'Audio files (9 types){'
-    >>> file_filters("Graphs", (".msgpack",))
-    ('.msgpack{.msgpack,.MSGPACK,.Msgpack}', '.*')
-    """
-    def both(e: str) -> str:
-        return ",".join(dict.fromkeys((e, e.upper(), "." + e[1:].capitalize())))
-    if not exts:
-        return (".*",)
-    alone = tuple(f"{e}{{{both(e)}}}" for e in exts)
-    if len(exts) == 1:
-        return (alone[0], ".*")
-    shown = " ".join(exts) if len(exts) <= 3 else f"{len(exts)} types"      # the filter box is narrow
-    return (f"{name} ({shown}){{{','.join(map(both, exts))}}}", ".*") + alone
-
-
-def chosen_path(data: Any) -> str | None:
-    """The path the file dialog's OK chose: the file name box (what was typed or clicked) in the
-    folder the dialog shows, or the typed name as is when it is absolute or starts with ``~``
-    (dearpygui's ``file_path_name`` glues even an absolute name onto the folder shown); ``..`` in a
-    typed name is the folder above (QA106: ``sub/../tone.wav`` was kept as typed).
-
-    >>> chosen_path({"file_path_name": "/w//tmp/g/song.msgpack", "current_path": "/w", "file_name": "/tmp/g/song.msgpack"})
-    '/tmp/g/song.msgpack'
-    >>> chosen_path({"file_path_name": "/w/song.msgpack", "current_path": "/w", "file_name": "song.msgpack"})
-    '/w/song.msgpack'
-    >>> chosen_path({"file_path_name": "/w//ckpt/small", "current_path": "/w//ckpt/small", "file_name": ""})
-    '/ckpt/small'
-    >>> chosen_path({"file_path_name": "/w/sub/../tone.wav", "current_path": "/w/sub", "file_name": "../tone.wav"})
-    '/w/tone.wav'
-    """
-    if not isinstance(data, dict):
-        return None
-    name, folder = data.get("file_name"), data.get("current_path")
-    if isinstance(name, str) and name.strip():
-        typed = Path(name.strip()).expanduser()
-        if typed.is_absolute():
-            return os.path.normpath(typed)
-        if isinstance(folder, str) and folder:
-            return os.path.normpath(Path(folder) / typed)
-    path = data.get("file_path_name")
-    if not isinstance(path, str) or not path:
-        return None
-    # a folder dialog has no file name: what was typed into its path box is glued onto the folder
-    # shown, an absolute path after '//', a home-relative one after '/~'
-    if (cut := path.rfind("//")) >= 0:
-        return path[cut + 1:]
-    if (cut := path.rfind("/~")) >= 0 and path[cut + 2:cut + 3] in ("", "/"):
-        return str(Path(path[cut + 1:]).expanduser())
-    return path
-
-
-FILE_DIALOGS = ("filedialog", "modelfolder", "tools::filedialog")    # this one's, a checkpoint's, a tool's
+FILE_DIALOGS = (DIALOG,)        # the one file dialog (see .filedialog)
 QUESTIONS = ("guard", "outside", "packout", "recovery", "replace")     # the boxes that ask (see _question)
 
 
@@ -93,11 +34,9 @@ class FileActions:
         self.dpg = app.dpg
         self.recovery: Recovery | None = None
         self._pending: Callable[[], object] | None = None
-        self._dialog_mode: Any = None
+        self.dialog = FileDialog(app)       # every file dialog: this menu's, a node's file, a checkpoint's folder
         self._replacing: tuple[Any, str] | None = None    # the dialog's choice while "Replace the file?" asks
         self._ask_next: tuple[str, int, int] | None = None   # a box to show on the next frame, and its size
-        self._again: tuple[Any, Path] | None = None    # a dialog to open again in a folder its OK chose
-        self._asked: tuple[str, tuple[str, ...]] = ("", ())   # the last dialog's title and file types
         self._outside: tuple[tuple[str, ...], Callable[[tuple[str, ...]], object]] | None = None
         self._outside_said = ""        # what a Cancel of it says
         self._packing: Path | None = None    # the bundle asked about while "Include files from outside?" asks
@@ -198,15 +137,9 @@ class FileActions:
         if self._ask_next is not None:
             (tag, w, h), self._ask_next = self._ask_next, None
             self._show_centered(tag, w, h, modal=False)
-        if self._again is not None:
-            (mode, folder), self._again = self._again, None
-            self._dialog(mode, *self._asked, start=folder)
         if dpg.is_key_pressed(dpg.mvKey_Escape):
-            if dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"):
-                dpg.hide_item("filedialog")
-                self._dialog_mode = None
-            elif other := next((t for t in FILE_DIALOGS if items.shown(t)), None):
-                dpg.hide_item(other)           # a checkpoint's folder dialog, a tool's: Escape is Cancel too
+            if self.dialog.shown:
+                self.dialog.cancel()
             elif dpg.is_item_shown("guard"):
                 self._guard("cancel")
             elif dpg.is_item_shown("replace"):
@@ -383,30 +316,13 @@ class FileActions:
 
     # ------------------------------------------------------------------ dialogs
     def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "",
-                start: Path | None = None) -> None:
-        dpg = self.dpg
-        self._dialog_mode, self._asked = mode, (label, exts)
-        if dpg.does_item_exist("filedialog"):
-            dpg.delete_item("filedialog")
+                start: Path | None = None, kind: str = "AudioChain files") -> None:
         base = start if start is not None and start.is_dir() else self.app.doc.graph.base_dir()
-        # fits the window (its OK and Cancel at the bottom): a modal opens centred in it
-        most = list(room(dpg))
-        with dpg.file_dialog(label=label, tag="filedialog", width=min(760, most[0]), height=min(460, most[1]),
-                             modal=True, max_size=most,
-                             default_path=str(base), default_filename=default,
-                             callback=self._dialog_done, cancel_callback=lambda: None):
-            for e in exts:
-                dpg.add_file_extension(e)
+        self.dialog.open(label, base, lambda path: self._dialog_done(mode, path), name=default,
+                         types=filters(kind, exts))
 
-    def _dialog_done(self, sender: Any, data: dict[str, Any]) -> None:
-        path = chosen_path(data)
-        mode, self._dialog_mode = self._dialog_mode, None
-        if not path:
-            return
-        if Path(path).expanduser().is_dir():        # OK on a folder (no name typed or clicked): into it, asked again
-            self._again = (mode, Path(path).expanduser())    # (reopened by tick: dearpygui closes it after this)
-            self.app.say(f"{path} is a folder: pick a file in it, or type a name", True)
-            return
+    def _dialog_done(self, mode: Any, path: str) -> None:
+        """The file dialog chose ``path`` for ``mode``."""
         if mode in ("bundle", "daw") or (isinstance(mode, tuple) and mode[0] == "saveas"):
             folder = Path(path).parent
             if not folder.is_dir():      # typed: a folder that is not there is never made on the way
@@ -417,8 +333,8 @@ class FileActions:
             if os.path.lexists(target) and (own is None or target.resolve() != Path(own).resolve()):
                 self._replacing = (mode, path)    # as desktop apps ask (a name picked or typed replaced silently)
                 self.dpg.set_value("replace::text", f"{target} already exists. Replace it?")
-                self._ask_next = ("replace", 440, 100)  # shown by tick, not modal: dearpygui closes a modal
-                return                                  # opened as its file dialog closes
+                self._ask_next = ("replace", 440, 100)  # shown by tick, on the frame after the dialog closed
+                return
         self._chosen(mode, path)
 
     @staticmethod
@@ -453,20 +369,20 @@ class FileActions:
 
     def ask_open(self) -> None:
         exts = (GRAPH_SUFFIX, ".acbundle", ".wav", ".flac", ".mp3", ".ogg")
-        self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file",
-                                        file_filters("AudioChain files", exts)), "open another")
+        self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file", exts), "open another")
 
     def ask_save_as(self, then: Callable[[], object] | None = None) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
-        self._dialog(("saveas", then), "Save graph as", (GRAPH_SUFFIX,), name)
+        self._dialog(("saveas", then), "Save graph as", (GRAPH_SUFFIX,), name, kind="Graphs")
 
     def ask_bundle(self) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
-        self._dialog("bundle", "Save as bundle (graph + its input files)", (".acbundle",), name)
+        self._dialog("bundle", "Save as bundle (graph + its input files)", (".acbundle",), name, kind="Bundles")
 
     def ask_daw(self) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
-        self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name)
+        self._dialog("daw", "Export the last run as a DAW project (Bitwig, Studio One, Cubase)", (".dawproject",), name,
+                     kind="DAW projects")
 
     def browse_param(self, nid: str, param: str, spec: ParamSpec) -> None:
         from ..outputs import resolve
@@ -474,9 +390,9 @@ class FileActions:
         graph = self.app.doc.graph
         now = graph.nodes[nid].params.get(param) if nid in graph.nodes else None
         start = resolve(now, graph.base_dir()).parent if isinstance(now, str) and now else None
-        self._dialog(("param", nid, param), f"Choose {param} for {nid}", file_filters("Audio files", exts),
+        self._dialog(("param", nid, param), f"Choose {param} for {nid}", exts,
                      Path(now).name if isinstance(now, str) and now else "",
-                     start=start)      # in the folder of the file chosen before, its name in the box
+                     start=start, kind="Audio files")   # in the folder of the file chosen before, its name in the box
 
     # ------------------------------------------------------------------ chrome
     def update_title(self) -> None:

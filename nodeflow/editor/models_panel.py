@@ -28,7 +28,6 @@ __all__ = ["ModelsPanel", "is_checkpoint_field"]
 
 ROW_W = 110           # the text or progress bar beside the button: the row is no wider than a waveform
 BUTTON_W = 66
-DIALOG_SIZE = (760, 460)   # the folder dialog (modal: dearpygui centres it in the window)
 COLOURS = {"missing": (240, 190, 110), "failed": (255, 120, 120), "cancelled": (200, 200, 200)}
 
 
@@ -44,7 +43,6 @@ class ModelsPanel:
         self.jobs: dict[str, Download] = {}        # checkpoint name -> its download (the latest)
         self.missing: dict[str, str] = {}          # node id -> the hub checkpoint it names that is not cached
         self.shown: dict[str, tuple[Any, ...]] = {}   # node id -> what its row shows
-        self._picking: tuple[str, str] | None = None  # (node, param) the folder dialog is for
         self._last_folder: Path | None = None          # the checkpoint folder picked last (dialogs open beside it)
         self._ended: set[Download] = set()         # downloads whose end was already reported
         self._redraw = 0                           # frames still to draw after a row changed
@@ -195,24 +193,13 @@ class ModelsPanel:
         """The ``...`` of a checkpoint field: a folder dialog for a local checkpoint, opened beside the
         node's own checkpoint folder, else beside the last one picked (QA104 D5: each opened in the
         graph's folder), else in the graph's folder."""
-        self._picking = (nid, param)
-        if dpg.does_item_exist("modelfolder"):
-            dpg.delete_item("modelfolder")
         base = self.app.doc.graph.base_dir()
         now = str(self.app.doc.graph.nodes[nid].params.get(param) or "") if nid in self.app.doc.graph.nodes else ""
         own = (base / Path(now).expanduser()) if now else None
         start = own.parent if own is not None and own.is_dir() else \
             self._last_folder.parent if self._last_folder is not None and self._last_folder.is_dir() else base
-        dpg.add_file_dialog(label=f"Choose a checkpoint folder for {nid}", tag="modelfolder", directory_selector=True,
-                            width=DIALOG_SIZE[0], height=DIALOG_SIZE[1], modal=True, default_path=str(start),
-                            callback=self._picked, cancel_callback=lambda: None)
-
-    def _picked(self, sender: Any, data: Any) -> None:
-        from .filemenu import chosen_path
-        path = chosen_path(data)
-        target, self._picking = self._picking, None
-        if path and target is not None:
-            self.use_folder(target[0], target[1], path)
+        self.app.files.dialog.open(f"Choose a checkpoint folder for {nid}", start,
+                                   lambda path: self.use_folder(nid, param, path), folders=True)
 
     def use_folder(self, nid: str, param: str, folder: str) -> bool:
         """Set ``nid.param`` to ``folder`` if it is a checkpoint the node runs; else one line why."""

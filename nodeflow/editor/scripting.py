@@ -149,17 +149,13 @@ class Driver:
         self.frames(2)
 
     def type_in_file_dialog(self, name: str) -> None:
-        """With the file dialog open: click its File Name box, type ``name`` over what it holds and
-        press OK, as a user does."""
-        dpg = self.dpg
-        self.until(lambda: dpg.is_item_shown("filedialog"), 20, "the file dialog")
+        """With the file dialog open: type ``name`` over what its Name box holds (the box has the
+        keyboard as it opens) and press OK, as a user does."""
+        self.until(lambda: self.dpg.is_item_shown("filedialog"), 20, "the file dialog")
         self.frames(3)                                       # laid out (a busy machine draws it late)
-        w, h = dpg.get_item_width("filedialog"), dpg.get_item_height("filedialog")
-        ox, oy = (dpg.get_viewport_client_width() - w) / 2, (dpg.get_viewport_client_height() - h) / 2
-        self.click((ox + 340, oy + h - 42))                  # the File Name box
         self.key("ctrl+a")
         self.type_text(name)
-        self.click((ox + 20, oy + h - 18))                   # OK
+        self.click_item("filedialog::ok")
 
     def screenshot(self, path: str | os.PathLike[str] | None = None) -> np.ndarray:
         """The window's pixels as an ``[h, w, 4]`` float array (and a PNG at ``path``)."""

@@ -32,7 +32,6 @@ __all__ = ["EditorAPI", "Tools", "ENTRY_POINT_GROUP", "MENU"]
 
 ENTRY_POINT_GROUP = "audiochain.editor_tools"
 MENU = "menu_tools"             # the Tools menu's dearpygui tag (made by the app)
-FILE_DIALOG = "tools::filedialog"
 
 
 class EditorAPI:
@@ -50,7 +49,6 @@ class EditorAPI:
         self.dpg = app.dpg
         self._frame_hooks: list[Callable[[], None]] = []
         self._close_hooks: list[Callable[[], None]] = []
-        self._picked: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------ the document
     @property
@@ -94,28 +92,11 @@ class EditorAPI:
 
     def choose_path(self, label: str, callback: Callable[[str], None], *, folder: bool = False,
                     exts: tuple[str, ...] = (".*",), start: str | Path | None = None) -> None:
-        """Open the file dialog; ``callback(path)`` gets the chosen file (or folder with ``folder``)."""
-        dpg = self.dpg
-        if dpg.does_item_exist(FILE_DIALOG):
-            dpg.delete_item(FILE_DIALOG)
-        self._picked = callback
-        start_dir = Path(start).expanduser() if start else self.base_dir
-        while not start_dir.is_dir() and start_dir != start_dir.parent:
-            start_dir = start_dir.parent
-        with dpg.file_dialog(label=label, tag=FILE_DIALOG, width=760, height=460, modal=True,
-                             directory_selector=folder, default_path=str(start_dir),
-                             callback=self.path_chosen, cancel_callback=lambda: None):
-            if not folder:
-                for e in exts:
-                    dpg.add_file_extension(e)
-
-    def path_chosen(self, sender: Any, data: Any) -> None:
-        """The file dialog's OK (also what scripted tests call with ``{"file_path_name": path}``)."""
-        from .filemenu import chosen_path
-        path = chosen_path(data)
-        cb, self._picked = self._picked, None
-        if path and cb is not None:
-            cb(str(path))
+        """Open the file dialog titled ``label`` in ``start`` (else the graph's folder), listing
+        ``exts``; ``callback(path)`` gets the chosen file (or folder with ``folder``)."""
+        from .dirlist import filters
+        self._app.files.dialog.open(label, Path(start) if start else self.base_dir, lambda p: callback(p),
+                                    types=filters("Files", exts), folders=folder)
 
     # ------------------------------------------------------------------ time
     def on_frame(self, fn: Callable[[], None]) -> None:

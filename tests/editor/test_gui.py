@@ -633,11 +633,11 @@ def test_a_graph_file_reading_outside_its_folder_by_a_path_never_saved_asks_befo
 def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
     st = editor.run("file_filters", chain_graph(editor.tmp))
     assert st["shown"]
-    first = st["filters"][0]
-    assert __import__("re").match(r"Audio files \(\d+ types\)\{", first), first
-    assert all(e in first for e in (".wav", ".flac", ".mp3", ".ogg", ".aac"))
-    assert ".WAV" in first and ".FLAC" in first and ".Flac" in first      # ZOOM0001.WAV, Take2.Flac listed too
-    assert st["filters"][1] == ".*" and ".wav{.wav,.WAV,.Wav}" in st["filters"][2:]
+    (label, exts), every = st["filters"][0], st["filters"][1]
+    assert __import__("re").fullmatch(r"Audio files \(\d+ types\)", label) and st["type_box"] == label, label
+    assert all(e in exts for e in (".wav", ".flac", ".mp3", ".ogg", ".aac"))
+    assert every == ["All files", []] and [".wav", [".wav"]] in st["filters"][2:]
+    assert st["listed"] == ["Take2.Flac", "ZOOM0001.WAV"], st["listed"]     # whatever the case; not the notes
     assert st["dialog_folder"] == st["chosen_folder"], st        # it opens where the chosen file is
     # a file field shows the name; its tooltip the full path, and how the graph keeps it
     full = str(editor.tmp / "recorder" / "ZOOM0001.WAV")
@@ -647,11 +647,13 @@ def test_the_file_dialog_opens_on_every_audio_type_at_once(editor):
 
 def test_ok_on_a_folder_in_the_file_dialog_opens_it_and_keeps_the_file(editor):
     st = editor.run("dialog_folder_ok", chain_graph(editor.tmp))
+    takes = editor.tmp / "takes"
     assert st["default_name"] == "one.wav"                                  # the chosen file's name, not "."
-    assert st["path_after_empty_ok"] == str(editor.tmp / "takes" / "one.wav"), st     # (empty: no OK button)
-    assert st["status_after_empty_ok"].endswith("is a folder: pick a file in it, or type a name"), st
-    assert st["shown_again"] and st["again_folder"] == st["folder"]
-    assert st["path_after_name"] == str(editor.tmp / "takes" / "two.wav"), st
+    assert st["after_dot"] == {"path": str(takes / "one.wav"), "shown": True, "folder": str(takes),
+                               "said": f"{takes} is the folder shown: pick a file in it, or type a name"}, st
+    assert st["after_folder"] == {"path": str(takes / "one.wav"), "shown": True, "folder": str(takes / "more"),
+                                  "name": "one.wav"}, st
+    assert st["path_after_name"] == str(takes / "more" / "two.wav") and not st["shown_after_name"], st
 
 
 def test_keys_pressed_under_the_file_dialog_are_its_own(editor):
@@ -1132,3 +1134,35 @@ def test_a_node_added_by_a_link_dropped_behind_its_source_in_a_full_view_covers_
     (x0, y0), (x1, y1) = st["rect"]
     (cx0, cy0), (cx1, cy1) = st["canvas"]
     assert cx0 <= x0 and x1 <= cx1 and cy0 <= y0 and y1 <= cy1, st          # whole, in view
+
+
+def test_the_file_dialog_takes_a_name_typed_at_once_and_lists_files_as_people_read_them(editor):
+    import soundfile as sf
+    takes = editor.tmp / "takes"
+    (takes / "older takes").mkdir(parents=True)
+    sf.write(takes / "older takes" / "first.wav", np.zeros(4800, np.float32), 48000)
+    for name, seconds in (("take10.wav", 2.0), ("Take2.WAV", 1.0), ("take1.flac", 0.5), ("b.mp3", 3.0)):
+        sf.write(takes / name, np.random.default_rng(1).uniform(-0.5, 0.5, int(48000 * seconds)).astype(np.float32),
+                 48000, format={"wav": "WAV", "flac": "FLAC", "mp3": "MP3"}[name.rsplit(".", 1)[1].lower()])
+    (takes / "notes.txt").write_text("levels")
+    (takes / ".hidden.wav").write_bytes((takes / "Take2.WAV").read_bytes())
+    st = editor.run("file_dialog_keys", chain_graph(editor.tmp))
+    assert st["typed_at_once"] == "quick take", st          # before: the name box had no keyboard on open
+    assert st["saved"] == [str(editor.tmp / "quick take.msgpack"), f"saved {editor.tmp / 'quick take.msgpack'}",
+                           False], st["saved"]
+    listed = st["listed"]
+    assert listed["folder"] == str(takes) and listed["name"] == "tone.wav", listed
+    assert listed["rows"] == ["older takes/", "b.mp3", "take1.flac", "Take2.WAV", "take10.wav"], listed["rows"]
+    sizes = {r: s for r, s in zip(listed["rows"], listed["sizes"])}
+    assert sizes["older takes/"] == "" and sizes["take10.wav"] == "192 kB" and sizes["Take2.WAV"] == "96 kB", sizes
+    assert all(s == "" or s.endswith((" B", " kB", " MB")) for s in listed["sizes"]), listed["sizes"]
+    assert listed["said"] == "5 items"
+    assert st["arrows"] == [2, "take1.flac"] and st["after_arrows"] == [str(takes / "take1.flac"), False], st
+    assert st["reopened"] == [str(takes), "take1.flac"]
+    assert st["clicked"] == [4, "take10.wav"] and st["after_click"] == [str(takes / "take10.wav"), False], st
+    smallest = sorted((p for p in takes.iterdir() if p.suffix.lower() in (".wav", ".flac", ".mp3")
+                       and not p.name.startswith(".")), key=lambda p: p.stat().st_size)
+    assert st["by_size"] == ["older takes/"] + [p.name for p in smallest], st["by_size"]     # folders first
+    assert st["by_size_again"][1:] == st["by_size"][:0:-1], st["by_size_again"]
+    assert st["double_clicked"] == [str(takes / "older takes"), ["first.wav"], "take10.wav"], st["double_clicked"]
+    assert st["escaped"] == [False, str(takes / "take10.wav")]

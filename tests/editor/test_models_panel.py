@@ -138,7 +138,9 @@ def test_folder_picker_checks_the_folder_as_the_node_does(editor, tiny_musicgen)
     opened = st["open"]
     assert opened["shown"] and opened["text"] == "not downloaded"
     assert "HF_HUB_OFFLINE=1" in opened["problem_tip"] and opened["problem_shown"], "offline: marked as well"
+    listed = st["dialog"].pop("listed")
     assert st["dialog"] == {"shown": True, "folders": True}
+    assert {"empty", "not-musicgen", "my-musicgen"} <= set(listed) and not [n for n in listed if "." in n], listed
     assert st["tips_drawn"] == ["text"], st["tips_drawn"]      # QA: the hidden progress bar's tooltip too
     empty, wrong = st["picked"]["empty"], st["picked"]["not-musicgen"]
     assert all(got["dialog_closed"] for got in st["picked"].values())

@@ -14,8 +14,7 @@ def main(app, drv):
     def bundle_to(path):
         app.files.ask_bundle()
         drv.frames(2)
-        dpg.hide_item("filedialog")                          # what its OK button does, then our callback
-        app.files._dialog_done("filedialog", {"file_path_name": str(path)})
+        app.files.dialog.choose(str(path))    # as its OK does
         drv.frames(3)
 
     bundle_to(tmp / "gift")

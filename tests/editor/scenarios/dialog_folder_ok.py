@@ -1,7 +1,7 @@
-"""The load node's ``...`` with real clicks: the dialog opens with the chosen file's name in its
-File Name box (not ".", which OK took as the folder shown: QA104 D3 set the folder as the audio file);
-OK on a folder's name (``.`` typed) opens that folder again with a line saying to pick a file, the
-node's path left as it was; a file's name typed then is taken."""
+"""The load node's ``...`` with real clicks and keys: the dialog opens with the chosen file's name in its
+Name box (not ".", which OK took as the folder shown: QA104 D3 set the folder as the audio file); OK on the
+folder shown (``.`` typed) says to pick a file and leaves the node's path as it was; a folder's name typed
+opens it, the file's name back in the box; a file's name typed then is taken."""
 import os
 from pathlib import Path
 
@@ -12,23 +12,26 @@ import soundfile as sf
 def main(app, drv):
     dpg = app.dpg
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
-    (tmp / "takes").mkdir()
+    (tmp / "takes" / "more").mkdir(parents=True)
     sf.write(tmp / "takes" / "one.wav", np.zeros(4800, np.float32), 48000)
-    sf.write(tmp / "takes" / "two.wav", np.zeros(4800, np.float32), 48000)
+    sf.write(tmp / "takes" / "more" / "two.wav", np.zeros(4800, np.float32), 48000)
     app.on_param("load", "path", str(tmp / "takes" / "one.wav"))
     drv.frames(6)
     out = {}
     drv.click_item("browse::load::path")
     drv.frames(6)
-    out["default_name"] = dpg.get_item_configuration("filedialog").get("default_filename")
-    drv.type_in_file_dialog(".")                    # the folder shown, as the box held before
+    dialog = app.files.dialog
+    out["default_name"] = dialog.name
+    drv.type_in_file_dialog(".")                    # the folder shown
     drv.frames(6)
-    out["path_after_empty_ok"] = app.doc.graph.nodes["load"].params["path"]
-    out["status_after_empty_ok"] = app.status_text
-    out["shown_again"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
-    out["again_folder"] = str(Path(dpg.get_item_configuration("filedialog").get("default_path", "")).resolve())
+    out["after_dot"] = {"path": app.doc.graph.nodes["load"].params["path"], "said": dpg.get_value("filedialog::said"),
+                        "shown": dialog.shown, "folder": str(dialog.folder)}
+    drv.type_in_file_dialog("more")                 # a folder in it: opened, the file's name back in the box
+    drv.frames(6)
+    out["after_folder"] = {"path": app.doc.graph.nodes["load"].params["path"], "shown": dialog.shown,
+                           "folder": str(dialog.folder), "name": dialog.name}
     drv.type_in_file_dialog("two.wav")
     drv.frames(6)
     out["path_after_name"] = app.doc.graph.nodes["load"].params["path"]
-    out["folder"] = str((tmp / "takes").resolve())
+    out["shown_after_name"] = dialog.shown
     drv.dump(out)

@@ -11,8 +11,7 @@ def main(app, drv):
 
     def choose(path):
         shown = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
-        dpg.hide_item("filedialog")                          # what its OK button does, then our callback
-        app.files._dialog_done("filedialog", {"file_path_name": str(path)})
+        app.files.dialog.choose(str(path))    # as its OK does
         drv.frames(3)
         return shown
 

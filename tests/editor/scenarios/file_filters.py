@@ -1,5 +1,5 @@
 """Press the load node's ``...`` (a real click): the dialog opens on every audio type at once, not on
-the first extension of the list (.aac), so a folder of WAV and FLAC files shows them."""
+the first extension of the list (.aac), so a folder of WAV and FLAC files shows them, whatever their case."""
 import os
 from pathlib import Path
 
@@ -13,14 +13,17 @@ def main(app, drv):
     sf.write(tmp / "take.flac", np.zeros(4800, np.float32), 48000)
     (tmp / "recorder").mkdir()
     sf.write(tmp / "recorder" / "ZOOM0001.WAV", np.zeros(4800, np.float32), 48000)
+    sf.write(tmp / "recorder" / "Take2.Flac", np.zeros(4800, np.float32), 48000, format="FLAC")
+    (tmp / "recorder" / "notes.txt").write_text("levels")
     app.on_param("load", "path", str(tmp / "recorder" / "ZOOM0001.WAV"))
     drv.frames(6)
     drv.click_item("browse::load::path")
     drv.frames(6)
     out = {"shown": bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))}
-    out["filters"] = [dpg.get_item_configuration(c).get("extension") for c in dpg.get_item_children("filedialog", 0)
-                      + dpg.get_item_children("filedialog", 1) if dpg.get_item_type(c).endswith("FileExtension")]
-    out["dialog_folder"] = str(Path(dpg.get_item_configuration("filedialog").get("default_path", "")).resolve())
+    out["filters"] = [[f.label, list(f.exts)] for f in app.files.dialog.filters]
+    out["type_box"] = dpg.get_value("filedialog::type")
+    out["listed"] = [e.name for e in app.files.dialog.entries]
+    out["dialog_folder"] = str(app.files.dialog.folder.resolve())
     out["chosen_folder"] = str((tmp / "recorder").resolve())
     drv.screenshot(tmp / "dialog.png")
     dpg.hide_item("filedialog")

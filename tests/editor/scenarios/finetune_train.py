@@ -21,13 +21,12 @@ def main(app, drv):
     out["default_base"] = dpg.get_value("finetune::base")
 
     # Browse opens the folder dialog at the nearest existing folder of what the box holds; a real
-    # click on its OK button (bottom left of the centred 760x460 dialog) puts that folder in the box
+    # click on its OK button puts that folder in the box
     dpg.set_value("finetune::data", str(tmp / "recordings" / "not-yet"))
     drv.click_item("finetune::data::browse")
     drv.frames(3)
-    out["browse_shown"] = bool(dpg.does_item_exist("tools::filedialog") and dpg.is_item_shown("tools::filedialog"))
-    vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
-    drv.click(((vw - 760) / 2 + 20, (vh - 460) / 2 + 442))
+    out["browse_shown"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
+    drv.click_item("filedialog::ok")
     drv.frames(2)
     out["data_field"] = dpg.get_value("finetune::data")
     dpg.set_value("finetune::base", str(tmp / "tiny-musicgen"))

@@ -5,8 +5,6 @@ shows the folder's name, its tooltip the whole path, and "..." opens beside the 
 import os
 from pathlib import Path
 
-from nodeflow.editor.models_panel import DIALOG_SIZE
-
 
 def main(app, drv):
     tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
@@ -25,16 +23,10 @@ def main(app, drv):
     for name in ("empty", "not-musicgen", "my-musicgen", str(tmp / "empty")):     # the last typed whole
         drv.click_item("browse::gen::checkpoint")              # a real click on "..."
         if "dialog" not in out:
-            out["dialog"] = {"shown": bool(dpg.does_item_exist("modelfolder") and dpg.is_item_shown("modelfolder")),
-                             "folders": bool(dpg.get_item_configuration("modelfolder").get("directory_selector"))}
+            out["dialog"] = {"shown": app.files.dialog.shown, "folders": app.files.dialog.folders_only,
+                             "listed": [e.name for e in app.files.dialog.entries]}
             drv.screenshot(tmp / "models_folder_dialog.png")
-        # the dialog's own widgets are no items: they are found from its size (it opens centred)
-        (w, h), vw, vh = DIALOG_SIZE, dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
-        ox, oy = (vw - w) / 2, (vh - h) / 2
-        drv.click((ox + 400, oy + h - 43))                     # its "Directory Path" box
-        drv.key("ctrl+a")
-        drv.type_text(name)                                    # a folder beside the graph
-        drv.click((ox + 20, oy + h - 18))                      # OK
+        drv.type_in_file_dialog(name)                          # a folder beside the graph, or a whole path
         drv.frames(5)
         out["picked"][name] = {"status": app.status_text, "error": app.status_error,
                                "checkpoint": app.doc.graph.nodes["gen"].params["checkpoint"],
@@ -43,16 +35,16 @@ def main(app, drv):
                                "row_shown": bool(dpg.is_item_shown("model::row::gen")),
                                "problem_shown": bool(dpg.is_item_shown("problem::gen")),
                                "problems": app.problems.get("gen", []),
-                               "dialog_closed": not dpg.is_item_shown("modelfolder")}
+                               "dialog_closed": not dpg.is_item_shown("filedialog")}
     out["undo"] = app.doc.history.undo_label
     (tmp / "models" / "mg").mkdir(parents=True)
     app.on_param("gen", "checkpoint", str(tmp / "models" / "mg"))    # (not a checkpoint: where "..." opens)
     drv.frames(3)
     drv.click_item("browse::gen::checkpoint")
-    out["opens_in"] = dpg.get_item_configuration("modelfolder").get("default_path")
+    out["opens_in"] = str(app.files.dialog.folder)
     drv.key("Escape")
     drv.frames(3)
-    out["closed_by_escape"] = not dpg.is_item_shown("modelfolder")
+    out["closed_by_escape"] = not dpg.is_item_shown("filedialog")
     drv.click_item("param::gen::checkpoint")                          # a hub id typed (real keys) and Enter:
     drv.key("ctrl+a")                                                 # as it is, no path in the tip
     drv.type_text("acme/tiny-gen")

@@ -24,8 +24,7 @@ def main(app, drv):
     (tmp / "songs").mkdir()
     drv.key("ctrl+s")                                   # untitled: the Save dialog
     out["dialog"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
-    dpg.hide_item("filedialog")                         # what its OK button does, then our callback
-    app.files._dialog_done("filedialog", {"file_path_name": str(tmp / "songs" / "song")})
+    app.files.dialog.choose(str(tmp / "songs" / "song"))    # as its OK does
     drv.frames(3)
     out["saved"] = [str(doc.path), app.status_text]
     drv.key("F5")

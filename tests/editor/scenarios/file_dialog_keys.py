@@ -1,0 +1,82 @@
+"""The file dialog with real keys and clicks, as a musician meets it (before: Dear ImGui's own dialog, whose
+name box never had the keyboard, listed Z to A and wrote sizes as "566 o" and "2 Mo"):
+
+- Ctrl+Shift+S and a name typed at once, then Enter: saved under that name;
+- the load's "...": folders first, then the audio files in the order people read them, sizes in kB;
+- the arrow keys, then Enter; a click on a row, then Enter; a double-click on a folder;
+- a click on the Size header sorts by size."""
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+
+def main(app, drv):
+    dpg, dialog = app.dpg, app.files.dialog
+    tmp = Path(os.environ["AUDIOCHAIN_TEST_TMP"])
+    drv.frames(8)
+    out = {}
+
+    def rows():
+        return [dpg.get_item_label(f"filedialog::row::{i}") for i in range(len(dialog.entries))]
+
+    def sizes():
+        return [dpg.get_value(f"filedialog::size::{i}") for i in range(len(dialog.entries))]
+
+    def load_path():
+        return app.doc.graph.nodes["load"].params["path"]
+
+    drv.window_origin()                                  # the keys go to the editor's window
+    th = threading.Thread(target=lambda: subprocess.run(
+        ["xdotool", "key", "--clearmodifiers", "ctrl+shift+s", "type", "--delay", "15", "quick take"], check=True))
+    th.start()
+    app.pump(until=lambda: not th.is_alive(), timeout=5)
+    th.join()
+    app.pump(until=lambda: not app.busy() and dialog.name == "quick take", timeout=3.0)
+    out["typed_at_once"] = dialog.name
+    drv.key("Return")
+    app.pump(until=lambda: not app.busy() and not dialog.shown, timeout=3.0)
+    out["saved"] = [str(app.doc.path), app.status_text, dialog.shown]
+
+    spec = app.doc.graph.registry.get("io.load").params["path"]
+    app.files.browse_param("load", "path", spec)
+    drv.frames(4)
+    drv.type_in_file_dialog(str(tmp / "takes"))         # a folder's whole path: opened
+    drv.frames(4)
+    out["listed"] = {"folder": str(dialog.folder), "rows": rows(), "sizes": sizes(), "name": dialog.name,
+                     "said": dpg.get_value("filedialog::said")}
+    drv.screenshot(tmp / "file_dialog.png")
+    drv.key("Down")
+    drv.key("Down")
+    drv.key("Down")
+    out["arrows"] = [dialog.selected, dialog.name]
+    drv.key("Return")
+    drv.frames(4)
+    out["after_arrows"] = [load_path(), dialog.shown]
+
+    app.files.browse_param("load", "path", spec)        # opens where the file chosen is, its name in the box
+    drv.frames(4)
+    out["reopened"] = [str(dialog.folder), dialog.name]
+    drv.click_item("filedialog::row::4")
+    out["clicked"] = [dialog.selected, dialog.name]
+    drv.key("Return")
+    drv.frames(4)
+    out["after_click"] = [load_path(), dialog.shown]
+
+    app.files.browse_param("load", "path", spec)
+    drv.frames(4)
+    x0 = dpg.get_item_rect_min("filedialog::size::1")[0]
+    drv.click((x0 + 8, dpg.get_item_rect_min("filedialog::row::0")[1] - 10))     # the Size header
+    drv.frames(3)
+    out["by_size"] = rows()
+    drv.click((x0 + 8, dpg.get_item_rect_min("filedialog::row::0")[1] - 10))     # again: the other way
+    drv.frames(3)
+    out["by_size_again"] = rows()
+    (x, y) = dpg.get_item_rect_min("filedialog::row::0")
+    drv.double_click((x + 20, y + 6))                    # the folder: into it
+    drv.frames(4)
+    out["double_clicked"] = [str(dialog.folder), rows(), dialog.name]
+    drv.key("Escape")
+    drv.frames(3)
+    out["escaped"] = [dialog.shown, load_path()]
+    drv.dump(out)
