@@ -3,7 +3,7 @@
 
 One window serves every dialog.  What it lists, and how, is :mod:`.dirlist`; this module is the window:
 
-- the folder shown, in a box that takes a typed path (Enter goes there), and *Up*;
+- the folder shown, in a box that takes a typed path (Enter goes there), *Up* and *Home*;
 - its folders and files in a table: folders first, names A to Z as people read them (``take2`` before
   ``take10``), sizes in B/kB/MB and the time each was changed; a click on a column's header sorts by it;
 - a click on a file puts its name in the *Name* box; a double-click opens a folder, or takes a file;
@@ -59,6 +59,7 @@ class FileDialog:
                         on_close=lambda: self.cancel()):
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Up", tag=f"{TAG}::up", callback=lambda: self.up(), width=40)
+                dpg.add_button(label="Home", tag=f"{TAG}::home", callback=lambda: self.go(Path.home()), width=50)
                 dpg.add_input_text(tag=f"{TAG}::folder", width=-1, on_enter=True,
                                    callback=lambda s, a: self.go(typed_path(self.folder, str(a))))
             with dpg.table(tag=f"{TAG}::list", header_row=True, sortable=True, callback=self._sorted, clipper=True,
