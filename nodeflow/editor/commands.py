@@ -126,7 +126,7 @@ def install_shortcuts(app: App) -> None:
                 table.setdefault((ctrl, shift, code), c)
 
     def on_key(sender: Any, key: int) -> None:
-        if app.files.dialog.shown:         # the file dialog's own keys: arrows, Enter, Escape
+        if app.files.dialog.shown:         # the file dialog's own keys: arrows and Enter
             app.files.dialog.key(key)
             return
         if app.palette.searching:          # the search box's own keys: pick, move, close

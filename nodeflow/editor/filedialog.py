@@ -10,7 +10,7 @@ One window serves every dialog.  What it lists, and how, is :mod:`.dirlist`; thi
 - the *Name* box has the keyboard as the dialog opens (what is typed at once goes into it), takes a
   name, a path relative to the folder shown or a whole one (``~/songs/take``), and Enter is OK; a
   folder's name opens that folder;
-- the arrow keys move through the list, Escape is Cancel;
+- the arrow keys move through the list, Enter is OK, Escape is Cancel;
 - the type box: every type the field reads at once, all files, or each type alone.
 
 Dear ImGui's own dialog (which dearpygui bundles) never gave its name box the keyboard, sorted Z to A,
@@ -284,18 +284,13 @@ class FileDialog:
         if problem and self.shown:
             self.focus_name()
 
-    def key(self, key: int) -> bool:
-        """A key pressed while the dialog shows: arrows move through the list, Enter outside a box is
-        OK, Escape cancels (True: it was the dialog's)."""
+    def key(self, key: int) -> None:
+        """A key pressed while the dialog shows: the arrows move through the list, Enter is OK (in the
+        folder box: that folder).  Escape is Cancel, as for every box that asks (see ``FileActions.tick``)."""
         dpg = self.dpg
         if key in (dpg.mvKey_Down, dpg.mvKey_Up):
             self.move(1 if key == dpg.mvKey_Down else -1)
-        elif key == dpg.mvKey_Escape:
-            self.cancel()
         elif key in (dpg.mvKey_Return, getattr(dpg, "mvKey_NumPadEnter", -1)):
-            folder = items.state(f"{TAG}::folder")     # Enter in the folder box is that box's: the folder typed
+            folder = items.state(f"{TAG}::folder")
             if not (folder.get("active") or folder.get("deactivated")):
                 self.ok()
-        else:
-            return False
-        return True
