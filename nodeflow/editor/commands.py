@@ -174,8 +174,9 @@ def menu_open() -> bool:
 
 def dialog_open() -> bool:
     """Whether a file dialog, or a box that asks a question, shows: the keyboard is its own."""
-    from .filemenu import FILE_DIALOGS, QUESTIONS
-    return any(items.shown(tag) for tag in FILE_DIALOGS + QUESTIONS)
+    from .filedialog import TAG as FILE_DIALOG
+    from .filemenu import QUESTIONS
+    return any(items.shown(tag) for tag in (FILE_DIALOG, *QUESTIONS))
 
 
 # the editor's own text boxes outside nodes (a node's parameters are found from the graph)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import NodeflowError
 from ..graph import Graph
 from .dirlist import filters
-from .filedialog import TAG as DIALOG
 from .filedialog import FileDialog
 from .files import GRAPH_SUFFIX, Recovery, find_recovery, graph_target, open_graph, recovery_path, save_graph
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["FileActions"]
 
 
-FILE_DIALOGS = (DIALOG,)        # the one file dialog (see .filedialog)
 QUESTIONS = ("guard", "outside", "packout", "recovery", "replace")     # the boxes that ask (see _question)
 
 
