@@ -3,7 +3,7 @@
 
 One window serves every dialog.  What it lists, and how, is :mod:`.dirlist`; this module is the window:
 
-- the folder shown, in a box that takes a typed path (Enter goes there), *Up* and *Home*;
+- the folder shown, in a box that takes a typed path (Enter goes there), *Up*, *Home* and *New folder*;
 - its folders and files in a table: folders first, names A to Z as people read them (``take2`` before
   ``take10``), sizes in B/kB/MB and the time each was changed; a click on a column's header sorts by it;
 - a click on a file puts its name in the *Name* box; a double-click opens a folder, or takes a file;
@@ -60,8 +60,11 @@ class FileDialog:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Up", tag=f"{TAG}::up", callback=lambda: self.up(), width=40)
                 dpg.add_button(label="Home", tag=f"{TAG}::home", callback=lambda: self.go(Path.home()), width=50)
+                dpg.add_button(label="New folder", tag=f"{TAG}::new", callback=lambda: self.new_folder(), width=90)
                 dpg.add_input_text(tag=f"{TAG}::folder", width=-1, on_enter=True,
                                    callback=lambda s, a: self.go(typed_path(self.folder, str(a))))
+                dpg.add_input_text(tag=f"{TAG}::newname", width=-1, show=False,
+                                   hint="the new folder's name, then Enter (Escape: no folder)")
             with dpg.table(tag=f"{TAG}::list", header_row=True, sortable=True, callback=self._sorted, clipper=True,
                            scrollY=True, freeze_rows=1, height=-78, policy=dpg.mvTable_SizingStretchProp,
                            row_background=True, borders_outerH=True):
@@ -121,9 +124,9 @@ class FileDialog:
                            pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 2)])
         self.focus_name()
 
-    def focus_name(self) -> None:
-        """Give the *Name* box the keyboard; what is typed before it has it waits (see :mod:`.keyorder`)."""
-        box = f"{TAG}::name"
+    def focus_name(self, box: str = f"{TAG}::name") -> None:
+        """Give the *Name* box (or ``box``) the keyboard; what is typed before it has it waits (see
+        :mod:`.keyorder`)."""
         self.dpg.focus_item(TAG)
         self.dpg.focus_item(box)
         hold_until(lambda: bool(items.call(self.dpg.is_item_active, box, default=False)))
@@ -138,6 +141,7 @@ class FileDialog:
         return str(self.dpg.get_value(f"{TAG}::name") or "")
 
     def cancel(self) -> None:
+        self._named()
         self.dpg.configure_item(TAG, show=False)
         self._done = None
 
@@ -157,6 +161,55 @@ class FileDialog:
         else:
             self.say("")
         return True
+
+    def new_folder(self) -> None:
+        """*New folder*: a box for its name takes the folder box's place (Enter makes it, see :meth:`make`)."""
+        dpg, box = self.dpg, f"{TAG}::newname"
+        dpg.configure_item(f"{TAG}::folder", show=False)
+        dpg.configure_item(box, show=True)
+        dpg.set_value(box, "")
+        self.focus_name(box)
+
+    def _naming(self) -> bool:
+        return items.shown(f"{TAG}::newname")
+
+    def _named(self) -> None:
+        """The new folder's name box closes; the folder box is back."""
+        self.dpg.configure_item(f"{TAG}::newname", show=False)
+        self.dpg.configure_item(f"{TAG}::folder", show=True)
+
+    def make(self, name: str) -> bool:
+        """Make the folder ``name`` in the folder shown and open it (False, and a line why, where it
+        cannot be made: the name is empty, a path or taken; the disk refuses)."""
+        name = name.strip()
+        if not name:
+            self.say("type the new folder's name, then Enter (Escape: no folder)", True)
+            return False
+        if name in (".", "..") or "/" in name or "\\" in name:
+            self.say(f"no folder made: '{name}' is not a folder's name; type a name without / or \\", True)
+            return False
+        path = self.folder / name
+        try:
+            path.mkdir()
+        except FileExistsError:
+            self.say(f"no folder made: {path} already exists", True)
+            return False
+        except OSError as e:
+            self.say(f"no folder made: {path}: {e.strerror or e}", True)
+            return False
+        self._named()
+        self.go(path)
+        self.say(f"made the folder {name}")
+        self.focus_name()
+        return True
+
+    def escape(self) -> None:
+        """Escape: the new folder's name box closes, else the dialog (Cancel)."""
+        if self._naming():
+            self._named()
+            self.focus_name()
+        else:
+            self.cancel()
 
     def up(self) -> None:
         if self.folder.parent != self.folder:
@@ -278,19 +331,22 @@ class FileDialog:
             done(str(path))
 
     def say(self, text: str, problem: bool = False) -> None:
-        """A line at the dialog's foot (orange for a problem: the *Name* box gets the keyboard back, to
+        """A line at the dialog's foot (orange for a problem: the box typed in gets the keyboard back, to
         type another name)."""
         self.dpg.configure_item(f"{TAG}::said", default_value=text, color=_WARN if problem else (160, 160, 160))
         if problem and self.shown:
-            self.focus_name()
+            self.focus_name(f"{TAG}::newname" if self._naming() else f"{TAG}::name")
 
     def key(self, key: int) -> None:
         """A key pressed while the dialog shows: the arrows move through the list, Enter is OK (in the
-        folder box: that folder).  Escape is Cancel, as for every box that asks (see ``FileActions.tick``)."""
+        folder box: that folder; in a new folder's name box: that folder made).  Escape: see :meth:`escape`."""
         dpg = self.dpg
         if key in (dpg.mvKey_Down, dpg.mvKey_Up):
             self.move(1 if key == dpg.mvKey_Down else -1)
         elif key in (dpg.mvKey_Return, getattr(dpg, "mvKey_NumPadEnter", -1)):
+            if self._naming():
+                self.make(str(dpg.get_value(f"{TAG}::newname") or ""))
+                return
             folder = items.state(f"{TAG}::folder")
             if not (folder.get("active") or folder.get("deactivated")):
                 self.ok()

@@ -137,7 +137,7 @@ class FileActions:
             self._show_centered(tag, w, h, modal=False)
         if dpg.is_key_pressed(dpg.mvKey_Escape):
             if self.dialog.shown:
-                self.dialog.cancel()
+                self.dialog.escape()
             elif dpg.is_item_shown("guard"):
                 self._guard("cancel")
             elif dpg.is_item_shown("replace"):

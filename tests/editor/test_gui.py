@@ -1165,4 +1165,9 @@ def test_the_file_dialog_takes_a_name_typed_at_once_and_lists_files_as_people_re
     assert st["by_size"] == ["older takes/"] + [p.name for p in smallest], st["by_size"]     # folders first
     assert st["by_size_again"][1:] == st["by_size"][:0:-1], st["by_size_again"]
     assert st["double_clicked"] == [str(takes / "older takes"), ["first.wav"], "take10.wav"], st["double_clicked"]
+    older = takes / "older takes"
+    assert st["made"] == [str(older / "Session 3"), "made the folder Session 3", "take10.wav", True], st["made"]
+    assert (older / "Session 3").is_dir() and not any((older / "Session 3").iterdir())
+    assert st["taken"] == [str(older), f"no folder made: {older / 'Session 3'} already exists"], st["taken"]
+    assert st["name_escaped"] == [True, False, True]
     assert st["escaped"] == [False, str(takes / "take10.wav")]

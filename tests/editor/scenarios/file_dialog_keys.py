@@ -4,7 +4,8 @@ name box never had the keyboard, listed Z to A and wrote sizes as "566 o" and "2
 - Ctrl+Shift+S and a name typed at once, then Enter: saved under that name;
 - the load's "...": folders first, then the audio files in the order people read them, sizes in kB;
 - the arrow keys, then Enter; a click on a row, then Enter; a double-click on a folder;
-- a click on the Size header sorts by size."""
+- a click on the Size header sorts by size;
+- New folder, its name and Enter: made, and opened; Escape closes its name box, then the dialog."""
 import os
 import subprocess
 import threading
@@ -76,6 +77,20 @@ def main(app, drv):
     drv.double_click((x + 20, y + 6))                    # the folder: into it
     drv.frames(4)
     out["double_clicked"] = [str(dialog.folder), rows(), dialog.name]
+    drv.click_item("filedialog::new")                   # New folder: its name typed, Enter
+    drv.type_text("Session 3")
+    drv.key("Return")
+    drv.frames(3)
+    out["made"] = [str(dialog.folder), dpg.get_value("filedialog::said"), dialog.name, dialog.shown]
+    drv.click_item("filedialog::up")
+    drv.click_item("filedialog::new")                   # a name that is taken: said, nothing made
+    drv.type_text("Session 3")
+    drv.key("Return")
+    drv.frames(3)
+    out["taken"] = [str(dialog.folder), dpg.get_value("filedialog::said")]
+    drv.key("Escape")                                   # Escape: the name box closes, not the dialog
+    drv.frames(3)
+    out["name_escaped"] = [dialog.shown, *(dpg.is_item_shown(f"filedialog::{b}") for b in ("newname", "folder"))]
     drv.key("Escape")
     drv.frames(3)
     out["escaped"] = [dialog.shown, load_path()]
