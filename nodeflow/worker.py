@@ -44,7 +44,10 @@ _MAX_IDLE = max(2, os.cpu_count() or 2)
 
 
 def _send(stream: IO[bytes], obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    _write(stream, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write(stream: IO[bytes], data: bytes) -> None:
     stream.write(_HEADER.pack(len(data)))
     stream.write(data)
     stream.flush()
@@ -132,13 +135,21 @@ def call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...] = (), *, check:
     """
     if check is not None:
         check()
+    call = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)    # what cannot be sent is raised here
     proc = _take()
     to_worker, from_worker = proc.stdin, proc.stdout
     assert to_worker is not None and from_worker is not None    # _start() opens both as pipes
     reply: list[Any] = []
     done = threading.Event()
 
-    def read() -> None:
+    def talk() -> None:
+        """Send the call, then read until the answer.  On this thread, not the caller's: a large
+        argument fills the pipe until the worker reads it, seconds after a fresh worker starts on a
+        busy machine, and ``check()`` must still end it (a stop took 1.02 s, bound 1 s)."""
+        try:
+            _write(to_worker, call)
+        except (OSError, ValueError):
+            pass                       # it died, or was ended by check(): reported below, or check() raised
         try:
             while True:
                 message = _recv(from_worker)
@@ -161,11 +172,7 @@ def call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...] = (), *, check:
 
     reusable = False
     try:
-        try:
-            _send(to_worker, (fn, args))
-        except (BrokenPipeError, OSError):
-            pass                       # it died; reported below as a worker without a result
-        threading.Thread(target=read, name="nodeflow-worker-reply", daemon=True).start()
+        threading.Thread(target=talk, name="nodeflow-worker-call", daemon=True).start()
         while not done.wait(poll_s):
             if check is not None:
                 check()

@@ -341,3 +341,33 @@ def test_short_variation_clips_stay_in_process_long_ones_use_a_worker():
     assert not _in_worker({"audio": short}, {"stretch_ratio": 1.0})
     assert _in_worker({"audio": short}, {"stretch_ratio": 4.0})       # the output is what Rubber Band makes
     assert _in_worker({"audio": long}, {"stretch_ratio": 1.0})
+
+
+def test_stop_ends_a_worker_call_while_its_argument_waits_for_the_worker_to_read_it(monkeypatch):
+    """A large argument fills the pipe until the worker reads it, and a fresh worker reads only once its
+    imports are done: seconds on a busy machine.  The call was sent on the caller's thread, so Stop was
+    not seen until then (ci142: detect_tempo stopped in 1.02 s with the machine loaded; bound 1 s).
+    Here the worker starts 5 s late: Stop, asked 0.2 s in, ends the call long before."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from nodeflow import worker
+    from nodeflow.errors import Cancelled
+    late = [sys.executable, "-c", "import time, runpy; time.sleep(5); runpy.run_module('nodeflow.worker', "
+            "run_name='__main__')"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    started: list[subprocess.Popen[bytes]] = []
+    monkeypatch.setattr(worker, "_idle", [])
+    monkeypatch.setattr(worker, "_start", lambda: started.append(subprocess.Popen(
+        late, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)) or started[-1])
+    asked = time.monotonic() + 0.2
+
+    def check() -> None:
+        if time.monotonic() > asked:
+            raise Cancelled("stopped")
+    with pytest.raises(Cancelled):
+        worker.call_in_worker(len, (np.zeros(4_000_000),), check=check)     # 32 MB: far more than a pipe holds
+    assert time.monotonic() - asked < 2.5, "Stop waited for the worker to read its argument"
+    assert started and started[0].poll() is not None, "the worker was ended"
