@@ -224,6 +224,23 @@ def test_a_fast_double_click_holds_what_is_typed_until_the_box_it_opens_has_the_
     assert g.settle()[-2:] == [[("button0", UP, "")], [(57, DOWN, ""), ("9",), (57, UP, "")]]
 
 
+def test_a_press_right_after_a_release_waits_until_what_the_release_opened_is_drawn():
+    """QA117 D3: a combo opened and an item picked in one burst (a macro, a remote desktop) missed 3 times in 8:
+    ImGui draws a popup from the frame after it opens, and a press before that is a click outside it."""
+    g = FakeGLFW().send(("button", 0, DOWN), ("button", 0, UP), ("pos", 5.0, 60.0), ("button", 0, DOWN),
+                        ("button", 0, UP))
+    assert g.settle() == [[("button0", DOWN, "")], [("button0", UP, "")], [("pos", 5.0, 60.0)], [("button0", DOWN, "")],
+                          [("button0", UP, "")]]
+    # a press two frames or more after the release passes straight through, and one where it was (a
+    # double-click's, timed by ImGui between the frames that see its presses) is not held for it
+    g = FakeGLFW().send(("button", 0, DOWN)).render().send(("button", 0, UP)).render().render()
+    g.send(("pos", 5.0, 60.0), ("button", 0, DOWN))
+    assert g.frames[-1] == [("pos", 5.0, 60.0), ("button0", DOWN, "")]
+    g = FakeGLFW().send(("button", 0, DOWN)).render().send(("button", 0, UP), ("pos", 3.0, 2.0)).render()
+    g.send(("button", 0, DOWN))
+    assert g.frames[-1] == [("pos", 3.0, 2.0), ("button0", DOWN, "")]
+
+
 @pytest.mark.gui
 def test_fast_chords_reach_an_idle_editor_every_time(editor):
     st = editor.run("fast_keys", chain_graph(editor.tmp), timeout=150)
