@@ -35,6 +35,7 @@ TAG = "filedialog"
 MOST_ROWS = 2000        # rows listed at most (a folder of 50 000 takes: type a name, or a type)
 _COLUMNS = ("name", "size", "modified")
 _WARN = (255, 170, 80)
+_LIT = (66, 110, 170, 170)     # the row chosen
 
 
 class FileDialog:
@@ -50,7 +51,9 @@ class FileDialog:
         self.selected: int | None = None
         self.sort: tuple[str, bool] = ("name", False)
         self.default_name = ""
+        self.existing = False               # a file that is there is chosen (Open, an input's file)
         self._done: Callable[[str], object] | None = None
+        self._show: tuple[int, dict[str, Any]] | None = None    # the frame it shows from, and how (see tick)
         self._build()
 
     def _build(self) -> None:
@@ -100,13 +103,15 @@ class FileDialog:
 
     # ------------------------------------------------------------------ open, close
     def open(self, label: str, start: Path, done: Callable[[str], object], *, name: str = "",
-             types: tuple[Filter, ...] = (), folders: bool = False) -> None:
+             types: tuple[Filter, ...] = (), folders: bool = False, existing: bool = False) -> None:
         """Show the dialog titled ``label`` on the folder ``start`` (the nearest folder that is there),
         ``name`` in its *Name* box; ``done(path)`` gets the path chosen (OK, Enter, a double-click).
         ``types``: the type box's choices (see :func:`.dirlist.filters`), the first one shown;
-        ``folders``: a folder is chosen, and only folders are listed."""
+        ``folders``: a folder is chosen, and only folders are listed; ``existing``: a file that is
+        there is chosen (a name typed that is not there is said, the dialog stays).  It shows from the
+        next frame (see :meth:`tick`); what is typed meanwhile waits for its *Name* box."""
         dpg = self.dpg
-        self._done, self.folders_only, self.default_name = done, folders, name
+        self._done, self.folders_only, self.default_name, self.existing = done, folders, name, existing
         self.filters = types or filters("", ())
         self.filter = self.filters[0]
         start = Path(start).expanduser()
@@ -118,11 +123,20 @@ class FileDialog:
         dpg.configure_item(f"{TAG}::namelabel", default_value="Folder" if folders else "Name")
         dpg.configure_item(f"{TAG}::type", items=[f.label for f in self.filters], default_value=self.filter.label,
                            show=not folders)
-        self._name_box(name)
         self.go(start, quiet=True)
-        dpg.configure_item(TAG, label=label, show=True, width=w, height=h,
-                           pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 2)])
-        self.focus_name()
+        self._name_box(name)
+        self._show = (self.app.frame_count + 1, dict(label=label, width=w, height=h,
+                                                     pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 2)]))
+        hold_until(lambda: self.shown and bool(items.call(dpg.is_item_active, f"{TAG}::name", default=False)))
+
+    def tick(self) -> None:
+        """Per frame: show the dialog opened on an earlier frame.  Not on the frame it is opened: Dear
+        ImGui opens no modal window in the frame another one (the box that asks to save first) closes
+        (QA119: after *Save* or *Don't save* no dialog came)."""
+        if self._show is not None and self.app.frame_count >= self._show[0]:
+            how, self._show = self._show[1], None
+            self.dpg.configure_item(TAG, show=True, **how)
+            self.focus_name()
 
     def focus_name(self, box: str = f"{TAG}::name") -> None:
         """Give the *Name* box (or ``box``) the keyboard; what is typed before it has it waits (see
@@ -142,6 +156,7 @@ class FileDialog:
 
     def cancel(self) -> None:
         self._named()
+        self._show = None
         self.dpg.configure_item(TAG, show=False)
         self._done = None
 
@@ -153,9 +168,12 @@ class FileDialog:
         except OSError as e:
             self.say(f"cannot open {folder}: {e.strerror or e}", True)
             return False
+        other = folder != self.folder
         self.folder, self.entries, self.selected = folder, ordered(entries, *self.sort), None
         self.dpg.set_value(f"{TAG}::folder", str(folder))
         self._rows()
+        if other and (self.existing or self.folders_only) and self.shown:
+            self.set_name("")        # a file's name from another folder names nothing here (QA119)
         if not quiet or len(entries) > MOST_ROWS:
             self.say(self._counted())
         else:
@@ -212,8 +230,11 @@ class FileDialog:
             self.cancel()
 
     def up(self) -> None:
-        if self.folder.parent != self.folder:
-            self.go(self.folder.parent)
+        """The folder above, or the nearest above it that is there (the one shown may have gone)."""
+        above = self.folder.parent
+        while not above.is_dir() and above != above.parent:
+            above = above.parent
+        self.go(above)
 
     def _counted(self) -> str:
         n = len(self.entries)
@@ -254,13 +275,13 @@ class FileDialog:
     # ------------------------------------------------------------------ choosing
     def select(self, i: int | None) -> None:
         """Highlight row ``i``; a file's name (or in a folder dialog, a folder's) goes into the *Name* box."""
-        dpg = self.dpg
-        if self.selected is not None:
-            items.call(dpg.set_value, f"{TAG}::row::{self.selected}", False)
+        dpg, table = self.dpg, f"{TAG}::list"
+        if self.selected is not None:         # (a selectable in a table shows no value set: the row is lit)
+            items.call(dpg.unhighlight_table_row, table, self.selected)
         self.selected = i
         if i is None:
             return
-        items.call(dpg.set_value, f"{TAG}::row::{i}", True)
+        items.call(dpg.highlight_table_row, table, i, _LIT)
         e = self.entries[i]
         if self.folders_only or not e.folder:
             self.set_name(e.name)
@@ -273,7 +294,6 @@ class FileDialog:
         e = self.entries[i]
         if e.folder:
             self.go(self.folder / e.name)
-            self.set_name("" if self.folders_only else self.default_name)
         else:
             self._chosen(self.folder / e.name)
 
@@ -313,12 +333,17 @@ class FileDialog:
             self._chosen(path)
         elif not name:
             self.say("type a file name, or pick a file", True)
-        elif not path.is_dir():
-            self._chosen(path)
         elif path == self.folder:
             self.say(f"{path} is the folder shown: pick a file in it, or type a name", True)
-        elif self.go(path):
-            self.set_name(self.default_name)
+        elif path.is_dir():
+            if self.go(path) and not self.existing:
+                self.set_name(self.default_name)     # (the box held the folder's name)
+        elif self.existing and not path.exists():
+            self.say(f"no file {path.name} in {path.parent}: pick one, or type its path", True)
+        elif not path.parent.is_dir():
+            self.say(f"the folder {path.parent} does not exist: pick another, or make it with New folder", True)
+        else:
+            self._chosen(path)
 
     def choose(self, path: str | Path) -> None:
         """Take ``path`` as the dialog's OK takes a file named (what scripted tests call)."""

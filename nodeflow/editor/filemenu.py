@@ -124,9 +124,10 @@ class FileActions:
         rec.file.unlink(missing_ok=True)        # the old one is gone (QA59: offered again after Don't save)
 
     def tick(self) -> None:
-        """Per-frame upkeep: an autosave error is shown once; "Replace the file?" (or "Include files from
-        outside?") shown after the file dialog; Escape closes the file dialog, or answers Cancel to the box
-        that asks."""
+        """Per-frame upkeep: the file dialog opened shows; an autosave error is shown once; "Replace the
+        file?" (or "Include files from outside?") shown after the file dialog; Escape closes the file
+        dialog, or answers Cancel to the box that asks."""
+        self.dialog.tick()
         err = self.app.autosaver.error
         if err and err != getattr(self, "_shown_error", None):
             self._shown_error = err
@@ -314,10 +315,10 @@ class FileActions:
 
     # ------------------------------------------------------------------ dialogs
     def _dialog(self, mode: Any, label: str, exts: tuple[str, ...], default: str = "",
-                start: Path | None = None, kind: str = "AudioChain files") -> None:
+                start: Path | None = None, kind: str = "AudioChain files", existing: bool = False) -> None:
         base = start if start is not None and start.is_dir() else self.app.doc.graph.base_dir()
         self.dialog.open(label, base, lambda path: self._dialog_done(mode, path), name=default,
-                         types=filters(kind, exts))
+                         types=filters(kind, exts), existing=existing)
 
     def _dialog_done(self, mode: Any, path: str) -> None:
         """The file dialog chose ``path`` for ``mode``."""
@@ -367,7 +368,8 @@ class FileActions:
 
     def ask_open(self) -> None:
         exts = (GRAPH_SUFFIX, ".acbundle", ".wav", ".flac", ".mp3", ".ogg")
-        self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file", exts), "open another")
+        self.guard(lambda: self._dialog("open", "Open a graph, bundle or exported audio file", exts, existing=True),
+                   "open another")
 
     def ask_save_as(self, then: Callable[[], object] | None = None) -> None:
         name = self.app.doc.path.stem if self.app.doc.path else "untitled"
@@ -390,7 +392,8 @@ class FileActions:
         start = resolve(now, graph.base_dir()).parent if isinstance(now, str) and now else None
         self._dialog(("param", nid, param), f"Choose {param} for {nid}", exts,
                      Path(now).name if isinstance(now, str) and now else "",
-                     start=start, kind="Audio files")   # in the folder of the file chosen before, its name in the box
+                     start=start, kind="Audio files",   # in the folder of the file chosen before, its name in the box
+                     existing=spec.path is not None and spec.path.mode == "read")
 
     # ------------------------------------------------------------------ chrome
     def update_title(self) -> None:

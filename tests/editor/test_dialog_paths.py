@@ -11,8 +11,10 @@ def test_a_whole_path_typed_in_the_file_dialog_is_used_as_is(editor):
     assert st["absolute"] == {"status": f"saved {editor.tmp / 'g2' / 'song.msgpack'}", "error": False,
                               "path": str(editor.tmp / "g2" / "song.msgpack")}
     missing = editor.tmp / "nope" / "deeper"
-    assert st["missing"] == {"status": f"not saved: the folder {missing} does not exist; create it first or pick "
-                                       "another", "error": True, "path": str(editor.tmp / "g2" / "song.msgpack")}
+    assert st["missing"] == {"said": f"the folder {missing} does not exist: pick another, or make it with New folder",
+                             "shown": True, "path": str(editor.tmp / "g2" / "song.msgpack")}, st["missing"]
+    assert st["open_missing"] == {"said": f"no file nosuch.msgpack in {editor.tmp / 'g2'}: pick one, or type its path",
+                                  "shown": True}, st["open_missing"]
     assert st["home"]["path"] == str(editor.tmp / "home" / "songs" / "take.msgpack"), st["home"]
     assert st["bundle"]["status"].startswith(f"wrote the bundle {editor.tmp / 'g2' / 'pack.acbundle'}"), st["bundle"]
     assert st["open"]["status"].startswith("opened song.msgpack") and st["open"]["path"] == str(

@@ -652,7 +652,9 @@ def test_ok_on_a_folder_in_the_file_dialog_opens_it_and_keeps_the_file(editor):
     assert st["after_dot"] == {"path": str(takes / "one.wav"), "shown": True, "folder": str(takes),
                                "said": f"{takes} is the folder shown: pick a file in it, or type a name"}, st
     assert st["after_folder"] == {"path": str(takes / "one.wav"), "shown": True, "folder": str(takes / "more"),
-                                  "name": "one.wav"}, st
+                                  "name": ""}, st
+    assert st["not_there"] == {"said": f"no file one.wav in {takes / 'more'}: pick one, or type its path",
+                               "shown": True, "path": str(takes / "one.wav")}, st
     assert st["path_after_name"] == str(takes / "more" / "two.wav") and not st["shown_after_name"], st
 
 
@@ -1150,24 +1152,28 @@ def test_the_file_dialog_takes_a_name_typed_at_once_and_lists_files_as_people_re
     assert st["typed_at_once"] == "quick take", st          # before: the name box had no keyboard on open
     assert st["saved"] == [str(editor.tmp / "quick take.msgpack"), f"saved {editor.tmp / 'quick take.msgpack'}",
                            False], st["saved"]
+    assert st["open_after_save"] == [True, f"saved {editor.tmp / 'quick take.msgpack'}", False], st
+    assert st["open_after_discard"], "the Open dialog came after Don't save"
     listed = st["listed"]
-    assert listed["folder"] == str(takes) and listed["name"] == "tone.wav", listed
+    assert listed["folder"] == str(takes) and listed["name"] == "", listed     # (a name from elsewhere: none)
     assert listed["rows"] == ["older takes/", "b.mp3", "take1.flac", "Take2.WAV", "take10.wav"], listed["rows"]
     sizes = {r: s for r, s in zip(listed["rows"], listed["sizes"])}
     assert sizes["older takes/"] == "" and sizes["take10.wav"] == "192 kB" and sizes["Take2.WAV"] == "96 kB", sizes
     assert all(s == "" or s.endswith((" B", " kB", " MB")) for s in listed["sizes"]), listed["sizes"]
     assert listed["said"] == "5 items"
     assert st["arrows"] == [2, "take1.flac"] and st["after_arrows"] == [str(takes / "take1.flac"), False], st
+    lit, others = st["row_colours"][2], st["row_colours"][:2] + st["row_colours"][3:]
+    assert all(lit[2] - o[2] > 0.15 for o in others), st["row_colours"]      # the chosen row, in blue
     assert st["reopened"] == [str(takes), "take1.flac"]
     assert st["clicked"] == [4, "take10.wav"] and st["after_click"] == [str(takes / "take10.wav"), False], st
     smallest = sorted((p for p in takes.iterdir() if p.suffix.lower() in (".wav", ".flac", ".mp3")
                        and not p.name.startswith(".")), key=lambda p: p.stat().st_size)
     assert st["by_size"] == ["older takes/"] + [p.name for p in smallest], st["by_size"]     # folders first
     assert st["by_size_again"][1:] == st["by_size"][:0:-1], st["by_size_again"]
-    assert st["double_clicked"] == [str(takes / "older takes"), ["first.wav"], "take10.wav"], st["double_clicked"]
+    assert st["double_clicked"] == [str(takes / "older takes"), ["first.wav"], ""], st["double_clicked"]
     older = takes / "older takes"
-    assert st["made"] == [str(older / "Session 3"), "made the folder Session 3", "take10.wav", True], st["made"]
+    assert st["made"] == [str(older / "Session 3"), "made the folder Session 3", "", True], st["made"]
     assert (older / "Session 3").is_dir() and not any((older / "Session 3").iterdir())
     assert st["taken"] == [str(older), f"no folder made: {older / 'Session 3'} already exists"], st["taken"]
-    assert st["name_escaped"] == [True, False, True]
+    assert st["name_escaped"] == [True, False, True] and st["up_from_gone"] == str(editor.tmp), st["up_from_gone"]
     assert st["escaped"] == [False, str(takes / "take10.wav")]

@@ -1,7 +1,8 @@
 """The load node's ``...`` with real clicks and keys: the dialog opens with the chosen file's name in its
 Name box (not ".", which OK took as the folder shown: QA104 D3 set the folder as the audio file); OK on the
 folder shown (``.`` typed) says to pick a file and leaves the node's path as it was; a folder's name typed
-opens it, the file's name back in the box; a file's name typed then is taken."""
+opens it, the box emptied (QA119: the name from the folder before was taken, a file not there); a name not
+there is said; a file's name typed then is taken."""
 import os
 from pathlib import Path
 
@@ -26,10 +27,14 @@ def main(app, drv):
     drv.frames(6)
     out["after_dot"] = {"path": app.doc.graph.nodes["load"].params["path"], "said": dpg.get_value("filedialog::said"),
                         "shown": dialog.shown, "folder": str(dialog.folder)}
-    drv.type_in_file_dialog("more")                 # a folder in it: opened, the file's name back in the box
+    drv.type_in_file_dialog("more")                 # a folder in it: opened, the box emptied (a file there is picked)
     drv.frames(6)
     out["after_folder"] = {"path": app.doc.graph.nodes["load"].params["path"], "shown": dialog.shown,
                            "folder": str(dialog.folder), "name": dialog.name}
+    drv.type_in_file_dialog("one.wav")              # not in this folder
+    drv.frames(6)
+    out["not_there"] = {"said": dpg.get_value("filedialog::said"), "shown": dialog.shown,
+                        "path": app.doc.graph.nodes["load"].params["path"]}
     drv.type_in_file_dialog("two.wav")
     drv.frames(6)
     out["path_after_name"] = app.doc.graph.nodes["load"].params["path"]

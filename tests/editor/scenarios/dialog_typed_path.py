@@ -1,6 +1,6 @@
 """Type a whole path into the file dialog's File Name box (real clicks and keys) and press OK: an
 absolute path or ~/... is used as is, a folder that does not exist is one line and nothing is made;
-for Save as, Save as bundle and Open."""
+for Save as, Save as bundle and Open (a file that is not there: one line, the dialog stays)."""
 import os
 from pathlib import Path
 
@@ -24,7 +24,18 @@ def main(app, drv):
     drv.key("ctrl+s")                                      # untitled: the Save dialog, in the start folder
     out["absolute"] = type_name(str(tmp / "g2" / "song"))
     app.files.ask_save_as()
-    out["missing"] = type_name(str(tmp / "nope" / "deeper" / "song"))
+    drv.type_in_file_dialog(str(tmp / "nope" / "deeper" / "song"))        # the dialog says so, and stays
+    drv.frames(3)
+    out["missing"] = {"said": app.dpg.get_value("filedialog::said"), "shown": app.files.dialog.shown,
+                      "path": str(app.doc.path) if app.doc.path else None}
+    drv.key("Escape")
+    drv.frames(3)
+    app.files.ask_open()
+    drv.type_in_file_dialog(str(tmp / "g2" / "nosuch.msgpack"))
+    drv.frames(3)
+    out["open_missing"] = {"said": app.dpg.get_value("filedialog::said"), "shown": app.files.dialog.shown}
+    drv.key("Escape")
+    drv.frames(3)
     app.files.ask_save_as()
     out["home"] = type_name("~/songs/take")
     app.files.ask_bundle()

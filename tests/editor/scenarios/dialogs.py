@@ -1,4 +1,5 @@
-"""File dialogs: each File action opens dearpygui's dialog; what it returns is what our callback gets."""
+"""File dialogs: each File action opens the file dialog (on the next frame); what it chooses is what the
+action gets."""
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ def main(app, drv):
     out = {}
 
     def choose(path):
+        drv.frames(2)
         shown = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
         app.files.dialog.choose(str(path))    # as its OK does
         drv.frames(3)

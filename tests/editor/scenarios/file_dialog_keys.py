@@ -2,11 +2,14 @@
 name box never had the keyboard, listed Z to A and wrote sizes as "566 o" and "2 Mo"):
 
 - Ctrl+Shift+S and a name typed at once, then Enter: saved under that name;
+- Ctrl+O with unsaved changes, then Save or Don't save: the Open dialog comes (QA119: it never came);
 - the load's "...": folders first, then the audio files in the order people read them, sizes in kB;
 - the arrow keys, then Enter; a click on a row, then Enter; a double-click on a folder;
 - a click on the Size header sorts by size;
-- New folder, its name and Enter: made, and opened; Escape closes its name box, then the dialog."""
+- New folder, its name and Enter: made, and opened; Escape closes its name box, then the dialog;
+- Up from a folder deleted while shown goes to the nearest folder above that is there (QA119: it stuck)."""
 import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -39,6 +42,25 @@ def main(app, drv):
     app.pump(until=lambda: not app.busy() and not dialog.shown, timeout=3.0)
     out["saved"] = [str(app.doc.path), app.status_text, dialog.shown]
 
+    app.doc.set_param("gain", "gain_db", -4.0)          # unsaved: Ctrl+O asks first; Save, then the dialog
+    drv.frames(2)
+    drv.key("ctrl+o")
+    drv.until(lambda: dpg.is_item_shown("guard"), 20, "the unsaved-changes box")
+    drv.click_item("guard::save")
+    drv.frames(6)
+    out["open_after_save"] = [dialog.shown, app.status_text, app.doc.dirty]
+    drv.key("Escape")
+    drv.frames(3)
+    app.doc.set_param("gain", "gain_db", -5.0)
+    drv.frames(2)
+    drv.key("ctrl+o")
+    drv.until(lambda: dpg.is_item_shown("guard"), 20, "the unsaved-changes box")
+    drv.click_item("guard::discard")
+    drv.frames(6)
+    out["open_after_discard"] = dialog.shown
+    drv.key("Escape")
+    drv.frames(3)
+
     spec = app.doc.graph.registry.get("io.load").params["path"]
     app.files.browse_param("load", "path", spec)
     drv.frames(4)
@@ -51,6 +73,13 @@ def main(app, drv):
     drv.key("Down")
     drv.key("Down")
     out["arrows"] = [dialog.selected, dialog.name]
+    px = drv.screenshot()                               # the row chosen is lit (QA119: none was)
+
+    def colour(i):
+        row = f"filedialog::row::{i}"
+        (x0, y0), (x1, y1) = dpg.get_item_rect_min(row), dpg.get_item_rect_max(row)
+        return [round(float(c), 3) for c in px[int((y0 + y1) / 2), int(x1) - 4, :3]]
+    out["row_colours"] = [colour(i) for i in range(len(dialog.entries))]
     drv.key("Return")
     drv.frames(4)
     out["after_arrows"] = [load_path(), dialog.shown]
@@ -91,6 +120,11 @@ def main(app, drv):
     drv.key("Escape")                                   # Escape: the name box closes, not the dialog
     drv.frames(3)
     out["name_escaped"] = [dialog.shown, *(dpg.is_item_shown(f"filedialog::{b}") for b in ("newname", "folder"))]
+    (tmp / "gone" / "sub").mkdir(parents=True)         # the folder shown deleted: Up goes to one that is there
+    dialog.go(tmp / "gone" / "sub")
+    shutil.rmtree(tmp / "gone")
+    drv.click_item("filedialog::up")
+    out["up_from_gone"] = str(dialog.folder)
     drv.key("Escape")
     drv.frames(3)
     out["escaped"] = [dialog.shown, load_path()]

@@ -25,6 +25,7 @@ def main(app, drv):
     out["validate_listed"] = [dpg.get_value(i) for i in dpg.get_item_children("problems::list", 1)]
     dpg.hide_item("problems")
     drv.click_item("browse::vox::path")
+    drv.frames(2)
     out["dialog_open"] = bool(dpg.does_item_exist("filedialog") and dpg.is_item_shown("filedialog"))
     dpg.hide_item("filedialog")
     drv.frames(3)
