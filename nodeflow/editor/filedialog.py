@@ -68,13 +68,6 @@ class FileDialog:
                                    callback=lambda s, a: self.go(typed_path(self.folder, str(a))))
                 dpg.add_input_text(tag=f"{TAG}::newname", width=-1, show=False,
                                    hint="the new folder's name, then Enter (Escape: no folder)")
-            with dpg.table(tag=f"{TAG}::list", header_row=True, sortable=True, callback=self._sorted, clipper=True,
-                           scrollY=True, freeze_rows=1, height=-78, policy=dpg.mvTable_SizingStretchProp,
-                           row_background=True, borders_outerH=True):
-                dpg.add_table_column(label="Name", tag=f"{TAG}::col::name", init_width_or_weight=5.0,
-                                     default_sort=True)
-                dpg.add_table_column(label="Size", tag=f"{TAG}::col::size", init_width_or_weight=1.0)
-                dpg.add_table_column(label="Modified", tag=f"{TAG}::col::modified", init_width_or_weight=1.6)
             with dpg.group(horizontal=True, tag=f"{TAG}::namerow"):
                 dpg.add_text("Name", tag=f"{TAG}::namelabel")
                 self._name_box("")
@@ -83,9 +76,23 @@ class FileDialog:
                 dpg.add_button(label="OK", tag=f"{TAG}::ok", width=80, callback=lambda: self.ok())
                 dpg.add_button(label="Cancel", tag=f"{TAG}::cancel", width=80, callback=lambda: self.cancel())
                 dpg.add_text("", tag=f"{TAG}::said")
+        self._table()
         with dpg.item_handler_registry(tag=f"{TAG}::rows"):
             dpg.add_item_double_clicked_handler(button=dpg.mvMouseButton_Left,
                                                 callback=lambda s, a: self._double(a[1] if a else None))
+
+    def _table(self) -> None:
+        """The list, made anew on each open, by name: Dear ImGui keeps a table's sort arrow while it is
+        hidden, and it could point at another column than the rows' order (QA119)."""
+        dpg, table = self.dpg, f"{TAG}::list"
+        items.delete(table)
+        self.sort = ("name", False)
+        with dpg.table(tag=table, header_row=True, sortable=True, callback=self._sorted, clipper=True,
+                       scrollY=True, freeze_rows=1, height=-78, policy=dpg.mvTable_SizingStretchProp,
+                       row_background=True, borders_outerH=True, parent=TAG, before=f"{TAG}::namerow"):
+            for column, weight in zip(_COLUMNS, (5.0, 1.0, 1.6)):
+                dpg.add_table_column(label=column.capitalize(), tag=f"{TAG}::col::{column}",
+                                     init_width_or_weight=weight, default_sort=column == "name")
 
     def _name_box(self, text: str) -> None:
         """The *Name* box holding ``text``, made anew: Dear ImGui keeps what a box that has the keyboard
@@ -117,6 +124,7 @@ class FileDialog:
         start = Path(start).expanduser()
         while not start.is_dir() and start != start.parent:
             start = start.parent
+        self._table()
         w, h = room(dpg)
         w, h = min(760, w), min(460, h)
         vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
