@@ -104,7 +104,9 @@ class App:
         if self.size != asked:
             dpg.maximize_viewport()       # a window manager fits it to its work area, title bar and all
         from .pacing import gl_renderer, glfw, smooth_edges
-        install_keys(glfw())             # a shortcut's modifiers, however fast its keys come (QA108 D5)
+        keys = install_keys(glfw())      # a shortcut's modifiers, however fast its keys come (QA108 D5)
+        if keys is not None:
+            keys.watch = self.files.dialog.watch      # Enter in the file dialog's Name box
         self.renderer = gl_renderer()
         self.smooth = smooth_edges(self.renderer, os.environ.get("AUDIOCHAIN_EDITOR_SMOOTH"))
         if not self.smooth:      # a software rasterizer: sharp edges draw a dense canvas a fifth faster

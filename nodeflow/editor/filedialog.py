@@ -36,6 +36,7 @@ MOST_ROWS = 2000        # rows listed at most (a folder of 50 000 takes: type a 
 _COLUMNS = ("name", "size", "modified")
 _WARN = (255, 170, 80)
 _LIT = (66, 110, 170, 170)     # the row chosen
+_ENTER = (257, 335)            # GLFW's Enter and keypad Enter
 
 
 class FileDialog:
@@ -52,8 +53,11 @@ class FileDialog:
         self.sort: tuple[str, bool] = ("name", False)
         self.default_name = ""
         self.existing = False               # a file that is there is chosen (Open, an input's file)
+        self._lit_folder: tuple[str, str] | None = None    # a folder's row lit, and what the Name box held then
         self._done: Callable[[str], object] | None = None
         self._show: tuple[int, dict[str, Any]] | None = None    # the frame it shows from, and how (see tick)
+        self._typing = False                # the Name box had the keyboard at the last frame
+        self._answering = False             # Enter was pressed in it, and OK has not answered yet (see watch)
         self._build()
 
     def _build(self) -> None:
@@ -145,6 +149,18 @@ class FileDialog:
             how, self._show = self._show[1], None
             self.dpg.configure_item(TAG, show=True, **how)
             self.focus_name()
+        self._typing = self.shown and bool(items.call(self.dpg.is_item_active, f"{TAG}::name", default=False))
+
+    def watch(self, key: int, action: int) -> None:
+        """Each key as it goes to Dear ImGui (see ``KeyOrder.watch``): Enter in the *Name* box holds
+        what follows until OK has answered and, where the dialog stays (a name refused), the box has
+        the keyboard again.  Dear ImGui's Enter takes the keyboard from the box: a name typed at once
+        after a refused one went nowhere until it was given back ("good" came out "od", QA120 D1)."""
+        if key in _ENTER and action == 1 and self._typing:
+            self._answering = True
+            box = f"{TAG}::name"
+            hold_until(lambda: not self._answering and (
+                not self.shown or bool(items.call(self.dpg.is_item_active, box, default=False))))
 
     def focus_name(self, box: str = f"{TAG}::name") -> None:
         """Give the *Name* box (or ``box``) the keyboard; what is typed before it has it waits (see
@@ -178,6 +194,7 @@ class FileDialog:
             return False
         other = folder != self.folder
         self.folder, self.entries, self.selected = folder, ordered(entries, *self.sort), None
+        self._lit_folder = None
         self.dpg.set_value(f"{TAG}::folder", str(folder))
         self._rows()
         if other and (self.existing or self.folders_only) and self.shown:
@@ -286,13 +303,14 @@ class FileDialog:
         dpg, table = self.dpg, f"{TAG}::list"
         if self.selected is not None:         # (a selectable in a table shows no value set: the row is lit)
             items.call(dpg.unhighlight_table_row, table, self.selected)
-        self.selected = i
+        self.selected, self._lit_folder = i, None
         if i is None:
             return
         items.call(dpg.highlight_table_row, table, i, _LIT)
         e = self.entries[i]
         if self.folders_only or not e.folder:
             self.set_name(e.name)
+        self._lit_folder = (e.name, self.name) if e.folder and not self.folders_only else None
 
     def _double(self, row: Any) -> None:
         """A double-click on a row: into a folder; a file is taken."""
@@ -331,7 +349,17 @@ class FileDialog:
 
     def ok(self) -> None:
         """OK, or Enter: the file named (a folder named: into it); in a folder dialog, the folder named,
-        else the one shown."""
+        else the one shown.  A folder's row lit, the Name box as it was then: into that folder (QA120:
+        Enter on a folder lit by the arrows took the name in the box)."""
+        try:
+            self._ok()
+        finally:
+            self._answering = False
+
+    def _ok(self) -> None:
+        if self._lit_folder is not None and self._lit_folder[1] == self.name:
+            self.go(self.folder / self._lit_folder[0])
+            return
         name = self.name.strip()
         path = typed_path(self.folder, name)
         if self.folders_only:
@@ -367,8 +395,11 @@ class FileDialog:
         """A line at the dialog's foot (orange for a problem: the box typed in gets the keyboard back, to
         type another name)."""
         self.dpg.configure_item(f"{TAG}::said", default_value=text, color=_WARN if problem else (160, 160, 160))
-        if problem and self.shown:
-            self.focus_name(f"{TAG}::newname" if self._naming() else f"{TAG}::name")
+        if problem and self.shown and self._naming():
+            self.focus_name(f"{TAG}::newname")
+        elif problem and self.shown and not items.call(self.dpg.is_item_active, f"{TAG}::name", default=False):
+            self._name_box(self.name)           # Enter or OK took the keyboard from it: given back made anew,
+            self.focus_name()                   # its name selected as on opening (Ctrl+A did nothing in it else)
 
     def key(self, key: int) -> None:
         """A key pressed while the dialog shows: the arrows move through the list, Enter is OK (in the

@@ -86,6 +86,7 @@ class KeyOrder:
         self._until: Callable[[], bool] | None = None     # all input held until this is true (see hold_until)
         self._frames = 0                      # ... or this many more frames are rendered
         self.callbacks: tuple[Any, ...] = ()  # the C callbacks GLFW calls (kept alive with the window)
+        self.watch: Callable[[int, int], None] | None = None     # told (key, action) as each goes to ImGui
 
     @property
     def waiting(self) -> bool:
@@ -111,6 +112,8 @@ class KeyOrder:
             return
         if action == _PRESS and key not in MODIFIERS:
             self.pressed = True
+        if self.watch is not None:
+            self.watch(key, action)
         self.forward["key"](*args)
 
     def other(self, kind: str, *args: Any) -> None:

@@ -1152,7 +1152,9 @@ def test_the_file_dialog_takes_a_name_typed_at_once_and_lists_files_as_people_re
     assert st["typed_at_once"] == "quick take", st          # before: the name box had no keyboard on open
     assert st["saved"] == [str(editor.tmp / "quick take.msgpack"), f"saved {editor.tmp / 'quick take.msgpack'}",
                            False], st["saved"]
-    assert st["open_after_save"] == [True, f"saved {editor.tmp / 'quick take.msgpack'}", False], st
+    assert st["refused_then_typed"] == [str(editor.tmp / "good.msgpack"), False, "good"], st["refused_then_typed"]
+    assert not (editor.tmp / "nope").exists()
+    assert st["open_after_save"] == [True, f"saved {editor.tmp / 'good.msgpack'}", False], st
     assert st["open_after_discard"], "the Open dialog came after Don't save"
     listed = st["listed"]
     assert listed["folder"] == str(takes) and listed["name"] == "", listed     # (a name from elsewhere: none)
@@ -1171,6 +1173,7 @@ def test_the_file_dialog_takes_a_name_typed_at_once_and_lists_files_as_people_re
     assert st["by_size"] == ["older takes/"] + [p.name for p in smallest], st["by_size"]     # folders first
     assert st["by_size_again"][1:] == st["by_size"][:0:-1], st["by_size_again"]
     assert st["double_clicked"] == [str(takes / "older takes"), ["first.wav"], ""], st["double_clicked"]
+    assert st["enter_on_folder"] == [str(takes / "older takes"), True, str(takes / "take10.wav")], st
     older = takes / "older takes"
     assert st["made"] == [str(older / "Session 3"), "made the folder Session 3", "", True], st["made"]
     assert (older / "Session 3").is_dir() and not any((older / "Session 3").iterdir())

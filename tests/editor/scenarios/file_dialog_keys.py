@@ -1,7 +1,9 @@
 """The file dialog with real keys and clicks, as a musician meets it (before: Dear ImGui's own dialog, whose
 name box never had the keyboard, listed Z to A and wrote sizes as "566 o" and "2 Mo"):
 
-- Ctrl+Shift+S and a name typed at once, then Enter: saved under that name;
+- Ctrl+Shift+S and a name typed at once, then Enter: saved under that name; a name refused (no such
+  folder), then Ctrl+A and another typed at once: saved under that one (QA120 D1: "nope/xood");
+- Enter on a folder lit by the arrows opens it (QA120 D2: it took the name in the box);
 - Ctrl+O with unsaved changes, then Save or Don't save: the Open dialog comes (QA119: it never came);
 - the load's "...": folders first, then the audio files in the order people read them, sizes in kB;
 - the arrow keys, then Enter; a click on a row, then Enter; a double-click on a folder;
@@ -41,6 +43,15 @@ def main(app, drv):
     drv.key("Return")
     app.pump(until=lambda: not app.busy() and not dialog.shown, timeout=3.0)
     out["saved"] = [str(app.doc.path), app.status_text, dialog.shown]
+
+    th = threading.Thread(target=lambda: [subprocess.run(["xdotool", *c], check=True) for c in (
+        ["key", "--clearmodifiers", "ctrl+shift+s", "sleep", "0.5", "type", "--delay", "30", "nope/x"],
+        ["key", "Return"], ["key", "ctrl+a", "type", "--delay", "30", "good"], ["key", "Return"])])
+    th.start()                                           # a name refused (no such folder), another typed at once
+    app.pump(until=lambda: not th.is_alive(), timeout=10)
+    th.join()
+    app.pump(until=lambda: not app.busy() and not dialog.shown, timeout=3.0)
+    out["refused_then_typed"] = [str(app.doc.path), dialog.shown, dialog.name]
 
     app.doc.set_param("gain", "gain_db", -4.0)          # unsaved: Ctrl+O asks first; Save, then the dialog
     drv.frames(2)
@@ -106,6 +117,10 @@ def main(app, drv):
     drv.double_click((x + 20, y + 6))                    # the folder: into it
     drv.frames(4)
     out["double_clicked"] = [str(dialog.folder), rows(), dialog.name]
+    drv.click_item("filedialog::up")
+    drv.key("Down")                                      # the folder lit by the arrows, Enter: into it
+    drv.key("Return")
+    out["enter_on_folder"] = [str(dialog.folder), dialog.shown, load_path()]
     drv.click_item("filedialog::new")                   # New folder: its name typed, Enter
     drv.type_text("Session 3")
     drv.key("Return")
