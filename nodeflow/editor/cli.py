@@ -36,25 +36,6 @@ def display_problem(env: Mapping[str, str] | None = None) -> str | None:
         s.close()
     except OSError as e:
         return f"no X server answers on DISPLAY={disp} ({e.strerror or e}); start one or fix DISPLAY"
-    return _refused(disp)
-
-
-def _refused(disp: str) -> str | None:
-    """Why the X server on ``disp`` refuses a client (too many clients, not allowed), else None: Xlib's
-    own handshake, as GLFW makes it (where it fails dearpygui aborts: "glfwSetWindowPos: Assertion
-    `window != NULL' failed").  None where libX11 cannot be loaded (GLFW cannot either)."""
-    import ctypes
-    try:
-        x11 = ctypes.CDLL("libX11.so.6")
-    except OSError:
-        return None
-    x11.XOpenDisplay.restype, x11.XOpenDisplay.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    display = x11.XOpenDisplay(disp.encode())
-    if not display:
-        return (f"the X server on DISPLAY={disp} refused the editor's connection (too many clients, or not "
-                "allowed: see xhost and XAUTHORITY); close other windows or fix the display, then try again")
-    x11.XCloseDisplay(display)
     return None
 
 

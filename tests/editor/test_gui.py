@@ -436,8 +436,8 @@ def test_audiochain_edit_runs_its_window_loop_and_quits_with_ctrl_q(editor):
     env = dict(editor.env)
     graph = chain_graph(editor.tmp)
     for _ in range(3):
-        # Xvfb refused a client now and then (ci145: "X11: Failed to open display :0", 1 CI run in ~10):
-        # the editor says so in one line and exits 1; the launch is tried again, as a user would
+        # Xvfb refused GLFW's connection now and then (ci145: "X11: Failed to open display :0", about 1 CI
+        # run in 10), and dearpygui aborted: the launch is tried again, as a user would
         p = subprocess.Popen([sys.executable, "-m", "nodeflow.cli", "edit", str(graph)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         end = time.monotonic() + 30
@@ -447,7 +447,7 @@ def test_audiochain_edit_runs_its_window_loop_and_quits_with_ctrl_q(editor):
                                  text=True, env=env).stdout.strip()
             time.sleep(0.2)
         said = p.stderr.read() if p.poll() is not None else ""
-        if wid or not ("refused the editor's connection" in said or "Failed to open display" in said):
+        if wid or "Failed to open display" not in said:
             break
         time.sleep(1.0)
     try:
