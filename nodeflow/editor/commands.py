@@ -195,4 +195,4 @@ def typing(app: App) -> bool:
     from .widgets import param_tags
     culled = app.view.culled                  # hidden: never active
     tags = [*TEXT_BOXES, *(t for t in param_tags() if t.split("::")[1] not in culled)]
-    return any(items.exists(t) and items.call(app.dpg.is_item_active, t, default=False) for t in tags)
+    return any(items.active(t) for t in tags)

@@ -139,7 +139,7 @@ class FileDialog:
         self._name_box(name)
         self._show = (self.app.frame_count + 1, dict(label=label, width=w, height=h,
                                                      pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 2)]))
-        hold_until(lambda: self.shown and bool(items.call(dpg.is_item_active, f"{TAG}::name", default=False)))
+        hold_until(lambda: self.shown and items.active(f"{TAG}::name"))
 
     def tick(self) -> None:
         """Per frame: show the dialog opened on an earlier frame.  Not on the frame it is opened: Dear
@@ -149,7 +149,7 @@ class FileDialog:
             how, self._show = self._show[1], None
             self.dpg.configure_item(TAG, show=True, **how)
             self.focus_name()
-        self._typing = self.shown and bool(items.call(self.dpg.is_item_active, f"{TAG}::name", default=False))
+        self._typing = self.shown and items.active(f"{TAG}::name")
 
     def watch(self, key: int, action: int) -> None:
         """Each key as it goes to Dear ImGui (see ``KeyOrder.watch``): Enter in the *Name* box holds
@@ -160,14 +160,14 @@ class FileDialog:
             self._answering = True
             box = f"{TAG}::name"
             hold_until(lambda: not self._answering and (
-                not self.shown or bool(items.call(self.dpg.is_item_active, box, default=False))))
+                not self.shown or items.active(box)))
 
     def focus_name(self, box: str = f"{TAG}::name") -> None:
         """Give the *Name* box (or ``box``) the keyboard; what is typed before it has it waits (see
         :mod:`.keyorder`)."""
         self.dpg.focus_item(TAG)
         self.dpg.focus_item(box)
-        hold_until(lambda: bool(items.call(self.dpg.is_item_active, box, default=False)))
+        hold_until(lambda: items.active(box))
 
     @property
     def shown(self) -> bool:
@@ -397,7 +397,7 @@ class FileDialog:
         self.dpg.configure_item(f"{TAG}::said", default_value=text, color=_WARN if problem else (160, 160, 160))
         if problem and self.shown and self._naming():
             self.focus_name(f"{TAG}::newname")
-        elif problem and self.shown and not items.call(self.dpg.is_item_active, f"{TAG}::name", default=False):
+        elif problem and self.shown and not items.active(f"{TAG}::name"):
             self._name_box(self.name)           # Enter or OK took the keyboard from it: given back made anew,
             self.focus_name()                   # its name selected as on opening (Ctrl+A did nothing in it else)
 

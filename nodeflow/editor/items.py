@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 import dearpygui.dearpygui as dpg
 
 __all__ = ["exists", "call", "clipboard_text", "value", "set_value", "configure", "state", "rect", "item_type", "alias", "pos",
-           "set_pos", "delete", "shown", "bind_theme", "focused", "run_callbacks"]
+           "set_pos", "delete", "active", "shown", "bind_theme", "focused", "run_callbacks"]
 
 log = logging.getLogger("nodeflow.editor")
 
@@ -101,6 +101,11 @@ def set_pos(item: Item, p: Iterable[float]) -> bool:
 
 def delete(item: Item, **kw: Any) -> bool:
     return bool(call(lambda i: dpg.delete_item(i, **kw) or True, item, default=False))
+
+
+def active(item: Item) -> bool:
+    """Whether ``item`` has the keyboard (a text box typed into); False for a gone item."""
+    return bool(call(dpg.is_item_active, item, default=False))
 
 
 def shown(item: Item) -> bool:

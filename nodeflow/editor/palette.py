@@ -259,7 +259,7 @@ class Palette:
         dpg.focus_item("quicksearch::input")
         from . import items
         hold_until(                               # what is typed right after Ctrl+K goes into the box
-            lambda: bool(items.call(dpg.is_item_active, "quicksearch::input", default=False)))
+            lambda: items.active("quicksearch::input"))
 
     @property
     def searching(self) -> bool:

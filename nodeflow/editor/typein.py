@@ -206,7 +206,7 @@ class TypeIn:
         dpg.bind_item_handler_registry(box, self._handlers())
         dpg.focus_item(box)
         hold_until(                               # what is typed right after the double-click goes into it
-            lambda: bool(items.call(dpg.is_item_active, box, default=False)))
+            lambda: items.active(box))
         self.over, self.box, self._initial, self._done = tag, box, text, done
         return box
 

@@ -288,7 +288,7 @@ def commit_typing() -> None:
     if _BOX.box is not None:
         _BOX.left()
     for tag, leave in list(_LEAVE.items()):
-        if items.item_type(tag) == "mvAppItemType::mvInputText" and items.call(dpg.is_item_active, tag, default=False):
+        if items.item_type(tag) == "mvAppItemType::mvInputText" and items.active(tag):
             leave()
 
 
