@@ -106,4 +106,10 @@ elif command -v pulseaudio >/dev/null; then
   for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-"$PY" -m pytest "$@"
+"$PY" -m pytest "$@"; RC=$?
+XLOG=$(grep -v -e '^_XSERVTrans' -e 'xkbcomp' -e '^> ' "$RUN/xvfb.log" 2>/dev/null | tail -40)
+if [ "$RC" != 0 ] && [ -n "$XLOG" ]; then
+  # a GUI test whose editor the X server refused ("Failed to open display", ci145) leaves its reason here
+  printf '=================== the X server said (the run failed) ===================\n%s\n' "$XLOG"
+fi
+exit "$RC"
