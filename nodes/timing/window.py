@@ -34,6 +34,7 @@ from .tempo import audio_tempo, note_value_problem, typed_over_carried
 
 __all__ = ["WindowProfile", "Unit", "Last", "window_bounds", "grid_bounds", "tokenize_window"]
 
+_SHORTEST_OF = 512      # whole windows whose lengths the estimate compares (see _count)
 _CHECK_EVERY = 256      # windows between cancel checks: an hour in 50 ms windows is 72,000 of them
 
 
@@ -197,6 +198,37 @@ def _describe(tokens: int, p: ModelProfile) -> str:
     return f"{tokens} tokens ({float(p.tokens_to_seconds(tokens)):g} s)"
 
 
+def _count(n_frames: int, rate: int, p: ModelProfile, sizes: tuple[int, int, Fraction | None, Fraction | None],
+           last: Last) -> tuple[int, int]:
+    """How many windows :func:`window_bounds` or :func:`grid_bounds` cuts (``sizes`` as :func:`_sizes` gives
+    them), and the shortest one's frames, without cutting them: the first window that reaches the end
+    found by bisection on the same bounds, exact at any length (QA121: 3 bars at 97.5 bpm, 325662 samples
+    where the grid puts 325661.54, were counted 4 windows, the last 0 s, and a fade on each was refused)."""
+    size_tokens, overlap_tokens, size_s, overlap_s = sizes
+    if size_s is None or overlap_s is None:
+        hop_t = size_tokens - overlap_tokens
+        bounds = lambda k: (p.tokens_to_frames(k * hop_t, rate),                           # noqa: E731
+                            p.tokens_to_frames(k * hop_t + size_tokens, rate))
+        hop = Fraction(hop_t * rate) / p.frame_rate
+    else:
+        hop_s = size_s - overlap_s
+        bounds = lambda k: (grid_frame(k * hop_s, rate), grid_frame(k * hop_s + size_s, rate))  # noqa: E731
+        hop = hop_s * rate
+    lo, hi = 0, max(1, n_frames)          # a hop is a sample at least on the grid: window n_frames ends past it
+    while bounds(hi)[1] < n_frames:       # (a token shorter than a sample: the custom profile's hop may not be)
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if bounds(mid)[1] >= n_frames else (mid + 1, hi)
+    start, end = bounds(lo)
+    # whole windows differ by a sample with rounding; their lengths repeat every hop.denominator windows (the
+    # hop's fraction of a sample comes round), so those give the shortest (the first _SHORTEST_OF at most)
+    full = min(b - a for a, b in map(bounds, range(min(lo, hop.denominator, _SHORTEST_OF) or 1)))
+    if last is Last.DROP:
+        return max(1, lo + (end == n_frames)), full     # (none whole: the node refuses it)
+    return lo + 1, max(1, min(full, min(end, n_frames) - start) if last is Last.KEEP else full)
+
+
 def _estimate(inputs: dict, params: dict) -> dict:
     """How many windows, how long: from the input's length and the size and overlap (``bpm=auto``:
     the fastest tempo, 400 bpm, so the count is an upper bound)."""
@@ -215,9 +247,10 @@ def _estimate(inputs: dict, params: dict) -> dict:
     if not known and params["overlap"] >= params["size"]:     # in one unit, whatever tempo is found (QA83 D5)
         return {"out": Shape(0, a.channels, a.rate, problem=f"overlap={params['overlap']:g} {unit.value} is not less "
                              f"than the window size of {params['size']:g} {unit.value}; make the overlap smaller")}
+    sizes = None
     if known:     # the grid does not wait for a tempo found in the audio: refuse what the node would
         try:
-            _sizes(params["size"], params["overlap"], unit, bpm, beats, note, a.rate, p)
+            sizes = _sizes(params["size"], params["overlap"], unit, bpm, beats, note, a.rate, p)
         except ParameterError as e:
             return {"out": Shape(0, a.channels, a.rate, problem=str(e))}
     if unit is Unit.TOKENS:
@@ -231,14 +264,12 @@ def _estimate(inputs: dict, params: dict) -> dict:
     # here, 0.999999 s of overlap on 1 s windows was estimated at 351 windows, and made millions)
     hop_s = max(size_s - overlap_s, 1 / float(p.frame_rate) if unit is Unit.TOKENS else 1 / a.rate)
     length_s = a.frames / a.rate
-    items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1
+    items = 1 if length_s <= size_s else math.ceil((length_s - size_s) / hop_s) + 1      # (bpm=auto: a bound)
     last = Last(params["last"])
-    if known and last is Last.DROP:        # only whole windows (QA88 D6: the one dropped was counted, and
-        whole = (length_s - size_s) / hop_s + 0.5 / (a.rate * hop_s)     # --max-files refused a run that fit)
-        items = max(1, math.floor(whole) + 1) if whole >= 0 else 1       # (none: the node refuses it)
     shortest = None          # a last window cut short, where the grid is known (keep): what it refuses downstream
-    if known and last is Last.KEEP and a.frames:
-        shortest = max(1, min(round(size_s * a.rate), a.frames - round((items - 1) * hop_s * a.rate)))
+    if sizes is not None and a.frames > 0:     # the node's own bounds (QA88 D6: a dropped window was counted,
+        items, cut = _count(a.frames, a.rate, p, sizes, last)         # and --max-files refused a run that fit)
+        shortest = cut if last is Last.KEEP else None
     return {"out": Shape(min(round(size_s * a.rate), max(a.frames, 1)) if last is not Last.PAD
                          else round(size_s * a.rate), a.channels, a.rate, items=items, span=a.frames,
                          shortest=shortest, guess=not known)}

@@ -383,3 +383,36 @@ def test_a_last_bar_line_just_past_the_clips_end_ends_the_window_where_the_clip_
     assert windows[3].span[1] == 4 * Fraction(420, 247)     # a bar line inside the clip stays exact (3.5 beats)
     at_32k = stitch.fn([resample.fn(w, rate_hz=32000) for w in windows])
     assert at_32k.frames == resample.fn(clip, rate_hz=32000).frames == round(frames * 32000 / rate)
+
+
+def test_the_estimate_counts_exactly_the_windows_the_run_cuts_at_any_tempo_meter_rate_and_length():
+    """QA121 D1: 3 bars of 4/4 at 97.5 bpm, bounced to 325662 samples at 44.1 kHz (the grid puts the end at
+    325661.54), were estimated as 4 windows, the last 0 s long: a fade or a loudness target on each window
+    refused the graph (`validate`, `run`, `chain.run()`), naming a short last window the run never makes.
+    The estimate now counts on the node's own bounds: 600 random cases of clips a whole number of bars long,
+    a sample either side, and any length, in every unit and last-window policy."""
+    import random
+    from nodeflow.costs import Shape
+    from nodes.timing.window import _estimate
+    rng = random.Random(121)
+    defaults = {k: s.default for k, s in tokenize_window.params.items()}
+    for case in range(600):
+        rate = rng.choice([8000, 22050, 32000, 44100, 48000, 88200, 96000])
+        unit = rng.choice(["bars", "bars", "beats", "seconds", "tokens"])
+        bpm = rng.choice([60.0, 87.3, 97.5, 120.0, 143.0, 174.0, round(rng.uniform(40, 240), 2)])
+        beats, note = rng.choice([(4, 4), (3, 4), (7, 8), (6, 8), (5, 4)])
+        size = {"tokens": rng.randint(5, 400), "seconds": round(rng.uniform(0.3, 6.0), 3)}.get(unit, rng.randint(1, 3))
+        overlap = rng.choice([0, 0, size / 4 if unit != "tokens" else size // 4])
+        params = dict(defaults, unit=unit, size=size, overlap=overlap, bpm=bpm, beats_per_bar=beats, note_value=note,
+                      last=rng.choice(["keep", "pad", "drop"]))
+        bar_s = beats * (4 / note) * 60 / bpm
+        whole = round(rng.randint(1, 9) * bar_s * rate) + rng.choice([-1, 0, 0, 1])
+        frames = rng.choice([whole, rng.randint(rate // 2, 20 * rate)])
+        try:
+            made = tokenize_window.fn(Audio(np.zeros((1, frames), np.float32), rate), **params)
+        except AudioError:        # shorter than one window, last=drop: refused by the node (the estimate says 1)
+            continue
+        shape = _estimate({"audio": Shape(frames, 1, rate)}, params)["out"]
+        assert shape.items == len(made), (case, rate, frames, params)
+        if params["last"] == "keep":
+            assert shape.shortest == min(w.frames for w in made), (case, rate, frames, params)
