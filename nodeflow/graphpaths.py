@@ -168,7 +168,8 @@ def never_saved(value: str, base: Path) -> bool:
     never writes there (it keeps such an input by its file name alone: :func:`~nodeflow.places.shared_path`):
     absolute, from ``~``, more than two folders up, through the root, into the home folder from outside it;
     or through a symlink in the folder that leads so far, or up into a hidden folder (QA89 R2: a cloned
-    project's link ``keys -> ../.ssh`` read ``keys/id_rsa``).
+    project's link ``keys -> ../.ssh`` read ``keys/id_rsa``), the file's own link too (QA122 D1: ``take.wav ->
+    ~/.private/take.wav``; one's own graph finds it again, as it finds any far input it saved).
 
     >>> [never_saved(v, Path("/music/song")) for v in ("take.wav", "../kit/kick.wav", "~/x.wav", "/etc/hosts")]
     [False, False, True, True]
@@ -178,8 +179,8 @@ def never_saved(value: str, base: Path) -> bool:
     text = value.strip()
     if not text or text.startswith("~") or os.path.isabs(text):
         return bool(text)
-    from .places import shared_path
-    return shared_path(text, base, base) != Path(os.path.normpath(text)).as_posix()
+    from .places import leads_far, shared_path
+    return shared_path(text, base, base) != Path(os.path.normpath(text)).as_posix() or leads_far(text, base)
 
 
 def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .graph import Graph
 
 __all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again", "shared_path",
-           "takes_real", "remember_manifest", "recalled", "PLACES_FILE", "MAX_GRAPHS"]
+           "takes_real", "remember_manifest", "recalled", "leads_far", "PLACES_FILE", "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
@@ -158,7 +158,7 @@ def far_inputs(graph: Graph, folder: Path) -> dict[str, tuple[str, str]]:
         if by_name(value, resolve(value, old_base)):
             continue
         written = shared_path(value, old_base, folder)
-        if written != rebase_path(value, old_base, folder):
+        if written != rebase_path(value, old_base, folder) or leads_far(value, old_base):   # (a link named so)
             far[key] = (written, str(Path(os.path.normpath(resolve(value, old_base).absolute()))))
     return far
 
@@ -301,26 +301,46 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
         rel = Path(os.path.relpath(target, base))
     except ValueError:            # another drive (Windows)
         return target.name
+    return target.name if _far(target, base, rel, hidden=False) or _through_far_link(target, base, rel) \
+        else rel.as_posix()
+
+
+def leads_far(value: str, base: Path) -> bool:
+    """Whether input path ``value`` of a graph file in ``base`` reaches its file through a symlink (the file
+    itself, or a folder on the way) that leads far, as :func:`shared_path` judges it: a way saved by its
+    name alone, even where that name is the link's own (QA122 D1: a received project's ``take.wav ->
+    ~/.private/take.wav`` rendered the private take)."""
+    from .outputs import resolve
+    target = Path(os.path.normpath(resolve(value, base).absolute()))
+    at = Path(os.path.normpath(base.absolute()))
+    try:
+        return _through_far_link(target, at, Path(os.path.relpath(target, at)))
+    except ValueError:            # another drive (Windows)
+        return True
+
+
+def _in_home(p: Path, itself: bool = False) -> bool:
+    """``p`` lies in the home folder (or is it, ``itself``), by the way written and by its real path (QA80 D3:
+    a home reached through a symlink named the user)."""
     home = Path(os.path.normpath(Path.home().absolute()))
-    real_home = Path(os.path.realpath(home))
+    real_home, real = Path(os.path.realpath(home)), Path(os.path.realpath(p))
+    return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
 
-    def in_home(p: Path, itself: bool = False) -> bool:     # by the way written and by real paths (QA80 D3:
-        real = Path(os.path.realpath(p))                     # a home reached through a symlink named the user)
-        return home in p.parents or real_home in real.parents or (itself and (p == home or real == real_home))
 
-    def far(to: Path, at: Path, way: Path, hidden: bool) -> bool:
-        """``to`` from ``at`` (``way``) is through the root, into the home folder from outside it, more than
-        two folders up, or (``hidden``) up and into a hidden folder."""
-        up = sum(part == ".." for part in way.parts)
-        return (Path(os.path.commonpath([to, at])) == Path(to.anchor) or (in_home(to) and not in_home(at, itself=True))
-                or up > 2 or (hidden and up > 0 and any(part.startswith(".") and part != ".." for part in way.parts)))
-    if far(target, base, rel, hidden=False):
-        return target.name
+def _far(to: Path, at: Path, way: Path, hidden: bool) -> bool:
+    """``to`` from ``at`` (``way``) is through the root, into the home folder from outside it, more than
+    two folders up, or (``hidden``) up and into a hidden folder."""
+    up = sum(part == ".." for part in way.parts)
+    return (Path(os.path.commonpath([to, at])) == Path(to.anchor) or (_in_home(to) and not _in_home(at, itself=True))
+            or up > 2 or (hidden and up > 0 and any(part.startswith(".") and part != ".." for part in way.parts)))
+
+
+def _through_far_link(target: Path, base: Path, rel: Path) -> bool:
+    """A link on the way from ``base`` to ``target`` (``rel``) is judged by where it leads, a hidden folder
+    there too (QA89 R2, QA90 D4: a project's link to ../../../Music)."""
     real, real_base = Path(os.path.realpath(target)), Path(os.path.realpath(base))
     try:
         real_rel = Path(os.path.relpath(real, real_base))
     except ValueError:            # a link to another drive (Windows)
-        return target.name
-    # a link on the way: judged by where it leads, a hidden folder there too (QA89 R2, QA90 D4: a project's
-    # link to ../../../Music)
-    return target.name if real_rel != rel and far(real, real_base, real_rel, hidden=True) else rel.as_posix()
+        return True
+    return real_rel != rel and _far(real, real_base, real_rel, hidden=True)

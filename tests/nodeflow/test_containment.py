@@ -5,6 +5,7 @@ inside its output folder, over nothing AudioChain did not export, unless the use
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -867,6 +868,41 @@ def test_a_link_in_the_graphs_folder_leading_far_is_refused_and_ones_own_is_kept
     assert b"music/memo.wav" not in saved.read_bytes()
     assert main(["run", str(saved), "-o", "out", "-q"]) == 0
     assert sf.info(Path("out") / "take.wav").frames == sf.info(memo).frames
+
+
+def test_a_files_own_link_in_the_graphs_folder_leading_far_is_refused_and_ones_own_reopens(home, capsys):
+    """QA122 D1: a received project's ``take.wav -> ~/.private/take.wav`` (a link to the file itself, named by
+    the link's name, as a save would write a near file) rendered the private take with a note on stderr, where
+    a link to its folder was refused; an absolute link and one to a folder far up alike.  Now refused the same;
+    one's own graph with such a link is saved keeping the input by its name, the place remembered, and
+    reopens (in the editor and `show` as the link's whole path, as any far input found again)."""
+    private = tone(home / ".private" / "take.wav", 0.5)
+    far = tone(home.parent / "far" / "kick.wav", 0.25)
+    proj = home / "songs" / "2026" / "proj"
+    near = tone(proj / "assets" / "snare.wav", 0.25)
+    (proj / "take.wav").symlink_to(private)
+    (proj / "rel.wav").symlink_to("../../../.private/take.wav")
+    (proj / "kick.wav").symlink_to(far)
+    (proj / "snare.wav").symlink_to("assets/snare.wav")        # a link within the project: one's own set-up
+    for name, real in (("take.wav", private), ("rel.wav", private), ("kick.wav", far)):
+        g = stranger_reading(proj, name)
+        rc, out, _ = run_cli(capsys, "validate", str(g))
+        assert rc == 1 and any("node 'load'" in l and f"reads {real}" in l and "never saves" in l for l in out), out
+        assert main(["run", str(g), "-o", "out", "-q"]) == 1 and not Path("out").exists()
+        assert f"reads {real}" in capsys.readouterr().err
+        assert main(["run", str(g), "-o", "out", "-q", "--allow-outside", str(real.parent)]) == 0
+        shutil.rmtree("out")
+    assert main(["run", str(stranger_reading(proj, "snare.wav")), "-o", "out", "-q"]) == 0
+    assert sf.info(Path("out") / "take.wav").frames == sf.info(near).frames
+    shutil.rmtree("out")
+    mine = Graph()
+    mine.add("io.load", id="load", path=str(proj / "take.wav"))
+    mine.add("io.export", id="export", path="take.wav")
+    mine.connect("load", "export")
+    saved = save(mine, proj / "mine.msgpack")
+    assert b".private" not in saved.read_bytes() and str(home).encode() not in saved.read_bytes()
+    assert main(["run", str(saved), "-o", "out", "-q"]) == 0
+    assert sf.info(Path("out") / "take.wav").frames == sf.info(private).frames
 
 
 def test_rerun_of_a_cloned_projects_manifest_through_a_link_is_refused(home, capsys):
