@@ -205,16 +205,23 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         tags.delall("CTOC")
         end_ms = round(audio.info.length * 1000)
         ids = []
-        times = chapter_ms([f for f, _ in meta.markers[:MAX_MARKERS]], rate, end_ms)
-        for i, (frame, label) in enumerate(meta.markers[:MAX_MARKERS], 1):
+        kept = meta.markers[:MAX_MARKERS]
+        times = chapter_ms([f for f, _ in kept], rate, end_ms)
+        labels = [label or f"marker {i}" for i, (_, label) in enumerate(kept, 1)]
+        # mutagen writes frames by size, then by key: every CHAP the same size (its sample's text padded with
+        # spaces) and ids that sort as numbers keep them in time order in the file, the order ffmpeg and
+        # players list them in whatever the CTOC says (QA121 D2: "outro" listed second, at 15.873 s of 17)
+        width = max((len(lb.encode()) + len(str(f)) for lb, (f, _) in zip(labels, kept)), default=0)
+        for i, ((frame, _), label) in enumerate(zip(kept, labels), 1):
             start = times[i - 1]
             stop = times[i] if i < len(times) else max(start, end_ms)
-            ids.append(f"m{i}")
-            tags.add(CHAP(element_id=f"m{i}", start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
-                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label or f"marker {i}"]),
+            ids.append(f"m{i:05d}")
+            sample = str(frame).ljust(width - len(label.encode()))
+            tags.add(CHAP(element_id=ids[-1], start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
+                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label]),
                                                              # its sample: a chapter counts milliseconds (QA55)
                                                              Frames["TXXX"](encoding=utf8, desc=MARKER_SAMPLE,
-                                                                            text=[str(frame)])]))
+                                                                            text=[sample])]))
         if len(ids) > CTOC_MAX:       # a CTOC counts its entries in one byte: past 255, tables of 255 under it (QA83)
             groups = [ids[a:a + CTOC_MAX] for a in range(0, len(ids), CTOC_MAX)]
             ids = [f"toc{g}" for g in range(1, len(groups) + 1)]

@@ -142,6 +142,24 @@ def test_markers_in_one_millisecond_are_chapters_that_each_end_where_the_next_st
 
 
 @needs_ffprobe
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_chapters_are_listed_in_time_order_whatever_their_labels(tmp_path, fmt):
+    """QA121 D2: an mp3 of a source's cues and stitch's seams listed "outro" (15.873 s of 17) second: mutagen
+    writes frames by size, so CHAP frames with shorter labels came first, and ffmpeg lists chapters in the order
+    the file holds them (the CTOC's order aside).  Unsorted, as a DAW or player reads them: in time order."""
+    path = tmp_path / f"cues.{fmt}"
+    sf.write(path, tone(2.0), RATE, **FORMATS[fmt])
+    markers = ((4800, "verse"), (19200, "window 2"), (33984, "chorus \u266a"), (48000, "window 3"),
+               (52000, "a much longer label for the bridge"), (90000, "outro"))
+    markers += tuple((90100 + 7 * i, "x" * (i % 5 + 1)) for i in range(12))    # ids past m9, labels of every size
+    assert write_metadata(path, fmt, Metadata(markers=markers), None) == []
+    assert read_metadata(path).markers == markers
+    chapters = ffprobe(path)["chapters"]
+    assert [c["tags"]["title"] for c in chapters] == [label for _, label in markers]
+    assert [float(c["start_time"]) for c in chapters] == sorted(float(c["start_time"]) for c in chapters)
+
+
+@needs_ffprobe
 @pytest.mark.parametrize("fmt", ["flac", "ogg", "mp3"])
 def test_a_run_of_close_markers_and_markers_at_the_end_read_back_on_their_samples(tmp_path, fmt):
     """QA105: 15 markers 3 samples apart came back up to 13 ms late from the 12th on (each chapter a
