@@ -323,7 +323,7 @@ def _run_sweep_locked(args: argparse.Namespace, graph: Graph, out_dir: Path) -> 
     check_variants(graph, variants, out_dir, allow_outside=args.allow_outside, device=args.device)
     total = len(variants)
     done = [0]
-    if note := keep_earlier(out_dir, {v.name for v in variants}):
+    if note := keep_earlier(out_dir, {v.name for v in variants})[0]:
         print(note, file=sys.stderr)                # with -q too: it is about the folder's files
 
     def on_variant(r: VariantResult) -> None:

@@ -226,25 +226,30 @@ def _made_whole(graph: Graph, sets: Sequence[str], folder: Path, typed: bool = F
 EARLIER = "manifest.earlier"       # an earlier sweep's manifest, kept where a new sweep in its folder would replace it
 
 
-def keep_earlier(out_dir: Path, names: set[str]) -> str:
-    """Keep the manifest of an earlier sweep in ``out_dir`` as :data:`EARLIER` where its variant
+def keep_earlier(out_dir: Path, names: set[str]) -> tuple[str, str]:
+    """Keep the manifest of an earlier sweep in ``out_dir`` as :data:`EARLIER` (``manifest.earlier-2``,
+    ``-3`` ... where that is taken: QA122 D2, a third sweep replaced the first one's) where its variant
     folders stay and this sweep (variant folders ``names``) does not make them again; returns what to
-    say ("" when there is nothing to keep).  QA64 D7: a second sweep into a folder replaced the
-    manifest, and the first sweep's takes stayed with nothing describing them."""
+    say and the file kept (``("", "")`` when there is nothing to keep).  QA64 D7: a second sweep into a
+    folder replaced the manifest, and the first sweep's takes stayed with nothing describing them."""
     path = out_dir / "manifest.json"
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))["variants"]
         left = [str(r["name"]) for r in rows if str(r["name"]) not in names and (out_dir / str(r["name"])).is_dir()]
     except (OSError, ValueError, KeyError, TypeError):
-        return ""
+        return "", ""
     if not left:
-        return ""
+        return "", ""
+    kept, n = EARLIER, 1
+    while any(os.path.lexists(out_dir / f"{kept}{ext}") for ext in (".json", ".csv")):
+        n += 1
+        kept = f"{EARLIER}-{n}"
     for ext in (".json", ".csv"):
         with contextlib.suppress(FileNotFoundError):
-            os.replace(out_dir / f"manifest{ext}", out_dir / f"{EARLIER}{ext}")
+            os.replace(out_dir / f"manifest{ext}", out_dir / f"{kept}{ext}")
     return (f"note: {out_dir} holds an earlier sweep's {len(left)} variant folder(s) that this sweep does not make "
-            f"again ({', '.join(left[:3])}{' ...' if len(left) > 3 else ''}); its manifest is kept as {EARLIER}.json "
-            "(`audiochain rerun` reads it)")
+            f"again ({', '.join(left[:3])}{' ...' if len(left) > 3 else ''}); its manifest is kept as {kept}.json "
+            "(`audiochain rerun` reads it)"), f"{kept}.json"
 
 
 def in_folder(rows: list[dict[str, Any]], out_dir: Path) -> list[dict[str, Any]]:

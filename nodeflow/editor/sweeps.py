@@ -188,9 +188,9 @@ class SweepPanel:
             snapshot.remove(nid)
         from .runstate import blocked_list
         not_run = "; not run: " + blocked_list(blocked) if blocked else ""
-        from ..manifest import EARLIER, keep_earlier      # an earlier sweep's takes stay described (QA64 D7)
-        kept = f"; the earlier sweep's manifest there is kept as {EARLIER}.json" if keep_earlier(
-            out_dir, {v.name for v in variants}) else ""
+        from ..manifest import keep_earlier      # an earlier sweep's takes stay described (QA64 D7)
+        kept = keep_earlier(out_dir, {v.name for v in variants})[1]
+        kept = f"; the earlier sweep's manifest there is kept as {kept}" if kept else ""
         self._say(f"running {len(variants)} variants into {self.out_dir} ...{not_run}{kept}")
 
         def body() -> None:

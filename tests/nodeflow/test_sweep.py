@@ -472,6 +472,15 @@ def test_a_second_sweep_into_a_folder_keeps_the_first_ones_manifest(audio_graph,
     assert [r["params"] for r in json.loads((out / "manifest.json").read_text())["variants"]] == [
         {"export.bit_depth": "pcm16"}, {"export.bit_depth": "pcm24"}]
     assert main(["rerun", str(out / "manifest.earlier.json"), "1", "-o", str(tmp_path / "again")]) == 0
+    second = (out / "manifest.json").read_text()
+    capsys.readouterr()       # QA122 D2: a third sweep replaced manifest.earlier.json, the first sweep's record
+    assert main(["run", str(audio_graph), "-o", str(out), "-q", "--sweep", "gain.gain_db=-3"]) == 0
+    assert "its manifest is kept as manifest.earlier-2.json" in capsys.readouterr().err
+    rows = lambda text: [(r["name"], r["params"]) for r in json.loads(text)["variants"]]  # noqa: E731
+    assert rows((out / "manifest.earlier.json").read_text()) == rows(first)
+    assert rows((out / "manifest.earlier-2.json").read_text()) == rows(second)
+    assert (out / "manifest.earlier-2.csv").exists() and (out / "manifest.earlier.csv").exists()
+    assert main(["rerun", str(out / "manifest.earlier.json"), "0", "-o", str(tmp_path / "again0")]) == 0
 
 
 def test_rerun_refuses_a_graph_changed_since_the_sweep(audio_graph, tmp_path, capsys):
