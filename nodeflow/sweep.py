@@ -28,7 +28,7 @@ from .errors import NodeflowError, ParameterError
 from .graph import Graph
 from .manifest import PROMPT_NODE, OutputSummary, SweepReport, package_versions, write_manifest
 from .sweepaxes import (MAX_VARIANTS, Axis, Variant, apply_overrides, expand, held_value, parse_axis, split_notice,
-                        sweep_from_graph)
+                        sweep_from_graph, told_apart)
 from .sweepaxes import _split_values as _split_values     # (it was here)
 
 if TYPE_CHECKING:   # the executor is imported where a sweep runs
@@ -277,7 +277,8 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, output_dir: str 
     if odd is not None:
         raise ParameterError("batch: overrides must be a list of dicts such as [{'gen.seed': 1}, {'gen.seed': 2}]; "
                              f"got {'a ' + odd if whole else 'a list holding a ' + odd}")
-    variants = [Variant(i, tuple((k, _as_set(graph, k, v)) for k, v in o.items())) for i, o in enumerate(given)]
+    variants = told_apart([Variant(i, tuple((k, _as_set(graph, k, v)) for k, v in o.items()))
+                           for i, o in enumerate(given)])
     base = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
         return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)

@@ -17,7 +17,7 @@ from .errors import ParameterError
 from .graph import Graph
 
 __all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "saved_axis", "held_value",
-           "split_notice", "MAX_VARIANTS"]
+           "split_notice", "told_apart", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 10_000
 
@@ -38,6 +38,8 @@ class Axis:
 class Variant:
     index: int
     overrides: tuple[tuple[str, Any], ...]   # (("node.param", value), ...)
+    shown: tuple[str, ...] = ()              # each value as its name shows it, where the sweep told them apart
+    #                                          (:func:`told_apart`); else as :func:`_short` shows it alone
 
     @property
     def name(self) -> str:
@@ -47,7 +49,8 @@ class Variant:
         Values keep their words in any script (:func:`_clean`); the ``vNNN`` index keeps names unique
         and never a reserved device name (CON, NUL...) on Windows."""
         keys = [_clean(k.split(".", 1)[1]) for k, _ in self.overrides]
-        vals = [_clean(_short(v)) for _, v in self.overrides]
+        vals = [_clean(s) for s in self.shown] if len(self.shown) == len(self.overrides) else \
+            [_clean(_short(v)) for _, v in self.overrides]
         def size() -> int:
             return _size("_".join(f"{k}={v}" for k, v in zip(keys, vals)))
         texts = [i for i, (_, v) in enumerate(self.overrides) if not _is_number(v)]
@@ -102,6 +105,31 @@ def _short(v: Any) -> str:
     if hasattr(v, "value") or _is_path(s):
         s = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or s
     return s if len(s) <= 24 else s[:24 - len(CUT)] + CUT
+
+
+def told_apart(variants: list[Variant]) -> list[Variant]:
+    """``variants`` with each file path value shown by as many of its last folders as tell it from the
+    other paths the sweep gives that parameter where their file names are the same (QA122 D3: takes
+    ``session1/vocal.wav`` and ``session2/vocal.wav`` made ``v000_path=vocal.wav`` and ``v001_path=vocal.wav``,
+    DAW tracks alike); each other value as :func:`_short` shows it alone."""
+    shown: dict[tuple[str, Any], str] = {}
+    for key in {k for v in variants for k, _ in v.overrides}:
+        values = {val for v in variants for k, val in v.overrides
+                  if k == key and isinstance(val, str) and _is_path(val)}
+        by_name: dict[str, list[str]] = {}
+        for val in values:
+            by_name.setdefault(_short(val), []).append(val)
+        for same in (group for group in by_name.values() if len(group) > 1):
+            parts = {val: [p for p in val.replace("\\", "/").rstrip("/").split("/") if p] for val in same}
+            for val, ps in parts.items():
+                tail = next((ps[-n:] for n in range(2, len(ps) + 1)
+                             if all(other[-n:] != ps[-n:] for o, other in parts.items() if o != val)), ps)
+                text = "/".join(tail)       # long: the folder that differs, and the file's name
+                shown[(key, val)] = text if len(text) <= 24 else f"{tail[0][:12]}/{CUT}/{tail[-1]}"
+    if not shown:
+        return variants
+    return [dataclasses.replace(v, shown=tuple(shown.get((k, val), _short(val)) if isinstance(val, str) else
+                                               _short(val) for k, val in v.overrides)) for v in variants]
 
 
 def _clean(t: str) -> str:
@@ -229,7 +257,7 @@ def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:
         combos = list(itertools.product(*(a.values for a in axes)))
     else:
         raise ParameterError(f"sweep mode {mode!r}: expected grid or zip")
-    return [Variant(i, tuple(zip(names, c))) for i, c in enumerate(combos)]
+    return told_apart([Variant(i, tuple(zip(names, c))) for i, c in enumerate(combos)])
 
 
 def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str, Any]]) -> Graph:

@@ -743,6 +743,41 @@ def test_a_variants_name_never_cuts_a_number():
     assert all(f"gain_db=-{12.25 + i:g}" in many for i in range(4)), many
 
 
+def test_takes_of_one_name_in_different_folders_are_told_apart_in_folders_tracks_and_batches(tmp_path, capsys):
+    """QA122 D3: a sweep over ``session1/vocal.wav`` and ``session2/vocal.wav`` named its variants (folders, DAW
+    tracks) ``v000_path=vocal.wav`` and ``v001_path=vocal.wav``.  Paths of one file name are shown by as many
+    of their last folders as tell them apart; every other value as before (a file name alone)."""
+    import zipfile
+    from nodeflow.sweepaxes import Axis
+    values = ["session1/vocal.wav", "session2/vocal.wav", "/m/a/x/kick.wav", "/m/b/x/kick.wav", "snare.wav",
+              "/long/folder/name/of/the/first/studio/day/take.wav",
+              "/long/folder/name/of/the/second/studio/day/take.wav"]
+    names = [v.name for v in expand([Axis("load", "path", tuple(values))])]
+    assert names == ["v000_path=session1_vocal.wav", "v001_path=session2_vocal.wav", "v002_path=a_x_kick.wav",
+                     "v003_path=b_x_kick.wav", "v004_path=snare.wav", "v005_path=first_…_take.wav",
+                     "v006_path=second_…_take.wav"], names
+    two = expand([Axis("load", "path", ("takes/a.wav", "b.wav")), Axis("gain", "gain_db", (1, 2))])
+    assert [v.name for v in two][:2] == ["v000_path=a.wav_gain_db=1", "v001_path=a.wav_gain_db=2"]   # as before
+    for d in ("session1", "session2"):
+        (tmp_path / d).mkdir()
+        sf.write(tmp_path / d / "vocal.wav", np.zeros(1600, np.float32), 16000)
+    g = Graph()
+    g.add("io.load", id="vox", path="session1/vocal.wav")
+    g.add("io.export", id="export", path="take.wav")
+    g.connect("vox", "export")
+    saved = save(g, tmp_path / "g.msgpack")
+    out = tmp_path / "out"
+    assert main(["run", str(saved), "-o", str(out), "-q", "--sweep", "vox.path=session1/vocal.wav,session2/vocal.wav",
+                 "--daw", str(out / "takes.dawproject")]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["v000_path=session1_vocal.wav",
+                                                                   "v001_path=session2_vocal.wav"]
+    xml = zipfile.ZipFile(out / "takes.dawproject").read("project.xml").decode()
+    assert 'name="v000_path=session1_vocal.wav"' in xml and 'name="v001_path=session2_vocal.wav"' in xml
+    rows = batch(load(saved), [{"vox.path": str(tmp_path / d / "vocal.wav")} for d in ("session1", "session2")],
+                 output_dir=tmp_path / "b")
+    assert [Path(r.output_dir).name for r in rows] == ["v000_path=session1_vocal.wav", "v001_path=session2_vocal.wav"]
+
+
 def test_a_variants_name_keeps_the_words_of_its_text_in_any_script():
     """QA72 L1: a value with '/' was taken for a path (``AC/DC rock`` -> ``DC_rock``), non-ASCII letters
     were dropped (``Bjørk: ça va`` -> ``Bj_rk_a_va``), and names ended in dots, which Windows strips (the
