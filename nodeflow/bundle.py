@@ -291,6 +291,7 @@ def read_bundle(bundle: str | os.PathLike[str], registry: Registry | None = None
 
 
 _EXTRACTED = "audiochain-bundle-"
+_OWNER = ".audiochain-run"        # in an extracted() folder: the process running the bundle (claims.owner_text)
 
 
 _UNPACKED: dict[str, str] = {}   # an extracted() folder (as paths in messages spell it, with its "/") -> its bundle
@@ -308,7 +309,13 @@ def extracted(bundle: str | os.PathLike[str]) -> Iterator[Path]:
     graph file and removes the folder afterwards.  While it is there, :func:`as_packed` names the files
     in it as the bundle's members, and an error raised inside names them so (QA66 L2: ``/tmp/audiochain-
     bundle-XXXX/files/notes.flac``, a folder gone when the message was read)."""
+    from .claims import owner_text
+    _sweep_extracted()
     folder = Path(tempfile.mkdtemp(prefix=_EXTRACTED))
+    with contextlib.suppress(OSError):
+        fd = os.open(folder / _OWNER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(owner_text())
     spellings = {str(folder) + os.sep, str(folder.resolve()) + os.sep}
     for s in spellings:
         _UNPACKED[s] = os.fspath(bundle)
@@ -325,6 +332,23 @@ def extracted(bundle: str | os.PathLike[str]) -> Iterator[Path]:
         for s in spellings:
             _UNPACKED.pop(s, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sweep_extracted() -> None:
+    """Remove the folders :func:`extracted` left in the temp folder where their run was killed (kill -9, out
+    of memory: its ``finally`` never ran, and a stranger's bundle stayed unpacked for good: QA122 D4): each
+    names the process it was unpacked for; those of this user whose process has ended go."""
+    from .claims import owner_gone
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(_EXTRACTED)]
+    except OSError:
+        return
+    for e in entries:
+        with contextlib.suppress(OSError):
+            mine = e.stat(follow_symlinks=False).st_uid == getattr(os, "getuid", int)()
+            if e.is_dir(follow_symlinks=False) and mine and owner_gone(Path(e.path) / _OWNER):
+                shutil.rmtree(e.path)
 
 
 def as_packed(text: str) -> str:

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["Claims", "CLAIM_WRITE_S"]
+__all__ = ["Claims", "CLAIM_WRITE_S", "owner_text", "owner_gone"]
 
 CLAIM_WRITE_S = 5.0        # a claim file without its pid yet is being written for at most this long
 
@@ -94,3 +94,22 @@ def _claim_text() -> str:
     """What this process writes in a claim: its pid, start time, and pid namespace and boot."""
     from .atomic import process_space, process_start
     return f"{os.getpid()}\n{process_start(os.getpid())}\n{process_space()}"
+
+
+owner_text = _claim_text      # the same three lines say which process owns a folder it made (bundle.extracted)
+
+
+def owner_gone(path: Path) -> bool:
+    """Whether the owner file at ``path`` (:func:`owner_text`) names a process of this pid namespace and
+    boot that has ended; False where that cannot be told (no such file, another form, another container's
+    or boot's pid), so what it owns is left."""
+    from .atomic import process_space, process_start, writer_alive
+    from .safeio import read_regular
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        parts = read_regular(path, 512).decode("utf-8", "replace").split("\n")
+    except OSError:
+        return False
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[2] or parts[2] != process_space():
+        return False
+    return not (writer_alive(pid := int(parts[0]), st.st_mtime) and process_start(pid) == parts[1])

@@ -654,3 +654,54 @@ def test_a_node_packs_package_is_named_only_as_a_package_name(tmp_path, capsys, 
         assert "install it (pip install acme-verbs) and open the graph again" in line, line
     else:
         assert "pip install" not in line and written not in line and "(the graph file does not name it)" in line, line
+
+
+def test_a_bundle_run_killed_leaves_its_unpacked_folder_only_until_the_next_bundle_run(tmp_path):
+    """QA122 D4: `audiochain run song.acbundle` killed with SIGKILL (or by the out-of-memory killer) left the
+    stranger's unpacked bundle in the temp folder for good; later runs never removed it.  Each unpacked folder
+    names the process running it; the next bundle run removes those whose process has ended, and leaves the
+    folders of live runs, of other containers or boots, and anything it cannot tell (no owner said, a link)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    proj = tmp_path / "ana"
+    proj.mkdir()
+    t = np.arange(20 * 22050) / 22050
+    sf.write(proj / "take.wav", np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, 1).astype(np.float32), 22050)
+    g = Graph()           # a run long enough to be killed in (a pitch shift of 20 s: seconds on this machine)
+    g.add("io.load", id="take", path="take.wav")
+    g.add("dsp.variation", id="vary", semitones=3.0)
+    g.add("io.export", id="export", path="x.flac")
+    g.connect("take", "vary")
+    g.connect("vary", "export")
+    bundle = tmp_path / "song.acbundle"
+    assert main(["pack", str(save(g, proj / "g.msgpack")), "-o", str(bundle)]) == 0
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), AUDIOCHAIN_CACHE="off")
+    # a run killed (as the out-of-memory killer kills) once its folder is there
+    run = subprocess.Popen([sys.executable, "-m", "nodeflow", "run", str(bundle), "-o", str(tmp_path / "o1")], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 60
+    while not list(tmp.glob("audiochain-bundle-*/.audiochain-run")) and run.poll() is None and time.monotonic() < end:
+        time.sleep(0.005)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    left = list(tmp.glob("audiochain-bundle-*"))
+    assert len(left) == 1 and (left[0] / ".audiochain-run").exists(), left
+    other = tmp / "audiochain-bundle-other"               # another container's or boot's run: left alone
+    other.mkdir()
+    (other / ".audiochain-run").write_text("1\n123\nsomewhere-else")
+    unsaid = tmp / "audiochain-bundle-unsaid"              # no owner said (an older version's): left alone
+    unsaid.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(left[0], elsewhere)
+    copied = sorted(p.relative_to(elsewhere) for p in elsewhere.rglob("*"))
+    (tmp / "audiochain-bundle-link").symlink_to(elsewhere)      # a link: never followed
+    live = subprocess.run([sys.executable, "-m", "nodeflow", "run", str(bundle), "-o", str(tmp_path / "o2"), "-q"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert live.returncode == 0, live.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == ["audiochain-bundle-link", "audiochain-bundle-other",
+                                                     "audiochain-bundle-unsaid"]
+    assert sorted(p.relative_to(elsewhere) for p in elsewhere.rglob("*")) == copied
