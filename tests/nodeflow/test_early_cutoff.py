@@ -6,6 +6,7 @@ and the cache notes which outputs each set of input values gave, in memory and o
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -32,10 +33,13 @@ def prompt(*, template: str = "{genre} groove", genre: str = "dub", unused: str 
 
 
 @node("t.model", category="models")
-def model(text: str, *, seconds: float = 0.5, wait_s: float = 0.0, ctx: Context) -> Audio:
-    """A costly stand-in for a model: a tone whose pitch follows the text; counts its calls."""
+def model(text: str, *, seconds: float = 0.5, wait_s: float = 0.0, until: str = "", ctx: Context) -> Audio:
+    """A costly stand-in for a model: a tone whose pitch follows the text; counts its calls (``until``: it
+    computes until that file is there, for ``wait_s`` at most)."""
     CALLS["model"] = CALLS.get("model", 0) + 1
-    time.sleep(wait_s)
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end and not (until and os.path.exists(until)):
+        time.sleep(0.02)
     if "quiet" in text:
         ctx.warn("asked for a quiet take")
     rate = 8000
@@ -194,7 +198,8 @@ def test_a_run_waiting_on_the_same_input_values_says_the_warnings_too(reg):
 
 def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):
     """The claim across processes is by the value key too: two runs with different unused
-    variables, started together, generate once (QA: both generated, 10.5 s each)."""
+    variables, started together, generate once (QA: both generated, 10.5 s each).  The first computes
+    until the second says it waits (ci148: a loaded machine's second process came after a 5 s compute)."""
     script = textwrap.dedent(f"""
         import sys, time
         sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}, {str(Path(__file__).resolve().parent)!r}]
@@ -205,7 +210,7 @@ def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):
         reg.add(model)
         g = Graph(reg)
         g.add("t.prompt", id="p", unused=sys.argv[1])
-        g.add("t.model", id="m", wait_s=5.0)
+        g.add("t.model", id="m", wait_s=60.0, until={str(tmp_path / "waitingb")!r})
         g.connect("p", "m")
         said = []
 
@@ -213,6 +218,8 @@ def test_two_processes_whose_inputs_come_out_the_same_compute_it_once(tmp_path):
             said.append(e.message)
             if e.kind == "started" and e.node_id == "m":
                 open({str(tmp_path / "started")!r} + sys.argv[1], "w").close()
+            if e.message.startswith("waiting"):          # the first computes until the second waits for it
+                open({str(tmp_path / "waiting")!r} + sys.argv[1], "w").close()
         res = Executor(disk_cache={str(tmp_path / "values")!r}).run(g, on_event=heard)
         print(CALLS.get("model", 0), sorted(res.cached), [m for m in said if m])
         """)
