@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import AudioError
 from .xiph import chapter_ms, exact_markers
@@ -183,8 +183,7 @@ def wav_id3_chunk(meta: Metadata) -> bytes:
 
 
 def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) -> list[str]:
-    from mutagen.id3 import CHAP, CTOC, GEOB, TENC, CTOCFlags, Encoding
-    from mutagen.id3 import Frames
+    from mutagen.id3 import GEOB, TENC, Encoding
     from mutagen.mp3 import MP3
 
     from .audiometa import markers_left
@@ -200,35 +199,7 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         txxx("TIME_REFERENCE", str(tr))
     tags.delall("TENC")
     tags.add(TENC(encoding=utf8, text=[software]))
-    if meta.markers:
-        tags.delall("CHAP")
-        tags.delall("CTOC")
-        end_ms = round(audio.info.length * 1000)
-        ids = []
-        kept = meta.markers[:MAX_MARKERS]
-        times = chapter_ms([f for f, _ in kept], rate, end_ms)
-        labels = [label or f"marker {i}" for i, (_, label) in enumerate(kept, 1)]
-        # mutagen writes frames by size, then by key: every CHAP the same size (its sample's text padded with
-        # spaces) and ids that sort as numbers keep them in time order in the file, the order ffmpeg and
-        # players list them in whatever the CTOC says (QA121 D2: "outro" listed second, at 15.873 s of 17)
-        width = max((len(lb.encode()) + len(str(f)) for lb, (f, _) in zip(labels, kept)), default=0)
-        for i, ((frame, _), label) in enumerate(zip(kept, labels), 1):
-            start = times[i - 1]
-            stop = times[i] if i < len(times) else max(start, end_ms)
-            ids.append(f"m{i:05d}")
-            sample = str(frame).ljust(width - len(label.encode()))
-            tags.add(CHAP(element_id=ids[-1], start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
-                          end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label]),
-                                                             # its sample: a chapter counts milliseconds (QA55)
-                                                             Frames["TXXX"](encoding=utf8, desc=MARKER_SAMPLE,
-                                                                            text=[sample])]))
-        if len(ids) > CTOC_MAX:       # a CTOC counts its entries in one byte: past 255, tables of 255 under it (QA83)
-            groups = [ids[a:a + CTOC_MAX] for a in range(0, len(ids), CTOC_MAX)]
-            ids = [f"toc{g}" for g in range(1, len(groups) + 1)]
-            for toc, group in zip(ids, groups):
-                tags.add(CTOC(element_id=toc, flags=CTOCFlags.ORDERED, child_element_ids=group, sub_frames=[]))
-        tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-                      sub_frames=[]))
+    said = _chapters(tags, meta.markers, rate, round(audio.info.length * 1000)) if meta.markers else []
     for k, v in meta.extra:
         txxx(k, v)
     tags.delall(f"GEOB:{GEOB_DESC}")
@@ -239,5 +210,58 @@ def write_mp3(path: Path, meta: Metadata, graph: bytes | None, software: str) ->
         audio.save(v2_version=4)
     except Exception as e:
         raise AudioError(f"{path}: could not write ID3 tags: {e}") from e
-    return [markers_left(len(meta.markers), MAX_MARKERS, "an mp3's ID3 chapters")] if len(meta.markers) > MAX_MARKERS \
-        else []
+    return said + ([markers_left(len(meta.markers), MAX_MARKERS, "an mp3's ID3 chapters")]
+                   if len(meta.markers) > MAX_MARKERS else [])
+
+
+def _chapters(tags: Any, markers: Sequence[tuple[int, str]], rate: int, end_ms: int) -> list[str]:
+    """Write ``markers`` as CHAP frames under one CTOC (tables of 255 under it past 255), in time order in the
+    file; returns what to say of labels cut.
+
+    mutagen writes frames by size, then by key, and ffmpeg and players list chapters in the order the file
+    holds them, whatever the CTOC says (QA121 D2: "outro", at 15.873 s of 17, listed second): every CHAP is
+    made the same size by its element id (``m00001`` and padding), so the ids' order, the time order, decides.
+    A sub-frame of 128 bytes or more is dropped by ffmpeg with its chapter (it reads their sizes as ID3v2.3's,
+    not v2.4's syncsafe ones; QA123 D1), so a title is cut to :data:`TITLE_BYTES`."""
+    from mutagen.id3 import CHAP, CTOC, CTOCFlags, Encoding, Frames
+    utf8 = Encoding.UTF8
+    tags.delall("CHAP")
+    tags.delall("CTOC")
+    kept = markers[:MAX_MARKERS]
+    times = chapter_ms([f for f, _ in kept], rate, end_ms)
+    labels = [_title(label or f"marker {i}") for i, (_, label) in enumerate(kept, 1)]
+    size = [len(label.encode()) + len(str(frame)) for label, (frame, _) in zip(labels, kept)]
+    ids = []
+    for i, ((frame, _), label) in enumerate(zip(kept, labels), 1):
+        start = times[i - 1]
+        stop = times[i] if i < len(times) else max(start, end_ms)
+        ids.append(f"m{i:05d}" + "_" * (max(size) - size[i - 1]))
+        tags.add(CHAP(element_id=ids[-1], start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
+                      end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label]),
+                                                         # its sample: a chapter counts milliseconds (QA55)
+                                                         Frames["TXXX"](encoding=utf8, desc=MARKER_SAMPLE,
+                                                                        text=[str(frame)])]))
+    if len(ids) > CTOC_MAX:       # a CTOC counts its entries in one byte: past 255, tables of 255 under it (QA83)
+        groups = [ids[a:a + CTOC_MAX] for a in range(0, len(ids), CTOC_MAX)]
+        ids = [f"toc{g}" for g in range(1, len(groups) + 1)]
+        for toc, group in zip(ids, groups):
+            tags.add(CTOC(element_id=toc, flags=CTOCFlags.ORDERED, child_element_ids=group, sub_frames=[]))
+    tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                  sub_frames=[]))
+    cut = sum(label != (given or label) for label, (_, given) in zip(labels, kept))
+    return [f"{cut} marker label(s) cut to {TITLE_BYTES} bytes in the mp3's chapters (ffmpeg drops a chapter with a "
+            "longer title); wav, flac and ogg keep them whole"] if cut else []
+
+
+TITLE_BYTES = 120      # a chapter's title in UTF-8 at most: its TIT2 sub-frame stays under 128 bytes (see _chapters)
+
+
+def _title(label: str) -> str:
+    """``label`` cut, with ``…``, to :data:`TITLE_BYTES` bytes of UTF-8 at most, between characters."""
+    if len(label.encode()) <= TITLE_BYTES:
+        return label
+    out = label.encode()[:TITLE_BYTES - len(CUT.encode())].decode("utf-8", "ignore")
+    return out + CUT
+
+
+CUT = "…"

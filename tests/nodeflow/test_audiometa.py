@@ -146,13 +146,24 @@ def test_markers_in_one_millisecond_are_chapters_that_each_end_where_the_next_st
 def test_chapters_are_listed_in_time_order_whatever_their_labels(tmp_path, fmt):
     """QA121 D2: an mp3 of a source's cues and stitch's seams listed "outro" (15.873 s of 17) second: mutagen
     writes frames by size, so CHAP frames with shorter labels came first, and ffmpeg lists chapters in the order
-    the file holds them (the CTOC's order aside).  Unsorted, as a DAW or player reads them: in time order."""
+    the file holds them (the CTOC's order aside).  Unsorted, as a DAW or player reads them: in time order.
+    QA123 D1: made the same size by padding a sub-frame, chapters with a label of 120 bytes or more about had
+    ffmpeg drop the others (a sub-frame of 128 bytes or more: it reads their sizes as ID3v2.3's), and one
+    such label dropped its own chapter before; an mp3's chapter titles are cut to 120 bytes, and that is said."""
     path = tmp_path / f"cues.{fmt}"
     sf.write(path, tone(2.0), RATE, **FORMATS[fmt])
+    long = "a very long label for the bridge, très long — " * 8
     markers = ((4800, "verse"), (19200, "window 2"), (33984, "chorus \u266a"), (48000, "window 3"),
-               (52000, "a much longer label for the bridge"), (90000, "outro"))
+               (52000, long), (90000, "outro"))
     markers += tuple((90100 + 7 * i, "x" * (i % 5 + 1)) for i in range(12))    # ids past m9, labels of every size
-    assert write_metadata(path, fmt, Metadata(markers=markers), None) == []
+    said = write_metadata(path, fmt, Metadata(markers=markers), None)
+    if fmt == "mp3":
+        assert said == ["1 marker label(s) cut to 120 bytes in the mp3's chapters (ffmpeg drops a chapter with a "
+                        "longer title); wav, flac and ogg keep them whole"]
+        cut = long.encode()[:117].decode("utf-8", "ignore") + "…"
+        markers = tuple((f, cut if label == long else label) for f, label in markers)
+    else:
+        assert said == []
     assert read_metadata(path).markers == markers
     chapters = ffprobe(path)["chapters"]
     assert [c["tags"]["title"] for c in chapters] == [label for _, label in markers]
