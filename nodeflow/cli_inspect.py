@@ -179,15 +179,15 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from .audiometa import read_embedded_graph
-    from .fileformat import loads, save
+    from .fileformat import load, save
     path = Path(args.audio)
     if not path.exists() and not path.is_symlink():
         raise NodeflowError(f"{path}: no such file")
-    data = read_embedded_graph(path)          # a FIFO, a device or a folder is refused there, by name
-    if data is None:
+    if read_embedded_graph(path) is None:       # a FIFO, a device or a folder is refused there, by name
         raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
-    graph = loads(data, str(path))
-    graph.path = path   # its relative input paths are relative to the audio file's folder
+    # as a run of the audio file reads it: its relative input paths from the audio file's folder, and the far
+    # inputs this machine remembers for it found again, so the graph saved below keeps them (QA123 D2: lost)
+    graph = load(path)
     if args.output:
         out = Path(args.output)
         _refuse_overwriting_inputs(out, [path, *graph.input_files().values()], "--force")

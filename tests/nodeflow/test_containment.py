@@ -905,6 +905,35 @@ def test_a_files_own_link_in_the_graphs_folder_leading_far_is_refused_and_ones_o
     assert sf.info(Path("out") / "take.wav").frames == sf.info(private).frames
 
 
+def test_the_graph_extracted_from_ones_own_export_keeps_its_far_inputs(home, capsys):
+    """QA123 D2: `audiochain extract` of one's own export wrote the far inputs by their file names alone, their
+    places forgotten: the extracted graph was refused (a file link leading far) or its take not found (a far
+    absolute path), where `audiochain run` of the same audio file ran.  Extract now reads the audio file as a
+    run does, far inputs found again, and saves it as Save does: next to the take or elsewhere, it runs."""
+    private = tone(home / ".private" / "take.wav", 0.5)
+    far = tone(home.parent / "far" / "kit" / "kick.wav", 0.25)
+    proj = home / "songs" / "2026" / "proj"
+    proj.mkdir(parents=True)
+    (proj / "take.wav").symlink_to(private)
+    g = Graph()
+    g.add("io.load", id="load", path=str(proj / "take.wav"))
+    g.add("io.load", id="kick", path=str(far))
+    g.add("dsp.mix", id="mix")
+    g.add("io.export", id="export", path="mix.wav")
+    g.connect("load", "mix.a")
+    g.connect("kick", "mix.b")
+    g.connect("mix", "export")
+    saved = save(g, proj / "mine.msgpack")
+    assert main(["run", str(saved), "-o", "out", "-q"]) == 0
+    for dest in (proj / "extracted.msgpack", home / "elsewhere" / "x" / "extracted.msgpack"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        assert main(["extract", str(Path("out") / "mix.wav"), "-o", str(dest)]) == 0
+        assert str(home).encode() not in dest.read_bytes() and b".private" not in dest.read_bytes()
+        capsys.readouterr()
+        assert main(["run", str(dest), "-o", str(dest.parent / "again"), "-q"]) == 0, capsys.readouterr().err
+        assert sf.info(dest.parent / "again" / "mix.wav").frames == sf.info(private).frames
+
+
 def test_rerun_of_a_cloned_projects_manifest_through_a_link_is_refused(home, capsys):
     """QA90 D1: a manifest's row ``load.path=keys/id_rsa`` was judged from the manifest's folder, where no
     link is, and read from the graph's, where ``keys -> ../.ssh`` is."""
