@@ -53,7 +53,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
                                 "the manifest.json a sweep wrote")
         doc = json.loads(data.decode("utf-8"))
         row = next(r for r in doc["variants"] if str(r["index"]) == str(args.row).strip() or r["name"] == args.row)
-        variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()))
+        variant = Variant(int(row["index"]), tuple((k, v) for k, v in dict(row["params"]).items()),
+                          named=row.get("name") if isinstance(row.get("name"), str) else "")   # its folder's name
         graph_name = str(doc["graph"])
     except NotRegularFile as e:
         raise NodeflowError(describe(args.manifest, e.strerror or str(e))) from None
@@ -160,7 +161,7 @@ def _found_again(args: argparse.Namespace, graph: Graph, variant: Variant, recor
     overrides = tuple((k, back.get(f"row:{variant.index}:{k}", v)) for k, v in variant.overrides)
     sets = [f"{item.partition('=')[0]}={back[f'set:{i}']}" if f"set:{i}" in back else item
             for i, item in enumerate(sets)]
-    return Variant(variant.index, overrides), sets
+    return Variant(variant.index, overrides, named=variant.named), sets
 
 
 def _own_graph(args: argparse.Namespace, graph_name: str, data: bytes) -> str | None:

@@ -69,7 +69,7 @@ def task_resources(graph: Graph, cluster: dict[str, float]) -> dict[str, float]:
 
 def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple[tuple[str, Any], ...], index: int, out_dir: str,
                   device: str, shared: dict[str, Any], packs: tuple[str, ...], base_dir: str,
-                  shown: tuple[str, ...] = ()) -> dict[str, Any]:
+                  named: str = "") -> dict[str, Any]:
     """Runs in a Ray worker: one variant, through the ordinary executor."""
     from .errors import Cancelled
     from .executor import Executor
@@ -81,7 +81,7 @@ def _variant_task(graph_bytes: bytes, graph_path: str | None, overrides: tuple[t
             reg.load_pack(name, importlib.import_module(name))
     g = loads(graph_bytes, graph_path or "<sweep>", reg)
     g.path = Path(graph_path) if graph_path else None
-    v = Variant(index, tuple(overrides), shown)         # named as the driver names it (sweepaxes.told_apart)
+    v = Variant(index, tuple(overrides), named=named)    # named as the driver names it (sweepaxes.told_apart)
     vdir = Path(out_dir) / v.name
     from .outputs import linked_folder
     if why := linked_folder(vdir, "a sweep variant's folder"):
@@ -150,7 +150,7 @@ def run_sweep_ray(graph: Graph, variants: Sequence[Variant], out_dir: str | os.P
         gpath = str(Path(graph.path).resolve()) if graph.path else None
         base = str(graph.base_dir())
         refs = {task.remote(data, gpath, tuple(v.overrides), v.index, str(out), device, shared_ref, tuple(packs),
-                            base, v.shown): v for v in variants}
+                            base, v.name): v for v in variants}
         results: dict[int, VariantResult] = {}
         pending = list(refs)
         while pending:

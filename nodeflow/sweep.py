@@ -277,8 +277,10 @@ def batch(graph: Graph, overrides: Sequence[dict[str, Any]], *, output_dir: str 
     if odd is not None:
         raise ParameterError("batch: overrides must be a list of dicts such as [{'gen.seed': 1}, {'gen.seed': 2}]; "
                              f"got {'a ' + odd if whole else 'a list holding a ' + odd}")
+    from .graphpaths import path_mode
     variants = told_apart([Variant(i, tuple((k, _as_set(graph, k, v)) for k, v in o.items()))
-                           for i, o in enumerate(given)])
+                           for i, o in enumerate(given)],
+                          paths={k for o in given for k in o if path_mode(graph, *str(k).partition(".")[::2])})
     base = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="audiochain-batch-"))
     try:
         return run_sweep(graph, variants, base, executor=executor, device=device, keep_values=True, check=False)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from .errors import ParameterError
 from .graph import Graph
 
 __all__ = ["Axis", "Variant", "parse_axis", "expand", "apply_overrides", "sweep_from_graph", "saved_axis", "held_value",
-           "split_notice", "told_apart", "MAX_VARIANTS"]
+           "split_notice", "told_apart", "is_name", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 10_000
 
@@ -28,6 +29,7 @@ class Axis:
     param: str
     values: tuple[Any, ...]
     listed: bool = False          # the values came as a JSON list (not split at commas)
+    paths: bool = False           # the parameter is a file path (its values named as paths: told_apart)
 
     @property
     def name(self) -> str:
@@ -40,6 +42,8 @@ class Variant:
     overrides: tuple[tuple[str, Any], ...]   # (("node.param", value), ...)
     shown: tuple[str, ...] = ()              # each value as its name shows it, where the sweep told them apart
     #                                          (:func:`told_apart`); else as :func:`_short` shows it alone
+    named: str = ""                          # its name as given elsewhere (the sweep's, a manifest's row: QA123
+    #                                          D4, rerun's folder named the take alone), where it is one (is_name)
 
     @property
     def name(self) -> str:
@@ -48,6 +52,8 @@ class Variant:
         showed seed 1210484339 as ``seed=1`` and ``seed=121``); what does not fit is said as ``_etc``.
         Values keep their words in any script (:func:`_clean`); the ``vNNN`` index keeps names unique
         and never a reserved device name (CON, NUL...) on Windows."""
+        if self.named and is_name(self.named, self.index):
+            return self.named
         keys = [_clean(k.split(".", 1)[1]) for k, _ in self.overrides]
         vals = [_clean(s) for s in self.shown] if len(self.shown) == len(self.overrides) else \
             [_clean(_short(v)) for _, v in self.overrides]
@@ -107,29 +113,62 @@ def _short(v: Any) -> str:
     return s if len(s) <= 24 else s[:24 - len(CUT)] + CUT
 
 
-def told_apart(variants: list[Variant]) -> list[Variant]:
+def is_name(name: str, index: int) -> bool:
+    """Whether ``name`` (from a manifest, perhaps another's) is a variant ``index``'s folder name as
+    :attr:`Variant.name` makes them: one folder, never a way out of it."""
+    return isinstance(name, str) and re.fullmatch(rf"v0*{index}(_[^/\\\x00-\x1f]+)?", name) is not None \
+        and _size(name) <= NAME_CHARS + 12 and not name.endswith((".", " "))
+
+
+def told_apart(variants: list[Variant], paths: Collection[str] = ()) -> list[Variant]:
     """``variants`` with each file path value shown by as many of its last folders as tell it from the
     other paths the sweep gives that parameter where their file names are the same (QA122 D3: takes
     ``session1/vocal.wav`` and ``session2/vocal.wav`` made ``v000_path=vocal.wav`` and ``v001_path=vocal.wav``,
-    DAW tracks alike); each other value as :func:`_short` shows it alone."""
+    DAW tracks alike); each other value as :func:`_short` shows it alone.  ``paths``: the parameters
+    (``node.param``) that are file paths, whatever their values read as (QA123 D3: ``evening session
+    2024-05-01/vocal.wav``, with spaces, read as text, was cut to ``evening_session_2024-05…`` for both days)."""
     shown: dict[tuple[str, Any], str] = {}
     for key in {k for v in variants for k, _ in v.overrides}:
         values = {val for v in variants for k, val in v.overrides
-                  if k == key and isinstance(val, str) and _is_path(val)}
+                  if k == key and isinstance(val, str) and (key in paths or _is_path(val))}
         by_name: dict[str, list[str]] = {}
         for val in values:
-            by_name.setdefault(_short(val), []).append(val)
-        for same in (group for group in by_name.values() if len(group) > 1):
+            by_name.setdefault(_file_name(val), []).append(val)
+        for name, same in by_name.items():
+            if len(same) == 1:
+                shown[(key, same[0])] = name if len(name) <= 24 else name[:23] + CUT
+                continue
             parts = {val: [p for p in val.replace("\\", "/").rstrip("/").split("/") if p] for val in same}
             for val, ps in parts.items():
-                tail = next((ps[-n:] for n in range(2, len(ps) + 1)
-                             if all(other[-n:] != ps[-n:] for o, other in parts.items() if o != val)), ps)
-                text = "/".join(tail)       # long: the folder that differs, and the file's name
-                shown[(key, val)] = text if len(text) <= 24 else f"{tail[0][:12]}/{CUT}/{tail[-1]}"
-    if not shown:
+                n = next((n for n in range(2, len(ps) + 1)
+                          if all(other[-n:] != ps[-n:] for o, other in parts.items() if o != val)), len(ps))
+                text = "/".join(ps[-n:])       # long: the folder that differs, and the file's name
+                if len(text) > 24:
+                    others = [other[-n] for o, other in parts.items() if o != val and len(other) >= n]
+                    text = f"{_telling(ps[-n], others)}/{CUT}/{ps[-1]}"
+                shown[(key, val)] = text
+    if not any(_short(val) != shown[(k, val)] for (k, val) in shown):
         return variants
     return [dataclasses.replace(v, shown=tuple(shown.get((k, val), _short(val)) if isinstance(val, str) else
                                                _short(val) for k, val in v.overrides)) for v in variants]
+
+
+def _file_name(value: str) -> str:
+    return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or value
+
+
+def _telling(part: str, others: list[str], width: int = 12) -> str:
+    """Of folder name ``part``, at most ``width`` characters that tell it from ``others``: its end, its start,
+    or around where it first differs (``…2024-05-01``)."""
+    if len(part) <= width:
+        return part
+    keep = width - 1
+    if all(o[-keep:] != part[-keep:] for o in others):
+        return CUT + part[-keep:].lstrip()
+    if all(o[:keep] != part[:keep] for o in others):
+        return part[:keep] + CUT
+    start = max(0, len(os.path.commonprefix([part, *others])) - 4)
+    return CUT + part[start:start + width - 2] + CUT
 
 
 def _clean(t: str) -> str:
@@ -220,7 +259,7 @@ def parse_axis(spec: str, graph: Graph) -> Axis:
             raise ParameterError(f"--sweep {spec!r}: {e}") from None
     if not values:
         raise ParameterError(f"--sweep {spec!r}: no values given")
-    return Axis(node_id, param, tuple(values), listed=listed)
+    return Axis(node_id, param, tuple(values), listed=listed, paths=p.kind == "path")
 
 
 def _template_variable(graph: Graph, node_id: str, name: str) -> Callable[[str], str] | None:
@@ -257,7 +296,8 @@ def expand(axes: Sequence[Axis], mode: str = "grid") -> list[Variant]:
         combos = list(itertools.product(*(a.values for a in axes)))
     else:
         raise ParameterError(f"sweep mode {mode!r}: expected grid or zip")
-    return told_apart([Variant(i, tuple(zip(names, c))) for i, c in enumerate(combos)])
+    return told_apart([Variant(i, tuple(zip(names, c))) for i, c in enumerate(combos)],
+                      paths={a.name for a in axes if a.paths})
 
 
 def apply_overrides(graph: Graph, overrides: dict[str, Any] | Iterable[tuple[str, Any]]) -> Graph:
@@ -305,7 +345,8 @@ def sweep_from_graph(graph: Graph) -> tuple[list[Axis], str]:
                                  "sweep, or run without it: --no-sweep")
         try:
             p = spec.params[param]
-            axes.append(Axis(node_id, param, tuple(held_value(p, p.coerce(v)) for v in ax["values"])))
+            axes.append(Axis(node_id, param, tuple(held_value(p, p.coerce(v)) for v in ax["values"]),
+                             paths=p.kind == "path"))
         except ParameterError as e:      # (QA: 'peak_db=5.9 is out of range', no node, no word of the sweep)
             raise ParameterError(f"saved sweep axis {ax['param']!r} (node '{node_id}'): {e}; fix the value in the "
                                  "graph's sweep, or run without it: --no-sweep") from None

@@ -758,6 +758,13 @@ def test_takes_of_one_name_in_different_folders_are_told_apart_in_folders_tracks
                      "v006_path=second_…_take.wav"], names
     two = expand([Axis("load", "path", ("takes/a.wav", "b.wav")), Axis("gain", "gain_db", (1, 2))])
     assert [v.name for v in two][:2] == ["v000_path=a.wav_gain_db=1", "v001_path=a.wav_gain_db=2"]   # as before
+    # QA123 D3: a path parameter's values with spaces are paths too, and a long folder shows where it differs
+    days = ("evening session 2024-05-01/vocal.wav", "evening session 2024-05-02/vocal.wav", "solo take.wav")
+    assert [v.name for v in expand([Axis("vox", "path", days, paths=True)])] == [
+        "v000_path=…2024-05-01_…_vocal.wav", "v001_path=…2024-05-02_…_vocal.wav", "v002_path=solo_take.wav"]
+    assert [v.name for v in expand([Axis("vox", "path", ("a very long folder name one/x.wav",
+                                                         "a very long folder name two/x.wav"), paths=True)])] == [
+        "v000_path=…er_name_one_…_x.wav", "v001_path=…er_name_two_…_x.wav"]
     for d in ("session1", "session2"):
         (tmp_path / d).mkdir()
         sf.write(tmp_path / d / "vocal.wav", np.zeros(1600, np.float32), 16000)
@@ -776,6 +783,12 @@ def test_takes_of_one_name_in_different_folders_are_told_apart_in_folders_tracks
     rows = batch(load(saved), [{"vox.path": str(tmp_path / d / "vocal.wav")} for d in ("session1", "session2")],
                  output_dir=tmp_path / "b")
     assert [Path(r.output_dir).name for r in rows] == ["v000_path=session1_vocal.wav", "v001_path=session2_vocal.wav"]
+    capsys.readouterr()        # QA123 D4: rerun wrote into rerun/v001_path=vocal.wav, not the row's name
+    assert main(["rerun", str(out / "manifest.json"), "1"]) == 0
+    assert f"wrote {out / 'rerun' / 'v001_path=session2_vocal.wav' / 'take.wav'}" in capsys.readouterr().out
+    from nodeflow.sweepaxes import Variant
+    for forged in ("../../x", "v001_path=a/../../x", "v002_x", "v001_\x00", "v001_a.", "w001", "v001_" + "x" * 300):
+        assert Variant(1, (("vox.path", "a/b.wav"),), named=forged).name == "v001_path=b.wav", forged
 
 
 def test_a_variants_name_keeps_the_words_of_its_text_in_any_script():
