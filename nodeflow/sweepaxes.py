@@ -116,7 +116,7 @@ def _short(v: Any) -> str:
 def is_name(name: str, index: int) -> bool:
     """Whether ``name`` (from a manifest, perhaps another's) is a variant ``index``'s folder name as
     :attr:`Variant.name` makes them: one folder, never a way out of it."""
-    return isinstance(name, str) and re.fullmatch(rf"v0*{index}(_[^/\\\x00-\x1f]+)?", name) is not None \
+    return isinstance(name, str) and re.fullmatch(rf"v0*{index}(_[^/\\\x00-\x1f<>:\"|?*]+)?", name) is not None \
         and _size(name) <= NAME_CHARS + 12 and not name.endswith((".", " "))
 
 
