@@ -148,6 +148,14 @@ def _check_scoring(scored: Graph, reference: str | None, executor: Executor | No
                              f"{said('target', 'TEXT', hint=True)} (what it should sound like) or "
                              f"{said('reference', 'CLIP', hint=True)}")
     own = [p for p in scored.problems(targets=[SCORER_ID]) if p.startswith(f"node '{SCORER_ID}'")]
+    if not own and spec is not None:      # its checkpoint here now, downloaded where it may be (QA124-2: offline,
+        from .checkpoints import CheckpointError, resolve           # every candidate was rendered, then refused)
+        for param in spec.checkpoint_params:
+            try:
+                resolve(str(inst.params.get(param) or ""), base_dir=scored.base_dir())
+            except CheckpointError as e:
+                own.append(f"node '{SCORER_ID}': {e}")
+                break
     if own:        # (QA52: a scorer checkpoint not pulled, or mistyped, failed every candidate after its render)
         raise ParameterError(f"the scorer {inst.type} cannot run: " + _unnamed(own[0], SCORER_ID)
                              + (f" (and {len(own) - 1} more)" if len(own) > 1 else "")

@@ -547,3 +547,26 @@ def test_a_scorer_that_cannot_run_is_refused_before_any_candidate_and_the_fix_st
     assert fixed.rendered == 3 and fixed.best is not None
     with pytest.raises(NodeflowError, match="holds a tune with another scorer_set"):     # now it has scores to keep
         tune(load(tmp_path / "g.msgpack"), out_dir=tmp_path / "t", scorer_params={"model": "third"}, **kw)
+
+
+@pytest.mark.parametrize("how", ["offline", "no network"])
+def test_a_scorer_checkpoint_that_cannot_be_had_is_refused_before_any_candidate_renders(tmp_path, monkeypatch,
+                                                                                      capsys, how):
+    """QA124-2: with no network and CLAP not in the cache, `audiochain tune` rendered every candidate, then
+    said each failed at scoring ('could not be downloaded'); with a real MusicGen and --budget 32, minutes of
+    generation thrown away.  The scorer's checkpoint is had (from the cache, else downloaded) first."""
+    pytest.importorskip("transformers")
+    from nodeflow.fileformat import load
+    dsp_graph(tmp_path)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    if how == "offline":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")       # a host no resolver answers for
+    assert main(["tune", str(tmp_path / "g.msgpack"), "--target", "a warm lo-fi piano loop", "--budget", "3",
+                 "--vary", "gain.gain_db=-20,-6,0", "-o", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the scorer models.clap_score cannot run: checkpoint "
+                                               "'laion/clap-htsat-unfused'") and "nothing was rendered" in err[0], err
+    assert not (tmp_path / "t").exists()
