@@ -418,7 +418,8 @@ def musicgen(text: str | None = None, prompt_audio: Audio | None = None, *,
     ``text`` (an input, e.g. from ``text.prompt_template``) replaces the ``prompt`` parameter when
     connected.  ``prompt_audio`` is resampled to the model's rate and channel layout and continued;
     the output then starts with it (``keep_prompt``) followed by ``duration_s`` seconds of new
-    music.  Past the model's window (30 s) generation continues window by window, each prompted
+    music: a new clip, so windows continued this way are not put back on their bars by
+    ``time.stitch`` (``models.musicgen_melody`` with ``duration_s=auto`` regenerates each in place).  Past the model's window (30 s) generation continues window by window, each prompted
     with the last ``window - extend_stride_s`` seconds.  ``top_k=0`` / ``top_p=0`` turn those
     filters off; ``temperature=0`` is greedy; ``guidance_scale=1`` turns classifier-free guidance off.
     ``adapter`` is a LoRA adapter from ``audiochain finetune`` (its output folder or
