@@ -160,12 +160,16 @@ def cost_problems(graph: Graph, scope: Iterable[str] | None = None, base_dir: Pa
         big = sorted(est.nodes.values(), key=lambda c: -c.out_bytes)
         at = est.nodes.get(est.peak_node) if est.peak_node is not None else None
         # the node the line names: the one whose value is the largest, or the one at whose step the peak is
-        # where its working buffers outweigh any value (QA74: a high-pass's float64 copies)
-        top = at if at is not None and est.peak_work > big[0].out_bytes else big[0]
+        # where its working buffers outweigh any value (QA74: a high-pass's float64 copies), or where the values
+        # stream through in blocks, held at the peak less than whole (QA125-2: 'load' named, and "shorten the
+        # audio" said, for a streamed chain whose peak is an export's buffers, the same for any length)
+        streamed = at is not None and est.peak_bytes - est.peak_work < big[0].out_bytes
+        top = at if at is not None and (streamed or est.peak_work > big[0].out_bytes) else big[0]
+        fix = ("the audio streams through in blocks, so shorter audio needs no less; raise the limit" if streamed
+               else "shorten the audio, lower the rate or split the graph, or raise the limit")
         out.append(f"{_node(graph, top.node)}: the run would need about {human_bytes(est.peak_bytes)} of memory at its "
                    f"peak ({_peak_detail(graph, est, top, at, big)}); the limit is {human_bytes(limits.memory_bytes)} "
-                   f"({limits.memory_source}); shorten the audio, lower the rate or split the graph, or raise the limit "
-                   f"with --max-memory-gb or {Limits.ENV['memory_bytes']}")
+                   f"({limits.memory_source}); {fix} with --max-memory-gb or {Limits.ENV['memory_bytes']}")
     if est.work_s > limits.hours * 3600:
         top = max(est.nodes.values(), key=lambda c: c.work_s)
         out.append(f"{_node(graph, top.node)}: the run would take about {_seconds(est.work_s)} of work "

@@ -710,3 +710,33 @@ def test_a_graph_of_many_model_nodes_looks_for_each_local_checkpoint_once(monkey
         g.add("models.musicgen", checkpoint="./ck")
     estimate(g, base_dir=tmp_path)
     assert len(looked) == 40, len(looked)
+
+
+def test_a_streamed_chain_over_its_memory_limit_names_the_peak_node_and_the_fix_that_helps(tmp_path, capsys):
+    """QA125-2: 15 minutes through load -> gain -> high-pass -> fade -> export, streamed in blocks, under a
+    10 MiB limit: the line named 'load' and said "shorten the audio ... or split the graph", where the 80 MiB
+    peak is the export's buffers and the same for any length.  It names the node at the peak and says that
+    only a higher limit helps; a chain short enough to hold its values whole is told to shorten, as before."""
+    from nodeflow.cli import main
+    with sf.SoundFile(tmp_path / "long.flac", "w", 48000, 2, subtype="PCM_16") as f:   # 13 min: streamed
+        for _ in range(13):                                                             # (silence: 140 kB)
+            f.write(np.zeros((48000 * 60, 2), np.float32))
+    sf.write(tmp_path / "short.wav", np.zeros((48000 * 60, 2), np.float32), 48000, subtype="PCM_16")
+    for name, said in (("long.flac", "'export' (io.export): the run would need about 80.0 MiB"),
+                       ("short.wav", "'export' (io.export): the run would need about 151.9 MiB")):
+        g = Graph()
+        g.add("io.load", id="load", path=name)
+        g.add("dsp.gain", id="gain", gain_db=-3.0)
+        g.add("dsp.highpass", id="hp")
+        g.add("dsp.fade", id="fade", fade_in_s=1.0)
+        g.add("io.export", id="export", path="out.flac")
+        for a, b in (("load", "gain"), ("gain", "hp"), ("hp", "fade"), ("fade", "export")):
+            g.connect(a, b)
+        saved = save(g, tmp_path / f"{name}.msgpack")
+        assert main(["run", str(saved), "-o", str(tmp_path / "o"), "--max-memory-gb", "0.01"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err
+        streamed = name == "long.flac"
+        assert ("the audio streams through in blocks, so shorter audio needs no less; raise the limit" in err[0]) \
+            == streamed and ("shorten the audio" in err[0]) != streamed, err
+        assert not (tmp_path / "o").exists()
