@@ -35,7 +35,9 @@ from .values import _samples_digest
 
 __all__ = ["Relay", "Tally", "after", "unlike", "stream_pieces"]
 
-STREAM_PIECES = 16      # pieces :meth:`Executor.stream` holds for its reader before the run waits
+STREAM_PIECES = 4       # pieces :meth:`Executor.stream` holds for its reader before the run waits (QA125-1: at 16,
+#                         a generator kept unread, as a notebook keeps one, had 16 more windows made for nobody;
+#                         4 blocks are 11 s of 48 kHz audio, windows are made one by one ahead of a reader)
 
 log = logging.getLogger(__name__)
 

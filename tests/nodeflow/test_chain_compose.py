@@ -368,3 +368,37 @@ def test_a_configured_cache_remembers_from_one_invoke_to_the_next(config, second
         kinds.append([e.kind for e in events if e.node_id == chain.last.id and e.kind in ("started", "cached")])
         np.testing.assert_allclose(out.samples, x * 10 ** (-1.5 / 20), rtol=1e-5)
     assert kinds == [["started"], [second]], kinds
+
+
+def test_a_stream_kept_unread_makes_only_a_few_windows_ahead_of_its_reader():
+    """QA125-1: `gen = chain.stream(); next(gen)`, the generator kept in a variable as a notebook keeps it, went
+    on making up to 16 windows nobody read (a model's windows are minutes each).  The run waits for its reader
+    a few pieces ahead; closing the generator stops it."""
+    import os
+    import threading
+    import time
+    from nodeflow import node
+    from nodes.timing.window import tokenize_window
+    started: list[float] = []
+    lock = threading.Lock()
+
+    @node("test.held_slow", category="test")
+    def held_slow(audio: Audio) -> Audio:
+        """A slow node: counts its calls."""
+        with lock:
+            started.append(time.monotonic())
+        time.sleep(0.05)
+        return audio
+
+    clip = Audio(np.zeros((1, 8000 * 40), np.float32), 8000)
+    chain = tokenize_window(unit="seconds", size=1.0) | held_slow()
+    gen = chain.stream(clip)
+    assert next(gen).frames == 8000
+    settled = time.monotonic() + 20             # until nothing more starts for a second (a loaded machine too)
+    while time.monotonic() < settled and (not started or time.monotonic() - started[-1] < 1.0):
+        time.sleep(0.05)
+    ahead = len(started)
+    assert ahead <= 6 + (os.cpu_count() or 1), ahead     # the one read, 4 held, one a worker (16 held: 19 here)
+    gen.close()
+    time.sleep(0.3)
+    assert len(started) <= ahead + (os.cpu_count() or 1)
