@@ -115,13 +115,16 @@ def _rerun(args: argparse.Namespace, graph: Graph, variant: Variant, row: dict[s
         raise NodeflowError(f"row {args.row} was rendered with --set {' --set '.join(replayed)}, which this graph "
                             f"no longer takes ({e}); restore the graph, or pass --graph") from None
     raw = [str(item) for item in recorded] if isinstance(recorded, list) else []
+    from .places import saved_here
+    own = saved_here(data)    # a manifest this machine wrote: its links are its own
     for kept, held in zip(raw, replayed):     # a manifest, perhaps another's, read as a graph file (QA89 R1):
         target, _, text = kept.partition("=")      # its values judged as it stores them, refused as they are held;
         for base in (folder, graph.base_dir()):    # one left relative is read from the graph's folder (QA97 D1:
-            from_elsewhere(graph, *target.partition(".")[::2], text, base, held.partition("=")[2])  # a link there)
+            from_elsewhere(graph, *target.partition(".")[::2], text, base, held.partition("=")[2],   # a link there)
+                           own=own)
     for (key, value), (_, held_value) in zip(variant.overrides, found.overrides):   # a row's values are read
         from_elsewhere(graph, *key.partition(".")[::2], value, graph.base_dir(),   # from the graph's folder
-                       held_value if isinstance(held_value, str) else "")          # (QA90 D1: a link there)
+                       held_value if isinstance(held_value, str) else "", own=own)  # (QA90 D1: a link there)
     variant = found
     apply_sets(graph, getattr(args, "set", None) or [])     # the user's own, over the recorded ones
     _same_reads(args, graph, variant, row)

@@ -463,8 +463,10 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
         raise FileFormatError(f"{path}: cannot be read ({e.strerror or e})") from None
     g = loads(data, str(path), registry)
     g.path = path
-    g.foreign_reads = stored_far_reads(g)       # before far inputs are found again: as the file stores them
-    from .places import found_again
+    from .places import found_again, saved_here
+    # before far inputs are found again: as the file stores them; a file this machine saved (a copy of it, its
+    # folder renamed) keeps its own links as its own
+    g.foreign_reads = stored_far_reads(g, own=saved_here(data))
     found_again(g, path, data)                  # (a graph file's, or an export's: its audio file's)
     return g
 

@@ -163,13 +163,14 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
         return False
 
 
-def never_saved(value: str, base: Path) -> bool:
+def never_saved(value: str, base: Path, links: bool = True) -> bool:
     """Whether ``value``, an input path in a graph file whose folder is ``base``, is one AudioChain's save
     never writes there (it keeps such an input by its file name alone: :func:`~nodeflow.places.shared_path`):
     absolute, from ``~``, more than two folders up, through the root, into the home folder from outside it;
     or through a symlink in the folder that leads so far, or up into a hidden folder (QA89 R2: a cloned
     project's link ``keys -> ../.ssh`` read ``keys/id_rsa``), the file's own link too (QA122 D1: ``take.wav ->
-    ~/.private/take.wav``; one's own graph finds it again, as it finds any far input it saved).
+    ~/.private/take.wav``; one's own graph finds it again, as it finds any far input it saved).  ``links``
+    false: a file's own link is not judged (a file this machine saved, its copy or a renamed folder's: QA126).
 
     >>> [never_saved(v, Path("/music/song")) for v in ("take.wav", "../kit/kick.wav", "~/x.wav", "/etc/hosts")]
     [False, False, True, True]
@@ -180,14 +181,16 @@ def never_saved(value: str, base: Path) -> bool:
     if not text or text.startswith("~") or os.path.isabs(text):
         return bool(text)
     from .places import leads_far, shared_path
-    return shared_path(text, base, base) != Path(os.path.normpath(text)).as_posix() or leads_far(text, base)
+    return shared_path(text, base, base) != Path(os.path.normpath(text)).as_posix() or (links and leads_far(text, base))
 
 
-def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
+def stored_far_reads(graph: Graph, own: bool = False) -> dict[tuple[str, str], frozenset[str]]:
     """``(node, param) -> values`` the graph file just loaded stores for an input, a checkpoint or a saved
     sweep's value that :func:`never_saved` says AudioChain would not have written: the file came from
     elsewhere or was edited (QA88 D1: one read ``~/.ssh/id_rsa`` into its render, with a note on stderr).
-    A run refuses them unless allowed (:func:`refused_reads`); a bundle run unpacked has its own rules."""
+    A run refuses them unless allowed (:func:`refused_reads`); a bundle run unpacked has its own rules.
+    ``own``: this machine saved the file (its places remember it: :func:`~nodeflow.places.recall`), so a
+    file's own link leading far is one's own set-up, in its copies and renamed folders too (QA126 D2, D3)."""
     from .bundle import is_extracted
     base = graph.base_dir()
     if graph.path is None or is_extracted(base):
@@ -200,7 +203,7 @@ def stored_far_reads(graph: Graph) -> dict[tuple[str, str], frozenset[str]]:
     for nid, param, value in sweep_values(graph):
         if reads_param(graph, nid, param):
             found.setdefault((nid, param), set()).add(value.strip())
-    far = {key: frozenset(v for v in values if never_saved(v, base)) for key, values in found.items()}
+    far = {key: frozenset(v for v in values if never_saved(v, base, links=not own)) for key, values in found.items()}
     return {key: values for key, values in far.items() if values}
 
 
@@ -219,11 +222,13 @@ def reads_param(graph: Graph, nid: str, param: str) -> bool:
     return path_mode(graph, nid, param) == "read" or (spec is not None and param in spec.checkpoint_params)
 
 
-def from_elsewhere(graph: Graph, nid: str, param: str, value: Any, base: Path, held: str = "") -> None:
+def from_elsewhere(graph: Graph, nid: str, param: str, value: Any, base: Path, held: str = "",
+                   own: bool = False) -> None:
     """Note ``nid.param=value`` read from a file other than the graph's (a sweep manifest's rows and --set
     values, which rerun applies: QA89 R1), stored relative to ``base``, as :func:`stored_far_reads` notes
-    the graph file's; ``held``: the value as the graph holds it once applied, where spelled otherwise."""
-    if isinstance(value, str) and reads_param(graph, nid, param) and never_saved(value, base):
+    the graph file's; ``held``: the value as the graph holds it once applied, where spelled otherwise;
+    ``own``: this machine wrote that file (as for :func:`stored_far_reads`; QA126 D4)."""
+    if isinstance(value, str) and reads_param(graph, nid, param) and never_saved(value, base, links=not own):
         graph.foreign_reads[(nid, param)] = graph.foreign_reads.get((nid, param), frozenset()) | {
             value.strip(), (held or value).strip()}
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .graph import Graph
 
 __all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again", "shared_path",
-           "takes_real", "remember_manifest", "recalled", "leads_far", "PLACES_FILE", "MAX_GRAPHS"]
+           "takes_real", "remember_manifest", "recalled", "leads_far", "saved_here", "PLACES_FILE", "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
@@ -131,6 +131,13 @@ def recall(graph_file: Path, data: bytes) -> tuple[dict[str, tuple[str, str]], b
         [_inputs(e) for e in graphs.values() if e["digest"] == digest]
     keys = set().union(*found) if found else set()
     return {k: found[0][k] for k in keys if all(f.get(k) == found[0].get(k) for f in found)}, exact
+
+
+def saved_here(data: bytes) -> bool:
+    """Whether this machine saved a file with the very bytes ``data`` (where it is, or where it was: a copy, its
+    folder renamed), naming far inputs: its own, whatever its copies since found (QA126 D2-D4)."""
+    digest = _digest(data)
+    return any(isinstance(e, dict) and e.get("digest") == digest for e in _read(state_dir() / PLACES_FILE).values())
 
 
 def _inputs(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:

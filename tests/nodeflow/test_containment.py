@@ -903,6 +903,20 @@ def test_a_files_own_link_in_the_graphs_folder_leading_far_is_refused_and_ones_o
     assert b".private" not in saved.read_bytes() and str(home).encode() not in saved.read_bytes()
     assert main(["run", str(saved), "-o", "out", "-q"]) == 0
     assert sf.info(Path("out") / "take.wav").frames == sf.info(private).frames
+    # QA126 D2-D4: one's own project copied (links and all), its folder renamed, and its sweep rerun, still run;
+    # a stranger's graph beside the copy is still refused
+    copy = proj.parent / "proj-copy"
+    shutil.copytree(proj, copy, symlinks=True)
+    proj.rename(proj.parent / "proj-v2")
+    from nodeflow.places import recall, state_dir
+    for own in (copy / "mine.msgpack", proj.parent / "proj-v2" / "mine.msgpack"):
+        assert main(["run", str(own), "-o", str(own.parent / "again"), "-q"]) == 0, capsys.readouterr().err
+    assert main(["run", str(stranger_reading(copy, "take.wav")), "-o", "strange", "-q"]) == 1
+    assert f"reads {private}" in capsys.readouterr().err and not Path("strange").exists()
+    swept = proj.parent / "proj-v2" / "mine.msgpack"
+    assert main(["run", str(swept), "-o", "swept", "-q", "--sweep", "load.path=take.wav,rel.wav"]) == 0
+    for row in ("0", "1"):
+        assert main(["rerun", str(Path("swept") / "manifest.json"), row, "-q"]) == 0, capsys.readouterr().err
 
 
 def test_the_graph_extracted_from_ones_own_export_keeps_its_far_inputs(home, capsys):
