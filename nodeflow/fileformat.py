@@ -55,9 +55,10 @@ _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\
 def rebase_path(value: str, old_base: Path, new_base: Path) -> str:
     """An input path re-expressed for a graph file living in ``new_base``: always relative (a saved or
     shared file never holds an absolute path of this machine), absolute only across drives (Windows)."""
+    from .places import way
     target = Path(os.path.normpath(resolve(value, old_base).absolute()))
     try:
-        return Path(os.path.relpath(target, Path(os.path.normpath(new_base.absolute())))).as_posix()
+        return way(target, Path(os.path.normpath(new_base.absolute()))).as_posix()
     except ValueError:  # another drive (Windows)
         return str(target)
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .graph import Graph
 
 __all__ = ["state_dir", "remember", "recall", "far_inputs", "far_keys", "remember_saved", "found_again", "shared_path",
-           "takes_real", "remember_manifest", "recalled", "leads_far", "saved_here", "PLACES_FILE", "MAX_GRAPHS"]
+           "takes_real", "remember_manifest", "recalled", "leads_far", "saved_here", "way", "PLACES_FILE",
+           "MAX_GRAPHS"]
 
 PLACES_FILE = "places.json"
 MAX_GRAPHS = 2000             # graph files remembered; the least recently saved are forgotten first
@@ -305,11 +306,24 @@ def shared_path(value: str, old_base: Path, new_base: Path) -> str:
     target = Path(os.path.normpath(resolve(value, old_base).absolute()))
     base = Path(os.path.normpath(new_base.absolute()))
     try:
-        rel = Path(os.path.relpath(target, base))
+        rel = way(target, base)
     except ValueError:            # another drive (Windows)
         return target.name
     return target.name if _far(target, base, rel, hidden=False) or _through_far_link(target, base, rel) \
         else rel.as_posix()
+
+
+def way(target: Path, base: Path) -> Path:
+    """The relative way from folder ``base`` to ``target`` as the file system follows it: as written (a link's
+    name kept) where it leads there and climbs no higher than the real one, else between their real paths.
+    A ``..`` after a folder reached through a link is the real folder's parent (QA126 D1: a graph saved in
+    ``~/Music/current -> projects/2024/song`` stored ``../projects/2024/a.wav`` for ``../a.wav``; D6: with the
+    home folder a link, ``../takes/a.wav`` climbed through ``/`` and was kept by its name alone)."""
+    rel = Path(os.path.relpath(target, base))
+    real = Path(os.path.relpath(os.path.realpath(target), os.path.realpath(base)))
+    if os.path.realpath(base / rel) == os.path.realpath(target) and rel.parts.count("..") <= real.parts.count(".."):
+        return rel
+    return real
 
 
 def leads_far(value: str, base: Path) -> bool:

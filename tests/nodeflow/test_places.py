@@ -446,3 +446,36 @@ def test_a_set_value_typed_from_home_reruns_here(alice, tmp_path, capsys):
         capsys.readouterr().err
     name = doc["variants"][0]["name"]
     assert sf.info(str(tmp_path / "again" / name / "mix.wav")).frames == sf.info(str(take)).frames
+
+
+def test_a_graph_saved_into_a_folder_reached_through_a_link_names_its_inputs_as_the_file_system_follows_them(
+        tmp_path, monkeypatch):
+    """QA126 D1: saved in ``~/Music/current -> projects/2024/song``, a take at ``projects/2024/a.wav`` was stored
+    as ``../projects/2024/a.wav`` (worked out on the link's path; the file system's ``..`` is the real folder's
+    parent), and the saved graph did not find it.  D6: with the home folder itself a link, ``../takes/a.wav``
+    was taken to climb through ``/`` and kept by its file name alone.  Both are stored as the file system
+    follows them, relative and near, and validate on another machine's state."""
+    real_home = tmp_path / "real-home"
+    music = real_home / "Music"
+    take = music / "projects" / "2024" / "a.wav"
+    take.parent.mkdir(parents=True)
+    sf.write(take, np.zeros(800, np.float32), 8000)
+    (music / "projects" / "2024" / "song").mkdir()
+    (music / "current").symlink_to("projects/2024/song")
+    (tmp_path / "home").symlink_to(real_home)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (music / "album" / "takes").mkdir(parents=True)
+    (music / "album" / "mix").mkdir()
+    sf.write(music / "album" / "takes" / "b.wav", np.zeros(800, np.float32), 8000)
+    linked = tmp_path / "home" / "Music"
+    cases = ((linked / "current", str(take), "../a.wav"),
+             (linked / "album" / "mix", str(music / "album" / "takes" / "b.wav"), "../takes/b.wav"))
+    for folder, path, stored in cases:
+        g = Graph()
+        g.add("io.load", id="load", path=path)
+        g.add("io.export", id="export", path="out.wav")
+        g.connect("load", "export")
+        saved = save(g, folder / "song.msgpack")
+        assert load(saved).nodes["load"].params["path"] == stored
+        monkeypatch.setenv("AUDIOCHAIN_STATE_DIR", str(tmp_path / "elsewhere" / folder.name))   # no places known
+        assert load(saved).problems() == []
