@@ -231,11 +231,12 @@ def _chapters(tags: Any, markers: Sequence[tuple[int, str]], rate: int, end_ms: 
     times = chapter_ms([f for f, _ in kept], rate, end_ms)
     labels = [_title(label or f"marker {i}") for i, (_, label) in enumerate(kept, 1)]
     size = [len(label.encode()) + len(str(frame)) for label, (frame, _) in zip(labels, kept)]
+    widest = max(size, default=0)
     ids = []
     for i, ((frame, _), label) in enumerate(zip(kept, labels), 1):
         start = times[i - 1]
         stop = times[i] if i < len(times) else max(start, end_ms)
-        ids.append(f"m{i:05d}" + "_" * (max(size) - size[i - 1]))
+        ids.append(f"m{i:05d}" + "_" * (widest - size[i - 1]))
         tags.add(CHAP(element_id=ids[-1], start_time=start, end_time=stop, start_offset=0xFFFFFFFF,
                       end_offset=0xFFFFFFFF, sub_frames=[Frames["TIT2"](encoding=utf8, text=[label]),
                                                          # its sample: a chapter counts milliseconds (QA55)
