@@ -109,7 +109,7 @@ def _short(v: Any) -> str:
     ``.._home_alice_Music_t...``), anything longer than 24 characters cut."""
     s = str(getattr(v, "value", v))
     if hasattr(v, "value") or _is_path(s):
-        s = s.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or s
+        s = _file_name(s)
     return s if len(s) <= 24 else s[:24 - len(CUT)] + CUT
 
 
