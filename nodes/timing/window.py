@@ -61,6 +61,18 @@ class Last(ChoiceEnum):
     DROP = "drop"
 
 
+def _token_window(k: int, hop: int, size: int, p: ModelProfile, rate: int) -> tuple[int, int]:
+    """Window ``k``'s sample bounds on the token grid (hop and size in tokens): :func:`window_bounds` cuts and
+    the estimate counts (:func:`_count`) on these."""
+    return p.tokens_to_frames(k * hop, rate), p.tokens_to_frames(k * hop + size, rate)
+
+
+def _grid_window(k: int, hop_s: Fraction, size_s: Fraction, rate: int) -> tuple[int, int]:
+    """Window ``k``'s sample bounds on a time grid, from ``k`` exactly: :func:`grid_bounds` cuts and the
+    estimate counts (:func:`_count`) on these."""
+    return grid_frame(k * hop_s, rate), grid_frame(k * hop_s + size_s, rate)
+
+
 def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, size_tokens: int,
                   hop_tokens: int, last: Last | str = Last.KEEP, check=None) -> list[tuple[int, int, int]]:
     """Sample bounds ``[(start, end, tokens), ...]`` of the windows over ``n_frames`` frames.
@@ -109,8 +121,7 @@ def window_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, 
         if check is not None and k % _CHECK_EVERY == 0:
             check()
         first = k * hop_tokens
-        start = p.tokens_to_frames(first, sample_rate)
-        end = p.tokens_to_frames(first + size_tokens, sample_rate)
+        start, end = _token_window(k, hop_tokens, size_tokens, p, sample_rate)
         if end <= n_frames:
             bounds.append((start, end, size_tokens))
         elif last is Last.KEEP:
@@ -153,7 +164,7 @@ def grid_bounds(n_frames: int, sample_rate: int, profile: ModelProfile | str, si
     while True:
         if check is not None and k % _CHECK_EVERY == 0:
             check()
-        start, end = grid_frame(k * hop_s, sample_rate), grid_frame(k * hop_s + size_s, sample_rate)
+        start, end = _grid_window(k, hop_s, size_s, sample_rate)
         if start >= n_frames:
             return bounds
         if end <= n_frames or last is Last.PAD:
@@ -207,12 +218,11 @@ def _count(n_frames: int, rate: int, p: ModelProfile, sizes: tuple[int, int, Fra
     size_tokens, overlap_tokens, size_s, overlap_s = sizes
     if size_s is None or overlap_s is None:
         hop_t = size_tokens - overlap_tokens
-        bounds = lambda k: (p.tokens_to_frames(k * hop_t, rate),                           # noqa: E731
-                            p.tokens_to_frames(k * hop_t + size_tokens, rate))
+        bounds = lambda k: _token_window(k, hop_t, size_tokens, p, rate)                 # noqa: E731
         hop = Fraction(hop_t * rate) / p.frame_rate
     else:
         hop_s = size_s - overlap_s
-        bounds = lambda k: (grid_frame(k * hop_s, rate), grid_frame(k * hop_s + size_s, rate))  # noqa: E731
+        bounds = lambda k: _grid_window(k, hop_s, size_s, rate)                          # noqa: E731
         hop = hop_s * rate
     lo, hi = 0, max(1, n_frames)          # a hop is a sample at least on the grid: window n_frames ends past it
     while bounds(hi)[1] < n_frames:       # (a token shorter than a sample: the custom profile's hop may not be)
