@@ -179,15 +179,16 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from .audiometa import read_embedded_graph
-    from .fileformat import load, save
+    from .fileformat import opened, save
     path = Path(args.audio)
     if not path.exists() and not path.is_symlink():
         raise NodeflowError(f"{path}: no such file")
-    if read_embedded_graph(path) is None:       # a FIFO, a device or a folder is refused there, by name
+    data = read_embedded_graph(path)          # a FIFO, a device or a folder is refused there, by name
+    if data is None:
         raise NodeflowError(f"{path}: holds no AudioChain graph (was it exported with embed_graph on?)")
     # as a run of the audio file reads it: its relative input paths from the audio file's folder, and the far
     # inputs this machine remembers for it found again, so the graph saved below keeps them (QA123 D2: lost)
-    graph = load(path)
+    graph = opened(data, path)
     if args.output:
         out = Path(args.output)
         _refuse_overwriting_inputs(out, [path, *graph.input_files().values()], "--force")

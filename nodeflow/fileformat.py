@@ -34,8 +34,8 @@ from .places import shared_path
 from .registry import Registry, default_registry
 from .sweepaxes import saved_axis
 
-__all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "to_document", "portable_text",
-           "from_document", "MAX_FILE_BYTES"]
+__all__ = ["FORMAT", "VERSION", "MIGRATIONS", "dumps", "loads", "save", "load", "opened", "to_document",
+           "portable_text", "from_document", "MAX_FILE_BYTES"]
 
 FORMAT = "audiochain.graph"
 VERSION = 1
@@ -462,6 +462,13 @@ def load(path: str | os.PathLike[str], registry: Registry | None = None) -> Grap
         raise FileFormatError(f"{path}: permission denied") from None
     except OSError as e:
         raise FileFormatError(f"{path}: cannot be read ({e.strerror or e})") from None
+    return opened(data, path, registry)
+
+
+def opened(data: bytes, path: Path, registry: Registry | None = None) -> Graph:
+    """The graph ``data`` holds, read from the file ``path`` (a graph file's bytes, or those an audio file
+    embeds) as :func:`load` gives it: its relative paths from that file's folder, what it stores as AudioChain
+    never saves noted, and the far inputs this machine remembers for it found again."""
     g = loads(data, str(path), registry)
     g.path = path
     from .places import found_again, saved_here
